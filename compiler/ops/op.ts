@@ -1,0 +1,89 @@
+// What a primitive op is: one unit holding its shape/dtype rule, its
+// vector-Jacobian product (written in IR ops through the Builder), its f64
+// reference evaluation (the oracle every backend is tested against), and its
+// code emitters. The registry in ./registry.ts is typed exhaustively over
+// `Prim`, so an op missing any of these does not type-check.
+
+import type { Builder } from "../ir/builder.ts";
+import type { Tensor } from "../ir/tensor.ts";
+import type { Graph, Node, Prim, TensorType } from "../ir/types.ts";
+import type { PrimAttrs } from "./attrs.ts";
+
+/** Cotangent handed to a VJP: one node id, or one per element for the tuple
+ * produced by `scan` (null where that output receives no gradient). */
+export type Cotangent<P extends Prim> = P extends "scan" ? readonly (number | null)[] : number;
+
+/** What the evaluator hands an op: tensors, except `tuple_get`, which reads a
+ * tuple produced by `scan`. */
+export type EvalInputs<P extends Prim> = P extends "tuple_get" ? readonly (readonly Tensor[])[] : readonly Tensor[];
+export type EvalOutput<P extends Prim> = P extends "scan" ? Tensor[] : Tensor;
+
+export interface EvalCtx {
+  /** Seed of the counter-based RNG and the counters that random ops mix in. */
+  readonly seed: number;
+  readonly step: number;
+  readonly iter: number;
+  /** Evaluates a sub-graph (a scan body) on the given leaf values. */
+  runBody(body: Graph, args: readonly Tensor[], iter: number): Tensor[];
+  /** Values of leaves by name (input/param/state). */
+  leaf(kind: "input" | "param" | "state", name: string): Tensor;
+  /** Value of a `scan_arg` leaf inside a scan body. */
+  arg(index: number): Tensor;
+}
+
+/** How the TypeScript backend renders an op.
+ * - `elementwise`: a scalar expression over the operands' scalar values; the
+ *   lowering fuses chains of these into one loop. `index` is the flat output
+ *   index (random ops use it as their counter).
+ * - `kernel`: statements over whole buffers (flat, row-major, contiguous).
+ * - `leaf`: no code; the buffer is provided by the trainer.
+ * - `view`: the output aliases the input buffer (reshape of contiguous data).
+ * - `structural`: lowered by the scheduler itself (scan, tuple_get, broadcast
+ *   as an index map inside fused loops). */
+export type TsEmitter<P extends Prim> =
+  | { readonly kind: "elementwise"; expr(args: readonly string[], node: Node<P>, e: ScalarCtx): string }
+  | { readonly kind: "kernel"; emit(k: KernelCtx<P>): string }
+  | { readonly kind: "leaf" }
+  | { readonly kind: "view" }
+  | { readonly kind: "structural" };
+
+export interface ScalarCtx {
+  /** Expression for the flat index of the element being computed. */
+  readonly index: string;
+  /** Expressions for the RNG seed, the step counter and the scan iteration. */
+  readonly seed: string;
+  readonly step: string;
+  readonly iter: string;
+  /** Name under which the runtime's RNG module is imported (e.g. `rng`). */
+  readonly rng: string;
+}
+
+export interface KernelCtx<P extends Prim> {
+  readonly node: Node<P>;
+  /** Typed-array variable names of the output and of each input. */
+  readonly out: string;
+  readonly ins: readonly string[];
+  readonly inTypes: readonly TensorType[];
+  /** A fresh local identifier (unique in the emitted function). */
+  fresh(base: string): string;
+}
+
+/** Slot for the WebGPU backend's emitter (issue: WGSL backend). Ops fill it
+ * when that backend lands; the field is part of the op's unit already. */
+export type WgslSlot = null;
+
+export interface OpDef<P extends Prim> {
+  readonly name: P;
+  /** Shape and dtype rule; throws IRError when operands do not fit. */
+  infer(inputs: readonly TensorType[], attrs: PrimAttrs[P]): TensorType;
+  /** Cotangents of the inputs given the output's cotangent (null: none). */
+  vjp(b: Builder, node: Node<P>, ct: Cotangent<P>): readonly (number | null)[];
+  /** Reference evaluation in f64 (i32/bool as Int32Array). */
+  evaluate(inputs: EvalInputs<P>, node: Node<P>, ctx: EvalCtx): EvalOutput<P>;
+  readonly ts: TsEmitter<P>;
+  readonly wgsl: WgslSlot;
+}
+
+export function defineOp<P extends Prim>(def: OpDef<P>): OpDef<P> {
+  return def;
+}

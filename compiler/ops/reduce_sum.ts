@@ -1,0 +1,74 @@
+// reduce_sum: sums over the listed axes (which are removed from the shape).
+import type { Builder } from "../ir/builder.ts";
+import { alloc } from "../ir/tensor.ts";
+import { IRError, type Shape, strides } from "../ir/types.ts";
+import { defineOp } from "./op.ts";
+
+export function reducedShape(shape: Shape, axes: readonly number[]): number[] {
+  for (const a of axes) if (a < 0 || a >= shape.length) throw new IRError(`reduction axis ${a} out of range for rank ${shape.length}`, undefined, "E031");
+  return shape.filter((_, i) => !axes.includes(i));
+}
+
+/** The shape with reduced axes kept as 1 (for broadcasting a result back). */
+export function keptShape(shape: Shape, axes: readonly number[]): number[] {
+  return shape.map((d, i) => (axes.includes(i) ? 1 : d));
+}
+
+/** For each input flat index, the flat index of the reduced output element. */
+export function reductionMap(shape: Shape, axes: readonly number[]): Int32Array {
+  const outShape = keptShape(shape, axes);
+  const ost = strides(outShape);
+  const ist = strides(shape);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const m = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let o = 0;
+    for (let d = 0; d < shape.length; d++) {
+      const c = Math.floor(i / ist[d]!) % shape[d]!;
+      if (!axes.includes(d)) o += c * ost[d]!;
+    }
+    m[i] = o;
+  }
+  return m;
+}
+
+/** Broadcasts a reduced value back over the reduced axes (VJP helper). */
+export function expandReduced(b: Builder, g: number, shape: Shape, axes: readonly number[]): number {
+  return b.broadcastTo(b.reshape(g, keptShape(shape, axes)), shape);
+}
+
+export const reduce_sum = defineOp({
+  name: "reduce_sum",
+  infer: ([x], { axes }) => ({ shape: reducedShape(x!.shape, axes), dtype: x!.dtype }),
+  // Every summed element receives the output's cotangent.
+  vjp: (b, n, ct) => [expandReduced(b, ct, b.shape(n.inputs[0]!), n.attrs.axes)],
+  evaluate: ([x], n) => {
+    const out = alloc(n.shape, n.dtype);
+    const m = reductionMap(x!.shape, n.attrs.axes);
+    for (let i = 0; i < m.length; i++) out.data[m[i]!] += x!.data[i]!;
+    return out;
+  },
+  ts: {
+    kind: "kernel",
+    emit: ({ node, out, ins, inTypes, fresh }) => {
+      const shape = inTypes[0]!.shape;
+      const axes = node.attrs.axes;
+      // Loop over the input in row-major order; the output index is a sum of
+      // the kept coordinates times the output strides, computed incrementally.
+      const ost = strides(keptShape(shape, axes));
+      const idx = shape.map(() => fresh("c"));
+      const o = fresh("o");
+      const lines = [`${out}.fill(0);`, `let ${o} = 0;`];
+      const src = fresh("s");
+      lines.push(`let ${src} = 0;`);
+      shape.forEach((d, k) => lines.push(`${"  ".repeat(k)}for (let ${idx[k]} = 0; ${idx[k]} < ${d}; ${idx[k]}++) {`));
+      const off = shape.map((_, k) => (axes.includes(k) ? null : `${idx[k]} * ${ost[k]}`)).filter((x) => x !== null);
+      const pad = "  ".repeat(shape.length);
+      lines.push(`${pad}${o} = ${off.length ? off.join(" + ") : "0"};`);
+      lines.push(`${pad}${out}[${o}] += ${ins[0]}[${src}++];`);
+      shape.forEach((_, k) => lines.push(`${"  ".repeat(shape.length - 1 - k)}}`));
+      return lines.join("\n");
+    },
+  },
+  wgsl: null,
+});

@@ -1,0 +1,87 @@
+// The op registry, typed exhaustively over every primitive: an op without a
+// shape rule, VJP, reference evaluation or emitter does not compile here.
+
+import type { Prim } from "../ir/types.ts";
+import type { OpDef } from "./op.ts";
+import { input, param, state, scan_arg } from "./leaves.ts";
+import { constant } from "./const.ts";
+import { add } from "./add.ts";
+import { sub } from "./sub.ts";
+import { mul } from "./mul.ts";
+import { div } from "./div.ts";
+import { maximum } from "./maximum.ts";
+import { minimum } from "./minimum.ts";
+import { pow } from "./pow.ts";
+import { neg } from "./neg.ts";
+import { exp } from "./exp.ts";
+import { log } from "./log.ts";
+import { tanh } from "./tanh.ts";
+import { sigmoid } from "./sigmoid.ts";
+import { softplus } from "./softplus.ts";
+import { abs } from "./abs.ts";
+import { sqrt } from "./sqrt.ts";
+import { compare } from "./compare.ts";
+import { select } from "./select.ts";
+import { cast } from "./cast.ts";
+import { stop_gradient } from "./stop_gradient.ts";
+import { reduce_sum } from "./reduce_sum.ts";
+import { reduce_max } from "./reduce_max.ts";
+import { argmax } from "./argmax.ts";
+import { one_hot } from "./one_hot.ts";
+import { gather } from "./gather.ts";
+import { scatter_add } from "./scatter_add.ts";
+import { broadcast } from "./broadcast.ts";
+import { reshape } from "./reshape.ts";
+import { transpose } from "./transpose.ts";
+import { slice } from "./slice.ts";
+import { pad } from "./pad.ts";
+import { concat } from "./concat.ts";
+import { matmul } from "./matmul.ts";
+import { random_uniform } from "./random_uniform.ts";
+import { random_normal } from "./random_normal.ts";
+import { scan } from "./scan.ts";
+import { tuple_get } from "./tuple_get.ts";
+
+export const OPS: { readonly [P in Prim]: OpDef<P> } = {
+  input,
+  param,
+  state,
+  const: constant,
+  scan_arg,
+  add,
+  sub,
+  mul,
+  div,
+  maximum,
+  minimum,
+  pow,
+  neg,
+  exp,
+  log,
+  tanh,
+  sigmoid,
+  softplus,
+  abs,
+  sqrt,
+  compare,
+  select,
+  cast,
+  stop_gradient,
+  reduce_sum,
+  reduce_max,
+  argmax,
+  one_hot,
+  gather,
+  scatter_add,
+  broadcast,
+  reshape,
+  transpose,
+  slice,
+  pad,
+  concat,
+  matmul,
+  random_uniform,
+  random_normal,
+  scan,
+  tuple_get,
+};

