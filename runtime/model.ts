@@ -11,6 +11,9 @@ export interface TensorDesc {
    * generated step prepends the batch dimension). */
   readonly shape: readonly number[];
   readonly dtype: RuntimeDType;
+  /** For an i32 label input: labels lie in [0, classes). The runtime's
+   * synthetic dataset draws labels from this range. */
+  readonly classes?: number;
 }
 
 /** Parameter initialisation, resolved at compile time to plain numbers

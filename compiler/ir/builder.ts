@@ -58,6 +58,20 @@ export class Builder {
     this.graph.nodes.push({ id, op: "const", inputs: [], attrs: { value }, shape: [...shape], dtype, loc: this.loc });
     return id;
   }
+  /** Random ops have no operands, so infer() cannot know their type either:
+   * appended directly, like leaves. `salt` names the stream. */
+  randomUniform(shape: Shape, dtype: DType, salt: number): number {
+    return this.random("random_uniform", shape, dtype, salt);
+  }
+  randomNormal(shape: Shape, dtype: DType, salt: number): number {
+    return this.random("random_normal", shape, dtype, salt);
+  }
+  private random(op: "random_uniform" | "random_normal", shape: Shape, dtype: DType, salt: number): number {
+    if (dtype !== "f32" && dtype !== "f64") throw new IRError(`${op} needs a float dtype, got ${dtype}`, this.loc, "E032");
+    const id = this.graph.nodes.length;
+    this.graph.nodes.push({ id, op, inputs: [], attrs: { salt }, shape: [...shape], dtype, loc: this.loc });
+    return id;
+  }
   /** A constant of the same shape and dtype as `like`. */
   fill(value: number, like: number): number {
     return this.constant(value, this.shape(like), this.dtype(like));

@@ -1,6 +1,8 @@
 // The typed form of a validated spec (what schema/dlt.schema.json accepts).
 // Parsing knows no graphs: these are plain data plus source positions.
 
+import type { Diagnostic } from "./diagnostics.ts";
+
 export type Path = readonly (string | number)[];
 
 export interface Pos {
@@ -128,4 +130,11 @@ export interface LoadedSpec {
   /** Position of the YAML node at a path (for keys: the key itself with
    * `key: true`). Falls back to the nearest existing ancestor. */
   locate(path: Path, opts?: { key?: boolean }): Pos;
+  /** Position of character `offset` of the string scalar at `path` (an
+   * expression): follows quotes, escapes and folded/block scalars, so that
+   * `ExprError.offset` or an `Expr.pos` maps to the right file column. Falls
+   * back to `locate(path)` when there is no string scalar at `path`. */
+  locateIn(path: Path, offset: number): Pos;
+  /** Warnings of the cross-field checks (W0nn); errors throw SpecError. */
+  readonly warnings?: readonly Diagnostic[];
 }

@@ -1,0 +1,194 @@
+// Lowers an expression AST (compiler/spec/expr.ts) to IR through the library.
+// Names resolve through a scope function; every node gets the location of the
+// sub-expression it comes from.
+
+import type { Builder } from "../ir/builder.ts";
+import { IRError, type SpecLoc } from "../ir/types.ts";
+import type { Expr } from "../spec/expr.ts";
+import * as lib from "./library.ts";
+
+export interface ExprEnv {
+  readonly b: Builder;
+  /** Resolves a name to a node id, or throws with a located error. */
+  resolve(name: string, loc: SpecLoc): number;
+  readonly salts: lib.SaltCounter;
+  /** Location of the expression string's first character. */
+  readonly loc: SpecLoc;
+}
+
+function locAt(env: ExprEnv, pos: number): SpecLoc {
+  return { ...env.loc, col: env.loc.col + pos };
+}
+
+function intLiteral(e: Expr, what: string): number {
+  const v = e.kind === "num" ? e.value : e.kind === "unary" && e.arg.kind === "num" ? -e.arg.value : NaN;
+  if (!Number.isInteger(v)) throw new IRError(`${what} must be an integer literal`);
+  return v;
+}
+
+export function lowerExpr(env: ExprEnv, e: Expr): number {
+  const b = env.b;
+  const saved = b.loc;
+  b.loc = locAt(env, e.pos);
+  try {
+    return lower(env, e);
+  } finally {
+    b.loc = saved;
+  }
+}
+
+function lower(env: ExprEnv, e: Expr): number {
+  const b = env.b;
+  switch (e.kind) {
+    case "num":
+      return b.constant(e.value, [], "f32");
+    case "name":
+      return env.resolve(e.name, locAt(env, e.pos));
+    case "unary":
+      return b.neg(lowerExpr(env, e.arg));
+    case "transpose": {
+      const x = lowerExpr(env, e.arg);
+      const r = b.shape(x).length;
+      return b.transpose(x, [...Array(r).keys()].reverse());
+    }
+    case "binary":
+      return binary(env, e.op, e.left, e.right);
+    case "call":
+      return call(env, e.fn, e.args);
+  }
+}
+
+/** Float scalar literals adopt the dtype of the other operand. */
+function operands(env: ExprEnv, l: Expr, r: Expr): [number, number] {
+  const b = env.b;
+  const a = l.kind === "num" ? null : lowerExpr(env, l);
+  const c = r.kind === "num" ? null : lowerExpr(env, r);
+  const like = a ?? c;
+  const mk = (e: Expr, id: number | null) => (id !== null ? id : like !== null && e.kind === "num" ? b.scalarLike(e.value, like) : lowerExpr(env, e));
+  return [mk(l, a), mk(r, c)];
+}
+
+function binary(env: ExprEnv, op: string, l: Expr, r: Expr): number {
+  const b = env.b;
+  if (op === "@") {
+    // Fold a transpose of a 2-D operand into the matmul instead of materialising it.
+    const ta = l.kind === "transpose";
+    const tb = r.kind === "transpose";
+    const x = lowerExpr(env, ta ? (l as { arg: Expr }).arg : l);
+    const y = lowerExpr(env, tb ? (r as { arg: Expr }).arg : r);
+    return b.matmul(x, y, ta, tb);
+  }
+  const [x, y] = operands(env, l, r);
+  switch (op) {
+    case "+":
+      return b.add(x, y);
+    case "-":
+      return b.sub(x, y);
+    case "*":
+      return b.mul(x, y);
+    case "/":
+      return b.div(x, y);
+    case "**":
+      return b.pow(x, y);
+    case "<":
+      return b.compare("lt", x, y);
+    case "<=":
+      return b.compare("le", x, y);
+    case ">":
+      return b.compare("gt", x, y);
+    case ">=":
+      return b.compare("ge", x, y);
+    case "==":
+      return b.compare("eq", x, y);
+    case "!=":
+      return b.compare("ne", x, y);
+    default:
+      throw new IRError(`unknown operator '${op}'`);
+  }
+}
+
+function call(env: ExprEnv, fn: string, args: readonly Expr[]): number {
+  const b = env.b;
+  const arg = (i: number) => lowerExpr(env, args[i]!);
+  const axisArg = (x: number) => {
+    if (args.length < 2) return undefined;
+    const a = intLiteral(args[1]!, `${fn}: the axis`);
+    return [a < 0 ? a + b.shape(x).length : a];
+  };
+  switch (fn) {
+    case "tanh":
+    case "sigmoid":
+    case "exp":
+    case "log":
+    case "abs":
+    case "sqrt":
+    case "softplus":
+    case "stop_gradient":
+      return b.unary(fn, arg(0));
+    case "relu":
+      return lib.relu(b, arg(0));
+    case "softmax":
+      return lib.softmax(b, arg(0));
+    case "log_softmax":
+      return lib.logSoftmax(b, arg(0));
+    case "sum": {
+      const x = arg(0);
+      return b.sum(x, axisArg(x));
+    }
+    case "mean": {
+      const x = arg(0);
+      return b.mean(x, axisArg(x));
+    }
+    case "max": {
+      const x = arg(0);
+      return b.max(x, axisArg(x) ?? [...b.shape(x).keys()]);
+    }
+    case "argmax": {
+      const x = arg(0);
+      return b.op("argmax", [x], { axis: axisArg(x)![0]! });
+    }
+    case "bernoulli":
+      return lib.bernoulli(b, arg(0), env.salts);
+    case "uniform_like": {
+      const x = arg(0);
+      return b.randomUniform(b.shape(x), b.dtype(x), env.salts.take());
+    }
+    case "normal_like": {
+      const x = arg(0);
+      return b.randomNormal(b.shape(x), b.dtype(x), env.salts.take());
+    }
+    case "binomial_mask": {
+      // x * Bernoulli(p_keep): the dA's masking corruption and dropout's mask.
+      const x = arg(0);
+      const p = args[1]!.kind === "num" ? b.scalarLike((args[1] as { value: number }).value, x) : arg(1);
+      return b.mul(x, lib.bernoulli(b, b.broadcastTo(p, b.shape(x)), env.salts));
+    }
+    case "one_hot":
+      return b.op("one_hot", [arg(0)], { depth: intLiteral(args[1]!, "one_hot: the depth") });
+    case "maximum":
+    case "minimum": {
+      const [x, y] = operands(env, args[0]!, args[1]!);
+      return fn === "maximum" ? b.maximum(x, y) : b.minimum(x, y);
+    }
+    case "where":
+      return b.select(arg(0), arg(1), arg(2));
+    case "time_major": {
+      // [batch, time, ...] → [time, batch, ...]: scans iterate the first axis.
+      const x = arg(0);
+      const r = b.shape(x).length;
+      return b.transpose(x, [1, 0, ...[...Array(r).keys()].slice(2)]);
+    }
+    case "broadcast":
+      return b.broadcastTo(arg(0), args.slice(1).map((a, i) => intLiteral(a, `broadcast: dimension ${i + 1}`)));
+    case "reshape": {
+      const x = arg(0);
+      const shape = args.slice(1).map((a, i) => intLiteral(a, `reshape: dimension ${i + 1}`));
+      const from = b.shape(x).reduce((p, d) => p * d, 1);
+      const to = shape.reduce((p, d) => p * d, 1);
+      if (from !== to) throw new IRError(`reshape: [${b.shape(x).join(", ")}] has ${from} elements, [${shape.join(", ")}] has ${to}`, b.loc, "E031");
+      return b.reshape(x, shape);
+    }
+    default:
+      throw new IRError(`unknown function '${fn}'`);
+  }
+}

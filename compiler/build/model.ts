@@ -1,0 +1,317 @@
+// Lowers a validated spec to IR graphs: the forward model (graph entries are
+// built on demand, which orders them topologically), the losses, the per-step
+// training graph of each phase (loss → derived gradients → optimizer update)
+// and the evaluation graph (per-example metrics).
+
+import { grad } from "../autodiff/grad.ts";
+import { Builder } from "../ir/builder.ts";
+import { type DType, type Graph, IRError, type SpecLoc } from "../ir/types.ts";
+import { buildScan } from "../ops/scan.ts";
+import { optimize } from "../passes/pipeline.ts";
+import { parseExpr } from "../spec/expr.ts";
+import type { GraphEntry, LoadedSpec, LossTerms, MetricSpec, Path, ScanNode } from "../spec/types.ts";
+import { type ExprEnv, lowerExpr } from "./expr.ts";
+import * as lib from "./library.ts";
+import { applyOptimizer, type StateTensor } from "./optimizers.ts";
+
+export interface BuildOptions {
+  readonly dtype: "f32" | "f64";
+  readonly batch: number;
+}
+
+/** The forward model of a spec in one graph, with name lookup. */
+export class ModelBuilder {
+  readonly b = new Builder();
+  readonly inputs = new Map<string, number>();
+  readonly params = new Map<string, number>();
+  private readonly named = new Map<string, number>();
+  private readonly building = new Set<string>();
+  readonly salts = new lib.SaltCounter();
+
+  constructor(
+    readonly ls: LoadedSpec,
+    readonly opts: BuildOptions,
+  ) {
+    const { spec } = ls;
+    for (const [name, inp] of Object.entries(spec.data.inputs)) {
+      this.b.loc = this.loc(["data", "inputs", name], `input ${name}`);
+      const dt: DType = inp.dtype === "f32" ? opts.dtype : "i32";
+      this.inputs.set(name, this.b.leaf("input", name, [opts.batch, ...inp.shape], dt));
+    }
+    for (const [name, p] of Object.entries(spec.params)) {
+      this.b.loc = this.loc(["params", name], `param ${name}`);
+      this.params.set(name, this.b.leaf("param", name, p.shape, opts.dtype));
+    }
+  }
+
+  loc(path: Path, what: string): SpecLoc {
+    const p = this.ls.locate(path);
+    return { file: this.ls.file, line: p.line, col: p.col, what };
+  }
+
+  /** The node of a graph name, an input or a parameter. */
+  resolve(name: string, at?: SpecLoc): number {
+    const known = this.inputs.get(name) ?? this.params.get(name) ?? this.named.get(name);
+    if (known !== undefined) return known;
+    const entry = this.ls.spec.graph[name];
+    if (entry === undefined) {
+      // Names bound by a scan's outputs/finals appear once their scan is built.
+      const owner = Object.entries(this.ls.spec.graph).find(([, e]) => isScan(e) && (name in (e.scan.outputs ?? {}) || name in (e.scan.finals ?? {})));
+      if (owner) {
+        this.resolve(owner[0], at);
+        return this.named.get(name)!;
+      }
+      throw new IRError(`unknown tensor '${name}'`, at, "E010");
+    }
+    if (this.building.has(name)) throw new IRError(`'${name}' depends on itself`, at, "E013");
+    this.building.add(name);
+    const saved = this.b.loc;
+    const loc = this.loc(["graph", name], `graph.${name}`);
+    this.b.loc = loc;
+    const id = this.entry(name, entry, loc);
+    this.b.loc = saved;
+    this.building.delete(name);
+    this.named.set(name, id);
+    return id;
+  }
+
+  private env(b: Builder, loc: SpecLoc, resolve: (n: string, l: SpecLoc) => number): ExprEnv {
+    return { b, loc, salts: this.salts, resolve };
+  }
+
+  /** Lowers an expression string written at `path` in the spec. */
+  expr(src: string, path: Path, what: string): number {
+    const loc = this.loc(path, what);
+    return lowerExpr(this.env(this.b, loc, (n, l) => this.resolve(n, l)), parseExpr(src));
+  }
+
+  private entry(name: string, e: GraphEntry, loc: SpecLoc): number {
+    if (typeof e === "string") return this.expr(e, ["graph", name], `graph.${name}`);
+    if ("dense" in e) {
+      const d = e.dense;
+      const x = this.resolve(d.input, this.loc(["graph", name, "dense", "input"], "input"));
+      const w = this.resolve(d.weight, this.loc(["graph", name, "dense", "weight"], "weight"));
+      const bias = d.bias === undefined ? null : this.resolve(d.bias, this.loc(["graph", name, "dense", "bias"], "bias"));
+      this.b.loc = loc;
+      return lib.dense(this.b, x, w, bias, d.transpose_weight ?? false, d.activation ?? "identity");
+    }
+    return this.scan(name, e, loc);
+  }
+
+  /** A spec-level scan: carries, sequences and the outer values the body
+   * reads (passed in as loop constants) become the body's arguments. */
+  private scan(name: string, e: ScanNode, loc: SpecLoc): number {
+    const s = e.scan;
+    const outer = this.b;
+    const carries = Object.entries(s.carry);
+    const seqs = Object.entries(s.sequences ?? {});
+    const init = carries.map(([c, src]) => this.resolve(src, this.loc(["graph", name, "scan", "carry", c], c)));
+    const seqIds = seqs.map(([q, src]) => this.resolve(src, this.loc(["graph", name, "scan", "sequences", q], q)));
+    const length = s.length ?? outer.shape(seqIds[0]!)[0]!;
+    const body = new Builder();
+    body.loc = loc;
+    let k = 0;
+    const args = new Map<string, number>();
+    carries.forEach(([c], j) => args.set(c, body.scanArg(k++, outer.shape(init[j]!), outer.dtype(init[j]!))));
+    seqs.forEach(([q], i) => {
+      const sh = outer.shape(seqIds[i]!);
+      if (sh[0] !== length) throw new IRError(`sequence '${q}' has ${sh[0]} steps, the scan runs ${length}`, loc, "E031");
+      args.set(q, body.scanArg(k++, sh.slice(1), outer.dtype(seqIds[i]!)));
+    });
+    const consts: number[] = [];
+    const constArg = new Map<number, number>();
+    const values = new Map<string, number>();
+    const inBody = new Set<string>();
+    const resolveBody = (n: string, at: SpecLoc): number => {
+      const a = args.get(n);
+      if (a !== undefined) return a;
+      const v = values.get(n);
+      if (v !== undefined) return v;
+      const src = s.body[n];
+      if (src !== undefined) {
+        if (inBody.has(n)) throw new IRError(`scan body name '${n}' depends on itself`, at, "E013");
+        inBody.add(n);
+        const l = this.loc(["graph", name, "scan", "body", n], `${name}.body.${n}`);
+        const id = lowerExpr(this.env(body, l, resolveBody), parseExpr(src));
+        values.set(n, id);
+        return id;
+      }
+      const o = this.resolve(n, at);
+      let ca = constArg.get(o);
+      if (ca === undefined) {
+        ca = body.scanArg(-1, outer.shape(o), outer.dtype(o));
+        constArg.set(o, ca);
+        consts.push(o);
+      }
+      return ca;
+    };
+    // Carry names inside the body mean the incoming value; a body entry of the
+    // same name is the carry's new value.
+    const bodyValue = (n: string, at: SpecLoc) => {
+      const src = s.body[n];
+      if (src === undefined) return resolveBody(n, at);
+      if (!values.has(n)) {
+        const l = this.loc(["graph", name, "scan", "body", n], `${name}.body.${n}`);
+        values.set(n, lowerExpr(this.env(body, l, resolveBody), parseExpr(src)));
+      }
+      return values.get(n)!;
+    };
+    const newCarry = carries.map(([c]) => bodyValue(c, loc));
+    const outNames = Object.entries(s.outputs ?? {});
+    const stepOuts = outNames.map(([o, src]) => bodyValue(src, this.loc(["graph", name, "scan", "outputs", o], o)));
+    // Constants were numbered -1 while discovered; give them their final slots.
+    const nFixed = carries.length + seqs.length;
+    [...constArg.values()].forEach((argId, i) => {
+      const n = body.graph.nodes[argId]!;
+      body.graph.nodes[argId] = { ...n, attrs: { index: nFixed + i } };
+    });
+    [...newCarry, ...stepOuts].forEach((id, i) => body.graph.outputs.set(String(i), id));
+    outer.loc = loc;
+    const res = buildScan(outer, [...init, ...seqIds, ...consts], {
+      body: body.graph,
+      nCarry: carries.length,
+      nSeq: seqs.length,
+      nConst: consts.length,
+      nStepOut: outNames.length,
+      length,
+      reverse: false,
+    });
+    outNames.forEach(([o], i) => this.named.set(o, res.stepOuts[i]!));
+    for (const [f, c] of Object.entries(s.finals ?? {})) {
+      const j = carries.findIndex(([cn]) => cn === c);
+      if (j < 0) throw new IRError(`finals: '${c}' is not a carry of this scan`, this.loc(["graph", name, "scan", "finals", f], f), "E010");
+      this.named.set(f, res.finals[j]!);
+    }
+    // The entry's own name is its first stacked output (or first final).
+    return res.stepOuts[0] ?? res.finals[0]!;
+  }
+
+  /** Sum of a loss's weighted terms (a scalar). */
+  loss(name: string): number {
+    const terms = this.ls.spec.losses[name];
+    if (!terms) throw new IRError(`unknown loss '${name}'`, undefined, "E010");
+    const b = this.b;
+    const parts: number[] = [];
+    const at = (t: string, f: string) => this.loc(["losses", name, t, f], `losses.${name}.${t}`);
+    const r = (t: string, f: string, n: string) => this.resolve(n, at(t, f));
+    // Names are resolved first (which may build graph entries under their own
+    // locations); then the term is built under the loss term's location.
+    const weigh = <T>(t: keyof LossTerms, w: number | undefined, names: () => T, make: (ids: T) => number) => {
+      const ids = names();
+      b.loc = this.loc(["losses", name, t], `losses.${name}.${t}`);
+      const v = make(ids);
+      parts.push(w === undefined || w === 1 ? v : b.mul(v, b.scalarLike(w, v)));
+    };
+    const t = terms;
+    if (t.nll) {
+      const x = t.nll;
+      weigh("nll", x.weight, () => [r("nll", "probs", x.probs), r("nll", "labels", x.labels)] as const, ([p, l]) => b.mean(lib.nllPerExample(b, p, l)));
+    }
+    if (t.cross_entropy) {
+      const x = t.cross_entropy;
+      weigh("cross_entropy", x.weight, () => [r("cross_entropy", "probs", x.probs), r("cross_entropy", "targets", x.targets)] as const, ([p, q]) => b.mean(lib.crossEntropyPerExample(b, p, q)));
+    }
+    if (t.squared_error) {
+      const x = t.squared_error;
+      weigh("squared_error", x.weight, () => [r("squared_error", "pred", x.pred), r("squared_error", "target", x.target)] as const, ([p, q]) => b.mean(lib.squaredErrorPerExample(b, p, q)));
+    }
+    // A zero weight drops the term (mlp.py's L1_reg = 0.0).
+    if (t.l1 && t.l1.weight !== 0) {
+      const x = t.l1;
+      weigh("l1", x.weight, () => x.params.map((p) => r("l1", "params", p)), (ids) => lib.l1(b, ids));
+    }
+    if (t.l2 && t.l2.weight !== 0) {
+      const x = t.l2;
+      weigh("l2", x.weight, () => x.params.map((p) => r("l2", "params", p)), (ids) => lib.l2(b, ids));
+    }
+    if (t.expr) {
+      const x = t.expr;
+      weigh("expr", x.weight, () => this.expr(x.value, ["losses", name, "expr", "value"], `losses.${name}.expr`), (v) => {
+        if (b.shape(v).length !== 0) throw new IRError(`loss expression must be a scalar, got shape [${b.shape(v).join(", ")}]`, b.node(v).loc, "E031");
+        return v;
+      });
+    }
+    if (parts.length === 0) throw new IRError(`loss '${name}' has no terms`, this.loc(["losses", name], name), "E042");
+    return parts.reduce((a, c) => b.add(a, c));
+  }
+
+  /** A per-example metric: a vector over the batch. */
+  metric(name: string, m: MetricSpec): number {
+    const b = this.b;
+    b.loc = this.loc(["metrics", name], `metrics.${name}`);
+    const at = (k: string, f: string) => this.loc(["metrics", name, k, f], `metrics.${name}`);
+    if ("zero_one" in m) return lib.zeroOnePerExample(b, this.resolve(m.zero_one.probs, at("zero_one", "probs")), this.resolve(m.zero_one.labels, at("zero_one", "labels")));
+    if ("nll" in m) return lib.nllPerExample(b, this.resolve(m.nll.probs, at("nll", "probs")), this.resolve(m.nll.labels, at("nll", "labels")));
+    const v = this.expr(m.expr.value, ["metrics", name, "expr", "value"], `metrics.${name}`);
+    const s = b.shape(v);
+    if (s.length !== 1 || s[0] !== this.opts.batch) throw new IRError(`metric '${name}' must be a vector over the batch [${this.opts.batch}], got [${s.join(", ")}]`, b.node(v).loc, "E031");
+    return v;
+  }
+}
+
+function isScan(e: GraphEntry): e is ScanNode {
+  return typeof e === "object" && "scan" in e;
+}
+
+export interface StepGraph {
+  readonly graph: Graph;
+  readonly state: StateTensor[];
+  readonly trained: string[];
+}
+
+/** A phase's loss as an optimised graph, ready to differentiate. The
+ * rewrites run *before* autodiff so that the gradient is taken of the stable
+ * forms (the log-softmax), never through a division by a probability. */
+export function buildLoss(ls: LoadedSpec, p: number, opts: BuildOptions): { graph: Graph; params: Map<string, number>; inputs: Map<string, number>; cost: number; mb: ModelBuilder } {
+  const mb = new ModelBuilder(ls, opts);
+  mb.b.graph.outputs.set("cost", mb.loss(ls.spec.phases[p]!.loss));
+  const graph = optimize(mb.b.graph);
+  const params = new Map<string, number>();
+  const inputs = new Map<string, number>();
+  for (const n of graph.nodes) {
+    const name = (n.attrs as { name?: string }).name;
+    if (n.op === "param" && name) params.set(name, n.id);
+    if (n.op === "input" && name) inputs.set(name, n.id);
+  }
+  return { graph, params, inputs, cost: graph.outputs.get("cost")!, mb };
+}
+
+/** The training step of phase `p`: cost, derived gradients, updates. */
+export function buildTrainStep(ls: LoadedSpec, p: number, opts: BuildOptions): StepGraph {
+  const { graph, params, cost, mb } = buildLoss(ls, p, opts);
+  const b = new Builder(graph);
+  const phase = ls.spec.phases[p]!;
+  const names = phase.params ?? Object.keys(ls.spec.params);
+  const reached = names.filter((n) => params.has(n));
+  b.loc = mb.loc(["phases", p, "loss"], `phases[${p}].loss`);
+  const grads = grad(b, cost, reached.map((n) => params.get(n)!));
+  const trained: string[] = [];
+  const state: StateTensor[] = [];
+  for (const n of names) {
+    const i = reached.indexOf(n);
+    const g = i < 0 ? null : grads[i];
+    if (g === null || g === undefined) {
+      const why = `its loss '${phase.loss}' does not depend on it (no gradient flows to it)`;
+      if (phase.params) throw new IRError(`parameter '${n}' is listed for phase '${phase.name}' but ${why}`, mb.loc(["phases", p, "params"], n), "E040");
+      if (ls.spec.phases.length === 1) throw new IRError(`parameter '${n}' is never trained: ${why}`, mb.loc(["params", n], n), "E040");
+      continue;
+    }
+    trained.push(n);
+    b.loc = mb.loc(["phases", p, "optimizer"], `phases[${p}].optimizer`);
+    const upd = applyOptimizer(b, phase.optimizer, n, params.get(n)!, g, phase.name);
+    b.graph.outputs.set(`param:${n}`, upd.param);
+    for (const s of upd.state) {
+      b.graph.outputs.set(`state:${s.name}`, s.next);
+      state.push(s);
+    }
+  }
+  if (trained.length === 0) throw new IRError(`phase '${phase.name}': its loss reaches no parameter`, mb.loc(["phases", p, "loss"], "loss"), "E040");
+  return { graph: b.graph, state, trained };
+}
+
+/** The evaluation graph: per-example metrics over a batch. */
+export function buildEval(ls: LoadedSpec, opts: BuildOptions): Graph {
+  const mb = new ModelBuilder(ls, opts);
+  for (const [name, m] of Object.entries(ls.spec.metrics ?? {})) mb.b.graph.outputs.set(`metric:${name}`, mb.metric(name, m));
+  return mb.b.graph;
+}

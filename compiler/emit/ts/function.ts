@@ -1,0 +1,248 @@
+// Emits the body of one step function (a whole graph) as TypeScript
+// statements: fused elementwise loops, kernels, scan loops. Buffers become
+// class fields (allocated once; nothing is allocated inside a step) that the
+// method aliases into locals. Every block is preceded by a comment naming the
+// spec line it comes from.
+
+import type { Graph, Node, SpecLoc } from "../../ir/types.ts";
+import { numel, strides } from "../../ir/types.ts";
+import type { ScanAttrs } from "../../ops/attrs.ts";
+import type { KernelCtx, ScalarCtx } from "../../ops/op.ts";
+import { OPS } from "../../ops/registry.ts";
+import { scanOutTypes } from "../../ops/scan.ts";
+import { analyzeFusion, type Fusion } from "../../lower/fusion.ts";
+
+export interface BufferDecl {
+  readonly name: string;
+  readonly ctor: "Float32Array" | "Float64Array" | "Int32Array" | "Uint8Array";
+  readonly size: number;
+  /** Constant fill value for buffers of constants (set once at construction). */
+  readonly fill?: number;
+}
+
+export interface FunctionContext {
+  /** Class-field buffers, shared across the whole module. */
+  readonly buffers: BufferDecl[];
+  /** Expression naming the buffer of a leaf (input/param/state). */
+  leafBuffer(n: Node): string;
+  /** Target buffer for an output, when it may be written in place. */
+  outputTarget?(name: string, n: Node, g: Graph, f: Fusion): Node | undefined;
+  readonly seed: string;
+  readonly step: string;
+}
+
+export function ctorOf(n: { dtype: string }): BufferDecl["ctor"] {
+  switch (n.dtype) {
+    case "f32":
+      return "Float32Array";
+    case "f64":
+      return "Float64Array";
+    case "i32":
+      return "Int32Array";
+    default:
+      return "Uint8Array";
+  }
+}
+
+export function locComment(loc: SpecLoc | undefined, what: string): string {
+  if (!loc) return `// ${what}`;
+  // Spec names are identifiers (schema-checked), but keep comments inert anyway.
+  const w = (loc.what ?? "").replace(/[^\w.\[\] ]/g, "");
+  return `// ${what} — ${loc.file.replace(/[^\w./-]/g, "")}:${loc.line}${w ? ` (${w})` : ""}`;
+}
+
+class Emitter {
+  readonly lines: string[] = [];
+  private readonly buf = new Map<number, string>();
+  private readonly f: Fusion;
+  private counter = 0;
+
+  constructor(
+    readonly g: Graph,
+    readonly ctx: FunctionContext,
+    readonly prefix: string,
+    readonly iter: string,
+    readonly args: readonly string[] = [],
+  ) {
+    this.f = analyzeFusion(g);
+  }
+
+  fresh(base: string): string {
+    return `${base}${this.counter++}`;
+  }
+
+  private declare(name: string, n: { dtype: string; shape: readonly number[] }, fill?: number): string {
+    const field = `${this.prefix}${name}`;
+    this.ctx.buffers.push({ name: field, ctor: ctorOf(n), size: Math.max(1, numel(n.shape)), ...(fill === undefined ? {} : { fill }) });
+    return `this.${field}`;
+  }
+
+  /** The buffer holding node `id`'s value (allocating one when needed). */
+  bufferOf(id: number): string {
+    const have = this.buf.get(id);
+    if (have) return have;
+    const n = this.g.nodes[id]!;
+    let b: string;
+    if (n.op === "input" || n.op === "param" || n.op === "state") b = this.ctx.leafBuffer(n);
+    else if (n.op === "scan_arg") b = this.args[(n as Node<"scan_arg">).attrs.index]!;
+    else if (n.op === "const") b = this.declare(`k${id}`, n, (n as Node<"const">).attrs.value);
+    else if (OPS[n.op].ts.kind === "view") b = this.bufferOf(n.inputs[0]!);
+    else b = this.declare(`t${id}`, n);
+    this.buf.set(id, b);
+    return b;
+  }
+
+  private scalarCtx(index: string): ScalarCtx {
+    return { index, seed: this.ctx.seed, step: this.ctx.step, iter: this.iter, rng: "rng" };
+  }
+
+  /** Scalar expression of node `id` at output coordinates `coords` (flat `i`). */
+  private expr(id: number, i: string, coords: readonly string[], shape: readonly number[]): string {
+    const n = this.g.nodes[id]!;
+    const p = this.f.placement[id];
+    if (p === "indexmap") {
+      const src = this.g.nodes[n.inputs[0]!]!;
+      if (src.op === "const") return this.expr(src.id, "0", [], []);
+      return `${this.bufferOf(src.id)}[${broadcastIndex(src.shape, shape, coords)}]`;
+    }
+    if (p === "inline") {
+      const em = OPS[n.op].ts;
+      if (em.kind !== "elementwise") throw new Error(`inline node %${id} (${n.op}) is not elementwise`);
+      const args = n.inputs.map((a) => this.expr(a, i, coords, shape));
+      return (em.expr as (a: readonly string[], n: Node, e: ScalarCtx) => string)(args, n, this.scalarCtx(i));
+    }
+    return `${this.bufferOf(id)}[${i}]`;
+  }
+
+  private usesIndexMap(id: number): boolean {
+    const n = this.g.nodes[id]!;
+    return n.inputs.some((a) => this.f.placement[a] === "indexmap" || (this.f.placement[a] === "inline" && this.usesIndexMap(a)));
+  }
+
+  /** One loop computing an elementwise root and everything fused into it. */
+  private loop(n: Node, out: string): void {
+    const em = OPS[n.op].ts;
+    if (em.kind !== "elementwise") throw new Error("loop() needs an elementwise node");
+    const shape = n.shape;
+    const size = numel(shape);
+    const i = this.fresh("i");
+    if (!this.usesIndexMap(n.id) || shape.length === 0) {
+      const args = n.inputs.map((a) => this.expr(a, i, [], shape));
+      const e = (em.expr as (a: readonly string[], n: Node, c: ScalarCtx) => string)(args, n, this.scalarCtx(i));
+      this.lines.push(`for (let ${i} = 0; ${i} < ${size}; ${i}++) ${out}[${i}] = ${e};`);
+      return;
+    }
+    // Nested loops give the coordinates that broadcast index maps need.
+    const cs = shape.map(() => this.fresh("c"));
+    this.lines.push(`let ${i} = 0;`);
+    shape.forEach((d, k) => this.lines.push(`${"  ".repeat(k)}for (let ${cs[k]} = 0; ${cs[k]} < ${d}; ${cs[k]}++) {`));
+    const args = n.inputs.map((a) => this.expr(a, i, cs, shape));
+    const e = (em.expr as (a: readonly string[], n: Node, c: ScalarCtx) => string)(args, n, this.scalarCtx(i));
+    // The index is bumped in its own statement: in `a[i++] = f(b[i])` the
+    // left side is evaluated first, so the right side would read element i+1.
+    this.lines.push(`${"  ".repeat(shape.length)}${out}[${i}] = ${e};`, `${"  ".repeat(shape.length)}${i}++;`);
+    shape.forEach((_, k) => this.lines.push(`${"  ".repeat(shape.length - 1 - k)}}`));
+  }
+
+  emitAll(): void {
+    for (const n of this.g.nodes) this.emitNode(n);
+  }
+
+  private emitNode(n: Node): void {
+    const p = this.f.placement[n.id];
+    const kind = OPS[n.op].ts.kind;
+    if (p !== "buffer" || kind === "leaf" || kind === "view" || n.op === "tuple_get" || n.op === "const") return;
+    const outName = [...this.g.outputs].find(([, id]) => id === n.id)?.[0];
+    const target = outName && this.ctx.outputTarget?.(outName, n, this.g, this.f);
+    if (target) this.buf.set(n.id, this.ctx.leafBuffer(target));
+    const out = this.bufferOf(n.id);
+    if (n.op === "scan") return this.scan(n as Node<"scan">);
+    this.lines.push(locComment(n.loc, `${n.op} %${n.id} → [${n.shape.join(", ")}]`));
+    if (kind === "elementwise") return this.loop(n, out);
+    const em = OPS[n.op].ts;
+    if (em.kind !== "kernel") throw new Error(`no TypeScript emitter for ${n.op}`);
+    const k: KernelCtx<never> = {
+      node: n as never,
+      out,
+      ins: n.inputs.map((a) => this.bufferOf(a)),
+      inTypes: n.inputs.map((a) => this.g.nodes[a]!),
+      fresh: (s) => this.fresh(s),
+    };
+    this.lines.push(`{`, (em.emit as (k: KernelCtx<never>) => string)(k), `}`);
+  }
+
+  /** A scan: the body is emitted inline inside a loop over t. */
+  private scan(n: Node<"scan">): void {
+    const a: ScanAttrs = n.attrs;
+    const types = scanOutTypes(a);
+    const p = `${this.prefix}s${n.id}_`;
+    // Tuple elements: the tuple_get nodes alias these buffers.
+    const elems = types.map((t, k) => this.declare(`s${n.id}_e${k}`, t));
+    for (const c of this.f.consumers[n.id]!) {
+      const tg = this.g.nodes[c]! as Node<"tuple_get">;
+      this.buf.set(c, elems[tg.attrs.index]!);
+    }
+    const argTypes = n.inputs.map((i) => this.g.nodes[i]!);
+    const carry = Array.from({ length: a.nCarry }, (_, j) => this.declare(`s${n.id}_c${j}`, argTypes[j]!));
+    const seqs = Array.from({ length: a.nSeq }, (_, q) => {
+      const t = argTypes[a.nCarry + q]!;
+      return this.declare(`s${n.id}_x${q}`, { dtype: t.dtype, shape: t.shape.slice(1) });
+    });
+    const consts = n.inputs.slice(a.nCarry + a.nSeq).map((i) => this.bufferOf(i));
+    const t = this.fresh("t");
+    const s = this.fresh("s");
+    const body = new Emitter(a.body, this.ctx, p, t, [...carry, ...seqs, ...consts]);
+    body.counter = this.counter + 1000;
+    body.emitAll();
+    const outs = [...a.body.outputs.values()].map((id) => body.bufferOf(id));
+    const L = a.length;
+    const lines = this.lines;
+    lines.push(locComment(n.loc, `scan %${n.id}: ${L} steps${a.reverse ? ", reversed (gradient through time)" : ""}`));
+    carry.forEach((c, j) => lines.push(`${c}.set(${this.bufferOf(n.inputs[j]!)});`));
+    lines.push(`for (let ${s} = 0; ${s} < ${L}; ${s}++) {`);
+    lines.push(`const ${t} = ${a.reverse ? `${L - 1} - ${s}` : s};`);
+    carry.forEach((c, j) => lines.push(`${elems[a.nCarry + a.nStepOut + j]}.set(${c}, ${t} * ${numel(argTypes[j]!.shape)});`));
+    seqs.forEach((x, q) => {
+      const m = numel(argTypes[a.nCarry + q]!.shape.slice(1));
+      const k = this.fresh("k");
+      lines.push(`for (let ${k} = 0; ${k} < ${m}; ${k}++) ${x}[${k}] = ${this.bufferOf(n.inputs[a.nCarry + q]!)}[${t} * ${m} + ${k}];`);
+    });
+    lines.push(...body.lines);
+    for (let m = 0; m < a.nStepOut; m++) {
+      lines.push(`${elems[a.nCarry + m]}.set(${outs[a.nCarry + m]}, ${t} * ${numel(types[a.nCarry + m]!.shape.slice(1))});`);
+    }
+    carry.forEach((c, j) => {
+      if (outs[j] !== c) lines.push(`${c}.set(${outs[j]});`);
+    });
+    lines.push(`}`);
+    carry.forEach((c, j) => lines.push(`${elems[j]}.set(${c});`));
+    this.counter = body.counter;
+  }
+}
+
+/** Flat index into a buffer of shape `src` broadcast to `dst` at coordinates. */
+function broadcastIndex(src: readonly number[], dst: readonly number[], coords: readonly string[]): string {
+  const st = strides(src);
+  const lead = dst.length - src.length;
+  const terms: string[] = [];
+  src.forEach((d, k) => {
+    if (d === 1) return;
+    const c = coords[lead + k]!;
+    terms.push(st[k] === 1 ? c : `${c} * ${st[k]}`);
+  });
+  return terms.length ? terms.join(" + ") : "0";
+}
+
+export interface EmittedFunction {
+  readonly body: string[];
+  readonly outputs: Map<string, string>;
+}
+
+/** Emits a graph's statements; returns them and the buffer of each output. */
+export function emitGraph(g: Graph, ctx: FunctionContext, prefix: string): EmittedFunction {
+  const e = new Emitter(g, ctx, prefix, "0");
+  e.emitAll();
+  const outputs = new Map<string, string>();
+  for (const [k, id] of g.outputs) outputs.set(k, e.bufferOf(id));
+  return { body: e.lines, outputs };
+}

@@ -1,0 +1,169 @@
+// Assembles generated/<model>/model.ts with ts-morph: the model description
+// (plain data the runtime reads), a class with its buffers as fields, one
+// method per phase's training step and one for evaluation. Formatted by the
+// TypeScript formatter so output is stable and readable.
+
+import { IndentationText, Project, QuoteKind, Scope } from "ts-morph";
+import type { Graph, Node } from "../../ir/types.ts";
+import type { ModelDescription } from "../../../runtime/model.ts";
+import { type BufferDecl, emitGraph, type FunctionContext } from "./function.ts";
+import type { Fusion } from "../../lower/fusion.ts";
+
+export interface ModuleInput {
+  readonly desc: ModelDescription;
+  /** One optimised training-step graph per distinct phase step. */
+  readonly steps: readonly Graph[];
+  readonly evalGraph: Graph;
+  readonly header: string;
+}
+
+const ident = (s: string) => (/^[A-Za-z_$][\w$]*$/.test(s) ? s : JSON.stringify(s));
+const prop = (obj: string, key: string) => (/^[A-Za-z_$][\w$]*$/.test(key) ? `${obj}.${key}` : `${obj}[${JSON.stringify(key)}]`);
+
+/** Writes an output into its parameter/state buffer directly when the node is
+ * an elementwise loop root and every other reader of the old value runs
+ * before it (so the in-place update reads each old element exactly once). */
+function inPlaceTarget(name: string, n: Node, g: Graph, f: Fusion): Node | undefined {
+  const m = /^(param|state):(.+)$/.exec(name);
+  if (!m) return undefined;
+  const kind = m[1] as "param" | "state";
+  const leaf = g.nodes.find((x) => x.op === kind && (x.attrs as { name: string }).name === m[2]);
+  if (!leaf) return undefined;
+  if (f.consumers[n.id]!.length > 0) return undefined;
+  if (f.consumers[leaf.id]!.some((c) => c > n.id)) return undefined;
+  if (![...g.outputs.values()].every((id) => id === n.id || id !== leaf.id)) return undefined;
+  return leaf;
+}
+
+function bodyWithLocals(lines: string[], buffers: readonly BufferDecl[]): string[] {
+  const text = lines.join("\n");
+  const used = buffers.filter((b) => text.includes(`this.${b.name}`));
+  const re = /this\.(f\d+_\w+|ev_\w+)/g;
+  return [...used.map((b) => `const ${b.name} = this.${b.name};`), ...lines.map((l) => l.replace(re, "$1"))];
+}
+
+export function emitModule(m: ModuleInput): string {
+  const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Double } });
+  const sf = project.createSourceFile("model.ts", "", { overwrite: true });
+  sf.addImportDeclaration({ isTypeOnly: true, moduleSpecifier: "../../runtime/model.ts", namedImports: ["Batch", "CompiledModel", "ModelDescription"] });
+  sf.addImportDeclaration({ moduleSpecifier: "../../runtime/rng/philox.ts", namespaceImport: "rng" });
+  sf.addVariableStatement({
+    isExported: true,
+    declarationKind: "const" as never,
+    declarations: [{ name: "description", type: "ModelDescription", initializer: literal(m.desc, "") }],
+  });
+
+  const buffers: BufferDecl[] = [];
+  // Leaves are read through locals (hot loops then index a local typed array).
+  const localOf = (kind: "param" | "state", name: string) => {
+    const list = kind === "param" ? m.desc.params : m.desc.state;
+    return `${kind === "param" ? "p" : "st"}${list.findIndex((x) => x.name === name)}_${name.replace(/\W/g, "_")}`;
+  };
+  const leafBuffer = (n: Node) => {
+    const name = (n.attrs as { name: string }).name;
+    if (n.op === "param" || n.op === "state") return localOf(n.op, name);
+    return `in_${name}`;
+  };
+  const leafLocals = [
+    ...m.desc.params.map((p) => `const ${localOf("param", p.name)} = ${prop("this.params", p.name)};`),
+    ...m.desc.state.map((p) => `const ${localOf("state", p.name)} = ${prop("this.state", p.name)};`),
+  ];
+  const ctx = (): FunctionContext => ({ buffers, leafBuffer, outputTarget: inPlaceTarget, seed: "this.desc.seed", step: "step" });
+  const inputs = m.desc.inputs;
+  const castInputs = inputs.map((i) => `const in_${i.name} = ${prop("batch", i.name)} as ${i.dtype === "f32" ? "Float32Array" : "Int32Array"};`);
+
+  const stepMethods = m.steps.map((g, s) => {
+    const f = emitGraph(g, ctx(), `f${s}_`);
+    const copies: string[] = [];
+    for (const [name, buf] of f.outputs) {
+      const mm = /^(param|state):(.+)$/.exec(name);
+      if (!mm) continue;
+      const dst = localOf(mm[1] as "param" | "state", mm[2]!);
+      if (buf !== dst) copies.push(`${dst}.set(${buf});`);
+    }
+    const cost = f.outputs.get("cost");
+    return {
+      name: `step${s}`,
+      scope: Scope.Private,
+      parameters: [
+        { name: "batch", type: "Batch" },
+        { name: "step", type: "number" },
+      ],
+      returnType: "number",
+      statements: bodyWithLocals([...castInputs, ...leafLocals, ...f.body, ...(copies.length ? ["// Commit the updates that could not be written in place.", ...copies] : []), `return ${cost}[0];`], buffers),
+    };
+  });
+
+  const ev = emitGraph(m.evalGraph, ctx(), "ev_");
+  const evOut = [...ev.outputs].map(([k, buf]) => `${prop("out", k.replace(/^metric:/, ""))}.set(${buf});`);
+
+  const paramsInit = m.desc.params.map((p) => `${ident(p.name)}: new Float32Array(${p.shape.reduce((a, b) => a * b, 1)})`);
+  const stateInit = m.desc.state.map((p) => `${ident(p.name)}: new Float32Array(${p.shape.reduce((a, b) => a * b, 1)})`);
+  const cls = sf.addClass({
+    name: "Model",
+    isExported: true,
+    isDefaultExport: false,
+    implements: ["CompiledModel"],
+    properties: [
+      { name: "desc", isReadonly: true, initializer: "description", type: "ModelDescription" },
+      { name: "params", isReadonly: true, initializer: `{ ${paramsInit.join(", ")} }` },
+      { name: "state", isReadonly: true, type: "Record<string, Float32Array>", initializer: `{ ${stateInit.join(", ")} }` },
+      ...buffers.map((b) => ({
+        name: b.name,
+        scope: Scope.Private,
+        isReadonly: true,
+        initializer: b.fill === undefined || b.fill === 0 ? `new ${b.ctor}(${b.size})` : `new ${b.ctor}(${b.size}).fill(${numLit(b.fill)})`,
+      })),
+    ],
+  });
+  cls.addMethod({
+    name: "trainStep",
+    parameters: [
+      { name: "stepFn", type: "number" },
+      { name: "batch", type: "Batch" },
+      { name: "step", type: "number" },
+    ],
+    returnType: "number",
+    statements: [
+      "switch (stepFn) {",
+      ...m.steps.map((_, s) => `case ${s}: return this.step${s}(batch, step);`),
+      "default: throw new RangeError(`no training step ${stepFn}`);",
+      "}",
+    ],
+  });
+  cls.addMethod({
+    name: "evaluate",
+    parameters: [
+      { name: "batch", type: "Batch" },
+      { name: "out", type: "Record<string, Float32Array>" },
+    ],
+    returnType: "void",
+    statements: bodyWithLocals([...castInputs, ...leafLocals, "const step = 0; // evaluation draws random numbers from counter 0", ...ev.body, ...evOut], buffers),
+  });
+  cls.addMethods(stepMethods);
+  sf.formatText({ indentSize: 2, convertTabsToSpaces: true, ensureNewLineAtEndOfFile: true });
+  // Blank lines the formatter leaves after closing braces of kernel blocks.
+  return m.header + sf.getFullText().replace(/\n\n(\s*\})/g, "\n$1");
+}
+
+/** A readable TypeScript literal of plain data: objects one key a line,
+ * arrays of numbers on one line. Strings go through JSON.stringify, so no
+ * spec text reaches the code unescaped. */
+export function literal(v: unknown, indent: string): string {
+  if (v === null || typeof v !== "object") return typeof v === "number" ? numLit(v) : JSON.stringify(v);
+  const inner = `${indent}  `;
+  if (Array.isArray(v)) {
+    if (v.every((x) => typeof x !== "object" || x === null)) return `[${v.map((x) => literal(x, inner)).join(", ")}]`;
+    return `[\n${v.map((x) => `${inner}${literal(x, inner)}`).join(",\n")},\n${indent}]`;
+  }
+  const entries = Object.entries(v as Record<string, unknown>);
+  if (entries.length === 0) return "{}";
+  return `{\n${entries.map(([k, x]) => `${inner}${ident(k)}: ${literal(x, inner)}`).join(",\n")},\n${indent}}`;
+}
+
+export function numLit(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "Infinity";
+  if (v === -Infinity) return "-Infinity";
+  return String(v);
+}

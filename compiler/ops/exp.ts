@@ -1,0 +1,13 @@
+// exp: elementwise e^a.
+import { defineOp } from "./op.ts";
+import { evalUnary, inferSame } from "./elementwise.ts";
+
+export const exp = defineOp({
+  name: "exp",
+  infer: (ins) => inferSame("exp", ins, 1, { float: true }),
+  // d e^x = e^x dx: reuse the output instead of recomputing exp.
+  vjp: (b, n, ct) => [b.mul(ct, n.id)],
+  evaluate: ([x]) => evalUnary(x!, Math.exp),
+  ts: { kind: "elementwise", expr: ([a]) => `Math.exp(${a})` },
+  wgsl: null,
+});

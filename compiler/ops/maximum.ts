@@ -1,0 +1,20 @@
+// maximum: elementwise max(a, b) (relu is maximum(x, 0)).
+import { defineOp } from "./op.ts";
+import { evalBinary, inferSame } from "./elementwise.ts";
+
+export const maximum = defineOp({
+  name: "maximum",
+  infer: (ins) => inferSame("maximum", ins, 2),
+  // The cotangent goes to the operand that won; a tie goes to the first one
+  // only (splitting it would make relu'(0) = 1/2, unlike Theano's switch).
+  vjp: (b, n, ct) => {
+    const [x, y] = n.inputs as [number, number];
+    const first = b.compare("ge", x, y);
+    const zero = b.fill(0, ct);
+    return [b.select(first, ct, zero), b.select(first, zero, ct)];
+  },
+  // Math.max propagates NaN, as numpy's maximum does.
+  evaluate: ([x, y]) => evalBinary(x!, y!, Math.max),
+  ts: { kind: "elementwise", expr: ([a, b]) => `Math.max(${a}, ${b})` },
+  wgsl: null,
+});

@@ -1,0 +1,18 @@
+// minimum: elementwise min(a, b).
+import { defineOp } from "./op.ts";
+import { evalBinary, inferSame } from "./elementwise.ts";
+
+export const minimum = defineOp({
+  name: "minimum",
+  infer: (ins) => inferSame("minimum", ins, 2),
+  // The cotangent goes to the smaller operand; a tie goes to the first one.
+  vjp: (b, n, ct) => {
+    const [x, y] = n.inputs as [number, number];
+    const first = b.compare("le", x, y);
+    const zero = b.fill(0, ct);
+    return [b.select(first, ct, zero), b.select(first, zero, ct)];
+  },
+  evaluate: ([x, y]) => evalBinary(x!, y!, Math.min),
+  ts: { kind: "elementwise", expr: ([a, b]) => `Math.min(${a}, ${b})` },
+  wgsl: null,
+});

@@ -1,0 +1,55 @@
+// reduce_max: maximum over the listed axes (which are removed from the shape).
+import { alloc } from "../ir/tensor.ts";
+import { type DType, numel, strides } from "../ir/types.ts";
+import { defineOp } from "./op.ts";
+import { expandReduced, keptShape, reducedShape, reductionMap } from "./reduce_sum.ts";
+
+/** The identity of max in a buffer of this dtype: -Infinity would store as 0
+ * in an Int32Array, silently capping every max of negatives at 0. */
+function lowest(dtype: DType): number {
+  return dtype === "i32" ? -2147483648 : dtype === "bool" ? 0 : -Infinity;
+}
+
+export const reduce_max = defineOp({
+  name: "reduce_max",
+  infer: ([x], { axes }) => ({ shape: reducedShape(x!.shape, axes), dtype: x!.dtype }),
+  // The cotangent goes to every position equal to the max (all of them on a
+  // tie, as Theano's max does); the test compares with the output
+  // broadcast back, so it needs no argmax.
+  vjp: (b, n, ct) => {
+    const x = n.inputs[0]!;
+    const shape = b.shape(x);
+    const axes = n.attrs.axes;
+    const hit = b.compare("eq", x, expandReduced(b, n.id, shape, axes));
+    return [b.select(hit, expandReduced(b, ct, shape, axes), b.fill(0, x))];
+  },
+  evaluate: ([x], n) => {
+    const m = reductionMap(x!.shape, n.attrs.axes);
+    // Accumulate in f64 so the -Infinity start works for every dtype.
+    const acc = new Float64Array(numel(n.shape)).fill(-Infinity);
+    // Math.max propagates NaN like numpy's max.
+    for (let i = 0; i < m.length; i++) acc[m[i]!] = Math.max(acc[m[i]!]!, x!.data[i]!);
+    const out = alloc(n.shape, n.dtype);
+    out.data.set(acc);
+    return out;
+  },
+  ts: {
+    kind: "kernel",
+    emit: ({ node, out, ins, inTypes, fresh }) => {
+      const shape = inTypes[0]!.shape;
+      const axes = node.attrs.axes;
+      const ost = strides(keptShape(shape, axes));
+      const idx = shape.map(() => fresh("c"));
+      const o = fresh("o"), src = fresh("s");
+      const lines = [`${out}.fill(${String(lowest(node.dtype))});`, `let ${src} = 0;`];
+      shape.forEach((d, k) => lines.push(`${"  ".repeat(k)}for (let ${idx[k]} = 0; ${idx[k]} < ${d}; ${idx[k]}++) {`));
+      const off = shape.flatMap((_, k) => (axes.includes(k) ? [] : [`${idx[k]} * ${ost[k]}`]));
+      const pad = "  ".repeat(shape.length);
+      lines.push(`${pad}const ${o} = ${off.length ? off.join(" + ") : "0"};`);
+      lines.push(`${pad}${out}[${o}] = Math.max(${out}[${o}], ${ins[0]}[${src}++]);`);
+      shape.forEach((_, k) => lines.push(`${"  ".repeat(shape.length - 1 - k)}}`));
+      return lines.join("\n");
+    },
+  },
+  wgsl: null,
+});

@@ -1,0 +1,187 @@
+// scan: a loop with carried state, per-step slices of sequences, and loop
+// constants (Theano's scan). It yields a tuple, read through tuple_get:
+//   [final carries (nCarry), stacked per-step outputs (nStepOut),
+//    stacked carry *inputs* of every step (nCarry)]
+// The last group is the history the gradient needs (backpropagation through
+// time re-runs the body at step t on the carry it saw then). A reverse scan
+// (t = L-1 .. 0) stores step t's outputs at index t, so stacked values always
+// line up with the forward sequence.
+
+import { Builder } from "../ir/builder.ts";
+import { cloneInto } from "../ir/clone.ts";
+import { alloc, type Tensor } from "../ir/tensor.ts";
+import { type DType, type Graph, IRError, type Node, type Shape, type TensorType, fmtShape, isFloat, numel, shapeEq } from "../ir/types.ts";
+import { vjpGraph } from "../autodiff/grad.ts";
+import type { ScanAttrs } from "./attrs.ts";
+import { defineOp } from "./op.ts";
+
+/** Types of the body's arguments (scan_arg k) in order carries, seqs, consts. */
+export function bodyArgTypes(body: Graph): TensorType[] {
+  const out: TensorType[] = [];
+  for (const n of body.nodes) if (n.op === "scan_arg") out[(n as Node<"scan_arg">).attrs.index] = n;
+  return out;
+}
+
+/** Types of the scan's tuple elements. */
+export function scanOutTypes(a: ScanAttrs): TensorType[] {
+  const outs = [...a.body.outputs.values()].map((id) => a.body.nodes[id]!);
+  const args = bodyArgTypes(a.body);
+  const stack = (t: TensorType): TensorType => ({ shape: [a.length, ...t.shape], dtype: t.dtype });
+  return [
+    ...outs.slice(0, a.nCarry),
+    ...outs.slice(a.nCarry, a.nCarry + a.nStepOut).map(stack),
+    ...args.slice(0, a.nCarry).map(stack),
+  ];
+}
+
+function check(ins: readonly TensorType[], a: ScanAttrs): void {
+  const args = bodyArgTypes(a.body);
+  const nIn = a.nCarry + a.nSeq + a.nConst;
+  if (ins.length !== nIn || args.length !== nIn) throw new IRError(`scan: ${ins.length} operands for a body of ${args.length} arguments`);
+  if (a.body.outputs.size !== a.nCarry + a.nStepOut) throw new IRError(`scan: body has ${a.body.outputs.size} outputs, expected ${a.nCarry + a.nStepOut}`);
+  const outs = [...a.body.outputs.values()].map((id) => a.body.nodes[id]!);
+  ins.forEach((t, k) => {
+    const isSeq = k >= a.nCarry && k < a.nCarry + a.nSeq;
+    const want: Shape = isSeq ? [a.length, ...args[k]!.shape] : args[k]!.shape;
+    if (!shapeEq(t.shape, want) || t.dtype !== args[k]!.dtype) {
+      throw new IRError(`scan operand ${k}: ${fmtShape(t.shape)} ${t.dtype}, the body expects ${fmtShape(want)} ${args[k]!.dtype}`, undefined, "E031");
+    }
+    if (k < a.nCarry && (!shapeEq(outs[k]!.shape, t.shape) || outs[k]!.dtype !== t.dtype)) {
+      throw new IRError(`scan carry ${k}: starts as ${fmtShape(t.shape)} but the body returns ${fmtShape(outs[k]!.shape)}`, undefined, "E031");
+    }
+  });
+}
+
+/** Builds a scan node and its tuple_get projections. */
+export function buildScan(b: Builder, inputs: readonly number[], a: ScanAttrs): { finals: number[]; stepOuts: number[]; history: number[] } {
+  const id = b.op("scan", inputs, a);
+  const types = scanOutTypes(a);
+  const get = (k: number) => {
+    const nid = b.graph.nodes.length;
+    const t = types[k]!;
+    b.graph.nodes.push({ id: nid, op: "tuple_get", inputs: [id], attrs: { index: k }, shape: [...t.shape], dtype: t.dtype, loc: b.loc });
+    return nid;
+  };
+  const range = (s: number, n: number) => Array.from({ length: n }, (_, i) => get(s + i));
+  return { finals: range(0, a.nCarry), stepOuts: range(a.nCarry, a.nStepOut), history: range(a.nCarry + a.nStepOut, a.nCarry) };
+}
+
+function zeros(b: Builder, shape: Shape, dtype: DType): number {
+  return b.constant(0, shape, dtype);
+}
+
+/** Slice t of a stacked tensor, copied into a new tensor. */
+function sliceAt(x: Tensor, t: number): Tensor {
+  const inner = x.shape.slice(1);
+  const m = numel(inner);
+  const out = alloc(inner, x.dtype);
+  out.data.set(x.data.subarray(t * m, (t + 1) * m));
+  return out;
+}
+
+export const scan = defineOp({
+  name: "scan",
+  infer: (ins, a) => {
+    check(ins, a);
+    // A scan's own value is a tuple; its elements are typed by tuple_get.
+    return { shape: [], dtype: "f32" };
+  },
+  // Backpropagation through time, as a reverse scan whose body re-runs the
+  // forward body on the recorded carry and differentiates it:
+  //   carries:  cotangent of each carry, accumulated gradient of each float const
+  //   seqs:     recorded carry inputs, the forward sequences, step-output cotangents
+  //   consts:   the forward constants
+  vjp: (b, node, cts) => {
+    const a = node.attrs;
+    if (a.reverse) throw new IRError("the gradient of a reverse scan (second-order BPTT) is not supported", node.loc);
+    const ins = node.inputs;
+    const args = bodyArgTypes(a.body);
+    const types = scanOutTypes(a);
+    const seqBase = a.nCarry, constBase = a.nCarry + a.nSeq;
+    const floatConsts = [...Array(a.nConst).keys()].filter((k) => isFloat(args[constBase + k]!.dtype));
+    const hist = Array.from({ length: a.nCarry }, (_, j) => {
+      const k = a.nCarry + a.nStepOut + j;
+      const nid = b.graph.nodes.length;
+      const t = types[k]!;
+      b.graph.nodes.push({ id: nid, op: "tuple_get", inputs: [node.id], attrs: { index: k }, shape: [...t.shape], dtype: t.dtype, loc: b.loc });
+      return nid;
+    });
+    const ctFinal = Array.from({ length: a.nCarry }, (_, j) => cts[j] ?? zeros(b, types[j]!.shape, types[j]!.dtype));
+    const ctStep = Array.from({ length: a.nStepOut }, (_, m) => cts[a.nCarry + m] ?? zeros(b, types[a.nCarry + m]!.shape, types[a.nCarry + m]!.dtype));
+
+    // The backward body.
+    const bb = new Builder();
+    bb.loc = node.loc;
+    let k = 0;
+    const ctCarry = Array.from({ length: a.nCarry }, (_, j) => bb.scanArg(k++, args[j]!.shape, args[j]!.dtype));
+    const acc = floatConsts.map((c) => bb.scanArg(k++, args[constBase + c]!.shape, args[constBase + c]!.dtype));
+    const histArg = Array.from({ length: a.nCarry }, (_, j) => bb.scanArg(k++, args[j]!.shape, args[j]!.dtype));
+    const seqArg = Array.from({ length: a.nSeq }, (_, i) => bb.scanArg(k++, args[seqBase + i]!.shape, args[seqBase + i]!.dtype));
+    const outIds = [...a.body.outputs.values()];
+    const ctStepArg = Array.from({ length: a.nStepOut }, (_, m) => {
+      const t = a.body.nodes[outIds[a.nCarry + m]!]!;
+      return bb.scanArg(k++, t.shape, t.dtype);
+    });
+    const constArg = Array.from({ length: a.nConst }, (_, c) => bb.scanArg(k++, args[constBase + c]!.shape, args[constBase + c]!.dtype));
+    const fwd = cloneInto(bb, a.body, [...histArg, ...seqArg, ...constArg]);
+    const seeds: [number, number][] = [
+      ...ctCarry.map((c, j): [number, number] => [fwd[outIds[j]!]!, c]),
+      ...ctStepArg.map((c, m): [number, number] => [fwd[outIds[a.nCarry + m]!]!, c]),
+    ];
+    const gs = vjpGraph(bb, seeds, [...histArg, ...seqArg, ...constArg]);
+    const outs: number[] = [
+      ...histArg.map((h, j) => gs[j] ?? bb.fill(0, h)),
+      ...floatConsts.map((c, i) => {
+        const g = gs[a.nCarry + a.nSeq + c];
+        return g == null ? acc[i]! : bb.add(acc[i]!, g);
+      }),
+      ...seqArg.map((s, i) => gs[a.nCarry + i] ?? bb.fill(0, s)),
+    ];
+    outs.forEach((id, i) => bb.graph.outputs.set(String(i), id));
+
+    const res = buildScan(
+      b,
+      [
+        ...ctFinal,
+        ...floatConsts.map((c) => zeros(b, args[constBase + c]!.shape, args[constBase + c]!.dtype)),
+        ...hist,
+        ...ins.slice(seqBase, constBase),
+        ...ctStep,
+        ...ins.slice(constBase),
+      ],
+      {
+        body: bb.graph,
+        nCarry: a.nCarry + floatConsts.length,
+        nSeq: a.nCarry + a.nSeq + a.nStepOut,
+        nConst: a.nConst,
+        nStepOut: a.nSeq,
+        length: a.length,
+        reverse: true,
+      },
+    );
+    const result: (number | null)[] = ins.map(() => null);
+    for (let j = 0; j < a.nCarry; j++) result[j] = res.finals[j]!;
+    floatConsts.forEach((c, i) => (result[constBase + c] = res.finals[a.nCarry + i]!));
+    for (let i = 0; i < a.nSeq; i++) result[seqBase + i] = isFloat(args[seqBase + i]!.dtype) ? res.stepOuts[i]! : null;
+    return result;
+  },
+  evaluate: (ins, node, ctx) => {
+    const a = node.attrs;
+    const types = scanOutTypes(a);
+    let carries = ins.slice(0, a.nCarry) as Tensor[];
+    const seqs = ins.slice(a.nCarry, a.nCarry + a.nSeq);
+    const consts = ins.slice(a.nCarry + a.nSeq);
+    const stacked = types.slice(a.nCarry).map((t) => alloc(t.shape, t.dtype));
+    const put = (dst: Tensor, t: number, v: Tensor) => dst.data.set(v.data, t * v.data.length);
+    for (let s = 0; s < a.length; s++) {
+      const t = a.reverse ? a.length - 1 - s : s;
+      const outs = ctx.runBody(a.body, [...carries, ...seqs.map((x) => sliceAt(x!, t)), ...(consts as Tensor[])], t);
+      carries.forEach((c, j) => put(stacked[a.nStepOut + j]!, t, c));
+      for (let m = 0; m < a.nStepOut; m++) put(stacked[m]!, t, outs[a.nCarry + m]!);
+      carries = outs.slice(0, a.nCarry);
+    }
+    return [...carries, ...stacked];
+  },
+  ts: { kind: "structural" },
+  wgsl: null,
+});

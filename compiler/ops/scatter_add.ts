@@ -1,0 +1,50 @@
+// scatter_add: sums update rows into `rows` zero rows by index, updates
+// [...idx, ...rest] and idx i32 [...idx] -> [rows, ...rest]. The adjoint of
+// gather; repeated indices accumulate.
+import { alloc } from "../ir/tensor.ts";
+import { IRError, fmtShape, numel, shapeEq } from "../ir/types.ts";
+import { defineOp } from "./op.ts";
+
+export const scatter_add = defineOp({
+  name: "scatter_add",
+  infer: (ins, { rows }) => {
+    const [u, idx] = ins;
+    if (!u || !idx || ins.length !== 2) throw new IRError("scatter_add takes updates and an index tensor");
+    if (idx.dtype !== "i32") throw new IRError(`scatter_add: indices must be i32, got ${idx.dtype}`, undefined, "E032");
+    const k = idx.shape.length;
+    if (u.shape.length < k || !shapeEq(u.shape.slice(0, k), idx.shape)) {
+      throw new IRError(`scatter_add: updates ${fmtShape(u.shape)} do not start with the index shape ${fmtShape(idx.shape)}`, undefined, "E031");
+    }
+    if (!Number.isInteger(rows) || rows < 0) throw new IRError(`scatter_add: bad row count ${rows}`, undefined, "E031");
+    return { shape: [rows, ...u.shape.slice(k)], dtype: u.dtype };
+  },
+  // Each update row came from output row idx[i]: its cotangent is that row.
+  vjp: (b, n, ct) => [b.op("gather", [ct, n.inputs[1]!], {}), null],
+  evaluate: ([u, idx], n) => {
+    const rows = n.attrs.rows, w = numel(n.shape.slice(1));
+    const out = alloc(n.shape, n.dtype);
+    for (let i = 0; i < idx!.data.length; i++) {
+      const r = idx!.data[i]!;
+      if (r < 0 || r >= rows) throw new IRError(`scatter_add: index ${r} out of range [0, ${rows})`, n.loc);
+      for (let k = 0; k < w; k++) out.data[r * w + k] += u!.data[i * w + k]!;
+    }
+    return out;
+  },
+  ts: {
+    kind: "kernel",
+    emit: ({ node, out, ins, inTypes, fresh }) => {
+      const w = numel(node.shape.slice(1));
+      const m = numel(inTypes[1]!.shape);
+      const [U, I] = ins as [string, string];
+      const i = fresh("i"), k = fresh("k"), r = fresh("r");
+      return [
+        `${out}.fill(0);`,
+        `for (let ${i} = 0; ${i} < ${m}; ${i}++) {`,
+        `  const ${r} = ${I}[${i}] * ${w};`,
+        `  for (let ${k} = 0; ${k} < ${w}; ${k}++) ${out}[${r} + ${k}] += ${U}[${i} * ${w} + ${k}];`,
+        `}`,
+      ].join("\n");
+    },
+  },
+  wgsl: null,
+});

@@ -1,0 +1,19 @@
+// softplus: elementwise log(1 + e^a), the smooth relu.
+import { defineOp } from "./op.ts";
+import { evalUnary, inferSame } from "./elementwise.ts";
+
+/** max(x, 0) + log1p(e^-|x|): e^-|x| <= 1 never overflows, and log1p keeps
+ * precision for large |x| where the naive log(1 + e^x) gives inf or 0. */
+export function softplusStable(x: number): number {
+  return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+}
+
+export const softplus = defineOp({
+  name: "softplus",
+  infer: (ins) => inferSame("softplus", ins, 1, { float: true }),
+  // softplus' = sigmoid(x).
+  vjp: (b, n, ct) => [b.mul(ct, b.unary("sigmoid", n.inputs[0]!))],
+  evaluate: ([x]) => evalUnary(x!, softplusStable),
+  ts: { kind: "elementwise", expr: ([a]) => `(Math.max(${a}, 0) + Math.log1p(Math.exp(-Math.abs(${a}))))` },
+  wgsl: null,
+});

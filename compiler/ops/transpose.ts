@@ -1,0 +1,56 @@
+// transpose: permutes axes; output axis i is input axis perm[i].
+import { alloc } from "../ir/tensor.ts";
+import { IRError, type Shape, strides } from "../ir/types.ts";
+import { defineOp } from "./op.ts";
+import { indexExpr, loopNest } from "./broadcast.ts";
+
+/** Input strides in output-axis order: reading the input at output coords. */
+function permutedStrides(inShape: Shape, perm: readonly number[]): number[] {
+  const st = strides(inShape);
+  return perm.map((p) => st[p]!);
+}
+
+export const transpose = defineOp({
+  name: "transpose",
+  infer: ([x], { perm }) => {
+    const r = x!.shape.length;
+    const seen = new Set(perm);
+    if (perm.length !== r || seen.size !== r || perm.some((p) => !Number.isInteger(p) || p < 0 || p >= r)) {
+      throw new IRError(`transpose: [${perm.join(", ")}] is not a permutation of ${r} axes`, undefined, "E031");
+    }
+    return { shape: perm.map((p) => x!.shape[p]!), dtype: x!.dtype };
+  },
+  // Undo the permutation: inverse[perm[i]] = i.
+  vjp: (b, n, ct) => {
+    const inv = new Array<number>(n.attrs.perm.length);
+    n.attrs.perm.forEach((p, i) => (inv[p] = i));
+    return [b.transpose(ct, inv)];
+  },
+  evaluate: ([x], n) => {
+    const st = permutedStrides(x!.shape, n.attrs.perm);
+    const out = alloc(n.shape, n.dtype);
+    const c = new Array<number>(n.shape.length).fill(0);
+    let src = 0;
+    // Odometer over output coordinates, keeping the source offset in step.
+    for (let o = 0; o < out.data.length; o++) {
+      out.data[o] = x!.data[src]!;
+      for (let k = c.length - 1; k >= 0; k--) {
+        c[k]!++;
+        src += st[k]!;
+        if (c[k]! < n.shape[k]!) break;
+        src -= st[k]! * c[k]!;
+        c[k] = 0;
+      }
+    }
+    return out;
+  },
+  ts: {
+    kind: "kernel",
+    emit: ({ node, out, ins, inTypes, fresh }) => {
+      const st = permutedStrides(inTypes[0]!.shape, node.attrs.perm);
+      const o = fresh("o");
+      return `let ${o} = 0;\n` + loopNest(node.shape, fresh, (cs) => [`${out}[${o}++] = ${ins[0]}[${indexExpr(cs, st)}];`]);
+    },
+  },
+  wgsl: null,
+});

@@ -1,0 +1,212 @@
+// What a checkpoint holds and how it maps onto safetensors:
+//   params/NAME  F32  trained parameters
+//   state/NAME   F32  non-trained state (optimizer slots, chains)
+//   best/NAME    F32  best-validation parameters (only once early stopping
+//                     found a best)
+//   __metadata__ "dlt.state": JSON of TrainerState, "dlt.spec_hash", "dlt.model"
+// The best parameters live inside the checkpoint, not only in best.safetensors,
+// so one atomic rename commits a consistent (position, params, best) triple:
+// two files could be torn apart by a crash between their renames.
+// best.safetensors is the exported best model (plain parameter names).
+import type { ModelDescription, ParamDesc } from "../model.ts";
+import type { EarlyStoppingState } from "../train/early-stopping.ts";
+import { CheckpointError, decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
+import type { StTensor } from "./safetensors.ts";
+
+export const STATE_KEY = "dlt.state";
+export const STATE_VERSION = 1;
+export const CHECKPOINT_FILE = "checkpoint.safetensors";
+export const BEST_FILE = "best.safetensors";
+
+/** Result of a finished phase, kept for the summary. */
+export interface PhaseResult {
+  readonly phase: string;
+  readonly epochs: number;
+  readonly steps: number;
+  readonly bestValid: number | null;
+  readonly testAtBest: number | null;
+  readonly stoppedEarly: boolean;
+}
+
+/** Everything besides tensors needed to continue a run at the exact next step. */
+export interface TrainerState {
+  version: number;
+  model: string;
+  specHash: string;
+  /** Index into desc.phases of the phase in progress. */
+  phase: number;
+  /** 0-based epoch within the phase. */
+  epoch: number;
+  /** Next minibatch index within the epoch. */
+  batch: number;
+  /** Minibatches done in this phase (the tutorial's iter + 1). */
+  stepInPhase: number;
+  /** Steps done across all phases: the `step` passed to trainStep. */
+  globalStep: number;
+  /** Counter random ops mix in: random ops key off the global step, so this
+   * equals globalStep; stored separately so the format can evolve. */
+  rngCounter: number;
+  earlyStopping: EarlyStoppingState | null;
+  /** Sum and count of training costs since the last metrics line. */
+  costSum: number;
+  costCount: number;
+  /** Test metrics of the best model (for the metrics log). */
+  testMetrics: Record<string, number> | null;
+  /** Training seconds before this (re)start. */
+  elapsed: number;
+  /** Lines of metrics.jsonl written when the checkpoint was taken; a resumed
+   * run truncates the log to this so lines are never duplicated. */
+  metricsLines: number;
+  results: PhaseResult[];
+  done: boolean;
+}
+
+export interface CheckpointContents {
+  readonly params: ReadonlyMap<string, Float32Array>;
+  readonly state: ReadonlyMap<string, Float32Array>;
+  readonly best: ReadonlyMap<string, Float32Array> | null;
+  readonly trainer: TrainerState;
+}
+
+function f32(shape: readonly number[], data: Float32Array): StTensor {
+  return { dtype: "F32", shape, data };
+}
+
+/** JSON has no Infinity: the "no best yet" loss is written as null. */
+function stateToJson(s: TrainerState): string {
+  return JSON.stringify(s, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v));
+}
+
+export function encodeCheckpoint(
+  desc: ModelDescription,
+  params: Readonly<Record<string, Float32Array>>,
+  state: Readonly<Record<string, Float32Array>>,
+  best: Readonly<Record<string, Float32Array>> | null,
+  trainer: TrainerState,
+): Uint8Array {
+  const tensors = new Map<string, StTensor>();
+  for (const p of desc.params) tensors.set(`params/${p.name}`, f32(p.shape, params[p.name]));
+  for (const s of desc.state) tensors.set(`state/${s.name}`, f32(s.shape, state[s.name]));
+  if (best) for (const p of desc.params) tensors.set(`best/${p.name}`, f32(p.shape, best[p.name]));
+  return encodeSafetensors(tensors, { [STATE_KEY]: stateToJson(trainer), "dlt.spec_hash": desc.specHash, "dlt.model": desc.name });
+}
+
+/** The exported best model: parameters under their own names. */
+export function encodeParams(desc: ModelDescription, params: Readonly<Record<string, Float32Array>>, info: Record<string, string>): Uint8Array {
+  const tensors = new Map<string, StTensor>();
+  for (const p of desc.params) tensors.set(p.name, f32(p.shape, params[p.name]));
+  return encodeSafetensors(tensors, { ...info, "dlt.spec_hash": desc.specHash, "dlt.model": desc.name });
+}
+
+function checkHash(desc: ModelDescription, meta: Readonly<Record<string, string>>, file: string): void {
+  const hash = meta["dlt.spec_hash"];
+  if (hash !== desc.specHash) {
+    throw new CheckpointError(
+      `${file}: written for spec hash ${hash ?? "(none)"}, this model is ${desc.specHash}: the spec changed since; ` +
+        "train without --resume (or restore the old spec)",
+    );
+  }
+}
+
+function takeGroup(
+  tensors: ReadonlyMap<string, StTensor>,
+  prefix: string,
+  descs: readonly ParamDesc[],
+  file: string,
+  used: Set<string>,
+): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const d of descs) {
+    const key = prefix + d.name;
+    const t = tensors.get(key);
+    if (!t) throw new CheckpointError(`${file}: missing tensor "${key}" of the model`);
+    if (t.dtype !== "F32") throw new CheckpointError(`${file}: tensor "${key}" has dtype ${t.dtype}, expected F32`);
+    if (t.shape.length !== d.shape.length || t.shape.some((v, i) => v !== d.shape[i])) {
+      throw new CheckpointError(`${file}: tensor "${key}" has shape [${t.shape.join(", ")}], the model expects [${d.shape.join(", ")}]`);
+    }
+    out.set(d.name, t.data as Float32Array);
+    used.add(key);
+  }
+  return out;
+}
+
+/** Parses a checkpoint and checks it against the model: spec hash, every
+ * tensor present with the right dtype and shape, no unknown tensors, and a
+ * well-formed trainer state. */
+export function decodeCheckpoint(bytes: Uint8Array, file: string, desc: ModelDescription): CheckpointContents {
+  const st = decodeSafetensors(bytes, file);
+  checkHash(desc, st.metadata, file);
+  const raw = st.metadata[STATE_KEY];
+  if (raw === undefined) throw new CheckpointError(`${file}: no "${STATE_KEY}" metadata: not a dlt training checkpoint`);
+  const trainer = parseTrainerState(raw, file, desc);
+  const used = new Set<string>();
+  const params = takeGroup(st.tensors, "params/", desc.params, file, used);
+  const state = takeGroup(st.tensors, "state/", desc.state, file, used);
+  const hasBest = desc.params.some((p) => st.tensors.has(`best/${p.name}`));
+  const best = hasBest ? takeGroup(st.tensors, "best/", desc.params, file, used) : null;
+  for (const name of st.tensors.keys()) {
+    if (!used.has(name)) throw new CheckpointError(`${file}: unexpected tensor "${name}" (not in the model description)`);
+  }
+  return { params, state, best, trainer };
+}
+
+/** Parses a parameters file (best.safetensors) for this model. */
+export function decodeParams(bytes: Uint8Array, file: string, desc: ModelDescription): Map<string, Float32Array> {
+  const st = decodeSafetensors(bytes, file);
+  checkHash(desc, st.metadata, file);
+  return takeGroup(st.tensors, "", desc.params, file, new Set());
+}
+
+function parseTrainerState(raw: string, file: string, desc: ModelDescription): TrainerState {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch (e) {
+    throw new CheckpointError(`${file}: "${STATE_KEY}" is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const bad = (what: string): never => {
+    throw new CheckpointError(`${file}: "${STATE_KEY}" ${what}`);
+  };
+  if (typeof v !== "object" || v === null) return bad("is not an object");
+  const o = v as Record<string, unknown>;
+  const int = (k: string): number => {
+    const x = o[k];
+    return typeof x === "number" && Number.isSafeInteger(x) && x >= 0 ? x : bad(`field "${k}" must be a non-negative integer`);
+  };
+  const num = (x: unknown, k: string): number => (typeof x === "number" ? x : bad(`field "${k}" must be a number`));
+  if (o.version !== STATE_VERSION) bad(`has version ${String(o.version)}, this runtime reads version ${STATE_VERSION}`);
+  const phase = int("phase");
+  if (phase > desc.phases.length) bad(`phase ${phase} is past the model's ${desc.phases.length} phases`);
+  let es: EarlyStoppingState | null = null;
+  if (o.earlyStopping !== null) {
+    const e = o.earlyStopping as Record<string, unknown>;
+    if (typeof e !== "object" || e === undefined) bad(`field "earlyStopping" must be an object or null`);
+    es = {
+      patience: num(e.patience, "earlyStopping.patience"),
+      // null stands for Infinity (no validation yet), see stateToJson.
+      bestValid: e.bestValid === null ? Infinity : num(e.bestValid, "earlyStopping.bestValid"),
+      bestIter: num(e.bestIter, "earlyStopping.bestIter"),
+      testAtBest: e.testAtBest === null ? null : num(e.testAtBest, "earlyStopping.testAtBest"),
+      done: e.done === true,
+    };
+  }
+  return {
+    version: STATE_VERSION,
+    model: typeof o.model === "string" ? o.model : desc.name,
+    specHash: typeof o.specHash === "string" ? o.specHash : bad(`field "specHash" must be a string`),
+    phase,
+    epoch: int("epoch"),
+    batch: int("batch"),
+    stepInPhase: int("stepInPhase"),
+    globalStep: int("globalStep"),
+    rngCounter: int("rngCounter"),
+    earlyStopping: es,
+    costSum: num(o.costSum, "costSum"),
+    costCount: int("costCount"),
+    testMetrics: (o.testMetrics ?? null) as Record<string, number> | null,
+    elapsed: num(o.elapsed, "elapsed"),
+    metricsLines: int("metricsLines"),
+    results: Array.isArray(o.results) ? (o.results as PhaseResult[]) : bad(`field "results" must be an array`),
+    done: o.done === true,
+  };
+}

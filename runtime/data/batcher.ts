@@ -1,0 +1,140 @@
+// Minibatch assembly. Batches are copied into buffers allocated once per
+// iterator, so the training loop allocates nothing per step (the generated
+// step functions read the batch synchronously and never keep it).
+//
+// Training walks `floor(n / batchSize)` minibatches per epoch, dropping the
+// last partial one as the tutorial does (n_train_batches = n // batch_size).
+// The order is a pure function of (seed, epoch): Philox shuffle with
+// salt = epoch when shuffling, identity otherwise, so a resumed run can
+// recompute the order of the epoch it stopped in.
+//
+// Evaluation covers every example: the last batch is padded with zero rows
+// and reports how many of its rows are real.
+import type { Batch, TensorDesc } from "../model.ts";
+import { shuffle } from "../rng/philox.ts";
+import { DataError, sizeOf } from "./dataset.ts";
+import type { Split } from "./dataset.ts";
+
+/** Where one model input's rows come from: the f32 input reads the split's
+ * x, the i32 input its y (the datasets carry one of each). */
+interface Binding {
+  readonly name: string;
+  readonly src: Float32Array | Int32Array;
+  readonly dst: Float32Array | Int32Array;
+  /** Elements per example. */
+  readonly size: number;
+}
+
+function bind(split: Split, inputs: readonly TensorDesc[], rows: number, what: string): Binding[] {
+  let floats = 0;
+  let ints = 0;
+  return inputs.map((input) => {
+    const size = sizeOf(input.shape);
+    const isF32 = input.dtype === "f32";
+    if ((isF32 ? floats++ : ints++) > 0) {
+      throw new DataError(`${what}: the datasets provide one f32 and one i32 input; input "${input.name}" is a second ${input.dtype} input`);
+    }
+    const have = isF32 ? sizeOf(split.shape) : sizeOf(split.yShape);
+    const haveShape = isF32 ? split.shape : split.yShape;
+    if (have !== size || (isF32 ? split.x.length : split.y.length) !== split.n * size) {
+      throw new DataError(
+        `${what}: input "${input.name}" expects examples of shape [${input.shape.join(", ")}] (${size} values), ` +
+          `the data has shape [${haveShape.join(", ")}] (${have} values)`,
+      );
+    }
+    return isF32
+      ? { name: input.name, src: split.x, dst: new Float32Array(rows * size), size }
+      : { name: input.name, src: split.y, dst: new Int32Array(rows * size), size };
+  });
+}
+
+function asBatch(bindings: readonly Binding[]): Batch {
+  const batch: Record<string, Float32Array | Int32Array> = {};
+  for (const b of bindings) batch[b.name] = b.dst;
+  return batch;
+}
+
+/** Training minibatches in shuffled or sequential order. */
+export class BatchIterator {
+  readonly numBatches: number;
+  private readonly bindings: Binding[];
+  private readonly batch: Batch;
+  private readonly order: Int32Array;
+  private epoch = -1;
+
+  constructor(
+    private readonly split: Split,
+    inputs: readonly TensorDesc[],
+    readonly batchSize: number,
+    private readonly opts: { readonly shuffle: boolean; readonly seed: number },
+  ) {
+    this.numBatches = Math.floor(split.n / batchSize);
+    if (this.numBatches === 0) {
+      throw new DataError(`train split has ${split.n} examples, fewer than one minibatch of ${batchSize}`);
+    }
+    this.bindings = bind(split, inputs, batchSize, "train split");
+    this.batch = asBatch(this.bindings);
+    this.order = new Int32Array(split.n);
+  }
+
+  /** Computes the example order of an epoch (0-based). Idempotent, so the
+   * trainer can call it on every epoch start including a resumed one. */
+  setEpoch(epoch: number): void {
+    if (epoch === this.epoch) return;
+    if (this.opts.shuffle) shuffle(this.opts.seed, epoch, this.split.n, this.order);
+    else for (let i = 0; i < this.split.n; i++) this.order[i] = i;
+    this.epoch = epoch;
+  }
+
+  /** The example indices of the current epoch's order (for tests). */
+  get currentOrder(): Readonly<Int32Array> {
+    return this.order;
+  }
+
+  /** Fills and returns minibatch k (0 ≤ k < numBatches) of the current
+   * epoch. The returned buffers are overwritten by the next call. */
+  fill(k: number): Batch {
+    if (this.epoch < 0) throw new Error("BatchIterator.fill called before setEpoch");
+    if (k < 0 || k >= this.numBatches) throw new RangeError(`minibatch ${k} outside 0..${this.numBatches - 1}`);
+    const base = k * this.batchSize;
+    for (const b of this.bindings) {
+      for (let r = 0; r < this.batchSize; r++) {
+        const e = this.order[base + r];
+        b.dst.set(b.src.subarray(e * b.size, (e + 1) * b.size), r * b.size);
+      }
+    }
+    return this.batch;
+  }
+}
+
+/** Sequential evaluation batches covering every example of a split. */
+export class PaddedBatches {
+  readonly numBatches: number;
+  private readonly bindings: Binding[];
+  private readonly batch: Batch;
+
+  constructor(
+    private readonly split: Split,
+    inputs: readonly TensorDesc[],
+    readonly batchSize: number,
+    what: string,
+  ) {
+    this.numBatches = Math.ceil(split.n / batchSize);
+    this.bindings = bind(split, inputs, batchSize, what);
+    this.batch = asBatch(this.bindings);
+  }
+
+  /** Fills batch k; returns it with the number of real (unpadded) rows. */
+  fill(k: number): { readonly batch: Batch; readonly count: number } {
+    const start = k * this.batchSize;
+    const count = Math.min(this.batchSize, this.split.n - start);
+    if (k < 0 || count <= 0) throw new RangeError(`eval batch ${k} outside 0..${this.numBatches - 1}`);
+    for (const b of this.bindings) {
+      b.dst.set(b.src.subarray(start * b.size, (start + count) * b.size), 0);
+      // Zero the padding so padded rows are valid inputs (label 0, black
+      // image); their metrics are ignored by the caller.
+      if (count < this.batchSize) b.dst.fill(0, count * b.size);
+    }
+    return { batch: this.batch, count };
+  }
+}

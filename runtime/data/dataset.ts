@@ -1,0 +1,130 @@
+// Dataset types and the pure parts of dataset assembly: slicing a source's
+// pools into train/valid/test splits, converting pixel bytes to floats, and
+// synthetic data. Nothing here touches the file system, so the browser
+// trainer can reuse it with bytes it fetched itself.
+import type { DataDesc, TensorDesc } from "../model.ts";
+import { normal, uniform } from "../rng/philox.ts";
+import { SALT_SYNTHETIC } from "../salts.ts";
+
+/** A data problem the user can fix (missing file, wrong format, bad range).
+ * Messages name the file or dataset and say what was expected vs found. */
+export class DataError extends Error {
+  override readonly name = "DataError";
+}
+
+/** One split (or a whole source pool): `n` examples, batch-major. */
+export interface Split {
+  /** n × prod(shape) features (pixels in [0, 1] for image sources). */
+  readonly x: Float32Array;
+  /** n × prod(yShape) integer labels (empty when the source has none). */
+  readonly y: Int32Array;
+  readonly n: number;
+  /** Shape of ONE example of x, e.g. [784]. */
+  readonly shape: readonly number[];
+  /** Shape of ONE example of y: [] for a class label. */
+  readonly yShape: readonly number[];
+}
+
+export interface Splits {
+  readonly train: Split;
+  readonly valid: Split;
+  readonly test: Split;
+  /** One line saying where the data came from, for logs. */
+  readonly source: string;
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Rows [start, end) of a pool. Views, not copies: the full MNIST train pool
+ * is 188 MB of floats and the splits only ever read it. */
+export function sliceSplit(pool: Split, range: readonly [number, number], what: string): Split {
+  const [start, end] = range;
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > pool.n || start > end) {
+    throw new DataError(`${what}: split range [${start}, ${end}) does not fit a pool of ${pool.n} examples`);
+  }
+  const xs = sizeOf(pool.shape);
+  const ys = sizeOf(pool.yShape);
+  return {
+    x: pool.x.subarray(start * xs, end * xs),
+    y: pool.y.subarray(start * ys, end * ys),
+    n: end - start,
+    shape: pool.shape,
+    yShape: pool.yShape,
+  };
+}
+
+/** Splits of a full source (MNIST, Fashion-MNIST) as `desc.splits` describes
+ * them: train and valid are row ranges of the train pool, test a range of
+ * the pool named by `desc.testSource`. */
+export function splitPools(desc: DataDesc, trainPool: Split, testPool: Split, source: string): Splits {
+  const pool = (which: "train" | "test"): Split => (which === "train" ? trainPool : testPool);
+  return {
+    train: sliceSplit(trainPool, desc.splits.train, `${desc.dataset} train`),
+    valid: sliceSplit(trainPool, desc.splits.valid, `${desc.dataset} valid`),
+    test: sliceSplit(pool(desc.testSource), desc.splits.test, `${desc.dataset} test (from the ${desc.testSource} pool)`),
+    source,
+  };
+}
+
+/** Pixel bytes to floats. The tutorial's mnist.pkl.gz holds byte / 255; a
+ * scale that is the reciprocal of an integer is applied as that division
+ * (not a multiplication by the rounded reciprocal) so values match it. */
+export function bytesToFloats(bytes: Uint8Array, scale: number, out?: Float32Array): Float32Array {
+  const dst = out ?? new Float32Array(bytes.length);
+  const inv = 1 / scale;
+  const divisor = Math.round(inv);
+  if (divisor > 0 && Math.abs(inv - divisor) < 1e-9 * divisor) {
+    for (let i = 0; i < bytes.length; i++) dst[i] = bytes[i] / divisor;
+  } else {
+    for (let i = 0; i < bytes.length; i++) dst[i] = bytes[i] * scale;
+  }
+  return dst;
+}
+
+/** Example counts of the synthetic dataset: small, since synthetic data only
+ * exercises the code paths (test specs, gradient checks). */
+export interface SyntheticSizes {
+  readonly train: number;
+  readonly valid: number;
+  readonly test: number;
+}
+
+export function defaultSyntheticSizes(batchSize: number): SyntheticSizes {
+  return { train: 8 * batchSize, valid: 2 * batchSize, test: 2 * batchSize };
+}
+
+/** Random data of the declared input shapes: the f32 input is standard
+ * normal, the i32 input uniform in [0, classes). Drawn from Philox with
+ * salt SALT_SYNTHETIC + split index so every run sees the same data. Classes
+ * default to 10 when the input description does not say. */
+export function syntheticSplits(desc: DataDesc, inputs: readonly TensorDesc[], seed: number, sizes?: SyntheticSizes): Splits {
+  const xs = inputs.filter((i) => i.dtype === "f32");
+  const ys = inputs.filter((i) => i.dtype === "i32");
+  if (xs.length > 1 || ys.length > 1) {
+    throw new DataError(
+      `synthetic: supports at most one f32 and one i32 input, found ${inputs.map((i) => `${i.name}: ${i.dtype}`).join(", ")}`,
+    );
+  }
+  const xIn = xs[0];
+  const yIn = ys[0];
+  const shape = xIn ? [...xIn.shape] : [0];
+  const yShape = yIn ? [...yIn.shape] : [0];
+  const classes = yIn?.classes ?? 10;
+  const n = sizes ?? defaultSyntheticSizes(desc.batchSize);
+  const make = (count: number, splitIndex: number): Split => {
+    const salt = SALT_SYNTHETIC + splitIndex;
+    const x = new Float32Array(count * sizeOf(shape));
+    for (let i = 0; i < x.length; i++) x[i] = normal(seed, salt, 1, 0, i);
+    const y = new Int32Array(count * sizeOf(yShape));
+    for (let i = 0; i < y.length; i++) y[i] = Math.min(classes - 1, Math.floor(uniform(seed, salt, 1, 1, i) * classes));
+    return { x, y, n: count, shape, yShape };
+  };
+  return {
+    train: make(n.train, 0),
+    valid: make(n.valid, 1),
+    test: make(n.test, 2),
+    source: `synthetic (seed ${seed}; ${n.train}/${n.valid}/${n.test} examples)`,
+  };
+}

@@ -1,0 +1,137 @@
+// Command-line entry shared by `dlt-train` and the generated
+// generated/<model>/train.ts:
+//   [--data DIR] [--resume] [--epochs N] [--steps N] [--out DIR] [--quiet]
+// Loads the data the model's description asks for, trains with progress on
+// stderr and a summary on stdout, and turns the runtime's user-facing errors
+// into one clear line and exit status 1.
+import { join } from "node:path";
+import type { CompiledModel } from "../model.ts";
+import { DataError } from "../data/dataset.ts";
+import { CheckpointError } from "../checkpoint/safetensors.ts";
+import { ProgressLogger } from "../progress.ts";
+import { TrainingError } from "../train/trainer.ts";
+import type { TrainSummary } from "../train/trainer.ts";
+import { loadDataset } from "./datasets.ts";
+import { train } from "./train.ts";
+
+export interface MainArgs {
+  readonly dataDir?: string;
+  readonly resume: boolean;
+  readonly maxEpochs?: number;
+  readonly maxSteps?: number;
+  readonly outDir?: string;
+  readonly quiet: boolean;
+}
+
+const USAGE = "options: [--data DIR] [--resume] [--epochs N] [--steps N] [--out DIR] [--quiet]";
+
+class UsageError extends Error {}
+
+/** Parses the runtime's options; throws UsageError on anything unknown. */
+export function parseArgs(argv: readonly string[]): MainArgs {
+  const out: { -readonly [K in keyof MainArgs]: MainArgs[K] } = { resume: false, quiet: false };
+  const value = (i: number, flag: string): string => {
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
+    return v;
+  };
+  const count = (i: number, flag: string): number => {
+    const v = value(i, flag);
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${flag} expects a non-negative integer, found "${v}"`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    switch (a) {
+      case "--data":
+        out.dataDir = value(i++, a);
+        break;
+      case "--out":
+        out.outDir = value(i++, a);
+        break;
+      case "--epochs":
+        out.maxEpochs = count(i++, a);
+        break;
+      case "--steps":
+        out.maxSteps = count(i++, a);
+        break;
+      case "--resume":
+        out.resume = true;
+        break;
+      case "--quiet":
+        out.quiet = true;
+        break;
+      default:
+        throw new UsageError(`unknown option "${a}"`);
+    }
+  }
+  return out;
+}
+
+function pct(v: number | null): string {
+  return v === null ? "n/a" : `${(v * 100).toFixed(6)} %`;
+}
+
+function printSummary(s: TrainSummary, outDir: string): void {
+  if (!s.finished) {
+    process.stdout.write(`stopped at global step ${s.steps}; continue with --resume (checkpoint in ${outDir})\n`);
+    return;
+  }
+  if (s.bestValid !== null) {
+    process.stdout.write(`Optimization complete with best validation score of ${pct(s.bestValid)}, with test performance ${pct(s.testAtBest)}\n`);
+  } else {
+    process.stdout.write("Optimization complete\n");
+  }
+  const rate = s.seconds > 0 ? s.epochs / s.seconds : 0;
+  process.stdout.write(`The code ran for ${s.epochs} epochs (${s.steps} steps), with ${rate.toFixed(6)} epochs/sec; results in ${outDir}\n`);
+  process.stderr.write(`ran for ${s.seconds.toFixed(1)}s\n`);
+}
+
+/** Runs training from command-line options; resolves to the exit status. */
+export async function runMain(model: CompiledModel, argv: readonly string[]): Promise<number> {
+  let args: MainArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`dlt-train: ${e.message}\n${USAGE}\n`);
+    return 2;
+  }
+  const desc = model.desc;
+  const outDir = args.outDir ?? join("runs", desc.name);
+  const log = new ProgressLogger(process.stderr, { quiet: args.quiet });
+  // First Ctrl-C: finish the current step, checkpoint, exit (resumable).
+  // Second: abort at once.
+  let stopRequested = false;
+  const onSigint = (): void => {
+    if (stopRequested) process.exit(130);
+    stopRequested = true;
+    process.stderr.write("\ninterrupt: checkpointing after this step (Ctrl-C again to abort)\n");
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    const splits = await loadDataset(desc.data, { dataDir: args.dataDir, inputs: desc.inputs, seed: desc.seed });
+    log.info(`data: ${splits.source}`);
+    const summary = await train(model, splits, {
+      outDir,
+      resume: args.resume,
+      maxEpochs: args.maxEpochs,
+      maxSteps: args.maxSteps,
+      log,
+      checkpointEvery: "epoch",
+      shouldStop: () => stopRequested,
+    });
+    printSummary(summary, outDir);
+    return 0;
+  } catch (e) {
+    log.close();
+    if (e instanceof DataError || e instanceof CheckpointError || e instanceof TrainingError) {
+      process.stderr.write(`dlt-train: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}

@@ -1,0 +1,165 @@
+// Training progress for humans. On a terminal: one progress line on stderr
+// (phase, epoch, batch k/n, cost, examples/s, ETA of the epoch), redrawn at
+// most 10 times a second so drawing never slows training; validation results
+// are printed as permanent lines above it. Not on a terminal (logs, CI):
+// only the permanent lines, one per validation. The sink is abstract so the
+// browser can route the same text into the page.
+
+/** One line of metrics.jsonl, written after every validation (or, for a
+ * phase without metrics, at every epoch end). */
+export interface MetricsRecord {
+  readonly phase: string;
+  /** 1-based, as the tutorial prints it. */
+  readonly epoch: number;
+  /** 1-based minibatch index within the epoch, and the epoch's count. */
+  readonly minibatch: number;
+  readonly minibatches: number;
+  /** The tutorial's iter: 0-based minibatch counter within the phase. */
+  readonly iter: number;
+  readonly globalStep: number;
+  /** Mean training cost of the minibatches since the previous record. */
+  readonly trainCost: number | null;
+  /** Mean per-example validation metrics (error as a fraction). */
+  readonly valid: Readonly<Record<string, number>> | null;
+  /** This validation produced a new best model. */
+  readonly best: boolean;
+  /** Test metrics of the best model so far. */
+  readonly testAtBest: Readonly<Record<string, number>> | null;
+  readonly elapsed: number;
+}
+
+export interface BatchProgress {
+  readonly phase: string;
+  readonly epoch: number;
+  readonly epochs: number;
+  /** 1-based minibatch just done, of `batches` in the epoch. */
+  readonly batch: number;
+  readonly batches: number;
+  readonly cost: number;
+  readonly batchSize: number;
+}
+
+/** What the trainer reports; every method must be cheap. */
+export interface Logger {
+  batch(p: BatchProgress): void;
+  record(r: MetricsRecord): void;
+  info(message: string): void;
+  /** Clears any transient output (the progress line). */
+  close(): void;
+}
+
+export interface TextSink {
+  readonly isTTY: boolean;
+  write(text: string): void;
+}
+
+export const silentLogger: Logger = {
+  batch: () => {},
+  record: () => {},
+  info: () => {},
+  close: () => {},
+};
+
+function fmtPct(v: number): string {
+  return `${(v * 100).toFixed(3)} %`;
+}
+
+function fmtMetrics(m: Readonly<Record<string, number>>): string {
+  return Object.entries(m)
+    .map(([k, v]) => (k === "error" ? `${k} ${fmtPct(v)}` : `${k} ${v.toFixed(6)}`))
+    .join(", ");
+}
+
+/** The permanent line for a metrics record, close to the tutorial's print. */
+export function formatRecord(r: MetricsRecord): string {
+  const parts = [`${r.phase} epoch ${r.epoch}, minibatch ${r.minibatch}/${r.minibatches}`];
+  if (r.trainCost !== null) parts.push(`train cost ${r.trainCost.toFixed(6)}`);
+  if (r.valid) parts.push(`validation ${fmtMetrics(r.valid)}`);
+  if (r.best && r.testAtBest) parts.push(`test of best model ${fmtMetrics(r.testAtBest)}`);
+  return `${parts.join(", ")} (${r.elapsed.toFixed(1)}s)`;
+}
+
+function fmtDuration(s: number): string {
+  if (!Number.isFinite(s)) return "?";
+  if (s < 60) return `${s.toFixed(0)}s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m}m${String(Math.floor(s % 60)).padStart(2, "0")}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+export interface ProgressOptions {
+  readonly quiet?: boolean;
+  /** Milliseconds clock, injectable for tests. */
+  readonly now?: () => number;
+  /** Minimum milliseconds between redraws of the progress line. */
+  readonly redrawMs?: number;
+}
+
+export class ProgressLogger implements Logger {
+  private readonly now: () => number;
+  private readonly redrawMs: number;
+  private lastDraw = -Infinity;
+  private lineShown = false;
+  /** Throughput window: examples and time since it was last reset. */
+  private windowStart = -1;
+  private windowExamples = 0;
+  private rate = 0;
+
+  constructor(
+    private readonly sink: TextSink,
+    private readonly opts: ProgressOptions = {},
+  ) {
+    this.now = opts.now ?? (() => Date.now());
+    this.redrawMs = opts.redrawMs ?? 100;
+  }
+
+  batch(p: BatchProgress): void {
+    if (this.opts.quiet || !this.sink.isTTY) return;
+    const t = this.now();
+    if (this.windowStart < 0) this.windowStart = t;
+    this.windowExamples += p.batchSize;
+    const last = p.batch === p.batches;
+    if (t - this.lastDraw < this.redrawMs && !last) return;
+    const dt = (t - this.windowStart) / 1000;
+    // Rate over the last window (about a second) so it tracks slowdowns.
+    if (dt > 0) this.rate = this.windowExamples / dt;
+    if (dt >= 1) {
+      this.windowStart = t;
+      this.windowExamples = 0;
+    }
+    this.lastDraw = t;
+    const eta = this.rate > 0 ? ((p.batches - p.batch) * p.batchSize) / this.rate : Infinity;
+    const width = 20;
+    const filled = Math.round((p.batch / p.batches) * width);
+    const bar = "#".repeat(filled) + ".".repeat(width - filled);
+    const text =
+      `${p.phase} epoch ${p.epoch}/${p.epochs} [${bar}] ${p.batch}/${p.batches} ` +
+      `cost ${p.cost.toFixed(4)} ${this.rate > 0 ? this.rate.toFixed(0) : "?"} ex/s ETA ${fmtDuration(eta)}`;
+    this.sink.write(`\r\x1b[K${text}`);
+    this.lineShown = true;
+  }
+
+  record(r: MetricsRecord): void {
+    this.line(formatRecord(r));
+  }
+
+  info(message: string): void {
+    this.line(message);
+  }
+
+  close(): void {
+    this.clear();
+  }
+
+  private line(text: string): void {
+    if (this.opts.quiet) return;
+    this.clear();
+    this.sink.write(text + "\n");
+    // Redraw the bar on the next batch rather than after a delay.
+    this.lastDraw = -Infinity;
+  }
+
+  private clear(): void {
+    if (this.lineShown) this.sink.write("\r\x1b[K");
+    this.lineShown = false;
+  }
+}

@@ -1,0 +1,104 @@
+// Operations on a CompiledModel's buffers that the trainer needs: parameter
+// initialisation from the description, copying parameter sets (best-model
+// snapshots, checkpoint restore) and evaluating metrics over a whole split.
+import type { CompiledModel, InitDesc, ModelDescription, ParamDesc } from "../model.ts";
+import { normal, uniform } from "../rng/philox.ts";
+import { SALT_PARAM_INIT, SALT_STATE_INIT } from "../salts.ts";
+import { PaddedBatches } from "../data/batcher.ts";
+import type { Split } from "../data/dataset.ts";
+
+/** Fills `out` per `init`, drawing from Philox stream (seed, salt): element i
+ * uses counter (step 0, iter 0, index i), so the values do not depend on the
+ * order or the number of tensors initialised before. */
+export function initTensor(out: Float32Array, init: InitDesc, seed: number, salt: number): void {
+  switch (init.kind) {
+    case "zeros":
+      out.fill(0);
+      return;
+    case "constant":
+      out.fill(init.value);
+      return;
+    case "uniform": {
+      const span = init.high - init.low;
+      for (let i = 0; i < out.length; i++) out[i] = init.low + span * uniform(seed, salt, 0, 0, i);
+      return;
+    }
+    case "normal":
+      for (let i = 0; i < out.length; i++) out[i] = init.mean + init.std * normal(seed, salt, 0, 0, i);
+      return;
+  }
+}
+
+function checkBuffer(desc: ParamDesc, buf: Float32Array | undefined, what: string): Float32Array {
+  const want = desc.shape.reduce((a, b) => a * b, 1);
+  if (!buf) throw new Error(`model has no ${what} buffer "${desc.name}"`);
+  if (buf.length !== want) throw new Error(`${what} "${desc.name}": buffer has ${buf.length} values, shape [${desc.shape.join(", ")}] needs ${want}`);
+  return buf;
+}
+
+/** Initialises parameter i from salt SALT_PARAM_INIT + i and state tensor i
+ * from SALT_STATE_INIT + i (runtime/salts.ts). */
+export function initModel(model: CompiledModel): void {
+  const d = model.desc;
+  d.params.forEach((p, i) => initTensor(checkBuffer(p, model.params[p.name], "parameter"), p.init, d.seed, SALT_PARAM_INIT + i));
+  d.state.forEach((s, i) => initTensor(checkBuffer(s, model.state[s.name], "state"), s.init, d.seed, SALT_STATE_INIT + i));
+}
+
+/** Fresh buffers shaped like the model's parameters (best-model snapshots). */
+export function allocParams(desc: ModelDescription): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  for (const p of desc.params) out[p.name] = new Float32Array(p.shape.reduce((a, b) => a * b, 1));
+  return out;
+}
+
+/** Copies every named buffer of `from` into the same-named buffer of `to`. */
+export function copyBuffers(
+  names: readonly ParamDesc[],
+  from: Readonly<Record<string, Float32Array>> | ReadonlyMap<string, Float32Array>,
+  to: Readonly<Record<string, Float32Array>>,
+): void {
+  for (const p of names) {
+    const src = from instanceof Map ? from.get(p.name) : (from as Readonly<Record<string, Float32Array>>)[p.name];
+    if (!src) throw new Error(`no buffer "${p.name}" to copy`);
+    to[p.name].set(src);
+  }
+}
+
+/** Means of the model's per-example metrics over every example of a split,
+ * in batches of desc.evalBatchSize (the last one padded, its padding
+ * ignored). Sums in doubles so the mean does not depend on batch size. */
+export class Evaluator {
+  private readonly out: Record<string, Float32Array> = {};
+  private readonly batches = new Map<Split, PaddedBatches>();
+
+  constructor(private readonly model: CompiledModel) {
+    for (const m of model.desc.metrics) this.out[m] = new Float32Array(model.desc.evalBatchSize);
+  }
+
+  get enabled(): boolean {
+    return this.model.desc.metrics.length > 0;
+  }
+
+  evaluate(split: Split, what: string): Record<string, number> {
+    const d = this.model.desc;
+    let pb = this.batches.get(split);
+    if (!pb) {
+      pb = new PaddedBatches(split, d.inputs, d.evalBatchSize, what);
+      this.batches.set(split, pb);
+    }
+    const sums = d.metrics.map(() => 0);
+    for (let k = 0; k < pb.numBatches; k++) {
+      const { batch, count } = pb.fill(k);
+      this.model.evaluate(batch, this.out);
+      d.metrics.forEach((m, j) => {
+        const v = this.out[m];
+        let s = 0;
+        for (let r = 0; r < count; r++) s += v[r];
+        sums[j] += s;
+      });
+    }
+    const means: Record<string, number> = {};
+    d.metrics.forEach((m, j) => (means[m] = split.n > 0 ? sums[j] / split.n : NaN));
+    return means;
+  }
+}

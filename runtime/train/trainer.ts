@@ -1,0 +1,271 @@
+// The training loop: runs a CompiledModel's phases in order over minibatches,
+// with the tutorial's validation / early stopping / best-model selection,
+// NaN detection, a JSON-lines metrics log and atomic checkpoints from which
+// `resume` continues bit-exactly.
+//
+// Resume exactness rests on three facts: (1) the example order of an epoch
+// is a pure function of (seed, epoch) (runtime/data/batcher.ts), (2) random
+// ops in the generated step key off the global step, saved in the
+// checkpoint, and (3) the checkpoint is taken only between steps, after that
+// step's validation and patience check, and holds everything that changes
+// (params, state, best snapshot, early-stopping state, position). So N steps
+// straight and N/2 + resume + N/2 produce identical bits.
+//
+// This module is storage-agnostic (a RunStore); runtime/node/train.ts binds
+// it to a directory.
+import type { CompiledModel } from "../model.ts";
+import type { Splits } from "../data/dataset.ts";
+import { BatchIterator } from "../data/batcher.ts";
+import { CheckpointError } from "../checkpoint/safetensors.ts";
+import { BEST_FILE, CHECKPOINT_FILE, decodeCheckpoint, encodeCheckpoint, encodeParams, STATE_VERSION } from "../checkpoint/state.ts";
+import type { PhaseResult, TrainerState } from "../checkpoint/state.ts";
+import { silentLogger } from "../progress.ts";
+import type { Logger, MetricsRecord } from "../progress.ts";
+import { EarlyStopping, initialEarlyStopping, validationFrequency } from "./early-stopping.ts";
+import { allocParams, copyBuffers, Evaluator, initModel } from "./model-ops.ts";
+import type { RunStore } from "./store.ts";
+
+export const METRICS_FILE = "metrics.jsonl";
+
+/** Training cannot go on (diverged, inconsistent description). */
+export class TrainingError extends Error {
+  override readonly name = "TrainingError";
+}
+
+export interface TrainOptions {
+  /** Continue from the store's checkpoint instead of initialising. */
+  readonly resume?: boolean;
+  /** Caps every phase's epochs. */
+  readonly maxEpochs?: number;
+  /** Stops (with a checkpoint) once this many global steps are done. */
+  readonly maxSteps?: number;
+  readonly log?: Logger;
+  /** Checkpoint cadence; only per epoch (plus phase ends, stops and the end). */
+  readonly checkpointEvery?: "epoch";
+  /** Polled before every step; true stops with a checkpoint (Ctrl-C). */
+  readonly shouldStop?: () => boolean;
+  /** Millisecond clock (injectable for tests). */
+  readonly now?: () => number;
+}
+
+export interface TrainSummary {
+  /** Best validation value of the monitored metric (last phase that had one). */
+  readonly bestValid: number | null;
+  readonly testAtBest: number | null;
+  /** Epochs run, summed over phases (a partial epoch counts). */
+  readonly epochs: number;
+  /** Global steps done. */
+  readonly steps: number;
+  readonly seconds: number;
+  /** Early stopping ended some phase before its epoch budget. */
+  readonly stoppedEarly: boolean;
+  /** All phases ran; false when maxSteps or shouldStop interrupted the run. */
+  readonly finished: boolean;
+  readonly phases: readonly PhaseResult[];
+}
+
+function freshState(model: CompiledModel): TrainerState {
+  return {
+    version: STATE_VERSION,
+    model: model.desc.name,
+    specHash: model.desc.specHash,
+    phase: 0,
+    epoch: 0,
+    batch: 0,
+    stepInPhase: 0,
+    globalStep: 0,
+    rngCounter: 0,
+    earlyStopping: null,
+    costSum: 0,
+    costCount: 0,
+    testMetrics: null,
+    elapsed: 0,
+    metricsLines: 0,
+    results: [],
+    done: false,
+  };
+}
+
+export async function runTraining(model: CompiledModel, splits: Splits, store: RunStore, opts: TrainOptions = {}): Promise<TrainSummary> {
+  const desc = model.desc;
+  const log = opts.log ?? silentLogger;
+  const now = opts.now ?? (() => Date.now());
+  let st: TrainerState;
+  let best: Record<string, Float32Array> | null = null;
+  if (opts.resume) {
+    const file = store.where(CHECKPOINT_FILE);
+    const bytes = await store.read(CHECKPOINT_FILE);
+    if (!bytes) throw new CheckpointError(`${file}: no checkpoint to resume from (train without --resume to start)`);
+    const c = decodeCheckpoint(bytes, file, desc);
+    copyBuffers(desc.params, c.params, model.params);
+    copyBuffers(desc.state, c.state, model.state);
+    if (c.best) copyBuffers(desc.params, c.best, (best = allocParams(desc)));
+    st = c.trainer;
+    await store.truncateLines(METRICS_FILE, st.metricsLines);
+    const where = st.done ? "a finished run" : `phase ${desc.phases[st.phase]?.name ?? "(end)"}, epoch ${st.epoch + 1}, minibatch ${st.batch + 1}`;
+    log.info(`resuming ${desc.name} from ${file}: ${where}, global step ${st.globalStep}`);
+  } else {
+    initModel(model);
+    st = freshState(model);
+    await store.truncateLines(METRICS_FILE, 0);
+  }
+
+  const baseElapsed = st.elapsed;
+  const started = now();
+  const elapsed = (): number => baseElapsed + (now() - started) / 1000;
+  const evaluator = new Evaluator(model);
+  let es: EarlyStopping | null = null;
+  let bestDirty = false;
+  /** JSON describing the best snapshot, stored in best.safetensors. */
+  let bestInfo = "{}";
+
+  const checkpoint = async (): Promise<void> => {
+    if (es) st.earlyStopping = { ...es.state };
+    st.elapsed = elapsed();
+    st.rngCounter = st.globalStep;
+    await store.writeAtomic(CHECKPOINT_FILE, encodeCheckpoint(desc, model.params, model.state, best, st));
+    if (best && bestDirty) {
+      await store.writeAtomic(BEST_FILE, encodeParams(desc, best, { "dlt.best": bestInfo }));
+      bestDirty = false;
+    }
+  };
+
+  const summary = (finished: boolean): TrainSummary => {
+    const withBest = [...st.results].reverse().find((r) => r.bestValid !== null);
+    const current = es?.state;
+    // Epochs of the interrupted phase, counting a started epoch.
+    const partial = !st.done && st.phase < desc.phases.length ? st.epoch + (st.batch > 0 ? 1 : 0) : 0;
+    return {
+      bestValid: current && Number.isFinite(current.bestValid) ? current.bestValid : (withBest?.bestValid ?? null),
+      testAtBest: current && Number.isFinite(current.bestValid) ? current.testAtBest : (withBest?.testAtBest ?? null),
+      epochs: st.results.reduce((a, r) => a + r.epochs, 0) + partial,
+      steps: st.globalStep,
+      seconds: elapsed(),
+      stoppedEarly: st.results.some((r) => r.stoppedEarly),
+      finished,
+      phases: st.results,
+    };
+  };
+
+  if (st.done) return summary(true);
+  const stopNow = (): boolean => (opts.maxSteps !== undefined && st.globalStep >= opts.maxSteps) || (opts.shouldStop?.() ?? false);
+
+  while (st.phase < desc.phases.length) {
+    const phase = desc.phases[st.phase];
+    const it = new BatchIterator(splits.train, desc.inputs, desc.data.batchSize, { shuffle: phase.shuffle, seed: desc.seed });
+    const nb = it.numBatches;
+    const epochs = Math.min(phase.epochs, opts.maxEpochs ?? Infinity);
+    const freq = validationFrequency(phase.earlyStopping, nb);
+    const validating = evaluator.enabled && splits.valid.n > 0;
+    const monitor = phase.monitor ?? (desc.metrics.includes("error") ? "error" : (desc.metrics[0] ?? null));
+    if (phase.earlyStopping) {
+      if (monitor === null || !desc.metrics.includes(monitor)) {
+        throw new TrainingError(`phase "${phase.name}": early stopping monitors "${monitor}", the model's metrics are [${desc.metrics.join(", ")}]`);
+      }
+      if (!validating) throw new TrainingError(`phase "${phase.name}": early stopping needs a non-empty validation split`);
+      // A phase starting afresh drops the previous phase's best snapshot.
+      if (!st.earlyStopping) best = null;
+      es = new EarlyStopping(phase.earlyStopping, nb, st.earlyStopping ?? initialEarlyStopping(phase.earlyStopping));
+    }
+    if (st.epoch === 0 && st.batch === 0) {
+      log.info(`phase ${phase.name}: ${nb} minibatches of ${desc.data.batchSize} per epoch, up to ${epochs} epochs, ` +
+        (validating ? `validation every ${freq} minibatches` : "no validation"));
+    }
+
+    const validate = async (iter: number, b: number): Promise<void> => {
+      const valid = validating ? evaluator.evaluate(splits.valid, "valid split") : null;
+      let improved = false;
+      if (es && valid && monitor !== null) {
+        if (es.observe(iter, valid[monitor]).improved) {
+          improved = true;
+          best ??= allocParams(desc);
+          copyBuffers(desc.params, model.params, best);
+          bestDirty = true;
+          st.testMetrics = splits.test.n > 0 ? evaluator.evaluate(splits.test, "test split") : null;
+          if (st.testMetrics) es.setTestScore(st.testMetrics[monitor]);
+          bestInfo = JSON.stringify({ phase: phase.name, epoch: st.epoch + 1, iter, globalStep: st.globalStep, valid, test: st.testMetrics });
+        }
+      }
+      const rec: MetricsRecord = {
+        phase: phase.name,
+        epoch: st.epoch + 1,
+        minibatch: b + 1,
+        minibatches: nb,
+        iter,
+        globalStep: st.globalStep,
+        trainCost: st.costCount > 0 ? st.costSum / st.costCount : null,
+        valid,
+        best: improved,
+        testAtBest: es ? st.testMetrics : null,
+        elapsed: elapsed(),
+      };
+      st.costSum = 0;
+      st.costCount = 0;
+      await store.appendLine(METRICS_FILE, JSON.stringify(rec));
+      st.metricsLines++;
+      log.record(rec);
+    };
+
+    while (st.epoch < epochs && !(es?.done ?? false)) {
+      it.setEpoch(st.epoch);
+      while (st.batch < nb) {
+        if (stopNow()) {
+          await checkpoint();
+          log.close();
+          return summary(false);
+        }
+        const b = st.batch;
+        const iter = st.epoch * nb + b;
+        const cost = model.trainStep(phase.step, it.fill(b), st.globalStep);
+        if (!Number.isFinite(cost)) {
+          throw new TrainingError(
+            `training cost is ${cost} in phase "${phase.name}", epoch ${st.epoch + 1}, minibatch ${b + 1}/${nb} ` +
+              `(global step ${st.globalStep}): training diverged; try a lower learning rate. ` +
+              `${store.where(CHECKPOINT_FILE)} holds the last good state.`,
+          );
+        }
+        st.globalStep++;
+        st.batch++;
+        st.stepInPhase = iter + 1;
+        st.costSum += cost;
+        st.costCount++;
+        log.batch({ phase: phase.name, epoch: st.epoch + 1, epochs, batch: b + 1, batches: nb, cost, batchSize: desc.data.batchSize });
+        if ((iter + 1) % freq === 0) await validate(iter, b);
+        if (es?.afterMinibatch(iter)) break;
+      }
+      if (es?.done) break;
+      st.epoch++;
+      st.batch = 0;
+      await checkpoint();
+    }
+
+    // Phase end: select the best-validation parameters, record the result.
+    const esState = es?.state;
+    const hasBest = esState !== undefined && esState.bestIter >= 0 && best !== null;
+    if (hasBest) copyBuffers(desc.params, best!, model.params);
+    const result: PhaseResult = {
+      phase: phase.name,
+      epochs: esState?.done ? st.epoch + 1 : st.epoch,
+      steps: st.stepInPhase,
+      bestValid: hasBest ? esState.bestValid : null,
+      testAtBest: hasBest ? esState.testAtBest : null,
+      stoppedEarly: esState?.done ?? false,
+    };
+    st.results.push(result);
+    if (hasBest) {
+      log.info(`phase ${phase.name} done: best validation ${monitor} ${esState.bestValid} at iter ${esState.bestIter + 1}, ` +
+        `test ${esState.testAtBest}${result.stoppedEarly ? " (stopped early)" : ""}`);
+    }
+    st.phase++;
+    st.epoch = 0;
+    st.batch = 0;
+    st.stepInPhase = 0;
+    st.earlyStopping = null;
+    es = null;
+    await checkpoint();
+  }
+  st.done = true;
+  await checkpoint();
+  log.close();
+  return summary(true);
+}
