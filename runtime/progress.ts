@@ -115,8 +115,9 @@ export class ProgressLogger implements Logger {
   batch(p: BatchProgress): void {
     if (this.opts.quiet || !this.sink.isTTY) return;
     const t = this.now();
+    // The first batch only starts the clock: when it began is unknown.
     if (this.windowStart < 0) this.windowStart = t;
-    this.windowExamples += p.batchSize;
+    else this.windowExamples += p.batchSize;
     const last = p.batch === p.batches;
     if (t - this.lastDraw < this.redrawMs && !last) return;
     const dt = (t - this.windowStart) / 1000;

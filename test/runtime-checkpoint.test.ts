@@ -9,7 +9,7 @@ import { CheckpointError, decodeSafetensors, encodeSafetensors } from "../runtim
 import type { StTensor } from "../runtime/checkpoint/safetensors.ts";
 import { decodeCheckpoint, decodeParams, encodeCheckpoint, encodeParams, STATE_KEY, STATE_VERSION } from "../runtime/checkpoint/state.ts";
 import type { TrainerState } from "../runtime/checkpoint/state.ts";
-import { writeFileAtomic } from "../runtime/node/store.ts";
+import { writeFileAtomic } from "../runtime/node/run.ts";
 
 function sample(): Map<string, StTensor> {
   return new Map<string, StTensor>([
@@ -57,6 +57,14 @@ describe("safetensors", () => {
       expect(r.shape).toEqual(t.shape);
       expect(Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength)).toEqual(Buffer.from(t.data.buffer));
     }
+  });
+
+  it("decodes from a Node Buffer that is a view into a larger pool", () => {
+    const bytes = encodeSafetensors(sample(), {});
+    const buf = Buffer.from(bytes); // small Buffers live at an offset in a shared pool
+    const w = decodeSafetensors(buf, "b").tensors.get("W")!;
+    expect(Array.from(w.data)).toEqual(Array.from(sample().get("W")!.data));
+    expect(w.data.byteLength).toBe(24);
   });
 
   it("rejects torn and malformed files with the file name", () => {

@@ -6,6 +6,7 @@
 import type { Graph, Node } from "../ir/types.ts";
 import { shapeEq } from "../ir/types.ts";
 import { OPS } from "../ops/registry.ts";
+import { isSuffix } from "../ops/reduce_sum.ts";
 
 export type Placement =
   /** Computed inside its consumer's loop; no buffer. */
@@ -22,6 +23,13 @@ export interface Fusion {
 }
 
 const kindOf = (n: Node) => OPS[n.op].ts.kind;
+
+/** reduce_sum over trailing axes: the emitter fuses its operand's chain. */
+export function fusedReduction(n: Node): boolean {
+  if (n.op !== "reduce_sum") return false;
+  const axes = (n as Node<"reduce_sum">).attrs.axes;
+  return isSuffix(axes, n.shape.length + axes.length);
+}
 
 export function analyzeFusion(g: Graph): Fusion {
   const n = g.nodes.length;
@@ -49,6 +57,8 @@ export function analyzeFusion(g: Graph): Fusion {
     }
     if (kindOf(node) !== "elementwise") continue;
     if (cs.length === 1 && elementwiseUser(cs[0]!, node)) placement[id] = "inline";
+    // A sum over trailing axes computes its operand inside its own loop.
+    if (cs.length === 1 && fusedReduction(g.nodes[cs[0]!]!)) placement[id] = "inline";
   }
   // An index map reads a buffer; if its source was fused, give that a buffer.
   for (let id = 0; id < n; id++) {

@@ -6,7 +6,8 @@ export const maximum = defineOp({
   name: "maximum",
   infer: (ins) => inferSame("maximum", ins, 2),
   // The cotangent goes to the operand that won; a tie goes to the first one
-  // only (splitting it would make relu'(0) = 1/2, unlike Theano's switch).
+  // only, as in Theano's Maximum.grad (so relu = maximum(x, 0) has slope 1
+  // at 0, and the cotangent is never counted twice).
   vjp: (b, n, ct) => {
     const [x, y] = n.inputs as [number, number];
     const first = b.compare("ge", x, y);

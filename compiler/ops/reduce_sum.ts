@@ -1,7 +1,7 @@
 // reduce_sum: sums over the listed axes (which are removed from the shape).
 import type { Builder } from "../ir/builder.ts";
 import { alloc } from "../ir/tensor.ts";
-import { IRError, type Shape, strides } from "../ir/types.ts";
+import { IRError, type Shape, numel, strides } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
 
 export function reducedShape(shape: Shape, axes: readonly number[]): number[] {
@@ -12,6 +12,11 @@ export function reducedShape(shape: Shape, axes: readonly number[]): number[] {
 /** The shape with reduced axes kept as 1 (for broadcasting a result back). */
 export function keptShape(shape: Shape, axes: readonly number[]): number[] {
   return shape.map((d, i) => (axes.includes(i) ? 1 : d));
+}
+
+/** Whether `axes` (sorted) are the last `axes.length` dimensions. */
+export function isSuffix(axes: readonly number[], rank: number): boolean {
+  return axes.length > 0 && axes.every((a, i) => a === rank - axes.length + i);
 }
 
 /** For each input flat index, the flat index of the reduced output element. */
@@ -53,19 +58,30 @@ export const reduce_sum = defineOp({
     emit: ({ node, out, ins, inTypes, fresh }) => {
       const shape = inTypes[0]!.shape;
       const axes = node.attrs.axes;
-      // Loop over the input in row-major order; the output index is a sum of
-      // the kept coordinates times the output strides, computed incrementally.
+      if (isSuffix(axes, shape.length)) {
+        // Reducing trailing axes: each output is a contiguous run of the input,
+        // summed in a local (in f64, rounded once on the store).
+        const inner = axes.reduce((p, a) => p * shape[a]!, 1);
+        const outer = numel(node.shape);
+        const o = fresh("o"), k = fresh("k"), s = fresh("s");
+        return [
+          `for (let ${o} = 0; ${o} < ${outer}; ${o}++) {`,
+          `  let ${s} = 0;`,
+          `  for (let ${k} = ${o} * ${inner}; ${k} < ${o} * ${inner} + ${inner}; ${k}++) ${s} += ${ins[0]}[${k}];`,
+          `  ${out}[${o}] = ${s};`,
+          `}`,
+        ].join("\n");
+      }
+      // General case: walk the input in row-major order; the output index is
+      // the kept coordinates times the output strides.
       const ost = strides(keptShape(shape, axes));
       const idx = shape.map(() => fresh("c"));
-      const o = fresh("o");
-      const lines = [`${out}.fill(0);`, `let ${o} = 0;`];
       const src = fresh("s");
-      lines.push(`let ${src} = 0;`);
+      const lines = [`${out}.fill(0);`, `let ${src} = 0;`];
       shape.forEach((d, k) => lines.push(`${"  ".repeat(k)}for (let ${idx[k]} = 0; ${idx[k]} < ${d}; ${idx[k]}++) {`));
-      const off = shape.map((_, k) => (axes.includes(k) ? null : `${idx[k]} * ${ost[k]}`)).filter((x) => x !== null);
+      const off = shape.map((_, k) => (axes.includes(k) ? null : ost[k] === 1 ? idx[k] : `${idx[k]} * ${ost[k]}`)).filter((x) => x !== null);
       const pad = "  ".repeat(shape.length);
-      lines.push(`${pad}${o} = ${off.length ? off.join(" + ") : "0"};`);
-      lines.push(`${pad}${out}[${o}] += ${ins[0]}[${src}++];`);
+      lines.push(`${pad}${out}[${off.length ? off.join(" + ") : "0"}] += ${ins[0]}[${src}++];`);
       shape.forEach((_, k) => lines.push(`${"  ".repeat(shape.length - 1 - k)}}`));
       return lines.join("\n");
     },

@@ -1,8 +1,8 @@
 // select: elementwise cond ? a : b (Theano's switch); cond is nonzero-true.
+import { map } from "../ir/tensor.ts";
 import { IRError } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
 import { inferSame } from "./elementwise.ts";
-import { map } from "../ir/tensor.ts";
 
 export const select = defineOp({
   name: "select",

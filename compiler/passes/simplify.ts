@@ -56,14 +56,37 @@ function arith(n: Node, b: Builder): number | undefined {
     case "add":
       if (isConst(b, y, 0)) return x;
       if (isConst(b, x, 0)) return y;
+      // x + x (a value fanning out to both operands of a product's VJP) → 2x.
+      if (x === y) return b.mul(b.constant(2, n.shape, n.dtype), x);
       break;
     case "sub":
       if (isConst(b, y, 0)) return x;
       break;
-    case "mul":
+    case "mul": {
       if (isConst(b, y, 1)) return x;
       if (isConst(b, x, 1)) return y;
+      // c1 · (c2 · z) → (c1 c2) · z, so chains of scalings fold into one.
+      const [c, z] = constOf(b, x) !== undefined ? [x, y] : constOf(b, y) !== undefined ? [y, x] : [undefined, undefined];
+      if (c !== undefined && z !== undefined) {
+        const inner = b.node(z);
+        if (inner.op === "mul") {
+          const [u, v] = inner.inputs as [number, number];
+          const k = constOf(b, u) ?? constOf(b, v);
+          if (k !== undefined) return b.mul(b.constant(k * constOf(b, c)!, n.shape, n.dtype), constOf(b, u) !== undefined ? v : u);
+        }
+      }
       break;
+    }
+    case "neg": {
+      // −(c · z) → (−c) · z
+      const inner = b.node(x);
+      if (inner.op === "mul") {
+        const [u, v] = inner.inputs as [number, number];
+        const k = constOf(b, u) ?? constOf(b, v);
+        if (k !== undefined) return b.mul(b.constant(-k, n.shape, n.dtype), constOf(b, u) !== undefined ? v : u);
+      }
+      break;
+    }
     case "div":
       if (isConst(b, y, 1)) return x;
       break;

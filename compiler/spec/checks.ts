@@ -6,7 +6,7 @@
 
 import { type Diagnostic, displayPath, type RelatedLocation, sortDiagnostics } from "./diagnostics.ts";
 import { type Expr, ExprError, FUNCTIONS, freeNames, parseExpr } from "./expr.ts";
-import { didYouMean, listOf } from "./suggest.ts";
+import { choiceHelp, didYouMean } from "./suggest.ts";
 import type { GraphEntry, LoadedSpec, Path, ScanNode } from "./types.ts";
 
 /** What the checks see of a loaded spec (warnings are what they produce). */
@@ -526,8 +526,7 @@ const unknownLoss: SpecCheck = {
     return ctx.refs
       .filter((r) => r.role === "loss" && !(r.name in ls.spec.losses))
       .map((r) => {
-        const dym = didYouMean(r.name, losses);
-        return ctx.diag("E014", refAt(r), `phase loss '${r.name}' is not defined under \`losses:\``, { help: `${dym ? `${dym} ` : ""}losses: ${listOf(losses)}` });
+        return ctx.diag("E014", refAt(r), `phase loss '${r.name}' is not defined under \`losses:\``, { help: choiceHelp(r.name, losses, "losses") });
       });
   },
 };
@@ -541,9 +540,8 @@ const notAParam: SpecCheck = {
       .filter((r) => r.role === "param" && !(r.name in ls.spec.params))
       .map((r) => {
         const d = ctx.scope.get(r.name);
-        const dym = didYouMean(r.name, params);
         const msg = d ? `'${r.name}' is ${KIND_NAME[d.kind]}, not a parameter (${r.field})` : `unknown parameter '${r.name}' (${r.field})`;
-        return ctx.diag("E015", refAt(r), msg, { help: `${dym ? `${dym} ` : ""}parameters: ${listOf(params)}` });
+        return ctx.diag("E015", refAt(r), msg, { help: choiceHelp(r.name, params, "parameters") });
       });
   },
 };
@@ -588,8 +586,7 @@ const monitorNotMetric: SpecCheck = {
     return ctx.refs
       .filter((r) => r.role === "metric" && !metrics.includes(r.name))
       .map((r) => {
-        const dym = didYouMean(r.name, metrics);
-        const help = metrics.length === 0 ? "add a `metrics:` section, e.g. `error: { zero_one: { probs: p_y_given_x, labels: y } }`" : `${dym ? `${dym} ` : ""}metrics: ${listOf(metrics)}`;
+        const help = metrics.length === 0 ? "add a `metrics:` section, e.g. `error: { zero_one: { probs: p_y_given_x, labels: y } }`" : choiceHelp(r.name, metrics, "metrics");
         const what = r.name in ls.spec.losses ? ` ('${r.name}' is a loss; early stopping watches a validation metric)` : "";
         return ctx.diag("E018", refAt(r), `early stopping monitors '${r.name}', which is not a metric${what}`, { help });
       });
@@ -622,13 +619,11 @@ const scanBinding: SpecCheck = {
       const carries = Object.keys(s.carry);
       if (r.role === "scanFinal") {
         if (carries.includes(r.name)) continue;
-        const dym = didYouMean(r.name, carries);
-        out.push(ctx.diag("E020", refAt(r), `finals of scan '${r.scan}': '${r.name}' is not a carry of this scan`, { help: `${dym ? `${dym} ` : ""}${carries.length ? `carries: ${listOf(carries)}` : "this scan has no carries"}` }));
+        out.push(ctx.diag("E020", refAt(r), `finals of scan '${r.scan}': '${r.name}' is not a carry of this scan`, { help: carries.length ? choiceHelp(r.name, carries, "carries") : "this scan has no carries" }));
       } else {
         const ok = [...Object.keys(s.body), ...carries.filter((c) => !(c in s.body))];
         if (ok.includes(r.name)) continue;
-        const dym = didYouMean(r.name, ok);
-        out.push(ctx.diag("E020", refAt(r), `outputs of scan '${r.scan}': '${r.name}' is not a body name or carry of this scan`, { help: `${dym ? `${dym} ` : ""}per-step values: ${listOf(ok)}` }));
+        out.push(ctx.diag("E020", refAt(r), `outputs of scan '${r.scan}': '${r.name}' is not a body name or carry of this scan`, { help: choiceHelp(r.name, ok, "per-step values") }));
       }
     }
     return out;

@@ -13,7 +13,7 @@
 // `pos` of a node: names, numbers and calls — their first character; unary —
 // the `-`; binary — the operator; transpose — the `.` of `.T`.
 
-import { didYouMean, listOf } from "./suggest.ts";
+import { choiceHelp } from "./suggest.ts";
 
 export type BinaryOp = "+" | "-" | "*" | "/" | "@" | "**" | "<" | ">" | "<=" | ">=" | "==" | "!=";
 
@@ -288,9 +288,7 @@ class Parser {
     const fn = nameTok.name;
     const sig = FUNCTIONS[fn];
     if (!sig) {
-      const known = Object.keys(FUNCTIONS);
-      const dym = didYouMean(fn, known);
-      throw new ExprError(nameTok.pos, `unknown function '${fn}'`, EXPR_CODES.unknownFunction, `${dym ? `${dym} ` : ""}functions: ${listOf(known, 40)}`, nameTok.len);
+      throw new ExprError(nameTok.pos, `unknown function '${fn}'`, EXPR_CODES.unknownFunction, choiceHelp(fn, Object.keys(FUNCTIONS), "functions", 40), nameTok.len);
     }
     const args: Expr[] = [];
     if (!this.isOp(")")) {

@@ -37,7 +37,7 @@ export function loadSpec(file: string): LoadedSpec {
 
 export function loadSpecText(text: string, file: string): LoadedSpec {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, logLevel: "error" });
   const src = new Source(file, text, lineCounter, doc);
 
   if (doc.errors.length > 0) {
@@ -45,8 +45,8 @@ export function loadSpecText(text: string, file: string): LoadedSpec {
     const e = doc.errors[0]!;
     throw new SpecError([src.diagAtOffset("E001", e.pos[0], `YAML syntax error: ${YAML_MESSAGE[e.code] ?? yamlMessage(e.message)}`, { help: YAML_HELP[e.code], span: Math.max(1, e.pos[1] - e.pos[0]) })]);
   }
-  const dups = src.duplicateKeys();
-  if (dups.length) throw new SpecError(dups);
+  const bad = src.badKeys();
+  if (bad.length) throw new SpecError(bad);
 
   const data: unknown = doc.toJS({ maxAliasCount: 1000 });
   const validate = specValidator();
@@ -184,12 +184,17 @@ class Source {
     return this.diagAtOffset(code, this.offset(path, { key }), message, rest);
   }
 
-  duplicateKeys(): Diagnostic[] {
+  /** Duplicate keys (E002) and keys that are not scalars (E008). */
+  badKeys(): Diagnostic[] {
     const out: Diagnostic[] = [];
     const visit = (n: unknown, path: string[]): void => {
       if (isMap(n)) {
         const first = new Map<string, Pair>();
         for (const it of n.items) {
+          if (it.key !== null && !isScalar(it.key)) {
+            out.push(this.diagAtOffset("E008", (it.key as YamlNode).range?.[0] ?? 0, `a key must be a name, found ${isSeq(it.key) ? "a list" : isMap(it.key) ? "a mapping" : "an alias"}`, { help: NAME_HELP }));
+            continue;
+          }
           const k = keyString(it);
           const prev = first.get(k);
           const at = (it.key as YamlNode).range?.[0] ?? 0;

@@ -57,3 +57,10 @@ export function didYouMean(word: string, candidates: Iterable<string>): string |
 export function listOf(items: readonly string[], max = 12): string {
   return items.length <= max ? items.join(", ") : `${items.slice(0, max).join(", ")}, … (${items.length - max} more)`;
 }
+
+/** `did you mean 'x'? (label: a, b, c)`, or just `label: a, b, c`. */
+export function choiceHelp(word: string, candidates: readonly string[], label: string, max = 12): string {
+  const s = suggest(word, candidates);
+  const list = `${label}: ${listOf(candidates, max)}`;
+  return s === undefined ? list : `did you mean '${s}'? (${list})`;
+}

@@ -100,28 +100,20 @@ export class Model implements CompiledModel {
   private readonly f0_t19 = new Float32Array(20);
   private readonly f0_t20 = new Float32Array(200);
   private readonly f0_t21 = new Float32Array(20);
-  private readonly f0_t25 = new Float32Array(200);
   private readonly f0_t26 = new Float32Array(20);
-  private readonly f0_t27 = new Float32Array(20);
   private readonly f0_t28 = new Float32Array(1);
-  private readonly f0_t31 = new Float32Array(392000);
   private readonly f0_t32 = new Float32Array(1);
-  private readonly f0_t33 = new Float32Array(5000);
   private readonly f0_t34 = new Float32Array(1);
   private readonly f0_t38 = new Float32Array(1);
-  private readonly f0_t40 = new Float32Array(5000);
-  private readonly f0_t43 = new Float32Array(392000);
-  private readonly f0_t46 = new Float32Array(200);
-  private readonly f0_t47 = new Float32Array(200);
+  private readonly f0_t47 = new Float32Array(20);
   private readonly f0_t48 = new Float32Array(20);
-  private readonly f0_t49 = new Float32Array(20);
-  private readonly f0_t53 = new Float32Array(200);
-  private readonly f0_t54 = new Float32Array(10);
-  private readonly f0_t55 = new Float32Array(10000);
-  private readonly f0_t56 = new Float32Array(5000);
-  private readonly f0_t61 = new Float32Array(10000);
-  private readonly f0_t62 = new Float32Array(500);
-  private readonly f0_t63 = new Float32Array(392000);
+  private readonly f0_t52 = new Float32Array(200);
+  private readonly f0_t53 = new Float32Array(10);
+  private readonly f0_t54 = new Float32Array(10000);
+  private readonly f0_t55 = new Float32Array(5000);
+  private readonly f0_t60 = new Float32Array(10000);
+  private readonly f0_t61 = new Float32Array(500);
+  private readonly f0_t62 = new Float32Array(392000);
   private readonly ev_t6 = new Float32Array(10000);
   private readonly ev_t9 = new Float32Array(10000);
   private readonly ev_t10 = new Float32Array(200);
@@ -135,7 +127,6 @@ export class Model implements CompiledModel {
   private readonly ev_t25 = new Float32Array(20);
   private readonly ev_t26 = new Float32Array(200);
   private readonly ev_t27 = new Float32Array(20);
-  private readonly ev_t31 = new Float32Array(200);
   private readonly ev_t32 = new Float32Array(20);
   private readonly ev_t33 = new Float32Array(20);
 
@@ -160,7 +151,6 @@ export class Model implements CompiledModel {
     const ev_t25 = this.ev_t25;
     const ev_t26 = this.ev_t26;
     const ev_t27 = this.ev_t27;
-    const ev_t31 = this.ev_t31;
     const ev_t32 = this.ev_t32;
     const ev_t33 = this.ev_t33;
     const in_x = batch.x as Float32Array;
@@ -237,77 +227,65 @@ export class Model implements CompiledModel {
     for (let i23 = 0; i23 < 200; i23++) ev_t18[i23] = Math.exp(ev_t17[i23]);
     // reduce_sum %19 → [20] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
-      ev_t19.fill(0);
-      let o26 = 0;
-      let s27 = 0;
-      for (let c24 = 0; c24 < 20; c24++) {
-        for (let c25 = 0; c25 < 10; c25++) {
-          o26 = c24 * 1;
-          ev_t19[o26] += ev_t18[s27++];
-        }
+      for (let o24 = 0; o24 < 20; o24++) {
+        let s26 = 0;
+        for (let k25 = o24 * 10; k25 < o24 * 10 + 10; k25++) s26 += ev_t18[k25];
+        ev_t19[o24] = s26;
       }
     }
 
     // div %22 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    let i28 = 0;
-    for (let c29 = 0; c29 < 20; c29++) {
-      for (let c30 = 0; c30 < 10; c30++) {
-        ev_t22[i28] = (ev_t18[i28] / ev_t19[c29]);
-        i28++;
+    let i27 = 0;
+    for (let c28 = 0; c28 < 20; c28++) {
+      for (let c29 = 0; c29 < 10; c29++) {
+        ev_t22[i27] = (ev_t18[i27] / ev_t19[c28]);
+        i27++;
       }
     }
 
     // argmax %23 → [20] — specs/mlp.yaml:27 (metrics.error)
     {
-      for (let o31 = 0; o31 < 20; o31++) {
-        for (let j32 = 0; j32 < 1; j32++) {
-          let best34 = ev_t22[o31 * 10 + j32], bi35 = 0;
-          for (let k33 = 1; k33 < 10; k33++) {
-            const v36 = ev_t22[(o31 * 10 + k33) * 1 + j32];
-            if (v36 > best34) { best34 = v36; bi35 = k33; }
+      for (let o30 = 0; o30 < 20; o30++) {
+        for (let j31 = 0; j31 < 1; j31++) {
+          let best33 = ev_t22[o30 * 10 + j31], bi34 = 0;
+          for (let k32 = 1; k32 < 10; k32++) {
+            const v35 = ev_t22[(o30 * 10 + k32) * 1 + j31];
+            if (v35 > best33) { best33 = v35; bi34 = k32; }
           }
-          ev_t23[o31 * 1 + j32] = bi35;
+          ev_t23[o30 * 1 + j31] = bi34;
         }
       }
     }
 
     // cast %25 → [20] — specs/mlp.yaml:27 (metrics.error)
-    for (let i37 = 0; i37 < 20; i37++) ev_t25[i37] = (ev_t23[i37] !== in_y[i37] ? 1 : 0);
+    for (let i36 = 0; i36 < 20; i36++) ev_t25[i36] = (ev_t23[i36] !== in_y[i36] ? 1 : 0);
     // one_hot %26 → [20, 10] — specs/mlp.yaml:28 (metrics.cost)
     {
       ev_t26.fill(0);
-      for (let i38 = 0; i38 < 20; i38++) {
-        const l39 = in_y[i38];
-        if (l39 >= 0 && l39 < 10) ev_t26[i38 * 10 + l39] = 1;
+      for (let i37 = 0; i37 < 20; i37++) {
+        const l38 = in_y[i37];
+        if (l38 >= 0 && l38 < 10) ev_t26[i37 * 10 + l38] = 1;
       }
     }
 
     // log %27 → [20] — specs/mlp.yaml:28 (metrics.cost)
-    for (let i40 = 0; i40 < 20; i40++) ev_t27[i40] = Math.log(ev_t19[i40]);
-    // mul %31 → [20, 10] — specs/mlp.yaml:28 (metrics.cost)
-    let i41 = 0;
-    for (let c42 = 0; c42 < 20; c42++) {
-      for (let c43 = 0; c43 < 10; c43++) {
-        ev_t31[i41] = (ev_t26[i41] * (ev_t17[i41] - ev_t27[c42]));
-        i41++;
-      }
-    }
-
+    for (let i39 = 0; i39 < 20; i39++) ev_t27[i39] = Math.log(ev_t19[i39]);
     // reduce_sum %32 → [20] — specs/mlp.yaml:28 (metrics.cost)
-    {
-      ev_t32.fill(0);
-      let o46 = 0;
-      let s47 = 0;
-      for (let c44 = 0; c44 < 20; c44++) {
-        for (let c45 = 0; c45 < 10; c45++) {
-          o46 = c44 * 1;
-          ev_t32[o46] += ev_t31[s47++];
-        }
+    let i40 = 0;
+    let o41 = 0;
+    for (let c43 = 0; c43 < 20; c43++) {
+      let s42 = 0;
+      for (let c44 = 0; c44 < 10; c44++) {
+        s42 += (ev_t26[i40] * (ev_t17[i40] - ev_t27[c43]));
+        i40++;
       }
+
+      ev_t32[o41] = s42;
+      o41++;
     }
 
     // neg %33 → [20] — specs/mlp.yaml:28 (metrics.cost)
-    for (let i48 = 0; i48 < 20; i48++) ev_t33[i48] = (-(ev_t32[i48]));
+    for (let i45 = 0; i45 < 20; i45++) ev_t33[i45] = (-(ev_t32[i45]));
     out.error.set(ev_t25);
     out.cost.set(ev_t33);
   }
@@ -323,28 +301,20 @@ export class Model implements CompiledModel {
     const f0_t19 = this.f0_t19;
     const f0_t20 = this.f0_t20;
     const f0_t21 = this.f0_t21;
-    const f0_t25 = this.f0_t25;
     const f0_t26 = this.f0_t26;
-    const f0_t27 = this.f0_t27;
     const f0_t28 = this.f0_t28;
-    const f0_t31 = this.f0_t31;
     const f0_t32 = this.f0_t32;
-    const f0_t33 = this.f0_t33;
     const f0_t34 = this.f0_t34;
     const f0_t38 = this.f0_t38;
-    const f0_t40 = this.f0_t40;
-    const f0_t43 = this.f0_t43;
-    const f0_t46 = this.f0_t46;
     const f0_t47 = this.f0_t47;
     const f0_t48 = this.f0_t48;
-    const f0_t49 = this.f0_t49;
+    const f0_t52 = this.f0_t52;
     const f0_t53 = this.f0_t53;
     const f0_t54 = this.f0_t54;
     const f0_t55 = this.f0_t55;
-    const f0_t56 = this.f0_t56;
+    const f0_t60 = this.f0_t60;
     const f0_t61 = this.f0_t61;
     const f0_t62 = this.f0_t62;
-    const f0_t63 = this.f0_t63;
     const in_x = batch.x as Float32Array;
     const in_y = batch.y as Int32Array;
     const p0_W1 = this.params.W1;
@@ -418,198 +388,169 @@ export class Model implements CompiledModel {
     for (let i23 = 0; i23 < 200; i23++) f0_t18[i23] = Math.exp(f0_t17[i23]);
     // reduce_sum %19 → [20] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
-      f0_t19.fill(0);
-      let o26 = 0;
-      let s27 = 0;
-      for (let c24 = 0; c24 < 20; c24++) {
-        for (let c25 = 0; c25 < 10; c25++) {
-          o26 = c24 * 1;
-          f0_t19[o26] += f0_t18[s27++];
-        }
+      for (let o24 = 0; o24 < 20; o24++) {
+        let s26 = 0;
+        for (let k25 = o24 * 10; k25 < o24 * 10 + 10; k25++) s26 += f0_t18[k25];
+        f0_t19[o24] = s26;
       }
     }
 
     // one_hot %20 → [20, 10] — specs/mlp.yaml:23 (losses.cost.nll)
     {
       f0_t20.fill(0);
-      for (let i28 = 0; i28 < 20; i28++) {
-        const l29 = in_y[i28];
-        if (l29 >= 0 && l29 < 10) f0_t20[i28 * 10 + l29] = 1;
+      for (let i27 = 0; i27 < 20; i27++) {
+        const l28 = in_y[i27];
+        if (l28 >= 0 && l28 < 10) f0_t20[i27 * 10 + l28] = 1;
       }
     }
 
     // log %21 → [20] — specs/mlp.yaml:23 (losses.cost.nll)
-    for (let i30 = 0; i30 < 20; i30++) f0_t21[i30] = Math.log(f0_t19[i30]);
-    // mul %25 → [20, 10] — specs/mlp.yaml:23 (losses.cost.nll)
-    let i31 = 0;
-    for (let c32 = 0; c32 < 20; c32++) {
-      for (let c33 = 0; c33 < 10; c33++) {
-        f0_t25[i31] = (f0_t20[i31] * (f0_t17[i31] - f0_t21[c32]));
-        i31++;
-      }
-    }
-
+    for (let i29 = 0; i29 < 20; i29++) f0_t21[i29] = Math.log(f0_t19[i29]);
     // reduce_sum %26 → [20] — specs/mlp.yaml:23 (losses.cost.nll)
-    {
-      f0_t26.fill(0);
-      let o36 = 0;
-      let s37 = 0;
-      for (let c34 = 0; c34 < 20; c34++) {
-        for (let c35 = 0; c35 < 10; c35++) {
-          o36 = c34 * 1;
-          f0_t26[o36] += f0_t25[s37++];
-        }
+    let i30 = 0;
+    let o31 = 0;
+    for (let c33 = 0; c33 < 20; c33++) {
+      let s32 = 0;
+      for (let c34 = 0; c34 < 10; c34++) {
+        s32 += (f0_t20[i30] * (f0_t17[i30] - f0_t21[c33]));
+        i30++;
       }
+
+      f0_t26[o31] = s32;
+      o31++;
     }
 
-    // neg %27 → [20] — specs/mlp.yaml:23 (losses.cost.nll)
-    for (let i38 = 0; i38 < 20; i38++) f0_t27[i38] = (-(f0_t26[i38]));
     // reduce_sum %28 → [] — specs/mlp.yaml:23 (losses.cost.nll)
-    {
-      f0_t28.fill(0);
-      let o40 = 0;
-      let s41 = 0;
-      for (let c39 = 0; c39 < 20; c39++) {
-        o40 = 0;
-        f0_t28[o40] += f0_t27[s41++];
-      }
+    let i35 = 0;
+    let o36 = 0;
+    let s37 = 0;
+    for (let c38 = 0; c38 < 20; c38++) {
+      s37 += (-(f0_t26[i35]));
+      i35++;
     }
 
-    // mul %31 → [784, 500] — specs/mlp.yaml:25 (losses.cost.l2)
-    for (let i42 = 0; i42 < 392000; i42++) f0_t31[i42] = (p0_W1[i42] * p0_W1[i42]);
+    f0_t28[o36] = s37;
+    o36++;
     // reduce_sum %32 → [] — specs/mlp.yaml:25 (losses.cost.l2)
-    {
-      f0_t32.fill(0);
-      let o45 = 0;
-      let s46 = 0;
-      for (let c43 = 0; c43 < 784; c43++) {
-        for (let c44 = 0; c44 < 500; c44++) {
-          o45 = 0;
-          f0_t32[o45] += f0_t31[s46++];
-        }
+    let i39 = 0;
+    let o40 = 0;
+    let s41 = 0;
+    for (let c42 = 0; c42 < 784; c42++) {
+      for (let c43 = 0; c43 < 500; c43++) {
+        s41 += (p0_W1[i39] * p0_W1[i39]);
+        i39++;
       }
     }
 
-    // mul %33 → [500, 10] — specs/mlp.yaml:25 (losses.cost.l2)
-    for (let i47 = 0; i47 < 5000; i47++) f0_t33[i47] = (p2_W2[i47] * p2_W2[i47]);
+    f0_t32[o40] = s41;
+    o40++;
     // reduce_sum %34 → [] — specs/mlp.yaml:25 (losses.cost.l2)
-    {
-      f0_t34.fill(0);
-      let o50 = 0;
-      let s51 = 0;
-      for (let c48 = 0; c48 < 500; c48++) {
-        for (let c49 = 0; c49 < 10; c49++) {
-          o50 = 0;
-          f0_t34[o50] += f0_t33[s51++];
-        }
+    let i44 = 0;
+    let o45 = 0;
+    let s46 = 0;
+    for (let c47 = 0; c47 < 500; c47++) {
+      for (let c48 = 0; c48 < 10; c48++) {
+        s46 += (p2_W2[i44] * p2_W2[i44]);
+        i44++;
       }
     }
 
+    f0_t34[o45] = s46;
+    o45++;
     // add %38 → [] — specs/mlp.yaml:25 (losses.cost.l2)
-    for (let i52 = 0; i52 < 1; i52++) f0_t38[i52] = ((f0_t28[i52] * 0.05) + ((f0_t32[i52] + f0_t34[i52]) * 0.0001));
-    // mul %40 → [500, 10] — specs/mlp.yaml:25 (losses.cost.l2)
-    for (let i53 = 0; i53 < 5000; i53++) f0_t40[i53] = (0.0001 * p2_W2[i53]);
-    // mul %43 → [784, 500] — specs/mlp.yaml:25 (losses.cost.l2)
-    for (let i54 = 0; i54 < 392000; i54++) f0_t43[i54] = (0.0001 * p0_W1[i54]);
-    // mul %46 → [20, 10] — specs/mlp.yaml:23 (losses.cost.nll)
-    for (let i55 = 0; i55 < 200; i55++) f0_t46[i55] = ((-0.05) * f0_t20[i55]);
-    // neg %47 → [20, 10] — specs/mlp.yaml:23 (losses.cost.nll)
-    for (let i56 = 0; i56 < 200; i56++) f0_t47[i56] = (-(f0_t46[i56]));
-    // reduce_sum %48 → [20] — specs/mlp.yaml:23 (losses.cost.nll)
+    for (let i49 = 0; i49 < 1; i49++) f0_t38[i49] = ((f0_t28[i49] * 0.05) + ((f0_t32[i49] + f0_t34[i49]) * 0.0001));
+    // reduce_sum %47 → [20] — specs/mlp.yaml:23 (losses.cost.nll)
+    let i50 = 0;
+    let o51 = 0;
+    for (let c53 = 0; c53 < 20; c53++) {
+      let s52 = 0;
+      for (let c54 = 0; c54 < 10; c54++) {
+        s52 += (0.05 * f0_t20[i50]);
+        i50++;
+      }
+
+      f0_t47[o51] = s52;
+      o51++;
+    }
+
+    // div %48 → [20] — specs/mlp.yaml:23 (losses.cost.nll)
+    for (let i55 = 0; i55 < 20; i55++) f0_t48[i55] = (f0_t47[i55] / f0_t19[i55]);
+    // add %52 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
+    let i56 = 0;
+    for (let c57 = 0; c57 < 20; c57++) {
+      for (let c58 = 0; c58 < 10; c58++) {
+        f0_t52[i56] = (((-0.05) * f0_t20[i56]) + (f0_t48[c57] * f0_t18[i56]));
+        i56++;
+      }
+    }
+
+    // reduce_sum %53 → [10] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
-      f0_t48.fill(0);
-      let o59 = 0;
-      let s60 = 0;
-      for (let c57 = 0; c57 < 20; c57++) {
-        for (let c58 = 0; c58 < 10; c58++) {
-          o59 = c57 * 1;
-          f0_t48[o59] += f0_t47[s60++];
+      f0_t53.fill(0);
+      let s61 = 0;
+      for (let c59 = 0; c59 < 20; c59++) {
+        for (let c60 = 0; c60 < 10; c60++) {
+          f0_t53[c60] += f0_t52[s61++];
         }
       }
     }
 
-    // div %49 → [20] — specs/mlp.yaml:23 (losses.cost.nll)
-    for (let i61 = 0; i61 < 20; i61++) f0_t49[i61] = (f0_t48[i61] / f0_t19[i61]);
-    // add %53 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    let i62 = 0;
-    for (let c63 = 0; c63 < 20; c63++) {
-      for (let c64 = 0; c64 < 10; c64++) {
-        f0_t53[i62] = (f0_t46[i62] + (f0_t49[c63] * f0_t18[i62]));
-        i62++;
-      }
-    }
-
-    // reduce_sum %54 → [10] — specs/mlp.yaml:20 (graph.p_y_given_x)
+    // matmul %54 → [20, 500] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
-      f0_t54.fill(0);
-      let o67 = 0;
-      let s68 = 0;
-      for (let c65 = 0; c65 < 20; c65++) {
-        for (let c66 = 0; c66 < 10; c66++) {
-          o67 = c66 * 1;
-          f0_t54[o67] += f0_t53[s68++];
+      for (let i62 = 0; i62 < 20; i62++) {
+        for (let j63 = 0; j63 < 500; j63++) {
+          let s66 = 0;
+          for (let p64 = 0; p64 < 10; p64++) s66 += f0_t52[i62 * 10 + p64] * p2_W2[j63 * 10 + p64];
+          f0_t54[i62 * 500 + j63] = s66;
         }
       }
     }
 
-    // matmul %55 → [20, 500] — specs/mlp.yaml:20 (graph.p_y_given_x)
+    // matmul %55 → [500, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
-      for (let i69 = 0; i69 < 20; i69++) {
-        for (let j70 = 0; j70 < 500; j70++) {
-          let s73 = 0;
-          for (let p71 = 0; p71 < 10; p71++) s73 += f0_t53[i69 * 10 + p71] * p2_W2[j70 * 10 + p71];
-          f0_t55[i69 * 500 + j70] = s73;
+      f0_t55.fill(0);
+      for (let i67 = 0; i67 < 500; i67++) {
+        for (let p69 = 0; p69 < 20; p69++) {
+          const a70 = f0_t9[p69 * 500 + i67];
+          if (a70 === 0) continue;
+          for (let j68 = 0; j68 < 10; j68++) f0_t55[i67 * 10 + j68] += a70 * f0_t52[p69 * 10 + j68];
         }
       }
     }
 
-    // matmul %56 → [500, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
+    // mul %60 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
+    for (let i72 = 0; i72 < 10000; i72++) f0_t60[i72] = (f0_t54[i72] * (1 - (f0_t9[i72] * f0_t9[i72])));
+    // reduce_sum %61 → [500] — specs/mlp.yaml:19 (graph.hidden)
     {
-      f0_t56.fill(0);
-      for (let i74 = 0; i74 < 500; i74++) {
-        for (let p76 = 0; p76 < 20; p76++) {
-          const a77 = f0_t9[p76 * 500 + i74];
-          if (a77 === 0) continue;
-          for (let j75 = 0; j75 < 10; j75++) f0_t56[i74 * 10 + j75] += a77 * f0_t53[p76 * 10 + j75];
+      f0_t61.fill(0);
+      let s75 = 0;
+      for (let c73 = 0; c73 < 20; c73++) {
+        for (let c74 = 0; c74 < 500; c74++) {
+          f0_t61[c74] += f0_t60[s75++];
         }
       }
     }
 
-    // mul %61 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
-    for (let i79 = 0; i79 < 10000; i79++) f0_t61[i79] = (f0_t55[i79] * (1 - (f0_t9[i79] * f0_t9[i79])));
-    // reduce_sum %62 → [500] — specs/mlp.yaml:19 (graph.hidden)
+    // matmul %62 → [784, 500] — specs/mlp.yaml:19 (graph.hidden)
     {
       f0_t62.fill(0);
-      let o82 = 0;
-      let s83 = 0;
-      for (let c80 = 0; c80 < 20; c80++) {
-        for (let c81 = 0; c81 < 500; c81++) {
-          o82 = c81 * 1;
-          f0_t62[o82] += f0_t61[s83++];
+      for (let i76 = 0; i76 < 784; i76++) {
+        for (let p78 = 0; p78 < 20; p78++) {
+          const a79 = in_x[p78 * 784 + i76];
+          if (a79 === 0) continue;
+          for (let j77 = 0; j77 < 500; j77++) f0_t62[i76 * 500 + j77] += a79 * f0_t60[p78 * 500 + j77];
         }
       }
     }
 
-    // matmul %63 → [784, 500] — specs/mlp.yaml:19 (graph.hidden)
-    {
-      f0_t63.fill(0);
-      for (let i84 = 0; i84 < 784; i84++) {
-        for (let p86 = 0; p86 < 20; p86++) {
-          const a87 = in_x[p86 * 784 + i84];
-          if (a87 === 0) continue;
-          for (let j85 = 0; j85 < 500; j85++) f0_t63[i84 * 500 + j85] += a87 * f0_t61[p86 * 500 + j85];
-        }
-      }
-    }
-
-    // sub %67 → [784, 500] — specs/mlp.yaml:32 (phases[0].optimizer)
-    for (let i89 = 0; i89 < 392000; i89++) p0_W1[i89] = (p0_W1[i89] - (0.01 * ((f0_t43[i89] + f0_t43[i89]) + f0_t63[i89])));
-    // sub %70 → [500] — specs/mlp.yaml:32 (phases[0].optimizer)
-    for (let i90 = 0; i90 < 500; i90++) p1_b1[i90] = (p1_b1[i90] - (0.01 * f0_t62[i90]));
-    // sub %73 → [500, 10] — specs/mlp.yaml:32 (phases[0].optimizer)
-    for (let i91 = 0; i91 < 5000; i91++) p2_W2[i91] = (p2_W2[i91] - (0.01 * ((f0_t40[i91] + f0_t40[i91]) + f0_t56[i91])));
-    // sub %76 → [10] — specs/mlp.yaml:32 (phases[0].optimizer)
-    for (let i92 = 0; i92 < 10; i92++) p3_b2[i92] = (p3_b2[i92] - (0.01 * f0_t54[i92]));
+    // sub %66 → [784, 500] — specs/mlp.yaml:32 (phases[0].optimizer)
+    for (let i81 = 0; i81 < 392000; i81++) p0_W1[i81] = (p0_W1[i81] - (0.01 * ((0.0002 * p0_W1[i81]) + f0_t62[i81])));
+    // sub %69 → [500] — specs/mlp.yaml:32 (phases[0].optimizer)
+    for (let i82 = 0; i82 < 500; i82++) p1_b1[i82] = (p1_b1[i82] - (0.01 * f0_t61[i82]));
+    // sub %72 → [500, 10] — specs/mlp.yaml:32 (phases[0].optimizer)
+    for (let i83 = 0; i83 < 5000; i83++) p2_W2[i83] = (p2_W2[i83] - (0.01 * ((0.0002 * p2_W2[i83]) + f0_t55[i83])));
+    // sub %75 → [10] — specs/mlp.yaml:32 (phases[0].optimizer)
+    for (let i84 = 0; i84 < 10; i84++) p3_b2[i84] = (p3_b2[i84] - (0.01 * f0_t53[i84]));
     return f0_t38[0];
   }
 }

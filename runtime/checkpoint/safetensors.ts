@@ -143,7 +143,8 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): StFile {
 
 function readData(bytes: Uint8Array, at: number, count: number, dtype: StDType): Float32Array | Int32Array {
   // Copy, so the tensors do not pin the whole file and are 4-byte aligned.
-  const copy = bytes.slice(at, at + 4 * count);
+  // (Not bytes.slice: on a Node Buffer that is a view, not a copy.)
+  const copy = new Uint8Array(bytes.subarray(at, at + 4 * count));
   if (LITTLE_ENDIAN) return dtype === "F32" ? new Float32Array(copy.buffer) : new Int32Array(copy.buffer);
   const view = new DataView(copy.buffer);
   const out = dtype === "F32" ? new Float32Array(count) : new Int32Array(count);

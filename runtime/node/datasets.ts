@@ -7,9 +7,8 @@ import { dirname, join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { PNG } from "pngjs";
 import type { DataDesc, TensorDesc } from "../model.ts";
-import { bytesToFloats, DataError, splitPools, syntheticSplits } from "../data/dataset.ts";
+import { bytesToFloats, DataError, embeddedSplits, interleaveDigits, splitPools, syntheticSplits } from "../data/dataset.ts";
 import type { Split, Splits, SyntheticSizes } from "../data/dataset.ts";
-import { embeddedSplits, interleaveDigits } from "../data/embedded.ts";
 import { idxLabels, parseDigitFile, parseIdx, PNG_BATCH_ROWS, PNG_BATCH_WIDTH, pngBatchPixels } from "../data/formats.ts";
 import type { IdxArray, IdxKind } from "../data/formats.ts";
 
@@ -128,7 +127,7 @@ export function embeddedDigitsDir(): string {
   return join(dirname(pkg), "src", "digits");
 }
 
-/** The embedded 10,000-digit pool, interleaved (see runtime/data/embedded.ts). */
+/** The embedded 10,000-digit pool, interleaved (see runtime/data/dataset.ts). */
 export function loadEmbeddedPool(): { pool: Split; dir: string } {
   const dir = embeddedDigitsDir();
   const digits: Float32Array[] = [];

@@ -12,7 +12,7 @@ import { ProgressLogger } from "../progress.ts";
 import { TrainingError } from "../train/trainer.ts";
 import type { TrainSummary } from "../train/trainer.ts";
 import { loadDataset } from "./datasets.ts";
-import { train } from "./train.ts";
+import { train } from "./run.ts";
 
 export interface MainArgs {
   readonly dataDir?: string;

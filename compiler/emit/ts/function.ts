@@ -144,6 +144,27 @@ class Emitter {
     shape.forEach((_, k) => this.lines.push(`${"  ".repeat(shape.length - 1 - k)}}`));
   }
 
+  /** A sum over trailing axes with its operand's elementwise chain computed
+   * in the loop (e.g. Σ W² of the L2 penalty without a W² buffer). */
+  private reduction(n: Node, out: string): void {
+    const src = this.g.nodes[n.inputs[0]!]!;
+    const shape = src.shape;
+    const kept = n.shape.length;
+    const i = this.fresh("i"), o = this.fresh("o"), s = this.fresh("s");
+    const cs = shape.map(() => this.fresh("c"));
+    this.lines.push(`let ${i} = 0;`, `let ${o} = 0;`);
+    shape.forEach((d, k) => {
+      if (k === kept) this.lines.push(`let ${s} = 0;`);
+      this.lines.push(`for (let ${cs[k]} = 0; ${cs[k]} < ${d}; ${cs[k]}++) {`);
+    });
+    if (kept === shape.length) this.lines.push(`let ${s} = 0;`);
+    this.lines.push(`${s} += ${this.expr(src.id, i, cs, shape)};`, `${i}++;`);
+    shape.forEach((_, k) => {
+      this.lines.push(`}`);
+      if (shape.length - 1 - k === kept) this.lines.push(`${out}[${o}] = ${s};`, `${o}++;`);
+    });
+  }
+
   emitAll(): void {
     for (const n of this.g.nodes) this.emitNode(n);
   }
@@ -159,6 +180,7 @@ class Emitter {
     if (n.op === "scan") return this.scan(n as Node<"scan">);
     this.lines.push(locComment(n.loc, `${n.op} %${n.id} → [${n.shape.join(", ")}]`));
     if (kind === "elementwise") return this.loop(n, out);
+    if (n.op === "reduce_sum" && this.f.placement[n.inputs[0]!] === "inline") return this.reduction(n, out);
     const em = OPS[n.op].ts;
     if (em.kind !== "kernel") throw new Error(`no TypeScript emitter for ${n.op}`);
     const k: KernelCtx<never> = {

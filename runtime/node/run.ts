@@ -1,8 +1,12 @@
-// Node file storage for runs: atomic file replacement and the run directory
-// store the trainer writes checkpoints and metrics into.
+// Node side of training runs: atomic file replacement, the run-directory
+// store the trainer writes checkpoints and metrics into (checkpoint.safetensors,
+// best.safetensors, metrics.jsonl), and `train` bound to such a directory.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync, appendFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { RunStore } from "../train/store.ts";
+import type { CompiledModel } from "../model.ts";
+import type { Splits } from "../data/dataset.ts";
+import { runTraining } from "../train/trainer.ts";
+import type { RunStore, TrainOptions, TrainSummary } from "../train/trainer.ts";
 
 export interface AtomicWriteOptions {
   /** Bytes per write call (default 4 MiB). */
@@ -91,4 +95,15 @@ export class NodeRunStore implements RunStore {
     const kept = text.split("\n").filter((l) => l.length > 0).slice(0, lines);
     writeFileSync(file, kept.map((l) => l + "\n").join(""));
   }
+}
+
+export interface NodeTrainOptions extends TrainOptions {
+  /** Run directory, created if missing. */
+  readonly outDir: string;
+}
+
+/** Trains `model` on `splits`, keeping checkpoints and logs in opts.outDir;
+ * with opts.resume, continues from outDir/checkpoint.safetensors. */
+export function train(model: CompiledModel, splits: Splits, opts: NodeTrainOptions): Promise<TrainSummary> {
+  return runTraining(model, splits, new NodeRunStore(opts.outDir), opts);
 }
