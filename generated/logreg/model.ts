@@ -80,18 +80,14 @@ export class Model implements CompiledModel {
   private readonly f0_t13 = new Float32Array(600);
   private readonly f0_t14 = new Float32Array(6000);
   private readonly f0_t15 = new Float32Array(600);
-  private readonly f0_t19 = new Float32Array(6000);
   private readonly f0_t20 = new Float32Array(600);
-  private readonly f0_t21 = new Float32Array(600);
   private readonly f0_t22 = new Float32Array(1);
   private readonly f0_t24 = new Float32Array(1);
-  private readonly f0_t26 = new Float32Array(6000);
-  private readonly f0_t27 = new Float32Array(6000);
-  private readonly f0_t28 = new Float32Array(600);
   private readonly f0_t29 = new Float32Array(600);
-  private readonly f0_t33 = new Float32Array(6000);
-  private readonly f0_t34 = new Float32Array(10);
-  private readonly f0_t35 = new Float32Array(7840);
+  private readonly f0_t30 = new Float32Array(600);
+  private readonly f0_t34 = new Float32Array(6000);
+  private readonly f0_t35 = new Float32Array(10);
+  private readonly f0_t36 = new Float32Array(7840);
   private readonly ev_t4 = new Float32Array(6000);
   private readonly ev_t6 = new Float32Array(6000);
   private readonly ev_t7 = new Float32Array(600);
@@ -103,7 +99,6 @@ export class Model implements CompiledModel {
   private readonly ev_t19 = new Float32Array(600);
   private readonly ev_t20 = new Float32Array(6000);
   private readonly ev_t21 = new Float32Array(600);
-  private readonly ev_t25 = new Float32Array(6000);
   private readonly ev_t26 = new Float32Array(600);
   private readonly ev_t27 = new Float32Array(600);
 
@@ -126,7 +121,6 @@ export class Model implements CompiledModel {
     const ev_t19 = this.ev_t19;
     const ev_t20 = this.ev_t20;
     const ev_t21 = this.ev_t21;
-    const ev_t25 = this.ev_t25;
     const ev_t26 = this.ev_t26;
     const ev_t27 = this.ev_t27;
     const in_x = batch.x as Float32Array;
@@ -180,77 +174,65 @@ export class Model implements CompiledModel {
     for (let i15 = 0; i15 < 6000; i15++) ev_t12[i15] = Math.exp(ev_t11[i15]);
     // reduce_sum %13 → [600] — specs/logreg.yaml:16 (graph.p_y_given_x)
     {
-      ev_t13.fill(0);
-      let o18 = 0;
-      let s19 = 0;
-      for (let c16 = 0; c16 < 600; c16++) {
-        for (let c17 = 0; c17 < 10; c17++) {
-          o18 = c16 * 1;
-          ev_t13[o18] += ev_t12[s19++];
-        }
+      for (let o16 = 0; o16 < 600; o16++) {
+        let s18 = 0;
+        for (let k17 = o16 * 10; k17 < o16 * 10 + 10; k17++) s18 += ev_t12[k17];
+        ev_t13[o16] = s18;
       }
     }
 
     // div %16 → [600, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
-    let i20 = 0;
-    for (let c21 = 0; c21 < 600; c21++) {
-      for (let c22 = 0; c22 < 10; c22++) {
-        ev_t16[i20] = (ev_t12[i20] / ev_t13[c21]);
-        i20++;
+    let i19 = 0;
+    for (let c20 = 0; c20 < 600; c20++) {
+      for (let c21 = 0; c21 < 10; c21++) {
+        ev_t16[i19] = (ev_t12[i19] / ev_t13[c20]);
+        i19++;
       }
     }
 
     // argmax %17 → [600] — specs/logreg.yaml:21 (metrics.error)
     {
-      for (let o23 = 0; o23 < 600; o23++) {
-        for (let j24 = 0; j24 < 1; j24++) {
-          let best26 = ev_t16[o23 * 10 + j24], bi27 = 0;
-          for (let k25 = 1; k25 < 10; k25++) {
-            const v28 = ev_t16[(o23 * 10 + k25) * 1 + j24];
-            if (v28 > best26) { best26 = v28; bi27 = k25; }
+      for (let o22 = 0; o22 < 600; o22++) {
+        for (let j23 = 0; j23 < 1; j23++) {
+          let best25 = ev_t16[o22 * 10 + j23], bi26 = 0;
+          for (let k24 = 1; k24 < 10; k24++) {
+            const v27 = ev_t16[(o22 * 10 + k24) * 1 + j23];
+            if (v27 > best25) { best25 = v27; bi26 = k24; }
           }
-          ev_t17[o23 * 1 + j24] = bi27;
+          ev_t17[o22 * 1 + j23] = bi26;
         }
       }
     }
 
     // cast %19 → [600] — specs/logreg.yaml:21 (metrics.error)
-    for (let i29 = 0; i29 < 600; i29++) ev_t19[i29] = (ev_t17[i29] !== in_y[i29] ? 1 : 0);
+    for (let i28 = 0; i28 < 600; i28++) ev_t19[i28] = (ev_t17[i28] !== in_y[i28] ? 1 : 0);
     // one_hot %20 → [600, 10] — specs/logreg.yaml:22 (metrics.cost)
     {
       ev_t20.fill(0);
-      for (let i30 = 0; i30 < 600; i30++) {
-        const l31 = in_y[i30];
-        if (l31 >= 0 && l31 < 10) ev_t20[i30 * 10 + l31] = 1;
+      for (let i29 = 0; i29 < 600; i29++) {
+        const l30 = in_y[i29];
+        if (l30 >= 0 && l30 < 10) ev_t20[i29 * 10 + l30] = 1;
       }
     }
 
     // log %21 → [600] — specs/logreg.yaml:22 (metrics.cost)
-    for (let i32 = 0; i32 < 600; i32++) ev_t21[i32] = Math.log(ev_t13[i32]);
-    // mul %25 → [600, 10] — specs/logreg.yaml:22 (metrics.cost)
-    let i33 = 0;
-    for (let c34 = 0; c34 < 600; c34++) {
-      for (let c35 = 0; c35 < 10; c35++) {
-        ev_t25[i33] = (ev_t20[i33] * (ev_t11[i33] - ev_t21[c34]));
-        i33++;
-      }
-    }
-
+    for (let i31 = 0; i31 < 600; i31++) ev_t21[i31] = Math.log(ev_t13[i31]);
     // reduce_sum %26 → [600] — specs/logreg.yaml:22 (metrics.cost)
-    {
-      ev_t26.fill(0);
-      let o38 = 0;
-      let s39 = 0;
-      for (let c36 = 0; c36 < 600; c36++) {
-        for (let c37 = 0; c37 < 10; c37++) {
-          o38 = c36 * 1;
-          ev_t26[o38] += ev_t25[s39++];
-        }
+    let i32 = 0;
+    let o33 = 0;
+    for (let c35 = 0; c35 < 600; c35++) {
+      let s34 = 0;
+      for (let c36 = 0; c36 < 10; c36++) {
+        s34 += (ev_t20[i32] * (ev_t11[i32] - ev_t21[c35]));
+        i32++;
       }
+
+      ev_t26[o33] = s34;
+      o33++;
     }
 
     // neg %27 → [600] — specs/logreg.yaml:22 (metrics.cost)
-    for (let i40 = 0; i40 < 600; i40++) ev_t27[i40] = (-(ev_t26[i40]));
+    for (let i37 = 0; i37 < 600; i37++) ev_t27[i37] = (-(ev_t26[i37]));
     out.error.set(ev_t19);
     out.cost.set(ev_t27);
   }
@@ -264,18 +246,14 @@ export class Model implements CompiledModel {
     const f0_t13 = this.f0_t13;
     const f0_t14 = this.f0_t14;
     const f0_t15 = this.f0_t15;
-    const f0_t19 = this.f0_t19;
     const f0_t20 = this.f0_t20;
-    const f0_t21 = this.f0_t21;
     const f0_t22 = this.f0_t22;
     const f0_t24 = this.f0_t24;
-    const f0_t26 = this.f0_t26;
-    const f0_t27 = this.f0_t27;
-    const f0_t28 = this.f0_t28;
     const f0_t29 = this.f0_t29;
-    const f0_t33 = this.f0_t33;
+    const f0_t30 = this.f0_t30;
     const f0_t34 = this.f0_t34;
     const f0_t35 = this.f0_t35;
+    const f0_t36 = this.f0_t36;
     const in_x = batch.x as Float32Array;
     const in_y = batch.y as Int32Array;
     const p0_W = this.params.W;
@@ -326,122 +304,103 @@ export class Model implements CompiledModel {
     for (let i15 = 0; i15 < 6000; i15++) f0_t12[i15] = Math.exp(f0_t11[i15]);
     // reduce_sum %13 → [600] — specs/logreg.yaml:16 (graph.p_y_given_x)
     {
-      f0_t13.fill(0);
-      let o18 = 0;
-      let s19 = 0;
-      for (let c16 = 0; c16 < 600; c16++) {
-        for (let c17 = 0; c17 < 10; c17++) {
-          o18 = c16 * 1;
-          f0_t13[o18] += f0_t12[s19++];
-        }
+      for (let o16 = 0; o16 < 600; o16++) {
+        let s18 = 0;
+        for (let k17 = o16 * 10; k17 < o16 * 10 + 10; k17++) s18 += f0_t12[k17];
+        f0_t13[o16] = s18;
       }
     }
 
     // one_hot %14 → [600, 10] — specs/logreg.yaml:19 (losses.cost.nll)
     {
       f0_t14.fill(0);
-      for (let i20 = 0; i20 < 600; i20++) {
-        const l21 = in_y[i20];
-        if (l21 >= 0 && l21 < 10) f0_t14[i20 * 10 + l21] = 1;
+      for (let i19 = 0; i19 < 600; i19++) {
+        const l20 = in_y[i19];
+        if (l20 >= 0 && l20 < 10) f0_t14[i19 * 10 + l20] = 1;
       }
     }
 
     // log %15 → [600] — specs/logreg.yaml:19 (losses.cost.nll)
-    for (let i22 = 0; i22 < 600; i22++) f0_t15[i22] = Math.log(f0_t13[i22]);
-    // mul %19 → [600, 10] — specs/logreg.yaml:19 (losses.cost.nll)
-    let i23 = 0;
-    for (let c24 = 0; c24 < 600; c24++) {
-      for (let c25 = 0; c25 < 10; c25++) {
-        f0_t19[i23] = (f0_t14[i23] * (f0_t11[i23] - f0_t15[c24]));
-        i23++;
-      }
-    }
-
+    for (let i21 = 0; i21 < 600; i21++) f0_t15[i21] = Math.log(f0_t13[i21]);
     // reduce_sum %20 → [600] — specs/logreg.yaml:19 (losses.cost.nll)
-    {
-      f0_t20.fill(0);
-      let o28 = 0;
-      let s29 = 0;
-      for (let c26 = 0; c26 < 600; c26++) {
-        for (let c27 = 0; c27 < 10; c27++) {
-          o28 = c26 * 1;
-          f0_t20[o28] += f0_t19[s29++];
-        }
+    let i22 = 0;
+    let o23 = 0;
+    for (let c25 = 0; c25 < 600; c25++) {
+      let s24 = 0;
+      for (let c26 = 0; c26 < 10; c26++) {
+        s24 += (f0_t14[i22] * (f0_t11[i22] - f0_t15[c25]));
+        i22++;
       }
+
+      f0_t20[o23] = s24;
+      o23++;
     }
 
-    // neg %21 → [600] — specs/logreg.yaml:19 (losses.cost.nll)
-    for (let i30 = 0; i30 < 600; i30++) f0_t21[i30] = (-(f0_t20[i30]));
     // reduce_sum %22 → [] — specs/logreg.yaml:19 (losses.cost.nll)
-    {
-      f0_t22.fill(0);
-      let o32 = 0;
-      let s33 = 0;
-      for (let c31 = 0; c31 < 600; c31++) {
-        o32 = 0;
-        f0_t22[o32] += f0_t21[s33++];
-      }
+    let i27 = 0;
+    let o28 = 0;
+    let s29 = 0;
+    for (let c30 = 0; c30 < 600; c30++) {
+      s29 += (-(f0_t20[i27]));
+      i27++;
     }
 
+    f0_t22[o28] = s29;
+    o28++;
     // mul %24 → [] — specs/logreg.yaml:19 (losses.cost.nll)
-    for (let i34 = 0; i34 < 1; i34++) f0_t24[i34] = (f0_t22[i34] * 0.0016666666666666668);
-    // mul %26 → [600, 10] — specs/logreg.yaml:19 (losses.cost.nll)
-    for (let i35 = 0; i35 < 6000; i35++) f0_t26[i35] = ((-0.0016666666666666668) * f0_t14[i35]);
-    // neg %27 → [600, 10] — specs/logreg.yaml:19 (losses.cost.nll)
-    for (let i36 = 0; i36 < 6000; i36++) f0_t27[i36] = (-(f0_t26[i36]));
-    // reduce_sum %28 → [600] — specs/logreg.yaml:19 (losses.cost.nll)
-    {
-      f0_t28.fill(0);
-      let o39 = 0;
-      let s40 = 0;
-      for (let c37 = 0; c37 < 600; c37++) {
-        for (let c38 = 0; c38 < 10; c38++) {
-          o39 = c37 * 1;
-          f0_t28[o39] += f0_t27[s40++];
-        }
+    for (let i31 = 0; i31 < 1; i31++) f0_t24[i31] = (f0_t22[i31] * 0.0016666666666666668);
+    // reduce_sum %29 → [600] — specs/logreg.yaml:19 (losses.cost.nll)
+    let i32 = 0;
+    let o33 = 0;
+    for (let c35 = 0; c35 < 600; c35++) {
+      let s34 = 0;
+      for (let c36 = 0; c36 < 10; c36++) {
+        s34 += (0.0016666666666666668 * f0_t14[i32]);
+        i32++;
+      }
+
+      f0_t29[o33] = s34;
+      o33++;
+    }
+
+    // div %30 → [600] — specs/logreg.yaml:19 (losses.cost.nll)
+    for (let i37 = 0; i37 < 600; i37++) f0_t30[i37] = (f0_t29[i37] / f0_t13[i37]);
+    // add %34 → [600, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
+    let i38 = 0;
+    for (let c39 = 0; c39 < 600; c39++) {
+      for (let c40 = 0; c40 < 10; c40++) {
+        f0_t34[i38] = (((-0.0016666666666666668) * f0_t14[i38]) + (f0_t30[c39] * f0_t12[i38]));
+        i38++;
       }
     }
 
-    // div %29 → [600] — specs/logreg.yaml:19 (losses.cost.nll)
-    for (let i41 = 0; i41 < 600; i41++) f0_t29[i41] = (f0_t28[i41] / f0_t13[i41]);
-    // add %33 → [600, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
-    let i42 = 0;
-    for (let c43 = 0; c43 < 600; c43++) {
-      for (let c44 = 0; c44 < 10; c44++) {
-        f0_t33[i42] = (f0_t26[i42] + (f0_t29[c43] * f0_t12[i42]));
-        i42++;
-      }
-    }
-
-    // reduce_sum %34 → [10] — specs/logreg.yaml:16 (graph.p_y_given_x)
-    {
-      f0_t34.fill(0);
-      let o47 = 0;
-      let s48 = 0;
-      for (let c45 = 0; c45 < 600; c45++) {
-        for (let c46 = 0; c46 < 10; c46++) {
-          o47 = c46 * 1;
-          f0_t34[o47] += f0_t33[s48++];
-        }
-      }
-    }
-
-    // matmul %35 → [784, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
+    // reduce_sum %35 → [10] — specs/logreg.yaml:16 (graph.p_y_given_x)
     {
       f0_t35.fill(0);
-      for (let i49 = 0; i49 < 784; i49++) {
-        for (let p51 = 0; p51 < 600; p51++) {
-          const a52 = in_x[p51 * 784 + i49];
-          if (a52 === 0) continue;
-          for (let j50 = 0; j50 < 10; j50++) f0_t35[i49 * 10 + j50] += a52 * f0_t33[p51 * 10 + j50];
+      let s43 = 0;
+      for (let c41 = 0; c41 < 600; c41++) {
+        for (let c42 = 0; c42 < 10; c42++) {
+          f0_t35[c42] += f0_t34[s43++];
         }
       }
     }
 
-    // sub %38 → [784, 10] — specs/logreg.yaml:26 (phases[0].optimizer)
-    for (let i54 = 0; i54 < 7840; i54++) p0_W[i54] = (p0_W[i54] - (0.13 * f0_t35[i54]));
-    // sub %41 → [10] — specs/logreg.yaml:26 (phases[0].optimizer)
-    for (let i55 = 0; i55 < 10; i55++) p1_b[i55] = (p1_b[i55] - (0.13 * f0_t34[i55]));
+    // matmul %36 → [784, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
+    {
+      f0_t36.fill(0);
+      for (let i44 = 0; i44 < 784; i44++) {
+        for (let p46 = 0; p46 < 600; p46++) {
+          const a47 = in_x[p46 * 784 + i44];
+          if (a47 === 0) continue;
+          for (let j45 = 0; j45 < 10; j45++) f0_t36[i44 * 10 + j45] += a47 * f0_t34[p46 * 10 + j45];
+        }
+      }
+    }
+
+    // sub %39 → [784, 10] — specs/logreg.yaml:26 (phases[0].optimizer)
+    for (let i49 = 0; i49 < 7840; i49++) p0_W[i49] = (p0_W[i49] - (0.13 * f0_t36[i49]));
+    // sub %42 → [10] — specs/logreg.yaml:26 (phases[0].optimizer)
+    for (let i50 = 0; i50 < 10; i50++) p1_b[i50] = (p1_b[i50] - (0.13 * f0_t35[i50]));
     return f0_t24[0];
   }
 }
