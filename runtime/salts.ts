@@ -2,8 +2,9 @@
 // place keeps the streams disjoint: parameter init, state init, synthetic
 // data and the embedded-MNIST interleaving never draw the same numbers.
 // Per-epoch shuffling uses `shuffle(seed, salt = epoch)` (0-based epochs),
-// which draws uniform(seed, epoch, 0, 0, j): salts below SALT_PARAM_INIT,
-// so runs of up to 1000 epochs never reuse an init stream. Synthetic data
+// which draws uniform(seed, epoch, 0, SHUFFLE_ITER, j): the reserved
+// iteration counter keeps it apart from the model's random ops (whose
+// iteration counter is a scan step) and from every init stream. Synthetic data
 // draws with step = 1, disjoint from every step-0 stream.
 
 /** Parameter i is initialised from salt SALT_PARAM_INIT + i. */

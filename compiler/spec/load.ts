@@ -227,7 +227,6 @@ export function scalarOffset(text: string, type: string, start: number, end: num
   const isWs = (c: string | undefined) => c === " " || c === "\t" || c === "\n" || c === "\r";
   let i = 0;
   while (i < value.length && s < end) {
-    if (i === offset) return s;
     const v = value[i]!;
     const c = text[s]!;
     if (type === "QUOTE_DOUBLE" && c === "\\") {
@@ -237,16 +236,19 @@ export function scalarOffset(text: string, type: string, start: number, end: num
         continue;
       }
       const len = e === "x" ? 4 : e === "u" ? 6 : e === "U" ? 10 : 2;
+      if (i === offset) return s;
       s += len;
       i += e === "U" && value.codePointAt(i)! > 0xffff ? 2 : 1;
       continue;
     }
     if (type === "QUOTE_SINGLE" && c === "'" && text[s + 1] === "'") {
+      if (i === offset) return s;
       s += 2;
       i++;
       continue;
     }
     if (v === c) {
+      if (i === offset) return s;
       s++;
       i++;
       continue;
@@ -256,6 +258,7 @@ export function scalarOffset(text: string, type: string, start: number, end: num
       continue;
     }
     if (isWs(v)) {
+      if (i === offset) return s;
       i++; // a space made by folding where the source has none left
       continue;
     }

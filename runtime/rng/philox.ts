@@ -88,10 +88,15 @@ export function normal(seed: number, salt: number, step: number, iter: number, i
 
 /** Fisher-Yates permutation of 0..n-1 into out[0..n), a pure function of
  * (seed, salt). floor(u * (j + 1)) with u < 1 is always <= j. */
+/** The iteration counter reserved for permutations (see shuffle). */
+export const SHUFFLE_ITER = 0xffffffff;
+
 export function shuffle(seed: number, salt: number, n: number, out: Int32Array): void {
   for (let k = 0; k < n; k++) out[k] = k;
   for (let j = n - 1; j > 0; j--) {
-    const p = Math.floor(uniform(seed, salt, 0, 0, j) * (j + 1));
+    // iter = 0xFFFFFFFF: graph random ops use iter = scan step (small), so a
+    // permutation never shares a stream with a random op of the model.
+    const p = Math.floor(uniform(seed, salt, 0, SHUFFLE_ITER, j) * (j + 1));
     const t = out[j]!;
     out[j] = out[p]!;
     out[p] = t;

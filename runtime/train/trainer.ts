@@ -276,7 +276,7 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
           throw new TrainingError(
             `training cost is ${cost} in phase "${phase.name}", epoch ${st.epoch + 1}, minibatch ${b + 1}/${nb} ` +
               `(global step ${st.globalStep}): training diverged; try a lower learning rate. ` +
-              `${store.where(CHECKPOINT_FILE)} holds the last good state.`,
+              `The last checkpoint (end of the previous epoch, if any) is ${store.where(CHECKPOINT_FILE)}.`,
           );
         }
         st.globalStep++;
