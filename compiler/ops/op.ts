@@ -66,6 +66,8 @@ export interface KernelCtx<P extends Prim> {
   readonly inTypes: readonly TensorType[];
   /** A fresh local identifier (unique in the emitted function). */
   fresh(base: string): string;
+  /** A scratch buffer allocated once with the model (never inside a step). */
+  scratch(ctor: "Float32Array" | "Float64Array" | "Int32Array", size: number): string;
 }
 
 /** Slot for the WebGPU backend's emitter (issue: WGSL backend). Ops fill it

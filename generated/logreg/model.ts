@@ -73,6 +73,8 @@ export class Model implements CompiledModel {
   readonly params = { W: new Float32Array(7840), b: new Float32Array(10) };
   readonly state: Record<string, Float32Array> = {};
   private readonly f0_t4 = new Float32Array(6000);
+  private readonly f0_w4_5 = new Int32Array(787);
+  private readonly f0_w4_6 = new Float64Array(787);
   private readonly f0_t6 = new Float32Array(6000);
   private readonly f0_t7 = new Float32Array(600);
   private readonly f0_t11 = new Float32Array(6000);
@@ -88,7 +90,11 @@ export class Model implements CompiledModel {
   private readonly f0_t34 = new Float32Array(6000);
   private readonly f0_t35 = new Float32Array(10);
   private readonly f0_t36 = new Float32Array(7840);
+  private readonly f0_w36_62 = new Int32Array(603);
+  private readonly f0_w36_63 = new Float64Array(603);
   private readonly ev_t4 = new Float32Array(6000);
+  private readonly ev_w4_5 = new Int32Array(787);
+  private readonly ev_w4_6 = new Float64Array(787);
   private readonly ev_t6 = new Float32Array(6000);
   private readonly ev_t7 = new Float32Array(600);
   private readonly ev_t11 = new Float32Array(6000);
@@ -111,6 +117,8 @@ export class Model implements CompiledModel {
 
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const ev_t4 = this.ev_t4;
+    const ev_w4_5 = this.ev_w4_5;
+    const ev_w4_6 = this.ev_w4_6;
     const ev_t6 = this.ev_t6;
     const ev_t7 = this.ev_t7;
     const ev_t11 = this.ev_t11;
@@ -130,115 +138,133 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %4 → [600, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
     {
-      ev_t4.fill(0);
       for (let i0 = 0; i0 < 600; i0++) {
+        let nnz7 = 0;
         for (let p2 = 0; p2 < 784; p2++) {
           const a3 = in_x[i0 * 784 + p2];
-          if (a3 === 0) continue;
-          for (let j1 = 0; j1 < 10; j1++) ev_t4[i0 * 10 + j1] += a3 * p0_W[p2 * 10 + j1];
+          if (a3 !== 0) { ev_w4_5[nnz7] = p2 * 10; ev_w4_6[nnz7] = a3; nnz7++; }
+        }
+        const o9 = i0 * 10;
+        ev_t4.fill(0, o9, o9 + 10);
+        let q8 = 0;
+        for (; q8 + 4 <= nnz7; q8 += 4) {
+          const a10 = ev_w4_6[q8], a11 = ev_w4_6[q8 + 1], a12 = ev_w4_6[q8 + 2], a13 = ev_w4_6[q8 + 3];
+          const b14 = ev_w4_5[q8], b15 = ev_w4_5[q8 + 1], b16 = ev_w4_5[q8 + 2], b17 = ev_w4_5[q8 + 3];
+          for (let j1 = 0; j1 < 10; j1++) {
+            ev_t4[o9 + j1] += a10 * p0_W[b14 + j1] + a11 * p0_W[b15 + j1] + a12 * p0_W[b16 + j1] + a13 * p0_W[b17 + j1];
+          }
+        }
+        const a10 = ev_w4_6[q8], a11 = ev_w4_6[q8 + 1], a12 = ev_w4_6[q8 + 2];
+        const b14 = ev_w4_5[q8], b15 = ev_w4_5[q8 + 1], b16 = ev_w4_5[q8 + 2];
+        switch (nnz7 - q8) {
+          case 3: for (let j1 = 0; j1 < 10; j1++) ev_t4[o9 + j1] += a10 * p0_W[b14 + j1] + a11 * p0_W[b15 + j1] + a12 * p0_W[b16 + j1]; break;
+          case 2: for (let j1 = 0; j1 < 10; j1++) ev_t4[o9 + j1] += a10 * p0_W[b14 + j1] + a11 * p0_W[b15 + j1]; break;
+          case 1: for (let j1 = 0; j1 < 10; j1++) ev_t4[o9 + j1] += a10 * p0_W[b14 + j1]; break;
         }
       }
     }
 
     // add %6 → [600, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
-    let i5 = 0;
-    for (let c6 = 0; c6 < 600; c6++) {
-      for (let c7 = 0; c7 < 10; c7++) {
-        ev_t6[i5] = (ev_t4[i5] + p1_b[c7]);
-        i5++;
+    let i18 = 0;
+    for (let c19 = 0; c19 < 600; c19++) {
+      for (let c20 = 0; c20 < 10; c20++) {
+        ev_t6[i18] = (ev_t4[i18] + p1_b[c20]);
+        i18++;
       }
     }
 
     // reduce_max %7 → [600] — specs/logreg.yaml:16 (graph.p_y_given_x)
     {
       ev_t7.fill(-Infinity);
-      let s11 = 0;
-      for (let c8 = 0; c8 < 600; c8++) {
-        for (let c9 = 0; c9 < 10; c9++) {
-          const o10 = c8 * 1;
-          ev_t7[o10] = Math.max(ev_t7[o10], ev_t6[s11++]);
+      let s24 = 0;
+      for (let c21 = 0; c21 < 600; c21++) {
+        for (let c22 = 0; c22 < 10; c22++) {
+          const o23 = c21 * 1;
+          ev_t7[o23] = Math.max(ev_t7[o23], ev_t6[s24++]);
         }
       }
     }
 
     // sub %11 → [600, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
-    let i12 = 0;
-    for (let c13 = 0; c13 < 600; c13++) {
-      for (let c14 = 0; c14 < 10; c14++) {
-        ev_t11[i12] = (ev_t6[i12] - ev_t7[c13]);
-        i12++;
+    let i25 = 0;
+    for (let c26 = 0; c26 < 600; c26++) {
+      for (let c27 = 0; c27 < 10; c27++) {
+        ev_t11[i25] = (ev_t6[i25] - ev_t7[c26]);
+        i25++;
       }
     }
 
     // exp %12 → [600, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
-    for (let i15 = 0; i15 < 6000; i15++) ev_t12[i15] = Math.exp(ev_t11[i15]);
+    for (let i28 = 0; i28 < 6000; i28++) ev_t12[i28] = Math.exp(ev_t11[i28]);
     // reduce_sum %13 → [600] — specs/logreg.yaml:16 (graph.p_y_given_x)
     {
-      for (let o16 = 0; o16 < 600; o16++) {
-        let s18 = 0;
-        for (let k17 = o16 * 10; k17 < o16 * 10 + 10; k17++) s18 += ev_t12[k17];
-        ev_t13[o16] = s18;
+      for (let o29 = 0; o29 < 600; o29++) {
+        let s31 = 0;
+        for (let k30 = o29 * 10; k30 < o29 * 10 + 10; k30++) s31 += ev_t12[k30];
+        ev_t13[o29] = s31;
       }
     }
 
     // div %16 → [600, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
-    let i19 = 0;
-    for (let c20 = 0; c20 < 600; c20++) {
-      for (let c21 = 0; c21 < 10; c21++) {
-        ev_t16[i19] = (ev_t12[i19] / ev_t13[c20]);
-        i19++;
+    let i32 = 0;
+    for (let c33 = 0; c33 < 600; c33++) {
+      for (let c34 = 0; c34 < 10; c34++) {
+        ev_t16[i32] = (ev_t12[i32] / ev_t13[c33]);
+        i32++;
       }
     }
 
     // argmax %17 → [600] — specs/logreg.yaml:21 (metrics.error)
     {
-      for (let o22 = 0; o22 < 600; o22++) {
-        for (let j23 = 0; j23 < 1; j23++) {
-          let best25 = ev_t16[o22 * 10 + j23], bi26 = 0;
-          for (let k24 = 1; k24 < 10; k24++) {
-            const v27 = ev_t16[(o22 * 10 + k24) * 1 + j23];
-            if (v27 > best25) { best25 = v27; bi26 = k24; }
+      for (let o35 = 0; o35 < 600; o35++) {
+        for (let j36 = 0; j36 < 1; j36++) {
+          let best38 = ev_t16[o35 * 10 + j36], bi39 = 0;
+          for (let k37 = 1; k37 < 10; k37++) {
+            const v40 = ev_t16[(o35 * 10 + k37) * 1 + j36];
+            if (v40 > best38) { best38 = v40; bi39 = k37; }
           }
-          ev_t17[o22 * 1 + j23] = bi26;
+          ev_t17[o35 * 1 + j36] = bi39;
         }
       }
     }
 
     // cast %19 → [600] — specs/logreg.yaml:21 (metrics.error)
-    for (let i28 = 0; i28 < 600; i28++) ev_t19[i28] = (ev_t17[i28] !== in_y[i28] ? 1 : 0);
+    for (let i41 = 0; i41 < 600; i41++) ev_t19[i41] = (ev_t17[i41] !== in_y[i41] ? 1 : 0);
     // one_hot %20 → [600, 10] — specs/logreg.yaml:22 (metrics.cost)
     {
       ev_t20.fill(0);
-      for (let i29 = 0; i29 < 600; i29++) {
-        const l30 = in_y[i29];
-        if (l30 >= 0 && l30 < 10) ev_t20[i29 * 10 + l30] = 1;
+      for (let i42 = 0; i42 < 600; i42++) {
+        const l43 = in_y[i42];
+        if (l43 >= 0 && l43 < 10) ev_t20[i42 * 10 + l43] = 1;
       }
     }
 
     // log %21 → [600] — specs/logreg.yaml:22 (metrics.cost)
-    for (let i31 = 0; i31 < 600; i31++) ev_t21[i31] = Math.log(ev_t13[i31]);
+    for (let i44 = 0; i44 < 600; i44++) ev_t21[i44] = Math.log(ev_t13[i44]);
     // reduce_sum %26 → [600] — specs/logreg.yaml:22 (metrics.cost)
-    let i32 = 0;
-    let o33 = 0;
-    for (let c35 = 0; c35 < 600; c35++) {
-      let s34 = 0;
-      for (let c36 = 0; c36 < 10; c36++) {
-        s34 += (ev_t20[i32] * (ev_t11[i32] - ev_t21[c35]));
-        i32++;
+    let i45 = 0;
+    let o46 = 0;
+    for (let c48 = 0; c48 < 600; c48++) {
+      let s47 = 0;
+      for (let c49 = 0; c49 < 10; c49++) {
+        s47 += (ev_t20[i45] * (ev_t11[i45] - ev_t21[c48]));
+        i45++;
       }
 
-      ev_t26[o33] = s34;
-      o33++;
+      ev_t26[o46] = s47;
+      o46++;
     }
 
     // neg %27 → [600] — specs/logreg.yaml:22 (metrics.cost)
-    for (let i37 = 0; i37 < 600; i37++) ev_t27[i37] = (-(ev_t26[i37]));
+    for (let i50 = 0; i50 < 600; i50++) ev_t27[i50] = (-(ev_t26[i50]));
     out.error.set(ev_t19);
     out.cost.set(ev_t27);
   }
 
   private step0(batch: Batch, step: number): number {
     const f0_t4 = this.f0_t4;
+    const f0_w4_5 = this.f0_w4_5;
+    const f0_w4_6 = this.f0_w4_6;
     const f0_t6 = this.f0_t6;
     const f0_t7 = this.f0_t7;
     const f0_t11 = this.f0_t11;
@@ -254,153 +280,187 @@ export class Model implements CompiledModel {
     const f0_t34 = this.f0_t34;
     const f0_t35 = this.f0_t35;
     const f0_t36 = this.f0_t36;
+    const f0_w36_62 = this.f0_w36_62;
+    const f0_w36_63 = this.f0_w36_63;
     const in_x = batch.x as Float32Array;
     const in_y = batch.y as Int32Array;
     const p0_W = this.params.W;
     const p1_b = this.params.b;
     // matmul %4 → [600, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
     {
-      f0_t4.fill(0);
       for (let i0 = 0; i0 < 600; i0++) {
+        let nnz7 = 0;
         for (let p2 = 0; p2 < 784; p2++) {
           const a3 = in_x[i0 * 784 + p2];
-          if (a3 === 0) continue;
-          for (let j1 = 0; j1 < 10; j1++) f0_t4[i0 * 10 + j1] += a3 * p0_W[p2 * 10 + j1];
+          if (a3 !== 0) { f0_w4_5[nnz7] = p2 * 10; f0_w4_6[nnz7] = a3; nnz7++; }
+        }
+        const o9 = i0 * 10;
+        f0_t4.fill(0, o9, o9 + 10);
+        let q8 = 0;
+        for (; q8 + 4 <= nnz7; q8 += 4) {
+          const a10 = f0_w4_6[q8], a11 = f0_w4_6[q8 + 1], a12 = f0_w4_6[q8 + 2], a13 = f0_w4_6[q8 + 3];
+          const b14 = f0_w4_5[q8], b15 = f0_w4_5[q8 + 1], b16 = f0_w4_5[q8 + 2], b17 = f0_w4_5[q8 + 3];
+          for (let j1 = 0; j1 < 10; j1++) {
+            f0_t4[o9 + j1] += a10 * p0_W[b14 + j1] + a11 * p0_W[b15 + j1] + a12 * p0_W[b16 + j1] + a13 * p0_W[b17 + j1];
+          }
+        }
+        const a10 = f0_w4_6[q8], a11 = f0_w4_6[q8 + 1], a12 = f0_w4_6[q8 + 2];
+        const b14 = f0_w4_5[q8], b15 = f0_w4_5[q8 + 1], b16 = f0_w4_5[q8 + 2];
+        switch (nnz7 - q8) {
+          case 3: for (let j1 = 0; j1 < 10; j1++) f0_t4[o9 + j1] += a10 * p0_W[b14 + j1] + a11 * p0_W[b15 + j1] + a12 * p0_W[b16 + j1]; break;
+          case 2: for (let j1 = 0; j1 < 10; j1++) f0_t4[o9 + j1] += a10 * p0_W[b14 + j1] + a11 * p0_W[b15 + j1]; break;
+          case 1: for (let j1 = 0; j1 < 10; j1++) f0_t4[o9 + j1] += a10 * p0_W[b14 + j1]; break;
         }
       }
     }
 
     // add %6 → [600, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
-    let i5 = 0;
-    for (let c6 = 0; c6 < 600; c6++) {
-      for (let c7 = 0; c7 < 10; c7++) {
-        f0_t6[i5] = (f0_t4[i5] + p1_b[c7]);
-        i5++;
+    let i18 = 0;
+    for (let c19 = 0; c19 < 600; c19++) {
+      for (let c20 = 0; c20 < 10; c20++) {
+        f0_t6[i18] = (f0_t4[i18] + p1_b[c20]);
+        i18++;
       }
     }
 
     // reduce_max %7 → [600] — specs/logreg.yaml:16 (graph.p_y_given_x)
     {
       f0_t7.fill(-Infinity);
-      let s11 = 0;
-      for (let c8 = 0; c8 < 600; c8++) {
-        for (let c9 = 0; c9 < 10; c9++) {
-          const o10 = c8 * 1;
-          f0_t7[o10] = Math.max(f0_t7[o10], f0_t6[s11++]);
+      let s24 = 0;
+      for (let c21 = 0; c21 < 600; c21++) {
+        for (let c22 = 0; c22 < 10; c22++) {
+          const o23 = c21 * 1;
+          f0_t7[o23] = Math.max(f0_t7[o23], f0_t6[s24++]);
         }
       }
     }
 
     // sub %11 → [600, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
-    let i12 = 0;
-    for (let c13 = 0; c13 < 600; c13++) {
-      for (let c14 = 0; c14 < 10; c14++) {
-        f0_t11[i12] = (f0_t6[i12] - f0_t7[c13]);
-        i12++;
+    let i25 = 0;
+    for (let c26 = 0; c26 < 600; c26++) {
+      for (let c27 = 0; c27 < 10; c27++) {
+        f0_t11[i25] = (f0_t6[i25] - f0_t7[c26]);
+        i25++;
       }
     }
 
     // exp %12 → [600, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
-    for (let i15 = 0; i15 < 6000; i15++) f0_t12[i15] = Math.exp(f0_t11[i15]);
+    for (let i28 = 0; i28 < 6000; i28++) f0_t12[i28] = Math.exp(f0_t11[i28]);
     // reduce_sum %13 → [600] — specs/logreg.yaml:16 (graph.p_y_given_x)
     {
-      for (let o16 = 0; o16 < 600; o16++) {
-        let s18 = 0;
-        for (let k17 = o16 * 10; k17 < o16 * 10 + 10; k17++) s18 += f0_t12[k17];
-        f0_t13[o16] = s18;
+      for (let o29 = 0; o29 < 600; o29++) {
+        let s31 = 0;
+        for (let k30 = o29 * 10; k30 < o29 * 10 + 10; k30++) s31 += f0_t12[k30];
+        f0_t13[o29] = s31;
       }
     }
 
     // one_hot %14 → [600, 10] — specs/logreg.yaml:19 (losses.cost.nll)
     {
       f0_t14.fill(0);
-      for (let i19 = 0; i19 < 600; i19++) {
-        const l20 = in_y[i19];
-        if (l20 >= 0 && l20 < 10) f0_t14[i19 * 10 + l20] = 1;
+      for (let i32 = 0; i32 < 600; i32++) {
+        const l33 = in_y[i32];
+        if (l33 >= 0 && l33 < 10) f0_t14[i32 * 10 + l33] = 1;
       }
     }
 
     // log %15 → [600] — specs/logreg.yaml:19 (losses.cost.nll)
-    for (let i21 = 0; i21 < 600; i21++) f0_t15[i21] = Math.log(f0_t13[i21]);
+    for (let i34 = 0; i34 < 600; i34++) f0_t15[i34] = Math.log(f0_t13[i34]);
     // reduce_sum %20 → [600] — specs/logreg.yaml:19 (losses.cost.nll)
-    let i22 = 0;
-    let o23 = 0;
-    for (let c25 = 0; c25 < 600; c25++) {
-      let s24 = 0;
-      for (let c26 = 0; c26 < 10; c26++) {
-        s24 += (f0_t14[i22] * (f0_t11[i22] - f0_t15[c25]));
-        i22++;
+    let i35 = 0;
+    let o36 = 0;
+    for (let c38 = 0; c38 < 600; c38++) {
+      let s37 = 0;
+      for (let c39 = 0; c39 < 10; c39++) {
+        s37 += (f0_t14[i35] * (f0_t11[i35] - f0_t15[c38]));
+        i35++;
       }
 
-      f0_t20[o23] = s24;
-      o23++;
+      f0_t20[o36] = s37;
+      o36++;
     }
 
     // reduce_sum %22 → [] — specs/logreg.yaml:19 (losses.cost.nll)
-    let i27 = 0;
-    let o28 = 0;
-    let s29 = 0;
-    for (let c30 = 0; c30 < 600; c30++) {
-      s29 += (-(f0_t20[i27]));
-      i27++;
+    let i40 = 0;
+    let o41 = 0;
+    let s42 = 0;
+    for (let c43 = 0; c43 < 600; c43++) {
+      s42 += (-(f0_t20[i40]));
+      i40++;
     }
 
-    f0_t22[o28] = s29;
-    o28++;
+    f0_t22[o41] = s42;
+    o41++;
     // mul %24 → [] — specs/logreg.yaml:19 (losses.cost.nll)
-    for (let i31 = 0; i31 < 1; i31++) f0_t24[i31] = (f0_t22[i31] * 0.0016666666666666668);
+    for (let i44 = 0; i44 < 1; i44++) f0_t24[i44] = (f0_t22[i44] * 0.0016666666666666668);
     // reduce_sum %29 → [600] — specs/logreg.yaml:19 (losses.cost.nll)
-    let i32 = 0;
-    let o33 = 0;
-    for (let c35 = 0; c35 < 600; c35++) {
-      let s34 = 0;
-      for (let c36 = 0; c36 < 10; c36++) {
-        s34 += (0.0016666666666666668 * f0_t14[i32]);
-        i32++;
+    let i45 = 0;
+    let o46 = 0;
+    for (let c48 = 0; c48 < 600; c48++) {
+      let s47 = 0;
+      for (let c49 = 0; c49 < 10; c49++) {
+        s47 += (0.0016666666666666668 * f0_t14[i45]);
+        i45++;
       }
 
-      f0_t29[o33] = s34;
-      o33++;
+      f0_t29[o46] = s47;
+      o46++;
     }
 
     // div %30 → [600] — specs/logreg.yaml:19 (losses.cost.nll)
-    for (let i37 = 0; i37 < 600; i37++) f0_t30[i37] = (f0_t29[i37] / f0_t13[i37]);
+    for (let i50 = 0; i50 < 600; i50++) f0_t30[i50] = (f0_t29[i50] / f0_t13[i50]);
     // add %34 → [600, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
-    let i38 = 0;
-    for (let c39 = 0; c39 < 600; c39++) {
-      for (let c40 = 0; c40 < 10; c40++) {
-        f0_t34[i38] = (((-0.0016666666666666668) * f0_t14[i38]) + (f0_t30[c39] * f0_t12[i38]));
-        i38++;
+    let i51 = 0;
+    for (let c52 = 0; c52 < 600; c52++) {
+      for (let c53 = 0; c53 < 10; c53++) {
+        f0_t34[i51] = (((-0.0016666666666666668) * f0_t14[i51]) + (f0_t30[c52] * f0_t12[i51]));
+        i51++;
       }
     }
 
     // reduce_sum %35 → [10] — specs/logreg.yaml:16 (graph.p_y_given_x)
     {
       f0_t35.fill(0);
-      let s43 = 0;
-      for (let c41 = 0; c41 < 600; c41++) {
-        for (let c42 = 0; c42 < 10; c42++) {
-          f0_t35[c42] += f0_t34[s43++];
+      let s56 = 0;
+      for (let c54 = 0; c54 < 600; c54++) {
+        for (let c55 = 0; c55 < 10; c55++) {
+          f0_t35[c55] += f0_t34[s56++];
         }
       }
     }
 
     // matmul %36 → [784, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
     {
-      f0_t36.fill(0);
-      for (let i44 = 0; i44 < 784; i44++) {
-        for (let p46 = 0; p46 < 600; p46++) {
-          const a47 = in_x[p46 * 784 + i44];
-          if (a47 === 0) continue;
-          for (let j45 = 0; j45 < 10; j45++) f0_t36[i44 * 10 + j45] += a47 * f0_t34[p46 * 10 + j45];
+      for (let i57 = 0; i57 < 784; i57++) {
+        let nnz64 = 0;
+        for (let p59 = 0; p59 < 600; p59++) {
+          const a60 = in_x[p59 * 784 + i57];
+          if (a60 !== 0) { f0_w36_62[nnz64] = p59 * 10; f0_w36_63[nnz64] = a60; nnz64++; }
+        }
+        const o66 = i57 * 10;
+        f0_t36.fill(0, o66, o66 + 10);
+        let q65 = 0;
+        for (; q65 + 4 <= nnz64; q65 += 4) {
+          const a67 = f0_w36_63[q65], a68 = f0_w36_63[q65 + 1], a69 = f0_w36_63[q65 + 2], a70 = f0_w36_63[q65 + 3];
+          const b71 = f0_w36_62[q65], b72 = f0_w36_62[q65 + 1], b73 = f0_w36_62[q65 + 2], b74 = f0_w36_62[q65 + 3];
+          for (let j58 = 0; j58 < 10; j58++) {
+            f0_t36[o66 + j58] += a67 * f0_t34[b71 + j58] + a68 * f0_t34[b72 + j58] + a69 * f0_t34[b73 + j58] + a70 * f0_t34[b74 + j58];
+          }
+        }
+        const a67 = f0_w36_63[q65], a68 = f0_w36_63[q65 + 1], a69 = f0_w36_63[q65 + 2];
+        const b71 = f0_w36_62[q65], b72 = f0_w36_62[q65 + 1], b73 = f0_w36_62[q65 + 2];
+        switch (nnz64 - q65) {
+          case 3: for (let j58 = 0; j58 < 10; j58++) f0_t36[o66 + j58] += a67 * f0_t34[b71 + j58] + a68 * f0_t34[b72 + j58] + a69 * f0_t34[b73 + j58]; break;
+          case 2: for (let j58 = 0; j58 < 10; j58++) f0_t36[o66 + j58] += a67 * f0_t34[b71 + j58] + a68 * f0_t34[b72 + j58]; break;
+          case 1: for (let j58 = 0; j58 < 10; j58++) f0_t36[o66 + j58] += a67 * f0_t34[b71 + j58]; break;
         }
       }
     }
 
     // sub %39 → [784, 10] — specs/logreg.yaml:26 (phases[0].optimizer)
-    for (let i49 = 0; i49 < 7840; i49++) p0_W[i49] = (p0_W[i49] - (0.13 * f0_t36[i49]));
+    for (let i75 = 0; i75 < 7840; i75++) p0_W[i75] = (p0_W[i75] - (0.13 * f0_t36[i75]));
     // sub %42 → [10] — specs/logreg.yaml:26 (phases[0].optimizer)
-    for (let i50 = 0; i50 < 10; i50++) p1_b[i50] = (p1_b[i50] - (0.13 * f0_t35[i50]));
+    for (let i76 = 0; i76 < 10; i76++) p1_b[i76] = (p1_b[i76] - (0.13 * f0_t35[i76]));
     return f0_t24[0];
   }
 }

@@ -91,8 +91,12 @@ export class Model implements CompiledModel {
   readonly params = { W1: new Float32Array(392000), b1: new Float32Array(500), W2: new Float32Array(5000), b2: new Float32Array(10) };
   readonly state: Record<string, Float32Array> = {};
   private readonly f0_t6 = new Float32Array(10000);
+  private readonly f0_w6_5 = new Int32Array(787);
+  private readonly f0_w6_6 = new Float64Array(787);
   private readonly f0_t9 = new Float32Array(10000);
   private readonly f0_t10 = new Float32Array(200);
+  private readonly f0_w10_26 = new Int32Array(503);
+  private readonly f0_w10_27 = new Float64Array(503);
   private readonly f0_t12 = new Float32Array(200);
   private readonly f0_t13 = new Float32Array(20);
   private readonly f0_t17 = new Float32Array(200);
@@ -111,12 +115,20 @@ export class Model implements CompiledModel {
   private readonly f0_t53 = new Float32Array(10);
   private readonly f0_t54 = new Float32Array(10000);
   private readonly f0_t55 = new Float32Array(5000);
+  private readonly f0_w55_98 = new Int32Array(23);
+  private readonly f0_w55_99 = new Float64Array(23);
   private readonly f0_t60 = new Float32Array(10000);
   private readonly f0_t61 = new Float32Array(500);
   private readonly f0_t62 = new Float32Array(392000);
+  private readonly f0_w62_120 = new Int32Array(23);
+  private readonly f0_w62_121 = new Float64Array(23);
   private readonly ev_t6 = new Float32Array(10000);
+  private readonly ev_w6_5 = new Int32Array(787);
+  private readonly ev_w6_6 = new Float64Array(787);
   private readonly ev_t9 = new Float32Array(10000);
   private readonly ev_t10 = new Float32Array(200);
+  private readonly ev_w10_26 = new Int32Array(503);
+  private readonly ev_w10_27 = new Float64Array(503);
   private readonly ev_t12 = new Float32Array(200);
   private readonly ev_t13 = new Float32Array(20);
   private readonly ev_t17 = new Float32Array(200);
@@ -139,8 +151,12 @@ export class Model implements CompiledModel {
 
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const ev_t6 = this.ev_t6;
+    const ev_w6_5 = this.ev_w6_5;
+    const ev_w6_6 = this.ev_w6_6;
     const ev_t9 = this.ev_t9;
     const ev_t10 = this.ev_t10;
+    const ev_w10_26 = this.ev_w10_26;
+    const ev_w10_27 = this.ev_w10_27;
     const ev_t12 = this.ev_t12;
     const ev_t13 = this.ev_t13;
     const ev_t17 = this.ev_t17;
@@ -162,138 +178,174 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %6 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
     {
-      ev_t6.fill(0);
       for (let i0 = 0; i0 < 20; i0++) {
+        let nnz7 = 0;
         for (let p2 = 0; p2 < 784; p2++) {
           const a3 = in_x[i0 * 784 + p2];
-          if (a3 === 0) continue;
-          for (let j1 = 0; j1 < 500; j1++) ev_t6[i0 * 500 + j1] += a3 * p0_W1[p2 * 500 + j1];
+          if (a3 !== 0) { ev_w6_5[nnz7] = p2 * 500; ev_w6_6[nnz7] = a3; nnz7++; }
+        }
+        const o9 = i0 * 500;
+        ev_t6.fill(0, o9, o9 + 500);
+        let q8 = 0;
+        for (; q8 + 4 <= nnz7; q8 += 4) {
+          const a10 = ev_w6_6[q8], a11 = ev_w6_6[q8 + 1], a12 = ev_w6_6[q8 + 2], a13 = ev_w6_6[q8 + 3];
+          const b14 = ev_w6_5[q8], b15 = ev_w6_5[q8 + 1], b16 = ev_w6_5[q8 + 2], b17 = ev_w6_5[q8 + 3];
+          for (let j1 = 0; j1 < 500; j1++) {
+            ev_t6[o9 + j1] += a10 * p0_W1[b14 + j1] + a11 * p0_W1[b15 + j1] + a12 * p0_W1[b16 + j1] + a13 * p0_W1[b17 + j1];
+          }
+        }
+        const a10 = ev_w6_6[q8], a11 = ev_w6_6[q8 + 1], a12 = ev_w6_6[q8 + 2];
+        const b14 = ev_w6_5[q8], b15 = ev_w6_5[q8 + 1], b16 = ev_w6_5[q8 + 2];
+        switch (nnz7 - q8) {
+          case 3: for (let j1 = 0; j1 < 500; j1++) ev_t6[o9 + j1] += a10 * p0_W1[b14 + j1] + a11 * p0_W1[b15 + j1] + a12 * p0_W1[b16 + j1]; break;
+          case 2: for (let j1 = 0; j1 < 500; j1++) ev_t6[o9 + j1] += a10 * p0_W1[b14 + j1] + a11 * p0_W1[b15 + j1]; break;
+          case 1: for (let j1 = 0; j1 < 500; j1++) ev_t6[o9 + j1] += a10 * p0_W1[b14 + j1]; break;
         }
       }
     }
 
     // tanh %9 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
-    let i5 = 0;
-    for (let c6 = 0; c6 < 20; c6++) {
-      for (let c7 = 0; c7 < 500; c7++) {
-        ev_t9[i5] = Math.tanh((ev_t6[i5] + p1_b1[c7]));
-        i5++;
+    let i18 = 0;
+    for (let c19 = 0; c19 < 20; c19++) {
+      for (let c20 = 0; c20 < 500; c20++) {
+        ev_t9[i18] = Math.tanh((ev_t6[i18] + p1_b1[c20]));
+        i18++;
       }
     }
 
     // matmul %10 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
-      ev_t10.fill(0);
-      for (let i8 = 0; i8 < 20; i8++) {
-        for (let p10 = 0; p10 < 500; p10++) {
-          const a11 = ev_t9[i8 * 500 + p10];
-          if (a11 === 0) continue;
-          for (let j9 = 0; j9 < 10; j9++) ev_t10[i8 * 10 + j9] += a11 * p2_W2[p10 * 10 + j9];
+      for (let i21 = 0; i21 < 20; i21++) {
+        let nnz28 = 0;
+        for (let p23 = 0; p23 < 500; p23++) {
+          const a24 = ev_t9[i21 * 500 + p23];
+          if (a24 !== 0) { ev_w10_26[nnz28] = p23 * 10; ev_w10_27[nnz28] = a24; nnz28++; }
+        }
+        const o30 = i21 * 10;
+        ev_t10.fill(0, o30, o30 + 10);
+        let q29 = 0;
+        for (; q29 + 4 <= nnz28; q29 += 4) {
+          const a31 = ev_w10_27[q29], a32 = ev_w10_27[q29 + 1], a33 = ev_w10_27[q29 + 2], a34 = ev_w10_27[q29 + 3];
+          const b35 = ev_w10_26[q29], b36 = ev_w10_26[q29 + 1], b37 = ev_w10_26[q29 + 2], b38 = ev_w10_26[q29 + 3];
+          for (let j22 = 0; j22 < 10; j22++) {
+            ev_t10[o30 + j22] += a31 * p2_W2[b35 + j22] + a32 * p2_W2[b36 + j22] + a33 * p2_W2[b37 + j22] + a34 * p2_W2[b38 + j22];
+          }
+        }
+        const a31 = ev_w10_27[q29], a32 = ev_w10_27[q29 + 1], a33 = ev_w10_27[q29 + 2];
+        const b35 = ev_w10_26[q29], b36 = ev_w10_26[q29 + 1], b37 = ev_w10_26[q29 + 2];
+        switch (nnz28 - q29) {
+          case 3: for (let j22 = 0; j22 < 10; j22++) ev_t10[o30 + j22] += a31 * p2_W2[b35 + j22] + a32 * p2_W2[b36 + j22] + a33 * p2_W2[b37 + j22]; break;
+          case 2: for (let j22 = 0; j22 < 10; j22++) ev_t10[o30 + j22] += a31 * p2_W2[b35 + j22] + a32 * p2_W2[b36 + j22]; break;
+          case 1: for (let j22 = 0; j22 < 10; j22++) ev_t10[o30 + j22] += a31 * p2_W2[b35 + j22]; break;
         }
       }
     }
 
     // add %12 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    let i13 = 0;
-    for (let c14 = 0; c14 < 20; c14++) {
-      for (let c15 = 0; c15 < 10; c15++) {
-        ev_t12[i13] = (ev_t10[i13] + p3_b2[c15]);
-        i13++;
+    let i39 = 0;
+    for (let c40 = 0; c40 < 20; c40++) {
+      for (let c41 = 0; c41 < 10; c41++) {
+        ev_t12[i39] = (ev_t10[i39] + p3_b2[c41]);
+        i39++;
       }
     }
 
     // reduce_max %13 → [20] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
       ev_t13.fill(-Infinity);
-      let s19 = 0;
-      for (let c16 = 0; c16 < 20; c16++) {
-        for (let c17 = 0; c17 < 10; c17++) {
-          const o18 = c16 * 1;
-          ev_t13[o18] = Math.max(ev_t13[o18], ev_t12[s19++]);
+      let s45 = 0;
+      for (let c42 = 0; c42 < 20; c42++) {
+        for (let c43 = 0; c43 < 10; c43++) {
+          const o44 = c42 * 1;
+          ev_t13[o44] = Math.max(ev_t13[o44], ev_t12[s45++]);
         }
       }
     }
 
     // sub %17 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    let i20 = 0;
-    for (let c21 = 0; c21 < 20; c21++) {
-      for (let c22 = 0; c22 < 10; c22++) {
-        ev_t17[i20] = (ev_t12[i20] - ev_t13[c21]);
-        i20++;
+    let i46 = 0;
+    for (let c47 = 0; c47 < 20; c47++) {
+      for (let c48 = 0; c48 < 10; c48++) {
+        ev_t17[i46] = (ev_t12[i46] - ev_t13[c47]);
+        i46++;
       }
     }
 
     // exp %18 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    for (let i23 = 0; i23 < 200; i23++) ev_t18[i23] = Math.exp(ev_t17[i23]);
+    for (let i49 = 0; i49 < 200; i49++) ev_t18[i49] = Math.exp(ev_t17[i49]);
     // reduce_sum %19 → [20] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
-      for (let o24 = 0; o24 < 20; o24++) {
-        let s26 = 0;
-        for (let k25 = o24 * 10; k25 < o24 * 10 + 10; k25++) s26 += ev_t18[k25];
-        ev_t19[o24] = s26;
+      for (let o50 = 0; o50 < 20; o50++) {
+        let s52 = 0;
+        for (let k51 = o50 * 10; k51 < o50 * 10 + 10; k51++) s52 += ev_t18[k51];
+        ev_t19[o50] = s52;
       }
     }
 
     // div %22 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    let i27 = 0;
-    for (let c28 = 0; c28 < 20; c28++) {
-      for (let c29 = 0; c29 < 10; c29++) {
-        ev_t22[i27] = (ev_t18[i27] / ev_t19[c28]);
-        i27++;
+    let i53 = 0;
+    for (let c54 = 0; c54 < 20; c54++) {
+      for (let c55 = 0; c55 < 10; c55++) {
+        ev_t22[i53] = (ev_t18[i53] / ev_t19[c54]);
+        i53++;
       }
     }
 
     // argmax %23 → [20] — specs/mlp.yaml:27 (metrics.error)
     {
-      for (let o30 = 0; o30 < 20; o30++) {
-        for (let j31 = 0; j31 < 1; j31++) {
-          let best33 = ev_t22[o30 * 10 + j31], bi34 = 0;
-          for (let k32 = 1; k32 < 10; k32++) {
-            const v35 = ev_t22[(o30 * 10 + k32) * 1 + j31];
-            if (v35 > best33) { best33 = v35; bi34 = k32; }
+      for (let o56 = 0; o56 < 20; o56++) {
+        for (let j57 = 0; j57 < 1; j57++) {
+          let best59 = ev_t22[o56 * 10 + j57], bi60 = 0;
+          for (let k58 = 1; k58 < 10; k58++) {
+            const v61 = ev_t22[(o56 * 10 + k58) * 1 + j57];
+            if (v61 > best59) { best59 = v61; bi60 = k58; }
           }
-          ev_t23[o30 * 1 + j31] = bi34;
+          ev_t23[o56 * 1 + j57] = bi60;
         }
       }
     }
 
     // cast %25 → [20] — specs/mlp.yaml:27 (metrics.error)
-    for (let i36 = 0; i36 < 20; i36++) ev_t25[i36] = (ev_t23[i36] !== in_y[i36] ? 1 : 0);
+    for (let i62 = 0; i62 < 20; i62++) ev_t25[i62] = (ev_t23[i62] !== in_y[i62] ? 1 : 0);
     // one_hot %26 → [20, 10] — specs/mlp.yaml:28 (metrics.cost)
     {
       ev_t26.fill(0);
-      for (let i37 = 0; i37 < 20; i37++) {
-        const l38 = in_y[i37];
-        if (l38 >= 0 && l38 < 10) ev_t26[i37 * 10 + l38] = 1;
+      for (let i63 = 0; i63 < 20; i63++) {
+        const l64 = in_y[i63];
+        if (l64 >= 0 && l64 < 10) ev_t26[i63 * 10 + l64] = 1;
       }
     }
 
     // log %27 → [20] — specs/mlp.yaml:28 (metrics.cost)
-    for (let i39 = 0; i39 < 20; i39++) ev_t27[i39] = Math.log(ev_t19[i39]);
+    for (let i65 = 0; i65 < 20; i65++) ev_t27[i65] = Math.log(ev_t19[i65]);
     // reduce_sum %32 → [20] — specs/mlp.yaml:28 (metrics.cost)
-    let i40 = 0;
-    let o41 = 0;
-    for (let c43 = 0; c43 < 20; c43++) {
-      let s42 = 0;
-      for (let c44 = 0; c44 < 10; c44++) {
-        s42 += (ev_t26[i40] * (ev_t17[i40] - ev_t27[c43]));
-        i40++;
+    let i66 = 0;
+    let o67 = 0;
+    for (let c69 = 0; c69 < 20; c69++) {
+      let s68 = 0;
+      for (let c70 = 0; c70 < 10; c70++) {
+        s68 += (ev_t26[i66] * (ev_t17[i66] - ev_t27[c69]));
+        i66++;
       }
 
-      ev_t32[o41] = s42;
-      o41++;
+      ev_t32[o67] = s68;
+      o67++;
     }
 
     // neg %33 → [20] — specs/mlp.yaml:28 (metrics.cost)
-    for (let i45 = 0; i45 < 20; i45++) ev_t33[i45] = (-(ev_t32[i45]));
+    for (let i71 = 0; i71 < 20; i71++) ev_t33[i71] = (-(ev_t32[i71]));
     out.error.set(ev_t25);
     out.cost.set(ev_t33);
   }
 
   private step0(batch: Batch, step: number): number {
     const f0_t6 = this.f0_t6;
+    const f0_w6_5 = this.f0_w6_5;
+    const f0_w6_6 = this.f0_w6_6;
     const f0_t9 = this.f0_t9;
     const f0_t10 = this.f0_t10;
+    const f0_w10_26 = this.f0_w10_26;
+    const f0_w10_27 = this.f0_w10_27;
     const f0_t12 = this.f0_t12;
     const f0_t13 = this.f0_t13;
     const f0_t17 = this.f0_t17;
@@ -312,9 +364,13 @@ export class Model implements CompiledModel {
     const f0_t53 = this.f0_t53;
     const f0_t54 = this.f0_t54;
     const f0_t55 = this.f0_t55;
+    const f0_w55_98 = this.f0_w55_98;
+    const f0_w55_99 = this.f0_w55_99;
     const f0_t60 = this.f0_t60;
     const f0_t61 = this.f0_t61;
     const f0_t62 = this.f0_t62;
+    const f0_w62_120 = this.f0_w62_120;
+    const f0_w62_121 = this.f0_w62_121;
     const in_x = batch.x as Float32Array;
     const in_y = batch.y as Int32Array;
     const p0_W1 = this.params.W1;
@@ -323,234 +379,298 @@ export class Model implements CompiledModel {
     const p3_b2 = this.params.b2;
     // matmul %6 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
     {
-      f0_t6.fill(0);
       for (let i0 = 0; i0 < 20; i0++) {
+        let nnz7 = 0;
         for (let p2 = 0; p2 < 784; p2++) {
           const a3 = in_x[i0 * 784 + p2];
-          if (a3 === 0) continue;
-          for (let j1 = 0; j1 < 500; j1++) f0_t6[i0 * 500 + j1] += a3 * p0_W1[p2 * 500 + j1];
+          if (a3 !== 0) { f0_w6_5[nnz7] = p2 * 500; f0_w6_6[nnz7] = a3; nnz7++; }
+        }
+        const o9 = i0 * 500;
+        f0_t6.fill(0, o9, o9 + 500);
+        let q8 = 0;
+        for (; q8 + 4 <= nnz7; q8 += 4) {
+          const a10 = f0_w6_6[q8], a11 = f0_w6_6[q8 + 1], a12 = f0_w6_6[q8 + 2], a13 = f0_w6_6[q8 + 3];
+          const b14 = f0_w6_5[q8], b15 = f0_w6_5[q8 + 1], b16 = f0_w6_5[q8 + 2], b17 = f0_w6_5[q8 + 3];
+          for (let j1 = 0; j1 < 500; j1++) {
+            f0_t6[o9 + j1] += a10 * p0_W1[b14 + j1] + a11 * p0_W1[b15 + j1] + a12 * p0_W1[b16 + j1] + a13 * p0_W1[b17 + j1];
+          }
+        }
+        const a10 = f0_w6_6[q8], a11 = f0_w6_6[q8 + 1], a12 = f0_w6_6[q8 + 2];
+        const b14 = f0_w6_5[q8], b15 = f0_w6_5[q8 + 1], b16 = f0_w6_5[q8 + 2];
+        switch (nnz7 - q8) {
+          case 3: for (let j1 = 0; j1 < 500; j1++) f0_t6[o9 + j1] += a10 * p0_W1[b14 + j1] + a11 * p0_W1[b15 + j1] + a12 * p0_W1[b16 + j1]; break;
+          case 2: for (let j1 = 0; j1 < 500; j1++) f0_t6[o9 + j1] += a10 * p0_W1[b14 + j1] + a11 * p0_W1[b15 + j1]; break;
+          case 1: for (let j1 = 0; j1 < 500; j1++) f0_t6[o9 + j1] += a10 * p0_W1[b14 + j1]; break;
         }
       }
     }
 
     // tanh %9 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
-    let i5 = 0;
-    for (let c6 = 0; c6 < 20; c6++) {
-      for (let c7 = 0; c7 < 500; c7++) {
-        f0_t9[i5] = Math.tanh((f0_t6[i5] + p1_b1[c7]));
-        i5++;
+    let i18 = 0;
+    for (let c19 = 0; c19 < 20; c19++) {
+      for (let c20 = 0; c20 < 500; c20++) {
+        f0_t9[i18] = Math.tanh((f0_t6[i18] + p1_b1[c20]));
+        i18++;
       }
     }
 
     // matmul %10 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
-      f0_t10.fill(0);
-      for (let i8 = 0; i8 < 20; i8++) {
-        for (let p10 = 0; p10 < 500; p10++) {
-          const a11 = f0_t9[i8 * 500 + p10];
-          if (a11 === 0) continue;
-          for (let j9 = 0; j9 < 10; j9++) f0_t10[i8 * 10 + j9] += a11 * p2_W2[p10 * 10 + j9];
+      for (let i21 = 0; i21 < 20; i21++) {
+        let nnz28 = 0;
+        for (let p23 = 0; p23 < 500; p23++) {
+          const a24 = f0_t9[i21 * 500 + p23];
+          if (a24 !== 0) { f0_w10_26[nnz28] = p23 * 10; f0_w10_27[nnz28] = a24; nnz28++; }
+        }
+        const o30 = i21 * 10;
+        f0_t10.fill(0, o30, o30 + 10);
+        let q29 = 0;
+        for (; q29 + 4 <= nnz28; q29 += 4) {
+          const a31 = f0_w10_27[q29], a32 = f0_w10_27[q29 + 1], a33 = f0_w10_27[q29 + 2], a34 = f0_w10_27[q29 + 3];
+          const b35 = f0_w10_26[q29], b36 = f0_w10_26[q29 + 1], b37 = f0_w10_26[q29 + 2], b38 = f0_w10_26[q29 + 3];
+          for (let j22 = 0; j22 < 10; j22++) {
+            f0_t10[o30 + j22] += a31 * p2_W2[b35 + j22] + a32 * p2_W2[b36 + j22] + a33 * p2_W2[b37 + j22] + a34 * p2_W2[b38 + j22];
+          }
+        }
+        const a31 = f0_w10_27[q29], a32 = f0_w10_27[q29 + 1], a33 = f0_w10_27[q29 + 2];
+        const b35 = f0_w10_26[q29], b36 = f0_w10_26[q29 + 1], b37 = f0_w10_26[q29 + 2];
+        switch (nnz28 - q29) {
+          case 3: for (let j22 = 0; j22 < 10; j22++) f0_t10[o30 + j22] += a31 * p2_W2[b35 + j22] + a32 * p2_W2[b36 + j22] + a33 * p2_W2[b37 + j22]; break;
+          case 2: for (let j22 = 0; j22 < 10; j22++) f0_t10[o30 + j22] += a31 * p2_W2[b35 + j22] + a32 * p2_W2[b36 + j22]; break;
+          case 1: for (let j22 = 0; j22 < 10; j22++) f0_t10[o30 + j22] += a31 * p2_W2[b35 + j22]; break;
         }
       }
     }
 
     // add %12 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    let i13 = 0;
-    for (let c14 = 0; c14 < 20; c14++) {
-      for (let c15 = 0; c15 < 10; c15++) {
-        f0_t12[i13] = (f0_t10[i13] + p3_b2[c15]);
-        i13++;
+    let i39 = 0;
+    for (let c40 = 0; c40 < 20; c40++) {
+      for (let c41 = 0; c41 < 10; c41++) {
+        f0_t12[i39] = (f0_t10[i39] + p3_b2[c41]);
+        i39++;
       }
     }
 
     // reduce_max %13 → [20] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
       f0_t13.fill(-Infinity);
-      let s19 = 0;
-      for (let c16 = 0; c16 < 20; c16++) {
-        for (let c17 = 0; c17 < 10; c17++) {
-          const o18 = c16 * 1;
-          f0_t13[o18] = Math.max(f0_t13[o18], f0_t12[s19++]);
+      let s45 = 0;
+      for (let c42 = 0; c42 < 20; c42++) {
+        for (let c43 = 0; c43 < 10; c43++) {
+          const o44 = c42 * 1;
+          f0_t13[o44] = Math.max(f0_t13[o44], f0_t12[s45++]);
         }
       }
     }
 
     // sub %17 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    let i20 = 0;
-    for (let c21 = 0; c21 < 20; c21++) {
-      for (let c22 = 0; c22 < 10; c22++) {
-        f0_t17[i20] = (f0_t12[i20] - f0_t13[c21]);
-        i20++;
+    let i46 = 0;
+    for (let c47 = 0; c47 < 20; c47++) {
+      for (let c48 = 0; c48 < 10; c48++) {
+        f0_t17[i46] = (f0_t12[i46] - f0_t13[c47]);
+        i46++;
       }
     }
 
     // exp %18 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    for (let i23 = 0; i23 < 200; i23++) f0_t18[i23] = Math.exp(f0_t17[i23]);
+    for (let i49 = 0; i49 < 200; i49++) f0_t18[i49] = Math.exp(f0_t17[i49]);
     // reduce_sum %19 → [20] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
-      for (let o24 = 0; o24 < 20; o24++) {
-        let s26 = 0;
-        for (let k25 = o24 * 10; k25 < o24 * 10 + 10; k25++) s26 += f0_t18[k25];
-        f0_t19[o24] = s26;
+      for (let o50 = 0; o50 < 20; o50++) {
+        let s52 = 0;
+        for (let k51 = o50 * 10; k51 < o50 * 10 + 10; k51++) s52 += f0_t18[k51];
+        f0_t19[o50] = s52;
       }
     }
 
     // one_hot %20 → [20, 10] — specs/mlp.yaml:23 (losses.cost.nll)
     {
       f0_t20.fill(0);
-      for (let i27 = 0; i27 < 20; i27++) {
-        const l28 = in_y[i27];
-        if (l28 >= 0 && l28 < 10) f0_t20[i27 * 10 + l28] = 1;
+      for (let i53 = 0; i53 < 20; i53++) {
+        const l54 = in_y[i53];
+        if (l54 >= 0 && l54 < 10) f0_t20[i53 * 10 + l54] = 1;
       }
     }
 
     // log %21 → [20] — specs/mlp.yaml:23 (losses.cost.nll)
-    for (let i29 = 0; i29 < 20; i29++) f0_t21[i29] = Math.log(f0_t19[i29]);
+    for (let i55 = 0; i55 < 20; i55++) f0_t21[i55] = Math.log(f0_t19[i55]);
     // reduce_sum %26 → [20] — specs/mlp.yaml:23 (losses.cost.nll)
-    let i30 = 0;
-    let o31 = 0;
-    for (let c33 = 0; c33 < 20; c33++) {
-      let s32 = 0;
-      for (let c34 = 0; c34 < 10; c34++) {
-        s32 += (f0_t20[i30] * (f0_t17[i30] - f0_t21[c33]));
-        i30++;
+    let i56 = 0;
+    let o57 = 0;
+    for (let c59 = 0; c59 < 20; c59++) {
+      let s58 = 0;
+      for (let c60 = 0; c60 < 10; c60++) {
+        s58 += (f0_t20[i56] * (f0_t17[i56] - f0_t21[c59]));
+        i56++;
       }
 
-      f0_t26[o31] = s32;
-      o31++;
+      f0_t26[o57] = s58;
+      o57++;
     }
 
     // reduce_sum %28 → [] — specs/mlp.yaml:23 (losses.cost.nll)
-    let i35 = 0;
-    let o36 = 0;
-    let s37 = 0;
-    for (let c38 = 0; c38 < 20; c38++) {
-      s37 += (-(f0_t26[i35]));
-      i35++;
+    let i61 = 0;
+    let o62 = 0;
+    let s63 = 0;
+    for (let c64 = 0; c64 < 20; c64++) {
+      s63 += (-(f0_t26[i61]));
+      i61++;
     }
 
-    f0_t28[o36] = s37;
-    o36++;
+    f0_t28[o62] = s63;
+    o62++;
     // reduce_sum %32 → [] — specs/mlp.yaml:25 (losses.cost.l2)
-    let i39 = 0;
-    let o40 = 0;
-    let s41 = 0;
-    for (let c42 = 0; c42 < 784; c42++) {
-      for (let c43 = 0; c43 < 500; c43++) {
-        s41 += (p0_W1[i39] * p0_W1[i39]);
-        i39++;
+    let i65 = 0;
+    let o66 = 0;
+    let s67 = 0;
+    for (let c68 = 0; c68 < 784; c68++) {
+      for (let c69 = 0; c69 < 500; c69++) {
+        s67 += (p0_W1[i65] * p0_W1[i65]);
+        i65++;
       }
     }
 
-    f0_t32[o40] = s41;
-    o40++;
+    f0_t32[o66] = s67;
+    o66++;
     // reduce_sum %34 → [] — specs/mlp.yaml:25 (losses.cost.l2)
-    let i44 = 0;
-    let o45 = 0;
-    let s46 = 0;
-    for (let c47 = 0; c47 < 500; c47++) {
-      for (let c48 = 0; c48 < 10; c48++) {
-        s46 += (p2_W2[i44] * p2_W2[i44]);
-        i44++;
+    let i70 = 0;
+    let o71 = 0;
+    let s72 = 0;
+    for (let c73 = 0; c73 < 500; c73++) {
+      for (let c74 = 0; c74 < 10; c74++) {
+        s72 += (p2_W2[i70] * p2_W2[i70]);
+        i70++;
       }
     }
 
-    f0_t34[o45] = s46;
-    o45++;
+    f0_t34[o71] = s72;
+    o71++;
     // add %38 → [] — specs/mlp.yaml:25 (losses.cost.l2)
-    for (let i49 = 0; i49 < 1; i49++) f0_t38[i49] = ((f0_t28[i49] * 0.05) + ((f0_t32[i49] + f0_t34[i49]) * 0.0001));
+    for (let i75 = 0; i75 < 1; i75++) f0_t38[i75] = ((f0_t28[i75] * 0.05) + ((f0_t32[i75] + f0_t34[i75]) * 0.0001));
     // reduce_sum %47 → [20] — specs/mlp.yaml:23 (losses.cost.nll)
-    let i50 = 0;
-    let o51 = 0;
-    for (let c53 = 0; c53 < 20; c53++) {
-      let s52 = 0;
-      for (let c54 = 0; c54 < 10; c54++) {
-        s52 += (0.05 * f0_t20[i50]);
-        i50++;
+    let i76 = 0;
+    let o77 = 0;
+    for (let c79 = 0; c79 < 20; c79++) {
+      let s78 = 0;
+      for (let c80 = 0; c80 < 10; c80++) {
+        s78 += (0.05 * f0_t20[i76]);
+        i76++;
       }
 
-      f0_t47[o51] = s52;
-      o51++;
+      f0_t47[o77] = s78;
+      o77++;
     }
 
     // div %48 → [20] — specs/mlp.yaml:23 (losses.cost.nll)
-    for (let i55 = 0; i55 < 20; i55++) f0_t48[i55] = (f0_t47[i55] / f0_t19[i55]);
+    for (let i81 = 0; i81 < 20; i81++) f0_t48[i81] = (f0_t47[i81] / f0_t19[i81]);
     // add %52 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    let i56 = 0;
-    for (let c57 = 0; c57 < 20; c57++) {
-      for (let c58 = 0; c58 < 10; c58++) {
-        f0_t52[i56] = (((-0.05) * f0_t20[i56]) + (f0_t48[c57] * f0_t18[i56]));
-        i56++;
+    let i82 = 0;
+    for (let c83 = 0; c83 < 20; c83++) {
+      for (let c84 = 0; c84 < 10; c84++) {
+        f0_t52[i82] = (((-0.05) * f0_t20[i82]) + (f0_t48[c83] * f0_t18[i82]));
+        i82++;
       }
     }
 
     // reduce_sum %53 → [10] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
       f0_t53.fill(0);
-      let s61 = 0;
-      for (let c59 = 0; c59 < 20; c59++) {
-        for (let c60 = 0; c60 < 10; c60++) {
-          f0_t53[c60] += f0_t52[s61++];
+      let s87 = 0;
+      for (let c85 = 0; c85 < 20; c85++) {
+        for (let c86 = 0; c86 < 10; c86++) {
+          f0_t53[c86] += f0_t52[s87++];
         }
       }
     }
 
     // matmul %54 → [20, 500] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
-      for (let i62 = 0; i62 < 20; i62++) {
-        for (let j63 = 0; j63 < 500; j63++) {
-          let s66 = 0;
-          for (let p64 = 0; p64 < 10; p64++) s66 += f0_t52[i62 * 10 + p64] * p2_W2[j63 * 10 + p64];
-          f0_t54[i62 * 500 + j63] = s66;
+      for (let i88 = 0; i88 < 20; i88++) {
+        for (let j89 = 0; j89 < 500; j89++) {
+          let s92 = 0;
+          for (let p90 = 0; p90 < 10; p90++) s92 += f0_t52[i88 * 10 + p90] * p2_W2[j89 * 10 + p90];
+          f0_t54[i88 * 500 + j89] = s92;
         }
       }
     }
 
     // matmul %55 → [500, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
-      f0_t55.fill(0);
-      for (let i67 = 0; i67 < 500; i67++) {
-        for (let p69 = 0; p69 < 20; p69++) {
-          const a70 = f0_t9[p69 * 500 + i67];
-          if (a70 === 0) continue;
-          for (let j68 = 0; j68 < 10; j68++) f0_t55[i67 * 10 + j68] += a70 * f0_t52[p69 * 10 + j68];
+      for (let i93 = 0; i93 < 500; i93++) {
+        let nnz100 = 0;
+        for (let p95 = 0; p95 < 20; p95++) {
+          const a96 = f0_t9[p95 * 500 + i93];
+          if (a96 !== 0) { f0_w55_98[nnz100] = p95 * 10; f0_w55_99[nnz100] = a96; nnz100++; }
+        }
+        const o102 = i93 * 10;
+        f0_t55.fill(0, o102, o102 + 10);
+        let q101 = 0;
+        for (; q101 + 4 <= nnz100; q101 += 4) {
+          const a103 = f0_w55_99[q101], a104 = f0_w55_99[q101 + 1], a105 = f0_w55_99[q101 + 2], a106 = f0_w55_99[q101 + 3];
+          const b107 = f0_w55_98[q101], b108 = f0_w55_98[q101 + 1], b109 = f0_w55_98[q101 + 2], b110 = f0_w55_98[q101 + 3];
+          for (let j94 = 0; j94 < 10; j94++) {
+            f0_t55[o102 + j94] += a103 * f0_t52[b107 + j94] + a104 * f0_t52[b108 + j94] + a105 * f0_t52[b109 + j94] + a106 * f0_t52[b110 + j94];
+          }
+        }
+        const a103 = f0_w55_99[q101], a104 = f0_w55_99[q101 + 1], a105 = f0_w55_99[q101 + 2];
+        const b107 = f0_w55_98[q101], b108 = f0_w55_98[q101 + 1], b109 = f0_w55_98[q101 + 2];
+        switch (nnz100 - q101) {
+          case 3: for (let j94 = 0; j94 < 10; j94++) f0_t55[o102 + j94] += a103 * f0_t52[b107 + j94] + a104 * f0_t52[b108 + j94] + a105 * f0_t52[b109 + j94]; break;
+          case 2: for (let j94 = 0; j94 < 10; j94++) f0_t55[o102 + j94] += a103 * f0_t52[b107 + j94] + a104 * f0_t52[b108 + j94]; break;
+          case 1: for (let j94 = 0; j94 < 10; j94++) f0_t55[o102 + j94] += a103 * f0_t52[b107 + j94]; break;
         }
       }
     }
 
     // mul %60 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
-    for (let i72 = 0; i72 < 10000; i72++) f0_t60[i72] = (f0_t54[i72] * (1 - (f0_t9[i72] * f0_t9[i72])));
+    for (let i111 = 0; i111 < 10000; i111++) f0_t60[i111] = (f0_t54[i111] * (1 - (f0_t9[i111] * f0_t9[i111])));
     // reduce_sum %61 → [500] — specs/mlp.yaml:19 (graph.hidden)
     {
       f0_t61.fill(0);
-      let s75 = 0;
-      for (let c73 = 0; c73 < 20; c73++) {
-        for (let c74 = 0; c74 < 500; c74++) {
-          f0_t61[c74] += f0_t60[s75++];
+      let s114 = 0;
+      for (let c112 = 0; c112 < 20; c112++) {
+        for (let c113 = 0; c113 < 500; c113++) {
+          f0_t61[c113] += f0_t60[s114++];
         }
       }
     }
 
     // matmul %62 → [784, 500] — specs/mlp.yaml:19 (graph.hidden)
     {
-      f0_t62.fill(0);
-      for (let i76 = 0; i76 < 784; i76++) {
-        for (let p78 = 0; p78 < 20; p78++) {
-          const a79 = in_x[p78 * 784 + i76];
-          if (a79 === 0) continue;
-          for (let j77 = 0; j77 < 500; j77++) f0_t62[i76 * 500 + j77] += a79 * f0_t60[p78 * 500 + j77];
+      for (let i115 = 0; i115 < 784; i115++) {
+        let nnz122 = 0;
+        for (let p117 = 0; p117 < 20; p117++) {
+          const a118 = in_x[p117 * 784 + i115];
+          if (a118 !== 0) { f0_w62_120[nnz122] = p117 * 500; f0_w62_121[nnz122] = a118; nnz122++; }
+        }
+        const o124 = i115 * 500;
+        f0_t62.fill(0, o124, o124 + 500);
+        let q123 = 0;
+        for (; q123 + 4 <= nnz122; q123 += 4) {
+          const a125 = f0_w62_121[q123], a126 = f0_w62_121[q123 + 1], a127 = f0_w62_121[q123 + 2], a128 = f0_w62_121[q123 + 3];
+          const b129 = f0_w62_120[q123], b130 = f0_w62_120[q123 + 1], b131 = f0_w62_120[q123 + 2], b132 = f0_w62_120[q123 + 3];
+          for (let j116 = 0; j116 < 500; j116++) {
+            f0_t62[o124 + j116] += a125 * f0_t60[b129 + j116] + a126 * f0_t60[b130 + j116] + a127 * f0_t60[b131 + j116] + a128 * f0_t60[b132 + j116];
+          }
+        }
+        const a125 = f0_w62_121[q123], a126 = f0_w62_121[q123 + 1], a127 = f0_w62_121[q123 + 2];
+        const b129 = f0_w62_120[q123], b130 = f0_w62_120[q123 + 1], b131 = f0_w62_120[q123 + 2];
+        switch (nnz122 - q123) {
+          case 3: for (let j116 = 0; j116 < 500; j116++) f0_t62[o124 + j116] += a125 * f0_t60[b129 + j116] + a126 * f0_t60[b130 + j116] + a127 * f0_t60[b131 + j116]; break;
+          case 2: for (let j116 = 0; j116 < 500; j116++) f0_t62[o124 + j116] += a125 * f0_t60[b129 + j116] + a126 * f0_t60[b130 + j116]; break;
+          case 1: for (let j116 = 0; j116 < 500; j116++) f0_t62[o124 + j116] += a125 * f0_t60[b129 + j116]; break;
         }
       }
     }
 
     // sub %66 → [784, 500] — specs/mlp.yaml:32 (phases[0].optimizer)
-    for (let i81 = 0; i81 < 392000; i81++) p0_W1[i81] = (p0_W1[i81] - (0.01 * ((0.0002 * p0_W1[i81]) + f0_t62[i81])));
+    for (let i133 = 0; i133 < 392000; i133++) p0_W1[i133] = (p0_W1[i133] - (0.01 * ((0.0002 * p0_W1[i133]) + f0_t62[i133])));
     // sub %69 → [500] — specs/mlp.yaml:32 (phases[0].optimizer)
-    for (let i82 = 0; i82 < 500; i82++) p1_b1[i82] = (p1_b1[i82] - (0.01 * f0_t61[i82]));
+    for (let i134 = 0; i134 < 500; i134++) p1_b1[i134] = (p1_b1[i134] - (0.01 * f0_t61[i134]));
     // sub %72 → [500, 10] — specs/mlp.yaml:32 (phases[0].optimizer)
-    for (let i83 = 0; i83 < 5000; i83++) p2_W2[i83] = (p2_W2[i83] - (0.01 * ((0.0002 * p2_W2[i83]) + f0_t55[i83])));
+    for (let i135 = 0; i135 < 5000; i135++) p2_W2[i135] = (p2_W2[i135] - (0.01 * ((0.0002 * p2_W2[i135]) + f0_t55[i135])));
     // sub %75 → [10] — specs/mlp.yaml:32 (phases[0].optimizer)
-    for (let i84 = 0; i84 < 10; i84++) p3_b2[i84] = (p3_b2[i84] - (0.01 * f0_t53[i84]));
+    for (let i136 = 0; i136 < 10; i136++) p3_b2[i136] = (p3_b2[i136] - (0.01 * f0_t53[i136]));
     return f0_t38[0];
   }
 }

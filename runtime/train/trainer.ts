@@ -261,6 +261,7 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
       log.record(rec);
     };
 
+    let lastYield = now();
     while (st.epoch < epochs && !(es?.done ?? false)) {
       it.setEpoch(st.epoch);
       while (st.batch < nb) {
@@ -268,6 +269,13 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
           await checkpoint();
           log.close();
           return summary(false);
+        }
+        // Let the event loop run now and then (a macrotask, not a microtask):
+        // signal handlers — Ctrl-C's checkpoint-and-stop — only run there.
+        if (now() - lastYield > 200) {
+          await new Promise<void>((r) => setTimeout(r, 0));
+          lastYield = now();
+          if (stopNow()) continue;
         }
         const b = st.batch;
         const iter = st.epoch * nb + b;

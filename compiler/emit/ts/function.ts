@@ -189,6 +189,11 @@ class Emitter {
       ins: n.inputs.map((a) => this.bufferOf(a)),
       inTypes: n.inputs.map((a) => this.g.nodes[a]!),
       fresh: (s) => this.fresh(s),
+      scratch: (ctor, size) => {
+        const field = `${this.prefix}w${n.id}_${this.counter++}`;
+        this.ctx.buffers.push({ name: field, ctor, size });
+        return `this.${field}`;
+      },
     };
     this.lines.push(`{`, (em.emit as (k: KernelCtx<never>) => string)(k), `}`);
   }
