@@ -449,18 +449,24 @@ describe("kernels agree with evaluate and write every output element", () => {
     const em = OPS[op].ts;
     if (em.kind !== "kernel") throw new Error(`${op} has no kernel`);
     let n = 0;
+    const scratch: { name: string; buf: Float32Array | Float64Array | Int32Array }[] = [];
     const k: KernelCtx<never> = {
       node: node as never,
       out: "out",
       ins: xs.map((_, q) => `in${q}`),
       inTypes: xs,
       fresh: (s) => `${s}${n++}`,
+      scratch: (ctor, size) => {
+        const name = `w${scratch.length}`;
+        scratch.push({ name, buf: new { Float32Array, Float64Array, Int32Array }[ctor](size).fill(-5) });
+        return name;
+      },
     };
     const code = (em.emit as (k: KernelCtx<never>) => string)(k);
     expect(code).not.toMatch(/new |\.slice\(|\.subarray\(|\.map\(/); // nothing allocated per call
     const want = evalOp(op, attrs, xs);
     const out = new (ctorOf(want.dtype))(want.data.length).fill(77); // garbage: must all be overwritten
-    new Function("out", ...k.ins, code)(out, ...xs.map((t) => new (ctorOf(t.dtype))(t.data)));
+    new Function("out", ...k.ins, ...scratch.map((w) => w.name), code)(out, ...xs.map((t) => new (ctorOf(t.dtype))(t.data)), ...scratch.map((w) => w.buf));
     [...out].forEach((g, i) => expect(close(g, want.data[i]!), `${op}[${i}]: ${g} vs ${want.data[i]}`).toBe(true));
   });
 

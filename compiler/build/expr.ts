@@ -12,12 +12,13 @@ export interface ExprEnv {
   /** Resolves a name to a node id, or throws with a located error. */
   resolve(name: string, loc: SpecLoc): number;
   readonly salts: lib.SaltCounter;
-  /** Location of the expression string's first character. */
-  readonly loc: SpecLoc;
+  /** File location of character `pos` of the expression string (the loader
+   * knows how quoting and block scalars shift it). */
+  at(pos: number): SpecLoc;
 }
 
 function locAt(env: ExprEnv, pos: number): SpecLoc {
-  return { ...env.loc, col: env.loc.col + pos };
+  return env.at(pos);
 }
 
 function intLiteral(e: Expr, what: string): number {

@@ -66,7 +66,7 @@ export function dense(b: Builder, x: number, w: number, bias: number | null, tra
   const xs = b.shape(x);
   const k = transposeW ? ws[1] : ws[0];
   if (xs.length !== 2 || ws.length !== 2 || xs[1] !== k) {
-    throw new IRError(`dense: input ${fmtShape(xs)} does not fit weight ${fmtShape(ws)}${transposeW ? " (transposed)" : ""}`, b.loc, "E031");
+    throw b.typeError(`dense: input ${fmtShape(xs)} does not fit weight ${fmtShape(ws)}${transposeW ? " (transposed)" : ""}`, [x, w]);
   }
   let z = b.matmul(x, w, false, transposeW);
   if (bias !== null) z = b.add(z, bias);
@@ -76,9 +76,9 @@ export function dense(b: Builder, x: number, w: number, bias: number | null, tra
 function checkLabels(b: Builder, probs: number, labels: number, what: string): void {
   const ps = b.shape(probs);
   const ls = b.shape(labels);
-  if (b.dtype(labels) !== "i32") throw new IRError(`${what}: labels must be integer class indices, got ${b.dtype(labels)}`, b.loc, "E032");
+  if (b.dtype(labels) !== "i32") throw b.typeError(`${what}: labels must be integer class indices, got ${b.dtype(labels)}`, [labels], "E032");
   if (ps.length !== ls.length + 1 || ls.some((d, i) => d !== ps[i])) {
-    throw new IRError(`${what}: probabilities ${fmtShape(ps)} do not match labels ${fmtShape(ls)}`, b.loc, "E031");
+    throw b.typeError(`${what}: probabilities ${fmtShape(ps)} do not match labels ${fmtShape(ls)}`, [probs, labels]);
   }
 }
 

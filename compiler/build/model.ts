@@ -75,14 +75,18 @@ export class ModelBuilder {
     return id;
   }
 
-  private env(b: Builder, loc: SpecLoc, resolve: (n: string, l: SpecLoc) => number): ExprEnv {
-    return { b, loc, salts: this.salts, resolve };
+  /** Expression environment for the string at `path` of the spec. */
+  private env(b: Builder, path: Path, what: string, resolve: (n: string, l: SpecLoc) => number): ExprEnv {
+    const at = (pos: number): SpecLoc => {
+      const p = this.ls.locateIn(path, pos);
+      return { file: this.ls.file, line: p.line, col: p.col, what };
+    };
+    return { b, at, salts: this.salts, resolve };
   }
 
   /** Lowers an expression string written at `path` in the spec. */
   expr(src: string, path: Path, what: string): number {
-    const loc = this.loc(path, what);
-    return lowerExpr(this.env(this.b, loc, (n, l) => this.resolve(n, l)), parseExpr(src));
+    return lowerExpr(this.env(this.b, path, what, (n, l) => this.resolve(n, l)), parseExpr(src));
   }
 
   private entry(name: string, e: GraphEntry, loc: SpecLoc): number {
@@ -131,8 +135,7 @@ export class ModelBuilder {
       if (src !== undefined) {
         if (inBody.has(n)) throw new IRError(`scan body name '${n}' depends on itself`, at, "E013");
         inBody.add(n);
-        const l = this.loc(["graph", name, "scan", "body", n], `${name}.body.${n}`);
-        const id = lowerExpr(this.env(body, l, resolveBody), parseExpr(src));
+        const id = lowerExpr(this.env(body, ["graph", name, "scan", "body", n], `graph.${name}.body.${n}`, resolveBody), parseExpr(src));
         values.set(n, id);
         return id;
       }
@@ -151,8 +154,7 @@ export class ModelBuilder {
       const src = s.body[n];
       if (src === undefined) return resolveBody(n, at);
       if (!values.has(n)) {
-        const l = this.loc(["graph", name, "scan", "body", n], `${name}.body.${n}`);
-        values.set(n, lowerExpr(this.env(body, l, resolveBody), parseExpr(src)));
+        values.set(n, lowerExpr(this.env(body, ["graph", name, "scan", "body", n], `graph.${name}.body.${n}`, resolveBody), parseExpr(src)));
       }
       return values.get(n)!;
     };

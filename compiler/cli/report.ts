@@ -9,7 +9,9 @@ import { type Diagnostic, SpecError, diagnosticFromLoc, formatDiagnostic } from 
 export function diagnosticsOf(e: unknown, file: string): readonly Diagnostic[] | null {
   if (e instanceof SpecError) return e.diagnostics;
   if (e instanceof IRError) {
-    return [diagnosticFromLoc(e.code, e.loc ?? { file, line: 1, col: 1 }, e.message)];
+    const d = diagnosticFromLoc(e.code, e.loc ?? { file, line: 1, col: 1 }, e.message);
+    const related = e.related.map((r) => ({ line: r.loc.line, col: r.loc.col, message: r.message }));
+    return [related.length ? { ...d, related } : d];
   }
   return null;
 }

@@ -31,13 +31,29 @@ export class Builder {
     try {
       t = OPS[op].infer(ins, attrs as never);
     } catch (e) {
-      if (e instanceof IRError && !e.loc && this.loc) throw new IRError(e.message, this.loc, e.code);
+      if (e instanceof IRError) throw this.located(e, ins);
       throw e;
     }
     const id = this.graph.nodes.length;
     const node: Node<P> = { id, op, inputs: [...inputs], attrs, shape: [...t.shape], dtype: t.dtype, loc: this.loc };
     this.graph.nodes.push(node as unknown as Node);
     return id;
+  }
+
+  /** A located type error naming where each operand was defined. */
+  typeError(message: string, operands: readonly number[], code = "E031"): IRError {
+    return this.located(new IRError(message, this.loc, code), operands.map((i) => this.node(i)));
+  }
+
+  /** Adds this builder's location and, for type errors, where each operand
+   * was defined and with which type. */
+  private located(e: IRError, operands: readonly Node[]): IRError {
+    const related = e.related.length
+      ? e.related
+      : operands
+          .filter((n) => n.loc && (e.code === "E031" || e.code === "E032"))
+          .map((n) => ({ loc: n.loc!, message: `${n.loc!.what ?? n.op} is ${n.dtype}[${n.shape.join(", ")}] here` }));
+    return new IRError(e.message, e.loc ?? this.loc, e.code, related);
   }
 
   // ---- leaves and constants -------------------------------------------------
@@ -84,7 +100,12 @@ export class Builder {
   }
   /** Broadcasts two operands to their common numpy-style shape. */
   unify(a: number, b: number): [number, number] {
-    const s = broadcastShapes(this.shape(a), this.shape(b), this.loc);
+    let s: Shape;
+    try {
+      s = broadcastShapes(this.shape(a), this.shape(b), this.loc);
+    } catch (e) {
+      throw e instanceof IRError ? this.located(e, [this.node(a), this.node(b)]) : e;
+    }
     return [this.broadcastTo(a, s), this.broadcastTo(b, s)];
   }
   /** Makes a float constant or matches dtype: `b.scalarLike(0.5, x)`. */

@@ -81,6 +81,8 @@ export class IRError extends Error {
     message: string,
     readonly loc?: SpecLoc,
     readonly code = "E100",
+    /** Other places that explain the error (where each operand was defined). */
+    readonly related: readonly { readonly loc: SpecLoc; readonly message: string }[] = [],
   ) {
     super(message);
   }
