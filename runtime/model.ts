@@ -98,6 +98,10 @@ export interface CompiledModel {
   /** Per-example metrics on a batch of `desc.evalBatchSize` examples, written
    * into `out[metric]` (each of length evalBatchSize). */
   evaluate(batch: Batch, out: Record<string, Float32Array>): void;
+  /** The values computed by the last call of a training step, in execution
+   * order, each labelled with its op and spec location — read after a step
+   * produced a non-finite cost, to name the op where it first appeared. */
+  probe?(stepFn: number): ReadonlyArray<readonly [string, ArrayLike<number>]>;
 }
 
 export type ModelConstructor = new () => CompiledModel;

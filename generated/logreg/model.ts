@@ -261,6 +261,31 @@ export class Model implements CompiledModel {
     out.cost.set(ev_t27);
   }
 
+  /** Buffers of the last training step in execution order, labelled with op and spec location (read after a non-finite cost). */
+  probe(stepFn: number): ReadonlyArray<readonly [string, ArrayLike<number>]> {
+    const probes: ReadonlyArray<readonly [string, ArrayLike<number>]>[] = [
+      [
+        ["matmul %4 at specs/logreg.yaml:16:26 (graph.p_y_given_x)", this.f0_t4],
+        ["add %6 at specs/logreg.yaml:16:30 (graph.p_y_given_x)", this.f0_t6],
+        ["reduce_max %7 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", this.f0_t7],
+        ["sub %11 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", this.f0_t11],
+        ["exp %12 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", this.f0_t12],
+        ["reduce_sum %13 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", this.f0_t13],
+        ["one_hot %14 at specs/logreg.yaml:19:10 (losses.cost.nll)", this.f0_t14],
+        ["log %15 at specs/logreg.yaml:19:10 (losses.cost.nll)", this.f0_t15],
+        ["reduce_sum %20 at specs/logreg.yaml:19:10 (losses.cost.nll), computing mul %19 at specs/logreg.yaml:19:10 (losses.cost.nll), computing sub %18 at specs/logreg.yaml:19:10 (losses.cost.nll)", this.f0_t20],
+        ["reduce_sum %22 at specs/logreg.yaml:19:10 (losses.cost.nll), computing neg %21 at specs/logreg.yaml:19:10 (losses.cost.nll)", this.f0_t22],
+        ["mul %24 at specs/logreg.yaml:19:10 (losses.cost.nll)", this.f0_t24],
+        ["reduce_sum %29 at specs/logreg.yaml:19:10 (losses.cost.nll), computing mul %28 at specs/logreg.yaml:19:10 (losses.cost.nll)", this.f0_t29],
+        ["div %30 at specs/logreg.yaml:19:10 (losses.cost.nll)", this.f0_t30],
+        ["add %34 at specs/logreg.yaml:16:16 (graph.p_y_given_x), computing mul %26 at specs/logreg.yaml:19:10 (losses.cost.nll), computing mul %33 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", this.f0_t34],
+        ["reduce_sum %35 at specs/logreg.yaml:16:30 (graph.p_y_given_x)", this.f0_t35],
+        ["matmul %36 at specs/logreg.yaml:16:26 (graph.p_y_given_x)", this.f0_t36],
+      ],
+    ];
+    return probes[stepFn] ?? [];
+  }
+
   private step0(batch: Batch, step: number): number {
     const f0_t4 = this.f0_t4;
     const f0_w4_5 = this.f0_w4_5;

@@ -338,6 +338,39 @@ export class Model implements CompiledModel {
     out.cost.set(ev_t33);
   }
 
+  /** Buffers of the last training step in execution order, labelled with op and spec location (read after a non-finite cost). */
+  probe(stepFn: number): ReadonlyArray<readonly [string, ArrayLike<number>]> {
+    const probes: ReadonlyArray<readonly [string, ArrayLike<number>]>[] = [
+      [
+        ["matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)", this.f0_t6],
+        ["tanh %9 at specs/mlp.yaml:19:11 (graph.hidden), computing add %8 at specs/mlp.yaml:19:11 (graph.hidden)", this.f0_t9],
+        ["matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t10],
+        ["add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t12],
+        ["reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t13],
+        ["sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t17],
+        ["exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t18],
+        ["reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t19],
+        ["one_hot %20 at specs/mlp.yaml:23:10 (losses.cost.nll)", this.f0_t20],
+        ["log %21 at specs/mlp.yaml:23:10 (losses.cost.nll)", this.f0_t21],
+        ["reduce_sum %26 at specs/mlp.yaml:23:10 (losses.cost.nll), computing mul %25 at specs/mlp.yaml:23:10 (losses.cost.nll), computing sub %24 at specs/mlp.yaml:23:10 (losses.cost.nll)", this.f0_t26],
+        ["reduce_sum %28 at specs/mlp.yaml:23:10 (losses.cost.nll), computing neg %27 at specs/mlp.yaml:23:10 (losses.cost.nll)", this.f0_t28],
+        ["reduce_sum %32 at specs/mlp.yaml:25:9 (losses.cost.l2), computing mul %31 at specs/mlp.yaml:25:9 (losses.cost.l2)", this.f0_t32],
+        ["reduce_sum %34 at specs/mlp.yaml:25:9 (losses.cost.l2), computing mul %33 at specs/mlp.yaml:25:9 (losses.cost.l2)", this.f0_t34],
+        ["add %38 at specs/mlp.yaml:25:9 (losses.cost.l2), computing mul %30 at specs/mlp.yaml:23:10 (losses.cost.nll), computing mul %37 at specs/mlp.yaml:25:9 (losses.cost.l2), computing add %35 at specs/mlp.yaml:25:9 (losses.cost.l2)", this.f0_t38],
+        ["reduce_sum %47 at specs/mlp.yaml:23:10 (losses.cost.nll), computing mul %46 at specs/mlp.yaml:23:10 (losses.cost.nll)", this.f0_t47],
+        ["div %48 at specs/mlp.yaml:23:10 (losses.cost.nll)", this.f0_t48],
+        ["add %52 at specs/mlp.yaml:20:16 (graph.p_y_given_x), computing mul %44 at specs/mlp.yaml:23:10 (losses.cost.nll), computing mul %51 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t52],
+        ["reduce_sum %53 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t53],
+        ["matmul %54 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t54],
+        ["matmul %55 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t55],
+        ["mul %60 at specs/mlp.yaml:19:11 (graph.hidden), computing sub %59 at specs/mlp.yaml:19:11 (graph.hidden), computing mul %57 at specs/mlp.yaml:19:11 (graph.hidden)", this.f0_t60],
+        ["reduce_sum %61 at specs/mlp.yaml:19:11 (graph.hidden)", this.f0_t61],
+        ["matmul %62 at specs/mlp.yaml:19:11 (graph.hidden)", this.f0_t62],
+      ],
+    ];
+    return probes[stepFn] ?? [];
+  }
+
   private step0(batch: Batch, step: number): number {
     const f0_t6 = this.f0_t6;
     const f0_w6_5 = this.f0_w6_5;

@@ -87,6 +87,17 @@ export class TrainingError extends Error {
   override readonly name = "TrainingError";
 }
 
+/** ", first non-finite value from exp %12 at specs/x.yaml:16:16 (...)", read
+ * from the model's probe of the step that just ran. */
+export function firstNonFinite(model: CompiledModel, stepFn: number): string {
+  for (const [what, values] of model.probe?.(stepFn) ?? []) {
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i]!)) return `; the first non-finite value (${values[i]}) came from ${what}`;
+    }
+  }
+  return "";
+}
+
 export interface TrainOptions {
   /** Continue from the store's checkpoint instead of initialising. */
   readonly resume?: boolean;
@@ -283,7 +294,7 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
         if (!Number.isFinite(cost)) {
           throw new TrainingError(
             `training cost is ${cost} in phase "${phase.name}", epoch ${st.epoch + 1}, minibatch ${b + 1}/${nb} ` +
-              `(global step ${st.globalStep}): training diverged; try a lower learning rate. ` +
+              `(global step ${st.globalStep})${firstNonFinite(model, phase.step)}: training diverged; try a lower learning rate. ` +
               `The last checkpoint (end of the previous epoch, if any) is ${store.where(CHECKPOINT_FILE)}.`,
           );
         }

@@ -53,6 +53,7 @@ export function locComment(loc: SpecLoc | undefined, what: string): string {
 
 class Emitter {
   readonly lines: string[] = [];
+  readonly probes: (readonly [string, string])[] = [];
   private readonly buf = new Map<number, string>();
   private readonly f: Fusion;
   private counter = 0;
@@ -165,6 +166,18 @@ class Emitter {
     });
   }
 
+  /** The nodes computed inside `n`'s loop (its fused operand chain). */
+  private fusedInto(n: Node): Node[] {
+    const out: Node[] = [];
+    const walk = (id: number) => {
+      if (this.f.placement[id] !== "inline" || this.g.nodes[id]!.op === "const") return;
+      out.push(this.g.nodes[id]!);
+      this.g.nodes[id]!.inputs.forEach(walk);
+    };
+    n.inputs.forEach(walk);
+    return out;
+  }
+
   emitAll(): void {
     for (const n of this.g.nodes) this.emitNode(n);
   }
@@ -177,6 +190,9 @@ class Emitter {
     const target = outName && this.ctx.outputTarget?.(outName, n, this.g, this.f);
     if (target) this.buf.set(n.id, this.ctx.leafBuffer(target));
     const out = this.bufferOf(n.id);
+    // Parameters updated in place are not probed (they hold the old values'
+    // replacements); every other computed buffer is, in execution order.
+    if (n.op !== "scan" && out.startsWith("this.")) this.probes.push([[n, ...this.fusedInto(n)].map(probeLabel).join(", computing "), out]);
     if (n.op === "scan") return this.scan(n as Node<"scan">);
     this.lines.push(locComment(n.loc, `${n.op} %${n.id} → [${n.shape.join(", ")}]`));
     if (kind === "elementwise") return this.loop(n, out);
@@ -247,6 +263,11 @@ class Emitter {
   }
 }
 
+function probeLabel(n: Node): string {
+  const at = n.loc ? ` at ${n.loc.file}:${n.loc.line}:${n.loc.col}${n.loc.what ? ` (${n.loc.what})` : ""}` : "";
+  return `${n.op} %${n.id}${at}`;
+}
+
 /** Flat index into a buffer of shape `src` broadcast to `dst` at coordinates. */
 function broadcastIndex(src: readonly number[], dst: readonly number[], coords: readonly string[]): string {
   const st = strides(src);
@@ -263,6 +284,8 @@ function broadcastIndex(src: readonly number[], dst: readonly number[], coords: 
 export interface EmittedFunction {
   readonly body: string[];
   readonly outputs: Map<string, string>;
+  /** Buffers in execution order with a label naming op and spec location. */
+  readonly probes: (readonly [string, string])[];
 }
 
 /** Emits a graph's statements; returns them and the buffer of each output. */
@@ -271,5 +294,5 @@ export function emitGraph(g: Graph, ctx: FunctionContext, prefix: string): Emitt
   e.emitAll();
   const outputs = new Map<string, string>();
   for (const [k, id] of g.outputs) outputs.set(k, e.bufferOf(id));
-  return { body: e.lines, outputs };
+  return { body: e.lines, outputs, probes: e.probes };
 }

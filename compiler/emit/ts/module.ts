@@ -72,8 +72,10 @@ export function emitModule(m: ModuleInput): string {
   const inputs = m.desc.inputs;
   const castInputs = inputs.map((i) => `const in_${i.name} = ${prop("batch", i.name)} as ${i.dtype === "f32" ? "Float32Array" : "Int32Array"};`);
 
+  const probes: string[] = [];
   const stepMethods = m.steps.map((g, s) => {
     const f = emitGraph(g, ctx(), `f${s}_`);
+    probes.push(`[\n${f.probes.map(([label, buf]) => `[${JSON.stringify(label)}, ${buf}]`).join(",\n")},\n]`);
     const copies: string[] = [];
     for (const [name, buf] of f.outputs) {
       const mm = /^(param|state):(.+)$/.exec(name);
@@ -139,6 +141,13 @@ export function emitModule(m: ModuleInput): string {
     ],
     returnType: "void",
     statements: bodyWithLocals([...castInputs, ...leafLocals, "const step = 0; // evaluation draws random numbers from counter 0", ...ev.body, ...evOut], buffers),
+  });
+  cls.addMethod({
+    name: "probe",
+    docs: ["Buffers of the last training step in execution order, labelled with op and spec location (read after a non-finite cost)."],
+    parameters: [{ name: "stepFn", type: "number" }],
+    returnType: "ReadonlyArray<readonly [string, ArrayLike<number>]>",
+    statements: [`const probes: ReadonlyArray<readonly [string, ArrayLike<number>]>[] = [\n${probes.join(",\n")},\n];`, "return probes[stepFn] ?? [];"],
   });
   cls.addMethods(stepMethods);
   sf.formatText({ indentSize: 2, convertTabsToSpaces: true, ensureNewLineAtEndOfFile: true });
