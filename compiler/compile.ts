@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { buildEval, buildTrainStep } from "./build/model.ts";
 import { emitModule } from "./emit/ts/module.ts";
+import { emitWebGpuModule } from "./emit/wgsl/module.ts";
 import type { Graph } from "./ir/types.ts";
 import { optimize } from "./passes/pipeline.ts";
 import type { InitSpec, LoadedSpec } from "./spec/types.ts";
@@ -93,6 +94,7 @@ export function compileSpec(ls: LoadedSpec): Compiled {
   ].join("\n");
   const files = new Map<string, string>();
   files.set("model.ts", emitModule({ desc, steps, evalGraph, header }));
+  files.set("webgpu.ts", emitWebGpuModule({ steps, evalGraph, header }).text);
   files.set(
     "train.ts",
     [

@@ -93,11 +93,20 @@ export interface CompiledModel {
   readonly state: Readonly<Record<string, Float32Array>>;
   /** One SGD step of phase `desc.phases[p].step` on a batch of
    * `desc.data.batchSize` examples. `step` is the global step counter that
-   * random ops mix into their counter. Returns the minibatch training cost. */
-  trainStep(stepFn: number, batch: Batch, step: number): number;
+   * random ops mix into their counter. Returns the minibatch training cost;
+   * a GPU model (runtime/webgpu/executor.ts) returns it as a promise. */
+  trainStep(stepFn: number, batch: Batch, step: number): number | Promise<number>;
   /** Per-example metrics on a batch of `desc.evalBatchSize` examples, written
-   * into `out[metric]` (each of length evalBatchSize). */
-  evaluate(batch: Batch, out: Record<string, Float32Array>): void;
+   * into `out[metric]` (each of length evalBatchSize); asynchronous on a GPU. */
+  evaluate(batch: Batch, out: Record<string, Float32Array>): void | Promise<void>;
+  /** For a model whose parameters and state live elsewhere (a GPU): copies
+   * the host `params` / `state` there. The trainer calls it after
+   * initialising, restoring or replacing them on the host. */
+  upload?(): void;
+  /** The reverse of `upload`: refreshes the host `params` / `state`. The
+   * trainer awaits it before reading them (checkpoints, best-model
+   * snapshots). Models without it keep the host arrays current. */
+  download?(): Promise<void>;
   /** The values computed by the last call of a training step, in execution
    * order, each labelled with its op and spec location — read after a step
    * produced a non-finite cost, to name the op where it first appeared. */

@@ -67,13 +67,13 @@ describe.each(CASES)("%s: generated code = reference evaluator", (file) => {
     if (c.desc.metrics.length > 0) {
       const out: Record<string, Float32Array> = {};
       for (const m of c.desc.metrics) out[m] = new Float32Array(c.desc.evalBatchSize);
-      model.evaluate(batchData, out);
+      await model.evaluate(batchData, out);
       const ref = interpret(c.evalGraph, { input: inputs, param: params }, { seed, step: 0 });
       for (const m of c.desc.metrics) expectClose(out[m]!, (ref[c.evalGraph.outputs.get(`metric:${m}`)!] as Tensor).data, `metric ${m}`);
     }
 
     const step = 3;
-    const cost = model.trainStep(0, batchData, step);
+    const cost = await model.trainStep(0, batchData, step);
     const ref = interpret(c.steps[0]!, { input: inputs, param: params, state: new Map() }, { seed, step });
     expectClose([cost], (ref[c.steps[0]!.outputs.get("cost")!] as Tensor).data, "cost");
     for (const p of c.desc.params) {

@@ -15,5 +15,5 @@ export const abs = defineOp({
   },
   evaluate: ([x]) => evalUnary(x!, Math.abs),
   ts: { kind: "elementwise", expr: ([a]) => `Math.abs(${a})` },
-  wgsl: null,
+  wgsl: { kind: "elementwise", expr: ([a]) => `abs(${a})` },
 });

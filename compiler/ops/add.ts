@@ -9,5 +9,5 @@ export const add = defineOp({
   vjp: (_b, _n, ct) => [ct, ct],
   evaluate: ([x, y]) => evalBinary(x!, y!, (a, b) => a + b),
   ts: { kind: "elementwise", expr: ([a, b]) => `(${a} + ${b})` },
-  wgsl: null,
+  wgsl: { kind: "elementwise", expr: ([a, b]) => `(${a} + ${b})` },
 });

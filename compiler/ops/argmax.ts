@@ -3,6 +3,7 @@
 import { alloc } from "../ir/tensor.ts";
 import { IRError, type Shape, numel } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
+import { isNan } from "./wgsl.ts";
 
 /** Splits a shape around `axis` into (outer, n, inner) extents. */
 export function aroundAxis(shape: Shape, axis: number): { outer: number; n: number; inner: number } {
@@ -63,5 +64,31 @@ export const argmax = defineOp({
       ].join("\n");
     },
   },
-  wgsl: null,
+  // One thread per output element (o, j): strict >, so the first maximum
+  // wins. NaN, as in evaluate: a NaN first element is never beaten and a
+  // later NaN never wins. Both are tested on the bits: Mesa rewrites the
+  // compare-and-swap into max(), which skips a NaN first element.
+  wgsl: {
+    kind: "kernel",
+    body: ({ node, out, ins, inTypes, fresh }) => {
+      const shape = inTypes[0]!.shape;
+      const { outer, n, inner } = aroundAxis(shape, checkAxis("argmax", node.attrs.axis, shape.length));
+      const b = fresh("b"), best = fresh("best"), bi = fresh("bi"), q = fresh("k"), v = fresh("v");
+      const o = outer === 1 ? null : inner === 1 ? "i" : `(i / ${inner}u)`;
+      const j = inner === 1 ? null : outer === 1 ? "i" : `(i % ${inner}u)`;
+      const baseTerms = [o && `${o} * ${n * inner}u`, j].filter((x) => x !== null);
+      const step = inner === 1 ? q : `${q} * ${inner}u`;
+      const float = inTypes[0]!.dtype === "f32" || inTypes[0]!.dtype === "f64";
+      return [
+        `let ${b} = ${baseTerms.length ? baseTerms.join(" + ") : "0u"};`,
+        `var ${best} = ${ins[0]}[${b}];`,
+        `var ${bi} = 0u;`,
+        `for (var ${q} = ${float ? `select(1u, ${n}u, ${isNan(best)})` : "1u"}; ${q} < ${n}u; ${q}++) {`,
+        `  let ${v} = ${ins[0]}[${b} + ${step}];`,
+        `  if (${v} > ${best}${float ? ` && !${isNan(v)}` : ""}) { ${best} = ${v}; ${bi} = ${q}; }`,
+        `}`,
+        `${out}[i] = i32(${bi});`,
+      ].join("\n");
+    },
+  },
 });

@@ -6,6 +6,7 @@ import { alloc } from "../ir/tensor.ts";
 import { IRError, type Shape, fmtShape, strides } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
 import { reductionMap } from "./reduce_sum.ts";
+import { remap } from "./wgsl.ts";
 
 /** Nested for-loops over `shape` (row-major); `body` gets the coordinate
  * names and returns the innermost statements. Rank 0 is just the body. */
@@ -66,5 +67,16 @@ export const broadcast = defineOp({
       return `let ${o} = 0;\n` + loopNest(node.shape, fresh, (cs) => [`${out}[${o}++] = ${ins[0]}[${indexExpr(cs, st)}];`]);
     },
   },
-  wgsl: null,
+  // One thread per output element, reading the input at stride 0 along the
+  // repeated axes.
+  wgsl: {
+    kind: "kernel",
+    body: ({ node, out, ins, inTypes }) => {
+      const from = inTypes[0]!.shape;
+      const lead = node.shape.length - from.length;
+      const ist = strides(from);
+      const st = node.shape.map((_, k) => (k < lead || from[k - lead] === 1 ? 0 : ist[k - lead]!));
+      return `${out}[i] = ${ins[0]}[${remap("i", node.shape, st)}];`;
+    },
+  },
 });

@@ -4,6 +4,7 @@ import type { DType } from "../ir/types.ts";
 import { isFloat } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
 import { evalUnary, inferSame } from "./elementwise.ts";
+import { isNan } from "./wgsl.ts";
 
 function convert(to: DType): (a: number) => number {
   if (to === "bool") return (a) => (a !== 0 ? 1 : 0);
@@ -32,5 +33,18 @@ export const cast = defineOp({
       return a!;
     },
   },
-  wgsl: null,
+  wgsl: {
+    kind: "elementwise",
+    expr: ([a], n) => {
+      const to = n.attrs.to;
+      // `0` is an abstract int, converted to the source's type (f32/i32/u32).
+      if (to === "bool") return `select(0u, 1u, ${a} != 0)`;
+      // i32(f32) truncates toward zero like Math.trunc. NaN is made 0 as the
+      // Int32Array store makes it (llvmpipe gives -2^31). The source is f32
+      // or bool (0/1, never NaN-like bits): Builder.cast drops i32 -> i32.
+      // Not mirrored: out of range, WGSL saturates where the store wraps.
+      if (to === "i32") return `select(i32(${a}), 0i, ${isNan(a!)})`;
+      return `f32(${a})`;
+    },
+  },
 });

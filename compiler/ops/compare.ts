@@ -3,6 +3,8 @@ import type { CompareKind } from "./attrs.ts";
 import { defineOp } from "./op.ts";
 import { evalBinary, inferSame } from "./elementwise.ts";
 
+const CMP_WGSL: { readonly [K in CompareKind]: string } = { lt: "<", le: "<=", gt: ">", ge: ">=", eq: "==", ne: "!=" };
+
 export const CMP_JS: { readonly [K in CompareKind]: string } = { lt: "<", le: "<=", gt: ">", ge: ">=", eq: "===", ne: "!==" };
 
 const CMP_FN: { readonly [K in CompareKind]: (a: number, b: number) => boolean } = {
@@ -24,5 +26,5 @@ export const compare = defineOp({
     return evalBinary(x!, y!, (a, b) => (f(a, b) ? 1 : 0), "bool");
   },
   ts: { kind: "elementwise", expr: ([a, b], n) => `(${a} ${CMP_JS[n.attrs.cmp]} ${b} ? 1 : 0)` },
-  wgsl: null,
+  wgsl: { kind: "elementwise", expr: ([a, b], n) => `select(0u, 1u, ${a} ${CMP_WGSL[n.attrs.cmp]} ${b})` },
 });

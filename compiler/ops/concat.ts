@@ -66,5 +66,32 @@ export const concat = defineOp({
       return lines.join("\n");
     },
   },
-  wgsl: null,
+  // One thread per output element: its position along the axis picks the
+  // operand (an if-chain over the static offsets).
+  wgsl: {
+    kind: "kernel",
+    body: ({ node, out, ins, inTypes, fresh }) => {
+      const a = checkAxis("concat", node.attrs.axis, node.shape.length);
+      const { outer, n: total, inner } = aroundAxis(node.shape, a);
+      const o = fresh("o"), p = fresh("p"), j = fresh("j");
+      // Coordinates of i in [outer, total, inner]; o and j only when needed.
+      const lines = [`let ${p} = ${outer === 1 ? (inner === 1 ? "i" : `i / ${inner}u`) : inner === 1 ? `i % ${total}u` : `(i / ${inner}u) % ${total}u`};`];
+      if (outer !== 1) lines.push(`let ${o} = i / ${total * inner}u;`);
+      if (inner !== 1) lines.push(`let ${j} = i % ${inner}u;`);
+      const live = inTypes.map((t, q) => ({ len: t.shape[a]!, q })).filter((x, q) => x.len > 0 && numel(inTypes[q]!.shape) > 0);
+      let off = 0;
+      const offs = inTypes.map((t) => { const s = off; off += t.shape[a]!; return s; });
+      live.forEach(({ len, q }, r) => {
+        // (o * len + p - off) * inner + j, without the terms that are zero.
+        let at = offs[q] === 0 ? p : `${p} - ${offs[q]}u`;
+        if (outer !== 1) at = `${o} * ${len}u + ${at}`;
+        if (inner !== 1) at = `(${at}) * ${inner}u + ${j}`;
+        const src = `${ins[q]}[${at}]`;
+        const head = r === live.length - 1 ? (r === 0 ? "{" : "} else {") : `${r === 0 ? "if" : "} else if"} (${p} < ${offs[q]! + len}u) {`;
+        lines.push(head, `  ${out}[i] = ${src};`);
+      });
+      if (live.length) lines.push("}");
+      return lines.join("\n");
+    },
+  },
 });

@@ -2,6 +2,7 @@
 import { full } from "../ir/tensor.ts";
 import { IRError } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
+import { lit } from "./wgsl.ts";
 
 /** A JS literal for v that is valid wherever an operand may appear: negative
  * values are parenthesised (`a - -1` is fine, but `--1` is a decrement and
@@ -23,5 +24,6 @@ export const constant = defineOp({
   vjp: () => [],
   evaluate: (_ins, n) => full(n.shape, n.dtype, n.attrs.value),
   ts: { kind: "elementwise", expr: (_a, n) => numLit(n.attrs.value) },
-  wgsl: null,
+  // e.index keeps the Infinity/NaN constructions out of const-expressions.
+  wgsl: { kind: "elementwise", expr: (_a, n, e) => lit(n.attrs.value, n.dtype, e.index) },
 });

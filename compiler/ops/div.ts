@@ -13,5 +13,5 @@ export const div = defineOp({
   },
   evaluate: ([x, y]) => evalBinary(x!, y!, (a, b) => a / b),
   ts: { kind: "elementwise", expr: ([a, b]) => `(${a} / ${b})` },
-  wgsl: null,
+  wgsl: { kind: "elementwise", expr: ([a, b]) => `(${a} / ${b})` },
 });

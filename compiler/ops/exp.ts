@@ -9,5 +9,5 @@ export const exp = defineOp({
   vjp: (b, n, ct) => [b.mul(ct, n.id)],
   evaluate: ([x]) => evalUnary(x!, Math.exp),
   ts: { kind: "elementwise", expr: ([a]) => `Math.exp(${a})` },
-  wgsl: null,
+  wgsl: { kind: "elementwise", expr: ([a]) => `exp(${a})` },
 });

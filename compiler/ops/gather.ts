@@ -46,5 +46,15 @@ export const gather = defineOp({
       ].join("\n");
     },
   },
-  wgsl: null,
+  // One thread per output element: element r of the row named by its index.
+  // No bounds check (a bad index reads whatever robust buffer access gives).
+  wgsl: {
+    kind: "kernel",
+    body: ({ out, ins, inTypes }) => {
+      const w = numel(inTypes[0]!.shape.slice(1));
+      const [T, I] = ins as [string, string];
+      if (w === 1) return `${out}[i] = ${T}[u32(${I}[i])];`;
+      return `${out}[i] = ${T}[u32(${I}[i / ${w}u]) * ${w}u + i % ${w}u];`;
+    },
+  },
 });

@@ -14,7 +14,7 @@ export const input = defineOp({
   vjp: () => [],
   evaluate: (_ins, n, ctx) => ctx.leaf("input", n.attrs.name),
   ts: { kind: "leaf" },
-  wgsl: null,
+  wgsl: { kind: "leaf" },
 });
 
 export const param = defineOp({
@@ -23,7 +23,7 @@ export const param = defineOp({
   vjp: () => [],
   evaluate: (_ins, n, ctx) => ctx.leaf("param", n.attrs.name),
   ts: { kind: "leaf" },
-  wgsl: null,
+  wgsl: { kind: "leaf" },
 });
 
 export const state = defineOp({
@@ -32,7 +32,7 @@ export const state = defineOp({
   vjp: () => [],
   evaluate: (_ins, n, ctx) => ctx.leaf("state", n.attrs.name),
   ts: { kind: "leaf" },
-  wgsl: null,
+  wgsl: { kind: "leaf" },
 });
 
 export const scan_arg = defineOp({
@@ -41,5 +41,5 @@ export const scan_arg = defineOp({
   vjp: () => [],
   evaluate: (_ins, n, ctx) => ctx.arg(n.attrs.index),
   ts: { kind: "leaf" },
-  wgsl: null,
+  wgsl: { kind: "leaf" },
 });

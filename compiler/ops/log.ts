@@ -8,5 +8,5 @@ export const log = defineOp({
   vjp: (b, n, ct) => [b.div(ct, n.inputs[0]!)],
   evaluate: ([x]) => evalUnary(x!, Math.log),
   ts: { kind: "elementwise", expr: ([a]) => `Math.log(${a})` },
-  wgsl: null,
+  wgsl: { kind: "elementwise", expr: ([a]) => `log(${a})` },
 });

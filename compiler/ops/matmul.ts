@@ -109,5 +109,59 @@ export const matmul = defineOp({
       ].join("\n");
     },
   },
-  wgsl: null,
+  // Shared-memory tiles: a 16×16 workgroup computes a 16×16 block of C (x
+  // over columns, y over rows), stepping through k 16 at a time. Every
+  // invocation reaches both barriers (the k loop has a literal bound and
+  // bounds checks only guard loads and the store), and a transposed operand
+  // is loaded with lid.x along its contiguous axis, so reads stay coalesced.
+  wgsl: {
+    kind: "tiled",
+    entry: ({ node, out, ins, inTypes, fresh }) => {
+      const T = 16;
+      const { transA, transB } = node.attrs;
+      const [m, n] = node.shape as [number, number];
+      const k = transA ? inTypes[0]!.shape[0]! : inTypes[0]!.shape[1]!;
+      const [A, B] = ins as [string, string];
+      const tA = fresh("tileA"), tB = fresh("tileB");
+      const row = fresh("row"), col = fresh("col"), acc = fresh("acc"), t = fresh("t"), p = fresh("p");
+      const ar = fresh("ar"), ap = fresh("ap"), bp = fresh("bp"), bc = fresh("bc"), va = fresh("va"), vb = fresh("vb");
+      // Which element of op(A) (row ar, depth ap) and of op(B) (depth bp,
+      // column bc) this invocation loads, and where it goes in the tiles.
+      const loadA = transA
+        ? [`let ${ar} = wid.y * ${T}u + lid.x;`, `let ${ap} = ${t} * ${T}u + lid.y;`, `var ${va} = 0.0f;`,
+           `if (${ar} < ${m}u && ${ap} < ${k}u) { ${va} = ${A}[${ap} * ${m}u + ${ar}]; }`, `${tA}[lid.x * ${T}u + lid.y] = ${va};`]
+        : [`let ${ar} = wid.y * ${T}u + lid.y;`, `let ${ap} = ${t} * ${T}u + lid.x;`, `var ${va} = 0.0f;`,
+           `if (${ar} < ${m}u && ${ap} < ${k}u) { ${va} = ${A}[${ar} * ${k}u + ${ap}]; }`, `${tA}[lid.y * ${T}u + lid.x] = ${va};`];
+      const loadB = transB
+        ? [`let ${bc} = wid.x * ${T}u + lid.y;`, `let ${bp} = ${t} * ${T}u + lid.x;`, `var ${vb} = 0.0f;`,
+           `if (${bp} < ${k}u && ${bc} < ${n}u) { ${vb} = ${B}[${bc} * ${k}u + ${bp}]; }`, `${tB}[lid.x * ${T}u + lid.y] = ${vb};`]
+        : [`let ${bc} = wid.x * ${T}u + lid.x;`, `let ${bp} = ${t} * ${T}u + lid.y;`, `var ${vb} = 0.0f;`,
+           `if (${bp} < ${k}u && ${bc} < ${n}u) { ${vb} = ${B}[${bp} * ${n}u + ${bc}]; }`, `${tB}[lid.y * ${T}u + lid.x] = ${vb};`];
+      const body = [
+        `let ${row} = wid.y * ${T}u + lid.y;`,
+        `let ${col} = wid.x * ${T}u + lid.x;`,
+        `var ${acc} = 0.0f;`,
+        `for (var ${t} = 0u; ${t} < ${Math.ceil(k / T)}u; ${t}++) {`,
+        `  {`,
+        ...loadA.map((l) => `    ${l}`),
+        `  }`,
+        `  {`,
+        ...loadB.map((l) => `    ${l}`),
+        `  }`,
+        `  workgroupBarrier();`,
+        `  for (var ${p} = 0u; ${p} < ${T}u; ${p}++) {`,
+        `    ${acc} += ${tA}[lid.y * ${T}u + ${p}] * ${tB}[${p} * ${T}u + lid.x];`,
+        `  }`,
+        `  workgroupBarrier();`,
+        `}`,
+        `if (${row} < ${m}u && ${col} < ${n}u) { ${out}[${row} * ${n}u + ${col}] = ${acc}; }`,
+      ].join("\n");
+      return {
+        decls: `var<workgroup> ${tA}: array<f32, ${T * T}>;\nvar<workgroup> ${tB}: array<f32, ${T * T}>;`,
+        body,
+        workgroupSize: [T, T, 1],
+        workgroups: [Math.ceil(n / T), Math.ceil(m / T), 1],
+      };
+    },
+  },
 });

@@ -1,6 +1,7 @@
 // maximum: elementwise max(a, b) (relu is maximum(x, 0)).
 import { defineOp } from "./op.ts";
 import { evalBinary, inferSame } from "./elementwise.ts";
+import { isNan } from "./wgsl.ts";
 
 export const maximum = defineOp({
   name: "maximum",
@@ -17,5 +18,10 @@ export const maximum = defineOp({
   // Math.max propagates NaN, as numpy's maximum does.
   evaluate: ([x, y]) => evalBinary(x!, y!, Math.max),
   ts: { kind: "elementwise", expr: ([a, b]) => `Math.max(${a}, ${b})` },
-  wgsl: null,
+  // WGSL's max is indeterminate on NaN (GPUs return the other operand), so
+  // NaN is propagated explicitly for f32 (a + b is NaN when either is).
+  wgsl: {
+    kind: "elementwise",
+    expr: ([a, b], n) => (n.dtype === "f32" || n.dtype === "f64" ? `select(max(${a}, ${b}), ${a} + ${b}, ${isNan(a!)} || ${isNan(b!)})` : `max(${a}, ${b})`),
+  },
 });

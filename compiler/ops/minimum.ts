@@ -1,6 +1,7 @@
 // minimum: elementwise min(a, b).
 import { defineOp } from "./op.ts";
 import { evalBinary, inferSame } from "./elementwise.ts";
+import { isNan } from "./wgsl.ts";
 
 export const minimum = defineOp({
   name: "minimum",
@@ -14,5 +15,10 @@ export const minimum = defineOp({
   },
   evaluate: ([x, y]) => evalBinary(x!, y!, Math.min),
   ts: { kind: "elementwise", expr: ([a, b]) => `Math.min(${a}, ${b})` },
-  wgsl: null,
+  // WGSL's min is indeterminate on NaN (GPUs return the other operand), so
+  // NaN is propagated explicitly for f32 (a + b is NaN when either is).
+  wgsl: {
+    kind: "elementwise",
+    expr: ([a, b], n) => (n.dtype === "f32" || n.dtype === "f64" ? `select(min(${a}, ${b}), ${a} + ${b}, ${isNan(a!)} || ${isNan(b!)})` : `min(${a}, ${b})`),
+  },
 });

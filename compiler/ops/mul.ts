@@ -11,5 +11,5 @@ export const mul = defineOp({
   },
   evaluate: ([x, y]) => evalBinary(x!, y!, (a, b) => a * b),
   ts: { kind: "elementwise", expr: ([a, b]) => `(${a} * ${b})` },
-  wgsl: null,
+  wgsl: { kind: "elementwise", expr: ([a, b]) => `(${a} * ${b})` },
 });

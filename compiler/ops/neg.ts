@@ -9,5 +9,5 @@ export const neg = defineOp({
   evaluate: ([x]) => evalUnary(x!, (a) => -a),
   // Parenthesised operand: `-` before a literal like `-1` would read `--1`.
   ts: { kind: "elementwise", expr: ([a]) => `(-(${a}))` },
-  wgsl: null,
+  wgsl: { kind: "elementwise", expr: ([a]) => `(-(${a}))` },
 });

@@ -36,5 +36,15 @@ export const one_hot = defineOp({
       ].join("\n");
     },
   },
-  wgsl: null,
+  // One thread per output element: 1 where the label equals the position
+  // along depth, so a label outside [0, depth) gives an all-zero row.
+  wgsl: {
+    kind: "kernel",
+    body: ({ node, out, ins }) => {
+      const depth = node.attrs.depth;
+      const label = depth === 1 ? `${ins[0]}[i]` : `${ins[0]}[i / ${depth}u]`;
+      const pos = depth === 1 ? "0i" : `i32(i % ${depth}u)`;
+      return `${out}[i] = select(0.0f, 1.0f, ${label} == ${pos});`;
+    },
+  },
 });

@@ -70,8 +70,55 @@ export interface KernelCtx<P extends Prim> {
   scratch(ctor: "Float32Array" | "Float64Array" | "Int32Array", size: number): string;
 }
 
-/** Slot for the WebGPU backend's emitter (issue: WGSL backend). Ops fill it
- * when that backend lands; the field is part of the op's unit already. */
+/** How the WebGPU backend renders an op (compiler/emit/wgsl). Values in WGSL
+ * expressions are typed by dtype: f32 → f32, i32 → i32, bool → u32 (0 or 1;
+ * WGSL has no bool storage). f64 graphs never reach WGSL.
+ * - `elementwise`: a WGSL expression over the operands' values; fused into
+ *   loops exactly as for TypeScript (same fusion analysis).
+ * - `kernel`: one invocation per element of `threads` (default: the output's
+ *   element count); `body` is WGSL statements using the thread index `i`
+ *   (u32), reading `ins[k]` and writing `out` (storage arrays, flat, row-major).
+ * - `tiled`: a whole entry point (the matrix product's shared-memory tiles).
+ * - `leaf` / `view` / `structural`: as for TypeScript. */
+export type WgslEmitter<P extends Prim> =
+  | { readonly kind: "elementwise"; expr(args: readonly string[], node: Node<P>, e: WgslScalarCtx): string }
+  | { readonly kind: "kernel"; threads?(node: Node<P>, inTypes: readonly TensorType[]): number; body(k: WgslKernelCtx<P>): string }
+  | { readonly kind: "tiled"; entry(k: WgslKernelCtx<P>): WgslEntry }
+  | { readonly kind: "leaf" }
+  | { readonly kind: "view" }
+  | { readonly kind: "structural" };
+
+export interface WgslScalarCtx {
+  /** u32 expression of the flat output index. */
+  readonly index: string;
+  /** u32 expressions of the RNG seed, step counter and scan iteration. */
+  readonly seed: string;
+  readonly step: string;
+  readonly iter: string;
+}
+
+export interface WgslKernelCtx<P extends Prim> {
+  readonly node: Node<P>;
+  /** Names of the output's and each input's storage arrays. */
+  readonly out: string;
+  readonly ins: readonly string[];
+  readonly inTypes: readonly TensorType[];
+  /** A fresh local identifier. */
+  fresh(base: string): string;
+  /** WGSL element type of a dtype: f32, i32 or u32 (bool). */
+  elem(dtype: TensorType["dtype"]): string;
+}
+
+/** A custom entry point: its statements (with `lid`, `wid`, `gid` builtins
+ * available as vec3u), module-scope declarations (workgroup arrays), the
+ * workgroup size and the number of workgroups to dispatch. */
+export interface WgslEntry {
+  readonly decls: string;
+  readonly body: string;
+  readonly workgroupSize: readonly [number, number, number];
+  readonly workgroups: readonly [number, number, number];
+}
+
 export type WgslSlot = null;
 
 export interface OpDef<P extends Prim> {
@@ -83,7 +130,7 @@ export interface OpDef<P extends Prim> {
   /** Reference evaluation in f64 (i32/bool as Int32Array). */
   evaluate(inputs: EvalInputs<P>, node: Node<P>, ctx: EvalCtx): EvalOutput<P>;
   readonly ts: TsEmitter<P>;
-  readonly wgsl: WgslSlot;
+  readonly wgsl: WgslEmitter<P>;
 }
 
 export function defineOp<P extends Prim>(def: OpDef<P>): OpDef<P> {

@@ -1,9 +1,10 @@
 // pad: zero padding, `before[k]` and `after[k]` elements on each side of axis k.
 import { alloc } from "../ir/tensor.ts";
-import { IRError, fmtShape, strides } from "../ir/types.ts";
+import { IRError, fmtShape, numel, strides } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
 import { indexExpr, loopNest } from "./broadcast.ts";
 import { forEachInBox } from "./slice.ts";
+import { coord, zeroLit } from "./wgsl.ts";
 
 export const pad = defineOp({
   name: "pad",
@@ -38,5 +39,37 @@ export const pad = defineOp({
       ].join("\n");
     },
   },
-  wgsl: null,
+  // One thread per output element: inside the interior box it copies, in
+  // the padding it writes zero. `c - before < n` in u32 also rejects c <
+  // before (the difference wraps around).
+  wgsl: {
+    kind: "kernel",
+    body: ({ node, out, ins, inTypes, fresh }) => {
+      const inShape = inTypes[0]!.shape;
+      const ist = strides(inShape);
+      const { before } = node.attrs;
+      if (numel(inShape) === 0) return `${out}[i] = ${zeroLit(node.dtype)};`;
+      const lines: string[] = [];
+      const conds: string[] = [];
+      const terms: string[] = [];
+      node.shape.forEach((d, k) => {
+        if (d === 1 && before[k] === 0) return;
+        const c = fresh("c");
+        lines.push(`let ${c} = ${coord("i", node.shape, k)};`);
+        const rel = before[k] === 0 ? c : `(${c} - ${before[k]}u)`;
+        if (before[k] !== 0 || inShape[k] !== d) conds.push(`${rel} < ${inShape[k]}u`);
+        if (ist[k] !== 0 && inShape[k] !== 1) terms.push(ist[k] === 1 ? rel : `${rel} * ${ist[k]}u`);
+      });
+      const src = `${ins[0]}[${terms.length ? terms.join(" + ") : "0u"}]`;
+      if (conds.length === 0) return [...lines, `${out}[i] = ${src};`].join("\n");
+      return [
+        ...lines,
+        `if (${conds.join(" && ")}) {`,
+        `  ${out}[i] = ${src};`,
+        `} else {`,
+        `  ${out}[i] = ${zeroLit(node.dtype)};`,
+        `}`,
+      ].join("\n");
+    },
+  },
 });

@@ -2,6 +2,7 @@
 // non-integer exponent is NaN).
 import { defineOp } from "./op.ts";
 import { evalBinary, inferSame } from "./elementwise.ts";
+import { f32Lit, isNan } from "./wgsl.ts";
 
 export const pow = defineOp({
   name: "pow",
@@ -21,5 +22,22 @@ export const pow = defineOp({
   },
   evaluate: ([x, y]) => evalBinary(x!, y!, Math.pow),
   ts: { kind: "elementwise", expr: ([a, b]) => `Math.pow(${a}, ${b})` },
-  wgsl: null,
+  // WGSL's pow is exp2(b * log2(a)), undefined for a <= 0 (llvmpipe gives 0
+  // for pow(0, -1) and pow(NaN, 2)). Math.pow is mirrored case by case:
+  // b = 0 gives 1 (even for a NaN base); otherwise a NaN operand gives NaN;
+  // a zero base gives 0 or Infinity by the sign of b; a negative base gives
+  // ±|a|^b for an integer b (negative for odd b; ±Infinity counts as even)
+  // and NaN otherwise. Not mirrored: -0 as a base (JS: -Infinity for odd
+  // b < 0) and pow(±1, ±Infinity) (JS: NaN), both left to the GPU's pow.
+  wgsl: {
+    kind: "elementwise",
+    expr: ([a, b], _n, e) => {
+      // Operands are repeated (an expression has no locals); pow itself once.
+      const sign = `select(1.0f, -1.0f, ${a} < 0.0 && fract(${b} * 0.5) == 0.5)`;
+      const nan = `(${a} < 0.0 && trunc(${b}) != ${b}) || ${isNan(a!)} || ${isNan(b!)}`;
+      const zeroBase = `select(0.0f, ${f32Lit(Infinity, e.index)}, ${b} < 0.0)`;
+      const r = `select(select(${sign} * pow(abs(${a}), ${b}), ${f32Lit(NaN, e.index)}, ${nan}), ${zeroBase}, ${a} == 0.0)`;
+      return `select(${r}, 1.0f, ${b} == 0.0)`;
+    },
+  },
 });

@@ -16,5 +16,8 @@ export const random_normal = defineOp({
     kind: "elementwise",
     expr: (_a, n, e) => `${e.rng}.normal(${e.seed}, ${n.attrs.salt}, ${e.step}, ${e.iter}, ${e.index})`,
   },
-  wgsl: null,
+  wgsl: {
+    kind: "elementwise",
+    expr: (_a, n, e) => `philox_normal(${e.seed}, ${n.attrs.salt >>> 0}u, ${e.step}, ${e.iter}, ${e.index})`,
+  },
 });

@@ -17,5 +17,10 @@ export const random_uniform = defineOp({
     kind: "elementwise",
     expr: (_a, n, e) => `${e.rng}.uniform(${e.seed}, ${n.attrs.salt}, ${e.step}, ${e.iter}, ${e.index})`,
   },
-  wgsl: null,
+  // philox_uniform is compiler/emit/wgsl/philox.ts, included by the module
+  // emitter in every module that calls it.
+  wgsl: {
+    kind: "elementwise",
+    expr: (_a, n, e) => `philox_uniform(${e.seed}, ${n.attrs.salt >>> 0}u, ${e.step}, ${e.iter}, ${e.index})`,
+  },
 });

@@ -3,6 +3,7 @@ import { alloc } from "../ir/tensor.ts";
 import { type DType, numel, strides } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
 import { expandReduced, keptShape, reducedShape, reductionMap } from "./reduce_sum.ts";
+import { f32Lit, isNan, lit, reductionLoops } from "./wgsl.ts";
 
 /** The identity of max in a buffer of this dtype: -Infinity would store as 0
  * in an Int32Array, silently capping every max of negatives at 0. */
@@ -51,5 +52,34 @@ export const reduce_max = defineOp({
       return lines.join("\n");
     },
   },
-  wgsl: null,
+  // One thread per output element. The max starts from the first reduced
+  // element; a NaN is taken and then kept, as Math.max propagates it (tested
+  // on the bits: compilers may assume NaN absent). An empty reduction gives
+  // the dtype's lowest.
+  wgsl: {
+    kind: "kernel",
+    body: (k) => {
+      const shape = k.inTypes[0]!.shape;
+      const axes = k.node.attrs.axes;
+      if (axes.some((a) => shape[a] === 0)) {
+        const low = k.node.dtype === "i32" || k.node.dtype === "bool" ? lit(lowest(k.node.dtype), k.node.dtype, "i") : f32Lit(-Infinity, "i");
+        return `${k.out}[i] = ${low};`;
+      }
+      const { b, base, loops, offset, close } = reductionLoops(k.node.shape, shape, axes, k.fresh);
+      const m = k.fresh("m"), v = k.fresh("v");
+      const float = k.node.dtype === "f32" || k.node.dtype === "f64";
+      const pad = "  ".repeat(loops.length);
+      return [
+        ...base,
+        `var ${m} = ${k.ins[0]}[${b}];`,
+        ...loops,
+        `${pad}let ${v} = ${k.ins[0]}[${offset}];`,
+        float
+          ? `${pad}if (!${isNan(m)} && (${v} > ${m} || ${isNan(v)})) { ${m} = ${v}; }`
+          : `${pad}if (${v} > ${m}) { ${m} = ${v}; }`,
+        ...close,
+        `${k.out}[i] = ${m};`,
+      ].join("\n");
+    },
+  },
 });

@@ -3,6 +3,7 @@ import type { Builder } from "../ir/builder.ts";
 import { alloc } from "../ir/tensor.ts";
 import { IRError, type Shape, numel, strides } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
+import { reductionLoops, zeroLit } from "./wgsl.ts";
 
 export function reducedShape(shape: Shape, axes: readonly number[]): number[] {
   for (const a of axes) if (a < 0 || a >= shape.length) throw new IRError(`reduction axis ${a} out of range for rank ${shape.length}`, undefined, "E031");
@@ -86,5 +87,21 @@ export const reduce_sum = defineOp({
       return lines.join("\n");
     },
   },
-  wgsl: null,
+  // One thread per output element, looping over its reduced elements in
+  // row-major order (nested loops over the reduced axes).
+  wgsl: {
+    kind: "kernel",
+    body: (k) => {
+      const { base, loops, offset, close } = reductionLoops(k.node.shape, k.inTypes[0]!.shape, k.node.attrs.axes, k.fresh);
+      const s = k.fresh("s");
+      return [
+        `var ${s} = ${zeroLit(k.node.dtype)};`,
+        ...base,
+        ...loops,
+        `${"  ".repeat(loops.length)}${s} += ${k.ins[0]}[${offset}];`,
+        ...close,
+        `${k.out}[i] = ${s};`,
+      ].join("\n");
+    },
+  },
 });

@@ -16,5 +16,5 @@ export const reshape = defineOp({
   evaluate: ([x], n) => ({ shape: [...n.shape], dtype: n.dtype, data: x!.data.slice() }),
   // Contiguous buffers make a reshape free: the output aliases the input.
   ts: { kind: "view" },
-  wgsl: null,
+  wgsl: { kind: "view" },
 });

@@ -183,5 +183,5 @@ export const scan = defineOp({
     return [...carries, ...stacked];
   },
   ts: { kind: "structural" },
-  wgsl: null,
+  wgsl: { kind: "structural" },
 });

@@ -4,6 +4,7 @@
 import { alloc } from "../ir/tensor.ts";
 import { IRError, fmtShape, numel, shapeEq } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
+import { zeroLit } from "./wgsl.ts";
 
 export const scatter_add = defineOp({
   name: "scatter_add",
@@ -46,5 +47,25 @@ export const scatter_add = defineOp({
       ].join("\n");
     },
   },
-  wgsl: null,
+  // WGSL has no float atomics: one thread per output element scans every
+  // index and sums the updates aimed at its row, in index order (as
+  // `evaluate` does). O(rows * w * indices) work, without races.
+  wgsl: {
+    kind: "kernel",
+    body: ({ node, out, ins, inTypes, fresh }) => {
+      const w = numel(node.shape.slice(1));
+      const m = numel(inTypes[1]!.shape);
+      const [U, I] = ins as [string, string];
+      const row = fresh("row"), c = fresh("c"), s = fresh("s"), q = fresh("q");
+      return [
+        `let ${row} = i32(${w === 1 ? "i" : `i / ${w}u`});`,
+        `let ${c} = ${w === 1 ? "0u" : `i % ${w}u`};`,
+        `var ${s} = ${zeroLit(node.dtype)};`,
+        `for (var ${q} = 0u; ${q} < ${m}u; ${q}++) {`,
+        `  if (${I}[${q}] == ${row}) { ${s} += ${U}[${w === 1 ? q : `${q} * ${w}u`} + ${c}]; }`,
+        `}`,
+        `${out}[i] = ${s};`,
+      ].join("\n");
+    },
+  },
 });

@@ -24,5 +24,6 @@ export const select = defineOp({
     return map(n.dtype, n.shape, (i) => (cd[i] !== 0 ? xd[i]! : yd[i]!));
   },
   ts: { kind: "elementwise", expr: ([c, a, b]) => `(${c} !== 0 ? ${a} : ${b})` },
-  wgsl: null,
+  // `0` is an abstract int: it takes the condition's type (u32 for bool).
+  wgsl: { kind: "elementwise", expr: ([c, a, b]) => `select(${b}, ${a}, ${c} != 0)` },
 });

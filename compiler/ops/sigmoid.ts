@@ -20,5 +20,6 @@ export const sigmoid = defineOp({
   // In JS doubles exp(-a) overflowing to Infinity still gives 1/Infinity = 0,
   // the right limit, so the short form is safe in generated code.
   ts: { kind: "elementwise", expr: ([a]) => `(1 / (1 + Math.exp(-(${a}))))` },
-  wgsl: null,
+  // In f32 exp(-a) overflows to inf below a = -88, and 1/inf = 0 is the limit.
+  wgsl: { kind: "elementwise", expr: ([a]) => `(1.0 / (1.0 + exp(-(${a}))))` },
 });

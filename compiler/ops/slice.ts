@@ -3,6 +3,7 @@ import { alloc } from "../ir/tensor.ts";
 import { IRError, type Shape, fmtShape, strides } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
 import { indexExpr, loopNest } from "./broadcast.ts";
+import { remap } from "./wgsl.ts";
 
 /** Calls f(outFlat, inFlat) for every element of the box of `inner` placed
  * at `offset` inside `outer` (row-major in the box). Shared by slice/pad. */
@@ -52,5 +53,12 @@ export const slice = defineOp({
       return `let ${o} = 0;\n` + loopNest(node.shape, fresh, (cs) => [`${out}[${o}++] = ${ins[0]}[${indexExpr(cs, st, off)}];`]);
     },
   },
-  wgsl: null,
+  wgsl: {
+    kind: "kernel",
+    body: ({ node, out, ins, inTypes }) => {
+      const st = strides(inTypes[0]!.shape);
+      const off = node.attrs.starts.reduce((a, s, k) => a + s * st[k]!, 0);
+      return `${out}[i] = ${ins[0]}[${remap("i", node.shape, st, off)}];`;
+    },
+  },
 });

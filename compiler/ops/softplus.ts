@@ -15,5 +15,7 @@ export const softplus = defineOp({
   vjp: (b, n, ct) => [b.mul(ct, b.unary("sigmoid", n.inputs[0]!))],
   evaluate: ([x]) => evalUnary(x!, softplusStable),
   ts: { kind: "elementwise", expr: ([a]) => `(Math.max(${a}, 0) + Math.log1p(Math.exp(-Math.abs(${a}))))` },
-  wgsl: null,
+  // No log1p in WGSL: for |a| > 17, 1 + e^-|a| rounds to 1 in f32 and the
+  // result is max(a, 0), off by less than 1e-7 absolute.
+  wgsl: { kind: "elementwise", expr: ([a]) => `(max(${a}, 0.0) + log(1.0 + exp(-abs(${a}))))` },
 });

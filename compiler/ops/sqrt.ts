@@ -9,5 +9,5 @@ export const sqrt = defineOp({
   vjp: (b, n, ct) => [b.div(ct, b.mul(b.scalarLike(2, n.id), n.id))],
   evaluate: ([x]) => evalUnary(x!, Math.sqrt),
   ts: { kind: "elementwise", expr: ([a]) => `Math.sqrt(${a})` },
-  wgsl: null,
+  wgsl: { kind: "elementwise", expr: ([a]) => `sqrt(${a})` },
 });

@@ -10,5 +10,5 @@ export const stop_gradient = defineOp({
   evaluate: ([x]) => evalUnary(x!, (a) => a),
   // The value passes through unchanged: the output aliases the input buffer.
   ts: { kind: "view" },
-  wgsl: null,
+  wgsl: { kind: "view" },
 });

@@ -8,5 +8,5 @@ export const sub = defineOp({
   vjp: (b, _n, ct) => [ct, b.neg(ct)],
   evaluate: ([x, y]) => evalBinary(x!, y!, (a, b) => a - b),
   ts: { kind: "elementwise", expr: ([a, b]) => `(${a} - ${b})` },
-  wgsl: null,
+  wgsl: { kind: "elementwise", expr: ([a, b]) => `(${a} - ${b})` },
 });

@@ -1,6 +1,7 @@
 // tanh: elementwise hyperbolic tangent.
 import { defineOp } from "./op.ts";
 import { evalUnary, inferSame } from "./elementwise.ts";
+import { isNan } from "./wgsl.ts";
 
 export const tanh = defineOp({
   name: "tanh",
@@ -12,5 +13,6 @@ export const tanh = defineOp({
   },
   evaluate: ([x]) => evalUnary(x!, Math.tanh),
   ts: { kind: "elementwise", expr: ([a]) => `Math.tanh(${a})` },
-  wgsl: null,
+  // llvmpipe's tanh clamps its argument, turning NaN into ±1.
+  wgsl: { kind: "elementwise", expr: ([a]) => `select(tanh(${a}), ${a}, ${isNan(a!)})` },
 });

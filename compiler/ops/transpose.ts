@@ -3,6 +3,7 @@ import { alloc } from "../ir/tensor.ts";
 import { IRError, type Shape, strides } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
 import { indexExpr, loopNest } from "./broadcast.ts";
+import { remap } from "./wgsl.ts";
 
 /** Input strides in output-axis order: reading the input at output coords. */
 function permutedStrides(inShape: Shape, perm: readonly number[]): number[] {
@@ -52,5 +53,9 @@ export const transpose = defineOp({
       return `let ${o} = 0;\n` + loopNest(node.shape, fresh, (cs) => [`${out}[${o}++] = ${ins[0]}[${indexExpr(cs, st)}];`]);
     },
   },
-  wgsl: null,
+  wgsl: {
+    kind: "kernel",
+    body: ({ node, out, ins, inTypes }) =>
+      `${out}[i] = ${ins[0]}[${remap("i", node.shape, permutedStrides(inTypes[0]!.shape, node.attrs.perm))}];`,
+  },
 });

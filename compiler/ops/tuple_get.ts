@@ -18,5 +18,5 @@ export const tuple_get = defineOp({
     return t;
   },
   ts: { kind: "structural" },
-  wgsl: null,
+  wgsl: { kind: "structural" },
 });

@@ -1,6 +1,6 @@
 // Command-line entry shared by `dlt-train` and the generated
 // generated/<model>/train.ts:
-//   [--data DIR] [--resume] [--epochs N] [--steps N] [--out DIR] [--quiet]
+//   [--data DIR] [--resume] [--epochs N] [--steps N] [--out DIR] [--quiet] [--backend cpu|webgpu]
 // Loads the data the model's description asks for, trains with progress on
 // stderr and a summary on stdout, and turns the runtime's user-facing errors
 // into one clear line and exit status 1.
@@ -14,7 +14,13 @@ import type { TrainSummary } from "../train/trainer.ts";
 import { loadDataset } from "./datasets.ts";
 import { train } from "./run.ts";
 
+/** Where the model's steps run: generated TypeScript on the CPU, or the
+ * WebGPU executor (runtime/webgpu/executor.ts). */
+export type Backend = "cpu" | "webgpu";
+export const BACKENDS: readonly Backend[] = ["cpu", "webgpu"];
+
 export interface MainArgs {
+  readonly backend: Backend;
   readonly dataDir?: string;
   readonly resume: boolean;
   readonly maxEpochs?: number;
@@ -23,13 +29,33 @@ export interface MainArgs {
   readonly quiet: boolean;
 }
 
-const USAGE = "options: [--data DIR] [--resume] [--epochs N] [--steps N] [--out DIR] [--quiet]";
+const USAGE = "options: [--data DIR] [--resume] [--epochs N] [--steps N] [--out DIR] [--quiet] [--backend cpu|webgpu]";
 
-class UsageError extends Error {}
+/** A malformed command line (exit status 2). */
+export class UsageError extends Error {}
+
+function backendOf(v: string): Backend {
+  if (!(BACKENDS as readonly string[]).includes(v)) throw new UsageError(`--backend expects one of ${BACKENDS.join(", ")}, found "${v}"`);
+  return v as Backend;
+}
+
+/** The --backend of a command line (default cpu), for callers that build the
+ * model before runMain parses the rest. Throws UsageError on a bad value. */
+export function parseBackend(argv: readonly string[]): Backend {
+  let backend: Backend = "cpu";
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] !== "--backend") continue;
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith("--")) throw new UsageError("--backend needs a value");
+    backend = backendOf(v);
+    i++;
+  }
+  return backend;
+}
 
 /** Parses the runtime's options; throws UsageError on anything unknown. */
 export function parseArgs(argv: readonly string[]): MainArgs {
-  const out: { -readonly [K in keyof MainArgs]: MainArgs[K] } = { resume: false, quiet: false };
+  const out: { -readonly [K in keyof MainArgs]: MainArgs[K] } = { backend: "cpu", resume: false, quiet: false };
   const value = (i: number, flag: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
@@ -62,6 +88,9 @@ export function parseArgs(argv: readonly string[]): MainArgs {
       case "--quiet":
         out.quiet = true;
         break;
+      case "--backend":
+        out.backend = backendOf(value(i++, a));
+        break;
       default:
         throw new UsageError(`unknown option "${a}"`);
     }
@@ -93,6 +122,9 @@ export async function runMain(model: CompiledModel, argv: readonly string[]): Pr
   let args: MainArgs;
   try {
     args = parseArgs(argv);
+    // The caller picks the model; a CPU model handed --backend webgpu would
+    // silently train on the CPU.
+    if (args.backend === "webgpu" && !model.download) throw new UsageError("--backend webgpu: this entry point runs the CPU model (use dlt-train SPEC --backend webgpu)");
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     process.stderr.write(`dlt-train: ${e.message}\n${USAGE}\n`);

@@ -79,7 +79,7 @@ export class Evaluator {
     return this.model.desc.metrics.length > 0;
   }
 
-  evaluate(split: Split, what: string): Record<string, number> {
+  async evaluate(split: Split, what: string): Promise<Record<string, number>> {
     const d = this.model.desc;
     let pb = this.batches.get(split);
     if (!pb) {
@@ -89,7 +89,9 @@ export class Evaluator {
     const sums = d.metrics.map(() => 0);
     for (let k = 0; k < pb.numBatches; k++) {
       const { batch, count } = pb.fill(k);
-      this.model.evaluate(batch, this.out);
+      // Only a GPU model answers with a promise; a CPU model's result is ready.
+      const done = this.model.evaluate(batch, this.out) as Promise<void> | undefined;
+      if (done) await done;
       d.metrics.forEach((m, j) => {
         const v = this.out[m];
         let s = 0;

@@ -166,12 +166,14 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
     copyBuffers(desc.params, c.params, model.params);
     copyBuffers(desc.state, c.state, model.state);
     if (c.best) copyBuffers(desc.params, c.best, (best = allocParams(desc)));
+    model.upload?.();
     st = c.trainer;
     await store.truncateLines(METRICS_FILE, st.metricsLines);
     const where = st.done ? "a finished run" : `phase ${desc.phases[st.phase]?.name ?? "(end)"}, epoch ${st.epoch + 1}, minibatch ${st.batch + 1}`;
     log.info(`resuming ${desc.name} from ${file}: ${where}, global step ${st.globalStep}`);
   } else {
     initModel(model);
+    model.upload?.();
     st = freshState(model);
     await store.truncateLines(METRICS_FILE, 0);
   }
@@ -189,6 +191,7 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
     if (es) st.earlyStopping = { ...es.state };
     st.elapsed = elapsed();
     st.rngCounter = st.globalStep;
+    await model.download?.();
     await store.writeAtomic(CHECKPOINT_FILE, encodeCheckpoint(desc, model.params, model.state, best, st));
     if (best && bestDirty) {
       await store.writeAtomic(BEST_FILE, encodeParams(desc, best, { "dlt.best": bestInfo }));
@@ -239,15 +242,16 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
     }
 
     const validate = async (iter: number, b: number): Promise<void> => {
-      const valid = validating ? evaluator.evaluate(splits.valid, "valid split") : null;
+      const valid = validating ? await evaluator.evaluate(splits.valid, "valid split") : null;
       let improved = false;
       if (es && valid && monitor !== null) {
         if (es.observe(iter, valid[monitor]).improved) {
           improved = true;
           best ??= allocParams(desc);
+          await model.download?.();
           copyBuffers(desc.params, model.params, best);
           bestDirty = true;
-          st.testMetrics = splits.test.n > 0 ? evaluator.evaluate(splits.test, "test split") : null;
+          st.testMetrics = splits.test.n > 0 ? await evaluator.evaluate(splits.test, "test split") : null;
           if (st.testMetrics) es.setTestScore(st.testMetrics[monitor]);
           bestInfo = JSON.stringify({ phase: phase.name, epoch: st.epoch + 1, iter, globalStep: st.globalStep, valid, test: st.testMetrics });
         }
@@ -290,7 +294,9 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
         }
         const b = st.batch;
         const iter = st.epoch * nb + b;
-        const cost = model.trainStep(phase.step, it.fill(b), st.globalStep);
+        const ret = model.trainStep(phase.step, it.fill(b), st.globalStep);
+        // A CPU model answers at once; only a GPU model's promise is awaited.
+        const cost = typeof ret === "number" ? ret : await ret;
         if (!Number.isFinite(cost)) {
           throw new TrainingError(
             `training cost is ${cost} in phase "${phase.name}", epoch ${st.epoch + 1}, minibatch ${b + 1}/${nb} ` +
@@ -316,7 +322,12 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
     // Phase end: select the best-validation parameters, record the result.
     const esState = es?.state;
     const hasBest = esState !== undefined && esState.bestIter >= 0 && best !== null;
-    if (hasBest) copyBuffers(desc.params, best!, model.params);
+    if (hasBest) {
+      // Download first: upload() writes state too, which must be current.
+      await model.download?.();
+      copyBuffers(desc.params, best!, model.params);
+      model.upload?.();
+    }
     const result: PhaseResult = {
       phase: phase.name,
       epochs: esState?.done ? st.epoch + 1 : st.epoch,

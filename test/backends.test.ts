@@ -1,0 +1,109 @@
+// One suite over every backend: from the same parameters and the same
+// minibatches, N training steps of the generated CPU code and of the WebGPU
+// program agree with the f64 reference evaluator run on the same graphs, and
+// evaluation agrees too. Stated tolerance: after 10 steps every parameter is
+// within 1e-5 of the reference relative to the parameter's largest magnitude
+// (and the per-example metrics within 1e-4); f32 rounding of these graphs is
+// ~1e-7 per step. The WebGPU runs use whatever adapter exists (llvmpipe
+// through Dawn's OpenGL backend on CI); no adapter is a failure, not a skip.
+
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { ROOT } from "../compiler/cli/files.ts";
+import { compileSpec } from "../compiler/compile.ts";
+import { planWebGpu } from "../compiler/emit/wgsl/module.ts";
+import { interpret } from "../compiler/ir/interpret.ts";
+import { fromArray, type Tensor } from "../compiler/ir/tensor.ts";
+import { loadSpecText } from "../compiler/spec/load.ts";
+import type { Batch, CompiledModel } from "../runtime/model.ts";
+import { acquireDevice } from "../runtime/node/webgpu.ts";
+import { normal, uniform } from "../runtime/rng/philox.ts";
+import { createGpuModel } from "../runtime/webgpu/executor.ts";
+
+const STEPS = 10;
+const SPECS = ["specs/logreg.yaml", "specs/mlp.yaml", "test/specs/elman.yaml", "test/specs/denoising.yaml", "test/specs/gibbs-chain.yaml"];
+
+type Backend = "cpu" | "webgpu";
+
+const tmpDirs: string[] = [];
+afterAll(() => {
+  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function build(file: string, backend: Backend) {
+  let text = readFileSync(file, "utf8");
+  if (file.startsWith("specs/")) text = text.replace(/batch_size: \d+/, "batch_size: 8");
+  const c = compileSpec(loadSpecText(text, file));
+  let model: CompiledModel;
+  if (backend === "cpu") {
+    const dir = join(ROOT, "generated", `.tmp-backends-${c.name}`);
+    tmpDirs.push(dir);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "model.ts"), c.files.get("model.ts")!);
+    const mod = (await import(pathToFileURL(join(dir, "model.ts")).href)) as { Model: new () => CompiledModel };
+    model = new mod.Model();
+  } else {
+    const { device } = await acquireDevice();
+    model = await createGpuModel(c.desc, planWebGpu(c.steps, c.evalGraph), device);
+  }
+  return { c, model };
+}
+
+function batches(c: ReturnType<typeof compileSpec>, n: number): Batch[] {
+  const B = c.desc.data.batchSize;
+  return Array.from({ length: n }, (_, s) => {
+    const b: Record<string, Float32Array | Int32Array> = {};
+    c.desc.inputs.forEach((d, k) => {
+      const len = B * d.shape.reduce((a, x) => a * x, 1);
+      b[d.name] = d.dtype === "i32" ? Int32Array.from({ length: len }, (_, i) => Math.floor(uniform(5, 100 + k, s, 0, i) * 5)) : Float32Array.from({ length: len }, (_, i) => uniform(6, 100 + k, s, 0, i));
+    });
+    return b;
+  });
+}
+
+function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let scale = 1e-12;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]!));
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / scale);
+  return worst;
+}
+
+describe.each<Backend>(["cpu", "webgpu"])("backend %s", (backend) => {
+  it.each(SPECS)(`%s: ${STEPS} training steps and an evaluation agree with the f64 reference`, async (file) => {
+    const { c, model } = await build(file, backend);
+    // Same starting point for every backend: small random parameters.
+    let params = new Map<string, Tensor>();
+    c.desc.params.forEach((p, k) => {
+      const host = model.params[p.name]!;
+      for (let i = 0; i < host.length; i++) host[i] = 0.1 * normal(42, k + 1, 0, 0, i);
+      params.set(p.name, fromArray(p.shape, "f64", host));
+    });
+    model.upload?.();
+    const data = batches(c, STEPS);
+    const toTensors = (b: Batch) => new Map(c.desc.inputs.map((d) => [d.name, fromArray([c.desc.data.batchSize, ...d.shape], d.dtype === "i32" ? "i32" : "f64", b[d.name]!)] as const));
+
+    for (let s = 0; s < STEPS; s++) {
+      const cost = await model.trainStep(0, data[s]!, s);
+      const ref = interpret(c.steps[0]!, { input: toTensors(data[s]!), param: params, state: new Map() }, { seed: c.desc.seed, step: s });
+      const refCost = (ref[c.steps[0]!.outputs.get("cost")!] as Tensor).data[0]!;
+      expect(Math.abs(cost - refCost) / Math.max(1, Math.abs(refCost)), `cost at step ${s}`).toBeLessThan(1e-5);
+      const next = new Map(params);
+      for (const [k, id] of c.steps[0]!.outputs) if (k.startsWith("param:")) next.set(k.slice(6), ref[id] as Tensor);
+      params = next;
+    }
+    await model.download?.();
+    for (const p of c.desc.params) {
+      expect(maxRelErr(model.params[p.name]!, params.get(p.name)!.data), `${p.name} after ${STEPS} steps`).toBeLessThan(1e-5);
+    }
+    if (c.desc.metrics.length) {
+      const out: Record<string, Float32Array> = {};
+      for (const m of c.desc.metrics) out[m] = new Float32Array(c.desc.evalBatchSize);
+      await model.evaluate(data[0]!, out);
+      const ref = interpret(c.evalGraph, { input: toTensors(data[0]!), param: params }, { seed: c.desc.seed, step: 0 });
+      for (const m of c.desc.metrics) expect(maxRelErr(out[m]!, (ref[c.evalGraph.outputs.get(`metric:${m}`)!] as Tensor).data), m).toBeLessThan(1e-4);
+    }
+  });
+});
