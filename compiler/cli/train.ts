@@ -1,4 +1,4 @@
-// dlt-train SPEC [--data DIR] [--resume] [--epochs N] [--steps N] [--out DIR] [--quiet] [--check-grad]
+// dlt-train SPEC [--data DIR] [--resume] [--epochs N] [--steps N] [--out DIR] [--quiet] [--check-grad] [--backend cpu|webgpu]
 // Compiles the spec when generated/<model>/ is missing or stale, then runs the
 // generated model on the runtime's trainer.
 import { pathToFileURL } from "node:url";
@@ -7,7 +7,10 @@ import { checkSpecGradients } from "../check/gradcheck.ts";
 import { compileSpec } from "../compile.ts";
 
 import type { CompiledModel } from "../../runtime/model.ts";
-import { runMain } from "../../runtime/node/main.ts";
+import { parseBackend, runMain } from "../../runtime/node/main.ts";
+import { acquireDevice, NoGpuError } from "../../runtime/node/webgpu.ts";
+import { createGpuModel, GpuPlanError } from "../../runtime/webgpu/executor.ts";
+import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 import { displayPath, generatedDir, loadSpecFile, staleFiles, writeFiles } from "./files.ts";
 import { printGradCheck } from "./check-grad-print.ts";
 import { report } from "./report.ts";
@@ -32,9 +35,20 @@ async function main(argv: string[]): Promise<number> {
       writeFiles(dir, c.files);
       process.stderr.write(`compiled ${shown} → generated/${c.name}/\n`);
     }
-    const mod = (await import(pathToFileURL(join(dir, "model.ts")).href)) as { Model: new () => CompiledModel };
-    model = new mod.Model();
+    if (parseBackend(argv) === "webgpu") {
+      const gpu = (await import(pathToFileURL(join(dir, "webgpu.ts")).href)) as { plan: GpuPlan };
+      const acquired = await acquireDevice();
+      process.stderr.write(`webgpu: ${acquired.description}\n`);
+      model = await createGpuModel(c.desc, gpu.plan, acquired.device);
+    } else {
+      const mod = (await import(pathToFileURL(join(dir, "model.ts")).href)) as { Model: new () => CompiledModel };
+      model = new mod.Model();
+    }
   } catch (e) {
+    if (e instanceof NoGpuError || e instanceof GpuPlanError) {
+      process.stderr.write(`dlt-train: ${e.message}\n`);
+      return 1;
+    }
     return report(e, shown);
   }
   return runMain(model, argv.filter((a) => a !== file));
