@@ -578,24 +578,6 @@ export const plan: GpuPlan = {
       role: "temp",
     },
     {
-      name: "f0_t11",
-      size: 6000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t12",
-      size: 6000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t13",
-      size: 600,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
       name: "f0_t14",
       size: 6000,
       dtype: "f32",
@@ -633,24 +615,6 @@ export const plan: GpuPlan = {
       role: "temp",
     },
     {
-      name: "f0_t29",
-      size: 600,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t30",
-      size: 600,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t34",
-      size: 6000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
       name: "f0_t35",
       size: 10,
       dtype: "f32",
@@ -681,24 +645,6 @@ export const plan: GpuPlan = {
       role: "temp",
     },
     {
-      name: "ev_t11",
-      size: 6000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t12",
-      size: 6000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t13",
-      size: 600,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
       name: "ev_t16",
       size: 6000,
       dtype: "f32",
@@ -717,25 +663,7 @@ export const plan: GpuPlan = {
       role: "temp",
     },
     {
-      name: "ev_t20",
-      size: 6000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
       name: "ev_t21",
-      size: 600,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t26",
-      size: 600,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t27",
       size: 600,
       dtype: "f32",
       role: "temp",
@@ -789,7 +717,7 @@ export const plan: GpuPlan = {
     {
       name: "f0_k11", label: "sub %11 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [
         {
-          buffer: 8,
+          buffer: 2,
           access: "read_write",
         },
         {
@@ -805,11 +733,11 @@ export const plan: GpuPlan = {
     {
       name: "f0_k12", label: "exp %12 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_4, bindings: [
         {
-          buffer: 9,
+          buffer: 5,
           access: "read_write",
         },
         {
-          buffer: 8,
+          buffer: 2,
           access: "read",
         },
       ], workgroups: [94, 1, 1]
@@ -817,11 +745,11 @@ export const plan: GpuPlan = {
     {
       name: "f0_k13", label: "reduce_sum %13 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_5, bindings: [
         {
-          buffer: 10,
+          buffer: 7,
           access: "read_write",
         },
         {
-          buffer: 9,
+          buffer: 5,
           access: "read",
         },
       ], workgroups: [10, 1, 1]
@@ -829,112 +757,8 @@ export const plan: GpuPlan = {
     {
       name: "f0_k14", label: "one_hot %14 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_6, bindings: [
         {
-          buffer: 11,
-          access: "read_write",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-      ], workgroups: [94, 1, 1]
-    },
-    {
-      name: "f0_k15", label: "log %15 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_7, bindings: [
-        {
-          buffer: 13,
-          access: "read_write",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [10, 1, 1]
-    },
-    {
-      name: "f0_k20", label: "reduce_sum %20 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_8, bindings: [
-        {
-          buffer: 14,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-        {
           buffer: 8,
-          access: "read",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-      ], workgroups: [10, 1, 1]
-    },
-    {
-      name: "f0_k22", label: "reduce_sum %22 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_9, bindings: [
-        {
-          buffer: 15,
           access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k24", label: "mul %24 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [
-        {
-          buffer: 16,
-          access: "read_write",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k29", label: "reduce_sum %29 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [
-        {
-          buffer: 17,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-      ], workgroups: [10, 1, 1]
-    },
-    {
-      name: "f0_k30", label: "div %30 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_12, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [10, 1, 1]
-    },
-    {
-      name: "f0_k34", label: "add %34 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [
-        {
-          buffer: 19,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-        {
-          buffer: 18,
-          access: "read",
         },
         {
           buffer: 9,
@@ -943,13 +767,117 @@ export const plan: GpuPlan = {
       ], workgroups: [94, 1, 1]
     },
     {
-      name: "f0_k35", label: "reduce_sum %35 at specs/logreg.yaml:16:30 (graph.p_y_given_x)", wgsl: WGSL_14, bindings: [
+      name: "f0_k15", label: "log %15 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_7, bindings: [
         {
-          buffer: 20,
+          buffer: 10,
           access: "read_write",
         },
         {
-          buffer: 19,
+          buffer: 7,
+          access: "read",
+        },
+      ], workgroups: [10, 1, 1]
+    },
+    {
+      name: "f0_k20", label: "reduce_sum %20 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_8, bindings: [
+        {
+          buffer: 11,
+          access: "read_write",
+        },
+        {
+          buffer: 8,
+          access: "read",
+        },
+        {
+          buffer: 2,
+          access: "read",
+        },
+        {
+          buffer: 10,
+          access: "read",
+        },
+      ], workgroups: [10, 1, 1]
+    },
+    {
+      name: "f0_k22", label: "reduce_sum %22 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_9, bindings: [
+        {
+          buffer: 12,
+          access: "read_write",
+        },
+        {
+          buffer: 11,
+          access: "read",
+        },
+      ], workgroups: [1, 1, 1]
+    },
+    {
+      name: "f0_k24", label: "mul %24 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [
+        {
+          buffer: 13,
+          access: "read_write",
+        },
+        {
+          buffer: 12,
+          access: "read",
+        },
+      ], workgroups: [1, 1, 1]
+    },
+    {
+      name: "f0_k29", label: "reduce_sum %29 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [
+        {
+          buffer: 10,
+          access: "read_write",
+        },
+        {
+          buffer: 8,
+          access: "read",
+        },
+      ], workgroups: [10, 1, 1]
+    },
+    {
+      name: "f0_k30", label: "div %30 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_12, bindings: [
+        {
+          buffer: 11,
+          access: "read_write",
+        },
+        {
+          buffer: 10,
+          access: "read",
+        },
+        {
+          buffer: 7,
+          access: "read",
+        },
+      ], workgroups: [10, 1, 1]
+    },
+    {
+      name: "f0_k34", label: "add %34 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [
+        {
+          buffer: 2,
+          access: "read_write",
+        },
+        {
+          buffer: 8,
+          access: "read",
+        },
+        {
+          buffer: 11,
+          access: "read",
+        },
+        {
+          buffer: 5,
+          access: "read",
+        },
+      ], workgroups: [94, 1, 1]
+    },
+    {
+      name: "f0_k35", label: "reduce_sum %35 at specs/logreg.yaml:16:30 (graph.p_y_given_x)", wgsl: WGSL_14, bindings: [
+        {
+          buffer: 14,
+          access: "read_write",
+        },
+        {
+          buffer: 2,
           access: "read",
         },
       ], workgroups: [1, 1, 1]
@@ -957,7 +885,7 @@ export const plan: GpuPlan = {
     {
       name: "f0_k36", label: "matmul %36 at specs/logreg.yaml:16:26 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [
         {
-          buffer: 21,
+          buffer: 15,
           access: "read_write",
         },
         {
@@ -965,7 +893,7 @@ export const plan: GpuPlan = {
           access: "read",
         },
         {
-          buffer: 19,
+          buffer: 2,
           access: "read",
         },
       ], workgroups: [1, 49, 1]
@@ -977,7 +905,7 @@ export const plan: GpuPlan = {
           access: "read_write",
         },
         {
-          buffer: 21,
+          buffer: 15,
           access: "read",
         },
       ], workgroups: [123, 1, 1]
@@ -989,7 +917,7 @@ export const plan: GpuPlan = {
           access: "read_write",
         },
         {
-          buffer: 20,
+          buffer: 14,
           access: "read",
         },
       ], workgroups: [1, 1, 1]
@@ -997,7 +925,7 @@ export const plan: GpuPlan = {
     {
       name: "ev_k4", label: "matmul %4 at specs/logreg.yaml:16:26 (graph.p_y_given_x)", wgsl: WGSL_18, bindings: [
         {
-          buffer: 22,
+          buffer: 16,
           access: "read_write",
         },
         {
@@ -1013,11 +941,11 @@ export const plan: GpuPlan = {
     {
       name: "ev_k6", label: "add %6 at specs/logreg.yaml:16:30 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [
         {
-          buffer: 23,
+          buffer: 17,
           access: "read_write",
         },
         {
-          buffer: 22,
+          buffer: 16,
           access: "read",
         },
         {
@@ -1029,11 +957,11 @@ export const plan: GpuPlan = {
     {
       name: "ev_k7", label: "reduce_max %7 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_20, bindings: [
         {
-          buffer: 24,
+          buffer: 18,
           access: "read_write",
         },
         {
-          buffer: 23,
+          buffer: 17,
           access: "read",
         },
       ], workgroups: [10, 1, 1]
@@ -1041,15 +969,15 @@ export const plan: GpuPlan = {
     {
       name: "ev_k11", label: "sub %11 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_21, bindings: [
         {
-          buffer: 25,
+          buffer: 16,
           access: "read_write",
         },
         {
-          buffer: 23,
+          buffer: 17,
           access: "read",
         },
         {
-          buffer: 24,
+          buffer: 18,
           access: "read",
         },
       ], workgroups: [94, 1, 1]
@@ -1057,11 +985,11 @@ export const plan: GpuPlan = {
     {
       name: "ev_k12", label: "exp %12 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_22, bindings: [
         {
-          buffer: 26,
+          buffer: 17,
           access: "read_write",
         },
         {
-          buffer: 25,
+          buffer: 16,
           access: "read",
         },
       ], workgroups: [94, 1, 1]
@@ -1069,11 +997,11 @@ export const plan: GpuPlan = {
     {
       name: "ev_k13", label: "reduce_sum %13 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [
         {
-          buffer: 27,
+          buffer: 18,
           access: "read_write",
         },
         {
-          buffer: 26,
+          buffer: 17,
           access: "read",
         },
       ], workgroups: [10, 1, 1]
@@ -1081,15 +1009,15 @@ export const plan: GpuPlan = {
     {
       name: "ev_k16", label: "div %16 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_24, bindings: [
         {
-          buffer: 28,
+          buffer: 19,
           access: "read_write",
         },
         {
-          buffer: 26,
+          buffer: 17,
           access: "read",
         },
         {
-          buffer: 27,
+          buffer: 18,
           access: "read",
         },
       ], workgroups: [94, 1, 1]
@@ -1097,11 +1025,11 @@ export const plan: GpuPlan = {
     {
       name: "ev_k17", label: "argmax %17 at specs/logreg.yaml:21:10 (metrics.error)", wgsl: WGSL_25, bindings: [
         {
-          buffer: 29,
+          buffer: 20,
           access: "read_write",
         },
         {
-          buffer: 28,
+          buffer: 19,
           access: "read",
         },
       ], workgroups: [10, 1, 1]
@@ -1109,15 +1037,15 @@ export const plan: GpuPlan = {
     {
       name: "ev_k19", label: "cast %19 at specs/logreg.yaml:21:10 (metrics.error)", wgsl: WGSL_26, bindings: [
         {
-          buffer: 30,
+          buffer: 21,
           access: "read_write",
         },
         {
-          buffer: 29,
+          buffer: 20,
           access: "read",
         },
         {
-          buffer: 12,
+          buffer: 9,
           access: "read",
         },
       ], workgroups: [10, 1, 1]
@@ -1125,11 +1053,11 @@ export const plan: GpuPlan = {
     {
       name: "ev_k20", label: "one_hot %20 at specs/logreg.yaml:22:9 (metrics.cost)", wgsl: WGSL_27, bindings: [
         {
-          buffer: 31,
+          buffer: 17,
           access: "read_write",
         },
         {
-          buffer: 12,
+          buffer: 9,
           access: "read",
         },
       ], workgroups: [94, 1, 1]
@@ -1137,11 +1065,11 @@ export const plan: GpuPlan = {
     {
       name: "ev_k21", label: "log %21 at specs/logreg.yaml:22:9 (metrics.cost)", wgsl: WGSL_28, bindings: [
         {
-          buffer: 32,
+          buffer: 22,
           access: "read_write",
         },
         {
-          buffer: 27,
+          buffer: 18,
           access: "read",
         },
       ], workgroups: [10, 1, 1]
@@ -1149,19 +1077,19 @@ export const plan: GpuPlan = {
     {
       name: "ev_k26", label: "reduce_sum %26 at specs/logreg.yaml:22:9 (metrics.cost)", wgsl: WGSL_29, bindings: [
         {
-          buffer: 33,
+          buffer: 18,
           access: "read_write",
         },
         {
-          buffer: 31,
+          buffer: 17,
           access: "read",
         },
         {
-          buffer: 25,
+          buffer: 16,
           access: "read",
         },
         {
-          buffer: 32,
+          buffer: 22,
           access: "read",
         },
       ], workgroups: [10, 1, 1]
@@ -1169,11 +1097,11 @@ export const plan: GpuPlan = {
     {
       name: "ev_k27", label: "neg %27 at specs/logreg.yaml:22:9 (metrics.cost)", wgsl: WGSL_30, bindings: [
         {
-          buffer: 34,
+          buffer: 22,
           access: "read_write",
         },
         {
-          buffer: 33,
+          buffer: 18,
           access: "read",
         },
       ], workgroups: [10, 1, 1]
@@ -1256,7 +1184,7 @@ export const plan: GpuPlan = {
         },
       ],
       outputs: {
-        cost: 16,
+        cost: 13,
         "param:W": 4,
         "param:b": 6,
       },
@@ -1318,8 +1246,8 @@ export const plan: GpuPlan = {
       },
     ],
     outputs: {
-      "metric:error": 30,
-      "metric:cost": 34,
+      "metric:error": 21,
+      "metric:cost": 22,
     },
   },
   limits: {

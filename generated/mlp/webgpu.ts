@@ -873,24 +873,6 @@ export const plan: GpuPlan = {
       role: "temp",
     },
     {
-      name: "f0_t17",
-      size: 200,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t18",
-      size: 200,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t19",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
       name: "f0_t20",
       size: 200,
       dtype: "f32",
@@ -940,32 +922,8 @@ export const plan: GpuPlan = {
       role: "temp",
     },
     {
-      name: "f0_t47",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t48",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t52",
-      size: 200,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
       name: "f0_t53",
       size: 10,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t54",
-      size: 10000,
       dtype: "f32",
       role: "temp",
     },
@@ -1024,24 +982,6 @@ export const plan: GpuPlan = {
       role: "temp",
     },
     {
-      name: "ev_t17",
-      size: 200,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t18",
-      size: 200,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t19",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
       name: "ev_t22",
       size: 200,
       dtype: "f32",
@@ -1060,25 +1000,7 @@ export const plan: GpuPlan = {
       role: "temp",
     },
     {
-      name: "ev_t26",
-      size: 200,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
       name: "ev_t27",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t32",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t33",
       size: 20,
       dtype: "f32",
       role: "temp",
@@ -1164,7 +1086,7 @@ export const plan: GpuPlan = {
     {
       name: "f0_k17", label: "sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_5, bindings: [
         {
-          buffer: 12,
+          buffer: 7,
           access: "read_write",
         },
         {
@@ -1180,11 +1102,11 @@ export const plan: GpuPlan = {
     {
       name: "f0_k18", label: "exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_6, bindings: [
         {
-          buffer: 13,
+          buffer: 9,
           access: "read_write",
         },
         {
-          buffer: 12,
+          buffer: 7,
           access: "read",
         },
       ], workgroups: [4, 1, 1]
@@ -1192,11 +1114,11 @@ export const plan: GpuPlan = {
     {
       name: "f0_k19", label: "reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_7, bindings: [
         {
-          buffer: 14,
+          buffer: 11,
           access: "read_write",
         },
         {
-          buffer: 13,
+          buffer: 9,
           access: "read",
         },
       ], workgroups: [1, 1, 1]
@@ -1204,11 +1126,11 @@ export const plan: GpuPlan = {
     {
       name: "f0_k20", label: "one_hot %20 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_8, bindings: [
         {
-          buffer: 15,
+          buffer: 12,
           access: "read_write",
         },
         {
-          buffer: 16,
+          buffer: 13,
           access: "read",
         },
       ], workgroups: [4, 1, 1]
@@ -1216,8 +1138,28 @@ export const plan: GpuPlan = {
     {
       name: "f0_k21", label: "log %21 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_9, bindings: [
         {
-          buffer: 17,
+          buffer: 14,
           access: "read_write",
+        },
+        {
+          buffer: 11,
+          access: "read",
+        },
+      ], workgroups: [1, 1, 1]
+    },
+    {
+      name: "f0_k26", label: "reduce_sum %26 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [
+        {
+          buffer: 15,
+          access: "read_write",
+        },
+        {
+          buffer: 12,
+          access: "read",
+        },
+        {
+          buffer: 7,
+          access: "read",
         },
         {
           buffer: 14,
@@ -1226,33 +1168,13 @@ export const plan: GpuPlan = {
       ], workgroups: [1, 1, 1]
     },
     {
-      name: "f0_k26", label: "reduce_sum %26 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [
+      name: "f0_k28", label: "reduce_sum %28 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [
         {
-          buffer: 18,
+          buffer: 16,
           access: "read_write",
         },
         {
           buffer: 15,
-          access: "read",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k28", label: "reduce_sum %28 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [
-        {
-          buffer: 19,
-          access: "read_write",
-        },
-        {
-          buffer: 18,
           access: "read",
         },
       ], workgroups: [1, 1, 1]
@@ -1260,7 +1182,7 @@ export const plan: GpuPlan = {
     {
       name: "f0_k32", label: "reduce_sum %32 at specs/mlp.yaml:25:9 (losses.cost.l2)", wgsl: WGSL_12, bindings: [
         {
-          buffer: 20,
+          buffer: 17,
           access: "read_write",
         },
         {
@@ -1272,7 +1194,7 @@ export const plan: GpuPlan = {
     {
       name: "f0_k34", label: "reduce_sum %34 at specs/mlp.yaml:25:9 (losses.cost.l2)", wgsl: WGSL_13, bindings: [
         {
-          buffer: 21,
+          buffer: 18,
           access: "read_write",
         },
         {
@@ -1284,19 +1206,19 @@ export const plan: GpuPlan = {
     {
       name: "f0_k38", label: "add %38 at specs/mlp.yaml:25:9 (losses.cost.l2)", wgsl: WGSL_14, bindings: [
         {
-          buffer: 22,
+          buffer: 19,
           access: "read_write",
         },
         {
-          buffer: 19,
+          buffer: 16,
           access: "read",
         },
         {
-          buffer: 20,
+          buffer: 17,
           access: "read",
         },
         {
-          buffer: 21,
+          buffer: 18,
           access: "read",
         },
       ], workgroups: [1, 1, 1]
@@ -1304,11 +1226,11 @@ export const plan: GpuPlan = {
     {
       name: "f0_k47", label: "reduce_sum %47 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_15, bindings: [
         {
-          buffer: 23,
+          buffer: 14,
           access: "read_write",
         },
         {
-          buffer: 15,
+          buffer: 12,
           access: "read",
         },
       ], workgroups: [1, 1, 1]
@@ -1316,15 +1238,15 @@ export const plan: GpuPlan = {
     {
       name: "f0_k48", label: "div %48 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_16, bindings: [
         {
-          buffer: 24,
+          buffer: 15,
           access: "read_write",
         },
         {
-          buffer: 23,
+          buffer: 14,
           access: "read",
         },
         {
-          buffer: 14,
+          buffer: 11,
           access: "read",
         },
       ], workgroups: [1, 1, 1]
@@ -1332,19 +1254,19 @@ export const plan: GpuPlan = {
     {
       name: "f0_k52", label: "add %52 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_17, bindings: [
         {
-          buffer: 25,
+          buffer: 7,
           access: "read_write",
+        },
+        {
+          buffer: 12,
+          access: "read",
         },
         {
           buffer: 15,
           access: "read",
         },
         {
-          buffer: 24,
-          access: "read",
-        },
-        {
-          buffer: 13,
+          buffer: 9,
           access: "read",
         },
       ], workgroups: [4, 1, 1]
@@ -1352,11 +1274,11 @@ export const plan: GpuPlan = {
     {
       name: "f0_k53", label: "reduce_sum %53 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_18, bindings: [
         {
-          buffer: 26,
+          buffer: 20,
           access: "read_write",
         },
         {
-          buffer: 25,
+          buffer: 7,
           access: "read",
         },
       ], workgroups: [1, 1, 1]
@@ -1364,11 +1286,11 @@ export const plan: GpuPlan = {
     {
       name: "f0_k54", label: "matmul %54 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [
         {
-          buffer: 27,
+          buffer: 2,
           access: "read_write",
         },
         {
-          buffer: 25,
+          buffer: 7,
           access: "read",
         },
         {
@@ -1380,7 +1302,7 @@ export const plan: GpuPlan = {
     {
       name: "f0_k55", label: "matmul %55 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_20, bindings: [
         {
-          buffer: 28,
+          buffer: 21,
           access: "read_write",
         },
         {
@@ -1388,7 +1310,7 @@ export const plan: GpuPlan = {
           access: "read",
         },
         {
-          buffer: 25,
+          buffer: 7,
           access: "read",
         },
       ], workgroups: [1, 32, 1]
@@ -1396,11 +1318,11 @@ export const plan: GpuPlan = {
     {
       name: "f0_k60", label: "mul %60 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_21, bindings: [
         {
-          buffer: 29,
+          buffer: 22,
           access: "read_write",
         },
         {
-          buffer: 27,
+          buffer: 2,
           access: "read",
         },
         {
@@ -1412,11 +1334,11 @@ export const plan: GpuPlan = {
     {
       name: "f0_k61", label: "reduce_sum %61 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_22, bindings: [
         {
-          buffer: 30,
+          buffer: 23,
           access: "read_write",
         },
         {
-          buffer: 29,
+          buffer: 22,
           access: "read",
         },
       ], workgroups: [8, 1, 1]
@@ -1424,7 +1346,7 @@ export const plan: GpuPlan = {
     {
       name: "f0_k62", label: "matmul %62 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_23, bindings: [
         {
-          buffer: 31,
+          buffer: 24,
           access: "read_write",
         },
         {
@@ -1432,7 +1354,7 @@ export const plan: GpuPlan = {
           access: "read",
         },
         {
-          buffer: 29,
+          buffer: 22,
           access: "read",
         },
       ], workgroups: [32, 49, 1]
@@ -1444,7 +1366,7 @@ export const plan: GpuPlan = {
           access: "read_write",
         },
         {
-          buffer: 31,
+          buffer: 24,
           access: "read",
         },
       ], workgroups: [6125, 1, 1]
@@ -1456,7 +1378,7 @@ export const plan: GpuPlan = {
           access: "read_write",
         },
         {
-          buffer: 30,
+          buffer: 23,
           access: "read",
         },
       ], workgroups: [8, 1, 1]
@@ -1468,7 +1390,7 @@ export const plan: GpuPlan = {
           access: "read_write",
         },
         {
-          buffer: 28,
+          buffer: 21,
           access: "read",
         },
       ], workgroups: [79, 1, 1]
@@ -1480,7 +1402,7 @@ export const plan: GpuPlan = {
           access: "read_write",
         },
         {
-          buffer: 26,
+          buffer: 20,
           access: "read",
         },
       ], workgroups: [1, 1, 1]
@@ -1488,7 +1410,7 @@ export const plan: GpuPlan = {
     {
       name: "ev_k6", label: "matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_28, bindings: [
         {
-          buffer: 32,
+          buffer: 25,
           access: "read_write",
         },
         {
@@ -1504,11 +1426,11 @@ export const plan: GpuPlan = {
     {
       name: "ev_k9", label: "tanh %9 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_29, bindings: [
         {
-          buffer: 33,
+          buffer: 26,
           access: "read_write",
         },
         {
-          buffer: 32,
+          buffer: 25,
           access: "read",
         },
         {
@@ -1520,11 +1442,11 @@ export const plan: GpuPlan = {
     {
       name: "ev_k10", label: "matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_30, bindings: [
         {
-          buffer: 34,
+          buffer: 27,
           access: "read_write",
         },
         {
-          buffer: 33,
+          buffer: 26,
           access: "read",
         },
         {
@@ -1536,11 +1458,11 @@ export const plan: GpuPlan = {
     {
       name: "ev_k12", label: "add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_31, bindings: [
         {
-          buffer: 35,
+          buffer: 28,
           access: "read_write",
         },
         {
-          buffer: 34,
+          buffer: 27,
           access: "read",
         },
         {
@@ -1552,11 +1474,11 @@ export const plan: GpuPlan = {
     {
       name: "ev_k13", label: "reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_32, bindings: [
         {
-          buffer: 36,
+          buffer: 29,
           access: "read_write",
         },
         {
-          buffer: 35,
+          buffer: 28,
           access: "read",
         },
       ], workgroups: [1, 1, 1]
@@ -1564,15 +1486,15 @@ export const plan: GpuPlan = {
     {
       name: "ev_k17", label: "sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_33, bindings: [
         {
-          buffer: 37,
+          buffer: 27,
           access: "read_write",
         },
         {
-          buffer: 35,
+          buffer: 28,
           access: "read",
         },
         {
-          buffer: 36,
+          buffer: 29,
           access: "read",
         },
       ], workgroups: [4, 1, 1]
@@ -1580,11 +1502,11 @@ export const plan: GpuPlan = {
     {
       name: "ev_k18", label: "exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_34, bindings: [
         {
-          buffer: 38,
+          buffer: 28,
           access: "read_write",
         },
         {
-          buffer: 37,
+          buffer: 27,
           access: "read",
         },
       ], workgroups: [4, 1, 1]
@@ -1592,11 +1514,11 @@ export const plan: GpuPlan = {
     {
       name: "ev_k19", label: "reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_35, bindings: [
         {
-          buffer: 39,
+          buffer: 29,
           access: "read_write",
         },
         {
-          buffer: 38,
+          buffer: 28,
           access: "read",
         },
       ], workgroups: [1, 1, 1]
@@ -1604,15 +1526,15 @@ export const plan: GpuPlan = {
     {
       name: "ev_k22", label: "div %22 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_36, bindings: [
         {
-          buffer: 40,
+          buffer: 30,
           access: "read_write",
         },
         {
-          buffer: 38,
+          buffer: 28,
           access: "read",
         },
         {
-          buffer: 39,
+          buffer: 29,
           access: "read",
         },
       ], workgroups: [4, 1, 1]
@@ -1620,11 +1542,11 @@ export const plan: GpuPlan = {
     {
       name: "ev_k23", label: "argmax %23 at specs/mlp.yaml:27:10 (metrics.error)", wgsl: WGSL_37, bindings: [
         {
-          buffer: 41,
+          buffer: 31,
           access: "read_write",
         },
         {
-          buffer: 40,
+          buffer: 30,
           access: "read",
         },
       ], workgroups: [1, 1, 1]
@@ -1632,15 +1554,15 @@ export const plan: GpuPlan = {
     {
       name: "ev_k25", label: "cast %25 at specs/mlp.yaml:27:10 (metrics.error)", wgsl: WGSL_38, bindings: [
         {
-          buffer: 42,
+          buffer: 32,
           access: "read_write",
         },
         {
-          buffer: 41,
+          buffer: 31,
           access: "read",
         },
         {
-          buffer: 16,
+          buffer: 13,
           access: "read",
         },
       ], workgroups: [1, 1, 1]
@@ -1648,11 +1570,11 @@ export const plan: GpuPlan = {
     {
       name: "ev_k26", label: "one_hot %26 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_39, bindings: [
         {
-          buffer: 43,
+          buffer: 28,
           access: "read_write",
         },
         {
-          buffer: 16,
+          buffer: 13,
           access: "read",
         },
       ], workgroups: [4, 1, 1]
@@ -1660,11 +1582,11 @@ export const plan: GpuPlan = {
     {
       name: "ev_k27", label: "log %27 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_40, bindings: [
         {
-          buffer: 44,
+          buffer: 33,
           access: "read_write",
         },
         {
-          buffer: 39,
+          buffer: 29,
           access: "read",
         },
       ], workgroups: [1, 1, 1]
@@ -1672,19 +1594,19 @@ export const plan: GpuPlan = {
     {
       name: "ev_k32", label: "reduce_sum %32 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_41, bindings: [
         {
-          buffer: 45,
+          buffer: 29,
           access: "read_write",
         },
         {
-          buffer: 43,
+          buffer: 28,
           access: "read",
         },
         {
-          buffer: 37,
+          buffer: 27,
           access: "read",
         },
         {
-          buffer: 44,
+          buffer: 33,
           access: "read",
         },
       ], workgroups: [1, 1, 1]
@@ -1692,11 +1614,11 @@ export const plan: GpuPlan = {
     {
       name: "ev_k33", label: "neg %33 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_42, bindings: [
         {
-          buffer: 46,
+          buffer: 33,
           access: "read_write",
         },
         {
-          buffer: 45,
+          buffer: 29,
           access: "read",
         },
       ], workgroups: [1, 1, 1]
@@ -1819,7 +1741,7 @@ export const plan: GpuPlan = {
         },
       ],
       outputs: {
-        cost: 22,
+        cost: 19,
         "param:W1": 4,
         "param:b1": 6,
         "param:W2": 8,
@@ -1891,8 +1813,8 @@ export const plan: GpuPlan = {
       },
     ],
     outputs: {
-      "metric:error": 42,
-      "metric:cost": 46,
+      "metric:error": 32,
+      "metric:cost": 33,
     },
   },
   limits: {

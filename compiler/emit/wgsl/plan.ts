@@ -11,8 +11,9 @@ import type { ScanAttrs } from "../../ops/attrs.ts";
 import type { WgslEntry, WgslKernelCtx, WgslScalarCtx } from "../../ops/op.ts";
 import { OPS } from "../../ops/registry.ts";
 import { scanOutTypes } from "../../ops/scan.ts";
-import { analyzeFusion, type Fusion, fusedReduction } from "../../lower/fusion.ts";
+import { analyzeFusion, type Fusion, fusedReduction, type Placement } from "../../lower/fusion.ts";
 import type { GpuBinding, GpuBufferDesc, GpuCommand, GpuDType, GpuKernelDesc, GpuPlan, GpuProgram } from "../../../runtime/webgpu/plan.ts";
+import { shareTemps } from "./reuse.ts";
 import { elementwiseKernel, kernelModule, MAX_LOOP, reductionKernel, tiledModule, type Binding } from "./templates.ts";
 
 /** WebGPU's default limits: a plan that fits them runs on every device. */
@@ -85,7 +86,7 @@ export class GpuPlanner {
     this.itersTable(longest);
     const progs = steps.map((g, s) => this.program(g, `f${s}_`));
     const ev = this.program(evalGraph, "ev_");
-    return { buffers: this.buffers, kernels: this.kernels, steps: progs, eval: ev, limits: { ...DEFAULT_LIMITS } };
+    return shareTemps({ buffers: this.buffers, kernels: this.kernels, steps: progs, eval: ev, limits: { ...DEFAULT_LIMITS } });
   }
 }
 
@@ -150,21 +151,21 @@ class ProgramPlanner {
     const out = this.bufferOf(n.id);
     const label = `${n.op} %${n.id}${where(n.loc)}`;
     const name = `${this.prefix}k${n.id}`;
-    if (kind === "elementwise") return this.dispatch(this.elementwise(n, out, name, label));
+    if (kind === "elementwise") return this.dispatch(this.elementwise(n, out, name, label), n.loc);
     // Sums over trailing axes — fused or not — go through the reduction
     // template (tree-reduced when long; see the loop-limit trap there).
-    if (fusedReduction(n)) return this.dispatch(this.fusedSum(n, out, name, label));
+    if (fusedReduction(n)) return this.dispatch(this.fusedSum(n, out, name, label), n.loc);
     this.checkLoops(n, label);
-    this.dispatch(this.opKernel(n, out, name, label));
+    this.dispatch(this.opKernel(n, out, name, label), n.loc);
   }
 
-  private dispatch(k: GpuKernelDesc): void {
+  private dispatch(k: GpuKernelDesc, loc?: SpecLoc): void {
     const used = k.bindings.filter((b) => b.access !== "uniform").length;
     if (used > DEFAULT_LIMITS.maxStorageBuffersPerShaderStage) {
-      throw new IRError(`kernel ${k.label} binds ${used} storage buffers; WebGPU's default limit is ${DEFAULT_LIMITS.maxStorageBuffersPerShaderStage}`);
+      throw new IRError(`kernel ${k.label} binds ${used} storage buffers; WebGPU's default limit is ${DEFAULT_LIMITS.maxStorageBuffersPerShaderStage}`, loc, "E034");
     }
     if (k.workgroups.some((w) => w > DEFAULT_LIMITS.maxComputeWorkgroupsPerDimension)) {
-      throw new IRError(`kernel ${k.label} needs ${k.workgroups.join("×")} workgroups, more than ${DEFAULT_LIMITS.maxComputeWorkgroupsPerDimension} per dimension`);
+      throw new IRError(`kernel ${k.label} needs ${k.workgroups.join("×")} workgroups, more than ${DEFAULT_LIMITS.maxComputeWorkgroupsPerDimension} per dimension`, loc, "E034");
     }
     this.P.kernels.push(k);
     this.commands.push({ kind: "dispatch", kernel: this.P.kernels.length - 1 });
@@ -223,7 +224,39 @@ class ProgramPlanner {
     return `${bind.read(this.bufferOf(id))}[${i}]`;
   }
 
+  /** Buffers an inline subtree would add to a kernel's bindings. */
+  private readsOf(id: number, acc: Set<number>): Set<number> {
+    const n = this.g.nodes[id]!;
+    const p = this.f.placement[id];
+    if (p === "inline" && n.op !== "const") for (const a of n.inputs) this.readsOf(a, acc);
+    else if (p === "indexmap") {
+      const src = this.g.nodes[n.inputs[0]!]!;
+      if (src.op !== "const") acc.add(this.bufferOf(src.id));
+    } else if (n.op !== "const") acc.add(this.bufferOf(id));
+    return acc;
+  }
+
+  /** Makes a kernel over `args` fit the storage-buffer limit: while its
+   * fused operands would read too many buffers, the widest fused operand
+   * becomes a kernel of its own (planned now, so dispatched before). */
+  private fit(out: number, args: readonly number[]): void {
+    const limit = DEFAULT_LIMITS.maxStorageBuffersPerShaderStage;
+    for (;;) {
+      const reads = args.map((a) => this.readsOf(a, new Set()));
+      const all = new Set([out, ...reads.flatMap((r) => [...r])]);
+      if (all.size <= limit) return;
+      let widest = -1;
+      args.forEach((a, k) => {
+        if (this.f.placement[a] === "inline" && this.g.nodes[a]!.op !== "const" && (widest < 0 || reads[k]!.size > reads[widest]!.size)) widest = k;
+      });
+      if (widest < 0) return; // nothing left to split; dispatch() reports it
+      (this.f.placement as Placement[])[args[widest]!] = "buffer";
+      this.planNode(this.g.nodes[args[widest]!]!);
+    }
+  }
+
   private elementwise(n: Node, out: number, name: string, label: string): GpuKernelDesc {
+    this.fit(out, n.inputs);
     const bind = this.bindings(out);
     const em = OPS[n.op].wgsl;
     if (em.kind !== "elementwise") throw new Error("not elementwise");
@@ -246,8 +279,9 @@ class ProgramPlanner {
   }
 
   private fusedSum(n: Node, out: number, name: string, label: string): GpuKernelDesc {
-    const bind = this.bindings(out);
     const src = this.g.nodes[n.inputs[0]!]!;
+    if (this.f.placement[src.id] === "inline") this.fit(out, src.inputs);
+    const bind = this.bindings(out);
     const inner = numel(src.shape) / Math.max(1, numel(n.shape));
     const value = this.f.placement[src.id] === "inline" ? this.expr(src.id, "j", src.shape, bind) : `${bind.read(this.bufferOf(src.id))}[j]`;
     return reductionKernel(name, label, bind.list, Math.max(1, numel(n.shape)), inner, value, elemOf(gpuDType(n.dtype)));
