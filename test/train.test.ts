@@ -24,7 +24,10 @@ beforeAll(async () => {
 });
 
 const tmp = join(ROOT, "generated", ".tmp-train-test");
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmpDirs = [tmp];
+afterAll(() => {
+  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
+});
 
 function costs(store: MemoryRunStore): number[] {
   return store.lines("metrics.jsonl").map((l) => (JSON.parse(l) as { trainCost: number }).trainCost);
@@ -70,6 +73,52 @@ describe("resume", () => {
     const short = new Mlp();
     await runTraining(short, embedded, new MemoryRunStore(), { maxSteps: N - 1, log: silentLogger });
     expect(bytes(short)).not.toEqual(bytes(straight));
+  });
+});
+
+describe("a two-phase schedule over shared parameters, with momentum", () => {
+  async function twoPhase(): Promise<{ make: () => CompiledModel; splits: Splits }> {
+    const text = readFileSync(join(ROOT, "test/specs/two-phase.yaml"), "utf8");
+    const c = compileSpec(loadSpecText(text, "test/specs/two-phase.yaml"));
+    const dir = join(ROOT, "generated", ".tmp-two-phase");
+    tmpDirs.push(dir);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "model.ts"), c.files.get("model.ts")!);
+    const { Model } = (await import(pathToFileURL(join(dir, "model.ts")).href)) as { Model: new () => CompiledModel };
+    const m = new Model();
+    return { make: () => new Model(), splits: syntheticSplits(m.desc.data, m.desc.inputs, 3, { train: 100, valid: 30, test: 30 }) };
+  }
+  const snapshot = (m: CompiledModel) => Object.fromEntries([...Object.entries(m.params), ...Object.entries(m.state)].map(([k, v]) => [k, Float32Array.from(v)]));
+
+  it("runs the phases in order, each training only its own parameters", async () => {
+    const { make, splits } = await twoPhase();
+    const m = make();
+    expect(m.desc.phases.map((p) => p.name)).toEqual(["pretrain", "finetune"]);
+    expect(m.desc.state.map((s) => s.name).sort()).toEqual(["finetune.velocity.V", "finetune.velocity.W", "finetune.velocity.b", "finetune.velocity.c"]);
+    // 2 pretraining epochs of 10 steps: W, b and b_prime move; V and c do not.
+    await runTraining(m, splits, new MemoryRunStore(), { maxSteps: 20, log: silentLogger });
+    const afterPretrain = snapshot(m);
+    expect([...afterPretrain.V!].every((v) => v === 0)).toBe(true);
+    expect([...afterPretrain.b_prime!].some((v) => v !== 0)).toBe(true);
+    const full = make();
+    const s = await runTraining(full, splits, new MemoryRunStore(), { log: silentLogger });
+    expect(s.steps).toBe(50);
+    const end = snapshot(full);
+    expect([...end.V!].some((v) => v !== 0)).toBe(true);
+    // b_prime belongs to pretraining only: fine-tuning leaves it as pretraining left it.
+    expect(end.b_prime).toEqual(afterPretrain.b_prime);
+    expect([...end["finetune.velocity.W"]!].some((v) => v !== 0)).toBe(true);
+  });
+
+  it("resumes bitwise inside the second phase, momentum state included", async () => {
+    const { make, splits } = await twoPhase();
+    const straight = make();
+    await runTraining(straight, splits, new MemoryRunStore(), { log: silentLogger });
+    const store = new MemoryRunStore();
+    await runTraining(make(), splits, store, { maxSteps: 35, log: silentLogger });
+    const resumed = make();
+    await runTraining(resumed, splits, store, { resume: true, log: silentLogger });
+    expect(snapshot(resumed)).toEqual(snapshot(straight));
   });
 });
 
