@@ -107,3 +107,28 @@ describe.each<Backend>(["cpu", "webgpu"])("backend %s", (backend) => {
     }
   });
 });
+
+describe("checkpoints cross backends", () => {
+  it("a WebGPU run resumes a CPU run's checkpoint and vice versa (same safetensors format)", async () => {
+    const { MemoryRunStore, runTraining } = await import("../runtime/train/trainer.ts");
+    const { syntheticSplits } = await import("../runtime/data/dataset.ts");
+    const { silentLogger } = await import("../runtime/progress.ts");
+    const cpu = async () => (await build("specs/mlp.yaml", "cpu")).model;
+    const gpu = async () => (await build("specs/mlp.yaml", "webgpu")).model;
+    const m0 = await cpu();
+    const splits = syntheticSplits(m0.desc.data, m0.desc.inputs, 9, { train: 160, valid: 40, test: 40 });
+    const run = async (first: CompiledModel, second: CompiledModel) => {
+      const store = new MemoryRunStore();
+      await runTraining(first, splits, store, { maxSteps: 20, log: silentLogger });
+      await runTraining(second, splits, store, { resume: true, maxSteps: 40, log: silentLogger });
+      await second.download?.();
+      return second;
+    };
+    const straight = await cpu();
+    await runTraining(straight, splits, new MemoryRunStore(), { maxSteps: 40, log: silentLogger });
+    for (const [a, b] of [[await cpu(), await gpu()], [await gpu(), await cpu()]] as const) {
+      const end = await run(a, b);
+      for (const p of end.desc.params) expect(maxRelErr(end.params[p.name]!, straight.params[p.name]!), p.name).toBeLessThan(1e-5);
+    }
+  });
+});
