@@ -6,7 +6,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
-import { CHECKS } from "../compiler/spec/checks.ts";
+import { CHECKS } from "../compiler/spec/checks/index.ts";
 import { type Diagnostic, SpecError, diagnosticFromLoc, formatDiagnostic } from "../compiler/spec/diagnostics.ts";
 import { SCHEMA, loadSpec, loadSpecText, scalarOffset } from "../compiler/spec/load.ts";
 import { choiceHelp, editDistance, suggest } from "../compiler/spec/suggest.ts";

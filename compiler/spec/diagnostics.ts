@@ -120,3 +120,16 @@ export function displayPath(path: Path): string {
   for (const seg of path) s += typeof seg === "number" ? `[${seg}]` : s ? `.${seg}` : seg;
   return s || "the spec";
 }
+
+/** How wide to underline the token that starts `rest`: a quoted string with
+ * its quotes, a name or number, else one character. Load errors and check
+ * diagnostics both point at a token, so they underline it the same way. */
+export function tokenSpan(rest: string): number {
+  const q = rest[0];
+  if (q === '"' || q === "'") {
+    const end = rest.indexOf(q, 1);
+    return end > 0 ? end + 1 : 1;
+  }
+  const m = /^[A-Za-z0-9_.+\-]+/.exec(rest);
+  return m ? m[0].length : 1;
+}

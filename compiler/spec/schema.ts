@@ -1,0 +1,257 @@
+// Schema validation: the JSON Schema of the spec language, compiled once with
+// ajv, and ajv's errors turned into located diagnostics (E003–E011, E025: one
+// code per kind of problem, each pointing at the offending key or value, with
+// the valid choices or a likely typo as help). Cascades that say nothing new
+// are dropped so that each mistake is reported once.
+
+import { readFileSync } from "node:fs";
+import Ajv2020, { type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
+import { type Diagnostic, displayPath, sortDiagnostics } from "./diagnostics.ts";
+import { listOf, suggest } from "./suggest.ts";
+import type { Path } from "./types.ts";
+import type { YamlSource } from "./yaml-source.ts";
+
+/** Where the JSON Schema of the spec language lives. */
+export const SCHEMA_FILE = new URL("../../schema/dlt.schema.json", import.meta.url);
+
+/** The JSON Schema of the spec language. */
+export const SCHEMA: Readonly<Record<string, unknown>> = JSON.parse(readFileSync(SCHEMA_FILE, "utf8")) as Record<string, unknown>;
+
+let validator: ValidateFunction | undefined;
+
+/** The schema compiled once (strict mode, all errors). */
+export function specValidator(): ValidateFunction {
+  if (!validator) {
+    const ajv = new Ajv2020({ strict: true, allErrors: true, verbose: true, allowUnionTypes: true });
+    ajv.addVocabulary(["x-expected"]);
+    validator = ajv.compile(SCHEMA);
+  }
+  return validator;
+}
+
+type SchemaNode = Record<string, unknown>;
+
+function schemaAt(pointer: string): SchemaNode | undefined {
+  let cur: unknown = SCHEMA;
+  for (const raw of pointer.replace(/^#\/?/, "").split("/").filter(Boolean)) {
+    const seg = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[seg];
+  }
+  return cur && typeof cur === "object" ? (cur as SchemaNode) : undefined;
+}
+
+function parsePointer(p: string, data: unknown): (string | number)[] {
+  const out: (string | number)[] = [];
+  let cur = data;
+  for (const raw of p.split("/").slice(1)) {
+    const seg = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    if (Array.isArray(cur)) {
+      const i = Number(seg);
+      out.push(i);
+      cur = cur[i];
+    } else {
+      out.push(seg);
+      cur = cur && typeof cur === "object" ? (cur as Record<string, unknown>)[seg] : undefined;
+    }
+  }
+  return out;
+}
+
+function where(path: Path): string {
+  return path.length ? `'${displayPath(path)}'` : "the top level";
+}
+
+function inWhere(path: Path): string {
+  return path.length ? `in '${displayPath(path)}'` : "at the top level";
+}
+
+export function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return "nothing (null)";
+  if (typeof v === "string") return `the string '${v}'`;
+  if (typeof v === "number") return `the number ${v}`;
+  if (typeof v === "boolean") return `${v}`;
+  if (Array.isArray(v)) return "a list";
+  return "a mapping";
+}
+
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  integer: "an integer",
+  number: "a number",
+  string: "a string",
+  boolean: "true or false",
+  array: "a list",
+  object: "a mapping",
+  null: "nothing",
+};
+
+function typeWanted(t: unknown): string {
+  const ts = Array.isArray(t) ? t : [t];
+  return ts.map((x) => TYPE_NAMES[String(x)] ?? String(x)).join(" or ");
+}
+
+function choicesOf(s: SchemaNode | undefined): string[] {
+  const props = s?.properties;
+  return props && typeof props === "object" ? Object.keys(props) : [];
+}
+
+function isChoice(s: SchemaNode | undefined): boolean {
+  return s !== undefined && "x-expected" in s && s.type === "object";
+}
+
+function fmtNum(n: unknown): string {
+  return String(n);
+}
+
+/** ajv's errors for `data` as diagnostics, one per mistake, sorted by position. */
+export function schemaDiagnostics(errors: readonly ErrorObject[], src: YamlSource, data: unknown): Diagnostic[] {
+  const withPath = errors.map((e) => ({ e, path: parsePointer(e.instancePath, data) }));
+  const key = (p: Path) => JSON.stringify(p);
+
+  // Cascades: a wrong type makes every other complaint about that value moot;
+  // `if` only summarises its branch; a name map's propertyNames repeats the
+  // inner `pattern` error without the key.
+  const typeAt = new Set(withPath.filter((x) => x.e.keyword === "type").map((x) => key(x.path)));
+  const propNamesAt = new Set(withPath.filter((x) => x.e.keyword === "propertyNames").map((x) => key(x.path)));
+  const firstTypeSeen = new Set<string>();
+  const kept = withPath.filter(({ e, path }) => {
+    const k = key(path);
+    if (e.keyword === "if") return false;
+    if (e.keyword === "pattern" && propNamesAt.has(k)) return false;
+    if (typeAt.has(k)) {
+      if (e.keyword !== "type" || firstTypeSeen.has(k)) return false;
+      firstTypeSeen.add(k);
+    }
+    return true;
+  });
+
+  // A typo of a missing required key: report the typo, not the absence.
+  const unknownKeys = kept.filter((x) => x.e.keyword === "additionalProperties");
+  const explained = new Set<string>();
+  for (const { e, path } of unknownKeys) {
+    const bad = String((e.params as { additionalProperty: string }).additionalProperty);
+    const s = suggest(bad, choicesOf(e.parentSchema as SchemaNode));
+    if (s !== undefined) explained.add(`${key(path)}|${s}`);
+  }
+
+  const out: Diagnostic[] = [];
+  for (const { e, path } of kept) {
+    if (e.keyword === "required") {
+      const missing = String((e.params as { missingProperty: string }).missingProperty);
+      if (explained.has(`${key(path)}|${missing}`)) continue;
+    }
+    const d = schemaDiagnostic(e, path, src, explained);
+    if (d) out.push(d);
+  }
+  return sortDiagnostics(out);
+}
+
+function schemaDiagnostic(e: ErrorObject, path: Path, src: YamlSource, explained: ReadonlySet<string>): Diagnostic | undefined {
+  const parent = e.parentSchema as SchemaNode | undefined;
+  const value = e.data;
+  const name = displayPath(path);
+  const desc = typeof parent?.description === "string" ? parent.description : undefined;
+  switch (e.keyword) {
+    case "additionalProperties": {
+      const bad = String((e.params as { additionalProperty: string }).additionalProperty);
+      const valid = choicesOf(parent);
+      const s = suggest(bad, valid);
+      const required = Array.isArray(parent?.required) ? (parent.required as string[]) : [];
+      const list = isChoice(parent) ? `expected one of: ${listOf(valid)}` : `valid keys: ${listOf(valid)}`;
+      const missing = s !== undefined && required.includes(s) && explained.has(`${JSON.stringify(path)}|${s}`) ? `'${s}' is required; ` : "";
+      const help = s === undefined ? list : `did you mean '${s}'? (${missing}${list})`;
+      return src.diagAt("E003", [...path, bad], `unknown key '${bad}' ${inWhere(path)}`, { key: true, help });
+    }
+    case "required": {
+      const missing = String((e.params as { missingProperty: string }).missingProperty);
+      const props = (parent?.properties ?? {}) as Record<string, SchemaNode>;
+      const what = props[missing]?.description;
+      return src.diagAt("E004", path, `missing required key '${missing}' ${inWhere(path)}`, {
+        key: true,
+        help: `add \`${missing}: …\`${what ? ` — ${what}` : ""}`,
+      });
+    }
+    case "type": {
+      const expected = typeof parent?.["x-expected"] === "string" ? (parent["x-expected"] as string) : typeWanted((e.params as { type: unknown }).type);
+      if (path.length === 0) {
+        return src.diagAtOffset("E005", 0, value === null || value === undefined ? "the spec is empty" : `the spec must be a mapping of model, data, params, graph, losses, phases; found ${describeValue(value)}`, {
+          help: "start from specs/logreg.yaml",
+        });
+      }
+      return src.diagAt("E005", path, `${where(path)} must be ${expected}, found ${describeValue(value)}`, {
+        key: value === null || value === undefined,
+        help: value === null || value === undefined ? "give it a value after the ':'" : typeof value === "string" && /^-?\d+(\.\d*)?([eE][+-]?\d+)?$/.test(value) ? "remove the quotes to write a number" : undefined,
+        notes: desc ? [`${name}: ${desc}`] : undefined,
+      });
+    }
+    case "minimum":
+    case "maximum":
+    case "exclusiveMinimum":
+    case "exclusiveMaximum": {
+      const p = e.params as { comparison: string; limit: number };
+      const cmp = { ">=": "≥", "<=": "≤", ">": ">", "<": "<" }[p.comparison] ?? p.comparison;
+      return src.diagAt("E006", path, `${where(path)} must be ${cmp} ${fmtNum(p.limit)}, found ${fmtNum(value)}`, { notes: desc ? [`${name}: ${desc}`] : undefined });
+    }
+    case "maxItems": {
+      const p = e.params as { limit: number };
+      return src.diagAt("E006", path, `${where(path)} has ${Array.isArray(value) ? value.length : "too many"} items, at most ${p.limit} are allowed`, { notes: desc ? [`${name}: ${desc}`] : undefined });
+    }
+    case "enum": {
+      const allowed = ((e.params as { allowedValues: unknown[] }).allowedValues ?? []).map(String);
+      const bad = String(value);
+      const union = schemaAt(e.schemaPath.replace(/\/then\/enum$/, "")) as SchemaNode | undefined;
+      const objChoices = union && e.schemaPath.endsWith("/then/enum") ? choicesOf(union.else as SchemaNode | undefined) : [];
+      if (objChoices.includes(bad)) {
+        return src.diagAt("E007", path, `'${bad}' needs parameters in ${where(path)}`, { help: `write it as a mapping: \`{ ${bad}: { … } }\`; expected ${String(union?.["x-expected"] ?? allowed.join(", "))}` });
+      }
+      const s = suggest(bad, [...allowed, ...objChoices]);
+      const expected = objChoices.length ? `expected ${String(union?.["x-expected"])}` : `expected one of: ${allowed.join(", ")}`;
+      return src.diagAt("E007", path, `${where(path)} cannot be '${bad}'`, { help: s === undefined ? expected : `did you mean '${s}'? (${expected})` });
+    }
+    case "pattern":
+      return src.diagAt("E008", path, `'${String(value)}' is not a valid name (${where(path)})`, { help: NAME_HELP });
+    case "propertyNames": {
+      const bad = String((e.params as { propertyName: string }).propertyName);
+      return src.diagAt("E008", [...path, bad], `'${bad}' is not a valid name (a key of ${where(path)})`, { key: true, help: NAME_HELP });
+    }
+    case "minProperties":
+    case "maxProperties": {
+      const choices = choicesOf(parent);
+      const present = value && typeof value === "object" ? Object.keys(value) : [];
+      if (choices.length) {
+        const exactlyOne = parent?.maxProperties === 1;
+        const msg =
+          present.length === 0
+            ? `${where(path)} needs ${exactlyOne ? "one" : "at least one"} of: ${choices.join(", ")}`
+            : `${where(path)} takes exactly one of ${choices.join(", ")}; found ${present.length}: ${present.join(", ")}`;
+        return src.diagAt("E009", path, msg, { key: true, help: exactlyOne ? (present.length ? `keep one of ${present.join(", ")}` : `e.g. ${EXAMPLES[choices[0]!] ?? `{ ${choices[0]}: … }`}`) : `add a term, e.g. ${EXAMPLES[choices[0]!] ?? choices[0]}` });
+      }
+      return src.diagAt("E011", path, `${where(path)} must not be empty`, { key: true, notes: desc ? [`${name}: ${desc}`] : undefined });
+    }
+    case "minItems":
+      return src.diagAt("E011", path, `${where(path)} must not be empty`, { key: true, notes: desc ? [`${name}: ${desc}`] : undefined });
+    case "minLength":
+      return src.diagAt("E011", path, `${where(path)} must not be an empty string`, { notes: desc ? [`${name}: ${desc}`] : undefined });
+    case "uniqueItems": {
+      const p = e.params as { i: number; j: number };
+      const a = Math.max(p.i, p.j);
+      const b = Math.min(p.i, p.j);
+      const first = src.locate([...path, b]);
+      const item = Array.isArray(value) ? String(value[a]) : "?";
+      return src.diagAt("E025", [...path, a], `'${item}' is listed twice in ${where(path)}`, { help: "remove the repeated item", related: [{ line: first.line, col: first.col, message: "first listed here" }] });
+    }
+    default:
+      return src.diagAt("E005", path, `${where(path)}: ${e.message ?? "invalid value"}`);
+  }
+}
+
+/** What a valid name is (for E008, here and in YAML keys). */
+export const NAME_HELP = "names start with a letter or '_' and contain only letters, digits and '_'";
+
+const EXAMPLES: Readonly<Record<string, string>> = {
+  sgd: "`{ sgd: { lr: 0.1 } }`",
+  nll: "`nll: { probs: p_y_given_x, labels: y }`",
+  zero_one: "`{ zero_one: { probs: p_y_given_x, labels: y } }`",
+  constant: "`{ constant: { value: 0 } }`",
+  dense: "`{ dense: { input: x, weight: W, bias: b } }`",
+};
