@@ -637,6 +637,51 @@ describe("WGSL kernels", () => {
     }
   });
 
+  // conv2d / flip / max_pool2d / max_pool2d_grad (test/conv.test.ts has their
+  // gradient checks and TypeScript kernels), at LeNet's layer shapes too.
+  it("conv2d valid and full, including LeNet's forward and gradient shapes", async () => {
+    const cases: [Shape, Shape, "valid" | "full"][] = [
+      [[2, 3, 7, 8], [4, 3, 3, 2], "valid"],
+      [[3, 2, 5, 5], [2, 2, 5, 5], "valid"],
+      [[2, 3, 4, 5], [2, 3, 3, 2], "full"],
+      [[1, 2, 2, 3], [3, 2, 4, 5], "full"],
+      [[4, 1, 28, 28], [20, 1, 5, 5], "valid"], // LeNet conv1 (batch 4)
+      [[2, 20, 12, 12], [50, 20, 5, 5], "valid"], // conv2
+      [[2, 50, 8, 8], [20, 50, 5, 5], "full"], // conv2's input gradient
+      [[20, 6, 12, 12], [50, 6, 8, 8], "valid"], // conv2's filter gradient (batch 6 as channels)
+      [[1, 6, 28, 28], [20, 6, 24, 24], "valid"], // conv1's filter gradient
+    ];
+    for (const [xs, ws, border] of cases) {
+      const x = normalT(xs);
+      const w = normalT(ws);
+      const c = single("conv2d", { border }, [x, w]);
+      // f32 accumulation: error bounded by terms·ulp of Σ|x||w|.
+      const abs = (t: Tensor) => f32(t.shape, [...t.data].map(Math.abs));
+      const mag = reference(single("conv2d", { border }, [abs(x), abs(w)]));
+      const terms = xs[1]! * ws[2]! * ws[3]!;
+      await checkKernel(c, `conv2d ${border} ${xs} * ${ws}`, (q) => 1e-6 + 2e-7 * (terms + 1) * mag.data[q]!);
+    }
+  });
+
+  it("flip", async () => {
+    await checkKernel(single("flip", { axes: [2, 3] }, [normalT([2, 3, 4, 5])]), "flip spatial");
+    await checkKernel(single("flip", { axes: [0, 2] }, [normalT([3, 1, 4])]), "flip [0, 2]");
+    await checkKernel(single("flip", { axes: [1] }, [intT([3, 4], -9, 9)]), "flip i32");
+  });
+
+  it("max_pool2d: window maxima, border ignored, NaN propagates", async () => {
+    await checkKernel(single("max_pool2d", { size: [2, 2] }, [normalT([3, 4, 8, 6])]), "max_pool2d 2×2");
+    await checkKernel(single("max_pool2d", { size: [2, 3] }, [normalT([2, 3, 5, 7])]), "max_pool2d 2×3 border");
+    await checkKernel(single("max_pool2d", { size: [2, 2] }, [f32([1, 1, 2, 6], [NaN, 1, 2, 3, 0, 0, 4, NaN, -Infinity, -Infinity, 1, 2])]), "max_pool2d NaN");
+  });
+
+  it("max_pool2d_grad: first maximum on ties, zero on the border", async () => {
+    await checkKernel(single("max_pool2d_grad", { size: [2, 2] }, [normalT([3, 4, 8, 6]), normalT([3, 4, 4, 3])]), "max_pool2d_grad 2×2");
+    await checkKernel(single("max_pool2d_grad", { size: [2, 3] }, [normalT([2, 3, 5, 7]), normalT([2, 3, 2, 2])]), "max_pool2d_grad border");
+    const ties = f32([2, 3, 4, 4], fill([2, 3, 4, 4], () => Math.floor(rand() * 2)));
+    await checkKernel(single("max_pool2d_grad", { size: [2, 2] }, [ties, normalT([2, 3, 2, 2])]), "max_pool2d_grad ties");
+  });
+
   it("covers every op with WGSL code", () => {
     const needed = (Object.keys(OPS) as Prim[]).filter((p) => !["leaf", "view", "structural"].includes(OPS[p].wgsl.kind));
     expect(needed.filter((p) => !covered.has(p))).toEqual([]);

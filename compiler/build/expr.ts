@@ -181,10 +181,28 @@ function call(env: ExprEnv, fn: string, args: readonly Expr[]): number {
     }
     case "broadcast":
       return b.broadcastTo(arg(0), args.slice(1).map((a, i) => intLiteral(a, `broadcast: dimension ${i + 1}`)));
+    case "conv2d":
+    case "conv2d_full":
+      return b.op("conv2d", [arg(0), arg(1)], { border: fn === "conv2d" ? "valid" : "full" });
+    case "max_pool":
+      return b.op("max_pool2d", [arg(0)], { size: [intLiteral(args[1]!, "max_pool: the pool height"), intLiteral(args[2]!, "max_pool: the pool width")] });
+    case "flatten": {
+      const x = arg(0);
+      const s = b.shape(x);
+      if (s.length < 1) throw new IRError(`flatten needs a batch axis, got a scalar`, b.loc, "E031");
+      return b.reshape(x, [s[0]!, s.slice(1).reduce((p, d) => p * d, 1)]);
+    }
     case "reshape": {
       const x = arg(0);
       const shape = args.slice(1).map((a, i) => intLiteral(a, `reshape: dimension ${i + 1}`));
       const from = b.shape(x).reduce((p, d) => p * d, 1);
+      // One dimension may be -1: whatever the others leave (the batch size,
+      // so a spec does not hard-code it).
+      const free = shape.indexOf(-1);
+      if (free >= 0 && shape.indexOf(-1, free + 1) < 0) {
+        const rest = shape.reduce((p, d, i) => (i === free ? p : p * d), 1);
+        if (rest > 0 && from % rest === 0) shape[free] = from / rest;
+      }
       const to = shape.reduce((p, d) => p * d, 1);
       if (from !== to) throw new IRError(`reshape: [${b.shape(x).join(", ")}] has ${from} elements, [${shape.join(", ")}] has ${to}`, b.loc, "E031");
       return b.reshape(x, shape);

@@ -73,6 +73,12 @@ export interface PrimAttrs {
   // Linear algebra.
   matmul: { readonly transA: boolean; readonly transB: boolean };
 
+  // Convolutional nets (NCHW; see conv2d.ts for the convolution convention).
+  conv2d: { readonly border: "valid" | "full" };
+  flip: { readonly axes: readonly number[] };
+  max_pool2d: { readonly size: readonly number[] };
+  max_pool2d_grad: { readonly size: readonly number[] };
+
   // Randomness from the counter-based generator (Philox4x32-10).
   random_uniform: { readonly salt: number };
   random_normal: { readonly salt: number };

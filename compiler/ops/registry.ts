@@ -37,6 +37,10 @@ import { slice } from "./slice.ts";
 import { pad } from "./pad.ts";
 import { concat } from "./concat.ts";
 import { matmul } from "./matmul.ts";
+import { conv2d } from "./conv2d.ts";
+import { flip } from "./flip.ts";
+import { max_pool2d } from "./max_pool2d.ts";
+import { max_pool2d_grad } from "./max_pool2d_grad.ts";
 import { random_uniform } from "./random_uniform.ts";
 import { random_normal } from "./random_normal.ts";
 import { scan } from "./scan.ts";
@@ -80,6 +84,10 @@ export const OPS: { readonly [P in Prim]: OpDef<P> } = {
   pad,
   concat,
   matmul,
+  conv2d,
+  flip,
+  max_pool2d,
+  max_pool2d_grad,
   random_uniform,
   random_normal,
   scan,

@@ -1,0 +1,240 @@
+// The convolutional-net primitives (conv2d, flip, max_pool2d,
+// max_pool2d_grad): finite-difference gradient checks in f64, the reference
+// evaluation on hand-computed examples, and the TypeScript kernels against
+// the reference. Their WGSL kernels run on Dawn in test/ops-wgsl.test.ts
+// (whose harness also checks that every op with WGSL code is exercised).
+
+import { describe, expect, it } from "vitest";
+import { verifyOpGrad } from "../compiler/check/verify_grad.ts";
+import { Builder } from "../compiler/ir/builder.ts";
+import { interpret } from "../compiler/ir/interpret.ts";
+import { alloc, fromArray, type Tensor } from "../compiler/ir/tensor.ts";
+import { IRError, type Node, type Prim, type Shape } from "../compiler/ir/types.ts";
+import type { PrimAttrs } from "../compiler/ops/attrs.ts";
+import type { KernelCtx } from "../compiler/ops/op.ts";
+import { OPS } from "../compiler/ops/registry.ts";
+import { normal, uniform } from "../runtime/rng/philox.ts";
+
+const f64 = (shape: Shape, v: readonly number[]) => fromArray(shape, "f64", v);
+
+let salt = 1;
+function rnd(shape: Shape): Tensor {
+  const s = salt++;
+  const t = alloc(shape, "f64");
+  for (let i = 0; i < t.data.length; i++) t.data[i] = normal(11, s, 1, 0, i);
+  return t;
+}
+/** Distinct values 0.1 apart in random order: no ties within eps. */
+function distinct(shape: Shape): Tensor {
+  const s = salt++;
+  const t = alloc(shape, "f64");
+  for (let i = 0; i < t.data.length; i++) t.data[i] = uniform(11, s, 0, 0, i);
+  const order = [...t.data.keys()].sort((a, b) => t.data[a]! - t.data[b]!);
+  const out = alloc(shape, "f64");
+  order.forEach((k, rank) => (out.data[k] = rank * 0.1 - 1));
+  return out;
+}
+
+function evalOp<P extends Prim>(op: P, attrs: PrimAttrs[P], inputs: readonly Tensor[]): Tensor {
+  const b = new Builder();
+  const ids = inputs.map((t, k) => b.leaf("input", `x${k}`, t.shape, t.dtype));
+  const y = b.op(op, ids, attrs);
+  return interpret(b.graph, { input: new Map(inputs.map((t, k) => [`x${k}`, t])) })[y] as Tensor;
+}
+
+const TOL = 1e-6;
+
+// ---- gradients -----------------------------------------------------------------
+
+describe("VJPs against central differences (f64, random projection)", () => {
+  it.each([
+    { name: "conv2d valid", op: "conv2d" as const, attrs: { border: "valid" as const }, inputs: () => [rnd([2, 3, 5, 6]), rnd([4, 3, 2, 3])] },
+    { name: "conv2d valid, 1×1 filters", op: "conv2d" as const, attrs: { border: "valid" as const }, inputs: () => [rnd([2, 2, 3, 3]), rnd([3, 2, 1, 1])] },
+    { name: "conv2d valid, filters as large as the input", op: "conv2d" as const, attrs: { border: "valid" as const }, inputs: () => [rnd([3, 2, 4, 3]), rnd([2, 2, 4, 3])] },
+    { name: "conv2d full", op: "conv2d" as const, attrs: { border: "full" as const }, inputs: () => [rnd([2, 2, 3, 4]), rnd([3, 2, 2, 3])] },
+    { name: "conv2d full, filters larger than the input", op: "conv2d" as const, attrs: { border: "full" as const }, inputs: () => [rnd([1, 2, 2, 2]), rnd([2, 2, 3, 4])] },
+  ])("$name", ({ op, attrs, inputs }) => {
+    const res = verifyOpGrad(op, attrs, inputs());
+    for (const p of res.perInput) expect(Math.abs(p!.numeric)).toBeGreaterThan(1e-5);
+    expect(res.relErr).toBeLessThan(TOL);
+  });
+
+  it.each([
+    { axes: [2, 3], shape: [2, 3, 4, 5] },
+    { axes: [0, 2], shape: [3, 2, 4] },
+    { axes: [1], shape: [2, 5] },
+    { axes: [], shape: [4] },
+  ])("flip axes $axes", ({ axes, shape }) => {
+    const res = verifyOpGrad("flip", { axes }, [rnd(shape)]);
+    expect(Math.abs(res.numeric)).toBeGreaterThan(1e-5);
+    expect(res.relErr).toBeLessThan(TOL);
+  });
+
+  it.each([
+    { size: [2, 2], shape: [2, 3, 4, 6] },
+    { size: [2, 3], shape: [2, 2, 5, 7] }, // rows and columns past the last window
+    { size: [1, 1], shape: [1, 2, 3, 3] },
+    { size: [3, 1], shape: [1, 1, 6, 2] },
+  ])("max_pool2d size $size on $shape", ({ size, shape }) => {
+    const res = verifyOpGrad("max_pool2d", { size }, [distinct(shape)]);
+    expect(Math.abs(res.numeric)).toBeGreaterThan(1e-5);
+    expect(res.relErr).toBeLessThan(TOL);
+  });
+
+  it.each([
+    { size: [2, 2], shape: [2, 3, 4, 6] },
+    { size: [2, 3], shape: [2, 2, 5, 7] },
+  ])("max_pool2d_grad size $size on $shape (ct; x is piecewise constant)", ({ size, shape }) => {
+    const x = distinct(shape);
+    const pooled = evalOp("max_pool2d", { size }, [x]);
+    const res = verifyOpGrad("max_pool2d_grad", { size }, [x, rnd(pooled.shape)]);
+    const dx = res.perInput[0]!;
+    const dct = res.perInput[1]!;
+    expect(Math.abs(dct.numeric)).toBeGreaterThan(1e-5);
+    // No cotangent for x (null): the function really is flat there.
+    expect(dx.analytic).toBe(0);
+    expect(Math.abs(dx.numeric)).toBeLessThan(1e-9);
+    expect(res.relErr).toBeLessThan(TOL);
+  });
+
+  it("second order: the gradient of conv2d's gradient checks too", () => {
+    // d/dw of <dx(ct, w), r>: differentiates the full conv and flips.
+    const b = new Builder();
+    const x = b.leaf("input", "x", [1, 2, 4, 4], "f64");
+    const w = b.leaf("input", "w", [3, 2, 2, 2], "f64");
+    const y = b.op("conv2d", [x, w], { border: "valid" });
+    const ct = b.leaf("input", "ct", b.shape(y), "f64");
+    const [dx] = OPS.conv2d.vjp(b, b.node(y) as Node<"conv2d">, ct);
+    expect(b.node(dx!).op).toBe("conv2d");
+    const xs = [rnd([1, 2, 4, 4]), rnd([3, 2, 2, 2])];
+    expect(verifyOpGrad("conv2d", { border: "full" }, [rnd([1, 3, 3, 3]), rnd([2, 3, 2, 2])]).relErr).toBeLessThan(TOL);
+    expect(verifyOpGrad("conv2d", { border: "valid" }, xs).relErr).toBeLessThan(TOL);
+  });
+
+  it("rejects a VJP written for cross-correlation (filters not flipped)", () => {
+    const wrong = (b: Builder, n: Node, ct: number): (number | null)[] => {
+      const [x, w] = n.inputs as [number, number];
+      const wT = b.transpose(w, [1, 0, 2, 3]); // missing flip
+      const dx = b.op("conv2d", [ct, wT], { border: "full" });
+      const dw = b.transpose(b.op("flip", [b.op("conv2d", [b.transpose(x, [1, 0, 2, 3]), b.op("flip", [b.transpose(ct, [1, 0, 2, 3])], { axes: [2, 3] })], { border: "valid" })], { axes: [2, 3] }), [1, 0, 2, 3]);
+      return [dx, dw];
+    };
+    expect(verifyOpGrad("conv2d", { border: "valid" }, [rnd([2, 2, 4, 5]), rnd([3, 2, 2, 3])], { vjp: wrong }).relErr).toBeGreaterThan(1000 * TOL);
+  });
+});
+
+// ---- reference evaluation --------------------------------------------------------
+
+describe("reference evaluation", () => {
+  it("conv2d valid is a true convolution (the filter is flipped)", () => {
+    const x = f64([1, 1, 3, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const w = f64([1, 1, 2, 2], [1, 2, 3, 4]);
+    const y = evalOp("conv2d", { border: "valid" }, [x, w]);
+    expect(y.shape).toEqual([1, 1, 2, 2]);
+    // y[0,0] = 1·4 + 2·3 + 4·2 + 5·1
+    expect([...y.data]).toEqual([23, 33, 53, 63]);
+  });
+
+  it("conv2d full places the filter at each input pixel", () => {
+    const w = f64([1, 1, 2, 2], [1, 2, 3, 4]);
+    const corner = evalOp("conv2d", { border: "full" }, [f64([1, 1, 2, 2], [1, 0, 0, 0]), w]);
+    expect(corner.shape).toEqual([1, 1, 3, 3]);
+    expect([...corner.data]).toEqual([1, 2, 0, 3, 4, 0, 0, 0, 0]);
+    const other = evalOp("conv2d", { border: "full" }, [f64([1, 1, 2, 2], [0, 0, 0, 2]), w]);
+    expect([...other.data]).toEqual([0, 0, 0, 0, 2, 4, 0, 6, 8]);
+  });
+
+  it("conv2d sums over channels, one output map per filter, per example", () => {
+    // Two examples, two channels, two 1×1 filters: a per-pixel matrix product.
+    const x = f64([2, 2, 1, 2], [1, 2, 3, 4, 5, 6, 7, 8]);
+    const w = f64([2, 2, 1, 1], [1, 10, -1, 0.5]);
+    const y = evalOp("conv2d", { border: "valid" }, [x, w]);
+    expect(y.shape).toEqual([2, 2, 1, 2]);
+    expect([...y.data]).toEqual([31, 42, 0.5, 0, 75, 86, -1.5, -2]);
+  });
+
+  it("flip reverses the listed axes", () => {
+    const x = f64([2, 3], [1, 2, 3, 4, 5, 6]);
+    expect([...evalOp("flip", { axes: [1] }, [x]).data]).toEqual([3, 2, 1, 6, 5, 4]);
+    expect([...evalOp("flip", { axes: [0] }, [x]).data]).toEqual([4, 5, 6, 1, 2, 3]);
+    expect([...evalOp("flip", { axes: [0, 1] }, [x]).data]).toEqual([6, 5, 4, 3, 2, 1]);
+  });
+
+  it("max_pool2d takes window maxima and ignores the border", () => {
+    // 3×5 with 2×2 windows: one row of two windows; row 2 and column 4 ignored.
+    const x = f64([1, 1, 3, 5], [1, 5, 2, 0, 99, 3, -1, 7, 7, 99, 99, 99, 99, 99, 99]);
+    const y = evalOp("max_pool2d", { size: [2, 2] }, [x]);
+    expect(y.shape).toEqual([1, 1, 1, 2]);
+    expect([...y.data]).toEqual([5, 7]);
+    expect(evalOp("max_pool2d", { size: [1, 2] }, [f64([1, 1, 1, 4], [NaN, 1, 2, NaN])]).data.every(Number.isNaN)).toBe(true);
+  });
+
+  it("max_pool2d_grad routes each cotangent to its window's first maximum", () => {
+    const x = f64([1, 1, 3, 5], [1, 5, 2, 0, 99, 3, -1, 7, 7, 99, 99, 99, 99, 99, 99]);
+    const g = evalOp("max_pool2d_grad", { size: [2, 2] }, [x, f64([1, 1, 1, 2], [10, 20])]);
+    expect(g.shape).toEqual([1, 1, 3, 5]);
+    // The second window ties 7 and 7 (row 1): the first, column 2, wins.
+    expect([...g.data]).toEqual([0, 10, 0, 0, 0, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0]);
+    const flat = evalOp("max_pool2d_grad", { size: [2, 2] }, [f64([1, 1, 2, 2], [4, 4, 4, 4]), f64([1, 1, 1, 1], [3])]);
+    expect([...flat.data]).toEqual([3, 0, 0, 0]);
+  });
+
+  it("shape rules reject what does not fit", () => {
+    const b = new Builder();
+    const x = b.leaf("input", "x", [2, 3, 5, 5], "f64");
+    const w = b.leaf("input", "w", [4, 2, 3, 3], "f64");
+    const big = b.leaf("input", "big", [4, 3, 6, 3], "f64");
+    const v = b.leaf("input", "v", [5, 5], "f64");
+    expect(() => b.op("conv2d", [x, w], { border: "valid" })).toThrow(/3 channels, the filters 2/);
+    expect(() => b.op("conv2d", [x, big], { border: "valid" })).toThrow(/larger than/);
+    expect(b.shape(b.op("conv2d", [x, big], { border: "full" }))).toEqual([2, 4, 10, 7]);
+    expect(() => b.op("conv2d", [v, w], { border: "valid" })).toThrow(IRError);
+    expect(() => b.op("max_pool2d", [x], { size: [6, 1] })).toThrow(/does not fit/);
+    expect(() => b.op("max_pool2d", [v], { size: [2, 2] })).toThrow(/4-D/);
+    expect(() => b.op("max_pool2d_grad", [x, x], { size: [2, 2] })).toThrow(/cotangent/);
+    expect(() => b.op("flip", [x], { axes: [4] })).toThrow(/axes/);
+  });
+});
+
+// ---- TypeScript kernels --------------------------------------------------------
+
+const close = (a: number, b: number) => Object.is(a, b) || Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b));
+
+describe("TypeScript kernels agree with evaluate", () => {
+  it.each([
+    { name: "conv2d valid, wide output (tap-major loops)", op: "conv2d" as Prim, attrs: { border: "valid" }, inputs: () => [rnd([2, 3, 7, 8]), rnd([4, 3, 3, 2])] },
+    { name: "conv2d valid, narrow output (dot loops)", op: "conv2d" as Prim, attrs: { border: "valid" }, inputs: () => [rnd([3, 2, 9, 9]), rnd([2, 2, 6, 7])] },
+    { name: "conv2d full", op: "conv2d" as Prim, attrs: { border: "full" }, inputs: () => [rnd([2, 3, 4, 5]), rnd([2, 3, 3, 2])] },
+    { name: "conv2d full, filters larger than the input", op: "conv2d" as Prim, attrs: { border: "full" }, inputs: () => [rnd([1, 2, 2, 3]), rnd([3, 2, 4, 5])] },
+    { name: "flip [2,3]", op: "flip" as Prim, attrs: { axes: [2, 3] }, inputs: () => [rnd([2, 3, 4, 5])] },
+    { name: "flip [0]", op: "flip" as Prim, attrs: { axes: [0] }, inputs: () => [rnd([3, 1, 2])] },
+    { name: "max_pool2d 2×2", op: "max_pool2d" as Prim, attrs: { size: [2, 2] }, inputs: () => [rnd([2, 3, 6, 8])] },
+    { name: "max_pool2d 2×3 with a border", op: "max_pool2d" as Prim, attrs: { size: [2, 3] }, inputs: () => [rnd([2, 2, 5, 7])] },
+    { name: "max_pool2d NaN", op: "max_pool2d" as Prim, attrs: { size: [2, 2] }, inputs: () => [f64([1, 1, 2, 4], [NaN, 1, 2, 3, 0, 0, 4, NaN])] },
+    { name: "max_pool2d_grad 2×3 with a border", op: "max_pool2d_grad" as Prim, attrs: { size: [2, 3] }, inputs: () => [rnd([2, 2, 5, 7]), rnd([2, 2, 2, 2])] },
+    { name: "max_pool2d_grad ties", op: "max_pool2d_grad" as Prim, attrs: { size: [2, 2] }, inputs: () => [f64([1, 1, 2, 4], [1, 3, 2, 2, 3, 0, 2, 2]), f64([1, 1, 1, 2], [5, 6])] },
+  ])("$name", ({ op, attrs, inputs }) => {
+    const xs = inputs();
+    const b = new Builder();
+    const y = b.op(op, xs.map((t, k) => b.leaf("input", `x${k}`, t.shape, t.dtype)), attrs as never);
+    const em = OPS[op].ts;
+    if (em.kind !== "kernel") throw new Error(`${op} has no kernel`);
+    let n = 0;
+    const k: KernelCtx<never> = {
+      node: b.node(y) as never,
+      out: "out",
+      ins: xs.map((_, q) => `in${q}`),
+      inTypes: xs,
+      fresh: (s) => `${s}${n++}`,
+      scratch: () => {
+        throw new Error("no scratch expected");
+      },
+    };
+    const code = (em.emit as (k: KernelCtx<never>) => string)(k);
+    expect(code).not.toMatch(/new |\.slice\(|\.subarray\(|\.map\(/);
+    const want = evalOp(op, attrs as never, xs);
+    const out = new Float64Array(want.data.length).fill(77);
+    new Function("out", ...k.ins, code)(out, ...xs.map((t) => new Float64Array(t.data)));
+    [...out].forEach((g, i) => expect(close(g, want.data[i]!), `${op}[${i}]: ${g} vs ${want.data[i]}`).toBe(true));
+  });
+});
