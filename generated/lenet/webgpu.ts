@@ -432,16 +432,25 @@ const WGSL_24 = `// reduce_sum %59 at specs/lenet.yaml:40:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
+var<workgroup> part: array<f32, 64>;
+
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 64u;
-  if (i >= 10u) { return; }
-  var s68 = 0.0f;
-  let b66 = i;
-  for (var r67 = 0u; r67 < 500u; r67++) {
-  s68 += in1[b66 + r67 * 10u];
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let o = wid.x + wid.y * 10u;
+  var s: f32 = 0.0;
+  if (o < 10u) {
+    for (var r = lid.x; r < 500u; r += 64u) {
+      let j = o * 500u + r;
+      s += in1[(o % 10u) + (r % 500u) * 10u];
+    }
   }
-  out[i] = s68;
+  part[lid.x] = s;
+  workgroupBarrier();
+  for (var w = 32u; w > 0u; w >>= 1u) {
+    if (lid.x < w) { part[lid.x] += part[lid.x + w]; }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u && o < 10u) { out[o] = part[0]; }
 }
 `;
 // Kernel 25: matmul %60 at specs/lenet.yaml:40:16 (graph.p_y_given_x)
@@ -449,35 +458,35 @@ const WGSL_25 = `// matmul %60 at specs/lenet.yaml:40:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA69: array<f32, 256>;
-var<workgroup> tileB70: array<f32, 256>;
+var<workgroup> tileA66: array<f32, 256>;
+var<workgroup> tileB67: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row71 = wid.y * 16u + lid.y;
-  let col72 = wid.x * 16u + lid.x;
-  var acc73 = 0.0f;
-  for (var t74 = 0u; t74 < 1u; t74++) {
+  let row68 = wid.y * 16u + lid.y;
+  let col69 = wid.x * 16u + lid.x;
+  var acc70 = 0.0f;
+  for (var t71 = 0u; t71 < 1u; t71++) {
   {
-    let ar76 = wid.y * 16u + lid.y;
-    let ap77 = t74 * 16u + lid.x;
-    var va80 = 0.0f;
-    if (ar76 < 500u && ap77 < 10u) { va80 = in1[ar76 * 10u + ap77]; }
-    tileA69[lid.y * 16u + lid.x] = va80;
+    let ar73 = wid.y * 16u + lid.y;
+    let ap74 = t71 * 16u + lid.x;
+    var va77 = 0.0f;
+    if (ar73 < 500u && ap74 < 10u) { va77 = in1[ar73 * 10u + ap74]; }
+    tileA66[lid.y * 16u + lid.x] = va77;
   }
   {
-    let bc79 = wid.x * 16u + lid.y;
-    let bp78 = t74 * 16u + lid.x;
-    var vb81 = 0.0f;
-    if (bp78 < 10u && bc79 < 500u) { vb81 = in2[bc79 * 10u + bp78]; }
-    tileB70[lid.x * 16u + lid.y] = vb81;
+    let bc76 = wid.x * 16u + lid.y;
+    let bp75 = t71 * 16u + lid.x;
+    var vb78 = 0.0f;
+    if (bp75 < 10u && bc76 < 500u) { vb78 = in2[bc76 * 10u + bp75]; }
+    tileB67[lid.x * 16u + lid.y] = vb78;
   }
   workgroupBarrier();
-  for (var p75 = 0u; p75 < 16u; p75++) {
-    acc73 += tileA69[lid.y * 16u + p75] * tileB70[p75 * 16u + lid.x];
+  for (var p72 = 0u; p72 < 16u; p72++) {
+    acc70 += tileA66[lid.y * 16u + p72] * tileB67[p72 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row71 < 500u && col72 < 500u) { out[row71 * 500u + col72] = acc73; }
+  if (row68 < 500u && col69 < 500u) { out[row68 * 500u + col69] = acc70; }
 }
 `;
 // Kernel 26: matmul %61 at specs/lenet.yaml:40:16 (graph.p_y_given_x)
@@ -485,35 +494,35 @@ const WGSL_26 = `// matmul %61 at specs/lenet.yaml:40:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA82: array<f32, 256>;
-var<workgroup> tileB83: array<f32, 256>;
+var<workgroup> tileA79: array<f32, 256>;
+var<workgroup> tileB80: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row84 = wid.y * 16u + lid.y;
-  let col85 = wid.x * 16u + lid.x;
-  var acc86 = 0.0f;
-  for (var t87 = 0u; t87 < 32u; t87++) {
+  let row81 = wid.y * 16u + lid.y;
+  let col82 = wid.x * 16u + lid.x;
+  var acc83 = 0.0f;
+  for (var t84 = 0u; t84 < 32u; t84++) {
   {
-    let ar89 = wid.y * 16u + lid.x;
-    let ap90 = t87 * 16u + lid.y;
-    var va93 = 0.0f;
-    if (ar89 < 500u && ap90 < 500u) { va93 = in1[ap90 * 500u + ar89]; }
-    tileA82[lid.x * 16u + lid.y] = va93;
+    let ar86 = wid.y * 16u + lid.x;
+    let ap87 = t84 * 16u + lid.y;
+    var va90 = 0.0f;
+    if (ar86 < 500u && ap87 < 500u) { va90 = in1[ap87 * 500u + ar86]; }
+    tileA79[lid.x * 16u + lid.y] = va90;
   }
   {
-    let bc92 = wid.x * 16u + lid.x;
-    let bp91 = t87 * 16u + lid.y;
-    var vb94 = 0.0f;
-    if (bp91 < 500u && bc92 < 10u) { vb94 = in2[bp91 * 10u + bc92]; }
-    tileB83[lid.y * 16u + lid.x] = vb94;
+    let bc89 = wid.x * 16u + lid.x;
+    let bp88 = t84 * 16u + lid.y;
+    var vb91 = 0.0f;
+    if (bp88 < 500u && bc89 < 10u) { vb91 = in2[bp88 * 10u + bc89]; }
+    tileB80[lid.y * 16u + lid.x] = vb91;
   }
   workgroupBarrier();
-  for (var p88 = 0u; p88 < 16u; p88++) {
-    acc86 += tileA82[lid.y * 16u + p88] * tileB83[p88 * 16u + lid.x];
+  for (var p85 = 0u; p85 < 16u; p85++) {
+    acc83 += tileA79[lid.y * 16u + p85] * tileB80[p85 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row84 < 500u && col85 < 10u) { out[row84 * 10u + col85] = acc86; }
+  if (row81 < 500u && col82 < 10u) { out[row81 * 10u + col82] = acc83; }
 }
 `;
 // Kernel 27: mul %65 at specs/lenet.yaml:39:6 (graph.h)
@@ -534,16 +543,25 @@ const WGSL_28 = `// reduce_sum %66 at specs/lenet.yaml:39:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
+var<workgroup> part: array<f32, 64>;
+
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 512u;
-  if (i >= 500u) { return; }
-  var s97 = 0.0f;
-  let b95 = i;
-  for (var r96 = 0u; r96 < 500u; r96++) {
-  s97 += in1[b95 + r96 * 500u];
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let o = wid.x + wid.y * 500u;
+  var s: f32 = 0.0;
+  if (o < 500u) {
+    for (var r = lid.x; r < 500u; r += 64u) {
+      let j = o * 500u + r;
+      s += in1[(o % 500u) + (r % 500u) * 500u];
+    }
   }
-  out[i] = s97;
+  part[lid.x] = s;
+  workgroupBarrier();
+  for (var w = 32u; w > 0u; w >>= 1u) {
+    if (lid.x < w) { part[lid.x] += part[lid.x + w]; }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u && o < 500u) { out[o] = part[0]; }
 }
 `;
 // Kernel 29: matmul %67 at specs/lenet.yaml:39:6 (graph.h)
@@ -551,35 +569,35 @@ const WGSL_29 = `// matmul %67 at specs/lenet.yaml:39:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA98: array<f32, 256>;
-var<workgroup> tileB99: array<f32, 256>;
+var<workgroup> tileA92: array<f32, 256>;
+var<workgroup> tileB93: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row100 = wid.y * 16u + lid.y;
-  let col101 = wid.x * 16u + lid.x;
-  var acc102 = 0.0f;
-  for (var t103 = 0u; t103 < 32u; t103++) {
+  let row94 = wid.y * 16u + lid.y;
+  let col95 = wid.x * 16u + lid.x;
+  var acc96 = 0.0f;
+  for (var t97 = 0u; t97 < 32u; t97++) {
   {
-    let ar105 = wid.y * 16u + lid.y;
-    let ap106 = t103 * 16u + lid.x;
-    var va109 = 0.0f;
-    if (ar105 < 500u && ap106 < 500u) { va109 = in1[ar105 * 500u + ap106]; }
-    tileA98[lid.y * 16u + lid.x] = va109;
+    let ar99 = wid.y * 16u + lid.y;
+    let ap100 = t97 * 16u + lid.x;
+    var va103 = 0.0f;
+    if (ar99 < 500u && ap100 < 500u) { va103 = in1[ar99 * 500u + ap100]; }
+    tileA92[lid.y * 16u + lid.x] = va103;
   }
   {
-    let bc108 = wid.x * 16u + lid.y;
-    let bp107 = t103 * 16u + lid.x;
-    var vb110 = 0.0f;
-    if (bp107 < 500u && bc108 < 800u) { vb110 = in2[bc108 * 500u + bp107]; }
-    tileB99[lid.x * 16u + lid.y] = vb110;
+    let bc102 = wid.x * 16u + lid.y;
+    let bp101 = t97 * 16u + lid.x;
+    var vb104 = 0.0f;
+    if (bp101 < 500u && bc102 < 800u) { vb104 = in2[bc102 * 500u + bp101]; }
+    tileB93[lid.x * 16u + lid.y] = vb104;
   }
   workgroupBarrier();
-  for (var p104 = 0u; p104 < 16u; p104++) {
-    acc102 += tileA98[lid.y * 16u + p104] * tileB99[p104 * 16u + lid.x];
+  for (var p98 = 0u; p98 < 16u; p98++) {
+    acc96 += tileA92[lid.y * 16u + p98] * tileB93[p98 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row100 < 500u && col101 < 800u) { out[row100 * 800u + col101] = acc102; }
+  if (row94 < 500u && col95 < 800u) { out[row94 * 800u + col95] = acc96; }
 }
 `;
 // Kernel 30: matmul %68 at specs/lenet.yaml:39:6 (graph.h)
@@ -587,35 +605,35 @@ const WGSL_30 = `// matmul %68 at specs/lenet.yaml:39:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA111: array<f32, 256>;
-var<workgroup> tileB112: array<f32, 256>;
+var<workgroup> tileA105: array<f32, 256>;
+var<workgroup> tileB106: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row113 = wid.y * 16u + lid.y;
-  let col114 = wid.x * 16u + lid.x;
-  var acc115 = 0.0f;
-  for (var t116 = 0u; t116 < 32u; t116++) {
+  let row107 = wid.y * 16u + lid.y;
+  let col108 = wid.x * 16u + lid.x;
+  var acc109 = 0.0f;
+  for (var t110 = 0u; t110 < 32u; t110++) {
   {
-    let ar118 = wid.y * 16u + lid.x;
-    let ap119 = t116 * 16u + lid.y;
-    var va122 = 0.0f;
-    if (ar118 < 800u && ap119 < 500u) { va122 = in1[ap119 * 800u + ar118]; }
-    tileA111[lid.x * 16u + lid.y] = va122;
+    let ar112 = wid.y * 16u + lid.x;
+    let ap113 = t110 * 16u + lid.y;
+    var va116 = 0.0f;
+    if (ar112 < 800u && ap113 < 500u) { va116 = in1[ap113 * 800u + ar112]; }
+    tileA105[lid.x * 16u + lid.y] = va116;
   }
   {
-    let bc121 = wid.x * 16u + lid.x;
-    let bp120 = t116 * 16u + lid.y;
-    var vb123 = 0.0f;
-    if (bp120 < 500u && bc121 < 500u) { vb123 = in2[bp120 * 500u + bc121]; }
-    tileB112[lid.y * 16u + lid.x] = vb123;
+    let bc115 = wid.x * 16u + lid.x;
+    let bp114 = t110 * 16u + lid.y;
+    var vb117 = 0.0f;
+    if (bp114 < 500u && bc115 < 500u) { vb117 = in2[bp114 * 500u + bc115]; }
+    tileB106[lid.y * 16u + lid.x] = vb117;
   }
   workgroupBarrier();
-  for (var p117 = 0u; p117 < 16u; p117++) {
-    acc115 += tileA111[lid.y * 16u + p117] * tileB112[p117 * 16u + lid.x];
+  for (var p111 = 0u; p111 < 16u; p111++) {
+    acc109 += tileA105[lid.y * 16u + p111] * tileB106[p111 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row113 < 800u && col114 < 500u) { out[row113 * 500u + col114] = acc115; }
+  if (row107 < 800u && col108 < 500u) { out[row107 * 500u + col108] = acc109; }
 }
 `;
 // Kernel 31: mul %73 at specs/lenet.yaml:37:7 (graph.c2)
@@ -636,16 +654,25 @@ const WGSL_32 = `// reduce_sum %74 at specs/lenet.yaml:37:43 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
+var<workgroup> part: array<f32, 64>;
+
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 832u;
-  if (i >= 800u) { return; }
-  var s126 = 0.0f;
-  let b124 = i;
-  for (var r125 = 0u; r125 < 500u; r125++) {
-  s126 += in1[b124 + r125 * 800u];
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let o = wid.x + wid.y * 800u;
+  var s: f32 = 0.0;
+  if (o < 800u) {
+    for (var r = lid.x; r < 500u; r += 64u) {
+      let j = o * 500u + r;
+      s += in1[((o / 16u) % 50u) * 16u + ((o / 4u) % 4u) * 4u + (o % 4u) + (r % 500u) * 800u];
+    }
   }
-  out[i] = s126;
+  part[lid.x] = s;
+  workgroupBarrier();
+  for (var w = 32u; w > 0u; w >>= 1u) {
+    if (lid.x < w) { part[lid.x] += part[lid.x + w]; }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u && o < 800u) { out[o] = part[0]; }
 }
 `;
 // Kernel 33: reduce_sum %75 at specs/lenet.yaml:37:45 (graph.c2)
@@ -675,22 +702,22 @@ const WGSL_34 = `// max_pool2d_grad %77 at specs/lenet.yaml:37:12 (graph.c2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 1600000u;
   if (i >= 1600000u) { return; }
-  let q127 = i % 8u;
-  let p128 = (i / 8u) % 8u;
-  let pl129 = i / 64u;
-  let wi130 = p128 / 2u;
-  let wj131 = q127 / 2u;
-  var v135 = 0.0f;
-  if (wi130 < 4u && wj131 < 4u) {
-  let base132 = (pl129 * 8u + wi130 * 2u) * 8u + wj131 * 2u;
-  var m133 = in1[base132];
-  var at134 = base132;
-  if (in1[base132 + 1u] > m133) { m133 = in1[base132 + 1u]; at134 = base132 + 1u; }
-  if (in1[base132 + 8u] > m133) { m133 = in1[base132 + 8u]; at134 = base132 + 8u; }
-  if (in1[base132 + 9u] > m133) { m133 = in1[base132 + 9u]; at134 = base132 + 9u; }
-  if (at134 == i) { v135 = in2[(pl129 * 4u + wi130) * 4u + wj131]; }
+  let q118 = i % 8u;
+  let p119 = (i / 8u) % 8u;
+  let pl120 = i / 64u;
+  let wi121 = p119 / 2u;
+  let wj122 = q118 / 2u;
+  var v126 = 0.0f;
+  if (wi121 < 4u && wj122 < 4u) {
+  let base123 = (pl120 * 8u + wi121 * 2u) * 8u + wj122 * 2u;
+  var m124 = in1[base123];
+  var at125 = base123;
+  if (in1[base123 + 1u] > m124) { m124 = in1[base123 + 1u]; at125 = base123 + 1u; }
+  if (in1[base123 + 8u] > m124) { m124 = in1[base123 + 8u]; at125 = base123 + 8u; }
+  if (in1[base123 + 9u] > m124) { m124 = in1[base123 + 9u]; at125 = base123 + 9u; }
+  if (at125 == i) { v126 = in2[(pl120 * 4u + wi121) * 4u + wj122]; }
   }
-  out[i] = v135;
+  out[i] = v126;
 }
 `;
 // Kernel 35: transpose %78 at specs/lenet.yaml:37:21 (graph.c2)
@@ -727,26 +754,26 @@ const WGSL_37 = `// conv2d %80 at specs/lenet.yaml:37:21 (graph.c2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 1440000u;
   if (i >= 1440000u) { return; }
-  let oj139 = i % 12u;
-  let oi138 = (i / 12u) % 12u;
-  let k137 = (i / 144u) % 20u;
-  let b136 = i / 2880u;
-  var s140 = 0.0f;
-  for (var c141 = 0u; c141 < 50u; c141++) {
-  for (var u142 = 0u; u142 < 5u; u142++) {
-    let p145 = oi138 - u142;
-    if (p145 < 8u) {
-      let xr143 = ((b136 * 50u + c141) * 8u + p145) * 8u;
-      let wr144 = ((k137 * 50u + c141) * 5u + u142) * 5u;
-      { let t146 = oj139 - 0u; if (t146 < 8u) { s140 += in1[xr143 + t146] * in2[wr144 + 0u]; } }
-      { let t146 = oj139 - 1u; if (t146 < 8u) { s140 += in1[xr143 + t146] * in2[wr144 + 1u]; } }
-      { let t146 = oj139 - 2u; if (t146 < 8u) { s140 += in1[xr143 + t146] * in2[wr144 + 2u]; } }
-      { let t146 = oj139 - 3u; if (t146 < 8u) { s140 += in1[xr143 + t146] * in2[wr144 + 3u]; } }
-      { let t146 = oj139 - 4u; if (t146 < 8u) { s140 += in1[xr143 + t146] * in2[wr144 + 4u]; } }
+  let oj130 = i % 12u;
+  let oi129 = (i / 12u) % 12u;
+  let k128 = (i / 144u) % 20u;
+  let b127 = i / 2880u;
+  var s131 = 0.0f;
+  for (var c132 = 0u; c132 < 50u; c132++) {
+  for (var u133 = 0u; u133 < 5u; u133++) {
+    let p136 = oi129 - u133;
+    if (p136 < 8u) {
+      let xr134 = ((b127 * 50u + c132) * 8u + p136) * 8u;
+      let wr135 = ((k128 * 50u + c132) * 5u + u133) * 5u;
+      { let t137 = oj130 - 0u; if (t137 < 8u) { s131 += in1[xr134 + t137] * in2[wr135 + 0u]; } }
+      { let t137 = oj130 - 1u; if (t137 < 8u) { s131 += in1[xr134 + t137] * in2[wr135 + 1u]; } }
+      { let t137 = oj130 - 2u; if (t137 < 8u) { s131 += in1[xr134 + t137] * in2[wr135 + 2u]; } }
+      { let t137 = oj130 - 3u; if (t137 < 8u) { s131 += in1[xr134 + t137] * in2[wr135 + 3u]; } }
+      { let t137 = oj130 - 4u; if (t137 < 8u) { s131 += in1[xr134 + t137] * in2[wr135 + 4u]; } }
     }
   }
   }
-  out[i] = s140;
+  out[i] = s131;
 }
 `;
 // Kernel 38: transpose %81 at specs/lenet.yaml:37:21 (graph.c2)
@@ -795,20 +822,20 @@ const WGSL_41 = `// conv2d %84 at specs/lenet.yaml:37:21 (graph.c2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 25024u;
   if (i >= 25000u) { return; }
-  let oj151 = i % 5u;
-  let oi150 = (i / 5u) % 5u;
-  let k149 = (i / 25u) % 50u;
-  let b148 = i / 1250u;
-  var s152 = 0.0f;
-  for (var c153 = 0u; c153 < 500u; c153++) {
-  for (var u154 = 0u; u154 < 8u; u154++) {
-    let xr155 = ((b148 * 500u + c153) * 12u + oi150 + u154) * 12u + oj151;
-    let wr156 = ((k149 * 500u + c153) * 8u + 7u - u154) * 8u + 7u;
-    s152 += in1[xr155 + 0u] * in2[wr156 - 0u] + in1[xr155 + 1u] * in2[wr156 - 1u] + in1[xr155 + 2u] * in2[wr156 - 2u] + in1[xr155 + 3u] * in2[wr156 - 3u];
-    s152 += in1[xr155 + 4u] * in2[wr156 - 4u] + in1[xr155 + 5u] * in2[wr156 - 5u] + in1[xr155 + 6u] * in2[wr156 - 6u] + in1[xr155 + 7u] * in2[wr156 - 7u];
+  let oj142 = i % 5u;
+  let oi141 = (i / 5u) % 5u;
+  let k140 = (i / 25u) % 50u;
+  let b139 = i / 1250u;
+  var s143 = 0.0f;
+  for (var c144 = 0u; c144 < 500u; c144++) {
+  for (var u145 = 0u; u145 < 8u; u145++) {
+    let xr146 = ((b139 * 500u + c144) * 12u + oi141 + u145) * 12u + oj142;
+    let wr147 = ((k140 * 500u + c144) * 8u + 7u - u145) * 8u + 7u;
+    s143 += in1[xr146 + 0u] * in2[wr147 - 0u] + in1[xr146 + 1u] * in2[wr147 - 1u] + in1[xr146 + 2u] * in2[wr147 - 2u] + in1[xr146 + 3u] * in2[wr147 - 3u];
+    s143 += in1[xr146 + 4u] * in2[wr147 - 4u] + in1[xr146 + 5u] * in2[wr147 - 5u] + in1[xr146 + 6u] * in2[wr147 - 6u] + in1[xr146 + 7u] * in2[wr147 - 7u];
   }
   }
-  out[i] = s152;
+  out[i] = s143;
 }
 `;
 // Kernel 42: flip %85 at specs/lenet.yaml:37:21 (graph.c2)
@@ -853,16 +880,25 @@ const WGSL_45 = `// reduce_sum %91 at specs/lenet.yaml:36:44 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
+var<workgroup> part: array<f32, 64>;
+
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 2880u;
-  if (i >= 2880u) { return; }
-  var s162 = 0.0f;
-  let b160 = i;
-  for (var r161 = 0u; r161 < 500u; r161++) {
-  s162 += in1[b160 + r161 * 2880u];
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let o = wid.x + wid.y * 2880u;
+  var s: f32 = 0.0;
+  if (o < 2880u) {
+    for (var r = lid.x; r < 500u; r += 64u) {
+      let j = o * 500u + r;
+      s += in1[((o / 144u) % 20u) * 144u + ((o / 12u) % 12u) * 12u + (o % 12u) + (r % 500u) * 2880u];
+    }
   }
-  out[i] = s162;
+  part[lid.x] = s;
+  workgroupBarrier();
+  for (var w = 32u; w > 0u; w >>= 1u) {
+    if (lid.x < w) { part[lid.x] += part[lid.x + w]; }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u && o < 2880u) { out[o] = part[0]; }
 }
 `;
 // Kernel 46: reduce_sum %92 at specs/lenet.yaml:36:46 (graph.c1)
@@ -892,22 +928,22 @@ const WGSL_47 = `// max_pool2d_grad %94 at specs/lenet.yaml:36:12 (graph.c1)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 4194240u;
   if (i >= 5760000u) { return; }
-  let q163 = i % 24u;
-  let p164 = (i / 24u) % 24u;
-  let pl165 = i / 576u;
-  let wi166 = p164 / 2u;
-  let wj167 = q163 / 2u;
-  var v171 = 0.0f;
-  if (wi166 < 12u && wj167 < 12u) {
-  let base168 = (pl165 * 24u + wi166 * 2u) * 24u + wj167 * 2u;
-  var m169 = in1[base168];
-  var at170 = base168;
-  if (in1[base168 + 1u] > m169) { m169 = in1[base168 + 1u]; at170 = base168 + 1u; }
-  if (in1[base168 + 24u] > m169) { m169 = in1[base168 + 24u]; at170 = base168 + 24u; }
-  if (in1[base168 + 25u] > m169) { m169 = in1[base168 + 25u]; at170 = base168 + 25u; }
-  if (at170 == i) { v171 = in2[(pl165 * 12u + wi166) * 12u + wj167]; }
+  let q151 = i % 24u;
+  let p152 = (i / 24u) % 24u;
+  let pl153 = i / 576u;
+  let wi154 = p152 / 2u;
+  let wj155 = q151 / 2u;
+  var v159 = 0.0f;
+  if (wi154 < 12u && wj155 < 12u) {
+  let base156 = (pl153 * 24u + wi154 * 2u) * 24u + wj155 * 2u;
+  var m157 = in1[base156];
+  var at158 = base156;
+  if (in1[base156 + 1u] > m157) { m157 = in1[base156 + 1u]; at158 = base156 + 1u; }
+  if (in1[base156 + 24u] > m157) { m157 = in1[base156 + 24u]; at158 = base156 + 24u; }
+  if (in1[base156 + 25u] > m157) { m157 = in1[base156 + 25u]; at158 = base156 + 25u; }
+  if (at158 == i) { v159 = in2[(pl153 * 12u + wi154) * 12u + wj155]; }
   }
-  out[i] = v171;
+  out[i] = v159;
 }
 `;
 // Kernel 48: transpose %95 at specs/lenet.yaml:36:21 (graph.c1)
@@ -956,24 +992,24 @@ const WGSL_51 = `// conv2d %98 at specs/lenet.yaml:36:21 (graph.c1)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 512u;
   if (i >= 500u) { return; }
-  let oj175 = i % 5u;
-  let oi174 = (i / 5u) % 5u;
-  let k173 = (i / 25u) % 20u;
-  let b172 = i / 500u;
-  var s176 = 0.0f;
-  for (var c177 = 0u; c177 < 500u; c177++) {
-  for (var u178 = 0u; u178 < 24u; u178++) {
-    let xr179 = ((b172 * 500u + c177) * 28u + oi174 + u178) * 28u + oj175;
-    let wr180 = ((k173 * 500u + c177) * 24u + 23u - u178) * 24u + 23u;
-    s176 += in1[xr179 + 0u] * in2[wr180 - 0u] + in1[xr179 + 1u] * in2[wr180 - 1u] + in1[xr179 + 2u] * in2[wr180 - 2u] + in1[xr179 + 3u] * in2[wr180 - 3u];
-    s176 += in1[xr179 + 4u] * in2[wr180 - 4u] + in1[xr179 + 5u] * in2[wr180 - 5u] + in1[xr179 + 6u] * in2[wr180 - 6u] + in1[xr179 + 7u] * in2[wr180 - 7u];
-    s176 += in1[xr179 + 8u] * in2[wr180 - 8u] + in1[xr179 + 9u] * in2[wr180 - 9u] + in1[xr179 + 10u] * in2[wr180 - 10u] + in1[xr179 + 11u] * in2[wr180 - 11u];
-    s176 += in1[xr179 + 12u] * in2[wr180 - 12u] + in1[xr179 + 13u] * in2[wr180 - 13u] + in1[xr179 + 14u] * in2[wr180 - 14u] + in1[xr179 + 15u] * in2[wr180 - 15u];
-    s176 += in1[xr179 + 16u] * in2[wr180 - 16u] + in1[xr179 + 17u] * in2[wr180 - 17u] + in1[xr179 + 18u] * in2[wr180 - 18u] + in1[xr179 + 19u] * in2[wr180 - 19u];
-    s176 += in1[xr179 + 20u] * in2[wr180 - 20u] + in1[xr179 + 21u] * in2[wr180 - 21u] + in1[xr179 + 22u] * in2[wr180 - 22u] + in1[xr179 + 23u] * in2[wr180 - 23u];
+  let oj163 = i % 5u;
+  let oi162 = (i / 5u) % 5u;
+  let k161 = (i / 25u) % 20u;
+  let b160 = i / 500u;
+  var s164 = 0.0f;
+  for (var c165 = 0u; c165 < 500u; c165++) {
+  for (var u166 = 0u; u166 < 24u; u166++) {
+    let xr167 = ((b160 * 500u + c165) * 28u + oi162 + u166) * 28u + oj163;
+    let wr168 = ((k161 * 500u + c165) * 24u + 23u - u166) * 24u + 23u;
+    s164 += in1[xr167 + 0u] * in2[wr168 - 0u] + in1[xr167 + 1u] * in2[wr168 - 1u] + in1[xr167 + 2u] * in2[wr168 - 2u] + in1[xr167 + 3u] * in2[wr168 - 3u];
+    s164 += in1[xr167 + 4u] * in2[wr168 - 4u] + in1[xr167 + 5u] * in2[wr168 - 5u] + in1[xr167 + 6u] * in2[wr168 - 6u] + in1[xr167 + 7u] * in2[wr168 - 7u];
+    s164 += in1[xr167 + 8u] * in2[wr168 - 8u] + in1[xr167 + 9u] * in2[wr168 - 9u] + in1[xr167 + 10u] * in2[wr168 - 10u] + in1[xr167 + 11u] * in2[wr168 - 11u];
+    s164 += in1[xr167 + 12u] * in2[wr168 - 12u] + in1[xr167 + 13u] * in2[wr168 - 13u] + in1[xr167 + 14u] * in2[wr168 - 14u] + in1[xr167 + 15u] * in2[wr168 - 15u];
+    s164 += in1[xr167 + 16u] * in2[wr168 - 16u] + in1[xr167 + 17u] * in2[wr168 - 17u] + in1[xr167 + 18u] * in2[wr168 - 18u] + in1[xr167 + 19u] * in2[wr168 - 19u];
+    s164 += in1[xr167 + 20u] * in2[wr168 - 20u] + in1[xr167 + 21u] * in2[wr168 - 21u] + in1[xr167 + 22u] * in2[wr168 - 22u] + in1[xr167 + 23u] * in2[wr168 - 23u];
   }
   }
-  out[i] = s176;
+  out[i] = s164;
 }
 `;
 // Kernel 52: flip %99 at specs/lenet.yaml:36:21 (graph.c1)
@@ -2220,7 +2256,7 @@ export const plan: GpuPlan = {
           buffer: 19,
           access: "read",
         },
-      ], workgroups: [1, 1, 1]
+      ], workgroups: [10, 1, 1]
     },
     {
       name: "f0_k60", label: "matmul %60 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [
@@ -2280,7 +2316,7 @@ export const plan: GpuPlan = {
           buffer: 31,
           access: "read",
         },
-      ], workgroups: [8, 1, 1]
+      ], workgroups: [500, 1, 1]
     },
     {
       name: "f0_k67", label: "matmul %67 at specs/lenet.yaml:39:6 (graph.h)", wgsl: WGSL_29, bindings: [
@@ -2340,7 +2376,7 @@ export const plan: GpuPlan = {
           buffer: 33,
           access: "read",
         },
-      ], workgroups: [13, 1, 1]
+      ], workgroups: [800, 1, 1]
     },
     {
       name: "f0_k75", label: "reduce_sum %75 at specs/lenet.yaml:37:45 (graph.c2)", wgsl: WGSL_33, bindings: [
@@ -2512,7 +2548,7 @@ export const plan: GpuPlan = {
           buffer: 38,
           access: "read",
         },
-      ], workgroups: [45, 1, 1]
+      ], workgroups: [2880, 1, 1]
     },
     {
       name: "f0_k92", label: "reduce_sum %92 at specs/lenet.yaml:36:46 (graph.c1)", wgsl: WGSL_46, bindings: [

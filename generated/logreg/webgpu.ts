@@ -241,16 +241,25 @@ const WGSL_14 = `// reduce_sum %35 at specs/logreg.yaml:16:30 (graph.p_y_given_x
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
+var<workgroup> part: array<f32, 64>;
+
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 64u;
-  if (i >= 10u) { return; }
-  var s19 = 0.0f;
-  let b17 = i;
-  for (var r18 = 0u; r18 < 600u; r18++) {
-  s19 += in1[b17 + r18 * 10u];
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let o = wid.x + wid.y * 10u;
+  var s: f32 = 0.0;
+  if (o < 10u) {
+    for (var r = lid.x; r < 600u; r += 64u) {
+      let j = o * 600u + r;
+      s += in1[(o % 10u) + (r % 600u) * 10u];
+    }
   }
-  out[i] = s19;
+  part[lid.x] = s;
+  workgroupBarrier();
+  for (var w = 32u; w > 0u; w >>= 1u) {
+    if (lid.x < w) { part[lid.x] += part[lid.x + w]; }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u && o < 10u) { out[o] = part[0]; }
 }
 `;
 // Kernel 15: matmul %36 at specs/logreg.yaml:16:26 (graph.p_y_given_x)
@@ -258,35 +267,35 @@ const WGSL_15 = `// matmul %36 at specs/logreg.yaml:16:26 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA20: array<f32, 256>;
-var<workgroup> tileB21: array<f32, 256>;
+var<workgroup> tileA17: array<f32, 256>;
+var<workgroup> tileB18: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row22 = wid.y * 16u + lid.y;
-  let col23 = wid.x * 16u + lid.x;
-  var acc24 = 0.0f;
-  for (var t25 = 0u; t25 < 38u; t25++) {
+  let row19 = wid.y * 16u + lid.y;
+  let col20 = wid.x * 16u + lid.x;
+  var acc21 = 0.0f;
+  for (var t22 = 0u; t22 < 38u; t22++) {
   {
-    let ar27 = wid.y * 16u + lid.x;
-    let ap28 = t25 * 16u + lid.y;
-    var va31 = 0.0f;
-    if (ar27 < 784u && ap28 < 600u) { va31 = in1[ap28 * 784u + ar27]; }
-    tileA20[lid.x * 16u + lid.y] = va31;
+    let ar24 = wid.y * 16u + lid.x;
+    let ap25 = t22 * 16u + lid.y;
+    var va28 = 0.0f;
+    if (ar24 < 784u && ap25 < 600u) { va28 = in1[ap25 * 784u + ar24]; }
+    tileA17[lid.x * 16u + lid.y] = va28;
   }
   {
-    let bc30 = wid.x * 16u + lid.x;
-    let bp29 = t25 * 16u + lid.y;
-    var vb32 = 0.0f;
-    if (bp29 < 600u && bc30 < 10u) { vb32 = in2[bp29 * 10u + bc30]; }
-    tileB21[lid.y * 16u + lid.x] = vb32;
+    let bc27 = wid.x * 16u + lid.x;
+    let bp26 = t22 * 16u + lid.y;
+    var vb29 = 0.0f;
+    if (bp26 < 600u && bc27 < 10u) { vb29 = in2[bp26 * 10u + bc27]; }
+    tileB18[lid.y * 16u + lid.x] = vb29;
   }
   workgroupBarrier();
-  for (var p26 = 0u; p26 < 16u; p26++) {
-    acc24 += tileA20[lid.y * 16u + p26] * tileB21[p26 * 16u + lid.x];
+  for (var p23 = 0u; p23 < 16u; p23++) {
+    acc21 += tileA17[lid.y * 16u + p23] * tileB18[p23 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row22 < 784u && col23 < 10u) { out[row22 * 10u + col23] = acc24; }
+  if (row19 < 784u && col20 < 10u) { out[row19 * 10u + col20] = acc21; }
 }
 `;
 // Kernel 16: sub %39 at specs/logreg.yaml:26:16 (phases[0].optimizer)
@@ -880,7 +889,7 @@ export const plan: GpuPlan = {
           buffer: 2,
           access: "read",
         },
-      ], workgroups: [1, 1, 1]
+      ], workgroups: [10, 1, 1]
     },
     {
       name: "f0_k36", label: "matmul %36 at specs/logreg.yaml:16:26 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [

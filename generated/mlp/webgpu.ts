@@ -337,14 +337,14 @@ const WGSL_18 = `// reduce_sum %53 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 64u;
-  if (i >= 10u) { return; }
-  var s32 = 0.0f;
-  let b30 = i;
-  for (var r31 = 0u; r31 < 20u; r31++) {
-  s32 += in1[b30 + r31 * 10u];
+  let o = gid.x + gid.y * 64u;
+  if (o >= 10u) { return; }
+  var s: f32 = 0.0;
+  for (var r = 0u; r < 20u; r++) {
+    let j = o * 20u + r;
+    s += in1[(o % 10u) + (r % 20u) * 10u];
   }
-  out[i] = s32;
+  out[o] = s;
 }
 `;
 // Kernel 19: matmul %54 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
@@ -352,35 +352,35 @@ const WGSL_19 = `// matmul %54 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA33: array<f32, 256>;
-var<workgroup> tileB34: array<f32, 256>;
+var<workgroup> tileA30: array<f32, 256>;
+var<workgroup> tileB31: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row35 = wid.y * 16u + lid.y;
-  let col36 = wid.x * 16u + lid.x;
-  var acc37 = 0.0f;
-  for (var t38 = 0u; t38 < 1u; t38++) {
+  let row32 = wid.y * 16u + lid.y;
+  let col33 = wid.x * 16u + lid.x;
+  var acc34 = 0.0f;
+  for (var t35 = 0u; t35 < 1u; t35++) {
   {
-    let ar40 = wid.y * 16u + lid.y;
-    let ap41 = t38 * 16u + lid.x;
-    var va44 = 0.0f;
-    if (ar40 < 20u && ap41 < 10u) { va44 = in1[ar40 * 10u + ap41]; }
-    tileA33[lid.y * 16u + lid.x] = va44;
+    let ar37 = wid.y * 16u + lid.y;
+    let ap38 = t35 * 16u + lid.x;
+    var va41 = 0.0f;
+    if (ar37 < 20u && ap38 < 10u) { va41 = in1[ar37 * 10u + ap38]; }
+    tileA30[lid.y * 16u + lid.x] = va41;
   }
   {
-    let bc43 = wid.x * 16u + lid.y;
-    let bp42 = t38 * 16u + lid.x;
-    var vb45 = 0.0f;
-    if (bp42 < 10u && bc43 < 500u) { vb45 = in2[bc43 * 10u + bp42]; }
-    tileB34[lid.x * 16u + lid.y] = vb45;
+    let bc40 = wid.x * 16u + lid.y;
+    let bp39 = t35 * 16u + lid.x;
+    var vb42 = 0.0f;
+    if (bp39 < 10u && bc40 < 500u) { vb42 = in2[bc40 * 10u + bp39]; }
+    tileB31[lid.x * 16u + lid.y] = vb42;
   }
   workgroupBarrier();
-  for (var p39 = 0u; p39 < 16u; p39++) {
-    acc37 += tileA33[lid.y * 16u + p39] * tileB34[p39 * 16u + lid.x];
+  for (var p36 = 0u; p36 < 16u; p36++) {
+    acc34 += tileA30[lid.y * 16u + p36] * tileB31[p36 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row35 < 20u && col36 < 500u) { out[row35 * 500u + col36] = acc37; }
+  if (row32 < 20u && col33 < 500u) { out[row32 * 500u + col33] = acc34; }
 }
 `;
 // Kernel 20: matmul %55 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
@@ -388,35 +388,35 @@ const WGSL_20 = `// matmul %55 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA46: array<f32, 256>;
-var<workgroup> tileB47: array<f32, 256>;
+var<workgroup> tileA43: array<f32, 256>;
+var<workgroup> tileB44: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row48 = wid.y * 16u + lid.y;
-  let col49 = wid.x * 16u + lid.x;
-  var acc50 = 0.0f;
-  for (var t51 = 0u; t51 < 2u; t51++) {
+  let row45 = wid.y * 16u + lid.y;
+  let col46 = wid.x * 16u + lid.x;
+  var acc47 = 0.0f;
+  for (var t48 = 0u; t48 < 2u; t48++) {
   {
-    let ar53 = wid.y * 16u + lid.x;
-    let ap54 = t51 * 16u + lid.y;
-    var va57 = 0.0f;
-    if (ar53 < 500u && ap54 < 20u) { va57 = in1[ap54 * 500u + ar53]; }
-    tileA46[lid.x * 16u + lid.y] = va57;
+    let ar50 = wid.y * 16u + lid.x;
+    let ap51 = t48 * 16u + lid.y;
+    var va54 = 0.0f;
+    if (ar50 < 500u && ap51 < 20u) { va54 = in1[ap51 * 500u + ar50]; }
+    tileA43[lid.x * 16u + lid.y] = va54;
   }
   {
-    let bc56 = wid.x * 16u + lid.x;
-    let bp55 = t51 * 16u + lid.y;
-    var vb58 = 0.0f;
-    if (bp55 < 20u && bc56 < 10u) { vb58 = in2[bp55 * 10u + bc56]; }
-    tileB47[lid.y * 16u + lid.x] = vb58;
+    let bc53 = wid.x * 16u + lid.x;
+    let bp52 = t48 * 16u + lid.y;
+    var vb55 = 0.0f;
+    if (bp52 < 20u && bc53 < 10u) { vb55 = in2[bp52 * 10u + bc53]; }
+    tileB44[lid.y * 16u + lid.x] = vb55;
   }
   workgroupBarrier();
-  for (var p52 = 0u; p52 < 16u; p52++) {
-    acc50 += tileA46[lid.y * 16u + p52] * tileB47[p52 * 16u + lid.x];
+  for (var p49 = 0u; p49 < 16u; p49++) {
+    acc47 += tileA43[lid.y * 16u + p49] * tileB44[p49 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row48 < 500u && col49 < 10u) { out[row48 * 10u + col49] = acc50; }
+  if (row45 < 500u && col46 < 10u) { out[row45 * 10u + col46] = acc47; }
 }
 `;
 // Kernel 21: mul %60 at specs/mlp.yaml:19:11 (graph.hidden)
@@ -439,14 +439,14 @@ const WGSL_22 = `// reduce_sum %61 at specs/mlp.yaml:19:11 (graph.hidden)
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 512u;
-  if (i >= 500u) { return; }
-  var s61 = 0.0f;
-  let b59 = i;
-  for (var r60 = 0u; r60 < 20u; r60++) {
-  s61 += in1[b59 + r60 * 500u];
+  let o = gid.x + gid.y * 512u;
+  if (o >= 500u) { return; }
+  var s: f32 = 0.0;
+  for (var r = 0u; r < 20u; r++) {
+    let j = o * 20u + r;
+    s += in1[(o % 500u) + (r % 20u) * 500u];
   }
-  out[i] = s61;
+  out[o] = s;
 }
 `;
 // Kernel 23: matmul %62 at specs/mlp.yaml:19:11 (graph.hidden)
@@ -454,35 +454,35 @@ const WGSL_23 = `// matmul %62 at specs/mlp.yaml:19:11 (graph.hidden)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA62: array<f32, 256>;
-var<workgroup> tileB63: array<f32, 256>;
+var<workgroup> tileA56: array<f32, 256>;
+var<workgroup> tileB57: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row64 = wid.y * 16u + lid.y;
-  let col65 = wid.x * 16u + lid.x;
-  var acc66 = 0.0f;
-  for (var t67 = 0u; t67 < 2u; t67++) {
+  let row58 = wid.y * 16u + lid.y;
+  let col59 = wid.x * 16u + lid.x;
+  var acc60 = 0.0f;
+  for (var t61 = 0u; t61 < 2u; t61++) {
   {
-    let ar69 = wid.y * 16u + lid.x;
-    let ap70 = t67 * 16u + lid.y;
-    var va73 = 0.0f;
-    if (ar69 < 784u && ap70 < 20u) { va73 = in1[ap70 * 784u + ar69]; }
-    tileA62[lid.x * 16u + lid.y] = va73;
+    let ar63 = wid.y * 16u + lid.x;
+    let ap64 = t61 * 16u + lid.y;
+    var va67 = 0.0f;
+    if (ar63 < 784u && ap64 < 20u) { va67 = in1[ap64 * 784u + ar63]; }
+    tileA56[lid.x * 16u + lid.y] = va67;
   }
   {
-    let bc72 = wid.x * 16u + lid.x;
-    let bp71 = t67 * 16u + lid.y;
-    var vb74 = 0.0f;
-    if (bp71 < 20u && bc72 < 500u) { vb74 = in2[bp71 * 500u + bc72]; }
-    tileB63[lid.y * 16u + lid.x] = vb74;
+    let bc66 = wid.x * 16u + lid.x;
+    let bp65 = t61 * 16u + lid.y;
+    var vb68 = 0.0f;
+    if (bp65 < 20u && bc66 < 500u) { vb68 = in2[bp65 * 500u + bc66]; }
+    tileB57[lid.y * 16u + lid.x] = vb68;
   }
   workgroupBarrier();
-  for (var p68 = 0u; p68 < 16u; p68++) {
-    acc66 += tileA62[lid.y * 16u + p68] * tileB63[p68 * 16u + lid.x];
+  for (var p62 = 0u; p62 < 16u; p62++) {
+    acc60 += tileA56[lid.y * 16u + p62] * tileB57[p62 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row64 < 784u && col65 < 500u) { out[row64 * 500u + col65] = acc66; }
+  if (row58 < 784u && col59 < 500u) { out[row58 * 500u + col59] = acc60; }
 }
 `;
 // Kernel 24: sub %66 at specs/mlp.yaml:32:16 (phases[0].optimizer)

@@ -155,6 +155,7 @@ class ProgramPlanner {
     // Sums over trailing axes — fused or not — go through the reduction
     // template (tree-reduced when long; see the loop-limit trap there).
     if (fusedReduction(n)) return this.dispatch(this.fusedSum(n, out, name, label), n.loc);
+    if (n.op === "reduce_sum") return this.dispatch(this.strideSum(n as Node<"reduce_sum">, out, name, label), n.loc);
     this.checkLoops(n, label);
     this.dispatch(this.opKernel(n, out, name, label), n.loc);
   }
@@ -271,11 +272,37 @@ class ProgramPlanner {
   private checkLoops(n: Node, label: string): void {
     const ins = n.inputs.map((i) => this.g.nodes[i]!);
     let iters = 0;
-    if (n.op === "reduce_max" || n.op === "reduce_sum") iters = numel(ins[0]!.shape) / Math.max(1, numel(n.shape));
+    if (n.op === "reduce_max") iters = numel(ins[0]!.shape) / Math.max(1, numel(n.shape));
     if (n.op === "argmax") iters = ins[0]!.shape[(n as Node<"argmax">).attrs.axis] ?? 0;
     if (n.op === "scatter_add") iters = numel(ins[1]!.shape);
     if (n.op === "matmul") iters = Math.ceil((ins[0]!.shape[(n as Node<"matmul">).attrs.transA ? 0 : 1] ?? 0) / 16) * 16;
     if (iters > MAX_LOOP) throw new IRError(`${n.op} loops ${iters} times per GPU invocation, more than the ${MAX_LOOP} that WebGPU on OpenGL runs reliably${where(n.loc)}`, n.loc, "E033");
+  }
+
+  /** A sum over axes that are not trailing (a bias gradient sums over the
+   * batch): the same reduction template, reading element (o, r) through the
+   * input's strides, so long sums are tree-reduced here too. */
+  private strideSum(n: Node<"reduce_sum">, out: number, name: string, label: string): GpuKernelDesc {
+    const bind = this.bindings(out);
+    const src = this.g.nodes[n.inputs[0]!]!;
+    const axes = n.attrs.axes;
+    const st = strides(src.shape);
+    const kept = src.shape.map((_, k) => k).filter((k) => !axes.includes(k));
+    const coordTerms = (dims: readonly number[], v: string) => {
+      const shape = dims.map((k) => src.shape[k]!);
+      const inner = strides(shape);
+      return dims
+        .map((k, q) => {
+          if (src.shape[k] === 1) return null;
+          const c = inner[q] === 1 ? `(${v} % ${shape[q]}u)` : `((${v} / ${inner[q]}u) % ${shape[q]}u)`;
+          return st[k] === 1 ? c : `${c} * ${st[k]}u`;
+        })
+        .filter((t) => t !== null);
+    };
+    const terms = [...coordTerms(kept, "o"), ...coordTerms(axes, "r")];
+    const value = `${bind.read(this.bufferOf(src.id))}[${terms.length ? terms.join(" + ") : "0u"}]`;
+    const inner = numel(src.shape) / Math.max(1, numel(n.shape));
+    return reductionKernel(name, label, bind.list, Math.max(1, numel(n.shape)), inner, value, elemOf(gpuDType(n.dtype)));
   }
 
   private fusedSum(n: Node, out: number, name: string, label: string): GpuKernelDesc {

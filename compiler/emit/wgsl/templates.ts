@@ -145,7 +145,7 @@ export function kernelModule(name: string, label: string, bindings: readonly Bin
   return desc(name, label, bindings, code, groups);
 }
 
-/** out[o] = Σ_r value(j = o·inner + r): a thread per output for short sums,
+/** out[o] = Σ_r value(o, r, j = o·inner + r): a thread per output for short sums,
  * a workgroup per output (strided partial sums + tree) for long ones. */
 export function reductionKernel(name: string, label: string, bindings: readonly Binding[], size: number, inner: number, value: string, elem: string): GpuKernelDesc {
   const zero = elem === "f32" ? "0.0" : elem === "i32" ? "0i" : "0u";
