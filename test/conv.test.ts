@@ -24,6 +24,11 @@ function rnd(shape: Shape): Tensor {
   for (let i = 0; i < t.data.length; i++) t.data[i] = normal(11, s, 1, 0, i);
   return t;
 }
+/** About two thirds of the entries set to zero (as after max-pooling's VJP). */
+function sparse(t: Tensor): Tensor {
+  for (let i = 0; i < t.data.length; i++) if (i % 3 !== 1) t.data[i] = 0;
+  return t;
+}
 /** Distinct values 0.1 apart in random order: no ties within eps. */
 function distinct(shape: Shape): Tensor {
   const s = salt++;
@@ -206,6 +211,12 @@ describe("TypeScript kernels agree with evaluate", () => {
     { name: "conv2d valid, narrow output (dot loops)", op: "conv2d" as Prim, attrs: { border: "valid" }, inputs: () => [rnd([3, 2, 9, 9]), rnd([2, 2, 6, 7])] },
     { name: "conv2d full", op: "conv2d" as Prim, attrs: { border: "full" }, inputs: () => [rnd([2, 3, 4, 5]), rnd([2, 3, 3, 2])] },
     { name: "conv2d full, filters larger than the input", op: "conv2d" as Prim, attrs: { border: "full" }, inputs: () => [rnd([1, 2, 2, 3]), rnd([3, 2, 4, 5])] },
+    // Several image blocks, the last one partial (8 images of 8×8 outputs per block).
+    { name: "conv2d valid, a partial last image block", op: "conv2d" as Prim, attrs: { border: "valid" }, inputs: () => [rnd([11, 3, 10, 10]), rnd([2, 3, 3, 3])] },
+    // Channel blocks (the im2col buffer holds 27 of 40 channels), sparse filters
+    // (zero taps skipped) as in a filter gradient of a pooled layer.
+    { name: "conv2d valid, channel blocks and zero filter taps", op: "conv2d" as Prim, attrs: { border: "valid" }, inputs: () => [rnd([3, 40, 12, 12]), sparse(rnd([2, 40, 8, 8]))] },
+    { name: "conv2d full, zero input pixels", op: "conv2d" as Prim, attrs: { border: "full" }, inputs: () => [sparse(rnd([3, 5, 4, 4])), rnd([2, 5, 3, 2])] },
     { name: "flip [2,3]", op: "flip" as Prim, attrs: { axes: [2, 3] }, inputs: () => [rnd([2, 3, 4, 5])] },
     { name: "flip [0]", op: "flip" as Prim, attrs: { axes: [0] }, inputs: () => [rnd([3, 1, 2])] },
     { name: "max_pool2d 2×2", op: "max_pool2d" as Prim, attrs: { size: [2, 2] }, inputs: () => [rnd([2, 3, 6, 8])] },
@@ -220,21 +231,26 @@ describe("TypeScript kernels agree with evaluate", () => {
     const em = OPS[op].ts;
     if (em.kind !== "kernel") throw new Error(`${op} has no kernel`);
     let n = 0;
+    // Scratch buffers as the model allocates them, filled with garbage: a
+    // kernel must not rely on their contents from before.
+    const scratch: { name: string; buf: Float32Array | Float64Array | Int32Array }[] = [];
     const k: KernelCtx<never> = {
       node: b.node(y) as never,
       out: "out",
       ins: xs.map((_, q) => `in${q}`),
       inTypes: xs,
       fresh: (s) => `${s}${n++}`,
-      scratch: () => {
-        throw new Error("no scratch expected");
+      scratch: (ctor, size) => {
+        const buf = new globalThis[ctor](size).fill(ctor === "Int32Array" ? -99 : NaN);
+        scratch.push({ name: `scratch${scratch.length}`, buf });
+        return scratch[scratch.length - 1]!.name;
       },
     };
     const code = (em.emit as (k: KernelCtx<never>) => string)(k);
     expect(code).not.toMatch(/new |\.slice\(|\.subarray\(|\.map\(/);
     const want = evalOp(op, attrs as never, xs);
     const out = new Float64Array(want.data.length).fill(77);
-    new Function("out", ...k.ins, code)(out, ...xs.map((t) => new Float64Array(t.data)));
+    new Function("out", ...k.ins, ...scratch.map((q) => q.name), code)(out, ...xs.map((t) => new Float64Array(t.data)), ...scratch.map((q) => q.buf));
     [...out].forEach((g, i) => expect(close(g, want.data[i]!), `${op}[${i}]: ${g} vs ${want.data[i]}`).toBe(true));
   });
 });

@@ -16,7 +16,7 @@
 import type { Builder } from "../ir/builder.ts";
 import { alloc } from "../ir/tensor.ts";
 import { IRError, fmtShape, isFloat } from "../ir/types.ts";
-import { defineOp } from "./op.ts";
+import { defineOp, type KernelCtx } from "./op.ts";
 
 export type Border = "valid" | "full";
 
@@ -40,6 +40,166 @@ function flipHW(b: Builder, x: number): number {
 export const WGSL_LOOP_BUDGET = 32768;
 /** Filter rows up to this width are unrolled in WGSL (no loop iterations). */
 const UNROLL = 64;
+
+/** Row length the valid kernel aims for: enough images side by side that the
+ * innermost loop runs this long (LeNet's 8×8 outputs alone would give 64). */
+const TARGET_ROW = 512;
+/** Elements of the im2col buffer (a block of input channels at a time). */
+const COLS_MAX = 1 << 17;
+
+type Ctx = KernelCtx<"conv2d">;
+
+/** `dst[o + j] += Σ val[q] · src[idx[q] + j]` for j < len over the nnz
+ * gathered (weight, row offset) pairs, eight rows per pass, then four, then the last 1–3 (as in matmul). */
+function rowCombination(fresh: (s: string) => string, dst: string, o: string, src: string, idx: string, val: string, nnz: string, len: string): string[] {
+  const q = fresh("q"), j = fresh("j");
+  const [a0, a1, a2, a3, b0, b1, b2, b3] = ["a", "a", "a", "a", "r", "r", "r", "r"].map(fresh) as [string, string, string, string, string, string, string, string];
+  const [e0, e1, e2, f0, f1, f2] = ["a", "a", "a", "r", "r", "r"].map(fresh) as [string, string, string, string, string, string];
+  const w = Array.from({ length: 8 }, () => fresh("a")), x = Array.from({ length: 8 }, () => fresh("r"));
+  const terms = w.map((wv, z) => `${wv} * ${src}[${x[z]} + ${j}]`);
+  return [
+    `let ${q} = 0;`,
+    `for (; ${q} + 8 <= ${nnz}; ${q} += 8) {`,
+    `  const ${w.map((wv, z) => `${wv} = ${val}[${q} + ${z}]`).join(", ")};`,
+    `  const ${x.map((xv, z) => `${xv} = ${idx}[${q} + ${z}]`).join(", ")};`,
+    `  for (let ${j} = 0; ${j} < ${len}; ${j}++) {`,
+    `    ${dst}[${o} + ${j}] += ${terms.slice(0, 4).join(" + ")} + (${terms.slice(4).join(" + ")});`,
+    `  }`,
+    `}`,
+    `if (${q} + 4 <= ${nnz}) {`,
+    `  const ${a0} = ${val}[${q}], ${a1} = ${val}[${q} + 1], ${a2} = ${val}[${q} + 2], ${a3} = ${val}[${q} + 3];`,
+    `  const ${b0} = ${idx}[${q}], ${b1} = ${idx}[${q} + 1], ${b2} = ${idx}[${q} + 2], ${b3} = ${idx}[${q} + 3];`,
+    `  for (let ${j} = 0; ${j} < ${len}; ${j}++) {`,
+    `    ${dst}[${o} + ${j}] += ${a0} * ${src}[${b0} + ${j}] + ${a1} * ${src}[${b1} + ${j}] + ${a2} * ${src}[${b2} + ${j}] + ${a3} * ${src}[${b3} + ${j}];`,
+    `  }`,
+    `  ${q} += 4;`,
+    `}`,
+    `const ${e0} = ${val}[${q}], ${e1} = ${val}[${q} + 1], ${e2} = ${val}[${q} + 2];`,
+    `const ${f0} = ${idx}[${q}], ${f1} = ${idx}[${q} + 1], ${f2} = ${idx}[${q} + 2];`,
+    `switch (${nnz} - ${q}) {`,
+    `  case 3: for (let ${j} = 0; ${j} < ${len}; ${j}++) ${dst}[${o} + ${j}] += ${e0} * ${src}[${f0} + ${j}] + ${e1} * ${src}[${f1} + ${j}] + ${e2} * ${src}[${f2} + ${j}]; break;`,
+    `  case 2: for (let ${j} = 0; ${j} < ${len}; ${j}++) ${dst}[${o} + ${j}] += ${e0} * ${src}[${f0} + ${j}] + ${e1} * ${src}[${f1} + ${j}]; break;`,
+    `  case 1: for (let ${j} = 0; ${j} < ${len}; ${j}++) ${dst}[${o} + ${j}] += ${e0} * ${src}[${f0} + ${j}]; break;`,
+    `}`,
+  ];
+}
+
+const indent = (lines: readonly string[], by: string) => lines.map((l) => by + l);
+
+/** Valid border as a matrix product: a block of nb images is laid out
+ * im2col-style, cols[(c, u, v), (b, i, j)] = x[n0+b, c, i+u, j+v], and output
+ * row (k, ·) of the block is the combination of those rows weighted by the
+ * flipped filter taps (zero taps skipped: filter gradients convolve with
+ * max-pooling cotangents, mostly zeros). Rows are nb·Ho·Wo long; channels
+ * are taken in blocks so the im2col buffer stays small; a Float64 block
+ * accumulates and is copied out at the end. */
+function emitValid({ out, ins, inTypes, node, fresh, scratch }: Ctx): string {
+  const [N, C, H, W] = inTypes[0]!.shape as [number, number, number, number];
+  const [K, , kh, kw] = inTypes[1]!.shape as [number, number, number, number];
+  const [, , Ho, Wo] = node.shape as [number, number, number, number];
+  const [X, F] = ins as [string, string];
+  const T = kh * kw, HoWo = Ho * Wo;
+  const nb = Math.max(1, Math.min(N, Math.ceil(TARGET_ROW / HoWo)));
+  const L = nb * HoWo;
+  const cb = Math.max(1, Math.min(C, Math.floor(COLS_MAX / (T * L))));
+  const cols = scratch(inTypes[0]!.dtype === "f32" ? "Float32Array" : "Float64Array", cb * T * L);
+  const acc = scratch("Float64Array", K * L);
+  const idx = scratch("Int32Array", cb * T + 3), val = scratch("Float64Array", cb * T + 3);
+  const [n0, nbb, lc, c0, cbb, cc, u, v, row, b, s, d, i, j, k, nnz, f0, p0, t, a, o, m] =
+    ["n0", "nb", "lc", "c0", "cb", "cc", "u", "v", "row", "b", "s", "d", "i", "j", "k", "nnz", "f0", "p0", "t", "a", "o", "m"].map(fresh) as string[] as [string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string];
+  return [
+    `for (let ${n0} = 0; ${n0} < ${N}; ${n0} += ${nb}) {`,
+    `  const ${nbb} = Math.min(${nb}, ${N} - ${n0}), ${lc} = ${nbb} * ${HoWo};`,
+    `  ${acc}.fill(0);`,
+    `  for (let ${c0} = 0; ${c0} < ${C}; ${c0} += ${cb}) {`,
+    `    const ${cbb} = Math.min(${cb}, ${C} - ${c0});`,
+    `    for (let ${cc} = 0; ${cc} < ${cbb}; ${cc}++) {`,
+    `      for (let ${u} = 0; ${u} < ${kh}; ${u}++) {`,
+    `        for (let ${v} = 0; ${v} < ${kw}; ${v}++) {`,
+    `          const ${row} = ((${cc} * ${kh} + ${u}) * ${kw} + ${v}) * ${L};`,
+    `          for (let ${b} = 0; ${b} < ${nbb}; ${b}++) {`,
+    `            const ${s} = ((${n0} + ${b}) * ${C} + ${c0} + ${cc}) * ${H * W} + ${u} * ${W} + ${v}, ${d} = ${row} + ${b} * ${HoWo};`,
+    `            for (let ${i} = 0; ${i} < ${Ho}; ${i}++) {`,
+    `              for (let ${j} = 0; ${j} < ${Wo}; ${j}++) ${cols}[${d} + ${i} * ${Wo} + ${j}] = ${X}[${s} + ${i} * ${W} + ${j}];`,
+    `            }`,
+    `          }`,
+    `        }`,
+    `      }`,
+    `    }`,
+    `    for (let ${k} = 0; ${k} < ${K}; ${k}++) {`,
+    `      let ${nnz} = 0;`,
+    `      for (let ${cc} = 0; ${cc} < ${cbb}; ${cc}++) {`,
+    // Tap (u, v) pairs with w[k, c, kh-1-u, kw-1-v]: flat tap t reads T-1-t.
+    `        const ${f0} = (${k} * ${C} + ${c0} + ${cc}) * ${T} + ${T - 1}, ${p0} = ${cc} * ${T};`,
+    `        for (let ${t} = 0; ${t} < ${T}; ${t}++) {`,
+    `          const ${a} = ${F}[${f0} - ${t}];`,
+    `          if (${a} !== 0) { ${idx}[${nnz}] = (${p0} + ${t}) * ${L}; ${val}[${nnz}] = ${a}; ${nnz}++; }`,
+    `        }`,
+    `      }`,
+    `      const ${o} = ${k} * ${L};`,
+    ...indent(rowCombination(fresh, acc, o, cols, idx, val, nnz, lc), "      "),
+    `    }`,
+    `  }`,
+    `  for (let ${b} = 0; ${b} < ${nbb}; ${b}++) {`,
+    `    for (let ${k} = 0; ${k} < ${K}; ${k}++) {`,
+    `      const ${d} = ((${n0} + ${b}) * ${K} + ${k}) * ${HoWo}, ${s} = ${k} * ${L} + ${b} * ${HoWo};`,
+    `      for (let ${m} = 0; ${m} < ${HoWo}; ${m}++) ${out}[${d} + ${m}] = ${acc}[${s} + ${m}];`,
+    `    }`,
+    `  }`,
+    `}`,
+  ].join("\n");
+}
+
+/** Full border in scatter form: for each input pixel (b, i, j), the row
+ * r[(k, u, v)] = Σ_c x[b, c, i, j] · w[k, c, u, v] (a combination of rows of
+ * the filters laid out [C, K·kh·kw], zero pixels skipped: data gradients
+ * convolve max-pooling cotangents, mostly zeros) is added to the output
+ * window y[b, k, i+u, j+v], accumulated per image in Float64. */
+function emitFull({ out, ins, inTypes, node, fresh, scratch }: Ctx): string {
+  const [N, C, H, W] = inTypes[0]!.shape as [number, number, number, number];
+  const [K, , kh, kw] = inTypes[1]!.shape as [number, number, number, number];
+  const [, , Ho, Wo] = node.shape as [number, number, number, number];
+  const [X, F] = ins as [string, string];
+  const T = kh * kw, R = K * T, HW = H * W;
+  const wt = scratch(inTypes[1]!.dtype === "f32" ? "Float32Array" : "Float64Array", C * R);
+  const r = scratch("Float64Array", R);
+  const acc = scratch("Float64Array", K * Ho * Wo);
+  const idx = scratch("Int32Array", C + 3), val = scratch("Float64Array", C + 3);
+  const [c, k, s, d, t, b, i, j, x0, nnz, a, u, v, m, o] =
+    ["c", "k", "s", "d", "t", "b", "i", "j", "x0", "nnz", "a", "u", "v", "m", "o"].map(fresh) as string[] as [string, string, string, string, string, string, string, string, string, string, string, string, string, string, string];
+  return [
+    `for (let ${c} = 0; ${c} < ${C}; ${c}++) {`,
+    `  for (let ${k} = 0; ${k} < ${K}; ${k}++) {`,
+    `    const ${s} = (${k} * ${C} + ${c}) * ${T}, ${d} = ${c} * ${R} + ${k} * ${T};`,
+    `    for (let ${t} = 0; ${t} < ${T}; ${t}++) ${wt}[${d} + ${t}] = ${F}[${s} + ${t}];`,
+    `  }`,
+    `}`,
+    `for (let ${b} = 0; ${b} < ${N}; ${b}++) {`,
+    `  ${acc}.fill(0);`,
+    `  for (let ${i} = 0; ${i} < ${H}; ${i}++) {`,
+    `    for (let ${j} = 0; ${j} < ${W}; ${j}++) {`,
+    `      const ${x0} = ${b} * ${C * HW} + ${i} * ${W} + ${j};`,
+    `      let ${nnz} = 0;`,
+    `      for (let ${c} = 0; ${c} < ${C}; ${c}++) {`,
+    `        const ${a} = ${X}[${x0} + ${c} * ${HW}];`,
+    `        if (${a} !== 0) { ${idx}[${nnz}] = ${c} * ${R}; ${val}[${nnz}] = ${a}; ${nnz}++; }`,
+    `      }`,
+    `      if (${nnz} === 0) continue;`,
+    `      ${r}.fill(0);`,
+    ...indent(rowCombination(fresh, r, "0", wt, idx, val, nnz, String(R)), "      "),
+    `      for (let ${k} = 0; ${k} < ${K}; ${k}++) {`,
+    `        for (let ${u} = 0; ${u} < ${kh}; ${u}++) {`,
+    `          const ${d} = (${k} * ${Ho} + ${i} + ${u}) * ${Wo} + ${j}, ${s} = (${k} * ${kh} + ${u}) * ${kw};`,
+    `          for (let ${v} = 0; ${v} < ${kw}; ${v}++) ${acc}[${d} + ${v}] += ${r}[${s} + ${v}];`,
+    `        }`,
+    `      }`,
+    `    }`,
+    `  }`,
+    `  const ${o} = ${b} * ${K * Ho * Wo};`,
+    `  for (let ${m} = 0; ${m} < ${K * Ho * Wo}; ${m}++) ${out}[${o} + ${m}] = ${acc}[${m}];`,
+    `}`,
+  ].join("\n");
+}
 
 export const conv2d = defineOp({
   name: "conv2d",
@@ -100,83 +260,7 @@ export const conv2d = defineOp({
   },
   ts: {
     kind: "kernel",
-    emit: ({ node, out, ins, inTypes, fresh }) => {
-      const [N, C, H, W] = inTypes[0]!.shape as [number, number, number, number];
-      const [K, , kh, kw] = inTypes[1]!.shape as [number, number, number, number];
-      const [, , Ho, Wo] = node.shape as [number, number, number, number];
-      const [X, F] = ins as [string, string];
-      const [b, k, c, u, v, i, j, s, o, xo, wo, r] = ["b", "k", "c", "u", "v", "i", "j", "s", "o", "xo", "wo", "r"].map(fresh) as string[] as [string, string, string, string, string, string, string, string, string, string, string, string];
-      if (node.attrs.border === "full") {
-        // Scatter form: every input row, times one filter tap, is added to a
-        // shifted output row (innermost loop contiguous in both).
-        return [
-          `${out}.fill(0);`,
-          `for (let ${b} = 0; ${b} < ${N}; ${b}++) {`,
-          `  for (let ${k} = 0; ${k} < ${K}; ${k}++) {`,
-          `    const ${o} = (${b} * ${K} + ${k}) * ${Ho * Wo};`,
-          `    for (let ${c} = 0; ${c} < ${C}; ${c}++) {`,
-          `      const ${xo} = (${b} * ${C} + ${c}) * ${H * W};`,
-          `      for (let ${u} = 0; ${u} < ${kh}; ${u}++) {`,
-          `        for (let ${v} = 0; ${v} < ${kw}; ${v}++) {`,
-          `          const ${s} = ${F}[((${k} * ${C} + ${c}) * ${kh} + ${u}) * ${kw} + ${v}];`,
-          `          if (${s} === 0) continue;`,
-          `          for (let ${i} = 0; ${i} < ${H}; ${i}++) {`,
-          `            const ${wo} = ${o} + (${i} + ${u}) * ${Wo} + ${v}, ${r} = ${xo} + ${i} * ${W};`,
-          `            for (let ${j} = 0; ${j} < ${W}; ${j}++) ${out}[${wo} + ${j}] += ${s} * ${X}[${r} + ${j}];`,
-          `          }`,
-          `        }`,
-          `      }`,
-          `    }`,
-          `  }`,
-          `}`,
-        ].join("\n");
-      }
-      if (Wo >= kw) {
-        // Valid, wide outputs: one filter tap times a shifted input row is
-        // added to each output row (innermost loop over output columns).
-        return [
-          `${out}.fill(0);`,
-          `for (let ${b} = 0; ${b} < ${N}; ${b}++) {`,
-          `  for (let ${k} = 0; ${k} < ${K}; ${k}++) {`,
-          `    const ${o} = (${b} * ${K} + ${k}) * ${Ho * Wo};`,
-          `    for (let ${c} = 0; ${c} < ${C}; ${c}++) {`,
-          `      const ${xo} = (${b} * ${C} + ${c}) * ${H * W};`,
-          `      for (let ${u} = 0; ${u} < ${kh}; ${u}++) {`,
-          `        for (let ${v} = 0; ${v} < ${kw}; ${v}++) {`,
-          `          const ${s} = ${F}[((${k} * ${C} + ${c}) * ${kh} + ${kh - 1} - ${u}) * ${kw} + ${kw - 1} - ${v}];`,
-          `          if (${s} === 0) continue;`,
-          `          for (let ${i} = 0; ${i} < ${Ho}; ${i}++) {`,
-          `            const ${wo} = ${o} + ${i} * ${Wo}, ${r} = ${xo} + (${i} + ${u}) * ${W} + ${v};`,
-          `            for (let ${j} = 0; ${j} < ${Wo}; ${j}++) ${out}[${wo} + ${j}] += ${s} * ${X}[${r} + ${j}];`,
-          `          }`,
-          `        }`,
-          `      }`,
-          `    }`,
-          `  }`,
-          `}`,
-        ].join("\n");
-      }
-      // Valid, narrow outputs (wide filters, as in a filter gradient): a dot
-      // product per output element, innermost loop along a filter row.
-      return [
-        `for (let ${b} = 0; ${b} < ${N}; ${b}++) {`,
-        `  for (let ${k} = 0; ${k} < ${K}; ${k}++) {`,
-        `    for (let ${i} = 0; ${i} < ${Ho}; ${i}++) {`,
-        `      for (let ${j} = 0; ${j} < ${Wo}; ${j}++) {`,
-        `        let ${s} = 0;`,
-        `        for (let ${c} = 0; ${c} < ${C}; ${c}++) {`,
-        `          for (let ${u} = 0; ${u} < ${kh}; ${u}++) {`,
-        `            const ${xo} = ((${b} * ${C} + ${c}) * ${H} + ${i} + ${u}) * ${W} + ${j}, ${wo} = ((${k} * ${C} + ${c}) * ${kh} + ${kh - 1} - ${u}) * ${kw} + ${kw - 1};`,
-        `            for (let ${v} = 0; ${v} < ${kw}; ${v}++) ${s} += ${X}[${xo} + ${v}] * ${F}[${wo} - ${v}];`,
-        `          }`,
-        `        }`,
-        `        ${out}[((${b} * ${K} + ${k}) * ${Ho} + ${i}) * ${Wo} + ${j}] = ${s};`,
-        `      }`,
-        `    }`,
-        `  }`,
-        `}`,
-      ].join("\n");
-    },
+    emit: (ctx) => (ctx.node.attrs.border === "full" ? emitFull(ctx) : emitValid(ctx)),
   },
   // One invocation per output element: loops over channels and filter rows,
   // each filter row unrolled (so an invocation runs C·kh loop iterations).

@@ -127,20 +127,28 @@ export class Model implements CompiledModel {
   readonly params = { W1: new Float32Array(500), b1: new Float32Array(20), W2: new Float32Array(25000), b2: new Float32Array(50), W3: new Float32Array(400000), b3: new Float32Array(500), W4: new Float32Array(5000), b4: new Float32Array(10) };
   readonly state: Record<string, Float32Array> = {};
   private readonly f0_t11 = new Float32Array(5760000);
+  private readonly f0_w11_0 = new Float32Array(14400);
+  private readonly f0_w11_1 = new Float64Array(11520);
+  private readonly f0_w11_2 = new Int32Array(28);
+  private readonly f0_w11_3 = new Float64Array(28);
   private readonly f0_t12 = new Float32Array(1440000);
   private readonly f0_t13 = new Float32Array(2880);
   private readonly f0_t16 = new Float32Array(1440000);
   private readonly f0_t17 = new Float32Array(1600000);
+  private readonly f0_w17_76 = new Float32Array(128000);
+  private readonly f0_w17_77 = new Float64Array(25600);
+  private readonly f0_w17_78 = new Int32Array(253);
+  private readonly f0_w17_79 = new Float64Array(253);
   private readonly f0_t18 = new Float32Array(400000);
   private readonly f0_t19 = new Float32Array(800);
   private readonly f0_t22 = new Float32Array(400000);
   private readonly f0_t24 = new Float32Array(250000);
-  private readonly f0_w24_65 = new Int32Array(803);
-  private readonly f0_w24_66 = new Float64Array(803);
+  private readonly f0_w24_157 = new Int32Array(803);
+  private readonly f0_w24_158 = new Float64Array(803);
   private readonly f0_t27 = new Float32Array(250000);
   private readonly f0_t28 = new Float32Array(5000);
-  private readonly f0_w28_86 = new Int32Array(503);
-  private readonly f0_w28_87 = new Float64Array(503);
+  private readonly f0_w28_178 = new Int32Array(503);
+  private readonly f0_w28_179 = new Float64Array(503);
   private readonly f0_t30 = new Float32Array(5000);
   private readonly f0_t31 = new Float32Array(500);
   private readonly f0_t35 = new Float32Array(5000);
@@ -157,14 +165,14 @@ export class Model implements CompiledModel {
   private readonly f0_t59 = new Float32Array(10);
   private readonly f0_t60 = new Float32Array(250000);
   private readonly f0_t61 = new Float32Array(5000);
-  private readonly f0_w61_148 = new Int32Array(503);
-  private readonly f0_w61_149 = new Float64Array(503);
+  private readonly f0_w61_240 = new Int32Array(503);
+  private readonly f0_w61_241 = new Float64Array(503);
   private readonly f0_t65 = new Float32Array(250000);
   private readonly f0_t66 = new Float32Array(500);
   private readonly f0_t67 = new Float32Array(400000);
   private readonly f0_t68 = new Float32Array(400000);
-  private readonly f0_w68_175 = new Int32Array(503);
-  private readonly f0_w68_176 = new Float64Array(503);
+  private readonly f0_w68_267 = new Int32Array(503);
+  private readonly f0_w68_268 = new Float64Array(503);
   private readonly f0_t73 = new Float32Array(400000);
   private readonly f0_t74 = new Float32Array(800);
   private readonly f0_t75 = new Float32Array(50);
@@ -172,10 +180,19 @@ export class Model implements CompiledModel {
   private readonly f0_t78 = new Float32Array(25000);
   private readonly f0_t79 = new Float32Array(25000);
   private readonly f0_t80 = new Float32Array(1440000);
+  private readonly f0_w80_309 = new Float32Array(25000);
+  private readonly f0_w80_310 = new Float64Array(500);
+  private readonly f0_w80_311 = new Float64Array(2880);
+  private readonly f0_w80_312 = new Int32Array(53);
+  private readonly f0_w80_313 = new Float64Array(53);
   private readonly f0_t81 = new Float32Array(1440000);
   private readonly f0_t82 = new Float32Array(1600000);
   private readonly f0_t83 = new Float32Array(1600000);
   private readonly f0_t84 = new Float32Array(25000);
+  private readonly f0_w84_376 = new Float32Array(128000);
+  private readonly f0_w84_377 = new Float64Array(25000);
+  private readonly f0_w84_378 = new Int32Array(259);
+  private readonly f0_w84_379 = new Float64Array(259);
   private readonly f0_t85 = new Float32Array(25000);
   private readonly f0_t86 = new Float32Array(25000);
   private readonly f0_t90 = new Float32Array(1440000);
@@ -186,23 +203,35 @@ export class Model implements CompiledModel {
   private readonly f0_t96 = new Float32Array(5760000);
   private readonly f0_t97 = new Float32Array(5760000);
   private readonly f0_t98 = new Float32Array(500);
+  private readonly f0_w98_478 = new Float32Array(129600);
+  private readonly f0_w98_479 = new Float64Array(500);
+  private readonly f0_w98_480 = new Int32Array(5187);
+  private readonly f0_w98_481 = new Float64Array(5187);
   private readonly f0_t99 = new Float32Array(500);
   private readonly f0_t100 = new Float32Array(500);
   private readonly ev_t11 = new Float32Array(5760000);
+  private readonly ev_w11_0 = new Float32Array(14400);
+  private readonly ev_w11_1 = new Float64Array(11520);
+  private readonly ev_w11_2 = new Int32Array(28);
+  private readonly ev_w11_3 = new Float64Array(28);
   private readonly ev_t12 = new Float32Array(1440000);
   private readonly ev_t13 = new Float32Array(2880);
   private readonly ev_t16 = new Float32Array(1440000);
   private readonly ev_t17 = new Float32Array(1600000);
+  private readonly ev_w17_76 = new Float32Array(128000);
+  private readonly ev_w17_77 = new Float64Array(25600);
+  private readonly ev_w17_78 = new Int32Array(253);
+  private readonly ev_w17_79 = new Float64Array(253);
   private readonly ev_t18 = new Float32Array(400000);
   private readonly ev_t19 = new Float32Array(800);
   private readonly ev_t22 = new Float32Array(400000);
   private readonly ev_t24 = new Float32Array(250000);
-  private readonly ev_w24_65 = new Int32Array(803);
-  private readonly ev_w24_66 = new Float64Array(803);
+  private readonly ev_w24_157 = new Int32Array(803);
+  private readonly ev_w24_158 = new Float64Array(803);
   private readonly ev_t27 = new Float32Array(250000);
   private readonly ev_t28 = new Float32Array(5000);
-  private readonly ev_w28_86 = new Int32Array(503);
-  private readonly ev_w28_87 = new Float64Array(503);
+  private readonly ev_w28_178 = new Int32Array(503);
+  private readonly ev_w28_179 = new Float64Array(503);
   private readonly ev_t30 = new Float32Array(5000);
   private readonly ev_t31 = new Float32Array(500);
   private readonly ev_t35 = new Float32Array(5000);
@@ -225,20 +254,28 @@ export class Model implements CompiledModel {
 
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const ev_t11 = this.ev_t11;
+    const ev_w11_0 = this.ev_w11_0;
+    const ev_w11_1 = this.ev_w11_1;
+    const ev_w11_2 = this.ev_w11_2;
+    const ev_w11_3 = this.ev_w11_3;
     const ev_t12 = this.ev_t12;
     const ev_t13 = this.ev_t13;
     const ev_t16 = this.ev_t16;
     const ev_t17 = this.ev_t17;
+    const ev_w17_76 = this.ev_w17_76;
+    const ev_w17_77 = this.ev_w17_77;
+    const ev_w17_78 = this.ev_w17_78;
+    const ev_w17_79 = this.ev_w17_79;
     const ev_t18 = this.ev_t18;
     const ev_t19 = this.ev_t19;
     const ev_t22 = this.ev_t22;
     const ev_t24 = this.ev_t24;
-    const ev_w24_65 = this.ev_w24_65;
-    const ev_w24_66 = this.ev_w24_66;
+    const ev_w24_157 = this.ev_w24_157;
+    const ev_w24_158 = this.ev_w24_158;
     const ev_t27 = this.ev_t27;
     const ev_t28 = this.ev_t28;
-    const ev_w28_86 = this.ev_w28_86;
-    const ev_w28_87 = this.ev_w28_87;
+    const ev_w28_178 = this.ev_w28_178;
+    const ev_w28_179 = this.ev_w28_179;
     const ev_t30 = this.ev_t30;
     const ev_t31 = this.ev_t31;
     const ev_t35 = this.ev_t35;
@@ -264,22 +301,63 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // conv2d %11 → [500, 20, 24, 24] — specs/lenet.yaml:36 (graph.c1)
     {
-      ev_t11.fill(0);
-      for (let b0 = 0; b0 < 500; b0++) {
-        for (let k1 = 0; k1 < 20; k1++) {
-          const o8 = (b0 * 20 + k1) * 576;
-          for (let c2 = 0; c2 < 1; c2++) {
-            const xo9 = (b0 * 1 + c2) * 784;
-            for (let u3 = 0; u3 < 5; u3++) {
-              for (let v4 = 0; v4 < 5; v4++) {
-                const s7 = p0_W1[((k1 * 1 + c2) * 5 + 4 - u3) * 5 + 4 - v4];
-                if (s7 === 0) continue;
-                for (let i5 = 0; i5 < 24; i5++) {
-                  const wo10 = o8 + i5 * 24, r11 = xo9 + (i5 + u3) * 28 + v4;
-                  for (let j6 = 0; j6 < 24; j6++) ev_t11[wo10 + j6] += s7 * in_x[r11 + j6];
+      for (let n04 = 0; n04 < 500; n04 += 1) {
+        const nb5 = Math.min(1, 500 - n04), lc6 = nb5 * 576;
+        ev_w11_1.fill(0);
+        for (let c07 = 0; c07 < 1; c07 += 1) {
+          const cb8 = Math.min(1, 1 - c07);
+          for (let cc9 = 0; cc9 < cb8; cc9++) {
+            for (let u10 = 0; u10 < 5; u10++) {
+              for (let v11 = 0; v11 < 5; v11++) {
+                const row12 = ((cc9 * 5 + u10) * 5 + v11) * 576;
+                for (let b13 = 0; b13 < nb5; b13++) {
+                  const s14 = ((n04 + b13) * 1 + c07 + cc9) * 784 + u10 * 28 + v11, d15 = row12 + b13 * 576;
+                  for (let i16 = 0; i16 < 24; i16++) {
+                    for (let j17 = 0; j17 < 24; j17++) ev_w11_0[d15 + i16 * 24 + j17] = in_x[s14 + i16 * 28 + j17];
+                  }
                 }
               }
             }
+          }
+          for (let k18 = 0; k18 < 20; k18++) {
+            let nnz19 = 0;
+            for (let cc9 = 0; cc9 < cb8; cc9++) {
+              const f020 = (k18 * 1 + c07 + cc9) * 25 + 24, p021 = cc9 * 25;
+              for (let t22 = 0; t22 < 25; t22++) {
+                const a23 = p0_W1[f020 - t22];
+                if (a23 !== 0) { ev_w11_2[nnz19] = (p021 + t22) * 576; ev_w11_3[nnz19] = a23; nnz19++; }
+              }
+            }
+            const o24 = k18 * 576;
+            let q26 = 0;
+            for (; q26 + 8 <= nnz19; q26 += 8) {
+              const a42 = ev_w11_3[q26 + 0], a43 = ev_w11_3[q26 + 1], a44 = ev_w11_3[q26 + 2], a45 = ev_w11_3[q26 + 3], a46 = ev_w11_3[q26 + 4], a47 = ev_w11_3[q26 + 5], a48 = ev_w11_3[q26 + 6], a49 = ev_w11_3[q26 + 7];
+              const r50 = ev_w11_2[q26 + 0], r51 = ev_w11_2[q26 + 1], r52 = ev_w11_2[q26 + 2], r53 = ev_w11_2[q26 + 3], r54 = ev_w11_2[q26 + 4], r55 = ev_w11_2[q26 + 5], r56 = ev_w11_2[q26 + 6], r57 = ev_w11_2[q26 + 7];
+              for (let j27 = 0; j27 < lc6; j27++) {
+                ev_w11_1[o24 + j27] += a42 * ev_w11_0[r50 + j27] + a43 * ev_w11_0[r51 + j27] + a44 * ev_w11_0[r52 + j27] + a45 * ev_w11_0[r53 + j27] + (a46 * ev_w11_0[r54 + j27] + a47 * ev_w11_0[r55 + j27] + a48 * ev_w11_0[r56 + j27] + a49 * ev_w11_0[r57 + j27]);
+              }
+            }
+            if (q26 + 4 <= nnz19) {
+              const a28 = ev_w11_3[q26], a29 = ev_w11_3[q26 + 1], a30 = ev_w11_3[q26 + 2], a31 = ev_w11_3[q26 + 3];
+              const r32 = ev_w11_2[q26], r33 = ev_w11_2[q26 + 1], r34 = ev_w11_2[q26 + 2], r35 = ev_w11_2[q26 + 3];
+              for (let j27 = 0; j27 < lc6; j27++) {
+                ev_w11_1[o24 + j27] += a28 * ev_w11_0[r32 + j27] + a29 * ev_w11_0[r33 + j27] + a30 * ev_w11_0[r34 + j27] + a31 * ev_w11_0[r35 + j27];
+              }
+              q26 += 4;
+            }
+            const a36 = ev_w11_3[q26], a37 = ev_w11_3[q26 + 1], a38 = ev_w11_3[q26 + 2];
+            const r39 = ev_w11_2[q26], r40 = ev_w11_2[q26 + 1], r41 = ev_w11_2[q26 + 2];
+            switch (nnz19 - q26) {
+              case 3: for (let j27 = 0; j27 < lc6; j27++) ev_w11_1[o24 + j27] += a36 * ev_w11_0[r39 + j27] + a37 * ev_w11_0[r40 + j27] + a38 * ev_w11_0[r41 + j27]; break;
+              case 2: for (let j27 = 0; j27 < lc6; j27++) ev_w11_1[o24 + j27] += a36 * ev_w11_0[r39 + j27] + a37 * ev_w11_0[r40 + j27]; break;
+              case 1: for (let j27 = 0; j27 < lc6; j27++) ev_w11_1[o24 + j27] += a36 * ev_w11_0[r39 + j27]; break;
+            }
+          }
+        }
+        for (let b13 = 0; b13 < nb5; b13++) {
+          for (let k18 = 0; k18 < 20; k18++) {
+            const d15 = ((n04 + b13) * 20 + k18) * 576, s14 = k18 * 576 + b13 * 576;
+            for (let m25 = 0; m25 < 576; m25++) ev_t11[d15 + m25] = ev_w11_1[s14 + m25];
           }
         }
       }
@@ -287,16 +365,16 @@ export class Model implements CompiledModel {
 
     // max_pool2d %12 → [500, 20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o20 = 0;
-      for (let pl12 = 0; pl12 < 10000; pl12++) {
-        for (let i13 = 0; i13 < 12; i13++) {
-          for (let j14 = 0; j14 < 12; j14++) {
-            let m17 = ev_t11[(pl12 * 24 + i13 * 2) * 24 + j14 * 2];
-            for (let a15 = 0; a15 < 2; a15++) {
-              const r19 = (pl12 * 24 + i13 * 2 + a15) * 24 + j14 * 2;
-              for (let c16 = 0; c16 < 2; c16++) { const v18 = ev_t11[r19 + c16]; if (v18 > m17 || v18 !== v18) m17 = v18; }
+      let o66 = 0;
+      for (let pl58 = 0; pl58 < 10000; pl58++) {
+        for (let i59 = 0; i59 < 12; i59++) {
+          for (let j60 = 0; j60 < 12; j60++) {
+            let m63 = ev_t11[(pl58 * 24 + i59 * 2) * 24 + j60 * 2];
+            for (let a61 = 0; a61 < 2; a61++) {
+              const r65 = (pl58 * 24 + i59 * 2 + a61) * 24 + j60 * 2;
+              for (let c62 = 0; c62 < 2; c62++) { const v64 = ev_t11[r65 + c62]; if (v64 > m63 || v64 !== v64) m63 = v64; }
             }
-            ev_t12[o20++] = m17;
+            ev_t12[o66++] = m63;
           }
         }
       }
@@ -304,24 +382,24 @@ export class Model implements CompiledModel {
 
     // broadcast %13 → [20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o21 = 0;
-      for (let c22 = 0; c22 < 20; c22++) {
-        for (let c23 = 0; c23 < 12; c23++) {
-          for (let c24 = 0; c24 < 12; c24++) {
-            ev_t13[o21++] = p1_b1[c22];
+      let o67 = 0;
+      for (let c68 = 0; c68 < 20; c68++) {
+        for (let c69 = 0; c69 < 12; c69++) {
+          for (let c70 = 0; c70 < 12; c70++) {
+            ev_t13[o67++] = p1_b1[c68];
           }
         }
       }
     }
 
     // tanh %16 → [500, 20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
-    let i25 = 0;
-    for (let c26 = 0; c26 < 500; c26++) {
-      for (let c27 = 0; c27 < 20; c27++) {
-        for (let c28 = 0; c28 < 12; c28++) {
-          for (let c29 = 0; c29 < 12; c29++) {
-            ev_t16[i25] = Math.tanh((ev_t12[i25] + ev_t13[c27 * 144 + c28 * 12 + c29]));
-            i25++;
+    let i71 = 0;
+    for (let c72 = 0; c72 < 500; c72++) {
+      for (let c73 = 0; c73 < 20; c73++) {
+        for (let c74 = 0; c74 < 12; c74++) {
+          for (let c75 = 0; c75 < 12; c75++) {
+            ev_t16[i71] = Math.tanh((ev_t12[i71] + ev_t13[c73 * 144 + c74 * 12 + c75]));
+            i71++;
           }
         }
       }
@@ -329,22 +407,63 @@ export class Model implements CompiledModel {
 
     // conv2d %17 → [500, 50, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
-      ev_t17.fill(0);
-      for (let b30 = 0; b30 < 500; b30++) {
-        for (let k31 = 0; k31 < 50; k31++) {
-          const o38 = (b30 * 50 + k31) * 64;
-          for (let c32 = 0; c32 < 20; c32++) {
-            const xo39 = (b30 * 20 + c32) * 144;
-            for (let u33 = 0; u33 < 5; u33++) {
-              for (let v34 = 0; v34 < 5; v34++) {
-                const s37 = p2_W2[((k31 * 20 + c32) * 5 + 4 - u33) * 5 + 4 - v34];
-                if (s37 === 0) continue;
-                for (let i35 = 0; i35 < 8; i35++) {
-                  const wo40 = o38 + i35 * 8, r41 = xo39 + (i35 + u33) * 12 + v34;
-                  for (let j36 = 0; j36 < 8; j36++) ev_t17[wo40 + j36] += s37 * ev_t16[r41 + j36];
+      for (let n080 = 0; n080 < 500; n080 += 8) {
+        const nb81 = Math.min(8, 500 - n080), lc82 = nb81 * 64;
+        ev_w17_77.fill(0);
+        for (let c083 = 0; c083 < 20; c083 += 10) {
+          const cb84 = Math.min(10, 20 - c083);
+          for (let cc85 = 0; cc85 < cb84; cc85++) {
+            for (let u86 = 0; u86 < 5; u86++) {
+              for (let v87 = 0; v87 < 5; v87++) {
+                const row88 = ((cc85 * 5 + u86) * 5 + v87) * 512;
+                for (let b89 = 0; b89 < nb81; b89++) {
+                  const s90 = ((n080 + b89) * 20 + c083 + cc85) * 144 + u86 * 12 + v87, d91 = row88 + b89 * 64;
+                  for (let i92 = 0; i92 < 8; i92++) {
+                    for (let j93 = 0; j93 < 8; j93++) ev_w17_76[d91 + i92 * 8 + j93] = ev_t16[s90 + i92 * 12 + j93];
+                  }
                 }
               }
             }
+          }
+          for (let k94 = 0; k94 < 50; k94++) {
+            let nnz95 = 0;
+            for (let cc85 = 0; cc85 < cb84; cc85++) {
+              const f096 = (k94 * 20 + c083 + cc85) * 25 + 24, p097 = cc85 * 25;
+              for (let t98 = 0; t98 < 25; t98++) {
+                const a99 = p2_W2[f096 - t98];
+                if (a99 !== 0) { ev_w17_78[nnz95] = (p097 + t98) * 512; ev_w17_79[nnz95] = a99; nnz95++; }
+              }
+            }
+            const o100 = k94 * 512;
+            let q102 = 0;
+            for (; q102 + 8 <= nnz95; q102 += 8) {
+              const a118 = ev_w17_79[q102 + 0], a119 = ev_w17_79[q102 + 1], a120 = ev_w17_79[q102 + 2], a121 = ev_w17_79[q102 + 3], a122 = ev_w17_79[q102 + 4], a123 = ev_w17_79[q102 + 5], a124 = ev_w17_79[q102 + 6], a125 = ev_w17_79[q102 + 7];
+              const r126 = ev_w17_78[q102 + 0], r127 = ev_w17_78[q102 + 1], r128 = ev_w17_78[q102 + 2], r129 = ev_w17_78[q102 + 3], r130 = ev_w17_78[q102 + 4], r131 = ev_w17_78[q102 + 5], r132 = ev_w17_78[q102 + 6], r133 = ev_w17_78[q102 + 7];
+              for (let j103 = 0; j103 < lc82; j103++) {
+                ev_w17_77[o100 + j103] += a118 * ev_w17_76[r126 + j103] + a119 * ev_w17_76[r127 + j103] + a120 * ev_w17_76[r128 + j103] + a121 * ev_w17_76[r129 + j103] + (a122 * ev_w17_76[r130 + j103] + a123 * ev_w17_76[r131 + j103] + a124 * ev_w17_76[r132 + j103] + a125 * ev_w17_76[r133 + j103]);
+              }
+            }
+            if (q102 + 4 <= nnz95) {
+              const a104 = ev_w17_79[q102], a105 = ev_w17_79[q102 + 1], a106 = ev_w17_79[q102 + 2], a107 = ev_w17_79[q102 + 3];
+              const r108 = ev_w17_78[q102], r109 = ev_w17_78[q102 + 1], r110 = ev_w17_78[q102 + 2], r111 = ev_w17_78[q102 + 3];
+              for (let j103 = 0; j103 < lc82; j103++) {
+                ev_w17_77[o100 + j103] += a104 * ev_w17_76[r108 + j103] + a105 * ev_w17_76[r109 + j103] + a106 * ev_w17_76[r110 + j103] + a107 * ev_w17_76[r111 + j103];
+              }
+              q102 += 4;
+            }
+            const a112 = ev_w17_79[q102], a113 = ev_w17_79[q102 + 1], a114 = ev_w17_79[q102 + 2];
+            const r115 = ev_w17_78[q102], r116 = ev_w17_78[q102 + 1], r117 = ev_w17_78[q102 + 2];
+            switch (nnz95 - q102) {
+              case 3: for (let j103 = 0; j103 < lc82; j103++) ev_w17_77[o100 + j103] += a112 * ev_w17_76[r115 + j103] + a113 * ev_w17_76[r116 + j103] + a114 * ev_w17_76[r117 + j103]; break;
+              case 2: for (let j103 = 0; j103 < lc82; j103++) ev_w17_77[o100 + j103] += a112 * ev_w17_76[r115 + j103] + a113 * ev_w17_76[r116 + j103]; break;
+              case 1: for (let j103 = 0; j103 < lc82; j103++) ev_w17_77[o100 + j103] += a112 * ev_w17_76[r115 + j103]; break;
+            }
+          }
+        }
+        for (let b89 = 0; b89 < nb81; b89++) {
+          for (let k94 = 0; k94 < 50; k94++) {
+            const d91 = ((n080 + b89) * 50 + k94) * 64, s90 = k94 * 512 + b89 * 64;
+            for (let m101 = 0; m101 < 64; m101++) ev_t17[d91 + m101] = ev_w17_77[s90 + m101];
           }
         }
       }
@@ -352,16 +471,16 @@ export class Model implements CompiledModel {
 
     // max_pool2d %18 → [500, 50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o50 = 0;
-      for (let pl42 = 0; pl42 < 25000; pl42++) {
-        for (let i43 = 0; i43 < 4; i43++) {
-          for (let j44 = 0; j44 < 4; j44++) {
-            let m47 = ev_t17[(pl42 * 8 + i43 * 2) * 8 + j44 * 2];
-            for (let a45 = 0; a45 < 2; a45++) {
-              const r49 = (pl42 * 8 + i43 * 2 + a45) * 8 + j44 * 2;
-              for (let c46 = 0; c46 < 2; c46++) { const v48 = ev_t17[r49 + c46]; if (v48 > m47 || v48 !== v48) m47 = v48; }
+      let o142 = 0;
+      for (let pl134 = 0; pl134 < 25000; pl134++) {
+        for (let i135 = 0; i135 < 4; i135++) {
+          for (let j136 = 0; j136 < 4; j136++) {
+            let m139 = ev_t17[(pl134 * 8 + i135 * 2) * 8 + j136 * 2];
+            for (let a137 = 0; a137 < 2; a137++) {
+              const r141 = (pl134 * 8 + i135 * 2 + a137) * 8 + j136 * 2;
+              for (let c138 = 0; c138 < 2; c138++) { const v140 = ev_t17[r141 + c138]; if (v140 > m139 || v140 !== v140) m139 = v140; }
             }
-            ev_t18[o50++] = m47;
+            ev_t18[o142++] = m139;
           }
         }
       }
@@ -369,24 +488,24 @@ export class Model implements CompiledModel {
 
     // broadcast %19 → [50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o51 = 0;
-      for (let c52 = 0; c52 < 50; c52++) {
-        for (let c53 = 0; c53 < 4; c53++) {
-          for (let c54 = 0; c54 < 4; c54++) {
-            ev_t19[o51++] = p3_b2[c52];
+      let o143 = 0;
+      for (let c144 = 0; c144 < 50; c144++) {
+        for (let c145 = 0; c145 < 4; c145++) {
+          for (let c146 = 0; c146 < 4; c146++) {
+            ev_t19[o143++] = p3_b2[c144];
           }
         }
       }
     }
 
     // tanh %22 → [500, 50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
-    let i55 = 0;
-    for (let c56 = 0; c56 < 500; c56++) {
-      for (let c57 = 0; c57 < 50; c57++) {
-        for (let c58 = 0; c58 < 4; c58++) {
-          for (let c59 = 0; c59 < 4; c59++) {
-            ev_t22[i55] = Math.tanh((ev_t18[i55] + ev_t19[c57 * 16 + c58 * 4 + c59]));
-            i55++;
+    let i147 = 0;
+    for (let c148 = 0; c148 < 500; c148++) {
+      for (let c149 = 0; c149 < 50; c149++) {
+        for (let c150 = 0; c150 < 4; c150++) {
+          for (let c151 = 0; c151 < 4; c151++) {
+            ev_t22[i147] = Math.tanh((ev_t18[i147] + ev_t19[c149 * 16 + c150 * 4 + c151]));
+            i147++;
           }
         }
       }
@@ -394,162 +513,162 @@ export class Model implements CompiledModel {
 
     // matmul %24 → [500, 500] — specs/lenet.yaml:39 (graph.h)
     {
-      for (let i60 = 0; i60 < 500; i60++) {
-        let nnz67 = 0;
-        for (let p62 = 0; p62 < 800; p62++) {
-          const a63 = ev_t22[i60 * 800 + p62];
-          if (a63 !== 0) { ev_w24_65[nnz67] = p62 * 500; ev_w24_66[nnz67] = a63; nnz67++; }
+      for (let i152 = 0; i152 < 500; i152++) {
+        let nnz159 = 0;
+        for (let p154 = 0; p154 < 800; p154++) {
+          const a155 = ev_t22[i152 * 800 + p154];
+          if (a155 !== 0) { ev_w24_157[nnz159] = p154 * 500; ev_w24_158[nnz159] = a155; nnz159++; }
         }
-        const o69 = i60 * 500;
-        ev_t24.fill(0, o69, o69 + 500);
-        let q68 = 0;
-        for (; q68 + 4 <= nnz67; q68 += 4) {
-          const a70 = ev_w24_66[q68], a71 = ev_w24_66[q68 + 1], a72 = ev_w24_66[q68 + 2], a73 = ev_w24_66[q68 + 3];
-          const b74 = ev_w24_65[q68], b75 = ev_w24_65[q68 + 1], b76 = ev_w24_65[q68 + 2], b77 = ev_w24_65[q68 + 3];
-          for (let j61 = 0; j61 < 500; j61++) {
-            ev_t24[o69 + j61] += a70 * p4_W3[b74 + j61] + a71 * p4_W3[b75 + j61] + a72 * p4_W3[b76 + j61] + a73 * p4_W3[b77 + j61];
+        const o161 = i152 * 500;
+        ev_t24.fill(0, o161, o161 + 500);
+        let q160 = 0;
+        for (; q160 + 4 <= nnz159; q160 += 4) {
+          const a162 = ev_w24_158[q160], a163 = ev_w24_158[q160 + 1], a164 = ev_w24_158[q160 + 2], a165 = ev_w24_158[q160 + 3];
+          const b166 = ev_w24_157[q160], b167 = ev_w24_157[q160 + 1], b168 = ev_w24_157[q160 + 2], b169 = ev_w24_157[q160 + 3];
+          for (let j153 = 0; j153 < 500; j153++) {
+            ev_t24[o161 + j153] += a162 * p4_W3[b166 + j153] + a163 * p4_W3[b167 + j153] + a164 * p4_W3[b168 + j153] + a165 * p4_W3[b169 + j153];
           }
         }
-        const a70 = ev_w24_66[q68], a71 = ev_w24_66[q68 + 1], a72 = ev_w24_66[q68 + 2];
-        const b74 = ev_w24_65[q68], b75 = ev_w24_65[q68 + 1], b76 = ev_w24_65[q68 + 2];
-        switch (nnz67 - q68) {
-          case 3: for (let j61 = 0; j61 < 500; j61++) ev_t24[o69 + j61] += a70 * p4_W3[b74 + j61] + a71 * p4_W3[b75 + j61] + a72 * p4_W3[b76 + j61]; break;
-          case 2: for (let j61 = 0; j61 < 500; j61++) ev_t24[o69 + j61] += a70 * p4_W3[b74 + j61] + a71 * p4_W3[b75 + j61]; break;
-          case 1: for (let j61 = 0; j61 < 500; j61++) ev_t24[o69 + j61] += a70 * p4_W3[b74 + j61]; break;
+        const a162 = ev_w24_158[q160], a163 = ev_w24_158[q160 + 1], a164 = ev_w24_158[q160 + 2];
+        const b166 = ev_w24_157[q160], b167 = ev_w24_157[q160 + 1], b168 = ev_w24_157[q160 + 2];
+        switch (nnz159 - q160) {
+          case 3: for (let j153 = 0; j153 < 500; j153++) ev_t24[o161 + j153] += a162 * p4_W3[b166 + j153] + a163 * p4_W3[b167 + j153] + a164 * p4_W3[b168 + j153]; break;
+          case 2: for (let j153 = 0; j153 < 500; j153++) ev_t24[o161 + j153] += a162 * p4_W3[b166 + j153] + a163 * p4_W3[b167 + j153]; break;
+          case 1: for (let j153 = 0; j153 < 500; j153++) ev_t24[o161 + j153] += a162 * p4_W3[b166 + j153]; break;
         }
       }
     }
 
     // tanh %27 → [500, 500] — specs/lenet.yaml:39 (graph.h)
-    let i78 = 0;
-    for (let c79 = 0; c79 < 500; c79++) {
-      for (let c80 = 0; c80 < 500; c80++) {
-        ev_t27[i78] = Math.tanh((ev_t24[i78] + p5_b3[c80]));
-        i78++;
+    let i170 = 0;
+    for (let c171 = 0; c171 < 500; c171++) {
+      for (let c172 = 0; c172 < 500; c172++) {
+        ev_t27[i170] = Math.tanh((ev_t24[i170] + p5_b3[c172]));
+        i170++;
       }
     }
 
     // matmul %28 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
-      for (let i81 = 0; i81 < 500; i81++) {
-        let nnz88 = 0;
-        for (let p83 = 0; p83 < 500; p83++) {
-          const a84 = ev_t27[i81 * 500 + p83];
-          if (a84 !== 0) { ev_w28_86[nnz88] = p83 * 10; ev_w28_87[nnz88] = a84; nnz88++; }
+      for (let i173 = 0; i173 < 500; i173++) {
+        let nnz180 = 0;
+        for (let p175 = 0; p175 < 500; p175++) {
+          const a176 = ev_t27[i173 * 500 + p175];
+          if (a176 !== 0) { ev_w28_178[nnz180] = p175 * 10; ev_w28_179[nnz180] = a176; nnz180++; }
         }
-        const o90 = i81 * 10;
-        ev_t28.fill(0, o90, o90 + 10);
-        let q89 = 0;
-        for (; q89 + 4 <= nnz88; q89 += 4) {
-          const a91 = ev_w28_87[q89], a92 = ev_w28_87[q89 + 1], a93 = ev_w28_87[q89 + 2], a94 = ev_w28_87[q89 + 3];
-          const b95 = ev_w28_86[q89], b96 = ev_w28_86[q89 + 1], b97 = ev_w28_86[q89 + 2], b98 = ev_w28_86[q89 + 3];
-          for (let j82 = 0; j82 < 10; j82++) {
-            ev_t28[o90 + j82] += a91 * p6_W4[b95 + j82] + a92 * p6_W4[b96 + j82] + a93 * p6_W4[b97 + j82] + a94 * p6_W4[b98 + j82];
+        const o182 = i173 * 10;
+        ev_t28.fill(0, o182, o182 + 10);
+        let q181 = 0;
+        for (; q181 + 4 <= nnz180; q181 += 4) {
+          const a183 = ev_w28_179[q181], a184 = ev_w28_179[q181 + 1], a185 = ev_w28_179[q181 + 2], a186 = ev_w28_179[q181 + 3];
+          const b187 = ev_w28_178[q181], b188 = ev_w28_178[q181 + 1], b189 = ev_w28_178[q181 + 2], b190 = ev_w28_178[q181 + 3];
+          for (let j174 = 0; j174 < 10; j174++) {
+            ev_t28[o182 + j174] += a183 * p6_W4[b187 + j174] + a184 * p6_W4[b188 + j174] + a185 * p6_W4[b189 + j174] + a186 * p6_W4[b190 + j174];
           }
         }
-        const a91 = ev_w28_87[q89], a92 = ev_w28_87[q89 + 1], a93 = ev_w28_87[q89 + 2];
-        const b95 = ev_w28_86[q89], b96 = ev_w28_86[q89 + 1], b97 = ev_w28_86[q89 + 2];
-        switch (nnz88 - q89) {
-          case 3: for (let j82 = 0; j82 < 10; j82++) ev_t28[o90 + j82] += a91 * p6_W4[b95 + j82] + a92 * p6_W4[b96 + j82] + a93 * p6_W4[b97 + j82]; break;
-          case 2: for (let j82 = 0; j82 < 10; j82++) ev_t28[o90 + j82] += a91 * p6_W4[b95 + j82] + a92 * p6_W4[b96 + j82]; break;
-          case 1: for (let j82 = 0; j82 < 10; j82++) ev_t28[o90 + j82] += a91 * p6_W4[b95 + j82]; break;
+        const a183 = ev_w28_179[q181], a184 = ev_w28_179[q181 + 1], a185 = ev_w28_179[q181 + 2];
+        const b187 = ev_w28_178[q181], b188 = ev_w28_178[q181 + 1], b189 = ev_w28_178[q181 + 2];
+        switch (nnz180 - q181) {
+          case 3: for (let j174 = 0; j174 < 10; j174++) ev_t28[o182 + j174] += a183 * p6_W4[b187 + j174] + a184 * p6_W4[b188 + j174] + a185 * p6_W4[b189 + j174]; break;
+          case 2: for (let j174 = 0; j174 < 10; j174++) ev_t28[o182 + j174] += a183 * p6_W4[b187 + j174] + a184 * p6_W4[b188 + j174]; break;
+          case 1: for (let j174 = 0; j174 < 10; j174++) ev_t28[o182 + j174] += a183 * p6_W4[b187 + j174]; break;
         }
       }
     }
 
     // add %30 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
-    let i99 = 0;
-    for (let c100 = 0; c100 < 500; c100++) {
-      for (let c101 = 0; c101 < 10; c101++) {
-        ev_t30[i99] = (ev_t28[i99] + p7_b4[c101]);
-        i99++;
+    let i191 = 0;
+    for (let c192 = 0; c192 < 500; c192++) {
+      for (let c193 = 0; c193 < 10; c193++) {
+        ev_t30[i191] = (ev_t28[i191] + p7_b4[c193]);
+        i191++;
       }
     }
 
     // reduce_max %31 → [500] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
       ev_t31.fill(-Infinity);
-      let s105 = 0;
-      for (let c102 = 0; c102 < 500; c102++) {
-        for (let c103 = 0; c103 < 10; c103++) {
-          const o104 = c102 * 1;
-          ev_t31[o104] = Math.max(ev_t31[o104], ev_t30[s105++]);
+      let s197 = 0;
+      for (let c194 = 0; c194 < 500; c194++) {
+        for (let c195 = 0; c195 < 10; c195++) {
+          const o196 = c194 * 1;
+          ev_t31[o196] = Math.max(ev_t31[o196], ev_t30[s197++]);
         }
       }
     }
 
     // sub %35 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
-    let i106 = 0;
-    for (let c107 = 0; c107 < 500; c107++) {
-      for (let c108 = 0; c108 < 10; c108++) {
-        ev_t35[i106] = (ev_t30[i106] - ev_t31[c107]);
-        i106++;
+    let i198 = 0;
+    for (let c199 = 0; c199 < 500; c199++) {
+      for (let c200 = 0; c200 < 10; c200++) {
+        ev_t35[i198] = (ev_t30[i198] - ev_t31[c199]);
+        i198++;
       }
     }
 
     // exp %36 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
-    for (let i109 = 0; i109 < 5000; i109++) ev_t36[i109] = Math.exp(ev_t35[i109]);
+    for (let i201 = 0; i201 < 5000; i201++) ev_t36[i201] = Math.exp(ev_t35[i201]);
     // reduce_sum %37 → [500] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
-      for (let o110 = 0; o110 < 500; o110++) {
-        let s112 = 0;
-        for (let k111 = o110 * 10; k111 < o110 * 10 + 10; k111++) s112 += ev_t36[k111];
-        ev_t37[o110] = s112;
+      for (let o202 = 0; o202 < 500; o202++) {
+        let s204 = 0;
+        for (let k203 = o202 * 10; k203 < o202 * 10 + 10; k203++) s204 += ev_t36[k203];
+        ev_t37[o202] = s204;
       }
     }
 
     // div %40 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
-    let i113 = 0;
-    for (let c114 = 0; c114 < 500; c114++) {
-      for (let c115 = 0; c115 < 10; c115++) {
-        ev_t40[i113] = (ev_t36[i113] / ev_t37[c114]);
-        i113++;
+    let i205 = 0;
+    for (let c206 = 0; c206 < 500; c206++) {
+      for (let c207 = 0; c207 < 10; c207++) {
+        ev_t40[i205] = (ev_t36[i205] / ev_t37[c206]);
+        i205++;
       }
     }
 
     // argmax %41 → [500] — specs/lenet.yaml:45 (metrics.error)
     {
-      for (let o116 = 0; o116 < 500; o116++) {
-        for (let j117 = 0; j117 < 1; j117++) {
-          let best119 = ev_t40[o116 * 10 + j117], bi120 = 0;
-          for (let k118 = 1; k118 < 10; k118++) {
-            const v121 = ev_t40[(o116 * 10 + k118) * 1 + j117];
-            if (v121 > best119) { best119 = v121; bi120 = k118; }
+      for (let o208 = 0; o208 < 500; o208++) {
+        for (let j209 = 0; j209 < 1; j209++) {
+          let best211 = ev_t40[o208 * 10 + j209], bi212 = 0;
+          for (let k210 = 1; k210 < 10; k210++) {
+            const v213 = ev_t40[(o208 * 10 + k210) * 1 + j209];
+            if (v213 > best211) { best211 = v213; bi212 = k210; }
           }
-          ev_t41[o116 * 1 + j117] = bi120;
+          ev_t41[o208 * 1 + j209] = bi212;
         }
       }
     }
 
     // cast %43 → [500] — specs/lenet.yaml:45 (metrics.error)
-    for (let i122 = 0; i122 < 500; i122++) ev_t43[i122] = (ev_t41[i122] !== in_y[i122] ? 1 : 0);
+    for (let i214 = 0; i214 < 500; i214++) ev_t43[i214] = (ev_t41[i214] !== in_y[i214] ? 1 : 0);
     // one_hot %44 → [500, 10] — specs/lenet.yaml:46 (metrics.cost)
     {
       ev_t44.fill(0);
-      for (let i123 = 0; i123 < 500; i123++) {
-        const l124 = in_y[i123];
-        if (l124 >= 0 && l124 < 10) ev_t44[i123 * 10 + l124] = 1;
+      for (let i215 = 0; i215 < 500; i215++) {
+        const l216 = in_y[i215];
+        if (l216 >= 0 && l216 < 10) ev_t44[i215 * 10 + l216] = 1;
       }
     }
 
     // log %45 → [500] — specs/lenet.yaml:46 (metrics.cost)
-    for (let i125 = 0; i125 < 500; i125++) ev_t45[i125] = Math.log(ev_t37[i125]);
+    for (let i217 = 0; i217 < 500; i217++) ev_t45[i217] = Math.log(ev_t37[i217]);
     // reduce_sum %50 → [500] — specs/lenet.yaml:46 (metrics.cost)
-    let i126 = 0;
-    let o127 = 0;
-    for (let c129 = 0; c129 < 500; c129++) {
-      let s128 = 0;
-      for (let c130 = 0; c130 < 10; c130++) {
-        s128 += (ev_t44[i126] * (ev_t35[i126] - ev_t45[c129]));
-        i126++;
+    let i218 = 0;
+    let o219 = 0;
+    for (let c221 = 0; c221 < 500; c221++) {
+      let s220 = 0;
+      for (let c222 = 0; c222 < 10; c222++) {
+        s220 += (ev_t44[i218] * (ev_t35[i218] - ev_t45[c221]));
+        i218++;
       }
 
-      ev_t50[o127] = s128;
-      o127++;
+      ev_t50[o219] = s220;
+      o219++;
     }
 
     // neg %51 → [500] — specs/lenet.yaml:46 (metrics.cost)
-    for (let i131 = 0; i131 < 500; i131++) ev_t51[i131] = (-(ev_t50[i131]));
+    for (let i223 = 0; i223 < 500; i223++) ev_t51[i223] = (-(ev_t50[i223]));
     out.error.set(ev_t43);
     out.cost.set(ev_t51);
   }
@@ -619,20 +738,28 @@ export class Model implements CompiledModel {
 
   private step0(batch: Batch, step: number): number {
     const f0_t11 = this.f0_t11;
+    const f0_w11_0 = this.f0_w11_0;
+    const f0_w11_1 = this.f0_w11_1;
+    const f0_w11_2 = this.f0_w11_2;
+    const f0_w11_3 = this.f0_w11_3;
     const f0_t12 = this.f0_t12;
     const f0_t13 = this.f0_t13;
     const f0_t16 = this.f0_t16;
     const f0_t17 = this.f0_t17;
+    const f0_w17_76 = this.f0_w17_76;
+    const f0_w17_77 = this.f0_w17_77;
+    const f0_w17_78 = this.f0_w17_78;
+    const f0_w17_79 = this.f0_w17_79;
     const f0_t18 = this.f0_t18;
     const f0_t19 = this.f0_t19;
     const f0_t22 = this.f0_t22;
     const f0_t24 = this.f0_t24;
-    const f0_w24_65 = this.f0_w24_65;
-    const f0_w24_66 = this.f0_w24_66;
+    const f0_w24_157 = this.f0_w24_157;
+    const f0_w24_158 = this.f0_w24_158;
     const f0_t27 = this.f0_t27;
     const f0_t28 = this.f0_t28;
-    const f0_w28_86 = this.f0_w28_86;
-    const f0_w28_87 = this.f0_w28_87;
+    const f0_w28_178 = this.f0_w28_178;
+    const f0_w28_179 = this.f0_w28_179;
     const f0_t30 = this.f0_t30;
     const f0_t31 = this.f0_t31;
     const f0_t35 = this.f0_t35;
@@ -649,14 +776,14 @@ export class Model implements CompiledModel {
     const f0_t59 = this.f0_t59;
     const f0_t60 = this.f0_t60;
     const f0_t61 = this.f0_t61;
-    const f0_w61_148 = this.f0_w61_148;
-    const f0_w61_149 = this.f0_w61_149;
+    const f0_w61_240 = this.f0_w61_240;
+    const f0_w61_241 = this.f0_w61_241;
     const f0_t65 = this.f0_t65;
     const f0_t66 = this.f0_t66;
     const f0_t67 = this.f0_t67;
     const f0_t68 = this.f0_t68;
-    const f0_w68_175 = this.f0_w68_175;
-    const f0_w68_176 = this.f0_w68_176;
+    const f0_w68_267 = this.f0_w68_267;
+    const f0_w68_268 = this.f0_w68_268;
     const f0_t73 = this.f0_t73;
     const f0_t74 = this.f0_t74;
     const f0_t75 = this.f0_t75;
@@ -664,10 +791,19 @@ export class Model implements CompiledModel {
     const f0_t78 = this.f0_t78;
     const f0_t79 = this.f0_t79;
     const f0_t80 = this.f0_t80;
+    const f0_w80_309 = this.f0_w80_309;
+    const f0_w80_310 = this.f0_w80_310;
+    const f0_w80_311 = this.f0_w80_311;
+    const f0_w80_312 = this.f0_w80_312;
+    const f0_w80_313 = this.f0_w80_313;
     const f0_t81 = this.f0_t81;
     const f0_t82 = this.f0_t82;
     const f0_t83 = this.f0_t83;
     const f0_t84 = this.f0_t84;
+    const f0_w84_376 = this.f0_w84_376;
+    const f0_w84_377 = this.f0_w84_377;
+    const f0_w84_378 = this.f0_w84_378;
+    const f0_w84_379 = this.f0_w84_379;
     const f0_t85 = this.f0_t85;
     const f0_t86 = this.f0_t86;
     const f0_t90 = this.f0_t90;
@@ -678,6 +814,10 @@ export class Model implements CompiledModel {
     const f0_t96 = this.f0_t96;
     const f0_t97 = this.f0_t97;
     const f0_t98 = this.f0_t98;
+    const f0_w98_478 = this.f0_w98_478;
+    const f0_w98_479 = this.f0_w98_479;
+    const f0_w98_480 = this.f0_w98_480;
+    const f0_w98_481 = this.f0_w98_481;
     const f0_t99 = this.f0_t99;
     const f0_t100 = this.f0_t100;
     const in_x = batch.x as Float32Array;
@@ -692,22 +832,63 @@ export class Model implements CompiledModel {
     const p7_b4 = this.params.b4;
     // conv2d %11 → [500, 20, 24, 24] — specs/lenet.yaml:36 (graph.c1)
     {
-      f0_t11.fill(0);
-      for (let b0 = 0; b0 < 500; b0++) {
-        for (let k1 = 0; k1 < 20; k1++) {
-          const o8 = (b0 * 20 + k1) * 576;
-          for (let c2 = 0; c2 < 1; c2++) {
-            const xo9 = (b0 * 1 + c2) * 784;
-            for (let u3 = 0; u3 < 5; u3++) {
-              for (let v4 = 0; v4 < 5; v4++) {
-                const s7 = p0_W1[((k1 * 1 + c2) * 5 + 4 - u3) * 5 + 4 - v4];
-                if (s7 === 0) continue;
-                for (let i5 = 0; i5 < 24; i5++) {
-                  const wo10 = o8 + i5 * 24, r11 = xo9 + (i5 + u3) * 28 + v4;
-                  for (let j6 = 0; j6 < 24; j6++) f0_t11[wo10 + j6] += s7 * in_x[r11 + j6];
+      for (let n04 = 0; n04 < 500; n04 += 1) {
+        const nb5 = Math.min(1, 500 - n04), lc6 = nb5 * 576;
+        f0_w11_1.fill(0);
+        for (let c07 = 0; c07 < 1; c07 += 1) {
+          const cb8 = Math.min(1, 1 - c07);
+          for (let cc9 = 0; cc9 < cb8; cc9++) {
+            for (let u10 = 0; u10 < 5; u10++) {
+              for (let v11 = 0; v11 < 5; v11++) {
+                const row12 = ((cc9 * 5 + u10) * 5 + v11) * 576;
+                for (let b13 = 0; b13 < nb5; b13++) {
+                  const s14 = ((n04 + b13) * 1 + c07 + cc9) * 784 + u10 * 28 + v11, d15 = row12 + b13 * 576;
+                  for (let i16 = 0; i16 < 24; i16++) {
+                    for (let j17 = 0; j17 < 24; j17++) f0_w11_0[d15 + i16 * 24 + j17] = in_x[s14 + i16 * 28 + j17];
+                  }
                 }
               }
             }
+          }
+          for (let k18 = 0; k18 < 20; k18++) {
+            let nnz19 = 0;
+            for (let cc9 = 0; cc9 < cb8; cc9++) {
+              const f020 = (k18 * 1 + c07 + cc9) * 25 + 24, p021 = cc9 * 25;
+              for (let t22 = 0; t22 < 25; t22++) {
+                const a23 = p0_W1[f020 - t22];
+                if (a23 !== 0) { f0_w11_2[nnz19] = (p021 + t22) * 576; f0_w11_3[nnz19] = a23; nnz19++; }
+              }
+            }
+            const o24 = k18 * 576;
+            let q26 = 0;
+            for (; q26 + 8 <= nnz19; q26 += 8) {
+              const a42 = f0_w11_3[q26 + 0], a43 = f0_w11_3[q26 + 1], a44 = f0_w11_3[q26 + 2], a45 = f0_w11_3[q26 + 3], a46 = f0_w11_3[q26 + 4], a47 = f0_w11_3[q26 + 5], a48 = f0_w11_3[q26 + 6], a49 = f0_w11_3[q26 + 7];
+              const r50 = f0_w11_2[q26 + 0], r51 = f0_w11_2[q26 + 1], r52 = f0_w11_2[q26 + 2], r53 = f0_w11_2[q26 + 3], r54 = f0_w11_2[q26 + 4], r55 = f0_w11_2[q26 + 5], r56 = f0_w11_2[q26 + 6], r57 = f0_w11_2[q26 + 7];
+              for (let j27 = 0; j27 < lc6; j27++) {
+                f0_w11_1[o24 + j27] += a42 * f0_w11_0[r50 + j27] + a43 * f0_w11_0[r51 + j27] + a44 * f0_w11_0[r52 + j27] + a45 * f0_w11_0[r53 + j27] + (a46 * f0_w11_0[r54 + j27] + a47 * f0_w11_0[r55 + j27] + a48 * f0_w11_0[r56 + j27] + a49 * f0_w11_0[r57 + j27]);
+              }
+            }
+            if (q26 + 4 <= nnz19) {
+              const a28 = f0_w11_3[q26], a29 = f0_w11_3[q26 + 1], a30 = f0_w11_3[q26 + 2], a31 = f0_w11_3[q26 + 3];
+              const r32 = f0_w11_2[q26], r33 = f0_w11_2[q26 + 1], r34 = f0_w11_2[q26 + 2], r35 = f0_w11_2[q26 + 3];
+              for (let j27 = 0; j27 < lc6; j27++) {
+                f0_w11_1[o24 + j27] += a28 * f0_w11_0[r32 + j27] + a29 * f0_w11_0[r33 + j27] + a30 * f0_w11_0[r34 + j27] + a31 * f0_w11_0[r35 + j27];
+              }
+              q26 += 4;
+            }
+            const a36 = f0_w11_3[q26], a37 = f0_w11_3[q26 + 1], a38 = f0_w11_3[q26 + 2];
+            const r39 = f0_w11_2[q26], r40 = f0_w11_2[q26 + 1], r41 = f0_w11_2[q26 + 2];
+            switch (nnz19 - q26) {
+              case 3: for (let j27 = 0; j27 < lc6; j27++) f0_w11_1[o24 + j27] += a36 * f0_w11_0[r39 + j27] + a37 * f0_w11_0[r40 + j27] + a38 * f0_w11_0[r41 + j27]; break;
+              case 2: for (let j27 = 0; j27 < lc6; j27++) f0_w11_1[o24 + j27] += a36 * f0_w11_0[r39 + j27] + a37 * f0_w11_0[r40 + j27]; break;
+              case 1: for (let j27 = 0; j27 < lc6; j27++) f0_w11_1[o24 + j27] += a36 * f0_w11_0[r39 + j27]; break;
+            }
+          }
+        }
+        for (let b13 = 0; b13 < nb5; b13++) {
+          for (let k18 = 0; k18 < 20; k18++) {
+            const d15 = ((n04 + b13) * 20 + k18) * 576, s14 = k18 * 576 + b13 * 576;
+            for (let m25 = 0; m25 < 576; m25++) f0_t11[d15 + m25] = f0_w11_1[s14 + m25];
           }
         }
       }
@@ -715,16 +896,16 @@ export class Model implements CompiledModel {
 
     // max_pool2d %12 → [500, 20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o20 = 0;
-      for (let pl12 = 0; pl12 < 10000; pl12++) {
-        for (let i13 = 0; i13 < 12; i13++) {
-          for (let j14 = 0; j14 < 12; j14++) {
-            let m17 = f0_t11[(pl12 * 24 + i13 * 2) * 24 + j14 * 2];
-            for (let a15 = 0; a15 < 2; a15++) {
-              const r19 = (pl12 * 24 + i13 * 2 + a15) * 24 + j14 * 2;
-              for (let c16 = 0; c16 < 2; c16++) { const v18 = f0_t11[r19 + c16]; if (v18 > m17 || v18 !== v18) m17 = v18; }
+      let o66 = 0;
+      for (let pl58 = 0; pl58 < 10000; pl58++) {
+        for (let i59 = 0; i59 < 12; i59++) {
+          for (let j60 = 0; j60 < 12; j60++) {
+            let m63 = f0_t11[(pl58 * 24 + i59 * 2) * 24 + j60 * 2];
+            for (let a61 = 0; a61 < 2; a61++) {
+              const r65 = (pl58 * 24 + i59 * 2 + a61) * 24 + j60 * 2;
+              for (let c62 = 0; c62 < 2; c62++) { const v64 = f0_t11[r65 + c62]; if (v64 > m63 || v64 !== v64) m63 = v64; }
             }
-            f0_t12[o20++] = m17;
+            f0_t12[o66++] = m63;
           }
         }
       }
@@ -732,24 +913,24 @@ export class Model implements CompiledModel {
 
     // broadcast %13 → [20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o21 = 0;
-      for (let c22 = 0; c22 < 20; c22++) {
-        for (let c23 = 0; c23 < 12; c23++) {
-          for (let c24 = 0; c24 < 12; c24++) {
-            f0_t13[o21++] = p1_b1[c22];
+      let o67 = 0;
+      for (let c68 = 0; c68 < 20; c68++) {
+        for (let c69 = 0; c69 < 12; c69++) {
+          for (let c70 = 0; c70 < 12; c70++) {
+            f0_t13[o67++] = p1_b1[c68];
           }
         }
       }
     }
 
     // tanh %16 → [500, 20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
-    let i25 = 0;
-    for (let c26 = 0; c26 < 500; c26++) {
-      for (let c27 = 0; c27 < 20; c27++) {
-        for (let c28 = 0; c28 < 12; c28++) {
-          for (let c29 = 0; c29 < 12; c29++) {
-            f0_t16[i25] = Math.tanh((f0_t12[i25] + f0_t13[c27 * 144 + c28 * 12 + c29]));
-            i25++;
+    let i71 = 0;
+    for (let c72 = 0; c72 < 500; c72++) {
+      for (let c73 = 0; c73 < 20; c73++) {
+        for (let c74 = 0; c74 < 12; c74++) {
+          for (let c75 = 0; c75 < 12; c75++) {
+            f0_t16[i71] = Math.tanh((f0_t12[i71] + f0_t13[c73 * 144 + c74 * 12 + c75]));
+            i71++;
           }
         }
       }
@@ -757,22 +938,63 @@ export class Model implements CompiledModel {
 
     // conv2d %17 → [500, 50, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
-      f0_t17.fill(0);
-      for (let b30 = 0; b30 < 500; b30++) {
-        for (let k31 = 0; k31 < 50; k31++) {
-          const o38 = (b30 * 50 + k31) * 64;
-          for (let c32 = 0; c32 < 20; c32++) {
-            const xo39 = (b30 * 20 + c32) * 144;
-            for (let u33 = 0; u33 < 5; u33++) {
-              for (let v34 = 0; v34 < 5; v34++) {
-                const s37 = p2_W2[((k31 * 20 + c32) * 5 + 4 - u33) * 5 + 4 - v34];
-                if (s37 === 0) continue;
-                for (let i35 = 0; i35 < 8; i35++) {
-                  const wo40 = o38 + i35 * 8, r41 = xo39 + (i35 + u33) * 12 + v34;
-                  for (let j36 = 0; j36 < 8; j36++) f0_t17[wo40 + j36] += s37 * f0_t16[r41 + j36];
+      for (let n080 = 0; n080 < 500; n080 += 8) {
+        const nb81 = Math.min(8, 500 - n080), lc82 = nb81 * 64;
+        f0_w17_77.fill(0);
+        for (let c083 = 0; c083 < 20; c083 += 10) {
+          const cb84 = Math.min(10, 20 - c083);
+          for (let cc85 = 0; cc85 < cb84; cc85++) {
+            for (let u86 = 0; u86 < 5; u86++) {
+              for (let v87 = 0; v87 < 5; v87++) {
+                const row88 = ((cc85 * 5 + u86) * 5 + v87) * 512;
+                for (let b89 = 0; b89 < nb81; b89++) {
+                  const s90 = ((n080 + b89) * 20 + c083 + cc85) * 144 + u86 * 12 + v87, d91 = row88 + b89 * 64;
+                  for (let i92 = 0; i92 < 8; i92++) {
+                    for (let j93 = 0; j93 < 8; j93++) f0_w17_76[d91 + i92 * 8 + j93] = f0_t16[s90 + i92 * 12 + j93];
+                  }
                 }
               }
             }
+          }
+          for (let k94 = 0; k94 < 50; k94++) {
+            let nnz95 = 0;
+            for (let cc85 = 0; cc85 < cb84; cc85++) {
+              const f096 = (k94 * 20 + c083 + cc85) * 25 + 24, p097 = cc85 * 25;
+              for (let t98 = 0; t98 < 25; t98++) {
+                const a99 = p2_W2[f096 - t98];
+                if (a99 !== 0) { f0_w17_78[nnz95] = (p097 + t98) * 512; f0_w17_79[nnz95] = a99; nnz95++; }
+              }
+            }
+            const o100 = k94 * 512;
+            let q102 = 0;
+            for (; q102 + 8 <= nnz95; q102 += 8) {
+              const a118 = f0_w17_79[q102 + 0], a119 = f0_w17_79[q102 + 1], a120 = f0_w17_79[q102 + 2], a121 = f0_w17_79[q102 + 3], a122 = f0_w17_79[q102 + 4], a123 = f0_w17_79[q102 + 5], a124 = f0_w17_79[q102 + 6], a125 = f0_w17_79[q102 + 7];
+              const r126 = f0_w17_78[q102 + 0], r127 = f0_w17_78[q102 + 1], r128 = f0_w17_78[q102 + 2], r129 = f0_w17_78[q102 + 3], r130 = f0_w17_78[q102 + 4], r131 = f0_w17_78[q102 + 5], r132 = f0_w17_78[q102 + 6], r133 = f0_w17_78[q102 + 7];
+              for (let j103 = 0; j103 < lc82; j103++) {
+                f0_w17_77[o100 + j103] += a118 * f0_w17_76[r126 + j103] + a119 * f0_w17_76[r127 + j103] + a120 * f0_w17_76[r128 + j103] + a121 * f0_w17_76[r129 + j103] + (a122 * f0_w17_76[r130 + j103] + a123 * f0_w17_76[r131 + j103] + a124 * f0_w17_76[r132 + j103] + a125 * f0_w17_76[r133 + j103]);
+              }
+            }
+            if (q102 + 4 <= nnz95) {
+              const a104 = f0_w17_79[q102], a105 = f0_w17_79[q102 + 1], a106 = f0_w17_79[q102 + 2], a107 = f0_w17_79[q102 + 3];
+              const r108 = f0_w17_78[q102], r109 = f0_w17_78[q102 + 1], r110 = f0_w17_78[q102 + 2], r111 = f0_w17_78[q102 + 3];
+              for (let j103 = 0; j103 < lc82; j103++) {
+                f0_w17_77[o100 + j103] += a104 * f0_w17_76[r108 + j103] + a105 * f0_w17_76[r109 + j103] + a106 * f0_w17_76[r110 + j103] + a107 * f0_w17_76[r111 + j103];
+              }
+              q102 += 4;
+            }
+            const a112 = f0_w17_79[q102], a113 = f0_w17_79[q102 + 1], a114 = f0_w17_79[q102 + 2];
+            const r115 = f0_w17_78[q102], r116 = f0_w17_78[q102 + 1], r117 = f0_w17_78[q102 + 2];
+            switch (nnz95 - q102) {
+              case 3: for (let j103 = 0; j103 < lc82; j103++) f0_w17_77[o100 + j103] += a112 * f0_w17_76[r115 + j103] + a113 * f0_w17_76[r116 + j103] + a114 * f0_w17_76[r117 + j103]; break;
+              case 2: for (let j103 = 0; j103 < lc82; j103++) f0_w17_77[o100 + j103] += a112 * f0_w17_76[r115 + j103] + a113 * f0_w17_76[r116 + j103]; break;
+              case 1: for (let j103 = 0; j103 < lc82; j103++) f0_w17_77[o100 + j103] += a112 * f0_w17_76[r115 + j103]; break;
+            }
+          }
+        }
+        for (let b89 = 0; b89 < nb81; b89++) {
+          for (let k94 = 0; k94 < 50; k94++) {
+            const d91 = ((n080 + b89) * 50 + k94) * 64, s90 = k94 * 512 + b89 * 64;
+            for (let m101 = 0; m101 < 64; m101++) f0_t17[d91 + m101] = f0_w17_77[s90 + m101];
           }
         }
       }
@@ -780,16 +1002,16 @@ export class Model implements CompiledModel {
 
     // max_pool2d %18 → [500, 50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o50 = 0;
-      for (let pl42 = 0; pl42 < 25000; pl42++) {
-        for (let i43 = 0; i43 < 4; i43++) {
-          for (let j44 = 0; j44 < 4; j44++) {
-            let m47 = f0_t17[(pl42 * 8 + i43 * 2) * 8 + j44 * 2];
-            for (let a45 = 0; a45 < 2; a45++) {
-              const r49 = (pl42 * 8 + i43 * 2 + a45) * 8 + j44 * 2;
-              for (let c46 = 0; c46 < 2; c46++) { const v48 = f0_t17[r49 + c46]; if (v48 > m47 || v48 !== v48) m47 = v48; }
+      let o142 = 0;
+      for (let pl134 = 0; pl134 < 25000; pl134++) {
+        for (let i135 = 0; i135 < 4; i135++) {
+          for (let j136 = 0; j136 < 4; j136++) {
+            let m139 = f0_t17[(pl134 * 8 + i135 * 2) * 8 + j136 * 2];
+            for (let a137 = 0; a137 < 2; a137++) {
+              const r141 = (pl134 * 8 + i135 * 2 + a137) * 8 + j136 * 2;
+              for (let c138 = 0; c138 < 2; c138++) { const v140 = f0_t17[r141 + c138]; if (v140 > m139 || v140 !== v140) m139 = v140; }
             }
-            f0_t18[o50++] = m47;
+            f0_t18[o142++] = m139;
           }
         }
       }
@@ -797,24 +1019,24 @@ export class Model implements CompiledModel {
 
     // broadcast %19 → [50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o51 = 0;
-      for (let c52 = 0; c52 < 50; c52++) {
-        for (let c53 = 0; c53 < 4; c53++) {
-          for (let c54 = 0; c54 < 4; c54++) {
-            f0_t19[o51++] = p3_b2[c52];
+      let o143 = 0;
+      for (let c144 = 0; c144 < 50; c144++) {
+        for (let c145 = 0; c145 < 4; c145++) {
+          for (let c146 = 0; c146 < 4; c146++) {
+            f0_t19[o143++] = p3_b2[c144];
           }
         }
       }
     }
 
     // tanh %22 → [500, 50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
-    let i55 = 0;
-    for (let c56 = 0; c56 < 500; c56++) {
-      for (let c57 = 0; c57 < 50; c57++) {
-        for (let c58 = 0; c58 < 4; c58++) {
-          for (let c59 = 0; c59 < 4; c59++) {
-            f0_t22[i55] = Math.tanh((f0_t18[i55] + f0_t19[c57 * 16 + c58 * 4 + c59]));
-            i55++;
+    let i147 = 0;
+    for (let c148 = 0; c148 < 500; c148++) {
+      for (let c149 = 0; c149 < 50; c149++) {
+        for (let c150 = 0; c150 < 4; c150++) {
+          for (let c151 = 0; c151 < 4; c151++) {
+            f0_t22[i147] = Math.tanh((f0_t18[i147] + f0_t19[c149 * 16 + c150 * 4 + c151]));
+            i147++;
           }
         }
       }
@@ -822,286 +1044,286 @@ export class Model implements CompiledModel {
 
     // matmul %24 → [500, 500] — specs/lenet.yaml:39 (graph.h)
     {
-      for (let i60 = 0; i60 < 500; i60++) {
-        let nnz67 = 0;
-        for (let p62 = 0; p62 < 800; p62++) {
-          const a63 = f0_t22[i60 * 800 + p62];
-          if (a63 !== 0) { f0_w24_65[nnz67] = p62 * 500; f0_w24_66[nnz67] = a63; nnz67++; }
+      for (let i152 = 0; i152 < 500; i152++) {
+        let nnz159 = 0;
+        for (let p154 = 0; p154 < 800; p154++) {
+          const a155 = f0_t22[i152 * 800 + p154];
+          if (a155 !== 0) { f0_w24_157[nnz159] = p154 * 500; f0_w24_158[nnz159] = a155; nnz159++; }
         }
-        const o69 = i60 * 500;
-        f0_t24.fill(0, o69, o69 + 500);
-        let q68 = 0;
-        for (; q68 + 4 <= nnz67; q68 += 4) {
-          const a70 = f0_w24_66[q68], a71 = f0_w24_66[q68 + 1], a72 = f0_w24_66[q68 + 2], a73 = f0_w24_66[q68 + 3];
-          const b74 = f0_w24_65[q68], b75 = f0_w24_65[q68 + 1], b76 = f0_w24_65[q68 + 2], b77 = f0_w24_65[q68 + 3];
-          for (let j61 = 0; j61 < 500; j61++) {
-            f0_t24[o69 + j61] += a70 * p4_W3[b74 + j61] + a71 * p4_W3[b75 + j61] + a72 * p4_W3[b76 + j61] + a73 * p4_W3[b77 + j61];
+        const o161 = i152 * 500;
+        f0_t24.fill(0, o161, o161 + 500);
+        let q160 = 0;
+        for (; q160 + 4 <= nnz159; q160 += 4) {
+          const a162 = f0_w24_158[q160], a163 = f0_w24_158[q160 + 1], a164 = f0_w24_158[q160 + 2], a165 = f0_w24_158[q160 + 3];
+          const b166 = f0_w24_157[q160], b167 = f0_w24_157[q160 + 1], b168 = f0_w24_157[q160 + 2], b169 = f0_w24_157[q160 + 3];
+          for (let j153 = 0; j153 < 500; j153++) {
+            f0_t24[o161 + j153] += a162 * p4_W3[b166 + j153] + a163 * p4_W3[b167 + j153] + a164 * p4_W3[b168 + j153] + a165 * p4_W3[b169 + j153];
           }
         }
-        const a70 = f0_w24_66[q68], a71 = f0_w24_66[q68 + 1], a72 = f0_w24_66[q68 + 2];
-        const b74 = f0_w24_65[q68], b75 = f0_w24_65[q68 + 1], b76 = f0_w24_65[q68 + 2];
-        switch (nnz67 - q68) {
-          case 3: for (let j61 = 0; j61 < 500; j61++) f0_t24[o69 + j61] += a70 * p4_W3[b74 + j61] + a71 * p4_W3[b75 + j61] + a72 * p4_W3[b76 + j61]; break;
-          case 2: for (let j61 = 0; j61 < 500; j61++) f0_t24[o69 + j61] += a70 * p4_W3[b74 + j61] + a71 * p4_W3[b75 + j61]; break;
-          case 1: for (let j61 = 0; j61 < 500; j61++) f0_t24[o69 + j61] += a70 * p4_W3[b74 + j61]; break;
+        const a162 = f0_w24_158[q160], a163 = f0_w24_158[q160 + 1], a164 = f0_w24_158[q160 + 2];
+        const b166 = f0_w24_157[q160], b167 = f0_w24_157[q160 + 1], b168 = f0_w24_157[q160 + 2];
+        switch (nnz159 - q160) {
+          case 3: for (let j153 = 0; j153 < 500; j153++) f0_t24[o161 + j153] += a162 * p4_W3[b166 + j153] + a163 * p4_W3[b167 + j153] + a164 * p4_W3[b168 + j153]; break;
+          case 2: for (let j153 = 0; j153 < 500; j153++) f0_t24[o161 + j153] += a162 * p4_W3[b166 + j153] + a163 * p4_W3[b167 + j153]; break;
+          case 1: for (let j153 = 0; j153 < 500; j153++) f0_t24[o161 + j153] += a162 * p4_W3[b166 + j153]; break;
         }
       }
     }
 
     // tanh %27 → [500, 500] — specs/lenet.yaml:39 (graph.h)
-    let i78 = 0;
-    for (let c79 = 0; c79 < 500; c79++) {
-      for (let c80 = 0; c80 < 500; c80++) {
-        f0_t27[i78] = Math.tanh((f0_t24[i78] + p5_b3[c80]));
-        i78++;
+    let i170 = 0;
+    for (let c171 = 0; c171 < 500; c171++) {
+      for (let c172 = 0; c172 < 500; c172++) {
+        f0_t27[i170] = Math.tanh((f0_t24[i170] + p5_b3[c172]));
+        i170++;
       }
     }
 
     // matmul %28 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
-      for (let i81 = 0; i81 < 500; i81++) {
-        let nnz88 = 0;
-        for (let p83 = 0; p83 < 500; p83++) {
-          const a84 = f0_t27[i81 * 500 + p83];
-          if (a84 !== 0) { f0_w28_86[nnz88] = p83 * 10; f0_w28_87[nnz88] = a84; nnz88++; }
+      for (let i173 = 0; i173 < 500; i173++) {
+        let nnz180 = 0;
+        for (let p175 = 0; p175 < 500; p175++) {
+          const a176 = f0_t27[i173 * 500 + p175];
+          if (a176 !== 0) { f0_w28_178[nnz180] = p175 * 10; f0_w28_179[nnz180] = a176; nnz180++; }
         }
-        const o90 = i81 * 10;
-        f0_t28.fill(0, o90, o90 + 10);
-        let q89 = 0;
-        for (; q89 + 4 <= nnz88; q89 += 4) {
-          const a91 = f0_w28_87[q89], a92 = f0_w28_87[q89 + 1], a93 = f0_w28_87[q89 + 2], a94 = f0_w28_87[q89 + 3];
-          const b95 = f0_w28_86[q89], b96 = f0_w28_86[q89 + 1], b97 = f0_w28_86[q89 + 2], b98 = f0_w28_86[q89 + 3];
-          for (let j82 = 0; j82 < 10; j82++) {
-            f0_t28[o90 + j82] += a91 * p6_W4[b95 + j82] + a92 * p6_W4[b96 + j82] + a93 * p6_W4[b97 + j82] + a94 * p6_W4[b98 + j82];
+        const o182 = i173 * 10;
+        f0_t28.fill(0, o182, o182 + 10);
+        let q181 = 0;
+        for (; q181 + 4 <= nnz180; q181 += 4) {
+          const a183 = f0_w28_179[q181], a184 = f0_w28_179[q181 + 1], a185 = f0_w28_179[q181 + 2], a186 = f0_w28_179[q181 + 3];
+          const b187 = f0_w28_178[q181], b188 = f0_w28_178[q181 + 1], b189 = f0_w28_178[q181 + 2], b190 = f0_w28_178[q181 + 3];
+          for (let j174 = 0; j174 < 10; j174++) {
+            f0_t28[o182 + j174] += a183 * p6_W4[b187 + j174] + a184 * p6_W4[b188 + j174] + a185 * p6_W4[b189 + j174] + a186 * p6_W4[b190 + j174];
           }
         }
-        const a91 = f0_w28_87[q89], a92 = f0_w28_87[q89 + 1], a93 = f0_w28_87[q89 + 2];
-        const b95 = f0_w28_86[q89], b96 = f0_w28_86[q89 + 1], b97 = f0_w28_86[q89 + 2];
-        switch (nnz88 - q89) {
-          case 3: for (let j82 = 0; j82 < 10; j82++) f0_t28[o90 + j82] += a91 * p6_W4[b95 + j82] + a92 * p6_W4[b96 + j82] + a93 * p6_W4[b97 + j82]; break;
-          case 2: for (let j82 = 0; j82 < 10; j82++) f0_t28[o90 + j82] += a91 * p6_W4[b95 + j82] + a92 * p6_W4[b96 + j82]; break;
-          case 1: for (let j82 = 0; j82 < 10; j82++) f0_t28[o90 + j82] += a91 * p6_W4[b95 + j82]; break;
+        const a183 = f0_w28_179[q181], a184 = f0_w28_179[q181 + 1], a185 = f0_w28_179[q181 + 2];
+        const b187 = f0_w28_178[q181], b188 = f0_w28_178[q181 + 1], b189 = f0_w28_178[q181 + 2];
+        switch (nnz180 - q181) {
+          case 3: for (let j174 = 0; j174 < 10; j174++) f0_t28[o182 + j174] += a183 * p6_W4[b187 + j174] + a184 * p6_W4[b188 + j174] + a185 * p6_W4[b189 + j174]; break;
+          case 2: for (let j174 = 0; j174 < 10; j174++) f0_t28[o182 + j174] += a183 * p6_W4[b187 + j174] + a184 * p6_W4[b188 + j174]; break;
+          case 1: for (let j174 = 0; j174 < 10; j174++) f0_t28[o182 + j174] += a183 * p6_W4[b187 + j174]; break;
         }
       }
     }
 
     // add %30 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
-    let i99 = 0;
-    for (let c100 = 0; c100 < 500; c100++) {
-      for (let c101 = 0; c101 < 10; c101++) {
-        f0_t30[i99] = (f0_t28[i99] + p7_b4[c101]);
-        i99++;
+    let i191 = 0;
+    for (let c192 = 0; c192 < 500; c192++) {
+      for (let c193 = 0; c193 < 10; c193++) {
+        f0_t30[i191] = (f0_t28[i191] + p7_b4[c193]);
+        i191++;
       }
     }
 
     // reduce_max %31 → [500] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
       f0_t31.fill(-Infinity);
-      let s105 = 0;
-      for (let c102 = 0; c102 < 500; c102++) {
-        for (let c103 = 0; c103 < 10; c103++) {
-          const o104 = c102 * 1;
-          f0_t31[o104] = Math.max(f0_t31[o104], f0_t30[s105++]);
+      let s197 = 0;
+      for (let c194 = 0; c194 < 500; c194++) {
+        for (let c195 = 0; c195 < 10; c195++) {
+          const o196 = c194 * 1;
+          f0_t31[o196] = Math.max(f0_t31[o196], f0_t30[s197++]);
         }
       }
     }
 
     // sub %35 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
-    let i106 = 0;
-    for (let c107 = 0; c107 < 500; c107++) {
-      for (let c108 = 0; c108 < 10; c108++) {
-        f0_t35[i106] = (f0_t30[i106] - f0_t31[c107]);
-        i106++;
+    let i198 = 0;
+    for (let c199 = 0; c199 < 500; c199++) {
+      for (let c200 = 0; c200 < 10; c200++) {
+        f0_t35[i198] = (f0_t30[i198] - f0_t31[c199]);
+        i198++;
       }
     }
 
     // exp %36 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
-    for (let i109 = 0; i109 < 5000; i109++) f0_t36[i109] = Math.exp(f0_t35[i109]);
+    for (let i201 = 0; i201 < 5000; i201++) f0_t36[i201] = Math.exp(f0_t35[i201]);
     // reduce_sum %37 → [500] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
-      for (let o110 = 0; o110 < 500; o110++) {
-        let s112 = 0;
-        for (let k111 = o110 * 10; k111 < o110 * 10 + 10; k111++) s112 += f0_t36[k111];
-        f0_t37[o110] = s112;
+      for (let o202 = 0; o202 < 500; o202++) {
+        let s204 = 0;
+        for (let k203 = o202 * 10; k203 < o202 * 10 + 10; k203++) s204 += f0_t36[k203];
+        f0_t37[o202] = s204;
       }
     }
 
     // one_hot %38 → [500, 10] — specs/lenet.yaml:43 (losses.cost.nll)
     {
       f0_t38.fill(0);
-      for (let i113 = 0; i113 < 500; i113++) {
-        const l114 = in_y[i113];
-        if (l114 >= 0 && l114 < 10) f0_t38[i113 * 10 + l114] = 1;
+      for (let i205 = 0; i205 < 500; i205++) {
+        const l206 = in_y[i205];
+        if (l206 >= 0 && l206 < 10) f0_t38[i205 * 10 + l206] = 1;
       }
     }
 
     // log %39 → [500] — specs/lenet.yaml:43 (losses.cost.nll)
-    for (let i115 = 0; i115 < 500; i115++) f0_t39[i115] = Math.log(f0_t37[i115]);
+    for (let i207 = 0; i207 < 500; i207++) f0_t39[i207] = Math.log(f0_t37[i207]);
     // reduce_sum %44 → [500] — specs/lenet.yaml:43 (losses.cost.nll)
-    let i116 = 0;
-    let o117 = 0;
-    for (let c119 = 0; c119 < 500; c119++) {
-      let s118 = 0;
-      for (let c120 = 0; c120 < 10; c120++) {
-        s118 += (f0_t38[i116] * (f0_t35[i116] - f0_t39[c119]));
-        i116++;
+    let i208 = 0;
+    let o209 = 0;
+    for (let c211 = 0; c211 < 500; c211++) {
+      let s210 = 0;
+      for (let c212 = 0; c212 < 10; c212++) {
+        s210 += (f0_t38[i208] * (f0_t35[i208] - f0_t39[c211]));
+        i208++;
       }
 
-      f0_t44[o117] = s118;
-      o117++;
+      f0_t44[o209] = s210;
+      o209++;
     }
 
     // reduce_sum %46 → [] — specs/lenet.yaml:43 (losses.cost.nll)
-    let i121 = 0;
-    let o122 = 0;
-    let s123 = 0;
-    for (let c124 = 0; c124 < 500; c124++) {
-      s123 += (-(f0_t44[i121]));
-      i121++;
+    let i213 = 0;
+    let o214 = 0;
+    let s215 = 0;
+    for (let c216 = 0; c216 < 500; c216++) {
+      s215 += (-(f0_t44[i213]));
+      i213++;
     }
 
-    f0_t46[o122] = s123;
-    o122++;
+    f0_t46[o214] = s215;
+    o214++;
     // mul %48 → [] — specs/lenet.yaml:43 (losses.cost.nll)
-    for (let i125 = 0; i125 < 1; i125++) f0_t48[i125] = (f0_t46[i125] * 0.002);
+    for (let i217 = 0; i217 < 1; i217++) f0_t48[i217] = (f0_t46[i217] * 0.002);
     // reduce_sum %53 → [500] — specs/lenet.yaml:43 (losses.cost.nll)
-    let i126 = 0;
-    let o127 = 0;
-    for (let c129 = 0; c129 < 500; c129++) {
-      let s128 = 0;
-      for (let c130 = 0; c130 < 10; c130++) {
-        s128 += (0.002 * f0_t38[i126]);
-        i126++;
+    let i218 = 0;
+    let o219 = 0;
+    for (let c221 = 0; c221 < 500; c221++) {
+      let s220 = 0;
+      for (let c222 = 0; c222 < 10; c222++) {
+        s220 += (0.002 * f0_t38[i218]);
+        i218++;
       }
 
-      f0_t53[o127] = s128;
-      o127++;
+      f0_t53[o219] = s220;
+      o219++;
     }
 
     // div %54 → [500] — specs/lenet.yaml:43 (losses.cost.nll)
-    for (let i131 = 0; i131 < 500; i131++) f0_t54[i131] = (f0_t53[i131] / f0_t37[i131]);
+    for (let i223 = 0; i223 < 500; i223++) f0_t54[i223] = (f0_t53[i223] / f0_t37[i223]);
     // add %58 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
-    let i132 = 0;
-    for (let c133 = 0; c133 < 500; c133++) {
-      for (let c134 = 0; c134 < 10; c134++) {
-        f0_t58[i132] = (((-0.002) * f0_t38[i132]) + (f0_t54[c133] * f0_t36[i132]));
-        i132++;
+    let i224 = 0;
+    for (let c225 = 0; c225 < 500; c225++) {
+      for (let c226 = 0; c226 < 10; c226++) {
+        f0_t58[i224] = (((-0.002) * f0_t38[i224]) + (f0_t54[c225] * f0_t36[i224]));
+        i224++;
       }
     }
 
     // reduce_sum %59 → [10] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
       f0_t59.fill(0);
-      let s137 = 0;
-      for (let c135 = 0; c135 < 500; c135++) {
-        for (let c136 = 0; c136 < 10; c136++) {
-          f0_t59[c136] += f0_t58[s137++];
+      let s229 = 0;
+      for (let c227 = 0; c227 < 500; c227++) {
+        for (let c228 = 0; c228 < 10; c228++) {
+          f0_t59[c228] += f0_t58[s229++];
         }
       }
     }
 
     // matmul %60 → [500, 500] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
-      for (let i138 = 0; i138 < 500; i138++) {
-        for (let j139 = 0; j139 < 500; j139++) {
-          let s142 = 0;
-          for (let p140 = 0; p140 < 10; p140++) s142 += f0_t58[i138 * 10 + p140] * p6_W4[j139 * 10 + p140];
-          f0_t60[i138 * 500 + j139] = s142;
+      for (let i230 = 0; i230 < 500; i230++) {
+        for (let j231 = 0; j231 < 500; j231++) {
+          let s234 = 0;
+          for (let p232 = 0; p232 < 10; p232++) s234 += f0_t58[i230 * 10 + p232] * p6_W4[j231 * 10 + p232];
+          f0_t60[i230 * 500 + j231] = s234;
         }
       }
     }
 
     // matmul %61 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
-      for (let i143 = 0; i143 < 500; i143++) {
-        let nnz150 = 0;
-        for (let p145 = 0; p145 < 500; p145++) {
-          const a146 = f0_t27[p145 * 500 + i143];
-          if (a146 !== 0) { f0_w61_148[nnz150] = p145 * 10; f0_w61_149[nnz150] = a146; nnz150++; }
+      for (let i235 = 0; i235 < 500; i235++) {
+        let nnz242 = 0;
+        for (let p237 = 0; p237 < 500; p237++) {
+          const a238 = f0_t27[p237 * 500 + i235];
+          if (a238 !== 0) { f0_w61_240[nnz242] = p237 * 10; f0_w61_241[nnz242] = a238; nnz242++; }
         }
-        const o152 = i143 * 10;
-        f0_t61.fill(0, o152, o152 + 10);
-        let q151 = 0;
-        for (; q151 + 4 <= nnz150; q151 += 4) {
-          const a153 = f0_w61_149[q151], a154 = f0_w61_149[q151 + 1], a155 = f0_w61_149[q151 + 2], a156 = f0_w61_149[q151 + 3];
-          const b157 = f0_w61_148[q151], b158 = f0_w61_148[q151 + 1], b159 = f0_w61_148[q151 + 2], b160 = f0_w61_148[q151 + 3];
-          for (let j144 = 0; j144 < 10; j144++) {
-            f0_t61[o152 + j144] += a153 * f0_t58[b157 + j144] + a154 * f0_t58[b158 + j144] + a155 * f0_t58[b159 + j144] + a156 * f0_t58[b160 + j144];
+        const o244 = i235 * 10;
+        f0_t61.fill(0, o244, o244 + 10);
+        let q243 = 0;
+        for (; q243 + 4 <= nnz242; q243 += 4) {
+          const a245 = f0_w61_241[q243], a246 = f0_w61_241[q243 + 1], a247 = f0_w61_241[q243 + 2], a248 = f0_w61_241[q243 + 3];
+          const b249 = f0_w61_240[q243], b250 = f0_w61_240[q243 + 1], b251 = f0_w61_240[q243 + 2], b252 = f0_w61_240[q243 + 3];
+          for (let j236 = 0; j236 < 10; j236++) {
+            f0_t61[o244 + j236] += a245 * f0_t58[b249 + j236] + a246 * f0_t58[b250 + j236] + a247 * f0_t58[b251 + j236] + a248 * f0_t58[b252 + j236];
           }
         }
-        const a153 = f0_w61_149[q151], a154 = f0_w61_149[q151 + 1], a155 = f0_w61_149[q151 + 2];
-        const b157 = f0_w61_148[q151], b158 = f0_w61_148[q151 + 1], b159 = f0_w61_148[q151 + 2];
-        switch (nnz150 - q151) {
-          case 3: for (let j144 = 0; j144 < 10; j144++) f0_t61[o152 + j144] += a153 * f0_t58[b157 + j144] + a154 * f0_t58[b158 + j144] + a155 * f0_t58[b159 + j144]; break;
-          case 2: for (let j144 = 0; j144 < 10; j144++) f0_t61[o152 + j144] += a153 * f0_t58[b157 + j144] + a154 * f0_t58[b158 + j144]; break;
-          case 1: for (let j144 = 0; j144 < 10; j144++) f0_t61[o152 + j144] += a153 * f0_t58[b157 + j144]; break;
+        const a245 = f0_w61_241[q243], a246 = f0_w61_241[q243 + 1], a247 = f0_w61_241[q243 + 2];
+        const b249 = f0_w61_240[q243], b250 = f0_w61_240[q243 + 1], b251 = f0_w61_240[q243 + 2];
+        switch (nnz242 - q243) {
+          case 3: for (let j236 = 0; j236 < 10; j236++) f0_t61[o244 + j236] += a245 * f0_t58[b249 + j236] + a246 * f0_t58[b250 + j236] + a247 * f0_t58[b251 + j236]; break;
+          case 2: for (let j236 = 0; j236 < 10; j236++) f0_t61[o244 + j236] += a245 * f0_t58[b249 + j236] + a246 * f0_t58[b250 + j236]; break;
+          case 1: for (let j236 = 0; j236 < 10; j236++) f0_t61[o244 + j236] += a245 * f0_t58[b249 + j236]; break;
         }
       }
     }
 
     // mul %65 → [500, 500] — specs/lenet.yaml:39 (graph.h)
-    for (let i161 = 0; i161 < 250000; i161++) f0_t65[i161] = (f0_t60[i161] * (1 - (f0_t27[i161] * f0_t27[i161])));
+    for (let i253 = 0; i253 < 250000; i253++) f0_t65[i253] = (f0_t60[i253] * (1 - (f0_t27[i253] * f0_t27[i253])));
     // reduce_sum %66 → [500] — specs/lenet.yaml:39 (graph.h)
     {
       f0_t66.fill(0);
-      let s164 = 0;
-      for (let c162 = 0; c162 < 500; c162++) {
-        for (let c163 = 0; c163 < 500; c163++) {
-          f0_t66[c163] += f0_t65[s164++];
+      let s256 = 0;
+      for (let c254 = 0; c254 < 500; c254++) {
+        for (let c255 = 0; c255 < 500; c255++) {
+          f0_t66[c255] += f0_t65[s256++];
         }
       }
     }
 
     // matmul %67 → [500, 800] — specs/lenet.yaml:39 (graph.h)
     {
-      for (let i165 = 0; i165 < 500; i165++) {
-        for (let j166 = 0; j166 < 800; j166++) {
-          let s169 = 0;
-          for (let p167 = 0; p167 < 500; p167++) s169 += f0_t65[i165 * 500 + p167] * p4_W3[j166 * 500 + p167];
-          f0_t67[i165 * 800 + j166] = s169;
+      for (let i257 = 0; i257 < 500; i257++) {
+        for (let j258 = 0; j258 < 800; j258++) {
+          let s261 = 0;
+          for (let p259 = 0; p259 < 500; p259++) s261 += f0_t65[i257 * 500 + p259] * p4_W3[j258 * 500 + p259];
+          f0_t67[i257 * 800 + j258] = s261;
         }
       }
     }
 
     // matmul %68 → [800, 500] — specs/lenet.yaml:39 (graph.h)
     {
-      for (let i170 = 0; i170 < 800; i170++) {
-        let nnz177 = 0;
-        for (let p172 = 0; p172 < 500; p172++) {
-          const a173 = f0_t22[p172 * 800 + i170];
-          if (a173 !== 0) { f0_w68_175[nnz177] = p172 * 500; f0_w68_176[nnz177] = a173; nnz177++; }
+      for (let i262 = 0; i262 < 800; i262++) {
+        let nnz269 = 0;
+        for (let p264 = 0; p264 < 500; p264++) {
+          const a265 = f0_t22[p264 * 800 + i262];
+          if (a265 !== 0) { f0_w68_267[nnz269] = p264 * 500; f0_w68_268[nnz269] = a265; nnz269++; }
         }
-        const o179 = i170 * 500;
-        f0_t68.fill(0, o179, o179 + 500);
-        let q178 = 0;
-        for (; q178 + 4 <= nnz177; q178 += 4) {
-          const a180 = f0_w68_176[q178], a181 = f0_w68_176[q178 + 1], a182 = f0_w68_176[q178 + 2], a183 = f0_w68_176[q178 + 3];
-          const b184 = f0_w68_175[q178], b185 = f0_w68_175[q178 + 1], b186 = f0_w68_175[q178 + 2], b187 = f0_w68_175[q178 + 3];
-          for (let j171 = 0; j171 < 500; j171++) {
-            f0_t68[o179 + j171] += a180 * f0_t65[b184 + j171] + a181 * f0_t65[b185 + j171] + a182 * f0_t65[b186 + j171] + a183 * f0_t65[b187 + j171];
+        const o271 = i262 * 500;
+        f0_t68.fill(0, o271, o271 + 500);
+        let q270 = 0;
+        for (; q270 + 4 <= nnz269; q270 += 4) {
+          const a272 = f0_w68_268[q270], a273 = f0_w68_268[q270 + 1], a274 = f0_w68_268[q270 + 2], a275 = f0_w68_268[q270 + 3];
+          const b276 = f0_w68_267[q270], b277 = f0_w68_267[q270 + 1], b278 = f0_w68_267[q270 + 2], b279 = f0_w68_267[q270 + 3];
+          for (let j263 = 0; j263 < 500; j263++) {
+            f0_t68[o271 + j263] += a272 * f0_t65[b276 + j263] + a273 * f0_t65[b277 + j263] + a274 * f0_t65[b278 + j263] + a275 * f0_t65[b279 + j263];
           }
         }
-        const a180 = f0_w68_176[q178], a181 = f0_w68_176[q178 + 1], a182 = f0_w68_176[q178 + 2];
-        const b184 = f0_w68_175[q178], b185 = f0_w68_175[q178 + 1], b186 = f0_w68_175[q178 + 2];
-        switch (nnz177 - q178) {
-          case 3: for (let j171 = 0; j171 < 500; j171++) f0_t68[o179 + j171] += a180 * f0_t65[b184 + j171] + a181 * f0_t65[b185 + j171] + a182 * f0_t65[b186 + j171]; break;
-          case 2: for (let j171 = 0; j171 < 500; j171++) f0_t68[o179 + j171] += a180 * f0_t65[b184 + j171] + a181 * f0_t65[b185 + j171]; break;
-          case 1: for (let j171 = 0; j171 < 500; j171++) f0_t68[o179 + j171] += a180 * f0_t65[b184 + j171]; break;
+        const a272 = f0_w68_268[q270], a273 = f0_w68_268[q270 + 1], a274 = f0_w68_268[q270 + 2];
+        const b276 = f0_w68_267[q270], b277 = f0_w68_267[q270 + 1], b278 = f0_w68_267[q270 + 2];
+        switch (nnz269 - q270) {
+          case 3: for (let j263 = 0; j263 < 500; j263++) f0_t68[o271 + j263] += a272 * f0_t65[b276 + j263] + a273 * f0_t65[b277 + j263] + a274 * f0_t65[b278 + j263]; break;
+          case 2: for (let j263 = 0; j263 < 500; j263++) f0_t68[o271 + j263] += a272 * f0_t65[b276 + j263] + a273 * f0_t65[b277 + j263]; break;
+          case 1: for (let j263 = 0; j263 < 500; j263++) f0_t68[o271 + j263] += a272 * f0_t65[b276 + j263]; break;
         }
       }
     }
 
     // mul %73 → [500, 50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
-    for (let i188 = 0; i188 < 400000; i188++) f0_t73[i188] = (f0_t67[i188] * (1 - (f0_t22[i188] * f0_t22[i188])));
+    for (let i280 = 0; i280 < 400000; i280++) f0_t73[i280] = (f0_t67[i280] * (1 - (f0_t22[i280] * f0_t22[i280])));
     // reduce_sum %74 → [50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
     {
       f0_t74.fill(0);
-      let s193 = 0;
-      for (let c189 = 0; c189 < 500; c189++) {
-        for (let c190 = 0; c190 < 50; c190++) {
-          for (let c191 = 0; c191 < 4; c191++) {
-            for (let c192 = 0; c192 < 4; c192++) {
-              f0_t74[c190 * 16 + c191 * 4 + c192] += f0_t73[s193++];
+      let s285 = 0;
+      for (let c281 = 0; c281 < 500; c281++) {
+        for (let c282 = 0; c282 < 50; c282++) {
+          for (let c283 = 0; c283 < 4; c283++) {
+            for (let c284 = 0; c284 < 4; c284++) {
+              f0_t74[c282 * 16 + c283 * 4 + c284] += f0_t73[s285++];
             }
           }
         }
@@ -1110,27 +1332,27 @@ export class Model implements CompiledModel {
 
     // reduce_sum %75 → [50] — specs/lenet.yaml:37 (graph.c2)
     {
-      for (let o194 = 0; o194 < 50; o194++) {
-        let s196 = 0;
-        for (let k195 = o194 * 16; k195 < o194 * 16 + 16; k195++) s196 += f0_t74[k195];
-        f0_t75[o194] = s196;
+      for (let o286 = 0; o286 < 50; o286++) {
+        let s288 = 0;
+        for (let k287 = o286 * 16; k287 < o286 * 16 + 16; k287++) s288 += f0_t74[k287];
+        f0_t75[o286] = s288;
       }
     }
 
     // max_pool2d_grad %77 → [500, 50, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
       f0_t77.fill(0);
-      let o205 = 0;
-      for (let pl197 = 0; pl197 < 25000; pl197++) {
-        for (let i198 = 0; i198 < 4; i198++) {
-          for (let j199 = 0; j199 < 4; j199++) {
-            let at203 = (pl197 * 8 + i198 * 2) * 8 + j199 * 2;
-            let m202 = f0_t17[at203];
-            for (let a200 = 0; a200 < 2; a200++) {
-              const r204 = (pl197 * 8 + i198 * 2 + a200) * 8 + j199 * 2;
-              for (let c201 = 0; c201 < 2; c201++) { const k206 = r204 + c201; if (f0_t17[k206] > m202) { m202 = f0_t17[k206]; at203 = k206; } }
+      let o297 = 0;
+      for (let pl289 = 0; pl289 < 25000; pl289++) {
+        for (let i290 = 0; i290 < 4; i290++) {
+          for (let j291 = 0; j291 < 4; j291++) {
+            let at295 = (pl289 * 8 + i290 * 2) * 8 + j291 * 2;
+            let m294 = f0_t17[at295];
+            for (let a292 = 0; a292 < 2; a292++) {
+              const r296 = (pl289 * 8 + i290 * 2 + a292) * 8 + j291 * 2;
+              for (let c293 = 0; c293 < 2; c293++) { const k298 = r296 + c293; if (f0_t17[k298] > m294) { m294 = f0_t17[k298]; at295 = k298; } }
             }
-            f0_t77[at203] = f0_t73[o205++];
+            f0_t77[at295] = f0_t73[o297++];
           }
         }
       }
@@ -1138,12 +1360,12 @@ export class Model implements CompiledModel {
 
     // transpose %78 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o207 = 0;
-      for (let c208 = 0; c208 < 20; c208++) {
-        for (let c209 = 0; c209 < 50; c209++) {
-          for (let c210 = 0; c210 < 5; c210++) {
-            for (let c211 = 0; c211 < 5; c211++) {
-              f0_t78[o207++] = p2_W2[c208 * 25 + c209 * 500 + c210 * 5 + c211];
+      let o299 = 0;
+      for (let c300 = 0; c300 < 20; c300++) {
+        for (let c301 = 0; c301 < 50; c301++) {
+          for (let c302 = 0; c302 < 5; c302++) {
+            for (let c303 = 0; c303 < 5; c303++) {
+              f0_t78[o299++] = p2_W2[c300 * 25 + c301 * 500 + c302 * 5 + c303];
             }
           }
         }
@@ -1152,12 +1374,12 @@ export class Model implements CompiledModel {
 
     // flip %79 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o212 = 0;
-      for (let c213 = 0; c213 < 20; c213++) {
-        for (let c214 = 0; c214 < 50; c214++) {
-          for (let c215 = 0; c215 < 5; c215++) {
-            for (let c216 = 0; c216 < 5; c216++) {
-              f0_t79[o212++] = f0_t78[24 + c213 * 1250 + c214 * 25 - c215 * 5 - c216];
+      let o304 = 0;
+      for (let c305 = 0; c305 < 20; c305++) {
+        for (let c306 = 0; c306 < 50; c306++) {
+          for (let c307 = 0; c307 < 5; c307++) {
+            for (let c308 = 0; c308 < 5; c308++) {
+              f0_t79[o304++] = f0_t78[24 + c305 * 1250 + c306 * 25 - c307 * 5 - c308];
             }
           }
         }
@@ -1166,35 +1388,68 @@ export class Model implements CompiledModel {
 
     // conv2d %80 → [500, 20, 12, 12] — specs/lenet.yaml:37 (graph.c2)
     {
-      f0_t80.fill(0);
-      for (let b217 = 0; b217 < 500; b217++) {
-        for (let k218 = 0; k218 < 20; k218++) {
-          const o225 = (b217 * 20 + k218) * 144;
-          for (let c219 = 0; c219 < 50; c219++) {
-            const xo226 = (b217 * 50 + c219) * 64;
-            for (let u220 = 0; u220 < 5; u220++) {
-              for (let v221 = 0; v221 < 5; v221++) {
-                const s224 = f0_t79[((k218 * 50 + c219) * 5 + u220) * 5 + v221];
-                if (s224 === 0) continue;
-                for (let i222 = 0; i222 < 8; i222++) {
-                  const wo227 = o225 + (i222 + u220) * 12 + v221, r228 = xo226 + i222 * 8;
-                  for (let j223 = 0; j223 < 8; j223++) f0_t80[wo227 + j223] += s224 * f0_t77[r228 + j223];
-                }
+      for (let c314 = 0; c314 < 50; c314++) {
+        for (let k315 = 0; k315 < 20; k315++) {
+          const s316 = (k315 * 50 + c314) * 25, d317 = c314 * 500 + k315 * 25;
+          for (let t318 = 0; t318 < 25; t318++) f0_w80_309[d317 + t318] = f0_t79[s316 + t318];
+        }
+      }
+      for (let b319 = 0; b319 < 500; b319++) {
+        f0_w80_311.fill(0);
+        for (let i320 = 0; i320 < 8; i320++) {
+          for (let j321 = 0; j321 < 8; j321++) {
+            const x0322 = b319 * 3200 + i320 * 8 + j321;
+            let nnz323 = 0;
+            for (let c314 = 0; c314 < 50; c314++) {
+              const a324 = f0_t77[x0322 + c314 * 64];
+              if (a324 !== 0) { f0_w80_312[nnz323] = c314 * 500; f0_w80_313[nnz323] = a324; nnz323++; }
+            }
+            if (nnz323 === 0) continue;
+            f0_w80_310.fill(0);
+            let q329 = 0;
+            for (; q329 + 8 <= nnz323; q329 += 8) {
+              const a345 = f0_w80_313[q329 + 0], a346 = f0_w80_313[q329 + 1], a347 = f0_w80_313[q329 + 2], a348 = f0_w80_313[q329 + 3], a349 = f0_w80_313[q329 + 4], a350 = f0_w80_313[q329 + 5], a351 = f0_w80_313[q329 + 6], a352 = f0_w80_313[q329 + 7];
+              const r353 = f0_w80_312[q329 + 0], r354 = f0_w80_312[q329 + 1], r355 = f0_w80_312[q329 + 2], r356 = f0_w80_312[q329 + 3], r357 = f0_w80_312[q329 + 4], r358 = f0_w80_312[q329 + 5], r359 = f0_w80_312[q329 + 6], r360 = f0_w80_312[q329 + 7];
+              for (let j330 = 0; j330 < 500; j330++) {
+                f0_w80_310[0 + j330] += a345 * f0_w80_309[r353 + j330] + a346 * f0_w80_309[r354 + j330] + a347 * f0_w80_309[r355 + j330] + a348 * f0_w80_309[r356 + j330] + (a349 * f0_w80_309[r357 + j330] + a350 * f0_w80_309[r358 + j330] + a351 * f0_w80_309[r359 + j330] + a352 * f0_w80_309[r360 + j330]);
+              }
+            }
+            if (q329 + 4 <= nnz323) {
+              const a331 = f0_w80_313[q329], a332 = f0_w80_313[q329 + 1], a333 = f0_w80_313[q329 + 2], a334 = f0_w80_313[q329 + 3];
+              const r335 = f0_w80_312[q329], r336 = f0_w80_312[q329 + 1], r337 = f0_w80_312[q329 + 2], r338 = f0_w80_312[q329 + 3];
+              for (let j330 = 0; j330 < 500; j330++) {
+                f0_w80_310[0 + j330] += a331 * f0_w80_309[r335 + j330] + a332 * f0_w80_309[r336 + j330] + a333 * f0_w80_309[r337 + j330] + a334 * f0_w80_309[r338 + j330];
+              }
+              q329 += 4;
+            }
+            const a339 = f0_w80_313[q329], a340 = f0_w80_313[q329 + 1], a341 = f0_w80_313[q329 + 2];
+            const r342 = f0_w80_312[q329], r343 = f0_w80_312[q329 + 1], r344 = f0_w80_312[q329 + 2];
+            switch (nnz323 - q329) {
+              case 3: for (let j330 = 0; j330 < 500; j330++) f0_w80_310[0 + j330] += a339 * f0_w80_309[r342 + j330] + a340 * f0_w80_309[r343 + j330] + a341 * f0_w80_309[r344 + j330]; break;
+              case 2: for (let j330 = 0; j330 < 500; j330++) f0_w80_310[0 + j330] += a339 * f0_w80_309[r342 + j330] + a340 * f0_w80_309[r343 + j330]; break;
+              case 1: for (let j330 = 0; j330 < 500; j330++) f0_w80_310[0 + j330] += a339 * f0_w80_309[r342 + j330]; break;
+            }
+            for (let k315 = 0; k315 < 20; k315++) {
+              for (let u325 = 0; u325 < 5; u325++) {
+                const d317 = (k315 * 12 + i320 + u325) * 12 + j321, s316 = (k315 * 5 + u325) * 5;
+                for (let v326 = 0; v326 < 5; v326++) f0_w80_311[d317 + v326] += f0_w80_310[s316 + v326];
               }
             }
           }
         }
+        const o328 = b319 * 2880;
+        for (let m327 = 0; m327 < 2880; m327++) f0_t80[o328 + m327] = f0_w80_311[m327];
       }
     }
 
     // transpose %81 → [20, 500, 12, 12] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o229 = 0;
-      for (let c230 = 0; c230 < 20; c230++) {
-        for (let c231 = 0; c231 < 500; c231++) {
-          for (let c232 = 0; c232 < 12; c232++) {
-            for (let c233 = 0; c233 < 12; c233++) {
-              f0_t81[o229++] = f0_t16[c230 * 144 + c231 * 2880 + c232 * 12 + c233];
+      let o361 = 0;
+      for (let c362 = 0; c362 < 20; c362++) {
+        for (let c363 = 0; c363 < 500; c363++) {
+          for (let c364 = 0; c364 < 12; c364++) {
+            for (let c365 = 0; c365 < 12; c365++) {
+              f0_t81[o361++] = f0_t16[c362 * 144 + c363 * 2880 + c364 * 12 + c365];
             }
           }
         }
@@ -1203,12 +1458,12 @@ export class Model implements CompiledModel {
 
     // transpose %82 → [50, 500, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o234 = 0;
-      for (let c235 = 0; c235 < 50; c235++) {
-        for (let c236 = 0; c236 < 500; c236++) {
-          for (let c237 = 0; c237 < 8; c237++) {
-            for (let c238 = 0; c238 < 8; c238++) {
-              f0_t82[o234++] = f0_t77[c235 * 64 + c236 * 3200 + c237 * 8 + c238];
+      let o366 = 0;
+      for (let c367 = 0; c367 < 50; c367++) {
+        for (let c368 = 0; c368 < 500; c368++) {
+          for (let c369 = 0; c369 < 8; c369++) {
+            for (let c370 = 0; c370 < 8; c370++) {
+              f0_t82[o366++] = f0_t77[c367 * 64 + c368 * 3200 + c369 * 8 + c370];
             }
           }
         }
@@ -1217,12 +1472,12 @@ export class Model implements CompiledModel {
 
     // flip %83 → [50, 500, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o239 = 0;
-      for (let c240 = 0; c240 < 50; c240++) {
-        for (let c241 = 0; c241 < 500; c241++) {
-          for (let c242 = 0; c242 < 8; c242++) {
-            for (let c243 = 0; c243 < 8; c243++) {
-              f0_t83[o239++] = f0_t82[63 + c240 * 32000 + c241 * 64 - c242 * 8 - c243];
+      let o371 = 0;
+      for (let c372 = 0; c372 < 50; c372++) {
+        for (let c373 = 0; c373 < 500; c373++) {
+          for (let c374 = 0; c374 < 8; c374++) {
+            for (let c375 = 0; c375 < 8; c375++) {
+              f0_t83[o371++] = f0_t82[63 + c372 * 32000 + c373 * 64 - c374 * 8 - c375];
             }
           }
         }
@@ -1231,19 +1486,63 @@ export class Model implements CompiledModel {
 
     // conv2d %84 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      for (let b244 = 0; b244 < 20; b244++) {
-        for (let k245 = 0; k245 < 50; k245++) {
-          for (let i249 = 0; i249 < 5; i249++) {
-            for (let j250 = 0; j250 < 5; j250++) {
-              let s251 = 0;
-              for (let c246 = 0; c246 < 500; c246++) {
-                for (let u247 = 0; u247 < 8; u247++) {
-                  const xo253 = ((b244 * 500 + c246) * 12 + i249 + u247) * 12 + j250, wo254 = ((k245 * 500 + c246) * 8 + 7 - u247) * 8 + 7;
-                  for (let v248 = 0; v248 < 8; v248++) s251 += f0_t81[xo253 + v248] * f0_t83[wo254 - v248];
+      for (let n0380 = 0; n0380 < 20; n0380 += 20) {
+        const nb381 = Math.min(20, 20 - n0380), lc382 = nb381 * 25;
+        f0_w84_377.fill(0);
+        for (let c0383 = 0; c0383 < 500; c0383 += 4) {
+          const cb384 = Math.min(4, 500 - c0383);
+          for (let cc385 = 0; cc385 < cb384; cc385++) {
+            for (let u386 = 0; u386 < 8; u386++) {
+              for (let v387 = 0; v387 < 8; v387++) {
+                const row388 = ((cc385 * 8 + u386) * 8 + v387) * 500;
+                for (let b389 = 0; b389 < nb381; b389++) {
+                  const s390 = ((n0380 + b389) * 500 + c0383 + cc385) * 144 + u386 * 12 + v387, d391 = row388 + b389 * 25;
+                  for (let i392 = 0; i392 < 5; i392++) {
+                    for (let j393 = 0; j393 < 5; j393++) f0_w84_376[d391 + i392 * 5 + j393] = f0_t81[s390 + i392 * 12 + j393];
+                  }
                 }
               }
-              f0_t84[((b244 * 50 + k245) * 5 + i249) * 5 + j250] = s251;
             }
+          }
+          for (let k394 = 0; k394 < 50; k394++) {
+            let nnz395 = 0;
+            for (let cc385 = 0; cc385 < cb384; cc385++) {
+              const f0396 = (k394 * 500 + c0383 + cc385) * 64 + 63, p0397 = cc385 * 64;
+              for (let t398 = 0; t398 < 64; t398++) {
+                const a399 = f0_t83[f0396 - t398];
+                if (a399 !== 0) { f0_w84_378[nnz395] = (p0397 + t398) * 500; f0_w84_379[nnz395] = a399; nnz395++; }
+              }
+            }
+            const o400 = k394 * 500;
+            let q402 = 0;
+            for (; q402 + 8 <= nnz395; q402 += 8) {
+              const a418 = f0_w84_379[q402 + 0], a419 = f0_w84_379[q402 + 1], a420 = f0_w84_379[q402 + 2], a421 = f0_w84_379[q402 + 3], a422 = f0_w84_379[q402 + 4], a423 = f0_w84_379[q402 + 5], a424 = f0_w84_379[q402 + 6], a425 = f0_w84_379[q402 + 7];
+              const r426 = f0_w84_378[q402 + 0], r427 = f0_w84_378[q402 + 1], r428 = f0_w84_378[q402 + 2], r429 = f0_w84_378[q402 + 3], r430 = f0_w84_378[q402 + 4], r431 = f0_w84_378[q402 + 5], r432 = f0_w84_378[q402 + 6], r433 = f0_w84_378[q402 + 7];
+              for (let j403 = 0; j403 < lc382; j403++) {
+                f0_w84_377[o400 + j403] += a418 * f0_w84_376[r426 + j403] + a419 * f0_w84_376[r427 + j403] + a420 * f0_w84_376[r428 + j403] + a421 * f0_w84_376[r429 + j403] + (a422 * f0_w84_376[r430 + j403] + a423 * f0_w84_376[r431 + j403] + a424 * f0_w84_376[r432 + j403] + a425 * f0_w84_376[r433 + j403]);
+              }
+            }
+            if (q402 + 4 <= nnz395) {
+              const a404 = f0_w84_379[q402], a405 = f0_w84_379[q402 + 1], a406 = f0_w84_379[q402 + 2], a407 = f0_w84_379[q402 + 3];
+              const r408 = f0_w84_378[q402], r409 = f0_w84_378[q402 + 1], r410 = f0_w84_378[q402 + 2], r411 = f0_w84_378[q402 + 3];
+              for (let j403 = 0; j403 < lc382; j403++) {
+                f0_w84_377[o400 + j403] += a404 * f0_w84_376[r408 + j403] + a405 * f0_w84_376[r409 + j403] + a406 * f0_w84_376[r410 + j403] + a407 * f0_w84_376[r411 + j403];
+              }
+              q402 += 4;
+            }
+            const a412 = f0_w84_379[q402], a413 = f0_w84_379[q402 + 1], a414 = f0_w84_379[q402 + 2];
+            const r415 = f0_w84_378[q402], r416 = f0_w84_378[q402 + 1], r417 = f0_w84_378[q402 + 2];
+            switch (nnz395 - q402) {
+              case 3: for (let j403 = 0; j403 < lc382; j403++) f0_w84_377[o400 + j403] += a412 * f0_w84_376[r415 + j403] + a413 * f0_w84_376[r416 + j403] + a414 * f0_w84_376[r417 + j403]; break;
+              case 2: for (let j403 = 0; j403 < lc382; j403++) f0_w84_377[o400 + j403] += a412 * f0_w84_376[r415 + j403] + a413 * f0_w84_376[r416 + j403]; break;
+              case 1: for (let j403 = 0; j403 < lc382; j403++) f0_w84_377[o400 + j403] += a412 * f0_w84_376[r415 + j403]; break;
+            }
+          }
+        }
+        for (let b389 = 0; b389 < nb381; b389++) {
+          for (let k394 = 0; k394 < 50; k394++) {
+            const d391 = ((n0380 + b389) * 50 + k394) * 25, s390 = k394 * 500 + b389 * 25;
+            for (let m401 = 0; m401 < 25; m401++) f0_t84[d391 + m401] = f0_w84_377[s390 + m401];
           }
         }
       }
@@ -1251,12 +1550,12 @@ export class Model implements CompiledModel {
 
     // flip %85 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o256 = 0;
-      for (let c257 = 0; c257 < 20; c257++) {
-        for (let c258 = 0; c258 < 50; c258++) {
-          for (let c259 = 0; c259 < 5; c259++) {
-            for (let c260 = 0; c260 < 5; c260++) {
-              f0_t85[o256++] = f0_t84[24 + c257 * 1250 + c258 * 25 - c259 * 5 - c260];
+      let o434 = 0;
+      for (let c435 = 0; c435 < 20; c435++) {
+        for (let c436 = 0; c436 < 50; c436++) {
+          for (let c437 = 0; c437 < 5; c437++) {
+            for (let c438 = 0; c438 < 5; c438++) {
+              f0_t85[o434++] = f0_t84[24 + c435 * 1250 + c436 * 25 - c437 * 5 - c438];
             }
           }
         }
@@ -1265,12 +1564,12 @@ export class Model implements CompiledModel {
 
     // transpose %86 → [50, 20, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o261 = 0;
-      for (let c262 = 0; c262 < 50; c262++) {
-        for (let c263 = 0; c263 < 20; c263++) {
-          for (let c264 = 0; c264 < 5; c264++) {
-            for (let c265 = 0; c265 < 5; c265++) {
-              f0_t86[o261++] = f0_t85[c262 * 25 + c263 * 1250 + c264 * 5 + c265];
+      let o439 = 0;
+      for (let c440 = 0; c440 < 50; c440++) {
+        for (let c441 = 0; c441 < 20; c441++) {
+          for (let c442 = 0; c442 < 5; c442++) {
+            for (let c443 = 0; c443 < 5; c443++) {
+              f0_t86[o439++] = f0_t85[c440 * 25 + c441 * 1250 + c442 * 5 + c443];
             }
           }
         }
@@ -1278,16 +1577,16 @@ export class Model implements CompiledModel {
     }
 
     // mul %90 → [500, 20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
-    for (let i266 = 0; i266 < 1440000; i266++) f0_t90[i266] = (f0_t80[i266] * (1 - (f0_t16[i266] * f0_t16[i266])));
+    for (let i444 = 0; i444 < 1440000; i444++) f0_t90[i444] = (f0_t80[i444] * (1 - (f0_t16[i444] * f0_t16[i444])));
     // reduce_sum %91 → [20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
     {
       f0_t91.fill(0);
-      let s271 = 0;
-      for (let c267 = 0; c267 < 500; c267++) {
-        for (let c268 = 0; c268 < 20; c268++) {
-          for (let c269 = 0; c269 < 12; c269++) {
-            for (let c270 = 0; c270 < 12; c270++) {
-              f0_t91[c268 * 144 + c269 * 12 + c270] += f0_t90[s271++];
+      let s449 = 0;
+      for (let c445 = 0; c445 < 500; c445++) {
+        for (let c446 = 0; c446 < 20; c446++) {
+          for (let c447 = 0; c447 < 12; c447++) {
+            for (let c448 = 0; c448 < 12; c448++) {
+              f0_t91[c446 * 144 + c447 * 12 + c448] += f0_t90[s449++];
             }
           }
         }
@@ -1296,27 +1595,27 @@ export class Model implements CompiledModel {
 
     // reduce_sum %92 → [20] — specs/lenet.yaml:36 (graph.c1)
     {
-      for (let o272 = 0; o272 < 20; o272++) {
-        let s274 = 0;
-        for (let k273 = o272 * 144; k273 < o272 * 144 + 144; k273++) s274 += f0_t91[k273];
-        f0_t92[o272] = s274;
+      for (let o450 = 0; o450 < 20; o450++) {
+        let s452 = 0;
+        for (let k451 = o450 * 144; k451 < o450 * 144 + 144; k451++) s452 += f0_t91[k451];
+        f0_t92[o450] = s452;
       }
     }
 
     // max_pool2d_grad %94 → [500, 20, 24, 24] — specs/lenet.yaml:36 (graph.c1)
     {
       f0_t94.fill(0);
-      let o283 = 0;
-      for (let pl275 = 0; pl275 < 10000; pl275++) {
-        for (let i276 = 0; i276 < 12; i276++) {
-          for (let j277 = 0; j277 < 12; j277++) {
-            let at281 = (pl275 * 24 + i276 * 2) * 24 + j277 * 2;
-            let m280 = f0_t11[at281];
-            for (let a278 = 0; a278 < 2; a278++) {
-              const r282 = (pl275 * 24 + i276 * 2 + a278) * 24 + j277 * 2;
-              for (let c279 = 0; c279 < 2; c279++) { const k284 = r282 + c279; if (f0_t11[k284] > m280) { m280 = f0_t11[k284]; at281 = k284; } }
+      let o461 = 0;
+      for (let pl453 = 0; pl453 < 10000; pl453++) {
+        for (let i454 = 0; i454 < 12; i454++) {
+          for (let j455 = 0; j455 < 12; j455++) {
+            let at459 = (pl453 * 24 + i454 * 2) * 24 + j455 * 2;
+            let m458 = f0_t11[at459];
+            for (let a456 = 0; a456 < 2; a456++) {
+              const r460 = (pl453 * 24 + i454 * 2 + a456) * 24 + j455 * 2;
+              for (let c457 = 0; c457 < 2; c457++) { const k462 = r460 + c457; if (f0_t11[k462] > m458) { m458 = f0_t11[k462]; at459 = k462; } }
             }
-            f0_t94[at281] = f0_t90[o283++];
+            f0_t94[at459] = f0_t90[o461++];
           }
         }
       }
@@ -1324,12 +1623,12 @@ export class Model implements CompiledModel {
 
     // transpose %95 → [1, 500, 28, 28] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o285 = 0;
-      for (let c286 = 0; c286 < 1; c286++) {
-        for (let c287 = 0; c287 < 500; c287++) {
-          for (let c288 = 0; c288 < 28; c288++) {
-            for (let c289 = 0; c289 < 28; c289++) {
-              f0_t95[o285++] = in_x[c286 * 784 + c287 * 784 + c288 * 28 + c289];
+      let o463 = 0;
+      for (let c464 = 0; c464 < 1; c464++) {
+        for (let c465 = 0; c465 < 500; c465++) {
+          for (let c466 = 0; c466 < 28; c466++) {
+            for (let c467 = 0; c467 < 28; c467++) {
+              f0_t95[o463++] = in_x[c464 * 784 + c465 * 784 + c466 * 28 + c467];
             }
           }
         }
@@ -1338,12 +1637,12 @@ export class Model implements CompiledModel {
 
     // transpose %96 → [20, 500, 24, 24] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o290 = 0;
-      for (let c291 = 0; c291 < 20; c291++) {
-        for (let c292 = 0; c292 < 500; c292++) {
-          for (let c293 = 0; c293 < 24; c293++) {
-            for (let c294 = 0; c294 < 24; c294++) {
-              f0_t96[o290++] = f0_t94[c291 * 576 + c292 * 11520 + c293 * 24 + c294];
+      let o468 = 0;
+      for (let c469 = 0; c469 < 20; c469++) {
+        for (let c470 = 0; c470 < 500; c470++) {
+          for (let c471 = 0; c471 < 24; c471++) {
+            for (let c472 = 0; c472 < 24; c472++) {
+              f0_t96[o468++] = f0_t94[c469 * 576 + c470 * 11520 + c471 * 24 + c472];
             }
           }
         }
@@ -1352,12 +1651,12 @@ export class Model implements CompiledModel {
 
     // flip %97 → [20, 500, 24, 24] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o295 = 0;
-      for (let c296 = 0; c296 < 20; c296++) {
-        for (let c297 = 0; c297 < 500; c297++) {
-          for (let c298 = 0; c298 < 24; c298++) {
-            for (let c299 = 0; c299 < 24; c299++) {
-              f0_t97[o295++] = f0_t96[575 + c296 * 288000 + c297 * 576 - c298 * 24 - c299];
+      let o473 = 0;
+      for (let c474 = 0; c474 < 20; c474++) {
+        for (let c475 = 0; c475 < 500; c475++) {
+          for (let c476 = 0; c476 < 24; c476++) {
+            for (let c477 = 0; c477 < 24; c477++) {
+              f0_t97[o473++] = f0_t96[575 + c474 * 288000 + c475 * 576 - c476 * 24 - c477];
             }
           }
         }
@@ -1366,19 +1665,63 @@ export class Model implements CompiledModel {
 
     // conv2d %98 → [1, 20, 5, 5] — specs/lenet.yaml:36 (graph.c1)
     {
-      for (let b300 = 0; b300 < 1; b300++) {
-        for (let k301 = 0; k301 < 20; k301++) {
-          for (let i305 = 0; i305 < 5; i305++) {
-            for (let j306 = 0; j306 < 5; j306++) {
-              let s307 = 0;
-              for (let c302 = 0; c302 < 500; c302++) {
-                for (let u303 = 0; u303 < 24; u303++) {
-                  const xo309 = ((b300 * 500 + c302) * 28 + i305 + u303) * 28 + j306, wo310 = ((k301 * 500 + c302) * 24 + 23 - u303) * 24 + 23;
-                  for (let v304 = 0; v304 < 24; v304++) s307 += f0_t95[xo309 + v304] * f0_t97[wo310 - v304];
+      for (let n0482 = 0; n0482 < 1; n0482 += 1) {
+        const nb483 = Math.min(1, 1 - n0482), lc484 = nb483 * 25;
+        f0_w98_479.fill(0);
+        for (let c0485 = 0; c0485 < 500; c0485 += 9) {
+          const cb486 = Math.min(9, 500 - c0485);
+          for (let cc487 = 0; cc487 < cb486; cc487++) {
+            for (let u488 = 0; u488 < 24; u488++) {
+              for (let v489 = 0; v489 < 24; v489++) {
+                const row490 = ((cc487 * 24 + u488) * 24 + v489) * 25;
+                for (let b491 = 0; b491 < nb483; b491++) {
+                  const s492 = ((n0482 + b491) * 500 + c0485 + cc487) * 784 + u488 * 28 + v489, d493 = row490 + b491 * 25;
+                  for (let i494 = 0; i494 < 5; i494++) {
+                    for (let j495 = 0; j495 < 5; j495++) f0_w98_478[d493 + i494 * 5 + j495] = f0_t95[s492 + i494 * 28 + j495];
+                  }
                 }
               }
-              f0_t98[((b300 * 20 + k301) * 5 + i305) * 5 + j306] = s307;
             }
+          }
+          for (let k496 = 0; k496 < 20; k496++) {
+            let nnz497 = 0;
+            for (let cc487 = 0; cc487 < cb486; cc487++) {
+              const f0498 = (k496 * 500 + c0485 + cc487) * 576 + 575, p0499 = cc487 * 576;
+              for (let t500 = 0; t500 < 576; t500++) {
+                const a501 = f0_t97[f0498 - t500];
+                if (a501 !== 0) { f0_w98_480[nnz497] = (p0499 + t500) * 25; f0_w98_481[nnz497] = a501; nnz497++; }
+              }
+            }
+            const o502 = k496 * 25;
+            let q504 = 0;
+            for (; q504 + 8 <= nnz497; q504 += 8) {
+              const a520 = f0_w98_481[q504 + 0], a521 = f0_w98_481[q504 + 1], a522 = f0_w98_481[q504 + 2], a523 = f0_w98_481[q504 + 3], a524 = f0_w98_481[q504 + 4], a525 = f0_w98_481[q504 + 5], a526 = f0_w98_481[q504 + 6], a527 = f0_w98_481[q504 + 7];
+              const r528 = f0_w98_480[q504 + 0], r529 = f0_w98_480[q504 + 1], r530 = f0_w98_480[q504 + 2], r531 = f0_w98_480[q504 + 3], r532 = f0_w98_480[q504 + 4], r533 = f0_w98_480[q504 + 5], r534 = f0_w98_480[q504 + 6], r535 = f0_w98_480[q504 + 7];
+              for (let j505 = 0; j505 < lc484; j505++) {
+                f0_w98_479[o502 + j505] += a520 * f0_w98_478[r528 + j505] + a521 * f0_w98_478[r529 + j505] + a522 * f0_w98_478[r530 + j505] + a523 * f0_w98_478[r531 + j505] + (a524 * f0_w98_478[r532 + j505] + a525 * f0_w98_478[r533 + j505] + a526 * f0_w98_478[r534 + j505] + a527 * f0_w98_478[r535 + j505]);
+              }
+            }
+            if (q504 + 4 <= nnz497) {
+              const a506 = f0_w98_481[q504], a507 = f0_w98_481[q504 + 1], a508 = f0_w98_481[q504 + 2], a509 = f0_w98_481[q504 + 3];
+              const r510 = f0_w98_480[q504], r511 = f0_w98_480[q504 + 1], r512 = f0_w98_480[q504 + 2], r513 = f0_w98_480[q504 + 3];
+              for (let j505 = 0; j505 < lc484; j505++) {
+                f0_w98_479[o502 + j505] += a506 * f0_w98_478[r510 + j505] + a507 * f0_w98_478[r511 + j505] + a508 * f0_w98_478[r512 + j505] + a509 * f0_w98_478[r513 + j505];
+              }
+              q504 += 4;
+            }
+            const a514 = f0_w98_481[q504], a515 = f0_w98_481[q504 + 1], a516 = f0_w98_481[q504 + 2];
+            const r517 = f0_w98_480[q504], r518 = f0_w98_480[q504 + 1], r519 = f0_w98_480[q504 + 2];
+            switch (nnz497 - q504) {
+              case 3: for (let j505 = 0; j505 < lc484; j505++) f0_w98_479[o502 + j505] += a514 * f0_w98_478[r517 + j505] + a515 * f0_w98_478[r518 + j505] + a516 * f0_w98_478[r519 + j505]; break;
+              case 2: for (let j505 = 0; j505 < lc484; j505++) f0_w98_479[o502 + j505] += a514 * f0_w98_478[r517 + j505] + a515 * f0_w98_478[r518 + j505]; break;
+              case 1: for (let j505 = 0; j505 < lc484; j505++) f0_w98_479[o502 + j505] += a514 * f0_w98_478[r517 + j505]; break;
+            }
+          }
+        }
+        for (let b491 = 0; b491 < nb483; b491++) {
+          for (let k496 = 0; k496 < 20; k496++) {
+            const d493 = ((n0482 + b491) * 20 + k496) * 25, s492 = k496 * 25 + b491 * 25;
+            for (let m503 = 0; m503 < 25; m503++) f0_t98[d493 + m503] = f0_w98_479[s492 + m503];
           }
         }
       }
@@ -1386,12 +1729,12 @@ export class Model implements CompiledModel {
 
     // flip %99 → [1, 20, 5, 5] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o312 = 0;
-      for (let c313 = 0; c313 < 1; c313++) {
-        for (let c314 = 0; c314 < 20; c314++) {
-          for (let c315 = 0; c315 < 5; c315++) {
-            for (let c316 = 0; c316 < 5; c316++) {
-              f0_t99[o312++] = f0_t98[24 + c314 * 25 - c315 * 5 - c316];
+      let o536 = 0;
+      for (let c537 = 0; c537 < 1; c537++) {
+        for (let c538 = 0; c538 < 20; c538++) {
+          for (let c539 = 0; c539 < 5; c539++) {
+            for (let c540 = 0; c540 < 5; c540++) {
+              f0_t99[o536++] = f0_t98[24 + c538 * 25 - c539 * 5 - c540];
             }
           }
         }
@@ -1400,12 +1743,12 @@ export class Model implements CompiledModel {
 
     // transpose %100 → [20, 1, 5, 5] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o317 = 0;
-      for (let c318 = 0; c318 < 20; c318++) {
-        for (let c319 = 0; c319 < 1; c319++) {
-          for (let c320 = 0; c320 < 5; c320++) {
-            for (let c321 = 0; c321 < 5; c321++) {
-              f0_t100[o317++] = f0_t99[c318 * 25 + c319 * 500 + c320 * 5 + c321];
+      let o541 = 0;
+      for (let c542 = 0; c542 < 20; c542++) {
+        for (let c543 = 0; c543 < 1; c543++) {
+          for (let c544 = 0; c544 < 5; c544++) {
+            for (let c545 = 0; c545 < 5; c545++) {
+              f0_t100[o541++] = f0_t99[c542 * 25 + c543 * 500 + c544 * 5 + c545];
             }
           }
         }
@@ -1413,21 +1756,21 @@ export class Model implements CompiledModel {
     }
 
     // sub %103 → [20, 1, 5, 5] — specs/lenet.yaml:50 (phases[0].optimizer)
-    for (let i322 = 0; i322 < 500; i322++) p0_W1[i322] = (p0_W1[i322] - (0.1 * f0_t100[i322]));
+    for (let i546 = 0; i546 < 500; i546++) p0_W1[i546] = (p0_W1[i546] - (0.1 * f0_t100[i546]));
     // sub %106 → [20, 1, 1] — specs/lenet.yaml:50 (phases[0].optimizer)
-    for (let i323 = 0; i323 < 20; i323++) p1_b1[i323] = (p1_b1[i323] - (0.1 * f0_t92[i323]));
+    for (let i547 = 0; i547 < 20; i547++) p1_b1[i547] = (p1_b1[i547] - (0.1 * f0_t92[i547]));
     // sub %109 → [50, 20, 5, 5] — specs/lenet.yaml:50 (phases[0].optimizer)
-    for (let i324 = 0; i324 < 25000; i324++) p2_W2[i324] = (p2_W2[i324] - (0.1 * f0_t86[i324]));
+    for (let i548 = 0; i548 < 25000; i548++) p2_W2[i548] = (p2_W2[i548] - (0.1 * f0_t86[i548]));
     // sub %112 → [50, 1, 1] — specs/lenet.yaml:50 (phases[0].optimizer)
-    for (let i325 = 0; i325 < 50; i325++) p3_b2[i325] = (p3_b2[i325] - (0.1 * f0_t75[i325]));
+    for (let i549 = 0; i549 < 50; i549++) p3_b2[i549] = (p3_b2[i549] - (0.1 * f0_t75[i549]));
     // sub %115 → [800, 500] — specs/lenet.yaml:50 (phases[0].optimizer)
-    for (let i326 = 0; i326 < 400000; i326++) p4_W3[i326] = (p4_W3[i326] - (0.1 * f0_t68[i326]));
+    for (let i550 = 0; i550 < 400000; i550++) p4_W3[i550] = (p4_W3[i550] - (0.1 * f0_t68[i550]));
     // sub %118 → [500] — specs/lenet.yaml:50 (phases[0].optimizer)
-    for (let i327 = 0; i327 < 500; i327++) p5_b3[i327] = (p5_b3[i327] - (0.1 * f0_t66[i327]));
+    for (let i551 = 0; i551 < 500; i551++) p5_b3[i551] = (p5_b3[i551] - (0.1 * f0_t66[i551]));
     // sub %121 → [500, 10] — specs/lenet.yaml:50 (phases[0].optimizer)
-    for (let i328 = 0; i328 < 5000; i328++) p6_W4[i328] = (p6_W4[i328] - (0.1 * f0_t61[i328]));
+    for (let i552 = 0; i552 < 5000; i552++) p6_W4[i552] = (p6_W4[i552] - (0.1 * f0_t61[i552]));
     // sub %124 → [10] — specs/lenet.yaml:50 (phases[0].optimizer)
-    for (let i329 = 0; i329 < 10; i329++) p7_b4[i329] = (p7_b4[i329] - (0.1 * f0_t59[i329]));
+    for (let i553 = 0; i553 < 10; i553++) p7_b4[i553] = (p7_b4[i553] - (0.1 * f0_t59[i553]));
     return f0_t48[0];
   }
 }
