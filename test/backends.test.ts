@@ -3,8 +3,8 @@
 // program agree with the f64 reference evaluator run on the same graphs, and
 // evaluation agrees too. Stated tolerance: after 10 steps every parameter is
 // within 1e-5 of the reference relative to the parameter's largest magnitude
-// (and the per-example metrics within 1e-4); f32 rounding of these graphs is
-// ~1e-7 per step. The WebGPU runs use whatever adapter exists (llvmpipe
+// (1e-4 for LeNet, see TOLERANCE), and the per-example metrics within 1e-4;
+// f32 rounding of these graphs is ~1e-7 per step. The WebGPU runs use whatever adapter exists (llvmpipe
 // through Dawn's OpenGL backend on CI); no adapter is a failure, not a skip.
 
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -23,7 +23,13 @@ import { normal, uniform } from "../runtime/rng/philox.ts";
 import { createGpuModel } from "../runtime/webgpu/executor.ts";
 
 const STEPS = 10;
-const SPECS = ["specs/logreg.yaml", "specs/mlp.yaml", "test/specs/elman.yaml", "test/specs/denoising.yaml", "test/specs/gibbs-chain.yaml"];
+// LeNet: max-pooling routes each gradient to one position of a window, so
+// once f32 and f64 values in a window are close enough to order differently,
+// the runs take discretely different paths; 3 steps (before that happens
+// with these inputs) and 1e-4 for its longer f32 sums.
+const TOLERANCE: Record<string, number> = { "specs/lenet.yaml": 1e-4 };
+const STEPS_OF: Record<string, number> = { "specs/lenet.yaml": 3 };
+const SPECS = ["specs/logreg.yaml", "specs/mlp.yaml", "specs/lenet.yaml", "test/specs/elman.yaml", "test/specs/denoising.yaml", "test/specs/gibbs-chain.yaml"];
 
 type Backend = "cpu" | "webgpu";
 
@@ -72,8 +78,10 @@ function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
 }
 
 describe.each<Backend>(["cpu", "webgpu"])("backend %s", (backend) => {
-  it.each(SPECS)(`%s: ${STEPS} training steps and an evaluation agree with the f64 reference`, async (file) => {
+  it.each(SPECS)("%s: training steps (10; LeNet 3) and an evaluation agree with the f64 reference", async (file) => {
     const { c, model } = await build(file, backend);
+    const tol = TOLERANCE[file] ?? 1e-5;
+    const steps = STEPS_OF[file] ?? STEPS;
     // Same starting point for every backend: small random parameters.
     let params = new Map<string, Tensor>();
     c.desc.params.forEach((p, k) => {
@@ -82,21 +90,21 @@ describe.each<Backend>(["cpu", "webgpu"])("backend %s", (backend) => {
       params.set(p.name, fromArray(p.shape, "f64", host));
     });
     model.upload?.();
-    const data = batches(c, STEPS);
+    const data = batches(c, steps);
     const toTensors = (b: Batch) => new Map(c.desc.inputs.map((d) => [d.name, fromArray([c.desc.data.batchSize, ...d.shape], d.dtype === "i32" ? "i32" : "f64", b[d.name]!)] as const));
 
-    for (let s = 0; s < STEPS; s++) {
+    for (let s = 0; s < steps; s++) {
       const cost = await model.trainStep(0, data[s]!, s);
       const ref = interpret(c.steps[0]!, { input: toTensors(data[s]!), param: params, state: new Map() }, { seed: c.desc.seed, step: s });
       const refCost = (ref[c.steps[0]!.outputs.get("cost")!] as Tensor).data[0]!;
-      expect(Math.abs(cost - refCost) / Math.max(1, Math.abs(refCost)), `cost at step ${s}`).toBeLessThan(1e-5);
+      expect(Math.abs(cost - refCost) / Math.max(1, Math.abs(refCost)), `cost at step ${s}`).toBeLessThan(tol);
       const next = new Map(params);
       for (const [k, id] of c.steps[0]!.outputs) if (k.startsWith("param:")) next.set(k.slice(6), ref[id] as Tensor);
       params = next;
     }
     await model.download?.();
     for (const p of c.desc.params) {
-      expect(maxRelErr(model.params[p.name]!, params.get(p.name)!.data), `${p.name} after ${STEPS} steps`).toBeLessThan(1e-5);
+      expect(maxRelErr(model.params[p.name]!, params.get(p.name)!.data), `${p.name} after ${steps} steps`).toBeLessThan(tol);
     }
     if (c.desc.metrics.length) {
       const out: Record<string, Float32Array> = {};
