@@ -97,16 +97,36 @@ export const matmul = defineOp({
           `}`,
         ].join("\n");
       }
-      // B transposed: dot products of rows of op(A) with rows of B.
-      return [
+      // B transposed: dot products of rows of op(A) with rows of B, four
+      // columns of C at a time so each element of A is loaded once per four
+      // multiply-adds (four independent sums also keep the CPU's adders busy).
+      const n4 = n - (n % 4);
+      const o = fresh("o");
+      const [s0, s1, s2, s3, r0, r1, r2, r3] = ["s", "s", "s", "s", "r", "r", "r", "r"].map((x) => fresh(x));
+      const lines = [
         `for (let ${i} = 0; ${i} < ${m}; ${i}++) {`,
-        `  for (let ${j} = 0; ${j} < ${n}; ${j}++) {`,
-        `    let ${s} = 0;`,
-        `    for (let ${p} = 0; ${p} < ${k}; ${p}++) ${s} += ${aAt(i, p)} * ${B}[${j} * ${k} + ${p}];`,
-        `    ${out}[${i} * ${n} + ${j}] = ${s};`,
+        `  for (let ${j} = 0; ${j} < ${n4}; ${j} += 4) {`,
+        `    let ${s0} = 0, ${s1} = 0, ${s2} = 0, ${s3} = 0;`,
+        `    const ${r0} = ${j} * ${k}, ${r1} = ${r0} + ${k}, ${r2} = ${r1} + ${k}, ${r3} = ${r2} + ${k};`,
+        `    for (let ${p} = 0; ${p} < ${k}; ${p}++) {`,
+        `      const ${a} = ${aAt(i, p)};`,
+        `      ${s0} += ${a} * ${B}[${r0} + ${p}]; ${s1} += ${a} * ${B}[${r1} + ${p}]; ${s2} += ${a} * ${B}[${r2} + ${p}]; ${s3} += ${a} * ${B}[${r3} + ${p}];`,
+        `    }`,
+        `    const ${o} = ${i} * ${n} + ${j};`,
+        `    ${out}[${o}] = ${s0}; ${out}[${o} + 1] = ${s1}; ${out}[${o} + 2] = ${s2}; ${out}[${o} + 3] = ${s3};`,
         `  }`,
-        `}`,
-      ].join("\n");
+      ];
+      if (n4 < n) {
+        lines.push(
+          `  for (let ${j} = ${n4}; ${j} < ${n}; ${j}++) {`,
+          `    let ${s} = 0;`,
+          `    for (let ${p} = 0; ${p} < ${k}; ${p}++) ${s} += ${aAt(i, p)} * ${B}[${j} * ${k} + ${p}];`,
+          `    ${out}[${i} * ${n} + ${j}] = ${s};`,
+          `  }`,
+        );
+      }
+      lines.push(`}`);
+      return lines.join("\n");
     },
   },
   // Shared-memory tiles: a 16×16 workgroup computes a 16×16 block of C (x

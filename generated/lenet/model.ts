@@ -165,14 +165,14 @@ export class Model implements CompiledModel {
   private readonly f0_t59 = new Float32Array(10);
   private readonly f0_t60 = new Float32Array(250000);
   private readonly f0_t61 = new Float32Array(5000);
-  private readonly f0_w61_240 = new Int32Array(503);
-  private readonly f0_w61_241 = new Float64Array(503);
+  private readonly f0_w61_249 = new Int32Array(503);
+  private readonly f0_w61_250 = new Float64Array(503);
   private readonly f0_t65 = new Float32Array(250000);
   private readonly f0_t66 = new Float32Array(500);
   private readonly f0_t67 = new Float32Array(400000);
   private readonly f0_t68 = new Float32Array(400000);
-  private readonly f0_w68_267 = new Int32Array(503);
-  private readonly f0_w68_268 = new Float64Array(503);
+  private readonly f0_w68_285 = new Int32Array(503);
+  private readonly f0_w68_286 = new Float64Array(503);
   private readonly f0_t73 = new Float32Array(400000);
   private readonly f0_t74 = new Float32Array(800);
   private readonly f0_t75 = new Float32Array(50);
@@ -180,19 +180,19 @@ export class Model implements CompiledModel {
   private readonly f0_t78 = new Float32Array(25000);
   private readonly f0_t79 = new Float32Array(25000);
   private readonly f0_t80 = new Float32Array(1440000);
-  private readonly f0_w80_309 = new Float32Array(25000);
-  private readonly f0_w80_310 = new Float64Array(500);
-  private readonly f0_w80_311 = new Float64Array(2880);
-  private readonly f0_w80_312 = new Int32Array(53);
-  private readonly f0_w80_313 = new Float64Array(53);
+  private readonly f0_w80_327 = new Float32Array(25000);
+  private readonly f0_w80_328 = new Float64Array(500);
+  private readonly f0_w80_329 = new Float64Array(2880);
+  private readonly f0_w80_330 = new Int32Array(53);
+  private readonly f0_w80_331 = new Float64Array(53);
   private readonly f0_t81 = new Float32Array(1440000);
   private readonly f0_t82 = new Float32Array(1600000);
   private readonly f0_t83 = new Float32Array(1600000);
   private readonly f0_t84 = new Float32Array(25000);
-  private readonly f0_w84_376 = new Float32Array(128000);
-  private readonly f0_w84_377 = new Float64Array(25000);
-  private readonly f0_w84_378 = new Int32Array(259);
-  private readonly f0_w84_379 = new Float64Array(259);
+  private readonly f0_w84_394 = new Float32Array(128000);
+  private readonly f0_w84_395 = new Float64Array(25000);
+  private readonly f0_w84_396 = new Int32Array(259);
+  private readonly f0_w84_397 = new Float64Array(259);
   private readonly f0_t85 = new Float32Array(25000);
   private readonly f0_t86 = new Float32Array(25000);
   private readonly f0_t90 = new Float32Array(1440000);
@@ -203,10 +203,10 @@ export class Model implements CompiledModel {
   private readonly f0_t96 = new Float32Array(5760000);
   private readonly f0_t97 = new Float32Array(5760000);
   private readonly f0_t98 = new Float32Array(500);
-  private readonly f0_w98_478 = new Float32Array(129600);
-  private readonly f0_w98_479 = new Float64Array(500);
-  private readonly f0_w98_480 = new Int32Array(5187);
-  private readonly f0_w98_481 = new Float64Array(5187);
+  private readonly f0_w98_496 = new Float32Array(129600);
+  private readonly f0_w98_497 = new Float64Array(500);
+  private readonly f0_w98_498 = new Int32Array(5187);
+  private readonly f0_w98_499 = new Float64Array(5187);
   private readonly f0_t99 = new Float32Array(500);
   private readonly f0_t100 = new Float32Array(500);
   private readonly ev_t11 = new Float32Array(5760000);
@@ -776,14 +776,14 @@ export class Model implements CompiledModel {
     const f0_t59 = this.f0_t59;
     const f0_t60 = this.f0_t60;
     const f0_t61 = this.f0_t61;
-    const f0_w61_240 = this.f0_w61_240;
-    const f0_w61_241 = this.f0_w61_241;
+    const f0_w61_249 = this.f0_w61_249;
+    const f0_w61_250 = this.f0_w61_250;
     const f0_t65 = this.f0_t65;
     const f0_t66 = this.f0_t66;
     const f0_t67 = this.f0_t67;
     const f0_t68 = this.f0_t68;
-    const f0_w68_267 = this.f0_w68_267;
-    const f0_w68_268 = this.f0_w68_268;
+    const f0_w68_285 = this.f0_w68_285;
+    const f0_w68_286 = this.f0_w68_286;
     const f0_t73 = this.f0_t73;
     const f0_t74 = this.f0_t74;
     const f0_t75 = this.f0_t75;
@@ -791,19 +791,19 @@ export class Model implements CompiledModel {
     const f0_t78 = this.f0_t78;
     const f0_t79 = this.f0_t79;
     const f0_t80 = this.f0_t80;
-    const f0_w80_309 = this.f0_w80_309;
-    const f0_w80_310 = this.f0_w80_310;
-    const f0_w80_311 = this.f0_w80_311;
-    const f0_w80_312 = this.f0_w80_312;
-    const f0_w80_313 = this.f0_w80_313;
+    const f0_w80_327 = this.f0_w80_327;
+    const f0_w80_328 = this.f0_w80_328;
+    const f0_w80_329 = this.f0_w80_329;
+    const f0_w80_330 = this.f0_w80_330;
+    const f0_w80_331 = this.f0_w80_331;
     const f0_t81 = this.f0_t81;
     const f0_t82 = this.f0_t82;
     const f0_t83 = this.f0_t83;
     const f0_t84 = this.f0_t84;
-    const f0_w84_376 = this.f0_w84_376;
-    const f0_w84_377 = this.f0_w84_377;
-    const f0_w84_378 = this.f0_w84_378;
-    const f0_w84_379 = this.f0_w84_379;
+    const f0_w84_394 = this.f0_w84_394;
+    const f0_w84_395 = this.f0_w84_395;
+    const f0_w84_396 = this.f0_w84_396;
+    const f0_w84_397 = this.f0_w84_397;
     const f0_t85 = this.f0_t85;
     const f0_t86 = this.f0_t86;
     const f0_t90 = this.f0_t90;
@@ -814,10 +814,10 @@ export class Model implements CompiledModel {
     const f0_t96 = this.f0_t96;
     const f0_t97 = this.f0_t97;
     const f0_t98 = this.f0_t98;
-    const f0_w98_478 = this.f0_w98_478;
-    const f0_w98_479 = this.f0_w98_479;
-    const f0_w98_480 = this.f0_w98_480;
-    const f0_w98_481 = this.f0_w98_481;
+    const f0_w98_496 = this.f0_w98_496;
+    const f0_w98_497 = this.f0_w98_497;
+    const f0_w98_498 = this.f0_w98_498;
+    const f0_w98_499 = this.f0_w98_499;
     const f0_t99 = this.f0_t99;
     const f0_t100 = this.f0_t100;
     const in_x = batch.x as Float32Array;
@@ -1225,105 +1225,115 @@ export class Model implements CompiledModel {
     // matmul %60 → [500, 500] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
       for (let i230 = 0; i230 < 500; i230++) {
-        for (let j231 = 0; j231 < 500; j231++) {
-          let s234 = 0;
-          for (let p232 = 0; p232 < 10; p232++) s234 += f0_t58[i230 * 10 + p232] * p6_W4[j231 * 10 + p232];
-          f0_t60[i230 * 500 + j231] = s234;
+        for (let j231 = 0; j231 < 500; j231 += 4) {
+          let s236 = 0, s237 = 0, s238 = 0, s239 = 0;
+          const r240 = j231 * 10, r241 = r240 + 10, r242 = r241 + 10, r243 = r242 + 10;
+          for (let p232 = 0; p232 < 10; p232++) {
+            const a233 = f0_t58[i230 * 10 + p232];
+            s236 += a233 * p6_W4[r240 + p232]; s237 += a233 * p6_W4[r241 + p232]; s238 += a233 * p6_W4[r242 + p232]; s239 += a233 * p6_W4[r243 + p232];
+          }
+          const o235 = i230 * 500 + j231;
+          f0_t60[o235] = s236; f0_t60[o235 + 1] = s237; f0_t60[o235 + 2] = s238; f0_t60[o235 + 3] = s239;
         }
       }
     }
 
     // matmul %61 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
-      for (let i235 = 0; i235 < 500; i235++) {
-        let nnz242 = 0;
-        for (let p237 = 0; p237 < 500; p237++) {
-          const a238 = f0_t27[p237 * 500 + i235];
-          if (a238 !== 0) { f0_w61_240[nnz242] = p237 * 10; f0_w61_241[nnz242] = a238; nnz242++; }
+      for (let i244 = 0; i244 < 500; i244++) {
+        let nnz251 = 0;
+        for (let p246 = 0; p246 < 500; p246++) {
+          const a247 = f0_t27[p246 * 500 + i244];
+          if (a247 !== 0) { f0_w61_249[nnz251] = p246 * 10; f0_w61_250[nnz251] = a247; nnz251++; }
         }
-        const o244 = i235 * 10;
-        f0_t61.fill(0, o244, o244 + 10);
-        let q243 = 0;
-        for (; q243 + 4 <= nnz242; q243 += 4) {
-          const a245 = f0_w61_241[q243], a246 = f0_w61_241[q243 + 1], a247 = f0_w61_241[q243 + 2], a248 = f0_w61_241[q243 + 3];
-          const b249 = f0_w61_240[q243], b250 = f0_w61_240[q243 + 1], b251 = f0_w61_240[q243 + 2], b252 = f0_w61_240[q243 + 3];
-          for (let j236 = 0; j236 < 10; j236++) {
-            f0_t61[o244 + j236] += a245 * f0_t58[b249 + j236] + a246 * f0_t58[b250 + j236] + a247 * f0_t58[b251 + j236] + a248 * f0_t58[b252 + j236];
+        const o253 = i244 * 10;
+        f0_t61.fill(0, o253, o253 + 10);
+        let q252 = 0;
+        for (; q252 + 4 <= nnz251; q252 += 4) {
+          const a254 = f0_w61_250[q252], a255 = f0_w61_250[q252 + 1], a256 = f0_w61_250[q252 + 2], a257 = f0_w61_250[q252 + 3];
+          const b258 = f0_w61_249[q252], b259 = f0_w61_249[q252 + 1], b260 = f0_w61_249[q252 + 2], b261 = f0_w61_249[q252 + 3];
+          for (let j245 = 0; j245 < 10; j245++) {
+            f0_t61[o253 + j245] += a254 * f0_t58[b258 + j245] + a255 * f0_t58[b259 + j245] + a256 * f0_t58[b260 + j245] + a257 * f0_t58[b261 + j245];
           }
         }
-        const a245 = f0_w61_241[q243], a246 = f0_w61_241[q243 + 1], a247 = f0_w61_241[q243 + 2];
-        const b249 = f0_w61_240[q243], b250 = f0_w61_240[q243 + 1], b251 = f0_w61_240[q243 + 2];
-        switch (nnz242 - q243) {
-          case 3: for (let j236 = 0; j236 < 10; j236++) f0_t61[o244 + j236] += a245 * f0_t58[b249 + j236] + a246 * f0_t58[b250 + j236] + a247 * f0_t58[b251 + j236]; break;
-          case 2: for (let j236 = 0; j236 < 10; j236++) f0_t61[o244 + j236] += a245 * f0_t58[b249 + j236] + a246 * f0_t58[b250 + j236]; break;
-          case 1: for (let j236 = 0; j236 < 10; j236++) f0_t61[o244 + j236] += a245 * f0_t58[b249 + j236]; break;
+        const a254 = f0_w61_250[q252], a255 = f0_w61_250[q252 + 1], a256 = f0_w61_250[q252 + 2];
+        const b258 = f0_w61_249[q252], b259 = f0_w61_249[q252 + 1], b260 = f0_w61_249[q252 + 2];
+        switch (nnz251 - q252) {
+          case 3: for (let j245 = 0; j245 < 10; j245++) f0_t61[o253 + j245] += a254 * f0_t58[b258 + j245] + a255 * f0_t58[b259 + j245] + a256 * f0_t58[b260 + j245]; break;
+          case 2: for (let j245 = 0; j245 < 10; j245++) f0_t61[o253 + j245] += a254 * f0_t58[b258 + j245] + a255 * f0_t58[b259 + j245]; break;
+          case 1: for (let j245 = 0; j245 < 10; j245++) f0_t61[o253 + j245] += a254 * f0_t58[b258 + j245]; break;
         }
       }
     }
 
     // mul %65 → [500, 500] — specs/lenet.yaml:39 (graph.h)
-    for (let i253 = 0; i253 < 250000; i253++) f0_t65[i253] = (f0_t60[i253] * (1 - (f0_t27[i253] * f0_t27[i253])));
+    for (let i262 = 0; i262 < 250000; i262++) f0_t65[i262] = (f0_t60[i262] * (1 - (f0_t27[i262] * f0_t27[i262])));
     // reduce_sum %66 → [500] — specs/lenet.yaml:39 (graph.h)
     {
       f0_t66.fill(0);
-      let s256 = 0;
-      for (let c254 = 0; c254 < 500; c254++) {
-        for (let c255 = 0; c255 < 500; c255++) {
-          f0_t66[c255] += f0_t65[s256++];
+      let s265 = 0;
+      for (let c263 = 0; c263 < 500; c263++) {
+        for (let c264 = 0; c264 < 500; c264++) {
+          f0_t66[c264] += f0_t65[s265++];
         }
       }
     }
 
     // matmul %67 → [500, 800] — specs/lenet.yaml:39 (graph.h)
     {
-      for (let i257 = 0; i257 < 500; i257++) {
-        for (let j258 = 0; j258 < 800; j258++) {
-          let s261 = 0;
-          for (let p259 = 0; p259 < 500; p259++) s261 += f0_t65[i257 * 500 + p259] * p4_W3[j258 * 500 + p259];
-          f0_t67[i257 * 800 + j258] = s261;
+      for (let i266 = 0; i266 < 500; i266++) {
+        for (let j267 = 0; j267 < 800; j267 += 4) {
+          let s272 = 0, s273 = 0, s274 = 0, s275 = 0;
+          const r276 = j267 * 500, r277 = r276 + 500, r278 = r277 + 500, r279 = r278 + 500;
+          for (let p268 = 0; p268 < 500; p268++) {
+            const a269 = f0_t65[i266 * 500 + p268];
+            s272 += a269 * p4_W3[r276 + p268]; s273 += a269 * p4_W3[r277 + p268]; s274 += a269 * p4_W3[r278 + p268]; s275 += a269 * p4_W3[r279 + p268];
+          }
+          const o271 = i266 * 800 + j267;
+          f0_t67[o271] = s272; f0_t67[o271 + 1] = s273; f0_t67[o271 + 2] = s274; f0_t67[o271 + 3] = s275;
         }
       }
     }
 
     // matmul %68 → [800, 500] — specs/lenet.yaml:39 (graph.h)
     {
-      for (let i262 = 0; i262 < 800; i262++) {
-        let nnz269 = 0;
-        for (let p264 = 0; p264 < 500; p264++) {
-          const a265 = f0_t22[p264 * 800 + i262];
-          if (a265 !== 0) { f0_w68_267[nnz269] = p264 * 500; f0_w68_268[nnz269] = a265; nnz269++; }
+      for (let i280 = 0; i280 < 800; i280++) {
+        let nnz287 = 0;
+        for (let p282 = 0; p282 < 500; p282++) {
+          const a283 = f0_t22[p282 * 800 + i280];
+          if (a283 !== 0) { f0_w68_285[nnz287] = p282 * 500; f0_w68_286[nnz287] = a283; nnz287++; }
         }
-        const o271 = i262 * 500;
-        f0_t68.fill(0, o271, o271 + 500);
-        let q270 = 0;
-        for (; q270 + 4 <= nnz269; q270 += 4) {
-          const a272 = f0_w68_268[q270], a273 = f0_w68_268[q270 + 1], a274 = f0_w68_268[q270 + 2], a275 = f0_w68_268[q270 + 3];
-          const b276 = f0_w68_267[q270], b277 = f0_w68_267[q270 + 1], b278 = f0_w68_267[q270 + 2], b279 = f0_w68_267[q270 + 3];
-          for (let j263 = 0; j263 < 500; j263++) {
-            f0_t68[o271 + j263] += a272 * f0_t65[b276 + j263] + a273 * f0_t65[b277 + j263] + a274 * f0_t65[b278 + j263] + a275 * f0_t65[b279 + j263];
+        const o289 = i280 * 500;
+        f0_t68.fill(0, o289, o289 + 500);
+        let q288 = 0;
+        for (; q288 + 4 <= nnz287; q288 += 4) {
+          const a290 = f0_w68_286[q288], a291 = f0_w68_286[q288 + 1], a292 = f0_w68_286[q288 + 2], a293 = f0_w68_286[q288 + 3];
+          const b294 = f0_w68_285[q288], b295 = f0_w68_285[q288 + 1], b296 = f0_w68_285[q288 + 2], b297 = f0_w68_285[q288 + 3];
+          for (let j281 = 0; j281 < 500; j281++) {
+            f0_t68[o289 + j281] += a290 * f0_t65[b294 + j281] + a291 * f0_t65[b295 + j281] + a292 * f0_t65[b296 + j281] + a293 * f0_t65[b297 + j281];
           }
         }
-        const a272 = f0_w68_268[q270], a273 = f0_w68_268[q270 + 1], a274 = f0_w68_268[q270 + 2];
-        const b276 = f0_w68_267[q270], b277 = f0_w68_267[q270 + 1], b278 = f0_w68_267[q270 + 2];
-        switch (nnz269 - q270) {
-          case 3: for (let j263 = 0; j263 < 500; j263++) f0_t68[o271 + j263] += a272 * f0_t65[b276 + j263] + a273 * f0_t65[b277 + j263] + a274 * f0_t65[b278 + j263]; break;
-          case 2: for (let j263 = 0; j263 < 500; j263++) f0_t68[o271 + j263] += a272 * f0_t65[b276 + j263] + a273 * f0_t65[b277 + j263]; break;
-          case 1: for (let j263 = 0; j263 < 500; j263++) f0_t68[o271 + j263] += a272 * f0_t65[b276 + j263]; break;
+        const a290 = f0_w68_286[q288], a291 = f0_w68_286[q288 + 1], a292 = f0_w68_286[q288 + 2];
+        const b294 = f0_w68_285[q288], b295 = f0_w68_285[q288 + 1], b296 = f0_w68_285[q288 + 2];
+        switch (nnz287 - q288) {
+          case 3: for (let j281 = 0; j281 < 500; j281++) f0_t68[o289 + j281] += a290 * f0_t65[b294 + j281] + a291 * f0_t65[b295 + j281] + a292 * f0_t65[b296 + j281]; break;
+          case 2: for (let j281 = 0; j281 < 500; j281++) f0_t68[o289 + j281] += a290 * f0_t65[b294 + j281] + a291 * f0_t65[b295 + j281]; break;
+          case 1: for (let j281 = 0; j281 < 500; j281++) f0_t68[o289 + j281] += a290 * f0_t65[b294 + j281]; break;
         }
       }
     }
 
     // mul %73 → [500, 50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
-    for (let i280 = 0; i280 < 400000; i280++) f0_t73[i280] = (f0_t67[i280] * (1 - (f0_t22[i280] * f0_t22[i280])));
+    for (let i298 = 0; i298 < 400000; i298++) f0_t73[i298] = (f0_t67[i298] * (1 - (f0_t22[i298] * f0_t22[i298])));
     // reduce_sum %74 → [50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
     {
       f0_t74.fill(0);
-      let s285 = 0;
-      for (let c281 = 0; c281 < 500; c281++) {
-        for (let c282 = 0; c282 < 50; c282++) {
-          for (let c283 = 0; c283 < 4; c283++) {
-            for (let c284 = 0; c284 < 4; c284++) {
-              f0_t74[c282 * 16 + c283 * 4 + c284] += f0_t73[s285++];
+      let s303 = 0;
+      for (let c299 = 0; c299 < 500; c299++) {
+        for (let c300 = 0; c300 < 50; c300++) {
+          for (let c301 = 0; c301 < 4; c301++) {
+            for (let c302 = 0; c302 < 4; c302++) {
+              f0_t74[c300 * 16 + c301 * 4 + c302] += f0_t73[s303++];
             }
           }
         }
@@ -1332,27 +1342,27 @@ export class Model implements CompiledModel {
 
     // reduce_sum %75 → [50] — specs/lenet.yaml:37 (graph.c2)
     {
-      for (let o286 = 0; o286 < 50; o286++) {
-        let s288 = 0;
-        for (let k287 = o286 * 16; k287 < o286 * 16 + 16; k287++) s288 += f0_t74[k287];
-        f0_t75[o286] = s288;
+      for (let o304 = 0; o304 < 50; o304++) {
+        let s306 = 0;
+        for (let k305 = o304 * 16; k305 < o304 * 16 + 16; k305++) s306 += f0_t74[k305];
+        f0_t75[o304] = s306;
       }
     }
 
     // max_pool2d_grad %77 → [500, 50, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
       f0_t77.fill(0);
-      let o297 = 0;
-      for (let pl289 = 0; pl289 < 25000; pl289++) {
-        for (let i290 = 0; i290 < 4; i290++) {
-          for (let j291 = 0; j291 < 4; j291++) {
-            let at295 = (pl289 * 8 + i290 * 2) * 8 + j291 * 2;
-            let m294 = f0_t17[at295];
-            for (let a292 = 0; a292 < 2; a292++) {
-              const r296 = (pl289 * 8 + i290 * 2 + a292) * 8 + j291 * 2;
-              for (let c293 = 0; c293 < 2; c293++) { const k298 = r296 + c293; if (f0_t17[k298] > m294) { m294 = f0_t17[k298]; at295 = k298; } }
+      let o315 = 0;
+      for (let pl307 = 0; pl307 < 25000; pl307++) {
+        for (let i308 = 0; i308 < 4; i308++) {
+          for (let j309 = 0; j309 < 4; j309++) {
+            let at313 = (pl307 * 8 + i308 * 2) * 8 + j309 * 2;
+            let m312 = f0_t17[at313];
+            for (let a310 = 0; a310 < 2; a310++) {
+              const r314 = (pl307 * 8 + i308 * 2 + a310) * 8 + j309 * 2;
+              for (let c311 = 0; c311 < 2; c311++) { const k316 = r314 + c311; if (f0_t17[k316] > m312) { m312 = f0_t17[k316]; at313 = k316; } }
             }
-            f0_t77[at295] = f0_t73[o297++];
+            f0_t77[at313] = f0_t73[o315++];
           }
         }
       }
@@ -1360,12 +1370,12 @@ export class Model implements CompiledModel {
 
     // transpose %78 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o299 = 0;
-      for (let c300 = 0; c300 < 20; c300++) {
-        for (let c301 = 0; c301 < 50; c301++) {
-          for (let c302 = 0; c302 < 5; c302++) {
-            for (let c303 = 0; c303 < 5; c303++) {
-              f0_t78[o299++] = p2_W2[c300 * 25 + c301 * 500 + c302 * 5 + c303];
+      let o317 = 0;
+      for (let c318 = 0; c318 < 20; c318++) {
+        for (let c319 = 0; c319 < 50; c319++) {
+          for (let c320 = 0; c320 < 5; c320++) {
+            for (let c321 = 0; c321 < 5; c321++) {
+              f0_t78[o317++] = p2_W2[c318 * 25 + c319 * 500 + c320 * 5 + c321];
             }
           }
         }
@@ -1374,12 +1384,12 @@ export class Model implements CompiledModel {
 
     // flip %79 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o304 = 0;
-      for (let c305 = 0; c305 < 20; c305++) {
-        for (let c306 = 0; c306 < 50; c306++) {
-          for (let c307 = 0; c307 < 5; c307++) {
-            for (let c308 = 0; c308 < 5; c308++) {
-              f0_t79[o304++] = f0_t78[24 + c305 * 1250 + c306 * 25 - c307 * 5 - c308];
+      let o322 = 0;
+      for (let c323 = 0; c323 < 20; c323++) {
+        for (let c324 = 0; c324 < 50; c324++) {
+          for (let c325 = 0; c325 < 5; c325++) {
+            for (let c326 = 0; c326 < 5; c326++) {
+              f0_t79[o322++] = f0_t78[24 + c323 * 1250 + c324 * 25 - c325 * 5 - c326];
             }
           }
         }
@@ -1388,68 +1398,68 @@ export class Model implements CompiledModel {
 
     // conv2d %80 → [500, 20, 12, 12] — specs/lenet.yaml:37 (graph.c2)
     {
-      for (let c314 = 0; c314 < 50; c314++) {
-        for (let k315 = 0; k315 < 20; k315++) {
-          const s316 = (k315 * 50 + c314) * 25, d317 = c314 * 500 + k315 * 25;
-          for (let t318 = 0; t318 < 25; t318++) f0_w80_309[d317 + t318] = f0_t79[s316 + t318];
+      for (let c332 = 0; c332 < 50; c332++) {
+        for (let k333 = 0; k333 < 20; k333++) {
+          const s334 = (k333 * 50 + c332) * 25, d335 = c332 * 500 + k333 * 25;
+          for (let t336 = 0; t336 < 25; t336++) f0_w80_327[d335 + t336] = f0_t79[s334 + t336];
         }
       }
-      for (let b319 = 0; b319 < 500; b319++) {
-        f0_w80_311.fill(0);
-        for (let i320 = 0; i320 < 8; i320++) {
-          for (let j321 = 0; j321 < 8; j321++) {
-            const x0322 = b319 * 3200 + i320 * 8 + j321;
-            let nnz323 = 0;
-            for (let c314 = 0; c314 < 50; c314++) {
-              const a324 = f0_t77[x0322 + c314 * 64];
-              if (a324 !== 0) { f0_w80_312[nnz323] = c314 * 500; f0_w80_313[nnz323] = a324; nnz323++; }
+      for (let b337 = 0; b337 < 500; b337++) {
+        f0_w80_329.fill(0);
+        for (let i338 = 0; i338 < 8; i338++) {
+          for (let j339 = 0; j339 < 8; j339++) {
+            const x0340 = b337 * 3200 + i338 * 8 + j339;
+            let nnz341 = 0;
+            for (let c332 = 0; c332 < 50; c332++) {
+              const a342 = f0_t77[x0340 + c332 * 64];
+              if (a342 !== 0) { f0_w80_330[nnz341] = c332 * 500; f0_w80_331[nnz341] = a342; nnz341++; }
             }
-            if (nnz323 === 0) continue;
-            f0_w80_310.fill(0);
-            let q329 = 0;
-            for (; q329 + 8 <= nnz323; q329 += 8) {
-              const a345 = f0_w80_313[q329 + 0], a346 = f0_w80_313[q329 + 1], a347 = f0_w80_313[q329 + 2], a348 = f0_w80_313[q329 + 3], a349 = f0_w80_313[q329 + 4], a350 = f0_w80_313[q329 + 5], a351 = f0_w80_313[q329 + 6], a352 = f0_w80_313[q329 + 7];
-              const r353 = f0_w80_312[q329 + 0], r354 = f0_w80_312[q329 + 1], r355 = f0_w80_312[q329 + 2], r356 = f0_w80_312[q329 + 3], r357 = f0_w80_312[q329 + 4], r358 = f0_w80_312[q329 + 5], r359 = f0_w80_312[q329 + 6], r360 = f0_w80_312[q329 + 7];
-              for (let j330 = 0; j330 < 500; j330++) {
-                f0_w80_310[0 + j330] += a345 * f0_w80_309[r353 + j330] + a346 * f0_w80_309[r354 + j330] + a347 * f0_w80_309[r355 + j330] + a348 * f0_w80_309[r356 + j330] + (a349 * f0_w80_309[r357 + j330] + a350 * f0_w80_309[r358 + j330] + a351 * f0_w80_309[r359 + j330] + a352 * f0_w80_309[r360 + j330]);
+            if (nnz341 === 0) continue;
+            f0_w80_328.fill(0);
+            let q347 = 0;
+            for (; q347 + 8 <= nnz341; q347 += 8) {
+              const a363 = f0_w80_331[q347 + 0], a364 = f0_w80_331[q347 + 1], a365 = f0_w80_331[q347 + 2], a366 = f0_w80_331[q347 + 3], a367 = f0_w80_331[q347 + 4], a368 = f0_w80_331[q347 + 5], a369 = f0_w80_331[q347 + 6], a370 = f0_w80_331[q347 + 7];
+              const r371 = f0_w80_330[q347 + 0], r372 = f0_w80_330[q347 + 1], r373 = f0_w80_330[q347 + 2], r374 = f0_w80_330[q347 + 3], r375 = f0_w80_330[q347 + 4], r376 = f0_w80_330[q347 + 5], r377 = f0_w80_330[q347 + 6], r378 = f0_w80_330[q347 + 7];
+              for (let j348 = 0; j348 < 500; j348++) {
+                f0_w80_328[0 + j348] += a363 * f0_w80_327[r371 + j348] + a364 * f0_w80_327[r372 + j348] + a365 * f0_w80_327[r373 + j348] + a366 * f0_w80_327[r374 + j348] + (a367 * f0_w80_327[r375 + j348] + a368 * f0_w80_327[r376 + j348] + a369 * f0_w80_327[r377 + j348] + a370 * f0_w80_327[r378 + j348]);
               }
             }
-            if (q329 + 4 <= nnz323) {
-              const a331 = f0_w80_313[q329], a332 = f0_w80_313[q329 + 1], a333 = f0_w80_313[q329 + 2], a334 = f0_w80_313[q329 + 3];
-              const r335 = f0_w80_312[q329], r336 = f0_w80_312[q329 + 1], r337 = f0_w80_312[q329 + 2], r338 = f0_w80_312[q329 + 3];
-              for (let j330 = 0; j330 < 500; j330++) {
-                f0_w80_310[0 + j330] += a331 * f0_w80_309[r335 + j330] + a332 * f0_w80_309[r336 + j330] + a333 * f0_w80_309[r337 + j330] + a334 * f0_w80_309[r338 + j330];
+            if (q347 + 4 <= nnz341) {
+              const a349 = f0_w80_331[q347], a350 = f0_w80_331[q347 + 1], a351 = f0_w80_331[q347 + 2], a352 = f0_w80_331[q347 + 3];
+              const r353 = f0_w80_330[q347], r354 = f0_w80_330[q347 + 1], r355 = f0_w80_330[q347 + 2], r356 = f0_w80_330[q347 + 3];
+              for (let j348 = 0; j348 < 500; j348++) {
+                f0_w80_328[0 + j348] += a349 * f0_w80_327[r353 + j348] + a350 * f0_w80_327[r354 + j348] + a351 * f0_w80_327[r355 + j348] + a352 * f0_w80_327[r356 + j348];
               }
-              q329 += 4;
+              q347 += 4;
             }
-            const a339 = f0_w80_313[q329], a340 = f0_w80_313[q329 + 1], a341 = f0_w80_313[q329 + 2];
-            const r342 = f0_w80_312[q329], r343 = f0_w80_312[q329 + 1], r344 = f0_w80_312[q329 + 2];
-            switch (nnz323 - q329) {
-              case 3: for (let j330 = 0; j330 < 500; j330++) f0_w80_310[0 + j330] += a339 * f0_w80_309[r342 + j330] + a340 * f0_w80_309[r343 + j330] + a341 * f0_w80_309[r344 + j330]; break;
-              case 2: for (let j330 = 0; j330 < 500; j330++) f0_w80_310[0 + j330] += a339 * f0_w80_309[r342 + j330] + a340 * f0_w80_309[r343 + j330]; break;
-              case 1: for (let j330 = 0; j330 < 500; j330++) f0_w80_310[0 + j330] += a339 * f0_w80_309[r342 + j330]; break;
+            const a357 = f0_w80_331[q347], a358 = f0_w80_331[q347 + 1], a359 = f0_w80_331[q347 + 2];
+            const r360 = f0_w80_330[q347], r361 = f0_w80_330[q347 + 1], r362 = f0_w80_330[q347 + 2];
+            switch (nnz341 - q347) {
+              case 3: for (let j348 = 0; j348 < 500; j348++) f0_w80_328[0 + j348] += a357 * f0_w80_327[r360 + j348] + a358 * f0_w80_327[r361 + j348] + a359 * f0_w80_327[r362 + j348]; break;
+              case 2: for (let j348 = 0; j348 < 500; j348++) f0_w80_328[0 + j348] += a357 * f0_w80_327[r360 + j348] + a358 * f0_w80_327[r361 + j348]; break;
+              case 1: for (let j348 = 0; j348 < 500; j348++) f0_w80_328[0 + j348] += a357 * f0_w80_327[r360 + j348]; break;
             }
-            for (let k315 = 0; k315 < 20; k315++) {
-              for (let u325 = 0; u325 < 5; u325++) {
-                const d317 = (k315 * 12 + i320 + u325) * 12 + j321, s316 = (k315 * 5 + u325) * 5;
-                for (let v326 = 0; v326 < 5; v326++) f0_w80_311[d317 + v326] += f0_w80_310[s316 + v326];
+            for (let k333 = 0; k333 < 20; k333++) {
+              for (let u343 = 0; u343 < 5; u343++) {
+                const d335 = (k333 * 12 + i338 + u343) * 12 + j339, s334 = (k333 * 5 + u343) * 5;
+                for (let v344 = 0; v344 < 5; v344++) f0_w80_329[d335 + v344] += f0_w80_328[s334 + v344];
               }
             }
           }
         }
-        const o328 = b319 * 2880;
-        for (let m327 = 0; m327 < 2880; m327++) f0_t80[o328 + m327] = f0_w80_311[m327];
+        const o346 = b337 * 2880;
+        for (let m345 = 0; m345 < 2880; m345++) f0_t80[o346 + m345] = f0_w80_329[m345];
       }
     }
 
     // transpose %81 → [20, 500, 12, 12] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o361 = 0;
-      for (let c362 = 0; c362 < 20; c362++) {
-        for (let c363 = 0; c363 < 500; c363++) {
-          for (let c364 = 0; c364 < 12; c364++) {
-            for (let c365 = 0; c365 < 12; c365++) {
-              f0_t81[o361++] = f0_t16[c362 * 144 + c363 * 2880 + c364 * 12 + c365];
+      let o379 = 0;
+      for (let c380 = 0; c380 < 20; c380++) {
+        for (let c381 = 0; c381 < 500; c381++) {
+          for (let c382 = 0; c382 < 12; c382++) {
+            for (let c383 = 0; c383 < 12; c383++) {
+              f0_t81[o379++] = f0_t16[c380 * 144 + c381 * 2880 + c382 * 12 + c383];
             }
           }
         }
@@ -1458,12 +1468,12 @@ export class Model implements CompiledModel {
 
     // transpose %82 → [50, 500, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o366 = 0;
-      for (let c367 = 0; c367 < 50; c367++) {
-        for (let c368 = 0; c368 < 500; c368++) {
-          for (let c369 = 0; c369 < 8; c369++) {
-            for (let c370 = 0; c370 < 8; c370++) {
-              f0_t82[o366++] = f0_t77[c367 * 64 + c368 * 3200 + c369 * 8 + c370];
+      let o384 = 0;
+      for (let c385 = 0; c385 < 50; c385++) {
+        for (let c386 = 0; c386 < 500; c386++) {
+          for (let c387 = 0; c387 < 8; c387++) {
+            for (let c388 = 0; c388 < 8; c388++) {
+              f0_t82[o384++] = f0_t77[c385 * 64 + c386 * 3200 + c387 * 8 + c388];
             }
           }
         }
@@ -1472,12 +1482,12 @@ export class Model implements CompiledModel {
 
     // flip %83 → [50, 500, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o371 = 0;
-      for (let c372 = 0; c372 < 50; c372++) {
-        for (let c373 = 0; c373 < 500; c373++) {
-          for (let c374 = 0; c374 < 8; c374++) {
-            for (let c375 = 0; c375 < 8; c375++) {
-              f0_t83[o371++] = f0_t82[63 + c372 * 32000 + c373 * 64 - c374 * 8 - c375];
+      let o389 = 0;
+      for (let c390 = 0; c390 < 50; c390++) {
+        for (let c391 = 0; c391 < 500; c391++) {
+          for (let c392 = 0; c392 < 8; c392++) {
+            for (let c393 = 0; c393 < 8; c393++) {
+              f0_t83[o389++] = f0_t82[63 + c390 * 32000 + c391 * 64 - c392 * 8 - c393];
             }
           }
         }
@@ -1486,63 +1496,63 @@ export class Model implements CompiledModel {
 
     // conv2d %84 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      for (let n0380 = 0; n0380 < 20; n0380 += 20) {
-        const nb381 = Math.min(20, 20 - n0380), lc382 = nb381 * 25;
-        f0_w84_377.fill(0);
-        for (let c0383 = 0; c0383 < 500; c0383 += 4) {
-          const cb384 = Math.min(4, 500 - c0383);
-          for (let cc385 = 0; cc385 < cb384; cc385++) {
-            for (let u386 = 0; u386 < 8; u386++) {
-              for (let v387 = 0; v387 < 8; v387++) {
-                const row388 = ((cc385 * 8 + u386) * 8 + v387) * 500;
-                for (let b389 = 0; b389 < nb381; b389++) {
-                  const s390 = ((n0380 + b389) * 500 + c0383 + cc385) * 144 + u386 * 12 + v387, d391 = row388 + b389 * 25;
-                  for (let i392 = 0; i392 < 5; i392++) {
-                    for (let j393 = 0; j393 < 5; j393++) f0_w84_376[d391 + i392 * 5 + j393] = f0_t81[s390 + i392 * 12 + j393];
+      for (let n0398 = 0; n0398 < 20; n0398 += 20) {
+        const nb399 = Math.min(20, 20 - n0398), lc400 = nb399 * 25;
+        f0_w84_395.fill(0);
+        for (let c0401 = 0; c0401 < 500; c0401 += 4) {
+          const cb402 = Math.min(4, 500 - c0401);
+          for (let cc403 = 0; cc403 < cb402; cc403++) {
+            for (let u404 = 0; u404 < 8; u404++) {
+              for (let v405 = 0; v405 < 8; v405++) {
+                const row406 = ((cc403 * 8 + u404) * 8 + v405) * 500;
+                for (let b407 = 0; b407 < nb399; b407++) {
+                  const s408 = ((n0398 + b407) * 500 + c0401 + cc403) * 144 + u404 * 12 + v405, d409 = row406 + b407 * 25;
+                  for (let i410 = 0; i410 < 5; i410++) {
+                    for (let j411 = 0; j411 < 5; j411++) f0_w84_394[d409 + i410 * 5 + j411] = f0_t81[s408 + i410 * 12 + j411];
                   }
                 }
               }
             }
           }
-          for (let k394 = 0; k394 < 50; k394++) {
-            let nnz395 = 0;
-            for (let cc385 = 0; cc385 < cb384; cc385++) {
-              const f0396 = (k394 * 500 + c0383 + cc385) * 64 + 63, p0397 = cc385 * 64;
-              for (let t398 = 0; t398 < 64; t398++) {
-                const a399 = f0_t83[f0396 - t398];
-                if (a399 !== 0) { f0_w84_378[nnz395] = (p0397 + t398) * 500; f0_w84_379[nnz395] = a399; nnz395++; }
+          for (let k412 = 0; k412 < 50; k412++) {
+            let nnz413 = 0;
+            for (let cc403 = 0; cc403 < cb402; cc403++) {
+              const f0414 = (k412 * 500 + c0401 + cc403) * 64 + 63, p0415 = cc403 * 64;
+              for (let t416 = 0; t416 < 64; t416++) {
+                const a417 = f0_t83[f0414 - t416];
+                if (a417 !== 0) { f0_w84_396[nnz413] = (p0415 + t416) * 500; f0_w84_397[nnz413] = a417; nnz413++; }
               }
             }
-            const o400 = k394 * 500;
-            let q402 = 0;
-            for (; q402 + 8 <= nnz395; q402 += 8) {
-              const a418 = f0_w84_379[q402 + 0], a419 = f0_w84_379[q402 + 1], a420 = f0_w84_379[q402 + 2], a421 = f0_w84_379[q402 + 3], a422 = f0_w84_379[q402 + 4], a423 = f0_w84_379[q402 + 5], a424 = f0_w84_379[q402 + 6], a425 = f0_w84_379[q402 + 7];
-              const r426 = f0_w84_378[q402 + 0], r427 = f0_w84_378[q402 + 1], r428 = f0_w84_378[q402 + 2], r429 = f0_w84_378[q402 + 3], r430 = f0_w84_378[q402 + 4], r431 = f0_w84_378[q402 + 5], r432 = f0_w84_378[q402 + 6], r433 = f0_w84_378[q402 + 7];
-              for (let j403 = 0; j403 < lc382; j403++) {
-                f0_w84_377[o400 + j403] += a418 * f0_w84_376[r426 + j403] + a419 * f0_w84_376[r427 + j403] + a420 * f0_w84_376[r428 + j403] + a421 * f0_w84_376[r429 + j403] + (a422 * f0_w84_376[r430 + j403] + a423 * f0_w84_376[r431 + j403] + a424 * f0_w84_376[r432 + j403] + a425 * f0_w84_376[r433 + j403]);
+            const o418 = k412 * 500;
+            let q420 = 0;
+            for (; q420 + 8 <= nnz413; q420 += 8) {
+              const a436 = f0_w84_397[q420 + 0], a437 = f0_w84_397[q420 + 1], a438 = f0_w84_397[q420 + 2], a439 = f0_w84_397[q420 + 3], a440 = f0_w84_397[q420 + 4], a441 = f0_w84_397[q420 + 5], a442 = f0_w84_397[q420 + 6], a443 = f0_w84_397[q420 + 7];
+              const r444 = f0_w84_396[q420 + 0], r445 = f0_w84_396[q420 + 1], r446 = f0_w84_396[q420 + 2], r447 = f0_w84_396[q420 + 3], r448 = f0_w84_396[q420 + 4], r449 = f0_w84_396[q420 + 5], r450 = f0_w84_396[q420 + 6], r451 = f0_w84_396[q420 + 7];
+              for (let j421 = 0; j421 < lc400; j421++) {
+                f0_w84_395[o418 + j421] += a436 * f0_w84_394[r444 + j421] + a437 * f0_w84_394[r445 + j421] + a438 * f0_w84_394[r446 + j421] + a439 * f0_w84_394[r447 + j421] + (a440 * f0_w84_394[r448 + j421] + a441 * f0_w84_394[r449 + j421] + a442 * f0_w84_394[r450 + j421] + a443 * f0_w84_394[r451 + j421]);
               }
             }
-            if (q402 + 4 <= nnz395) {
-              const a404 = f0_w84_379[q402], a405 = f0_w84_379[q402 + 1], a406 = f0_w84_379[q402 + 2], a407 = f0_w84_379[q402 + 3];
-              const r408 = f0_w84_378[q402], r409 = f0_w84_378[q402 + 1], r410 = f0_w84_378[q402 + 2], r411 = f0_w84_378[q402 + 3];
-              for (let j403 = 0; j403 < lc382; j403++) {
-                f0_w84_377[o400 + j403] += a404 * f0_w84_376[r408 + j403] + a405 * f0_w84_376[r409 + j403] + a406 * f0_w84_376[r410 + j403] + a407 * f0_w84_376[r411 + j403];
+            if (q420 + 4 <= nnz413) {
+              const a422 = f0_w84_397[q420], a423 = f0_w84_397[q420 + 1], a424 = f0_w84_397[q420 + 2], a425 = f0_w84_397[q420 + 3];
+              const r426 = f0_w84_396[q420], r427 = f0_w84_396[q420 + 1], r428 = f0_w84_396[q420 + 2], r429 = f0_w84_396[q420 + 3];
+              for (let j421 = 0; j421 < lc400; j421++) {
+                f0_w84_395[o418 + j421] += a422 * f0_w84_394[r426 + j421] + a423 * f0_w84_394[r427 + j421] + a424 * f0_w84_394[r428 + j421] + a425 * f0_w84_394[r429 + j421];
               }
-              q402 += 4;
+              q420 += 4;
             }
-            const a412 = f0_w84_379[q402], a413 = f0_w84_379[q402 + 1], a414 = f0_w84_379[q402 + 2];
-            const r415 = f0_w84_378[q402], r416 = f0_w84_378[q402 + 1], r417 = f0_w84_378[q402 + 2];
-            switch (nnz395 - q402) {
-              case 3: for (let j403 = 0; j403 < lc382; j403++) f0_w84_377[o400 + j403] += a412 * f0_w84_376[r415 + j403] + a413 * f0_w84_376[r416 + j403] + a414 * f0_w84_376[r417 + j403]; break;
-              case 2: for (let j403 = 0; j403 < lc382; j403++) f0_w84_377[o400 + j403] += a412 * f0_w84_376[r415 + j403] + a413 * f0_w84_376[r416 + j403]; break;
-              case 1: for (let j403 = 0; j403 < lc382; j403++) f0_w84_377[o400 + j403] += a412 * f0_w84_376[r415 + j403]; break;
+            const a430 = f0_w84_397[q420], a431 = f0_w84_397[q420 + 1], a432 = f0_w84_397[q420 + 2];
+            const r433 = f0_w84_396[q420], r434 = f0_w84_396[q420 + 1], r435 = f0_w84_396[q420 + 2];
+            switch (nnz413 - q420) {
+              case 3: for (let j421 = 0; j421 < lc400; j421++) f0_w84_395[o418 + j421] += a430 * f0_w84_394[r433 + j421] + a431 * f0_w84_394[r434 + j421] + a432 * f0_w84_394[r435 + j421]; break;
+              case 2: for (let j421 = 0; j421 < lc400; j421++) f0_w84_395[o418 + j421] += a430 * f0_w84_394[r433 + j421] + a431 * f0_w84_394[r434 + j421]; break;
+              case 1: for (let j421 = 0; j421 < lc400; j421++) f0_w84_395[o418 + j421] += a430 * f0_w84_394[r433 + j421]; break;
             }
           }
         }
-        for (let b389 = 0; b389 < nb381; b389++) {
-          for (let k394 = 0; k394 < 50; k394++) {
-            const d391 = ((n0380 + b389) * 50 + k394) * 25, s390 = k394 * 500 + b389 * 25;
-            for (let m401 = 0; m401 < 25; m401++) f0_t84[d391 + m401] = f0_w84_377[s390 + m401];
+        for (let b407 = 0; b407 < nb399; b407++) {
+          for (let k412 = 0; k412 < 50; k412++) {
+            const d409 = ((n0398 + b407) * 50 + k412) * 25, s408 = k412 * 500 + b407 * 25;
+            for (let m419 = 0; m419 < 25; m419++) f0_t84[d409 + m419] = f0_w84_395[s408 + m419];
           }
         }
       }
@@ -1550,12 +1560,12 @@ export class Model implements CompiledModel {
 
     // flip %85 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o434 = 0;
-      for (let c435 = 0; c435 < 20; c435++) {
-        for (let c436 = 0; c436 < 50; c436++) {
-          for (let c437 = 0; c437 < 5; c437++) {
-            for (let c438 = 0; c438 < 5; c438++) {
-              f0_t85[o434++] = f0_t84[24 + c435 * 1250 + c436 * 25 - c437 * 5 - c438];
+      let o452 = 0;
+      for (let c453 = 0; c453 < 20; c453++) {
+        for (let c454 = 0; c454 < 50; c454++) {
+          for (let c455 = 0; c455 < 5; c455++) {
+            for (let c456 = 0; c456 < 5; c456++) {
+              f0_t85[o452++] = f0_t84[24 + c453 * 1250 + c454 * 25 - c455 * 5 - c456];
             }
           }
         }
@@ -1564,12 +1574,12 @@ export class Model implements CompiledModel {
 
     // transpose %86 → [50, 20, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o439 = 0;
-      for (let c440 = 0; c440 < 50; c440++) {
-        for (let c441 = 0; c441 < 20; c441++) {
-          for (let c442 = 0; c442 < 5; c442++) {
-            for (let c443 = 0; c443 < 5; c443++) {
-              f0_t86[o439++] = f0_t85[c440 * 25 + c441 * 1250 + c442 * 5 + c443];
+      let o457 = 0;
+      for (let c458 = 0; c458 < 50; c458++) {
+        for (let c459 = 0; c459 < 20; c459++) {
+          for (let c460 = 0; c460 < 5; c460++) {
+            for (let c461 = 0; c461 < 5; c461++) {
+              f0_t86[o457++] = f0_t85[c458 * 25 + c459 * 1250 + c460 * 5 + c461];
             }
           }
         }
@@ -1577,16 +1587,16 @@ export class Model implements CompiledModel {
     }
 
     // mul %90 → [500, 20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
-    for (let i444 = 0; i444 < 1440000; i444++) f0_t90[i444] = (f0_t80[i444] * (1 - (f0_t16[i444] * f0_t16[i444])));
+    for (let i462 = 0; i462 < 1440000; i462++) f0_t90[i462] = (f0_t80[i462] * (1 - (f0_t16[i462] * f0_t16[i462])));
     // reduce_sum %91 → [20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
     {
       f0_t91.fill(0);
-      let s449 = 0;
-      for (let c445 = 0; c445 < 500; c445++) {
-        for (let c446 = 0; c446 < 20; c446++) {
-          for (let c447 = 0; c447 < 12; c447++) {
-            for (let c448 = 0; c448 < 12; c448++) {
-              f0_t91[c446 * 144 + c447 * 12 + c448] += f0_t90[s449++];
+      let s467 = 0;
+      for (let c463 = 0; c463 < 500; c463++) {
+        for (let c464 = 0; c464 < 20; c464++) {
+          for (let c465 = 0; c465 < 12; c465++) {
+            for (let c466 = 0; c466 < 12; c466++) {
+              f0_t91[c464 * 144 + c465 * 12 + c466] += f0_t90[s467++];
             }
           }
         }
@@ -1595,27 +1605,27 @@ export class Model implements CompiledModel {
 
     // reduce_sum %92 → [20] — specs/lenet.yaml:36 (graph.c1)
     {
-      for (let o450 = 0; o450 < 20; o450++) {
-        let s452 = 0;
-        for (let k451 = o450 * 144; k451 < o450 * 144 + 144; k451++) s452 += f0_t91[k451];
-        f0_t92[o450] = s452;
+      for (let o468 = 0; o468 < 20; o468++) {
+        let s470 = 0;
+        for (let k469 = o468 * 144; k469 < o468 * 144 + 144; k469++) s470 += f0_t91[k469];
+        f0_t92[o468] = s470;
       }
     }
 
     // max_pool2d_grad %94 → [500, 20, 24, 24] — specs/lenet.yaml:36 (graph.c1)
     {
       f0_t94.fill(0);
-      let o461 = 0;
-      for (let pl453 = 0; pl453 < 10000; pl453++) {
-        for (let i454 = 0; i454 < 12; i454++) {
-          for (let j455 = 0; j455 < 12; j455++) {
-            let at459 = (pl453 * 24 + i454 * 2) * 24 + j455 * 2;
-            let m458 = f0_t11[at459];
-            for (let a456 = 0; a456 < 2; a456++) {
-              const r460 = (pl453 * 24 + i454 * 2 + a456) * 24 + j455 * 2;
-              for (let c457 = 0; c457 < 2; c457++) { const k462 = r460 + c457; if (f0_t11[k462] > m458) { m458 = f0_t11[k462]; at459 = k462; } }
+      let o479 = 0;
+      for (let pl471 = 0; pl471 < 10000; pl471++) {
+        for (let i472 = 0; i472 < 12; i472++) {
+          for (let j473 = 0; j473 < 12; j473++) {
+            let at477 = (pl471 * 24 + i472 * 2) * 24 + j473 * 2;
+            let m476 = f0_t11[at477];
+            for (let a474 = 0; a474 < 2; a474++) {
+              const r478 = (pl471 * 24 + i472 * 2 + a474) * 24 + j473 * 2;
+              for (let c475 = 0; c475 < 2; c475++) { const k480 = r478 + c475; if (f0_t11[k480] > m476) { m476 = f0_t11[k480]; at477 = k480; } }
             }
-            f0_t94[at459] = f0_t90[o461++];
+            f0_t94[at477] = f0_t90[o479++];
           }
         }
       }
@@ -1623,12 +1633,12 @@ export class Model implements CompiledModel {
 
     // transpose %95 → [1, 500, 28, 28] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o463 = 0;
-      for (let c464 = 0; c464 < 1; c464++) {
-        for (let c465 = 0; c465 < 500; c465++) {
-          for (let c466 = 0; c466 < 28; c466++) {
-            for (let c467 = 0; c467 < 28; c467++) {
-              f0_t95[o463++] = in_x[c464 * 784 + c465 * 784 + c466 * 28 + c467];
+      let o481 = 0;
+      for (let c482 = 0; c482 < 1; c482++) {
+        for (let c483 = 0; c483 < 500; c483++) {
+          for (let c484 = 0; c484 < 28; c484++) {
+            for (let c485 = 0; c485 < 28; c485++) {
+              f0_t95[o481++] = in_x[c482 * 784 + c483 * 784 + c484 * 28 + c485];
             }
           }
         }
@@ -1637,12 +1647,12 @@ export class Model implements CompiledModel {
 
     // transpose %96 → [20, 500, 24, 24] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o468 = 0;
-      for (let c469 = 0; c469 < 20; c469++) {
-        for (let c470 = 0; c470 < 500; c470++) {
-          for (let c471 = 0; c471 < 24; c471++) {
-            for (let c472 = 0; c472 < 24; c472++) {
-              f0_t96[o468++] = f0_t94[c469 * 576 + c470 * 11520 + c471 * 24 + c472];
+      let o486 = 0;
+      for (let c487 = 0; c487 < 20; c487++) {
+        for (let c488 = 0; c488 < 500; c488++) {
+          for (let c489 = 0; c489 < 24; c489++) {
+            for (let c490 = 0; c490 < 24; c490++) {
+              f0_t96[o486++] = f0_t94[c487 * 576 + c488 * 11520 + c489 * 24 + c490];
             }
           }
         }
@@ -1651,12 +1661,12 @@ export class Model implements CompiledModel {
 
     // flip %97 → [20, 500, 24, 24] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o473 = 0;
-      for (let c474 = 0; c474 < 20; c474++) {
-        for (let c475 = 0; c475 < 500; c475++) {
-          for (let c476 = 0; c476 < 24; c476++) {
-            for (let c477 = 0; c477 < 24; c477++) {
-              f0_t97[o473++] = f0_t96[575 + c474 * 288000 + c475 * 576 - c476 * 24 - c477];
+      let o491 = 0;
+      for (let c492 = 0; c492 < 20; c492++) {
+        for (let c493 = 0; c493 < 500; c493++) {
+          for (let c494 = 0; c494 < 24; c494++) {
+            for (let c495 = 0; c495 < 24; c495++) {
+              f0_t97[o491++] = f0_t96[575 + c492 * 288000 + c493 * 576 - c494 * 24 - c495];
             }
           }
         }
@@ -1665,63 +1675,63 @@ export class Model implements CompiledModel {
 
     // conv2d %98 → [1, 20, 5, 5] — specs/lenet.yaml:36 (graph.c1)
     {
-      for (let n0482 = 0; n0482 < 1; n0482 += 1) {
-        const nb483 = Math.min(1, 1 - n0482), lc484 = nb483 * 25;
-        f0_w98_479.fill(0);
-        for (let c0485 = 0; c0485 < 500; c0485 += 9) {
-          const cb486 = Math.min(9, 500 - c0485);
-          for (let cc487 = 0; cc487 < cb486; cc487++) {
-            for (let u488 = 0; u488 < 24; u488++) {
-              for (let v489 = 0; v489 < 24; v489++) {
-                const row490 = ((cc487 * 24 + u488) * 24 + v489) * 25;
-                for (let b491 = 0; b491 < nb483; b491++) {
-                  const s492 = ((n0482 + b491) * 500 + c0485 + cc487) * 784 + u488 * 28 + v489, d493 = row490 + b491 * 25;
-                  for (let i494 = 0; i494 < 5; i494++) {
-                    for (let j495 = 0; j495 < 5; j495++) f0_w98_478[d493 + i494 * 5 + j495] = f0_t95[s492 + i494 * 28 + j495];
+      for (let n0500 = 0; n0500 < 1; n0500 += 1) {
+        const nb501 = Math.min(1, 1 - n0500), lc502 = nb501 * 25;
+        f0_w98_497.fill(0);
+        for (let c0503 = 0; c0503 < 500; c0503 += 9) {
+          const cb504 = Math.min(9, 500 - c0503);
+          for (let cc505 = 0; cc505 < cb504; cc505++) {
+            for (let u506 = 0; u506 < 24; u506++) {
+              for (let v507 = 0; v507 < 24; v507++) {
+                const row508 = ((cc505 * 24 + u506) * 24 + v507) * 25;
+                for (let b509 = 0; b509 < nb501; b509++) {
+                  const s510 = ((n0500 + b509) * 500 + c0503 + cc505) * 784 + u506 * 28 + v507, d511 = row508 + b509 * 25;
+                  for (let i512 = 0; i512 < 5; i512++) {
+                    for (let j513 = 0; j513 < 5; j513++) f0_w98_496[d511 + i512 * 5 + j513] = f0_t95[s510 + i512 * 28 + j513];
                   }
                 }
               }
             }
           }
-          for (let k496 = 0; k496 < 20; k496++) {
-            let nnz497 = 0;
-            for (let cc487 = 0; cc487 < cb486; cc487++) {
-              const f0498 = (k496 * 500 + c0485 + cc487) * 576 + 575, p0499 = cc487 * 576;
-              for (let t500 = 0; t500 < 576; t500++) {
-                const a501 = f0_t97[f0498 - t500];
-                if (a501 !== 0) { f0_w98_480[nnz497] = (p0499 + t500) * 25; f0_w98_481[nnz497] = a501; nnz497++; }
+          for (let k514 = 0; k514 < 20; k514++) {
+            let nnz515 = 0;
+            for (let cc505 = 0; cc505 < cb504; cc505++) {
+              const f0516 = (k514 * 500 + c0503 + cc505) * 576 + 575, p0517 = cc505 * 576;
+              for (let t518 = 0; t518 < 576; t518++) {
+                const a519 = f0_t97[f0516 - t518];
+                if (a519 !== 0) { f0_w98_498[nnz515] = (p0517 + t518) * 25; f0_w98_499[nnz515] = a519; nnz515++; }
               }
             }
-            const o502 = k496 * 25;
-            let q504 = 0;
-            for (; q504 + 8 <= nnz497; q504 += 8) {
-              const a520 = f0_w98_481[q504 + 0], a521 = f0_w98_481[q504 + 1], a522 = f0_w98_481[q504 + 2], a523 = f0_w98_481[q504 + 3], a524 = f0_w98_481[q504 + 4], a525 = f0_w98_481[q504 + 5], a526 = f0_w98_481[q504 + 6], a527 = f0_w98_481[q504 + 7];
-              const r528 = f0_w98_480[q504 + 0], r529 = f0_w98_480[q504 + 1], r530 = f0_w98_480[q504 + 2], r531 = f0_w98_480[q504 + 3], r532 = f0_w98_480[q504 + 4], r533 = f0_w98_480[q504 + 5], r534 = f0_w98_480[q504 + 6], r535 = f0_w98_480[q504 + 7];
-              for (let j505 = 0; j505 < lc484; j505++) {
-                f0_w98_479[o502 + j505] += a520 * f0_w98_478[r528 + j505] + a521 * f0_w98_478[r529 + j505] + a522 * f0_w98_478[r530 + j505] + a523 * f0_w98_478[r531 + j505] + (a524 * f0_w98_478[r532 + j505] + a525 * f0_w98_478[r533 + j505] + a526 * f0_w98_478[r534 + j505] + a527 * f0_w98_478[r535 + j505]);
+            const o520 = k514 * 25;
+            let q522 = 0;
+            for (; q522 + 8 <= nnz515; q522 += 8) {
+              const a538 = f0_w98_499[q522 + 0], a539 = f0_w98_499[q522 + 1], a540 = f0_w98_499[q522 + 2], a541 = f0_w98_499[q522 + 3], a542 = f0_w98_499[q522 + 4], a543 = f0_w98_499[q522 + 5], a544 = f0_w98_499[q522 + 6], a545 = f0_w98_499[q522 + 7];
+              const r546 = f0_w98_498[q522 + 0], r547 = f0_w98_498[q522 + 1], r548 = f0_w98_498[q522 + 2], r549 = f0_w98_498[q522 + 3], r550 = f0_w98_498[q522 + 4], r551 = f0_w98_498[q522 + 5], r552 = f0_w98_498[q522 + 6], r553 = f0_w98_498[q522 + 7];
+              for (let j523 = 0; j523 < lc502; j523++) {
+                f0_w98_497[o520 + j523] += a538 * f0_w98_496[r546 + j523] + a539 * f0_w98_496[r547 + j523] + a540 * f0_w98_496[r548 + j523] + a541 * f0_w98_496[r549 + j523] + (a542 * f0_w98_496[r550 + j523] + a543 * f0_w98_496[r551 + j523] + a544 * f0_w98_496[r552 + j523] + a545 * f0_w98_496[r553 + j523]);
               }
             }
-            if (q504 + 4 <= nnz497) {
-              const a506 = f0_w98_481[q504], a507 = f0_w98_481[q504 + 1], a508 = f0_w98_481[q504 + 2], a509 = f0_w98_481[q504 + 3];
-              const r510 = f0_w98_480[q504], r511 = f0_w98_480[q504 + 1], r512 = f0_w98_480[q504 + 2], r513 = f0_w98_480[q504 + 3];
-              for (let j505 = 0; j505 < lc484; j505++) {
-                f0_w98_479[o502 + j505] += a506 * f0_w98_478[r510 + j505] + a507 * f0_w98_478[r511 + j505] + a508 * f0_w98_478[r512 + j505] + a509 * f0_w98_478[r513 + j505];
+            if (q522 + 4 <= nnz515) {
+              const a524 = f0_w98_499[q522], a525 = f0_w98_499[q522 + 1], a526 = f0_w98_499[q522 + 2], a527 = f0_w98_499[q522 + 3];
+              const r528 = f0_w98_498[q522], r529 = f0_w98_498[q522 + 1], r530 = f0_w98_498[q522 + 2], r531 = f0_w98_498[q522 + 3];
+              for (let j523 = 0; j523 < lc502; j523++) {
+                f0_w98_497[o520 + j523] += a524 * f0_w98_496[r528 + j523] + a525 * f0_w98_496[r529 + j523] + a526 * f0_w98_496[r530 + j523] + a527 * f0_w98_496[r531 + j523];
               }
-              q504 += 4;
+              q522 += 4;
             }
-            const a514 = f0_w98_481[q504], a515 = f0_w98_481[q504 + 1], a516 = f0_w98_481[q504 + 2];
-            const r517 = f0_w98_480[q504], r518 = f0_w98_480[q504 + 1], r519 = f0_w98_480[q504 + 2];
-            switch (nnz497 - q504) {
-              case 3: for (let j505 = 0; j505 < lc484; j505++) f0_w98_479[o502 + j505] += a514 * f0_w98_478[r517 + j505] + a515 * f0_w98_478[r518 + j505] + a516 * f0_w98_478[r519 + j505]; break;
-              case 2: for (let j505 = 0; j505 < lc484; j505++) f0_w98_479[o502 + j505] += a514 * f0_w98_478[r517 + j505] + a515 * f0_w98_478[r518 + j505]; break;
-              case 1: for (let j505 = 0; j505 < lc484; j505++) f0_w98_479[o502 + j505] += a514 * f0_w98_478[r517 + j505]; break;
+            const a532 = f0_w98_499[q522], a533 = f0_w98_499[q522 + 1], a534 = f0_w98_499[q522 + 2];
+            const r535 = f0_w98_498[q522], r536 = f0_w98_498[q522 + 1], r537 = f0_w98_498[q522 + 2];
+            switch (nnz515 - q522) {
+              case 3: for (let j523 = 0; j523 < lc502; j523++) f0_w98_497[o520 + j523] += a532 * f0_w98_496[r535 + j523] + a533 * f0_w98_496[r536 + j523] + a534 * f0_w98_496[r537 + j523]; break;
+              case 2: for (let j523 = 0; j523 < lc502; j523++) f0_w98_497[o520 + j523] += a532 * f0_w98_496[r535 + j523] + a533 * f0_w98_496[r536 + j523]; break;
+              case 1: for (let j523 = 0; j523 < lc502; j523++) f0_w98_497[o520 + j523] += a532 * f0_w98_496[r535 + j523]; break;
             }
           }
         }
-        for (let b491 = 0; b491 < nb483; b491++) {
-          for (let k496 = 0; k496 < 20; k496++) {
-            const d493 = ((n0482 + b491) * 20 + k496) * 25, s492 = k496 * 25 + b491 * 25;
-            for (let m503 = 0; m503 < 25; m503++) f0_t98[d493 + m503] = f0_w98_479[s492 + m503];
+        for (let b509 = 0; b509 < nb501; b509++) {
+          for (let k514 = 0; k514 < 20; k514++) {
+            const d511 = ((n0500 + b509) * 20 + k514) * 25, s510 = k514 * 25 + b509 * 25;
+            for (let m521 = 0; m521 < 25; m521++) f0_t98[d511 + m521] = f0_w98_497[s510 + m521];
           }
         }
       }
@@ -1729,12 +1739,12 @@ export class Model implements CompiledModel {
 
     // flip %99 → [1, 20, 5, 5] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o536 = 0;
-      for (let c537 = 0; c537 < 1; c537++) {
-        for (let c538 = 0; c538 < 20; c538++) {
-          for (let c539 = 0; c539 < 5; c539++) {
-            for (let c540 = 0; c540 < 5; c540++) {
-              f0_t99[o536++] = f0_t98[24 + c538 * 25 - c539 * 5 - c540];
+      let o554 = 0;
+      for (let c555 = 0; c555 < 1; c555++) {
+        for (let c556 = 0; c556 < 20; c556++) {
+          for (let c557 = 0; c557 < 5; c557++) {
+            for (let c558 = 0; c558 < 5; c558++) {
+              f0_t99[o554++] = f0_t98[24 + c556 * 25 - c557 * 5 - c558];
             }
           }
         }
@@ -1743,12 +1753,12 @@ export class Model implements CompiledModel {
 
     // transpose %100 → [20, 1, 5, 5] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o541 = 0;
-      for (let c542 = 0; c542 < 20; c542++) {
-        for (let c543 = 0; c543 < 1; c543++) {
-          for (let c544 = 0; c544 < 5; c544++) {
-            for (let c545 = 0; c545 < 5; c545++) {
-              f0_t100[o541++] = f0_t99[c542 * 25 + c543 * 500 + c544 * 5 + c545];
+      let o559 = 0;
+      for (let c560 = 0; c560 < 20; c560++) {
+        for (let c561 = 0; c561 < 1; c561++) {
+          for (let c562 = 0; c562 < 5; c562++) {
+            for (let c563 = 0; c563 < 5; c563++) {
+              f0_t100[o559++] = f0_t99[c560 * 25 + c561 * 500 + c562 * 5 + c563];
             }
           }
         }
@@ -1756,21 +1766,21 @@ export class Model implements CompiledModel {
     }
 
     // sub %103 → [20, 1, 5, 5] — specs/lenet.yaml:50 (phases[0].optimizer)
-    for (let i546 = 0; i546 < 500; i546++) p0_W1[i546] = (p0_W1[i546] - (0.1 * f0_t100[i546]));
+    for (let i564 = 0; i564 < 500; i564++) p0_W1[i564] = (p0_W1[i564] - (0.1 * f0_t100[i564]));
     // sub %106 → [20, 1, 1] — specs/lenet.yaml:50 (phases[0].optimizer)
-    for (let i547 = 0; i547 < 20; i547++) p1_b1[i547] = (p1_b1[i547] - (0.1 * f0_t92[i547]));
+    for (let i565 = 0; i565 < 20; i565++) p1_b1[i565] = (p1_b1[i565] - (0.1 * f0_t92[i565]));
     // sub %109 → [50, 20, 5, 5] — specs/lenet.yaml:50 (phases[0].optimizer)
-    for (let i548 = 0; i548 < 25000; i548++) p2_W2[i548] = (p2_W2[i548] - (0.1 * f0_t86[i548]));
+    for (let i566 = 0; i566 < 25000; i566++) p2_W2[i566] = (p2_W2[i566] - (0.1 * f0_t86[i566]));
     // sub %112 → [50, 1, 1] — specs/lenet.yaml:50 (phases[0].optimizer)
-    for (let i549 = 0; i549 < 50; i549++) p3_b2[i549] = (p3_b2[i549] - (0.1 * f0_t75[i549]));
+    for (let i567 = 0; i567 < 50; i567++) p3_b2[i567] = (p3_b2[i567] - (0.1 * f0_t75[i567]));
     // sub %115 → [800, 500] — specs/lenet.yaml:50 (phases[0].optimizer)
-    for (let i550 = 0; i550 < 400000; i550++) p4_W3[i550] = (p4_W3[i550] - (0.1 * f0_t68[i550]));
+    for (let i568 = 0; i568 < 400000; i568++) p4_W3[i568] = (p4_W3[i568] - (0.1 * f0_t68[i568]));
     // sub %118 → [500] — specs/lenet.yaml:50 (phases[0].optimizer)
-    for (let i551 = 0; i551 < 500; i551++) p5_b3[i551] = (p5_b3[i551] - (0.1 * f0_t66[i551]));
+    for (let i569 = 0; i569 < 500; i569++) p5_b3[i569] = (p5_b3[i569] - (0.1 * f0_t66[i569]));
     // sub %121 → [500, 10] — specs/lenet.yaml:50 (phases[0].optimizer)
-    for (let i552 = 0; i552 < 5000; i552++) p6_W4[i552] = (p6_W4[i552] - (0.1 * f0_t61[i552]));
+    for (let i570 = 0; i570 < 5000; i570++) p6_W4[i570] = (p6_W4[i570] - (0.1 * f0_t61[i570]));
     // sub %124 → [10] — specs/lenet.yaml:50 (phases[0].optimizer)
-    for (let i553 = 0; i553 < 10; i553++) p7_b4[i553] = (p7_b4[i553] - (0.1 * f0_t59[i553]));
+    for (let i571 = 0; i571 < 10; i571++) p7_b4[i571] = (p7_b4[i571] - (0.1 * f0_t59[i571]));
     return f0_t48[0];
   }
 }

@@ -115,13 +115,13 @@ export class Model implements CompiledModel {
   private readonly f0_t53 = new Float32Array(10);
   private readonly f0_t54 = new Float32Array(10000);
   private readonly f0_t55 = new Float32Array(5000);
-  private readonly f0_w55_98 = new Int32Array(23);
-  private readonly f0_w55_99 = new Float64Array(23);
+  private readonly f0_w55_107 = new Int32Array(23);
+  private readonly f0_w55_108 = new Float64Array(23);
   private readonly f0_t60 = new Float32Array(10000);
   private readonly f0_t61 = new Float32Array(500);
   private readonly f0_t62 = new Float32Array(392000);
-  private readonly f0_w62_120 = new Int32Array(23);
-  private readonly f0_w62_121 = new Float64Array(23);
+  private readonly f0_w62_129 = new Int32Array(23);
+  private readonly f0_w62_130 = new Float64Array(23);
   private readonly ev_t6 = new Float32Array(10000);
   private readonly ev_w6_5 = new Int32Array(787);
   private readonly ev_w6_6 = new Float64Array(787);
@@ -397,13 +397,13 @@ export class Model implements CompiledModel {
     const f0_t53 = this.f0_t53;
     const f0_t54 = this.f0_t54;
     const f0_t55 = this.f0_t55;
-    const f0_w55_98 = this.f0_w55_98;
-    const f0_w55_99 = this.f0_w55_99;
+    const f0_w55_107 = this.f0_w55_107;
+    const f0_w55_108 = this.f0_w55_108;
     const f0_t60 = this.f0_t60;
     const f0_t61 = this.f0_t61;
     const f0_t62 = this.f0_t62;
-    const f0_w62_120 = this.f0_w62_120;
-    const f0_w62_121 = this.f0_w62_121;
+    const f0_w62_129 = this.f0_w62_129;
+    const f0_w62_130 = this.f0_w62_130;
     const in_x = batch.x as Float32Array;
     const in_y = batch.y as Int32Array;
     const p0_W1 = this.params.W1;
@@ -619,91 +619,96 @@ export class Model implements CompiledModel {
     // matmul %54 → [20, 500] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
       for (let i88 = 0; i88 < 20; i88++) {
-        for (let j89 = 0; j89 < 500; j89++) {
-          let s92 = 0;
-          for (let p90 = 0; p90 < 10; p90++) s92 += f0_t52[i88 * 10 + p90] * p2_W2[j89 * 10 + p90];
-          f0_t54[i88 * 500 + j89] = s92;
+        for (let j89 = 0; j89 < 500; j89 += 4) {
+          let s94 = 0, s95 = 0, s96 = 0, s97 = 0;
+          const r98 = j89 * 10, r99 = r98 + 10, r100 = r99 + 10, r101 = r100 + 10;
+          for (let p90 = 0; p90 < 10; p90++) {
+            const a91 = f0_t52[i88 * 10 + p90];
+            s94 += a91 * p2_W2[r98 + p90]; s95 += a91 * p2_W2[r99 + p90]; s96 += a91 * p2_W2[r100 + p90]; s97 += a91 * p2_W2[r101 + p90];
+          }
+          const o93 = i88 * 500 + j89;
+          f0_t54[o93] = s94; f0_t54[o93 + 1] = s95; f0_t54[o93 + 2] = s96; f0_t54[o93 + 3] = s97;
         }
       }
     }
 
     // matmul %55 → [500, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
-      for (let i93 = 0; i93 < 500; i93++) {
-        let nnz100 = 0;
-        for (let p95 = 0; p95 < 20; p95++) {
-          const a96 = f0_t9[p95 * 500 + i93];
-          if (a96 !== 0) { f0_w55_98[nnz100] = p95 * 10; f0_w55_99[nnz100] = a96; nnz100++; }
+      for (let i102 = 0; i102 < 500; i102++) {
+        let nnz109 = 0;
+        for (let p104 = 0; p104 < 20; p104++) {
+          const a105 = f0_t9[p104 * 500 + i102];
+          if (a105 !== 0) { f0_w55_107[nnz109] = p104 * 10; f0_w55_108[nnz109] = a105; nnz109++; }
         }
-        const o102 = i93 * 10;
-        f0_t55.fill(0, o102, o102 + 10);
-        let q101 = 0;
-        for (; q101 + 4 <= nnz100; q101 += 4) {
-          const a103 = f0_w55_99[q101], a104 = f0_w55_99[q101 + 1], a105 = f0_w55_99[q101 + 2], a106 = f0_w55_99[q101 + 3];
-          const b107 = f0_w55_98[q101], b108 = f0_w55_98[q101 + 1], b109 = f0_w55_98[q101 + 2], b110 = f0_w55_98[q101 + 3];
-          for (let j94 = 0; j94 < 10; j94++) {
-            f0_t55[o102 + j94] += a103 * f0_t52[b107 + j94] + a104 * f0_t52[b108 + j94] + a105 * f0_t52[b109 + j94] + a106 * f0_t52[b110 + j94];
+        const o111 = i102 * 10;
+        f0_t55.fill(0, o111, o111 + 10);
+        let q110 = 0;
+        for (; q110 + 4 <= nnz109; q110 += 4) {
+          const a112 = f0_w55_108[q110], a113 = f0_w55_108[q110 + 1], a114 = f0_w55_108[q110 + 2], a115 = f0_w55_108[q110 + 3];
+          const b116 = f0_w55_107[q110], b117 = f0_w55_107[q110 + 1], b118 = f0_w55_107[q110 + 2], b119 = f0_w55_107[q110 + 3];
+          for (let j103 = 0; j103 < 10; j103++) {
+            f0_t55[o111 + j103] += a112 * f0_t52[b116 + j103] + a113 * f0_t52[b117 + j103] + a114 * f0_t52[b118 + j103] + a115 * f0_t52[b119 + j103];
           }
         }
-        const a103 = f0_w55_99[q101], a104 = f0_w55_99[q101 + 1], a105 = f0_w55_99[q101 + 2];
-        const b107 = f0_w55_98[q101], b108 = f0_w55_98[q101 + 1], b109 = f0_w55_98[q101 + 2];
-        switch (nnz100 - q101) {
-          case 3: for (let j94 = 0; j94 < 10; j94++) f0_t55[o102 + j94] += a103 * f0_t52[b107 + j94] + a104 * f0_t52[b108 + j94] + a105 * f0_t52[b109 + j94]; break;
-          case 2: for (let j94 = 0; j94 < 10; j94++) f0_t55[o102 + j94] += a103 * f0_t52[b107 + j94] + a104 * f0_t52[b108 + j94]; break;
-          case 1: for (let j94 = 0; j94 < 10; j94++) f0_t55[o102 + j94] += a103 * f0_t52[b107 + j94]; break;
+        const a112 = f0_w55_108[q110], a113 = f0_w55_108[q110 + 1], a114 = f0_w55_108[q110 + 2];
+        const b116 = f0_w55_107[q110], b117 = f0_w55_107[q110 + 1], b118 = f0_w55_107[q110 + 2];
+        switch (nnz109 - q110) {
+          case 3: for (let j103 = 0; j103 < 10; j103++) f0_t55[o111 + j103] += a112 * f0_t52[b116 + j103] + a113 * f0_t52[b117 + j103] + a114 * f0_t52[b118 + j103]; break;
+          case 2: for (let j103 = 0; j103 < 10; j103++) f0_t55[o111 + j103] += a112 * f0_t52[b116 + j103] + a113 * f0_t52[b117 + j103]; break;
+          case 1: for (let j103 = 0; j103 < 10; j103++) f0_t55[o111 + j103] += a112 * f0_t52[b116 + j103]; break;
         }
       }
     }
 
     // mul %60 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
-    for (let i111 = 0; i111 < 10000; i111++) f0_t60[i111] = (f0_t54[i111] * (1 - (f0_t9[i111] * f0_t9[i111])));
+    for (let i120 = 0; i120 < 10000; i120++) f0_t60[i120] = (f0_t54[i120] * (1 - (f0_t9[i120] * f0_t9[i120])));
     // reduce_sum %61 → [500] — specs/mlp.yaml:19 (graph.hidden)
     {
       f0_t61.fill(0);
-      let s114 = 0;
-      for (let c112 = 0; c112 < 20; c112++) {
-        for (let c113 = 0; c113 < 500; c113++) {
-          f0_t61[c113] += f0_t60[s114++];
+      let s123 = 0;
+      for (let c121 = 0; c121 < 20; c121++) {
+        for (let c122 = 0; c122 < 500; c122++) {
+          f0_t61[c122] += f0_t60[s123++];
         }
       }
     }
 
     // matmul %62 → [784, 500] — specs/mlp.yaml:19 (graph.hidden)
     {
-      for (let i115 = 0; i115 < 784; i115++) {
-        let nnz122 = 0;
-        for (let p117 = 0; p117 < 20; p117++) {
-          const a118 = in_x[p117 * 784 + i115];
-          if (a118 !== 0) { f0_w62_120[nnz122] = p117 * 500; f0_w62_121[nnz122] = a118; nnz122++; }
+      for (let i124 = 0; i124 < 784; i124++) {
+        let nnz131 = 0;
+        for (let p126 = 0; p126 < 20; p126++) {
+          const a127 = in_x[p126 * 784 + i124];
+          if (a127 !== 0) { f0_w62_129[nnz131] = p126 * 500; f0_w62_130[nnz131] = a127; nnz131++; }
         }
-        const o124 = i115 * 500;
-        f0_t62.fill(0, o124, o124 + 500);
-        let q123 = 0;
-        for (; q123 + 4 <= nnz122; q123 += 4) {
-          const a125 = f0_w62_121[q123], a126 = f0_w62_121[q123 + 1], a127 = f0_w62_121[q123 + 2], a128 = f0_w62_121[q123 + 3];
-          const b129 = f0_w62_120[q123], b130 = f0_w62_120[q123 + 1], b131 = f0_w62_120[q123 + 2], b132 = f0_w62_120[q123 + 3];
-          for (let j116 = 0; j116 < 500; j116++) {
-            f0_t62[o124 + j116] += a125 * f0_t60[b129 + j116] + a126 * f0_t60[b130 + j116] + a127 * f0_t60[b131 + j116] + a128 * f0_t60[b132 + j116];
+        const o133 = i124 * 500;
+        f0_t62.fill(0, o133, o133 + 500);
+        let q132 = 0;
+        for (; q132 + 4 <= nnz131; q132 += 4) {
+          const a134 = f0_w62_130[q132], a135 = f0_w62_130[q132 + 1], a136 = f0_w62_130[q132 + 2], a137 = f0_w62_130[q132 + 3];
+          const b138 = f0_w62_129[q132], b139 = f0_w62_129[q132 + 1], b140 = f0_w62_129[q132 + 2], b141 = f0_w62_129[q132 + 3];
+          for (let j125 = 0; j125 < 500; j125++) {
+            f0_t62[o133 + j125] += a134 * f0_t60[b138 + j125] + a135 * f0_t60[b139 + j125] + a136 * f0_t60[b140 + j125] + a137 * f0_t60[b141 + j125];
           }
         }
-        const a125 = f0_w62_121[q123], a126 = f0_w62_121[q123 + 1], a127 = f0_w62_121[q123 + 2];
-        const b129 = f0_w62_120[q123], b130 = f0_w62_120[q123 + 1], b131 = f0_w62_120[q123 + 2];
-        switch (nnz122 - q123) {
-          case 3: for (let j116 = 0; j116 < 500; j116++) f0_t62[o124 + j116] += a125 * f0_t60[b129 + j116] + a126 * f0_t60[b130 + j116] + a127 * f0_t60[b131 + j116]; break;
-          case 2: for (let j116 = 0; j116 < 500; j116++) f0_t62[o124 + j116] += a125 * f0_t60[b129 + j116] + a126 * f0_t60[b130 + j116]; break;
-          case 1: for (let j116 = 0; j116 < 500; j116++) f0_t62[o124 + j116] += a125 * f0_t60[b129 + j116]; break;
+        const a134 = f0_w62_130[q132], a135 = f0_w62_130[q132 + 1], a136 = f0_w62_130[q132 + 2];
+        const b138 = f0_w62_129[q132], b139 = f0_w62_129[q132 + 1], b140 = f0_w62_129[q132 + 2];
+        switch (nnz131 - q132) {
+          case 3: for (let j125 = 0; j125 < 500; j125++) f0_t62[o133 + j125] += a134 * f0_t60[b138 + j125] + a135 * f0_t60[b139 + j125] + a136 * f0_t60[b140 + j125]; break;
+          case 2: for (let j125 = 0; j125 < 500; j125++) f0_t62[o133 + j125] += a134 * f0_t60[b138 + j125] + a135 * f0_t60[b139 + j125]; break;
+          case 1: for (let j125 = 0; j125 < 500; j125++) f0_t62[o133 + j125] += a134 * f0_t60[b138 + j125]; break;
         }
       }
     }
 
     // sub %66 → [784, 500] — specs/mlp.yaml:32 (phases[0].optimizer)
-    for (let i133 = 0; i133 < 392000; i133++) p0_W1[i133] = (p0_W1[i133] - (0.01 * ((0.0002 * p0_W1[i133]) + f0_t62[i133])));
+    for (let i142 = 0; i142 < 392000; i142++) p0_W1[i142] = (p0_W1[i142] - (0.01 * ((0.0002 * p0_W1[i142]) + f0_t62[i142])));
     // sub %69 → [500] — specs/mlp.yaml:32 (phases[0].optimizer)
-    for (let i134 = 0; i134 < 500; i134++) p1_b1[i134] = (p1_b1[i134] - (0.01 * f0_t61[i134]));
+    for (let i143 = 0; i143 < 500; i143++) p1_b1[i143] = (p1_b1[i143] - (0.01 * f0_t61[i143]));
     // sub %72 → [500, 10] — specs/mlp.yaml:32 (phases[0].optimizer)
-    for (let i135 = 0; i135 < 5000; i135++) p2_W2[i135] = (p2_W2[i135] - (0.01 * ((0.0002 * p2_W2[i135]) + f0_t55[i135])));
+    for (let i144 = 0; i144 < 5000; i144++) p2_W2[i144] = (p2_W2[i144] - (0.01 * ((0.0002 * p2_W2[i144]) + f0_t55[i144])));
     // sub %75 → [10] — specs/mlp.yaml:32 (phases[0].optimizer)
-    for (let i136 = 0; i136 < 10; i136++) p3_b2[i136] = (p3_b2[i136] - (0.01 * f0_t53[i136]));
+    for (let i145 = 0; i145 < 10; i145++) p3_b2[i145] = (p3_b2[i145] - (0.01 * f0_t53[i145]));
     return f0_t38[0];
   }
 }
