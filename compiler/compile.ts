@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { buildEval, buildTrainStep } from "./build/model.ts";
 import { emitModule } from "./emit/ts/module.ts";
-import { emitWebGpuModule } from "./emit/wgsl/module.ts";
+import { emitWebGpuModule, wgslListing } from "./emit/wgsl/module.ts";
 import type { Graph } from "./ir/types.ts";
 import { optimize } from "./passes/pipeline.ts";
 import type { InitSpec, LoadedSpec } from "./spec/types.ts";
@@ -94,7 +94,9 @@ export function compileSpec(ls: LoadedSpec): Compiled {
   ].join("\n");
   const files = new Map<string, string>();
   files.set("model.ts", emitModule({ desc, steps, evalGraph, header }));
-  files.set("webgpu.ts", emitWebGpuModule({ steps, evalGraph, header }).text);
+  const gpu = emitWebGpuModule({ steps, evalGraph, header });
+  files.set("webgpu.ts", gpu.text);
+  files.set("kernels.wgsl", wgslListing(gpu.plan, header));
   files.set(
     "train.ts",
     [

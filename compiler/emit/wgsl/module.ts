@@ -25,6 +25,13 @@ export function planWebGpu(steps: readonly Graph[], evalGraph: Graph): GpuPlan {
   return new GpuPlanner().plan(steps, evalGraph);
 }
 
+/** All kernels as one WGSL listing for reading and review (each kernel is a
+ * separate module at run time: webgpu.ts embeds the same text). */
+export function wgslListing(plan: GpuPlan, header: string): string {
+  const wgslHeader = header.replace(/^\/\/ Do not edit.*$/m, "// Do not edit: change the spec and run `npx dlt-compile` again. Each section below is a separate module.");
+  return wgslHeader + plan.kernels.map((k, i) => `// ==== kernel ${i}: ${k.name} — workgroups ${k.workgroups.join("×")}\n${k.wgsl}`).join("\n");
+}
+
 export function emitWebGpuModule(m: WebGpuModuleInput): { text: string; plan: GpuPlan } {
   const plan = planWebGpu(m.steps, m.evalGraph);
   const consts = plan.kernels.map((k, i) => `// Kernel ${i}: ${k.label.replace(/[\r\n]/g, " ")}\nconst WGSL_${i} = ${templateLiteral(k.wgsl)};`);
