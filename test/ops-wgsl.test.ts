@@ -25,7 +25,7 @@ import { OPS } from "../compiler/ops/registry.ts";
 
 const NO_ADAPTER =
   "no WebGPU adapter: Dawn needs Mesa's EGL/GLES stack (llvmpipe) here; install the Debian packages " +
-  "libegl1 libgles2 libegl-mesa0 libgl1-mesa-dri and run with EGL_PLATFORM=surfaceless";
+  "libegl1 libgles2 libegl-mesa0 libgl1-mesa-dri libegl-dev and run with EGL_PLATFORM=surfaceless";
 
 let device: GPUDevice;
 // Held for the whole suite: if the GPU object is garbage-collected, Dawn's

@@ -11,7 +11,8 @@
 // only needs a GPUDevice, which a browser gets from navigator.gpu).
 
 /** Debian packages the llvmpipe fallback needs. */
-export const LLVMPIPE_PACKAGES = ["libegl1", "libgles2", "libegl-mesa0", "libgl1-mesa-dri"] as const;
+// libegl-dev: Dawn dlopens the unversioned libEGL.so, which only the -dev package provides.
+export const LLVMPIPE_PACKAGES = ["libegl1", "libgles2", "libegl-mesa0", "libgl1-mesa-dri", "libegl-dev"] as const;
 
 export interface AcquiredDevice {
   readonly device: GPUDevice;
