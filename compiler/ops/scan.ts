@@ -52,16 +52,18 @@ function check(ins: readonly TensorType[], a: ScanAttrs): void {
   });
 }
 
+/** Element k of a scan's tuple (its type comes from the scan's body). */
+function tupleGet(b: Builder, scan: number, k: number, t: TensorType): number {
+  const nid = b.graph.nodes.length;
+  b.graph.nodes.push({ id: nid, op: "tuple_get", inputs: [scan], attrs: { index: k }, shape: [...t.shape], dtype: t.dtype, loc: b.loc });
+  return nid;
+}
+
 /** Builds a scan node and its tuple_get projections. */
 export function buildScan(b: Builder, inputs: readonly number[], a: ScanAttrs): { finals: number[]; stepOuts: number[]; history: number[] } {
   const id = b.op("scan", inputs, a);
   const types = scanOutTypes(a);
-  const get = (k: number) => {
-    const nid = b.graph.nodes.length;
-    const t = types[k]!;
-    b.graph.nodes.push({ id: nid, op: "tuple_get", inputs: [id], attrs: { index: k }, shape: [...t.shape], dtype: t.dtype, loc: b.loc });
-    return nid;
-  };
+  const get = (k: number) => tupleGet(b, id, k, types[k]!);
   const range = (s: number, n: number) => Array.from({ length: n }, (_, i) => get(s + i));
   return { finals: range(0, a.nCarry), stepOuts: range(a.nCarry, a.nStepOut), history: range(a.nCarry + a.nStepOut, a.nCarry) };
 }
@@ -99,13 +101,7 @@ export const scan = defineOp({
     const types = scanOutTypes(a);
     const seqBase = a.nCarry, constBase = a.nCarry + a.nSeq;
     const floatConsts = [...Array(a.nConst).keys()].filter((k) => isFloat(args[constBase + k]!.dtype));
-    const hist = Array.from({ length: a.nCarry }, (_, j) => {
-      const k = a.nCarry + a.nStepOut + j;
-      const nid = b.graph.nodes.length;
-      const t = types[k]!;
-      b.graph.nodes.push({ id: nid, op: "tuple_get", inputs: [node.id], attrs: { index: k }, shape: [...t.shape], dtype: t.dtype, loc: b.loc });
-      return nid;
-    });
+    const hist = Array.from({ length: a.nCarry }, (_, j) => tupleGet(b, node.id, a.nCarry + a.nStepOut + j, types[a.nCarry + a.nStepOut + j]!));
     const ctFinal = Array.from({ length: a.nCarry }, (_, j) => cts[j] ?? zeros(b, types[j]!.shape, types[j]!.dtype));
     const ctStep = Array.from({ length: a.nStepOut }, (_, m) => cts[a.nCarry + m] ?? zeros(b, types[a.nCarry + m]!.shape, types[a.nCarry + m]!.dtype));
 
