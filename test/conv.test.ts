@@ -240,6 +240,8 @@ describe("TypeScript kernels agree with evaluate", () => {
       ins: xs.map((_, q) => `in${q}`),
       inTypes: xs,
       fresh: (s) => `${s}${n++}`,
+      addr: () => undefined, // the plain-loop path (f64); test/cpu-kernels.test.ts runs the WebAssembly one
+      kernels: "K",
       scratch: (ctor, size) => {
         const buf = new globalThis[ctor](size).fill(ctor === "Int32Array" ? -99 : NaN);
         scratch.push({ name: `scratch${scratch.length}`, buf });

@@ -465,6 +465,8 @@ describe("kernels agree with evaluate and write every output element", () => {
       ins: xs.map((_, q) => `in${q}`),
       inTypes: xs,
       fresh: (s) => `${s}${n++}`,
+      addr: () => undefined, // the plain-loop path (f64); test/cpu-kernels.test.ts runs the WebAssembly one
+      kernels: "K",
       scratch: (ctor, size) => {
         const name = `w${scratch.length}`;
         scratch.push({ name, buf: new { Float32Array, Float64Array, Int32Array }[ctor](size).fill(-5) });

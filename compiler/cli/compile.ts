@@ -6,9 +6,10 @@
 import { relative } from "node:path";
 import { checkSpecGradients } from "../check/gradcheck.ts";
 import { compileSpec } from "../compile.ts";
+import { runtimeKernelFiles } from "../emit/wasm/assemble.ts";
 import { printGraph } from "../ir/print.ts";
 
-import { allSpecs, displayPath, generatedDir, loadSpecFile, staleFiles, writeFiles } from "./files.ts";
+import { ROOT, allSpecs, displayPath, generatedDir, loadSpecFile, staleFiles, writeFiles } from "./files.ts";
 import { report } from "./report.ts";
 import { printGradCheck } from "./check-grad-print.ts";
 
@@ -57,6 +58,12 @@ async function main(argv: string[]): Promise<number> {
     } catch (e) {
       rc = Math.max(rc, report(e, shown));
     }
+  }
+  // The runtime's CPU kernel module is generated too (compiler/emit/wasm).
+  if (flags.has("--all") && !flags.has("--dump-ir") && !flags.has("--check-grad")) {
+    const kernels = await runtimeKernelFiles();
+    if (flags.has("--check")) stale.push(...staleFiles(ROOT, kernels));
+    else writeFiles(ROOT, kernels);
   }
   if (stale.length) {
     process.stderr.write(`generated code is stale; run \`npx dlt-compile --all\`:\n${stale.map((s) => `  ${displayPath(s)}`).join("\n")}\n`);

@@ -201,6 +201,119 @@ function emitFull({ out, ins, inTypes, node, fresh, scratch }: Ctx): string {
   ].join("\n");
 }
 
+/** Elements of the im2col block the WebAssembly path builds (1 MiB of f32:
+ * with the filters' rows it stays in L2 while the kernel sweeps it). */
+const GEMM_COLS = 1 << 18;
+
+/** f32 operands in the model's memory, valid border: im2col blocks
+ * multiplied by the filters with the SIMD matrix kernel
+ * (runtime/cpu/kernels.ts). The filters are used as stored — the flip of a true
+ * convolution is in how cols is filled: row (c, u, v) holds input tap
+ * (kh−1−u, kw−1−v), so cols row c·T + t meets filter element w[k, c, t].
+ * A block of nb images (columns: image, output row, output column) and cb
+ * channels (rows) is multiplied at a time, channel blocks accumulating;
+ * with one image per block the product lands in the output directly. */
+function emitGemm({ out, ins, inTypes, node, fresh, scratch, addr, kernels }: Ctx): string | undefined {
+  const [X, F] = ins as [string, string];
+  const [pw, po] = [addr(F), addr(out)];
+  if (node.dtype !== "f32" || pw === undefined || po === undefined || addr(X) === undefined) return undefined;
+  const [N, C, H, W] = inTypes[0]!.shape as [number, number, number, number];
+  const [K, , kh, kw] = inTypes[1]!.shape as [number, number, number, number];
+  const [, , Ho, Wo] = node.shape as [number, number, number, number];
+  const full = node.attrs.border === "full";
+  if (full) return emitGemmFull({ out, ins, inTypes, node, fresh, scratch, addr, kernels }, addr(X)!);
+  const T = kh * kw, HoWo = Ho * Wo;
+  const nb = Math.max(1, Math.min(N, Math.ceil(TARGET_ROW / HoWo)));
+  const L = nb * HoWo;
+  const cb = Math.max(1, Math.min(C, Math.floor(GEMM_COLS / (T * L))));
+  const cols = scratch("Float32Array", cb * T * L);
+  const pcols = addr(cols)!;
+  const direct = nb === 1;
+  const acc = direct ? "" : scratch("Float32Array", K * L);
+  const [n0, nbb, lc, c0, cbb, cc, u, v, row, b, src, d, i, p, j, k, m] =
+    ["n0", "nb", "lc", "c0", "cb", "cc", "u", "v", "row", "b", "src", "d", "i", "p", "j", "k", "m"].map(fresh) as string[] as [string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string];
+  // Output row i reads input row i + kh−1−u (the flip is in the row order).
+  const fillRow = [
+    `const ${p} = ${src} + (${i} + ${kh - 1} - ${u}) * ${W} + ${kw - 1} - ${v};`,
+    `for (let ${j} = 0; ${j} < ${Wo}; ${j}++) ${cols}[${d} + ${i} * ${Wo} + ${j}] = ${X}[${p} + ${j}];`,
+  ];
+  const lines = [
+    `for (let ${n0} = 0; ${n0} < ${N}; ${n0} += ${nb}) {`,
+    `  const ${nbb} = Math.min(${nb}, ${N} - ${n0}), ${lc} = ${nbb} * ${HoWo};`,
+    `  for (let ${c0} = 0; ${c0} < ${C}; ${c0} += ${cb}) {`,
+    `    const ${cbb} = Math.min(${cb}, ${C} - ${c0});`,
+    `    for (let ${cc} = 0; ${cc} < ${cbb}; ${cc}++) {`,
+    `      for (let ${u} = 0; ${u} < ${kh}; ${u}++) {`,
+    `        for (let ${v} = 0; ${v} < ${kw}; ${v}++) {`,
+    `          const ${row} = ((${cc} * ${kh} + ${u}) * ${kw} + ${v}) * ${L};`,
+    `          for (let ${b} = 0; ${b} < ${nbb}; ${b}++) {`,
+    `            const ${src} = ((${n0} + ${b}) * ${C} + ${c0} + ${cc}) * ${H * W}, ${d} = ${row} + ${b} * ${HoWo};`,
+    `            for (let ${i} = 0; ${i} < ${Ho}; ${i}++) {`,
+    ...indent(fillRow, "              "),
+    `            }`,
+    `          }`,
+    `        }`,
+    `      }`,
+    `    }`,
+    direct
+      ? `    ${kernels}.gemm_nn(${pw} + ${c0} * ${T * 4}, ${pcols}, ${po} + ${n0} * ${K * HoWo * 4}, ${K}, ${HoWo}, ${cbb} * ${T}, ${C * T}, ${L}, ${HoWo}, ${c0} > 0 ? 1 : 0);`
+      : `    ${kernels}.gemm_nn(${pw} + ${c0} * ${T * 4}, ${pcols}, ${addr(acc)}, ${K}, ${lc}, ${cbb} * ${T}, ${C * T}, ${L}, ${L}, ${c0} > 0 ? 1 : 0);`,
+    `  }`,
+  ];
+  if (!direct) {
+    lines.push(
+      `  for (let ${b} = 0; ${b} < ${nbb}; ${b}++) {`,
+      `    for (let ${k} = 0; ${k} < ${K}; ${k}++) {`,
+      `      const ${src} = ${k} * ${L} + ${b} * ${HoWo}, ${d} = ((${n0} + ${b}) * ${K} + ${k}) * ${HoWo};`,
+      `      for (let ${m} = 0; ${m} < ${HoWo}; ${m}++) ${out}[${d} + ${m}] = ${acc}[${src} + ${m}];`,
+      `    }`,
+      `  }`,
+    );
+  }
+  lines.push(`}`);
+  return lines.join("\n");
+}
+
+/** Full border (the data gradient of a valid convolution) in scatter form,
+ * which does no work on the zero padding a full convolution implies: per
+ * image, R[(k,u,v), pixel] = Σ_c w[k,c,u,v] · x[c, pixel] is one product
+ * (filters re-laid [C, K·kh·kw] once per call, then Aᵀ·B), and each row of R
+ * is added into the output window it lands on (col2im). */
+function emitGemmFull(ctx: Ctx, px: number): string {
+  const { out, ins, inTypes, node, fresh, scratch, kernels, addr } = ctx;
+  const F = ins[1]!;
+  const [N, C, H, W] = inTypes[0]!.shape as [number, number, number, number];
+  const [K, , kh, kw] = inTypes[1]!.shape as [number, number, number, number];
+  const [, , Ho, Wo] = node.shape as [number, number, number, number];
+  const T = kh * kw, R = K * T, HW = H * W;
+  const wr = scratch("Float32Array", C * R);
+  const r = scratch("Float32Array", R * HW);
+  const [pwr, pr] = [addr(wr)!, addr(r)!];
+  const [c, k, t, b, u, v, row, p, d, q] = ["c", "k", "t", "b", "u", "v", "row", "p", "d", "q"].map(fresh) as string[] as [string, string, string, string, string, string, string, string, string, string];
+  return [
+    `for (let ${k} = 0; ${k} < ${K}; ${k}++) {`,
+    `  for (let ${c} = 0; ${c} < ${C}; ${c}++) {`,
+    `    for (let ${t} = 0; ${t} < ${T}; ${t}++) ${wr}[${c} * ${R} + ${k} * ${T} + ${t}] = ${F}[(${k} * ${C} + ${c}) * ${T} + ${t}];`,
+    `  }`,
+    `}`,
+    `${out}.fill(0);`,
+    `for (let ${b} = 0; ${b} < ${N}; ${b}++) {`,
+    `  ${kernels}.gemm_tn(${pwr}, ${px} + ${b} * ${C * HW * 4}, ${pr}, ${R}, ${HW}, ${C}, ${R}, ${HW}, ${HW}, 0);`,
+    `  for (let ${k} = 0; ${k} < ${K}; ${k}++) {`,
+    `    for (let ${u} = 0; ${u} < ${kh}; ${u}++) {`,
+    `      for (let ${v} = 0; ${v} < ${kw}; ${v}++) {`,
+    `        const ${row} = ((${k} * ${kh} + ${u}) * ${kw} + ${v}) * ${HW};`,
+    `        for (let ${p} = 0; ${p} < ${H}; ${p}++) {`,
+    `          const ${d} = ((${b} * ${K} + ${k}) * ${Ho} + ${p} + ${u}) * ${Wo} + ${v};`,
+    `          for (let ${q} = 0; ${q} < ${W}; ${q}++) ${out}[${d} + ${q}] += ${r}[${row} + ${p} * ${W} + ${q}];`,
+    `        }`,
+    `      }`,
+    `    }`,
+    `  }`,
+    `}`,
+  ].join("\n");
+}
+
 export const conv2d = defineOp({
   name: "conv2d",
   infer: (ins, { border }) => {
@@ -260,7 +373,7 @@ export const conv2d = defineOp({
   },
   ts: {
     kind: "kernel",
-    emit: (ctx) => (ctx.node.attrs.border === "full" ? emitFull(ctx) : emitValid(ctx)),
+    emit: (ctx) => emitGemm(ctx) ?? (ctx.node.attrs.border === "full" ? emitFull(ctx) : emitValid(ctx)),
   },
   // One invocation per output element: loops over channels and filter rows,
   // each filter row unrolled (so an invocation runs C·kh loop iterations).

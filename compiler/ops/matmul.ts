@@ -54,11 +54,19 @@ export const matmul = defineOp({
   },
   ts: {
     kind: "kernel",
-    emit: ({ node, out, ins, inTypes, fresh, scratch }) => {
+    emit: ({ node, out, ins, inTypes, fresh, scratch, addr, kernels }) => {
       const { transA, transB } = node.attrs;
       const [m, n] = node.shape as [number, number];
       const k = transA ? inTypes[0]!.shape[0]! : inTypes[0]!.shape[1]!;
       const [A, B] = ins as [string, string];
+      // f32 operands in the model's memory: the WebAssembly SIMD kernels
+      // (runtime/cpu/kernels.ts), shapes and addresses as constants.
+      const [pa, pb, pc] = [addr(A), addr(B), addr(out)];
+      if (node.dtype === "f32" && pa !== undefined && pb !== undefined && pc !== undefined && !(transA && transB)) {
+        const kernel = transA ? "gemm_tn" : transB ? "gemm_nt" : "gemm_nn";
+        const lda = inTypes[0]!.shape[1]!, ldb = inTypes[1]!.shape[1]!;
+        return `${kernels}.${kernel}(${pa}, ${pb}, ${pc}, ${m}, ${n}, ${k}, ${lda}, ${ldb}, ${n}, 0); // ${A} @ ${B} → ${out}`;
+      }
       const i = fresh("i"), j = fresh("j"), p = fresh("p"), a = fresh("a"), s = fresh("s");
       const aAt = (ii: string, pp: string) => (transA ? `${A}[${pp} * ${m} + ${ii}]` : `${A}[${ii} * ${k} + ${pp}]`);
       if (!transB) {

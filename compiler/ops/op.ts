@@ -68,6 +68,11 @@ export interface KernelCtx<P extends Prim> {
   fresh(base: string): string;
   /** A scratch buffer allocated once with the model (never inside a step). */
   scratch(ctor: "Float32Array" | "Float64Array" | "Int32Array", size: number): string;
+  /** Byte address of a buffer in the model's memory, where the WebAssembly
+   * kernels (runtime/cpu/kernels.ts) can reach it; undefined otherwise. */
+  addr(buffer: string): number | undefined;
+  /** Expression of the model's kernel object (`Kernels` of runtime/cpu). */
+  readonly kernels: string;
 }
 
 /** How the WebGPU backend renders an op (compiler/emit/wgsl). Values in WGSL

@@ -16,13 +16,36 @@ export interface BufferDecl {
   readonly name: string;
   readonly ctor: "Float32Array" | "Float64Array" | "Int32Array" | "Uint8Array";
   readonly size: number;
+  /** Byte offset in the model's memory (runtime/cpu/kernels.ts createArena). */
+  readonly offset: number;
   /** Constant fill value for buffers of constants (set once at construction). */
   readonly fill?: number;
+}
+
+/** Lays buffers out in the model's one WebAssembly memory, in order of
+ * declaration, each 16-byte aligned (f32x4 loads). Offsets are fixed at
+ * compile time, so kernels get them as constants. */
+export class Arena {
+  private next = 16; // address 0 stays unused: a zero offset is never a buffer
+  /** Buffer expression (`this.f0_t6`, a parameter's local) → byte offset. */
+  readonly addrs = new Map<string, number>();
+
+  place(ctor: BufferDecl["ctor"], size: number): number {
+    const bytes = size * (ctor === "Float64Array" ? 8 : ctor === "Uint8Array" ? 1 : 4);
+    const at = this.next;
+    this.next = Math.ceil((at + bytes) / 16) * 16;
+    return at;
+  }
+
+  get size(): number {
+    return this.next;
+  }
 }
 
 export interface FunctionContext {
   /** Class-field buffers, shared across the whole module. */
   readonly buffers: BufferDecl[];
+  readonly arena: Arena;
   /** Expression naming the buffer of a leaf (input/param/state). */
   leafBuffer(n: Node): string;
   /** Target buffer for an output, when it may be written in place. */
@@ -54,6 +77,8 @@ export function locComment(loc: SpecLoc | undefined, what: string): string {
 class Emitter {
   readonly lines: string[] = [];
   readonly probes: (readonly [string, string])[] = [];
+  /** Data inputs read by this function: (input name, buffer). */
+  readonly inputs: (readonly [string, string])[] = [];
   private readonly buf = new Map<number, string>();
   private readonly f: Fusion;
   private counter = 0;
@@ -73,9 +98,14 @@ class Emitter {
   }
 
   private declare(name: string, n: { dtype: string; shape: readonly number[] }, fill?: number): string {
-    const field = `${this.prefix}${name}`;
-    this.ctx.buffers.push({ name: field, ctor: ctorOf(n), size: Math.max(1, numel(n.shape)), ...(fill === undefined ? {} : { fill }) });
-    return `this.${field}`;
+    return this.field(`${this.prefix}${name}`, ctorOf(n), Math.max(1, numel(n.shape)), fill);
+  }
+
+  private field(name: string, ctor: BufferDecl["ctor"], size: number, fill?: number): string {
+    const offset = this.ctx.arena.place(ctor, size);
+    this.ctx.buffers.push({ name, ctor, size, offset, ...(fill === undefined ? {} : { fill }) });
+    this.ctx.arena.addrs.set(`this.${name}`, offset);
+    return `this.${name}`;
   }
 
   /** The buffer holding node `id`'s value (allocating one when needed). */
@@ -84,7 +114,12 @@ class Emitter {
     if (have) return have;
     const n = this.g.nodes[id]!;
     let b: string;
-    if (n.op === "input" || n.op === "param" || n.op === "state") b = this.ctx.leafBuffer(n);
+    if (n.op === "input") {
+      // Data inputs are copied into the model's memory at the start of the
+      // step (kernels can only read buffers there).
+      b = this.declare(`in_${(n as Node<"input">).attrs.name.replace(/\W/g, "_")}`, n);
+      this.inputs.push([(n as Node<"input">).attrs.name, b]);
+    } else if (n.op === "param" || n.op === "state") b = this.ctx.leafBuffer(n);
     else if (n.op === "scan_arg") b = this.args[(n as Node<"scan_arg">).attrs.index]!;
     else if (n.op === "const") b = this.declare(`k${id}`, n, (n as Node<"const">).attrs.value);
     else if (OPS[n.op].ts.kind === "view") b = this.bufferOf(n.inputs[0]!);
@@ -205,11 +240,9 @@ class Emitter {
       ins: n.inputs.map((a) => this.bufferOf(a)),
       inTypes: n.inputs.map((a) => this.g.nodes[a]!),
       fresh: (s) => this.fresh(s),
-      scratch: (ctor, size) => {
-        const field = `${this.prefix}w${n.id}_${this.counter++}`;
-        this.ctx.buffers.push({ name: field, ctor, size });
-        return `this.${field}`;
-      },
+      scratch: (ctor, size) => this.field(`${this.prefix}w${n.id}_${this.counter++}`, ctor, size),
+      addr: (b) => this.ctx.arena.addrs.get(b),
+      kernels: "this.k",
     };
     this.lines.push(`{`, (em.emit as (k: KernelCtx<never>) => string)(k), `}`);
   }
@@ -237,6 +270,7 @@ class Emitter {
     const body = new Emitter(a.body, this.ctx, p, t, [...carry, ...seqs, ...consts]);
     body.counter = this.counter + 1000;
     body.emitAll();
+    this.inputs.push(...body.inputs);
     const outs = [...a.body.outputs.values()].map((id) => body.bufferOf(id));
     const L = a.length;
     const lines = this.lines;
@@ -286,6 +320,8 @@ export interface EmittedFunction {
   readonly outputs: Map<string, string>;
   /** Buffers in execution order with a label naming op and spec location. */
   readonly probes: (readonly [string, string])[];
+  /** Data inputs to copy into the model's memory first: (name, buffer). */
+  readonly inputs: readonly (readonly [string, string])[];
 }
 
 /** Emits a graph's statements; returns them and the buffer of each output. */
@@ -294,5 +330,5 @@ export function emitGraph(g: Graph, ctx: FunctionContext, prefix: string): Emitt
   e.emitAll();
   const outputs = new Map<string, string>();
   for (const [k, id] of g.outputs) outputs.set(k, e.bufferOf(id));
-  return { body: e.lines, outputs, probes: e.probes };
+  return { body: e.lines, outputs, probes: e.probes, inputs: e.inputs };
 }

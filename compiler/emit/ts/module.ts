@@ -6,7 +6,7 @@
 import { IndentationText, Project, QuoteKind, Scope } from "ts-morph";
 import type { Graph, Node } from "../../ir/types.ts";
 import type { ModelDescription } from "../../../runtime/model.ts";
-import { type BufferDecl, emitGraph, type FunctionContext } from "./function.ts";
+import { Arena, type BufferDecl, emitGraph, type FunctionContext } from "./function.ts";
 import type { Fusion } from "../../lower/fusion.ts";
 
 export interface ModuleInput {
@@ -46,6 +46,7 @@ export function emitModule(m: ModuleInput): string {
   const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Double } });
   const sf = project.createSourceFile("model.ts", "", { overwrite: true });
   sf.addImportDeclaration({ isTypeOnly: true, moduleSpecifier: "../../runtime/model.ts", namedImports: ["Batch", "CompiledModel", "ModelDescription"] });
+  sf.addImportDeclaration({ moduleSpecifier: "../../runtime/cpu/kernels.ts", namedImports: ["createArena", "createKernels", "type Kernels"] });
   sf.addImportDeclaration({ moduleSpecifier: "../../runtime/rng/philox.ts", namespaceImport: "rng" });
   sf.addVariableStatement({
     isExported: true,
@@ -54,6 +55,12 @@ export function emitModule(m: ModuleInput): string {
   });
 
   const buffers: BufferDecl[] = [];
+  // Parameters and state first, then every function's buffers as declared.
+  const arena = new Arena();
+  const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+  const leafOffsets = new Map<string, number>();
+  for (const p of m.desc.params) leafOffsets.set(`param:${p.name}`, arena.place("Float32Array", size(p.shape)));
+  for (const p of m.desc.state) leafOffsets.set(`state:${p.name}`, arena.place("Float32Array", size(p.shape)));
   // Leaves are read through locals (hot loops then index a local typed array).
   const localOf = (kind: "param" | "state", name: string) => {
     const list = kind === "param" ? m.desc.params : m.desc.state;
@@ -64,13 +71,16 @@ export function emitModule(m: ModuleInput): string {
     if (n.op === "param" || n.op === "state") return localOf(n.op, name);
     return `in_${name}`;
   };
+  for (const p of m.desc.params) arena.addrs.set(localOf("param", p.name), leafOffsets.get(`param:${p.name}`)!);
+  for (const p of m.desc.state) arena.addrs.set(localOf("state", p.name), leafOffsets.get(`state:${p.name}`)!);
   const leafLocals = [
     ...m.desc.params.map((p) => `const ${localOf("param", p.name)} = ${prop("this.params", p.name)};`),
     ...m.desc.state.map((p) => `const ${localOf("state", p.name)} = ${prop("this.state", p.name)};`),
   ];
-  const ctx = (): FunctionContext => ({ buffers, leafBuffer, outputTarget: inPlaceTarget, seed: "this.desc.seed", step: "step" });
-  const inputs = m.desc.inputs;
-  const castInputs = inputs.map((i) => `const in_${i.name} = ${prop("batch", i.name)} as ${i.dtype === "f32" ? "Float32Array" : "Int32Array"};`);
+  const ctx = (): FunctionContext => ({ buffers, arena, leafBuffer, outputTarget: inPlaceTarget, seed: "this.desc.seed", step: "step" });
+  const dtypeOf = new Map(m.desc.inputs.map((i) => [i.name, i.dtype]));
+  const copyInputs = (ins: readonly (readonly [string, string])[]) =>
+    ins.length ? ["// The batch, copied into the model's memory.", ...ins.map(([name, buf]) => `${buf}.set(${prop("batch", name)} as ${dtypeOf.get(name) === "i32" ? "Int32Array" : "Float32Array"});`)] : [];
 
   const probes: string[] = [];
   const stepMethods = m.steps.map((g, s) => {
@@ -92,15 +102,16 @@ export function emitModule(m: ModuleInput): string {
         { name: "step", type: "number" },
       ],
       returnType: "number",
-      statements: bodyWithLocals([...castInputs, ...leafLocals, ...f.body, ...(copies.length ? ["// Commit the updates that could not be written in place.", ...copies] : []), `return ${cost}[0];`], buffers),
+      statements: bodyWithLocals([...leafLocals, ...copyInputs(f.inputs), ...f.body, ...(copies.length ? ["// Commit the updates that could not be written in place.", ...copies] : []), `return ${cost}[0];`], buffers),
     };
   });
 
   const ev = emitGraph(m.evalGraph, ctx(), "ev_");
   const evOut = [...ev.outputs].map(([k, buf]) => `${prop("out", k.replace(/^metric:/, ""))}.set(${buf});`);
 
-  const paramsInit = m.desc.params.map((p) => `${ident(p.name)}: new Float32Array(${p.shape.reduce((a, b) => a * b, 1)})`);
-  const stateInit = m.desc.state.map((p) => `${ident(p.name)}: new Float32Array(${p.shape.reduce((a, b) => a * b, 1)})`);
+  const view = (ctor: string, offset: number, n: number) => `new ${ctor}(this.mem.buffer, ${offset}, ${n})`;
+  const paramsInit = m.desc.params.map((p) => `${ident(p.name)}: ${view("Float32Array", leafOffsets.get(`param:${p.name}`)!, size(p.shape))}`);
+  const stateInit = m.desc.state.map((p) => `${ident(p.name)}: ${view("Float32Array", leafOffsets.get(`state:${p.name}`)!, size(p.shape))}`);
   const cls = sf.addClass({
     name: "Model",
     isExported: true,
@@ -108,13 +119,21 @@ export function emitModule(m: ModuleInput): string {
     implements: ["CompiledModel"],
     properties: [
       { name: "desc", isReadonly: true, initializer: "description", type: "ModelDescription" },
+      {
+        name: "mem",
+        scope: Scope.Private,
+        isReadonly: true,
+        docs: [`Every buffer of the model, ${(arena.size / 2 ** 20).toFixed(1)} MiB, laid out at compile time.`],
+        initializer: `createArena(${arena.size})`,
+      },
+      { name: "k", scope: Scope.Private, isReadonly: true, type: "Kernels", initializer: "createKernels(this.mem)" },
       { name: "params", isReadonly: true, initializer: `{ ${paramsInit.join(", ")} }` },
       { name: "state", isReadonly: true, type: "Record<string, Float32Array>", initializer: `{ ${stateInit.join(", ")} }` },
       ...buffers.map((b) => ({
         name: b.name,
         scope: Scope.Private,
         isReadonly: true,
-        initializer: b.fill === undefined || b.fill === 0 ? `new ${b.ctor}(${b.size})` : `new ${b.ctor}(${b.size}).fill(${numLit(b.fill)})`,
+        initializer: b.fill === undefined || b.fill === 0 ? view(b.ctor, b.offset, b.size) : `${view(b.ctor, b.offset, b.size)}.fill(${numLit(b.fill)})`,
       })),
     ],
   });
@@ -140,7 +159,7 @@ export function emitModule(m: ModuleInput): string {
       { name: "out", type: "Record<string, Float32Array>" },
     ],
     returnType: "void",
-    statements: bodyWithLocals([...castInputs, ...leafLocals, "const step = 0; // evaluation draws random numbers from counter 0", ...ev.body, ...evOut], buffers),
+    statements: bodyWithLocals([...leafLocals, ...copyInputs(ev.inputs), "const step = 0; // evaluation draws random numbers from counter 0", ...ev.body, ...evOut], buffers),
   });
   cls.addMethod({
     name: "probe",

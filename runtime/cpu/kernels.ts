@@ -1,0 +1,62 @@
+// The CPU backend's WebAssembly SIMD kernels and the memory a generated model
+// keeps its buffers in. Generated code computes every buffer's byte offset at
+// compile time and passes offsets, sizes and strides to these kernels as
+// constants; elementwise loops read the same buffers as Float32Array views.
+// Works in Node and in browsers (synchronous compilation of a module this
+// size is allowed in workers; on a browser's main thread call
+// `precompileKernels()` first).
+import { KERNELS_SHARED_WASM, KERNELS_WASM } from "./kernels-wasm.ts";
+
+/** Arguments: byte addresses of A, B, C; m, n, k; leading dimensions of A,
+ * B, C in elements; acc ≠ 0 adds to C instead of overwriting it. */
+export type GemmKernel = (a: number, b: number, c: number, m: number, n: number, k: number, lda: number, ldb: number, ldc: number, acc: number) => void;
+
+export interface Kernels {
+  /** C (+)= A·B */
+  readonly gemm_nn: GemmKernel;
+  /** C (+)= Aᵀ·B */
+  readonly gemm_tn: GemmKernel;
+  /** C (+)= A·Bᵀ */
+  readonly gemm_nt: GemmKernel;
+}
+
+const PAGE = 65536;
+const compiled = new Map<boolean, WebAssembly.Module>();
+
+function bytesOf(b64: string): Uint8Array<ArrayBuffer> {
+  const s = atob(b64);
+  const out = new Uint8Array(new ArrayBuffer(s.length));
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+function moduleFor(shared: boolean): WebAssembly.Module {
+  let m = compiled.get(shared);
+  if (!m) {
+    m = new WebAssembly.Module(bytesOf(shared ? KERNELS_SHARED_WASM : KERNELS_WASM));
+    compiled.set(shared, m);
+  }
+  return m;
+}
+
+/** Compiles the kernel modules asynchronously (for a browser's main thread,
+ * where synchronous compilation of modules over 4 KB is refused). */
+export async function precompileKernels(): Promise<void> {
+  for (const shared of [false, true]) {
+    if (shared && typeof SharedArrayBuffer === "undefined") continue;
+    if (!compiled.has(shared)) compiled.set(shared, await WebAssembly.compile(bytesOf(shared ? KERNELS_SHARED_WASM : KERNELS_WASM)));
+  }
+}
+
+/** A memory of at least `bytes` bytes for a model's buffers. */
+export function createArena(bytes: number): WebAssembly.Memory {
+  const pages = Math.max(1, Math.ceil(bytes / PAGE));
+  return new WebAssembly.Memory({ initial: pages, maximum: pages });
+}
+
+export function createKernels(memory: WebAssembly.Memory): Kernels {
+  const shared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
+  const inst = new WebAssembly.Instance(moduleFor(shared), { env: { memory } });
+  const e = inst.exports as unknown as Kernels;
+  return { gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt };
+}
