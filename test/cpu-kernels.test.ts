@@ -147,3 +147,29 @@ describe("matmul and conv2d on the WebAssembly path", () => {
     }
   });
 });
+
+describe("two threads", () => {
+  // Bitwise equality keeps checkpoints resuming identically whatever the
+  // thread count; shapes chosen to split by rows (64 rows) and by columns (5).
+  const singleMem = createArena(8 << 20, 1);
+  const single = createKernels(singleMem);
+  const sharedMem = createArena(8 << 20, 2);
+  const two = createKernels(sharedMem);
+  const run = (K: Kernels, buf: ArrayBufferLike, t: "nn" | "tn" | "nt", m: number, n: number, k: number) => {
+    const f = new Float32Array(buf);
+    const lda = t === "tn" ? m : k, ldb = t === "nt" ? k : n;
+    const A = 64, B = A + 4 * (m * k + 16), C = B + 4 * (n * k + 16);
+    for (let i = 0; i < m * k; i++) f[A / 4 + i] = Math.fround(normal(9, 1, 0, 0, i));
+    for (let i = 0; i < n * k; i++) f[B / 4 + i] = Math.fround(normal(9, 2, 0, 0, i));
+    K[`gemm_${t}`](A, B, C, m, n, k, lda, ldb, n, 0);
+    return f.slice(C / 4, C / 4 + m * n);
+  };
+  for (const t of ["nn", "tn", "nt"] as const) {
+    for (const [m, n, k] of [[64, 40, 300], [5, 200, 400]] as const) {
+      it(`gemm_${t} ${m}×${n}×${k} split equals one thread bitwise`, () => {
+        expect(sharedMem.buffer).toBeInstanceOf(SharedArrayBuffer);
+        expect(run(two, sharedMem.buffer, t, m, n, k)).toEqual(run(single, singleMem.buffer, t, m, n, k));
+      });
+    }
+  }
+});

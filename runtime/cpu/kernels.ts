@@ -6,6 +6,7 @@
 // size is allowed in workers; on a browser's main thread call
 // `precompileKernels()` first).
 import { KERNELS_SHARED_WASM, KERNELS_WASM } from "./kernels-wasm.ts";
+import { twoThreadKernels } from "./threads.ts";
 
 /** Arguments: byte addresses of A, B, C; m, n, k; leading dimensions of A,
  * B, C in elements; acc ≠ 0 adds to C instead of overwriting it. */
@@ -48,15 +49,34 @@ export async function precompileKernels(): Promise<void> {
   }
 }
 
-/** A memory of at least `bytes` bytes for a model's buffers. */
-export function createArena(bytes: number): WebAssembly.Memory {
+/** Threads the CPU kernels use: `DLT_THREADS` (1 or 2) where shared memory
+ * is available, otherwise 1. The default is 1: on the 2-core build machine a
+ * second thread made LeNet's step 7 % faster but the MLP's 45 % slower —
+ * moving cache lines between its cores costs ~4 ns per float, and a product
+ * split across threads leaves its operands and result in both caches for
+ * the next (single-threaded) loop to pull back (docs/performance.md). */
+export function cpuThreads(): number {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
+  if (typeof SharedArrayBuffer === "undefined") return 1;
+  const env = g.process?.env?.DLT_THREADS;
+  if (env === undefined || env === "") return 1;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 1 || n > 2) throw new Error(`DLT_THREADS must be 1 or 2, got "${env}"`);
+  return n;
+}
+
+/** A memory of at least `bytes` bytes for a model's buffers: shared when the
+ * kernels will use two threads. */
+export function createArena(bytes: number, threads = cpuThreads()): WebAssembly.Memory {
   const pages = Math.max(1, Math.ceil(bytes / PAGE));
-  return new WebAssembly.Memory({ initial: pages, maximum: pages });
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, ...(threads > 1 ? { shared: true } : {}) });
 }
 
 export function createKernels(memory: WebAssembly.Memory): Kernels {
   const shared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
-  const inst = new WebAssembly.Instance(moduleFor(shared), { env: { memory } });
+  const mod = moduleFor(shared);
+  const inst = new WebAssembly.Instance(mod, { env: { memory } });
   const e = inst.exports as unknown as Kernels;
-  return { gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt };
+  const single: Kernels = { gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt };
+  return (shared && twoThreadKernels(single, mod, memory)) || single;
 }
