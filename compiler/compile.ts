@@ -93,7 +93,12 @@ export function compileSpec(ls: LoadedSpec): Compiled {
     "",
   ].join("\n");
   const files = new Map<string, string>();
-  files.set("model.ts", emitModule({ desc, steps, evalGraph, header }));
+  const cpu = emitModule({ desc, steps, evalGraph, header });
+  files.set("model.ts", cpu.model);
+  if (cpu.loops) {
+    files.set("loops.wat", cpu.loops.wat);
+    files.set("loops-wasm.ts", cpu.loops.ts);
+  }
   const gpu = emitWebGpuModule({ steps, evalGraph, header });
   files.set("webgpu.ts", gpu.text);
   files.set("kernels.wgsl", wgslListing(gpu.plan, header));

@@ -47,7 +47,7 @@ async function build(file: string, backend: Backend) {
     const dir = join(ROOT, "generated", `.tmp-backends-${c.name}`);
     tmpDirs.push(dir);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "model.ts"), c.files.get("model.ts")!);
+    for (const name of ["model.ts", "loops-wasm.ts"]) if (c.files.has(name)) writeFileSync(join(dir, name), c.files.get(name)!);
     const mod = (await import(pathToFileURL(join(dir, "model.ts")).href)) as { Model: new () => CompiledModel };
     model = new mod.Model();
   } else {

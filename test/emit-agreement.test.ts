@@ -27,7 +27,7 @@ async function compileSmall(file: string, batch: number) {
   const dir = join(ROOT, "generated", `.tmp-${c.name}`);
   mkdirSync(dir, { recursive: true });
   tmpDirs.push(dir);
-  writeFileSync(join(dir, "model.ts"), c.files.get("model.ts")!);
+  for (const name of ["model.ts", "loops-wasm.ts"]) if (c.files.has(name)) writeFileSync(join(dir, name), c.files.get(name)!);
   const mod = (await import(pathToFileURL(join(dir, "model.ts")).href)) as { Model: new () => CompiledModel };
   return { c, model: new mod.Model() };
 }

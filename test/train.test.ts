@@ -83,7 +83,7 @@ describe("a two-phase schedule over shared parameters, with momentum", () => {
     const dir = join(ROOT, "generated", ".tmp-two-phase");
     tmpDirs.push(dir);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "model.ts"), c.files.get("model.ts")!);
+    for (const name of ["model.ts", "loops-wasm.ts"]) if (c.files.has(name)) writeFileSync(join(dir, name), c.files.get(name)!);
     const { Model } = (await import(pathToFileURL(join(dir, "model.ts")).href)) as { Model: new () => CompiledModel };
     const m = new Model();
     return { make: () => new Model(), splits: syntheticSplits(m.desc.data, m.desc.inputs, 3, { train: 100, valid: 30, test: 30 }) };
@@ -131,7 +131,7 @@ describe("divergence", () => {
       .replace("    nll: { probs: p_y_given_x, labels: y }\n", "    nll: { probs: p_y_given_x, labels: y }\n    expr: { value: mean(log(x - 2)) }\n");
     const c = compileSpec(loadSpecText(text, "specs/diverges.yaml"));
     mkdirSync(tmp, { recursive: true });
-    writeFileSync(join(tmp, "model.ts"), c.files.get("model.ts")!);
+    for (const name of ["model.ts", "loops-wasm.ts"]) if (c.files.has(name)) writeFileSync(join(tmp, name), c.files.get(name)!);
     const { Model } = (await import(pathToFileURL(join(tmp, "model.ts")).href)) as { Model: new () => CompiledModel };
     const m = new Model();
     const splits = syntheticSplits(m.desc.data, m.desc.inputs, 1, { train: 64, valid: 16, test: 16 });

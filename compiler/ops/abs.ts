@@ -16,4 +16,5 @@ export const abs = defineOp({
   evaluate: ([x]) => evalUnary(x!, Math.abs),
   ts: { kind: "elementwise", expr: ([a]) => `Math.abs(${a})` },
   wgsl: { kind: "elementwise", expr: ([a]) => `abs(${a})` },
+  wasm: { expr: ([a]) => `(f32x4.abs ${a})` },
 });

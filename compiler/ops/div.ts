@@ -14,4 +14,5 @@ export const div = defineOp({
   evaluate: ([x, y]) => evalBinary(x!, y!, (a, b) => a / b),
   ts: { kind: "elementwise", expr: ([a, b]) => `(${a} / ${b})` },
   wgsl: { kind: "elementwise", expr: ([a, b]) => `(${a} / ${b})` },
+  wasm: { expr: ([a, b]) => `(f32x4.div ${a} ${b})` },
 });

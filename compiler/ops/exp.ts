@@ -10,4 +10,6 @@ export const exp = defineOp({
   evaluate: ([x]) => evalUnary(x!, Math.exp),
   ts: { kind: "elementwise", expr: ([a]) => `Math.exp(${a})` },
   wgsl: { kind: "elementwise", expr: ([a]) => `exp(${a})` },
+  // Polynomial with range reduction (compiler/emit/wasm/mathf.ts), within 2 ulp.
+  wasm: { expr: ([a]) => `(call $exp4 ${a})`, math: ["exp4"] },
 });

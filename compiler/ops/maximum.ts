@@ -24,4 +24,6 @@ export const maximum = defineOp({
     kind: "elementwise",
     expr: ([a, b], n) => (n.dtype === "f32" || n.dtype === "f64" ? `select(max(${a}, ${b}), ${a} + ${b}, ${isNan(a!)} || ${isNan(b!)})` : `max(${a}, ${b})`),
   },
+  // f32x4.max propagates NaN and orders -0 below +0, as Math.max does.
+  wasm: { expr: ([a, b]) => `(f32x4.max ${a} ${b})` },
 });

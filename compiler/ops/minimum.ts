@@ -21,4 +21,6 @@ export const minimum = defineOp({
     kind: "elementwise",
     expr: ([a, b], n) => (n.dtype === "f32" || n.dtype === "f64" ? `select(min(${a}, ${b}), ${a} + ${b}, ${isNan(a!)} || ${isNan(b!)})` : `min(${a}, ${b})`),
   },
+  // f32x4.min propagates NaN and orders -0 below +0, as Math.min does.
+  wasm: { expr: ([a, b]) => `(f32x4.min ${a} ${b})` },
 });

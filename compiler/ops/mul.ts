@@ -12,4 +12,5 @@ export const mul = defineOp({
   evaluate: ([x, y]) => evalBinary(x!, y!, (a, b) => a * b),
   ts: { kind: "elementwise", expr: ([a, b]) => `(${a} * ${b})` },
   wgsl: { kind: "elementwise", expr: ([a, b]) => `(${a} * ${b})` },
+  wasm: { expr: ([a, b]) => `(f32x4.mul ${a} ${b})` },
 });

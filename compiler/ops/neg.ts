@@ -10,4 +10,5 @@ export const neg = defineOp({
   // Parenthesised operand: `-` before a literal like `-1` would read `--1`.
   ts: { kind: "elementwise", expr: ([a]) => `(-(${a}))` },
   wgsl: { kind: "elementwise", expr: ([a]) => `(-(${a}))` },
+  wasm: { expr: ([a]) => `(f32x4.neg ${a})` },
 });

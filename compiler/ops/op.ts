@@ -126,6 +126,15 @@ export interface WgslEntry {
 
 export type WgslSlot = null;
 
+/** Optional WebAssembly SIMD form of an elementwise op on f32 (the CPU
+ * backend's fused loops run in wasm when every op of a chain has one): a WAT
+ * expression of type v128 (f32x4) over the operands' v128 expressions.
+ * `math` names the helper functions of compiler/emit/wasm/mathf.ts it calls. */
+export interface WasmEmitter {
+  expr(args: readonly string[]): string;
+  readonly math?: readonly ("exp4" | "tanh4" | "sigmoid4")[];
+}
+
 export interface OpDef<P extends Prim> {
   readonly name: P;
   /** Shape and dtype rule; throws IRError when operands do not fit. */
@@ -136,6 +145,7 @@ export interface OpDef<P extends Prim> {
   evaluate(inputs: EvalInputs<P>, node: Node<P>, ctx: EvalCtx): EvalOutput<P>;
   readonly ts: TsEmitter<P>;
   readonly wgsl: WgslEmitter<P>;
+  readonly wasm?: WasmEmitter;
 }
 
 export function defineOp<P extends Prim>(def: OpDef<P>): OpDef<P> {

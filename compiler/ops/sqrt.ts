@@ -10,4 +10,5 @@ export const sqrt = defineOp({
   evaluate: ([x]) => evalUnary(x!, Math.sqrt),
   ts: { kind: "elementwise", expr: ([a]) => `Math.sqrt(${a})` },
   wgsl: { kind: "elementwise", expr: ([a]) => `sqrt(${a})` },
+  wasm: { expr: ([a]) => `(f32x4.sqrt ${a})` },
 });

@@ -9,4 +9,5 @@ export const sub = defineOp({
   evaluate: ([x, y]) => evalBinary(x!, y!, (a, b) => a - b),
   ts: { kind: "elementwise", expr: ([a, b]) => `(${a} - ${b})` },
   wgsl: { kind: "elementwise", expr: ([a, b]) => `(${a} - ${b})` },
+  wasm: { expr: ([a, b]) => `(f32x4.sub ${a} ${b})` },
 });

@@ -72,6 +72,14 @@ export function createArena(bytes: number, threads = cpuThreads()): WebAssembly.
   return new WebAssembly.Memory({ initial: pages, maximum: pages, ...(threads > 1 ? { shared: true } : {}) });
 }
 
+/** A generated model's own module (its fused loops, compiled by dlt-compile
+ * into generated/<model>/loops-wasm.ts) over the model's memory. */
+export function instantiateLoops<T>(memory: WebAssembly.Memory, plain: string, shared: string): T {
+  const isShared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
+  const mod = new WebAssembly.Module(bytesOf(isShared ? shared : plain));
+  return new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as T;
+}
+
 export function createKernels(memory: WebAssembly.Memory): Kernels {
   const shared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
   const mod = moduleFor(shared);

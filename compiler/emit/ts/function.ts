@@ -11,6 +11,7 @@ import type { KernelCtx, ScalarCtx } from "../../ops/op.ts";
 import { OPS } from "../../ops/registry.ts";
 import { scanOutTypes } from "../../ops/scan.ts";
 import { analyzeFusion, type Fusion } from "../../lower/fusion.ts";
+import type { WasmLoops, WasmTree } from "../wasm/loops.ts";
 
 export interface BufferDecl {
   readonly name: string;
@@ -46,6 +47,8 @@ export interface FunctionContext {
   /** Class-field buffers, shared across the whole module. */
   readonly buffers: BufferDecl[];
   readonly arena: Arena;
+  /** Collects fused loops that run as WebAssembly SIMD (absent: all loops in TypeScript). */
+  readonly wasm?: WasmLoops;
   /** Expression naming the buffer of a leaf (input/param/state). */
   leafBuffer(n: Node): string;
   /** Target buffer for an output, when it may be written in place. */
@@ -161,6 +164,7 @@ class Emitter {
     if (em.kind !== "elementwise") throw new Error("loop() needs an elementwise node");
     const shape = n.shape;
     const size = numel(shape);
+    if (this.wasmLoop(n, out)) return;
     const i = this.fresh("i");
     if (!this.usesIndexMap(n.id) || shape.length === 0) {
       const args = n.inputs.map((a) => this.expr(a, i, [], shape));
@@ -186,6 +190,7 @@ class Emitter {
     const src = this.g.nodes[n.inputs[0]!]!;
     const shape = src.shape;
     const kept = n.shape.length;
+    if (this.wasmSum(n, src, out)) return;
     const i = this.fresh("i"), o = this.fresh("o"), s = this.fresh("s");
     const cs = shape.map(() => this.fresh("c"));
     this.lines.push(`let ${i} = 0;`, `let ${o} = 0;`);
@@ -199,6 +204,70 @@ class Emitter {
       this.lines.push(`}`);
       if (shape.length - 1 - k === kept) this.lines.push(`${out}[${o}] = ${s};`, `${o}++;`);
     });
+  }
+
+  /** The fused expression of node `id` (read at output shape `shape`) as a
+   * tree for the wasm loop emitter; undefined when some part has no wasm
+   * form (an op without one, a non-f32 value, a buffer outside the memory). */
+  private wasmTree(id: number, shape: readonly number[]): WasmTree | undefined {
+    const n = this.g.nodes[id]!;
+    if (n.dtype !== "f32") return undefined;
+    const p = this.f.placement[id];
+    if (n.op === "const" && p === "inline") return { kind: "const", value: (n as Node<"const">).attrs.value };
+    if (p === "indexmap") {
+      const src = this.g.nodes[n.inputs[0]!]!;
+      if (src.op === "const") return { kind: "const", value: (src as Node<"const">).attrs.value };
+      const addr = this.ctx.arena.addrs.get(this.bufferOf(src.id));
+      if (addr === undefined || src.dtype !== "f32") return undefined;
+      const st = strides(src.shape);
+      const lead = shape.length - src.shape.length;
+      return { kind: "load", addr, strides: shape.map((_, k) => (k < lead || src.shape[k - lead] === 1 ? 0 : st[k - lead]!)) };
+    }
+    if (p === "inline") {
+      const em = OPS[n.op].wasm;
+      if (!em || OPS[n.op].ts.kind !== "elementwise") return undefined;
+      const args: WasmTree[] = [];
+      for (const a of n.inputs) {
+        const t = this.wasmTree(a, shape);
+        if (!t) return undefined;
+        args.push(t);
+      }
+      return { kind: "op", emit: em, args };
+    }
+    const addr = this.ctx.arena.addrs.get(this.bufferOf(id));
+    if (addr === undefined) return undefined;
+    return { kind: "load", addr, strides: strides(shape) };
+  }
+
+  /** An elementwise loop as a wasm function, when its whole chain has a wasm form. */
+  private wasmLoop(n: Node, out: string): boolean {
+    const w = this.ctx.wasm;
+    const outAddr = this.ctx.arena.addrs.get(out);
+    const em = OPS[n.op].wasm;
+    if (!w || outAddr === undefined || !em || n.dtype !== "f32") return false;
+    const args: WasmTree[] = [];
+    for (const a of n.inputs) {
+      const t = this.wasmTree(a, n.shape);
+      if (!t) return false;
+      args.push(t);
+    }
+    const name = `${this.prefix}loop${n.id}`;
+    if (!w.elementwise(name, `${n.op} %${n.id} → [${n.shape.join(", ")}]`, { kind: "op", emit: em, args }, outAddr, n.shape)) return false;
+    this.lines.push(`this.w.${name}(); // WebAssembly SIMD (loops.wat)`);
+    return true;
+  }
+
+  /** A fused sum over trailing axes as a wasm function. */
+  private wasmSum(n: Node, src: Node, out: string): boolean {
+    const w = this.ctx.wasm;
+    const outAddr = this.ctx.arena.addrs.get(out);
+    if (!w || outAddr === undefined || n.dtype !== "f32") return false;
+    const t = this.wasmTree(src.id, src.shape);
+    if (!t) return false;
+    const name = `${this.prefix}sum${n.id}`;
+    if (!w.sum(name, `${n.op} %${n.id} → [${n.shape.join(", ")}]`, t, outAddr, src.shape, n.shape.length)) return false;
+    this.lines.push(`this.w.${name}(); // WebAssembly SIMD (loops.wat)`);
+    return true;
   }
 
   /** The nodes computed inside `n`'s loop (its fused operand chain). */

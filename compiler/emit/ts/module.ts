@@ -8,6 +8,8 @@ import type { Graph, Node } from "../../ir/types.ts";
 import type { ModelDescription } from "../../../runtime/model.ts";
 import { Arena, type BufferDecl, emitGraph, type FunctionContext } from "./function.ts";
 import type { Fusion } from "../../lower/fusion.ts";
+import { assemble, base64Lines } from "../wasm/assemble.ts";
+import { WasmLoops } from "../wasm/loops.ts";
 
 export interface ModuleInput {
   readonly desc: ModelDescription;
@@ -42,11 +44,19 @@ function bodyWithLocals(lines: string[], buffers: readonly BufferDecl[]): string
   return [...used.map((b) => `const ${b.name} = this.${b.name};`), ...lines.map((l) => l.replace(re, "$1"))];
 }
 
-export function emitModule(m: ModuleInput): string {
+export interface EmittedModule {
+  /** generated/<model>/model.ts */
+  readonly model: string;
+  /** The model's fused loops as WebAssembly: WAT listing and the bytes
+   * (loops.wat, loops-wasm.ts); absent when no loop qualified. */
+  readonly loops?: { readonly wat: string; readonly ts: string };
+}
+
+export function emitModule(m: ModuleInput): EmittedModule {
   const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Double } });
   const sf = project.createSourceFile("model.ts", "", { overwrite: true });
   sf.addImportDeclaration({ isTypeOnly: true, moduleSpecifier: "../../runtime/model.ts", namedImports: ["Batch", "CompiledModel", "ModelDescription"] });
-  sf.addImportDeclaration({ moduleSpecifier: "../../runtime/cpu/kernels.ts", namedImports: ["createArena", "createKernels", "type Kernels"] });
+  sf.addImportDeclaration({ moduleSpecifier: "../../runtime/cpu/kernels.ts", namedImports: ["createArena", "createKernels", "instantiateLoops", "type Kernels"] });
   sf.addImportDeclaration({ moduleSpecifier: "../../runtime/rng/philox.ts", namespaceImport: "rng" });
   sf.addVariableStatement({
     isExported: true,
@@ -77,7 +87,8 @@ export function emitModule(m: ModuleInput): string {
     ...m.desc.params.map((p) => `const ${localOf("param", p.name)} = ${prop("this.params", p.name)};`),
     ...m.desc.state.map((p) => `const ${localOf("state", p.name)} = ${prop("this.state", p.name)};`),
   ];
-  const ctx = (): FunctionContext => ({ buffers, arena, leafBuffer, outputTarget: inPlaceTarget, seed: "this.desc.seed", step: "step" });
+  const wasm = new WasmLoops();
+  const ctx = (): FunctionContext => ({ buffers, arena, wasm, leafBuffer, outputTarget: inPlaceTarget, seed: "this.desc.seed", step: "step" });
   const dtypeOf = new Map(m.desc.inputs.map((i) => [i.name, i.dtype]));
   const copyInputs = (ins: readonly (readonly [string, string])[]) =>
     ins.length ? ["// The batch, copied into the model's memory.", ...ins.map(([name, buf]) => `${buf}.set(${prop("batch", name)} as ${dtypeOf.get(name) === "i32" ? "Int32Array" : "Float32Array"});`)] : [];
@@ -112,6 +123,31 @@ export function emitModule(m: ModuleInput): string {
   const view = (ctor: string, offset: number, n: number) => `new ${ctor}(this.mem.buffer, ${offset}, ${n})`;
   const paramsInit = m.desc.params.map((p) => `${ident(p.name)}: ${view("Float32Array", leafOffsets.get(`param:${p.name}`)!, size(p.shape))}`);
   const stateInit = m.desc.state.map((p) => `${ident(p.name)}: ${view("Float32Array", leafOffsets.get(`state:${p.name}`)!, size(p.shape))}`);
+  let loops: EmittedModule["loops"];
+  const loopNames: string[] = [];
+  if (wasm.size > 0) {
+    const wat = wasm.module(m.header, false);
+    const plain = assemble("loops.wat", wat, true);
+    const shared = assemble("loops-shared.wat", wasm.module(m.header, true), false);
+    loopNames.push(...[...wat.matchAll(/\(export "(\w+)"\)/g)].map((x) => x[1]!));
+    loops = {
+      wat,
+      ts: [
+        m.header.trimEnd(),
+        "// The model's fused loops as WebAssembly (listing: loops.wat), for an ordinary and a shared memory.",
+        `export const LOOPS_WASM =\n${base64Lines(plain)};`,
+        "",
+        `export const LOOPS_SHARED_WASM =\n${base64Lines(shared)};`,
+        "",
+      ].join("\n"),
+    };
+    sf.addImportDeclaration({ moduleSpecifier: "./loops-wasm.ts", namedImports: ["LOOPS_SHARED_WASM", "LOOPS_WASM"] });
+    sf.addInterface({
+      name: "Loops",
+      docs: ["The exports of loops.wat: one function per fused loop, addresses and extents built in."],
+      properties: loopNames.map((n) => ({ name: n, type: "() => void", isReadonly: true })),
+    });
+  }
   const cls = sf.addClass({
     name: "Model",
     isExported: true,
@@ -127,6 +163,7 @@ export function emitModule(m: ModuleInput): string {
         initializer: `createArena(${arena.size})`,
       },
       { name: "k", scope: Scope.Private, isReadonly: true, type: "Kernels", initializer: "createKernels(this.mem)" },
+      ...(loops ? [{ name: "w", scope: Scope.Private, isReadonly: true, type: "Loops", initializer: "instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM)" }] : []),
       { name: "params", isReadonly: true, initializer: `{ ${paramsInit.join(", ")} }` },
       { name: "state", isReadonly: true, type: "Record<string, Float32Array>", initializer: `{ ${stateInit.join(", ")} }` },
       ...buffers.map((b) => ({
@@ -171,7 +208,7 @@ export function emitModule(m: ModuleInput): string {
   cls.addMethods(stepMethods);
   sf.formatText({ indentSize: 2, convertTabsToSpaces: true, ensureNewLineAtEndOfFile: true });
   // Blank lines the formatter leaves after closing braces of kernel blocks.
-  return m.header + sf.getFullText().replace(/\n\n(\s*\})/g, "\n$1");
+  return { model: m.header + sf.getFullText().replace(/\n\n(\s*\})/g, "\n$1"), ...(loops ? { loops } : {}) };
 }
 
 /** A readable TypeScript literal of plain data: objects one key a line,

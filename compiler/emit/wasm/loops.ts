@@ -1,0 +1,208 @@
+// A model's fused elementwise loops and fused sums as WebAssembly SIMD
+// functions (one per loop, no parameters: every address and extent is a
+// constant). The TypeScript emitter hands over the fused expression as a
+// tree whose leaves are constants and buffer reads with per-axis strides (0
+// where a broadcast repeats the operand); this file lays the loop out:
+//
+// - Axes are coalesced where every operand's strides allow (a bias broadcast
+//   over a [batch, 20, 12, 12] map becomes rows of 2,880 with the bias
+//   contiguous along them), leaving rows × an inner extent L.
+// - The inner loop runs 4 floats at a time; operands constant along it are
+//   loaded once per row and splatted. The last L mod 4 elements run the same
+//   vector expression on splatted scalars and keep lane 0 (no scalar copy of
+//   the transcendental helpers needed).
+// - Sums accumulate in f64 (two f64x2 halves of each f32x4), as the
+//   TypeScript loops do in JS doubles, and store the f32 rounding.
+import type { WasmEmitter } from "../../ops/op.ts";
+import { type MathFn, mathFunctions } from "./mathf.ts";
+
+export type WasmTree =
+  | { readonly kind: "op"; readonly emit: WasmEmitter; readonly args: readonly WasmTree[] }
+  | { readonly kind: "const"; readonly value: number }
+  /** A read of an f32 buffer at byte address `addr`; `strides[k]` is its
+   * stride in elements along output axis k (0: repeated). */
+  | { readonly kind: "load"; readonly addr: number; readonly strides: readonly number[] };
+
+const get = (x: string) => `(local.get $${x})`;
+const c32 = (v: number) => `(i32.const ${v})`;
+
+function contiguous(shape: readonly number[]): number[] {
+  const st = new Array<number>(shape.length).fill(1);
+  for (let k = shape.length - 2; k >= 0; k--) st[k] = st[k + 1]! * shape[k + 1]!;
+  return st;
+}
+
+function f32Const(v: number): string {
+  const t = Number.isNaN(v) ? "nan" : v === Infinity ? "inf" : v === -Infinity ? "-inf" : String(Math.fround(v));
+  return `(v128.const f32x4 ${t} ${t} ${t} ${t})`;
+}
+
+function loadsOf(t: WasmTree, out: { addr: number; strides: readonly number[] }[] = []): { addr: number; strides: readonly number[] }[] {
+  if (t.kind === "load") out.push(t);
+  if (t.kind === "op") t.args.forEach((a) => loadsOf(a, out));
+  return out;
+}
+
+/** Merges adjacent axes wherever every stride vector allows; drops size-1 axes. */
+function coalesce(shape: readonly number[], strides: readonly (readonly number[])[]): { dims: number[]; strides: number[][] } {
+  const keep = shape.map((d, k) => (d === 1 ? -1 : k)).filter((k) => k >= 0);
+  let dims = keep.map((k) => shape[k]!);
+  let st = strides.map((s) => keep.map((k) => s[k]!));
+  for (let k = dims.length - 2; k >= 0; k--) {
+    if (st.every((s) => s[k] === s[k + 1]! * dims[k + 1]!)) {
+      dims = [...dims.slice(0, k), dims[k]! * dims[k + 1]!, ...dims.slice(k + 2)];
+      st = st.map((s) => [...s.slice(0, k), s[k + 1]!, ...s.slice(k + 2)]);
+    }
+  }
+  if (dims.length === 0) return { dims: [1], strides: st.map(() => [0]) };
+  return { dims, strides: st };
+}
+
+export class WasmLoops {
+  private readonly funcs: string[] = [];
+  private readonly math = new Set<MathFn>();
+
+  get size(): number {
+    return this.funcs.length;
+  }
+
+  /** `out` (contiguous, `shape`) = tree, elementwise. False when the layout
+   * does not fit (an operand strided along the inner axis). */
+  elementwise(name: string, comment: string, tree: WasmTree, outAddr: number, shape: readonly number[]): boolean {
+    const loads = loadsOf(tree);
+    const { dims, strides } = coalesce(shape, [contiguous(shape), ...loads.map((l) => l.strides)]);
+    const inner = dims.length - 1;
+    if (strides.some((s) => s[inner] !== 0 && s[inner] !== 1)) return false;
+    const L = dims[inner]!;
+    const rows = dims.slice(0, inner).reduce((a, b) => a * b, 1);
+    const opStrides = strides.slice(1);
+    const vec = new Map<number, "vector" | "splat">(loads.map((l, k) => [k, opStrides[k]![inner] === 1 ? "vector" : "splat"]));
+    const locals = ["row", "j", "bo", ...loads.map((_, k) => `b${k}`)];
+    const vlocals = loads.map((_, k) => `s${k}`).filter((_, k) => vec.get(k) === "splat");
+    const rowAddr = (k: number) => `(i32.add ${c32(loads[k]!.addr)} ${this.rowOffset(dims, opStrides[k]!)})`;
+    let loadIndex = 0;
+    const expr = (t: WasmTree, scalar: boolean): string => {
+      if (t.kind === "const") return f32Const(t.value);
+      if (t.kind === "load") {
+        const k = loadIndex++;
+        if (vec.get(k) === "splat") return get(`s${k}`);
+        return scalar ? `(f32x4.splat (f32.load (i32.add ${get(`b${k}`)} ${get("j")})))` : `(v128.load (i32.add ${get(`b${k}`)} ${get("j")}))`;
+      }
+      t.emit.math?.forEach((f) => this.math.add(f));
+      return t.emit.expr(t.args.map((a) => expr(a, scalar)));
+    };
+    loadIndex = 0;
+    const vexpr = expr(tree, false);
+    loadIndex = 0;
+    const sexpr = expr(tree, true);
+    this.funcs.push(
+      `;; ${comment.replace(/[^\w%.,:;()[\]{}<>=+*\/ -]/g, "")}`,
+      `(func $${name} (export "${name}") ${locals.map((l) => `(local $${l} i32)`).join(" ")}${vlocals.map((l) => ` (local $${l} v128)`).join("")}`,
+      `  (local.set $row (i32.const 0))`,
+      `  (loop $rows`,
+      `    (local.set $bo (i32.add ${c32(outAddr)} (i32.mul ${get("row")} ${c32(L * 4)})))`,
+      ...loads.map((_, k) => `    (local.set $b${k} ${rowAddr(k)})`),
+      ...loads.flatMap((_, k) => (vec.get(k) === "splat" ? [`    (local.set $s${k} (f32x4.splat (f32.load ${get(`b${k}`)})))`] : [])),
+      `    (local.set $j (i32.const 0))`,
+      `    (block $vend (loop $v`,
+      `      (br_if $vend (i32.gt_u (i32.add ${get("j")} (i32.const 16)) ${c32(L * 4)}))`,
+      `      (v128.store (i32.add ${get("bo")} ${get("j")}) ${vexpr})`,
+      `      (local.set $j (i32.add ${get("j")} (i32.const 16)))`,
+      `      (br $v)))`,
+      `    (block $send (loop $s`,
+      `      (br_if $send (i32.ge_u ${get("j")} ${c32(L * 4)}))`,
+      `      (f32.store (i32.add ${get("bo")} ${get("j")}) (f32x4.extract_lane 0 ${sexpr}))`,
+      `      (local.set $j (i32.add ${get("j")} (i32.const 4)))`,
+      `      (br $s)))`,
+      `    (br_if $rows (i32.lt_u (local.tee $row (i32.add ${get("row")} (i32.const 1))) ${c32(rows)}))`,
+      `  )`,
+      `)`,
+    );
+    return true;
+  }
+
+  /** out[row] = Σ_j tree[row, j] over the trailing `reduced` elements of each
+   * of `rows` rows; every load must be contiguous with the source (no
+   * broadcast). False otherwise. */
+  sum(name: string, comment: string, tree: WasmTree, outAddr: number, srcShape: readonly number[], kept: number): boolean {
+    const loads = loadsOf(tree);
+    const cs = contiguous(srcShape);
+    if (!loads.every((l) => l.strides.every((s, k) => s === cs[k]))) return false;
+    const rows = srcShape.slice(0, kept).reduce((a, b) => a * b, 1);
+    const L = srcShape.slice(kept).reduce((a, b) => a * b, 1);
+    let loadIndex = 0;
+    const expr = (t: WasmTree, scalar: boolean): string => {
+      if (t.kind === "const") return f32Const(t.value);
+      if (t.kind === "load") {
+        const k = loadIndex++;
+        return scalar ? `(f32x4.splat (f32.load (i32.add ${get(`b${k}`)} ${get("j")})))` : `(v128.load (i32.add ${get(`b${k}`)} ${get("j")}))`;
+      }
+      t.emit.math?.forEach((f) => this.math.add(f));
+      return t.emit.expr(t.args.map((a) => expr(a, scalar)));
+    };
+    const vexpr = expr(tree, false);
+    loadIndex = 0;
+    const sexpr = expr(tree, true);
+    const high = "(i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))";
+    this.funcs.push(
+      `;; ${comment.replace(/[^\w%.,:;()[\]{}<>=+*\/ -]/g, "")}`,
+      `(func $${name} (export "${name}") (local $row i32) (local $j i32)${loads.map((_, k) => ` (local $b${k} i32)`).join("")} (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)`,
+      `  (local.set $row (i32.const 0))`,
+      `  (loop $rows`,
+      ...loads.map((l, k) => `    (local.set $b${k} (i32.add ${c32(l.addr)} (i32.mul ${get("row")} ${c32(L * 4)})))`),
+      `    (local.set $a0 (v128.const i32x4 0 0 0 0))`,
+      `    (local.set $a1 (v128.const i32x4 0 0 0 0))`,
+      `    (local.set $j (i32.const 0))`,
+      `    (block $vend (loop $v`,
+      `      (br_if $vend (i32.gt_u (i32.add ${get("j")} (i32.const 16)) ${c32(L * 4)}))`,
+      `      (local.set $v ${vexpr})`,
+      `      (local.set $a0 (f64x2.add ${get("a0")} (f64x2.promote_low_f32x4 ${get("v")})))`,
+      `      (local.set $a1 (f64x2.add ${get("a1")} (f64x2.promote_low_f32x4 ${high})))`,
+      `      (local.set $j (i32.add ${get("j")} (i32.const 16)))`,
+      `      (br $v)))`,
+      `    (local.set $a0 (f64x2.add ${get("a0")} ${get("a1")}))`,
+      `    (local.set $s (f64.add (f64x2.extract_lane 0 ${get("a0")}) (f64x2.extract_lane 1 ${get("a0")})))`,
+      `    (block $send (loop $s`,
+      `      (br_if $send (i32.ge_u ${get("j")} ${c32(L * 4)}))`,
+      `      (local.set $s (f64.add ${get("s")} (f64.promote_f32 (f32x4.extract_lane 0 ${sexpr}))))`,
+      `      (local.set $j (i32.add ${get("j")} (i32.const 4)))`,
+      `      (br $s)))`,
+      `    (f32.store (i32.add ${c32(outAddr)} (i32.shl ${get("row")} (i32.const 2))) (f32.demote_f64 ${get("s")}))`,
+      `    (br_if $rows (i32.lt_u (local.tee $row (i32.add ${get("row")} (i32.const 1))) ${c32(rows)}))`,
+      `  )`,
+      `)`,
+    );
+    return true;
+  }
+
+  /** Byte offset of an operand's row `row` (a local) from its outer strides. */
+  private rowOffset(dims: readonly number[], strides: readonly number[]): string {
+    const inner = dims.length - 1;
+    const terms: string[] = [];
+    let period = 1;
+    for (let a = inner - 1; a >= 0; a--) {
+      const st = strides[a]!;
+      if (st !== 0) {
+        let idx = period === 1 ? get("row") : `(i32.div_u ${get("row")} ${c32(period)})`;
+        if (a > 0) idx = `(i32.rem_u ${idx} ${c32(dims[a]!)})`;
+        terms.push(`(i32.mul ${idx} ${c32(st * 4)})`);
+      }
+      period *= dims[a]!;
+    }
+    if (terms.length === 0) return c32(0);
+    return terms.reduce((acc, t) => `(i32.add ${acc} ${t})`);
+  }
+
+  /** The whole module; `shared`: the memory import is a shared memory. */
+  module(header: string, shared: boolean): string {
+    return [
+      ...header.split("\n").filter((l) => l).map((l) => `;; ${l.replace(/^\/\/ ?/, "")}`),
+      "(module",
+      `  (import "env" "memory" (memory 1${shared ? " 65536 shared" : ""}))`,
+      ...mathFunctions(this.math).map((l) => `  ${l}`),
+      ...this.funcs.map((l) => `  ${l}`),
+      ")",
+      "",
+    ].join("\n");
+  }
+}

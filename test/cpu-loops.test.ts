@@ -1,0 +1,125 @@
+// The CPU backend's wasm loops: the transcendental helpers against Math.* in
+// f64 (within 3 ulp of f32 over wide ranges, NaN and the infinities kept),
+// and generated loop functions (broadcasts, ragged inner extents, sums)
+// against the same loops in TypeScript.
+
+import { describe, expect, it } from "vitest";
+import { assemble } from "../compiler/emit/wasm/assemble.ts";
+import { WasmLoops, type WasmTree } from "../compiler/emit/wasm/loops.ts";
+import { mathFunctions } from "../compiler/emit/wasm/mathf.ts";
+import { OPS } from "../compiler/ops/registry.ts";
+
+/** Instantiates a module with the helpers re-exported under test names. */
+function mathModule(): { exp4(x: number): number; tanh4(x: number): number; sigmoid4(x: number): number; mem: Float32Array } {
+  const wat = [
+    "(module",
+    '  (memory (export "memory") 1)',
+    ...mathFunctions(new Set(["exp4", "tanh4", "sigmoid4"])),
+    ...["exp4", "tanh4", "sigmoid4"].map((f) => `(func (export "${f}") (param $x f32) (result f32) (f32x4.extract_lane 0 (call $${f} (f32x4.splat (local.get $x)))))`),
+    ")",
+  ].join("\n");
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(assemble("math.wat", wat, true) as Uint8Array<ArrayBuffer>));
+  const e = inst.exports as unknown as { exp4(x: number): number; tanh4(x: number): number; sigmoid4(x: number): number; memory: WebAssembly.Memory };
+  return { ...e, mem: new Float32Array(e.memory.buffer) };
+}
+
+/** Distance in f32 units in the last place (0 when both are the same NaN/∞). */
+function ulps(got: number, want: number): number {
+  const w = Math.fround(want);
+  if (Number.isNaN(w)) return Number.isNaN(got) ? 0 : Infinity;
+  if (!Number.isFinite(w) || !Number.isFinite(got)) return got === w ? 0 : Infinity;
+  const ulp = Math.max(Math.abs(w) * 2 ** -23, 2 ** -149);
+  return Math.abs(got - w) / ulp;
+}
+
+describe("wasm transcendentals", () => {
+  const m = mathModule();
+  const xs: number[] = [];
+  for (let x = -110; x <= 95; x += 0.0137) xs.push(Math.fround(x));
+  for (let x = -2; x <= 2; x += 0.00031) xs.push(Math.fround(x));
+  xs.push(...[0, -0, 1e-30, -1e-30, 1e-8, 0.625, -0.625, 88.72, -87.3, -103.9].map(Math.fround));
+  const cases: [string, (x: number) => number, (x: number) => number, number][] = [
+    ["exp", (x) => m.exp4(x), Math.exp, 3],
+    ["tanh", (x) => m.tanh4(x), Math.tanh, 3],
+    ["sigmoid", (x) => m.sigmoid4(x), (x) => 1 / (1 + Math.exp(-x)), 3],
+  ];
+  it.each(cases)("%s within %#", (name, f, ref, maxUlps) => {
+    let worst = 0, at = 0;
+    for (const x of xs) {
+      const want = ref(x);
+      // Results far below the normal range compare in absolute terms (the
+      // clamp at −104 flushes to 0 where a subnormal might remain).
+      const u = Math.abs(want) < 2 ** -120 ? (Math.abs(f(x) - want) < 2 ** -120 ? 0 : Infinity) : ulps(f(x), want);
+      if (u > worst) [worst, at] = [u, x];
+    }
+    expect(worst, `${name}: worst ${worst.toFixed(2)} ulp at x = ${at} (got ${f(at)}, want ${ref(at)})`).toBeLessThanOrEqual(maxUlps);
+  });
+  it("NaN and infinities", () => {
+    for (const f of [m.exp4, m.tanh4, m.sigmoid4]) expect(f(NaN)).toBeNaN();
+    expect(m.exp4(Infinity)).toBe(Infinity);
+    expect(m.exp4(-Infinity)).toBe(0);
+    expect(m.tanh4(Infinity)).toBe(1);
+    expect(m.tanh4(-Infinity)).toBe(-1);
+    expect(m.sigmoid4(-Infinity)).toBe(0);
+    expect(m.sigmoid4(Infinity)).toBe(1);
+    expect(Object.is(m.tanh4(-0), -0)).toBe(true);
+  });
+});
+
+describe("wasm loops", () => {
+  const op = (name: "add" | "mul" | "tanh" | "sub", ...args: WasmTree[]): WasmTree => ({ kind: "op", emit: OPS[name].wasm!, args });
+  function run(build: (w: WasmLoops) => void, mem: WebAssembly.Memory): void {
+    const w = new WasmLoops();
+    build(w);
+    const wat = w.module("", false).replace('(import "env" "memory" (memory 1))', '(import "env" "memory" (memory 4))');
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(assemble("t.wat", wat, true) as Uint8Array<ArrayBuffer>), { env: { memory: mem } });
+    (inst.exports.f as () => void)();
+  }
+  const fill = (f: Float32Array, at: number, n: number, salt: number) => {
+    for (let i = 0; i < n; i++) f[at / 4 + i] = Math.fround(Math.sin(i * 0.7 + salt) * 3);
+  };
+
+  it("broadcasts along middle axes, ragged inner extent, padding untouched", () => {
+    // out[a,b,c] = tanh(x[a,b,c] + bias[b, 1]) · 0.5, shape [3, 5, 7]
+    const mem = new WebAssembly.Memory({ initial: 4 });
+    const f = new Float32Array(mem.buffer);
+    const X = 64, B = 1024, O = 2048, N = 3 * 5 * 7;
+    fill(f, X, N, 1);
+    fill(f, B, 5, 2);
+    f.fill(99, O / 4, O / 4 + N + 8);
+    const tree = op("mul", op("tanh", op("add", { kind: "load", addr: X, strides: [35, 7, 1] }, { kind: "load", addr: B, strides: [0, 1, 0] })), { kind: "const", value: 0.5 });
+    run((w) => expect(w.elementwise("f", "test", tree, O, [3, 5, 7])).toBe(true), mem);
+    for (let a = 0; a < 3; a++)
+      for (let b = 0; b < 5; b++)
+        for (let c = 0; c < 7; c++) {
+          const i = (a * 5 + b) * 7 + c;
+          const want = Math.fround(Math.tanh(Math.fround(f[X / 4 + i]! + f[B / 4 + b]!)) * 0.5);
+          expect(ulps(f[O / 4 + i]!, want)).toBeLessThanOrEqual(3);
+        }
+    expect(f[O / 4 + N]).toBe(99);
+  });
+
+  it("row sums in f64 with a ragged tail, and a full sum", () => {
+    const mem = new WebAssembly.Memory({ initial: 4 });
+    const f = new Float32Array(mem.buffer);
+    const X = 64, Y = 8192, O = 16384, R = 6, L = 203;
+    fill(f, X, R * L, 3);
+    fill(f, Y, R * L, 4);
+    const tree = op("mul", { kind: "load", addr: X, strides: [L, 1] }, op("sub", { kind: "load", addr: Y, strides: [L, 1] }, { kind: "const", value: 0.25 }));
+    run((w) => expect(w.sum("f", "test", tree, O, [R, L], 1)).toBe(true), mem);
+    for (let r = 0; r < R; r++) {
+      let s = 0;
+      for (let j = 0; j < L; j++) s += f[X / 4 + r * L + j]! * Math.fround(f[Y / 4 + r * L + j]! - 0.25);
+      expect(Math.abs(f[O / 4 + r]! - s)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(s)));
+    }
+    run((w) => expect(w.sum("f", "test", tree, O, [R, L], 0)).toBe(true), mem);
+    let total = 0;
+    for (let i = 0; i < R * L; i++) total += f[X / 4 + i]! * Math.fround(f[Y / 4 + i]! - 0.25);
+    expect(Math.abs(f[O / 4]! - total)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(total)));
+  });
+
+  it("refuses a sum over a broadcast operand (left to TypeScript)", () => {
+    const tree = op("add", { kind: "load", addr: 64, strides: [4, 1] }, { kind: "load", addr: 1024, strides: [0, 1] });
+    expect(new WasmLoops().sum("f", "t", tree, 2048, [3, 4], 1)).toBe(false);
+  });
+});
