@@ -79,7 +79,8 @@ export function describe(ls: LoadedSpec, stateDescs: ParamDesc[]): ModelDescript
 export function compileSpec(ls: LoadedSpec): Compiled {
   const s = ls.spec;
   const steps: Graph[] = [];
-  const state: ParamDesc[] = [];
+  // Spec-level state (persistent chains) first, then optimizer slots.
+  const state: ParamDesc[] = Object.entries(s.state ?? {}).map(([name, p]) => ({ name, shape: [...p.shape], dtype: "f32", init: resolveInit(p.init, p.shape) }));
   s.phases.forEach((_, p) => {
     const st = buildTrainStep(ls, p, { dtype: "f32", batch: s.data.batch_size });
     steps.push(optimize(st.graph));

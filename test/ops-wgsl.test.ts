@@ -501,6 +501,14 @@ describe("WGSL elementwise ops", () => {
     }
   });
 
+  it("step_one_hot is 1 at the step counter modulo its depth", async () => {
+    for (const depth of [5, 3, 1]) {
+      const c = new CaseBuilder();
+      const got = Array.from(await runFused(c.done(c.b.stepOneHot(depth, "f32"))));
+      expect(got).toEqual(Array.from({ length: depth }, (_, k) => (k === RUN.step % depth ? 1 : 0)));
+    }
+  });
+
   it("random_uniform / random_normal call the generator with (seed, salt, step, iter, index)", async () => {
     const shape = [64, 33];
     for (const salt of [5, 0xfffffffe]) {

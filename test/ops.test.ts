@@ -117,7 +117,7 @@ const GRAD_CASES: Case[] = [
 ];
 
 /** Ops whose VJP is null by design; leaves/const/loops are covered elsewhere. */
-const NO_GRAD: Prim[] = ["compare", "argmax", "one_hot", "random_uniform", "random_normal", "stop_gradient"];
+const NO_GRAD: Prim[] = ["compare", "argmax", "one_hot", "random_uniform", "random_normal", "step_one_hot", "stop_gradient"];
 const NOT_HERE: Prim[] = ["input", "param", "state", "scan_arg", "const", "scan", "tuple_get"];
 /** Gradient-checked in test/conv.test.ts (max_pool2d_grad has no cotangent
  * for x, which the table's nonzero-projection rule would reject). */
@@ -363,7 +363,7 @@ describe("elementwise TypeScript expressions agree with evaluate", () => {
 
   it("every elementwise op is exercised", () => {
     const ew = (Object.keys(OPS) as Prim[]).filter((p) => OPS[p].ts.kind === "elementwise");
-    const seen = new Set([...EW_CASES.map((k) => k.op), "const", "random_uniform", "random_normal"]);
+    const seen = new Set([...EW_CASES.map((k) => k.op), "const", "random_uniform", "random_normal", "step_one_hot"]);
     expect(ew.filter((p) => !seen.has(p))).toEqual([]);
   });
 
@@ -403,6 +403,17 @@ describe("elementwise TypeScript expressions agree with evaluate", () => {
     const negEm = OPS.neg.ts;
     if (negEm.kind !== "elementwise") throw new Error("neg is elementwise");
     expect(Object.is(new Function(`return ${negEm.expr([text], neg, scalar)};`)(), -v)).toBe(true);
+  });
+
+  it("step_one_hot is 1 at (step mod depth), in the reference and the emitted code", () => {
+    for (const step of [0, 3, 784, 1000]) {
+      const b = new Builder();
+      const id = b.stepOneHot(7, "f64");
+      const want = interpret(b.graph, {}, { seed: 1, step })[id] as Tensor;
+      expect([...want.data]).toEqual(Array.from({ length: 7 }, (_, k) => (k === step % 7 ? 1 : 0)));
+      const f = compile(b.node(id), 0);
+      for (let i = 0; i < 7; i++) expect(f(rngModule, 1, step, 0, i)).toBe(want.data[i]);
+    }
   });
 
   it.each(["random_uniform", "random_normal"] as const)("%s uses the scalar context's counters", (op) => {

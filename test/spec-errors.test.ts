@@ -141,7 +141,7 @@ describe("malformed specs", () => {
 
 describe("warnings", () => {
   it.each([
-    { file: "w01-unused-entry", code: "W001", line: 16, col: 3, includes: "graph entry 'logits' is not used by any loss or metric" },
+    { file: "w01-unused-entry", code: "W001", line: 16, col: 3, includes: "graph entry 'logits' is not used by any loss, metric, state update or report" },
     { file: "w02-carry-not-updated", code: "W002", line: 17, col: 22, includes: "carry 't' of scan 'chain' is never updated" },
     { file: "w03-unused-param", code: "W003", line: 14, col: 3, includes: "parameter 'c' is not used" },
   ])("$file → $code at $line:$col (the spec still loads)", (c) => {

@@ -12,7 +12,7 @@ import { loadSpecText } from "../compiler/spec/load.ts";
 import { Model as LogReg } from "../generated/logreg/model.ts";
 import { Model as Mlp } from "../generated/mlp/model.ts";
 import type { Splits } from "../runtime/data/dataset.ts";
-import { syntheticSplits } from "../runtime/data/dataset.ts";
+import { sliceSplit, syntheticSplits } from "../runtime/data/dataset.ts";
 import type { CompiledModel } from "../runtime/model.ts";
 import { loadDataset } from "../runtime/node/datasets.ts";
 import { silentLogger } from "../runtime/progress.ts";
@@ -116,6 +116,44 @@ describe("a two-phase schedule over shared parameters, with momentum", () => {
     await runTraining(straight, splits, new MemoryRunStore(), { log: silentLogger });
     const store = new MemoryRunStore();
     await runTraining(make(), splits, store, { maxSteps: 35, log: silentLogger });
+    const resumed = make();
+    await runTraining(resumed, splits, store, { resume: true, log: silentLogger });
+    expect(snapshot(resumed)).toEqual(snapshot(straight));
+  });
+});
+
+describe("PCD: a persistent Gibbs chain as training state (specs/rbm.yaml, shrunk)", () => {
+  async function rbm(): Promise<{ make: () => CompiledModel; splits: Splits }> {
+    // The real spec with 5 hidden units, 3 Gibbs steps and 4 chains.
+    const text = readFileSync(join(ROOT, "specs/rbm.yaml"), "utf8")
+      .replace("model: rbm", "model: rbm_small")
+      .replace("batch_size: 20", "batch_size: 4")
+      .replace("[784, 500]", "[784, 5]")
+      .replace("hbias: { shape: [500]", "hbias: { shape: [5]")
+      .replace("persistent: { shape: [20, 500]", "persistent: { shape: [4, 5]")
+      .replace("length: 15", "length: 3")
+      .replace("epochs: 15", "epochs: 2");
+    const c = compileSpec(loadSpecText(text, "specs/rbm_small.yaml"));
+    const dir = join(ROOT, "generated", ".tmp-rbm-small");
+    tmpDirs.push(dir);
+    mkdirSync(dir, { recursive: true });
+    for (const name of ["model.ts", "loops-wasm.ts"]) if (c.files.has(name)) writeFileSync(join(dir, name), c.files.get(name)!);
+    const { Model } = (await import(pathToFileURL(join(dir, "model.ts")).href)) as { Model: new () => CompiledModel };
+    const small = { train: sliceSplit(embedded.train, [0, 80], "train"), valid: sliceSplit(embedded.valid, [0, 20], "valid"), test: sliceSplit(embedded.test, [0, 20], "test"), source: "embedded digits, sliced" };
+    return { make: () => new Model(), splits: small };
+  }
+  const snapshot = (m: CompiledModel) => Object.fromEntries([...Object.entries(m.params), ...Object.entries(m.state)].map(([k, v]) => [k, Float32Array.from(v)]));
+
+  it("the chain persists between steps and is checkpointed: resume is bitwise, chain included", async () => {
+    const { make, splits } = await rbm();
+    const straight = make();
+    expect(straight.desc.state.map((s) => s.name)).toEqual(["persistent"]);
+    await runTraining(straight, splits, new MemoryRunStore(), { log: silentLogger });
+    // The chain moved from its zero start (samples are 0/1).
+    expect([...straight.state.persistent!].some((v) => v === 1)).toBe(true);
+    expect([...straight.state.persistent!].every((v) => v === 0 || v === 1)).toBe(true);
+    const store = new MemoryRunStore();
+    await runTraining(make(), splits, store, { maxSteps: 27, log: silentLogger });
     const resumed = make();
     await runTraining(resumed, splits, store, { resume: true, log: silentLogger });
     expect(snapshot(resumed)).toEqual(snapshot(straight));

@@ -15,6 +15,8 @@ export interface ExprEnv {
   /** File location of character `pos` of the expression string (the loader
    * knows how quoting and block scalars shift it). */
   at(pos: number): SpecLoc;
+  /** The graph's float dtype (f32, or f64 for gradient checks). */
+  readonly dtype?: "f32" | "f64";
 }
 
 function locAt(env: ExprEnv, pos: number): SpecLoc {
@@ -42,7 +44,9 @@ function lower(env: ExprEnv, e: Expr): number {
   const b = env.b;
   switch (e.kind) {
     case "num":
-      return b.constant(e.value, [], "f32");
+      // A literal on its own (no operand to take a dtype from) has the
+      // graph's float dtype, so f64 gradient checks stay in f64.
+      return b.constant(e.value, [], env.dtype ?? "f32");
     case "name":
       return env.resolve(e.name, locAt(env, e.pos));
     case "unary":
@@ -164,6 +168,8 @@ function call(env: ExprEnv, fn: string, args: readonly Expr[]): number {
       const p = args[1]!.kind === "num" ? b.scalarLike((args[1] as { value: number }).value, x) : arg(1);
       return b.mul(x, lib.bernoulli(b, b.broadcastTo(p, b.shape(x)), env.salts));
     }
+    case "step_one_hot":
+      return b.stepOneHot(intLiteral(args[0]!, "step_one_hot: the depth"), env.dtype ?? "f32");
     case "one_hot":
       return b.op("one_hot", [arg(0)], { depth: intLiteral(args[1]!, "one_hot: the depth") });
     case "maximum":

@@ -24,6 +24,8 @@ export class ModelBuilder {
   readonly b = new Builder();
   readonly inputs = new Map<string, number>();
   readonly params = new Map<string, number>();
+  /** Spec-level state tensors (persistent chains), read like parameters. */
+  readonly state = new Map<string, number>();
   private readonly named = new Map<string, number>();
   private readonly building = new Set<string>();
   readonly salts = new lib.SaltCounter();
@@ -42,6 +44,10 @@ export class ModelBuilder {
       this.b.loc = this.loc(["params", name], `param ${name}`);
       this.params.set(name, this.b.leaf("param", name, p.shape, opts.dtype));
     }
+    for (const [name, p] of Object.entries(spec.state ?? {})) {
+      this.b.loc = this.loc(["state", name], `state ${name}`);
+      this.state.set(name, this.b.leaf("state", name, p.shape, opts.dtype));
+    }
   }
 
   loc(path: Path, what: string): SpecLoc {
@@ -51,7 +57,7 @@ export class ModelBuilder {
 
   /** The node of a graph name, an input or a parameter. */
   resolve(name: string, at?: SpecLoc): number {
-    const known = this.inputs.get(name) ?? this.params.get(name) ?? this.named.get(name);
+    const known = this.inputs.get(name) ?? this.params.get(name) ?? this.state.get(name) ?? this.named.get(name);
     if (known !== undefined) return known;
     const entry = this.ls.spec.graph[name];
     if (entry === undefined) {
@@ -81,7 +87,7 @@ export class ModelBuilder {
       const p = this.ls.locateIn(path, pos);
       return { file: this.ls.file, line: p.line, col: p.col, what };
     };
-    return { b, at, salts: this.salts, resolve };
+    return { b, at, salts: this.salts, resolve, dtype: this.opts.dtype };
   }
 
   /** Lowers an expression string written at `path` in the spec. */
@@ -266,7 +272,26 @@ export interface StepGraph {
  * forms (the log-softmax), never through a division by a probability. */
 export function buildLoss(ls: LoadedSpec, p: number, opts: BuildOptions): { graph: Graph; params: Map<string, number>; inputs: Map<string, number>; cost: number; mb: ModelBuilder } {
   const mb = new ModelBuilder(ls, opts);
-  mb.b.graph.outputs.set("cost", mb.loss(ls.spec.phases[p]!.loss));
+  const phase = ls.spec.phases[p]!;
+  mb.b.graph.outputs.set("cost", mb.loss(phase.loss));
+  // State updates and the reported cost are outputs before optimisation, so
+  // that what they read survives dead-code elimination.
+  for (const [st, src] of Object.entries(phase.updates ?? {})) {
+    const at = mb.loc(["phases", p, "updates", st], `phases[${p}].updates.${st}`);
+    const v = mb.resolve(src, at);
+    const want = ls.spec.state![st]!.shape;
+    const got = mb.b.shape(v);
+    if (got.length !== want.length || got.some((d, k) => d !== want[k])) {
+      throw new IRError(`update of state '${st}': '${src}' has shape [${got.join(", ")}], the state tensor [${want.join(", ")}]`, at, "E031");
+    }
+    mb.b.graph.outputs.set(`state:${st}`, v);
+  }
+  if (phase.report !== undefined) {
+    const at = mb.loc(["phases", p, "report"], `phases[${p}].report`);
+    const v = mb.resolve(phase.report, at);
+    if (mb.b.shape(v).length !== 0) throw new IRError(`report '${phase.report}' must be a scalar, got shape [${mb.b.shape(v).join(", ")}]`, at, "E031");
+    mb.b.graph.outputs.set("report", v);
+  }
   const graph = optimize(mb.b.graph);
   const params = new Map<string, number>();
   const inputs = new Map<string, number>();
@@ -308,6 +333,13 @@ export function buildTrainStep(ls: LoadedSpec, p: number, opts: BuildOptions): S
     }
   }
   if (trained.length === 0) throw new IRError(`phase '${phase.name}': its loss reaches no parameter`, mb.loc(["phases", p, "loss"], "loss"), "E040");
+  // The step returns the reported value as its cost when the phase names one
+  // (the gradient above was taken of the loss itself).
+  const report = b.graph.outputs.get("report");
+  if (report !== undefined) {
+    b.graph.outputs.set("cost", report);
+    b.graph.outputs.delete("report");
+  }
   return { graph: b.graph, state, trained };
 }
 

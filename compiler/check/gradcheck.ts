@@ -40,7 +40,8 @@ function randomTensor(shape: readonly number[], dtype: "f64" | "i32", salt: numb
 
 export function checkSpecGradients(ls: LoadedSpec, opts: GradCheckOptions = {}): GradCheckRow[] {
   const spec = ls.spec;
-  const batch = opts.batch ?? Math.min(spec.data.batch_size, 8);
+  // State tensors (persistent chains) are shaped by the real batch size.
+  const batch = opts.batch ?? (spec.state ? spec.data.batch_size : Math.min(spec.data.batch_size, 8));
   const eps = opts.eps ?? 1e-6;
   const tol = opts.tol ?? 1e-5;
   const seed = opts.seed ?? 20240;
@@ -48,7 +49,7 @@ export function checkSpecGradients(ls: LoadedSpec, opts: GradCheckOptions = {}):
   spec.phases.forEach((phase, p) => {
     const { graph, params, inputs, cost } = buildLoss(ls, p, { dtype: "f64", batch });
     const names = phase.params ?? [...params.keys()];
-    const leaves = { input: new Map<string, Tensor>(), param: new Map<string, Tensor>() };
+    const leaves = { input: new Map<string, Tensor>(), param: new Map<string, Tensor>(), state: new Map<string, Tensor>() };
     let salt = 1;
     for (const [name, id] of inputs) {
       const n = graph.nodes[id]!;
@@ -59,6 +60,14 @@ export function checkSpecGradients(ls: LoadedSpec, opts: GradCheckOptions = {}):
       leaves.input.set(name, t);
     }
     for (const [name, id] of params) leaves.param.set(name, randomTensor(graph.nodes[id]!.shape, "f64", salt++, seed, 0, 0.1));
+    // State in [0, 1) (a chain of samples or probabilities).
+    for (const n of graph.nodes) {
+      if (n.op !== "state") continue;
+      const t = alloc(n.shape, "f64");
+      for (let i = 0; i < t.data.length; i++) t.data[i] = uniform(seed, salt, 11, 0, i);
+      salt++;
+      leaves.state.set((n.attrs as { name: string }).name, t);
+    }
 
     // Analytic gradients: differentiate, optimise, evaluate.
     const b = new Builder(graph);
@@ -68,9 +77,15 @@ export function checkSpecGradients(ls: LoadedSpec, opts: GradCheckOptions = {}):
       graph.outputs.set(`grad:${n}`, gid ?? b.fill(0, params.get(n)!));
     });
     const g2 = optimize(b.graph);
-    const run = (pv: Map<string, Tensor>) => interpret(g2, { input: leaves.input, param: pv }, { seed, step: 3 });
-    const base = run(leaves.param);
-    const lossAt = (pv: Map<string, Tensor>) => (run(pv)[g2.outputs.get("cost")!] as Tensor).data[0]!;
+    const base = interpret(g2, { input: leaves.input, param: leaves.param, state: leaves.state }, { seed, step: 3 });
+    // What the gradient holds constant (stop_gradient: a Gibbs chain's end)
+    // is held at its base value for the finite differences too, as Theano's
+    // consider_constant means. Otherwise a shifted parameter can flip one
+    // Bernoulli sample of the chain and the difference quotient explodes.
+    const held = new Map(leaves.input);
+    const gHeld = { ...g2, nodes: g2.nodes.map((n) => (n.op === "stop_gradient" ? { ...n, op: "input" as const, inputs: [], attrs: { name: `stop_gradient:${n.id}` } } : n)) } as typeof g2;
+    for (const n of g2.nodes) if (n.op === "stop_gradient") held.set(`stop_gradient:${n.id}`, base[n.id] as Tensor);
+    const lossAt = (pv: Map<string, Tensor>) => (interpret(gHeld, { input: held, param: pv, state: leaves.state }, { seed, step: 3 })[g2.outputs.get("cost")!] as Tensor).data[0]!;
 
     for (const name of names) {
       const g = base[g2.outputs.get(`grad:${name}`)!] as Tensor;

@@ -82,6 +82,13 @@ export class Builder {
   randomNormal(shape: Shape, dtype: DType, salt: number): number {
     return this.random("random_normal", shape, dtype, salt);
   }
+  /** [depth] f32 (or f64): 1 at (training step mod depth), 0 elsewhere. */
+  stepOneHot(depth: number, dtype: DType): number {
+    if (!Number.isInteger(depth) || depth < 1) throw new IRError(`step_one_hot: depth ${depth} is not a positive integer`, this.loc, "E031");
+    const id = this.graph.nodes.length;
+    this.graph.nodes.push({ id, op: "step_one_hot", inputs: [], attrs: { depth }, shape: [depth], dtype, loc: this.loc });
+    return id;
+  }
   private random(op: "random_uniform" | "random_normal", shape: Shape, dtype: DType, salt: number): number {
     if (dtype !== "f32" && dtype !== "f64") throw new IRError(`${op} needs a float dtype, got ${dtype}`, this.loc, "E032");
     const id = this.graph.nodes.length;

@@ -82,6 +82,8 @@ export interface PrimAttrs {
   // Randomness from the counter-based generator (Philox4x32-10).
   random_uniform: { readonly salt: number };
   random_normal: { readonly salt: number };
+  /** 1 at (step mod depth): a counter cycling with the training step. */
+  step_one_hot: { readonly depth: number };
 
   // Loops.
   scan: ScanAttrs;

@@ -42,6 +42,7 @@ import { flip } from "./flip.ts";
 import { max_pool2d } from "./max_pool2d.ts";
 import { max_pool2d_grad } from "./max_pool2d_grad.ts";
 import { random_uniform } from "./random_uniform.ts";
+import { step_one_hot } from "./step_one_hot.ts";
 import { random_normal } from "./random_normal.ts";
 import { scan } from "./scan.ts";
 import { tuple_get } from "./tuple_get.ts";
@@ -90,6 +91,7 @@ export const OPS: { readonly [P in Prim]: OpDef<P> } = {
   max_pool2d_grad,
   random_uniform,
   random_normal,
+  step_one_hot,
   scan,
   tuple_get,
 };

@@ -84,6 +84,7 @@ export const FUNCTIONS: Readonly<Record<string, FunctionSig>> = {
   bernoulli: unary("bernoulli", "a 0/1 sample with P(1) = p"),
   normal_like: unary("normal_like", "standard normal noise shaped like x"),
   uniform_like: unary("uniform_like", "uniform [0, 1) noise shaped like x"),
+  step_one_hot: { minArgs: 1, maxArgs: 1, intFrom: 0, intWhat: "depth", usage: "step_one_hot(depth)", doc: "[depth] vector, 1 at (training step mod depth): a bit index cycling with the step" },
   one_hot: { minArgs: 2, maxArgs: 2, intFrom: 1, intWhat: "depth", usage: "one_hot(labels, depth)", doc: "integer labels to 0/1 rows" },
   maximum: { minArgs: 2, maxArgs: 2, usage: "maximum(a, b)", doc: "elementwise maximum" },
   minimum: { minArgs: 2, maxArgs: 2, usage: "minimum(a, b)", doc: "elementwise minimum" },

@@ -98,6 +98,11 @@ export interface PhaseSpec {
   readonly params?: readonly string[];
   readonly shuffle?: boolean;
   readonly early_stopping?: EarlyStoppingSpec;
+  /** State tensor → graph name of its value after each step of this phase. */
+  readonly updates?: Readonly<Record<string, string>>;
+  /** Graph name of a scalar reported as the training cost instead of the
+   * loss (the tutorial's pseudo-likelihood for PCD). */
+  readonly report?: string;
 }
 
 export interface DataSpec {
@@ -116,6 +121,10 @@ export interface Spec {
   readonly seed?: number;
   readonly data: DataSpec;
   readonly params: Readonly<Record<string, ParamSpec>>;
+  /** Tensors carried from step to step without being trained (a persistent
+   * Gibbs chain): read by name in the graph, written by a phase's `updates`,
+   * checkpointed with the parameters. */
+  readonly state?: Readonly<Record<string, ParamSpec>>;
   readonly graph: Readonly<Record<string, GraphEntry>>;
   readonly losses: Readonly<Record<string, LossTerms>>;
   readonly metrics?: Readonly<Record<string, MetricSpec>>;

@@ -17,7 +17,7 @@ export interface SpecCheck {
   run(loaded: CheckedSpec, ctx: CheckContext): Diagnostic[];
 }
 
-export type NameKind = "input" | "param" | "graph" | "output" | "final";
+export type NameKind = "input" | "param" | "state" | "graph" | "output" | "final";
 
 export interface NameDef {
   readonly name: string;
@@ -38,7 +38,7 @@ export interface ExprSite {
 }
 
 /** What a referenced name must be. */
-export type RefRole = "tensor" | "labels" | "probs" | "param" | "loss" | "metric" | "scanOutput" | "scanFinal";
+export type RefRole = "tensor" | "labels" | "probs" | "param" | "state" | "loss" | "metric" | "scanOutput" | "scanFinal";
 
 export interface Ref {
   readonly name: string;
@@ -91,6 +91,7 @@ export interface Extra {
 export const KIND_NAME: Readonly<Record<NameKind, string>> = {
   input: "an input",
   param: "a parameter",
+  state: "a state tensor",
   graph: "a graph entry",
   output: "a scan output",
   final: "a scan final",
@@ -110,6 +111,7 @@ export function createContext(ls: CheckedSpec): CheckContext {
   const defs: NameDef[] = [];
   for (const n of Object.keys(spec.data.inputs)) defs.push({ name: n, kind: "input", path: ["data", "inputs", n] });
   for (const n of Object.keys(spec.params)) defs.push({ name: n, kind: "param", path: ["params", n] });
+  for (const n of Object.keys(spec.state ?? {})) defs.push({ name: n, kind: "state", path: ["state", n] });
   for (const [n, e] of Object.entries(spec.graph)) {
     defs.push({ name: n, kind: "graph", path: ["graph", n] });
     if (isScan(e)) {
@@ -190,6 +192,11 @@ export function createContext(ls: CheckedSpec): CheckContext {
     field(ph.loss, "loss", [...b, "loss"]);
     ph.params?.forEach((p, j) => field(p, "param", [...b, "params", j]));
     if (ph.early_stopping) field(ph.early_stopping.monitor, "metric", [...b, "early_stopping", "monitor"]);
+    for (const [st, src] of Object.entries(ph.updates ?? {})) {
+      refs.push({ name: st, role: "state", path: [...b, "updates", st], field: `phases[${i}].updates` });
+      field(src, "tensor", [...b, "updates", st]);
+    }
+    if (ph.report !== undefined) field(ph.report, "tensor", [...b, "report"]);
   });
 
   const entryOf = (name: string): string | undefined => {
@@ -233,7 +240,7 @@ export function createContext(ls: CheckedSpec): CheckContext {
     let r: DT;
     if (!d) r = undefined;
     else if (d.kind === "input") r = spec.data.inputs[name]!.dtype === "i32" ? "int" : "float";
-    else if (d.kind === "param") r = "float";
+    else if (d.kind === "param" || d.kind === "state") r = "float";
     else if (d.kind === "graph") {
       const e = spec.graph[name]!;
       if (typeof e === "string") {

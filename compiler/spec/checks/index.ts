@@ -10,7 +10,7 @@ import { classesOnFloat, definedTwice, uniformRange } from "./declarations.ts";
 import { cycles, unusedEntry, unusedParam } from "./graph.ts";
 import { exprCheck, unknownTensor } from "./references.ts";
 import { carryNotUpdated, scanBinding, scanLength } from "./scans.ts";
-import { intAsProbs, labelsNotInt, monitorNotMetric, notAParam, unknownLoss } from "./training.ts";
+import { intAsProbs, labelsNotInt, monitorNotMetric, notAParam, notAState, unknownLoss } from "./training.ts";
 
 export { createContext } from "./context.ts";
 export type { At, CheckContext, CheckedSpec, ExprSite, Extra, NameDef, NameKind, Ref, RefRole, SpecCheck } from "./context.ts";
@@ -26,6 +26,7 @@ export const CHECKS: readonly SpecCheck[] = [
   cycles,
   unknownLoss,
   notAParam,
+  notAState,
   labelsNotInt,
   intAsProbs,
   monitorNotMetric,

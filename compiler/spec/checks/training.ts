@@ -33,6 +33,23 @@ export const notAParam: SpecCheck = {
   },
 };
 
+export const notAState: SpecCheck = {
+  code: "E028",
+  title: "update of something that is not a state tensor",
+  run(ls, ctx) {
+    const states = Object.keys(ls.spec.state ?? {});
+    return ctx.refs
+      .filter((r) => r.role === "state" && !(r.name in (ls.spec.state ?? {})))
+      .map((r) => {
+        const d = ctx.scope.get(r.name);
+        const msg = d ? `'${r.name}' is ${KIND_NAME[d.kind]}: only state tensors are updated by \`updates\`` : `unknown state tensor '${r.name}' in ${r.field}`;
+        return ctx.diag("E028", { path: r.path, key: true }, msg, {
+          help: states.length ? choiceHelp(r.name, states, "state tensors") : "declare it under a top-level `state:` section (shape and init, as a parameter)",
+        });
+      });
+  },
+};
+
 export const labelsNotInt: SpecCheck = {
   code: "E016",
   title: "labels are not integers",
