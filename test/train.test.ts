@@ -160,6 +160,47 @@ describe("PCD: a persistent Gibbs chain as training state (specs/rbm.yaml, shrun
   });
 });
 
+describe("greedy pretraining then fine-tuning (specs/sda.yaml, specs/dbn.yaml, shrunk)", () => {
+  // The real specs with 1000-unit layers cut to 64 (and the input-side
+  // matrices to match), 4 epochs a phase and a batch of 10 on 500 digits.
+  async function shrunk(file: string): Promise<CompiledModel> {
+    const text = readFileSync(join(ROOT, file), "utf8")
+      .replace(/model: (\w+)/, "model: $1_small")
+      .replace(/batch_size: \d+/, "batch_size: 10")
+      .replace(/\[784, 1000\]/g, "[784, 64]")
+      .replace(/\[1000, 1000\]/g, "[64, 64]")
+      .replace(/\[1000, 10\]/g, "[64, 10]")
+      .replace(/\[1000\]/g, "[64]")
+      .replace(/epochs: \d+/g, "epochs: 4")
+      .replace(/(name: finetune[\s\S]*?epochs: )4/, "$110")
+      .replace(/lr: 0\.001/g, "lr: 0.05");
+    const c = compileSpec(loadSpecText(text, file.replace(".yaml", "_small.yaml")));
+    const dir = join(ROOT, "generated", `.tmp-${c.name}`);
+    tmpDirs.push(dir);
+    mkdirSync(dir, { recursive: true });
+    for (const name of ["model.ts", "loops-wasm.ts"]) if (c.files.has(name)) writeFileSync(join(dir, name), c.files.get(name)!);
+    const { Model } = (await import(pathToFileURL(join(dir, "model.ts")).href)) as { Model: new () => CompiledModel };
+    return new Model();
+  }
+  it.each(["specs/sda.yaml", "specs/dbn.yaml"])("%s: each pretraining cost falls, fine-tuning learns", async (file) => {
+    const m = await shrunk(file);
+    const splits = { train: sliceSplit(embedded.train, [0, 500], "train"), valid: sliceSplit(embedded.valid, [0, 200], "valid"), test: sliceSplit(embedded.test, [0, 200], "test"), source: "embedded digits, sliced" };
+    const store = new MemoryRunStore();
+    const before = Float32Array.from(m.params.W1!);
+    await runTraining(m, splits, store, { log: silentLogger });
+    const recs = store.lines("metrics.jsonl").map((l) => JSON.parse(l) as { phase: string; epoch: number; trainCost: number; valid: Record<string, number> | null });
+    expect([...new Set(recs.map((r) => r.phase))]).toEqual(["pretrain1", "pretrain2", "pretrain3", "finetune"]);
+    for (const phase of ["pretrain1", "pretrain2", "pretrain3"]) {
+      const c = recs.filter((r) => r.phase === phase).map((r) => r.trainCost);
+      expect(c[c.length - 1]!, `${phase}: ${c.join(", ")}`).toBeLessThan(c[0]!);
+    }
+    // Pretraining moved the shared first layer; fine-tuning reached a useful error.
+    expect([...m.params.W1!].some((v, i) => v !== before[i])).toBe(true);
+    const ft = recs.filter((r) => r.phase === "finetune" && r.valid).map((r) => r.valid!.error!);
+    expect(Math.min(...ft), `fine-tuning validation errors ${ft.join(", ")}`).toBeLessThan(0.5);
+  });
+});
+
 describe("divergence", () => {
   it("a NaN cost names the op and the spec line where the first non-finite value appeared", async () => {
     const text = readFileSync(join(ROOT, "specs/logreg.yaml"), "utf8")
