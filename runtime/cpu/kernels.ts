@@ -3,8 +3,8 @@
 // compile time and passes offsets, sizes and strides to these kernels as
 // constants; elementwise loops read the same buffers as Float32Array views.
 // Works in Node and in browsers (synchronous compilation of a module this
-// size is allowed in workers; on a browser's main thread call
-// `precompileKernels()` first).
+// size is allowed in workers; on a browser's main thread await the generated
+// model's `prepare()` first).
 import { KERNELS_SHARED_WASM, KERNELS_WASM } from "./kernels-wasm.ts";
 import { twoThreadKernels } from "./threads.ts";
 
@@ -22,7 +22,8 @@ export interface Kernels {
 }
 
 const PAGE = 65536;
-const compiled = new Map<boolean, WebAssembly.Module>();
+/** Compiled modules by their base64 text (each is compiled once per page or process). */
+const compiled = new Map<string, WebAssembly.Module>();
 
 function bytesOf(b64: string): Uint8Array<ArrayBuffer> {
   const s = atob(b64);
@@ -31,21 +32,23 @@ function bytesOf(b64: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-function moduleFor(shared: boolean): WebAssembly.Module {
-  let m = compiled.get(shared);
+function moduleOf(b64: string): WebAssembly.Module {
+  let m = compiled.get(b64);
   if (!m) {
-    m = new WebAssembly.Module(bytesOf(shared ? KERNELS_SHARED_WASM : KERNELS_WASM));
-    compiled.set(shared, m);
+    m = new WebAssembly.Module(bytesOf(b64));
+    compiled.set(b64, m);
   }
   return m;
 }
 
-/** Compiles the kernel modules asynchronously (for a browser's main thread,
- * where synchronous compilation of modules over 4 KB is refused). */
-export async function precompileKernels(): Promise<void> {
-  for (const shared of [false, true]) {
-    if (shared && typeof SharedArrayBuffer === "undefined") continue;
-    if (!compiled.has(shared)) compiled.set(shared, await WebAssembly.compile(bytesOf(shared ? KERNELS_SHARED_WASM : KERNELS_WASM)));
+/** Compiles modules ahead, asynchronously. A browser's main thread refuses
+ * to compile modules over 4 KB synchronously, so there a generated model's
+ * `prepare()` (which calls this) must be awaited before `new Model()`;
+ * Node and workers can skip it. */
+export async function precompileModules(...b64s: readonly string[]): Promise<void> {
+  const shared = typeof SharedArrayBuffer !== "undefined";
+  for (const b64 of [KERNELS_WASM, ...(shared ? [KERNELS_SHARED_WASM] : []), ...b64s]) {
+    if (!compiled.has(b64)) compiled.set(b64, await WebAssembly.compile(bytesOf(b64)));
   }
 }
 
@@ -76,13 +79,12 @@ export function createArena(bytes: number, threads = cpuThreads()): WebAssembly.
  * into generated/<model>/loops-wasm.ts) over the model's memory. */
 export function instantiateLoops<T>(memory: WebAssembly.Memory, plain: string, shared: string): T {
   const isShared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
-  const mod = new WebAssembly.Module(bytesOf(isShared ? shared : plain));
-  return new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as T;
+  return new WebAssembly.Instance(moduleOf(isShared ? shared : plain), { env: { memory } }).exports as unknown as T;
 }
 
 export function createKernels(memory: WebAssembly.Memory): Kernels {
   const shared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
-  const mod = moduleFor(shared);
+  const mod = moduleOf(shared ? KERNELS_SHARED_WASM : KERNELS_WASM);
   const inst = new WebAssembly.Instance(mod, { env: { memory } });
   const e = inst.exports as unknown as Kernels;
   const single: Kernels = { gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt };

@@ -56,7 +56,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
   const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Double } });
   const sf = project.createSourceFile("model.ts", "", { overwrite: true });
   sf.addImportDeclaration({ isTypeOnly: true, moduleSpecifier: "../../runtime/model.ts", namedImports: ["Batch", "CompiledModel", "ModelDescription"] });
-  sf.addImportDeclaration({ moduleSpecifier: "../../runtime/cpu/kernels.ts", namedImports: ["createArena", "createKernels", "instantiateLoops", "type Kernels"] });
+  sf.addImportDeclaration({ moduleSpecifier: "../../runtime/cpu/kernels.ts", namedImports: ["createArena", "createKernels", "instantiateLoops", "type Kernels", "precompileModules"] });
   sf.addImportDeclaration({ moduleSpecifier: "../../runtime/rng/philox.ts", namespaceImport: "rng" });
   sf.addVariableStatement({
     isExported: true,
@@ -148,6 +148,14 @@ export function emitModule(m: ModuleInput): EmittedModule {
       properties: loopNames.map((n) => ({ name: n, type: "() => void", isReadonly: true })),
     });
   }
+  sf.addFunction({
+    name: "prepare",
+    isExported: true,
+    isAsync: true,
+    docs: ["Compiles the model's WebAssembly ahead (required before `new Model()` on a browser's main thread, optional elsewhere)."],
+    returnType: "Promise<void>",
+    statements: [loops ? "await precompileModules(LOOPS_WASM, LOOPS_SHARED_WASM);" : "await precompileModules();"],
+  });
   const cls = sf.addClass({
     name: "Model",
     isExported: true,
