@@ -230,31 +230,14 @@ function emitGemm({ out, ins, inTypes, node, fresh, scratch, addr, kernels }: Ct
   const pcols = addr(cols)!;
   const direct = nb === 1;
   const acc = direct ? "" : scratch("Float32Array", K * L);
-  const [n0, nbb, lc, c0, cbb, cc, u, v, row, b, src, d, i, p, j, k, m] =
-    ["n0", "nb", "lc", "c0", "cb", "cc", "u", "v", "row", "b", "src", "d", "i", "p", "j", "k", "m"].map(fresh) as string[] as [string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string, string];
-  // Output row i reads input row i + kh−1−u (the flip is in the row order).
-  const fillRow = [
-    `const ${p} = ${src} + (${i} + ${kh - 1} - ${u}) * ${W} + ${kw - 1} - ${v};`,
-    `for (let ${j} = 0; ${j} < ${Wo}; ${j}++) ${cols}[${d} + ${i} * ${Wo} + ${j}] = ${X}[${p} + ${j}];`,
-  ];
+  const [n0, nbb, lc, c0, cbb, b, src, d, k, m] = ["n0", "nb", "lc", "c0", "cb", "b", "src", "d", "k", "m"].map(fresh) as string[] as [string, string, string, string, string, string, string, string, string, string];
   const lines = [
     `for (let ${n0} = 0; ${n0} < ${N}; ${n0} += ${nb}) {`,
     `  const ${nbb} = Math.min(${nb}, ${N} - ${n0}), ${lc} = ${nbb} * ${HoWo};`,
     `  for (let ${c0} = 0; ${c0} < ${C}; ${c0} += ${cb}) {`,
     `    const ${cbb} = Math.min(${cb}, ${C} - ${c0});`,
-    `    for (let ${cc} = 0; ${cc} < ${cbb}; ${cc}++) {`,
-    `      for (let ${u} = 0; ${u} < ${kh}; ${u}++) {`,
-    `        for (let ${v} = 0; ${v} < ${kw}; ${v}++) {`,
-    `          const ${row} = ((${cc} * ${kh} + ${u}) * ${kw} + ${v}) * ${L};`,
-    `          for (let ${b} = 0; ${b} < ${nbb}; ${b}++) {`,
-    `            const ${src} = ((${n0} + ${b}) * ${C} + ${c0} + ${cc}) * ${H * W}, ${d} = ${row} + ${b} * ${HoWo};`,
-    `            for (let ${i} = 0; ${i} < ${Ho}; ${i}++) {`,
-    ...indent(fillRow, "              "),
-    `            }`,
-    `          }`,
-    `        }`,
-    `      }`,
-    `    }`,
+    // cols rows (c, u, v): input taps (kh−1−u, kw−1−v) of the block, in wasm.
+    `    ${kernels}.im2col(${addr(X)}, ${pcols}, ${C}, ${H}, ${W}, ${kh}, ${kw}, ${Ho}, ${Wo}, ${L}, ${n0}, ${nbb}, ${c0}, ${cbb});`,
     direct
       ? `    ${kernels}.gemm_nn(${pw} + ${c0} * ${T * 4}, ${pcols}, ${po} + ${n0} * ${K * HoWo * 4}, ${K}, ${HoWo}, ${cbb} * ${T}, ${C * T}, ${L}, ${HoWo}, ${c0} > 0 ? 1 : 0);`
       : `    ${kernels}.gemm_nn(${pw} + ${c0} * ${T * 4}, ${pcols}, ${addr(acc)}, ${K}, ${lc}, ${cbb} * ${T}, ${C * T}, ${L}, ${L}, ${c0} > 0 ? 1 : 0);`,
@@ -289,7 +272,7 @@ function emitGemmFull(ctx: Ctx, px: number): string {
   const wr = scratch("Float32Array", C * R);
   const r = scratch("Float32Array", R * HW);
   const [pwr, pr] = [addr(wr)!, addr(r)!];
-  const [c, k, t, b, u, v, row, p, d, q] = ["c", "k", "t", "b", "u", "v", "row", "p", "d", "q"].map(fresh) as string[] as [string, string, string, string, string, string, string, string, string, string];
+  const [c, k, t, b] = ["c", "k", "t", "b"].map(fresh) as string[] as [string, string, string, string];
   return [
     `for (let ${k} = 0; ${k} < ${K}; ${k}++) {`,
     `  for (let ${c} = 0; ${c} < ${C}; ${c}++) {`,
@@ -299,17 +282,8 @@ function emitGemmFull(ctx: Ctx, px: number): string {
     `${out}.fill(0);`,
     `for (let ${b} = 0; ${b} < ${N}; ${b}++) {`,
     `  ${kernels}.gemm_tn(${pwr}, ${px} + ${b} * ${C * HW * 4}, ${pr}, ${R}, ${HW}, ${C}, ${R}, ${HW}, ${HW}, 0);`,
-    `  for (let ${k} = 0; ${k} < ${K}; ${k}++) {`,
-    `    for (let ${u} = 0; ${u} < ${kh}; ${u}++) {`,
-    `      for (let ${v} = 0; ${v} < ${kw}; ${v}++) {`,
-    `        const ${row} = ((${k} * ${kh} + ${u}) * ${kw} + ${v}) * ${HW};`,
-    `        for (let ${p} = 0; ${p} < ${H}; ${p}++) {`,
-    `          const ${d} = ((${b} * ${K} + ${k}) * ${Ho} + ${p} + ${u}) * ${Wo} + ${v};`,
-    `          for (let ${q} = 0; ${q} < ${W}; ${q}++) ${out}[${d} + ${q}] += ${r}[${row} + ${p} * ${W} + ${q}];`,
-    `        }`,
-    `      }`,
-    `    }`,
-    `  }`,
+    // Each row (k, u, v) of R added into the output window at (u, v), in wasm.
+    `  ${kernels}.col2im_add(${pr}, ${addr(out)!} + ${b} * ${K * Ho * Wo * 4}, ${K}, ${kh}, ${kw}, ${H}, ${W}, ${Ho}, ${Wo});`,
     `}`,
   ].join("\n");
 }

@@ -178,8 +178,8 @@ export class Model implements CompiledModel {
   private readonly f0_t13 = new Float32Array(this.mem.buffer, 32149952, 2880);
   private readonly f0_t16 = new Float32Array(this.mem.buffer, 32161472, 1440000);
   private readonly f0_t17 = new Float32Array(this.mem.buffer, 37921472, 1600000);
-  private readonly f0_w17_31 = new Float32Array(this.mem.buffer, 44321472, 256000);
-  private readonly f0_w17_32 = new Float32Array(this.mem.buffer, 45345472, 25600);
+  private readonly f0_w17_24 = new Float32Array(this.mem.buffer, 44321472, 256000);
+  private readonly f0_w17_25 = new Float32Array(this.mem.buffer, 45345472, 25600);
   private readonly f0_t18 = new Float32Array(this.mem.buffer, 45447872, 400000);
   private readonly f0_t19 = new Float32Array(this.mem.buffer, 47047872, 800);
   private readonly f0_t22 = new Float32Array(this.mem.buffer, 47051072, 400000);
@@ -214,14 +214,14 @@ export class Model implements CompiledModel {
   private readonly f0_t78 = new Float32Array(this.mem.buffer, 64010560, 25000);
   private readonly f0_t79 = new Float32Array(this.mem.buffer, 64110560, 25000);
   private readonly f0_t80 = new Float32Array(this.mem.buffer, 64210560, 1440000);
-  private readonly f0_w80_112 = new Float32Array(this.mem.buffer, 69970560, 25000);
-  private readonly f0_w80_113 = new Float32Array(this.mem.buffer, 70070560, 32000);
+  private readonly f0_w80_98 = new Float32Array(this.mem.buffer, 69970560, 25000);
+  private readonly f0_w80_99 = new Float32Array(this.mem.buffer, 70070560, 32000);
   private readonly f0_t81 = new Float32Array(this.mem.buffer, 70198560, 1440000);
   private readonly f0_t82 = new Float32Array(this.mem.buffer, 75958560, 1600000);
   private readonly f0_t83 = new Float32Array(this.mem.buffer, 82358560, 1600000);
   private readonly f0_t84 = new Float32Array(this.mem.buffer, 88758560, 25000);
-  private readonly f0_w84_139 = new Float32Array(this.mem.buffer, 88858560, 256000);
-  private readonly f0_w84_140 = new Float32Array(this.mem.buffer, 89882560, 25000);
+  private readonly f0_w84_119 = new Float32Array(this.mem.buffer, 88858560, 256000);
+  private readonly f0_w84_120 = new Float32Array(this.mem.buffer, 89882560, 25000);
   private readonly f0_t85 = new Float32Array(this.mem.buffer, 89982560, 25000);
   private readonly f0_t86 = new Float32Array(this.mem.buffer, 90082560, 25000);
   private readonly f0_t90 = new Float32Array(this.mem.buffer, 90182560, 1440000);
@@ -232,7 +232,7 @@ export class Model implements CompiledModel {
   private readonly f0_t96 = new Float32Array(this.mem.buffer, 120562160, 5760000);
   private readonly f0_t97 = new Float32Array(this.mem.buffer, 143602160, 5760000);
   private readonly f0_t98 = new Float32Array(this.mem.buffer, 166642160, 500);
-  private readonly f0_w98_201 = new Float32Array(this.mem.buffer, 166644160, 259200);
+  private readonly f0_w98_174 = new Float32Array(this.mem.buffer, 166644160, 259200);
   private readonly f0_t99 = new Float32Array(this.mem.buffer, 167680960, 500);
   private readonly f0_t100 = new Float32Array(this.mem.buffer, 167682960, 500);
   private readonly ev_t11 = new Float32Array(this.mem.buffer, 167684960, 5760000);
@@ -242,8 +242,8 @@ export class Model implements CompiledModel {
   private readonly ev_t13 = new Float32Array(this.mem.buffer, 198110560, 2880);
   private readonly ev_t16 = new Float32Array(this.mem.buffer, 198122080, 1440000);
   private readonly ev_t17 = new Float32Array(this.mem.buffer, 203882080, 1600000);
-  private readonly ev_w17_31 = new Float32Array(this.mem.buffer, 210282080, 256000);
-  private readonly ev_w17_32 = new Float32Array(this.mem.buffer, 211306080, 25600);
+  private readonly ev_w17_24 = new Float32Array(this.mem.buffer, 210282080, 256000);
+  private readonly ev_w17_25 = new Float32Array(this.mem.buffer, 211306080, 25600);
   private readonly ev_t18 = new Float32Array(this.mem.buffer, 211408480, 400000);
   private readonly ev_t19 = new Float32Array(this.mem.buffer, 213008480, 800);
   private readonly ev_t22 = new Float32Array(this.mem.buffer, 213011680, 400000);
@@ -274,13 +274,10 @@ export class Model implements CompiledModel {
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const ev_t11 = this.ev_t11;
     const ev_in_x = this.ev_in_x;
-    const ev_w11_0 = this.ev_w11_0;
     const ev_t12 = this.ev_t12;
     const ev_t13 = this.ev_t13;
-    const ev_t16 = this.ev_t16;
     const ev_t17 = this.ev_t17;
-    const ev_w17_31 = this.ev_w17_31;
-    const ev_w17_32 = this.ev_w17_32;
+    const ev_w17_25 = this.ev_w17_25;
     const ev_t18 = this.ev_t18;
     const ev_t19 = this.ev_t19;
     const ev_t22 = this.ev_t22;
@@ -318,20 +315,7 @@ export class Model implements CompiledModel {
         const nb2 = Math.min(1, 500 - n01), lc3 = nb2 * 576;
         for (let c04 = 0; c04 < 1; c04 += 1) {
           const cb5 = Math.min(1, 1 - c04);
-          for (let cc6 = 0; cc6 < cb5; cc6++) {
-            for (let u7 = 0; u7 < 5; u7++) {
-              for (let v8 = 0; v8 < 5; v8++) {
-                const row9 = ((cc6 * 5 + u7) * 5 + v8) * 576;
-                for (let b10 = 0; b10 < nb2; b10++) {
-                  const src11 = ((n01 + b10) * 1 + c04 + cc6) * 784, d12 = row9 + b10 * 576;
-                  for (let i13 = 0; i13 < 24; i13++) {
-                    const p14 = src11 + (i13 + 4 - u7) * 28 + 4 - v8;
-                    for (let j15 = 0; j15 < 24; j15++) ev_w11_0[d12 + i13 * 24 + j15] = ev_in_x[p14 + j15];
-                  }
-                }
-              }
-            }
-          }
+          this.k.im2col(190724960, 192292960, 1, 28, 28, 5, 5, 24, 24, 576, n01, nb2, c04, cb5);
           this.k.gemm_nn(16 + c04 * 100, 192292960, 167684960 + n01 * 46080, 20, 576, cb5 * 25, 25, 576, 576, c04 > 0 ? 1 : 0);
         }
       }
@@ -339,16 +323,16 @@ export class Model implements CompiledModel {
 
     // max_pool2d %12 → [500, 20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o26 = 0;
-      for (let pl18 = 0; pl18 < 10000; pl18++) {
-        for (let i19 = 0; i19 < 12; i19++) {
-          for (let j20 = 0; j20 < 12; j20++) {
-            let m23 = ev_t11[(pl18 * 24 + i19 * 2) * 24 + j20 * 2];
-            for (let a21 = 0; a21 < 2; a21++) {
-              const r25 = (pl18 * 24 + i19 * 2 + a21) * 24 + j20 * 2;
-              for (let c22 = 0; c22 < 2; c22++) { const v24 = ev_t11[r25 + c22]; if (v24 > m23 || v24 !== v24) m23 = v24; }
+      let o19 = 0;
+      for (let pl11 = 0; pl11 < 10000; pl11++) {
+        for (let i12 = 0; i12 < 12; i12++) {
+          for (let j13 = 0; j13 < 12; j13++) {
+            let m16 = ev_t11[(pl11 * 24 + i12 * 2) * 24 + j13 * 2];
+            for (let a14 = 0; a14 < 2; a14++) {
+              const r18 = (pl11 * 24 + i12 * 2 + a14) * 24 + j13 * 2;
+              for (let c15 = 0; c15 < 2; c15++) { const v17 = ev_t11[r18 + c15]; if (v17 > m16 || v17 !== v17) m16 = v17; }
             }
-            ev_t12[o26++] = m23;
+            ev_t12[o19++] = m16;
           }
         }
       }
@@ -356,11 +340,11 @@ export class Model implements CompiledModel {
 
     // broadcast %13 → [20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o27 = 0;
-      for (let c28 = 0; c28 < 20; c28++) {
-        for (let c29 = 0; c29 < 12; c29++) {
-          for (let c30 = 0; c30 < 12; c30++) {
-            ev_t13[o27++] = p1_b1[c28];
+      let o20 = 0;
+      for (let c21 = 0; c21 < 20; c21++) {
+        for (let c22 = 0; c22 < 12; c22++) {
+          for (let c23 = 0; c23 < 12; c23++) {
+            ev_t13[o20++] = p1_b1[c21];
           }
         }
       }
@@ -370,30 +354,17 @@ export class Model implements CompiledModel {
     this.w.ev_loop16(); // WebAssembly SIMD (loops.wat)
     // conv2d %17 → [500, 50, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
-      for (let n033 = 0; n033 < 500; n033 += 8) {
-        const nb34 = Math.min(8, 500 - n033), lc35 = nb34 * 64;
-        for (let c036 = 0; c036 < 20; c036 += 20) {
-          const cb37 = Math.min(20, 20 - c036);
-          for (let cc38 = 0; cc38 < cb37; cc38++) {
-            for (let u39 = 0; u39 < 5; u39++) {
-              for (let v40 = 0; v40 < 5; v40++) {
-                const row41 = ((cc38 * 5 + u39) * 5 + v40) * 512;
-                for (let b42 = 0; b42 < nb34; b42++) {
-                  const src43 = ((n033 + b42) * 20 + c036 + cc38) * 144, d44 = row41 + b42 * 64;
-                  for (let i45 = 0; i45 < 8; i45++) {
-                    const p46 = src43 + (i45 + 4 - u39) * 12 + 4 - v40;
-                    for (let j47 = 0; j47 < 8; j47++) ev_w17_31[d44 + i45 * 8 + j47] = ev_t16[p46 + j47];
-                  }
-                }
-              }
-            }
-          }
-          this.k.gemm_nn(2096 + c036 * 100, 210282080, 211306080, 50, lc35, cb37 * 25, 500, 512, 512, c036 > 0 ? 1 : 0);
+      for (let n026 = 0; n026 < 500; n026 += 8) {
+        const nb27 = Math.min(8, 500 - n026), lc28 = nb27 * 64;
+        for (let c029 = 0; c029 < 20; c029 += 20) {
+          const cb30 = Math.min(20, 20 - c029);
+          this.k.im2col(198122080, 210282080, 20, 12, 12, 5, 5, 8, 8, 512, n026, nb27, c029, cb30);
+          this.k.gemm_nn(2096 + c029 * 100, 210282080, 211306080, 50, lc28, cb30 * 25, 500, 512, 512, c029 > 0 ? 1 : 0);
         }
-        for (let b42 = 0; b42 < nb34; b42++) {
-          for (let k48 = 0; k48 < 50; k48++) {
-            const src43 = k48 * 512 + b42 * 64, d44 = ((n033 + b42) * 50 + k48) * 64;
-            for (let m49 = 0; m49 < 64; m49++) ev_t17[d44 + m49] = ev_w17_32[src43 + m49];
+        for (let b31 = 0; b31 < nb27; b31++) {
+          for (let k34 = 0; k34 < 50; k34++) {
+            const src32 = k34 * 512 + b31 * 64, d33 = ((n026 + b31) * 50 + k34) * 64;
+            for (let m35 = 0; m35 < 64; m35++) ev_t17[d33 + m35] = ev_w17_25[src32 + m35];
           }
         }
       }
@@ -401,16 +372,16 @@ export class Model implements CompiledModel {
 
     // max_pool2d %18 → [500, 50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o58 = 0;
-      for (let pl50 = 0; pl50 < 25000; pl50++) {
-        for (let i51 = 0; i51 < 4; i51++) {
-          for (let j52 = 0; j52 < 4; j52++) {
-            let m55 = ev_t17[(pl50 * 8 + i51 * 2) * 8 + j52 * 2];
-            for (let a53 = 0; a53 < 2; a53++) {
-              const r57 = (pl50 * 8 + i51 * 2 + a53) * 8 + j52 * 2;
-              for (let c54 = 0; c54 < 2; c54++) { const v56 = ev_t17[r57 + c54]; if (v56 > m55 || v56 !== v56) m55 = v56; }
+      let o44 = 0;
+      for (let pl36 = 0; pl36 < 25000; pl36++) {
+        for (let i37 = 0; i37 < 4; i37++) {
+          for (let j38 = 0; j38 < 4; j38++) {
+            let m41 = ev_t17[(pl36 * 8 + i37 * 2) * 8 + j38 * 2];
+            for (let a39 = 0; a39 < 2; a39++) {
+              const r43 = (pl36 * 8 + i37 * 2 + a39) * 8 + j38 * 2;
+              for (let c40 = 0; c40 < 2; c40++) { const v42 = ev_t17[r43 + c40]; if (v42 > m41 || v42 !== v42) m41 = v42; }
             }
-            ev_t18[o58++] = m55;
+            ev_t18[o44++] = m41;
           }
         }
       }
@@ -418,11 +389,11 @@ export class Model implements CompiledModel {
 
     // broadcast %19 → [50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o59 = 0;
-      for (let c60 = 0; c60 < 50; c60++) {
-        for (let c61 = 0; c61 < 4; c61++) {
-          for (let c62 = 0; c62 < 4; c62++) {
-            ev_t19[o59++] = p3_b2[c60];
+      let o45 = 0;
+      for (let c46 = 0; c46 < 50; c46++) {
+        for (let c47 = 0; c47 < 4; c47++) {
+          for (let c48 = 0; c48 < 4; c48++) {
+            ev_t19[o45++] = p3_b2[c46];
           }
         }
       }
@@ -447,11 +418,11 @@ export class Model implements CompiledModel {
     // reduce_max %31 → [500] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
       ev_t31.fill(-Infinity);
-      let s66 = 0;
-      for (let c63 = 0; c63 < 500; c63++) {
-        for (let c64 = 0; c64 < 10; c64++) {
-          const o65 = c63 * 1;
-          ev_t31[o65] = Math.max(ev_t31[o65], ev_t30[s66++]);
+      let s52 = 0;
+      for (let c49 = 0; c49 < 500; c49++) {
+        for (let c50 = 0; c50 < 10; c50++) {
+          const o51 = c49 * 1;
+          ev_t31[o51] = Math.max(ev_t31[o51], ev_t30[s52++]);
         }
       }
     }
@@ -462,10 +433,10 @@ export class Model implements CompiledModel {
     this.w.ev_loop36(); // WebAssembly SIMD (loops.wat)
     // reduce_sum %37 → [500] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
-      for (let o67 = 0; o67 < 500; o67++) {
-        let s69 = 0;
-        for (let k68 = o67 * 10; k68 < o67 * 10 + 10; k68++) s69 += ev_t36[k68];
-        ev_t37[o67] = s69;
+      for (let o53 = 0; o53 < 500; o53++) {
+        let s55 = 0;
+        for (let k54 = o53 * 10; k54 < o53 * 10 + 10; k54++) s55 += ev_t36[k54];
+        ev_t37[o53] = s55;
       }
     }
 
@@ -473,43 +444,43 @@ export class Model implements CompiledModel {
     this.w.ev_loop40(); // WebAssembly SIMD (loops.wat)
     // argmax %41 → [500] — specs/lenet.yaml:45 (metrics.error)
     {
-      for (let o70 = 0; o70 < 500; o70++) {
-        for (let j71 = 0; j71 < 1; j71++) {
-          let best73 = ev_t40[o70 * 10 + j71], bi74 = 0;
-          for (let k72 = 1; k72 < 10; k72++) {
-            const v75 = ev_t40[(o70 * 10 + k72) * 1 + j71];
-            if (v75 > best73) { best73 = v75; bi74 = k72; }
+      for (let o56 = 0; o56 < 500; o56++) {
+        for (let j57 = 0; j57 < 1; j57++) {
+          let best59 = ev_t40[o56 * 10 + j57], bi60 = 0;
+          for (let k58 = 1; k58 < 10; k58++) {
+            const v61 = ev_t40[(o56 * 10 + k58) * 1 + j57];
+            if (v61 > best59) { best59 = v61; bi60 = k58; }
           }
-          ev_t41[o70 * 1 + j71] = bi74;
+          ev_t41[o56 * 1 + j57] = bi60;
         }
       }
     }
 
     // cast %43 → [500] — specs/lenet.yaml:45 (metrics.error)
-    for (let i76 = 0; i76 < 500; i76++) ev_t43[i76] = (ev_t41[i76] !== ev_in_y[i76] ? 1 : 0);
+    for (let i62 = 0; i62 < 500; i62++) ev_t43[i62] = (ev_t41[i62] !== ev_in_y[i62] ? 1 : 0);
     // one_hot %44 → [500, 10] — specs/lenet.yaml:46 (metrics.cost)
     {
       ev_t44.fill(0);
-      for (let i77 = 0; i77 < 500; i77++) {
-        const l78 = ev_in_y[i77];
-        if (l78 >= 0 && l78 < 10) ev_t44[i77 * 10 + l78] = 1;
+      for (let i63 = 0; i63 < 500; i63++) {
+        const l64 = ev_in_y[i63];
+        if (l64 >= 0 && l64 < 10) ev_t44[i63 * 10 + l64] = 1;
       }
     }
 
     // log %45 → [500] — specs/lenet.yaml:46 (metrics.cost)
-    for (let i79 = 0; i79 < 500; i79++) ev_t45[i79] = Math.log(ev_t37[i79]);
+    for (let i65 = 0; i65 < 500; i65++) ev_t45[i65] = Math.log(ev_t37[i65]);
     // reduce_sum %50 → [500] — specs/lenet.yaml:46 (metrics.cost)
-    let i80 = 0;
-    let o81 = 0;
-    for (let c83 = 0; c83 < 500; c83++) {
-      let s82 = 0;
-      for (let c84 = 0; c84 < 10; c84++) {
-        s82 += (ev_t44[i80] * (ev_t35[i80] - ev_t45[c83]));
-        i80++;
+    let i66 = 0;
+    let o67 = 0;
+    for (let c69 = 0; c69 < 500; c69++) {
+      let s68 = 0;
+      for (let c70 = 0; c70 < 10; c70++) {
+        s68 += (ev_t44[i66] * (ev_t35[i66] - ev_t45[c69]));
+        i66++;
       }
 
-      ev_t50[o81] = s82;
-      o81++;
+      ev_t50[o67] = s68;
+      o67++;
     }
 
     // neg %51 → [500] — specs/lenet.yaml:46 (metrics.cost)
@@ -584,13 +555,11 @@ export class Model implements CompiledModel {
   private step0(batch: Batch, step: number): number {
     const f0_t11 = this.f0_t11;
     const f0_in_x = this.f0_in_x;
-    const f0_w11_0 = this.f0_w11_0;
     const f0_t12 = this.f0_t12;
     const f0_t13 = this.f0_t13;
     const f0_t16 = this.f0_t16;
     const f0_t17 = this.f0_t17;
-    const f0_w17_31 = this.f0_w17_31;
-    const f0_w17_32 = this.f0_w17_32;
+    const f0_w17_25 = this.f0_w17_25;
     const f0_t18 = this.f0_t18;
     const f0_t19 = this.f0_t19;
     const f0_t22 = this.f0_t22;
@@ -622,14 +591,12 @@ export class Model implements CompiledModel {
     const f0_t78 = this.f0_t78;
     const f0_t79 = this.f0_t79;
     const f0_t80 = this.f0_t80;
-    const f0_w80_112 = this.f0_w80_112;
-    const f0_w80_113 = this.f0_w80_113;
+    const f0_w80_98 = this.f0_w80_98;
     const f0_t81 = this.f0_t81;
     const f0_t82 = this.f0_t82;
     const f0_t83 = this.f0_t83;
     const f0_t84 = this.f0_t84;
-    const f0_w84_139 = this.f0_w84_139;
-    const f0_w84_140 = this.f0_w84_140;
+    const f0_w84_120 = this.f0_w84_120;
     const f0_t85 = this.f0_t85;
     const f0_t86 = this.f0_t86;
     const f0_t90 = this.f0_t90;
@@ -640,7 +607,6 @@ export class Model implements CompiledModel {
     const f0_t96 = this.f0_t96;
     const f0_t97 = this.f0_t97;
     const f0_t98 = this.f0_t98;
-    const f0_w98_201 = this.f0_w98_201;
     const f0_t99 = this.f0_t99;
     const f0_t100 = this.f0_t100;
     const p0_W1 = this.params.W1;
@@ -660,20 +626,7 @@ export class Model implements CompiledModel {
         const nb2 = Math.min(1, 500 - n01), lc3 = nb2 * 576;
         for (let c04 = 0; c04 < 1; c04 += 1) {
           const cb5 = Math.min(1, 1 - c04);
-          for (let cc6 = 0; cc6 < cb5; cc6++) {
-            for (let u7 = 0; u7 < 5; u7++) {
-              for (let v8 = 0; v8 < 5; v8++) {
-                const row9 = ((cc6 * 5 + u7) * 5 + v8) * 576;
-                for (let b10 = 0; b10 < nb2; b10++) {
-                  const src11 = ((n01 + b10) * 1 + c04 + cc6) * 784, d12 = row9 + b10 * 576;
-                  for (let i13 = 0; i13 < 24; i13++) {
-                    const p14 = src11 + (i13 + 4 - u7) * 28 + 4 - v8;
-                    for (let j15 = 0; j15 < 24; j15++) f0_w11_0[d12 + i13 * 24 + j15] = f0_in_x[p14 + j15];
-                  }
-                }
-              }
-            }
-          }
+          this.k.im2col(24764352, 26332352, 1, 28, 28, 5, 5, 24, 24, 576, n01, nb2, c04, cb5);
           this.k.gemm_nn(16 + c04 * 100, 26332352, 1724352 + n01 * 46080, 20, 576, cb5 * 25, 25, 576, 576, c04 > 0 ? 1 : 0);
         }
       }
@@ -681,16 +634,16 @@ export class Model implements CompiledModel {
 
     // max_pool2d %12 → [500, 20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o26 = 0;
-      for (let pl18 = 0; pl18 < 10000; pl18++) {
-        for (let i19 = 0; i19 < 12; i19++) {
-          for (let j20 = 0; j20 < 12; j20++) {
-            let m23 = f0_t11[(pl18 * 24 + i19 * 2) * 24 + j20 * 2];
-            for (let a21 = 0; a21 < 2; a21++) {
-              const r25 = (pl18 * 24 + i19 * 2 + a21) * 24 + j20 * 2;
-              for (let c22 = 0; c22 < 2; c22++) { const v24 = f0_t11[r25 + c22]; if (v24 > m23 || v24 !== v24) m23 = v24; }
+      let o19 = 0;
+      for (let pl11 = 0; pl11 < 10000; pl11++) {
+        for (let i12 = 0; i12 < 12; i12++) {
+          for (let j13 = 0; j13 < 12; j13++) {
+            let m16 = f0_t11[(pl11 * 24 + i12 * 2) * 24 + j13 * 2];
+            for (let a14 = 0; a14 < 2; a14++) {
+              const r18 = (pl11 * 24 + i12 * 2 + a14) * 24 + j13 * 2;
+              for (let c15 = 0; c15 < 2; c15++) { const v17 = f0_t11[r18 + c15]; if (v17 > m16 || v17 !== v17) m16 = v17; }
             }
-            f0_t12[o26++] = m23;
+            f0_t12[o19++] = m16;
           }
         }
       }
@@ -698,11 +651,11 @@ export class Model implements CompiledModel {
 
     // broadcast %13 → [20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o27 = 0;
-      for (let c28 = 0; c28 < 20; c28++) {
-        for (let c29 = 0; c29 < 12; c29++) {
-          for (let c30 = 0; c30 < 12; c30++) {
-            f0_t13[o27++] = p1_b1[c28];
+      let o20 = 0;
+      for (let c21 = 0; c21 < 20; c21++) {
+        for (let c22 = 0; c22 < 12; c22++) {
+          for (let c23 = 0; c23 < 12; c23++) {
+            f0_t13[o20++] = p1_b1[c21];
           }
         }
       }
@@ -712,30 +665,17 @@ export class Model implements CompiledModel {
     this.w.f0_loop16(); // WebAssembly SIMD (loops.wat)
     // conv2d %17 → [500, 50, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
-      for (let n033 = 0; n033 < 500; n033 += 8) {
-        const nb34 = Math.min(8, 500 - n033), lc35 = nb34 * 64;
-        for (let c036 = 0; c036 < 20; c036 += 20) {
-          const cb37 = Math.min(20, 20 - c036);
-          for (let cc38 = 0; cc38 < cb37; cc38++) {
-            for (let u39 = 0; u39 < 5; u39++) {
-              for (let v40 = 0; v40 < 5; v40++) {
-                const row41 = ((cc38 * 5 + u39) * 5 + v40) * 512;
-                for (let b42 = 0; b42 < nb34; b42++) {
-                  const src43 = ((n033 + b42) * 20 + c036 + cc38) * 144, d44 = row41 + b42 * 64;
-                  for (let i45 = 0; i45 < 8; i45++) {
-                    const p46 = src43 + (i45 + 4 - u39) * 12 + 4 - v40;
-                    for (let j47 = 0; j47 < 8; j47++) f0_w17_31[d44 + i45 * 8 + j47] = f0_t16[p46 + j47];
-                  }
-                }
-              }
-            }
-          }
-          this.k.gemm_nn(2096 + c036 * 100, 44321472, 45345472, 50, lc35, cb37 * 25, 500, 512, 512, c036 > 0 ? 1 : 0);
+      for (let n026 = 0; n026 < 500; n026 += 8) {
+        const nb27 = Math.min(8, 500 - n026), lc28 = nb27 * 64;
+        for (let c029 = 0; c029 < 20; c029 += 20) {
+          const cb30 = Math.min(20, 20 - c029);
+          this.k.im2col(32161472, 44321472, 20, 12, 12, 5, 5, 8, 8, 512, n026, nb27, c029, cb30);
+          this.k.gemm_nn(2096 + c029 * 100, 44321472, 45345472, 50, lc28, cb30 * 25, 500, 512, 512, c029 > 0 ? 1 : 0);
         }
-        for (let b42 = 0; b42 < nb34; b42++) {
-          for (let k48 = 0; k48 < 50; k48++) {
-            const src43 = k48 * 512 + b42 * 64, d44 = ((n033 + b42) * 50 + k48) * 64;
-            for (let m49 = 0; m49 < 64; m49++) f0_t17[d44 + m49] = f0_w17_32[src43 + m49];
+        for (let b31 = 0; b31 < nb27; b31++) {
+          for (let k34 = 0; k34 < 50; k34++) {
+            const src32 = k34 * 512 + b31 * 64, d33 = ((n026 + b31) * 50 + k34) * 64;
+            for (let m35 = 0; m35 < 64; m35++) f0_t17[d33 + m35] = f0_w17_25[src32 + m35];
           }
         }
       }
@@ -743,16 +683,16 @@ export class Model implements CompiledModel {
 
     // max_pool2d %18 → [500, 50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o58 = 0;
-      for (let pl50 = 0; pl50 < 25000; pl50++) {
-        for (let i51 = 0; i51 < 4; i51++) {
-          for (let j52 = 0; j52 < 4; j52++) {
-            let m55 = f0_t17[(pl50 * 8 + i51 * 2) * 8 + j52 * 2];
-            for (let a53 = 0; a53 < 2; a53++) {
-              const r57 = (pl50 * 8 + i51 * 2 + a53) * 8 + j52 * 2;
-              for (let c54 = 0; c54 < 2; c54++) { const v56 = f0_t17[r57 + c54]; if (v56 > m55 || v56 !== v56) m55 = v56; }
+      let o44 = 0;
+      for (let pl36 = 0; pl36 < 25000; pl36++) {
+        for (let i37 = 0; i37 < 4; i37++) {
+          for (let j38 = 0; j38 < 4; j38++) {
+            let m41 = f0_t17[(pl36 * 8 + i37 * 2) * 8 + j38 * 2];
+            for (let a39 = 0; a39 < 2; a39++) {
+              const r43 = (pl36 * 8 + i37 * 2 + a39) * 8 + j38 * 2;
+              for (let c40 = 0; c40 < 2; c40++) { const v42 = f0_t17[r43 + c40]; if (v42 > m41 || v42 !== v42) m41 = v42; }
             }
-            f0_t18[o58++] = m55;
+            f0_t18[o44++] = m41;
           }
         }
       }
@@ -760,11 +700,11 @@ export class Model implements CompiledModel {
 
     // broadcast %19 → [50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o59 = 0;
-      for (let c60 = 0; c60 < 50; c60++) {
-        for (let c61 = 0; c61 < 4; c61++) {
-          for (let c62 = 0; c62 < 4; c62++) {
-            f0_t19[o59++] = p3_b2[c60];
+      let o45 = 0;
+      for (let c46 = 0; c46 < 50; c46++) {
+        for (let c47 = 0; c47 < 4; c47++) {
+          for (let c48 = 0; c48 < 4; c48++) {
+            f0_t19[o45++] = p3_b2[c46];
           }
         }
       }
@@ -789,11 +729,11 @@ export class Model implements CompiledModel {
     // reduce_max %31 → [500] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
       f0_t31.fill(-Infinity);
-      let s66 = 0;
-      for (let c63 = 0; c63 < 500; c63++) {
-        for (let c64 = 0; c64 < 10; c64++) {
-          const o65 = c63 * 1;
-          f0_t31[o65] = Math.max(f0_t31[o65], f0_t30[s66++]);
+      let s52 = 0;
+      for (let c49 = 0; c49 < 500; c49++) {
+        for (let c50 = 0; c50 < 10; c50++) {
+          const o51 = c49 * 1;
+          f0_t31[o51] = Math.max(f0_t31[o51], f0_t30[s52++]);
         }
       }
     }
@@ -804,36 +744,36 @@ export class Model implements CompiledModel {
     this.w.f0_loop36(); // WebAssembly SIMD (loops.wat)
     // reduce_sum %37 → [500] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
-      for (let o67 = 0; o67 < 500; o67++) {
-        let s69 = 0;
-        for (let k68 = o67 * 10; k68 < o67 * 10 + 10; k68++) s69 += f0_t36[k68];
-        f0_t37[o67] = s69;
+      for (let o53 = 0; o53 < 500; o53++) {
+        let s55 = 0;
+        for (let k54 = o53 * 10; k54 < o53 * 10 + 10; k54++) s55 += f0_t36[k54];
+        f0_t37[o53] = s55;
       }
     }
 
     // one_hot %38 → [500, 10] — specs/lenet.yaml:43 (losses.cost.nll)
     {
       f0_t38.fill(0);
-      for (let i70 = 0; i70 < 500; i70++) {
-        const l71 = f0_in_y[i70];
-        if (l71 >= 0 && l71 < 10) f0_t38[i70 * 10 + l71] = 1;
+      for (let i56 = 0; i56 < 500; i56++) {
+        const l57 = f0_in_y[i56];
+        if (l57 >= 0 && l57 < 10) f0_t38[i56 * 10 + l57] = 1;
       }
     }
 
     // log %39 → [500] — specs/lenet.yaml:43 (losses.cost.nll)
-    for (let i72 = 0; i72 < 500; i72++) f0_t39[i72] = Math.log(f0_t37[i72]);
+    for (let i58 = 0; i58 < 500; i58++) f0_t39[i58] = Math.log(f0_t37[i58]);
     // reduce_sum %44 → [500] — specs/lenet.yaml:43 (losses.cost.nll)
-    let i73 = 0;
-    let o74 = 0;
-    for (let c76 = 0; c76 < 500; c76++) {
-      let s75 = 0;
-      for (let c77 = 0; c77 < 10; c77++) {
-        s75 += (f0_t38[i73] * (f0_t35[i73] - f0_t39[c76]));
-        i73++;
+    let i59 = 0;
+    let o60 = 0;
+    for (let c62 = 0; c62 < 500; c62++) {
+      let s61 = 0;
+      for (let c63 = 0; c63 < 10; c63++) {
+        s61 += (f0_t38[i59] * (f0_t35[i59] - f0_t39[c62]));
+        i59++;
       }
 
-      f0_t44[o74] = s75;
-      o74++;
+      f0_t44[o60] = s61;
+      o60++;
     }
 
     // reduce_sum %46 → [] — specs/lenet.yaml:43 (losses.cost.nll)
@@ -849,10 +789,10 @@ export class Model implements CompiledModel {
     // reduce_sum %59 → [10] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
       f0_t59.fill(0);
-      let s80 = 0;
-      for (let c78 = 0; c78 < 500; c78++) {
-        for (let c79 = 0; c79 < 10; c79++) {
-          f0_t59[c79] += f0_t58[s80++];
+      let s66 = 0;
+      for (let c64 = 0; c64 < 500; c64++) {
+        for (let c65 = 0; c65 < 10; c65++) {
+          f0_t59[c65] += f0_t58[s66++];
         }
       }
     }
@@ -872,10 +812,10 @@ export class Model implements CompiledModel {
     // reduce_sum %66 → [500] — specs/lenet.yaml:39 (graph.h)
     {
       f0_t66.fill(0);
-      let s83 = 0;
-      for (let c81 = 0; c81 < 500; c81++) {
-        for (let c82 = 0; c82 < 500; c82++) {
-          f0_t66[c82] += f0_t65[s83++];
+      let s69 = 0;
+      for (let c67 = 0; c67 < 500; c67++) {
+        for (let c68 = 0; c68 < 500; c68++) {
+          f0_t66[c68] += f0_t65[s69++];
         }
       }
     }
@@ -895,12 +835,12 @@ export class Model implements CompiledModel {
     // reduce_sum %74 → [50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
     {
       f0_t74.fill(0);
-      let s88 = 0;
-      for (let c84 = 0; c84 < 500; c84++) {
-        for (let c85 = 0; c85 < 50; c85++) {
-          for (let c86 = 0; c86 < 4; c86++) {
-            for (let c87 = 0; c87 < 4; c87++) {
-              f0_t74[c85 * 16 + c86 * 4 + c87] += f0_t73[s88++];
+      let s74 = 0;
+      for (let c70 = 0; c70 < 500; c70++) {
+        for (let c71 = 0; c71 < 50; c71++) {
+          for (let c72 = 0; c72 < 4; c72++) {
+            for (let c73 = 0; c73 < 4; c73++) {
+              f0_t74[c71 * 16 + c72 * 4 + c73] += f0_t73[s74++];
             }
           }
         }
@@ -909,27 +849,27 @@ export class Model implements CompiledModel {
 
     // reduce_sum %75 → [50] — specs/lenet.yaml:37 (graph.c2)
     {
-      for (let o89 = 0; o89 < 50; o89++) {
-        let s91 = 0;
-        for (let k90 = o89 * 16; k90 < o89 * 16 + 16; k90++) s91 += f0_t74[k90];
-        f0_t75[o89] = s91;
+      for (let o75 = 0; o75 < 50; o75++) {
+        let s77 = 0;
+        for (let k76 = o75 * 16; k76 < o75 * 16 + 16; k76++) s77 += f0_t74[k76];
+        f0_t75[o75] = s77;
       }
     }
 
     // max_pool2d_grad %77 → [500, 50, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
       f0_t77.fill(0);
-      let o100 = 0;
-      for (let pl92 = 0; pl92 < 25000; pl92++) {
-        for (let i93 = 0; i93 < 4; i93++) {
-          for (let j94 = 0; j94 < 4; j94++) {
-            let at98 = (pl92 * 8 + i93 * 2) * 8 + j94 * 2;
-            let m97 = f0_t17[at98];
-            for (let a95 = 0; a95 < 2; a95++) {
-              const r99 = (pl92 * 8 + i93 * 2 + a95) * 8 + j94 * 2;
-              for (let c96 = 0; c96 < 2; c96++) { const k101 = r99 + c96; if (f0_t17[k101] > m97) { m97 = f0_t17[k101]; at98 = k101; } }
+      let o86 = 0;
+      for (let pl78 = 0; pl78 < 25000; pl78++) {
+        for (let i79 = 0; i79 < 4; i79++) {
+          for (let j80 = 0; j80 < 4; j80++) {
+            let at84 = (pl78 * 8 + i79 * 2) * 8 + j80 * 2;
+            let m83 = f0_t17[at84];
+            for (let a81 = 0; a81 < 2; a81++) {
+              const r85 = (pl78 * 8 + i79 * 2 + a81) * 8 + j80 * 2;
+              for (let c82 = 0; c82 < 2; c82++) { const k87 = r85 + c82; if (f0_t17[k87] > m83) { m83 = f0_t17[k87]; at84 = k87; } }
             }
-            f0_t77[at98] = f0_t73[o100++];
+            f0_t77[at84] = f0_t73[o86++];
           }
         }
       }
@@ -937,12 +877,12 @@ export class Model implements CompiledModel {
 
     // transpose %78 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o102 = 0;
-      for (let c103 = 0; c103 < 20; c103++) {
-        for (let c104 = 0; c104 < 50; c104++) {
-          for (let c105 = 0; c105 < 5; c105++) {
-            for (let c106 = 0; c106 < 5; c106++) {
-              f0_t78[o102++] = p2_W2[c103 * 25 + c104 * 500 + c105 * 5 + c106];
+      let o88 = 0;
+      for (let c89 = 0; c89 < 20; c89++) {
+        for (let c90 = 0; c90 < 50; c90++) {
+          for (let c91 = 0; c91 < 5; c91++) {
+            for (let c92 = 0; c92 < 5; c92++) {
+              f0_t78[o88++] = p2_W2[c89 * 25 + c90 * 500 + c91 * 5 + c92];
             }
           }
         }
@@ -951,12 +891,12 @@ export class Model implements CompiledModel {
 
     // flip %79 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o107 = 0;
-      for (let c108 = 0; c108 < 20; c108++) {
-        for (let c109 = 0; c109 < 50; c109++) {
-          for (let c110 = 0; c110 < 5; c110++) {
-            for (let c111 = 0; c111 < 5; c111++) {
-              f0_t79[o107++] = f0_t78[24 + c108 * 1250 + c109 * 25 - c110 * 5 - c111];
+      let o93 = 0;
+      for (let c94 = 0; c94 < 20; c94++) {
+        for (let c95 = 0; c95 < 50; c95++) {
+          for (let c96 = 0; c96 < 5; c96++) {
+            for (let c97 = 0; c97 < 5; c97++) {
+              f0_t79[o93++] = f0_t78[24 + c94 * 1250 + c95 * 25 - c96 * 5 - c97];
             }
           }
         }
@@ -965,36 +905,26 @@ export class Model implements CompiledModel {
 
     // conv2d %80 → [500, 20, 12, 12] — specs/lenet.yaml:37 (graph.c2)
     {
-      for (let k115 = 0; k115 < 20; k115++) {
-        for (let c114 = 0; c114 < 50; c114++) {
-          for (let t116 = 0; t116 < 25; t116++) f0_w80_112[c114 * 500 + k115 * 25 + t116] = f0_t79[(k115 * 50 + c114) * 25 + t116];
+      for (let k101 = 0; k101 < 20; k101++) {
+        for (let c100 = 0; c100 < 50; c100++) {
+          for (let t102 = 0; t102 < 25; t102++) f0_w80_98[c100 * 500 + k101 * 25 + t102] = f0_t79[(k101 * 50 + c100) * 25 + t102];
         }
       }
       f0_t80.fill(0);
-      for (let b117 = 0; b117 < 500; b117++) {
-        this.k.gemm_tn(69970560, 57610560 + b117 * 12800, 70070560, 500, 64, 50, 500, 64, 64, 0);
-        for (let k115 = 0; k115 < 20; k115++) {
-          for (let u118 = 0; u118 < 5; u118++) {
-            for (let v119 = 0; v119 < 5; v119++) {
-              const row120 = ((k115 * 5 + u118) * 5 + v119) * 64;
-              for (let p121 = 0; p121 < 8; p121++) {
-                const d122 = ((b117 * 20 + k115) * 12 + p121 + u118) * 12 + v119;
-                for (let q123 = 0; q123 < 8; q123++) f0_t80[d122 + q123] += f0_w80_113[row120 + p121 * 8 + q123];
-              }
-            }
-          }
-        }
+      for (let b103 = 0; b103 < 500; b103++) {
+        this.k.gemm_tn(69970560, 57610560 + b103 * 12800, 70070560, 500, 64, 50, 500, 64, 64, 0);
+        this.k.col2im_add(70070560, 64210560 + b103 * 11520, 20, 5, 5, 8, 8, 12, 12);
       }
     }
 
     // transpose %81 → [20, 500, 12, 12] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o124 = 0;
-      for (let c125 = 0; c125 < 20; c125++) {
-        for (let c126 = 0; c126 < 500; c126++) {
-          for (let c127 = 0; c127 < 12; c127++) {
-            for (let c128 = 0; c128 < 12; c128++) {
-              f0_t81[o124++] = f0_t16[c125 * 144 + c126 * 2880 + c127 * 12 + c128];
+      let o104 = 0;
+      for (let c105 = 0; c105 < 20; c105++) {
+        for (let c106 = 0; c106 < 500; c106++) {
+          for (let c107 = 0; c107 < 12; c107++) {
+            for (let c108 = 0; c108 < 12; c108++) {
+              f0_t81[o104++] = f0_t16[c105 * 144 + c106 * 2880 + c107 * 12 + c108];
             }
           }
         }
@@ -1003,12 +933,12 @@ export class Model implements CompiledModel {
 
     // transpose %82 → [50, 500, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o129 = 0;
-      for (let c130 = 0; c130 < 50; c130++) {
-        for (let c131 = 0; c131 < 500; c131++) {
-          for (let c132 = 0; c132 < 8; c132++) {
-            for (let c133 = 0; c133 < 8; c133++) {
-              f0_t82[o129++] = f0_t77[c130 * 64 + c131 * 3200 + c132 * 8 + c133];
+      let o109 = 0;
+      for (let c110 = 0; c110 < 50; c110++) {
+        for (let c111 = 0; c111 < 500; c111++) {
+          for (let c112 = 0; c112 < 8; c112++) {
+            for (let c113 = 0; c113 < 8; c113++) {
+              f0_t82[o109++] = f0_t77[c110 * 64 + c111 * 3200 + c112 * 8 + c113];
             }
           }
         }
@@ -1017,12 +947,12 @@ export class Model implements CompiledModel {
 
     // flip %83 → [50, 500, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o134 = 0;
-      for (let c135 = 0; c135 < 50; c135++) {
-        for (let c136 = 0; c136 < 500; c136++) {
-          for (let c137 = 0; c137 < 8; c137++) {
-            for (let c138 = 0; c138 < 8; c138++) {
-              f0_t83[o134++] = f0_t82[63 + c135 * 32000 + c136 * 64 - c137 * 8 - c138];
+      let o114 = 0;
+      for (let c115 = 0; c115 < 50; c115++) {
+        for (let c116 = 0; c116 < 500; c116++) {
+          for (let c117 = 0; c117 < 8; c117++) {
+            for (let c118 = 0; c118 < 8; c118++) {
+              f0_t83[o114++] = f0_t82[63 + c115 * 32000 + c116 * 64 - c117 * 8 - c118];
             }
           }
         }
@@ -1031,30 +961,17 @@ export class Model implements CompiledModel {
 
     // conv2d %84 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      for (let n0141 = 0; n0141 < 20; n0141 += 20) {
-        const nb142 = Math.min(20, 20 - n0141), lc143 = nb142 * 25;
-        for (let c0144 = 0; c0144 < 500; c0144 += 8) {
-          const cb145 = Math.min(8, 500 - c0144);
-          for (let cc146 = 0; cc146 < cb145; cc146++) {
-            for (let u147 = 0; u147 < 8; u147++) {
-              for (let v148 = 0; v148 < 8; v148++) {
-                const row149 = ((cc146 * 8 + u147) * 8 + v148) * 500;
-                for (let b150 = 0; b150 < nb142; b150++) {
-                  const src151 = ((n0141 + b150) * 500 + c0144 + cc146) * 144, d152 = row149 + b150 * 25;
-                  for (let i153 = 0; i153 < 5; i153++) {
-                    const p154 = src151 + (i153 + 7 - u147) * 12 + 7 - v148;
-                    for (let j155 = 0; j155 < 5; j155++) f0_w84_139[d152 + i153 * 5 + j155] = f0_t81[p154 + j155];
-                  }
-                }
-              }
-            }
-          }
-          this.k.gemm_nn(82358560 + c0144 * 256, 88858560, 89882560, 50, lc143, cb145 * 64, 32000, 500, 500, c0144 > 0 ? 1 : 0);
+      for (let n0121 = 0; n0121 < 20; n0121 += 20) {
+        const nb122 = Math.min(20, 20 - n0121), lc123 = nb122 * 25;
+        for (let c0124 = 0; c0124 < 500; c0124 += 8) {
+          const cb125 = Math.min(8, 500 - c0124);
+          this.k.im2col(70198560, 88858560, 500, 12, 12, 8, 8, 5, 5, 500, n0121, nb122, c0124, cb125);
+          this.k.gemm_nn(82358560 + c0124 * 256, 88858560, 89882560, 50, lc123, cb125 * 64, 32000, 500, 500, c0124 > 0 ? 1 : 0);
         }
-        for (let b150 = 0; b150 < nb142; b150++) {
-          for (let k156 = 0; k156 < 50; k156++) {
-            const src151 = k156 * 500 + b150 * 25, d152 = ((n0141 + b150) * 50 + k156) * 25;
-            for (let m157 = 0; m157 < 25; m157++) f0_t84[d152 + m157] = f0_w84_140[src151 + m157];
+        for (let b126 = 0; b126 < nb122; b126++) {
+          for (let k129 = 0; k129 < 50; k129++) {
+            const src127 = k129 * 500 + b126 * 25, d128 = ((n0121 + b126) * 50 + k129) * 25;
+            for (let m130 = 0; m130 < 25; m130++) f0_t84[d128 + m130] = f0_w84_120[src127 + m130];
           }
         }
       }
@@ -1062,12 +979,12 @@ export class Model implements CompiledModel {
 
     // flip %85 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o158 = 0;
-      for (let c159 = 0; c159 < 20; c159++) {
-        for (let c160 = 0; c160 < 50; c160++) {
-          for (let c161 = 0; c161 < 5; c161++) {
-            for (let c162 = 0; c162 < 5; c162++) {
-              f0_t85[o158++] = f0_t84[24 + c159 * 1250 + c160 * 25 - c161 * 5 - c162];
+      let o131 = 0;
+      for (let c132 = 0; c132 < 20; c132++) {
+        for (let c133 = 0; c133 < 50; c133++) {
+          for (let c134 = 0; c134 < 5; c134++) {
+            for (let c135 = 0; c135 < 5; c135++) {
+              f0_t85[o131++] = f0_t84[24 + c132 * 1250 + c133 * 25 - c134 * 5 - c135];
             }
           }
         }
@@ -1076,12 +993,12 @@ export class Model implements CompiledModel {
 
     // transpose %86 → [50, 20, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o163 = 0;
-      for (let c164 = 0; c164 < 50; c164++) {
-        for (let c165 = 0; c165 < 20; c165++) {
-          for (let c166 = 0; c166 < 5; c166++) {
-            for (let c167 = 0; c167 < 5; c167++) {
-              f0_t86[o163++] = f0_t85[c164 * 25 + c165 * 1250 + c166 * 5 + c167];
+      let o136 = 0;
+      for (let c137 = 0; c137 < 50; c137++) {
+        for (let c138 = 0; c138 < 20; c138++) {
+          for (let c139 = 0; c139 < 5; c139++) {
+            for (let c140 = 0; c140 < 5; c140++) {
+              f0_t86[o136++] = f0_t85[c137 * 25 + c138 * 1250 + c139 * 5 + c140];
             }
           }
         }
@@ -1093,12 +1010,12 @@ export class Model implements CompiledModel {
     // reduce_sum %91 → [20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
     {
       f0_t91.fill(0);
-      let s172 = 0;
-      for (let c168 = 0; c168 < 500; c168++) {
-        for (let c169 = 0; c169 < 20; c169++) {
-          for (let c170 = 0; c170 < 12; c170++) {
-            for (let c171 = 0; c171 < 12; c171++) {
-              f0_t91[c169 * 144 + c170 * 12 + c171] += f0_t90[s172++];
+      let s145 = 0;
+      for (let c141 = 0; c141 < 500; c141++) {
+        for (let c142 = 0; c142 < 20; c142++) {
+          for (let c143 = 0; c143 < 12; c143++) {
+            for (let c144 = 0; c144 < 12; c144++) {
+              f0_t91[c142 * 144 + c143 * 12 + c144] += f0_t90[s145++];
             }
           }
         }
@@ -1107,27 +1024,27 @@ export class Model implements CompiledModel {
 
     // reduce_sum %92 → [20] — specs/lenet.yaml:36 (graph.c1)
     {
-      for (let o173 = 0; o173 < 20; o173++) {
-        let s175 = 0;
-        for (let k174 = o173 * 144; k174 < o173 * 144 + 144; k174++) s175 += f0_t91[k174];
-        f0_t92[o173] = s175;
+      for (let o146 = 0; o146 < 20; o146++) {
+        let s148 = 0;
+        for (let k147 = o146 * 144; k147 < o146 * 144 + 144; k147++) s148 += f0_t91[k147];
+        f0_t92[o146] = s148;
       }
     }
 
     // max_pool2d_grad %94 → [500, 20, 24, 24] — specs/lenet.yaml:36 (graph.c1)
     {
       f0_t94.fill(0);
-      let o184 = 0;
-      for (let pl176 = 0; pl176 < 10000; pl176++) {
-        for (let i177 = 0; i177 < 12; i177++) {
-          for (let j178 = 0; j178 < 12; j178++) {
-            let at182 = (pl176 * 24 + i177 * 2) * 24 + j178 * 2;
-            let m181 = f0_t11[at182];
-            for (let a179 = 0; a179 < 2; a179++) {
-              const r183 = (pl176 * 24 + i177 * 2 + a179) * 24 + j178 * 2;
-              for (let c180 = 0; c180 < 2; c180++) { const k185 = r183 + c180; if (f0_t11[k185] > m181) { m181 = f0_t11[k185]; at182 = k185; } }
+      let o157 = 0;
+      for (let pl149 = 0; pl149 < 10000; pl149++) {
+        for (let i150 = 0; i150 < 12; i150++) {
+          for (let j151 = 0; j151 < 12; j151++) {
+            let at155 = (pl149 * 24 + i150 * 2) * 24 + j151 * 2;
+            let m154 = f0_t11[at155];
+            for (let a152 = 0; a152 < 2; a152++) {
+              const r156 = (pl149 * 24 + i150 * 2 + a152) * 24 + j151 * 2;
+              for (let c153 = 0; c153 < 2; c153++) { const k158 = r156 + c153; if (f0_t11[k158] > m154) { m154 = f0_t11[k158]; at155 = k158; } }
             }
-            f0_t94[at182] = f0_t90[o184++];
+            f0_t94[at155] = f0_t90[o157++];
           }
         }
       }
@@ -1135,12 +1052,12 @@ export class Model implements CompiledModel {
 
     // transpose %95 → [1, 500, 28, 28] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o186 = 0;
-      for (let c187 = 0; c187 < 1; c187++) {
-        for (let c188 = 0; c188 < 500; c188++) {
-          for (let c189 = 0; c189 < 28; c189++) {
-            for (let c190 = 0; c190 < 28; c190++) {
-              f0_t95[o186++] = f0_in_x[c187 * 784 + c188 * 784 + c189 * 28 + c190];
+      let o159 = 0;
+      for (let c160 = 0; c160 < 1; c160++) {
+        for (let c161 = 0; c161 < 500; c161++) {
+          for (let c162 = 0; c162 < 28; c162++) {
+            for (let c163 = 0; c163 < 28; c163++) {
+              f0_t95[o159++] = f0_in_x[c160 * 784 + c161 * 784 + c162 * 28 + c163];
             }
           }
         }
@@ -1149,12 +1066,12 @@ export class Model implements CompiledModel {
 
     // transpose %96 → [20, 500, 24, 24] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o191 = 0;
-      for (let c192 = 0; c192 < 20; c192++) {
-        for (let c193 = 0; c193 < 500; c193++) {
-          for (let c194 = 0; c194 < 24; c194++) {
-            for (let c195 = 0; c195 < 24; c195++) {
-              f0_t96[o191++] = f0_t94[c192 * 576 + c193 * 11520 + c194 * 24 + c195];
+      let o164 = 0;
+      for (let c165 = 0; c165 < 20; c165++) {
+        for (let c166 = 0; c166 < 500; c166++) {
+          for (let c167 = 0; c167 < 24; c167++) {
+            for (let c168 = 0; c168 < 24; c168++) {
+              f0_t96[o164++] = f0_t94[c165 * 576 + c166 * 11520 + c167 * 24 + c168];
             }
           }
         }
@@ -1163,12 +1080,12 @@ export class Model implements CompiledModel {
 
     // flip %97 → [20, 500, 24, 24] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o196 = 0;
-      for (let c197 = 0; c197 < 20; c197++) {
-        for (let c198 = 0; c198 < 500; c198++) {
-          for (let c199 = 0; c199 < 24; c199++) {
-            for (let c200 = 0; c200 < 24; c200++) {
-              f0_t97[o196++] = f0_t96[575 + c197 * 288000 + c198 * 576 - c199 * 24 - c200];
+      let o169 = 0;
+      for (let c170 = 0; c170 < 20; c170++) {
+        for (let c171 = 0; c171 < 500; c171++) {
+          for (let c172 = 0; c172 < 24; c172++) {
+            for (let c173 = 0; c173 < 24; c173++) {
+              f0_t97[o169++] = f0_t96[575 + c170 * 288000 + c171 * 576 - c172 * 24 - c173];
             }
           }
         }
@@ -1177,37 +1094,24 @@ export class Model implements CompiledModel {
 
     // conv2d %98 → [1, 20, 5, 5] — specs/lenet.yaml:36 (graph.c1)
     {
-      for (let n0202 = 0; n0202 < 1; n0202 += 1) {
-        const nb203 = Math.min(1, 1 - n0202), lc204 = nb203 * 25;
-        for (let c0205 = 0; c0205 < 500; c0205 += 18) {
-          const cb206 = Math.min(18, 500 - c0205);
-          for (let cc207 = 0; cc207 < cb206; cc207++) {
-            for (let u208 = 0; u208 < 24; u208++) {
-              for (let v209 = 0; v209 < 24; v209++) {
-                const row210 = ((cc207 * 24 + u208) * 24 + v209) * 25;
-                for (let b211 = 0; b211 < nb203; b211++) {
-                  const src212 = ((n0202 + b211) * 500 + c0205 + cc207) * 784, d213 = row210 + b211 * 25;
-                  for (let i214 = 0; i214 < 5; i214++) {
-                    const p215 = src212 + (i214 + 23 - u208) * 28 + 23 - v209;
-                    for (let j216 = 0; j216 < 5; j216++) f0_w98_201[d213 + i214 * 5 + j216] = f0_t95[p215 + j216];
-                  }
-                }
-              }
-            }
-          }
-          this.k.gemm_nn(143602160 + c0205 * 2304, 166644160, 166642160 + n0202 * 2000, 20, 25, cb206 * 576, 288000, 25, 25, c0205 > 0 ? 1 : 0);
+      for (let n0175 = 0; n0175 < 1; n0175 += 1) {
+        const nb176 = Math.min(1, 1 - n0175), lc177 = nb176 * 25;
+        for (let c0178 = 0; c0178 < 500; c0178 += 18) {
+          const cb179 = Math.min(18, 500 - c0178);
+          this.k.im2col(118994160, 166644160, 500, 28, 28, 24, 24, 5, 5, 25, n0175, nb176, c0178, cb179);
+          this.k.gemm_nn(143602160 + c0178 * 2304, 166644160, 166642160 + n0175 * 2000, 20, 25, cb179 * 576, 288000, 25, 25, c0178 > 0 ? 1 : 0);
         }
       }
     }
 
     // flip %99 → [1, 20, 5, 5] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o219 = 0;
-      for (let c220 = 0; c220 < 1; c220++) {
-        for (let c221 = 0; c221 < 20; c221++) {
-          for (let c222 = 0; c222 < 5; c222++) {
-            for (let c223 = 0; c223 < 5; c223++) {
-              f0_t99[o219++] = f0_t98[24 + c221 * 25 - c222 * 5 - c223];
+      let o185 = 0;
+      for (let c186 = 0; c186 < 1; c186++) {
+        for (let c187 = 0; c187 < 20; c187++) {
+          for (let c188 = 0; c188 < 5; c188++) {
+            for (let c189 = 0; c189 < 5; c189++) {
+              f0_t99[o185++] = f0_t98[24 + c187 * 25 - c188 * 5 - c189];
             }
           }
         }
@@ -1216,12 +1120,12 @@ export class Model implements CompiledModel {
 
     // transpose %100 → [20, 1, 5, 5] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o224 = 0;
-      for (let c225 = 0; c225 < 20; c225++) {
-        for (let c226 = 0; c226 < 1; c226++) {
-          for (let c227 = 0; c227 < 5; c227++) {
-            for (let c228 = 0; c228 < 5; c228++) {
-              f0_t100[o224++] = f0_t99[c225 * 25 + c226 * 500 + c227 * 5 + c228];
+      let o190 = 0;
+      for (let c191 = 0; c191 < 20; c191++) {
+        for (let c192 = 0; c192 < 1; c192++) {
+          for (let c193 = 0; c193 < 5; c193++) {
+            for (let c194 = 0; c194 < 5; c194++) {
+              f0_t100[o190++] = f0_t99[c191 * 25 + c192 * 500 + c193 * 5 + c194];
             }
           }
         }

@@ -19,6 +19,12 @@ export interface Kernels {
   readonly gemm_tn: GemmKernel;
   /** C (+)= A·Bᵀ */
   readonly gemm_nt: GemmKernel;
+  /** A block of a valid convolution's input taps, laid out as rows of a
+   * matrix (compiler/emit/wasm/im2col.ts): (x, cols, C, H, W, kh, kw, Ho, Wo,
+   * L, n0, nb, c0, cb). */
+  readonly im2col: (x: number, cols: number, C: number, H: number, W: number, kh: number, kw: number, Ho: number, Wo: number, L: number, n0: number, nb: number, c0: number, cb: number) => void;
+  /** A full convolution's scatter-add of one image: (r, y, K, kh, kw, H, W, Ho, Wo). */
+  readonly col2im_add: (r: number, y: number, K: number, kh: number, kw: number, H: number, W: number, Ho: number, Wo: number) => void;
 }
 
 const PAGE = 65536;
@@ -87,6 +93,6 @@ export function createKernels(memory: WebAssembly.Memory): Kernels {
   const mod = moduleOf(shared ? KERNELS_SHARED_WASM : KERNELS_WASM);
   const inst = new WebAssembly.Instance(mod, { env: { memory } });
   const e = inst.exports as unknown as Kernels;
-  const single: Kernels = { gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt };
+  const single: Kernels = { gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, im2col: e.im2col, col2im_add: e.col2im_add };
   return (shared && twoThreadKernels(single, mod, memory)) || single;
 }

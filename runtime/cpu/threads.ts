@@ -132,5 +132,5 @@ export function twoThreadKernels(single: Kernels, module: WebAssembly.Module, me
       }
     };
   };
-  return { gemm_nn: wrap(0), gemm_tn: wrap(1), gemm_nt: wrap(2) };
+  return { ...single, gemm_nn: wrap(0), gemm_tn: wrap(1), gemm_nt: wrap(2) };
 }

@@ -24,6 +24,8 @@
 // - wasm SIMD has no fused multiply-add without the relaxed-SIMD proposal
 //   (not enabled by default in Node 20), so each step is f32x4.mul + add.
 
+import { col2imWat, im2colWat } from "./im2col.ts";
+
 const KC = 256;
 
 /** Indents every line of `body` by two spaces per level. */
@@ -232,6 +234,8 @@ export function kernelsWat(shared: boolean): string {
     ...ind(1, axpyKernel("gemm_nn", false)),
     ...ind(1, axpyKernel("gemm_tn", true)),
     ...ind(1, dotKernel("gemm_nt")),
+    ...ind(1, im2colWat()),
+    ...ind(1, col2imWat()),
     ")",
     "",
   ].join("\n");
