@@ -1,65 +1,193 @@
-// Training throughput of the generated trainers, per backend: examples/s
-// over several timed repeats after a warm-up, with median and spread.
-//   npm run bench                      # cpu
-//   npm run bench -- --backend webgpu  # WebGPU (llvmpipe without a GPU: a smoke test only)
-//   npm run bench -- --backend cpu,webgpu --models mlp --steps 200 --repeats 5
+// Training throughput of the generated trainers against JS peers, in one run:
+// for each model, our generated trainer (generated/<model>/model.ts) and then
+// each peer (bench/peers/: TensorFlow.js on its wasm and cpu backends,
+// jax-js under jit on its wasm device) train the spec's model, from the same
+// initial parameters on the same minibatches of the embedded MNIST digits.
+// A measurement is one whole SGD step (forward, gradient, update) repeated:
+// a warm-up, then several timed repeats whose length adapts to the step
+// time; the table gives the median examples/s, the spread, and the ratio
+// ours/peer (> 1: ours is faster).
+//
+//   npm run bench                                   # logreg, mlp, lenet × ours, tfjs-wasm, tfjs-cpu, jax
+//   npm run bench -- --models mlp --peers ours,jax --repeats 9
+//   npm run bench -- --backend cpu,webgpu --peers ours   # our WebGPU program too (llvmpipe without a GPU)
+//   npm run bench -- --models lenet --peers ours,tfjs-cpu --limit 600   # let a very slow peer finish
+//
+// Options: --models (logreg,mlp,lenet), --peers (ours,tfjs-wasm,tfjs-cpu,jax;
+// also jax-eager), --backend (ours' backends: cpu, webgpu), --repeats (5),
+// --steps (steps per repeat; default: enough for --seconds, 1 s), --limit
+// (seconds one measurement may take, including its warm-up, default 60: a
+// measurement past it is stopped and reports what it finished).
+//
+// Each measurement runs in a child process of its own (bench/measure.ts), so
+// the libraries do not share a heap, a crash or a hang costs one row, and a
+// peer that fails to load reports its error in the notes.
 // Not a test: nothing is asserted; the figures go in docs/performance.md.
+import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { PEERS } from "./measure.ts";
+import type { MeasureEvent, MeasureRequest } from "./measure.ts";
+import { BENCH_MODELS, specHyperparameters } from "./peers/peer.ts";
+import type { BenchModelName } from "./peers/peer.ts";
 
-import { loadDataset } from "../runtime/node/datasets.ts";
-import type { Batch, CompiledModel } from "../runtime/model.ts";
-import { acquireDevice } from "../runtime/node/webgpu.ts";
-import { BatchIterator } from "../runtime/data/batcher.ts";
-import { initModel } from "../runtime/train/model-ops.ts";
-import { createGpuModel } from "../runtime/webgpu/executor.ts";
-import type { GpuPlan } from "../runtime/webgpu/plan.ts";
-
-const MODELS = ["logreg", "mlp"] as const;
+const DEFAULT_PEERS = ["ours", "tfjs-wasm", "tfjs-cpu", "jax"];
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
 
-async function makeModel(name: string, backend: string): Promise<CompiledModel> {
-  const { Model } = (await import(`../generated/${name}/model.ts`)) as { Model: new () => CompiledModel };
-  const cpu = new Model();
-  if (backend === "cpu") return cpu;
-  const { plan } = (await import(`../generated/${name}/webgpu.ts`)) as { plan: GpuPlan };
-  const { device } = await acquireDevice();
-  return createGpuModel(cpu.desc, plan, device);
+function list(name: string, fallback: readonly string[]): string[] {
+  return arg(name, fallback.join(","))
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+interface Outcome {
+  readonly model: BenchModelName;
+  readonly label: string;
+  readonly batch: number;
+  readonly events: MeasureEvent[];
+  /** Why the measurement ended early, if it did. */
+  readonly failure?: string;
+}
+
+/** Runs one measurement in a child process, killed after `limit` seconds. */
+function runChild(req: MeasureRequest, label: string, batch: number): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const events: MeasureEvent[] = [];
+    let output = "";
+    const child = fork(fileURLToPath(new URL("./measure.ts", import.meta.url)), ["--child", JSON.stringify(req)], {
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+    });
+    const keep = (d: Buffer): void => {
+      output = (output + d.toString()).slice(-4000);
+    };
+    child.stdout!.on("data", keep);
+    child.stderr!.on("data", keep);
+    child.on("message", (m) => events.push(m as MeasureEvent));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, req.limit * 1000);
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      const error = events.find((e) => e.kind === "error");
+      let failure: string | undefined;
+      if (error?.kind === "error") failure = error.message;
+      else if (timedOut) {
+        const warm = events.filter((e) => e.kind === "warmup").length;
+        failure = `stopped at the --limit of ${req.limit} s ${warm === 0 ? "before its first step finished" : `after ${warm} warm-up step${warm > 1 ? "s" : ""}`} (raise --limit for a figure)`;
+      }
+      else if (!events.some((e) => e.kind === "done")) {
+        const last = output.trim().split("\n").filter((l) => l.trim() && !l.startsWith("    at ")).pop() ?? "";
+        failure = `exited (${signal ?? `code ${code}`}) before finishing${last ? `: ${last.slice(0, 200)}` : ""}`;
+      }
+      resolve({ model: req.model, label, batch, events, ...(failure ? { failure } : {}) });
+    });
+  });
+}
+
+interface Summary {
+  /** Median examples/s of the timed repeats, or a lower bound from the warm-up. */
+  readonly rate?: number;
+  readonly bound?: boolean;
+  readonly min?: number;
+  readonly max?: number;
+  readonly shape: string;
+  readonly costs: number[];
+}
+
+function summarize(o: Outcome): Summary {
+  const rates = o.events.flatMap((e) => (e.kind === "repeat" ? [(e.steps * o.batch) / (e.ms / 1000)] : [])).sort((a, b) => a - b);
+  const warm = o.events.flatMap((e) => (e.kind === "warmup" ? [e] : []));
+  const costs = warm.flatMap((e) => (e.cost !== undefined ? [e.cost] : [])).slice(0, 2);
+  const plan = o.events.find((e) => e.kind === "plan");
+  if (rates.length > 0) {
+    const n = rates.length;
+    const median = n % 2 ? rates[(n - 1) / 2]! : (rates[n / 2 - 1]! + rates[n / 2]!) / 2;
+    const steps = plan?.kind === "plan" ? plan.steps : 0;
+    const wanted = plan?.kind === "plan" ? plan.repeats : n;
+    return { rate: median, min: rates[0]!, max: rates[n - 1]!, shape: `${steps}×${n}${n < wanted ? ` of ${wanted}` : ""}`, costs };
+  }
+  if (warm.length > 0) {
+    // No timed repeat: the fastest warm-up step (which still carries
+    // one-time costs) bounds the settled rate from below.
+    return { rate: (o.batch * 1000) / Math.min(...warm.map((w) => w.ms)), bound: true, shape: `${warm.length} warm-up`, costs };
+  }
+  return { shape: "—", costs };
+}
+
+function fmtRate(r: number): string {
+  return r >= 100 ? Math.round(r).toLocaleString("en-US") : r >= 10 ? r.toFixed(1) : r.toFixed(2);
+}
+
+function fmtRatio(r: number): string {
+  return `${r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2)}×`;
 }
 
 async function main(): Promise<void> {
-  const backends = arg("backend", "cpu").split(",");
-  const models = arg("models", MODELS.join(",")).split(",");
-  const repeats = Number(arg("repeats", "5"));
-  const rows: string[] = [];
-  for (const name of models) {
-    for (const backend of backends) {
-      const model = await makeModel(name, backend);
-      initModel(model);
-      model.upload?.();
-      const splits = await loadDataset(model.desc.data, { inputs: model.desc.inputs, seed: model.desc.seed });
-      const it = new BatchIterator(splits.train, model.desc.inputs, model.desc.data.batchSize, { shuffle: false, seed: 1 });
-      const steps = Number(arg("steps", String(Math.max(20, Math.round(20000 / model.desc.data.batchSize / (backend === "cpu" ? 1 : 10))))));
-      it.setEpoch(0);
-      let k = 0;
-      const next = (): Batch => it.fill(k++ % it.numBatches);
-      for (let s = 0; s < Math.max(5, steps / 5); s++) await model.trainStep(0, next(), s); // warm-up
-      const rates: number[] = [];
-      for (let r = 0; r < repeats; r++) {
-        const t0 = performance.now();
-        for (let s = 0; s < steps; s++) await model.trainStep(0, next(), s);
-        rates.push((steps * model.desc.data.batchSize) / ((performance.now() - t0) / 1000));
-      }
-      rates.sort((a, b) => a - b);
-      const med = rates[Math.floor(rates.length / 2)]!;
-      rows.push(`| ${name} | ${backend} | ${model.desc.data.batchSize} | ${med.toFixed(0)} | ${rates[0]!.toFixed(0)}–${rates[rates.length - 1]!.toFixed(0)} | ${steps}×${repeats} |`);
-      process.stderr.write(`${name}/${backend}: ${med.toFixed(0)} examples/s\n`);
-    }
+  const models = list("models", BENCH_MODELS);
+  const impls = list("peers", DEFAULT_PEERS);
+  const backends = list("backend", ["cpu"]);
+  const base = { repeats: Number(arg("repeats", "5")), steps: Number(arg("steps", "0")), seconds: Number(arg("seconds", "1")), limit: Number(arg("limit", "60")) };
+  for (const [k, v] of Object.entries(base)) {
+    if (!Number.isFinite(v) || v < 0 || (v === 0 && (k === "repeats" || k === "limit"))) throw new Error(`--${k}: expected a number > 0, got ${arg(k, "")}`);
   }
-  process.stdout.write(["| model | backend | batch | examples/s (median) | min–max | steps×repeats |", "| --- | --- | --- | --- | --- | --- |", ...rows].join("\n") + "\n");
+  for (const p of impls) if (p !== "ours" && !(p in PEERS)) throw new Error(`--peers: unknown implementation "${p}" (ours, ${Object.keys(PEERS).join(", ")})`);
+  for (const m of models) if (!(BENCH_MODELS as readonly string[]).includes(m)) throw new Error(`--models: unknown model "${m}" (${BENCH_MODELS.join(", ")})`);
+
+  const rows: string[] = [];
+  const notes = new Set<string>();
+  const problems: string[] = [];
+  const t0 = performance.now();
+  for (const model of models as BenchModelName[]) {
+    const batch = specHyperparameters(model).batchSize;
+    const runs = impls.flatMap((impl) => (impl === "ours" ? backends.map((b) => ({ impl, backend: b, label: b === "cpu" ? "ours" : `ours-${b}` })) : [{ impl, backend: "cpu", label: impl }]));
+    const outcomes: { o: Outcome; s: Summary }[] = [];
+    for (const r of runs) {
+      process.stderr.write(`${model}/${r.label}: `);
+      const o = await runChild({ model, impl: r.impl, backend: r.backend, ...base }, r.label, batch);
+      const s = summarize(o);
+      outcomes.push({ o, s });
+      for (const e of o.events) if (e.kind === "note") notes.add(e.text);
+      if (o.failure) problems.push(`${model}/${r.label}: ${o.failure}`);
+      process.stderr.write(`${s.rate !== undefined ? `${s.bound ? "≥ " : ""}${fmtRate(s.rate)} examples/s` : "no figure"}${o.failure ? ` (${o.failure})` : ""}\n`);
+    }
+    const ref = outcomes.find(({ o, s }) => o.label.startsWith("ours") && s.rate !== undefined && !s.bound);
+    for (const { o, s } of outcomes) {
+      const ours = o.label.startsWith("ours");
+      const ratio = ours || !ref || s.rate === undefined ? "—" : `${s.bound ? "≤ " : ""}${fmtRatio(ref.s.rate! / s.rate)}`;
+      const rate = s.rate === undefined ? "—" : `${s.bound ? "≥ " : ""}${fmtRate(s.rate)}`;
+      const spread = s.min !== undefined ? `${fmtRate(s.min)}–${fmtRate(s.max!)}` : "—";
+      rows.push(`| ${model} | ${o.label} | ${batch} | ${rate} | ${spread} | ${ratio} | ${s.shape} |`);
+    }
+    const costs = outcomes.filter(({ s }) => s.costs.length > 0).map(({ o, s }) => `${o.label} ${s.costs.map((c) => c.toFixed(5)).join(", ")}`);
+    if (costs.length > 0) notes.add(`${model}: minibatch cost of the first two steps (same start, same batches): ${costs.join("; ")}`);
+  }
+  const out = [
+    "| model | implementation | batch | examples/s (median) | min–max | ratio ours/peer | steps×repeats |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...rows,
+    "",
+    `examples/s: batch × steps / wall time of one timed repeat of whole SGD steps (forward, gradient, update), after a warm-up; ` +
+      `ratio: the median of the model's first "ours" row / the peer's (> 1: ours faster). ` +
+      `"≥": no timed repeat fitted in --limit ${base.limit} s, the fastest warm-up step bounds the rate from below. ` +
+      `Every implementation starts from the generated model's initial parameters and walks the same minibatches; ` +
+      `data tensors are made before timing; each measurement runs in its own process.`,
+    ...[...notes].map((n) => `- ${n}`),
+    ...problems.map((p) => `- ${p}`),
+    `- total ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  ];
+  process.stdout.write(out.join("\n") + "\n");
   process.exit(0);
 }
 
-await main();
+try {
+  await main();
+} catch (e) {
+  process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(2);
+}

@@ -1,0 +1,156 @@
+// One measurement of bench/train-speed.ts, run in a child process of its own
+// (forked by the harness, which kills it at the time limit): one model, one
+// implementation. Builds the same inputs for every implementation (the
+// generated model's initial parameters and the first minibatches of the
+// embedded MNIST digits, in order), prepares the implementation, warms it up
+// and times repeats of whole training steps, reporting each event to the
+// parent as it happens, so that a measurement cut short still reports what
+// it finished.
+import type { CompiledModel } from "../runtime/model.ts";
+import { BatchIterator } from "../runtime/data/batcher.ts";
+import { loadDataset } from "../runtime/node/datasets.ts";
+import { initModel } from "../runtime/train/model-ops.ts";
+import type { BenchBatch, BenchModel, BenchModelName, Peer, StepRunner } from "./peers/peer.ts";
+import { errorMessage, specHyperparameters } from "./peers/peer.ts";
+
+export interface MeasureRequest {
+  readonly model: BenchModelName;
+  /** "ours" (with `backend`) or a peer name. */
+  readonly impl: string;
+  readonly backend: string;
+  readonly repeats: number;
+  /** Steps per repeat; 0: as many as fill `seconds`. */
+  readonly steps: number;
+  /** Target duration of one timed repeat, in seconds. */
+  readonly seconds: number;
+  /** The parent kills the measurement after this many seconds; the child
+   * plans its repeats to finish before. */
+  readonly limit: number;
+}
+
+export type MeasureEvent =
+  | { readonly kind: "ready"; readonly prepareMs: number }
+  | { readonly kind: "warmup"; readonly ms: number; readonly cost?: number }
+  | { readonly kind: "plan"; readonly steps: number; readonly repeats: number }
+  | { readonly kind: "repeat"; readonly steps: number; readonly ms: number }
+  | { readonly kind: "note"; readonly text: string }
+  | { readonly kind: "error"; readonly message: string }
+  | { readonly kind: "done" };
+
+/** Peers by name, loaded on demand: a package that fails to load fails only
+ * its own measurement. */
+export const PEERS: Readonly<Record<string, () => Promise<Peer>>> = {
+  "tfjs-wasm": async () => (await import("./peers/tfjs.ts")).tfjsWasm,
+  "tfjs-cpu": async () => (await import("./peers/tfjs.ts")).tfjsCpu,
+  jax: async () => (await import("./peers/jax.ts")).jaxPeer,
+  "jax-eager": async () => (await import("./peers/jax.ts")).jaxEagerPeer,
+};
+
+/** Distinct minibatches cycled through (the first ones of the epoch): all
+ * of the 8,000 embedded training digits up to ~4,000 examples. */
+const DISTINCT_EXAMPLES = 4000;
+/** Warm-up: at least this many steps and this long... */
+const WARMUP_STEPS = 3;
+const WARMUP_SECONDS = 1;
+/** ...unless the steps are so slow that warm-up would eat this share of the limit. */
+const WARMUP_SHARE = 0.3;
+
+async function benchInputs(name: BenchModelName): Promise<{ model: BenchModel; batches: BenchBatch[] }> {
+  const { Model } = (await import(`../generated/${name}/model.ts`)) as { Model: new () => CompiledModel };
+  const m = new Model();
+  initModel(m);
+  const params: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
+  for (const p of m.desc.params) params[p.name] = { shape: p.shape, data: m.params[p.name]!.slice() };
+  const hp = specHyperparameters(name);
+  const label = m.desc.inputs.find((i) => i.dtype === "i32");
+  const model: BenchModel = { name, classes: label?.classes ?? 10, ...hp, params };
+  const splits = await loadDataset(m.desc.data, { inputs: m.desc.inputs, seed: m.desc.seed });
+  const it = new BatchIterator(splits.train, m.desc.inputs, hp.batchSize, { shuffle: false, seed: 1 });
+  it.setEpoch(0);
+  const x = m.desc.inputs.find((i) => i.dtype === "f32")!.name;
+  const y = label!.name;
+  const batches: BenchBatch[] = [];
+  const n = Math.min(it.numBatches, Math.max(1, Math.ceil(DISTINCT_EXAMPLES / hp.batchSize)));
+  for (let k = 0; k < n; k++) {
+    const b = it.fill(k);
+    batches.push({ x: (b[x] as Float32Array).slice(), y: (b[y] as Int32Array).slice() });
+  }
+  return { model, batches };
+}
+
+async function runStep(run: StepRunner): Promise<number | undefined> {
+  const r = run.step();
+  const v = r instanceof Promise ? await r : r;
+  return typeof v === "number" ? v : undefined;
+}
+
+export async function measure(req: MeasureRequest, emit: (e: MeasureEvent) => void): Promise<void> {
+  const t0 = performance.now();
+  const elapsed = (): number => (performance.now() - t0) / 1000;
+  let peer: Peer;
+  if (req.impl === "ours") {
+    peer = (await import("./peers/ours.ts")).oursPeer(req.backend);
+  } else {
+    const load = PEERS[req.impl];
+    if (!load) throw new Error(`unknown implementation "${req.impl}" (ours, ${Object.keys(PEERS).join(", ")})`);
+    peer = await load();
+  }
+  const { model, batches } = await benchInputs(req.model);
+  const tp = performance.now();
+  const run = await peer.prepare(model, batches);
+  emit({ kind: "ready", prepareMs: performance.now() - tp });
+  const note = peer.note?.();
+  if (note) emit({ kind: "note", text: note });
+
+  // Warm-up (one-time costs: compilation, allocation, JIT tiers).
+  const warm: number[] = [];
+  const start = elapsed();
+  while (warm.length < WARMUP_STEPS || elapsed() - start < WARMUP_SECONDS) {
+    const ts = performance.now();
+    const cost = await runStep(run);
+    const ms = performance.now() - ts;
+    warm.push(ms);
+    emit({ kind: "warmup", ms, ...(cost !== undefined ? { cost } : {}) });
+    if (elapsed() > WARMUP_SHARE * req.limit) break;
+  }
+  const tensors = run.liveTensors?.();
+
+  // Steps per repeat fill `seconds` at the settled step time; repeats are
+  // cut to what fits in the time left (90 % of the limit).
+  const stepMs = warm.length > 1 ? Math.min(...warm.slice(1)) : warm[0]!;
+  const steps = req.steps > 0 ? req.steps : Math.max(1, Math.round((req.seconds * 1000) / stepMs));
+  const left = 0.9 * req.limit - elapsed();
+  const repeats = Math.max(0, Math.min(req.repeats, Math.floor((left * 1000) / (steps * stepMs))));
+  emit({ kind: "plan", steps, repeats });
+  for (let r = 0; r < repeats; r++) {
+    const ts = performance.now();
+    for (let s = 0; s < steps; s++) {
+      const v = run.step();
+      if (v instanceof Promise) await v;
+    }
+    emit({ kind: "repeat", steps, ms: performance.now() - ts });
+  }
+  const after = run.liveTensors?.();
+  if (tensors !== undefined && after !== undefined && after > tensors) {
+    emit({ kind: "note", text: `${peer.name}: live tensors grew from ${tensors} to ${after} during the timed steps (a leak)` });
+  }
+  await run.dispose?.();
+  emit({ kind: "done" });
+}
+
+// Child-process entry: the request comes as the JSON argument after --child,
+// events go back over the IPC channel (each send awaited before exiting).
+const i = process.argv.indexOf("--child");
+if (i >= 0 && process.send) {
+  const sent: Promise<void>[] = [];
+  const send = (e: MeasureEvent): void => {
+    sent.push(new Promise((resolve) => process.send!(e, undefined, undefined, () => resolve())));
+  };
+  try {
+    await measure(JSON.parse(process.argv[i + 1]!) as MeasureRequest, send);
+  } catch (e) {
+    send({ kind: "error", message: errorMessage(e) });
+  }
+  await Promise.all(sent);
+  process.exit(0);
+}

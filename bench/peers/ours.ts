@@ -1,0 +1,44 @@
+// The generated trainer (generated/<model>/model.ts, class Model) behind the
+// same interface as the peers: on the CPU (the emitted TypeScript and its
+// WebAssembly kernels) or on WebGPU (generated/<model>/webgpu.ts).
+import type { Batch, CompiledModel } from "../../runtime/model.ts";
+import { acquireDevice } from "../../runtime/node/webgpu.ts";
+import { initModel } from "../../runtime/train/model-ops.ts";
+import { createGpuModel } from "../../runtime/webgpu/executor.ts";
+import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
+import type { BenchBatch, BenchModel, Peer, StepRunner } from "./peer.ts";
+
+/** The generated model on `backend`; `device` describes a WebGPU adapter. */
+export async function makeModel(name: string, backend: string): Promise<{ model: CompiledModel; device?: string }> {
+  const { Model } = (await import(`../../generated/${name}/model.ts`)) as { Model: new () => CompiledModel };
+  const cpu = new Model();
+  if (backend === "cpu") return { model: cpu };
+  if (backend !== "webgpu") throw new Error(`unknown backend "${backend}" (cpu or webgpu)`);
+  const { plan } = (await import(`../../generated/${name}/webgpu.ts`)) as { plan: GpuPlan };
+  const { device, description } = await acquireDevice();
+  return { model: await createGpuModel(cpu.desc, plan, device), device: description };
+}
+
+export function oursPeer(backend: string): Peer {
+  let note: string | undefined;
+  return {
+    name: backend === "cpu" ? "ours" : `ours-${backend}`,
+    note: () => note,
+    async prepare(model: BenchModel, batches: readonly BenchBatch[]): Promise<StepRunner> {
+      const { model: m, device } = await makeModel(model.name, backend);
+      initModel(m);
+      m.upload?.();
+      if (m.desc.data.batchSize !== model.batchSize) throw new Error(`generated/${model.name} has batch ${m.desc.data.batchSize}, the spec ${model.batchSize}`);
+      // Batches keyed by the model's input names: the f32 input gets the
+      // pixels, the i32 input the labels.
+      const own: Batch[] = batches.map((b) => Object.fromEntries(m.desc.inputs.map((i) => [i.name, i.dtype === "f32" ? b.x : b.y])));
+      const threads = process.env.DLT_THREADS;
+      note =
+        backend === "cpu"
+          ? `ours: generated/<model>/model.ts (TypeScript + WebAssembly SIMD kernels), ${threads ? `DLT_THREADS=${threads}` : "one thread (DLT_THREADS unset)"}`
+          : `ours-${backend}: generated/<model>/webgpu.ts on ${device ?? "?"}`;
+      let k = 0;
+      return { step: () => m.trainStep(0, own[k % own.length]!, k++) };
+    },
+  };
+}
