@@ -22,7 +22,11 @@ export type InitDesc =
   | { readonly kind: "zeros" }
   | { readonly kind: "constant"; readonly value: number }
   | { readonly kind: "uniform"; readonly low: number; readonly high: number }
-  | { readonly kind: "normal"; readonly mean: number; readonly std: number };
+  | { readonly kind: "normal"; readonly mean: number; readonly std: number }
+  /** A scalar state tensor holding the minibatches per epoch of the train
+   * split, ⌊n_train / batchSize⌋, filled by the trainer (an epoch-based
+   * learning-rate schedule's epoch length; the step never changes it). */
+  | { readonly kind: "steps_per_epoch" };
 
 export interface ParamDesc extends TensorDesc {
   readonly init: InitDesc;
@@ -81,6 +85,49 @@ export interface ModelDescription {
   readonly metrics: readonly string[];
   /** Batch size the eval function was compiled for. */
   readonly evalBatchSize: number;
+  /** Images of parameters (filters) the trainer writes into the run
+   * directory (spec section `images:`); absent when there are none. */
+  readonly images?: readonly ImageDesc[];
+  /** Sample programs run after training (CompiledModel.sample), in order. */
+  readonly samplers?: readonly SamplerDesc[];
+}
+
+/** A sampler: chains start from the first `chains` test examples of `input`;
+ * each of `rows` calls advances them and yields one image row of `chains`
+ * tiles of `imageShape`, written to <run>/<name>.png. */
+export interface SamplerDesc {
+  readonly name: string;
+  readonly input: string;
+  readonly chains: number;
+  readonly rows: number;
+  readonly imageShape: readonly [number, number];
+  readonly spacing: number;
+}
+
+/** When the trainer writes an image: once training has finished (`end`,
+ * <name>.png), at the end of every phase (`phase`, <name>_<phase>.png), or
+ * after every epoch (`epoch`, <name>_epoch_<E>.png; <name>_<phase>_epoch_<E>.png
+ * when the model has several phases; E counts from 1, as the logs). */
+export type ImageWhen = "end" | "phase" | "epoch";
+
+/** The tutorial's tile_raster_images of a parameter or state tensor: each
+ * row (each column with `transpose`, i.e. the rows of its transpose) is an
+ * image of `imageShape`; the first tiles[0]·tiles[1] rows are tiled with
+ * `spacing` black pixels between them and written as a grayscale PNG. */
+export interface ImageDesc {
+  readonly name: string;
+  readonly tensor: string;
+  readonly source: "param" | "state";
+  readonly transpose: boolean;
+  /** [height, width] of one image. */
+  readonly imageShape: readonly [number, number];
+  /** [rows, columns] of the grid. */
+  readonly tiles: readonly [number, number];
+  /** Black pixels between images: [between rows, between columns]. */
+  readonly spacing: readonly [number, number];
+  /** Scale each image to [0, 1] by its own minimum and maximum. */
+  readonly scaleRows: boolean;
+  readonly when: ImageWhen;
 }
 
 /** A batch: one typed array per data input, batch-major, named as in `inputs`. */
@@ -111,6 +158,11 @@ export interface CompiledModel {
    * order, each labelled with its op and spec location — read after a step
    * produced a non-finite cost, to name the op where it first appeared. */
   probe?(stepFn: number): ReadonlyArray<readonly [string, ArrayLike<number>]>;
+  /** Sampler `index` of `desc.samplers`: one call on the chains in `batch`
+   * (the sampler's input), writing `out.next` (the advanced chains) and
+   * `out.show` (what the call's image row shows). `call` is the counter its
+   * random draws mix in. CPU only. */
+  sample?(index: number, batch: Batch, out: Record<string, Float32Array>, call: number): void;
 }
 
 export type ModelConstructor = new () => CompiledModel;

@@ -54,12 +54,12 @@ const CASES: readonly Case[] = [
   { file: "09-batch-size-zero", code: "E006", line: 6, col: 15, includes: "'data.batch_size' must be ≥ 1, found 0" },
   { file: "10-lr-zero", code: "E006", line: 25, col: 29, includes: "'phases[0].optimizer.sgd.lr' must be > 0, found 0" },
   { file: "11-threshold-above-one", code: "E006", line: 36, col: 30, includes: "improvement_threshold' must be ≤ 1, found 1.5" },
-  { file: "12-bad-dataset", code: "E007", line: 5, col: 12, includes: "'data.dataset' cannot be 'mnst'", help: "did you mean 'mnist'? (expected one of: mnist, mnist-idx, fashion-mnist, synthetic)" },
+  { file: "12-bad-dataset", code: "E007", line: 5, col: 12, includes: "'data.dataset' cannot be 'mnst'", help: "did you mean 'mnist'? (expected one of: mnist, mnist-idx, fashion-mnist, synthetic, noisy-line)" },
   { file: "13-bad-activation", code: "E007", line: 17, col: 66, includes: "cannot be 'tahn'", help: "did you mean 'tanh'? (expected one of: identity, tanh, sigmoid, relu, softmax)" },
   { file: "14-bad-dtype", code: "E007", line: 10, col: 28, includes: "'data.inputs.y.dtype' cannot be 'int32'", help: "expected one of: f32, i32" },
   { file: "15-bad-model-name", code: "E008", line: 2, col: 8, includes: "'my-mlp' is not a valid name", help: "letters, digits and '_'" },
-  { file: "16-two-optimizers", code: "E009", line: 25, col: 5, includes: "takes exactly one of sgd, momentum; found 2", help: "keep one of sgd, momentum" },
-  { file: "17-unknown-optimizer", code: "E003", line: 30, col: 18, includes: "unknown key 'sdg' in 'phases[0].optimizer'", help: "did you mean 'sgd'? (expected one of: sgd, momentum)" },
+  { file: "16-two-optimizers", code: "E009", line: 25, col: 5, includes: "takes exactly one of sgd, momentum, rmsprop, adadelta, adam; found 2", help: "keep one of sgd, momentum" },
+  { file: "17-unknown-optimizer", code: "E003", line: 30, col: 18, includes: "unknown key 'sdg' in 'phases[0].optimizer'", help: "did you mean 'sgd'? (expected one of: sgd, momentum, rmsprop, adadelta, adam)" },
   { file: "18-unknown-tensor-expr", code: "E010", line: 15, col: 28, includes: "unknown tensor 'w' in graph.p_y_given_x", help: "did you mean 'W'?" },
   { file: "19-unknown-tensor-dense", code: "E010", line: 18, col: 34, includes: "unknown tensor 'hiden' in graph.p_y_given_x.dense.input", help: "did you mean 'hidden'?" },
   { file: "20-empty-phases", code: "E011", line: 22, col: 1, includes: "'phases' must not be empty" },
@@ -104,6 +104,8 @@ const CASES: readonly Case[] = [
   { file: "59-bad-param-key", code: "E008", line: 12, col: 3, includes: "'1W' is not a valid name (a key of 'params')" },
   { file: "60-scan-carry-is-sequence", code: "E012", line: 23, col: 27, includes: "'x_t' is both a sequence and a carry of scan 'rnn'" },
   { file: "61-tab-indent", code: "E001", line: 3, col: 1, includes: "Tabs are not allowed as indentation", help: "indent with spaces" },
+  { file: "62-dropout-rate", code: "E029", line: 13, col: 29, includes: "dropout: the drop probability must be a number in [0, 1), found 50", help: "e.g. dropout(h, 0.5)" },
+  { file: "63-unknown-schedule", code: "E007", line: 20, col: 45, includes: "'phases[0].optimizer.sgd.schedule' cannot be 'exponentail'", help: "did you mean 'exponential'? (expected `constant` or a mapping with one of: exponential, step_decay, linear)" },
 ];
 
 describe("malformed specs", () => {
@@ -141,7 +143,7 @@ describe("malformed specs", () => {
 
 describe("warnings", () => {
   it.each([
-    { file: "w01-unused-entry", code: "W001", line: 16, col: 3, includes: "graph entry 'logits' is not used by any loss, metric, state update or report" },
+    { file: "w01-unused-entry", code: "W001", line: 16, col: 3, includes: "graph entry 'logits' is not used by any loss, metric, state update, report or sampler" },
     { file: "w02-carry-not-updated", code: "W002", line: 17, col: 22, includes: "carry 't' of scan 'chain' is never updated" },
     { file: "w03-unused-param", code: "W003", line: 14, col: 3, includes: "parameter 'c' is not used" },
   ])("$file → $code at $line:$col (the spec still loads)", (c) => {

@@ -17,6 +17,7 @@ import type { CompiledModel } from "../runtime/model.ts";
 import { loadDataset } from "../runtime/node/datasets.ts";
 import { silentLogger } from "../runtime/progress.ts";
 import { MemoryRunStore, runTraining } from "../runtime/train/trainer.ts";
+import { runSamplers, type SampleImage } from "../runtime/train/samplers.ts";
 
 let embedded: Splits;
 beforeAll(async () => {
@@ -123,18 +124,20 @@ describe("a two-phase schedule over shared parameters, with momentum", () => {
 });
 
 describe("PCD: a persistent Gibbs chain as training state (specs/rbm.yaml, shrunk)", () => {
-  async function rbm(): Promise<{ make: () => CompiledModel; splits: Splits }> {
-    // The real spec with 5 hidden units, 3 Gibbs steps and 4 chains.
+  async function rbm(hidden = 5): Promise<{ make: () => CompiledModel; splits: Splits }> {
+    // The real spec with few hidden units, 3 Gibbs steps and 4 chains.
     const text = readFileSync(join(ROOT, "specs/rbm.yaml"), "utf8")
-      .replace("model: rbm", "model: rbm_small")
+      .replace("model: rbm", `model: rbm_h${hidden}`)
       .replace("batch_size: 20", "batch_size: 4")
-      .replace("[784, 500]", "[784, 5]")
-      .replace("hbias: { shape: [500]", "hbias: { shape: [5]")
-      .replace("persistent: { shape: [20, 500]", "persistent: { shape: [4, 5]")
+      .replace("[784, 500]", `[784, ${hidden}]`)
+      .replace("hbias: { shape: [500]", `hbias: { shape: [${hidden}]`)
+      .replace("persistent: { shape: [20, 500]", `persistent: { shape: [4, ${hidden}]`)
       .replace("length: 15", "length: 3")
+      .replace("length: 1000", "length: 20")
+      .replace("chains: 20", "chains: 4")
       .replace("epochs: 15", "epochs: 2");
-    const c = compileSpec(loadSpecText(text, "specs/rbm_small.yaml"));
-    const dir = join(ROOT, "generated", ".tmp-rbm-small");
+    const c = compileSpec(loadSpecText(text, `specs/rbm_h${hidden}.yaml`));
+    const dir = join(ROOT, "generated", `.tmp-rbm-h${hidden}`);
     tmpDirs.push(dir);
     mkdirSync(dir, { recursive: true });
     for (const name of ["model.ts", "loops-wasm.ts"]) if (c.files.has(name)) writeFileSync(join(dir, name), c.files.get(name)!);
@@ -157,6 +160,19 @@ describe("PCD: a persistent Gibbs chain as training state (specs/rbm.yaml, shrun
     const resumed = make();
     await runTraining(resumed, splits, store, { resume: true, log: silentLogger });
     expect(snapshot(resumed)).toEqual(snapshot(straight));
+  });
+
+  it("the sampler advances 4 chains from test digits and tiles one row per call", async () => {
+    const { make, splits } = await rbm(64);
+    const m = make();
+    await runTraining(m, splits, new MemoryRunStore(), { log: silentLogger });
+    expect(m.desc.samplers!.map((s) => [s.name, s.chains, s.rows])).toEqual([["samples", 4, 10]]);
+    const [{ image }] = runSamplers(m, splits.test) as [SampleImage];
+    expect([image.width, image.height]).toEqual([29 * 4 - 1, 29 * 10 - 1]);
+    // Rows are different draws (the chains move), and each tile is scaled to [0, 255].
+    const row = (r: number) => image.pixels.slice(r * 29 * image.width, (r * 29 + 28) * image.width);
+    expect(row(0)).not.toEqual(row(9));
+    expect(Math.max(...image.pixels)).toBe(255);
   });
 });
 

@@ -17,6 +17,8 @@ export interface ExprEnv {
   at(pos: number): SpecLoc;
   /** The graph's float dtype (f32, or f64 for gradient checks). */
   readonly dtype?: "f32" | "f64";
+  /** Training graphs apply dropout; evaluation and sampling graphs do not. */
+  readonly mode?: "train" | "eval";
 }
 
 function locAt(env: ExprEnv, pos: number): SpecLoc {
@@ -168,6 +170,16 @@ function call(env: ExprEnv, fn: string, args: readonly Expr[]): number {
       const p = args[1]!.kind === "num" ? b.scalarLike((args[1] as { value: number }).value, x) : arg(1);
       return b.mul(x, lib.bernoulli(b, b.broadcastTo(p, b.shape(x)), env.salts));
     }
+    case "dropout": {
+      // Newmu's dropout: X·Bernoulli(retain)/retain while training (so the
+      // expected activation is unchanged), the identity when evaluating.
+      const x = arg(0);
+      const p = args[1]!.kind === "num" ? (args[1] as { value: number }).value : NaN;
+      if (!(p >= 0 && p < 1)) throw new IRError(`dropout: the drop probability must be a number literal in [0, 1), got ${Number.isNaN(p) ? "an expression" : p}`, b.loc, "E029");
+      if (env.mode === "eval" || p === 0) return x;
+      const keep = b.scalarLike(1 - p, x);
+      return b.div(b.mul(x, lib.bernoulli(b, b.broadcastTo(keep, b.shape(x)), env.salts)), b.broadcastTo(keep, b.shape(x)));
+    }
     case "step_one_hot":
       return b.stepOneHot(intLiteral(args[0]!, "step_one_hot: the depth"), env.dtype ?? "f32");
     case "one_hot":
@@ -192,6 +204,8 @@ function call(env: ExprEnv, fn: string, args: readonly Expr[]): number {
       return b.op("conv2d", [arg(0), arg(1)], { border: fn === "conv2d" ? "valid" : "full" });
     case "max_pool":
       return b.op("max_pool2d", [arg(0)], { size: [intLiteral(args[1]!, "max_pool: the pool height"), intLiteral(args[2]!, "max_pool: the pool width")] });
+    case "max_pool_ceil":
+      return lib.maxPoolCeil(b, arg(0), intLiteral(args[1]!, "max_pool_ceil: the pool height"), intLiteral(args[2]!, "max_pool_ceil: the pool width"));
     case "flatten": {
       const x = arg(0);
       const s = b.shape(x);

@@ -123,6 +123,27 @@ export function l2(b: Builder, params: readonly number[]): number {
   return params.map((p) => b.sum(b.mul(p, p))).reduce((a, c) => b.add(a, c));
 }
 
+/** Max-pooling over non-overlapping ph×pw windows of the last two axes that
+ * keeps the partial windows at the bottom and right borders (Theano's
+ * max_pool_2d with ignore_border=False, the default of Newmu's tutorials):
+ * the input is extended with −∞ rows and columns up to a multiple of the
+ * pool size, so a partial window's maximum is that of its real elements
+ * (and the gradient, routed to the maximum, never reaches the padding). */
+export function maxPoolCeil(b: Builder, x: number, ph: number, pw: number): number {
+  const s = b.shape(x);
+  const r = s.length;
+  if (r < 2 || !(ph >= 1 && pw >= 1)) throw b.typeError(`max_pool_ceil: cannot pool ${fmtShape(s)} by ${ph}×${pw}`, [x]);
+  let y = x;
+  for (const [axis, k] of [[r - 2, ph], [r - 1, pw]] as const) {
+    const d = b.shape(y)[axis]!;
+    const extra = (k - (d % k)) % k;
+    if (extra === 0) continue;
+    const fill = b.constant(-Infinity, b.shape(y).map((n, a) => (a === axis ? extra : n)), b.dtype(y));
+    y = b.op("concat", [y, fill], { axis });
+  }
+  return b.op("max_pool2d", [y], { size: [ph, pw] });
+}
+
 /** A 0/1 sample with P(1) = p, from the counter-based RNG. */
 export function bernoulli(b: Builder, p: number, salts: SaltCounter): number {
   const u = b.randomUniform(b.shape(p), b.dtype(p), salts.take());

@@ -13,10 +13,13 @@ import type { GraphEntry, LoadedSpec, LossTerms, MetricSpec, Path, ScanNode } fr
 import { type ExprEnv, lowerExpr } from "./expr.ts";
 import * as lib from "./library.ts";
 import { applyOptimizer, type StateTensor } from "./optimizers.ts";
+import { commonOptions, decayWeights, needsCounter, phaseCounter, scheduledRate } from "./schedules.ts";
 
 export interface BuildOptions {
   readonly dtype: "f32" | "f64";
   readonly batch: number;
+  /** Evaluation and sampling graphs leave dropout out (default: train). */
+  readonly mode?: "train" | "eval";
 }
 
 /** The forward model of a spec in one graph, with name lookup. */
@@ -87,7 +90,7 @@ export class ModelBuilder {
       const p = this.ls.locateIn(path, pos);
       return { file: this.ls.file, line: p.line, col: p.col, what };
     };
-    return { b, at, salts: this.salts, resolve, dtype: this.opts.dtype };
+    return { b, at, salts: this.salts, resolve, dtype: this.opts.dtype, mode: this.opts.mode ?? "train" };
   }
 
   /** Lowers an expression string written at `path` in the spec. */
@@ -314,6 +317,21 @@ export function buildTrainStep(ls: LoadedSpec, p: number, opts: BuildOptions): S
   const grads = grad(b, cost, reached.map((n) => params.get(n)!));
   const trained: string[] = [];
   const state: StateTensor[] = [];
+  // The learning rate of this step: a schedule reads the phase's step
+  // counter (state, advanced by the step); a constant rate is left to the
+  // optimizer (compiler/build/schedules.ts).
+  const common = commonOptions(phase.optimizer);
+  let rate: number | undefined;
+  if (needsCounter(common.schedule) || common.weightDecay > 0) {
+    b.loc = mb.loc(["phases", p, "optimizer"], `phases[${p}].optimizer`);
+    const counter = needsCounter(common.schedule) ? phaseCounter(b, phase.name, common.schedule, opts.dtype) : undefined;
+    rate = scheduledRate(b, common.lr, common.schedule, counter, opts.dtype);
+    for (const s of counter?.state ?? []) {
+      // The epoch length is only read; the counter advances.
+      if (s.next !== s.leaf) b.graph.outputs.set(`state:${s.name}`, s.next);
+      state.push(s);
+    }
+  }
   for (const n of names) {
     const i = reached.indexOf(n);
     const g = i < 0 ? null : grads[i];
@@ -325,8 +343,8 @@ export function buildTrainStep(ls: LoadedSpec, p: number, opts: BuildOptions): S
     }
     trained.push(n);
     b.loc = mb.loc(["phases", p, "optimizer"], `phases[${p}].optimizer`);
-    const upd = applyOptimizer(b, phase.optimizer, n, params.get(n)!, g, phase.name);
-    b.graph.outputs.set(`param:${n}`, upd.param);
+    const upd = applyOptimizer(b, phase.optimizer, n, params.get(n)!, g, phase.name, rate);
+    b.graph.outputs.set(`param:${n}`, rate === undefined ? upd.param : decayWeights(b, upd.param, params.get(n)!, rate, common.weightDecay));
     for (const s of upd.state) {
       b.graph.outputs.set(`state:${s.name}`, s.next);
       state.push(s);
@@ -345,7 +363,32 @@ export function buildTrainStep(ls: LoadedSpec, p: number, opts: BuildOptions): S
 
 /** The evaluation graph: per-example metrics over a batch. */
 export function buildEval(ls: LoadedSpec, opts: BuildOptions): Graph {
-  const mb = new ModelBuilder(ls, opts);
+  const mb = new ModelBuilder(ls, { ...opts, mode: "eval" });
   for (const [name, m] of Object.entries(ls.spec.metrics ?? {})) mb.b.graph.outputs.set(`metric:${name}`, mb.metric(name, m));
+  return mb.b.graph;
+}
+
+/** A sampler's graph (batch = its number of chains): outputs `next` (the
+ * chain after one call, shaped like the input batch) and `show`. */
+export function buildSampler(ls: LoadedSpec, name: string, dtype: "f32" | "f64"): Graph {
+  const sm = ls.spec.samplers![name]!;
+  const mb = new ModelBuilder(ls, { dtype, batch: sm.chains, mode: "eval" });
+  const at = (f: string) => mb.loc(["samplers", name, f], `samplers.${name}.${f}`);
+  const input = mb.inputs.get(sm.input);
+  if (input === undefined) throw new IRError(`sampler '${name}': '${sm.input}' is not a data input (inputs: ${[...mb.inputs.keys()].join(", ")})`, at("input"), "E010");
+  const next = mb.resolve(sm.next, at("next"));
+  const show = mb.resolve(sm.show, at("show"));
+  const want = mb.b.shape(input);
+  const got = mb.b.shape(next);
+  if (got.length !== want.length || got.some((d, k) => d !== want[k])) {
+    throw new IRError(`sampler '${name}': next '${sm.next}' has shape [${got.join(", ")}], the chains [${want.join(", ")}] (input '${sm.input}' for ${sm.chains} chains)`, at("next"), "E031");
+  }
+  const [h, w] = sm.image.shape;
+  const per = mb.b.shape(show).slice(1).reduce((a, d) => a * d, 1);
+  if (mb.b.shape(show)[0] !== sm.chains || per !== h * w) {
+    throw new IRError(`sampler '${name}': show '${sm.show}' has shape [${mb.b.shape(show).join(", ")}], not ${sm.chains} images of ${h}×${w}`, at("show"), "E031");
+  }
+  mb.b.graph.outputs.set("next", next);
+  mb.b.graph.outputs.set("show", show);
   return mb.b.graph;
 }

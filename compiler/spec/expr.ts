@@ -90,12 +90,14 @@ export const FUNCTIONS: Readonly<Record<string, FunctionSig>> = {
   minimum: { minArgs: 2, maxArgs: 2, usage: "minimum(a, b)", doc: "elementwise minimum" },
   where: { minArgs: 3, maxArgs: 3, usage: "where(cond, a, b)", doc: "a where cond is nonzero, else b" },
   binomial_mask: { minArgs: 2, maxArgs: 2, usage: "binomial_mask(x, p_keep)", doc: "x times a Bernoulli(p_keep) mask" },
+  dropout: { minArgs: 2, maxArgs: 2, usage: "dropout(x, p_drop)", doc: "training: x times a Bernoulli(1 − p_drop) mask, divided by 1 − p_drop; evaluation: x" },
   time_major: unary("time_major", "swap the first two axes"),
   broadcast: { minArgs: 2, maxArgs: Infinity, intFrom: 1, intWhat: "dimension", usage: "broadcast(x, d0, d1, ...)", doc: "broadcast to a static shape" },
   reshape: { minArgs: 2, maxArgs: Infinity, intFrom: 1, intWhat: "dimension", usage: "reshape(x, d0, d1, ...)", doc: "reshape to a static shape (one dimension may be -1: inferred)" },
   conv2d: { minArgs: 2, maxArgs: 2, usage: "conv2d(x, W)", doc: "2-D convolution, border 'valid': x [N, C, H, W], W [K, C, kh, kw] → [N, K, H-kh+1, W-kw+1]" },
   conv2d_full: { minArgs: 2, maxArgs: 2, usage: "conv2d_full(x, W)", doc: "2-D convolution, border 'full': → [N, K, H+kh-1, W+kw-1]" },
   max_pool: { minArgs: 3, maxArgs: 3, intFrom: 1, intWhat: "pool size", usage: "max_pool(x, ph, pw)", doc: "max over non-overlapping ph×pw windows of [N, C, H, W] (borders ignored)" },
+  max_pool_ceil: { minArgs: 3, maxArgs: 3, intFrom: 1, intWhat: "pool size", usage: "max_pool_ceil(x, ph, pw)", doc: "like max_pool, but a partial window at the bottom/right border is pooled too: → [N, C, ⌈H/ph⌉, ⌈W/pw⌉] (Theano's ignore_border=False)" },
   flatten: unary("flatten", "reshape [N, d1, d2, ...] to [N, d1·d2·...]"),
 };
 

@@ -194,12 +194,18 @@ function schemaDiagnostic(e: ErrorObject, path: Path, src: YamlSource, explained
     }
     case "maxItems": {
       const p = e.params as { limit: number };
-      return src.diagAt("E006", path, `${where(path)} has ${Array.isArray(value) ? value.length : "too many"} items, at most ${p.limit} are allowed`, { notes: desc ? [`${name}: ${desc}`] : undefined });
+      const most = parent?.minItems === p.limit ? `exactly ${p.limit} are needed` : `at most ${p.limit} are allowed`;
+      return src.diagAt("E006", path, `${where(path)} has ${Array.isArray(value) ? value.length : "too many"} items, ${most}`, { notes: desc ? [`${name}: ${desc}`] : undefined });
     }
     case "enum": {
       const allowed = ((e.params as { allowedValues: unknown[] }).allowedValues ?? []).map(String);
       const bad = String(value);
-      const union = schemaAt(e.schemaPath.replace(/\/then\/enum$/, "")) as SchemaNode | undefined;
+      // A `$defs` entry that ajv compiled on its own (one referenced from
+      // several places: the learning-rate schedule) reports a schemaPath
+      // relative to itself; find the union whose `then` this enum is.
+      const at = schemaAt(e.schemaPath.replace(/\/then\/enum$/, "")) as SchemaNode | undefined;
+      const defs = Object.values((SCHEMA.$defs ?? {}) as Record<string, SchemaNode>);
+      const union = at?.then === parent ? at : (defs.find((d) => d.then === parent) ?? at);
       const objChoices = union && e.schemaPath.endsWith("/then/enum") ? choicesOf(union.else as SchemaNode | undefined) : [];
       if (objChoices.includes(bad)) {
         return src.diagAt("E007", path, `'${bad}' needs parameters in ${where(path)}`, { help: `write it as a mapping: \`{ ${bad}: { … } }\`; expected ${String(union?.["x-expected"] ?? allowed.join(", "))}` });
@@ -228,8 +234,14 @@ function schemaDiagnostic(e: ErrorObject, path: Path, src: YamlSource, explained
       }
       return src.diagAt("E011", path, `${where(path)} must not be empty`, { key: true, notes: desc ? [`${name}: ${desc}`] : undefined });
     }
-    case "minItems":
+    case "minItems": {
+      const p = e.params as { limit: number };
+      if (p.limit > 1 && Array.isArray(value) && value.length > 0) {
+        const exactly = parent?.maxItems === p.limit ? `exactly ${p.limit}` : `at least ${p.limit}`;
+        return src.diagAt("E006", path, `${where(path)} has ${value.length} item${value.length === 1 ? "" : "s"}, ${exactly} are needed`, { notes: desc ? [`${name}: ${desc}`] : undefined });
+      }
       return src.diagAt("E011", path, `${where(path)} must not be empty`, { key: true, notes: desc ? [`${name}: ${desc}`] : undefined });
+    }
     case "minLength":
       return src.diagAt("E011", path, `${where(path)} must not be an empty string`, { notes: desc ? [`${name}: ${desc}`] : undefined });
     case "uniqueItems": {

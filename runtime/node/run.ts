@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import type { CompiledModel } from "../model.ts";
 import type { Splits } from "../data/dataset.ts";
 import { runTraining } from "../train/trainer.ts";
+import { encodePng } from "../image/png.ts";
 import type { RunStore, TrainOptions, TrainSummary } from "../train/trainer.ts";
 
 export interface AtomicWriteOptions {
@@ -102,8 +103,8 @@ export interface NodeTrainOptions extends TrainOptions {
   readonly outDir: string;
 }
 
-/** Trains `model` on `splits`, keeping checkpoints and logs in opts.outDir;
- * with opts.resume, continues from outDir/checkpoint.safetensors. */
+/** Trains `model` on `splits`, keeping checkpoints, logs and images (PNG) in
+ * opts.outDir; with opts.resume, continues from outDir/checkpoint.safetensors. */
 export function train(model: CompiledModel, splits: Splits, opts: NodeTrainOptions): Promise<TrainSummary> {
-  return runTraining(model, splits, new NodeRunStore(opts.outDir), opts);
+  return runTraining(model, splits, new NodeRunStore(opts.outDir), { ...opts, encodeImage: opts.encodeImage ?? encodePng });
 }

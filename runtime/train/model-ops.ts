@@ -7,10 +7,16 @@ import { SALT_PARAM_INIT, SALT_STATE_INIT } from "../salts.ts";
 import { PaddedBatches } from "../data/batcher.ts";
 import type { Split } from "../data/dataset.ts";
 
+/** What initialisation may need to know of the data. */
+export interface InitContext {
+  /** Minibatches per epoch of the train split (`steps_per_epoch` state). */
+  readonly stepsPerEpoch?: number;
+}
+
 /** Fills `out` per `init`, drawing from Philox stream (seed, salt): element i
  * uses counter (step 0, iter 0, index i), so the values do not depend on the
  * order or the number of tensors initialised before. */
-export function initTensor(out: Float32Array, init: InitDesc, seed: number, salt: number): void {
+export function initTensor(out: Float32Array, init: InitDesc, seed: number, salt: number, ctx: InitContext = {}): void {
   switch (init.kind) {
     case "zeros":
       out.fill(0);
@@ -26,6 +32,10 @@ export function initTensor(out: Float32Array, init: InitDesc, seed: number, salt
     case "normal":
       for (let i = 0; i < out.length; i++) out[i] = init.mean + init.std * normal(seed, salt, 0, 0, i);
       return;
+    case "steps_per_epoch":
+      if (ctx.stepsPerEpoch === undefined) throw new Error("a steps_per_epoch state needs the train split's size: initModel(model, { trainExamples })");
+      out.fill(ctx.stepsPerEpoch);
+      return;
   }
 }
 
@@ -37,11 +47,15 @@ function checkBuffer(desc: ParamDesc, buf: Float32Array | undefined, what: strin
 }
 
 /** Initialises parameter i from salt SALT_PARAM_INIT + i and state tensor i
- * from SALT_STATE_INIT + i (runtime/salts.ts). */
-export function initModel(model: CompiledModel): void {
+ * from SALT_STATE_INIT + i (runtime/salts.ts). `trainExamples`, the size of
+ * the train split, gives `steps_per_epoch` states their value (default: the
+ * description's train range, as for full MNIST). */
+export function initModel(model: CompiledModel, opts: { readonly trainExamples?: number } = {}): void {
   const d = model.desc;
+  const [from, to] = d.data.splits.train;
+  const ctx: InitContext = { stepsPerEpoch: Math.floor((opts.trainExamples ?? to - from) / d.data.batchSize) };
   d.params.forEach((p, i) => initTensor(checkBuffer(p, model.params[p.name], "parameter"), p.init, d.seed, SALT_PARAM_INIT + i));
-  d.state.forEach((s, i) => initTensor(checkBuffer(s, model.state[s.name], "state"), s.init, d.seed, SALT_STATE_INIT + i));
+  d.state.forEach((s, i) => initTensor(checkBuffer(s, model.state[s.name], "state"), s.init, d.seed, SALT_STATE_INIT + i, ctx));
 }
 
 /** Fresh buffers shaped like the model's parameters (best-model snapshots). */

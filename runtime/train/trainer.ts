@@ -13,7 +13,7 @@
 //
 // This module is storage-agnostic (a RunStore); runtime/node/run.ts binds
 // it to a directory.
-import type { CompiledModel } from "../model.ts";
+import type { CompiledModel, ImageWhen } from "../model.ts";
 import type { Splits } from "../data/dataset.ts";
 import { BatchIterator } from "../data/batcher.ts";
 import { CheckpointError } from "../checkpoint/safetensors.ts";
@@ -23,6 +23,7 @@ import { silentLogger } from "../progress.ts";
 import type { Logger, MetricsRecord } from "../progress.ts";
 import { EarlyStopping, initialEarlyStopping, validationFrequency } from "./early-stopping.ts";
 import { allocParams, copyBuffers, Evaluator, initModel } from "./model-ops.ts";
+import { imageFileName, renderImage } from "../image/images.ts";
 
 export const METRICS_FILE = "metrics.jsonl";
 
@@ -118,6 +119,9 @@ export interface TrainOptions {
   readonly shouldStop?: () => boolean;
   /** Millisecond clock (injectable for tests). */
   readonly now?: () => number;
+  /** Encodes the grayscale images of `desc.images` (e.g. as PNG:
+   * runtime/image/png.ts in Node). Without it those images are skipped. */
+  readonly encodeImage?: (pixels: Uint8Array, width: number, height: number) => Uint8Array;
 }
 
 export interface TrainSummary {
@@ -178,7 +182,7 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
     const where = st.done ? "a finished run" : `phase ${desc.phases[st.phase]?.name ?? "(end)"}, epoch ${st.epoch + 1}, minibatch ${st.batch + 1}`;
     log.info(`resuming ${desc.name} from ${file}: ${where}, global step ${st.globalStep}`);
   } else {
-    initModel(model);
+    initModel(model, { trainExamples: splits.train.n });
     model.upload?.();
     st = freshState(model);
     await store.truncateLines(METRICS_FILE, 0);
@@ -202,6 +206,33 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
     if (best && bestDirty) {
       await store.writeAtomic(BEST_FILE, encodeParams(desc, best, { "dlt.best": bestInfo }));
       bestDirty = false;
+    }
+  };
+
+  // The spec's images (filters), written atomically next to the checkpoint
+  // and before the checkpoint that records the point they show, so a run
+  // resumed after a crash writes them again.
+  let imagesSkipped = false;
+  const writeImages = async (when: ImageWhen, phaseName: string, epoch: number): Promise<void> => {
+    const list = (desc.images ?? []).filter((i) => i.when === when);
+    if (list.length === 0) return;
+    if (!opts.encodeImage) {
+      if (!imagesSkipped) log.info(`images: not written (no image encoder given to the trainer): ${list.map((i) => i.name).join(", ")}`);
+      imagesSkipped = true;
+      return;
+    }
+    await model.download?.();
+    for (const img of list) {
+      const file = imageFileName(img, desc.phases.length, phaseName, epoch);
+      const tiled = (() => {
+        try {
+          return renderImage(desc, img, img.source === "param" ? model.params : model.state);
+        } catch (e) {
+          throw e instanceof RangeError ? new TrainingError(e.message) : e;
+        }
+      })();
+      await store.writeAtomic(file, opts.encodeImage(tiled.pixels, tiled.width, tiled.height));
+      log.info(`image ${img.name}: ${store.where(file)} (${img.tiles[0]}×${img.tiles[1]} tiles of ${img.imageShape[0]}×${img.imageShape[1]} from ${img.tensor}${img.transpose ? ".T" : ""})`);
     }
   };
 
@@ -322,6 +353,7 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
       if (es?.done) break;
       st.epoch++;
       st.batch = 0;
+      await writeImages("epoch", phase.name, st.epoch);
       await checkpoint();
     }
 
@@ -347,6 +379,7 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
       log.info(`phase ${phase.name} done: best validation ${monitor} ${esState.bestValid} at iter ${esState.bestIter}, ` +
         `test ${esState.testAtBest}${result.stoppedEarly ? " (stopped early)" : ""}`);
     }
+    await writeImages("phase", phase.name, st.epoch);
     st.phase++;
     st.epoch = 0;
     st.batch = 0;
@@ -355,6 +388,7 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
     es = null;
     await checkpoint();
   }
+  await writeImages("end", desc.phases[desc.phases.length - 1]?.name ?? "", 0);
   st.done = true;
   await checkpoint();
   log.close();

@@ -16,6 +16,8 @@ export interface ModuleInput {
   /** One optimised training-step graph per distinct phase step. */
   readonly steps: readonly Graph[];
   readonly evalGraph: Graph;
+  /** One graph per sampler (outputs `next` and `show`). */
+  readonly samplers?: readonly Graph[];
   readonly header: string;
 }
 
@@ -40,7 +42,7 @@ function inPlaceTarget(name: string, n: Node, g: Graph, f: Fusion): Node | undef
 function bodyWithLocals(lines: string[], buffers: readonly BufferDecl[]): string[] {
   const text = lines.join("\n");
   const used = buffers.filter((b) => text.includes(`this.${b.name}`));
-  const re = /this\.(f\d+_\w+|ev_\w+)/g;
+  const re = /this\.(f\d+_\w+|ev_\w+|sm\d+_\w+)/g;
   return [...used.map((b) => `const ${b.name} = this.${b.name};`), ...lines.map((l) => l.replace(re, "$1"))];
 }
 
@@ -118,6 +120,20 @@ export function emitModule(m: ModuleInput): EmittedModule {
   });
 
   const ev = emitGraph(m.evalGraph, ctx(), "ev_");
+  const samplerMethods = (m.samplers ?? []).map((g, k) => {
+    const f = emitGraph(g, ctx(), `sm${k}_`);
+    return {
+      name: `sampler${k}`,
+      scope: Scope.Private,
+      parameters: [
+        { name: "batch", type: "Batch" },
+        { name: "out", type: "Record<string, Float32Array>" },
+        { name: "step", type: "number" },
+      ],
+      returnType: "void",
+      statements: bodyWithLocals([...leafLocals, ...copyInputs(f.inputs), ...f.body, `out.next.set(${f.outputs.get("next")});`, `out.show.set(${f.outputs.get("show")});`], buffers),
+    };
+  });
   const evOut = [...ev.outputs].map(([k, buf]) => `${prop("out", k.replace(/^metric:/, ""))}.set(${buf});`);
 
   const view = (ctor: string, offset: number, n: number) => `new ${ctor}(this.mem.buffer, ${offset}, ${n})`;
@@ -213,7 +229,26 @@ export function emitModule(m: ModuleInput): EmittedModule {
     returnType: "ReadonlyArray<readonly [string, ArrayLike<number>]>",
     statements: [`const probes: ReadonlyArray<readonly [string, ArrayLike<number>]>[] = [\n${probes.join(",\n")},\n];`, "return probes[stepFn] ?? [];"],
   });
+  if (samplerMethods.length) {
+    cls.addMethod({
+      name: "sample",
+      parameters: [
+        { name: "index", type: "number" },
+        { name: "batch", type: "Batch" },
+        { name: "out", type: "Record<string, Float32Array>" },
+        { name: "call", type: "number" },
+      ],
+      returnType: "void",
+      statements: [
+        "switch (index) {",
+        ...samplerMethods.map((_, k) => `case ${k}: return this.sampler${k}(batch, out, call);`),
+        "default: throw new RangeError(`no sampler ${index}`);",
+        "}",
+      ],
+    });
+  }
   cls.addMethods(stepMethods);
+  cls.addMethods(samplerMethods);
   sf.formatText({ indentSize: 2, convertTabsToSpaces: true, ensureNewLineAtEndOfFile: true });
   // Blank lines the formatter leaves after closing braces of kernel blocks.
   return { model: m.header + sf.getFullText().replace(/\n\n(\s*\})/g, "\n$1"), ...(loops ? { loops } : {}) };

@@ -78,6 +78,17 @@ export class GpuPlanner {
     p.planAll();
     const outputs: Record<string, number> = {};
     for (const [k, id] of g.outputs) outputs[k] = p.bufferOf(id);
+    // A parameter or state update that could not be written in place (its
+    // leaf is read after the update is computed: momentum's velocity feeds
+    // the parameter's update, a step counter the schedule) is copied into
+    // the leaf's buffer once every kernel of the program has run.
+    for (const k of g.outputs.keys()) {
+      const m = /^(param|state):(.+)$/.exec(k);
+      const leaf = m ? g.nodes.find((x) => x.op === m[1] && (x.attrs as { name: string }).name === m[2]) : undefined;
+      if (!leaf) continue;
+      const dst = this.leaf(leaf);
+      if (outputs[k] !== dst) p.commands.push({ kind: "copy", src: outputs[k]!, srcOffset: 0, dst, dstOffset: 0, size: Math.max(1, numel(leaf.shape)) });
+    }
     return { commands: p.commands, outputs };
   }
 

@@ -198,6 +198,11 @@ export function createContext(ls: CheckedSpec): CheckContext {
     }
     if (ph.report !== undefined) field(ph.report, "tensor", [...b, "report"]);
   });
+  for (const [n, sm] of Object.entries(spec.samplers ?? {})) {
+    field(sm.input, "tensor", ["samplers", n, "input"]);
+    field(sm.next, "tensor", ["samplers", n, "next"]);
+    field(sm.show, "tensor", ["samplers", n, "show"]);
+  }
 
   const entryOf = (name: string): string | undefined => {
     const d = scope.get(name);

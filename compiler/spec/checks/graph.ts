@@ -154,10 +154,10 @@ export const unusedEntry: SpecCheck = {
     };
     // Roots: what losses and metrics read, and what phases store (state
     // updates) or report.
-    for (const r of ctx.refs) if (r.from === undefined && (r.path[0] === "losses" || r.path[0] === "metrics" || (r.path[0] === "phases" && r.role === "tensor"))) visit(ctx.entryOf(r.name));
+    for (const r of ctx.refs) if (r.from === undefined && (r.path[0] === "losses" || r.path[0] === "metrics" || ((r.path[0] === "phases" || r.path[0] === "samplers") && r.role === "tensor"))) visit(ctx.entryOf(r.name));
     return Object.keys(ls.spec.graph)
       .filter((n) => !reached.has(n))
-      .map((n) => ctx.diag("W001", { path: ["graph", n], key: true }, `graph entry '${n}' is not used by any loss, metric, state update or report`, { help: "remove it, or use it in a loss or metric" }));
+      .map((n) => ctx.diag("W001", { path: ["graph", n], key: true }, `graph entry '${n}' is not used by any loss, metric, state update, report or sampler`, { help: "remove it, or use it in a loss or metric" }));
   },
 };
 

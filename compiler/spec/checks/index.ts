@@ -7,7 +7,9 @@
 import { type Diagnostic, sortDiagnostics } from "../diagnostics.ts";
 import { type CheckedSpec, createContext, type SpecCheck } from "./context.ts";
 import { classesOnFloat, definedTwice, uniformRange } from "./declarations.ts";
+import { dropoutRate } from "./dropout.ts";
 import { cycles, unusedEntry, unusedParam } from "./graph.ts";
+import { imageFileClash, imageShape, imageTensor } from "./images.ts";
 import { exprCheck, unknownTensor } from "./references.ts";
 import { carryNotUpdated, scanBinding, scanLength } from "./scans.ts";
 import { intAsProbs, labelsNotInt, monitorNotMetric, notAParam, notAState, unknownLoss } from "./training.ts";
@@ -34,6 +36,10 @@ export const CHECKS: readonly SpecCheck[] = [
   scanBinding,
   uniformRange,
   classesOnFloat,
+  dropoutRate,
+  imageTensor,
+  imageShape,
+  imageFileClash,
   unusedEntry,
   carryNotUpdated,
   unusedParam,
