@@ -120,6 +120,9 @@ function printSummary(s: TrainSummary, outDir: string): void {
   }
   if (s.bestValid !== null) {
     process.stdout.write(`Optimization complete with best validation score of ${pct(s.bestValid)}, with test performance ${pct(s.testAtBest)}\n`);
+  } else if (s.finalTest) {
+    const error = s.finalTest.error;
+    process.stdout.write(`Optimization complete; the final model's test ${error !== undefined ? `error is ${pct(error)}` : Object.entries(s.finalTest).map(([k, v]) => `${k} ${v}`).join(", ")}\n`);
   } else {
     process.stdout.write("Optimization complete\n");
   }

@@ -138,6 +138,10 @@ export interface TrainSummary {
   /** All phases ran; false when maxSteps or shouldStop interrupted the run. */
   readonly finished: boolean;
   readonly phases: readonly PhaseResult[];
+  /** The final parameters' test metrics, when the last phase had no early
+   * stopping (so no best-validation snapshot was scored): Newmu's scripts
+   * report the last epoch's test accuracy. */
+  readonly finalTest?: Readonly<Record<string, number>> | null;
 }
 
 function freshState(model: CompiledModel): TrainerState {
@@ -391,6 +395,14 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
   await writeImages("end", desc.phases[desc.phases.length - 1]?.name ?? "", 0);
   st.done = true;
   await checkpoint();
+  // Without early stopping in the last phase, score the final parameters on
+  // the test split (evaluation changes no training state).
+  const last = st.results[st.results.length - 1];
+  let finalTest: Record<string, number> | null = null;
+  if (last && last.bestValid === null && desc.metrics.length > 0 && splits.test.n > 0) {
+    finalTest = await evaluator.evaluate(splits.test, "test split");
+    log.info(`final parameters on the test split: ${Object.entries(finalTest).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+  }
   log.close();
-  return summary(true);
+  return { ...summary(true), finalTest };
 }
