@@ -30,6 +30,16 @@ afterAll(() => {
   for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
 });
 
+/** Writes a compiled spec's CPU files under generated/<dirName> (removed
+ * after the tests) and imports its Model class. */
+async function importModel(c: { files: ReadonlyMap<string, string> }, dirName: string): Promise<new () => CompiledModel> {
+  const dir = join(ROOT, "generated", dirName);
+  tmpDirs.push(dir);
+  mkdirSync(dir, { recursive: true });
+  for (const name of ["model.ts", "loops-wasm.ts"]) if (c.files.has(name)) writeFileSync(join(dir, name), c.files.get(name)!);
+  return ((await import(pathToFileURL(join(dir, "model.ts")).href)) as { Model: new () => CompiledModel }).Model;
+}
+
 function costs(store: MemoryRunStore): number[] {
   return store.lines("metrics.jsonl").map((l) => (JSON.parse(l) as { trainCost: number }).trainCost);
 }
@@ -81,11 +91,7 @@ describe("a two-phase schedule over shared parameters, with momentum", () => {
   async function twoPhase(): Promise<{ make: () => CompiledModel; splits: Splits }> {
     const text = readFileSync(join(ROOT, "test/specs/two-phase.yaml"), "utf8");
     const c = compileSpec(loadSpecText(text, "test/specs/two-phase.yaml"));
-    const dir = join(ROOT, "generated", ".tmp-two-phase");
-    tmpDirs.push(dir);
-    mkdirSync(dir, { recursive: true });
-    for (const name of ["model.ts", "loops-wasm.ts"]) if (c.files.has(name)) writeFileSync(join(dir, name), c.files.get(name)!);
-    const { Model } = (await import(pathToFileURL(join(dir, "model.ts")).href)) as { Model: new () => CompiledModel };
+    const Model = await importModel(c, ".tmp-two-phase");
     const m = new Model();
     return { make: () => new Model(), splits: syntheticSplits(m.desc.data, m.desc.inputs, 3, { train: 100, valid: 30, test: 30 }) };
   }
@@ -137,11 +143,7 @@ describe("PCD: a persistent Gibbs chain as training state (specs/rbm.yaml, shrun
       .replace("chains: 20", "chains: 4")
       .replace("epochs: 15", "epochs: 2");
     const c = compileSpec(loadSpecText(text, `specs/rbm_h${hidden}.yaml`));
-    const dir = join(ROOT, "generated", `.tmp-rbm-h${hidden}`);
-    tmpDirs.push(dir);
-    mkdirSync(dir, { recursive: true });
-    for (const name of ["model.ts", "loops-wasm.ts"]) if (c.files.has(name)) writeFileSync(join(dir, name), c.files.get(name)!);
-    const { Model } = (await import(pathToFileURL(join(dir, "model.ts")).href)) as { Model: new () => CompiledModel };
+    const Model = await importModel(c, `.tmp-rbm-h${hidden}`);
     const small = { train: sliceSplit(embedded.train, [0, 80], "train"), valid: sliceSplit(embedded.valid, [0, 20], "valid"), test: sliceSplit(embedded.test, [0, 20], "test"), source: "embedded digits, sliced" };
     return { make: () => new Model(), splits: small };
   }
@@ -194,11 +196,7 @@ describe("greedy pretraining then fine-tuning (specs/sda.yaml, specs/dbn.yaml, s
       .replace(/(name: finetune[\s\S]*?epochs: )4/, "$110")
       .replace(/lr: 0\.001/g, "lr: 0.05");
     const c = compileSpec(loadSpecText(text, file.replace(".yaml", "_small.yaml")));
-    const dir = join(ROOT, "generated", `.tmp-${c.name}`);
-    tmpDirs.push(dir);
-    mkdirSync(dir, { recursive: true });
-    for (const name of ["model.ts", "loops-wasm.ts"]) if (c.files.has(name)) writeFileSync(join(dir, name), c.files.get(name)!);
-    const { Model } = (await import(pathToFileURL(join(dir, "model.ts")).href)) as { Model: new () => CompiledModel };
+    const Model = await importModel(c, `.tmp-${c.name}`);
     return new Model();
   }
   it.each(["specs/sda.yaml", "specs/dbn.yaml"])("%s: each pretraining cost falls, fine-tuning learns", async (file) => {
@@ -228,9 +226,7 @@ describe("divergence", () => {
       .replace("batch_size: 600", "batch_size: 8")
       .replace("    nll: { probs: p_y_given_x, labels: y }\n", "    nll: { probs: p_y_given_x, labels: y }\n    expr: { value: mean(log(x - 2)) }\n");
     const c = compileSpec(loadSpecText(text, "specs/diverges.yaml"));
-    mkdirSync(tmp, { recursive: true });
-    for (const name of ["model.ts", "loops-wasm.ts"]) if (c.files.has(name)) writeFileSync(join(tmp, name), c.files.get(name)!);
-    const { Model } = (await import(pathToFileURL(join(tmp, "model.ts")).href)) as { Model: new () => CompiledModel };
+    const Model = await importModel(c, ".tmp-train-test");
     const m = new Model();
     const splits = syntheticSplits(m.desc.data, m.desc.inputs, 1, { train: 64, valid: 16, test: 16 });
     const run = runTraining(m, splits, new MemoryRunStore(), { maxEpochs: 1, log: silentLogger });

@@ -206,12 +206,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
       { name: "step", type: "number" },
     ],
     returnType: "number",
-    statements: [
-      "switch (stepFn) {",
-      ...m.steps.map((_, s) => `case ${s}: return this.step${s}(batch, step);`),
-      "default: throw new RangeError(`no training step ${stepFn}`);",
-      "}",
-    ],
+    statements: dispatch("stepFn", m.steps.length, (s) => `this.step${s}(batch, step)`, "training step"),
   });
   cls.addMethod({
     name: "evaluate",
@@ -239,12 +234,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
         { name: "call", type: "number" },
       ],
       returnType: "void",
-      statements: [
-        "switch (index) {",
-        ...samplerMethods.map((_, k) => `case ${k}: return this.sampler${k}(batch, out, call);`),
-        "default: throw new RangeError(`no sampler ${index}`);",
-        "}",
-      ],
+      statements: dispatch("index", samplerMethods.length, (k) => `this.sampler${k}(batch, out, call)`, "sampler"),
     });
   }
   cls.addMethods(stepMethods);
@@ -252,6 +242,11 @@ export function emitModule(m: ModuleInput): EmittedModule {
   sf.formatText({ indentSize: 2, convertTabsToSpaces: true, ensureNewLineAtEndOfFile: true });
   // Blank lines the formatter leaves after closing braces of kernel blocks.
   return { model: m.header + sf.getFullText().replace(/\n\n(\s*\})/g, "\n$1"), ...(loops ? { loops } : {}) };
+}
+
+/** `switch (on) { case k: return call(k); … default: throw … }` for k < n. */
+function dispatch(on: string, n: number, call: (k: number) => string, what: string): string[] {
+  return ["switch (" + on + ") {", ...Array.from({ length: n }, (_, k) => `case ${k}: return ${call(k)};`), `default: throw new RangeError(\`no ${what} \${${on}}\`);`, "}"];
 }
 
 /** A readable TypeScript literal of plain data: objects one key a line,
