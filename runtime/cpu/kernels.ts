@@ -81,15 +81,16 @@ export function createArena(bytes: number, threads = cpuThreads()): WebAssembly.
   return new WebAssembly.Memory({ initial: pages, maximum: pages, ...(threads > 1 ? { shared: true } : {}) });
 }
 
+const isShared = (memory: WebAssembly.Memory) => typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
+
 /** A generated model's own module (its fused loops, compiled by dlt-compile
  * into generated/<model>/loops-wasm.ts) over the model's memory. */
 export function instantiateLoops<T>(memory: WebAssembly.Memory, plain: string, shared: string): T {
-  const isShared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
-  return new WebAssembly.Instance(moduleOf(isShared ? shared : plain), { env: { memory } }).exports as unknown as T;
+  return new WebAssembly.Instance(moduleOf(isShared(memory) ? shared : plain), { env: { memory } }).exports as unknown as T;
 }
 
 export function createKernels(memory: WebAssembly.Memory): Kernels {
-  const shared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
+  const shared = isShared(memory);
   const mod = moduleOf(shared ? KERNELS_SHARED_WASM : KERNELS_WASM);
   const inst = new WebAssembly.Instance(mod, { env: { memory } });
   const e = inst.exports as unknown as Kernels;

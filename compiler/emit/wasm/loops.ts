@@ -80,21 +80,7 @@ export class WasmLoops {
     const locals = ["row", "j", "bo", ...loads.map((_, k) => `b${k}`)];
     const vlocals = loads.map((_, k) => `s${k}`).filter((_, k) => vec.get(k) === "splat");
     const rowAddr = (k: number) => `(i32.add ${c32(loads[k]!.addr)} ${this.rowOffset(dims, opStrides[k]!)})`;
-    let loadIndex = 0;
-    const expr = (t: WasmTree, scalar: boolean): string => {
-      if (t.kind === "const") return f32Const(t.value);
-      if (t.kind === "load") {
-        const k = loadIndex++;
-        if (vec.get(k) === "splat") return get(`s${k}`);
-        return scalar ? `(f32x4.splat (f32.load (i32.add ${get(`b${k}`)} ${get("j")})))` : `(v128.load (i32.add ${get(`b${k}`)} ${get("j")}))`;
-      }
-      t.emit.math?.forEach((f) => this.math.add(f));
-      return t.emit.expr(t.args.map((a) => expr(a, scalar)));
-    };
-    loadIndex = 0;
-    const vexpr = expr(tree, false);
-    loadIndex = 0;
-    const sexpr = expr(tree, true);
+    const [vexpr, sexpr] = this.bodies(tree, (k) => vec.get(k) === "splat");
     this.funcs.push(
       `;; ${comment.replace(/[^\w%.,:;()[\]{}<>=+*\/ -]/g, "")}`,
       `(func $${name} (export "${name}") ${locals.map((l) => `(local $${l} i32)`).join(" ")}${vlocals.map((l) => ` (local $${l} v128)`).join("")}`,
@@ -130,19 +116,7 @@ export class WasmLoops {
     if (!loads.every((l) => l.strides.every((s, k) => s === cs[k]))) return false;
     const rows = srcShape.slice(0, kept).reduce((a, b) => a * b, 1);
     const L = srcShape.slice(kept).reduce((a, b) => a * b, 1);
-    let loadIndex = 0;
-    const expr = (t: WasmTree, scalar: boolean): string => {
-      if (t.kind === "const") return f32Const(t.value);
-      if (t.kind === "load") {
-        const k = loadIndex++;
-        return scalar ? `(f32x4.splat (f32.load (i32.add ${get(`b${k}`)} ${get("j")})))` : `(v128.load (i32.add ${get(`b${k}`)} ${get("j")}))`;
-      }
-      t.emit.math?.forEach((f) => this.math.add(f));
-      return t.emit.expr(t.args.map((a) => expr(a, scalar)));
-    };
-    const vexpr = expr(tree, false);
-    loadIndex = 0;
-    const sexpr = expr(tree, true);
+    const [vexpr, sexpr] = this.bodies(tree, () => false);
     const high = "(i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))";
     this.funcs.push(
       `;; ${comment.replace(/[^\w%.,:;()[\]{}<>=+*\/ -]/g, "")}`,
@@ -173,6 +147,27 @@ export class WasmLoops {
       `)`,
     );
     return true;
+  }
+
+  /** The tree as a vector expression (4 floats at byte offset $j of each
+   * operand's row, $b<k>) and as the same expression on splatted scalars (the
+   * row's tail); operands that `splatted(k)` are read from their $s<k> local. */
+  private bodies(tree: WasmTree, splatted: (k: number) => boolean): [string, string] {
+    let next = 0;
+    const expr = (t: WasmTree, scalar: boolean): string => {
+      if (t.kind === "const") return f32Const(t.value);
+      if (t.kind === "load") {
+        const k = next++;
+        if (splatted(k)) return get(`s${k}`);
+        const at = `(i32.add ${get(`b${k}`)} ${get("j")})`;
+        return scalar ? `(f32x4.splat (f32.load ${at}))` : `(v128.load ${at})`;
+      }
+      t.emit.math?.forEach((f) => this.math.add(f));
+      return t.emit.expr(t.args.map((a) => expr(a, scalar)));
+    };
+    const v = expr(tree, false);
+    next = 0;
+    return [v, expr(tree, true)];
   }
 
   /** Byte offset of an operand's row `row` (a local) from its outer strides. */
