@@ -371,6 +371,12 @@ describe("Fashion-MNIST as a drop-in dataset", () => {
   const data = { dataset: "fashion-mnist", batchSize: 128, splits: { train: [0, 50000], valid: [50000, 60000], test: [0, 10000] }, testSource: "test", scale: 1 / 255 } as const;
 
   it("dlt-train --dataset takes the MNIST-layout datasets only", () => {
+    expect(parseArgs(["--epochs", "20"])).toMatchObject({ maxEpochs: 20 });
+    expect(parseArgs(["--epochs", "5,finetune=40"])).toMatchObject({ maxEpochs: 5, phaseEpochs: { finetune: 40 } });
+    expect(parseArgs(["--epochs", "pretrain1=0,finetune=3"]).maxEpochs).toBeUndefined();
+    for (const bad of ["", "-1", "2,3", "finetune=", "a=1,a=2", "=3", "x y=1", "1.5"]) {
+      expect(() => parseArgs(["--epochs", bad]), bad).toThrow(UsageError);
+    }
     expect(parseArgs(["--dataset", "fashion-mnist"]).dataset).toBe("fashion-mnist");
     expect(() => parseArgs(["--dataset", "cifar10"])).toThrow(UsageError);
   });

@@ -207,6 +207,20 @@ describe("training runs", () => {
     expect(again).toMatchObject({ steps: 66, finished: true });
   });
 
+  it("caps epochs by phase name: a short warm-up, a longer fine-tuning", async () => {
+    const desc = makeDesc([{ ...pretrain, epochs: 3 }, { ...finetune, epochs: 3, earlyStopping: null }]);
+    // 33 minibatches an epoch: warmup capped at 1 epoch, finetune at 2 (the
+    // default cap 1 applies to phases not named).
+    const s = await train(new FakeSoftmax(desc), splits, { outDir: outDir(), maxEpochs: 1, phaseEpochs: { finetune: 2 } });
+    expect(s.phases.map((p) => [p.phase, p.epochs])).toEqual([["warmup", 1], ["finetune", 2]]);
+    expect(s.steps).toBe(99);
+    // A cap never raises the spec's own epochs.
+    const t = await train(new FakeSoftmax(desc), splits, { outDir: outDir(), phaseEpochs: { warmup: 9, finetune: 0 } });
+    expect(t.phases.map((p) => [p.phase, p.epochs])).toEqual([["warmup", 3], ["finetune", 0]]);
+    await expect(train(new FakeSoftmax(desc), splits, { outDir: outDir(), phaseEpochs: { pretrain: 1 } }))
+      .rejects.toThrow(/--epochs names phase "pretrain"; the model's phases are \[warmup, finetune\]/);
+  });
+
   it("stops early when patience runs out", async () => {
     // Never a significant gain: patience stays 4, frequency 2 -> stops at iter 4.
     const es = { patience: 4, patienceIncrease: 2, improvementThreshold: 0, validationFrequency: null };

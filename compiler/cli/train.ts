@@ -1,4 +1,4 @@
-// dlt-train SPEC [--data DIR] [--resume] [--epochs N] [--steps N] [--out DIR] [--quiet] [--check-grad] [--backend cpu|webgpu]
+// dlt-train SPEC [--data DIR] [--resume] [--epochs N | [N,]PHASE=N,...] [--steps N] [--out DIR] [--quiet] [--check-grad] [--backend cpu|webgpu]
 // Compiles the spec when generated/<model>/ is missing or stale, then runs the
 // generated model on the runtime's trainer.
 import { pathToFileURL } from "node:url";
@@ -18,7 +18,7 @@ import { report } from "./report.ts";
 async function main(argv: string[]): Promise<number> {
   const file = argv.find((a) => a.endsWith(".yaml") || a.endsWith(".yml"));
   if (!file) {
-    process.stderr.write("usage: dlt-train SPEC.yaml [--data DIR] [--resume] [--epochs N] [--out DIR] [--quiet] [--check-grad]\n");
+    process.stderr.write("usage: dlt-train SPEC.yaml [--data DIR] [--resume] [--epochs N | [N,]PHASE=N,...] [--out DIR] [--quiet] [--check-grad]\n");
     return 1;
   }
   const shown = displayPath(file);

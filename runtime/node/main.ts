@@ -1,6 +1,6 @@
 // Command-line entry shared by `dlt-train` and the generated
 // generated/<model>/train.ts:
-//   [--data DIR] [--resume] [--epochs N] [--steps N] [--out DIR] [--quiet] [--backend cpu|webgpu]
+//   [--data DIR] [--resume] [--epochs N | [N,]PHASE=N,...] [--steps N] [--out DIR] [--quiet] [--backend cpu|webgpu]
 // Loads the data the model's description asks for, trains with progress on
 // stderr and a summary on stdout, and turns the runtime's user-facing errors
 // into one clear line and exit status 1.
@@ -26,6 +26,8 @@ export interface MainArgs {
   readonly dataDir?: string;
   readonly resume: boolean;
   readonly maxEpochs?: number;
+  /** `--epochs pretrain1=5,finetune=40`: caps by phase name. */
+  readonly phaseEpochs?: Readonly<Record<string, number>>;
   readonly maxSteps?: number;
   readonly outDir?: string;
   readonly quiet: boolean;
@@ -33,7 +35,7 @@ export interface MainArgs {
   readonly dataset?: "mnist" | "mnist-idx" | "fashion-mnist";
 }
 
-const USAGE = "options: [--data DIR] [--dataset mnist|fashion-mnist] [--resume] [--epochs N] [--steps N] [--out DIR] [--quiet] [--backend cpu|webgpu]";
+const USAGE = "options: [--data DIR] [--dataset mnist|fashion-mnist] [--resume] [--epochs N | --epochs [N,]PHASE=N,...] [--steps N] [--out DIR] [--quiet] [--backend cpu|webgpu]";
 const DATASETS = ["mnist", "mnist-idx", "fashion-mnist"] as const;
 
 /** A malformed command line (exit status 2). */
@@ -56,6 +58,35 @@ export function parseBackend(argv: readonly string[]): Backend {
     i++;
   }
   return backend;
+}
+
+/** `--epochs` as a cap on every phase ("20"), on named phases
+ * ("pretrain1=5,pretrain2=5,finetune=40"), or both ("5,finetune=40": 5 for
+ * every phase not named). */
+function epochCaps(v: string): { all?: number; phases?: Record<string, number> } {
+  const bad = (why: string): UsageError =>
+    new UsageError(`--epochs expects N or [N,]PHASE=N,... with non-negative integers, found "${v}" (${why})`);
+  const num = (t: string): number => {
+    const n = Number(t);
+    if (t.trim() === "" || !Number.isSafeInteger(n) || n < 0) throw bad(`"${t}" is not a count`);
+    return n;
+  };
+  let all: number | undefined;
+  let phases: Record<string, number> | undefined;
+  for (const item of v.split(",")) {
+    const eq = item.indexOf("=");
+    if (eq < 0) {
+      if (all !== undefined) throw bad("two caps for every phase");
+      all = num(item);
+      continue;
+    }
+    const name = item.slice(0, eq);
+    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name)) throw bad(`"${name}" is not a phase name`);
+    phases ??= {};
+    if (name in phases) throw bad(`phase "${name}" named twice`);
+    phases[name] = num(item.slice(eq + 1));
+  }
+  return { all, phases };
 }
 
 /** Parses the runtime's options; throws UsageError on anything unknown. */
@@ -87,9 +118,12 @@ export function parseArgs(argv: readonly string[]): MainArgs {
         out.dataset = v as MainArgs["dataset"];
         break;
       }
-      case "--epochs":
-        out.maxEpochs = count(i++, a);
+      case "--epochs": {
+        const caps = epochCaps(value(i++, a));
+        if (caps.all !== undefined) out.maxEpochs = caps.all;
+        if (caps.phases) out.phaseEpochs = caps.phases;
         break;
+      }
       case "--steps":
         out.maxSteps = count(i++, a);
         break;
@@ -169,6 +203,7 @@ export async function runMain(model: CompiledModel, argv: readonly string[]): Pr
       outDir,
       resume: args.resume,
       maxEpochs: args.maxEpochs,
+      phaseEpochs: args.phaseEpochs,
       maxSteps: args.maxSteps,
       log,
       checkpointEvery: "epoch",

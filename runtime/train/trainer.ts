@@ -110,6 +110,9 @@ export interface TrainOptions {
   readonly resume?: boolean;
   /** Caps every phase's epochs. */
   readonly maxEpochs?: number;
+  /** Caps a named phase's epochs (overrides maxEpochs for that phase), e.g.
+   * a short greedy pretraining followed by a long fine-tuning. */
+  readonly phaseEpochs?: Readonly<Record<string, number>>;
   /** Stops (with a checkpoint) once this many global steps are done. */
   readonly maxSteps?: number;
   readonly log?: Logger;
@@ -257,6 +260,11 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
     };
   };
 
+  for (const name of Object.keys(opts.phaseEpochs ?? {})) {
+    if (!desc.phases.some((p) => p.name === name)) {
+      throw new TrainingError(`--epochs names phase "${name}"; the model's phases are [${desc.phases.map((p) => p.name).join(", ")}]`);
+    }
+  }
   if (st.done) return summary(true);
   const stopNow = (): boolean => (opts.maxSteps !== undefined && st.globalStep >= opts.maxSteps) || (opts.shouldStop?.() ?? false);
 
@@ -264,7 +272,7 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
     const phase = desc.phases[st.phase];
     const it = new BatchIterator(splits.train, desc.inputs, desc.data.batchSize, { shuffle: phase.shuffle, seed: desc.seed });
     const nb = it.numBatches;
-    const epochs = Math.min(phase.epochs, opts.maxEpochs ?? Infinity);
+    const epochs = Math.min(phase.epochs, opts.phaseEpochs?.[phase.name] ?? opts.maxEpochs ?? Infinity);
     const freq = validationFrequency(phase.earlyStopping, nb);
     const validating = evaluator.enabled && splits.valid.n > 0;
     const monitor = phase.monitor ?? (desc.metrics.includes("error") ? "error" : (desc.metrics[0] ?? null));
