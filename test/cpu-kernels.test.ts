@@ -33,8 +33,8 @@ describe("SIMD matrix kernels", () => {
   const shapes: [number, number, number][] = [[1, 1, 1], [4, 8, 1], [5, 13, 7], [3, 4, 300], [9, 17, 513], [20, 50, 40], [7, 9, 5]];
   for (const t of ["nn", "tn", "nt"] as const) {
     for (const [m, n, k] of shapes) {
-      for (const acc of [0, 1]) {
-        it(`gemm_${t} ${m}×${n}×${k}${acc ? " accumulating" : ""}`, () => {
+      for (const [acc, alpha] of [[0, 1], [1, 1], [1, -0.3]] as const) {
+        it(`gemm_${t} ${m}×${n}×${k}${acc ? " accumulating" : ""}${alpha !== 1 ? ` scaled by ${alpha}` : ""}`, () => {
           // Leading dimensions larger than the block, so strides are exercised.
           const lda = (t === "tn" ? m : k) + 3, ldb = (t === "nt" ? k : n) + 5, ldc = n + 2;
           const rowsA = t === "tn" ? k : m, rowsB = t === "nt" ? n : k;
@@ -42,7 +42,7 @@ describe("SIMD matrix kernels", () => {
           for (let i = 0; i < rowsA * lda; i++) f[A / 4 + i] = Math.fround(normal(5, m * 7 + k, 0, 0, i));
           for (let i = 0; i < rowsB * ldb; i++) f[B / 4 + i] = Math.fround(normal(5, n * 7 + k, 1, 0, i));
           for (let i = 0; i < m * ldc; i++) f[C / 4 + i] = 0.25;
-          K[`gemm_${t}`](A, B, C, m, n, k, lda, ldb, ldc, acc);
+          K[`gemm_${t}`](A, B, C, m, n, k, lda, ldb, ldc, acc, alpha);
           for (let i = 0; i < m; i++) {
             for (let j = 0; j < n; j++) {
               let s = 0, mag = 0;
@@ -52,7 +52,7 @@ describe("SIMD matrix kernels", () => {
                 s += a * b;
                 mag += Math.abs(a * b);
               }
-              const want = s + (acc ? 0.25 : 0);
+              const want = Math.fround(alpha) * s + (acc ? 0.25 : 0);
               const got = f[C / 4 + i * ldc + j]!;
               expect(Math.abs(got - want), `C[${i},${j}]`).toBeLessThanOrEqual(1e-5 * (mag + 1));
             }
@@ -77,7 +77,7 @@ describe("SIMD matrix kernels", () => {
     const g = new Float32Array(shared.buffer);
     g.set([1, 2, 3, 4], 4); // A 2×2 at byte 16
     g.set([5, 6, 7, 8], 8); // B 2×2 at byte 32
-    Ks.gemm_nn(16, 32, 64, 2, 2, 2, 2, 2, 2, 0);
+    Ks.gemm_nn(16, 32, 64, 2, 2, 2, 2, 2, 2, 0, 1);
     expect([...g.subarray(16, 20)]).toEqual([19, 22, 43, 50]);
   });
 });
@@ -161,7 +161,9 @@ describe("two threads", () => {
     const A = 64, B = A + 4 * (m * k + 16), C = B + 4 * (n * k + 16);
     for (let i = 0; i < m * k; i++) f[A / 4 + i] = Math.fround(normal(9, 1, 0, 0, i));
     for (let i = 0; i < n * k; i++) f[B / 4 + i] = Math.fround(normal(9, 2, 0, 0, i));
-    K[`gemm_${t}`](A, B, C, m, n, k, lda, ldb, n, 0);
+    for (let i = 0; i < m * n; i++) f[C / 4 + i] = 0.5;
+    // Accumulating with a scale: the helper thread reads alpha as f32 bits.
+    K[`gemm_${t}`](A, B, C, m, n, k, lda, ldb, n, 1, -0.7);
     return f.slice(C / 4, C / 4 + m * n);
   };
   for (const t of ["nn", "tn", "nt"] as const) {

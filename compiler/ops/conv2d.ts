@@ -239,8 +239,8 @@ function emitGemm({ out, ins, inTypes, node, fresh, scratch, addr, kernels }: Ct
     // cols rows (c, u, v): input taps (kh−1−u, kw−1−v) of the block, in wasm.
     `    ${kernels}.im2col(${addr(X)}, ${pcols}, ${C}, ${H}, ${W}, ${kh}, ${kw}, ${Ho}, ${Wo}, ${L}, ${n0}, ${nbb}, ${c0}, ${cbb});`,
     direct
-      ? `    ${kernels}.gemm_nn(${pw} + ${c0} * ${T * 4}, ${pcols}, ${po} + ${n0} * ${K * HoWo * 4}, ${K}, ${HoWo}, ${cbb} * ${T}, ${C * T}, ${L}, ${HoWo}, ${c0} > 0 ? 1 : 0);`
-      : `    ${kernels}.gemm_nn(${pw} + ${c0} * ${T * 4}, ${pcols}, ${addr(acc)}, ${K}, ${lc}, ${cbb} * ${T}, ${C * T}, ${L}, ${L}, ${c0} > 0 ? 1 : 0);`,
+      ? `    ${kernels}.gemm_nn(${pw} + ${c0} * ${T * 4}, ${pcols}, ${po} + ${n0} * ${K * HoWo * 4}, ${K}, ${HoWo}, ${cbb} * ${T}, ${C * T}, ${L}, ${HoWo}, ${c0} > 0 ? 1 : 0, 1);`
+      : `    ${kernels}.gemm_nn(${pw} + ${c0} * ${T * 4}, ${pcols}, ${addr(acc)}, ${K}, ${lc}, ${cbb} * ${T}, ${C * T}, ${L}, ${L}, ${c0} > 0 ? 1 : 0, 1);`,
     `  }`,
   ];
   if (!direct) {
@@ -281,7 +281,7 @@ function emitGemmFull(ctx: Ctx, px: number): string {
     `}`,
     `${out}.fill(0);`,
     `for (let ${b} = 0; ${b} < ${N}; ${b}++) {`,
-    `  ${kernels}.gemm_tn(${pwr}, ${px} + ${b} * ${C * HW * 4}, ${pr}, ${R}, ${HW}, ${C}, ${R}, ${HW}, ${HW}, 0);`,
+    `  ${kernels}.gemm_tn(${pwr}, ${px} + ${b} * ${C * HW * 4}, ${pr}, ${R}, ${HW}, ${C}, ${R}, ${HW}, ${HW}, 0, 1);`,
     // Each row (k, u, v) of R added into the output window at (u, v), in wasm.
     `  ${kernels}.col2im_add(${pr}, ${addr(out)!} + ${b} * ${K * Ho * Wo * 4}, ${K}, ${kh}, ${kw}, ${H}, ${W}, ${Ho}, ${Wo});`,
     `}`,

@@ -3,6 +3,7 @@
 // materialized transposes: dA = ct @ B^T and dB = A^T @ ct.
 import { alloc } from "../ir/tensor.ts";
 import { IRError, fmtShape, isFloat } from "../ir/types.ts";
+import type { Node, TensorType } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
 
 export const matmul = defineOp({
@@ -61,12 +62,8 @@ export const matmul = defineOp({
       const [A, B] = ins as [string, string];
       // f32 operands in the model's memory: the WebAssembly SIMD kernels
       // (runtime/cpu/kernels.ts), shapes and addresses as constants.
-      const [pa, pb, pc] = [addr(A), addr(B), addr(out)];
-      if (node.dtype === "f32" && pa !== undefined && pb !== undefined && pc !== undefined && !(transA && transB)) {
-        const kernel = transA ? "gemm_tn" : transB ? "gemm_nt" : "gemm_nn";
-        const lda = inTypes[0]!.shape[1]!, ldb = inTypes[1]!.shape[1]!;
-        return `${kernels}.${kernel}(${pa}, ${pb}, ${pc}, ${m}, ${n}, ${k}, ${lda}, ${ldb}, ${n}, 0); // ${A} @ ${B} → ${out}`;
-      }
+      const call = gemmCall(node, inTypes, { A, B, out, addr, kernels }, { accumulate: false, alpha: 1 });
+      if (call !== undefined) return call;
       const i = fresh("i"), j = fresh("j"), p = fresh("p"), a = fresh("a"), s = fresh("s");
       const aAt = (ii: string, pp: string) => (transA ? `${A}[${pp} * ${m} + ${ii}]` : `${A}[${ii} * ${k} + ${pp}]`);
       if (!transB) {
@@ -193,3 +190,29 @@ export const matmul = defineOp({
     },
   },
 });
+
+/** The WebAssembly kernel call computing `out (+)= alpha · op(A) @ op(B)`,
+ * or undefined when the product cannot use one (not f32, a buffer outside
+ * the model's memory, both operands transposed). Shared by the op's own
+ * emitter and by the fused SGD update (compiler/emit/ts/update.ts), which
+ * accumulates the product straight into a parameter. */
+export function gemmCall(
+  node: Node<"matmul">,
+  inTypes: readonly TensorType[],
+  bufs: { readonly A: string; readonly B: string; readonly out: string; addr(b: string): number | undefined; readonly kernels: string },
+  how: { readonly accumulate: boolean; readonly alpha: number },
+): string | undefined {
+  const { transA, transB } = node.attrs;
+  const { A, B, out, addr, kernels } = bufs;
+  const [pa, pb, pc] = [addr(A), addr(B), addr(out)];
+  if (node.dtype !== "f32" || pa === undefined || pb === undefined || pc === undefined || (transA && transB)) return undefined;
+  const [m, n] = node.shape as [number, number];
+  const k = transA ? inTypes[0]!.shape[0]! : inTypes[0]!.shape[1]!;
+  const kernel = transA ? "gemm_tn" : transB ? "gemm_nt" : "gemm_nn";
+  const lda = inTypes[0]!.shape[1]!, ldb = inTypes[1]!.shape[1]!;
+  // alpha as the f32 the kernel will see, printed exactly (Math.fround keeps
+  // the emitted text and the computed value the same number).
+  const alpha = Math.fround(how.alpha);
+  const what = how.accumulate ? `${out} += ${alpha} · ${A} @ ${B}` : `${A} @ ${B} → ${out}`;
+  return `${kernels}.${kernel}(${pa}, ${pb}, ${pc}, ${m}, ${n}, ${k}, ${lda}, ${ldb}, ${n}, ${how.accumulate ? 1 : 0}, ${alpha}); // ${what}`;
+}

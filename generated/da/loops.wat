@@ -174,7 +174,7 @@
   (func $f0_loop45 (export "f0_loop45") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3703440) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $bo (i32.add (i32.const 2135440) (i32.mul (local.get $row) (i32.const 40000))))
       (local.set $b0 (i32.add (i32.const 2095440) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 1738592) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 1738592) (i32.const 0)))
@@ -192,35 +192,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %51  [784, 500]
-  (func $f0_loop51 (export "f0_loop51") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 1568000))))
-      (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2135440) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 3745440) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1568000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 1568000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
   ;; sub %54  [500]
   (func $f0_loop54 (export "f0_loop54") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1568016) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1568016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3743440) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2175440) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))

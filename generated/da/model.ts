@@ -93,7 +93,6 @@ interface Loops {
   readonly f0_loop29: () => void;
   readonly f0_loop38: () => void;
   readonly f0_loop45: () => void;
-  readonly f0_loop51: () => void;
   readonly f0_loop54: () => void;
   readonly f0_loop57: () => void;
 }
@@ -105,8 +104,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 5.1 MiB, laid out at compile time. */
-  private readonly mem = createArena(5313440);
+  /** Every buffer of the model, 2.1 MiB, laid out at compile time. */
+  private readonly mem = createArena(2177440);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W: new Float32Array(this.mem.buffer, 16, 392000), b: new Float32Array(this.mem.buffer, 1568016, 500), b_prime: new Float32Array(this.mem.buffer, 1570016, 784) };
@@ -125,10 +124,8 @@ export class Model implements CompiledModel {
   private readonly f0_t38 = new Float32Array(this.mem.buffer, 2029584, 15680);
   private readonly f0_t39 = new Float32Array(this.mem.buffer, 2092304, 784);
   private readonly f0_t40 = new Float32Array(this.mem.buffer, 2095440, 10000);
-  private readonly f0_t41 = new Float32Array(this.mem.buffer, 2135440, 392000);
-  private readonly f0_t45 = new Float32Array(this.mem.buffer, 3703440, 10000);
-  private readonly f0_t46 = new Float32Array(this.mem.buffer, 3743440, 500);
-  private readonly f0_t47 = new Float32Array(this.mem.buffer, 3745440, 392000);
+  private readonly f0_t45 = new Float32Array(this.mem.buffer, 2135440, 10000);
+  private readonly f0_t46 = new Float32Array(this.mem.buffer, 2175440, 500);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -161,10 +158,8 @@ export class Model implements CompiledModel {
         ["mul %38 at specs/da.yaml:25:6 (graph.z), computing add %36 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing neg %33 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing div %32 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing mul %31 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing div %35 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing mul %34 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing mul %37 at specs/da.yaml:25:6 (graph.z)", this.f0_t38],
         ["reduce_sum %39 at specs/da.yaml:25:22 (graph.z)", this.f0_t39],
         ["matmul %40 at specs/da.yaml:25:16 (graph.z)", this.f0_t40],
-        ["matmul %41 at specs/da.yaml:25:16 (graph.z)", this.f0_t41],
         ["mul %45 at specs/da.yaml:24:6 (graph.y), computing mul %44 at specs/da.yaml:24:6 (graph.y), computing sub %43 at specs/da.yaml:24:6 (graph.y)", this.f0_t45],
         ["reduce_sum %46 at specs/da.yaml:24:26 (graph.y)", this.f0_t46],
-        ["matmul %47 at specs/da.yaml:24:22 (graph.y)", this.f0_t47],
       ],
     ];
     return probes[stepFn] ?? [];
@@ -184,10 +179,8 @@ export class Model implements CompiledModel {
     const f0_t38 = this.f0_t38;
     const f0_t39 = this.f0_t39;
     const f0_t40 = this.f0_t40;
-    const f0_t41 = this.f0_t41;
     const f0_t45 = this.f0_t45;
     const f0_t46 = this.f0_t46;
-    const f0_t47 = this.f0_t47;
     const p0_W = this.params.W;
     const p1_b = this.params.b;
     const p2_b_prime = this.params.b_prime;
@@ -197,14 +190,14 @@ export class Model implements CompiledModel {
     for (let i0 = 0; i0 < 15680; i0++) f0_t8[i0] = (f0_in_x[i0] * (rng.uniform(this.desc.seed, 1, step, 0, i0) < 0.7 ? 1 : 0));
     // matmul %9 → [20, 500] — specs/da.yaml:24 (graph.y)
     {
-      this.k.gemm_nn(1573152, 16, 1698592, 20, 500, 784, 784, 500, 500, 0); // f0_t8 @ p0_W → f0_t9
+      this.k.gemm_nn(1573152, 16, 1698592, 20, 500, 784, 784, 500, 500, 0, 1); // f0_t8 @ p0_W → f0_t9
     }
 
     // sigmoid %12 → [20, 500] — specs/da.yaml:24 (graph.y)
     this.w.f0_loop12(); // WebAssembly SIMD (loops.wat)
     // matmul %13 → [20, 784] — specs/da.yaml:25 (graph.z)
     {
-      this.k.gemm_nt(1738592, 16, 1778592, 20, 784, 500, 500, 500, 784, 0); // f0_t12 @ p0_W → f0_t13
+      this.k.gemm_nt(1738592, 16, 1778592, 20, 784, 500, 500, 500, 784, 0, 1); // f0_t12 @ p0_W → f0_t13
     }
 
     // sigmoid %16 → [20, 784] — specs/da.yaml:25 (graph.z)
@@ -246,12 +239,7 @@ export class Model implements CompiledModel {
 
     // matmul %40 → [20, 500] — specs/da.yaml:25 (graph.z)
     {
-      this.k.gemm_nn(2029584, 16, 2095440, 20, 500, 784, 784, 500, 500, 0); // f0_t38 @ p0_W → f0_t40
-    }
-
-    // matmul %41 → [784, 500] — specs/da.yaml:25 (graph.z)
-    {
-      this.k.gemm_tn(2029584, 1738592, 2135440, 784, 500, 20, 784, 500, 500, 0); // f0_t38 @ f0_t12 → f0_t41
+      this.k.gemm_nn(2029584, 16, 2095440, 20, 500, 784, 784, 500, 500, 0, 1); // f0_t38 @ p0_W → f0_t40
     }
 
     // mul %45 → [20, 500] — specs/da.yaml:24 (graph.y)
@@ -267,13 +255,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // matmul %47 → [784, 500] — specs/da.yaml:24 (graph.y)
-    {
-      this.k.gemm_tn(1573152, 3703440, 3745440, 784, 500, 20, 784, 500, 500, 0); // f0_t8 @ f0_t45 → f0_t47
-    }
-
-    // sub %51 → [784, 500] — specs/da.yaml:34 (phases[0].optimizer)
-    this.w.f0_loop51(); // WebAssembly SIMD (loops.wat)
+    // sub %51 → [784, 500], fused with the products %41, %47 (compiler/emit/ts/update.ts) — specs/da.yaml:34 (phases[0].optimizer)
+    this.k.gemm_tn(2029584, 1738592, 16, 784, 500, 20, 784, 500, 500, 1, -0.10000000149011612); // p0_W += -0.10000000149011612 · f0_t38 @ f0_t12
+    this.k.gemm_tn(1573152, 2135440, 16, 784, 500, 20, 784, 500, 500, 1, -0.10000000149011612); // p0_W += -0.10000000149011612 · f0_t8 @ f0_t45
     // sub %54 → [500] — specs/da.yaml:34 (phases[0].optimizer)
     this.w.f0_loop54(); // WebAssembly SIMD (loops.wat)
     // sub %57 → [784] — specs/da.yaml:34 (phases[0].optimizer)

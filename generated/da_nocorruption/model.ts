@@ -93,7 +93,6 @@ interface Loops {
   readonly f0_loop24: () => void;
   readonly f0_loop33: () => void;
   readonly f0_loop40: () => void;
-  readonly f0_loop46: () => void;
   readonly f0_loop49: () => void;
   readonly f0_loop52: () => void;
 }
@@ -105,8 +104,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 5.0 MiB, laid out at compile time. */
-  private readonly mem = createArena(5250720);
+  /** Every buffer of the model, 2.0 MiB, laid out at compile time. */
+  private readonly mem = createArena(2114720);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W: new Float32Array(this.mem.buffer, 16, 392000), b: new Float32Array(this.mem.buffer, 1568016, 500), b_prime: new Float32Array(this.mem.buffer, 1570016, 784) };
@@ -124,10 +123,8 @@ export class Model implements CompiledModel {
   private readonly f0_t33 = new Float32Array(this.mem.buffer, 1966864, 15680);
   private readonly f0_t34 = new Float32Array(this.mem.buffer, 2029584, 784);
   private readonly f0_t35 = new Float32Array(this.mem.buffer, 2032720, 10000);
-  private readonly f0_t36 = new Float32Array(this.mem.buffer, 2072720, 392000);
-  private readonly f0_t40 = new Float32Array(this.mem.buffer, 3640720, 10000);
-  private readonly f0_t41 = new Float32Array(this.mem.buffer, 3680720, 500);
-  private readonly f0_t42 = new Float32Array(this.mem.buffer, 3682720, 392000);
+  private readonly f0_t40 = new Float32Array(this.mem.buffer, 2072720, 10000);
+  private readonly f0_t41 = new Float32Array(this.mem.buffer, 2112720, 500);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -159,10 +156,8 @@ export class Model implements CompiledModel {
         ["mul %33 at specs/da-nocorruption.yaml:22:6 (graph.z), computing add %31 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing neg %28 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing div %27 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing mul %26 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing div %30 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing mul %29 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing mul %32 at specs/da-nocorruption.yaml:22:6 (graph.z)", this.f0_t33],
         ["reduce_sum %34 at specs/da-nocorruption.yaml:22:22 (graph.z)", this.f0_t34],
         ["matmul %35 at specs/da-nocorruption.yaml:22:16 (graph.z)", this.f0_t35],
-        ["matmul %36 at specs/da-nocorruption.yaml:22:16 (graph.z)", this.f0_t36],
         ["mul %40 at specs/da-nocorruption.yaml:21:6 (graph.y), computing mul %39 at specs/da-nocorruption.yaml:21:6 (graph.y), computing sub %38 at specs/da-nocorruption.yaml:21:6 (graph.y)", this.f0_t40],
         ["reduce_sum %41 at specs/da-nocorruption.yaml:21:20 (graph.y)", this.f0_t41],
-        ["matmul %42 at specs/da-nocorruption.yaml:21:16 (graph.y)", this.f0_t42],
       ],
     ];
     return probes[stepFn] ?? [];
@@ -181,10 +176,8 @@ export class Model implements CompiledModel {
     const f0_t33 = this.f0_t33;
     const f0_t34 = this.f0_t34;
     const f0_t35 = this.f0_t35;
-    const f0_t36 = this.f0_t36;
     const f0_t40 = this.f0_t40;
     const f0_t41 = this.f0_t41;
-    const f0_t42 = this.f0_t42;
     const p0_W = this.params.W;
     const p1_b = this.params.b;
     const p2_b_prime = this.params.b_prime;
@@ -192,14 +185,14 @@ export class Model implements CompiledModel {
     f0_in_x.set(batch.x as Float32Array);
     // matmul %4 → [20, 500] — specs/da-nocorruption.yaml:21 (graph.y)
     {
-      this.k.gemm_nn(1613152, 16, 1573152, 20, 500, 784, 784, 500, 500, 0); // f0_in_x @ p0_W → f0_t4
+      this.k.gemm_nn(1613152, 16, 1573152, 20, 500, 784, 784, 500, 500, 0, 1); // f0_in_x @ p0_W → f0_t4
     }
 
     // sigmoid %7 → [20, 500] — specs/da-nocorruption.yaml:21 (graph.y)
     this.w.f0_loop7(); // WebAssembly SIMD (loops.wat)
     // matmul %8 → [20, 784] — specs/da-nocorruption.yaml:22 (graph.z)
     {
-      this.k.gemm_nt(1675872, 16, 1715872, 20, 784, 500, 500, 500, 784, 0); // f0_t7 @ p0_W → f0_t8
+      this.k.gemm_nt(1675872, 16, 1715872, 20, 784, 500, 500, 500, 784, 0, 1); // f0_t7 @ p0_W → f0_t8
     }
 
     // sigmoid %11 → [20, 784] — specs/da-nocorruption.yaml:22 (graph.z)
@@ -241,12 +234,7 @@ export class Model implements CompiledModel {
 
     // matmul %35 → [20, 500] — specs/da-nocorruption.yaml:22 (graph.z)
     {
-      this.k.gemm_nn(1966864, 16, 2032720, 20, 500, 784, 784, 500, 500, 0); // f0_t33 @ p0_W → f0_t35
-    }
-
-    // matmul %36 → [784, 500] — specs/da-nocorruption.yaml:22 (graph.z)
-    {
-      this.k.gemm_tn(1966864, 1675872, 2072720, 784, 500, 20, 784, 500, 500, 0); // f0_t33 @ f0_t7 → f0_t36
+      this.k.gemm_nn(1966864, 16, 2032720, 20, 500, 784, 784, 500, 500, 0, 1); // f0_t33 @ p0_W → f0_t35
     }
 
     // mul %40 → [20, 500] — specs/da-nocorruption.yaml:21 (graph.y)
@@ -262,13 +250,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // matmul %42 → [784, 500] — specs/da-nocorruption.yaml:21 (graph.y)
-    {
-      this.k.gemm_tn(1613152, 3640720, 3682720, 784, 500, 20, 784, 500, 500, 0); // f0_in_x @ f0_t40 → f0_t42
-    }
-
-    // sub %46 → [784, 500] — specs/da-nocorruption.yaml:31 (phases[0].optimizer)
-    this.w.f0_loop46(); // WebAssembly SIMD (loops.wat)
+    // sub %46 → [784, 500], fused with the products %36, %42 (compiler/emit/ts/update.ts) — specs/da-nocorruption.yaml:31 (phases[0].optimizer)
+    this.k.gemm_tn(1966864, 1675872, 16, 784, 500, 20, 784, 500, 500, 1, -0.10000000149011612); // p0_W += -0.10000000149011612 · f0_t33 @ f0_t7
+    this.k.gemm_tn(1613152, 2072720, 16, 784, 500, 20, 784, 500, 500, 1, -0.10000000149011612); // p0_W += -0.10000000149011612 · f0_in_x @ f0_t40
     // sub %49 → [500] — specs/da-nocorruption.yaml:31 (phases[0].optimizer)
     this.w.f0_loop49(); // WebAssembly SIMD (loops.wat)
     // sub %52 → [784] — specs/da-nocorruption.yaml:31 (phases[0].optimizer)

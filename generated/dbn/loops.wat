@@ -104,7 +104,7 @@
   (func $f0_loop40 (export "f0_loop40") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 14660720) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $bo (i32.add (i32.const 11524720) (i32.mul (local.get $row) (i32.const 40000))))
       (local.set $b0 (i32.add (i32.const 11270560) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -124,9 +124,9 @@
   (func $f0_loop41 (export "f0_loop41") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 14700720) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $bo (i32.add (i32.const 11564720) (i32.mul (local.get $row) (i32.const 40000))))
       (local.set $b0 (i32.add (i32.const 11484720) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 14660720) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11524720) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -145,7 +145,7 @@
   (func $f0_loop47 (export "f0_loop47") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 17880720) (i32.mul (local.get $row) (i32.const 31360))))
+      (local.set $bo (i32.add (i32.const 11608720) (i32.mul (local.get $row) (i32.const 31360))))
       (local.set $b0 (i32.add (i32.const 11413280) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11239200) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -162,35 +162,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %51  [784, 1000]
-  (func $f0_loop51 (export "f0_loop51") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 3136000))))
-      (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11524720) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 14744720) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3136000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 3136000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
   ;; sub %54  [1000]
   (func $f0_loop54 (export "f0_loop54") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3136016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 3136016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 14740720) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11604720) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -211,7 +189,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11148016) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b0 (i32.add (i32.const 11148016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 17912080) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11640080) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3136)))
@@ -230,8 +208,8 @@
   (func $f1_loop9 (export "f1_loop9") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 17986576) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 17915216) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 11714576) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11643216) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -251,8 +229,8 @@
   (func $f1_loop15 (export "f1_loop15") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 18066576) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 18026576) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 11794576) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11754576) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -272,8 +250,8 @@
   (func $f1_loop20 (export "f1_loop20") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 18186576) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 18146576) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 11914576) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11874576) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 11151152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -293,8 +271,8 @@
   (func $f1_loop38 (export "f1_loop38") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 18306640) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 18306624) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 12034640) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 12034624) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -314,8 +292,8 @@
   (func $f1_loop41 (export "f1_loop41") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 18306656) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 18266576) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 12034656) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11994576) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -335,8 +313,8 @@
   (func $f1_loop45 (export "f1_loop45") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 22346656) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 18066576) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 12074656) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 11794576) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -355,9 +333,9 @@
   (func $f1_loop46 (export "f1_loop46") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 22386656) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 18306656) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 22346656) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 12114656) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 12034656) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 12074656) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -376,9 +354,9 @@
   (func $f1_loop51 (export "f1_loop51") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 26430656) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 18226576) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 17986576) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 12158656) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 11954576) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11714576) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -393,35 +371,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %55  [1000, 1000]
-  (func $f1_loop55 (export "f1_loop55") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 3140016) (i32.mul (local.get $row) (i32.const 4000000))))
-      (local.set $b0 (i32.add (i32.const 3140016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 18346656) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 22430656) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 4000000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
   ;; sub %58  [1000]
   (func $f1_loop58 (export "f1_loop58") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 7140016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 7140016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 22426656) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 12154656) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -442,7 +398,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11151152) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11151152) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 26470656) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 12198656) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -461,8 +417,8 @@
   (func $f2_loop11 (export "f2_loop11") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 26546016) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 26474656) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 12274016) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 12202656) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -482,8 +438,8 @@
   (func $f2_loop15 (export "f2_loop15") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 26626016) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 26586016) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 12354016) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 12314016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -503,8 +459,8 @@
   (func $f2_loop21 (export "f2_loop21") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 26706016) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 26666016) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 12434016) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 12394016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 11144016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -524,8 +480,8 @@
   (func $f2_loop26 (export "f2_loop26") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 26826016) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 26786016) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 12554016) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 12514016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 11155152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -545,8 +501,8 @@
   (func $f2_loop44 (export "f2_loop44") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 26946080) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 26946064) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 12674080) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 12674064) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -566,8 +522,8 @@
   (func $f2_loop47 (export "f2_loop47") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 26946096) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 26906016) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 12674096) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 12634016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 11144016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -587,8 +543,8 @@
   (func $f2_loop51 (export "f2_loop51") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 30986096) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 26706016) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 12714096) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 12434016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -607,9 +563,9 @@
   (func $f2_loop52 (export "f2_loop52") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 31026096) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 26946096) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 30986096) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 12754096) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 12674096) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 12714096) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -628,9 +584,9 @@
   (func $f2_loop57 (export "f2_loop57") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 35070096) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 26866016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 26626016) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 12798096) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 12594016) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 12354016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -645,35 +601,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %61  [1000, 1000]
-  (func $f2_loop61 (export "f2_loop61") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 7144016) (i32.mul (local.get $row) (i32.const 4000000))))
-      (local.set $b0 (i32.add (i32.const 7144016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 26986096) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 31070096) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 4000000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
   ;; sub %64  [1000]
   (func $f2_loop64 (export "f2_loop64") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 11144016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11144016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 31066096) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 12794096) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -694,7 +628,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11155152) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11155152) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 35110096) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 12838096) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -713,8 +647,8 @@
   (func $f3_loop13 (export "f3_loop13") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 35185456) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 35114096) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 12913456) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 12842096) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -734,8 +668,8 @@
   (func $f3_loop17 (export "f3_loop17") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 35265456) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 35225456) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 12993456) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 12953456) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -755,8 +689,8 @@
   (func $f3_loop21 (export "f3_loop21") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 35345456) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 35305456) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 13073456) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 13033456) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 11144016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -776,8 +710,8 @@
   (func $f3_loop24 (export "f3_loop24") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 35385856) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 35385456) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 13113856) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 13113456) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 11199152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -797,9 +731,9 @@
   (func $f3_loop29 (export "f3_loop29") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 35386304) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 35385856) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 35386256) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 13114304) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 13113856) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 13114256) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -819,8 +753,8 @@
   (func $f3_loop30 (export "f3_loop30") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 35386704) (i32.mul (local.get $row) (i32.const 400))))
-      (local.set $b0 (i32.add (i32.const 35386304) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 13114704) (i32.mul (local.get $row) (i32.const 400))))
+      (local.set $b0 (i32.add (i32.const 13114304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 400)))
@@ -839,7 +773,7 @@
   (func $f3_sum40 (export "f3_sum40") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 35387648) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 13115648) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -857,7 +791,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 35387696) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 13115696) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -865,8 +799,8 @@
   (func $f3_loop42 (export "f3_loop42") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 35387712) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 35387696) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 13115712) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 13115696) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -886,7 +820,7 @@
   (func $f3_sum48 (export "f3_sum48") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 35387152) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 13115152) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -904,7 +838,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 35387728) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 13115728) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
@@ -912,9 +846,9 @@
   (func $f3_loop49 (export "f3_loop49") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 35387776) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 35387728) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 35387104) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 13115776) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 13115728) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 13115104) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -933,10 +867,10 @@
   (func $f3_loop53 (export "f3_loop53") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 35387824) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 35387152) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 35387776) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b2 (i32.add (i32.const 35386704) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 13115824) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 13115152) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 13115776) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b2 (i32.add (i32.const 13114704) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -956,10 +890,10 @@
   (func $f3_loop60 (export "f3_loop60") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 35468272) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 35388272) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 35345456) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 35345456) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 13156272) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 13116272) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 13073456) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 13073456) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -978,10 +912,10 @@
   (func $f3_loop66 (export "f3_loop66") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 39552272) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 35512272) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 35265456) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 35265456) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 13240272) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 13200272) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 12993456) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 12993456) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -1000,10 +934,10 @@
   (func $f3_loop72 (export "f3_loop72") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 43636272) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 39596272) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 35185456) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 35185456) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 13324272) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 13284272) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 12913456) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 12913456) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -1018,34 +952,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %77  [784, 1000]
-  (func $f3_loop77 (export "f3_loop77") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 3136000))))
-      (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 43680272) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3136000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 3136000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
   ;; sub %80  [1000]
   (func $f3_loop80 (export "f3_loop80") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3136016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 3136016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 43676272) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 13364272) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -1054,27 +967,6 @@
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
-  ;; sub %83  [1000, 1000]
-  (func $f3_loop83 (export "f3_loop83") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 3140016) (i32.mul (local.get $row) (i32.const 4000000))))
-      (local.set $b0 (i32.add (i32.const 3140016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 39636272) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 4000000)))
         (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
@@ -1087,7 +979,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 7140016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 7140016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 39592272) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 13280272) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -1096,27 +988,6 @@
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
-  ;; sub %87  [1000, 1000]
-  (func $f3_loop87 (export "f3_loop87") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 7144016) (i32.mul (local.get $row) (i32.const 4000000))))
-      (local.set $b0 (i32.add (i32.const 7144016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 35552272) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 4000000)))
         (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
@@ -1129,7 +1000,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11144016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11144016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 35508272) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 13196272) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -1144,34 +1015,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %92  [1000, 10]
-  (func $f3_loop92 (export "f3_loop92") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 11159152) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 11159152) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 35428272) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 40000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
   ;; sub %94  [10]
   (func $f3_loop94 (export "f3_loop94") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 11199152) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b0 (i32.add (i32.const 11199152) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 35388224) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 13116224) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -1190,8 +1040,8 @@
   (func $ev_loop13 (export "ev_loop13") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 46887632) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 46816272) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 13439632) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 13368272) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1211,8 +1061,8 @@
   (func $ev_loop17 (export "ev_loop17") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 46967632) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 46927632) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 13519632) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 13479632) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1232,8 +1082,8 @@
   (func $ev_loop21 (export "ev_loop21") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 47047632) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 47007632) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 13599632) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 13559632) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 11144016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1253,8 +1103,8 @@
   (func $ev_loop24 (export "ev_loop24") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 47088032) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 47087632) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 13640032) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 13639632) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 11199152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1274,9 +1124,9 @@
   (func $ev_loop29 (export "ev_loop29") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 47088480) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 47088032) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 47088432) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 13640480) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 13640032) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 13640432) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1296,8 +1146,8 @@
   (func $ev_loop30 (export "ev_loop30") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 47088880) (i32.mul (local.get $row) (i32.const 400))))
-      (local.set $b0 (i32.add (i32.const 47088480) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 13640880) (i32.mul (local.get $row) (i32.const 400))))
+      (local.set $b0 (i32.add (i32.const 13640480) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 400)))
@@ -1316,9 +1166,9 @@
   (func $ev_loop34 (export "ev_loop34") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 47089328) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 47088880) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 47089280) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 13641328) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 13640880) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 13641280) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1338,8 +1188,8 @@
   (func $ev_loop45 (export "ev_loop45") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 47090368) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 47090320) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 13642368) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 13642320) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))

@@ -181,7 +181,6 @@ interface Loops {
   readonly f0_loop40: () => void;
   readonly f0_loop41: () => void;
   readonly f0_loop47: () => void;
-  readonly f0_loop51: () => void;
   readonly f0_loop54: () => void;
   readonly f0_loop57: () => void;
   readonly f1_loop9: () => void;
@@ -192,7 +191,6 @@ interface Loops {
   readonly f1_loop45: () => void;
   readonly f1_loop46: () => void;
   readonly f1_loop51: () => void;
-  readonly f1_loop55: () => void;
   readonly f1_loop58: () => void;
   readonly f1_loop60: () => void;
   readonly f2_loop11: () => void;
@@ -204,7 +202,6 @@ interface Loops {
   readonly f2_loop51: () => void;
   readonly f2_loop52: () => void;
   readonly f2_loop57: () => void;
-  readonly f2_loop61: () => void;
   readonly f2_loop64: () => void;
   readonly f2_loop66: () => void;
   readonly f3_loop13: () => void;
@@ -221,13 +218,9 @@ interface Loops {
   readonly f3_loop60: () => void;
   readonly f3_loop66: () => void;
   readonly f3_loop72: () => void;
-  readonly f3_loop77: () => void;
   readonly f3_loop80: () => void;
-  readonly f3_loop83: () => void;
   readonly f3_loop85: () => void;
-  readonly f3_loop87: () => void;
   readonly f3_loop89: () => void;
-  readonly f3_loop92: () => void;
   readonly f3_loop94: () => void;
   readonly ev_loop13: () => void;
   readonly ev_loop17: () => void;
@@ -246,8 +239,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 44.9 MiB, laid out at compile time. */
-  private readonly mem = createArena(47090416);
+  /** Every buffer of the model, 13.0 MiB, laid out at compile time. */
+  private readonly mem = createArena(13642416);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W1: new Float32Array(this.mem.buffer, 16, 784000), b1: new Float32Array(this.mem.buffer, 3136016, 1000), W2: new Float32Array(this.mem.buffer, 3140016, 1000000), b2: new Float32Array(this.mem.buffer, 7140016, 1000), W3: new Float32Array(this.mem.buffer, 7144016, 1000000), b3: new Float32Array(this.mem.buffer, 11144016, 1000), vb1: new Float32Array(this.mem.buffer, 11148016, 784), vb2: new Float32Array(this.mem.buffer, 11151152, 1000), vb3: new Float32Array(this.mem.buffer, 11155152, 1000), W4: new Float32Array(this.mem.buffer, 11159152, 10000), b4: new Float32Array(this.mem.buffer, 11199152, 10) };
@@ -264,114 +257,104 @@ export class Model implements CompiledModel {
   private readonly f0_t31 = new Float32Array(this.mem.buffer, 11484688, 1);
   private readonly f0_t32 = new Float32Array(this.mem.buffer, 11484704, 1);
   private readonly f0_t35 = new Float32Array(this.mem.buffer, 11484720, 10000);
-  private readonly f0_t36 = new Float32Array(this.mem.buffer, 11524720, 784000);
-  private readonly f0_t40 = new Float32Array(this.mem.buffer, 14660720, 10000);
-  private readonly f0_t41 = new Float32Array(this.mem.buffer, 14700720, 10000);
-  private readonly f0_t42 = new Float32Array(this.mem.buffer, 14740720, 1000);
-  private readonly f0_t43 = new Float32Array(this.mem.buffer, 14744720, 784000);
-  private readonly f0_t47 = new Float32Array(this.mem.buffer, 17880720, 7840);
-  private readonly f0_t48 = new Float32Array(this.mem.buffer, 17912080, 784);
-  private readonly f1_t6 = new Float32Array(this.mem.buffer, 17915216, 10000);
-  private readonly f1_in_x = new Float32Array(this.mem.buffer, 17955216, 7840);
-  private readonly f1_t9 = new Float32Array(this.mem.buffer, 17986576, 10000);
-  private readonly f1_t11 = new Float32Array(this.mem.buffer, 18026576, 10000);
-  private readonly f1_t15 = new Float32Array(this.mem.buffer, 18066576, 10000);
-  private readonly f1_t18 = new Float32Array(this.mem.buffer, 18106576, 10000);
-  private readonly f1_t19 = new Float32Array(this.mem.buffer, 18146576, 10000);
-  private readonly f1_t20 = new Float32Array(this.mem.buffer, 18186576, 10000);
-  private readonly f1_t24 = new Float32Array(this.mem.buffer, 18226576, 10000);
-  private readonly f1_t26 = new Float32Array(this.mem.buffer, 18266576, 10000);
-  private readonly f1_t36 = new Float32Array(this.mem.buffer, 18306576, 10);
-  private readonly f1_t37 = new Float32Array(this.mem.buffer, 18306624, 1);
-  private readonly f1_t38 = new Float32Array(this.mem.buffer, 18306640, 1);
-  private readonly f1_t41 = new Float32Array(this.mem.buffer, 18306656, 10000);
-  private readonly f1_t42 = new Float32Array(this.mem.buffer, 18346656, 1000000);
-  private readonly f1_t45 = new Float32Array(this.mem.buffer, 22346656, 10000);
-  private readonly f1_t46 = new Float32Array(this.mem.buffer, 22386656, 10000);
-  private readonly f1_t47 = new Float32Array(this.mem.buffer, 22426656, 1000);
-  private readonly f1_t48 = new Float32Array(this.mem.buffer, 22430656, 1000000);
-  private readonly f1_t51 = new Float32Array(this.mem.buffer, 26430656, 10000);
-  private readonly f1_t52 = new Float32Array(this.mem.buffer, 26470656, 1000);
-  private readonly f2_t8 = new Float32Array(this.mem.buffer, 26474656, 10000);
-  private readonly f2_in_x = new Float32Array(this.mem.buffer, 26514656, 7840);
-  private readonly f2_t11 = new Float32Array(this.mem.buffer, 26546016, 10000);
-  private readonly f2_t12 = new Float32Array(this.mem.buffer, 26586016, 10000);
-  private readonly f2_t15 = new Float32Array(this.mem.buffer, 26626016, 10000);
-  private readonly f2_t17 = new Float32Array(this.mem.buffer, 26666016, 10000);
-  private readonly f2_t21 = new Float32Array(this.mem.buffer, 26706016, 10000);
-  private readonly f2_t24 = new Float32Array(this.mem.buffer, 26746016, 10000);
-  private readonly f2_t25 = new Float32Array(this.mem.buffer, 26786016, 10000);
-  private readonly f2_t26 = new Float32Array(this.mem.buffer, 26826016, 10000);
-  private readonly f2_t30 = new Float32Array(this.mem.buffer, 26866016, 10000);
-  private readonly f2_t32 = new Float32Array(this.mem.buffer, 26906016, 10000);
-  private readonly f2_t42 = new Float32Array(this.mem.buffer, 26946016, 10);
-  private readonly f2_t43 = new Float32Array(this.mem.buffer, 26946064, 1);
-  private readonly f2_t44 = new Float32Array(this.mem.buffer, 26946080, 1);
-  private readonly f2_t47 = new Float32Array(this.mem.buffer, 26946096, 10000);
-  private readonly f2_t48 = new Float32Array(this.mem.buffer, 26986096, 1000000);
-  private readonly f2_t51 = new Float32Array(this.mem.buffer, 30986096, 10000);
-  private readonly f2_t52 = new Float32Array(this.mem.buffer, 31026096, 10000);
-  private readonly f2_t53 = new Float32Array(this.mem.buffer, 31066096, 1000);
-  private readonly f2_t54 = new Float32Array(this.mem.buffer, 31070096, 1000000);
-  private readonly f2_t57 = new Float32Array(this.mem.buffer, 35070096, 10000);
-  private readonly f2_t58 = new Float32Array(this.mem.buffer, 35110096, 1000);
-  private readonly f3_t10 = new Float32Array(this.mem.buffer, 35114096, 10000);
-  private readonly f3_in_x = new Float32Array(this.mem.buffer, 35154096, 7840);
-  private readonly f3_t13 = new Float32Array(this.mem.buffer, 35185456, 10000);
-  private readonly f3_t14 = new Float32Array(this.mem.buffer, 35225456, 10000);
-  private readonly f3_t17 = new Float32Array(this.mem.buffer, 35265456, 10000);
-  private readonly f3_t18 = new Float32Array(this.mem.buffer, 35305456, 10000);
-  private readonly f3_t21 = new Float32Array(this.mem.buffer, 35345456, 10000);
-  private readonly f3_t22 = new Float32Array(this.mem.buffer, 35385456, 100);
-  private readonly f3_t24 = new Float32Array(this.mem.buffer, 35385856, 100);
-  private readonly f3_t25 = new Float32Array(this.mem.buffer, 35386256, 10);
-  private readonly f3_t29 = new Float32Array(this.mem.buffer, 35386304, 100);
-  private readonly f3_t30 = new Float32Array(this.mem.buffer, 35386704, 100);
-  private readonly f3_t31 = new Float32Array(this.mem.buffer, 35387104, 10);
-  private readonly f3_t32 = new Float32Array(this.mem.buffer, 35387152, 100);
-  private readonly f3_in_y = new Int32Array(this.mem.buffer, 35387552, 10);
-  private readonly f3_t33 = new Float32Array(this.mem.buffer, 35387600, 10);
-  private readonly f3_t38 = new Float32Array(this.mem.buffer, 35387648, 10);
-  private readonly f3_t40 = new Float32Array(this.mem.buffer, 35387696, 1);
-  private readonly f3_t42 = new Float32Array(this.mem.buffer, 35387712, 1);
-  private readonly f3_t48 = new Float32Array(this.mem.buffer, 35387728, 10);
-  private readonly f3_t49 = new Float32Array(this.mem.buffer, 35387776, 10);
-  private readonly f3_t53 = new Float32Array(this.mem.buffer, 35387824, 100);
-  private readonly f3_t54 = new Float32Array(this.mem.buffer, 35388224, 10);
-  private readonly f3_t55 = new Float32Array(this.mem.buffer, 35388272, 10000);
-  private readonly f3_t56 = new Float32Array(this.mem.buffer, 35428272, 10000);
-  private readonly f3_t60 = new Float32Array(this.mem.buffer, 35468272, 10000);
-  private readonly f3_t61 = new Float32Array(this.mem.buffer, 35508272, 1000);
-  private readonly f3_t62 = new Float32Array(this.mem.buffer, 35512272, 10000);
-  private readonly f3_t63 = new Float32Array(this.mem.buffer, 35552272, 1000000);
-  private readonly f3_t66 = new Float32Array(this.mem.buffer, 39552272, 10000);
-  private readonly f3_t67 = new Float32Array(this.mem.buffer, 39592272, 1000);
-  private readonly f3_t68 = new Float32Array(this.mem.buffer, 39596272, 10000);
-  private readonly f3_t69 = new Float32Array(this.mem.buffer, 39636272, 1000000);
-  private readonly f3_t72 = new Float32Array(this.mem.buffer, 43636272, 10000);
-  private readonly f3_t73 = new Float32Array(this.mem.buffer, 43676272, 1000);
-  private readonly f3_t74 = new Float32Array(this.mem.buffer, 43680272, 784000);
-  private readonly ev_t10 = new Float32Array(this.mem.buffer, 46816272, 10000);
-  private readonly ev_in_x = new Float32Array(this.mem.buffer, 46856272, 7840);
-  private readonly ev_t13 = new Float32Array(this.mem.buffer, 46887632, 10000);
-  private readonly ev_t14 = new Float32Array(this.mem.buffer, 46927632, 10000);
-  private readonly ev_t17 = new Float32Array(this.mem.buffer, 46967632, 10000);
-  private readonly ev_t18 = new Float32Array(this.mem.buffer, 47007632, 10000);
-  private readonly ev_t21 = new Float32Array(this.mem.buffer, 47047632, 10000);
-  private readonly ev_t22 = new Float32Array(this.mem.buffer, 47087632, 100);
-  private readonly ev_t24 = new Float32Array(this.mem.buffer, 47088032, 100);
-  private readonly ev_t25 = new Float32Array(this.mem.buffer, 47088432, 10);
-  private readonly ev_t29 = new Float32Array(this.mem.buffer, 47088480, 100);
-  private readonly ev_t30 = new Float32Array(this.mem.buffer, 47088880, 100);
-  private readonly ev_t31 = new Float32Array(this.mem.buffer, 47089280, 10);
-  private readonly ev_t34 = new Float32Array(this.mem.buffer, 47089328, 100);
-  private readonly ev_t35 = new Int32Array(this.mem.buffer, 47089728, 10);
-  private readonly ev_t37 = new Float32Array(this.mem.buffer, 47089776, 10);
-  private readonly ev_in_y = new Int32Array(this.mem.buffer, 47089824, 10);
-  private readonly ev_t38 = new Float32Array(this.mem.buffer, 47089872, 100);
-  private readonly ev_t39 = new Float32Array(this.mem.buffer, 47090272, 10);
-  private readonly ev_t44 = new Float32Array(this.mem.buffer, 47090320, 10);
-  private readonly ev_t45 = new Float32Array(this.mem.buffer, 47090368, 10);
+  private readonly f0_t40 = new Float32Array(this.mem.buffer, 11524720, 10000);
+  private readonly f0_t41 = new Float32Array(this.mem.buffer, 11564720, 10000);
+  private readonly f0_t42 = new Float32Array(this.mem.buffer, 11604720, 1000);
+  private readonly f0_t47 = new Float32Array(this.mem.buffer, 11608720, 7840);
+  private readonly f0_t48 = new Float32Array(this.mem.buffer, 11640080, 784);
+  private readonly f1_t6 = new Float32Array(this.mem.buffer, 11643216, 10000);
+  private readonly f1_in_x = new Float32Array(this.mem.buffer, 11683216, 7840);
+  private readonly f1_t9 = new Float32Array(this.mem.buffer, 11714576, 10000);
+  private readonly f1_t11 = new Float32Array(this.mem.buffer, 11754576, 10000);
+  private readonly f1_t15 = new Float32Array(this.mem.buffer, 11794576, 10000);
+  private readonly f1_t18 = new Float32Array(this.mem.buffer, 11834576, 10000);
+  private readonly f1_t19 = new Float32Array(this.mem.buffer, 11874576, 10000);
+  private readonly f1_t20 = new Float32Array(this.mem.buffer, 11914576, 10000);
+  private readonly f1_t24 = new Float32Array(this.mem.buffer, 11954576, 10000);
+  private readonly f1_t26 = new Float32Array(this.mem.buffer, 11994576, 10000);
+  private readonly f1_t36 = new Float32Array(this.mem.buffer, 12034576, 10);
+  private readonly f1_t37 = new Float32Array(this.mem.buffer, 12034624, 1);
+  private readonly f1_t38 = new Float32Array(this.mem.buffer, 12034640, 1);
+  private readonly f1_t41 = new Float32Array(this.mem.buffer, 12034656, 10000);
+  private readonly f1_t45 = new Float32Array(this.mem.buffer, 12074656, 10000);
+  private readonly f1_t46 = new Float32Array(this.mem.buffer, 12114656, 10000);
+  private readonly f1_t47 = new Float32Array(this.mem.buffer, 12154656, 1000);
+  private readonly f1_t51 = new Float32Array(this.mem.buffer, 12158656, 10000);
+  private readonly f1_t52 = new Float32Array(this.mem.buffer, 12198656, 1000);
+  private readonly f2_t8 = new Float32Array(this.mem.buffer, 12202656, 10000);
+  private readonly f2_in_x = new Float32Array(this.mem.buffer, 12242656, 7840);
+  private readonly f2_t11 = new Float32Array(this.mem.buffer, 12274016, 10000);
+  private readonly f2_t12 = new Float32Array(this.mem.buffer, 12314016, 10000);
+  private readonly f2_t15 = new Float32Array(this.mem.buffer, 12354016, 10000);
+  private readonly f2_t17 = new Float32Array(this.mem.buffer, 12394016, 10000);
+  private readonly f2_t21 = new Float32Array(this.mem.buffer, 12434016, 10000);
+  private readonly f2_t24 = new Float32Array(this.mem.buffer, 12474016, 10000);
+  private readonly f2_t25 = new Float32Array(this.mem.buffer, 12514016, 10000);
+  private readonly f2_t26 = new Float32Array(this.mem.buffer, 12554016, 10000);
+  private readonly f2_t30 = new Float32Array(this.mem.buffer, 12594016, 10000);
+  private readonly f2_t32 = new Float32Array(this.mem.buffer, 12634016, 10000);
+  private readonly f2_t42 = new Float32Array(this.mem.buffer, 12674016, 10);
+  private readonly f2_t43 = new Float32Array(this.mem.buffer, 12674064, 1);
+  private readonly f2_t44 = new Float32Array(this.mem.buffer, 12674080, 1);
+  private readonly f2_t47 = new Float32Array(this.mem.buffer, 12674096, 10000);
+  private readonly f2_t51 = new Float32Array(this.mem.buffer, 12714096, 10000);
+  private readonly f2_t52 = new Float32Array(this.mem.buffer, 12754096, 10000);
+  private readonly f2_t53 = new Float32Array(this.mem.buffer, 12794096, 1000);
+  private readonly f2_t57 = new Float32Array(this.mem.buffer, 12798096, 10000);
+  private readonly f2_t58 = new Float32Array(this.mem.buffer, 12838096, 1000);
+  private readonly f3_t10 = new Float32Array(this.mem.buffer, 12842096, 10000);
+  private readonly f3_in_x = new Float32Array(this.mem.buffer, 12882096, 7840);
+  private readonly f3_t13 = new Float32Array(this.mem.buffer, 12913456, 10000);
+  private readonly f3_t14 = new Float32Array(this.mem.buffer, 12953456, 10000);
+  private readonly f3_t17 = new Float32Array(this.mem.buffer, 12993456, 10000);
+  private readonly f3_t18 = new Float32Array(this.mem.buffer, 13033456, 10000);
+  private readonly f3_t21 = new Float32Array(this.mem.buffer, 13073456, 10000);
+  private readonly f3_t22 = new Float32Array(this.mem.buffer, 13113456, 100);
+  private readonly f3_t24 = new Float32Array(this.mem.buffer, 13113856, 100);
+  private readonly f3_t25 = new Float32Array(this.mem.buffer, 13114256, 10);
+  private readonly f3_t29 = new Float32Array(this.mem.buffer, 13114304, 100);
+  private readonly f3_t30 = new Float32Array(this.mem.buffer, 13114704, 100);
+  private readonly f3_t31 = new Float32Array(this.mem.buffer, 13115104, 10);
+  private readonly f3_t32 = new Float32Array(this.mem.buffer, 13115152, 100);
+  private readonly f3_in_y = new Int32Array(this.mem.buffer, 13115552, 10);
+  private readonly f3_t33 = new Float32Array(this.mem.buffer, 13115600, 10);
+  private readonly f3_t38 = new Float32Array(this.mem.buffer, 13115648, 10);
+  private readonly f3_t40 = new Float32Array(this.mem.buffer, 13115696, 1);
+  private readonly f3_t42 = new Float32Array(this.mem.buffer, 13115712, 1);
+  private readonly f3_t48 = new Float32Array(this.mem.buffer, 13115728, 10);
+  private readonly f3_t49 = new Float32Array(this.mem.buffer, 13115776, 10);
+  private readonly f3_t53 = new Float32Array(this.mem.buffer, 13115824, 100);
+  private readonly f3_t54 = new Float32Array(this.mem.buffer, 13116224, 10);
+  private readonly f3_t55 = new Float32Array(this.mem.buffer, 13116272, 10000);
+  private readonly f3_t60 = new Float32Array(this.mem.buffer, 13156272, 10000);
+  private readonly f3_t61 = new Float32Array(this.mem.buffer, 13196272, 1000);
+  private readonly f3_t62 = new Float32Array(this.mem.buffer, 13200272, 10000);
+  private readonly f3_t66 = new Float32Array(this.mem.buffer, 13240272, 10000);
+  private readonly f3_t67 = new Float32Array(this.mem.buffer, 13280272, 1000);
+  private readonly f3_t68 = new Float32Array(this.mem.buffer, 13284272, 10000);
+  private readonly f3_t72 = new Float32Array(this.mem.buffer, 13324272, 10000);
+  private readonly f3_t73 = new Float32Array(this.mem.buffer, 13364272, 1000);
+  private readonly ev_t10 = new Float32Array(this.mem.buffer, 13368272, 10000);
+  private readonly ev_in_x = new Float32Array(this.mem.buffer, 13408272, 7840);
+  private readonly ev_t13 = new Float32Array(this.mem.buffer, 13439632, 10000);
+  private readonly ev_t14 = new Float32Array(this.mem.buffer, 13479632, 10000);
+  private readonly ev_t17 = new Float32Array(this.mem.buffer, 13519632, 10000);
+  private readonly ev_t18 = new Float32Array(this.mem.buffer, 13559632, 10000);
+  private readonly ev_t21 = new Float32Array(this.mem.buffer, 13599632, 10000);
+  private readonly ev_t22 = new Float32Array(this.mem.buffer, 13639632, 100);
+  private readonly ev_t24 = new Float32Array(this.mem.buffer, 13640032, 100);
+  private readonly ev_t25 = new Float32Array(this.mem.buffer, 13640432, 10);
+  private readonly ev_t29 = new Float32Array(this.mem.buffer, 13640480, 100);
+  private readonly ev_t30 = new Float32Array(this.mem.buffer, 13640880, 100);
+  private readonly ev_t31 = new Float32Array(this.mem.buffer, 13641280, 10);
+  private readonly ev_t34 = new Float32Array(this.mem.buffer, 13641328, 100);
+  private readonly ev_t35 = new Int32Array(this.mem.buffer, 13641728, 10);
+  private readonly ev_t37 = new Float32Array(this.mem.buffer, 13641776, 10);
+  private readonly ev_in_y = new Int32Array(this.mem.buffer, 13641824, 10);
+  private readonly ev_t38 = new Float32Array(this.mem.buffer, 13641872, 100);
+  private readonly ev_t39 = new Float32Array(this.mem.buffer, 13642272, 10);
+  private readonly ev_t44 = new Float32Array(this.mem.buffer, 13642320, 10);
+  private readonly ev_t45 = new Float32Array(this.mem.buffer, 13642368, 10);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -422,28 +405,28 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %10 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
     {
-      this.k.gemm_nn(46856272, 16, 46816272, 10, 1000, 784, 784, 1000, 1000, 0); // ev_in_x @ p0_W1 → ev_t10
+      this.k.gemm_nn(13408272, 16, 13368272, 10, 1000, 784, 784, 1000, 1000, 0, 1); // ev_in_x @ p0_W1 → ev_t10
     }
 
     // sigmoid %13 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
     this.w.ev_loop13(); // WebAssembly SIMD (loops.wat)
     // matmul %14 → [10, 1000] — specs/dbn.yaml:37 (graph.h2)
     {
-      this.k.gemm_nn(46887632, 3140016, 46927632, 10, 1000, 1000, 1000, 1000, 1000, 0); // ev_t13 @ p2_W2 → ev_t14
+      this.k.gemm_nn(13439632, 3140016, 13479632, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // ev_t13 @ p2_W2 → ev_t14
     }
 
     // sigmoid %17 → [10, 1000] — specs/dbn.yaml:37 (graph.h2)
     this.w.ev_loop17(); // WebAssembly SIMD (loops.wat)
     // matmul %18 → [10, 1000] — specs/dbn.yaml:38 (graph.h3)
     {
-      this.k.gemm_nn(46967632, 7144016, 47007632, 10, 1000, 1000, 1000, 1000, 1000, 0); // ev_t17 @ p4_W3 → ev_t18
+      this.k.gemm_nn(13519632, 7144016, 13559632, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // ev_t17 @ p4_W3 → ev_t18
     }
 
     // sigmoid %21 → [10, 1000] — specs/dbn.yaml:38 (graph.h3)
     this.w.ev_loop21(); // WebAssembly SIMD (loops.wat)
     // matmul %22 → [10, 10] — specs/dbn.yaml:39 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(47047632, 11159152, 47087632, 10, 10, 1000, 1000, 10, 10, 0); // ev_t21 @ p9_W4 → ev_t22
+      this.k.gemm_nn(13599632, 11159152, 13639632, 10, 10, 1000, 1000, 10, 10, 0, 1); // ev_t21 @ p9_W4 → ev_t22
     }
 
     // add %24 → [10, 10] — specs/dbn.yaml:39 (graph.p_y_given_x)
@@ -537,11 +520,9 @@ export class Model implements CompiledModel {
         ["reduce_sum %31 at specs/dbn.yaml:45:11 (graph.recon1)", this.f0_t31],
         ["mul %32 at specs/dbn.yaml:45:11 (graph.recon1)", this.f0_t32],
         ["mul %35 at specs/dbn.yaml:44:96 (graph.cd1), computing sigmoid %34 at specs/dbn.yaml:44:96 (graph.cd1), computing add %21 at specs/dbn.yaml:44:115 (graph.cd1)", this.f0_t35],
-        ["matmul %36 at specs/dbn.yaml:44:110 (graph.cd1)", this.f0_t36],
         ["mul %40 at specs/dbn.yaml:44:36 (graph.cd1)", this.f0_t40],
         ["add %41 at specs/dbn.yaml:44:52 (graph.cd1)", this.f0_t41],
         ["reduce_sum %42 at specs/dbn.yaml:44:52 (graph.cd1)", this.f0_t42],
-        ["matmul %43 at specs/dbn.yaml:44:47 (graph.cd1)", this.f0_t43],
         ["add %47 at specs/dbn.yaml:44:20 (graph.cd1), computing mul %38 at specs/dbn.yaml:44:80 (graph.cd1), computing mul %46 at specs/dbn.yaml:44:20 (graph.cd1)", this.f0_t47],
         ["reduce_sum %48 at specs/dbn.yaml:44:20 (graph.cd1)", this.f0_t48],
       ],
@@ -559,11 +540,9 @@ export class Model implements CompiledModel {
         ["reduce_sum %37 at specs/dbn.yaml:51:11 (graph.recon2)", this.f1_t37],
         ["mul %38 at specs/dbn.yaml:51:11 (graph.recon2)", this.f1_t38],
         ["mul %41 at specs/dbn.yaml:50:98 (graph.cd2), computing sigmoid %40 at specs/dbn.yaml:50:98 (graph.cd2), computing add %27 at specs/dbn.yaml:50:117 (graph.cd2)", this.f1_t41],
-        ["matmul %42 at specs/dbn.yaml:50:112 (graph.cd2)", this.f1_t42],
         ["mul %45 at specs/dbn.yaml:50:37 (graph.cd2)", this.f1_t45],
         ["add %46 at specs/dbn.yaml:50:54 (graph.cd2)", this.f1_t46],
         ["reduce_sum %47 at specs/dbn.yaml:50:54 (graph.cd2)", this.f1_t47],
-        ["matmul %48 at specs/dbn.yaml:50:49 (graph.cd2)", this.f1_t48],
         ["add %51 at specs/dbn.yaml:50:21 (graph.cd2), computing mul %43 at specs/dbn.yaml:50:82 (graph.cd2), computing mul %50 at specs/dbn.yaml:50:21 (graph.cd2)", this.f1_t51],
         ["reduce_sum %52 at specs/dbn.yaml:50:21 (graph.cd2)", this.f1_t52],
       ],
@@ -583,11 +562,9 @@ export class Model implements CompiledModel {
         ["reduce_sum %43 at specs/dbn.yaml:57:11 (graph.recon3)", this.f2_t43],
         ["mul %44 at specs/dbn.yaml:57:11 (graph.recon3)", this.f2_t44],
         ["mul %47 at specs/dbn.yaml:56:98 (graph.cd3), computing sigmoid %46 at specs/dbn.yaml:56:98 (graph.cd3), computing add %33 at specs/dbn.yaml:56:117 (graph.cd3)", this.f2_t47],
-        ["matmul %48 at specs/dbn.yaml:56:112 (graph.cd3)", this.f2_t48],
         ["mul %51 at specs/dbn.yaml:56:37 (graph.cd3)", this.f2_t51],
         ["add %52 at specs/dbn.yaml:56:54 (graph.cd3)", this.f2_t52],
         ["reduce_sum %53 at specs/dbn.yaml:56:54 (graph.cd3)", this.f2_t53],
-        ["matmul %54 at specs/dbn.yaml:56:49 (graph.cd3)", this.f2_t54],
         ["add %57 at specs/dbn.yaml:56:21 (graph.cd3), computing mul %49 at specs/dbn.yaml:56:82 (graph.cd3), computing mul %56 at specs/dbn.yaml:56:21 (graph.cd3)", this.f2_t57],
         ["reduce_sum %58 at specs/dbn.yaml:56:21 (graph.cd3)", this.f2_t58],
       ],
@@ -614,18 +591,14 @@ export class Model implements CompiledModel {
         ["add %53 at specs/dbn.yaml:39:16 (graph.p_y_given_x), computing mul %45 at specs/dbn.yaml:63:10 (losses.finetune.nll), computing mul %52 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.f3_t53],
         ["reduce_sum %54 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.f3_t54],
         ["matmul %55 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.f3_t55],
-        ["matmul %56 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.f3_t56],
         ["mul %60 at specs/dbn.yaml:38:7 (graph.h3), computing mul %59 at specs/dbn.yaml:38:7 (graph.h3), computing sub %58 at specs/dbn.yaml:38:7 (graph.h3)", this.f3_t60],
         ["reduce_sum %61 at specs/dbn.yaml:38:23 (graph.h3)", this.f3_t61],
         ["matmul %62 at specs/dbn.yaml:38:18 (graph.h3)", this.f3_t62],
-        ["matmul %63 at specs/dbn.yaml:38:18 (graph.h3)", this.f3_t63],
         ["mul %66 at specs/dbn.yaml:37:7 (graph.h2), computing mul %65 at specs/dbn.yaml:37:7 (graph.h2), computing sub %64 at specs/dbn.yaml:37:7 (graph.h2)", this.f3_t66],
         ["reduce_sum %67 at specs/dbn.yaml:37:23 (graph.h2)", this.f3_t67],
         ["matmul %68 at specs/dbn.yaml:37:18 (graph.h2)", this.f3_t68],
-        ["matmul %69 at specs/dbn.yaml:37:18 (graph.h2)", this.f3_t69],
         ["mul %72 at specs/dbn.yaml:36:7 (graph.h1), computing mul %71 at specs/dbn.yaml:36:7 (graph.h1), computing sub %70 at specs/dbn.yaml:36:7 (graph.h1)", this.f3_t72],
         ["reduce_sum %73 at specs/dbn.yaml:36:22 (graph.h1)", this.f3_t73],
-        ["matmul %74 at specs/dbn.yaml:36:17 (graph.h1)", this.f3_t74],
       ],
     ];
     return probes[stepFn] ?? [];
@@ -644,11 +617,9 @@ export class Model implements CompiledModel {
     const f0_t31 = this.f0_t31;
     const f0_t32 = this.f0_t32;
     const f0_t35 = this.f0_t35;
-    const f0_t36 = this.f0_t36;
     const f0_t40 = this.f0_t40;
     const f0_t41 = this.f0_t41;
     const f0_t42 = this.f0_t42;
-    const f0_t43 = this.f0_t43;
     const f0_t47 = this.f0_t47;
     const f0_t48 = this.f0_t48;
     const p0_W1 = this.params.W1;
@@ -666,7 +637,7 @@ export class Model implements CompiledModel {
     f0_in_x.set(batch.x as Float32Array);
     // matmul %5 → [10, 1000] — specs/dbn.yaml:44 (graph.cd1)
     {
-      this.k.gemm_nn(11239200, 16, 11199200, 10, 1000, 784, 784, 1000, 1000, 0); // f0_in_x @ p0_W1 → f0_t5
+      this.k.gemm_nn(11239200, 16, 11199200, 10, 1000, 784, 784, 1000, 1000, 0, 1); // f0_in_x @ p0_W1 → f0_t5
     }
 
     // sigmoid %9 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
@@ -675,7 +646,7 @@ export class Model implements CompiledModel {
     for (let i0 = 0; i0 < 10000; i0++) f0_t12[i0] = (rng.uniform(this.desc.seed, 1, step, 0, i0) < f0_t9[i0] ? 1 : 0);
     // matmul %13 → [10, 784] — specs/dbn.yaml:41 (graph.v1_pre)
     {
-      this.k.gemm_nt(11310560, 16, 11350560, 10, 784, 1000, 1000, 1000, 784, 0); // f0_t12 @ p0_W1 → f0_t13
+      this.k.gemm_nt(11310560, 16, 11350560, 10, 784, 1000, 1000, 1000, 784, 0, 1); // f0_t12 @ p0_W1 → f0_t13
     }
 
     // add %14 → [10, 784] — specs/dbn.yaml:41 (graph.v1_pre)
@@ -684,7 +655,7 @@ export class Model implements CompiledModel {
     for (let i1 = 0; i1 < 7840; i1++) f0_t18[i1] = (rng.uniform(this.desc.seed, 2, step, 0, i1) < (1 / (1 + Math.exp(-(f0_t14[i1])))) ? 1 : 0);
     // matmul %20 → [10, 1000] — specs/dbn.yaml:44 (graph.cd1)
     {
-      this.k.gemm_nn(11413280, 16, 11444640, 10, 1000, 784, 784, 1000, 1000, 0); // f0_t18 @ p0_W1 → f0_t20
+      this.k.gemm_nn(11413280, 16, 11444640, 10, 1000, 784, 784, 1000, 1000, 0, 1); // f0_t18 @ p0_W1 → f0_t20
     }
 
     // reduce_sum %30 → [10] — specs/dbn.yaml:45 (graph.recon1)
@@ -714,11 +685,6 @@ export class Model implements CompiledModel {
     this.w.f0_loop32(); // WebAssembly SIMD (loops.wat)
     // mul %35 → [10, 1000] — specs/dbn.yaml:44 (graph.cd1)
     this.w.f0_loop35(); // WebAssembly SIMD (loops.wat)
-    // matmul %36 → [784, 1000] — specs/dbn.yaml:44 (graph.cd1)
-    {
-      this.k.gemm_tn(11413280, 11484720, 11524720, 784, 1000, 10, 784, 1000, 1000, 0); // f0_t18 @ f0_t35 → f0_t36
-    }
-
     // mul %40 → [10, 1000] — specs/dbn.yaml:44 (graph.cd1)
     this.w.f0_loop40(); // WebAssembly SIMD (loops.wat)
     // add %41 → [10, 1000] — specs/dbn.yaml:44 (graph.cd1)
@@ -734,11 +700,6 @@ export class Model implements CompiledModel {
       }
     }
 
-    // matmul %43 → [784, 1000] — specs/dbn.yaml:44 (graph.cd1)
-    {
-      this.k.gemm_tn(11239200, 14660720, 14744720, 784, 1000, 10, 784, 1000, 1000, 0); // f0_in_x @ f0_t40 → f0_t43
-    }
-
     // add %47 → [10, 784] — specs/dbn.yaml:44 (graph.cd1)
     this.w.f0_loop47(); // WebAssembly SIMD (loops.wat)
     // reduce_sum %48 → [784] — specs/dbn.yaml:44 (graph.cd1)
@@ -752,8 +713,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // sub %51 → [784, 1000] — specs/dbn.yaml:71 (phases[0].optimizer)
-    this.w.f0_loop51(); // WebAssembly SIMD (loops.wat)
+    // sub %51 → [784, 1000], fused with the products %36, %43 (compiler/emit/ts/update.ts) — specs/dbn.yaml:71 (phases[0].optimizer)
+    this.k.gemm_tn(11413280, 11484720, 16, 784, 1000, 10, 784, 1000, 1000, 1, -0.009999999776482582); // p0_W1 += -0.009999999776482582 · f0_t18 @ f0_t35
+    this.k.gemm_tn(11239200, 11524720, 16, 784, 1000, 10, 784, 1000, 1000, 1, -0.009999999776482582); // p0_W1 += -0.009999999776482582 · f0_in_x @ f0_t40
     // sub %54 → [1000] — specs/dbn.yaml:71 (phases[0].optimizer)
     this.w.f0_loop54(); // WebAssembly SIMD (loops.wat)
     // sub %57 → [784] — specs/dbn.yaml:71 (phases[0].optimizer)
@@ -776,11 +738,9 @@ export class Model implements CompiledModel {
     const f1_t37 = this.f1_t37;
     const f1_t38 = this.f1_t38;
     const f1_t41 = this.f1_t41;
-    const f1_t42 = this.f1_t42;
     const f1_t45 = this.f1_t45;
     const f1_t46 = this.f1_t46;
     const f1_t47 = this.f1_t47;
-    const f1_t48 = this.f1_t48;
     const f1_t51 = this.f1_t51;
     const f1_t52 = this.f1_t52;
     const p0_W1 = this.params.W1;
@@ -798,14 +758,14 @@ export class Model implements CompiledModel {
     f1_in_x.set(batch.x as Float32Array);
     // matmul %6 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
     {
-      this.k.gemm_nn(17955216, 16, 17915216, 10, 1000, 784, 784, 1000, 1000, 0); // f1_in_x @ p0_W1 → f1_t6
+      this.k.gemm_nn(11683216, 16, 11643216, 10, 1000, 784, 784, 1000, 1000, 0, 1); // f1_in_x @ p0_W1 → f1_t6
     }
 
     // sigmoid %9 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
     this.w.f1_loop9(); // WebAssembly SIMD (loops.wat)
     // matmul %11 → [10, 1000] — specs/dbn.yaml:50 (graph.cd2)
     {
-      this.k.gemm_nn(17986576, 3140016, 18026576, 10, 1000, 1000, 1000, 1000, 1000, 0); // f1_t9 @ p2_W2 → f1_t11
+      this.k.gemm_nn(11714576, 3140016, 11754576, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f1_t9 @ p2_W2 → f1_t11
     }
 
     // sigmoid %15 → [10, 1000] — specs/dbn.yaml:37 (graph.h2)
@@ -814,7 +774,7 @@ export class Model implements CompiledModel {
     for (let i0 = 0; i0 < 10000; i0++) f1_t18[i0] = (rng.uniform(this.desc.seed, 1, step, 0, i0) < f1_t15[i0] ? 1 : 0);
     // matmul %19 → [10, 1000] — specs/dbn.yaml:47 (graph.v2_pre)
     {
-      this.k.gemm_nt(18106576, 3140016, 18146576, 10, 1000, 1000, 1000, 1000, 1000, 0); // f1_t18 @ p2_W2 → f1_t19
+      this.k.gemm_nt(11834576, 3140016, 11874576, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f1_t18 @ p2_W2 → f1_t19
     }
 
     // add %20 → [10, 1000] — specs/dbn.yaml:47 (graph.v2_pre)
@@ -823,7 +783,7 @@ export class Model implements CompiledModel {
     for (let i1 = 0; i1 < 10000; i1++) f1_t24[i1] = (rng.uniform(this.desc.seed, 2, step, 0, i1) < (1 / (1 + Math.exp(-(f1_t20[i1])))) ? 1 : 0);
     // matmul %26 → [10, 1000] — specs/dbn.yaml:50 (graph.cd2)
     {
-      this.k.gemm_nn(18226576, 3140016, 18266576, 10, 1000, 1000, 1000, 1000, 1000, 0); // f1_t24 @ p2_W2 → f1_t26
+      this.k.gemm_nn(11954576, 3140016, 11994576, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f1_t24 @ p2_W2 → f1_t26
     }
 
     // reduce_sum %36 → [10] — specs/dbn.yaml:51 (graph.recon2)
@@ -853,11 +813,6 @@ export class Model implements CompiledModel {
     this.w.f1_loop38(); // WebAssembly SIMD (loops.wat)
     // mul %41 → [10, 1000] — specs/dbn.yaml:50 (graph.cd2)
     this.w.f1_loop41(); // WebAssembly SIMD (loops.wat)
-    // matmul %42 → [1000, 1000] — specs/dbn.yaml:50 (graph.cd2)
-    {
-      this.k.gemm_tn(18226576, 18306656, 18346656, 1000, 1000, 10, 1000, 1000, 1000, 0); // f1_t24 @ f1_t41 → f1_t42
-    }
-
     // mul %45 → [10, 1000] — specs/dbn.yaml:50 (graph.cd2)
     this.w.f1_loop45(); // WebAssembly SIMD (loops.wat)
     // add %46 → [10, 1000] — specs/dbn.yaml:50 (graph.cd2)
@@ -873,11 +828,6 @@ export class Model implements CompiledModel {
       }
     }
 
-    // matmul %48 → [1000, 1000] — specs/dbn.yaml:50 (graph.cd2)
-    {
-      this.k.gemm_tn(17986576, 22346656, 22430656, 1000, 1000, 10, 1000, 1000, 1000, 0); // f1_t9 @ f1_t45 → f1_t48
-    }
-
     // add %51 → [10, 1000] — specs/dbn.yaml:50 (graph.cd2)
     this.w.f1_loop51(); // WebAssembly SIMD (loops.wat)
     // reduce_sum %52 → [1000] — specs/dbn.yaml:50 (graph.cd2)
@@ -891,8 +841,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // sub %55 → [1000, 1000] — specs/dbn.yaml:77 (phases[1].optimizer)
-    this.w.f1_loop55(); // WebAssembly SIMD (loops.wat)
+    // sub %55 → [1000, 1000], fused with the products %42, %48 (compiler/emit/ts/update.ts) — specs/dbn.yaml:77 (phases[1].optimizer)
+    this.k.gemm_tn(11954576, 12034656, 3140016, 1000, 1000, 10, 1000, 1000, 1000, 1, -0.009999999776482582); // p2_W2 += -0.009999999776482582 · f1_t24 @ f1_t41
+    this.k.gemm_tn(11714576, 12074656, 3140016, 1000, 1000, 10, 1000, 1000, 1000, 1, -0.009999999776482582); // p2_W2 += -0.009999999776482582 · f1_t9 @ f1_t45
     // sub %58 → [1000] — specs/dbn.yaml:77 (phases[1].optimizer)
     this.w.f1_loop58(); // WebAssembly SIMD (loops.wat)
     // sub %60 → [1000] — specs/dbn.yaml:77 (phases[1].optimizer)
@@ -917,11 +868,9 @@ export class Model implements CompiledModel {
     const f2_t43 = this.f2_t43;
     const f2_t44 = this.f2_t44;
     const f2_t47 = this.f2_t47;
-    const f2_t48 = this.f2_t48;
     const f2_t51 = this.f2_t51;
     const f2_t52 = this.f2_t52;
     const f2_t53 = this.f2_t53;
-    const f2_t54 = this.f2_t54;
     const f2_t57 = this.f2_t57;
     const f2_t58 = this.f2_t58;
     const p0_W1 = this.params.W1;
@@ -939,21 +888,21 @@ export class Model implements CompiledModel {
     f2_in_x.set(batch.x as Float32Array);
     // matmul %8 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
     {
-      this.k.gemm_nn(26514656, 16, 26474656, 10, 1000, 784, 784, 1000, 1000, 0); // f2_in_x @ p0_W1 → f2_t8
+      this.k.gemm_nn(12242656, 16, 12202656, 10, 1000, 784, 784, 1000, 1000, 0, 1); // f2_in_x @ p0_W1 → f2_t8
     }
 
     // sigmoid %11 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
     this.w.f2_loop11(); // WebAssembly SIMD (loops.wat)
     // matmul %12 → [10, 1000] — specs/dbn.yaml:37 (graph.h2)
     {
-      this.k.gemm_nn(26546016, 3140016, 26586016, 10, 1000, 1000, 1000, 1000, 1000, 0); // f2_t11 @ p2_W2 → f2_t12
+      this.k.gemm_nn(12274016, 3140016, 12314016, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f2_t11 @ p2_W2 → f2_t12
     }
 
     // sigmoid %15 → [10, 1000] — specs/dbn.yaml:37 (graph.h2)
     this.w.f2_loop15(); // WebAssembly SIMD (loops.wat)
     // matmul %17 → [10, 1000] — specs/dbn.yaml:56 (graph.cd3)
     {
-      this.k.gemm_nn(26626016, 7144016, 26666016, 10, 1000, 1000, 1000, 1000, 1000, 0); // f2_t15 @ p4_W3 → f2_t17
+      this.k.gemm_nn(12354016, 7144016, 12394016, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f2_t15 @ p4_W3 → f2_t17
     }
 
     // sigmoid %21 → [10, 1000] — specs/dbn.yaml:38 (graph.h3)
@@ -962,7 +911,7 @@ export class Model implements CompiledModel {
     for (let i0 = 0; i0 < 10000; i0++) f2_t24[i0] = (rng.uniform(this.desc.seed, 1, step, 0, i0) < f2_t21[i0] ? 1 : 0);
     // matmul %25 → [10, 1000] — specs/dbn.yaml:53 (graph.v3_pre)
     {
-      this.k.gemm_nt(26746016, 7144016, 26786016, 10, 1000, 1000, 1000, 1000, 1000, 0); // f2_t24 @ p4_W3 → f2_t25
+      this.k.gemm_nt(12474016, 7144016, 12514016, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f2_t24 @ p4_W3 → f2_t25
     }
 
     // add %26 → [10, 1000] — specs/dbn.yaml:53 (graph.v3_pre)
@@ -971,7 +920,7 @@ export class Model implements CompiledModel {
     for (let i1 = 0; i1 < 10000; i1++) f2_t30[i1] = (rng.uniform(this.desc.seed, 2, step, 0, i1) < (1 / (1 + Math.exp(-(f2_t26[i1])))) ? 1 : 0);
     // matmul %32 → [10, 1000] — specs/dbn.yaml:56 (graph.cd3)
     {
-      this.k.gemm_nn(26866016, 7144016, 26906016, 10, 1000, 1000, 1000, 1000, 1000, 0); // f2_t30 @ p4_W3 → f2_t32
+      this.k.gemm_nn(12594016, 7144016, 12634016, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f2_t30 @ p4_W3 → f2_t32
     }
 
     // reduce_sum %42 → [10] — specs/dbn.yaml:57 (graph.recon3)
@@ -1001,11 +950,6 @@ export class Model implements CompiledModel {
     this.w.f2_loop44(); // WebAssembly SIMD (loops.wat)
     // mul %47 → [10, 1000] — specs/dbn.yaml:56 (graph.cd3)
     this.w.f2_loop47(); // WebAssembly SIMD (loops.wat)
-    // matmul %48 → [1000, 1000] — specs/dbn.yaml:56 (graph.cd3)
-    {
-      this.k.gemm_tn(26866016, 26946096, 26986096, 1000, 1000, 10, 1000, 1000, 1000, 0); // f2_t30 @ f2_t47 → f2_t48
-    }
-
     // mul %51 → [10, 1000] — specs/dbn.yaml:56 (graph.cd3)
     this.w.f2_loop51(); // WebAssembly SIMD (loops.wat)
     // add %52 → [10, 1000] — specs/dbn.yaml:56 (graph.cd3)
@@ -1021,11 +965,6 @@ export class Model implements CompiledModel {
       }
     }
 
-    // matmul %54 → [1000, 1000] — specs/dbn.yaml:56 (graph.cd3)
-    {
-      this.k.gemm_tn(26626016, 30986096, 31070096, 1000, 1000, 10, 1000, 1000, 1000, 0); // f2_t15 @ f2_t51 → f2_t54
-    }
-
     // add %57 → [10, 1000] — specs/dbn.yaml:56 (graph.cd3)
     this.w.f2_loop57(); // WebAssembly SIMD (loops.wat)
     // reduce_sum %58 → [1000] — specs/dbn.yaml:56 (graph.cd3)
@@ -1039,8 +978,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // sub %61 → [1000, 1000] — specs/dbn.yaml:83 (phases[2].optimizer)
-    this.w.f2_loop61(); // WebAssembly SIMD (loops.wat)
+    // sub %61 → [1000, 1000], fused with the products %48, %54 (compiler/emit/ts/update.ts) — specs/dbn.yaml:83 (phases[2].optimizer)
+    this.k.gemm_tn(12594016, 12674096, 7144016, 1000, 1000, 10, 1000, 1000, 1000, 1, -0.009999999776482582); // p4_W3 += -0.009999999776482582 · f2_t30 @ f2_t47
+    this.k.gemm_tn(12354016, 12714096, 7144016, 1000, 1000, 10, 1000, 1000, 1000, 1, -0.009999999776482582); // p4_W3 += -0.009999999776482582 · f2_t15 @ f2_t51
     // sub %64 → [1000] — specs/dbn.yaml:83 (phases[2].optimizer)
     this.w.f2_loop64(); // WebAssembly SIMD (loops.wat)
     // sub %66 → [1000] — specs/dbn.yaml:83 (phases[2].optimizer)
@@ -1070,18 +1010,14 @@ export class Model implements CompiledModel {
     const f3_t53 = this.f3_t53;
     const f3_t54 = this.f3_t54;
     const f3_t55 = this.f3_t55;
-    const f3_t56 = this.f3_t56;
     const f3_t60 = this.f3_t60;
     const f3_t61 = this.f3_t61;
     const f3_t62 = this.f3_t62;
-    const f3_t63 = this.f3_t63;
     const f3_t66 = this.f3_t66;
     const f3_t67 = this.f3_t67;
     const f3_t68 = this.f3_t68;
-    const f3_t69 = this.f3_t69;
     const f3_t72 = this.f3_t72;
     const f3_t73 = this.f3_t73;
-    const f3_t74 = this.f3_t74;
     const p0_W1 = this.params.W1;
     const p1_b1 = this.params.b1;
     const p2_W2 = this.params.W2;
@@ -1098,28 +1034,28 @@ export class Model implements CompiledModel {
     f3_in_y.set(batch.y as Int32Array);
     // matmul %10 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
     {
-      this.k.gemm_nn(35154096, 16, 35114096, 10, 1000, 784, 784, 1000, 1000, 0); // f3_in_x @ p0_W1 → f3_t10
+      this.k.gemm_nn(12882096, 16, 12842096, 10, 1000, 784, 784, 1000, 1000, 0, 1); // f3_in_x @ p0_W1 → f3_t10
     }
 
     // sigmoid %13 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
     this.w.f3_loop13(); // WebAssembly SIMD (loops.wat)
     // matmul %14 → [10, 1000] — specs/dbn.yaml:37 (graph.h2)
     {
-      this.k.gemm_nn(35185456, 3140016, 35225456, 10, 1000, 1000, 1000, 1000, 1000, 0); // f3_t13 @ p2_W2 → f3_t14
+      this.k.gemm_nn(12913456, 3140016, 12953456, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f3_t13 @ p2_W2 → f3_t14
     }
 
     // sigmoid %17 → [10, 1000] — specs/dbn.yaml:37 (graph.h2)
     this.w.f3_loop17(); // WebAssembly SIMD (loops.wat)
     // matmul %18 → [10, 1000] — specs/dbn.yaml:38 (graph.h3)
     {
-      this.k.gemm_nn(35265456, 7144016, 35305456, 10, 1000, 1000, 1000, 1000, 1000, 0); // f3_t17 @ p4_W3 → f3_t18
+      this.k.gemm_nn(12993456, 7144016, 13033456, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f3_t17 @ p4_W3 → f3_t18
     }
 
     // sigmoid %21 → [10, 1000] — specs/dbn.yaml:38 (graph.h3)
     this.w.f3_loop21(); // WebAssembly SIMD (loops.wat)
     // matmul %22 → [10, 10] — specs/dbn.yaml:39 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(35345456, 11159152, 35385456, 10, 10, 1000, 1000, 10, 10, 0); // f3_t21 @ p9_W4 → f3_t22
+      this.k.gemm_nn(13073456, 11159152, 13113456, 10, 10, 1000, 1000, 10, 10, 0, 1); // f3_t21 @ p9_W4 → f3_t22
     }
 
     // add %24 → [10, 10] — specs/dbn.yaml:39 (graph.p_y_given_x)
@@ -1197,12 +1133,7 @@ export class Model implements CompiledModel {
 
     // matmul %55 → [10, 1000] — specs/dbn.yaml:39 (graph.p_y_given_x)
     {
-      this.k.gemm_nt(35387824, 11159152, 35388272, 10, 1000, 10, 10, 10, 1000, 0); // f3_t53 @ p9_W4 → f3_t55
-    }
-
-    // matmul %56 → [1000, 10] — specs/dbn.yaml:39 (graph.p_y_given_x)
-    {
-      this.k.gemm_tn(35345456, 35387824, 35428272, 1000, 10, 10, 1000, 10, 10, 0); // f3_t21 @ f3_t53 → f3_t56
+      this.k.gemm_nt(13115824, 11159152, 13116272, 10, 1000, 10, 10, 10, 1000, 0, 1); // f3_t53 @ p9_W4 → f3_t55
     }
 
     // mul %60 → [10, 1000] — specs/dbn.yaml:38 (graph.h3)
@@ -1220,12 +1151,7 @@ export class Model implements CompiledModel {
 
     // matmul %62 → [10, 1000] — specs/dbn.yaml:38 (graph.h3)
     {
-      this.k.gemm_nt(35468272, 7144016, 35512272, 10, 1000, 1000, 1000, 1000, 1000, 0); // f3_t60 @ p4_W3 → f3_t62
-    }
-
-    // matmul %63 → [1000, 1000] — specs/dbn.yaml:38 (graph.h3)
-    {
-      this.k.gemm_tn(35265456, 35468272, 35552272, 1000, 1000, 10, 1000, 1000, 1000, 0); // f3_t17 @ f3_t60 → f3_t63
+      this.k.gemm_nt(13156272, 7144016, 13200272, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f3_t60 @ p4_W3 → f3_t62
     }
 
     // mul %66 → [10, 1000] — specs/dbn.yaml:37 (graph.h2)
@@ -1243,12 +1169,7 @@ export class Model implements CompiledModel {
 
     // matmul %68 → [10, 1000] — specs/dbn.yaml:37 (graph.h2)
     {
-      this.k.gemm_nt(39552272, 3140016, 39596272, 10, 1000, 1000, 1000, 1000, 1000, 0); // f3_t66 @ p2_W2 → f3_t68
-    }
-
-    // matmul %69 → [1000, 1000] — specs/dbn.yaml:37 (graph.h2)
-    {
-      this.k.gemm_tn(35185456, 39552272, 39636272, 1000, 1000, 10, 1000, 1000, 1000, 0); // f3_t13 @ f3_t66 → f3_t69
+      this.k.gemm_nt(13240272, 3140016, 13284272, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f3_t66 @ p2_W2 → f3_t68
     }
 
     // mul %72 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
@@ -1264,25 +1185,20 @@ export class Model implements CompiledModel {
       }
     }
 
-    // matmul %74 → [784, 1000] — specs/dbn.yaml:36 (graph.h1)
-    {
-      this.k.gemm_tn(35154096, 43636272, 43680272, 784, 1000, 10, 784, 1000, 1000, 0); // f3_in_x @ f3_t72 → f3_t74
-    }
-
-    // sub %77 → [784, 1000] — specs/dbn.yaml:89 (phases[3].optimizer)
-    this.w.f3_loop77(); // WebAssembly SIMD (loops.wat)
+    // sub %77 → [784, 1000], fused with the products %74 (compiler/emit/ts/update.ts) — specs/dbn.yaml:89 (phases[3].optimizer)
+    this.k.gemm_tn(12882096, 13324272, 16, 784, 1000, 10, 784, 1000, 1000, 1, -0.10000000149011612); // p0_W1 += -0.10000000149011612 · f3_in_x @ f3_t72
     // sub %80 → [1000] — specs/dbn.yaml:89 (phases[3].optimizer)
     this.w.f3_loop80(); // WebAssembly SIMD (loops.wat)
-    // sub %83 → [1000, 1000] — specs/dbn.yaml:89 (phases[3].optimizer)
-    this.w.f3_loop83(); // WebAssembly SIMD (loops.wat)
+    // sub %83 → [1000, 1000], fused with the products %69 (compiler/emit/ts/update.ts) — specs/dbn.yaml:89 (phases[3].optimizer)
+    this.k.gemm_tn(12913456, 13240272, 3140016, 1000, 1000, 10, 1000, 1000, 1000, 1, -0.10000000149011612); // p2_W2 += -0.10000000149011612 · f3_t13 @ f3_t66
     // sub %85 → [1000] — specs/dbn.yaml:89 (phases[3].optimizer)
     this.w.f3_loop85(); // WebAssembly SIMD (loops.wat)
-    // sub %87 → [1000, 1000] — specs/dbn.yaml:89 (phases[3].optimizer)
-    this.w.f3_loop87(); // WebAssembly SIMD (loops.wat)
+    // sub %87 → [1000, 1000], fused with the products %63 (compiler/emit/ts/update.ts) — specs/dbn.yaml:89 (phases[3].optimizer)
+    this.k.gemm_tn(12993456, 13156272, 7144016, 1000, 1000, 10, 1000, 1000, 1000, 1, -0.10000000149011612); // p4_W3 += -0.10000000149011612 · f3_t17 @ f3_t60
     // sub %89 → [1000] — specs/dbn.yaml:89 (phases[3].optimizer)
     this.w.f3_loop89(); // WebAssembly SIMD (loops.wat)
-    // sub %92 → [1000, 10] — specs/dbn.yaml:89 (phases[3].optimizer)
-    this.w.f3_loop92(); // WebAssembly SIMD (loops.wat)
+    // sub %92 → [1000, 10], fused with the products %56 (compiler/emit/ts/update.ts) — specs/dbn.yaml:89 (phases[3].optimizer)
+    this.k.gemm_tn(13073456, 13115824, 11159152, 1000, 10, 10, 1000, 10, 10, 1, -0.10000000149011612); // p9_W4 += -0.10000000149011612 · f3_t21 @ f3_t53
     // sub %94 → [10] — specs/dbn.yaml:89 (phases[3].optimizer)
     this.w.f3_loop94(); // WebAssembly SIMD (loops.wat)
     return f3_t42[0];

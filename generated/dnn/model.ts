@@ -392,21 +392,21 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %8 → [100, 200] — specs/dnn.yaml:29 (graph.h1)
     {
-      this.k.gemm_nn(7270384, 16, 7190384, 100, 200, 784, 784, 200, 200, 0); // ev_in_x @ p0_W1 → ev_t8
+      this.k.gemm_nn(7270384, 16, 7190384, 100, 200, 784, 784, 200, 200, 0, 1); // ev_in_x @ p0_W1 → ev_t8
     }
 
     // maximum %12 → [100, 200] — specs/dnn.yaml:29 (graph.h1)
     this.w.ev_loop12(); // WebAssembly SIMD (loops.wat)
     // matmul %13 → [100, 200] — specs/dnn.yaml:30 (graph.h2)
     {
-      this.k.gemm_nn(7583984, 628016, 7663984, 100, 200, 200, 200, 200, 200, 0); // ev_t12 @ p2_W2 → ev_t13
+      this.k.gemm_nn(7583984, 628016, 7663984, 100, 200, 200, 200, 200, 200, 0, 1); // ev_t12 @ p2_W2 → ev_t13
     }
 
     // maximum %16 → [100, 200] — specs/dnn.yaml:30 (graph.h2)
     this.w.ev_loop16(); // WebAssembly SIMD (loops.wat)
     // matmul %17 → [100, 10] — specs/dnn.yaml:31 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(7743984, 788816, 7823984, 100, 10, 200, 200, 10, 10, 0); // ev_t16 @ p4_W3 → ev_t17
+      this.k.gemm_nn(7743984, 788816, 7823984, 100, 10, 200, 200, 10, 10, 0, 1); // ev_t16 @ p4_W3 → ev_t17
     }
 
     // add %19 → [100, 10] — specs/dnn.yaml:31 (graph.p_y_given_x)
@@ -610,7 +610,7 @@ export class Model implements CompiledModel {
     for (let i0 = 0; i0 < 78400; i0++) f0_t13[i0] = ((f0_in_x[i0] * (rng.uniform(this.desc.seed, 1, step, 0, i0) < 0.8 ? 1 : 0)) / 0.8);
     // matmul %14 → [100, 200] — specs/dnn.yaml:29 (graph.h1)
     {
-      this.k.gemm_nn(2390560, 16, 3017760, 100, 200, 784, 784, 200, 200, 0); // f0_t13 @ p0_W1 → f0_t14
+      this.k.gemm_nn(2390560, 16, 3017760, 100, 200, 784, 784, 200, 200, 0, 1); // f0_t13 @ p0_W1 → f0_t14
     }
 
     // add %16 → [100, 200] — specs/dnn.yaml:29 (graph.h1)
@@ -621,7 +621,7 @@ export class Model implements CompiledModel {
     this.w.f0_loop24(); // WebAssembly SIMD (loops.wat)
     // matmul %25 → [100, 200] — specs/dnn.yaml:30 (graph.h2)
     {
-      this.k.gemm_nn(3257760, 628016, 3337760, 100, 200, 200, 200, 200, 200, 0); // f0_t24 @ p2_W2 → f0_t25
+      this.k.gemm_nn(3257760, 628016, 3337760, 100, 200, 200, 200, 200, 200, 0, 1); // f0_t24 @ p2_W2 → f0_t25
     }
 
     // add %27 → [100, 200] — specs/dnn.yaml:30 (graph.h2)
@@ -632,7 +632,7 @@ export class Model implements CompiledModel {
     this.w.f0_loop33(); // WebAssembly SIMD (loops.wat)
     // matmul %34 → [100, 10] — specs/dnn.yaml:31 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(3577760, 788816, 3657760, 100, 10, 200, 200, 10, 10, 0); // f0_t33 @ p4_W3 → f0_t34
+      this.k.gemm_nn(3577760, 788816, 3657760, 100, 10, 200, 200, 10, 10, 0, 1); // f0_t33 @ p4_W3 → f0_t34
     }
 
     // add %36 → [100, 10] — specs/dnn.yaml:31 (graph.p_y_given_x)
@@ -723,12 +723,12 @@ export class Model implements CompiledModel {
 
     // matmul %79 → [100, 200] — specs/dnn.yaml:31 (graph.p_y_given_x)
     {
-      this.k.gemm_nt(3680640, 788816, 3684688, 100, 200, 10, 10, 10, 200, 0); // f0_t77 @ p4_W3 → f0_t79
+      this.k.gemm_nt(3680640, 788816, 3684688, 100, 200, 10, 10, 10, 200, 0, 1); // f0_t77 @ p4_W3 → f0_t79
     }
 
     // matmul %80 → [200, 10] — specs/dnn.yaml:31 (graph.p_y_given_x)
     {
-      this.k.gemm_tn(3577760, 3680640, 3764688, 200, 10, 100, 200, 10, 10, 0); // f0_t33 @ f0_t77 → f0_t80
+      this.k.gemm_tn(3577760, 3680640, 3764688, 200, 10, 100, 200, 10, 10, 0, 1); // f0_t33 @ f0_t77 → f0_t80
     }
 
     // add %81 → [200, 10] — specs/dnn.yaml:31 (graph.p_y_given_x)
@@ -748,12 +748,12 @@ export class Model implements CompiledModel {
 
     // matmul %87 → [100, 200] — specs/dnn.yaml:30 (graph.h2)
     {
-      this.k.gemm_nt(3780688, 628016, 3861488, 100, 200, 200, 200, 200, 200, 0); // f0_t85 @ p2_W2 → f0_t87
+      this.k.gemm_nt(3780688, 628016, 3861488, 100, 200, 200, 200, 200, 200, 0, 1); // f0_t85 @ p2_W2 → f0_t87
     }
 
     // matmul %88 → [200, 200] — specs/dnn.yaml:30 (graph.h2)
     {
-      this.k.gemm_tn(3257760, 3780688, 3941488, 200, 200, 100, 200, 200, 200, 0); // f0_t24 @ f0_t85 → f0_t88
+      this.k.gemm_tn(3257760, 3780688, 3941488, 200, 200, 100, 200, 200, 200, 0, 1); // f0_t24 @ f0_t85 → f0_t88
     }
 
     // add %89 → [200, 200] — specs/dnn.yaml:30 (graph.h2)
@@ -773,7 +773,7 @@ export class Model implements CompiledModel {
 
     // matmul %95 → [784, 200] — specs/dnn.yaml:29 (graph.h1)
     {
-      this.k.gemm_tn(2390560, 4261488, 4342288, 784, 200, 100, 784, 200, 200, 0); // f0_t13 @ f0_t93 → f0_t95
+      this.k.gemm_tn(2390560, 4261488, 4342288, 784, 200, 100, 784, 200, 200, 0, 1); // f0_t13 @ f0_t93 → f0_t95
     }
 
     // add %96 → [784, 200] — specs/dnn.yaml:29 (graph.h1)

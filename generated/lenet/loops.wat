@@ -269,7 +269,7 @@
   (func $f0_loop65 (export "f0_loop65") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 51805152) (i32.mul (local.get $row) (i32.const 1000000))))
+      (local.set $bo (i32.add (i32.const 51785152) (i32.mul (local.get $row) (i32.const 1000000))))
       (local.set $b0 (i32.add (i32.const 50785152) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 49651072) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 49651072) (i32.const 0)))
@@ -291,8 +291,8 @@
   (func $f0_loop73 (export "f0_loop73") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 56007152) (i32.mul (local.get $row) (i32.const 1600000))))
-      (local.set $b0 (i32.add (i32.const 52807152) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 54387152) (i32.mul (local.get $row) (i32.const 1600000))))
+      (local.set $b0 (i32.add (i32.const 52787152) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 47051072) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 47051072) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -313,8 +313,8 @@
   (func $f0_loop90 (export "f0_loop90") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 90182560) (i32.mul (local.get $row) (i32.const 5760000))))
-      (local.set $b0 (i32.add (i32.const 64210560) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 88562560) (i32.mul (local.get $row) (i32.const 5760000))))
+      (local.set $b0 (i32.add (i32.const 62590560) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 32161472) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 32161472) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -337,7 +337,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 167682960) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 166062960) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -358,7 +358,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 2016) (i32.mul (local.get $row) (i32.const 80))))
       (local.set $b0 (i32.add (i32.const 2016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 95954080) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 94334080) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80)))
@@ -379,7 +379,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 2096) (i32.mul (local.get $row) (i32.const 100000))))
       (local.set $b0 (i32.add (i32.const 2096) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 90082560) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 88462560) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 100000)))
@@ -400,7 +400,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 102096) (i32.mul (local.get $row) (i32.const 200))))
       (local.set $b0 (i32.add (i32.const 102096) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 57610352) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 55990352) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 200)))
@@ -415,34 +415,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %115  [800, 500]
-  (func $f0_loop115 (export "f0_loop115") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 102304) (i32.mul (local.get $row) (i32.const 1600000))))
-      (local.set $b0 (i32.add (i32.const 102304) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 54407152) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1600000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 1600000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
   ;; sub %118  [500]
   (func $f0_loop118 (export "f0_loop118") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1702304) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1702304) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 52805152) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 52785152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -451,27 +430,6 @@
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 2000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
-  ;; sub %121  [500, 10]
-  (func $f0_loop121 (export "f0_loop121") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 1704304) (i32.mul (local.get $row) (i32.const 20000))))
-      (local.set $b0 (i32.add (i32.const 1704304) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 51785152) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 20000)))
         (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
@@ -503,9 +461,9 @@
   (func $ev_loop16 (export "ev_loop16") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 198122080) (i32.mul (local.get $row) (i32.const 11520))))
-      (local.set $b0 (i32.add (i32.const 192350560) (i32.mul (local.get $row) (i32.const 11520))))
-      (local.set $b1 (i32.add (i32.const 198110560) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 196502080) (i32.mul (local.get $row) (i32.const 11520))))
+      (local.set $b0 (i32.add (i32.const 190730560) (i32.mul (local.get $row) (i32.const 11520))))
+      (local.set $b1 (i32.add (i32.const 196490560) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 11520)))
@@ -524,9 +482,9 @@
   (func $ev_loop22 (export "ev_loop22") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 213011680) (i32.mul (local.get $row) (i32.const 3200))))
-      (local.set $b0 (i32.add (i32.const 211408480) (i32.mul (local.get $row) (i32.const 3200))))
-      (local.set $b1 (i32.add (i32.const 213008480) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 211391680) (i32.mul (local.get $row) (i32.const 3200))))
+      (local.set $b0 (i32.add (i32.const 209788480) (i32.mul (local.get $row) (i32.const 3200))))
+      (local.set $b1 (i32.add (i32.const 211388480) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3200)))
@@ -545,8 +503,8 @@
   (func $ev_loop27 (export "ev_loop27") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 215611680) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 214611680) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 213991680) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 212991680) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1702304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -566,8 +524,8 @@
   (func $ev_loop30 (export "ev_loop30") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 216631680) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 216611680) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 215011680) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 214991680) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 1724304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -587,9 +545,9 @@
   (func $ev_loop35 (export "ev_loop35") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 216653680) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 216631680) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 216651680) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 215033680) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 215011680) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 215031680) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -609,8 +567,8 @@
   (func $ev_loop36 (export "ev_loop36") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 216673680) (i32.mul (local.get $row) (i32.const 20000))))
-      (local.set $b0 (i32.add (i32.const 216653680) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 215053680) (i32.mul (local.get $row) (i32.const 20000))))
+      (local.set $b0 (i32.add (i32.const 215033680) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
@@ -629,9 +587,9 @@
   (func $ev_loop40 (export "ev_loop40") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 216695680) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 216673680) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 216693680) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 215075680) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 215053680) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 215073680) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -651,8 +609,8 @@
   (func $ev_loop51 (export "ev_loop51") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 216745680) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 216743680) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 215125680) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 215123680) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))

@@ -144,9 +144,7 @@ interface Loops {
   readonly f0_loop106: () => void;
   readonly f0_loop109: () => void;
   readonly f0_loop112: () => void;
-  readonly f0_loop115: () => void;
   readonly f0_loop118: () => void;
-  readonly f0_loop121: () => void;
   readonly f0_loop124: () => void;
   readonly ev_loop16: () => void;
   readonly ev_loop22: () => void;
@@ -165,8 +163,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 206.7 MiB, laid out at compile time. */
-  private readonly mem = createArena(216747680);
+  /** Every buffer of the model, 205.2 MiB, laid out at compile time. */
+  private readonly mem = createArena(215127680);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W1: new Float32Array(this.mem.buffer, 16, 500), b1: new Float32Array(this.mem.buffer, 2016, 20), W2: new Float32Array(this.mem.buffer, 2096, 25000), b2: new Float32Array(this.mem.buffer, 102096, 50), W3: new Float32Array(this.mem.buffer, 102304, 400000), b3: new Float32Array(this.mem.buffer, 1702304, 500), W4: new Float32Array(this.mem.buffer, 1704304, 5000), b4: new Float32Array(this.mem.buffer, 1724304, 10) };
@@ -202,67 +200,65 @@ export class Model implements CompiledModel {
   private readonly f0_t58 = new Float32Array(this.mem.buffer, 50765104, 5000);
   private readonly f0_t59 = new Float32Array(this.mem.buffer, 50785104, 10);
   private readonly f0_t60 = new Float32Array(this.mem.buffer, 50785152, 250000);
-  private readonly f0_t61 = new Float32Array(this.mem.buffer, 51785152, 5000);
-  private readonly f0_t65 = new Float32Array(this.mem.buffer, 51805152, 250000);
-  private readonly f0_t66 = new Float32Array(this.mem.buffer, 52805152, 500);
-  private readonly f0_t67 = new Float32Array(this.mem.buffer, 52807152, 400000);
-  private readonly f0_t68 = new Float32Array(this.mem.buffer, 54407152, 400000);
-  private readonly f0_t73 = new Float32Array(this.mem.buffer, 56007152, 400000);
-  private readonly f0_t74 = new Float32Array(this.mem.buffer, 57607152, 800);
-  private readonly f0_t75 = new Float32Array(this.mem.buffer, 57610352, 50);
-  private readonly f0_t77 = new Float32Array(this.mem.buffer, 57610560, 1600000);
-  private readonly f0_t78 = new Float32Array(this.mem.buffer, 64010560, 25000);
-  private readonly f0_t79 = new Float32Array(this.mem.buffer, 64110560, 25000);
-  private readonly f0_t80 = new Float32Array(this.mem.buffer, 64210560, 1440000);
-  private readonly f0_w80_98 = new Float32Array(this.mem.buffer, 69970560, 25000);
-  private readonly f0_w80_99 = new Float32Array(this.mem.buffer, 70070560, 32000);
-  private readonly f0_t81 = new Float32Array(this.mem.buffer, 70198560, 1440000);
-  private readonly f0_t82 = new Float32Array(this.mem.buffer, 75958560, 1600000);
-  private readonly f0_t83 = new Float32Array(this.mem.buffer, 82358560, 1600000);
-  private readonly f0_t84 = new Float32Array(this.mem.buffer, 88758560, 25000);
-  private readonly f0_w84_119 = new Float32Array(this.mem.buffer, 88858560, 256000);
-  private readonly f0_w84_120 = new Float32Array(this.mem.buffer, 89882560, 25000);
-  private readonly f0_t85 = new Float32Array(this.mem.buffer, 89982560, 25000);
-  private readonly f0_t86 = new Float32Array(this.mem.buffer, 90082560, 25000);
-  private readonly f0_t90 = new Float32Array(this.mem.buffer, 90182560, 1440000);
-  private readonly f0_t91 = new Float32Array(this.mem.buffer, 95942560, 2880);
-  private readonly f0_t92 = new Float32Array(this.mem.buffer, 95954080, 20);
-  private readonly f0_t94 = new Float32Array(this.mem.buffer, 95954160, 5760000);
-  private readonly f0_t95 = new Float32Array(this.mem.buffer, 118994160, 392000);
-  private readonly f0_t96 = new Float32Array(this.mem.buffer, 120562160, 5760000);
-  private readonly f0_t97 = new Float32Array(this.mem.buffer, 143602160, 5760000);
-  private readonly f0_t98 = new Float32Array(this.mem.buffer, 166642160, 500);
-  private readonly f0_w98_174 = new Float32Array(this.mem.buffer, 166644160, 259200);
-  private readonly f0_t99 = new Float32Array(this.mem.buffer, 167680960, 500);
-  private readonly f0_t100 = new Float32Array(this.mem.buffer, 167682960, 500);
-  private readonly ev_t11 = new Float32Array(this.mem.buffer, 167684960, 5760000);
-  private readonly ev_in_x = new Float32Array(this.mem.buffer, 190724960, 392000);
-  private readonly ev_w11_0 = new Float32Array(this.mem.buffer, 192292960, 14400);
-  private readonly ev_t12 = new Float32Array(this.mem.buffer, 192350560, 1440000);
-  private readonly ev_t13 = new Float32Array(this.mem.buffer, 198110560, 2880);
-  private readonly ev_t16 = new Float32Array(this.mem.buffer, 198122080, 1440000);
-  private readonly ev_t17 = new Float32Array(this.mem.buffer, 203882080, 1600000);
-  private readonly ev_w17_24 = new Float32Array(this.mem.buffer, 210282080, 256000);
-  private readonly ev_w17_25 = new Float32Array(this.mem.buffer, 211306080, 25600);
-  private readonly ev_t18 = new Float32Array(this.mem.buffer, 211408480, 400000);
-  private readonly ev_t19 = new Float32Array(this.mem.buffer, 213008480, 800);
-  private readonly ev_t22 = new Float32Array(this.mem.buffer, 213011680, 400000);
-  private readonly ev_t24 = new Float32Array(this.mem.buffer, 214611680, 250000);
-  private readonly ev_t27 = new Float32Array(this.mem.buffer, 215611680, 250000);
-  private readonly ev_t28 = new Float32Array(this.mem.buffer, 216611680, 5000);
-  private readonly ev_t30 = new Float32Array(this.mem.buffer, 216631680, 5000);
-  private readonly ev_t31 = new Float32Array(this.mem.buffer, 216651680, 500);
-  private readonly ev_t35 = new Float32Array(this.mem.buffer, 216653680, 5000);
-  private readonly ev_t36 = new Float32Array(this.mem.buffer, 216673680, 5000);
-  private readonly ev_t37 = new Float32Array(this.mem.buffer, 216693680, 500);
-  private readonly ev_t40 = new Float32Array(this.mem.buffer, 216695680, 5000);
-  private readonly ev_t41 = new Int32Array(this.mem.buffer, 216715680, 500);
-  private readonly ev_t43 = new Float32Array(this.mem.buffer, 216717680, 500);
-  private readonly ev_in_y = new Int32Array(this.mem.buffer, 216719680, 500);
-  private readonly ev_t44 = new Float32Array(this.mem.buffer, 216721680, 5000);
-  private readonly ev_t45 = new Float32Array(this.mem.buffer, 216741680, 500);
-  private readonly ev_t50 = new Float32Array(this.mem.buffer, 216743680, 500);
-  private readonly ev_t51 = new Float32Array(this.mem.buffer, 216745680, 500);
+  private readonly f0_t65 = new Float32Array(this.mem.buffer, 51785152, 250000);
+  private readonly f0_t66 = new Float32Array(this.mem.buffer, 52785152, 500);
+  private readonly f0_t67 = new Float32Array(this.mem.buffer, 52787152, 400000);
+  private readonly f0_t73 = new Float32Array(this.mem.buffer, 54387152, 400000);
+  private readonly f0_t74 = new Float32Array(this.mem.buffer, 55987152, 800);
+  private readonly f0_t75 = new Float32Array(this.mem.buffer, 55990352, 50);
+  private readonly f0_t77 = new Float32Array(this.mem.buffer, 55990560, 1600000);
+  private readonly f0_t78 = new Float32Array(this.mem.buffer, 62390560, 25000);
+  private readonly f0_t79 = new Float32Array(this.mem.buffer, 62490560, 25000);
+  private readonly f0_t80 = new Float32Array(this.mem.buffer, 62590560, 1440000);
+  private readonly f0_w80_98 = new Float32Array(this.mem.buffer, 68350560, 25000);
+  private readonly f0_w80_99 = new Float32Array(this.mem.buffer, 68450560, 32000);
+  private readonly f0_t81 = new Float32Array(this.mem.buffer, 68578560, 1440000);
+  private readonly f0_t82 = new Float32Array(this.mem.buffer, 74338560, 1600000);
+  private readonly f0_t83 = new Float32Array(this.mem.buffer, 80738560, 1600000);
+  private readonly f0_t84 = new Float32Array(this.mem.buffer, 87138560, 25000);
+  private readonly f0_w84_119 = new Float32Array(this.mem.buffer, 87238560, 256000);
+  private readonly f0_w84_120 = new Float32Array(this.mem.buffer, 88262560, 25000);
+  private readonly f0_t85 = new Float32Array(this.mem.buffer, 88362560, 25000);
+  private readonly f0_t86 = new Float32Array(this.mem.buffer, 88462560, 25000);
+  private readonly f0_t90 = new Float32Array(this.mem.buffer, 88562560, 1440000);
+  private readonly f0_t91 = new Float32Array(this.mem.buffer, 94322560, 2880);
+  private readonly f0_t92 = new Float32Array(this.mem.buffer, 94334080, 20);
+  private readonly f0_t94 = new Float32Array(this.mem.buffer, 94334160, 5760000);
+  private readonly f0_t95 = new Float32Array(this.mem.buffer, 117374160, 392000);
+  private readonly f0_t96 = new Float32Array(this.mem.buffer, 118942160, 5760000);
+  private readonly f0_t97 = new Float32Array(this.mem.buffer, 141982160, 5760000);
+  private readonly f0_t98 = new Float32Array(this.mem.buffer, 165022160, 500);
+  private readonly f0_w98_174 = new Float32Array(this.mem.buffer, 165024160, 259200);
+  private readonly f0_t99 = new Float32Array(this.mem.buffer, 166060960, 500);
+  private readonly f0_t100 = new Float32Array(this.mem.buffer, 166062960, 500);
+  private readonly ev_t11 = new Float32Array(this.mem.buffer, 166064960, 5760000);
+  private readonly ev_in_x = new Float32Array(this.mem.buffer, 189104960, 392000);
+  private readonly ev_w11_0 = new Float32Array(this.mem.buffer, 190672960, 14400);
+  private readonly ev_t12 = new Float32Array(this.mem.buffer, 190730560, 1440000);
+  private readonly ev_t13 = new Float32Array(this.mem.buffer, 196490560, 2880);
+  private readonly ev_t16 = new Float32Array(this.mem.buffer, 196502080, 1440000);
+  private readonly ev_t17 = new Float32Array(this.mem.buffer, 202262080, 1600000);
+  private readonly ev_w17_24 = new Float32Array(this.mem.buffer, 208662080, 256000);
+  private readonly ev_w17_25 = new Float32Array(this.mem.buffer, 209686080, 25600);
+  private readonly ev_t18 = new Float32Array(this.mem.buffer, 209788480, 400000);
+  private readonly ev_t19 = new Float32Array(this.mem.buffer, 211388480, 800);
+  private readonly ev_t22 = new Float32Array(this.mem.buffer, 211391680, 400000);
+  private readonly ev_t24 = new Float32Array(this.mem.buffer, 212991680, 250000);
+  private readonly ev_t27 = new Float32Array(this.mem.buffer, 213991680, 250000);
+  private readonly ev_t28 = new Float32Array(this.mem.buffer, 214991680, 5000);
+  private readonly ev_t30 = new Float32Array(this.mem.buffer, 215011680, 5000);
+  private readonly ev_t31 = new Float32Array(this.mem.buffer, 215031680, 500);
+  private readonly ev_t35 = new Float32Array(this.mem.buffer, 215033680, 5000);
+  private readonly ev_t36 = new Float32Array(this.mem.buffer, 215053680, 5000);
+  private readonly ev_t37 = new Float32Array(this.mem.buffer, 215073680, 500);
+  private readonly ev_t40 = new Float32Array(this.mem.buffer, 215075680, 5000);
+  private readonly ev_t41 = new Int32Array(this.mem.buffer, 215095680, 500);
+  private readonly ev_t43 = new Float32Array(this.mem.buffer, 215097680, 500);
+  private readonly ev_in_y = new Int32Array(this.mem.buffer, 215099680, 500);
+  private readonly ev_t44 = new Float32Array(this.mem.buffer, 215101680, 5000);
+  private readonly ev_t45 = new Float32Array(this.mem.buffer, 215121680, 500);
+  private readonly ev_t50 = new Float32Array(this.mem.buffer, 215123680, 500);
+  private readonly ev_t51 = new Float32Array(this.mem.buffer, 215125680, 500);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -315,8 +311,8 @@ export class Model implements CompiledModel {
         const nb2 = Math.min(1, 500 - n01), lc3 = nb2 * 576;
         for (let c04 = 0; c04 < 1; c04 += 1) {
           const cb5 = Math.min(1, 1 - c04);
-          this.k.im2col(190724960, 192292960, 1, 28, 28, 5, 5, 24, 24, 576, n01, nb2, c04, cb5);
-          this.k.gemm_nn(16 + c04 * 100, 192292960, 167684960 + n01 * 46080, 20, 576, cb5 * 25, 25, 576, 576, c04 > 0 ? 1 : 0);
+          this.k.im2col(189104960, 190672960, 1, 28, 28, 5, 5, 24, 24, 576, n01, nb2, c04, cb5);
+          this.k.gemm_nn(16 + c04 * 100, 190672960, 166064960 + n01 * 46080, 20, 576, cb5 * 25, 25, 576, 576, c04 > 0 ? 1 : 0, 1);
         }
       }
     }
@@ -358,8 +354,8 @@ export class Model implements CompiledModel {
         const nb27 = Math.min(8, 500 - n026), lc28 = nb27 * 64;
         for (let c029 = 0; c029 < 20; c029 += 20) {
           const cb30 = Math.min(20, 20 - c029);
-          this.k.im2col(198122080, 210282080, 20, 12, 12, 5, 5, 8, 8, 512, n026, nb27, c029, cb30);
-          this.k.gemm_nn(2096 + c029 * 100, 210282080, 211306080, 50, lc28, cb30 * 25, 500, 512, 512, c029 > 0 ? 1 : 0);
+          this.k.im2col(196502080, 208662080, 20, 12, 12, 5, 5, 8, 8, 512, n026, nb27, c029, cb30);
+          this.k.gemm_nn(2096 + c029 * 100, 208662080, 209686080, 50, lc28, cb30 * 25, 500, 512, 512, c029 > 0 ? 1 : 0, 1);
         }
         for (let b31 = 0; b31 < nb27; b31++) {
           for (let k34 = 0; k34 < 50; k34++) {
@@ -403,14 +399,14 @@ export class Model implements CompiledModel {
     this.w.ev_loop22(); // WebAssembly SIMD (loops.wat)
     // matmul %24 → [500, 500] — specs/lenet.yaml:39 (graph.h)
     {
-      this.k.gemm_nn(213011680, 102304, 214611680, 500, 500, 800, 800, 500, 500, 0); // ev_t22 @ p4_W3 → ev_t24
+      this.k.gemm_nn(211391680, 102304, 212991680, 500, 500, 800, 800, 500, 500, 0, 1); // ev_t22 @ p4_W3 → ev_t24
     }
 
     // tanh %27 → [500, 500] — specs/lenet.yaml:39 (graph.h)
     this.w.ev_loop27(); // WebAssembly SIMD (loops.wat)
     // matmul %28 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(215611680, 1704304, 216611680, 500, 10, 500, 500, 10, 10, 0); // ev_t27 @ p6_W4 → ev_t28
+      this.k.gemm_nn(213991680, 1704304, 214991680, 500, 10, 500, 500, 10, 10, 0, 1); // ev_t27 @ p6_W4 → ev_t28
     }
 
     // add %30 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
@@ -519,11 +515,9 @@ export class Model implements CompiledModel {
         ["add %58 at specs/lenet.yaml:40:16 (graph.p_y_given_x), computing mul %50 at specs/lenet.yaml:43:10 (losses.cost.nll), computing mul %57 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.f0_t58],
         ["reduce_sum %59 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.f0_t59],
         ["matmul %60 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.f0_t60],
-        ["matmul %61 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.f0_t61],
         ["mul %65 at specs/lenet.yaml:39:6 (graph.h), computing sub %64 at specs/lenet.yaml:39:6 (graph.h), computing mul %62 at specs/lenet.yaml:39:6 (graph.h)", this.f0_t65],
         ["reduce_sum %66 at specs/lenet.yaml:39:6 (graph.h)", this.f0_t66],
         ["matmul %67 at specs/lenet.yaml:39:6 (graph.h)", this.f0_t67],
-        ["matmul %68 at specs/lenet.yaml:39:6 (graph.h)", this.f0_t68],
         ["mul %73 at specs/lenet.yaml:37:7 (graph.c2), computing sub %72 at specs/lenet.yaml:37:7 (graph.c2), computing mul %70 at specs/lenet.yaml:37:7 (graph.c2)", this.f0_t73],
         ["reduce_sum %74 at specs/lenet.yaml:37:43 (graph.c2)", this.f0_t74],
         ["reduce_sum %75 at specs/lenet.yaml:37:45 (graph.c2)", this.f0_t75],
@@ -579,11 +573,9 @@ export class Model implements CompiledModel {
     const f0_t58 = this.f0_t58;
     const f0_t59 = this.f0_t59;
     const f0_t60 = this.f0_t60;
-    const f0_t61 = this.f0_t61;
     const f0_t65 = this.f0_t65;
     const f0_t66 = this.f0_t66;
     const f0_t67 = this.f0_t67;
-    const f0_t68 = this.f0_t68;
     const f0_t73 = this.f0_t73;
     const f0_t74 = this.f0_t74;
     const f0_t75 = this.f0_t75;
@@ -627,7 +619,7 @@ export class Model implements CompiledModel {
         for (let c04 = 0; c04 < 1; c04 += 1) {
           const cb5 = Math.min(1, 1 - c04);
           this.k.im2col(24764352, 26332352, 1, 28, 28, 5, 5, 24, 24, 576, n01, nb2, c04, cb5);
-          this.k.gemm_nn(16 + c04 * 100, 26332352, 1724352 + n01 * 46080, 20, 576, cb5 * 25, 25, 576, 576, c04 > 0 ? 1 : 0);
+          this.k.gemm_nn(16 + c04 * 100, 26332352, 1724352 + n01 * 46080, 20, 576, cb5 * 25, 25, 576, 576, c04 > 0 ? 1 : 0, 1);
         }
       }
     }
@@ -670,7 +662,7 @@ export class Model implements CompiledModel {
         for (let c029 = 0; c029 < 20; c029 += 20) {
           const cb30 = Math.min(20, 20 - c029);
           this.k.im2col(32161472, 44321472, 20, 12, 12, 5, 5, 8, 8, 512, n026, nb27, c029, cb30);
-          this.k.gemm_nn(2096 + c029 * 100, 44321472, 45345472, 50, lc28, cb30 * 25, 500, 512, 512, c029 > 0 ? 1 : 0);
+          this.k.gemm_nn(2096 + c029 * 100, 44321472, 45345472, 50, lc28, cb30 * 25, 500, 512, 512, c029 > 0 ? 1 : 0, 1);
         }
         for (let b31 = 0; b31 < nb27; b31++) {
           for (let k34 = 0; k34 < 50; k34++) {
@@ -714,14 +706,14 @@ export class Model implements CompiledModel {
     this.w.f0_loop22(); // WebAssembly SIMD (loops.wat)
     // matmul %24 → [500, 500] — specs/lenet.yaml:39 (graph.h)
     {
-      this.k.gemm_nn(47051072, 102304, 48651072, 500, 500, 800, 800, 500, 500, 0); // f0_t22 @ p4_W3 → f0_t24
+      this.k.gemm_nn(47051072, 102304, 48651072, 500, 500, 800, 800, 500, 500, 0, 1); // f0_t22 @ p4_W3 → f0_t24
     }
 
     // tanh %27 → [500, 500] — specs/lenet.yaml:39 (graph.h)
     this.w.f0_loop27(); // WebAssembly SIMD (loops.wat)
     // matmul %28 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(49651072, 1704304, 50651072, 500, 10, 500, 500, 10, 10, 0); // f0_t27 @ p6_W4 → f0_t28
+      this.k.gemm_nn(49651072, 1704304, 50651072, 500, 10, 500, 500, 10, 10, 0, 1); // f0_t27 @ p6_W4 → f0_t28
     }
 
     // add %30 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
@@ -799,12 +791,7 @@ export class Model implements CompiledModel {
 
     // matmul %60 → [500, 500] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
-      this.k.gemm_nt(50765104, 1704304, 50785152, 500, 500, 10, 10, 10, 500, 0); // f0_t58 @ p6_W4 → f0_t60
-    }
-
-    // matmul %61 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
-    {
-      this.k.gemm_tn(49651072, 50765104, 51785152, 500, 10, 500, 500, 10, 10, 0); // f0_t27 @ f0_t58 → f0_t61
+      this.k.gemm_nt(50765104, 1704304, 50785152, 500, 500, 10, 10, 10, 500, 0, 1); // f0_t58 @ p6_W4 → f0_t60
     }
 
     // mul %65 → [500, 500] — specs/lenet.yaml:39 (graph.h)
@@ -822,12 +809,7 @@ export class Model implements CompiledModel {
 
     // matmul %67 → [500, 800] — specs/lenet.yaml:39 (graph.h)
     {
-      this.k.gemm_nt(51805152, 102304, 52807152, 500, 800, 500, 500, 500, 800, 0); // f0_t65 @ p4_W3 → f0_t67
-    }
-
-    // matmul %68 → [800, 500] — specs/lenet.yaml:39 (graph.h)
-    {
-      this.k.gemm_tn(47051072, 51805152, 54407152, 800, 500, 500, 800, 500, 500, 0); // f0_t22 @ f0_t65 → f0_t68
+      this.k.gemm_nt(51785152, 102304, 52787152, 500, 800, 500, 500, 500, 800, 0, 1); // f0_t65 @ p4_W3 → f0_t67
     }
 
     // mul %73 → [500, 50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
@@ -912,8 +894,8 @@ export class Model implements CompiledModel {
       }
       f0_t80.fill(0);
       for (let b103 = 0; b103 < 500; b103++) {
-        this.k.gemm_tn(69970560, 57610560 + b103 * 12800, 70070560, 500, 64, 50, 500, 64, 64, 0);
-        this.k.col2im_add(70070560, 64210560 + b103 * 11520, 20, 5, 5, 8, 8, 12, 12);
+        this.k.gemm_tn(68350560, 55990560 + b103 * 12800, 68450560, 500, 64, 50, 500, 64, 64, 0, 1);
+        this.k.col2im_add(68450560, 62590560 + b103 * 11520, 20, 5, 5, 8, 8, 12, 12);
       }
     }
 
@@ -965,8 +947,8 @@ export class Model implements CompiledModel {
         const nb122 = Math.min(20, 20 - n0121), lc123 = nb122 * 25;
         for (let c0124 = 0; c0124 < 500; c0124 += 8) {
           const cb125 = Math.min(8, 500 - c0124);
-          this.k.im2col(70198560, 88858560, 500, 12, 12, 8, 8, 5, 5, 500, n0121, nb122, c0124, cb125);
-          this.k.gemm_nn(82358560 + c0124 * 256, 88858560, 89882560, 50, lc123, cb125 * 64, 32000, 500, 500, c0124 > 0 ? 1 : 0);
+          this.k.im2col(68578560, 87238560, 500, 12, 12, 8, 8, 5, 5, 500, n0121, nb122, c0124, cb125);
+          this.k.gemm_nn(80738560 + c0124 * 256, 87238560, 88262560, 50, lc123, cb125 * 64, 32000, 500, 500, c0124 > 0 ? 1 : 0, 1);
         }
         for (let b126 = 0; b126 < nb122; b126++) {
           for (let k129 = 0; k129 < 50; k129++) {
@@ -1098,8 +1080,8 @@ export class Model implements CompiledModel {
         const nb176 = Math.min(1, 1 - n0175), lc177 = nb176 * 25;
         for (let c0178 = 0; c0178 < 500; c0178 += 18) {
           const cb179 = Math.min(18, 500 - c0178);
-          this.k.im2col(118994160, 166644160, 500, 28, 28, 24, 24, 5, 5, 25, n0175, nb176, c0178, cb179);
-          this.k.gemm_nn(143602160 + c0178 * 2304, 166644160, 166642160 + n0175 * 2000, 20, 25, cb179 * 576, 288000, 25, 25, c0178 > 0 ? 1 : 0);
+          this.k.im2col(117374160, 165024160, 500, 28, 28, 24, 24, 5, 5, 25, n0175, nb176, c0178, cb179);
+          this.k.gemm_nn(141982160 + c0178 * 2304, 165024160, 165022160 + n0175 * 2000, 20, 25, cb179 * 576, 288000, 25, 25, c0178 > 0 ? 1 : 0, 1);
         }
       }
     }
@@ -1140,12 +1122,12 @@ export class Model implements CompiledModel {
     this.w.f0_loop109(); // WebAssembly SIMD (loops.wat)
     // sub %112 → [50, 1, 1] — specs/lenet.yaml:50 (phases[0].optimizer)
     this.w.f0_loop112(); // WebAssembly SIMD (loops.wat)
-    // sub %115 → [800, 500] — specs/lenet.yaml:50 (phases[0].optimizer)
-    this.w.f0_loop115(); // WebAssembly SIMD (loops.wat)
+    // sub %115 → [800, 500], fused with the products %68 (compiler/emit/ts/update.ts) — specs/lenet.yaml:50 (phases[0].optimizer)
+    this.k.gemm_tn(47051072, 51785152, 102304, 800, 500, 500, 800, 500, 500, 1, -0.10000000149011612); // p4_W3 += -0.10000000149011612 · f0_t22 @ f0_t65
     // sub %118 → [500] — specs/lenet.yaml:50 (phases[0].optimizer)
     this.w.f0_loop118(); // WebAssembly SIMD (loops.wat)
-    // sub %121 → [500, 10] — specs/lenet.yaml:50 (phases[0].optimizer)
-    this.w.f0_loop121(); // WebAssembly SIMD (loops.wat)
+    // sub %121 → [500, 10], fused with the products %61 (compiler/emit/ts/update.ts) — specs/lenet.yaml:50 (phases[0].optimizer)
+    this.k.gemm_tn(49651072, 50765104, 1704304, 500, 10, 500, 500, 10, 10, 1, -0.10000000149011612); // p6_W4 += -0.10000000149011612 · f0_t27 @ f0_t58
     // sub %124 → [10] — specs/lenet.yaml:50 (phases[0].optimizer)
     this.w.f0_loop124(); // WebAssembly SIMD (loops.wat)
     return f0_t48[0];

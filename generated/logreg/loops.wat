@@ -193,27 +193,6 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 600)))
     )
   )
-  ;; sub %39  [784, 10]
-  (func $f0_loop39 (export "f0_loop39") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 31360))))
-      (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2073904) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 31360)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.12999999523162842 0.12999999523162842 0.12999999523162842 0.12999999523162842) (v128.load (i32.add (local.get $b1) (local.get $j))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 31360)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.12999999523162842 0.12999999523162842 0.12999999523162842 0.12999999523162842) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
   ;; sub %42  [10]
   (func $f0_loop42 (export "f0_loop42") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
@@ -239,8 +218,8 @@
   (func $ev_loop6 (export "ev_loop6") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 4010864) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 2105264) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 3979504) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 2073904) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 31376) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -260,9 +239,9 @@
   (func $ev_loop11 (export "ev_loop11") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 4037264) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 4010864) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 4034864) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 4005904) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 3979504) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 4003504) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -282,8 +261,8 @@
   (func $ev_loop12 (export "ev_loop12") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 4061264) (i32.mul (local.get $row) (i32.const 24000))))
-      (local.set $b0 (i32.add (i32.const 4037264) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 4029904) (i32.mul (local.get $row) (i32.const 24000))))
+      (local.set $b0 (i32.add (i32.const 4005904) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 24000)))
@@ -302,9 +281,9 @@
   (func $ev_loop16 (export "ev_loop16") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 4087664) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 4061264) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 4085264) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 4056304) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 4029904) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 4053904) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -324,8 +303,8 @@
   (func $ev_loop27 (export "ev_loop27") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 4147664) (i32.mul (local.get $row) (i32.const 2400))))
-      (local.set $b0 (i32.add (i32.const 4145264) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 4116304) (i32.mul (local.get $row) (i32.const 2400))))
+      (local.set $b0 (i32.add (i32.const 4113904) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2400)))

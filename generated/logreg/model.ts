@@ -80,7 +80,6 @@ interface Loops {
   readonly f0_sum29: () => void;
   readonly f0_loop30: () => void;
   readonly f0_loop34: () => void;
-  readonly f0_loop39: () => void;
   readonly f0_loop42: () => void;
   readonly ev_loop6: () => void;
   readonly ev_loop11: () => void;
@@ -96,8 +95,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 4.0 MiB, laid out at compile time. */
-  private readonly mem = createArena(4150064);
+  /** Every buffer of the model, 3.9 MiB, laid out at compile time. */
+  private readonly mem = createArena(4118704);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W: new Float32Array(this.mem.buffer, 16, 7840), b: new Float32Array(this.mem.buffer, 31376, 10) };
@@ -119,22 +118,21 @@ export class Model implements CompiledModel {
   private readonly f0_t30 = new Float32Array(this.mem.buffer, 2047456, 600);
   private readonly f0_t34 = new Float32Array(this.mem.buffer, 2049856, 6000);
   private readonly f0_t35 = new Float32Array(this.mem.buffer, 2073856, 10);
-  private readonly f0_t36 = new Float32Array(this.mem.buffer, 2073904, 7840);
-  private readonly ev_t4 = new Float32Array(this.mem.buffer, 2105264, 6000);
-  private readonly ev_in_x = new Float32Array(this.mem.buffer, 2129264, 470400);
-  private readonly ev_t6 = new Float32Array(this.mem.buffer, 4010864, 6000);
-  private readonly ev_t7 = new Float32Array(this.mem.buffer, 4034864, 600);
-  private readonly ev_t11 = new Float32Array(this.mem.buffer, 4037264, 6000);
-  private readonly ev_t12 = new Float32Array(this.mem.buffer, 4061264, 6000);
-  private readonly ev_t13 = new Float32Array(this.mem.buffer, 4085264, 600);
-  private readonly ev_t16 = new Float32Array(this.mem.buffer, 4087664, 6000);
-  private readonly ev_t17 = new Int32Array(this.mem.buffer, 4111664, 600);
-  private readonly ev_t19 = new Float32Array(this.mem.buffer, 4114064, 600);
-  private readonly ev_in_y = new Int32Array(this.mem.buffer, 4116464, 600);
-  private readonly ev_t20 = new Float32Array(this.mem.buffer, 4118864, 6000);
-  private readonly ev_t21 = new Float32Array(this.mem.buffer, 4142864, 600);
-  private readonly ev_t26 = new Float32Array(this.mem.buffer, 4145264, 600);
-  private readonly ev_t27 = new Float32Array(this.mem.buffer, 4147664, 600);
+  private readonly ev_t4 = new Float32Array(this.mem.buffer, 2073904, 6000);
+  private readonly ev_in_x = new Float32Array(this.mem.buffer, 2097904, 470400);
+  private readonly ev_t6 = new Float32Array(this.mem.buffer, 3979504, 6000);
+  private readonly ev_t7 = new Float32Array(this.mem.buffer, 4003504, 600);
+  private readonly ev_t11 = new Float32Array(this.mem.buffer, 4005904, 6000);
+  private readonly ev_t12 = new Float32Array(this.mem.buffer, 4029904, 6000);
+  private readonly ev_t13 = new Float32Array(this.mem.buffer, 4053904, 600);
+  private readonly ev_t16 = new Float32Array(this.mem.buffer, 4056304, 6000);
+  private readonly ev_t17 = new Int32Array(this.mem.buffer, 4080304, 600);
+  private readonly ev_t19 = new Float32Array(this.mem.buffer, 4082704, 600);
+  private readonly ev_in_y = new Int32Array(this.mem.buffer, 4085104, 600);
+  private readonly ev_t20 = new Float32Array(this.mem.buffer, 4087504, 6000);
+  private readonly ev_t21 = new Float32Array(this.mem.buffer, 4111504, 600);
+  private readonly ev_t26 = new Float32Array(this.mem.buffer, 4113904, 600);
+  private readonly ev_t27 = new Float32Array(this.mem.buffer, 4116304, 600);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -167,7 +165,7 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %4 → [600, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(2129264, 16, 2105264, 600, 10, 784, 784, 10, 10, 0); // ev_in_x @ p0_W → ev_t4
+      this.k.gemm_nn(2097904, 16, 2073904, 600, 10, 784, 784, 10, 10, 0, 1); // ev_in_x @ p0_W → ev_t4
     }
 
     // add %6 → [600, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
@@ -265,7 +263,6 @@ export class Model implements CompiledModel {
         ["div %30 at specs/logreg.yaml:19:10 (losses.cost.nll)", this.f0_t30],
         ["add %34 at specs/logreg.yaml:16:16 (graph.p_y_given_x), computing mul %26 at specs/logreg.yaml:19:10 (losses.cost.nll), computing mul %33 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", this.f0_t34],
         ["reduce_sum %35 at specs/logreg.yaml:16:30 (graph.p_y_given_x)", this.f0_t35],
-        ["matmul %36 at specs/logreg.yaml:16:26 (graph.p_y_given_x)", this.f0_t36],
       ],
     ];
     return probes[stepFn] ?? [];
@@ -286,7 +283,6 @@ export class Model implements CompiledModel {
     const f0_t24 = this.f0_t24;
     const f0_t34 = this.f0_t34;
     const f0_t35 = this.f0_t35;
-    const f0_t36 = this.f0_t36;
     const p0_W = this.params.W;
     const p1_b = this.params.b;
     // The batch, copied into the model's memory.
@@ -294,7 +290,7 @@ export class Model implements CompiledModel {
     f0_in_y.set(batch.y as Int32Array);
     // matmul %4 → [600, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(55424, 16, 31424, 600, 10, 784, 784, 10, 10, 0); // f0_in_x @ p0_W → f0_t4
+      this.k.gemm_nn(55424, 16, 31424, 600, 10, 784, 784, 10, 10, 0, 1); // f0_in_x @ p0_W → f0_t4
     }
 
     // add %6 → [600, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
@@ -370,13 +366,8 @@ export class Model implements CompiledModel {
       }
     }
 
-    // matmul %36 → [784, 10] — specs/logreg.yaml:16 (graph.p_y_given_x)
-    {
-      this.k.gemm_tn(55424, 2049856, 2073904, 784, 10, 600, 784, 10, 10, 0); // f0_in_x @ f0_t34 → f0_t36
-    }
-
-    // sub %39 → [784, 10] — specs/logreg.yaml:26 (phases[0].optimizer)
-    this.w.f0_loop39(); // WebAssembly SIMD (loops.wat)
+    // sub %39 → [784, 10], fused with the products %36 (compiler/emit/ts/update.ts) — specs/logreg.yaml:26 (phases[0].optimizer)
+    this.k.gemm_tn(55424, 2049856, 16, 784, 10, 600, 784, 10, 10, 1, -0.12999999523162842); // p0_W += -0.12999999523162842 · f0_in_x @ f0_t34
     // sub %42 → [10] — specs/logreg.yaml:26 (phases[0].optimizer)
     this.w.f0_loop42(); // WebAssembly SIMD (loops.wat)
     return f0_t24[0];

@@ -206,14 +206,14 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %6 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
     {
-      this.k.gemm_nn(3448256, 16, 3408256, 20, 500, 784, 784, 500, 500, 0); // ev_in_x @ p0_W1 → ev_t6
+      this.k.gemm_nn(3448256, 16, 3408256, 20, 500, 784, 784, 500, 500, 0, 1); // ev_in_x @ p0_W1 → ev_t6
     }
 
     // tanh %9 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
     this.w.ev_loop9(); // WebAssembly SIMD (loops.wat)
     // matmul %10 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(3510976, 1570016, 3550976, 20, 10, 500, 500, 10, 10, 0); // ev_t9 @ p2_W2 → ev_t10
+      this.k.gemm_nn(3510976, 1570016, 3550976, 20, 10, 500, 500, 10, 10, 0, 1); // ev_t9 @ p2_W2 → ev_t10
     }
 
     // add %12 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
@@ -356,14 +356,14 @@ export class Model implements CompiledModel {
     f0_in_y.set(batch.y as Int32Array);
     // matmul %6 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
     {
-      this.k.gemm_nn(1630064, 16, 1590064, 20, 500, 784, 784, 500, 500, 0); // f0_in_x @ p0_W1 → f0_t6
+      this.k.gemm_nn(1630064, 16, 1590064, 20, 500, 784, 784, 500, 500, 0, 1); // f0_in_x @ p0_W1 → f0_t6
     }
 
     // tanh %9 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
     this.w.f0_loop9(); // WebAssembly SIMD (loops.wat)
     // matmul %10 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(1692784, 1570016, 1732784, 20, 10, 500, 500, 10, 10, 0); // f0_t9 @ p2_W2 → f0_t10
+      this.k.gemm_nn(1692784, 1570016, 1732784, 20, 10, 500, 500, 10, 10, 0, 1); // f0_t9 @ p2_W2 → f0_t10
     }
 
     // add %12 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
@@ -445,12 +445,12 @@ export class Model implements CompiledModel {
 
     // matmul %54 → [20, 500] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
-      this.k.gemm_nt(1737408, 1570016, 1738256, 20, 500, 10, 10, 10, 500, 0); // f0_t52 @ p2_W2 → f0_t54
+      this.k.gemm_nt(1737408, 1570016, 1738256, 20, 500, 10, 10, 10, 500, 0, 1); // f0_t52 @ p2_W2 → f0_t54
     }
 
     // matmul %55 → [500, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
-      this.k.gemm_tn(1692784, 1737408, 1778256, 500, 10, 20, 500, 10, 10, 0); // f0_t9 @ f0_t52 → f0_t55
+      this.k.gemm_tn(1692784, 1737408, 1778256, 500, 10, 20, 500, 10, 10, 0, 1); // f0_t9 @ f0_t52 → f0_t55
     }
 
     // mul %60 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
@@ -468,7 +468,7 @@ export class Model implements CompiledModel {
 
     // matmul %62 → [784, 500] — specs/mlp.yaml:19 (graph.hidden)
     {
-      this.k.gemm_tn(1630064, 1798256, 1840256, 784, 500, 20, 784, 500, 500, 0); // f0_in_x @ f0_t60 → f0_t62
+      this.k.gemm_tn(1630064, 1798256, 1840256, 784, 500, 20, 784, 500, 500, 0, 1); // f0_in_x @ f0_t60 → f0_t62
     }
 
     // sub %66 → [784, 500] — specs/mlp.yaml:32 (phases[0].optimizer)

@@ -401,7 +401,7 @@ export class Model implements CompiledModel {
       }
       ev_t8.fill(0);
       for (let b5 = 0; b5 < 128; b5++) {
-        this.k.gemm_tn(226095184, 225693776 + b5 * 3136, 226096336, 288, 784, 1, 288, 784, 784, 0);
+        this.k.gemm_tn(226095184, 225693776 + b5 * 3136, 226096336, 288, 784, 1, 288, 784, 784, 0, 1);
         this.k.col2im_add(226096336, 210948176 + b5 * 115200, 32, 3, 3, 28, 28, 30, 30);
       }
     }
@@ -432,7 +432,7 @@ export class Model implements CompiledModel {
         for (let c020 = 0; c020 < 32; c020 += 32) {
           const cb21 = Math.min(32, 32 - c020);
           this.k.im2col(241745104, 250969296, 32, 15, 15, 3, 3, 13, 13, 676, n017, nb18, c020, cb21);
-          this.k.gemm_nn(1168 + c020 * 36, 250969296, 251748048, 64, lc19, cb21 * 9, 288, 676, 676, c020 > 0 ? 1 : 0);
+          this.k.gemm_nn(1168 + c020 * 36, 250969296, 251748048, 64, lc19, cb21 * 9, 288, 676, 676, c020 > 0 ? 1 : 0, 1);
         }
         for (let b22 = 0; b22 < nb18; b22++) {
           for (let k25 = 0; k25 < 64; k25++) {
@@ -489,7 +489,7 @@ export class Model implements CompiledModel {
         for (let c049 = 0; c049 < 64; c049 += 55) {
           const cb50 = Math.min(55, 64 - c049);
           this.k.im2col(270729936, 273973968, 64, 7, 7, 3, 3, 5, 5, 525, n046, nb47, c049, cb50);
-          this.k.gemm_nn(74896 + c049 * 36, 273973968, 275013472, 128, lc48, cb50 * 9, 576, 525, 525, c049 > 0 ? 1 : 0);
+          this.k.gemm_nn(74896 + c049 * 36, 273973968, 275013472, 128, lc48, cb50 * 9, 576, 525, 525, c049 > 0 ? 1 : 0, 1);
         }
         for (let b51 = 0; b51 < nb47; b51++) {
           for (let k54 = 0; k54 < 128; k54++) {
@@ -541,14 +541,14 @@ export class Model implements CompiledModel {
 
     // matmul %29 → [128, 625] — specs/newmu-convnet.yaml:32 (graph.l4)
     {
-      this.k.gemm_nn(281966944, 369808, 282556768, 128, 625, 1152, 1152, 625, 625, 0); // ev_t27 @ p3_w4 → ev_t29
+      this.k.gemm_nn(281966944, 369808, 282556768, 128, 625, 1152, 1152, 625, 625, 0, 1); // ev_t27 @ p3_w4 → ev_t29
     }
 
     // maximum %31 → [128, 625] — specs/newmu-convnet.yaml:32 (graph.l4)
     this.w.ev_loop31(); // WebAssembly SIMD (loops.wat)
     // matmul %32 → [128, 10] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(282876768, 3249808, 283196768, 128, 10, 625, 625, 10, 10, 0); // ev_t31 @ p4_w_o → ev_t32
+      this.k.gemm_nn(282876768, 3249808, 283196768, 128, 10, 625, 625, 10, 10, 0, 1); // ev_t31 @ p4_w_o → ev_t32
     }
 
     // reduce_max %33 → [128] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
@@ -828,7 +828,7 @@ export class Model implements CompiledModel {
       }
       f0_t8.fill(0);
       for (let b5 = 0; b5 < 128; b5++) {
-        this.k.gemm_tn(21696624, 21295216 + b5 * 3136, 21697776, 288, 784, 1, 288, 784, 784, 0);
+        this.k.gemm_tn(21696624, 21295216 + b5 * 3136, 21697776, 288, 784, 1, 288, 784, 784, 0, 1);
         this.k.col2im_add(21697776, 6549616 + b5 * 115200, 32, 3, 3, 28, 28, 30, 30);
       }
     }
@@ -863,7 +863,7 @@ export class Model implements CompiledModel {
         for (let c021 = 0; c021 < 32; c021 += 32) {
           const cb22 = Math.min(32, 32 - c021);
           this.k.im2col(44719344, 53943536, 32, 15, 15, 3, 3, 13, 13, 676, n018, nb19, c021, cb22);
-          this.k.gemm_nn(1168 + c021 * 36, 53943536, 54722288, 64, lc20, cb22 * 9, 288, 676, 676, c021 > 0 ? 1 : 0);
+          this.k.gemm_nn(1168 + c021 * 36, 53943536, 54722288, 64, lc20, cb22 * 9, 288, 676, 676, c021 > 0 ? 1 : 0, 1);
         }
         for (let b23 = 0; b23 < nb19; b23++) {
           for (let k26 = 0; k26 < 64; k26++) {
@@ -924,7 +924,7 @@ export class Model implements CompiledModel {
         for (let c051 = 0; c051 < 64; c051 += 55) {
           const cb52 = Math.min(55, 64 - c051);
           this.k.im2col(76915440, 80159472, 64, 7, 7, 3, 3, 5, 5, 525, n048, nb49, c051, cb52);
-          this.k.gemm_nn(74896 + c051 * 36, 80159472, 81198976, 128, lc50, cb52 * 9, 576, 525, 525, c051 > 0 ? 1 : 0);
+          this.k.gemm_nn(74896 + c051 * 36, 80159472, 81198976, 128, lc50, cb52 * 9, 576, 525, 525, c051 > 0 ? 1 : 0, 1);
         }
         for (let b53 = 0; b53 < nb49; b53++) {
           for (let k56 = 0; k56 < 128; k56++) {
@@ -980,7 +980,7 @@ export class Model implements CompiledModel {
     this.w.f0_loop46(); // WebAssembly SIMD (loops.wat)
     // matmul %47 → [128, 625] — specs/newmu-convnet.yaml:32 (graph.l4)
     {
-      this.k.gemm_nn(89332096, 369808, 89921920, 128, 625, 1152, 1152, 625, 625, 0); // f0_t46 @ p3_w4 → f0_t47
+      this.k.gemm_nn(89332096, 369808, 89921920, 128, 625, 1152, 1152, 625, 625, 0, 1); // f0_t46 @ p3_w4 → f0_t47
     }
 
     // cast %53 → [128, 625] — specs/newmu-convnet.yaml:32 (graph.l4)
@@ -989,7 +989,7 @@ export class Model implements CompiledModel {
     this.w.f0_loop55(); // WebAssembly SIMD (loops.wat)
     // matmul %56 → [128, 10] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(90561920, 3249808, 90881920, 128, 10, 625, 625, 10, 10, 0); // f0_t55 @ p4_w_o → f0_t56
+      this.k.gemm_nn(90561920, 3249808, 90881920, 128, 10, 625, 625, 10, 10, 0, 1); // f0_t55 @ p4_w_o → f0_t56
     }
 
     // reduce_max %57 → [128] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
@@ -1054,24 +1054,24 @@ export class Model implements CompiledModel {
     this.w.f0_loop84(); // WebAssembly SIMD (loops.wat)
     // matmul %85 → [128, 625] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
     {
-      this.k.gemm_nt(90906016, 3249808, 90911136, 128, 625, 10, 10, 10, 625, 0); // f0_t84 @ p4_w_o → f0_t85
+      this.k.gemm_nt(90906016, 3249808, 90911136, 128, 625, 10, 10, 10, 625, 0, 1); // f0_t84 @ p4_w_o → f0_t85
     }
 
     // matmul %86 → [625, 10] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
     {
-      this.k.gemm_tn(90561920, 90906016, 91231136, 625, 10, 128, 625, 10, 10, 0); // f0_t55 @ f0_t84 → f0_t86
+      this.k.gemm_tn(90561920, 90906016, 91231136, 625, 10, 128, 625, 10, 10, 0, 1); // f0_t55 @ f0_t84 → f0_t86
     }
 
     // select %90 → [128, 625] — specs/newmu-convnet.yaml:32 (graph.l4)
     for (let i92 = 0; i92 < 80000; i92++) f0_t90[i92] = ((f0_t47[i92] >= 0 ? 1 : 0) !== 0 ? ((f0_t85[i92] / 0.5) * f0_t53[i92]) : 0);
     // matmul %91 → [128, 1152] — specs/newmu-convnet.yaml:32 (graph.l4)
     {
-      this.k.gemm_nt(91256144, 369808, 91576144, 128, 1152, 625, 625, 625, 1152, 0); // f0_t90 @ p3_w4 → f0_t91
+      this.k.gemm_nt(91256144, 369808, 91576144, 128, 1152, 625, 625, 625, 1152, 0, 1); // f0_t90 @ p3_w4 → f0_t91
     }
 
     // matmul %92 → [1152, 625] — specs/newmu-convnet.yaml:32 (graph.l4)
     {
-      this.k.gemm_tn(89332096, 91256144, 92165968, 1152, 625, 128, 1152, 625, 625, 0); // f0_t46 @ f0_t90 → f0_t92
+      this.k.gemm_tn(89332096, 91256144, 92165968, 1152, 625, 128, 1152, 625, 625, 0, 1); // f0_t46 @ f0_t90 → f0_t92
     }
 
     // mul %94 → [128, 1152] — specs/newmu-convnet.yaml:31 (graph.l3)
@@ -1162,7 +1162,7 @@ export class Model implements CompiledModel {
       }
       f0_t103.fill(0);
       for (let b129 = 0; b129 < 128; b129++) {
-        this.k.gemm_tn(105433424, 101599568 + b129 * 12800, 105728336, 576, 25, 128, 576, 25, 25, 0);
+        this.k.gemm_tn(105433424, 101599568 + b129 * 12800, 105728336, 576, 25, 128, 576, 25, 25, 0, 1);
         this.k.col2im_add(105728336, 103827792 + b129 * 12544, 64, 3, 3, 5, 5, 7, 7);
       }
     }
@@ -1216,7 +1216,7 @@ export class Model implements CompiledModel {
         for (let c0150 = 0; c0150 < 128; c0150 += 20) {
           const cb151 = Math.min(20, 128 - c0150);
           this.k.im2col(105785936, 110963280, 128, 7, 7, 5, 5, 3, 3, 513, n0147, nb148, c0150, cb151);
-          this.k.gemm_nn(109029968 + c0150 * 100, 110963280, 111989280, 128, lc149, cb151 * 25, 3200, 513, 513, c0150 > 0 ? 1 : 0);
+          this.k.gemm_nn(109029968 + c0150 * 100, 110963280, 111989280, 128, lc149, cb151 * 25, 3200, 513, 513, c0150 > 0 ? 1 : 0, 1);
         }
         for (let b152 = 0; b152 < nb148; b152++) {
           for (let k155 = 0; k155 < 128; k155++) {
@@ -1343,7 +1343,7 @@ export class Model implements CompiledModel {
       }
       f0_t119.fill(0);
       for (let b203 = 0; b203 < 128; b203++) {
-        this.k.gemm_tn(141743136, 132371488 + b203 * 43264, 141816864, 288, 169, 64, 288, 169, 169, 0);
+        this.k.gemm_tn(141743136, 132371488 + b203 * 43264, 141816864, 288, 169, 64, 288, 169, 169, 0, 1);
         this.k.col2im_add(141816864, 138056736 + b203 * 28800, 32, 3, 3, 13, 13, 15, 15);
       }
     }
@@ -1397,7 +1397,7 @@ export class Model implements CompiledModel {
         for (let c0224 = 0; c0224 < 128; c0224 += 5) {
           const cb225 = Math.min(5, 128 - c0224);
           this.k.im2col(142011552, 156847264, 128, 15, 15, 13, 13, 3, 3, 288, n0221, nb222, c0224, cb225);
-          this.k.gemm_nn(151235744 + c0224 * 676, 156847264, 157820704, 64, lc223, cb225 * 169, 21632, 288, 288, c0224 > 0 ? 1 : 0);
+          this.k.gemm_nn(151235744 + c0224 * 676, 156847264, 157820704, 64, lc223, cb225 * 169, 21632, 288, 288, c0224 > 0 ? 1 : 0, 1);
         }
         for (let b226 = 0; b226 < nb222; b226++) {
           for (let k229 = 0; k229 < 64; k229++) {
@@ -1508,7 +1508,7 @@ export class Model implements CompiledModel {
         for (let c0272 = 0; c0272 < 128; c0272 += 1) {
           const cb273 = Math.min(1, 128 - c0272);
           this.k.im2col(191219488, 206769056, 128, 30, 30, 28, 28, 3, 3, 288, n0269, nb270, c0272, cb273);
-          this.k.gemm_nn(206366496 + c0272 * 3136, 206769056, 207672224, 1, lc271, cb273 * 784, 100352, 288, 288, c0272 > 0 ? 1 : 0);
+          this.k.gemm_nn(206366496 + c0272 * 3136, 206769056, 207672224, 1, lc271, cb273 * 784, 100352, 288, 288, c0272 > 0 ? 1 : 0, 1);
         }
         for (let b274 = 0; b274 < nb270; b274++) {
           for (let k277 = 0; k277 < 1; k277++) {

@@ -172,34 +172,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; sub %35  [784, 10]
-  (func $f0_loop35 (export "f0_loop35") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 31360))))
-      (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 462000) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 31360)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (v128.load (i32.add (local.get $b1) (local.get $j))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 31360)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
   ;; sub %8  [128, 10]
   (func $ev_loop8 (export "ev_loop8") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 900400) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 493360) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 899888) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 869040) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 462000) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 868528) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -219,8 +198,8 @@
   (func $ev_loop9 (export "ev_loop9") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 905520) (i32.mul (local.get $row) (i32.const 5120))))
-      (local.set $b0 (i32.add (i32.const 900400) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 874160) (i32.mul (local.get $row) (i32.const 5120))))
+      (local.set $b0 (i32.add (i32.const 869040) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120)))
@@ -239,9 +218,9 @@
   (func $ev_loop13 (export "ev_loop13") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 911152) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 905520) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 910640) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 879792) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 874160) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 879280) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -261,8 +240,8 @@
   (func $ev_loop24 (export "ev_loop24") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 923952) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 923440) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 892592) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 892080) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 512)))

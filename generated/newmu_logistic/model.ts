@@ -68,7 +68,6 @@ interface Loops {
   readonly f0_sum26: () => void;
   readonly f0_loop27: () => void;
   readonly f0_loop31: () => void;
-  readonly f0_loop35: () => void;
   readonly ev_loop8: () => void;
   readonly ev_loop9: () => void;
   readonly ev_loop13: () => void;
@@ -83,7 +82,7 @@ export async function prepare(): Promise<void> {
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
   /** Every buffer of the model, 0.9 MiB, laid out at compile time. */
-  private readonly mem = createArena(924464);
+  private readonly mem = createArena(893104);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { w: new Float32Array(this.mem.buffer, 16, 7840) };
@@ -103,21 +102,20 @@ export class Model implements CompiledModel {
   private readonly f0_t26 = new Float32Array(this.mem.buffer, 455856, 128);
   private readonly f0_t27 = new Float32Array(this.mem.buffer, 456368, 128);
   private readonly f0_t31 = new Float32Array(this.mem.buffer, 456880, 1280);
-  private readonly f0_t32 = new Float32Array(this.mem.buffer, 462000, 7840);
-  private readonly ev_t3 = new Float32Array(this.mem.buffer, 493360, 1280);
-  private readonly ev_in_x = new Float32Array(this.mem.buffer, 498480, 100352);
-  private readonly ev_t4 = new Float32Array(this.mem.buffer, 899888, 128);
-  private readonly ev_t8 = new Float32Array(this.mem.buffer, 900400, 1280);
-  private readonly ev_t9 = new Float32Array(this.mem.buffer, 905520, 1280);
-  private readonly ev_t10 = new Float32Array(this.mem.buffer, 910640, 128);
-  private readonly ev_t13 = new Float32Array(this.mem.buffer, 911152, 1280);
-  private readonly ev_t14 = new Int32Array(this.mem.buffer, 916272, 128);
-  private readonly ev_t16 = new Float32Array(this.mem.buffer, 916784, 128);
-  private readonly ev_in_y = new Int32Array(this.mem.buffer, 917296, 128);
-  private readonly ev_t17 = new Float32Array(this.mem.buffer, 917808, 1280);
-  private readonly ev_t18 = new Float32Array(this.mem.buffer, 922928, 128);
-  private readonly ev_t23 = new Float32Array(this.mem.buffer, 923440, 128);
-  private readonly ev_t24 = new Float32Array(this.mem.buffer, 923952, 128);
+  private readonly ev_t3 = new Float32Array(this.mem.buffer, 462000, 1280);
+  private readonly ev_in_x = new Float32Array(this.mem.buffer, 467120, 100352);
+  private readonly ev_t4 = new Float32Array(this.mem.buffer, 868528, 128);
+  private readonly ev_t8 = new Float32Array(this.mem.buffer, 869040, 1280);
+  private readonly ev_t9 = new Float32Array(this.mem.buffer, 874160, 1280);
+  private readonly ev_t10 = new Float32Array(this.mem.buffer, 879280, 128);
+  private readonly ev_t13 = new Float32Array(this.mem.buffer, 879792, 1280);
+  private readonly ev_t14 = new Int32Array(this.mem.buffer, 884912, 128);
+  private readonly ev_t16 = new Float32Array(this.mem.buffer, 885424, 128);
+  private readonly ev_in_y = new Int32Array(this.mem.buffer, 885936, 128);
+  private readonly ev_t17 = new Float32Array(this.mem.buffer, 886448, 1280);
+  private readonly ev_t18 = new Float32Array(this.mem.buffer, 891568, 128);
+  private readonly ev_t23 = new Float32Array(this.mem.buffer, 892080, 128);
+  private readonly ev_t24 = new Float32Array(this.mem.buffer, 892592, 128);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -148,7 +146,7 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %3 → [128, 10] — specs/newmu-logistic.yaml:17 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(498480, 16, 493360, 128, 10, 784, 784, 10, 10, 0); // ev_in_x @ p0_w → ev_t3
+      this.k.gemm_nn(467120, 16, 462000, 128, 10, 784, 784, 10, 10, 0, 1); // ev_in_x @ p0_w → ev_t3
     }
 
     // reduce_max %4 → [128] — specs/newmu-logistic.yaml:17 (graph.p_y_given_x)
@@ -242,7 +240,6 @@ export class Model implements CompiledModel {
         ["reduce_sum %26 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll), computing mul %25 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", this.f0_t26],
         ["div %27 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", this.f0_t27],
         ["add %31 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x), computing mul %23 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll), computing mul %30 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", this.f0_t31],
-        ["matmul %32 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)", this.f0_t32],
       ],
     ];
     return probes[stepFn] ?? [];
@@ -261,14 +258,13 @@ export class Model implements CompiledModel {
     const f0_t17 = this.f0_t17;
     const f0_t21 = this.f0_t21;
     const f0_t31 = this.f0_t31;
-    const f0_t32 = this.f0_t32;
     const p0_w = this.params.w;
     // The batch, copied into the model's memory.
     f0_in_x.set(batch.x as Float32Array);
     f0_in_y.set(batch.y as Int32Array);
     // matmul %3 → [128, 10] — specs/newmu-logistic.yaml:17 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(36496, 16, 31376, 128, 10, 784, 784, 10, 10, 0); // f0_in_x @ p0_w → f0_t3
+      this.k.gemm_nn(36496, 16, 31376, 128, 10, 784, 784, 10, 10, 0, 1); // f0_in_x @ p0_w → f0_t3
     }
 
     // reduce_max %4 → [128] — specs/newmu-logistic.yaml:17 (graph.p_y_given_x)
@@ -331,13 +327,8 @@ export class Model implements CompiledModel {
     this.w.f0_loop27(); // WebAssembly SIMD (loops.wat)
     // add %31 → [128, 10] — specs/newmu-logistic.yaml:17 (graph.p_y_given_x)
     this.w.f0_loop31(); // WebAssembly SIMD (loops.wat)
-    // matmul %32 → [784, 10] — specs/newmu-logistic.yaml:17 (graph.p_y_given_x)
-    {
-      this.k.gemm_tn(36496, 456880, 462000, 784, 10, 128, 784, 10, 10, 0); // f0_in_x @ f0_t31 → f0_t32
-    }
-
-    // sub %35 → [784, 10] — specs/newmu-logistic.yaml:27 (phases[0].optimizer)
-    this.w.f0_loop35(); // WebAssembly SIMD (loops.wat)
+    // sub %35 → [784, 10], fused with the products %32 (compiler/emit/ts/update.ts) — specs/newmu-logistic.yaml:27 (phases[0].optimizer)
+    this.k.gemm_tn(36496, 456880, 16, 784, 10, 128, 784, 10, 10, 1, -0.05000000074505806); // p0_w += -0.05000000074505806 · f0_in_x @ f0_t31
     return f0_t21[0];
   }
 }

@@ -231,21 +231,21 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %5 → [128, 625] — specs/newmu-modern.yaml:20 (graph.h)
     {
-      this.k.gemm_nn(18542128, 16, 18222128, 128, 625, 784, 784, 625, 625, 0); // ev_in_x @ p0_w_h → ev_t5
+      this.k.gemm_nn(18542128, 16, 18222128, 128, 625, 784, 784, 625, 625, 0, 1); // ev_in_x @ p0_w_h → ev_t5
     }
 
     // maximum %7 → [128, 625] — specs/newmu-modern.yaml:20 (graph.h)
     this.w.ev_loop7(); // WebAssembly SIMD (loops.wat)
     // matmul %8 → [128, 625] — specs/newmu-modern.yaml:21 (graph.h2)
     {
-      this.k.gemm_nn(18943536, 1960016, 19263536, 128, 625, 625, 625, 625, 625, 0); // ev_t7 @ p1_w_h2 → ev_t8
+      this.k.gemm_nn(18943536, 1960016, 19263536, 128, 625, 625, 625, 625, 625, 0, 1); // ev_t7 @ p1_w_h2 → ev_t8
     }
 
     // maximum %9 → [128, 625] — specs/newmu-modern.yaml:21 (graph.h2)
     this.w.ev_loop9(); // WebAssembly SIMD (loops.wat)
     // matmul %10 → [128, 10] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(19583536, 3522528, 19903536, 128, 10, 625, 625, 10, 10, 0); // ev_t9 @ p2_w_o → ev_t10
+      this.k.gemm_nn(19583536, 3522528, 19903536, 128, 10, 625, 625, 10, 10, 0, 1); // ev_t9 @ p2_w_o → ev_t10
     }
 
     // reduce_max %11 → [128] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
@@ -404,7 +404,7 @@ export class Model implements CompiledModel {
     for (let i0 = 0; i0 < 100352; i0++) f0_t10[i0] = ((f0_in_x[i0] * (rng.uniform(this.desc.seed, 1, step, 0, i0) < 0.8 ? 1 : 0)) / 0.8);
     // matmul %11 → [128, 625] — specs/newmu-modern.yaml:20 (graph.h)
     {
-      this.k.gemm_nn(7095056, 16, 7897872, 128, 625, 784, 784, 625, 625, 0); // f0_t10 @ p0_w_h → f0_t11
+      this.k.gemm_nn(7095056, 16, 7897872, 128, 625, 784, 784, 625, 625, 0, 1); // f0_t10 @ p0_w_h → f0_t11
     }
 
     // cast %17 → [128, 625] — specs/newmu-modern.yaml:20 (graph.h)
@@ -413,7 +413,7 @@ export class Model implements CompiledModel {
     this.w.f0_loop19(); // WebAssembly SIMD (loops.wat)
     // matmul %20 → [128, 625] — specs/newmu-modern.yaml:21 (graph.h2)
     {
-      this.k.gemm_nn(8537872, 1960016, 8857872, 128, 625, 625, 625, 625, 625, 0); // f0_t19 @ p1_w_h2 → f0_t20
+      this.k.gemm_nn(8537872, 1960016, 8857872, 128, 625, 625, 625, 625, 625, 0, 1); // f0_t19 @ p1_w_h2 → f0_t20
     }
 
     // cast %24 → [128, 625] — specs/newmu-modern.yaml:21 (graph.h2)
@@ -422,7 +422,7 @@ export class Model implements CompiledModel {
     this.w.f0_loop26(); // WebAssembly SIMD (loops.wat)
     // matmul %27 → [128, 10] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(9497872, 3522528, 9817872, 128, 10, 625, 625, 10, 10, 0); // f0_t26 @ p2_w_o → f0_t27
+      this.k.gemm_nn(9497872, 3522528, 9817872, 128, 10, 625, 625, 10, 10, 0, 1); // f0_t26 @ p2_w_o → f0_t27
     }
 
     // reduce_max %28 → [128] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
@@ -487,31 +487,31 @@ export class Model implements CompiledModel {
     this.w.f0_loop55(); // WebAssembly SIMD (loops.wat)
     // matmul %56 → [128, 625] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
     {
-      this.k.gemm_nt(9841968, 3522528, 9847088, 128, 625, 10, 10, 10, 625, 0); // f0_t55 @ p2_w_o → f0_t56
+      this.k.gemm_nt(9841968, 3522528, 9847088, 128, 625, 10, 10, 10, 625, 0, 1); // f0_t55 @ p2_w_o → f0_t56
     }
 
     // matmul %57 → [625, 10] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
     {
-      this.k.gemm_tn(9497872, 9841968, 10167088, 625, 10, 128, 625, 10, 10, 0); // f0_t26 @ f0_t55 → f0_t57
+      this.k.gemm_tn(9497872, 9841968, 10167088, 625, 10, 128, 625, 10, 10, 0, 1); // f0_t26 @ f0_t55 → f0_t57
     }
 
     // select %61 → [128, 625] — specs/newmu-modern.yaml:21 (graph.h2)
     for (let i18 = 0; i18 < 80000; i18++) f0_t61[i18] = ((f0_t20[i18] >= 0 ? 1 : 0) !== 0 ? ((f0_t56[i18] / 0.5) * f0_t24[i18]) : 0);
     // matmul %62 → [128, 625] — specs/newmu-modern.yaml:21 (graph.h2)
     {
-      this.k.gemm_nt(10192096, 1960016, 10512096, 128, 625, 625, 625, 625, 625, 0); // f0_t61 @ p1_w_h2 → f0_t62
+      this.k.gemm_nt(10192096, 1960016, 10512096, 128, 625, 625, 625, 625, 625, 0, 1); // f0_t61 @ p1_w_h2 → f0_t62
     }
 
     // matmul %63 → [625, 625] — specs/newmu-modern.yaml:21 (graph.h2)
     {
-      this.k.gemm_tn(8537872, 10192096, 10832096, 625, 625, 128, 625, 625, 625, 0); // f0_t19 @ f0_t61 → f0_t63
+      this.k.gemm_tn(8537872, 10192096, 10832096, 625, 625, 128, 625, 625, 625, 0, 1); // f0_t19 @ f0_t61 → f0_t63
     }
 
     // select %67 → [128, 625] — specs/newmu-modern.yaml:20 (graph.h)
     for (let i19 = 0; i19 < 80000; i19++) f0_t67[i19] = ((f0_t11[i19] >= 0 ? 1 : 0) !== 0 ? ((f0_t62[i19] / 0.5) * f0_t17[i19]) : 0);
     // matmul %68 → [784, 625] — specs/newmu-modern.yaml:20 (graph.h)
     {
-      this.k.gemm_tn(7095056, 12394608, 12714608, 784, 625, 128, 784, 625, 625, 0); // f0_t10 @ f0_t67 → f0_t68
+      this.k.gemm_tn(7095056, 12394608, 12714608, 784, 625, 128, 784, 625, 625, 0, 1); // f0_t10 @ f0_t67 → f0_t68
     }
 
     // add %75 → [784, 625] — specs/newmu-modern.yaml:32 (phases[0].optimizer)

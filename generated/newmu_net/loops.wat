@@ -199,7 +199,7 @@
   (func $f0_loop40 (export "f0_loop40") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3400656) (i32.mul (local.get $row) (i32.const 320000))))
+      (local.set $bo (i32.add (i32.const 3375648) (i32.mul (local.get $row) (i32.const 320000))))
       (local.set $b0 (i32.add (i32.const 3055648) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 2706432) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 2706432) (i32.const 0)))
@@ -217,54 +217,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %44  [784, 625]
-  (func $f0_loop44 (export "f0_loop44") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 1960000))))
-      (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3720656) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1960000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (v128.load (i32.add (local.get $b1) (local.get $j))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 1960000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
-  ;; sub %47  [625, 10]
-  (func $f0_loop47 (export "f0_loop47") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 1960016) (i32.mul (local.get $row) (i32.const 25000))))
-      (local.set $b0 (i32.add (i32.const 1960016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3375648) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 25000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (v128.load (i32.add (local.get $b1) (local.get $j))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 25000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
   ;; sigmoid %5  [128, 625]
   (func $ev_loop5 (export "ev_loop5") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 6402064) (i32.mul (local.get $row) (i32.const 320000))))
-      (local.set $b0 (i32.add (i32.const 5680656) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 4417056) (i32.mul (local.get $row) (i32.const 320000))))
+      (local.set $b0 (i32.add (i32.const 3695648) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 320000)))
@@ -283,9 +241,9 @@
   (func $ev_loop11 (export "ev_loop11") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 6727696) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 6722064) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 6727184) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 4742688) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 4737056) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 4742176) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -305,8 +263,8 @@
   (func $ev_loop12 (export "ev_loop12") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 6732816) (i32.mul (local.get $row) (i32.const 5120))))
-      (local.set $b0 (i32.add (i32.const 6727696) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 4747808) (i32.mul (local.get $row) (i32.const 5120))))
+      (local.set $b0 (i32.add (i32.const 4742688) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120)))
@@ -325,9 +283,9 @@
   (func $ev_loop16 (export "ev_loop16") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 6738448) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 6732816) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 6737936) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 4753440) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 4747808) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 4752928) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -347,8 +305,8 @@
   (func $ev_loop27 (export "ev_loop27") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 6751248) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 6750736) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 4766240) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 4765728) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 512)))

@@ -80,8 +80,6 @@ interface Loops {
   readonly f0_loop30: () => void;
   readonly f0_loop34: () => void;
   readonly f0_loop40: () => void;
-  readonly f0_loop44: () => void;
-  readonly f0_loop47: () => void;
   readonly ev_loop5: () => void;
   readonly ev_loop11: () => void;
   readonly ev_loop12: () => void;
@@ -96,8 +94,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 6.4 MiB, laid out at compile time. */
-  private readonly mem = createArena(6751760);
+  /** Every buffer of the model, 4.5 MiB, laid out at compile time. */
+  private readonly mem = createArena(4766752);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { w_h: new Float32Array(this.mem.buffer, 16, 490000), w_o: new Float32Array(this.mem.buffer, 1960016, 6250) };
@@ -120,25 +118,23 @@ export class Model implements CompiledModel {
   private readonly f0_t30 = new Float32Array(this.mem.buffer, 3050016, 128);
   private readonly f0_t34 = new Float32Array(this.mem.buffer, 3050528, 1280);
   private readonly f0_t35 = new Float32Array(this.mem.buffer, 3055648, 80000);
-  private readonly f0_t36 = new Float32Array(this.mem.buffer, 3375648, 6250);
-  private readonly f0_t40 = new Float32Array(this.mem.buffer, 3400656, 80000);
-  private readonly f0_t41 = new Float32Array(this.mem.buffer, 3720656, 490000);
-  private readonly ev_t4 = new Float32Array(this.mem.buffer, 5680656, 80000);
-  private readonly ev_in_x = new Float32Array(this.mem.buffer, 6000656, 100352);
-  private readonly ev_t5 = new Float32Array(this.mem.buffer, 6402064, 80000);
-  private readonly ev_t6 = new Float32Array(this.mem.buffer, 6722064, 1280);
-  private readonly ev_t7 = new Float32Array(this.mem.buffer, 6727184, 128);
-  private readonly ev_t11 = new Float32Array(this.mem.buffer, 6727696, 1280);
-  private readonly ev_t12 = new Float32Array(this.mem.buffer, 6732816, 1280);
-  private readonly ev_t13 = new Float32Array(this.mem.buffer, 6737936, 128);
-  private readonly ev_t16 = new Float32Array(this.mem.buffer, 6738448, 1280);
-  private readonly ev_t17 = new Int32Array(this.mem.buffer, 6743568, 128);
-  private readonly ev_t19 = new Float32Array(this.mem.buffer, 6744080, 128);
-  private readonly ev_in_y = new Int32Array(this.mem.buffer, 6744592, 128);
-  private readonly ev_t20 = new Float32Array(this.mem.buffer, 6745104, 1280);
-  private readonly ev_t21 = new Float32Array(this.mem.buffer, 6750224, 128);
-  private readonly ev_t26 = new Float32Array(this.mem.buffer, 6750736, 128);
-  private readonly ev_t27 = new Float32Array(this.mem.buffer, 6751248, 128);
+  private readonly f0_t40 = new Float32Array(this.mem.buffer, 3375648, 80000);
+  private readonly ev_t4 = new Float32Array(this.mem.buffer, 3695648, 80000);
+  private readonly ev_in_x = new Float32Array(this.mem.buffer, 4015648, 100352);
+  private readonly ev_t5 = new Float32Array(this.mem.buffer, 4417056, 80000);
+  private readonly ev_t6 = new Float32Array(this.mem.buffer, 4737056, 1280);
+  private readonly ev_t7 = new Float32Array(this.mem.buffer, 4742176, 128);
+  private readonly ev_t11 = new Float32Array(this.mem.buffer, 4742688, 1280);
+  private readonly ev_t12 = new Float32Array(this.mem.buffer, 4747808, 1280);
+  private readonly ev_t13 = new Float32Array(this.mem.buffer, 4752928, 128);
+  private readonly ev_t16 = new Float32Array(this.mem.buffer, 4753440, 1280);
+  private readonly ev_t17 = new Int32Array(this.mem.buffer, 4758560, 128);
+  private readonly ev_t19 = new Float32Array(this.mem.buffer, 4759072, 128);
+  private readonly ev_in_y = new Int32Array(this.mem.buffer, 4759584, 128);
+  private readonly ev_t20 = new Float32Array(this.mem.buffer, 4760096, 1280);
+  private readonly ev_t21 = new Float32Array(this.mem.buffer, 4765216, 128);
+  private readonly ev_t26 = new Float32Array(this.mem.buffer, 4765728, 128);
+  private readonly ev_t27 = new Float32Array(this.mem.buffer, 4766240, 128);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -172,14 +168,14 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %4 → [128, 625] — specs/newmu-net.yaml:17 (graph.h)
     {
-      this.k.gemm_nn(6000656, 16, 5680656, 128, 625, 784, 784, 625, 625, 0); // ev_in_x @ p0_w_h → ev_t4
+      this.k.gemm_nn(4015648, 16, 3695648, 128, 625, 784, 784, 625, 625, 0, 1); // ev_in_x @ p0_w_h → ev_t4
     }
 
     // sigmoid %5 → [128, 625] — specs/newmu-net.yaml:17 (graph.h)
     this.w.ev_loop5(); // WebAssembly SIMD (loops.wat)
     // matmul %6 → [128, 10] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(6402064, 1960016, 6722064, 128, 10, 625, 625, 10, 10, 0); // ev_t5 @ p1_w_o → ev_t6
+      this.k.gemm_nn(4417056, 1960016, 4737056, 128, 10, 625, 625, 10, 10, 0, 1); // ev_t5 @ p1_w_o → ev_t6
     }
 
     // reduce_max %7 → [128] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
@@ -276,9 +272,7 @@ export class Model implements CompiledModel {
         ["div %30 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", this.f0_t30],
         ["add %34 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x), computing mul %26 at specs/newmu-net.yaml:21:10 (losses.cost.nll), computing mul %33 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", this.f0_t34],
         ["matmul %35 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", this.f0_t35],
-        ["matmul %36 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", this.f0_t36],
         ["mul %40 at specs/newmu-net.yaml:17:6 (graph.h), computing mul %39 at specs/newmu-net.yaml:17:6 (graph.h), computing sub %38 at specs/newmu-net.yaml:17:6 (graph.h)", this.f0_t40],
-        ["matmul %41 at specs/newmu-net.yaml:17:16 (graph.h)", this.f0_t41],
       ],
     ];
     return probes[stepFn] ?? [];
@@ -300,9 +294,7 @@ export class Model implements CompiledModel {
     const f0_t24 = this.f0_t24;
     const f0_t34 = this.f0_t34;
     const f0_t35 = this.f0_t35;
-    const f0_t36 = this.f0_t36;
     const f0_t40 = this.f0_t40;
-    const f0_t41 = this.f0_t41;
     const p0_w_h = this.params.w_h;
     const p1_w_o = this.params.w_o;
     // The batch, copied into the model's memory.
@@ -310,14 +302,14 @@ export class Model implements CompiledModel {
     f0_in_y.set(batch.y as Int32Array);
     // matmul %4 → [128, 625] — specs/newmu-net.yaml:17 (graph.h)
     {
-      this.k.gemm_nn(2305024, 16, 1985024, 128, 625, 784, 784, 625, 625, 0); // f0_in_x @ p0_w_h → f0_t4
+      this.k.gemm_nn(2305024, 16, 1985024, 128, 625, 784, 784, 625, 625, 0, 1); // f0_in_x @ p0_w_h → f0_t4
     }
 
     // sigmoid %5 → [128, 625] — specs/newmu-net.yaml:17 (graph.h)
     this.w.f0_loop5(); // WebAssembly SIMD (loops.wat)
     // matmul %6 → [128, 10] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(2706432, 1960016, 3026432, 128, 10, 625, 625, 10, 10, 0); // f0_t5 @ p1_w_o → f0_t6
+      this.k.gemm_nn(2706432, 1960016, 3026432, 128, 10, 625, 625, 10, 10, 0, 1); // f0_t5 @ p1_w_o → f0_t6
     }
 
     // reduce_max %7 → [128] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
@@ -382,25 +374,15 @@ export class Model implements CompiledModel {
     this.w.f0_loop34(); // WebAssembly SIMD (loops.wat)
     // matmul %35 → [128, 625] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
     {
-      this.k.gemm_nt(3050528, 1960016, 3055648, 128, 625, 10, 10, 10, 625, 0); // f0_t34 @ p1_w_o → f0_t35
-    }
-
-    // matmul %36 → [625, 10] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
-    {
-      this.k.gemm_tn(2706432, 3050528, 3375648, 625, 10, 128, 625, 10, 10, 0); // f0_t5 @ f0_t34 → f0_t36
+      this.k.gemm_nt(3050528, 1960016, 3055648, 128, 625, 10, 10, 10, 625, 0, 1); // f0_t34 @ p1_w_o → f0_t35
     }
 
     // mul %40 → [128, 625] — specs/newmu-net.yaml:17 (graph.h)
     this.w.f0_loop40(); // WebAssembly SIMD (loops.wat)
-    // matmul %41 → [784, 625] — specs/newmu-net.yaml:17 (graph.h)
-    {
-      this.k.gemm_tn(2305024, 3400656, 3720656, 784, 625, 128, 784, 625, 625, 0); // f0_in_x @ f0_t40 → f0_t41
-    }
-
-    // sub %44 → [784, 625] — specs/newmu-net.yaml:28 (phases[0].optimizer)
-    this.w.f0_loop44(); // WebAssembly SIMD (loops.wat)
-    // sub %47 → [625, 10] — specs/newmu-net.yaml:28 (phases[0].optimizer)
-    this.w.f0_loop47(); // WebAssembly SIMD (loops.wat)
+    // sub %44 → [784, 625], fused with the products %41 (compiler/emit/ts/update.ts) — specs/newmu-net.yaml:28 (phases[0].optimizer)
+    this.k.gemm_tn(2305024, 3375648, 16, 784, 625, 128, 784, 625, 625, 1, -0.05000000074505806); // p0_w_h += -0.05000000074505806 · f0_in_x @ f0_t40
+    // sub %47 → [625, 10], fused with the products %36 (compiler/emit/ts/update.ts) — specs/newmu-net.yaml:28 (phases[0].optimizer)
+    this.k.gemm_tn(2706432, 3050528, 1960016, 625, 10, 128, 625, 10, 10, 1, -0.05000000074505806); // p1_w_o += -0.05000000074505806 · f0_t5 @ f0_t34
     return f0_t24[0];
   }
 }

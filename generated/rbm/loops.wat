@@ -84,7 +84,7 @@
   (func $f0_loop59 (export "f0_loop59") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 5524496) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 3956496) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1613152) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -105,9 +105,9 @@
   (func $f0_loop60 (export "f0_loop60") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 5564496) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $bo (i32.add (i32.const 3996496) (i32.mul (local.get $row) (i32.const 40000))))
       (local.set $b0 (i32.add (i32.const 3916496) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 5524496) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3956496) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -126,7 +126,7 @@
   (func $f0_loop66 (export "f0_loop66") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7174496) (i32.mul (local.get $row) (i32.const 62720))))
+      (local.set $bo (i32.add (i32.const 4038496) (i32.mul (local.get $row) (i32.const 62720))))
       (local.set $b0 (i32.add (i32.const 1755888) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 1653152) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -143,35 +143,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %70  [784, 500]
-  (func $f0_loop70 (export "f0_loop70") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 1568000))))
-      (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3956496) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 5606496) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1568000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 1568000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
   ;; sub %73  [500]
   (func $f0_loop73 (export "f0_loop73") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1568016) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1568016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 5604496) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 4036496) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -192,7 +170,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1570016) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b0 (i32.add (i32.const 1570016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 7237216) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 4101216) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3136)))
@@ -211,8 +189,8 @@
   (func $ev_loop7 (export "ev_loop7") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7343072) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 7240352) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 4207072) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 4104352) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -232,8 +210,8 @@
   (func $ev_loop11 (export "ev_loop11") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7445792) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 7383072) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $bo (i32.add (i32.const 4309792) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b0 (i32.add (i32.const 4247072) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b1 (i32.add (i32.const 1570016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -253,8 +231,8 @@
   (func $ev_loop21 (export "ev_loop21") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7508592) (i32.mul (local.get $row) (i32.const 80))))
-      (local.set $b0 (i32.add (i32.const 7508512) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 4372592) (i32.mul (local.get $row) (i32.const 80))))
+      (local.set $b0 (i32.add (i32.const 4372512) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80)))
@@ -273,8 +251,8 @@
   (func $sm0_s4_loop15 (export "sm0_s4_loop15") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 133342288) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 133279568) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $bo (i32.add (i32.const 130206288) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b0 (i32.add (i32.const 130143568) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b1 (i32.add (i32.const 1570016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v

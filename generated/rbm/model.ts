@@ -110,7 +110,6 @@ interface Loops {
   readonly f0_loop59: () => void;
   readonly f0_loop60: () => void;
   readonly f0_loop66: () => void;
-  readonly f0_loop70: () => void;
   readonly f0_loop73: () => void;
   readonly f0_loop76: () => void;
   readonly ev_loop7: () => void;
@@ -126,8 +125,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 127.3 MiB, laid out at compile time. */
-  private readonly mem = createArena(133530448);
+  /** Every buffer of the model, 124.4 MiB, laid out at compile time. */
+  private readonly mem = createArena(130394448);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W: new Float32Array(this.mem.buffer, 16, 392000), hbias: new Float32Array(this.mem.buffer, 1568016, 500), vbias: new Float32Array(this.mem.buffer, 1570016, 784) };
@@ -158,33 +157,31 @@ export class Model implements CompiledModel {
   private readonly f0_t49 = new Float32Array(this.mem.buffer, 3916464, 1);
   private readonly f0_t50 = new Float32Array(this.mem.buffer, 3916480, 1);
   private readonly f0_t53 = new Float32Array(this.mem.buffer, 3916496, 10000);
-  private readonly f0_t54 = new Float32Array(this.mem.buffer, 3956496, 392000);
-  private readonly f0_t59 = new Float32Array(this.mem.buffer, 5524496, 10000);
-  private readonly f0_t60 = new Float32Array(this.mem.buffer, 5564496, 10000);
-  private readonly f0_t61 = new Float32Array(this.mem.buffer, 5604496, 500);
-  private readonly f0_t62 = new Float32Array(this.mem.buffer, 5606496, 392000);
-  private readonly f0_t66 = new Float32Array(this.mem.buffer, 7174496, 15680);
-  private readonly f0_t67 = new Float32Array(this.mem.buffer, 7237216, 784);
-  private readonly ev_t4 = new Float32Array(this.mem.buffer, 7240352, 10000);
-  private readonly ev_in_x = new Float32Array(this.mem.buffer, 7280352, 15680);
-  private readonly ev_t7 = new Float32Array(this.mem.buffer, 7343072, 10000);
-  private readonly ev_t8 = new Float32Array(this.mem.buffer, 7383072, 15680);
-  private readonly ev_t11 = new Float32Array(this.mem.buffer, 7445792, 15680);
-  private readonly ev_t20 = new Float32Array(this.mem.buffer, 7508512, 20);
-  private readonly ev_t21 = new Float32Array(this.mem.buffer, 7508592, 20);
-  private readonly sm0_t4 = new Float32Array(this.mem.buffer, 7508672, 1);
-  private readonly sm0_s4_e0 = new Float32Array(this.mem.buffer, 7508688, 15680);
-  private readonly sm0_s4_e1 = new Float32Array(this.mem.buffer, 7571408, 15680);
-  private readonly sm0_s4_e2 = new Float32Array(this.mem.buffer, 7634128, 15680000);
-  private readonly sm0_s4_e3 = new Float32Array(this.mem.buffer, 70354128, 15680000);
-  private readonly sm0_s4_c0 = new Float32Array(this.mem.buffer, 133074128, 15680);
-  private readonly sm0_s4_c1 = new Float32Array(this.mem.buffer, 133136848, 15680);
-  private readonly sm0_s4_t3 = new Float32Array(this.mem.buffer, 133199568, 10000);
-  private readonly sm0_s4_t10 = new Float32Array(this.mem.buffer, 133239568, 10000);
-  private readonly sm0_s4_t11 = new Float32Array(this.mem.buffer, 133279568, 15680);
-  private readonly sm0_s4_t15 = new Float32Array(this.mem.buffer, 133342288, 15680);
-  private readonly sm0_s4_t18 = new Float32Array(this.mem.buffer, 133405008, 15680);
-  private readonly sm0_in_x = new Float32Array(this.mem.buffer, 133467728, 15680);
+  private readonly f0_t59 = new Float32Array(this.mem.buffer, 3956496, 10000);
+  private readonly f0_t60 = new Float32Array(this.mem.buffer, 3996496, 10000);
+  private readonly f0_t61 = new Float32Array(this.mem.buffer, 4036496, 500);
+  private readonly f0_t66 = new Float32Array(this.mem.buffer, 4038496, 15680);
+  private readonly f0_t67 = new Float32Array(this.mem.buffer, 4101216, 784);
+  private readonly ev_t4 = new Float32Array(this.mem.buffer, 4104352, 10000);
+  private readonly ev_in_x = new Float32Array(this.mem.buffer, 4144352, 15680);
+  private readonly ev_t7 = new Float32Array(this.mem.buffer, 4207072, 10000);
+  private readonly ev_t8 = new Float32Array(this.mem.buffer, 4247072, 15680);
+  private readonly ev_t11 = new Float32Array(this.mem.buffer, 4309792, 15680);
+  private readonly ev_t20 = new Float32Array(this.mem.buffer, 4372512, 20);
+  private readonly ev_t21 = new Float32Array(this.mem.buffer, 4372592, 20);
+  private readonly sm0_t4 = new Float32Array(this.mem.buffer, 4372672, 1);
+  private readonly sm0_s4_e0 = new Float32Array(this.mem.buffer, 4372688, 15680);
+  private readonly sm0_s4_e1 = new Float32Array(this.mem.buffer, 4435408, 15680);
+  private readonly sm0_s4_e2 = new Float32Array(this.mem.buffer, 4498128, 15680000);
+  private readonly sm0_s4_e3 = new Float32Array(this.mem.buffer, 67218128, 15680000);
+  private readonly sm0_s4_c0 = new Float32Array(this.mem.buffer, 129938128, 15680);
+  private readonly sm0_s4_c1 = new Float32Array(this.mem.buffer, 130000848, 15680);
+  private readonly sm0_s4_t3 = new Float32Array(this.mem.buffer, 130063568, 10000);
+  private readonly sm0_s4_t10 = new Float32Array(this.mem.buffer, 130103568, 10000);
+  private readonly sm0_s4_t11 = new Float32Array(this.mem.buffer, 130143568, 15680);
+  private readonly sm0_s4_t15 = new Float32Array(this.mem.buffer, 130206288, 15680);
+  private readonly sm0_s4_t18 = new Float32Array(this.mem.buffer, 130269008, 15680);
+  private readonly sm0_in_x = new Float32Array(this.mem.buffer, 130331728, 15680);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -210,14 +207,14 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %4 → [20, 500] — specs/rbm.yaml:46 (graph.v_recon)
     {
-      this.k.gemm_nn(7280352, 16, 7240352, 20, 500, 784, 784, 500, 500, 0); // ev_in_x @ p0_W → ev_t4
+      this.k.gemm_nn(4144352, 16, 4104352, 20, 500, 784, 784, 500, 500, 0, 1); // ev_in_x @ p0_W → ev_t4
     }
 
     // sigmoid %7 → [20, 500] — specs/rbm.yaml:46 (graph.v_recon)
     this.w.ev_loop7(); // WebAssembly SIMD (loops.wat)
     // matmul %8 → [20, 784] — specs/rbm.yaml:46 (graph.v_recon)
     {
-      this.k.gemm_nt(7343072, 16, 7383072, 20, 784, 500, 500, 500, 784, 0); // ev_t7 @ p0_W → ev_t8
+      this.k.gemm_nt(4207072, 16, 4247072, 20, 784, 500, 500, 500, 784, 0, 1); // ev_t7 @ p0_W → ev_t8
     }
 
     // sigmoid %11 → [20, 784] — specs/rbm.yaml:46 (graph.v_recon)
@@ -259,11 +256,9 @@ export class Model implements CompiledModel {
         ["reduce_sum %49 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood), computing mul %48 at specs/rbm.yaml:44:31 (graph.pseudo_likelihood), computing log %46 at specs/rbm.yaml:44:33 (graph.pseudo_likelihood), computing sigmoid %45 at specs/rbm.yaml:44:37 (graph.pseudo_likelihood), computing sub %44 at specs/rbm.yaml:44:56 (graph.pseudo_likelihood), computing sub %35 at specs/rbm.yaml:43:40 (graph.fe_xi_flip), computing neg %30 at specs/rbm.yaml:43:15 (graph.fe_xi_flip), computing sub %43 at specs/rbm.yaml:42:30 (graph.fe_xi), computing neg %38 at specs/rbm.yaml:42:10 (graph.fe_xi)", this.f0_t49],
         ["mul %50 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)", this.f0_t50],
         ["mul %53 at specs/rbm.yaml:36:46 (graph.fe_chain), computing sigmoid %52 at specs/rbm.yaml:36:46 (graph.fe_chain), computing add %15 at specs/rbm.yaml:36:69 (graph.fe_chain)", this.f0_t53],
-        ["matmul %54 at specs/rbm.yaml:36:65 (graph.fe_chain)", this.f0_t54],
         ["mul %59 at specs/rbm.yaml:35:37 (graph.fe_data), computing sigmoid %58 at specs/rbm.yaml:35:37 (graph.fe_data), computing add %8 at specs/rbm.yaml:35:52 (graph.fe_data)", this.f0_t59],
         ["add %60 at specs/rbm.yaml:35:52 (graph.fe_data)", this.f0_t60],
         ["reduce_sum %61 at specs/rbm.yaml:35:52 (graph.fe_data)", this.f0_t61],
-        ["matmul %62 at specs/rbm.yaml:35:48 (graph.fe_data)", this.f0_t62],
         ["add %66 at specs/rbm.yaml:35:19 (graph.fe_data), computing mul %56 at specs/rbm.yaml:36:28 (graph.fe_chain), computing mul %65 at specs/rbm.yaml:35:19 (graph.fe_data)", this.f0_t66],
         ["reduce_sum %67 at specs/rbm.yaml:35:19 (graph.fe_data)", this.f0_t67],
       ],
@@ -304,11 +299,9 @@ export class Model implements CompiledModel {
     const f0_t49 = this.f0_t49;
     const f0_t50 = this.f0_t50;
     const f0_t53 = this.f0_t53;
-    const f0_t54 = this.f0_t54;
     const f0_t59 = this.f0_t59;
     const f0_t60 = this.f0_t60;
     const f0_t61 = this.f0_t61;
-    const f0_t62 = this.f0_t62;
     const f0_t66 = this.f0_t66;
     const f0_t67 = this.f0_t67;
     const p0_W = this.params.W;
@@ -319,7 +312,7 @@ export class Model implements CompiledModel {
     f0_in_x.set(batch.x as Float32Array);
     // matmul %6 → [20, 500] — specs/rbm.yaml:35 (graph.fe_data)
     {
-      this.k.gemm_nn(1653152, 16, 1613152, 20, 500, 784, 784, 500, 500, 0); // f0_in_x @ p0_W → f0_t6
+      this.k.gemm_nn(1653152, 16, 1613152, 20, 500, 784, 784, 500, 500, 0, 1); // f0_in_x @ p0_W → f0_t6
     }
 
     // scan %10: 15 steps — specs/rbm.yaml:26 (graph.chain)
@@ -331,7 +324,7 @@ export class Model implements CompiledModel {
       f0_s10_e3.set(f0_s10_c1, t0 * 15680);
       // matmul %3 → [20, 784] — specs/rbm.yaml:30 (graph.chain.body.v_sample)
       {
-        this.k.gemm_nt(3359408, 16, 3462128, 20, 784, 500, 500, 500, 784, 0); // f0_s10_c0 @ p0_W → f0_s10_t3
+        this.k.gemm_nt(3359408, 16, 3462128, 20, 784, 500, 500, 500, 784, 0, 1); // f0_s10_c0 @ p0_W → f0_s10_t3
       }
 
       // cast %10 → [20, 784] — specs/rbm.yaml:30 (graph.chain.body.v_sample)
@@ -345,7 +338,7 @@ export class Model implements CompiledModel {
 
       // matmul %11 → [20, 500] — specs/rbm.yaml:32 (graph.chain.body.h)
       {
-        this.k.gemm_nn(3524848, 16, 3587568, 20, 500, 784, 784, 500, 500, 0); // f0_s10_t10 @ p0_W → f0_s10_t11
+        this.k.gemm_nn(3524848, 16, 3587568, 20, 500, 784, 784, 500, 500, 0, 1); // f0_s10_t10 @ p0_W → f0_s10_t11
       }
 
       // cast %18 → [20, 500] — specs/rbm.yaml:32 (graph.chain.body.h)
@@ -365,7 +358,7 @@ export class Model implements CompiledModel {
     f0_s10_e1.set(f0_s10_c1);
     // matmul %14 → [20, 500] — specs/rbm.yaml:36 (graph.fe_chain)
     {
-      this.k.gemm_nn(1755888, 16, 3667568, 20, 500, 784, 784, 500, 500, 0); // f0_s10_e1 @ p0_W → f0_t14
+      this.k.gemm_nn(1755888, 16, 3667568, 20, 500, 784, 784, 500, 500, 0, 1); // f0_s10_e1 @ p0_W → f0_t14
     }
 
     // select %20 → [20, 784] — specs/rbm.yaml:39 (graph.xi)
@@ -390,7 +383,7 @@ export class Model implements CompiledModel {
 
     // matmul %31 → [20, 500] — specs/rbm.yaml:43 (graph.fe_xi_flip)
     {
-      this.k.gemm_nn(3773424, 16, 3836224, 20, 500, 784, 784, 500, 500, 0); // f0_t27 @ p0_W → f0_t31
+      this.k.gemm_nn(3773424, 16, 3836224, 20, 500, 784, 784, 500, 500, 0, 1); // f0_t27 @ p0_W → f0_t31
     }
 
     // reduce_sum %34 → [20] — specs/rbm.yaml:43 (graph.fe_xi_flip)
@@ -423,7 +416,7 @@ export class Model implements CompiledModel {
 
     // matmul %39 → [20, 500] — specs/rbm.yaml:42 (graph.fe_xi)
     {
-      this.k.gemm_nn(3707568, 16, 3876384, 20, 500, 784, 784, 500, 500, 0); // f0_t20 @ p0_W → f0_t39
+      this.k.gemm_nn(3707568, 16, 3876384, 20, 500, 784, 784, 500, 500, 0, 1); // f0_t20 @ p0_W → f0_t39
     }
 
     // reduce_sum %42 → [20] — specs/rbm.yaml:42 (graph.fe_xi)
@@ -455,11 +448,6 @@ export class Model implements CompiledModel {
     this.w.f0_loop50(); // WebAssembly SIMD (loops.wat)
     // mul %53 → [20, 500] — specs/rbm.yaml:36 (graph.fe_chain)
     this.w.f0_loop53(); // WebAssembly SIMD (loops.wat)
-    // matmul %54 → [784, 500] — specs/rbm.yaml:36 (graph.fe_chain)
-    {
-      this.k.gemm_tn(1755888, 3916496, 3956496, 784, 500, 20, 784, 500, 500, 0); // f0_s10_e1 @ f0_t53 → f0_t54
-    }
-
     // mul %59 → [20, 500] — specs/rbm.yaml:35 (graph.fe_data)
     this.w.f0_loop59(); // WebAssembly SIMD (loops.wat)
     // add %60 → [20, 500] — specs/rbm.yaml:35 (graph.fe_data)
@@ -475,11 +463,6 @@ export class Model implements CompiledModel {
       }
     }
 
-    // matmul %62 → [784, 500] — specs/rbm.yaml:35 (graph.fe_data)
-    {
-      this.k.gemm_tn(1653152, 5524496, 5606496, 784, 500, 20, 784, 500, 500, 0); // f0_in_x @ f0_t59 → f0_t62
-    }
-
     // add %66 → [20, 784] — specs/rbm.yaml:35 (graph.fe_data)
     this.w.f0_loop66(); // WebAssembly SIMD (loops.wat)
     // reduce_sum %67 → [784] — specs/rbm.yaml:35 (graph.fe_data)
@@ -493,8 +476,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // sub %70 → [784, 500] — specs/rbm.yaml:67 (phases[0].optimizer)
-    this.w.f0_loop70(); // WebAssembly SIMD (loops.wat)
+    // sub %70 → [784, 500], fused with the products %54, %62 (compiler/emit/ts/update.ts) — specs/rbm.yaml:67 (phases[0].optimizer)
+    this.k.gemm_tn(1755888, 3916496, 16, 784, 500, 20, 784, 500, 500, 1, -0.10000000149011612); // p0_W += -0.10000000149011612 · f0_s10_e1 @ f0_t53
+    this.k.gemm_tn(1653152, 3956496, 16, 784, 500, 20, 784, 500, 500, 1, -0.10000000149011612); // p0_W += -0.10000000149011612 · f0_in_x @ f0_t59
     // sub %73 → [500] — specs/rbm.yaml:67 (phases[0].optimizer)
     this.w.f0_loop73(); // WebAssembly SIMD (loops.wat)
     // sub %76 → [784] — specs/rbm.yaml:67 (phases[0].optimizer)
@@ -532,7 +516,7 @@ export class Model implements CompiledModel {
       sm0_s4_e3.set(sm0_s4_c1, t0 * 15680);
       // matmul %3 → [20, 500] — specs/rbm.yaml:55 (graph.sample_chain.body.vm)
       {
-        this.k.gemm_nn(133074128, 16, 133199568, 20, 500, 784, 784, 500, 500, 0); // sm0_s4_c0 @ p0_W → sm0_s4_t3
+        this.k.gemm_nn(129938128, 16, 130063568, 20, 500, 784, 784, 500, 500, 0, 1); // sm0_s4_c0 @ p0_W → sm0_s4_t3
       }
 
       // cast %10 → [20, 500] — specs/rbm.yaml:55 (graph.sample_chain.body.vm)
@@ -546,7 +530,7 @@ export class Model implements CompiledModel {
 
       // matmul %11 → [20, 784] — specs/rbm.yaml:55 (graph.sample_chain.body.vm)
       {
-        this.k.gemm_nt(133239568, 16, 133279568, 20, 784, 500, 500, 500, 784, 0); // sm0_s4_t10 @ p0_W → sm0_s4_t11
+        this.k.gemm_nt(130103568, 16, 130143568, 20, 784, 500, 500, 500, 784, 0, 1); // sm0_s4_t10 @ p0_W → sm0_s4_t11
       }
 
       // sigmoid %15 → [20, 784] — specs/rbm.yaml:55 (graph.sample_chain.body.vm)

@@ -153,7 +153,7 @@
   (func $f0_loop43 (export "f0_loop43") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 14372320) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 11236320) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11232320) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11209472) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 11209472) (i32.const 0)))
@@ -171,35 +171,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %49  [784, 1000]
-  (func $f0_loop49 (export "f0_loop49") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 3136000))))
-      (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11236320) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 14380320) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3136000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 3136000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
   ;; sub %52  [1000]
   (func $f0_loop52 (export "f0_loop52") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3136016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 3136016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 14376320) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11240320) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -239,8 +217,8 @@
   (func $f1_loop9 (export "f1_loop9") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 17523456) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 17516320) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11251456) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11244320) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -260,8 +238,8 @@
   (func $f1_loop18 (export "f1_loop18") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 17535456) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 17531456) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11263456) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11259456) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -281,8 +259,8 @@
   (func $f1_loop22 (export "f1_loop22") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 17543456) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 17539456) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11271456) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11267456) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11151152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -302,8 +280,8 @@
   (func $f1_loop26 (export "f1_loop26") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 17547456) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 17523456) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11275456) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11251456) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -322,8 +300,8 @@
   (func $f1_loop27 (export "f1_loop27") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 17551456) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 17543456) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11279456) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11271456) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -342,7 +320,7 @@
   (func $f1_sum33 (export "f1_sum33") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 17555456) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 11283456) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -360,7 +338,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 17555472) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 11283472) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -368,13 +346,13 @@
   (func $f1_loop42 (export "f1_loop42") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 17555488) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 17547456) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 17551456) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 17523456) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 17543456) (i32.const 0)))
-      (local.set $b4 (i32.add (i32.const 17543456) (i32.const 0)))
-      (local.set $b5 (i32.add (i32.const 17551456) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11283488) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11275456) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11279456) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11251456) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 11271456) (i32.const 0)))
+      (local.set $b4 (i32.add (i32.const 11271456) (i32.const 0)))
+      (local.set $b5 (i32.add (i32.const 11279456) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -393,10 +371,10 @@
   (func $f1_loop48 (export "f1_loop48") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 21567488) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 17563488) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 17535456) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 17535456) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11295488) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11291488) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11263456) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11263456) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -411,35 +389,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %54  [1000, 1000]
-  (func $f1_loop54 (export "f1_loop54") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 3140016) (i32.mul (local.get $row) (i32.const 4000000))))
-      (local.set $b0 (i32.add (i32.const 3140016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 17567488) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 21575488) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 4000000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
   ;; sub %57  [1000]
   (func $f1_loop57 (export "f1_loop57") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 7140016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 7140016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 21571488) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11299488) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -460,7 +416,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11151152) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11151152) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 17559488) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11287488) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -479,8 +435,8 @@
   (func $f2_loop11 (export "f2_loop11") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 25582624) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 25575488) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11310624) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11303488) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -500,8 +456,8 @@
   (func $f2_loop15 (export "f2_loop15") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 25590624) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 25586624) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11318624) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11314624) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -521,8 +477,8 @@
   (func $f2_loop24 (export "f2_loop24") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 25602624) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 25598624) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11330624) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11326624) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11144016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -542,8 +498,8 @@
   (func $f2_loop28 (export "f2_loop28") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 25610624) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 25606624) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11338624) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11334624) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11155152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -563,8 +519,8 @@
   (func $f2_loop32 (export "f2_loop32") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 25614624) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 25590624) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11342624) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11318624) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -583,8 +539,8 @@
   (func $f2_loop33 (export "f2_loop33") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 25618624) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 25610624) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11346624) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11338624) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -603,7 +559,7 @@
   (func $f2_sum39 (export "f2_sum39") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 25622624) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 11350624) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -621,7 +577,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 25622640) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 11350640) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -629,13 +585,13 @@
   (func $f2_loop48 (export "f2_loop48") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 25622656) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 25614624) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 25618624) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 25590624) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 25610624) (i32.const 0)))
-      (local.set $b4 (i32.add (i32.const 25610624) (i32.const 0)))
-      (local.set $b5 (i32.add (i32.const 25618624) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11350656) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11342624) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11346624) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11318624) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 11338624) (i32.const 0)))
+      (local.set $b4 (i32.add (i32.const 11338624) (i32.const 0)))
+      (local.set $b5 (i32.add (i32.const 11346624) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -654,10 +610,10 @@
   (func $f2_loop54 (export "f2_loop54") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 29634656) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 25630656) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 25602624) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 25602624) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11362656) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11358656) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11330624) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11330624) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -672,35 +628,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %60  [1000, 1000]
-  (func $f2_loop60 (export "f2_loop60") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 7144016) (i32.mul (local.get $row) (i32.const 4000000))))
-      (local.set $b0 (i32.add (i32.const 7144016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 25634656) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 29642656) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 4000000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
   ;; sub %63  [1000]
   (func $f2_loop63 (export "f2_loop63") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 11144016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11144016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 29638656) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11366656) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -721,7 +655,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11155152) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11155152) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 25626656) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11354656) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -740,8 +674,8 @@
   (func $f3_loop13 (export "f3_loop13") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 33649792) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 33642656) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11377792) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11370656) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -761,8 +695,8 @@
   (func $f3_loop17 (export "f3_loop17") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 33657792) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 33653792) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11385792) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11381792) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -782,8 +716,8 @@
   (func $f3_loop21 (export "f3_loop21") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 33665792) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 33661792) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11393792) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11389792) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11144016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -803,8 +737,8 @@
   (func $f3_loop24 (export "f3_loop24") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 33669840) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 33669792) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11397840) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11397792) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11199152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -824,9 +758,9 @@
   (func $f3_loop29 (export "f3_loop29") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 33669904) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 33669840) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 33669888) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11397904) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11397840) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11397888) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -846,8 +780,8 @@
   (func $f3_loop30 (export "f3_loop30") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 33669952) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 33669904) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11397952) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11397904) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -866,7 +800,7 @@
   (func $f3_sum40 (export "f3_sum40") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 33670096) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 11398096) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -884,7 +818,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 33670112) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 11398112) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -892,9 +826,9 @@
   (func $f3_loop44 (export "f3_loop44") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s0 v128) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 33670144) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 33670128) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 33670000) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11398144) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 11398128) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11398000) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
@@ -915,10 +849,10 @@
   (func $f3_loop48 (export "f3_loop48") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 33670160) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 33670016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 33670144) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 33669952) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11398160) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11398016) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11398144) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11397952) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -938,10 +872,10 @@
   (func $f3_loop55 (export "f3_loop55") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 33714256) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 33670256) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 33665792) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 33665792) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11402256) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11398256) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11393792) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11393792) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -960,10 +894,10 @@
   (func $f3_loop61 (export "f3_loop61") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 37726256) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 33722256) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 33657792) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 33657792) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11414256) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11410256) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11385792) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11385792) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -982,10 +916,10 @@
   (func $f3_loop67 (export "f3_loop67") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 41738256) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 37734256) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 33649792) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 33649792) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11426256) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11422256) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11377792) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11377792) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -1000,34 +934,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %72  [784, 1000]
-  (func $f3_loop72 (export "f3_loop72") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 3136000))))
-      (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 41746256) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3136000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 3136000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
   ;; sub %75  [1000]
   (func $f3_loop75 (export "f3_loop75") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3136016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 3136016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 41742256) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11430256) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -1036,27 +949,6 @@
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
-  ;; sub %78  [1000, 1000]
-  (func $f3_loop78 (export "f3_loop78") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 3140016) (i32.mul (local.get $row) (i32.const 4000000))))
-      (local.set $b0 (i32.add (i32.const 3140016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 37738256) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 4000000)))
         (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
@@ -1069,7 +961,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 7140016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 7140016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 37730256) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11418256) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -1078,27 +970,6 @@
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
-  ;; sub %82  [1000, 1000]
-  (func $f3_loop82 (export "f3_loop82") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 7144016) (i32.mul (local.get $row) (i32.const 4000000))))
-      (local.set $b0 (i32.add (i32.const 7144016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 33726256) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 4000000)))
         (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
@@ -1111,7 +982,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11144016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11144016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 33718256) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11406256) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -1126,34 +997,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %87  [1000, 10]
-  (func $f3_loop87 (export "f3_loop87") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 11159152) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 11159152) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 33674256) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 40000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
   ;; sub %90  [10]
   (func $f3_loop90 (export "f3_loop90") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 11199152) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b0 (i32.add (i32.const 11199152) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 33670208) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11398208) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -1172,8 +1022,8 @@
   (func $ev_loop13 (export "ev_loop13") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44889392) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 44882256) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11441392) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11434256) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1193,8 +1043,8 @@
   (func $ev_loop17 (export "ev_loop17") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44897392) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 44893392) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11449392) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11445392) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1214,8 +1064,8 @@
   (func $ev_loop21 (export "ev_loop21") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44905392) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 44901392) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11457392) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11453392) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11144016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1235,8 +1085,8 @@
   (func $ev_loop24 (export "ev_loop24") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44909440) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 44909392) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11461440) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11461392) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11199152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1256,9 +1106,9 @@
   (func $ev_loop29 (export "ev_loop29") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44909504) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 44909440) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 44909488) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11461504) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11461440) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11461488) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1278,8 +1128,8 @@
   (func $ev_loop30 (export "ev_loop30") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44909552) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 44909504) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11461552) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11461504) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -1298,9 +1148,9 @@
   (func $ev_loop34 (export "ev_loop34") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44909616) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 44909552) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 44909600) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11461616) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11461552) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11461600) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1320,8 +1170,8 @@
   (func $ev_loop45 (export "ev_loop45") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44909792) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 44909776) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11461792) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 11461776) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v

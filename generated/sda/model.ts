@@ -181,7 +181,6 @@ interface Loops {
   readonly f0_sum27: () => void;
   readonly f0_loop36: () => void;
   readonly f0_loop43: () => void;
-  readonly f0_loop49: () => void;
   readonly f0_loop52: () => void;
   readonly f0_loop55: () => void;
   readonly f1_loop9: () => void;
@@ -192,7 +191,6 @@ interface Loops {
   readonly f1_sum33: () => void;
   readonly f1_loop42: () => void;
   readonly f1_loop48: () => void;
-  readonly f1_loop54: () => void;
   readonly f1_loop57: () => void;
   readonly f1_loop59: () => void;
   readonly f2_loop11: () => void;
@@ -204,7 +202,6 @@ interface Loops {
   readonly f2_sum39: () => void;
   readonly f2_loop48: () => void;
   readonly f2_loop54: () => void;
-  readonly f2_loop60: () => void;
   readonly f2_loop63: () => void;
   readonly f2_loop65: () => void;
   readonly f3_loop13: () => void;
@@ -219,13 +216,9 @@ interface Loops {
   readonly f3_loop55: () => void;
   readonly f3_loop61: () => void;
   readonly f3_loop67: () => void;
-  readonly f3_loop72: () => void;
   readonly f3_loop75: () => void;
-  readonly f3_loop78: () => void;
   readonly f3_loop80: () => void;
-  readonly f3_loop82: () => void;
   readonly f3_loop84: () => void;
-  readonly f3_loop87: () => void;
   readonly f3_loop90: () => void;
   readonly ev_loop13: () => void;
   readonly ev_loop17: () => void;
@@ -244,8 +237,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 42.8 MiB, laid out at compile time. */
-  private readonly mem = createArena(44909808);
+  /** Every buffer of the model, 10.9 MiB, laid out at compile time. */
+  private readonly mem = createArena(11461808);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W1: new Float32Array(this.mem.buffer, 16, 784000), b1: new Float32Array(this.mem.buffer, 3136016, 1000), W2: new Float32Array(this.mem.buffer, 3140016, 1000000), b2: new Float32Array(this.mem.buffer, 7140016, 1000), W3: new Float32Array(this.mem.buffer, 7144016, 1000000), b3: new Float32Array(this.mem.buffer, 11144016, 1000), vb1: new Float32Array(this.mem.buffer, 11148016, 784), vb2: new Float32Array(this.mem.buffer, 11151152, 1000), vb3: new Float32Array(this.mem.buffer, 11155152, 1000), W4: new Float32Array(this.mem.buffer, 11159152, 10000), b4: new Float32Array(this.mem.buffer, 11199152, 10) };
@@ -263,106 +256,96 @@ export class Model implements CompiledModel {
   private readonly f0_t36 = new Float32Array(this.mem.buffer, 11226048, 784);
   private readonly f0_t37 = new Float32Array(this.mem.buffer, 11229184, 784);
   private readonly f0_t38 = new Float32Array(this.mem.buffer, 11232320, 1000);
-  private readonly f0_t39 = new Float32Array(this.mem.buffer, 11236320, 784000);
-  private readonly f0_t43 = new Float32Array(this.mem.buffer, 14372320, 1000);
-  private readonly f0_t44 = new Float32Array(this.mem.buffer, 14376320, 1000);
-  private readonly f0_t45 = new Float32Array(this.mem.buffer, 14380320, 784000);
-  private readonly f1_t6 = new Float32Array(this.mem.buffer, 17516320, 1000);
-  private readonly f1_in_x = new Float32Array(this.mem.buffer, 17520320, 784);
-  private readonly f1_t9 = new Float32Array(this.mem.buffer, 17523456, 1000);
-  private readonly f1_t14 = new Float32Array(this.mem.buffer, 17527456, 1000);
-  private readonly f1_t15 = new Float32Array(this.mem.buffer, 17531456, 1000);
-  private readonly f1_t18 = new Float32Array(this.mem.buffer, 17535456, 1000);
-  private readonly f1_t19 = new Float32Array(this.mem.buffer, 17539456, 1000);
-  private readonly f1_t22 = new Float32Array(this.mem.buffer, 17543456, 1000);
-  private readonly f1_t26 = new Float32Array(this.mem.buffer, 17547456, 1000);
-  private readonly f1_t27 = new Float32Array(this.mem.buffer, 17551456, 1000);
-  private readonly f1_t31 = new Float32Array(this.mem.buffer, 17555456, 1);
-  private readonly f1_t33 = new Float32Array(this.mem.buffer, 17555472, 1);
-  private readonly f1_t42 = new Float32Array(this.mem.buffer, 17555488, 1000);
-  private readonly f1_t43 = new Float32Array(this.mem.buffer, 17559488, 1000);
-  private readonly f1_t44 = new Float32Array(this.mem.buffer, 17563488, 1000);
-  private readonly f1_t45 = new Float32Array(this.mem.buffer, 17567488, 1000000);
-  private readonly f1_t48 = new Float32Array(this.mem.buffer, 21567488, 1000);
-  private readonly f1_t49 = new Float32Array(this.mem.buffer, 21571488, 1000);
-  private readonly f1_t50 = new Float32Array(this.mem.buffer, 21575488, 1000000);
-  private readonly f2_t8 = new Float32Array(this.mem.buffer, 25575488, 1000);
-  private readonly f2_in_x = new Float32Array(this.mem.buffer, 25579488, 784);
-  private readonly f2_t11 = new Float32Array(this.mem.buffer, 25582624, 1000);
-  private readonly f2_t12 = new Float32Array(this.mem.buffer, 25586624, 1000);
-  private readonly f2_t15 = new Float32Array(this.mem.buffer, 25590624, 1000);
-  private readonly f2_t20 = new Float32Array(this.mem.buffer, 25594624, 1000);
-  private readonly f2_t21 = new Float32Array(this.mem.buffer, 25598624, 1000);
-  private readonly f2_t24 = new Float32Array(this.mem.buffer, 25602624, 1000);
-  private readonly f2_t25 = new Float32Array(this.mem.buffer, 25606624, 1000);
-  private readonly f2_t28 = new Float32Array(this.mem.buffer, 25610624, 1000);
-  private readonly f2_t32 = new Float32Array(this.mem.buffer, 25614624, 1000);
-  private readonly f2_t33 = new Float32Array(this.mem.buffer, 25618624, 1000);
-  private readonly f2_t37 = new Float32Array(this.mem.buffer, 25622624, 1);
-  private readonly f2_t39 = new Float32Array(this.mem.buffer, 25622640, 1);
-  private readonly f2_t48 = new Float32Array(this.mem.buffer, 25622656, 1000);
-  private readonly f2_t49 = new Float32Array(this.mem.buffer, 25626656, 1000);
-  private readonly f2_t50 = new Float32Array(this.mem.buffer, 25630656, 1000);
-  private readonly f2_t51 = new Float32Array(this.mem.buffer, 25634656, 1000000);
-  private readonly f2_t54 = new Float32Array(this.mem.buffer, 29634656, 1000);
-  private readonly f2_t55 = new Float32Array(this.mem.buffer, 29638656, 1000);
-  private readonly f2_t56 = new Float32Array(this.mem.buffer, 29642656, 1000000);
-  private readonly f3_t10 = new Float32Array(this.mem.buffer, 33642656, 1000);
-  private readonly f3_in_x = new Float32Array(this.mem.buffer, 33646656, 784);
-  private readonly f3_t13 = new Float32Array(this.mem.buffer, 33649792, 1000);
-  private readonly f3_t14 = new Float32Array(this.mem.buffer, 33653792, 1000);
-  private readonly f3_t17 = new Float32Array(this.mem.buffer, 33657792, 1000);
-  private readonly f3_t18 = new Float32Array(this.mem.buffer, 33661792, 1000);
-  private readonly f3_t21 = new Float32Array(this.mem.buffer, 33665792, 1000);
-  private readonly f3_t22 = new Float32Array(this.mem.buffer, 33669792, 10);
-  private readonly f3_t24 = new Float32Array(this.mem.buffer, 33669840, 10);
-  private readonly f3_t25 = new Float32Array(this.mem.buffer, 33669888, 1);
-  private readonly f3_t29 = new Float32Array(this.mem.buffer, 33669904, 10);
-  private readonly f3_t30 = new Float32Array(this.mem.buffer, 33669952, 10);
-  private readonly f3_t31 = new Float32Array(this.mem.buffer, 33670000, 1);
-  private readonly f3_t32 = new Float32Array(this.mem.buffer, 33670016, 10);
-  private readonly f3_in_y = new Int32Array(this.mem.buffer, 33670064, 1);
-  private readonly f3_t33 = new Float32Array(this.mem.buffer, 33670080, 1);
-  private readonly f3_t38 = new Float32Array(this.mem.buffer, 33670096, 1);
-  private readonly f3_t40 = new Float32Array(this.mem.buffer, 33670112, 1);
-  private readonly f3_t43 = new Float32Array(this.mem.buffer, 33670128, 1);
-  private readonly f3_t44 = new Float32Array(this.mem.buffer, 33670144, 1);
-  private readonly f3_t48 = new Float32Array(this.mem.buffer, 33670160, 10);
-  private readonly f3_t49 = new Float32Array(this.mem.buffer, 33670208, 10);
-  private readonly f3_t50 = new Float32Array(this.mem.buffer, 33670256, 1000);
-  private readonly f3_t51 = new Float32Array(this.mem.buffer, 33674256, 10000);
-  private readonly f3_t55 = new Float32Array(this.mem.buffer, 33714256, 1000);
-  private readonly f3_t56 = new Float32Array(this.mem.buffer, 33718256, 1000);
-  private readonly f3_t57 = new Float32Array(this.mem.buffer, 33722256, 1000);
-  private readonly f3_t58 = new Float32Array(this.mem.buffer, 33726256, 1000000);
-  private readonly f3_t61 = new Float32Array(this.mem.buffer, 37726256, 1000);
-  private readonly f3_t62 = new Float32Array(this.mem.buffer, 37730256, 1000);
-  private readonly f3_t63 = new Float32Array(this.mem.buffer, 37734256, 1000);
-  private readonly f3_t64 = new Float32Array(this.mem.buffer, 37738256, 1000000);
-  private readonly f3_t67 = new Float32Array(this.mem.buffer, 41738256, 1000);
-  private readonly f3_t68 = new Float32Array(this.mem.buffer, 41742256, 1000);
-  private readonly f3_t69 = new Float32Array(this.mem.buffer, 41746256, 784000);
-  private readonly ev_t10 = new Float32Array(this.mem.buffer, 44882256, 1000);
-  private readonly ev_in_x = new Float32Array(this.mem.buffer, 44886256, 784);
-  private readonly ev_t13 = new Float32Array(this.mem.buffer, 44889392, 1000);
-  private readonly ev_t14 = new Float32Array(this.mem.buffer, 44893392, 1000);
-  private readonly ev_t17 = new Float32Array(this.mem.buffer, 44897392, 1000);
-  private readonly ev_t18 = new Float32Array(this.mem.buffer, 44901392, 1000);
-  private readonly ev_t21 = new Float32Array(this.mem.buffer, 44905392, 1000);
-  private readonly ev_t22 = new Float32Array(this.mem.buffer, 44909392, 10);
-  private readonly ev_t24 = new Float32Array(this.mem.buffer, 44909440, 10);
-  private readonly ev_t25 = new Float32Array(this.mem.buffer, 44909488, 1);
-  private readonly ev_t29 = new Float32Array(this.mem.buffer, 44909504, 10);
-  private readonly ev_t30 = new Float32Array(this.mem.buffer, 44909552, 10);
-  private readonly ev_t31 = new Float32Array(this.mem.buffer, 44909600, 1);
-  private readonly ev_t34 = new Float32Array(this.mem.buffer, 44909616, 10);
-  private readonly ev_t35 = new Int32Array(this.mem.buffer, 44909664, 1);
-  private readonly ev_t37 = new Float32Array(this.mem.buffer, 44909680, 1);
-  private readonly ev_in_y = new Int32Array(this.mem.buffer, 44909696, 1);
-  private readonly ev_t38 = new Float32Array(this.mem.buffer, 44909712, 10);
-  private readonly ev_t39 = new Float32Array(this.mem.buffer, 44909760, 1);
-  private readonly ev_t44 = new Float32Array(this.mem.buffer, 44909776, 1);
-  private readonly ev_t45 = new Float32Array(this.mem.buffer, 44909792, 1);
+  private readonly f0_t43 = new Float32Array(this.mem.buffer, 11236320, 1000);
+  private readonly f0_t44 = new Float32Array(this.mem.buffer, 11240320, 1000);
+  private readonly f1_t6 = new Float32Array(this.mem.buffer, 11244320, 1000);
+  private readonly f1_in_x = new Float32Array(this.mem.buffer, 11248320, 784);
+  private readonly f1_t9 = new Float32Array(this.mem.buffer, 11251456, 1000);
+  private readonly f1_t14 = new Float32Array(this.mem.buffer, 11255456, 1000);
+  private readonly f1_t15 = new Float32Array(this.mem.buffer, 11259456, 1000);
+  private readonly f1_t18 = new Float32Array(this.mem.buffer, 11263456, 1000);
+  private readonly f1_t19 = new Float32Array(this.mem.buffer, 11267456, 1000);
+  private readonly f1_t22 = new Float32Array(this.mem.buffer, 11271456, 1000);
+  private readonly f1_t26 = new Float32Array(this.mem.buffer, 11275456, 1000);
+  private readonly f1_t27 = new Float32Array(this.mem.buffer, 11279456, 1000);
+  private readonly f1_t31 = new Float32Array(this.mem.buffer, 11283456, 1);
+  private readonly f1_t33 = new Float32Array(this.mem.buffer, 11283472, 1);
+  private readonly f1_t42 = new Float32Array(this.mem.buffer, 11283488, 1000);
+  private readonly f1_t43 = new Float32Array(this.mem.buffer, 11287488, 1000);
+  private readonly f1_t44 = new Float32Array(this.mem.buffer, 11291488, 1000);
+  private readonly f1_t48 = new Float32Array(this.mem.buffer, 11295488, 1000);
+  private readonly f1_t49 = new Float32Array(this.mem.buffer, 11299488, 1000);
+  private readonly f2_t8 = new Float32Array(this.mem.buffer, 11303488, 1000);
+  private readonly f2_in_x = new Float32Array(this.mem.buffer, 11307488, 784);
+  private readonly f2_t11 = new Float32Array(this.mem.buffer, 11310624, 1000);
+  private readonly f2_t12 = new Float32Array(this.mem.buffer, 11314624, 1000);
+  private readonly f2_t15 = new Float32Array(this.mem.buffer, 11318624, 1000);
+  private readonly f2_t20 = new Float32Array(this.mem.buffer, 11322624, 1000);
+  private readonly f2_t21 = new Float32Array(this.mem.buffer, 11326624, 1000);
+  private readonly f2_t24 = new Float32Array(this.mem.buffer, 11330624, 1000);
+  private readonly f2_t25 = new Float32Array(this.mem.buffer, 11334624, 1000);
+  private readonly f2_t28 = new Float32Array(this.mem.buffer, 11338624, 1000);
+  private readonly f2_t32 = new Float32Array(this.mem.buffer, 11342624, 1000);
+  private readonly f2_t33 = new Float32Array(this.mem.buffer, 11346624, 1000);
+  private readonly f2_t37 = new Float32Array(this.mem.buffer, 11350624, 1);
+  private readonly f2_t39 = new Float32Array(this.mem.buffer, 11350640, 1);
+  private readonly f2_t48 = new Float32Array(this.mem.buffer, 11350656, 1000);
+  private readonly f2_t49 = new Float32Array(this.mem.buffer, 11354656, 1000);
+  private readonly f2_t50 = new Float32Array(this.mem.buffer, 11358656, 1000);
+  private readonly f2_t54 = new Float32Array(this.mem.buffer, 11362656, 1000);
+  private readonly f2_t55 = new Float32Array(this.mem.buffer, 11366656, 1000);
+  private readonly f3_t10 = new Float32Array(this.mem.buffer, 11370656, 1000);
+  private readonly f3_in_x = new Float32Array(this.mem.buffer, 11374656, 784);
+  private readonly f3_t13 = new Float32Array(this.mem.buffer, 11377792, 1000);
+  private readonly f3_t14 = new Float32Array(this.mem.buffer, 11381792, 1000);
+  private readonly f3_t17 = new Float32Array(this.mem.buffer, 11385792, 1000);
+  private readonly f3_t18 = new Float32Array(this.mem.buffer, 11389792, 1000);
+  private readonly f3_t21 = new Float32Array(this.mem.buffer, 11393792, 1000);
+  private readonly f3_t22 = new Float32Array(this.mem.buffer, 11397792, 10);
+  private readonly f3_t24 = new Float32Array(this.mem.buffer, 11397840, 10);
+  private readonly f3_t25 = new Float32Array(this.mem.buffer, 11397888, 1);
+  private readonly f3_t29 = new Float32Array(this.mem.buffer, 11397904, 10);
+  private readonly f3_t30 = new Float32Array(this.mem.buffer, 11397952, 10);
+  private readonly f3_t31 = new Float32Array(this.mem.buffer, 11398000, 1);
+  private readonly f3_t32 = new Float32Array(this.mem.buffer, 11398016, 10);
+  private readonly f3_in_y = new Int32Array(this.mem.buffer, 11398064, 1);
+  private readonly f3_t33 = new Float32Array(this.mem.buffer, 11398080, 1);
+  private readonly f3_t38 = new Float32Array(this.mem.buffer, 11398096, 1);
+  private readonly f3_t40 = new Float32Array(this.mem.buffer, 11398112, 1);
+  private readonly f3_t43 = new Float32Array(this.mem.buffer, 11398128, 1);
+  private readonly f3_t44 = new Float32Array(this.mem.buffer, 11398144, 1);
+  private readonly f3_t48 = new Float32Array(this.mem.buffer, 11398160, 10);
+  private readonly f3_t49 = new Float32Array(this.mem.buffer, 11398208, 10);
+  private readonly f3_t50 = new Float32Array(this.mem.buffer, 11398256, 1000);
+  private readonly f3_t55 = new Float32Array(this.mem.buffer, 11402256, 1000);
+  private readonly f3_t56 = new Float32Array(this.mem.buffer, 11406256, 1000);
+  private readonly f3_t57 = new Float32Array(this.mem.buffer, 11410256, 1000);
+  private readonly f3_t61 = new Float32Array(this.mem.buffer, 11414256, 1000);
+  private readonly f3_t62 = new Float32Array(this.mem.buffer, 11418256, 1000);
+  private readonly f3_t63 = new Float32Array(this.mem.buffer, 11422256, 1000);
+  private readonly f3_t67 = new Float32Array(this.mem.buffer, 11426256, 1000);
+  private readonly f3_t68 = new Float32Array(this.mem.buffer, 11430256, 1000);
+  private readonly ev_t10 = new Float32Array(this.mem.buffer, 11434256, 1000);
+  private readonly ev_in_x = new Float32Array(this.mem.buffer, 11438256, 784);
+  private readonly ev_t13 = new Float32Array(this.mem.buffer, 11441392, 1000);
+  private readonly ev_t14 = new Float32Array(this.mem.buffer, 11445392, 1000);
+  private readonly ev_t17 = new Float32Array(this.mem.buffer, 11449392, 1000);
+  private readonly ev_t18 = new Float32Array(this.mem.buffer, 11453392, 1000);
+  private readonly ev_t21 = new Float32Array(this.mem.buffer, 11457392, 1000);
+  private readonly ev_t22 = new Float32Array(this.mem.buffer, 11461392, 10);
+  private readonly ev_t24 = new Float32Array(this.mem.buffer, 11461440, 10);
+  private readonly ev_t25 = new Float32Array(this.mem.buffer, 11461488, 1);
+  private readonly ev_t29 = new Float32Array(this.mem.buffer, 11461504, 10);
+  private readonly ev_t30 = new Float32Array(this.mem.buffer, 11461552, 10);
+  private readonly ev_t31 = new Float32Array(this.mem.buffer, 11461600, 1);
+  private readonly ev_t34 = new Float32Array(this.mem.buffer, 11461616, 10);
+  private readonly ev_t35 = new Int32Array(this.mem.buffer, 11461664, 1);
+  private readonly ev_t37 = new Float32Array(this.mem.buffer, 11461680, 1);
+  private readonly ev_in_y = new Int32Array(this.mem.buffer, 11461696, 1);
+  private readonly ev_t38 = new Float32Array(this.mem.buffer, 11461712, 10);
+  private readonly ev_t39 = new Float32Array(this.mem.buffer, 11461760, 1);
+  private readonly ev_t44 = new Float32Array(this.mem.buffer, 11461776, 1);
+  private readonly ev_t45 = new Float32Array(this.mem.buffer, 11461792, 1);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -413,28 +396,28 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %10 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
     {
-      this.k.gemm_nn(44886256, 16, 44882256, 1, 1000, 784, 784, 1000, 1000, 0); // ev_in_x @ p0_W1 → ev_t10
+      this.k.gemm_nn(11438256, 16, 11434256, 1, 1000, 784, 784, 1000, 1000, 0, 1); // ev_in_x @ p0_W1 → ev_t10
     }
 
     // sigmoid %13 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
     this.w.ev_loop13(); // WebAssembly SIMD (loops.wat)
     // matmul %14 → [1, 1000] — specs/sda.yaml:36 (graph.h2)
     {
-      this.k.gemm_nn(44889392, 3140016, 44893392, 1, 1000, 1000, 1000, 1000, 1000, 0); // ev_t13 @ p2_W2 → ev_t14
+      this.k.gemm_nn(11441392, 3140016, 11445392, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // ev_t13 @ p2_W2 → ev_t14
     }
 
     // sigmoid %17 → [1, 1000] — specs/sda.yaml:36 (graph.h2)
     this.w.ev_loop17(); // WebAssembly SIMD (loops.wat)
     // matmul %18 → [1, 1000] — specs/sda.yaml:37 (graph.h3)
     {
-      this.k.gemm_nn(44897392, 7144016, 44901392, 1, 1000, 1000, 1000, 1000, 1000, 0); // ev_t17 @ p4_W3 → ev_t18
+      this.k.gemm_nn(11449392, 7144016, 11453392, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // ev_t17 @ p4_W3 → ev_t18
     }
 
     // sigmoid %21 → [1, 1000] — specs/sda.yaml:37 (graph.h3)
     this.w.ev_loop21(); // WebAssembly SIMD (loops.wat)
     // matmul %22 → [1, 10] — specs/sda.yaml:38 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(44905392, 11159152, 44909392, 1, 10, 1000, 1000, 10, 10, 0); // ev_t21 @ p9_W4 → ev_t22
+      this.k.gemm_nn(11457392, 11159152, 11461392, 1, 10, 1000, 1000, 10, 10, 0, 1); // ev_t21 @ p9_W4 → ev_t22
     }
 
     // add %24 → [1, 10] — specs/sda.yaml:38 (graph.p_y_given_x)
@@ -529,10 +512,8 @@ export class Model implements CompiledModel {
         ["mul %36 at specs/sda.yaml:40:7 (graph.z1), computing add %34 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing neg %31 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing div %30 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing mul %29 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing div %33 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing mul %32 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing mul %35 at specs/sda.yaml:40:7 (graph.z1)", this.f0_t36],
         ["reduce_sum %37 at specs/sda.yaml:40:63 (graph.z1)", this.f0_t37],
         ["matmul %38 at specs/sda.yaml:40:56 (graph.z1)", this.f0_t38],
-        ["matmul %39 at specs/sda.yaml:40:56 (graph.z1)", this.f0_t39],
         ["mul %43 at specs/sda.yaml:40:15 (graph.z1), computing mul %42 at specs/sda.yaml:40:15 (graph.z1), computing sub %41 at specs/sda.yaml:40:15 (graph.z1)", this.f0_t43],
         ["reduce_sum %44 at specs/sda.yaml:40:50 (graph.z1)", this.f0_t44],
-        ["matmul %45 at specs/sda.yaml:40:45 (graph.z1)", this.f0_t45],
       ],
       [
         ["matmul %6 at specs/sda.yaml:35:17 (graph.h1)", this.f1_t6],
@@ -549,10 +530,8 @@ export class Model implements CompiledModel {
         ["mul %42 at specs/sda.yaml:41:7 (graph.z2), computing add %40 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing neg %37 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing div %36 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing mul %35 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing div %39 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing mul %38 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing mul %41 at specs/sda.yaml:41:7 (graph.z2)", this.f1_t42],
         ["reduce_sum %43 at specs/sda.yaml:41:64 (graph.z2)", this.f1_t43],
         ["matmul %44 at specs/sda.yaml:41:57 (graph.z2)", this.f1_t44],
-        ["matmul %45 at specs/sda.yaml:41:57 (graph.z2)", this.f1_t45],
         ["mul %48 at specs/sda.yaml:41:15 (graph.z2), computing mul %47 at specs/sda.yaml:41:15 (graph.z2), computing sub %46 at specs/sda.yaml:41:15 (graph.z2)", this.f1_t48],
         ["reduce_sum %49 at specs/sda.yaml:41:51 (graph.z2)", this.f1_t49],
-        ["matmul %50 at specs/sda.yaml:41:46 (graph.z2)", this.f1_t50],
       ],
       [
         ["matmul %8 at specs/sda.yaml:35:17 (graph.h1)", this.f2_t8],
@@ -571,10 +550,8 @@ export class Model implements CompiledModel {
         ["mul %48 at specs/sda.yaml:42:7 (graph.z3), computing add %46 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing neg %43 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing div %42 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing mul %41 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing div %45 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing mul %44 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing mul %47 at specs/sda.yaml:42:7 (graph.z3)", this.f2_t48],
         ["reduce_sum %49 at specs/sda.yaml:42:64 (graph.z3)", this.f2_t49],
         ["matmul %50 at specs/sda.yaml:42:57 (graph.z3)", this.f2_t50],
-        ["matmul %51 at specs/sda.yaml:42:57 (graph.z3)", this.f2_t51],
         ["mul %54 at specs/sda.yaml:42:15 (graph.z3), computing mul %53 at specs/sda.yaml:42:15 (graph.z3), computing sub %52 at specs/sda.yaml:42:15 (graph.z3)", this.f2_t54],
         ["reduce_sum %55 at specs/sda.yaml:42:51 (graph.z3)", this.f2_t55],
-        ["matmul %56 at specs/sda.yaml:42:46 (graph.z3)", this.f2_t56],
       ],
       [
         ["matmul %10 at specs/sda.yaml:35:17 (graph.h1)", this.f3_t10],
@@ -598,18 +575,14 @@ export class Model implements CompiledModel {
         ["add %48 at specs/sda.yaml:38:16 (graph.p_y_given_x), computing mul %42 at specs/sda.yaml:51:10 (losses.finetune.nll), computing mul %47 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.f3_t48],
         ["reduce_sum %49 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.f3_t49],
         ["matmul %50 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.f3_t50],
-        ["matmul %51 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.f3_t51],
         ["mul %55 at specs/sda.yaml:37:7 (graph.h3), computing mul %54 at specs/sda.yaml:37:7 (graph.h3), computing sub %53 at specs/sda.yaml:37:7 (graph.h3)", this.f3_t55],
         ["reduce_sum %56 at specs/sda.yaml:37:23 (graph.h3)", this.f3_t56],
         ["matmul %57 at specs/sda.yaml:37:18 (graph.h3)", this.f3_t57],
-        ["matmul %58 at specs/sda.yaml:37:18 (graph.h3)", this.f3_t58],
         ["mul %61 at specs/sda.yaml:36:7 (graph.h2), computing mul %60 at specs/sda.yaml:36:7 (graph.h2), computing sub %59 at specs/sda.yaml:36:7 (graph.h2)", this.f3_t61],
         ["reduce_sum %62 at specs/sda.yaml:36:23 (graph.h2)", this.f3_t62],
         ["matmul %63 at specs/sda.yaml:36:18 (graph.h2)", this.f3_t63],
-        ["matmul %64 at specs/sda.yaml:36:18 (graph.h2)", this.f3_t64],
         ["mul %67 at specs/sda.yaml:35:7 (graph.h1), computing mul %66 at specs/sda.yaml:35:7 (graph.h1), computing sub %65 at specs/sda.yaml:35:7 (graph.h1)", this.f3_t67],
         ["reduce_sum %68 at specs/sda.yaml:35:22 (graph.h1)", this.f3_t68],
-        ["matmul %69 at specs/sda.yaml:35:17 (graph.h1)", this.f3_t69],
       ],
     ];
     return probes[stepFn] ?? [];
@@ -629,10 +602,8 @@ export class Model implements CompiledModel {
     const f0_t36 = this.f0_t36;
     const f0_t37 = this.f0_t37;
     const f0_t38 = this.f0_t38;
-    const f0_t39 = this.f0_t39;
     const f0_t43 = this.f0_t43;
     const f0_t44 = this.f0_t44;
-    const f0_t45 = this.f0_t45;
     const p0_W1 = this.params.W1;
     const p1_b1 = this.params.b1;
     const p2_W2 = this.params.W2;
@@ -650,14 +621,14 @@ export class Model implements CompiledModel {
     for (let i0 = 0; i0 < 784; i0++) f0_t8[i0] = (f0_in_x[i0] * (rng.uniform(this.desc.seed, 1, step, 0, i0) < 0.9 ? 1 : 0));
     // matmul %9 → [1, 1000] — specs/sda.yaml:40 (graph.z1)
     {
-      this.k.gemm_nn(11199200, 16, 11205472, 1, 1000, 784, 784, 1000, 1000, 0); // f0_t8 @ p0_W1 → f0_t9
+      this.k.gemm_nn(11199200, 16, 11205472, 1, 1000, 784, 784, 1000, 1000, 0, 1); // f0_t8 @ p0_W1 → f0_t9
     }
 
     // sigmoid %12 → [1, 1000] — specs/sda.yaml:40 (graph.z1)
     this.w.f0_loop12(); // WebAssembly SIMD (loops.wat)
     // matmul %13 → [1, 784] — specs/sda.yaml:40 (graph.z1)
     {
-      this.k.gemm_nt(11209472, 16, 11213472, 1, 784, 1000, 1000, 1000, 784, 0); // f0_t12 @ p0_W1 → f0_t13
+      this.k.gemm_nt(11209472, 16, 11213472, 1, 784, 1000, 1000, 1000, 784, 0, 1); // f0_t12 @ p0_W1 → f0_t13
     }
 
     // sigmoid %16 → [1, 784] — specs/sda.yaml:40 (graph.z1)
@@ -697,12 +668,7 @@ export class Model implements CompiledModel {
 
     // matmul %38 → [1, 1000] — specs/sda.yaml:40 (graph.z1)
     {
-      this.k.gemm_nn(11226048, 16, 11232320, 1, 1000, 784, 784, 1000, 1000, 0); // f0_t36 @ p0_W1 → f0_t38
-    }
-
-    // matmul %39 → [784, 1000] — specs/sda.yaml:40 (graph.z1)
-    {
-      this.k.gemm_tn(11226048, 11209472, 11236320, 784, 1000, 1, 784, 1000, 1000, 0); // f0_t36 @ f0_t12 → f0_t39
+      this.k.gemm_nn(11226048, 16, 11232320, 1, 1000, 784, 784, 1000, 1000, 0, 1); // f0_t36 @ p0_W1 → f0_t38
     }
 
     // mul %43 → [1, 1000] — specs/sda.yaml:40 (graph.z1)
@@ -718,13 +684,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // matmul %45 → [784, 1000] — specs/sda.yaml:40 (graph.z1)
-    {
-      this.k.gemm_tn(11199200, 14372320, 14380320, 784, 1000, 1, 784, 1000, 1000, 0); // f0_t8 @ f0_t43 → f0_t45
-    }
-
-    // sub %49 → [784, 1000] — specs/sda.yaml:59 (phases[0].optimizer)
-    this.w.f0_loop49(); // WebAssembly SIMD (loops.wat)
+    // sub %49 → [784, 1000], fused with the products %39, %45 (compiler/emit/ts/update.ts) — specs/sda.yaml:59 (phases[0].optimizer)
+    this.k.gemm_tn(11226048, 11209472, 16, 784, 1000, 1, 784, 1000, 1000, 1, -0.0010000000474974513); // p0_W1 += -0.0010000000474974513 · f0_t36 @ f0_t12
+    this.k.gemm_tn(11199200, 11236320, 16, 784, 1000, 1, 784, 1000, 1000, 1, -0.0010000000474974513); // p0_W1 += -0.0010000000474974513 · f0_t8 @ f0_t43
     // sub %52 → [1000] — specs/sda.yaml:59 (phases[0].optimizer)
     this.w.f0_loop52(); // WebAssembly SIMD (loops.wat)
     // sub %55 → [784] — specs/sda.yaml:59 (phases[0].optimizer)
@@ -748,10 +710,8 @@ export class Model implements CompiledModel {
     const f1_t42 = this.f1_t42;
     const f1_t43 = this.f1_t43;
     const f1_t44 = this.f1_t44;
-    const f1_t45 = this.f1_t45;
     const f1_t48 = this.f1_t48;
     const f1_t49 = this.f1_t49;
-    const f1_t50 = this.f1_t50;
     const p0_W1 = this.params.W1;
     const p1_b1 = this.params.b1;
     const p2_W2 = this.params.W2;
@@ -767,7 +727,7 @@ export class Model implements CompiledModel {
     f1_in_x.set(batch.x as Float32Array);
     // matmul %6 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
     {
-      this.k.gemm_nn(17520320, 16, 17516320, 1, 1000, 784, 784, 1000, 1000, 0); // f1_in_x @ p0_W1 → f1_t6
+      this.k.gemm_nn(11248320, 16, 11244320, 1, 1000, 784, 784, 1000, 1000, 0, 1); // f1_in_x @ p0_W1 → f1_t6
     }
 
     // sigmoid %9 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
@@ -776,14 +736,14 @@ export class Model implements CompiledModel {
     for (let i0 = 0; i0 < 1000; i0++) f1_t14[i0] = (f1_t9[i0] * (rng.uniform(this.desc.seed, 1, step, 0, i0) < 0.8 ? 1 : 0));
     // matmul %15 → [1, 1000] — specs/sda.yaml:41 (graph.z2)
     {
-      this.k.gemm_nn(17527456, 3140016, 17531456, 1, 1000, 1000, 1000, 1000, 1000, 0); // f1_t14 @ p2_W2 → f1_t15
+      this.k.gemm_nn(11255456, 3140016, 11259456, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f1_t14 @ p2_W2 → f1_t15
     }
 
     // sigmoid %18 → [1, 1000] — specs/sda.yaml:41 (graph.z2)
     this.w.f1_loop18(); // WebAssembly SIMD (loops.wat)
     // matmul %19 → [1, 1000] — specs/sda.yaml:41 (graph.z2)
     {
-      this.k.gemm_nt(17535456, 3140016, 17539456, 1, 1000, 1000, 1000, 1000, 1000, 0); // f1_t18 @ p2_W2 → f1_t19
+      this.k.gemm_nt(11263456, 3140016, 11267456, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f1_t18 @ p2_W2 → f1_t19
     }
 
     // sigmoid %22 → [1, 1000] — specs/sda.yaml:41 (graph.z2)
@@ -823,12 +783,7 @@ export class Model implements CompiledModel {
 
     // matmul %44 → [1, 1000] — specs/sda.yaml:41 (graph.z2)
     {
-      this.k.gemm_nn(17555488, 3140016, 17563488, 1, 1000, 1000, 1000, 1000, 1000, 0); // f1_t42 @ p2_W2 → f1_t44
-    }
-
-    // matmul %45 → [1000, 1000] — specs/sda.yaml:41 (graph.z2)
-    {
-      this.k.gemm_tn(17555488, 17535456, 17567488, 1000, 1000, 1, 1000, 1000, 1000, 0); // f1_t42 @ f1_t18 → f1_t45
+      this.k.gemm_nn(11283488, 3140016, 11291488, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f1_t42 @ p2_W2 → f1_t44
     }
 
     // mul %48 → [1, 1000] — specs/sda.yaml:41 (graph.z2)
@@ -844,13 +799,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // matmul %50 → [1000, 1000] — specs/sda.yaml:41 (graph.z2)
-    {
-      this.k.gemm_tn(17527456, 21567488, 21575488, 1000, 1000, 1, 1000, 1000, 1000, 0); // f1_t14 @ f1_t48 → f1_t50
-    }
-
-    // sub %54 → [1000, 1000] — specs/sda.yaml:64 (phases[1].optimizer)
-    this.w.f1_loop54(); // WebAssembly SIMD (loops.wat)
+    // sub %54 → [1000, 1000], fused with the products %45, %50 (compiler/emit/ts/update.ts) — specs/sda.yaml:64 (phases[1].optimizer)
+    this.k.gemm_tn(11283488, 11263456, 3140016, 1000, 1000, 1, 1000, 1000, 1000, 1, -0.0010000000474974513); // p2_W2 += -0.0010000000474974513 · f1_t42 @ f1_t18
+    this.k.gemm_tn(11255456, 11295488, 3140016, 1000, 1000, 1, 1000, 1000, 1000, 1, -0.0010000000474974513); // p2_W2 += -0.0010000000474974513 · f1_t14 @ f1_t48
     // sub %57 → [1000] — specs/sda.yaml:64 (phases[1].optimizer)
     this.w.f1_loop57(); // WebAssembly SIMD (loops.wat)
     // sub %59 → [1000] — specs/sda.yaml:64 (phases[1].optimizer)
@@ -876,10 +827,8 @@ export class Model implements CompiledModel {
     const f2_t48 = this.f2_t48;
     const f2_t49 = this.f2_t49;
     const f2_t50 = this.f2_t50;
-    const f2_t51 = this.f2_t51;
     const f2_t54 = this.f2_t54;
     const f2_t55 = this.f2_t55;
-    const f2_t56 = this.f2_t56;
     const p0_W1 = this.params.W1;
     const p1_b1 = this.params.b1;
     const p2_W2 = this.params.W2;
@@ -895,14 +844,14 @@ export class Model implements CompiledModel {
     f2_in_x.set(batch.x as Float32Array);
     // matmul %8 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
     {
-      this.k.gemm_nn(25579488, 16, 25575488, 1, 1000, 784, 784, 1000, 1000, 0); // f2_in_x @ p0_W1 → f2_t8
+      this.k.gemm_nn(11307488, 16, 11303488, 1, 1000, 784, 784, 1000, 1000, 0, 1); // f2_in_x @ p0_W1 → f2_t8
     }
 
     // sigmoid %11 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
     this.w.f2_loop11(); // WebAssembly SIMD (loops.wat)
     // matmul %12 → [1, 1000] — specs/sda.yaml:36 (graph.h2)
     {
-      this.k.gemm_nn(25582624, 3140016, 25586624, 1, 1000, 1000, 1000, 1000, 1000, 0); // f2_t11 @ p2_W2 → f2_t12
+      this.k.gemm_nn(11310624, 3140016, 11314624, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f2_t11 @ p2_W2 → f2_t12
     }
 
     // sigmoid %15 → [1, 1000] — specs/sda.yaml:36 (graph.h2)
@@ -911,14 +860,14 @@ export class Model implements CompiledModel {
     for (let i0 = 0; i0 < 1000; i0++) f2_t20[i0] = (f2_t15[i0] * (rng.uniform(this.desc.seed, 1, step, 0, i0) < 0.7 ? 1 : 0));
     // matmul %21 → [1, 1000] — specs/sda.yaml:42 (graph.z3)
     {
-      this.k.gemm_nn(25594624, 7144016, 25598624, 1, 1000, 1000, 1000, 1000, 1000, 0); // f2_t20 @ p4_W3 → f2_t21
+      this.k.gemm_nn(11322624, 7144016, 11326624, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f2_t20 @ p4_W3 → f2_t21
     }
 
     // sigmoid %24 → [1, 1000] — specs/sda.yaml:42 (graph.z3)
     this.w.f2_loop24(); // WebAssembly SIMD (loops.wat)
     // matmul %25 → [1, 1000] — specs/sda.yaml:42 (graph.z3)
     {
-      this.k.gemm_nt(25602624, 7144016, 25606624, 1, 1000, 1000, 1000, 1000, 1000, 0); // f2_t24 @ p4_W3 → f2_t25
+      this.k.gemm_nt(11330624, 7144016, 11334624, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f2_t24 @ p4_W3 → f2_t25
     }
 
     // sigmoid %28 → [1, 1000] — specs/sda.yaml:42 (graph.z3)
@@ -958,12 +907,7 @@ export class Model implements CompiledModel {
 
     // matmul %50 → [1, 1000] — specs/sda.yaml:42 (graph.z3)
     {
-      this.k.gemm_nn(25622656, 7144016, 25630656, 1, 1000, 1000, 1000, 1000, 1000, 0); // f2_t48 @ p4_W3 → f2_t50
-    }
-
-    // matmul %51 → [1000, 1000] — specs/sda.yaml:42 (graph.z3)
-    {
-      this.k.gemm_tn(25622656, 25602624, 25634656, 1000, 1000, 1, 1000, 1000, 1000, 0); // f2_t48 @ f2_t24 → f2_t51
+      this.k.gemm_nn(11350656, 7144016, 11358656, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f2_t48 @ p4_W3 → f2_t50
     }
 
     // mul %54 → [1, 1000] — specs/sda.yaml:42 (graph.z3)
@@ -979,13 +923,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // matmul %56 → [1000, 1000] — specs/sda.yaml:42 (graph.z3)
-    {
-      this.k.gemm_tn(25594624, 29634656, 29642656, 1000, 1000, 1, 1000, 1000, 1000, 0); // f2_t20 @ f2_t54 → f2_t56
-    }
-
-    // sub %60 → [1000, 1000] — specs/sda.yaml:69 (phases[2].optimizer)
-    this.w.f2_loop60(); // WebAssembly SIMD (loops.wat)
+    // sub %60 → [1000, 1000], fused with the products %51, %56 (compiler/emit/ts/update.ts) — specs/sda.yaml:69 (phases[2].optimizer)
+    this.k.gemm_tn(11350656, 11330624, 7144016, 1000, 1000, 1, 1000, 1000, 1000, 1, -0.0010000000474974513); // p4_W3 += -0.0010000000474974513 · f2_t48 @ f2_t24
+    this.k.gemm_tn(11322624, 11362656, 7144016, 1000, 1000, 1, 1000, 1000, 1000, 1, -0.0010000000474974513); // p4_W3 += -0.0010000000474974513 · f2_t20 @ f2_t54
     // sub %63 → [1000] — specs/sda.yaml:69 (phases[2].optimizer)
     this.w.f2_loop63(); // WebAssembly SIMD (loops.wat)
     // sub %65 → [1000] — specs/sda.yaml:69 (phases[2].optimizer)
@@ -1016,18 +956,14 @@ export class Model implements CompiledModel {
     const f3_t48 = this.f3_t48;
     const f3_t49 = this.f3_t49;
     const f3_t50 = this.f3_t50;
-    const f3_t51 = this.f3_t51;
     const f3_t55 = this.f3_t55;
     const f3_t56 = this.f3_t56;
     const f3_t57 = this.f3_t57;
-    const f3_t58 = this.f3_t58;
     const f3_t61 = this.f3_t61;
     const f3_t62 = this.f3_t62;
     const f3_t63 = this.f3_t63;
-    const f3_t64 = this.f3_t64;
     const f3_t67 = this.f3_t67;
     const f3_t68 = this.f3_t68;
-    const f3_t69 = this.f3_t69;
     const p0_W1 = this.params.W1;
     const p1_b1 = this.params.b1;
     const p2_W2 = this.params.W2;
@@ -1044,28 +980,28 @@ export class Model implements CompiledModel {
     f3_in_y.set(batch.y as Int32Array);
     // matmul %10 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
     {
-      this.k.gemm_nn(33646656, 16, 33642656, 1, 1000, 784, 784, 1000, 1000, 0); // f3_in_x @ p0_W1 → f3_t10
+      this.k.gemm_nn(11374656, 16, 11370656, 1, 1000, 784, 784, 1000, 1000, 0, 1); // f3_in_x @ p0_W1 → f3_t10
     }
 
     // sigmoid %13 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
     this.w.f3_loop13(); // WebAssembly SIMD (loops.wat)
     // matmul %14 → [1, 1000] — specs/sda.yaml:36 (graph.h2)
     {
-      this.k.gemm_nn(33649792, 3140016, 33653792, 1, 1000, 1000, 1000, 1000, 1000, 0); // f3_t13 @ p2_W2 → f3_t14
+      this.k.gemm_nn(11377792, 3140016, 11381792, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f3_t13 @ p2_W2 → f3_t14
     }
 
     // sigmoid %17 → [1, 1000] — specs/sda.yaml:36 (graph.h2)
     this.w.f3_loop17(); // WebAssembly SIMD (loops.wat)
     // matmul %18 → [1, 1000] — specs/sda.yaml:37 (graph.h3)
     {
-      this.k.gemm_nn(33657792, 7144016, 33661792, 1, 1000, 1000, 1000, 1000, 1000, 0); // f3_t17 @ p4_W3 → f3_t18
+      this.k.gemm_nn(11385792, 7144016, 11389792, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f3_t17 @ p4_W3 → f3_t18
     }
 
     // sigmoid %21 → [1, 1000] — specs/sda.yaml:37 (graph.h3)
     this.w.f3_loop21(); // WebAssembly SIMD (loops.wat)
     // matmul %22 → [1, 10] — specs/sda.yaml:38 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(33665792, 11159152, 33669792, 1, 10, 1000, 1000, 10, 10, 0); // f3_t21 @ p9_W4 → f3_t22
+      this.k.gemm_nn(11393792, 11159152, 11397792, 1, 10, 1000, 1000, 10, 10, 0, 1); // f3_t21 @ p9_W4 → f3_t22
     }
 
     // add %24 → [1, 10] — specs/sda.yaml:38 (graph.p_y_given_x)
@@ -1148,12 +1084,7 @@ export class Model implements CompiledModel {
 
     // matmul %50 → [1, 1000] — specs/sda.yaml:38 (graph.p_y_given_x)
     {
-      this.k.gemm_nt(33670160, 11159152, 33670256, 1, 1000, 10, 10, 10, 1000, 0); // f3_t48 @ p9_W4 → f3_t50
-    }
-
-    // matmul %51 → [1000, 10] — specs/sda.yaml:38 (graph.p_y_given_x)
-    {
-      this.k.gemm_tn(33665792, 33670160, 33674256, 1000, 10, 1, 1000, 10, 10, 0); // f3_t21 @ f3_t48 → f3_t51
+      this.k.gemm_nt(11398160, 11159152, 11398256, 1, 1000, 10, 10, 10, 1000, 0, 1); // f3_t48 @ p9_W4 → f3_t50
     }
 
     // mul %55 → [1, 1000] — specs/sda.yaml:37 (graph.h3)
@@ -1171,12 +1102,7 @@ export class Model implements CompiledModel {
 
     // matmul %57 → [1, 1000] — specs/sda.yaml:37 (graph.h3)
     {
-      this.k.gemm_nt(33714256, 7144016, 33722256, 1, 1000, 1000, 1000, 1000, 1000, 0); // f3_t55 @ p4_W3 → f3_t57
-    }
-
-    // matmul %58 → [1000, 1000] — specs/sda.yaml:37 (graph.h3)
-    {
-      this.k.gemm_tn(33657792, 33714256, 33726256, 1000, 1000, 1, 1000, 1000, 1000, 0); // f3_t17 @ f3_t55 → f3_t58
+      this.k.gemm_nt(11402256, 7144016, 11410256, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f3_t55 @ p4_W3 → f3_t57
     }
 
     // mul %61 → [1, 1000] — specs/sda.yaml:36 (graph.h2)
@@ -1194,12 +1120,7 @@ export class Model implements CompiledModel {
 
     // matmul %63 → [1, 1000] — specs/sda.yaml:36 (graph.h2)
     {
-      this.k.gemm_nt(37726256, 3140016, 37734256, 1, 1000, 1000, 1000, 1000, 1000, 0); // f3_t61 @ p2_W2 → f3_t63
-    }
-
-    // matmul %64 → [1000, 1000] — specs/sda.yaml:36 (graph.h2)
-    {
-      this.k.gemm_tn(33649792, 37726256, 37738256, 1000, 1000, 1, 1000, 1000, 1000, 0); // f3_t13 @ f3_t61 → f3_t64
+      this.k.gemm_nt(11414256, 3140016, 11422256, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f3_t61 @ p2_W2 → f3_t63
     }
 
     // mul %67 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
@@ -1215,25 +1136,20 @@ export class Model implements CompiledModel {
       }
     }
 
-    // matmul %69 → [784, 1000] — specs/sda.yaml:35 (graph.h1)
-    {
-      this.k.gemm_tn(33646656, 41738256, 41746256, 784, 1000, 1, 784, 1000, 1000, 0); // f3_in_x @ f3_t67 → f3_t69
-    }
-
-    // sub %72 → [784, 1000] — specs/sda.yaml:74 (phases[3].optimizer)
-    this.w.f3_loop72(); // WebAssembly SIMD (loops.wat)
+    // sub %72 → [784, 1000], fused with the products %69 (compiler/emit/ts/update.ts) — specs/sda.yaml:74 (phases[3].optimizer)
+    this.k.gemm_tn(11374656, 11426256, 16, 784, 1000, 1, 784, 1000, 1000, 1, -0.10000000149011612); // p0_W1 += -0.10000000149011612 · f3_in_x @ f3_t67
     // sub %75 → [1000] — specs/sda.yaml:74 (phases[3].optimizer)
     this.w.f3_loop75(); // WebAssembly SIMD (loops.wat)
-    // sub %78 → [1000, 1000] — specs/sda.yaml:74 (phases[3].optimizer)
-    this.w.f3_loop78(); // WebAssembly SIMD (loops.wat)
+    // sub %78 → [1000, 1000], fused with the products %64 (compiler/emit/ts/update.ts) — specs/sda.yaml:74 (phases[3].optimizer)
+    this.k.gemm_tn(11377792, 11414256, 3140016, 1000, 1000, 1, 1000, 1000, 1000, 1, -0.10000000149011612); // p2_W2 += -0.10000000149011612 · f3_t13 @ f3_t61
     // sub %80 → [1000] — specs/sda.yaml:74 (phases[3].optimizer)
     this.w.f3_loop80(); // WebAssembly SIMD (loops.wat)
-    // sub %82 → [1000, 1000] — specs/sda.yaml:74 (phases[3].optimizer)
-    this.w.f3_loop82(); // WebAssembly SIMD (loops.wat)
+    // sub %82 → [1000, 1000], fused with the products %58 (compiler/emit/ts/update.ts) — specs/sda.yaml:74 (phases[3].optimizer)
+    this.k.gemm_tn(11385792, 11402256, 7144016, 1000, 1000, 1, 1000, 1000, 1000, 1, -0.10000000149011612); // p4_W3 += -0.10000000149011612 · f3_t17 @ f3_t55
     // sub %84 → [1000] — specs/sda.yaml:74 (phases[3].optimizer)
     this.w.f3_loop84(); // WebAssembly SIMD (loops.wat)
-    // sub %87 → [1000, 10] — specs/sda.yaml:74 (phases[3].optimizer)
-    this.w.f3_loop87(); // WebAssembly SIMD (loops.wat)
+    // sub %87 → [1000, 10], fused with the products %51 (compiler/emit/ts/update.ts) — specs/sda.yaml:74 (phases[3].optimizer)
+    this.k.gemm_tn(11393792, 11398160, 11159152, 1000, 10, 1, 1000, 10, 10, 1, -0.10000000149011612); // p9_W4 += -0.10000000149011612 · f3_t21 @ f3_t48
     // sub %90 → [10] — specs/sda.yaml:74 (phases[3].optimizer)
     this.w.f3_loop90(); // WebAssembly SIMD (loops.wat)
     return f3_t40[0];

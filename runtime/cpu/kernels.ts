@@ -10,14 +10,14 @@ import { twoThreadKernels } from "./threads.ts";
 
 /** Arguments: byte addresses of A, B, C; m, n, k; leading dimensions of A,
  * B, C in elements; acc ≠ 0 adds to C instead of overwriting it. */
-export type GemmKernel = (a: number, b: number, c: number, m: number, n: number, k: number, lda: number, ldb: number, ldc: number, acc: number) => void;
+export type GemmKernel = (a: number, b: number, c: number, m: number, n: number, k: number, lda: number, ldb: number, ldc: number, acc: number, alpha: number) => void;
 
 export interface Kernels {
-  /** C (+)= A·B */
+  /** C (+)= α·A·B (acc ≠ 0 adds to C) */
   readonly gemm_nn: GemmKernel;
-  /** C (+)= Aᵀ·B */
+  /** C (+)= α·Aᵀ·B */
   readonly gemm_tn: GemmKernel;
-  /** C (+)= A·Bᵀ */
+  /** C (+)= α·A·Bᵀ */
   readonly gemm_nt: GemmKernel;
   /** A block of a valid convolution's input taps, laid out as rows of a
    * matrix (compiler/emit/wasm/im2col.ts): (x, cols, C, H, W, kh, kw, Ho, Wo,

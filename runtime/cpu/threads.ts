@@ -10,7 +10,7 @@
 //   ctl[0] job sequence (caller bumps, helper waits on it)
 //   ctl[1] done sequence (helper sets it to the job's sequence)
 //   ctl[2] kernel index (0 nn, 1 tn, 2 nt; −1 stops the helper)
-//   ctl[3..12] the kernel's ten arguments
+//   ctl[3..12] the kernel's first ten arguments (i32), ctl[13] alpha's f32 bits
 // Traps: a helper thread must not keep Node alive (unref); Atomics.wait is
 // refused on a browser's main thread, so the caller spins there instead.
 import type { GemmKernel, Kernels } from "./kernels.ts";
@@ -42,6 +42,7 @@ function start(d) {
   const inst = new WebAssembly.Instance(d.module, { env: { memory: d.memory } });
   const fns = [inst.exports.gemm_nn, inst.exports.gemm_tn, inst.exports.gemm_nt];
   const ctl = d.ctl;
+  const ctlf = new Float32Array(ctl.buffer);
   let seen = 0;
   for (;;) {
     // Spin for up to SPIN_MS before sleeping: the next product usually
@@ -55,7 +56,7 @@ function start(d) {
     seen = Atomics.load(ctl, 0);
     const f = ctl[2];
     if (f < 0) return;
-    fns[f](ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8], ctl[9], ctl[10], ctl[11], ctl[12]);
+    fns[f](ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8], ctl[9], ctl[10], ctl[11], ctl[12], ctlf[13]);
     Atomics.store(ctl, 1, seen);
     Atomics.notify(ctl, 1);
   }
@@ -98,12 +99,13 @@ export function twoThreadKernels(single: Kernels, module: WebAssembly.Module, me
   const helper = startHelper(module, memory);
   if (!helper) return undefined;
   const ctl = helper.ctl;
+  const ctlf = new Float32Array(ctl.buffer);
   let seq = 0;
   const wrap = (index: number): GemmKernel => {
     const run = single[NAMES[index]!];
     const transA = index === 1, transB = index === 2;
-    return (a, b, c, m, n, k, lda, ldb, ldc, acc) => {
-      if (m * n * k < MIN_SPLIT || k < MIN_DEPTH) return run(a, b, c, m, n, k, lda, ldb, ldc, acc);
+    return (a, b, c, m, n, k, lda, ldb, ldc, acc, alpha) => {
+      if (m * n * k < MIN_SPLIT || k < MIN_DEPTH) return run(a, b, c, m, n, k, lda, ldb, ldc, acc, alpha);
       // The helper takes the second half: rows of C (kept in whole 4-row
       // tiles) or, with fewer than 8 rows, columns (whole 8-column tiles).
       let a2 = a, b2 = b, c2 = c, m1 = m, n1 = n, m2 = m, n2 = n;
@@ -114,18 +116,18 @@ export function twoThreadKernels(single: Kernels, module: WebAssembly.Module, me
         c2 = c + m1 * ldc * 4;
       } else {
         n1 = Math.floor(n / 16) * 8;
-        if (n1 === 0) return run(a, b, c, m, n, k, lda, ldb, ldc, acc);
+        if (n1 === 0) return run(a, b, c, m, n, k, lda, ldb, ldc, acc, alpha);
         n2 = n - n1;
         b2 = b + (transB ? n1 * ldb : n1) * 4;
         c2 = c + n1 * 4;
       }
       ctl[2] = index;
       ctl[3] = a2; ctl[4] = b2; ctl[5] = c2; ctl[6] = m2; ctl[7] = n2; ctl[8] = k;
-      ctl[9] = lda; ctl[10] = ldb; ctl[11] = ldc; ctl[12] = acc;
+      ctl[9] = lda; ctl[10] = ldb; ctl[11] = ldc; ctl[12] = acc; ctlf[13] = alpha;
       const job = ++seq;
       Atomics.store(ctl, 0, job);
       Atomics.notify(ctl, 0);
-      run(a, b, c, m1, n1, k, lda, ldb, ldc, acc);
+      run(a, b, c, m1, n1, k, lda, ldb, ldc, acc, alpha);
       for (let s = 0; s < 100000 && Atomics.load(ctl, 1) !== job; s++);
       while (Atomics.load(ctl, 1) !== job) {
         if (canBlock) Atomics.wait(ctl, 1, job - 1, 1000);

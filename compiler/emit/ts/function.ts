@@ -12,6 +12,8 @@ import { OPS } from "../../ops/registry.ts";
 import { scanOutTypes } from "../../ops/scan.ts";
 import { analyzeFusion, type Fusion } from "../../lower/fusion.ts";
 import type { WasmLoops, WasmTree } from "../wasm/loops.ts";
+import { gemmCall } from "../../ops/matmul.ts";
+import { findFusedUpdates, type FusedUpdate } from "./update.ts";
 
 export interface BufferDecl {
   readonly name: string;
@@ -84,6 +86,10 @@ class Emitter {
   readonly inputs: (readonly [string, string])[] = [];
   private readonly buf = new Map<number, string>();
   private readonly f: Fusion;
+  /** In-place updates computed as accumulating matrix products (update.ts),
+   * by update node, and the products they absorb (emitted there instead). */
+  private readonly updates: Map<number, FusedUpdate>;
+  private readonly deferred = new Set<number>();
   private counter = 0;
 
   constructor(
@@ -94,6 +100,9 @@ class Emitter {
     readonly args: readonly string[] = [],
   ) {
     this.f = analyzeFusion(g);
+    const target = ctx.outputTarget;
+    this.updates = target ? findFusedUpdates(g, this.f, (name, n) => target(name, n, g, this.f)) : new Map();
+    for (const u of this.updates.values()) for (const t of u.terms) this.deferred.add(t.matmul.id);
   }
 
   fresh(base: string): string {
@@ -290,6 +299,7 @@ class Emitter {
     const p = this.f.placement[n.id];
     const kind = OPS[n.op].ts.kind;
     if (p !== "buffer" || kind === "leaf" || kind === "view" || n.op === "tuple_get" || n.op === "const") return;
+    if (this.deferred.has(n.id)) return; // computed by its fused update
     const outName = [...this.g.outputs].find(([, id]) => id === n.id)?.[0];
     const target = outName && this.ctx.outputTarget?.(outName, n, this.g, this.f);
     if (target) this.buf.set(n.id, this.ctx.leafBuffer(target));
@@ -298,6 +308,8 @@ class Emitter {
     // replacements); every other computed buffer is, in execution order.
     if (n.op !== "scan" && out.startsWith("this.")) this.probes.push([[n, ...this.fusedInto(n)].map(probeLabel).join(", computing "), out]);
     if (n.op === "scan") return this.scan(n as Node<"scan">);
+    const update = this.updates.get(n.id);
+    if (update) return this.fusedUpdate(n, update, out);
     this.lines.push(locComment(n.loc, `${n.op} %${n.id} → [${n.shape.join(", ")}]`));
     if (kind === "elementwise") return this.loop(n, out);
     if (n.op === "reduce_sum" && this.f.placement[n.inputs[0]!] === "inline") return this.reduction(n, out);
@@ -314,6 +326,24 @@ class Emitter {
       kernels: "this.k",
     };
     this.lines.push(`{`, (em.emit as (k: KernelCtx<never>) => string)(k), `}`);
+  }
+
+  /** `W ← W − c·Σ ±Mᵢ` as accumulating products into W's buffer (update.ts). */
+  private fusedUpdate(n: Node, u: FusedUpdate, out: string): void {
+    const products = u.terms.map((t) => `%${t.matmul.id}`).join(", ");
+    this.lines.push(locComment(n.loc, `${n.op} %${n.id} → [${n.shape.join(", ")}], fused with the products ${products} (compiler/emit/ts/update.ts)`));
+    for (const { matmul, alpha } of u.terms) {
+      const [a, b] = matmul.inputs as [number, number];
+      const call = gemmCall(matmul, [this.g.nodes[a]!, this.g.nodes[b]!], {
+        A: this.bufferOf(a),
+        B: this.bufferOf(b),
+        out,
+        addr: (x) => this.ctx.arena.addrs.get(x),
+        kernels: "this.k",
+      }, { accumulate: true, alpha });
+      if (call === undefined) throw new Error(`fused update %${n.id}: product %${matmul.id} has no WebAssembly kernel form`);
+      this.lines.push(call);
+    }
   }
 
   /** A scan: the body is emitted inline inside a loop over t. */

@@ -5,11 +5,17 @@
 // All pointers are byte addresses into the one memory the generated model
 // keeps its buffers in; leading dimensions are in elements, so a kernel can
 // work on a block of a larger matrix (convolutions call it per image block
-// and per channel block). `acc` ≠ 0 adds to C instead of overwriting it.
+// and per channel block). `acc` ≠ 0 adds to C instead of overwriting it;
+// `alpha` scales the product, so `W += −lr · Xᵀ·G` is one call that reads
+// and writes W once (the fused SGD update, compiler/emit/ts/update.ts).
 //
-//   gemm_nn(a, b, c, m, n, k, lda, ldb, ldc, acc)  C[i,j] (+)= Σ_p A[i,p] · B[p,j]
-//   gemm_tn(…same…)                                C[i,j] (+)= Σ_p A[p,i] · B[p,j]
-//   gemm_nt(…same…)                                C[i,j] (+)= Σ_p A[i,p] · B[j,p]
+//   gemm_nn(a, b, c, m, n, k, lda, ldb, ldc, acc, alpha)  C[i,j] (+)= α Σ_p A[i,p] · B[p,j]
+//   gemm_tn(…same…)                                       C[i,j] (+)= α Σ_p A[p,i] · B[p,j]
+//   gemm_nt(…same…)                                       C[i,j] (+)= α Σ_p A[i,p] · B[j,p]
+//
+// Products are summed in registers from zero per block of KC steps of p and
+// added to C at the end of the block (C + α·s); with α = 1 and one block
+// that is exactly the plain sum (0 + s = s, 1·s = s).
 //
 // Why these shapes (measured on the 2-core x86 build machine, V8 11):
 // - nn/tn keep a 4×8 block of C in eight f32x4 registers and stream a
@@ -36,7 +42,7 @@ function ind(level: number, lines: readonly string[]): string[] {
 
 const PARAMS = ["a", "b", "c", "m", "n", "k", "lda", "ldb", "ldc", "acc"];
 const header = (name: string) =>
-  `(func $${name} (export "${name}") ${PARAMS.map((p) => `(param $${p} i32)`).join(" ")}`;
+  `(func $${name} (export "${name}") ${PARAMS.map((p) => `(param $${p} i32)`).join(" ")} (param $alpha f32)`;
 
 /** `(local.set $x (i32.add (local.get $x) (…)))` */
 const bump = (x: string, by: string) => `(local.set $${x} (i32.add (local.get $${x}) ${by}))`;
@@ -95,7 +101,8 @@ function axpyTile(transA: boolean, R: number, W: 8 | 4 | 1): string[] {
       ? `(local.set $pa (i32.add ${get("a")} (i32.shl (i32.add (i32.mul ${get("p0")} ${get("lda")}) ${get("i")}) (i32.const 2))))`
       : `(local.set $pa (i32.add ${get("a")} (i32.shl (i32.add (i32.mul ${get("i")} ${get("lda")}) ${get("p0")}) (i32.const 2))))`,
   ];
-  accs.forEach((row, r) => row.forEach((x, v) => lines.push(`(local.set $${vec ? "" : "s"}${x} (${load} offset=${16 * v} ${rowPtr(r)}))`)));
+  const zero = vec ? "(v128.const i32x4 0 0 0 0)" : "(f32.const 0)";
+  accs.forEach((row) => row.forEach((x) => lines.push(`(local.set $${vec ? "" : "s"}${x} ${zero})`)));
   const step: string[] = [];
   for (let v = 0; v < V; v++) step.push(`(local.set $${vec ? `b${v}` : "sb"} (${load} offset=${16 * v} ${get("pb")}))`);
   for (let r = 0; r < R; r++) {
@@ -114,7 +121,13 @@ function axpyTile(transA: boolean, R: number, W: 8 | 4 | 1): string[] {
     `  (br_if $p_loop (local.tee $p (i32.sub ${get("p")} (i32.const 1))))`,
     `)`,
   );
-  accs.forEach((row, r) => row.forEach((x, v) => lines.push(`(${store} offset=${16 * v} ${rowPtr(r)} ${get(vec ? x : `s${x}`)})`)));
+  // C += α·s (C was zeroed first unless accumulating).
+  const [addOp, mulOp, alpha] = vec ? ["f32x4.add", "f32x4.mul", get("valpha")] : ["f32.add", "f32.mul", get("alpha")];
+  accs.forEach((row, r) =>
+    row.forEach((x, v) =>
+      lines.push(`(${store} offset=${16 * v} ${rowPtr(r)} (${addOp} (${load} offset=${16 * v} ${rowPtr(r)}) (${mulOp} ${alpha} ${get(vec ? x : `s${x}`)})))`),
+    ),
+  );
   lines.push(bump("j", c32(W)));
   return lines;
 }
@@ -131,7 +144,7 @@ function axpyRows(transA: boolean, R: number): string[] {
 }
 
 function axpyKernel(name: string, transA: boolean): string[] {
-  const vlocals = ["a0", "b0", "b1", ...Array.from({ length: 4 }, (_, r) => [`c${r}0`, `c${r}1`]).flat()];
+  const vlocals = ["a0", "b0", "b1", "valpha", ...Array.from({ length: 4 }, (_, r) => [`c${r}0`, `c${r}1`]).flat()];
   const slocals = ["sb", ...Array.from({ length: 4 }, (_, r) => `sc${r}0`)];
   const ilocals = ["i", "j", "p", "p0", "kc", "pa", "pb", "pc", "ldab", "ldbb", "ldcb", "lda1", "lda2", "lda3", "ldc1", "ldc2", "ldc3"];
   return [
@@ -139,6 +152,7 @@ function axpyKernel(name: string, transA: boolean): string[] {
     `  ${ilocals.map((l) => `(local $${l} i32)`).join(" ")}`,
     `  ${vlocals.map((l) => `(local $${l} v128)`).join(" ")}`,
     `  ${slocals.map((l) => `(local $${l} f32)`).join(" ")}`,
+    `  (local.set $valpha (f32x4.splat ${get("alpha")}))`,
     `  (local.set $ldab (i32.shl ${get("lda")} (i32.const 2)))`,
     `  (local.set $ldbb (i32.shl ${get("ldb")} (i32.const 2)))`,
     `  (local.set $ldcb (i32.shl ${get("ldc")} (i32.const 2)))`,
@@ -184,11 +198,12 @@ function dotTile(R: number, S: number): string[] {
   }
   sstep.push(bump("pa", c32(4)), bump("pb", c32(4)), bump("p", c32(1)));
   lines.push(...whileLoop(`ps_${R}${S}`, `(i32.lt_u ${get("p")} ${get("k")})`, sstep));
-  // C[i+r, j+s] = t (+ C when accumulating)
+  // C[i+r, j+s] = α·t (+ C when accumulating)
   for (let r = 0; r < R; r++) {
     for (let s = 0; s < S; s++) {
       const addr = `(i32.add ${get("c")} (i32.shl (i32.add (i32.mul (i32.add ${get("i")} ${c32(r)}) ${get("ldc")}) (i32.add ${get("j")} ${c32(s)})) (i32.const 2)))`;
       lines.push(`(local.set $pc ${addr})`);
+      lines.push(`(local.set $t${r}${s} (f32.mul ${get("alpha")} ${get(`t${r}${s}`)}))`);
       lines.push(`(f32.store ${get("pc")} (select (f32.add (f32.load ${get("pc")}) ${get(`t${r}${s}`)}) ${get(`t${r}${s}`)} ${get("acc")}))`);
     }
   }
