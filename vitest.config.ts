@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Installs Mesa's llvmpipe packages on a fresh machine when it may.
     globalSetup: ["test/setup/webgpu-deps.ts"],
+    setupFiles: ["test/setup/yield-between-tests.ts"],
   },
 });

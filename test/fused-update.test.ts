@@ -36,9 +36,15 @@ describe("fused SGD updates", () => {
     expect([...v.values()][0]!.terms.map((t) => t.alpha)).toEqual([-0.1, 0.1]);
   });
 
-  it("does not fuse an elementwise term (L2), a shared product, or a product reading a parameter", () => {
-    // L2: W − c·(Xᵀ·G + λW) keeps its loop.
-    expect(updatesOf((b, x, g, W) => b.add(b.matmul(x, g, true), b.mul(b.constant(0.01, [4, 3]), W))).size).toBe(0);
+  it("an elementwise term (L2) stays in the loop, the product still fuses", () => {
+    const u = [...updatesOf((b, x, g, W) => b.add(b.matmul(x, g, true), b.mul(b.constant(0.01, [4, 3]), W))).values()];
+    expect(u.map((x) => [x.terms.length, x.rest])).toEqual([[1, true]]);
+    const v = [...updatesOf((b, x, g) => b.matmul(x, g, true)).values()];
+    expect(v.map((x) => [x.terms.length, x.rest])).toEqual([[1, false]]);
+  });
+
+  it("does not fuse an update without a product, a shared product, or a product reading a parameter", () => {
+    expect(updatesOf((b, _x, _g, W) => b.mul(b.constant(0.01, [4, 3]), W)).size).toBe(0);
     // The product is also an output of its own: it must keep its buffer.
     let product = -1;
     expect(updatesOf((b, x, g) => (product = b.matmul(x, g, true)), (b) => b.graph.outputs.set("grad", product)).size).toBe(0);

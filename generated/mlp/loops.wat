@@ -285,7 +285,7 @@
   (func $f0_loop60 (export "f0_loop60") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1798256) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $bo (i32.add (i32.const 1778256) (i32.mul (local.get $row) (i32.const 40000))))
       (local.set $b0 (i32.add (i32.const 1738256) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 1692784) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 1692784) (i32.const 0)))
@@ -304,22 +304,21 @@
     )
   )
   ;; sub %66  [784, 500]
-  (func $f0_loop66 (export "f0_loop66") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  (func $f0_loop66 (export "f0_loop66") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 1568000))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1840256) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1568000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.add (f32x4.mul (v128.const f32x4 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503) (v128.load (i32.add (local.get $b1) (local.get $j)))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.add (f32x4.mul (v128.const f32x4 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503) (v128.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0 0 0 0)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 1568000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.add (f32x4.mul (v128.const f32x4 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.add (f32x4.mul (v128.const f32x4 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))) (v128.const f32x4 0 0 0 0))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -331,7 +330,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1568016) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1568016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1838256) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1818256) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -347,22 +346,21 @@
     )
   )
   ;; sub %72  [500, 10]
-  (func $f0_loop72 (export "f0_loop72") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  (func $f0_loop72 (export "f0_loop72") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1570016) (i32.mul (local.get $row) (i32.const 20000))))
       (local.set $b0 (i32.add (i32.const 1570016) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 1570016) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1778256) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.add (f32x4.mul (v128.const f32x4 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503) (v128.load (i32.add (local.get $b1) (local.get $j)))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.add (f32x4.mul (v128.const f32x4 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503) (v128.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0 0 0 0)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 20000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.add (f32x4.mul (v128.const f32x4 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.add (f32x4.mul (v128.const f32x4 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))) (v128.const f32x4 0 0 0 0))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -393,8 +391,8 @@
   (func $ev_loop9 (export "ev_loop9") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3510976) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 3408256) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 1922976) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 1820256) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -414,8 +412,8 @@
   (func $ev_loop12 (export "ev_loop12") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3551776) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 3550976) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 1963776) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 1962976) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 1590016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -435,9 +433,9 @@
   (func $ev_loop17 (export "ev_loop17") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3552656) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 3551776) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 3552576) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 1964656) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 1963776) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 1964576) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -457,8 +455,8 @@
   (func $ev_loop18 (export "ev_loop18") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3553456) (i32.mul (local.get $row) (i32.const 800))))
-      (local.set $b0 (i32.add (i32.const 3552656) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1965456) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $b0 (i32.add (i32.const 1964656) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 800)))
@@ -477,9 +475,9 @@
   (func $ev_loop22 (export "ev_loop22") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3554336) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 3553456) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 3554256) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 1966336) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 1965456) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 1966256) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -499,8 +497,8 @@
   (func $ev_loop33 (export "ev_loop33") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3556336) (i32.mul (local.get $row) (i32.const 80))))
-      (local.set $b0 (i32.add (i32.const 3556256) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1968336) (i32.mul (local.get $row) (i32.const 80))))
+      (local.set $b0 (i32.add (i32.const 1968256) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80)))

@@ -121,8 +121,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 3.4 MiB, laid out at compile time. */
-  private readonly mem = createArena(3556416);
+  /** Every buffer of the model, 1.9 MiB, laid out at compile time. */
+  private readonly mem = createArena(1968416);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W1: new Float32Array(this.mem.buffer, 16, 392000), b1: new Float32Array(this.mem.buffer, 1568016, 500), W2: new Float32Array(this.mem.buffer, 1570016, 5000), b2: new Float32Array(this.mem.buffer, 1590016, 10) };
@@ -149,27 +149,25 @@ export class Model implements CompiledModel {
   private readonly f0_t52 = new Float32Array(this.mem.buffer, 1737408, 200);
   private readonly f0_t53 = new Float32Array(this.mem.buffer, 1738208, 10);
   private readonly f0_t54 = new Float32Array(this.mem.buffer, 1738256, 10000);
-  private readonly f0_t55 = new Float32Array(this.mem.buffer, 1778256, 5000);
-  private readonly f0_t60 = new Float32Array(this.mem.buffer, 1798256, 10000);
-  private readonly f0_t61 = new Float32Array(this.mem.buffer, 1838256, 500);
-  private readonly f0_t62 = new Float32Array(this.mem.buffer, 1840256, 392000);
-  private readonly ev_t6 = new Float32Array(this.mem.buffer, 3408256, 10000);
-  private readonly ev_in_x = new Float32Array(this.mem.buffer, 3448256, 15680);
-  private readonly ev_t9 = new Float32Array(this.mem.buffer, 3510976, 10000);
-  private readonly ev_t10 = new Float32Array(this.mem.buffer, 3550976, 200);
-  private readonly ev_t12 = new Float32Array(this.mem.buffer, 3551776, 200);
-  private readonly ev_t13 = new Float32Array(this.mem.buffer, 3552576, 20);
-  private readonly ev_t17 = new Float32Array(this.mem.buffer, 3552656, 200);
-  private readonly ev_t18 = new Float32Array(this.mem.buffer, 3553456, 200);
-  private readonly ev_t19 = new Float32Array(this.mem.buffer, 3554256, 20);
-  private readonly ev_t22 = new Float32Array(this.mem.buffer, 3554336, 200);
-  private readonly ev_t23 = new Int32Array(this.mem.buffer, 3555136, 20);
-  private readonly ev_t25 = new Float32Array(this.mem.buffer, 3555216, 20);
-  private readonly ev_in_y = new Int32Array(this.mem.buffer, 3555296, 20);
-  private readonly ev_t26 = new Float32Array(this.mem.buffer, 3555376, 200);
-  private readonly ev_t27 = new Float32Array(this.mem.buffer, 3556176, 20);
-  private readonly ev_t32 = new Float32Array(this.mem.buffer, 3556256, 20);
-  private readonly ev_t33 = new Float32Array(this.mem.buffer, 3556336, 20);
+  private readonly f0_t60 = new Float32Array(this.mem.buffer, 1778256, 10000);
+  private readonly f0_t61 = new Float32Array(this.mem.buffer, 1818256, 500);
+  private readonly ev_t6 = new Float32Array(this.mem.buffer, 1820256, 10000);
+  private readonly ev_in_x = new Float32Array(this.mem.buffer, 1860256, 15680);
+  private readonly ev_t9 = new Float32Array(this.mem.buffer, 1922976, 10000);
+  private readonly ev_t10 = new Float32Array(this.mem.buffer, 1962976, 200);
+  private readonly ev_t12 = new Float32Array(this.mem.buffer, 1963776, 200);
+  private readonly ev_t13 = new Float32Array(this.mem.buffer, 1964576, 20);
+  private readonly ev_t17 = new Float32Array(this.mem.buffer, 1964656, 200);
+  private readonly ev_t18 = new Float32Array(this.mem.buffer, 1965456, 200);
+  private readonly ev_t19 = new Float32Array(this.mem.buffer, 1966256, 20);
+  private readonly ev_t22 = new Float32Array(this.mem.buffer, 1966336, 200);
+  private readonly ev_t23 = new Int32Array(this.mem.buffer, 1967136, 20);
+  private readonly ev_t25 = new Float32Array(this.mem.buffer, 1967216, 20);
+  private readonly ev_in_y = new Int32Array(this.mem.buffer, 1967296, 20);
+  private readonly ev_t26 = new Float32Array(this.mem.buffer, 1967376, 200);
+  private readonly ev_t27 = new Float32Array(this.mem.buffer, 1968176, 20);
+  private readonly ev_t32 = new Float32Array(this.mem.buffer, 1968256, 20);
+  private readonly ev_t33 = new Float32Array(this.mem.buffer, 1968336, 20);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -206,14 +204,14 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %6 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
     {
-      this.k.gemm_nn(3448256, 16, 3408256, 20, 500, 784, 784, 500, 500, 0, 1); // ev_in_x @ p0_W1 → ev_t6
+      this.k.gemm_nn(1860256, 16, 1820256, 20, 500, 784, 784, 500, 500, 0, 1); // ev_in_x @ p0_W1 → ev_t6
     }
 
     // tanh %9 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
     this.w.ev_loop9(); // WebAssembly SIMD (loops.wat)
     // matmul %10 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
     {
-      this.k.gemm_nn(3510976, 1570016, 3550976, 20, 10, 500, 500, 10, 10, 0, 1); // ev_t9 @ p2_W2 → ev_t10
+      this.k.gemm_nn(1922976, 1570016, 1962976, 20, 10, 500, 500, 10, 10, 0, 1); // ev_t9 @ p2_W2 → ev_t10
     }
 
     // add %12 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
@@ -316,10 +314,8 @@ export class Model implements CompiledModel {
         ["add %52 at specs/mlp.yaml:20:16 (graph.p_y_given_x), computing mul %44 at specs/mlp.yaml:23:10 (losses.cost.nll), computing mul %51 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t52],
         ["reduce_sum %53 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t53],
         ["matmul %54 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t54],
-        ["matmul %55 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t55],
         ["mul %60 at specs/mlp.yaml:19:11 (graph.hidden), computing sub %59 at specs/mlp.yaml:19:11 (graph.hidden), computing mul %57 at specs/mlp.yaml:19:11 (graph.hidden)", this.f0_t60],
         ["reduce_sum %61 at specs/mlp.yaml:19:11 (graph.hidden)", this.f0_t61],
-        ["matmul %62 at specs/mlp.yaml:19:11 (graph.hidden)", this.f0_t62],
       ],
     ];
     return probes[stepFn] ?? [];
@@ -343,10 +339,8 @@ export class Model implements CompiledModel {
     const f0_t52 = this.f0_t52;
     const f0_t53 = this.f0_t53;
     const f0_t54 = this.f0_t54;
-    const f0_t55 = this.f0_t55;
     const f0_t60 = this.f0_t60;
     const f0_t61 = this.f0_t61;
-    const f0_t62 = this.f0_t62;
     const p0_W1 = this.params.W1;
     const p1_b1 = this.params.b1;
     const p2_W2 = this.params.W2;
@@ -448,11 +442,6 @@ export class Model implements CompiledModel {
       this.k.gemm_nt(1737408, 1570016, 1738256, 20, 500, 10, 10, 10, 500, 0, 1); // f0_t52 @ p2_W2 → f0_t54
     }
 
-    // matmul %55 → [500, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    {
-      this.k.gemm_tn(1692784, 1737408, 1778256, 500, 10, 20, 500, 10, 10, 0, 1); // f0_t9 @ f0_t52 → f0_t55
-    }
-
     // mul %60 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
     this.w.f0_loop60(); // WebAssembly SIMD (loops.wat)
     // reduce_sum %61 → [500] — specs/mlp.yaml:19 (graph.hidden)
@@ -466,17 +455,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // matmul %62 → [784, 500] — specs/mlp.yaml:19 (graph.hidden)
-    {
-      this.k.gemm_tn(1630064, 1798256, 1840256, 784, 500, 20, 784, 500, 500, 0, 1); // f0_in_x @ f0_t60 → f0_t62
-    }
-
-    // sub %66 → [784, 500] — specs/mlp.yaml:32 (phases[0].optimizer)
+    // sub %66 → [784, 500], fused with the products %62 (compiler/emit/ts/update.ts) — specs/mlp.yaml:32 (phases[0].optimizer)
     this.w.f0_loop66(); // WebAssembly SIMD (loops.wat)
+    this.k.gemm_tn(1630064, 1778256, 16, 784, 500, 20, 784, 500, 500, 1, -0.009999999776482582); // p0_W1 += -0.009999999776482582 · f0_in_x @ f0_t60
     // sub %69 → [500] — specs/mlp.yaml:32 (phases[0].optimizer)
     this.w.f0_loop69(); // WebAssembly SIMD (loops.wat)
-    // sub %72 → [500, 10] — specs/mlp.yaml:32 (phases[0].optimizer)
+    // sub %72 → [500, 10], fused with the products %55 (compiler/emit/ts/update.ts) — specs/mlp.yaml:32 (phases[0].optimizer)
     this.w.f0_loop72(); // WebAssembly SIMD (loops.wat)
+    this.k.gemm_tn(1692784, 1737408, 1570016, 500, 10, 20, 500, 10, 10, 1, -0.009999999776482582); // p2_W2 += -0.009999999776482582 · f0_t9 @ f0_t52
     // sub %75 → [10] — specs/mlp.yaml:32 (phases[0].optimizer)
     this.w.f0_loop75(); // WebAssembly SIMD (loops.wat)
     return f0_t38[0];

@@ -146,6 +146,7 @@ class Emitter {
 
   /** Scalar expression of node `id` at output coordinates `coords` (flat `i`). */
   private expr(id: number, i: string, coords: readonly string[], shape: readonly number[]): string {
+    if (this.deferred.has(id)) return "0"; // added by its fused update after the loop
     const n = this.g.nodes[id]!;
     const p = this.f.placement[id];
     if (p === "indexmap") {
@@ -221,6 +222,7 @@ class Emitter {
   private wasmTree(id: number, shape: readonly number[]): WasmTree | undefined {
     const n = this.g.nodes[id]!;
     if (n.dtype !== "f32") return undefined;
+    if (this.deferred.has(id)) return { kind: "const", value: 0 }; // see expr()
     const p = this.f.placement[id];
     if (n.op === "const" && p === "inline") return { kind: "const", value: (n as Node<"const">).attrs.value };
     if (p === "indexmap") {
@@ -332,6 +334,9 @@ class Emitter {
   private fusedUpdate(n: Node, u: FusedUpdate, out: string): void {
     const products = u.terms.map((t) => `%${t.matmul.id}`).join(", ");
     this.lines.push(locComment(n.loc, `${n.op} %${n.id} → [${n.shape.join(", ")}], fused with the products ${products} (compiler/emit/ts/update.ts)`));
+    // Other terms first, elementwise in W's own loop (the products read as 0
+    // there), so the loop reads each old element of W once.
+    if (u.rest) this.loop(n, out);
     for (const { matmul, alpha } of u.terms) {
       const [a, b] = matmul.inputs as [number, number];
       const call = gemmCall(matmul, [this.g.nodes[a]!, this.g.nodes[b]!], {

@@ -13,7 +13,9 @@
 //   %u = sub(param W, %s)   an output written in place into W
 //   %s = mul(const c, %g)   (either operand order), fused into %u's loop
 //   %g = matmul | add(%g, %g) | sub(%g, %g) | neg(%g), each fused (single
-//        consumer), the matmuls with a buffer of their own and one consumer.
+//        consumer), the matmuls with a buffer of their own and one consumer;
+//        any other term (an L2 penalty's λW) stays in %u's loop, which then
+//        runs first with the products read as 0.
 // Trap: the products move from their own place in the step to the update's
 // place, later. That is safe because no buffer is reused within a step and
 // the only buffers written in place are parameters and state; a product that
@@ -29,6 +31,9 @@ export interface FusedUpdate {
   readonly leaf: Node;
   /** Each product with the factor it is added with (−c or +c). */
   readonly terms: readonly { readonly matmul: Node<"matmul">; readonly alpha: number }[];
+  /** Whether other terms remain (an L2 penalty's λW): the update's loop then
+   * runs first with the products read as 0, and the products follow. */
+  readonly rest: boolean;
 }
 
 /** The in-place updates of `g` that fuse, keyed by the update node's id. */
@@ -39,13 +44,13 @@ export function findFusedUpdates(g: Graph, f: Fusion, inPlaceLeaf: (outName: str
     if (u.op !== "sub" || u.dtype !== "f32") continue;
     const leaf = inPlaceLeaf(outName, u);
     if (!leaf || u.inputs[0] !== leaf.id) continue;
-    const terms = updateTerms(g, f, leaf, u);
-    if (terms) found.set(u.id, { leaf, terms });
+    const found1 = updateTerms(g, f, leaf, u);
+    if (found1) found.set(u.id, { leaf, ...found1 });
   }
   return found;
 }
 
-function updateTerms(g: Graph, f: Fusion, leaf: Node, u: Node): FusedUpdate["terms"] | undefined {
+function updateTerms(g: Graph, f: Fusion, leaf: Node, u: Node): Pick<FusedUpdate, "terms" | "rest"> | undefined {
   const only = (id: number, consumer: number) => f.consumers[id]!.length === 1 && f.consumers[id]![0] === consumer && !f.isOutput[id];
   const s = g.nodes[u.inputs[1]!]!;
   if (s.op !== "mul" || f.placement[s.id] !== "inline" || !only(s.id, u.id)) return undefined;
@@ -54,24 +59,27 @@ function updateTerms(g: Graph, f: Fusion, leaf: Node, u: Node): FusedUpdate["ter
   if (!c || !grad) return undefined;
   const rate = (c as Node<"const">).attrs.value;
   const terms: { matmul: Node<"matmul">; alpha: number }[] = [];
-  const walk = (n: Node, parent: number, sign: number): boolean => {
-    if (!only(n.id, parent) || !shapeEq(n.shape, leaf.shape) || n.dtype !== "f32") return false;
-    switch (n.op) {
-      case "matmul": {
-        const mm = n as Node<"matmul">;
-        if (f.placement[n.id] !== "buffer" || (mm.attrs.transA && mm.attrs.transB)) return false;
-        if (n.inputs.some((i) => ["param", "state", "scan_arg"].includes(g.nodes[i]!.op))) return false;
+  let rest = false;
+  // Walks the sum of terms below `mul`; anything that is not a fusable
+  // product, or a fused ±/neg leading to one, stays in the loop.
+  const walk = (n: Node, parent: number, sign: number): void => {
+    const mine = only(n.id, parent) && shapeEq(n.shape, leaf.shape) && n.dtype === "f32";
+    if (mine && n.op === "matmul") {
+      const mm = n as Node<"matmul">;
+      const readsLeaf = n.inputs.some((i) => ["param", "state", "scan_arg"].includes(g.nodes[i]!.op));
+      if (f.placement[n.id] === "buffer" && !(mm.attrs.transA && mm.attrs.transB) && !readsLeaf) {
         terms.push({ matmul: mm, alpha: -rate * sign });
-        return true;
+        return;
       }
-      case "add":
-      case "sub":
-        return f.placement[n.id] === "inline" && walk(g.nodes[n.inputs[0]!]!, n.id, sign) && walk(g.nodes[n.inputs[1]!]!, n.id, n.op === "sub" ? -sign : sign);
-      case "neg":
-        return f.placement[n.id] === "inline" && walk(g.nodes[n.inputs[0]!]!, n.id, -sign);
-      default:
-        return false;
     }
+    if (mine && f.placement[n.id] === "inline" && (n.op === "add" || n.op === "sub")) {
+      walk(g.nodes[n.inputs[0]!]!, n.id, sign);
+      walk(g.nodes[n.inputs[1]!]!, n.id, n.op === "sub" ? -sign : sign);
+      return;
+    }
+    if (mine && f.placement[n.id] === "inline" && n.op === "neg") return walk(g.nodes[n.inputs[0]!]!, n.id, -sign);
+    rest = true;
   };
-  return walk(grad, s.id, 1) ? terms : undefined;
+  walk(grad, s.id, 1);
+  return terms.length > 0 ? { terms, rest } : undefined;
 }
