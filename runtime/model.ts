@@ -51,6 +51,10 @@ export interface PhaseDesc {
   readonly earlyStopping: EarlyStoppingDesc | null;
   /** Name of the eval metric used for model selection, e.g. "error". */
   readonly monitor: string | null;
+  /** false: the metrics read an input this phase's step never sees (the
+   * labels, during unsupervised pretraining), so validating would only
+   * measure the untrained classifier; the phase skips it. Default true. */
+  readonly validate?: boolean;
 }
 
 export interface DataDesc {

@@ -207,6 +207,10 @@ describe("greedy pretraining then fine-tuning (specs/sda.yaml, specs/dbn.yaml, s
     await runTraining(m, splits, store, { log: silentLogger });
     const recs = store.lines("metrics.jsonl").map((l) => JSON.parse(l) as { phase: string; epoch: number; trainCost: number; valid: Record<string, number> | null });
     expect([...new Set(recs.map((r) => r.phase))]).toEqual(["pretrain1", "pretrain2", "pretrain3", "finetune"]);
+    // Pretraining never reads the labels the metrics need: no validation
+    // (it would score the untrained softmax); fine-tuning validates.
+    expect(m.desc.phases.map((p) => p.validate ?? true)).toEqual([false, false, false, true]);
+    expect(recs.filter((r) => r.phase !== "finetune").every((r) => r.valid === null)).toBe(true);
     for (const phase of ["pretrain1", "pretrain2", "pretrain3"]) {
       const c = recs.filter((r) => r.phase === phase).map((r) => r.trainCost);
       expect(c[c.length - 1]!, `${phase}: ${c.join(", ")}`).toBeLessThan(c[0]!);

@@ -137,6 +137,7 @@ export const description: ModelDescription = {
       shuffle: false,
       earlyStopping: null,
       monitor: "error",
+      validate: false,
     },
     {
       name: "pretrain2",
@@ -145,6 +146,7 @@ export const description: ModelDescription = {
       shuffle: false,
       earlyStopping: null,
       monitor: "error",
+      validate: false,
     },
     {
       name: "pretrain3",
@@ -153,6 +155,7 @@ export const description: ModelDescription = {
       shuffle: false,
       earlyStopping: null,
       monitor: "error",
+      validate: false,
     },
     {
       name: "finetune",

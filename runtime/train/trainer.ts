@@ -274,7 +274,7 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
     const nb = it.numBatches;
     const epochs = Math.min(phase.epochs, opts.phaseEpochs?.[phase.name] ?? opts.maxEpochs ?? Infinity);
     const freq = validationFrequency(phase.earlyStopping, nb);
-    const validating = evaluator.enabled && splits.valid.n > 0;
+    const validating = evaluator.enabled && splits.valid.n > 0 && (phase.validate !== false || phase.earlyStopping !== null);
     const monitor = phase.monitor ?? (desc.metrics.includes("error") ? "error" : (desc.metrics[0] ?? null));
     if (phase.earlyStopping) {
       if (monitor === null || !desc.metrics.includes(monitor)) {
@@ -287,7 +287,7 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
     }
     if (st.epoch === 0 && st.batch === 0) {
       log.info(`phase ${phase.name}: ${nb} minibatches of ${desc.data.batchSize} per epoch, up to ${epochs} epochs, ` +
-        (validating ? `validation every ${freq} minibatches` : "no validation"));
+        (validating ? `validation every ${freq} minibatches` : phase.validate === false ? "no validation (the metrics read inputs this phase does not use)" : "no validation"));
     }
 
     const validate = async (iter: number, b: number): Promise<void> => {
