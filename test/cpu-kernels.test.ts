@@ -175,3 +175,49 @@ describe("two threads", () => {
     }
   }
 });
+
+describe("max-pooling on the WebAssembly path (compiler/emit/wasm/pool.ts)", () => {
+  /** Values with ties, both zeros and (optionally) NaNs: the cases where a
+   * vector max would differ from the ops' first-maximum rule. */
+  function tricky(shape: Shape, withNaN: boolean): Tensor {
+    const t = rnd(shape);
+    for (let i = 0; i < t.data.length; i++) {
+      if (i % 7 === 0) t.data[i] = 0.5; // ties
+      if (i % 11 === 0) t.data[i] = i % 2 ? -0 : 0;
+      if (withNaN && i % 29 === 3) t.data[i] = NaN;
+    }
+    return t;
+  }
+  const shapes: { name: string; x: Shape; size: [number, number] }[] = [
+    { name: "2×2, LeNet's first layer", x: [2, 3, 24, 24], size: [2, 2] },
+    { name: "2×2, odd sizes (border ignored, vector and scalar columns)", x: [3, 2, 9, 19], size: [2, 2] },
+    { name: "3×2 windows (scalar path)", x: [2, 2, 7, 11], size: [3, 2] },
+    { name: "1×1", x: [1, 2, 3, 5], size: [1, 1] },
+  ];
+  it.each(shapes)("forward, $name: bitwise the reference, NaN and −0 included", ({ x, size }) => {
+    const xs = [tricky(x, true)];
+    const { got, want, code } = runInArena("max_pool2d", { size }, xs);
+    expect(code).toMatch(/K\.max_pool2d\(/);
+    for (let i = 0; i < want.data.length; i++) expect(Object.is(got[i], Math.fround(want.data[i]!)), `[${i}]: ${got[i]} vs ${want.data[i]}`).toBe(true);
+  });
+  it.each(shapes)("gradient, $name: the cotangent at each window's first maximum", ({ x, size }) => {
+    const [N, C, H, W] = x as [number, number, number, number];
+    const ct = rnd([N, C, Math.floor(H / size[0]), Math.floor(W / size[1])]);
+    const { got, want, code } = runInArena("max_pool2d_grad", { size }, [tricky(x, false), ct]);
+    expect(code).toMatch(/K\.max_pool2d_grad\(/);
+    for (let i = 0; i < want.data.length; i++) expect(got[i], `[${i}]`).toBe(Math.fround(want.data[i]!));
+  });
+});
+
+describe("max-pooling's 2×2 vector path on hand-made windows", () => {
+  it("keeps the first of equal maxima (−0 before +0), lets NaN stick, takes a later larger value", () => {
+    // Two rows of 8: four 2×2 windows, read row-major as (r0[2j], r0[2j+1], r1[2j], r1[2j+1]).
+    const r0 = [-0, 0, 1, 2, NaN, 5, 3, 3];
+    const r1 = [0, -0, 2, 1, 9, 9, 3, 7];
+    const x = alloc([1, 1, 2, 8], "f64");
+    x.data.set([...r0, ...r1]);
+    const { got } = runInArena("max_pool2d", { size: [2, 2] }, [x]);
+    expect(Object.is(got[0], -0)).toBe(true);
+    expect([...got.slice(1)]).toEqual([2, NaN, 7]);
+  });
+});

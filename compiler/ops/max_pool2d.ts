@@ -48,10 +48,15 @@ export const max_pool2d = defineOp({
   },
   ts: {
     kind: "kernel",
-    emit: ({ node, out, ins, inTypes, fresh }) => {
+    emit: ({ node, out, ins, inTypes, fresh, addr, kernels }) => {
       const [, , H, W] = inTypes[0]!.shape as [number, number, number, number];
       const [N, C, Ho, Wo] = node.shape as [number, number, number, number];
       const [ph, pw] = node.attrs.size as [number, number];
+      // f32 in the model's memory: the wasm kernel (compiler/emit/wasm/pool.ts).
+      const [px, py] = [addr(ins[0]!), addr(out)];
+      if (node.dtype === "f32" && px !== undefined && py !== undefined) {
+        return `${kernels}.max_pool2d(${px}, ${py}, ${N * C}, ${H}, ${W}, ${ph}, ${pw}, ${Ho}, ${Wo}); // ${ins[0]} → ${out}`;
+      }
       const [pl, i, j, a, c, m, v, r, o] = ["pl", "i", "j", "a", "c", "m", "v", "r", "o"].map(fresh) as string[];
       const X = ins[0]!;
       return [

@@ -58,11 +58,15 @@ export const max_pool2d_grad = defineOp({
   },
   ts: {
     kind: "kernel",
-    emit: ({ node, out, ins, inTypes, fresh }) => {
+    emit: ({ node, out, ins, inTypes, fresh, addr, kernels }) => {
       const [, , H, W] = inTypes[0]!.shape as [number, number, number, number];
       const [N, C, Ho, Wo] = inTypes[1]!.shape as [number, number, number, number];
       const [ph, pw] = node.attrs.size as [number, number];
       const [X, G] = ins as [string, string];
+      const [px, pg, po] = [addr(X), addr(G), addr(out)];
+      if (node.dtype === "f32" && px !== undefined && pg !== undefined && po !== undefined) {
+        return `${kernels}.max_pool2d_grad(${px}, ${pg}, ${po}, ${N * C}, ${H}, ${W}, ${ph}, ${pw}, ${Ho}, ${Wo}); // ${X}, ${G} → ${out}`;
+      }
       const [pl, i, j, a, c, m, at, r, o, k] = ["pl", "i", "j", "a", "c", "m", "at", "r", "o", "k"].map(fresh) as string[];
       return [
         `${out}.fill(0);`,

@@ -176,8 +176,8 @@ export class Model implements CompiledModel {
   private readonly f0_t13 = new Float32Array(this.mem.buffer, 32149952, 2880);
   private readonly f0_t16 = new Float32Array(this.mem.buffer, 32161472, 1440000);
   private readonly f0_t17 = new Float32Array(this.mem.buffer, 37921472, 1600000);
-  private readonly f0_w17_24 = new Float32Array(this.mem.buffer, 44321472, 256000);
-  private readonly f0_w17_25 = new Float32Array(this.mem.buffer, 45345472, 25600);
+  private readonly f0_w17_15 = new Float32Array(this.mem.buffer, 44321472, 256000);
+  private readonly f0_w17_16 = new Float32Array(this.mem.buffer, 45345472, 25600);
   private readonly f0_t18 = new Float32Array(this.mem.buffer, 45447872, 400000);
   private readonly f0_t19 = new Float32Array(this.mem.buffer, 47047872, 800);
   private readonly f0_t22 = new Float32Array(this.mem.buffer, 47051072, 400000);
@@ -210,14 +210,14 @@ export class Model implements CompiledModel {
   private readonly f0_t78 = new Float32Array(this.mem.buffer, 62390560, 25000);
   private readonly f0_t79 = new Float32Array(this.mem.buffer, 62490560, 25000);
   private readonly f0_t80 = new Float32Array(this.mem.buffer, 62590560, 1440000);
-  private readonly f0_w80_98 = new Float32Array(this.mem.buffer, 68350560, 25000);
-  private readonly f0_w80_99 = new Float32Array(this.mem.buffer, 68450560, 32000);
+  private readonly f0_w80_70 = new Float32Array(this.mem.buffer, 68350560, 25000);
+  private readonly f0_w80_71 = new Float32Array(this.mem.buffer, 68450560, 32000);
   private readonly f0_t81 = new Float32Array(this.mem.buffer, 68578560, 1440000);
   private readonly f0_t82 = new Float32Array(this.mem.buffer, 74338560, 1600000);
   private readonly f0_t83 = new Float32Array(this.mem.buffer, 80738560, 1600000);
   private readonly f0_t84 = new Float32Array(this.mem.buffer, 87138560, 25000);
-  private readonly f0_w84_119 = new Float32Array(this.mem.buffer, 87238560, 256000);
-  private readonly f0_w84_120 = new Float32Array(this.mem.buffer, 88262560, 25000);
+  private readonly f0_w84_91 = new Float32Array(this.mem.buffer, 87238560, 256000);
+  private readonly f0_w84_92 = new Float32Array(this.mem.buffer, 88262560, 25000);
   private readonly f0_t85 = new Float32Array(this.mem.buffer, 88362560, 25000);
   private readonly f0_t86 = new Float32Array(this.mem.buffer, 88462560, 25000);
   private readonly f0_t90 = new Float32Array(this.mem.buffer, 88562560, 1440000);
@@ -228,7 +228,7 @@ export class Model implements CompiledModel {
   private readonly f0_t96 = new Float32Array(this.mem.buffer, 118942160, 5760000);
   private readonly f0_t97 = new Float32Array(this.mem.buffer, 141982160, 5760000);
   private readonly f0_t98 = new Float32Array(this.mem.buffer, 165022160, 500);
-  private readonly f0_w98_174 = new Float32Array(this.mem.buffer, 165024160, 259200);
+  private readonly f0_w98_136 = new Float32Array(this.mem.buffer, 165024160, 259200);
   private readonly f0_t99 = new Float32Array(this.mem.buffer, 166060960, 500);
   private readonly f0_t100 = new Float32Array(this.mem.buffer, 166062960, 500);
   private readonly ev_t11 = new Float32Array(this.mem.buffer, 166064960, 5760000);
@@ -238,8 +238,8 @@ export class Model implements CompiledModel {
   private readonly ev_t13 = new Float32Array(this.mem.buffer, 196490560, 2880);
   private readonly ev_t16 = new Float32Array(this.mem.buffer, 196502080, 1440000);
   private readonly ev_t17 = new Float32Array(this.mem.buffer, 202262080, 1600000);
-  private readonly ev_w17_24 = new Float32Array(this.mem.buffer, 208662080, 256000);
-  private readonly ev_w17_25 = new Float32Array(this.mem.buffer, 209686080, 25600);
+  private readonly ev_w17_15 = new Float32Array(this.mem.buffer, 208662080, 256000);
+  private readonly ev_w17_16 = new Float32Array(this.mem.buffer, 209686080, 25600);
   private readonly ev_t18 = new Float32Array(this.mem.buffer, 209788480, 400000);
   private readonly ev_t19 = new Float32Array(this.mem.buffer, 211388480, 800);
   private readonly ev_t22 = new Float32Array(this.mem.buffer, 211391680, 400000);
@@ -273,7 +273,7 @@ export class Model implements CompiledModel {
     const ev_t12 = this.ev_t12;
     const ev_t13 = this.ev_t13;
     const ev_t17 = this.ev_t17;
-    const ev_w17_25 = this.ev_w17_25;
+    const ev_w17_16 = this.ev_w17_16;
     const ev_t18 = this.ev_t18;
     const ev_t19 = this.ev_t19;
     const ev_t22 = this.ev_t22;
@@ -319,28 +319,16 @@ export class Model implements CompiledModel {
 
     // max_pool2d %12 → [500, 20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o19 = 0;
-      for (let pl11 = 0; pl11 < 10000; pl11++) {
-        for (let i12 = 0; i12 < 12; i12++) {
-          for (let j13 = 0; j13 < 12; j13++) {
-            let m16 = ev_t11[(pl11 * 24 + i12 * 2) * 24 + j13 * 2];
-            for (let a14 = 0; a14 < 2; a14++) {
-              const r18 = (pl11 * 24 + i12 * 2 + a14) * 24 + j13 * 2;
-              for (let c15 = 0; c15 < 2; c15++) { const v17 = ev_t11[r18 + c15]; if (v17 > m16 || v17 !== v17) m16 = v17; }
-            }
-            ev_t12[o19++] = m16;
-          }
-        }
-      }
+      this.k.max_pool2d(166064960, 190730560, 10000, 24, 24, 2, 2, 12, 12); // ev_t11 → ev_t12
     }
 
     // broadcast %13 → [20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o20 = 0;
-      for (let c21 = 0; c21 < 20; c21++) {
-        for (let c22 = 0; c22 < 12; c22++) {
-          for (let c23 = 0; c23 < 12; c23++) {
-            ev_t13[o20++] = p1_b1[c21];
+      let o11 = 0;
+      for (let c12 = 0; c12 < 20; c12++) {
+        for (let c13 = 0; c13 < 12; c13++) {
+          for (let c14 = 0; c14 < 12; c14++) {
+            ev_t13[o11++] = p1_b1[c12];
           }
         }
       }
@@ -350,17 +338,17 @@ export class Model implements CompiledModel {
     this.w.ev_loop16(); // WebAssembly SIMD (loops.wat)
     // conv2d %17 → [500, 50, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
-      for (let n026 = 0; n026 < 500; n026 += 8) {
-        const nb27 = Math.min(8, 500 - n026), lc28 = nb27 * 64;
-        for (let c029 = 0; c029 < 20; c029 += 20) {
-          const cb30 = Math.min(20, 20 - c029);
-          this.k.im2col(196502080, 208662080, 20, 12, 12, 5, 5, 8, 8, 512, n026, nb27, c029, cb30);
-          this.k.gemm_nn(2096 + c029 * 100, 208662080, 209686080, 50, lc28, cb30 * 25, 500, 512, 512, c029 > 0 ? 1 : 0, 1);
+      for (let n017 = 0; n017 < 500; n017 += 8) {
+        const nb18 = Math.min(8, 500 - n017), lc19 = nb18 * 64;
+        for (let c020 = 0; c020 < 20; c020 += 20) {
+          const cb21 = Math.min(20, 20 - c020);
+          this.k.im2col(196502080, 208662080, 20, 12, 12, 5, 5, 8, 8, 512, n017, nb18, c020, cb21);
+          this.k.gemm_nn(2096 + c020 * 100, 208662080, 209686080, 50, lc19, cb21 * 25, 500, 512, 512, c020 > 0 ? 1 : 0, 1);
         }
-        for (let b31 = 0; b31 < nb27; b31++) {
-          for (let k34 = 0; k34 < 50; k34++) {
-            const src32 = k34 * 512 + b31 * 64, d33 = ((n026 + b31) * 50 + k34) * 64;
-            for (let m35 = 0; m35 < 64; m35++) ev_t17[d33 + m35] = ev_w17_25[src32 + m35];
+        for (let b22 = 0; b22 < nb18; b22++) {
+          for (let k25 = 0; k25 < 50; k25++) {
+            const src23 = k25 * 512 + b22 * 64, d24 = ((n017 + b22) * 50 + k25) * 64;
+            for (let m26 = 0; m26 < 64; m26++) ev_t17[d24 + m26] = ev_w17_16[src23 + m26];
           }
         }
       }
@@ -368,28 +356,16 @@ export class Model implements CompiledModel {
 
     // max_pool2d %18 → [500, 50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o44 = 0;
-      for (let pl36 = 0; pl36 < 25000; pl36++) {
-        for (let i37 = 0; i37 < 4; i37++) {
-          for (let j38 = 0; j38 < 4; j38++) {
-            let m41 = ev_t17[(pl36 * 8 + i37 * 2) * 8 + j38 * 2];
-            for (let a39 = 0; a39 < 2; a39++) {
-              const r43 = (pl36 * 8 + i37 * 2 + a39) * 8 + j38 * 2;
-              for (let c40 = 0; c40 < 2; c40++) { const v42 = ev_t17[r43 + c40]; if (v42 > m41 || v42 !== v42) m41 = v42; }
-            }
-            ev_t18[o44++] = m41;
-          }
-        }
-      }
+      this.k.max_pool2d(202262080, 209788480, 25000, 8, 8, 2, 2, 4, 4); // ev_t17 → ev_t18
     }
 
     // broadcast %19 → [50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o45 = 0;
-      for (let c46 = 0; c46 < 50; c46++) {
-        for (let c47 = 0; c47 < 4; c47++) {
-          for (let c48 = 0; c48 < 4; c48++) {
-            ev_t19[o45++] = p3_b2[c46];
+      let o27 = 0;
+      for (let c28 = 0; c28 < 50; c28++) {
+        for (let c29 = 0; c29 < 4; c29++) {
+          for (let c30 = 0; c30 < 4; c30++) {
+            ev_t19[o27++] = p3_b2[c28];
           }
         }
       }
@@ -414,11 +390,11 @@ export class Model implements CompiledModel {
     // reduce_max %31 → [500] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
       ev_t31.fill(-Infinity);
-      let s52 = 0;
-      for (let c49 = 0; c49 < 500; c49++) {
-        for (let c50 = 0; c50 < 10; c50++) {
-          const o51 = c49 * 1;
-          ev_t31[o51] = Math.max(ev_t31[o51], ev_t30[s52++]);
+      let s34 = 0;
+      for (let c31 = 0; c31 < 500; c31++) {
+        for (let c32 = 0; c32 < 10; c32++) {
+          const o33 = c31 * 1;
+          ev_t31[o33] = Math.max(ev_t31[o33], ev_t30[s34++]);
         }
       }
     }
@@ -429,10 +405,10 @@ export class Model implements CompiledModel {
     this.w.ev_loop36(); // WebAssembly SIMD (loops.wat)
     // reduce_sum %37 → [500] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
-      for (let o53 = 0; o53 < 500; o53++) {
-        let s55 = 0;
-        for (let k54 = o53 * 10; k54 < o53 * 10 + 10; k54++) s55 += ev_t36[k54];
-        ev_t37[o53] = s55;
+      for (let o35 = 0; o35 < 500; o35++) {
+        let s37 = 0;
+        for (let k36 = o35 * 10; k36 < o35 * 10 + 10; k36++) s37 += ev_t36[k36];
+        ev_t37[o35] = s37;
       }
     }
 
@@ -440,43 +416,43 @@ export class Model implements CompiledModel {
     this.w.ev_loop40(); // WebAssembly SIMD (loops.wat)
     // argmax %41 → [500] — specs/lenet.yaml:45 (metrics.error)
     {
-      for (let o56 = 0; o56 < 500; o56++) {
-        for (let j57 = 0; j57 < 1; j57++) {
-          let best59 = ev_t40[o56 * 10 + j57], bi60 = 0;
-          for (let k58 = 1; k58 < 10; k58++) {
-            const v61 = ev_t40[(o56 * 10 + k58) * 1 + j57];
-            if (v61 > best59) { best59 = v61; bi60 = k58; }
+      for (let o38 = 0; o38 < 500; o38++) {
+        for (let j39 = 0; j39 < 1; j39++) {
+          let best41 = ev_t40[o38 * 10 + j39], bi42 = 0;
+          for (let k40 = 1; k40 < 10; k40++) {
+            const v43 = ev_t40[(o38 * 10 + k40) * 1 + j39];
+            if (v43 > best41) { best41 = v43; bi42 = k40; }
           }
-          ev_t41[o56 * 1 + j57] = bi60;
+          ev_t41[o38 * 1 + j39] = bi42;
         }
       }
     }
 
     // cast %43 → [500] — specs/lenet.yaml:45 (metrics.error)
-    for (let i62 = 0; i62 < 500; i62++) ev_t43[i62] = (ev_t41[i62] !== ev_in_y[i62] ? 1 : 0);
+    for (let i44 = 0; i44 < 500; i44++) ev_t43[i44] = (ev_t41[i44] !== ev_in_y[i44] ? 1 : 0);
     // one_hot %44 → [500, 10] — specs/lenet.yaml:46 (metrics.cost)
     {
       ev_t44.fill(0);
-      for (let i63 = 0; i63 < 500; i63++) {
-        const l64 = ev_in_y[i63];
-        if (l64 >= 0 && l64 < 10) ev_t44[i63 * 10 + l64] = 1;
+      for (let i45 = 0; i45 < 500; i45++) {
+        const l46 = ev_in_y[i45];
+        if (l46 >= 0 && l46 < 10) ev_t44[i45 * 10 + l46] = 1;
       }
     }
 
     // log %45 → [500] — specs/lenet.yaml:46 (metrics.cost)
-    for (let i65 = 0; i65 < 500; i65++) ev_t45[i65] = Math.log(ev_t37[i65]);
+    for (let i47 = 0; i47 < 500; i47++) ev_t45[i47] = Math.log(ev_t37[i47]);
     // reduce_sum %50 → [500] — specs/lenet.yaml:46 (metrics.cost)
-    let i66 = 0;
-    let o67 = 0;
-    for (let c69 = 0; c69 < 500; c69++) {
-      let s68 = 0;
-      for (let c70 = 0; c70 < 10; c70++) {
-        s68 += (ev_t44[i66] * (ev_t35[i66] - ev_t45[c69]));
-        i66++;
+    let i48 = 0;
+    let o49 = 0;
+    for (let c51 = 0; c51 < 500; c51++) {
+      let s50 = 0;
+      for (let c52 = 0; c52 < 10; c52++) {
+        s50 += (ev_t44[i48] * (ev_t35[i48] - ev_t45[c51]));
+        i48++;
       }
 
-      ev_t50[o67] = s68;
-      o67++;
+      ev_t50[o49] = s50;
+      o49++;
     }
 
     // neg %51 → [500] — specs/lenet.yaml:46 (metrics.cost)
@@ -553,7 +529,7 @@ export class Model implements CompiledModel {
     const f0_t13 = this.f0_t13;
     const f0_t16 = this.f0_t16;
     const f0_t17 = this.f0_t17;
-    const f0_w17_25 = this.f0_w17_25;
+    const f0_w17_16 = this.f0_w17_16;
     const f0_t18 = this.f0_t18;
     const f0_t19 = this.f0_t19;
     const f0_t22 = this.f0_t22;
@@ -583,12 +559,12 @@ export class Model implements CompiledModel {
     const f0_t78 = this.f0_t78;
     const f0_t79 = this.f0_t79;
     const f0_t80 = this.f0_t80;
-    const f0_w80_98 = this.f0_w80_98;
+    const f0_w80_70 = this.f0_w80_70;
     const f0_t81 = this.f0_t81;
     const f0_t82 = this.f0_t82;
     const f0_t83 = this.f0_t83;
     const f0_t84 = this.f0_t84;
-    const f0_w84_120 = this.f0_w84_120;
+    const f0_w84_92 = this.f0_w84_92;
     const f0_t85 = this.f0_t85;
     const f0_t86 = this.f0_t86;
     const f0_t90 = this.f0_t90;
@@ -626,28 +602,16 @@ export class Model implements CompiledModel {
 
     // max_pool2d %12 → [500, 20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o19 = 0;
-      for (let pl11 = 0; pl11 < 10000; pl11++) {
-        for (let i12 = 0; i12 < 12; i12++) {
-          for (let j13 = 0; j13 < 12; j13++) {
-            let m16 = f0_t11[(pl11 * 24 + i12 * 2) * 24 + j13 * 2];
-            for (let a14 = 0; a14 < 2; a14++) {
-              const r18 = (pl11 * 24 + i12 * 2 + a14) * 24 + j13 * 2;
-              for (let c15 = 0; c15 < 2; c15++) { const v17 = f0_t11[r18 + c15]; if (v17 > m16 || v17 !== v17) m16 = v17; }
-            }
-            f0_t12[o19++] = m16;
-          }
-        }
-      }
+      this.k.max_pool2d(1724352, 26389952, 10000, 24, 24, 2, 2, 12, 12); // f0_t11 → f0_t12
     }
 
     // broadcast %13 → [20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o20 = 0;
-      for (let c21 = 0; c21 < 20; c21++) {
-        for (let c22 = 0; c22 < 12; c22++) {
-          for (let c23 = 0; c23 < 12; c23++) {
-            f0_t13[o20++] = p1_b1[c21];
+      let o11 = 0;
+      for (let c12 = 0; c12 < 20; c12++) {
+        for (let c13 = 0; c13 < 12; c13++) {
+          for (let c14 = 0; c14 < 12; c14++) {
+            f0_t13[o11++] = p1_b1[c12];
           }
         }
       }
@@ -657,17 +621,17 @@ export class Model implements CompiledModel {
     this.w.f0_loop16(); // WebAssembly SIMD (loops.wat)
     // conv2d %17 → [500, 50, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
-      for (let n026 = 0; n026 < 500; n026 += 8) {
-        const nb27 = Math.min(8, 500 - n026), lc28 = nb27 * 64;
-        for (let c029 = 0; c029 < 20; c029 += 20) {
-          const cb30 = Math.min(20, 20 - c029);
-          this.k.im2col(32161472, 44321472, 20, 12, 12, 5, 5, 8, 8, 512, n026, nb27, c029, cb30);
-          this.k.gemm_nn(2096 + c029 * 100, 44321472, 45345472, 50, lc28, cb30 * 25, 500, 512, 512, c029 > 0 ? 1 : 0, 1);
+      for (let n017 = 0; n017 < 500; n017 += 8) {
+        const nb18 = Math.min(8, 500 - n017), lc19 = nb18 * 64;
+        for (let c020 = 0; c020 < 20; c020 += 20) {
+          const cb21 = Math.min(20, 20 - c020);
+          this.k.im2col(32161472, 44321472, 20, 12, 12, 5, 5, 8, 8, 512, n017, nb18, c020, cb21);
+          this.k.gemm_nn(2096 + c020 * 100, 44321472, 45345472, 50, lc19, cb21 * 25, 500, 512, 512, c020 > 0 ? 1 : 0, 1);
         }
-        for (let b31 = 0; b31 < nb27; b31++) {
-          for (let k34 = 0; k34 < 50; k34++) {
-            const src32 = k34 * 512 + b31 * 64, d33 = ((n026 + b31) * 50 + k34) * 64;
-            for (let m35 = 0; m35 < 64; m35++) f0_t17[d33 + m35] = f0_w17_25[src32 + m35];
+        for (let b22 = 0; b22 < nb18; b22++) {
+          for (let k25 = 0; k25 < 50; k25++) {
+            const src23 = k25 * 512 + b22 * 64, d24 = ((n017 + b22) * 50 + k25) * 64;
+            for (let m26 = 0; m26 < 64; m26++) f0_t17[d24 + m26] = f0_w17_16[src23 + m26];
           }
         }
       }
@@ -675,28 +639,16 @@ export class Model implements CompiledModel {
 
     // max_pool2d %18 → [500, 50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o44 = 0;
-      for (let pl36 = 0; pl36 < 25000; pl36++) {
-        for (let i37 = 0; i37 < 4; i37++) {
-          for (let j38 = 0; j38 < 4; j38++) {
-            let m41 = f0_t17[(pl36 * 8 + i37 * 2) * 8 + j38 * 2];
-            for (let a39 = 0; a39 < 2; a39++) {
-              const r43 = (pl36 * 8 + i37 * 2 + a39) * 8 + j38 * 2;
-              for (let c40 = 0; c40 < 2; c40++) { const v42 = f0_t17[r43 + c40]; if (v42 > m41 || v42 !== v42) m41 = v42; }
-            }
-            f0_t18[o44++] = m41;
-          }
-        }
-      }
+      this.k.max_pool2d(37921472, 45447872, 25000, 8, 8, 2, 2, 4, 4); // f0_t17 → f0_t18
     }
 
     // broadcast %19 → [50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o45 = 0;
-      for (let c46 = 0; c46 < 50; c46++) {
-        for (let c47 = 0; c47 < 4; c47++) {
-          for (let c48 = 0; c48 < 4; c48++) {
-            f0_t19[o45++] = p3_b2[c46];
+      let o27 = 0;
+      for (let c28 = 0; c28 < 50; c28++) {
+        for (let c29 = 0; c29 < 4; c29++) {
+          for (let c30 = 0; c30 < 4; c30++) {
+            f0_t19[o27++] = p3_b2[c28];
           }
         }
       }
@@ -721,11 +673,11 @@ export class Model implements CompiledModel {
     // reduce_max %31 → [500] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
       f0_t31.fill(-Infinity);
-      let s52 = 0;
-      for (let c49 = 0; c49 < 500; c49++) {
-        for (let c50 = 0; c50 < 10; c50++) {
-          const o51 = c49 * 1;
-          f0_t31[o51] = Math.max(f0_t31[o51], f0_t30[s52++]);
+      let s34 = 0;
+      for (let c31 = 0; c31 < 500; c31++) {
+        for (let c32 = 0; c32 < 10; c32++) {
+          const o33 = c31 * 1;
+          f0_t31[o33] = Math.max(f0_t31[o33], f0_t30[s34++]);
         }
       }
     }
@@ -736,36 +688,36 @@ export class Model implements CompiledModel {
     this.w.f0_loop36(); // WebAssembly SIMD (loops.wat)
     // reduce_sum %37 → [500] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
-      for (let o53 = 0; o53 < 500; o53++) {
-        let s55 = 0;
-        for (let k54 = o53 * 10; k54 < o53 * 10 + 10; k54++) s55 += f0_t36[k54];
-        f0_t37[o53] = s55;
+      for (let o35 = 0; o35 < 500; o35++) {
+        let s37 = 0;
+        for (let k36 = o35 * 10; k36 < o35 * 10 + 10; k36++) s37 += f0_t36[k36];
+        f0_t37[o35] = s37;
       }
     }
 
     // one_hot %38 → [500, 10] — specs/lenet.yaml:43 (losses.cost.nll)
     {
       f0_t38.fill(0);
-      for (let i56 = 0; i56 < 500; i56++) {
-        const l57 = f0_in_y[i56];
-        if (l57 >= 0 && l57 < 10) f0_t38[i56 * 10 + l57] = 1;
+      for (let i38 = 0; i38 < 500; i38++) {
+        const l39 = f0_in_y[i38];
+        if (l39 >= 0 && l39 < 10) f0_t38[i38 * 10 + l39] = 1;
       }
     }
 
     // log %39 → [500] — specs/lenet.yaml:43 (losses.cost.nll)
-    for (let i58 = 0; i58 < 500; i58++) f0_t39[i58] = Math.log(f0_t37[i58]);
+    for (let i40 = 0; i40 < 500; i40++) f0_t39[i40] = Math.log(f0_t37[i40]);
     // reduce_sum %44 → [500] — specs/lenet.yaml:43 (losses.cost.nll)
-    let i59 = 0;
-    let o60 = 0;
-    for (let c62 = 0; c62 < 500; c62++) {
-      let s61 = 0;
-      for (let c63 = 0; c63 < 10; c63++) {
-        s61 += (f0_t38[i59] * (f0_t35[i59] - f0_t39[c62]));
-        i59++;
+    let i41 = 0;
+    let o42 = 0;
+    for (let c44 = 0; c44 < 500; c44++) {
+      let s43 = 0;
+      for (let c45 = 0; c45 < 10; c45++) {
+        s43 += (f0_t38[i41] * (f0_t35[i41] - f0_t39[c44]));
+        i41++;
       }
 
-      f0_t44[o60] = s61;
-      o60++;
+      f0_t44[o42] = s43;
+      o42++;
     }
 
     // reduce_sum %46 → [] — specs/lenet.yaml:43 (losses.cost.nll)
@@ -781,10 +733,10 @@ export class Model implements CompiledModel {
     // reduce_sum %59 → [10] — specs/lenet.yaml:40 (graph.p_y_given_x)
     {
       f0_t59.fill(0);
-      let s66 = 0;
-      for (let c64 = 0; c64 < 500; c64++) {
-        for (let c65 = 0; c65 < 10; c65++) {
-          f0_t59[c65] += f0_t58[s66++];
+      let s48 = 0;
+      for (let c46 = 0; c46 < 500; c46++) {
+        for (let c47 = 0; c47 < 10; c47++) {
+          f0_t59[c47] += f0_t58[s48++];
         }
       }
     }
@@ -799,10 +751,10 @@ export class Model implements CompiledModel {
     // reduce_sum %66 → [500] — specs/lenet.yaml:39 (graph.h)
     {
       f0_t66.fill(0);
-      let s69 = 0;
-      for (let c67 = 0; c67 < 500; c67++) {
-        for (let c68 = 0; c68 < 500; c68++) {
-          f0_t66[c68] += f0_t65[s69++];
+      let s51 = 0;
+      for (let c49 = 0; c49 < 500; c49++) {
+        for (let c50 = 0; c50 < 500; c50++) {
+          f0_t66[c50] += f0_t65[s51++];
         }
       }
     }
@@ -817,12 +769,12 @@ export class Model implements CompiledModel {
     // reduce_sum %74 → [50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
     {
       f0_t74.fill(0);
-      let s74 = 0;
-      for (let c70 = 0; c70 < 500; c70++) {
-        for (let c71 = 0; c71 < 50; c71++) {
-          for (let c72 = 0; c72 < 4; c72++) {
-            for (let c73 = 0; c73 < 4; c73++) {
-              f0_t74[c71 * 16 + c72 * 4 + c73] += f0_t73[s74++];
+      let s56 = 0;
+      for (let c52 = 0; c52 < 500; c52++) {
+        for (let c53 = 0; c53 < 50; c53++) {
+          for (let c54 = 0; c54 < 4; c54++) {
+            for (let c55 = 0; c55 < 4; c55++) {
+              f0_t74[c53 * 16 + c54 * 4 + c55] += f0_t73[s56++];
             }
           }
         }
@@ -831,40 +783,26 @@ export class Model implements CompiledModel {
 
     // reduce_sum %75 → [50] — specs/lenet.yaml:37 (graph.c2)
     {
-      for (let o75 = 0; o75 < 50; o75++) {
-        let s77 = 0;
-        for (let k76 = o75 * 16; k76 < o75 * 16 + 16; k76++) s77 += f0_t74[k76];
-        f0_t75[o75] = s77;
+      for (let o57 = 0; o57 < 50; o57++) {
+        let s59 = 0;
+        for (let k58 = o57 * 16; k58 < o57 * 16 + 16; k58++) s59 += f0_t74[k58];
+        f0_t75[o57] = s59;
       }
     }
 
     // max_pool2d_grad %77 → [500, 50, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
-      f0_t77.fill(0);
-      let o86 = 0;
-      for (let pl78 = 0; pl78 < 25000; pl78++) {
-        for (let i79 = 0; i79 < 4; i79++) {
-          for (let j80 = 0; j80 < 4; j80++) {
-            let at84 = (pl78 * 8 + i79 * 2) * 8 + j80 * 2;
-            let m83 = f0_t17[at84];
-            for (let a81 = 0; a81 < 2; a81++) {
-              const r85 = (pl78 * 8 + i79 * 2 + a81) * 8 + j80 * 2;
-              for (let c82 = 0; c82 < 2; c82++) { const k87 = r85 + c82; if (f0_t17[k87] > m83) { m83 = f0_t17[k87]; at84 = k87; } }
-            }
-            f0_t77[at84] = f0_t73[o86++];
-          }
-        }
-      }
+      this.k.max_pool2d_grad(37921472, 54387152, 55990560, 25000, 8, 8, 2, 2, 4, 4); // f0_t17, f0_t73 → f0_t77
     }
 
     // transpose %78 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o88 = 0;
-      for (let c89 = 0; c89 < 20; c89++) {
-        for (let c90 = 0; c90 < 50; c90++) {
-          for (let c91 = 0; c91 < 5; c91++) {
-            for (let c92 = 0; c92 < 5; c92++) {
-              f0_t78[o88++] = p2_W2[c89 * 25 + c90 * 500 + c91 * 5 + c92];
+      let o60 = 0;
+      for (let c61 = 0; c61 < 20; c61++) {
+        for (let c62 = 0; c62 < 50; c62++) {
+          for (let c63 = 0; c63 < 5; c63++) {
+            for (let c64 = 0; c64 < 5; c64++) {
+              f0_t78[o60++] = p2_W2[c61 * 25 + c62 * 500 + c63 * 5 + c64];
             }
           }
         }
@@ -873,12 +811,12 @@ export class Model implements CompiledModel {
 
     // flip %79 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o93 = 0;
-      for (let c94 = 0; c94 < 20; c94++) {
-        for (let c95 = 0; c95 < 50; c95++) {
-          for (let c96 = 0; c96 < 5; c96++) {
-            for (let c97 = 0; c97 < 5; c97++) {
-              f0_t79[o93++] = f0_t78[24 + c94 * 1250 + c95 * 25 - c96 * 5 - c97];
+      let o65 = 0;
+      for (let c66 = 0; c66 < 20; c66++) {
+        for (let c67 = 0; c67 < 50; c67++) {
+          for (let c68 = 0; c68 < 5; c68++) {
+            for (let c69 = 0; c69 < 5; c69++) {
+              f0_t79[o65++] = f0_t78[24 + c66 * 1250 + c67 * 25 - c68 * 5 - c69];
             }
           }
         }
@@ -887,26 +825,26 @@ export class Model implements CompiledModel {
 
     // conv2d %80 → [500, 20, 12, 12] — specs/lenet.yaml:37 (graph.c2)
     {
-      for (let k101 = 0; k101 < 20; k101++) {
-        for (let c100 = 0; c100 < 50; c100++) {
-          for (let t102 = 0; t102 < 25; t102++) f0_w80_98[c100 * 500 + k101 * 25 + t102] = f0_t79[(k101 * 50 + c100) * 25 + t102];
+      for (let k73 = 0; k73 < 20; k73++) {
+        for (let c72 = 0; c72 < 50; c72++) {
+          for (let t74 = 0; t74 < 25; t74++) f0_w80_70[c72 * 500 + k73 * 25 + t74] = f0_t79[(k73 * 50 + c72) * 25 + t74];
         }
       }
       f0_t80.fill(0);
-      for (let b103 = 0; b103 < 500; b103++) {
-        this.k.gemm_tn(68350560, 55990560 + b103 * 12800, 68450560, 500, 64, 50, 500, 64, 64, 0, 1);
-        this.k.col2im_add(68450560, 62590560 + b103 * 11520, 20, 5, 5, 8, 8, 12, 12);
+      for (let b75 = 0; b75 < 500; b75++) {
+        this.k.gemm_tn(68350560, 55990560 + b75 * 12800, 68450560, 500, 64, 50, 500, 64, 64, 0, 1);
+        this.k.col2im_add(68450560, 62590560 + b75 * 11520, 20, 5, 5, 8, 8, 12, 12);
       }
     }
 
     // transpose %81 → [20, 500, 12, 12] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o104 = 0;
-      for (let c105 = 0; c105 < 20; c105++) {
-        for (let c106 = 0; c106 < 500; c106++) {
-          for (let c107 = 0; c107 < 12; c107++) {
-            for (let c108 = 0; c108 < 12; c108++) {
-              f0_t81[o104++] = f0_t16[c105 * 144 + c106 * 2880 + c107 * 12 + c108];
+      let o76 = 0;
+      for (let c77 = 0; c77 < 20; c77++) {
+        for (let c78 = 0; c78 < 500; c78++) {
+          for (let c79 = 0; c79 < 12; c79++) {
+            for (let c80 = 0; c80 < 12; c80++) {
+              f0_t81[o76++] = f0_t16[c77 * 144 + c78 * 2880 + c79 * 12 + c80];
             }
           }
         }
@@ -915,12 +853,12 @@ export class Model implements CompiledModel {
 
     // transpose %82 → [50, 500, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o109 = 0;
-      for (let c110 = 0; c110 < 50; c110++) {
-        for (let c111 = 0; c111 < 500; c111++) {
-          for (let c112 = 0; c112 < 8; c112++) {
-            for (let c113 = 0; c113 < 8; c113++) {
-              f0_t82[o109++] = f0_t77[c110 * 64 + c111 * 3200 + c112 * 8 + c113];
+      let o81 = 0;
+      for (let c82 = 0; c82 < 50; c82++) {
+        for (let c83 = 0; c83 < 500; c83++) {
+          for (let c84 = 0; c84 < 8; c84++) {
+            for (let c85 = 0; c85 < 8; c85++) {
+              f0_t82[o81++] = f0_t77[c82 * 64 + c83 * 3200 + c84 * 8 + c85];
             }
           }
         }
@@ -929,12 +867,12 @@ export class Model implements CompiledModel {
 
     // flip %83 → [50, 500, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o114 = 0;
-      for (let c115 = 0; c115 < 50; c115++) {
-        for (let c116 = 0; c116 < 500; c116++) {
-          for (let c117 = 0; c117 < 8; c117++) {
-            for (let c118 = 0; c118 < 8; c118++) {
-              f0_t83[o114++] = f0_t82[63 + c115 * 32000 + c116 * 64 - c117 * 8 - c118];
+      let o86 = 0;
+      for (let c87 = 0; c87 < 50; c87++) {
+        for (let c88 = 0; c88 < 500; c88++) {
+          for (let c89 = 0; c89 < 8; c89++) {
+            for (let c90 = 0; c90 < 8; c90++) {
+              f0_t83[o86++] = f0_t82[63 + c87 * 32000 + c88 * 64 - c89 * 8 - c90];
             }
           }
         }
@@ -943,17 +881,17 @@ export class Model implements CompiledModel {
 
     // conv2d %84 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      for (let n0121 = 0; n0121 < 20; n0121 += 20) {
-        const nb122 = Math.min(20, 20 - n0121), lc123 = nb122 * 25;
-        for (let c0124 = 0; c0124 < 500; c0124 += 8) {
-          const cb125 = Math.min(8, 500 - c0124);
-          this.k.im2col(68578560, 87238560, 500, 12, 12, 8, 8, 5, 5, 500, n0121, nb122, c0124, cb125);
-          this.k.gemm_nn(80738560 + c0124 * 256, 87238560, 88262560, 50, lc123, cb125 * 64, 32000, 500, 500, c0124 > 0 ? 1 : 0, 1);
+      for (let n093 = 0; n093 < 20; n093 += 20) {
+        const nb94 = Math.min(20, 20 - n093), lc95 = nb94 * 25;
+        for (let c096 = 0; c096 < 500; c096 += 8) {
+          const cb97 = Math.min(8, 500 - c096);
+          this.k.im2col(68578560, 87238560, 500, 12, 12, 8, 8, 5, 5, 500, n093, nb94, c096, cb97);
+          this.k.gemm_nn(80738560 + c096 * 256, 87238560, 88262560, 50, lc95, cb97 * 64, 32000, 500, 500, c096 > 0 ? 1 : 0, 1);
         }
-        for (let b126 = 0; b126 < nb122; b126++) {
-          for (let k129 = 0; k129 < 50; k129++) {
-            const src127 = k129 * 500 + b126 * 25, d128 = ((n0121 + b126) * 50 + k129) * 25;
-            for (let m130 = 0; m130 < 25; m130++) f0_t84[d128 + m130] = f0_w84_120[src127 + m130];
+        for (let b98 = 0; b98 < nb94; b98++) {
+          for (let k101 = 0; k101 < 50; k101++) {
+            const src99 = k101 * 500 + b98 * 25, d100 = ((n093 + b98) * 50 + k101) * 25;
+            for (let m102 = 0; m102 < 25; m102++) f0_t84[d100 + m102] = f0_w84_92[src99 + m102];
           }
         }
       }
@@ -961,12 +899,12 @@ export class Model implements CompiledModel {
 
     // flip %85 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o131 = 0;
-      for (let c132 = 0; c132 < 20; c132++) {
-        for (let c133 = 0; c133 < 50; c133++) {
-          for (let c134 = 0; c134 < 5; c134++) {
-            for (let c135 = 0; c135 < 5; c135++) {
-              f0_t85[o131++] = f0_t84[24 + c132 * 1250 + c133 * 25 - c134 * 5 - c135];
+      let o103 = 0;
+      for (let c104 = 0; c104 < 20; c104++) {
+        for (let c105 = 0; c105 < 50; c105++) {
+          for (let c106 = 0; c106 < 5; c106++) {
+            for (let c107 = 0; c107 < 5; c107++) {
+              f0_t85[o103++] = f0_t84[24 + c104 * 1250 + c105 * 25 - c106 * 5 - c107];
             }
           }
         }
@@ -975,12 +913,12 @@ export class Model implements CompiledModel {
 
     // transpose %86 → [50, 20, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o136 = 0;
-      for (let c137 = 0; c137 < 50; c137++) {
-        for (let c138 = 0; c138 < 20; c138++) {
-          for (let c139 = 0; c139 < 5; c139++) {
-            for (let c140 = 0; c140 < 5; c140++) {
-              f0_t86[o136++] = f0_t85[c137 * 25 + c138 * 1250 + c139 * 5 + c140];
+      let o108 = 0;
+      for (let c109 = 0; c109 < 50; c109++) {
+        for (let c110 = 0; c110 < 20; c110++) {
+          for (let c111 = 0; c111 < 5; c111++) {
+            for (let c112 = 0; c112 < 5; c112++) {
+              f0_t86[o108++] = f0_t85[c109 * 25 + c110 * 1250 + c111 * 5 + c112];
             }
           }
         }
@@ -992,12 +930,12 @@ export class Model implements CompiledModel {
     // reduce_sum %91 → [20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
     {
       f0_t91.fill(0);
-      let s145 = 0;
-      for (let c141 = 0; c141 < 500; c141++) {
-        for (let c142 = 0; c142 < 20; c142++) {
-          for (let c143 = 0; c143 < 12; c143++) {
-            for (let c144 = 0; c144 < 12; c144++) {
-              f0_t91[c142 * 144 + c143 * 12 + c144] += f0_t90[s145++];
+      let s117 = 0;
+      for (let c113 = 0; c113 < 500; c113++) {
+        for (let c114 = 0; c114 < 20; c114++) {
+          for (let c115 = 0; c115 < 12; c115++) {
+            for (let c116 = 0; c116 < 12; c116++) {
+              f0_t91[c114 * 144 + c115 * 12 + c116] += f0_t90[s117++];
             }
           }
         }
@@ -1006,40 +944,26 @@ export class Model implements CompiledModel {
 
     // reduce_sum %92 → [20] — specs/lenet.yaml:36 (graph.c1)
     {
-      for (let o146 = 0; o146 < 20; o146++) {
-        let s148 = 0;
-        for (let k147 = o146 * 144; k147 < o146 * 144 + 144; k147++) s148 += f0_t91[k147];
-        f0_t92[o146] = s148;
+      for (let o118 = 0; o118 < 20; o118++) {
+        let s120 = 0;
+        for (let k119 = o118 * 144; k119 < o118 * 144 + 144; k119++) s120 += f0_t91[k119];
+        f0_t92[o118] = s120;
       }
     }
 
     // max_pool2d_grad %94 → [500, 20, 24, 24] — specs/lenet.yaml:36 (graph.c1)
     {
-      f0_t94.fill(0);
-      let o157 = 0;
-      for (let pl149 = 0; pl149 < 10000; pl149++) {
-        for (let i150 = 0; i150 < 12; i150++) {
-          for (let j151 = 0; j151 < 12; j151++) {
-            let at155 = (pl149 * 24 + i150 * 2) * 24 + j151 * 2;
-            let m154 = f0_t11[at155];
-            for (let a152 = 0; a152 < 2; a152++) {
-              const r156 = (pl149 * 24 + i150 * 2 + a152) * 24 + j151 * 2;
-              for (let c153 = 0; c153 < 2; c153++) { const k158 = r156 + c153; if (f0_t11[k158] > m154) { m154 = f0_t11[k158]; at155 = k158; } }
-            }
-            f0_t94[at155] = f0_t90[o157++];
-          }
-        }
-      }
+      this.k.max_pool2d_grad(1724352, 88562560, 94334160, 10000, 24, 24, 2, 2, 12, 12); // f0_t11, f0_t90 → f0_t94
     }
 
     // transpose %95 → [1, 500, 28, 28] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o159 = 0;
-      for (let c160 = 0; c160 < 1; c160++) {
-        for (let c161 = 0; c161 < 500; c161++) {
-          for (let c162 = 0; c162 < 28; c162++) {
-            for (let c163 = 0; c163 < 28; c163++) {
-              f0_t95[o159++] = f0_in_x[c160 * 784 + c161 * 784 + c162 * 28 + c163];
+      let o121 = 0;
+      for (let c122 = 0; c122 < 1; c122++) {
+        for (let c123 = 0; c123 < 500; c123++) {
+          for (let c124 = 0; c124 < 28; c124++) {
+            for (let c125 = 0; c125 < 28; c125++) {
+              f0_t95[o121++] = f0_in_x[c122 * 784 + c123 * 784 + c124 * 28 + c125];
             }
           }
         }
@@ -1048,12 +972,12 @@ export class Model implements CompiledModel {
 
     // transpose %96 → [20, 500, 24, 24] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o164 = 0;
-      for (let c165 = 0; c165 < 20; c165++) {
-        for (let c166 = 0; c166 < 500; c166++) {
-          for (let c167 = 0; c167 < 24; c167++) {
-            for (let c168 = 0; c168 < 24; c168++) {
-              f0_t96[o164++] = f0_t94[c165 * 576 + c166 * 11520 + c167 * 24 + c168];
+      let o126 = 0;
+      for (let c127 = 0; c127 < 20; c127++) {
+        for (let c128 = 0; c128 < 500; c128++) {
+          for (let c129 = 0; c129 < 24; c129++) {
+            for (let c130 = 0; c130 < 24; c130++) {
+              f0_t96[o126++] = f0_t94[c127 * 576 + c128 * 11520 + c129 * 24 + c130];
             }
           }
         }
@@ -1062,12 +986,12 @@ export class Model implements CompiledModel {
 
     // flip %97 → [20, 500, 24, 24] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o169 = 0;
-      for (let c170 = 0; c170 < 20; c170++) {
-        for (let c171 = 0; c171 < 500; c171++) {
-          for (let c172 = 0; c172 < 24; c172++) {
-            for (let c173 = 0; c173 < 24; c173++) {
-              f0_t97[o169++] = f0_t96[575 + c170 * 288000 + c171 * 576 - c172 * 24 - c173];
+      let o131 = 0;
+      for (let c132 = 0; c132 < 20; c132++) {
+        for (let c133 = 0; c133 < 500; c133++) {
+          for (let c134 = 0; c134 < 24; c134++) {
+            for (let c135 = 0; c135 < 24; c135++) {
+              f0_t97[o131++] = f0_t96[575 + c132 * 288000 + c133 * 576 - c134 * 24 - c135];
             }
           }
         }
@@ -1076,24 +1000,24 @@ export class Model implements CompiledModel {
 
     // conv2d %98 → [1, 20, 5, 5] — specs/lenet.yaml:36 (graph.c1)
     {
-      for (let n0175 = 0; n0175 < 1; n0175 += 1) {
-        const nb176 = Math.min(1, 1 - n0175), lc177 = nb176 * 25;
-        for (let c0178 = 0; c0178 < 500; c0178 += 18) {
-          const cb179 = Math.min(18, 500 - c0178);
-          this.k.im2col(117374160, 165024160, 500, 28, 28, 24, 24, 5, 5, 25, n0175, nb176, c0178, cb179);
-          this.k.gemm_nn(141982160 + c0178 * 2304, 165024160, 165022160 + n0175 * 2000, 20, 25, cb179 * 576, 288000, 25, 25, c0178 > 0 ? 1 : 0, 1);
+      for (let n0137 = 0; n0137 < 1; n0137 += 1) {
+        const nb138 = Math.min(1, 1 - n0137), lc139 = nb138 * 25;
+        for (let c0140 = 0; c0140 < 500; c0140 += 18) {
+          const cb141 = Math.min(18, 500 - c0140);
+          this.k.im2col(117374160, 165024160, 500, 28, 28, 24, 24, 5, 5, 25, n0137, nb138, c0140, cb141);
+          this.k.gemm_nn(141982160 + c0140 * 2304, 165024160, 165022160 + n0137 * 2000, 20, 25, cb141 * 576, 288000, 25, 25, c0140 > 0 ? 1 : 0, 1);
         }
       }
     }
 
     // flip %99 → [1, 20, 5, 5] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o185 = 0;
-      for (let c186 = 0; c186 < 1; c186++) {
-        for (let c187 = 0; c187 < 20; c187++) {
-          for (let c188 = 0; c188 < 5; c188++) {
-            for (let c189 = 0; c189 < 5; c189++) {
-              f0_t99[o185++] = f0_t98[24 + c187 * 25 - c188 * 5 - c189];
+      let o147 = 0;
+      for (let c148 = 0; c148 < 1; c148++) {
+        for (let c149 = 0; c149 < 20; c149++) {
+          for (let c150 = 0; c150 < 5; c150++) {
+            for (let c151 = 0; c151 < 5; c151++) {
+              f0_t99[o147++] = f0_t98[24 + c149 * 25 - c150 * 5 - c151];
             }
           }
         }
@@ -1102,12 +1026,12 @@ export class Model implements CompiledModel {
 
     // transpose %100 → [20, 1, 5, 5] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o190 = 0;
-      for (let c191 = 0; c191 < 20; c191++) {
-        for (let c192 = 0; c192 < 1; c192++) {
-          for (let c193 = 0; c193 < 5; c193++) {
-            for (let c194 = 0; c194 < 5; c194++) {
-              f0_t100[o190++] = f0_t99[c191 * 25 + c192 * 500 + c193 * 5 + c194];
+      let o152 = 0;
+      for (let c153 = 0; c153 < 20; c153++) {
+        for (let c154 = 0; c154 < 1; c154++) {
+          for (let c155 = 0; c155 < 5; c155++) {
+            for (let c156 = 0; c156 < 5; c156++) {
+              f0_t100[o152++] = f0_t99[c153 * 25 + c154 * 500 + c155 * 5 + c156];
             }
           }
         }

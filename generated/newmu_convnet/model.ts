@@ -201,8 +201,8 @@ export class Model implements CompiledModel {
   private readonly f0_t15 = new Float32Array(this.mem.buffer, 41032944, 921600);
   private readonly f0_t17 = new Float32Array(this.mem.buffer, 44719344, 921600);
   private readonly f0_t18 = new Float32Array(this.mem.buffer, 48405744, 1384448);
-  private readonly f0_w18_16 = new Float32Array(this.mem.buffer, 53943536, 194688);
-  private readonly f0_w18_17 = new Float32Array(this.mem.buffer, 54722288, 43264);
+  private readonly f0_w18_7 = new Float32Array(this.mem.buffer, 53943536, 194688);
+  private readonly f0_w18_8 = new Float32Array(this.mem.buffer, 54722288, 43264);
   private readonly f0_t20 = new Float32Array(this.mem.buffer, 54895344, 1384448);
   private readonly f0_t22 = new Float32Array(this.mem.buffer, 60433136, 1490944);
   private readonly f0_k21 = new Float32Array(this.mem.buffer, 66396912, 106496).fill(-Infinity);
@@ -212,8 +212,8 @@ export class Model implements CompiledModel {
   private readonly f0_t29 = new Float32Array(this.mem.buffer, 75309808, 401408);
   private readonly f0_t31 = new Float32Array(this.mem.buffer, 76915440, 401408);
   private readonly f0_t32 = new Float32Array(this.mem.buffer, 78521072, 409600);
-  private readonly f0_w32_46 = new Float32Array(this.mem.buffer, 80159472, 259875);
-  private readonly f0_w32_47 = new Float32Array(this.mem.buffer, 81198976, 67200);
+  private readonly f0_w32_28 = new Float32Array(this.mem.buffer, 80159472, 259875);
+  private readonly f0_w32_29 = new Float32Array(this.mem.buffer, 81198976, 67200);
   private readonly f0_t34 = new Float32Array(this.mem.buffer, 81467776, 409600);
   private readonly f0_t36 = new Float32Array(this.mem.buffer, 83106176, 491520);
   private readonly f0_k35 = new Float32Array(this.mem.buffer, 85072256, 81920).fill(-Infinity);
@@ -252,14 +252,14 @@ export class Model implements CompiledModel {
   private readonly f0_t101 = new Float32Array(this.mem.buffer, 103237968, 73728);
   private readonly f0_t102 = new Float32Array(this.mem.buffer, 103532880, 73728);
   private readonly f0_t103 = new Float32Array(this.mem.buffer, 103827792, 401408);
-  private readonly f0_w103_124 = new Float32Array(this.mem.buffer, 105433424, 73728);
-  private readonly f0_w103_125 = new Float32Array(this.mem.buffer, 105728336, 14400);
+  private readonly f0_w103_87 = new Float32Array(this.mem.buffer, 105433424, 73728);
+  private readonly f0_w103_88 = new Float32Array(this.mem.buffer, 105728336, 14400);
   private readonly f0_t104 = new Float32Array(this.mem.buffer, 105785936, 401408);
   private readonly f0_t105 = new Float32Array(this.mem.buffer, 107391568, 409600);
   private readonly f0_t106 = new Float32Array(this.mem.buffer, 109029968, 409600);
   private readonly f0_t107 = new Float32Array(this.mem.buffer, 110668368, 73728);
-  private readonly f0_w107_145 = new Float32Array(this.mem.buffer, 110963280, 256500);
-  private readonly f0_w107_146 = new Float32Array(this.mem.buffer, 111989280, 65664);
+  private readonly f0_w107_108 = new Float32Array(this.mem.buffer, 110963280, 256500);
+  private readonly f0_w107_109 = new Float32Array(this.mem.buffer, 111989280, 65664);
   private readonly f0_t108 = new Float32Array(this.mem.buffer, 112251936, 73728);
   private readonly f0_t109 = new Float32Array(this.mem.buffer, 112546848, 73728);
   private readonly f0_t111 = new Float32Array(this.mem.buffer, 112841760, 401408);
@@ -270,14 +270,14 @@ export class Model implements CompiledModel {
   private readonly f0_t117 = new Float32Array(this.mem.buffer, 137909280, 18432);
   private readonly f0_t118 = new Float32Array(this.mem.buffer, 137983008, 18432);
   private readonly f0_t119 = new Float32Array(this.mem.buffer, 138056736, 921600);
-  private readonly f0_w119_198 = new Float32Array(this.mem.buffer, 141743136, 18432);
-  private readonly f0_w119_199 = new Float32Array(this.mem.buffer, 141816864, 48672);
+  private readonly f0_w119_151 = new Float32Array(this.mem.buffer, 141743136, 18432);
+  private readonly f0_w119_152 = new Float32Array(this.mem.buffer, 141816864, 48672);
   private readonly f0_t120 = new Float32Array(this.mem.buffer, 142011552, 921600);
   private readonly f0_t121 = new Float32Array(this.mem.buffer, 145697952, 1384448);
   private readonly f0_t122 = new Float32Array(this.mem.buffer, 151235744, 1384448);
   private readonly f0_t123 = new Float32Array(this.mem.buffer, 156773536, 18432);
-  private readonly f0_w123_219 = new Float32Array(this.mem.buffer, 156847264, 243360);
-  private readonly f0_w123_220 = new Float32Array(this.mem.buffer, 157820704, 18432);
+  private readonly f0_w123_172 = new Float32Array(this.mem.buffer, 156847264, 243360);
+  private readonly f0_w123_173 = new Float32Array(this.mem.buffer, 157820704, 18432);
   private readonly f0_t124 = new Float32Array(this.mem.buffer, 157894432, 18432);
   private readonly f0_t125 = new Float32Array(this.mem.buffer, 157968160, 18432);
   private readonly f0_t127 = new Float32Array(this.mem.buffer, 158041888, 921600);
@@ -287,8 +287,8 @@ export class Model implements CompiledModel {
   private readonly f0_t132 = new Float32Array(this.mem.buffer, 205965088, 100352);
   private readonly f0_t133 = new Float32Array(this.mem.buffer, 206366496, 100352);
   private readonly f0_t134 = new Float32Array(this.mem.buffer, 206767904, 288);
-  private readonly f0_w134_267 = new Float32Array(this.mem.buffer, 206769056, 225792);
-  private readonly f0_w134_268 = new Float32Array(this.mem.buffer, 207672224, 288);
+  private readonly f0_w134_210 = new Float32Array(this.mem.buffer, 206769056, 225792);
+  private readonly f0_w134_211 = new Float32Array(this.mem.buffer, 207672224, 288);
   private readonly f0_t141 = new Float32Array(this.mem.buffer, 207673376, 288);
   private readonly f0_t155 = new Float32Array(this.mem.buffer, 207674528, 18432);
   private readonly f0_t169 = new Float32Array(this.mem.buffer, 207748256, 73728);
@@ -301,8 +301,8 @@ export class Model implements CompiledModel {
   private readonly ev_t10 = new Float32Array(this.mem.buffer, 226999504, 3686400);
   private readonly ev_t11 = new Float32Array(this.mem.buffer, 241745104, 921600);
   private readonly ev_t12 = new Float32Array(this.mem.buffer, 245431504, 1384448);
-  private readonly ev_w12_15 = new Float32Array(this.mem.buffer, 250969296, 194688);
-  private readonly ev_w12_16 = new Float32Array(this.mem.buffer, 251748048, 43264);
+  private readonly ev_w12_6 = new Float32Array(this.mem.buffer, 250969296, 194688);
+  private readonly ev_w12_7 = new Float32Array(this.mem.buffer, 251748048, 43264);
   private readonly ev_t14 = new Float32Array(this.mem.buffer, 251921104, 1384448);
   private readonly ev_t16 = new Float32Array(this.mem.buffer, 257458896, 1490944);
   private readonly ev_k15 = new Float32Array(this.mem.buffer, 263422672, 106496).fill(-Infinity);
@@ -310,8 +310,8 @@ export class Model implements CompiledModel {
   private readonly ev_k17 = new Float32Array(this.mem.buffer, 270271184, 114688).fill(-Infinity);
   private readonly ev_t19 = new Float32Array(this.mem.buffer, 270729936, 401408);
   private readonly ev_t20 = new Float32Array(this.mem.buffer, 272335568, 409600);
-  private readonly ev_w20_44 = new Float32Array(this.mem.buffer, 273973968, 259875);
-  private readonly ev_w20_45 = new Float32Array(this.mem.buffer, 275013472, 67200);
+  private readonly ev_w20_26 = new Float32Array(this.mem.buffer, 273973968, 259875);
+  private readonly ev_w20_27 = new Float32Array(this.mem.buffer, 275013472, 67200);
   private readonly ev_t22 = new Float32Array(this.mem.buffer, 275282272, 409600);
   private readonly ev_t24 = new Float32Array(this.mem.buffer, 276920672, 491520);
   private readonly ev_k23 = new Float32Array(this.mem.buffer, 278886752, 81920).fill(-Infinity);
@@ -348,7 +348,7 @@ export class Model implements CompiledModel {
     const ev_t10 = this.ev_t10;
     const ev_t11 = this.ev_t11;
     const ev_t12 = this.ev_t12;
-    const ev_w12_16 = this.ev_w12_16;
+    const ev_w12_7 = this.ev_w12_7;
     const ev_t14 = this.ev_t14;
     const ev_t16 = this.ev_t16;
     const ev_k15 = this.ev_k15;
@@ -356,7 +356,7 @@ export class Model implements CompiledModel {
     const ev_k17 = this.ev_k17;
     const ev_t19 = this.ev_t19;
     const ev_t20 = this.ev_t20;
-    const ev_w20_45 = this.ev_w20_45;
+    const ev_w20_27 = this.ev_w20_27;
     const ev_t22 = this.ev_t22;
     const ev_t24 = this.ev_t24;
     const ev_k23 = this.ev_k23;
@@ -410,34 +410,22 @@ export class Model implements CompiledModel {
     this.w.ev_loop10(); // WebAssembly SIMD (loops.wat)
     // max_pool2d %11 → [128, 32, 15, 15] — specs/newmu-convnet.yaml:29 (graph.l1)
     {
-      let o14 = 0;
-      for (let pl6 = 0; pl6 < 4096; pl6++) {
-        for (let i7 = 0; i7 < 15; i7++) {
-          for (let j8 = 0; j8 < 15; j8++) {
-            let m11 = ev_t10[(pl6 * 30 + i7 * 2) * 30 + j8 * 2];
-            for (let a9 = 0; a9 < 2; a9++) {
-              const r13 = (pl6 * 30 + i7 * 2 + a9) * 30 + j8 * 2;
-              for (let c10 = 0; c10 < 2; c10++) { const v12 = ev_t10[r13 + c10]; if (v12 > m11 || v12 !== v12) m11 = v12; }
-            }
-            ev_t11[o14++] = m11;
-          }
-        }
-      }
+      this.k.max_pool2d(226999504, 241745104, 4096, 30, 30, 2, 2, 15, 15); // ev_t10 → ev_t11
     }
 
     // conv2d %12 → [128, 64, 13, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      for (let n017 = 0; n017 < 128; n017 += 4) {
-        const nb18 = Math.min(4, 128 - n017), lc19 = nb18 * 169;
-        for (let c020 = 0; c020 < 32; c020 += 32) {
-          const cb21 = Math.min(32, 32 - c020);
-          this.k.im2col(241745104, 250969296, 32, 15, 15, 3, 3, 13, 13, 676, n017, nb18, c020, cb21);
-          this.k.gemm_nn(1168 + c020 * 36, 250969296, 251748048, 64, lc19, cb21 * 9, 288, 676, 676, c020 > 0 ? 1 : 0, 1);
+      for (let n08 = 0; n08 < 128; n08 += 4) {
+        const nb9 = Math.min(4, 128 - n08), lc10 = nb9 * 169;
+        for (let c011 = 0; c011 < 32; c011 += 32) {
+          const cb12 = Math.min(32, 32 - c011);
+          this.k.im2col(241745104, 250969296, 32, 15, 15, 3, 3, 13, 13, 676, n08, nb9, c011, cb12);
+          this.k.gemm_nn(1168 + c011 * 36, 250969296, 251748048, 64, lc10, cb12 * 9, 288, 676, 676, c011 > 0 ? 1 : 0, 1);
         }
-        for (let b22 = 0; b22 < nb18; b22++) {
-          for (let k25 = 0; k25 < 64; k25++) {
-            const src23 = k25 * 676 + b22 * 169, d24 = ((n017 + b22) * 64 + k25) * 169;
-            for (let m26 = 0; m26 < 169; m26++) ev_t12[d24 + m26] = ev_w12_16[src23 + m26];
+        for (let b13 = 0; b13 < nb9; b13++) {
+          for (let k16 = 0; k16 < 64; k16++) {
+            const src14 = k16 * 676 + b13 * 169, d15 = ((n08 + b13) * 64 + k16) * 169;
+            for (let m17 = 0; m17 < 169; m17++) ev_t12[d15 + m17] = ev_w12_7[src14 + m17];
           }
         }
       }
@@ -447,54 +435,42 @@ export class Model implements CompiledModel {
     this.w.ev_loop14(); // WebAssembly SIMD (loops.wat)
     // concat %16 → [128, 64, 14, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      for (let o27 = 0; o27 < 8192; o27++) {
-        for (let k28 = 0; k28 < 169; k28++) ev_t16[o27 * 182 + 0 + k28] = ev_t14[o27 * 169 + k28];
+      for (let o18 = 0; o18 < 8192; o18++) {
+        for (let k19 = 0; k19 < 169; k19++) ev_t16[o18 * 182 + 0 + k19] = ev_t14[o18 * 169 + k19];
       }
-      for (let o29 = 0; o29 < 8192; o29++) {
-        for (let k30 = 0; k30 < 13; k30++) ev_t16[o29 * 182 + 169 + k30] = ev_k15[o29 * 13 + k30];
+      for (let o20 = 0; o20 < 8192; o20++) {
+        for (let k21 = 0; k21 < 13; k21++) ev_t16[o20 * 182 + 169 + k21] = ev_k15[o20 * 13 + k21];
       }
     }
 
     // concat %18 → [128, 64, 14, 14] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      for (let o31 = 0; o31 < 114688; o31++) {
-        for (let k32 = 0; k32 < 13; k32++) ev_t18[o31 * 14 + 0 + k32] = ev_t16[o31 * 13 + k32];
+      for (let o22 = 0; o22 < 114688; o22++) {
+        for (let k23 = 0; k23 < 13; k23++) ev_t18[o22 * 14 + 0 + k23] = ev_t16[o22 * 13 + k23];
       }
-      for (let o33 = 0; o33 < 114688; o33++) {
-        for (let k34 = 0; k34 < 1; k34++) ev_t18[o33 * 14 + 13 + k34] = ev_k17[o33 * 1 + k34];
+      for (let o24 = 0; o24 < 114688; o24++) {
+        for (let k25 = 0; k25 < 1; k25++) ev_t18[o24 * 14 + 13 + k25] = ev_k17[o24 * 1 + k25];
       }
     }
 
     // max_pool2d %19 → [128, 64, 7, 7] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o43 = 0;
-      for (let pl35 = 0; pl35 < 8192; pl35++) {
-        for (let i36 = 0; i36 < 7; i36++) {
-          for (let j37 = 0; j37 < 7; j37++) {
-            let m40 = ev_t18[(pl35 * 14 + i36 * 2) * 14 + j37 * 2];
-            for (let a38 = 0; a38 < 2; a38++) {
-              const r42 = (pl35 * 14 + i36 * 2 + a38) * 14 + j37 * 2;
-              for (let c39 = 0; c39 < 2; c39++) { const v41 = ev_t18[r42 + c39]; if (v41 > m40 || v41 !== v41) m40 = v41; }
-            }
-            ev_t19[o43++] = m40;
-          }
-        }
-      }
+      this.k.max_pool2d(263848656, 270729936, 8192, 14, 14, 2, 2, 7, 7); // ev_t18 → ev_t19
     }
 
     // conv2d %20 → [128, 128, 5, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      for (let n046 = 0; n046 < 128; n046 += 21) {
-        const nb47 = Math.min(21, 128 - n046), lc48 = nb47 * 25;
-        for (let c049 = 0; c049 < 64; c049 += 55) {
-          const cb50 = Math.min(55, 64 - c049);
-          this.k.im2col(270729936, 273973968, 64, 7, 7, 3, 3, 5, 5, 525, n046, nb47, c049, cb50);
-          this.k.gemm_nn(74896 + c049 * 36, 273973968, 275013472, 128, lc48, cb50 * 9, 576, 525, 525, c049 > 0 ? 1 : 0, 1);
+      for (let n028 = 0; n028 < 128; n028 += 21) {
+        const nb29 = Math.min(21, 128 - n028), lc30 = nb29 * 25;
+        for (let c031 = 0; c031 < 64; c031 += 55) {
+          const cb32 = Math.min(55, 64 - c031);
+          this.k.im2col(270729936, 273973968, 64, 7, 7, 3, 3, 5, 5, 525, n028, nb29, c031, cb32);
+          this.k.gemm_nn(74896 + c031 * 36, 273973968, 275013472, 128, lc30, cb32 * 9, 576, 525, 525, c031 > 0 ? 1 : 0, 1);
         }
-        for (let b51 = 0; b51 < nb47; b51++) {
-          for (let k54 = 0; k54 < 128; k54++) {
-            const src52 = k54 * 525 + b51 * 25, d53 = ((n046 + b51) * 128 + k54) * 25;
-            for (let m55 = 0; m55 < 25; m55++) ev_t20[d53 + m55] = ev_w20_45[src52 + m55];
+        for (let b33 = 0; b33 < nb29; b33++) {
+          for (let k36 = 0; k36 < 128; k36++) {
+            const src34 = k36 * 525 + b33 * 25, d35 = ((n028 + b33) * 128 + k36) * 25;
+            for (let m37 = 0; m37 < 25; m37++) ev_t20[d35 + m37] = ev_w20_27[src34 + m37];
           }
         }
       }
@@ -504,39 +480,27 @@ export class Model implements CompiledModel {
     this.w.ev_loop22(); // WebAssembly SIMD (loops.wat)
     // concat %24 → [128, 128, 6, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      for (let o56 = 0; o56 < 16384; o56++) {
-        for (let k57 = 0; k57 < 25; k57++) ev_t24[o56 * 30 + 0 + k57] = ev_t22[o56 * 25 + k57];
+      for (let o38 = 0; o38 < 16384; o38++) {
+        for (let k39 = 0; k39 < 25; k39++) ev_t24[o38 * 30 + 0 + k39] = ev_t22[o38 * 25 + k39];
       }
-      for (let o58 = 0; o58 < 16384; o58++) {
-        for (let k59 = 0; k59 < 5; k59++) ev_t24[o58 * 30 + 25 + k59] = ev_k23[o58 * 5 + k59];
+      for (let o40 = 0; o40 < 16384; o40++) {
+        for (let k41 = 0; k41 < 5; k41++) ev_t24[o40 * 30 + 25 + k41] = ev_k23[o40 * 5 + k41];
       }
     }
 
     // concat %26 → [128, 128, 6, 6] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      for (let o60 = 0; o60 < 98304; o60++) {
-        for (let k61 = 0; k61 < 5; k61++) ev_t26[o60 * 6 + 0 + k61] = ev_t24[o60 * 5 + k61];
+      for (let o42 = 0; o42 < 98304; o42++) {
+        for (let k43 = 0; k43 < 5; k43++) ev_t26[o42 * 6 + 0 + k43] = ev_t24[o42 * 5 + k43];
       }
-      for (let o62 = 0; o62 < 98304; o62++) {
-        for (let k63 = 0; k63 < 1; k63++) ev_t26[o62 * 6 + 5 + k63] = ev_k25[o62 * 1 + k63];
+      for (let o44 = 0; o44 < 98304; o44++) {
+        for (let k45 = 0; k45 < 1; k45++) ev_t26[o44 * 6 + 5 + k45] = ev_k25[o44 * 1 + k45];
       }
     }
 
     // max_pool2d %27 → [128, 128, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      let o72 = 0;
-      for (let pl64 = 0; pl64 < 16384; pl64++) {
-        for (let i65 = 0; i65 < 3; i65++) {
-          for (let j66 = 0; j66 < 3; j66++) {
-            let m69 = ev_t26[(pl64 * 6 + i65 * 2) * 6 + j66 * 2];
-            for (let a67 = 0; a67 < 2; a67++) {
-              const r71 = (pl64 * 6 + i65 * 2 + a67) * 6 + j66 * 2;
-              for (let c68 = 0; c68 < 2; c68++) { const v70 = ev_t26[r71 + c68]; if (v70 > m69 || v70 !== v70) m69 = v70; }
-            }
-            ev_t27[o72++] = m69;
-          }
-        }
-      }
+      this.k.max_pool2d(279214432, 281966944, 16384, 6, 6, 2, 2, 3, 3); // ev_t26 → ev_t27
     }
 
     // matmul %29 → [128, 625] — specs/newmu-convnet.yaml:32 (graph.l4)
@@ -554,11 +518,11 @@ export class Model implements CompiledModel {
     // reduce_max %33 → [128] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
     {
       ev_t33.fill(-Infinity);
-      let s76 = 0;
-      for (let c73 = 0; c73 < 128; c73++) {
-        for (let c74 = 0; c74 < 10; c74++) {
-          const o75 = c73 * 1;
-          ev_t33[o75] = Math.max(ev_t33[o75], ev_t32[s76++]);
+      let s49 = 0;
+      for (let c46 = 0; c46 < 128; c46++) {
+        for (let c47 = 0; c47 < 10; c47++) {
+          const o48 = c46 * 1;
+          ev_t33[o48] = Math.max(ev_t33[o48], ev_t32[s49++]);
         }
       }
     }
@@ -569,10 +533,10 @@ export class Model implements CompiledModel {
     this.w.ev_loop38(); // WebAssembly SIMD (loops.wat)
     // reduce_sum %39 → [128] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
     {
-      for (let o77 = 0; o77 < 128; o77++) {
-        let s79 = 0;
-        for (let k78 = o77 * 10; k78 < o77 * 10 + 10; k78++) s79 += ev_t38[k78];
-        ev_t39[o77] = s79;
+      for (let o50 = 0; o50 < 128; o50++) {
+        let s52 = 0;
+        for (let k51 = o50 * 10; k51 < o50 * 10 + 10; k51++) s52 += ev_t38[k51];
+        ev_t39[o50] = s52;
       }
     }
 
@@ -580,43 +544,43 @@ export class Model implements CompiledModel {
     this.w.ev_loop42(); // WebAssembly SIMD (loops.wat)
     // argmax %43 → [128] — specs/newmu-convnet.yaml:38 (metrics.error)
     {
-      for (let o80 = 0; o80 < 128; o80++) {
-        for (let j81 = 0; j81 < 1; j81++) {
-          let best83 = ev_t42[o80 * 10 + j81], bi84 = 0;
-          for (let k82 = 1; k82 < 10; k82++) {
-            const v85 = ev_t42[(o80 * 10 + k82) * 1 + j81];
-            if (v85 > best83) { best83 = v85; bi84 = k82; }
+      for (let o53 = 0; o53 < 128; o53++) {
+        for (let j54 = 0; j54 < 1; j54++) {
+          let best56 = ev_t42[o53 * 10 + j54], bi57 = 0;
+          for (let k55 = 1; k55 < 10; k55++) {
+            const v58 = ev_t42[(o53 * 10 + k55) * 1 + j54];
+            if (v58 > best56) { best56 = v58; bi57 = k55; }
           }
-          ev_t43[o80 * 1 + j81] = bi84;
+          ev_t43[o53 * 1 + j54] = bi57;
         }
       }
     }
 
     // cast %45 → [128] — specs/newmu-convnet.yaml:38 (metrics.error)
-    for (let i86 = 0; i86 < 128; i86++) ev_t45[i86] = (ev_t43[i86] !== ev_in_y[i86] ? 1 : 0);
+    for (let i59 = 0; i59 < 128; i59++) ev_t45[i59] = (ev_t43[i59] !== ev_in_y[i59] ? 1 : 0);
     // one_hot %46 → [128, 10] — specs/newmu-convnet.yaml:39 (metrics.cost)
     {
       ev_t46.fill(0);
-      for (let i87 = 0; i87 < 128; i87++) {
-        const l88 = ev_in_y[i87];
-        if (l88 >= 0 && l88 < 10) ev_t46[i87 * 10 + l88] = 1;
+      for (let i60 = 0; i60 < 128; i60++) {
+        const l61 = ev_in_y[i60];
+        if (l61 >= 0 && l61 < 10) ev_t46[i60 * 10 + l61] = 1;
       }
     }
 
     // log %47 → [128] — specs/newmu-convnet.yaml:39 (metrics.cost)
-    for (let i89 = 0; i89 < 128; i89++) ev_t47[i89] = Math.log(ev_t39[i89]);
+    for (let i62 = 0; i62 < 128; i62++) ev_t47[i62] = Math.log(ev_t39[i62]);
     // reduce_sum %52 → [128] — specs/newmu-convnet.yaml:39 (metrics.cost)
-    let i90 = 0;
-    let o91 = 0;
-    for (let c93 = 0; c93 < 128; c93++) {
-      let s92 = 0;
-      for (let c94 = 0; c94 < 10; c94++) {
-        s92 += (ev_t46[i90] * (ev_t37[i90] - ev_t47[c93]));
-        i90++;
+    let i63 = 0;
+    let o64 = 0;
+    for (let c66 = 0; c66 < 128; c66++) {
+      let s65 = 0;
+      for (let c67 = 0; c67 < 10; c67++) {
+        s65 += (ev_t46[i63] * (ev_t37[i63] - ev_t47[c66]));
+        i63++;
       }
 
-      ev_t52[o91] = s92;
-      o91++;
+      ev_t52[o64] = s65;
+      o64++;
     }
 
     // neg %53 → [128] — specs/newmu-convnet.yaml:39 (metrics.cost)
@@ -723,7 +687,7 @@ export class Model implements CompiledModel {
     const f0_t15 = this.f0_t15;
     const f0_t17 = this.f0_t17;
     const f0_t18 = this.f0_t18;
-    const f0_w18_17 = this.f0_w18_17;
+    const f0_w18_8 = this.f0_w18_8;
     const f0_t20 = this.f0_t20;
     const f0_t22 = this.f0_t22;
     const f0_k21 = this.f0_k21;
@@ -733,7 +697,7 @@ export class Model implements CompiledModel {
     const f0_t29 = this.f0_t29;
     const f0_t31 = this.f0_t31;
     const f0_t32 = this.f0_t32;
-    const f0_w32_47 = this.f0_w32_47;
+    const f0_w32_29 = this.f0_w32_29;
     const f0_t34 = this.f0_t34;
     const f0_t36 = this.f0_t36;
     const f0_k35 = this.f0_k35;
@@ -769,12 +733,12 @@ export class Model implements CompiledModel {
     const f0_t101 = this.f0_t101;
     const f0_t102 = this.f0_t102;
     const f0_t103 = this.f0_t103;
-    const f0_w103_124 = this.f0_w103_124;
+    const f0_w103_87 = this.f0_w103_87;
     const f0_t104 = this.f0_t104;
     const f0_t105 = this.f0_t105;
     const f0_t106 = this.f0_t106;
     const f0_t107 = this.f0_t107;
-    const f0_w107_146 = this.f0_w107_146;
+    const f0_w107_109 = this.f0_w107_109;
     const f0_t108 = this.f0_t108;
     const f0_t109 = this.f0_t109;
     const f0_t111 = this.f0_t111;
@@ -785,12 +749,12 @@ export class Model implements CompiledModel {
     const f0_t117 = this.f0_t117;
     const f0_t118 = this.f0_t118;
     const f0_t119 = this.f0_t119;
-    const f0_w119_198 = this.f0_w119_198;
+    const f0_w119_151 = this.f0_w119_151;
     const f0_t120 = this.f0_t120;
     const f0_t121 = this.f0_t121;
     const f0_t122 = this.f0_t122;
     const f0_t123 = this.f0_t123;
-    const f0_w123_220 = this.f0_w123_220;
+    const f0_w123_173 = this.f0_w123_173;
     const f0_t124 = this.f0_t124;
     const f0_t125 = this.f0_t125;
     const f0_t127 = this.f0_t127;
@@ -800,7 +764,7 @@ export class Model implements CompiledModel {
     const f0_t132 = this.f0_t132;
     const f0_t133 = this.f0_t133;
     const f0_t134 = this.f0_t134;
-    const f0_w134_268 = this.f0_w134_268;
+    const f0_w134_211 = this.f0_w134_211;
     const f0_t141 = this.f0_t141;
     const f0_t155 = this.f0_t155;
     const f0_t169 = this.f0_t169;
@@ -837,38 +801,26 @@ export class Model implements CompiledModel {
     this.w.f0_loop10(); // WebAssembly SIMD (loops.wat)
     // max_pool2d %11 → [128, 32, 15, 15] — specs/newmu-convnet.yaml:29 (graph.l1)
     {
-      let o14 = 0;
-      for (let pl6 = 0; pl6 < 4096; pl6++) {
-        for (let i7 = 0; i7 < 15; i7++) {
-          for (let j8 = 0; j8 < 15; j8++) {
-            let m11 = f0_t10[(pl6 * 30 + i7 * 2) * 30 + j8 * 2];
-            for (let a9 = 0; a9 < 2; a9++) {
-              const r13 = (pl6 * 30 + i7 * 2 + a9) * 30 + j8 * 2;
-              for (let c10 = 0; c10 < 2; c10++) { const v12 = f0_t10[r13 + c10]; if (v12 > m11 || v12 !== v12) m11 = v12; }
-            }
-            f0_t11[o14++] = m11;
-          }
-        }
-      }
+      this.k.max_pool2d(22600944, 37346544, 4096, 30, 30, 2, 2, 15, 15); // f0_t10 → f0_t11
     }
 
     // cast %15 → [128, 32, 15, 15] — specs/newmu-convnet.yaml:29 (graph.l1)
-    for (let i15 = 0; i15 < 921600; i15++) f0_t15[i15] = (rng.uniform(this.desc.seed, 1, step, 0, i15) < 0.8 ? 1 : 0);
+    for (let i6 = 0; i6 < 921600; i6++) f0_t15[i6] = (rng.uniform(this.desc.seed, 1, step, 0, i6) < 0.8 ? 1 : 0);
     // div %17 → [128, 32, 15, 15] — specs/newmu-convnet.yaml:29 (graph.l1)
     this.w.f0_loop17(); // WebAssembly SIMD (loops.wat)
     // conv2d %18 → [128, 64, 13, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      for (let n018 = 0; n018 < 128; n018 += 4) {
-        const nb19 = Math.min(4, 128 - n018), lc20 = nb19 * 169;
-        for (let c021 = 0; c021 < 32; c021 += 32) {
-          const cb22 = Math.min(32, 32 - c021);
-          this.k.im2col(44719344, 53943536, 32, 15, 15, 3, 3, 13, 13, 676, n018, nb19, c021, cb22);
-          this.k.gemm_nn(1168 + c021 * 36, 53943536, 54722288, 64, lc20, cb22 * 9, 288, 676, 676, c021 > 0 ? 1 : 0, 1);
+      for (let n09 = 0; n09 < 128; n09 += 4) {
+        const nb10 = Math.min(4, 128 - n09), lc11 = nb10 * 169;
+        for (let c012 = 0; c012 < 32; c012 += 32) {
+          const cb13 = Math.min(32, 32 - c012);
+          this.k.im2col(44719344, 53943536, 32, 15, 15, 3, 3, 13, 13, 676, n09, nb10, c012, cb13);
+          this.k.gemm_nn(1168 + c012 * 36, 53943536, 54722288, 64, lc11, cb13 * 9, 288, 676, 676, c012 > 0 ? 1 : 0, 1);
         }
-        for (let b23 = 0; b23 < nb19; b23++) {
-          for (let k26 = 0; k26 < 64; k26++) {
-            const src24 = k26 * 676 + b23 * 169, d25 = ((n018 + b23) * 64 + k26) * 169;
-            for (let m27 = 0; m27 < 169; m27++) f0_t18[d25 + m27] = f0_w18_17[src24 + m27];
+        for (let b14 = 0; b14 < nb10; b14++) {
+          for (let k17 = 0; k17 < 64; k17++) {
+            const src15 = k17 * 676 + b14 * 169, d16 = ((n09 + b14) * 64 + k17) * 169;
+            for (let m18 = 0; m18 < 169; m18++) f0_t18[d16 + m18] = f0_w18_8[src15 + m18];
           }
         }
       }
@@ -878,58 +830,46 @@ export class Model implements CompiledModel {
     this.w.f0_loop20(); // WebAssembly SIMD (loops.wat)
     // concat %22 → [128, 64, 14, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      for (let o28 = 0; o28 < 8192; o28++) {
-        for (let k29 = 0; k29 < 169; k29++) f0_t22[o28 * 182 + 0 + k29] = f0_t20[o28 * 169 + k29];
+      for (let o19 = 0; o19 < 8192; o19++) {
+        for (let k20 = 0; k20 < 169; k20++) f0_t22[o19 * 182 + 0 + k20] = f0_t20[o19 * 169 + k20];
       }
-      for (let o30 = 0; o30 < 8192; o30++) {
-        for (let k31 = 0; k31 < 13; k31++) f0_t22[o30 * 182 + 169 + k31] = f0_k21[o30 * 13 + k31];
+      for (let o21 = 0; o21 < 8192; o21++) {
+        for (let k22 = 0; k22 < 13; k22++) f0_t22[o21 * 182 + 169 + k22] = f0_k21[o21 * 13 + k22];
       }
     }
 
     // concat %24 → [128, 64, 14, 14] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      for (let o32 = 0; o32 < 114688; o32++) {
-        for (let k33 = 0; k33 < 13; k33++) f0_t24[o32 * 14 + 0 + k33] = f0_t22[o32 * 13 + k33];
+      for (let o23 = 0; o23 < 114688; o23++) {
+        for (let k24 = 0; k24 < 13; k24++) f0_t24[o23 * 14 + 0 + k24] = f0_t22[o23 * 13 + k24];
       }
-      for (let o34 = 0; o34 < 114688; o34++) {
-        for (let k35 = 0; k35 < 1; k35++) f0_t24[o34 * 14 + 13 + k35] = f0_k23[o34 * 1 + k35];
+      for (let o25 = 0; o25 < 114688; o25++) {
+        for (let k26 = 0; k26 < 1; k26++) f0_t24[o25 * 14 + 13 + k26] = f0_k23[o25 * 1 + k26];
       }
     }
 
     // max_pool2d %25 → [128, 64, 7, 7] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o44 = 0;
-      for (let pl36 = 0; pl36 < 8192; pl36++) {
-        for (let i37 = 0; i37 < 7; i37++) {
-          for (let j38 = 0; j38 < 7; j38++) {
-            let m41 = f0_t24[(pl36 * 14 + i37 * 2) * 14 + j38 * 2];
-            for (let a39 = 0; a39 < 2; a39++) {
-              const r43 = (pl36 * 14 + i37 * 2 + a39) * 14 + j38 * 2;
-              for (let c40 = 0; c40 < 2; c40++) { const v42 = f0_t24[r43 + c40]; if (v42 > m41 || v42 !== v42) m41 = v42; }
-            }
-            f0_t25[o44++] = m41;
-          }
-        }
-      }
+      this.k.max_pool2d(66822896, 73704176, 8192, 14, 14, 2, 2, 7, 7); // f0_t24 → f0_t25
     }
 
     // cast %29 → [128, 64, 7, 7] — specs/newmu-convnet.yaml:30 (graph.l2)
-    for (let i45 = 0; i45 < 401408; i45++) f0_t29[i45] = (rng.uniform(this.desc.seed, 2, step, 0, i45) < 0.8 ? 1 : 0);
+    for (let i27 = 0; i27 < 401408; i27++) f0_t29[i27] = (rng.uniform(this.desc.seed, 2, step, 0, i27) < 0.8 ? 1 : 0);
     // div %31 → [128, 64, 7, 7] — specs/newmu-convnet.yaml:30 (graph.l2)
     this.w.f0_loop31(); // WebAssembly SIMD (loops.wat)
     // conv2d %32 → [128, 128, 5, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      for (let n048 = 0; n048 < 128; n048 += 21) {
-        const nb49 = Math.min(21, 128 - n048), lc50 = nb49 * 25;
-        for (let c051 = 0; c051 < 64; c051 += 55) {
-          const cb52 = Math.min(55, 64 - c051);
-          this.k.im2col(76915440, 80159472, 64, 7, 7, 3, 3, 5, 5, 525, n048, nb49, c051, cb52);
-          this.k.gemm_nn(74896 + c051 * 36, 80159472, 81198976, 128, lc50, cb52 * 9, 576, 525, 525, c051 > 0 ? 1 : 0, 1);
+      for (let n030 = 0; n030 < 128; n030 += 21) {
+        const nb31 = Math.min(21, 128 - n030), lc32 = nb31 * 25;
+        for (let c033 = 0; c033 < 64; c033 += 55) {
+          const cb34 = Math.min(55, 64 - c033);
+          this.k.im2col(76915440, 80159472, 64, 7, 7, 3, 3, 5, 5, 525, n030, nb31, c033, cb34);
+          this.k.gemm_nn(74896 + c033 * 36, 80159472, 81198976, 128, lc32, cb34 * 9, 576, 525, 525, c033 > 0 ? 1 : 0, 1);
         }
-        for (let b53 = 0; b53 < nb49; b53++) {
-          for (let k56 = 0; k56 < 128; k56++) {
-            const src54 = k56 * 525 + b53 * 25, d55 = ((n048 + b53) * 128 + k56) * 25;
-            for (let m57 = 0; m57 < 25; m57++) f0_t32[d55 + m57] = f0_w32_47[src54 + m57];
+        for (let b35 = 0; b35 < nb31; b35++) {
+          for (let k38 = 0; k38 < 128; k38++) {
+            const src36 = k38 * 525 + b35 * 25, d37 = ((n030 + b35) * 128 + k38) * 25;
+            for (let m39 = 0; m39 < 25; m39++) f0_t32[d37 + m39] = f0_w32_29[src36 + m39];
           }
         }
       }
@@ -939,43 +879,31 @@ export class Model implements CompiledModel {
     this.w.f0_loop34(); // WebAssembly SIMD (loops.wat)
     // concat %36 → [128, 128, 6, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      for (let o58 = 0; o58 < 16384; o58++) {
-        for (let k59 = 0; k59 < 25; k59++) f0_t36[o58 * 30 + 0 + k59] = f0_t34[o58 * 25 + k59];
+      for (let o40 = 0; o40 < 16384; o40++) {
+        for (let k41 = 0; k41 < 25; k41++) f0_t36[o40 * 30 + 0 + k41] = f0_t34[o40 * 25 + k41];
       }
-      for (let o60 = 0; o60 < 16384; o60++) {
-        for (let k61 = 0; k61 < 5; k61++) f0_t36[o60 * 30 + 25 + k61] = f0_k35[o60 * 5 + k61];
+      for (let o42 = 0; o42 < 16384; o42++) {
+        for (let k43 = 0; k43 < 5; k43++) f0_t36[o42 * 30 + 25 + k43] = f0_k35[o42 * 5 + k43];
       }
     }
 
     // concat %38 → [128, 128, 6, 6] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      for (let o62 = 0; o62 < 98304; o62++) {
-        for (let k63 = 0; k63 < 5; k63++) f0_t38[o62 * 6 + 0 + k63] = f0_t36[o62 * 5 + k63];
+      for (let o44 = 0; o44 < 98304; o44++) {
+        for (let k45 = 0; k45 < 5; k45++) f0_t38[o44 * 6 + 0 + k45] = f0_t36[o44 * 5 + k45];
       }
-      for (let o64 = 0; o64 < 98304; o64++) {
-        for (let k65 = 0; k65 < 1; k65++) f0_t38[o64 * 6 + 5 + k65] = f0_k37[o64 * 1 + k65];
+      for (let o46 = 0; o46 < 98304; o46++) {
+        for (let k47 = 0; k47 < 1; k47++) f0_t38[o46 * 6 + 5 + k47] = f0_k37[o46 * 1 + k47];
       }
     }
 
     // max_pool2d %39 → [128, 128, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      let o74 = 0;
-      for (let pl66 = 0; pl66 < 16384; pl66++) {
-        for (let i67 = 0; i67 < 3; i67++) {
-          for (let j68 = 0; j68 < 3; j68++) {
-            let m71 = f0_t38[(pl66 * 6 + i67 * 2) * 6 + j68 * 2];
-            for (let a69 = 0; a69 < 2; a69++) {
-              const r73 = (pl66 * 6 + i67 * 2 + a69) * 6 + j68 * 2;
-              for (let c70 = 0; c70 < 2; c70++) { const v72 = f0_t38[r73 + c70]; if (v72 > m71 || v72 !== v72) m71 = v72; }
-            }
-            f0_t39[o74++] = m71;
-          }
-        }
-      }
+      this.k.max_pool2d(85399936, 88152448, 16384, 6, 6, 2, 2, 3, 3); // f0_t38 → f0_t39
     }
 
     // cast %44 → [128, 1152] — specs/newmu-convnet.yaml:31 (graph.l3)
-    for (let i75 = 0; i75 < 147456; i75++) f0_t44[i75] = (rng.uniform(this.desc.seed, 3, step, 0, i75) < 0.8 ? 1 : 0);
+    for (let i48 = 0; i48 < 147456; i48++) f0_t44[i48] = (rng.uniform(this.desc.seed, 3, step, 0, i48) < 0.8 ? 1 : 0);
     // div %46 → [128, 1152] — specs/newmu-convnet.yaml:31 (graph.l3)
     this.w.f0_loop46(); // WebAssembly SIMD (loops.wat)
     // matmul %47 → [128, 625] — specs/newmu-convnet.yaml:32 (graph.l4)
@@ -984,7 +912,7 @@ export class Model implements CompiledModel {
     }
 
     // cast %53 → [128, 625] — specs/newmu-convnet.yaml:32 (graph.l4)
-    for (let i76 = 0; i76 < 80000; i76++) f0_t53[i76] = (rng.uniform(this.desc.seed, 4, step, 0, i76) < 0.5 ? 1 : 0);
+    for (let i49 = 0; i49 < 80000; i49++) f0_t53[i49] = (rng.uniform(this.desc.seed, 4, step, 0, i49) < 0.5 ? 1 : 0);
     // div %55 → [128, 625] — specs/newmu-convnet.yaml:32 (graph.l4)
     this.w.f0_loop55(); // WebAssembly SIMD (loops.wat)
     // matmul %56 → [128, 10] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
@@ -995,11 +923,11 @@ export class Model implements CompiledModel {
     // reduce_max %57 → [128] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
     {
       f0_t57.fill(-Infinity);
-      let s80 = 0;
-      for (let c77 = 0; c77 < 128; c77++) {
-        for (let c78 = 0; c78 < 10; c78++) {
-          const o79 = c77 * 1;
-          f0_t57[o79] = Math.max(f0_t57[o79], f0_t56[s80++]);
+      let s53 = 0;
+      for (let c50 = 0; c50 < 128; c50++) {
+        for (let c51 = 0; c51 < 10; c51++) {
+          const o52 = c50 * 1;
+          f0_t57[o52] = Math.max(f0_t57[o52], f0_t56[s53++]);
         }
       }
     }
@@ -1010,36 +938,36 @@ export class Model implements CompiledModel {
     this.w.f0_loop62(); // WebAssembly SIMD (loops.wat)
     // reduce_sum %63 → [128] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
     {
-      for (let o81 = 0; o81 < 128; o81++) {
-        let s83 = 0;
-        for (let k82 = o81 * 10; k82 < o81 * 10 + 10; k82++) s83 += f0_t62[k82];
-        f0_t63[o81] = s83;
+      for (let o54 = 0; o54 < 128; o54++) {
+        let s56 = 0;
+        for (let k55 = o54 * 10; k55 < o54 * 10 + 10; k55++) s56 += f0_t62[k55];
+        f0_t63[o54] = s56;
       }
     }
 
     // one_hot %64 → [128, 10] — specs/newmu-convnet.yaml:36 (losses.cost.nll)
     {
       f0_t64.fill(0);
-      for (let i84 = 0; i84 < 128; i84++) {
-        const l85 = f0_in_y[i84];
-        if (l85 >= 0 && l85 < 10) f0_t64[i84 * 10 + l85] = 1;
+      for (let i57 = 0; i57 < 128; i57++) {
+        const l58 = f0_in_y[i57];
+        if (l58 >= 0 && l58 < 10) f0_t64[i57 * 10 + l58] = 1;
       }
     }
 
     // log %65 → [128] — specs/newmu-convnet.yaml:36 (losses.cost.nll)
-    for (let i86 = 0; i86 < 128; i86++) f0_t65[i86] = Math.log(f0_t63[i86]);
+    for (let i59 = 0; i59 < 128; i59++) f0_t65[i59] = Math.log(f0_t63[i59]);
     // reduce_sum %70 → [128] — specs/newmu-convnet.yaml:36 (losses.cost.nll)
-    let i87 = 0;
-    let o88 = 0;
-    for (let c90 = 0; c90 < 128; c90++) {
-      let s89 = 0;
-      for (let c91 = 0; c91 < 10; c91++) {
-        s89 += (f0_t64[i87] * (f0_t61[i87] - f0_t65[c90]));
-        i87++;
+    let i60 = 0;
+    let o61 = 0;
+    for (let c63 = 0; c63 < 128; c63++) {
+      let s62 = 0;
+      for (let c64 = 0; c64 < 10; c64++) {
+        s62 += (f0_t64[i60] * (f0_t61[i60] - f0_t65[c63]));
+        i60++;
       }
 
-      f0_t70[o88] = s89;
-      o88++;
+      f0_t70[o61] = s62;
+      o61++;
     }
 
     // reduce_sum %72 → [] — specs/newmu-convnet.yaml:36 (losses.cost.nll)
@@ -1063,7 +991,7 @@ export class Model implements CompiledModel {
     }
 
     // select %90 → [128, 625] — specs/newmu-convnet.yaml:32 (graph.l4)
-    for (let i92 = 0; i92 < 80000; i92++) f0_t90[i92] = ((f0_t47[i92] >= 0 ? 1 : 0) !== 0 ? ((f0_t85[i92] / 0.5) * f0_t53[i92]) : 0);
+    for (let i65 = 0; i65 < 80000; i65++) f0_t90[i65] = ((f0_t47[i65] >= 0 ? 1 : 0) !== 0 ? ((f0_t85[i65] / 0.5) * f0_t53[i65]) : 0);
     // matmul %91 → [128, 1152] — specs/newmu-convnet.yaml:32 (graph.l4)
     {
       this.k.gemm_nt(91256144, 369808, 91576144, 128, 1152, 625, 625, 625, 1152, 0, 1); // f0_t90 @ p3_w4 → f0_t91
@@ -1078,31 +1006,17 @@ export class Model implements CompiledModel {
     this.w.f0_loop94(); // WebAssembly SIMD (loops.wat)
     // max_pool2d_grad %96 → [128, 128, 6, 6] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      f0_t96.fill(0);
-      let o101 = 0;
-      for (let pl93 = 0; pl93 < 16384; pl93++) {
-        for (let i94 = 0; i94 < 3; i94++) {
-          for (let j95 = 0; j95 < 3; j95++) {
-            let at99 = (pl93 * 6 + i94 * 2) * 6 + j95 * 2;
-            let m98 = f0_t38[at99];
-            for (let a96 = 0; a96 < 2; a96++) {
-              const r100 = (pl93 * 6 + i94 * 2 + a96) * 6 + j95 * 2;
-              for (let c97 = 0; c97 < 2; c97++) { const k102 = r100 + c97; if (f0_t38[k102] > m98) { m98 = f0_t38[k102]; at99 = k102; } }
-            }
-            f0_t96[at99] = f0_t94[o101++];
-          }
-        }
-      }
+      this.k.max_pool2d_grad(85399936, 95045968, 95635792, 16384, 6, 6, 2, 2, 3, 3); // f0_t38, f0_t94 → f0_t96
     }
 
     // slice %97 → [128, 128, 6, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      let o103 = 0;
-      for (let c104 = 0; c104 < 128; c104++) {
-        for (let c105 = 0; c105 < 128; c105++) {
-          for (let c106 = 0; c106 < 6; c106++) {
-            for (let c107 = 0; c107 < 5; c107++) {
-              f0_t97[o103++] = f0_t96[c104 * 4608 + c105 * 36 + c106 * 6 + c107];
+      let o66 = 0;
+      for (let c67 = 0; c67 < 128; c67++) {
+        for (let c68 = 0; c68 < 128; c68++) {
+          for (let c69 = 0; c69 < 6; c69++) {
+            for (let c70 = 0; c70 < 5; c70++) {
+              f0_t97[o66++] = f0_t96[c67 * 4608 + c68 * 36 + c69 * 6 + c70];
             }
           }
         }
@@ -1111,12 +1025,12 @@ export class Model implements CompiledModel {
 
     // slice %98 → [128, 128, 5, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      let o108 = 0;
-      for (let c109 = 0; c109 < 128; c109++) {
-        for (let c110 = 0; c110 < 128; c110++) {
-          for (let c111 = 0; c111 < 5; c111++) {
-            for (let c112 = 0; c112 < 5; c112++) {
-              f0_t98[o108++] = f0_t97[c109 * 3840 + c110 * 30 + c111 * 5 + c112];
+      let o71 = 0;
+      for (let c72 = 0; c72 < 128; c72++) {
+        for (let c73 = 0; c73 < 128; c73++) {
+          for (let c74 = 0; c74 < 5; c74++) {
+            for (let c75 = 0; c75 < 5; c75++) {
+              f0_t98[o71++] = f0_t97[c72 * 3840 + c73 * 30 + c74 * 5 + c75];
             }
           }
         }
@@ -1124,15 +1038,15 @@ export class Model implements CompiledModel {
     }
 
     // select %100 → [128, 128, 5, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
-    for (let i113 = 0; i113 < 409600; i113++) f0_t100[i113] = ((f0_t32[i113] >= 0 ? 1 : 0) !== 0 ? f0_t98[i113] : 0);
+    for (let i76 = 0; i76 < 409600; i76++) f0_t100[i76] = ((f0_t32[i76] >= 0 ? 1 : 0) !== 0 ? f0_t98[i76] : 0);
     // transpose %101 → [64, 128, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      let o114 = 0;
-      for (let c115 = 0; c115 < 64; c115++) {
-        for (let c116 = 0; c116 < 128; c116++) {
-          for (let c117 = 0; c117 < 3; c117++) {
-            for (let c118 = 0; c118 < 3; c118++) {
-              f0_t101[o114++] = p2_w3[c115 * 9 + c116 * 576 + c117 * 3 + c118];
+      let o77 = 0;
+      for (let c78 = 0; c78 < 64; c78++) {
+        for (let c79 = 0; c79 < 128; c79++) {
+          for (let c80 = 0; c80 < 3; c80++) {
+            for (let c81 = 0; c81 < 3; c81++) {
+              f0_t101[o77++] = p2_w3[c78 * 9 + c79 * 576 + c80 * 3 + c81];
             }
           }
         }
@@ -1141,12 +1055,12 @@ export class Model implements CompiledModel {
 
     // flip %102 → [64, 128, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      let o119 = 0;
-      for (let c120 = 0; c120 < 64; c120++) {
-        for (let c121 = 0; c121 < 128; c121++) {
-          for (let c122 = 0; c122 < 3; c122++) {
-            for (let c123 = 0; c123 < 3; c123++) {
-              f0_t102[o119++] = f0_t101[8 + c120 * 1152 + c121 * 9 - c122 * 3 - c123];
+      let o82 = 0;
+      for (let c83 = 0; c83 < 64; c83++) {
+        for (let c84 = 0; c84 < 128; c84++) {
+          for (let c85 = 0; c85 < 3; c85++) {
+            for (let c86 = 0; c86 < 3; c86++) {
+              f0_t102[o82++] = f0_t101[8 + c83 * 1152 + c84 * 9 - c85 * 3 - c86];
             }
           }
         }
@@ -1155,26 +1069,26 @@ export class Model implements CompiledModel {
 
     // conv2d %103 → [128, 64, 7, 7] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      for (let k127 = 0; k127 < 64; k127++) {
-        for (let c126 = 0; c126 < 128; c126++) {
-          for (let t128 = 0; t128 < 9; t128++) f0_w103_124[c126 * 576 + k127 * 9 + t128] = f0_t102[(k127 * 128 + c126) * 9 + t128];
+      for (let k90 = 0; k90 < 64; k90++) {
+        for (let c89 = 0; c89 < 128; c89++) {
+          for (let t91 = 0; t91 < 9; t91++) f0_w103_87[c89 * 576 + k90 * 9 + t91] = f0_t102[(k90 * 128 + c89) * 9 + t91];
         }
       }
       f0_t103.fill(0);
-      for (let b129 = 0; b129 < 128; b129++) {
-        this.k.gemm_tn(105433424, 101599568 + b129 * 12800, 105728336, 576, 25, 128, 576, 25, 25, 0, 1);
-        this.k.col2im_add(105728336, 103827792 + b129 * 12544, 64, 3, 3, 5, 5, 7, 7);
+      for (let b92 = 0; b92 < 128; b92++) {
+        this.k.gemm_tn(105433424, 101599568 + b92 * 12800, 105728336, 576, 25, 128, 576, 25, 25, 0, 1);
+        this.k.col2im_add(105728336, 103827792 + b92 * 12544, 64, 3, 3, 5, 5, 7, 7);
       }
     }
 
     // transpose %104 → [64, 128, 7, 7] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      let o130 = 0;
-      for (let c131 = 0; c131 < 64; c131++) {
-        for (let c132 = 0; c132 < 128; c132++) {
-          for (let c133 = 0; c133 < 7; c133++) {
-            for (let c134 = 0; c134 < 7; c134++) {
-              f0_t104[o130++] = f0_t31[c131 * 49 + c132 * 3136 + c133 * 7 + c134];
+      let o93 = 0;
+      for (let c94 = 0; c94 < 64; c94++) {
+        for (let c95 = 0; c95 < 128; c95++) {
+          for (let c96 = 0; c96 < 7; c96++) {
+            for (let c97 = 0; c97 < 7; c97++) {
+              f0_t104[o93++] = f0_t31[c94 * 49 + c95 * 3136 + c96 * 7 + c97];
             }
           }
         }
@@ -1183,12 +1097,12 @@ export class Model implements CompiledModel {
 
     // transpose %105 → [128, 128, 5, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      let o135 = 0;
-      for (let c136 = 0; c136 < 128; c136++) {
-        for (let c137 = 0; c137 < 128; c137++) {
-          for (let c138 = 0; c138 < 5; c138++) {
-            for (let c139 = 0; c139 < 5; c139++) {
-              f0_t105[o135++] = f0_t100[c136 * 25 + c137 * 3200 + c138 * 5 + c139];
+      let o98 = 0;
+      for (let c99 = 0; c99 < 128; c99++) {
+        for (let c100 = 0; c100 < 128; c100++) {
+          for (let c101 = 0; c101 < 5; c101++) {
+            for (let c102 = 0; c102 < 5; c102++) {
+              f0_t105[o98++] = f0_t100[c99 * 25 + c100 * 3200 + c101 * 5 + c102];
             }
           }
         }
@@ -1197,12 +1111,12 @@ export class Model implements CompiledModel {
 
     // flip %106 → [128, 128, 5, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      let o140 = 0;
-      for (let c141 = 0; c141 < 128; c141++) {
-        for (let c142 = 0; c142 < 128; c142++) {
-          for (let c143 = 0; c143 < 5; c143++) {
-            for (let c144 = 0; c144 < 5; c144++) {
-              f0_t106[o140++] = f0_t105[24 + c141 * 3200 + c142 * 25 - c143 * 5 - c144];
+      let o103 = 0;
+      for (let c104 = 0; c104 < 128; c104++) {
+        for (let c105 = 0; c105 < 128; c105++) {
+          for (let c106 = 0; c106 < 5; c106++) {
+            for (let c107 = 0; c107 < 5; c107++) {
+              f0_t106[o103++] = f0_t105[24 + c104 * 3200 + c105 * 25 - c106 * 5 - c107];
             }
           }
         }
@@ -1211,17 +1125,17 @@ export class Model implements CompiledModel {
 
     // conv2d %107 → [64, 128, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      for (let n0147 = 0; n0147 < 64; n0147 += 57) {
-        const nb148 = Math.min(57, 64 - n0147), lc149 = nb148 * 9;
-        for (let c0150 = 0; c0150 < 128; c0150 += 20) {
-          const cb151 = Math.min(20, 128 - c0150);
-          this.k.im2col(105785936, 110963280, 128, 7, 7, 5, 5, 3, 3, 513, n0147, nb148, c0150, cb151);
-          this.k.gemm_nn(109029968 + c0150 * 100, 110963280, 111989280, 128, lc149, cb151 * 25, 3200, 513, 513, c0150 > 0 ? 1 : 0, 1);
+      for (let n0110 = 0; n0110 < 64; n0110 += 57) {
+        const nb111 = Math.min(57, 64 - n0110), lc112 = nb111 * 9;
+        for (let c0113 = 0; c0113 < 128; c0113 += 20) {
+          const cb114 = Math.min(20, 128 - c0113);
+          this.k.im2col(105785936, 110963280, 128, 7, 7, 5, 5, 3, 3, 513, n0110, nb111, c0113, cb114);
+          this.k.gemm_nn(109029968 + c0113 * 100, 110963280, 111989280, 128, lc112, cb114 * 25, 3200, 513, 513, c0113 > 0 ? 1 : 0, 1);
         }
-        for (let b152 = 0; b152 < nb148; b152++) {
-          for (let k155 = 0; k155 < 128; k155++) {
-            const src153 = k155 * 513 + b152 * 9, d154 = ((n0147 + b152) * 128 + k155) * 9;
-            for (let m156 = 0; m156 < 9; m156++) f0_t107[d154 + m156] = f0_w107_146[src153 + m156];
+        for (let b115 = 0; b115 < nb111; b115++) {
+          for (let k118 = 0; k118 < 128; k118++) {
+            const src116 = k118 * 513 + b115 * 9, d117 = ((n0110 + b115) * 128 + k118) * 9;
+            for (let m119 = 0; m119 < 9; m119++) f0_t107[d117 + m119] = f0_w107_109[src116 + m119];
           }
         }
       }
@@ -1229,12 +1143,12 @@ export class Model implements CompiledModel {
 
     // flip %108 → [64, 128, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      let o157 = 0;
-      for (let c158 = 0; c158 < 64; c158++) {
-        for (let c159 = 0; c159 < 128; c159++) {
-          for (let c160 = 0; c160 < 3; c160++) {
-            for (let c161 = 0; c161 < 3; c161++) {
-              f0_t108[o157++] = f0_t107[8 + c158 * 1152 + c159 * 9 - c160 * 3 - c161];
+      let o120 = 0;
+      for (let c121 = 0; c121 < 64; c121++) {
+        for (let c122 = 0; c122 < 128; c122++) {
+          for (let c123 = 0; c123 < 3; c123++) {
+            for (let c124 = 0; c124 < 3; c124++) {
+              f0_t108[o120++] = f0_t107[8 + c121 * 1152 + c122 * 9 - c123 * 3 - c124];
             }
           }
         }
@@ -1243,12 +1157,12 @@ export class Model implements CompiledModel {
 
     // transpose %109 → [128, 64, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      let o162 = 0;
-      for (let c163 = 0; c163 < 128; c163++) {
-        for (let c164 = 0; c164 < 64; c164++) {
-          for (let c165 = 0; c165 < 3; c165++) {
-            for (let c166 = 0; c166 < 3; c166++) {
-              f0_t109[o162++] = f0_t108[c163 * 9 + c164 * 1152 + c165 * 3 + c166];
+      let o125 = 0;
+      for (let c126 = 0; c126 < 128; c126++) {
+        for (let c127 = 0; c127 < 64; c127++) {
+          for (let c128 = 0; c128 < 3; c128++) {
+            for (let c129 = 0; c129 < 3; c129++) {
+              f0_t109[o125++] = f0_t108[c126 * 9 + c127 * 1152 + c128 * 3 + c129];
             }
           }
         }
@@ -1259,31 +1173,17 @@ export class Model implements CompiledModel {
     this.w.f0_loop111(); // WebAssembly SIMD (loops.wat)
     // max_pool2d_grad %112 → [128, 64, 14, 14] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      f0_t112.fill(0);
-      let o175 = 0;
-      for (let pl167 = 0; pl167 < 8192; pl167++) {
-        for (let i168 = 0; i168 < 7; i168++) {
-          for (let j169 = 0; j169 < 7; j169++) {
-            let at173 = (pl167 * 14 + i168 * 2) * 14 + j169 * 2;
-            let m172 = f0_t24[at173];
-            for (let a170 = 0; a170 < 2; a170++) {
-              const r174 = (pl167 * 14 + i168 * 2 + a170) * 14 + j169 * 2;
-              for (let c171 = 0; c171 < 2; c171++) { const k176 = r174 + c171; if (f0_t24[k176] > m172) { m172 = f0_t24[k176]; at173 = k176; } }
-            }
-            f0_t112[at173] = f0_t111[o175++];
-          }
-        }
-      }
+      this.k.max_pool2d_grad(66822896, 112841760, 114447392, 8192, 14, 14, 2, 2, 7, 7); // f0_t24, f0_t111 → f0_t112
     }
 
     // slice %113 → [128, 64, 14, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o177 = 0;
-      for (let c178 = 0; c178 < 128; c178++) {
-        for (let c179 = 0; c179 < 64; c179++) {
-          for (let c180 = 0; c180 < 14; c180++) {
-            for (let c181 = 0; c181 < 13; c181++) {
-              f0_t113[o177++] = f0_t112[c178 * 12544 + c179 * 196 + c180 * 14 + c181];
+      let o130 = 0;
+      for (let c131 = 0; c131 < 128; c131++) {
+        for (let c132 = 0; c132 < 64; c132++) {
+          for (let c133 = 0; c133 < 14; c133++) {
+            for (let c134 = 0; c134 < 13; c134++) {
+              f0_t113[o130++] = f0_t112[c131 * 12544 + c132 * 196 + c133 * 14 + c134];
             }
           }
         }
@@ -1292,12 +1192,12 @@ export class Model implements CompiledModel {
 
     // slice %114 → [128, 64, 13, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o182 = 0;
-      for (let c183 = 0; c183 < 128; c183++) {
-        for (let c184 = 0; c184 < 64; c184++) {
-          for (let c185 = 0; c185 < 13; c185++) {
-            for (let c186 = 0; c186 < 13; c186++) {
-              f0_t114[o182++] = f0_t113[c183 * 11648 + c184 * 182 + c185 * 13 + c186];
+      let o135 = 0;
+      for (let c136 = 0; c136 < 128; c136++) {
+        for (let c137 = 0; c137 < 64; c137++) {
+          for (let c138 = 0; c138 < 13; c138++) {
+            for (let c139 = 0; c139 < 13; c139++) {
+              f0_t114[o135++] = f0_t113[c136 * 11648 + c137 * 182 + c138 * 13 + c139];
             }
           }
         }
@@ -1305,15 +1205,15 @@ export class Model implements CompiledModel {
     }
 
     // select %116 → [128, 64, 13, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
-    for (let i187 = 0; i187 < 1384448; i187++) f0_t116[i187] = ((f0_t18[i187] >= 0 ? 1 : 0) !== 0 ? f0_t114[i187] : 0);
+    for (let i140 = 0; i140 < 1384448; i140++) f0_t116[i140] = ((f0_t18[i140] >= 0 ? 1 : 0) !== 0 ? f0_t114[i140] : 0);
     // transpose %117 → [32, 64, 3, 3] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o188 = 0;
-      for (let c189 = 0; c189 < 32; c189++) {
-        for (let c190 = 0; c190 < 64; c190++) {
-          for (let c191 = 0; c191 < 3; c191++) {
-            for (let c192 = 0; c192 < 3; c192++) {
-              f0_t117[o188++] = p1_w2[c189 * 9 + c190 * 288 + c191 * 3 + c192];
+      let o141 = 0;
+      for (let c142 = 0; c142 < 32; c142++) {
+        for (let c143 = 0; c143 < 64; c143++) {
+          for (let c144 = 0; c144 < 3; c144++) {
+            for (let c145 = 0; c145 < 3; c145++) {
+              f0_t117[o141++] = p1_w2[c142 * 9 + c143 * 288 + c144 * 3 + c145];
             }
           }
         }
@@ -1322,12 +1222,12 @@ export class Model implements CompiledModel {
 
     // flip %118 → [32, 64, 3, 3] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o193 = 0;
-      for (let c194 = 0; c194 < 32; c194++) {
-        for (let c195 = 0; c195 < 64; c195++) {
-          for (let c196 = 0; c196 < 3; c196++) {
-            for (let c197 = 0; c197 < 3; c197++) {
-              f0_t118[o193++] = f0_t117[8 + c194 * 576 + c195 * 9 - c196 * 3 - c197];
+      let o146 = 0;
+      for (let c147 = 0; c147 < 32; c147++) {
+        for (let c148 = 0; c148 < 64; c148++) {
+          for (let c149 = 0; c149 < 3; c149++) {
+            for (let c150 = 0; c150 < 3; c150++) {
+              f0_t118[o146++] = f0_t117[8 + c147 * 576 + c148 * 9 - c149 * 3 - c150];
             }
           }
         }
@@ -1336,26 +1236,26 @@ export class Model implements CompiledModel {
 
     // conv2d %119 → [128, 32, 15, 15] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      for (let k201 = 0; k201 < 32; k201++) {
-        for (let c200 = 0; c200 < 64; c200++) {
-          for (let t202 = 0; t202 < 9; t202++) f0_w119_198[c200 * 288 + k201 * 9 + t202] = f0_t118[(k201 * 64 + c200) * 9 + t202];
+      for (let k154 = 0; k154 < 32; k154++) {
+        for (let c153 = 0; c153 < 64; c153++) {
+          for (let t155 = 0; t155 < 9; t155++) f0_w119_151[c153 * 288 + k154 * 9 + t155] = f0_t118[(k154 * 64 + c153) * 9 + t155];
         }
       }
       f0_t119.fill(0);
-      for (let b203 = 0; b203 < 128; b203++) {
-        this.k.gemm_tn(141743136, 132371488 + b203 * 43264, 141816864, 288, 169, 64, 288, 169, 169, 0, 1);
-        this.k.col2im_add(141816864, 138056736 + b203 * 28800, 32, 3, 3, 13, 13, 15, 15);
+      for (let b156 = 0; b156 < 128; b156++) {
+        this.k.gemm_tn(141743136, 132371488 + b156 * 43264, 141816864, 288, 169, 64, 288, 169, 169, 0, 1);
+        this.k.col2im_add(141816864, 138056736 + b156 * 28800, 32, 3, 3, 13, 13, 15, 15);
       }
     }
 
     // transpose %120 → [32, 128, 15, 15] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o204 = 0;
-      for (let c205 = 0; c205 < 32; c205++) {
-        for (let c206 = 0; c206 < 128; c206++) {
-          for (let c207 = 0; c207 < 15; c207++) {
-            for (let c208 = 0; c208 < 15; c208++) {
-              f0_t120[o204++] = f0_t17[c205 * 225 + c206 * 7200 + c207 * 15 + c208];
+      let o157 = 0;
+      for (let c158 = 0; c158 < 32; c158++) {
+        for (let c159 = 0; c159 < 128; c159++) {
+          for (let c160 = 0; c160 < 15; c160++) {
+            for (let c161 = 0; c161 < 15; c161++) {
+              f0_t120[o157++] = f0_t17[c158 * 225 + c159 * 7200 + c160 * 15 + c161];
             }
           }
         }
@@ -1364,12 +1264,12 @@ export class Model implements CompiledModel {
 
     // transpose %121 → [64, 128, 13, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o209 = 0;
-      for (let c210 = 0; c210 < 64; c210++) {
-        for (let c211 = 0; c211 < 128; c211++) {
-          for (let c212 = 0; c212 < 13; c212++) {
-            for (let c213 = 0; c213 < 13; c213++) {
-              f0_t121[o209++] = f0_t116[c210 * 169 + c211 * 10816 + c212 * 13 + c213];
+      let o162 = 0;
+      for (let c163 = 0; c163 < 64; c163++) {
+        for (let c164 = 0; c164 < 128; c164++) {
+          for (let c165 = 0; c165 < 13; c165++) {
+            for (let c166 = 0; c166 < 13; c166++) {
+              f0_t121[o162++] = f0_t116[c163 * 169 + c164 * 10816 + c165 * 13 + c166];
             }
           }
         }
@@ -1378,12 +1278,12 @@ export class Model implements CompiledModel {
 
     // flip %122 → [64, 128, 13, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o214 = 0;
-      for (let c215 = 0; c215 < 64; c215++) {
-        for (let c216 = 0; c216 < 128; c216++) {
-          for (let c217 = 0; c217 < 13; c217++) {
-            for (let c218 = 0; c218 < 13; c218++) {
-              f0_t122[o214++] = f0_t121[168 + c215 * 21632 + c216 * 169 - c217 * 13 - c218];
+      let o167 = 0;
+      for (let c168 = 0; c168 < 64; c168++) {
+        for (let c169 = 0; c169 < 128; c169++) {
+          for (let c170 = 0; c170 < 13; c170++) {
+            for (let c171 = 0; c171 < 13; c171++) {
+              f0_t122[o167++] = f0_t121[168 + c168 * 21632 + c169 * 169 - c170 * 13 - c171];
             }
           }
         }
@@ -1392,17 +1292,17 @@ export class Model implements CompiledModel {
 
     // conv2d %123 → [32, 64, 3, 3] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      for (let n0221 = 0; n0221 < 32; n0221 += 32) {
-        const nb222 = Math.min(32, 32 - n0221), lc223 = nb222 * 9;
-        for (let c0224 = 0; c0224 < 128; c0224 += 5) {
-          const cb225 = Math.min(5, 128 - c0224);
-          this.k.im2col(142011552, 156847264, 128, 15, 15, 13, 13, 3, 3, 288, n0221, nb222, c0224, cb225);
-          this.k.gemm_nn(151235744 + c0224 * 676, 156847264, 157820704, 64, lc223, cb225 * 169, 21632, 288, 288, c0224 > 0 ? 1 : 0, 1);
+      for (let n0174 = 0; n0174 < 32; n0174 += 32) {
+        const nb175 = Math.min(32, 32 - n0174), lc176 = nb175 * 9;
+        for (let c0177 = 0; c0177 < 128; c0177 += 5) {
+          const cb178 = Math.min(5, 128 - c0177);
+          this.k.im2col(142011552, 156847264, 128, 15, 15, 13, 13, 3, 3, 288, n0174, nb175, c0177, cb178);
+          this.k.gemm_nn(151235744 + c0177 * 676, 156847264, 157820704, 64, lc176, cb178 * 169, 21632, 288, 288, c0177 > 0 ? 1 : 0, 1);
         }
-        for (let b226 = 0; b226 < nb222; b226++) {
-          for (let k229 = 0; k229 < 64; k229++) {
-            const src227 = k229 * 288 + b226 * 9, d228 = ((n0221 + b226) * 64 + k229) * 9;
-            for (let m230 = 0; m230 < 9; m230++) f0_t123[d228 + m230] = f0_w123_220[src227 + m230];
+        for (let b179 = 0; b179 < nb175; b179++) {
+          for (let k182 = 0; k182 < 64; k182++) {
+            const src180 = k182 * 288 + b179 * 9, d181 = ((n0174 + b179) * 64 + k182) * 9;
+            for (let m183 = 0; m183 < 9; m183++) f0_t123[d181 + m183] = f0_w123_173[src180 + m183];
           }
         }
       }
@@ -1410,12 +1310,12 @@ export class Model implements CompiledModel {
 
     // flip %124 → [32, 64, 3, 3] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o231 = 0;
-      for (let c232 = 0; c232 < 32; c232++) {
-        for (let c233 = 0; c233 < 64; c233++) {
-          for (let c234 = 0; c234 < 3; c234++) {
-            for (let c235 = 0; c235 < 3; c235++) {
-              f0_t124[o231++] = f0_t123[8 + c232 * 576 + c233 * 9 - c234 * 3 - c235];
+      let o184 = 0;
+      for (let c185 = 0; c185 < 32; c185++) {
+        for (let c186 = 0; c186 < 64; c186++) {
+          for (let c187 = 0; c187 < 3; c187++) {
+            for (let c188 = 0; c188 < 3; c188++) {
+              f0_t124[o184++] = f0_t123[8 + c185 * 576 + c186 * 9 - c187 * 3 - c188];
             }
           }
         }
@@ -1424,12 +1324,12 @@ export class Model implements CompiledModel {
 
     // transpose %125 → [64, 32, 3, 3] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o236 = 0;
-      for (let c237 = 0; c237 < 64; c237++) {
-        for (let c238 = 0; c238 < 32; c238++) {
-          for (let c239 = 0; c239 < 3; c239++) {
-            for (let c240 = 0; c240 < 3; c240++) {
-              f0_t125[o236++] = f0_t124[c237 * 9 + c238 * 576 + c239 * 3 + c240];
+      let o189 = 0;
+      for (let c190 = 0; c190 < 64; c190++) {
+        for (let c191 = 0; c191 < 32; c191++) {
+          for (let c192 = 0; c192 < 3; c192++) {
+            for (let c193 = 0; c193 < 3; c193++) {
+              f0_t125[o189++] = f0_t124[c190 * 9 + c191 * 576 + c192 * 3 + c193];
             }
           }
         }
@@ -1440,33 +1340,19 @@ export class Model implements CompiledModel {
     this.w.f0_loop127(); // WebAssembly SIMD (loops.wat)
     // max_pool2d_grad %128 → [128, 32, 30, 30] — specs/newmu-convnet.yaml:29 (graph.l1)
     {
-      f0_t128.fill(0);
-      let o249 = 0;
-      for (let pl241 = 0; pl241 < 4096; pl241++) {
-        for (let i242 = 0; i242 < 15; i242++) {
-          for (let j243 = 0; j243 < 15; j243++) {
-            let at247 = (pl241 * 30 + i242 * 2) * 30 + j243 * 2;
-            let m246 = f0_t10[at247];
-            for (let a244 = 0; a244 < 2; a244++) {
-              const r248 = (pl241 * 30 + i242 * 2 + a244) * 30 + j243 * 2;
-              for (let c245 = 0; c245 < 2; c245++) { const k250 = r248 + c245; if (f0_t10[k250] > m246) { m246 = f0_t10[k250]; at247 = k250; } }
-            }
-            f0_t128[at247] = f0_t127[o249++];
-          }
-        }
-      }
+      this.k.max_pool2d_grad(22600944, 158041888, 161728288, 4096, 30, 30, 2, 2, 15, 15); // f0_t10, f0_t127 → f0_t128
     }
 
     // select %130 → [128, 32, 30, 30] — specs/newmu-convnet.yaml:29 (graph.l1)
-    for (let i251 = 0; i251 < 3686400; i251++) f0_t130[i251] = ((f0_t8[i251] >= 0 ? 1 : 0) !== 0 ? f0_t128[i251] : 0);
+    for (let i194 = 0; i194 < 3686400; i194++) f0_t130[i194] = ((f0_t8[i194] >= 0 ? 1 : 0) !== 0 ? f0_t128[i194] : 0);
     // transpose %131 → [32, 128, 30, 30] — specs/newmu-convnet.yaml:29 (graph.l1)
     {
-      let o252 = 0;
-      for (let c253 = 0; c253 < 32; c253++) {
-        for (let c254 = 0; c254 < 128; c254++) {
-          for (let c255 = 0; c255 < 30; c255++) {
-            for (let c256 = 0; c256 < 30; c256++) {
-              f0_t131[o252++] = f0_t130[c253 * 900 + c254 * 28800 + c255 * 30 + c256];
+      let o195 = 0;
+      for (let c196 = 0; c196 < 32; c196++) {
+        for (let c197 = 0; c197 < 128; c197++) {
+          for (let c198 = 0; c198 < 30; c198++) {
+            for (let c199 = 0; c199 < 30; c199++) {
+              f0_t131[o195++] = f0_t130[c196 * 900 + c197 * 28800 + c198 * 30 + c199];
             }
           }
         }
@@ -1475,12 +1361,12 @@ export class Model implements CompiledModel {
 
     // transpose %132 → [1, 128, 28, 28] — specs/newmu-convnet.yaml:29 (graph.l1)
     {
-      let o257 = 0;
-      for (let c258 = 0; c258 < 1; c258++) {
-        for (let c259 = 0; c259 < 128; c259++) {
-          for (let c260 = 0; c260 < 28; c260++) {
-            for (let c261 = 0; c261 < 28; c261++) {
-              f0_t132[o257++] = f0_in_x[c258 * 784 + c259 * 784 + c260 * 28 + c261];
+      let o200 = 0;
+      for (let c201 = 0; c201 < 1; c201++) {
+        for (let c202 = 0; c202 < 128; c202++) {
+          for (let c203 = 0; c203 < 28; c203++) {
+            for (let c204 = 0; c204 < 28; c204++) {
+              f0_t132[o200++] = f0_in_x[c201 * 784 + c202 * 784 + c203 * 28 + c204];
             }
           }
         }
@@ -1489,12 +1375,12 @@ export class Model implements CompiledModel {
 
     // flip %133 → [1, 128, 28, 28] — specs/newmu-convnet.yaml:29 (graph.l1)
     {
-      let o262 = 0;
-      for (let c263 = 0; c263 < 1; c263++) {
-        for (let c264 = 0; c264 < 128; c264++) {
-          for (let c265 = 0; c265 < 28; c265++) {
-            for (let c266 = 0; c266 < 28; c266++) {
-              f0_t133[o262++] = f0_t132[783 + c264 * 784 - c265 * 28 - c266];
+      let o205 = 0;
+      for (let c206 = 0; c206 < 1; c206++) {
+        for (let c207 = 0; c207 < 128; c207++) {
+          for (let c208 = 0; c208 < 28; c208++) {
+            for (let c209 = 0; c209 < 28; c209++) {
+              f0_t133[o205++] = f0_t132[783 + c207 * 784 - c208 * 28 - c209];
             }
           }
         }
@@ -1503,17 +1389,17 @@ export class Model implements CompiledModel {
 
     // conv2d %134 → [32, 1, 3, 3] — specs/newmu-convnet.yaml:29 (graph.l1)
     {
-      for (let n0269 = 0; n0269 < 32; n0269 += 32) {
-        const nb270 = Math.min(32, 32 - n0269), lc271 = nb270 * 9;
-        for (let c0272 = 0; c0272 < 128; c0272 += 1) {
-          const cb273 = Math.min(1, 128 - c0272);
-          this.k.im2col(191219488, 206769056, 128, 30, 30, 28, 28, 3, 3, 288, n0269, nb270, c0272, cb273);
-          this.k.gemm_nn(206366496 + c0272 * 3136, 206769056, 207672224, 1, lc271, cb273 * 784, 100352, 288, 288, c0272 > 0 ? 1 : 0, 1);
+      for (let n0212 = 0; n0212 < 32; n0212 += 32) {
+        const nb213 = Math.min(32, 32 - n0212), lc214 = nb213 * 9;
+        for (let c0215 = 0; c0215 < 128; c0215 += 1) {
+          const cb216 = Math.min(1, 128 - c0215);
+          this.k.im2col(191219488, 206769056, 128, 30, 30, 28, 28, 3, 3, 288, n0212, nb213, c0215, cb216);
+          this.k.gemm_nn(206366496 + c0215 * 3136, 206769056, 207672224, 1, lc214, cb216 * 784, 100352, 288, 288, c0215 > 0 ? 1 : 0, 1);
         }
-        for (let b274 = 0; b274 < nb270; b274++) {
-          for (let k277 = 0; k277 < 1; k277++) {
-            const src275 = k277 * 288 + b274 * 9, d276 = ((n0269 + b274) * 1 + k277) * 9;
-            for (let m278 = 0; m278 < 9; m278++) f0_t134[d276 + m278] = f0_w134_268[src275 + m278];
+        for (let b217 = 0; b217 < nb213; b217++) {
+          for (let k220 = 0; k220 < 1; k220++) {
+            const src218 = k220 * 288 + b217 * 9, d219 = ((n0212 + b217) * 1 + k220) * 9;
+            for (let m221 = 0; m221 < 9; m221++) f0_t134[d219 + m221] = f0_w134_211[src218 + m221];
           }
         }
       }

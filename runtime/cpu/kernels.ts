@@ -25,6 +25,10 @@ export interface Kernels {
   readonly im2col: (x: number, cols: number, C: number, H: number, W: number, kh: number, kw: number, Ho: number, Wo: number, L: number, n0: number, nb: number, c0: number, cb: number) => void;
   /** A full convolution's scatter-add of one image: (r, y, K, kh, kw, H, W, Ho, Wo). */
   readonly col2im_add: (r: number, y: number, K: number, kh: number, kw: number, H: number, W: number, Ho: number, Wo: number) => void;
+  /** Max over ph×pw windows of P planes H×W (compiler/emit/wasm/pool.ts). */
+  readonly max_pool2d: (x: number, y: number, P: number, H: number, W: number, ph: number, pw: number, Ho: number, Wo: number) => void;
+  /** out = 0, then each window's g at its (first) maximum. */
+  readonly max_pool2d_grad: (x: number, g: number, out: number, P: number, H: number, W: number, ph: number, pw: number, Ho: number, Wo: number) => void;
 }
 
 const PAGE = 65536;
@@ -94,6 +98,6 @@ export function createKernels(memory: WebAssembly.Memory): Kernels {
   const mod = moduleOf(shared ? KERNELS_SHARED_WASM : KERNELS_WASM);
   const inst = new WebAssembly.Instance(mod, { env: { memory } });
   const e = inst.exports as unknown as Kernels;
-  const single: Kernels = { gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, im2col: e.im2col, col2im_add: e.col2im_add };
+  const single: Kernels = { gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, im2col: e.im2col, col2im_add: e.col2im_add, max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad };
   return (shared && twoThreadKernels(single, mod, memory)) || single;
 }

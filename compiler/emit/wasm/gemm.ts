@@ -31,6 +31,7 @@
 //   (not enabled by default in Node 20), so each step is f32x4.mul + add.
 
 import { col2imWat, im2colWat } from "./im2col.ts";
+import { maxPoolGradWat, maxPoolWat } from "./pool.ts";
 
 const KC = 256;
 
@@ -251,6 +252,8 @@ export function kernelsWat(shared: boolean): string {
     ...ind(1, dotKernel("gemm_nt")),
     ...ind(1, im2colWat()),
     ...ind(1, col2imWat()),
+    ...ind(1, maxPoolWat()),
+    ...ind(1, maxPoolGradWat()),
     ")",
     "",
   ].join("\n");
