@@ -221,3 +221,20 @@ describe("max-pooling's 2×2 vector path on hand-made windows", () => {
     expect([...got.slice(1)]).toEqual([2, NaN, 7]);
   });
 });
+
+describe("layout moves on the WebAssembly path (compiler/emit/wasm/layout.ts)", () => {
+  const cases: { name: string; op: Prim; attrs: PrimAttrs[Prim]; x: Shape; kernel: RegExp }[] = [
+    { name: "transpose [1, 0, 2, 3]", op: "transpose", attrs: { perm: [1, 0, 2, 3] }, x: [3, 5, 4, 6], kernel: /K\.swap01\(/ },
+    { name: "transpose [1, 0] (blocks of 1)", op: "transpose", attrs: { perm: [1, 0] }, x: [7, 3], kernel: /K\.swap01\(/ },
+    { name: "transpose [0, 2, 1, 3] (index loops)", op: "transpose", attrs: { perm: [0, 2, 1, 3] }, x: [2, 3, 4, 5], kernel: /^let /m },
+    { name: "flip [2, 3] of 5×5 (vector and scalar tail)", op: "flip", attrs: { axes: [2, 3] }, x: [3, 4, 5, 5], kernel: /K\.reverse_blocks\(/ },
+    { name: "flip [1, 2, 3] (blocks of C·H·W)", op: "flip", attrs: { axes: [1, 2, 3] }, x: [2, 3, 4, 4], kernel: /K\.reverse_blocks\(/ },
+    { name: "flip [2] over a size-1 axis 3", op: "flip", attrs: { axes: [2] }, x: [2, 3, 9, 1], kernel: /K\.reverse_blocks\(/ },
+    { name: "flip [2] of 4-D (index loops)", op: "flip", attrs: { axes: [2] }, x: [2, 3, 4, 5], kernel: /^let /m },
+  ];
+  it.each(cases)("$name equals the reference", ({ op, attrs, x, kernel }) => {
+    const { got, want, code } = runInArena(op, attrs, [rnd(x)]);
+    expect(code).toMatch(kernel);
+    expect([...got]).toEqual([...want.data].map(Math.fround));
+  });
+});

@@ -39,8 +39,18 @@ export const flip = defineOp({
   // axes (the innermost loop stays contiguous, possibly descending).
   ts: {
     kind: "kernel",
-    emit: ({ node, out, ins, fresh }) => {
+    emit: ({ node, out, ins, fresh, addr, kernels }) => {
       const shape = node.shape;
+      // Flipping every trailing axis from some t on (axes of size 1 aside)
+      // reverses contiguous blocks: a wasm kernel (compiler/emit/wasm/layout.ts).
+      const flipped = node.attrs.axes.filter((d) => shape[d]! > 1);
+      const t = flipped.length ? Math.min(...flipped) : shape.length;
+      const [ps, pd] = [addr(ins[0]!), addr(out)];
+      const fourBytes = node.dtype === "f32" || node.dtype === "i32";
+      if (fourBytes && shape.every((n, d) => d < t || n <= 1 || flipped.includes(d)) && ps !== undefined && pd !== undefined) {
+        const n = shape.slice(0, t).reduce((a, b) => a * b, 1), P = shape.slice(t).reduce((a, b) => a * b, 1);
+        return `${kernels}.reverse_blocks(${ps}, ${pd}, ${n}, ${P}); // ${ins[0]} → ${out}`;
+      }
       const st = strides(shape);
       const o = fresh("o");
       const terms = (cs: readonly string[]) => {

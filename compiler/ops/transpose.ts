@@ -47,7 +47,17 @@ export const transpose = defineOp({
   },
   ts: {
     kind: "kernel",
-    emit: ({ node, out, ins, inTypes, fresh }) => {
+    emit: ({ node, out, ins, inTypes, fresh, addr, kernels }) => {
+      // Exchanging the two leading axes moves whole trailing blocks: block
+      // copies in wasm (compiler/emit/wasm/layout.ts), for the conv VJPs.
+      const { perm } = node.attrs;
+      const [ps, pd] = [addr(ins[0]!), addr(out)];
+      const fourBytes = node.dtype === "f32" || node.dtype === "i32";
+      if (fourBytes && perm.length >= 2 && perm[0] === 1 && perm[1] === 0 && perm.every((p, i) => i < 2 || p === i) && ps !== undefined && pd !== undefined) {
+        const [A, B] = inTypes[0]!.shape as [number, number];
+        const P = inTypes[0]!.shape.slice(2).reduce((a, b) => a * b, 1);
+        return `${kernels}.swap01(${ps}, ${pd}, ${A}, ${B}, ${P}); // ${ins[0]} → ${out}`;
+      }
       const st = permutedStrides(inTypes[0]!.shape, node.attrs.perm);
       const o = fresh("o");
       return `let ${o} = 0;\n` + loopNest(node.shape, fresh, (cs) => [`${out}[${o}++] = ${ins[0]}[${indexExpr(cs, st)}];`]);

@@ -210,14 +210,14 @@ export class Model implements CompiledModel {
   private readonly f0_t78 = new Float32Array(this.mem.buffer, 62390560, 25000);
   private readonly f0_t79 = new Float32Array(this.mem.buffer, 62490560, 25000);
   private readonly f0_t80 = new Float32Array(this.mem.buffer, 62590560, 1440000);
-  private readonly f0_w80_70 = new Float32Array(this.mem.buffer, 68350560, 25000);
-  private readonly f0_w80_71 = new Float32Array(this.mem.buffer, 68450560, 32000);
+  private readonly f0_w80_60 = new Float32Array(this.mem.buffer, 68350560, 25000);
+  private readonly f0_w80_61 = new Float32Array(this.mem.buffer, 68450560, 32000);
   private readonly f0_t81 = new Float32Array(this.mem.buffer, 68578560, 1440000);
   private readonly f0_t82 = new Float32Array(this.mem.buffer, 74338560, 1600000);
   private readonly f0_t83 = new Float32Array(this.mem.buffer, 80738560, 1600000);
   private readonly f0_t84 = new Float32Array(this.mem.buffer, 87138560, 25000);
-  private readonly f0_w84_91 = new Float32Array(this.mem.buffer, 87238560, 256000);
-  private readonly f0_w84_92 = new Float32Array(this.mem.buffer, 88262560, 25000);
+  private readonly f0_w84_66 = new Float32Array(this.mem.buffer, 87238560, 256000);
+  private readonly f0_w84_67 = new Float32Array(this.mem.buffer, 88262560, 25000);
   private readonly f0_t85 = new Float32Array(this.mem.buffer, 88362560, 25000);
   private readonly f0_t86 = new Float32Array(this.mem.buffer, 88462560, 25000);
   private readonly f0_t90 = new Float32Array(this.mem.buffer, 88562560, 1440000);
@@ -228,7 +228,7 @@ export class Model implements CompiledModel {
   private readonly f0_t96 = new Float32Array(this.mem.buffer, 118942160, 5760000);
   private readonly f0_t97 = new Float32Array(this.mem.buffer, 141982160, 5760000);
   private readonly f0_t98 = new Float32Array(this.mem.buffer, 165022160, 500);
-  private readonly f0_w98_136 = new Float32Array(this.mem.buffer, 165024160, 259200);
+  private readonly f0_w98_86 = new Float32Array(this.mem.buffer, 165024160, 259200);
   private readonly f0_t99 = new Float32Array(this.mem.buffer, 166060960, 500);
   private readonly f0_t100 = new Float32Array(this.mem.buffer, 166062960, 500);
   private readonly ev_t11 = new Float32Array(this.mem.buffer, 166064960, 5760000);
@@ -559,12 +559,12 @@ export class Model implements CompiledModel {
     const f0_t78 = this.f0_t78;
     const f0_t79 = this.f0_t79;
     const f0_t80 = this.f0_t80;
-    const f0_w80_70 = this.f0_w80_70;
+    const f0_w80_60 = this.f0_w80_60;
     const f0_t81 = this.f0_t81;
     const f0_t82 = this.f0_t82;
     const f0_t83 = this.f0_t83;
     const f0_t84 = this.f0_t84;
-    const f0_w84_92 = this.f0_w84_92;
+    const f0_w84_67 = this.f0_w84_67;
     const f0_t85 = this.f0_t85;
     const f0_t86 = this.f0_t86;
     const f0_t90 = this.f0_t90;
@@ -797,101 +797,56 @@ export class Model implements CompiledModel {
 
     // transpose %78 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o60 = 0;
-      for (let c61 = 0; c61 < 20; c61++) {
-        for (let c62 = 0; c62 < 50; c62++) {
-          for (let c63 = 0; c63 < 5; c63++) {
-            for (let c64 = 0; c64 < 5; c64++) {
-              f0_t78[o60++] = p2_W2[c61 * 25 + c62 * 500 + c63 * 5 + c64];
-            }
-          }
-        }
-      }
+      this.k.swap01(2096, 62390560, 50, 20, 25); // p2_W2 → f0_t78
     }
 
     // flip %79 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o65 = 0;
-      for (let c66 = 0; c66 < 20; c66++) {
-        for (let c67 = 0; c67 < 50; c67++) {
-          for (let c68 = 0; c68 < 5; c68++) {
-            for (let c69 = 0; c69 < 5; c69++) {
-              f0_t79[o65++] = f0_t78[24 + c66 * 1250 + c67 * 25 - c68 * 5 - c69];
-            }
-          }
-        }
-      }
+      this.k.reverse_blocks(62390560, 62490560, 1000, 25); // f0_t78 → f0_t79
     }
 
     // conv2d %80 → [500, 20, 12, 12] — specs/lenet.yaml:37 (graph.c2)
     {
-      for (let k73 = 0; k73 < 20; k73++) {
-        for (let c72 = 0; c72 < 50; c72++) {
-          for (let t74 = 0; t74 < 25; t74++) f0_w80_70[c72 * 500 + k73 * 25 + t74] = f0_t79[(k73 * 50 + c72) * 25 + t74];
+      for (let k63 = 0; k63 < 20; k63++) {
+        for (let c62 = 0; c62 < 50; c62++) {
+          for (let t64 = 0; t64 < 25; t64++) f0_w80_60[c62 * 500 + k63 * 25 + t64] = f0_t79[(k63 * 50 + c62) * 25 + t64];
         }
       }
       f0_t80.fill(0);
-      for (let b75 = 0; b75 < 500; b75++) {
-        this.k.gemm_tn(68350560, 55990560 + b75 * 12800, 68450560, 500, 64, 50, 500, 64, 64, 0, 1);
-        this.k.col2im_add(68450560, 62590560 + b75 * 11520, 20, 5, 5, 8, 8, 12, 12);
+      for (let b65 = 0; b65 < 500; b65++) {
+        this.k.gemm_tn(68350560, 55990560 + b65 * 12800, 68450560, 500, 64, 50, 500, 64, 64, 0, 1);
+        this.k.col2im_add(68450560, 62590560 + b65 * 11520, 20, 5, 5, 8, 8, 12, 12);
       }
     }
 
     // transpose %81 → [20, 500, 12, 12] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o76 = 0;
-      for (let c77 = 0; c77 < 20; c77++) {
-        for (let c78 = 0; c78 < 500; c78++) {
-          for (let c79 = 0; c79 < 12; c79++) {
-            for (let c80 = 0; c80 < 12; c80++) {
-              f0_t81[o76++] = f0_t16[c77 * 144 + c78 * 2880 + c79 * 12 + c80];
-            }
-          }
-        }
-      }
+      this.k.swap01(32161472, 68578560, 500, 20, 144); // f0_t16 → f0_t81
     }
 
     // transpose %82 → [50, 500, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o81 = 0;
-      for (let c82 = 0; c82 < 50; c82++) {
-        for (let c83 = 0; c83 < 500; c83++) {
-          for (let c84 = 0; c84 < 8; c84++) {
-            for (let c85 = 0; c85 < 8; c85++) {
-              f0_t82[o81++] = f0_t77[c82 * 64 + c83 * 3200 + c84 * 8 + c85];
-            }
-          }
-        }
-      }
+      this.k.swap01(55990560, 74338560, 500, 50, 64); // f0_t77 → f0_t82
     }
 
     // flip %83 → [50, 500, 8, 8] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o86 = 0;
-      for (let c87 = 0; c87 < 50; c87++) {
-        for (let c88 = 0; c88 < 500; c88++) {
-          for (let c89 = 0; c89 < 8; c89++) {
-            for (let c90 = 0; c90 < 8; c90++) {
-              f0_t83[o86++] = f0_t82[63 + c87 * 32000 + c88 * 64 - c89 * 8 - c90];
-            }
-          }
-        }
-      }
+      this.k.reverse_blocks(74338560, 80738560, 25000, 64); // f0_t82 → f0_t83
     }
 
     // conv2d %84 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      for (let n093 = 0; n093 < 20; n093 += 20) {
-        const nb94 = Math.min(20, 20 - n093), lc95 = nb94 * 25;
-        for (let c096 = 0; c096 < 500; c096 += 8) {
-          const cb97 = Math.min(8, 500 - c096);
-          this.k.im2col(68578560, 87238560, 500, 12, 12, 8, 8, 5, 5, 500, n093, nb94, c096, cb97);
-          this.k.gemm_nn(80738560 + c096 * 256, 87238560, 88262560, 50, lc95, cb97 * 64, 32000, 500, 500, c096 > 0 ? 1 : 0, 1);
+      for (let n068 = 0; n068 < 20; n068 += 20) {
+        const nb69 = Math.min(20, 20 - n068), lc70 = nb69 * 25;
+        for (let c071 = 0; c071 < 500; c071 += 8) {
+          const cb72 = Math.min(8, 500 - c071);
+          this.k.im2col(68578560, 87238560, 500, 12, 12, 8, 8, 5, 5, 500, n068, nb69, c071, cb72);
+          this.k.gemm_nn(80738560 + c071 * 256, 87238560, 88262560, 50, lc70, cb72 * 64, 32000, 500, 500, c071 > 0 ? 1 : 0, 1);
         }
-        for (let b98 = 0; b98 < nb94; b98++) {
-          for (let k101 = 0; k101 < 50; k101++) {
-            const src99 = k101 * 500 + b98 * 25, d100 = ((n093 + b98) * 50 + k101) * 25;
-            for (let m102 = 0; m102 < 25; m102++) f0_t84[d100 + m102] = f0_w84_92[src99 + m102];
+        for (let b73 = 0; b73 < nb69; b73++) {
+          for (let k76 = 0; k76 < 50; k76++) {
+            const src74 = k76 * 500 + b73 * 25, d75 = ((n068 + b73) * 50 + k76) * 25;
+            for (let m77 = 0; m77 < 25; m77++) f0_t84[d75 + m77] = f0_w84_67[src74 + m77];
           }
         }
       }
@@ -899,30 +854,12 @@ export class Model implements CompiledModel {
 
     // flip %85 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o103 = 0;
-      for (let c104 = 0; c104 < 20; c104++) {
-        for (let c105 = 0; c105 < 50; c105++) {
-          for (let c106 = 0; c106 < 5; c106++) {
-            for (let c107 = 0; c107 < 5; c107++) {
-              f0_t85[o103++] = f0_t84[24 + c104 * 1250 + c105 * 25 - c106 * 5 - c107];
-            }
-          }
-        }
-      }
+      this.k.reverse_blocks(87138560, 88362560, 1000, 25); // f0_t84 → f0_t85
     }
 
     // transpose %86 → [50, 20, 5, 5] — specs/lenet.yaml:37 (graph.c2)
     {
-      let o108 = 0;
-      for (let c109 = 0; c109 < 50; c109++) {
-        for (let c110 = 0; c110 < 20; c110++) {
-          for (let c111 = 0; c111 < 5; c111++) {
-            for (let c112 = 0; c112 < 5; c112++) {
-              f0_t86[o108++] = f0_t85[c109 * 25 + c110 * 1250 + c111 * 5 + c112];
-            }
-          }
-        }
-      }
+      this.k.swap01(88362560, 88462560, 20, 50, 25); // f0_t85 → f0_t86
     }
 
     // mul %90 → [500, 20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
@@ -930,12 +867,12 @@ export class Model implements CompiledModel {
     // reduce_sum %91 → [20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
     {
       f0_t91.fill(0);
-      let s117 = 0;
-      for (let c113 = 0; c113 < 500; c113++) {
-        for (let c114 = 0; c114 < 20; c114++) {
-          for (let c115 = 0; c115 < 12; c115++) {
-            for (let c116 = 0; c116 < 12; c116++) {
-              f0_t91[c114 * 144 + c115 * 12 + c116] += f0_t90[s117++];
+      let s82 = 0;
+      for (let c78 = 0; c78 < 500; c78++) {
+        for (let c79 = 0; c79 < 20; c79++) {
+          for (let c80 = 0; c80 < 12; c80++) {
+            for (let c81 = 0; c81 < 12; c81++) {
+              f0_t91[c79 * 144 + c80 * 12 + c81] += f0_t90[s82++];
             }
           }
         }
@@ -944,10 +881,10 @@ export class Model implements CompiledModel {
 
     // reduce_sum %92 → [20] — specs/lenet.yaml:36 (graph.c1)
     {
-      for (let o118 = 0; o118 < 20; o118++) {
-        let s120 = 0;
-        for (let k119 = o118 * 144; k119 < o118 * 144 + 144; k119++) s120 += f0_t91[k119];
-        f0_t92[o118] = s120;
+      for (let o83 = 0; o83 < 20; o83++) {
+        let s85 = 0;
+        for (let k84 = o83 * 144; k84 < o83 * 144 + 144; k84++) s85 += f0_t91[k84];
+        f0_t92[o83] = s85;
       }
     }
 
@@ -958,84 +895,39 @@ export class Model implements CompiledModel {
 
     // transpose %95 → [1, 500, 28, 28] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o121 = 0;
-      for (let c122 = 0; c122 < 1; c122++) {
-        for (let c123 = 0; c123 < 500; c123++) {
-          for (let c124 = 0; c124 < 28; c124++) {
-            for (let c125 = 0; c125 < 28; c125++) {
-              f0_t95[o121++] = f0_in_x[c122 * 784 + c123 * 784 + c124 * 28 + c125];
-            }
-          }
-        }
-      }
+      this.k.swap01(24764352, 117374160, 500, 1, 784); // f0_in_x → f0_t95
     }
 
     // transpose %96 → [20, 500, 24, 24] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o126 = 0;
-      for (let c127 = 0; c127 < 20; c127++) {
-        for (let c128 = 0; c128 < 500; c128++) {
-          for (let c129 = 0; c129 < 24; c129++) {
-            for (let c130 = 0; c130 < 24; c130++) {
-              f0_t96[o126++] = f0_t94[c127 * 576 + c128 * 11520 + c129 * 24 + c130];
-            }
-          }
-        }
-      }
+      this.k.swap01(94334160, 118942160, 500, 20, 576); // f0_t94 → f0_t96
     }
 
     // flip %97 → [20, 500, 24, 24] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o131 = 0;
-      for (let c132 = 0; c132 < 20; c132++) {
-        for (let c133 = 0; c133 < 500; c133++) {
-          for (let c134 = 0; c134 < 24; c134++) {
-            for (let c135 = 0; c135 < 24; c135++) {
-              f0_t97[o131++] = f0_t96[575 + c132 * 288000 + c133 * 576 - c134 * 24 - c135];
-            }
-          }
-        }
-      }
+      this.k.reverse_blocks(118942160, 141982160, 10000, 576); // f0_t96 → f0_t97
     }
 
     // conv2d %98 → [1, 20, 5, 5] — specs/lenet.yaml:36 (graph.c1)
     {
-      for (let n0137 = 0; n0137 < 1; n0137 += 1) {
-        const nb138 = Math.min(1, 1 - n0137), lc139 = nb138 * 25;
-        for (let c0140 = 0; c0140 < 500; c0140 += 18) {
-          const cb141 = Math.min(18, 500 - c0140);
-          this.k.im2col(117374160, 165024160, 500, 28, 28, 24, 24, 5, 5, 25, n0137, nb138, c0140, cb141);
-          this.k.gemm_nn(141982160 + c0140 * 2304, 165024160, 165022160 + n0137 * 2000, 20, 25, cb141 * 576, 288000, 25, 25, c0140 > 0 ? 1 : 0, 1);
+      for (let n087 = 0; n087 < 1; n087 += 1) {
+        const nb88 = Math.min(1, 1 - n087), lc89 = nb88 * 25;
+        for (let c090 = 0; c090 < 500; c090 += 18) {
+          const cb91 = Math.min(18, 500 - c090);
+          this.k.im2col(117374160, 165024160, 500, 28, 28, 24, 24, 5, 5, 25, n087, nb88, c090, cb91);
+          this.k.gemm_nn(141982160 + c090 * 2304, 165024160, 165022160 + n087 * 2000, 20, 25, cb91 * 576, 288000, 25, 25, c090 > 0 ? 1 : 0, 1);
         }
       }
     }
 
     // flip %99 → [1, 20, 5, 5] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o147 = 0;
-      for (let c148 = 0; c148 < 1; c148++) {
-        for (let c149 = 0; c149 < 20; c149++) {
-          for (let c150 = 0; c150 < 5; c150++) {
-            for (let c151 = 0; c151 < 5; c151++) {
-              f0_t99[o147++] = f0_t98[24 + c149 * 25 - c150 * 5 - c151];
-            }
-          }
-        }
-      }
+      this.k.reverse_blocks(165022160, 166060960, 20, 25); // f0_t98 → f0_t99
     }
 
     // transpose %100 → [20, 1, 5, 5] — specs/lenet.yaml:36 (graph.c1)
     {
-      let o152 = 0;
-      for (let c153 = 0; c153 < 20; c153++) {
-        for (let c154 = 0; c154 < 1; c154++) {
-          for (let c155 = 0; c155 < 5; c155++) {
-            for (let c156 = 0; c156 < 5; c156++) {
-              f0_t100[o152++] = f0_t99[c153 * 25 + c154 * 500 + c155 * 5 + c156];
-            }
-          }
-        }
-      }
+      this.k.swap01(166060960, 166062960, 1, 20, 25); // f0_t99 → f0_t100
     }
 
     // sub %103 → [20, 1, 5, 5] — specs/lenet.yaml:50 (phases[0].optimizer)

@@ -252,14 +252,14 @@ export class Model implements CompiledModel {
   private readonly f0_t101 = new Float32Array(this.mem.buffer, 103237968, 73728);
   private readonly f0_t102 = new Float32Array(this.mem.buffer, 103532880, 73728);
   private readonly f0_t103 = new Float32Array(this.mem.buffer, 103827792, 401408);
-  private readonly f0_w103_87 = new Float32Array(this.mem.buffer, 105433424, 73728);
-  private readonly f0_w103_88 = new Float32Array(this.mem.buffer, 105728336, 14400);
+  private readonly f0_w103_77 = new Float32Array(this.mem.buffer, 105433424, 73728);
+  private readonly f0_w103_78 = new Float32Array(this.mem.buffer, 105728336, 14400);
   private readonly f0_t104 = new Float32Array(this.mem.buffer, 105785936, 401408);
   private readonly f0_t105 = new Float32Array(this.mem.buffer, 107391568, 409600);
   private readonly f0_t106 = new Float32Array(this.mem.buffer, 109029968, 409600);
   private readonly f0_t107 = new Float32Array(this.mem.buffer, 110668368, 73728);
-  private readonly f0_w107_108 = new Float32Array(this.mem.buffer, 110963280, 256500);
-  private readonly f0_w107_109 = new Float32Array(this.mem.buffer, 111989280, 65664);
+  private readonly f0_w107_83 = new Float32Array(this.mem.buffer, 110963280, 256500);
+  private readonly f0_w107_84 = new Float32Array(this.mem.buffer, 111989280, 65664);
   private readonly f0_t108 = new Float32Array(this.mem.buffer, 112251936, 73728);
   private readonly f0_t109 = new Float32Array(this.mem.buffer, 112546848, 73728);
   private readonly f0_t111 = new Float32Array(this.mem.buffer, 112841760, 401408);
@@ -270,14 +270,14 @@ export class Model implements CompiledModel {
   private readonly f0_t117 = new Float32Array(this.mem.buffer, 137909280, 18432);
   private readonly f0_t118 = new Float32Array(this.mem.buffer, 137983008, 18432);
   private readonly f0_t119 = new Float32Array(this.mem.buffer, 138056736, 921600);
-  private readonly f0_w119_151 = new Float32Array(this.mem.buffer, 141743136, 18432);
-  private readonly f0_w119_152 = new Float32Array(this.mem.buffer, 141816864, 48672);
+  private readonly f0_w119_106 = new Float32Array(this.mem.buffer, 141743136, 18432);
+  private readonly f0_w119_107 = new Float32Array(this.mem.buffer, 141816864, 48672);
   private readonly f0_t120 = new Float32Array(this.mem.buffer, 142011552, 921600);
   private readonly f0_t121 = new Float32Array(this.mem.buffer, 145697952, 1384448);
   private readonly f0_t122 = new Float32Array(this.mem.buffer, 151235744, 1384448);
   private readonly f0_t123 = new Float32Array(this.mem.buffer, 156773536, 18432);
-  private readonly f0_w123_172 = new Float32Array(this.mem.buffer, 156847264, 243360);
-  private readonly f0_w123_173 = new Float32Array(this.mem.buffer, 157820704, 18432);
+  private readonly f0_w123_112 = new Float32Array(this.mem.buffer, 156847264, 243360);
+  private readonly f0_w123_113 = new Float32Array(this.mem.buffer, 157820704, 18432);
   private readonly f0_t124 = new Float32Array(this.mem.buffer, 157894432, 18432);
   private readonly f0_t125 = new Float32Array(this.mem.buffer, 157968160, 18432);
   private readonly f0_t127 = new Float32Array(this.mem.buffer, 158041888, 921600);
@@ -287,8 +287,8 @@ export class Model implements CompiledModel {
   private readonly f0_t132 = new Float32Array(this.mem.buffer, 205965088, 100352);
   private readonly f0_t133 = new Float32Array(this.mem.buffer, 206366496, 100352);
   private readonly f0_t134 = new Float32Array(this.mem.buffer, 206767904, 288);
-  private readonly f0_w134_210 = new Float32Array(this.mem.buffer, 206769056, 225792);
-  private readonly f0_w134_211 = new Float32Array(this.mem.buffer, 207672224, 288);
+  private readonly f0_w134_125 = new Float32Array(this.mem.buffer, 206769056, 225792);
+  private readonly f0_w134_126 = new Float32Array(this.mem.buffer, 207672224, 288);
   private readonly f0_t141 = new Float32Array(this.mem.buffer, 207673376, 288);
   private readonly f0_t155 = new Float32Array(this.mem.buffer, 207674528, 18432);
   private readonly f0_t169 = new Float32Array(this.mem.buffer, 207748256, 73728);
@@ -733,12 +733,12 @@ export class Model implements CompiledModel {
     const f0_t101 = this.f0_t101;
     const f0_t102 = this.f0_t102;
     const f0_t103 = this.f0_t103;
-    const f0_w103_87 = this.f0_w103_87;
+    const f0_w103_77 = this.f0_w103_77;
     const f0_t104 = this.f0_t104;
     const f0_t105 = this.f0_t105;
     const f0_t106 = this.f0_t106;
     const f0_t107 = this.f0_t107;
-    const f0_w107_109 = this.f0_w107_109;
+    const f0_w107_84 = this.f0_w107_84;
     const f0_t108 = this.f0_t108;
     const f0_t109 = this.f0_t109;
     const f0_t111 = this.f0_t111;
@@ -749,12 +749,12 @@ export class Model implements CompiledModel {
     const f0_t117 = this.f0_t117;
     const f0_t118 = this.f0_t118;
     const f0_t119 = this.f0_t119;
-    const f0_w119_151 = this.f0_w119_151;
+    const f0_w119_106 = this.f0_w119_106;
     const f0_t120 = this.f0_t120;
     const f0_t121 = this.f0_t121;
     const f0_t122 = this.f0_t122;
     const f0_t123 = this.f0_t123;
-    const f0_w123_173 = this.f0_w123_173;
+    const f0_w123_113 = this.f0_w123_113;
     const f0_t124 = this.f0_t124;
     const f0_t125 = this.f0_t125;
     const f0_t127 = this.f0_t127;
@@ -764,7 +764,7 @@ export class Model implements CompiledModel {
     const f0_t132 = this.f0_t132;
     const f0_t133 = this.f0_t133;
     const f0_t134 = this.f0_t134;
-    const f0_w134_211 = this.f0_w134_211;
+    const f0_w134_126 = this.f0_w134_126;
     const f0_t141 = this.f0_t141;
     const f0_t155 = this.f0_t155;
     const f0_t169 = this.f0_t169;
@@ -1041,101 +1041,56 @@ export class Model implements CompiledModel {
     for (let i76 = 0; i76 < 409600; i76++) f0_t100[i76] = ((f0_t32[i76] >= 0 ? 1 : 0) !== 0 ? f0_t98[i76] : 0);
     // transpose %101 → [64, 128, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      let o77 = 0;
-      for (let c78 = 0; c78 < 64; c78++) {
-        for (let c79 = 0; c79 < 128; c79++) {
-          for (let c80 = 0; c80 < 3; c80++) {
-            for (let c81 = 0; c81 < 3; c81++) {
-              f0_t101[o77++] = p2_w3[c78 * 9 + c79 * 576 + c80 * 3 + c81];
-            }
-          }
-        }
-      }
+      this.k.swap01(74896, 103237968, 128, 64, 9); // p2_w3 → f0_t101
     }
 
     // flip %102 → [64, 128, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      let o82 = 0;
-      for (let c83 = 0; c83 < 64; c83++) {
-        for (let c84 = 0; c84 < 128; c84++) {
-          for (let c85 = 0; c85 < 3; c85++) {
-            for (let c86 = 0; c86 < 3; c86++) {
-              f0_t102[o82++] = f0_t101[8 + c83 * 1152 + c84 * 9 - c85 * 3 - c86];
-            }
-          }
-        }
-      }
+      this.k.reverse_blocks(103237968, 103532880, 8192, 9); // f0_t101 → f0_t102
     }
 
     // conv2d %103 → [128, 64, 7, 7] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      for (let k90 = 0; k90 < 64; k90++) {
-        for (let c89 = 0; c89 < 128; c89++) {
-          for (let t91 = 0; t91 < 9; t91++) f0_w103_87[c89 * 576 + k90 * 9 + t91] = f0_t102[(k90 * 128 + c89) * 9 + t91];
+      for (let k80 = 0; k80 < 64; k80++) {
+        for (let c79 = 0; c79 < 128; c79++) {
+          for (let t81 = 0; t81 < 9; t81++) f0_w103_77[c79 * 576 + k80 * 9 + t81] = f0_t102[(k80 * 128 + c79) * 9 + t81];
         }
       }
       f0_t103.fill(0);
-      for (let b92 = 0; b92 < 128; b92++) {
-        this.k.gemm_tn(105433424, 101599568 + b92 * 12800, 105728336, 576, 25, 128, 576, 25, 25, 0, 1);
-        this.k.col2im_add(105728336, 103827792 + b92 * 12544, 64, 3, 3, 5, 5, 7, 7);
+      for (let b82 = 0; b82 < 128; b82++) {
+        this.k.gemm_tn(105433424, 101599568 + b82 * 12800, 105728336, 576, 25, 128, 576, 25, 25, 0, 1);
+        this.k.col2im_add(105728336, 103827792 + b82 * 12544, 64, 3, 3, 5, 5, 7, 7);
       }
     }
 
     // transpose %104 → [64, 128, 7, 7] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      let o93 = 0;
-      for (let c94 = 0; c94 < 64; c94++) {
-        for (let c95 = 0; c95 < 128; c95++) {
-          for (let c96 = 0; c96 < 7; c96++) {
-            for (let c97 = 0; c97 < 7; c97++) {
-              f0_t104[o93++] = f0_t31[c94 * 49 + c95 * 3136 + c96 * 7 + c97];
-            }
-          }
-        }
-      }
+      this.k.swap01(76915440, 105785936, 128, 64, 49); // f0_t31 → f0_t104
     }
 
     // transpose %105 → [128, 128, 5, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      let o98 = 0;
-      for (let c99 = 0; c99 < 128; c99++) {
-        for (let c100 = 0; c100 < 128; c100++) {
-          for (let c101 = 0; c101 < 5; c101++) {
-            for (let c102 = 0; c102 < 5; c102++) {
-              f0_t105[o98++] = f0_t100[c99 * 25 + c100 * 3200 + c101 * 5 + c102];
-            }
-          }
-        }
-      }
+      this.k.swap01(101599568, 107391568, 128, 128, 25); // f0_t100 → f0_t105
     }
 
     // flip %106 → [128, 128, 5, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      let o103 = 0;
-      for (let c104 = 0; c104 < 128; c104++) {
-        for (let c105 = 0; c105 < 128; c105++) {
-          for (let c106 = 0; c106 < 5; c106++) {
-            for (let c107 = 0; c107 < 5; c107++) {
-              f0_t106[o103++] = f0_t105[24 + c104 * 3200 + c105 * 25 - c106 * 5 - c107];
-            }
-          }
-        }
-      }
+      this.k.reverse_blocks(107391568, 109029968, 16384, 25); // f0_t105 → f0_t106
     }
 
     // conv2d %107 → [64, 128, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      for (let n0110 = 0; n0110 < 64; n0110 += 57) {
-        const nb111 = Math.min(57, 64 - n0110), lc112 = nb111 * 9;
-        for (let c0113 = 0; c0113 < 128; c0113 += 20) {
-          const cb114 = Math.min(20, 128 - c0113);
-          this.k.im2col(105785936, 110963280, 128, 7, 7, 5, 5, 3, 3, 513, n0110, nb111, c0113, cb114);
-          this.k.gemm_nn(109029968 + c0113 * 100, 110963280, 111989280, 128, lc112, cb114 * 25, 3200, 513, 513, c0113 > 0 ? 1 : 0, 1);
+      for (let n085 = 0; n085 < 64; n085 += 57) {
+        const nb86 = Math.min(57, 64 - n085), lc87 = nb86 * 9;
+        for (let c088 = 0; c088 < 128; c088 += 20) {
+          const cb89 = Math.min(20, 128 - c088);
+          this.k.im2col(105785936, 110963280, 128, 7, 7, 5, 5, 3, 3, 513, n085, nb86, c088, cb89);
+          this.k.gemm_nn(109029968 + c088 * 100, 110963280, 111989280, 128, lc87, cb89 * 25, 3200, 513, 513, c088 > 0 ? 1 : 0, 1);
         }
-        for (let b115 = 0; b115 < nb111; b115++) {
-          for (let k118 = 0; k118 < 128; k118++) {
-            const src116 = k118 * 513 + b115 * 9, d117 = ((n0110 + b115) * 128 + k118) * 9;
-            for (let m119 = 0; m119 < 9; m119++) f0_t107[d117 + m119] = f0_w107_109[src116 + m119];
+        for (let b90 = 0; b90 < nb86; b90++) {
+          for (let k93 = 0; k93 < 128; k93++) {
+            const src91 = k93 * 513 + b90 * 9, d92 = ((n085 + b90) * 128 + k93) * 9;
+            for (let m94 = 0; m94 < 9; m94++) f0_t107[d92 + m94] = f0_w107_84[src91 + m94];
           }
         }
       }
@@ -1143,30 +1098,12 @@ export class Model implements CompiledModel {
 
     // flip %108 → [64, 128, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      let o120 = 0;
-      for (let c121 = 0; c121 < 64; c121++) {
-        for (let c122 = 0; c122 < 128; c122++) {
-          for (let c123 = 0; c123 < 3; c123++) {
-            for (let c124 = 0; c124 < 3; c124++) {
-              f0_t108[o120++] = f0_t107[8 + c121 * 1152 + c122 * 9 - c123 * 3 - c124];
-            }
-          }
-        }
-      }
+      this.k.reverse_blocks(110668368, 112251936, 8192, 9); // f0_t107 → f0_t108
     }
 
     // transpose %109 → [128, 64, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
     {
-      let o125 = 0;
-      for (let c126 = 0; c126 < 128; c126++) {
-        for (let c127 = 0; c127 < 64; c127++) {
-          for (let c128 = 0; c128 < 3; c128++) {
-            for (let c129 = 0; c129 < 3; c129++) {
-              f0_t109[o125++] = f0_t108[c126 * 9 + c127 * 1152 + c128 * 3 + c129];
-            }
-          }
-        }
-      }
+      this.k.swap01(112251936, 112546848, 64, 128, 9); // f0_t108 → f0_t109
     }
 
     // mul %111 → [128, 64, 7, 7] — specs/newmu-convnet.yaml:30 (graph.l2)
@@ -1178,12 +1115,12 @@ export class Model implements CompiledModel {
 
     // slice %113 → [128, 64, 14, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o130 = 0;
-      for (let c131 = 0; c131 < 128; c131++) {
-        for (let c132 = 0; c132 < 64; c132++) {
-          for (let c133 = 0; c133 < 14; c133++) {
-            for (let c134 = 0; c134 < 13; c134++) {
-              f0_t113[o130++] = f0_t112[c131 * 12544 + c132 * 196 + c133 * 14 + c134];
+      let o95 = 0;
+      for (let c96 = 0; c96 < 128; c96++) {
+        for (let c97 = 0; c97 < 64; c97++) {
+          for (let c98 = 0; c98 < 14; c98++) {
+            for (let c99 = 0; c99 < 13; c99++) {
+              f0_t113[o95++] = f0_t112[c96 * 12544 + c97 * 196 + c98 * 14 + c99];
             }
           }
         }
@@ -1192,12 +1129,12 @@ export class Model implements CompiledModel {
 
     // slice %114 → [128, 64, 13, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o135 = 0;
-      for (let c136 = 0; c136 < 128; c136++) {
-        for (let c137 = 0; c137 < 64; c137++) {
-          for (let c138 = 0; c138 < 13; c138++) {
-            for (let c139 = 0; c139 < 13; c139++) {
-              f0_t114[o135++] = f0_t113[c136 * 11648 + c137 * 182 + c138 * 13 + c139];
+      let o100 = 0;
+      for (let c101 = 0; c101 < 128; c101++) {
+        for (let c102 = 0; c102 < 64; c102++) {
+          for (let c103 = 0; c103 < 13; c103++) {
+            for (let c104 = 0; c104 < 13; c104++) {
+              f0_t114[o100++] = f0_t113[c101 * 11648 + c102 * 182 + c103 * 13 + c104];
             }
           }
         }
@@ -1205,104 +1142,59 @@ export class Model implements CompiledModel {
     }
 
     // select %116 → [128, 64, 13, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
-    for (let i140 = 0; i140 < 1384448; i140++) f0_t116[i140] = ((f0_t18[i140] >= 0 ? 1 : 0) !== 0 ? f0_t114[i140] : 0);
+    for (let i105 = 0; i105 < 1384448; i105++) f0_t116[i105] = ((f0_t18[i105] >= 0 ? 1 : 0) !== 0 ? f0_t114[i105] : 0);
     // transpose %117 → [32, 64, 3, 3] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o141 = 0;
-      for (let c142 = 0; c142 < 32; c142++) {
-        for (let c143 = 0; c143 < 64; c143++) {
-          for (let c144 = 0; c144 < 3; c144++) {
-            for (let c145 = 0; c145 < 3; c145++) {
-              f0_t117[o141++] = p1_w2[c142 * 9 + c143 * 288 + c144 * 3 + c145];
-            }
-          }
-        }
-      }
+      this.k.swap01(1168, 137909280, 64, 32, 9); // p1_w2 → f0_t117
     }
 
     // flip %118 → [32, 64, 3, 3] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o146 = 0;
-      for (let c147 = 0; c147 < 32; c147++) {
-        for (let c148 = 0; c148 < 64; c148++) {
-          for (let c149 = 0; c149 < 3; c149++) {
-            for (let c150 = 0; c150 < 3; c150++) {
-              f0_t118[o146++] = f0_t117[8 + c147 * 576 + c148 * 9 - c149 * 3 - c150];
-            }
-          }
-        }
-      }
+      this.k.reverse_blocks(137909280, 137983008, 2048, 9); // f0_t117 → f0_t118
     }
 
     // conv2d %119 → [128, 32, 15, 15] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      for (let k154 = 0; k154 < 32; k154++) {
-        for (let c153 = 0; c153 < 64; c153++) {
-          for (let t155 = 0; t155 < 9; t155++) f0_w119_151[c153 * 288 + k154 * 9 + t155] = f0_t118[(k154 * 64 + c153) * 9 + t155];
+      for (let k109 = 0; k109 < 32; k109++) {
+        for (let c108 = 0; c108 < 64; c108++) {
+          for (let t110 = 0; t110 < 9; t110++) f0_w119_106[c108 * 288 + k109 * 9 + t110] = f0_t118[(k109 * 64 + c108) * 9 + t110];
         }
       }
       f0_t119.fill(0);
-      for (let b156 = 0; b156 < 128; b156++) {
-        this.k.gemm_tn(141743136, 132371488 + b156 * 43264, 141816864, 288, 169, 64, 288, 169, 169, 0, 1);
-        this.k.col2im_add(141816864, 138056736 + b156 * 28800, 32, 3, 3, 13, 13, 15, 15);
+      for (let b111 = 0; b111 < 128; b111++) {
+        this.k.gemm_tn(141743136, 132371488 + b111 * 43264, 141816864, 288, 169, 64, 288, 169, 169, 0, 1);
+        this.k.col2im_add(141816864, 138056736 + b111 * 28800, 32, 3, 3, 13, 13, 15, 15);
       }
     }
 
     // transpose %120 → [32, 128, 15, 15] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o157 = 0;
-      for (let c158 = 0; c158 < 32; c158++) {
-        for (let c159 = 0; c159 < 128; c159++) {
-          for (let c160 = 0; c160 < 15; c160++) {
-            for (let c161 = 0; c161 < 15; c161++) {
-              f0_t120[o157++] = f0_t17[c158 * 225 + c159 * 7200 + c160 * 15 + c161];
-            }
-          }
-        }
-      }
+      this.k.swap01(44719344, 142011552, 128, 32, 225); // f0_t17 → f0_t120
     }
 
     // transpose %121 → [64, 128, 13, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o162 = 0;
-      for (let c163 = 0; c163 < 64; c163++) {
-        for (let c164 = 0; c164 < 128; c164++) {
-          for (let c165 = 0; c165 < 13; c165++) {
-            for (let c166 = 0; c166 < 13; c166++) {
-              f0_t121[o162++] = f0_t116[c163 * 169 + c164 * 10816 + c165 * 13 + c166];
-            }
-          }
-        }
-      }
+      this.k.swap01(132371488, 145697952, 128, 64, 169); // f0_t116 → f0_t121
     }
 
     // flip %122 → [64, 128, 13, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o167 = 0;
-      for (let c168 = 0; c168 < 64; c168++) {
-        for (let c169 = 0; c169 < 128; c169++) {
-          for (let c170 = 0; c170 < 13; c170++) {
-            for (let c171 = 0; c171 < 13; c171++) {
-              f0_t122[o167++] = f0_t121[168 + c168 * 21632 + c169 * 169 - c170 * 13 - c171];
-            }
-          }
-        }
-      }
+      this.k.reverse_blocks(145697952, 151235744, 8192, 169); // f0_t121 → f0_t122
     }
 
     // conv2d %123 → [32, 64, 3, 3] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      for (let n0174 = 0; n0174 < 32; n0174 += 32) {
-        const nb175 = Math.min(32, 32 - n0174), lc176 = nb175 * 9;
-        for (let c0177 = 0; c0177 < 128; c0177 += 5) {
-          const cb178 = Math.min(5, 128 - c0177);
-          this.k.im2col(142011552, 156847264, 128, 15, 15, 13, 13, 3, 3, 288, n0174, nb175, c0177, cb178);
-          this.k.gemm_nn(151235744 + c0177 * 676, 156847264, 157820704, 64, lc176, cb178 * 169, 21632, 288, 288, c0177 > 0 ? 1 : 0, 1);
+      for (let n0114 = 0; n0114 < 32; n0114 += 32) {
+        const nb115 = Math.min(32, 32 - n0114), lc116 = nb115 * 9;
+        for (let c0117 = 0; c0117 < 128; c0117 += 5) {
+          const cb118 = Math.min(5, 128 - c0117);
+          this.k.im2col(142011552, 156847264, 128, 15, 15, 13, 13, 3, 3, 288, n0114, nb115, c0117, cb118);
+          this.k.gemm_nn(151235744 + c0117 * 676, 156847264, 157820704, 64, lc116, cb118 * 169, 21632, 288, 288, c0117 > 0 ? 1 : 0, 1);
         }
-        for (let b179 = 0; b179 < nb175; b179++) {
-          for (let k182 = 0; k182 < 64; k182++) {
-            const src180 = k182 * 288 + b179 * 9, d181 = ((n0174 + b179) * 64 + k182) * 9;
-            for (let m183 = 0; m183 < 9; m183++) f0_t123[d181 + m183] = f0_w123_173[src180 + m183];
+        for (let b119 = 0; b119 < nb115; b119++) {
+          for (let k122 = 0; k122 < 64; k122++) {
+            const src120 = k122 * 288 + b119 * 9, d121 = ((n0114 + b119) * 64 + k122) * 9;
+            for (let m123 = 0; m123 < 9; m123++) f0_t123[d121 + m123] = f0_w123_113[src120 + m123];
           }
         }
       }
@@ -1310,30 +1202,12 @@ export class Model implements CompiledModel {
 
     // flip %124 → [32, 64, 3, 3] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o184 = 0;
-      for (let c185 = 0; c185 < 32; c185++) {
-        for (let c186 = 0; c186 < 64; c186++) {
-          for (let c187 = 0; c187 < 3; c187++) {
-            for (let c188 = 0; c188 < 3; c188++) {
-              f0_t124[o184++] = f0_t123[8 + c185 * 576 + c186 * 9 - c187 * 3 - c188];
-            }
-          }
-        }
-      }
+      this.k.reverse_blocks(156773536, 157894432, 2048, 9); // f0_t123 → f0_t124
     }
 
     // transpose %125 → [64, 32, 3, 3] — specs/newmu-convnet.yaml:30 (graph.l2)
     {
-      let o189 = 0;
-      for (let c190 = 0; c190 < 64; c190++) {
-        for (let c191 = 0; c191 < 32; c191++) {
-          for (let c192 = 0; c192 < 3; c192++) {
-            for (let c193 = 0; c193 < 3; c193++) {
-              f0_t125[o189++] = f0_t124[c190 * 9 + c191 * 576 + c192 * 3 + c193];
-            }
-          }
-        }
-      }
+      this.k.swap01(157894432, 157968160, 32, 64, 9); // f0_t124 → f0_t125
     }
 
     // mul %127 → [128, 32, 15, 15] — specs/newmu-convnet.yaml:29 (graph.l1)
@@ -1344,62 +1218,35 @@ export class Model implements CompiledModel {
     }
 
     // select %130 → [128, 32, 30, 30] — specs/newmu-convnet.yaml:29 (graph.l1)
-    for (let i194 = 0; i194 < 3686400; i194++) f0_t130[i194] = ((f0_t8[i194] >= 0 ? 1 : 0) !== 0 ? f0_t128[i194] : 0);
+    for (let i124 = 0; i124 < 3686400; i124++) f0_t130[i124] = ((f0_t8[i124] >= 0 ? 1 : 0) !== 0 ? f0_t128[i124] : 0);
     // transpose %131 → [32, 128, 30, 30] — specs/newmu-convnet.yaml:29 (graph.l1)
     {
-      let o195 = 0;
-      for (let c196 = 0; c196 < 32; c196++) {
-        for (let c197 = 0; c197 < 128; c197++) {
-          for (let c198 = 0; c198 < 30; c198++) {
-            for (let c199 = 0; c199 < 30; c199++) {
-              f0_t131[o195++] = f0_t130[c196 * 900 + c197 * 28800 + c198 * 30 + c199];
-            }
-          }
-        }
-      }
+      this.k.swap01(176473888, 191219488, 128, 32, 900); // f0_t130 → f0_t131
     }
 
     // transpose %132 → [1, 128, 28, 28] — specs/newmu-convnet.yaml:29 (graph.l1)
     {
-      let o200 = 0;
-      for (let c201 = 0; c201 < 1; c201++) {
-        for (let c202 = 0; c202 < 128; c202++) {
-          for (let c203 = 0; c203 < 28; c203++) {
-            for (let c204 = 0; c204 < 28; c204++) {
-              f0_t132[o200++] = f0_in_x[c201 * 784 + c202 * 784 + c203 * 28 + c204];
-            }
-          }
-        }
-      }
+      this.k.swap01(21295216, 205965088, 128, 1, 784); // f0_in_x → f0_t132
     }
 
     // flip %133 → [1, 128, 28, 28] — specs/newmu-convnet.yaml:29 (graph.l1)
     {
-      let o205 = 0;
-      for (let c206 = 0; c206 < 1; c206++) {
-        for (let c207 = 0; c207 < 128; c207++) {
-          for (let c208 = 0; c208 < 28; c208++) {
-            for (let c209 = 0; c209 < 28; c209++) {
-              f0_t133[o205++] = f0_t132[783 + c207 * 784 - c208 * 28 - c209];
-            }
-          }
-        }
-      }
+      this.k.reverse_blocks(205965088, 206366496, 128, 784); // f0_t132 → f0_t133
     }
 
     // conv2d %134 → [32, 1, 3, 3] — specs/newmu-convnet.yaml:29 (graph.l1)
     {
-      for (let n0212 = 0; n0212 < 32; n0212 += 32) {
-        const nb213 = Math.min(32, 32 - n0212), lc214 = nb213 * 9;
-        for (let c0215 = 0; c0215 < 128; c0215 += 1) {
-          const cb216 = Math.min(1, 128 - c0215);
-          this.k.im2col(191219488, 206769056, 128, 30, 30, 28, 28, 3, 3, 288, n0212, nb213, c0215, cb216);
-          this.k.gemm_nn(206366496 + c0215 * 3136, 206769056, 207672224, 1, lc214, cb216 * 784, 100352, 288, 288, c0215 > 0 ? 1 : 0, 1);
+      for (let n0127 = 0; n0127 < 32; n0127 += 32) {
+        const nb128 = Math.min(32, 32 - n0127), lc129 = nb128 * 9;
+        for (let c0130 = 0; c0130 < 128; c0130 += 1) {
+          const cb131 = Math.min(1, 128 - c0130);
+          this.k.im2col(191219488, 206769056, 128, 30, 30, 28, 28, 3, 3, 288, n0127, nb128, c0130, cb131);
+          this.k.gemm_nn(206366496 + c0130 * 3136, 206769056, 207672224, 1, lc129, cb131 * 784, 100352, 288, 288, c0130 > 0 ? 1 : 0, 1);
         }
-        for (let b217 = 0; b217 < nb213; b217++) {
-          for (let k220 = 0; k220 < 1; k220++) {
-            const src218 = k220 * 288 + b217 * 9, d219 = ((n0212 + b217) * 1 + k220) * 9;
-            for (let m221 = 0; m221 < 9; m221++) f0_t134[d219 + m221] = f0_w134_211[src218 + m221];
+        for (let b132 = 0; b132 < nb128; b132++) {
+          for (let k135 = 0; k135 < 1; k135++) {
+            const src133 = k135 * 288 + b132 * 9, d134 = ((n0127 + b132) * 1 + k135) * 9;
+            for (let m136 = 0; m136 < 9; m136++) f0_t134[d134 + m136] = f0_w134_126[src133 + m136];
           }
         }
       }

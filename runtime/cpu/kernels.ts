@@ -29,6 +29,10 @@ export interface Kernels {
   readonly max_pool2d: (x: number, y: number, P: number, H: number, W: number, ph: number, pw: number, Ho: number, Wo: number) => void;
   /** out = 0, then each window's g at its (first) maximum. */
   readonly max_pool2d_grad: (x: number, g: number, out: number, P: number, H: number, W: number, ph: number, pw: number, Ho: number, Wo: number) => void;
+  /** dst[b, a, :] = src[a, b, :] for blocks of P elements (compiler/emit/wasm/layout.ts). */
+  readonly swap01: (src: number, dst: number, A: number, B: number, P: number) => void;
+  /** Each of n blocks of P elements reversed. */
+  readonly reverse_blocks: (src: number, dst: number, n: number, P: number) => void;
 }
 
 const PAGE = 65536;
@@ -98,6 +102,6 @@ export function createKernels(memory: WebAssembly.Memory): Kernels {
   const mod = moduleOf(shared ? KERNELS_SHARED_WASM : KERNELS_WASM);
   const inst = new WebAssembly.Instance(mod, { env: { memory } });
   const e = inst.exports as unknown as Kernels;
-  const single: Kernels = { gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, im2col: e.im2col, col2im_add: e.col2im_add, max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad };
+  const single: Kernels = { gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, im2col: e.im2col, col2im_add: e.col2im_add, max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks };
   return (shared && twoThreadKernels(single, mod, memory)) || single;
 }

@@ -32,6 +32,7 @@
 
 import { col2imWat, im2colWat } from "./im2col.ts";
 import { maxPoolGradWat, maxPoolWat } from "./pool.ts";
+import { reverseBlocksWat, swap01Wat } from "./layout.ts";
 
 const KC = 256;
 
@@ -254,6 +255,8 @@ export function kernelsWat(shared: boolean): string {
     ...ind(1, col2imWat()),
     ...ind(1, maxPoolWat()),
     ...ind(1, maxPoolGradWat()),
+    ...ind(1, swap01Wat()),
+    ...ind(1, reverseBlocksWat()),
     ")",
     "",
   ].join("\n");
