@@ -15,23 +15,7 @@
 //     row (k, u, v) is added into y[k] at offset (u, v) (y is [K, Ho, Wo]).
 // Addresses are bytes; sizes are elements.
 
-const get = (x: string) => `(local.get $${x})`;
-const set = (x: string, v: string) => `(local.set $${x} ${v})`;
-const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
-const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
-const c32 = (v: number) => `(i32.const ${v})`;
-
-/** for (x = 0; x < n; x++) { body } with n a WAT i32 expression (≥ 0). */
-function forLoop(x: string, n: string, body: readonly string[]): string[] {
-  return [
-    set(x, c32(0)),
-    `(block $${x}_end (loop $${x}_loop`,
-    `  (br_if $${x}_end (i32.ge_u ${get(x)} ${n}))`,
-    ...body.map((l) => `  ${l}`),
-    `  ${set(x, add(get(x), c32(1)))}`,
-    `  (br $${x}_loop)))`,
-  ];
-}
+import { get, set, add, mul, c32, forLoop } from "./wat.ts";
 
 /** Copies (or, with `accumulate`, adds) n floats from byte address src to
  * dst: 4 at a time, then one at a time. */

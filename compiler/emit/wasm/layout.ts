@@ -13,23 +13,7 @@
 // Addresses are bytes; sizes are elements. src and dst never overlap (every
 // op writes its own buffer).
 
-const get = (x: string) => `(local.get $${x})`;
-const set = (x: string, v: string) => `(local.set $${x} ${v})`;
-const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
-const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
-const c32 = (v: number) => `(i32.const ${v})`;
-const bytes = (elems: string) => `(i32.shl ${elems} (i32.const 2))`;
-
-function forLoop(x: string, n: string, body: readonly string[]): string[] {
-  return [
-    set(x, c32(0)),
-    `(block $${x}_end (loop $${x}_loop`,
-    `  (br_if $${x}_end (i32.ge_u ${get(x)} ${n}))`,
-    ...body.map((l) => `  ${l}`),
-    `  ${set(x, add(get(x), c32(1)))}`,
-    `  (br $${x}_loop)))`,
-  ];
-}
+import { get, set, add, mul, c32, bytes, forLoop } from "./wat.ts";
 
 export function swap01Wat(): string[] {
   const params = ["src", "dst", "A", "B", "P"].map((p) => `(param $${p} i32)`).join(" ");

@@ -18,24 +18,7 @@
 // (v > m) | (v ≠ v) — not f32x4.max, which would order −0 below +0 where the
 // scalar rule keeps the first.
 
-const get = (x: string) => `(local.get $${x})`;
-const set = (x: string, v: string) => `(local.set $${x} ${v})`;
-const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
-const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
-const c32 = (v: number) => `(i32.const ${v})`;
-const bytes = (elems: string) => `(i32.shl ${elems} (i32.const 2))`;
-
-/** for (x = from; x < n; x++) { body } with n a WAT i32 expression. */
-function forLoop(x: string, n: string, body: readonly string[], from = c32(0)): string[] {
-  return [
-    set(x, from),
-    `(block $${x}_end (loop $${x}_loop`,
-    `  (br_if $${x}_end (i32.ge_u ${get(x)} ${n}))`,
-    ...body.map((l) => `  ${l}`),
-    `  ${set(x, add(get(x), c32(1)))}`,
-    `  (br $${x}_loop)))`,
-  ];
-}
+import { get, set, add, mul, c32, bytes, forLoop } from "./wat.ts";
 
 /** m ← v where v > m or v is NaN (scalar f32 locals). */
 const takeScalar = (m: string, v: string) => set(m, `(select ${get(v)} ${get(m)} (i32.or (f32.gt ${get(v)} ${get(m)}) (f32.ne ${get(v)} ${get(v)})))`);
