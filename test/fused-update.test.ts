@@ -48,6 +48,8 @@ describe("fused SGD updates", () => {
     // The product is also an output of its own: it must keep its buffer.
     let product = -1;
     expect(updatesOf((b, x, g) => (product = b.matmul(x, g, true)), (b) => b.graph.outputs.set("grad", product)).size).toBe(0);
+    // A product reading a parameter, even through a reshape (same buffer), stays put.
+    expect(updatesOf((b, _x, g, W) => b.matmul(b.reshape(W, [3, 4]), b.matmul(g, g, true), true)).size).toBe(0);
     // A product reading W itself would move past other in-place writes.
     expect(updatesOf((b, x, g, W) => b.matmul(W, b.matmul(W, b.matmul(x, g, true), true, false), false, false)).size).toBe(0);
   });

@@ -19,12 +19,21 @@
 // Trap: the products move from their own place in the step to the update's
 // place, later. That is safe because no buffer is reused within a step and
 // the only buffers written in place are parameters and state; a product that
-// reads a parameter or state leaf is therefore left alone (its leaf might be
+// reads a parameter or state leaf, directly or through a view (a reshape
+// shares its operand's buffer), is therefore left alone (its leaf might be
 // updated in between).
 
 import type { Graph, Node } from "../../ir/types.ts";
 import { shapeEq } from "../../ir/types.ts";
 import type { Fusion } from "../../lower/fusion.ts";
+import { OPS } from "../../ops/registry.ts";
+
+/** The node whose buffer `id` reads: views (reshape) share their operand's. */
+function bufferOwner(g: Graph, id: number): number {
+  let n = g.nodes[id]!;
+  while (OPS[n.op].ts.kind === "view") n = g.nodes[n.inputs[0]!]!;
+  return n.id;
+}
 
 export interface FusedUpdate {
   /** The parameter (or state) leaf the products accumulate into. */
@@ -66,7 +75,7 @@ function updateTerms(g: Graph, f: Fusion, leaf: Node, u: Node): Pick<FusedUpdate
     const mine = only(n.id, parent) && shapeEq(n.shape, leaf.shape) && n.dtype === "f32";
     if (mine && n.op === "matmul") {
       const mm = n as Node<"matmul">;
-      const readsLeaf = n.inputs.some((i) => ["param", "state", "scan_arg"].includes(g.nodes[i]!.op));
+      const readsLeaf = n.inputs.some((i) => ["param", "state", "scan_arg"].includes(g.nodes[bufferOwner(g, i)]!.op));
       if (f.placement[n.id] === "buffer" && !(mm.attrs.transA && mm.attrs.transB) && !readsLeaf) {
         terms.push({ matmul: mm, alpha: -rate * sign });
         return;
