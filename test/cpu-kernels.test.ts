@@ -238,3 +238,38 @@ describe("layout moves on the WebAssembly path (compiler/emit/wasm/layout.ts)", 
     expect([...got]).toEqual([...want.data].map(Math.fround));
   });
 });
+
+describe("products that skip a data input's zeros (compiler/emit/wasm/sparse.ts)", () => {
+  const mem = createArena(8 << 20);
+  const K = createKernels(mem);
+  const f = new Float32Array(mem.buffer);
+  // Density 1/7 takes the skipping loop; a dense A goes to the dense kernel.
+  for (const t of ["nn", "tn"] as const) {
+    for (const [m, n, k] of [[1, 1, 1], [5, 13, 7], [20, 50, 300], [9, 17, 513]] as const) {
+      for (const [acc, alpha, every] of [[0, 1, 7], [1, -0.3, 7], [0, 1, 1], [1, 0.5, 1]] as const) {
+        it(`gemm_${t}_sx ${m}×${n}×${k}, ${every === 1 ? "dense" : "1 in 7 non-zero"}${acc ? ", accumulating" : ""}${alpha !== 1 ? `, α ${alpha}` : ""}`, () => {
+          const lda = (t === "tn" ? m : k) + 3, ldb = n + 5, ldc = n + 2;
+          const rowsA = t === "tn" ? k : m;
+          const A = 64, B = A + 4 * (rowsA * lda + 16), C = B + 4 * (k * ldb + 16);
+          for (let i = 0; i < rowsA * lda; i++) f[A / 4 + i] = i % every === 0 ? Math.fround(normal(7, m + k, 0, 0, i)) : 0;
+          for (let i = 0; i < k * ldb; i++) f[B / 4 + i] = Math.fround(normal(7, n + k, 1, 0, i));
+          for (let i = 0; i < m * ldc; i++) f[C / 4 + i] = 0.25;
+          K[`gemm_${t}_sx`](A, B, C, m, n, k, lda, ldb, ldc, acc, alpha);
+          for (let i = 0; i < m; i++) {
+            for (let j = 0; j < n; j++) {
+              let s = 0, mag = 0;
+              for (let p = 0; p < k; p++) {
+                const a = t === "tn" ? f[A / 4 + p * lda + i]! : f[A / 4 + i * lda + p]!;
+                s += a * f[B / 4 + p * ldb + j]!;
+                mag += Math.abs(a * f[B / 4 + p * ldb + j]!);
+              }
+              const want = Math.fround(alpha) * s + (acc ? 0.25 : 0);
+              expect(Math.abs(f[C / 4 + i * ldc + j]! - want), `C[${i},${j}]`).toBeLessThanOrEqual(1e-5 * (mag + 1));
+            }
+            expect(f[C / 4 + i * ldc + n]).toBe(0.25);
+          }
+        });
+      }
+    }
+  }
+});

@@ -64,6 +64,9 @@ export interface KernelCtx<P extends Prim> {
   readonly out: string;
   readonly ins: readonly string[];
   readonly inTypes: readonly TensorType[];
+  /** Whether each operand is a data input (pixels: mostly zeros, which a
+   * product may skip). Absent: none is. */
+  readonly dataInputs?: readonly boolean[];
   /** A fresh local identifier (unique in the emitted function). */
   fresh(base: string): string;
   /** A scratch buffer allocated once with the model (never inside a step). */

@@ -185,7 +185,7 @@ export class Model implements CompiledModel {
     f0_in_x.set(batch.x as Float32Array);
     // matmul %4 → [20, 500] — specs/da-nocorruption.yaml:21 (graph.y)
     {
-      this.k.gemm_nn(1613152, 16, 1573152, 20, 500, 784, 784, 500, 500, 0, 1); // f0_in_x @ p0_W → f0_t4
+      this.k.gemm_nn_sx(1613152, 16, 1573152, 20, 500, 784, 784, 500, 500, 0, 1); // f0_in_x @ p0_W → f0_t4
     }
 
     // sigmoid %7 → [20, 500] — specs/da-nocorruption.yaml:21 (graph.y)
@@ -252,7 +252,7 @@ export class Model implements CompiledModel {
 
     // sub %46 → [784, 500], fused with the products %36, %42 (compiler/emit/ts/update.ts) — specs/da-nocorruption.yaml:31 (phases[0].optimizer)
     this.k.gemm_tn(1966864, 1675872, 16, 784, 500, 20, 784, 500, 500, 1, -0.10000000149011612); // p0_W += -0.10000000149011612 · f0_t33 @ f0_t7
-    this.k.gemm_tn(1613152, 2072720, 16, 784, 500, 20, 784, 500, 500, 1, -0.10000000149011612); // p0_W += -0.10000000149011612 · f0_in_x @ f0_t40
+    this.k.gemm_tn_sx(1613152, 2072720, 16, 784, 500, 20, 784, 500, 500, 1, -0.10000000149011612); // p0_W += -0.10000000149011612 · f0_in_x @ f0_t40
     // sub %49 → [500] — specs/da-nocorruption.yaml:31 (phases[0].optimizer)
     this.w.f0_loop49(); // WebAssembly SIMD (loops.wat)
     // sub %52 → [784] — specs/da-nocorruption.yaml:31 (phases[0].optimizer)

@@ -408,7 +408,7 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %10 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
     {
-      this.k.gemm_nn(13408272, 16, 13368272, 10, 1000, 784, 784, 1000, 1000, 0, 1); // ev_in_x @ p0_W1 → ev_t10
+      this.k.gemm_nn_sx(13408272, 16, 13368272, 10, 1000, 784, 784, 1000, 1000, 0, 1); // ev_in_x @ p0_W1 → ev_t10
     }
 
     // sigmoid %13 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
@@ -640,7 +640,7 @@ export class Model implements CompiledModel {
     f0_in_x.set(batch.x as Float32Array);
     // matmul %5 → [10, 1000] — specs/dbn.yaml:44 (graph.cd1)
     {
-      this.k.gemm_nn(11239200, 16, 11199200, 10, 1000, 784, 784, 1000, 1000, 0, 1); // f0_in_x @ p0_W1 → f0_t5
+      this.k.gemm_nn_sx(11239200, 16, 11199200, 10, 1000, 784, 784, 1000, 1000, 0, 1); // f0_in_x @ p0_W1 → f0_t5
     }
 
     // sigmoid %9 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
@@ -718,7 +718,7 @@ export class Model implements CompiledModel {
 
     // sub %51 → [784, 1000], fused with the products %36, %43 (compiler/emit/ts/update.ts) — specs/dbn.yaml:71 (phases[0].optimizer)
     this.k.gemm_tn(11413280, 11484720, 16, 784, 1000, 10, 784, 1000, 1000, 1, -0.009999999776482582); // p0_W1 += -0.009999999776482582 · f0_t18 @ f0_t35
-    this.k.gemm_tn(11239200, 11524720, 16, 784, 1000, 10, 784, 1000, 1000, 1, -0.009999999776482582); // p0_W1 += -0.009999999776482582 · f0_in_x @ f0_t40
+    this.k.gemm_tn_sx(11239200, 11524720, 16, 784, 1000, 10, 784, 1000, 1000, 1, -0.009999999776482582); // p0_W1 += -0.009999999776482582 · f0_in_x @ f0_t40
     // sub %54 → [1000] — specs/dbn.yaml:71 (phases[0].optimizer)
     this.w.f0_loop54(); // WebAssembly SIMD (loops.wat)
     // sub %57 → [784] — specs/dbn.yaml:71 (phases[0].optimizer)
@@ -761,7 +761,7 @@ export class Model implements CompiledModel {
     f1_in_x.set(batch.x as Float32Array);
     // matmul %6 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
     {
-      this.k.gemm_nn(11683216, 16, 11643216, 10, 1000, 784, 784, 1000, 1000, 0, 1); // f1_in_x @ p0_W1 → f1_t6
+      this.k.gemm_nn_sx(11683216, 16, 11643216, 10, 1000, 784, 784, 1000, 1000, 0, 1); // f1_in_x @ p0_W1 → f1_t6
     }
 
     // sigmoid %9 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
@@ -891,7 +891,7 @@ export class Model implements CompiledModel {
     f2_in_x.set(batch.x as Float32Array);
     // matmul %8 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
     {
-      this.k.gemm_nn(12242656, 16, 12202656, 10, 1000, 784, 784, 1000, 1000, 0, 1); // f2_in_x @ p0_W1 → f2_t8
+      this.k.gemm_nn_sx(12242656, 16, 12202656, 10, 1000, 784, 784, 1000, 1000, 0, 1); // f2_in_x @ p0_W1 → f2_t8
     }
 
     // sigmoid %11 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
@@ -1037,7 +1037,7 @@ export class Model implements CompiledModel {
     f3_in_y.set(batch.y as Int32Array);
     // matmul %10 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
     {
-      this.k.gemm_nn(12882096, 16, 12842096, 10, 1000, 784, 784, 1000, 1000, 0, 1); // f3_in_x @ p0_W1 → f3_t10
+      this.k.gemm_nn_sx(12882096, 16, 12842096, 10, 1000, 784, 784, 1000, 1000, 0, 1); // f3_in_x @ p0_W1 → f3_t10
     }
 
     // sigmoid %13 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
@@ -1189,7 +1189,7 @@ export class Model implements CompiledModel {
     }
 
     // sub %77 → [784, 1000], fused with the products %74 (compiler/emit/ts/update.ts) — specs/dbn.yaml:89 (phases[3].optimizer)
-    this.k.gemm_tn(12882096, 13324272, 16, 784, 1000, 10, 784, 1000, 1000, 1, -0.10000000149011612); // p0_W1 += -0.10000000149011612 · f3_in_x @ f3_t72
+    this.k.gemm_tn_sx(12882096, 13324272, 16, 784, 1000, 10, 784, 1000, 1000, 1, -0.10000000149011612); // p0_W1 += -0.10000000149011612 · f3_in_x @ f3_t72
     // sub %80 → [1000] — specs/dbn.yaml:89 (phases[3].optimizer)
     this.w.f3_loop80(); // WebAssembly SIMD (loops.wat)
     // sub %83 → [1000, 1000], fused with the products %69 (compiler/emit/ts/update.ts) — specs/dbn.yaml:89 (phases[3].optimizer)

@@ -392,7 +392,7 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %8 → [100, 200] — specs/dnn.yaml:29 (graph.h1)
     {
-      this.k.gemm_nn(7270384, 16, 7190384, 100, 200, 784, 784, 200, 200, 0, 1); // ev_in_x @ p0_W1 → ev_t8
+      this.k.gemm_nn_sx(7270384, 16, 7190384, 100, 200, 784, 784, 200, 200, 0, 1); // ev_in_x @ p0_W1 → ev_t8
     }
 
     // maximum %12 → [100, 200] — specs/dnn.yaml:29 (graph.h1)

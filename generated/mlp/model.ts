@@ -204,7 +204,7 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %6 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
     {
-      this.k.gemm_nn(1860256, 16, 1820256, 20, 500, 784, 784, 500, 500, 0, 1); // ev_in_x @ p0_W1 → ev_t6
+      this.k.gemm_nn_sx(1860256, 16, 1820256, 20, 500, 784, 784, 500, 500, 0, 1); // ev_in_x @ p0_W1 → ev_t6
     }
 
     // tanh %9 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
@@ -350,7 +350,7 @@ export class Model implements CompiledModel {
     f0_in_y.set(batch.y as Int32Array);
     // matmul %6 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
     {
-      this.k.gemm_nn(1630064, 16, 1590064, 20, 500, 784, 784, 500, 500, 0, 1); // f0_in_x @ p0_W1 → f0_t6
+      this.k.gemm_nn_sx(1630064, 16, 1590064, 20, 500, 784, 784, 500, 500, 0, 1); // f0_in_x @ p0_W1 → f0_t6
     }
 
     // tanh %9 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
@@ -457,7 +457,7 @@ export class Model implements CompiledModel {
 
     // sub %66 → [784, 500], fused with the products %62 (compiler/emit/ts/update.ts) — specs/mlp.yaml:32 (phases[0].optimizer)
     this.w.f0_loop66(); // WebAssembly SIMD (loops.wat)
-    this.k.gemm_tn(1630064, 1778256, 16, 784, 500, 20, 784, 500, 500, 1, -0.009999999776482582); // p0_W1 += -0.009999999776482582 · f0_in_x @ f0_t60
+    this.k.gemm_tn_sx(1630064, 1778256, 16, 784, 500, 20, 784, 500, 500, 1, -0.009999999776482582); // p0_W1 += -0.009999999776482582 · f0_in_x @ f0_t60
     // sub %69 → [500] — specs/mlp.yaml:32 (phases[0].optimizer)
     this.w.f0_loop69(); // WebAssembly SIMD (loops.wat)
     // sub %72 → [500, 10], fused with the products %55 (compiler/emit/ts/update.ts) — specs/mlp.yaml:32 (phases[0].optimizer)

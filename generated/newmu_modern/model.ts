@@ -231,7 +231,7 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %5 → [128, 625] — specs/newmu-modern.yaml:20 (graph.h)
     {
-      this.k.gemm_nn(18542128, 16, 18222128, 128, 625, 784, 784, 625, 625, 0, 1); // ev_in_x @ p0_w_h → ev_t5
+      this.k.gemm_nn_sx(18542128, 16, 18222128, 128, 625, 784, 784, 625, 625, 0, 1); // ev_in_x @ p0_w_h → ev_t5
     }
 
     // maximum %7 → [128, 625] — specs/newmu-modern.yaml:20 (graph.h)

@@ -168,7 +168,7 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %4 → [128, 625] — specs/newmu-net.yaml:17 (graph.h)
     {
-      this.k.gemm_nn(4015648, 16, 3695648, 128, 625, 784, 784, 625, 625, 0, 1); // ev_in_x @ p0_w_h → ev_t4
+      this.k.gemm_nn_sx(4015648, 16, 3695648, 128, 625, 784, 784, 625, 625, 0, 1); // ev_in_x @ p0_w_h → ev_t4
     }
 
     // sigmoid %5 → [128, 625] — specs/newmu-net.yaml:17 (graph.h)
@@ -302,7 +302,7 @@ export class Model implements CompiledModel {
     f0_in_y.set(batch.y as Int32Array);
     // matmul %4 → [128, 625] — specs/newmu-net.yaml:17 (graph.h)
     {
-      this.k.gemm_nn(2305024, 16, 1985024, 128, 625, 784, 784, 625, 625, 0, 1); // f0_in_x @ p0_w_h → f0_t4
+      this.k.gemm_nn_sx(2305024, 16, 1985024, 128, 625, 784, 784, 625, 625, 0, 1); // f0_in_x @ p0_w_h → f0_t4
     }
 
     // sigmoid %5 → [128, 625] — specs/newmu-net.yaml:17 (graph.h)
@@ -380,7 +380,7 @@ export class Model implements CompiledModel {
     // mul %40 → [128, 625] — specs/newmu-net.yaml:17 (graph.h)
     this.w.f0_loop40(); // WebAssembly SIMD (loops.wat)
     // sub %44 → [784, 625], fused with the products %41 (compiler/emit/ts/update.ts) — specs/newmu-net.yaml:28 (phases[0].optimizer)
-    this.k.gemm_tn(2305024, 3375648, 16, 784, 625, 128, 784, 625, 625, 1, -0.05000000074505806); // p0_w_h += -0.05000000074505806 · f0_in_x @ f0_t40
+    this.k.gemm_tn_sx(2305024, 3375648, 16, 784, 625, 128, 784, 625, 625, 1, -0.05000000074505806); // p0_w_h += -0.05000000074505806 · f0_in_x @ f0_t40
     // sub %47 → [625, 10], fused with the products %36 (compiler/emit/ts/update.ts) — specs/newmu-net.yaml:28 (phases[0].optimizer)
     this.k.gemm_tn(2706432, 3050528, 1960016, 625, 10, 128, 625, 10, 10, 1, -0.05000000074505806); // p1_w_o += -0.05000000074505806 · f0_t5 @ f0_t34
     return f0_t24[0];

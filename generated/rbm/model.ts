@@ -207,7 +207,7 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %4 → [20, 500] — specs/rbm.yaml:46 (graph.v_recon)
     {
-      this.k.gemm_nn(4144352, 16, 4104352, 20, 500, 784, 784, 500, 500, 0, 1); // ev_in_x @ p0_W → ev_t4
+      this.k.gemm_nn_sx(4144352, 16, 4104352, 20, 500, 784, 784, 500, 500, 0, 1); // ev_in_x @ p0_W → ev_t4
     }
 
     // sigmoid %7 → [20, 500] — specs/rbm.yaml:46 (graph.v_recon)
@@ -312,7 +312,7 @@ export class Model implements CompiledModel {
     f0_in_x.set(batch.x as Float32Array);
     // matmul %6 → [20, 500] — specs/rbm.yaml:35 (graph.fe_data)
     {
-      this.k.gemm_nn(1653152, 16, 1613152, 20, 500, 784, 784, 500, 500, 0, 1); // f0_in_x @ p0_W → f0_t6
+      this.k.gemm_nn_sx(1653152, 16, 1613152, 20, 500, 784, 784, 500, 500, 0, 1); // f0_in_x @ p0_W → f0_t6
     }
 
     // scan %10: 15 steps — specs/rbm.yaml:26 (graph.chain)
@@ -478,7 +478,7 @@ export class Model implements CompiledModel {
 
     // sub %70 → [784, 500], fused with the products %54, %62 (compiler/emit/ts/update.ts) — specs/rbm.yaml:67 (phases[0].optimizer)
     this.k.gemm_tn(1755888, 3916496, 16, 784, 500, 20, 784, 500, 500, 1, -0.10000000149011612); // p0_W += -0.10000000149011612 · f0_s10_e1 @ f0_t53
-    this.k.gemm_tn(1653152, 3956496, 16, 784, 500, 20, 784, 500, 500, 1, -0.10000000149011612); // p0_W += -0.10000000149011612 · f0_in_x @ f0_t59
+    this.k.gemm_tn_sx(1653152, 3956496, 16, 784, 500, 20, 784, 500, 500, 1, -0.10000000149011612); // p0_W += -0.10000000149011612 · f0_in_x @ f0_t59
     // sub %73 → [500] — specs/rbm.yaml:67 (phases[0].optimizer)
     this.w.f0_loop73(); // WebAssembly SIMD (loops.wat)
     // sub %76 → [784] — specs/rbm.yaml:67 (phases[0].optimizer)

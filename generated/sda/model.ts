@@ -399,7 +399,7 @@ export class Model implements CompiledModel {
     const step = 0; // evaluation draws random numbers from counter 0
     // matmul %10 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
     {
-      this.k.gemm_nn(11438256, 16, 11434256, 1, 1000, 784, 784, 1000, 1000, 0, 1); // ev_in_x @ p0_W1 → ev_t10
+      this.k.gemm_nn_sx(11438256, 16, 11434256, 1, 1000, 784, 784, 1000, 1000, 0, 1); // ev_in_x @ p0_W1 → ev_t10
     }
 
     // sigmoid %13 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
@@ -730,7 +730,7 @@ export class Model implements CompiledModel {
     f1_in_x.set(batch.x as Float32Array);
     // matmul %6 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
     {
-      this.k.gemm_nn(11248320, 16, 11244320, 1, 1000, 784, 784, 1000, 1000, 0, 1); // f1_in_x @ p0_W1 → f1_t6
+      this.k.gemm_nn_sx(11248320, 16, 11244320, 1, 1000, 784, 784, 1000, 1000, 0, 1); // f1_in_x @ p0_W1 → f1_t6
     }
 
     // sigmoid %9 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
@@ -847,7 +847,7 @@ export class Model implements CompiledModel {
     f2_in_x.set(batch.x as Float32Array);
     // matmul %8 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
     {
-      this.k.gemm_nn(11307488, 16, 11303488, 1, 1000, 784, 784, 1000, 1000, 0, 1); // f2_in_x @ p0_W1 → f2_t8
+      this.k.gemm_nn_sx(11307488, 16, 11303488, 1, 1000, 784, 784, 1000, 1000, 0, 1); // f2_in_x @ p0_W1 → f2_t8
     }
 
     // sigmoid %11 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
@@ -983,7 +983,7 @@ export class Model implements CompiledModel {
     f3_in_y.set(batch.y as Int32Array);
     // matmul %10 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
     {
-      this.k.gemm_nn(11374656, 16, 11370656, 1, 1000, 784, 784, 1000, 1000, 0, 1); // f3_in_x @ p0_W1 → f3_t10
+      this.k.gemm_nn_sx(11374656, 16, 11370656, 1, 1000, 784, 784, 1000, 1000, 0, 1); // f3_in_x @ p0_W1 → f3_t10
     }
 
     // sigmoid %13 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
@@ -1140,7 +1140,7 @@ export class Model implements CompiledModel {
     }
 
     // sub %72 → [784, 1000], fused with the products %69 (compiler/emit/ts/update.ts) — specs/sda.yaml:74 (phases[3].optimizer)
-    this.k.gemm_tn(11374656, 11426256, 16, 784, 1000, 1, 784, 1000, 1000, 1, -0.10000000149011612); // p0_W1 += -0.10000000149011612 · f3_in_x @ f3_t67
+    this.k.gemm_tn_sx(11374656, 11426256, 16, 784, 1000, 1, 784, 1000, 1000, 1, -0.10000000149011612); // p0_W1 += -0.10000000149011612 · f3_in_x @ f3_t67
     // sub %75 → [1000] — specs/sda.yaml:74 (phases[3].optimizer)
     this.w.f3_loop75(); // WebAssembly SIMD (loops.wat)
     // sub %78 → [1000, 1000], fused with the products %64 (compiler/emit/ts/update.ts) — specs/sda.yaml:74 (phases[3].optimizer)

@@ -19,6 +19,10 @@ export interface Kernels {
   readonly gemm_tn: GemmKernel;
   /** C (+)= α·A·Bᵀ */
   readonly gemm_nt: GemmKernel;
+  /** gemm_nn / gemm_tn for a mostly-zero A (a data input): skips A's zeros
+   * when under 40 % are non-zero, else the dense kernel (compiler/emit/wasm/sparse.ts). */
+  readonly gemm_nn_sx: GemmKernel;
+  readonly gemm_tn_sx: GemmKernel;
   /** A block of a valid convolution's input taps, laid out as rows of a
    * matrix (compiler/emit/wasm/im2col.ts): (x, cols, C, H, W, kh, kw, Ho, Wo,
    * L, n0, nb, c0, cb). */
@@ -102,6 +106,6 @@ export function createKernels(memory: WebAssembly.Memory): Kernels {
   const mod = moduleOf(shared ? KERNELS_SHARED_WASM : KERNELS_WASM);
   const inst = new WebAssembly.Instance(mod, { env: { memory } });
   const e = inst.exports as unknown as Kernels;
-  const single: Kernels = { gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, im2col: e.im2col, col2im_add: e.col2im_add, max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks };
+  const single: Kernels = { gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, gemm_nn_sx: e.gemm_nn_sx, gemm_tn_sx: e.gemm_tn_sx, im2col: e.im2col, col2im_add: e.col2im_add, max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks };
   return (shared && twoThreadKernels(single, mod, memory)) || single;
 }

@@ -322,6 +322,7 @@ class Emitter {
       out,
       ins: n.inputs.map((a) => this.bufferOf(a)),
       inTypes: n.inputs.map((a) => this.g.nodes[a]!),
+      dataInputs: n.inputs.map((a) => this.g.nodes[a]!.op === "input"),
       fresh: (s) => this.fresh(s),
       scratch: (ctor, size) => this.field(`${this.prefix}w${n.id}_${this.counter++}`, ctor, size),
       addr: (b) => this.ctx.arena.addrs.get(b),
@@ -345,7 +346,7 @@ class Emitter {
         out,
         addr: (x) => this.ctx.arena.addrs.get(x),
         kernels: "this.k",
-      }, { accumulate: true, alpha });
+      }, { accumulate: true, alpha, sparseA: this.g.nodes[a]!.op === "input" });
       if (call === undefined) throw new Error(`fused update %${n.id}: product %${matmul.id} has no WebAssembly kernel form`);
       this.lines.push(call);
     }
