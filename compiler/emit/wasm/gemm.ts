@@ -34,6 +34,7 @@ import { col2imWat, im2colWat } from "./im2col.ts";
 import { maxPoolGradWat, maxPoolWat } from "./pool.ts";
 import { reverseBlocksWat, swap01Wat } from "./layout.ts";
 import { sparseGemmWat } from "./sparse.ts";
+import { gemmHeader } from "./wat.ts";
 
 const KC = 256;
 
@@ -43,9 +44,7 @@ function ind(level: number, lines: readonly string[]): string[] {
   return lines.map((l) => pad + l);
 }
 
-const PARAMS = ["a", "b", "c", "m", "n", "k", "lda", "ldb", "ldc", "acc"];
-const header = (name: string) =>
-  `(func $${name} (export "${name}") ${PARAMS.map((p) => `(param $${p} i32)`).join(" ")} (param $alpha f32)`;
+const header = gemmHeader;
 
 /** `(local.set $x (i32.add (local.get $x) (…)))` */
 const bump = (x: string, by: string) => `(local.set $${x} (i32.add (local.get $${x}) ${by}))`;

@@ -26,6 +26,9 @@ const takeScalar = (m: string, v: string) => set(m, `(select ${get(v)} ${get(m)}
 const takeVector = (m: string, v: string) =>
   set(m, `(v128.bitselect ${get(v)} ${get(m)} (v128.or (f32x4.gt ${get(v)} ${get(m)}) (f32x4.ne ${get(v)} ${get(v)})))`);
 
+/** Element index of window (p, i, j)'s first element: (p·H + i·ph)·W + j·pw. */
+const windowStart = add(mul(add(mul(get("p"), get("H")), mul(get("i"), get("ph"))), get("W")), mul(get("j"), get("pw")));
+
 // Lanes 0, 2, 4, 6 and 1, 3, 5, 7 of two f32x4 vectors, as byte shuffles.
 const EVENS = "0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27";
 const ODDS = "4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31";
@@ -43,7 +46,7 @@ export function maxPoolWat(): string[] {
   // Scalar windows from column j on (any ph, pw).
   const scalarFrom = (from: string) =>
     forLoop("j", get("Wo"), [
-      set("base", add(mul(add(mul(get("p"), get("H")), mul(get("i"), get("ph"))), get("W")), mul(get("j"), get("pw")))),
+      set("base", windowStart),
       set("m", `(f32.load ${add(get("x"), bytes(get("base")))})`),
       ...forLoop("a", get("ph"), forLoop("c", get("pw"), [
         set("v", `(f32.load ${add(get("x"), bytes(add(add(get("base"), mul(get("a"), get("W"))), get("c"))))})`),
@@ -95,7 +98,7 @@ export function maxPoolGradWat(): string[] {
   const scalarFrom = (from: string) =>
     forLoop("j", get("Wo"), [
       set("o", add(mul(add(mul(get("p"), get("Ho")), get("i")), get("Wo")), get("j"))),
-      set("base", add(mul(add(mul(get("p"), get("H")), mul(get("i"), get("ph"))), get("W")), mul(get("j"), get("pw")))),
+      set("base", windowStart),
       set("at", get("base")),
       set("m", `(f32.load ${add(get("x"), bytes(get("base")))})`),
       ...forLoop("a", get("ph"), forLoop("c", get("pw"), [

@@ -18,25 +18,22 @@
 // finite b; an Inf or NaN in B times a zero pixel is skipped, where the dense
 // kernel would propagate NaN — the next non-zero pixel propagates it anyway).
 
-import { add, c32, forLoop, get, mul, set } from "./wat.ts";
-
-const PARAMS = ["a", "b", "c", "m", "n", "k", "lda", "ldb", "ldc", "acc"];
+import { add, bytes, c32, forLoop, GEMM_PARAMS, gemmHeader, get, mul, set } from "./wat.ts";
 
 function sparseKernel(name: string, transA: boolean): string[] {
-  const params = `${PARAMS.map((p) => `(param $${p} i32)`).join(" ")} (param $alpha f32)`;
   const locals = [
     ...["i", "p", "j", "rowc", "rowb", "q", "e"].map((l) => `(local $${l} i32)`),
     "(local $av f32)",
     "(local $v v128)",
   ].join(" ");
   // A[i, p] (nn) or A[p, i] (tn), as f32.
-  const aAt = transA ? add(get("a"), `(i32.shl ${add(mul(get("p"), get("lda")), get("i"))} (i32.const 2))`) : add(get("a"), `(i32.shl ${add(mul(get("i"), get("lda")), get("p"))} (i32.const 2))`);
+  const aAt = transA ? add(get("a"), bytes(add(mul(get("p"), get("lda")), get("i")))) : add(get("a"), bytes(add(mul(get("i"), get("lda")), get("p"))));
   const row = [
     set("av", `(f32.load ${aAt})`),
     `(if (i32.reinterpret_f32 ${get("av")}) (then`,
     `  ${set("av", `(f32.mul ${get("alpha")} ${get("av")})`)}`,
     `  ${set("v", `(f32x4.splat ${get("av")})`)}`,
-    `  ${set("rowb", add(get("b"), `(i32.shl ${mul(get("p"), get("ldb"))} (i32.const 2))`))}`,
+    `  ${set("rowb", add(get("b"), bytes(mul(get("p"), get("ldb")))))}`,
     `  ${set("q", c32(0))}`,
     `  (block $vj_end (loop $vj_loop`,
     `    (br_if $vj_end (i32.gt_u ${add(get("q"), c32(16))} ${get("e")}))`,
@@ -57,16 +54,16 @@ function sparseKernel(name: string, transA: boolean): string[] {
     set("q", c32(0)),
     ...forLoop("i", get("m"), forLoop("p", get("k"), [set("q", add(get("q"), `(i32.ne (i32.reinterpret_f32 (f32.load ${aAt})) (i32.const 0))`))])),
     `(if (i32.ge_u (i32.mul ${get("q")} (i32.const 5)) (i32.shl ${mul(get("m"), get("k"))} (i32.const 1))) (then`,
-    `  (call $${name.replace("_sx", "")} ${PARAMS.map(get).join(" ")} ${get("alpha")})`,
+    `  (call $${name.replace("_sx", "")} ${GEMM_PARAMS.map(get).join(" ")} ${get("alpha")})`,
     `  (return)))`,
-    set("e", `(i32.shl ${get("n")} (i32.const 2))`),
+    set("e", bytes(get("n"))),
     ...forLoop("i", get("m"), [
-      set("rowc", add(get("c"), `(i32.shl ${mul(get("i"), get("ldc"))} (i32.const 2))`)),
+      set("rowc", add(get("c"), bytes(mul(get("i"), get("ldc"))))),
       `(if (i32.eqz ${get("acc")}) (then (memory.fill ${get("rowc")} (i32.const 0) ${get("e")})))`,
       ...forLoop("p", get("k"), row),
     ]),
   ];
-  return [`(func $${name} (export "${name}") ${params}`, `  ${locals}`, ...body.map((l) => `  ${l}`), `)`];
+  return [gemmHeader(name), `  ${locals}`, ...body.map((l) => `  ${l}`), `)`];
 }
 
 export function sparseGemmWat(): string[] {

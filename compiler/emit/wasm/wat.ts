@@ -22,3 +22,9 @@ export function forLoop(x: string, n: string, body: readonly string[], from = c3
     `  (br $${x}_loop)))`,
   ];
 }
+
+/** The matrix-product kernels' signature (gemm.ts, sparse.ts): i32 byte
+ * addresses, sizes, leading dimensions and the accumulate flag, then α. */
+export const GEMM_PARAMS = ["a", "b", "c", "m", "n", "k", "lda", "ldb", "ldc", "acc"] as const;
+export const gemmHeader = (name: string) =>
+  `(func $${name} (export "${name}") ${GEMM_PARAMS.map((p) => `(param $${p} i32)`).join(" ")} (param $alpha f32)`;
