@@ -6,7 +6,7 @@
 // and times repeats of whole training steps, reporting each event to the
 // parent as it happens, so that a measurement cut short still reports what
 // it finished.
-import type { CompiledModel } from "../runtime/model.ts";
+import type { CompiledModel } from "../runtime/compiled-model.ts";
 import { BatchIterator } from "../runtime/data/batcher.ts";
 import { loadDataset } from "../runtime/node/datasets.ts";
 import { initModel } from "../runtime/train/model-ops.ts";

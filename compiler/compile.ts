@@ -3,13 +3,13 @@
 // Same spec and compiler ⇒ byte-identical output (no timestamps, stable order).
 
 import { createHash } from "node:crypto";
-import { buildEval, buildSampler, buildTrainStep } from "./build/model.ts";
+import { buildEval, buildSampler, buildTrainStep } from "./graph/build-model.ts";
 import { emitModule } from "./emit/ts/module.ts";
 import { emitWebGpuModule, wgslListing } from "./emit/wgsl/module.ts";
 import type { Graph } from "./ir/types.ts";
 import { optimize } from "./passes/pipeline.ts";
-import type { InitSpec, LoadedSpec } from "./spec/types.ts";
-import type { ImageDesc, InitDesc, ModelDescription, ParamDesc, PhaseDesc } from "../runtime/model.ts";
+import type { InitSpec, LoadedSpec } from "./frontend/types.ts";
+import type { ImageDesc, InitDesc, ModelDescription, ParamDesc, PhaseDesc } from "../runtime/compiled-model.ts";
 
 export const COMPILER_VERSION = "0.1.0";
 

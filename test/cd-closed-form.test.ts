@@ -6,11 +6,11 @@
 
 import { describe, expect, it } from "vitest";
 import { grad } from "../compiler/autodiff/grad.ts";
-import { buildLoss } from "../compiler/build/model.ts";
+import { buildLoss } from "../compiler/graph/build-model.ts";
 import { Builder } from "../compiler/ir/builder.ts";
 import { interpret } from "../compiler/ir/interpret.ts";
 import { alloc, type Tensor } from "../compiler/ir/tensor.ts";
-import { loadSpec } from "../compiler/spec/load.ts";
+import { loadSpec } from "../compiler/frontend/load.ts";
 import { normal, uniform } from "../runtime/rng/philox.ts";
 
 const sig = (z: number) => 1 / (1 + Math.exp(-z));

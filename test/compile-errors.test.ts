@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { diagnosticsOf } from "../compiler/cli/report.ts";
 import { compileSpec } from "../compiler/compile.ts";
-import { loadSpecText } from "../compiler/spec/load.ts";
+import { loadSpecText } from "../compiler/frontend/load.ts";
 
 const logreg = readFileSync("specs/logreg.yaml", "utf8");
 const mlp = readFileSync("specs/mlp.yaml", "utf8");

@@ -5,10 +5,10 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkSpecGradients } from "../compiler/check/gradcheck.ts";
+import { checkSpecGradients } from "../compiler/gradcheck/gradcheck.ts";
 import { compileSpec } from "../compiler/compile.ts";
 import { printGraph } from "../compiler/ir/print.ts";
-import { loadSpec } from "../compiler/spec/load.ts";
+import { loadSpec } from "../compiler/frontend/load.ts";
 import { ROOT } from "../compiler/cli/files.ts";
 
 const realSpecs = readdirSync(join(ROOT, "specs")).filter((f) => f.endsWith(".yaml")).map((f) => `specs/${f}`);

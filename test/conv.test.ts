@@ -5,7 +5,7 @@
 // (whose harness also checks that every op with WGSL code is exercised).
 
 import { describe, expect, it } from "vitest";
-import { verifyOpGrad } from "../compiler/check/verify_grad.ts";
+import { verifyOpGrad } from "../compiler/gradcheck/verify-grad.ts";
 import { Builder } from "../compiler/ir/builder.ts";
 import { interpret } from "../compiler/ir/interpret.ts";
 import { alloc, fromArray, type Tensor } from "../compiler/ir/tensor.ts";

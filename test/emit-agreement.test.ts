@@ -12,8 +12,8 @@ import { ROOT } from "../compiler/cli/files.ts";
 import { compileSpec } from "../compiler/compile.ts";
 import { interpret } from "../compiler/ir/interpret.ts";
 import { fromArray, type Tensor } from "../compiler/ir/tensor.ts";
-import { loadSpecText } from "../compiler/spec/load.ts";
-import type { CompiledModel } from "../runtime/model.ts";
+import { loadSpecText } from "../compiler/frontend/load.ts";
+import type { CompiledModel } from "../runtime/compiled-model.ts";
 import { normal, uniform } from "../runtime/rng/philox.ts";
 
 const tmpDirs: string[] = [];

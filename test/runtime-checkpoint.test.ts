@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { ModelDescription } from "../runtime/model.ts";
+import type { ModelDescription } from "../runtime/compiled-model.ts";
 import { CheckpointError, decodeSafetensors, encodeSafetensors } from "../runtime/checkpoint/safetensors.ts";
 import type { StTensor } from "../runtime/checkpoint/safetensors.ts";
 import { decodeCheckpoint, decodeParams, encodeCheckpoint, encodeParams, STATE_KEY, STATE_VERSION } from "../runtime/checkpoint/state.ts";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { PNG } from "pngjs";
 import { describe, expect, it } from "vitest";
-import type { DataDesc, TensorDesc } from "../runtime/model.ts";
+import type { DataDesc, TensorDesc } from "../runtime/compiled-model.ts";
 import { BatchIterator, PaddedBatches } from "../runtime/data/batcher.ts";
 import { DataError, syntheticSplits } from "../runtime/data/dataset.ts";
 import type { Split } from "../runtime/data/dataset.ts";

@@ -1,7 +1,7 @@
 // The tutorial's early stopping, checked against sequences traced by hand
 // from logistic_sgd.py's loop.
 import { describe, expect, it } from "vitest";
-import type { EarlyStoppingDesc } from "../runtime/model.ts";
+import type { EarlyStoppingDesc } from "../runtime/compiled-model.ts";
 import { EarlyStopping, traceEarlyStopping, validationFrequency } from "../runtime/train/early-stopping.ts";
 
 const base: EarlyStoppingDesc = { patience: 10, patienceIncrease: 2, improvementThreshold: 0.995, validationFrequency: null };

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { imageFileName, renderImage } from "../runtime/image/images.ts";
 import { encodePng, readPngGray, rowsOf, scaleToUnitInterval, tiledSize, tileRasterImages, writePng } from "../runtime/image/png.ts";
-import type { ImageDesc, ModelDescription } from "../runtime/model.ts";
+import type { ImageDesc, ModelDescription } from "../runtime/compiled-model.ts";
 
 const dirs: string[] = [];
 afterAll(() => {

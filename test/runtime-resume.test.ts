@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Batch, CompiledModel, ModelDescription, PhaseDesc } from "../runtime/model.ts";
+import type { Batch, CompiledModel, ModelDescription, PhaseDesc } from "../runtime/compiled-model.ts";
 import { uniform } from "../runtime/rng/philox.ts";
 import { sliceSplit } from "../runtime/data/dataset.ts";
 import type { Splits } from "../runtime/data/dataset.ts";

@@ -6,10 +6,10 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
-import { CHECKS } from "../compiler/spec/checks/index.ts";
-import { type Diagnostic, SpecError, diagnosticFromLoc, formatDiagnostic } from "../compiler/spec/diagnostics.ts";
-import { SCHEMA, loadSpec, loadSpecText, scalarOffset } from "../compiler/spec/load.ts";
-import { choiceHelp, editDistance, suggest } from "../compiler/spec/suggest.ts";
+import { CHECKS } from "../compiler/frontend/checks/index.ts";
+import { type Diagnostic, SpecError, diagnosticFromLoc, formatDiagnostic } from "../compiler/frontend/diagnostics.ts";
+import { SCHEMA, loadSpec, loadSpecText, scalarOffset } from "../compiler/frontend/load.ts";
+import { choiceHelp, editDistance, suggest } from "../compiler/frontend/suggest.ts";
 
 const BAD = "test/specs/bad";
 

@@ -2,7 +2,7 @@
 // arity, integer literal arguments, free names, and errors with offsets.
 
 import { describe, expect, it } from "vitest";
-import { type Expr, ExprError, FUNCTIONS, exprStart, freeNames, intLiteralValue, parseExpr, showExpr } from "../compiler/spec/expr.ts";
+import { type Expr, ExprError, FUNCTIONS, exprStart, freeNames, intLiteralValue, parseExpr, showExpr } from "../compiler/frontend/parse-expr.ts";
 
 const show = (s: string) => showExpr(parseExpr(s));
 

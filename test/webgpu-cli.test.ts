@@ -1,6 +1,6 @@
 // --backend on the runtime's command line (runtime/node/main.ts).
 import { describe, expect, it, vi } from "vitest";
-import type { CompiledModel } from "../runtime/model.ts";
+import type { CompiledModel } from "../runtime/compiled-model.ts";
 import { parseArgs, parseBackend, runMain, UsageError } from "../runtime/node/main.ts";
 
 describe("--backend", () => {

@@ -10,7 +10,7 @@
 // failure naming the packages to install, not a skip.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PHILOX_WGSL } from "../compiler/emit/wgsl/philox.ts";
-import type { Batch, CompiledModel, ModelDescription } from "../runtime/model.ts";
+import type { Batch, CompiledModel, ModelDescription } from "../runtime/compiled-model.ts";
 import { acquireDevice } from "../runtime/node/webgpu.ts";
 import { uniform } from "../runtime/rng/philox.ts";
 import { syntheticSplits } from "../runtime/data/dataset.ts";

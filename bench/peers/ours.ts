@@ -1,7 +1,7 @@
 // The generated trainer (generated/<model>/model.ts, class Model) behind the
 // same interface as the peers: on the CPU (the emitted TypeScript and its
 // WebAssembly kernels) or on WebGPU (generated/<model>/webgpu.ts).
-import type { Batch, CompiledModel } from "../../runtime/model.ts";
+import type { Batch, CompiledModel } from "../../runtime/compiled-model.ts";
 import { acquireDevice } from "../../runtime/node/webgpu.ts";
 import { initModel } from "../../runtime/train/model-ops.ts";
 import { createGpuModel } from "../../runtime/webgpu/executor.ts";

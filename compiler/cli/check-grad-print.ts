@@ -1,5 +1,5 @@
 // Prints a gradient-check table; shared by dlt-compile and dlt-train.
-import type { GradCheckRow } from "../check/gradcheck.ts";
+import type { GradCheckRow } from "../gradcheck/gradcheck.ts";
 
 export function printGradCheck(rows: readonly GradCheckRow[]): boolean {
   for (const r of rows) {

@@ -4,7 +4,7 @@
 //   --dump-ir      print the optimised IR of every step and the eval graph
 //   --check-grad   finite-difference check of each phase's full gradient
 import { relative } from "node:path";
-import { checkSpecGradients } from "../check/gradcheck.ts";
+import { checkSpecGradients } from "../gradcheck/gradcheck.ts";
 import { compileSpec } from "../compile.ts";
 import { runtimeKernelFiles } from "../emit/wasm/assemble.ts";
 import { printGraph } from "../ir/print.ts";

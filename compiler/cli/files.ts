@@ -1,8 +1,8 @@
 // Where generated files live, and writing them atomically.
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { loadSpecText } from "../spec/load.ts";
-import type { LoadedSpec } from "../spec/types.ts";
+import { loadSpecText } from "../frontend/load.ts";
+import type { LoadedSpec } from "../frontend/types.ts";
 
 export const ROOT = resolve(new URL("../..", import.meta.url).pathname);
 

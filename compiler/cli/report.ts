@@ -4,7 +4,7 @@
 
 import { IRError } from "../ir/types.ts";
 import { SpecFileError } from "./files.ts";
-import { type Diagnostic, SpecError, diagnosticFromLoc, formatDiagnostic } from "../spec/diagnostics.ts";
+import { type Diagnostic, SpecError, diagnosticFromLoc, formatDiagnostic } from "../frontend/diagnostics.ts";
 
 export function diagnosticsOf(e: unknown, file: string): readonly Diagnostic[] | null {
   if (e instanceof SpecError) return e.diagnostics;

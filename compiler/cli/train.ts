@@ -3,10 +3,10 @@
 // generated model on the runtime's trainer.
 import { pathToFileURL } from "node:url";
 import { join } from "node:path";
-import { checkSpecGradients } from "../check/gradcheck.ts";
+import { checkSpecGradients } from "../gradcheck/gradcheck.ts";
 import { compileSpec } from "../compile.ts";
 
-import type { CompiledModel } from "../../runtime/model.ts";
+import type { CompiledModel } from "../../runtime/compiled-model.ts";
 import { parseBackend, runMain } from "../../runtime/node/main.ts";
 import { acquireDevice, NoGpuError } from "../../runtime/node/webgpu.ts";
 import { createGpuModel, GpuPlanError } from "../../runtime/webgpu/executor.ts";

@@ -6,7 +6,7 @@
 import type { Graph, Node } from "../ir/types.ts";
 import { shapeEq } from "../ir/types.ts";
 import { OPS } from "../ops/registry.ts";
-import { isSuffix } from "../ops/reduce_sum.ts";
+import { isSuffix } from "../ops/reduce-sum.ts";
 
 export type Placement =
   /** Computed inside its consumer's loop; no buffer. */

@@ -5,7 +5,7 @@
 import { alloc } from "../ir/tensor.ts";
 import { IRError, type Shape, fmtShape, strides } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
-import { reductionMap } from "./reduce_sum.ts";
+import { reductionMap } from "./reduce-sum.ts";
 import { remap } from "./wgsl.ts";
 
 /** Nested for-loops over `shape` (row-major); `body` gets the coordinate

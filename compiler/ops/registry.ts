@@ -23,13 +23,13 @@ import { sqrt } from "./sqrt.ts";
 import { compare } from "./compare.ts";
 import { select } from "./select.ts";
 import { cast } from "./cast.ts";
-import { stop_gradient } from "./stop_gradient.ts";
-import { reduce_sum } from "./reduce_sum.ts";
-import { reduce_max } from "./reduce_max.ts";
+import { stop_gradient } from "./stop-gradient.ts";
+import { reduce_sum } from "./reduce-sum.ts";
+import { reduce_max } from "./reduce-max.ts";
 import { argmax } from "./argmax.ts";
-import { one_hot } from "./one_hot.ts";
+import { one_hot } from "./one-hot.ts";
 import { gather } from "./gather.ts";
-import { scatter_add } from "./scatter_add.ts";
+import { scatter_add } from "./scatter-add.ts";
 import { broadcast } from "./broadcast.ts";
 import { reshape } from "./reshape.ts";
 import { transpose } from "./transpose.ts";
@@ -39,13 +39,13 @@ import { concat } from "./concat.ts";
 import { matmul } from "./matmul.ts";
 import { conv2d } from "./conv2d.ts";
 import { flip } from "./flip.ts";
-import { max_pool2d } from "./max_pool2d.ts";
-import { max_pool2d_grad } from "./max_pool2d_grad.ts";
-import { random_uniform } from "./random_uniform.ts";
-import { step_one_hot } from "./step_one_hot.ts";
-import { random_normal } from "./random_normal.ts";
+import { max_pool2d } from "./max-pool2d.ts";
+import { max_pool2d_grad } from "./max-pool2d-grad.ts";
+import { random_uniform } from "./random-uniform.ts";
+import { step_one_hot } from "./step-one-hot.ts";
+import { random_normal } from "./random-normal.ts";
 import { scan } from "./scan.ts";
-import { tuple_get } from "./tuple_get.ts";
+import { tuple_get } from "./tuple-get.ts";
 
 export const OPS: { readonly [P in Prim]: OpDef<P> } = {
   input,

@@ -8,7 +8,7 @@
 // so one atomic rename commits a consistent (position, params, best) triple:
 // two files could be torn apart by a crash between their renames.
 // best.safetensors is the exported best model (plain parameter names).
-import type { ModelDescription, ParamDesc } from "../model.ts";
+import type { ModelDescription, ParamDesc } from "../compiled-model.ts";
 import type { EarlyStoppingState } from "../train/early-stopping.ts";
 import { CheckpointError, decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
 import type { StTensor } from "./safetensors.ts";

@@ -10,7 +10,7 @@
 //
 // Evaluation covers every example: the last batch is padded with zero rows
 // and reports how many of its rows are real.
-import type { Batch, TensorDesc } from "../model.ts";
+import type { Batch, TensorDesc } from "../compiled-model.ts";
 import { shuffle } from "../rng/philox.ts";
 import { DataError, sizeOf } from "./dataset.ts";
 import type { Split } from "./dataset.ts";

@@ -2,7 +2,7 @@
 // pools into train/valid/test splits, converting pixel bytes to floats, and
 // synthetic data. Nothing here touches the file system, so the browser
 // trainer can reuse it with bytes it fetched itself.
-import type { DataDesc, TensorDesc } from "../model.ts";
+import type { DataDesc, TensorDesc } from "../compiled-model.ts";
 import { normal, shuffle, uniform } from "../rng/philox.ts";
 import { EMBEDDED_MNIST_SALT, EMBEDDED_MNIST_SEED, SALT_SYNTHETIC } from "../salts.ts";
 

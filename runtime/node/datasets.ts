@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { PNG } from "pngjs";
-import type { DataDesc, TensorDesc } from "../model.ts";
+import type { DataDesc, TensorDesc } from "../compiled-model.ts";
 import { bytesToFloats, DataError, embeddedSplits, interleaveDigits, noisyLineSplits, splitPools, syntheticSplits } from "../data/dataset.ts";
 import type { Split, Splits, SyntheticSizes } from "../data/dataset.ts";
 import { idxLabels, parseDigitFile, parseIdx, PNG_BATCH_ROWS, PNG_BATCH_WIDTH, pngBatchPixels } from "../data/formats.ts";

@@ -5,7 +5,7 @@
 // stderr and a summary on stdout, and turns the runtime's user-facing errors
 // into one clear line and exit status 1.
 import { join } from "node:path";
-import type { CompiledModel } from "../model.ts";
+import type { CompiledModel } from "../compiled-model.ts";
 import { runSamplers } from "../train/samplers.ts";
 import { writePng } from "../image/png.ts";
 import { DataError } from "../data/dataset.ts";

@@ -3,7 +3,7 @@
 // best.safetensors, metrics.jsonl), and `train` bound to such a directory.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync, appendFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { CompiledModel } from "../model.ts";
+import type { CompiledModel } from "../compiled-model.ts";
 import type { Splits } from "../data/dataset.ts";
 import { runTraining } from "../train/trainer.ts";
 import { encodePng } from "../image/png.ts";

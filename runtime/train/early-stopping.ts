@@ -15,7 +15,7 @@
 // `iter` is the 0-based minibatch counter within the phase. The trainer owns
 // the side effects (snapshotting parameters, computing the test score); this
 // class only decides.
-import type { EarlyStoppingDesc } from "../model.ts";
+import type { EarlyStoppingDesc } from "../compiled-model.ts";
 
 export interface EarlyStoppingState {
   /** Current patience in minibatch iterations (grows on significant gains). */

@@ -1,7 +1,7 @@
 // Operations on a CompiledModel's buffers that the trainer needs: parameter
 // initialisation from the description, copying parameter sets (best-model
 // snapshots, checkpoint restore) and evaluating metrics over a whole split.
-import type { CompiledModel, InitDesc, ModelDescription, ParamDesc } from "../model.ts";
+import type { CompiledModel, InitDesc, ModelDescription, ParamDesc } from "../compiled-model.ts";
 import { normal, uniform } from "../rng/philox.ts";
 import { SALT_PARAM_INIT, SALT_STATE_INIT } from "../salts.ts";
 import { PaddedBatches } from "../data/batcher.ts";

@@ -4,7 +4,7 @@
 // the rows are tiled as the tutorial's samples.png. Pure: the caller writes
 // the image (runtime/image/png.ts in Node).
 import type { Split } from "../data/dataset.ts";
-import type { CompiledModel, SamplerDesc } from "../model.ts";
+import type { CompiledModel, SamplerDesc } from "../compiled-model.ts";
 import { tileRasterImages, type TiledImage } from "../image/tile.ts";
 
 export interface SampleImage {

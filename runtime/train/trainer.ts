@@ -13,7 +13,7 @@
 //
 // This module is storage-agnostic (a RunStore); runtime/node/run.ts binds
 // it to a directory.
-import type { CompiledModel, ImageWhen } from "../model.ts";
+import type { CompiledModel, ImageWhen } from "../compiled-model.ts";
 import type { Splits } from "../data/dataset.ts";
 import { BatchIterator } from "../data/batcher.ts";
 import { CheckpointError } from "../checkpoint/safetensors.ts";

@@ -14,7 +14,7 @@
 // `download()` (the trainer calls it before checkpoints and best-model
 // snapshots) and reach the device only through `upload()` (after init,
 // resume and best-model restores).
-import type { Batch, CompiledModel, ModelDescription } from "../model.ts";
+import type { Batch, CompiledModel, ModelDescription } from "../compiled-model.ts";
 import type { GpuBufferDesc, GpuCommand, GpuPlan, GpuProgram } from "./plan.ts";
 import { byteSize, checkPlan, GpuPlanError, programBuffers } from "./validate.ts";
 

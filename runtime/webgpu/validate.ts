@@ -3,7 +3,7 @@
 // writable bindings, parameter/state buffers against the model description,
 // and the outputs each program must have. Errors name the kernel and what to
 // change; nothing here touches the GPU.
-import type { ModelDescription } from "../model.ts";
+import type { ModelDescription } from "../compiled-model.ts";
 import type { GpuBufferDesc, GpuPlan, GpuProgram } from "./plan.ts";
 
 /** A plan the device cannot run, or that is inconsistent with the model. */

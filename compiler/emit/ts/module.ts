@@ -5,7 +5,7 @@
 
 import { IndentationText, Project, QuoteKind, Scope } from "ts-morph";
 import type { Graph, Node } from "../../ir/types.ts";
-import type { ModelDescription } from "../../../runtime/model.ts";
+import type { ModelDescription } from "../../../runtime/compiled-model.ts";
 import { Arena, type BufferDecl, emitGraph, type FunctionContext } from "./function.ts";
 import type { Fusion } from "../../lower/fusion.ts";
 import { assemble, base64Lines } from "../wasm/assemble.ts";
@@ -57,7 +57,7 @@ export interface EmittedModule {
 export function emitModule(m: ModuleInput): EmittedModule {
   const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Double } });
   const sf = project.createSourceFile("model.ts", "", { overwrite: true });
-  sf.addImportDeclaration({ isTypeOnly: true, moduleSpecifier: "../../runtime/model.ts", namedImports: ["Batch", "CompiledModel", "ModelDescription"] });
+  sf.addImportDeclaration({ isTypeOnly: true, moduleSpecifier: "../../runtime/compiled-model.ts", namedImports: ["Batch", "CompiledModel", "ModelDescription"] });
   sf.addImportDeclaration({ moduleSpecifier: "../../runtime/cpu/kernels.ts", namedImports: ["createArena", "createKernels", "instantiateLoops", "type Kernels", "precompileModules"] });
   sf.addImportDeclaration({ moduleSpecifier: "../../runtime/rng/philox.ts", namespaceImport: "rng" });
   sf.addVariableStatement({

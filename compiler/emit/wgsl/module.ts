@@ -7,7 +7,7 @@ import { Project } from "ts-morph";
 import type { Graph } from "../../ir/types.ts";
 import type { GpuPlan } from "../../../runtime/webgpu/plan.ts";
 import { literal } from "../ts/module.ts";
-import { GpuPlanner } from "./plan.ts";
+import { GpuPlanner } from "./planner.ts";
 
 export interface WebGpuModuleInput {
   readonly steps: readonly Graph[];

@@ -1,10 +1,10 @@
-// Lowers an expression AST (compiler/spec/expr.ts) to IR through the library.
+// Lowers an expression AST (compiler/frontend/parse-expr.ts) to IR through the library.
 // Names resolve through a scope function; every node gets the location of the
 // sub-expression it comes from.
 
 import type { Builder } from "../ir/builder.ts";
 import { IRError, type SpecLoc } from "../ir/types.ts";
-import type { Expr } from "../spec/expr.ts";
+import type { Expr } from "../frontend/parse-expr.ts";
 import * as lib from "./library.ts";
 
 export interface ExprEnv {

@@ -16,7 +16,7 @@
 // (see floorDiv), so the counter in f32 is exact up to 2²⁴ steps.
 
 import type { Builder } from "../ir/builder.ts";
-import type { OptimizerSpec, ScheduleSpec } from "../spec/types.ts";
+import type { OptimizerSpec, ScheduleSpec } from "../frontend/types.ts";
 import type { StateTensor } from "./optimizers.ts";
 
 /** The options every optimizer takes (schedule, weight decay). */

@@ -14,7 +14,7 @@
 import { alloc } from "../ir/tensor.ts";
 import { IRError, fmtShape, shapeEq } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
-import { pooledShape } from "./max_pool2d.ts";
+import { pooledShape } from "./max-pool2d.ts";
 
 export const max_pool2d_grad = defineOp({
   name: "max_pool2d_grad",

@@ -3,7 +3,7 @@
 // they consume the derived gradient node.
 
 import type { Builder } from "../ir/builder.ts";
-import type { OptimizerSpec } from "../spec/types.ts";
+import type { OptimizerSpec } from "../frontend/types.ts";
 import { commonOptions } from "./schedules.ts";
 
 export interface StateTensor {
@@ -25,7 +25,7 @@ export interface Update {
 }
 
 /** `rate`: the learning rate of this step as a scalar node (a schedule,
- * compiler/build/schedules.ts); default the optimizer's constant `lr`. */
+ * compiler/graph/schedules.ts); default the optimizer's constant `lr`. */
 export function applyOptimizer(b: Builder, opt: OptimizerSpec, name: string, p: number, g: number, phase: string, rate?: number): Update {
   const k = (v: number) => b.scalarLike(v, p);
   // Built where it is used, so that constant-rate graphs keep their node order.

@@ -2,7 +2,7 @@
 import { alloc } from "../ir/tensor.ts";
 import { type DType, numel, strides } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
-import { expandReduced, keptShape, reducedShape, reductionMap } from "./reduce_sum.ts";
+import { expandReduced, keptShape, reducedShape, reductionMap } from "./reduce-sum.ts";
 import { f32Lit, isNan, lit, reductionLoops } from "./wgsl.ts";
 
 /** The identity of max in a buffer of this dtype: -Infinity would store as 0

@@ -5,7 +5,7 @@
 // index.ts puts them in the order they run.
 
 import { type Diagnostic, displayPath, type RelatedLocation, tokenSpan } from "../diagnostics.ts";
-import { type Expr, ExprError, freeNames, parseExpr } from "../expr.ts";
+import { type Expr, ExprError, freeNames, parseExpr } from "../parse-expr.ts";
 import type { GraphEntry, LoadedSpec, Path, ScanNode, Spec } from "../types.ts";
 
 /** What the checks see of a loaded spec (warnings are what they produce). */

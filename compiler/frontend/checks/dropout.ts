@@ -3,7 +3,7 @@
 // kept units by 1 − p and evaluation graphs leave dropout out.
 
 import type { Diagnostic } from "../diagnostics.ts";
-import type { Expr } from "../expr.ts";
+import type { Expr } from "../parse-expr.ts";
 import type { SpecCheck } from "./context.ts";
 
 function calls(e: Expr, fn: string, out: Extract<Expr, { kind: "call" }>[] = []): Extract<Expr, { kind: "call" }>[] {

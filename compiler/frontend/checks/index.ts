@@ -8,7 +8,7 @@ import { type Diagnostic, sortDiagnostics } from "../diagnostics.ts";
 import { type CheckedSpec, createContext, type SpecCheck } from "./context.ts";
 import { classesOnFloat, definedTwice, uniformRange } from "./declarations.ts";
 import { dropoutRate } from "./dropout.ts";
-import { cycles, unusedEntry, unusedParam } from "./graph.ts";
+import { cycles, unusedEntry, unusedParam } from "./cycles-unused.ts";
 import { imageFileClash, imageShape, imageTensor } from "./images.ts";
 import { exprCheck, unknownTensor } from "./references.ts";
 import { carryNotUpdated, scanBinding, scanLength } from "./scans.ts";

@@ -3,7 +3,7 @@
 // that nothing defines (E010), with a hint at what the writer may have meant.
 
 import type { Diagnostic } from "../diagnostics.ts";
-import { FUNCTIONS } from "../expr.ts";
+import { FUNCTIONS } from "../parse-expr.ts";
 import { didYouMean } from "../suggest.ts";
 import { type CheckContext, type CheckedSpec, refAt, type SpecCheck } from "./context.ts";
 

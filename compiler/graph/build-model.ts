@@ -8,9 +8,9 @@ import { Builder } from "../ir/builder.ts";
 import { type DType, type Graph, IRError, type SpecLoc } from "../ir/types.ts";
 import { buildScan } from "../ops/scan.ts";
 import { optimize } from "../passes/pipeline.ts";
-import { parseExpr } from "../spec/expr.ts";
-import type { GraphEntry, LoadedSpec, LossTerms, MetricSpec, Path, ScanNode } from "../spec/types.ts";
-import { type ExprEnv, lowerExpr } from "./expr.ts";
+import { parseExpr } from "../frontend/parse-expr.ts";
+import type { GraphEntry, LoadedSpec, LossTerms, MetricSpec, Path, ScanNode } from "../frontend/types.ts";
+import { type ExprEnv, lowerExpr } from "./build-expr.ts";
 import * as lib from "./library.ts";
 import { applyOptimizer, type StateTensor } from "./optimizers.ts";
 import { commonOptions, decayWeights, needsCounter, phaseCounter, scheduledRate } from "./schedules.ts";
@@ -319,7 +319,7 @@ export function buildTrainStep(ls: LoadedSpec, p: number, opts: BuildOptions): S
   const state: StateTensor[] = [];
   // The learning rate of this step: a schedule reads the phase's step
   // counter (state, advanced by the step); a constant rate is left to the
-  // optimizer (compiler/build/schedules.ts).
+  // optimizer (compiler/graph/schedules.ts).
   const common = commonOptions(phase.optimizer);
   let rate: number | undefined;
   if (needsCounter(common.schedule) || common.weightDecay > 0) {

@@ -5,13 +5,13 @@
 // shapes; parameters are small random values (a zero init would hide errors).
 
 import { grad } from "../autodiff/grad.ts";
-import { buildLoss } from "../build/model.ts";
+import { buildLoss } from "../graph/build-model.ts";
 import { Builder } from "../ir/builder.ts";
 import { interpret } from "../ir/interpret.ts";
 import { alloc, type Tensor } from "../ir/tensor.ts";
 import { numel } from "../ir/types.ts";
 import { optimize } from "../passes/pipeline.ts";
-import type { LoadedSpec } from "../spec/types.ts";
+import type { LoadedSpec } from "../frontend/types.ts";
 import { normal, uniform } from "../../runtime/rng/philox.ts";
 
 export interface GradCheckRow {

@@ -82,7 +82,7 @@ export type MetricSpec =
 export type SchedulePer = "epoch" | "step";
 
 /** A learning-rate schedule; the rate is computed inside the training step
- * from the phase's step counter (compiler/build/schedules.ts). */
+ * from the phase's step counter (compiler/graph/schedules.ts). */
 export type ScheduleSpec =
   | "constant"
   | { readonly exponential: { readonly decay: number; readonly per?: SchedulePer } }
