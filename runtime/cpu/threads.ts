@@ -30,14 +30,15 @@ const MIN_DEPTH = 192;
 const NAMES = ["gemm_nn", "gemm_tn", "gemm_nt"] as const;
 
 /** How long the helper thread keeps polling for the next product before it
- * sleeps (it spins on its own core, as OpenMP runtimes do by default). */
+ * sleeps (it spins on its own core, as OpenMP runtimes do by default).
+ * Interpolated into HELPER_SOURCE: the worker cannot import it. */
 const SPIN_MS = 20;
 
 // The helper's code: plain JavaScript with no imports, so it runs as an
 // eval'd worker in Node and from a Blob URL in browsers. Fixed text: nothing
-// from a spec or a user reaches it.
+// from a spec or a user reaches it (SPIN_MS is the constant above).
 const HELPER_SOURCE = `
-const SPIN_MS = 20;
+const SPIN_MS = ${SPIN_MS};
 function start(d) {
   const inst = new WebAssembly.Instance(d.module, { env: { memory: d.memory } });
   const fns = [inst.exports.gemm_nn, inst.exports.gemm_tn, inst.exports.gemm_nt];
