@@ -206,7 +206,6 @@ export async function runMain(model: CompiledModel, argv: readonly string[]): Pr
       phaseEpochs: args.phaseEpochs,
       maxSteps: args.maxSteps,
       log,
-      checkpointEvery: "epoch",
       shouldStop: () => stopRequested,
     });
     printSummary(summary, outDir);

@@ -116,8 +116,6 @@ export interface TrainOptions {
   /** Stops (with a checkpoint) once this many global steps are done. */
   readonly maxSteps?: number;
   readonly log?: Logger;
-  /** Checkpoint cadence; only per epoch (plus phase ends, stops and the end). */
-  readonly checkpointEvery?: "epoch";
   /** Polled before every step; true stops with a checkpoint (Ctrl-C). */
   readonly shouldStop?: () => boolean;
   /** Millisecond clock (injectable for tests). */
