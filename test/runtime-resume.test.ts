@@ -14,7 +14,7 @@ import type { Splits } from "../runtime/data/dataset.ts";
 import { decodeCheckpoint, decodeParams } from "../runtime/checkpoint/state.ts";
 import { loadDataset } from "../runtime/node/datasets.ts";
 import { train } from "../runtime/node/run.ts";
-import { TrainingError } from "../runtime/train/trainer.ts";
+import { TrainingError } from "../runtime/train/training-error.ts";
 
 const D = 784;
 const K = 10;

@@ -16,7 +16,8 @@ import { sliceSplit, syntheticSplits } from "../runtime/data/dataset.ts";
 import type { CompiledModel } from "../runtime/compiled-model.ts";
 import { loadDataset } from "../runtime/node/datasets.ts";
 import { silentLogger } from "../runtime/progress.ts";
-import { MemoryRunStore, runTraining } from "../runtime/train/trainer.ts";
+import { MemoryRunStore } from "../runtime/train/run-store.ts";
+import { runTraining } from "../runtime/train/trainer.ts";
 import { runSamplers, type SampleImage } from "../runtime/train/samplers.ts";
 
 let embedded: Splits;

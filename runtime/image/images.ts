@@ -1,6 +1,6 @@
 // The images of a model description (`images:` in the spec): which file each
 // one goes to and its pixels, from the current parameter or state values.
-// Pure; the trainer encodes and stores the result (runtime/train/trainer.ts).
+// Pure; snapshots.ts encodes and stores the result during training.
 import type { ImageDesc, ModelDescription } from "../compiled-model.ts";
 import { rowsOf, tileRasterImages } from "./tile.ts";
 import type { TiledImage } from "./tile.ts";

@@ -11,7 +11,7 @@ import { writePng } from "../image/png.ts";
 import { DataError } from "../data/dataset.ts";
 import { CheckpointError } from "../checkpoint/safetensors.ts";
 import { ProgressLogger } from "../progress.ts";
-import { TrainingError } from "../train/trainer.ts";
+import { TrainingError } from "../train/training-error.ts";
 import type { TrainSummary } from "../train/trainer.ts";
 import { loadDataset } from "./datasets.ts";
 import { train } from "./run.ts";

@@ -6,8 +6,9 @@ import { dirname, join } from "node:path";
 import type { CompiledModel } from "../compiled-model.ts";
 import type { Splits } from "../data/dataset.ts";
 import { runTraining } from "../train/trainer.ts";
+import type { TrainOptions, TrainSummary } from "../train/trainer.ts";
+import type { RunStore } from "../train/run-store.ts";
 import { encodePng } from "../image/png.ts";
-import type { RunStore, TrainOptions, TrainSummary } from "../train/trainer.ts";
 
 export interface AtomicWriteOptions {
   /** Bytes per write call (default 4 MiB). */
