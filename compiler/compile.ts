@@ -5,7 +5,9 @@
 import { createHash } from "node:crypto";
 import { buildEval, buildSampler, buildTrainStep } from "./graph/build-model.ts";
 import { emitModule } from "./emit/ts/module.ts";
-import { emitWebGpuModule, wgslListing } from "./emit/wgsl/module.ts";
+import { emitWebGpuModule } from "./emit/wgsl/module.ts";
+import { lowerModel } from "./lower/lower.ts";
+import type { Program } from "./lower/program.ts";
 import type { Graph } from "./ir/types.ts";
 import { optimize } from "./passes/pipeline.ts";
 import type { InitSpec, LoadedSpec } from "./frontend/types.ts";
@@ -18,6 +20,8 @@ export interface Compiled {
   readonly desc: ModelDescription;
   readonly steps: Graph[];
   readonly evalGraph: Graph;
+  /** What every back end renders (compiler/lower/). */
+  readonly program: Program;
   /** Relative file name → contents, for generated/<name>/. */
   readonly files: Map<string, string>;
 }
@@ -140,15 +144,15 @@ export function compileSpec(ls: LoadedSpec): Compiled {
     "",
   ].join("\n");
   const files = new Map<string, string>();
-  const cpu = emitModule({ desc, steps, evalGraph, samplers, header });
+  const program = lowerModel({ steps, stepNames: s.phases.map((p) => p.name), evalGraph, samplers });
+  const cpu = emitModule({ desc, program, header });
   files.set("model.ts", cpu.model);
   if (cpu.loops) {
     files.set("loops.wat", cpu.loops.wat);
     files.set("loops-wasm.ts", cpu.loops.ts);
   }
-  const gpu = emitWebGpuModule({ steps, evalGraph, header });
+  const gpu = emitWebGpuModule({ program, header });
   files.set("webgpu.ts", gpu.text);
-  files.set("kernels.wgsl", wgslListing(gpu.plan, header));
   files.set(
     "train.ts",
     [
@@ -161,5 +165,5 @@ export function compileSpec(ls: LoadedSpec): Compiled {
       "",
     ].join("\n"),
   );
-  return { name: s.model, desc, steps, evalGraph, files };
+  return { name: s.model, desc, steps, evalGraph, program, files };
 }

@@ -1,11 +1,11 @@
 // Which in-place updates become accumulating matrix products
-// (compiler/emit/ts/update.ts). Numerical agreement of the fused code with the
+// (compiler/lower/fused-update.ts). Numerical agreement of the fused code with the
 // reference evaluator is in emit-agreement.test.ts (logreg, the tied-weight
 // dA and the RBMs fuse); here, the cases that must NOT fuse.
 import { describe, expect, it } from "vitest";
 import { Builder } from "../compiler/ir/builder.ts";
 import { analyzeFusion } from "../compiler/lower/fusion.ts";
-import { findFusedUpdates } from "../compiler/emit/ts/update.ts";
+import { findFusedUpdates } from "../compiler/lower/fused-update.ts";
 import type { Node } from "../compiler/ir/types.ts";
 
 /** W[4,3] ← W − 0.1·(build(b, x, g)), x: [2,4], g: [2,3]; returns the fused updates. */

@@ -5,7 +5,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { compileSpec } from "../compiler/compile.ts";
-import { DEFAULT_LIMITS } from "../compiler/emit/wgsl/planner.ts";
+import { DEFAULT_LIMITS } from "../compiler/emit/wgsl/render.ts";
 import { planWebGpu } from "../compiler/emit/wgsl/module.ts";
 import { loadSpecText } from "../compiler/frontend/load.ts";
 import { acquireDevice } from "../runtime/node/webgpu.ts";

@@ -28,7 +28,9 @@ export function vjpGraph(b: Builder, seeds: ReadonlyArray<readonly [number, numb
     if (!live[id]) continue;
     const node = g.nodes[id]!;
     const saved = b.loc;
-    b.loc = node.loc;
+    // What the rule builds is part of the gradient of this node's spec line
+    // (generated code marks it so); its value names are not this node's.
+    b.loc = node.loc && { file: node.loc.file, line: node.loc.line, col: node.loc.col, ...(node.loc.what ? { what: node.loc.what } : {}), grad: true };
     if (node.op === "tuple_get") {
       const c = ct.get(id);
       if (c !== undefined) {

@@ -77,7 +77,7 @@ export class ModelBuilder {
     const saved = this.b.loc;
     const loc = this.loc(["graph", name], `graph.${name}`);
     this.b.loc = loc;
-    const id = this.entry(name, entry, loc);
+    const id = nameValue(this.b, this.entry(name, entry, loc), name);
     this.b.loc = saved;
     this.building.delete(name);
     this.named.set(name, id);
@@ -342,6 +342,7 @@ export function buildTrainStep(ls: LoadedSpec, p: number, opts: BuildOptions): S
       continue;
     }
     trained.push(n);
+    nameValue(b, g, `grad_${n}`);
     b.loc = mb.loc(["phases", p, "optimizer"], `phases[${p}].optimizer`);
     const upd = applyOptimizer(b, phase.optimizer, n, params.get(n)!, g, phase.name, rate);
     b.graph.outputs.set(`param:${n}`, rate === undefined ? upd.param : decayWeights(b, upd.param, params.get(n)!, rate, common.weightDecay));
@@ -391,4 +392,13 @@ export function buildSampler(ls: LoadedSpec, name: string, dtype: "f32" | "f64")
   mb.b.graph.outputs.set("next", next);
   mb.b.graph.outputs.set("show", show);
   return mb.b.graph;
+}
+
+/** Records the spec's name for the value of node `id` (its buffer in
+ * generated code is called so). Leaves keep their own names, and a node that
+ * already has one keeps the first (an entry that merely renames another). */
+function nameValue(b: Builder, id: number, name: string): number {
+  const n = b.graph.nodes[id]!;
+  if (n.loc && !n.loc.name && !["input", "param", "state", "const", "scan_arg"].includes(n.op)) b.graph.nodes[id] = { ...n, loc: { ...n.loc, name } };
+  return id;
 }

@@ -19,6 +19,12 @@ export interface SpecLoc {
   readonly col: number;
   /** A short description, e.g. `model.h` or `losses.nll`. */
   readonly what?: string;
+  /** Set on nodes the differentiator built: they compute part of the
+   * gradient flowing back through this spec line. */
+  readonly grad?: boolean;
+  /** The spec's name for the value this node computes (a graph entry's
+   * result, `grad_W1`); generated code names its buffer after it. */
+  readonly name?: string;
 }
 
 export interface TensorType {

@@ -16,8 +16,8 @@
   (func $sigmoid4 (param $x v128) (result v128)
     (f32x4.div (f32x4.splat (f32.const 1)) (f32x4.add (f32x4.splat (f32.const 1)) (call $exp4 (f32x4.neg (local.get $x)))))
   )
-  ;; sigmoid %12  [20, 500]
-  (func $f0_loop12 (export "f0_loop12") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/da.yaml:24 y  fused: add
+  (func $step0_y (export "step0_y") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1738592) (i32.mul (local.get $row) (i32.const 2000))))
@@ -37,8 +37,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; sigmoid %16  [20, 784]
-  (func $f0_loop16 (export "f0_loop16") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/da.yaml:25 z  fused: add
+  (func $step0_z (export "step0_z") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1841312) (i32.mul (local.get $row) (i32.const 3136))))
@@ -58,12 +58,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; sub %20  [20, 784]
-  (func $f0_loop20 (export "f0_loop20") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/da.yaml:30 losses.reconstruction.cross_entropy
+  (func $step0_reconstruction_cross_entropy_sub (export "step0_reconstruction_cross_entropy_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1904032) (i32.mul (local.get $row) (i32.const 62720))))
-      (local.set $b0 (i32.add (i32.const 1635872) (i32.const 0)))
+      (local.set $b0 (i32.add (i32.const 1573152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 62720)))
@@ -78,8 +78,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %21  [20, 784]
-  (func $f0_loop21 (export "f0_loop21") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/da.yaml:30 losses.reconstruction.cross_entropy
+  (func $step0_reconstruction_cross_entropy_sub2 (export "step0_reconstruction_cross_entropy_sub2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1966752) (i32.mul (local.get $row) (i32.const 62720))))
@@ -98,8 +98,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %27  []
-  (func $f0_sum27 (export "f0_sum27") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/da.yaml:30 losses.reconstruction.cross_entropy  fused: neg
+  (func $step0_reconstruction_cross_entropy_reducesum2 (export "step0_reconstruction_cross_entropy_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $b0 (i32.add (i32.const 2029472) (i32.mul (local.get $row) (i32.const 80))))
@@ -124,8 +124,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %29  []
-  (func $f0_loop29 (export "f0_loop29") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
+  ;; specs/da.yaml:30 losses.reconstruction.cross_entropy
+  (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 2029568) (i32.mul (local.get $row) (i32.const 4))))
@@ -145,14 +145,14 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %38  [20, 784]
-  (func $f0_loop38 (export "f0_loop38") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
+  ;; specs/da.yaml:25 gradient of z  fused: add, neg, div, mul, div, mul, mul
+  (func $step0_d_z_mul (export "step0_d_z_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 2029584) (i32.mul (local.get $row) (i32.const 62720))))
       (local.set $b0 (i32.add (i32.const 1904032) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 1966752) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1635872) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 1573152) (i32.const 0)))
       (local.set $b3 (i32.add (i32.const 1841312) (i32.const 0)))
       (local.set $b4 (i32.add (i32.const 1841312) (i32.const 0)))
       (local.set $b5 (i32.add (i32.const 1966752) (i32.const 0)))
@@ -170,8 +170,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %45  [20, 500]
-  (func $f0_loop45 (export "f0_loop45") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/da.yaml:24 gradient of y  fused: mul, sub
+  (func $step0_d_y_mul (export "step0_d_y_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 2135440) (i32.mul (local.get $row) (i32.const 40000))))
@@ -192,8 +192,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %54  [500]
-  (func $f0_loop54 (export "f0_loop54") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/da.yaml:34 phases[0].optimizer  fused: mul
+  (func $step0_b (export "step0_b") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1568016) (i32.mul (local.get $row) (i32.const 2000))))
@@ -213,8 +213,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %57  [784]
-  (func $f0_loop57 (export "f0_loop57") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/da.yaml:34 phases[0].optimizer  fused: mul
+  (func $step0_b_prime (export "step0_b_prime") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1570016) (i32.mul (local.get $row) (i32.const 3136))))

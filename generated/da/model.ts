@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { Batch, CompiledModel, ModelDescription } from "../../runtime/compiled-model.ts";
 import { createArena, createKernels, instantiateLoops, type Kernels, precompileModules } from "../../runtime/cpu/kernels.ts";
-import * as rng from "../../runtime/rng/philox.ts";
 import { LOOPS_SHARED_WASM, LOOPS_WASM } from "./loops-wasm.ts";
+import * as rng from "../../runtime/rng/philox.ts";
 
 export const description: ModelDescription = {
   name: "da",
@@ -85,16 +85,16 @@ export const description: ModelDescription = {
 
 /** The exports of loops.wat: one function per fused loop, addresses and extents built in. */
 interface Loops {
-  readonly f0_loop12: () => void;
-  readonly f0_loop16: () => void;
-  readonly f0_loop20: () => void;
-  readonly f0_loop21: () => void;
-  readonly f0_sum27: () => void;
-  readonly f0_loop29: () => void;
-  readonly f0_loop38: () => void;
-  readonly f0_loop45: () => void;
-  readonly f0_loop54: () => void;
-  readonly f0_loop57: () => void;
+  readonly step0_y: () => void;
+  readonly step0_z: () => void;
+  readonly step0_reconstruction_cross_entropy_sub: () => void;
+  readonly step0_reconstruction_cross_entropy_sub2: () => void;
+  readonly step0_reconstruction_cross_entropy_reducesum2: () => void;
+  readonly step0_cost: () => void;
+  readonly step0_d_z_mul: () => void;
+  readonly step0_d_y_mul: () => void;
+  readonly step0_b: () => void;
+  readonly step0_b_prime: () => void;
 }
 
 /** Compiles the model's WebAssembly ahead (required before `new Model()` on a browser's main thread, optional elsewhere). */
@@ -110,22 +110,22 @@ export class Model implements CompiledModel {
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W: new Float32Array(this.mem.buffer, 16, 392000), b: new Float32Array(this.mem.buffer, 1568016, 500), b_prime: new Float32Array(this.mem.buffer, 1570016, 784) };
   readonly state: Record<string, Float32Array> = {};
-  private readonly f0_t8 = new Float32Array(this.mem.buffer, 1573152, 15680);
-  private readonly f0_in_x = new Float32Array(this.mem.buffer, 1635872, 15680);
-  private readonly f0_t9 = new Float32Array(this.mem.buffer, 1698592, 10000);
-  private readonly f0_t12 = new Float32Array(this.mem.buffer, 1738592, 10000);
-  private readonly f0_t13 = new Float32Array(this.mem.buffer, 1778592, 15680);
-  private readonly f0_t16 = new Float32Array(this.mem.buffer, 1841312, 15680);
-  private readonly f0_t20 = new Float32Array(this.mem.buffer, 1904032, 15680);
-  private readonly f0_t21 = new Float32Array(this.mem.buffer, 1966752, 15680);
-  private readonly f0_t25 = new Float32Array(this.mem.buffer, 2029472, 20);
-  private readonly f0_t27 = new Float32Array(this.mem.buffer, 2029552, 1);
-  private readonly f0_t29 = new Float32Array(this.mem.buffer, 2029568, 1);
-  private readonly f0_t38 = new Float32Array(this.mem.buffer, 2029584, 15680);
-  private readonly f0_t39 = new Float32Array(this.mem.buffer, 2092304, 784);
-  private readonly f0_t40 = new Float32Array(this.mem.buffer, 2095440, 10000);
-  private readonly f0_t45 = new Float32Array(this.mem.buffer, 2135440, 10000);
-  private readonly f0_t46 = new Float32Array(this.mem.buffer, 2175440, 500);
+  private readonly x = new Float32Array(this.mem.buffer, 1573152, 15680);
+  private readonly x_tilde = new Float32Array(this.mem.buffer, 1635872, 15680);
+  private readonly y_matmul = new Float32Array(this.mem.buffer, 1698592, 10000);
+  private readonly y = new Float32Array(this.mem.buffer, 1738592, 10000);
+  private readonly z_matmul = new Float32Array(this.mem.buffer, 1778592, 15680);
+  private readonly z = new Float32Array(this.mem.buffer, 1841312, 15680);
+  private readonly reconstruction_cross_entropy_sub = new Float32Array(this.mem.buffer, 1904032, 15680);
+  private readonly reconstruction_cross_entropy_sub2 = new Float32Array(this.mem.buffer, 1966752, 15680);
+  private readonly reconstruction_cross_entropy_reducesum = new Float32Array(this.mem.buffer, 2029472, 20);
+  private readonly reconstruction_cross_entropy_reducesum2 = new Float32Array(this.mem.buffer, 2029552, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 2029568, 1);
+  private readonly d_z_mul = new Float32Array(this.mem.buffer, 2029584, 15680);
+  private readonly grad_b_prime = new Float32Array(this.mem.buffer, 2092304, 784);
+  private readonly d_z_matmul = new Float32Array(this.mem.buffer, 2095440, 10000);
+  private readonly d_y_mul = new Float32Array(this.mem.buffer, 2135440, 10000);
+  private readonly grad_b = new Float32Array(this.mem.buffer, 2175440, 500);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -134,134 +134,125 @@ export class Model implements CompiledModel {
     }
   }
 
-  evaluate(batch: Batch, out: Record<string, Float32Array>): void {
-    const p0_W = this.params.W;
-    const p1_b = this.params.b;
-    const p2_b_prime = this.params.b_prime;
-    const step = 0; // evaluation draws random numbers from counter 0
+  evaluate(_batch: Batch, _out: Record<string, Float32Array>): void {
   }
 
   /** Buffers of the last training step in execution order, labelled with op and spec location (read after a non-finite cost). */
   probe(stepFn: number): ReadonlyArray<readonly [string, ArrayLike<number>]> {
     const probes: ReadonlyArray<readonly [string, ArrayLike<number>]>[] = [
       [
-        ["mul %8 at specs/da.yaml:23:12 (graph.x_tilde), computing cast %7 at specs/da.yaml:23:12 (graph.x_tilde), computing compare %6 at specs/da.yaml:23:12 (graph.x_tilde), computing random_uniform %5 at specs/da.yaml:23:12 (graph.x_tilde)", this.f0_t8],
-        ["matmul %9 at specs/da.yaml:24:22 (graph.y)", this.f0_t9],
-        ["sigmoid %12 at specs/da.yaml:24:6 (graph.y), computing add %11 at specs/da.yaml:24:26 (graph.y)", this.f0_t12],
-        ["matmul %13 at specs/da.yaml:25:16 (graph.z)", this.f0_t13],
-        ["sigmoid %16 at specs/da.yaml:25:6 (graph.z), computing add %15 at specs/da.yaml:25:22 (graph.z)", this.f0_t16],
-        ["sub %20 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", this.f0_t20],
-        ["sub %21 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", this.f0_t21],
-        ["reduce_sum %25 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing add %24 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing mul %18 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing log %17 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing mul %23 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing log %22 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", this.f0_t25],
-        ["reduce_sum %27 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing neg %26 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", this.f0_t27],
-        ["mul %29 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", this.f0_t29],
-        ["mul %38 at specs/da.yaml:25:6 (graph.z), computing add %36 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing neg %33 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing div %32 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing mul %31 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing div %35 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing mul %34 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing mul %37 at specs/da.yaml:25:6 (graph.z)", this.f0_t38],
-        ["reduce_sum %39 at specs/da.yaml:25:22 (graph.z)", this.f0_t39],
-        ["matmul %40 at specs/da.yaml:25:16 (graph.z)", this.f0_t40],
-        ["mul %45 at specs/da.yaml:24:6 (graph.y), computing mul %44 at specs/da.yaml:24:6 (graph.y), computing sub %43 at specs/da.yaml:24:6 (graph.y)", this.f0_t45],
-        ["reduce_sum %46 at specs/da.yaml:24:26 (graph.y)", this.f0_t46],
+        ["mul %8 at specs/da.yaml:23:12 (graph.x_tilde), computing cast %7 at specs/da.yaml:23:12 (graph.x_tilde), computing compare %6 at specs/da.yaml:23:12 (graph.x_tilde), computing random_uniform %5 at specs/da.yaml:23:12 (graph.x_tilde)", this.x_tilde],
+        ["matmul %9 at specs/da.yaml:24:22 (graph.y)", this.y_matmul],
+        ["sigmoid %12 at specs/da.yaml:24:6 (graph.y), computing add %11 at specs/da.yaml:24:26 (graph.y)", this.y],
+        ["matmul %13 at specs/da.yaml:25:16 (graph.z)", this.z_matmul],
+        ["sigmoid %16 at specs/da.yaml:25:6 (graph.z), computing add %15 at specs/da.yaml:25:22 (graph.z)", this.z],
+        ["sub %20 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", this.reconstruction_cross_entropy_sub],
+        ["sub %21 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", this.reconstruction_cross_entropy_sub2],
+        ["reduce_sum %25 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing add %24 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing mul %18 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing log %17 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing mul %23 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing log %22 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", this.reconstruction_cross_entropy_reducesum],
+        ["reduce_sum %27 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing neg %26 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", this.reconstruction_cross_entropy_reducesum2],
+        ["mul %29 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", this.cost],
+        ["mul %38 at specs/da.yaml:25:6 (graph.z), computing add %36 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing neg %33 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing div %32 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing mul %31 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing div %35 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing mul %34 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy), computing mul %37 at specs/da.yaml:25:6 (graph.z)", this.d_z_mul],
+        ["reduce_sum %39 at specs/da.yaml:25:22 (graph.z)", this.grad_b_prime],
+        ["matmul %40 at specs/da.yaml:25:16 (graph.z)", this.d_z_matmul],
+        ["mul %45 at specs/da.yaml:24:6 (graph.y), computing mul %44 at specs/da.yaml:24:6 (graph.y), computing sub %43 at specs/da.yaml:24:6 (graph.y)", this.d_y_mul],
+        ["reduce_sum %46 at specs/da.yaml:24:26 (graph.y)", this.grad_b],
       ],
     ];
     return probes[stepFn] ?? [];
   }
 
   private step0(batch: Batch, step: number): number {
-    const f0_t8 = this.f0_t8;
-    const f0_in_x = this.f0_in_x;
-    const f0_t9 = this.f0_t9;
-    const f0_t12 = this.f0_t12;
-    const f0_t13 = this.f0_t13;
-    const f0_t16 = this.f0_t16;
-    const f0_t20 = this.f0_t20;
-    const f0_t21 = this.f0_t21;
-    const f0_t25 = this.f0_t25;
-    const f0_t29 = this.f0_t29;
-    const f0_t38 = this.f0_t38;
-    const f0_t39 = this.f0_t39;
-    const f0_t40 = this.f0_t40;
-    const f0_t45 = this.f0_t45;
-    const f0_t46 = this.f0_t46;
-    const p0_W = this.params.W;
-    const p1_b = this.params.b;
-    const p2_b_prime = this.params.b_prime;
+    const x = this.x;
+    const x_tilde = this.x_tilde;
+    const z = this.z;
+    const reconstruction_cross_entropy_sub = this.reconstruction_cross_entropy_sub;
+    const reconstruction_cross_entropy_sub2 = this.reconstruction_cross_entropy_sub2;
+    const reconstruction_cross_entropy_reducesum = this.reconstruction_cross_entropy_reducesum;
+    const cost = this.cost;
+    const d_z_mul = this.d_z_mul;
+    const grad_b_prime = this.grad_b_prime;
+    const d_y_mul = this.d_y_mul;
+    const grad_b = this.grad_b;
     // The batch, copied into the model's memory.
-    f0_in_x.set(batch.x as Float32Array);
-    // mul %8 → [20, 784] — specs/da.yaml:23 (graph.x_tilde)
-    for (let i0 = 0; i0 < 15680; i0++) f0_t8[i0] = (f0_in_x[i0] * (rng.uniform(this.desc.seed, 1, step, 0, i0) < 0.7 ? 1 : 0));
-    // matmul %9 → [20, 500] — specs/da.yaml:24 (graph.y)
+    x.set(batch.x as Float32Array);
+    // specs/da.yaml:23 x_tilde — fused: cast, compare, random_uniform
+    for (let i$0 = 0; i$0 < 15680; i$0++) x_tilde[i$0] = (x[i$0] * (rng.uniform(this.desc.seed, 1, step, 0, i$0) < 0.7 ? 1 : 0));
+    // specs/da.yaml:24 y — matmul
     {
-      this.k.gemm_nn(1573152, 16, 1698592, 20, 500, 784, 784, 500, 500, 0, 1); // f0_t8 @ p0_W → f0_t9
+      this.k.gemm({ a: 1635872, b: 16, c: 1698592, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // x_tilde @ W → y_matmul
     }
 
-    // sigmoid %12 → [20, 500] — specs/da.yaml:24 (graph.y)
-    this.w.f0_loop12(); // WebAssembly SIMD (loops.wat)
-    // matmul %13 → [20, 784] — specs/da.yaml:25 (graph.z)
+    // specs/da.yaml:24 y — fused: add
+    this.w.step0_y(); // WebAssembly SIMD (loops.wat)
+    // specs/da.yaml:25 z — matmul
     {
-      this.k.gemm_nt(1738592, 16, 1778592, 20, 784, 500, 500, 500, 784, 0, 1); // f0_t12 @ p0_W → f0_t13
+      this.k.gemm({ a: 1738592, b: 16, c: 1778592, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // y @ W → z_matmul
     }
 
-    // sigmoid %16 → [20, 784] — specs/da.yaml:25 (graph.z)
-    this.w.f0_loop16(); // WebAssembly SIMD (loops.wat)
-    // sub %20 → [20, 784] — specs/da.yaml:30 (losses.reconstruction.cross_entropy)
-    this.w.f0_loop20(); // WebAssembly SIMD (loops.wat)
-    // sub %21 → [20, 784] — specs/da.yaml:30 (losses.reconstruction.cross_entropy)
-    this.w.f0_loop21(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %25 → [20] — specs/da.yaml:30 (losses.reconstruction.cross_entropy)
-    let i1 = 0;
-    let o2 = 0;
-    for (let c4 = 0; c4 < 20; c4++) {
-      let s3 = 0;
-      for (let c5 = 0; c5 < 784; c5++) {
-        s3 += ((f0_in_x[i1] * Math.log(f0_t16[i1])) + (f0_t20[i1] * Math.log(f0_t21[i1])));
-        i1++;
+    // specs/da.yaml:25 z — fused: add
+    this.w.step0_z(); // WebAssembly SIMD (loops.wat)
+    // specs/da.yaml:30 losses.reconstruction.cross_entropy
+    this.w.step0_reconstruction_cross_entropy_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/da.yaml:30 losses.reconstruction.cross_entropy
+    this.w.step0_reconstruction_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
+    // specs/da.yaml:30 losses.reconstruction.cross_entropy — fused: add, mul, log, mul, log
+    let o$1 = 0;
+    let i$3 = 0;
+    for (let c$4 = 0; c$4 < 20; c$4++) {
+      let s$2 = 0;
+      for (let c$5 = 0; c$5 < 784; c$5++) {
+        s$2 += ((x[i$3] * Math.log(z[i$3])) + (reconstruction_cross_entropy_sub[i$3] * Math.log(reconstruction_cross_entropy_sub2[i$3])));
+        i$3++;
       }
 
-      f0_t25[o2] = s3;
-      o2++;
+      reconstruction_cross_entropy_reducesum[o$1] = s$2;
+      o$1++;
     }
 
-    // reduce_sum %27 → [] — specs/da.yaml:30 (losses.reconstruction.cross_entropy)
-    this.w.f0_sum27(); // WebAssembly SIMD (loops.wat)
-    // mul %29 → [] — specs/da.yaml:30 (losses.reconstruction.cross_entropy)
-    this.w.f0_loop29(); // WebAssembly SIMD (loops.wat)
-    // mul %38 → [20, 784] — specs/da.yaml:25 (graph.z)
-    this.w.f0_loop38(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %39 → [784] — specs/da.yaml:25 (graph.z)
+    // specs/da.yaml:30 losses.reconstruction.cross_entropy — fused: neg
+    this.w.step0_reconstruction_cross_entropy_reducesum2(); // WebAssembly SIMD (loops.wat)
+    // specs/da.yaml:30 losses.reconstruction.cross_entropy
+    this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
+    // specs/da.yaml:25 gradient of z — fused: add, neg, div, mul, div, mul, mul
+    this.w.step0_d_z_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/da.yaml:25 gradient of z
     {
-      f0_t39.fill(0);
-      let s8 = 0;
-      for (let c6 = 0; c6 < 20; c6++) {
-        for (let c7 = 0; c7 < 784; c7++) {
-          f0_t39[c7] += f0_t38[s8++];
+      grad_b_prime.fill(0);
+      let s$8 = 0;
+      for (let c$6 = 0; c$6 < 20; c$6++) {
+        for (let c$7 = 0; c$7 < 784; c$7++) {
+          grad_b_prime[c$7] += d_z_mul[s$8++];
         }
       }
     }
 
-    // matmul %40 → [20, 500] — specs/da.yaml:25 (graph.z)
+    // specs/da.yaml:25 gradient of z — matmul
     {
-      this.k.gemm_nn(2029584, 16, 2095440, 20, 500, 784, 784, 500, 500, 0, 1); // f0_t38 @ p0_W → f0_t40
+      this.k.gemm({ a: 2029584, b: 16, c: 2095440, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_z_mul @ W → d_z_matmul
     }
 
-    // mul %45 → [20, 500] — specs/da.yaml:24 (graph.y)
-    this.w.f0_loop45(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %46 → [500] — specs/da.yaml:24 (graph.y)
+    // specs/da.yaml:24 gradient of y — fused: mul, sub
+    this.w.step0_d_y_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/da.yaml:24 gradient of y
     {
-      f0_t46.fill(0);
-      let s11 = 0;
-      for (let c9 = 0; c9 < 20; c9++) {
-        for (let c10 = 0; c10 < 500; c10++) {
-          f0_t46[c10] += f0_t45[s11++];
+      grad_b.fill(0);
+      let s$11 = 0;
+      for (let c$9 = 0; c$9 < 20; c$9++) {
+        for (let c$10 = 0; c$10 < 500; c$10++) {
+          grad_b[c$10] += d_y_mul[s$11++];
         }
       }
     }
 
-    // sub %51 → [784, 500], fused with the products %41, %47 (compiler/emit/ts/update.ts) — specs/da.yaml:34 (phases[0].optimizer)
-    this.k.gemm_tn(2029584, 1738592, 16, 784, 500, 20, 784, 500, 500, 1, -0.10000000149011612); // p0_W += -0.10000000149011612 · f0_t38 @ f0_t12
-    this.k.gemm_tn(1573152, 2135440, 16, 784, 500, 20, 784, 500, 500, 1, -0.10000000149011612); // p0_W += -0.10000000149011612 · f0_t8 @ f0_t45
-    // sub %54 → [500] — specs/da.yaml:34 (phases[0].optimizer)
-    this.w.f0_loop54(); // WebAssembly SIMD (loops.wat)
-    // sub %57 → [784] — specs/da.yaml:34 (phases[0].optimizer)
-    this.w.f0_loop57(); // WebAssembly SIMD (loops.wat)
-    return f0_t29[0];
+    // specs/da.yaml:34 phases[0].optimizer — update of W, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/da.yaml:25 gradient of z — product
+    this.k.gemm({ a: 2029584, b: 1738592, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W += -0.10000000149011612 · d_z_mul @ y
+    // specs/da.yaml:24 gradient of y — product
+    this.k.gemm({ a: 1635872, b: 2135440, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W += -0.10000000149011612 · x_tilde @ d_y_mul
+    // specs/da.yaml:34 phases[0].optimizer — fused: mul
+    this.w.step0_b(); // WebAssembly SIMD (loops.wat)
+    // specs/da.yaml:34 phases[0].optimizer — fused: mul
+    this.w.step0_b_prime(); // WebAssembly SIMD (loops.wat)
+    return cost[0];
   }
 }

@@ -2,7 +2,6 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { Batch, CompiledModel, ModelDescription } from "../../runtime/compiled-model.ts";
 import { createArena, createKernels, instantiateLoops, type Kernels, precompileModules } from "../../runtime/cpu/kernels.ts";
-import * as rng from "../../runtime/rng/philox.ts";
 import { LOOPS_SHARED_WASM, LOOPS_WASM } from "./loops-wasm.ts";
 
 export const description: ModelDescription = {
@@ -85,16 +84,16 @@ export const description: ModelDescription = {
 
 /** The exports of loops.wat: one function per fused loop, addresses and extents built in. */
 interface Loops {
-  readonly f0_loop7: () => void;
-  readonly f0_loop11: () => void;
-  readonly f0_loop15: () => void;
-  readonly f0_loop16: () => void;
-  readonly f0_sum22: () => void;
-  readonly f0_loop24: () => void;
-  readonly f0_loop33: () => void;
-  readonly f0_loop40: () => void;
-  readonly f0_loop49: () => void;
-  readonly f0_loop52: () => void;
+  readonly step0_y: () => void;
+  readonly step0_z: () => void;
+  readonly step0_reconstruction_cross_entropy_sub: () => void;
+  readonly step0_reconstruction_cross_entropy_sub2: () => void;
+  readonly step0_reconstruction_cross_entropy_reducesum2: () => void;
+  readonly step0_cost: () => void;
+  readonly step0_d_z_mul: () => void;
+  readonly step0_d_y_mul: () => void;
+  readonly step0_b: () => void;
+  readonly step0_b_prime: () => void;
 }
 
 /** Compiles the model's WebAssembly ahead (required before `new Model()` on a browser's main thread, optional elsewhere). */
@@ -110,21 +109,21 @@ export class Model implements CompiledModel {
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W: new Float32Array(this.mem.buffer, 16, 392000), b: new Float32Array(this.mem.buffer, 1568016, 500), b_prime: new Float32Array(this.mem.buffer, 1570016, 784) };
   readonly state: Record<string, Float32Array> = {};
-  private readonly f0_t4 = new Float32Array(this.mem.buffer, 1573152, 10000);
-  private readonly f0_in_x = new Float32Array(this.mem.buffer, 1613152, 15680);
-  private readonly f0_t7 = new Float32Array(this.mem.buffer, 1675872, 10000);
-  private readonly f0_t8 = new Float32Array(this.mem.buffer, 1715872, 15680);
-  private readonly f0_t11 = new Float32Array(this.mem.buffer, 1778592, 15680);
-  private readonly f0_t15 = new Float32Array(this.mem.buffer, 1841312, 15680);
-  private readonly f0_t16 = new Float32Array(this.mem.buffer, 1904032, 15680);
-  private readonly f0_t20 = new Float32Array(this.mem.buffer, 1966752, 20);
-  private readonly f0_t22 = new Float32Array(this.mem.buffer, 1966832, 1);
-  private readonly f0_t24 = new Float32Array(this.mem.buffer, 1966848, 1);
-  private readonly f0_t33 = new Float32Array(this.mem.buffer, 1966864, 15680);
-  private readonly f0_t34 = new Float32Array(this.mem.buffer, 2029584, 784);
-  private readonly f0_t35 = new Float32Array(this.mem.buffer, 2032720, 10000);
-  private readonly f0_t40 = new Float32Array(this.mem.buffer, 2072720, 10000);
-  private readonly f0_t41 = new Float32Array(this.mem.buffer, 2112720, 500);
+  private readonly y_matmul = new Float32Array(this.mem.buffer, 1573152, 10000);
+  private readonly x = new Float32Array(this.mem.buffer, 1613152, 15680);
+  private readonly y = new Float32Array(this.mem.buffer, 1675872, 10000);
+  private readonly z_matmul = new Float32Array(this.mem.buffer, 1715872, 15680);
+  private readonly z = new Float32Array(this.mem.buffer, 1778592, 15680);
+  private readonly reconstruction_cross_entropy_sub = new Float32Array(this.mem.buffer, 1841312, 15680);
+  private readonly reconstruction_cross_entropy_sub2 = new Float32Array(this.mem.buffer, 1904032, 15680);
+  private readonly reconstruction_cross_entropy_reducesum = new Float32Array(this.mem.buffer, 1966752, 20);
+  private readonly reconstruction_cross_entropy_reducesum2 = new Float32Array(this.mem.buffer, 1966832, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 1966848, 1);
+  private readonly d_z_mul = new Float32Array(this.mem.buffer, 1966864, 15680);
+  private readonly grad_b_prime = new Float32Array(this.mem.buffer, 2029584, 784);
+  private readonly d_z_matmul = new Float32Array(this.mem.buffer, 2032720, 10000);
+  private readonly d_y_mul = new Float32Array(this.mem.buffer, 2072720, 10000);
+  private readonly grad_b = new Float32Array(this.mem.buffer, 2112720, 500);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -133,130 +132,121 @@ export class Model implements CompiledModel {
     }
   }
 
-  evaluate(batch: Batch, out: Record<string, Float32Array>): void {
-    const p0_W = this.params.W;
-    const p1_b = this.params.b;
-    const p2_b_prime = this.params.b_prime;
-    const step = 0; // evaluation draws random numbers from counter 0
+  evaluate(_batch: Batch, _out: Record<string, Float32Array>): void {
   }
 
   /** Buffers of the last training step in execution order, labelled with op and spec location (read after a non-finite cost). */
   probe(stepFn: number): ReadonlyArray<readonly [string, ArrayLike<number>]> {
     const probes: ReadonlyArray<readonly [string, ArrayLike<number>]>[] = [
       [
-        ["matmul %4 at specs/da-nocorruption.yaml:21:16 (graph.y)", this.f0_t4],
-        ["sigmoid %7 at specs/da-nocorruption.yaml:21:6 (graph.y), computing add %6 at specs/da-nocorruption.yaml:21:20 (graph.y)", this.f0_t7],
-        ["matmul %8 at specs/da-nocorruption.yaml:22:16 (graph.z)", this.f0_t8],
-        ["sigmoid %11 at specs/da-nocorruption.yaml:22:6 (graph.z), computing add %10 at specs/da-nocorruption.yaml:22:22 (graph.z)", this.f0_t11],
-        ["sub %15 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", this.f0_t15],
-        ["sub %16 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", this.f0_t16],
-        ["reduce_sum %20 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing add %19 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing mul %13 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing log %12 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing mul %18 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing log %17 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", this.f0_t20],
-        ["reduce_sum %22 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing neg %21 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", this.f0_t22],
-        ["mul %24 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", this.f0_t24],
-        ["mul %33 at specs/da-nocorruption.yaml:22:6 (graph.z), computing add %31 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing neg %28 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing div %27 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing mul %26 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing div %30 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing mul %29 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing mul %32 at specs/da-nocorruption.yaml:22:6 (graph.z)", this.f0_t33],
-        ["reduce_sum %34 at specs/da-nocorruption.yaml:22:22 (graph.z)", this.f0_t34],
-        ["matmul %35 at specs/da-nocorruption.yaml:22:16 (graph.z)", this.f0_t35],
-        ["mul %40 at specs/da-nocorruption.yaml:21:6 (graph.y), computing mul %39 at specs/da-nocorruption.yaml:21:6 (graph.y), computing sub %38 at specs/da-nocorruption.yaml:21:6 (graph.y)", this.f0_t40],
-        ["reduce_sum %41 at specs/da-nocorruption.yaml:21:20 (graph.y)", this.f0_t41],
+        ["matmul %4 at specs/da-nocorruption.yaml:21:16 (graph.y)", this.y_matmul],
+        ["sigmoid %7 at specs/da-nocorruption.yaml:21:6 (graph.y), computing add %6 at specs/da-nocorruption.yaml:21:20 (graph.y)", this.y],
+        ["matmul %8 at specs/da-nocorruption.yaml:22:16 (graph.z)", this.z_matmul],
+        ["sigmoid %11 at specs/da-nocorruption.yaml:22:6 (graph.z), computing add %10 at specs/da-nocorruption.yaml:22:22 (graph.z)", this.z],
+        ["sub %15 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", this.reconstruction_cross_entropy_sub],
+        ["sub %16 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", this.reconstruction_cross_entropy_sub2],
+        ["reduce_sum %20 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing add %19 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing mul %13 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing log %12 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing mul %18 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing log %17 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", this.reconstruction_cross_entropy_reducesum],
+        ["reduce_sum %22 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing neg %21 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", this.reconstruction_cross_entropy_reducesum2],
+        ["mul %24 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", this.cost],
+        ["mul %33 at specs/da-nocorruption.yaml:22:6 (graph.z), computing add %31 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing neg %28 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing div %27 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing mul %26 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing div %30 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing mul %29 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy), computing mul %32 at specs/da-nocorruption.yaml:22:6 (graph.z)", this.d_z_mul],
+        ["reduce_sum %34 at specs/da-nocorruption.yaml:22:22 (graph.z)", this.grad_b_prime],
+        ["matmul %35 at specs/da-nocorruption.yaml:22:16 (graph.z)", this.d_z_matmul],
+        ["mul %40 at specs/da-nocorruption.yaml:21:6 (graph.y), computing mul %39 at specs/da-nocorruption.yaml:21:6 (graph.y), computing sub %38 at specs/da-nocorruption.yaml:21:6 (graph.y)", this.d_y_mul],
+        ["reduce_sum %41 at specs/da-nocorruption.yaml:21:20 (graph.y)", this.grad_b],
       ],
     ];
     return probes[stepFn] ?? [];
   }
 
-  private step0(batch: Batch, step: number): number {
-    const f0_t4 = this.f0_t4;
-    const f0_in_x = this.f0_in_x;
-    const f0_t7 = this.f0_t7;
-    const f0_t8 = this.f0_t8;
-    const f0_t11 = this.f0_t11;
-    const f0_t15 = this.f0_t15;
-    const f0_t16 = this.f0_t16;
-    const f0_t20 = this.f0_t20;
-    const f0_t24 = this.f0_t24;
-    const f0_t33 = this.f0_t33;
-    const f0_t34 = this.f0_t34;
-    const f0_t35 = this.f0_t35;
-    const f0_t40 = this.f0_t40;
-    const f0_t41 = this.f0_t41;
-    const p0_W = this.params.W;
-    const p1_b = this.params.b;
-    const p2_b_prime = this.params.b_prime;
+  private step0(batch: Batch, _step: number): number {
+    const x = this.x;
+    const z = this.z;
+    const reconstruction_cross_entropy_sub = this.reconstruction_cross_entropy_sub;
+    const reconstruction_cross_entropy_sub2 = this.reconstruction_cross_entropy_sub2;
+    const reconstruction_cross_entropy_reducesum = this.reconstruction_cross_entropy_reducesum;
+    const cost = this.cost;
+    const d_z_mul = this.d_z_mul;
+    const grad_b_prime = this.grad_b_prime;
+    const d_y_mul = this.d_y_mul;
+    const grad_b = this.grad_b;
     // The batch, copied into the model's memory.
-    f0_in_x.set(batch.x as Float32Array);
-    // matmul %4 → [20, 500] — specs/da-nocorruption.yaml:21 (graph.y)
+    x.set(batch.x as Float32Array);
+    // specs/da-nocorruption.yaml:21 y — matmul
     {
-      this.k.gemm_nn_sx(1613152, 16, 1573152, 20, 500, 784, 784, 500, 500, 0, 1); // f0_in_x @ p0_W → f0_t4
+      this.k.gemm({ a: 1613152, b: 16, c: 1573152, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W → y_matmul
     }
 
-    // sigmoid %7 → [20, 500] — specs/da-nocorruption.yaml:21 (graph.y)
-    this.w.f0_loop7(); // WebAssembly SIMD (loops.wat)
-    // matmul %8 → [20, 784] — specs/da-nocorruption.yaml:22 (graph.z)
+    // specs/da-nocorruption.yaml:21 y — fused: add
+    this.w.step0_y(); // WebAssembly SIMD (loops.wat)
+    // specs/da-nocorruption.yaml:22 z — matmul
     {
-      this.k.gemm_nt(1675872, 16, 1715872, 20, 784, 500, 500, 500, 784, 0, 1); // f0_t7 @ p0_W → f0_t8
+      this.k.gemm({ a: 1675872, b: 16, c: 1715872, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // y @ W → z_matmul
     }
 
-    // sigmoid %11 → [20, 784] — specs/da-nocorruption.yaml:22 (graph.z)
-    this.w.f0_loop11(); // WebAssembly SIMD (loops.wat)
-    // sub %15 → [20, 784] — specs/da-nocorruption.yaml:27 (losses.reconstruction.cross_entropy)
-    this.w.f0_loop15(); // WebAssembly SIMD (loops.wat)
-    // sub %16 → [20, 784] — specs/da-nocorruption.yaml:27 (losses.reconstruction.cross_entropy)
-    this.w.f0_loop16(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %20 → [20] — specs/da-nocorruption.yaml:27 (losses.reconstruction.cross_entropy)
-    let i0 = 0;
-    let o1 = 0;
-    for (let c3 = 0; c3 < 20; c3++) {
-      let s2 = 0;
-      for (let c4 = 0; c4 < 784; c4++) {
-        s2 += ((f0_in_x[i0] * Math.log(f0_t11[i0])) + (f0_t15[i0] * Math.log(f0_t16[i0])));
-        i0++;
+    // specs/da-nocorruption.yaml:22 z — fused: add
+    this.w.step0_z(); // WebAssembly SIMD (loops.wat)
+    // specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy
+    this.w.step0_reconstruction_cross_entropy_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy
+    this.w.step0_reconstruction_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
+    // specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy — fused: add, mul, log, mul, log
+    let o$0 = 0;
+    let i$2 = 0;
+    for (let c$3 = 0; c$3 < 20; c$3++) {
+      let s$1 = 0;
+      for (let c$4 = 0; c$4 < 784; c$4++) {
+        s$1 += ((x[i$2] * Math.log(z[i$2])) + (reconstruction_cross_entropy_sub[i$2] * Math.log(reconstruction_cross_entropy_sub2[i$2])));
+        i$2++;
       }
 
-      f0_t20[o1] = s2;
-      o1++;
+      reconstruction_cross_entropy_reducesum[o$0] = s$1;
+      o$0++;
     }
 
-    // reduce_sum %22 → [] — specs/da-nocorruption.yaml:27 (losses.reconstruction.cross_entropy)
-    this.w.f0_sum22(); // WebAssembly SIMD (loops.wat)
-    // mul %24 → [] — specs/da-nocorruption.yaml:27 (losses.reconstruction.cross_entropy)
-    this.w.f0_loop24(); // WebAssembly SIMD (loops.wat)
-    // mul %33 → [20, 784] — specs/da-nocorruption.yaml:22 (graph.z)
-    this.w.f0_loop33(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %34 → [784] — specs/da-nocorruption.yaml:22 (graph.z)
+    // specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy — fused: neg
+    this.w.step0_reconstruction_cross_entropy_reducesum2(); // WebAssembly SIMD (loops.wat)
+    // specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy
+    this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
+    // specs/da-nocorruption.yaml:22 gradient of z — fused: add, neg, div, mul, div, mul, mul
+    this.w.step0_d_z_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/da-nocorruption.yaml:22 gradient of z
     {
-      f0_t34.fill(0);
-      let s7 = 0;
-      for (let c5 = 0; c5 < 20; c5++) {
-        for (let c6 = 0; c6 < 784; c6++) {
-          f0_t34[c6] += f0_t33[s7++];
+      grad_b_prime.fill(0);
+      let s$7 = 0;
+      for (let c$5 = 0; c$5 < 20; c$5++) {
+        for (let c$6 = 0; c$6 < 784; c$6++) {
+          grad_b_prime[c$6] += d_z_mul[s$7++];
         }
       }
     }
 
-    // matmul %35 → [20, 500] — specs/da-nocorruption.yaml:22 (graph.z)
+    // specs/da-nocorruption.yaml:22 gradient of z — matmul
     {
-      this.k.gemm_nn(1966864, 16, 2032720, 20, 500, 784, 784, 500, 500, 0, 1); // f0_t33 @ p0_W → f0_t35
+      this.k.gemm({ a: 1966864, b: 16, c: 2032720, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_z_mul @ W → d_z_matmul
     }
 
-    // mul %40 → [20, 500] — specs/da-nocorruption.yaml:21 (graph.y)
-    this.w.f0_loop40(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %41 → [500] — specs/da-nocorruption.yaml:21 (graph.y)
+    // specs/da-nocorruption.yaml:21 gradient of y — fused: mul, sub
+    this.w.step0_d_y_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/da-nocorruption.yaml:21 gradient of y
     {
-      f0_t41.fill(0);
-      let s10 = 0;
-      for (let c8 = 0; c8 < 20; c8++) {
-        for (let c9 = 0; c9 < 500; c9++) {
-          f0_t41[c9] += f0_t40[s10++];
+      grad_b.fill(0);
+      let s$10 = 0;
+      for (let c$8 = 0; c$8 < 20; c$8++) {
+        for (let c$9 = 0; c$9 < 500; c$9++) {
+          grad_b[c$9] += d_y_mul[s$10++];
         }
       }
     }
 
-    // sub %46 → [784, 500], fused with the products %36, %42 (compiler/emit/ts/update.ts) — specs/da-nocorruption.yaml:31 (phases[0].optimizer)
-    this.k.gemm_tn(1966864, 1675872, 16, 784, 500, 20, 784, 500, 500, 1, -0.10000000149011612); // p0_W += -0.10000000149011612 · f0_t33 @ f0_t7
-    this.k.gemm_tn_sx(1613152, 2072720, 16, 784, 500, 20, 784, 500, 500, 1, -0.10000000149011612); // p0_W += -0.10000000149011612 · f0_in_x @ f0_t40
-    // sub %49 → [500] — specs/da-nocorruption.yaml:31 (phases[0].optimizer)
-    this.w.f0_loop49(); // WebAssembly SIMD (loops.wat)
-    // sub %52 → [784] — specs/da-nocorruption.yaml:31 (phases[0].optimizer)
-    this.w.f0_loop52(); // WebAssembly SIMD (loops.wat)
-    return f0_t24[0];
+    // specs/da-nocorruption.yaml:31 phases[0].optimizer — update of W, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/da-nocorruption.yaml:22 gradient of z — product
+    this.k.gemm({ a: 1966864, b: 1675872, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W += -0.10000000149011612 · d_z_mul @ y
+    // specs/da-nocorruption.yaml:21 gradient of y — product
+    this.k.gemm({ a: 1613152, b: 2072720, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: true }); // W += -0.10000000149011612 · x @ d_y_mul
+    // specs/da-nocorruption.yaml:31 phases[0].optimizer — fused: mul
+    this.w.step0_b(); // WebAssembly SIMD (loops.wat)
+    // specs/da-nocorruption.yaml:31 phases[0].optimizer — fused: mul
+    this.w.step0_b_prime(); // WebAssembly SIMD (loops.wat)
+    return cost[0];
   }
 }

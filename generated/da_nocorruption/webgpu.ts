@@ -56,35 +56,35 @@ const WGSL_2 = `// matmul %8 at specs/da-nocorruption.yaml:22:16 (graph.z)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA13: array<f32, 256>;
-var<workgroup> tileB14: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row15 = wid.y * 16u + lid.y;
-  let col16 = wid.x * 16u + lid.x;
-  var acc17 = 0.0f;
-  for (var t18 = 0u; t18 < 32u; t18++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 32u; t5++) {
   {
-    let ar20 = wid.y * 16u + lid.y;
-    let ap21 = t18 * 16u + lid.x;
-    var va24 = 0.0f;
-    if (ar20 < 20u && ap21 < 500u) { va24 = in1[ar20 * 500u + ap21]; }
-    tileA13[lid.y * 16u + lid.x] = va24;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 20u && ap8 < 500u) { va11 = in1[ar7 * 500u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc23 = wid.x * 16u + lid.y;
-    let bp22 = t18 * 16u + lid.x;
-    var vb25 = 0.0f;
-    if (bp22 < 500u && bc23 < 784u) { vb25 = in2[bc23 * 500u + bp22]; }
-    tileB14[lid.x * 16u + lid.y] = vb25;
+    let bc10 = wid.x * 16u + lid.y;
+    let bp9 = t5 * 16u + lid.x;
+    var vb12 = 0.0f;
+    if (bp9 < 500u && bc10 < 784u) { vb12 = in2[bc10 * 500u + bp9]; }
+    tileB1[lid.x * 16u + lid.y] = vb12;
   }
   workgroupBarrier();
-  for (var p19 = 0u; p19 < 16u; p19++) {
-    acc17 += tileA13[lid.y * 16u + p19] * tileB14[p19 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row15 < 20u && col16 < 784u) { out[row15 * 784u + col16] = acc17; }
+  if (row2 < 20u && col3 < 784u) { out[row2 * 784u + col3] = acc4; }
 }
 `;
 // Kernel 3: sigmoid %11 at specs/da-nocorruption.yaml:22:6 (graph.z)
@@ -209,7 +209,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 20u; r++) {
     let j = o * 20u + r;
-    s += in1[(o % 784u) + (r % 20u) * 784u];
+    s += in1[((j / 20u) % 784u) + (j % 20u) * 784u];
   }
   out[o] = s;
 }
@@ -219,75 +219,39 @@ const WGSL_11 = `// matmul %35 at specs/da-nocorruption.yaml:22:16 (graph.z)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA26: array<f32, 256>;
-var<workgroup> tileB27: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row28 = wid.y * 16u + lid.y;
-  let col29 = wid.x * 16u + lid.x;
-  var acc30 = 0.0f;
-  for (var t31 = 0u; t31 < 49u; t31++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 49u; t5++) {
   {
-    let ar33 = wid.y * 16u + lid.y;
-    let ap34 = t31 * 16u + lid.x;
-    var va37 = 0.0f;
-    if (ar33 < 20u && ap34 < 784u) { va37 = in1[ar33 * 784u + ap34]; }
-    tileA26[lid.y * 16u + lid.x] = va37;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 20u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc36 = wid.x * 16u + lid.x;
-    let bp35 = t31 * 16u + lid.y;
-    var vb38 = 0.0f;
-    if (bp35 < 784u && bc36 < 500u) { vb38 = in2[bp35 * 500u + bc36]; }
-    tileB27[lid.y * 16u + lid.x] = vb38;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p32 = 0u; p32 < 16u; p32++) {
-    acc30 += tileA26[lid.y * 16u + p32] * tileB27[p32 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row28 < 20u && col29 < 500u) { out[row28 * 500u + col29] = acc30; }
+  if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 12: matmul %36 at specs/da-nocorruption.yaml:22:16 (graph.z)
-const WGSL_12 = `// matmul %36 at specs/da-nocorruption.yaml:22:16 (graph.z)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA39: array<f32, 256>;
-var<workgroup> tileB40: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row41 = wid.y * 16u + lid.y;
-  let col42 = wid.x * 16u + lid.x;
-  var acc43 = 0.0f;
-  for (var t44 = 0u; t44 < 2u; t44++) {
-  {
-    let ar46 = wid.y * 16u + lid.x;
-    let ap47 = t44 * 16u + lid.y;
-    var va50 = 0.0f;
-    if (ar46 < 784u && ap47 < 20u) { va50 = in1[ap47 * 784u + ar46]; }
-    tileA39[lid.x * 16u + lid.y] = va50;
-  }
-  {
-    let bc49 = wid.x * 16u + lid.x;
-    let bp48 = t44 * 16u + lid.y;
-    var vb51 = 0.0f;
-    if (bp48 < 20u && bc49 < 500u) { vb51 = in2[bp48 * 500u + bc49]; }
-    tileB40[lid.y * 16u + lid.x] = vb51;
-  }
-  workgroupBarrier();
-  for (var p45 = 0u; p45 < 16u; p45++) {
-    acc43 += tileA39[lid.y * 16u + p45] * tileB40[p45 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row41 < 784u && col42 < 500u) { out[row41 * 500u + col42] = acc43; }
-}
-`;
-// Kernel 13: mul %40 at specs/da-nocorruption.yaml:21:6 (graph.y)
-const WGSL_13 = `// mul %40 at specs/da-nocorruption.yaml:21:6 (graph.y)
+// Kernel 12: mul %40 at specs/da-nocorruption.yaml:21:6 (graph.y)
+const WGSL_12 = `// mul %40 at specs/da-nocorruption.yaml:21:6 (graph.y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -299,8 +263,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (in2[i] * (1.0f - in2[i])));
 }
 `;
-// Kernel 14: reduce_sum %41 at specs/da-nocorruption.yaml:21:20 (graph.y)
-const WGSL_14 = `// reduce_sum %41 at specs/da-nocorruption.yaml:21:20 (graph.y)
+// Kernel 13: reduce_sum %41 at specs/da-nocorruption.yaml:21:20 (graph.y)
+const WGSL_13 = `// reduce_sum %41 at specs/da-nocorruption.yaml:21:20 (graph.y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -311,9 +275,45 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 20u; r++) {
     let j = o * 20u + r;
-    s += in1[(o % 500u) + (r % 20u) * 500u];
+    s += in1[((j / 20u) % 500u) + (j % 20u) * 500u];
   }
   out[o] = s;
+}
+`;
+// Kernel 14: matmul %36 at specs/da-nocorruption.yaml:22:16 (graph.z)
+const WGSL_14 = `// matmul %36 at specs/da-nocorruption.yaml:22:16 (graph.z)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> in1: array<f32>;
+@group(0) @binding(2) var<storage, read> in2: array<f32>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 2u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 784u && ap8 < 20u) { va11 = in1[ap8 * 784u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 20u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
 // Kernel 15: matmul %42 at specs/da-nocorruption.yaml:21:16 (graph.y)
@@ -321,35 +321,35 @@ const WGSL_15 = `// matmul %42 at specs/da-nocorruption.yaml:21:16 (graph.y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA52: array<f32, 256>;
-var<workgroup> tileB53: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row54 = wid.y * 16u + lid.y;
-  let col55 = wid.x * 16u + lid.x;
-  var acc56 = 0.0f;
-  for (var t57 = 0u; t57 < 2u; t57++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 2u; t5++) {
   {
-    let ar59 = wid.y * 16u + lid.x;
-    let ap60 = t57 * 16u + lid.y;
-    var va63 = 0.0f;
-    if (ar59 < 784u && ap60 < 20u) { va63 = in1[ap60 * 784u + ar59]; }
-    tileA52[lid.x * 16u + lid.y] = va63;
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 784u && ap8 < 20u) { va11 = in1[ap8 * 784u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
   }
   {
-    let bc62 = wid.x * 16u + lid.x;
-    let bp61 = t57 * 16u + lid.y;
-    var vb64 = 0.0f;
-    if (bp61 < 20u && bc62 < 500u) { vb64 = in2[bp61 * 500u + bc62]; }
-    tileB53[lid.y * 16u + lid.x] = vb64;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 20u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p58 = 0u; p58 < 16u; p58++) {
-    acc56 += tileA52[lid.y * 16u + p58] * tileB53[p58 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row54 < 784u && col55 < 500u) { out[row54 * 500u + col55] = acc56; }
+  if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
 // Kernel 16: sub %46 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)
@@ -393,518 +393,79 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 /** Buffers, kernels and the command list of each step, replayed by runtime/webgpu/executor.ts. */
 export const plan: GpuPlan = {
   buffers: [
-    {
-      name: "ctx",
-      size: 4,
-      dtype: "u32",
-      role: "ctx",
-    },
-    {
-      name: "iters",
-      size: 1,
-      dtype: "u32",
-      role: "iters",
-    },
-    {
-      name: "f0_t4",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:x",
-      size: 15680,
-      dtype: "f32",
-      role: "input",
-      ref: "x",
-    },
-    {
-      name: "param:W",
-      size: 392000,
-      dtype: "f32",
-      role: "param",
-      ref: "W",
-    },
-    {
-      name: "f0_t7",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:b",
-      size: 500,
-      dtype: "f32",
-      role: "param",
-      ref: "b",
-    },
-    {
-      name: "f0_t8",
-      size: 15680,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t11",
-      size: 15680,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:b_prime",
-      size: 784,
-      dtype: "f32",
-      role: "param",
-      ref: "b_prime",
-    },
-    {
-      name: "f0_t16",
-      size: 15680,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t20",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t22",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t24",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t33",
-      size: 15680,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t34",
-      size: 784,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t36",
-      size: 392000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t40",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t41",
-      size: 500,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t42",
-      size: 392000,
-      dtype: "f32",
-      role: "temp",
-    },
+    { name: "ctx", size: 4, dtype: "u32", role: "ctx" },
+    { name: "iters", size: 1, dtype: "u32", role: "iters" },
+    { name: "y_matmul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "x", size: 15680, dtype: "f32", role: "input", ref: "x" },
+    { name: "W", size: 392000, dtype: "f32", role: "param", ref: "W" },
+    { name: "y", size: 10000, dtype: "f32", role: "temp" },
+    { name: "b", size: 500, dtype: "f32", role: "param", ref: "b" },
+    { name: "z_matmul", size: 15680, dtype: "f32", role: "temp" },
+    { name: "z", size: 15680, dtype: "f32", role: "temp" },
+    { name: "b_prime", size: 784, dtype: "f32", role: "param", ref: "b_prime" },
+    { name: "reconstruction_cross_entropy_sub2", size: 15680, dtype: "f32", role: "temp" },
+    { name: "reconstruction_cross_entropy_reducesum", size: 20, dtype: "f32", role: "temp" },
+    { name: "reconstruction_cross_entropy_reducesum2", size: 1, dtype: "f32", role: "temp" },
+    { name: "cost", size: 1, dtype: "f32", role: "temp" },
+    { name: "d_z_mul", size: 15680, dtype: "f32", role: "temp" },
+    { name: "grad_b_prime", size: 784, dtype: "f32", role: "temp" },
+    { name: "d_y_mul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "grad_b", size: 500, dtype: "f32", role: "temp" },
+    { name: "d_z_matmul2", size: 392000, dtype: "f32", role: "temp" },
+    { name: "d_y_matmul", size: 392000, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    {
-      name: "f0_k4", label: "matmul %4 at specs/da-nocorruption.yaml:21:16 (graph.y)", wgsl: WGSL_0, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [32, 2, 1]
-    },
-    {
-      name: "f0_k7", label: "sigmoid %7 at specs/da-nocorruption.yaml:21:6 (graph.y)", wgsl: WGSL_1, bindings: [
-        {
-          buffer: 5,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f0_k8", label: "matmul %8 at specs/da-nocorruption.yaml:22:16 (graph.z)", wgsl: WGSL_2, bindings: [
-        {
-          buffer: 7,
-          access: "read_write",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [49, 2, 1]
-    },
-    {
-      name: "f0_k11", label: "sigmoid %11 at specs/da-nocorruption.yaml:22:6 (graph.z)", wgsl: WGSL_3, bindings: [
-        {
-          buffer: 8,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [245, 1, 1]
-    },
-    {
-      name: "f0_k15", label: "sub %15 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_4, bindings: [
-        {
-          buffer: 7,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-      ], workgroups: [245, 1, 1]
-    },
-    {
-      name: "f0_k16", label: "sub %16 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_5, bindings: [
-        {
-          buffer: 10,
-          access: "read_write",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [245, 1, 1]
-    },
-    {
-      name: "f0_k20", label: "reduce_sum %20 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_6, bindings: [
-        {
-          buffer: 11,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k22", label: "reduce_sum %22 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_7, bindings: [
-        {
-          buffer: 12,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k24", label: "mul %24 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_8, bindings: [
-        {
-          buffer: 13,
-          access: "read_write",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k33", label: "mul %33 at specs/da-nocorruption.yaml:22:6 (graph.z)", wgsl: WGSL_9, bindings: [
-        {
-          buffer: 14,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [245, 1, 1]
-    },
-    {
-      name: "f0_k34", label: "reduce_sum %34 at specs/da-nocorruption.yaml:22:22 (graph.z)", wgsl: WGSL_10, bindings: [
-        {
-          buffer: 15,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-      ], workgroups: [13, 1, 1]
-    },
-    {
-      name: "f0_k35", label: "matmul %35 at specs/da-nocorruption.yaml:22:16 (graph.z)", wgsl: WGSL_11, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [32, 2, 1]
-    },
-    {
-      name: "f0_k36", label: "matmul %36 at specs/da-nocorruption.yaml:22:16 (graph.z)", wgsl: WGSL_12, bindings: [
-        {
-          buffer: 16,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [32, 49, 1]
-    },
-    {
-      name: "f0_k40", label: "mul %40 at specs/da-nocorruption.yaml:21:6 (graph.y)", wgsl: WGSL_13, bindings: [
-        {
-          buffer: 17,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f0_k41", label: "reduce_sum %41 at specs/da-nocorruption.yaml:21:20 (graph.y)", wgsl: WGSL_14, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "f0_k42", label: "matmul %42 at specs/da-nocorruption.yaml:21:16 (graph.y)", wgsl: WGSL_15, bindings: [
-        {
-          buffer: 19,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-      ], workgroups: [32, 49, 1]
-    },
-    {
-      name: "f0_k46", label: "sub %46 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)", wgsl: WGSL_16, bindings: [
-        {
-          buffer: 4,
-          access: "read_write",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-      ], workgroups: [6125, 1, 1]
-    },
-    {
-      name: "f0_k49", label: "sub %49 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)", wgsl: WGSL_17, bindings: [
-        {
-          buffer: 6,
-          access: "read_write",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "f0_k52", label: "sub %52 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [
-        {
-          buffer: 9,
-          access: "read_write",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-      ], workgroups: [13, 1, 1]
-    },
+    { name: "step0_y_matmul", label: "matmul %4 at specs/da-nocorruption.yaml:21:16 (graph.y)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_y", label: "sigmoid %7 at specs/da-nocorruption.yaml:21:6 (graph.y)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_z_matmul", label: "matmul %8 at specs/da-nocorruption.yaml:22:16 (graph.z)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 2, 1] },
+    { name: "step0_z", label: "sigmoid %11 at specs/da-nocorruption.yaml:22:6 (graph.z)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 9, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_reconstruction_cross_entropy_sub", label: "sub %15 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_4, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_reconstruction_cross_entropy_sub2", label: "sub %16 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_5, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_reconstruction_cross_entropy_reducesum", label: "reduce_sum %20 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 8, access: "read" }, { buffer: 7, access: "read" }, { buffer: 10, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_reconstruction_cross_entropy_reducesum2", label: "reduce_sum %22 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_7, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "mul %24 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_8, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_z_mul", label: "mul %33 at specs/da-nocorruption.yaml:22:6 (graph.z)", wgsl: WGSL_9, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 10, access: "read" }, { buffer: 3, access: "read" }, { buffer: 8, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_grad_b_prime", label: "reduce_sum %34 at specs/da-nocorruption.yaml:22:22 (graph.z)", wgsl: WGSL_10, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_d_z_matmul", label: "matmul %35 at specs/da-nocorruption.yaml:22:16 (graph.z)", wgsl: WGSL_11, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_d_y_mul", label: "mul %40 at specs/da-nocorruption.yaml:21:6 (graph.y)", wgsl: WGSL_12, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_grad_b", label: "reduce_sum %41 at specs/da-nocorruption.yaml:21:20 (graph.y)", wgsl: WGSL_13, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_z_matmul2", label: "matmul %36 at specs/da-nocorruption.yaml:22:16 (graph.z)", wgsl: WGSL_14, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 5, access: "read" }], workgroups: [32, 49, 1] },
+    { name: "step0_d_y_matmul", label: "matmul %42 at specs/da-nocorruption.yaml:21:16 (graph.y)", wgsl: WGSL_15, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 16, access: "read" }], workgroups: [32, 49, 1] },
+    { name: "step0_W", label: "sub %46 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)", wgsl: WGSL_16, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 19, access: "read" }], workgroups: [6125, 1, 1] },
+    { name: "step0_b", label: "sub %49 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)", wgsl: WGSL_17, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_b_prime", label: "sub %52 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [13, 1, 1] },
   ],
   steps: [
     {
       commands: [
-        {
-          kind: "dispatch",
-          kernel: 0,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "dispatch",
-          kernel: 5,
-        },
-        {
-          kind: "dispatch",
-          kernel: 6,
-        },
-        {
-          kind: "dispatch",
-          kernel: 7,
-        },
-        {
-          kind: "dispatch",
-          kernel: 8,
-        },
-        {
-          kind: "dispatch",
-          kernel: 9,
-        },
-        {
-          kind: "dispatch",
-          kernel: 10,
-        },
-        {
-          kind: "dispatch",
-          kernel: 11,
-        },
-        {
-          kind: "dispatch",
-          kernel: 12,
-        },
-        {
-          kind: "dispatch",
-          kernel: 13,
-        },
-        {
-          kind: "dispatch",
-          kernel: 14,
-        },
-        {
-          kind: "dispatch",
-          kernel: 15,
-        },
-        {
-          kind: "dispatch",
-          kernel: 16,
-        },
-        {
-          kind: "dispatch",
-          kernel: 17,
-        },
-        {
-          kind: "dispatch",
-          kernel: 18,
-        },
+        { kind: "dispatch", kernel: 0 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "dispatch", kernel: 5 },
+        { kind: "dispatch", kernel: 6 },
+        { kind: "dispatch", kernel: 7 },
+        { kind: "dispatch", kernel: 8 },
+        { kind: "dispatch", kernel: 9 },
+        { kind: "dispatch", kernel: 10 },
+        { kind: "dispatch", kernel: 11 },
+        { kind: "dispatch", kernel: 12 },
+        { kind: "dispatch", kernel: 13 },
+        { kind: "dispatch", kernel: 14 },
+        { kind: "dispatch", kernel: 15 },
+        { kind: "dispatch", kernel: 16 },
+        { kind: "dispatch", kernel: 17 },
+        { kind: "dispatch", kernel: 18 },
       ],
-      outputs: {
-        cost: 13,
-        "param:W": 4,
-        "param:b": 6,
-        "param:b_prime": 9,
-      },
+      outputs: { cost: 13, "param:W": 4, "param:b": 6, "param:b_prime": 9 },
     },
   ],
   eval: {
-    commands: [],
+    commands: [
+
+    ],
     outputs: {},
   },
-  limits: {
-    maxStorageBuffersPerShaderStage: 8,
-    maxStorageBufferBindingSize: 134217728,
-    maxComputeWorkgroupsPerDimension: 65535,
-    maxComputeInvocationsPerWorkgroup: 256,
-    maxComputeWorkgroupStorageSize: 16384,
-  },
+  limits: { maxStorageBuffersPerShaderStage: 8, maxStorageBufferBindingSize: 134217728, maxComputeWorkgroupsPerDimension: 65535, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 },
 };

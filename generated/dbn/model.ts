@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { Batch, CompiledModel, ModelDescription } from "../../runtime/compiled-model.ts";
 import { createArena, createKernels, instantiateLoops, type Kernels, precompileModules } from "../../runtime/cpu/kernels.ts";
-import * as rng from "../../runtime/rng/philox.ts";
 import { LOOPS_SHARED_WASM, LOOPS_WASM } from "./loops-wasm.ts";
+import * as rng from "../../runtime/rng/philox.ts";
 
 export const description: ModelDescription = {
   name: "dbn",
@@ -177,62 +177,62 @@ export const description: ModelDescription = {
 
 /** The exports of loops.wat: one function per fused loop, addresses and extents built in. */
 interface Loops {
-  readonly f0_loop9: () => void;
-  readonly f0_loop14: () => void;
-  readonly f0_loop32: () => void;
-  readonly f0_loop35: () => void;
-  readonly f0_loop40: () => void;
-  readonly f0_loop41: () => void;
-  readonly f0_loop47: () => void;
-  readonly f0_loop54: () => void;
-  readonly f0_loop57: () => void;
-  readonly f1_loop9: () => void;
-  readonly f1_loop15: () => void;
-  readonly f1_loop20: () => void;
-  readonly f1_loop38: () => void;
-  readonly f1_loop41: () => void;
-  readonly f1_loop45: () => void;
-  readonly f1_loop46: () => void;
-  readonly f1_loop51: () => void;
-  readonly f1_loop58: () => void;
-  readonly f1_loop60: () => void;
-  readonly f2_loop11: () => void;
-  readonly f2_loop15: () => void;
-  readonly f2_loop21: () => void;
-  readonly f2_loop26: () => void;
-  readonly f2_loop44: () => void;
-  readonly f2_loop47: () => void;
-  readonly f2_loop51: () => void;
-  readonly f2_loop52: () => void;
-  readonly f2_loop57: () => void;
-  readonly f2_loop64: () => void;
-  readonly f2_loop66: () => void;
-  readonly f3_loop13: () => void;
-  readonly f3_loop17: () => void;
-  readonly f3_loop21: () => void;
-  readonly f3_loop24: () => void;
-  readonly f3_loop29: () => void;
-  readonly f3_loop30: () => void;
-  readonly f3_sum40: () => void;
-  readonly f3_loop42: () => void;
-  readonly f3_sum48: () => void;
-  readonly f3_loop49: () => void;
-  readonly f3_loop53: () => void;
-  readonly f3_loop60: () => void;
-  readonly f3_loop66: () => void;
-  readonly f3_loop72: () => void;
-  readonly f3_loop80: () => void;
-  readonly f3_loop85: () => void;
-  readonly f3_loop89: () => void;
-  readonly f3_loop94: () => void;
-  readonly ev_loop13: () => void;
-  readonly ev_loop17: () => void;
-  readonly ev_loop21: () => void;
-  readonly ev_loop24: () => void;
-  readonly ev_loop29: () => void;
-  readonly ev_loop30: () => void;
-  readonly ev_loop34: () => void;
-  readonly ev_loop45: () => void;
+  readonly step0_h1: () => void;
+  readonly step0_v1_pre: () => void;
+  readonly step0_cost: () => void;
+  readonly step0_d_cd1_mul: () => void;
+  readonly step0_d_cd1_mul2: () => void;
+  readonly step0_d_cd1_add: () => void;
+  readonly step0_d_cd1_add2: () => void;
+  readonly step0_b1: () => void;
+  readonly step0_vb1: () => void;
+  readonly step1_h1: () => void;
+  readonly step1_h2: () => void;
+  readonly step1_v2_pre: () => void;
+  readonly step1_cost: () => void;
+  readonly step1_d_cd2_mul: () => void;
+  readonly step1_d_cd2_mul2: () => void;
+  readonly step1_d_cd2_add: () => void;
+  readonly step1_d_cd2_add2: () => void;
+  readonly step1_b2: () => void;
+  readonly step1_vb2: () => void;
+  readonly step2_h1: () => void;
+  readonly step2_h2: () => void;
+  readonly step2_h3: () => void;
+  readonly step2_v3_pre: () => void;
+  readonly step2_cost: () => void;
+  readonly step2_d_cd3_mul: () => void;
+  readonly step2_d_cd3_mul2: () => void;
+  readonly step2_d_cd3_add: () => void;
+  readonly step2_d_cd3_add2: () => void;
+  readonly step2_b3: () => void;
+  readonly step2_vb3: () => void;
+  readonly step3_h1: () => void;
+  readonly step3_h2: () => void;
+  readonly step3_h3: () => void;
+  readonly step3_p_y_given_x_add: () => void;
+  readonly step3_p_y_given_x_sub: () => void;
+  readonly step3_p_y_given_x_exp: () => void;
+  readonly step3_finetune_nll_reducesum2: () => void;
+  readonly step3_cost: () => void;
+  readonly step3_d_finetune_nll_reducesum: () => void;
+  readonly step3_d_finetune_nll_div: () => void;
+  readonly step3_d_p_y_given_x_add: () => void;
+  readonly step3_d_h3_mul: () => void;
+  readonly step3_d_h2_mul: () => void;
+  readonly step3_d_h1_mul: () => void;
+  readonly step3_b1: () => void;
+  readonly step3_b2: () => void;
+  readonly step3_b3: () => void;
+  readonly step3_b4: () => void;
+  readonly evaluate_h1: () => void;
+  readonly evaluate_h2: () => void;
+  readonly evaluate_h3: () => void;
+  readonly evaluate_p_y_given_x_add: () => void;
+  readonly evaluate_p_y_given_x_sub: () => void;
+  readonly evaluate_p_y_given_x_exp: () => void;
+  readonly evaluate_p_y_given_x: () => void;
+  readonly evaluate_cost: () => void;
 }
 
 /** Compiles the model's WebAssembly ahead (required before `new Model()` on a browser's main thread, optional elsewhere). */
@@ -242,122 +242,110 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 13.0 MiB, laid out at compile time. */
-  private readonly mem = createArena(13642416);
+  /** Every buffer of the model, 12.9 MiB, laid out at compile time. */
+  private readonly mem = createArena(13516928);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W1: new Float32Array(this.mem.buffer, 16, 784000), b1: new Float32Array(this.mem.buffer, 3136016, 1000), W2: new Float32Array(this.mem.buffer, 3140016, 1000000), b2: new Float32Array(this.mem.buffer, 7140016, 1000), W3: new Float32Array(this.mem.buffer, 7144016, 1000000), b3: new Float32Array(this.mem.buffer, 11144016, 1000), vb1: new Float32Array(this.mem.buffer, 11148016, 784), vb2: new Float32Array(this.mem.buffer, 11151152, 1000), vb3: new Float32Array(this.mem.buffer, 11155152, 1000), W4: new Float32Array(this.mem.buffer, 11159152, 10000), b4: new Float32Array(this.mem.buffer, 11199152, 10) };
   readonly state: Record<string, Float32Array> = {};
-  private readonly f0_t5 = new Float32Array(this.mem.buffer, 11199200, 10000);
-  private readonly f0_in_x = new Float32Array(this.mem.buffer, 11239200, 7840);
-  private readonly f0_t9 = new Float32Array(this.mem.buffer, 11270560, 10000);
-  private readonly f0_t12 = new Float32Array(this.mem.buffer, 11310560, 10000);
-  private readonly f0_t13 = new Float32Array(this.mem.buffer, 11350560, 7840);
-  private readonly f0_t14 = new Float32Array(this.mem.buffer, 11381920, 7840);
-  private readonly f0_t18 = new Float32Array(this.mem.buffer, 11413280, 7840);
-  private readonly f0_t20 = new Float32Array(this.mem.buffer, 11444640, 10000);
-  private readonly f0_t30 = new Float32Array(this.mem.buffer, 11484640, 10);
-  private readonly f0_t31 = new Float32Array(this.mem.buffer, 11484688, 1);
-  private readonly f0_t32 = new Float32Array(this.mem.buffer, 11484704, 1);
-  private readonly f0_t35 = new Float32Array(this.mem.buffer, 11484720, 10000);
-  private readonly f0_t40 = new Float32Array(this.mem.buffer, 11524720, 10000);
-  private readonly f0_t41 = new Float32Array(this.mem.buffer, 11564720, 10000);
-  private readonly f0_t42 = new Float32Array(this.mem.buffer, 11604720, 1000);
-  private readonly f0_t47 = new Float32Array(this.mem.buffer, 11608720, 7840);
-  private readonly f0_t48 = new Float32Array(this.mem.buffer, 11640080, 784);
-  private readonly f1_t6 = new Float32Array(this.mem.buffer, 11643216, 10000);
-  private readonly f1_in_x = new Float32Array(this.mem.buffer, 11683216, 7840);
-  private readonly f1_t9 = new Float32Array(this.mem.buffer, 11714576, 10000);
-  private readonly f1_t11 = new Float32Array(this.mem.buffer, 11754576, 10000);
-  private readonly f1_t15 = new Float32Array(this.mem.buffer, 11794576, 10000);
-  private readonly f1_t18 = new Float32Array(this.mem.buffer, 11834576, 10000);
-  private readonly f1_t19 = new Float32Array(this.mem.buffer, 11874576, 10000);
-  private readonly f1_t20 = new Float32Array(this.mem.buffer, 11914576, 10000);
-  private readonly f1_t24 = new Float32Array(this.mem.buffer, 11954576, 10000);
-  private readonly f1_t26 = new Float32Array(this.mem.buffer, 11994576, 10000);
-  private readonly f1_t36 = new Float32Array(this.mem.buffer, 12034576, 10);
-  private readonly f1_t37 = new Float32Array(this.mem.buffer, 12034624, 1);
-  private readonly f1_t38 = new Float32Array(this.mem.buffer, 12034640, 1);
-  private readonly f1_t41 = new Float32Array(this.mem.buffer, 12034656, 10000);
-  private readonly f1_t45 = new Float32Array(this.mem.buffer, 12074656, 10000);
-  private readonly f1_t46 = new Float32Array(this.mem.buffer, 12114656, 10000);
-  private readonly f1_t47 = new Float32Array(this.mem.buffer, 12154656, 1000);
-  private readonly f1_t51 = new Float32Array(this.mem.buffer, 12158656, 10000);
-  private readonly f1_t52 = new Float32Array(this.mem.buffer, 12198656, 1000);
-  private readonly f2_t8 = new Float32Array(this.mem.buffer, 12202656, 10000);
-  private readonly f2_in_x = new Float32Array(this.mem.buffer, 12242656, 7840);
-  private readonly f2_t11 = new Float32Array(this.mem.buffer, 12274016, 10000);
-  private readonly f2_t12 = new Float32Array(this.mem.buffer, 12314016, 10000);
-  private readonly f2_t15 = new Float32Array(this.mem.buffer, 12354016, 10000);
-  private readonly f2_t17 = new Float32Array(this.mem.buffer, 12394016, 10000);
-  private readonly f2_t21 = new Float32Array(this.mem.buffer, 12434016, 10000);
-  private readonly f2_t24 = new Float32Array(this.mem.buffer, 12474016, 10000);
-  private readonly f2_t25 = new Float32Array(this.mem.buffer, 12514016, 10000);
-  private readonly f2_t26 = new Float32Array(this.mem.buffer, 12554016, 10000);
-  private readonly f2_t30 = new Float32Array(this.mem.buffer, 12594016, 10000);
-  private readonly f2_t32 = new Float32Array(this.mem.buffer, 12634016, 10000);
-  private readonly f2_t42 = new Float32Array(this.mem.buffer, 12674016, 10);
-  private readonly f2_t43 = new Float32Array(this.mem.buffer, 12674064, 1);
-  private readonly f2_t44 = new Float32Array(this.mem.buffer, 12674080, 1);
-  private readonly f2_t47 = new Float32Array(this.mem.buffer, 12674096, 10000);
-  private readonly f2_t51 = new Float32Array(this.mem.buffer, 12714096, 10000);
-  private readonly f2_t52 = new Float32Array(this.mem.buffer, 12754096, 10000);
-  private readonly f2_t53 = new Float32Array(this.mem.buffer, 12794096, 1000);
-  private readonly f2_t57 = new Float32Array(this.mem.buffer, 12798096, 10000);
-  private readonly f2_t58 = new Float32Array(this.mem.buffer, 12838096, 1000);
-  private readonly f3_t10 = new Float32Array(this.mem.buffer, 12842096, 10000);
-  private readonly f3_in_x = new Float32Array(this.mem.buffer, 12882096, 7840);
-  private readonly f3_t13 = new Float32Array(this.mem.buffer, 12913456, 10000);
-  private readonly f3_t14 = new Float32Array(this.mem.buffer, 12953456, 10000);
-  private readonly f3_t17 = new Float32Array(this.mem.buffer, 12993456, 10000);
-  private readonly f3_t18 = new Float32Array(this.mem.buffer, 13033456, 10000);
-  private readonly f3_t21 = new Float32Array(this.mem.buffer, 13073456, 10000);
-  private readonly f3_t22 = new Float32Array(this.mem.buffer, 13113456, 100);
-  private readonly f3_t24 = new Float32Array(this.mem.buffer, 13113856, 100);
-  private readonly f3_t25 = new Float32Array(this.mem.buffer, 13114256, 10);
-  private readonly f3_t29 = new Float32Array(this.mem.buffer, 13114304, 100);
-  private readonly f3_t30 = new Float32Array(this.mem.buffer, 13114704, 100);
-  private readonly f3_t31 = new Float32Array(this.mem.buffer, 13115104, 10);
-  private readonly f3_t32 = new Float32Array(this.mem.buffer, 13115152, 100);
-  private readonly f3_in_y = new Int32Array(this.mem.buffer, 13115552, 10);
-  private readonly f3_t33 = new Float32Array(this.mem.buffer, 13115600, 10);
-  private readonly f3_t38 = new Float32Array(this.mem.buffer, 13115648, 10);
-  private readonly f3_t40 = new Float32Array(this.mem.buffer, 13115696, 1);
-  private readonly f3_t42 = new Float32Array(this.mem.buffer, 13115712, 1);
-  private readonly f3_t48 = new Float32Array(this.mem.buffer, 13115728, 10);
-  private readonly f3_t49 = new Float32Array(this.mem.buffer, 13115776, 10);
-  private readonly f3_t53 = new Float32Array(this.mem.buffer, 13115824, 100);
-  private readonly f3_t54 = new Float32Array(this.mem.buffer, 13116224, 10);
-  private readonly f3_t55 = new Float32Array(this.mem.buffer, 13116272, 10000);
-  private readonly f3_t60 = new Float32Array(this.mem.buffer, 13156272, 10000);
-  private readonly f3_t61 = new Float32Array(this.mem.buffer, 13196272, 1000);
-  private readonly f3_t62 = new Float32Array(this.mem.buffer, 13200272, 10000);
-  private readonly f3_t66 = new Float32Array(this.mem.buffer, 13240272, 10000);
-  private readonly f3_t67 = new Float32Array(this.mem.buffer, 13280272, 1000);
-  private readonly f3_t68 = new Float32Array(this.mem.buffer, 13284272, 10000);
-  private readonly f3_t72 = new Float32Array(this.mem.buffer, 13324272, 10000);
-  private readonly f3_t73 = new Float32Array(this.mem.buffer, 13364272, 1000);
-  private readonly ev_t10 = new Float32Array(this.mem.buffer, 13368272, 10000);
-  private readonly ev_in_x = new Float32Array(this.mem.buffer, 13408272, 7840);
-  private readonly ev_t13 = new Float32Array(this.mem.buffer, 13439632, 10000);
-  private readonly ev_t14 = new Float32Array(this.mem.buffer, 13479632, 10000);
-  private readonly ev_t17 = new Float32Array(this.mem.buffer, 13519632, 10000);
-  private readonly ev_t18 = new Float32Array(this.mem.buffer, 13559632, 10000);
-  private readonly ev_t21 = new Float32Array(this.mem.buffer, 13599632, 10000);
-  private readonly ev_t22 = new Float32Array(this.mem.buffer, 13639632, 100);
-  private readonly ev_t24 = new Float32Array(this.mem.buffer, 13640032, 100);
-  private readonly ev_t25 = new Float32Array(this.mem.buffer, 13640432, 10);
-  private readonly ev_t29 = new Float32Array(this.mem.buffer, 13640480, 100);
-  private readonly ev_t30 = new Float32Array(this.mem.buffer, 13640880, 100);
-  private readonly ev_t31 = new Float32Array(this.mem.buffer, 13641280, 10);
-  private readonly ev_t34 = new Float32Array(this.mem.buffer, 13641328, 100);
-  private readonly ev_t35 = new Int32Array(this.mem.buffer, 13641728, 10);
-  private readonly ev_t37 = new Float32Array(this.mem.buffer, 13641776, 10);
-  private readonly ev_in_y = new Int32Array(this.mem.buffer, 13641824, 10);
-  private readonly ev_t38 = new Float32Array(this.mem.buffer, 13641872, 100);
-  private readonly ev_t39 = new Float32Array(this.mem.buffer, 13642272, 10);
-  private readonly ev_t44 = new Float32Array(this.mem.buffer, 13642320, 10);
-  private readonly ev_t45 = new Float32Array(this.mem.buffer, 13642368, 10);
+  private readonly cd1_matmul = new Float32Array(this.mem.buffer, 11199200, 10000);
+  private readonly x = new Float32Array(this.mem.buffer, 11239200, 7840);
+  private readonly h1 = new Float32Array(this.mem.buffer, 11270560, 10000);
+  private readonly v1_pre_cast = new Float32Array(this.mem.buffer, 11310560, 10000);
+  private readonly v1_pre_matmul = new Float32Array(this.mem.buffer, 11350560, 7840);
+  private readonly v1_pre = new Float32Array(this.mem.buffer, 11381920, 7840);
+  private readonly end1_cast = new Float32Array(this.mem.buffer, 11413280, 7840);
+  private readonly cd1_matmul2 = new Float32Array(this.mem.buffer, 11444640, 10000);
+  private readonly recon1_reducesum = new Float32Array(this.mem.buffer, 11484640, 10);
+  private readonly recon1_reducesum2 = new Float32Array(this.mem.buffer, 11484688, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 11484704, 1);
+  private readonly d_cd1_mul = new Float32Array(this.mem.buffer, 11484720, 10000);
+  private readonly d_cd1_mul2 = new Float32Array(this.mem.buffer, 11524720, 10000);
+  private readonly d_cd1_add = new Float32Array(this.mem.buffer, 11564720, 10000);
+  private readonly grad_b1 = new Float32Array(this.mem.buffer, 11604720, 1000);
+  private readonly d_cd1_add2 = new Float32Array(this.mem.buffer, 11608720, 7840);
+  private readonly grad_vb1 = new Float32Array(this.mem.buffer, 11640080, 784);
+  private readonly pretrain2_h1_matmul = new Float32Array(this.mem.buffer, 11643216, 10000);
+  private readonly pretrain2_h1 = new Float32Array(this.mem.buffer, 11683216, 10000);
+  private readonly pretrain2_cd2_matmul = new Float32Array(this.mem.buffer, 11723216, 10000);
+  private readonly pretrain2_h2 = new Float32Array(this.mem.buffer, 11763216, 10000);
+  private readonly pretrain2_v2_pre_cast = new Float32Array(this.mem.buffer, 11803216, 10000);
+  private readonly pretrain2_v2_pre_matmul = new Float32Array(this.mem.buffer, 11843216, 10000);
+  private readonly pretrain2_v2_pre = new Float32Array(this.mem.buffer, 11883216, 10000);
+  private readonly pretrain2_end2_cast = new Float32Array(this.mem.buffer, 11923216, 10000);
+  private readonly pretrain2_cd2_matmul2 = new Float32Array(this.mem.buffer, 11963216, 10000);
+  private readonly pretrain2_recon2_reducesum = new Float32Array(this.mem.buffer, 12003216, 10);
+  private readonly pretrain2_recon2_reducesum2 = new Float32Array(this.mem.buffer, 12003264, 1);
+  private readonly pretrain2_cost = new Float32Array(this.mem.buffer, 12003280, 1);
+  private readonly pretrain2_d_cd2_mul = new Float32Array(this.mem.buffer, 12003296, 10000);
+  private readonly pretrain2_d_cd2_mul2 = new Float32Array(this.mem.buffer, 12043296, 10000);
+  private readonly pretrain2_d_cd2_add = new Float32Array(this.mem.buffer, 12083296, 10000);
+  private readonly pretrain2_grad_b2 = new Float32Array(this.mem.buffer, 12123296, 1000);
+  private readonly pretrain2_d_cd2_add2 = new Float32Array(this.mem.buffer, 12127296, 10000);
+  private readonly pretrain2_grad_vb2 = new Float32Array(this.mem.buffer, 12167296, 1000);
+  private readonly pretrain3_h1_matmul = new Float32Array(this.mem.buffer, 12171296, 10000);
+  private readonly pretrain3_h1 = new Float32Array(this.mem.buffer, 12211296, 10000);
+  private readonly pretrain3_h2_matmul = new Float32Array(this.mem.buffer, 12251296, 10000);
+  private readonly pretrain3_h2 = new Float32Array(this.mem.buffer, 12291296, 10000);
+  private readonly pretrain3_cd3_matmul = new Float32Array(this.mem.buffer, 12331296, 10000);
+  private readonly pretrain3_h3 = new Float32Array(this.mem.buffer, 12371296, 10000);
+  private readonly pretrain3_v3_pre_cast = new Float32Array(this.mem.buffer, 12411296, 10000);
+  private readonly pretrain3_v3_pre_matmul = new Float32Array(this.mem.buffer, 12451296, 10000);
+  private readonly pretrain3_v3_pre = new Float32Array(this.mem.buffer, 12491296, 10000);
+  private readonly pretrain3_end3_cast = new Float32Array(this.mem.buffer, 12531296, 10000);
+  private readonly pretrain3_cd3_matmul2 = new Float32Array(this.mem.buffer, 12571296, 10000);
+  private readonly pretrain3_recon3_reducesum = new Float32Array(this.mem.buffer, 12611296, 10);
+  private readonly pretrain3_recon3_reducesum2 = new Float32Array(this.mem.buffer, 12611344, 1);
+  private readonly pretrain3_cost = new Float32Array(this.mem.buffer, 12611360, 1);
+  private readonly pretrain3_d_cd3_mul = new Float32Array(this.mem.buffer, 12611376, 10000);
+  private readonly pretrain3_d_cd3_mul2 = new Float32Array(this.mem.buffer, 12651376, 10000);
+  private readonly pretrain3_d_cd3_add = new Float32Array(this.mem.buffer, 12691376, 10000);
+  private readonly pretrain3_grad_b3 = new Float32Array(this.mem.buffer, 12731376, 1000);
+  private readonly pretrain3_d_cd3_add2 = new Float32Array(this.mem.buffer, 12735376, 10000);
+  private readonly pretrain3_grad_vb3 = new Float32Array(this.mem.buffer, 12775376, 1000);
+  private readonly finetune_h1_matmul = new Float32Array(this.mem.buffer, 12779376, 10000);
+  private readonly finetune_h1 = new Float32Array(this.mem.buffer, 12819376, 10000);
+  private readonly finetune_h2_matmul = new Float32Array(this.mem.buffer, 12859376, 10000);
+  private readonly finetune_h2 = new Float32Array(this.mem.buffer, 12899376, 10000);
+  private readonly finetune_h3_matmul = new Float32Array(this.mem.buffer, 12939376, 10000);
+  private readonly finetune_h3 = new Float32Array(this.mem.buffer, 12979376, 10000);
+  private readonly finetune_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 13019376, 100);
+  private readonly finetune_p_y_given_x_add = new Float32Array(this.mem.buffer, 13019776, 100);
+  private readonly finetune_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 13020176, 10);
+  private readonly finetune_p_y_given_x_sub = new Float32Array(this.mem.buffer, 13020224, 100);
+  private readonly finetune_p_y_given_x_exp = new Float32Array(this.mem.buffer, 13020624, 100);
+  private readonly finetune_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 13021024, 10);
+  private readonly finetune_finetune_nll_onehot = new Float32Array(this.mem.buffer, 13021072, 100);
+  private readonly y = new Int32Array(this.mem.buffer, 13021472, 10);
+  private readonly finetune_finetune_nll_log = new Float32Array(this.mem.buffer, 13021520, 10);
+  private readonly finetune_finetune_nll_reducesum = new Float32Array(this.mem.buffer, 13021568, 10);
+  private readonly finetune_finetune_nll_reducesum2 = new Float32Array(this.mem.buffer, 13021616, 1);
+  private readonly finetune_cost = new Float32Array(this.mem.buffer, 13021632, 1);
+  private readonly finetune_d_finetune_nll_reducesum = new Float32Array(this.mem.buffer, 13021648, 10);
+  private readonly finetune_d_finetune_nll_div = new Float32Array(this.mem.buffer, 13021696, 10);
+  private readonly finetune_d_p_y_given_x_add = new Float32Array(this.mem.buffer, 13021744, 100);
+  private readonly finetune_grad_b4 = new Float32Array(this.mem.buffer, 13022144, 10);
+  private readonly finetune_d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 13022192, 10000);
+  private readonly finetune_d_h3_mul = new Float32Array(this.mem.buffer, 13062192, 10000);
+  private readonly finetune_grad_b3 = new Float32Array(this.mem.buffer, 13102192, 1000);
+  private readonly finetune_d_h3_matmul = new Float32Array(this.mem.buffer, 13106192, 10000);
+  private readonly finetune_d_h2_mul = new Float32Array(this.mem.buffer, 13146192, 10000);
+  private readonly finetune_grad_b2 = new Float32Array(this.mem.buffer, 13186192, 1000);
+  private readonly finetune_d_h2_matmul = new Float32Array(this.mem.buffer, 13190192, 10000);
+  private readonly finetune_d_h1_mul = new Float32Array(this.mem.buffer, 13230192, 10000);
+  private readonly finetune_grad_b1 = new Float32Array(this.mem.buffer, 13270192, 1000);
+  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 13514592, 100);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 13514992, 10);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 13515040, 100);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 13515440, 100);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 13515840, 10);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 13515888, 100);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 13516288, 10);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 13516336, 10);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 13516384, 100);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 13516784, 10);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 13516832, 10);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 13516880, 10);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -370,840 +358,758 @@ export class Model implements CompiledModel {
   }
 
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
-    const ev_t10 = this.ev_t10;
-    const ev_in_x = this.ev_in_x;
-    const ev_t13 = this.ev_t13;
-    const ev_t14 = this.ev_t14;
-    const ev_t17 = this.ev_t17;
-    const ev_t18 = this.ev_t18;
-    const ev_t21 = this.ev_t21;
-    const ev_t22 = this.ev_t22;
-    const ev_t24 = this.ev_t24;
-    const ev_t25 = this.ev_t25;
-    const ev_t29 = this.ev_t29;
-    const ev_t30 = this.ev_t30;
-    const ev_t31 = this.ev_t31;
-    const ev_t34 = this.ev_t34;
-    const ev_t35 = this.ev_t35;
-    const ev_t37 = this.ev_t37;
-    const ev_in_y = this.ev_in_y;
-    const ev_t38 = this.ev_t38;
-    const ev_t39 = this.ev_t39;
-    const ev_t44 = this.ev_t44;
-    const ev_t45 = this.ev_t45;
-    const p0_W1 = this.params.W1;
-    const p1_b1 = this.params.b1;
-    const p2_W2 = this.params.W2;
-    const p3_b2 = this.params.b2;
-    const p4_W3 = this.params.W3;
-    const p5_b3 = this.params.b3;
-    const p6_vb1 = this.params.vb1;
-    const p7_vb2 = this.params.vb2;
-    const p8_vb3 = this.params.vb3;
-    const p9_W4 = this.params.W4;
-    const p10_b4 = this.params.b4;
+    const x = this.x;
+    const y = this.y;
+    const p_y_given_x_add = this.eval_p_y_given_x_add;
+    const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
+    const p_y_given_x_sub = this.eval_p_y_given_x_sub;
+    const p_y_given_x_exp = this.eval_p_y_given_x_exp;
+    const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
+    const p_y_given_x = this.eval_p_y_given_x;
+    const error_argmax = this.eval_error_argmax;
+    const error = this.eval_error;
+    const cost_onehot = this.eval_cost_onehot;
+    const cost_log = this.eval_cost_log;
+    const cost_reducesum = this.eval_cost_reducesum;
+    const cost = this.eval_cost;
     // The batch, copied into the model's memory.
-    ev_in_x.set(batch.x as Float32Array);
-    ev_in_y.set(batch.y as Int32Array);
-    const step = 0; // evaluation draws random numbers from counter 0
-    // matmul %10 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
+    x.set(batch.x as Float32Array);
+    y.set(batch.y as Int32Array);
+    // specs/dbn.yaml:36 h1 — matmul
     {
-      this.k.gemm_nn_sx(13408272, 16, 13368272, 10, 1000, 784, 784, 1000, 1000, 0, 1); // ev_in_x @ p0_W1 → ev_t10
+      this.k.gemm({ a: 11239200, b: 16, c: 13274192, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
     }
 
-    // sigmoid %13 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
-    this.w.ev_loop13(); // WebAssembly SIMD (loops.wat)
-    // matmul %14 → [10, 1000] — specs/dbn.yaml:37 (graph.h2)
+    // specs/dbn.yaml:36 h1 — fused: add
+    this.w.evaluate_h1(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:37 h2 — matmul
     {
-      this.k.gemm_nn(13439632, 3140016, 13479632, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // ev_t13 @ p2_W2 → ev_t14
+      this.k.gemm({ a: 13314192, b: 3140016, c: 13354192, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
     }
 
-    // sigmoid %17 → [10, 1000] — specs/dbn.yaml:37 (graph.h2)
-    this.w.ev_loop17(); // WebAssembly SIMD (loops.wat)
-    // matmul %18 → [10, 1000] — specs/dbn.yaml:38 (graph.h3)
+    // specs/dbn.yaml:37 h2 — fused: add
+    this.w.evaluate_h2(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:38 h3 — matmul
     {
-      this.k.gemm_nn(13519632, 7144016, 13559632, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // ev_t17 @ p4_W3 → ev_t18
+      this.k.gemm({ a: 13394192, b: 7144016, c: 13434192, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ W3 → h3_matmul
     }
 
-    // sigmoid %21 → [10, 1000] — specs/dbn.yaml:38 (graph.h3)
-    this.w.ev_loop21(); // WebAssembly SIMD (loops.wat)
-    // matmul %22 → [10, 10] — specs/dbn.yaml:39 (graph.p_y_given_x)
+    // specs/dbn.yaml:38 h3 — fused: add
+    this.w.evaluate_h3(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:39 p_y_given_x — matmul
     {
-      this.k.gemm_nn(13599632, 11159152, 13639632, 10, 10, 1000, 1000, 10, 10, 0, 1); // ev_t21 @ p9_W4 → ev_t22
+      this.k.gemm({ a: 13474192, b: 11159152, c: 13514192, m: 10, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h3 @ W4 → p_y_given_x_matmul
     }
 
-    // add %24 → [10, 10] — specs/dbn.yaml:39 (graph.p_y_given_x)
-    this.w.ev_loop24(); // WebAssembly SIMD (loops.wat)
-    // reduce_max %25 → [10] — specs/dbn.yaml:39 (graph.p_y_given_x)
+    // specs/dbn.yaml:39 p_y_given_x
+    this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:39 p_y_given_x — reduce_max
     {
-      ev_t25.fill(-Infinity);
-      let s3 = 0;
-      for (let c0 = 0; c0 < 10; c0++) {
-        for (let c1 = 0; c1 < 10; c1++) {
-          const o2 = c0 * 1;
-          ev_t25[o2] = Math.max(ev_t25[o2], ev_t24[s3++]);
+      p_y_given_x_reducemax.fill(-Infinity);
+      let s$3 = 0;
+      for (let c$0 = 0; c$0 < 10; c$0++) {
+        for (let c$1 = 0; c$1 < 10; c$1++) {
+          const o$2 = c$0;
+          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_add[s$3++]);
         }
       }
     }
 
-    // sub %29 → [10, 10] — specs/dbn.yaml:39 (graph.p_y_given_x)
-    this.w.ev_loop29(); // WebAssembly SIMD (loops.wat)
-    // exp %30 → [10, 10] — specs/dbn.yaml:39 (graph.p_y_given_x)
-    this.w.ev_loop30(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %31 → [10] — specs/dbn.yaml:39 (graph.p_y_given_x)
+    // specs/dbn.yaml:39 p_y_given_x
+    this.w.evaluate_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:39 p_y_given_x
+    this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:39 p_y_given_x
     {
-      for (let o4 = 0; o4 < 10; o4++) {
-        let s6 = 0;
-        for (let k5 = o4 * 10; k5 < o4 * 10 + 10; k5++) s6 += ev_t30[k5];
-        ev_t31[o4] = s6;
+      for (let o$4 = 0; o$4 < 10; o$4++) {
+        let s$6 = 0;
+        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
+        p_y_given_x_reducesum[o$4] = s$6;
       }
     }
 
-    // div %34 → [10, 10] — specs/dbn.yaml:39 (graph.p_y_given_x)
-    this.w.ev_loop34(); // WebAssembly SIMD (loops.wat)
-    // argmax %35 → [10] — specs/dbn.yaml:65 (metrics.error)
+    // specs/dbn.yaml:39 p_y_given_x
+    this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:65 metrics.error — argmax
     {
-      for (let o7 = 0; o7 < 10; o7++) {
-        for (let j8 = 0; j8 < 1; j8++) {
-          let best10 = ev_t34[o7 * 10 + j8], bi11 = 0;
-          for (let k9 = 1; k9 < 10; k9++) {
-            const v12 = ev_t34[(o7 * 10 + k9) * 1 + j8];
-            if (v12 > best10) { best10 = v12; bi11 = k9; }
+      for (let o$7 = 0; o$7 < 10; o$7++) {
+        {
+          let best$10 = p_y_given_x[o$7 * 10], bi$11 = 0;
+          for (let k$9 = 1; k$9 < 10; k$9++) {
+            const v$12 = p_y_given_x[(o$7 * 10 + k$9)];
+            if (v$12 > best$10) { best$10 = v$12; bi$11 = k$9; }
           }
-          ev_t35[o7 * 1 + j8] = bi11;
+          error_argmax[o$7] = bi$11;
         }
       }
     }
 
-    // cast %37 → [10] — specs/dbn.yaml:65 (metrics.error)
-    for (let i13 = 0; i13 < 10; i13++) ev_t37[i13] = (ev_t35[i13] !== ev_in_y[i13] ? 1 : 0);
-    // one_hot %38 → [10, 10] — specs/dbn.yaml:66 (metrics.cost)
+    // specs/dbn.yaml:65 metrics.error — fused: compare
+    for (let i$13 = 0; i$13 < 10; i$13++) error[i$13] = (error_argmax[i$13] !== y[i$13] ? 1 : 0);
+    // specs/dbn.yaml:66 metrics.cost — one_hot
     {
-      ev_t38.fill(0);
-      for (let i14 = 0; i14 < 10; i14++) {
-        const l15 = ev_in_y[i14];
-        if (l15 >= 0 && l15 < 10) ev_t38[i14 * 10 + l15] = 1;
+      cost_onehot.fill(0);
+      for (let i$14 = 0; i$14 < 10; i$14++) {
+        const l$15 = y[i$14];
+        if (l$15 >= 0 && l$15 < 10) cost_onehot[i$14 * 10 + l$15] = 1;
       }
     }
 
-    // log %39 → [10] — specs/dbn.yaml:66 (metrics.cost)
-    for (let i16 = 0; i16 < 10; i16++) ev_t39[i16] = Math.log(ev_t31[i16]);
-    // reduce_sum %44 → [10] — specs/dbn.yaml:66 (metrics.cost)
-    let i17 = 0;
-    let o18 = 0;
-    for (let c20 = 0; c20 < 10; c20++) {
-      let s19 = 0;
-      for (let c21 = 0; c21 < 10; c21++) {
-        s19 += (ev_t38[i17] * (ev_t29[i17] - ev_t39[c20]));
-        i17++;
+    // specs/dbn.yaml:66 metrics.cost
+    for (let i$16 = 0; i$16 < 10; i$16++) cost_log[i$16] = Math.log(p_y_given_x_reducesum[i$16]);
+    // specs/dbn.yaml:66 metrics.cost — fused: mul, sub
+    let o$17 = 0;
+    let i$19 = 0;
+    for (let c$20 = 0; c$20 < 10; c$20++) {
+      let s$18 = 0;
+      for (let c$21 = 0; c$21 < 10; c$21++) {
+        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
+        i$19++;
       }
 
-      ev_t44[o18] = s19;
-      o18++;
+      cost_reducesum[o$17] = s$18;
+      o$17++;
     }
 
-    // neg %45 → [10] — specs/dbn.yaml:66 (metrics.cost)
-    this.w.ev_loop45(); // WebAssembly SIMD (loops.wat)
-    out.error.set(ev_t37);
-    out.cost.set(ev_t45);
+    // specs/dbn.yaml:66 metrics.cost
+    this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
+    out.error.set(error);
+    out.cost.set(cost);
   }
 
   /** Buffers of the last training step in execution order, labelled with op and spec location (read after a non-finite cost). */
   probe(stepFn: number): ReadonlyArray<readonly [string, ArrayLike<number>]> {
     const probes: ReadonlyArray<readonly [string, ArrayLike<number>]>[] = [
       [
-        ["matmul %5 at specs/dbn.yaml:44:47 (graph.cd1)", this.f0_t5],
-        ["sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1), computing add %7 at specs/dbn.yaml:44:52 (graph.cd1)", this.f0_t9],
-        ["cast %12 at specs/dbn.yaml:41:11 (graph.v1_pre), computing compare %11 at specs/dbn.yaml:41:11 (graph.v1_pre), computing random_uniform %10 at specs/dbn.yaml:41:11 (graph.v1_pre)", this.f0_t12],
-        ["matmul %13 at specs/dbn.yaml:41:25 (graph.v1_pre)", this.f0_t13],
-        ["add %14 at specs/dbn.yaml:41:32 (graph.v1_pre)", this.f0_t14],
-        ["cast %18 at specs/dbn.yaml:43:23 (graph.end1), computing compare %17 at specs/dbn.yaml:43:23 (graph.end1), computing random_uniform %16 at specs/dbn.yaml:43:23 (graph.end1), computing sigmoid %15 at specs/dbn.yaml:42:12 (graph.v1_mean)", this.f0_t18],
-        ["matmul %20 at specs/dbn.yaml:44:110 (graph.cd1)", this.f0_t20],
-        ["reduce_sum %30 at specs/dbn.yaml:45:16 (graph.recon1), computing add %29 at specs/dbn.yaml:45:42 (graph.recon1), computing mul %24 at specs/dbn.yaml:45:22 (graph.recon1), computing softplus %23 at specs/dbn.yaml:45:24 (graph.recon1), computing neg %22 at specs/dbn.yaml:45:33 (graph.recon1), computing mul %28 at specs/dbn.yaml:45:52 (graph.recon1), computing sub %26 at specs/dbn.yaml:45:47 (graph.recon1), computing softplus %27 at specs/dbn.yaml:45:54 (graph.recon1)", this.f0_t30],
-        ["reduce_sum %31 at specs/dbn.yaml:45:11 (graph.recon1)", this.f0_t31],
-        ["mul %32 at specs/dbn.yaml:45:11 (graph.recon1)", this.f0_t32],
-        ["mul %35 at specs/dbn.yaml:44:96 (graph.cd1), computing sigmoid %34 at specs/dbn.yaml:44:96 (graph.cd1), computing add %21 at specs/dbn.yaml:44:115 (graph.cd1)", this.f0_t35],
-        ["mul %40 at specs/dbn.yaml:44:36 (graph.cd1)", this.f0_t40],
-        ["add %41 at specs/dbn.yaml:44:52 (graph.cd1)", this.f0_t41],
-        ["reduce_sum %42 at specs/dbn.yaml:44:52 (graph.cd1)", this.f0_t42],
-        ["add %47 at specs/dbn.yaml:44:20 (graph.cd1), computing mul %38 at specs/dbn.yaml:44:80 (graph.cd1), computing mul %46 at specs/dbn.yaml:44:20 (graph.cd1)", this.f0_t47],
-        ["reduce_sum %48 at specs/dbn.yaml:44:20 (graph.cd1)", this.f0_t48],
+        ["matmul %5 at specs/dbn.yaml:44:47 (graph.cd1)", this.cd1_matmul],
+        ["sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1), computing add %7 at specs/dbn.yaml:44:52 (graph.cd1)", this.h1],
+        ["cast %12 at specs/dbn.yaml:41:11 (graph.v1_pre), computing compare %11 at specs/dbn.yaml:41:11 (graph.v1_pre), computing random_uniform %10 at specs/dbn.yaml:41:11 (graph.v1_pre)", this.v1_pre_cast],
+        ["matmul %13 at specs/dbn.yaml:41:25 (graph.v1_pre)", this.v1_pre_matmul],
+        ["add %14 at specs/dbn.yaml:41:32 (graph.v1_pre)", this.v1_pre],
+        ["cast %18 at specs/dbn.yaml:43:23 (graph.end1), computing compare %17 at specs/dbn.yaml:43:23 (graph.end1), computing random_uniform %16 at specs/dbn.yaml:43:23 (graph.end1), computing sigmoid %15 at specs/dbn.yaml:42:12 (graph.v1_mean)", this.end1_cast],
+        ["matmul %20 at specs/dbn.yaml:44:110 (graph.cd1)", this.cd1_matmul2],
+        ["reduce_sum %30 at specs/dbn.yaml:45:16 (graph.recon1), computing add %29 at specs/dbn.yaml:45:42 (graph.recon1), computing mul %24 at specs/dbn.yaml:45:22 (graph.recon1), computing softplus %23 at specs/dbn.yaml:45:24 (graph.recon1), computing neg %22 at specs/dbn.yaml:45:33 (graph.recon1), computing mul %28 at specs/dbn.yaml:45:52 (graph.recon1), computing sub %26 at specs/dbn.yaml:45:47 (graph.recon1), computing softplus %27 at specs/dbn.yaml:45:54 (graph.recon1)", this.recon1_reducesum],
+        ["reduce_sum %31 at specs/dbn.yaml:45:11 (graph.recon1)", this.recon1_reducesum2],
+        ["mul %32 at specs/dbn.yaml:45:11 (graph.recon1)", this.cost],
+        ["mul %35 at specs/dbn.yaml:44:96 (graph.cd1), computing sigmoid %34 at specs/dbn.yaml:44:96 (graph.cd1), computing add %21 at specs/dbn.yaml:44:115 (graph.cd1)", this.d_cd1_mul],
+        ["mul %40 at specs/dbn.yaml:44:36 (graph.cd1)", this.d_cd1_mul2],
+        ["add %41 at specs/dbn.yaml:44:52 (graph.cd1)", this.d_cd1_add],
+        ["reduce_sum %42 at specs/dbn.yaml:44:52 (graph.cd1)", this.grad_b1],
+        ["add %47 at specs/dbn.yaml:44:20 (graph.cd1), computing mul %38 at specs/dbn.yaml:44:80 (graph.cd1), computing mul %46 at specs/dbn.yaml:44:20 (graph.cd1)", this.d_cd1_add2],
+        ["reduce_sum %48 at specs/dbn.yaml:44:20 (graph.cd1)", this.grad_vb1],
       ],
       [
-        ["matmul %6 at specs/dbn.yaml:36:17 (graph.h1)", this.f1_t6],
-        ["sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1), computing add %8 at specs/dbn.yaml:36:22 (graph.h1)", this.f1_t9],
-        ["matmul %11 at specs/dbn.yaml:50:49 (graph.cd2)", this.f1_t11],
-        ["sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2), computing add %13 at specs/dbn.yaml:50:54 (graph.cd2)", this.f1_t15],
-        ["cast %18 at specs/dbn.yaml:47:11 (graph.v2_pre), computing compare %17 at specs/dbn.yaml:47:11 (graph.v2_pre), computing random_uniform %16 at specs/dbn.yaml:47:11 (graph.v2_pre)", this.f1_t18],
-        ["matmul %19 at specs/dbn.yaml:47:25 (graph.v2_pre)", this.f1_t19],
-        ["add %20 at specs/dbn.yaml:47:32 (graph.v2_pre)", this.f1_t20],
-        ["cast %24 at specs/dbn.yaml:49:23 (graph.end2), computing compare %23 at specs/dbn.yaml:49:23 (graph.end2), computing random_uniform %22 at specs/dbn.yaml:49:23 (graph.end2), computing sigmoid %21 at specs/dbn.yaml:48:12 (graph.v2_mean)", this.f1_t24],
-        ["matmul %26 at specs/dbn.yaml:50:112 (graph.cd2)", this.f1_t26],
-        ["reduce_sum %36 at specs/dbn.yaml:51:16 (graph.recon2), computing add %35 at specs/dbn.yaml:51:43 (graph.recon2), computing mul %30 at specs/dbn.yaml:51:23 (graph.recon2), computing softplus %29 at specs/dbn.yaml:51:25 (graph.recon2), computing neg %28 at specs/dbn.yaml:51:34 (graph.recon2), computing mul %34 at specs/dbn.yaml:51:54 (graph.recon2), computing sub %32 at specs/dbn.yaml:51:48 (graph.recon2), computing softplus %33 at specs/dbn.yaml:51:56 (graph.recon2)", this.f1_t36],
-        ["reduce_sum %37 at specs/dbn.yaml:51:11 (graph.recon2)", this.f1_t37],
-        ["mul %38 at specs/dbn.yaml:51:11 (graph.recon2)", this.f1_t38],
-        ["mul %41 at specs/dbn.yaml:50:98 (graph.cd2), computing sigmoid %40 at specs/dbn.yaml:50:98 (graph.cd2), computing add %27 at specs/dbn.yaml:50:117 (graph.cd2)", this.f1_t41],
-        ["mul %45 at specs/dbn.yaml:50:37 (graph.cd2)", this.f1_t45],
-        ["add %46 at specs/dbn.yaml:50:54 (graph.cd2)", this.f1_t46],
-        ["reduce_sum %47 at specs/dbn.yaml:50:54 (graph.cd2)", this.f1_t47],
-        ["add %51 at specs/dbn.yaml:50:21 (graph.cd2), computing mul %43 at specs/dbn.yaml:50:82 (graph.cd2), computing mul %50 at specs/dbn.yaml:50:21 (graph.cd2)", this.f1_t51],
-        ["reduce_sum %52 at specs/dbn.yaml:50:21 (graph.cd2)", this.f1_t52],
+        ["matmul %6 at specs/dbn.yaml:36:17 (graph.h1)", this.pretrain2_h1_matmul],
+        ["sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1), computing add %8 at specs/dbn.yaml:36:22 (graph.h1)", this.pretrain2_h1],
+        ["matmul %11 at specs/dbn.yaml:50:49 (graph.cd2)", this.pretrain2_cd2_matmul],
+        ["sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2), computing add %13 at specs/dbn.yaml:50:54 (graph.cd2)", this.pretrain2_h2],
+        ["cast %18 at specs/dbn.yaml:47:11 (graph.v2_pre), computing compare %17 at specs/dbn.yaml:47:11 (graph.v2_pre), computing random_uniform %16 at specs/dbn.yaml:47:11 (graph.v2_pre)", this.pretrain2_v2_pre_cast],
+        ["matmul %19 at specs/dbn.yaml:47:25 (graph.v2_pre)", this.pretrain2_v2_pre_matmul],
+        ["add %20 at specs/dbn.yaml:47:32 (graph.v2_pre)", this.pretrain2_v2_pre],
+        ["cast %24 at specs/dbn.yaml:49:23 (graph.end2), computing compare %23 at specs/dbn.yaml:49:23 (graph.end2), computing random_uniform %22 at specs/dbn.yaml:49:23 (graph.end2), computing sigmoid %21 at specs/dbn.yaml:48:12 (graph.v2_mean)", this.pretrain2_end2_cast],
+        ["matmul %26 at specs/dbn.yaml:50:112 (graph.cd2)", this.pretrain2_cd2_matmul2],
+        ["reduce_sum %36 at specs/dbn.yaml:51:16 (graph.recon2), computing add %35 at specs/dbn.yaml:51:43 (graph.recon2), computing mul %30 at specs/dbn.yaml:51:23 (graph.recon2), computing softplus %29 at specs/dbn.yaml:51:25 (graph.recon2), computing neg %28 at specs/dbn.yaml:51:34 (graph.recon2), computing mul %34 at specs/dbn.yaml:51:54 (graph.recon2), computing sub %32 at specs/dbn.yaml:51:48 (graph.recon2), computing softplus %33 at specs/dbn.yaml:51:56 (graph.recon2)", this.pretrain2_recon2_reducesum],
+        ["reduce_sum %37 at specs/dbn.yaml:51:11 (graph.recon2)", this.pretrain2_recon2_reducesum2],
+        ["mul %38 at specs/dbn.yaml:51:11 (graph.recon2)", this.pretrain2_cost],
+        ["mul %41 at specs/dbn.yaml:50:98 (graph.cd2), computing sigmoid %40 at specs/dbn.yaml:50:98 (graph.cd2), computing add %27 at specs/dbn.yaml:50:117 (graph.cd2)", this.pretrain2_d_cd2_mul],
+        ["mul %45 at specs/dbn.yaml:50:37 (graph.cd2)", this.pretrain2_d_cd2_mul2],
+        ["add %46 at specs/dbn.yaml:50:54 (graph.cd2)", this.pretrain2_d_cd2_add],
+        ["reduce_sum %47 at specs/dbn.yaml:50:54 (graph.cd2)", this.pretrain2_grad_b2],
+        ["add %51 at specs/dbn.yaml:50:21 (graph.cd2), computing mul %43 at specs/dbn.yaml:50:82 (graph.cd2), computing mul %50 at specs/dbn.yaml:50:21 (graph.cd2)", this.pretrain2_d_cd2_add2],
+        ["reduce_sum %52 at specs/dbn.yaml:50:21 (graph.cd2)", this.pretrain2_grad_vb2],
       ],
       [
-        ["matmul %8 at specs/dbn.yaml:36:17 (graph.h1)", this.f2_t8],
-        ["sigmoid %11 at specs/dbn.yaml:36:7 (graph.h1), computing add %10 at specs/dbn.yaml:36:22 (graph.h1)", this.f2_t11],
-        ["matmul %12 at specs/dbn.yaml:37:18 (graph.h2)", this.f2_t12],
-        ["sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2), computing add %14 at specs/dbn.yaml:37:23 (graph.h2)", this.f2_t15],
-        ["matmul %17 at specs/dbn.yaml:56:49 (graph.cd3)", this.f2_t17],
-        ["sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3), computing add %19 at specs/dbn.yaml:56:54 (graph.cd3)", this.f2_t21],
-        ["cast %24 at specs/dbn.yaml:53:11 (graph.v3_pre), computing compare %23 at specs/dbn.yaml:53:11 (graph.v3_pre), computing random_uniform %22 at specs/dbn.yaml:53:11 (graph.v3_pre)", this.f2_t24],
-        ["matmul %25 at specs/dbn.yaml:53:25 (graph.v3_pre)", this.f2_t25],
-        ["add %26 at specs/dbn.yaml:53:32 (graph.v3_pre)", this.f2_t26],
-        ["cast %30 at specs/dbn.yaml:55:23 (graph.end3), computing compare %29 at specs/dbn.yaml:55:23 (graph.end3), computing random_uniform %28 at specs/dbn.yaml:55:23 (graph.end3), computing sigmoid %27 at specs/dbn.yaml:54:12 (graph.v3_mean)", this.f2_t30],
-        ["matmul %32 at specs/dbn.yaml:56:112 (graph.cd3)", this.f2_t32],
-        ["reduce_sum %42 at specs/dbn.yaml:57:16 (graph.recon3), computing add %41 at specs/dbn.yaml:57:43 (graph.recon3), computing mul %36 at specs/dbn.yaml:57:23 (graph.recon3), computing softplus %35 at specs/dbn.yaml:57:25 (graph.recon3), computing neg %34 at specs/dbn.yaml:57:34 (graph.recon3), computing mul %40 at specs/dbn.yaml:57:54 (graph.recon3), computing sub %38 at specs/dbn.yaml:57:48 (graph.recon3), computing softplus %39 at specs/dbn.yaml:57:56 (graph.recon3)", this.f2_t42],
-        ["reduce_sum %43 at specs/dbn.yaml:57:11 (graph.recon3)", this.f2_t43],
-        ["mul %44 at specs/dbn.yaml:57:11 (graph.recon3)", this.f2_t44],
-        ["mul %47 at specs/dbn.yaml:56:98 (graph.cd3), computing sigmoid %46 at specs/dbn.yaml:56:98 (graph.cd3), computing add %33 at specs/dbn.yaml:56:117 (graph.cd3)", this.f2_t47],
-        ["mul %51 at specs/dbn.yaml:56:37 (graph.cd3)", this.f2_t51],
-        ["add %52 at specs/dbn.yaml:56:54 (graph.cd3)", this.f2_t52],
-        ["reduce_sum %53 at specs/dbn.yaml:56:54 (graph.cd3)", this.f2_t53],
-        ["add %57 at specs/dbn.yaml:56:21 (graph.cd3), computing mul %49 at specs/dbn.yaml:56:82 (graph.cd3), computing mul %56 at specs/dbn.yaml:56:21 (graph.cd3)", this.f2_t57],
-        ["reduce_sum %58 at specs/dbn.yaml:56:21 (graph.cd3)", this.f2_t58],
+        ["matmul %8 at specs/dbn.yaml:36:17 (graph.h1)", this.pretrain3_h1_matmul],
+        ["sigmoid %11 at specs/dbn.yaml:36:7 (graph.h1), computing add %10 at specs/dbn.yaml:36:22 (graph.h1)", this.pretrain3_h1],
+        ["matmul %12 at specs/dbn.yaml:37:18 (graph.h2)", this.pretrain3_h2_matmul],
+        ["sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2), computing add %14 at specs/dbn.yaml:37:23 (graph.h2)", this.pretrain3_h2],
+        ["matmul %17 at specs/dbn.yaml:56:49 (graph.cd3)", this.pretrain3_cd3_matmul],
+        ["sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3), computing add %19 at specs/dbn.yaml:56:54 (graph.cd3)", this.pretrain3_h3],
+        ["cast %24 at specs/dbn.yaml:53:11 (graph.v3_pre), computing compare %23 at specs/dbn.yaml:53:11 (graph.v3_pre), computing random_uniform %22 at specs/dbn.yaml:53:11 (graph.v3_pre)", this.pretrain3_v3_pre_cast],
+        ["matmul %25 at specs/dbn.yaml:53:25 (graph.v3_pre)", this.pretrain3_v3_pre_matmul],
+        ["add %26 at specs/dbn.yaml:53:32 (graph.v3_pre)", this.pretrain3_v3_pre],
+        ["cast %30 at specs/dbn.yaml:55:23 (graph.end3), computing compare %29 at specs/dbn.yaml:55:23 (graph.end3), computing random_uniform %28 at specs/dbn.yaml:55:23 (graph.end3), computing sigmoid %27 at specs/dbn.yaml:54:12 (graph.v3_mean)", this.pretrain3_end3_cast],
+        ["matmul %32 at specs/dbn.yaml:56:112 (graph.cd3)", this.pretrain3_cd3_matmul2],
+        ["reduce_sum %42 at specs/dbn.yaml:57:16 (graph.recon3), computing add %41 at specs/dbn.yaml:57:43 (graph.recon3), computing mul %36 at specs/dbn.yaml:57:23 (graph.recon3), computing softplus %35 at specs/dbn.yaml:57:25 (graph.recon3), computing neg %34 at specs/dbn.yaml:57:34 (graph.recon3), computing mul %40 at specs/dbn.yaml:57:54 (graph.recon3), computing sub %38 at specs/dbn.yaml:57:48 (graph.recon3), computing softplus %39 at specs/dbn.yaml:57:56 (graph.recon3)", this.pretrain3_recon3_reducesum],
+        ["reduce_sum %43 at specs/dbn.yaml:57:11 (graph.recon3)", this.pretrain3_recon3_reducesum2],
+        ["mul %44 at specs/dbn.yaml:57:11 (graph.recon3)", this.pretrain3_cost],
+        ["mul %47 at specs/dbn.yaml:56:98 (graph.cd3), computing sigmoid %46 at specs/dbn.yaml:56:98 (graph.cd3), computing add %33 at specs/dbn.yaml:56:117 (graph.cd3)", this.pretrain3_d_cd3_mul],
+        ["mul %51 at specs/dbn.yaml:56:37 (graph.cd3)", this.pretrain3_d_cd3_mul2],
+        ["add %52 at specs/dbn.yaml:56:54 (graph.cd3)", this.pretrain3_d_cd3_add],
+        ["reduce_sum %53 at specs/dbn.yaml:56:54 (graph.cd3)", this.pretrain3_grad_b3],
+        ["add %57 at specs/dbn.yaml:56:21 (graph.cd3), computing mul %49 at specs/dbn.yaml:56:82 (graph.cd3), computing mul %56 at specs/dbn.yaml:56:21 (graph.cd3)", this.pretrain3_d_cd3_add2],
+        ["reduce_sum %58 at specs/dbn.yaml:56:21 (graph.cd3)", this.pretrain3_grad_vb3],
       ],
       [
-        ["matmul %10 at specs/dbn.yaml:36:17 (graph.h1)", this.f3_t10],
-        ["sigmoid %13 at specs/dbn.yaml:36:7 (graph.h1), computing add %12 at specs/dbn.yaml:36:22 (graph.h1)", this.f3_t13],
-        ["matmul %14 at specs/dbn.yaml:37:18 (graph.h2)", this.f3_t14],
-        ["sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2), computing add %16 at specs/dbn.yaml:37:23 (graph.h2)", this.f3_t17],
-        ["matmul %18 at specs/dbn.yaml:38:18 (graph.h3)", this.f3_t18],
-        ["sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3), computing add %20 at specs/dbn.yaml:38:23 (graph.h3)", this.f3_t21],
-        ["matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.f3_t22],
-        ["add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.f3_t24],
-        ["reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.f3_t25],
-        ["sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.f3_t29],
-        ["exp %30 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.f3_t30],
-        ["reduce_sum %31 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.f3_t31],
-        ["one_hot %32 at specs/dbn.yaml:63:10 (losses.finetune.nll)", this.f3_t32],
-        ["log %33 at specs/dbn.yaml:63:10 (losses.finetune.nll)", this.f3_t33],
-        ["reduce_sum %38 at specs/dbn.yaml:63:10 (losses.finetune.nll), computing mul %37 at specs/dbn.yaml:63:10 (losses.finetune.nll), computing sub %36 at specs/dbn.yaml:63:10 (losses.finetune.nll)", this.f3_t38],
-        ["reduce_sum %40 at specs/dbn.yaml:63:10 (losses.finetune.nll), computing neg %39 at specs/dbn.yaml:63:10 (losses.finetune.nll)", this.f3_t40],
-        ["mul %42 at specs/dbn.yaml:63:10 (losses.finetune.nll)", this.f3_t42],
-        ["reduce_sum %48 at specs/dbn.yaml:63:10 (losses.finetune.nll), computing mul %47 at specs/dbn.yaml:63:10 (losses.finetune.nll)", this.f3_t48],
-        ["div %49 at specs/dbn.yaml:63:10 (losses.finetune.nll)", this.f3_t49],
-        ["add %53 at specs/dbn.yaml:39:16 (graph.p_y_given_x), computing mul %45 at specs/dbn.yaml:63:10 (losses.finetune.nll), computing mul %52 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.f3_t53],
-        ["reduce_sum %54 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.f3_t54],
-        ["matmul %55 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.f3_t55],
-        ["mul %60 at specs/dbn.yaml:38:7 (graph.h3), computing mul %59 at specs/dbn.yaml:38:7 (graph.h3), computing sub %58 at specs/dbn.yaml:38:7 (graph.h3)", this.f3_t60],
-        ["reduce_sum %61 at specs/dbn.yaml:38:23 (graph.h3)", this.f3_t61],
-        ["matmul %62 at specs/dbn.yaml:38:18 (graph.h3)", this.f3_t62],
-        ["mul %66 at specs/dbn.yaml:37:7 (graph.h2), computing mul %65 at specs/dbn.yaml:37:7 (graph.h2), computing sub %64 at specs/dbn.yaml:37:7 (graph.h2)", this.f3_t66],
-        ["reduce_sum %67 at specs/dbn.yaml:37:23 (graph.h2)", this.f3_t67],
-        ["matmul %68 at specs/dbn.yaml:37:18 (graph.h2)", this.f3_t68],
-        ["mul %72 at specs/dbn.yaml:36:7 (graph.h1), computing mul %71 at specs/dbn.yaml:36:7 (graph.h1), computing sub %70 at specs/dbn.yaml:36:7 (graph.h1)", this.f3_t72],
-        ["reduce_sum %73 at specs/dbn.yaml:36:22 (graph.h1)", this.f3_t73],
+        ["matmul %10 at specs/dbn.yaml:36:17 (graph.h1)", this.finetune_h1_matmul],
+        ["sigmoid %13 at specs/dbn.yaml:36:7 (graph.h1), computing add %12 at specs/dbn.yaml:36:22 (graph.h1)", this.finetune_h1],
+        ["matmul %14 at specs/dbn.yaml:37:18 (graph.h2)", this.finetune_h2_matmul],
+        ["sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2), computing add %16 at specs/dbn.yaml:37:23 (graph.h2)", this.finetune_h2],
+        ["matmul %18 at specs/dbn.yaml:38:18 (graph.h3)", this.finetune_h3_matmul],
+        ["sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3), computing add %20 at specs/dbn.yaml:38:23 (graph.h3)", this.finetune_h3],
+        ["matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.finetune_p_y_given_x_matmul],
+        ["add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.finetune_p_y_given_x_add],
+        ["reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.finetune_p_y_given_x_reducemax],
+        ["sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.finetune_p_y_given_x_sub],
+        ["exp %30 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.finetune_p_y_given_x_exp],
+        ["reduce_sum %31 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.finetune_p_y_given_x_reducesum],
+        ["one_hot %32 at specs/dbn.yaml:63:10 (losses.finetune.nll)", this.finetune_finetune_nll_onehot],
+        ["log %33 at specs/dbn.yaml:63:10 (losses.finetune.nll)", this.finetune_finetune_nll_log],
+        ["reduce_sum %38 at specs/dbn.yaml:63:10 (losses.finetune.nll), computing mul %37 at specs/dbn.yaml:63:10 (losses.finetune.nll), computing sub %36 at specs/dbn.yaml:63:10 (losses.finetune.nll)", this.finetune_finetune_nll_reducesum],
+        ["reduce_sum %40 at specs/dbn.yaml:63:10 (losses.finetune.nll), computing neg %39 at specs/dbn.yaml:63:10 (losses.finetune.nll)", this.finetune_finetune_nll_reducesum2],
+        ["mul %42 at specs/dbn.yaml:63:10 (losses.finetune.nll)", this.finetune_cost],
+        ["reduce_sum %48 at specs/dbn.yaml:63:10 (losses.finetune.nll), computing mul %47 at specs/dbn.yaml:63:10 (losses.finetune.nll)", this.finetune_d_finetune_nll_reducesum],
+        ["div %49 at specs/dbn.yaml:63:10 (losses.finetune.nll)", this.finetune_d_finetune_nll_div],
+        ["add %53 at specs/dbn.yaml:39:16 (graph.p_y_given_x), computing mul %45 at specs/dbn.yaml:63:10 (losses.finetune.nll), computing mul %52 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.finetune_d_p_y_given_x_add],
+        ["reduce_sum %54 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.finetune_grad_b4],
+        ["matmul %55 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", this.finetune_d_p_y_given_x_matmul],
+        ["mul %60 at specs/dbn.yaml:38:7 (graph.h3), computing mul %59 at specs/dbn.yaml:38:7 (graph.h3), computing sub %58 at specs/dbn.yaml:38:7 (graph.h3)", this.finetune_d_h3_mul],
+        ["reduce_sum %61 at specs/dbn.yaml:38:23 (graph.h3)", this.finetune_grad_b3],
+        ["matmul %62 at specs/dbn.yaml:38:18 (graph.h3)", this.finetune_d_h3_matmul],
+        ["mul %66 at specs/dbn.yaml:37:7 (graph.h2), computing mul %65 at specs/dbn.yaml:37:7 (graph.h2), computing sub %64 at specs/dbn.yaml:37:7 (graph.h2)", this.finetune_d_h2_mul],
+        ["reduce_sum %67 at specs/dbn.yaml:37:23 (graph.h2)", this.finetune_grad_b2],
+        ["matmul %68 at specs/dbn.yaml:37:18 (graph.h2)", this.finetune_d_h2_matmul],
+        ["mul %72 at specs/dbn.yaml:36:7 (graph.h1), computing mul %71 at specs/dbn.yaml:36:7 (graph.h1), computing sub %70 at specs/dbn.yaml:36:7 (graph.h1)", this.finetune_d_h1_mul],
+        ["reduce_sum %73 at specs/dbn.yaml:36:22 (graph.h1)", this.finetune_grad_b1],
       ],
     ];
     return probes[stepFn] ?? [];
   }
 
   private step0(batch: Batch, step: number): number {
-    const f0_t5 = this.f0_t5;
-    const f0_in_x = this.f0_in_x;
-    const f0_t9 = this.f0_t9;
-    const f0_t12 = this.f0_t12;
-    const f0_t13 = this.f0_t13;
-    const f0_t14 = this.f0_t14;
-    const f0_t18 = this.f0_t18;
-    const f0_t20 = this.f0_t20;
-    const f0_t30 = this.f0_t30;
-    const f0_t31 = this.f0_t31;
-    const f0_t32 = this.f0_t32;
-    const f0_t35 = this.f0_t35;
-    const f0_t40 = this.f0_t40;
-    const f0_t41 = this.f0_t41;
-    const f0_t42 = this.f0_t42;
-    const f0_t47 = this.f0_t47;
-    const f0_t48 = this.f0_t48;
-    const p0_W1 = this.params.W1;
-    const p1_b1 = this.params.b1;
-    const p2_W2 = this.params.W2;
-    const p3_b2 = this.params.b2;
-    const p4_W3 = this.params.W3;
-    const p5_b3 = this.params.b3;
-    const p6_vb1 = this.params.vb1;
-    const p7_vb2 = this.params.vb2;
-    const p8_vb3 = this.params.vb3;
-    const p9_W4 = this.params.W4;
-    const p10_b4 = this.params.b4;
+    const x = this.x;
+    const h1 = this.h1;
+    const v1_pre_cast = this.v1_pre_cast;
+    const v1_pre = this.v1_pre;
+    const end1_cast = this.end1_cast;
+    const recon1_reducesum = this.recon1_reducesum;
+    const recon1_reducesum2 = this.recon1_reducesum2;
+    const cost = this.cost;
+    const d_cd1_add = this.d_cd1_add;
+    const grad_b1 = this.grad_b1;
+    const d_cd1_add2 = this.d_cd1_add2;
+    const grad_vb1 = this.grad_vb1;
     // The batch, copied into the model's memory.
-    f0_in_x.set(batch.x as Float32Array);
-    // matmul %5 → [10, 1000] — specs/dbn.yaml:44 (graph.cd1)
+    x.set(batch.x as Float32Array);
+    // specs/dbn.yaml:44 cd1 — matmul
     {
-      this.k.gemm_nn_sx(11239200, 16, 11199200, 10, 1000, 784, 784, 1000, 1000, 0, 1); // f0_in_x @ p0_W1 → f0_t5
+      this.k.gemm({ a: 11239200, b: 16, c: 11199200, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → cd1_matmul
     }
 
-    // sigmoid %9 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
-    this.w.f0_loop9(); // WebAssembly SIMD (loops.wat)
-    // cast %12 → [10, 1000] — specs/dbn.yaml:41 (graph.v1_pre)
-    for (let i0 = 0; i0 < 10000; i0++) f0_t12[i0] = (rng.uniform(this.desc.seed, 1, step, 0, i0) < f0_t9[i0] ? 1 : 0);
-    // matmul %13 → [10, 784] — specs/dbn.yaml:41 (graph.v1_pre)
+    // specs/dbn.yaml:36 h1 — fused: add
+    this.w.step0_h1(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:41 v1_pre — fused: compare, random_uniform
+    for (let i$0 = 0; i$0 < 10000; i$0++) v1_pre_cast[i$0] = (rng.uniform(this.desc.seed, 1, step, 0, i$0) < h1[i$0] ? 1 : 0);
+    // specs/dbn.yaml:41 v1_pre — matmul
     {
-      this.k.gemm_nt(11310560, 16, 11350560, 10, 784, 1000, 1000, 1000, 784, 0, 1); // f0_t12 @ p0_W1 → f0_t13
+      this.k.gemm({ a: 11310560, b: 16, c: 11350560, m: 10, n: 784, k: 1000, lda: 1000, ldb: 1000, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // v1_pre_cast @ W1 → v1_pre_matmul
     }
 
-    // add %14 → [10, 784] — specs/dbn.yaml:41 (graph.v1_pre)
-    this.w.f0_loop14(); // WebAssembly SIMD (loops.wat)
-    // cast %18 → [10, 784] — specs/dbn.yaml:43 (graph.end1)
-    for (let i1 = 0; i1 < 7840; i1++) f0_t18[i1] = (rng.uniform(this.desc.seed, 2, step, 0, i1) < (1 / (1 + Math.exp(-(f0_t14[i1])))) ? 1 : 0);
-    // matmul %20 → [10, 1000] — specs/dbn.yaml:44 (graph.cd1)
+    // specs/dbn.yaml:41 v1_pre
+    this.w.step0_v1_pre(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:43 end1 — fused: compare, random_uniform, sigmoid
+    for (let i$1 = 0; i$1 < 7840; i$1++) end1_cast[i$1] = (rng.uniform(this.desc.seed, 2, step, 0, i$1) < (1 / (1 + Math.exp(-(v1_pre[i$1])))) ? 1 : 0);
+    // specs/dbn.yaml:44 cd1 — matmul
     {
-      this.k.gemm_nn(11413280, 16, 11444640, 10, 1000, 784, 784, 1000, 1000, 0, 1); // f0_t18 @ p0_W1 → f0_t20
+      this.k.gemm({ a: 11413280, b: 16, c: 11444640, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // end1_cast @ W1 → cd1_matmul2
     }
 
-    // reduce_sum %30 → [10] — specs/dbn.yaml:45 (graph.recon1)
-    let i2 = 0;
-    let o3 = 0;
-    for (let c5 = 0; c5 < 10; c5++) {
-      let s4 = 0;
-      for (let c6 = 0; c6 < 784; c6++) {
-        s4 += ((f0_in_x[i2] * (Math.max((-(f0_t14[i2])), 0) + Math.log1p(Math.exp(-Math.abs((-(f0_t14[i2]))))))) + ((1 - f0_in_x[i2]) * (Math.max(f0_t14[i2], 0) + Math.log1p(Math.exp(-Math.abs(f0_t14[i2]))))));
-        i2++;
+    // specs/dbn.yaml:45 recon1 — fused: add, mul, softplus, neg, mul, sub, softplus
+    let o$2 = 0;
+    let i$4 = 0;
+    for (let c$5 = 0; c$5 < 10; c$5++) {
+      let s$3 = 0;
+      for (let c$6 = 0; c$6 < 784; c$6++) {
+        s$3 += ((x[i$4] * (Math.max((-(v1_pre[i$4])), 0) + Math.log1p(Math.exp(-Math.abs((-(v1_pre[i$4]))))))) + ((1 - x[i$4]) * (Math.max(v1_pre[i$4], 0) + Math.log1p(Math.exp(-Math.abs(v1_pre[i$4]))))));
+        i$4++;
       }
 
-      f0_t30[o3] = s4;
-      o3++;
+      recon1_reducesum[o$2] = s$3;
+      o$2++;
     }
 
-    // reduce_sum %31 → [] — specs/dbn.yaml:45 (graph.recon1)
+    // specs/dbn.yaml:45 recon1
     {
-      for (let o7 = 0; o7 < 1; o7++) {
-        let s9 = 0;
-        for (let k8 = o7 * 10; k8 < o7 * 10 + 10; k8++) s9 += f0_t30[k8];
-        f0_t31[o7] = s9;
+      {
+        let s$9 = 0;
+        for (let k$8 = 0 * 10; k$8 < 10; k$8++) s$9 += recon1_reducesum[k$8];
+        recon1_reducesum2[0] = s$9;
       }
     }
 
-    // mul %32 → [] — specs/dbn.yaml:45 (graph.recon1)
-    this.w.f0_loop32(); // WebAssembly SIMD (loops.wat)
-    // mul %35 → [10, 1000] — specs/dbn.yaml:44 (graph.cd1)
-    this.w.f0_loop35(); // WebAssembly SIMD (loops.wat)
-    // mul %40 → [10, 1000] — specs/dbn.yaml:44 (graph.cd1)
-    this.w.f0_loop40(); // WebAssembly SIMD (loops.wat)
-    // add %41 → [10, 1000] — specs/dbn.yaml:44 (graph.cd1)
-    this.w.f0_loop41(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %42 → [1000] — specs/dbn.yaml:44 (graph.cd1)
+    // specs/dbn.yaml:45 recon1
+    this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:44 gradient of cd1 — fused: sigmoid, add
+    this.w.step0_d_cd1_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:44 gradient of cd1
+    this.w.step0_d_cd1_mul2(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:44 gradient of cd1
+    this.w.step0_d_cd1_add(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:44 gradient of cd1
     {
-      f0_t42.fill(0);
-      let s12 = 0;
-      for (let c10 = 0; c10 < 10; c10++) {
-        for (let c11 = 0; c11 < 1000; c11++) {
-          f0_t42[c11] += f0_t41[s12++];
+      grad_b1.fill(0);
+      let s$12 = 0;
+      for (let c$10 = 0; c$10 < 10; c$10++) {
+        for (let c$11 = 0; c$11 < 1000; c$11++) {
+          grad_b1[c$11] += d_cd1_add[s$12++];
         }
       }
     }
 
-    // add %47 → [10, 784] — specs/dbn.yaml:44 (graph.cd1)
-    this.w.f0_loop47(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %48 → [784] — specs/dbn.yaml:44 (graph.cd1)
+    // specs/dbn.yaml:44 gradient of cd1 — fused: mul, mul
+    this.w.step0_d_cd1_add2(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:44 gradient of cd1
     {
-      f0_t48.fill(0);
-      let s15 = 0;
-      for (let c13 = 0; c13 < 10; c13++) {
-        for (let c14 = 0; c14 < 784; c14++) {
-          f0_t48[c14] += f0_t47[s15++];
+      grad_vb1.fill(0);
+      let s$15 = 0;
+      for (let c$13 = 0; c$13 < 10; c$13++) {
+        for (let c$14 = 0; c$14 < 784; c$14++) {
+          grad_vb1[c$14] += d_cd1_add2[s$15++];
         }
       }
     }
 
-    // sub %51 → [784, 1000], fused with the products %36, %43 (compiler/emit/ts/update.ts) — specs/dbn.yaml:71 (phases[0].optimizer)
-    this.k.gemm_tn(11413280, 11484720, 16, 784, 1000, 10, 784, 1000, 1000, 1, -0.009999999776482582); // p0_W1 += -0.009999999776482582 · f0_t18 @ f0_t35
-    this.k.gemm_tn_sx(11239200, 11524720, 16, 784, 1000, 10, 784, 1000, 1000, 1, -0.009999999776482582); // p0_W1 += -0.009999999776482582 · f0_in_x @ f0_t40
-    // sub %54 → [1000] — specs/dbn.yaml:71 (phases[0].optimizer)
-    this.w.f0_loop54(); // WebAssembly SIMD (loops.wat)
-    // sub %57 → [784] — specs/dbn.yaml:71 (phases[0].optimizer)
-    this.w.f0_loop57(); // WebAssembly SIMD (loops.wat)
-    return f0_t32[0];
+    // specs/dbn.yaml:71 phases[0].optimizer — update of W1, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/dbn.yaml:44 gradient of cd1 — product
+    this.k.gemm({ a: 11413280, b: 11484720, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W1 += -0.009999999776482582 · end1_cast @ d_cd1_mul
+    // specs/dbn.yaml:44 gradient of cd1 — product
+    this.k.gemm({ a: 11239200, b: 11524720, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: true }); // W1 += -0.009999999776482582 · x @ d_cd1_mul2
+    // specs/dbn.yaml:71 phases[0].optimizer — fused: mul
+    this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:71 phases[0].optimizer — fused: mul
+    this.w.step0_vb1(); // WebAssembly SIMD (loops.wat)
+    return cost[0];
   }
 
   private step1(batch: Batch, step: number): number {
-    const f1_t6 = this.f1_t6;
-    const f1_in_x = this.f1_in_x;
-    const f1_t9 = this.f1_t9;
-    const f1_t11 = this.f1_t11;
-    const f1_t15 = this.f1_t15;
-    const f1_t18 = this.f1_t18;
-    const f1_t19 = this.f1_t19;
-    const f1_t20 = this.f1_t20;
-    const f1_t24 = this.f1_t24;
-    const f1_t26 = this.f1_t26;
-    const f1_t36 = this.f1_t36;
-    const f1_t37 = this.f1_t37;
-    const f1_t38 = this.f1_t38;
-    const f1_t41 = this.f1_t41;
-    const f1_t45 = this.f1_t45;
-    const f1_t46 = this.f1_t46;
-    const f1_t47 = this.f1_t47;
-    const f1_t51 = this.f1_t51;
-    const f1_t52 = this.f1_t52;
-    const p0_W1 = this.params.W1;
-    const p1_b1 = this.params.b1;
-    const p2_W2 = this.params.W2;
-    const p3_b2 = this.params.b2;
-    const p4_W3 = this.params.W3;
-    const p5_b3 = this.params.b3;
-    const p6_vb1 = this.params.vb1;
-    const p7_vb2 = this.params.vb2;
-    const p8_vb3 = this.params.vb3;
-    const p9_W4 = this.params.W4;
-    const p10_b4 = this.params.b4;
+    const x = this.x;
+    const h1 = this.pretrain2_h1;
+    const h2 = this.pretrain2_h2;
+    const v2_pre_cast = this.pretrain2_v2_pre_cast;
+    const v2_pre = this.pretrain2_v2_pre;
+    const end2_cast = this.pretrain2_end2_cast;
+    const recon2_reducesum = this.pretrain2_recon2_reducesum;
+    const recon2_reducesum2 = this.pretrain2_recon2_reducesum2;
+    const cost = this.pretrain2_cost;
+    const d_cd2_add = this.pretrain2_d_cd2_add;
+    const grad_b2 = this.pretrain2_grad_b2;
+    const d_cd2_add2 = this.pretrain2_d_cd2_add2;
+    const grad_vb2 = this.pretrain2_grad_vb2;
     // The batch, copied into the model's memory.
-    f1_in_x.set(batch.x as Float32Array);
-    // matmul %6 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
+    x.set(batch.x as Float32Array);
+    // specs/dbn.yaml:36 h1 — matmul
     {
-      this.k.gemm_nn_sx(11683216, 16, 11643216, 10, 1000, 784, 784, 1000, 1000, 0, 1); // f1_in_x @ p0_W1 → f1_t6
+      this.k.gemm({ a: 11239200, b: 16, c: 11643216, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
     }
 
-    // sigmoid %9 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
-    this.w.f1_loop9(); // WebAssembly SIMD (loops.wat)
-    // matmul %11 → [10, 1000] — specs/dbn.yaml:50 (graph.cd2)
+    // specs/dbn.yaml:36 h1 — fused: add
+    this.w.step1_h1(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:50 cd2 — matmul
     {
-      this.k.gemm_nn(11714576, 3140016, 11754576, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f1_t9 @ p2_W2 → f1_t11
+      this.k.gemm({ a: 11683216, b: 3140016, c: 11723216, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → cd2_matmul
     }
 
-    // sigmoid %15 → [10, 1000] — specs/dbn.yaml:37 (graph.h2)
-    this.w.f1_loop15(); // WebAssembly SIMD (loops.wat)
-    // cast %18 → [10, 1000] — specs/dbn.yaml:47 (graph.v2_pre)
-    for (let i0 = 0; i0 < 10000; i0++) f1_t18[i0] = (rng.uniform(this.desc.seed, 1, step, 0, i0) < f1_t15[i0] ? 1 : 0);
-    // matmul %19 → [10, 1000] — specs/dbn.yaml:47 (graph.v2_pre)
+    // specs/dbn.yaml:37 h2 — fused: add
+    this.w.step1_h2(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:47 v2_pre — fused: compare, random_uniform
+    for (let i$0 = 0; i$0 < 10000; i$0++) v2_pre_cast[i$0] = (rng.uniform(this.desc.seed, 1, step, 0, i$0) < h2[i$0] ? 1 : 0);
+    // specs/dbn.yaml:47 v2_pre — matmul
     {
-      this.k.gemm_nt(11834576, 3140016, 11874576, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f1_t18 @ p2_W2 → f1_t19
+      this.k.gemm({ a: 11803216, b: 3140016, c: 11843216, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // v2_pre_cast @ W2 → v2_pre_matmul
     }
 
-    // add %20 → [10, 1000] — specs/dbn.yaml:47 (graph.v2_pre)
-    this.w.f1_loop20(); // WebAssembly SIMD (loops.wat)
-    // cast %24 → [10, 1000] — specs/dbn.yaml:49 (graph.end2)
-    for (let i1 = 0; i1 < 10000; i1++) f1_t24[i1] = (rng.uniform(this.desc.seed, 2, step, 0, i1) < (1 / (1 + Math.exp(-(f1_t20[i1])))) ? 1 : 0);
-    // matmul %26 → [10, 1000] — specs/dbn.yaml:50 (graph.cd2)
+    // specs/dbn.yaml:47 v2_pre
+    this.w.step1_v2_pre(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:49 end2 — fused: compare, random_uniform, sigmoid
+    for (let i$1 = 0; i$1 < 10000; i$1++) end2_cast[i$1] = (rng.uniform(this.desc.seed, 2, step, 0, i$1) < (1 / (1 + Math.exp(-(v2_pre[i$1])))) ? 1 : 0);
+    // specs/dbn.yaml:50 cd2 — matmul
     {
-      this.k.gemm_nn(11954576, 3140016, 11994576, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f1_t24 @ p2_W2 → f1_t26
+      this.k.gemm({ a: 11923216, b: 3140016, c: 11963216, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // end2_cast @ W2 → cd2_matmul2
     }
 
-    // reduce_sum %36 → [10] — specs/dbn.yaml:51 (graph.recon2)
-    let i2 = 0;
-    let o3 = 0;
-    for (let c5 = 0; c5 < 10; c5++) {
-      let s4 = 0;
-      for (let c6 = 0; c6 < 1000; c6++) {
-        s4 += ((f1_t9[i2] * (Math.max((-(f1_t20[i2])), 0) + Math.log1p(Math.exp(-Math.abs((-(f1_t20[i2]))))))) + ((1 - f1_t9[i2]) * (Math.max(f1_t20[i2], 0) + Math.log1p(Math.exp(-Math.abs(f1_t20[i2]))))));
-        i2++;
+    // specs/dbn.yaml:51 recon2 — fused: add, mul, softplus, neg, mul, sub, softplus
+    let o$2 = 0;
+    let i$4 = 0;
+    for (let c$5 = 0; c$5 < 10; c$5++) {
+      let s$3 = 0;
+      for (let c$6 = 0; c$6 < 1000; c$6++) {
+        s$3 += ((h1[i$4] * (Math.max((-(v2_pre[i$4])), 0) + Math.log1p(Math.exp(-Math.abs((-(v2_pre[i$4]))))))) + ((1 - h1[i$4]) * (Math.max(v2_pre[i$4], 0) + Math.log1p(Math.exp(-Math.abs(v2_pre[i$4]))))));
+        i$4++;
       }
 
-      f1_t36[o3] = s4;
-      o3++;
+      recon2_reducesum[o$2] = s$3;
+      o$2++;
     }
 
-    // reduce_sum %37 → [] — specs/dbn.yaml:51 (graph.recon2)
+    // specs/dbn.yaml:51 recon2
     {
-      for (let o7 = 0; o7 < 1; o7++) {
-        let s9 = 0;
-        for (let k8 = o7 * 10; k8 < o7 * 10 + 10; k8++) s9 += f1_t36[k8];
-        f1_t37[o7] = s9;
+      {
+        let s$9 = 0;
+        for (let k$8 = 0 * 10; k$8 < 10; k$8++) s$9 += recon2_reducesum[k$8];
+        recon2_reducesum2[0] = s$9;
       }
     }
 
-    // mul %38 → [] — specs/dbn.yaml:51 (graph.recon2)
-    this.w.f1_loop38(); // WebAssembly SIMD (loops.wat)
-    // mul %41 → [10, 1000] — specs/dbn.yaml:50 (graph.cd2)
-    this.w.f1_loop41(); // WebAssembly SIMD (loops.wat)
-    // mul %45 → [10, 1000] — specs/dbn.yaml:50 (graph.cd2)
-    this.w.f1_loop45(); // WebAssembly SIMD (loops.wat)
-    // add %46 → [10, 1000] — specs/dbn.yaml:50 (graph.cd2)
-    this.w.f1_loop46(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %47 → [1000] — specs/dbn.yaml:50 (graph.cd2)
+    // specs/dbn.yaml:51 recon2
+    this.w.step1_cost(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:50 gradient of cd2 — fused: sigmoid, add
+    this.w.step1_d_cd2_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:50 gradient of cd2
+    this.w.step1_d_cd2_mul2(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:50 gradient of cd2
+    this.w.step1_d_cd2_add(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:50 gradient of cd2
     {
-      f1_t47.fill(0);
-      let s12 = 0;
-      for (let c10 = 0; c10 < 10; c10++) {
-        for (let c11 = 0; c11 < 1000; c11++) {
-          f1_t47[c11] += f1_t46[s12++];
+      grad_b2.fill(0);
+      let s$12 = 0;
+      for (let c$10 = 0; c$10 < 10; c$10++) {
+        for (let c$11 = 0; c$11 < 1000; c$11++) {
+          grad_b2[c$11] += d_cd2_add[s$12++];
         }
       }
     }
 
-    // add %51 → [10, 1000] — specs/dbn.yaml:50 (graph.cd2)
-    this.w.f1_loop51(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %52 → [1000] — specs/dbn.yaml:50 (graph.cd2)
+    // specs/dbn.yaml:50 gradient of cd2 — fused: mul, mul
+    this.w.step1_d_cd2_add2(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:50 gradient of cd2
     {
-      f1_t52.fill(0);
-      let s15 = 0;
-      for (let c13 = 0; c13 < 10; c13++) {
-        for (let c14 = 0; c14 < 1000; c14++) {
-          f1_t52[c14] += f1_t51[s15++];
+      grad_vb2.fill(0);
+      let s$15 = 0;
+      for (let c$13 = 0; c$13 < 10; c$13++) {
+        for (let c$14 = 0; c$14 < 1000; c$14++) {
+          grad_vb2[c$14] += d_cd2_add2[s$15++];
         }
       }
     }
 
-    // sub %55 → [1000, 1000], fused with the products %42, %48 (compiler/emit/ts/update.ts) — specs/dbn.yaml:77 (phases[1].optimizer)
-    this.k.gemm_tn(11954576, 12034656, 3140016, 1000, 1000, 10, 1000, 1000, 1000, 1, -0.009999999776482582); // p2_W2 += -0.009999999776482582 · f1_t24 @ f1_t41
-    this.k.gemm_tn(11714576, 12074656, 3140016, 1000, 1000, 10, 1000, 1000, 1000, 1, -0.009999999776482582); // p2_W2 += -0.009999999776482582 · f1_t9 @ f1_t45
-    // sub %58 → [1000] — specs/dbn.yaml:77 (phases[1].optimizer)
-    this.w.f1_loop58(); // WebAssembly SIMD (loops.wat)
-    // sub %60 → [1000] — specs/dbn.yaml:77 (phases[1].optimizer)
-    this.w.f1_loop60(); // WebAssembly SIMD (loops.wat)
-    return f1_t38[0];
+    // specs/dbn.yaml:77 phases[1].optimizer — update of W2, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/dbn.yaml:50 gradient of cd2 — product
+    this.k.gemm({ a: 11923216, b: 12003296, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W2 += -0.009999999776482582 · end2_cast @ d_cd2_mul
+    // specs/dbn.yaml:50 gradient of cd2 — product
+    this.k.gemm({ a: 11683216, b: 12043296, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W2 += -0.009999999776482582 · h1 @ d_cd2_mul2
+    // specs/dbn.yaml:77 phases[1].optimizer — fused: mul
+    this.w.step1_b2(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:77 phases[1].optimizer — fused: mul
+    this.w.step1_vb2(); // WebAssembly SIMD (loops.wat)
+    return cost[0];
   }
 
   private step2(batch: Batch, step: number): number {
-    const f2_t8 = this.f2_t8;
-    const f2_in_x = this.f2_in_x;
-    const f2_t11 = this.f2_t11;
-    const f2_t12 = this.f2_t12;
-    const f2_t15 = this.f2_t15;
-    const f2_t17 = this.f2_t17;
-    const f2_t21 = this.f2_t21;
-    const f2_t24 = this.f2_t24;
-    const f2_t25 = this.f2_t25;
-    const f2_t26 = this.f2_t26;
-    const f2_t30 = this.f2_t30;
-    const f2_t32 = this.f2_t32;
-    const f2_t42 = this.f2_t42;
-    const f2_t43 = this.f2_t43;
-    const f2_t44 = this.f2_t44;
-    const f2_t47 = this.f2_t47;
-    const f2_t51 = this.f2_t51;
-    const f2_t52 = this.f2_t52;
-    const f2_t53 = this.f2_t53;
-    const f2_t57 = this.f2_t57;
-    const f2_t58 = this.f2_t58;
-    const p0_W1 = this.params.W1;
-    const p1_b1 = this.params.b1;
-    const p2_W2 = this.params.W2;
-    const p3_b2 = this.params.b2;
-    const p4_W3 = this.params.W3;
-    const p5_b3 = this.params.b3;
-    const p6_vb1 = this.params.vb1;
-    const p7_vb2 = this.params.vb2;
-    const p8_vb3 = this.params.vb3;
-    const p9_W4 = this.params.W4;
-    const p10_b4 = this.params.b4;
+    const x = this.x;
+    const h2 = this.pretrain3_h2;
+    const h3 = this.pretrain3_h3;
+    const v3_pre_cast = this.pretrain3_v3_pre_cast;
+    const v3_pre = this.pretrain3_v3_pre;
+    const end3_cast = this.pretrain3_end3_cast;
+    const recon3_reducesum = this.pretrain3_recon3_reducesum;
+    const recon3_reducesum2 = this.pretrain3_recon3_reducesum2;
+    const cost = this.pretrain3_cost;
+    const d_cd3_add = this.pretrain3_d_cd3_add;
+    const grad_b3 = this.pretrain3_grad_b3;
+    const d_cd3_add2 = this.pretrain3_d_cd3_add2;
+    const grad_vb3 = this.pretrain3_grad_vb3;
     // The batch, copied into the model's memory.
-    f2_in_x.set(batch.x as Float32Array);
-    // matmul %8 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
+    x.set(batch.x as Float32Array);
+    // specs/dbn.yaml:36 h1 — matmul
     {
-      this.k.gemm_nn_sx(12242656, 16, 12202656, 10, 1000, 784, 784, 1000, 1000, 0, 1); // f2_in_x @ p0_W1 → f2_t8
+      this.k.gemm({ a: 11239200, b: 16, c: 12171296, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
     }
 
-    // sigmoid %11 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
-    this.w.f2_loop11(); // WebAssembly SIMD (loops.wat)
-    // matmul %12 → [10, 1000] — specs/dbn.yaml:37 (graph.h2)
+    // specs/dbn.yaml:36 h1 — fused: add
+    this.w.step2_h1(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:37 h2 — matmul
     {
-      this.k.gemm_nn(12274016, 3140016, 12314016, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f2_t11 @ p2_W2 → f2_t12
+      this.k.gemm({ a: 12211296, b: 3140016, c: 12251296, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
     }
 
-    // sigmoid %15 → [10, 1000] — specs/dbn.yaml:37 (graph.h2)
-    this.w.f2_loop15(); // WebAssembly SIMD (loops.wat)
-    // matmul %17 → [10, 1000] — specs/dbn.yaml:56 (graph.cd3)
+    // specs/dbn.yaml:37 h2 — fused: add
+    this.w.step2_h2(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:56 cd3 — matmul
     {
-      this.k.gemm_nn(12354016, 7144016, 12394016, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f2_t15 @ p4_W3 → f2_t17
+      this.k.gemm({ a: 12291296, b: 7144016, c: 12331296, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ W3 → cd3_matmul
     }
 
-    // sigmoid %21 → [10, 1000] — specs/dbn.yaml:38 (graph.h3)
-    this.w.f2_loop21(); // WebAssembly SIMD (loops.wat)
-    // cast %24 → [10, 1000] — specs/dbn.yaml:53 (graph.v3_pre)
-    for (let i0 = 0; i0 < 10000; i0++) f2_t24[i0] = (rng.uniform(this.desc.seed, 1, step, 0, i0) < f2_t21[i0] ? 1 : 0);
-    // matmul %25 → [10, 1000] — specs/dbn.yaml:53 (graph.v3_pre)
+    // specs/dbn.yaml:38 h3 — fused: add
+    this.w.step2_h3(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:53 v3_pre — fused: compare, random_uniform
+    for (let i$0 = 0; i$0 < 10000; i$0++) v3_pre_cast[i$0] = (rng.uniform(this.desc.seed, 1, step, 0, i$0) < h3[i$0] ? 1 : 0);
+    // specs/dbn.yaml:53 v3_pre — matmul
     {
-      this.k.gemm_nt(12474016, 7144016, 12514016, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f2_t24 @ p4_W3 → f2_t25
+      this.k.gemm({ a: 12411296, b: 7144016, c: 12451296, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // v3_pre_cast @ W3 → v3_pre_matmul
     }
 
-    // add %26 → [10, 1000] — specs/dbn.yaml:53 (graph.v3_pre)
-    this.w.f2_loop26(); // WebAssembly SIMD (loops.wat)
-    // cast %30 → [10, 1000] — specs/dbn.yaml:55 (graph.end3)
-    for (let i1 = 0; i1 < 10000; i1++) f2_t30[i1] = (rng.uniform(this.desc.seed, 2, step, 0, i1) < (1 / (1 + Math.exp(-(f2_t26[i1])))) ? 1 : 0);
-    // matmul %32 → [10, 1000] — specs/dbn.yaml:56 (graph.cd3)
+    // specs/dbn.yaml:53 v3_pre
+    this.w.step2_v3_pre(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:55 end3 — fused: compare, random_uniform, sigmoid
+    for (let i$1 = 0; i$1 < 10000; i$1++) end3_cast[i$1] = (rng.uniform(this.desc.seed, 2, step, 0, i$1) < (1 / (1 + Math.exp(-(v3_pre[i$1])))) ? 1 : 0);
+    // specs/dbn.yaml:56 cd3 — matmul
     {
-      this.k.gemm_nn(12594016, 7144016, 12634016, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f2_t30 @ p4_W3 → f2_t32
+      this.k.gemm({ a: 12531296, b: 7144016, c: 12571296, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // end3_cast @ W3 → cd3_matmul2
     }
 
-    // reduce_sum %42 → [10] — specs/dbn.yaml:57 (graph.recon3)
-    let i2 = 0;
-    let o3 = 0;
-    for (let c5 = 0; c5 < 10; c5++) {
-      let s4 = 0;
-      for (let c6 = 0; c6 < 1000; c6++) {
-        s4 += ((f2_t15[i2] * (Math.max((-(f2_t26[i2])), 0) + Math.log1p(Math.exp(-Math.abs((-(f2_t26[i2]))))))) + ((1 - f2_t15[i2]) * (Math.max(f2_t26[i2], 0) + Math.log1p(Math.exp(-Math.abs(f2_t26[i2]))))));
-        i2++;
+    // specs/dbn.yaml:57 recon3 — fused: add, mul, softplus, neg, mul, sub, softplus
+    let o$2 = 0;
+    let i$4 = 0;
+    for (let c$5 = 0; c$5 < 10; c$5++) {
+      let s$3 = 0;
+      for (let c$6 = 0; c$6 < 1000; c$6++) {
+        s$3 += ((h2[i$4] * (Math.max((-(v3_pre[i$4])), 0) + Math.log1p(Math.exp(-Math.abs((-(v3_pre[i$4]))))))) + ((1 - h2[i$4]) * (Math.max(v3_pre[i$4], 0) + Math.log1p(Math.exp(-Math.abs(v3_pre[i$4]))))));
+        i$4++;
       }
 
-      f2_t42[o3] = s4;
-      o3++;
+      recon3_reducesum[o$2] = s$3;
+      o$2++;
     }
 
-    // reduce_sum %43 → [] — specs/dbn.yaml:57 (graph.recon3)
+    // specs/dbn.yaml:57 recon3
     {
-      for (let o7 = 0; o7 < 1; o7++) {
-        let s9 = 0;
-        for (let k8 = o7 * 10; k8 < o7 * 10 + 10; k8++) s9 += f2_t42[k8];
-        f2_t43[o7] = s9;
+      {
+        let s$9 = 0;
+        for (let k$8 = 0 * 10; k$8 < 10; k$8++) s$9 += recon3_reducesum[k$8];
+        recon3_reducesum2[0] = s$9;
       }
     }
 
-    // mul %44 → [] — specs/dbn.yaml:57 (graph.recon3)
-    this.w.f2_loop44(); // WebAssembly SIMD (loops.wat)
-    // mul %47 → [10, 1000] — specs/dbn.yaml:56 (graph.cd3)
-    this.w.f2_loop47(); // WebAssembly SIMD (loops.wat)
-    // mul %51 → [10, 1000] — specs/dbn.yaml:56 (graph.cd3)
-    this.w.f2_loop51(); // WebAssembly SIMD (loops.wat)
-    // add %52 → [10, 1000] — specs/dbn.yaml:56 (graph.cd3)
-    this.w.f2_loop52(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %53 → [1000] — specs/dbn.yaml:56 (graph.cd3)
+    // specs/dbn.yaml:57 recon3
+    this.w.step2_cost(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:56 gradient of cd3 — fused: sigmoid, add
+    this.w.step2_d_cd3_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:56 gradient of cd3
+    this.w.step2_d_cd3_mul2(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:56 gradient of cd3
+    this.w.step2_d_cd3_add(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:56 gradient of cd3
     {
-      f2_t53.fill(0);
-      let s12 = 0;
-      for (let c10 = 0; c10 < 10; c10++) {
-        for (let c11 = 0; c11 < 1000; c11++) {
-          f2_t53[c11] += f2_t52[s12++];
+      grad_b3.fill(0);
+      let s$12 = 0;
+      for (let c$10 = 0; c$10 < 10; c$10++) {
+        for (let c$11 = 0; c$11 < 1000; c$11++) {
+          grad_b3[c$11] += d_cd3_add[s$12++];
         }
       }
     }
 
-    // add %57 → [10, 1000] — specs/dbn.yaml:56 (graph.cd3)
-    this.w.f2_loop57(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %58 → [1000] — specs/dbn.yaml:56 (graph.cd3)
+    // specs/dbn.yaml:56 gradient of cd3 — fused: mul, mul
+    this.w.step2_d_cd3_add2(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:56 gradient of cd3
     {
-      f2_t58.fill(0);
-      let s15 = 0;
-      for (let c13 = 0; c13 < 10; c13++) {
-        for (let c14 = 0; c14 < 1000; c14++) {
-          f2_t58[c14] += f2_t57[s15++];
+      grad_vb3.fill(0);
+      let s$15 = 0;
+      for (let c$13 = 0; c$13 < 10; c$13++) {
+        for (let c$14 = 0; c$14 < 1000; c$14++) {
+          grad_vb3[c$14] += d_cd3_add2[s$15++];
         }
       }
     }
 
-    // sub %61 → [1000, 1000], fused with the products %48, %54 (compiler/emit/ts/update.ts) — specs/dbn.yaml:83 (phases[2].optimizer)
-    this.k.gemm_tn(12594016, 12674096, 7144016, 1000, 1000, 10, 1000, 1000, 1000, 1, -0.009999999776482582); // p4_W3 += -0.009999999776482582 · f2_t30 @ f2_t47
-    this.k.gemm_tn(12354016, 12714096, 7144016, 1000, 1000, 10, 1000, 1000, 1000, 1, -0.009999999776482582); // p4_W3 += -0.009999999776482582 · f2_t15 @ f2_t51
-    // sub %64 → [1000] — specs/dbn.yaml:83 (phases[2].optimizer)
-    this.w.f2_loop64(); // WebAssembly SIMD (loops.wat)
-    // sub %66 → [1000] — specs/dbn.yaml:83 (phases[2].optimizer)
-    this.w.f2_loop66(); // WebAssembly SIMD (loops.wat)
-    return f2_t44[0];
+    // specs/dbn.yaml:83 phases[2].optimizer — update of W3, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/dbn.yaml:56 gradient of cd3 — product
+    this.k.gemm({ a: 12531296, b: 12611376, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W3 += -0.009999999776482582 · end3_cast @ d_cd3_mul
+    // specs/dbn.yaml:56 gradient of cd3 — product
+    this.k.gemm({ a: 12291296, b: 12651376, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W3 += -0.009999999776482582 · h2 @ d_cd3_mul2
+    // specs/dbn.yaml:83 phases[2].optimizer — fused: mul
+    this.w.step2_b3(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:83 phases[2].optimizer — fused: mul
+    this.w.step2_vb3(); // WebAssembly SIMD (loops.wat)
+    return cost[0];
   }
 
-  private step3(batch: Batch, step: number): number {
-    const f3_t10 = this.f3_t10;
-    const f3_in_x = this.f3_in_x;
-    const f3_t13 = this.f3_t13;
-    const f3_t14 = this.f3_t14;
-    const f3_t17 = this.f3_t17;
-    const f3_t18 = this.f3_t18;
-    const f3_t21 = this.f3_t21;
-    const f3_t22 = this.f3_t22;
-    const f3_t24 = this.f3_t24;
-    const f3_t25 = this.f3_t25;
-    const f3_t29 = this.f3_t29;
-    const f3_t30 = this.f3_t30;
-    const f3_t31 = this.f3_t31;
-    const f3_t32 = this.f3_t32;
-    const f3_in_y = this.f3_in_y;
-    const f3_t33 = this.f3_t33;
-    const f3_t38 = this.f3_t38;
-    const f3_t42 = this.f3_t42;
-    const f3_t53 = this.f3_t53;
-    const f3_t54 = this.f3_t54;
-    const f3_t55 = this.f3_t55;
-    const f3_t60 = this.f3_t60;
-    const f3_t61 = this.f3_t61;
-    const f3_t62 = this.f3_t62;
-    const f3_t66 = this.f3_t66;
-    const f3_t67 = this.f3_t67;
-    const f3_t68 = this.f3_t68;
-    const f3_t72 = this.f3_t72;
-    const f3_t73 = this.f3_t73;
-    const p0_W1 = this.params.W1;
-    const p1_b1 = this.params.b1;
-    const p2_W2 = this.params.W2;
-    const p3_b2 = this.params.b2;
-    const p4_W3 = this.params.W3;
-    const p5_b3 = this.params.b3;
-    const p6_vb1 = this.params.vb1;
-    const p7_vb2 = this.params.vb2;
-    const p8_vb3 = this.params.vb3;
-    const p9_W4 = this.params.W4;
-    const p10_b4 = this.params.b4;
+  private step3(batch: Batch, _step: number): number {
+    const x = this.x;
+    const p_y_given_x_add = this.finetune_p_y_given_x_add;
+    const p_y_given_x_reducemax = this.finetune_p_y_given_x_reducemax;
+    const p_y_given_x_sub = this.finetune_p_y_given_x_sub;
+    const p_y_given_x_exp = this.finetune_p_y_given_x_exp;
+    const p_y_given_x_reducesum = this.finetune_p_y_given_x_reducesum;
+    const finetune_nll_onehot = this.finetune_finetune_nll_onehot;
+    const y = this.y;
+    const finetune_nll_log = this.finetune_finetune_nll_log;
+    const finetune_nll_reducesum = this.finetune_finetune_nll_reducesum;
+    const cost = this.finetune_cost;
+    const d_p_y_given_x_add = this.finetune_d_p_y_given_x_add;
+    const grad_b4 = this.finetune_grad_b4;
+    const d_h3_mul = this.finetune_d_h3_mul;
+    const grad_b3 = this.finetune_grad_b3;
+    const d_h2_mul = this.finetune_d_h2_mul;
+    const grad_b2 = this.finetune_grad_b2;
+    const d_h1_mul = this.finetune_d_h1_mul;
+    const grad_b1 = this.finetune_grad_b1;
     // The batch, copied into the model's memory.
-    f3_in_x.set(batch.x as Float32Array);
-    f3_in_y.set(batch.y as Int32Array);
-    // matmul %10 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
+    x.set(batch.x as Float32Array);
+    y.set(batch.y as Int32Array);
+    // specs/dbn.yaml:36 h1 — matmul
     {
-      this.k.gemm_nn_sx(12882096, 16, 12842096, 10, 1000, 784, 784, 1000, 1000, 0, 1); // f3_in_x @ p0_W1 → f3_t10
+      this.k.gemm({ a: 11239200, b: 16, c: 12779376, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
     }
 
-    // sigmoid %13 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
-    this.w.f3_loop13(); // WebAssembly SIMD (loops.wat)
-    // matmul %14 → [10, 1000] — specs/dbn.yaml:37 (graph.h2)
+    // specs/dbn.yaml:36 h1 — fused: add
+    this.w.step3_h1(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:37 h2 — matmul
     {
-      this.k.gemm_nn(12913456, 3140016, 12953456, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f3_t13 @ p2_W2 → f3_t14
+      this.k.gemm({ a: 12819376, b: 3140016, c: 12859376, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
     }
 
-    // sigmoid %17 → [10, 1000] — specs/dbn.yaml:37 (graph.h2)
-    this.w.f3_loop17(); // WebAssembly SIMD (loops.wat)
-    // matmul %18 → [10, 1000] — specs/dbn.yaml:38 (graph.h3)
+    // specs/dbn.yaml:37 h2 — fused: add
+    this.w.step3_h2(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:38 h3 — matmul
     {
-      this.k.gemm_nn(12993456, 7144016, 13033456, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f3_t17 @ p4_W3 → f3_t18
+      this.k.gemm({ a: 12899376, b: 7144016, c: 12939376, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ W3 → h3_matmul
     }
 
-    // sigmoid %21 → [10, 1000] — specs/dbn.yaml:38 (graph.h3)
-    this.w.f3_loop21(); // WebAssembly SIMD (loops.wat)
-    // matmul %22 → [10, 10] — specs/dbn.yaml:39 (graph.p_y_given_x)
+    // specs/dbn.yaml:38 h3 — fused: add
+    this.w.step3_h3(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:39 p_y_given_x — matmul
     {
-      this.k.gemm_nn(13073456, 11159152, 13113456, 10, 10, 1000, 1000, 10, 10, 0, 1); // f3_t21 @ p9_W4 → f3_t22
+      this.k.gemm({ a: 12979376, b: 11159152, c: 13019376, m: 10, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h3 @ W4 → p_y_given_x_matmul
     }
 
-    // add %24 → [10, 10] — specs/dbn.yaml:39 (graph.p_y_given_x)
-    this.w.f3_loop24(); // WebAssembly SIMD (loops.wat)
-    // reduce_max %25 → [10] — specs/dbn.yaml:39 (graph.p_y_given_x)
+    // specs/dbn.yaml:39 p_y_given_x
+    this.w.step3_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:39 p_y_given_x — reduce_max
     {
-      f3_t25.fill(-Infinity);
-      let s3 = 0;
-      for (let c0 = 0; c0 < 10; c0++) {
-        for (let c1 = 0; c1 < 10; c1++) {
-          const o2 = c0 * 1;
-          f3_t25[o2] = Math.max(f3_t25[o2], f3_t24[s3++]);
+      p_y_given_x_reducemax.fill(-Infinity);
+      let s$3 = 0;
+      for (let c$0 = 0; c$0 < 10; c$0++) {
+        for (let c$1 = 0; c$1 < 10; c$1++) {
+          const o$2 = c$0;
+          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_add[s$3++]);
         }
       }
     }
 
-    // sub %29 → [10, 10] — specs/dbn.yaml:39 (graph.p_y_given_x)
-    this.w.f3_loop29(); // WebAssembly SIMD (loops.wat)
-    // exp %30 → [10, 10] — specs/dbn.yaml:39 (graph.p_y_given_x)
-    this.w.f3_loop30(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %31 → [10] — specs/dbn.yaml:39 (graph.p_y_given_x)
+    // specs/dbn.yaml:39 p_y_given_x
+    this.w.step3_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:39 p_y_given_x
+    this.w.step3_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:39 p_y_given_x
     {
-      for (let o4 = 0; o4 < 10; o4++) {
-        let s6 = 0;
-        for (let k5 = o4 * 10; k5 < o4 * 10 + 10; k5++) s6 += f3_t30[k5];
-        f3_t31[o4] = s6;
+      for (let o$4 = 0; o$4 < 10; o$4++) {
+        let s$6 = 0;
+        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
+        p_y_given_x_reducesum[o$4] = s$6;
       }
     }
 
-    // one_hot %32 → [10, 10] — specs/dbn.yaml:63 (losses.finetune.nll)
+    // specs/dbn.yaml:63 losses.finetune.nll — one_hot
     {
-      f3_t32.fill(0);
-      for (let i7 = 0; i7 < 10; i7++) {
-        const l8 = f3_in_y[i7];
-        if (l8 >= 0 && l8 < 10) f3_t32[i7 * 10 + l8] = 1;
+      finetune_nll_onehot.fill(0);
+      for (let i$7 = 0; i$7 < 10; i$7++) {
+        const l$8 = y[i$7];
+        if (l$8 >= 0 && l$8 < 10) finetune_nll_onehot[i$7 * 10 + l$8] = 1;
       }
     }
 
-    // log %33 → [10] — specs/dbn.yaml:63 (losses.finetune.nll)
-    for (let i9 = 0; i9 < 10; i9++) f3_t33[i9] = Math.log(f3_t31[i9]);
-    // reduce_sum %38 → [10] — specs/dbn.yaml:63 (losses.finetune.nll)
-    let i10 = 0;
-    let o11 = 0;
-    for (let c13 = 0; c13 < 10; c13++) {
-      let s12 = 0;
-      for (let c14 = 0; c14 < 10; c14++) {
-        s12 += (f3_t32[i10] * (f3_t29[i10] - f3_t33[c13]));
-        i10++;
+    // specs/dbn.yaml:63 losses.finetune.nll
+    for (let i$9 = 0; i$9 < 10; i$9++) finetune_nll_log[i$9] = Math.log(p_y_given_x_reducesum[i$9]);
+    // specs/dbn.yaml:63 losses.finetune.nll — fused: mul, sub
+    let o$10 = 0;
+    let i$12 = 0;
+    for (let c$13 = 0; c$13 < 10; c$13++) {
+      let s$11 = 0;
+      for (let c$14 = 0; c$14 < 10; c$14++) {
+        s$11 += (finetune_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - finetune_nll_log[c$13]));
+        i$12++;
       }
 
-      f3_t38[o11] = s12;
-      o11++;
+      finetune_nll_reducesum[o$10] = s$11;
+      o$10++;
     }
 
-    // reduce_sum %40 → [] — specs/dbn.yaml:63 (losses.finetune.nll)
-    this.w.f3_sum40(); // WebAssembly SIMD (loops.wat)
-    // mul %42 → [] — specs/dbn.yaml:63 (losses.finetune.nll)
-    this.w.f3_loop42(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %48 → [10] — specs/dbn.yaml:63 (losses.finetune.nll)
-    this.w.f3_sum48(); // WebAssembly SIMD (loops.wat)
-    // div %49 → [10] — specs/dbn.yaml:63 (losses.finetune.nll)
-    this.w.f3_loop49(); // WebAssembly SIMD (loops.wat)
-    // add %53 → [10, 10] — specs/dbn.yaml:39 (graph.p_y_given_x)
-    this.w.f3_loop53(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %54 → [10] — specs/dbn.yaml:39 (graph.p_y_given_x)
+    // specs/dbn.yaml:63 losses.finetune.nll — fused: neg
+    this.w.step3_finetune_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:63 losses.finetune.nll
+    this.w.step3_cost(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:63 gradient of losses.finetune.nll — fused: mul
+    this.w.step3_d_finetune_nll_reducesum(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:63 gradient of losses.finetune.nll
+    this.w.step3_d_finetune_nll_div(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:39 gradient of p_y_given_x — fused: mul, mul
+    this.w.step3_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:39 gradient of p_y_given_x
     {
-      f3_t54.fill(0);
-      let s17 = 0;
-      for (let c15 = 0; c15 < 10; c15++) {
-        for (let c16 = 0; c16 < 10; c16++) {
-          f3_t54[c16] += f3_t53[s17++];
+      grad_b4.fill(0);
+      let s$17 = 0;
+      for (let c$15 = 0; c$15 < 10; c$15++) {
+        for (let c$16 = 0; c$16 < 10; c$16++) {
+          grad_b4[c$16] += d_p_y_given_x_add[s$17++];
         }
       }
     }
 
-    // matmul %55 → [10, 1000] — specs/dbn.yaml:39 (graph.p_y_given_x)
+    // specs/dbn.yaml:39 gradient of p_y_given_x — matmul
     {
-      this.k.gemm_nt(13115824, 11159152, 13116272, 10, 1000, 10, 10, 10, 1000, 0, 1); // f3_t53 @ p9_W4 → f3_t55
+      this.k.gemm({ a: 13021744, b: 11159152, c: 13022192, m: 10, n: 1000, k: 10, lda: 10, ldb: 10, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ W4 → d_p_y_given_x_matmul
     }
 
-    // mul %60 → [10, 1000] — specs/dbn.yaml:38 (graph.h3)
-    this.w.f3_loop60(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %61 → [1000] — specs/dbn.yaml:38 (graph.h3)
+    // specs/dbn.yaml:38 gradient of h3 — fused: mul, sub
+    this.w.step3_d_h3_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:38 gradient of h3
     {
-      f3_t61.fill(0);
-      let s20 = 0;
-      for (let c18 = 0; c18 < 10; c18++) {
-        for (let c19 = 0; c19 < 1000; c19++) {
-          f3_t61[c19] += f3_t60[s20++];
+      grad_b3.fill(0);
+      let s$20 = 0;
+      for (let c$18 = 0; c$18 < 10; c$18++) {
+        for (let c$19 = 0; c$19 < 1000; c$19++) {
+          grad_b3[c$19] += d_h3_mul[s$20++];
         }
       }
     }
 
-    // matmul %62 → [10, 1000] — specs/dbn.yaml:38 (graph.h3)
+    // specs/dbn.yaml:38 gradient of h3 — matmul
     {
-      this.k.gemm_nt(13156272, 7144016, 13200272, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f3_t60 @ p4_W3 → f3_t62
+      this.k.gemm({ a: 13062192, b: 7144016, c: 13106192, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_h3_mul @ W3 → d_h3_matmul
     }
 
-    // mul %66 → [10, 1000] — specs/dbn.yaml:37 (graph.h2)
-    this.w.f3_loop66(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %67 → [1000] — specs/dbn.yaml:37 (graph.h2)
+    // specs/dbn.yaml:37 gradient of h2 — fused: mul, sub
+    this.w.step3_d_h2_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:37 gradient of h2
     {
-      f3_t67.fill(0);
-      let s23 = 0;
-      for (let c21 = 0; c21 < 10; c21++) {
-        for (let c22 = 0; c22 < 1000; c22++) {
-          f3_t67[c22] += f3_t66[s23++];
+      grad_b2.fill(0);
+      let s$23 = 0;
+      for (let c$21 = 0; c$21 < 10; c$21++) {
+        for (let c$22 = 0; c$22 < 1000; c$22++) {
+          grad_b2[c$22] += d_h2_mul[s$23++];
         }
       }
     }
 
-    // matmul %68 → [10, 1000] — specs/dbn.yaml:37 (graph.h2)
+    // specs/dbn.yaml:37 gradient of h2 — matmul
     {
-      this.k.gemm_nt(13240272, 3140016, 13284272, 10, 1000, 1000, 1000, 1000, 1000, 0, 1); // f3_t66 @ p2_W2 → f3_t68
+      this.k.gemm({ a: 13146192, b: 3140016, c: 13190192, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_h2_mul @ W2 → d_h2_matmul
     }
 
-    // mul %72 → [10, 1000] — specs/dbn.yaml:36 (graph.h1)
-    this.w.f3_loop72(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %73 → [1000] — specs/dbn.yaml:36 (graph.h1)
+    // specs/dbn.yaml:36 gradient of h1 — fused: mul, sub
+    this.w.step3_d_h1_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:36 gradient of h1
     {
-      f3_t73.fill(0);
-      let s26 = 0;
-      for (let c24 = 0; c24 < 10; c24++) {
-        for (let c25 = 0; c25 < 1000; c25++) {
-          f3_t73[c25] += f3_t72[s26++];
+      grad_b1.fill(0);
+      let s$26 = 0;
+      for (let c$24 = 0; c$24 < 10; c$24++) {
+        for (let c$25 = 0; c$25 < 1000; c$25++) {
+          grad_b1[c$25] += d_h1_mul[s$26++];
         }
       }
     }
 
-    // sub %77 → [784, 1000], fused with the products %74 (compiler/emit/ts/update.ts) — specs/dbn.yaml:89 (phases[3].optimizer)
-    this.k.gemm_tn_sx(12882096, 13324272, 16, 784, 1000, 10, 784, 1000, 1000, 1, -0.10000000149011612); // p0_W1 += -0.10000000149011612 · f3_in_x @ f3_t72
-    // sub %80 → [1000] — specs/dbn.yaml:89 (phases[3].optimizer)
-    this.w.f3_loop80(); // WebAssembly SIMD (loops.wat)
-    // sub %83 → [1000, 1000], fused with the products %69 (compiler/emit/ts/update.ts) — specs/dbn.yaml:89 (phases[3].optimizer)
-    this.k.gemm_tn(12913456, 13240272, 3140016, 1000, 1000, 10, 1000, 1000, 1000, 1, -0.10000000149011612); // p2_W2 += -0.10000000149011612 · f3_t13 @ f3_t66
-    // sub %85 → [1000] — specs/dbn.yaml:89 (phases[3].optimizer)
-    this.w.f3_loop85(); // WebAssembly SIMD (loops.wat)
-    // sub %87 → [1000, 1000], fused with the products %63 (compiler/emit/ts/update.ts) — specs/dbn.yaml:89 (phases[3].optimizer)
-    this.k.gemm_tn(12993456, 13156272, 7144016, 1000, 1000, 10, 1000, 1000, 1000, 1, -0.10000000149011612); // p4_W3 += -0.10000000149011612 · f3_t17 @ f3_t60
-    // sub %89 → [1000] — specs/dbn.yaml:89 (phases[3].optimizer)
-    this.w.f3_loop89(); // WebAssembly SIMD (loops.wat)
-    // sub %92 → [1000, 10], fused with the products %56 (compiler/emit/ts/update.ts) — specs/dbn.yaml:89 (phases[3].optimizer)
-    this.k.gemm_tn(13073456, 13115824, 11159152, 1000, 10, 10, 1000, 10, 10, 1, -0.10000000149011612); // p9_W4 += -0.10000000149011612 · f3_t21 @ f3_t53
-    // sub %94 → [10] — specs/dbn.yaml:89 (phases[3].optimizer)
-    this.w.f3_loop94(); // WebAssembly SIMD (loops.wat)
-    return f3_t42[0];
+    // specs/dbn.yaml:89 phases[3].optimizer — update of W1, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/dbn.yaml:36 gradient of h1 — product
+    this.k.gemm({ a: 11239200, b: 13230192, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: true }); // W1 += -0.10000000149011612 · x @ d_h1_mul
+    // specs/dbn.yaml:89 phases[3].optimizer — fused: mul
+    this.w.step3_b1(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:89 phases[3].optimizer — update of W2, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/dbn.yaml:37 gradient of h2 — product
+    this.k.gemm({ a: 12819376, b: 13146192, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W2 += -0.10000000149011612 · h1 @ d_h2_mul
+    // specs/dbn.yaml:89 phases[3].optimizer — fused: mul
+    this.w.step3_b2(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:89 phases[3].optimizer — update of W3, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/dbn.yaml:38 gradient of h3 — product
+    this.k.gemm({ a: 12899376, b: 13062192, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W3 += -0.10000000149011612 · h2 @ d_h3_mul
+    // specs/dbn.yaml:89 phases[3].optimizer — fused: mul
+    this.w.step3_b3(); // WebAssembly SIMD (loops.wat)
+    // specs/dbn.yaml:89 phases[3].optimizer — update of W4, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/dbn.yaml:39 gradient of p_y_given_x — product
+    this.k.gemm({ a: 12979376, b: 13021744, c: 11159152, m: 1000, n: 10, k: 10, lda: 1000, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W4 += -0.10000000149011612 · h3 @ d_p_y_given_x_add
+    // specs/dbn.yaml:89 phases[3].optimizer — fused: mul
+    this.w.step3_b4(); // WebAssembly SIMD (loops.wat)
+    return cost[0];
   }
 }

@@ -157,35 +157,35 @@ const WGSL_3 = `// matmul %13 at specs/dbn.yaml:41:25 (graph.v1_pre)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA13: array<f32, 256>;
-var<workgroup> tileB14: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row15 = wid.y * 16u + lid.y;
-  let col16 = wid.x * 16u + lid.x;
-  var acc17 = 0.0f;
-  for (var t18 = 0u; t18 < 63u; t18++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 63u; t5++) {
   {
-    let ar20 = wid.y * 16u + lid.y;
-    let ap21 = t18 * 16u + lid.x;
-    var va24 = 0.0f;
-    if (ar20 < 10u && ap21 < 1000u) { va24 = in1[ar20 * 1000u + ap21]; }
-    tileA13[lid.y * 16u + lid.x] = va24;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc23 = wid.x * 16u + lid.y;
-    let bp22 = t18 * 16u + lid.x;
-    var vb25 = 0.0f;
-    if (bp22 < 1000u && bc23 < 784u) { vb25 = in2[bc23 * 1000u + bp22]; }
-    tileB14[lid.x * 16u + lid.y] = vb25;
+    let bc10 = wid.x * 16u + lid.y;
+    let bp9 = t5 * 16u + lid.x;
+    var vb12 = 0.0f;
+    if (bp9 < 1000u && bc10 < 784u) { vb12 = in2[bc10 * 1000u + bp9]; }
+    tileB1[lid.x * 16u + lid.y] = vb12;
   }
   workgroupBarrier();
-  for (var p19 = 0u; p19 < 16u; p19++) {
-    acc17 += tileA13[lid.y * 16u + p19] * tileB14[p19 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row15 < 10u && col16 < 784u) { out[row15 * 784u + col16] = acc17; }
+  if (row2 < 10u && col3 < 784u) { out[row2 * 784u + col3] = acc4; }
 }
 `;
 // Kernel 4: add %14 at specs/dbn.yaml:41:32 (graph.v1_pre)
@@ -307,35 +307,35 @@ const WGSL_6 = `// matmul %20 at specs/dbn.yaml:44:110 (graph.cd1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA26: array<f32, 256>;
-var<workgroup> tileB27: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row28 = wid.y * 16u + lid.y;
-  let col29 = wid.x * 16u + lid.x;
-  var acc30 = 0.0f;
-  for (var t31 = 0u; t31 < 49u; t31++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 49u; t5++) {
   {
-    let ar33 = wid.y * 16u + lid.y;
-    let ap34 = t31 * 16u + lid.x;
-    var va37 = 0.0f;
-    if (ar33 < 10u && ap34 < 784u) { va37 = in1[ar33 * 784u + ap34]; }
-    tileA26[lid.y * 16u + lid.x] = va37;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 10u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc36 = wid.x * 16u + lid.x;
-    let bp35 = t31 * 16u + lid.y;
-    var vb38 = 0.0f;
-    if (bp35 < 784u && bc36 < 1000u) { vb38 = in2[bp35 * 1000u + bc36]; }
-    tileB27[lid.y * 16u + lid.x] = vb38;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 784u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p32 = 0u; p32 < 16u; p32++) {
-    acc30 += tileA26[lid.y * 16u + p32] * tileB27[p32 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row28 < 10u && col29 < 1000u) { out[row28 * 1000u + col29] = acc30; }
+  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
 // Kernel 7: reduce_sum %30 at specs/dbn.yaml:45:16 (graph.recon1)
@@ -407,44 +407,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (0.1f * (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 1000u)]))))));
 }
 `;
-// Kernel 11: matmul %36 at specs/dbn.yaml:44:110 (graph.cd1)
-const WGSL_11 = `// matmul %36 at specs/dbn.yaml:44:110 (graph.cd1)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA39: array<f32, 256>;
-var<workgroup> tileB40: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row41 = wid.y * 16u + lid.y;
-  let col42 = wid.x * 16u + lid.x;
-  var acc43 = 0.0f;
-  for (var t44 = 0u; t44 < 1u; t44++) {
-  {
-    let ar46 = wid.y * 16u + lid.x;
-    let ap47 = t44 * 16u + lid.y;
-    var va50 = 0.0f;
-    if (ar46 < 784u && ap47 < 10u) { va50 = in1[ap47 * 784u + ar46]; }
-    tileA39[lid.x * 16u + lid.y] = va50;
-  }
-  {
-    let bc49 = wid.x * 16u + lid.x;
-    let bp48 = t44 * 16u + lid.y;
-    var vb51 = 0.0f;
-    if (bp48 < 10u && bc49 < 1000u) { vb51 = in2[bp48 * 1000u + bc49]; }
-    tileB40[lid.y * 16u + lid.x] = vb51;
-  }
-  workgroupBarrier();
-  for (var p45 = 0u; p45 < 16u; p45++) {
-    acc43 += tileA39[lid.y * 16u + p45] * tileB40[p45 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row41 < 784u && col42 < 1000u) { out[row41 * 1000u + col42] = acc43; }
-}
-`;
-// Kernel 12: mul %40 at specs/dbn.yaml:44:36 (graph.cd1)
-const WGSL_12 = `// mul %40 at specs/dbn.yaml:44:36 (graph.cd1)
+// Kernel 11: mul %40 at specs/dbn.yaml:44:36 (graph.cd1)
+const WGSL_11 = `// mul %40 at specs/dbn.yaml:44:36 (graph.cd1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -455,8 +419,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((-0.1f) * in1[i]);
 }
 `;
-// Kernel 13: add %41 at specs/dbn.yaml:44:52 (graph.cd1)
-const WGSL_13 = `// add %41 at specs/dbn.yaml:44:52 (graph.cd1)
+// Kernel 12: add %41 at specs/dbn.yaml:44:52 (graph.cd1)
+const WGSL_12 = `// add %41 at specs/dbn.yaml:44:52 (graph.cd1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -468,8 +432,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[i]);
 }
 `;
-// Kernel 14: reduce_sum %42 at specs/dbn.yaml:44:52 (graph.cd1)
-const WGSL_14 = `// reduce_sum %42 at specs/dbn.yaml:44:52 (graph.cd1)
+// Kernel 13: reduce_sum %42 at specs/dbn.yaml:44:52 (graph.cd1)
+const WGSL_13 = `// reduce_sum %42 at specs/dbn.yaml:44:52 (graph.cd1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -480,49 +444,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 10u; r++) {
     let j = o * 10u + r;
-    s += in1[(o % 1000u) + (r % 10u) * 1000u];
+    s += in1[((j / 10u) % 1000u) + (j % 10u) * 1000u];
   }
   out[o] = s;
 }
 `;
-// Kernel 15: matmul %43 at specs/dbn.yaml:44:47 (graph.cd1)
-const WGSL_15 = `// matmul %43 at specs/dbn.yaml:44:47 (graph.cd1)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA52: array<f32, 256>;
-var<workgroup> tileB53: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row54 = wid.y * 16u + lid.y;
-  let col55 = wid.x * 16u + lid.x;
-  var acc56 = 0.0f;
-  for (var t57 = 0u; t57 < 1u; t57++) {
-  {
-    let ar59 = wid.y * 16u + lid.x;
-    let ap60 = t57 * 16u + lid.y;
-    var va63 = 0.0f;
-    if (ar59 < 784u && ap60 < 10u) { va63 = in1[ap60 * 784u + ar59]; }
-    tileA52[lid.x * 16u + lid.y] = va63;
-  }
-  {
-    let bc62 = wid.x * 16u + lid.x;
-    let bp61 = t57 * 16u + lid.y;
-    var vb64 = 0.0f;
-    if (bp61 < 10u && bc62 < 1000u) { vb64 = in2[bp61 * 1000u + bc62]; }
-    tileB53[lid.y * 16u + lid.x] = vb64;
-  }
-  workgroupBarrier();
-  for (var p58 = 0u; p58 < 16u; p58++) {
-    acc56 += tileA52[lid.y * 16u + p58] * tileB53[p58 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row54 < 784u && col55 < 1000u) { out[row54 * 1000u + col55] = acc56; }
-}
-`;
-// Kernel 16: add %47 at specs/dbn.yaml:44:20 (graph.cd1)
-const WGSL_16 = `// add %47 at specs/dbn.yaml:44:20 (graph.cd1)
+// Kernel 14: add %47 at specs/dbn.yaml:44:20 (graph.cd1)
+const WGSL_14 = `// add %47 at specs/dbn.yaml:44:20 (graph.cd1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -534,8 +462,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.1f * in1[i]) + ((-0.1f) * in2[i]));
 }
 `;
-// Kernel 17: reduce_sum %48 at specs/dbn.yaml:44:20 (graph.cd1)
-const WGSL_17 = `// reduce_sum %48 at specs/dbn.yaml:44:20 (graph.cd1)
+// Kernel 15: reduce_sum %48 at specs/dbn.yaml:44:20 (graph.cd1)
+const WGSL_15 = `// reduce_sum %48 at specs/dbn.yaml:44:20 (graph.cd1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -546,9 +474,81 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 10u; r++) {
     let j = o * 10u + r;
-    s += in1[(o % 784u) + (r % 10u) * 784u];
+    s += in1[((j / 10u) % 784u) + (j % 10u) * 784u];
   }
   out[o] = s;
+}
+`;
+// Kernel 16: matmul %36 at specs/dbn.yaml:44:110 (graph.cd1)
+const WGSL_16 = `// matmul %36 at specs/dbn.yaml:44:110 (graph.cd1)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> in1: array<f32>;
+@group(0) @binding(2) var<storage, read> in2: array<f32>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 1u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 784u && ap8 < 10u) { va11 = in1[ap8 * 784u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 784u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+}
+`;
+// Kernel 17: matmul %43 at specs/dbn.yaml:44:47 (graph.cd1)
+const WGSL_17 = `// matmul %43 at specs/dbn.yaml:44:47 (graph.cd1)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> in1: array<f32>;
+@group(0) @binding(2) var<storage, read> in2: array<f32>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 1u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 784u && ap8 < 10u) { va11 = in1[ap8 * 784u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 784u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
 // Kernel 18: sub %51 at specs/dbn.yaml:71:16 (phases[0].optimizer)
@@ -642,35 +642,35 @@ const WGSL_23 = `// matmul %11 at specs/dbn.yaml:50:49 (graph.cd2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA13: array<f32, 256>;
-var<workgroup> tileB14: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row15 = wid.y * 16u + lid.y;
-  let col16 = wid.x * 16u + lid.x;
-  var acc17 = 0.0f;
-  for (var t18 = 0u; t18 < 63u; t18++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 63u; t5++) {
   {
-    let ar20 = wid.y * 16u + lid.y;
-    let ap21 = t18 * 16u + lid.x;
-    var va24 = 0.0f;
-    if (ar20 < 10u && ap21 < 1000u) { va24 = in1[ar20 * 1000u + ap21]; }
-    tileA13[lid.y * 16u + lid.x] = va24;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc23 = wid.x * 16u + lid.x;
-    let bp22 = t18 * 16u + lid.y;
-    var vb25 = 0.0f;
-    if (bp22 < 1000u && bc23 < 1000u) { vb25 = in2[bp22 * 1000u + bc23]; }
-    tileB14[lid.y * 16u + lid.x] = vb25;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p19 = 0u; p19 < 16u; p19++) {
-    acc17 += tileA13[lid.y * 16u + p19] * tileB14[p19 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row15 < 10u && col16 < 1000u) { out[row15 * 1000u + col16] = acc17; }
+  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
 // Kernel 24: sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2)
@@ -792,35 +792,35 @@ const WGSL_26 = `// matmul %19 at specs/dbn.yaml:47:25 (graph.v2_pre)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA26: array<f32, 256>;
-var<workgroup> tileB27: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row28 = wid.y * 16u + lid.y;
-  let col29 = wid.x * 16u + lid.x;
-  var acc30 = 0.0f;
-  for (var t31 = 0u; t31 < 63u; t31++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 63u; t5++) {
   {
-    let ar33 = wid.y * 16u + lid.y;
-    let ap34 = t31 * 16u + lid.x;
-    var va37 = 0.0f;
-    if (ar33 < 10u && ap34 < 1000u) { va37 = in1[ar33 * 1000u + ap34]; }
-    tileA26[lid.y * 16u + lid.x] = va37;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc36 = wid.x * 16u + lid.y;
-    let bp35 = t31 * 16u + lid.x;
-    var vb38 = 0.0f;
-    if (bp35 < 1000u && bc36 < 1000u) { vb38 = in2[bc36 * 1000u + bp35]; }
-    tileB27[lid.x * 16u + lid.y] = vb38;
+    let bc10 = wid.x * 16u + lid.y;
+    let bp9 = t5 * 16u + lid.x;
+    var vb12 = 0.0f;
+    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bc10 * 1000u + bp9]; }
+    tileB1[lid.x * 16u + lid.y] = vb12;
   }
   workgroupBarrier();
-  for (var p32 = 0u; p32 < 16u; p32++) {
-    acc30 += tileA26[lid.y * 16u + p32] * tileB27[p32 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row28 < 10u && col29 < 1000u) { out[row28 * 1000u + col29] = acc30; }
+  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
 // Kernel 27: add %20 at specs/dbn.yaml:47:32 (graph.v2_pre)
@@ -942,35 +942,35 @@ const WGSL_29 = `// matmul %26 at specs/dbn.yaml:50:112 (graph.cd2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA39: array<f32, 256>;
-var<workgroup> tileB40: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row41 = wid.y * 16u + lid.y;
-  let col42 = wid.x * 16u + lid.x;
-  var acc43 = 0.0f;
-  for (var t44 = 0u; t44 < 63u; t44++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 63u; t5++) {
   {
-    let ar46 = wid.y * 16u + lid.y;
-    let ap47 = t44 * 16u + lid.x;
-    var va50 = 0.0f;
-    if (ar46 < 10u && ap47 < 1000u) { va50 = in1[ar46 * 1000u + ap47]; }
-    tileA39[lid.y * 16u + lid.x] = va50;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc49 = wid.x * 16u + lid.x;
-    let bp48 = t44 * 16u + lid.y;
-    var vb51 = 0.0f;
-    if (bp48 < 1000u && bc49 < 1000u) { vb51 = in2[bp48 * 1000u + bc49]; }
-    tileB40[lid.y * 16u + lid.x] = vb51;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p45 = 0u; p45 < 16u; p45++) {
-    acc43 += tileA39[lid.y * 16u + p45] * tileB40[p45 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row41 < 10u && col42 < 1000u) { out[row41 * 1000u + col42] = acc43; }
+  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
 // Kernel 30: reduce_sum %36 at specs/dbn.yaml:51:16 (graph.recon2)
@@ -1042,44 +1042,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (0.1f * (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 1000u)]))))));
 }
 `;
-// Kernel 34: matmul %42 at specs/dbn.yaml:50:112 (graph.cd2)
-const WGSL_34 = `// matmul %42 at specs/dbn.yaml:50:112 (graph.cd2)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA52: array<f32, 256>;
-var<workgroup> tileB53: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row54 = wid.y * 16u + lid.y;
-  let col55 = wid.x * 16u + lid.x;
-  var acc56 = 0.0f;
-  for (var t57 = 0u; t57 < 1u; t57++) {
-  {
-    let ar59 = wid.y * 16u + lid.x;
-    let ap60 = t57 * 16u + lid.y;
-    var va63 = 0.0f;
-    if (ar59 < 1000u && ap60 < 10u) { va63 = in1[ap60 * 1000u + ar59]; }
-    tileA52[lid.x * 16u + lid.y] = va63;
-  }
-  {
-    let bc62 = wid.x * 16u + lid.x;
-    let bp61 = t57 * 16u + lid.y;
-    var vb64 = 0.0f;
-    if (bp61 < 10u && bc62 < 1000u) { vb64 = in2[bp61 * 1000u + bc62]; }
-    tileB53[lid.y * 16u + lid.x] = vb64;
-  }
-  workgroupBarrier();
-  for (var p58 = 0u; p58 < 16u; p58++) {
-    acc56 += tileA52[lid.y * 16u + p58] * tileB53[p58 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row54 < 1000u && col55 < 1000u) { out[row54 * 1000u + col55] = acc56; }
-}
-`;
-// Kernel 35: mul %45 at specs/dbn.yaml:50:37 (graph.cd2)
-const WGSL_35 = `// mul %45 at specs/dbn.yaml:50:37 (graph.cd2)
+// Kernel 34: mul %45 at specs/dbn.yaml:50:37 (graph.cd2)
+const WGSL_34 = `// mul %45 at specs/dbn.yaml:50:37 (graph.cd2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1090,8 +1054,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((-0.1f) * in1[i]);
 }
 `;
-// Kernel 36: add %46 at specs/dbn.yaml:50:54 (graph.cd2)
-const WGSL_36 = `// add %46 at specs/dbn.yaml:50:54 (graph.cd2)
+// Kernel 35: add %46 at specs/dbn.yaml:50:54 (graph.cd2)
+const WGSL_35 = `// add %46 at specs/dbn.yaml:50:54 (graph.cd2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1103,8 +1067,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[i]);
 }
 `;
-// Kernel 37: reduce_sum %47 at specs/dbn.yaml:50:54 (graph.cd2)
-const WGSL_37 = `// reduce_sum %47 at specs/dbn.yaml:50:54 (graph.cd2)
+// Kernel 36: reduce_sum %47 at specs/dbn.yaml:50:54 (graph.cd2)
+const WGSL_36 = `// reduce_sum %47 at specs/dbn.yaml:50:54 (graph.cd2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1115,49 +1079,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 10u; r++) {
     let j = o * 10u + r;
-    s += in1[(o % 1000u) + (r % 10u) * 1000u];
+    s += in1[((j / 10u) % 1000u) + (j % 10u) * 1000u];
   }
   out[o] = s;
 }
 `;
-// Kernel 38: matmul %48 at specs/dbn.yaml:50:49 (graph.cd2)
-const WGSL_38 = `// matmul %48 at specs/dbn.yaml:50:49 (graph.cd2)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA65: array<f32, 256>;
-var<workgroup> tileB66: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row67 = wid.y * 16u + lid.y;
-  let col68 = wid.x * 16u + lid.x;
-  var acc69 = 0.0f;
-  for (var t70 = 0u; t70 < 1u; t70++) {
-  {
-    let ar72 = wid.y * 16u + lid.x;
-    let ap73 = t70 * 16u + lid.y;
-    var va76 = 0.0f;
-    if (ar72 < 1000u && ap73 < 10u) { va76 = in1[ap73 * 1000u + ar72]; }
-    tileA65[lid.x * 16u + lid.y] = va76;
-  }
-  {
-    let bc75 = wid.x * 16u + lid.x;
-    let bp74 = t70 * 16u + lid.y;
-    var vb77 = 0.0f;
-    if (bp74 < 10u && bc75 < 1000u) { vb77 = in2[bp74 * 1000u + bc75]; }
-    tileB66[lid.y * 16u + lid.x] = vb77;
-  }
-  workgroupBarrier();
-  for (var p71 = 0u; p71 < 16u; p71++) {
-    acc69 += tileA65[lid.y * 16u + p71] * tileB66[p71 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row67 < 1000u && col68 < 1000u) { out[row67 * 1000u + col68] = acc69; }
-}
-`;
-// Kernel 39: add %51 at specs/dbn.yaml:50:21 (graph.cd2)
-const WGSL_39 = `// add %51 at specs/dbn.yaml:50:21 (graph.cd2)
+// Kernel 37: add %51 at specs/dbn.yaml:50:21 (graph.cd2)
+const WGSL_37 = `// add %51 at specs/dbn.yaml:50:21 (graph.cd2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1169,8 +1097,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.1f * in1[i]) + ((-0.1f) * in2[i]));
 }
 `;
-// Kernel 40: reduce_sum %52 at specs/dbn.yaml:50:21 (graph.cd2)
-const WGSL_40 = `// reduce_sum %52 at specs/dbn.yaml:50:21 (graph.cd2)
+// Kernel 38: reduce_sum %52 at specs/dbn.yaml:50:21 (graph.cd2)
+const WGSL_38 = `// reduce_sum %52 at specs/dbn.yaml:50:21 (graph.cd2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1181,9 +1109,81 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 10u; r++) {
     let j = o * 10u + r;
-    s += in1[(o % 1000u) + (r % 10u) * 1000u];
+    s += in1[((j / 10u) % 1000u) + (j % 10u) * 1000u];
   }
   out[o] = s;
+}
+`;
+// Kernel 39: matmul %42 at specs/dbn.yaml:50:112 (graph.cd2)
+const WGSL_39 = `// matmul %42 at specs/dbn.yaml:50:112 (graph.cd2)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> in1: array<f32>;
+@group(0) @binding(2) var<storage, read> in2: array<f32>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 1u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 1000u && ap8 < 10u) { va11 = in1[ap8 * 1000u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+}
+`;
+// Kernel 40: matmul %48 at specs/dbn.yaml:50:49 (graph.cd2)
+const WGSL_40 = `// matmul %48 at specs/dbn.yaml:50:49 (graph.cd2)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> in1: array<f32>;
+@group(0) @binding(2) var<storage, read> in2: array<f32>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 1u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 1000u && ap8 < 10u) { va11 = in1[ap8 * 1000u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
 // Kernel 41: sub %55 at specs/dbn.yaml:77:16 (phases[1].optimizer)
@@ -1277,35 +1277,35 @@ const WGSL_46 = `// matmul %12 at specs/dbn.yaml:37:18 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA13: array<f32, 256>;
-var<workgroup> tileB14: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row15 = wid.y * 16u + lid.y;
-  let col16 = wid.x * 16u + lid.x;
-  var acc17 = 0.0f;
-  for (var t18 = 0u; t18 < 63u; t18++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 63u; t5++) {
   {
-    let ar20 = wid.y * 16u + lid.y;
-    let ap21 = t18 * 16u + lid.x;
-    var va24 = 0.0f;
-    if (ar20 < 10u && ap21 < 1000u) { va24 = in1[ar20 * 1000u + ap21]; }
-    tileA13[lid.y * 16u + lid.x] = va24;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc23 = wid.x * 16u + lid.x;
-    let bp22 = t18 * 16u + lid.y;
-    var vb25 = 0.0f;
-    if (bp22 < 1000u && bc23 < 1000u) { vb25 = in2[bp22 * 1000u + bc23]; }
-    tileB14[lid.y * 16u + lid.x] = vb25;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p19 = 0u; p19 < 16u; p19++) {
-    acc17 += tileA13[lid.y * 16u + p19] * tileB14[p19 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row15 < 10u && col16 < 1000u) { out[row15 * 1000u + col16] = acc17; }
+  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
 // Kernel 47: sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2)
@@ -1326,35 +1326,35 @@ const WGSL_48 = `// matmul %17 at specs/dbn.yaml:56:49 (graph.cd3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA26: array<f32, 256>;
-var<workgroup> tileB27: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row28 = wid.y * 16u + lid.y;
-  let col29 = wid.x * 16u + lid.x;
-  var acc30 = 0.0f;
-  for (var t31 = 0u; t31 < 63u; t31++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 63u; t5++) {
   {
-    let ar33 = wid.y * 16u + lid.y;
-    let ap34 = t31 * 16u + lid.x;
-    var va37 = 0.0f;
-    if (ar33 < 10u && ap34 < 1000u) { va37 = in1[ar33 * 1000u + ap34]; }
-    tileA26[lid.y * 16u + lid.x] = va37;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc36 = wid.x * 16u + lid.x;
-    let bp35 = t31 * 16u + lid.y;
-    var vb38 = 0.0f;
-    if (bp35 < 1000u && bc36 < 1000u) { vb38 = in2[bp35 * 1000u + bc36]; }
-    tileB27[lid.y * 16u + lid.x] = vb38;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p32 = 0u; p32 < 16u; p32++) {
-    acc30 += tileA26[lid.y * 16u + p32] * tileB27[p32 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row28 < 10u && col29 < 1000u) { out[row28 * 1000u + col29] = acc30; }
+  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
 // Kernel 49: sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)
@@ -1476,35 +1476,35 @@ const WGSL_51 = `// matmul %25 at specs/dbn.yaml:53:25 (graph.v3_pre)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA39: array<f32, 256>;
-var<workgroup> tileB40: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row41 = wid.y * 16u + lid.y;
-  let col42 = wid.x * 16u + lid.x;
-  var acc43 = 0.0f;
-  for (var t44 = 0u; t44 < 63u; t44++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 63u; t5++) {
   {
-    let ar46 = wid.y * 16u + lid.y;
-    let ap47 = t44 * 16u + lid.x;
-    var va50 = 0.0f;
-    if (ar46 < 10u && ap47 < 1000u) { va50 = in1[ar46 * 1000u + ap47]; }
-    tileA39[lid.y * 16u + lid.x] = va50;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc49 = wid.x * 16u + lid.y;
-    let bp48 = t44 * 16u + lid.x;
-    var vb51 = 0.0f;
-    if (bp48 < 1000u && bc49 < 1000u) { vb51 = in2[bc49 * 1000u + bp48]; }
-    tileB40[lid.x * 16u + lid.y] = vb51;
+    let bc10 = wid.x * 16u + lid.y;
+    let bp9 = t5 * 16u + lid.x;
+    var vb12 = 0.0f;
+    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bc10 * 1000u + bp9]; }
+    tileB1[lid.x * 16u + lid.y] = vb12;
   }
   workgroupBarrier();
-  for (var p45 = 0u; p45 < 16u; p45++) {
-    acc43 += tileA39[lid.y * 16u + p45] * tileB40[p45 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row41 < 10u && col42 < 1000u) { out[row41 * 1000u + col42] = acc43; }
+  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
 // Kernel 52: add %26 at specs/dbn.yaml:53:32 (graph.v3_pre)
@@ -1626,35 +1626,35 @@ const WGSL_54 = `// matmul %32 at specs/dbn.yaml:56:112 (graph.cd3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA52: array<f32, 256>;
-var<workgroup> tileB53: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row54 = wid.y * 16u + lid.y;
-  let col55 = wid.x * 16u + lid.x;
-  var acc56 = 0.0f;
-  for (var t57 = 0u; t57 < 63u; t57++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 63u; t5++) {
   {
-    let ar59 = wid.y * 16u + lid.y;
-    let ap60 = t57 * 16u + lid.x;
-    var va63 = 0.0f;
-    if (ar59 < 10u && ap60 < 1000u) { va63 = in1[ar59 * 1000u + ap60]; }
-    tileA52[lid.y * 16u + lid.x] = va63;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc62 = wid.x * 16u + lid.x;
-    let bp61 = t57 * 16u + lid.y;
-    var vb64 = 0.0f;
-    if (bp61 < 1000u && bc62 < 1000u) { vb64 = in2[bp61 * 1000u + bc62]; }
-    tileB53[lid.y * 16u + lid.x] = vb64;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p58 = 0u; p58 < 16u; p58++) {
-    acc56 += tileA52[lid.y * 16u + p58] * tileB53[p58 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row54 < 10u && col55 < 1000u) { out[row54 * 1000u + col55] = acc56; }
+  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
 // Kernel 55: reduce_sum %42 at specs/dbn.yaml:57:16 (graph.recon3)
@@ -1726,44 +1726,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (0.1f * (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 1000u)]))))));
 }
 `;
-// Kernel 59: matmul %48 at specs/dbn.yaml:56:112 (graph.cd3)
-const WGSL_59 = `// matmul %48 at specs/dbn.yaml:56:112 (graph.cd3)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA65: array<f32, 256>;
-var<workgroup> tileB66: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row67 = wid.y * 16u + lid.y;
-  let col68 = wid.x * 16u + lid.x;
-  var acc69 = 0.0f;
-  for (var t70 = 0u; t70 < 1u; t70++) {
-  {
-    let ar72 = wid.y * 16u + lid.x;
-    let ap73 = t70 * 16u + lid.y;
-    var va76 = 0.0f;
-    if (ar72 < 1000u && ap73 < 10u) { va76 = in1[ap73 * 1000u + ar72]; }
-    tileA65[lid.x * 16u + lid.y] = va76;
-  }
-  {
-    let bc75 = wid.x * 16u + lid.x;
-    let bp74 = t70 * 16u + lid.y;
-    var vb77 = 0.0f;
-    if (bp74 < 10u && bc75 < 1000u) { vb77 = in2[bp74 * 1000u + bc75]; }
-    tileB66[lid.y * 16u + lid.x] = vb77;
-  }
-  workgroupBarrier();
-  for (var p71 = 0u; p71 < 16u; p71++) {
-    acc69 += tileA65[lid.y * 16u + p71] * tileB66[p71 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row67 < 1000u && col68 < 1000u) { out[row67 * 1000u + col68] = acc69; }
-}
-`;
-// Kernel 60: mul %51 at specs/dbn.yaml:56:37 (graph.cd3)
-const WGSL_60 = `// mul %51 at specs/dbn.yaml:56:37 (graph.cd3)
+// Kernel 59: mul %51 at specs/dbn.yaml:56:37 (graph.cd3)
+const WGSL_59 = `// mul %51 at specs/dbn.yaml:56:37 (graph.cd3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1774,8 +1738,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((-0.1f) * in1[i]);
 }
 `;
-// Kernel 61: add %52 at specs/dbn.yaml:56:54 (graph.cd3)
-const WGSL_61 = `// add %52 at specs/dbn.yaml:56:54 (graph.cd3)
+// Kernel 60: add %52 at specs/dbn.yaml:56:54 (graph.cd3)
+const WGSL_60 = `// add %52 at specs/dbn.yaml:56:54 (graph.cd3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1787,8 +1751,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[i]);
 }
 `;
-// Kernel 62: reduce_sum %53 at specs/dbn.yaml:56:54 (graph.cd3)
-const WGSL_62 = `// reduce_sum %53 at specs/dbn.yaml:56:54 (graph.cd3)
+// Kernel 61: reduce_sum %53 at specs/dbn.yaml:56:54 (graph.cd3)
+const WGSL_61 = `// reduce_sum %53 at specs/dbn.yaml:56:54 (graph.cd3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1799,49 +1763,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 10u; r++) {
     let j = o * 10u + r;
-    s += in1[(o % 1000u) + (r % 10u) * 1000u];
+    s += in1[((j / 10u) % 1000u) + (j % 10u) * 1000u];
   }
   out[o] = s;
 }
 `;
-// Kernel 63: matmul %54 at specs/dbn.yaml:56:49 (graph.cd3)
-const WGSL_63 = `// matmul %54 at specs/dbn.yaml:56:49 (graph.cd3)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA78: array<f32, 256>;
-var<workgroup> tileB79: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row80 = wid.y * 16u + lid.y;
-  let col81 = wid.x * 16u + lid.x;
-  var acc82 = 0.0f;
-  for (var t83 = 0u; t83 < 1u; t83++) {
-  {
-    let ar85 = wid.y * 16u + lid.x;
-    let ap86 = t83 * 16u + lid.y;
-    var va89 = 0.0f;
-    if (ar85 < 1000u && ap86 < 10u) { va89 = in1[ap86 * 1000u + ar85]; }
-    tileA78[lid.x * 16u + lid.y] = va89;
-  }
-  {
-    let bc88 = wid.x * 16u + lid.x;
-    let bp87 = t83 * 16u + lid.y;
-    var vb90 = 0.0f;
-    if (bp87 < 10u && bc88 < 1000u) { vb90 = in2[bp87 * 1000u + bc88]; }
-    tileB79[lid.y * 16u + lid.x] = vb90;
-  }
-  workgroupBarrier();
-  for (var p84 = 0u; p84 < 16u; p84++) {
-    acc82 += tileA78[lid.y * 16u + p84] * tileB79[p84 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row80 < 1000u && col81 < 1000u) { out[row80 * 1000u + col81] = acc82; }
-}
-`;
-// Kernel 64: add %57 at specs/dbn.yaml:56:21 (graph.cd3)
-const WGSL_64 = `// add %57 at specs/dbn.yaml:56:21 (graph.cd3)
+// Kernel 62: add %57 at specs/dbn.yaml:56:21 (graph.cd3)
+const WGSL_62 = `// add %57 at specs/dbn.yaml:56:21 (graph.cd3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1853,8 +1781,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.1f * in1[i]) + ((-0.1f) * in2[i]));
 }
 `;
-// Kernel 65: reduce_sum %58 at specs/dbn.yaml:56:21 (graph.cd3)
-const WGSL_65 = `// reduce_sum %58 at specs/dbn.yaml:56:21 (graph.cd3)
+// Kernel 63: reduce_sum %58 at specs/dbn.yaml:56:21 (graph.cd3)
+const WGSL_63 = `// reduce_sum %58 at specs/dbn.yaml:56:21 (graph.cd3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1865,9 +1793,81 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 10u; r++) {
     let j = o * 10u + r;
-    s += in1[(o % 1000u) + (r % 10u) * 1000u];
+    s += in1[((j / 10u) % 1000u) + (j % 10u) * 1000u];
   }
   out[o] = s;
+}
+`;
+// Kernel 64: matmul %48 at specs/dbn.yaml:56:112 (graph.cd3)
+const WGSL_64 = `// matmul %48 at specs/dbn.yaml:56:112 (graph.cd3)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> in1: array<f32>;
+@group(0) @binding(2) var<storage, read> in2: array<f32>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 1u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 1000u && ap8 < 10u) { va11 = in1[ap8 * 1000u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+}
+`;
+// Kernel 65: matmul %54 at specs/dbn.yaml:56:49 (graph.cd3)
+const WGSL_65 = `// matmul %54 at specs/dbn.yaml:56:49 (graph.cd3)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> in1: array<f32>;
+@group(0) @binding(2) var<storage, read> in2: array<f32>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 1u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 1000u && ap8 < 10u) { va11 = in1[ap8 * 1000u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
 // Kernel 66: sub %61 at specs/dbn.yaml:83:16 (phases[2].optimizer)
@@ -1961,35 +1961,35 @@ const WGSL_71 = `// matmul %14 at specs/dbn.yaml:37:18 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA13: array<f32, 256>;
-var<workgroup> tileB14: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row15 = wid.y * 16u + lid.y;
-  let col16 = wid.x * 16u + lid.x;
-  var acc17 = 0.0f;
-  for (var t18 = 0u; t18 < 63u; t18++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 63u; t5++) {
   {
-    let ar20 = wid.y * 16u + lid.y;
-    let ap21 = t18 * 16u + lid.x;
-    var va24 = 0.0f;
-    if (ar20 < 10u && ap21 < 1000u) { va24 = in1[ar20 * 1000u + ap21]; }
-    tileA13[lid.y * 16u + lid.x] = va24;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc23 = wid.x * 16u + lid.x;
-    let bp22 = t18 * 16u + lid.y;
-    var vb25 = 0.0f;
-    if (bp22 < 1000u && bc23 < 1000u) { vb25 = in2[bp22 * 1000u + bc23]; }
-    tileB14[lid.y * 16u + lid.x] = vb25;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p19 = 0u; p19 < 16u; p19++) {
-    acc17 += tileA13[lid.y * 16u + p19] * tileB14[p19 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row15 < 10u && col16 < 1000u) { out[row15 * 1000u + col16] = acc17; }
+  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
 // Kernel 72: sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2)
@@ -2010,35 +2010,35 @@ const WGSL_73 = `// matmul %18 at specs/dbn.yaml:38:18 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA26: array<f32, 256>;
-var<workgroup> tileB27: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row28 = wid.y * 16u + lid.y;
-  let col29 = wid.x * 16u + lid.x;
-  var acc30 = 0.0f;
-  for (var t31 = 0u; t31 < 63u; t31++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 63u; t5++) {
   {
-    let ar33 = wid.y * 16u + lid.y;
-    let ap34 = t31 * 16u + lid.x;
-    var va37 = 0.0f;
-    if (ar33 < 10u && ap34 < 1000u) { va37 = in1[ar33 * 1000u + ap34]; }
-    tileA26[lid.y * 16u + lid.x] = va37;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc36 = wid.x * 16u + lid.x;
-    let bp35 = t31 * 16u + lid.y;
-    var vb38 = 0.0f;
-    if (bp35 < 1000u && bc36 < 1000u) { vb38 = in2[bp35 * 1000u + bc36]; }
-    tileB27[lid.y * 16u + lid.x] = vb38;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p32 = 0u; p32 < 16u; p32++) {
-    acc30 += tileA26[lid.y * 16u + p32] * tileB27[p32 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row28 < 10u && col29 < 1000u) { out[row28 * 1000u + col29] = acc30; }
+  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
 // Kernel 74: sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)
@@ -2059,35 +2059,35 @@ const WGSL_75 = `// matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA39: array<f32, 256>;
-var<workgroup> tileB40: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row41 = wid.y * 16u + lid.y;
-  let col42 = wid.x * 16u + lid.x;
-  var acc43 = 0.0f;
-  for (var t44 = 0u; t44 < 63u; t44++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 63u; t5++) {
   {
-    let ar46 = wid.y * 16u + lid.y;
-    let ap47 = t44 * 16u + lid.x;
-    var va50 = 0.0f;
-    if (ar46 < 10u && ap47 < 1000u) { va50 = in1[ar46 * 1000u + ap47]; }
-    tileA39[lid.y * 16u + lid.x] = va50;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc49 = wid.x * 16u + lid.x;
-    let bp48 = t44 * 16u + lid.y;
-    var vb51 = 0.0f;
-    if (bp48 < 1000u && bc49 < 10u) { vb51 = in2[bp48 * 10u + bc49]; }
-    tileB40[lid.y * 16u + lid.x] = vb51;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 1000u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p45 = 0u; p45 < 16u; p45++) {
-    acc43 += tileA39[lid.y * 16u + p45] * tileB40[p45 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row41 < 10u && col42 < 10u) { out[row41 * 10u + col42] = acc43; }
+  if (row2 < 10u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 76: add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
@@ -2112,13 +2112,13 @@ const WGSL_77 = `// reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 64u;
   if (i >= 10u) { return; }
-  let b52 = i * 10u;
-  var m54 = in1[b52];
-  for (var r53 = 0u; r53 < 10u; r53++) {
-  let v55 = in1[b52 + r53];
-  if (!((bitcast<u32>(m54) & 0x7fffffffu) > 0x7f800000u) && (v55 > m54 || ((bitcast<u32>(v55) & 0x7fffffffu) > 0x7f800000u))) { m54 = v55; }
+  let b0 = i * 10u;
+  var m2 = in1[b0];
+  for (var r1 = 0u; r1 < 10u; r1++) {
+  let v3 = in1[b0 + r1];
+  if (!((bitcast<u32>(m2) & 0x7fffffffu) > 0x7f800000u) && (v3 > m2 || ((bitcast<u32>(v3) & 0x7fffffffu) > 0x7f800000u))) { m2 = v3; }
   }
-  out[i] = m54;
+  out[i] = m2;
 }
 `;
 // Kernel 78: sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
@@ -2291,7 +2291,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 10u; r++) {
     let j = o * 10u + r;
-    s += in1[(o % 10u) + (r % 10u) * 10u];
+    s += in1[((j / 10u) % 10u) + (j % 10u) * 10u];
   }
   out[o] = s;
 }
@@ -2301,75 +2301,39 @@ const WGSL_90 = `// matmul %55 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA56: array<f32, 256>;
-var<workgroup> tileB57: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row58 = wid.y * 16u + lid.y;
-  let col59 = wid.x * 16u + lid.x;
-  var acc60 = 0.0f;
-  for (var t61 = 0u; t61 < 1u; t61++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 1u; t5++) {
   {
-    let ar63 = wid.y * 16u + lid.y;
-    let ap64 = t61 * 16u + lid.x;
-    var va67 = 0.0f;
-    if (ar63 < 10u && ap64 < 10u) { va67 = in1[ar63 * 10u + ap64]; }
-    tileA56[lid.y * 16u + lid.x] = va67;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 10u && ap8 < 10u) { va11 = in1[ar7 * 10u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc66 = wid.x * 16u + lid.y;
-    let bp65 = t61 * 16u + lid.x;
-    var vb68 = 0.0f;
-    if (bp65 < 10u && bc66 < 1000u) { vb68 = in2[bc66 * 10u + bp65]; }
-    tileB57[lid.x * 16u + lid.y] = vb68;
+    let bc10 = wid.x * 16u + lid.y;
+    let bp9 = t5 * 16u + lid.x;
+    var vb12 = 0.0f;
+    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bc10 * 10u + bp9]; }
+    tileB1[lid.x * 16u + lid.y] = vb12;
   }
   workgroupBarrier();
-  for (var p62 = 0u; p62 < 16u; p62++) {
-    acc60 += tileA56[lid.y * 16u + p62] * tileB57[p62 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row58 < 10u && col59 < 1000u) { out[row58 * 1000u + col59] = acc60; }
+  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 91: matmul %56 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-const WGSL_91 = `// matmul %56 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA69: array<f32, 256>;
-var<workgroup> tileB70: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row71 = wid.y * 16u + lid.y;
-  let col72 = wid.x * 16u + lid.x;
-  var acc73 = 0.0f;
-  for (var t74 = 0u; t74 < 1u; t74++) {
-  {
-    let ar76 = wid.y * 16u + lid.x;
-    let ap77 = t74 * 16u + lid.y;
-    var va80 = 0.0f;
-    if (ar76 < 1000u && ap77 < 10u) { va80 = in1[ap77 * 1000u + ar76]; }
-    tileA69[lid.x * 16u + lid.y] = va80;
-  }
-  {
-    let bc79 = wid.x * 16u + lid.x;
-    let bp78 = t74 * 16u + lid.y;
-    var vb81 = 0.0f;
-    if (bp78 < 10u && bc79 < 10u) { vb81 = in2[bp78 * 10u + bc79]; }
-    tileB70[lid.y * 16u + lid.x] = vb81;
-  }
-  workgroupBarrier();
-  for (var p75 = 0u; p75 < 16u; p75++) {
-    acc73 += tileA69[lid.y * 16u + p75] * tileB70[p75 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row71 < 1000u && col72 < 10u) { out[row71 * 10u + col72] = acc73; }
-}
-`;
-// Kernel 92: mul %60 at specs/dbn.yaml:38:7 (graph.h3)
-const WGSL_92 = `// mul %60 at specs/dbn.yaml:38:7 (graph.h3)
+// Kernel 91: mul %60 at specs/dbn.yaml:38:7 (graph.h3)
+const WGSL_91 = `// mul %60 at specs/dbn.yaml:38:7 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2381,8 +2345,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (in2[i] * (1.0f - in2[i])));
 }
 `;
-// Kernel 93: reduce_sum %61 at specs/dbn.yaml:38:23 (graph.h3)
-const WGSL_93 = `// reduce_sum %61 at specs/dbn.yaml:38:23 (graph.h3)
+// Kernel 92: reduce_sum %61 at specs/dbn.yaml:38:23 (graph.h3)
+const WGSL_92 = `// reduce_sum %61 at specs/dbn.yaml:38:23 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2393,85 +2357,49 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 10u; r++) {
     let j = o * 10u + r;
-    s += in1[(o % 1000u) + (r % 10u) * 1000u];
+    s += in1[((j / 10u) % 1000u) + (j % 10u) * 1000u];
   }
   out[o] = s;
 }
 `;
-// Kernel 94: matmul %62 at specs/dbn.yaml:38:18 (graph.h3)
-const WGSL_94 = `// matmul %62 at specs/dbn.yaml:38:18 (graph.h3)
+// Kernel 93: matmul %62 at specs/dbn.yaml:38:18 (graph.h3)
+const WGSL_93 = `// matmul %62 at specs/dbn.yaml:38:18 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA82: array<f32, 256>;
-var<workgroup> tileB83: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row84 = wid.y * 16u + lid.y;
-  let col85 = wid.x * 16u + lid.x;
-  var acc86 = 0.0f;
-  for (var t87 = 0u; t87 < 63u; t87++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 63u; t5++) {
   {
-    let ar89 = wid.y * 16u + lid.y;
-    let ap90 = t87 * 16u + lid.x;
-    var va93 = 0.0f;
-    if (ar89 < 10u && ap90 < 1000u) { va93 = in1[ar89 * 1000u + ap90]; }
-    tileA82[lid.y * 16u + lid.x] = va93;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc92 = wid.x * 16u + lid.y;
-    let bp91 = t87 * 16u + lid.x;
-    var vb94 = 0.0f;
-    if (bp91 < 1000u && bc92 < 1000u) { vb94 = in2[bc92 * 1000u + bp91]; }
-    tileB83[lid.x * 16u + lid.y] = vb94;
+    let bc10 = wid.x * 16u + lid.y;
+    let bp9 = t5 * 16u + lid.x;
+    var vb12 = 0.0f;
+    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bc10 * 1000u + bp9]; }
+    tileB1[lid.x * 16u + lid.y] = vb12;
   }
   workgroupBarrier();
-  for (var p88 = 0u; p88 < 16u; p88++) {
-    acc86 += tileA82[lid.y * 16u + p88] * tileB83[p88 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row84 < 10u && col85 < 1000u) { out[row84 * 1000u + col85] = acc86; }
+  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 95: matmul %63 at specs/dbn.yaml:38:18 (graph.h3)
-const WGSL_95 = `// matmul %63 at specs/dbn.yaml:38:18 (graph.h3)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA95: array<f32, 256>;
-var<workgroup> tileB96: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row97 = wid.y * 16u + lid.y;
-  let col98 = wid.x * 16u + lid.x;
-  var acc99 = 0.0f;
-  for (var t100 = 0u; t100 < 1u; t100++) {
-  {
-    let ar102 = wid.y * 16u + lid.x;
-    let ap103 = t100 * 16u + lid.y;
-    var va106 = 0.0f;
-    if (ar102 < 1000u && ap103 < 10u) { va106 = in1[ap103 * 1000u + ar102]; }
-    tileA95[lid.x * 16u + lid.y] = va106;
-  }
-  {
-    let bc105 = wid.x * 16u + lid.x;
-    let bp104 = t100 * 16u + lid.y;
-    var vb107 = 0.0f;
-    if (bp104 < 10u && bc105 < 1000u) { vb107 = in2[bp104 * 1000u + bc105]; }
-    tileB96[lid.y * 16u + lid.x] = vb107;
-  }
-  workgroupBarrier();
-  for (var p101 = 0u; p101 < 16u; p101++) {
-    acc99 += tileA95[lid.y * 16u + p101] * tileB96[p101 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row97 < 1000u && col98 < 1000u) { out[row97 * 1000u + col98] = acc99; }
-}
-`;
-// Kernel 96: mul %66 at specs/dbn.yaml:37:7 (graph.h2)
-const WGSL_96 = `// mul %66 at specs/dbn.yaml:37:7 (graph.h2)
+// Kernel 94: mul %66 at specs/dbn.yaml:37:7 (graph.h2)
+const WGSL_94 = `// mul %66 at specs/dbn.yaml:37:7 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2483,8 +2411,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (in2[i] * (1.0f - in2[i])));
 }
 `;
-// Kernel 97: reduce_sum %67 at specs/dbn.yaml:37:23 (graph.h2)
-const WGSL_97 = `// reduce_sum %67 at specs/dbn.yaml:37:23 (graph.h2)
+// Kernel 95: reduce_sum %67 at specs/dbn.yaml:37:23 (graph.h2)
+const WGSL_95 = `// reduce_sum %67 at specs/dbn.yaml:37:23 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2495,85 +2423,49 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 10u; r++) {
     let j = o * 10u + r;
-    s += in1[(o % 1000u) + (r % 10u) * 1000u];
+    s += in1[((j / 10u) % 1000u) + (j % 10u) * 1000u];
   }
   out[o] = s;
 }
 `;
-// Kernel 98: matmul %68 at specs/dbn.yaml:37:18 (graph.h2)
-const WGSL_98 = `// matmul %68 at specs/dbn.yaml:37:18 (graph.h2)
+// Kernel 96: matmul %68 at specs/dbn.yaml:37:18 (graph.h2)
+const WGSL_96 = `// matmul %68 at specs/dbn.yaml:37:18 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA108: array<f32, 256>;
-var<workgroup> tileB109: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row110 = wid.y * 16u + lid.y;
-  let col111 = wid.x * 16u + lid.x;
-  var acc112 = 0.0f;
-  for (var t113 = 0u; t113 < 63u; t113++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 63u; t5++) {
   {
-    let ar115 = wid.y * 16u + lid.y;
-    let ap116 = t113 * 16u + lid.x;
-    var va119 = 0.0f;
-    if (ar115 < 10u && ap116 < 1000u) { va119 = in1[ar115 * 1000u + ap116]; }
-    tileA108[lid.y * 16u + lid.x] = va119;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc118 = wid.x * 16u + lid.y;
-    let bp117 = t113 * 16u + lid.x;
-    var vb120 = 0.0f;
-    if (bp117 < 1000u && bc118 < 1000u) { vb120 = in2[bc118 * 1000u + bp117]; }
-    tileB109[lid.x * 16u + lid.y] = vb120;
+    let bc10 = wid.x * 16u + lid.y;
+    let bp9 = t5 * 16u + lid.x;
+    var vb12 = 0.0f;
+    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bc10 * 1000u + bp9]; }
+    tileB1[lid.x * 16u + lid.y] = vb12;
   }
   workgroupBarrier();
-  for (var p114 = 0u; p114 < 16u; p114++) {
-    acc112 += tileA108[lid.y * 16u + p114] * tileB109[p114 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row110 < 10u && col111 < 1000u) { out[row110 * 1000u + col111] = acc112; }
+  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 99: matmul %69 at specs/dbn.yaml:37:18 (graph.h2)
-const WGSL_99 = `// matmul %69 at specs/dbn.yaml:37:18 (graph.h2)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA121: array<f32, 256>;
-var<workgroup> tileB122: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row123 = wid.y * 16u + lid.y;
-  let col124 = wid.x * 16u + lid.x;
-  var acc125 = 0.0f;
-  for (var t126 = 0u; t126 < 1u; t126++) {
-  {
-    let ar128 = wid.y * 16u + lid.x;
-    let ap129 = t126 * 16u + lid.y;
-    var va132 = 0.0f;
-    if (ar128 < 1000u && ap129 < 10u) { va132 = in1[ap129 * 1000u + ar128]; }
-    tileA121[lid.x * 16u + lid.y] = va132;
-  }
-  {
-    let bc131 = wid.x * 16u + lid.x;
-    let bp130 = t126 * 16u + lid.y;
-    var vb133 = 0.0f;
-    if (bp130 < 10u && bc131 < 1000u) { vb133 = in2[bp130 * 1000u + bc131]; }
-    tileB122[lid.y * 16u + lid.x] = vb133;
-  }
-  workgroupBarrier();
-  for (var p127 = 0u; p127 < 16u; p127++) {
-    acc125 += tileA121[lid.y * 16u + p127] * tileB122[p127 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row123 < 1000u && col124 < 1000u) { out[row123 * 1000u + col124] = acc125; }
-}
-`;
-// Kernel 100: mul %72 at specs/dbn.yaml:36:7 (graph.h1)
-const WGSL_100 = `// mul %72 at specs/dbn.yaml:36:7 (graph.h1)
+// Kernel 97: mul %72 at specs/dbn.yaml:36:7 (graph.h1)
+const WGSL_97 = `// mul %72 at specs/dbn.yaml:36:7 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2585,8 +2477,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (in2[i] * (1.0f - in2[i])));
 }
 `;
-// Kernel 101: reduce_sum %73 at specs/dbn.yaml:36:22 (graph.h1)
-const WGSL_101 = `// reduce_sum %73 at specs/dbn.yaml:36:22 (graph.h1)
+// Kernel 98: reduce_sum %73 at specs/dbn.yaml:36:22 (graph.h1)
+const WGSL_98 = `// reduce_sum %73 at specs/dbn.yaml:36:22 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2597,49 +2489,49 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 10u; r++) {
     let j = o * 10u + r;
-    s += in1[(o % 1000u) + (r % 10u) * 1000u];
+    s += in1[((j / 10u) % 1000u) + (j % 10u) * 1000u];
   }
   out[o] = s;
 }
 `;
-// Kernel 102: matmul %74 at specs/dbn.yaml:36:17 (graph.h1)
-const WGSL_102 = `// matmul %74 at specs/dbn.yaml:36:17 (graph.h1)
+// Kernel 99: matmul %74 at specs/dbn.yaml:36:17 (graph.h1)
+const WGSL_99 = `// matmul %74 at specs/dbn.yaml:36:17 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA134: array<f32, 256>;
-var<workgroup> tileB135: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row136 = wid.y * 16u + lid.y;
-  let col137 = wid.x * 16u + lid.x;
-  var acc138 = 0.0f;
-  for (var t139 = 0u; t139 < 1u; t139++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 1u; t5++) {
   {
-    let ar141 = wid.y * 16u + lid.x;
-    let ap142 = t139 * 16u + lid.y;
-    var va145 = 0.0f;
-    if (ar141 < 784u && ap142 < 10u) { va145 = in1[ap142 * 784u + ar141]; }
-    tileA134[lid.x * 16u + lid.y] = va145;
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 784u && ap8 < 10u) { va11 = in1[ap8 * 784u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
   }
   {
-    let bc144 = wid.x * 16u + lid.x;
-    let bp143 = t139 * 16u + lid.y;
-    var vb146 = 0.0f;
-    if (bp143 < 10u && bc144 < 1000u) { vb146 = in2[bp143 * 1000u + bc144]; }
-    tileB135[lid.y * 16u + lid.x] = vb146;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p140 = 0u; p140 < 16u; p140++) {
-    acc138 += tileA134[lid.y * 16u + p140] * tileB135[p140 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row136 < 784u && col137 < 1000u) { out[row136 * 1000u + col137] = acc138; }
+  if (row2 < 784u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 103: sub %77 at specs/dbn.yaml:89:16 (phases[3].optimizer)
-const WGSL_103 = `// sub %77 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+// Kernel 100: sub %77 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+const WGSL_100 = `// sub %77 at specs/dbn.yaml:89:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2650,8 +2542,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 104: sub %80 at specs/dbn.yaml:89:16 (phases[3].optimizer)
-const WGSL_104 = `// sub %80 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+// Kernel 101: sub %80 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+const WGSL_101 = `// sub %80 at specs/dbn.yaml:89:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2662,8 +2554,44 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 105: sub %83 at specs/dbn.yaml:89:16 (phases[3].optimizer)
-const WGSL_105 = `// sub %83 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+// Kernel 102: matmul %69 at specs/dbn.yaml:37:18 (graph.h2)
+const WGSL_102 = `// matmul %69 at specs/dbn.yaml:37:18 (graph.h2)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> in1: array<f32>;
+@group(0) @binding(2) var<storage, read> in2: array<f32>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 1u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 1000u && ap8 < 10u) { va11 = in1[ap8 * 1000u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+}
+`;
+// Kernel 103: sub %83 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+const WGSL_103 = `// sub %83 at specs/dbn.yaml:89:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2674,8 +2602,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 106: sub %85 at specs/dbn.yaml:89:16 (phases[3].optimizer)
-const WGSL_106 = `// sub %85 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+// Kernel 104: sub %85 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+const WGSL_104 = `// sub %85 at specs/dbn.yaml:89:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2686,8 +2614,44 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 107: sub %87 at specs/dbn.yaml:89:16 (phases[3].optimizer)
-const WGSL_107 = `// sub %87 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+// Kernel 105: matmul %63 at specs/dbn.yaml:38:18 (graph.h3)
+const WGSL_105 = `// matmul %63 at specs/dbn.yaml:38:18 (graph.h3)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> in1: array<f32>;
+@group(0) @binding(2) var<storage, read> in2: array<f32>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 1u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 1000u && ap8 < 10u) { va11 = in1[ap8 * 1000u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+}
+`;
+// Kernel 106: sub %87 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+const WGSL_106 = `// sub %87 at specs/dbn.yaml:89:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2698,8 +2662,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 108: sub %89 at specs/dbn.yaml:89:16 (phases[3].optimizer)
-const WGSL_108 = `// sub %89 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+// Kernel 107: sub %89 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+const WGSL_107 = `// sub %89 at specs/dbn.yaml:89:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2708,6 +2672,42 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 1024u;
   if (i >= 1000u) { return; }
   out[i] = (out[i] - (0.1f * in1[i]));
+}
+`;
+// Kernel 108: matmul %56 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+const WGSL_108 = `// matmul %56 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> in1: array<f32>;
+@group(0) @binding(2) var<storage, read> in2: array<f32>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 1u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 1000u && ap8 < 10u) { va11 = in1[ap8 * 1000u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 10u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 1000u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 109: sub %92 at specs/dbn.yaml:89:16 (phases[3].optimizer)
@@ -2788,35 +2788,35 @@ const WGSL_113 = `// matmul %14 at specs/dbn.yaml:37:18 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA13: array<f32, 256>;
-var<workgroup> tileB14: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row15 = wid.y * 16u + lid.y;
-  let col16 = wid.x * 16u + lid.x;
-  var acc17 = 0.0f;
-  for (var t18 = 0u; t18 < 63u; t18++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 63u; t5++) {
   {
-    let ar20 = wid.y * 16u + lid.y;
-    let ap21 = t18 * 16u + lid.x;
-    var va24 = 0.0f;
-    if (ar20 < 10u && ap21 < 1000u) { va24 = in1[ar20 * 1000u + ap21]; }
-    tileA13[lid.y * 16u + lid.x] = va24;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc23 = wid.x * 16u + lid.x;
-    let bp22 = t18 * 16u + lid.y;
-    var vb25 = 0.0f;
-    if (bp22 < 1000u && bc23 < 1000u) { vb25 = in2[bp22 * 1000u + bc23]; }
-    tileB14[lid.y * 16u + lid.x] = vb25;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p19 = 0u; p19 < 16u; p19++) {
-    acc17 += tileA13[lid.y * 16u + p19] * tileB14[p19 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row15 < 10u && col16 < 1000u) { out[row15 * 1000u + col16] = acc17; }
+  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
 // Kernel 114: sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2)
@@ -2837,35 +2837,35 @@ const WGSL_115 = `// matmul %18 at specs/dbn.yaml:38:18 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA26: array<f32, 256>;
-var<workgroup> tileB27: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row28 = wid.y * 16u + lid.y;
-  let col29 = wid.x * 16u + lid.x;
-  var acc30 = 0.0f;
-  for (var t31 = 0u; t31 < 63u; t31++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 63u; t5++) {
   {
-    let ar33 = wid.y * 16u + lid.y;
-    let ap34 = t31 * 16u + lid.x;
-    var va37 = 0.0f;
-    if (ar33 < 10u && ap34 < 1000u) { va37 = in1[ar33 * 1000u + ap34]; }
-    tileA26[lid.y * 16u + lid.x] = va37;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc36 = wid.x * 16u + lid.x;
-    let bp35 = t31 * 16u + lid.y;
-    var vb38 = 0.0f;
-    if (bp35 < 1000u && bc36 < 1000u) { vb38 = in2[bp35 * 1000u + bc36]; }
-    tileB27[lid.y * 16u + lid.x] = vb38;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p32 = 0u; p32 < 16u; p32++) {
-    acc30 += tileA26[lid.y * 16u + p32] * tileB27[p32 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row28 < 10u && col29 < 1000u) { out[row28 * 1000u + col29] = acc30; }
+  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
 // Kernel 116: sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)
@@ -2886,35 +2886,35 @@ const WGSL_117 = `// matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA39: array<f32, 256>;
-var<workgroup> tileB40: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row41 = wid.y * 16u + lid.y;
-  let col42 = wid.x * 16u + lid.x;
-  var acc43 = 0.0f;
-  for (var t44 = 0u; t44 < 63u; t44++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 63u; t5++) {
   {
-    let ar46 = wid.y * 16u + lid.y;
-    let ap47 = t44 * 16u + lid.x;
-    var va50 = 0.0f;
-    if (ar46 < 10u && ap47 < 1000u) { va50 = in1[ar46 * 1000u + ap47]; }
-    tileA39[lid.y * 16u + lid.x] = va50;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc49 = wid.x * 16u + lid.x;
-    let bp48 = t44 * 16u + lid.y;
-    var vb51 = 0.0f;
-    if (bp48 < 1000u && bc49 < 10u) { vb51 = in2[bp48 * 10u + bc49]; }
-    tileB40[lid.y * 16u + lid.x] = vb51;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 1000u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p45 = 0u; p45 < 16u; p45++) {
-    acc43 += tileA39[lid.y * 16u + p45] * tileB40[p45 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row41 < 10u && col42 < 10u) { out[row41 * 10u + col42] = acc43; }
+  if (row2 < 10u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 118: add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
@@ -2939,13 +2939,13 @@ const WGSL_119 = `// reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 64u;
   if (i >= 10u) { return; }
-  let b52 = i * 10u;
-  var m54 = in1[b52];
-  for (var r53 = 0u; r53 < 10u; r53++) {
-  let v55 = in1[b52 + r53];
-  if (!((bitcast<u32>(m54) & 0x7fffffffu) > 0x7f800000u) && (v55 > m54 || ((bitcast<u32>(v55) & 0x7fffffffu) > 0x7f800000u))) { m54 = v55; }
+  let b0 = i * 10u;
+  var m2 = in1[b0];
+  for (var r1 = 0u; r1 < 10u; r1++) {
+  let v3 = in1[b0 + r1];
+  if (!((bitcast<u32>(m2) & 0x7fffffffu) > 0x7f800000u) && (v3 > m2 || ((bitcast<u32>(v3) & 0x7fffffffu) > 0x7f800000u))) { m2 = v3; }
   }
-  out[i] = m54;
+  out[i] = m2;
 }
 `;
 // Kernel 120: sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
@@ -3012,14 +3012,14 @@ const WGSL_124 = `// argmax %35 at specs/dbn.yaml:65:10 (metrics.error)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 64u;
   if (i >= 10u) { return; }
-  let b56 = i * 10u;
-  var best57 = in1[b56];
-  var bi58 = 0u;
-  for (var k59 = select(1u, 10u, ((bitcast<u32>(best57) & 0x7fffffffu) > 0x7f800000u)); k59 < 10u; k59++) {
-  let v60 = in1[b56 + k59];
-  if (v60 > best57 && !((bitcast<u32>(v60) & 0x7fffffffu) > 0x7f800000u)) { best57 = v60; bi58 = k59; }
+  let b0 = i * 10u;
+  var best1 = in1[b0];
+  var bi2 = 0u;
+  for (var k3 = select(1u, 10u, ((bitcast<u32>(best1) & 0x7fffffffu) > 0x7f800000u)); k3 < 10u; k3++) {
+  let v4 = in1[b0 + k3];
+  if (v4 > best1 && !((bitcast<u32>(v4) & 0x7fffffffu) > 0x7f800000u)) { best1 = v4; bi2 = k3; }
   }
-  out[i] = i32(bi58);
+  out[i] = i32(bi2);
 }
 `;
 // Kernel 125: cast %37 at specs/dbn.yaml:65:10 (metrics.error)
@@ -3094,2982 +3094,375 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 /** Buffers, kernels and the command list of each step, replayed by runtime/webgpu/executor.ts. */
 export const plan: GpuPlan = {
   buffers: [
-    {
-      name: "ctx",
-      size: 4,
-      dtype: "u32",
-      role: "ctx",
-    },
-    {
-      name: "iters",
-      size: 1,
-      dtype: "u32",
-      role: "iters",
-    },
-    {
-      name: "f0_t5",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:x",
-      size: 7840,
-      dtype: "f32",
-      role: "input",
-      ref: "x",
-    },
-    {
-      name: "param:W1",
-      size: 784000,
-      dtype: "f32",
-      role: "param",
-      ref: "W1",
-    },
-    {
-      name: "f0_t9",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:b1",
-      size: 1000,
-      dtype: "f32",
-      role: "param",
-      ref: "b1",
-    },
-    {
-      name: "f0_t13",
-      size: 7840,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t14",
-      size: 7840,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:vb1",
-      size: 784,
-      dtype: "f32",
-      role: "param",
-      ref: "vb1",
-    },
-    {
-      name: "f0_t30",
-      size: 10,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t31",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t32",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t35",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t36",
-      size: 784000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t42",
-      size: 1000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t43",
-      size: 784000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t48",
-      size: 784,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f1_t6",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f1_t9",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:W2",
-      size: 1000000,
-      dtype: "f32",
-      role: "param",
-      ref: "W2",
-    },
-    {
-      name: "f1_t15",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:b2",
-      size: 1000,
-      dtype: "f32",
-      role: "param",
-      ref: "b2",
-    },
-    {
-      name: "f1_t19",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:vb2",
-      size: 1000,
-      dtype: "f32",
-      role: "param",
-      ref: "vb2",
-    },
-    {
-      name: "f1_t26",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f1_t36",
-      size: 10,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f1_t37",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f1_t38",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f1_t42",
-      size: 1000000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f1_t47",
-      size: 1000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f1_t48",
-      size: 1000000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f1_t52",
-      size: 1000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f2_t8",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f2_t11",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:W3",
-      size: 1000000,
-      dtype: "f32",
-      role: "param",
-      ref: "W3",
-    },
-    {
-      name: "f2_t21",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:b3",
-      size: 1000,
-      dtype: "f32",
-      role: "param",
-      ref: "b3",
-    },
-    {
-      name: "f2_t25",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:vb3",
-      size: 1000,
-      dtype: "f32",
-      role: "param",
-      ref: "vb3",
-    },
-    {
-      name: "f2_t32",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f2_t42",
-      size: 10,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f2_t43",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f2_t44",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f2_t48",
-      size: 1000000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f2_t53",
-      size: 1000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f2_t54",
-      size: 1000000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f2_t58",
-      size: 1000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f3_t10",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f3_t13",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f3_t17",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f3_t21",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f3_t22",
-      size: 100,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:W4",
-      size: 10000,
-      dtype: "f32",
-      role: "param",
-      ref: "W4",
-    },
-    {
-      name: "f3_t24",
-      size: 100,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:b4",
-      size: 10,
-      dtype: "f32",
-      role: "param",
-      ref: "b4",
-    },
-    {
-      name: "f3_t25",
-      size: 10,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f3_t32",
-      size: 100,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:y",
-      size: 10,
-      dtype: "i32",
-      role: "input",
-      ref: "y",
-    },
-    {
-      name: "f3_t33",
-      size: 10,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f3_t38",
-      size: 10,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f3_t40",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f3_t42",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f3_t56",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f3_t60",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f3_t61",
-      size: 1000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f3_t63",
-      size: 1000000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f3_t67",
-      size: 1000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f3_t69",
-      size: 1000000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f3_t73",
-      size: 1000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f3_t74",
-      size: 784000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t10",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t13",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t22",
-      size: 100,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t24",
-      size: 100,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t25",
-      size: 10,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t34",
-      size: 100,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t35",
-      size: 10,
-      dtype: "i32",
-      role: "temp",
-    },
-    {
-      name: "ev_t37",
-      size: 10,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t39",
-      size: 10,
-      dtype: "f32",
-      role: "temp",
-    },
+    { name: "ctx", size: 4, dtype: "u32", role: "ctx" },
+    { name: "iters", size: 1, dtype: "u32", role: "iters" },
+    { name: "cd1_matmul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "x", size: 7840, dtype: "f32", role: "input", ref: "x" },
+    { name: "W1", size: 784000, dtype: "f32", role: "param", ref: "W1" },
+    { name: "h1", size: 10000, dtype: "f32", role: "temp" },
+    { name: "b1", size: 1000, dtype: "f32", role: "param", ref: "b1" },
+    { name: "v1_pre_matmul", size: 7840, dtype: "f32", role: "temp" },
+    { name: "v1_pre", size: 7840, dtype: "f32", role: "temp" },
+    { name: "vb1", size: 784, dtype: "f32", role: "param", ref: "vb1" },
+    { name: "recon1_reducesum", size: 10, dtype: "f32", role: "temp" },
+    { name: "recon1_reducesum2", size: 1, dtype: "f32", role: "temp" },
+    { name: "cost", size: 1, dtype: "f32", role: "temp" },
+    { name: "d_cd1_mul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "grad_b1", size: 1000, dtype: "f32", role: "temp" },
+    { name: "grad_vb1", size: 784, dtype: "f32", role: "temp" },
+    { name: "d_cd1_matmul", size: 784000, dtype: "f32", role: "temp" },
+    { name: "d_cd1_matmul2", size: 784000, dtype: "f32", role: "temp" },
+    { name: "pretrain2_h1_matmul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "pretrain2_h1", size: 10000, dtype: "f32", role: "temp" },
+    { name: "W2", size: 1000000, dtype: "f32", role: "param", ref: "W2" },
+    { name: "pretrain2_h2", size: 10000, dtype: "f32", role: "temp" },
+    { name: "b2", size: 1000, dtype: "f32", role: "param", ref: "b2" },
+    { name: "pretrain2_v2_pre_matmul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "vb2", size: 1000, dtype: "f32", role: "param", ref: "vb2" },
+    { name: "pretrain2_cd2_matmul2", size: 10000, dtype: "f32", role: "temp" },
+    { name: "pretrain2_recon2_reducesum", size: 10, dtype: "f32", role: "temp" },
+    { name: "pretrain2_recon2_reducesum2", size: 1, dtype: "f32", role: "temp" },
+    { name: "pretrain2_cost", size: 1, dtype: "f32", role: "temp" },
+    { name: "pretrain2_grad_b2", size: 1000, dtype: "f32", role: "temp" },
+    { name: "pretrain2_grad_vb2", size: 1000, dtype: "f32", role: "temp" },
+    { name: "pretrain2_d_cd2_matmul", size: 1000000, dtype: "f32", role: "temp" },
+    { name: "pretrain2_d_cd2_matmul2", size: 1000000, dtype: "f32", role: "temp" },
+    { name: "pretrain3_h1_matmul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "pretrain3_h1", size: 10000, dtype: "f32", role: "temp" },
+    { name: "W3", size: 1000000, dtype: "f32", role: "param", ref: "W3" },
+    { name: "pretrain3_h3", size: 10000, dtype: "f32", role: "temp" },
+    { name: "b3", size: 1000, dtype: "f32", role: "param", ref: "b3" },
+    { name: "pretrain3_v3_pre_matmul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "vb3", size: 1000, dtype: "f32", role: "param", ref: "vb3" },
+    { name: "pretrain3_cd3_matmul2", size: 10000, dtype: "f32", role: "temp" },
+    { name: "pretrain3_recon3_reducesum", size: 10, dtype: "f32", role: "temp" },
+    { name: "pretrain3_recon3_reducesum2", size: 1, dtype: "f32", role: "temp" },
+    { name: "pretrain3_cost", size: 1, dtype: "f32", role: "temp" },
+    { name: "pretrain3_grad_b3", size: 1000, dtype: "f32", role: "temp" },
+    { name: "pretrain3_grad_vb3", size: 1000, dtype: "f32", role: "temp" },
+    { name: "pretrain3_d_cd3_matmul", size: 1000000, dtype: "f32", role: "temp" },
+    { name: "pretrain3_d_cd3_matmul2", size: 1000000, dtype: "f32", role: "temp" },
+    { name: "finetune_h1_matmul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "finetune_h1", size: 10000, dtype: "f32", role: "temp" },
+    { name: "finetune_h2", size: 10000, dtype: "f32", role: "temp" },
+    { name: "finetune_h3", size: 10000, dtype: "f32", role: "temp" },
+    { name: "finetune_p_y_given_x_matmul", size: 100, dtype: "f32", role: "temp" },
+    { name: "W4", size: 10000, dtype: "f32", role: "param", ref: "W4" },
+    { name: "finetune_p_y_given_x_add", size: 100, dtype: "f32", role: "temp" },
+    { name: "b4", size: 10, dtype: "f32", role: "param", ref: "b4" },
+    { name: "finetune_p_y_given_x_reducemax", size: 10, dtype: "f32", role: "temp" },
+    { name: "finetune_finetune_nll_onehot", size: 100, dtype: "f32", role: "temp" },
+    { name: "y", size: 10, dtype: "i32", role: "input", ref: "y" },
+    { name: "finetune_finetune_nll_log", size: 10, dtype: "f32", role: "temp" },
+    { name: "finetune_finetune_nll_reducesum", size: 10, dtype: "f32", role: "temp" },
+    { name: "finetune_finetune_nll_reducesum2", size: 1, dtype: "f32", role: "temp" },
+    { name: "finetune_cost", size: 1, dtype: "f32", role: "temp" },
+    { name: "finetune_d_h3_mul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "finetune_grad_b3", size: 1000, dtype: "f32", role: "temp" },
+    { name: "finetune_d_h2_mul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "finetune_grad_b2", size: 1000, dtype: "f32", role: "temp" },
+    { name: "finetune_d_h1_mul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "finetune_grad_b1", size: 1000, dtype: "f32", role: "temp" },
+    { name: "finetune_grad_W1", size: 784000, dtype: "f32", role: "temp" },
+    { name: "finetune_grad_W2", size: 1000000, dtype: "f32", role: "temp" },
+    { name: "eval_h1_matmul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "eval_h1", size: 10000, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_matmul", size: 100, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_add", size: 100, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_reducemax", size: 10, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x", size: 100, dtype: "f32", role: "temp" },
+    { name: "eval_error_argmax", size: 10, dtype: "i32", role: "temp" },
+    { name: "eval_error", size: 10, dtype: "f32", role: "temp" },
+    { name: "eval_cost_log", size: 10, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    {
-      name: "f0_k5", label: "matmul %5 at specs/dbn.yaml:44:47 (graph.cd1)", wgsl: WGSL_0, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "f0_k9", label: "sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_1, bindings: [
-        {
-          buffer: 5,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f0_k12", label: "cast %12 at specs/dbn.yaml:41:11 (graph.v1_pre)", wgsl: WGSL_2, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f0_k13", label: "matmul %13 at specs/dbn.yaml:41:25 (graph.v1_pre)", wgsl: WGSL_3, bindings: [
-        {
-          buffer: 7,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [49, 1, 1]
-    },
-    {
-      name: "f0_k14", label: "add %14 at specs/dbn.yaml:41:32 (graph.v1_pre)", wgsl: WGSL_4, bindings: [
-        {
-          buffer: 8,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [123, 1, 1]
-    },
-    {
-      name: "f0_k18", label: "cast %18 at specs/dbn.yaml:43:23 (graph.end1)", wgsl: WGSL_5, bindings: [
-        {
-          buffer: 7,
-          access: "read_write",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [123, 1, 1]
-    },
-    {
-      name: "f0_k20", label: "matmul %20 at specs/dbn.yaml:44:110 (graph.cd1)", wgsl: WGSL_6, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "f0_k30", label: "reduce_sum %30 at specs/dbn.yaml:45:16 (graph.recon1)", wgsl: WGSL_7, bindings: [
-        {
-          buffer: 10,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [10, 1, 1]
-    },
-    {
-      name: "f0_k31", label: "reduce_sum %31 at specs/dbn.yaml:45:11 (graph.recon1)", wgsl: WGSL_8, bindings: [
-        {
-          buffer: 11,
-          access: "read_write",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k32", label: "mul %32 at specs/dbn.yaml:45:11 (graph.recon1)", wgsl: WGSL_9, bindings: [
-        {
-          buffer: 12,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k35", label: "mul %35 at specs/dbn.yaml:44:96 (graph.cd1)", wgsl: WGSL_10, bindings: [
-        {
-          buffer: 13,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f0_k36", label: "matmul %36 at specs/dbn.yaml:44:110 (graph.cd1)", wgsl: WGSL_11, bindings: [
-        {
-          buffer: 14,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-      ], workgroups: [63, 49, 1]
-    },
-    {
-      name: "f0_k40", label: "mul %40 at specs/dbn.yaml:44:36 (graph.cd1)", wgsl: WGSL_12, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f0_k41", label: "add %41 at specs/dbn.yaml:44:52 (graph.cd1)", wgsl: WGSL_13, bindings: [
-        {
-          buffer: 5,
-          access: "read_write",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f0_k42", label: "reduce_sum %42 at specs/dbn.yaml:44:52 (graph.cd1)", wgsl: WGSL_14, bindings: [
-        {
-          buffer: 15,
-          access: "read_write",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f0_k43", label: "matmul %43 at specs/dbn.yaml:44:47 (graph.cd1)", wgsl: WGSL_15, bindings: [
-        {
-          buffer: 16,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-      ], workgroups: [63, 49, 1]
-    },
-    {
-      name: "f0_k47", label: "add %47 at specs/dbn.yaml:44:20 (graph.cd1)", wgsl: WGSL_16, bindings: [
-        {
-          buffer: 8,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-      ], workgroups: [123, 1, 1]
-    },
-    {
-      name: "f0_k48", label: "reduce_sum %48 at specs/dbn.yaml:44:20 (graph.cd1)", wgsl: WGSL_17, bindings: [
-        {
-          buffer: 17,
-          access: "read_write",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [13, 1, 1]
-    },
-    {
-      name: "f0_k51", label: "sub %51 at specs/dbn.yaml:71:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [
-        {
-          buffer: 4,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-      ], workgroups: [12250, 1, 1]
-    },
-    {
-      name: "f0_k54", label: "sub %54 at specs/dbn.yaml:71:16 (phases[0].optimizer)", wgsl: WGSL_19, bindings: [
-        {
-          buffer: 6,
-          access: "read_write",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f0_k57", label: "sub %57 at specs/dbn.yaml:71:16 (phases[0].optimizer)", wgsl: WGSL_20, bindings: [
-        {
-          buffer: 9,
-          access: "read_write",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-      ], workgroups: [13, 1, 1]
-    },
-    {
-      name: "f1_k6", label: "matmul %6 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_21, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "f1_k9", label: "sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_22, bindings: [
-        {
-          buffer: 19,
-          access: "read_write",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f1_k11", label: "matmul %11 at specs/dbn.yaml:50:49 (graph.cd2)", wgsl: WGSL_23, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "f1_k15", label: "sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_24, bindings: [
-        {
-          buffer: 21,
-          access: "read_write",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f1_k18", label: "cast %18 at specs/dbn.yaml:47:11 (graph.v2_pre)", wgsl: WGSL_25, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f1_k19", label: "matmul %19 at specs/dbn.yaml:47:25 (graph.v2_pre)", wgsl: WGSL_26, bindings: [
-        {
-          buffer: 23,
-          access: "read_write",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "f1_k20", label: "add %20 at specs/dbn.yaml:47:32 (graph.v2_pre)", wgsl: WGSL_27, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 23,
-          access: "read",
-        },
-        {
-          buffer: 24,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f1_k24", label: "cast %24 at specs/dbn.yaml:49:23 (graph.end2)", wgsl: WGSL_28, bindings: [
-        {
-          buffer: 23,
-          access: "read_write",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f1_k26", label: "matmul %26 at specs/dbn.yaml:50:112 (graph.cd2)", wgsl: WGSL_29, bindings: [
-        {
-          buffer: 25,
-          access: "read_write",
-        },
-        {
-          buffer: 23,
-          access: "read",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "f1_k36", label: "reduce_sum %36 at specs/dbn.yaml:51:16 (graph.recon2)", wgsl: WGSL_30, bindings: [
-        {
-          buffer: 26,
-          access: "read_write",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-      ], workgroups: [10, 1, 1]
-    },
-    {
-      name: "f1_k37", label: "reduce_sum %37 at specs/dbn.yaml:51:11 (graph.recon2)", wgsl: WGSL_31, bindings: [
-        {
-          buffer: 27,
-          access: "read_write",
-        },
-        {
-          buffer: 26,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f1_k38", label: "mul %38 at specs/dbn.yaml:51:11 (graph.recon2)", wgsl: WGSL_32, bindings: [
-        {
-          buffer: 28,
-          access: "read_write",
-        },
-        {
-          buffer: 27,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f1_k41", label: "mul %41 at specs/dbn.yaml:50:98 (graph.cd2)", wgsl: WGSL_33, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 25,
-          access: "read",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f1_k42", label: "matmul %42 at specs/dbn.yaml:50:112 (graph.cd2)", wgsl: WGSL_34, bindings: [
-        {
-          buffer: 29,
-          access: "read_write",
-        },
-        {
-          buffer: 23,
-          access: "read",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-      ], workgroups: [63, 63, 1]
-    },
-    {
-      name: "f1_k45", label: "mul %45 at specs/dbn.yaml:50:37 (graph.cd2)", wgsl: WGSL_35, bindings: [
-        {
-          buffer: 25,
-          access: "read_write",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f1_k46", label: "add %46 at specs/dbn.yaml:50:54 (graph.cd2)", wgsl: WGSL_36, bindings: [
-        {
-          buffer: 21,
-          access: "read_write",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-        {
-          buffer: 25,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f1_k47", label: "reduce_sum %47 at specs/dbn.yaml:50:54 (graph.cd2)", wgsl: WGSL_37, bindings: [
-        {
-          buffer: 30,
-          access: "read_write",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f1_k48", label: "matmul %48 at specs/dbn.yaml:50:49 (graph.cd2)", wgsl: WGSL_38, bindings: [
-        {
-          buffer: 31,
-          access: "read_write",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-        {
-          buffer: 25,
-          access: "read",
-        },
-      ], workgroups: [63, 63, 1]
-    },
-    {
-      name: "f1_k51", label: "add %51 at specs/dbn.yaml:50:21 (graph.cd2)", wgsl: WGSL_39, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 23,
-          access: "read",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f1_k52", label: "reduce_sum %52 at specs/dbn.yaml:50:21 (graph.cd2)", wgsl: WGSL_40, bindings: [
-        {
-          buffer: 32,
-          access: "read_write",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f1_k55", label: "sub %55 at specs/dbn.yaml:77:16 (phases[1].optimizer)", wgsl: WGSL_41, bindings: [
-        {
-          buffer: 20,
-          access: "read_write",
-        },
-        {
-          buffer: 29,
-          access: "read",
-        },
-        {
-          buffer: 31,
-          access: "read",
-        },
-      ], workgroups: [15625, 1, 1]
-    },
-    {
-      name: "f1_k58", label: "sub %58 at specs/dbn.yaml:77:16 (phases[1].optimizer)", wgsl: WGSL_42, bindings: [
-        {
-          buffer: 22,
-          access: "read_write",
-        },
-        {
-          buffer: 30,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f1_k60", label: "sub %60 at specs/dbn.yaml:77:16 (phases[1].optimizer)", wgsl: WGSL_43, bindings: [
-        {
-          buffer: 24,
-          access: "read_write",
-        },
-        {
-          buffer: 32,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f2_k8", label: "matmul %8 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_44, bindings: [
-        {
-          buffer: 33,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "f2_k11", label: "sigmoid %11 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_45, bindings: [
-        {
-          buffer: 34,
-          access: "read_write",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f2_k12", label: "matmul %12 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_46, bindings: [
-        {
-          buffer: 33,
-          access: "read_write",
-        },
-        {
-          buffer: 34,
-          access: "read",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "f2_k15", label: "sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_47, bindings: [
-        {
-          buffer: 34,
-          access: "read_write",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f2_k17", label: "matmul %17 at specs/dbn.yaml:56:49 (graph.cd3)", wgsl: WGSL_48, bindings: [
-        {
-          buffer: 33,
-          access: "read_write",
-        },
-        {
-          buffer: 34,
-          access: "read",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "f2_k21", label: "sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)", wgsl: WGSL_49, bindings: [
-        {
-          buffer: 36,
-          access: "read_write",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-        {
-          buffer: 37,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f2_k24", label: "cast %24 at specs/dbn.yaml:53:11 (graph.v3_pre)", wgsl: WGSL_50, bindings: [
-        {
-          buffer: 33,
-          access: "read_write",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-        {
-          buffer: 36,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f2_k25", label: "matmul %25 at specs/dbn.yaml:53:25 (graph.v3_pre)", wgsl: WGSL_51, bindings: [
-        {
-          buffer: 38,
-          access: "read_write",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "f2_k26", label: "add %26 at specs/dbn.yaml:53:32 (graph.v3_pre)", wgsl: WGSL_52, bindings: [
-        {
-          buffer: 33,
-          access: "read_write",
-        },
-        {
-          buffer: 38,
-          access: "read",
-        },
-        {
-          buffer: 39,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f2_k30", label: "cast %30 at specs/dbn.yaml:55:23 (graph.end3)", wgsl: WGSL_53, bindings: [
-        {
-          buffer: 38,
-          access: "read_write",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f2_k32", label: "matmul %32 at specs/dbn.yaml:56:112 (graph.cd3)", wgsl: WGSL_54, bindings: [
-        {
-          buffer: 40,
-          access: "read_write",
-        },
-        {
-          buffer: 38,
-          access: "read",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "f2_k42", label: "reduce_sum %42 at specs/dbn.yaml:57:16 (graph.recon3)", wgsl: WGSL_55, bindings: [
-        {
-          buffer: 41,
-          access: "read_write",
-        },
-        {
-          buffer: 34,
-          access: "read",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-      ], workgroups: [10, 1, 1]
-    },
-    {
-      name: "f2_k43", label: "reduce_sum %43 at specs/dbn.yaml:57:11 (graph.recon3)", wgsl: WGSL_56, bindings: [
-        {
-          buffer: 42,
-          access: "read_write",
-        },
-        {
-          buffer: 41,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f2_k44", label: "mul %44 at specs/dbn.yaml:57:11 (graph.recon3)", wgsl: WGSL_57, bindings: [
-        {
-          buffer: 43,
-          access: "read_write",
-        },
-        {
-          buffer: 42,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f2_k47", label: "mul %47 at specs/dbn.yaml:56:98 (graph.cd3)", wgsl: WGSL_58, bindings: [
-        {
-          buffer: 33,
-          access: "read_write",
-        },
-        {
-          buffer: 40,
-          access: "read",
-        },
-        {
-          buffer: 37,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f2_k48", label: "matmul %48 at specs/dbn.yaml:56:112 (graph.cd3)", wgsl: WGSL_59, bindings: [
-        {
-          buffer: 44,
-          access: "read_write",
-        },
-        {
-          buffer: 38,
-          access: "read",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-      ], workgroups: [63, 63, 1]
-    },
-    {
-      name: "f2_k51", label: "mul %51 at specs/dbn.yaml:56:37 (graph.cd3)", wgsl: WGSL_60, bindings: [
-        {
-          buffer: 40,
-          access: "read_write",
-        },
-        {
-          buffer: 36,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f2_k52", label: "add %52 at specs/dbn.yaml:56:54 (graph.cd3)", wgsl: WGSL_61, bindings: [
-        {
-          buffer: 36,
-          access: "read_write",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-        {
-          buffer: 40,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f2_k53", label: "reduce_sum %53 at specs/dbn.yaml:56:54 (graph.cd3)", wgsl: WGSL_62, bindings: [
-        {
-          buffer: 45,
-          access: "read_write",
-        },
-        {
-          buffer: 36,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f2_k54", label: "matmul %54 at specs/dbn.yaml:56:49 (graph.cd3)", wgsl: WGSL_63, bindings: [
-        {
-          buffer: 46,
-          access: "read_write",
-        },
-        {
-          buffer: 34,
-          access: "read",
-        },
-        {
-          buffer: 40,
-          access: "read",
-        },
-      ], workgroups: [63, 63, 1]
-    },
-    {
-      name: "f2_k57", label: "add %57 at specs/dbn.yaml:56:21 (graph.cd3)", wgsl: WGSL_64, bindings: [
-        {
-          buffer: 33,
-          access: "read_write",
-        },
-        {
-          buffer: 38,
-          access: "read",
-        },
-        {
-          buffer: 34,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f2_k58", label: "reduce_sum %58 at specs/dbn.yaml:56:21 (graph.cd3)", wgsl: WGSL_65, bindings: [
-        {
-          buffer: 47,
-          access: "read_write",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f2_k61", label: "sub %61 at specs/dbn.yaml:83:16 (phases[2].optimizer)", wgsl: WGSL_66, bindings: [
-        {
-          buffer: 35,
-          access: "read_write",
-        },
-        {
-          buffer: 44,
-          access: "read",
-        },
-        {
-          buffer: 46,
-          access: "read",
-        },
-      ], workgroups: [15625, 1, 1]
-    },
-    {
-      name: "f2_k64", label: "sub %64 at specs/dbn.yaml:83:16 (phases[2].optimizer)", wgsl: WGSL_67, bindings: [
-        {
-          buffer: 37,
-          access: "read_write",
-        },
-        {
-          buffer: 45,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f2_k66", label: "sub %66 at specs/dbn.yaml:83:16 (phases[2].optimizer)", wgsl: WGSL_68, bindings: [
-        {
-          buffer: 39,
-          access: "read_write",
-        },
-        {
-          buffer: 47,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f3_k10", label: "matmul %10 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_69, bindings: [
-        {
-          buffer: 48,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "f3_k13", label: "sigmoid %13 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_70, bindings: [
-        {
-          buffer: 49,
-          access: "read_write",
-        },
-        {
-          buffer: 48,
-          access: "read",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f3_k14", label: "matmul %14 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_71, bindings: [
-        {
-          buffer: 48,
-          access: "read_write",
-        },
-        {
-          buffer: 49,
-          access: "read",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "f3_k17", label: "sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_72, bindings: [
-        {
-          buffer: 50,
-          access: "read_write",
-        },
-        {
-          buffer: 48,
-          access: "read",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f3_k18", label: "matmul %18 at specs/dbn.yaml:38:18 (graph.h3)", wgsl: WGSL_73, bindings: [
-        {
-          buffer: 48,
-          access: "read_write",
-        },
-        {
-          buffer: 50,
-          access: "read",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "f3_k21", label: "sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)", wgsl: WGSL_74, bindings: [
-        {
-          buffer: 51,
-          access: "read_write",
-        },
-        {
-          buffer: 48,
-          access: "read",
-        },
-        {
-          buffer: 37,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f3_k22", label: "matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_75, bindings: [
-        {
-          buffer: 52,
-          access: "read_write",
-        },
-        {
-          buffer: 51,
-          access: "read",
-        },
-        {
-          buffer: 53,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f3_k24", label: "add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_76, bindings: [
-        {
-          buffer: 54,
-          access: "read_write",
-        },
-        {
-          buffer: 52,
-          access: "read",
-        },
-        {
-          buffer: 55,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f3_k25", label: "reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_77, bindings: [
-        {
-          buffer: 56,
-          access: "read_write",
-        },
-        {
-          buffer: 54,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f3_k29", label: "sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_78, bindings: [
-        {
-          buffer: 52,
-          access: "read_write",
-        },
-        {
-          buffer: 54,
-          access: "read",
-        },
-        {
-          buffer: 56,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f3_k30", label: "exp %30 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_79, bindings: [
-        {
-          buffer: 54,
-          access: "read_write",
-        },
-        {
-          buffer: 52,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f3_k31", label: "reduce_sum %31 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_80, bindings: [
-        {
-          buffer: 56,
-          access: "read_write",
-        },
-        {
-          buffer: 54,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f3_k32", label: "one_hot %32 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_81, bindings: [
-        {
-          buffer: 57,
-          access: "read_write",
-        },
-        {
-          buffer: 58,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f3_k33", label: "log %33 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_82, bindings: [
-        {
-          buffer: 59,
-          access: "read_write",
-        },
-        {
-          buffer: 56,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f3_k38", label: "reduce_sum %38 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_83, bindings: [
-        {
-          buffer: 60,
-          access: "read_write",
-        },
-        {
-          buffer: 57,
-          access: "read",
-        },
-        {
-          buffer: 52,
-          access: "read",
-        },
-        {
-          buffer: 59,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f3_k40", label: "reduce_sum %40 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_84, bindings: [
-        {
-          buffer: 61,
-          access: "read_write",
-        },
-        {
-          buffer: 60,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f3_k42", label: "mul %42 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_85, bindings: [
-        {
-          buffer: 62,
-          access: "read_write",
-        },
-        {
-          buffer: 61,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f3_k48", label: "reduce_sum %48 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_86, bindings: [
-        {
-          buffer: 59,
-          access: "read_write",
-        },
-        {
-          buffer: 57,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f3_k49", label: "div %49 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_87, bindings: [
-        {
-          buffer: 60,
-          access: "read_write",
-        },
-        {
-          buffer: 59,
-          access: "read",
-        },
-        {
-          buffer: 56,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f3_k53", label: "add %53 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_88, bindings: [
-        {
-          buffer: 52,
-          access: "read_write",
-        },
-        {
-          buffer: 57,
-          access: "read",
-        },
-        {
-          buffer: 60,
-          access: "read",
-        },
-        {
-          buffer: 54,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f3_k54", label: "reduce_sum %54 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_89, bindings: [
-        {
-          buffer: 59,
-          access: "read_write",
-        },
-        {
-          buffer: 52,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f3_k55", label: "matmul %55 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_90, bindings: [
-        {
-          buffer: 48,
-          access: "read_write",
-        },
-        {
-          buffer: 52,
-          access: "read",
-        },
-        {
-          buffer: 53,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "f3_k56", label: "matmul %56 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_91, bindings: [
-        {
-          buffer: 63,
-          access: "read_write",
-        },
-        {
-          buffer: 51,
-          access: "read",
-        },
-        {
-          buffer: 52,
-          access: "read",
-        },
-      ], workgroups: [1, 63, 1]
-    },
-    {
-      name: "f3_k60", label: "mul %60 at specs/dbn.yaml:38:7 (graph.h3)", wgsl: WGSL_92, bindings: [
-        {
-          buffer: 64,
-          access: "read_write",
-        },
-        {
-          buffer: 48,
-          access: "read",
-        },
-        {
-          buffer: 51,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f3_k61", label: "reduce_sum %61 at specs/dbn.yaml:38:23 (graph.h3)", wgsl: WGSL_93, bindings: [
-        {
-          buffer: 65,
-          access: "read_write",
-        },
-        {
-          buffer: 64,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f3_k62", label: "matmul %62 at specs/dbn.yaml:38:18 (graph.h3)", wgsl: WGSL_94, bindings: [
-        {
-          buffer: 48,
-          access: "read_write",
-        },
-        {
-          buffer: 64,
-          access: "read",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "f3_k63", label: "matmul %63 at specs/dbn.yaml:38:18 (graph.h3)", wgsl: WGSL_95, bindings: [
-        {
-          buffer: 66,
-          access: "read_write",
-        },
-        {
-          buffer: 50,
-          access: "read",
-        },
-        {
-          buffer: 64,
-          access: "read",
-        },
-      ], workgroups: [63, 63, 1]
-    },
-    {
-      name: "f3_k66", label: "mul %66 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_96, bindings: [
-        {
-          buffer: 51,
-          access: "read_write",
-        },
-        {
-          buffer: 48,
-          access: "read",
-        },
-        {
-          buffer: 50,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f3_k67", label: "reduce_sum %67 at specs/dbn.yaml:37:23 (graph.h2)", wgsl: WGSL_97, bindings: [
-        {
-          buffer: 67,
-          access: "read_write",
-        },
-        {
-          buffer: 51,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f3_k68", label: "matmul %68 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_98, bindings: [
-        {
-          buffer: 64,
-          access: "read_write",
-        },
-        {
-          buffer: 51,
-          access: "read",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "f3_k69", label: "matmul %69 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_99, bindings: [
-        {
-          buffer: 68,
-          access: "read_write",
-        },
-        {
-          buffer: 49,
-          access: "read",
-        },
-        {
-          buffer: 51,
-          access: "read",
-        },
-      ], workgroups: [63, 63, 1]
-    },
-    {
-      name: "f3_k72", label: "mul %72 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_100, bindings: [
-        {
-          buffer: 48,
-          access: "read_write",
-        },
-        {
-          buffer: 64,
-          access: "read",
-        },
-        {
-          buffer: 49,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f3_k73", label: "reduce_sum %73 at specs/dbn.yaml:36:22 (graph.h1)", wgsl: WGSL_101, bindings: [
-        {
-          buffer: 69,
-          access: "read_write",
-        },
-        {
-          buffer: 48,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f3_k74", label: "matmul %74 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_102, bindings: [
-        {
-          buffer: 70,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 48,
-          access: "read",
-        },
-      ], workgroups: [63, 49, 1]
-    },
-    {
-      name: "f3_k77", label: "sub %77 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_103, bindings: [
-        {
-          buffer: 4,
-          access: "read_write",
-        },
-        {
-          buffer: 70,
-          access: "read",
-        },
-      ], workgroups: [12250, 1, 1]
-    },
-    {
-      name: "f3_k80", label: "sub %80 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_104, bindings: [
-        {
-          buffer: 6,
-          access: "read_write",
-        },
-        {
-          buffer: 69,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f3_k83", label: "sub %83 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_105, bindings: [
-        {
-          buffer: 20,
-          access: "read_write",
-        },
-        {
-          buffer: 68,
-          access: "read",
-        },
-      ], workgroups: [15625, 1, 1]
-    },
-    {
-      name: "f3_k85", label: "sub %85 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_106, bindings: [
-        {
-          buffer: 22,
-          access: "read_write",
-        },
-        {
-          buffer: 67,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f3_k87", label: "sub %87 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_107, bindings: [
-        {
-          buffer: 35,
-          access: "read_write",
-        },
-        {
-          buffer: 66,
-          access: "read",
-        },
-      ], workgroups: [15625, 1, 1]
-    },
-    {
-      name: "f3_k89", label: "sub %89 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_108, bindings: [
-        {
-          buffer: 37,
-          access: "read_write",
-        },
-        {
-          buffer: 65,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f3_k92", label: "sub %92 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_109, bindings: [
-        {
-          buffer: 53,
-          access: "read_write",
-        },
-        {
-          buffer: 63,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f3_k94", label: "sub %94 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_110, bindings: [
-        {
-          buffer: 55,
-          access: "read_write",
-        },
-        {
-          buffer: 59,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "ev_k10", label: "matmul %10 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_111, bindings: [
-        {
-          buffer: 71,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "ev_k13", label: "sigmoid %13 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_112, bindings: [
-        {
-          buffer: 72,
-          access: "read_write",
-        },
-        {
-          buffer: 71,
-          access: "read",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "ev_k14", label: "matmul %14 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_113, bindings: [
-        {
-          buffer: 71,
-          access: "read_write",
-        },
-        {
-          buffer: 72,
-          access: "read",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "ev_k17", label: "sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_114, bindings: [
-        {
-          buffer: 72,
-          access: "read_write",
-        },
-        {
-          buffer: 71,
-          access: "read",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "ev_k18", label: "matmul %18 at specs/dbn.yaml:38:18 (graph.h3)", wgsl: WGSL_115, bindings: [
-        {
-          buffer: 71,
-          access: "read_write",
-        },
-        {
-          buffer: 72,
-          access: "read",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [63, 1, 1]
-    },
-    {
-      name: "ev_k21", label: "sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)", wgsl: WGSL_116, bindings: [
-        {
-          buffer: 72,
-          access: "read_write",
-        },
-        {
-          buffer: 71,
-          access: "read",
-        },
-        {
-          buffer: 37,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "ev_k22", label: "matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_117, bindings: [
-        {
-          buffer: 73,
-          access: "read_write",
-        },
-        {
-          buffer: 72,
-          access: "read",
-        },
-        {
-          buffer: 53,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "ev_k24", label: "add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_118, bindings: [
-        {
-          buffer: 74,
-          access: "read_write",
-        },
-        {
-          buffer: 73,
-          access: "read",
-        },
-        {
-          buffer: 55,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k25", label: "reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_119, bindings: [
-        {
-          buffer: 75,
-          access: "read_write",
-        },
-        {
-          buffer: 74,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "ev_k29", label: "sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_120, bindings: [
-        {
-          buffer: 73,
-          access: "read_write",
-        },
-        {
-          buffer: 74,
-          access: "read",
-        },
-        {
-          buffer: 75,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k30", label: "exp %30 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_121, bindings: [
-        {
-          buffer: 74,
-          access: "read_write",
-        },
-        {
-          buffer: 73,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k31", label: "reduce_sum %31 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_122, bindings: [
-        {
-          buffer: 75,
-          access: "read_write",
-        },
-        {
-          buffer: 74,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "ev_k34", label: "div %34 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_123, bindings: [
-        {
-          buffer: 76,
-          access: "read_write",
-        },
-        {
-          buffer: 74,
-          access: "read",
-        },
-        {
-          buffer: 75,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k35", label: "argmax %35 at specs/dbn.yaml:65:10 (metrics.error)", wgsl: WGSL_124, bindings: [
-        {
-          buffer: 77,
-          access: "read_write",
-        },
-        {
-          buffer: 76,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "ev_k37", label: "cast %37 at specs/dbn.yaml:65:10 (metrics.error)", wgsl: WGSL_125, bindings: [
-        {
-          buffer: 78,
-          access: "read_write",
-        },
-        {
-          buffer: 77,
-          access: "read",
-        },
-        {
-          buffer: 58,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "ev_k38", label: "one_hot %38 at specs/dbn.yaml:66:9 (metrics.cost)", wgsl: WGSL_126, bindings: [
-        {
-          buffer: 74,
-          access: "read_write",
-        },
-        {
-          buffer: 58,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k39", label: "log %39 at specs/dbn.yaml:66:9 (metrics.cost)", wgsl: WGSL_127, bindings: [
-        {
-          buffer: 79,
-          access: "read_write",
-        },
-        {
-          buffer: 75,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "ev_k44", label: "reduce_sum %44 at specs/dbn.yaml:66:9 (metrics.cost)", wgsl: WGSL_128, bindings: [
-        {
-          buffer: 75,
-          access: "read_write",
-        },
-        {
-          buffer: 74,
-          access: "read",
-        },
-        {
-          buffer: 73,
-          access: "read",
-        },
-        {
-          buffer: 79,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "ev_k45", label: "neg %45 at specs/dbn.yaml:66:9 (metrics.cost)", wgsl: WGSL_129, bindings: [
-        {
-          buffer: 79,
-          access: "read_write",
-        },
-        {
-          buffer: 75,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
+    { name: "step0_cd1_matmul", label: "matmul %5 at specs/dbn.yaml:44:47 (graph.cd1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step0_h1", label: "sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_v1_pre_cast", label: "cast %12 at specs/dbn.yaml:41:11 (graph.v1_pre)", wgsl: WGSL_2, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 5, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_v1_pre_matmul", label: "matmul %13 at specs/dbn.yaml:41:25 (graph.v1_pre)", wgsl: WGSL_3, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 1, 1] },
+    { name: "step0_v1_pre", label: "add %14 at specs/dbn.yaml:41:32 (graph.v1_pre)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 9, access: "read" }], workgroups: [123, 1, 1] },
+    { name: "step0_end1_cast", label: "cast %18 at specs/dbn.yaml:43:23 (graph.end1)", wgsl: WGSL_5, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 8, access: "read" }], workgroups: [123, 1, 1] },
+    { name: "step0_cd1_matmul2", label: "matmul %20 at specs/dbn.yaml:44:110 (graph.cd1)", wgsl: WGSL_6, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step0_recon1_reducesum", label: "reduce_sum %30 at specs/dbn.yaml:45:16 (graph.recon1)", wgsl: WGSL_7, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 8, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "step0_recon1_reducesum2", label: "reduce_sum %31 at specs/dbn.yaml:45:11 (graph.recon1)", wgsl: WGSL_8, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "mul %32 at specs/dbn.yaml:45:11 (graph.recon1)", wgsl: WGSL_9, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cd1_mul", label: "mul %35 at specs/dbn.yaml:44:96 (graph.cd1)", wgsl: WGSL_10, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_d_cd1_mul2", label: "mul %40 at specs/dbn.yaml:44:36 (graph.cd1)", wgsl: WGSL_11, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_d_cd1_add", label: "add %41 at specs/dbn.yaml:44:52 (graph.cd1)", wgsl: WGSL_12, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 2, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_grad_b1", label: "reduce_sum %42 at specs/dbn.yaml:44:52 (graph.cd1)", wgsl: WGSL_13, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step0_d_cd1_add2", label: "add %47 at specs/dbn.yaml:44:20 (graph.cd1)", wgsl: WGSL_14, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 3, access: "read" }], workgroups: [123, 1, 1] },
+    { name: "step0_grad_vb1", label: "reduce_sum %48 at specs/dbn.yaml:44:20 (graph.cd1)", wgsl: WGSL_15, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_d_cd1_matmul", label: "matmul %36 at specs/dbn.yaml:44:110 (graph.cd1)", wgsl: WGSL_16, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 13, access: "read" }], workgroups: [63, 49, 1] },
+    { name: "step0_d_cd1_matmul2", label: "matmul %43 at specs/dbn.yaml:44:47 (graph.cd1)", wgsl: WGSL_17, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 2, access: "read" }], workgroups: [63, 49, 1] },
+    { name: "step0_W1", label: "sub %51 at specs/dbn.yaml:71:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }], workgroups: [12250, 1, 1] },
+    { name: "step0_b1", label: "sub %54 at specs/dbn.yaml:71:16 (phases[0].optimizer)", wgsl: WGSL_19, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step0_vb1", label: "sub %57 at specs/dbn.yaml:71:16 (phases[0].optimizer)", wgsl: WGSL_20, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step1_h1_matmul", label: "matmul %6 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_21, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_h1", label: "sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_22, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step1_cd2_matmul", label: "matmul %11 at specs/dbn.yaml:50:49 (graph.cd2)", wgsl: WGSL_23, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_h2", label: "sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_24, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step1_v2_pre_cast", label: "cast %18 at specs/dbn.yaml:47:11 (graph.v2_pre)", wgsl: WGSL_25, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 21, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step1_v2_pre_matmul", label: "matmul %19 at specs/dbn.yaml:47:25 (graph.v2_pre)", wgsl: WGSL_26, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_v2_pre", label: "add %20 at specs/dbn.yaml:47:32 (graph.v2_pre)", wgsl: WGSL_27, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 24, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step1_end2_cast", label: "cast %24 at specs/dbn.yaml:49:23 (graph.end2)", wgsl: WGSL_28, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 18, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step1_cd2_matmul2", label: "matmul %26 at specs/dbn.yaml:50:112 (graph.cd2)", wgsl: WGSL_29, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_recon2_reducesum", label: "reduce_sum %36 at specs/dbn.yaml:51:16 (graph.recon2)", wgsl: WGSL_30, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 18, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "step1_recon2_reducesum2", label: "reduce_sum %37 at specs/dbn.yaml:51:11 (graph.recon2)", wgsl: WGSL_31, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 26, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step1_cost", label: "mul %38 at specs/dbn.yaml:51:11 (graph.recon2)", wgsl: WGSL_32, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step1_d_cd2_mul", label: "mul %41 at specs/dbn.yaml:50:98 (graph.cd2)", wgsl: WGSL_33, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 25, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step1_d_cd2_mul2", label: "mul %45 at specs/dbn.yaml:50:37 (graph.cd2)", wgsl: WGSL_34, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step1_d_cd2_add", label: "add %46 at specs/dbn.yaml:50:54 (graph.cd2)", wgsl: WGSL_35, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 25, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step1_grad_b2", label: "reduce_sum %47 at specs/dbn.yaml:50:54 (graph.cd2)", wgsl: WGSL_36, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step1_d_cd2_add2", label: "add %51 at specs/dbn.yaml:50:21 (graph.cd2)", wgsl: WGSL_37, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 19, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step1_grad_vb2", label: "reduce_sum %52 at specs/dbn.yaml:50:21 (graph.cd2)", wgsl: WGSL_38, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step1_d_cd2_matmul", label: "matmul %42 at specs/dbn.yaml:50:112 (graph.cd2)", wgsl: WGSL_39, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 18, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step1_d_cd2_matmul2", label: "matmul %48 at specs/dbn.yaml:50:49 (graph.cd2)", wgsl: WGSL_40, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 25, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step1_W2", label: "sub %55 at specs/dbn.yaml:77:16 (phases[1].optimizer)", wgsl: WGSL_41, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 32, access: "read" }], workgroups: [15625, 1, 1] },
+    { name: "step1_b2", label: "sub %58 at specs/dbn.yaml:77:16 (phases[1].optimizer)", wgsl: WGSL_42, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 29, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step1_vb2", label: "sub %60 at specs/dbn.yaml:77:16 (phases[1].optimizer)", wgsl: WGSL_43, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 30, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_h1_matmul", label: "matmul %8 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_44, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_h1", label: "sigmoid %11 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_45, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_h2_matmul", label: "matmul %12 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_46, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_h2", label: "sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_47, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_cd3_matmul", label: "matmul %17 at specs/dbn.yaml:56:49 (graph.cd3)", wgsl: WGSL_48, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_h3", label: "sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)", wgsl: WGSL_49, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 37, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_v3_pre_cast", label: "cast %24 at specs/dbn.yaml:53:11 (graph.v3_pre)", wgsl: WGSL_50, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 36, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_v3_pre_matmul", label: "matmul %25 at specs/dbn.yaml:53:25 (graph.v3_pre)", wgsl: WGSL_51, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_v3_pre", label: "add %26 at specs/dbn.yaml:53:32 (graph.v3_pre)", wgsl: WGSL_52, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 39, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_end3_cast", label: "cast %30 at specs/dbn.yaml:55:23 (graph.end3)", wgsl: WGSL_53, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 33, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_cd3_matmul2", label: "matmul %32 at specs/dbn.yaml:56:112 (graph.cd3)", wgsl: WGSL_54, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_recon3_reducesum", label: "reduce_sum %42 at specs/dbn.yaml:57:16 (graph.recon3)", wgsl: WGSL_55, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 33, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "step2_recon3_reducesum2", label: "reduce_sum %43 at specs/dbn.yaml:57:11 (graph.recon3)", wgsl: WGSL_56, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 41, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step2_cost", label: "mul %44 at specs/dbn.yaml:57:11 (graph.recon3)", wgsl: WGSL_57, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 42, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step2_d_cd3_mul", label: "mul %47 at specs/dbn.yaml:56:98 (graph.cd3)", wgsl: WGSL_58, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 40, access: "read" }, { buffer: 37, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_d_cd3_mul2", label: "mul %51 at specs/dbn.yaml:56:37 (graph.cd3)", wgsl: WGSL_59, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_d_cd3_add", label: "add %52 at specs/dbn.yaml:56:54 (graph.cd3)", wgsl: WGSL_60, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 40, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_grad_b3", label: "reduce_sum %53 at specs/dbn.yaml:56:54 (graph.cd3)", wgsl: WGSL_61, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_d_cd3_add2", label: "add %57 at specs/dbn.yaml:56:21 (graph.cd3)", wgsl: WGSL_62, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 34, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_grad_vb3", label: "reduce_sum %58 at specs/dbn.yaml:56:21 (graph.cd3)", wgsl: WGSL_63, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_d_cd3_matmul", label: "matmul %48 at specs/dbn.yaml:56:112 (graph.cd3)", wgsl: WGSL_64, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 33, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step2_d_cd3_matmul2", label: "matmul %54 at specs/dbn.yaml:56:49 (graph.cd3)", wgsl: WGSL_65, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 40, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step2_W3", label: "sub %61 at specs/dbn.yaml:83:16 (phases[2].optimizer)", wgsl: WGSL_66, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 47, access: "read" }], workgroups: [15625, 1, 1] },
+    { name: "step2_b3", label: "sub %64 at specs/dbn.yaml:83:16 (phases[2].optimizer)", wgsl: WGSL_67, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 44, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_vb3", label: "sub %66 at specs/dbn.yaml:83:16 (phases[2].optimizer)", wgsl: WGSL_68, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 45, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_h1_matmul", label: "matmul %10 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_69, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_h1", label: "sigmoid %13 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_70, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step3_h2_matmul", label: "matmul %14 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_71, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_h2", label: "sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_72, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step3_h3_matmul", label: "matmul %18 at specs/dbn.yaml:38:18 (graph.h3)", wgsl: WGSL_73, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_h3", label: "sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)", wgsl: WGSL_74, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 37, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step3_p_y_given_x_matmul", label: "matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_75, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 53, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_p_y_given_x_add", label: "add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_76, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 55, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step3_p_y_given_x_reducemax", label: "reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_77, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 54, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_p_y_given_x_sub", label: "sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_78, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 54, access: "read" }, { buffer: 56, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step3_p_y_given_x_exp", label: "exp %30 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_79, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step3_p_y_given_x_reducesum", label: "reduce_sum %31 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_80, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 54, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_finetune_nll_onehot", label: "one_hot %32 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_81, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 58, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step3_finetune_nll_log", label: "log %33 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_82, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 56, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_finetune_nll_reducesum", label: "reduce_sum %38 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_83, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 52, access: "read" }, { buffer: 59, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_finetune_nll_reducesum2", label: "reduce_sum %40 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_84, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 60, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_cost", label: "mul %42 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_85, bindings: [{ buffer: 62, access: "read_write" }, { buffer: 61, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_d_finetune_nll_reducesum", label: "reduce_sum %48 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_86, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 57, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_d_finetune_nll_div", label: "div %49 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_87, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 59, access: "read" }, { buffer: 56, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_d_p_y_given_x_add", label: "add %53 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_88, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 60, access: "read" }, { buffer: 54, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step3_grad_b4", label: "reduce_sum %54 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_89, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_d_p_y_given_x_matmul", label: "matmul %55 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_90, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 53, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_d_h3_mul", label: "mul %60 at specs/dbn.yaml:38:7 (graph.h3)", wgsl: WGSL_91, bindings: [{ buffer: 63, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 51, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step3_grad_b3", label: "reduce_sum %61 at specs/dbn.yaml:38:23 (graph.h3)", wgsl: WGSL_92, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 63, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_d_h3_matmul", label: "matmul %62 at specs/dbn.yaml:38:18 (graph.h3)", wgsl: WGSL_93, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_d_h2_mul", label: "mul %66 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_94, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 50, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step3_grad_b2", label: "reduce_sum %67 at specs/dbn.yaml:37:23 (graph.h2)", wgsl: WGSL_95, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 65, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_d_h2_matmul", label: "matmul %68 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_96, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 65, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_d_h1_mul", label: "mul %72 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_97, bindings: [{ buffer: 67, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 49, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step3_grad_b1", label: "reduce_sum %73 at specs/dbn.yaml:36:22 (graph.h1)", wgsl: WGSL_98, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 67, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_grad_W1", label: "matmul %74 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_99, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 67, access: "read" }], workgroups: [63, 49, 1] },
+    { name: "step3_W1", label: "sub %77 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_100, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 69, access: "read" }], workgroups: [12250, 1, 1] },
+    { name: "step3_b1", label: "sub %80 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_101, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 68, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_grad_W2", label: "matmul %69 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_102, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 65, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step3_W2", label: "sub %83 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_103, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 70, access: "read" }], workgroups: [15625, 1, 1] },
+    { name: "step3_b2", label: "sub %85 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_104, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 66, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_grad_W3", label: "matmul %63 at specs/dbn.yaml:38:18 (graph.h3)", wgsl: WGSL_105, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 63, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step3_W3", label: "sub %87 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_106, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 70, access: "read" }], workgroups: [15625, 1, 1] },
+    { name: "step3_b3", label: "sub %89 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_107, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 64, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_grad_W4", label: "matmul %56 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_108, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 52, access: "read" }], workgroups: [1, 63, 1] },
+    { name: "step3_W4", label: "sub %92 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_109, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step3_b4", label: "sub %94 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_110, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 59, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_h1_matmul", label: "matmul %10 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_111, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "evaluate_h1", label: "sigmoid %13 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_112, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "evaluate_h2_matmul", label: "matmul %14 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_113, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "evaluate_h2", label: "sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_114, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "evaluate_h3_matmul", label: "matmul %18 at specs/dbn.yaml:38:18 (graph.h3)", wgsl: WGSL_115, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "evaluate_h3", label: "sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)", wgsl: WGSL_116, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 37, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_117, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 53, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x_add", label: "add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_118, bindings: [{ buffer: 74, access: "read_write" }, { buffer: 73, access: "read" }, { buffer: 55, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_119, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 74, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_120, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 74, access: "read" }, { buffer: 75, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "exp %30 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_121, bindings: [{ buffer: 74, access: "read_write" }, { buffer: 73, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "reduce_sum %31 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_122, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 74, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "div %34 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_123, bindings: [{ buffer: 76, access: "read_write" }, { buffer: 74, access: "read" }, { buffer: 75, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_error_argmax", label: "argmax %35 at specs/dbn.yaml:65:10 (metrics.error)", wgsl: WGSL_124, bindings: [{ buffer: 77, access: "read_write" }, { buffer: 76, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_error", label: "cast %37 at specs/dbn.yaml:65:10 (metrics.error)", wgsl: WGSL_125, bindings: [{ buffer: 78, access: "read_write" }, { buffer: 77, access: "read" }, { buffer: 58, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "one_hot %38 at specs/dbn.yaml:66:9 (metrics.cost)", wgsl: WGSL_126, bindings: [{ buffer: 74, access: "read_write" }, { buffer: 58, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_log", label: "log %39 at specs/dbn.yaml:66:9 (metrics.cost)", wgsl: WGSL_127, bindings: [{ buffer: 79, access: "read_write" }, { buffer: 75, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "reduce_sum %44 at specs/dbn.yaml:66:9 (metrics.cost)", wgsl: WGSL_128, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 74, access: "read" }, { buffer: 73, access: "read" }, { buffer: 79, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost", label: "neg %45 at specs/dbn.yaml:66:9 (metrics.cost)", wgsl: WGSL_129, bindings: [{ buffer: 79, access: "read_write" }, { buffer: 75, access: "read" }], workgroups: [1, 1, 1] },
   ],
   steps: [
     {
       commands: [
-        {
-          kind: "dispatch",
-          kernel: 0,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "dispatch",
-          kernel: 5,
-        },
-        {
-          kind: "dispatch",
-          kernel: 6,
-        },
-        {
-          kind: "dispatch",
-          kernel: 7,
-        },
-        {
-          kind: "dispatch",
-          kernel: 8,
-        },
-        {
-          kind: "dispatch",
-          kernel: 9,
-        },
-        {
-          kind: "dispatch",
-          kernel: 10,
-        },
-        {
-          kind: "dispatch",
-          kernel: 11,
-        },
-        {
-          kind: "dispatch",
-          kernel: 12,
-        },
-        {
-          kind: "dispatch",
-          kernel: 13,
-        },
-        {
-          kind: "dispatch",
-          kernel: 14,
-        },
-        {
-          kind: "dispatch",
-          kernel: 15,
-        },
-        {
-          kind: "dispatch",
-          kernel: 16,
-        },
-        {
-          kind: "dispatch",
-          kernel: 17,
-        },
-        {
-          kind: "dispatch",
-          kernel: 18,
-        },
-        {
-          kind: "dispatch",
-          kernel: 19,
-        },
-        {
-          kind: "dispatch",
-          kernel: 20,
-        },
+        { kind: "dispatch", kernel: 0 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "dispatch", kernel: 5 },
+        { kind: "dispatch", kernel: 6 },
+        { kind: "dispatch", kernel: 7 },
+        { kind: "dispatch", kernel: 8 },
+        { kind: "dispatch", kernel: 9 },
+        { kind: "dispatch", kernel: 10 },
+        { kind: "dispatch", kernel: 11 },
+        { kind: "dispatch", kernel: 12 },
+        { kind: "dispatch", kernel: 13 },
+        { kind: "dispatch", kernel: 14 },
+        { kind: "dispatch", kernel: 15 },
+        { kind: "dispatch", kernel: 16 },
+        { kind: "dispatch", kernel: 17 },
+        { kind: "dispatch", kernel: 18 },
+        { kind: "dispatch", kernel: 19 },
+        { kind: "dispatch", kernel: 20 },
       ],
-      outputs: {
-        cost: 12,
-        "param:W1": 4,
-        "param:b1": 6,
-        "param:vb1": 9,
-      },
+      outputs: { cost: 12, "param:W1": 4, "param:b1": 6, "param:vb1": 9 },
     },
     {
       commands: [
-        {
-          kind: "dispatch",
-          kernel: 21,
-        },
-        {
-          kind: "dispatch",
-          kernel: 22,
-        },
-        {
-          kind: "dispatch",
-          kernel: 23,
-        },
-        {
-          kind: "dispatch",
-          kernel: 24,
-        },
-        {
-          kind: "dispatch",
-          kernel: 25,
-        },
-        {
-          kind: "dispatch",
-          kernel: 26,
-        },
-        {
-          kind: "dispatch",
-          kernel: 27,
-        },
-        {
-          kind: "dispatch",
-          kernel: 28,
-        },
-        {
-          kind: "dispatch",
-          kernel: 29,
-        },
-        {
-          kind: "dispatch",
-          kernel: 30,
-        },
-        {
-          kind: "dispatch",
-          kernel: 31,
-        },
-        {
-          kind: "dispatch",
-          kernel: 32,
-        },
-        {
-          kind: "dispatch",
-          kernel: 33,
-        },
-        {
-          kind: "dispatch",
-          kernel: 34,
-        },
-        {
-          kind: "dispatch",
-          kernel: 35,
-        },
-        {
-          kind: "dispatch",
-          kernel: 36,
-        },
-        {
-          kind: "dispatch",
-          kernel: 37,
-        },
-        {
-          kind: "dispatch",
-          kernel: 38,
-        },
-        {
-          kind: "dispatch",
-          kernel: 39,
-        },
-        {
-          kind: "dispatch",
-          kernel: 40,
-        },
-        {
-          kind: "dispatch",
-          kernel: 41,
-        },
-        {
-          kind: "dispatch",
-          kernel: 42,
-        },
-        {
-          kind: "dispatch",
-          kernel: 43,
-        },
+        { kind: "dispatch", kernel: 21 },
+        { kind: "dispatch", kernel: 22 },
+        { kind: "dispatch", kernel: 23 },
+        { kind: "dispatch", kernel: 24 },
+        { kind: "dispatch", kernel: 25 },
+        { kind: "dispatch", kernel: 26 },
+        { kind: "dispatch", kernel: 27 },
+        { kind: "dispatch", kernel: 28 },
+        { kind: "dispatch", kernel: 29 },
+        { kind: "dispatch", kernel: 30 },
+        { kind: "dispatch", kernel: 31 },
+        { kind: "dispatch", kernel: 32 },
+        { kind: "dispatch", kernel: 33 },
+        { kind: "dispatch", kernel: 34 },
+        { kind: "dispatch", kernel: 35 },
+        { kind: "dispatch", kernel: 36 },
+        { kind: "dispatch", kernel: 37 },
+        { kind: "dispatch", kernel: 38 },
+        { kind: "dispatch", kernel: 39 },
+        { kind: "dispatch", kernel: 40 },
+        { kind: "dispatch", kernel: 41 },
+        { kind: "dispatch", kernel: 42 },
+        { kind: "dispatch", kernel: 43 },
       ],
-      outputs: {
-        cost: 28,
-        "param:W2": 20,
-        "param:b2": 22,
-        "param:vb2": 24,
-      },
+      outputs: { cost: 28, "param:W2": 20, "param:b2": 22, "param:vb2": 24 },
     },
     {
       commands: [
-        {
-          kind: "dispatch",
-          kernel: 44,
-        },
-        {
-          kind: "dispatch",
-          kernel: 45,
-        },
-        {
-          kind: "dispatch",
-          kernel: 46,
-        },
-        {
-          kind: "dispatch",
-          kernel: 47,
-        },
-        {
-          kind: "dispatch",
-          kernel: 48,
-        },
-        {
-          kind: "dispatch",
-          kernel: 49,
-        },
-        {
-          kind: "dispatch",
-          kernel: 50,
-        },
-        {
-          kind: "dispatch",
-          kernel: 51,
-        },
-        {
-          kind: "dispatch",
-          kernel: 52,
-        },
-        {
-          kind: "dispatch",
-          kernel: 53,
-        },
-        {
-          kind: "dispatch",
-          kernel: 54,
-        },
-        {
-          kind: "dispatch",
-          kernel: 55,
-        },
-        {
-          kind: "dispatch",
-          kernel: 56,
-        },
-        {
-          kind: "dispatch",
-          kernel: 57,
-        },
-        {
-          kind: "dispatch",
-          kernel: 58,
-        },
-        {
-          kind: "dispatch",
-          kernel: 59,
-        },
-        {
-          kind: "dispatch",
-          kernel: 60,
-        },
-        {
-          kind: "dispatch",
-          kernel: 61,
-        },
-        {
-          kind: "dispatch",
-          kernel: 62,
-        },
-        {
-          kind: "dispatch",
-          kernel: 63,
-        },
-        {
-          kind: "dispatch",
-          kernel: 64,
-        },
-        {
-          kind: "dispatch",
-          kernel: 65,
-        },
-        {
-          kind: "dispatch",
-          kernel: 66,
-        },
-        {
-          kind: "dispatch",
-          kernel: 67,
-        },
-        {
-          kind: "dispatch",
-          kernel: 68,
-        },
+        { kind: "dispatch", kernel: 44 },
+        { kind: "dispatch", kernel: 45 },
+        { kind: "dispatch", kernel: 46 },
+        { kind: "dispatch", kernel: 47 },
+        { kind: "dispatch", kernel: 48 },
+        { kind: "dispatch", kernel: 49 },
+        { kind: "dispatch", kernel: 50 },
+        { kind: "dispatch", kernel: 51 },
+        { kind: "dispatch", kernel: 52 },
+        { kind: "dispatch", kernel: 53 },
+        { kind: "dispatch", kernel: 54 },
+        { kind: "dispatch", kernel: 55 },
+        { kind: "dispatch", kernel: 56 },
+        { kind: "dispatch", kernel: 57 },
+        { kind: "dispatch", kernel: 58 },
+        { kind: "dispatch", kernel: 59 },
+        { kind: "dispatch", kernel: 60 },
+        { kind: "dispatch", kernel: 61 },
+        { kind: "dispatch", kernel: 62 },
+        { kind: "dispatch", kernel: 63 },
+        { kind: "dispatch", kernel: 64 },
+        { kind: "dispatch", kernel: 65 },
+        { kind: "dispatch", kernel: 66 },
+        { kind: "dispatch", kernel: 67 },
+        { kind: "dispatch", kernel: 68 },
       ],
-      outputs: {
-        cost: 43,
-        "param:W3": 35,
-        "param:b3": 37,
-        "param:vb3": 39,
-      },
+      outputs: { cost: 43, "param:W3": 35, "param:b3": 37, "param:vb3": 39 },
     },
     {
       commands: [
-        {
-          kind: "dispatch",
-          kernel: 69,
-        },
-        {
-          kind: "dispatch",
-          kernel: 70,
-        },
-        {
-          kind: "dispatch",
-          kernel: 71,
-        },
-        {
-          kind: "dispatch",
-          kernel: 72,
-        },
-        {
-          kind: "dispatch",
-          kernel: 73,
-        },
-        {
-          kind: "dispatch",
-          kernel: 74,
-        },
-        {
-          kind: "dispatch",
-          kernel: 75,
-        },
-        {
-          kind: "dispatch",
-          kernel: 76,
-        },
-        {
-          kind: "dispatch",
-          kernel: 77,
-        },
-        {
-          kind: "dispatch",
-          kernel: 78,
-        },
-        {
-          kind: "dispatch",
-          kernel: 79,
-        },
-        {
-          kind: "dispatch",
-          kernel: 80,
-        },
-        {
-          kind: "dispatch",
-          kernel: 81,
-        },
-        {
-          kind: "dispatch",
-          kernel: 82,
-        },
-        {
-          kind: "dispatch",
-          kernel: 83,
-        },
-        {
-          kind: "dispatch",
-          kernel: 84,
-        },
-        {
-          kind: "dispatch",
-          kernel: 85,
-        },
-        {
-          kind: "dispatch",
-          kernel: 86,
-        },
-        {
-          kind: "dispatch",
-          kernel: 87,
-        },
-        {
-          kind: "dispatch",
-          kernel: 88,
-        },
-        {
-          kind: "dispatch",
-          kernel: 89,
-        },
-        {
-          kind: "dispatch",
-          kernel: 90,
-        },
-        {
-          kind: "dispatch",
-          kernel: 91,
-        },
-        {
-          kind: "dispatch",
-          kernel: 92,
-        },
-        {
-          kind: "dispatch",
-          kernel: 93,
-        },
-        {
-          kind: "dispatch",
-          kernel: 94,
-        },
-        {
-          kind: "dispatch",
-          kernel: 95,
-        },
-        {
-          kind: "dispatch",
-          kernel: 96,
-        },
-        {
-          kind: "dispatch",
-          kernel: 97,
-        },
-        {
-          kind: "dispatch",
-          kernel: 98,
-        },
-        {
-          kind: "dispatch",
-          kernel: 99,
-        },
-        {
-          kind: "dispatch",
-          kernel: 100,
-        },
-        {
-          kind: "dispatch",
-          kernel: 101,
-        },
-        {
-          kind: "dispatch",
-          kernel: 102,
-        },
-        {
-          kind: "dispatch",
-          kernel: 103,
-        },
-        {
-          kind: "dispatch",
-          kernel: 104,
-        },
-        {
-          kind: "dispatch",
-          kernel: 105,
-        },
-        {
-          kind: "dispatch",
-          kernel: 106,
-        },
-        {
-          kind: "dispatch",
-          kernel: 107,
-        },
-        {
-          kind: "dispatch",
-          kernel: 108,
-        },
-        {
-          kind: "dispatch",
-          kernel: 109,
-        },
-        {
-          kind: "dispatch",
-          kernel: 110,
-        },
+        { kind: "dispatch", kernel: 69 },
+        { kind: "dispatch", kernel: 70 },
+        { kind: "dispatch", kernel: 71 },
+        { kind: "dispatch", kernel: 72 },
+        { kind: "dispatch", kernel: 73 },
+        { kind: "dispatch", kernel: 74 },
+        { kind: "dispatch", kernel: 75 },
+        { kind: "dispatch", kernel: 76 },
+        { kind: "dispatch", kernel: 77 },
+        { kind: "dispatch", kernel: 78 },
+        { kind: "dispatch", kernel: 79 },
+        { kind: "dispatch", kernel: 80 },
+        { kind: "dispatch", kernel: 81 },
+        { kind: "dispatch", kernel: 82 },
+        { kind: "dispatch", kernel: 83 },
+        { kind: "dispatch", kernel: 84 },
+        { kind: "dispatch", kernel: 85 },
+        { kind: "dispatch", kernel: 86 },
+        { kind: "dispatch", kernel: 87 },
+        { kind: "dispatch", kernel: 88 },
+        { kind: "dispatch", kernel: 89 },
+        { kind: "dispatch", kernel: 90 },
+        { kind: "dispatch", kernel: 91 },
+        { kind: "dispatch", kernel: 92 },
+        { kind: "dispatch", kernel: 93 },
+        { kind: "dispatch", kernel: 94 },
+        { kind: "dispatch", kernel: 95 },
+        { kind: "dispatch", kernel: 96 },
+        { kind: "dispatch", kernel: 97 },
+        { kind: "dispatch", kernel: 98 },
+        { kind: "dispatch", kernel: 99 },
+        { kind: "dispatch", kernel: 100 },
+        { kind: "dispatch", kernel: 101 },
+        { kind: "dispatch", kernel: 102 },
+        { kind: "dispatch", kernel: 103 },
+        { kind: "dispatch", kernel: 104 },
+        { kind: "dispatch", kernel: 105 },
+        { kind: "dispatch", kernel: 106 },
+        { kind: "dispatch", kernel: 107 },
+        { kind: "dispatch", kernel: 108 },
+        { kind: "dispatch", kernel: 109 },
+        { kind: "dispatch", kernel: 110 },
       ],
-      outputs: {
-        cost: 62,
-        "param:W1": 4,
-        "param:b1": 6,
-        "param:W2": 20,
-        "param:b2": 22,
-        "param:W3": 35,
-        "param:b3": 37,
-        "param:W4": 53,
-        "param:b4": 55,
-      },
+      outputs: { cost: 62, "param:W1": 4, "param:b1": 6, "param:W2": 20, "param:b2": 22, "param:W3": 35, "param:b3": 37, "param:W4": 53, "param:b4": 55 },
     },
   ],
   eval: {
     commands: [
-      {
-        kind: "dispatch",
-        kernel: 111,
-      },
-      {
-        kind: "dispatch",
-        kernel: 112,
-      },
-      {
-        kind: "dispatch",
-        kernel: 113,
-      },
-      {
-        kind: "dispatch",
-        kernel: 114,
-      },
-      {
-        kind: "dispatch",
-        kernel: 115,
-      },
-      {
-        kind: "dispatch",
-        kernel: 116,
-      },
-      {
-        kind: "dispatch",
-        kernel: 117,
-      },
-      {
-        kind: "dispatch",
-        kernel: 118,
-      },
-      {
-        kind: "dispatch",
-        kernel: 119,
-      },
-      {
-        kind: "dispatch",
-        kernel: 120,
-      },
-      {
-        kind: "dispatch",
-        kernel: 121,
-      },
-      {
-        kind: "dispatch",
-        kernel: 122,
-      },
-      {
-        kind: "dispatch",
-        kernel: 123,
-      },
-      {
-        kind: "dispatch",
-        kernel: 124,
-      },
-      {
-        kind: "dispatch",
-        kernel: 125,
-      },
-      {
-        kind: "dispatch",
-        kernel: 126,
-      },
-      {
-        kind: "dispatch",
-        kernel: 127,
-      },
-      {
-        kind: "dispatch",
-        kernel: 128,
-      },
-      {
-        kind: "dispatch",
-        kernel: 129,
-      },
+      { kind: "dispatch", kernel: 111 },
+      { kind: "dispatch", kernel: 112 },
+      { kind: "dispatch", kernel: 113 },
+      { kind: "dispatch", kernel: 114 },
+      { kind: "dispatch", kernel: 115 },
+      { kind: "dispatch", kernel: 116 },
+      { kind: "dispatch", kernel: 117 },
+      { kind: "dispatch", kernel: 118 },
+      { kind: "dispatch", kernel: 119 },
+      { kind: "dispatch", kernel: 120 },
+      { kind: "dispatch", kernel: 121 },
+      { kind: "dispatch", kernel: 122 },
+      { kind: "dispatch", kernel: 123 },
+      { kind: "dispatch", kernel: 124 },
+      { kind: "dispatch", kernel: 125 },
+      { kind: "dispatch", kernel: 126 },
+      { kind: "dispatch", kernel: 127 },
+      { kind: "dispatch", kernel: 128 },
+      { kind: "dispatch", kernel: 129 },
     ],
-    outputs: {
-      "metric:error": 78,
-      "metric:cost": 79,
-    },
+    outputs: { "metric:error": 78, "metric:cost": 79 },
   },
-  limits: {
-    maxStorageBuffersPerShaderStage: 8,
-    maxStorageBufferBindingSize: 134217728,
-    maxComputeWorkgroupsPerDimension: 65535,
-    maxComputeInvocationsPerWorkgroup: 256,
-    maxComputeWorkgroupStorageSize: 16384,
-  },
+  limits: { maxStorageBuffersPerShaderStage: 8, maxStorageBufferBindingSize: 134217728, maxComputeWorkgroupsPerDimension: 65535, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 },
 };

@@ -13,8 +13,8 @@
     (local.set $x (f32x4.mul (local.get $x) (i32x4.shl (i32x4.add (local.get $h) (i32x4.splat (i32.const 127))) (i32.const 23))))
     (f32x4.mul (local.get $x) (i32x4.shl (i32x4.add (i32x4.sub (local.get $ni) (local.get $h)) (i32x4.splat (i32.const 127))) (i32.const 23)))
   )
-  ;; add %16  [100, 200]
-  (func $f0_loop16 (export "f0_loop16") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/dnn.yaml:29 h1
+  (func $step0_h1_add (export "step0_h1_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3097760) (i32.mul (local.get $row) (i32.const 800))))
@@ -34,8 +34,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; div %24  [100, 200]
-  (func $f0_loop24 (export "f0_loop24") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/dnn.yaml:29 h1  fused: mul, maximum
+  (func $step0_h1 (export "step0_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3257760) (i32.mul (local.get $row) (i32.const 80000))))
@@ -55,8 +55,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %27  [100, 200]
-  (func $f0_loop27 (export "f0_loop27") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/dnn.yaml:30 h2
+  (func $step0_h2_add (export "step0_h2_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3417760) (i32.mul (local.get $row) (i32.const 800))))
@@ -76,8 +76,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; div %33  [100, 200]
-  (func $f0_loop33 (export "f0_loop33") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/dnn.yaml:30 h2  fused: mul, maximum
+  (func $step0_h2 (export "step0_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3577760) (i32.mul (local.get $row) (i32.const 80000))))
@@ -97,8 +97,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %36  [100, 10]
-  (func $f0_loop36 (export "f0_loop36") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/dnn.yaml:31 p_y_given_x
+  (func $step0_p_y_given_x_add (export "step0_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3661760) (i32.mul (local.get $row) (i32.const 40))))
@@ -118,8 +118,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; sub %41  [100, 10]
-  (func $f0_loop41 (export "f0_loop41") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/dnn.yaml:31 p_y_given_x
+  (func $step0_p_y_given_x_sub (export "step0_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3666160) (i32.mul (local.get $row) (i32.const 40))))
@@ -140,8 +140,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; exp %42  [100, 10]
-  (func $f0_loop42 (export "f0_loop42") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/dnn.yaml:31 p_y_given_x
+  (func $step0_p_y_given_x_exp (export "step0_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3670160) (i32.mul (local.get $row) (i32.const 4000))))
@@ -160,8 +160,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %52  []
-  (func $f0_sum52 (export "f0_sum52") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/dnn.yaml:34 losses.cost.nll  fused: neg
+  (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $b0 (i32.add (i32.const 3679360) (i32.mul (local.get $row) (i32.const 400))))
@@ -186,8 +186,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %54  []
-  (func $f0_sum54 (export "f0_sum54") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/dnn.yaml:35 losses.cost.l2  fused: mul
+  (func $step0_cost_l2_reducesum (export "step0_cost_l2_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $b0 (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 627200))))
@@ -213,8 +213,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %56  []
-  (func $f0_sum56 (export "f0_sum56") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/dnn.yaml:35 losses.cost.l2  fused: mul
+  (func $step0_cost_l2_reducesum2 (export "step0_cost_l2_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $b0 (i32.add (i32.const 628016) (i32.mul (local.get $row) (i32.const 160000))))
@@ -240,8 +240,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %58  []
-  (func $f0_sum58 (export "f0_sum58") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/dnn.yaml:35 losses.cost.l2  fused: mul
+  (func $step0_cost_l2_reducesum3 (export "step0_cost_l2_reducesum3") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $b0 (i32.add (i32.const 788816) (i32.mul (local.get $row) (i32.const 8000))))
@@ -267,8 +267,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %63  []
-  (func $f0_loop63 (export "f0_loop63") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+  ;; specs/dnn.yaml:35 losses.cost.l2  fused: mul, add, add
+  (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3679824) (i32.mul (local.get $row) (i32.const 4))))
@@ -294,8 +294,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; div %73  [100]
-  (func $f0_loop73 (export "f0_loop73") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/dnn.yaml:34 gradient of losses.cost.nll
+  (func $step0_d_cost_nll_div (export "step0_d_cost_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3680240) (i32.mul (local.get $row) (i32.const 400))))
@@ -315,8 +315,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %77  [100, 10]
-  (func $f0_loop77 (export "f0_loop77") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
+  ;; specs/dnn.yaml:31 gradient of p_y_given_x  fused: mul, mul
+  (func $step0_d_p_y_given_x_add (export "step0_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3680640) (i32.mul (local.get $row) (i32.const 40))))
@@ -338,8 +338,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; add %81  [200, 10]
-  (func $f0_loop81 (export "f0_loop81") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/dnn.yaml:31 gradient of p_y_given_x  fused: mul
+  (func $step0_grad_W3 (export "step0_grad_W3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3772688) (i32.mul (local.get $row) (i32.const 8000))))
@@ -359,8 +359,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %89  [200, 200]
-  (func $f0_loop89 (export "f0_loop89") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/dnn.yaml:30 gradient of h2  fused: mul
+  (func $step0_grad_W2 (export "step0_grad_W2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 4101488) (i32.mul (local.get $row) (i32.const 160000))))
@@ -380,8 +380,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %96  [784, 200]
-  (func $f0_loop96 (export "f0_loop96") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/dnn.yaml:29 gradient of h1  fused: mul
+  (func $step0_grad_W1 (export "step0_grad_W1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 4969488) (i32.mul (local.get $row) (i32.const 627200))))
@@ -401,8 +401,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %104  [784, 200]
-  (func $f0_loop104 (export "f0_loop104") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_new_train_adadelta_g2_W1 (export "step0_new_train_adadelta_g2_W1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 5596688) (i32.mul (local.get $row) (i32.const 627200))))
@@ -423,8 +423,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; neg %112  [784, 200]
-  (func $f0_loop112 (export "f0_loop112") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, div, sqrt, add, sqrt, add
+  (func $step0_optimizer_neg (export "step0_optimizer_neg") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 6223888) (i32.mul (local.get $row) (i32.const 627200))))
@@ -445,8 +445,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %116  [784, 200]
-  (func $f0_loop116 (export "f0_loop116") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_train_adadelta_dx2_W1 (export "step0_train_adadelta_dx2_W1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1424064) (i32.mul (local.get $row) (i32.const 627200))))
@@ -467,8 +467,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %117  [784, 200]
-  (func $f0_loop117 (export "f0_loop117") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer
+  (func $step0_W1 (export "step0_W1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 627200))))
@@ -488,8 +488,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %125  [200]
-  (func $f0_loop125 (export "f0_loop125") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_new_train_adadelta_g2_b1 (export "step0_new_train_adadelta_g2_b1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 6851088) (i32.mul (local.get $row) (i32.const 800))))
@@ -510,8 +510,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; neg %133  [200]
-  (func $f0_loop133 (export "f0_loop133") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, div, sqrt, add, sqrt, add
+  (func $step0_optimizer_neg2 (export "step0_optimizer_neg2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 6851888) (i32.mul (local.get $row) (i32.const 800))))
@@ -532,8 +532,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %137  [200]
-  (func $f0_loop137 (export "f0_loop137") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_train_adadelta_dx2_b1 (export "step0_train_adadelta_dx2_b1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 2052064) (i32.mul (local.get $row) (i32.const 800))))
@@ -554,8 +554,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %138  [200]
-  (func $f0_loop138 (export "f0_loop138") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer
+  (func $step0_b1 (export "step0_b1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 627216) (i32.mul (local.get $row) (i32.const 800))))
@@ -575,8 +575,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %146  [200, 200]
-  (func $f0_loop146 (export "f0_loop146") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_new_train_adadelta_g2_W2 (export "step0_new_train_adadelta_g2_W2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 6852688) (i32.mul (local.get $row) (i32.const 160000))))
@@ -597,8 +597,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; neg %154  [200, 200]
-  (func $f0_loop154 (export "f0_loop154") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, div, sqrt, add, sqrt, add
+  (func $step0_optimizer_neg3 (export "step0_optimizer_neg3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 7012688) (i32.mul (local.get $row) (i32.const 160000))))
@@ -619,8 +619,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %158  [200, 200]
-  (func $f0_loop158 (export "f0_loop158") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_train_adadelta_dx2_W2 (export "step0_train_adadelta_dx2_W2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 2212864) (i32.mul (local.get $row) (i32.const 160000))))
@@ -641,8 +641,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %159  [200, 200]
-  (func $f0_loop159 (export "f0_loop159") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer
+  (func $step0_W2 (export "step0_W2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 628016) (i32.mul (local.get $row) (i32.const 160000))))
@@ -662,8 +662,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %165  [200]
-  (func $f0_loop165 (export "f0_loop165") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_new_train_adadelta_g2_b2 (export "step0_new_train_adadelta_g2_b2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 7172688) (i32.mul (local.get $row) (i32.const 800))))
@@ -684,8 +684,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; neg %172  [200]
-  (func $f0_loop172 (export "f0_loop172") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, div, sqrt, add, sqrt, add
+  (func $step0_optimizer_neg4 (export "step0_optimizer_neg4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 7173488) (i32.mul (local.get $row) (i32.const 800))))
@@ -706,8 +706,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %176  [200]
-  (func $f0_loop176 (export "f0_loop176") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_train_adadelta_dx2_b2 (export "step0_train_adadelta_dx2_b2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 2373664) (i32.mul (local.get $row) (i32.const 800))))
@@ -728,8 +728,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %177  [200]
-  (func $f0_loop177 (export "f0_loop177") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer
+  (func $step0_b2 (export "step0_b2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 788016) (i32.mul (local.get $row) (i32.const 800))))
@@ -749,8 +749,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %185  [200, 10]
-  (func $f0_loop185 (export "f0_loop185") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_new_train_adadelta_g2_W3 (export "step0_new_train_adadelta_g2_W3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 7174288) (i32.mul (local.get $row) (i32.const 8000))))
@@ -771,8 +771,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; neg %193  [200, 10]
-  (func $f0_loop193 (export "f0_loop193") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, div, sqrt, add, sqrt, add
+  (func $step0_optimizer_neg5 (export "step0_optimizer_neg5") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 7182288) (i32.mul (local.get $row) (i32.const 8000))))
@@ -793,8 +793,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %197  [200, 10]
-  (func $f0_loop197 (export "f0_loop197") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_train_adadelta_dx2_W3 (export "step0_train_adadelta_dx2_W3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 2382464) (i32.mul (local.get $row) (i32.const 8000))))
@@ -815,8 +815,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %198  [200, 10]
-  (func $f0_loop198 (export "f0_loop198") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer
+  (func $step0_W3 (export "step0_W3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 788816) (i32.mul (local.get $row) (i32.const 8000))))
@@ -836,8 +836,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %206  [10]
-  (func $f0_loop206 (export "f0_loop206") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_new_train_adadelta_g2_b3 (export "step0_new_train_adadelta_g2_b3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 7190288) (i32.mul (local.get $row) (i32.const 40))))
@@ -858,8 +858,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; neg %214  [10]
-  (func $f0_loop214 (export "f0_loop214") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, div, sqrt, add, sqrt, add
+  (func $step0_optimizer_neg6 (export "step0_optimizer_neg6") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 7190336) (i32.mul (local.get $row) (i32.const 40))))
@@ -880,8 +880,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %218  [10]
-  (func $f0_loop218 (export "f0_loop218") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_train_adadelta_dx2_b3 (export "step0_train_adadelta_dx2_b3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 2390512) (i32.mul (local.get $row) (i32.const 40))))
@@ -902,8 +902,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %219  [10]
-  (func $f0_loop219 (export "f0_loop219") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/dnn.yaml:42 phases[0].optimizer
+  (func $step0_b3 (export "step0_b3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 796816) (i32.mul (local.get $row) (i32.const 40))))
@@ -923,11 +923,11 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; maximum %12  [100, 200]
-  (func $ev_loop12 (export "ev_loop12") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/dnn.yaml:29 h1  fused: add
+  (func $evaluate_h1 (export "evaluate_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7583984) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $bo (i32.add (i32.const 7270384) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b0 (i32.add (i32.const 7190384) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b1 (i32.add (i32.const 627216) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -944,12 +944,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; maximum %16  [100, 200]
-  (func $ev_loop16 (export "ev_loop16") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/dnn.yaml:30 h2  fused: add
+  (func $evaluate_h2 (export "evaluate_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7743984) (i32.mul (local.get $row) (i32.const 800))))
-      (local.set $b0 (i32.add (i32.const 7663984) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $bo (i32.add (i32.const 7430384) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $b0 (i32.add (i32.const 7350384) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b1 (i32.add (i32.const 788016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -965,12 +965,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; add %19  [100, 10]
-  (func $ev_loop19 (export "ev_loop19") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/dnn.yaml:31 p_y_given_x
+  (func $evaluate_p_y_given_x_add (export "evaluate_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7827984) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 7823984) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 7514384) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 7510384) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 796816) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -986,13 +986,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; sub %24  [100, 10]
-  (func $ev_loop24 (export "ev_loop24") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/dnn.yaml:31 p_y_given_x
+  (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7832384) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 7827984) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 7831984) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 7518784) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 7514384) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 7518384) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1008,12 +1008,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; exp %25  [100, 10]
-  (func $ev_loop25 (export "ev_loop25") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/dnn.yaml:31 p_y_given_x
+  (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7836384) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 7832384) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 7522784) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 7518784) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -1028,13 +1028,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; div %29  [100, 10]
-  (func $ev_loop29 (export "ev_loop29") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/dnn.yaml:31 p_y_given_x
+  (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7840784) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 7836384) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 7840384) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 7527184) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 7522784) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 7526784) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1050,12 +1050,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; neg %40  [100]
-  (func $ev_loop40 (export "ev_loop40") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/dnn.yaml:38 metrics.cost
+  (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7850784) (i32.mul (local.get $row) (i32.const 400))))
-      (local.set $b0 (i32.add (i32.const 7850384) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 7536784) (i32.mul (local.get $row) (i32.const 400))))
+      (local.set $b0 (i32.add (i32.const 7536384) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 400)))

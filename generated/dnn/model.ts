@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { Batch, CompiledModel, ModelDescription } from "../../runtime/compiled-model.ts";
 import { createArena, createKernels, instantiateLoops, type Kernels, precompileModules } from "../../runtime/cpu/kernels.ts";
-import * as rng from "../../runtime/rng/philox.ts";
 import { LOOPS_SHARED_WASM, LOOPS_WASM } from "./loops-wasm.ts";
+import * as rng from "../../runtime/rng/philox.ts";
 
 export const description: ModelDescription = {
   name: "dnn",
@@ -205,54 +205,54 @@ export const description: ModelDescription = {
 
 /** The exports of loops.wat: one function per fused loop, addresses and extents built in. */
 interface Loops {
-  readonly f0_loop16: () => void;
-  readonly f0_loop24: () => void;
-  readonly f0_loop27: () => void;
-  readonly f0_loop33: () => void;
-  readonly f0_loop36: () => void;
-  readonly f0_loop41: () => void;
-  readonly f0_loop42: () => void;
-  readonly f0_sum52: () => void;
-  readonly f0_sum54: () => void;
-  readonly f0_sum56: () => void;
-  readonly f0_sum58: () => void;
-  readonly f0_loop63: () => void;
-  readonly f0_loop73: () => void;
-  readonly f0_loop77: () => void;
-  readonly f0_loop81: () => void;
-  readonly f0_loop89: () => void;
-  readonly f0_loop96: () => void;
-  readonly f0_loop104: () => void;
-  readonly f0_loop112: () => void;
-  readonly f0_loop116: () => void;
-  readonly f0_loop117: () => void;
-  readonly f0_loop125: () => void;
-  readonly f0_loop133: () => void;
-  readonly f0_loop137: () => void;
-  readonly f0_loop138: () => void;
-  readonly f0_loop146: () => void;
-  readonly f0_loop154: () => void;
-  readonly f0_loop158: () => void;
-  readonly f0_loop159: () => void;
-  readonly f0_loop165: () => void;
-  readonly f0_loop172: () => void;
-  readonly f0_loop176: () => void;
-  readonly f0_loop177: () => void;
-  readonly f0_loop185: () => void;
-  readonly f0_loop193: () => void;
-  readonly f0_loop197: () => void;
-  readonly f0_loop198: () => void;
-  readonly f0_loop206: () => void;
-  readonly f0_loop214: () => void;
-  readonly f0_loop218: () => void;
-  readonly f0_loop219: () => void;
-  readonly ev_loop12: () => void;
-  readonly ev_loop16: () => void;
-  readonly ev_loop19: () => void;
-  readonly ev_loop24: () => void;
-  readonly ev_loop25: () => void;
-  readonly ev_loop29: () => void;
-  readonly ev_loop40: () => void;
+  readonly step0_h1_add: () => void;
+  readonly step0_h1: () => void;
+  readonly step0_h2_add: () => void;
+  readonly step0_h2: () => void;
+  readonly step0_p_y_given_x_add: () => void;
+  readonly step0_p_y_given_x_sub: () => void;
+  readonly step0_p_y_given_x_exp: () => void;
+  readonly step0_cost_nll_reducesum2: () => void;
+  readonly step0_cost_l2_reducesum: () => void;
+  readonly step0_cost_l2_reducesum2: () => void;
+  readonly step0_cost_l2_reducesum3: () => void;
+  readonly step0_cost: () => void;
+  readonly step0_d_cost_nll_div: () => void;
+  readonly step0_d_p_y_given_x_add: () => void;
+  readonly step0_grad_W3: () => void;
+  readonly step0_grad_W2: () => void;
+  readonly step0_grad_W1: () => void;
+  readonly step0_new_train_adadelta_g2_W1: () => void;
+  readonly step0_optimizer_neg: () => void;
+  readonly step0_train_adadelta_dx2_W1: () => void;
+  readonly step0_W1: () => void;
+  readonly step0_new_train_adadelta_g2_b1: () => void;
+  readonly step0_optimizer_neg2: () => void;
+  readonly step0_train_adadelta_dx2_b1: () => void;
+  readonly step0_b1: () => void;
+  readonly step0_new_train_adadelta_g2_W2: () => void;
+  readonly step0_optimizer_neg3: () => void;
+  readonly step0_train_adadelta_dx2_W2: () => void;
+  readonly step0_W2: () => void;
+  readonly step0_new_train_adadelta_g2_b2: () => void;
+  readonly step0_optimizer_neg4: () => void;
+  readonly step0_train_adadelta_dx2_b2: () => void;
+  readonly step0_b2: () => void;
+  readonly step0_new_train_adadelta_g2_W3: () => void;
+  readonly step0_optimizer_neg5: () => void;
+  readonly step0_train_adadelta_dx2_W3: () => void;
+  readonly step0_W3: () => void;
+  readonly step0_new_train_adadelta_g2_b3: () => void;
+  readonly step0_optimizer_neg6: () => void;
+  readonly step0_train_adadelta_dx2_b3: () => void;
+  readonly step0_b3: () => void;
+  readonly evaluate_h1: () => void;
+  readonly evaluate_h2: () => void;
+  readonly evaluate_p_y_given_x_add: () => void;
+  readonly evaluate_p_y_given_x_sub: () => void;
+  readonly evaluate_p_y_given_x_exp: () => void;
+  readonly evaluate_p_y_given_x: () => void;
+  readonly evaluate_cost: () => void;
 }
 
 /** Compiles the model's WebAssembly ahead (required before `new Model()` on a browser's main thread, optional elsewhere). */
@@ -262,84 +262,77 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 7.5 MiB, laid out at compile time. */
-  private readonly mem = createArena(7851184);
+  /** Every buffer of the model, 7.2 MiB, laid out at compile time. */
+  private readonly mem = createArena(7537184);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W1: new Float32Array(this.mem.buffer, 16, 156800), b1: new Float32Array(this.mem.buffer, 627216, 200), W2: new Float32Array(this.mem.buffer, 628016, 40000), b2: new Float32Array(this.mem.buffer, 788016, 200), W3: new Float32Array(this.mem.buffer, 788816, 2000), b3: new Float32Array(this.mem.buffer, 796816, 10) };
   readonly state: Record<string, Float32Array> = { "train.adadelta_g2.W1": new Float32Array(this.mem.buffer, 796864, 156800), "train.adadelta_dx2.W1": new Float32Array(this.mem.buffer, 1424064, 156800), "train.adadelta_g2.b1": new Float32Array(this.mem.buffer, 2051264, 200), "train.adadelta_dx2.b1": new Float32Array(this.mem.buffer, 2052064, 200), "train.adadelta_g2.W2": new Float32Array(this.mem.buffer, 2052864, 40000), "train.adadelta_dx2.W2": new Float32Array(this.mem.buffer, 2212864, 40000), "train.adadelta_g2.b2": new Float32Array(this.mem.buffer, 2372864, 200), "train.adadelta_dx2.b2": new Float32Array(this.mem.buffer, 2373664, 200), "train.adadelta_g2.W3": new Float32Array(this.mem.buffer, 2374464, 2000), "train.adadelta_dx2.W3": new Float32Array(this.mem.buffer, 2382464, 2000), "train.adadelta_g2.b3": new Float32Array(this.mem.buffer, 2390464, 10), "train.adadelta_dx2.b3": new Float32Array(this.mem.buffer, 2390512, 10) };
-  private readonly f0_t13 = new Float32Array(this.mem.buffer, 2390560, 78400);
-  private readonly f0_in_x = new Float32Array(this.mem.buffer, 2704160, 78400);
-  private readonly f0_t14 = new Float32Array(this.mem.buffer, 3017760, 20000);
-  private readonly f0_t16 = new Float32Array(this.mem.buffer, 3097760, 20000);
-  private readonly f0_t22 = new Float32Array(this.mem.buffer, 3177760, 20000);
-  private readonly f0_t24 = new Float32Array(this.mem.buffer, 3257760, 20000);
-  private readonly f0_t25 = new Float32Array(this.mem.buffer, 3337760, 20000);
-  private readonly f0_t27 = new Float32Array(this.mem.buffer, 3417760, 20000);
-  private readonly f0_t31 = new Float32Array(this.mem.buffer, 3497760, 20000);
-  private readonly f0_t33 = new Float32Array(this.mem.buffer, 3577760, 20000);
-  private readonly f0_t34 = new Float32Array(this.mem.buffer, 3657760, 1000);
-  private readonly f0_t36 = new Float32Array(this.mem.buffer, 3661760, 1000);
-  private readonly f0_t37 = new Float32Array(this.mem.buffer, 3665760, 100);
-  private readonly f0_t41 = new Float32Array(this.mem.buffer, 3666160, 1000);
-  private readonly f0_t42 = new Float32Array(this.mem.buffer, 3670160, 1000);
-  private readonly f0_t43 = new Float32Array(this.mem.buffer, 3674160, 100);
-  private readonly f0_t44 = new Float32Array(this.mem.buffer, 3674560, 1000);
-  private readonly f0_in_y = new Int32Array(this.mem.buffer, 3678560, 100);
-  private readonly f0_t45 = new Float32Array(this.mem.buffer, 3678960, 100);
-  private readonly f0_t50 = new Float32Array(this.mem.buffer, 3679360, 100);
-  private readonly f0_t52 = new Float32Array(this.mem.buffer, 3679760, 1);
-  private readonly f0_t54 = new Float32Array(this.mem.buffer, 3679776, 1);
-  private readonly f0_t56 = new Float32Array(this.mem.buffer, 3679792, 1);
-  private readonly f0_t58 = new Float32Array(this.mem.buffer, 3679808, 1);
-  private readonly f0_t63 = new Float32Array(this.mem.buffer, 3679824, 1);
-  private readonly f0_t72 = new Float32Array(this.mem.buffer, 3679840, 100);
-  private readonly f0_t73 = new Float32Array(this.mem.buffer, 3680240, 100);
-  private readonly f0_t77 = new Float32Array(this.mem.buffer, 3680640, 1000);
-  private readonly f0_t78 = new Float32Array(this.mem.buffer, 3684640, 10);
-  private readonly f0_t79 = new Float32Array(this.mem.buffer, 3684688, 20000);
-  private readonly f0_t80 = new Float32Array(this.mem.buffer, 3764688, 2000);
-  private readonly f0_t81 = new Float32Array(this.mem.buffer, 3772688, 2000);
-  private readonly f0_t85 = new Float32Array(this.mem.buffer, 3780688, 20000);
-  private readonly f0_t86 = new Float32Array(this.mem.buffer, 3860688, 200);
-  private readonly f0_t87 = new Float32Array(this.mem.buffer, 3861488, 20000);
-  private readonly f0_t88 = new Float32Array(this.mem.buffer, 3941488, 40000);
-  private readonly f0_t89 = new Float32Array(this.mem.buffer, 4101488, 40000);
-  private readonly f0_t93 = new Float32Array(this.mem.buffer, 4261488, 20000);
-  private readonly f0_t94 = new Float32Array(this.mem.buffer, 4341488, 200);
-  private readonly f0_t95 = new Float32Array(this.mem.buffer, 4342288, 156800);
-  private readonly f0_t96 = new Float32Array(this.mem.buffer, 4969488, 156800);
-  private readonly f0_t104 = new Float32Array(this.mem.buffer, 5596688, 156800);
-  private readonly f0_t112 = new Float32Array(this.mem.buffer, 6223888, 156800);
-  private readonly f0_t125 = new Float32Array(this.mem.buffer, 6851088, 200);
-  private readonly f0_t133 = new Float32Array(this.mem.buffer, 6851888, 200);
-  private readonly f0_t146 = new Float32Array(this.mem.buffer, 6852688, 40000);
-  private readonly f0_t154 = new Float32Array(this.mem.buffer, 7012688, 40000);
-  private readonly f0_t165 = new Float32Array(this.mem.buffer, 7172688, 200);
-  private readonly f0_t172 = new Float32Array(this.mem.buffer, 7173488, 200);
-  private readonly f0_t185 = new Float32Array(this.mem.buffer, 7174288, 2000);
-  private readonly f0_t193 = new Float32Array(this.mem.buffer, 7182288, 2000);
-  private readonly f0_t206 = new Float32Array(this.mem.buffer, 7190288, 10);
-  private readonly f0_t214 = new Float32Array(this.mem.buffer, 7190336, 10);
-  private readonly ev_t8 = new Float32Array(this.mem.buffer, 7190384, 20000);
-  private readonly ev_in_x = new Float32Array(this.mem.buffer, 7270384, 78400);
-  private readonly ev_t12 = new Float32Array(this.mem.buffer, 7583984, 20000);
-  private readonly ev_t13 = new Float32Array(this.mem.buffer, 7663984, 20000);
-  private readonly ev_t16 = new Float32Array(this.mem.buffer, 7743984, 20000);
-  private readonly ev_t17 = new Float32Array(this.mem.buffer, 7823984, 1000);
-  private readonly ev_t19 = new Float32Array(this.mem.buffer, 7827984, 1000);
-  private readonly ev_t20 = new Float32Array(this.mem.buffer, 7831984, 100);
-  private readonly ev_t24 = new Float32Array(this.mem.buffer, 7832384, 1000);
-  private readonly ev_t25 = new Float32Array(this.mem.buffer, 7836384, 1000);
-  private readonly ev_t26 = new Float32Array(this.mem.buffer, 7840384, 100);
-  private readonly ev_t29 = new Float32Array(this.mem.buffer, 7840784, 1000);
-  private readonly ev_t30 = new Int32Array(this.mem.buffer, 7844784, 100);
-  private readonly ev_t32 = new Float32Array(this.mem.buffer, 7845184, 100);
-  private readonly ev_in_y = new Int32Array(this.mem.buffer, 7845584, 100);
-  private readonly ev_t33 = new Float32Array(this.mem.buffer, 7845984, 1000);
-  private readonly ev_t34 = new Float32Array(this.mem.buffer, 7849984, 100);
-  private readonly ev_t39 = new Float32Array(this.mem.buffer, 7850384, 100);
-  private readonly ev_t40 = new Float32Array(this.mem.buffer, 7850784, 100);
+  private readonly x = new Float32Array(this.mem.buffer, 2390560, 78400);
+  private readonly h1_div = new Float32Array(this.mem.buffer, 2704160, 78400);
+  private readonly h1_matmul = new Float32Array(this.mem.buffer, 3017760, 20000);
+  private readonly h1_add = new Float32Array(this.mem.buffer, 3097760, 20000);
+  private readonly h1_cast = new Float32Array(this.mem.buffer, 3177760, 20000);
+  private readonly h1 = new Float32Array(this.mem.buffer, 3257760, 20000);
+  private readonly h2_matmul = new Float32Array(this.mem.buffer, 3337760, 20000);
+  private readonly h2_add = new Float32Array(this.mem.buffer, 3417760, 20000);
+  private readonly h2_cast = new Float32Array(this.mem.buffer, 3497760, 20000);
+  private readonly h2 = new Float32Array(this.mem.buffer, 3577760, 20000);
+  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 3657760, 1000);
+  private readonly p_y_given_x_add = new Float32Array(this.mem.buffer, 3661760, 1000);
+  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 3665760, 100);
+  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 3666160, 1000);
+  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 3670160, 1000);
+  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 3674160, 100);
+  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 3674560, 1000);
+  private readonly y = new Int32Array(this.mem.buffer, 3678560, 100);
+  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 3678960, 100);
+  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 3679360, 100);
+  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 3679760, 1);
+  private readonly cost_l2_reducesum = new Float32Array(this.mem.buffer, 3679776, 1);
+  private readonly cost_l2_reducesum2 = new Float32Array(this.mem.buffer, 3679792, 1);
+  private readonly cost_l2_reducesum3 = new Float32Array(this.mem.buffer, 3679808, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 3679824, 1);
+  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 3679840, 100);
+  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 3680240, 100);
+  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 3680640, 1000);
+  private readonly grad_b3 = new Float32Array(this.mem.buffer, 3684640, 10);
+  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 3684688, 20000);
+  private readonly d_p_y_given_x_matmul2 = new Float32Array(this.mem.buffer, 3764688, 2000);
+  private readonly grad_W3 = new Float32Array(this.mem.buffer, 3772688, 2000);
+  private readonly d_h2_select = new Float32Array(this.mem.buffer, 3780688, 20000);
+  private readonly grad_b2 = new Float32Array(this.mem.buffer, 3860688, 200);
+  private readonly d_h2_matmul = new Float32Array(this.mem.buffer, 3861488, 20000);
+  private readonly d_h2_matmul2 = new Float32Array(this.mem.buffer, 3941488, 40000);
+  private readonly grad_W2 = new Float32Array(this.mem.buffer, 4101488, 40000);
+  private readonly d_h1_select = new Float32Array(this.mem.buffer, 4261488, 20000);
+  private readonly grad_b1 = new Float32Array(this.mem.buffer, 4341488, 200);
+  private readonly d_h1_matmul = new Float32Array(this.mem.buffer, 4342288, 156800);
+  private readonly grad_W1 = new Float32Array(this.mem.buffer, 4969488, 156800);
+  private readonly new_train_adadelta_g2_W1 = new Float32Array(this.mem.buffer, 5596688, 156800);
+  private readonly optimizer_neg = new Float32Array(this.mem.buffer, 6223888, 156800);
+  private readonly new_train_adadelta_g2_b1 = new Float32Array(this.mem.buffer, 6851088, 200);
+  private readonly optimizer_neg2 = new Float32Array(this.mem.buffer, 6851888, 200);
+  private readonly new_train_adadelta_g2_W2 = new Float32Array(this.mem.buffer, 6852688, 40000);
+  private readonly optimizer_neg3 = new Float32Array(this.mem.buffer, 7012688, 40000);
+  private readonly new_train_adadelta_g2_b2 = new Float32Array(this.mem.buffer, 7172688, 200);
+  private readonly optimizer_neg4 = new Float32Array(this.mem.buffer, 7173488, 200);
+  private readonly new_train_adadelta_g2_W3 = new Float32Array(this.mem.buffer, 7174288, 2000);
+  private readonly optimizer_neg5 = new Float32Array(this.mem.buffer, 7182288, 2000);
+  private readonly new_train_adadelta_g2_b3 = new Float32Array(this.mem.buffer, 7190288, 10);
+  private readonly optimizer_neg6 = new Float32Array(this.mem.buffer, 7190336, 10);
+  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 7514384, 1000);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 7518384, 100);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 7518784, 1000);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 7522784, 1000);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 7526784, 100);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 7527184, 1000);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 7531184, 100);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 7531584, 100);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 7531984, 1000);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 7535984, 100);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 7536384, 100);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 7536784, 100);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -349,490 +342,445 @@ export class Model implements CompiledModel {
   }
 
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
-    const ev_t8 = this.ev_t8;
-    const ev_in_x = this.ev_in_x;
-    const ev_t12 = this.ev_t12;
-    const ev_t13 = this.ev_t13;
-    const ev_t16 = this.ev_t16;
-    const ev_t17 = this.ev_t17;
-    const ev_t19 = this.ev_t19;
-    const ev_t20 = this.ev_t20;
-    const ev_t24 = this.ev_t24;
-    const ev_t25 = this.ev_t25;
-    const ev_t26 = this.ev_t26;
-    const ev_t29 = this.ev_t29;
-    const ev_t30 = this.ev_t30;
-    const ev_t32 = this.ev_t32;
-    const ev_in_y = this.ev_in_y;
-    const ev_t33 = this.ev_t33;
-    const ev_t34 = this.ev_t34;
-    const ev_t39 = this.ev_t39;
-    const ev_t40 = this.ev_t40;
-    const p0_W1 = this.params.W1;
-    const p1_b1 = this.params.b1;
-    const p2_W2 = this.params.W2;
-    const p3_b2 = this.params.b2;
-    const p4_W3 = this.params.W3;
-    const p5_b3 = this.params.b3;
-    const st0_train_adadelta_g2_W1 = this.state["train.adadelta_g2.W1"];
-    const st1_train_adadelta_dx2_W1 = this.state["train.adadelta_dx2.W1"];
-    const st2_train_adadelta_g2_b1 = this.state["train.adadelta_g2.b1"];
-    const st3_train_adadelta_dx2_b1 = this.state["train.adadelta_dx2.b1"];
-    const st4_train_adadelta_g2_W2 = this.state["train.adadelta_g2.W2"];
-    const st5_train_adadelta_dx2_W2 = this.state["train.adadelta_dx2.W2"];
-    const st6_train_adadelta_g2_b2 = this.state["train.adadelta_g2.b2"];
-    const st7_train_adadelta_dx2_b2 = this.state["train.adadelta_dx2.b2"];
-    const st8_train_adadelta_g2_W3 = this.state["train.adadelta_g2.W3"];
-    const st9_train_adadelta_dx2_W3 = this.state["train.adadelta_dx2.W3"];
-    const st10_train_adadelta_g2_b3 = this.state["train.adadelta_g2.b3"];
-    const st11_train_adadelta_dx2_b3 = this.state["train.adadelta_dx2.b3"];
+    const x = this.x;
+    const y = this.y;
+    const p_y_given_x_add = this.eval_p_y_given_x_add;
+    const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
+    const p_y_given_x_sub = this.eval_p_y_given_x_sub;
+    const p_y_given_x_exp = this.eval_p_y_given_x_exp;
+    const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
+    const p_y_given_x = this.eval_p_y_given_x;
+    const error_argmax = this.eval_error_argmax;
+    const error = this.eval_error;
+    const cost_onehot = this.eval_cost_onehot;
+    const cost_log = this.eval_cost_log;
+    const cost_reducesum = this.eval_cost_reducesum;
+    const cost = this.eval_cost;
     // The batch, copied into the model's memory.
-    ev_in_x.set(batch.x as Float32Array);
-    ev_in_y.set(batch.y as Int32Array);
-    const step = 0; // evaluation draws random numbers from counter 0
-    // matmul %8 → [100, 200] — specs/dnn.yaml:29 (graph.h1)
+    x.set(batch.x as Float32Array);
+    y.set(batch.y as Int32Array);
+    // specs/dnn.yaml:29 h1 — matmul
     {
-      this.k.gemm_nn_sx(7270384, 16, 7190384, 100, 200, 784, 784, 200, 200, 0, 1); // ev_in_x @ p0_W1 → ev_t8
+      this.k.gemm({ a: 2390560, b: 16, c: 7190384, m: 100, n: 200, k: 784, lda: 784, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
     }
 
-    // maximum %12 → [100, 200] — specs/dnn.yaml:29 (graph.h1)
-    this.w.ev_loop12(); // WebAssembly SIMD (loops.wat)
-    // matmul %13 → [100, 200] — specs/dnn.yaml:30 (graph.h2)
+    // specs/dnn.yaml:29 h1 — fused: add
+    this.w.evaluate_h1(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:30 h2 — matmul
     {
-      this.k.gemm_nn(7583984, 628016, 7663984, 100, 200, 200, 200, 200, 200, 0, 1); // ev_t12 @ p2_W2 → ev_t13
+      this.k.gemm({ a: 7270384, b: 628016, c: 7350384, m: 100, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
     }
 
-    // maximum %16 → [100, 200] — specs/dnn.yaml:30 (graph.h2)
-    this.w.ev_loop16(); // WebAssembly SIMD (loops.wat)
-    // matmul %17 → [100, 10] — specs/dnn.yaml:31 (graph.p_y_given_x)
+    // specs/dnn.yaml:30 h2 — fused: add
+    this.w.evaluate_h2(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:31 p_y_given_x — matmul
     {
-      this.k.gemm_nn(7743984, 788816, 7823984, 100, 10, 200, 200, 10, 10, 0, 1); // ev_t16 @ p4_W3 → ev_t17
+      this.k.gemm({ a: 7430384, b: 788816, c: 7510384, m: 100, n: 10, k: 200, lda: 200, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ W3 → p_y_given_x_matmul
     }
 
-    // add %19 → [100, 10] — specs/dnn.yaml:31 (graph.p_y_given_x)
-    this.w.ev_loop19(); // WebAssembly SIMD (loops.wat)
-    // reduce_max %20 → [100] — specs/dnn.yaml:31 (graph.p_y_given_x)
+    // specs/dnn.yaml:31 p_y_given_x
+    this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:31 p_y_given_x — reduce_max
     {
-      ev_t20.fill(-Infinity);
-      let s3 = 0;
-      for (let c0 = 0; c0 < 100; c0++) {
-        for (let c1 = 0; c1 < 10; c1++) {
-          const o2 = c0 * 1;
-          ev_t20[o2] = Math.max(ev_t20[o2], ev_t19[s3++]);
+      p_y_given_x_reducemax.fill(-Infinity);
+      let s$3 = 0;
+      for (let c$0 = 0; c$0 < 100; c$0++) {
+        for (let c$1 = 0; c$1 < 10; c$1++) {
+          const o$2 = c$0;
+          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_add[s$3++]);
         }
       }
     }
 
-    // sub %24 → [100, 10] — specs/dnn.yaml:31 (graph.p_y_given_x)
-    this.w.ev_loop24(); // WebAssembly SIMD (loops.wat)
-    // exp %25 → [100, 10] — specs/dnn.yaml:31 (graph.p_y_given_x)
-    this.w.ev_loop25(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %26 → [100] — specs/dnn.yaml:31 (graph.p_y_given_x)
+    // specs/dnn.yaml:31 p_y_given_x
+    this.w.evaluate_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:31 p_y_given_x
+    this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:31 p_y_given_x
     {
-      for (let o4 = 0; o4 < 100; o4++) {
-        let s6 = 0;
-        for (let k5 = o4 * 10; k5 < o4 * 10 + 10; k5++) s6 += ev_t25[k5];
-        ev_t26[o4] = s6;
+      for (let o$4 = 0; o$4 < 100; o$4++) {
+        let s$6 = 0;
+        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
+        p_y_given_x_reducesum[o$4] = s$6;
       }
     }
 
-    // div %29 → [100, 10] — specs/dnn.yaml:31 (graph.p_y_given_x)
-    this.w.ev_loop29(); // WebAssembly SIMD (loops.wat)
-    // argmax %30 → [100] — specs/dnn.yaml:37 (metrics.error)
+    // specs/dnn.yaml:31 p_y_given_x
+    this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:37 metrics.error — argmax
     {
-      for (let o7 = 0; o7 < 100; o7++) {
-        for (let j8 = 0; j8 < 1; j8++) {
-          let best10 = ev_t29[o7 * 10 + j8], bi11 = 0;
-          for (let k9 = 1; k9 < 10; k9++) {
-            const v12 = ev_t29[(o7 * 10 + k9) * 1 + j8];
-            if (v12 > best10) { best10 = v12; bi11 = k9; }
+      for (let o$7 = 0; o$7 < 100; o$7++) {
+        {
+          let best$10 = p_y_given_x[o$7 * 10], bi$11 = 0;
+          for (let k$9 = 1; k$9 < 10; k$9++) {
+            const v$12 = p_y_given_x[(o$7 * 10 + k$9)];
+            if (v$12 > best$10) { best$10 = v$12; bi$11 = k$9; }
           }
-          ev_t30[o7 * 1 + j8] = bi11;
+          error_argmax[o$7] = bi$11;
         }
       }
     }
 
-    // cast %32 → [100] — specs/dnn.yaml:37 (metrics.error)
-    for (let i13 = 0; i13 < 100; i13++) ev_t32[i13] = (ev_t30[i13] !== ev_in_y[i13] ? 1 : 0);
-    // one_hot %33 → [100, 10] — specs/dnn.yaml:38 (metrics.cost)
+    // specs/dnn.yaml:37 metrics.error — fused: compare
+    for (let i$13 = 0; i$13 < 100; i$13++) error[i$13] = (error_argmax[i$13] !== y[i$13] ? 1 : 0);
+    // specs/dnn.yaml:38 metrics.cost — one_hot
     {
-      ev_t33.fill(0);
-      for (let i14 = 0; i14 < 100; i14++) {
-        const l15 = ev_in_y[i14];
-        if (l15 >= 0 && l15 < 10) ev_t33[i14 * 10 + l15] = 1;
+      cost_onehot.fill(0);
+      for (let i$14 = 0; i$14 < 100; i$14++) {
+        const l$15 = y[i$14];
+        if (l$15 >= 0 && l$15 < 10) cost_onehot[i$14 * 10 + l$15] = 1;
       }
     }
 
-    // log %34 → [100] — specs/dnn.yaml:38 (metrics.cost)
-    for (let i16 = 0; i16 < 100; i16++) ev_t34[i16] = Math.log(ev_t26[i16]);
-    // reduce_sum %39 → [100] — specs/dnn.yaml:38 (metrics.cost)
-    let i17 = 0;
-    let o18 = 0;
-    for (let c20 = 0; c20 < 100; c20++) {
-      let s19 = 0;
-      for (let c21 = 0; c21 < 10; c21++) {
-        s19 += (ev_t33[i17] * (ev_t24[i17] - ev_t34[c20]));
-        i17++;
+    // specs/dnn.yaml:38 metrics.cost
+    for (let i$16 = 0; i$16 < 100; i$16++) cost_log[i$16] = Math.log(p_y_given_x_reducesum[i$16]);
+    // specs/dnn.yaml:38 metrics.cost — fused: mul, sub
+    let o$17 = 0;
+    let i$19 = 0;
+    for (let c$20 = 0; c$20 < 100; c$20++) {
+      let s$18 = 0;
+      for (let c$21 = 0; c$21 < 10; c$21++) {
+        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
+        i$19++;
       }
 
-      ev_t39[o18] = s19;
-      o18++;
+      cost_reducesum[o$17] = s$18;
+      o$17++;
     }
 
-    // neg %40 → [100] — specs/dnn.yaml:38 (metrics.cost)
-    this.w.ev_loop40(); // WebAssembly SIMD (loops.wat)
-    out.error.set(ev_t32);
-    out.cost.set(ev_t40);
+    // specs/dnn.yaml:38 metrics.cost
+    this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
+    out.error.set(error);
+    out.cost.set(cost);
   }
 
   /** Buffers of the last training step in execution order, labelled with op and spec location (read after a non-finite cost). */
   probe(stepFn: number): ReadonlyArray<readonly [string, ArrayLike<number>]> {
     const probes: ReadonlyArray<readonly [string, ArrayLike<number>]>[] = [
       [
-        ["div %13 at specs/dnn.yaml:29:20 (graph.h1), computing mul %12 at specs/dnn.yaml:29:20 (graph.h1), computing cast %11 at specs/dnn.yaml:29:20 (graph.h1), computing compare %10 at specs/dnn.yaml:29:20 (graph.h1), computing random_uniform %9 at specs/dnn.yaml:29:20 (graph.h1)", this.f0_t13],
-        ["matmul %14 at specs/dnn.yaml:29:36 (graph.h1)", this.f0_t14],
-        ["add %16 at specs/dnn.yaml:29:41 (graph.h1)", this.f0_t16],
-        ["cast %22 at specs/dnn.yaml:29:7 (graph.h1), computing compare %21 at specs/dnn.yaml:29:7 (graph.h1), computing random_uniform %20 at specs/dnn.yaml:29:7 (graph.h1)", this.f0_t22],
-        ["div %24 at specs/dnn.yaml:29:7 (graph.h1), computing mul %23 at specs/dnn.yaml:29:7 (graph.h1), computing maximum %18 at specs/dnn.yaml:29:15 (graph.h1)", this.f0_t24],
-        ["matmul %25 at specs/dnn.yaml:30:23 (graph.h2)", this.f0_t25],
-        ["add %27 at specs/dnn.yaml:30:28 (graph.h2)", this.f0_t27],
-        ["cast %31 at specs/dnn.yaml:30:7 (graph.h2), computing compare %30 at specs/dnn.yaml:30:7 (graph.h2), computing random_uniform %29 at specs/dnn.yaml:30:7 (graph.h2)", this.f0_t31],
-        ["div %33 at specs/dnn.yaml:30:7 (graph.h2), computing mul %32 at specs/dnn.yaml:30:7 (graph.h2), computing maximum %28 at specs/dnn.yaml:30:15 (graph.h2)", this.f0_t33],
-        ["matmul %34 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", this.f0_t34],
-        ["add %36 at specs/dnn.yaml:31:32 (graph.p_y_given_x)", this.f0_t36],
-        ["reduce_max %37 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", this.f0_t37],
-        ["sub %41 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", this.f0_t41],
-        ["exp %42 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", this.f0_t42],
-        ["reduce_sum %43 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", this.f0_t43],
-        ["one_hot %44 at specs/dnn.yaml:34:10 (losses.cost.nll)", this.f0_t44],
-        ["log %45 at specs/dnn.yaml:34:10 (losses.cost.nll)", this.f0_t45],
-        ["reduce_sum %50 at specs/dnn.yaml:34:10 (losses.cost.nll), computing mul %49 at specs/dnn.yaml:34:10 (losses.cost.nll), computing sub %48 at specs/dnn.yaml:34:10 (losses.cost.nll)", this.f0_t50],
-        ["reduce_sum %52 at specs/dnn.yaml:34:10 (losses.cost.nll), computing neg %51 at specs/dnn.yaml:34:10 (losses.cost.nll)", this.f0_t52],
-        ["reduce_sum %54 at specs/dnn.yaml:35:9 (losses.cost.l2), computing mul %53 at specs/dnn.yaml:35:9 (losses.cost.l2)", this.f0_t54],
-        ["reduce_sum %56 at specs/dnn.yaml:35:9 (losses.cost.l2), computing mul %55 at specs/dnn.yaml:35:9 (losses.cost.l2)", this.f0_t56],
-        ["reduce_sum %58 at specs/dnn.yaml:35:9 (losses.cost.l2), computing mul %57 at specs/dnn.yaml:35:9 (losses.cost.l2)", this.f0_t58],
-        ["add %63 at specs/dnn.yaml:35:9 (losses.cost.l2), computing mul %62 at specs/dnn.yaml:35:9 (losses.cost.l2), computing add %60 at specs/dnn.yaml:35:9 (losses.cost.l2), computing add %59 at specs/dnn.yaml:35:9 (losses.cost.l2)", this.f0_t63],
-        ["reduce_sum %72 at specs/dnn.yaml:34:10 (losses.cost.nll)", this.f0_t72],
-        ["div %73 at specs/dnn.yaml:34:10 (losses.cost.nll)", this.f0_t73],
-        ["add %77 at specs/dnn.yaml:31:16 (graph.p_y_given_x), computing mul %71 at specs/dnn.yaml:34:10 (losses.cost.nll), computing mul %76 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", this.f0_t77],
-        ["reduce_sum %78 at specs/dnn.yaml:31:32 (graph.p_y_given_x)", this.f0_t78],
-        ["matmul %79 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", this.f0_t79],
-        ["matmul %80 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", this.f0_t80],
-        ["add %81 at specs/dnn.yaml:31:27 (graph.p_y_given_x), computing mul %65 at specs/dnn.yaml:35:9 (losses.cost.l2)", this.f0_t81],
-        ["select %85 at specs/dnn.yaml:30:15 (graph.h2), computing compare %84 at specs/dnn.yaml:30:15 (graph.h2), computing mul %83 at specs/dnn.yaml:30:7 (graph.h2), computing div %82 at specs/dnn.yaml:30:7 (graph.h2)", this.f0_t85],
-        ["reduce_sum %86 at specs/dnn.yaml:30:28 (graph.h2)", this.f0_t86],
-        ["matmul %87 at specs/dnn.yaml:30:23 (graph.h2)", this.f0_t87],
-        ["matmul %88 at specs/dnn.yaml:30:23 (graph.h2)", this.f0_t88],
-        ["add %89 at specs/dnn.yaml:30:23 (graph.h2), computing mul %67 at specs/dnn.yaml:35:9 (losses.cost.l2)", this.f0_t89],
-        ["select %93 at specs/dnn.yaml:29:15 (graph.h1), computing compare %92 at specs/dnn.yaml:29:15 (graph.h1), computing mul %91 at specs/dnn.yaml:29:7 (graph.h1), computing div %90 at specs/dnn.yaml:29:7 (graph.h1)", this.f0_t93],
-        ["reduce_sum %94 at specs/dnn.yaml:29:41 (graph.h1)", this.f0_t94],
-        ["matmul %95 at specs/dnn.yaml:29:36 (graph.h1)", this.f0_t95],
-        ["add %96 at specs/dnn.yaml:29:36 (graph.h1), computing mul %69 at specs/dnn.yaml:35:9 (losses.cost.l2)", this.f0_t96],
-        ["add %104 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %101 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %103 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %99 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.f0_t104],
-        ["neg %112 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %111 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing div %110 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %107 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %106 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %109 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %108 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.f0_t112],
-        ["add %125 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %122 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %124 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %120 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.f0_t125],
-        ["neg %133 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %132 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing div %131 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %128 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %127 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %130 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %129 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.f0_t133],
-        ["add %146 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %143 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %145 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %141 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.f0_t146],
-        ["neg %154 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %153 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing div %152 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %149 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %148 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %151 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %150 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.f0_t154],
-        ["add %165 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %163 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %164 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %162 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.f0_t165],
-        ["neg %172 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %171 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing div %170 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %167 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %166 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %169 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %168 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.f0_t172],
-        ["add %185 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %182 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %184 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %180 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.f0_t185],
-        ["neg %193 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %192 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing div %191 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %188 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %187 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %190 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %189 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.f0_t193],
-        ["add %206 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %203 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %205 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %201 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.f0_t206],
-        ["neg %214 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %213 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing div %212 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %209 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %208 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %211 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %210 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.f0_t214],
+        ["div %13 at specs/dnn.yaml:29:20 (graph.h1), computing mul %12 at specs/dnn.yaml:29:20 (graph.h1), computing cast %11 at specs/dnn.yaml:29:20 (graph.h1), computing compare %10 at specs/dnn.yaml:29:20 (graph.h1), computing random_uniform %9 at specs/dnn.yaml:29:20 (graph.h1)", this.h1_div],
+        ["matmul %14 at specs/dnn.yaml:29:36 (graph.h1)", this.h1_matmul],
+        ["add %16 at specs/dnn.yaml:29:41 (graph.h1)", this.h1_add],
+        ["cast %22 at specs/dnn.yaml:29:7 (graph.h1), computing compare %21 at specs/dnn.yaml:29:7 (graph.h1), computing random_uniform %20 at specs/dnn.yaml:29:7 (graph.h1)", this.h1_cast],
+        ["div %24 at specs/dnn.yaml:29:7 (graph.h1), computing mul %23 at specs/dnn.yaml:29:7 (graph.h1), computing maximum %18 at specs/dnn.yaml:29:15 (graph.h1)", this.h1],
+        ["matmul %25 at specs/dnn.yaml:30:23 (graph.h2)", this.h2_matmul],
+        ["add %27 at specs/dnn.yaml:30:28 (graph.h2)", this.h2_add],
+        ["cast %31 at specs/dnn.yaml:30:7 (graph.h2), computing compare %30 at specs/dnn.yaml:30:7 (graph.h2), computing random_uniform %29 at specs/dnn.yaml:30:7 (graph.h2)", this.h2_cast],
+        ["div %33 at specs/dnn.yaml:30:7 (graph.h2), computing mul %32 at specs/dnn.yaml:30:7 (graph.h2), computing maximum %28 at specs/dnn.yaml:30:15 (graph.h2)", this.h2],
+        ["matmul %34 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", this.p_y_given_x_matmul],
+        ["add %36 at specs/dnn.yaml:31:32 (graph.p_y_given_x)", this.p_y_given_x_add],
+        ["reduce_max %37 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", this.p_y_given_x_reducemax],
+        ["sub %41 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", this.p_y_given_x_sub],
+        ["exp %42 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", this.p_y_given_x_exp],
+        ["reduce_sum %43 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", this.p_y_given_x_reducesum],
+        ["one_hot %44 at specs/dnn.yaml:34:10 (losses.cost.nll)", this.cost_nll_onehot],
+        ["log %45 at specs/dnn.yaml:34:10 (losses.cost.nll)", this.cost_nll_log],
+        ["reduce_sum %50 at specs/dnn.yaml:34:10 (losses.cost.nll), computing mul %49 at specs/dnn.yaml:34:10 (losses.cost.nll), computing sub %48 at specs/dnn.yaml:34:10 (losses.cost.nll)", this.cost_nll_reducesum],
+        ["reduce_sum %52 at specs/dnn.yaml:34:10 (losses.cost.nll), computing neg %51 at specs/dnn.yaml:34:10 (losses.cost.nll)", this.cost_nll_reducesum2],
+        ["reduce_sum %54 at specs/dnn.yaml:35:9 (losses.cost.l2), computing mul %53 at specs/dnn.yaml:35:9 (losses.cost.l2)", this.cost_l2_reducesum],
+        ["reduce_sum %56 at specs/dnn.yaml:35:9 (losses.cost.l2), computing mul %55 at specs/dnn.yaml:35:9 (losses.cost.l2)", this.cost_l2_reducesum2],
+        ["reduce_sum %58 at specs/dnn.yaml:35:9 (losses.cost.l2), computing mul %57 at specs/dnn.yaml:35:9 (losses.cost.l2)", this.cost_l2_reducesum3],
+        ["add %63 at specs/dnn.yaml:35:9 (losses.cost.l2), computing mul %62 at specs/dnn.yaml:35:9 (losses.cost.l2), computing add %60 at specs/dnn.yaml:35:9 (losses.cost.l2), computing add %59 at specs/dnn.yaml:35:9 (losses.cost.l2)", this.cost],
+        ["reduce_sum %72 at specs/dnn.yaml:34:10 (losses.cost.nll)", this.d_cost_nll_reducesum],
+        ["div %73 at specs/dnn.yaml:34:10 (losses.cost.nll)", this.d_cost_nll_div],
+        ["add %77 at specs/dnn.yaml:31:16 (graph.p_y_given_x), computing mul %71 at specs/dnn.yaml:34:10 (losses.cost.nll), computing mul %76 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", this.d_p_y_given_x_add],
+        ["reduce_sum %78 at specs/dnn.yaml:31:32 (graph.p_y_given_x)", this.grad_b3],
+        ["matmul %79 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", this.d_p_y_given_x_matmul],
+        ["matmul %80 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", this.d_p_y_given_x_matmul2],
+        ["add %81 at specs/dnn.yaml:31:27 (graph.p_y_given_x), computing mul %65 at specs/dnn.yaml:35:9 (losses.cost.l2)", this.grad_W3],
+        ["select %85 at specs/dnn.yaml:30:15 (graph.h2), computing compare %84 at specs/dnn.yaml:30:15 (graph.h2), computing mul %83 at specs/dnn.yaml:30:7 (graph.h2), computing div %82 at specs/dnn.yaml:30:7 (graph.h2)", this.d_h2_select],
+        ["reduce_sum %86 at specs/dnn.yaml:30:28 (graph.h2)", this.grad_b2],
+        ["matmul %87 at specs/dnn.yaml:30:23 (graph.h2)", this.d_h2_matmul],
+        ["matmul %88 at specs/dnn.yaml:30:23 (graph.h2)", this.d_h2_matmul2],
+        ["add %89 at specs/dnn.yaml:30:23 (graph.h2), computing mul %67 at specs/dnn.yaml:35:9 (losses.cost.l2)", this.grad_W2],
+        ["select %93 at specs/dnn.yaml:29:15 (graph.h1), computing compare %92 at specs/dnn.yaml:29:15 (graph.h1), computing mul %91 at specs/dnn.yaml:29:7 (graph.h1), computing div %90 at specs/dnn.yaml:29:7 (graph.h1)", this.d_h1_select],
+        ["reduce_sum %94 at specs/dnn.yaml:29:41 (graph.h1)", this.grad_b1],
+        ["matmul %95 at specs/dnn.yaml:29:36 (graph.h1)", this.d_h1_matmul],
+        ["add %96 at specs/dnn.yaml:29:36 (graph.h1), computing mul %69 at specs/dnn.yaml:35:9 (losses.cost.l2)", this.grad_W1],
+        ["add %104 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %101 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %103 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %99 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.new_train_adadelta_g2_W1],
+        ["neg %112 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %111 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing div %110 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %107 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %106 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %109 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %108 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.optimizer_neg],
+        ["add %125 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %122 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %124 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %120 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.new_train_adadelta_g2_b1],
+        ["neg %133 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %132 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing div %131 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %128 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %127 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %130 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %129 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.optimizer_neg2],
+        ["add %146 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %143 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %145 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %141 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.new_train_adadelta_g2_W2],
+        ["neg %154 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %153 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing div %152 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %149 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %148 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %151 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %150 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.optimizer_neg3],
+        ["add %165 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %163 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %164 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %162 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.new_train_adadelta_g2_b2],
+        ["neg %172 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %171 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing div %170 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %167 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %166 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %169 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %168 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.optimizer_neg4],
+        ["add %185 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %182 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %184 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %180 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.new_train_adadelta_g2_W3],
+        ["neg %193 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %192 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing div %191 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %188 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %187 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %190 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %189 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.optimizer_neg5],
+        ["add %206 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %203 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %205 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %201 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.new_train_adadelta_g2_b3],
+        ["neg %214 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing mul %213 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing div %212 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %209 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %208 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing sqrt %211 at specs/dnn.yaml:42:16 (phases[0].optimizer), computing add %210 at specs/dnn.yaml:42:16 (phases[0].optimizer)", this.optimizer_neg6],
       ],
     ];
     return probes[stepFn] ?? [];
   }
 
   private step0(batch: Batch, step: number): number {
-    const f0_t13 = this.f0_t13;
-    const f0_in_x = this.f0_in_x;
-    const f0_t14 = this.f0_t14;
-    const f0_t16 = this.f0_t16;
-    const f0_t22 = this.f0_t22;
-    const f0_t24 = this.f0_t24;
-    const f0_t25 = this.f0_t25;
-    const f0_t27 = this.f0_t27;
-    const f0_t31 = this.f0_t31;
-    const f0_t33 = this.f0_t33;
-    const f0_t34 = this.f0_t34;
-    const f0_t36 = this.f0_t36;
-    const f0_t37 = this.f0_t37;
-    const f0_t41 = this.f0_t41;
-    const f0_t42 = this.f0_t42;
-    const f0_t43 = this.f0_t43;
-    const f0_t44 = this.f0_t44;
-    const f0_in_y = this.f0_in_y;
-    const f0_t45 = this.f0_t45;
-    const f0_t50 = this.f0_t50;
-    const f0_t63 = this.f0_t63;
-    const f0_t72 = this.f0_t72;
-    const f0_t77 = this.f0_t77;
-    const f0_t78 = this.f0_t78;
-    const f0_t79 = this.f0_t79;
-    const f0_t80 = this.f0_t80;
-    const f0_t85 = this.f0_t85;
-    const f0_t86 = this.f0_t86;
-    const f0_t87 = this.f0_t87;
-    const f0_t88 = this.f0_t88;
-    const f0_t93 = this.f0_t93;
-    const f0_t94 = this.f0_t94;
-    const f0_t95 = this.f0_t95;
-    const f0_t104 = this.f0_t104;
-    const f0_t125 = this.f0_t125;
-    const f0_t146 = this.f0_t146;
-    const f0_t165 = this.f0_t165;
-    const f0_t185 = this.f0_t185;
-    const f0_t206 = this.f0_t206;
-    const p0_W1 = this.params.W1;
-    const p1_b1 = this.params.b1;
-    const p2_W2 = this.params.W2;
-    const p3_b2 = this.params.b2;
-    const p4_W3 = this.params.W3;
-    const p5_b3 = this.params.b3;
-    const st0_train_adadelta_g2_W1 = this.state["train.adadelta_g2.W1"];
-    const st1_train_adadelta_dx2_W1 = this.state["train.adadelta_dx2.W1"];
-    const st2_train_adadelta_g2_b1 = this.state["train.adadelta_g2.b1"];
-    const st3_train_adadelta_dx2_b1 = this.state["train.adadelta_dx2.b1"];
-    const st4_train_adadelta_g2_W2 = this.state["train.adadelta_g2.W2"];
-    const st5_train_adadelta_dx2_W2 = this.state["train.adadelta_dx2.W2"];
-    const st6_train_adadelta_g2_b2 = this.state["train.adadelta_g2.b2"];
-    const st7_train_adadelta_dx2_b2 = this.state["train.adadelta_dx2.b2"];
-    const st8_train_adadelta_g2_W3 = this.state["train.adadelta_g2.W3"];
-    const st9_train_adadelta_dx2_W3 = this.state["train.adadelta_dx2.W3"];
-    const st10_train_adadelta_g2_b3 = this.state["train.adadelta_g2.b3"];
-    const st11_train_adadelta_dx2_b3 = this.state["train.adadelta_dx2.b3"];
+    const x = this.x;
+    const h1_div = this.h1_div;
+    const h1_add = this.h1_add;
+    const h1_cast = this.h1_cast;
+    const h2_add = this.h2_add;
+    const h2_cast = this.h2_cast;
+    const p_y_given_x_add = this.p_y_given_x_add;
+    const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
+    const p_y_given_x_sub = this.p_y_given_x_sub;
+    const p_y_given_x_exp = this.p_y_given_x_exp;
+    const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
+    const cost_nll_onehot = this.cost_nll_onehot;
+    const y = this.y;
+    const cost_nll_log = this.cost_nll_log;
+    const cost_nll_reducesum = this.cost_nll_reducesum;
+    const cost = this.cost;
+    const d_cost_nll_reducesum = this.d_cost_nll_reducesum;
+    const d_p_y_given_x_add = this.d_p_y_given_x_add;
+    const grad_b3 = this.grad_b3;
+    const d_p_y_given_x_matmul = this.d_p_y_given_x_matmul;
+    const d_h2_select = this.d_h2_select;
+    const grad_b2 = this.grad_b2;
+    const d_h2_matmul = this.d_h2_matmul;
+    const d_h1_select = this.d_h1_select;
+    const grad_b1 = this.grad_b1;
+    const train_adadelta_g2_W1 = this.state["train.adadelta_g2.W1"];
+    const new_train_adadelta_g2_W1 = this.new_train_adadelta_g2_W1;
+    const train_adadelta_g2_b1 = this.state["train.adadelta_g2.b1"];
+    const new_train_adadelta_g2_b1 = this.new_train_adadelta_g2_b1;
+    const train_adadelta_g2_W2 = this.state["train.adadelta_g2.W2"];
+    const new_train_adadelta_g2_W2 = this.new_train_adadelta_g2_W2;
+    const train_adadelta_g2_b2 = this.state["train.adadelta_g2.b2"];
+    const new_train_adadelta_g2_b2 = this.new_train_adadelta_g2_b2;
+    const train_adadelta_g2_W3 = this.state["train.adadelta_g2.W3"];
+    const new_train_adadelta_g2_W3 = this.new_train_adadelta_g2_W3;
+    const train_adadelta_g2_b3 = this.state["train.adadelta_g2.b3"];
+    const new_train_adadelta_g2_b3 = this.new_train_adadelta_g2_b3;
     // The batch, copied into the model's memory.
-    f0_in_x.set(batch.x as Float32Array);
-    f0_in_y.set(batch.y as Int32Array);
-    // div %13 → [100, 784] — specs/dnn.yaml:29 (graph.h1)
-    for (let i0 = 0; i0 < 78400; i0++) f0_t13[i0] = ((f0_in_x[i0] * (rng.uniform(this.desc.seed, 1, step, 0, i0) < 0.8 ? 1 : 0)) / 0.8);
-    // matmul %14 → [100, 200] — specs/dnn.yaml:29 (graph.h1)
+    x.set(batch.x as Float32Array);
+    y.set(batch.y as Int32Array);
+    // specs/dnn.yaml:29 h1 — fused: mul, cast, compare, random_uniform
+    for (let i$0 = 0; i$0 < 78400; i$0++) h1_div[i$0] = ((x[i$0] * (rng.uniform(this.desc.seed, 1, step, 0, i$0) < 0.8 ? 1 : 0)) / 0.8);
+    // specs/dnn.yaml:29 h1 — matmul
     {
-      this.k.gemm_nn(2390560, 16, 3017760, 100, 200, 784, 784, 200, 200, 0, 1); // f0_t13 @ p0_W1 → f0_t14
+      this.k.gemm({ a: 2704160, b: 16, c: 3017760, m: 100, n: 200, k: 784, lda: 784, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1_div @ W1 → h1_matmul
     }
 
-    // add %16 → [100, 200] — specs/dnn.yaml:29 (graph.h1)
-    this.w.f0_loop16(); // WebAssembly SIMD (loops.wat)
-    // cast %22 → [100, 200] — specs/dnn.yaml:29 (graph.h1)
-    for (let i1 = 0; i1 < 20000; i1++) f0_t22[i1] = (rng.uniform(this.desc.seed, 2, step, 0, i1) < 0.5 ? 1 : 0);
-    // div %24 → [100, 200] — specs/dnn.yaml:29 (graph.h1)
-    this.w.f0_loop24(); // WebAssembly SIMD (loops.wat)
-    // matmul %25 → [100, 200] — specs/dnn.yaml:30 (graph.h2)
+    // specs/dnn.yaml:29 h1
+    this.w.step0_h1_add(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:29 h1 — fused: compare, random_uniform
+    for (let i$1 = 0; i$1 < 20000; i$1++) h1_cast[i$1] = (rng.uniform(this.desc.seed, 2, step, 0, i$1) < 0.5 ? 1 : 0);
+    // specs/dnn.yaml:29 h1 — fused: mul, maximum
+    this.w.step0_h1(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:30 h2 — matmul
     {
-      this.k.gemm_nn(3257760, 628016, 3337760, 100, 200, 200, 200, 200, 200, 0, 1); // f0_t24 @ p2_W2 → f0_t25
+      this.k.gemm({ a: 3257760, b: 628016, c: 3337760, m: 100, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
     }
 
-    // add %27 → [100, 200] — specs/dnn.yaml:30 (graph.h2)
-    this.w.f0_loop27(); // WebAssembly SIMD (loops.wat)
-    // cast %31 → [100, 200] — specs/dnn.yaml:30 (graph.h2)
-    for (let i2 = 0; i2 < 20000; i2++) f0_t31[i2] = (rng.uniform(this.desc.seed, 3, step, 0, i2) < 0.5 ? 1 : 0);
-    // div %33 → [100, 200] — specs/dnn.yaml:30 (graph.h2)
-    this.w.f0_loop33(); // WebAssembly SIMD (loops.wat)
-    // matmul %34 → [100, 10] — specs/dnn.yaml:31 (graph.p_y_given_x)
+    // specs/dnn.yaml:30 h2
+    this.w.step0_h2_add(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:30 h2 — fused: compare, random_uniform
+    for (let i$2 = 0; i$2 < 20000; i$2++) h2_cast[i$2] = (rng.uniform(this.desc.seed, 3, step, 0, i$2) < 0.5 ? 1 : 0);
+    // specs/dnn.yaml:30 h2 — fused: mul, maximum
+    this.w.step0_h2(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:31 p_y_given_x — matmul
     {
-      this.k.gemm_nn(3577760, 788816, 3657760, 100, 10, 200, 200, 10, 10, 0, 1); // f0_t33 @ p4_W3 → f0_t34
+      this.k.gemm({ a: 3577760, b: 788816, c: 3657760, m: 100, n: 10, k: 200, lda: 200, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ W3 → p_y_given_x_matmul
     }
 
-    // add %36 → [100, 10] — specs/dnn.yaml:31 (graph.p_y_given_x)
-    this.w.f0_loop36(); // WebAssembly SIMD (loops.wat)
-    // reduce_max %37 → [100] — specs/dnn.yaml:31 (graph.p_y_given_x)
+    // specs/dnn.yaml:31 p_y_given_x
+    this.w.step0_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:31 p_y_given_x — reduce_max
     {
-      f0_t37.fill(-Infinity);
-      let s6 = 0;
-      for (let c3 = 0; c3 < 100; c3++) {
-        for (let c4 = 0; c4 < 10; c4++) {
-          const o5 = c3 * 1;
-          f0_t37[o5] = Math.max(f0_t37[o5], f0_t36[s6++]);
+      p_y_given_x_reducemax.fill(-Infinity);
+      let s$6 = 0;
+      for (let c$3 = 0; c$3 < 100; c$3++) {
+        for (let c$4 = 0; c$4 < 10; c$4++) {
+          const o$5 = c$3;
+          p_y_given_x_reducemax[o$5] = Math.max(p_y_given_x_reducemax[o$5], p_y_given_x_add[s$6++]);
         }
       }
     }
 
-    // sub %41 → [100, 10] — specs/dnn.yaml:31 (graph.p_y_given_x)
-    this.w.f0_loop41(); // WebAssembly SIMD (loops.wat)
-    // exp %42 → [100, 10] — specs/dnn.yaml:31 (graph.p_y_given_x)
-    this.w.f0_loop42(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %43 → [100] — specs/dnn.yaml:31 (graph.p_y_given_x)
+    // specs/dnn.yaml:31 p_y_given_x
+    this.w.step0_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:31 p_y_given_x
+    this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:31 p_y_given_x
     {
-      for (let o7 = 0; o7 < 100; o7++) {
-        let s9 = 0;
-        for (let k8 = o7 * 10; k8 < o7 * 10 + 10; k8++) s9 += f0_t42[k8];
-        f0_t43[o7] = s9;
+      for (let o$7 = 0; o$7 < 100; o$7++) {
+        let s$9 = 0;
+        for (let k$8 = o$7 * 10; k$8 < o$7 * 10 + 10; k$8++) s$9 += p_y_given_x_exp[k$8];
+        p_y_given_x_reducesum[o$7] = s$9;
       }
     }
 
-    // one_hot %44 → [100, 10] — specs/dnn.yaml:34 (losses.cost.nll)
+    // specs/dnn.yaml:34 losses.cost.nll — one_hot
     {
-      f0_t44.fill(0);
-      for (let i10 = 0; i10 < 100; i10++) {
-        const l11 = f0_in_y[i10];
-        if (l11 >= 0 && l11 < 10) f0_t44[i10 * 10 + l11] = 1;
+      cost_nll_onehot.fill(0);
+      for (let i$10 = 0; i$10 < 100; i$10++) {
+        const l$11 = y[i$10];
+        if (l$11 >= 0 && l$11 < 10) cost_nll_onehot[i$10 * 10 + l$11] = 1;
       }
     }
 
-    // log %45 → [100] — specs/dnn.yaml:34 (losses.cost.nll)
-    for (let i12 = 0; i12 < 100; i12++) f0_t45[i12] = Math.log(f0_t43[i12]);
-    // reduce_sum %50 → [100] — specs/dnn.yaml:34 (losses.cost.nll)
-    let i13 = 0;
-    let o14 = 0;
-    for (let c16 = 0; c16 < 100; c16++) {
-      let s15 = 0;
-      for (let c17 = 0; c17 < 10; c17++) {
-        s15 += (f0_t44[i13] * (f0_t41[i13] - f0_t45[c16]));
-        i13++;
+    // specs/dnn.yaml:34 losses.cost.nll
+    for (let i$12 = 0; i$12 < 100; i$12++) cost_nll_log[i$12] = Math.log(p_y_given_x_reducesum[i$12]);
+    // specs/dnn.yaml:34 losses.cost.nll — fused: mul, sub
+    let o$13 = 0;
+    let i$15 = 0;
+    for (let c$16 = 0; c$16 < 100; c$16++) {
+      let s$14 = 0;
+      for (let c$17 = 0; c$17 < 10; c$17++) {
+        s$14 += (cost_nll_onehot[c$16 * 10 + c$17] * (p_y_given_x_sub[c$16 * 10 + c$17] - cost_nll_log[c$16]));
+        i$15++;
       }
 
-      f0_t50[o14] = s15;
-      o14++;
+      cost_nll_reducesum[o$13] = s$14;
+      o$13++;
     }
 
-    // reduce_sum %52 → [] — specs/dnn.yaml:34 (losses.cost.nll)
-    this.w.f0_sum52(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %54 → [] — specs/dnn.yaml:35 (losses.cost.l2)
-    this.w.f0_sum54(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %56 → [] — specs/dnn.yaml:35 (losses.cost.l2)
-    this.w.f0_sum56(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %58 → [] — specs/dnn.yaml:35 (losses.cost.l2)
-    this.w.f0_sum58(); // WebAssembly SIMD (loops.wat)
-    // add %63 → [] — specs/dnn.yaml:35 (losses.cost.l2)
-    this.w.f0_loop63(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %72 → [100] — specs/dnn.yaml:34 (losses.cost.nll)
+    // specs/dnn.yaml:34 losses.cost.nll — fused: neg
+    this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:35 losses.cost.l2 — fused: mul
+    this.w.step0_cost_l2_reducesum(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:35 losses.cost.l2 — fused: mul
+    this.w.step0_cost_l2_reducesum2(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:35 losses.cost.l2 — fused: mul
+    this.w.step0_cost_l2_reducesum3(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:35 losses.cost.l2 — fused: mul, add, add
+    this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:34 gradient of losses.cost.nll
     {
-      for (let o18 = 0; o18 < 100; o18++) {
-        let s20 = 0;
-        for (let k19 = o18 * 10; k19 < o18 * 10 + 10; k19++) s20 += f0_t44[k19];
-        f0_t72[o18] = s20;
+      for (let o$18 = 0; o$18 < 100; o$18++) {
+        let s$20 = 0;
+        for (let k$19 = o$18 * 10; k$19 < o$18 * 10 + 10; k$19++) s$20 += cost_nll_onehot[k$19];
+        d_cost_nll_reducesum[o$18] = s$20;
       }
     }
 
-    // div %73 → [100] — specs/dnn.yaml:34 (losses.cost.nll)
-    this.w.f0_loop73(); // WebAssembly SIMD (loops.wat)
-    // add %77 → [100, 10] — specs/dnn.yaml:31 (graph.p_y_given_x)
-    this.w.f0_loop77(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %78 → [10] — specs/dnn.yaml:31 (graph.p_y_given_x)
+    // specs/dnn.yaml:34 gradient of losses.cost.nll
+    this.w.step0_d_cost_nll_div(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:31 gradient of p_y_given_x — fused: mul, mul
+    this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:31 gradient of p_y_given_x
     {
-      f0_t78.fill(0);
-      let s23 = 0;
-      for (let c21 = 0; c21 < 100; c21++) {
-        for (let c22 = 0; c22 < 10; c22++) {
-          f0_t78[c22] += f0_t77[s23++];
+      grad_b3.fill(0);
+      let s$23 = 0;
+      for (let c$21 = 0; c$21 < 100; c$21++) {
+        for (let c$22 = 0; c$22 < 10; c$22++) {
+          grad_b3[c$22] += d_p_y_given_x_add[s$23++];
         }
       }
     }
 
-    // matmul %79 → [100, 200] — specs/dnn.yaml:31 (graph.p_y_given_x)
+    // specs/dnn.yaml:31 gradient of p_y_given_x — matmul
     {
-      this.k.gemm_nt(3680640, 788816, 3684688, 100, 200, 10, 10, 10, 200, 0, 1); // f0_t77 @ p4_W3 → f0_t79
+      this.k.gemm({ a: 3680640, b: 788816, c: 3684688, m: 100, n: 200, k: 10, lda: 10, ldb: 10, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ W3 → d_p_y_given_x_matmul
     }
 
-    // matmul %80 → [200, 10] — specs/dnn.yaml:31 (graph.p_y_given_x)
+    // specs/dnn.yaml:31 gradient of p_y_given_x — matmul
     {
-      this.k.gemm_tn(3577760, 3680640, 3764688, 200, 10, 100, 200, 10, 10, 0, 1); // f0_t33 @ f0_t77 → f0_t80
+      this.k.gemm({ a: 3577760, b: 3680640, c: 3764688, m: 200, n: 10, k: 100, lda: 200, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ d_p_y_given_x_add → d_p_y_given_x_matmul2
     }
 
-    // add %81 → [200, 10] — specs/dnn.yaml:31 (graph.p_y_given_x)
-    this.w.f0_loop81(); // WebAssembly SIMD (loops.wat)
-    // select %85 → [100, 200] — specs/dnn.yaml:30 (graph.h2)
-    for (let i24 = 0; i24 < 20000; i24++) f0_t85[i24] = ((f0_t27[i24] >= 0 ? 1 : 0) !== 0 ? ((f0_t79[i24] / 0.5) * f0_t31[i24]) : 0);
-    // reduce_sum %86 → [200] — specs/dnn.yaml:30 (graph.h2)
+    // specs/dnn.yaml:31 gradient of p_y_given_x — fused: mul
+    this.w.step0_grad_W3(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:30 gradient of h2 — fused: compare, mul, div
+    for (let i$24 = 0; i$24 < 20000; i$24++) d_h2_select[i$24] = ((h2_add[i$24] >= 0 ? 1 : 0) !== 0 ? ((d_p_y_given_x_matmul[i$24] / 0.5) * h2_cast[i$24]) : 0);
+    // specs/dnn.yaml:30 gradient of h2
     {
-      f0_t86.fill(0);
-      let s27 = 0;
-      for (let c25 = 0; c25 < 100; c25++) {
-        for (let c26 = 0; c26 < 200; c26++) {
-          f0_t86[c26] += f0_t85[s27++];
+      grad_b2.fill(0);
+      let s$27 = 0;
+      for (let c$25 = 0; c$25 < 100; c$25++) {
+        for (let c$26 = 0; c$26 < 200; c$26++) {
+          grad_b2[c$26] += d_h2_select[s$27++];
         }
       }
     }
 
-    // matmul %87 → [100, 200] — specs/dnn.yaml:30 (graph.h2)
+    // specs/dnn.yaml:30 gradient of h2 — matmul
     {
-      this.k.gemm_nt(3780688, 628016, 3861488, 100, 200, 200, 200, 200, 200, 0, 1); // f0_t85 @ p2_W2 → f0_t87
+      this.k.gemm({ a: 3780688, b: 628016, c: 3861488, m: 100, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_h2_select @ W2 → d_h2_matmul
     }
 
-    // matmul %88 → [200, 200] — specs/dnn.yaml:30 (graph.h2)
+    // specs/dnn.yaml:30 gradient of h2 — matmul
     {
-      this.k.gemm_tn(3257760, 3780688, 3941488, 200, 200, 100, 200, 200, 200, 0, 1); // f0_t24 @ f0_t85 → f0_t88
+      this.k.gemm({ a: 3257760, b: 3780688, c: 3941488, m: 200, n: 200, k: 100, lda: 200, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ d_h2_select → d_h2_matmul2
     }
 
-    // add %89 → [200, 200] — specs/dnn.yaml:30 (graph.h2)
-    this.w.f0_loop89(); // WebAssembly SIMD (loops.wat)
-    // select %93 → [100, 200] — specs/dnn.yaml:29 (graph.h1)
-    for (let i28 = 0; i28 < 20000; i28++) f0_t93[i28] = ((f0_t16[i28] >= 0 ? 1 : 0) !== 0 ? ((f0_t87[i28] / 0.5) * f0_t22[i28]) : 0);
-    // reduce_sum %94 → [200] — specs/dnn.yaml:29 (graph.h1)
+    // specs/dnn.yaml:30 gradient of h2 — fused: mul
+    this.w.step0_grad_W2(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:29 gradient of h1 — fused: compare, mul, div
+    for (let i$28 = 0; i$28 < 20000; i$28++) d_h1_select[i$28] = ((h1_add[i$28] >= 0 ? 1 : 0) !== 0 ? ((d_h2_matmul[i$28] / 0.5) * h1_cast[i$28]) : 0);
+    // specs/dnn.yaml:29 gradient of h1
     {
-      f0_t94.fill(0);
-      let s31 = 0;
-      for (let c29 = 0; c29 < 100; c29++) {
-        for (let c30 = 0; c30 < 200; c30++) {
-          f0_t94[c30] += f0_t93[s31++];
+      grad_b1.fill(0);
+      let s$31 = 0;
+      for (let c$29 = 0; c$29 < 100; c$29++) {
+        for (let c$30 = 0; c$30 < 200; c$30++) {
+          grad_b1[c$30] += d_h1_select[s$31++];
         }
       }
     }
 
-    // matmul %95 → [784, 200] — specs/dnn.yaml:29 (graph.h1)
+    // specs/dnn.yaml:29 gradient of h1 — matmul
     {
-      this.k.gemm_tn(2390560, 4261488, 4342288, 784, 200, 100, 784, 200, 200, 0, 1); // f0_t13 @ f0_t93 → f0_t95
+      this.k.gemm({ a: 2704160, b: 4261488, c: 4342288, m: 784, n: 200, k: 100, lda: 784, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1_div @ d_h1_select → d_h1_matmul
     }
 
-    // add %96 → [784, 200] — specs/dnn.yaml:29 (graph.h1)
-    this.w.f0_loop96(); // WebAssembly SIMD (loops.wat)
-    // add %104 → [784, 200] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop104(); // WebAssembly SIMD (loops.wat)
-    // neg %112 → [784, 200] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop112(); // WebAssembly SIMD (loops.wat)
-    // add %116 → [784, 200] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop116(); // WebAssembly SIMD (loops.wat)
-    // add %117 → [784, 200] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop117(); // WebAssembly SIMD (loops.wat)
-    // add %125 → [200] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop125(); // WebAssembly SIMD (loops.wat)
-    // neg %133 → [200] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop133(); // WebAssembly SIMD (loops.wat)
-    // add %137 → [200] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop137(); // WebAssembly SIMD (loops.wat)
-    // add %138 → [200] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop138(); // WebAssembly SIMD (loops.wat)
-    // add %146 → [200, 200] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop146(); // WebAssembly SIMD (loops.wat)
-    // neg %154 → [200, 200] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop154(); // WebAssembly SIMD (loops.wat)
-    // add %158 → [200, 200] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop158(); // WebAssembly SIMD (loops.wat)
-    // add %159 → [200, 200] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop159(); // WebAssembly SIMD (loops.wat)
-    // add %165 → [200] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop165(); // WebAssembly SIMD (loops.wat)
-    // neg %172 → [200] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop172(); // WebAssembly SIMD (loops.wat)
-    // add %176 → [200] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop176(); // WebAssembly SIMD (loops.wat)
-    // add %177 → [200] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop177(); // WebAssembly SIMD (loops.wat)
-    // add %185 → [200, 10] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop185(); // WebAssembly SIMD (loops.wat)
-    // neg %193 → [200, 10] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop193(); // WebAssembly SIMD (loops.wat)
-    // add %197 → [200, 10] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop197(); // WebAssembly SIMD (loops.wat)
-    // add %198 → [200, 10] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop198(); // WebAssembly SIMD (loops.wat)
-    // add %206 → [10] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop206(); // WebAssembly SIMD (loops.wat)
-    // neg %214 → [10] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop214(); // WebAssembly SIMD (loops.wat)
-    // add %218 → [10] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop218(); // WebAssembly SIMD (loops.wat)
-    // add %219 → [10] — specs/dnn.yaml:42 (phases[0].optimizer)
-    this.w.f0_loop219(); // WebAssembly SIMD (loops.wat)
-    // Commit the updates that could not be written in place.
-    st0_train_adadelta_g2_W1.set(f0_t104);
-    st2_train_adadelta_g2_b1.set(f0_t125);
-    st4_train_adadelta_g2_W2.set(f0_t146);
-    st6_train_adadelta_g2_b2.set(f0_t165);
-    st8_train_adadelta_g2_W3.set(f0_t185);
-    st10_train_adadelta_g2_b3.set(f0_t206);
-    return f0_t63[0];
+    // specs/dnn.yaml:29 gradient of h1 — fused: mul
+    this.w.step0_grad_W1(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_new_train_adadelta_g2_W1(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, div, sqrt, add, sqrt, add
+    this.w.step0_optimizer_neg(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_train_adadelta_dx2_W1(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer
+    this.w.step0_W1(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_new_train_adadelta_g2_b1(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, div, sqrt, add, sqrt, add
+    this.w.step0_optimizer_neg2(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_train_adadelta_dx2_b1(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer
+    this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_new_train_adadelta_g2_W2(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, div, sqrt, add, sqrt, add
+    this.w.step0_optimizer_neg3(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_train_adadelta_dx2_W2(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer
+    this.w.step0_W2(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_new_train_adadelta_g2_b2(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, div, sqrt, add, sqrt, add
+    this.w.step0_optimizer_neg4(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_train_adadelta_dx2_b2(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer
+    this.w.step0_b2(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_new_train_adadelta_g2_W3(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, div, sqrt, add, sqrt, add
+    this.w.step0_optimizer_neg5(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_train_adadelta_dx2_W3(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer
+    this.w.step0_W3(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_new_train_adadelta_g2_b3(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, div, sqrt, add, sqrt, add
+    this.w.step0_optimizer_neg6(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_train_adadelta_dx2_b3(); // WebAssembly SIMD (loops.wat)
+    // specs/dnn.yaml:42 phases[0].optimizer
+    this.w.step0_b3(); // WebAssembly SIMD (loops.wat)
+    train_adadelta_g2_W1.set(new_train_adadelta_g2_W1); // commit: the update could not be written in place
+    train_adadelta_g2_b1.set(new_train_adadelta_g2_b1); // commit: the update could not be written in place
+    train_adadelta_g2_W2.set(new_train_adadelta_g2_W2); // commit: the update could not be written in place
+    train_adadelta_g2_b2.set(new_train_adadelta_g2_b2); // commit: the update could not be written in place
+    train_adadelta_g2_W3.set(new_train_adadelta_g2_W3); // commit: the update could not be written in place
+    train_adadelta_g2_b3.set(new_train_adadelta_g2_b3); // commit: the update could not be written in place
+    return cost[0];
   }
 }

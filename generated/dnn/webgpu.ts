@@ -270,35 +270,35 @@ const WGSL_5 = `// matmul %25 at specs/dnn.yaml:30:23 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA13: array<f32, 256>;
-var<workgroup> tileB14: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row15 = wid.y * 16u + lid.y;
-  let col16 = wid.x * 16u + lid.x;
-  var acc17 = 0.0f;
-  for (var t18 = 0u; t18 < 13u; t18++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 13u; t5++) {
   {
-    let ar20 = wid.y * 16u + lid.y;
-    let ap21 = t18 * 16u + lid.x;
-    var va24 = 0.0f;
-    if (ar20 < 100u && ap21 < 200u) { va24 = in1[ar20 * 200u + ap21]; }
-    tileA13[lid.y * 16u + lid.x] = va24;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 100u && ap8 < 200u) { va11 = in1[ar7 * 200u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc23 = wid.x * 16u + lid.x;
-    let bp22 = t18 * 16u + lid.y;
-    var vb25 = 0.0f;
-    if (bp22 < 200u && bc23 < 200u) { vb25 = in2[bp22 * 200u + bc23]; }
-    tileB14[lid.y * 16u + lid.x] = vb25;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 200u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p19 = 0u; p19 < 16u; p19++) {
-    acc17 += tileA13[lid.y * 16u + p19] * tileB14[p19 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row15 < 100u && col16 < 200u) { out[row15 * 200u + col16] = acc17; }
+  if (row2 < 100u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
 // Kernel 6: add %27 at specs/dnn.yaml:30:28 (graph.h2)
@@ -432,35 +432,35 @@ const WGSL_9 = `// matmul %34 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA26: array<f32, 256>;
-var<workgroup> tileB27: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row28 = wid.y * 16u + lid.y;
-  let col29 = wid.x * 16u + lid.x;
-  var acc30 = 0.0f;
-  for (var t31 = 0u; t31 < 13u; t31++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 13u; t5++) {
   {
-    let ar33 = wid.y * 16u + lid.y;
-    let ap34 = t31 * 16u + lid.x;
-    var va37 = 0.0f;
-    if (ar33 < 100u && ap34 < 200u) { va37 = in1[ar33 * 200u + ap34]; }
-    tileA26[lid.y * 16u + lid.x] = va37;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 100u && ap8 < 200u) { va11 = in1[ar7 * 200u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc36 = wid.x * 16u + lid.x;
-    let bp35 = t31 * 16u + lid.y;
-    var vb38 = 0.0f;
-    if (bp35 < 200u && bc36 < 10u) { vb38 = in2[bp35 * 10u + bc36]; }
-    tileB27[lid.y * 16u + lid.x] = vb38;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 200u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p32 = 0u; p32 < 16u; p32++) {
-    acc30 += tileA26[lid.y * 16u + p32] * tileB27[p32 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row28 < 100u && col29 < 10u) { out[row28 * 10u + col29] = acc30; }
+  if (row2 < 100u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 10: add %36 at specs/dnn.yaml:31:32 (graph.p_y_given_x)
@@ -485,13 +485,13 @@ const WGSL_11 = `// reduce_max %37 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 128u;
   if (i >= 100u) { return; }
-  let b39 = i * 10u;
-  var m41 = in1[b39];
-  for (var r40 = 0u; r40 < 10u; r40++) {
-  let v42 = in1[b39 + r40];
-  if (!((bitcast<u32>(m41) & 0x7fffffffu) > 0x7f800000u) && (v42 > m41 || ((bitcast<u32>(v42) & 0x7fffffffu) > 0x7f800000u))) { m41 = v42; }
+  let b0 = i * 10u;
+  var m2 = in1[b0];
+  for (var r1 = 0u; r1 < 10u; r1++) {
+  let v3 = in1[b0 + r1];
+  if (!((bitcast<u32>(m2) & 0x7fffffffu) > 0x7f800000u) && (v3 > m2 || ((bitcast<u32>(v3) & 0x7fffffffu) > 0x7f800000u))) { m2 = v3; }
   }
-  out[i] = m41;
+  out[i] = m2;
 }
 `;
 // Kernel 12: sub %41 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
@@ -745,7 +745,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 100u; r++) {
     let j = o * 100u + r;
-    s += in1[(o % 10u) + (r % 100u) * 10u];
+    s += in1[((j / 100u) % 10u) + (j % 100u) * 10u];
   }
   out[o] = s;
 }
@@ -755,35 +755,35 @@ const WGSL_27 = `// matmul %79 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA43: array<f32, 256>;
-var<workgroup> tileB44: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row45 = wid.y * 16u + lid.y;
-  let col46 = wid.x * 16u + lid.x;
-  var acc47 = 0.0f;
-  for (var t48 = 0u; t48 < 1u; t48++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 1u; t5++) {
   {
-    let ar50 = wid.y * 16u + lid.y;
-    let ap51 = t48 * 16u + lid.x;
-    var va54 = 0.0f;
-    if (ar50 < 100u && ap51 < 10u) { va54 = in1[ar50 * 10u + ap51]; }
-    tileA43[lid.y * 16u + lid.x] = va54;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 100u && ap8 < 10u) { va11 = in1[ar7 * 10u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc53 = wid.x * 16u + lid.y;
-    let bp52 = t48 * 16u + lid.x;
-    var vb55 = 0.0f;
-    if (bp52 < 10u && bc53 < 200u) { vb55 = in2[bc53 * 10u + bp52]; }
-    tileB44[lid.x * 16u + lid.y] = vb55;
+    let bc10 = wid.x * 16u + lid.y;
+    let bp9 = t5 * 16u + lid.x;
+    var vb12 = 0.0f;
+    if (bp9 < 10u && bc10 < 200u) { vb12 = in2[bc10 * 10u + bp9]; }
+    tileB1[lid.x * 16u + lid.y] = vb12;
   }
   workgroupBarrier();
-  for (var p49 = 0u; p49 < 16u; p49++) {
-    acc47 += tileA43[lid.y * 16u + p49] * tileB44[p49 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row45 < 100u && col46 < 200u) { out[row45 * 200u + col46] = acc47; }
+  if (row2 < 100u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
 // Kernel 28: matmul %80 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
@@ -791,35 +791,35 @@ const WGSL_28 = `// matmul %80 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA56: array<f32, 256>;
-var<workgroup> tileB57: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row58 = wid.y * 16u + lid.y;
-  let col59 = wid.x * 16u + lid.x;
-  var acc60 = 0.0f;
-  for (var t61 = 0u; t61 < 7u; t61++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 7u; t5++) {
   {
-    let ar63 = wid.y * 16u + lid.x;
-    let ap64 = t61 * 16u + lid.y;
-    var va67 = 0.0f;
-    if (ar63 < 200u && ap64 < 100u) { va67 = in1[ap64 * 200u + ar63]; }
-    tileA56[lid.x * 16u + lid.y] = va67;
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 200u && ap8 < 100u) { va11 = in1[ap8 * 200u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
   }
   {
-    let bc66 = wid.x * 16u + lid.x;
-    let bp65 = t61 * 16u + lid.y;
-    var vb68 = 0.0f;
-    if (bp65 < 100u && bc66 < 10u) { vb68 = in2[bp65 * 10u + bc66]; }
-    tileB57[lid.y * 16u + lid.x] = vb68;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 100u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p62 = 0u; p62 < 16u; p62++) {
-    acc60 += tileA56[lid.y * 16u + p62] * tileB57[p62 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row58 < 200u && col59 < 10u) { out[row58 * 10u + col59] = acc60; }
+  if (row2 < 200u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 29: add %81 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
@@ -861,7 +861,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 100u; r++) {
     let j = o * 100u + r;
-    s += in1[(o % 200u) + (r % 100u) * 200u];
+    s += in1[((j / 100u) % 200u) + (j % 100u) * 200u];
   }
   out[o] = s;
 }
@@ -871,35 +871,35 @@ const WGSL_32 = `// matmul %87 at specs/dnn.yaml:30:23 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA69: array<f32, 256>;
-var<workgroup> tileB70: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row71 = wid.y * 16u + lid.y;
-  let col72 = wid.x * 16u + lid.x;
-  var acc73 = 0.0f;
-  for (var t74 = 0u; t74 < 13u; t74++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 13u; t5++) {
   {
-    let ar76 = wid.y * 16u + lid.y;
-    let ap77 = t74 * 16u + lid.x;
-    var va80 = 0.0f;
-    if (ar76 < 100u && ap77 < 200u) { va80 = in1[ar76 * 200u + ap77]; }
-    tileA69[lid.y * 16u + lid.x] = va80;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 100u && ap8 < 200u) { va11 = in1[ar7 * 200u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc79 = wid.x * 16u + lid.y;
-    let bp78 = t74 * 16u + lid.x;
-    var vb81 = 0.0f;
-    if (bp78 < 200u && bc79 < 200u) { vb81 = in2[bc79 * 200u + bp78]; }
-    tileB70[lid.x * 16u + lid.y] = vb81;
+    let bc10 = wid.x * 16u + lid.y;
+    let bp9 = t5 * 16u + lid.x;
+    var vb12 = 0.0f;
+    if (bp9 < 200u && bc10 < 200u) { vb12 = in2[bc10 * 200u + bp9]; }
+    tileB1[lid.x * 16u + lid.y] = vb12;
   }
   workgroupBarrier();
-  for (var p75 = 0u; p75 < 16u; p75++) {
-    acc73 += tileA69[lid.y * 16u + p75] * tileB70[p75 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row71 < 100u && col72 < 200u) { out[row71 * 200u + col72] = acc73; }
+  if (row2 < 100u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
 // Kernel 33: matmul %88 at specs/dnn.yaml:30:23 (graph.h2)
@@ -907,35 +907,35 @@ const WGSL_33 = `// matmul %88 at specs/dnn.yaml:30:23 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA82: array<f32, 256>;
-var<workgroup> tileB83: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row84 = wid.y * 16u + lid.y;
-  let col85 = wid.x * 16u + lid.x;
-  var acc86 = 0.0f;
-  for (var t87 = 0u; t87 < 7u; t87++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 7u; t5++) {
   {
-    let ar89 = wid.y * 16u + lid.x;
-    let ap90 = t87 * 16u + lid.y;
-    var va93 = 0.0f;
-    if (ar89 < 200u && ap90 < 100u) { va93 = in1[ap90 * 200u + ar89]; }
-    tileA82[lid.x * 16u + lid.y] = va93;
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 200u && ap8 < 100u) { va11 = in1[ap8 * 200u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
   }
   {
-    let bc92 = wid.x * 16u + lid.x;
-    let bp91 = t87 * 16u + lid.y;
-    var vb94 = 0.0f;
-    if (bp91 < 100u && bc92 < 200u) { vb94 = in2[bp91 * 200u + bc92]; }
-    tileB83[lid.y * 16u + lid.x] = vb94;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 100u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p88 = 0u; p88 < 16u; p88++) {
-    acc86 += tileA82[lid.y * 16u + p88] * tileB83[p88 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row84 < 200u && col85 < 200u) { out[row84 * 200u + col85] = acc86; }
+  if (row2 < 200u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
 // Kernel 34: add %89 at specs/dnn.yaml:30:23 (graph.h2)
@@ -977,7 +977,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 100u; r++) {
     let j = o * 100u + r;
-    s += in1[(o % 200u) + (r % 100u) * 200u];
+    s += in1[((j / 100u) % 200u) + (j % 100u) * 200u];
   }
   out[o] = s;
 }
@@ -987,35 +987,35 @@ const WGSL_37 = `// matmul %95 at specs/dnn.yaml:29:36 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA95: array<f32, 256>;
-var<workgroup> tileB96: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row97 = wid.y * 16u + lid.y;
-  let col98 = wid.x * 16u + lid.x;
-  var acc99 = 0.0f;
-  for (var t100 = 0u; t100 < 7u; t100++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 7u; t5++) {
   {
-    let ar102 = wid.y * 16u + lid.x;
-    let ap103 = t100 * 16u + lid.y;
-    var va106 = 0.0f;
-    if (ar102 < 784u && ap103 < 100u) { va106 = in1[ap103 * 784u + ar102]; }
-    tileA95[lid.x * 16u + lid.y] = va106;
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 784u && ap8 < 100u) { va11 = in1[ap8 * 784u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
   }
   {
-    let bc105 = wid.x * 16u + lid.x;
-    let bp104 = t100 * 16u + lid.y;
-    var vb107 = 0.0f;
-    if (bp104 < 100u && bc105 < 200u) { vb107 = in2[bp104 * 200u + bc105]; }
-    tileB96[lid.y * 16u + lid.x] = vb107;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 100u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p101 = 0u; p101 < 16u; p101++) {
-    acc99 += tileA95[lid.y * 16u + p101] * tileB96[p101 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row97 < 784u && col98 < 200u) { out[row97 * 200u + col98] = acc99; }
+  if (row2 < 784u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
 // Kernel 38: add %96 at specs/dnn.yaml:29:36 (graph.h1)
@@ -1391,35 +1391,35 @@ const WGSL_65 = `// matmul %13 at specs/dnn.yaml:30:23 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA13: array<f32, 256>;
-var<workgroup> tileB14: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row15 = wid.y * 16u + lid.y;
-  let col16 = wid.x * 16u + lid.x;
-  var acc17 = 0.0f;
-  for (var t18 = 0u; t18 < 13u; t18++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 13u; t5++) {
   {
-    let ar20 = wid.y * 16u + lid.y;
-    let ap21 = t18 * 16u + lid.x;
-    var va24 = 0.0f;
-    if (ar20 < 100u && ap21 < 200u) { va24 = in1[ar20 * 200u + ap21]; }
-    tileA13[lid.y * 16u + lid.x] = va24;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 100u && ap8 < 200u) { va11 = in1[ar7 * 200u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc23 = wid.x * 16u + lid.x;
-    let bp22 = t18 * 16u + lid.y;
-    var vb25 = 0.0f;
-    if (bp22 < 200u && bc23 < 200u) { vb25 = in2[bp22 * 200u + bc23]; }
-    tileB14[lid.y * 16u + lid.x] = vb25;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 200u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p19 = 0u; p19 < 16u; p19++) {
-    acc17 += tileA13[lid.y * 16u + p19] * tileB14[p19 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row15 < 100u && col16 < 200u) { out[row15 * 200u + col16] = acc17; }
+  if (row2 < 100u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
 // Kernel 66: maximum %16 at specs/dnn.yaml:30:15 (graph.h2)
@@ -1440,35 +1440,35 @@ const WGSL_67 = `// matmul %17 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA26: array<f32, 256>;
-var<workgroup> tileB27: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row28 = wid.y * 16u + lid.y;
-  let col29 = wid.x * 16u + lid.x;
-  var acc30 = 0.0f;
-  for (var t31 = 0u; t31 < 13u; t31++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 13u; t5++) {
   {
-    let ar33 = wid.y * 16u + lid.y;
-    let ap34 = t31 * 16u + lid.x;
-    var va37 = 0.0f;
-    if (ar33 < 100u && ap34 < 200u) { va37 = in1[ar33 * 200u + ap34]; }
-    tileA26[lid.y * 16u + lid.x] = va37;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 100u && ap8 < 200u) { va11 = in1[ar7 * 200u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc36 = wid.x * 16u + lid.x;
-    let bp35 = t31 * 16u + lid.y;
-    var vb38 = 0.0f;
-    if (bp35 < 200u && bc36 < 10u) { vb38 = in2[bp35 * 10u + bc36]; }
-    tileB27[lid.y * 16u + lid.x] = vb38;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 200u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p32 = 0u; p32 < 16u; p32++) {
-    acc30 += tileA26[lid.y * 16u + p32] * tileB27[p32 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row28 < 100u && col29 < 10u) { out[row28 * 10u + col29] = acc30; }
+  if (row2 < 100u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 68: add %19 at specs/dnn.yaml:31:32 (graph.p_y_given_x)
@@ -1493,13 +1493,13 @@ const WGSL_69 = `// reduce_max %20 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 128u;
   if (i >= 100u) { return; }
-  let b39 = i * 10u;
-  var m41 = in1[b39];
-  for (var r40 = 0u; r40 < 10u; r40++) {
-  let v42 = in1[b39 + r40];
-  if (!((bitcast<u32>(m41) & 0x7fffffffu) > 0x7f800000u) && (v42 > m41 || ((bitcast<u32>(v42) & 0x7fffffffu) > 0x7f800000u))) { m41 = v42; }
+  let b0 = i * 10u;
+  var m2 = in1[b0];
+  for (var r1 = 0u; r1 < 10u; r1++) {
+  let v3 = in1[b0 + r1];
+  if (!((bitcast<u32>(m2) & 0x7fffffffu) > 0x7f800000u) && (v3 > m2 || ((bitcast<u32>(v3) & 0x7fffffffu) > 0x7f800000u))) { m2 = v3; }
   }
-  out[i] = m41;
+  out[i] = m2;
 }
 `;
 // Kernel 70: sub %24 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
@@ -1566,14 +1566,14 @@ const WGSL_74 = `// argmax %30 at specs/dnn.yaml:37:10 (metrics.error)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 128u;
   if (i >= 100u) { return; }
-  let b43 = i * 10u;
-  var best44 = in1[b43];
-  var bi45 = 0u;
-  for (var k46 = select(1u, 10u, ((bitcast<u32>(best44) & 0x7fffffffu) > 0x7f800000u)); k46 < 10u; k46++) {
-  let v47 = in1[b43 + k46];
-  if (v47 > best44 && !((bitcast<u32>(v47) & 0x7fffffffu) > 0x7f800000u)) { best44 = v47; bi45 = k46; }
+  let b0 = i * 10u;
+  var best1 = in1[b0];
+  var bi2 = 0u;
+  for (var k3 = select(1u, 10u, ((bitcast<u32>(best1) & 0x7fffffffu) > 0x7f800000u)); k3 < 10u; k3++) {
+  let v4 = in1[b0 + k3];
+  if (v4 > best1 && !((bitcast<u32>(v4) & 0x7fffffffu) > 0x7f800000u)) { best1 = v4; bi2 = k3; }
   }
-  out[i] = i32(bi45);
+  out[i] = i32(bi2);
 }
 `;
 // Kernel 75: cast %32 at specs/dnn.yaml:37:10 (metrics.error)
@@ -1648,2029 +1648,252 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 /** Buffers, kernels and the command list of each step, replayed by runtime/webgpu/executor.ts. */
 export const plan: GpuPlan = {
   buffers: [
-    {
-      name: "ctx",
-      size: 4,
-      dtype: "u32",
-      role: "ctx",
-    },
-    {
-      name: "iters",
-      size: 1,
-      dtype: "u32",
-      role: "iters",
-    },
-    {
-      name: "f0_t13",
-      size: 78400,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:x",
-      size: 78400,
-      dtype: "f32",
-      role: "input",
-      ref: "x",
-    },
-    {
-      name: "f0_t14",
-      size: 20000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:W1",
-      size: 156800,
-      dtype: "f32",
-      role: "param",
-      ref: "W1",
-    },
-    {
-      name: "f0_t16",
-      size: 20000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:b1",
-      size: 200,
-      dtype: "f32",
-      role: "param",
-      ref: "b1",
-    },
-    {
-      name: "f0_t24",
-      size: 20000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t25",
-      size: 20000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:W2",
-      size: 40000,
-      dtype: "f32",
-      role: "param",
-      ref: "W2",
-    },
-    {
-      name: "f0_t27",
-      size: 20000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:b2",
-      size: 200,
-      dtype: "f32",
-      role: "param",
-      ref: "b2",
-    },
-    {
-      name: "f0_t33",
-      size: 20000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t34",
-      size: 1000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:W3",
-      size: 2000,
-      dtype: "f32",
-      role: "param",
-      ref: "W3",
-    },
-    {
-      name: "f0_t36",
-      size: 1000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:b3",
-      size: 10,
-      dtype: "f32",
-      role: "param",
-      ref: "b3",
-    },
-    {
-      name: "f0_t37",
-      size: 100,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t44",
-      size: 1000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:y",
-      size: 100,
-      dtype: "i32",
-      role: "input",
-      ref: "y",
-    },
-    {
-      name: "f0_t45",
-      size: 100,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t50",
-      size: 100,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t52",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t54",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t56",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t58",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t63",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t78",
-      size: 10,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t79",
-      size: 20000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t80",
-      size: 2000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t81",
-      size: 2000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t86",
-      size: 200,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t88",
-      size: 40000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t89",
-      size: 40000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t94",
-      size: 200,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t95",
-      size: 156800,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t96",
-      size: 156800,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "state:train.adadelta_g2.W1",
-      size: 156800,
-      dtype: "f32",
-      role: "state",
-      ref: "train.adadelta_g2.W1",
-    },
-    {
-      name: "f0_t112",
-      size: 156800,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "state:train.adadelta_dx2.W1",
-      size: 156800,
-      dtype: "f32",
-      role: "state",
-      ref: "train.adadelta_dx2.W1",
-    },
-    {
-      name: "f0_t125",
-      size: 200,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "state:train.adadelta_g2.b1",
-      size: 200,
-      dtype: "f32",
-      role: "state",
-      ref: "train.adadelta_g2.b1",
-    },
-    {
-      name: "f0_t133",
-      size: 200,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "state:train.adadelta_dx2.b1",
-      size: 200,
-      dtype: "f32",
-      role: "state",
-      ref: "train.adadelta_dx2.b1",
-    },
-    {
-      name: "state:train.adadelta_g2.W2",
-      size: 40000,
-      dtype: "f32",
-      role: "state",
-      ref: "train.adadelta_g2.W2",
-    },
-    {
-      name: "f0_t154",
-      size: 40000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "state:train.adadelta_dx2.W2",
-      size: 40000,
-      dtype: "f32",
-      role: "state",
-      ref: "train.adadelta_dx2.W2",
-    },
-    {
-      name: "state:train.adadelta_g2.b2",
-      size: 200,
-      dtype: "f32",
-      role: "state",
-      ref: "train.adadelta_g2.b2",
-    },
-    {
-      name: "state:train.adadelta_dx2.b2",
-      size: 200,
-      dtype: "f32",
-      role: "state",
-      ref: "train.adadelta_dx2.b2",
-    },
-    {
-      name: "state:train.adadelta_g2.W3",
-      size: 2000,
-      dtype: "f32",
-      role: "state",
-      ref: "train.adadelta_g2.W3",
-    },
-    {
-      name: "f0_t193",
-      size: 2000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "state:train.adadelta_dx2.W3",
-      size: 2000,
-      dtype: "f32",
-      role: "state",
-      ref: "train.adadelta_dx2.W3",
-    },
-    {
-      name: "f0_t206",
-      size: 10,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "state:train.adadelta_g2.b3",
-      size: 10,
-      dtype: "f32",
-      role: "state",
-      ref: "train.adadelta_g2.b3",
-    },
-    {
-      name: "f0_t214",
-      size: 10,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "state:train.adadelta_dx2.b3",
-      size: 10,
-      dtype: "f32",
-      role: "state",
-      ref: "train.adadelta_dx2.b3",
-    },
-    {
-      name: "ev_t8",
-      size: 20000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t12",
-      size: 20000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t17",
-      size: 1000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t19",
-      size: 1000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t20",
-      size: 100,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t29",
-      size: 1000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t30",
-      size: 100,
-      dtype: "i32",
-      role: "temp",
-    },
-    {
-      name: "ev_t32",
-      size: 100,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t34",
-      size: 100,
-      dtype: "f32",
-      role: "temp",
-    },
+    { name: "ctx", size: 4, dtype: "u32", role: "ctx" },
+    { name: "iters", size: 1, dtype: "u32", role: "iters" },
+    { name: "h1_div", size: 78400, dtype: "f32", role: "temp" },
+    { name: "x", size: 78400, dtype: "f32", role: "input", ref: "x" },
+    { name: "h1_matmul", size: 20000, dtype: "f32", role: "temp" },
+    { name: "W1", size: 156800, dtype: "f32", role: "param", ref: "W1" },
+    { name: "h1_add", size: 20000, dtype: "f32", role: "temp" },
+    { name: "b1", size: 200, dtype: "f32", role: "param", ref: "b1" },
+    { name: "h1", size: 20000, dtype: "f32", role: "temp" },
+    { name: "h2_matmul", size: 20000, dtype: "f32", role: "temp" },
+    { name: "W2", size: 40000, dtype: "f32", role: "param", ref: "W2" },
+    { name: "h2_add", size: 20000, dtype: "f32", role: "temp" },
+    { name: "b2", size: 200, dtype: "f32", role: "param", ref: "b2" },
+    { name: "h2", size: 20000, dtype: "f32", role: "temp" },
+    { name: "p_y_given_x_matmul", size: 1000, dtype: "f32", role: "temp" },
+    { name: "W3", size: 2000, dtype: "f32", role: "param", ref: "W3" },
+    { name: "p_y_given_x_add", size: 1000, dtype: "f32", role: "temp" },
+    { name: "b3", size: 10, dtype: "f32", role: "param", ref: "b3" },
+    { name: "p_y_given_x_reducemax", size: 100, dtype: "f32", role: "temp" },
+    { name: "cost_nll_onehot", size: 1000, dtype: "f32", role: "temp" },
+    { name: "y", size: 100, dtype: "i32", role: "input", ref: "y" },
+    { name: "cost_nll_log", size: 100, dtype: "f32", role: "temp" },
+    { name: "cost_nll_reducesum", size: 100, dtype: "f32", role: "temp" },
+    { name: "cost_nll_reducesum2", size: 1, dtype: "f32", role: "temp" },
+    { name: "cost_l2_reducesum", size: 1, dtype: "f32", role: "temp" },
+    { name: "cost_l2_reducesum2", size: 1, dtype: "f32", role: "temp" },
+    { name: "cost_l2_reducesum3", size: 1, dtype: "f32", role: "temp" },
+    { name: "cost", size: 1, dtype: "f32", role: "temp" },
+    { name: "grad_b3", size: 10, dtype: "f32", role: "temp" },
+    { name: "d_p_y_given_x_matmul", size: 20000, dtype: "f32", role: "temp" },
+    { name: "d_p_y_given_x_matmul2", size: 2000, dtype: "f32", role: "temp" },
+    { name: "grad_W3", size: 2000, dtype: "f32", role: "temp" },
+    { name: "grad_b2", size: 200, dtype: "f32", role: "temp" },
+    { name: "d_h2_matmul2", size: 40000, dtype: "f32", role: "temp" },
+    { name: "grad_W2", size: 40000, dtype: "f32", role: "temp" },
+    { name: "grad_b1", size: 200, dtype: "f32", role: "temp" },
+    { name: "d_h1_matmul", size: 156800, dtype: "f32", role: "temp" },
+    { name: "grad_W1", size: 156800, dtype: "f32", role: "temp" },
+    { name: "train_adadelta_g2_W1", size: 156800, dtype: "f32", role: "state", ref: "train.adadelta_g2.W1" },
+    { name: "optimizer_neg", size: 156800, dtype: "f32", role: "temp" },
+    { name: "train_adadelta_dx2_W1", size: 156800, dtype: "f32", role: "state", ref: "train.adadelta_dx2.W1" },
+    { name: "new_train_adadelta_g2_b1", size: 200, dtype: "f32", role: "temp" },
+    { name: "train_adadelta_g2_b1", size: 200, dtype: "f32", role: "state", ref: "train.adadelta_g2.b1" },
+    { name: "optimizer_neg2", size: 200, dtype: "f32", role: "temp" },
+    { name: "train_adadelta_dx2_b1", size: 200, dtype: "f32", role: "state", ref: "train.adadelta_dx2.b1" },
+    { name: "train_adadelta_g2_W2", size: 40000, dtype: "f32", role: "state", ref: "train.adadelta_g2.W2" },
+    { name: "optimizer_neg3", size: 40000, dtype: "f32", role: "temp" },
+    { name: "train_adadelta_dx2_W2", size: 40000, dtype: "f32", role: "state", ref: "train.adadelta_dx2.W2" },
+    { name: "train_adadelta_g2_b2", size: 200, dtype: "f32", role: "state", ref: "train.adadelta_g2.b2" },
+    { name: "train_adadelta_dx2_b2", size: 200, dtype: "f32", role: "state", ref: "train.adadelta_dx2.b2" },
+    { name: "train_adadelta_g2_W3", size: 2000, dtype: "f32", role: "state", ref: "train.adadelta_g2.W3" },
+    { name: "optimizer_neg5", size: 2000, dtype: "f32", role: "temp" },
+    { name: "train_adadelta_dx2_W3", size: 2000, dtype: "f32", role: "state", ref: "train.adadelta_dx2.W3" },
+    { name: "new_train_adadelta_g2_b3", size: 10, dtype: "f32", role: "temp" },
+    { name: "train_adadelta_g2_b3", size: 10, dtype: "f32", role: "state", ref: "train.adadelta_g2.b3" },
+    { name: "optimizer_neg6", size: 10, dtype: "f32", role: "temp" },
+    { name: "train_adadelta_dx2_b3", size: 10, dtype: "f32", role: "state", ref: "train.adadelta_dx2.b3" },
+    { name: "eval_h1_matmul", size: 20000, dtype: "f32", role: "temp" },
+    { name: "eval_h1", size: 20000, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_matmul", size: 1000, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_add", size: 1000, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_reducemax", size: 100, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x", size: 1000, dtype: "f32", role: "temp" },
+    { name: "eval_error_argmax", size: 100, dtype: "i32", role: "temp" },
+    { name: "eval_error", size: 100, dtype: "f32", role: "temp" },
+    { name: "eval_cost_log", size: 100, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    {
-      name: "f0_k13", label: "div %13 at specs/dnn.yaml:29:20 (graph.h1)", wgsl: WGSL_0, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-      ], workgroups: [1225, 1, 1]
-    },
-    {
-      name: "f0_k14", label: "matmul %14 at specs/dnn.yaml:29:36 (graph.h1)", wgsl: WGSL_1, bindings: [
-        {
-          buffer: 4,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [13, 7, 1]
-    },
-    {
-      name: "f0_k16", label: "add %16 at specs/dnn.yaml:29:41 (graph.h1)", wgsl: WGSL_2, bindings: [
-        {
-          buffer: 6,
-          access: "read_write",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-      ], workgroups: [313, 1, 1]
-    },
-    {
-      name: "f0_k22", label: "cast %22 at specs/dnn.yaml:29:7 (graph.h1)", wgsl: WGSL_3, bindings: [
-        {
-          buffer: 4,
-          access: "read_write",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-      ], workgroups: [313, 1, 1]
-    },
-    {
-      name: "f0_k24", label: "div %24 at specs/dnn.yaml:29:7 (graph.h1)", wgsl: WGSL_4, bindings: [
-        {
-          buffer: 8,
-          access: "read_write",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [313, 1, 1]
-    },
-    {
-      name: "f0_k25", label: "matmul %25 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_5, bindings: [
-        {
-          buffer: 9,
-          access: "read_write",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [13, 7, 1]
-    },
-    {
-      name: "f0_k27", label: "add %27 at specs/dnn.yaml:30:28 (graph.h2)", wgsl: WGSL_6, bindings: [
-        {
-          buffer: 11,
-          access: "read_write",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-      ], workgroups: [313, 1, 1]
-    },
-    {
-      name: "f0_k31", label: "cast %31 at specs/dnn.yaml:30:7 (graph.h2)", wgsl: WGSL_7, bindings: [
-        {
-          buffer: 9,
-          access: "read_write",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-      ], workgroups: [313, 1, 1]
-    },
-    {
-      name: "f0_k33", label: "div %33 at specs/dnn.yaml:30:7 (graph.h2)", wgsl: WGSL_8, bindings: [
-        {
-          buffer: 13,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [313, 1, 1]
-    },
-    {
-      name: "f0_k34", label: "matmul %34 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_9, bindings: [
-        {
-          buffer: 14,
-          access: "read_write",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-      ], workgroups: [1, 7, 1]
-    },
-    {
-      name: "f0_k36", label: "add %36 at specs/dnn.yaml:31:32 (graph.p_y_given_x)", wgsl: WGSL_10, bindings: [
-        {
-          buffer: 16,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f0_k37", label: "reduce_max %37 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_11, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k41", label: "sub %41 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_12, bindings: [
-        {
-          buffer: 14,
-          access: "read_write",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f0_k42", label: "exp %42 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [
-        {
-          buffer: 16,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f0_k43", label: "reduce_sum %43 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_14, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k44", label: "one_hot %44 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_15, bindings: [
-        {
-          buffer: 19,
-          access: "read_write",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f0_k45", label: "log %45 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_16, bindings: [
-        {
-          buffer: 21,
-          access: "read_write",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k50", label: "reduce_sum %50 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_17, bindings: [
-        {
-          buffer: 22,
-          access: "read_write",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k52", label: "reduce_sum %52 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_18, bindings: [
-        {
-          buffer: 23,
-          access: "read_write",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k54", label: "reduce_sum %54 at specs/dnn.yaml:35:9 (losses.cost.l2)", wgsl: WGSL_19, bindings: [
-        {
-          buffer: 24,
-          access: "read_write",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k56", label: "reduce_sum %56 at specs/dnn.yaml:35:9 (losses.cost.l2)", wgsl: WGSL_20, bindings: [
-        {
-          buffer: 25,
-          access: "read_write",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k58", label: "reduce_sum %58 at specs/dnn.yaml:35:9 (losses.cost.l2)", wgsl: WGSL_21, bindings: [
-        {
-          buffer: 26,
-          access: "read_write",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k63", label: "add %63 at specs/dnn.yaml:35:9 (losses.cost.l2)", wgsl: WGSL_22, bindings: [
-        {
-          buffer: 27,
-          access: "read_write",
-        },
-        {
-          buffer: 23,
-          access: "read",
-        },
-        {
-          buffer: 24,
-          access: "read",
-        },
-        {
-          buffer: 25,
-          access: "read",
-        },
-        {
-          buffer: 26,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k72", label: "reduce_sum %72 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_23, bindings: [
-        {
-          buffer: 21,
-          access: "read_write",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k73", label: "div %73 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_24, bindings: [
-        {
-          buffer: 22,
-          access: "read_write",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k77", label: "add %77 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [
-        {
-          buffer: 14,
-          access: "read_write",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "f0_k78", label: "reduce_sum %78 at specs/dnn.yaml:31:32 (graph.p_y_given_x)", wgsl: WGSL_26, bindings: [
-        {
-          buffer: 28,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k79", label: "matmul %79 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_27, bindings: [
-        {
-          buffer: 29,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-      ], workgroups: [13, 7, 1]
-    },
-    {
-      name: "f0_k80", label: "matmul %80 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_28, bindings: [
-        {
-          buffer: 30,
-          access: "read_write",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-      ], workgroups: [1, 13, 1]
-    },
-    {
-      name: "f0_k81", label: "add %81 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_29, bindings: [
-        {
-          buffer: 31,
-          access: "read_write",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-        {
-          buffer: 30,
-          access: "read",
-        },
-      ], workgroups: [32, 1, 1]
-    },
-    {
-      name: "f0_k85", label: "select %85 at specs/dnn.yaml:30:15 (graph.h2)", wgsl: WGSL_30, bindings: [
-        {
-          buffer: 13,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-        {
-          buffer: 29,
-          access: "read",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [313, 1, 1]
-    },
-    {
-      name: "f0_k86", label: "reduce_sum %86 at specs/dnn.yaml:30:28 (graph.h2)", wgsl: WGSL_31, bindings: [
-        {
-          buffer: 32,
-          access: "read_write",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "f0_k87", label: "matmul %87 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_32, bindings: [
-        {
-          buffer: 29,
-          access: "read_write",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [13, 7, 1]
-    },
-    {
-      name: "f0_k88", label: "matmul %88 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_33, bindings: [
-        {
-          buffer: 33,
-          access: "read_write",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-      ], workgroups: [13, 13, 1]
-    },
-    {
-      name: "f0_k89", label: "add %89 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_34, bindings: [
-        {
-          buffer: 34,
-          access: "read_write",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-      ], workgroups: [625, 1, 1]
-    },
-    {
-      name: "f0_k93", label: "select %93 at specs/dnn.yaml:29:15 (graph.h1)", wgsl: WGSL_35, bindings: [
-        {
-          buffer: 9,
-          access: "read_write",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-        {
-          buffer: 29,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [313, 1, 1]
-    },
-    {
-      name: "f0_k94", label: "reduce_sum %94 at specs/dnn.yaml:29:41 (graph.h1)", wgsl: WGSL_36, bindings: [
-        {
-          buffer: 35,
-          access: "read_write",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "f0_k95", label: "matmul %95 at specs/dnn.yaml:29:36 (graph.h1)", wgsl: WGSL_37, bindings: [
-        {
-          buffer: 36,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [13, 49, 1]
-    },
-    {
-      name: "f0_k96", label: "add %96 at specs/dnn.yaml:29:36 (graph.h1)", wgsl: WGSL_38, bindings: [
-        {
-          buffer: 37,
-          access: "read_write",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-        {
-          buffer: 36,
-          access: "read",
-        },
-      ], workgroups: [2450, 1, 1]
-    },
-    {
-      name: "f0_k104", label: "add %104 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_39, bindings: [
-        {
-          buffer: 36,
-          access: "read_write",
-        },
-        {
-          buffer: 38,
-          access: "read",
-        },
-        {
-          buffer: 37,
-          access: "read",
-        },
-      ], workgroups: [2450, 1, 1]
-    },
-    {
-      name: "f0_k112", label: "neg %112 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_40, bindings: [
-        {
-          buffer: 39,
-          access: "read_write",
-        },
-        {
-          buffer: 40,
-          access: "read",
-        },
-        {
-          buffer: 36,
-          access: "read",
-        },
-        {
-          buffer: 37,
-          access: "read",
-        },
-      ], workgroups: [2450, 1, 1]
-    },
-    {
-      name: "f0_k116", label: "add %116 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_41, bindings: [
-        {
-          buffer: 40,
-          access: "read_write",
-        },
-        {
-          buffer: 39,
-          access: "read",
-        },
-      ], workgroups: [2450, 1, 1]
-    },
-    {
-      name: "f0_k117", label: "add %117 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_42, bindings: [
-        {
-          buffer: 5,
-          access: "read_write",
-        },
-        {
-          buffer: 39,
-          access: "read",
-        },
-      ], workgroups: [2450, 1, 1]
-    },
-    {
-      name: "f0_k125", label: "add %125 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_43, bindings: [
-        {
-          buffer: 41,
-          access: "read_write",
-        },
-        {
-          buffer: 42,
-          access: "read",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "f0_k133", label: "neg %133 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_44, bindings: [
-        {
-          buffer: 43,
-          access: "read_write",
-        },
-        {
-          buffer: 44,
-          access: "read",
-        },
-        {
-          buffer: 41,
-          access: "read",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "f0_k137", label: "add %137 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_45, bindings: [
-        {
-          buffer: 44,
-          access: "read_write",
-        },
-        {
-          buffer: 43,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "f0_k138", label: "add %138 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_46, bindings: [
-        {
-          buffer: 7,
-          access: "read_write",
-        },
-        {
-          buffer: 43,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "f0_k146", label: "add %146 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_47, bindings: [
-        {
-          buffer: 33,
-          access: "read_write",
-        },
-        {
-          buffer: 45,
-          access: "read",
-        },
-        {
-          buffer: 34,
-          access: "read",
-        },
-      ], workgroups: [625, 1, 1]
-    },
-    {
-      name: "f0_k154", label: "neg %154 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_48, bindings: [
-        {
-          buffer: 46,
-          access: "read_write",
-        },
-        {
-          buffer: 47,
-          access: "read",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-        {
-          buffer: 34,
-          access: "read",
-        },
-      ], workgroups: [625, 1, 1]
-    },
-    {
-      name: "f0_k158", label: "add %158 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_49, bindings: [
-        {
-          buffer: 47,
-          access: "read_write",
-        },
-        {
-          buffer: 46,
-          access: "read",
-        },
-      ], workgroups: [625, 1, 1]
-    },
-    {
-      name: "f0_k159", label: "add %159 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_50, bindings: [
-        {
-          buffer: 10,
-          access: "read_write",
-        },
-        {
-          buffer: 46,
-          access: "read",
-        },
-      ], workgroups: [625, 1, 1]
-    },
-    {
-      name: "f0_k165", label: "add %165 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_51, bindings: [
-        {
-          buffer: 43,
-          access: "read_write",
-        },
-        {
-          buffer: 48,
-          access: "read",
-        },
-        {
-          buffer: 32,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "f0_k172", label: "neg %172 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_52, bindings: [
-        {
-          buffer: 35,
-          access: "read_write",
-        },
-        {
-          buffer: 49,
-          access: "read",
-        },
-        {
-          buffer: 43,
-          access: "read",
-        },
-        {
-          buffer: 32,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "f0_k176", label: "add %176 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_53, bindings: [
-        {
-          buffer: 49,
-          access: "read_write",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "f0_k177", label: "add %177 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_54, bindings: [
-        {
-          buffer: 12,
-          access: "read_write",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "f0_k185", label: "add %185 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_55, bindings: [
-        {
-          buffer: 30,
-          access: "read_write",
-        },
-        {
-          buffer: 50,
-          access: "read",
-        },
-        {
-          buffer: 31,
-          access: "read",
-        },
-      ], workgroups: [32, 1, 1]
-    },
-    {
-      name: "f0_k193", label: "neg %193 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_56, bindings: [
-        {
-          buffer: 51,
-          access: "read_write",
-        },
-        {
-          buffer: 52,
-          access: "read",
-        },
-        {
-          buffer: 30,
-          access: "read",
-        },
-        {
-          buffer: 31,
-          access: "read",
-        },
-      ], workgroups: [32, 1, 1]
-    },
-    {
-      name: "f0_k197", label: "add %197 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_57, bindings: [
-        {
-          buffer: 52,
-          access: "read_write",
-        },
-        {
-          buffer: 51,
-          access: "read",
-        },
-      ], workgroups: [32, 1, 1]
-    },
-    {
-      name: "f0_k198", label: "add %198 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_58, bindings: [
-        {
-          buffer: 15,
-          access: "read_write",
-        },
-        {
-          buffer: 51,
-          access: "read",
-        },
-      ], workgroups: [32, 1, 1]
-    },
-    {
-      name: "f0_k206", label: "add %206 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_59, bindings: [
-        {
-          buffer: 53,
-          access: "read_write",
-        },
-        {
-          buffer: 54,
-          access: "read",
-        },
-        {
-          buffer: 28,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k214", label: "neg %214 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_60, bindings: [
-        {
-          buffer: 55,
-          access: "read_write",
-        },
-        {
-          buffer: 56,
-          access: "read",
-        },
-        {
-          buffer: 53,
-          access: "read",
-        },
-        {
-          buffer: 28,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k218", label: "add %218 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_61, bindings: [
-        {
-          buffer: 56,
-          access: "read_write",
-        },
-        {
-          buffer: 55,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k219", label: "add %219 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_62, bindings: [
-        {
-          buffer: 17,
-          access: "read_write",
-        },
-        {
-          buffer: 55,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "ev_k8", label: "matmul %8 at specs/dnn.yaml:29:36 (graph.h1)", wgsl: WGSL_63, bindings: [
-        {
-          buffer: 57,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [13, 7, 1]
-    },
-    {
-      name: "ev_k12", label: "maximum %12 at specs/dnn.yaml:29:15 (graph.h1)", wgsl: WGSL_64, bindings: [
-        {
-          buffer: 58,
-          access: "read_write",
-        },
-        {
-          buffer: 57,
-          access: "read",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-      ], workgroups: [313, 1, 1]
-    },
-    {
-      name: "ev_k13", label: "matmul %13 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_65, bindings: [
-        {
-          buffer: 57,
-          access: "read_write",
-        },
-        {
-          buffer: 58,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [13, 7, 1]
-    },
-    {
-      name: "ev_k16", label: "maximum %16 at specs/dnn.yaml:30:15 (graph.h2)", wgsl: WGSL_66, bindings: [
-        {
-          buffer: 58,
-          access: "read_write",
-        },
-        {
-          buffer: 57,
-          access: "read",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-      ], workgroups: [313, 1, 1]
-    },
-    {
-      name: "ev_k17", label: "matmul %17 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_67, bindings: [
-        {
-          buffer: 59,
-          access: "read_write",
-        },
-        {
-          buffer: 58,
-          access: "read",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-      ], workgroups: [1, 7, 1]
-    },
-    {
-      name: "ev_k19", label: "add %19 at specs/dnn.yaml:31:32 (graph.p_y_given_x)", wgsl: WGSL_68, bindings: [
-        {
-          buffer: 60,
-          access: "read_write",
-        },
-        {
-          buffer: 59,
-          access: "read",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "ev_k20", label: "reduce_max %20 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_69, bindings: [
-        {
-          buffer: 61,
-          access: "read_write",
-        },
-        {
-          buffer: 60,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k24", label: "sub %24 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_70, bindings: [
-        {
-          buffer: 59,
-          access: "read_write",
-        },
-        {
-          buffer: 60,
-          access: "read",
-        },
-        {
-          buffer: 61,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "ev_k25", label: "exp %25 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_71, bindings: [
-        {
-          buffer: 60,
-          access: "read_write",
-        },
-        {
-          buffer: 59,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "ev_k26", label: "reduce_sum %26 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_72, bindings: [
-        {
-          buffer: 61,
-          access: "read_write",
-        },
-        {
-          buffer: 60,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k29", label: "div %29 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_73, bindings: [
-        {
-          buffer: 62,
-          access: "read_write",
-        },
-        {
-          buffer: 60,
-          access: "read",
-        },
-        {
-          buffer: 61,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "ev_k30", label: "argmax %30 at specs/dnn.yaml:37:10 (metrics.error)", wgsl: WGSL_74, bindings: [
-        {
-          buffer: 63,
-          access: "read_write",
-        },
-        {
-          buffer: 62,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k32", label: "cast %32 at specs/dnn.yaml:37:10 (metrics.error)", wgsl: WGSL_75, bindings: [
-        {
-          buffer: 64,
-          access: "read_write",
-        },
-        {
-          buffer: 63,
-          access: "read",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k33", label: "one_hot %33 at specs/dnn.yaml:38:9 (metrics.cost)", wgsl: WGSL_76, bindings: [
-        {
-          buffer: 60,
-          access: "read_write",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [16, 1, 1]
-    },
-    {
-      name: "ev_k34", label: "log %34 at specs/dnn.yaml:38:9 (metrics.cost)", wgsl: WGSL_77, bindings: [
-        {
-          buffer: 65,
-          access: "read_write",
-        },
-        {
-          buffer: 61,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k39", label: "reduce_sum %39 at specs/dnn.yaml:38:9 (metrics.cost)", wgsl: WGSL_78, bindings: [
-        {
-          buffer: 61,
-          access: "read_write",
-        },
-        {
-          buffer: 60,
-          access: "read",
-        },
-        {
-          buffer: 59,
-          access: "read",
-        },
-        {
-          buffer: 65,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k40", label: "neg %40 at specs/dnn.yaml:38:9 (metrics.cost)", wgsl: WGSL_79, bindings: [
-        {
-          buffer: 65,
-          access: "read_write",
-        },
-        {
-          buffer: 61,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
+    { name: "step0_h1_div", label: "div %13 at specs/dnn.yaml:29:20 (graph.h1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [1225, 1, 1] },
+    { name: "step0_h1_matmul", label: "matmul %14 at specs/dnn.yaml:29:36 (graph.h1)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [13, 7, 1] },
+    { name: "step0_h1_add", label: "add %16 at specs/dnn.yaml:29:41 (graph.h1)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 7, access: "read" }], workgroups: [313, 1, 1] },
+    { name: "step0_h1_cast", label: "cast %22 at specs/dnn.yaml:29:7 (graph.h1)", wgsl: WGSL_3, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [313, 1, 1] },
+    { name: "step0_h1", label: "div %24 at specs/dnn.yaml:29:7 (graph.h1)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 4, access: "read" }], workgroups: [313, 1, 1] },
+    { name: "step0_h2_matmul", label: "matmul %25 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_5, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [13, 7, 1] },
+    { name: "step0_h2_add", label: "add %27 at specs/dnn.yaml:30:28 (graph.h2)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 12, access: "read" }], workgroups: [313, 1, 1] },
+    { name: "step0_h2_cast", label: "cast %31 at specs/dnn.yaml:30:7 (graph.h2)", wgsl: WGSL_7, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [313, 1, 1] },
+    { name: "step0_h2", label: "div %33 at specs/dnn.yaml:30:7 (graph.h2)", wgsl: WGSL_8, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 9, access: "read" }], workgroups: [313, 1, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "matmul %34 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_9, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 15, access: "read" }], workgroups: [1, 7, 1] },
+    { name: "step0_p_y_given_x_add", label: "add %36 at specs/dnn.yaml:31:32 (graph.p_y_given_x)", wgsl: WGSL_10, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 17, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step0_p_y_given_x_reducemax", label: "reduce_max %37 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_11, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_p_y_given_x_sub", label: "sub %41 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_12, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 18, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step0_p_y_given_x_exp", label: "exp %42 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step0_p_y_given_x_reducesum", label: "reduce_sum %43 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_14, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_onehot", label: "one_hot %44 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_15, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step0_cost_nll_log", label: "log %45 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_16, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum", label: "reduce_sum %50 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_17, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 14, access: "read" }, { buffer: 21, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum2", label: "reduce_sum %52 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_18, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost_l2_reducesum", label: "reduce_sum %54 at specs/dnn.yaml:35:9 (losses.cost.l2)", wgsl: WGSL_19, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost_l2_reducesum2", label: "reduce_sum %56 at specs/dnn.yaml:35:9 (losses.cost.l2)", wgsl: WGSL_20, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost_l2_reducesum3", label: "reduce_sum %58 at specs/dnn.yaml:35:9 (losses.cost.l2)", wgsl: WGSL_21, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "add %63 at specs/dnn.yaml:35:9 (losses.cost.l2)", wgsl: WGSL_22, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 24, access: "read" }, { buffer: 25, access: "read" }, { buffer: 26, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cost_nll_reducesum", label: "reduce_sum %72 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_23, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_cost_nll_div", label: "div %73 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_24, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 18, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_p_y_given_x_add", label: "add %77 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 22, access: "read" }, { buffer: 16, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step0_grad_b3", label: "reduce_sum %78 at specs/dnn.yaml:31:32 (graph.p_y_given_x)", wgsl: WGSL_26, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_p_y_given_x_matmul", label: "matmul %79 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_27, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 15, access: "read" }], workgroups: [13, 7, 1] },
+    { name: "step0_d_p_y_given_x_matmul2", label: "matmul %80 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_28, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 14, access: "read" }], workgroups: [1, 13, 1] },
+    { name: "step0_grad_W3", label: "add %81 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_29, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 30, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_d_h2_select", label: "select %85 at specs/dnn.yaml:30:15 (graph.h2)", wgsl: WGSL_30, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 29, access: "read" }, { buffer: 9, access: "read" }], workgroups: [313, 1, 1] },
+    { name: "step0_grad_b2", label: "reduce_sum %86 at specs/dnn.yaml:30:28 (graph.h2)", wgsl: WGSL_31, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_d_h2_matmul", label: "matmul %87 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_32, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 10, access: "read" }], workgroups: [13, 7, 1] },
+    { name: "step0_d_h2_matmul2", label: "matmul %88 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_33, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 13, access: "read" }], workgroups: [13, 13, 1] },
+    { name: "step0_grad_W2", label: "add %89 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_34, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 33, access: "read" }], workgroups: [625, 1, 1] },
+    { name: "step0_d_h1_select", label: "select %93 at specs/dnn.yaml:29:15 (graph.h1)", wgsl: WGSL_35, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 29, access: "read" }, { buffer: 4, access: "read" }], workgroups: [313, 1, 1] },
+    { name: "step0_grad_b1", label: "reduce_sum %94 at specs/dnn.yaml:29:41 (graph.h1)", wgsl: WGSL_36, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_d_h1_matmul", label: "matmul %95 at specs/dnn.yaml:29:36 (graph.h1)", wgsl: WGSL_37, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 9, access: "read" }], workgroups: [13, 49, 1] },
+    { name: "step0_grad_W1", label: "add %96 at specs/dnn.yaml:29:36 (graph.h1)", wgsl: WGSL_38, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 36, access: "read" }], workgroups: [2450, 1, 1] },
+    { name: "step0_new_train_adadelta_g2_W1", label: "add %104 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_39, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 37, access: "read" }], workgroups: [2450, 1, 1] },
+    { name: "step0_optimizer_neg", label: "neg %112 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_40, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 40, access: "read" }, { buffer: 36, access: "read" }, { buffer: 37, access: "read" }], workgroups: [2450, 1, 1] },
+    { name: "step0_train_adadelta_dx2_W1", label: "add %116 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_41, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 39, access: "read" }], workgroups: [2450, 1, 1] },
+    { name: "step0_W1", label: "add %117 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_42, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 39, access: "read" }], workgroups: [2450, 1, 1] },
+    { name: "step0_new_train_adadelta_g2_b1", label: "add %125 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_43, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 42, access: "read" }, { buffer: 35, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_optimizer_neg2", label: "neg %133 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_44, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 41, access: "read" }, { buffer: 35, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_train_adadelta_dx2_b1", label: "add %137 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_45, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 43, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_b1", label: "add %138 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_46, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 43, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_new_train_adadelta_g2_W2", label: "add %146 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_47, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 45, access: "read" }, { buffer: 34, access: "read" }], workgroups: [625, 1, 1] },
+    { name: "step0_optimizer_neg3", label: "neg %154 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_48, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 33, access: "read" }, { buffer: 34, access: "read" }], workgroups: [625, 1, 1] },
+    { name: "step0_train_adadelta_dx2_W2", label: "add %158 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_49, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 46, access: "read" }], workgroups: [625, 1, 1] },
+    { name: "step0_W2", label: "add %159 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_50, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 46, access: "read" }], workgroups: [625, 1, 1] },
+    { name: "step0_new_train_adadelta_g2_b2", label: "add %165 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_51, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 32, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_optimizer_neg4", label: "neg %172 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_52, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 43, access: "read" }, { buffer: 32, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_train_adadelta_dx2_b2", label: "add %176 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_53, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_b2", label: "add %177 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_54, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_new_train_adadelta_g2_W3", label: "add %185 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_55, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 31, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_optimizer_neg5", label: "neg %193 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_56, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 30, access: "read" }, { buffer: 31, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_train_adadelta_dx2_W3", label: "add %197 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_57, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 51, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_W3", label: "add %198 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_58, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 51, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_new_train_adadelta_g2_b3", label: "add %206 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_59, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 54, access: "read" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_optimizer_neg6", label: "neg %214 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_60, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 56, access: "read" }, { buffer: 53, access: "read" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_train_adadelta_dx2_b3", label: "add %218 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_61, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 55, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_b3", label: "add %219 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_62, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 55, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_h1_matmul", label: "matmul %8 at specs/dnn.yaml:29:36 (graph.h1)", wgsl: WGSL_63, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [13, 7, 1] },
+    { name: "evaluate_h1", label: "maximum %12 at specs/dnn.yaml:29:15 (graph.h1)", wgsl: WGSL_64, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 7, access: "read" }], workgroups: [313, 1, 1] },
+    { name: "evaluate_h2_matmul", label: "matmul %13 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_65, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 58, access: "read" }, { buffer: 10, access: "read" }], workgroups: [13, 7, 1] },
+    { name: "evaluate_h2", label: "maximum %16 at specs/dnn.yaml:30:15 (graph.h2)", wgsl: WGSL_66, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 12, access: "read" }], workgroups: [313, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "matmul %17 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_67, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 58, access: "read" }, { buffer: 15, access: "read" }], workgroups: [1, 7, 1] },
+    { name: "evaluate_p_y_given_x_add", label: "add %19 at specs/dnn.yaml:31:32 (graph.p_y_given_x)", wgsl: WGSL_68, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 59, access: "read" }, { buffer: 17, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "reduce_max %20 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_69, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 60, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "sub %24 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_70, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 60, access: "read" }, { buffer: 61, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "exp %25 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_71, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 59, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "reduce_sum %26 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_72, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 60, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "div %29 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_73, bindings: [{ buffer: 62, access: "read_write" }, { buffer: 60, access: "read" }, { buffer: 61, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "evaluate_error_argmax", label: "argmax %30 at specs/dnn.yaml:37:10 (metrics.error)", wgsl: WGSL_74, bindings: [{ buffer: 63, access: "read_write" }, { buffer: 62, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_error", label: "cast %32 at specs/dnn.yaml:37:10 (metrics.error)", wgsl: WGSL_75, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 20, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "one_hot %33 at specs/dnn.yaml:38:9 (metrics.cost)", wgsl: WGSL_76, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "evaluate_cost_log", label: "log %34 at specs/dnn.yaml:38:9 (metrics.cost)", wgsl: WGSL_77, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 61, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "reduce_sum %39 at specs/dnn.yaml:38:9 (metrics.cost)", wgsl: WGSL_78, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 60, access: "read" }, { buffer: 59, access: "read" }, { buffer: 65, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost", label: "neg %40 at specs/dnn.yaml:38:9 (metrics.cost)", wgsl: WGSL_79, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 61, access: "read" }], workgroups: [2, 1, 1] },
   ],
   steps: [
     {
       commands: [
-        {
-          kind: "dispatch",
-          kernel: 0,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "dispatch",
-          kernel: 5,
-        },
-        {
-          kind: "dispatch",
-          kernel: 6,
-        },
-        {
-          kind: "dispatch",
-          kernel: 7,
-        },
-        {
-          kind: "dispatch",
-          kernel: 8,
-        },
-        {
-          kind: "dispatch",
-          kernel: 9,
-        },
-        {
-          kind: "dispatch",
-          kernel: 10,
-        },
-        {
-          kind: "dispatch",
-          kernel: 11,
-        },
-        {
-          kind: "dispatch",
-          kernel: 12,
-        },
-        {
-          kind: "dispatch",
-          kernel: 13,
-        },
-        {
-          kind: "dispatch",
-          kernel: 14,
-        },
-        {
-          kind: "dispatch",
-          kernel: 15,
-        },
-        {
-          kind: "dispatch",
-          kernel: 16,
-        },
-        {
-          kind: "dispatch",
-          kernel: 17,
-        },
-        {
-          kind: "dispatch",
-          kernel: 18,
-        },
-        {
-          kind: "dispatch",
-          kernel: 19,
-        },
-        {
-          kind: "dispatch",
-          kernel: 20,
-        },
-        {
-          kind: "dispatch",
-          kernel: 21,
-        },
-        {
-          kind: "dispatch",
-          kernel: 22,
-        },
-        {
-          kind: "dispatch",
-          kernel: 23,
-        },
-        {
-          kind: "dispatch",
-          kernel: 24,
-        },
-        {
-          kind: "dispatch",
-          kernel: 25,
-        },
-        {
-          kind: "dispatch",
-          kernel: 26,
-        },
-        {
-          kind: "dispatch",
-          kernel: 27,
-        },
-        {
-          kind: "dispatch",
-          kernel: 28,
-        },
-        {
-          kind: "dispatch",
-          kernel: 29,
-        },
-        {
-          kind: "dispatch",
-          kernel: 30,
-        },
-        {
-          kind: "dispatch",
-          kernel: 31,
-        },
-        {
-          kind: "dispatch",
-          kernel: 32,
-        },
-        {
-          kind: "dispatch",
-          kernel: 33,
-        },
-        {
-          kind: "dispatch",
-          kernel: 34,
-        },
-        {
-          kind: "dispatch",
-          kernel: 35,
-        },
-        {
-          kind: "dispatch",
-          kernel: 36,
-        },
-        {
-          kind: "dispatch",
-          kernel: 37,
-        },
-        {
-          kind: "dispatch",
-          kernel: 38,
-        },
-        {
-          kind: "dispatch",
-          kernel: 39,
-        },
-        {
-          kind: "dispatch",
-          kernel: 40,
-        },
-        {
-          kind: "dispatch",
-          kernel: 41,
-        },
-        {
-          kind: "dispatch",
-          kernel: 42,
-        },
-        {
-          kind: "dispatch",
-          kernel: 43,
-        },
-        {
-          kind: "dispatch",
-          kernel: 44,
-        },
-        {
-          kind: "dispatch",
-          kernel: 45,
-        },
-        {
-          kind: "dispatch",
-          kernel: 46,
-        },
-        {
-          kind: "dispatch",
-          kernel: 47,
-        },
-        {
-          kind: "dispatch",
-          kernel: 48,
-        },
-        {
-          kind: "dispatch",
-          kernel: 49,
-        },
-        {
-          kind: "dispatch",
-          kernel: 50,
-        },
-        {
-          kind: "dispatch",
-          kernel: 51,
-        },
-        {
-          kind: "dispatch",
-          kernel: 52,
-        },
-        {
-          kind: "dispatch",
-          kernel: 53,
-        },
-        {
-          kind: "dispatch",
-          kernel: 54,
-        },
-        {
-          kind: "dispatch",
-          kernel: 55,
-        },
-        {
-          kind: "dispatch",
-          kernel: 56,
-        },
-        {
-          kind: "dispatch",
-          kernel: 57,
-        },
-        {
-          kind: "dispatch",
-          kernel: 58,
-        },
-        {
-          kind: "dispatch",
-          kernel: 59,
-        },
-        {
-          kind: "dispatch",
-          kernel: 60,
-        },
-        {
-          kind: "dispatch",
-          kernel: 61,
-        },
-        {
-          kind: "dispatch",
-          kernel: 62,
-        },
-        {
-          kind: "copy",
-          src: 36,
-          srcOffset: 0,
-          dst: 38,
-          dstOffset: 0,
-          size: 156800,
-        },
-        {
-          kind: "copy",
-          src: 41,
-          srcOffset: 0,
-          dst: 42,
-          dstOffset: 0,
-          size: 200,
-        },
-        {
-          kind: "copy",
-          src: 33,
-          srcOffset: 0,
-          dst: 45,
-          dstOffset: 0,
-          size: 40000,
-        },
-        {
-          kind: "copy",
-          src: 43,
-          srcOffset: 0,
-          dst: 48,
-          dstOffset: 0,
-          size: 200,
-        },
-        {
-          kind: "copy",
-          src: 30,
-          srcOffset: 0,
-          dst: 50,
-          dstOffset: 0,
-          size: 2000,
-        },
-        {
-          kind: "copy",
-          src: 53,
-          srcOffset: 0,
-          dst: 54,
-          dstOffset: 0,
-          size: 10,
-        },
+        { kind: "dispatch", kernel: 0 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "dispatch", kernel: 5 },
+        { kind: "dispatch", kernel: 6 },
+        { kind: "dispatch", kernel: 7 },
+        { kind: "dispatch", kernel: 8 },
+        { kind: "dispatch", kernel: 9 },
+        { kind: "dispatch", kernel: 10 },
+        { kind: "dispatch", kernel: 11 },
+        { kind: "dispatch", kernel: 12 },
+        { kind: "dispatch", kernel: 13 },
+        { kind: "dispatch", kernel: 14 },
+        { kind: "dispatch", kernel: 15 },
+        { kind: "dispatch", kernel: 16 },
+        { kind: "dispatch", kernel: 17 },
+        { kind: "dispatch", kernel: 18 },
+        { kind: "dispatch", kernel: 19 },
+        { kind: "dispatch", kernel: 20 },
+        { kind: "dispatch", kernel: 21 },
+        { kind: "dispatch", kernel: 22 },
+        { kind: "dispatch", kernel: 23 },
+        { kind: "dispatch", kernel: 24 },
+        { kind: "dispatch", kernel: 25 },
+        { kind: "dispatch", kernel: 26 },
+        { kind: "dispatch", kernel: 27 },
+        { kind: "dispatch", kernel: 28 },
+        { kind: "dispatch", kernel: 29 },
+        { kind: "dispatch", kernel: 30 },
+        { kind: "dispatch", kernel: 31 },
+        { kind: "dispatch", kernel: 32 },
+        { kind: "dispatch", kernel: 33 },
+        { kind: "dispatch", kernel: 34 },
+        { kind: "dispatch", kernel: 35 },
+        { kind: "dispatch", kernel: 36 },
+        { kind: "dispatch", kernel: 37 },
+        { kind: "dispatch", kernel: 38 },
+        { kind: "dispatch", kernel: 39 },
+        { kind: "dispatch", kernel: 40 },
+        { kind: "dispatch", kernel: 41 },
+        { kind: "dispatch", kernel: 42 },
+        { kind: "dispatch", kernel: 43 },
+        { kind: "dispatch", kernel: 44 },
+        { kind: "dispatch", kernel: 45 },
+        { kind: "dispatch", kernel: 46 },
+        { kind: "dispatch", kernel: 47 },
+        { kind: "dispatch", kernel: 48 },
+        { kind: "dispatch", kernel: 49 },
+        { kind: "dispatch", kernel: 50 },
+        { kind: "dispatch", kernel: 51 },
+        { kind: "dispatch", kernel: 52 },
+        { kind: "dispatch", kernel: 53 },
+        { kind: "dispatch", kernel: 54 },
+        { kind: "dispatch", kernel: 55 },
+        { kind: "dispatch", kernel: 56 },
+        { kind: "dispatch", kernel: 57 },
+        { kind: "dispatch", kernel: 58 },
+        { kind: "dispatch", kernel: 59 },
+        { kind: "dispatch", kernel: 60 },
+        { kind: "dispatch", kernel: 61 },
+        { kind: "dispatch", kernel: 62 },
+        { kind: "copy", src: 36, srcOffset: 0, dst: 38, dstOffset: 0, size: 156800 },
+        { kind: "copy", src: 41, srcOffset: 0, dst: 42, dstOffset: 0, size: 200 },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 45, dstOffset: 0, size: 40000 },
+        { kind: "copy", src: 43, srcOffset: 0, dst: 48, dstOffset: 0, size: 200 },
+        { kind: "copy", src: 30, srcOffset: 0, dst: 50, dstOffset: 0, size: 2000 },
+        { kind: "copy", src: 53, srcOffset: 0, dst: 54, dstOffset: 0, size: 10 },
       ],
-      outputs: {
-        cost: 27,
-        "param:W1": 5,
-        "state:train.adadelta_g2.W1": 36,
-        "state:train.adadelta_dx2.W1": 40,
-        "param:b1": 7,
-        "state:train.adadelta_g2.b1": 41,
-        "state:train.adadelta_dx2.b1": 44,
-        "param:W2": 10,
-        "state:train.adadelta_g2.W2": 33,
-        "state:train.adadelta_dx2.W2": 47,
-        "param:b2": 12,
-        "state:train.adadelta_g2.b2": 43,
-        "state:train.adadelta_dx2.b2": 49,
-        "param:W3": 15,
-        "state:train.adadelta_g2.W3": 30,
-        "state:train.adadelta_dx2.W3": 52,
-        "param:b3": 17,
-        "state:train.adadelta_g2.b3": 53,
-        "state:train.adadelta_dx2.b3": 56,
-      },
+      outputs: { cost: 27, "param:W1": 5, "state:train.adadelta_g2.W1": 36, "state:train.adadelta_dx2.W1": 40, "param:b1": 7, "state:train.adadelta_g2.b1": 41, "state:train.adadelta_dx2.b1": 44, "param:W2": 10, "state:train.adadelta_g2.W2": 33, "state:train.adadelta_dx2.W2": 47, "param:b2": 12, "state:train.adadelta_g2.b2": 43, "state:train.adadelta_dx2.b2": 49, "param:W3": 15, "state:train.adadelta_g2.W3": 30, "state:train.adadelta_dx2.W3": 52, "param:b3": 17, "state:train.adadelta_g2.b3": 53, "state:train.adadelta_dx2.b3": 56 },
     },
   ],
   eval: {
     commands: [
-      {
-        kind: "dispatch",
-        kernel: 63,
-      },
-      {
-        kind: "dispatch",
-        kernel: 64,
-      },
-      {
-        kind: "dispatch",
-        kernel: 65,
-      },
-      {
-        kind: "dispatch",
-        kernel: 66,
-      },
-      {
-        kind: "dispatch",
-        kernel: 67,
-      },
-      {
-        kind: "dispatch",
-        kernel: 68,
-      },
-      {
-        kind: "dispatch",
-        kernel: 69,
-      },
-      {
-        kind: "dispatch",
-        kernel: 70,
-      },
-      {
-        kind: "dispatch",
-        kernel: 71,
-      },
-      {
-        kind: "dispatch",
-        kernel: 72,
-      },
-      {
-        kind: "dispatch",
-        kernel: 73,
-      },
-      {
-        kind: "dispatch",
-        kernel: 74,
-      },
-      {
-        kind: "dispatch",
-        kernel: 75,
-      },
-      {
-        kind: "dispatch",
-        kernel: 76,
-      },
-      {
-        kind: "dispatch",
-        kernel: 77,
-      },
-      {
-        kind: "dispatch",
-        kernel: 78,
-      },
-      {
-        kind: "dispatch",
-        kernel: 79,
-      },
+      { kind: "dispatch", kernel: 63 },
+      { kind: "dispatch", kernel: 64 },
+      { kind: "dispatch", kernel: 65 },
+      { kind: "dispatch", kernel: 66 },
+      { kind: "dispatch", kernel: 67 },
+      { kind: "dispatch", kernel: 68 },
+      { kind: "dispatch", kernel: 69 },
+      { kind: "dispatch", kernel: 70 },
+      { kind: "dispatch", kernel: 71 },
+      { kind: "dispatch", kernel: 72 },
+      { kind: "dispatch", kernel: 73 },
+      { kind: "dispatch", kernel: 74 },
+      { kind: "dispatch", kernel: 75 },
+      { kind: "dispatch", kernel: 76 },
+      { kind: "dispatch", kernel: 77 },
+      { kind: "dispatch", kernel: 78 },
+      { kind: "dispatch", kernel: 79 },
     ],
-    outputs: {
-      "metric:error": 64,
-      "metric:cost": 65,
-    },
+    outputs: { "metric:error": 64, "metric:cost": 65 },
   },
-  limits: {
-    maxStorageBuffersPerShaderStage: 8,
-    maxStorageBufferBindingSize: 134217728,
-    maxComputeWorkgroupsPerDimension: 65535,
-    maxComputeInvocationsPerWorkgroup: 256,
-    maxComputeWorkgroupStorageSize: 16384,
-  },
+  limits: { maxStorageBuffersPerShaderStage: 8, maxStorageBufferBindingSize: 134217728, maxComputeWorkgroupsPerDimension: 65535, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 },
 };

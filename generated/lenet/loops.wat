@@ -22,8 +22,8 @@
     (local.set $e (v128.bitselect (local.get $small) (local.get $e) (f32x4.lt (local.get $a) (f32x4.splat (f32.const 0.625)))))
     (v128.bitselect (local.get $x) (local.get $e) (i32x4.splat (i32.const 0x80000000)))
   )
-  ;; tanh %16  [500, 20, 12, 12]
-  (func $f0_loop16 (export "f0_loop16") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/lenet.yaml:36 c1  fused: add
+  (func $step0_c1 (export "step0_c1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 32161472) (i32.mul (local.get $row) (i32.const 11520))))
@@ -43,8 +43,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; tanh %22  [500, 50, 4, 4]
-  (func $f0_loop22 (export "f0_loop22") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/lenet.yaml:37 c2  fused: add
+  (func $step0_c2 (export "step0_c2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 47051072) (i32.mul (local.get $row) (i32.const 3200))))
@@ -64,8 +64,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; tanh %27  [500, 500]
-  (func $f0_loop27 (export "f0_loop27") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/lenet.yaml:39 h  fused: add
+  (func $step0_h (export "step0_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 49651072) (i32.mul (local.get $row) (i32.const 2000))))
@@ -85,8 +85,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; add %30  [500, 10]
-  (func $f0_loop30 (export "f0_loop30") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/lenet.yaml:40 p_y_given_x
+  (func $step0_p_y_given_x_add (export "step0_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 50671072) (i32.mul (local.get $row) (i32.const 40))))
@@ -106,8 +106,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; sub %35  [500, 10]
-  (func $f0_loop35 (export "f0_loop35") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/lenet.yaml:40 p_y_given_x
+  (func $step0_p_y_given_x_sub (export "step0_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 50693072) (i32.mul (local.get $row) (i32.const 40))))
@@ -128,8 +128,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; exp %36  [500, 10]
-  (func $f0_loop36 (export "f0_loop36") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/lenet.yaml:40 p_y_given_x
+  (func $step0_p_y_given_x_exp (export "step0_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 50713072) (i32.mul (local.get $row) (i32.const 20000))))
@@ -148,8 +148,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %46  []
-  (func $f0_sum46 (export "f0_sum46") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/lenet.yaml:43 losses.cost.nll  fused: neg
+  (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $b0 (i32.add (i32.const 50759072) (i32.mul (local.get $row) (i32.const 2000))))
@@ -174,8 +174,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %48  []
-  (func $f0_loop48 (export "f0_loop48") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
+  ;; specs/lenet.yaml:43 losses.cost.nll
+  (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 50761088) (i32.mul (local.get $row) (i32.const 4))))
@@ -195,8 +195,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %53  [500]
-  (func $f0_sum53 (export "f0_sum53") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/lenet.yaml:43 gradient of losses.cost.nll  fused: mul
+  (func $step0_d_cost_nll_reducesum (export "step0_d_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $b0 (i32.add (i32.const 50735072) (i32.mul (local.get $row) (i32.const 40))))
@@ -221,8 +221,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; div %54  [500]
-  (func $f0_loop54 (export "f0_loop54") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/lenet.yaml:43 gradient of losses.cost.nll
+  (func $step0_d_cost_nll_div (export "step0_d_cost_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 50763104) (i32.mul (local.get $row) (i32.const 2000))))
@@ -242,8 +242,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %58  [500, 10]
-  (func $f0_loop58 (export "f0_loop58") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
+  ;; specs/lenet.yaml:40 gradient of p_y_given_x  fused: mul, mul
+  (func $step0_d_p_y_given_x_add (export "step0_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 50765104) (i32.mul (local.get $row) (i32.const 40))))
@@ -265,8 +265,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; mul %65  [500, 500]
-  (func $f0_loop65 (export "f0_loop65") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/lenet.yaml:39 gradient of h  fused: sub, mul
+  (func $step0_d_h_mul (export "step0_d_h_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 51785152) (i32.mul (local.get $row) (i32.const 1000000))))
@@ -287,8 +287,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %73  [500, 50, 4, 4]
-  (func $f0_loop73 (export "f0_loop73") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/lenet.yaml:37 gradient of c2  fused: sub, mul
+  (func $step0_d_c2_mul (export "step0_d_c2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 54387152) (i32.mul (local.get $row) (i32.const 1600000))))
@@ -309,8 +309,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %90  [500, 20, 12, 12]
-  (func $f0_loop90 (export "f0_loop90") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/lenet.yaml:36 gradient of c1  fused: sub, mul
+  (func $step0_d_c1_mul (export "step0_d_c1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 88562560) (i32.mul (local.get $row) (i32.const 5760000))))
@@ -331,8 +331,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %103  [20, 1, 5, 5]
-  (func $f0_loop103 (export "f0_loop103") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/lenet.yaml:50 phases[0].optimizer  fused: mul
+  (func $step0_W1 (export "step0_W1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 2000))))
@@ -352,8 +352,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %106  [20, 1, 1]
-  (func $f0_loop106 (export "f0_loop106") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/lenet.yaml:50 phases[0].optimizer  fused: mul
+  (func $step0_b1 (export "step0_b1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 2016) (i32.mul (local.get $row) (i32.const 80))))
@@ -373,8 +373,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %109  [50, 20, 5, 5]
-  (func $f0_loop109 (export "f0_loop109") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/lenet.yaml:50 phases[0].optimizer  fused: mul
+  (func $step0_W2 (export "step0_W2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 2096) (i32.mul (local.get $row) (i32.const 100000))))
@@ -394,8 +394,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %112  [50, 1, 1]
-  (func $f0_loop112 (export "f0_loop112") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/lenet.yaml:50 phases[0].optimizer  fused: mul
+  (func $step0_b2 (export "step0_b2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 102096) (i32.mul (local.get $row) (i32.const 200))))
@@ -415,8 +415,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %118  [500]
-  (func $f0_loop118 (export "f0_loop118") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/lenet.yaml:50 phases[0].optimizer  fused: mul
+  (func $step0_b3 (export "step0_b3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1702304) (i32.mul (local.get $row) (i32.const 2000))))
@@ -436,8 +436,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %124  [10]
-  (func $f0_loop124 (export "f0_loop124") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/lenet.yaml:50 phases[0].optimizer  fused: mul
+  (func $step0_b4 (export "step0_b4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1724304) (i32.mul (local.get $row) (i32.const 40))))
@@ -457,13 +457,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; tanh %16  [500, 20, 12, 12]
-  (func $ev_loop16 (export "ev_loop16") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/lenet.yaml:36 c1  fused: add
+  (func $evaluate_c1 (export "evaluate_c1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 196502080) (i32.mul (local.get $row) (i32.const 11520))))
-      (local.set $b0 (i32.add (i32.const 190730560) (i32.mul (local.get $row) (i32.const 11520))))
-      (local.set $b1 (i32.add (i32.const 196490560) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 194934080) (i32.mul (local.get $row) (i32.const 11520))))
+      (local.set $b0 (i32.add (i32.const 189162560) (i32.mul (local.get $row) (i32.const 11520))))
+      (local.set $b1 (i32.add (i32.const 194922560) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 11520)))
@@ -478,13 +478,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; tanh %22  [500, 50, 4, 4]
-  (func $ev_loop22 (export "ev_loop22") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/lenet.yaml:37 c2  fused: add
+  (func $evaluate_c2 (export "evaluate_c2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 211391680) (i32.mul (local.get $row) (i32.const 3200))))
-      (local.set $b0 (i32.add (i32.const 209788480) (i32.mul (local.get $row) (i32.const 3200))))
-      (local.set $b1 (i32.add (i32.const 211388480) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 209823680) (i32.mul (local.get $row) (i32.const 3200))))
+      (local.set $b0 (i32.add (i32.const 208220480) (i32.mul (local.get $row) (i32.const 3200))))
+      (local.set $b1 (i32.add (i32.const 209820480) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3200)))
@@ -499,12 +499,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; tanh %27  [500, 500]
-  (func $ev_loop27 (export "ev_loop27") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/lenet.yaml:39 h  fused: add
+  (func $evaluate_h (export "evaluate_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 213991680) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 212991680) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 212423680) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 211423680) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1702304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -520,12 +520,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; add %30  [500, 10]
-  (func $ev_loop30 (export "ev_loop30") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/lenet.yaml:40 p_y_given_x
+  (func $evaluate_p_y_given_x_add (export "evaluate_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 215011680) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 214991680) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 213443680) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 213423680) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 1724304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -541,13 +541,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; sub %35  [500, 10]
-  (func $ev_loop35 (export "ev_loop35") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/lenet.yaml:40 p_y_given_x
+  (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 215033680) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 215011680) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 215031680) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 213465680) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 213443680) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 213463680) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -563,12 +563,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; exp %36  [500, 10]
-  (func $ev_loop36 (export "ev_loop36") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/lenet.yaml:40 p_y_given_x
+  (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 215053680) (i32.mul (local.get $row) (i32.const 20000))))
-      (local.set $b0 (i32.add (i32.const 215033680) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 213485680) (i32.mul (local.get $row) (i32.const 20000))))
+      (local.set $b0 (i32.add (i32.const 213465680) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
@@ -583,13 +583,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; div %40  [500, 10]
-  (func $ev_loop40 (export "ev_loop40") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/lenet.yaml:40 p_y_given_x
+  (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 215075680) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 215053680) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 215073680) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 213507680) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 213485680) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 213505680) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -605,12 +605,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; neg %51  [500]
-  (func $ev_loop51 (export "ev_loop51") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/lenet.yaml:46 metrics.cost
+  (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 215125680) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 215123680) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 213555680) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 213553680) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))

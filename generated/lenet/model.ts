@@ -2,7 +2,6 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { Batch, CompiledModel, ModelDescription } from "../../runtime/compiled-model.ts";
 import { createArena, createKernels, instantiateLoops, type Kernels, precompileModules } from "../../runtime/cpu/kernels.ts";
-import * as rng from "../../runtime/rng/philox.ts";
 import { LOOPS_SHARED_WASM, LOOPS_WASM } from "./loops-wasm.ts";
 
 export const description: ModelDescription = {
@@ -126,34 +125,34 @@ export const description: ModelDescription = {
 
 /** The exports of loops.wat: one function per fused loop, addresses and extents built in. */
 interface Loops {
-  readonly f0_loop16: () => void;
-  readonly f0_loop22: () => void;
-  readonly f0_loop27: () => void;
-  readonly f0_loop30: () => void;
-  readonly f0_loop35: () => void;
-  readonly f0_loop36: () => void;
-  readonly f0_sum46: () => void;
-  readonly f0_loop48: () => void;
-  readonly f0_sum53: () => void;
-  readonly f0_loop54: () => void;
-  readonly f0_loop58: () => void;
-  readonly f0_loop65: () => void;
-  readonly f0_loop73: () => void;
-  readonly f0_loop90: () => void;
-  readonly f0_loop103: () => void;
-  readonly f0_loop106: () => void;
-  readonly f0_loop109: () => void;
-  readonly f0_loop112: () => void;
-  readonly f0_loop118: () => void;
-  readonly f0_loop124: () => void;
-  readonly ev_loop16: () => void;
-  readonly ev_loop22: () => void;
-  readonly ev_loop27: () => void;
-  readonly ev_loop30: () => void;
-  readonly ev_loop35: () => void;
-  readonly ev_loop36: () => void;
-  readonly ev_loop40: () => void;
-  readonly ev_loop51: () => void;
+  readonly step0_c1: () => void;
+  readonly step0_c2: () => void;
+  readonly step0_h: () => void;
+  readonly step0_p_y_given_x_add: () => void;
+  readonly step0_p_y_given_x_sub: () => void;
+  readonly step0_p_y_given_x_exp: () => void;
+  readonly step0_cost_nll_reducesum2: () => void;
+  readonly step0_cost: () => void;
+  readonly step0_d_cost_nll_reducesum: () => void;
+  readonly step0_d_cost_nll_div: () => void;
+  readonly step0_d_p_y_given_x_add: () => void;
+  readonly step0_d_h_mul: () => void;
+  readonly step0_d_c2_mul: () => void;
+  readonly step0_d_c1_mul: () => void;
+  readonly step0_W1: () => void;
+  readonly step0_b1: () => void;
+  readonly step0_W2: () => void;
+  readonly step0_b2: () => void;
+  readonly step0_b3: () => void;
+  readonly step0_b4: () => void;
+  readonly evaluate_c1: () => void;
+  readonly evaluate_c2: () => void;
+  readonly evaluate_h: () => void;
+  readonly evaluate_p_y_given_x_add: () => void;
+  readonly evaluate_p_y_given_x_sub: () => void;
+  readonly evaluate_p_y_given_x_exp: () => void;
+  readonly evaluate_p_y_given_x: () => void;
+  readonly evaluate_cost: () => void;
 }
 
 /** Compiles the model's WebAssembly ahead (required before `new Model()` on a browser's main thread, optional elsewhere). */
@@ -163,102 +162,85 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 205.2 MiB, laid out at compile time. */
-  private readonly mem = createArena(215127680);
+  /** Every buffer of the model, 203.7 MiB, laid out at compile time. */
+  private readonly mem = createArena(213557680);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W1: new Float32Array(this.mem.buffer, 16, 500), b1: new Float32Array(this.mem.buffer, 2016, 20), W2: new Float32Array(this.mem.buffer, 2096, 25000), b2: new Float32Array(this.mem.buffer, 102096, 50), W3: new Float32Array(this.mem.buffer, 102304, 400000), b3: new Float32Array(this.mem.buffer, 1702304, 500), W4: new Float32Array(this.mem.buffer, 1704304, 5000), b4: new Float32Array(this.mem.buffer, 1724304, 10) };
   readonly state: Record<string, Float32Array> = {};
-  private readonly f0_t11 = new Float32Array(this.mem.buffer, 1724352, 5760000);
-  private readonly f0_in_x = new Float32Array(this.mem.buffer, 24764352, 392000);
-  private readonly f0_w11_0 = new Float32Array(this.mem.buffer, 26332352, 14400);
-  private readonly f0_t12 = new Float32Array(this.mem.buffer, 26389952, 1440000);
-  private readonly f0_t13 = new Float32Array(this.mem.buffer, 32149952, 2880);
-  private readonly f0_t16 = new Float32Array(this.mem.buffer, 32161472, 1440000);
-  private readonly f0_t17 = new Float32Array(this.mem.buffer, 37921472, 1600000);
-  private readonly f0_w17_15 = new Float32Array(this.mem.buffer, 44321472, 256000);
-  private readonly f0_w17_16 = new Float32Array(this.mem.buffer, 45345472, 25600);
-  private readonly f0_t18 = new Float32Array(this.mem.buffer, 45447872, 400000);
-  private readonly f0_t19 = new Float32Array(this.mem.buffer, 47047872, 800);
-  private readonly f0_t22 = new Float32Array(this.mem.buffer, 47051072, 400000);
-  private readonly f0_t24 = new Float32Array(this.mem.buffer, 48651072, 250000);
-  private readonly f0_t27 = new Float32Array(this.mem.buffer, 49651072, 250000);
-  private readonly f0_t28 = new Float32Array(this.mem.buffer, 50651072, 5000);
-  private readonly f0_t30 = new Float32Array(this.mem.buffer, 50671072, 5000);
-  private readonly f0_t31 = new Float32Array(this.mem.buffer, 50691072, 500);
-  private readonly f0_t35 = new Float32Array(this.mem.buffer, 50693072, 5000);
-  private readonly f0_t36 = new Float32Array(this.mem.buffer, 50713072, 5000);
-  private readonly f0_t37 = new Float32Array(this.mem.buffer, 50733072, 500);
-  private readonly f0_t38 = new Float32Array(this.mem.buffer, 50735072, 5000);
-  private readonly f0_in_y = new Int32Array(this.mem.buffer, 50755072, 500);
-  private readonly f0_t39 = new Float32Array(this.mem.buffer, 50757072, 500);
-  private readonly f0_t44 = new Float32Array(this.mem.buffer, 50759072, 500);
-  private readonly f0_t46 = new Float32Array(this.mem.buffer, 50761072, 1);
-  private readonly f0_t48 = new Float32Array(this.mem.buffer, 50761088, 1);
-  private readonly f0_t53 = new Float32Array(this.mem.buffer, 50761104, 500);
-  private readonly f0_t54 = new Float32Array(this.mem.buffer, 50763104, 500);
-  private readonly f0_t58 = new Float32Array(this.mem.buffer, 50765104, 5000);
-  private readonly f0_t59 = new Float32Array(this.mem.buffer, 50785104, 10);
-  private readonly f0_t60 = new Float32Array(this.mem.buffer, 50785152, 250000);
-  private readonly f0_t65 = new Float32Array(this.mem.buffer, 51785152, 250000);
-  private readonly f0_t66 = new Float32Array(this.mem.buffer, 52785152, 500);
-  private readonly f0_t67 = new Float32Array(this.mem.buffer, 52787152, 400000);
-  private readonly f0_t73 = new Float32Array(this.mem.buffer, 54387152, 400000);
-  private readonly f0_t74 = new Float32Array(this.mem.buffer, 55987152, 800);
-  private readonly f0_t75 = new Float32Array(this.mem.buffer, 55990352, 50);
-  private readonly f0_t77 = new Float32Array(this.mem.buffer, 55990560, 1600000);
-  private readonly f0_t78 = new Float32Array(this.mem.buffer, 62390560, 25000);
-  private readonly f0_t79 = new Float32Array(this.mem.buffer, 62490560, 25000);
-  private readonly f0_t80 = new Float32Array(this.mem.buffer, 62590560, 1440000);
-  private readonly f0_w80_60 = new Float32Array(this.mem.buffer, 68350560, 25000);
-  private readonly f0_w80_61 = new Float32Array(this.mem.buffer, 68450560, 32000);
-  private readonly f0_t81 = new Float32Array(this.mem.buffer, 68578560, 1440000);
-  private readonly f0_t82 = new Float32Array(this.mem.buffer, 74338560, 1600000);
-  private readonly f0_t83 = new Float32Array(this.mem.buffer, 80738560, 1600000);
-  private readonly f0_t84 = new Float32Array(this.mem.buffer, 87138560, 25000);
-  private readonly f0_w84_66 = new Float32Array(this.mem.buffer, 87238560, 256000);
-  private readonly f0_w84_67 = new Float32Array(this.mem.buffer, 88262560, 25000);
-  private readonly f0_t85 = new Float32Array(this.mem.buffer, 88362560, 25000);
-  private readonly f0_t86 = new Float32Array(this.mem.buffer, 88462560, 25000);
-  private readonly f0_t90 = new Float32Array(this.mem.buffer, 88562560, 1440000);
-  private readonly f0_t91 = new Float32Array(this.mem.buffer, 94322560, 2880);
-  private readonly f0_t92 = new Float32Array(this.mem.buffer, 94334080, 20);
-  private readonly f0_t94 = new Float32Array(this.mem.buffer, 94334160, 5760000);
-  private readonly f0_t95 = new Float32Array(this.mem.buffer, 117374160, 392000);
-  private readonly f0_t96 = new Float32Array(this.mem.buffer, 118942160, 5760000);
-  private readonly f0_t97 = new Float32Array(this.mem.buffer, 141982160, 5760000);
-  private readonly f0_t98 = new Float32Array(this.mem.buffer, 165022160, 500);
-  private readonly f0_w98_86 = new Float32Array(this.mem.buffer, 165024160, 259200);
-  private readonly f0_t99 = new Float32Array(this.mem.buffer, 166060960, 500);
-  private readonly f0_t100 = new Float32Array(this.mem.buffer, 166062960, 500);
-  private readonly ev_t11 = new Float32Array(this.mem.buffer, 166064960, 5760000);
-  private readonly ev_in_x = new Float32Array(this.mem.buffer, 189104960, 392000);
-  private readonly ev_w11_0 = new Float32Array(this.mem.buffer, 190672960, 14400);
-  private readonly ev_t12 = new Float32Array(this.mem.buffer, 190730560, 1440000);
-  private readonly ev_t13 = new Float32Array(this.mem.buffer, 196490560, 2880);
-  private readonly ev_t16 = new Float32Array(this.mem.buffer, 196502080, 1440000);
-  private readonly ev_t17 = new Float32Array(this.mem.buffer, 202262080, 1600000);
-  private readonly ev_w17_15 = new Float32Array(this.mem.buffer, 208662080, 256000);
-  private readonly ev_w17_16 = new Float32Array(this.mem.buffer, 209686080, 25600);
-  private readonly ev_t18 = new Float32Array(this.mem.buffer, 209788480, 400000);
-  private readonly ev_t19 = new Float32Array(this.mem.buffer, 211388480, 800);
-  private readonly ev_t22 = new Float32Array(this.mem.buffer, 211391680, 400000);
-  private readonly ev_t24 = new Float32Array(this.mem.buffer, 212991680, 250000);
-  private readonly ev_t27 = new Float32Array(this.mem.buffer, 213991680, 250000);
-  private readonly ev_t28 = new Float32Array(this.mem.buffer, 214991680, 5000);
-  private readonly ev_t30 = new Float32Array(this.mem.buffer, 215011680, 5000);
-  private readonly ev_t31 = new Float32Array(this.mem.buffer, 215031680, 500);
-  private readonly ev_t35 = new Float32Array(this.mem.buffer, 215033680, 5000);
-  private readonly ev_t36 = new Float32Array(this.mem.buffer, 215053680, 5000);
-  private readonly ev_t37 = new Float32Array(this.mem.buffer, 215073680, 500);
-  private readonly ev_t40 = new Float32Array(this.mem.buffer, 215075680, 5000);
-  private readonly ev_t41 = new Int32Array(this.mem.buffer, 215095680, 500);
-  private readonly ev_t43 = new Float32Array(this.mem.buffer, 215097680, 500);
-  private readonly ev_in_y = new Int32Array(this.mem.buffer, 215099680, 500);
-  private readonly ev_t44 = new Float32Array(this.mem.buffer, 215101680, 5000);
-  private readonly ev_t45 = new Float32Array(this.mem.buffer, 215121680, 500);
-  private readonly ev_t50 = new Float32Array(this.mem.buffer, 215123680, 500);
-  private readonly ev_t51 = new Float32Array(this.mem.buffer, 215125680, 500);
+  private readonly c1_conv2d = new Float32Array(this.mem.buffer, 1724352, 5760000);
+  private readonly x = new Float32Array(this.mem.buffer, 24764352, 392000);
+  private readonly c1_maxpool2d = new Float32Array(this.mem.buffer, 26389952, 1440000);
+  private readonly c1_broadcast = new Float32Array(this.mem.buffer, 32149952, 2880);
+  private readonly c1 = new Float32Array(this.mem.buffer, 32161472, 1440000);
+  private readonly c2_conv2d = new Float32Array(this.mem.buffer, 37921472, 1600000);
+  private readonly step0_scratch16 = new Float32Array(this.mem.buffer, 45345472, 25600);
+  private readonly c2_maxpool2d = new Float32Array(this.mem.buffer, 45447872, 400000);
+  private readonly c2_broadcast = new Float32Array(this.mem.buffer, 47047872, 800);
+  private readonly c2 = new Float32Array(this.mem.buffer, 47051072, 400000);
+  private readonly h_matmul = new Float32Array(this.mem.buffer, 48651072, 250000);
+  private readonly h = new Float32Array(this.mem.buffer, 49651072, 250000);
+  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 50651072, 5000);
+  private readonly p_y_given_x_add = new Float32Array(this.mem.buffer, 50671072, 5000);
+  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 50691072, 500);
+  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 50693072, 5000);
+  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 50713072, 5000);
+  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 50733072, 500);
+  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 50735072, 5000);
+  private readonly y = new Int32Array(this.mem.buffer, 50755072, 500);
+  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 50757072, 500);
+  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 50759072, 500);
+  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 50761072, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 50761088, 1);
+  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 50761104, 500);
+  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 50763104, 500);
+  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 50765104, 5000);
+  private readonly grad_b4 = new Float32Array(this.mem.buffer, 50785104, 10);
+  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 50785152, 250000);
+  private readonly d_h_mul = new Float32Array(this.mem.buffer, 51785152, 250000);
+  private readonly grad_b3 = new Float32Array(this.mem.buffer, 52785152, 500);
+  private readonly d_h_matmul = new Float32Array(this.mem.buffer, 52787152, 400000);
+  private readonly d_c2_mul = new Float32Array(this.mem.buffer, 54387152, 400000);
+  private readonly d_c2_reducesum = new Float32Array(this.mem.buffer, 55987152, 800);
+  private readonly d_c2_reducesum2 = new Float32Array(this.mem.buffer, 55990352, 50);
+  private readonly d_c2_maxpool2dgrad = new Float32Array(this.mem.buffer, 55990560, 1600000);
+  private readonly d_c2_transpose = new Float32Array(this.mem.buffer, 62390560, 25000);
+  private readonly d_c2_flip = new Float32Array(this.mem.buffer, 62490560, 25000);
+  private readonly d_c2_conv2d = new Float32Array(this.mem.buffer, 62590560, 1440000);
+  private readonly step0_scratch60 = new Float32Array(this.mem.buffer, 68350560, 25000);
+  private readonly d_c2_transpose2 = new Float32Array(this.mem.buffer, 68578560, 1440000);
+  private readonly d_c2_transpose3 = new Float32Array(this.mem.buffer, 74338560, 1600000);
+  private readonly d_c2_flip2 = new Float32Array(this.mem.buffer, 80738560, 1600000);
+  private readonly d_c2_conv2d2 = new Float32Array(this.mem.buffer, 87138560, 25000);
+  private readonly step0_scratch67 = new Float32Array(this.mem.buffer, 88262560, 25000);
+  private readonly d_c2_flip3 = new Float32Array(this.mem.buffer, 88362560, 25000);
+  private readonly grad_W2 = new Float32Array(this.mem.buffer, 88462560, 25000);
+  private readonly d_c1_mul = new Float32Array(this.mem.buffer, 88562560, 1440000);
+  private readonly d_c1_reducesum = new Float32Array(this.mem.buffer, 94322560, 2880);
+  private readonly d_c1_reducesum2 = new Float32Array(this.mem.buffer, 94334080, 20);
+  private readonly d_c1_maxpool2dgrad = new Float32Array(this.mem.buffer, 94334160, 5760000);
+  private readonly d_c1_transpose = new Float32Array(this.mem.buffer, 117374160, 392000);
+  private readonly d_c1_transpose2 = new Float32Array(this.mem.buffer, 118942160, 5760000);
+  private readonly d_c1_flip = new Float32Array(this.mem.buffer, 141982160, 5760000);
+  private readonly d_c1_conv2d = new Float32Array(this.mem.buffer, 165022160, 500);
+  private readonly d_c1_flip2 = new Float32Array(this.mem.buffer, 166060960, 500);
+  private readonly grad_W1 = new Float32Array(this.mem.buffer, 166062960, 500);
+  private readonly eval_c1_broadcast = new Float32Array(this.mem.buffer, 194922560, 2880);
+  private readonly eval_c2_conv2d = new Float32Array(this.mem.buffer, 200694080, 1600000);
+  private readonly evaluate_scratch16 = new Float32Array(this.mem.buffer, 208118080, 25600);
+  private readonly eval_c2_broadcast = new Float32Array(this.mem.buffer, 209820480, 800);
+  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 213443680, 5000);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 213463680, 500);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 213465680, 5000);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 213485680, 5000);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 213505680, 500);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 213507680, 5000);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 213527680, 500);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 213529680, 500);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 213531680, 5000);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 213551680, 500);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 213553680, 500);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 213555680, 500);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -268,684 +250,638 @@ export class Model implements CompiledModel {
   }
 
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
-    const ev_t11 = this.ev_t11;
-    const ev_in_x = this.ev_in_x;
-    const ev_t12 = this.ev_t12;
-    const ev_t13 = this.ev_t13;
-    const ev_t17 = this.ev_t17;
-    const ev_w17_16 = this.ev_w17_16;
-    const ev_t18 = this.ev_t18;
-    const ev_t19 = this.ev_t19;
-    const ev_t22 = this.ev_t22;
-    const ev_t24 = this.ev_t24;
-    const ev_t27 = this.ev_t27;
-    const ev_t28 = this.ev_t28;
-    const ev_t30 = this.ev_t30;
-    const ev_t31 = this.ev_t31;
-    const ev_t35 = this.ev_t35;
-    const ev_t36 = this.ev_t36;
-    const ev_t37 = this.ev_t37;
-    const ev_t40 = this.ev_t40;
-    const ev_t41 = this.ev_t41;
-    const ev_t43 = this.ev_t43;
-    const ev_in_y = this.ev_in_y;
-    const ev_t44 = this.ev_t44;
-    const ev_t45 = this.ev_t45;
-    const ev_t50 = this.ev_t50;
-    const ev_t51 = this.ev_t51;
-    const p0_W1 = this.params.W1;
-    const p1_b1 = this.params.b1;
-    const p2_W2 = this.params.W2;
-    const p3_b2 = this.params.b2;
-    const p4_W3 = this.params.W3;
-    const p5_b3 = this.params.b3;
-    const p6_W4 = this.params.W4;
-    const p7_b4 = this.params.b4;
+    const x = this.x;
+    const b1 = this.params.b1;
+    const b2 = this.params.b2;
+    const y = this.y;
+    const c1_broadcast = this.eval_c1_broadcast;
+    const c2_conv2d = this.eval_c2_conv2d;
+    const c2_broadcast = this.eval_c2_broadcast;
+    const p_y_given_x_add = this.eval_p_y_given_x_add;
+    const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
+    const p_y_given_x_sub = this.eval_p_y_given_x_sub;
+    const p_y_given_x_exp = this.eval_p_y_given_x_exp;
+    const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
+    const p_y_given_x = this.eval_p_y_given_x;
+    const error_argmax = this.eval_error_argmax;
+    const error = this.eval_error;
+    const cost_onehot = this.eval_cost_onehot;
+    const cost_log = this.eval_cost_log;
+    const cost_reducesum = this.eval_cost_reducesum;
+    const cost = this.eval_cost;
     // The batch, copied into the model's memory.
-    ev_in_x.set(batch.x as Float32Array);
-    ev_in_y.set(batch.y as Int32Array);
-    const step = 0; // evaluation draws random numbers from counter 0
-    // conv2d %11 → [500, 20, 24, 24] — specs/lenet.yaml:36 (graph.c1)
+    x.set(batch.x as Float32Array);
+    y.set(batch.y as Int32Array);
+    // specs/lenet.yaml:36 c1 — conv2d
     {
-      for (let n01 = 0; n01 < 500; n01 += 1) {
-        const nb2 = Math.min(1, 500 - n01), lc3 = nb2 * 576;
-        for (let c04 = 0; c04 < 1; c04 += 1) {
-          const cb5 = Math.min(1, 1 - c04);
-          this.k.im2col(189104960, 190672960, 1, 28, 28, 5, 5, 24, 24, 576, n01, nb2, c04, cb5);
-          this.k.gemm_nn(16 + c04 * 100, 190672960, 166064960 + n01 * 46080, 20, 576, cb5 * 25, 25, 576, 576, c04 > 0 ? 1 : 0, 1);
+      for (let n0$1 = 0; n0$1 < 500; n0$1 += 1) {
+        const nb$2 = Math.min(1, 500 - n0$1), lc$3 = nb$2 * 576;
+        {
+          const cb$5 = Math.min(1, 1 - 0);
+          this.k.im2colBlock({ x: 24764352, cols: 189104960, C: 1, H: 28, W: 28, kh: 5, kw: 5, Ho: 24, Wo: 24, L: 576, n0: n0$1, nb: nb$2, c0: 0, cb: cb$5 });
+          this.k.gemm({ a: 16, b: 189104960, c: 166064960 + n0$1 * 46080, m: 20, n: 576, k: cb$5 * 25, lda: 25, ldb: 576, ldc: 576, transA: false, transB: false, accumulate: 0 > 0, alpha: 1, skipZerosA: false });
         }
       }
     }
 
-    // max_pool2d %12 → [500, 20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
+    // specs/lenet.yaml:36 c1 — max_pool2d
     {
-      this.k.max_pool2d(166064960, 190730560, 10000, 24, 24, 2, 2, 12, 12); // ev_t11 → ev_t12
+      this.k.maxPool2d({ x: 166064960, y: 189162560, planes: 10000, H: 24, W: 24, ph: 2, pw: 2, Ho: 12, Wo: 12 }); // c1_conv2d → c1_maxpool2d
     }
 
-    // broadcast %13 → [20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
+    // specs/lenet.yaml:36 c1 — broadcast
     {
-      let o11 = 0;
-      for (let c12 = 0; c12 < 20; c12++) {
-        for (let c13 = 0; c13 < 12; c13++) {
-          for (let c14 = 0; c14 < 12; c14++) {
-            ev_t13[o11++] = p1_b1[c12];
+      let o$11 = 0;
+      for (let c$12 = 0; c$12 < 20; c$12++) {
+        for (let c$13 = 0; c$13 < 12; c$13++) {
+          for (let c$14 = 0; c$14 < 12; c$14++) {
+            c1_broadcast[o$11++] = b1[c$12];
           }
         }
       }
     }
 
-    // tanh %16 → [500, 20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
-    this.w.ev_loop16(); // WebAssembly SIMD (loops.wat)
-    // conv2d %17 → [500, 50, 8, 8] — specs/lenet.yaml:37 (graph.c2)
+    // specs/lenet.yaml:36 c1 — fused: add
+    this.w.evaluate_c1(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:37 c2 — conv2d
     {
-      for (let n017 = 0; n017 < 500; n017 += 8) {
-        const nb18 = Math.min(8, 500 - n017), lc19 = nb18 * 64;
-        for (let c020 = 0; c020 < 20; c020 += 20) {
-          const cb21 = Math.min(20, 20 - c020);
-          this.k.im2col(196502080, 208662080, 20, 12, 12, 5, 5, 8, 8, 512, n017, nb18, c020, cb21);
-          this.k.gemm_nn(2096 + c020 * 100, 208662080, 209686080, 50, lc19, cb21 * 25, 500, 512, 512, c020 > 0 ? 1 : 0, 1);
+      for (let n0$17 = 0; n0$17 < 500; n0$17 += 8) {
+        const nb$18 = Math.min(8, 500 - n0$17), lc$19 = nb$18 * 64;
+        for (let c0$20 = 0; c0$20 < 20; c0$20 += 20) {
+          const cb$21 = Math.min(20, 20 - c0$20);
+          this.k.im2colBlock({ x: 194934080, cols: 207094080, C: 20, H: 12, W: 12, kh: 5, kw: 5, Ho: 8, Wo: 8, L: 512, n0: n0$17, nb: nb$18, c0: c0$20, cb: cb$21 });
+          this.k.gemm({ a: 2096 + c0$20 * 100, b: 207094080, c: 208118080, m: 50, n: lc$19, k: cb$21 * 25, lda: 500, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: c0$20 > 0, alpha: 1, skipZerosA: false });
         }
-        for (let b22 = 0; b22 < nb18; b22++) {
-          for (let k25 = 0; k25 < 50; k25++) {
-            const src23 = k25 * 512 + b22 * 64, d24 = ((n017 + b22) * 50 + k25) * 64;
-            for (let m26 = 0; m26 < 64; m26++) ev_t17[d24 + m26] = ev_w17_16[src23 + m26];
+        for (let b$22 = 0; b$22 < nb$18; b$22++) {
+          for (let k$25 = 0; k$25 < 50; k$25++) {
+            const src$23 = k$25 * 512 + b$22 * 64, d$24 = ((n0$17 + b$22) * 50 + k$25) * 64;
+            for (let m$26 = 0; m$26 < 64; m$26++) c2_conv2d[d$24 + m$26] = this.evaluate_scratch16[src$23 + m$26];
           }
         }
       }
     }
 
-    // max_pool2d %18 → [500, 50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
+    // specs/lenet.yaml:37 c2 — max_pool2d
     {
-      this.k.max_pool2d(202262080, 209788480, 25000, 8, 8, 2, 2, 4, 4); // ev_t17 → ev_t18
+      this.k.maxPool2d({ x: 200694080, y: 208220480, planes: 25000, H: 8, W: 8, ph: 2, pw: 2, Ho: 4, Wo: 4 }); // c2_conv2d → c2_maxpool2d
     }
 
-    // broadcast %19 → [50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
+    // specs/lenet.yaml:37 c2 — broadcast
     {
-      let o27 = 0;
-      for (let c28 = 0; c28 < 50; c28++) {
-        for (let c29 = 0; c29 < 4; c29++) {
-          for (let c30 = 0; c30 < 4; c30++) {
-            ev_t19[o27++] = p3_b2[c28];
+      let o$27 = 0;
+      for (let c$28 = 0; c$28 < 50; c$28++) {
+        for (let c$29 = 0; c$29 < 4; c$29++) {
+          for (let c$30 = 0; c$30 < 4; c$30++) {
+            c2_broadcast[o$27++] = b2[c$28];
           }
         }
       }
     }
 
-    // tanh %22 → [500, 50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
-    this.w.ev_loop22(); // WebAssembly SIMD (loops.wat)
-    // matmul %24 → [500, 500] — specs/lenet.yaml:39 (graph.h)
+    // specs/lenet.yaml:37 c2 — fused: add
+    this.w.evaluate_c2(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:39 h — matmul
     {
-      this.k.gemm_nn(211391680, 102304, 212991680, 500, 500, 800, 800, 500, 500, 0, 1); // ev_t22 @ p4_W3 → ev_t24
+      this.k.gemm({ a: 209823680, b: 102304, c: 211423680, m: 500, n: 500, k: 800, lda: 800, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // c2 @ W3 → h_matmul
     }
 
-    // tanh %27 → [500, 500] — specs/lenet.yaml:39 (graph.h)
-    this.w.ev_loop27(); // WebAssembly SIMD (loops.wat)
-    // matmul %28 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
+    // specs/lenet.yaml:39 h — fused: add
+    this.w.evaluate_h(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:40 p_y_given_x — matmul
     {
-      this.k.gemm_nn(213991680, 1704304, 214991680, 500, 10, 500, 500, 10, 10, 0, 1); // ev_t27 @ p6_W4 → ev_t28
+      this.k.gemm({ a: 212423680, b: 1704304, c: 213423680, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h @ W4 → p_y_given_x_matmul
     }
 
-    // add %30 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
-    this.w.ev_loop30(); // WebAssembly SIMD (loops.wat)
-    // reduce_max %31 → [500] — specs/lenet.yaml:40 (graph.p_y_given_x)
+    // specs/lenet.yaml:40 p_y_given_x
+    this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:40 p_y_given_x — reduce_max
     {
-      ev_t31.fill(-Infinity);
-      let s34 = 0;
-      for (let c31 = 0; c31 < 500; c31++) {
-        for (let c32 = 0; c32 < 10; c32++) {
-          const o33 = c31 * 1;
-          ev_t31[o33] = Math.max(ev_t31[o33], ev_t30[s34++]);
+      p_y_given_x_reducemax.fill(-Infinity);
+      let s$34 = 0;
+      for (let c$31 = 0; c$31 < 500; c$31++) {
+        for (let c$32 = 0; c$32 < 10; c$32++) {
+          const o$33 = c$31;
+          p_y_given_x_reducemax[o$33] = Math.max(p_y_given_x_reducemax[o$33], p_y_given_x_add[s$34++]);
         }
       }
     }
 
-    // sub %35 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
-    this.w.ev_loop35(); // WebAssembly SIMD (loops.wat)
-    // exp %36 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
-    this.w.ev_loop36(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %37 → [500] — specs/lenet.yaml:40 (graph.p_y_given_x)
+    // specs/lenet.yaml:40 p_y_given_x
+    this.w.evaluate_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:40 p_y_given_x
+    this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:40 p_y_given_x
     {
-      for (let o35 = 0; o35 < 500; o35++) {
-        let s37 = 0;
-        for (let k36 = o35 * 10; k36 < o35 * 10 + 10; k36++) s37 += ev_t36[k36];
-        ev_t37[o35] = s37;
+      for (let o$35 = 0; o$35 < 500; o$35++) {
+        let s$37 = 0;
+        for (let k$36 = o$35 * 10; k$36 < o$35 * 10 + 10; k$36++) s$37 += p_y_given_x_exp[k$36];
+        p_y_given_x_reducesum[o$35] = s$37;
       }
     }
 
-    // div %40 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
-    this.w.ev_loop40(); // WebAssembly SIMD (loops.wat)
-    // argmax %41 → [500] — specs/lenet.yaml:45 (metrics.error)
+    // specs/lenet.yaml:40 p_y_given_x
+    this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:45 metrics.error — argmax
     {
-      for (let o38 = 0; o38 < 500; o38++) {
-        for (let j39 = 0; j39 < 1; j39++) {
-          let best41 = ev_t40[o38 * 10 + j39], bi42 = 0;
-          for (let k40 = 1; k40 < 10; k40++) {
-            const v43 = ev_t40[(o38 * 10 + k40) * 1 + j39];
-            if (v43 > best41) { best41 = v43; bi42 = k40; }
+      for (let o$38 = 0; o$38 < 500; o$38++) {
+        {
+          let best$41 = p_y_given_x[o$38 * 10], bi$42 = 0;
+          for (let k$40 = 1; k$40 < 10; k$40++) {
+            const v$43 = p_y_given_x[(o$38 * 10 + k$40)];
+            if (v$43 > best$41) { best$41 = v$43; bi$42 = k$40; }
           }
-          ev_t41[o38 * 1 + j39] = bi42;
+          error_argmax[o$38] = bi$42;
         }
       }
     }
 
-    // cast %43 → [500] — specs/lenet.yaml:45 (metrics.error)
-    for (let i44 = 0; i44 < 500; i44++) ev_t43[i44] = (ev_t41[i44] !== ev_in_y[i44] ? 1 : 0);
-    // one_hot %44 → [500, 10] — specs/lenet.yaml:46 (metrics.cost)
+    // specs/lenet.yaml:45 metrics.error — fused: compare
+    for (let i$44 = 0; i$44 < 500; i$44++) error[i$44] = (error_argmax[i$44] !== y[i$44] ? 1 : 0);
+    // specs/lenet.yaml:46 metrics.cost — one_hot
     {
-      ev_t44.fill(0);
-      for (let i45 = 0; i45 < 500; i45++) {
-        const l46 = ev_in_y[i45];
-        if (l46 >= 0 && l46 < 10) ev_t44[i45 * 10 + l46] = 1;
+      cost_onehot.fill(0);
+      for (let i$45 = 0; i$45 < 500; i$45++) {
+        const l$46 = y[i$45];
+        if (l$46 >= 0 && l$46 < 10) cost_onehot[i$45 * 10 + l$46] = 1;
       }
     }
 
-    // log %45 → [500] — specs/lenet.yaml:46 (metrics.cost)
-    for (let i47 = 0; i47 < 500; i47++) ev_t45[i47] = Math.log(ev_t37[i47]);
-    // reduce_sum %50 → [500] — specs/lenet.yaml:46 (metrics.cost)
-    let i48 = 0;
-    let o49 = 0;
-    for (let c51 = 0; c51 < 500; c51++) {
-      let s50 = 0;
-      for (let c52 = 0; c52 < 10; c52++) {
-        s50 += (ev_t44[i48] * (ev_t35[i48] - ev_t45[c51]));
-        i48++;
+    // specs/lenet.yaml:46 metrics.cost
+    for (let i$47 = 0; i$47 < 500; i$47++) cost_log[i$47] = Math.log(p_y_given_x_reducesum[i$47]);
+    // specs/lenet.yaml:46 metrics.cost — fused: mul, sub
+    let o$48 = 0;
+    let i$50 = 0;
+    for (let c$51 = 0; c$51 < 500; c$51++) {
+      let s$49 = 0;
+      for (let c$52 = 0; c$52 < 10; c$52++) {
+        s$49 += (cost_onehot[c$51 * 10 + c$52] * (p_y_given_x_sub[c$51 * 10 + c$52] - cost_log[c$51]));
+        i$50++;
       }
 
-      ev_t50[o49] = s50;
-      o49++;
+      cost_reducesum[o$48] = s$49;
+      o$48++;
     }
 
-    // neg %51 → [500] — specs/lenet.yaml:46 (metrics.cost)
-    this.w.ev_loop51(); // WebAssembly SIMD (loops.wat)
-    out.error.set(ev_t43);
-    out.cost.set(ev_t51);
+    // specs/lenet.yaml:46 metrics.cost
+    this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
+    out.error.set(error);
+    out.cost.set(cost);
   }
 
   /** Buffers of the last training step in execution order, labelled with op and spec location (read after a non-finite cost). */
   probe(stepFn: number): ReadonlyArray<readonly [string, ArrayLike<number>]> {
     const probes: ReadonlyArray<readonly [string, ArrayLike<number>]>[] = [
       [
-        ["conv2d %11 at specs/lenet.yaml:36:21 (graph.c1)", this.f0_t11],
-        ["max_pool2d %12 at specs/lenet.yaml:36:12 (graph.c1)", this.f0_t12],
-        ["broadcast %13 at specs/lenet.yaml:36:46 (graph.c1)", this.f0_t13],
-        ["tanh %16 at specs/lenet.yaml:36:7 (graph.c1), computing add %15 at specs/lenet.yaml:36:44 (graph.c1)", this.f0_t16],
-        ["conv2d %17 at specs/lenet.yaml:37:21 (graph.c2)", this.f0_t17],
-        ["max_pool2d %18 at specs/lenet.yaml:37:12 (graph.c2)", this.f0_t18],
-        ["broadcast %19 at specs/lenet.yaml:37:45 (graph.c2)", this.f0_t19],
-        ["tanh %22 at specs/lenet.yaml:37:7 (graph.c2), computing add %21 at specs/lenet.yaml:37:43 (graph.c2)", this.f0_t22],
-        ["matmul %24 at specs/lenet.yaml:39:6 (graph.h)", this.f0_t24],
-        ["tanh %27 at specs/lenet.yaml:39:6 (graph.h), computing add %26 at specs/lenet.yaml:39:6 (graph.h)", this.f0_t27],
-        ["matmul %28 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.f0_t28],
-        ["add %30 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.f0_t30],
-        ["reduce_max %31 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.f0_t31],
-        ["sub %35 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.f0_t35],
-        ["exp %36 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.f0_t36],
-        ["reduce_sum %37 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.f0_t37],
-        ["one_hot %38 at specs/lenet.yaml:43:10 (losses.cost.nll)", this.f0_t38],
-        ["log %39 at specs/lenet.yaml:43:10 (losses.cost.nll)", this.f0_t39],
-        ["reduce_sum %44 at specs/lenet.yaml:43:10 (losses.cost.nll), computing mul %43 at specs/lenet.yaml:43:10 (losses.cost.nll), computing sub %42 at specs/lenet.yaml:43:10 (losses.cost.nll)", this.f0_t44],
-        ["reduce_sum %46 at specs/lenet.yaml:43:10 (losses.cost.nll), computing neg %45 at specs/lenet.yaml:43:10 (losses.cost.nll)", this.f0_t46],
-        ["mul %48 at specs/lenet.yaml:43:10 (losses.cost.nll)", this.f0_t48],
-        ["reduce_sum %53 at specs/lenet.yaml:43:10 (losses.cost.nll), computing mul %52 at specs/lenet.yaml:43:10 (losses.cost.nll)", this.f0_t53],
-        ["div %54 at specs/lenet.yaml:43:10 (losses.cost.nll)", this.f0_t54],
-        ["add %58 at specs/lenet.yaml:40:16 (graph.p_y_given_x), computing mul %50 at specs/lenet.yaml:43:10 (losses.cost.nll), computing mul %57 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.f0_t58],
-        ["reduce_sum %59 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.f0_t59],
-        ["matmul %60 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.f0_t60],
-        ["mul %65 at specs/lenet.yaml:39:6 (graph.h), computing sub %64 at specs/lenet.yaml:39:6 (graph.h), computing mul %62 at specs/lenet.yaml:39:6 (graph.h)", this.f0_t65],
-        ["reduce_sum %66 at specs/lenet.yaml:39:6 (graph.h)", this.f0_t66],
-        ["matmul %67 at specs/lenet.yaml:39:6 (graph.h)", this.f0_t67],
-        ["mul %73 at specs/lenet.yaml:37:7 (graph.c2), computing sub %72 at specs/lenet.yaml:37:7 (graph.c2), computing mul %70 at specs/lenet.yaml:37:7 (graph.c2)", this.f0_t73],
-        ["reduce_sum %74 at specs/lenet.yaml:37:43 (graph.c2)", this.f0_t74],
-        ["reduce_sum %75 at specs/lenet.yaml:37:45 (graph.c2)", this.f0_t75],
-        ["max_pool2d_grad %77 at specs/lenet.yaml:37:12 (graph.c2)", this.f0_t77],
-        ["transpose %78 at specs/lenet.yaml:37:21 (graph.c2)", this.f0_t78],
-        ["flip %79 at specs/lenet.yaml:37:21 (graph.c2)", this.f0_t79],
-        ["conv2d %80 at specs/lenet.yaml:37:21 (graph.c2)", this.f0_t80],
-        ["transpose %81 at specs/lenet.yaml:37:21 (graph.c2)", this.f0_t81],
-        ["transpose %82 at specs/lenet.yaml:37:21 (graph.c2)", this.f0_t82],
-        ["flip %83 at specs/lenet.yaml:37:21 (graph.c2)", this.f0_t83],
-        ["conv2d %84 at specs/lenet.yaml:37:21 (graph.c2)", this.f0_t84],
-        ["flip %85 at specs/lenet.yaml:37:21 (graph.c2)", this.f0_t85],
-        ["transpose %86 at specs/lenet.yaml:37:21 (graph.c2)", this.f0_t86],
-        ["mul %90 at specs/lenet.yaml:36:7 (graph.c1), computing sub %89 at specs/lenet.yaml:36:7 (graph.c1), computing mul %87 at specs/lenet.yaml:36:7 (graph.c1)", this.f0_t90],
-        ["reduce_sum %91 at specs/lenet.yaml:36:44 (graph.c1)", this.f0_t91],
-        ["reduce_sum %92 at specs/lenet.yaml:36:46 (graph.c1)", this.f0_t92],
-        ["max_pool2d_grad %94 at specs/lenet.yaml:36:12 (graph.c1)", this.f0_t94],
-        ["transpose %95 at specs/lenet.yaml:36:21 (graph.c1)", this.f0_t95],
-        ["transpose %96 at specs/lenet.yaml:36:21 (graph.c1)", this.f0_t96],
-        ["flip %97 at specs/lenet.yaml:36:21 (graph.c1)", this.f0_t97],
-        ["conv2d %98 at specs/lenet.yaml:36:21 (graph.c1)", this.f0_t98],
-        ["flip %99 at specs/lenet.yaml:36:21 (graph.c1)", this.f0_t99],
-        ["transpose %100 at specs/lenet.yaml:36:21 (graph.c1)", this.f0_t100],
+        ["conv2d %11 at specs/lenet.yaml:36:21 (graph.c1)", this.c1_conv2d],
+        ["max_pool2d %12 at specs/lenet.yaml:36:12 (graph.c1)", this.c1_maxpool2d],
+        ["broadcast %13 at specs/lenet.yaml:36:46 (graph.c1)", this.c1_broadcast],
+        ["tanh %16 at specs/lenet.yaml:36:7 (graph.c1), computing add %15 at specs/lenet.yaml:36:44 (graph.c1)", this.c1],
+        ["conv2d %17 at specs/lenet.yaml:37:21 (graph.c2)", this.c2_conv2d],
+        ["max_pool2d %18 at specs/lenet.yaml:37:12 (graph.c2)", this.c2_maxpool2d],
+        ["broadcast %19 at specs/lenet.yaml:37:45 (graph.c2)", this.c2_broadcast],
+        ["tanh %22 at specs/lenet.yaml:37:7 (graph.c2), computing add %21 at specs/lenet.yaml:37:43 (graph.c2)", this.c2],
+        ["matmul %24 at specs/lenet.yaml:39:6 (graph.h)", this.h_matmul],
+        ["tanh %27 at specs/lenet.yaml:39:6 (graph.h), computing add %26 at specs/lenet.yaml:39:6 (graph.h)", this.h],
+        ["matmul %28 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.p_y_given_x_matmul],
+        ["add %30 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.p_y_given_x_add],
+        ["reduce_max %31 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.p_y_given_x_reducemax],
+        ["sub %35 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.p_y_given_x_sub],
+        ["exp %36 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.p_y_given_x_exp],
+        ["reduce_sum %37 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.p_y_given_x_reducesum],
+        ["one_hot %38 at specs/lenet.yaml:43:10 (losses.cost.nll)", this.cost_nll_onehot],
+        ["log %39 at specs/lenet.yaml:43:10 (losses.cost.nll)", this.cost_nll_log],
+        ["reduce_sum %44 at specs/lenet.yaml:43:10 (losses.cost.nll), computing mul %43 at specs/lenet.yaml:43:10 (losses.cost.nll), computing sub %42 at specs/lenet.yaml:43:10 (losses.cost.nll)", this.cost_nll_reducesum],
+        ["reduce_sum %46 at specs/lenet.yaml:43:10 (losses.cost.nll), computing neg %45 at specs/lenet.yaml:43:10 (losses.cost.nll)", this.cost_nll_reducesum2],
+        ["mul %48 at specs/lenet.yaml:43:10 (losses.cost.nll)", this.cost],
+        ["reduce_sum %53 at specs/lenet.yaml:43:10 (losses.cost.nll), computing mul %52 at specs/lenet.yaml:43:10 (losses.cost.nll)", this.d_cost_nll_reducesum],
+        ["div %54 at specs/lenet.yaml:43:10 (losses.cost.nll)", this.d_cost_nll_div],
+        ["add %58 at specs/lenet.yaml:40:16 (graph.p_y_given_x), computing mul %50 at specs/lenet.yaml:43:10 (losses.cost.nll), computing mul %57 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.d_p_y_given_x_add],
+        ["reduce_sum %59 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.grad_b4],
+        ["matmul %60 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", this.d_p_y_given_x_matmul],
+        ["mul %65 at specs/lenet.yaml:39:6 (graph.h), computing sub %64 at specs/lenet.yaml:39:6 (graph.h), computing mul %62 at specs/lenet.yaml:39:6 (graph.h)", this.d_h_mul],
+        ["reduce_sum %66 at specs/lenet.yaml:39:6 (graph.h)", this.grad_b3],
+        ["matmul %67 at specs/lenet.yaml:39:6 (graph.h)", this.d_h_matmul],
+        ["mul %73 at specs/lenet.yaml:37:7 (graph.c2), computing sub %72 at specs/lenet.yaml:37:7 (graph.c2), computing mul %70 at specs/lenet.yaml:37:7 (graph.c2)", this.d_c2_mul],
+        ["reduce_sum %74 at specs/lenet.yaml:37:43 (graph.c2)", this.d_c2_reducesum],
+        ["reduce_sum %75 at specs/lenet.yaml:37:45 (graph.c2)", this.d_c2_reducesum2],
+        ["max_pool2d_grad %77 at specs/lenet.yaml:37:12 (graph.c2)", this.d_c2_maxpool2dgrad],
+        ["transpose %78 at specs/lenet.yaml:37:21 (graph.c2)", this.d_c2_transpose],
+        ["flip %79 at specs/lenet.yaml:37:21 (graph.c2)", this.d_c2_flip],
+        ["conv2d %80 at specs/lenet.yaml:37:21 (graph.c2)", this.d_c2_conv2d],
+        ["transpose %81 at specs/lenet.yaml:37:21 (graph.c2)", this.d_c2_transpose2],
+        ["transpose %82 at specs/lenet.yaml:37:21 (graph.c2)", this.d_c2_transpose3],
+        ["flip %83 at specs/lenet.yaml:37:21 (graph.c2)", this.d_c2_flip2],
+        ["conv2d %84 at specs/lenet.yaml:37:21 (graph.c2)", this.d_c2_conv2d2],
+        ["flip %85 at specs/lenet.yaml:37:21 (graph.c2)", this.d_c2_flip3],
+        ["transpose %86 at specs/lenet.yaml:37:21 (graph.c2)", this.grad_W2],
+        ["mul %90 at specs/lenet.yaml:36:7 (graph.c1), computing sub %89 at specs/lenet.yaml:36:7 (graph.c1), computing mul %87 at specs/lenet.yaml:36:7 (graph.c1)", this.d_c1_mul],
+        ["reduce_sum %91 at specs/lenet.yaml:36:44 (graph.c1)", this.d_c1_reducesum],
+        ["reduce_sum %92 at specs/lenet.yaml:36:46 (graph.c1)", this.d_c1_reducesum2],
+        ["max_pool2d_grad %94 at specs/lenet.yaml:36:12 (graph.c1)", this.d_c1_maxpool2dgrad],
+        ["transpose %95 at specs/lenet.yaml:36:21 (graph.c1)", this.d_c1_transpose],
+        ["transpose %96 at specs/lenet.yaml:36:21 (graph.c1)", this.d_c1_transpose2],
+        ["flip %97 at specs/lenet.yaml:36:21 (graph.c1)", this.d_c1_flip],
+        ["conv2d %98 at specs/lenet.yaml:36:21 (graph.c1)", this.d_c1_conv2d],
+        ["flip %99 at specs/lenet.yaml:36:21 (graph.c1)", this.d_c1_flip2],
+        ["transpose %100 at specs/lenet.yaml:36:21 (graph.c1)", this.grad_W1],
       ],
     ];
     return probes[stepFn] ?? [];
   }
 
-  private step0(batch: Batch, step: number): number {
-    const f0_t11 = this.f0_t11;
-    const f0_in_x = this.f0_in_x;
-    const f0_t12 = this.f0_t12;
-    const f0_t13 = this.f0_t13;
-    const f0_t16 = this.f0_t16;
-    const f0_t17 = this.f0_t17;
-    const f0_w17_16 = this.f0_w17_16;
-    const f0_t18 = this.f0_t18;
-    const f0_t19 = this.f0_t19;
-    const f0_t22 = this.f0_t22;
-    const f0_t24 = this.f0_t24;
-    const f0_t27 = this.f0_t27;
-    const f0_t28 = this.f0_t28;
-    const f0_t30 = this.f0_t30;
-    const f0_t31 = this.f0_t31;
-    const f0_t35 = this.f0_t35;
-    const f0_t36 = this.f0_t36;
-    const f0_t37 = this.f0_t37;
-    const f0_t38 = this.f0_t38;
-    const f0_in_y = this.f0_in_y;
-    const f0_t39 = this.f0_t39;
-    const f0_t44 = this.f0_t44;
-    const f0_t48 = this.f0_t48;
-    const f0_t58 = this.f0_t58;
-    const f0_t59 = this.f0_t59;
-    const f0_t60 = this.f0_t60;
-    const f0_t65 = this.f0_t65;
-    const f0_t66 = this.f0_t66;
-    const f0_t67 = this.f0_t67;
-    const f0_t73 = this.f0_t73;
-    const f0_t74 = this.f0_t74;
-    const f0_t75 = this.f0_t75;
-    const f0_t77 = this.f0_t77;
-    const f0_t78 = this.f0_t78;
-    const f0_t79 = this.f0_t79;
-    const f0_t80 = this.f0_t80;
-    const f0_w80_60 = this.f0_w80_60;
-    const f0_t81 = this.f0_t81;
-    const f0_t82 = this.f0_t82;
-    const f0_t83 = this.f0_t83;
-    const f0_t84 = this.f0_t84;
-    const f0_w84_67 = this.f0_w84_67;
-    const f0_t85 = this.f0_t85;
-    const f0_t86 = this.f0_t86;
-    const f0_t90 = this.f0_t90;
-    const f0_t91 = this.f0_t91;
-    const f0_t92 = this.f0_t92;
-    const f0_t94 = this.f0_t94;
-    const f0_t95 = this.f0_t95;
-    const f0_t96 = this.f0_t96;
-    const f0_t97 = this.f0_t97;
-    const f0_t98 = this.f0_t98;
-    const f0_t99 = this.f0_t99;
-    const f0_t100 = this.f0_t100;
-    const p0_W1 = this.params.W1;
-    const p1_b1 = this.params.b1;
-    const p2_W2 = this.params.W2;
-    const p3_b2 = this.params.b2;
-    const p4_W3 = this.params.W3;
-    const p5_b3 = this.params.b3;
-    const p6_W4 = this.params.W4;
-    const p7_b4 = this.params.b4;
+  private step0(batch: Batch, _step: number): number {
+    const x = this.x;
+    const c1_broadcast = this.c1_broadcast;
+    const b1 = this.params.b1;
+    const c2_conv2d = this.c2_conv2d;
+    const c2_broadcast = this.c2_broadcast;
+    const b2 = this.params.b2;
+    const p_y_given_x_add = this.p_y_given_x_add;
+    const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
+    const p_y_given_x_sub = this.p_y_given_x_sub;
+    const p_y_given_x_exp = this.p_y_given_x_exp;
+    const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
+    const cost_nll_onehot = this.cost_nll_onehot;
+    const y = this.y;
+    const cost_nll_log = this.cost_nll_log;
+    const cost_nll_reducesum = this.cost_nll_reducesum;
+    const cost = this.cost;
+    const d_p_y_given_x_add = this.d_p_y_given_x_add;
+    const grad_b4 = this.grad_b4;
+    const d_h_mul = this.d_h_mul;
+    const grad_b3 = this.grad_b3;
+    const d_c2_mul = this.d_c2_mul;
+    const d_c2_reducesum = this.d_c2_reducesum;
+    const d_c2_reducesum2 = this.d_c2_reducesum2;
+    const d_c2_flip = this.d_c2_flip;
+    const d_c2_conv2d = this.d_c2_conv2d;
+    const d_c2_conv2d2 = this.d_c2_conv2d2;
+    const d_c1_mul = this.d_c1_mul;
+    const d_c1_reducesum = this.d_c1_reducesum;
+    const d_c1_reducesum2 = this.d_c1_reducesum2;
     // The batch, copied into the model's memory.
-    f0_in_x.set(batch.x as Float32Array);
-    f0_in_y.set(batch.y as Int32Array);
-    // conv2d %11 → [500, 20, 24, 24] — specs/lenet.yaml:36 (graph.c1)
+    x.set(batch.x as Float32Array);
+    y.set(batch.y as Int32Array);
+    // specs/lenet.yaml:36 c1 — conv2d
     {
-      for (let n01 = 0; n01 < 500; n01 += 1) {
-        const nb2 = Math.min(1, 500 - n01), lc3 = nb2 * 576;
-        for (let c04 = 0; c04 < 1; c04 += 1) {
-          const cb5 = Math.min(1, 1 - c04);
-          this.k.im2col(24764352, 26332352, 1, 28, 28, 5, 5, 24, 24, 576, n01, nb2, c04, cb5);
-          this.k.gemm_nn(16 + c04 * 100, 26332352, 1724352 + n01 * 46080, 20, 576, cb5 * 25, 25, 576, 576, c04 > 0 ? 1 : 0, 1);
+      for (let n0$1 = 0; n0$1 < 500; n0$1 += 1) {
+        const nb$2 = Math.min(1, 500 - n0$1), lc$3 = nb$2 * 576;
+        {
+          const cb$5 = Math.min(1, 1 - 0);
+          this.k.im2colBlock({ x: 24764352, cols: 26332352, C: 1, H: 28, W: 28, kh: 5, kw: 5, Ho: 24, Wo: 24, L: 576, n0: n0$1, nb: nb$2, c0: 0, cb: cb$5 });
+          this.k.gemm({ a: 16, b: 26332352, c: 1724352 + n0$1 * 46080, m: 20, n: 576, k: cb$5 * 25, lda: 25, ldb: 576, ldc: 576, transA: false, transB: false, accumulate: 0 > 0, alpha: 1, skipZerosA: false });
         }
       }
     }
 
-    // max_pool2d %12 → [500, 20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
+    // specs/lenet.yaml:36 c1 — max_pool2d
     {
-      this.k.max_pool2d(1724352, 26389952, 10000, 24, 24, 2, 2, 12, 12); // f0_t11 → f0_t12
+      this.k.maxPool2d({ x: 1724352, y: 26389952, planes: 10000, H: 24, W: 24, ph: 2, pw: 2, Ho: 12, Wo: 12 }); // c1_conv2d → c1_maxpool2d
     }
 
-    // broadcast %13 → [20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
+    // specs/lenet.yaml:36 c1 — broadcast
     {
-      let o11 = 0;
-      for (let c12 = 0; c12 < 20; c12++) {
-        for (let c13 = 0; c13 < 12; c13++) {
-          for (let c14 = 0; c14 < 12; c14++) {
-            f0_t13[o11++] = p1_b1[c12];
+      let o$11 = 0;
+      for (let c$12 = 0; c$12 < 20; c$12++) {
+        for (let c$13 = 0; c$13 < 12; c$13++) {
+          for (let c$14 = 0; c$14 < 12; c$14++) {
+            c1_broadcast[o$11++] = b1[c$12];
           }
         }
       }
     }
 
-    // tanh %16 → [500, 20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
-    this.w.f0_loop16(); // WebAssembly SIMD (loops.wat)
-    // conv2d %17 → [500, 50, 8, 8] — specs/lenet.yaml:37 (graph.c2)
+    // specs/lenet.yaml:36 c1 — fused: add
+    this.w.step0_c1(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:37 c2 — conv2d
     {
-      for (let n017 = 0; n017 < 500; n017 += 8) {
-        const nb18 = Math.min(8, 500 - n017), lc19 = nb18 * 64;
-        for (let c020 = 0; c020 < 20; c020 += 20) {
-          const cb21 = Math.min(20, 20 - c020);
-          this.k.im2col(32161472, 44321472, 20, 12, 12, 5, 5, 8, 8, 512, n017, nb18, c020, cb21);
-          this.k.gemm_nn(2096 + c020 * 100, 44321472, 45345472, 50, lc19, cb21 * 25, 500, 512, 512, c020 > 0 ? 1 : 0, 1);
+      for (let n0$17 = 0; n0$17 < 500; n0$17 += 8) {
+        const nb$18 = Math.min(8, 500 - n0$17), lc$19 = nb$18 * 64;
+        for (let c0$20 = 0; c0$20 < 20; c0$20 += 20) {
+          const cb$21 = Math.min(20, 20 - c0$20);
+          this.k.im2colBlock({ x: 32161472, cols: 44321472, C: 20, H: 12, W: 12, kh: 5, kw: 5, Ho: 8, Wo: 8, L: 512, n0: n0$17, nb: nb$18, c0: c0$20, cb: cb$21 });
+          this.k.gemm({ a: 2096 + c0$20 * 100, b: 44321472, c: 45345472, m: 50, n: lc$19, k: cb$21 * 25, lda: 500, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: c0$20 > 0, alpha: 1, skipZerosA: false });
         }
-        for (let b22 = 0; b22 < nb18; b22++) {
-          for (let k25 = 0; k25 < 50; k25++) {
-            const src23 = k25 * 512 + b22 * 64, d24 = ((n017 + b22) * 50 + k25) * 64;
-            for (let m26 = 0; m26 < 64; m26++) f0_t17[d24 + m26] = f0_w17_16[src23 + m26];
+        for (let b$22 = 0; b$22 < nb$18; b$22++) {
+          for (let k$25 = 0; k$25 < 50; k$25++) {
+            const src$23 = k$25 * 512 + b$22 * 64, d$24 = ((n0$17 + b$22) * 50 + k$25) * 64;
+            for (let m$26 = 0; m$26 < 64; m$26++) c2_conv2d[d$24 + m$26] = this.step0_scratch16[src$23 + m$26];
           }
         }
       }
     }
 
-    // max_pool2d %18 → [500, 50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
+    // specs/lenet.yaml:37 c2 — max_pool2d
     {
-      this.k.max_pool2d(37921472, 45447872, 25000, 8, 8, 2, 2, 4, 4); // f0_t17 → f0_t18
+      this.k.maxPool2d({ x: 37921472, y: 45447872, planes: 25000, H: 8, W: 8, ph: 2, pw: 2, Ho: 4, Wo: 4 }); // c2_conv2d → c2_maxpool2d
     }
 
-    // broadcast %19 → [50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
+    // specs/lenet.yaml:37 c2 — broadcast
     {
-      let o27 = 0;
-      for (let c28 = 0; c28 < 50; c28++) {
-        for (let c29 = 0; c29 < 4; c29++) {
-          for (let c30 = 0; c30 < 4; c30++) {
-            f0_t19[o27++] = p3_b2[c28];
+      let o$27 = 0;
+      for (let c$28 = 0; c$28 < 50; c$28++) {
+        for (let c$29 = 0; c$29 < 4; c$29++) {
+          for (let c$30 = 0; c$30 < 4; c$30++) {
+            c2_broadcast[o$27++] = b2[c$28];
           }
         }
       }
     }
 
-    // tanh %22 → [500, 50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
-    this.w.f0_loop22(); // WebAssembly SIMD (loops.wat)
-    // matmul %24 → [500, 500] — specs/lenet.yaml:39 (graph.h)
+    // specs/lenet.yaml:37 c2 — fused: add
+    this.w.step0_c2(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:39 h — matmul
     {
-      this.k.gemm_nn(47051072, 102304, 48651072, 500, 500, 800, 800, 500, 500, 0, 1); // f0_t22 @ p4_W3 → f0_t24
+      this.k.gemm({ a: 47051072, b: 102304, c: 48651072, m: 500, n: 500, k: 800, lda: 800, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // c2 @ W3 → h_matmul
     }
 
-    // tanh %27 → [500, 500] — specs/lenet.yaml:39 (graph.h)
-    this.w.f0_loop27(); // WebAssembly SIMD (loops.wat)
-    // matmul %28 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
+    // specs/lenet.yaml:39 h — fused: add
+    this.w.step0_h(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:40 p_y_given_x — matmul
     {
-      this.k.gemm_nn(49651072, 1704304, 50651072, 500, 10, 500, 500, 10, 10, 0, 1); // f0_t27 @ p6_W4 → f0_t28
+      this.k.gemm({ a: 49651072, b: 1704304, c: 50651072, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h @ W4 → p_y_given_x_matmul
     }
 
-    // add %30 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
-    this.w.f0_loop30(); // WebAssembly SIMD (loops.wat)
-    // reduce_max %31 → [500] — specs/lenet.yaml:40 (graph.p_y_given_x)
+    // specs/lenet.yaml:40 p_y_given_x
+    this.w.step0_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:40 p_y_given_x — reduce_max
     {
-      f0_t31.fill(-Infinity);
-      let s34 = 0;
-      for (let c31 = 0; c31 < 500; c31++) {
-        for (let c32 = 0; c32 < 10; c32++) {
-          const o33 = c31 * 1;
-          f0_t31[o33] = Math.max(f0_t31[o33], f0_t30[s34++]);
+      p_y_given_x_reducemax.fill(-Infinity);
+      let s$34 = 0;
+      for (let c$31 = 0; c$31 < 500; c$31++) {
+        for (let c$32 = 0; c$32 < 10; c$32++) {
+          const o$33 = c$31;
+          p_y_given_x_reducemax[o$33] = Math.max(p_y_given_x_reducemax[o$33], p_y_given_x_add[s$34++]);
         }
       }
     }
 
-    // sub %35 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
-    this.w.f0_loop35(); // WebAssembly SIMD (loops.wat)
-    // exp %36 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
-    this.w.f0_loop36(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %37 → [500] — specs/lenet.yaml:40 (graph.p_y_given_x)
+    // specs/lenet.yaml:40 p_y_given_x
+    this.w.step0_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:40 p_y_given_x
+    this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:40 p_y_given_x
     {
-      for (let o35 = 0; o35 < 500; o35++) {
-        let s37 = 0;
-        for (let k36 = o35 * 10; k36 < o35 * 10 + 10; k36++) s37 += f0_t36[k36];
-        f0_t37[o35] = s37;
+      for (let o$35 = 0; o$35 < 500; o$35++) {
+        let s$37 = 0;
+        for (let k$36 = o$35 * 10; k$36 < o$35 * 10 + 10; k$36++) s$37 += p_y_given_x_exp[k$36];
+        p_y_given_x_reducesum[o$35] = s$37;
       }
     }
 
-    // one_hot %38 → [500, 10] — specs/lenet.yaml:43 (losses.cost.nll)
+    // specs/lenet.yaml:43 losses.cost.nll — one_hot
     {
-      f0_t38.fill(0);
-      for (let i38 = 0; i38 < 500; i38++) {
-        const l39 = f0_in_y[i38];
-        if (l39 >= 0 && l39 < 10) f0_t38[i38 * 10 + l39] = 1;
+      cost_nll_onehot.fill(0);
+      for (let i$38 = 0; i$38 < 500; i$38++) {
+        const l$39 = y[i$38];
+        if (l$39 >= 0 && l$39 < 10) cost_nll_onehot[i$38 * 10 + l$39] = 1;
       }
     }
 
-    // log %39 → [500] — specs/lenet.yaml:43 (losses.cost.nll)
-    for (let i40 = 0; i40 < 500; i40++) f0_t39[i40] = Math.log(f0_t37[i40]);
-    // reduce_sum %44 → [500] — specs/lenet.yaml:43 (losses.cost.nll)
-    let i41 = 0;
-    let o42 = 0;
-    for (let c44 = 0; c44 < 500; c44++) {
-      let s43 = 0;
-      for (let c45 = 0; c45 < 10; c45++) {
-        s43 += (f0_t38[i41] * (f0_t35[i41] - f0_t39[c44]));
-        i41++;
+    // specs/lenet.yaml:43 losses.cost.nll
+    for (let i$40 = 0; i$40 < 500; i$40++) cost_nll_log[i$40] = Math.log(p_y_given_x_reducesum[i$40]);
+    // specs/lenet.yaml:43 losses.cost.nll — fused: mul, sub
+    let o$41 = 0;
+    let i$43 = 0;
+    for (let c$44 = 0; c$44 < 500; c$44++) {
+      let s$42 = 0;
+      for (let c$45 = 0; c$45 < 10; c$45++) {
+        s$42 += (cost_nll_onehot[c$44 * 10 + c$45] * (p_y_given_x_sub[c$44 * 10 + c$45] - cost_nll_log[c$44]));
+        i$43++;
       }
 
-      f0_t44[o42] = s43;
-      o42++;
+      cost_nll_reducesum[o$41] = s$42;
+      o$41++;
     }
 
-    // reduce_sum %46 → [] — specs/lenet.yaml:43 (losses.cost.nll)
-    this.w.f0_sum46(); // WebAssembly SIMD (loops.wat)
-    // mul %48 → [] — specs/lenet.yaml:43 (losses.cost.nll)
-    this.w.f0_loop48(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %53 → [500] — specs/lenet.yaml:43 (losses.cost.nll)
-    this.w.f0_sum53(); // WebAssembly SIMD (loops.wat)
-    // div %54 → [500] — specs/lenet.yaml:43 (losses.cost.nll)
-    this.w.f0_loop54(); // WebAssembly SIMD (loops.wat)
-    // add %58 → [500, 10] — specs/lenet.yaml:40 (graph.p_y_given_x)
-    this.w.f0_loop58(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %59 → [10] — specs/lenet.yaml:40 (graph.p_y_given_x)
+    // specs/lenet.yaml:43 losses.cost.nll — fused: neg
+    this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:43 losses.cost.nll
+    this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:43 gradient of losses.cost.nll — fused: mul
+    this.w.step0_d_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:43 gradient of losses.cost.nll
+    this.w.step0_d_cost_nll_div(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:40 gradient of p_y_given_x — fused: mul, mul
+    this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:40 gradient of p_y_given_x
     {
-      f0_t59.fill(0);
-      let s48 = 0;
-      for (let c46 = 0; c46 < 500; c46++) {
-        for (let c47 = 0; c47 < 10; c47++) {
-          f0_t59[c47] += f0_t58[s48++];
+      grad_b4.fill(0);
+      let s$48 = 0;
+      for (let c$46 = 0; c$46 < 500; c$46++) {
+        for (let c$47 = 0; c$47 < 10; c$47++) {
+          grad_b4[c$47] += d_p_y_given_x_add[s$48++];
         }
       }
     }
 
-    // matmul %60 → [500, 500] — specs/lenet.yaml:40 (graph.p_y_given_x)
+    // specs/lenet.yaml:40 gradient of p_y_given_x — matmul
     {
-      this.k.gemm_nt(50765104, 1704304, 50785152, 500, 500, 10, 10, 10, 500, 0, 1); // f0_t58 @ p6_W4 → f0_t60
+      this.k.gemm({ a: 50765104, b: 1704304, c: 50785152, m: 500, n: 500, k: 10, lda: 10, ldb: 10, ldc: 500, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ W4 → d_p_y_given_x_matmul
     }
 
-    // mul %65 → [500, 500] — specs/lenet.yaml:39 (graph.h)
-    this.w.f0_loop65(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %66 → [500] — specs/lenet.yaml:39 (graph.h)
+    // specs/lenet.yaml:39 gradient of h — fused: sub, mul
+    this.w.step0_d_h_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:39 gradient of h
     {
-      f0_t66.fill(0);
-      let s51 = 0;
-      for (let c49 = 0; c49 < 500; c49++) {
-        for (let c50 = 0; c50 < 500; c50++) {
-          f0_t66[c50] += f0_t65[s51++];
+      grad_b3.fill(0);
+      let s$51 = 0;
+      for (let c$49 = 0; c$49 < 500; c$49++) {
+        for (let c$50 = 0; c$50 < 500; c$50++) {
+          grad_b3[c$50] += d_h_mul[s$51++];
         }
       }
     }
 
-    // matmul %67 → [500, 800] — specs/lenet.yaml:39 (graph.h)
+    // specs/lenet.yaml:39 gradient of h — matmul
     {
-      this.k.gemm_nt(51785152, 102304, 52787152, 500, 800, 500, 500, 500, 800, 0, 1); // f0_t65 @ p4_W3 → f0_t67
+      this.k.gemm({ a: 51785152, b: 102304, c: 52787152, m: 500, n: 800, k: 500, lda: 500, ldb: 500, ldc: 800, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_h_mul @ W3 → d_h_matmul
     }
 
-    // mul %73 → [500, 50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
-    this.w.f0_loop73(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %74 → [50, 4, 4] — specs/lenet.yaml:37 (graph.c2)
+    // specs/lenet.yaml:37 gradient of c2 — fused: sub, mul
+    this.w.step0_d_c2_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:37 gradient of c2
     {
-      f0_t74.fill(0);
-      let s56 = 0;
-      for (let c52 = 0; c52 < 500; c52++) {
-        for (let c53 = 0; c53 < 50; c53++) {
-          for (let c54 = 0; c54 < 4; c54++) {
-            for (let c55 = 0; c55 < 4; c55++) {
-              f0_t74[c53 * 16 + c54 * 4 + c55] += f0_t73[s56++];
+      d_c2_reducesum.fill(0);
+      let s$56 = 0;
+      for (let c$52 = 0; c$52 < 500; c$52++) {
+        for (let c$53 = 0; c$53 < 50; c$53++) {
+          for (let c$54 = 0; c$54 < 4; c$54++) {
+            for (let c$55 = 0; c$55 < 4; c$55++) {
+              d_c2_reducesum[c$53 * 16 + c$54 * 4 + c$55] += d_c2_mul[s$56++];
             }
           }
         }
       }
     }
 
-    // reduce_sum %75 → [50] — specs/lenet.yaml:37 (graph.c2)
+    // specs/lenet.yaml:37 gradient of c2
     {
-      for (let o57 = 0; o57 < 50; o57++) {
-        let s59 = 0;
-        for (let k58 = o57 * 16; k58 < o57 * 16 + 16; k58++) s59 += f0_t74[k58];
-        f0_t75[o57] = s59;
+      for (let o$57 = 0; o$57 < 50; o$57++) {
+        let s$59 = 0;
+        for (let k$58 = o$57 * 16; k$58 < o$57 * 16 + 16; k$58++) s$59 += d_c2_reducesum[k$58];
+        d_c2_reducesum2[o$57] = s$59;
       }
     }
 
-    // max_pool2d_grad %77 → [500, 50, 8, 8] — specs/lenet.yaml:37 (graph.c2)
+    // specs/lenet.yaml:37 gradient of c2 — max_pool2d_grad
     {
-      this.k.max_pool2d_grad(37921472, 54387152, 55990560, 25000, 8, 8, 2, 2, 4, 4); // f0_t17, f0_t73 → f0_t77
+      this.k.maxPool2dGrad({ x: 37921472, g: 54387152, out: 55990560, planes: 25000, H: 8, W: 8, ph: 2, pw: 2, Ho: 4, Wo: 4 }); // c2_conv2d, d_c2_mul → d_c2_maxpool2dgrad
     }
 
-    // transpose %78 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
+    // specs/lenet.yaml:37 gradient of c2 — transpose
     {
-      this.k.swap01(2096, 62390560, 50, 20, 25); // p2_W2 → f0_t78
+      this.k.swap01Blocks({ src: 2096, dst: 62390560, rows: 50, cols: 20, block: 25 }); // W2 → d_c2_transpose
     }
 
-    // flip %79 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
+    // specs/lenet.yaml:37 gradient of c2 — flip
     {
-      this.k.reverse_blocks(62390560, 62490560, 1000, 25); // f0_t78 → f0_t79
+      this.k.reverseBlocks({ src: 62390560, dst: 62490560, blocks: 1000, block: 25 }); // d_c2_transpose → d_c2_flip
     }
 
-    // conv2d %80 → [500, 20, 12, 12] — specs/lenet.yaml:37 (graph.c2)
+    // specs/lenet.yaml:37 gradient of c2 — conv2d
     {
-      for (let k63 = 0; k63 < 20; k63++) {
-        for (let c62 = 0; c62 < 50; c62++) {
-          for (let t64 = 0; t64 < 25; t64++) f0_w80_60[c62 * 500 + k63 * 25 + t64] = f0_t79[(k63 * 50 + c62) * 25 + t64];
+      for (let k$63 = 0; k$63 < 20; k$63++) {
+        for (let c$62 = 0; c$62 < 50; c$62++) {
+          for (let t$64 = 0; t$64 < 25; t$64++) this.step0_scratch60[c$62 * 500 + k$63 * 25 + t$64] = d_c2_flip[(k$63 * 50 + c$62) * 25 + t$64];
         }
       }
-      f0_t80.fill(0);
-      for (let b65 = 0; b65 < 500; b65++) {
-        this.k.gemm_tn(68350560, 55990560 + b65 * 12800, 68450560, 500, 64, 50, 500, 64, 64, 0, 1);
-        this.k.col2im_add(68450560, 62590560 + b65 * 11520, 20, 5, 5, 8, 8, 12, 12);
+      d_c2_conv2d.fill(0);
+      for (let b$65 = 0; b$65 < 500; b$65++) {
+        this.k.gemm({ a: 68350560, b: 55990560 + b$65 * 12800, c: 68450560, m: 500, n: 64, k: 50, lda: 500, ldb: 64, ldc: 64, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false });
+        this.k.col2imAdd({ r: 68450560, y: 62590560 + b$65 * 11520, K: 20, kh: 5, kw: 5, H: 8, W: 8, Ho: 12, Wo: 12 });
       }
     }
 
-    // transpose %81 → [20, 500, 12, 12] — specs/lenet.yaml:37 (graph.c2)
+    // specs/lenet.yaml:37 gradient of c2 — transpose
     {
-      this.k.swap01(32161472, 68578560, 500, 20, 144); // f0_t16 → f0_t81
+      this.k.swap01Blocks({ src: 32161472, dst: 68578560, rows: 500, cols: 20, block: 144 }); // c1 → d_c2_transpose2
     }
 
-    // transpose %82 → [50, 500, 8, 8] — specs/lenet.yaml:37 (graph.c2)
+    // specs/lenet.yaml:37 gradient of c2 — transpose
     {
-      this.k.swap01(55990560, 74338560, 500, 50, 64); // f0_t77 → f0_t82
+      this.k.swap01Blocks({ src: 55990560, dst: 74338560, rows: 500, cols: 50, block: 64 }); // d_c2_maxpool2dgrad → d_c2_transpose3
     }
 
-    // flip %83 → [50, 500, 8, 8] — specs/lenet.yaml:37 (graph.c2)
+    // specs/lenet.yaml:37 gradient of c2 — flip
     {
-      this.k.reverse_blocks(74338560, 80738560, 25000, 64); // f0_t82 → f0_t83
+      this.k.reverseBlocks({ src: 74338560, dst: 80738560, blocks: 25000, block: 64 }); // d_c2_transpose3 → d_c2_flip2
     }
 
-    // conv2d %84 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
+    // specs/lenet.yaml:37 gradient of c2 — conv2d
     {
-      for (let n068 = 0; n068 < 20; n068 += 20) {
-        const nb69 = Math.min(20, 20 - n068), lc70 = nb69 * 25;
-        for (let c071 = 0; c071 < 500; c071 += 8) {
-          const cb72 = Math.min(8, 500 - c071);
-          this.k.im2col(68578560, 87238560, 500, 12, 12, 8, 8, 5, 5, 500, n068, nb69, c071, cb72);
-          this.k.gemm_nn(80738560 + c071 * 256, 87238560, 88262560, 50, lc70, cb72 * 64, 32000, 500, 500, c071 > 0 ? 1 : 0, 1);
+      for (let n0$68 = 0; n0$68 < 20; n0$68 += 20) {
+        const nb$69 = Math.min(20, 20 - n0$68), lc$70 = nb$69 * 25;
+        for (let c0$71 = 0; c0$71 < 500; c0$71 += 8) {
+          const cb$72 = Math.min(8, 500 - c0$71);
+          this.k.im2colBlock({ x: 68578560, cols: 87238560, C: 500, H: 12, W: 12, kh: 8, kw: 8, Ho: 5, Wo: 5, L: 500, n0: n0$68, nb: nb$69, c0: c0$71, cb: cb$72 });
+          this.k.gemm({ a: 80738560 + c0$71 * 256, b: 87238560, c: 88262560, m: 50, n: lc$70, k: cb$72 * 64, lda: 32000, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: c0$71 > 0, alpha: 1, skipZerosA: false });
         }
-        for (let b73 = 0; b73 < nb69; b73++) {
-          for (let k76 = 0; k76 < 50; k76++) {
-            const src74 = k76 * 500 + b73 * 25, d75 = ((n068 + b73) * 50 + k76) * 25;
-            for (let m77 = 0; m77 < 25; m77++) f0_t84[d75 + m77] = f0_w84_67[src74 + m77];
+        for (let b$73 = 0; b$73 < nb$69; b$73++) {
+          for (let k$76 = 0; k$76 < 50; k$76++) {
+            const src$74 = k$76 * 500 + b$73 * 25, d$75 = ((n0$68 + b$73) * 50 + k$76) * 25;
+            for (let m$77 = 0; m$77 < 25; m$77++) d_c2_conv2d2[d$75 + m$77] = this.step0_scratch67[src$74 + m$77];
           }
         }
       }
     }
 
-    // flip %85 → [20, 50, 5, 5] — specs/lenet.yaml:37 (graph.c2)
+    // specs/lenet.yaml:37 gradient of c2 — flip
     {
-      this.k.reverse_blocks(87138560, 88362560, 1000, 25); // f0_t84 → f0_t85
+      this.k.reverseBlocks({ src: 87138560, dst: 88362560, blocks: 1000, block: 25 }); // d_c2_conv2d2 → d_c2_flip3
     }
 
-    // transpose %86 → [50, 20, 5, 5] — specs/lenet.yaml:37 (graph.c2)
+    // specs/lenet.yaml:37 gradient of c2 — transpose
     {
-      this.k.swap01(88362560, 88462560, 20, 50, 25); // f0_t85 → f0_t86
+      this.k.swap01Blocks({ src: 88362560, dst: 88462560, rows: 20, cols: 50, block: 25 }); // d_c2_flip3 → grad_W2
     }
 
-    // mul %90 → [500, 20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
-    this.w.f0_loop90(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %91 → [20, 12, 12] — specs/lenet.yaml:36 (graph.c1)
+    // specs/lenet.yaml:36 gradient of c1 — fused: sub, mul
+    this.w.step0_d_c1_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:36 gradient of c1
     {
-      f0_t91.fill(0);
-      let s82 = 0;
-      for (let c78 = 0; c78 < 500; c78++) {
-        for (let c79 = 0; c79 < 20; c79++) {
-          for (let c80 = 0; c80 < 12; c80++) {
-            for (let c81 = 0; c81 < 12; c81++) {
-              f0_t91[c79 * 144 + c80 * 12 + c81] += f0_t90[s82++];
+      d_c1_reducesum.fill(0);
+      let s$82 = 0;
+      for (let c$78 = 0; c$78 < 500; c$78++) {
+        for (let c$79 = 0; c$79 < 20; c$79++) {
+          for (let c$80 = 0; c$80 < 12; c$80++) {
+            for (let c$81 = 0; c$81 < 12; c$81++) {
+              d_c1_reducesum[c$79 * 144 + c$80 * 12 + c$81] += d_c1_mul[s$82++];
             }
           }
         }
       }
     }
 
-    // reduce_sum %92 → [20] — specs/lenet.yaml:36 (graph.c1)
+    // specs/lenet.yaml:36 gradient of c1
     {
-      for (let o83 = 0; o83 < 20; o83++) {
-        let s85 = 0;
-        for (let k84 = o83 * 144; k84 < o83 * 144 + 144; k84++) s85 += f0_t91[k84];
-        f0_t92[o83] = s85;
+      for (let o$83 = 0; o$83 < 20; o$83++) {
+        let s$85 = 0;
+        for (let k$84 = o$83 * 144; k$84 < o$83 * 144 + 144; k$84++) s$85 += d_c1_reducesum[k$84];
+        d_c1_reducesum2[o$83] = s$85;
       }
     }
 
-    // max_pool2d_grad %94 → [500, 20, 24, 24] — specs/lenet.yaml:36 (graph.c1)
+    // specs/lenet.yaml:36 gradient of c1 — max_pool2d_grad
     {
-      this.k.max_pool2d_grad(1724352, 88562560, 94334160, 10000, 24, 24, 2, 2, 12, 12); // f0_t11, f0_t90 → f0_t94
+      this.k.maxPool2dGrad({ x: 1724352, g: 88562560, out: 94334160, planes: 10000, H: 24, W: 24, ph: 2, pw: 2, Ho: 12, Wo: 12 }); // c1_conv2d, d_c1_mul → d_c1_maxpool2dgrad
     }
 
-    // transpose %95 → [1, 500, 28, 28] — specs/lenet.yaml:36 (graph.c1)
+    // specs/lenet.yaml:36 gradient of c1 — transpose
     {
-      this.k.swap01(24764352, 117374160, 500, 1, 784); // f0_in_x → f0_t95
+      this.k.swap01Blocks({ src: 24764352, dst: 117374160, rows: 500, cols: 1, block: 784 }); // x → d_c1_transpose
     }
 
-    // transpose %96 → [20, 500, 24, 24] — specs/lenet.yaml:36 (graph.c1)
+    // specs/lenet.yaml:36 gradient of c1 — transpose
     {
-      this.k.swap01(94334160, 118942160, 500, 20, 576); // f0_t94 → f0_t96
+      this.k.swap01Blocks({ src: 94334160, dst: 118942160, rows: 500, cols: 20, block: 576 }); // d_c1_maxpool2dgrad → d_c1_transpose2
     }
 
-    // flip %97 → [20, 500, 24, 24] — specs/lenet.yaml:36 (graph.c1)
+    // specs/lenet.yaml:36 gradient of c1 — flip
     {
-      this.k.reverse_blocks(118942160, 141982160, 10000, 576); // f0_t96 → f0_t97
+      this.k.reverseBlocks({ src: 118942160, dst: 141982160, blocks: 10000, block: 576 }); // d_c1_transpose2 → d_c1_flip
     }
 
-    // conv2d %98 → [1, 20, 5, 5] — specs/lenet.yaml:36 (graph.c1)
+    // specs/lenet.yaml:36 gradient of c1 — conv2d
     {
-      for (let n087 = 0; n087 < 1; n087 += 1) {
-        const nb88 = Math.min(1, 1 - n087), lc89 = nb88 * 25;
-        for (let c090 = 0; c090 < 500; c090 += 18) {
-          const cb91 = Math.min(18, 500 - c090);
-          this.k.im2col(117374160, 165024160, 500, 28, 28, 24, 24, 5, 5, 25, n087, nb88, c090, cb91);
-          this.k.gemm_nn(141982160 + c090 * 2304, 165024160, 165022160 + n087 * 2000, 20, 25, cb91 * 576, 288000, 25, 25, c090 > 0 ? 1 : 0, 1);
+      {
+        const nb$88 = Math.min(1, 1 - 0), lc$89 = nb$88 * 25;
+        for (let c0$90 = 0; c0$90 < 500; c0$90 += 18) {
+          const cb$91 = Math.min(18, 500 - c0$90);
+          this.k.im2colBlock({ x: 117374160, cols: 165024160, C: 500, H: 28, W: 28, kh: 24, kw: 24, Ho: 5, Wo: 5, L: 25, n0: 0, nb: nb$88, c0: c0$90, cb: cb$91 });
+          this.k.gemm({ a: 141982160 + c0$90 * 2304, b: 165024160, c: 165022160, m: 20, n: 25, k: cb$91 * 576, lda: 288000, ldb: 25, ldc: 25, transA: false, transB: false, accumulate: c0$90 > 0, alpha: 1, skipZerosA: false });
         }
       }
     }
 
-    // flip %99 → [1, 20, 5, 5] — specs/lenet.yaml:36 (graph.c1)
+    // specs/lenet.yaml:36 gradient of c1 — flip
     {
-      this.k.reverse_blocks(165022160, 166060960, 20, 25); // f0_t98 → f0_t99
+      this.k.reverseBlocks({ src: 165022160, dst: 166060960, blocks: 20, block: 25 }); // d_c1_conv2d → d_c1_flip2
     }
 
-    // transpose %100 → [20, 1, 5, 5] — specs/lenet.yaml:36 (graph.c1)
+    // specs/lenet.yaml:36 gradient of c1 — transpose
     {
-      this.k.swap01(166060960, 166062960, 1, 20, 25); // f0_t99 → f0_t100
+      this.k.swap01Blocks({ src: 166060960, dst: 166062960, rows: 1, cols: 20, block: 25 }); // d_c1_flip2 → grad_W1
     }
 
-    // sub %103 → [20, 1, 5, 5] — specs/lenet.yaml:50 (phases[0].optimizer)
-    this.w.f0_loop103(); // WebAssembly SIMD (loops.wat)
-    // sub %106 → [20, 1, 1] — specs/lenet.yaml:50 (phases[0].optimizer)
-    this.w.f0_loop106(); // WebAssembly SIMD (loops.wat)
-    // sub %109 → [50, 20, 5, 5] — specs/lenet.yaml:50 (phases[0].optimizer)
-    this.w.f0_loop109(); // WebAssembly SIMD (loops.wat)
-    // sub %112 → [50, 1, 1] — specs/lenet.yaml:50 (phases[0].optimizer)
-    this.w.f0_loop112(); // WebAssembly SIMD (loops.wat)
-    // sub %115 → [800, 500], fused with the products %68 (compiler/emit/ts/update.ts) — specs/lenet.yaml:50 (phases[0].optimizer)
-    this.k.gemm_tn(47051072, 51785152, 102304, 800, 500, 500, 800, 500, 500, 1, -0.10000000149011612); // p4_W3 += -0.10000000149011612 · f0_t22 @ f0_t65
-    // sub %118 → [500] — specs/lenet.yaml:50 (phases[0].optimizer)
-    this.w.f0_loop118(); // WebAssembly SIMD (loops.wat)
-    // sub %121 → [500, 10], fused with the products %61 (compiler/emit/ts/update.ts) — specs/lenet.yaml:50 (phases[0].optimizer)
-    this.k.gemm_tn(49651072, 50765104, 1704304, 500, 10, 500, 500, 10, 10, 1, -0.10000000149011612); // p6_W4 += -0.10000000149011612 · f0_t27 @ f0_t58
-    // sub %124 → [10] — specs/lenet.yaml:50 (phases[0].optimizer)
-    this.w.f0_loop124(); // WebAssembly SIMD (loops.wat)
-    return f0_t48[0];
+    // specs/lenet.yaml:50 phases[0].optimizer — fused: mul
+    this.w.step0_W1(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:50 phases[0].optimizer — fused: mul
+    this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:50 phases[0].optimizer — fused: mul
+    this.w.step0_W2(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:50 phases[0].optimizer — fused: mul
+    this.w.step0_b2(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:50 phases[0].optimizer — update of W3, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/lenet.yaml:39 gradient of h — product
+    this.k.gemm({ a: 47051072, b: 51785152, c: 102304, m: 800, n: 500, k: 500, lda: 800, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W3 += -0.10000000149011612 · c2 @ d_h_mul
+    // specs/lenet.yaml:50 phases[0].optimizer — fused: mul
+    this.w.step0_b3(); // WebAssembly SIMD (loops.wat)
+    // specs/lenet.yaml:50 phases[0].optimizer — update of W4, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/lenet.yaml:40 gradient of p_y_given_x — product
+    this.k.gemm({ a: 49651072, b: 50765104, c: 1704304, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W4 += -0.10000000149011612 · h @ d_p_y_given_x_add
+    // specs/lenet.yaml:50 phases[0].optimizer — fused: mul
+    this.w.step0_b4(); // WebAssembly SIMD (loops.wat)
+    return cost[0];
   }
 }

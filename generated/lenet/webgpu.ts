@@ -37,15 +37,15 @@ const WGSL_1 = `// max_pool2d %12 at specs/lenet.yaml:36:12 (graph.c1)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 1440000u;
   if (i >= 1440000u) { return; }
-  let oj14 = i % 12u;
-  let oi13 = (i / 12u) % 12u;
-  let pl12 = i / 144u;
-  let base15 = (pl12 * 24u + oi13 * 2u) * 24u + oj14 * 2u;
-  var m16 = in1[base15];
-  { let v17 = in1[base15 + 1u]; if (!((bitcast<u32>(m16) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v17) & 0x7fffffffu) > 0x7f800000u) || v17 > m16)) { m16 = v17; } }
-  { let v17 = in1[base15 + 24u]; if (!((bitcast<u32>(m16) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v17) & 0x7fffffffu) > 0x7f800000u) || v17 > m16)) { m16 = v17; } }
-  { let v17 = in1[base15 + 25u]; if (!((bitcast<u32>(m16) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v17) & 0x7fffffffu) > 0x7f800000u) || v17 > m16)) { m16 = v17; } }
-  out[i] = m16;
+  let oj2 = i % 12u;
+  let oi1 = (i / 12u) % 12u;
+  let pl0 = i / 144u;
+  let base3 = (pl0 * 24u + oi1 * 2u) * 24u + oj2 * 2u;
+  var m4 = in1[base3];
+  { let v5 = in1[base3 + 1u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 24u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 25u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  out[i] = m4;
 }
 `;
 // Kernel 2: broadcast %13 at specs/lenet.yaml:36:46 (graph.c1)
@@ -83,20 +83,20 @@ const WGSL_4 = `// conv2d %17 at specs/lenet.yaml:37:21 (graph.c2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 1600000u;
   if (i >= 1600000u) { return; }
-  let oj21 = i % 8u;
-  let oi20 = (i / 8u) % 8u;
-  let k19 = (i / 64u) % 50u;
-  let b18 = i / 3200u;
-  var s22 = 0.0f;
-  for (var c23 = 0u; c23 < 20u; c23++) {
-  for (var u24 = 0u; u24 < 5u; u24++) {
-    let xr25 = ((b18 * 20u + c23) * 12u + oi20 + u24) * 12u + oj21;
-    let wr26 = ((k19 * 20u + c23) * 5u + 4u - u24) * 5u + 4u;
-    s22 += in1[xr25 + 0u] * in2[wr26 - 0u] + in1[xr25 + 1u] * in2[wr26 - 1u] + in1[xr25 + 2u] * in2[wr26 - 2u] + in1[xr25 + 3u] * in2[wr26 - 3u];
-    s22 += in1[xr25 + 4u] * in2[wr26 - 4u];
+  let oj3 = i % 8u;
+  let oi2 = (i / 8u) % 8u;
+  let k1 = (i / 64u) % 50u;
+  let b0 = i / 3200u;
+  var s4 = 0.0f;
+  for (var c5 = 0u; c5 < 20u; c5++) {
+  for (var u6 = 0u; u6 < 5u; u6++) {
+    let xr7 = ((b0 * 20u + c5) * 12u + oi2 + u6) * 12u + oj3;
+    let wr8 = ((k1 * 20u + c5) * 5u + 4u - u6) * 5u + 4u;
+    s4 += in1[xr7 + 0u] * in2[wr8 - 0u] + in1[xr7 + 1u] * in2[wr8 - 1u] + in1[xr7 + 2u] * in2[wr8 - 2u] + in1[xr7 + 3u] * in2[wr8 - 3u];
+    s4 += in1[xr7 + 4u] * in2[wr8 - 4u];
   }
   }
-  out[i] = s22;
+  out[i] = s4;
 }
 `;
 // Kernel 5: max_pool2d %18 at specs/lenet.yaml:37:12 (graph.c2)
@@ -108,15 +108,15 @@ const WGSL_5 = `// max_pool2d %18 at specs/lenet.yaml:37:12 (graph.c2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 400000u;
   if (i >= 400000u) { return; }
-  let oj32 = i % 4u;
-  let oi31 = (i / 4u) % 4u;
-  let pl30 = i / 16u;
-  let base33 = (pl30 * 8u + oi31 * 2u) * 8u + oj32 * 2u;
-  var m34 = in1[base33];
-  { let v35 = in1[base33 + 1u]; if (!((bitcast<u32>(m34) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v35) & 0x7fffffffu) > 0x7f800000u) || v35 > m34)) { m34 = v35; } }
-  { let v35 = in1[base33 + 8u]; if (!((bitcast<u32>(m34) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v35) & 0x7fffffffu) > 0x7f800000u) || v35 > m34)) { m34 = v35; } }
-  { let v35 = in1[base33 + 9u]; if (!((bitcast<u32>(m34) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v35) & 0x7fffffffu) > 0x7f800000u) || v35 > m34)) { m34 = v35; } }
-  out[i] = m34;
+  let oj2 = i % 4u;
+  let oi1 = (i / 4u) % 4u;
+  let pl0 = i / 16u;
+  let base3 = (pl0 * 8u + oi1 * 2u) * 8u + oj2 * 2u;
+  var m4 = in1[base3];
+  { let v5 = in1[base3 + 1u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 8u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 9u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  out[i] = m4;
 }
 `;
 // Kernel 6: broadcast %19 at specs/lenet.yaml:37:45 (graph.c2)
@@ -149,35 +149,35 @@ const WGSL_8 = `// matmul %24 at specs/lenet.yaml:39:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA36: array<f32, 256>;
-var<workgroup> tileB37: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row38 = wid.y * 16u + lid.y;
-  let col39 = wid.x * 16u + lid.x;
-  var acc40 = 0.0f;
-  for (var t41 = 0u; t41 < 50u; t41++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 50u; t5++) {
   {
-    let ar43 = wid.y * 16u + lid.y;
-    let ap44 = t41 * 16u + lid.x;
-    var va47 = 0.0f;
-    if (ar43 < 500u && ap44 < 800u) { va47 = in1[ar43 * 800u + ap44]; }
-    tileA36[lid.y * 16u + lid.x] = va47;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 500u && ap8 < 800u) { va11 = in1[ar7 * 800u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc46 = wid.x * 16u + lid.x;
-    let bp45 = t41 * 16u + lid.y;
-    var vb48 = 0.0f;
-    if (bp45 < 800u && bc46 < 500u) { vb48 = in2[bp45 * 500u + bc46]; }
-    tileB37[lid.y * 16u + lid.x] = vb48;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 800u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p42 = 0u; p42 < 16u; p42++) {
-    acc40 += tileA36[lid.y * 16u + p42] * tileB37[p42 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row38 < 500u && col39 < 500u) { out[row38 * 500u + col39] = acc40; }
+  if (row2 < 500u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
 // Kernel 9: tanh %27 at specs/lenet.yaml:39:6 (graph.h)
@@ -198,35 +198,35 @@ const WGSL_10 = `// matmul %28 at specs/lenet.yaml:40:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA49: array<f32, 256>;
-var<workgroup> tileB50: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row51 = wid.y * 16u + lid.y;
-  let col52 = wid.x * 16u + lid.x;
-  var acc53 = 0.0f;
-  for (var t54 = 0u; t54 < 32u; t54++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 32u; t5++) {
   {
-    let ar56 = wid.y * 16u + lid.y;
-    let ap57 = t54 * 16u + lid.x;
-    var va60 = 0.0f;
-    if (ar56 < 500u && ap57 < 500u) { va60 = in1[ar56 * 500u + ap57]; }
-    tileA49[lid.y * 16u + lid.x] = va60;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 500u && ap8 < 500u) { va11 = in1[ar7 * 500u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc59 = wid.x * 16u + lid.x;
-    let bp58 = t54 * 16u + lid.y;
-    var vb61 = 0.0f;
-    if (bp58 < 500u && bc59 < 10u) { vb61 = in2[bp58 * 10u + bc59]; }
-    tileB50[lid.y * 16u + lid.x] = vb61;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 500u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p55 = 0u; p55 < 16u; p55++) {
-    acc53 += tileA49[lid.y * 16u + p55] * tileB50[p55 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row51 < 500u && col52 < 10u) { out[row51 * 10u + col52] = acc53; }
+  if (row2 < 500u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 11: add %30 at specs/lenet.yaml:40:16 (graph.p_y_given_x)
@@ -251,13 +251,13 @@ const WGSL_12 = `// reduce_max %31 at specs/lenet.yaml:40:16 (graph.p_y_given_x)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 512u;
   if (i >= 500u) { return; }
-  let b62 = i * 10u;
-  var m64 = in1[b62];
-  for (var r63 = 0u; r63 < 10u; r63++) {
-  let v65 = in1[b62 + r63];
-  if (!((bitcast<u32>(m64) & 0x7fffffffu) > 0x7f800000u) && (v65 > m64 || ((bitcast<u32>(v65) & 0x7fffffffu) > 0x7f800000u))) { m64 = v65; }
+  let b0 = i * 10u;
+  var m2 = in1[b0];
+  for (var r1 = 0u; r1 < 10u; r1++) {
+  let v3 = in1[b0 + r1];
+  if (!((bitcast<u32>(m2) & 0x7fffffffu) > 0x7f800000u) && (v3 > m2 || ((bitcast<u32>(v3) & 0x7fffffffu) > 0x7f800000u))) { m2 = v3; }
   }
-  out[i] = m64;
+  out[i] = m2;
 }
 `;
 // Kernel 13: sub %35 at specs/lenet.yaml:40:16 (graph.p_y_given_x)
@@ -441,7 +441,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (o < 10u) {
     for (var r = lid.x; r < 500u; r += 64u) {
       let j = o * 500u + r;
-      s += in1[(o % 10u) + (r % 500u) * 10u];
+      s += in1[((j / 500u) % 10u) + (j % 500u) * 10u];
     }
   }
   part[lid.x] = s;
@@ -458,75 +458,39 @@ const WGSL_25 = `// matmul %60 at specs/lenet.yaml:40:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA66: array<f32, 256>;
-var<workgroup> tileB67: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row68 = wid.y * 16u + lid.y;
-  let col69 = wid.x * 16u + lid.x;
-  var acc70 = 0.0f;
-  for (var t71 = 0u; t71 < 1u; t71++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 1u; t5++) {
   {
-    let ar73 = wid.y * 16u + lid.y;
-    let ap74 = t71 * 16u + lid.x;
-    var va77 = 0.0f;
-    if (ar73 < 500u && ap74 < 10u) { va77 = in1[ar73 * 10u + ap74]; }
-    tileA66[lid.y * 16u + lid.x] = va77;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 500u && ap8 < 10u) { va11 = in1[ar7 * 10u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc76 = wid.x * 16u + lid.y;
-    let bp75 = t71 * 16u + lid.x;
-    var vb78 = 0.0f;
-    if (bp75 < 10u && bc76 < 500u) { vb78 = in2[bc76 * 10u + bp75]; }
-    tileB67[lid.x * 16u + lid.y] = vb78;
+    let bc10 = wid.x * 16u + lid.y;
+    let bp9 = t5 * 16u + lid.x;
+    var vb12 = 0.0f;
+    if (bp9 < 10u && bc10 < 500u) { vb12 = in2[bc10 * 10u + bp9]; }
+    tileB1[lid.x * 16u + lid.y] = vb12;
   }
   workgroupBarrier();
-  for (var p72 = 0u; p72 < 16u; p72++) {
-    acc70 += tileA66[lid.y * 16u + p72] * tileB67[p72 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row68 < 500u && col69 < 500u) { out[row68 * 500u + col69] = acc70; }
+  if (row2 < 500u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 26: matmul %61 at specs/lenet.yaml:40:16 (graph.p_y_given_x)
-const WGSL_26 = `// matmul %61 at specs/lenet.yaml:40:16 (graph.p_y_given_x)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA79: array<f32, 256>;
-var<workgroup> tileB80: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row81 = wid.y * 16u + lid.y;
-  let col82 = wid.x * 16u + lid.x;
-  var acc83 = 0.0f;
-  for (var t84 = 0u; t84 < 32u; t84++) {
-  {
-    let ar86 = wid.y * 16u + lid.x;
-    let ap87 = t84 * 16u + lid.y;
-    var va90 = 0.0f;
-    if (ar86 < 500u && ap87 < 500u) { va90 = in1[ap87 * 500u + ar86]; }
-    tileA79[lid.x * 16u + lid.y] = va90;
-  }
-  {
-    let bc89 = wid.x * 16u + lid.x;
-    let bp88 = t84 * 16u + lid.y;
-    var vb91 = 0.0f;
-    if (bp88 < 500u && bc89 < 10u) { vb91 = in2[bp88 * 10u + bc89]; }
-    tileB80[lid.y * 16u + lid.x] = vb91;
-  }
-  workgroupBarrier();
-  for (var p85 = 0u; p85 < 16u; p85++) {
-    acc83 += tileA79[lid.y * 16u + p85] * tileB80[p85 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row81 < 500u && col82 < 10u) { out[row81 * 10u + col82] = acc83; }
-}
-`;
-// Kernel 27: mul %65 at specs/lenet.yaml:39:6 (graph.h)
-const WGSL_27 = `// mul %65 at specs/lenet.yaml:39:6 (graph.h)
+// Kernel 26: mul %65 at specs/lenet.yaml:39:6 (graph.h)
+const WGSL_26 = `// mul %65 at specs/lenet.yaml:39:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -538,8 +502,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (1.0f - (in2[i] * in2[i])));
 }
 `;
-// Kernel 28: reduce_sum %66 at specs/lenet.yaml:39:6 (graph.h)
-const WGSL_28 = `// reduce_sum %66 at specs/lenet.yaml:39:6 (graph.h)
+// Kernel 27: reduce_sum %66 at specs/lenet.yaml:39:6 (graph.h)
+const WGSL_27 = `// reduce_sum %66 at specs/lenet.yaml:39:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -552,7 +516,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (o < 500u) {
     for (var r = lid.x; r < 500u; r += 64u) {
       let j = o * 500u + r;
-      s += in1[(o % 500u) + (r % 500u) * 500u];
+      s += in1[((j / 500u) % 500u) + (j % 500u) * 500u];
     }
   }
   part[lid.x] = s;
@@ -564,80 +528,44 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 500u) { out[o] = part[0]; }
 }
 `;
-// Kernel 29: matmul %67 at specs/lenet.yaml:39:6 (graph.h)
-const WGSL_29 = `// matmul %67 at specs/lenet.yaml:39:6 (graph.h)
+// Kernel 28: matmul %67 at specs/lenet.yaml:39:6 (graph.h)
+const WGSL_28 = `// matmul %67 at specs/lenet.yaml:39:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA92: array<f32, 256>;
-var<workgroup> tileB93: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row94 = wid.y * 16u + lid.y;
-  let col95 = wid.x * 16u + lid.x;
-  var acc96 = 0.0f;
-  for (var t97 = 0u; t97 < 32u; t97++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 32u; t5++) {
   {
-    let ar99 = wid.y * 16u + lid.y;
-    let ap100 = t97 * 16u + lid.x;
-    var va103 = 0.0f;
-    if (ar99 < 500u && ap100 < 500u) { va103 = in1[ar99 * 500u + ap100]; }
-    tileA92[lid.y * 16u + lid.x] = va103;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 500u && ap8 < 500u) { va11 = in1[ar7 * 500u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc102 = wid.x * 16u + lid.y;
-    let bp101 = t97 * 16u + lid.x;
-    var vb104 = 0.0f;
-    if (bp101 < 500u && bc102 < 800u) { vb104 = in2[bc102 * 500u + bp101]; }
-    tileB93[lid.x * 16u + lid.y] = vb104;
+    let bc10 = wid.x * 16u + lid.y;
+    let bp9 = t5 * 16u + lid.x;
+    var vb12 = 0.0f;
+    if (bp9 < 500u && bc10 < 800u) { vb12 = in2[bc10 * 500u + bp9]; }
+    tileB1[lid.x * 16u + lid.y] = vb12;
   }
   workgroupBarrier();
-  for (var p98 = 0u; p98 < 16u; p98++) {
-    acc96 += tileA92[lid.y * 16u + p98] * tileB93[p98 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row94 < 500u && col95 < 800u) { out[row94 * 800u + col95] = acc96; }
+  if (row2 < 500u && col3 < 800u) { out[row2 * 800u + col3] = acc4; }
 }
 `;
-// Kernel 30: matmul %68 at specs/lenet.yaml:39:6 (graph.h)
-const WGSL_30 = `// matmul %68 at specs/lenet.yaml:39:6 (graph.h)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA105: array<f32, 256>;
-var<workgroup> tileB106: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row107 = wid.y * 16u + lid.y;
-  let col108 = wid.x * 16u + lid.x;
-  var acc109 = 0.0f;
-  for (var t110 = 0u; t110 < 32u; t110++) {
-  {
-    let ar112 = wid.y * 16u + lid.x;
-    let ap113 = t110 * 16u + lid.y;
-    var va116 = 0.0f;
-    if (ar112 < 800u && ap113 < 500u) { va116 = in1[ap113 * 800u + ar112]; }
-    tileA105[lid.x * 16u + lid.y] = va116;
-  }
-  {
-    let bc115 = wid.x * 16u + lid.x;
-    let bp114 = t110 * 16u + lid.y;
-    var vb117 = 0.0f;
-    if (bp114 < 500u && bc115 < 500u) { vb117 = in2[bp114 * 500u + bc115]; }
-    tileB106[lid.y * 16u + lid.x] = vb117;
-  }
-  workgroupBarrier();
-  for (var p111 = 0u; p111 < 16u; p111++) {
-    acc109 += tileA105[lid.y * 16u + p111] * tileB106[p111 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row107 < 800u && col108 < 500u) { out[row107 * 500u + col108] = acc109; }
-}
-`;
-// Kernel 31: mul %73 at specs/lenet.yaml:37:7 (graph.c2)
-const WGSL_31 = `// mul %73 at specs/lenet.yaml:37:7 (graph.c2)
+// Kernel 29: mul %73 at specs/lenet.yaml:37:7 (graph.c2)
+const WGSL_29 = `// mul %73 at specs/lenet.yaml:37:7 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -649,8 +577,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (1.0f - (in2[i] * in2[i])));
 }
 `;
-// Kernel 32: reduce_sum %74 at specs/lenet.yaml:37:43 (graph.c2)
-const WGSL_32 = `// reduce_sum %74 at specs/lenet.yaml:37:43 (graph.c2)
+// Kernel 30: reduce_sum %74 at specs/lenet.yaml:37:43 (graph.c2)
+const WGSL_30 = `// reduce_sum %74 at specs/lenet.yaml:37:43 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -663,7 +591,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (o < 800u) {
     for (var r = lid.x; r < 500u; r += 64u) {
       let j = o * 500u + r;
-      s += in1[((o / 16u) % 50u) * 16u + ((o / 4u) % 4u) * 4u + (o % 4u) + (r % 500u) * 800u];
+      s += in1[((j / 8000u) % 50u) * 16u + ((j / 2000u) % 4u) * 4u + ((j / 500u) % 4u) + (j % 500u) * 800u];
     }
   }
   part[lid.x] = s;
@@ -675,8 +603,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 800u) { out[o] = part[0]; }
 }
 `;
-// Kernel 33: reduce_sum %75 at specs/lenet.yaml:37:45 (graph.c2)
-const WGSL_33 = `// reduce_sum %75 at specs/lenet.yaml:37:45 (graph.c2)
+// Kernel 31: reduce_sum %75 at specs/lenet.yaml:37:45 (graph.c2)
+const WGSL_31 = `// reduce_sum %75 at specs/lenet.yaml:37:45 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -692,8 +620,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 34: max_pool2d_grad %77 at specs/lenet.yaml:37:12 (graph.c2)
-const WGSL_34 = `// max_pool2d_grad %77 at specs/lenet.yaml:37:12 (graph.c2)
+// Kernel 32: max_pool2d_grad %77 at specs/lenet.yaml:37:12 (graph.c2)
+const WGSL_32 = `// max_pool2d_grad %77 at specs/lenet.yaml:37:12 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -702,26 +630,26 @@ const WGSL_34 = `// max_pool2d_grad %77 at specs/lenet.yaml:37:12 (graph.c2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 1600000u;
   if (i >= 1600000u) { return; }
-  let q118 = i % 8u;
-  let p119 = (i / 8u) % 8u;
-  let pl120 = i / 64u;
-  let wi121 = p119 / 2u;
-  let wj122 = q118 / 2u;
-  var v126 = 0.0f;
-  if (wi121 < 4u && wj122 < 4u) {
-  let base123 = (pl120 * 8u + wi121 * 2u) * 8u + wj122 * 2u;
-  var m124 = in1[base123];
-  var at125 = base123;
-  if (in1[base123 + 1u] > m124) { m124 = in1[base123 + 1u]; at125 = base123 + 1u; }
-  if (in1[base123 + 8u] > m124) { m124 = in1[base123 + 8u]; at125 = base123 + 8u; }
-  if (in1[base123 + 9u] > m124) { m124 = in1[base123 + 9u]; at125 = base123 + 9u; }
-  if (at125 == i) { v126 = in2[(pl120 * 4u + wi121) * 4u + wj122]; }
+  let q0 = i % 8u;
+  let p1 = (i / 8u) % 8u;
+  let pl2 = i / 64u;
+  let wi3 = p1 / 2u;
+  let wj4 = q0 / 2u;
+  var v8 = 0.0f;
+  if (wi3 < 4u && wj4 < 4u) {
+  let base5 = (pl2 * 8u + wi3 * 2u) * 8u + wj4 * 2u;
+  var m6 = in1[base5];
+  var at7 = base5;
+  if (in1[base5 + 1u] > m6) { m6 = in1[base5 + 1u]; at7 = base5 + 1u; }
+  if (in1[base5 + 8u] > m6) { m6 = in1[base5 + 8u]; at7 = base5 + 8u; }
+  if (in1[base5 + 9u] > m6) { m6 = in1[base5 + 9u]; at7 = base5 + 9u; }
+  if (at7 == i) { v8 = in2[(pl2 * 4u + wi3) * 4u + wj4]; }
   }
-  out[i] = v126;
+  out[i] = v8;
 }
 `;
-// Kernel 35: transpose %78 at specs/lenet.yaml:37:21 (graph.c2)
-const WGSL_35 = `// transpose %78 at specs/lenet.yaml:37:21 (graph.c2)
+// Kernel 33: transpose %78 at specs/lenet.yaml:37:21 (graph.c2)
+const WGSL_33 = `// transpose %78 at specs/lenet.yaml:37:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -732,8 +660,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 1250u) * 25u + ((i / 25u) % 50u) * 500u + (i % 25u)];
 }
 `;
-// Kernel 36: flip %79 at specs/lenet.yaml:37:21 (graph.c2)
-const WGSL_36 = `// flip %79 at specs/lenet.yaml:37:21 (graph.c2)
+// Kernel 34: flip %79 at specs/lenet.yaml:37:21 (graph.c2)
+const WGSL_34 = `// flip %79 at specs/lenet.yaml:37:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -744,8 +672,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 1250u) * 1250u + ((i / 25u) % 50u) * 25u + (4u - ((i / 5u) % 5u)) * 5u + (4u - (i % 5u))];
 }
 `;
-// Kernel 37: conv2d %80 at specs/lenet.yaml:37:21 (graph.c2)
-const WGSL_37 = `// conv2d %80 at specs/lenet.yaml:37:21 (graph.c2)
+// Kernel 35: conv2d %80 at specs/lenet.yaml:37:21 (graph.c2)
+const WGSL_35 = `// conv2d %80 at specs/lenet.yaml:37:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -754,30 +682,30 @@ const WGSL_37 = `// conv2d %80 at specs/lenet.yaml:37:21 (graph.c2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 1440000u;
   if (i >= 1440000u) { return; }
-  let oj130 = i % 12u;
-  let oi129 = (i / 12u) % 12u;
-  let k128 = (i / 144u) % 20u;
-  let b127 = i / 2880u;
-  var s131 = 0.0f;
-  for (var c132 = 0u; c132 < 50u; c132++) {
-  for (var u133 = 0u; u133 < 5u; u133++) {
-    let p136 = oi129 - u133;
-    if (p136 < 8u) {
-      let xr134 = ((b127 * 50u + c132) * 8u + p136) * 8u;
-      let wr135 = ((k128 * 50u + c132) * 5u + u133) * 5u;
-      { let t137 = oj130 - 0u; if (t137 < 8u) { s131 += in1[xr134 + t137] * in2[wr135 + 0u]; } }
-      { let t137 = oj130 - 1u; if (t137 < 8u) { s131 += in1[xr134 + t137] * in2[wr135 + 1u]; } }
-      { let t137 = oj130 - 2u; if (t137 < 8u) { s131 += in1[xr134 + t137] * in2[wr135 + 2u]; } }
-      { let t137 = oj130 - 3u; if (t137 < 8u) { s131 += in1[xr134 + t137] * in2[wr135 + 3u]; } }
-      { let t137 = oj130 - 4u; if (t137 < 8u) { s131 += in1[xr134 + t137] * in2[wr135 + 4u]; } }
+  let oj3 = i % 12u;
+  let oi2 = (i / 12u) % 12u;
+  let k1 = (i / 144u) % 20u;
+  let b0 = i / 2880u;
+  var s4 = 0.0f;
+  for (var c5 = 0u; c5 < 50u; c5++) {
+  for (var u6 = 0u; u6 < 5u; u6++) {
+    let p9 = oi2 - u6;
+    if (p9 < 8u) {
+      let xr7 = ((b0 * 50u + c5) * 8u + p9) * 8u;
+      let wr8 = ((k1 * 50u + c5) * 5u + u6) * 5u;
+      { let t10 = oj3 - 0u; if (t10 < 8u) { s4 += in1[xr7 + t10] * in2[wr8 + 0u]; } }
+      { let t10 = oj3 - 1u; if (t10 < 8u) { s4 += in1[xr7 + t10] * in2[wr8 + 1u]; } }
+      { let t10 = oj3 - 2u; if (t10 < 8u) { s4 += in1[xr7 + t10] * in2[wr8 + 2u]; } }
+      { let t10 = oj3 - 3u; if (t10 < 8u) { s4 += in1[xr7 + t10] * in2[wr8 + 3u]; } }
+      { let t10 = oj3 - 4u; if (t10 < 8u) { s4 += in1[xr7 + t10] * in2[wr8 + 4u]; } }
     }
   }
   }
-  out[i] = s131;
+  out[i] = s4;
 }
 `;
-// Kernel 38: transpose %81 at specs/lenet.yaml:37:21 (graph.c2)
-const WGSL_38 = `// transpose %81 at specs/lenet.yaml:37:21 (graph.c2)
+// Kernel 36: transpose %81 at specs/lenet.yaml:37:21 (graph.c2)
+const WGSL_36 = `// transpose %81 at specs/lenet.yaml:37:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -788,8 +716,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 72000u) * 144u + ((i / 144u) % 500u) * 2880u + (i % 144u)];
 }
 `;
-// Kernel 39: transpose %82 at specs/lenet.yaml:37:21 (graph.c2)
-const WGSL_39 = `// transpose %82 at specs/lenet.yaml:37:21 (graph.c2)
+// Kernel 37: transpose %82 at specs/lenet.yaml:37:21 (graph.c2)
+const WGSL_37 = `// transpose %82 at specs/lenet.yaml:37:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -800,8 +728,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 32000u) * 64u + ((i / 64u) % 500u) * 3200u + (i % 64u)];
 }
 `;
-// Kernel 40: flip %83 at specs/lenet.yaml:37:21 (graph.c2)
-const WGSL_40 = `// flip %83 at specs/lenet.yaml:37:21 (graph.c2)
+// Kernel 38: flip %83 at specs/lenet.yaml:37:21 (graph.c2)
+const WGSL_38 = `// flip %83 at specs/lenet.yaml:37:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -812,8 +740,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 32000u) * 32000u + ((i / 64u) % 500u) * 64u + (7u - ((i / 8u) % 8u)) * 8u + (7u - (i % 8u))];
 }
 `;
-// Kernel 41: conv2d %84 at specs/lenet.yaml:37:21 (graph.c2)
-const WGSL_41 = `// conv2d %84 at specs/lenet.yaml:37:21 (graph.c2)
+// Kernel 39: conv2d %84 at specs/lenet.yaml:37:21 (graph.c2)
+const WGSL_39 = `// conv2d %84 at specs/lenet.yaml:37:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -822,24 +750,24 @@ const WGSL_41 = `// conv2d %84 at specs/lenet.yaml:37:21 (graph.c2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 25024u;
   if (i >= 25000u) { return; }
-  let oj142 = i % 5u;
-  let oi141 = (i / 5u) % 5u;
-  let k140 = (i / 25u) % 50u;
-  let b139 = i / 1250u;
-  var s143 = 0.0f;
-  for (var c144 = 0u; c144 < 500u; c144++) {
-  for (var u145 = 0u; u145 < 8u; u145++) {
-    let xr146 = ((b139 * 500u + c144) * 12u + oi141 + u145) * 12u + oj142;
-    let wr147 = ((k140 * 500u + c144) * 8u + 7u - u145) * 8u + 7u;
-    s143 += in1[xr146 + 0u] * in2[wr147 - 0u] + in1[xr146 + 1u] * in2[wr147 - 1u] + in1[xr146 + 2u] * in2[wr147 - 2u] + in1[xr146 + 3u] * in2[wr147 - 3u];
-    s143 += in1[xr146 + 4u] * in2[wr147 - 4u] + in1[xr146 + 5u] * in2[wr147 - 5u] + in1[xr146 + 6u] * in2[wr147 - 6u] + in1[xr146 + 7u] * in2[wr147 - 7u];
+  let oj3 = i % 5u;
+  let oi2 = (i / 5u) % 5u;
+  let k1 = (i / 25u) % 50u;
+  let b0 = i / 1250u;
+  var s4 = 0.0f;
+  for (var c5 = 0u; c5 < 500u; c5++) {
+  for (var u6 = 0u; u6 < 8u; u6++) {
+    let xr7 = ((b0 * 500u + c5) * 12u + oi2 + u6) * 12u + oj3;
+    let wr8 = ((k1 * 500u + c5) * 8u + 7u - u6) * 8u + 7u;
+    s4 += in1[xr7 + 0u] * in2[wr8 - 0u] + in1[xr7 + 1u] * in2[wr8 - 1u] + in1[xr7 + 2u] * in2[wr8 - 2u] + in1[xr7 + 3u] * in2[wr8 - 3u];
+    s4 += in1[xr7 + 4u] * in2[wr8 - 4u] + in1[xr7 + 5u] * in2[wr8 - 5u] + in1[xr7 + 6u] * in2[wr8 - 6u] + in1[xr7 + 7u] * in2[wr8 - 7u];
   }
   }
-  out[i] = s143;
+  out[i] = s4;
 }
 `;
-// Kernel 42: flip %85 at specs/lenet.yaml:37:21 (graph.c2)
-const WGSL_42 = `// flip %85 at specs/lenet.yaml:37:21 (graph.c2)
+// Kernel 40: flip %85 at specs/lenet.yaml:37:21 (graph.c2)
+const WGSL_40 = `// flip %85 at specs/lenet.yaml:37:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -850,8 +778,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 1250u) * 1250u + ((i / 25u) % 50u) * 25u + (4u - ((i / 5u) % 5u)) * 5u + (4u - (i % 5u))];
 }
 `;
-// Kernel 43: transpose %86 at specs/lenet.yaml:37:21 (graph.c2)
-const WGSL_43 = `// transpose %86 at specs/lenet.yaml:37:21 (graph.c2)
+// Kernel 41: transpose %86 at specs/lenet.yaml:37:21 (graph.c2)
+const WGSL_41 = `// transpose %86 at specs/lenet.yaml:37:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -862,8 +790,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 500u) * 25u + ((i / 25u) % 20u) * 1250u + (i % 25u)];
 }
 `;
-// Kernel 44: mul %90 at specs/lenet.yaml:36:7 (graph.c1)
-const WGSL_44 = `// mul %90 at specs/lenet.yaml:36:7 (graph.c1)
+// Kernel 42: mul %90 at specs/lenet.yaml:36:7 (graph.c1)
+const WGSL_42 = `// mul %90 at specs/lenet.yaml:36:7 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -875,8 +803,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (1.0f - (in2[i] * in2[i])));
 }
 `;
-// Kernel 45: reduce_sum %91 at specs/lenet.yaml:36:44 (graph.c1)
-const WGSL_45 = `// reduce_sum %91 at specs/lenet.yaml:36:44 (graph.c1)
+// Kernel 43: reduce_sum %91 at specs/lenet.yaml:36:44 (graph.c1)
+const WGSL_43 = `// reduce_sum %91 at specs/lenet.yaml:36:44 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -889,7 +817,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (o < 2880u) {
     for (var r = lid.x; r < 500u; r += 64u) {
       let j = o * 500u + r;
-      s += in1[((o / 144u) % 20u) * 144u + ((o / 12u) % 12u) * 12u + (o % 12u) + (r % 500u) * 2880u];
+      s += in1[((j / 72000u) % 20u) * 144u + ((j / 6000u) % 12u) * 12u + ((j / 500u) % 12u) + (j % 500u) * 2880u];
     }
   }
   part[lid.x] = s;
@@ -901,8 +829,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 2880u) { out[o] = part[0]; }
 }
 `;
-// Kernel 46: reduce_sum %92 at specs/lenet.yaml:36:46 (graph.c1)
-const WGSL_46 = `// reduce_sum %92 at specs/lenet.yaml:36:46 (graph.c1)
+// Kernel 44: reduce_sum %92 at specs/lenet.yaml:36:46 (graph.c1)
+const WGSL_44 = `// reduce_sum %92 at specs/lenet.yaml:36:46 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -918,8 +846,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 47: max_pool2d_grad %94 at specs/lenet.yaml:36:12 (graph.c1)
-const WGSL_47 = `// max_pool2d_grad %94 at specs/lenet.yaml:36:12 (graph.c1)
+// Kernel 45: max_pool2d_grad %94 at specs/lenet.yaml:36:12 (graph.c1)
+const WGSL_45 = `// max_pool2d_grad %94 at specs/lenet.yaml:36:12 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -928,26 +856,26 @@ const WGSL_47 = `// max_pool2d_grad %94 at specs/lenet.yaml:36:12 (graph.c1)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 4194240u;
   if (i >= 5760000u) { return; }
-  let q151 = i % 24u;
-  let p152 = (i / 24u) % 24u;
-  let pl153 = i / 576u;
-  let wi154 = p152 / 2u;
-  let wj155 = q151 / 2u;
-  var v159 = 0.0f;
-  if (wi154 < 12u && wj155 < 12u) {
-  let base156 = (pl153 * 24u + wi154 * 2u) * 24u + wj155 * 2u;
-  var m157 = in1[base156];
-  var at158 = base156;
-  if (in1[base156 + 1u] > m157) { m157 = in1[base156 + 1u]; at158 = base156 + 1u; }
-  if (in1[base156 + 24u] > m157) { m157 = in1[base156 + 24u]; at158 = base156 + 24u; }
-  if (in1[base156 + 25u] > m157) { m157 = in1[base156 + 25u]; at158 = base156 + 25u; }
-  if (at158 == i) { v159 = in2[(pl153 * 12u + wi154) * 12u + wj155]; }
+  let q0 = i % 24u;
+  let p1 = (i / 24u) % 24u;
+  let pl2 = i / 576u;
+  let wi3 = p1 / 2u;
+  let wj4 = q0 / 2u;
+  var v8 = 0.0f;
+  if (wi3 < 12u && wj4 < 12u) {
+  let base5 = (pl2 * 24u + wi3 * 2u) * 24u + wj4 * 2u;
+  var m6 = in1[base5];
+  var at7 = base5;
+  if (in1[base5 + 1u] > m6) { m6 = in1[base5 + 1u]; at7 = base5 + 1u; }
+  if (in1[base5 + 24u] > m6) { m6 = in1[base5 + 24u]; at7 = base5 + 24u; }
+  if (in1[base5 + 25u] > m6) { m6 = in1[base5 + 25u]; at7 = base5 + 25u; }
+  if (at7 == i) { v8 = in2[(pl2 * 12u + wi3) * 12u + wj4]; }
   }
-  out[i] = v159;
+  out[i] = v8;
 }
 `;
-// Kernel 48: transpose %95 at specs/lenet.yaml:36:21 (graph.c1)
-const WGSL_48 = `// transpose %95 at specs/lenet.yaml:36:21 (graph.c1)
+// Kernel 46: transpose %95 at specs/lenet.yaml:36:21 (graph.c1)
+const WGSL_46 = `// transpose %95 at specs/lenet.yaml:36:21 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -958,8 +886,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[i];
 }
 `;
-// Kernel 49: transpose %96 at specs/lenet.yaml:36:21 (graph.c1)
-const WGSL_49 = `// transpose %96 at specs/lenet.yaml:36:21 (graph.c1)
+// Kernel 47: transpose %96 at specs/lenet.yaml:36:21 (graph.c1)
+const WGSL_47 = `// transpose %96 at specs/lenet.yaml:36:21 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -970,8 +898,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 288000u) * 576u + ((i / 576u) % 500u) * 11520u + (i % 576u)];
 }
 `;
-// Kernel 50: flip %97 at specs/lenet.yaml:36:21 (graph.c1)
-const WGSL_50 = `// flip %97 at specs/lenet.yaml:36:21 (graph.c1)
+// Kernel 48: flip %97 at specs/lenet.yaml:36:21 (graph.c1)
+const WGSL_48 = `// flip %97 at specs/lenet.yaml:36:21 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -982,8 +910,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 288000u) * 288000u + ((i / 576u) % 500u) * 576u + (23u - ((i / 24u) % 24u)) * 24u + (23u - (i % 24u))];
 }
 `;
-// Kernel 51: conv2d %98 at specs/lenet.yaml:36:21 (graph.c1)
-const WGSL_51 = `// conv2d %98 at specs/lenet.yaml:36:21 (graph.c1)
+// Kernel 49: conv2d %98 at specs/lenet.yaml:36:21 (graph.c1)
+const WGSL_49 = `// conv2d %98 at specs/lenet.yaml:36:21 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -992,28 +920,28 @@ const WGSL_51 = `// conv2d %98 at specs/lenet.yaml:36:21 (graph.c1)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 512u;
   if (i >= 500u) { return; }
-  let oj163 = i % 5u;
-  let oi162 = (i / 5u) % 5u;
-  let k161 = (i / 25u) % 20u;
-  let b160 = i / 500u;
-  var s164 = 0.0f;
-  for (var c165 = 0u; c165 < 500u; c165++) {
-  for (var u166 = 0u; u166 < 24u; u166++) {
-    let xr167 = ((b160 * 500u + c165) * 28u + oi162 + u166) * 28u + oj163;
-    let wr168 = ((k161 * 500u + c165) * 24u + 23u - u166) * 24u + 23u;
-    s164 += in1[xr167 + 0u] * in2[wr168 - 0u] + in1[xr167 + 1u] * in2[wr168 - 1u] + in1[xr167 + 2u] * in2[wr168 - 2u] + in1[xr167 + 3u] * in2[wr168 - 3u];
-    s164 += in1[xr167 + 4u] * in2[wr168 - 4u] + in1[xr167 + 5u] * in2[wr168 - 5u] + in1[xr167 + 6u] * in2[wr168 - 6u] + in1[xr167 + 7u] * in2[wr168 - 7u];
-    s164 += in1[xr167 + 8u] * in2[wr168 - 8u] + in1[xr167 + 9u] * in2[wr168 - 9u] + in1[xr167 + 10u] * in2[wr168 - 10u] + in1[xr167 + 11u] * in2[wr168 - 11u];
-    s164 += in1[xr167 + 12u] * in2[wr168 - 12u] + in1[xr167 + 13u] * in2[wr168 - 13u] + in1[xr167 + 14u] * in2[wr168 - 14u] + in1[xr167 + 15u] * in2[wr168 - 15u];
-    s164 += in1[xr167 + 16u] * in2[wr168 - 16u] + in1[xr167 + 17u] * in2[wr168 - 17u] + in1[xr167 + 18u] * in2[wr168 - 18u] + in1[xr167 + 19u] * in2[wr168 - 19u];
-    s164 += in1[xr167 + 20u] * in2[wr168 - 20u] + in1[xr167 + 21u] * in2[wr168 - 21u] + in1[xr167 + 22u] * in2[wr168 - 22u] + in1[xr167 + 23u] * in2[wr168 - 23u];
+  let oj3 = i % 5u;
+  let oi2 = (i / 5u) % 5u;
+  let k1 = (i / 25u) % 20u;
+  let b0 = i / 500u;
+  var s4 = 0.0f;
+  for (var c5 = 0u; c5 < 500u; c5++) {
+  for (var u6 = 0u; u6 < 24u; u6++) {
+    let xr7 = ((b0 * 500u + c5) * 28u + oi2 + u6) * 28u + oj3;
+    let wr8 = ((k1 * 500u + c5) * 24u + 23u - u6) * 24u + 23u;
+    s4 += in1[xr7 + 0u] * in2[wr8 - 0u] + in1[xr7 + 1u] * in2[wr8 - 1u] + in1[xr7 + 2u] * in2[wr8 - 2u] + in1[xr7 + 3u] * in2[wr8 - 3u];
+    s4 += in1[xr7 + 4u] * in2[wr8 - 4u] + in1[xr7 + 5u] * in2[wr8 - 5u] + in1[xr7 + 6u] * in2[wr8 - 6u] + in1[xr7 + 7u] * in2[wr8 - 7u];
+    s4 += in1[xr7 + 8u] * in2[wr8 - 8u] + in1[xr7 + 9u] * in2[wr8 - 9u] + in1[xr7 + 10u] * in2[wr8 - 10u] + in1[xr7 + 11u] * in2[wr8 - 11u];
+    s4 += in1[xr7 + 12u] * in2[wr8 - 12u] + in1[xr7 + 13u] * in2[wr8 - 13u] + in1[xr7 + 14u] * in2[wr8 - 14u] + in1[xr7 + 15u] * in2[wr8 - 15u];
+    s4 += in1[xr7 + 16u] * in2[wr8 - 16u] + in1[xr7 + 17u] * in2[wr8 - 17u] + in1[xr7 + 18u] * in2[wr8 - 18u] + in1[xr7 + 19u] * in2[wr8 - 19u];
+    s4 += in1[xr7 + 20u] * in2[wr8 - 20u] + in1[xr7 + 21u] * in2[wr8 - 21u] + in1[xr7 + 22u] * in2[wr8 - 22u] + in1[xr7 + 23u] * in2[wr8 - 23u];
   }
   }
-  out[i] = s164;
+  out[i] = s4;
 }
 `;
-// Kernel 52: flip %99 at specs/lenet.yaml:36:21 (graph.c1)
-const WGSL_52 = `// flip %99 at specs/lenet.yaml:36:21 (graph.c1)
+// Kernel 50: flip %99 at specs/lenet.yaml:36:21 (graph.c1)
+const WGSL_50 = `// flip %99 at specs/lenet.yaml:36:21 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1024,8 +952,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 25u) * 25u + (4u - ((i / 5u) % 5u)) * 5u + (4u - (i % 5u))];
 }
 `;
-// Kernel 53: transpose %100 at specs/lenet.yaml:36:21 (graph.c1)
-const WGSL_53 = `// transpose %100 at specs/lenet.yaml:36:21 (graph.c1)
+// Kernel 51: transpose %100 at specs/lenet.yaml:36:21 (graph.c1)
+const WGSL_51 = `// transpose %100 at specs/lenet.yaml:36:21 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1036,8 +964,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[i];
 }
 `;
-// Kernel 54: sub %103 at specs/lenet.yaml:50:16 (phases[0].optimizer)
-const WGSL_54 = `// sub %103 at specs/lenet.yaml:50:16 (phases[0].optimizer)
+// Kernel 52: sub %103 at specs/lenet.yaml:50:16 (phases[0].optimizer)
+const WGSL_52 = `// sub %103 at specs/lenet.yaml:50:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1048,8 +976,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 55: sub %106 at specs/lenet.yaml:50:16 (phases[0].optimizer)
-const WGSL_55 = `// sub %106 at specs/lenet.yaml:50:16 (phases[0].optimizer)
+// Kernel 53: sub %106 at specs/lenet.yaml:50:16 (phases[0].optimizer)
+const WGSL_53 = `// sub %106 at specs/lenet.yaml:50:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1060,8 +988,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 56: sub %109 at specs/lenet.yaml:50:16 (phases[0].optimizer)
-const WGSL_56 = `// sub %109 at specs/lenet.yaml:50:16 (phases[0].optimizer)
+// Kernel 54: sub %109 at specs/lenet.yaml:50:16 (phases[0].optimizer)
+const WGSL_54 = `// sub %109 at specs/lenet.yaml:50:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1072,8 +1000,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 57: sub %112 at specs/lenet.yaml:50:16 (phases[0].optimizer)
-const WGSL_57 = `// sub %112 at specs/lenet.yaml:50:16 (phases[0].optimizer)
+// Kernel 55: sub %112 at specs/lenet.yaml:50:16 (phases[0].optimizer)
+const WGSL_55 = `// sub %112 at specs/lenet.yaml:50:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1084,8 +1012,44 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 58: sub %115 at specs/lenet.yaml:50:16 (phases[0].optimizer)
-const WGSL_58 = `// sub %115 at specs/lenet.yaml:50:16 (phases[0].optimizer)
+// Kernel 56: matmul %68 at specs/lenet.yaml:39:6 (graph.h)
+const WGSL_56 = `// matmul %68 at specs/lenet.yaml:39:6 (graph.h)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> in1: array<f32>;
+@group(0) @binding(2) var<storage, read> in2: array<f32>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 32u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 800u && ap8 < 500u) { va11 = in1[ap8 * 800u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 500u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 800u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+}
+`;
+// Kernel 57: sub %115 at specs/lenet.yaml:50:16 (phases[0].optimizer)
+const WGSL_57 = `// sub %115 at specs/lenet.yaml:50:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1096,8 +1060,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 59: sub %118 at specs/lenet.yaml:50:16 (phases[0].optimizer)
-const WGSL_59 = `// sub %118 at specs/lenet.yaml:50:16 (phases[0].optimizer)
+// Kernel 58: sub %118 at specs/lenet.yaml:50:16 (phases[0].optimizer)
+const WGSL_58 = `// sub %118 at specs/lenet.yaml:50:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1106,6 +1070,42 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 512u;
   if (i >= 500u) { return; }
   out[i] = (out[i] - (0.1f * in1[i]));
+}
+`;
+// Kernel 59: matmul %61 at specs/lenet.yaml:40:16 (graph.p_y_given_x)
+const WGSL_59 = `// matmul %61 at specs/lenet.yaml:40:16 (graph.p_y_given_x)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> in1: array<f32>;
+@group(0) @binding(2) var<storage, read> in2: array<f32>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 32u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 500u && ap8 < 500u) { va11 = in1[ap8 * 500u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 500u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 500u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 60: sub %121 at specs/lenet.yaml:50:16 (phases[0].optimizer)
@@ -1167,15 +1167,15 @@ const WGSL_63 = `// max_pool2d %12 at specs/lenet.yaml:36:12 (graph.c1)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 1440000u;
   if (i >= 1440000u) { return; }
-  let oj14 = i % 12u;
-  let oi13 = (i / 12u) % 12u;
-  let pl12 = i / 144u;
-  let base15 = (pl12 * 24u + oi13 * 2u) * 24u + oj14 * 2u;
-  var m16 = in1[base15];
-  { let v17 = in1[base15 + 1u]; if (!((bitcast<u32>(m16) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v17) & 0x7fffffffu) > 0x7f800000u) || v17 > m16)) { m16 = v17; } }
-  { let v17 = in1[base15 + 24u]; if (!((bitcast<u32>(m16) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v17) & 0x7fffffffu) > 0x7f800000u) || v17 > m16)) { m16 = v17; } }
-  { let v17 = in1[base15 + 25u]; if (!((bitcast<u32>(m16) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v17) & 0x7fffffffu) > 0x7f800000u) || v17 > m16)) { m16 = v17; } }
-  out[i] = m16;
+  let oj2 = i % 12u;
+  let oi1 = (i / 12u) % 12u;
+  let pl0 = i / 144u;
+  let base3 = (pl0 * 24u + oi1 * 2u) * 24u + oj2 * 2u;
+  var m4 = in1[base3];
+  { let v5 = in1[base3 + 1u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 24u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 25u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  out[i] = m4;
 }
 `;
 // Kernel 64: broadcast %13 at specs/lenet.yaml:36:46 (graph.c1)
@@ -1213,20 +1213,20 @@ const WGSL_66 = `// conv2d %17 at specs/lenet.yaml:37:21 (graph.c2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 1600000u;
   if (i >= 1600000u) { return; }
-  let oj21 = i % 8u;
-  let oi20 = (i / 8u) % 8u;
-  let k19 = (i / 64u) % 50u;
-  let b18 = i / 3200u;
-  var s22 = 0.0f;
-  for (var c23 = 0u; c23 < 20u; c23++) {
-  for (var u24 = 0u; u24 < 5u; u24++) {
-    let xr25 = ((b18 * 20u + c23) * 12u + oi20 + u24) * 12u + oj21;
-    let wr26 = ((k19 * 20u + c23) * 5u + 4u - u24) * 5u + 4u;
-    s22 += in1[xr25 + 0u] * in2[wr26 - 0u] + in1[xr25 + 1u] * in2[wr26 - 1u] + in1[xr25 + 2u] * in2[wr26 - 2u] + in1[xr25 + 3u] * in2[wr26 - 3u];
-    s22 += in1[xr25 + 4u] * in2[wr26 - 4u];
+  let oj3 = i % 8u;
+  let oi2 = (i / 8u) % 8u;
+  let k1 = (i / 64u) % 50u;
+  let b0 = i / 3200u;
+  var s4 = 0.0f;
+  for (var c5 = 0u; c5 < 20u; c5++) {
+  for (var u6 = 0u; u6 < 5u; u6++) {
+    let xr7 = ((b0 * 20u + c5) * 12u + oi2 + u6) * 12u + oj3;
+    let wr8 = ((k1 * 20u + c5) * 5u + 4u - u6) * 5u + 4u;
+    s4 += in1[xr7 + 0u] * in2[wr8 - 0u] + in1[xr7 + 1u] * in2[wr8 - 1u] + in1[xr7 + 2u] * in2[wr8 - 2u] + in1[xr7 + 3u] * in2[wr8 - 3u];
+    s4 += in1[xr7 + 4u] * in2[wr8 - 4u];
   }
   }
-  out[i] = s22;
+  out[i] = s4;
 }
 `;
 // Kernel 67: max_pool2d %18 at specs/lenet.yaml:37:12 (graph.c2)
@@ -1238,15 +1238,15 @@ const WGSL_67 = `// max_pool2d %18 at specs/lenet.yaml:37:12 (graph.c2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 400000u;
   if (i >= 400000u) { return; }
-  let oj32 = i % 4u;
-  let oi31 = (i / 4u) % 4u;
-  let pl30 = i / 16u;
-  let base33 = (pl30 * 8u + oi31 * 2u) * 8u + oj32 * 2u;
-  var m34 = in1[base33];
-  { let v35 = in1[base33 + 1u]; if (!((bitcast<u32>(m34) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v35) & 0x7fffffffu) > 0x7f800000u) || v35 > m34)) { m34 = v35; } }
-  { let v35 = in1[base33 + 8u]; if (!((bitcast<u32>(m34) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v35) & 0x7fffffffu) > 0x7f800000u) || v35 > m34)) { m34 = v35; } }
-  { let v35 = in1[base33 + 9u]; if (!((bitcast<u32>(m34) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v35) & 0x7fffffffu) > 0x7f800000u) || v35 > m34)) { m34 = v35; } }
-  out[i] = m34;
+  let oj2 = i % 4u;
+  let oi1 = (i / 4u) % 4u;
+  let pl0 = i / 16u;
+  let base3 = (pl0 * 8u + oi1 * 2u) * 8u + oj2 * 2u;
+  var m4 = in1[base3];
+  { let v5 = in1[base3 + 1u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 8u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 9u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  out[i] = m4;
 }
 `;
 // Kernel 68: broadcast %19 at specs/lenet.yaml:37:45 (graph.c2)
@@ -1279,35 +1279,35 @@ const WGSL_70 = `// matmul %24 at specs/lenet.yaml:39:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA36: array<f32, 256>;
-var<workgroup> tileB37: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row38 = wid.y * 16u + lid.y;
-  let col39 = wid.x * 16u + lid.x;
-  var acc40 = 0.0f;
-  for (var t41 = 0u; t41 < 50u; t41++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 50u; t5++) {
   {
-    let ar43 = wid.y * 16u + lid.y;
-    let ap44 = t41 * 16u + lid.x;
-    var va47 = 0.0f;
-    if (ar43 < 500u && ap44 < 800u) { va47 = in1[ar43 * 800u + ap44]; }
-    tileA36[lid.y * 16u + lid.x] = va47;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 500u && ap8 < 800u) { va11 = in1[ar7 * 800u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc46 = wid.x * 16u + lid.x;
-    let bp45 = t41 * 16u + lid.y;
-    var vb48 = 0.0f;
-    if (bp45 < 800u && bc46 < 500u) { vb48 = in2[bp45 * 500u + bc46]; }
-    tileB37[lid.y * 16u + lid.x] = vb48;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 800u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p42 = 0u; p42 < 16u; p42++) {
-    acc40 += tileA36[lid.y * 16u + p42] * tileB37[p42 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row38 < 500u && col39 < 500u) { out[row38 * 500u + col39] = acc40; }
+  if (row2 < 500u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
 // Kernel 71: tanh %27 at specs/lenet.yaml:39:6 (graph.h)
@@ -1328,35 +1328,35 @@ const WGSL_72 = `// matmul %28 at specs/lenet.yaml:40:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA49: array<f32, 256>;
-var<workgroup> tileB50: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row51 = wid.y * 16u + lid.y;
-  let col52 = wid.x * 16u + lid.x;
-  var acc53 = 0.0f;
-  for (var t54 = 0u; t54 < 32u; t54++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 32u; t5++) {
   {
-    let ar56 = wid.y * 16u + lid.y;
-    let ap57 = t54 * 16u + lid.x;
-    var va60 = 0.0f;
-    if (ar56 < 500u && ap57 < 500u) { va60 = in1[ar56 * 500u + ap57]; }
-    tileA49[lid.y * 16u + lid.x] = va60;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 500u && ap8 < 500u) { va11 = in1[ar7 * 500u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc59 = wid.x * 16u + lid.x;
-    let bp58 = t54 * 16u + lid.y;
-    var vb61 = 0.0f;
-    if (bp58 < 500u && bc59 < 10u) { vb61 = in2[bp58 * 10u + bc59]; }
-    tileB50[lid.y * 16u + lid.x] = vb61;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 500u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p55 = 0u; p55 < 16u; p55++) {
-    acc53 += tileA49[lid.y * 16u + p55] * tileB50[p55 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row51 < 500u && col52 < 10u) { out[row51 * 10u + col52] = acc53; }
+  if (row2 < 500u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 73: add %30 at specs/lenet.yaml:40:16 (graph.p_y_given_x)
@@ -1381,13 +1381,13 @@ const WGSL_74 = `// reduce_max %31 at specs/lenet.yaml:40:16 (graph.p_y_given_x)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 512u;
   if (i >= 500u) { return; }
-  let b62 = i * 10u;
-  var m64 = in1[b62];
-  for (var r63 = 0u; r63 < 10u; r63++) {
-  let v65 = in1[b62 + r63];
-  if (!((bitcast<u32>(m64) & 0x7fffffffu) > 0x7f800000u) && (v65 > m64 || ((bitcast<u32>(v65) & 0x7fffffffu) > 0x7f800000u))) { m64 = v65; }
+  let b0 = i * 10u;
+  var m2 = in1[b0];
+  for (var r1 = 0u; r1 < 10u; r1++) {
+  let v3 = in1[b0 + r1];
+  if (!((bitcast<u32>(m2) & 0x7fffffffu) > 0x7f800000u) && (v3 > m2 || ((bitcast<u32>(v3) & 0x7fffffffu) > 0x7f800000u))) { m2 = v3; }
   }
-  out[i] = m64;
+  out[i] = m2;
 }
 `;
 // Kernel 75: sub %35 at specs/lenet.yaml:40:16 (graph.p_y_given_x)
@@ -1454,14 +1454,14 @@ const WGSL_79 = `// argmax %41 at specs/lenet.yaml:45:10 (metrics.error)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 512u;
   if (i >= 500u) { return; }
-  let b66 = i * 10u;
-  var best67 = in1[b66];
-  var bi68 = 0u;
-  for (var k69 = select(1u, 10u, ((bitcast<u32>(best67) & 0x7fffffffu) > 0x7f800000u)); k69 < 10u; k69++) {
-  let v70 = in1[b66 + k69];
-  if (v70 > best67 && !((bitcast<u32>(v70) & 0x7fffffffu) > 0x7f800000u)) { best67 = v70; bi68 = k69; }
+  let b0 = i * 10u;
+  var best1 = in1[b0];
+  var bi2 = 0u;
+  for (var k3 = select(1u, 10u, ((bitcast<u32>(best1) & 0x7fffffffu) > 0x7f800000u)); k3 < 10u; k3++) {
+  let v4 = in1[b0 + k3];
+  if (v4 > best1 && !((bitcast<u32>(v4) & 0x7fffffffu) > 0x7f800000u)) { best1 = v4; bi2 = k3; }
   }
-  out[i] = i32(bi68);
+  out[i] = i32(bi2);
 }
 `;
 // Kernel 80: cast %43 at specs/lenet.yaml:45:10 (metrics.error)
@@ -1536,1919 +1536,248 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 /** Buffers, kernels and the command list of each step, replayed by runtime/webgpu/executor.ts. */
 export const plan: GpuPlan = {
   buffers: [
-    {
-      name: "ctx",
-      size: 4,
-      dtype: "u32",
-      role: "ctx",
-    },
-    {
-      name: "iters",
-      size: 1,
-      dtype: "u32",
-      role: "iters",
-    },
-    {
-      name: "f0_t11",
-      size: 5760000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:x",
-      size: 392000,
-      dtype: "f32",
-      role: "input",
-      ref: "x",
-    },
-    {
-      name: "param:W1",
-      size: 500,
-      dtype: "f32",
-      role: "param",
-      ref: "W1",
-    },
-    {
-      name: "f0_t12",
-      size: 1440000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t13",
-      size: 2880,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:b1",
-      size: 20,
-      dtype: "f32",
-      role: "param",
-      ref: "b1",
-    },
-    {
-      name: "f0_t16",
-      size: 1440000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t17",
-      size: 1600000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:W2",
-      size: 25000,
-      dtype: "f32",
-      role: "param",
-      ref: "W2",
-    },
-    {
-      name: "f0_t18",
-      size: 400000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t19",
-      size: 800,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:b2",
-      size: 50,
-      dtype: "f32",
-      role: "param",
-      ref: "b2",
-    },
-    {
-      name: "f0_t22",
-      size: 400000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t24",
-      size: 250000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:W3",
-      size: 400000,
-      dtype: "f32",
-      role: "param",
-      ref: "W3",
-    },
-    {
-      name: "f0_t27",
-      size: 250000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:b3",
-      size: 500,
-      dtype: "f32",
-      role: "param",
-      ref: "b3",
-    },
-    {
-      name: "f0_t28",
-      size: 5000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:W4",
-      size: 5000,
-      dtype: "f32",
-      role: "param",
-      ref: "W4",
-    },
-    {
-      name: "f0_t30",
-      size: 5000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:b4",
-      size: 10,
-      dtype: "f32",
-      role: "param",
-      ref: "b4",
-    },
-    {
-      name: "f0_t31",
-      size: 500,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t38",
-      size: 5000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:y",
-      size: 500,
-      dtype: "i32",
-      role: "input",
-      ref: "y",
-    },
-    {
-      name: "f0_t39",
-      size: 500,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t44",
-      size: 500,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t46",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t48",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t59",
-      size: 10,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t65",
-      size: 250000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t68",
-      size: 400000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t73",
-      size: 400000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t75",
-      size: 50,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t77",
-      size: 1600000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t78",
-      size: 25000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t79",
-      size: 25000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t81",
-      size: 1440000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t92",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t94",
-      size: 5760000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t95",
-      size: 392000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t11",
-      size: 5760000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t12",
-      size: 1440000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t13",
-      size: 2880,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t16",
-      size: 1440000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t17",
-      size: 1600000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t18",
-      size: 400000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t19",
-      size: 800,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t22",
-      size: 400000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t24",
-      size: 250000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t27",
-      size: 250000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t28",
-      size: 5000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t30",
-      size: 5000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t31",
-      size: 500,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t40",
-      size: 5000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t41",
-      size: 500,
-      dtype: "i32",
-      role: "temp",
-    },
-    {
-      name: "ev_t43",
-      size: 500,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t45",
-      size: 500,
-      dtype: "f32",
-      role: "temp",
-    },
+    { name: "ctx", size: 4, dtype: "u32", role: "ctx" },
+    { name: "iters", size: 1, dtype: "u32", role: "iters" },
+    { name: "c1_conv2d", size: 5760000, dtype: "f32", role: "temp" },
+    { name: "x", size: 392000, dtype: "f32", role: "input", ref: "x" },
+    { name: "W1", size: 500, dtype: "f32", role: "param", ref: "W1" },
+    { name: "c1_maxpool2d", size: 1440000, dtype: "f32", role: "temp" },
+    { name: "c1_broadcast", size: 2880, dtype: "f32", role: "temp" },
+    { name: "b1", size: 20, dtype: "f32", role: "param", ref: "b1" },
+    { name: "c1", size: 1440000, dtype: "f32", role: "temp" },
+    { name: "c2_conv2d", size: 1600000, dtype: "f32", role: "temp" },
+    { name: "W2", size: 25000, dtype: "f32", role: "param", ref: "W2" },
+    { name: "c2_maxpool2d", size: 400000, dtype: "f32", role: "temp" },
+    { name: "c2_broadcast", size: 800, dtype: "f32", role: "temp" },
+    { name: "b2", size: 50, dtype: "f32", role: "param", ref: "b2" },
+    { name: "c2", size: 400000, dtype: "f32", role: "temp" },
+    { name: "h_matmul", size: 250000, dtype: "f32", role: "temp" },
+    { name: "W3", size: 400000, dtype: "f32", role: "param", ref: "W3" },
+    { name: "h", size: 250000, dtype: "f32", role: "temp" },
+    { name: "b3", size: 500, dtype: "f32", role: "param", ref: "b3" },
+    { name: "p_y_given_x_matmul", size: 5000, dtype: "f32", role: "temp" },
+    { name: "W4", size: 5000, dtype: "f32", role: "param", ref: "W4" },
+    { name: "p_y_given_x_add", size: 5000, dtype: "f32", role: "temp" },
+    { name: "b4", size: 10, dtype: "f32", role: "param", ref: "b4" },
+    { name: "p_y_given_x_reducemax", size: 500, dtype: "f32", role: "temp" },
+    { name: "cost_nll_onehot", size: 5000, dtype: "f32", role: "temp" },
+    { name: "y", size: 500, dtype: "i32", role: "input", ref: "y" },
+    { name: "cost_nll_log", size: 500, dtype: "f32", role: "temp" },
+    { name: "cost_nll_reducesum", size: 500, dtype: "f32", role: "temp" },
+    { name: "cost_nll_reducesum2", size: 1, dtype: "f32", role: "temp" },
+    { name: "cost", size: 1, dtype: "f32", role: "temp" },
+    { name: "grad_b4", size: 10, dtype: "f32", role: "temp" },
+    { name: "d_h_mul", size: 250000, dtype: "f32", role: "temp" },
+    { name: "d_c2_mul", size: 400000, dtype: "f32", role: "temp" },
+    { name: "d_c2_reducesum2", size: 50, dtype: "f32", role: "temp" },
+    { name: "d_c2_maxpool2dgrad", size: 1600000, dtype: "f32", role: "temp" },
+    { name: "d_c2_transpose", size: 25000, dtype: "f32", role: "temp" },
+    { name: "d_c2_flip", size: 25000, dtype: "f32", role: "temp" },
+    { name: "d_c2_transpose2", size: 1440000, dtype: "f32", role: "temp" },
+    { name: "d_c1_reducesum2", size: 20, dtype: "f32", role: "temp" },
+    { name: "d_c1_maxpool2dgrad", size: 5760000, dtype: "f32", role: "temp" },
+    { name: "d_c1_transpose", size: 392000, dtype: "f32", role: "temp" },
+    { name: "eval_c1_conv2d", size: 5760000, dtype: "f32", role: "temp" },
+    { name: "eval_c1_maxpool2d", size: 1440000, dtype: "f32", role: "temp" },
+    { name: "eval_c1_broadcast", size: 2880, dtype: "f32", role: "temp" },
+    { name: "eval_c1", size: 1440000, dtype: "f32", role: "temp" },
+    { name: "eval_c2_conv2d", size: 1600000, dtype: "f32", role: "temp" },
+    { name: "eval_c2_maxpool2d", size: 400000, dtype: "f32", role: "temp" },
+    { name: "eval_c2_broadcast", size: 800, dtype: "f32", role: "temp" },
+    { name: "eval_c2", size: 400000, dtype: "f32", role: "temp" },
+    { name: "eval_h_matmul", size: 250000, dtype: "f32", role: "temp" },
+    { name: "eval_h", size: 250000, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_matmul", size: 5000, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_add", size: 5000, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_reducemax", size: 500, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x", size: 5000, dtype: "f32", role: "temp" },
+    { name: "eval_error_argmax", size: 500, dtype: "i32", role: "temp" },
+    { name: "eval_error", size: 500, dtype: "f32", role: "temp" },
+    { name: "eval_cost_log", size: 500, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    {
-      name: "f0_k11", label: "conv2d %11 at specs/lenet.yaml:36:21 (graph.c1)", wgsl: WGSL_0, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [65535, 2, 1]
-    },
-    {
-      name: "f0_k12", label: "max_pool2d %12 at specs/lenet.yaml:36:12 (graph.c1)", wgsl: WGSL_1, bindings: [
-        {
-          buffer: 5,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-      ], workgroups: [22500, 1, 1]
-    },
-    {
-      name: "f0_k13", label: "broadcast %13 at specs/lenet.yaml:36:46 (graph.c1)", wgsl: WGSL_2, bindings: [
-        {
-          buffer: 6,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-      ], workgroups: [45, 1, 1]
-    },
-    {
-      name: "f0_k16", label: "tanh %16 at specs/lenet.yaml:36:7 (graph.c1)", wgsl: WGSL_3, bindings: [
-        {
-          buffer: 8,
-          access: "read_write",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-      ], workgroups: [22500, 1, 1]
-    },
-    {
-      name: "f0_k17", label: "conv2d %17 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_4, bindings: [
-        {
-          buffer: 9,
-          access: "read_write",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [25000, 1, 1]
-    },
-    {
-      name: "f0_k18", label: "max_pool2d %18 at specs/lenet.yaml:37:12 (graph.c2)", wgsl: WGSL_5, bindings: [
-        {
-          buffer: 11,
-          access: "read_write",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [6250, 1, 1]
-    },
-    {
-      name: "f0_k19", label: "broadcast %19 at specs/lenet.yaml:37:45 (graph.c2)", wgsl: WGSL_6, bindings: [
-        {
-          buffer: 12,
-          access: "read_write",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-      ], workgroups: [13, 1, 1]
-    },
-    {
-      name: "f0_k22", label: "tanh %22 at specs/lenet.yaml:37:7 (graph.c2)", wgsl: WGSL_7, bindings: [
-        {
-          buffer: 14,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-      ], workgroups: [6250, 1, 1]
-    },
-    {
-      name: "f0_k24", label: "matmul %24 at specs/lenet.yaml:39:6 (graph.h)", wgsl: WGSL_8, bindings: [
-        {
-          buffer: 15,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-      ], workgroups: [32, 32, 1]
-    },
-    {
-      name: "f0_k27", label: "tanh %27 at specs/lenet.yaml:39:6 (graph.h)", wgsl: WGSL_9, bindings: [
-        {
-          buffer: 17,
-          access: "read_write",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-      ], workgroups: [3907, 1, 1]
-    },
-    {
-      name: "f0_k28", label: "matmul %28 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_10, bindings: [
-        {
-          buffer: 19,
-          access: "read_write",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [1, 32, 1]
-    },
-    {
-      name: "f0_k30", label: "add %30 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_11, bindings: [
-        {
-          buffer: 21,
-          access: "read_write",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-      ], workgroups: [79, 1, 1]
-    },
-    {
-      name: "f0_k31", label: "reduce_max %31 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_12, bindings: [
-        {
-          buffer: 23,
-          access: "read_write",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "f0_k35", label: "sub %35 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [
-        {
-          buffer: 19,
-          access: "read_write",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-        {
-          buffer: 23,
-          access: "read",
-        },
-      ], workgroups: [79, 1, 1]
-    },
-    {
-      name: "f0_k36", label: "exp %36 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_14, bindings: [
-        {
-          buffer: 21,
-          access: "read_write",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-      ], workgroups: [79, 1, 1]
-    },
-    {
-      name: "f0_k37", label: "reduce_sum %37 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [
-        {
-          buffer: 23,
-          access: "read_write",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "f0_k38", label: "one_hot %38 at specs/lenet.yaml:43:10 (losses.cost.nll)", wgsl: WGSL_16, bindings: [
-        {
-          buffer: 24,
-          access: "read_write",
-        },
-        {
-          buffer: 25,
-          access: "read",
-        },
-      ], workgroups: [79, 1, 1]
-    },
-    {
-      name: "f0_k39", label: "log %39 at specs/lenet.yaml:43:10 (losses.cost.nll)", wgsl: WGSL_17, bindings: [
-        {
-          buffer: 26,
-          access: "read_write",
-        },
-        {
-          buffer: 23,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "f0_k44", label: "reduce_sum %44 at specs/lenet.yaml:43:10 (losses.cost.nll)", wgsl: WGSL_18, bindings: [
-        {
-          buffer: 27,
-          access: "read_write",
-        },
-        {
-          buffer: 24,
-          access: "read",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-        {
-          buffer: 26,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "f0_k46", label: "reduce_sum %46 at specs/lenet.yaml:43:10 (losses.cost.nll)", wgsl: WGSL_19, bindings: [
-        {
-          buffer: 28,
-          access: "read_write",
-        },
-        {
-          buffer: 27,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k48", label: "mul %48 at specs/lenet.yaml:43:10 (losses.cost.nll)", wgsl: WGSL_20, bindings: [
-        {
-          buffer: 29,
-          access: "read_write",
-        },
-        {
-          buffer: 28,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k53", label: "reduce_sum %53 at specs/lenet.yaml:43:10 (losses.cost.nll)", wgsl: WGSL_21, bindings: [
-        {
-          buffer: 26,
-          access: "read_write",
-        },
-        {
-          buffer: 24,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "f0_k54", label: "div %54 at specs/lenet.yaml:43:10 (losses.cost.nll)", wgsl: WGSL_22, bindings: [
-        {
-          buffer: 27,
-          access: "read_write",
-        },
-        {
-          buffer: 26,
-          access: "read",
-        },
-        {
-          buffer: 23,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "f0_k58", label: "add %58 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [
-        {
-          buffer: 19,
-          access: "read_write",
-        },
-        {
-          buffer: 24,
-          access: "read",
-        },
-        {
-          buffer: 27,
-          access: "read",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-      ], workgroups: [79, 1, 1]
-    },
-    {
-      name: "f0_k59", label: "reduce_sum %59 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_24, bindings: [
-        {
-          buffer: 30,
-          access: "read_write",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-      ], workgroups: [10, 1, 1]
-    },
-    {
-      name: "f0_k60", label: "matmul %60 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [
-        {
-          buffer: 15,
-          access: "read_write",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [32, 32, 1]
-    },
-    {
-      name: "f0_k61", label: "matmul %61 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_26, bindings: [
-        {
-          buffer: 24,
-          access: "read_write",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-      ], workgroups: [1, 32, 1]
-    },
-    {
-      name: "f0_k65", label: "mul %65 at specs/lenet.yaml:39:6 (graph.h)", wgsl: WGSL_27, bindings: [
-        {
-          buffer: 31,
-          access: "read_write",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-      ], workgroups: [3907, 1, 1]
-    },
-    {
-      name: "f0_k66", label: "reduce_sum %66 at specs/lenet.yaml:39:6 (graph.h)", wgsl: WGSL_28, bindings: [
-        {
-          buffer: 26,
-          access: "read_write",
-        },
-        {
-          buffer: 31,
-          access: "read",
-        },
-      ], workgroups: [500, 1, 1]
-    },
-    {
-      name: "f0_k67", label: "matmul %67 at specs/lenet.yaml:39:6 (graph.h)", wgsl: WGSL_29, bindings: [
-        {
-          buffer: 11,
-          access: "read_write",
-        },
-        {
-          buffer: 31,
-          access: "read",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-      ], workgroups: [50, 32, 1]
-    },
-    {
-      name: "f0_k68", label: "matmul %68 at specs/lenet.yaml:39:6 (graph.h)", wgsl: WGSL_30, bindings: [
-        {
-          buffer: 32,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-        {
-          buffer: 31,
-          access: "read",
-        },
-      ], workgroups: [32, 50, 1]
-    },
-    {
-      name: "f0_k73", label: "mul %73 at specs/lenet.yaml:37:7 (graph.c2)", wgsl: WGSL_31, bindings: [
-        {
-          buffer: 33,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-      ], workgroups: [6250, 1, 1]
-    },
-    {
-      name: "f0_k74", label: "reduce_sum %74 at specs/lenet.yaml:37:43 (graph.c2)", wgsl: WGSL_32, bindings: [
-        {
-          buffer: 12,
-          access: "read_write",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-      ], workgroups: [800, 1, 1]
-    },
-    {
-      name: "f0_k75", label: "reduce_sum %75 at specs/lenet.yaml:37:45 (graph.c2)", wgsl: WGSL_33, bindings: [
-        {
-          buffer: 34,
-          access: "read_write",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k77", label: "max_pool2d_grad %77 at specs/lenet.yaml:37:12 (graph.c2)", wgsl: WGSL_34, bindings: [
-        {
-          buffer: 35,
-          access: "read_write",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-      ], workgroups: [25000, 1, 1]
-    },
-    {
-      name: "f0_k78", label: "transpose %78 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_35, bindings: [
-        {
-          buffer: 36,
-          access: "read_write",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [391, 1, 1]
-    },
-    {
-      name: "f0_k79", label: "flip %79 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_36, bindings: [
-        {
-          buffer: 37,
-          access: "read_write",
-        },
-        {
-          buffer: 36,
-          access: "read",
-        },
-      ], workgroups: [391, 1, 1]
-    },
-    {
-      name: "f0_k80", label: "conv2d %80 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_37, bindings: [
-        {
-          buffer: 5,
-          access: "read_write",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-        {
-          buffer: 37,
-          access: "read",
-        },
-      ], workgroups: [22500, 1, 1]
-    },
-    {
-      name: "f0_k81", label: "transpose %81 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_38, bindings: [
-        {
-          buffer: 38,
-          access: "read_write",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [22500, 1, 1]
-    },
-    {
-      name: "f0_k82", label: "transpose %82 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_39, bindings: [
-        {
-          buffer: 9,
-          access: "read_write",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [25000, 1, 1]
-    },
-    {
-      name: "f0_k83", label: "flip %83 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_40, bindings: [
-        {
-          buffer: 35,
-          access: "read_write",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [25000, 1, 1]
-    },
-    {
-      name: "f0_k84", label: "conv2d %84 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_41, bindings: [
-        {
-          buffer: 36,
-          access: "read_write",
-        },
-        {
-          buffer: 38,
-          access: "read",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [391, 1, 1]
-    },
-    {
-      name: "f0_k85", label: "flip %85 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_42, bindings: [
-        {
-          buffer: 37,
-          access: "read_write",
-        },
-        {
-          buffer: 36,
-          access: "read",
-        },
-      ], workgroups: [391, 1, 1]
-    },
-    {
-      name: "f0_k86", label: "transpose %86 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_43, bindings: [
-        {
-          buffer: 36,
-          access: "read_write",
-        },
-        {
-          buffer: 37,
-          access: "read",
-        },
-      ], workgroups: [391, 1, 1]
-    },
-    {
-      name: "f0_k90", label: "mul %90 at specs/lenet.yaml:36:7 (graph.c1)", wgsl: WGSL_44, bindings: [
-        {
-          buffer: 38,
-          access: "read_write",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [22500, 1, 1]
-    },
-    {
-      name: "f0_k91", label: "reduce_sum %91 at specs/lenet.yaml:36:44 (graph.c1)", wgsl: WGSL_45, bindings: [
-        {
-          buffer: 6,
-          access: "read_write",
-        },
-        {
-          buffer: 38,
-          access: "read",
-        },
-      ], workgroups: [2880, 1, 1]
-    },
-    {
-      name: "f0_k92", label: "reduce_sum %92 at specs/lenet.yaml:36:46 (graph.c1)", wgsl: WGSL_46, bindings: [
-        {
-          buffer: 39,
-          access: "read_write",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k94", label: "max_pool2d_grad %94 at specs/lenet.yaml:36:12 (graph.c1)", wgsl: WGSL_47, bindings: [
-        {
-          buffer: 40,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-        {
-          buffer: 38,
-          access: "read",
-        },
-      ], workgroups: [65535, 2, 1]
-    },
-    {
-      name: "f0_k95", label: "transpose %95 at specs/lenet.yaml:36:21 (graph.c1)", wgsl: WGSL_48, bindings: [
-        {
-          buffer: 41,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-      ], workgroups: [6125, 1, 1]
-    },
-    {
-      name: "f0_k96", label: "transpose %96 at specs/lenet.yaml:36:21 (graph.c1)", wgsl: WGSL_49, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 40,
-          access: "read",
-        },
-      ], workgroups: [65535, 2, 1]
-    },
-    {
-      name: "f0_k97", label: "flip %97 at specs/lenet.yaml:36:21 (graph.c1)", wgsl: WGSL_50, bindings: [
-        {
-          buffer: 40,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-      ], workgroups: [65535, 2, 1]
-    },
-    {
-      name: "f0_k98", label: "conv2d %98 at specs/lenet.yaml:36:21 (graph.c1)", wgsl: WGSL_51, bindings: [
-        {
-          buffer: 23,
-          access: "read_write",
-        },
-        {
-          buffer: 41,
-          access: "read",
-        },
-        {
-          buffer: 40,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "f0_k99", label: "flip %99 at specs/lenet.yaml:36:21 (graph.c1)", wgsl: WGSL_52, bindings: [
-        {
-          buffer: 27,
-          access: "read_write",
-        },
-        {
-          buffer: 23,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "f0_k100", label: "transpose %100 at specs/lenet.yaml:36:21 (graph.c1)", wgsl: WGSL_53, bindings: [
-        {
-          buffer: 23,
-          access: "read_write",
-        },
-        {
-          buffer: 27,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "f0_k103", label: "sub %103 at specs/lenet.yaml:50:16 (phases[0].optimizer)", wgsl: WGSL_54, bindings: [
-        {
-          buffer: 4,
-          access: "read_write",
-        },
-        {
-          buffer: 23,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "f0_k106", label: "sub %106 at specs/lenet.yaml:50:16 (phases[0].optimizer)", wgsl: WGSL_55, bindings: [
-        {
-          buffer: 7,
-          access: "read_write",
-        },
-        {
-          buffer: 39,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k109", label: "sub %109 at specs/lenet.yaml:50:16 (phases[0].optimizer)", wgsl: WGSL_56, bindings: [
-        {
-          buffer: 10,
-          access: "read_write",
-        },
-        {
-          buffer: 36,
-          access: "read",
-        },
-      ], workgroups: [391, 1, 1]
-    },
-    {
-      name: "f0_k112", label: "sub %112 at specs/lenet.yaml:50:16 (phases[0].optimizer)", wgsl: WGSL_57, bindings: [
-        {
-          buffer: 13,
-          access: "read_write",
-        },
-        {
-          buffer: 34,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k115", label: "sub %115 at specs/lenet.yaml:50:16 (phases[0].optimizer)", wgsl: WGSL_58, bindings: [
-        {
-          buffer: 16,
-          access: "read_write",
-        },
-        {
-          buffer: 32,
-          access: "read",
-        },
-      ], workgroups: [6250, 1, 1]
-    },
-    {
-      name: "f0_k118", label: "sub %118 at specs/lenet.yaml:50:16 (phases[0].optimizer)", wgsl: WGSL_59, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 26,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "f0_k121", label: "sub %121 at specs/lenet.yaml:50:16 (phases[0].optimizer)", wgsl: WGSL_60, bindings: [
-        {
-          buffer: 20,
-          access: "read_write",
-        },
-        {
-          buffer: 24,
-          access: "read",
-        },
-      ], workgroups: [79, 1, 1]
-    },
-    {
-      name: "f0_k124", label: "sub %124 at specs/lenet.yaml:50:16 (phases[0].optimizer)", wgsl: WGSL_61, bindings: [
-        {
-          buffer: 22,
-          access: "read_write",
-        },
-        {
-          buffer: 30,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "ev_k11", label: "conv2d %11 at specs/lenet.yaml:36:21 (graph.c1)", wgsl: WGSL_62, bindings: [
-        {
-          buffer: 42,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [65535, 2, 1]
-    },
-    {
-      name: "ev_k12", label: "max_pool2d %12 at specs/lenet.yaml:36:12 (graph.c1)", wgsl: WGSL_63, bindings: [
-        {
-          buffer: 43,
-          access: "read_write",
-        },
-        {
-          buffer: 42,
-          access: "read",
-        },
-      ], workgroups: [22500, 1, 1]
-    },
-    {
-      name: "ev_k13", label: "broadcast %13 at specs/lenet.yaml:36:46 (graph.c1)", wgsl: WGSL_64, bindings: [
-        {
-          buffer: 44,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-      ], workgroups: [45, 1, 1]
-    },
-    {
-      name: "ev_k16", label: "tanh %16 at specs/lenet.yaml:36:7 (graph.c1)", wgsl: WGSL_65, bindings: [
-        {
-          buffer: 45,
-          access: "read_write",
-        },
-        {
-          buffer: 43,
-          access: "read",
-        },
-        {
-          buffer: 44,
-          access: "read",
-        },
-      ], workgroups: [22500, 1, 1]
-    },
-    {
-      name: "ev_k17", label: "conv2d %17 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_66, bindings: [
-        {
-          buffer: 46,
-          access: "read_write",
-        },
-        {
-          buffer: 45,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [25000, 1, 1]
-    },
-    {
-      name: "ev_k18", label: "max_pool2d %18 at specs/lenet.yaml:37:12 (graph.c2)", wgsl: WGSL_67, bindings: [
-        {
-          buffer: 47,
-          access: "read_write",
-        },
-        {
-          buffer: 46,
-          access: "read",
-        },
-      ], workgroups: [6250, 1, 1]
-    },
-    {
-      name: "ev_k19", label: "broadcast %19 at specs/lenet.yaml:37:45 (graph.c2)", wgsl: WGSL_68, bindings: [
-        {
-          buffer: 48,
-          access: "read_write",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-      ], workgroups: [13, 1, 1]
-    },
-    {
-      name: "ev_k22", label: "tanh %22 at specs/lenet.yaml:37:7 (graph.c2)", wgsl: WGSL_69, bindings: [
-        {
-          buffer: 49,
-          access: "read_write",
-        },
-        {
-          buffer: 47,
-          access: "read",
-        },
-        {
-          buffer: 48,
-          access: "read",
-        },
-      ], workgroups: [6250, 1, 1]
-    },
-    {
-      name: "ev_k24", label: "matmul %24 at specs/lenet.yaml:39:6 (graph.h)", wgsl: WGSL_70, bindings: [
-        {
-          buffer: 50,
-          access: "read_write",
-        },
-        {
-          buffer: 49,
-          access: "read",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-      ], workgroups: [32, 32, 1]
-    },
-    {
-      name: "ev_k27", label: "tanh %27 at specs/lenet.yaml:39:6 (graph.h)", wgsl: WGSL_71, bindings: [
-        {
-          buffer: 51,
-          access: "read_write",
-        },
-        {
-          buffer: 50,
-          access: "read",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-      ], workgroups: [3907, 1, 1]
-    },
-    {
-      name: "ev_k28", label: "matmul %28 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_72, bindings: [
-        {
-          buffer: 52,
-          access: "read_write",
-        },
-        {
-          buffer: 51,
-          access: "read",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [1, 32, 1]
-    },
-    {
-      name: "ev_k30", label: "add %30 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_73, bindings: [
-        {
-          buffer: 53,
-          access: "read_write",
-        },
-        {
-          buffer: 52,
-          access: "read",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-      ], workgroups: [79, 1, 1]
-    },
-    {
-      name: "ev_k31", label: "reduce_max %31 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_74, bindings: [
-        {
-          buffer: 54,
-          access: "read_write",
-        },
-        {
-          buffer: 53,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "ev_k35", label: "sub %35 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_75, bindings: [
-        {
-          buffer: 52,
-          access: "read_write",
-        },
-        {
-          buffer: 53,
-          access: "read",
-        },
-        {
-          buffer: 54,
-          access: "read",
-        },
-      ], workgroups: [79, 1, 1]
-    },
-    {
-      name: "ev_k36", label: "exp %36 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_76, bindings: [
-        {
-          buffer: 53,
-          access: "read_write",
-        },
-        {
-          buffer: 52,
-          access: "read",
-        },
-      ], workgroups: [79, 1, 1]
-    },
-    {
-      name: "ev_k37", label: "reduce_sum %37 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_77, bindings: [
-        {
-          buffer: 54,
-          access: "read_write",
-        },
-        {
-          buffer: 53,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "ev_k40", label: "div %40 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_78, bindings: [
-        {
-          buffer: 55,
-          access: "read_write",
-        },
-        {
-          buffer: 53,
-          access: "read",
-        },
-        {
-          buffer: 54,
-          access: "read",
-        },
-      ], workgroups: [79, 1, 1]
-    },
-    {
-      name: "ev_k41", label: "argmax %41 at specs/lenet.yaml:45:10 (metrics.error)", wgsl: WGSL_79, bindings: [
-        {
-          buffer: 56,
-          access: "read_write",
-        },
-        {
-          buffer: 55,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "ev_k43", label: "cast %43 at specs/lenet.yaml:45:10 (metrics.error)", wgsl: WGSL_80, bindings: [
-        {
-          buffer: 57,
-          access: "read_write",
-        },
-        {
-          buffer: 56,
-          access: "read",
-        },
-        {
-          buffer: 25,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "ev_k44", label: "one_hot %44 at specs/lenet.yaml:46:9 (metrics.cost)", wgsl: WGSL_81, bindings: [
-        {
-          buffer: 53,
-          access: "read_write",
-        },
-        {
-          buffer: 25,
-          access: "read",
-        },
-      ], workgroups: [79, 1, 1]
-    },
-    {
-      name: "ev_k45", label: "log %45 at specs/lenet.yaml:46:9 (metrics.cost)", wgsl: WGSL_82, bindings: [
-        {
-          buffer: 58,
-          access: "read_write",
-        },
-        {
-          buffer: 54,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "ev_k50", label: "reduce_sum %50 at specs/lenet.yaml:46:9 (metrics.cost)", wgsl: WGSL_83, bindings: [
-        {
-          buffer: 54,
-          access: "read_write",
-        },
-        {
-          buffer: 53,
-          access: "read",
-        },
-        {
-          buffer: 52,
-          access: "read",
-        },
-        {
-          buffer: 58,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "ev_k51", label: "neg %51 at specs/lenet.yaml:46:9 (metrics.cost)", wgsl: WGSL_84, bindings: [
-        {
-          buffer: 58,
-          access: "read_write",
-        },
-        {
-          buffer: 54,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
+    { name: "step0_c1_conv2d", label: "conv2d %11 at specs/lenet.yaml:36:21 (graph.c1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [65535, 2, 1] },
+    { name: "step0_c1_maxpool2d", label: "max_pool2d %12 at specs/lenet.yaml:36:12 (graph.c1)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [22500, 1, 1] },
+    { name: "step0_c1_broadcast", label: "broadcast %13 at specs/lenet.yaml:36:46 (graph.c1)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [45, 1, 1] },
+    { name: "step0_c1", label: "tanh %16 at specs/lenet.yaml:36:7 (graph.c1)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 6, access: "read" }], workgroups: [22500, 1, 1] },
+    { name: "step0_c2_conv2d", label: "conv2d %17 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_4, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [25000, 1, 1] },
+    { name: "step0_c2_maxpool2d", label: "max_pool2d %18 at specs/lenet.yaml:37:12 (graph.c2)", wgsl: WGSL_5, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [6250, 1, 1] },
+    { name: "step0_c2_broadcast", label: "broadcast %19 at specs/lenet.yaml:37:45 (graph.c2)", wgsl: WGSL_6, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_c2", label: "tanh %22 at specs/lenet.yaml:37:7 (graph.c2)", wgsl: WGSL_7, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 12, access: "read" }], workgroups: [6250, 1, 1] },
+    { name: "step0_h_matmul", label: "matmul %24 at specs/lenet.yaml:39:6 (graph.h)", wgsl: WGSL_8, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 16, access: "read" }], workgroups: [32, 32, 1] },
+    { name: "step0_h", label: "tanh %27 at specs/lenet.yaml:39:6 (graph.h)", wgsl: WGSL_9, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 18, access: "read" }], workgroups: [3907, 1, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "matmul %28 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_10, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 20, access: "read" }], workgroups: [1, 32, 1] },
+    { name: "step0_p_y_given_x_add", label: "add %30 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_11, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 22, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "step0_p_y_given_x_reducemax", label: "reduce_max %31 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_12, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_p_y_given_x_sub", label: "sub %35 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 23, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "step0_p_y_given_x_exp", label: "exp %36 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_14, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "step0_p_y_given_x_reducesum", label: "reduce_sum %37 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_cost_nll_onehot", label: "one_hot %38 at specs/lenet.yaml:43:10 (losses.cost.nll)", wgsl: WGSL_16, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 25, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "step0_cost_nll_log", label: "log %39 at specs/lenet.yaml:43:10 (losses.cost.nll)", wgsl: WGSL_17, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_cost_nll_reducesum", label: "reduce_sum %44 at specs/lenet.yaml:43:10 (losses.cost.nll)", wgsl: WGSL_18, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 19, access: "read" }, { buffer: 26, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_cost_nll_reducesum2", label: "reduce_sum %46 at specs/lenet.yaml:43:10 (losses.cost.nll)", wgsl: WGSL_19, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "mul %48 at specs/lenet.yaml:43:10 (losses.cost.nll)", wgsl: WGSL_20, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cost_nll_reducesum", label: "reduce_sum %53 at specs/lenet.yaml:43:10 (losses.cost.nll)", wgsl: WGSL_21, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_cost_nll_div", label: "div %54 at specs/lenet.yaml:43:10 (losses.cost.nll)", wgsl: WGSL_22, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 23, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_p_y_given_x_add", label: "add %58 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 27, access: "read" }, { buffer: 21, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "step0_grad_b4", label: "reduce_sum %59 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_24, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "step0_d_p_y_given_x_matmul", label: "matmul %60 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 20, access: "read" }], workgroups: [32, 32, 1] },
+    { name: "step0_d_h_mul", label: "mul %65 at specs/lenet.yaml:39:6 (graph.h)", wgsl: WGSL_26, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 17, access: "read" }], workgroups: [3907, 1, 1] },
+    { name: "step0_grad_b3", label: "reduce_sum %66 at specs/lenet.yaml:39:6 (graph.h)", wgsl: WGSL_27, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 31, access: "read" }], workgroups: [500, 1, 1] },
+    { name: "step0_d_h_matmul", label: "matmul %67 at specs/lenet.yaml:39:6 (graph.h)", wgsl: WGSL_28, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 16, access: "read" }], workgroups: [50, 32, 1] },
+    { name: "step0_d_c2_mul", label: "mul %73 at specs/lenet.yaml:37:7 (graph.c2)", wgsl: WGSL_29, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 14, access: "read" }], workgroups: [6250, 1, 1] },
+    { name: "step0_d_c2_reducesum", label: "reduce_sum %74 at specs/lenet.yaml:37:43 (graph.c2)", wgsl: WGSL_30, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 32, access: "read" }], workgroups: [800, 1, 1] },
+    { name: "step0_d_c2_reducesum2", label: "reduce_sum %75 at specs/lenet.yaml:37:45 (graph.c2)", wgsl: WGSL_31, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_c2_maxpool2dgrad", label: "max_pool2d_grad %77 at specs/lenet.yaml:37:12 (graph.c2)", wgsl: WGSL_32, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 32, access: "read" }], workgroups: [25000, 1, 1] },
+    { name: "step0_d_c2_transpose", label: "transpose %78 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_33, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [391, 1, 1] },
+    { name: "step0_d_c2_flip", label: "flip %79 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_34, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [391, 1, 1] },
+    { name: "step0_d_c2_conv2d", label: "conv2d %80 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_35, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 36, access: "read" }], workgroups: [22500, 1, 1] },
+    { name: "step0_d_c2_transpose2", label: "transpose %81 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_36, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [22500, 1, 1] },
+    { name: "step0_d_c2_transpose3", label: "transpose %82 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_37, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 34, access: "read" }], workgroups: [25000, 1, 1] },
+    { name: "step0_d_c2_flip2", label: "flip %83 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_38, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [25000, 1, 1] },
+    { name: "step0_d_c2_conv2d2", label: "conv2d %84 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_39, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 37, access: "read" }, { buffer: 34, access: "read" }], workgroups: [391, 1, 1] },
+    { name: "step0_d_c2_flip3", label: "flip %85 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_40, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [391, 1, 1] },
+    { name: "step0_grad_W2", label: "transpose %86 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_41, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [391, 1, 1] },
+    { name: "step0_d_c1_mul", label: "mul %90 at specs/lenet.yaml:36:7 (graph.c1)", wgsl: WGSL_42, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [22500, 1, 1] },
+    { name: "step0_d_c1_reducesum", label: "reduce_sum %91 at specs/lenet.yaml:36:44 (graph.c1)", wgsl: WGSL_43, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 37, access: "read" }], workgroups: [2880, 1, 1] },
+    { name: "step0_d_c1_reducesum2", label: "reduce_sum %92 at specs/lenet.yaml:36:46 (graph.c1)", wgsl: WGSL_44, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_c1_maxpool2dgrad", label: "max_pool2d_grad %94 at specs/lenet.yaml:36:12 (graph.c1)", wgsl: WGSL_45, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 37, access: "read" }], workgroups: [65535, 2, 1] },
+    { name: "step0_d_c1_transpose", label: "transpose %95 at specs/lenet.yaml:36:21 (graph.c1)", wgsl: WGSL_46, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [6125, 1, 1] },
+    { name: "step0_d_c1_transpose2", label: "transpose %96 at specs/lenet.yaml:36:21 (graph.c1)", wgsl: WGSL_47, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 39, access: "read" }], workgroups: [65535, 2, 1] },
+    { name: "step0_d_c1_flip", label: "flip %97 at specs/lenet.yaml:36:21 (graph.c1)", wgsl: WGSL_48, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [65535, 2, 1] },
+    { name: "step0_d_c1_conv2d", label: "conv2d %98 at specs/lenet.yaml:36:21 (graph.c1)", wgsl: WGSL_49, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 40, access: "read" }, { buffer: 39, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_c1_flip2", label: "flip %99 at specs/lenet.yaml:36:21 (graph.c1)", wgsl: WGSL_50, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_grad_W1", label: "transpose %100 at specs/lenet.yaml:36:21 (graph.c1)", wgsl: WGSL_51, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 27, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_W1", label: "sub %103 at specs/lenet.yaml:50:16 (phases[0].optimizer)", wgsl: WGSL_52, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_b1", label: "sub %106 at specs/lenet.yaml:50:16 (phases[0].optimizer)", wgsl: WGSL_53, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 38, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_W2", label: "sub %109 at specs/lenet.yaml:50:16 (phases[0].optimizer)", wgsl: WGSL_54, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [391, 1, 1] },
+    { name: "step0_b2", label: "sub %112 at specs/lenet.yaml:50:16 (phases[0].optimizer)", wgsl: WGSL_55, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_grad_W3", label: "matmul %68 at specs/lenet.yaml:39:6 (graph.h)", wgsl: WGSL_56, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 31, access: "read" }], workgroups: [32, 50, 1] },
+    { name: "step0_W3", label: "sub %115 at specs/lenet.yaml:50:16 (phases[0].optimizer)", wgsl: WGSL_57, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [6250, 1, 1] },
+    { name: "step0_b3", label: "sub %118 at specs/lenet.yaml:50:16 (phases[0].optimizer)", wgsl: WGSL_58, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 26, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_grad_W4", label: "matmul %61 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_59, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 19, access: "read" }], workgroups: [1, 32, 1] },
+    { name: "step0_W4", label: "sub %121 at specs/lenet.yaml:50:16 (phases[0].optimizer)", wgsl: WGSL_60, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "step0_b4", label: "sub %124 at specs/lenet.yaml:50:16 (phases[0].optimizer)", wgsl: WGSL_61, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 30, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_c1_conv2d", label: "conv2d %11 at specs/lenet.yaml:36:21 (graph.c1)", wgsl: WGSL_62, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [65535, 2, 1] },
+    { name: "evaluate_c1_maxpool2d", label: "max_pool2d %12 at specs/lenet.yaml:36:12 (graph.c1)", wgsl: WGSL_63, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 41, access: "read" }], workgroups: [22500, 1, 1] },
+    { name: "evaluate_c1_broadcast", label: "broadcast %13 at specs/lenet.yaml:36:46 (graph.c1)", wgsl: WGSL_64, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [45, 1, 1] },
+    { name: "evaluate_c1", label: "tanh %16 at specs/lenet.yaml:36:7 (graph.c1)", wgsl: WGSL_65, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 42, access: "read" }, { buffer: 43, access: "read" }], workgroups: [22500, 1, 1] },
+    { name: "evaluate_c2_conv2d", label: "conv2d %17 at specs/lenet.yaml:37:21 (graph.c2)", wgsl: WGSL_66, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 10, access: "read" }], workgroups: [25000, 1, 1] },
+    { name: "evaluate_c2_maxpool2d", label: "max_pool2d %18 at specs/lenet.yaml:37:12 (graph.c2)", wgsl: WGSL_67, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 45, access: "read" }], workgroups: [6250, 1, 1] },
+    { name: "evaluate_c2_broadcast", label: "broadcast %19 at specs/lenet.yaml:37:45 (graph.c2)", wgsl: WGSL_68, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "evaluate_c2", label: "tanh %22 at specs/lenet.yaml:37:7 (graph.c2)", wgsl: WGSL_69, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 47, access: "read" }], workgroups: [6250, 1, 1] },
+    { name: "evaluate_h_matmul", label: "matmul %24 at specs/lenet.yaml:39:6 (graph.h)", wgsl: WGSL_70, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 16, access: "read" }], workgroups: [32, 32, 1] },
+    { name: "evaluate_h", label: "tanh %27 at specs/lenet.yaml:39:6 (graph.h)", wgsl: WGSL_71, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 18, access: "read" }], workgroups: [3907, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "matmul %28 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_72, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 20, access: "read" }], workgroups: [1, 32, 1] },
+    { name: "evaluate_p_y_given_x_add", label: "add %30 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_73, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 22, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "reduce_max %31 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_74, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "sub %35 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_75, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 53, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "exp %36 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_76, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 51, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "reduce_sum %37 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_77, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "div %40 at specs/lenet.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_78, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 53, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "evaluate_error_argmax", label: "argmax %41 at specs/lenet.yaml:45:10 (metrics.error)", wgsl: WGSL_79, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 54, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_error", label: "cast %43 at specs/lenet.yaml:45:10 (metrics.error)", wgsl: WGSL_80, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 25, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "one_hot %44 at specs/lenet.yaml:46:9 (metrics.cost)", wgsl: WGSL_81, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 25, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "evaluate_cost_log", label: "log %45 at specs/lenet.yaml:46:9 (metrics.cost)", wgsl: WGSL_82, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 53, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "reduce_sum %50 at specs/lenet.yaml:46:9 (metrics.cost)", wgsl: WGSL_83, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 51, access: "read" }, { buffer: 57, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_cost", label: "neg %51 at specs/lenet.yaml:46:9 (metrics.cost)", wgsl: WGSL_84, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 53, access: "read" }], workgroups: [8, 1, 1] },
   ],
   steps: [
     {
       commands: [
-        {
-          kind: "dispatch",
-          kernel: 0,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "dispatch",
-          kernel: 5,
-        },
-        {
-          kind: "dispatch",
-          kernel: 6,
-        },
-        {
-          kind: "dispatch",
-          kernel: 7,
-        },
-        {
-          kind: "dispatch",
-          kernel: 8,
-        },
-        {
-          kind: "dispatch",
-          kernel: 9,
-        },
-        {
-          kind: "dispatch",
-          kernel: 10,
-        },
-        {
-          kind: "dispatch",
-          kernel: 11,
-        },
-        {
-          kind: "dispatch",
-          kernel: 12,
-        },
-        {
-          kind: "dispatch",
-          kernel: 13,
-        },
-        {
-          kind: "dispatch",
-          kernel: 14,
-        },
-        {
-          kind: "dispatch",
-          kernel: 15,
-        },
-        {
-          kind: "dispatch",
-          kernel: 16,
-        },
-        {
-          kind: "dispatch",
-          kernel: 17,
-        },
-        {
-          kind: "dispatch",
-          kernel: 18,
-        },
-        {
-          kind: "dispatch",
-          kernel: 19,
-        },
-        {
-          kind: "dispatch",
-          kernel: 20,
-        },
-        {
-          kind: "dispatch",
-          kernel: 21,
-        },
-        {
-          kind: "dispatch",
-          kernel: 22,
-        },
-        {
-          kind: "dispatch",
-          kernel: 23,
-        },
-        {
-          kind: "dispatch",
-          kernel: 24,
-        },
-        {
-          kind: "dispatch",
-          kernel: 25,
-        },
-        {
-          kind: "dispatch",
-          kernel: 26,
-        },
-        {
-          kind: "dispatch",
-          kernel: 27,
-        },
-        {
-          kind: "dispatch",
-          kernel: 28,
-        },
-        {
-          kind: "dispatch",
-          kernel: 29,
-        },
-        {
-          kind: "dispatch",
-          kernel: 30,
-        },
-        {
-          kind: "dispatch",
-          kernel: 31,
-        },
-        {
-          kind: "dispatch",
-          kernel: 32,
-        },
-        {
-          kind: "dispatch",
-          kernel: 33,
-        },
-        {
-          kind: "dispatch",
-          kernel: 34,
-        },
-        {
-          kind: "dispatch",
-          kernel: 35,
-        },
-        {
-          kind: "dispatch",
-          kernel: 36,
-        },
-        {
-          kind: "dispatch",
-          kernel: 37,
-        },
-        {
-          kind: "dispatch",
-          kernel: 38,
-        },
-        {
-          kind: "dispatch",
-          kernel: 39,
-        },
-        {
-          kind: "dispatch",
-          kernel: 40,
-        },
-        {
-          kind: "dispatch",
-          kernel: 41,
-        },
-        {
-          kind: "dispatch",
-          kernel: 42,
-        },
-        {
-          kind: "dispatch",
-          kernel: 43,
-        },
-        {
-          kind: "dispatch",
-          kernel: 44,
-        },
-        {
-          kind: "dispatch",
-          kernel: 45,
-        },
-        {
-          kind: "dispatch",
-          kernel: 46,
-        },
-        {
-          kind: "dispatch",
-          kernel: 47,
-        },
-        {
-          kind: "dispatch",
-          kernel: 48,
-        },
-        {
-          kind: "dispatch",
-          kernel: 49,
-        },
-        {
-          kind: "dispatch",
-          kernel: 50,
-        },
-        {
-          kind: "dispatch",
-          kernel: 51,
-        },
-        {
-          kind: "dispatch",
-          kernel: 52,
-        },
-        {
-          kind: "dispatch",
-          kernel: 53,
-        },
-        {
-          kind: "dispatch",
-          kernel: 54,
-        },
-        {
-          kind: "dispatch",
-          kernel: 55,
-        },
-        {
-          kind: "dispatch",
-          kernel: 56,
-        },
-        {
-          kind: "dispatch",
-          kernel: 57,
-        },
-        {
-          kind: "dispatch",
-          kernel: 58,
-        },
-        {
-          kind: "dispatch",
-          kernel: 59,
-        },
-        {
-          kind: "dispatch",
-          kernel: 60,
-        },
-        {
-          kind: "dispatch",
-          kernel: 61,
-        },
+        { kind: "dispatch", kernel: 0 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "dispatch", kernel: 5 },
+        { kind: "dispatch", kernel: 6 },
+        { kind: "dispatch", kernel: 7 },
+        { kind: "dispatch", kernel: 8 },
+        { kind: "dispatch", kernel: 9 },
+        { kind: "dispatch", kernel: 10 },
+        { kind: "dispatch", kernel: 11 },
+        { kind: "dispatch", kernel: 12 },
+        { kind: "dispatch", kernel: 13 },
+        { kind: "dispatch", kernel: 14 },
+        { kind: "dispatch", kernel: 15 },
+        { kind: "dispatch", kernel: 16 },
+        { kind: "dispatch", kernel: 17 },
+        { kind: "dispatch", kernel: 18 },
+        { kind: "dispatch", kernel: 19 },
+        { kind: "dispatch", kernel: 20 },
+        { kind: "dispatch", kernel: 21 },
+        { kind: "dispatch", kernel: 22 },
+        { kind: "dispatch", kernel: 23 },
+        { kind: "dispatch", kernel: 24 },
+        { kind: "dispatch", kernel: 25 },
+        { kind: "dispatch", kernel: 26 },
+        { kind: "dispatch", kernel: 27 },
+        { kind: "dispatch", kernel: 28 },
+        { kind: "dispatch", kernel: 29 },
+        { kind: "dispatch", kernel: 30 },
+        { kind: "dispatch", kernel: 31 },
+        { kind: "dispatch", kernel: 32 },
+        { kind: "dispatch", kernel: 33 },
+        { kind: "dispatch", kernel: 34 },
+        { kind: "dispatch", kernel: 35 },
+        { kind: "dispatch", kernel: 36 },
+        { kind: "dispatch", kernel: 37 },
+        { kind: "dispatch", kernel: 38 },
+        { kind: "dispatch", kernel: 39 },
+        { kind: "dispatch", kernel: 40 },
+        { kind: "dispatch", kernel: 41 },
+        { kind: "dispatch", kernel: 42 },
+        { kind: "dispatch", kernel: 43 },
+        { kind: "dispatch", kernel: 44 },
+        { kind: "dispatch", kernel: 45 },
+        { kind: "dispatch", kernel: 46 },
+        { kind: "dispatch", kernel: 47 },
+        { kind: "dispatch", kernel: 48 },
+        { kind: "dispatch", kernel: 49 },
+        { kind: "dispatch", kernel: 50 },
+        { kind: "dispatch", kernel: 51 },
+        { kind: "dispatch", kernel: 52 },
+        { kind: "dispatch", kernel: 53 },
+        { kind: "dispatch", kernel: 54 },
+        { kind: "dispatch", kernel: 55 },
+        { kind: "dispatch", kernel: 56 },
+        { kind: "dispatch", kernel: 57 },
+        { kind: "dispatch", kernel: 58 },
+        { kind: "dispatch", kernel: 59 },
+        { kind: "dispatch", kernel: 60 },
+        { kind: "dispatch", kernel: 61 },
       ],
-      outputs: {
-        cost: 29,
-        "param:W1": 4,
-        "param:b1": 7,
-        "param:W2": 10,
-        "param:b2": 13,
-        "param:W3": 16,
-        "param:b3": 18,
-        "param:W4": 20,
-        "param:b4": 22,
-      },
+      outputs: { cost: 29, "param:W1": 4, "param:b1": 7, "param:W2": 10, "param:b2": 13, "param:W3": 16, "param:b3": 18, "param:W4": 20, "param:b4": 22 },
     },
   ],
   eval: {
     commands: [
-      {
-        kind: "dispatch",
-        kernel: 62,
-      },
-      {
-        kind: "dispatch",
-        kernel: 63,
-      },
-      {
-        kind: "dispatch",
-        kernel: 64,
-      },
-      {
-        kind: "dispatch",
-        kernel: 65,
-      },
-      {
-        kind: "dispatch",
-        kernel: 66,
-      },
-      {
-        kind: "dispatch",
-        kernel: 67,
-      },
-      {
-        kind: "dispatch",
-        kernel: 68,
-      },
-      {
-        kind: "dispatch",
-        kernel: 69,
-      },
-      {
-        kind: "dispatch",
-        kernel: 70,
-      },
-      {
-        kind: "dispatch",
-        kernel: 71,
-      },
-      {
-        kind: "dispatch",
-        kernel: 72,
-      },
-      {
-        kind: "dispatch",
-        kernel: 73,
-      },
-      {
-        kind: "dispatch",
-        kernel: 74,
-      },
-      {
-        kind: "dispatch",
-        kernel: 75,
-      },
-      {
-        kind: "dispatch",
-        kernel: 76,
-      },
-      {
-        kind: "dispatch",
-        kernel: 77,
-      },
-      {
-        kind: "dispatch",
-        kernel: 78,
-      },
-      {
-        kind: "dispatch",
-        kernel: 79,
-      },
-      {
-        kind: "dispatch",
-        kernel: 80,
-      },
-      {
-        kind: "dispatch",
-        kernel: 81,
-      },
-      {
-        kind: "dispatch",
-        kernel: 82,
-      },
-      {
-        kind: "dispatch",
-        kernel: 83,
-      },
-      {
-        kind: "dispatch",
-        kernel: 84,
-      },
+      { kind: "dispatch", kernel: 62 },
+      { kind: "dispatch", kernel: 63 },
+      { kind: "dispatch", kernel: 64 },
+      { kind: "dispatch", kernel: 65 },
+      { kind: "dispatch", kernel: 66 },
+      { kind: "dispatch", kernel: 67 },
+      { kind: "dispatch", kernel: 68 },
+      { kind: "dispatch", kernel: 69 },
+      { kind: "dispatch", kernel: 70 },
+      { kind: "dispatch", kernel: 71 },
+      { kind: "dispatch", kernel: 72 },
+      { kind: "dispatch", kernel: 73 },
+      { kind: "dispatch", kernel: 74 },
+      { kind: "dispatch", kernel: 75 },
+      { kind: "dispatch", kernel: 76 },
+      { kind: "dispatch", kernel: 77 },
+      { kind: "dispatch", kernel: 78 },
+      { kind: "dispatch", kernel: 79 },
+      { kind: "dispatch", kernel: 80 },
+      { kind: "dispatch", kernel: 81 },
+      { kind: "dispatch", kernel: 82 },
+      { kind: "dispatch", kernel: 83 },
+      { kind: "dispatch", kernel: 84 },
     ],
-    outputs: {
-      "metric:error": 57,
-      "metric:cost": 58,
-    },
+    outputs: { "metric:error": 56, "metric:cost": 57 },
   },
-  limits: {
-    maxStorageBuffersPerShaderStage: 8,
-    maxStorageBufferBindingSize: 134217728,
-    maxComputeWorkgroupsPerDimension: 65535,
-    maxComputeInvocationsPerWorkgroup: 256,
-    maxComputeWorkgroupStorageSize: 16384,
-  },
+  limits: { maxStorageBuffersPerShaderStage: 8, maxStorageBufferBindingSize: 134217728, maxComputeWorkgroupsPerDimension: 65535, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 },
 };

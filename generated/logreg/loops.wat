@@ -13,8 +13,8 @@
     (local.set $x (f32x4.mul (local.get $x) (i32x4.shl (i32x4.add (local.get $h) (i32x4.splat (i32.const 127))) (i32.const 23))))
     (f32x4.mul (local.get $x) (i32x4.shl (i32x4.add (i32x4.sub (local.get $ni) (local.get $h)) (i32x4.splat (i32.const 127))) (i32.const 23)))
   )
-  ;; add %6  [600, 10]
-  (func $f0_loop6 (export "f0_loop6") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/logreg.yaml:16 p_y_given_x
+  (func $step0_p_y_given_x_add (export "step0_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1937024) (i32.mul (local.get $row) (i32.const 40))))
@@ -34,8 +34,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 600)))
     )
   )
-  ;; sub %11  [600, 10]
-  (func $f0_loop11 (export "f0_loop11") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/logreg.yaml:16 p_y_given_x
+  (func $step0_p_y_given_x_sub (export "step0_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1963424) (i32.mul (local.get $row) (i32.const 40))))
@@ -56,8 +56,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 600)))
     )
   )
-  ;; exp %12  [600, 10]
-  (func $f0_loop12 (export "f0_loop12") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/logreg.yaml:16 p_y_given_x
+  (func $step0_p_y_given_x_exp (export "step0_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1987424) (i32.mul (local.get $row) (i32.const 24000))))
@@ -76,8 +76,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %22  []
-  (func $f0_sum22 (export "f0_sum22") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/logreg.yaml:19 losses.cost.nll  fused: neg
+  (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $b0 (i32.add (i32.const 2042624) (i32.mul (local.get $row) (i32.const 2400))))
@@ -102,8 +102,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %24  []
-  (func $f0_loop24 (export "f0_loop24") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
+  ;; specs/logreg.yaml:19 losses.cost.nll
+  (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 2045040) (i32.mul (local.get $row) (i32.const 4))))
@@ -123,8 +123,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %29  [600]
-  (func $f0_sum29 (export "f0_sum29") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/logreg.yaml:19 gradient of losses.cost.nll  fused: mul
+  (func $step0_d_cost_nll_reducesum (export "step0_d_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $b0 (i32.add (i32.const 2013824) (i32.mul (local.get $row) (i32.const 40))))
@@ -149,8 +149,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 600)))
     )
   )
-  ;; div %30  [600]
-  (func $f0_loop30 (export "f0_loop30") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/logreg.yaml:19 gradient of losses.cost.nll
+  (func $step0_d_cost_nll_div (export "step0_d_cost_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 2047456) (i32.mul (local.get $row) (i32.const 2400))))
@@ -170,8 +170,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %34  [600, 10]
-  (func $f0_loop34 (export "f0_loop34") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
+  ;; specs/logreg.yaml:16 gradient of p_y_given_x  fused: mul, mul
+  (func $step0_d_p_y_given_x_add (export "step0_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 2049856) (i32.mul (local.get $row) (i32.const 40))))
@@ -193,8 +193,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 600)))
     )
   )
-  ;; sub %42  [10]
-  (func $f0_loop42 (export "f0_loop42") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/logreg.yaml:26 phases[0].optimizer  fused: mul
+  (func $step0_b (export "step0_b") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 31376) (i32.mul (local.get $row) (i32.const 40))))
@@ -214,11 +214,11 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %6  [600, 10]
-  (func $ev_loop6 (export "ev_loop6") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/logreg.yaml:16 p_y_given_x
+  (func $evaluate_p_y_given_x_add (export "evaluate_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3979504) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 2097904) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b0 (i32.add (i32.const 2073904) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 31376) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -235,13 +235,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 600)))
     )
   )
-  ;; sub %11  [600, 10]
-  (func $ev_loop11 (export "ev_loop11") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/logreg.yaml:16 p_y_given_x
+  (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 4005904) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 3979504) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 4003504) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 2124304) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 2097904) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 2121904) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -257,12 +257,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 600)))
     )
   )
-  ;; exp %12  [600, 10]
-  (func $ev_loop12 (export "ev_loop12") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/logreg.yaml:16 p_y_given_x
+  (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 4029904) (i32.mul (local.get $row) (i32.const 24000))))
-      (local.set $b0 (i32.add (i32.const 4005904) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2148304) (i32.mul (local.get $row) (i32.const 24000))))
+      (local.set $b0 (i32.add (i32.const 2124304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 24000)))
@@ -277,13 +277,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; div %16  [600, 10]
-  (func $ev_loop16 (export "ev_loop16") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/logreg.yaml:16 p_y_given_x
+  (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 4056304) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 4029904) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 4053904) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 2174704) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 2148304) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 2172304) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -299,12 +299,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 600)))
     )
   )
-  ;; neg %27  [600]
-  (func $ev_loop27 (export "ev_loop27") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/logreg.yaml:22 metrics.cost
+  (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 4116304) (i32.mul (local.get $row) (i32.const 2400))))
-      (local.set $b0 (i32.add (i32.const 4113904) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2232304) (i32.mul (local.get $row) (i32.const 2400))))
+      (local.set $b0 (i32.add (i32.const 2229904) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2400)))

@@ -22,8 +22,8 @@
     (local.set $e (v128.bitselect (local.get $small) (local.get $e) (f32x4.lt (local.get $a) (f32x4.splat (f32.const 0.625)))))
     (v128.bitselect (local.get $x) (local.get $e) (i32x4.splat (i32.const 0x80000000)))
   )
-  ;; tanh %9  [20, 500]
-  (func $f0_loop9 (export "f0_loop9") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/mlp.yaml:19 hidden  fused: add
+  (func $step0_hidden (export "step0_hidden") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1692784) (i32.mul (local.get $row) (i32.const 2000))))
@@ -43,8 +43,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; add %12  [20, 10]
-  (func $f0_loop12 (export "f0_loop12") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/mlp.yaml:20 p_y_given_x
+  (func $step0_p_y_given_x_add (export "step0_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1733584) (i32.mul (local.get $row) (i32.const 40))))
@@ -64,8 +64,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; sub %17  [20, 10]
-  (func $f0_loop17 (export "f0_loop17") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/mlp.yaml:20 p_y_given_x
+  (func $step0_p_y_given_x_sub (export "step0_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1734464) (i32.mul (local.get $row) (i32.const 40))))
@@ -86,8 +86,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; exp %18  [20, 10]
-  (func $f0_loop18 (export "f0_loop18") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/mlp.yaml:20 p_y_given_x
+  (func $step0_p_y_given_x_exp (export "step0_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1735264) (i32.mul (local.get $row) (i32.const 800))))
@@ -106,8 +106,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %28  []
-  (func $f0_sum28 (export "f0_sum28") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/mlp.yaml:23 losses.cost.nll  fused: neg
+  (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $b0 (i32.add (i32.const 1737104) (i32.mul (local.get $row) (i32.const 80))))
@@ -132,8 +132,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %32  []
-  (func $f0_sum32 (export "f0_sum32") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/mlp.yaml:25 losses.cost.l2  fused: mul
+  (func $step0_cost_l2_reducesum (export "step0_cost_l2_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $b0 (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 1568000))))
@@ -159,8 +159,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %34  []
-  (func $f0_sum34 (export "f0_sum34") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/mlp.yaml:25 losses.cost.l2  fused: mul
+  (func $step0_cost_l2_reducesum2 (export "step0_cost_l2_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $b0 (i32.add (i32.const 1570016) (i32.mul (local.get $row) (i32.const 20000))))
@@ -186,8 +186,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %38  []
-  (func $f0_loop38 (export "f0_loop38") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s0 v128) (local $s1 v128) (local $s2 v128)
+  ;; specs/mlp.yaml:25 losses.cost.l2  fused: mul, mul, add
+  (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s0 v128) (local $s1 v128) (local $s2 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1737232) (i32.mul (local.get $row) (i32.const 4))))
@@ -211,8 +211,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %47  [20]
-  (func $f0_sum47 (export "f0_sum47") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/mlp.yaml:23 gradient of losses.cost.nll  fused: mul
+  (func $step0_d_cost_nll_reducesum (export "step0_d_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $b0 (i32.add (i32.const 1736144) (i32.mul (local.get $row) (i32.const 40))))
@@ -237,8 +237,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; div %48  [20]
-  (func $f0_loop48 (export "f0_loop48") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/mlp.yaml:23 gradient of losses.cost.nll
+  (func $step0_d_cost_nll_div (export "step0_d_cost_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1737328) (i32.mul (local.get $row) (i32.const 80))))
@@ -258,8 +258,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %52  [20, 10]
-  (func $f0_loop52 (export "f0_loop52") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
+  ;; specs/mlp.yaml:20 gradient of p_y_given_x  fused: mul, mul
+  (func $step0_d_p_y_given_x_add (export "step0_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1737408) (i32.mul (local.get $row) (i32.const 40))))
@@ -281,8 +281,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; mul %60  [20, 500]
-  (func $f0_loop60 (export "f0_loop60") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/mlp.yaml:19 gradient of hidden  fused: sub, mul
+  (func $step0_d_hidden_mul (export "step0_d_hidden_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1778256) (i32.mul (local.get $row) (i32.const 40000))))
@@ -303,8 +303,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %66  [784, 500]
-  (func $f0_loop66 (export "f0_loop66") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/mlp.yaml:32 phases[0].optimizer  fused: mul, add, mul
+  (func $step0_W1 (export "step0_W1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 1568000))))
@@ -324,8 +324,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %69  [500]
-  (func $f0_loop69 (export "f0_loop69") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/mlp.yaml:32 phases[0].optimizer  fused: mul
+  (func $step0_b1 (export "step0_b1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1568016) (i32.mul (local.get $row) (i32.const 2000))))
@@ -345,8 +345,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %72  [500, 10]
-  (func $f0_loop72 (export "f0_loop72") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/mlp.yaml:32 phases[0].optimizer  fused: mul, add, mul
+  (func $step0_W2 (export "step0_W2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1570016) (i32.mul (local.get $row) (i32.const 20000))))
@@ -366,8 +366,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %75  [10]
-  (func $f0_loop75 (export "f0_loop75") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/mlp.yaml:32 phases[0].optimizer  fused: mul
+  (func $step0_b2 (export "step0_b2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1590016) (i32.mul (local.get $row) (i32.const 40))))
@@ -387,11 +387,11 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; tanh %9  [20, 500]
-  (func $ev_loop9 (export "ev_loop9") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/mlp.yaml:19 hidden  fused: add
+  (func $evaluate_hidden (export "evaluate_hidden") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1922976) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 1860256) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1820256) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -408,12 +408,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; add %12  [20, 10]
-  (func $ev_loop12 (export "ev_loop12") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/mlp.yaml:20 p_y_given_x
+  (func $evaluate_p_y_given_x_add (export "evaluate_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1963776) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 1962976) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 1901056) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 1900256) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 1590016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -429,13 +429,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; sub %17  [20, 10]
-  (func $ev_loop17 (export "ev_loop17") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/mlp.yaml:20 p_y_given_x
+  (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1964656) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 1963776) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 1964576) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 1901936) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 1901056) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 1901856) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -451,12 +451,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; exp %18  [20, 10]
-  (func $ev_loop18 (export "ev_loop18") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/mlp.yaml:20 p_y_given_x
+  (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1965456) (i32.mul (local.get $row) (i32.const 800))))
-      (local.set $b0 (i32.add (i32.const 1964656) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1902736) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $b0 (i32.add (i32.const 1901936) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 800)))
@@ -471,13 +471,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; div %22  [20, 10]
-  (func $ev_loop22 (export "ev_loop22") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/mlp.yaml:20 p_y_given_x
+  (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1966336) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 1965456) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 1966256) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 1903616) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 1902736) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 1903536) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -493,12 +493,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; neg %33  [20]
-  (func $ev_loop33 (export "ev_loop33") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/mlp.yaml:28 metrics.cost
+  (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1968336) (i32.mul (local.get $row) (i32.const 80))))
-      (local.set $b0 (i32.add (i32.const 1968256) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1905536) (i32.mul (local.get $row) (i32.const 80))))
+      (local.set $b0 (i32.add (i32.const 1905456) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80)))

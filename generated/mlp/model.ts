@@ -2,7 +2,6 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { Batch, CompiledModel, ModelDescription } from "../../runtime/compiled-model.ts";
 import { createArena, createKernels, instantiateLoops, type Kernels, precompileModules } from "../../runtime/cpu/kernels.ts";
-import * as rng from "../../runtime/rng/philox.ts";
 import { LOOPS_SHARED_WASM, LOOPS_WASM } from "./loops-wasm.ts";
 
 export const description: ModelDescription = {
@@ -90,28 +89,28 @@ export const description: ModelDescription = {
 
 /** The exports of loops.wat: one function per fused loop, addresses and extents built in. */
 interface Loops {
-  readonly f0_loop9: () => void;
-  readonly f0_loop12: () => void;
-  readonly f0_loop17: () => void;
-  readonly f0_loop18: () => void;
-  readonly f0_sum28: () => void;
-  readonly f0_sum32: () => void;
-  readonly f0_sum34: () => void;
-  readonly f0_loop38: () => void;
-  readonly f0_sum47: () => void;
-  readonly f0_loop48: () => void;
-  readonly f0_loop52: () => void;
-  readonly f0_loop60: () => void;
-  readonly f0_loop66: () => void;
-  readonly f0_loop69: () => void;
-  readonly f0_loop72: () => void;
-  readonly f0_loop75: () => void;
-  readonly ev_loop9: () => void;
-  readonly ev_loop12: () => void;
-  readonly ev_loop17: () => void;
-  readonly ev_loop18: () => void;
-  readonly ev_loop22: () => void;
-  readonly ev_loop33: () => void;
+  readonly step0_hidden: () => void;
+  readonly step0_p_y_given_x_add: () => void;
+  readonly step0_p_y_given_x_sub: () => void;
+  readonly step0_p_y_given_x_exp: () => void;
+  readonly step0_cost_nll_reducesum2: () => void;
+  readonly step0_cost_l2_reducesum: () => void;
+  readonly step0_cost_l2_reducesum2: () => void;
+  readonly step0_cost: () => void;
+  readonly step0_d_cost_nll_reducesum: () => void;
+  readonly step0_d_cost_nll_div: () => void;
+  readonly step0_d_p_y_given_x_add: () => void;
+  readonly step0_d_hidden_mul: () => void;
+  readonly step0_W1: () => void;
+  readonly step0_b1: () => void;
+  readonly step0_W2: () => void;
+  readonly step0_b2: () => void;
+  readonly evaluate_hidden: () => void;
+  readonly evaluate_p_y_given_x_add: () => void;
+  readonly evaluate_p_y_given_x_sub: () => void;
+  readonly evaluate_p_y_given_x_exp: () => void;
+  readonly evaluate_p_y_given_x: () => void;
+  readonly evaluate_cost: () => void;
 }
 
 /** Compiles the model's WebAssembly ahead (required before `new Model()` on a browser's main thread, optional elsewhere). */
@@ -121,53 +120,48 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 1.9 MiB, laid out at compile time. */
-  private readonly mem = createArena(1968416);
+  /** Every buffer of the model, 1.8 MiB, laid out at compile time. */
+  private readonly mem = createArena(1905616);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W1: new Float32Array(this.mem.buffer, 16, 392000), b1: new Float32Array(this.mem.buffer, 1568016, 500), W2: new Float32Array(this.mem.buffer, 1570016, 5000), b2: new Float32Array(this.mem.buffer, 1590016, 10) };
   readonly state: Record<string, Float32Array> = {};
-  private readonly f0_t6 = new Float32Array(this.mem.buffer, 1590064, 10000);
-  private readonly f0_in_x = new Float32Array(this.mem.buffer, 1630064, 15680);
-  private readonly f0_t9 = new Float32Array(this.mem.buffer, 1692784, 10000);
-  private readonly f0_t10 = new Float32Array(this.mem.buffer, 1732784, 200);
-  private readonly f0_t12 = new Float32Array(this.mem.buffer, 1733584, 200);
-  private readonly f0_t13 = new Float32Array(this.mem.buffer, 1734384, 20);
-  private readonly f0_t17 = new Float32Array(this.mem.buffer, 1734464, 200);
-  private readonly f0_t18 = new Float32Array(this.mem.buffer, 1735264, 200);
-  private readonly f0_t19 = new Float32Array(this.mem.buffer, 1736064, 20);
-  private readonly f0_t20 = new Float32Array(this.mem.buffer, 1736144, 200);
-  private readonly f0_in_y = new Int32Array(this.mem.buffer, 1736944, 20);
-  private readonly f0_t21 = new Float32Array(this.mem.buffer, 1737024, 20);
-  private readonly f0_t26 = new Float32Array(this.mem.buffer, 1737104, 20);
-  private readonly f0_t28 = new Float32Array(this.mem.buffer, 1737184, 1);
-  private readonly f0_t32 = new Float32Array(this.mem.buffer, 1737200, 1);
-  private readonly f0_t34 = new Float32Array(this.mem.buffer, 1737216, 1);
-  private readonly f0_t38 = new Float32Array(this.mem.buffer, 1737232, 1);
-  private readonly f0_t47 = new Float32Array(this.mem.buffer, 1737248, 20);
-  private readonly f0_t48 = new Float32Array(this.mem.buffer, 1737328, 20);
-  private readonly f0_t52 = new Float32Array(this.mem.buffer, 1737408, 200);
-  private readonly f0_t53 = new Float32Array(this.mem.buffer, 1738208, 10);
-  private readonly f0_t54 = new Float32Array(this.mem.buffer, 1738256, 10000);
-  private readonly f0_t60 = new Float32Array(this.mem.buffer, 1778256, 10000);
-  private readonly f0_t61 = new Float32Array(this.mem.buffer, 1818256, 500);
-  private readonly ev_t6 = new Float32Array(this.mem.buffer, 1820256, 10000);
-  private readonly ev_in_x = new Float32Array(this.mem.buffer, 1860256, 15680);
-  private readonly ev_t9 = new Float32Array(this.mem.buffer, 1922976, 10000);
-  private readonly ev_t10 = new Float32Array(this.mem.buffer, 1962976, 200);
-  private readonly ev_t12 = new Float32Array(this.mem.buffer, 1963776, 200);
-  private readonly ev_t13 = new Float32Array(this.mem.buffer, 1964576, 20);
-  private readonly ev_t17 = new Float32Array(this.mem.buffer, 1964656, 200);
-  private readonly ev_t18 = new Float32Array(this.mem.buffer, 1965456, 200);
-  private readonly ev_t19 = new Float32Array(this.mem.buffer, 1966256, 20);
-  private readonly ev_t22 = new Float32Array(this.mem.buffer, 1966336, 200);
-  private readonly ev_t23 = new Int32Array(this.mem.buffer, 1967136, 20);
-  private readonly ev_t25 = new Float32Array(this.mem.buffer, 1967216, 20);
-  private readonly ev_in_y = new Int32Array(this.mem.buffer, 1967296, 20);
-  private readonly ev_t26 = new Float32Array(this.mem.buffer, 1967376, 200);
-  private readonly ev_t27 = new Float32Array(this.mem.buffer, 1968176, 20);
-  private readonly ev_t32 = new Float32Array(this.mem.buffer, 1968256, 20);
-  private readonly ev_t33 = new Float32Array(this.mem.buffer, 1968336, 20);
+  private readonly hidden_matmul = new Float32Array(this.mem.buffer, 1590064, 10000);
+  private readonly x = new Float32Array(this.mem.buffer, 1630064, 15680);
+  private readonly hidden = new Float32Array(this.mem.buffer, 1692784, 10000);
+  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 1732784, 200);
+  private readonly p_y_given_x_add = new Float32Array(this.mem.buffer, 1733584, 200);
+  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 1734384, 20);
+  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 1734464, 200);
+  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 1735264, 200);
+  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 1736064, 20);
+  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 1736144, 200);
+  private readonly y = new Int32Array(this.mem.buffer, 1736944, 20);
+  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 1737024, 20);
+  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 1737104, 20);
+  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 1737184, 1);
+  private readonly cost_l2_reducesum = new Float32Array(this.mem.buffer, 1737200, 1);
+  private readonly cost_l2_reducesum2 = new Float32Array(this.mem.buffer, 1737216, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 1737232, 1);
+  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 1737248, 20);
+  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 1737328, 20);
+  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 1737408, 200);
+  private readonly grad_b2 = new Float32Array(this.mem.buffer, 1738208, 10);
+  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 1738256, 10000);
+  private readonly d_hidden_mul = new Float32Array(this.mem.buffer, 1778256, 10000);
+  private readonly grad_b1 = new Float32Array(this.mem.buffer, 1818256, 500);
+  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 1901056, 200);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 1901856, 20);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 1901936, 200);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 1902736, 200);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 1903536, 20);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 1903616, 200);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 1904416, 20);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 1904496, 20);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 1904576, 200);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 1905376, 20);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 1905456, 20);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 1905536, 20);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -177,294 +171,280 @@ export class Model implements CompiledModel {
   }
 
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
-    const ev_t6 = this.ev_t6;
-    const ev_in_x = this.ev_in_x;
-    const ev_t9 = this.ev_t9;
-    const ev_t10 = this.ev_t10;
-    const ev_t12 = this.ev_t12;
-    const ev_t13 = this.ev_t13;
-    const ev_t17 = this.ev_t17;
-    const ev_t18 = this.ev_t18;
-    const ev_t19 = this.ev_t19;
-    const ev_t22 = this.ev_t22;
-    const ev_t23 = this.ev_t23;
-    const ev_t25 = this.ev_t25;
-    const ev_in_y = this.ev_in_y;
-    const ev_t26 = this.ev_t26;
-    const ev_t27 = this.ev_t27;
-    const ev_t32 = this.ev_t32;
-    const ev_t33 = this.ev_t33;
-    const p0_W1 = this.params.W1;
-    const p1_b1 = this.params.b1;
-    const p2_W2 = this.params.W2;
-    const p3_b2 = this.params.b2;
+    const x = this.x;
+    const y = this.y;
+    const p_y_given_x_add = this.eval_p_y_given_x_add;
+    const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
+    const p_y_given_x_sub = this.eval_p_y_given_x_sub;
+    const p_y_given_x_exp = this.eval_p_y_given_x_exp;
+    const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
+    const p_y_given_x = this.eval_p_y_given_x;
+    const error_argmax = this.eval_error_argmax;
+    const error = this.eval_error;
+    const cost_onehot = this.eval_cost_onehot;
+    const cost_log = this.eval_cost_log;
+    const cost_reducesum = this.eval_cost_reducesum;
+    const cost = this.eval_cost;
     // The batch, copied into the model's memory.
-    ev_in_x.set(batch.x as Float32Array);
-    ev_in_y.set(batch.y as Int32Array);
-    const step = 0; // evaluation draws random numbers from counter 0
-    // matmul %6 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
+    x.set(batch.x as Float32Array);
+    y.set(batch.y as Int32Array);
+    // specs/mlp.yaml:19 hidden — matmul
     {
-      this.k.gemm_nn_sx(1860256, 16, 1820256, 20, 500, 784, 784, 500, 500, 0, 1); // ev_in_x @ p0_W1 → ev_t6
+      this.k.gemm({ a: 1630064, b: 16, c: 1820256, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → hidden_matmul
     }
 
-    // tanh %9 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
-    this.w.ev_loop9(); // WebAssembly SIMD (loops.wat)
-    // matmul %10 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
+    // specs/mlp.yaml:19 hidden — fused: add
+    this.w.evaluate_hidden(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:20 p_y_given_x — matmul
     {
-      this.k.gemm_nn(1922976, 1570016, 1962976, 20, 10, 500, 500, 10, 10, 0, 1); // ev_t9 @ p2_W2 → ev_t10
+      this.k.gemm({ a: 1860256, b: 1570016, c: 1900256, m: 20, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // hidden @ W2 → p_y_given_x_matmul
     }
 
-    // add %12 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    this.w.ev_loop12(); // WebAssembly SIMD (loops.wat)
-    // reduce_max %13 → [20] — specs/mlp.yaml:20 (graph.p_y_given_x)
+    // specs/mlp.yaml:20 p_y_given_x
+    this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:20 p_y_given_x — reduce_max
     {
-      ev_t13.fill(-Infinity);
-      let s3 = 0;
-      for (let c0 = 0; c0 < 20; c0++) {
-        for (let c1 = 0; c1 < 10; c1++) {
-          const o2 = c0 * 1;
-          ev_t13[o2] = Math.max(ev_t13[o2], ev_t12[s3++]);
+      p_y_given_x_reducemax.fill(-Infinity);
+      let s$3 = 0;
+      for (let c$0 = 0; c$0 < 20; c$0++) {
+        for (let c$1 = 0; c$1 < 10; c$1++) {
+          const o$2 = c$0;
+          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_add[s$3++]);
         }
       }
     }
 
-    // sub %17 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    this.w.ev_loop17(); // WebAssembly SIMD (loops.wat)
-    // exp %18 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    this.w.ev_loop18(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %19 → [20] — specs/mlp.yaml:20 (graph.p_y_given_x)
+    // specs/mlp.yaml:20 p_y_given_x
+    this.w.evaluate_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:20 p_y_given_x
+    this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:20 p_y_given_x
     {
-      for (let o4 = 0; o4 < 20; o4++) {
-        let s6 = 0;
-        for (let k5 = o4 * 10; k5 < o4 * 10 + 10; k5++) s6 += ev_t18[k5];
-        ev_t19[o4] = s6;
+      for (let o$4 = 0; o$4 < 20; o$4++) {
+        let s$6 = 0;
+        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
+        p_y_given_x_reducesum[o$4] = s$6;
       }
     }
 
-    // div %22 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    this.w.ev_loop22(); // WebAssembly SIMD (loops.wat)
-    // argmax %23 → [20] — specs/mlp.yaml:27 (metrics.error)
+    // specs/mlp.yaml:20 p_y_given_x
+    this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:27 metrics.error — argmax
     {
-      for (let o7 = 0; o7 < 20; o7++) {
-        for (let j8 = 0; j8 < 1; j8++) {
-          let best10 = ev_t22[o7 * 10 + j8], bi11 = 0;
-          for (let k9 = 1; k9 < 10; k9++) {
-            const v12 = ev_t22[(o7 * 10 + k9) * 1 + j8];
-            if (v12 > best10) { best10 = v12; bi11 = k9; }
+      for (let o$7 = 0; o$7 < 20; o$7++) {
+        {
+          let best$10 = p_y_given_x[o$7 * 10], bi$11 = 0;
+          for (let k$9 = 1; k$9 < 10; k$9++) {
+            const v$12 = p_y_given_x[(o$7 * 10 + k$9)];
+            if (v$12 > best$10) { best$10 = v$12; bi$11 = k$9; }
           }
-          ev_t23[o7 * 1 + j8] = bi11;
+          error_argmax[o$7] = bi$11;
         }
       }
     }
 
-    // cast %25 → [20] — specs/mlp.yaml:27 (metrics.error)
-    for (let i13 = 0; i13 < 20; i13++) ev_t25[i13] = (ev_t23[i13] !== ev_in_y[i13] ? 1 : 0);
-    // one_hot %26 → [20, 10] — specs/mlp.yaml:28 (metrics.cost)
+    // specs/mlp.yaml:27 metrics.error — fused: compare
+    for (let i$13 = 0; i$13 < 20; i$13++) error[i$13] = (error_argmax[i$13] !== y[i$13] ? 1 : 0);
+    // specs/mlp.yaml:28 metrics.cost — one_hot
     {
-      ev_t26.fill(0);
-      for (let i14 = 0; i14 < 20; i14++) {
-        const l15 = ev_in_y[i14];
-        if (l15 >= 0 && l15 < 10) ev_t26[i14 * 10 + l15] = 1;
+      cost_onehot.fill(0);
+      for (let i$14 = 0; i$14 < 20; i$14++) {
+        const l$15 = y[i$14];
+        if (l$15 >= 0 && l$15 < 10) cost_onehot[i$14 * 10 + l$15] = 1;
       }
     }
 
-    // log %27 → [20] — specs/mlp.yaml:28 (metrics.cost)
-    for (let i16 = 0; i16 < 20; i16++) ev_t27[i16] = Math.log(ev_t19[i16]);
-    // reduce_sum %32 → [20] — specs/mlp.yaml:28 (metrics.cost)
-    let i17 = 0;
-    let o18 = 0;
-    for (let c20 = 0; c20 < 20; c20++) {
-      let s19 = 0;
-      for (let c21 = 0; c21 < 10; c21++) {
-        s19 += (ev_t26[i17] * (ev_t17[i17] - ev_t27[c20]));
-        i17++;
+    // specs/mlp.yaml:28 metrics.cost
+    for (let i$16 = 0; i$16 < 20; i$16++) cost_log[i$16] = Math.log(p_y_given_x_reducesum[i$16]);
+    // specs/mlp.yaml:28 metrics.cost — fused: mul, sub
+    let o$17 = 0;
+    let i$19 = 0;
+    for (let c$20 = 0; c$20 < 20; c$20++) {
+      let s$18 = 0;
+      for (let c$21 = 0; c$21 < 10; c$21++) {
+        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
+        i$19++;
       }
 
-      ev_t32[o18] = s19;
-      o18++;
+      cost_reducesum[o$17] = s$18;
+      o$17++;
     }
 
-    // neg %33 → [20] — specs/mlp.yaml:28 (metrics.cost)
-    this.w.ev_loop33(); // WebAssembly SIMD (loops.wat)
-    out.error.set(ev_t25);
-    out.cost.set(ev_t33);
+    // specs/mlp.yaml:28 metrics.cost
+    this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
+    out.error.set(error);
+    out.cost.set(cost);
   }
 
   /** Buffers of the last training step in execution order, labelled with op and spec location (read after a non-finite cost). */
   probe(stepFn: number): ReadonlyArray<readonly [string, ArrayLike<number>]> {
     const probes: ReadonlyArray<readonly [string, ArrayLike<number>]>[] = [
       [
-        ["matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)", this.f0_t6],
-        ["tanh %9 at specs/mlp.yaml:19:11 (graph.hidden), computing add %8 at specs/mlp.yaml:19:11 (graph.hidden)", this.f0_t9],
-        ["matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t10],
-        ["add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t12],
-        ["reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t13],
-        ["sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t17],
-        ["exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t18],
-        ["reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t19],
-        ["one_hot %20 at specs/mlp.yaml:23:10 (losses.cost.nll)", this.f0_t20],
-        ["log %21 at specs/mlp.yaml:23:10 (losses.cost.nll)", this.f0_t21],
-        ["reduce_sum %26 at specs/mlp.yaml:23:10 (losses.cost.nll), computing mul %25 at specs/mlp.yaml:23:10 (losses.cost.nll), computing sub %24 at specs/mlp.yaml:23:10 (losses.cost.nll)", this.f0_t26],
-        ["reduce_sum %28 at specs/mlp.yaml:23:10 (losses.cost.nll), computing neg %27 at specs/mlp.yaml:23:10 (losses.cost.nll)", this.f0_t28],
-        ["reduce_sum %32 at specs/mlp.yaml:25:9 (losses.cost.l2), computing mul %31 at specs/mlp.yaml:25:9 (losses.cost.l2)", this.f0_t32],
-        ["reduce_sum %34 at specs/mlp.yaml:25:9 (losses.cost.l2), computing mul %33 at specs/mlp.yaml:25:9 (losses.cost.l2)", this.f0_t34],
-        ["add %38 at specs/mlp.yaml:25:9 (losses.cost.l2), computing mul %30 at specs/mlp.yaml:23:10 (losses.cost.nll), computing mul %37 at specs/mlp.yaml:25:9 (losses.cost.l2), computing add %35 at specs/mlp.yaml:25:9 (losses.cost.l2)", this.f0_t38],
-        ["reduce_sum %47 at specs/mlp.yaml:23:10 (losses.cost.nll), computing mul %46 at specs/mlp.yaml:23:10 (losses.cost.nll)", this.f0_t47],
-        ["div %48 at specs/mlp.yaml:23:10 (losses.cost.nll)", this.f0_t48],
-        ["add %52 at specs/mlp.yaml:20:16 (graph.p_y_given_x), computing mul %44 at specs/mlp.yaml:23:10 (losses.cost.nll), computing mul %51 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t52],
-        ["reduce_sum %53 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t53],
-        ["matmul %54 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.f0_t54],
-        ["mul %60 at specs/mlp.yaml:19:11 (graph.hidden), computing sub %59 at specs/mlp.yaml:19:11 (graph.hidden), computing mul %57 at specs/mlp.yaml:19:11 (graph.hidden)", this.f0_t60],
-        ["reduce_sum %61 at specs/mlp.yaml:19:11 (graph.hidden)", this.f0_t61],
+        ["matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)", this.hidden_matmul],
+        ["tanh %9 at specs/mlp.yaml:19:11 (graph.hidden), computing add %8 at specs/mlp.yaml:19:11 (graph.hidden)", this.hidden],
+        ["matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.p_y_given_x_matmul],
+        ["add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.p_y_given_x_add],
+        ["reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.p_y_given_x_reducemax],
+        ["sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.p_y_given_x_sub],
+        ["exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.p_y_given_x_exp],
+        ["reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.p_y_given_x_reducesum],
+        ["one_hot %20 at specs/mlp.yaml:23:10 (losses.cost.nll)", this.cost_nll_onehot],
+        ["log %21 at specs/mlp.yaml:23:10 (losses.cost.nll)", this.cost_nll_log],
+        ["reduce_sum %26 at specs/mlp.yaml:23:10 (losses.cost.nll), computing mul %25 at specs/mlp.yaml:23:10 (losses.cost.nll), computing sub %24 at specs/mlp.yaml:23:10 (losses.cost.nll)", this.cost_nll_reducesum],
+        ["reduce_sum %28 at specs/mlp.yaml:23:10 (losses.cost.nll), computing neg %27 at specs/mlp.yaml:23:10 (losses.cost.nll)", this.cost_nll_reducesum2],
+        ["reduce_sum %32 at specs/mlp.yaml:25:9 (losses.cost.l2), computing mul %31 at specs/mlp.yaml:25:9 (losses.cost.l2)", this.cost_l2_reducesum],
+        ["reduce_sum %34 at specs/mlp.yaml:25:9 (losses.cost.l2), computing mul %33 at specs/mlp.yaml:25:9 (losses.cost.l2)", this.cost_l2_reducesum2],
+        ["add %38 at specs/mlp.yaml:25:9 (losses.cost.l2), computing mul %30 at specs/mlp.yaml:23:10 (losses.cost.nll), computing mul %37 at specs/mlp.yaml:25:9 (losses.cost.l2), computing add %35 at specs/mlp.yaml:25:9 (losses.cost.l2)", this.cost],
+        ["reduce_sum %47 at specs/mlp.yaml:23:10 (losses.cost.nll), computing mul %46 at specs/mlp.yaml:23:10 (losses.cost.nll)", this.d_cost_nll_reducesum],
+        ["div %48 at specs/mlp.yaml:23:10 (losses.cost.nll)", this.d_cost_nll_div],
+        ["add %52 at specs/mlp.yaml:20:16 (graph.p_y_given_x), computing mul %44 at specs/mlp.yaml:23:10 (losses.cost.nll), computing mul %51 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.d_p_y_given_x_add],
+        ["reduce_sum %53 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.grad_b2],
+        ["matmul %54 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", this.d_p_y_given_x_matmul],
+        ["mul %60 at specs/mlp.yaml:19:11 (graph.hidden), computing sub %59 at specs/mlp.yaml:19:11 (graph.hidden), computing mul %57 at specs/mlp.yaml:19:11 (graph.hidden)", this.d_hidden_mul],
+        ["reduce_sum %61 at specs/mlp.yaml:19:11 (graph.hidden)", this.grad_b1],
       ],
     ];
     return probes[stepFn] ?? [];
   }
 
-  private step0(batch: Batch, step: number): number {
-    const f0_t6 = this.f0_t6;
-    const f0_in_x = this.f0_in_x;
-    const f0_t9 = this.f0_t9;
-    const f0_t10 = this.f0_t10;
-    const f0_t12 = this.f0_t12;
-    const f0_t13 = this.f0_t13;
-    const f0_t17 = this.f0_t17;
-    const f0_t18 = this.f0_t18;
-    const f0_t19 = this.f0_t19;
-    const f0_t20 = this.f0_t20;
-    const f0_in_y = this.f0_in_y;
-    const f0_t21 = this.f0_t21;
-    const f0_t26 = this.f0_t26;
-    const f0_t38 = this.f0_t38;
-    const f0_t52 = this.f0_t52;
-    const f0_t53 = this.f0_t53;
-    const f0_t54 = this.f0_t54;
-    const f0_t60 = this.f0_t60;
-    const f0_t61 = this.f0_t61;
-    const p0_W1 = this.params.W1;
-    const p1_b1 = this.params.b1;
-    const p2_W2 = this.params.W2;
-    const p3_b2 = this.params.b2;
+  private step0(batch: Batch, _step: number): number {
+    const x = this.x;
+    const p_y_given_x_add = this.p_y_given_x_add;
+    const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
+    const p_y_given_x_sub = this.p_y_given_x_sub;
+    const p_y_given_x_exp = this.p_y_given_x_exp;
+    const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
+    const cost_nll_onehot = this.cost_nll_onehot;
+    const y = this.y;
+    const cost_nll_log = this.cost_nll_log;
+    const cost_nll_reducesum = this.cost_nll_reducesum;
+    const cost = this.cost;
+    const d_p_y_given_x_add = this.d_p_y_given_x_add;
+    const grad_b2 = this.grad_b2;
+    const d_hidden_mul = this.d_hidden_mul;
+    const grad_b1 = this.grad_b1;
     // The batch, copied into the model's memory.
-    f0_in_x.set(batch.x as Float32Array);
-    f0_in_y.set(batch.y as Int32Array);
-    // matmul %6 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
+    x.set(batch.x as Float32Array);
+    y.set(batch.y as Int32Array);
+    // specs/mlp.yaml:19 hidden — matmul
     {
-      this.k.gemm_nn_sx(1630064, 16, 1590064, 20, 500, 784, 784, 500, 500, 0, 1); // f0_in_x @ p0_W1 → f0_t6
+      this.k.gemm({ a: 1630064, b: 16, c: 1590064, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → hidden_matmul
     }
 
-    // tanh %9 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
-    this.w.f0_loop9(); // WebAssembly SIMD (loops.wat)
-    // matmul %10 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
+    // specs/mlp.yaml:19 hidden — fused: add
+    this.w.step0_hidden(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:20 p_y_given_x — matmul
     {
-      this.k.gemm_nn(1692784, 1570016, 1732784, 20, 10, 500, 500, 10, 10, 0, 1); // f0_t9 @ p2_W2 → f0_t10
+      this.k.gemm({ a: 1692784, b: 1570016, c: 1732784, m: 20, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // hidden @ W2 → p_y_given_x_matmul
     }
 
-    // add %12 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    this.w.f0_loop12(); // WebAssembly SIMD (loops.wat)
-    // reduce_max %13 → [20] — specs/mlp.yaml:20 (graph.p_y_given_x)
+    // specs/mlp.yaml:20 p_y_given_x
+    this.w.step0_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:20 p_y_given_x — reduce_max
     {
-      f0_t13.fill(-Infinity);
-      let s3 = 0;
-      for (let c0 = 0; c0 < 20; c0++) {
-        for (let c1 = 0; c1 < 10; c1++) {
-          const o2 = c0 * 1;
-          f0_t13[o2] = Math.max(f0_t13[o2], f0_t12[s3++]);
+      p_y_given_x_reducemax.fill(-Infinity);
+      let s$3 = 0;
+      for (let c$0 = 0; c$0 < 20; c$0++) {
+        for (let c$1 = 0; c$1 < 10; c$1++) {
+          const o$2 = c$0;
+          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_add[s$3++]);
         }
       }
     }
 
-    // sub %17 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    this.w.f0_loop17(); // WebAssembly SIMD (loops.wat)
-    // exp %18 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    this.w.f0_loop18(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %19 → [20] — specs/mlp.yaml:20 (graph.p_y_given_x)
+    // specs/mlp.yaml:20 p_y_given_x
+    this.w.step0_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:20 p_y_given_x
+    this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:20 p_y_given_x
     {
-      for (let o4 = 0; o4 < 20; o4++) {
-        let s6 = 0;
-        for (let k5 = o4 * 10; k5 < o4 * 10 + 10; k5++) s6 += f0_t18[k5];
-        f0_t19[o4] = s6;
+      for (let o$4 = 0; o$4 < 20; o$4++) {
+        let s$6 = 0;
+        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
+        p_y_given_x_reducesum[o$4] = s$6;
       }
     }
 
-    // one_hot %20 → [20, 10] — specs/mlp.yaml:23 (losses.cost.nll)
+    // specs/mlp.yaml:23 losses.cost.nll — one_hot
     {
-      f0_t20.fill(0);
-      for (let i7 = 0; i7 < 20; i7++) {
-        const l8 = f0_in_y[i7];
-        if (l8 >= 0 && l8 < 10) f0_t20[i7 * 10 + l8] = 1;
+      cost_nll_onehot.fill(0);
+      for (let i$7 = 0; i$7 < 20; i$7++) {
+        const l$8 = y[i$7];
+        if (l$8 >= 0 && l$8 < 10) cost_nll_onehot[i$7 * 10 + l$8] = 1;
       }
     }
 
-    // log %21 → [20] — specs/mlp.yaml:23 (losses.cost.nll)
-    for (let i9 = 0; i9 < 20; i9++) f0_t21[i9] = Math.log(f0_t19[i9]);
-    // reduce_sum %26 → [20] — specs/mlp.yaml:23 (losses.cost.nll)
-    let i10 = 0;
-    let o11 = 0;
-    for (let c13 = 0; c13 < 20; c13++) {
-      let s12 = 0;
-      for (let c14 = 0; c14 < 10; c14++) {
-        s12 += (f0_t20[i10] * (f0_t17[i10] - f0_t21[c13]));
-        i10++;
+    // specs/mlp.yaml:23 losses.cost.nll
+    for (let i$9 = 0; i$9 < 20; i$9++) cost_nll_log[i$9] = Math.log(p_y_given_x_reducesum[i$9]);
+    // specs/mlp.yaml:23 losses.cost.nll — fused: mul, sub
+    let o$10 = 0;
+    let i$12 = 0;
+    for (let c$13 = 0; c$13 < 20; c$13++) {
+      let s$11 = 0;
+      for (let c$14 = 0; c$14 < 10; c$14++) {
+        s$11 += (cost_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - cost_nll_log[c$13]));
+        i$12++;
       }
 
-      f0_t26[o11] = s12;
-      o11++;
+      cost_nll_reducesum[o$10] = s$11;
+      o$10++;
     }
 
-    // reduce_sum %28 → [] — specs/mlp.yaml:23 (losses.cost.nll)
-    this.w.f0_sum28(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %32 → [] — specs/mlp.yaml:25 (losses.cost.l2)
-    this.w.f0_sum32(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %34 → [] — specs/mlp.yaml:25 (losses.cost.l2)
-    this.w.f0_sum34(); // WebAssembly SIMD (loops.wat)
-    // add %38 → [] — specs/mlp.yaml:25 (losses.cost.l2)
-    this.w.f0_loop38(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %47 → [20] — specs/mlp.yaml:23 (losses.cost.nll)
-    this.w.f0_sum47(); // WebAssembly SIMD (loops.wat)
-    // div %48 → [20] — specs/mlp.yaml:23 (losses.cost.nll)
-    this.w.f0_loop48(); // WebAssembly SIMD (loops.wat)
-    // add %52 → [20, 10] — specs/mlp.yaml:20 (graph.p_y_given_x)
-    this.w.f0_loop52(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %53 → [10] — specs/mlp.yaml:20 (graph.p_y_given_x)
+    // specs/mlp.yaml:23 losses.cost.nll — fused: neg
+    this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:25 losses.cost.l2 — fused: mul
+    this.w.step0_cost_l2_reducesum(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:25 losses.cost.l2 — fused: mul
+    this.w.step0_cost_l2_reducesum2(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:25 losses.cost.l2 — fused: mul, mul, add
+    this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:23 gradient of losses.cost.nll — fused: mul
+    this.w.step0_d_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:23 gradient of losses.cost.nll
+    this.w.step0_d_cost_nll_div(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:20 gradient of p_y_given_x — fused: mul, mul
+    this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:20 gradient of p_y_given_x
     {
-      f0_t53.fill(0);
-      let s17 = 0;
-      for (let c15 = 0; c15 < 20; c15++) {
-        for (let c16 = 0; c16 < 10; c16++) {
-          f0_t53[c16] += f0_t52[s17++];
+      grad_b2.fill(0);
+      let s$17 = 0;
+      for (let c$15 = 0; c$15 < 20; c$15++) {
+        for (let c$16 = 0; c$16 < 10; c$16++) {
+          grad_b2[c$16] += d_p_y_given_x_add[s$17++];
         }
       }
     }
 
-    // matmul %54 → [20, 500] — specs/mlp.yaml:20 (graph.p_y_given_x)
+    // specs/mlp.yaml:20 gradient of p_y_given_x — matmul
     {
-      this.k.gemm_nt(1737408, 1570016, 1738256, 20, 500, 10, 10, 10, 500, 0, 1); // f0_t52 @ p2_W2 → f0_t54
+      this.k.gemm({ a: 1737408, b: 1570016, c: 1738256, m: 20, n: 500, k: 10, lda: 10, ldb: 10, ldc: 500, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ W2 → d_p_y_given_x_matmul
     }
 
-    // mul %60 → [20, 500] — specs/mlp.yaml:19 (graph.hidden)
-    this.w.f0_loop60(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %61 → [500] — specs/mlp.yaml:19 (graph.hidden)
+    // specs/mlp.yaml:19 gradient of hidden — fused: sub, mul
+    this.w.step0_d_hidden_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:19 gradient of hidden
     {
-      f0_t61.fill(0);
-      let s20 = 0;
-      for (let c18 = 0; c18 < 20; c18++) {
-        for (let c19 = 0; c19 < 500; c19++) {
-          f0_t61[c19] += f0_t60[s20++];
+      grad_b1.fill(0);
+      let s$20 = 0;
+      for (let c$18 = 0; c$18 < 20; c$18++) {
+        for (let c$19 = 0; c$19 < 500; c$19++) {
+          grad_b1[c$19] += d_hidden_mul[s$20++];
         }
       }
     }
 
-    // sub %66 → [784, 500], fused with the products %62 (compiler/emit/ts/update.ts) — specs/mlp.yaml:32 (phases[0].optimizer)
-    this.w.f0_loop66(); // WebAssembly SIMD (loops.wat)
-    this.k.gemm_tn_sx(1630064, 1778256, 16, 784, 500, 20, 784, 500, 500, 1, -0.009999999776482582); // p0_W1 += -0.009999999776482582 · f0_in_x @ f0_t60
-    // sub %69 → [500] — specs/mlp.yaml:32 (phases[0].optimizer)
-    this.w.f0_loop69(); // WebAssembly SIMD (loops.wat)
-    // sub %72 → [500, 10], fused with the products %55 (compiler/emit/ts/update.ts) — specs/mlp.yaml:32 (phases[0].optimizer)
-    this.w.f0_loop72(); // WebAssembly SIMD (loops.wat)
-    this.k.gemm_tn(1692784, 1737408, 1570016, 500, 10, 20, 500, 10, 10, 1, -0.009999999776482582); // p2_W2 += -0.009999999776482582 · f0_t9 @ f0_t52
-    // sub %75 → [10] — specs/mlp.yaml:32 (phases[0].optimizer)
-    this.w.f0_loop75(); // WebAssembly SIMD (loops.wat)
-    return f0_t38[0];
+    // specs/mlp.yaml:32 phases[0].optimizer — update of W1, its products accumulated in place (compiler/lower/fused-update.ts)
+    this.w.step0_W1(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:19 gradient of hidden — product
+    this.k.gemm({ a: 1630064, b: 1778256, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: true }); // W1 += -0.009999999776482582 · x @ d_hidden_mul
+    // specs/mlp.yaml:32 phases[0].optimizer — fused: mul
+    this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:32 phases[0].optimizer — update of W2, its products accumulated in place (compiler/lower/fused-update.ts)
+    this.w.step0_W2(); // WebAssembly SIMD (loops.wat)
+    // specs/mlp.yaml:20 gradient of p_y_given_x — product
+    this.k.gemm({ a: 1692784, b: 1737408, c: 1570016, m: 500, n: 10, k: 20, lda: 500, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W2 += -0.009999999776482582 · hidden @ d_p_y_given_x_add
+    // specs/mlp.yaml:32 phases[0].optimizer — fused: mul
+    this.w.step0_b2(); // WebAssembly SIMD (loops.wat)
+    return cost[0];
   }
 }

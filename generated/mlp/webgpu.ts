@@ -56,35 +56,35 @@ const WGSL_2 = `// matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA13: array<f32, 256>;
-var<workgroup> tileB14: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row15 = wid.y * 16u + lid.y;
-  let col16 = wid.x * 16u + lid.x;
-  var acc17 = 0.0f;
-  for (var t18 = 0u; t18 < 32u; t18++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 32u; t5++) {
   {
-    let ar20 = wid.y * 16u + lid.y;
-    let ap21 = t18 * 16u + lid.x;
-    var va24 = 0.0f;
-    if (ar20 < 20u && ap21 < 500u) { va24 = in1[ar20 * 500u + ap21]; }
-    tileA13[lid.y * 16u + lid.x] = va24;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 20u && ap8 < 500u) { va11 = in1[ar7 * 500u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc23 = wid.x * 16u + lid.x;
-    let bp22 = t18 * 16u + lid.y;
-    var vb25 = 0.0f;
-    if (bp22 < 500u && bc23 < 10u) { vb25 = in2[bp22 * 10u + bc23]; }
-    tileB14[lid.y * 16u + lid.x] = vb25;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 500u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p19 = 0u; p19 < 16u; p19++) {
-    acc17 += tileA13[lid.y * 16u + p19] * tileB14[p19 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row15 < 20u && col16 < 10u) { out[row15 * 10u + col16] = acc17; }
+  if (row2 < 20u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 3: add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
@@ -109,13 +109,13 @@ const WGSL_4 = `// reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 64u;
   if (i >= 20u) { return; }
-  let b26 = i * 10u;
-  var m28 = in1[b26];
-  for (var r27 = 0u; r27 < 10u; r27++) {
-  let v29 = in1[b26 + r27];
-  if (!((bitcast<u32>(m28) & 0x7fffffffu) > 0x7f800000u) && (v29 > m28 || ((bitcast<u32>(v29) & 0x7fffffffu) > 0x7f800000u))) { m28 = v29; }
+  let b0 = i * 10u;
+  var m2 = in1[b0];
+  for (var r1 = 0u; r1 < 10u; r1++) {
+  let v3 = in1[b0 + r1];
+  if (!((bitcast<u32>(m2) & 0x7fffffffu) > 0x7f800000u) && (v3 > m2 || ((bitcast<u32>(v3) & 0x7fffffffu) > 0x7f800000u))) { m2 = v3; }
   }
-  out[i] = m28;
+  out[i] = m2;
 }
 `;
 // Kernel 5: sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
@@ -342,7 +342,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 20u; r++) {
     let j = o * 20u + r;
-    s += in1[(o % 10u) + (r % 20u) * 10u];
+    s += in1[((j / 20u) % 10u) + (j % 20u) * 10u];
   }
   out[o] = s;
 }
@@ -352,75 +352,39 @@ const WGSL_19 = `// matmul %54 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA30: array<f32, 256>;
-var<workgroup> tileB31: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row32 = wid.y * 16u + lid.y;
-  let col33 = wid.x * 16u + lid.x;
-  var acc34 = 0.0f;
-  for (var t35 = 0u; t35 < 1u; t35++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 1u; t5++) {
   {
-    let ar37 = wid.y * 16u + lid.y;
-    let ap38 = t35 * 16u + lid.x;
-    var va41 = 0.0f;
-    if (ar37 < 20u && ap38 < 10u) { va41 = in1[ar37 * 10u + ap38]; }
-    tileA30[lid.y * 16u + lid.x] = va41;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 20u && ap8 < 10u) { va11 = in1[ar7 * 10u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc40 = wid.x * 16u + lid.y;
-    let bp39 = t35 * 16u + lid.x;
-    var vb42 = 0.0f;
-    if (bp39 < 10u && bc40 < 500u) { vb42 = in2[bc40 * 10u + bp39]; }
-    tileB31[lid.x * 16u + lid.y] = vb42;
+    let bc10 = wid.x * 16u + lid.y;
+    let bp9 = t5 * 16u + lid.x;
+    var vb12 = 0.0f;
+    if (bp9 < 10u && bc10 < 500u) { vb12 = in2[bc10 * 10u + bp9]; }
+    tileB1[lid.x * 16u + lid.y] = vb12;
   }
   workgroupBarrier();
-  for (var p36 = 0u; p36 < 16u; p36++) {
-    acc34 += tileA30[lid.y * 16u + p36] * tileB31[p36 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row32 < 20u && col33 < 500u) { out[row32 * 500u + col33] = acc34; }
+  if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 20: matmul %55 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-const WGSL_20 = `// matmul %55 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA43: array<f32, 256>;
-var<workgroup> tileB44: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row45 = wid.y * 16u + lid.y;
-  let col46 = wid.x * 16u + lid.x;
-  var acc47 = 0.0f;
-  for (var t48 = 0u; t48 < 2u; t48++) {
-  {
-    let ar50 = wid.y * 16u + lid.x;
-    let ap51 = t48 * 16u + lid.y;
-    var va54 = 0.0f;
-    if (ar50 < 500u && ap51 < 20u) { va54 = in1[ap51 * 500u + ar50]; }
-    tileA43[lid.x * 16u + lid.y] = va54;
-  }
-  {
-    let bc53 = wid.x * 16u + lid.x;
-    let bp52 = t48 * 16u + lid.y;
-    var vb55 = 0.0f;
-    if (bp52 < 20u && bc53 < 10u) { vb55 = in2[bp52 * 10u + bc53]; }
-    tileB44[lid.y * 16u + lid.x] = vb55;
-  }
-  workgroupBarrier();
-  for (var p49 = 0u; p49 < 16u; p49++) {
-    acc47 += tileA43[lid.y * 16u + p49] * tileB44[p49 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row45 < 500u && col46 < 10u) { out[row45 * 10u + col46] = acc47; }
-}
-`;
-// Kernel 21: mul %60 at specs/mlp.yaml:19:11 (graph.hidden)
-const WGSL_21 = `// mul %60 at specs/mlp.yaml:19:11 (graph.hidden)
+// Kernel 20: mul %60 at specs/mlp.yaml:19:11 (graph.hidden)
+const WGSL_20 = `// mul %60 at specs/mlp.yaml:19:11 (graph.hidden)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -432,8 +396,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (1.0f - (in2[i] * in2[i])));
 }
 `;
-// Kernel 22: reduce_sum %61 at specs/mlp.yaml:19:11 (graph.hidden)
-const WGSL_22 = `// reduce_sum %61 at specs/mlp.yaml:19:11 (graph.hidden)
+// Kernel 21: reduce_sum %61 at specs/mlp.yaml:19:11 (graph.hidden)
+const WGSL_21 = `// reduce_sum %61 at specs/mlp.yaml:19:11 (graph.hidden)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -444,49 +408,49 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 20u; r++) {
     let j = o * 20u + r;
-    s += in1[(o % 500u) + (r % 20u) * 500u];
+    s += in1[((j / 20u) % 500u) + (j % 20u) * 500u];
   }
   out[o] = s;
 }
 `;
-// Kernel 23: matmul %62 at specs/mlp.yaml:19:11 (graph.hidden)
-const WGSL_23 = `// matmul %62 at specs/mlp.yaml:19:11 (graph.hidden)
+// Kernel 22: matmul %62 at specs/mlp.yaml:19:11 (graph.hidden)
+const WGSL_22 = `// matmul %62 at specs/mlp.yaml:19:11 (graph.hidden)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA56: array<f32, 256>;
-var<workgroup> tileB57: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row58 = wid.y * 16u + lid.y;
-  let col59 = wid.x * 16u + lid.x;
-  var acc60 = 0.0f;
-  for (var t61 = 0u; t61 < 2u; t61++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 2u; t5++) {
   {
-    let ar63 = wid.y * 16u + lid.x;
-    let ap64 = t61 * 16u + lid.y;
-    var va67 = 0.0f;
-    if (ar63 < 784u && ap64 < 20u) { va67 = in1[ap64 * 784u + ar63]; }
-    tileA56[lid.x * 16u + lid.y] = va67;
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 784u && ap8 < 20u) { va11 = in1[ap8 * 784u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
   }
   {
-    let bc66 = wid.x * 16u + lid.x;
-    let bp65 = t61 * 16u + lid.y;
-    var vb68 = 0.0f;
-    if (bp65 < 20u && bc66 < 500u) { vb68 = in2[bp65 * 500u + bc66]; }
-    tileB57[lid.y * 16u + lid.x] = vb68;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 20u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p62 = 0u; p62 < 16u; p62++) {
-    acc60 += tileA56[lid.y * 16u + p62] * tileB57[p62 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row58 < 784u && col59 < 500u) { out[row58 * 500u + col59] = acc60; }
+  if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 24: sub %66 at specs/mlp.yaml:32:16 (phases[0].optimizer)
-const WGSL_24 = `// sub %66 at specs/mlp.yaml:32:16 (phases[0].optimizer)
+// Kernel 23: sub %66 at specs/mlp.yaml:32:16 (phases[0].optimizer)
+const WGSL_23 = `// sub %66 at specs/mlp.yaml:32:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -497,8 +461,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.01f * ((0.0002f * out[i]) + in1[i])));
 }
 `;
-// Kernel 25: sub %69 at specs/mlp.yaml:32:16 (phases[0].optimizer)
-const WGSL_25 = `// sub %69 at specs/mlp.yaml:32:16 (phases[0].optimizer)
+// Kernel 24: sub %69 at specs/mlp.yaml:32:16 (phases[0].optimizer)
+const WGSL_24 = `// sub %69 at specs/mlp.yaml:32:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -507,6 +471,42 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 512u;
   if (i >= 500u) { return; }
   out[i] = (out[i] - (0.01f * in1[i]));
+}
+`;
+// Kernel 25: matmul %55 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+const WGSL_25 = `// matmul %55 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> in1: array<f32>;
+@group(0) @binding(2) var<storage, read> in2: array<f32>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 2u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 500u && ap8 < 20u) { va11 = in1[ap8 * 500u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 20u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 500u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 26: sub %72 at specs/mlp.yaml:32:16 (phases[0].optimizer)
@@ -587,35 +587,35 @@ const WGSL_30 = `// matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA13: array<f32, 256>;
-var<workgroup> tileB14: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row15 = wid.y * 16u + lid.y;
-  let col16 = wid.x * 16u + lid.x;
-  var acc17 = 0.0f;
-  for (var t18 = 0u; t18 < 32u; t18++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 32u; t5++) {
   {
-    let ar20 = wid.y * 16u + lid.y;
-    let ap21 = t18 * 16u + lid.x;
-    var va24 = 0.0f;
-    if (ar20 < 20u && ap21 < 500u) { va24 = in1[ar20 * 500u + ap21]; }
-    tileA13[lid.y * 16u + lid.x] = va24;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 20u && ap8 < 500u) { va11 = in1[ar7 * 500u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc23 = wid.x * 16u + lid.x;
-    let bp22 = t18 * 16u + lid.y;
-    var vb25 = 0.0f;
-    if (bp22 < 500u && bc23 < 10u) { vb25 = in2[bp22 * 10u + bc23]; }
-    tileB14[lid.y * 16u + lid.x] = vb25;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 500u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p19 = 0u; p19 < 16u; p19++) {
-    acc17 += tileA13[lid.y * 16u + p19] * tileB14[p19 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row15 < 20u && col16 < 10u) { out[row15 * 10u + col16] = acc17; }
+  if (row2 < 20u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 31: add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
@@ -640,13 +640,13 @@ const WGSL_32 = `// reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 64u;
   if (i >= 20u) { return; }
-  let b26 = i * 10u;
-  var m28 = in1[b26];
-  for (var r27 = 0u; r27 < 10u; r27++) {
-  let v29 = in1[b26 + r27];
-  if (!((bitcast<u32>(m28) & 0x7fffffffu) > 0x7f800000u) && (v29 > m28 || ((bitcast<u32>(v29) & 0x7fffffffu) > 0x7f800000u))) { m28 = v29; }
+  let b0 = i * 10u;
+  var m2 = in1[b0];
+  for (var r1 = 0u; r1 < 10u; r1++) {
+  let v3 = in1[b0 + r1];
+  if (!((bitcast<u32>(m2) & 0x7fffffffu) > 0x7f800000u) && (v3 > m2 || ((bitcast<u32>(v3) & 0x7fffffffu) > 0x7f800000u))) { m2 = v3; }
   }
-  out[i] = m28;
+  out[i] = m2;
 }
 `;
 // Kernel 33: sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
@@ -713,14 +713,14 @@ const WGSL_37 = `// argmax %23 at specs/mlp.yaml:27:10 (metrics.error)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 64u;
   if (i >= 20u) { return; }
-  let b30 = i * 10u;
-  var best31 = in1[b30];
-  var bi32 = 0u;
-  for (var k33 = select(1u, 10u, ((bitcast<u32>(best31) & 0x7fffffffu) > 0x7f800000u)); k33 < 10u; k33++) {
-  let v34 = in1[b30 + k33];
-  if (v34 > best31 && !((bitcast<u32>(v34) & 0x7fffffffu) > 0x7f800000u)) { best31 = v34; bi32 = k33; }
+  let b0 = i * 10u;
+  var best1 = in1[b0];
+  var bi2 = 0u;
+  for (var k3 = select(1u, 10u, ((bitcast<u32>(best1) & 0x7fffffffu) > 0x7f800000u)); k3 < 10u; k3++) {
+  let v4 = in1[b0 + k3];
+  if (v4 > best1 && !((bitcast<u32>(v4) & 0x7fffffffu) > 0x7f800000u)) { best1 = v4; bi2 = k3; }
   }
-  out[i] = i32(bi32);
+  out[i] = i32(bi2);
 }
 `;
 // Kernel 38: cast %25 at specs/mlp.yaml:27:10 (metrics.error)
@@ -795,1033 +795,140 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 /** Buffers, kernels and the command list of each step, replayed by runtime/webgpu/executor.ts. */
 export const plan: GpuPlan = {
   buffers: [
-    {
-      name: "ctx",
-      size: 4,
-      dtype: "u32",
-      role: "ctx",
-    },
-    {
-      name: "iters",
-      size: 1,
-      dtype: "u32",
-      role: "iters",
-    },
-    {
-      name: "f0_t6",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:x",
-      size: 15680,
-      dtype: "f32",
-      role: "input",
-      ref: "x",
-    },
-    {
-      name: "param:W1",
-      size: 392000,
-      dtype: "f32",
-      role: "param",
-      ref: "W1",
-    },
-    {
-      name: "f0_t9",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:b1",
-      size: 500,
-      dtype: "f32",
-      role: "param",
-      ref: "b1",
-    },
-    {
-      name: "f0_t10",
-      size: 200,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:W2",
-      size: 5000,
-      dtype: "f32",
-      role: "param",
-      ref: "W2",
-    },
-    {
-      name: "f0_t12",
-      size: 200,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:b2",
-      size: 10,
-      dtype: "f32",
-      role: "param",
-      ref: "b2",
-    },
-    {
-      name: "f0_t13",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t20",
-      size: 200,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:y",
-      size: 20,
-      dtype: "i32",
-      role: "input",
-      ref: "y",
-    },
-    {
-      name: "f0_t21",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t26",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t28",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t32",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t34",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t38",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t53",
-      size: 10,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t55",
-      size: 5000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t60",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t61",
-      size: 500,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t62",
-      size: 392000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t6",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t9",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t10",
-      size: 200,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t12",
-      size: 200,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t13",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t22",
-      size: 200,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t23",
-      size: 20,
-      dtype: "i32",
-      role: "temp",
-    },
-    {
-      name: "ev_t25",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t27",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
+    { name: "ctx", size: 4, dtype: "u32", role: "ctx" },
+    { name: "iters", size: 1, dtype: "u32", role: "iters" },
+    { name: "hidden_matmul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "x", size: 15680, dtype: "f32", role: "input", ref: "x" },
+    { name: "W1", size: 392000, dtype: "f32", role: "param", ref: "W1" },
+    { name: "hidden", size: 10000, dtype: "f32", role: "temp" },
+    { name: "b1", size: 500, dtype: "f32", role: "param", ref: "b1" },
+    { name: "p_y_given_x_matmul", size: 200, dtype: "f32", role: "temp" },
+    { name: "W2", size: 5000, dtype: "f32", role: "param", ref: "W2" },
+    { name: "p_y_given_x_add", size: 200, dtype: "f32", role: "temp" },
+    { name: "b2", size: 10, dtype: "f32", role: "param", ref: "b2" },
+    { name: "p_y_given_x_reducemax", size: 20, dtype: "f32", role: "temp" },
+    { name: "cost_nll_onehot", size: 200, dtype: "f32", role: "temp" },
+    { name: "y", size: 20, dtype: "i32", role: "input", ref: "y" },
+    { name: "cost_nll_log", size: 20, dtype: "f32", role: "temp" },
+    { name: "cost_nll_reducesum", size: 20, dtype: "f32", role: "temp" },
+    { name: "cost_nll_reducesum2", size: 1, dtype: "f32", role: "temp" },
+    { name: "cost_l2_reducesum", size: 1, dtype: "f32", role: "temp" },
+    { name: "cost_l2_reducesum2", size: 1, dtype: "f32", role: "temp" },
+    { name: "cost", size: 1, dtype: "f32", role: "temp" },
+    { name: "grad_b2", size: 10, dtype: "f32", role: "temp" },
+    { name: "d_hidden_mul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "grad_b1", size: 500, dtype: "f32", role: "temp" },
+    { name: "d_hidden_matmul", size: 392000, dtype: "f32", role: "temp" },
+    { name: "d_p_y_given_x_matmul2", size: 5000, dtype: "f32", role: "temp" },
+    { name: "eval_hidden_matmul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "eval_hidden", size: 10000, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_matmul", size: 200, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_add", size: 200, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_reducemax", size: 20, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x", size: 200, dtype: "f32", role: "temp" },
+    { name: "eval_error_argmax", size: 20, dtype: "i32", role: "temp" },
+    { name: "eval_error", size: 20, dtype: "f32", role: "temp" },
+    { name: "eval_cost_log", size: 20, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    {
-      name: "f0_k6", label: "matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_0, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [32, 2, 1]
-    },
-    {
-      name: "f0_k9", label: "tanh %9 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_1, bindings: [
-        {
-          buffer: 5,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f0_k10", label: "matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [
-        {
-          buffer: 7,
-          access: "read_write",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [1, 2, 1]
-    },
-    {
-      name: "f0_k12", label: "add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [
-        {
-          buffer: 9,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "f0_k13", label: "reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_4, bindings: [
-        {
-          buffer: 11,
-          access: "read_write",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k17", label: "sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_5, bindings: [
-        {
-          buffer: 7,
-          access: "read_write",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "f0_k18", label: "exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_6, bindings: [
-        {
-          buffer: 9,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "f0_k19", label: "reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_7, bindings: [
-        {
-          buffer: 11,
-          access: "read_write",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k20", label: "one_hot %20 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_8, bindings: [
-        {
-          buffer: 12,
-          access: "read_write",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "f0_k21", label: "log %21 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_9, bindings: [
-        {
-          buffer: 14,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k26", label: "reduce_sum %26 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [
-        {
-          buffer: 15,
-          access: "read_write",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k28", label: "reduce_sum %28 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [
-        {
-          buffer: 16,
-          access: "read_write",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k32", label: "reduce_sum %32 at specs/mlp.yaml:25:9 (losses.cost.l2)", wgsl: WGSL_12, bindings: [
-        {
-          buffer: 17,
-          access: "read_write",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k34", label: "reduce_sum %34 at specs/mlp.yaml:25:9 (losses.cost.l2)", wgsl: WGSL_13, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k38", label: "add %38 at specs/mlp.yaml:25:9 (losses.cost.l2)", wgsl: WGSL_14, bindings: [
-        {
-          buffer: 19,
-          access: "read_write",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k47", label: "reduce_sum %47 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_15, bindings: [
-        {
-          buffer: 14,
-          access: "read_write",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k48", label: "div %48 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_16, bindings: [
-        {
-          buffer: 15,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k52", label: "add %52 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_17, bindings: [
-        {
-          buffer: 7,
-          access: "read_write",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "f0_k53", label: "reduce_sum %53 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_18, bindings: [
-        {
-          buffer: 20,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k54", label: "matmul %54 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [32, 2, 1]
-    },
-    {
-      name: "f0_k55", label: "matmul %55 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_20, bindings: [
-        {
-          buffer: 21,
-          access: "read_write",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-      ], workgroups: [1, 32, 1]
-    },
-    {
-      name: "f0_k60", label: "mul %60 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_21, bindings: [
-        {
-          buffer: 22,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f0_k61", label: "reduce_sum %61 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_22, bindings: [
-        {
-          buffer: 23,
-          access: "read_write",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "f0_k62", label: "matmul %62 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_23, bindings: [
-        {
-          buffer: 24,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-      ], workgroups: [32, 49, 1]
-    },
-    {
-      name: "f0_k66", label: "sub %66 at specs/mlp.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_24, bindings: [
-        {
-          buffer: 4,
-          access: "read_write",
-        },
-        {
-          buffer: 24,
-          access: "read",
-        },
-      ], workgroups: [6125, 1, 1]
-    },
-    {
-      name: "f0_k69", label: "sub %69 at specs/mlp.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_25, bindings: [
-        {
-          buffer: 6,
-          access: "read_write",
-        },
-        {
-          buffer: 23,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "f0_k72", label: "sub %72 at specs/mlp.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_26, bindings: [
-        {
-          buffer: 8,
-          access: "read_write",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-      ], workgroups: [79, 1, 1]
-    },
-    {
-      name: "f0_k75", label: "sub %75 at specs/mlp.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_27, bindings: [
-        {
-          buffer: 10,
-          access: "read_write",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "ev_k6", label: "matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_28, bindings: [
-        {
-          buffer: 25,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [32, 2, 1]
-    },
-    {
-      name: "ev_k9", label: "tanh %9 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_29, bindings: [
-        {
-          buffer: 26,
-          access: "read_write",
-        },
-        {
-          buffer: 25,
-          access: "read",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "ev_k10", label: "matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_30, bindings: [
-        {
-          buffer: 27,
-          access: "read_write",
-        },
-        {
-          buffer: 26,
-          access: "read",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [1, 2, 1]
-    },
-    {
-      name: "ev_k12", label: "add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_31, bindings: [
-        {
-          buffer: 28,
-          access: "read_write",
-        },
-        {
-          buffer: 27,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "ev_k13", label: "reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_32, bindings: [
-        {
-          buffer: 29,
-          access: "read_write",
-        },
-        {
-          buffer: 28,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "ev_k17", label: "sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_33, bindings: [
-        {
-          buffer: 27,
-          access: "read_write",
-        },
-        {
-          buffer: 28,
-          access: "read",
-        },
-        {
-          buffer: 29,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "ev_k18", label: "exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_34, bindings: [
-        {
-          buffer: 28,
-          access: "read_write",
-        },
-        {
-          buffer: 27,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "ev_k19", label: "reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_35, bindings: [
-        {
-          buffer: 29,
-          access: "read_write",
-        },
-        {
-          buffer: 28,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "ev_k22", label: "div %22 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_36, bindings: [
-        {
-          buffer: 30,
-          access: "read_write",
-        },
-        {
-          buffer: 28,
-          access: "read",
-        },
-        {
-          buffer: 29,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "ev_k23", label: "argmax %23 at specs/mlp.yaml:27:10 (metrics.error)", wgsl: WGSL_37, bindings: [
-        {
-          buffer: 31,
-          access: "read_write",
-        },
-        {
-          buffer: 30,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "ev_k25", label: "cast %25 at specs/mlp.yaml:27:10 (metrics.error)", wgsl: WGSL_38, bindings: [
-        {
-          buffer: 32,
-          access: "read_write",
-        },
-        {
-          buffer: 31,
-          access: "read",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "ev_k26", label: "one_hot %26 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_39, bindings: [
-        {
-          buffer: 28,
-          access: "read_write",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-      ], workgroups: [4, 1, 1]
-    },
-    {
-      name: "ev_k27", label: "log %27 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_40, bindings: [
-        {
-          buffer: 33,
-          access: "read_write",
-        },
-        {
-          buffer: 29,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "ev_k32", label: "reduce_sum %32 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_41, bindings: [
-        {
-          buffer: 29,
-          access: "read_write",
-        },
-        {
-          buffer: 28,
-          access: "read",
-        },
-        {
-          buffer: 27,
-          access: "read",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "ev_k33", label: "neg %33 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_42, bindings: [
-        {
-          buffer: 33,
-          access: "read_write",
-        },
-        {
-          buffer: 29,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
+    { name: "step0_hidden_matmul", label: "matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_hidden", label: "tanh %9 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [1, 2, 1] },
+    { name: "step0_p_y_given_x_add", label: "add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 10, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_p_y_given_x_reducemax", label: "reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_4, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_p_y_given_x_sub", label: "sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_5, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 11, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_p_y_given_x_exp", label: "exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_6, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_p_y_given_x_reducesum", label: "reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_7, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost_nll_onehot", label: "one_hot %20 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_8, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_cost_nll_log", label: "log %21 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_9, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost_nll_reducesum", label: "reduce_sum %26 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 7, access: "read" }, { buffer: 14, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost_nll_reducesum2", label: "reduce_sum %28 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost_l2_reducesum", label: "reduce_sum %32 at specs/mlp.yaml:25:9 (losses.cost.l2)", wgsl: WGSL_12, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 4, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost_l2_reducesum2", label: "reduce_sum %34 at specs/mlp.yaml:25:9 (losses.cost.l2)", wgsl: WGSL_13, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "add %38 at specs/mlp.yaml:25:9 (losses.cost.l2)", wgsl: WGSL_14, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }, { buffer: 18, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cost_nll_reducesum", label: "reduce_sum %47 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_15, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cost_nll_div", label: "div %48 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_16, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_p_y_given_x_add", label: "add %52 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_17, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 15, access: "read" }, { buffer: 9, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_grad_b2", label: "reduce_sum %53 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_18, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_p_y_given_x_matmul", label: "matmul %54 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 8, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_d_hidden_mul", label: "mul %60 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_20, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_grad_b1", label: "reduce_sum %61 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_21, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_hidden_matmul", label: "matmul %62 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_22, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 21, access: "read" }], workgroups: [32, 49, 1] },
+    { name: "step0_W1", label: "sub %66 at specs/mlp.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_23, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [6125, 1, 1] },
+    { name: "step0_b1", label: "sub %69 at specs/mlp.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_24, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_p_y_given_x_matmul2", label: "matmul %55 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 7, access: "read" }], workgroups: [1, 32, 1] },
+    { name: "step0_W2", label: "sub %72 at specs/mlp.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_26, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "step0_b2", label: "sub %75 at specs/mlp.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_27, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_hidden_matmul", label: "matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_28, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "evaluate_hidden", label: "tanh %9 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_29, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 25, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_30, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 8, access: "read" }], workgroups: [1, 2, 1] },
+    { name: "evaluate_p_y_given_x_add", label: "add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_31, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 10, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_32, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_33, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 29, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_34, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_35, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "div %22 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_36, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 29, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "evaluate_error_argmax", label: "argmax %23 at specs/mlp.yaml:27:10 (metrics.error)", wgsl: WGSL_37, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 30, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_error", label: "cast %25 at specs/mlp.yaml:27:10 (metrics.error)", wgsl: WGSL_38, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 13, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "one_hot %26 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_39, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "evaluate_cost_log", label: "log %27 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_40, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 29, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "reduce_sum %32 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_41, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 27, access: "read" }, { buffer: 33, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost", label: "neg %33 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_42, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 29, access: "read" }], workgroups: [1, 1, 1] },
   ],
   steps: [
     {
       commands: [
-        {
-          kind: "dispatch",
-          kernel: 0,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "dispatch",
-          kernel: 5,
-        },
-        {
-          kind: "dispatch",
-          kernel: 6,
-        },
-        {
-          kind: "dispatch",
-          kernel: 7,
-        },
-        {
-          kind: "dispatch",
-          kernel: 8,
-        },
-        {
-          kind: "dispatch",
-          kernel: 9,
-        },
-        {
-          kind: "dispatch",
-          kernel: 10,
-        },
-        {
-          kind: "dispatch",
-          kernel: 11,
-        },
-        {
-          kind: "dispatch",
-          kernel: 12,
-        },
-        {
-          kind: "dispatch",
-          kernel: 13,
-        },
-        {
-          kind: "dispatch",
-          kernel: 14,
-        },
-        {
-          kind: "dispatch",
-          kernel: 15,
-        },
-        {
-          kind: "dispatch",
-          kernel: 16,
-        },
-        {
-          kind: "dispatch",
-          kernel: 17,
-        },
-        {
-          kind: "dispatch",
-          kernel: 18,
-        },
-        {
-          kind: "dispatch",
-          kernel: 19,
-        },
-        {
-          kind: "dispatch",
-          kernel: 20,
-        },
-        {
-          kind: "dispatch",
-          kernel: 21,
-        },
-        {
-          kind: "dispatch",
-          kernel: 22,
-        },
-        {
-          kind: "dispatch",
-          kernel: 23,
-        },
-        {
-          kind: "dispatch",
-          kernel: 24,
-        },
-        {
-          kind: "dispatch",
-          kernel: 25,
-        },
-        {
-          kind: "dispatch",
-          kernel: 26,
-        },
-        {
-          kind: "dispatch",
-          kernel: 27,
-        },
+        { kind: "dispatch", kernel: 0 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "dispatch", kernel: 5 },
+        { kind: "dispatch", kernel: 6 },
+        { kind: "dispatch", kernel: 7 },
+        { kind: "dispatch", kernel: 8 },
+        { kind: "dispatch", kernel: 9 },
+        { kind: "dispatch", kernel: 10 },
+        { kind: "dispatch", kernel: 11 },
+        { kind: "dispatch", kernel: 12 },
+        { kind: "dispatch", kernel: 13 },
+        { kind: "dispatch", kernel: 14 },
+        { kind: "dispatch", kernel: 15 },
+        { kind: "dispatch", kernel: 16 },
+        { kind: "dispatch", kernel: 17 },
+        { kind: "dispatch", kernel: 18 },
+        { kind: "dispatch", kernel: 19 },
+        { kind: "dispatch", kernel: 20 },
+        { kind: "dispatch", kernel: 21 },
+        { kind: "dispatch", kernel: 22 },
+        { kind: "dispatch", kernel: 23 },
+        { kind: "dispatch", kernel: 24 },
+        { kind: "dispatch", kernel: 25 },
+        { kind: "dispatch", kernel: 26 },
+        { kind: "dispatch", kernel: 27 },
       ],
-      outputs: {
-        cost: 19,
-        "param:W1": 4,
-        "param:b1": 6,
-        "param:W2": 8,
-        "param:b2": 10,
-      },
+      outputs: { cost: 19, "param:W1": 4, "param:b1": 6, "param:W2": 8, "param:b2": 10 },
     },
   ],
   eval: {
     commands: [
-      {
-        kind: "dispatch",
-        kernel: 28,
-      },
-      {
-        kind: "dispatch",
-        kernel: 29,
-      },
-      {
-        kind: "dispatch",
-        kernel: 30,
-      },
-      {
-        kind: "dispatch",
-        kernel: 31,
-      },
-      {
-        kind: "dispatch",
-        kernel: 32,
-      },
-      {
-        kind: "dispatch",
-        kernel: 33,
-      },
-      {
-        kind: "dispatch",
-        kernel: 34,
-      },
-      {
-        kind: "dispatch",
-        kernel: 35,
-      },
-      {
-        kind: "dispatch",
-        kernel: 36,
-      },
-      {
-        kind: "dispatch",
-        kernel: 37,
-      },
-      {
-        kind: "dispatch",
-        kernel: 38,
-      },
-      {
-        kind: "dispatch",
-        kernel: 39,
-      },
-      {
-        kind: "dispatch",
-        kernel: 40,
-      },
-      {
-        kind: "dispatch",
-        kernel: 41,
-      },
-      {
-        kind: "dispatch",
-        kernel: 42,
-      },
+      { kind: "dispatch", kernel: 28 },
+      { kind: "dispatch", kernel: 29 },
+      { kind: "dispatch", kernel: 30 },
+      { kind: "dispatch", kernel: 31 },
+      { kind: "dispatch", kernel: 32 },
+      { kind: "dispatch", kernel: 33 },
+      { kind: "dispatch", kernel: 34 },
+      { kind: "dispatch", kernel: 35 },
+      { kind: "dispatch", kernel: 36 },
+      { kind: "dispatch", kernel: 37 },
+      { kind: "dispatch", kernel: 38 },
+      { kind: "dispatch", kernel: 39 },
+      { kind: "dispatch", kernel: 40 },
+      { kind: "dispatch", kernel: 41 },
+      { kind: "dispatch", kernel: 42 },
     ],
-    outputs: {
-      "metric:error": 32,
-      "metric:cost": 33,
-    },
+    outputs: { "metric:error": 32, "metric:cost": 33 },
   },
-  limits: {
-    maxStorageBuffersPerShaderStage: 8,
-    maxStorageBufferBindingSize: 134217728,
-    maxComputeWorkgroupsPerDimension: 65535,
-    maxComputeInvocationsPerWorkgroup: 256,
-    maxComputeWorkgroupStorageSize: 16384,
-  },
+  limits: { maxStorageBuffersPerShaderStage: 8, maxStorageBufferBindingSize: 134217728, maxComputeWorkgroupsPerDimension: 65535, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 },
 };

@@ -13,8 +13,8 @@
     (local.set $x (f32x4.mul (local.get $x) (i32x4.shl (i32x4.add (local.get $h) (i32x4.splat (i32.const 127))) (i32.const 23))))
     (f32x4.mul (local.get $x) (i32x4.shl (i32x4.add (i32x4.sub (local.get $ni) (local.get $h)) (i32x4.splat (i32.const 127))) (i32.const 23)))
   )
-  ;; maximum %10  [128, 32, 30, 30]
-  (func $f0_loop10 (export "f0_loop10") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/newmu-convnet.yaml:29 l1
+  (func $step0_l1_maximum (export "step0_l1_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 22600944) (i32.mul (local.get $row) (i32.const 14745600))))
@@ -33,8 +33,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; div %17  [128, 32, 15, 15]
-  (func $f0_loop17 (export "f0_loop17") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/newmu-convnet.yaml:29 l1  fused: mul
+  (func $step0_l1 (export "step0_l1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 44719344) (i32.mul (local.get $row) (i32.const 3686400))))
@@ -54,8 +54,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; maximum %20  [128, 64, 13, 13]
-  (func $f0_loop20 (export "f0_loop20") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/newmu-convnet.yaml:30 l2
+  (func $step0_l2_maximum (export "step0_l2_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 54895344) (i32.mul (local.get $row) (i32.const 5537792))))
@@ -74,8 +74,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; div %31  [128, 64, 7, 7]
-  (func $f0_loop31 (export "f0_loop31") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/newmu-convnet.yaml:30 l2  fused: mul
+  (func $step0_l2 (export "step0_l2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 76915440) (i32.mul (local.get $row) (i32.const 1605632))))
@@ -95,8 +95,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; maximum %34  [128, 128, 5, 5]
-  (func $f0_loop34 (export "f0_loop34") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/newmu-convnet.yaml:31 l3
+  (func $step0_l3_maximum (export "step0_l3_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 81467776) (i32.mul (local.get $row) (i32.const 1638400))))
@@ -115,8 +115,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; div %46  [128, 1152]
-  (func $f0_loop46 (export "f0_loop46") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/newmu-convnet.yaml:31 l3  fused: mul
+  (func $step0_l3 (export "step0_l3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 89332096) (i32.mul (local.get $row) (i32.const 589824))))
@@ -136,8 +136,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; div %55  [128, 625]
-  (func $f0_loop55 (export "f0_loop55") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/newmu-convnet.yaml:32 l4  fused: mul, maximum
+  (func $step0_l4 (export "step0_l4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 90561920) (i32.mul (local.get $row) (i32.const 320000))))
@@ -157,8 +157,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %61  [128, 10]
-  (func $f0_loop61 (export "f0_loop61") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/newmu-convnet.yaml:33 p_y_given_x
+  (func $step0_p_y_given_x_sub (export "step0_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 90887552) (i32.mul (local.get $row) (i32.const 40))))
@@ -179,8 +179,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; exp %62  [128, 10]
-  (func $f0_loop62 (export "f0_loop62") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/newmu-convnet.yaml:33 p_y_given_x
+  (func $step0_p_y_given_x_exp (export "step0_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 90892672) (i32.mul (local.get $row) (i32.const 5120))))
@@ -199,8 +199,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %72  []
-  (func $f0_sum72 (export "f0_sum72") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/newmu-convnet.yaml:36 losses.cost.nll  fused: neg
+  (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $b0 (i32.add (i32.const 90904448) (i32.mul (local.get $row) (i32.const 512))))
@@ -225,8 +225,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %74  []
-  (func $f0_loop74 (export "f0_loop74") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
+  ;; specs/newmu-convnet.yaml:36 losses.cost.nll
+  (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 90904976) (i32.mul (local.get $row) (i32.const 4))))
@@ -246,8 +246,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %79  [128]
-  (func $f0_sum79 (export "f0_sum79") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/newmu-convnet.yaml:36 gradient of losses.cost.nll  fused: mul
+  (func $step0_d_cost_nll_reducesum (export "step0_d_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $b0 (i32.add (i32.const 90898304) (i32.mul (local.get $row) (i32.const 40))))
@@ -272,8 +272,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; div %80  [128]
-  (func $f0_loop80 (export "f0_loop80") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/newmu-convnet.yaml:36 gradient of losses.cost.nll
+  (func $step0_d_cost_nll_div (export "step0_d_cost_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 90905504) (i32.mul (local.get $row) (i32.const 512))))
@@ -293,8 +293,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %84  [128, 10]
-  (func $f0_loop84 (export "f0_loop84") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
+  ;; specs/newmu-convnet.yaml:33 gradient of p_y_given_x  fused: mul, mul
+  (func $step0_d_p_y_given_x_add (export "step0_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 90906016) (i32.mul (local.get $row) (i32.const 40))))
@@ -316,8 +316,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; mul %94  [128, 1152]
-  (func $f0_loop94 (export "f0_loop94") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/newmu-convnet.yaml:31 gradient of l3  fused: div
+  (func $step0_d_l3_mul (export "step0_d_l3_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 95045968) (i32.mul (local.get $row) (i32.const 589824))))
@@ -337,8 +337,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %111  [128, 64, 7, 7]
-  (func $f0_loop111 (export "f0_loop111") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/newmu-convnet.yaml:30 gradient of l2  fused: div
+  (func $step0_d_l2_mul (export "step0_d_l2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 112841760) (i32.mul (local.get $row) (i32.const 1605632))))
@@ -358,8 +358,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %127  [128, 32, 15, 15]
-  (func $f0_loop127 (export "f0_loop127") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/newmu-convnet.yaml:29 gradient of l1  fused: div
+  (func $step0_d_l1_mul (export "step0_d_l1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 158041888) (i32.mul (local.get $row) (i32.const 3686400))))
@@ -379,8 +379,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %141  [32, 1, 3, 3]
-  (func $f0_loop141 (export "f0_loop141") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_new_train_rms_w (export "step0_new_train_rms_w") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 207673376) (i32.mul (local.get $row) (i32.const 1152))))
@@ -401,8 +401,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %148  [32, 1, 3, 3]
-  (func $f0_loop148 (export "f0_loop148") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, div, sqrt, add
+  (func $step0_w_ (export "step0_w_") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 1152))))
@@ -423,8 +423,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %155  [64, 32, 3, 3]
-  (func $f0_loop155 (export "f0_loop155") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_new_train_rms_w2 (export "step0_new_train_rms_w2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 207674528) (i32.mul (local.get $row) (i32.const 73728))))
@@ -445,8 +445,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %162  [64, 32, 3, 3]
-  (func $f0_loop162 (export "f0_loop162") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, div, sqrt, add
+  (func $step0_w2 (export "step0_w2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1168) (i32.mul (local.get $row) (i32.const 73728))))
@@ -467,8 +467,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %169  [128, 64, 3, 3]
-  (func $f0_loop169 (export "f0_loop169") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_new_train_rms_w3 (export "step0_new_train_rms_w3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 207748256) (i32.mul (local.get $row) (i32.const 294912))))
@@ -489,8 +489,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %176  [128, 64, 3, 3]
-  (func $f0_loop176 (export "f0_loop176") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, div, sqrt, add
+  (func $step0_w3 (export "step0_w3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 74896) (i32.mul (local.get $row) (i32.const 294912))))
@@ -511,8 +511,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %183  [1152, 625]
-  (func $f0_loop183 (export "f0_loop183") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_new_train_rms_w4 (export "step0_new_train_rms_w4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 208043168) (i32.mul (local.get $row) (i32.const 2880000))))
@@ -533,8 +533,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %190  [1152, 625]
-  (func $f0_loop190 (export "f0_loop190") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, div, sqrt, add
+  (func $step0_w4 (export "step0_w4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 369808) (i32.mul (local.get $row) (i32.const 2880000))))
@@ -555,8 +555,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %197  [625, 10]
-  (func $f0_loop197 (export "f0_loop197") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_new_train_rms_w_o (export "step0_new_train_rms_w_o") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 210923168) (i32.mul (local.get $row) (i32.const 25000))))
@@ -577,8 +577,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %204  [625, 10]
-  (func $f0_loop204 (export "f0_loop204") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, div, sqrt, add
+  (func $step0_w_o (export "step0_w_o") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3249808) (i32.mul (local.get $row) (i32.const 25000))))
@@ -599,11 +599,11 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; maximum %10  [128, 32, 30, 30]
-  (func $ev_loop10 (export "ev_loop10") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/newmu-convnet.yaml:29 l1
+  (func $evaluate_l1_maximum (export "evaluate_l1_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 226999504) (i32.mul (local.get $row) (i32.const 14745600))))
+      (local.set $bo (i32.add (i32.const 226598096) (i32.mul (local.get $row) (i32.const 14745600))))
       (local.set $b0 (i32.add (i32.const 210948176) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -619,12 +619,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; maximum %14  [128, 64, 13, 13]
-  (func $ev_loop14 (export "ev_loop14") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/newmu-convnet.yaml:30 l2
+  (func $evaluate_l2_maximum (export "evaluate_l2_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 251921104) (i32.mul (local.get $row) (i32.const 5537792))))
-      (local.set $b0 (i32.add (i32.const 245431504) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 251519696) (i32.mul (local.get $row) (i32.const 5537792))))
+      (local.set $b0 (i32.add (i32.const 245030096) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5537792)))
@@ -639,12 +639,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; maximum %22  [128, 128, 5, 5]
-  (func $ev_loop22 (export "ev_loop22") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/newmu-convnet.yaml:31 l3
+  (func $evaluate_l3_maximum (export "evaluate_l3_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 275282272) (i32.mul (local.get $row) (i32.const 1638400))))
-      (local.set $b0 (i32.add (i32.const 272335568) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 274880864) (i32.mul (local.get $row) (i32.const 1638400))))
+      (local.set $b0 (i32.add (i32.const 271934160) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1638400)))
@@ -659,12 +659,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; maximum %31  [128, 625]
-  (func $ev_loop31 (export "ev_loop31") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/newmu-convnet.yaml:32 l4
+  (func $evaluate_l4 (export "evaluate_l4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 282876768) (i32.mul (local.get $row) (i32.const 320000))))
-      (local.set $b0 (i32.add (i32.const 282556768) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 282475360) (i32.mul (local.get $row) (i32.const 320000))))
+      (local.set $b0 (i32.add (i32.const 282155360) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 320000)))
@@ -679,13 +679,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %37  [128, 10]
-  (func $ev_loop37 (export "ev_loop37") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/newmu-convnet.yaml:33 p_y_given_x
+  (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 283202400) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 283196768) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 283201888) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 282800992) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 282795360) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 282800480) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -701,12 +701,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; exp %38  [128, 10]
-  (func $ev_loop38 (export "ev_loop38") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/newmu-convnet.yaml:33 p_y_given_x
+  (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 283207520) (i32.mul (local.get $row) (i32.const 5120))))
-      (local.set $b0 (i32.add (i32.const 283202400) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 282806112) (i32.mul (local.get $row) (i32.const 5120))))
+      (local.set $b0 (i32.add (i32.const 282800992) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120)))
@@ -721,13 +721,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; div %42  [128, 10]
-  (func $ev_loop42 (export "ev_loop42") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/newmu-convnet.yaml:33 p_y_given_x
+  (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 283213152) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 283207520) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 283212640) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 282811744) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 282806112) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 282811232) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -743,12 +743,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; neg %53  [128]
-  (func $ev_loop53 (export "ev_loop53") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/newmu-convnet.yaml:39 metrics.cost
+  (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 283225952) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 283225440) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 282824032) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 282823520) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 512)))

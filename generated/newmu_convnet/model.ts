@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { Batch, CompiledModel, ModelDescription } from "../../runtime/compiled-model.ts";
 import { createArena, createKernels, instantiateLoops, type Kernels, precompileModules } from "../../runtime/cpu/kernels.ts";
-import * as rng from "../../runtime/rng/philox.ts";
 import { LOOPS_SHARED_WASM, LOOPS_WASM } from "./loops-wasm.ts";
+import * as rng from "../../runtime/rng/philox.ts";
 
 export const description: ModelDescription = {
   name: "newmu_convnet",
@@ -142,41 +142,41 @@ export const description: ModelDescription = {
 
 /** The exports of loops.wat: one function per fused loop, addresses and extents built in. */
 interface Loops {
-  readonly f0_loop10: () => void;
-  readonly f0_loop17: () => void;
-  readonly f0_loop20: () => void;
-  readonly f0_loop31: () => void;
-  readonly f0_loop34: () => void;
-  readonly f0_loop46: () => void;
-  readonly f0_loop55: () => void;
-  readonly f0_loop61: () => void;
-  readonly f0_loop62: () => void;
-  readonly f0_sum72: () => void;
-  readonly f0_loop74: () => void;
-  readonly f0_sum79: () => void;
-  readonly f0_loop80: () => void;
-  readonly f0_loop84: () => void;
-  readonly f0_loop94: () => void;
-  readonly f0_loop111: () => void;
-  readonly f0_loop127: () => void;
-  readonly f0_loop141: () => void;
-  readonly f0_loop148: () => void;
-  readonly f0_loop155: () => void;
-  readonly f0_loop162: () => void;
-  readonly f0_loop169: () => void;
-  readonly f0_loop176: () => void;
-  readonly f0_loop183: () => void;
-  readonly f0_loop190: () => void;
-  readonly f0_loop197: () => void;
-  readonly f0_loop204: () => void;
-  readonly ev_loop10: () => void;
-  readonly ev_loop14: () => void;
-  readonly ev_loop22: () => void;
-  readonly ev_loop31: () => void;
-  readonly ev_loop37: () => void;
-  readonly ev_loop38: () => void;
-  readonly ev_loop42: () => void;
-  readonly ev_loop53: () => void;
+  readonly step0_l1_maximum: () => void;
+  readonly step0_l1: () => void;
+  readonly step0_l2_maximum: () => void;
+  readonly step0_l2: () => void;
+  readonly step0_l3_maximum: () => void;
+  readonly step0_l3: () => void;
+  readonly step0_l4: () => void;
+  readonly step0_p_y_given_x_sub: () => void;
+  readonly step0_p_y_given_x_exp: () => void;
+  readonly step0_cost_nll_reducesum2: () => void;
+  readonly step0_cost: () => void;
+  readonly step0_d_cost_nll_reducesum: () => void;
+  readonly step0_d_cost_nll_div: () => void;
+  readonly step0_d_p_y_given_x_add: () => void;
+  readonly step0_d_l3_mul: () => void;
+  readonly step0_d_l2_mul: () => void;
+  readonly step0_d_l1_mul: () => void;
+  readonly step0_new_train_rms_w: () => void;
+  readonly step0_w_: () => void;
+  readonly step0_new_train_rms_w2: () => void;
+  readonly step0_w2: () => void;
+  readonly step0_new_train_rms_w3: () => void;
+  readonly step0_w3: () => void;
+  readonly step0_new_train_rms_w4: () => void;
+  readonly step0_w4: () => void;
+  readonly step0_new_train_rms_w_o: () => void;
+  readonly step0_w_o: () => void;
+  readonly evaluate_l1_maximum: () => void;
+  readonly evaluate_l2_maximum: () => void;
+  readonly evaluate_l3_maximum: () => void;
+  readonly evaluate_l4: () => void;
+  readonly evaluate_p_y_given_x_sub: () => void;
+  readonly evaluate_p_y_given_x_exp: () => void;
+  readonly evaluate_p_y_given_x: () => void;
+  readonly evaluate_cost: () => void;
 }
 
 /** Compiles the model's WebAssembly ahead (required before `new Model()` on a browser's main thread, optional elsewhere). */
@@ -186,153 +186,134 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 270.1 MiB, laid out at compile time. */
-  private readonly mem = createArena(283226464);
+  /** Every buffer of the model, 269.7 MiB, laid out at compile time. */
+  private readonly mem = createArena(282824544);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { w: new Float32Array(this.mem.buffer, 16, 288), w2: new Float32Array(this.mem.buffer, 1168, 18432), w3: new Float32Array(this.mem.buffer, 74896, 73728), w4: new Float32Array(this.mem.buffer, 369808, 720000), w_o: new Float32Array(this.mem.buffer, 3249808, 6250) };
   readonly state: Record<string, Float32Array> = { "train.rms.w": new Float32Array(this.mem.buffer, 3274816, 288), "train.rms.w2": new Float32Array(this.mem.buffer, 3275968, 18432), "train.rms.w3": new Float32Array(this.mem.buffer, 3349696, 73728), "train.rms.w4": new Float32Array(this.mem.buffer, 3644608, 720000), "train.rms.w_o": new Float32Array(this.mem.buffer, 6524608, 6250) };
-  private readonly f0_t8 = new Float32Array(this.mem.buffer, 6549616, 3686400);
-  private readonly f0_in_x = new Float32Array(this.mem.buffer, 21295216, 100352);
-  private readonly f0_w8_0 = new Float32Array(this.mem.buffer, 21696624, 288);
-  private readonly f0_w8_1 = new Float32Array(this.mem.buffer, 21697776, 225792);
-  private readonly f0_t10 = new Float32Array(this.mem.buffer, 22600944, 3686400);
-  private readonly f0_t11 = new Float32Array(this.mem.buffer, 37346544, 921600);
-  private readonly f0_t15 = new Float32Array(this.mem.buffer, 41032944, 921600);
-  private readonly f0_t17 = new Float32Array(this.mem.buffer, 44719344, 921600);
-  private readonly f0_t18 = new Float32Array(this.mem.buffer, 48405744, 1384448);
-  private readonly f0_w18_7 = new Float32Array(this.mem.buffer, 53943536, 194688);
-  private readonly f0_w18_8 = new Float32Array(this.mem.buffer, 54722288, 43264);
-  private readonly f0_t20 = new Float32Array(this.mem.buffer, 54895344, 1384448);
-  private readonly f0_t22 = new Float32Array(this.mem.buffer, 60433136, 1490944);
-  private readonly f0_k21 = new Float32Array(this.mem.buffer, 66396912, 106496).fill(-Infinity);
-  private readonly f0_t24 = new Float32Array(this.mem.buffer, 66822896, 1605632);
-  private readonly f0_k23 = new Float32Array(this.mem.buffer, 73245424, 114688).fill(-Infinity);
-  private readonly f0_t25 = new Float32Array(this.mem.buffer, 73704176, 401408);
-  private readonly f0_t29 = new Float32Array(this.mem.buffer, 75309808, 401408);
-  private readonly f0_t31 = new Float32Array(this.mem.buffer, 76915440, 401408);
-  private readonly f0_t32 = new Float32Array(this.mem.buffer, 78521072, 409600);
-  private readonly f0_w32_28 = new Float32Array(this.mem.buffer, 80159472, 259875);
-  private readonly f0_w32_29 = new Float32Array(this.mem.buffer, 81198976, 67200);
-  private readonly f0_t34 = new Float32Array(this.mem.buffer, 81467776, 409600);
-  private readonly f0_t36 = new Float32Array(this.mem.buffer, 83106176, 491520);
-  private readonly f0_k35 = new Float32Array(this.mem.buffer, 85072256, 81920).fill(-Infinity);
-  private readonly f0_t38 = new Float32Array(this.mem.buffer, 85399936, 589824);
-  private readonly f0_k37 = new Float32Array(this.mem.buffer, 87759232, 98304).fill(-Infinity);
-  private readonly f0_t39 = new Float32Array(this.mem.buffer, 88152448, 147456);
-  private readonly f0_t44 = new Float32Array(this.mem.buffer, 88742272, 147456);
-  private readonly f0_t46 = new Float32Array(this.mem.buffer, 89332096, 147456);
-  private readonly f0_t47 = new Float32Array(this.mem.buffer, 89921920, 80000);
-  private readonly f0_t53 = new Float32Array(this.mem.buffer, 90241920, 80000);
-  private readonly f0_t55 = new Float32Array(this.mem.buffer, 90561920, 80000);
-  private readonly f0_t56 = new Float32Array(this.mem.buffer, 90881920, 1280);
-  private readonly f0_t57 = new Float32Array(this.mem.buffer, 90887040, 128);
-  private readonly f0_t61 = new Float32Array(this.mem.buffer, 90887552, 1280);
-  private readonly f0_t62 = new Float32Array(this.mem.buffer, 90892672, 1280);
-  private readonly f0_t63 = new Float32Array(this.mem.buffer, 90897792, 128);
-  private readonly f0_t64 = new Float32Array(this.mem.buffer, 90898304, 1280);
-  private readonly f0_in_y = new Int32Array(this.mem.buffer, 90903424, 128);
-  private readonly f0_t65 = new Float32Array(this.mem.buffer, 90903936, 128);
-  private readonly f0_t70 = new Float32Array(this.mem.buffer, 90904448, 128);
-  private readonly f0_t72 = new Float32Array(this.mem.buffer, 90904960, 1);
-  private readonly f0_t74 = new Float32Array(this.mem.buffer, 90904976, 1);
-  private readonly f0_t79 = new Float32Array(this.mem.buffer, 90904992, 128);
-  private readonly f0_t80 = new Float32Array(this.mem.buffer, 90905504, 128);
-  private readonly f0_t84 = new Float32Array(this.mem.buffer, 90906016, 1280);
-  private readonly f0_t85 = new Float32Array(this.mem.buffer, 90911136, 80000);
-  private readonly f0_t86 = new Float32Array(this.mem.buffer, 91231136, 6250);
-  private readonly f0_t90 = new Float32Array(this.mem.buffer, 91256144, 80000);
-  private readonly f0_t91 = new Float32Array(this.mem.buffer, 91576144, 147456);
-  private readonly f0_t92 = new Float32Array(this.mem.buffer, 92165968, 720000);
-  private readonly f0_t94 = new Float32Array(this.mem.buffer, 95045968, 147456);
-  private readonly f0_t96 = new Float32Array(this.mem.buffer, 95635792, 589824);
-  private readonly f0_t97 = new Float32Array(this.mem.buffer, 97995088, 491520);
-  private readonly f0_t98 = new Float32Array(this.mem.buffer, 99961168, 409600);
-  private readonly f0_t100 = new Float32Array(this.mem.buffer, 101599568, 409600);
-  private readonly f0_t101 = new Float32Array(this.mem.buffer, 103237968, 73728);
-  private readonly f0_t102 = new Float32Array(this.mem.buffer, 103532880, 73728);
-  private readonly f0_t103 = new Float32Array(this.mem.buffer, 103827792, 401408);
-  private readonly f0_w103_77 = new Float32Array(this.mem.buffer, 105433424, 73728);
-  private readonly f0_w103_78 = new Float32Array(this.mem.buffer, 105728336, 14400);
-  private readonly f0_t104 = new Float32Array(this.mem.buffer, 105785936, 401408);
-  private readonly f0_t105 = new Float32Array(this.mem.buffer, 107391568, 409600);
-  private readonly f0_t106 = new Float32Array(this.mem.buffer, 109029968, 409600);
-  private readonly f0_t107 = new Float32Array(this.mem.buffer, 110668368, 73728);
-  private readonly f0_w107_83 = new Float32Array(this.mem.buffer, 110963280, 256500);
-  private readonly f0_w107_84 = new Float32Array(this.mem.buffer, 111989280, 65664);
-  private readonly f0_t108 = new Float32Array(this.mem.buffer, 112251936, 73728);
-  private readonly f0_t109 = new Float32Array(this.mem.buffer, 112546848, 73728);
-  private readonly f0_t111 = new Float32Array(this.mem.buffer, 112841760, 401408);
-  private readonly f0_t112 = new Float32Array(this.mem.buffer, 114447392, 1605632);
-  private readonly f0_t113 = new Float32Array(this.mem.buffer, 120869920, 1490944);
-  private readonly f0_t114 = new Float32Array(this.mem.buffer, 126833696, 1384448);
-  private readonly f0_t116 = new Float32Array(this.mem.buffer, 132371488, 1384448);
-  private readonly f0_t117 = new Float32Array(this.mem.buffer, 137909280, 18432);
-  private readonly f0_t118 = new Float32Array(this.mem.buffer, 137983008, 18432);
-  private readonly f0_t119 = new Float32Array(this.mem.buffer, 138056736, 921600);
-  private readonly f0_w119_106 = new Float32Array(this.mem.buffer, 141743136, 18432);
-  private readonly f0_w119_107 = new Float32Array(this.mem.buffer, 141816864, 48672);
-  private readonly f0_t120 = new Float32Array(this.mem.buffer, 142011552, 921600);
-  private readonly f0_t121 = new Float32Array(this.mem.buffer, 145697952, 1384448);
-  private readonly f0_t122 = new Float32Array(this.mem.buffer, 151235744, 1384448);
-  private readonly f0_t123 = new Float32Array(this.mem.buffer, 156773536, 18432);
-  private readonly f0_w123_112 = new Float32Array(this.mem.buffer, 156847264, 243360);
-  private readonly f0_w123_113 = new Float32Array(this.mem.buffer, 157820704, 18432);
-  private readonly f0_t124 = new Float32Array(this.mem.buffer, 157894432, 18432);
-  private readonly f0_t125 = new Float32Array(this.mem.buffer, 157968160, 18432);
-  private readonly f0_t127 = new Float32Array(this.mem.buffer, 158041888, 921600);
-  private readonly f0_t128 = new Float32Array(this.mem.buffer, 161728288, 3686400);
-  private readonly f0_t130 = new Float32Array(this.mem.buffer, 176473888, 3686400);
-  private readonly f0_t131 = new Float32Array(this.mem.buffer, 191219488, 3686400);
-  private readonly f0_t132 = new Float32Array(this.mem.buffer, 205965088, 100352);
-  private readonly f0_t133 = new Float32Array(this.mem.buffer, 206366496, 100352);
-  private readonly f0_t134 = new Float32Array(this.mem.buffer, 206767904, 288);
-  private readonly f0_w134_125 = new Float32Array(this.mem.buffer, 206769056, 225792);
-  private readonly f0_w134_126 = new Float32Array(this.mem.buffer, 207672224, 288);
-  private readonly f0_t141 = new Float32Array(this.mem.buffer, 207673376, 288);
-  private readonly f0_t155 = new Float32Array(this.mem.buffer, 207674528, 18432);
-  private readonly f0_t169 = new Float32Array(this.mem.buffer, 207748256, 73728);
-  private readonly f0_t183 = new Float32Array(this.mem.buffer, 208043168, 720000);
-  private readonly f0_t197 = new Float32Array(this.mem.buffer, 210923168, 6250);
-  private readonly ev_t8 = new Float32Array(this.mem.buffer, 210948176, 3686400);
-  private readonly ev_in_x = new Float32Array(this.mem.buffer, 225693776, 100352);
-  private readonly ev_w8_0 = new Float32Array(this.mem.buffer, 226095184, 288);
-  private readonly ev_w8_1 = new Float32Array(this.mem.buffer, 226096336, 225792);
-  private readonly ev_t10 = new Float32Array(this.mem.buffer, 226999504, 3686400);
-  private readonly ev_t11 = new Float32Array(this.mem.buffer, 241745104, 921600);
-  private readonly ev_t12 = new Float32Array(this.mem.buffer, 245431504, 1384448);
-  private readonly ev_w12_6 = new Float32Array(this.mem.buffer, 250969296, 194688);
-  private readonly ev_w12_7 = new Float32Array(this.mem.buffer, 251748048, 43264);
-  private readonly ev_t14 = new Float32Array(this.mem.buffer, 251921104, 1384448);
-  private readonly ev_t16 = new Float32Array(this.mem.buffer, 257458896, 1490944);
-  private readonly ev_k15 = new Float32Array(this.mem.buffer, 263422672, 106496).fill(-Infinity);
-  private readonly ev_t18 = new Float32Array(this.mem.buffer, 263848656, 1605632);
-  private readonly ev_k17 = new Float32Array(this.mem.buffer, 270271184, 114688).fill(-Infinity);
-  private readonly ev_t19 = new Float32Array(this.mem.buffer, 270729936, 401408);
-  private readonly ev_t20 = new Float32Array(this.mem.buffer, 272335568, 409600);
-  private readonly ev_w20_26 = new Float32Array(this.mem.buffer, 273973968, 259875);
-  private readonly ev_w20_27 = new Float32Array(this.mem.buffer, 275013472, 67200);
-  private readonly ev_t22 = new Float32Array(this.mem.buffer, 275282272, 409600);
-  private readonly ev_t24 = new Float32Array(this.mem.buffer, 276920672, 491520);
-  private readonly ev_k23 = new Float32Array(this.mem.buffer, 278886752, 81920).fill(-Infinity);
-  private readonly ev_t26 = new Float32Array(this.mem.buffer, 279214432, 589824);
-  private readonly ev_k25 = new Float32Array(this.mem.buffer, 281573728, 98304).fill(-Infinity);
-  private readonly ev_t27 = new Float32Array(this.mem.buffer, 281966944, 147456);
-  private readonly ev_t29 = new Float32Array(this.mem.buffer, 282556768, 80000);
-  private readonly ev_t31 = new Float32Array(this.mem.buffer, 282876768, 80000);
-  private readonly ev_t32 = new Float32Array(this.mem.buffer, 283196768, 1280);
-  private readonly ev_t33 = new Float32Array(this.mem.buffer, 283201888, 128);
-  private readonly ev_t37 = new Float32Array(this.mem.buffer, 283202400, 1280);
-  private readonly ev_t38 = new Float32Array(this.mem.buffer, 283207520, 1280);
-  private readonly ev_t39 = new Float32Array(this.mem.buffer, 283212640, 128);
-  private readonly ev_t42 = new Float32Array(this.mem.buffer, 283213152, 1280);
-  private readonly ev_t43 = new Int32Array(this.mem.buffer, 283218272, 128);
-  private readonly ev_t45 = new Float32Array(this.mem.buffer, 283218784, 128);
-  private readonly ev_in_y = new Int32Array(this.mem.buffer, 283219296, 128);
-  private readonly ev_t46 = new Float32Array(this.mem.buffer, 283219808, 1280);
-  private readonly ev_t47 = new Float32Array(this.mem.buffer, 283224928, 128);
-  private readonly ev_t52 = new Float32Array(this.mem.buffer, 283225440, 128);
-  private readonly ev_t53 = new Float32Array(this.mem.buffer, 283225952, 128);
+  private readonly l1_conv2d = new Float32Array(this.mem.buffer, 6549616, 3686400);
+  private readonly x = new Float32Array(this.mem.buffer, 21295216, 100352);
+  private readonly step0_scratch0 = new Float32Array(this.mem.buffer, 21696624, 288);
+  private readonly l1_maximum = new Float32Array(this.mem.buffer, 22600944, 3686400);
+  private readonly l1_maxpool2d = new Float32Array(this.mem.buffer, 37346544, 921600);
+  private readonly l1_cast = new Float32Array(this.mem.buffer, 41032944, 921600);
+  private readonly l1 = new Float32Array(this.mem.buffer, 44719344, 921600);
+  private readonly l2_conv2d = new Float32Array(this.mem.buffer, 48405744, 1384448);
+  private readonly step0_scratch8 = new Float32Array(this.mem.buffer, 54722288, 43264);
+  private readonly l2_maximum = new Float32Array(this.mem.buffer, 54895344, 1384448);
+  private readonly l2_concat = new Float32Array(this.mem.buffer, 60433136, 1490944);
+  private readonly k_l2_const = new Float32Array(this.mem.buffer, 66396912, 106496).fill((-Infinity));
+  private readonly l2_concat2 = new Float32Array(this.mem.buffer, 66822896, 1605632);
+  private readonly k_l2_const2 = new Float32Array(this.mem.buffer, 73245424, 114688).fill((-Infinity));
+  private readonly l2_maxpool2d = new Float32Array(this.mem.buffer, 73704176, 401408);
+  private readonly l2_cast = new Float32Array(this.mem.buffer, 75309808, 401408);
+  private readonly l2 = new Float32Array(this.mem.buffer, 76915440, 401408);
+  private readonly l3_conv2d = new Float32Array(this.mem.buffer, 78521072, 409600);
+  private readonly step0_scratch29 = new Float32Array(this.mem.buffer, 81198976, 67200);
+  private readonly l3_maximum = new Float32Array(this.mem.buffer, 81467776, 409600);
+  private readonly l3_concat = new Float32Array(this.mem.buffer, 83106176, 491520);
+  private readonly k_l3_const = new Float32Array(this.mem.buffer, 85072256, 81920).fill((-Infinity));
+  private readonly l3_concat2 = new Float32Array(this.mem.buffer, 85399936, 589824);
+  private readonly k_l3_const2 = new Float32Array(this.mem.buffer, 87759232, 98304).fill((-Infinity));
+  private readonly l3_maxpool2d = new Float32Array(this.mem.buffer, 88152448, 147456);
+  private readonly l3_cast = new Float32Array(this.mem.buffer, 88742272, 147456);
+  private readonly l3 = new Float32Array(this.mem.buffer, 89332096, 147456);
+  private readonly l4_matmul = new Float32Array(this.mem.buffer, 89921920, 80000);
+  private readonly l4_cast = new Float32Array(this.mem.buffer, 90241920, 80000);
+  private readonly l4 = new Float32Array(this.mem.buffer, 90561920, 80000);
+  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 90881920, 1280);
+  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 90887040, 128);
+  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 90887552, 1280);
+  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 90892672, 1280);
+  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 90897792, 128);
+  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 90898304, 1280);
+  private readonly y = new Int32Array(this.mem.buffer, 90903424, 128);
+  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 90903936, 128);
+  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 90904448, 128);
+  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 90904960, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 90904976, 1);
+  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 90904992, 128);
+  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 90905504, 128);
+  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 90906016, 1280);
+  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 90911136, 80000);
+  private readonly grad_w_o = new Float32Array(this.mem.buffer, 91231136, 6250);
+  private readonly d_l4_select = new Float32Array(this.mem.buffer, 91256144, 80000);
+  private readonly d_l4_matmul = new Float32Array(this.mem.buffer, 91576144, 147456);
+  private readonly grad_w4 = new Float32Array(this.mem.buffer, 92165968, 720000);
+  private readonly d_l3_mul = new Float32Array(this.mem.buffer, 95045968, 147456);
+  private readonly d_l3_maxpool2dgrad = new Float32Array(this.mem.buffer, 95635792, 589824);
+  private readonly d_l3_slice = new Float32Array(this.mem.buffer, 97995088, 491520);
+  private readonly d_l3_slice2 = new Float32Array(this.mem.buffer, 99961168, 409600);
+  private readonly d_l3_select = new Float32Array(this.mem.buffer, 101599568, 409600);
+  private readonly d_l3_transpose = new Float32Array(this.mem.buffer, 103237968, 73728);
+  private readonly d_l3_flip = new Float32Array(this.mem.buffer, 103532880, 73728);
+  private readonly d_l3_conv2d = new Float32Array(this.mem.buffer, 103827792, 401408);
+  private readonly step0_scratch77 = new Float32Array(this.mem.buffer, 105433424, 73728);
+  private readonly d_l3_transpose2 = new Float32Array(this.mem.buffer, 105785936, 401408);
+  private readonly d_l3_transpose3 = new Float32Array(this.mem.buffer, 107391568, 409600);
+  private readonly d_l3_flip2 = new Float32Array(this.mem.buffer, 109029968, 409600);
+  private readonly d_l3_conv2d2 = new Float32Array(this.mem.buffer, 110668368, 73728);
+  private readonly step0_scratch84 = new Float32Array(this.mem.buffer, 111989280, 65664);
+  private readonly d_l3_flip3 = new Float32Array(this.mem.buffer, 112251936, 73728);
+  private readonly grad_w3 = new Float32Array(this.mem.buffer, 112546848, 73728);
+  private readonly d_l2_mul = new Float32Array(this.mem.buffer, 112841760, 401408);
+  private readonly d_l2_maxpool2dgrad = new Float32Array(this.mem.buffer, 114447392, 1605632);
+  private readonly d_l2_slice = new Float32Array(this.mem.buffer, 120869920, 1490944);
+  private readonly d_l2_slice2 = new Float32Array(this.mem.buffer, 126833696, 1384448);
+  private readonly d_l2_select = new Float32Array(this.mem.buffer, 132371488, 1384448);
+  private readonly d_l2_transpose = new Float32Array(this.mem.buffer, 137909280, 18432);
+  private readonly d_l2_flip = new Float32Array(this.mem.buffer, 137983008, 18432);
+  private readonly d_l2_conv2d = new Float32Array(this.mem.buffer, 138056736, 921600);
+  private readonly step0_scratch106 = new Float32Array(this.mem.buffer, 141743136, 18432);
+  private readonly d_l2_transpose2 = new Float32Array(this.mem.buffer, 142011552, 921600);
+  private readonly d_l2_transpose3 = new Float32Array(this.mem.buffer, 145697952, 1384448);
+  private readonly d_l2_flip2 = new Float32Array(this.mem.buffer, 151235744, 1384448);
+  private readonly d_l2_conv2d2 = new Float32Array(this.mem.buffer, 156773536, 18432);
+  private readonly step0_scratch113 = new Float32Array(this.mem.buffer, 157820704, 18432);
+  private readonly d_l2_flip3 = new Float32Array(this.mem.buffer, 157894432, 18432);
+  private readonly grad_w2 = new Float32Array(this.mem.buffer, 157968160, 18432);
+  private readonly d_l1_mul = new Float32Array(this.mem.buffer, 158041888, 921600);
+  private readonly d_l1_maxpool2dgrad = new Float32Array(this.mem.buffer, 161728288, 3686400);
+  private readonly d_l1_select = new Float32Array(this.mem.buffer, 176473888, 3686400);
+  private readonly d_l1_transpose = new Float32Array(this.mem.buffer, 191219488, 3686400);
+  private readonly d_l1_transpose2 = new Float32Array(this.mem.buffer, 205965088, 100352);
+  private readonly d_l1_flip = new Float32Array(this.mem.buffer, 206366496, 100352);
+  private readonly grad_w = new Float32Array(this.mem.buffer, 206767904, 288);
+  private readonly step0_scratch126 = new Float32Array(this.mem.buffer, 207672224, 288);
+  private readonly new_train_rms_w = new Float32Array(this.mem.buffer, 207673376, 288);
+  private readonly new_train_rms_w2 = new Float32Array(this.mem.buffer, 207674528, 18432);
+  private readonly new_train_rms_w3 = new Float32Array(this.mem.buffer, 207748256, 73728);
+  private readonly new_train_rms_w4 = new Float32Array(this.mem.buffer, 208043168, 720000);
+  private readonly new_train_rms_w_o = new Float32Array(this.mem.buffer, 210923168, 6250);
+  private readonly eval_l1_conv2d = new Float32Array(this.mem.buffer, 210948176, 3686400);
+  private readonly evaluate_scratch0 = new Float32Array(this.mem.buffer, 225693776, 288);
+  private readonly eval_l2_conv2d = new Float32Array(this.mem.buffer, 245030096, 1384448);
+  private readonly evaluate_scratch7 = new Float32Array(this.mem.buffer, 251346640, 43264);
+  private readonly eval_l2_maximum = new Float32Array(this.mem.buffer, 251519696, 1384448);
+  private readonly eval_l2_concat = new Float32Array(this.mem.buffer, 257057488, 1490944);
+  private readonly eval_k_l2_const = new Float32Array(this.mem.buffer, 263021264, 106496).fill((-Infinity));
+  private readonly eval_l2_concat2 = new Float32Array(this.mem.buffer, 263447248, 1605632);
+  private readonly eval_k_l2_const2 = new Float32Array(this.mem.buffer, 269869776, 114688).fill((-Infinity));
+  private readonly eval_l3_conv2d = new Float32Array(this.mem.buffer, 271934160, 409600);
+  private readonly evaluate_scratch27 = new Float32Array(this.mem.buffer, 274612064, 67200);
+  private readonly eval_l3_maximum = new Float32Array(this.mem.buffer, 274880864, 409600);
+  private readonly eval_l3_concat = new Float32Array(this.mem.buffer, 276519264, 491520);
+  private readonly eval_k_l3_const = new Float32Array(this.mem.buffer, 278485344, 81920).fill((-Infinity));
+  private readonly eval_l3_concat2 = new Float32Array(this.mem.buffer, 278813024, 589824);
+  private readonly eval_k_l3_const2 = new Float32Array(this.mem.buffer, 281172320, 98304).fill((-Infinity));
+  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 282795360, 1280);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 282800480, 128);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 282800992, 1280);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 282806112, 1280);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 282811232, 128);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 282811744, 1280);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 282816864, 128);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 282817376, 128);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 282817888, 1280);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 282823008, 128);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 282823520, 128);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 282824032, 128);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -342,942 +323,880 @@ export class Model implements CompiledModel {
   }
 
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
-    const ev_t8 = this.ev_t8;
-    const ev_in_x = this.ev_in_x;
-    const ev_w8_0 = this.ev_w8_0;
-    const ev_t10 = this.ev_t10;
-    const ev_t11 = this.ev_t11;
-    const ev_t12 = this.ev_t12;
-    const ev_w12_7 = this.ev_w12_7;
-    const ev_t14 = this.ev_t14;
-    const ev_t16 = this.ev_t16;
-    const ev_k15 = this.ev_k15;
-    const ev_t18 = this.ev_t18;
-    const ev_k17 = this.ev_k17;
-    const ev_t19 = this.ev_t19;
-    const ev_t20 = this.ev_t20;
-    const ev_w20_27 = this.ev_w20_27;
-    const ev_t22 = this.ev_t22;
-    const ev_t24 = this.ev_t24;
-    const ev_k23 = this.ev_k23;
-    const ev_t26 = this.ev_t26;
-    const ev_k25 = this.ev_k25;
-    const ev_t27 = this.ev_t27;
-    const ev_t29 = this.ev_t29;
-    const ev_t31 = this.ev_t31;
-    const ev_t32 = this.ev_t32;
-    const ev_t33 = this.ev_t33;
-    const ev_t37 = this.ev_t37;
-    const ev_t38 = this.ev_t38;
-    const ev_t39 = this.ev_t39;
-    const ev_t42 = this.ev_t42;
-    const ev_t43 = this.ev_t43;
-    const ev_t45 = this.ev_t45;
-    const ev_in_y = this.ev_in_y;
-    const ev_t46 = this.ev_t46;
-    const ev_t47 = this.ev_t47;
-    const ev_t52 = this.ev_t52;
-    const ev_t53 = this.ev_t53;
-    const p0_w = this.params.w;
-    const p1_w2 = this.params.w2;
-    const p2_w3 = this.params.w3;
-    const p3_w4 = this.params.w4;
-    const p4_w_o = this.params.w_o;
-    const st0_train_rms_w = this.state["train.rms.w"];
-    const st1_train_rms_w2 = this.state["train.rms.w2"];
-    const st2_train_rms_w3 = this.state["train.rms.w3"];
-    const st3_train_rms_w4 = this.state["train.rms.w4"];
-    const st4_train_rms_w_o = this.state["train.rms.w_o"];
+    const x = this.x;
+    const w_ = this.params.w;
+    const y = this.y;
+    const l1_conv2d = this.eval_l1_conv2d;
+    const l2_conv2d = this.eval_l2_conv2d;
+    const l2_maximum = this.eval_l2_maximum;
+    const l2_concat = this.eval_l2_concat;
+    const k_l2_const = this.eval_k_l2_const;
+    const l2_concat2 = this.eval_l2_concat2;
+    const k_l2_const2 = this.eval_k_l2_const2;
+    const l3_conv2d = this.eval_l3_conv2d;
+    const l3_maximum = this.eval_l3_maximum;
+    const l3_concat = this.eval_l3_concat;
+    const k_l3_const = this.eval_k_l3_const;
+    const l3_concat2 = this.eval_l3_concat2;
+    const k_l3_const2 = this.eval_k_l3_const2;
+    const p_y_given_x_matmul = this.eval_p_y_given_x_matmul;
+    const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
+    const p_y_given_x_sub = this.eval_p_y_given_x_sub;
+    const p_y_given_x_exp = this.eval_p_y_given_x_exp;
+    const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
+    const p_y_given_x = this.eval_p_y_given_x;
+    const error_argmax = this.eval_error_argmax;
+    const error = this.eval_error;
+    const cost_onehot = this.eval_cost_onehot;
+    const cost_log = this.eval_cost_log;
+    const cost_reducesum = this.eval_cost_reducesum;
+    const cost = this.eval_cost;
     // The batch, copied into the model's memory.
-    ev_in_x.set(batch.x as Float32Array);
-    ev_in_y.set(batch.y as Int32Array);
-    const step = 0; // evaluation draws random numbers from counter 0
-    // conv2d %8 → [128, 32, 30, 30] — specs/newmu-convnet.yaml:29 (graph.l1)
+    x.set(batch.x as Float32Array);
+    y.set(batch.y as Int32Array);
+    // specs/newmu-convnet.yaml:29 l1 — conv2d
     {
-      for (let k3 = 0; k3 < 32; k3++) {
-        for (let c2 = 0; c2 < 1; c2++) {
-          for (let t4 = 0; t4 < 9; t4++) ev_w8_0[c2 * 288 + k3 * 9 + t4] = p0_w[(k3 * 1 + c2) * 9 + t4];
+      for (let k$3 = 0; k$3 < 32; k$3++) {
+        {
+          for (let t$4 = 0; t$4 < 9; t$4++) this.evaluate_scratch0[k$3 * 9 + t$4] = w_[(k$3) * 9 + t$4];
         }
       }
-      ev_t8.fill(0);
-      for (let b5 = 0; b5 < 128; b5++) {
-        this.k.gemm_tn(226095184, 225693776 + b5 * 3136, 226096336, 288, 784, 1, 288, 784, 784, 0, 1);
-        this.k.col2im_add(226096336, 210948176 + b5 * 115200, 32, 3, 3, 28, 28, 30, 30);
+      l1_conv2d.fill(0);
+      for (let b$5 = 0; b$5 < 128; b$5++) {
+        this.k.gemm({ a: 225693776, b: 21295216 + b$5 * 3136, c: 225694928, m: 288, n: 784, k: 1, lda: 288, ldb: 784, ldc: 784, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false });
+        this.k.col2imAdd({ r: 225694928, y: 210948176 + b$5 * 115200, K: 32, kh: 3, kw: 3, H: 28, W: 28, Ho: 30, Wo: 30 });
       }
     }
 
-    // maximum %10 → [128, 32, 30, 30] — specs/newmu-convnet.yaml:29 (graph.l1)
-    this.w.ev_loop10(); // WebAssembly SIMD (loops.wat)
-    // max_pool2d %11 → [128, 32, 15, 15] — specs/newmu-convnet.yaml:29 (graph.l1)
+    // specs/newmu-convnet.yaml:29 l1
+    this.w.evaluate_l1_maximum(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:29 l1 — max_pool2d
     {
-      this.k.max_pool2d(226999504, 241745104, 4096, 30, 30, 2, 2, 15, 15); // ev_t10 → ev_t11
+      this.k.maxPool2d({ x: 226598096, y: 241343696, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum → l1
     }
 
-    // conv2d %12 → [128, 64, 13, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
+    // specs/newmu-convnet.yaml:30 l2 — conv2d
     {
-      for (let n08 = 0; n08 < 128; n08 += 4) {
-        const nb9 = Math.min(4, 128 - n08), lc10 = nb9 * 169;
-        for (let c011 = 0; c011 < 32; c011 += 32) {
-          const cb12 = Math.min(32, 32 - c011);
-          this.k.im2col(241745104, 250969296, 32, 15, 15, 3, 3, 13, 13, 676, n08, nb9, c011, cb12);
-          this.k.gemm_nn(1168 + c011 * 36, 250969296, 251748048, 64, lc10, cb12 * 9, 288, 676, 676, c011 > 0 ? 1 : 0, 1);
+      for (let n0$8 = 0; n0$8 < 128; n0$8 += 4) {
+        const nb$9 = Math.min(4, 128 - n0$8), lc$10 = nb$9 * 169;
+        for (let c0$11 = 0; c0$11 < 32; c0$11 += 32) {
+          const cb$12 = Math.min(32, 32 - c0$11);
+          this.k.im2colBlock({ x: 241343696, cols: 250567888, C: 32, H: 15, W: 15, kh: 3, kw: 3, Ho: 13, Wo: 13, L: 676, n0: n0$8, nb: nb$9, c0: c0$11, cb: cb$12 });
+          this.k.gemm({ a: 1168 + c0$11 * 36, b: 250567888, c: 251346640, m: 64, n: lc$10, k: cb$12 * 9, lda: 288, ldb: 676, ldc: 676, transA: false, transB: false, accumulate: c0$11 > 0, alpha: 1, skipZerosA: false });
         }
-        for (let b13 = 0; b13 < nb9; b13++) {
-          for (let k16 = 0; k16 < 64; k16++) {
-            const src14 = k16 * 676 + b13 * 169, d15 = ((n08 + b13) * 64 + k16) * 169;
-            for (let m17 = 0; m17 < 169; m17++) ev_t12[d15 + m17] = ev_w12_7[src14 + m17];
+        for (let b$13 = 0; b$13 < nb$9; b$13++) {
+          for (let k$16 = 0; k$16 < 64; k$16++) {
+            const src$14 = k$16 * 676 + b$13 * 169, d$15 = ((n0$8 + b$13) * 64 + k$16) * 169;
+            for (let m$17 = 0; m$17 < 169; m$17++) l2_conv2d[d$15 + m$17] = this.evaluate_scratch7[src$14 + m$17];
           }
         }
       }
     }
 
-    // maximum %14 → [128, 64, 13, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
-    this.w.ev_loop14(); // WebAssembly SIMD (loops.wat)
-    // concat %16 → [128, 64, 14, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
+    // specs/newmu-convnet.yaml:30 l2
+    this.w.evaluate_l2_maximum(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:30 l2 — concat
     {
-      for (let o18 = 0; o18 < 8192; o18++) {
-        for (let k19 = 0; k19 < 169; k19++) ev_t16[o18 * 182 + 0 + k19] = ev_t14[o18 * 169 + k19];
+      for (let o$18 = 0; o$18 < 8192; o$18++) {
+        for (let k$19 = 0; k$19 < 169; k$19++) l2_concat[o$18 * 182 + 0 + k$19] = l2_maximum[o$18 * 169 + k$19];
       }
-      for (let o20 = 0; o20 < 8192; o20++) {
-        for (let k21 = 0; k21 < 13; k21++) ev_t16[o20 * 182 + 169 + k21] = ev_k15[o20 * 13 + k21];
-      }
-    }
-
-    // concat %18 → [128, 64, 14, 14] — specs/newmu-convnet.yaml:30 (graph.l2)
-    {
-      for (let o22 = 0; o22 < 114688; o22++) {
-        for (let k23 = 0; k23 < 13; k23++) ev_t18[o22 * 14 + 0 + k23] = ev_t16[o22 * 13 + k23];
-      }
-      for (let o24 = 0; o24 < 114688; o24++) {
-        for (let k25 = 0; k25 < 1; k25++) ev_t18[o24 * 14 + 13 + k25] = ev_k17[o24 * 1 + k25];
+      for (let o$20 = 0; o$20 < 8192; o$20++) {
+        for (let k$21 = 0; k$21 < 13; k$21++) l2_concat[o$20 * 182 + 169 + k$21] = k_l2_const[o$20 * 13 + k$21];
       }
     }
 
-    // max_pool2d %19 → [128, 64, 7, 7] — specs/newmu-convnet.yaml:30 (graph.l2)
+    // specs/newmu-convnet.yaml:30 l2 — concat
     {
-      this.k.max_pool2d(263848656, 270729936, 8192, 14, 14, 2, 2, 7, 7); // ev_t18 → ev_t19
+      for (let o$22 = 0; o$22 < 114688; o$22++) {
+        for (let k$23 = 0; k$23 < 13; k$23++) l2_concat2[o$22 * 14 + 0 + k$23] = l2_concat[o$22 * 13 + k$23];
+      }
+      for (let o$24 = 0; o$24 < 114688; o$24++) {
+        for (let k$25 = 0; k$25 < 1; k$25++) l2_concat2[o$24 * 14 + 13 + k$25] = k_l2_const2[o$24 + k$25];
+      }
     }
 
-    // conv2d %20 → [128, 128, 5, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
+    // specs/newmu-convnet.yaml:30 l2 — max_pool2d
     {
-      for (let n028 = 0; n028 < 128; n028 += 21) {
-        const nb29 = Math.min(21, 128 - n028), lc30 = nb29 * 25;
-        for (let c031 = 0; c031 < 64; c031 += 55) {
-          const cb32 = Math.min(55, 64 - c031);
-          this.k.im2col(270729936, 273973968, 64, 7, 7, 3, 3, 5, 5, 525, n028, nb29, c031, cb32);
-          this.k.gemm_nn(74896 + c031 * 36, 273973968, 275013472, 128, lc30, cb32 * 9, 576, 525, 525, c031 > 0 ? 1 : 0, 1);
+      this.k.maxPool2d({ x: 263447248, y: 270328528, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2 → l2
+    }
+
+    // specs/newmu-convnet.yaml:31 l3 — conv2d
+    {
+      for (let n0$28 = 0; n0$28 < 128; n0$28 += 21) {
+        const nb$29 = Math.min(21, 128 - n0$28), lc$30 = nb$29 * 25;
+        for (let c0$31 = 0; c0$31 < 64; c0$31 += 55) {
+          const cb$32 = Math.min(55, 64 - c0$31);
+          this.k.im2colBlock({ x: 270328528, cols: 273572560, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$28, nb: nb$29, c0: c0$31, cb: cb$32 });
+          this.k.gemm({ a: 74896 + c0$31 * 36, b: 273572560, c: 274612064, m: 128, n: lc$30, k: cb$32 * 9, lda: 576, ldb: 525, ldc: 525, transA: false, transB: false, accumulate: c0$31 > 0, alpha: 1, skipZerosA: false });
         }
-        for (let b33 = 0; b33 < nb29; b33++) {
-          for (let k36 = 0; k36 < 128; k36++) {
-            const src34 = k36 * 525 + b33 * 25, d35 = ((n028 + b33) * 128 + k36) * 25;
-            for (let m37 = 0; m37 < 25; m37++) ev_t20[d35 + m37] = ev_w20_27[src34 + m37];
+        for (let b$33 = 0; b$33 < nb$29; b$33++) {
+          for (let k$36 = 0; k$36 < 128; k$36++) {
+            const src$34 = k$36 * 525 + b$33 * 25, d$35 = ((n0$28 + b$33) * 128 + k$36) * 25;
+            for (let m$37 = 0; m$37 < 25; m$37++) l3_conv2d[d$35 + m$37] = this.evaluate_scratch27[src$34 + m$37];
           }
         }
       }
     }
 
-    // maximum %22 → [128, 128, 5, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
-    this.w.ev_loop22(); // WebAssembly SIMD (loops.wat)
-    // concat %24 → [128, 128, 6, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
+    // specs/newmu-convnet.yaml:31 l3
+    this.w.evaluate_l3_maximum(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:31 l3 — concat
     {
-      for (let o38 = 0; o38 < 16384; o38++) {
-        for (let k39 = 0; k39 < 25; k39++) ev_t24[o38 * 30 + 0 + k39] = ev_t22[o38 * 25 + k39];
+      for (let o$38 = 0; o$38 < 16384; o$38++) {
+        for (let k$39 = 0; k$39 < 25; k$39++) l3_concat[o$38 * 30 + 0 + k$39] = l3_maximum[o$38 * 25 + k$39];
       }
-      for (let o40 = 0; o40 < 16384; o40++) {
-        for (let k41 = 0; k41 < 5; k41++) ev_t24[o40 * 30 + 25 + k41] = ev_k23[o40 * 5 + k41];
-      }
-    }
-
-    // concat %26 → [128, 128, 6, 6] — specs/newmu-convnet.yaml:31 (graph.l3)
-    {
-      for (let o42 = 0; o42 < 98304; o42++) {
-        for (let k43 = 0; k43 < 5; k43++) ev_t26[o42 * 6 + 0 + k43] = ev_t24[o42 * 5 + k43];
-      }
-      for (let o44 = 0; o44 < 98304; o44++) {
-        for (let k45 = 0; k45 < 1; k45++) ev_t26[o44 * 6 + 5 + k45] = ev_k25[o44 * 1 + k45];
+      for (let o$40 = 0; o$40 < 16384; o$40++) {
+        for (let k$41 = 0; k$41 < 5; k$41++) l3_concat[o$40 * 30 + 25 + k$41] = k_l3_const[o$40 * 5 + k$41];
       }
     }
 
-    // max_pool2d %27 → [128, 128, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
+    // specs/newmu-convnet.yaml:31 l3 — concat
     {
-      this.k.max_pool2d(279214432, 281966944, 16384, 6, 6, 2, 2, 3, 3); // ev_t26 → ev_t27
+      for (let o$42 = 0; o$42 < 98304; o$42++) {
+        for (let k$43 = 0; k$43 < 5; k$43++) l3_concat2[o$42 * 6 + 0 + k$43] = l3_concat[o$42 * 5 + k$43];
+      }
+      for (let o$44 = 0; o$44 < 98304; o$44++) {
+        for (let k$45 = 0; k$45 < 1; k$45++) l3_concat2[o$44 * 6 + 5 + k$45] = k_l3_const2[o$44 + k$45];
+      }
     }
 
-    // matmul %29 → [128, 625] — specs/newmu-convnet.yaml:32 (graph.l4)
+    // specs/newmu-convnet.yaml:31 l3 — max_pool2d
     {
-      this.k.gemm_nn(281966944, 369808, 282556768, 128, 625, 1152, 1152, 625, 625, 0, 1); // ev_t27 @ p3_w4 → ev_t29
+      this.k.maxPool2d({ x: 278813024, y: 281565536, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3_maxpool2d
     }
 
-    // maximum %31 → [128, 625] — specs/newmu-convnet.yaml:32 (graph.l4)
-    this.w.ev_loop31(); // WebAssembly SIMD (loops.wat)
-    // matmul %32 → [128, 10] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
+    // specs/newmu-convnet.yaml:32 l4 — matmul
     {
-      this.k.gemm_nn(282876768, 3249808, 283196768, 128, 10, 625, 625, 10, 10, 0, 1); // ev_t31 @ p4_w_o → ev_t32
+      this.k.gemm({ a: 281565536, b: 369808, c: 282155360, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l3_maxpool2d @ w4 → l4_matmul
     }
 
-    // reduce_max %33 → [128] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
+    // specs/newmu-convnet.yaml:32 l4
+    this.w.evaluate_l4(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:33 p_y_given_x — matmul
     {
-      ev_t33.fill(-Infinity);
-      let s49 = 0;
-      for (let c46 = 0; c46 < 128; c46++) {
-        for (let c47 = 0; c47 < 10; c47++) {
-          const o48 = c46 * 1;
-          ev_t33[o48] = Math.max(ev_t33[o48], ev_t32[s49++]);
+      this.k.gemm({ a: 282475360, b: 3249808, c: 282795360, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l4 @ w_o → p_y_given_x_matmul
+    }
+
+    // specs/newmu-convnet.yaml:33 p_y_given_x — reduce_max
+    {
+      p_y_given_x_reducemax.fill(-Infinity);
+      let s$49 = 0;
+      for (let c$46 = 0; c$46 < 128; c$46++) {
+        for (let c$47 = 0; c$47 < 10; c$47++) {
+          const o$48 = c$46;
+          p_y_given_x_reducemax[o$48] = Math.max(p_y_given_x_reducemax[o$48], p_y_given_x_matmul[s$49++]);
         }
       }
     }
 
-    // sub %37 → [128, 10] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
-    this.w.ev_loop37(); // WebAssembly SIMD (loops.wat)
-    // exp %38 → [128, 10] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
-    this.w.ev_loop38(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %39 → [128] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
+    // specs/newmu-convnet.yaml:33 p_y_given_x
+    this.w.evaluate_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:33 p_y_given_x
+    this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:33 p_y_given_x
     {
-      for (let o50 = 0; o50 < 128; o50++) {
-        let s52 = 0;
-        for (let k51 = o50 * 10; k51 < o50 * 10 + 10; k51++) s52 += ev_t38[k51];
-        ev_t39[o50] = s52;
+      for (let o$50 = 0; o$50 < 128; o$50++) {
+        let s$52 = 0;
+        for (let k$51 = o$50 * 10; k$51 < o$50 * 10 + 10; k$51++) s$52 += p_y_given_x_exp[k$51];
+        p_y_given_x_reducesum[o$50] = s$52;
       }
     }
 
-    // div %42 → [128, 10] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
-    this.w.ev_loop42(); // WebAssembly SIMD (loops.wat)
-    // argmax %43 → [128] — specs/newmu-convnet.yaml:38 (metrics.error)
+    // specs/newmu-convnet.yaml:33 p_y_given_x
+    this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:38 metrics.error — argmax
     {
-      for (let o53 = 0; o53 < 128; o53++) {
-        for (let j54 = 0; j54 < 1; j54++) {
-          let best56 = ev_t42[o53 * 10 + j54], bi57 = 0;
-          for (let k55 = 1; k55 < 10; k55++) {
-            const v58 = ev_t42[(o53 * 10 + k55) * 1 + j54];
-            if (v58 > best56) { best56 = v58; bi57 = k55; }
+      for (let o$53 = 0; o$53 < 128; o$53++) {
+        {
+          let best$56 = p_y_given_x[o$53 * 10], bi$57 = 0;
+          for (let k$55 = 1; k$55 < 10; k$55++) {
+            const v$58 = p_y_given_x[(o$53 * 10 + k$55)];
+            if (v$58 > best$56) { best$56 = v$58; bi$57 = k$55; }
           }
-          ev_t43[o53 * 1 + j54] = bi57;
+          error_argmax[o$53] = bi$57;
         }
       }
     }
 
-    // cast %45 → [128] — specs/newmu-convnet.yaml:38 (metrics.error)
-    for (let i59 = 0; i59 < 128; i59++) ev_t45[i59] = (ev_t43[i59] !== ev_in_y[i59] ? 1 : 0);
-    // one_hot %46 → [128, 10] — specs/newmu-convnet.yaml:39 (metrics.cost)
+    // specs/newmu-convnet.yaml:38 metrics.error — fused: compare
+    for (let i$59 = 0; i$59 < 128; i$59++) error[i$59] = (error_argmax[i$59] !== y[i$59] ? 1 : 0);
+    // specs/newmu-convnet.yaml:39 metrics.cost — one_hot
     {
-      ev_t46.fill(0);
-      for (let i60 = 0; i60 < 128; i60++) {
-        const l61 = ev_in_y[i60];
-        if (l61 >= 0 && l61 < 10) ev_t46[i60 * 10 + l61] = 1;
+      cost_onehot.fill(0);
+      for (let i$60 = 0; i$60 < 128; i$60++) {
+        const l$61 = y[i$60];
+        if (l$61 >= 0 && l$61 < 10) cost_onehot[i$60 * 10 + l$61] = 1;
       }
     }
 
-    // log %47 → [128] — specs/newmu-convnet.yaml:39 (metrics.cost)
-    for (let i62 = 0; i62 < 128; i62++) ev_t47[i62] = Math.log(ev_t39[i62]);
-    // reduce_sum %52 → [128] — specs/newmu-convnet.yaml:39 (metrics.cost)
-    let i63 = 0;
-    let o64 = 0;
-    for (let c66 = 0; c66 < 128; c66++) {
-      let s65 = 0;
-      for (let c67 = 0; c67 < 10; c67++) {
-        s65 += (ev_t46[i63] * (ev_t37[i63] - ev_t47[c66]));
-        i63++;
+    // specs/newmu-convnet.yaml:39 metrics.cost
+    for (let i$62 = 0; i$62 < 128; i$62++) cost_log[i$62] = Math.log(p_y_given_x_reducesum[i$62]);
+    // specs/newmu-convnet.yaml:39 metrics.cost — fused: mul, sub
+    let o$63 = 0;
+    let i$65 = 0;
+    for (let c$66 = 0; c$66 < 128; c$66++) {
+      let s$64 = 0;
+      for (let c$67 = 0; c$67 < 10; c$67++) {
+        s$64 += (cost_onehot[c$66 * 10 + c$67] * (p_y_given_x_sub[c$66 * 10 + c$67] - cost_log[c$66]));
+        i$65++;
       }
 
-      ev_t52[o64] = s65;
-      o64++;
+      cost_reducesum[o$63] = s$64;
+      o$63++;
     }
 
-    // neg %53 → [128] — specs/newmu-convnet.yaml:39 (metrics.cost)
-    this.w.ev_loop53(); // WebAssembly SIMD (loops.wat)
-    out.error.set(ev_t45);
-    out.cost.set(ev_t53);
+    // specs/newmu-convnet.yaml:39 metrics.cost
+    this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
+    out.error.set(error);
+    out.cost.set(cost);
   }
 
   /** Buffers of the last training step in execution order, labelled with op and spec location (read after a non-finite cost). */
   probe(stepFn: number): ReadonlyArray<readonly [string, ArrayLike<number>]> {
     const probes: ReadonlyArray<readonly [string, ArrayLike<number>]>[] = [
       [
-        ["conv2d %8 at specs/newmu-convnet.yaml:29:34 (graph.l1)", this.f0_t8],
-        ["maximum %10 at specs/newmu-convnet.yaml:29:29 (graph.l1)", this.f0_t10],
-        ["max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)", this.f0_t11],
-        ["cast %15 at specs/newmu-convnet.yaml:29:7 (graph.l1), computing compare %14 at specs/newmu-convnet.yaml:29:7 (graph.l1), computing random_uniform %13 at specs/newmu-convnet.yaml:29:7 (graph.l1)", this.f0_t15],
-        ["div %17 at specs/newmu-convnet.yaml:29:7 (graph.l1), computing mul %16 at specs/newmu-convnet.yaml:29:7 (graph.l1)", this.f0_t17],
-        ["conv2d %18 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.f0_t18],
-        ["maximum %20 at specs/newmu-convnet.yaml:30:29 (graph.l2)", this.f0_t20],
-        ["concat %22 at specs/newmu-convnet.yaml:30:15 (graph.l2)", this.f0_t22],
-        ["concat %24 at specs/newmu-convnet.yaml:30:15 (graph.l2)", this.f0_t24],
-        ["max_pool2d %25 at specs/newmu-convnet.yaml:30:15 (graph.l2)", this.f0_t25],
-        ["cast %29 at specs/newmu-convnet.yaml:30:7 (graph.l2), computing compare %28 at specs/newmu-convnet.yaml:30:7 (graph.l2), computing random_uniform %27 at specs/newmu-convnet.yaml:30:7 (graph.l2)", this.f0_t29],
-        ["div %31 at specs/newmu-convnet.yaml:30:7 (graph.l2), computing mul %30 at specs/newmu-convnet.yaml:30:7 (graph.l2)", this.f0_t31],
-        ["conv2d %32 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.f0_t32],
-        ["maximum %34 at specs/newmu-convnet.yaml:31:37 (graph.l3)", this.f0_t34],
-        ["concat %36 at specs/newmu-convnet.yaml:31:23 (graph.l3)", this.f0_t36],
-        ["concat %38 at specs/newmu-convnet.yaml:31:23 (graph.l3)", this.f0_t38],
-        ["max_pool2d %39 at specs/newmu-convnet.yaml:31:23 (graph.l3)", this.f0_t39],
-        ["cast %44 at specs/newmu-convnet.yaml:31:7 (graph.l3), computing compare %43 at specs/newmu-convnet.yaml:31:7 (graph.l3), computing random_uniform %42 at specs/newmu-convnet.yaml:31:7 (graph.l3)", this.f0_t44],
-        ["div %46 at specs/newmu-convnet.yaml:31:7 (graph.l3), computing mul %45 at specs/newmu-convnet.yaml:31:7 (graph.l3)", this.f0_t46],
-        ["matmul %47 at specs/newmu-convnet.yaml:32:23 (graph.l4)", this.f0_t47],
-        ["cast %53 at specs/newmu-convnet.yaml:32:7 (graph.l4), computing compare %52 at specs/newmu-convnet.yaml:32:7 (graph.l4), computing random_uniform %51 at specs/newmu-convnet.yaml:32:7 (graph.l4)", this.f0_t53],
-        ["div %55 at specs/newmu-convnet.yaml:32:7 (graph.l4), computing mul %54 at specs/newmu-convnet.yaml:32:7 (graph.l4), computing maximum %49 at specs/newmu-convnet.yaml:32:15 (graph.l4)", this.f0_t55],
-        ["matmul %56 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", this.f0_t56],
-        ["reduce_max %57 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", this.f0_t57],
-        ["sub %61 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", this.f0_t61],
-        ["exp %62 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", this.f0_t62],
-        ["reduce_sum %63 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", this.f0_t63],
-        ["one_hot %64 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", this.f0_t64],
-        ["log %65 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", this.f0_t65],
-        ["reduce_sum %70 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll), computing mul %69 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll), computing sub %68 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", this.f0_t70],
-        ["reduce_sum %72 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll), computing neg %71 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", this.f0_t72],
-        ["mul %74 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", this.f0_t74],
-        ["reduce_sum %79 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll), computing mul %78 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", this.f0_t79],
-        ["div %80 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", this.f0_t80],
-        ["add %84 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x), computing mul %76 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll), computing mul %83 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", this.f0_t84],
-        ["matmul %85 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", this.f0_t85],
-        ["matmul %86 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", this.f0_t86],
-        ["select %90 at specs/newmu-convnet.yaml:32:15 (graph.l4), computing compare %89 at specs/newmu-convnet.yaml:32:15 (graph.l4), computing mul %88 at specs/newmu-convnet.yaml:32:7 (graph.l4), computing div %87 at specs/newmu-convnet.yaml:32:7 (graph.l4)", this.f0_t90],
-        ["matmul %91 at specs/newmu-convnet.yaml:32:23 (graph.l4)", this.f0_t91],
-        ["matmul %92 at specs/newmu-convnet.yaml:32:23 (graph.l4)", this.f0_t92],
-        ["mul %94 at specs/newmu-convnet.yaml:31:7 (graph.l3), computing div %93 at specs/newmu-convnet.yaml:31:7 (graph.l3)", this.f0_t94],
-        ["max_pool2d_grad %96 at specs/newmu-convnet.yaml:31:23 (graph.l3)", this.f0_t96],
-        ["slice %97 at specs/newmu-convnet.yaml:31:23 (graph.l3)", this.f0_t97],
-        ["slice %98 at specs/newmu-convnet.yaml:31:23 (graph.l3)", this.f0_t98],
-        ["select %100 at specs/newmu-convnet.yaml:31:37 (graph.l3), computing compare %99 at specs/newmu-convnet.yaml:31:37 (graph.l3)", this.f0_t100],
-        ["transpose %101 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.f0_t101],
-        ["flip %102 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.f0_t102],
-        ["conv2d %103 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.f0_t103],
-        ["transpose %104 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.f0_t104],
-        ["transpose %105 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.f0_t105],
-        ["flip %106 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.f0_t106],
-        ["conv2d %107 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.f0_t107],
-        ["flip %108 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.f0_t108],
-        ["transpose %109 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.f0_t109],
-        ["mul %111 at specs/newmu-convnet.yaml:30:7 (graph.l2), computing div %110 at specs/newmu-convnet.yaml:30:7 (graph.l2)", this.f0_t111],
-        ["max_pool2d_grad %112 at specs/newmu-convnet.yaml:30:15 (graph.l2)", this.f0_t112],
-        ["slice %113 at specs/newmu-convnet.yaml:30:15 (graph.l2)", this.f0_t113],
-        ["slice %114 at specs/newmu-convnet.yaml:30:15 (graph.l2)", this.f0_t114],
-        ["select %116 at specs/newmu-convnet.yaml:30:29 (graph.l2), computing compare %115 at specs/newmu-convnet.yaml:30:29 (graph.l2)", this.f0_t116],
-        ["transpose %117 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.f0_t117],
-        ["flip %118 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.f0_t118],
-        ["conv2d %119 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.f0_t119],
-        ["transpose %120 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.f0_t120],
-        ["transpose %121 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.f0_t121],
-        ["flip %122 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.f0_t122],
-        ["conv2d %123 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.f0_t123],
-        ["flip %124 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.f0_t124],
-        ["transpose %125 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.f0_t125],
-        ["mul %127 at specs/newmu-convnet.yaml:29:7 (graph.l1), computing div %126 at specs/newmu-convnet.yaml:29:7 (graph.l1)", this.f0_t127],
-        ["max_pool2d_grad %128 at specs/newmu-convnet.yaml:29:15 (graph.l1)", this.f0_t128],
-        ["select %130 at specs/newmu-convnet.yaml:29:29 (graph.l1), computing compare %129 at specs/newmu-convnet.yaml:29:29 (graph.l1)", this.f0_t130],
-        ["transpose %131 at specs/newmu-convnet.yaml:29:34 (graph.l1)", this.f0_t131],
-        ["transpose %132 at specs/newmu-convnet.yaml:29:34 (graph.l1)", this.f0_t132],
-        ["flip %133 at specs/newmu-convnet.yaml:29:34 (graph.l1)", this.f0_t133],
-        ["conv2d %134 at specs/newmu-convnet.yaml:29:34 (graph.l1)", this.f0_t134],
-        ["add %141 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %138 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %140 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %136 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", this.f0_t141],
-        ["add %155 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %152 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %154 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %150 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", this.f0_t155],
-        ["add %169 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %166 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %168 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %164 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", this.f0_t169],
-        ["add %183 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %180 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %182 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %178 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", this.f0_t183],
-        ["add %197 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %194 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %196 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %192 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", this.f0_t197],
+        ["conv2d %8 at specs/newmu-convnet.yaml:29:34 (graph.l1)", this.l1_conv2d],
+        ["maximum %10 at specs/newmu-convnet.yaml:29:29 (graph.l1)", this.l1_maximum],
+        ["max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)", this.l1_maxpool2d],
+        ["cast %15 at specs/newmu-convnet.yaml:29:7 (graph.l1), computing compare %14 at specs/newmu-convnet.yaml:29:7 (graph.l1), computing random_uniform %13 at specs/newmu-convnet.yaml:29:7 (graph.l1)", this.l1_cast],
+        ["div %17 at specs/newmu-convnet.yaml:29:7 (graph.l1), computing mul %16 at specs/newmu-convnet.yaml:29:7 (graph.l1)", this.l1],
+        ["conv2d %18 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.l2_conv2d],
+        ["maximum %20 at specs/newmu-convnet.yaml:30:29 (graph.l2)", this.l2_maximum],
+        ["concat %22 at specs/newmu-convnet.yaml:30:15 (graph.l2)", this.l2_concat],
+        ["concat %24 at specs/newmu-convnet.yaml:30:15 (graph.l2)", this.l2_concat2],
+        ["max_pool2d %25 at specs/newmu-convnet.yaml:30:15 (graph.l2)", this.l2_maxpool2d],
+        ["cast %29 at specs/newmu-convnet.yaml:30:7 (graph.l2), computing compare %28 at specs/newmu-convnet.yaml:30:7 (graph.l2), computing random_uniform %27 at specs/newmu-convnet.yaml:30:7 (graph.l2)", this.l2_cast],
+        ["div %31 at specs/newmu-convnet.yaml:30:7 (graph.l2), computing mul %30 at specs/newmu-convnet.yaml:30:7 (graph.l2)", this.l2],
+        ["conv2d %32 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.l3_conv2d],
+        ["maximum %34 at specs/newmu-convnet.yaml:31:37 (graph.l3)", this.l3_maximum],
+        ["concat %36 at specs/newmu-convnet.yaml:31:23 (graph.l3)", this.l3_concat],
+        ["concat %38 at specs/newmu-convnet.yaml:31:23 (graph.l3)", this.l3_concat2],
+        ["max_pool2d %39 at specs/newmu-convnet.yaml:31:23 (graph.l3)", this.l3_maxpool2d],
+        ["cast %44 at specs/newmu-convnet.yaml:31:7 (graph.l3), computing compare %43 at specs/newmu-convnet.yaml:31:7 (graph.l3), computing random_uniform %42 at specs/newmu-convnet.yaml:31:7 (graph.l3)", this.l3_cast],
+        ["div %46 at specs/newmu-convnet.yaml:31:7 (graph.l3), computing mul %45 at specs/newmu-convnet.yaml:31:7 (graph.l3)", this.l3],
+        ["matmul %47 at specs/newmu-convnet.yaml:32:23 (graph.l4)", this.l4_matmul],
+        ["cast %53 at specs/newmu-convnet.yaml:32:7 (graph.l4), computing compare %52 at specs/newmu-convnet.yaml:32:7 (graph.l4), computing random_uniform %51 at specs/newmu-convnet.yaml:32:7 (graph.l4)", this.l4_cast],
+        ["div %55 at specs/newmu-convnet.yaml:32:7 (graph.l4), computing mul %54 at specs/newmu-convnet.yaml:32:7 (graph.l4), computing maximum %49 at specs/newmu-convnet.yaml:32:15 (graph.l4)", this.l4],
+        ["matmul %56 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", this.p_y_given_x_matmul],
+        ["reduce_max %57 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", this.p_y_given_x_reducemax],
+        ["sub %61 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", this.p_y_given_x_sub],
+        ["exp %62 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", this.p_y_given_x_exp],
+        ["reduce_sum %63 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", this.p_y_given_x_reducesum],
+        ["one_hot %64 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", this.cost_nll_onehot],
+        ["log %65 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", this.cost_nll_log],
+        ["reduce_sum %70 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll), computing mul %69 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll), computing sub %68 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", this.cost_nll_reducesum],
+        ["reduce_sum %72 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll), computing neg %71 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", this.cost_nll_reducesum2],
+        ["mul %74 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", this.cost],
+        ["reduce_sum %79 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll), computing mul %78 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", this.d_cost_nll_reducesum],
+        ["div %80 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", this.d_cost_nll_div],
+        ["add %84 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x), computing mul %76 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll), computing mul %83 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", this.d_p_y_given_x_add],
+        ["matmul %85 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", this.d_p_y_given_x_matmul],
+        ["matmul %86 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", this.grad_w_o],
+        ["select %90 at specs/newmu-convnet.yaml:32:15 (graph.l4), computing compare %89 at specs/newmu-convnet.yaml:32:15 (graph.l4), computing mul %88 at specs/newmu-convnet.yaml:32:7 (graph.l4), computing div %87 at specs/newmu-convnet.yaml:32:7 (graph.l4)", this.d_l4_select],
+        ["matmul %91 at specs/newmu-convnet.yaml:32:23 (graph.l4)", this.d_l4_matmul],
+        ["matmul %92 at specs/newmu-convnet.yaml:32:23 (graph.l4)", this.grad_w4],
+        ["mul %94 at specs/newmu-convnet.yaml:31:7 (graph.l3), computing div %93 at specs/newmu-convnet.yaml:31:7 (graph.l3)", this.d_l3_mul],
+        ["max_pool2d_grad %96 at specs/newmu-convnet.yaml:31:23 (graph.l3)", this.d_l3_maxpool2dgrad],
+        ["slice %97 at specs/newmu-convnet.yaml:31:23 (graph.l3)", this.d_l3_slice],
+        ["slice %98 at specs/newmu-convnet.yaml:31:23 (graph.l3)", this.d_l3_slice2],
+        ["select %100 at specs/newmu-convnet.yaml:31:37 (graph.l3), computing compare %99 at specs/newmu-convnet.yaml:31:37 (graph.l3)", this.d_l3_select],
+        ["transpose %101 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.d_l3_transpose],
+        ["flip %102 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.d_l3_flip],
+        ["conv2d %103 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.d_l3_conv2d],
+        ["transpose %104 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.d_l3_transpose2],
+        ["transpose %105 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.d_l3_transpose3],
+        ["flip %106 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.d_l3_flip2],
+        ["conv2d %107 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.d_l3_conv2d2],
+        ["flip %108 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.d_l3_flip3],
+        ["transpose %109 at specs/newmu-convnet.yaml:31:42 (graph.l3)", this.grad_w3],
+        ["mul %111 at specs/newmu-convnet.yaml:30:7 (graph.l2), computing div %110 at specs/newmu-convnet.yaml:30:7 (graph.l2)", this.d_l2_mul],
+        ["max_pool2d_grad %112 at specs/newmu-convnet.yaml:30:15 (graph.l2)", this.d_l2_maxpool2dgrad],
+        ["slice %113 at specs/newmu-convnet.yaml:30:15 (graph.l2)", this.d_l2_slice],
+        ["slice %114 at specs/newmu-convnet.yaml:30:15 (graph.l2)", this.d_l2_slice2],
+        ["select %116 at specs/newmu-convnet.yaml:30:29 (graph.l2), computing compare %115 at specs/newmu-convnet.yaml:30:29 (graph.l2)", this.d_l2_select],
+        ["transpose %117 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.d_l2_transpose],
+        ["flip %118 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.d_l2_flip],
+        ["conv2d %119 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.d_l2_conv2d],
+        ["transpose %120 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.d_l2_transpose2],
+        ["transpose %121 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.d_l2_transpose3],
+        ["flip %122 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.d_l2_flip2],
+        ["conv2d %123 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.d_l2_conv2d2],
+        ["flip %124 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.d_l2_flip3],
+        ["transpose %125 at specs/newmu-convnet.yaml:30:34 (graph.l2)", this.grad_w2],
+        ["mul %127 at specs/newmu-convnet.yaml:29:7 (graph.l1), computing div %126 at specs/newmu-convnet.yaml:29:7 (graph.l1)", this.d_l1_mul],
+        ["max_pool2d_grad %128 at specs/newmu-convnet.yaml:29:15 (graph.l1)", this.d_l1_maxpool2dgrad],
+        ["select %130 at specs/newmu-convnet.yaml:29:29 (graph.l1), computing compare %129 at specs/newmu-convnet.yaml:29:29 (graph.l1)", this.d_l1_select],
+        ["transpose %131 at specs/newmu-convnet.yaml:29:34 (graph.l1)", this.d_l1_transpose],
+        ["transpose %132 at specs/newmu-convnet.yaml:29:34 (graph.l1)", this.d_l1_transpose2],
+        ["flip %133 at specs/newmu-convnet.yaml:29:34 (graph.l1)", this.d_l1_flip],
+        ["conv2d %134 at specs/newmu-convnet.yaml:29:34 (graph.l1)", this.grad_w],
+        ["add %141 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %138 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %140 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %136 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", this.new_train_rms_w],
+        ["add %155 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %152 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %154 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %150 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", this.new_train_rms_w2],
+        ["add %169 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %166 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %168 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %164 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", this.new_train_rms_w3],
+        ["add %183 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %180 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %182 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %178 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", this.new_train_rms_w4],
+        ["add %197 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %194 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %196 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer), computing mul %192 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", this.new_train_rms_w_o],
       ],
     ];
     return probes[stepFn] ?? [];
   }
 
   private step0(batch: Batch, step: number): number {
-    const f0_t8 = this.f0_t8;
-    const f0_in_x = this.f0_in_x;
-    const f0_w8_0 = this.f0_w8_0;
-    const f0_t10 = this.f0_t10;
-    const f0_t11 = this.f0_t11;
-    const f0_t15 = this.f0_t15;
-    const f0_t17 = this.f0_t17;
-    const f0_t18 = this.f0_t18;
-    const f0_w18_8 = this.f0_w18_8;
-    const f0_t20 = this.f0_t20;
-    const f0_t22 = this.f0_t22;
-    const f0_k21 = this.f0_k21;
-    const f0_t24 = this.f0_t24;
-    const f0_k23 = this.f0_k23;
-    const f0_t25 = this.f0_t25;
-    const f0_t29 = this.f0_t29;
-    const f0_t31 = this.f0_t31;
-    const f0_t32 = this.f0_t32;
-    const f0_w32_29 = this.f0_w32_29;
-    const f0_t34 = this.f0_t34;
-    const f0_t36 = this.f0_t36;
-    const f0_k35 = this.f0_k35;
-    const f0_t38 = this.f0_t38;
-    const f0_k37 = this.f0_k37;
-    const f0_t39 = this.f0_t39;
-    const f0_t44 = this.f0_t44;
-    const f0_t46 = this.f0_t46;
-    const f0_t47 = this.f0_t47;
-    const f0_t53 = this.f0_t53;
-    const f0_t55 = this.f0_t55;
-    const f0_t56 = this.f0_t56;
-    const f0_t57 = this.f0_t57;
-    const f0_t61 = this.f0_t61;
-    const f0_t62 = this.f0_t62;
-    const f0_t63 = this.f0_t63;
-    const f0_t64 = this.f0_t64;
-    const f0_in_y = this.f0_in_y;
-    const f0_t65 = this.f0_t65;
-    const f0_t70 = this.f0_t70;
-    const f0_t74 = this.f0_t74;
-    const f0_t84 = this.f0_t84;
-    const f0_t85 = this.f0_t85;
-    const f0_t86 = this.f0_t86;
-    const f0_t90 = this.f0_t90;
-    const f0_t91 = this.f0_t91;
-    const f0_t92 = this.f0_t92;
-    const f0_t94 = this.f0_t94;
-    const f0_t96 = this.f0_t96;
-    const f0_t97 = this.f0_t97;
-    const f0_t98 = this.f0_t98;
-    const f0_t100 = this.f0_t100;
-    const f0_t101 = this.f0_t101;
-    const f0_t102 = this.f0_t102;
-    const f0_t103 = this.f0_t103;
-    const f0_w103_77 = this.f0_w103_77;
-    const f0_t104 = this.f0_t104;
-    const f0_t105 = this.f0_t105;
-    const f0_t106 = this.f0_t106;
-    const f0_t107 = this.f0_t107;
-    const f0_w107_84 = this.f0_w107_84;
-    const f0_t108 = this.f0_t108;
-    const f0_t109 = this.f0_t109;
-    const f0_t111 = this.f0_t111;
-    const f0_t112 = this.f0_t112;
-    const f0_t113 = this.f0_t113;
-    const f0_t114 = this.f0_t114;
-    const f0_t116 = this.f0_t116;
-    const f0_t117 = this.f0_t117;
-    const f0_t118 = this.f0_t118;
-    const f0_t119 = this.f0_t119;
-    const f0_w119_106 = this.f0_w119_106;
-    const f0_t120 = this.f0_t120;
-    const f0_t121 = this.f0_t121;
-    const f0_t122 = this.f0_t122;
-    const f0_t123 = this.f0_t123;
-    const f0_w123_113 = this.f0_w123_113;
-    const f0_t124 = this.f0_t124;
-    const f0_t125 = this.f0_t125;
-    const f0_t127 = this.f0_t127;
-    const f0_t128 = this.f0_t128;
-    const f0_t130 = this.f0_t130;
-    const f0_t131 = this.f0_t131;
-    const f0_t132 = this.f0_t132;
-    const f0_t133 = this.f0_t133;
-    const f0_t134 = this.f0_t134;
-    const f0_w134_126 = this.f0_w134_126;
-    const f0_t141 = this.f0_t141;
-    const f0_t155 = this.f0_t155;
-    const f0_t169 = this.f0_t169;
-    const f0_t183 = this.f0_t183;
-    const f0_t197 = this.f0_t197;
-    const p0_w = this.params.w;
-    const p1_w2 = this.params.w2;
-    const p2_w3 = this.params.w3;
-    const p3_w4 = this.params.w4;
-    const p4_w_o = this.params.w_o;
-    const st0_train_rms_w = this.state["train.rms.w"];
-    const st1_train_rms_w2 = this.state["train.rms.w2"];
-    const st2_train_rms_w3 = this.state["train.rms.w3"];
-    const st3_train_rms_w4 = this.state["train.rms.w4"];
-    const st4_train_rms_w_o = this.state["train.rms.w_o"];
+    const l1_conv2d = this.l1_conv2d;
+    const x = this.x;
+    const w_ = this.params.w;
+    const l1_cast = this.l1_cast;
+    const l2_conv2d = this.l2_conv2d;
+    const l2_maximum = this.l2_maximum;
+    const l2_concat = this.l2_concat;
+    const k_l2_const = this.k_l2_const;
+    const l2_concat2 = this.l2_concat2;
+    const k_l2_const2 = this.k_l2_const2;
+    const l2_cast = this.l2_cast;
+    const l3_conv2d = this.l3_conv2d;
+    const l3_maximum = this.l3_maximum;
+    const l3_concat = this.l3_concat;
+    const k_l3_const = this.k_l3_const;
+    const l3_concat2 = this.l3_concat2;
+    const k_l3_const2 = this.k_l3_const2;
+    const l3_cast = this.l3_cast;
+    const l4_matmul = this.l4_matmul;
+    const l4_cast = this.l4_cast;
+    const p_y_given_x_matmul = this.p_y_given_x_matmul;
+    const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
+    const p_y_given_x_sub = this.p_y_given_x_sub;
+    const p_y_given_x_exp = this.p_y_given_x_exp;
+    const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
+    const cost_nll_onehot = this.cost_nll_onehot;
+    const y = this.y;
+    const cost_nll_log = this.cost_nll_log;
+    const cost_nll_reducesum = this.cost_nll_reducesum;
+    const cost = this.cost;
+    const d_p_y_given_x_matmul = this.d_p_y_given_x_matmul;
+    const d_l4_select = this.d_l4_select;
+    const d_l3_maxpool2dgrad = this.d_l3_maxpool2dgrad;
+    const d_l3_slice = this.d_l3_slice;
+    const d_l3_slice2 = this.d_l3_slice2;
+    const d_l3_select = this.d_l3_select;
+    const d_l3_flip = this.d_l3_flip;
+    const d_l3_conv2d = this.d_l3_conv2d;
+    const d_l3_conv2d2 = this.d_l3_conv2d2;
+    const d_l2_maxpool2dgrad = this.d_l2_maxpool2dgrad;
+    const d_l2_slice = this.d_l2_slice;
+    const d_l2_slice2 = this.d_l2_slice2;
+    const d_l2_select = this.d_l2_select;
+    const d_l2_flip = this.d_l2_flip;
+    const d_l2_conv2d = this.d_l2_conv2d;
+    const d_l2_conv2d2 = this.d_l2_conv2d2;
+    const d_l1_maxpool2dgrad = this.d_l1_maxpool2dgrad;
+    const d_l1_select = this.d_l1_select;
+    const grad_w = this.grad_w;
+    const train_rms_w = this.state["train.rms.w"];
+    const new_train_rms_w = this.new_train_rms_w;
+    const train_rms_w2 = this.state["train.rms.w2"];
+    const new_train_rms_w2 = this.new_train_rms_w2;
+    const train_rms_w3 = this.state["train.rms.w3"];
+    const new_train_rms_w3 = this.new_train_rms_w3;
+    const train_rms_w4 = this.state["train.rms.w4"];
+    const new_train_rms_w4 = this.new_train_rms_w4;
+    const train_rms_w_o = this.state["train.rms.w_o"];
+    const new_train_rms_w_o = this.new_train_rms_w_o;
     // The batch, copied into the model's memory.
-    f0_in_x.set(batch.x as Float32Array);
-    f0_in_y.set(batch.y as Int32Array);
-    // conv2d %8 → [128, 32, 30, 30] — specs/newmu-convnet.yaml:29 (graph.l1)
+    x.set(batch.x as Float32Array);
+    y.set(batch.y as Int32Array);
+    // specs/newmu-convnet.yaml:29 l1 — conv2d
     {
-      for (let k3 = 0; k3 < 32; k3++) {
-        for (let c2 = 0; c2 < 1; c2++) {
-          for (let t4 = 0; t4 < 9; t4++) f0_w8_0[c2 * 288 + k3 * 9 + t4] = p0_w[(k3 * 1 + c2) * 9 + t4];
+      for (let k$3 = 0; k$3 < 32; k$3++) {
+        {
+          for (let t$4 = 0; t$4 < 9; t$4++) this.step0_scratch0[k$3 * 9 + t$4] = w_[(k$3) * 9 + t$4];
         }
       }
-      f0_t8.fill(0);
-      for (let b5 = 0; b5 < 128; b5++) {
-        this.k.gemm_tn(21696624, 21295216 + b5 * 3136, 21697776, 288, 784, 1, 288, 784, 784, 0, 1);
-        this.k.col2im_add(21697776, 6549616 + b5 * 115200, 32, 3, 3, 28, 28, 30, 30);
+      l1_conv2d.fill(0);
+      for (let b$5 = 0; b$5 < 128; b$5++) {
+        this.k.gemm({ a: 21696624, b: 21295216 + b$5 * 3136, c: 21697776, m: 288, n: 784, k: 1, lda: 288, ldb: 784, ldc: 784, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false });
+        this.k.col2imAdd({ r: 21697776, y: 6549616 + b$5 * 115200, K: 32, kh: 3, kw: 3, H: 28, W: 28, Ho: 30, Wo: 30 });
       }
     }
 
-    // maximum %10 → [128, 32, 30, 30] — specs/newmu-convnet.yaml:29 (graph.l1)
-    this.w.f0_loop10(); // WebAssembly SIMD (loops.wat)
-    // max_pool2d %11 → [128, 32, 15, 15] — specs/newmu-convnet.yaml:29 (graph.l1)
+    // specs/newmu-convnet.yaml:29 l1
+    this.w.step0_l1_maximum(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:29 l1 — max_pool2d
     {
-      this.k.max_pool2d(22600944, 37346544, 4096, 30, 30, 2, 2, 15, 15); // f0_t10 → f0_t11
+      this.k.maxPool2d({ x: 22600944, y: 37346544, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum → l1_maxpool2d
     }
 
-    // cast %15 → [128, 32, 15, 15] — specs/newmu-convnet.yaml:29 (graph.l1)
-    for (let i6 = 0; i6 < 921600; i6++) f0_t15[i6] = (rng.uniform(this.desc.seed, 1, step, 0, i6) < 0.8 ? 1 : 0);
-    // div %17 → [128, 32, 15, 15] — specs/newmu-convnet.yaml:29 (graph.l1)
-    this.w.f0_loop17(); // WebAssembly SIMD (loops.wat)
-    // conv2d %18 → [128, 64, 13, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
+    // specs/newmu-convnet.yaml:29 l1 — fused: compare, random_uniform
+    for (let i$6 = 0; i$6 < 921600; i$6++) l1_cast[i$6] = (rng.uniform(this.desc.seed, 1, step, 0, i$6) < 0.8 ? 1 : 0);
+    // specs/newmu-convnet.yaml:29 l1 — fused: mul
+    this.w.step0_l1(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:30 l2 — conv2d
     {
-      for (let n09 = 0; n09 < 128; n09 += 4) {
-        const nb10 = Math.min(4, 128 - n09), lc11 = nb10 * 169;
-        for (let c012 = 0; c012 < 32; c012 += 32) {
-          const cb13 = Math.min(32, 32 - c012);
-          this.k.im2col(44719344, 53943536, 32, 15, 15, 3, 3, 13, 13, 676, n09, nb10, c012, cb13);
-          this.k.gemm_nn(1168 + c012 * 36, 53943536, 54722288, 64, lc11, cb13 * 9, 288, 676, 676, c012 > 0 ? 1 : 0, 1);
+      for (let n0$9 = 0; n0$9 < 128; n0$9 += 4) {
+        const nb$10 = Math.min(4, 128 - n0$9), lc$11 = nb$10 * 169;
+        for (let c0$12 = 0; c0$12 < 32; c0$12 += 32) {
+          const cb$13 = Math.min(32, 32 - c0$12);
+          this.k.im2colBlock({ x: 44719344, cols: 53943536, C: 32, H: 15, W: 15, kh: 3, kw: 3, Ho: 13, Wo: 13, L: 676, n0: n0$9, nb: nb$10, c0: c0$12, cb: cb$13 });
+          this.k.gemm({ a: 1168 + c0$12 * 36, b: 53943536, c: 54722288, m: 64, n: lc$11, k: cb$13 * 9, lda: 288, ldb: 676, ldc: 676, transA: false, transB: false, accumulate: c0$12 > 0, alpha: 1, skipZerosA: false });
         }
-        for (let b14 = 0; b14 < nb10; b14++) {
-          for (let k17 = 0; k17 < 64; k17++) {
-            const src15 = k17 * 676 + b14 * 169, d16 = ((n09 + b14) * 64 + k17) * 169;
-            for (let m18 = 0; m18 < 169; m18++) f0_t18[d16 + m18] = f0_w18_8[src15 + m18];
+        for (let b$14 = 0; b$14 < nb$10; b$14++) {
+          for (let k$17 = 0; k$17 < 64; k$17++) {
+            const src$15 = k$17 * 676 + b$14 * 169, d$16 = ((n0$9 + b$14) * 64 + k$17) * 169;
+            for (let m$18 = 0; m$18 < 169; m$18++) l2_conv2d[d$16 + m$18] = this.step0_scratch8[src$15 + m$18];
           }
         }
       }
     }
 
-    // maximum %20 → [128, 64, 13, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
-    this.w.f0_loop20(); // WebAssembly SIMD (loops.wat)
-    // concat %22 → [128, 64, 14, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
+    // specs/newmu-convnet.yaml:30 l2
+    this.w.step0_l2_maximum(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:30 l2 — concat
     {
-      for (let o19 = 0; o19 < 8192; o19++) {
-        for (let k20 = 0; k20 < 169; k20++) f0_t22[o19 * 182 + 0 + k20] = f0_t20[o19 * 169 + k20];
+      for (let o$19 = 0; o$19 < 8192; o$19++) {
+        for (let k$20 = 0; k$20 < 169; k$20++) l2_concat[o$19 * 182 + 0 + k$20] = l2_maximum[o$19 * 169 + k$20];
       }
-      for (let o21 = 0; o21 < 8192; o21++) {
-        for (let k22 = 0; k22 < 13; k22++) f0_t22[o21 * 182 + 169 + k22] = f0_k21[o21 * 13 + k22];
-      }
-    }
-
-    // concat %24 → [128, 64, 14, 14] — specs/newmu-convnet.yaml:30 (graph.l2)
-    {
-      for (let o23 = 0; o23 < 114688; o23++) {
-        for (let k24 = 0; k24 < 13; k24++) f0_t24[o23 * 14 + 0 + k24] = f0_t22[o23 * 13 + k24];
-      }
-      for (let o25 = 0; o25 < 114688; o25++) {
-        for (let k26 = 0; k26 < 1; k26++) f0_t24[o25 * 14 + 13 + k26] = f0_k23[o25 * 1 + k26];
+      for (let o$21 = 0; o$21 < 8192; o$21++) {
+        for (let k$22 = 0; k$22 < 13; k$22++) l2_concat[o$21 * 182 + 169 + k$22] = k_l2_const[o$21 * 13 + k$22];
       }
     }
 
-    // max_pool2d %25 → [128, 64, 7, 7] — specs/newmu-convnet.yaml:30 (graph.l2)
+    // specs/newmu-convnet.yaml:30 l2 — concat
     {
-      this.k.max_pool2d(66822896, 73704176, 8192, 14, 14, 2, 2, 7, 7); // f0_t24 → f0_t25
+      for (let o$23 = 0; o$23 < 114688; o$23++) {
+        for (let k$24 = 0; k$24 < 13; k$24++) l2_concat2[o$23 * 14 + 0 + k$24] = l2_concat[o$23 * 13 + k$24];
+      }
+      for (let o$25 = 0; o$25 < 114688; o$25++) {
+        for (let k$26 = 0; k$26 < 1; k$26++) l2_concat2[o$25 * 14 + 13 + k$26] = k_l2_const2[o$25 + k$26];
+      }
     }
 
-    // cast %29 → [128, 64, 7, 7] — specs/newmu-convnet.yaml:30 (graph.l2)
-    for (let i27 = 0; i27 < 401408; i27++) f0_t29[i27] = (rng.uniform(this.desc.seed, 2, step, 0, i27) < 0.8 ? 1 : 0);
-    // div %31 → [128, 64, 7, 7] — specs/newmu-convnet.yaml:30 (graph.l2)
-    this.w.f0_loop31(); // WebAssembly SIMD (loops.wat)
-    // conv2d %32 → [128, 128, 5, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
+    // specs/newmu-convnet.yaml:30 l2 — max_pool2d
     {
-      for (let n030 = 0; n030 < 128; n030 += 21) {
-        const nb31 = Math.min(21, 128 - n030), lc32 = nb31 * 25;
-        for (let c033 = 0; c033 < 64; c033 += 55) {
-          const cb34 = Math.min(55, 64 - c033);
-          this.k.im2col(76915440, 80159472, 64, 7, 7, 3, 3, 5, 5, 525, n030, nb31, c033, cb34);
-          this.k.gemm_nn(74896 + c033 * 36, 80159472, 81198976, 128, lc32, cb34 * 9, 576, 525, 525, c033 > 0 ? 1 : 0, 1);
+      this.k.maxPool2d({ x: 66822896, y: 73704176, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2 → l2_maxpool2d
+    }
+
+    // specs/newmu-convnet.yaml:30 l2 — fused: compare, random_uniform
+    for (let i$27 = 0; i$27 < 401408; i$27++) l2_cast[i$27] = (rng.uniform(this.desc.seed, 2, step, 0, i$27) < 0.8 ? 1 : 0);
+    // specs/newmu-convnet.yaml:30 l2 — fused: mul
+    this.w.step0_l2(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:31 l3 — conv2d
+    {
+      for (let n0$30 = 0; n0$30 < 128; n0$30 += 21) {
+        const nb$31 = Math.min(21, 128 - n0$30), lc$32 = nb$31 * 25;
+        for (let c0$33 = 0; c0$33 < 64; c0$33 += 55) {
+          const cb$34 = Math.min(55, 64 - c0$33);
+          this.k.im2colBlock({ x: 76915440, cols: 80159472, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$30, nb: nb$31, c0: c0$33, cb: cb$34 });
+          this.k.gemm({ a: 74896 + c0$33 * 36, b: 80159472, c: 81198976, m: 128, n: lc$32, k: cb$34 * 9, lda: 576, ldb: 525, ldc: 525, transA: false, transB: false, accumulate: c0$33 > 0, alpha: 1, skipZerosA: false });
         }
-        for (let b35 = 0; b35 < nb31; b35++) {
-          for (let k38 = 0; k38 < 128; k38++) {
-            const src36 = k38 * 525 + b35 * 25, d37 = ((n030 + b35) * 128 + k38) * 25;
-            for (let m39 = 0; m39 < 25; m39++) f0_t32[d37 + m39] = f0_w32_29[src36 + m39];
+        for (let b$35 = 0; b$35 < nb$31; b$35++) {
+          for (let k$38 = 0; k$38 < 128; k$38++) {
+            const src$36 = k$38 * 525 + b$35 * 25, d$37 = ((n0$30 + b$35) * 128 + k$38) * 25;
+            for (let m$39 = 0; m$39 < 25; m$39++) l3_conv2d[d$37 + m$39] = this.step0_scratch29[src$36 + m$39];
           }
         }
       }
     }
 
-    // maximum %34 → [128, 128, 5, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
-    this.w.f0_loop34(); // WebAssembly SIMD (loops.wat)
-    // concat %36 → [128, 128, 6, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
+    // specs/newmu-convnet.yaml:31 l3
+    this.w.step0_l3_maximum(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:31 l3 — concat
     {
-      for (let o40 = 0; o40 < 16384; o40++) {
-        for (let k41 = 0; k41 < 25; k41++) f0_t36[o40 * 30 + 0 + k41] = f0_t34[o40 * 25 + k41];
+      for (let o$40 = 0; o$40 < 16384; o$40++) {
+        for (let k$41 = 0; k$41 < 25; k$41++) l3_concat[o$40 * 30 + 0 + k$41] = l3_maximum[o$40 * 25 + k$41];
       }
-      for (let o42 = 0; o42 < 16384; o42++) {
-        for (let k43 = 0; k43 < 5; k43++) f0_t36[o42 * 30 + 25 + k43] = f0_k35[o42 * 5 + k43];
-      }
-    }
-
-    // concat %38 → [128, 128, 6, 6] — specs/newmu-convnet.yaml:31 (graph.l3)
-    {
-      for (let o44 = 0; o44 < 98304; o44++) {
-        for (let k45 = 0; k45 < 5; k45++) f0_t38[o44 * 6 + 0 + k45] = f0_t36[o44 * 5 + k45];
-      }
-      for (let o46 = 0; o46 < 98304; o46++) {
-        for (let k47 = 0; k47 < 1; k47++) f0_t38[o46 * 6 + 5 + k47] = f0_k37[o46 * 1 + k47];
+      for (let o$42 = 0; o$42 < 16384; o$42++) {
+        for (let k$43 = 0; k$43 < 5; k$43++) l3_concat[o$42 * 30 + 25 + k$43] = k_l3_const[o$42 * 5 + k$43];
       }
     }
 
-    // max_pool2d %39 → [128, 128, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
+    // specs/newmu-convnet.yaml:31 l3 — concat
     {
-      this.k.max_pool2d(85399936, 88152448, 16384, 6, 6, 2, 2, 3, 3); // f0_t38 → f0_t39
+      for (let o$44 = 0; o$44 < 98304; o$44++) {
+        for (let k$45 = 0; k$45 < 5; k$45++) l3_concat2[o$44 * 6 + 0 + k$45] = l3_concat[o$44 * 5 + k$45];
+      }
+      for (let o$46 = 0; o$46 < 98304; o$46++) {
+        for (let k$47 = 0; k$47 < 1; k$47++) l3_concat2[o$46 * 6 + 5 + k$47] = k_l3_const2[o$46 + k$47];
+      }
     }
 
-    // cast %44 → [128, 1152] — specs/newmu-convnet.yaml:31 (graph.l3)
-    for (let i48 = 0; i48 < 147456; i48++) f0_t44[i48] = (rng.uniform(this.desc.seed, 3, step, 0, i48) < 0.8 ? 1 : 0);
-    // div %46 → [128, 1152] — specs/newmu-convnet.yaml:31 (graph.l3)
-    this.w.f0_loop46(); // WebAssembly SIMD (loops.wat)
-    // matmul %47 → [128, 625] — specs/newmu-convnet.yaml:32 (graph.l4)
+    // specs/newmu-convnet.yaml:31 l3 — max_pool2d
     {
-      this.k.gemm_nn(89332096, 369808, 89921920, 128, 625, 1152, 1152, 625, 625, 0, 1); // f0_t46 @ p3_w4 → f0_t47
+      this.k.maxPool2d({ x: 85399936, y: 88152448, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3_maxpool2d
     }
 
-    // cast %53 → [128, 625] — specs/newmu-convnet.yaml:32 (graph.l4)
-    for (let i49 = 0; i49 < 80000; i49++) f0_t53[i49] = (rng.uniform(this.desc.seed, 4, step, 0, i49) < 0.5 ? 1 : 0);
-    // div %55 → [128, 625] — specs/newmu-convnet.yaml:32 (graph.l4)
-    this.w.f0_loop55(); // WebAssembly SIMD (loops.wat)
-    // matmul %56 → [128, 10] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
+    // specs/newmu-convnet.yaml:31 l3 — fused: compare, random_uniform
+    for (let i$48 = 0; i$48 < 147456; i$48++) l3_cast[i$48] = (rng.uniform(this.desc.seed, 3, step, 0, i$48) < 0.8 ? 1 : 0);
+    // specs/newmu-convnet.yaml:31 l3 — fused: mul
+    this.w.step0_l3(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:32 l4 — matmul
     {
-      this.k.gemm_nn(90561920, 3249808, 90881920, 128, 10, 625, 625, 10, 10, 0, 1); // f0_t55 @ p4_w_o → f0_t56
+      this.k.gemm({ a: 89332096, b: 369808, c: 89921920, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l3 @ w4 → l4_matmul
     }
 
-    // reduce_max %57 → [128] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
+    // specs/newmu-convnet.yaml:32 l4 — fused: compare, random_uniform
+    for (let i$49 = 0; i$49 < 80000; i$49++) l4_cast[i$49] = (rng.uniform(this.desc.seed, 4, step, 0, i$49) < 0.5 ? 1 : 0);
+    // specs/newmu-convnet.yaml:32 l4 — fused: mul, maximum
+    this.w.step0_l4(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:33 p_y_given_x — matmul
     {
-      f0_t57.fill(-Infinity);
-      let s53 = 0;
-      for (let c50 = 0; c50 < 128; c50++) {
-        for (let c51 = 0; c51 < 10; c51++) {
-          const o52 = c50 * 1;
-          f0_t57[o52] = Math.max(f0_t57[o52], f0_t56[s53++]);
+      this.k.gemm({ a: 90561920, b: 3249808, c: 90881920, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l4 @ w_o → p_y_given_x_matmul
+    }
+
+    // specs/newmu-convnet.yaml:33 p_y_given_x — reduce_max
+    {
+      p_y_given_x_reducemax.fill(-Infinity);
+      let s$53 = 0;
+      for (let c$50 = 0; c$50 < 128; c$50++) {
+        for (let c$51 = 0; c$51 < 10; c$51++) {
+          const o$52 = c$50;
+          p_y_given_x_reducemax[o$52] = Math.max(p_y_given_x_reducemax[o$52], p_y_given_x_matmul[s$53++]);
         }
       }
     }
 
-    // sub %61 → [128, 10] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
-    this.w.f0_loop61(); // WebAssembly SIMD (loops.wat)
-    // exp %62 → [128, 10] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
-    this.w.f0_loop62(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %63 → [128] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
+    // specs/newmu-convnet.yaml:33 p_y_given_x
+    this.w.step0_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:33 p_y_given_x
+    this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:33 p_y_given_x
     {
-      for (let o54 = 0; o54 < 128; o54++) {
-        let s56 = 0;
-        for (let k55 = o54 * 10; k55 < o54 * 10 + 10; k55++) s56 += f0_t62[k55];
-        f0_t63[o54] = s56;
+      for (let o$54 = 0; o$54 < 128; o$54++) {
+        let s$56 = 0;
+        for (let k$55 = o$54 * 10; k$55 < o$54 * 10 + 10; k$55++) s$56 += p_y_given_x_exp[k$55];
+        p_y_given_x_reducesum[o$54] = s$56;
       }
     }
 
-    // one_hot %64 → [128, 10] — specs/newmu-convnet.yaml:36 (losses.cost.nll)
+    // specs/newmu-convnet.yaml:36 losses.cost.nll — one_hot
     {
-      f0_t64.fill(0);
-      for (let i57 = 0; i57 < 128; i57++) {
-        const l58 = f0_in_y[i57];
-        if (l58 >= 0 && l58 < 10) f0_t64[i57 * 10 + l58] = 1;
+      cost_nll_onehot.fill(0);
+      for (let i$57 = 0; i$57 < 128; i$57++) {
+        const l$58 = y[i$57];
+        if (l$58 >= 0 && l$58 < 10) cost_nll_onehot[i$57 * 10 + l$58] = 1;
       }
     }
 
-    // log %65 → [128] — specs/newmu-convnet.yaml:36 (losses.cost.nll)
-    for (let i59 = 0; i59 < 128; i59++) f0_t65[i59] = Math.log(f0_t63[i59]);
-    // reduce_sum %70 → [128] — specs/newmu-convnet.yaml:36 (losses.cost.nll)
-    let i60 = 0;
-    let o61 = 0;
-    for (let c63 = 0; c63 < 128; c63++) {
-      let s62 = 0;
-      for (let c64 = 0; c64 < 10; c64++) {
-        s62 += (f0_t64[i60] * (f0_t61[i60] - f0_t65[c63]));
-        i60++;
+    // specs/newmu-convnet.yaml:36 losses.cost.nll
+    for (let i$59 = 0; i$59 < 128; i$59++) cost_nll_log[i$59] = Math.log(p_y_given_x_reducesum[i$59]);
+    // specs/newmu-convnet.yaml:36 losses.cost.nll — fused: mul, sub
+    let o$60 = 0;
+    let i$62 = 0;
+    for (let c$63 = 0; c$63 < 128; c$63++) {
+      let s$61 = 0;
+      for (let c$64 = 0; c$64 < 10; c$64++) {
+        s$61 += (cost_nll_onehot[c$63 * 10 + c$64] * (p_y_given_x_sub[c$63 * 10 + c$64] - cost_nll_log[c$63]));
+        i$62++;
       }
 
-      f0_t70[o61] = s62;
-      o61++;
+      cost_nll_reducesum[o$60] = s$61;
+      o$60++;
     }
 
-    // reduce_sum %72 → [] — specs/newmu-convnet.yaml:36 (losses.cost.nll)
-    this.w.f0_sum72(); // WebAssembly SIMD (loops.wat)
-    // mul %74 → [] — specs/newmu-convnet.yaml:36 (losses.cost.nll)
-    this.w.f0_loop74(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %79 → [128] — specs/newmu-convnet.yaml:36 (losses.cost.nll)
-    this.w.f0_sum79(); // WebAssembly SIMD (loops.wat)
-    // div %80 → [128] — specs/newmu-convnet.yaml:36 (losses.cost.nll)
-    this.w.f0_loop80(); // WebAssembly SIMD (loops.wat)
-    // add %84 → [128, 10] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
-    this.w.f0_loop84(); // WebAssembly SIMD (loops.wat)
-    // matmul %85 → [128, 625] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
+    // specs/newmu-convnet.yaml:36 losses.cost.nll — fused: neg
+    this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:36 losses.cost.nll
+    this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:36 gradient of losses.cost.nll — fused: mul
+    this.w.step0_d_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:36 gradient of losses.cost.nll
+    this.w.step0_d_cost_nll_div(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:33 gradient of p_y_given_x — fused: mul, mul
+    this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:33 gradient of p_y_given_x — matmul
     {
-      this.k.gemm_nt(90906016, 3249808, 90911136, 128, 625, 10, 10, 10, 625, 0, 1); // f0_t84 @ p4_w_o → f0_t85
+      this.k.gemm({ a: 90906016, b: 3249808, c: 90911136, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
     }
 
-    // matmul %86 → [625, 10] — specs/newmu-convnet.yaml:33 (graph.p_y_given_x)
+    // specs/newmu-convnet.yaml:33 gradient of p_y_given_x — matmul
     {
-      this.k.gemm_tn(90561920, 90906016, 91231136, 625, 10, 128, 625, 10, 10, 0, 1); // f0_t55 @ f0_t84 → f0_t86
+      this.k.gemm({ a: 90561920, b: 90906016, c: 91231136, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l4 @ d_p_y_given_x_add → grad_w_o
     }
 
-    // select %90 → [128, 625] — specs/newmu-convnet.yaml:32 (graph.l4)
-    for (let i65 = 0; i65 < 80000; i65++) f0_t90[i65] = ((f0_t47[i65] >= 0 ? 1 : 0) !== 0 ? ((f0_t85[i65] / 0.5) * f0_t53[i65]) : 0);
-    // matmul %91 → [128, 1152] — specs/newmu-convnet.yaml:32 (graph.l4)
+    // specs/newmu-convnet.yaml:32 gradient of l4 — fused: compare, mul, div
+    for (let i$65 = 0; i$65 < 80000; i$65++) d_l4_select[i$65] = ((l4_matmul[i$65] >= 0 ? 1 : 0) !== 0 ? ((d_p_y_given_x_matmul[i$65] / 0.5) * l4_cast[i$65]) : 0);
+    // specs/newmu-convnet.yaml:32 gradient of l4 — matmul
     {
-      this.k.gemm_nt(91256144, 369808, 91576144, 128, 1152, 625, 625, 625, 1152, 0, 1); // f0_t90 @ p3_w4 → f0_t91
+      this.k.gemm({ a: 91256144, b: 369808, c: 91576144, m: 128, n: 1152, k: 625, lda: 625, ldb: 625, ldc: 1152, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_l4_select @ w4 → d_l4_matmul
     }
 
-    // matmul %92 → [1152, 625] — specs/newmu-convnet.yaml:32 (graph.l4)
+    // specs/newmu-convnet.yaml:32 gradient of l4 — matmul
     {
-      this.k.gemm_tn(89332096, 91256144, 92165968, 1152, 625, 128, 1152, 625, 625, 0, 1); // f0_t46 @ f0_t90 → f0_t92
+      this.k.gemm({ a: 89332096, b: 91256144, c: 92165968, m: 1152, n: 625, k: 128, lda: 1152, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l3 @ d_l4_select → grad_w4
     }
 
-    // mul %94 → [128, 1152] — specs/newmu-convnet.yaml:31 (graph.l3)
-    this.w.f0_loop94(); // WebAssembly SIMD (loops.wat)
-    // max_pool2d_grad %96 → [128, 128, 6, 6] — specs/newmu-convnet.yaml:31 (graph.l3)
+    // specs/newmu-convnet.yaml:31 gradient of l3 — fused: div
+    this.w.step0_d_l3_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:31 gradient of l3 — max_pool2d_grad
     {
-      this.k.max_pool2d_grad(85399936, 95045968, 95635792, 16384, 6, 6, 2, 2, 3, 3); // f0_t38, f0_t94 → f0_t96
+      this.k.maxPool2dGrad({ x: 85399936, g: 95045968, out: 95635792, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2, d_l3_mul → d_l3_maxpool2dgrad
     }
 
-    // slice %97 → [128, 128, 6, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
+    // specs/newmu-convnet.yaml:31 gradient of l3 — slice
     {
-      let o66 = 0;
-      for (let c67 = 0; c67 < 128; c67++) {
-        for (let c68 = 0; c68 < 128; c68++) {
-          for (let c69 = 0; c69 < 6; c69++) {
-            for (let c70 = 0; c70 < 5; c70++) {
-              f0_t97[o66++] = f0_t96[c67 * 4608 + c68 * 36 + c69 * 6 + c70];
+      let o$66 = 0;
+      for (let c$67 = 0; c$67 < 128; c$67++) {
+        for (let c$68 = 0; c$68 < 128; c$68++) {
+          for (let c$69 = 0; c$69 < 6; c$69++) {
+            for (let c$70 = 0; c$70 < 5; c$70++) {
+              d_l3_slice[o$66++] = d_l3_maxpool2dgrad[c$67 * 4608 + c$68 * 36 + c$69 * 6 + c$70];
             }
           }
         }
       }
     }
 
-    // slice %98 → [128, 128, 5, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
+    // specs/newmu-convnet.yaml:31 gradient of l3 — slice
     {
-      let o71 = 0;
-      for (let c72 = 0; c72 < 128; c72++) {
-        for (let c73 = 0; c73 < 128; c73++) {
-          for (let c74 = 0; c74 < 5; c74++) {
-            for (let c75 = 0; c75 < 5; c75++) {
-              f0_t98[o71++] = f0_t97[c72 * 3840 + c73 * 30 + c74 * 5 + c75];
+      let o$71 = 0;
+      for (let c$72 = 0; c$72 < 128; c$72++) {
+        for (let c$73 = 0; c$73 < 128; c$73++) {
+          for (let c$74 = 0; c$74 < 5; c$74++) {
+            for (let c$75 = 0; c$75 < 5; c$75++) {
+              d_l3_slice2[o$71++] = d_l3_slice[c$72 * 3840 + c$73 * 30 + c$74 * 5 + c$75];
             }
           }
         }
       }
     }
 
-    // select %100 → [128, 128, 5, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
-    for (let i76 = 0; i76 < 409600; i76++) f0_t100[i76] = ((f0_t32[i76] >= 0 ? 1 : 0) !== 0 ? f0_t98[i76] : 0);
-    // transpose %101 → [64, 128, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
+    // specs/newmu-convnet.yaml:31 gradient of l3 — fused: compare
+    for (let i$76 = 0; i$76 < 409600; i$76++) d_l3_select[i$76] = ((l3_conv2d[i$76] >= 0 ? 1 : 0) !== 0 ? d_l3_slice2[i$76] : 0);
+    // specs/newmu-convnet.yaml:31 gradient of l3 — transpose
     {
-      this.k.swap01(74896, 103237968, 128, 64, 9); // p2_w3 → f0_t101
+      this.k.swap01Blocks({ src: 74896, dst: 103237968, rows: 128, cols: 64, block: 9 }); // w3 → d_l3_transpose
     }
 
-    // flip %102 → [64, 128, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
+    // specs/newmu-convnet.yaml:31 gradient of l3 — flip
     {
-      this.k.reverse_blocks(103237968, 103532880, 8192, 9); // f0_t101 → f0_t102
+      this.k.reverseBlocks({ src: 103237968, dst: 103532880, blocks: 8192, block: 9 }); // d_l3_transpose → d_l3_flip
     }
 
-    // conv2d %103 → [128, 64, 7, 7] — specs/newmu-convnet.yaml:31 (graph.l3)
+    // specs/newmu-convnet.yaml:31 gradient of l3 — conv2d
     {
-      for (let k80 = 0; k80 < 64; k80++) {
-        for (let c79 = 0; c79 < 128; c79++) {
-          for (let t81 = 0; t81 < 9; t81++) f0_w103_77[c79 * 576 + k80 * 9 + t81] = f0_t102[(k80 * 128 + c79) * 9 + t81];
+      for (let k$80 = 0; k$80 < 64; k$80++) {
+        for (let c$79 = 0; c$79 < 128; c$79++) {
+          for (let t$81 = 0; t$81 < 9; t$81++) this.step0_scratch77[c$79 * 576 + k$80 * 9 + t$81] = d_l3_flip[(k$80 * 128 + c$79) * 9 + t$81];
         }
       }
-      f0_t103.fill(0);
-      for (let b82 = 0; b82 < 128; b82++) {
-        this.k.gemm_tn(105433424, 101599568 + b82 * 12800, 105728336, 576, 25, 128, 576, 25, 25, 0, 1);
-        this.k.col2im_add(105728336, 103827792 + b82 * 12544, 64, 3, 3, 5, 5, 7, 7);
+      d_l3_conv2d.fill(0);
+      for (let b$82 = 0; b$82 < 128; b$82++) {
+        this.k.gemm({ a: 105433424, b: 101599568 + b$82 * 12800, c: 105728336, m: 576, n: 25, k: 128, lda: 576, ldb: 25, ldc: 25, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false });
+        this.k.col2imAdd({ r: 105728336, y: 103827792 + b$82 * 12544, K: 64, kh: 3, kw: 3, H: 5, W: 5, Ho: 7, Wo: 7 });
       }
     }
 
-    // transpose %104 → [64, 128, 7, 7] — specs/newmu-convnet.yaml:31 (graph.l3)
+    // specs/newmu-convnet.yaml:31 gradient of l3 — transpose
     {
-      this.k.swap01(76915440, 105785936, 128, 64, 49); // f0_t31 → f0_t104
+      this.k.swap01Blocks({ src: 76915440, dst: 105785936, rows: 128, cols: 64, block: 49 }); // l2 → d_l3_transpose2
     }
 
-    // transpose %105 → [128, 128, 5, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
+    // specs/newmu-convnet.yaml:31 gradient of l3 — transpose
     {
-      this.k.swap01(101599568, 107391568, 128, 128, 25); // f0_t100 → f0_t105
+      this.k.swap01Blocks({ src: 101599568, dst: 107391568, rows: 128, cols: 128, block: 25 }); // d_l3_select → d_l3_transpose3
     }
 
-    // flip %106 → [128, 128, 5, 5] — specs/newmu-convnet.yaml:31 (graph.l3)
+    // specs/newmu-convnet.yaml:31 gradient of l3 — flip
     {
-      this.k.reverse_blocks(107391568, 109029968, 16384, 25); // f0_t105 → f0_t106
+      this.k.reverseBlocks({ src: 107391568, dst: 109029968, blocks: 16384, block: 25 }); // d_l3_transpose3 → d_l3_flip2
     }
 
-    // conv2d %107 → [64, 128, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
+    // specs/newmu-convnet.yaml:31 gradient of l3 — conv2d
     {
-      for (let n085 = 0; n085 < 64; n085 += 57) {
-        const nb86 = Math.min(57, 64 - n085), lc87 = nb86 * 9;
-        for (let c088 = 0; c088 < 128; c088 += 20) {
-          const cb89 = Math.min(20, 128 - c088);
-          this.k.im2col(105785936, 110963280, 128, 7, 7, 5, 5, 3, 3, 513, n085, nb86, c088, cb89);
-          this.k.gemm_nn(109029968 + c088 * 100, 110963280, 111989280, 128, lc87, cb89 * 25, 3200, 513, 513, c088 > 0 ? 1 : 0, 1);
+      for (let n0$85 = 0; n0$85 < 64; n0$85 += 57) {
+        const nb$86 = Math.min(57, 64 - n0$85), lc$87 = nb$86 * 9;
+        for (let c0$88 = 0; c0$88 < 128; c0$88 += 20) {
+          const cb$89 = Math.min(20, 128 - c0$88);
+          this.k.im2colBlock({ x: 105785936, cols: 110963280, C: 128, H: 7, W: 7, kh: 5, kw: 5, Ho: 3, Wo: 3, L: 513, n0: n0$85, nb: nb$86, c0: c0$88, cb: cb$89 });
+          this.k.gemm({ a: 109029968 + c0$88 * 100, b: 110963280, c: 111989280, m: 128, n: lc$87, k: cb$89 * 25, lda: 3200, ldb: 513, ldc: 513, transA: false, transB: false, accumulate: c0$88 > 0, alpha: 1, skipZerosA: false });
         }
-        for (let b90 = 0; b90 < nb86; b90++) {
-          for (let k93 = 0; k93 < 128; k93++) {
-            const src91 = k93 * 513 + b90 * 9, d92 = ((n085 + b90) * 128 + k93) * 9;
-            for (let m94 = 0; m94 < 9; m94++) f0_t107[d92 + m94] = f0_w107_84[src91 + m94];
+        for (let b$90 = 0; b$90 < nb$86; b$90++) {
+          for (let k$93 = 0; k$93 < 128; k$93++) {
+            const src$91 = k$93 * 513 + b$90 * 9, d$92 = ((n0$85 + b$90) * 128 + k$93) * 9;
+            for (let m$94 = 0; m$94 < 9; m$94++) d_l3_conv2d2[d$92 + m$94] = this.step0_scratch84[src$91 + m$94];
           }
         }
       }
     }
 
-    // flip %108 → [64, 128, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
+    // specs/newmu-convnet.yaml:31 gradient of l3 — flip
     {
-      this.k.reverse_blocks(110668368, 112251936, 8192, 9); // f0_t107 → f0_t108
+      this.k.reverseBlocks({ src: 110668368, dst: 112251936, blocks: 8192, block: 9 }); // d_l3_conv2d2 → d_l3_flip3
     }
 
-    // transpose %109 → [128, 64, 3, 3] — specs/newmu-convnet.yaml:31 (graph.l3)
+    // specs/newmu-convnet.yaml:31 gradient of l3 — transpose
     {
-      this.k.swap01(112251936, 112546848, 64, 128, 9); // f0_t108 → f0_t109
+      this.k.swap01Blocks({ src: 112251936, dst: 112546848, rows: 64, cols: 128, block: 9 }); // d_l3_flip3 → grad_w3
     }
 
-    // mul %111 → [128, 64, 7, 7] — specs/newmu-convnet.yaml:30 (graph.l2)
-    this.w.f0_loop111(); // WebAssembly SIMD (loops.wat)
-    // max_pool2d_grad %112 → [128, 64, 14, 14] — specs/newmu-convnet.yaml:30 (graph.l2)
+    // specs/newmu-convnet.yaml:30 gradient of l2 — fused: div
+    this.w.step0_d_l2_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:30 gradient of l2 — max_pool2d_grad
     {
-      this.k.max_pool2d_grad(66822896, 112841760, 114447392, 8192, 14, 14, 2, 2, 7, 7); // f0_t24, f0_t111 → f0_t112
+      this.k.maxPool2dGrad({ x: 66822896, g: 112841760, out: 114447392, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2, d_l2_mul → d_l2_maxpool2dgrad
     }
 
-    // slice %113 → [128, 64, 14, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
+    // specs/newmu-convnet.yaml:30 gradient of l2 — slice
     {
-      let o95 = 0;
-      for (let c96 = 0; c96 < 128; c96++) {
-        for (let c97 = 0; c97 < 64; c97++) {
-          for (let c98 = 0; c98 < 14; c98++) {
-            for (let c99 = 0; c99 < 13; c99++) {
-              f0_t113[o95++] = f0_t112[c96 * 12544 + c97 * 196 + c98 * 14 + c99];
+      let o$95 = 0;
+      for (let c$96 = 0; c$96 < 128; c$96++) {
+        for (let c$97 = 0; c$97 < 64; c$97++) {
+          for (let c$98 = 0; c$98 < 14; c$98++) {
+            for (let c$99 = 0; c$99 < 13; c$99++) {
+              d_l2_slice[o$95++] = d_l2_maxpool2dgrad[c$96 * 12544 + c$97 * 196 + c$98 * 14 + c$99];
             }
           }
         }
       }
     }
 
-    // slice %114 → [128, 64, 13, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
+    // specs/newmu-convnet.yaml:30 gradient of l2 — slice
     {
-      let o100 = 0;
-      for (let c101 = 0; c101 < 128; c101++) {
-        for (let c102 = 0; c102 < 64; c102++) {
-          for (let c103 = 0; c103 < 13; c103++) {
-            for (let c104 = 0; c104 < 13; c104++) {
-              f0_t114[o100++] = f0_t113[c101 * 11648 + c102 * 182 + c103 * 13 + c104];
+      let o$100 = 0;
+      for (let c$101 = 0; c$101 < 128; c$101++) {
+        for (let c$102 = 0; c$102 < 64; c$102++) {
+          for (let c$103 = 0; c$103 < 13; c$103++) {
+            for (let c$104 = 0; c$104 < 13; c$104++) {
+              d_l2_slice2[o$100++] = d_l2_slice[c$101 * 11648 + c$102 * 182 + c$103 * 13 + c$104];
             }
           }
         }
       }
     }
 
-    // select %116 → [128, 64, 13, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
-    for (let i105 = 0; i105 < 1384448; i105++) f0_t116[i105] = ((f0_t18[i105] >= 0 ? 1 : 0) !== 0 ? f0_t114[i105] : 0);
-    // transpose %117 → [32, 64, 3, 3] — specs/newmu-convnet.yaml:30 (graph.l2)
+    // specs/newmu-convnet.yaml:30 gradient of l2 — fused: compare
+    for (let i$105 = 0; i$105 < 1384448; i$105++) d_l2_select[i$105] = ((l2_conv2d[i$105] >= 0 ? 1 : 0) !== 0 ? d_l2_slice2[i$105] : 0);
+    // specs/newmu-convnet.yaml:30 gradient of l2 — transpose
     {
-      this.k.swap01(1168, 137909280, 64, 32, 9); // p1_w2 → f0_t117
+      this.k.swap01Blocks({ src: 1168, dst: 137909280, rows: 64, cols: 32, block: 9 }); // w2 → d_l2_transpose
     }
 
-    // flip %118 → [32, 64, 3, 3] — specs/newmu-convnet.yaml:30 (graph.l2)
+    // specs/newmu-convnet.yaml:30 gradient of l2 — flip
     {
-      this.k.reverse_blocks(137909280, 137983008, 2048, 9); // f0_t117 → f0_t118
+      this.k.reverseBlocks({ src: 137909280, dst: 137983008, blocks: 2048, block: 9 }); // d_l2_transpose → d_l2_flip
     }
 
-    // conv2d %119 → [128, 32, 15, 15] — specs/newmu-convnet.yaml:30 (graph.l2)
+    // specs/newmu-convnet.yaml:30 gradient of l2 — conv2d
     {
-      for (let k109 = 0; k109 < 32; k109++) {
-        for (let c108 = 0; c108 < 64; c108++) {
-          for (let t110 = 0; t110 < 9; t110++) f0_w119_106[c108 * 288 + k109 * 9 + t110] = f0_t118[(k109 * 64 + c108) * 9 + t110];
+      for (let k$109 = 0; k$109 < 32; k$109++) {
+        for (let c$108 = 0; c$108 < 64; c$108++) {
+          for (let t$110 = 0; t$110 < 9; t$110++) this.step0_scratch106[c$108 * 288 + k$109 * 9 + t$110] = d_l2_flip[(k$109 * 64 + c$108) * 9 + t$110];
         }
       }
-      f0_t119.fill(0);
-      for (let b111 = 0; b111 < 128; b111++) {
-        this.k.gemm_tn(141743136, 132371488 + b111 * 43264, 141816864, 288, 169, 64, 288, 169, 169, 0, 1);
-        this.k.col2im_add(141816864, 138056736 + b111 * 28800, 32, 3, 3, 13, 13, 15, 15);
+      d_l2_conv2d.fill(0);
+      for (let b$111 = 0; b$111 < 128; b$111++) {
+        this.k.gemm({ a: 141743136, b: 132371488 + b$111 * 43264, c: 141816864, m: 288, n: 169, k: 64, lda: 288, ldb: 169, ldc: 169, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false });
+        this.k.col2imAdd({ r: 141816864, y: 138056736 + b$111 * 28800, K: 32, kh: 3, kw: 3, H: 13, W: 13, Ho: 15, Wo: 15 });
       }
     }
 
-    // transpose %120 → [32, 128, 15, 15] — specs/newmu-convnet.yaml:30 (graph.l2)
+    // specs/newmu-convnet.yaml:30 gradient of l2 — transpose
     {
-      this.k.swap01(44719344, 142011552, 128, 32, 225); // f0_t17 → f0_t120
+      this.k.swap01Blocks({ src: 44719344, dst: 142011552, rows: 128, cols: 32, block: 225 }); // l1 → d_l2_transpose2
     }
 
-    // transpose %121 → [64, 128, 13, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
+    // specs/newmu-convnet.yaml:30 gradient of l2 — transpose
     {
-      this.k.swap01(132371488, 145697952, 128, 64, 169); // f0_t116 → f0_t121
+      this.k.swap01Blocks({ src: 132371488, dst: 145697952, rows: 128, cols: 64, block: 169 }); // d_l2_select → d_l2_transpose3
     }
 
-    // flip %122 → [64, 128, 13, 13] — specs/newmu-convnet.yaml:30 (graph.l2)
+    // specs/newmu-convnet.yaml:30 gradient of l2 — flip
     {
-      this.k.reverse_blocks(145697952, 151235744, 8192, 169); // f0_t121 → f0_t122
+      this.k.reverseBlocks({ src: 145697952, dst: 151235744, blocks: 8192, block: 169 }); // d_l2_transpose3 → d_l2_flip2
     }
 
-    // conv2d %123 → [32, 64, 3, 3] — specs/newmu-convnet.yaml:30 (graph.l2)
+    // specs/newmu-convnet.yaml:30 gradient of l2 — conv2d
     {
-      for (let n0114 = 0; n0114 < 32; n0114 += 32) {
-        const nb115 = Math.min(32, 32 - n0114), lc116 = nb115 * 9;
-        for (let c0117 = 0; c0117 < 128; c0117 += 5) {
-          const cb118 = Math.min(5, 128 - c0117);
-          this.k.im2col(142011552, 156847264, 128, 15, 15, 13, 13, 3, 3, 288, n0114, nb115, c0117, cb118);
-          this.k.gemm_nn(151235744 + c0117 * 676, 156847264, 157820704, 64, lc116, cb118 * 169, 21632, 288, 288, c0117 > 0 ? 1 : 0, 1);
+      for (let n0$114 = 0; n0$114 < 32; n0$114 += 32) {
+        const nb$115 = Math.min(32, 32 - n0$114), lc$116 = nb$115 * 9;
+        for (let c0$117 = 0; c0$117 < 128; c0$117 += 5) {
+          const cb$118 = Math.min(5, 128 - c0$117);
+          this.k.im2colBlock({ x: 142011552, cols: 156847264, C: 128, H: 15, W: 15, kh: 13, kw: 13, Ho: 3, Wo: 3, L: 288, n0: n0$114, nb: nb$115, c0: c0$117, cb: cb$118 });
+          this.k.gemm({ a: 151235744 + c0$117 * 676, b: 156847264, c: 157820704, m: 64, n: lc$116, k: cb$118 * 169, lda: 21632, ldb: 288, ldc: 288, transA: false, transB: false, accumulate: c0$117 > 0, alpha: 1, skipZerosA: false });
         }
-        for (let b119 = 0; b119 < nb115; b119++) {
-          for (let k122 = 0; k122 < 64; k122++) {
-            const src120 = k122 * 288 + b119 * 9, d121 = ((n0114 + b119) * 64 + k122) * 9;
-            for (let m123 = 0; m123 < 9; m123++) f0_t123[d121 + m123] = f0_w123_113[src120 + m123];
+        for (let b$119 = 0; b$119 < nb$115; b$119++) {
+          for (let k$122 = 0; k$122 < 64; k$122++) {
+            const src$120 = k$122 * 288 + b$119 * 9, d$121 = ((n0$114 + b$119) * 64 + k$122) * 9;
+            for (let m$123 = 0; m$123 < 9; m$123++) d_l2_conv2d2[d$121 + m$123] = this.step0_scratch113[src$120 + m$123];
           }
         }
       }
     }
 
-    // flip %124 → [32, 64, 3, 3] — specs/newmu-convnet.yaml:30 (graph.l2)
+    // specs/newmu-convnet.yaml:30 gradient of l2 — flip
     {
-      this.k.reverse_blocks(156773536, 157894432, 2048, 9); // f0_t123 → f0_t124
+      this.k.reverseBlocks({ src: 156773536, dst: 157894432, blocks: 2048, block: 9 }); // d_l2_conv2d2 → d_l2_flip3
     }
 
-    // transpose %125 → [64, 32, 3, 3] — specs/newmu-convnet.yaml:30 (graph.l2)
+    // specs/newmu-convnet.yaml:30 gradient of l2 — transpose
     {
-      this.k.swap01(157894432, 157968160, 32, 64, 9); // f0_t124 → f0_t125
+      this.k.swap01Blocks({ src: 157894432, dst: 157968160, rows: 32, cols: 64, block: 9 }); // d_l2_flip3 → grad_w2
     }
 
-    // mul %127 → [128, 32, 15, 15] — specs/newmu-convnet.yaml:29 (graph.l1)
-    this.w.f0_loop127(); // WebAssembly SIMD (loops.wat)
-    // max_pool2d_grad %128 → [128, 32, 30, 30] — specs/newmu-convnet.yaml:29 (graph.l1)
+    // specs/newmu-convnet.yaml:29 gradient of l1 — fused: div
+    this.w.step0_d_l1_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:29 gradient of l1 — max_pool2d_grad
     {
-      this.k.max_pool2d_grad(22600944, 158041888, 161728288, 4096, 30, 30, 2, 2, 15, 15); // f0_t10, f0_t127 → f0_t128
+      this.k.maxPool2dGrad({ x: 22600944, g: 158041888, out: 161728288, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum, d_l1_mul → d_l1_maxpool2dgrad
     }
 
-    // select %130 → [128, 32, 30, 30] — specs/newmu-convnet.yaml:29 (graph.l1)
-    for (let i124 = 0; i124 < 3686400; i124++) f0_t130[i124] = ((f0_t8[i124] >= 0 ? 1 : 0) !== 0 ? f0_t128[i124] : 0);
-    // transpose %131 → [32, 128, 30, 30] — specs/newmu-convnet.yaml:29 (graph.l1)
+    // specs/newmu-convnet.yaml:29 gradient of l1 — fused: compare
+    for (let i$124 = 0; i$124 < 3686400; i$124++) d_l1_select[i$124] = ((l1_conv2d[i$124] >= 0 ? 1 : 0) !== 0 ? d_l1_maxpool2dgrad[i$124] : 0);
+    // specs/newmu-convnet.yaml:29 gradient of l1 — transpose
     {
-      this.k.swap01(176473888, 191219488, 128, 32, 900); // f0_t130 → f0_t131
+      this.k.swap01Blocks({ src: 176473888, dst: 191219488, rows: 128, cols: 32, block: 900 }); // d_l1_select → d_l1_transpose
     }
 
-    // transpose %132 → [1, 128, 28, 28] — specs/newmu-convnet.yaml:29 (graph.l1)
+    // specs/newmu-convnet.yaml:29 gradient of l1 — transpose
     {
-      this.k.swap01(21295216, 205965088, 128, 1, 784); // f0_in_x → f0_t132
+      this.k.swap01Blocks({ src: 21295216, dst: 205965088, rows: 128, cols: 1, block: 784 }); // x → d_l1_transpose2
     }
 
-    // flip %133 → [1, 128, 28, 28] — specs/newmu-convnet.yaml:29 (graph.l1)
+    // specs/newmu-convnet.yaml:29 gradient of l1 — flip
     {
-      this.k.reverse_blocks(205965088, 206366496, 128, 784); // f0_t132 → f0_t133
+      this.k.reverseBlocks({ src: 205965088, dst: 206366496, blocks: 128, block: 784 }); // d_l1_transpose2 → d_l1_flip
     }
 
-    // conv2d %134 → [32, 1, 3, 3] — specs/newmu-convnet.yaml:29 (graph.l1)
+    // specs/newmu-convnet.yaml:29 gradient of l1 — conv2d
     {
-      for (let n0127 = 0; n0127 < 32; n0127 += 32) {
-        const nb128 = Math.min(32, 32 - n0127), lc129 = nb128 * 9;
-        for (let c0130 = 0; c0130 < 128; c0130 += 1) {
-          const cb131 = Math.min(1, 128 - c0130);
-          this.k.im2col(191219488, 206769056, 128, 30, 30, 28, 28, 3, 3, 288, n0127, nb128, c0130, cb131);
-          this.k.gemm_nn(206366496 + c0130 * 3136, 206769056, 207672224, 1, lc129, cb131 * 784, 100352, 288, 288, c0130 > 0 ? 1 : 0, 1);
+      for (let n0$127 = 0; n0$127 < 32; n0$127 += 32) {
+        const nb$128 = Math.min(32, 32 - n0$127), lc$129 = nb$128 * 9;
+        for (let c0$130 = 0; c0$130 < 128; c0$130 += 1) {
+          const cb$131 = Math.min(1, 128 - c0$130);
+          this.k.im2colBlock({ x: 191219488, cols: 206769056, C: 128, H: 30, W: 30, kh: 28, kw: 28, Ho: 3, Wo: 3, L: 288, n0: n0$127, nb: nb$128, c0: c0$130, cb: cb$131 });
+          this.k.gemm({ a: 206366496 + c0$130 * 3136, b: 206769056, c: 207672224, m: 1, n: lc$129, k: cb$131 * 784, lda: 100352, ldb: 288, ldc: 288, transA: false, transB: false, accumulate: c0$130 > 0, alpha: 1, skipZerosA: false });
         }
-        for (let b132 = 0; b132 < nb128; b132++) {
-          for (let k135 = 0; k135 < 1; k135++) {
-            const src133 = k135 * 288 + b132 * 9, d134 = ((n0127 + b132) * 1 + k135) * 9;
-            for (let m136 = 0; m136 < 9; m136++) f0_t134[d134 + m136] = f0_w134_126[src133 + m136];
+        for (let b$132 = 0; b$132 < nb$128; b$132++) {
+          {
+            const src$133 = b$132 * 9, d$134 = ((n0$127 + b$132)) * 9;
+            for (let m$136 = 0; m$136 < 9; m$136++) grad_w[d$134 + m$136] = this.step0_scratch126[src$133 + m$136];
           }
         }
       }
     }
 
-    // add %141 → [32, 1, 3, 3] — specs/newmu-convnet.yaml:43 (phases[0].optimizer)
-    this.w.f0_loop141(); // WebAssembly SIMD (loops.wat)
-    // sub %148 → [32, 1, 3, 3] — specs/newmu-convnet.yaml:43 (phases[0].optimizer)
-    this.w.f0_loop148(); // WebAssembly SIMD (loops.wat)
-    // add %155 → [64, 32, 3, 3] — specs/newmu-convnet.yaml:43 (phases[0].optimizer)
-    this.w.f0_loop155(); // WebAssembly SIMD (loops.wat)
-    // sub %162 → [64, 32, 3, 3] — specs/newmu-convnet.yaml:43 (phases[0].optimizer)
-    this.w.f0_loop162(); // WebAssembly SIMD (loops.wat)
-    // add %169 → [128, 64, 3, 3] — specs/newmu-convnet.yaml:43 (phases[0].optimizer)
-    this.w.f0_loop169(); // WebAssembly SIMD (loops.wat)
-    // sub %176 → [128, 64, 3, 3] — specs/newmu-convnet.yaml:43 (phases[0].optimizer)
-    this.w.f0_loop176(); // WebAssembly SIMD (loops.wat)
-    // add %183 → [1152, 625] — specs/newmu-convnet.yaml:43 (phases[0].optimizer)
-    this.w.f0_loop183(); // WebAssembly SIMD (loops.wat)
-    // sub %190 → [1152, 625] — specs/newmu-convnet.yaml:43 (phases[0].optimizer)
-    this.w.f0_loop190(); // WebAssembly SIMD (loops.wat)
-    // add %197 → [625, 10] — specs/newmu-convnet.yaml:43 (phases[0].optimizer)
-    this.w.f0_loop197(); // WebAssembly SIMD (loops.wat)
-    // sub %204 → [625, 10] — specs/newmu-convnet.yaml:43 (phases[0].optimizer)
-    this.w.f0_loop204(); // WebAssembly SIMD (loops.wat)
-    // Commit the updates that could not be written in place.
-    st0_train_rms_w.set(f0_t141);
-    st1_train_rms_w2.set(f0_t155);
-    st2_train_rms_w3.set(f0_t169);
-    st3_train_rms_w4.set(f0_t183);
-    st4_train_rms_w_o.set(f0_t197);
-    return f0_t74[0];
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_new_train_rms_w(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, div, sqrt, add
+    this.w.step0_w_(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_new_train_rms_w2(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, div, sqrt, add
+    this.w.step0_w2(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_new_train_rms_w3(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, div, sqrt, add
+    this.w.step0_w3(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_new_train_rms_w4(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, div, sqrt, add
+    this.w.step0_w4(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_new_train_rms_w_o(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, div, sqrt, add
+    this.w.step0_w_o(); // WebAssembly SIMD (loops.wat)
+    train_rms_w.set(new_train_rms_w); // commit: the update could not be written in place
+    train_rms_w2.set(new_train_rms_w2); // commit: the update could not be written in place
+    train_rms_w3.set(new_train_rms_w3); // commit: the update could not be written in place
+    train_rms_w4.set(new_train_rms_w4); // commit: the update could not be written in place
+    train_rms_w_o.set(new_train_rms_w_o); // commit: the update could not be written in place
+    return cost[0];
   }
 }

@@ -53,15 +53,15 @@ const WGSL_2 = `// max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 921600u;
   if (i >= 921600u) { return; }
-  let oj14 = i % 15u;
-  let oi13 = (i / 15u) % 15u;
-  let pl12 = i / 225u;
-  let base15 = (pl12 * 30u + oi13 * 2u) * 30u + oj14 * 2u;
-  var m16 = in1[base15];
-  { let v17 = in1[base15 + 1u]; if (!((bitcast<u32>(m16) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v17) & 0x7fffffffu) > 0x7f800000u) || v17 > m16)) { m16 = v17; } }
-  { let v17 = in1[base15 + 30u]; if (!((bitcast<u32>(m16) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v17) & 0x7fffffffu) > 0x7f800000u) || v17 > m16)) { m16 = v17; } }
-  { let v17 = in1[base15 + 31u]; if (!((bitcast<u32>(m16) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v17) & 0x7fffffffu) > 0x7f800000u) || v17 > m16)) { m16 = v17; } }
-  out[i] = m16;
+  let oj2 = i % 15u;
+  let oi1 = (i / 15u) % 15u;
+  let pl0 = i / 225u;
+  let base3 = (pl0 * 30u + oi1 * 2u) * 30u + oj2 * 2u;
+  var m4 = in1[base3];
+  { let v5 = in1[base3 + 1u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 30u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 31u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  out[i] = m4;
 }
 `;
 // Kernel 3: cast %15 at specs/newmu-convnet.yaml:29:7 (graph.l1)
@@ -187,19 +187,19 @@ const WGSL_5 = `// conv2d %18 at specs/newmu-convnet.yaml:30:34 (graph.l2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 1384448u;
   if (i >= 1384448u) { return; }
-  let oj21 = i % 13u;
-  let oi20 = (i / 13u) % 13u;
-  let k19 = (i / 169u) % 64u;
-  let b18 = i / 10816u;
-  var s22 = 0.0f;
-  for (var c23 = 0u; c23 < 32u; c23++) {
-  for (var u24 = 0u; u24 < 3u; u24++) {
-    let xr25 = ((b18 * 32u + c23) * 15u + oi20 + u24) * 15u + oj21;
-    let wr26 = ((k19 * 32u + c23) * 3u + 2u - u24) * 3u + 2u;
-    s22 += in1[xr25 + 0u] * in2[wr26 - 0u] + in1[xr25 + 1u] * in2[wr26 - 1u] + in1[xr25 + 2u] * in2[wr26 - 2u];
+  let oj3 = i % 13u;
+  let oi2 = (i / 13u) % 13u;
+  let k1 = (i / 169u) % 64u;
+  let b0 = i / 10816u;
+  var s4 = 0.0f;
+  for (var c5 = 0u; c5 < 32u; c5++) {
+  for (var u6 = 0u; u6 < 3u; u6++) {
+    let xr7 = ((b0 * 32u + c5) * 15u + oi2 + u6) * 15u + oj3;
+    let wr8 = ((k1 * 32u + c5) * 3u + 2u - u6) * 3u + 2u;
+    s4 += in1[xr7 + 0u] * in2[wr8 - 0u] + in1[xr7 + 1u] * in2[wr8 - 1u] + in1[xr7 + 2u] * in2[wr8 - 2u];
   }
   }
-  out[i] = s22;
+  out[i] = s4;
 }
 `;
 // Kernel 6: maximum %20 at specs/newmu-convnet.yaml:30:29 (graph.l2)
@@ -224,13 +224,13 @@ const WGSL_7 = `// concat %22 at specs/newmu-convnet.yaml:30:15 (graph.l2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 1490944u;
   if (i >= 1490944u) { return; }
-  let p31 = (i / 13u) % 14u;
-  let o30 = i / 182u;
-  let j32 = i % 13u;
-  if (p31 < 13u) {
-  out[i] = in1[(o30 * 13u + p31) * 13u + j32];
+  let p1 = (i / 13u) % 14u;
+  let o0 = i / 182u;
+  let j2 = i % 13u;
+  if (p1 < 13u) {
+  out[i] = in1[(o0 * 13u + p1) * 13u + j2];
   } else {
-  out[i] = in2[(o30 * 1u + p31 - 13u) * 13u + j32];
+  out[i] = in2[(o0 * 1u + p1 - 13u) * 13u + j2];
   }
 }
 `;
@@ -244,12 +244,12 @@ const WGSL_8 = `// concat %24 at specs/newmu-convnet.yaml:30:15 (graph.l2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 1605632u;
   if (i >= 1605632u) { return; }
-  let p34 = i % 14u;
-  let o33 = i / 14u;
-  if (p34 < 13u) {
-  out[i] = in1[o33 * 13u + p34];
+  let p1 = i % 14u;
+  let o0 = i / 14u;
+  if (p1 < 13u) {
+  out[i] = in1[o0 * 13u + p1];
   } else {
-  out[i] = in2[o33 * 1u + p34 - 13u];
+  out[i] = in2[o0 * 1u + p1 - 13u];
   }
 }
 `;
@@ -262,15 +262,15 @@ const WGSL_9 = `// max_pool2d %25 at specs/newmu-convnet.yaml:30:15 (graph.l2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 401408u;
   if (i >= 401408u) { return; }
-  let oj38 = i % 7u;
-  let oi37 = (i / 7u) % 7u;
-  let pl36 = i / 49u;
-  let base39 = (pl36 * 14u + oi37 * 2u) * 14u + oj38 * 2u;
-  var m40 = in1[base39];
-  { let v41 = in1[base39 + 1u]; if (!((bitcast<u32>(m40) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v41) & 0x7fffffffu) > 0x7f800000u) || v41 > m40)) { m40 = v41; } }
-  { let v41 = in1[base39 + 14u]; if (!((bitcast<u32>(m40) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v41) & 0x7fffffffu) > 0x7f800000u) || v41 > m40)) { m40 = v41; } }
-  { let v41 = in1[base39 + 15u]; if (!((bitcast<u32>(m40) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v41) & 0x7fffffffu) > 0x7f800000u) || v41 > m40)) { m40 = v41; } }
-  out[i] = m40;
+  let oj2 = i % 7u;
+  let oi1 = (i / 7u) % 7u;
+  let pl0 = i / 49u;
+  let base3 = (pl0 * 14u + oi1 * 2u) * 14u + oj2 * 2u;
+  var m4 = in1[base3];
+  { let v5 = in1[base3 + 1u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 14u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 15u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  out[i] = m4;
 }
 `;
 // Kernel 10: cast %29 at specs/newmu-convnet.yaml:30:7 (graph.l2)
@@ -396,19 +396,19 @@ const WGSL_12 = `// conv2d %32 at specs/newmu-convnet.yaml:31:42 (graph.l3)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 409600u;
   if (i >= 409600u) { return; }
-  let oj45 = i % 5u;
-  let oi44 = (i / 5u) % 5u;
-  let k43 = (i / 25u) % 128u;
-  let b42 = i / 3200u;
-  var s46 = 0.0f;
-  for (var c47 = 0u; c47 < 64u; c47++) {
-  for (var u48 = 0u; u48 < 3u; u48++) {
-    let xr49 = ((b42 * 64u + c47) * 7u + oi44 + u48) * 7u + oj45;
-    let wr50 = ((k43 * 64u + c47) * 3u + 2u - u48) * 3u + 2u;
-    s46 += in1[xr49 + 0u] * in2[wr50 - 0u] + in1[xr49 + 1u] * in2[wr50 - 1u] + in1[xr49 + 2u] * in2[wr50 - 2u];
+  let oj3 = i % 5u;
+  let oi2 = (i / 5u) % 5u;
+  let k1 = (i / 25u) % 128u;
+  let b0 = i / 3200u;
+  var s4 = 0.0f;
+  for (var c5 = 0u; c5 < 64u; c5++) {
+  for (var u6 = 0u; u6 < 3u; u6++) {
+    let xr7 = ((b0 * 64u + c5) * 7u + oi2 + u6) * 7u + oj3;
+    let wr8 = ((k1 * 64u + c5) * 3u + 2u - u6) * 3u + 2u;
+    s4 += in1[xr7 + 0u] * in2[wr8 - 0u] + in1[xr7 + 1u] * in2[wr8 - 1u] + in1[xr7 + 2u] * in2[wr8 - 2u];
   }
   }
-  out[i] = s46;
+  out[i] = s4;
 }
 `;
 // Kernel 13: maximum %34 at specs/newmu-convnet.yaml:31:37 (graph.l3)
@@ -433,13 +433,13 @@ const WGSL_14 = `// concat %36 at specs/newmu-convnet.yaml:31:23 (graph.l3)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 491520u;
   if (i >= 491520u) { return; }
-  let p55 = (i / 5u) % 6u;
-  let o54 = i / 30u;
-  let j56 = i % 5u;
-  if (p55 < 5u) {
-  out[i] = in1[(o54 * 5u + p55) * 5u + j56];
+  let p1 = (i / 5u) % 6u;
+  let o0 = i / 30u;
+  let j2 = i % 5u;
+  if (p1 < 5u) {
+  out[i] = in1[(o0 * 5u + p1) * 5u + j2];
   } else {
-  out[i] = in2[(o54 * 1u + p55 - 5u) * 5u + j56];
+  out[i] = in2[(o0 * 1u + p1 - 5u) * 5u + j2];
   }
 }
 `;
@@ -453,12 +453,12 @@ const WGSL_15 = `// concat %38 at specs/newmu-convnet.yaml:31:23 (graph.l3)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 589824u;
   if (i >= 589824u) { return; }
-  let p58 = i % 6u;
-  let o57 = i / 6u;
-  if (p58 < 5u) {
-  out[i] = in1[o57 * 5u + p58];
+  let p1 = i % 6u;
+  let o0 = i / 6u;
+  if (p1 < 5u) {
+  out[i] = in1[o0 * 5u + p1];
   } else {
-  out[i] = in2[o57 * 1u + p58 - 5u];
+  out[i] = in2[o0 * 1u + p1 - 5u];
   }
 }
 `;
@@ -471,15 +471,15 @@ const WGSL_16 = `// max_pool2d %39 at specs/newmu-convnet.yaml:31:23 (graph.l3)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 147456u;
   if (i >= 147456u) { return; }
-  let oj62 = i % 3u;
-  let oi61 = (i / 3u) % 3u;
-  let pl60 = i / 9u;
-  let base63 = (pl60 * 6u + oi61 * 2u) * 6u + oj62 * 2u;
-  var m64 = in1[base63];
-  { let v65 = in1[base63 + 1u]; if (!((bitcast<u32>(m64) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v65) & 0x7fffffffu) > 0x7f800000u) || v65 > m64)) { m64 = v65; } }
-  { let v65 = in1[base63 + 6u]; if (!((bitcast<u32>(m64) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v65) & 0x7fffffffu) > 0x7f800000u) || v65 > m64)) { m64 = v65; } }
-  { let v65 = in1[base63 + 7u]; if (!((bitcast<u32>(m64) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v65) & 0x7fffffffu) > 0x7f800000u) || v65 > m64)) { m64 = v65; } }
-  out[i] = m64;
+  let oj2 = i % 3u;
+  let oi1 = (i / 3u) % 3u;
+  let pl0 = i / 9u;
+  let base3 = (pl0 * 6u + oi1 * 2u) * 6u + oj2 * 2u;
+  var m4 = in1[base3];
+  { let v5 = in1[base3 + 1u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 6u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 7u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  out[i] = m4;
 }
 `;
 // Kernel 17: cast %44 at specs/newmu-convnet.yaml:31:7 (graph.l3)
@@ -600,35 +600,35 @@ const WGSL_19 = `// matmul %47 at specs/newmu-convnet.yaml:32:23 (graph.l4)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA66: array<f32, 256>;
-var<workgroup> tileB67: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row68 = wid.y * 16u + lid.y;
-  let col69 = wid.x * 16u + lid.x;
-  var acc70 = 0.0f;
-  for (var t71 = 0u; t71 < 72u; t71++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 72u; t5++) {
   {
-    let ar73 = wid.y * 16u + lid.y;
-    let ap74 = t71 * 16u + lid.x;
-    var va77 = 0.0f;
-    if (ar73 < 128u && ap74 < 1152u) { va77 = in1[ar73 * 1152u + ap74]; }
-    tileA66[lid.y * 16u + lid.x] = va77;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 128u && ap8 < 1152u) { va11 = in1[ar7 * 1152u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc76 = wid.x * 16u + lid.x;
-    let bp75 = t71 * 16u + lid.y;
-    var vb78 = 0.0f;
-    if (bp75 < 1152u && bc76 < 625u) { vb78 = in2[bp75 * 625u + bc76]; }
-    tileB67[lid.y * 16u + lid.x] = vb78;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 1152u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p72 = 0u; p72 < 16u; p72++) {
-    acc70 += tileA66[lid.y * 16u + p72] * tileB67[p72 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row68 < 128u && col69 < 625u) { out[row68 * 625u + col69] = acc70; }
+  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
 // Kernel 20: cast %53 at specs/newmu-convnet.yaml:32:7 (graph.l4)
@@ -749,35 +749,35 @@ const WGSL_22 = `// matmul %56 at specs/newmu-convnet.yaml:33:27 (graph.p_y_give
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA79: array<f32, 256>;
-var<workgroup> tileB80: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row81 = wid.y * 16u + lid.y;
-  let col82 = wid.x * 16u + lid.x;
-  var acc83 = 0.0f;
-  for (var t84 = 0u; t84 < 40u; t84++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 40u; t5++) {
   {
-    let ar86 = wid.y * 16u + lid.y;
-    let ap87 = t84 * 16u + lid.x;
-    var va90 = 0.0f;
-    if (ar86 < 128u && ap87 < 625u) { va90 = in1[ar86 * 625u + ap87]; }
-    tileA79[lid.y * 16u + lid.x] = va90;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc89 = wid.x * 16u + lid.x;
-    let bp88 = t84 * 16u + lid.y;
-    var vb91 = 0.0f;
-    if (bp88 < 625u && bc89 < 10u) { vb91 = in2[bp88 * 10u + bc89]; }
-    tileB80[lid.y * 16u + lid.x] = vb91;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 625u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p85 = 0u; p85 < 16u; p85++) {
-    acc83 += tileA79[lid.y * 16u + p85] * tileB80[p85 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row81 < 128u && col82 < 10u) { out[row81 * 10u + col82] = acc83; }
+  if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 23: reduce_max %57 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
@@ -789,13 +789,13 @@ const WGSL_23 = `// reduce_max %57 at specs/newmu-convnet.yaml:33:16 (graph.p_y_
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 128u;
   if (i >= 128u) { return; }
-  let b92 = i * 10u;
-  var m94 = in1[b92];
-  for (var r93 = 0u; r93 < 10u; r93++) {
-  let v95 = in1[b92 + r93];
-  if (!((bitcast<u32>(m94) & 0x7fffffffu) > 0x7f800000u) && (v95 > m94 || ((bitcast<u32>(v95) & 0x7fffffffu) > 0x7f800000u))) { m94 = v95; }
+  let b0 = i * 10u;
+  var m2 = in1[b0];
+  for (var r1 = 0u; r1 < 10u; r1++) {
+  let v3 = in1[b0 + r1];
+  if (!((bitcast<u32>(m2) & 0x7fffffffu) > 0x7f800000u) && (v3 > m2 || ((bitcast<u32>(v3) & 0x7fffffffu) > 0x7f800000u))) { m2 = v3; }
   }
-  out[i] = m94;
+  out[i] = m2;
 }
 `;
 // Kernel 24: sub %61 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
@@ -961,35 +961,35 @@ const WGSL_35 = `// matmul %85 at specs/newmu-convnet.yaml:33:27 (graph.p_y_give
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA96: array<f32, 256>;
-var<workgroup> tileB97: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row98 = wid.y * 16u + lid.y;
-  let col99 = wid.x * 16u + lid.x;
-  var acc100 = 0.0f;
-  for (var t101 = 0u; t101 < 1u; t101++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 1u; t5++) {
   {
-    let ar103 = wid.y * 16u + lid.y;
-    let ap104 = t101 * 16u + lid.x;
-    var va107 = 0.0f;
-    if (ar103 < 128u && ap104 < 10u) { va107 = in1[ar103 * 10u + ap104]; }
-    tileA96[lid.y * 16u + lid.x] = va107;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 128u && ap8 < 10u) { va11 = in1[ar7 * 10u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc106 = wid.x * 16u + lid.y;
-    let bp105 = t101 * 16u + lid.x;
-    var vb108 = 0.0f;
-    if (bp105 < 10u && bc106 < 625u) { vb108 = in2[bc106 * 10u + bp105]; }
-    tileB97[lid.x * 16u + lid.y] = vb108;
+    let bc10 = wid.x * 16u + lid.y;
+    let bp9 = t5 * 16u + lid.x;
+    var vb12 = 0.0f;
+    if (bp9 < 10u && bc10 < 625u) { vb12 = in2[bc10 * 10u + bp9]; }
+    tileB1[lid.x * 16u + lid.y] = vb12;
   }
   workgroupBarrier();
-  for (var p102 = 0u; p102 < 16u; p102++) {
-    acc100 += tileA96[lid.y * 16u + p102] * tileB97[p102 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row98 < 128u && col99 < 625u) { out[row98 * 625u + col99] = acc100; }
+  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
 // Kernel 36: matmul %86 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)
@@ -997,35 +997,35 @@ const WGSL_36 = `// matmul %86 at specs/newmu-convnet.yaml:33:27 (graph.p_y_give
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA109: array<f32, 256>;
-var<workgroup> tileB110: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row111 = wid.y * 16u + lid.y;
-  let col112 = wid.x * 16u + lid.x;
-  var acc113 = 0.0f;
-  for (var t114 = 0u; t114 < 8u; t114++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 8u; t5++) {
   {
-    let ar116 = wid.y * 16u + lid.x;
-    let ap117 = t114 * 16u + lid.y;
-    var va120 = 0.0f;
-    if (ar116 < 625u && ap117 < 128u) { va120 = in1[ap117 * 625u + ar116]; }
-    tileA109[lid.x * 16u + lid.y] = va120;
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 625u && ap8 < 128u) { va11 = in1[ap8 * 625u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
   }
   {
-    let bc119 = wid.x * 16u + lid.x;
-    let bp118 = t114 * 16u + lid.y;
-    var vb121 = 0.0f;
-    if (bp118 < 128u && bc119 < 10u) { vb121 = in2[bp118 * 10u + bc119]; }
-    tileB110[lid.y * 16u + lid.x] = vb121;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 128u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p115 = 0u; p115 < 16u; p115++) {
-    acc113 += tileA109[lid.y * 16u + p115] * tileB110[p115 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row111 < 625u && col112 < 10u) { out[row111 * 10u + col112] = acc113; }
+  if (row2 < 625u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 37: select %90 at specs/newmu-convnet.yaml:32:15 (graph.l4)
@@ -1047,35 +1047,35 @@ const WGSL_38 = `// matmul %91 at specs/newmu-convnet.yaml:32:23 (graph.l4)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA122: array<f32, 256>;
-var<workgroup> tileB123: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row124 = wid.y * 16u + lid.y;
-  let col125 = wid.x * 16u + lid.x;
-  var acc126 = 0.0f;
-  for (var t127 = 0u; t127 < 40u; t127++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 40u; t5++) {
   {
-    let ar129 = wid.y * 16u + lid.y;
-    let ap130 = t127 * 16u + lid.x;
-    var va133 = 0.0f;
-    if (ar129 < 128u && ap130 < 625u) { va133 = in1[ar129 * 625u + ap130]; }
-    tileA122[lid.y * 16u + lid.x] = va133;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc132 = wid.x * 16u + lid.y;
-    let bp131 = t127 * 16u + lid.x;
-    var vb134 = 0.0f;
-    if (bp131 < 625u && bc132 < 1152u) { vb134 = in2[bc132 * 625u + bp131]; }
-    tileB123[lid.x * 16u + lid.y] = vb134;
+    let bc10 = wid.x * 16u + lid.y;
+    let bp9 = t5 * 16u + lid.x;
+    var vb12 = 0.0f;
+    if (bp9 < 625u && bc10 < 1152u) { vb12 = in2[bc10 * 625u + bp9]; }
+    tileB1[lid.x * 16u + lid.y] = vb12;
   }
   workgroupBarrier();
-  for (var p128 = 0u; p128 < 16u; p128++) {
-    acc126 += tileA122[lid.y * 16u + p128] * tileB123[p128 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row124 < 128u && col125 < 1152u) { out[row124 * 1152u + col125] = acc126; }
+  if (row2 < 128u && col3 < 1152u) { out[row2 * 1152u + col3] = acc4; }
 }
 `;
 // Kernel 39: matmul %92 at specs/newmu-convnet.yaml:32:23 (graph.l4)
@@ -1083,35 +1083,35 @@ const WGSL_39 = `// matmul %92 at specs/newmu-convnet.yaml:32:23 (graph.l4)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA135: array<f32, 256>;
-var<workgroup> tileB136: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row137 = wid.y * 16u + lid.y;
-  let col138 = wid.x * 16u + lid.x;
-  var acc139 = 0.0f;
-  for (var t140 = 0u; t140 < 8u; t140++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 8u; t5++) {
   {
-    let ar142 = wid.y * 16u + lid.x;
-    let ap143 = t140 * 16u + lid.y;
-    var va146 = 0.0f;
-    if (ar142 < 1152u && ap143 < 128u) { va146 = in1[ap143 * 1152u + ar142]; }
-    tileA135[lid.x * 16u + lid.y] = va146;
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 1152u && ap8 < 128u) { va11 = in1[ap8 * 1152u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
   }
   {
-    let bc145 = wid.x * 16u + lid.x;
-    let bp144 = t140 * 16u + lid.y;
-    var vb147 = 0.0f;
-    if (bp144 < 128u && bc145 < 625u) { vb147 = in2[bp144 * 625u + bc145]; }
-    tileB136[lid.y * 16u + lid.x] = vb147;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 128u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p141 = 0u; p141 < 16u; p141++) {
-    acc139 += tileA135[lid.y * 16u + p141] * tileB136[p141 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row137 < 1152u && col138 < 625u) { out[row137 * 625u + col138] = acc139; }
+  if (row2 < 1152u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
 // Kernel 40: mul %94 at specs/newmu-convnet.yaml:31:7 (graph.l3)
@@ -1137,22 +1137,22 @@ const WGSL_41 = `// max_pool2d_grad %96 at specs/newmu-convnet.yaml:31:23 (graph
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 589824u;
   if (i >= 589824u) { return; }
-  let q148 = i % 6u;
-  let p149 = (i / 6u) % 6u;
-  let pl150 = i / 36u;
-  let wi151 = p149 / 2u;
-  let wj152 = q148 / 2u;
-  var v156 = 0.0f;
-  if (wi151 < 3u && wj152 < 3u) {
-  let base153 = (pl150 * 6u + wi151 * 2u) * 6u + wj152 * 2u;
-  var m154 = in1[base153];
-  var at155 = base153;
-  if (in1[base153 + 1u] > m154) { m154 = in1[base153 + 1u]; at155 = base153 + 1u; }
-  if (in1[base153 + 6u] > m154) { m154 = in1[base153 + 6u]; at155 = base153 + 6u; }
-  if (in1[base153 + 7u] > m154) { m154 = in1[base153 + 7u]; at155 = base153 + 7u; }
-  if (at155 == i) { v156 = in2[(pl150 * 3u + wi151) * 3u + wj152]; }
+  let q0 = i % 6u;
+  let p1 = (i / 6u) % 6u;
+  let pl2 = i / 36u;
+  let wi3 = p1 / 2u;
+  let wj4 = q0 / 2u;
+  var v8 = 0.0f;
+  if (wi3 < 3u && wj4 < 3u) {
+  let base5 = (pl2 * 6u + wi3 * 2u) * 6u + wj4 * 2u;
+  var m6 = in1[base5];
+  var at7 = base5;
+  if (in1[base5 + 1u] > m6) { m6 = in1[base5 + 1u]; at7 = base5 + 1u; }
+  if (in1[base5 + 6u] > m6) { m6 = in1[base5 + 6u]; at7 = base5 + 6u; }
+  if (in1[base5 + 7u] > m6) { m6 = in1[base5 + 7u]; at7 = base5 + 7u; }
+  if (at7 == i) { v8 = in2[(pl2 * 3u + wi3) * 3u + wj4]; }
   }
-  out[i] = v156;
+  out[i] = v8;
 }
 `;
 // Kernel 42: slice %97 at specs/newmu-convnet.yaml:31:23 (graph.l3)
@@ -1226,24 +1226,24 @@ const WGSL_47 = `// conv2d %103 at specs/newmu-convnet.yaml:31:42 (graph.l3)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 401408u;
   if (i >= 401408u) { return; }
-  let oj160 = i % 7u;
-  let oi159 = (i / 7u) % 7u;
-  let k158 = (i / 49u) % 64u;
-  let b157 = i / 3136u;
-  var s161 = 0.0f;
-  for (var c162 = 0u; c162 < 128u; c162++) {
-  for (var u163 = 0u; u163 < 3u; u163++) {
-    let p166 = oi159 - u163;
-    if (p166 < 5u) {
-      let xr164 = ((b157 * 128u + c162) * 5u + p166) * 5u;
-      let wr165 = ((k158 * 128u + c162) * 3u + u163) * 3u;
-      { let t167 = oj160 - 0u; if (t167 < 5u) { s161 += in1[xr164 + t167] * in2[wr165 + 0u]; } }
-      { let t167 = oj160 - 1u; if (t167 < 5u) { s161 += in1[xr164 + t167] * in2[wr165 + 1u]; } }
-      { let t167 = oj160 - 2u; if (t167 < 5u) { s161 += in1[xr164 + t167] * in2[wr165 + 2u]; } }
+  let oj3 = i % 7u;
+  let oi2 = (i / 7u) % 7u;
+  let k1 = (i / 49u) % 64u;
+  let b0 = i / 3136u;
+  var s4 = 0.0f;
+  for (var c5 = 0u; c5 < 128u; c5++) {
+  for (var u6 = 0u; u6 < 3u; u6++) {
+    let p9 = oi2 - u6;
+    if (p9 < 5u) {
+      let xr7 = ((b0 * 128u + c5) * 5u + p9) * 5u;
+      let wr8 = ((k1 * 128u + c5) * 3u + u6) * 3u;
+      { let t10 = oj3 - 0u; if (t10 < 5u) { s4 += in1[xr7 + t10] * in2[wr8 + 0u]; } }
+      { let t10 = oj3 - 1u; if (t10 < 5u) { s4 += in1[xr7 + t10] * in2[wr8 + 1u]; } }
+      { let t10 = oj3 - 2u; if (t10 < 5u) { s4 += in1[xr7 + t10] * in2[wr8 + 2u]; } }
     }
   }
   }
-  out[i] = s161;
+  out[i] = s4;
 }
 `;
 // Kernel 48: transpose %104 at specs/newmu-convnet.yaml:31:42 (graph.l3)
@@ -1292,20 +1292,20 @@ const WGSL_51 = `// conv2d %107 at specs/newmu-convnet.yaml:31:42 (graph.l3)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 73728u;
   if (i >= 73728u) { return; }
-  let oj172 = i % 3u;
-  let oi171 = (i / 3u) % 3u;
-  let k170 = (i / 9u) % 128u;
-  let b169 = i / 1152u;
-  var s173 = 0.0f;
-  for (var c174 = 0u; c174 < 128u; c174++) {
-  for (var u175 = 0u; u175 < 5u; u175++) {
-    let xr176 = ((b169 * 128u + c174) * 7u + oi171 + u175) * 7u + oj172;
-    let wr177 = ((k170 * 128u + c174) * 5u + 4u - u175) * 5u + 4u;
-    s173 += in1[xr176 + 0u] * in2[wr177 - 0u] + in1[xr176 + 1u] * in2[wr177 - 1u] + in1[xr176 + 2u] * in2[wr177 - 2u] + in1[xr176 + 3u] * in2[wr177 - 3u];
-    s173 += in1[xr176 + 4u] * in2[wr177 - 4u];
+  let oj3 = i % 3u;
+  let oi2 = (i / 3u) % 3u;
+  let k1 = (i / 9u) % 128u;
+  let b0 = i / 1152u;
+  var s4 = 0.0f;
+  for (var c5 = 0u; c5 < 128u; c5++) {
+  for (var u6 = 0u; u6 < 5u; u6++) {
+    let xr7 = ((b0 * 128u + c5) * 7u + oi2 + u6) * 7u + oj3;
+    let wr8 = ((k1 * 128u + c5) * 5u + 4u - u6) * 5u + 4u;
+    s4 += in1[xr7 + 0u] * in2[wr8 - 0u] + in1[xr7 + 1u] * in2[wr8 - 1u] + in1[xr7 + 2u] * in2[wr8 - 2u] + in1[xr7 + 3u] * in2[wr8 - 3u];
+    s4 += in1[xr7 + 4u] * in2[wr8 - 4u];
   }
   }
-  out[i] = s173;
+  out[i] = s4;
 }
 `;
 // Kernel 52: flip %108 at specs/newmu-convnet.yaml:31:42 (graph.l3)
@@ -1355,22 +1355,22 @@ const WGSL_55 = `// max_pool2d_grad %112 at specs/newmu-convnet.yaml:30:15 (grap
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 1605632u;
   if (i >= 1605632u) { return; }
-  let q181 = i % 14u;
-  let p182 = (i / 14u) % 14u;
-  let pl183 = i / 196u;
-  let wi184 = p182 / 2u;
-  let wj185 = q181 / 2u;
-  var v189 = 0.0f;
-  if (wi184 < 7u && wj185 < 7u) {
-  let base186 = (pl183 * 14u + wi184 * 2u) * 14u + wj185 * 2u;
-  var m187 = in1[base186];
-  var at188 = base186;
-  if (in1[base186 + 1u] > m187) { m187 = in1[base186 + 1u]; at188 = base186 + 1u; }
-  if (in1[base186 + 14u] > m187) { m187 = in1[base186 + 14u]; at188 = base186 + 14u; }
-  if (in1[base186 + 15u] > m187) { m187 = in1[base186 + 15u]; at188 = base186 + 15u; }
-  if (at188 == i) { v189 = in2[(pl183 * 7u + wi184) * 7u + wj185]; }
+  let q0 = i % 14u;
+  let p1 = (i / 14u) % 14u;
+  let pl2 = i / 196u;
+  let wi3 = p1 / 2u;
+  let wj4 = q0 / 2u;
+  var v8 = 0.0f;
+  if (wi3 < 7u && wj4 < 7u) {
+  let base5 = (pl2 * 14u + wi3 * 2u) * 14u + wj4 * 2u;
+  var m6 = in1[base5];
+  var at7 = base5;
+  if (in1[base5 + 1u] > m6) { m6 = in1[base5 + 1u]; at7 = base5 + 1u; }
+  if (in1[base5 + 14u] > m6) { m6 = in1[base5 + 14u]; at7 = base5 + 14u; }
+  if (in1[base5 + 15u] > m6) { m6 = in1[base5 + 15u]; at7 = base5 + 15u; }
+  if (at7 == i) { v8 = in2[(pl2 * 7u + wi3) * 7u + wj4]; }
   }
-  out[i] = v189;
+  out[i] = v8;
 }
 `;
 // Kernel 56: slice %113 at specs/newmu-convnet.yaml:30:15 (graph.l2)
@@ -1444,24 +1444,24 @@ const WGSL_61 = `// conv2d %119 at specs/newmu-convnet.yaml:30:34 (graph.l2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 921600u;
   if (i >= 921600u) { return; }
-  let oj193 = i % 15u;
-  let oi192 = (i / 15u) % 15u;
-  let k191 = (i / 225u) % 32u;
-  let b190 = i / 7200u;
-  var s194 = 0.0f;
-  for (var c195 = 0u; c195 < 64u; c195++) {
-  for (var u196 = 0u; u196 < 3u; u196++) {
-    let p199 = oi192 - u196;
-    if (p199 < 13u) {
-      let xr197 = ((b190 * 64u + c195) * 13u + p199) * 13u;
-      let wr198 = ((k191 * 64u + c195) * 3u + u196) * 3u;
-      { let t200 = oj193 - 0u; if (t200 < 13u) { s194 += in1[xr197 + t200] * in2[wr198 + 0u]; } }
-      { let t200 = oj193 - 1u; if (t200 < 13u) { s194 += in1[xr197 + t200] * in2[wr198 + 1u]; } }
-      { let t200 = oj193 - 2u; if (t200 < 13u) { s194 += in1[xr197 + t200] * in2[wr198 + 2u]; } }
+  let oj3 = i % 15u;
+  let oi2 = (i / 15u) % 15u;
+  let k1 = (i / 225u) % 32u;
+  let b0 = i / 7200u;
+  var s4 = 0.0f;
+  for (var c5 = 0u; c5 < 64u; c5++) {
+  for (var u6 = 0u; u6 < 3u; u6++) {
+    let p9 = oi2 - u6;
+    if (p9 < 13u) {
+      let xr7 = ((b0 * 64u + c5) * 13u + p9) * 13u;
+      let wr8 = ((k1 * 64u + c5) * 3u + u6) * 3u;
+      { let t10 = oj3 - 0u; if (t10 < 13u) { s4 += in1[xr7 + t10] * in2[wr8 + 0u]; } }
+      { let t10 = oj3 - 1u; if (t10 < 13u) { s4 += in1[xr7 + t10] * in2[wr8 + 1u]; } }
+      { let t10 = oj3 - 2u; if (t10 < 13u) { s4 += in1[xr7 + t10] * in2[wr8 + 2u]; } }
     }
   }
   }
-  out[i] = s194;
+  out[i] = s4;
 }
 `;
 // Kernel 62: transpose %120 at specs/newmu-convnet.yaml:30:34 (graph.l2)
@@ -1510,22 +1510,22 @@ const WGSL_65 = `// conv2d %123 at specs/newmu-convnet.yaml:30:34 (graph.l2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 18432u;
   if (i >= 18432u) { return; }
-  let oj205 = i % 3u;
-  let oi204 = (i / 3u) % 3u;
-  let k203 = (i / 9u) % 64u;
-  let b202 = i / 576u;
-  var s206 = 0.0f;
-  for (var c207 = 0u; c207 < 128u; c207++) {
-  for (var u208 = 0u; u208 < 13u; u208++) {
-    let xr209 = ((b202 * 128u + c207) * 15u + oi204 + u208) * 15u + oj205;
-    let wr210 = ((k203 * 128u + c207) * 13u + 12u - u208) * 13u + 12u;
-    s206 += in1[xr209 + 0u] * in2[wr210 - 0u] + in1[xr209 + 1u] * in2[wr210 - 1u] + in1[xr209 + 2u] * in2[wr210 - 2u] + in1[xr209 + 3u] * in2[wr210 - 3u];
-    s206 += in1[xr209 + 4u] * in2[wr210 - 4u] + in1[xr209 + 5u] * in2[wr210 - 5u] + in1[xr209 + 6u] * in2[wr210 - 6u] + in1[xr209 + 7u] * in2[wr210 - 7u];
-    s206 += in1[xr209 + 8u] * in2[wr210 - 8u] + in1[xr209 + 9u] * in2[wr210 - 9u] + in1[xr209 + 10u] * in2[wr210 - 10u] + in1[xr209 + 11u] * in2[wr210 - 11u];
-    s206 += in1[xr209 + 12u] * in2[wr210 - 12u];
+  let oj3 = i % 3u;
+  let oi2 = (i / 3u) % 3u;
+  let k1 = (i / 9u) % 64u;
+  let b0 = i / 576u;
+  var s4 = 0.0f;
+  for (var c5 = 0u; c5 < 128u; c5++) {
+  for (var u6 = 0u; u6 < 13u; u6++) {
+    let xr7 = ((b0 * 128u + c5) * 15u + oi2 + u6) * 15u + oj3;
+    let wr8 = ((k1 * 128u + c5) * 13u + 12u - u6) * 13u + 12u;
+    s4 += in1[xr7 + 0u] * in2[wr8 - 0u] + in1[xr7 + 1u] * in2[wr8 - 1u] + in1[xr7 + 2u] * in2[wr8 - 2u] + in1[xr7 + 3u] * in2[wr8 - 3u];
+    s4 += in1[xr7 + 4u] * in2[wr8 - 4u] + in1[xr7 + 5u] * in2[wr8 - 5u] + in1[xr7 + 6u] * in2[wr8 - 6u] + in1[xr7 + 7u] * in2[wr8 - 7u];
+    s4 += in1[xr7 + 8u] * in2[wr8 - 8u] + in1[xr7 + 9u] * in2[wr8 - 9u] + in1[xr7 + 10u] * in2[wr8 - 10u] + in1[xr7 + 11u] * in2[wr8 - 11u];
+    s4 += in1[xr7 + 12u] * in2[wr8 - 12u];
   }
   }
-  out[i] = s206;
+  out[i] = s4;
 }
 `;
 // Kernel 66: flip %124 at specs/newmu-convnet.yaml:30:34 (graph.l2)
@@ -1575,22 +1575,22 @@ const WGSL_69 = `// max_pool2d_grad %128 at specs/newmu-convnet.yaml:29:15 (grap
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 3686400u;
   if (i >= 3686400u) { return; }
-  let q214 = i % 30u;
-  let p215 = (i / 30u) % 30u;
-  let pl216 = i / 900u;
-  let wi217 = p215 / 2u;
-  let wj218 = q214 / 2u;
-  var v222 = 0.0f;
-  if (wi217 < 15u && wj218 < 15u) {
-  let base219 = (pl216 * 30u + wi217 * 2u) * 30u + wj218 * 2u;
-  var m220 = in1[base219];
-  var at221 = base219;
-  if (in1[base219 + 1u] > m220) { m220 = in1[base219 + 1u]; at221 = base219 + 1u; }
-  if (in1[base219 + 30u] > m220) { m220 = in1[base219 + 30u]; at221 = base219 + 30u; }
-  if (in1[base219 + 31u] > m220) { m220 = in1[base219 + 31u]; at221 = base219 + 31u; }
-  if (at221 == i) { v222 = in2[(pl216 * 15u + wi217) * 15u + wj218]; }
+  let q0 = i % 30u;
+  let p1 = (i / 30u) % 30u;
+  let pl2 = i / 900u;
+  let wi3 = p1 / 2u;
+  let wj4 = q0 / 2u;
+  var v8 = 0.0f;
+  if (wi3 < 15u && wj4 < 15u) {
+  let base5 = (pl2 * 30u + wi3 * 2u) * 30u + wj4 * 2u;
+  var m6 = in1[base5];
+  var at7 = base5;
+  if (in1[base5 + 1u] > m6) { m6 = in1[base5 + 1u]; at7 = base5 + 1u; }
+  if (in1[base5 + 30u] > m6) { m6 = in1[base5 + 30u]; at7 = base5 + 30u; }
+  if (in1[base5 + 31u] > m6) { m6 = in1[base5 + 31u]; at7 = base5 + 31u; }
+  if (at7 == i) { v8 = in2[(pl2 * 15u + wi3) * 15u + wj4]; }
   }
-  out[i] = v222;
+  out[i] = v8;
 }
 `;
 // Kernel 70: select %130 at specs/newmu-convnet.yaml:29:29 (graph.l1)
@@ -1652,25 +1652,25 @@ const WGSL_74 = `// conv2d %134 at specs/newmu-convnet.yaml:29:34 (graph.l1)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 320u;
   if (i >= 288u) { return; }
-  let oj226 = i % 3u;
-  let oi225 = (i / 3u) % 3u;
-  let k224 = (i / 9u) % 1u;
-  let b223 = i / 9u;
-  var s227 = 0.0f;
-  for (var c228 = 0u; c228 < 128u; c228++) {
-  for (var u229 = 0u; u229 < 28u; u229++) {
-    let xr230 = ((b223 * 128u + c228) * 30u + oi225 + u229) * 30u + oj226;
-    let wr231 = ((k224 * 128u + c228) * 28u + 27u - u229) * 28u + 27u;
-    s227 += in1[xr230 + 0u] * in2[wr231 - 0u] + in1[xr230 + 1u] * in2[wr231 - 1u] + in1[xr230 + 2u] * in2[wr231 - 2u] + in1[xr230 + 3u] * in2[wr231 - 3u];
-    s227 += in1[xr230 + 4u] * in2[wr231 - 4u] + in1[xr230 + 5u] * in2[wr231 - 5u] + in1[xr230 + 6u] * in2[wr231 - 6u] + in1[xr230 + 7u] * in2[wr231 - 7u];
-    s227 += in1[xr230 + 8u] * in2[wr231 - 8u] + in1[xr230 + 9u] * in2[wr231 - 9u] + in1[xr230 + 10u] * in2[wr231 - 10u] + in1[xr230 + 11u] * in2[wr231 - 11u];
-    s227 += in1[xr230 + 12u] * in2[wr231 - 12u] + in1[xr230 + 13u] * in2[wr231 - 13u] + in1[xr230 + 14u] * in2[wr231 - 14u] + in1[xr230 + 15u] * in2[wr231 - 15u];
-    s227 += in1[xr230 + 16u] * in2[wr231 - 16u] + in1[xr230 + 17u] * in2[wr231 - 17u] + in1[xr230 + 18u] * in2[wr231 - 18u] + in1[xr230 + 19u] * in2[wr231 - 19u];
-    s227 += in1[xr230 + 20u] * in2[wr231 - 20u] + in1[xr230 + 21u] * in2[wr231 - 21u] + in1[xr230 + 22u] * in2[wr231 - 22u] + in1[xr230 + 23u] * in2[wr231 - 23u];
-    s227 += in1[xr230 + 24u] * in2[wr231 - 24u] + in1[xr230 + 25u] * in2[wr231 - 25u] + in1[xr230 + 26u] * in2[wr231 - 26u] + in1[xr230 + 27u] * in2[wr231 - 27u];
+  let oj3 = i % 3u;
+  let oi2 = (i / 3u) % 3u;
+  let k1 = (i / 9u) % 1u;
+  let b0 = i / 9u;
+  var s4 = 0.0f;
+  for (var c5 = 0u; c5 < 128u; c5++) {
+  for (var u6 = 0u; u6 < 28u; u6++) {
+    let xr7 = ((b0 * 128u + c5) * 30u + oi2 + u6) * 30u + oj3;
+    let wr8 = ((k1 * 128u + c5) * 28u + 27u - u6) * 28u + 27u;
+    s4 += in1[xr7 + 0u] * in2[wr8 - 0u] + in1[xr7 + 1u] * in2[wr8 - 1u] + in1[xr7 + 2u] * in2[wr8 - 2u] + in1[xr7 + 3u] * in2[wr8 - 3u];
+    s4 += in1[xr7 + 4u] * in2[wr8 - 4u] + in1[xr7 + 5u] * in2[wr8 - 5u] + in1[xr7 + 6u] * in2[wr8 - 6u] + in1[xr7 + 7u] * in2[wr8 - 7u];
+    s4 += in1[xr7 + 8u] * in2[wr8 - 8u] + in1[xr7 + 9u] * in2[wr8 - 9u] + in1[xr7 + 10u] * in2[wr8 - 10u] + in1[xr7 + 11u] * in2[wr8 - 11u];
+    s4 += in1[xr7 + 12u] * in2[wr8 - 12u] + in1[xr7 + 13u] * in2[wr8 - 13u] + in1[xr7 + 14u] * in2[wr8 - 14u] + in1[xr7 + 15u] * in2[wr8 - 15u];
+    s4 += in1[xr7 + 16u] * in2[wr8 - 16u] + in1[xr7 + 17u] * in2[wr8 - 17u] + in1[xr7 + 18u] * in2[wr8 - 18u] + in1[xr7 + 19u] * in2[wr8 - 19u];
+    s4 += in1[xr7 + 20u] * in2[wr8 - 20u] + in1[xr7 + 21u] * in2[wr8 - 21u] + in1[xr7 + 22u] * in2[wr8 - 22u] + in1[xr7 + 23u] * in2[wr8 - 23u];
+    s4 += in1[xr7 + 24u] * in2[wr8 - 24u] + in1[xr7 + 25u] * in2[wr8 - 25u] + in1[xr7 + 26u] * in2[wr8 - 26u] + in1[xr7 + 27u] * in2[wr8 - 27u];
   }
   }
-  out[i] = s227;
+  out[i] = s4;
 }
 `;
 // Kernel 75: add %141 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
@@ -1854,15 +1854,15 @@ const WGSL_87 = `// max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 921600u;
   if (i >= 921600u) { return; }
-  let oj14 = i % 15u;
-  let oi13 = (i / 15u) % 15u;
-  let pl12 = i / 225u;
-  let base15 = (pl12 * 30u + oi13 * 2u) * 30u + oj14 * 2u;
-  var m16 = in1[base15];
-  { let v17 = in1[base15 + 1u]; if (!((bitcast<u32>(m16) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v17) & 0x7fffffffu) > 0x7f800000u) || v17 > m16)) { m16 = v17; } }
-  { let v17 = in1[base15 + 30u]; if (!((bitcast<u32>(m16) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v17) & 0x7fffffffu) > 0x7f800000u) || v17 > m16)) { m16 = v17; } }
-  { let v17 = in1[base15 + 31u]; if (!((bitcast<u32>(m16) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v17) & 0x7fffffffu) > 0x7f800000u) || v17 > m16)) { m16 = v17; } }
-  out[i] = m16;
+  let oj2 = i % 15u;
+  let oi1 = (i / 15u) % 15u;
+  let pl0 = i / 225u;
+  let base3 = (pl0 * 30u + oi1 * 2u) * 30u + oj2 * 2u;
+  var m4 = in1[base3];
+  { let v5 = in1[base3 + 1u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 30u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 31u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  out[i] = m4;
 }
 `;
 // Kernel 88: conv2d %12 at specs/newmu-convnet.yaml:30:34 (graph.l2)
@@ -1875,19 +1875,19 @@ const WGSL_88 = `// conv2d %12 at specs/newmu-convnet.yaml:30:34 (graph.l2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 1384448u;
   if (i >= 1384448u) { return; }
-  let oj21 = i % 13u;
-  let oi20 = (i / 13u) % 13u;
-  let k19 = (i / 169u) % 64u;
-  let b18 = i / 10816u;
-  var s22 = 0.0f;
-  for (var c23 = 0u; c23 < 32u; c23++) {
-  for (var u24 = 0u; u24 < 3u; u24++) {
-    let xr25 = ((b18 * 32u + c23) * 15u + oi20 + u24) * 15u + oj21;
-    let wr26 = ((k19 * 32u + c23) * 3u + 2u - u24) * 3u + 2u;
-    s22 += in1[xr25 + 0u] * in2[wr26 - 0u] + in1[xr25 + 1u] * in2[wr26 - 1u] + in1[xr25 + 2u] * in2[wr26 - 2u];
+  let oj3 = i % 13u;
+  let oi2 = (i / 13u) % 13u;
+  let k1 = (i / 169u) % 64u;
+  let b0 = i / 10816u;
+  var s4 = 0.0f;
+  for (var c5 = 0u; c5 < 32u; c5++) {
+  for (var u6 = 0u; u6 < 3u; u6++) {
+    let xr7 = ((b0 * 32u + c5) * 15u + oi2 + u6) * 15u + oj3;
+    let wr8 = ((k1 * 32u + c5) * 3u + 2u - u6) * 3u + 2u;
+    s4 += in1[xr7 + 0u] * in2[wr8 - 0u] + in1[xr7 + 1u] * in2[wr8 - 1u] + in1[xr7 + 2u] * in2[wr8 - 2u];
   }
   }
-  out[i] = s22;
+  out[i] = s4;
 }
 `;
 // Kernel 89: maximum %14 at specs/newmu-convnet.yaml:30:29 (graph.l2)
@@ -1912,13 +1912,13 @@ const WGSL_90 = `// concat %16 at specs/newmu-convnet.yaml:30:15 (graph.l2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 1490944u;
   if (i >= 1490944u) { return; }
-  let p31 = (i / 13u) % 14u;
-  let o30 = i / 182u;
-  let j32 = i % 13u;
-  if (p31 < 13u) {
-  out[i] = in1[(o30 * 13u + p31) * 13u + j32];
+  let p1 = (i / 13u) % 14u;
+  let o0 = i / 182u;
+  let j2 = i % 13u;
+  if (p1 < 13u) {
+  out[i] = in1[(o0 * 13u + p1) * 13u + j2];
   } else {
-  out[i] = in2[(o30 * 1u + p31 - 13u) * 13u + j32];
+  out[i] = in2[(o0 * 1u + p1 - 13u) * 13u + j2];
   }
 }
 `;
@@ -1932,12 +1932,12 @@ const WGSL_91 = `// concat %18 at specs/newmu-convnet.yaml:30:15 (graph.l2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 1605632u;
   if (i >= 1605632u) { return; }
-  let p34 = i % 14u;
-  let o33 = i / 14u;
-  if (p34 < 13u) {
-  out[i] = in1[o33 * 13u + p34];
+  let p1 = i % 14u;
+  let o0 = i / 14u;
+  if (p1 < 13u) {
+  out[i] = in1[o0 * 13u + p1];
   } else {
-  out[i] = in2[o33 * 1u + p34 - 13u];
+  out[i] = in2[o0 * 1u + p1 - 13u];
   }
 }
 `;
@@ -1950,15 +1950,15 @@ const WGSL_92 = `// max_pool2d %19 at specs/newmu-convnet.yaml:30:15 (graph.l2)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 401408u;
   if (i >= 401408u) { return; }
-  let oj38 = i % 7u;
-  let oi37 = (i / 7u) % 7u;
-  let pl36 = i / 49u;
-  let base39 = (pl36 * 14u + oi37 * 2u) * 14u + oj38 * 2u;
-  var m40 = in1[base39];
-  { let v41 = in1[base39 + 1u]; if (!((bitcast<u32>(m40) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v41) & 0x7fffffffu) > 0x7f800000u) || v41 > m40)) { m40 = v41; } }
-  { let v41 = in1[base39 + 14u]; if (!((bitcast<u32>(m40) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v41) & 0x7fffffffu) > 0x7f800000u) || v41 > m40)) { m40 = v41; } }
-  { let v41 = in1[base39 + 15u]; if (!((bitcast<u32>(m40) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v41) & 0x7fffffffu) > 0x7f800000u) || v41 > m40)) { m40 = v41; } }
-  out[i] = m40;
+  let oj2 = i % 7u;
+  let oi1 = (i / 7u) % 7u;
+  let pl0 = i / 49u;
+  let base3 = (pl0 * 14u + oi1 * 2u) * 14u + oj2 * 2u;
+  var m4 = in1[base3];
+  { let v5 = in1[base3 + 1u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 14u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 15u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  out[i] = m4;
 }
 `;
 // Kernel 93: conv2d %20 at specs/newmu-convnet.yaml:31:42 (graph.l3)
@@ -1971,19 +1971,19 @@ const WGSL_93 = `// conv2d %20 at specs/newmu-convnet.yaml:31:42 (graph.l3)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 409600u;
   if (i >= 409600u) { return; }
-  let oj45 = i % 5u;
-  let oi44 = (i / 5u) % 5u;
-  let k43 = (i / 25u) % 128u;
-  let b42 = i / 3200u;
-  var s46 = 0.0f;
-  for (var c47 = 0u; c47 < 64u; c47++) {
-  for (var u48 = 0u; u48 < 3u; u48++) {
-    let xr49 = ((b42 * 64u + c47) * 7u + oi44 + u48) * 7u + oj45;
-    let wr50 = ((k43 * 64u + c47) * 3u + 2u - u48) * 3u + 2u;
-    s46 += in1[xr49 + 0u] * in2[wr50 - 0u] + in1[xr49 + 1u] * in2[wr50 - 1u] + in1[xr49 + 2u] * in2[wr50 - 2u];
+  let oj3 = i % 5u;
+  let oi2 = (i / 5u) % 5u;
+  let k1 = (i / 25u) % 128u;
+  let b0 = i / 3200u;
+  var s4 = 0.0f;
+  for (var c5 = 0u; c5 < 64u; c5++) {
+  for (var u6 = 0u; u6 < 3u; u6++) {
+    let xr7 = ((b0 * 64u + c5) * 7u + oi2 + u6) * 7u + oj3;
+    let wr8 = ((k1 * 64u + c5) * 3u + 2u - u6) * 3u + 2u;
+    s4 += in1[xr7 + 0u] * in2[wr8 - 0u] + in1[xr7 + 1u] * in2[wr8 - 1u] + in1[xr7 + 2u] * in2[wr8 - 2u];
   }
   }
-  out[i] = s46;
+  out[i] = s4;
 }
 `;
 // Kernel 94: maximum %22 at specs/newmu-convnet.yaml:31:37 (graph.l3)
@@ -2008,13 +2008,13 @@ const WGSL_95 = `// concat %24 at specs/newmu-convnet.yaml:31:23 (graph.l3)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 491520u;
   if (i >= 491520u) { return; }
-  let p55 = (i / 5u) % 6u;
-  let o54 = i / 30u;
-  let j56 = i % 5u;
-  if (p55 < 5u) {
-  out[i] = in1[(o54 * 5u + p55) * 5u + j56];
+  let p1 = (i / 5u) % 6u;
+  let o0 = i / 30u;
+  let j2 = i % 5u;
+  if (p1 < 5u) {
+  out[i] = in1[(o0 * 5u + p1) * 5u + j2];
   } else {
-  out[i] = in2[(o54 * 1u + p55 - 5u) * 5u + j56];
+  out[i] = in2[(o0 * 1u + p1 - 5u) * 5u + j2];
   }
 }
 `;
@@ -2028,12 +2028,12 @@ const WGSL_96 = `// concat %26 at specs/newmu-convnet.yaml:31:23 (graph.l3)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 589824u;
   if (i >= 589824u) { return; }
-  let p58 = i % 6u;
-  let o57 = i / 6u;
-  if (p58 < 5u) {
-  out[i] = in1[o57 * 5u + p58];
+  let p1 = i % 6u;
+  let o0 = i / 6u;
+  if (p1 < 5u) {
+  out[i] = in1[o0 * 5u + p1];
   } else {
-  out[i] = in2[o57 * 1u + p58 - 5u];
+  out[i] = in2[o0 * 1u + p1 - 5u];
   }
 }
 `;
@@ -2046,15 +2046,15 @@ const WGSL_97 = `// max_pool2d %27 at specs/newmu-convnet.yaml:31:23 (graph.l3)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 147456u;
   if (i >= 147456u) { return; }
-  let oj62 = i % 3u;
-  let oi61 = (i / 3u) % 3u;
-  let pl60 = i / 9u;
-  let base63 = (pl60 * 6u + oi61 * 2u) * 6u + oj62 * 2u;
-  var m64 = in1[base63];
-  { let v65 = in1[base63 + 1u]; if (!((bitcast<u32>(m64) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v65) & 0x7fffffffu) > 0x7f800000u) || v65 > m64)) { m64 = v65; } }
-  { let v65 = in1[base63 + 6u]; if (!((bitcast<u32>(m64) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v65) & 0x7fffffffu) > 0x7f800000u) || v65 > m64)) { m64 = v65; } }
-  { let v65 = in1[base63 + 7u]; if (!((bitcast<u32>(m64) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v65) & 0x7fffffffu) > 0x7f800000u) || v65 > m64)) { m64 = v65; } }
-  out[i] = m64;
+  let oj2 = i % 3u;
+  let oi1 = (i / 3u) % 3u;
+  let pl0 = i / 9u;
+  let base3 = (pl0 * 6u + oi1 * 2u) * 6u + oj2 * 2u;
+  var m4 = in1[base3];
+  { let v5 = in1[base3 + 1u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 6u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  { let v5 = in1[base3 + 7u]; if (!((bitcast<u32>(m4) & 0x7fffffffu) > 0x7f800000u) && (((bitcast<u32>(v5) & 0x7fffffffu) > 0x7f800000u) || v5 > m4)) { m4 = v5; } }
+  out[i] = m4;
 }
 `;
 // Kernel 98: matmul %29 at specs/newmu-convnet.yaml:32:23 (graph.l4)
@@ -2062,35 +2062,35 @@ const WGSL_98 = `// matmul %29 at specs/newmu-convnet.yaml:32:23 (graph.l4)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA66: array<f32, 256>;
-var<workgroup> tileB67: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row68 = wid.y * 16u + lid.y;
-  let col69 = wid.x * 16u + lid.x;
-  var acc70 = 0.0f;
-  for (var t71 = 0u; t71 < 72u; t71++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 72u; t5++) {
   {
-    let ar73 = wid.y * 16u + lid.y;
-    let ap74 = t71 * 16u + lid.x;
-    var va77 = 0.0f;
-    if (ar73 < 128u && ap74 < 1152u) { va77 = in1[ar73 * 1152u + ap74]; }
-    tileA66[lid.y * 16u + lid.x] = va77;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 128u && ap8 < 1152u) { va11 = in1[ar7 * 1152u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc76 = wid.x * 16u + lid.x;
-    let bp75 = t71 * 16u + lid.y;
-    var vb78 = 0.0f;
-    if (bp75 < 1152u && bc76 < 625u) { vb78 = in2[bp75 * 625u + bc76]; }
-    tileB67[lid.y * 16u + lid.x] = vb78;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 1152u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p72 = 0u; p72 < 16u; p72++) {
-    acc70 += tileA66[lid.y * 16u + p72] * tileB67[p72 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row68 < 128u && col69 < 625u) { out[row68 * 625u + col69] = acc70; }
+  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
 // Kernel 99: maximum %31 at specs/newmu-convnet.yaml:32:15 (graph.l4)
@@ -2110,35 +2110,35 @@ const WGSL_100 = `// matmul %32 at specs/newmu-convnet.yaml:33:27 (graph.p_y_giv
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA79: array<f32, 256>;
-var<workgroup> tileB80: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row81 = wid.y * 16u + lid.y;
-  let col82 = wid.x * 16u + lid.x;
-  var acc83 = 0.0f;
-  for (var t84 = 0u; t84 < 40u; t84++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 40u; t5++) {
   {
-    let ar86 = wid.y * 16u + lid.y;
-    let ap87 = t84 * 16u + lid.x;
-    var va90 = 0.0f;
-    if (ar86 < 128u && ap87 < 625u) { va90 = in1[ar86 * 625u + ap87]; }
-    tileA79[lid.y * 16u + lid.x] = va90;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc89 = wid.x * 16u + lid.x;
-    let bp88 = t84 * 16u + lid.y;
-    var vb91 = 0.0f;
-    if (bp88 < 625u && bc89 < 10u) { vb91 = in2[bp88 * 10u + bc89]; }
-    tileB80[lid.y * 16u + lid.x] = vb91;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 625u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p85 = 0u; p85 < 16u; p85++) {
-    acc83 += tileA79[lid.y * 16u + p85] * tileB80[p85 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row81 < 128u && col82 < 10u) { out[row81 * 10u + col82] = acc83; }
+  if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 101: reduce_max %33 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
@@ -2150,13 +2150,13 @@ const WGSL_101 = `// reduce_max %33 at specs/newmu-convnet.yaml:33:16 (graph.p_y
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 128u;
   if (i >= 128u) { return; }
-  let b92 = i * 10u;
-  var m94 = in1[b92];
-  for (var r93 = 0u; r93 < 10u; r93++) {
-  let v95 = in1[b92 + r93];
-  if (!((bitcast<u32>(m94) & 0x7fffffffu) > 0x7f800000u) && (v95 > m94 || ((bitcast<u32>(v95) & 0x7fffffffu) > 0x7f800000u))) { m94 = v95; }
+  let b0 = i * 10u;
+  var m2 = in1[b0];
+  for (var r1 = 0u; r1 < 10u; r1++) {
+  let v3 = in1[b0 + r1];
+  if (!((bitcast<u32>(m2) & 0x7fffffffu) > 0x7f800000u) && (v3 > m2 || ((bitcast<u32>(v3) & 0x7fffffffu) > 0x7f800000u))) { m2 = v3; }
   }
-  out[i] = m94;
+  out[i] = m2;
 }
 `;
 // Kernel 102: sub %37 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
@@ -2223,14 +2223,14 @@ const WGSL_106 = `// argmax %43 at specs/newmu-convnet.yaml:38:10 (metrics.error
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 128u;
   if (i >= 128u) { return; }
-  let b96 = i * 10u;
-  var best97 = in1[b96];
-  var bi98 = 0u;
-  for (var k99 = select(1u, 10u, ((bitcast<u32>(best97) & 0x7fffffffu) > 0x7f800000u)); k99 < 10u; k99++) {
-  let v100 = in1[b96 + k99];
-  if (v100 > best97 && !((bitcast<u32>(v100) & 0x7fffffffu) > 0x7f800000u)) { best97 = v100; bi98 = k99; }
+  let b0 = i * 10u;
+  var best1 = in1[b0];
+  var bi2 = 0u;
+  for (var k3 = select(1u, 10u, ((bitcast<u32>(best1) & 0x7fffffffu) > 0x7f800000u)); k3 < 10u; k3++) {
+  let v4 = in1[b0 + k3];
+  if (v4 > best1 && !((bitcast<u32>(v4) & 0x7fffffffu) > 0x7f800000u)) { best1 = v4; bi2 = k3; }
   }
-  out[i] = i32(bi98);
+  out[i] = i32(bi2);
 }
 `;
 // Kernel 107: cast %45 at specs/newmu-convnet.yaml:38:10 (metrics.error)
@@ -2305,2709 +2305,343 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 /** Buffers, kernels and the command list of each step, replayed by runtime/webgpu/executor.ts. */
 export const plan: GpuPlan = {
   buffers: [
-    {
-      name: "ctx",
-      size: 4,
-      dtype: "u32",
-      role: "ctx",
-    },
-    {
-      name: "iters",
-      size: 1,
-      dtype: "u32",
-      role: "iters",
-    },
-    {
-      name: "f0_t8",
-      size: 3686400,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:x",
-      size: 100352,
-      dtype: "f32",
-      role: "input",
-      ref: "x",
-    },
-    {
-      name: "param:w",
-      size: 288,
-      dtype: "f32",
-      role: "param",
-      ref: "w",
-    },
-    {
-      name: "f0_t10",
-      size: 3686400,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t11",
-      size: 921600,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t15",
-      size: 921600,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t17",
-      size: 921600,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t18",
-      size: 1384448,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:w2",
-      size: 18432,
-      dtype: "f32",
-      role: "param",
-      ref: "w2",
-    },
-    {
-      name: "f0_t20",
-      size: 1384448,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t22",
-      size: 1490944,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_k21",
-      size: 106496,
-      dtype: "f32",
-      role: "const",
-      fill: -Infinity,
-    },
-    {
-      name: "f0_t24",
-      size: 1605632,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_k23",
-      size: 114688,
-      dtype: "f32",
-      role: "const",
-      fill: -Infinity,
-    },
-    {
-      name: "f0_t25",
-      size: 401408,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t29",
-      size: 401408,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t31",
-      size: 401408,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t32",
-      size: 409600,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:w3",
-      size: 73728,
-      dtype: "f32",
-      role: "param",
-      ref: "w3",
-    },
-    {
-      name: "f0_t34",
-      size: 409600,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t36",
-      size: 491520,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_k35",
-      size: 81920,
-      dtype: "f32",
-      role: "const",
-      fill: -Infinity,
-    },
-    {
-      name: "f0_t38",
-      size: 589824,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_k37",
-      size: 98304,
-      dtype: "f32",
-      role: "const",
-      fill: -Infinity,
-    },
-    {
-      name: "f0_t39",
-      size: 147456,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t44",
-      size: 147456,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t46",
-      size: 147456,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t47",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:w4",
-      size: 720000,
-      dtype: "f32",
-      role: "param",
-      ref: "w4",
-    },
-    {
-      name: "f0_t53",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t55",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t56",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:w_o",
-      size: 6250,
-      dtype: "f32",
-      role: "param",
-      ref: "w_o",
-    },
-    {
-      name: "f0_t57",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t61",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t64",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:y",
-      size: 128,
-      dtype: "i32",
-      role: "input",
-      ref: "y",
-    },
-    {
-      name: "f0_t65",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t70",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t72",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t74",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t85",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t86",
-      size: 6250,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t92",
-      size: 720000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t96",
-      size: 589824,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t100",
-      size: 409600,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t101",
-      size: 73728,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t102",
-      size: 73728,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t104",
-      size: 401408,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t112",
-      size: 1605632,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t116",
-      size: 1384448,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t117",
-      size: 18432,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t118",
-      size: 18432,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t120",
-      size: 921600,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t128",
-      size: 3686400,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t132",
-      size: 100352,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t133",
-      size: 100352,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t134",
-      size: 288,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t141",
-      size: 288,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "state:train.rms.w",
-      size: 288,
-      dtype: "f32",
-      role: "state",
-      ref: "train.rms.w",
-    },
-    {
-      name: "state:train.rms.w2",
-      size: 18432,
-      dtype: "f32",
-      role: "state",
-      ref: "train.rms.w2",
-    },
-    {
-      name: "state:train.rms.w3",
-      size: 73728,
-      dtype: "f32",
-      role: "state",
-      ref: "train.rms.w3",
-    },
-    {
-      name: "f0_t183",
-      size: 720000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "state:train.rms.w4",
-      size: 720000,
-      dtype: "f32",
-      role: "state",
-      ref: "train.rms.w4",
-    },
-    {
-      name: "f0_t197",
-      size: 6250,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "state:train.rms.w_o",
-      size: 6250,
-      dtype: "f32",
-      role: "state",
-      ref: "train.rms.w_o",
-    },
-    {
-      name: "ev_t8",
-      size: 3686400,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t10",
-      size: 3686400,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t11",
-      size: 921600,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t12",
-      size: 1384448,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t14",
-      size: 1384448,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t16",
-      size: 1490944,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_k15",
-      size: 106496,
-      dtype: "f32",
-      role: "const",
-      fill: -Infinity,
-    },
-    {
-      name: "ev_t18",
-      size: 1605632,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_k17",
-      size: 114688,
-      dtype: "f32",
-      role: "const",
-      fill: -Infinity,
-    },
-    {
-      name: "ev_t19",
-      size: 401408,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t20",
-      size: 409600,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t22",
-      size: 409600,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t24",
-      size: 491520,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_k23",
-      size: 81920,
-      dtype: "f32",
-      role: "const",
-      fill: -Infinity,
-    },
-    {
-      name: "ev_t26",
-      size: 589824,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_k25",
-      size: 98304,
-      dtype: "f32",
-      role: "const",
-      fill: -Infinity,
-    },
-    {
-      name: "ev_t27",
-      size: 147456,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t29",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t31",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t32",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t33",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t37",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t42",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t43",
-      size: 128,
-      dtype: "i32",
-      role: "temp",
-    },
-    {
-      name: "ev_t45",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t47",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
+    { name: "ctx", size: 4, dtype: "u32", role: "ctx" },
+    { name: "iters", size: 1, dtype: "u32", role: "iters" },
+    { name: "l1_conv2d", size: 3686400, dtype: "f32", role: "temp" },
+    { name: "x", size: 100352, dtype: "f32", role: "input", ref: "x" },
+    { name: "w_", size: 288, dtype: "f32", role: "param", ref: "w" },
+    { name: "l1_maximum", size: 3686400, dtype: "f32", role: "temp" },
+    { name: "l1_maxpool2d", size: 921600, dtype: "f32", role: "temp" },
+    { name: "l1_cast", size: 921600, dtype: "f32", role: "temp" },
+    { name: "l1", size: 921600, dtype: "f32", role: "temp" },
+    { name: "l2_conv2d", size: 1384448, dtype: "f32", role: "temp" },
+    { name: "w2", size: 18432, dtype: "f32", role: "param", ref: "w2" },
+    { name: "l2_maximum", size: 1384448, dtype: "f32", role: "temp" },
+    { name: "l2_concat", size: 1490944, dtype: "f32", role: "temp" },
+    { name: "k_l2_const", size: 106496, dtype: "f32", role: "const", fill: -Infinity },
+    { name: "l2_concat2", size: 1605632, dtype: "f32", role: "temp" },
+    { name: "k_l2_const2", size: 114688, dtype: "f32", role: "const", fill: -Infinity },
+    { name: "l2_maxpool2d", size: 401408, dtype: "f32", role: "temp" },
+    { name: "l2_cast", size: 401408, dtype: "f32", role: "temp" },
+    { name: "l2", size: 401408, dtype: "f32", role: "temp" },
+    { name: "l3_conv2d", size: 409600, dtype: "f32", role: "temp" },
+    { name: "w3", size: 73728, dtype: "f32", role: "param", ref: "w3" },
+    { name: "l3_maximum", size: 409600, dtype: "f32", role: "temp" },
+    { name: "l3_concat", size: 491520, dtype: "f32", role: "temp" },
+    { name: "k_l3_const", size: 81920, dtype: "f32", role: "const", fill: -Infinity },
+    { name: "l3_concat2", size: 589824, dtype: "f32", role: "temp" },
+    { name: "k_l3_const2", size: 98304, dtype: "f32", role: "const", fill: -Infinity },
+    { name: "l3_maxpool2d", size: 147456, dtype: "f32", role: "temp" },
+    { name: "l3_cast", size: 147456, dtype: "f32", role: "temp" },
+    { name: "l3", size: 147456, dtype: "f32", role: "temp" },
+    { name: "l4_matmul", size: 80000, dtype: "f32", role: "temp" },
+    { name: "w4", size: 720000, dtype: "f32", role: "param", ref: "w4" },
+    { name: "l4_cast", size: 80000, dtype: "f32", role: "temp" },
+    { name: "l4", size: 80000, dtype: "f32", role: "temp" },
+    { name: "p_y_given_x_matmul", size: 1280, dtype: "f32", role: "temp" },
+    { name: "w_o", size: 6250, dtype: "f32", role: "param", ref: "w_o" },
+    { name: "p_y_given_x_reducemax", size: 128, dtype: "f32", role: "temp" },
+    { name: "p_y_given_x_sub", size: 1280, dtype: "f32", role: "temp" },
+    { name: "cost_nll_onehot", size: 1280, dtype: "f32", role: "temp" },
+    { name: "y", size: 128, dtype: "i32", role: "input", ref: "y" },
+    { name: "cost_nll_log", size: 128, dtype: "f32", role: "temp" },
+    { name: "cost_nll_reducesum", size: 128, dtype: "f32", role: "temp" },
+    { name: "cost_nll_reducesum2", size: 1, dtype: "f32", role: "temp" },
+    { name: "cost", size: 1, dtype: "f32", role: "temp" },
+    { name: "d_p_y_given_x_matmul", size: 80000, dtype: "f32", role: "temp" },
+    { name: "grad_w_o", size: 6250, dtype: "f32", role: "temp" },
+    { name: "grad_w4", size: 720000, dtype: "f32", role: "temp" },
+    { name: "d_l3_maxpool2dgrad", size: 589824, dtype: "f32", role: "temp" },
+    { name: "d_l3_select", size: 409600, dtype: "f32", role: "temp" },
+    { name: "d_l3_transpose", size: 73728, dtype: "f32", role: "temp" },
+    { name: "d_l3_flip", size: 73728, dtype: "f32", role: "temp" },
+    { name: "d_l3_transpose2", size: 401408, dtype: "f32", role: "temp" },
+    { name: "d_l2_maxpool2dgrad", size: 1605632, dtype: "f32", role: "temp" },
+    { name: "d_l2_select", size: 1384448, dtype: "f32", role: "temp" },
+    { name: "d_l2_transpose", size: 18432, dtype: "f32", role: "temp" },
+    { name: "d_l2_flip", size: 18432, dtype: "f32", role: "temp" },
+    { name: "d_l2_transpose2", size: 921600, dtype: "f32", role: "temp" },
+    { name: "d_l1_maxpool2dgrad", size: 3686400, dtype: "f32", role: "temp" },
+    { name: "d_l1_transpose2", size: 100352, dtype: "f32", role: "temp" },
+    { name: "d_l1_flip", size: 100352, dtype: "f32", role: "temp" },
+    { name: "grad_w", size: 288, dtype: "f32", role: "temp" },
+    { name: "new_train_rms_w", size: 288, dtype: "f32", role: "temp" },
+    { name: "train_rms_w", size: 288, dtype: "f32", role: "state", ref: "train.rms.w" },
+    { name: "train_rms_w2", size: 18432, dtype: "f32", role: "state", ref: "train.rms.w2" },
+    { name: "train_rms_w3", size: 73728, dtype: "f32", role: "state", ref: "train.rms.w3" },
+    { name: "new_train_rms_w4", size: 720000, dtype: "f32", role: "temp" },
+    { name: "train_rms_w4", size: 720000, dtype: "f32", role: "state", ref: "train.rms.w4" },
+    { name: "new_train_rms_w_o", size: 6250, dtype: "f32", role: "temp" },
+    { name: "train_rms_w_o", size: 6250, dtype: "f32", role: "state", ref: "train.rms.w_o" },
+    { name: "eval_l1_conv2d", size: 3686400, dtype: "f32", role: "temp" },
+    { name: "eval_l1_maximum", size: 3686400, dtype: "f32", role: "temp" },
+    { name: "eval_l1", size: 921600, dtype: "f32", role: "temp" },
+    { name: "eval_l2_conv2d", size: 1384448, dtype: "f32", role: "temp" },
+    { name: "eval_l2_maximum", size: 1384448, dtype: "f32", role: "temp" },
+    { name: "eval_l2_concat", size: 1490944, dtype: "f32", role: "temp" },
+    { name: "eval_k_l2_const", size: 106496, dtype: "f32", role: "const", fill: -Infinity },
+    { name: "eval_l2_concat2", size: 1605632, dtype: "f32", role: "temp" },
+    { name: "eval_k_l2_const2", size: 114688, dtype: "f32", role: "const", fill: -Infinity },
+    { name: "eval_l2", size: 401408, dtype: "f32", role: "temp" },
+    { name: "eval_l3_conv2d", size: 409600, dtype: "f32", role: "temp" },
+    { name: "eval_l3_maximum", size: 409600, dtype: "f32", role: "temp" },
+    { name: "eval_l3_concat", size: 491520, dtype: "f32", role: "temp" },
+    { name: "eval_k_l3_const", size: 81920, dtype: "f32", role: "const", fill: -Infinity },
+    { name: "eval_l3_concat2", size: 589824, dtype: "f32", role: "temp" },
+    { name: "eval_k_l3_const2", size: 98304, dtype: "f32", role: "const", fill: -Infinity },
+    { name: "eval_l3_maxpool2d", size: 147456, dtype: "f32", role: "temp" },
+    { name: "eval_l4_matmul", size: 80000, dtype: "f32", role: "temp" },
+    { name: "eval_l4", size: 80000, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_matmul", size: 1280, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_reducemax", size: 128, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_sub", size: 1280, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x", size: 1280, dtype: "f32", role: "temp" },
+    { name: "eval_error_argmax", size: 128, dtype: "i32", role: "temp" },
+    { name: "eval_error", size: 128, dtype: "f32", role: "temp" },
+    { name: "eval_cost_log", size: 128, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    {
-      name: "f0_k8", label: "conv2d %8 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_0, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [57600, 1, 1]
-    },
-    {
-      name: "f0_k10", label: "maximum %10 at specs/newmu-convnet.yaml:29:29 (graph.l1)", wgsl: WGSL_1, bindings: [
-        {
-          buffer: 5,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-      ], workgroups: [57600, 1, 1]
-    },
-    {
-      name: "f0_k11", label: "max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)", wgsl: WGSL_2, bindings: [
-        {
-          buffer: 6,
-          access: "read_write",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [14400, 1, 1]
-    },
-    {
-      name: "f0_k15", label: "cast %15 at specs/newmu-convnet.yaml:29:7 (graph.l1)", wgsl: WGSL_3, bindings: [
-        {
-          buffer: 7,
-          access: "read_write",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-      ], workgroups: [14400, 1, 1]
-    },
-    {
-      name: "f0_k17", label: "div %17 at specs/newmu-convnet.yaml:29:7 (graph.l1)", wgsl: WGSL_4, bindings: [
-        {
-          buffer: 8,
-          access: "read_write",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-      ], workgroups: [14400, 1, 1]
-    },
-    {
-      name: "f0_k18", label: "conv2d %18 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_5, bindings: [
-        {
-          buffer: 9,
-          access: "read_write",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [21632, 1, 1]
-    },
-    {
-      name: "f0_k20", label: "maximum %20 at specs/newmu-convnet.yaml:30:29 (graph.l2)", wgsl: WGSL_6, bindings: [
-        {
-          buffer: 11,
-          access: "read_write",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [21632, 1, 1]
-    },
-    {
-      name: "f0_k22", label: "concat %22 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_7, bindings: [
-        {
-          buffer: 12,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-      ], workgroups: [23296, 1, 1]
-    },
-    {
-      name: "f0_k24", label: "concat %24 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_8, bindings: [
-        {
-          buffer: 14,
-          access: "read_write",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-      ], workgroups: [25088, 1, 1]
-    },
-    {
-      name: "f0_k25", label: "max_pool2d %25 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_9, bindings: [
-        {
-          buffer: 16,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-      ], workgroups: [6272, 1, 1]
-    },
-    {
-      name: "f0_k29", label: "cast %29 at specs/newmu-convnet.yaml:30:7 (graph.l2)", wgsl: WGSL_10, bindings: [
-        {
-          buffer: 17,
-          access: "read_write",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-      ], workgroups: [6272, 1, 1]
-    },
-    {
-      name: "f0_k31", label: "div %31 at specs/newmu-convnet.yaml:30:7 (graph.l2)", wgsl: WGSL_11, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-      ], workgroups: [6272, 1, 1]
-    },
-    {
-      name: "f0_k32", label: "conv2d %32 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_12, bindings: [
-        {
-          buffer: 19,
-          access: "read_write",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [6400, 1, 1]
-    },
-    {
-      name: "f0_k34", label: "maximum %34 at specs/newmu-convnet.yaml:31:37 (graph.l3)", wgsl: WGSL_13, bindings: [
-        {
-          buffer: 21,
-          access: "read_write",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-      ], workgroups: [6400, 1, 1]
-    },
-    {
-      name: "f0_k36", label: "concat %36 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_14, bindings: [
-        {
-          buffer: 22,
-          access: "read_write",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-        {
-          buffer: 23,
-          access: "read",
-        },
-      ], workgroups: [7680, 1, 1]
-    },
-    {
-      name: "f0_k38", label: "concat %38 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_15, bindings: [
-        {
-          buffer: 24,
-          access: "read_write",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-        {
-          buffer: 25,
-          access: "read",
-        },
-      ], workgroups: [9216, 1, 1]
-    },
-    {
-      name: "f0_k39", label: "max_pool2d %39 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_16, bindings: [
-        {
-          buffer: 26,
-          access: "read_write",
-        },
-        {
-          buffer: 24,
-          access: "read",
-        },
-      ], workgroups: [2304, 1, 1]
-    },
-    {
-      name: "f0_k44", label: "cast %44 at specs/newmu-convnet.yaml:31:7 (graph.l3)", wgsl: WGSL_17, bindings: [
-        {
-          buffer: 27,
-          access: "read_write",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-      ], workgroups: [2304, 1, 1]
-    },
-    {
-      name: "f0_k46", label: "div %46 at specs/newmu-convnet.yaml:31:7 (graph.l3)", wgsl: WGSL_18, bindings: [
-        {
-          buffer: 28,
-          access: "read_write",
-        },
-        {
-          buffer: 26,
-          access: "read",
-        },
-        {
-          buffer: 27,
-          access: "read",
-        },
-      ], workgroups: [2304, 1, 1]
-    },
-    {
-      name: "f0_k47", label: "matmul %47 at specs/newmu-convnet.yaml:32:23 (graph.l4)", wgsl: WGSL_19, bindings: [
-        {
-          buffer: 29,
-          access: "read_write",
-        },
-        {
-          buffer: 28,
-          access: "read",
-        },
-        {
-          buffer: 30,
-          access: "read",
-        },
-      ], workgroups: [40, 8, 1]
-    },
-    {
-      name: "f0_k53", label: "cast %53 at specs/newmu-convnet.yaml:32:7 (graph.l4)", wgsl: WGSL_20, bindings: [
-        {
-          buffer: 31,
-          access: "read_write",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-      ], workgroups: [1250, 1, 1]
-    },
-    {
-      name: "f0_k55", label: "div %55 at specs/newmu-convnet.yaml:32:7 (graph.l4)", wgsl: WGSL_21, bindings: [
-        {
-          buffer: 32,
-          access: "read_write",
-        },
-        {
-          buffer: 29,
-          access: "read",
-        },
-        {
-          buffer: 31,
-          access: "read",
-        },
-      ], workgroups: [1250, 1, 1]
-    },
-    {
-      name: "f0_k56", label: "matmul %56 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", wgsl: WGSL_22, bindings: [
-        {
-          buffer: 33,
-          access: "read_write",
-        },
-        {
-          buffer: 32,
-          access: "read",
-        },
-        {
-          buffer: 34,
-          access: "read",
-        },
-      ], workgroups: [1, 8, 1]
-    },
-    {
-      name: "f0_k57", label: "reduce_max %57 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [
-        {
-          buffer: 35,
-          access: "read_write",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k61", label: "sub %61 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_24, bindings: [
-        {
-          buffer: 36,
-          access: "read_write",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k62", label: "exp %62 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [
-        {
-          buffer: 33,
-          access: "read_write",
-        },
-        {
-          buffer: 36,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k63", label: "reduce_sum %63 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_26, bindings: [
-        {
-          buffer: 35,
-          access: "read_write",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k64", label: "one_hot %64 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_27, bindings: [
-        {
-          buffer: 37,
-          access: "read_write",
-        },
-        {
-          buffer: 38,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k65", label: "log %65 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_28, bindings: [
-        {
-          buffer: 39,
-          access: "read_write",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k70", label: "reduce_sum %70 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_29, bindings: [
-        {
-          buffer: 40,
-          access: "read_write",
-        },
-        {
-          buffer: 37,
-          access: "read",
-        },
-        {
-          buffer: 36,
-          access: "read",
-        },
-        {
-          buffer: 39,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k72", label: "reduce_sum %72 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_30, bindings: [
-        {
-          buffer: 41,
-          access: "read_write",
-        },
-        {
-          buffer: 40,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k74", label: "mul %74 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_31, bindings: [
-        {
-          buffer: 42,
-          access: "read_write",
-        },
-        {
-          buffer: 41,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k79", label: "reduce_sum %79 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_32, bindings: [
-        {
-          buffer: 39,
-          access: "read_write",
-        },
-        {
-          buffer: 37,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k80", label: "div %80 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_33, bindings: [
-        {
-          buffer: 40,
-          access: "read_write",
-        },
-        {
-          buffer: 39,
-          access: "read",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k84", label: "add %84 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_34, bindings: [
-        {
-          buffer: 36,
-          access: "read_write",
-        },
-        {
-          buffer: 37,
-          access: "read",
-        },
-        {
-          buffer: 40,
-          access: "read",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k85", label: "matmul %85 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", wgsl: WGSL_35, bindings: [
-        {
-          buffer: 43,
-          access: "read_write",
-        },
-        {
-          buffer: 36,
-          access: "read",
-        },
-        {
-          buffer: 34,
-          access: "read",
-        },
-      ], workgroups: [40, 8, 1]
-    },
-    {
-      name: "f0_k86", label: "matmul %86 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", wgsl: WGSL_36, bindings: [
-        {
-          buffer: 44,
-          access: "read_write",
-        },
-        {
-          buffer: 32,
-          access: "read",
-        },
-        {
-          buffer: 36,
-          access: "read",
-        },
-      ], workgroups: [1, 40, 1]
-    },
-    {
-      name: "f0_k90", label: "select %90 at specs/newmu-convnet.yaml:32:15 (graph.l4)", wgsl: WGSL_37, bindings: [
-        {
-          buffer: 32,
-          access: "read_write",
-        },
-        {
-          buffer: 29,
-          access: "read",
-        },
-        {
-          buffer: 43,
-          access: "read",
-        },
-        {
-          buffer: 31,
-          access: "read",
-        },
-      ], workgroups: [1250, 1, 1]
-    },
-    {
-      name: "f0_k91", label: "matmul %91 at specs/newmu-convnet.yaml:32:23 (graph.l4)", wgsl: WGSL_38, bindings: [
-        {
-          buffer: 26,
-          access: "read_write",
-        },
-        {
-          buffer: 32,
-          access: "read",
-        },
-        {
-          buffer: 30,
-          access: "read",
-        },
-      ], workgroups: [72, 8, 1]
-    },
-    {
-      name: "f0_k92", label: "matmul %92 at specs/newmu-convnet.yaml:32:23 (graph.l4)", wgsl: WGSL_39, bindings: [
-        {
-          buffer: 45,
-          access: "read_write",
-        },
-        {
-          buffer: 28,
-          access: "read",
-        },
-        {
-          buffer: 32,
-          access: "read",
-        },
-      ], workgroups: [40, 72, 1]
-    },
-    {
-      name: "f0_k94", label: "mul %94 at specs/newmu-convnet.yaml:31:7 (graph.l3)", wgsl: WGSL_40, bindings: [
-        {
-          buffer: 28,
-          access: "read_write",
-        },
-        {
-          buffer: 26,
-          access: "read",
-        },
-        {
-          buffer: 27,
-          access: "read",
-        },
-      ], workgroups: [2304, 1, 1]
-    },
-    {
-      name: "f0_k96", label: "max_pool2d_grad %96 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_41, bindings: [
-        {
-          buffer: 46,
-          access: "read_write",
-        },
-        {
-          buffer: 24,
-          access: "read",
-        },
-        {
-          buffer: 28,
-          access: "read",
-        },
-      ], workgroups: [9216, 1, 1]
-    },
-    {
-      name: "f0_k97", label: "slice %97 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_42, bindings: [
-        {
-          buffer: 22,
-          access: "read_write",
-        },
-        {
-          buffer: 46,
-          access: "read",
-        },
-      ], workgroups: [7680, 1, 1]
-    },
-    {
-      name: "f0_k98", label: "slice %98 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_43, bindings: [
-        {
-          buffer: 21,
-          access: "read_write",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-      ], workgroups: [6400, 1, 1]
-    },
-    {
-      name: "f0_k100", label: "select %100 at specs/newmu-convnet.yaml:31:37 (graph.l3)", wgsl: WGSL_44, bindings: [
-        {
-          buffer: 47,
-          access: "read_write",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-      ], workgroups: [6400, 1, 1]
-    },
-    {
-      name: "f0_k101", label: "transpose %101 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_45, bindings: [
-        {
-          buffer: 48,
-          access: "read_write",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [1152, 1, 1]
-    },
-    {
-      name: "f0_k102", label: "flip %102 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_46, bindings: [
-        {
-          buffer: 49,
-          access: "read_write",
-        },
-        {
-          buffer: 48,
-          access: "read",
-        },
-      ], workgroups: [1152, 1, 1]
-    },
-    {
-      name: "f0_k103", label: "conv2d %103 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_47, bindings: [
-        {
-          buffer: 16,
-          access: "read_write",
-        },
-        {
-          buffer: 47,
-          access: "read",
-        },
-        {
-          buffer: 49,
-          access: "read",
-        },
-      ], workgroups: [6272, 1, 1]
-    },
-    {
-      name: "f0_k104", label: "transpose %104 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_48, bindings: [
-        {
-          buffer: 50,
-          access: "read_write",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-      ], workgroups: [6272, 1, 1]
-    },
-    {
-      name: "f0_k105", label: "transpose %105 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_49, bindings: [
-        {
-          buffer: 21,
-          access: "read_write",
-        },
-        {
-          buffer: 47,
-          access: "read",
-        },
-      ], workgroups: [6400, 1, 1]
-    },
-    {
-      name: "f0_k106", label: "flip %106 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_50, bindings: [
-        {
-          buffer: 19,
-          access: "read_write",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-      ], workgroups: [6400, 1, 1]
-    },
-    {
-      name: "f0_k107", label: "conv2d %107 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_51, bindings: [
-        {
-          buffer: 48,
-          access: "read_write",
-        },
-        {
-          buffer: 50,
-          access: "read",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-      ], workgroups: [1152, 1, 1]
-    },
-    {
-      name: "f0_k108", label: "flip %108 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_52, bindings: [
-        {
-          buffer: 49,
-          access: "read_write",
-        },
-        {
-          buffer: 48,
-          access: "read",
-        },
-      ], workgroups: [1152, 1, 1]
-    },
-    {
-      name: "f0_k109", label: "transpose %109 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_53, bindings: [
-        {
-          buffer: 48,
-          access: "read_write",
-        },
-        {
-          buffer: 49,
-          access: "read",
-        },
-      ], workgroups: [1152, 1, 1]
-    },
-    {
-      name: "f0_k111", label: "mul %111 at specs/newmu-convnet.yaml:30:7 (graph.l2)", wgsl: WGSL_54, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-      ], workgroups: [6272, 1, 1]
-    },
-    {
-      name: "f0_k112", label: "max_pool2d_grad %112 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_55, bindings: [
-        {
-          buffer: 51,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-      ], workgroups: [25088, 1, 1]
-    },
-    {
-      name: "f0_k113", label: "slice %113 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_56, bindings: [
-        {
-          buffer: 12,
-          access: "read_write",
-        },
-        {
-          buffer: 51,
-          access: "read",
-        },
-      ], workgroups: [23296, 1, 1]
-    },
-    {
-      name: "f0_k114", label: "slice %114 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_57, bindings: [
-        {
-          buffer: 11,
-          access: "read_write",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-      ], workgroups: [21632, 1, 1]
-    },
-    {
-      name: "f0_k116", label: "select %116 at specs/newmu-convnet.yaml:30:29 (graph.l2)", wgsl: WGSL_58, bindings: [
-        {
-          buffer: 52,
-          access: "read_write",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-      ], workgroups: [21632, 1, 1]
-    },
-    {
-      name: "f0_k117", label: "transpose %117 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_59, bindings: [
-        {
-          buffer: 53,
-          access: "read_write",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [288, 1, 1]
-    },
-    {
-      name: "f0_k118", label: "flip %118 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_60, bindings: [
-        {
-          buffer: 54,
-          access: "read_write",
-        },
-        {
-          buffer: 53,
-          access: "read",
-        },
-      ], workgroups: [288, 1, 1]
-    },
-    {
-      name: "f0_k119", label: "conv2d %119 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_61, bindings: [
-        {
-          buffer: 6,
-          access: "read_write",
-        },
-        {
-          buffer: 52,
-          access: "read",
-        },
-        {
-          buffer: 54,
-          access: "read",
-        },
-      ], workgroups: [14400, 1, 1]
-    },
-    {
-      name: "f0_k120", label: "transpose %120 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_62, bindings: [
-        {
-          buffer: 55,
-          access: "read_write",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [14400, 1, 1]
-    },
-    {
-      name: "f0_k121", label: "transpose %121 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_63, bindings: [
-        {
-          buffer: 11,
-          access: "read_write",
-        },
-        {
-          buffer: 52,
-          access: "read",
-        },
-      ], workgroups: [21632, 1, 1]
-    },
-    {
-      name: "f0_k122", label: "flip %122 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_64, bindings: [
-        {
-          buffer: 9,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-      ], workgroups: [21632, 1, 1]
-    },
-    {
-      name: "f0_k123", label: "conv2d %123 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_65, bindings: [
-        {
-          buffer: 53,
-          access: "read_write",
-        },
-        {
-          buffer: 55,
-          access: "read",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [288, 1, 1]
-    },
-    {
-      name: "f0_k124", label: "flip %124 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_66, bindings: [
-        {
-          buffer: 54,
-          access: "read_write",
-        },
-        {
-          buffer: 53,
-          access: "read",
-        },
-      ], workgroups: [288, 1, 1]
-    },
-    {
-      name: "f0_k125", label: "transpose %125 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_67, bindings: [
-        {
-          buffer: 53,
-          access: "read_write",
-        },
-        {
-          buffer: 54,
-          access: "read",
-        },
-      ], workgroups: [288, 1, 1]
-    },
-    {
-      name: "f0_k127", label: "mul %127 at specs/newmu-convnet.yaml:29:7 (graph.l1)", wgsl: WGSL_68, bindings: [
-        {
-          buffer: 8,
-          access: "read_write",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-      ], workgroups: [14400, 1, 1]
-    },
-    {
-      name: "f0_k128", label: "max_pool2d_grad %128 at specs/newmu-convnet.yaml:29:15 (graph.l1)", wgsl: WGSL_69, bindings: [
-        {
-          buffer: 56,
-          access: "read_write",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [57600, 1, 1]
-    },
-    {
-      name: "f0_k130", label: "select %130 at specs/newmu-convnet.yaml:29:29 (graph.l1)", wgsl: WGSL_70, bindings: [
-        {
-          buffer: 5,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-        {
-          buffer: 56,
-          access: "read",
-        },
-      ], workgroups: [57600, 1, 1]
-    },
-    {
-      name: "f0_k131", label: "transpose %131 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_71, bindings: [
-        {
-          buffer: 56,
-          access: "read_write",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [57600, 1, 1]
-    },
-    {
-      name: "f0_k132", label: "transpose %132 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_72, bindings: [
-        {
-          buffer: 57,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-      ], workgroups: [1568, 1, 1]
-    },
-    {
-      name: "f0_k133", label: "flip %133 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_73, bindings: [
-        {
-          buffer: 58,
-          access: "read_write",
-        },
-        {
-          buffer: 57,
-          access: "read",
-        },
-      ], workgroups: [1568, 1, 1]
-    },
-    {
-      name: "f0_k134", label: "conv2d %134 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_74, bindings: [
-        {
-          buffer: 59,
-          access: "read_write",
-        },
-        {
-          buffer: 56,
-          access: "read",
-        },
-        {
-          buffer: 58,
-          access: "read",
-        },
-      ], workgroups: [5, 1, 1]
-    },
-    {
-      name: "f0_k141", label: "add %141 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_75, bindings: [
-        {
-          buffer: 60,
-          access: "read_write",
-        },
-        {
-          buffer: 61,
-          access: "read",
-        },
-        {
-          buffer: 59,
-          access: "read",
-        },
-      ], workgroups: [5, 1, 1]
-    },
-    {
-      name: "f0_k148", label: "sub %148 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_76, bindings: [
-        {
-          buffer: 4,
-          access: "read_write",
-        },
-        {
-          buffer: 59,
-          access: "read",
-        },
-        {
-          buffer: 60,
-          access: "read",
-        },
-      ], workgroups: [5, 1, 1]
-    },
-    {
-      name: "f0_k155", label: "add %155 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_77, bindings: [
-        {
-          buffer: 54,
-          access: "read_write",
-        },
-        {
-          buffer: 62,
-          access: "read",
-        },
-        {
-          buffer: 53,
-          access: "read",
-        },
-      ], workgroups: [288, 1, 1]
-    },
-    {
-      name: "f0_k162", label: "sub %162 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_78, bindings: [
-        {
-          buffer: 10,
-          access: "read_write",
-        },
-        {
-          buffer: 53,
-          access: "read",
-        },
-        {
-          buffer: 54,
-          access: "read",
-        },
-      ], workgroups: [288, 1, 1]
-    },
-    {
-      name: "f0_k169", label: "add %169 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_79, bindings: [
-        {
-          buffer: 49,
-          access: "read_write",
-        },
-        {
-          buffer: 63,
-          access: "read",
-        },
-        {
-          buffer: 48,
-          access: "read",
-        },
-      ], workgroups: [1152, 1, 1]
-    },
-    {
-      name: "f0_k176", label: "sub %176 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_80, bindings: [
-        {
-          buffer: 20,
-          access: "read_write",
-        },
-        {
-          buffer: 48,
-          access: "read",
-        },
-        {
-          buffer: 49,
-          access: "read",
-        },
-      ], workgroups: [1152, 1, 1]
-    },
-    {
-      name: "f0_k183", label: "add %183 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_81, bindings: [
-        {
-          buffer: 64,
-          access: "read_write",
-        },
-        {
-          buffer: 65,
-          access: "read",
-        },
-        {
-          buffer: 45,
-          access: "read",
-        },
-      ], workgroups: [11250, 1, 1]
-    },
-    {
-      name: "f0_k190", label: "sub %190 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_82, bindings: [
-        {
-          buffer: 30,
-          access: "read_write",
-        },
-        {
-          buffer: 45,
-          access: "read",
-        },
-        {
-          buffer: 64,
-          access: "read",
-        },
-      ], workgroups: [11250, 1, 1]
-    },
-    {
-      name: "f0_k197", label: "add %197 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_83, bindings: [
-        {
-          buffer: 66,
-          access: "read_write",
-        },
-        {
-          buffer: 67,
-          access: "read",
-        },
-        {
-          buffer: 44,
-          access: "read",
-        },
-      ], workgroups: [98, 1, 1]
-    },
-    {
-      name: "f0_k204", label: "sub %204 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_84, bindings: [
-        {
-          buffer: 34,
-          access: "read_write",
-        },
-        {
-          buffer: 44,
-          access: "read",
-        },
-        {
-          buffer: 66,
-          access: "read",
-        },
-      ], workgroups: [98, 1, 1]
-    },
-    {
-      name: "ev_k8", label: "conv2d %8 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_85, bindings: [
-        {
-          buffer: 68,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [57600, 1, 1]
-    },
-    {
-      name: "ev_k10", label: "maximum %10 at specs/newmu-convnet.yaml:29:29 (graph.l1)", wgsl: WGSL_86, bindings: [
-        {
-          buffer: 69,
-          access: "read_write",
-        },
-        {
-          buffer: 68,
-          access: "read",
-        },
-      ], workgroups: [57600, 1, 1]
-    },
-    {
-      name: "ev_k11", label: "max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)", wgsl: WGSL_87, bindings: [
-        {
-          buffer: 70,
-          access: "read_write",
-        },
-        {
-          buffer: 69,
-          access: "read",
-        },
-      ], workgroups: [14400, 1, 1]
-    },
-    {
-      name: "ev_k12", label: "conv2d %12 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_88, bindings: [
-        {
-          buffer: 71,
-          access: "read_write",
-        },
-        {
-          buffer: 70,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [21632, 1, 1]
-    },
-    {
-      name: "ev_k14", label: "maximum %14 at specs/newmu-convnet.yaml:30:29 (graph.l2)", wgsl: WGSL_89, bindings: [
-        {
-          buffer: 72,
-          access: "read_write",
-        },
-        {
-          buffer: 71,
-          access: "read",
-        },
-      ], workgroups: [21632, 1, 1]
-    },
-    {
-      name: "ev_k16", label: "concat %16 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_90, bindings: [
-        {
-          buffer: 73,
-          access: "read_write",
-        },
-        {
-          buffer: 72,
-          access: "read",
-        },
-        {
-          buffer: 74,
-          access: "read",
-        },
-      ], workgroups: [23296, 1, 1]
-    },
-    {
-      name: "ev_k18", label: "concat %18 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_91, bindings: [
-        {
-          buffer: 75,
-          access: "read_write",
-        },
-        {
-          buffer: 73,
-          access: "read",
-        },
-        {
-          buffer: 76,
-          access: "read",
-        },
-      ], workgroups: [25088, 1, 1]
-    },
-    {
-      name: "ev_k19", label: "max_pool2d %19 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_92, bindings: [
-        {
-          buffer: 77,
-          access: "read_write",
-        },
-        {
-          buffer: 75,
-          access: "read",
-        },
-      ], workgroups: [6272, 1, 1]
-    },
-    {
-      name: "ev_k20", label: "conv2d %20 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_93, bindings: [
-        {
-          buffer: 78,
-          access: "read_write",
-        },
-        {
-          buffer: 77,
-          access: "read",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [6400, 1, 1]
-    },
-    {
-      name: "ev_k22", label: "maximum %22 at specs/newmu-convnet.yaml:31:37 (graph.l3)", wgsl: WGSL_94, bindings: [
-        {
-          buffer: 79,
-          access: "read_write",
-        },
-        {
-          buffer: 78,
-          access: "read",
-        },
-      ], workgroups: [6400, 1, 1]
-    },
-    {
-      name: "ev_k24", label: "concat %24 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_95, bindings: [
-        {
-          buffer: 80,
-          access: "read_write",
-        },
-        {
-          buffer: 79,
-          access: "read",
-        },
-        {
-          buffer: 81,
-          access: "read",
-        },
-      ], workgroups: [7680, 1, 1]
-    },
-    {
-      name: "ev_k26", label: "concat %26 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_96, bindings: [
-        {
-          buffer: 82,
-          access: "read_write",
-        },
-        {
-          buffer: 80,
-          access: "read",
-        },
-        {
-          buffer: 83,
-          access: "read",
-        },
-      ], workgroups: [9216, 1, 1]
-    },
-    {
-      name: "ev_k27", label: "max_pool2d %27 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_97, bindings: [
-        {
-          buffer: 84,
-          access: "read_write",
-        },
-        {
-          buffer: 82,
-          access: "read",
-        },
-      ], workgroups: [2304, 1, 1]
-    },
-    {
-      name: "ev_k29", label: "matmul %29 at specs/newmu-convnet.yaml:32:23 (graph.l4)", wgsl: WGSL_98, bindings: [
-        {
-          buffer: 85,
-          access: "read_write",
-        },
-        {
-          buffer: 84,
-          access: "read",
-        },
-        {
-          buffer: 30,
-          access: "read",
-        },
-      ], workgroups: [40, 8, 1]
-    },
-    {
-      name: "ev_k31", label: "maximum %31 at specs/newmu-convnet.yaml:32:15 (graph.l4)", wgsl: WGSL_99, bindings: [
-        {
-          buffer: 86,
-          access: "read_write",
-        },
-        {
-          buffer: 85,
-          access: "read",
-        },
-      ], workgroups: [1250, 1, 1]
-    },
-    {
-      name: "ev_k32", label: "matmul %32 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", wgsl: WGSL_100, bindings: [
-        {
-          buffer: 87,
-          access: "read_write",
-        },
-        {
-          buffer: 86,
-          access: "read",
-        },
-        {
-          buffer: 34,
-          access: "read",
-        },
-      ], workgroups: [1, 8, 1]
-    },
-    {
-      name: "ev_k33", label: "reduce_max %33 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_101, bindings: [
-        {
-          buffer: 88,
-          access: "read_write",
-        },
-        {
-          buffer: 87,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k37", label: "sub %37 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_102, bindings: [
-        {
-          buffer: 89,
-          access: "read_write",
-        },
-        {
-          buffer: 87,
-          access: "read",
-        },
-        {
-          buffer: 88,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "ev_k38", label: "exp %38 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_103, bindings: [
-        {
-          buffer: 87,
-          access: "read_write",
-        },
-        {
-          buffer: 89,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "ev_k39", label: "reduce_sum %39 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_104, bindings: [
-        {
-          buffer: 88,
-          access: "read_write",
-        },
-        {
-          buffer: 87,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k42", label: "div %42 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_105, bindings: [
-        {
-          buffer: 90,
-          access: "read_write",
-        },
-        {
-          buffer: 87,
-          access: "read",
-        },
-        {
-          buffer: 88,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "ev_k43", label: "argmax %43 at specs/newmu-convnet.yaml:38:10 (metrics.error)", wgsl: WGSL_106, bindings: [
-        {
-          buffer: 91,
-          access: "read_write",
-        },
-        {
-          buffer: 90,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k45", label: "cast %45 at specs/newmu-convnet.yaml:38:10 (metrics.error)", wgsl: WGSL_107, bindings: [
-        {
-          buffer: 92,
-          access: "read_write",
-        },
-        {
-          buffer: 91,
-          access: "read",
-        },
-        {
-          buffer: 38,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k46", label: "one_hot %46 at specs/newmu-convnet.yaml:39:9 (metrics.cost)", wgsl: WGSL_108, bindings: [
-        {
-          buffer: 87,
-          access: "read_write",
-        },
-        {
-          buffer: 38,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "ev_k47", label: "log %47 at specs/newmu-convnet.yaml:39:9 (metrics.cost)", wgsl: WGSL_109, bindings: [
-        {
-          buffer: 93,
-          access: "read_write",
-        },
-        {
-          buffer: 88,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k52", label: "reduce_sum %52 at specs/newmu-convnet.yaml:39:9 (metrics.cost)", wgsl: WGSL_110, bindings: [
-        {
-          buffer: 88,
-          access: "read_write",
-        },
-        {
-          buffer: 87,
-          access: "read",
-        },
-        {
-          buffer: 89,
-          access: "read",
-        },
-        {
-          buffer: 93,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k53", label: "neg %53 at specs/newmu-convnet.yaml:39:9 (metrics.cost)", wgsl: WGSL_111, bindings: [
-        {
-          buffer: 93,
-          access: "read_write",
-        },
-        {
-          buffer: 88,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
+    { name: "step0_l1_conv2d", label: "conv2d %8 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "step0_l1_maximum", label: "maximum %10 at specs/newmu-convnet.yaml:29:29 (graph.l1)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "step0_l1_maxpool2d", label: "max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [14400, 1, 1] },
+    { name: "step0_l1_cast", label: "cast %15 at specs/newmu-convnet.yaml:29:7 (graph.l1)", wgsl: WGSL_3, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [14400, 1, 1] },
+    { name: "step0_l1", label: "div %17 at specs/newmu-convnet.yaml:29:7 (graph.l1)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 7, access: "read" }], workgroups: [14400, 1, 1] },
+    { name: "step0_l2_conv2d", label: "conv2d %18 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_5, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "step0_l2_maximum", label: "maximum %20 at specs/newmu-convnet.yaml:30:29 (graph.l2)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "step0_l2_concat", label: "concat %22 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_7, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 13, access: "read" }], workgroups: [23296, 1, 1] },
+    { name: "step0_l2_concat2", label: "concat %24 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_8, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 15, access: "read" }], workgroups: [25088, 1, 1] },
+    { name: "step0_l2_maxpool2d", label: "max_pool2d %25 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_9, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [6272, 1, 1] },
+    { name: "step0_l2_cast", label: "cast %29 at specs/newmu-convnet.yaml:30:7 (graph.l2)", wgsl: WGSL_10, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [6272, 1, 1] },
+    { name: "step0_l2", label: "div %31 at specs/newmu-convnet.yaml:30:7 (graph.l2)", wgsl: WGSL_11, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }], workgroups: [6272, 1, 1] },
+    { name: "step0_l3_conv2d", label: "conv2d %32 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_12, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 20, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "step0_l3_maximum", label: "maximum %34 at specs/newmu-convnet.yaml:31:37 (graph.l3)", wgsl: WGSL_13, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "step0_l3_concat", label: "concat %36 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_14, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 23, access: "read" }], workgroups: [7680, 1, 1] },
+    { name: "step0_l3_concat2", label: "concat %38 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_15, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 25, access: "read" }], workgroups: [9216, 1, 1] },
+    { name: "step0_l3_maxpool2d", label: "max_pool2d %39 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_16, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [2304, 1, 1] },
+    { name: "step0_l3_cast", label: "cast %44 at specs/newmu-convnet.yaml:31:7 (graph.l3)", wgsl: WGSL_17, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [2304, 1, 1] },
+    { name: "step0_l3", label: "div %46 at specs/newmu-convnet.yaml:31:7 (graph.l3)", wgsl: WGSL_18, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 27, access: "read" }], workgroups: [2304, 1, 1] },
+    { name: "step0_l4_matmul", label: "matmul %47 at specs/newmu-convnet.yaml:32:23 (graph.l4)", wgsl: WGSL_19, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 30, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_l4_cast", label: "cast %53 at specs/newmu-convnet.yaml:32:7 (graph.l4)", wgsl: WGSL_20, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [1250, 1, 1] },
+    { name: "step0_l4", label: "div %55 at specs/newmu-convnet.yaml:32:7 (graph.l4)", wgsl: WGSL_21, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 31, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "matmul %56 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", wgsl: WGSL_22, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 34, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "step0_p_y_given_x_reducemax", label: "reduce_max %57 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_p_y_given_x_sub", label: "sub %61 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_24, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 35, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_p_y_given_x_exp", label: "exp %62 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_p_y_given_x_reducesum", label: "reduce_sum %63 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_26, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_onehot", label: "one_hot %64 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_27, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 38, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_cost_nll_log", label: "log %65 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_28, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum", label: "reduce_sum %70 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_29, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 37, access: "read" }, { buffer: 36, access: "read" }, { buffer: 39, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum2", label: "reduce_sum %72 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_30, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 40, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "mul %74 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_31, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 41, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cost_nll_reducesum", label: "reduce_sum %79 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_32, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 37, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_cost_nll_div", label: "div %80 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_33, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 39, access: "read" }, { buffer: 35, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_p_y_given_x_add", label: "add %84 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_34, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 37, access: "read" }, { buffer: 40, access: "read" }, { buffer: 33, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_d_p_y_given_x_matmul", label: "matmul %85 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", wgsl: WGSL_35, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 36, access: "read" }, { buffer: 34, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_grad_w_o", label: "matmul %86 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", wgsl: WGSL_36, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 36, access: "read" }], workgroups: [1, 40, 1] },
+    { name: "step0_d_l4_select", label: "select %90 at specs/newmu-convnet.yaml:32:15 (graph.l4)", wgsl: WGSL_37, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 43, access: "read" }, { buffer: 31, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "step0_d_l4_matmul", label: "matmul %91 at specs/newmu-convnet.yaml:32:23 (graph.l4)", wgsl: WGSL_38, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 30, access: "read" }], workgroups: [72, 8, 1] },
+    { name: "step0_grad_w4", label: "matmul %92 at specs/newmu-convnet.yaml:32:23 (graph.l4)", wgsl: WGSL_39, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 32, access: "read" }], workgroups: [40, 72, 1] },
+    { name: "step0_d_l3_mul", label: "mul %94 at specs/newmu-convnet.yaml:31:7 (graph.l3)", wgsl: WGSL_40, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 27, access: "read" }], workgroups: [2304, 1, 1] },
+    { name: "step0_d_l3_maxpool2dgrad", label: "max_pool2d_grad %96 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_41, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 28, access: "read" }], workgroups: [9216, 1, 1] },
+    { name: "step0_d_l3_slice", label: "slice %97 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_42, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 46, access: "read" }], workgroups: [7680, 1, 1] },
+    { name: "step0_d_l3_slice2", label: "slice %98 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_43, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "step0_d_l3_select", label: "select %100 at specs/newmu-convnet.yaml:31:37 (graph.l3)", wgsl: WGSL_44, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 21, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "step0_d_l3_transpose", label: "transpose %101 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_45, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [1152, 1, 1] },
+    { name: "step0_d_l3_flip", label: "flip %102 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_46, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [1152, 1, 1] },
+    { name: "step0_d_l3_conv2d", label: "conv2d %103 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_47, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 49, access: "read" }], workgroups: [6272, 1, 1] },
+    { name: "step0_d_l3_transpose2", label: "transpose %104 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_48, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [6272, 1, 1] },
+    { name: "step0_d_l3_transpose3", label: "transpose %105 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_49, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 47, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "step0_d_l3_flip2", label: "flip %106 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_50, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "step0_d_l3_conv2d2", label: "conv2d %107 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_51, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 19, access: "read" }], workgroups: [1152, 1, 1] },
+    { name: "step0_d_l3_flip3", label: "flip %108 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_52, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [1152, 1, 1] },
+    { name: "step0_grad_w3", label: "transpose %109 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_53, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 49, access: "read" }], workgroups: [1152, 1, 1] },
+    { name: "step0_d_l2_mul", label: "mul %111 at specs/newmu-convnet.yaml:30:7 (graph.l2)", wgsl: WGSL_54, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }], workgroups: [6272, 1, 1] },
+    { name: "step0_d_l2_maxpool2dgrad", label: "max_pool2d_grad %112 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_55, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 18, access: "read" }], workgroups: [25088, 1, 1] },
+    { name: "step0_d_l2_slice", label: "slice %113 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_56, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 51, access: "read" }], workgroups: [23296, 1, 1] },
+    { name: "step0_d_l2_slice2", label: "slice %114 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_57, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "step0_d_l2_select", label: "select %116 at specs/newmu-convnet.yaml:30:29 (graph.l2)", wgsl: WGSL_58, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 11, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "step0_d_l2_transpose", label: "transpose %117 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_59, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_d_l2_flip", label: "flip %118 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_60, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 53, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_d_l2_conv2d", label: "conv2d %119 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_61, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 54, access: "read" }], workgroups: [14400, 1, 1] },
+    { name: "step0_d_l2_transpose2", label: "transpose %120 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_62, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [14400, 1, 1] },
+    { name: "step0_d_l2_transpose3", label: "transpose %121 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_63, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "step0_d_l2_flip2", label: "flip %122 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_64, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "step0_d_l2_conv2d2", label: "conv2d %123 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_65, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 9, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_d_l2_flip3", label: "flip %124 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_66, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 53, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_grad_w2", label: "transpose %125 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_67, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 54, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_d_l1_mul", label: "mul %127 at specs/newmu-convnet.yaml:29:7 (graph.l1)", wgsl: WGSL_68, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 7, access: "read" }], workgroups: [14400, 1, 1] },
+    { name: "step0_d_l1_maxpool2dgrad", label: "max_pool2d_grad %128 at specs/newmu-convnet.yaml:29:15 (graph.l1)", wgsl: WGSL_69, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "step0_d_l1_select", label: "select %130 at specs/newmu-convnet.yaml:29:29 (graph.l1)", wgsl: WGSL_70, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 56, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "step0_d_l1_transpose", label: "transpose %131 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_71, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "step0_d_l1_transpose2", label: "transpose %132 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_72, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [1568, 1, 1] },
+    { name: "step0_d_l1_flip", label: "flip %133 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_73, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 57, access: "read" }], workgroups: [1568, 1, 1] },
+    { name: "step0_grad_w", label: "conv2d %134 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_74, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 56, access: "read" }, { buffer: 58, access: "read" }], workgroups: [5, 1, 1] },
+    { name: "step0_new_train_rms_w", label: "add %141 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_75, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 61, access: "read" }, { buffer: 59, access: "read" }], workgroups: [5, 1, 1] },
+    { name: "step0_w_", label: "sub %148 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_76, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 59, access: "read" }, { buffer: 60, access: "read" }], workgroups: [5, 1, 1] },
+    { name: "step0_new_train_rms_w2", label: "add %155 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_77, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 62, access: "read" }, { buffer: 53, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_w2", label: "sub %162 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_78, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 53, access: "read" }, { buffer: 54, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_new_train_rms_w3", label: "add %169 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_79, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 48, access: "read" }], workgroups: [1152, 1, 1] },
+    { name: "step0_w3", label: "sub %176 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_80, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 49, access: "read" }], workgroups: [1152, 1, 1] },
+    { name: "step0_new_train_rms_w4", label: "add %183 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_81, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 65, access: "read" }, { buffer: 45, access: "read" }], workgroups: [11250, 1, 1] },
+    { name: "step0_w4", label: "sub %190 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_82, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 45, access: "read" }, { buffer: 64, access: "read" }], workgroups: [11250, 1, 1] },
+    { name: "step0_new_train_rms_w_o", label: "add %197 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_83, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 67, access: "read" }, { buffer: 44, access: "read" }], workgroups: [98, 1, 1] },
+    { name: "step0_w_o", label: "sub %204 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_84, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 66, access: "read" }], workgroups: [98, 1, 1] },
+    { name: "evaluate_l1_conv2d", label: "conv2d %8 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_85, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "evaluate_l1_maximum", label: "maximum %10 at specs/newmu-convnet.yaml:29:29 (graph.l1)", wgsl: WGSL_86, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 68, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "evaluate_l1", label: "max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)", wgsl: WGSL_87, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 69, access: "read" }], workgroups: [14400, 1, 1] },
+    { name: "evaluate_l2_conv2d", label: "conv2d %12 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_88, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 70, access: "read" }, { buffer: 10, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "evaluate_l2_maximum", label: "maximum %14 at specs/newmu-convnet.yaml:30:29 (graph.l2)", wgsl: WGSL_89, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "evaluate_l2_concat", label: "concat %16 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_90, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 74, access: "read" }], workgroups: [23296, 1, 1] },
+    { name: "evaluate_l2_concat2", label: "concat %18 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_91, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 73, access: "read" }, { buffer: 76, access: "read" }], workgroups: [25088, 1, 1] },
+    { name: "evaluate_l2", label: "max_pool2d %19 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_92, bindings: [{ buffer: 77, access: "read_write" }, { buffer: 75, access: "read" }], workgroups: [6272, 1, 1] },
+    { name: "evaluate_l3_conv2d", label: "conv2d %20 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_93, bindings: [{ buffer: 78, access: "read_write" }, { buffer: 77, access: "read" }, { buffer: 20, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "evaluate_l3_maximum", label: "maximum %22 at specs/newmu-convnet.yaml:31:37 (graph.l3)", wgsl: WGSL_94, bindings: [{ buffer: 79, access: "read_write" }, { buffer: 78, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "evaluate_l3_concat", label: "concat %24 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_95, bindings: [{ buffer: 80, access: "read_write" }, { buffer: 79, access: "read" }, { buffer: 81, access: "read" }], workgroups: [7680, 1, 1] },
+    { name: "evaluate_l3_concat2", label: "concat %26 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_96, bindings: [{ buffer: 82, access: "read_write" }, { buffer: 80, access: "read" }, { buffer: 83, access: "read" }], workgroups: [9216, 1, 1] },
+    { name: "evaluate_l3_maxpool2d", label: "max_pool2d %27 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_97, bindings: [{ buffer: 84, access: "read_write" }, { buffer: 82, access: "read" }], workgroups: [2304, 1, 1] },
+    { name: "evaluate_l4_matmul", label: "matmul %29 at specs/newmu-convnet.yaml:32:23 (graph.l4)", wgsl: WGSL_98, bindings: [{ buffer: 85, access: "read_write" }, { buffer: 84, access: "read" }, { buffer: 30, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "evaluate_l4", label: "maximum %31 at specs/newmu-convnet.yaml:32:15 (graph.l4)", wgsl: WGSL_99, bindings: [{ buffer: 86, access: "read_write" }, { buffer: 85, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "matmul %32 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", wgsl: WGSL_100, bindings: [{ buffer: 87, access: "read_write" }, { buffer: 86, access: "read" }, { buffer: 34, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "reduce_max %33 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_101, bindings: [{ buffer: 88, access: "read_write" }, { buffer: 87, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "sub %37 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_102, bindings: [{ buffer: 89, access: "read_write" }, { buffer: 87, access: "read" }, { buffer: 88, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "exp %38 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_103, bindings: [{ buffer: 87, access: "read_write" }, { buffer: 89, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "reduce_sum %39 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_104, bindings: [{ buffer: 88, access: "read_write" }, { buffer: 87, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "div %42 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_105, bindings: [{ buffer: 90, access: "read_write" }, { buffer: 87, access: "read" }, { buffer: 88, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_error_argmax", label: "argmax %43 at specs/newmu-convnet.yaml:38:10 (metrics.error)", wgsl: WGSL_106, bindings: [{ buffer: 91, access: "read_write" }, { buffer: 90, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_error", label: "cast %45 at specs/newmu-convnet.yaml:38:10 (metrics.error)", wgsl: WGSL_107, bindings: [{ buffer: 92, access: "read_write" }, { buffer: 91, access: "read" }, { buffer: 38, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "one_hot %46 at specs/newmu-convnet.yaml:39:9 (metrics.cost)", wgsl: WGSL_108, bindings: [{ buffer: 87, access: "read_write" }, { buffer: 38, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_cost_log", label: "log %47 at specs/newmu-convnet.yaml:39:9 (metrics.cost)", wgsl: WGSL_109, bindings: [{ buffer: 93, access: "read_write" }, { buffer: 88, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "reduce_sum %52 at specs/newmu-convnet.yaml:39:9 (metrics.cost)", wgsl: WGSL_110, bindings: [{ buffer: 88, access: "read_write" }, { buffer: 87, access: "read" }, { buffer: 89, access: "read" }, { buffer: 93, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost", label: "neg %53 at specs/newmu-convnet.yaml:39:9 (metrics.cost)", wgsl: WGSL_111, bindings: [{ buffer: 93, access: "read_write" }, { buffer: 88, access: "read" }], workgroups: [2, 1, 1] },
   ],
   steps: [
     {
       commands: [
-        {
-          kind: "dispatch",
-          kernel: 0,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "dispatch",
-          kernel: 5,
-        },
-        {
-          kind: "dispatch",
-          kernel: 6,
-        },
-        {
-          kind: "dispatch",
-          kernel: 7,
-        },
-        {
-          kind: "dispatch",
-          kernel: 8,
-        },
-        {
-          kind: "dispatch",
-          kernel: 9,
-        },
-        {
-          kind: "dispatch",
-          kernel: 10,
-        },
-        {
-          kind: "dispatch",
-          kernel: 11,
-        },
-        {
-          kind: "dispatch",
-          kernel: 12,
-        },
-        {
-          kind: "dispatch",
-          kernel: 13,
-        },
-        {
-          kind: "dispatch",
-          kernel: 14,
-        },
-        {
-          kind: "dispatch",
-          kernel: 15,
-        },
-        {
-          kind: "dispatch",
-          kernel: 16,
-        },
-        {
-          kind: "dispatch",
-          kernel: 17,
-        },
-        {
-          kind: "dispatch",
-          kernel: 18,
-        },
-        {
-          kind: "dispatch",
-          kernel: 19,
-        },
-        {
-          kind: "dispatch",
-          kernel: 20,
-        },
-        {
-          kind: "dispatch",
-          kernel: 21,
-        },
-        {
-          kind: "dispatch",
-          kernel: 22,
-        },
-        {
-          kind: "dispatch",
-          kernel: 23,
-        },
-        {
-          kind: "dispatch",
-          kernel: 24,
-        },
-        {
-          kind: "dispatch",
-          kernel: 25,
-        },
-        {
-          kind: "dispatch",
-          kernel: 26,
-        },
-        {
-          kind: "dispatch",
-          kernel: 27,
-        },
-        {
-          kind: "dispatch",
-          kernel: 28,
-        },
-        {
-          kind: "dispatch",
-          kernel: 29,
-        },
-        {
-          kind: "dispatch",
-          kernel: 30,
-        },
-        {
-          kind: "dispatch",
-          kernel: 31,
-        },
-        {
-          kind: "dispatch",
-          kernel: 32,
-        },
-        {
-          kind: "dispatch",
-          kernel: 33,
-        },
-        {
-          kind: "dispatch",
-          kernel: 34,
-        },
-        {
-          kind: "dispatch",
-          kernel: 35,
-        },
-        {
-          kind: "dispatch",
-          kernel: 36,
-        },
-        {
-          kind: "dispatch",
-          kernel: 37,
-        },
-        {
-          kind: "dispatch",
-          kernel: 38,
-        },
-        {
-          kind: "dispatch",
-          kernel: 39,
-        },
-        {
-          kind: "dispatch",
-          kernel: 40,
-        },
-        {
-          kind: "dispatch",
-          kernel: 41,
-        },
-        {
-          kind: "dispatch",
-          kernel: 42,
-        },
-        {
-          kind: "dispatch",
-          kernel: 43,
-        },
-        {
-          kind: "dispatch",
-          kernel: 44,
-        },
-        {
-          kind: "dispatch",
-          kernel: 45,
-        },
-        {
-          kind: "dispatch",
-          kernel: 46,
-        },
-        {
-          kind: "dispatch",
-          kernel: 47,
-        },
-        {
-          kind: "dispatch",
-          kernel: 48,
-        },
-        {
-          kind: "dispatch",
-          kernel: 49,
-        },
-        {
-          kind: "dispatch",
-          kernel: 50,
-        },
-        {
-          kind: "dispatch",
-          kernel: 51,
-        },
-        {
-          kind: "dispatch",
-          kernel: 52,
-        },
-        {
-          kind: "dispatch",
-          kernel: 53,
-        },
-        {
-          kind: "dispatch",
-          kernel: 54,
-        },
-        {
-          kind: "dispatch",
-          kernel: 55,
-        },
-        {
-          kind: "dispatch",
-          kernel: 56,
-        },
-        {
-          kind: "dispatch",
-          kernel: 57,
-        },
-        {
-          kind: "dispatch",
-          kernel: 58,
-        },
-        {
-          kind: "dispatch",
-          kernel: 59,
-        },
-        {
-          kind: "dispatch",
-          kernel: 60,
-        },
-        {
-          kind: "dispatch",
-          kernel: 61,
-        },
-        {
-          kind: "dispatch",
-          kernel: 62,
-        },
-        {
-          kind: "dispatch",
-          kernel: 63,
-        },
-        {
-          kind: "dispatch",
-          kernel: 64,
-        },
-        {
-          kind: "dispatch",
-          kernel: 65,
-        },
-        {
-          kind: "dispatch",
-          kernel: 66,
-        },
-        {
-          kind: "dispatch",
-          kernel: 67,
-        },
-        {
-          kind: "dispatch",
-          kernel: 68,
-        },
-        {
-          kind: "dispatch",
-          kernel: 69,
-        },
-        {
-          kind: "dispatch",
-          kernel: 70,
-        },
-        {
-          kind: "dispatch",
-          kernel: 71,
-        },
-        {
-          kind: "dispatch",
-          kernel: 72,
-        },
-        {
-          kind: "dispatch",
-          kernel: 73,
-        },
-        {
-          kind: "dispatch",
-          kernel: 74,
-        },
-        {
-          kind: "dispatch",
-          kernel: 75,
-        },
-        {
-          kind: "dispatch",
-          kernel: 76,
-        },
-        {
-          kind: "dispatch",
-          kernel: 77,
-        },
-        {
-          kind: "dispatch",
-          kernel: 78,
-        },
-        {
-          kind: "dispatch",
-          kernel: 79,
-        },
-        {
-          kind: "dispatch",
-          kernel: 80,
-        },
-        {
-          kind: "dispatch",
-          kernel: 81,
-        },
-        {
-          kind: "dispatch",
-          kernel: 82,
-        },
-        {
-          kind: "dispatch",
-          kernel: 83,
-        },
-        {
-          kind: "dispatch",
-          kernel: 84,
-        },
-        {
-          kind: "copy",
-          src: 60,
-          srcOffset: 0,
-          dst: 61,
-          dstOffset: 0,
-          size: 288,
-        },
-        {
-          kind: "copy",
-          src: 54,
-          srcOffset: 0,
-          dst: 62,
-          dstOffset: 0,
-          size: 18432,
-        },
-        {
-          kind: "copy",
-          src: 49,
-          srcOffset: 0,
-          dst: 63,
-          dstOffset: 0,
-          size: 73728,
-        },
-        {
-          kind: "copy",
-          src: 64,
-          srcOffset: 0,
-          dst: 65,
-          dstOffset: 0,
-          size: 720000,
-        },
-        {
-          kind: "copy",
-          src: 66,
-          srcOffset: 0,
-          dst: 67,
-          dstOffset: 0,
-          size: 6250,
-        },
+        { kind: "dispatch", kernel: 0 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "dispatch", kernel: 5 },
+        { kind: "dispatch", kernel: 6 },
+        { kind: "dispatch", kernel: 7 },
+        { kind: "dispatch", kernel: 8 },
+        { kind: "dispatch", kernel: 9 },
+        { kind: "dispatch", kernel: 10 },
+        { kind: "dispatch", kernel: 11 },
+        { kind: "dispatch", kernel: 12 },
+        { kind: "dispatch", kernel: 13 },
+        { kind: "dispatch", kernel: 14 },
+        { kind: "dispatch", kernel: 15 },
+        { kind: "dispatch", kernel: 16 },
+        { kind: "dispatch", kernel: 17 },
+        { kind: "dispatch", kernel: 18 },
+        { kind: "dispatch", kernel: 19 },
+        { kind: "dispatch", kernel: 20 },
+        { kind: "dispatch", kernel: 21 },
+        { kind: "dispatch", kernel: 22 },
+        { kind: "dispatch", kernel: 23 },
+        { kind: "dispatch", kernel: 24 },
+        { kind: "dispatch", kernel: 25 },
+        { kind: "dispatch", kernel: 26 },
+        { kind: "dispatch", kernel: 27 },
+        { kind: "dispatch", kernel: 28 },
+        { kind: "dispatch", kernel: 29 },
+        { kind: "dispatch", kernel: 30 },
+        { kind: "dispatch", kernel: 31 },
+        { kind: "dispatch", kernel: 32 },
+        { kind: "dispatch", kernel: 33 },
+        { kind: "dispatch", kernel: 34 },
+        { kind: "dispatch", kernel: 35 },
+        { kind: "dispatch", kernel: 36 },
+        { kind: "dispatch", kernel: 37 },
+        { kind: "dispatch", kernel: 38 },
+        { kind: "dispatch", kernel: 39 },
+        { kind: "dispatch", kernel: 40 },
+        { kind: "dispatch", kernel: 41 },
+        { kind: "dispatch", kernel: 42 },
+        { kind: "dispatch", kernel: 43 },
+        { kind: "dispatch", kernel: 44 },
+        { kind: "dispatch", kernel: 45 },
+        { kind: "dispatch", kernel: 46 },
+        { kind: "dispatch", kernel: 47 },
+        { kind: "dispatch", kernel: 48 },
+        { kind: "dispatch", kernel: 49 },
+        { kind: "dispatch", kernel: 50 },
+        { kind: "dispatch", kernel: 51 },
+        { kind: "dispatch", kernel: 52 },
+        { kind: "dispatch", kernel: 53 },
+        { kind: "dispatch", kernel: 54 },
+        { kind: "dispatch", kernel: 55 },
+        { kind: "dispatch", kernel: 56 },
+        { kind: "dispatch", kernel: 57 },
+        { kind: "dispatch", kernel: 58 },
+        { kind: "dispatch", kernel: 59 },
+        { kind: "dispatch", kernel: 60 },
+        { kind: "dispatch", kernel: 61 },
+        { kind: "dispatch", kernel: 62 },
+        { kind: "dispatch", kernel: 63 },
+        { kind: "dispatch", kernel: 64 },
+        { kind: "dispatch", kernel: 65 },
+        { kind: "dispatch", kernel: 66 },
+        { kind: "dispatch", kernel: 67 },
+        { kind: "dispatch", kernel: 68 },
+        { kind: "dispatch", kernel: 69 },
+        { kind: "dispatch", kernel: 70 },
+        { kind: "dispatch", kernel: 71 },
+        { kind: "dispatch", kernel: 72 },
+        { kind: "dispatch", kernel: 73 },
+        { kind: "dispatch", kernel: 74 },
+        { kind: "dispatch", kernel: 75 },
+        { kind: "dispatch", kernel: 76 },
+        { kind: "dispatch", kernel: 77 },
+        { kind: "dispatch", kernel: 78 },
+        { kind: "dispatch", kernel: 79 },
+        { kind: "dispatch", kernel: 80 },
+        { kind: "dispatch", kernel: 81 },
+        { kind: "dispatch", kernel: 82 },
+        { kind: "dispatch", kernel: 83 },
+        { kind: "dispatch", kernel: 84 },
+        { kind: "copy", src: 60, srcOffset: 0, dst: 61, dstOffset: 0, size: 288 },
+        { kind: "copy", src: 54, srcOffset: 0, dst: 62, dstOffset: 0, size: 18432 },
+        { kind: "copy", src: 49, srcOffset: 0, dst: 63, dstOffset: 0, size: 73728 },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 65, dstOffset: 0, size: 720000 },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 67, dstOffset: 0, size: 6250 },
       ],
-      outputs: {
-        cost: 42,
-        "param:w": 4,
-        "state:train.rms.w": 60,
-        "param:w2": 10,
-        "state:train.rms.w2": 54,
-        "param:w3": 20,
-        "state:train.rms.w3": 49,
-        "param:w4": 30,
-        "state:train.rms.w4": 64,
-        "param:w_o": 34,
-        "state:train.rms.w_o": 66,
-      },
+      outputs: { cost: 42, "param:w": 4, "state:train.rms.w": 60, "param:w2": 10, "state:train.rms.w2": 54, "param:w3": 20, "state:train.rms.w3": 49, "param:w4": 30, "state:train.rms.w4": 64, "param:w_o": 34, "state:train.rms.w_o": 66 },
     },
   ],
   eval: {
     commands: [
-      {
-        kind: "dispatch",
-        kernel: 85,
-      },
-      {
-        kind: "dispatch",
-        kernel: 86,
-      },
-      {
-        kind: "dispatch",
-        kernel: 87,
-      },
-      {
-        kind: "dispatch",
-        kernel: 88,
-      },
-      {
-        kind: "dispatch",
-        kernel: 89,
-      },
-      {
-        kind: "dispatch",
-        kernel: 90,
-      },
-      {
-        kind: "dispatch",
-        kernel: 91,
-      },
-      {
-        kind: "dispatch",
-        kernel: 92,
-      },
-      {
-        kind: "dispatch",
-        kernel: 93,
-      },
-      {
-        kind: "dispatch",
-        kernel: 94,
-      },
-      {
-        kind: "dispatch",
-        kernel: 95,
-      },
-      {
-        kind: "dispatch",
-        kernel: 96,
-      },
-      {
-        kind: "dispatch",
-        kernel: 97,
-      },
-      {
-        kind: "dispatch",
-        kernel: 98,
-      },
-      {
-        kind: "dispatch",
-        kernel: 99,
-      },
-      {
-        kind: "dispatch",
-        kernel: 100,
-      },
-      {
-        kind: "dispatch",
-        kernel: 101,
-      },
-      {
-        kind: "dispatch",
-        kernel: 102,
-      },
-      {
-        kind: "dispatch",
-        kernel: 103,
-      },
-      {
-        kind: "dispatch",
-        kernel: 104,
-      },
-      {
-        kind: "dispatch",
-        kernel: 105,
-      },
-      {
-        kind: "dispatch",
-        kernel: 106,
-      },
-      {
-        kind: "dispatch",
-        kernel: 107,
-      },
-      {
-        kind: "dispatch",
-        kernel: 108,
-      },
-      {
-        kind: "dispatch",
-        kernel: 109,
-      },
-      {
-        kind: "dispatch",
-        kernel: 110,
-      },
-      {
-        kind: "dispatch",
-        kernel: 111,
-      },
+      { kind: "dispatch", kernel: 85 },
+      { kind: "dispatch", kernel: 86 },
+      { kind: "dispatch", kernel: 87 },
+      { kind: "dispatch", kernel: 88 },
+      { kind: "dispatch", kernel: 89 },
+      { kind: "dispatch", kernel: 90 },
+      { kind: "dispatch", kernel: 91 },
+      { kind: "dispatch", kernel: 92 },
+      { kind: "dispatch", kernel: 93 },
+      { kind: "dispatch", kernel: 94 },
+      { kind: "dispatch", kernel: 95 },
+      { kind: "dispatch", kernel: 96 },
+      { kind: "dispatch", kernel: 97 },
+      { kind: "dispatch", kernel: 98 },
+      { kind: "dispatch", kernel: 99 },
+      { kind: "dispatch", kernel: 100 },
+      { kind: "dispatch", kernel: 101 },
+      { kind: "dispatch", kernel: 102 },
+      { kind: "dispatch", kernel: 103 },
+      { kind: "dispatch", kernel: 104 },
+      { kind: "dispatch", kernel: 105 },
+      { kind: "dispatch", kernel: 106 },
+      { kind: "dispatch", kernel: 107 },
+      { kind: "dispatch", kernel: 108 },
+      { kind: "dispatch", kernel: 109 },
+      { kind: "dispatch", kernel: 110 },
+      { kind: "dispatch", kernel: 111 },
     ],
-    outputs: {
-      "metric:error": 92,
-      "metric:cost": 93,
-    },
+    outputs: { "metric:error": 92, "metric:cost": 93 },
   },
-  limits: {
-    maxStorageBuffersPerShaderStage: 8,
-    maxStorageBufferBindingSize: 134217728,
-    maxComputeWorkgroupsPerDimension: 65535,
-    maxComputeInvocationsPerWorkgroup: 256,
-    maxComputeWorkgroupStorageSize: 16384,
-  },
+  limits: { maxStorageBuffersPerShaderStage: 8, maxStorageBufferBindingSize: 134217728, maxComputeWorkgroupsPerDimension: 65535, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 },
 };

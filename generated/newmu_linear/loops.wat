@@ -2,14 +2,14 @@
 ;; Do not edit: change the spec and run `npx dlt-compile` again.
 (module
   (import "env" "memory" (memory 1))
-  ;; sub %5  [1]
-  (func $f0_loop5 (export "f0_loop5") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s0 v128) (local $s1 v128) (local $s2 v128)
+  ;; specs/newmu-linear.yaml:29 losses.cost.expr  fused: mul
+  (func $step0_cost_expr_sub (export "step0_cost_expr_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s0 v128) (local $s1 v128) (local $s2 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 32) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 48) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 64) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 32) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 64) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 48) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $s2 (f32x4.splat (f32.load (local.get $b2))))
@@ -27,8 +27,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %16  []
-  (func $f0_loop16 (export "f0_loop16") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s0 v128) (local $s1 v128)
+  ;; specs/newmu-linear.yaml:35 phases[0].optimizer  fused: mul
+  (func $step0_w_ (export "step0_w_") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s0 v128) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 4))))

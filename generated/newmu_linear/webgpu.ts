@@ -13,7 +13,7 @@ const WGSL_0 = `// sub %5 at specs/newmu-linear.yaml:29:34 (losses.cost.expr)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 64u;
   if (i >= 1u) { return; }
-  out[i] = ((in1[i] * in2[0u]) - in3[i]);
+  out[i] = ((in1[i] * in2[i]) - in3[i]);
 }
 `;
 // Kernel 1: reduce_sum %8 at specs/newmu-linear.yaml:29:21 (losses.cost.expr)
@@ -81,188 +81,41 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 /** Buffers, kernels and the command list of each step, replayed by runtime/webgpu/executor.ts. */
 export const plan: GpuPlan = {
   buffers: [
-    {
-      name: "ctx",
-      size: 4,
-      dtype: "u32",
-      role: "ctx",
-    },
-    {
-      name: "iters",
-      size: 1,
-      dtype: "u32",
-      role: "iters",
-    },
-    {
-      name: "f0_t5",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:x",
-      size: 1,
-      dtype: "f32",
-      role: "input",
-      ref: "x",
-    },
-    {
-      name: "param:w",
-      size: 1,
-      dtype: "f32",
-      role: "param",
-      ref: "w",
-    },
-    {
-      name: "input:y",
-      size: 1,
-      dtype: "f32",
-      role: "input",
-      ref: "y",
-    },
-    {
-      name: "f0_t8",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t13",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t7",
-      size: 101,
-      dtype: "f32",
-      role: "temp",
-    },
+    { name: "ctx", size: 4, dtype: "u32", role: "ctx" },
+    { name: "iters", size: 1, dtype: "u32", role: "iters" },
+    { name: "cost_expr_sub", size: 1, dtype: "f32", role: "temp" },
+    { name: "x", size: 1, dtype: "f32", role: "input", ref: "x" },
+    { name: "w_", size: 1, dtype: "f32", role: "param", ref: "w" },
+    { name: "y", size: 1, dtype: "f32", role: "input", ref: "y" },
+    { name: "cost", size: 1, dtype: "f32", role: "temp" },
+    { name: "grad_w", size: 1, dtype: "f32", role: "temp" },
+    { name: "eval_sq_err", size: 101, dtype: "f32", role: "temp" },
+    { name: "x_101", size: 101, dtype: "f32", role: "input", ref: "x" },
+    { name: "y_101", size: 101, dtype: "f32", role: "input", ref: "y" },
   ],
   kernels: [
-    {
-      name: "f0_k5", label: "sub %5 at specs/newmu-linear.yaml:29:34 (losses.cost.expr)", wgsl: WGSL_0, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k8", label: "reduce_sum %8 at specs/newmu-linear.yaml:29:21 (losses.cost.expr)", wgsl: WGSL_1, bindings: [
-        {
-          buffer: 6,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k13", label: "reduce_sum %13 at specs/newmu-linear.yaml:26:13 (graph.y_pred)", wgsl: WGSL_2, bindings: [
-        {
-          buffer: 7,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k16", label: "sub %16 at specs/newmu-linear.yaml:35:16 (phases[0].optimizer)", wgsl: WGSL_3, bindings: [
-        {
-          buffer: 4,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "ev_k7", label: "pow %7 at specs/newmu-linear.yaml:31:42 (metrics.sq_err)", wgsl: WGSL_4, bindings: [
-        {
-          buffer: 8,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
+    { name: "step0_cost_expr_sub", label: "sub %5 at specs/newmu-linear.yaml:29:34 (losses.cost.expr)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }, { buffer: 5, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "reduce_sum %8 at specs/newmu-linear.yaml:29:21 (losses.cost.expr)", wgsl: WGSL_1, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_grad_w", label: "reduce_sum %13 at specs/newmu-linear.yaml:26:13 (graph.y_pred)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 3, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_w_", label: "sub %16 at specs/newmu-linear.yaml:35:16 (phases[0].optimizer)", wgsl: WGSL_3, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_sq_err", label: "pow %7 at specs/newmu-linear.yaml:31:42 (metrics.sq_err)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 4, access: "read" }, { buffer: 10, access: "read" }], workgroups: [2, 1, 1] },
   ],
   steps: [
     {
       commands: [
-        {
-          kind: "dispatch",
-          kernel: 0,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
+        { kind: "dispatch", kernel: 0 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
       ],
-      outputs: {
-        cost: 6,
-        "param:w": 4,
-      },
+      outputs: { cost: 6, "param:w": 4 },
     },
   ],
   eval: {
     commands: [
-      {
-        kind: "dispatch",
-        kernel: 4,
-      },
+      { kind: "dispatch", kernel: 4 },
     ],
-    outputs: {
-      "metric:sq_err": 8,
-    },
+    outputs: { "metric:sq_err": 8 },
   },
-  limits: {
-    maxStorageBuffersPerShaderStage: 8,
-    maxStorageBufferBindingSize: 134217728,
-    maxComputeWorkgroupsPerDimension: 65535,
-    maxComputeInvocationsPerWorkgroup: 256,
-    maxComputeWorkgroupStorageSize: 16384,
-  },
+  limits: { maxStorageBuffersPerShaderStage: 8, maxStorageBufferBindingSize: 134217728, maxComputeWorkgroupsPerDimension: 65535, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 },
 };

@@ -2,7 +2,6 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { Batch, CompiledModel, ModelDescription } from "../../runtime/compiled-model.ts";
 import { createArena, createKernels, instantiateLoops, type Kernels, precompileModules } from "../../runtime/cpu/kernels.ts";
-import * as rng from "../../runtime/rng/philox.ts";
 import { LOOPS_SHARED_WASM, LOOPS_WASM } from "./loops-wasm.ts";
 
 export const description: ModelDescription = {
@@ -61,17 +60,17 @@ export const description: ModelDescription = {
 
 /** The exports of loops.wat: one function per fused loop, addresses and extents built in. */
 interface Loops {
-  readonly f0_loop8: () => void;
-  readonly f0_loop9: () => void;
-  readonly f0_sum19: () => void;
-  readonly f0_loop21: () => void;
-  readonly f0_sum26: () => void;
-  readonly f0_loop27: () => void;
-  readonly f0_loop31: () => void;
-  readonly ev_loop8: () => void;
-  readonly ev_loop9: () => void;
-  readonly ev_loop13: () => void;
-  readonly ev_loop24: () => void;
+  readonly step0_p_y_given_x_sub: () => void;
+  readonly step0_p_y_given_x_exp: () => void;
+  readonly step0_cost_nll_reducesum2: () => void;
+  readonly step0_cost: () => void;
+  readonly step0_d_cost_nll_reducesum: () => void;
+  readonly step0_d_cost_nll_div: () => void;
+  readonly step0_d_p_y_given_x_add: () => void;
+  readonly evaluate_p_y_given_x_sub: () => void;
+  readonly evaluate_p_y_given_x_exp: () => void;
+  readonly evaluate_p_y_given_x: () => void;
+  readonly evaluate_cost: () => void;
 }
 
 /** Compiles the model's WebAssembly ahead (required before `new Model()` on a browser's main thread, optional elsewhere). */
@@ -81,41 +80,39 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 0.9 MiB, laid out at compile time. */
-  private readonly mem = createArena(893104);
+  /** Every buffer of the model, 0.5 MiB, laid out at compile time. */
+  private readonly mem = createArena(491184);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { w: new Float32Array(this.mem.buffer, 16, 7840) };
   readonly state: Record<string, Float32Array> = {};
-  private readonly f0_t3 = new Float32Array(this.mem.buffer, 31376, 1280);
-  private readonly f0_in_x = new Float32Array(this.mem.buffer, 36496, 100352);
-  private readonly f0_t4 = new Float32Array(this.mem.buffer, 437904, 128);
-  private readonly f0_t8 = new Float32Array(this.mem.buffer, 438416, 1280);
-  private readonly f0_t9 = new Float32Array(this.mem.buffer, 443536, 1280);
-  private readonly f0_t10 = new Float32Array(this.mem.buffer, 448656, 128);
-  private readonly f0_t11 = new Float32Array(this.mem.buffer, 449168, 1280);
-  private readonly f0_in_y = new Int32Array(this.mem.buffer, 454288, 128);
-  private readonly f0_t12 = new Float32Array(this.mem.buffer, 454800, 128);
-  private readonly f0_t17 = new Float32Array(this.mem.buffer, 455312, 128);
-  private readonly f0_t19 = new Float32Array(this.mem.buffer, 455824, 1);
-  private readonly f0_t21 = new Float32Array(this.mem.buffer, 455840, 1);
-  private readonly f0_t26 = new Float32Array(this.mem.buffer, 455856, 128);
-  private readonly f0_t27 = new Float32Array(this.mem.buffer, 456368, 128);
-  private readonly f0_t31 = new Float32Array(this.mem.buffer, 456880, 1280);
-  private readonly ev_t3 = new Float32Array(this.mem.buffer, 462000, 1280);
-  private readonly ev_in_x = new Float32Array(this.mem.buffer, 467120, 100352);
-  private readonly ev_t4 = new Float32Array(this.mem.buffer, 868528, 128);
-  private readonly ev_t8 = new Float32Array(this.mem.buffer, 869040, 1280);
-  private readonly ev_t9 = new Float32Array(this.mem.buffer, 874160, 1280);
-  private readonly ev_t10 = new Float32Array(this.mem.buffer, 879280, 128);
-  private readonly ev_t13 = new Float32Array(this.mem.buffer, 879792, 1280);
-  private readonly ev_t14 = new Int32Array(this.mem.buffer, 884912, 128);
-  private readonly ev_t16 = new Float32Array(this.mem.buffer, 885424, 128);
-  private readonly ev_in_y = new Int32Array(this.mem.buffer, 885936, 128);
-  private readonly ev_t17 = new Float32Array(this.mem.buffer, 886448, 1280);
-  private readonly ev_t18 = new Float32Array(this.mem.buffer, 891568, 128);
-  private readonly ev_t23 = new Float32Array(this.mem.buffer, 892080, 128);
-  private readonly ev_t24 = new Float32Array(this.mem.buffer, 892592, 128);
+  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 31376, 1280);
+  private readonly x = new Float32Array(this.mem.buffer, 36496, 100352);
+  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 437904, 128);
+  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 438416, 1280);
+  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 443536, 1280);
+  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 448656, 128);
+  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 449168, 1280);
+  private readonly y = new Int32Array(this.mem.buffer, 454288, 128);
+  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 454800, 128);
+  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 455312, 128);
+  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 455824, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 455840, 1);
+  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 455856, 128);
+  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 456368, 128);
+  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 456880, 1280);
+  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 462000, 1280);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 467120, 128);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 467632, 1280);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 472752, 1280);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 477872, 128);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 478384, 1280);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 483504, 128);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 484016, 128);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 484528, 1280);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 489648, 128);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 490160, 128);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 490672, 128);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -125,210 +122,207 @@ export class Model implements CompiledModel {
   }
 
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
-    const ev_t3 = this.ev_t3;
-    const ev_in_x = this.ev_in_x;
-    const ev_t4 = this.ev_t4;
-    const ev_t8 = this.ev_t8;
-    const ev_t9 = this.ev_t9;
-    const ev_t10 = this.ev_t10;
-    const ev_t13 = this.ev_t13;
-    const ev_t14 = this.ev_t14;
-    const ev_t16 = this.ev_t16;
-    const ev_in_y = this.ev_in_y;
-    const ev_t17 = this.ev_t17;
-    const ev_t18 = this.ev_t18;
-    const ev_t23 = this.ev_t23;
-    const ev_t24 = this.ev_t24;
-    const p0_w = this.params.w;
+    const x = this.x;
+    const y = this.y;
+    const p_y_given_x_matmul = this.eval_p_y_given_x_matmul;
+    const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
+    const p_y_given_x_sub = this.eval_p_y_given_x_sub;
+    const p_y_given_x_exp = this.eval_p_y_given_x_exp;
+    const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
+    const p_y_given_x = this.eval_p_y_given_x;
+    const error_argmax = this.eval_error_argmax;
+    const error = this.eval_error;
+    const cost_onehot = this.eval_cost_onehot;
+    const cost_log = this.eval_cost_log;
+    const cost_reducesum = this.eval_cost_reducesum;
+    const cost = this.eval_cost;
     // The batch, copied into the model's memory.
-    ev_in_x.set(batch.x as Float32Array);
-    ev_in_y.set(batch.y as Int32Array);
-    const step = 0; // evaluation draws random numbers from counter 0
-    // matmul %3 → [128, 10] — specs/newmu-logistic.yaml:17 (graph.p_y_given_x)
+    x.set(batch.x as Float32Array);
+    y.set(batch.y as Int32Array);
+    // specs/newmu-logistic.yaml:17 p_y_given_x — matmul
     {
-      this.k.gemm_nn(467120, 16, 462000, 128, 10, 784, 784, 10, 10, 0, 1); // ev_in_x @ p0_w → ev_t3
+      this.k.gemm({ a: 36496, b: 16, c: 462000, m: 128, n: 10, k: 784, lda: 784, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // x @ w_ → p_y_given_x_matmul
     }
 
-    // reduce_max %4 → [128] — specs/newmu-logistic.yaml:17 (graph.p_y_given_x)
+    // specs/newmu-logistic.yaml:17 p_y_given_x — reduce_max
     {
-      ev_t4.fill(-Infinity);
-      let s3 = 0;
-      for (let c0 = 0; c0 < 128; c0++) {
-        for (let c1 = 0; c1 < 10; c1++) {
-          const o2 = c0 * 1;
-          ev_t4[o2] = Math.max(ev_t4[o2], ev_t3[s3++]);
+      p_y_given_x_reducemax.fill(-Infinity);
+      let s$3 = 0;
+      for (let c$0 = 0; c$0 < 128; c$0++) {
+        for (let c$1 = 0; c$1 < 10; c$1++) {
+          const o$2 = c$0;
+          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_matmul[s$3++]);
         }
       }
     }
 
-    // sub %8 → [128, 10] — specs/newmu-logistic.yaml:17 (graph.p_y_given_x)
-    this.w.ev_loop8(); // WebAssembly SIMD (loops.wat)
-    // exp %9 → [128, 10] — specs/newmu-logistic.yaml:17 (graph.p_y_given_x)
-    this.w.ev_loop9(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %10 → [128] — specs/newmu-logistic.yaml:17 (graph.p_y_given_x)
+    // specs/newmu-logistic.yaml:17 p_y_given_x
+    this.w.evaluate_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-logistic.yaml:17 p_y_given_x
+    this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-logistic.yaml:17 p_y_given_x
     {
-      for (let o4 = 0; o4 < 128; o4++) {
-        let s6 = 0;
-        for (let k5 = o4 * 10; k5 < o4 * 10 + 10; k5++) s6 += ev_t9[k5];
-        ev_t10[o4] = s6;
+      for (let o$4 = 0; o$4 < 128; o$4++) {
+        let s$6 = 0;
+        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
+        p_y_given_x_reducesum[o$4] = s$6;
       }
     }
 
-    // div %13 → [128, 10] — specs/newmu-logistic.yaml:17 (graph.p_y_given_x)
-    this.w.ev_loop13(); // WebAssembly SIMD (loops.wat)
-    // argmax %14 → [128] — specs/newmu-logistic.yaml:22 (metrics.error)
+    // specs/newmu-logistic.yaml:17 p_y_given_x
+    this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-logistic.yaml:22 metrics.error — argmax
     {
-      for (let o7 = 0; o7 < 128; o7++) {
-        for (let j8 = 0; j8 < 1; j8++) {
-          let best10 = ev_t13[o7 * 10 + j8], bi11 = 0;
-          for (let k9 = 1; k9 < 10; k9++) {
-            const v12 = ev_t13[(o7 * 10 + k9) * 1 + j8];
-            if (v12 > best10) { best10 = v12; bi11 = k9; }
+      for (let o$7 = 0; o$7 < 128; o$7++) {
+        {
+          let best$10 = p_y_given_x[o$7 * 10], bi$11 = 0;
+          for (let k$9 = 1; k$9 < 10; k$9++) {
+            const v$12 = p_y_given_x[(o$7 * 10 + k$9)];
+            if (v$12 > best$10) { best$10 = v$12; bi$11 = k$9; }
           }
-          ev_t14[o7 * 1 + j8] = bi11;
+          error_argmax[o$7] = bi$11;
         }
       }
     }
 
-    // cast %16 → [128] — specs/newmu-logistic.yaml:22 (metrics.error)
-    for (let i13 = 0; i13 < 128; i13++) ev_t16[i13] = (ev_t14[i13] !== ev_in_y[i13] ? 1 : 0);
-    // one_hot %17 → [128, 10] — specs/newmu-logistic.yaml:23 (metrics.cost)
+    // specs/newmu-logistic.yaml:22 metrics.error — fused: compare
+    for (let i$13 = 0; i$13 < 128; i$13++) error[i$13] = (error_argmax[i$13] !== y[i$13] ? 1 : 0);
+    // specs/newmu-logistic.yaml:23 metrics.cost — one_hot
     {
-      ev_t17.fill(0);
-      for (let i14 = 0; i14 < 128; i14++) {
-        const l15 = ev_in_y[i14];
-        if (l15 >= 0 && l15 < 10) ev_t17[i14 * 10 + l15] = 1;
+      cost_onehot.fill(0);
+      for (let i$14 = 0; i$14 < 128; i$14++) {
+        const l$15 = y[i$14];
+        if (l$15 >= 0 && l$15 < 10) cost_onehot[i$14 * 10 + l$15] = 1;
       }
     }
 
-    // log %18 → [128] — specs/newmu-logistic.yaml:23 (metrics.cost)
-    for (let i16 = 0; i16 < 128; i16++) ev_t18[i16] = Math.log(ev_t10[i16]);
-    // reduce_sum %23 → [128] — specs/newmu-logistic.yaml:23 (metrics.cost)
-    let i17 = 0;
-    let o18 = 0;
-    for (let c20 = 0; c20 < 128; c20++) {
-      let s19 = 0;
-      for (let c21 = 0; c21 < 10; c21++) {
-        s19 += (ev_t17[i17] * (ev_t8[i17] - ev_t18[c20]));
-        i17++;
+    // specs/newmu-logistic.yaml:23 metrics.cost
+    for (let i$16 = 0; i$16 < 128; i$16++) cost_log[i$16] = Math.log(p_y_given_x_reducesum[i$16]);
+    // specs/newmu-logistic.yaml:23 metrics.cost — fused: mul, sub
+    let o$17 = 0;
+    let i$19 = 0;
+    for (let c$20 = 0; c$20 < 128; c$20++) {
+      let s$18 = 0;
+      for (let c$21 = 0; c$21 < 10; c$21++) {
+        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
+        i$19++;
       }
 
-      ev_t23[o18] = s19;
-      o18++;
+      cost_reducesum[o$17] = s$18;
+      o$17++;
     }
 
-    // neg %24 → [128] — specs/newmu-logistic.yaml:23 (metrics.cost)
-    this.w.ev_loop24(); // WebAssembly SIMD (loops.wat)
-    out.error.set(ev_t16);
-    out.cost.set(ev_t24);
+    // specs/newmu-logistic.yaml:23 metrics.cost
+    this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
+    out.error.set(error);
+    out.cost.set(cost);
   }
 
   /** Buffers of the last training step in execution order, labelled with op and spec location (read after a non-finite cost). */
   probe(stepFn: number): ReadonlyArray<readonly [string, ArrayLike<number>]> {
     const probes: ReadonlyArray<readonly [string, ArrayLike<number>]>[] = [
       [
-        ["matmul %3 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)", this.f0_t3],
-        ["reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", this.f0_t4],
-        ["sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", this.f0_t8],
-        ["exp %9 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", this.f0_t9],
-        ["reduce_sum %10 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", this.f0_t10],
-        ["one_hot %11 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", this.f0_t11],
-        ["log %12 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", this.f0_t12],
-        ["reduce_sum %17 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll), computing mul %16 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll), computing sub %15 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", this.f0_t17],
-        ["reduce_sum %19 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll), computing neg %18 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", this.f0_t19],
-        ["mul %21 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", this.f0_t21],
-        ["reduce_sum %26 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll), computing mul %25 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", this.f0_t26],
-        ["div %27 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", this.f0_t27],
-        ["add %31 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x), computing mul %23 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll), computing mul %30 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", this.f0_t31],
+        ["matmul %3 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)", this.p_y_given_x_matmul],
+        ["reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", this.p_y_given_x_reducemax],
+        ["sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", this.p_y_given_x_sub],
+        ["exp %9 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", this.p_y_given_x_exp],
+        ["reduce_sum %10 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", this.p_y_given_x_reducesum],
+        ["one_hot %11 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", this.cost_nll_onehot],
+        ["log %12 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", this.cost_nll_log],
+        ["reduce_sum %17 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll), computing mul %16 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll), computing sub %15 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", this.cost_nll_reducesum],
+        ["reduce_sum %19 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll), computing neg %18 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", this.cost_nll_reducesum2],
+        ["mul %21 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", this.cost],
+        ["reduce_sum %26 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll), computing mul %25 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", this.d_cost_nll_reducesum],
+        ["div %27 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", this.d_cost_nll_div],
+        ["add %31 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x), computing mul %23 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll), computing mul %30 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", this.d_p_y_given_x_add],
       ],
     ];
     return probes[stepFn] ?? [];
   }
 
-  private step0(batch: Batch, step: number): number {
-    const f0_t3 = this.f0_t3;
-    const f0_in_x = this.f0_in_x;
-    const f0_t4 = this.f0_t4;
-    const f0_t8 = this.f0_t8;
-    const f0_t9 = this.f0_t9;
-    const f0_t10 = this.f0_t10;
-    const f0_t11 = this.f0_t11;
-    const f0_in_y = this.f0_in_y;
-    const f0_t12 = this.f0_t12;
-    const f0_t17 = this.f0_t17;
-    const f0_t21 = this.f0_t21;
-    const f0_t31 = this.f0_t31;
-    const p0_w = this.params.w;
+  private step0(batch: Batch, _step: number): number {
+    const p_y_given_x_matmul = this.p_y_given_x_matmul;
+    const x = this.x;
+    const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
+    const p_y_given_x_sub = this.p_y_given_x_sub;
+    const p_y_given_x_exp = this.p_y_given_x_exp;
+    const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
+    const cost_nll_onehot = this.cost_nll_onehot;
+    const y = this.y;
+    const cost_nll_log = this.cost_nll_log;
+    const cost_nll_reducesum = this.cost_nll_reducesum;
+    const cost = this.cost;
     // The batch, copied into the model's memory.
-    f0_in_x.set(batch.x as Float32Array);
-    f0_in_y.set(batch.y as Int32Array);
-    // matmul %3 → [128, 10] — specs/newmu-logistic.yaml:17 (graph.p_y_given_x)
+    x.set(batch.x as Float32Array);
+    y.set(batch.y as Int32Array);
+    // specs/newmu-logistic.yaml:17 p_y_given_x — matmul
     {
-      this.k.gemm_nn(36496, 16, 31376, 128, 10, 784, 784, 10, 10, 0, 1); // f0_in_x @ p0_w → f0_t3
+      this.k.gemm({ a: 36496, b: 16, c: 31376, m: 128, n: 10, k: 784, lda: 784, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // x @ w_ → p_y_given_x_matmul
     }
 
-    // reduce_max %4 → [128] — specs/newmu-logistic.yaml:17 (graph.p_y_given_x)
+    // specs/newmu-logistic.yaml:17 p_y_given_x — reduce_max
     {
-      f0_t4.fill(-Infinity);
-      let s3 = 0;
-      for (let c0 = 0; c0 < 128; c0++) {
-        for (let c1 = 0; c1 < 10; c1++) {
-          const o2 = c0 * 1;
-          f0_t4[o2] = Math.max(f0_t4[o2], f0_t3[s3++]);
+      p_y_given_x_reducemax.fill(-Infinity);
+      let s$3 = 0;
+      for (let c$0 = 0; c$0 < 128; c$0++) {
+        for (let c$1 = 0; c$1 < 10; c$1++) {
+          const o$2 = c$0;
+          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_matmul[s$3++]);
         }
       }
     }
 
-    // sub %8 → [128, 10] — specs/newmu-logistic.yaml:17 (graph.p_y_given_x)
-    this.w.f0_loop8(); // WebAssembly SIMD (loops.wat)
-    // exp %9 → [128, 10] — specs/newmu-logistic.yaml:17 (graph.p_y_given_x)
-    this.w.f0_loop9(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %10 → [128] — specs/newmu-logistic.yaml:17 (graph.p_y_given_x)
+    // specs/newmu-logistic.yaml:17 p_y_given_x
+    this.w.step0_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-logistic.yaml:17 p_y_given_x
+    this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-logistic.yaml:17 p_y_given_x
     {
-      for (let o4 = 0; o4 < 128; o4++) {
-        let s6 = 0;
-        for (let k5 = o4 * 10; k5 < o4 * 10 + 10; k5++) s6 += f0_t9[k5];
-        f0_t10[o4] = s6;
+      for (let o$4 = 0; o$4 < 128; o$4++) {
+        let s$6 = 0;
+        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
+        p_y_given_x_reducesum[o$4] = s$6;
       }
     }
 
-    // one_hot %11 → [128, 10] — specs/newmu-logistic.yaml:20 (losses.cost.nll)
+    // specs/newmu-logistic.yaml:20 losses.cost.nll — one_hot
     {
-      f0_t11.fill(0);
-      for (let i7 = 0; i7 < 128; i7++) {
-        const l8 = f0_in_y[i7];
-        if (l8 >= 0 && l8 < 10) f0_t11[i7 * 10 + l8] = 1;
+      cost_nll_onehot.fill(0);
+      for (let i$7 = 0; i$7 < 128; i$7++) {
+        const l$8 = y[i$7];
+        if (l$8 >= 0 && l$8 < 10) cost_nll_onehot[i$7 * 10 + l$8] = 1;
       }
     }
 
-    // log %12 → [128] — specs/newmu-logistic.yaml:20 (losses.cost.nll)
-    for (let i9 = 0; i9 < 128; i9++) f0_t12[i9] = Math.log(f0_t10[i9]);
-    // reduce_sum %17 → [128] — specs/newmu-logistic.yaml:20 (losses.cost.nll)
-    let i10 = 0;
-    let o11 = 0;
-    for (let c13 = 0; c13 < 128; c13++) {
-      let s12 = 0;
-      for (let c14 = 0; c14 < 10; c14++) {
-        s12 += (f0_t11[i10] * (f0_t8[i10] - f0_t12[c13]));
-        i10++;
+    // specs/newmu-logistic.yaml:20 losses.cost.nll
+    for (let i$9 = 0; i$9 < 128; i$9++) cost_nll_log[i$9] = Math.log(p_y_given_x_reducesum[i$9]);
+    // specs/newmu-logistic.yaml:20 losses.cost.nll — fused: mul, sub
+    let o$10 = 0;
+    let i$12 = 0;
+    for (let c$13 = 0; c$13 < 128; c$13++) {
+      let s$11 = 0;
+      for (let c$14 = 0; c$14 < 10; c$14++) {
+        s$11 += (cost_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - cost_nll_log[c$13]));
+        i$12++;
       }
 
-      f0_t17[o11] = s12;
-      o11++;
+      cost_nll_reducesum[o$10] = s$11;
+      o$10++;
     }
 
-    // reduce_sum %19 → [] — specs/newmu-logistic.yaml:20 (losses.cost.nll)
-    this.w.f0_sum19(); // WebAssembly SIMD (loops.wat)
-    // mul %21 → [] — specs/newmu-logistic.yaml:20 (losses.cost.nll)
-    this.w.f0_loop21(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %26 → [128] — specs/newmu-logistic.yaml:20 (losses.cost.nll)
-    this.w.f0_sum26(); // WebAssembly SIMD (loops.wat)
-    // div %27 → [128] — specs/newmu-logistic.yaml:20 (losses.cost.nll)
-    this.w.f0_loop27(); // WebAssembly SIMD (loops.wat)
-    // add %31 → [128, 10] — specs/newmu-logistic.yaml:17 (graph.p_y_given_x)
-    this.w.f0_loop31(); // WebAssembly SIMD (loops.wat)
-    // sub %35 → [784, 10], fused with the products %32 (compiler/emit/ts/update.ts) — specs/newmu-logistic.yaml:27 (phases[0].optimizer)
-    this.k.gemm_tn(36496, 456880, 16, 784, 10, 128, 784, 10, 10, 1, -0.05000000074505806); // p0_w += -0.05000000074505806 · f0_in_x @ f0_t31
-    return f0_t21[0];
+    // specs/newmu-logistic.yaml:20 losses.cost.nll — fused: neg
+    this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-logistic.yaml:20 losses.cost.nll
+    this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-logistic.yaml:20 gradient of losses.cost.nll — fused: mul
+    this.w.step0_d_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-logistic.yaml:20 gradient of losses.cost.nll
+    this.w.step0_d_cost_nll_div(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-logistic.yaml:17 gradient of p_y_given_x — fused: mul, mul
+    this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-logistic.yaml:27 phases[0].optimizer — update of w_, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/newmu-logistic.yaml:17 gradient of p_y_given_x — product
+    this.k.gemm({ a: 36496, b: 456880, c: 16, m: 784, n: 10, k: 128, lda: 784, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.05000000074505806, skipZerosA: false }); // w_ += -0.05000000074505806 · x @ d_p_y_given_x_add
+    return cost[0];
   }
 }

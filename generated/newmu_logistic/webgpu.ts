@@ -47,13 +47,13 @@ const WGSL_1 = `// reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_g
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 128u;
   if (i >= 128u) { return; }
-  let b13 = i * 10u;
-  var m15 = in1[b13];
-  for (var r14 = 0u; r14 < 10u; r14++) {
-  let v16 = in1[b13 + r14];
-  if (!((bitcast<u32>(m15) & 0x7fffffffu) > 0x7f800000u) && (v16 > m15 || ((bitcast<u32>(v16) & 0x7fffffffu) > 0x7f800000u))) { m15 = v16; }
+  let b0 = i * 10u;
+  var m2 = in1[b0];
+  for (var r1 = 0u; r1 < 10u; r1++) {
+  let v3 = in1[b0 + r1];
+  if (!((bitcast<u32>(m2) & 0x7fffffffu) > 0x7f800000u) && (v3 > m2 || ((bitcast<u32>(v3) & 0x7fffffffu) > 0x7f800000u))) { m2 = v3; }
   }
-  out[i] = m15;
+  out[i] = m2;
 }
 `;
 // Kernel 2: sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
@@ -219,35 +219,35 @@ const WGSL_13 = `// matmul %32 at specs/newmu-logistic.yaml:17:26 (graph.p_y_giv
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA17: array<f32, 256>;
-var<workgroup> tileB18: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row19 = wid.y * 16u + lid.y;
-  let col20 = wid.x * 16u + lid.x;
-  var acc21 = 0.0f;
-  for (var t22 = 0u; t22 < 8u; t22++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 8u; t5++) {
   {
-    let ar24 = wid.y * 16u + lid.x;
-    let ap25 = t22 * 16u + lid.y;
-    var va28 = 0.0f;
-    if (ar24 < 784u && ap25 < 128u) { va28 = in1[ap25 * 784u + ar24]; }
-    tileA17[lid.x * 16u + lid.y] = va28;
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 784u && ap8 < 128u) { va11 = in1[ap8 * 784u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
   }
   {
-    let bc27 = wid.x * 16u + lid.x;
-    let bp26 = t22 * 16u + lid.y;
-    var vb29 = 0.0f;
-    if (bp26 < 128u && bc27 < 10u) { vb29 = in2[bp26 * 10u + bc27]; }
-    tileB18[lid.y * 16u + lid.x] = vb29;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 128u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p23 = 0u; p23 < 16u; p23++) {
-    acc21 += tileA17[lid.y * 16u + p23] * tileB18[p23 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row19 < 784u && col20 < 10u) { out[row19 * 10u + col20] = acc21; }
+  if (row2 < 784u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 14: sub %35 at specs/newmu-logistic.yaml:27:16 (phases[0].optimizer)
@@ -307,13 +307,13 @@ const WGSL_16 = `// reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 128u;
   if (i >= 128u) { return; }
-  let b13 = i * 10u;
-  var m15 = in1[b13];
-  for (var r14 = 0u; r14 < 10u; r14++) {
-  let v16 = in1[b13 + r14];
-  if (!((bitcast<u32>(m15) & 0x7fffffffu) > 0x7f800000u) && (v16 > m15 || ((bitcast<u32>(v16) & 0x7fffffffu) > 0x7f800000u))) { m15 = v16; }
+  let b0 = i * 10u;
+  var m2 = in1[b0];
+  for (var r1 = 0u; r1 < 10u; r1++) {
+  let v3 = in1[b0 + r1];
+  if (!((bitcast<u32>(m2) & 0x7fffffffu) > 0x7f800000u) && (v3 > m2 || ((bitcast<u32>(v3) & 0x7fffffffu) > 0x7f800000u))) { m2 = v3; }
   }
-  out[i] = m15;
+  out[i] = m2;
 }
 `;
 // Kernel 17: sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
@@ -380,14 +380,14 @@ const WGSL_21 = `// argmax %14 at specs/newmu-logistic.yaml:22:10 (metrics.error
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 128u;
   if (i >= 128u) { return; }
-  let b17 = i * 10u;
-  var best18 = in1[b17];
-  var bi19 = 0u;
-  for (var k20 = select(1u, 10u, ((bitcast<u32>(best18) & 0x7fffffffu) > 0x7f800000u)); k20 < 10u; k20++) {
-  let v21 = in1[b17 + k20];
-  if (v21 > best18 && !((bitcast<u32>(v21) & 0x7fffffffu) > 0x7f800000u)) { best18 = v21; bi19 = k20; }
+  let b0 = i * 10u;
+  var best1 = in1[b0];
+  var bi2 = 0u;
+  for (var k3 = select(1u, 10u, ((bitcast<u32>(best1) & 0x7fffffffu) > 0x7f800000u)); k3 < 10u; k3++) {
+  let v4 = in1[b0 + k3];
+  if (v4 > best1 && !((bitcast<u32>(v4) & 0x7fffffffu) > 0x7f800000u)) { best1 = v4; bi2 = k3; }
   }
-  out[i] = i32(bi19);
+  out[i] = i32(bi2);
 }
 `;
 // Kernel 22: cast %16 at specs/newmu-logistic.yaml:22:10 (metrics.error)
@@ -462,649 +462,95 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 /** Buffers, kernels and the command list of each step, replayed by runtime/webgpu/executor.ts. */
 export const plan: GpuPlan = {
   buffers: [
-    {
-      name: "ctx",
-      size: 4,
-      dtype: "u32",
-      role: "ctx",
-    },
-    {
-      name: "iters",
-      size: 1,
-      dtype: "u32",
-      role: "iters",
-    },
-    {
-      name: "f0_t3",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:x",
-      size: 100352,
-      dtype: "f32",
-      role: "input",
-      ref: "x",
-    },
-    {
-      name: "param:w",
-      size: 7840,
-      dtype: "f32",
-      role: "param",
-      ref: "w",
-    },
-    {
-      name: "f0_t4",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t8",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t11",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:y",
-      size: 128,
-      dtype: "i32",
-      role: "input",
-      ref: "y",
-    },
-    {
-      name: "f0_t12",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t17",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t19",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t21",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t32",
-      size: 7840,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t3",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t4",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t8",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t13",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t14",
-      size: 128,
-      dtype: "i32",
-      role: "temp",
-    },
-    {
-      name: "ev_t16",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t18",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
+    { name: "ctx", size: 4, dtype: "u32", role: "ctx" },
+    { name: "iters", size: 1, dtype: "u32", role: "iters" },
+    { name: "p_y_given_x_matmul", size: 1280, dtype: "f32", role: "temp" },
+    { name: "x", size: 100352, dtype: "f32", role: "input", ref: "x" },
+    { name: "w_", size: 7840, dtype: "f32", role: "param", ref: "w" },
+    { name: "p_y_given_x_reducemax", size: 128, dtype: "f32", role: "temp" },
+    { name: "p_y_given_x_sub", size: 1280, dtype: "f32", role: "temp" },
+    { name: "cost_nll_onehot", size: 1280, dtype: "f32", role: "temp" },
+    { name: "y", size: 128, dtype: "i32", role: "input", ref: "y" },
+    { name: "cost_nll_log", size: 128, dtype: "f32", role: "temp" },
+    { name: "cost_nll_reducesum", size: 128, dtype: "f32", role: "temp" },
+    { name: "cost_nll_reducesum2", size: 1, dtype: "f32", role: "temp" },
+    { name: "cost", size: 1, dtype: "f32", role: "temp" },
+    { name: "grad_w", size: 7840, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_matmul", size: 1280, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_reducemax", size: 128, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_sub", size: 1280, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x", size: 1280, dtype: "f32", role: "temp" },
+    { name: "eval_error_argmax", size: 128, dtype: "i32", role: "temp" },
+    { name: "eval_error", size: 128, dtype: "f32", role: "temp" },
+    { name: "eval_cost_log", size: 128, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    {
-      name: "f0_k3", label: "matmul %3 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)", wgsl: WGSL_0, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [1, 8, 1]
-    },
-    {
-      name: "f0_k4", label: "reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_1, bindings: [
-        {
-          buffer: 5,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k8", label: "sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [
-        {
-          buffer: 6,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k9", label: "exp %9 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k10", label: "reduce_sum %10 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_4, bindings: [
-        {
-          buffer: 5,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k11", label: "one_hot %11 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_5, bindings: [
-        {
-          buffer: 7,
-          access: "read_write",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k12", label: "log %12 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_6, bindings: [
-        {
-          buffer: 9,
-          access: "read_write",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k17", label: "reduce_sum %17 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_7, bindings: [
-        {
-          buffer: 10,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k19", label: "reduce_sum %19 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_8, bindings: [
-        {
-          buffer: 11,
-          access: "read_write",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k21", label: "mul %21 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_9, bindings: [
-        {
-          buffer: 12,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k26", label: "reduce_sum %26 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [
-        {
-          buffer: 9,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k27", label: "div %27 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [
-        {
-          buffer: 10,
-          access: "read_write",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k31", label: "add %31 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_12, bindings: [
-        {
-          buffer: 6,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k32", label: "matmul %32 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [
-        {
-          buffer: 13,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-      ], workgroups: [1, 49, 1]
-    },
-    {
-      name: "f0_k35", label: "sub %35 at specs/newmu-logistic.yaml:27:16 (phases[0].optimizer)", wgsl: WGSL_14, bindings: [
-        {
-          buffer: 4,
-          access: "read_write",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-      ], workgroups: [123, 1, 1]
-    },
-    {
-      name: "ev_k3", label: "matmul %3 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [
-        {
-          buffer: 14,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [1, 8, 1]
-    },
-    {
-      name: "ev_k4", label: "reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_16, bindings: [
-        {
-          buffer: 15,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k8", label: "sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_17, bindings: [
-        {
-          buffer: 16,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "ev_k9", label: "exp %9 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_18, bindings: [
-        {
-          buffer: 14,
-          access: "read_write",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "ev_k10", label: "reduce_sum %10 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [
-        {
-          buffer: 15,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k13", label: "div %13 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_20, bindings: [
-        {
-          buffer: 17,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "ev_k14", label: "argmax %14 at specs/newmu-logistic.yaml:22:10 (metrics.error)", wgsl: WGSL_21, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k16", label: "cast %16 at specs/newmu-logistic.yaml:22:10 (metrics.error)", wgsl: WGSL_22, bindings: [
-        {
-          buffer: 19,
-          access: "read_write",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k17", label: "one_hot %17 at specs/newmu-logistic.yaml:23:9 (metrics.cost)", wgsl: WGSL_23, bindings: [
-        {
-          buffer: 14,
-          access: "read_write",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "ev_k18", label: "log %18 at specs/newmu-logistic.yaml:23:9 (metrics.cost)", wgsl: WGSL_24, bindings: [
-        {
-          buffer: 20,
-          access: "read_write",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k23", label: "reduce_sum %23 at specs/newmu-logistic.yaml:23:9 (metrics.cost)", wgsl: WGSL_25, bindings: [
-        {
-          buffer: 15,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k24", label: "neg %24 at specs/newmu-logistic.yaml:23:9 (metrics.cost)", wgsl: WGSL_26, bindings: [
-        {
-          buffer: 20,
-          access: "read_write",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
+    { name: "step0_p_y_given_x_matmul", label: "matmul %3 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "step0_p_y_given_x_reducemax", label: "reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_p_y_given_x_sub", label: "sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_p_y_given_x_exp", label: "exp %9 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 6, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_p_y_given_x_reducesum", label: "reduce_sum %10 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_4, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_onehot", label: "one_hot %11 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_5, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_cost_nll_log", label: "log %12 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_6, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum", label: "reduce_sum %17 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_7, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 6, access: "read" }, { buffer: 9, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum2", label: "reduce_sum %19 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_8, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "mul %21 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_9, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cost_nll_reducesum", label: "reduce_sum %26 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_cost_nll_div", label: "div %27 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 5, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_p_y_given_x_add", label: "add %31 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_12, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 10, access: "read" }, { buffer: 2, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_grad_w", label: "matmul %32 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 49, 1] },
+    { name: "step0_w_", label: "sub %35 at specs/newmu-logistic.yaml:27:16 (phases[0].optimizer)", wgsl: WGSL_14, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [123, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "matmul %3 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_16, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_17, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 15, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "exp %9 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_18, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "reduce_sum %10 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "div %13 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_20, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 15, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_error_argmax", label: "argmax %14 at specs/newmu-logistic.yaml:22:10 (metrics.error)", wgsl: WGSL_21, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_error", label: "cast %16 at specs/newmu-logistic.yaml:22:10 (metrics.error)", wgsl: WGSL_22, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 8, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "one_hot %17 at specs/newmu-logistic.yaml:23:9 (metrics.cost)", wgsl: WGSL_23, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_cost_log", label: "log %18 at specs/newmu-logistic.yaml:23:9 (metrics.cost)", wgsl: WGSL_24, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "reduce_sum %23 at specs/newmu-logistic.yaml:23:9 (metrics.cost)", wgsl: WGSL_25, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 16, access: "read" }, { buffer: 20, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost", label: "neg %24 at specs/newmu-logistic.yaml:23:9 (metrics.cost)", wgsl: WGSL_26, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [2, 1, 1] },
   ],
   steps: [
     {
       commands: [
-        {
-          kind: "dispatch",
-          kernel: 0,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "dispatch",
-          kernel: 5,
-        },
-        {
-          kind: "dispatch",
-          kernel: 6,
-        },
-        {
-          kind: "dispatch",
-          kernel: 7,
-        },
-        {
-          kind: "dispatch",
-          kernel: 8,
-        },
-        {
-          kind: "dispatch",
-          kernel: 9,
-        },
-        {
-          kind: "dispatch",
-          kernel: 10,
-        },
-        {
-          kind: "dispatch",
-          kernel: 11,
-        },
-        {
-          kind: "dispatch",
-          kernel: 12,
-        },
-        {
-          kind: "dispatch",
-          kernel: 13,
-        },
-        {
-          kind: "dispatch",
-          kernel: 14,
-        },
+        { kind: "dispatch", kernel: 0 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "dispatch", kernel: 5 },
+        { kind: "dispatch", kernel: 6 },
+        { kind: "dispatch", kernel: 7 },
+        { kind: "dispatch", kernel: 8 },
+        { kind: "dispatch", kernel: 9 },
+        { kind: "dispatch", kernel: 10 },
+        { kind: "dispatch", kernel: 11 },
+        { kind: "dispatch", kernel: 12 },
+        { kind: "dispatch", kernel: 13 },
+        { kind: "dispatch", kernel: 14 },
       ],
-      outputs: {
-        cost: 12,
-        "param:w": 4,
-      },
+      outputs: { cost: 12, "param:w": 4 },
     },
   ],
   eval: {
     commands: [
-      {
-        kind: "dispatch",
-        kernel: 15,
-      },
-      {
-        kind: "dispatch",
-        kernel: 16,
-      },
-      {
-        kind: "dispatch",
-        kernel: 17,
-      },
-      {
-        kind: "dispatch",
-        kernel: 18,
-      },
-      {
-        kind: "dispatch",
-        kernel: 19,
-      },
-      {
-        kind: "dispatch",
-        kernel: 20,
-      },
-      {
-        kind: "dispatch",
-        kernel: 21,
-      },
-      {
-        kind: "dispatch",
-        kernel: 22,
-      },
-      {
-        kind: "dispatch",
-        kernel: 23,
-      },
-      {
-        kind: "dispatch",
-        kernel: 24,
-      },
-      {
-        kind: "dispatch",
-        kernel: 25,
-      },
-      {
-        kind: "dispatch",
-        kernel: 26,
-      },
+      { kind: "dispatch", kernel: 15 },
+      { kind: "dispatch", kernel: 16 },
+      { kind: "dispatch", kernel: 17 },
+      { kind: "dispatch", kernel: 18 },
+      { kind: "dispatch", kernel: 19 },
+      { kind: "dispatch", kernel: 20 },
+      { kind: "dispatch", kernel: 21 },
+      { kind: "dispatch", kernel: 22 },
+      { kind: "dispatch", kernel: 23 },
+      { kind: "dispatch", kernel: 24 },
+      { kind: "dispatch", kernel: 25 },
+      { kind: "dispatch", kernel: 26 },
     ],
-    outputs: {
-      "metric:error": 19,
-      "metric:cost": 20,
-    },
+    outputs: { "metric:error": 19, "metric:cost": 20 },
   },
-  limits: {
-    maxStorageBuffersPerShaderStage: 8,
-    maxStorageBufferBindingSize: 134217728,
-    maxComputeWorkgroupsPerDimension: 65535,
-    maxComputeInvocationsPerWorkgroup: 256,
-    maxComputeWorkgroupStorageSize: 16384,
-  },
+  limits: { maxStorageBuffersPerShaderStage: 8, maxStorageBufferBindingSize: 134217728, maxComputeWorkgroupsPerDimension: 65535, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 },
 };

@@ -13,8 +13,8 @@
     (local.set $x (f32x4.mul (local.get $x) (i32x4.shl (i32x4.add (local.get $h) (i32x4.splat (i32.const 127))) (i32.const 23))))
     (f32x4.mul (local.get $x) (i32x4.shl (i32x4.add (i32x4.sub (local.get $ni) (local.get $h)) (i32x4.splat (i32.const 127))) (i32.const 23)))
   )
-  ;; div %19  [128, 625]
-  (func $f0_loop19 (export "f0_loop19") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/newmu-modern.yaml:20 h  fused: mul, maximum
+  (func $step0_h (export "step0_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 8537872) (i32.mul (local.get $row) (i32.const 320000))))
@@ -34,8 +34,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; div %26  [128, 625]
-  (func $f0_loop26 (export "f0_loop26") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/newmu-modern.yaml:21 h2  fused: mul, maximum
+  (func $step0_h2 (export "step0_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 9497872) (i32.mul (local.get $row) (i32.const 320000))))
@@ -55,8 +55,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %32  [128, 10]
-  (func $f0_loop32 (export "f0_loop32") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/newmu-modern.yaml:22 p_y_given_x
+  (func $step0_p_y_given_x_sub (export "step0_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 9823504) (i32.mul (local.get $row) (i32.const 40))))
@@ -77,8 +77,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; exp %33  [128, 10]
-  (func $f0_loop33 (export "f0_loop33") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/newmu-modern.yaml:22 p_y_given_x
+  (func $step0_p_y_given_x_exp (export "step0_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 9828624) (i32.mul (local.get $row) (i32.const 5120))))
@@ -97,8 +97,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %43  []
-  (func $f0_sum43 (export "f0_sum43") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/newmu-modern.yaml:25 losses.cost.nll  fused: neg
+  (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $b0 (i32.add (i32.const 9840400) (i32.mul (local.get $row) (i32.const 512))))
@@ -123,8 +123,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %45  []
-  (func $f0_loop45 (export "f0_loop45") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
+  ;; specs/newmu-modern.yaml:25 losses.cost.nll
+  (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 9840928) (i32.mul (local.get $row) (i32.const 4))))
@@ -144,8 +144,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %50  [128]
-  (func $f0_sum50 (export "f0_sum50") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/newmu-modern.yaml:25 gradient of losses.cost.nll  fused: mul
+  (func $step0_d_cost_nll_reducesum (export "step0_d_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $b0 (i32.add (i32.const 9834256) (i32.mul (local.get $row) (i32.const 40))))
@@ -170,8 +170,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; div %51  [128]
-  (func $f0_loop51 (export "f0_loop51") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/newmu-modern.yaml:25 gradient of losses.cost.nll
+  (func $step0_d_cost_nll_div (export "step0_d_cost_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 9841456) (i32.mul (local.get $row) (i32.const 512))))
@@ -191,8 +191,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %55  [128, 10]
-  (func $f0_loop55 (export "f0_loop55") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
+  ;; specs/newmu-modern.yaml:22 gradient of p_y_given_x  fused: mul, mul
+  (func $step0_d_p_y_given_x_add (export "step0_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 9841968) (i32.mul (local.get $row) (i32.const 40))))
@@ -214,8 +214,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; add %75  [784, 625]
-  (func $f0_loop75 (export "f0_loop75") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/newmu-modern.yaml:32 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_new_train_rms_w_h (export "step0_new_train_rms_w_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 14674608) (i32.mul (local.get $row) (i32.const 1960000))))
@@ -236,8 +236,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %82  [784, 625]
-  (func $f0_loop82 (export "f0_loop82") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/newmu-modern.yaml:32 phases[0].optimizer  fused: mul, div, sqrt, add
+  (func $step0_w_h (export "step0_w_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 1960000))))
@@ -258,8 +258,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %89  [625, 625]
-  (func $f0_loop89 (export "f0_loop89") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/newmu-modern.yaml:32 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_new_train_rms_w_h2 (export "step0_new_train_rms_w_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 16634608) (i32.mul (local.get $row) (i32.const 1562500))))
@@ -280,8 +280,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %96  [625, 625]
-  (func $f0_loop96 (export "f0_loop96") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/newmu-modern.yaml:32 phases[0].optimizer  fused: mul, div, sqrt, add
+  (func $step0_w_h2 (export "step0_w_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 1960016) (i32.mul (local.get $row) (i32.const 1562500))))
@@ -302,8 +302,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %103  [625, 10]
-  (func $f0_loop103 (export "f0_loop103") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/newmu-modern.yaml:32 phases[0].optimizer  fused: mul, mul, mul
+  (func $step0_new_train_rms_w_o (export "step0_new_train_rms_w_o") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 18197120) (i32.mul (local.get $row) (i32.const 25000))))
@@ -324,8 +324,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %110  [625, 10]
-  (func $f0_loop110 (export "f0_loop110") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/newmu-modern.yaml:32 phases[0].optimizer  fused: mul, div, sqrt, add
+  (func $step0_w_o (export "step0_w_o") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3522528) (i32.mul (local.get $row) (i32.const 25000))))
@@ -346,11 +346,11 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; maximum %7  [128, 625]
-  (func $ev_loop7 (export "ev_loop7") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/newmu-modern.yaml:20 h
+  (func $evaluate_h (export "evaluate_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 18943536) (i32.mul (local.get $row) (i32.const 320000))))
+      (local.set $bo (i32.add (i32.const 18542128) (i32.mul (local.get $row) (i32.const 320000))))
       (local.set $b0 (i32.add (i32.const 18222128) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -366,12 +366,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; maximum %9  [128, 625]
-  (func $ev_loop9 (export "ev_loop9") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/newmu-modern.yaml:21 h2
+  (func $evaluate_h2 (export "evaluate_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 19583536) (i32.mul (local.get $row) (i32.const 320000))))
-      (local.set $b0 (i32.add (i32.const 19263536) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 19182128) (i32.mul (local.get $row) (i32.const 320000))))
+      (local.set $b0 (i32.add (i32.const 18862128) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 320000)))
@@ -386,13 +386,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %15  [128, 10]
-  (func $ev_loop15 (export "ev_loop15") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/newmu-modern.yaml:22 p_y_given_x
+  (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 19909168) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 19903536) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 19908656) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 19507760) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 19502128) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 19507248) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -408,12 +408,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; exp %16  [128, 10]
-  (func $ev_loop16 (export "ev_loop16") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/newmu-modern.yaml:22 p_y_given_x
+  (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 19914288) (i32.mul (local.get $row) (i32.const 5120))))
-      (local.set $b0 (i32.add (i32.const 19909168) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 19512880) (i32.mul (local.get $row) (i32.const 5120))))
+      (local.set $b0 (i32.add (i32.const 19507760) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120)))
@@ -428,13 +428,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; div %20  [128, 10]
-  (func $ev_loop20 (export "ev_loop20") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/newmu-modern.yaml:22 p_y_given_x
+  (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 19919920) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 19914288) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 19919408) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 19518512) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 19512880) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 19518000) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -450,12 +450,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; neg %31  [128]
-  (func $ev_loop31 (export "ev_loop31") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/newmu-modern.yaml:28 metrics.cost
+  (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 19932720) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 19932208) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 19530800) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 19530288) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 512)))

@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { Batch, CompiledModel, ModelDescription } from "../../runtime/compiled-model.ts";
 import { createArena, createKernels, instantiateLoops, type Kernels, precompileModules } from "../../runtime/cpu/kernels.ts";
-import * as rng from "../../runtime/rng/philox.ts";
 import { LOOPS_SHARED_WASM, LOOPS_WASM } from "./loops-wasm.ts";
+import * as rng from "../../runtime/rng/philox.ts";
 
 export const description: ModelDescription = {
   name: "newmu_modern",
@@ -106,27 +106,27 @@ export const description: ModelDescription = {
 
 /** The exports of loops.wat: one function per fused loop, addresses and extents built in. */
 interface Loops {
-  readonly f0_loop19: () => void;
-  readonly f0_loop26: () => void;
-  readonly f0_loop32: () => void;
-  readonly f0_loop33: () => void;
-  readonly f0_sum43: () => void;
-  readonly f0_loop45: () => void;
-  readonly f0_sum50: () => void;
-  readonly f0_loop51: () => void;
-  readonly f0_loop55: () => void;
-  readonly f0_loop75: () => void;
-  readonly f0_loop82: () => void;
-  readonly f0_loop89: () => void;
-  readonly f0_loop96: () => void;
-  readonly f0_loop103: () => void;
-  readonly f0_loop110: () => void;
-  readonly ev_loop7: () => void;
-  readonly ev_loop9: () => void;
-  readonly ev_loop15: () => void;
-  readonly ev_loop16: () => void;
-  readonly ev_loop20: () => void;
-  readonly ev_loop31: () => void;
+  readonly step0_h: () => void;
+  readonly step0_h2: () => void;
+  readonly step0_p_y_given_x_sub: () => void;
+  readonly step0_p_y_given_x_exp: () => void;
+  readonly step0_cost_nll_reducesum2: () => void;
+  readonly step0_cost: () => void;
+  readonly step0_d_cost_nll_reducesum: () => void;
+  readonly step0_d_cost_nll_div: () => void;
+  readonly step0_d_p_y_given_x_add: () => void;
+  readonly step0_new_train_rms_w_h: () => void;
+  readonly step0_w_h: () => void;
+  readonly step0_new_train_rms_w_h2: () => void;
+  readonly step0_w_h2: () => void;
+  readonly step0_new_train_rms_w_o: () => void;
+  readonly step0_w_o: () => void;
+  readonly evaluate_h: () => void;
+  readonly evaluate_h2: () => void;
+  readonly evaluate_p_y_given_x_sub: () => void;
+  readonly evaluate_p_y_given_x_exp: () => void;
+  readonly evaluate_p_y_given_x: () => void;
+  readonly evaluate_cost: () => void;
 }
 
 /** Compiles the model's WebAssembly ahead (required before `new Model()` on a browser's main thread, optional elsewhere). */
@@ -136,62 +136,56 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 19.0 MiB, laid out at compile time. */
-  private readonly mem = createArena(19933232);
+  /** Every buffer of the model, 18.6 MiB, laid out at compile time. */
+  private readonly mem = createArena(19531312);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { w_h: new Float32Array(this.mem.buffer, 16, 490000), w_h2: new Float32Array(this.mem.buffer, 1960016, 390625), w_o: new Float32Array(this.mem.buffer, 3522528, 6250) };
   readonly state: Record<string, Float32Array> = { "train.rms.w_h": new Float32Array(this.mem.buffer, 3547536, 490000), "train.rms.w_h2": new Float32Array(this.mem.buffer, 5507536, 390625), "train.rms.w_o": new Float32Array(this.mem.buffer, 7070048, 6250) };
-  private readonly f0_t10 = new Float32Array(this.mem.buffer, 7095056, 100352);
-  private readonly f0_in_x = new Float32Array(this.mem.buffer, 7496464, 100352);
-  private readonly f0_t11 = new Float32Array(this.mem.buffer, 7897872, 80000);
-  private readonly f0_t17 = new Float32Array(this.mem.buffer, 8217872, 80000);
-  private readonly f0_t19 = new Float32Array(this.mem.buffer, 8537872, 80000);
-  private readonly f0_t20 = new Float32Array(this.mem.buffer, 8857872, 80000);
-  private readonly f0_t24 = new Float32Array(this.mem.buffer, 9177872, 80000);
-  private readonly f0_t26 = new Float32Array(this.mem.buffer, 9497872, 80000);
-  private readonly f0_t27 = new Float32Array(this.mem.buffer, 9817872, 1280);
-  private readonly f0_t28 = new Float32Array(this.mem.buffer, 9822992, 128);
-  private readonly f0_t32 = new Float32Array(this.mem.buffer, 9823504, 1280);
-  private readonly f0_t33 = new Float32Array(this.mem.buffer, 9828624, 1280);
-  private readonly f0_t34 = new Float32Array(this.mem.buffer, 9833744, 128);
-  private readonly f0_t35 = new Float32Array(this.mem.buffer, 9834256, 1280);
-  private readonly f0_in_y = new Int32Array(this.mem.buffer, 9839376, 128);
-  private readonly f0_t36 = new Float32Array(this.mem.buffer, 9839888, 128);
-  private readonly f0_t41 = new Float32Array(this.mem.buffer, 9840400, 128);
-  private readonly f0_t43 = new Float32Array(this.mem.buffer, 9840912, 1);
-  private readonly f0_t45 = new Float32Array(this.mem.buffer, 9840928, 1);
-  private readonly f0_t50 = new Float32Array(this.mem.buffer, 9840944, 128);
-  private readonly f0_t51 = new Float32Array(this.mem.buffer, 9841456, 128);
-  private readonly f0_t55 = new Float32Array(this.mem.buffer, 9841968, 1280);
-  private readonly f0_t56 = new Float32Array(this.mem.buffer, 9847088, 80000);
-  private readonly f0_t57 = new Float32Array(this.mem.buffer, 10167088, 6250);
-  private readonly f0_t61 = new Float32Array(this.mem.buffer, 10192096, 80000);
-  private readonly f0_t62 = new Float32Array(this.mem.buffer, 10512096, 80000);
-  private readonly f0_t63 = new Float32Array(this.mem.buffer, 10832096, 390625);
-  private readonly f0_t67 = new Float32Array(this.mem.buffer, 12394608, 80000);
-  private readonly f0_t68 = new Float32Array(this.mem.buffer, 12714608, 490000);
-  private readonly f0_t75 = new Float32Array(this.mem.buffer, 14674608, 490000);
-  private readonly f0_t89 = new Float32Array(this.mem.buffer, 16634608, 390625);
-  private readonly f0_t103 = new Float32Array(this.mem.buffer, 18197120, 6250);
-  private readonly ev_t5 = new Float32Array(this.mem.buffer, 18222128, 80000);
-  private readonly ev_in_x = new Float32Array(this.mem.buffer, 18542128, 100352);
-  private readonly ev_t7 = new Float32Array(this.mem.buffer, 18943536, 80000);
-  private readonly ev_t8 = new Float32Array(this.mem.buffer, 19263536, 80000);
-  private readonly ev_t9 = new Float32Array(this.mem.buffer, 19583536, 80000);
-  private readonly ev_t10 = new Float32Array(this.mem.buffer, 19903536, 1280);
-  private readonly ev_t11 = new Float32Array(this.mem.buffer, 19908656, 128);
-  private readonly ev_t15 = new Float32Array(this.mem.buffer, 19909168, 1280);
-  private readonly ev_t16 = new Float32Array(this.mem.buffer, 19914288, 1280);
-  private readonly ev_t17 = new Float32Array(this.mem.buffer, 19919408, 128);
-  private readonly ev_t20 = new Float32Array(this.mem.buffer, 19919920, 1280);
-  private readonly ev_t21 = new Int32Array(this.mem.buffer, 19925040, 128);
-  private readonly ev_t23 = new Float32Array(this.mem.buffer, 19925552, 128);
-  private readonly ev_in_y = new Int32Array(this.mem.buffer, 19926064, 128);
-  private readonly ev_t24 = new Float32Array(this.mem.buffer, 19926576, 1280);
-  private readonly ev_t25 = new Float32Array(this.mem.buffer, 19931696, 128);
-  private readonly ev_t30 = new Float32Array(this.mem.buffer, 19932208, 128);
-  private readonly ev_t31 = new Float32Array(this.mem.buffer, 19932720, 128);
+  private readonly x = new Float32Array(this.mem.buffer, 7095056, 100352);
+  private readonly h_div = new Float32Array(this.mem.buffer, 7496464, 100352);
+  private readonly h_matmul = new Float32Array(this.mem.buffer, 7897872, 80000);
+  private readonly h_cast = new Float32Array(this.mem.buffer, 8217872, 80000);
+  private readonly h = new Float32Array(this.mem.buffer, 8537872, 80000);
+  private readonly h2_matmul = new Float32Array(this.mem.buffer, 8857872, 80000);
+  private readonly h2_cast = new Float32Array(this.mem.buffer, 9177872, 80000);
+  private readonly h2 = new Float32Array(this.mem.buffer, 9497872, 80000);
+  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 9817872, 1280);
+  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 9822992, 128);
+  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 9823504, 1280);
+  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 9828624, 1280);
+  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 9833744, 128);
+  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 9834256, 1280);
+  private readonly y = new Int32Array(this.mem.buffer, 9839376, 128);
+  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 9839888, 128);
+  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 9840400, 128);
+  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 9840912, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 9840928, 1);
+  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 9840944, 128);
+  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 9841456, 128);
+  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 9841968, 1280);
+  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 9847088, 80000);
+  private readonly grad_w_o = new Float32Array(this.mem.buffer, 10167088, 6250);
+  private readonly d_h2_select = new Float32Array(this.mem.buffer, 10192096, 80000);
+  private readonly d_h2_matmul = new Float32Array(this.mem.buffer, 10512096, 80000);
+  private readonly grad_w_h2 = new Float32Array(this.mem.buffer, 10832096, 390625);
+  private readonly d_h_select = new Float32Array(this.mem.buffer, 12394608, 80000);
+  private readonly grad_w_h = new Float32Array(this.mem.buffer, 12714608, 490000);
+  private readonly new_train_rms_w_h = new Float32Array(this.mem.buffer, 14674608, 490000);
+  private readonly new_train_rms_w_h2 = new Float32Array(this.mem.buffer, 16634608, 390625);
+  private readonly new_train_rms_w_o = new Float32Array(this.mem.buffer, 18197120, 6250);
+  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 19502128, 1280);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 19507248, 128);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 19507760, 1280);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 19512880, 1280);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 19518000, 128);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 19518512, 1280);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 19523632, 128);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 19524144, 128);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 19524656, 1280);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 19529776, 128);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 19530288, 128);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 19530800, 128);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -201,335 +195,314 @@ export class Model implements CompiledModel {
   }
 
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
-    const ev_t5 = this.ev_t5;
-    const ev_in_x = this.ev_in_x;
-    const ev_t7 = this.ev_t7;
-    const ev_t8 = this.ev_t8;
-    const ev_t9 = this.ev_t9;
-    const ev_t10 = this.ev_t10;
-    const ev_t11 = this.ev_t11;
-    const ev_t15 = this.ev_t15;
-    const ev_t16 = this.ev_t16;
-    const ev_t17 = this.ev_t17;
-    const ev_t20 = this.ev_t20;
-    const ev_t21 = this.ev_t21;
-    const ev_t23 = this.ev_t23;
-    const ev_in_y = this.ev_in_y;
-    const ev_t24 = this.ev_t24;
-    const ev_t25 = this.ev_t25;
-    const ev_t30 = this.ev_t30;
-    const ev_t31 = this.ev_t31;
-    const p0_w_h = this.params.w_h;
-    const p1_w_h2 = this.params.w_h2;
-    const p2_w_o = this.params.w_o;
-    const st0_train_rms_w_h = this.state["train.rms.w_h"];
-    const st1_train_rms_w_h2 = this.state["train.rms.w_h2"];
-    const st2_train_rms_w_o = this.state["train.rms.w_o"];
+    const x = this.x;
+    const y = this.y;
+    const p_y_given_x_matmul = this.eval_p_y_given_x_matmul;
+    const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
+    const p_y_given_x_sub = this.eval_p_y_given_x_sub;
+    const p_y_given_x_exp = this.eval_p_y_given_x_exp;
+    const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
+    const p_y_given_x = this.eval_p_y_given_x;
+    const error_argmax = this.eval_error_argmax;
+    const error = this.eval_error;
+    const cost_onehot = this.eval_cost_onehot;
+    const cost_log = this.eval_cost_log;
+    const cost_reducesum = this.eval_cost_reducesum;
+    const cost = this.eval_cost;
     // The batch, copied into the model's memory.
-    ev_in_x.set(batch.x as Float32Array);
-    ev_in_y.set(batch.y as Int32Array);
-    const step = 0; // evaluation draws random numbers from counter 0
-    // matmul %5 → [128, 625] — specs/newmu-modern.yaml:20 (graph.h)
+    x.set(batch.x as Float32Array);
+    y.set(batch.y as Int32Array);
+    // specs/newmu-modern.yaml:20 h — matmul
     {
-      this.k.gemm_nn_sx(18542128, 16, 18222128, 128, 625, 784, 784, 625, 625, 0, 1); // ev_in_x @ p0_w_h → ev_t5
+      this.k.gemm({ a: 7095056, b: 16, c: 18222128, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ w_h → h_matmul
     }
 
-    // maximum %7 → [128, 625] — specs/newmu-modern.yaml:20 (graph.h)
-    this.w.ev_loop7(); // WebAssembly SIMD (loops.wat)
-    // matmul %8 → [128, 625] — specs/newmu-modern.yaml:21 (graph.h2)
+    // specs/newmu-modern.yaml:20 h
+    this.w.evaluate_h(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:21 h2 — matmul
     {
-      this.k.gemm_nn(18943536, 1960016, 19263536, 128, 625, 625, 625, 625, 625, 0, 1); // ev_t7 @ p1_w_h2 → ev_t8
+      this.k.gemm({ a: 18542128, b: 1960016, c: 18862128, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h @ w_h2 → h2_matmul
     }
 
-    // maximum %9 → [128, 625] — specs/newmu-modern.yaml:21 (graph.h2)
-    this.w.ev_loop9(); // WebAssembly SIMD (loops.wat)
-    // matmul %10 → [128, 10] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
+    // specs/newmu-modern.yaml:21 h2
+    this.w.evaluate_h2(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:22 p_y_given_x — matmul
     {
-      this.k.gemm_nn(19583536, 3522528, 19903536, 128, 10, 625, 625, 10, 10, 0, 1); // ev_t9 @ p2_w_o → ev_t10
+      this.k.gemm({ a: 19182128, b: 3522528, c: 19502128, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ w_o → p_y_given_x_matmul
     }
 
-    // reduce_max %11 → [128] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
+    // specs/newmu-modern.yaml:22 p_y_given_x — reduce_max
     {
-      ev_t11.fill(-Infinity);
-      let s3 = 0;
-      for (let c0 = 0; c0 < 128; c0++) {
-        for (let c1 = 0; c1 < 10; c1++) {
-          const o2 = c0 * 1;
-          ev_t11[o2] = Math.max(ev_t11[o2], ev_t10[s3++]);
+      p_y_given_x_reducemax.fill(-Infinity);
+      let s$3 = 0;
+      for (let c$0 = 0; c$0 < 128; c$0++) {
+        for (let c$1 = 0; c$1 < 10; c$1++) {
+          const o$2 = c$0;
+          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_matmul[s$3++]);
         }
       }
     }
 
-    // sub %15 → [128, 10] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
-    this.w.ev_loop15(); // WebAssembly SIMD (loops.wat)
-    // exp %16 → [128, 10] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
-    this.w.ev_loop16(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %17 → [128] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
+    // specs/newmu-modern.yaml:22 p_y_given_x
+    this.w.evaluate_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:22 p_y_given_x
+    this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:22 p_y_given_x
     {
-      for (let o4 = 0; o4 < 128; o4++) {
-        let s6 = 0;
-        for (let k5 = o4 * 10; k5 < o4 * 10 + 10; k5++) s6 += ev_t16[k5];
-        ev_t17[o4] = s6;
+      for (let o$4 = 0; o$4 < 128; o$4++) {
+        let s$6 = 0;
+        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
+        p_y_given_x_reducesum[o$4] = s$6;
       }
     }
 
-    // div %20 → [128, 10] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
-    this.w.ev_loop20(); // WebAssembly SIMD (loops.wat)
-    // argmax %21 → [128] — specs/newmu-modern.yaml:27 (metrics.error)
+    // specs/newmu-modern.yaml:22 p_y_given_x
+    this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:27 metrics.error — argmax
     {
-      for (let o7 = 0; o7 < 128; o7++) {
-        for (let j8 = 0; j8 < 1; j8++) {
-          let best10 = ev_t20[o7 * 10 + j8], bi11 = 0;
-          for (let k9 = 1; k9 < 10; k9++) {
-            const v12 = ev_t20[(o7 * 10 + k9) * 1 + j8];
-            if (v12 > best10) { best10 = v12; bi11 = k9; }
+      for (let o$7 = 0; o$7 < 128; o$7++) {
+        {
+          let best$10 = p_y_given_x[o$7 * 10], bi$11 = 0;
+          for (let k$9 = 1; k$9 < 10; k$9++) {
+            const v$12 = p_y_given_x[(o$7 * 10 + k$9)];
+            if (v$12 > best$10) { best$10 = v$12; bi$11 = k$9; }
           }
-          ev_t21[o7 * 1 + j8] = bi11;
+          error_argmax[o$7] = bi$11;
         }
       }
     }
 
-    // cast %23 → [128] — specs/newmu-modern.yaml:27 (metrics.error)
-    for (let i13 = 0; i13 < 128; i13++) ev_t23[i13] = (ev_t21[i13] !== ev_in_y[i13] ? 1 : 0);
-    // one_hot %24 → [128, 10] — specs/newmu-modern.yaml:28 (metrics.cost)
+    // specs/newmu-modern.yaml:27 metrics.error — fused: compare
+    for (let i$13 = 0; i$13 < 128; i$13++) error[i$13] = (error_argmax[i$13] !== y[i$13] ? 1 : 0);
+    // specs/newmu-modern.yaml:28 metrics.cost — one_hot
     {
-      ev_t24.fill(0);
-      for (let i14 = 0; i14 < 128; i14++) {
-        const l15 = ev_in_y[i14];
-        if (l15 >= 0 && l15 < 10) ev_t24[i14 * 10 + l15] = 1;
+      cost_onehot.fill(0);
+      for (let i$14 = 0; i$14 < 128; i$14++) {
+        const l$15 = y[i$14];
+        if (l$15 >= 0 && l$15 < 10) cost_onehot[i$14 * 10 + l$15] = 1;
       }
     }
 
-    // log %25 → [128] — specs/newmu-modern.yaml:28 (metrics.cost)
-    for (let i16 = 0; i16 < 128; i16++) ev_t25[i16] = Math.log(ev_t17[i16]);
-    // reduce_sum %30 → [128] — specs/newmu-modern.yaml:28 (metrics.cost)
-    let i17 = 0;
-    let o18 = 0;
-    for (let c20 = 0; c20 < 128; c20++) {
-      let s19 = 0;
-      for (let c21 = 0; c21 < 10; c21++) {
-        s19 += (ev_t24[i17] * (ev_t15[i17] - ev_t25[c20]));
-        i17++;
+    // specs/newmu-modern.yaml:28 metrics.cost
+    for (let i$16 = 0; i$16 < 128; i$16++) cost_log[i$16] = Math.log(p_y_given_x_reducesum[i$16]);
+    // specs/newmu-modern.yaml:28 metrics.cost — fused: mul, sub
+    let o$17 = 0;
+    let i$19 = 0;
+    for (let c$20 = 0; c$20 < 128; c$20++) {
+      let s$18 = 0;
+      for (let c$21 = 0; c$21 < 10; c$21++) {
+        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
+        i$19++;
       }
 
-      ev_t30[o18] = s19;
-      o18++;
+      cost_reducesum[o$17] = s$18;
+      o$17++;
     }
 
-    // neg %31 → [128] — specs/newmu-modern.yaml:28 (metrics.cost)
-    this.w.ev_loop31(); // WebAssembly SIMD (loops.wat)
-    out.error.set(ev_t23);
-    out.cost.set(ev_t31);
+    // specs/newmu-modern.yaml:28 metrics.cost
+    this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
+    out.error.set(error);
+    out.cost.set(cost);
   }
 
   /** Buffers of the last training step in execution order, labelled with op and spec location (read after a non-finite cost). */
   probe(stepFn: number): ReadonlyArray<readonly [string, ArrayLike<number>]> {
     const probes: ReadonlyArray<readonly [string, ArrayLike<number>]>[] = [
       [
-        ["div %10 at specs/newmu-modern.yaml:20:19 (graph.h), computing mul %9 at specs/newmu-modern.yaml:20:19 (graph.h), computing cast %8 at specs/newmu-modern.yaml:20:19 (graph.h), computing compare %7 at specs/newmu-modern.yaml:20:19 (graph.h), computing random_uniform %6 at specs/newmu-modern.yaml:20:19 (graph.h)", this.f0_t10],
-        ["matmul %11 at specs/newmu-modern.yaml:20:35 (graph.h)", this.f0_t11],
-        ["cast %17 at specs/newmu-modern.yaml:20:6 (graph.h), computing compare %16 at specs/newmu-modern.yaml:20:6 (graph.h), computing random_uniform %15 at specs/newmu-modern.yaml:20:6 (graph.h)", this.f0_t17],
-        ["div %19 at specs/newmu-modern.yaml:20:6 (graph.h), computing mul %18 at specs/newmu-modern.yaml:20:6 (graph.h), computing maximum %13 at specs/newmu-modern.yaml:20:14 (graph.h)", this.f0_t19],
-        ["matmul %20 at specs/newmu-modern.yaml:21:22 (graph.h2)", this.f0_t20],
-        ["cast %24 at specs/newmu-modern.yaml:21:7 (graph.h2), computing compare %23 at specs/newmu-modern.yaml:21:7 (graph.h2), computing random_uniform %22 at specs/newmu-modern.yaml:21:7 (graph.h2)", this.f0_t24],
-        ["div %26 at specs/newmu-modern.yaml:21:7 (graph.h2), computing mul %25 at specs/newmu-modern.yaml:21:7 (graph.h2), computing maximum %21 at specs/newmu-modern.yaml:21:15 (graph.h2)", this.f0_t26],
-        ["matmul %27 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", this.f0_t27],
-        ["reduce_max %28 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", this.f0_t28],
-        ["sub %32 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", this.f0_t32],
-        ["exp %33 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", this.f0_t33],
-        ["reduce_sum %34 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", this.f0_t34],
-        ["one_hot %35 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", this.f0_t35],
-        ["log %36 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", this.f0_t36],
-        ["reduce_sum %41 at specs/newmu-modern.yaml:25:10 (losses.cost.nll), computing mul %40 at specs/newmu-modern.yaml:25:10 (losses.cost.nll), computing sub %39 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", this.f0_t41],
-        ["reduce_sum %43 at specs/newmu-modern.yaml:25:10 (losses.cost.nll), computing neg %42 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", this.f0_t43],
-        ["mul %45 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", this.f0_t45],
-        ["reduce_sum %50 at specs/newmu-modern.yaml:25:10 (losses.cost.nll), computing mul %49 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", this.f0_t50],
-        ["div %51 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", this.f0_t51],
-        ["add %55 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x), computing mul %47 at specs/newmu-modern.yaml:25:10 (losses.cost.nll), computing mul %54 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", this.f0_t55],
-        ["matmul %56 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", this.f0_t56],
-        ["matmul %57 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", this.f0_t57],
-        ["select %61 at specs/newmu-modern.yaml:21:15 (graph.h2), computing compare %60 at specs/newmu-modern.yaml:21:15 (graph.h2), computing mul %59 at specs/newmu-modern.yaml:21:7 (graph.h2), computing div %58 at specs/newmu-modern.yaml:21:7 (graph.h2)", this.f0_t61],
-        ["matmul %62 at specs/newmu-modern.yaml:21:22 (graph.h2)", this.f0_t62],
-        ["matmul %63 at specs/newmu-modern.yaml:21:22 (graph.h2)", this.f0_t63],
-        ["select %67 at specs/newmu-modern.yaml:20:14 (graph.h), computing compare %66 at specs/newmu-modern.yaml:20:14 (graph.h), computing mul %65 at specs/newmu-modern.yaml:20:6 (graph.h), computing div %64 at specs/newmu-modern.yaml:20:6 (graph.h)", this.f0_t67],
-        ["matmul %68 at specs/newmu-modern.yaml:20:35 (graph.h)", this.f0_t68],
-        ["add %75 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer), computing mul %72 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer), computing mul %74 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer), computing mul %70 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", this.f0_t75],
-        ["add %89 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer), computing mul %86 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer), computing mul %88 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer), computing mul %84 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", this.f0_t89],
-        ["add %103 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer), computing mul %100 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer), computing mul %102 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer), computing mul %98 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", this.f0_t103],
+        ["div %10 at specs/newmu-modern.yaml:20:19 (graph.h), computing mul %9 at specs/newmu-modern.yaml:20:19 (graph.h), computing cast %8 at specs/newmu-modern.yaml:20:19 (graph.h), computing compare %7 at specs/newmu-modern.yaml:20:19 (graph.h), computing random_uniform %6 at specs/newmu-modern.yaml:20:19 (graph.h)", this.h_div],
+        ["matmul %11 at specs/newmu-modern.yaml:20:35 (graph.h)", this.h_matmul],
+        ["cast %17 at specs/newmu-modern.yaml:20:6 (graph.h), computing compare %16 at specs/newmu-modern.yaml:20:6 (graph.h), computing random_uniform %15 at specs/newmu-modern.yaml:20:6 (graph.h)", this.h_cast],
+        ["div %19 at specs/newmu-modern.yaml:20:6 (graph.h), computing mul %18 at specs/newmu-modern.yaml:20:6 (graph.h), computing maximum %13 at specs/newmu-modern.yaml:20:14 (graph.h)", this.h],
+        ["matmul %20 at specs/newmu-modern.yaml:21:22 (graph.h2)", this.h2_matmul],
+        ["cast %24 at specs/newmu-modern.yaml:21:7 (graph.h2), computing compare %23 at specs/newmu-modern.yaml:21:7 (graph.h2), computing random_uniform %22 at specs/newmu-modern.yaml:21:7 (graph.h2)", this.h2_cast],
+        ["div %26 at specs/newmu-modern.yaml:21:7 (graph.h2), computing mul %25 at specs/newmu-modern.yaml:21:7 (graph.h2), computing maximum %21 at specs/newmu-modern.yaml:21:15 (graph.h2)", this.h2],
+        ["matmul %27 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", this.p_y_given_x_matmul],
+        ["reduce_max %28 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", this.p_y_given_x_reducemax],
+        ["sub %32 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", this.p_y_given_x_sub],
+        ["exp %33 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", this.p_y_given_x_exp],
+        ["reduce_sum %34 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", this.p_y_given_x_reducesum],
+        ["one_hot %35 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", this.cost_nll_onehot],
+        ["log %36 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", this.cost_nll_log],
+        ["reduce_sum %41 at specs/newmu-modern.yaml:25:10 (losses.cost.nll), computing mul %40 at specs/newmu-modern.yaml:25:10 (losses.cost.nll), computing sub %39 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", this.cost_nll_reducesum],
+        ["reduce_sum %43 at specs/newmu-modern.yaml:25:10 (losses.cost.nll), computing neg %42 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", this.cost_nll_reducesum2],
+        ["mul %45 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", this.cost],
+        ["reduce_sum %50 at specs/newmu-modern.yaml:25:10 (losses.cost.nll), computing mul %49 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", this.d_cost_nll_reducesum],
+        ["div %51 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", this.d_cost_nll_div],
+        ["add %55 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x), computing mul %47 at specs/newmu-modern.yaml:25:10 (losses.cost.nll), computing mul %54 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", this.d_p_y_given_x_add],
+        ["matmul %56 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", this.d_p_y_given_x_matmul],
+        ["matmul %57 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", this.grad_w_o],
+        ["select %61 at specs/newmu-modern.yaml:21:15 (graph.h2), computing compare %60 at specs/newmu-modern.yaml:21:15 (graph.h2), computing mul %59 at specs/newmu-modern.yaml:21:7 (graph.h2), computing div %58 at specs/newmu-modern.yaml:21:7 (graph.h2)", this.d_h2_select],
+        ["matmul %62 at specs/newmu-modern.yaml:21:22 (graph.h2)", this.d_h2_matmul],
+        ["matmul %63 at specs/newmu-modern.yaml:21:22 (graph.h2)", this.grad_w_h2],
+        ["select %67 at specs/newmu-modern.yaml:20:14 (graph.h), computing compare %66 at specs/newmu-modern.yaml:20:14 (graph.h), computing mul %65 at specs/newmu-modern.yaml:20:6 (graph.h), computing div %64 at specs/newmu-modern.yaml:20:6 (graph.h)", this.d_h_select],
+        ["matmul %68 at specs/newmu-modern.yaml:20:35 (graph.h)", this.grad_w_h],
+        ["add %75 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer), computing mul %72 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer), computing mul %74 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer), computing mul %70 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", this.new_train_rms_w_h],
+        ["add %89 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer), computing mul %86 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer), computing mul %88 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer), computing mul %84 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", this.new_train_rms_w_h2],
+        ["add %103 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer), computing mul %100 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer), computing mul %102 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer), computing mul %98 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", this.new_train_rms_w_o],
       ],
     ];
     return probes[stepFn] ?? [];
   }
 
   private step0(batch: Batch, step: number): number {
-    const f0_t10 = this.f0_t10;
-    const f0_in_x = this.f0_in_x;
-    const f0_t11 = this.f0_t11;
-    const f0_t17 = this.f0_t17;
-    const f0_t19 = this.f0_t19;
-    const f0_t20 = this.f0_t20;
-    const f0_t24 = this.f0_t24;
-    const f0_t26 = this.f0_t26;
-    const f0_t27 = this.f0_t27;
-    const f0_t28 = this.f0_t28;
-    const f0_t32 = this.f0_t32;
-    const f0_t33 = this.f0_t33;
-    const f0_t34 = this.f0_t34;
-    const f0_t35 = this.f0_t35;
-    const f0_in_y = this.f0_in_y;
-    const f0_t36 = this.f0_t36;
-    const f0_t41 = this.f0_t41;
-    const f0_t45 = this.f0_t45;
-    const f0_t55 = this.f0_t55;
-    const f0_t56 = this.f0_t56;
-    const f0_t57 = this.f0_t57;
-    const f0_t61 = this.f0_t61;
-    const f0_t62 = this.f0_t62;
-    const f0_t63 = this.f0_t63;
-    const f0_t67 = this.f0_t67;
-    const f0_t68 = this.f0_t68;
-    const f0_t75 = this.f0_t75;
-    const f0_t89 = this.f0_t89;
-    const f0_t103 = this.f0_t103;
-    const p0_w_h = this.params.w_h;
-    const p1_w_h2 = this.params.w_h2;
-    const p2_w_o = this.params.w_o;
-    const st0_train_rms_w_h = this.state["train.rms.w_h"];
-    const st1_train_rms_w_h2 = this.state["train.rms.w_h2"];
-    const st2_train_rms_w_o = this.state["train.rms.w_o"];
+    const x = this.x;
+    const h_div = this.h_div;
+    const h_matmul = this.h_matmul;
+    const h_cast = this.h_cast;
+    const h2_matmul = this.h2_matmul;
+    const h2_cast = this.h2_cast;
+    const p_y_given_x_matmul = this.p_y_given_x_matmul;
+    const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
+    const p_y_given_x_sub = this.p_y_given_x_sub;
+    const p_y_given_x_exp = this.p_y_given_x_exp;
+    const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
+    const cost_nll_onehot = this.cost_nll_onehot;
+    const y = this.y;
+    const cost_nll_log = this.cost_nll_log;
+    const cost_nll_reducesum = this.cost_nll_reducesum;
+    const cost = this.cost;
+    const d_p_y_given_x_matmul = this.d_p_y_given_x_matmul;
+    const d_h2_select = this.d_h2_select;
+    const d_h2_matmul = this.d_h2_matmul;
+    const d_h_select = this.d_h_select;
+    const train_rms_w_h = this.state["train.rms.w_h"];
+    const new_train_rms_w_h = this.new_train_rms_w_h;
+    const train_rms_w_h2 = this.state["train.rms.w_h2"];
+    const new_train_rms_w_h2 = this.new_train_rms_w_h2;
+    const train_rms_w_o = this.state["train.rms.w_o"];
+    const new_train_rms_w_o = this.new_train_rms_w_o;
     // The batch, copied into the model's memory.
-    f0_in_x.set(batch.x as Float32Array);
-    f0_in_y.set(batch.y as Int32Array);
-    // div %10 → [128, 784] — specs/newmu-modern.yaml:20 (graph.h)
-    for (let i0 = 0; i0 < 100352; i0++) f0_t10[i0] = ((f0_in_x[i0] * (rng.uniform(this.desc.seed, 1, step, 0, i0) < 0.8 ? 1 : 0)) / 0.8);
-    // matmul %11 → [128, 625] — specs/newmu-modern.yaml:20 (graph.h)
+    x.set(batch.x as Float32Array);
+    y.set(batch.y as Int32Array);
+    // specs/newmu-modern.yaml:20 h — fused: mul, cast, compare, random_uniform
+    for (let i$0 = 0; i$0 < 100352; i$0++) h_div[i$0] = ((x[i$0] * (rng.uniform(this.desc.seed, 1, step, 0, i$0) < 0.8 ? 1 : 0)) / 0.8);
+    // specs/newmu-modern.yaml:20 h — matmul
     {
-      this.k.gemm_nn(7095056, 16, 7897872, 128, 625, 784, 784, 625, 625, 0, 1); // f0_t10 @ p0_w_h → f0_t11
+      this.k.gemm({ a: 7496464, b: 16, c: 7897872, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h_div @ w_h → h_matmul
     }
 
-    // cast %17 → [128, 625] — specs/newmu-modern.yaml:20 (graph.h)
-    for (let i1 = 0; i1 < 80000; i1++) f0_t17[i1] = (rng.uniform(this.desc.seed, 2, step, 0, i1) < 0.5 ? 1 : 0);
-    // div %19 → [128, 625] — specs/newmu-modern.yaml:20 (graph.h)
-    this.w.f0_loop19(); // WebAssembly SIMD (loops.wat)
-    // matmul %20 → [128, 625] — specs/newmu-modern.yaml:21 (graph.h2)
+    // specs/newmu-modern.yaml:20 h — fused: compare, random_uniform
+    for (let i$1 = 0; i$1 < 80000; i$1++) h_cast[i$1] = (rng.uniform(this.desc.seed, 2, step, 0, i$1) < 0.5 ? 1 : 0);
+    // specs/newmu-modern.yaml:20 h — fused: mul, maximum
+    this.w.step0_h(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:21 h2 — matmul
     {
-      this.k.gemm_nn(8537872, 1960016, 8857872, 128, 625, 625, 625, 625, 625, 0, 1); // f0_t19 @ p1_w_h2 → f0_t20
+      this.k.gemm({ a: 8537872, b: 1960016, c: 8857872, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h @ w_h2 → h2_matmul
     }
 
-    // cast %24 → [128, 625] — specs/newmu-modern.yaml:21 (graph.h2)
-    for (let i2 = 0; i2 < 80000; i2++) f0_t24[i2] = (rng.uniform(this.desc.seed, 3, step, 0, i2) < 0.5 ? 1 : 0);
-    // div %26 → [128, 625] — specs/newmu-modern.yaml:21 (graph.h2)
-    this.w.f0_loop26(); // WebAssembly SIMD (loops.wat)
-    // matmul %27 → [128, 10] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
+    // specs/newmu-modern.yaml:21 h2 — fused: compare, random_uniform
+    for (let i$2 = 0; i$2 < 80000; i$2++) h2_cast[i$2] = (rng.uniform(this.desc.seed, 3, step, 0, i$2) < 0.5 ? 1 : 0);
+    // specs/newmu-modern.yaml:21 h2 — fused: mul, maximum
+    this.w.step0_h2(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:22 p_y_given_x — matmul
     {
-      this.k.gemm_nn(9497872, 3522528, 9817872, 128, 10, 625, 625, 10, 10, 0, 1); // f0_t26 @ p2_w_o → f0_t27
+      this.k.gemm({ a: 9497872, b: 3522528, c: 9817872, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ w_o → p_y_given_x_matmul
     }
 
-    // reduce_max %28 → [128] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
+    // specs/newmu-modern.yaml:22 p_y_given_x — reduce_max
     {
-      f0_t28.fill(-Infinity);
-      let s6 = 0;
-      for (let c3 = 0; c3 < 128; c3++) {
-        for (let c4 = 0; c4 < 10; c4++) {
-          const o5 = c3 * 1;
-          f0_t28[o5] = Math.max(f0_t28[o5], f0_t27[s6++]);
+      p_y_given_x_reducemax.fill(-Infinity);
+      let s$6 = 0;
+      for (let c$3 = 0; c$3 < 128; c$3++) {
+        for (let c$4 = 0; c$4 < 10; c$4++) {
+          const o$5 = c$3;
+          p_y_given_x_reducemax[o$5] = Math.max(p_y_given_x_reducemax[o$5], p_y_given_x_matmul[s$6++]);
         }
       }
     }
 
-    // sub %32 → [128, 10] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
-    this.w.f0_loop32(); // WebAssembly SIMD (loops.wat)
-    // exp %33 → [128, 10] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
-    this.w.f0_loop33(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %34 → [128] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
+    // specs/newmu-modern.yaml:22 p_y_given_x
+    this.w.step0_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:22 p_y_given_x
+    this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:22 p_y_given_x
     {
-      for (let o7 = 0; o7 < 128; o7++) {
-        let s9 = 0;
-        for (let k8 = o7 * 10; k8 < o7 * 10 + 10; k8++) s9 += f0_t33[k8];
-        f0_t34[o7] = s9;
+      for (let o$7 = 0; o$7 < 128; o$7++) {
+        let s$9 = 0;
+        for (let k$8 = o$7 * 10; k$8 < o$7 * 10 + 10; k$8++) s$9 += p_y_given_x_exp[k$8];
+        p_y_given_x_reducesum[o$7] = s$9;
       }
     }
 
-    // one_hot %35 → [128, 10] — specs/newmu-modern.yaml:25 (losses.cost.nll)
+    // specs/newmu-modern.yaml:25 losses.cost.nll — one_hot
     {
-      f0_t35.fill(0);
-      for (let i10 = 0; i10 < 128; i10++) {
-        const l11 = f0_in_y[i10];
-        if (l11 >= 0 && l11 < 10) f0_t35[i10 * 10 + l11] = 1;
+      cost_nll_onehot.fill(0);
+      for (let i$10 = 0; i$10 < 128; i$10++) {
+        const l$11 = y[i$10];
+        if (l$11 >= 0 && l$11 < 10) cost_nll_onehot[i$10 * 10 + l$11] = 1;
       }
     }
 
-    // log %36 → [128] — specs/newmu-modern.yaml:25 (losses.cost.nll)
-    for (let i12 = 0; i12 < 128; i12++) f0_t36[i12] = Math.log(f0_t34[i12]);
-    // reduce_sum %41 → [128] — specs/newmu-modern.yaml:25 (losses.cost.nll)
-    let i13 = 0;
-    let o14 = 0;
-    for (let c16 = 0; c16 < 128; c16++) {
-      let s15 = 0;
-      for (let c17 = 0; c17 < 10; c17++) {
-        s15 += (f0_t35[i13] * (f0_t32[i13] - f0_t36[c16]));
-        i13++;
+    // specs/newmu-modern.yaml:25 losses.cost.nll
+    for (let i$12 = 0; i$12 < 128; i$12++) cost_nll_log[i$12] = Math.log(p_y_given_x_reducesum[i$12]);
+    // specs/newmu-modern.yaml:25 losses.cost.nll — fused: mul, sub
+    let o$13 = 0;
+    let i$15 = 0;
+    for (let c$16 = 0; c$16 < 128; c$16++) {
+      let s$14 = 0;
+      for (let c$17 = 0; c$17 < 10; c$17++) {
+        s$14 += (cost_nll_onehot[c$16 * 10 + c$17] * (p_y_given_x_sub[c$16 * 10 + c$17] - cost_nll_log[c$16]));
+        i$15++;
       }
 
-      f0_t41[o14] = s15;
-      o14++;
+      cost_nll_reducesum[o$13] = s$14;
+      o$13++;
     }
 
-    // reduce_sum %43 → [] — specs/newmu-modern.yaml:25 (losses.cost.nll)
-    this.w.f0_sum43(); // WebAssembly SIMD (loops.wat)
-    // mul %45 → [] — specs/newmu-modern.yaml:25 (losses.cost.nll)
-    this.w.f0_loop45(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %50 → [128] — specs/newmu-modern.yaml:25 (losses.cost.nll)
-    this.w.f0_sum50(); // WebAssembly SIMD (loops.wat)
-    // div %51 → [128] — specs/newmu-modern.yaml:25 (losses.cost.nll)
-    this.w.f0_loop51(); // WebAssembly SIMD (loops.wat)
-    // add %55 → [128, 10] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
-    this.w.f0_loop55(); // WebAssembly SIMD (loops.wat)
-    // matmul %56 → [128, 625] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
+    // specs/newmu-modern.yaml:25 losses.cost.nll — fused: neg
+    this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:25 losses.cost.nll
+    this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:25 gradient of losses.cost.nll — fused: mul
+    this.w.step0_d_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:25 gradient of losses.cost.nll
+    this.w.step0_d_cost_nll_div(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:22 gradient of p_y_given_x — fused: mul, mul
+    this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:22 gradient of p_y_given_x — matmul
     {
-      this.k.gemm_nt(9841968, 3522528, 9847088, 128, 625, 10, 10, 10, 625, 0, 1); // f0_t55 @ p2_w_o → f0_t56
+      this.k.gemm({ a: 9841968, b: 3522528, c: 9847088, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
     }
 
-    // matmul %57 → [625, 10] — specs/newmu-modern.yaml:22 (graph.p_y_given_x)
+    // specs/newmu-modern.yaml:22 gradient of p_y_given_x — matmul
     {
-      this.k.gemm_tn(9497872, 9841968, 10167088, 625, 10, 128, 625, 10, 10, 0, 1); // f0_t26 @ f0_t55 → f0_t57
+      this.k.gemm({ a: 9497872, b: 9841968, c: 10167088, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ d_p_y_given_x_add → grad_w_o
     }
 
-    // select %61 → [128, 625] — specs/newmu-modern.yaml:21 (graph.h2)
-    for (let i18 = 0; i18 < 80000; i18++) f0_t61[i18] = ((f0_t20[i18] >= 0 ? 1 : 0) !== 0 ? ((f0_t56[i18] / 0.5) * f0_t24[i18]) : 0);
-    // matmul %62 → [128, 625] — specs/newmu-modern.yaml:21 (graph.h2)
+    // specs/newmu-modern.yaml:21 gradient of h2 — fused: compare, mul, div
+    for (let i$18 = 0; i$18 < 80000; i$18++) d_h2_select[i$18] = ((h2_matmul[i$18] >= 0 ? 1 : 0) !== 0 ? ((d_p_y_given_x_matmul[i$18] / 0.5) * h2_cast[i$18]) : 0);
+    // specs/newmu-modern.yaml:21 gradient of h2 — matmul
     {
-      this.k.gemm_nt(10192096, 1960016, 10512096, 128, 625, 625, 625, 625, 625, 0, 1); // f0_t61 @ p1_w_h2 → f0_t62
+      this.k.gemm({ a: 10192096, b: 1960016, c: 10512096, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_h2_select @ w_h2 → d_h2_matmul
     }
 
-    // matmul %63 → [625, 625] — specs/newmu-modern.yaml:21 (graph.h2)
+    // specs/newmu-modern.yaml:21 gradient of h2 — matmul
     {
-      this.k.gemm_tn(8537872, 10192096, 10832096, 625, 625, 128, 625, 625, 625, 0, 1); // f0_t19 @ f0_t61 → f0_t63
+      this.k.gemm({ a: 8537872, b: 10192096, c: 10832096, m: 625, n: 625, k: 128, lda: 625, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h @ d_h2_select → grad_w_h2
     }
 
-    // select %67 → [128, 625] — specs/newmu-modern.yaml:20 (graph.h)
-    for (let i19 = 0; i19 < 80000; i19++) f0_t67[i19] = ((f0_t11[i19] >= 0 ? 1 : 0) !== 0 ? ((f0_t62[i19] / 0.5) * f0_t17[i19]) : 0);
-    // matmul %68 → [784, 625] — specs/newmu-modern.yaml:20 (graph.h)
+    // specs/newmu-modern.yaml:20 gradient of h — fused: compare, mul, div
+    for (let i$19 = 0; i$19 < 80000; i$19++) d_h_select[i$19] = ((h_matmul[i$19] >= 0 ? 1 : 0) !== 0 ? ((d_h2_matmul[i$19] / 0.5) * h_cast[i$19]) : 0);
+    // specs/newmu-modern.yaml:20 gradient of h — matmul
     {
-      this.k.gemm_tn(7095056, 12394608, 12714608, 784, 625, 128, 784, 625, 625, 0, 1); // f0_t10 @ f0_t67 → f0_t68
+      this.k.gemm({ a: 7496464, b: 12394608, c: 12714608, m: 784, n: 625, k: 128, lda: 784, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h_div @ d_h_select → grad_w_h
     }
 
-    // add %75 → [784, 625] — specs/newmu-modern.yaml:32 (phases[0].optimizer)
-    this.w.f0_loop75(); // WebAssembly SIMD (loops.wat)
-    // sub %82 → [784, 625] — specs/newmu-modern.yaml:32 (phases[0].optimizer)
-    this.w.f0_loop82(); // WebAssembly SIMD (loops.wat)
-    // add %89 → [625, 625] — specs/newmu-modern.yaml:32 (phases[0].optimizer)
-    this.w.f0_loop89(); // WebAssembly SIMD (loops.wat)
-    // sub %96 → [625, 625] — specs/newmu-modern.yaml:32 (phases[0].optimizer)
-    this.w.f0_loop96(); // WebAssembly SIMD (loops.wat)
-    // add %103 → [625, 10] — specs/newmu-modern.yaml:32 (phases[0].optimizer)
-    this.w.f0_loop103(); // WebAssembly SIMD (loops.wat)
-    // sub %110 → [625, 10] — specs/newmu-modern.yaml:32 (phases[0].optimizer)
-    this.w.f0_loop110(); // WebAssembly SIMD (loops.wat)
-    // Commit the updates that could not be written in place.
-    st0_train_rms_w_h.set(f0_t75);
-    st1_train_rms_w_h2.set(f0_t89);
-    st2_train_rms_w_o.set(f0_t103);
-    return f0_t45[0];
+    // specs/newmu-modern.yaml:32 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_new_train_rms_w_h(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:32 phases[0].optimizer — fused: mul, div, sqrt, add
+    this.w.step0_w_h(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:32 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_new_train_rms_w_h2(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:32 phases[0].optimizer — fused: mul, div, sqrt, add
+    this.w.step0_w_h2(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:32 phases[0].optimizer — fused: mul, mul, mul
+    this.w.step0_new_train_rms_w_o(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-modern.yaml:32 phases[0].optimizer — fused: mul, div, sqrt, add
+    this.w.step0_w_o(); // WebAssembly SIMD (loops.wat)
+    train_rms_w_h.set(new_train_rms_w_h); // commit: the update could not be written in place
+    train_rms_w_h2.set(new_train_rms_w_h2); // commit: the update could not be written in place
+    train_rms_w_o.set(new_train_rms_w_o); // commit: the update could not be written in place
+    return cost[0];
   }
 }

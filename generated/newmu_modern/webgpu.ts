@@ -257,35 +257,35 @@ const WGSL_4 = `// matmul %20 at specs/newmu-modern.yaml:21:22 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA13: array<f32, 256>;
-var<workgroup> tileB14: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row15 = wid.y * 16u + lid.y;
-  let col16 = wid.x * 16u + lid.x;
-  var acc17 = 0.0f;
-  for (var t18 = 0u; t18 < 40u; t18++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 40u; t5++) {
   {
-    let ar20 = wid.y * 16u + lid.y;
-    let ap21 = t18 * 16u + lid.x;
-    var va24 = 0.0f;
-    if (ar20 < 128u && ap21 < 625u) { va24 = in1[ar20 * 625u + ap21]; }
-    tileA13[lid.y * 16u + lid.x] = va24;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc23 = wid.x * 16u + lid.x;
-    let bp22 = t18 * 16u + lid.y;
-    var vb25 = 0.0f;
-    if (bp22 < 625u && bc23 < 625u) { vb25 = in2[bp22 * 625u + bc23]; }
-    tileB14[lid.y * 16u + lid.x] = vb25;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 625u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p19 = 0u; p19 < 16u; p19++) {
-    acc17 += tileA13[lid.y * 16u + p19] * tileB14[p19 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row15 < 128u && col16 < 625u) { out[row15 * 625u + col16] = acc17; }
+  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
 // Kernel 5: cast %24 at specs/newmu-modern.yaml:21:7 (graph.h2)
@@ -406,35 +406,35 @@ const WGSL_7 = `// matmul %27 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA26: array<f32, 256>;
-var<workgroup> tileB27: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row28 = wid.y * 16u + lid.y;
-  let col29 = wid.x * 16u + lid.x;
-  var acc30 = 0.0f;
-  for (var t31 = 0u; t31 < 40u; t31++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 40u; t5++) {
   {
-    let ar33 = wid.y * 16u + lid.y;
-    let ap34 = t31 * 16u + lid.x;
-    var va37 = 0.0f;
-    if (ar33 < 128u && ap34 < 625u) { va37 = in1[ar33 * 625u + ap34]; }
-    tileA26[lid.y * 16u + lid.x] = va37;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc36 = wid.x * 16u + lid.x;
-    let bp35 = t31 * 16u + lid.y;
-    var vb38 = 0.0f;
-    if (bp35 < 625u && bc36 < 10u) { vb38 = in2[bp35 * 10u + bc36]; }
-    tileB27[lid.y * 16u + lid.x] = vb38;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 625u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p32 = 0u; p32 < 16u; p32++) {
-    acc30 += tileA26[lid.y * 16u + p32] * tileB27[p32 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row28 < 128u && col29 < 10u) { out[row28 * 10u + col29] = acc30; }
+  if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 8: reduce_max %28 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
@@ -446,13 +446,13 @@ const WGSL_8 = `// reduce_max %28 at specs/newmu-modern.yaml:22:16 (graph.p_y_gi
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 128u;
   if (i >= 128u) { return; }
-  let b39 = i * 10u;
-  var m41 = in1[b39];
-  for (var r40 = 0u; r40 < 10u; r40++) {
-  let v42 = in1[b39 + r40];
-  if (!((bitcast<u32>(m41) & 0x7fffffffu) > 0x7f800000u) && (v42 > m41 || ((bitcast<u32>(v42) & 0x7fffffffu) > 0x7f800000u))) { m41 = v42; }
+  let b0 = i * 10u;
+  var m2 = in1[b0];
+  for (var r1 = 0u; r1 < 10u; r1++) {
+  let v3 = in1[b0 + r1];
+  if (!((bitcast<u32>(m2) & 0x7fffffffu) > 0x7f800000u) && (v3 > m2 || ((bitcast<u32>(v3) & 0x7fffffffu) > 0x7f800000u))) { m2 = v3; }
   }
-  out[i] = m41;
+  out[i] = m2;
 }
 `;
 // Kernel 9: sub %32 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
@@ -618,35 +618,35 @@ const WGSL_20 = `// matmul %56 at specs/newmu-modern.yaml:22:27 (graph.p_y_given
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA43: array<f32, 256>;
-var<workgroup> tileB44: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row45 = wid.y * 16u + lid.y;
-  let col46 = wid.x * 16u + lid.x;
-  var acc47 = 0.0f;
-  for (var t48 = 0u; t48 < 1u; t48++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 1u; t5++) {
   {
-    let ar50 = wid.y * 16u + lid.y;
-    let ap51 = t48 * 16u + lid.x;
-    var va54 = 0.0f;
-    if (ar50 < 128u && ap51 < 10u) { va54 = in1[ar50 * 10u + ap51]; }
-    tileA43[lid.y * 16u + lid.x] = va54;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 128u && ap8 < 10u) { va11 = in1[ar7 * 10u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc53 = wid.x * 16u + lid.y;
-    let bp52 = t48 * 16u + lid.x;
-    var vb55 = 0.0f;
-    if (bp52 < 10u && bc53 < 625u) { vb55 = in2[bc53 * 10u + bp52]; }
-    tileB44[lid.x * 16u + lid.y] = vb55;
+    let bc10 = wid.x * 16u + lid.y;
+    let bp9 = t5 * 16u + lid.x;
+    var vb12 = 0.0f;
+    if (bp9 < 10u && bc10 < 625u) { vb12 = in2[bc10 * 10u + bp9]; }
+    tileB1[lid.x * 16u + lid.y] = vb12;
   }
   workgroupBarrier();
-  for (var p49 = 0u; p49 < 16u; p49++) {
-    acc47 += tileA43[lid.y * 16u + p49] * tileB44[p49 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row45 < 128u && col46 < 625u) { out[row45 * 625u + col46] = acc47; }
+  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
 // Kernel 21: matmul %57 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)
@@ -654,35 +654,35 @@ const WGSL_21 = `// matmul %57 at specs/newmu-modern.yaml:22:27 (graph.p_y_given
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA56: array<f32, 256>;
-var<workgroup> tileB57: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row58 = wid.y * 16u + lid.y;
-  let col59 = wid.x * 16u + lid.x;
-  var acc60 = 0.0f;
-  for (var t61 = 0u; t61 < 8u; t61++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 8u; t5++) {
   {
-    let ar63 = wid.y * 16u + lid.x;
-    let ap64 = t61 * 16u + lid.y;
-    var va67 = 0.0f;
-    if (ar63 < 625u && ap64 < 128u) { va67 = in1[ap64 * 625u + ar63]; }
-    tileA56[lid.x * 16u + lid.y] = va67;
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 625u && ap8 < 128u) { va11 = in1[ap8 * 625u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
   }
   {
-    let bc66 = wid.x * 16u + lid.x;
-    let bp65 = t61 * 16u + lid.y;
-    var vb68 = 0.0f;
-    if (bp65 < 128u && bc66 < 10u) { vb68 = in2[bp65 * 10u + bc66]; }
-    tileB57[lid.y * 16u + lid.x] = vb68;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 128u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p62 = 0u; p62 < 16u; p62++) {
-    acc60 += tileA56[lid.y * 16u + p62] * tileB57[p62 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row58 < 625u && col59 < 10u) { out[row58 * 10u + col59] = acc60; }
+  if (row2 < 625u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 22: select %61 at specs/newmu-modern.yaml:21:15 (graph.h2)
@@ -704,35 +704,35 @@ const WGSL_23 = `// matmul %62 at specs/newmu-modern.yaml:21:22 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA69: array<f32, 256>;
-var<workgroup> tileB70: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row71 = wid.y * 16u + lid.y;
-  let col72 = wid.x * 16u + lid.x;
-  var acc73 = 0.0f;
-  for (var t74 = 0u; t74 < 40u; t74++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 40u; t5++) {
   {
-    let ar76 = wid.y * 16u + lid.y;
-    let ap77 = t74 * 16u + lid.x;
-    var va80 = 0.0f;
-    if (ar76 < 128u && ap77 < 625u) { va80 = in1[ar76 * 625u + ap77]; }
-    tileA69[lid.y * 16u + lid.x] = va80;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc79 = wid.x * 16u + lid.y;
-    let bp78 = t74 * 16u + lid.x;
-    var vb81 = 0.0f;
-    if (bp78 < 625u && bc79 < 625u) { vb81 = in2[bc79 * 625u + bp78]; }
-    tileB70[lid.x * 16u + lid.y] = vb81;
+    let bc10 = wid.x * 16u + lid.y;
+    let bp9 = t5 * 16u + lid.x;
+    var vb12 = 0.0f;
+    if (bp9 < 625u && bc10 < 625u) { vb12 = in2[bc10 * 625u + bp9]; }
+    tileB1[lid.x * 16u + lid.y] = vb12;
   }
   workgroupBarrier();
-  for (var p75 = 0u; p75 < 16u; p75++) {
-    acc73 += tileA69[lid.y * 16u + p75] * tileB70[p75 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row71 < 128u && col72 < 625u) { out[row71 * 625u + col72] = acc73; }
+  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
 // Kernel 24: matmul %63 at specs/newmu-modern.yaml:21:22 (graph.h2)
@@ -740,35 +740,35 @@ const WGSL_24 = `// matmul %63 at specs/newmu-modern.yaml:21:22 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA82: array<f32, 256>;
-var<workgroup> tileB83: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row84 = wid.y * 16u + lid.y;
-  let col85 = wid.x * 16u + lid.x;
-  var acc86 = 0.0f;
-  for (var t87 = 0u; t87 < 8u; t87++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 8u; t5++) {
   {
-    let ar89 = wid.y * 16u + lid.x;
-    let ap90 = t87 * 16u + lid.y;
-    var va93 = 0.0f;
-    if (ar89 < 625u && ap90 < 128u) { va93 = in1[ap90 * 625u + ar89]; }
-    tileA82[lid.x * 16u + lid.y] = va93;
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 625u && ap8 < 128u) { va11 = in1[ap8 * 625u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
   }
   {
-    let bc92 = wid.x * 16u + lid.x;
-    let bp91 = t87 * 16u + lid.y;
-    var vb94 = 0.0f;
-    if (bp91 < 128u && bc92 < 625u) { vb94 = in2[bp91 * 625u + bc92]; }
-    tileB83[lid.y * 16u + lid.x] = vb94;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 128u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p88 = 0u; p88 < 16u; p88++) {
-    acc86 += tileA82[lid.y * 16u + p88] * tileB83[p88 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row84 < 625u && col85 < 625u) { out[row84 * 625u + col85] = acc86; }
+  if (row2 < 625u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
 // Kernel 25: select %67 at specs/newmu-modern.yaml:20:14 (graph.h)
@@ -790,35 +790,35 @@ const WGSL_26 = `// matmul %68 at specs/newmu-modern.yaml:20:35 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA95: array<f32, 256>;
-var<workgroup> tileB96: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row97 = wid.y * 16u + lid.y;
-  let col98 = wid.x * 16u + lid.x;
-  var acc99 = 0.0f;
-  for (var t100 = 0u; t100 < 8u; t100++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 8u; t5++) {
   {
-    let ar102 = wid.y * 16u + lid.x;
-    let ap103 = t100 * 16u + lid.y;
-    var va106 = 0.0f;
-    if (ar102 < 784u && ap103 < 128u) { va106 = in1[ap103 * 784u + ar102]; }
-    tileA95[lid.x * 16u + lid.y] = va106;
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 784u && ap8 < 128u) { va11 = in1[ap8 * 784u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
   }
   {
-    let bc105 = wid.x * 16u + lid.x;
-    let bp104 = t100 * 16u + lid.y;
-    var vb107 = 0.0f;
-    if (bp104 < 128u && bc105 < 625u) { vb107 = in2[bp104 * 625u + bc105]; }
-    tileB96[lid.y * 16u + lid.x] = vb107;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 128u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p101 = 0u; p101 < 16u; p101++) {
-    acc99 += tileA95[lid.y * 16u + p101] * tileB96[p101 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row97 < 784u && col98 < 625u) { out[row97 * 625u + col98] = acc99; }
+  if (row2 < 784u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
 // Kernel 27: add %75 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
@@ -952,35 +952,35 @@ const WGSL_35 = `// matmul %8 at specs/newmu-modern.yaml:21:22 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA13: array<f32, 256>;
-var<workgroup> tileB14: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row15 = wid.y * 16u + lid.y;
-  let col16 = wid.x * 16u + lid.x;
-  var acc17 = 0.0f;
-  for (var t18 = 0u; t18 < 40u; t18++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 40u; t5++) {
   {
-    let ar20 = wid.y * 16u + lid.y;
-    let ap21 = t18 * 16u + lid.x;
-    var va24 = 0.0f;
-    if (ar20 < 128u && ap21 < 625u) { va24 = in1[ar20 * 625u + ap21]; }
-    tileA13[lid.y * 16u + lid.x] = va24;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc23 = wid.x * 16u + lid.x;
-    let bp22 = t18 * 16u + lid.y;
-    var vb25 = 0.0f;
-    if (bp22 < 625u && bc23 < 625u) { vb25 = in2[bp22 * 625u + bc23]; }
-    tileB14[lid.y * 16u + lid.x] = vb25;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 625u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p19 = 0u; p19 < 16u; p19++) {
-    acc17 += tileA13[lid.y * 16u + p19] * tileB14[p19 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row15 < 128u && col16 < 625u) { out[row15 * 625u + col16] = acc17; }
+  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
 // Kernel 36: maximum %9 at specs/newmu-modern.yaml:21:15 (graph.h2)
@@ -1000,35 +1000,35 @@ const WGSL_37 = `// matmul %10 at specs/newmu-modern.yaml:22:27 (graph.p_y_given
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA26: array<f32, 256>;
-var<workgroup> tileB27: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row28 = wid.y * 16u + lid.y;
-  let col29 = wid.x * 16u + lid.x;
-  var acc30 = 0.0f;
-  for (var t31 = 0u; t31 < 40u; t31++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 40u; t5++) {
   {
-    let ar33 = wid.y * 16u + lid.y;
-    let ap34 = t31 * 16u + lid.x;
-    var va37 = 0.0f;
-    if (ar33 < 128u && ap34 < 625u) { va37 = in1[ar33 * 625u + ap34]; }
-    tileA26[lid.y * 16u + lid.x] = va37;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc36 = wid.x * 16u + lid.x;
-    let bp35 = t31 * 16u + lid.y;
-    var vb38 = 0.0f;
-    if (bp35 < 625u && bc36 < 10u) { vb38 = in2[bp35 * 10u + bc36]; }
-    tileB27[lid.y * 16u + lid.x] = vb38;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 625u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p32 = 0u; p32 < 16u; p32++) {
-    acc30 += tileA26[lid.y * 16u + p32] * tileB27[p32 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row28 < 128u && col29 < 10u) { out[row28 * 10u + col29] = acc30; }
+  if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 38: reduce_max %11 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
@@ -1040,13 +1040,13 @@ const WGSL_38 = `// reduce_max %11 at specs/newmu-modern.yaml:22:16 (graph.p_y_g
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 128u;
   if (i >= 128u) { return; }
-  let b39 = i * 10u;
-  var m41 = in1[b39];
-  for (var r40 = 0u; r40 < 10u; r40++) {
-  let v42 = in1[b39 + r40];
-  if (!((bitcast<u32>(m41) & 0x7fffffffu) > 0x7f800000u) && (v42 > m41 || ((bitcast<u32>(v42) & 0x7fffffffu) > 0x7f800000u))) { m41 = v42; }
+  let b0 = i * 10u;
+  var m2 = in1[b0];
+  for (var r1 = 0u; r1 < 10u; r1++) {
+  let v3 = in1[b0 + r1];
+  if (!((bitcast<u32>(m2) & 0x7fffffffu) > 0x7f800000u) && (v3 > m2 || ((bitcast<u32>(v3) & 0x7fffffffu) > 0x7f800000u))) { m2 = v3; }
   }
-  out[i] = m41;
+  out[i] = m2;
 }
 `;
 // Kernel 39: sub %15 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
@@ -1113,14 +1113,14 @@ const WGSL_43 = `// argmax %21 at specs/newmu-modern.yaml:27:10 (metrics.error)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 128u;
   if (i >= 128u) { return; }
-  let b43 = i * 10u;
-  var best44 = in1[b43];
-  var bi45 = 0u;
-  for (var k46 = select(1u, 10u, ((bitcast<u32>(best44) & 0x7fffffffu) > 0x7f800000u)); k46 < 10u; k46++) {
-  let v47 = in1[b43 + k46];
-  if (v47 > best44 && !((bitcast<u32>(v47) & 0x7fffffffu) > 0x7f800000u)) { best44 = v47; bi45 = k46; }
+  let b0 = i * 10u;
+  var best1 = in1[b0];
+  var bi2 = 0u;
+  for (var k3 = select(1u, 10u, ((bitcast<u32>(best1) & 0x7fffffffu) > 0x7f800000u)); k3 < 10u; k3++) {
+  let v4 = in1[b0 + k3];
+  if (v4 > best1 && !((bitcast<u32>(v4) & 0x7fffffffu) > 0x7f800000u)) { best1 = v4; bi2 = k3; }
   }
-  out[i] = i32(bi45);
+  out[i] = i32(bi2);
 }
 `;
 // Kernel 44: cast %23 at specs/newmu-modern.yaml:27:10 (metrics.error)
@@ -1195,1239 +1195,162 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 /** Buffers, kernels and the command list of each step, replayed by runtime/webgpu/executor.ts. */
 export const plan: GpuPlan = {
   buffers: [
-    {
-      name: "ctx",
-      size: 4,
-      dtype: "u32",
-      role: "ctx",
-    },
-    {
-      name: "iters",
-      size: 1,
-      dtype: "u32",
-      role: "iters",
-    },
-    {
-      name: "f0_t10",
-      size: 100352,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:x",
-      size: 100352,
-      dtype: "f32",
-      role: "input",
-      ref: "x",
-    },
-    {
-      name: "f0_t11",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:w_h",
-      size: 490000,
-      dtype: "f32",
-      role: "param",
-      ref: "w_h",
-    },
-    {
-      name: "f0_t17",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t19",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t20",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:w_h2",
-      size: 390625,
-      dtype: "f32",
-      role: "param",
-      ref: "w_h2",
-    },
-    {
-      name: "f0_t24",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t26",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t27",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:w_o",
-      size: 6250,
-      dtype: "f32",
-      role: "param",
-      ref: "w_o",
-    },
-    {
-      name: "f0_t28",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t32",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t35",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:y",
-      size: 128,
-      dtype: "i32",
-      role: "input",
-      ref: "y",
-    },
-    {
-      name: "f0_t36",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t41",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t43",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t45",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t56",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t57",
-      size: 6250,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t63",
-      size: 390625,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t68",
-      size: 490000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t75",
-      size: 490000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "state:train.rms.w_h",
-      size: 490000,
-      dtype: "f32",
-      role: "state",
-      ref: "train.rms.w_h",
-    },
-    {
-      name: "f0_t89",
-      size: 390625,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "state:train.rms.w_h2",
-      size: 390625,
-      dtype: "f32",
-      role: "state",
-      ref: "train.rms.w_h2",
-    },
-    {
-      name: "f0_t103",
-      size: 6250,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "state:train.rms.w_o",
-      size: 6250,
-      dtype: "f32",
-      role: "state",
-      ref: "train.rms.w_o",
-    },
-    {
-      name: "ev_t5",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t7",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t10",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t11",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t15",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t20",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t21",
-      size: 128,
-      dtype: "i32",
-      role: "temp",
-    },
-    {
-      name: "ev_t23",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t25",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
+    { name: "ctx", size: 4, dtype: "u32", role: "ctx" },
+    { name: "iters", size: 1, dtype: "u32", role: "iters" },
+    { name: "h_div", size: 100352, dtype: "f32", role: "temp" },
+    { name: "x", size: 100352, dtype: "f32", role: "input", ref: "x" },
+    { name: "h_matmul", size: 80000, dtype: "f32", role: "temp" },
+    { name: "w_h", size: 490000, dtype: "f32", role: "param", ref: "w_h" },
+    { name: "h_cast", size: 80000, dtype: "f32", role: "temp" },
+    { name: "h", size: 80000, dtype: "f32", role: "temp" },
+    { name: "h2_matmul", size: 80000, dtype: "f32", role: "temp" },
+    { name: "w_h2", size: 390625, dtype: "f32", role: "param", ref: "w_h2" },
+    { name: "h2_cast", size: 80000, dtype: "f32", role: "temp" },
+    { name: "h2", size: 80000, dtype: "f32", role: "temp" },
+    { name: "p_y_given_x_matmul", size: 1280, dtype: "f32", role: "temp" },
+    { name: "w_o", size: 6250, dtype: "f32", role: "param", ref: "w_o" },
+    { name: "p_y_given_x_reducemax", size: 128, dtype: "f32", role: "temp" },
+    { name: "p_y_given_x_sub", size: 1280, dtype: "f32", role: "temp" },
+    { name: "cost_nll_onehot", size: 1280, dtype: "f32", role: "temp" },
+    { name: "y", size: 128, dtype: "i32", role: "input", ref: "y" },
+    { name: "cost_nll_log", size: 128, dtype: "f32", role: "temp" },
+    { name: "cost_nll_reducesum", size: 128, dtype: "f32", role: "temp" },
+    { name: "cost_nll_reducesum2", size: 1, dtype: "f32", role: "temp" },
+    { name: "cost", size: 1, dtype: "f32", role: "temp" },
+    { name: "d_p_y_given_x_matmul", size: 80000, dtype: "f32", role: "temp" },
+    { name: "grad_w_o", size: 6250, dtype: "f32", role: "temp" },
+    { name: "grad_w_h2", size: 390625, dtype: "f32", role: "temp" },
+    { name: "grad_w_h", size: 490000, dtype: "f32", role: "temp" },
+    { name: "new_train_rms_w_h", size: 490000, dtype: "f32", role: "temp" },
+    { name: "train_rms_w_h", size: 490000, dtype: "f32", role: "state", ref: "train.rms.w_h" },
+    { name: "new_train_rms_w_h2", size: 390625, dtype: "f32", role: "temp" },
+    { name: "train_rms_w_h2", size: 390625, dtype: "f32", role: "state", ref: "train.rms.w_h2" },
+    { name: "new_train_rms_w_o", size: 6250, dtype: "f32", role: "temp" },
+    { name: "train_rms_w_o", size: 6250, dtype: "f32", role: "state", ref: "train.rms.w_o" },
+    { name: "eval_h_matmul", size: 80000, dtype: "f32", role: "temp" },
+    { name: "eval_h", size: 80000, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_matmul", size: 1280, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_reducemax", size: 128, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_sub", size: 1280, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x", size: 1280, dtype: "f32", role: "temp" },
+    { name: "eval_error_argmax", size: 128, dtype: "i32", role: "temp" },
+    { name: "eval_error", size: 128, dtype: "f32", role: "temp" },
+    { name: "eval_cost_log", size: 128, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    {
-      name: "f0_k10", label: "div %10 at specs/newmu-modern.yaml:20:19 (graph.h)", wgsl: WGSL_0, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-      ], workgroups: [1568, 1, 1]
-    },
-    {
-      name: "f0_k11", label: "matmul %11 at specs/newmu-modern.yaml:20:35 (graph.h)", wgsl: WGSL_1, bindings: [
-        {
-          buffer: 4,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [40, 8, 1]
-    },
-    {
-      name: "f0_k17", label: "cast %17 at specs/newmu-modern.yaml:20:6 (graph.h)", wgsl: WGSL_2, bindings: [
-        {
-          buffer: 6,
-          access: "read_write",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-      ], workgroups: [1250, 1, 1]
-    },
-    {
-      name: "f0_k19", label: "div %19 at specs/newmu-modern.yaml:20:6 (graph.h)", wgsl: WGSL_3, bindings: [
-        {
-          buffer: 7,
-          access: "read_write",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-      ], workgroups: [1250, 1, 1]
-    },
-    {
-      name: "f0_k20", label: "matmul %20 at specs/newmu-modern.yaml:21:22 (graph.h2)", wgsl: WGSL_4, bindings: [
-        {
-          buffer: 8,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [40, 8, 1]
-    },
-    {
-      name: "f0_k24", label: "cast %24 at specs/newmu-modern.yaml:21:7 (graph.h2)", wgsl: WGSL_5, bindings: [
-        {
-          buffer: 10,
-          access: "read_write",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-      ], workgroups: [1250, 1, 1]
-    },
-    {
-      name: "f0_k26", label: "div %26 at specs/newmu-modern.yaml:21:7 (graph.h2)", wgsl: WGSL_6, bindings: [
-        {
-          buffer: 11,
-          access: "read_write",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [1250, 1, 1]
-    },
-    {
-      name: "f0_k27", label: "matmul %27 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", wgsl: WGSL_7, bindings: [
-        {
-          buffer: 12,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-      ], workgroups: [1, 8, 1]
-    },
-    {
-      name: "f0_k28", label: "reduce_max %28 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_8, bindings: [
-        {
-          buffer: 14,
-          access: "read_write",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k32", label: "sub %32 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_9, bindings: [
-        {
-          buffer: 15,
-          access: "read_write",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k33", label: "exp %33 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_10, bindings: [
-        {
-          buffer: 12,
-          access: "read_write",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k34", label: "reduce_sum %34 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_11, bindings: [
-        {
-          buffer: 14,
-          access: "read_write",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k35", label: "one_hot %35 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_12, bindings: [
-        {
-          buffer: 16,
-          access: "read_write",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k36", label: "log %36 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_13, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k41", label: "reduce_sum %41 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_14, bindings: [
-        {
-          buffer: 19,
-          access: "read_write",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k43", label: "reduce_sum %43 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_15, bindings: [
-        {
-          buffer: 20,
-          access: "read_write",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k45", label: "mul %45 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_16, bindings: [
-        {
-          buffer: 21,
-          access: "read_write",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k50", label: "reduce_sum %50 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_17, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k51", label: "div %51 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_18, bindings: [
-        {
-          buffer: 19,
-          access: "read_write",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k55", label: "add %55 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [
-        {
-          buffer: 15,
-          access: "read_write",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k56", label: "matmul %56 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", wgsl: WGSL_20, bindings: [
-        {
-          buffer: 22,
-          access: "read_write",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-      ], workgroups: [40, 8, 1]
-    },
-    {
-      name: "f0_k57", label: "matmul %57 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", wgsl: WGSL_21, bindings: [
-        {
-          buffer: 23,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-        {
-          buffer: 15,
-          access: "read",
-        },
-      ], workgroups: [1, 40, 1]
-    },
-    {
-      name: "f0_k61", label: "select %61 at specs/newmu-modern.yaml:21:15 (graph.h2)", wgsl: WGSL_22, bindings: [
-        {
-          buffer: 11,
-          access: "read_write",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [1250, 1, 1]
-    },
-    {
-      name: "f0_k62", label: "matmul %62 at specs/newmu-modern.yaml:21:22 (graph.h2)", wgsl: WGSL_23, bindings: [
-        {
-          buffer: 22,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [40, 8, 1]
-    },
-    {
-      name: "f0_k63", label: "matmul %63 at specs/newmu-modern.yaml:21:22 (graph.h2)", wgsl: WGSL_24, bindings: [
-        {
-          buffer: 24,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-      ], workgroups: [40, 40, 1]
-    },
-    {
-      name: "f0_k67", label: "select %67 at specs/newmu-modern.yaml:20:14 (graph.h)", wgsl: WGSL_25, bindings: [
-        {
-          buffer: 10,
-          access: "read_write",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-      ], workgroups: [1250, 1, 1]
-    },
-    {
-      name: "f0_k68", label: "matmul %68 at specs/newmu-modern.yaml:20:35 (graph.h)", wgsl: WGSL_26, bindings: [
-        {
-          buffer: 25,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [40, 49, 1]
-    },
-    {
-      name: "f0_k75", label: "add %75 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_27, bindings: [
-        {
-          buffer: 26,
-          access: "read_write",
-        },
-        {
-          buffer: 27,
-          access: "read",
-        },
-        {
-          buffer: 25,
-          access: "read",
-        },
-      ], workgroups: [7657, 1, 1]
-    },
-    {
-      name: "f0_k82", label: "sub %82 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_28, bindings: [
-        {
-          buffer: 5,
-          access: "read_write",
-        },
-        {
-          buffer: 25,
-          access: "read",
-        },
-        {
-          buffer: 26,
-          access: "read",
-        },
-      ], workgroups: [7657, 1, 1]
-    },
-    {
-      name: "f0_k89", label: "add %89 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_29, bindings: [
-        {
-          buffer: 28,
-          access: "read_write",
-        },
-        {
-          buffer: 29,
-          access: "read",
-        },
-        {
-          buffer: 24,
-          access: "read",
-        },
-      ], workgroups: [6104, 1, 1]
-    },
-    {
-      name: "f0_k96", label: "sub %96 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_30, bindings: [
-        {
-          buffer: 9,
-          access: "read_write",
-        },
-        {
-          buffer: 24,
-          access: "read",
-        },
-        {
-          buffer: 28,
-          access: "read",
-        },
-      ], workgroups: [6104, 1, 1]
-    },
-    {
-      name: "f0_k103", label: "add %103 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_31, bindings: [
-        {
-          buffer: 30,
-          access: "read_write",
-        },
-        {
-          buffer: 31,
-          access: "read",
-        },
-        {
-          buffer: 23,
-          access: "read",
-        },
-      ], workgroups: [98, 1, 1]
-    },
-    {
-      name: "f0_k110", label: "sub %110 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_32, bindings: [
-        {
-          buffer: 13,
-          access: "read_write",
-        },
-        {
-          buffer: 23,
-          access: "read",
-        },
-        {
-          buffer: 30,
-          access: "read",
-        },
-      ], workgroups: [98, 1, 1]
-    },
-    {
-      name: "ev_k5", label: "matmul %5 at specs/newmu-modern.yaml:20:35 (graph.h)", wgsl: WGSL_33, bindings: [
-        {
-          buffer: 32,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [40, 8, 1]
-    },
-    {
-      name: "ev_k7", label: "maximum %7 at specs/newmu-modern.yaml:20:14 (graph.h)", wgsl: WGSL_34, bindings: [
-        {
-          buffer: 33,
-          access: "read_write",
-        },
-        {
-          buffer: 32,
-          access: "read",
-        },
-      ], workgroups: [1250, 1, 1]
-    },
-    {
-      name: "ev_k8", label: "matmul %8 at specs/newmu-modern.yaml:21:22 (graph.h2)", wgsl: WGSL_35, bindings: [
-        {
-          buffer: 32,
-          access: "read_write",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [40, 8, 1]
-    },
-    {
-      name: "ev_k9", label: "maximum %9 at specs/newmu-modern.yaml:21:15 (graph.h2)", wgsl: WGSL_36, bindings: [
-        {
-          buffer: 33,
-          access: "read_write",
-        },
-        {
-          buffer: 32,
-          access: "read",
-        },
-      ], workgroups: [1250, 1, 1]
-    },
-    {
-      name: "ev_k10", label: "matmul %10 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", wgsl: WGSL_37, bindings: [
-        {
-          buffer: 34,
-          access: "read_write",
-        },
-        {
-          buffer: 33,
-          access: "read",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-      ], workgroups: [1, 8, 1]
-    },
-    {
-      name: "ev_k11", label: "reduce_max %11 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_38, bindings: [
-        {
-          buffer: 35,
-          access: "read_write",
-        },
-        {
-          buffer: 34,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k15", label: "sub %15 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_39, bindings: [
-        {
-          buffer: 36,
-          access: "read_write",
-        },
-        {
-          buffer: 34,
-          access: "read",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "ev_k16", label: "exp %16 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_40, bindings: [
-        {
-          buffer: 34,
-          access: "read_write",
-        },
-        {
-          buffer: 36,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "ev_k17", label: "reduce_sum %17 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_41, bindings: [
-        {
-          buffer: 35,
-          access: "read_write",
-        },
-        {
-          buffer: 34,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k20", label: "div %20 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_42, bindings: [
-        {
-          buffer: 37,
-          access: "read_write",
-        },
-        {
-          buffer: 34,
-          access: "read",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "ev_k21", label: "argmax %21 at specs/newmu-modern.yaml:27:10 (metrics.error)", wgsl: WGSL_43, bindings: [
-        {
-          buffer: 38,
-          access: "read_write",
-        },
-        {
-          buffer: 37,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k23", label: "cast %23 at specs/newmu-modern.yaml:27:10 (metrics.error)", wgsl: WGSL_44, bindings: [
-        {
-          buffer: 39,
-          access: "read_write",
-        },
-        {
-          buffer: 38,
-          access: "read",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k24", label: "one_hot %24 at specs/newmu-modern.yaml:28:9 (metrics.cost)", wgsl: WGSL_45, bindings: [
-        {
-          buffer: 34,
-          access: "read_write",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "ev_k25", label: "log %25 at specs/newmu-modern.yaml:28:9 (metrics.cost)", wgsl: WGSL_46, bindings: [
-        {
-          buffer: 40,
-          access: "read_write",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k30", label: "reduce_sum %30 at specs/newmu-modern.yaml:28:9 (metrics.cost)", wgsl: WGSL_47, bindings: [
-        {
-          buffer: 35,
-          access: "read_write",
-        },
-        {
-          buffer: 34,
-          access: "read",
-        },
-        {
-          buffer: 36,
-          access: "read",
-        },
-        {
-          buffer: 40,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k31", label: "neg %31 at specs/newmu-modern.yaml:28:9 (metrics.cost)", wgsl: WGSL_48, bindings: [
-        {
-          buffer: 40,
-          access: "read_write",
-        },
-        {
-          buffer: 35,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
+    { name: "step0_h_div", label: "div %10 at specs/newmu-modern.yaml:20:19 (graph.h)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [1568, 1, 1] },
+    { name: "step0_h_matmul", label: "matmul %11 at specs/newmu-modern.yaml:20:35 (graph.h)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_h_cast", label: "cast %17 at specs/newmu-modern.yaml:20:6 (graph.h)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [1250, 1, 1] },
+    { name: "step0_h", label: "div %19 at specs/newmu-modern.yaml:20:6 (graph.h)", wgsl: WGSL_3, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "step0_h2_matmul", label: "matmul %20 at specs/newmu-modern.yaml:21:22 (graph.h2)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 9, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_h2_cast", label: "cast %24 at specs/newmu-modern.yaml:21:7 (graph.h2)", wgsl: WGSL_5, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [1250, 1, 1] },
+    { name: "step0_h2", label: "div %26 at specs/newmu-modern.yaml:21:7 (graph.h2)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "matmul %27 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", wgsl: WGSL_7, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 13, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "step0_p_y_given_x_reducemax", label: "reduce_max %28 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_8, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_p_y_given_x_sub", label: "sub %32 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_9, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 14, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_p_y_given_x_exp", label: "exp %33 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_10, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_p_y_given_x_reducesum", label: "reduce_sum %34 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_11, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_onehot", label: "one_hot %35 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_12, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_cost_nll_log", label: "log %36 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_13, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum", label: "reduce_sum %41 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_14, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 15, access: "read" }, { buffer: 18, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum2", label: "reduce_sum %43 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_15, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "mul %45 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_16, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cost_nll_reducesum", label: "reduce_sum %50 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_17, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_cost_nll_div", label: "div %51 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_18, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 14, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_p_y_given_x_add", label: "add %55 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 19, access: "read" }, { buffer: 12, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_d_p_y_given_x_matmul", label: "matmul %56 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", wgsl: WGSL_20, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 13, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_grad_w_o", label: "matmul %57 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", wgsl: WGSL_21, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 15, access: "read" }], workgroups: [1, 40, 1] },
+    { name: "step0_d_h2_select", label: "select %61 at specs/newmu-modern.yaml:21:15 (graph.h2)", wgsl: WGSL_22, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 22, access: "read" }, { buffer: 10, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "step0_d_h2_matmul", label: "matmul %62 at specs/newmu-modern.yaml:21:22 (graph.h2)", wgsl: WGSL_23, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 9, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_grad_w_h2", label: "matmul %63 at specs/newmu-modern.yaml:21:22 (graph.h2)", wgsl: WGSL_24, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 11, access: "read" }], workgroups: [40, 40, 1] },
+    { name: "step0_d_h_select", label: "select %67 at specs/newmu-modern.yaml:20:14 (graph.h)", wgsl: WGSL_25, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 22, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "step0_grad_w_h", label: "matmul %68 at specs/newmu-modern.yaml:20:35 (graph.h)", wgsl: WGSL_26, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 10, access: "read" }], workgroups: [40, 49, 1] },
+    { name: "step0_new_train_rms_w_h", label: "add %75 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_27, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 25, access: "read" }], workgroups: [7657, 1, 1] },
+    { name: "step0_w_h", label: "sub %82 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_28, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 25, access: "read" }, { buffer: 26, access: "read" }], workgroups: [7657, 1, 1] },
+    { name: "step0_new_train_rms_w_h2", label: "add %89 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_29, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 24, access: "read" }], workgroups: [6104, 1, 1] },
+    { name: "step0_w_h2", label: "sub %96 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_30, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 28, access: "read" }], workgroups: [6104, 1, 1] },
+    { name: "step0_new_train_rms_w_o", label: "add %103 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_31, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 23, access: "read" }], workgroups: [98, 1, 1] },
+    { name: "step0_w_o", label: "sub %110 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_32, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 30, access: "read" }], workgroups: [98, 1, 1] },
+    { name: "evaluate_h_matmul", label: "matmul %5 at specs/newmu-modern.yaml:20:35 (graph.h)", wgsl: WGSL_33, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "evaluate_h", label: "maximum %7 at specs/newmu-modern.yaml:20:14 (graph.h)", wgsl: WGSL_34, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "evaluate_h2_matmul", label: "matmul %8 at specs/newmu-modern.yaml:21:22 (graph.h2)", wgsl: WGSL_35, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 9, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "evaluate_h2", label: "maximum %9 at specs/newmu-modern.yaml:21:15 (graph.h2)", wgsl: WGSL_36, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "matmul %10 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", wgsl: WGSL_37, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 13, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "reduce_max %11 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_38, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 34, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "sub %15 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_39, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 35, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "exp %16 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_40, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "reduce_sum %17 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_41, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 34, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "div %20 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_42, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 35, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_error_argmax", label: "argmax %21 at specs/newmu-modern.yaml:27:10 (metrics.error)", wgsl: WGSL_43, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 37, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_error", label: "cast %23 at specs/newmu-modern.yaml:27:10 (metrics.error)", wgsl: WGSL_44, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 17, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "one_hot %24 at specs/newmu-modern.yaml:28:9 (metrics.cost)", wgsl: WGSL_45, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_cost_log", label: "log %25 at specs/newmu-modern.yaml:28:9 (metrics.cost)", wgsl: WGSL_46, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "reduce_sum %30 at specs/newmu-modern.yaml:28:9 (metrics.cost)", wgsl: WGSL_47, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 36, access: "read" }, { buffer: 40, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost", label: "neg %31 at specs/newmu-modern.yaml:28:9 (metrics.cost)", wgsl: WGSL_48, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [2, 1, 1] },
   ],
   steps: [
     {
       commands: [
-        {
-          kind: "dispatch",
-          kernel: 0,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "dispatch",
-          kernel: 5,
-        },
-        {
-          kind: "dispatch",
-          kernel: 6,
-        },
-        {
-          kind: "dispatch",
-          kernel: 7,
-        },
-        {
-          kind: "dispatch",
-          kernel: 8,
-        },
-        {
-          kind: "dispatch",
-          kernel: 9,
-        },
-        {
-          kind: "dispatch",
-          kernel: 10,
-        },
-        {
-          kind: "dispatch",
-          kernel: 11,
-        },
-        {
-          kind: "dispatch",
-          kernel: 12,
-        },
-        {
-          kind: "dispatch",
-          kernel: 13,
-        },
-        {
-          kind: "dispatch",
-          kernel: 14,
-        },
-        {
-          kind: "dispatch",
-          kernel: 15,
-        },
-        {
-          kind: "dispatch",
-          kernel: 16,
-        },
-        {
-          kind: "dispatch",
-          kernel: 17,
-        },
-        {
-          kind: "dispatch",
-          kernel: 18,
-        },
-        {
-          kind: "dispatch",
-          kernel: 19,
-        },
-        {
-          kind: "dispatch",
-          kernel: 20,
-        },
-        {
-          kind: "dispatch",
-          kernel: 21,
-        },
-        {
-          kind: "dispatch",
-          kernel: 22,
-        },
-        {
-          kind: "dispatch",
-          kernel: 23,
-        },
-        {
-          kind: "dispatch",
-          kernel: 24,
-        },
-        {
-          kind: "dispatch",
-          kernel: 25,
-        },
-        {
-          kind: "dispatch",
-          kernel: 26,
-        },
-        {
-          kind: "dispatch",
-          kernel: 27,
-        },
-        {
-          kind: "dispatch",
-          kernel: 28,
-        },
-        {
-          kind: "dispatch",
-          kernel: 29,
-        },
-        {
-          kind: "dispatch",
-          kernel: 30,
-        },
-        {
-          kind: "dispatch",
-          kernel: 31,
-        },
-        {
-          kind: "dispatch",
-          kernel: 32,
-        },
-        {
-          kind: "copy",
-          src: 26,
-          srcOffset: 0,
-          dst: 27,
-          dstOffset: 0,
-          size: 490000,
-        },
-        {
-          kind: "copy",
-          src: 28,
-          srcOffset: 0,
-          dst: 29,
-          dstOffset: 0,
-          size: 390625,
-        },
-        {
-          kind: "copy",
-          src: 30,
-          srcOffset: 0,
-          dst: 31,
-          dstOffset: 0,
-          size: 6250,
-        },
+        { kind: "dispatch", kernel: 0 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "dispatch", kernel: 5 },
+        { kind: "dispatch", kernel: 6 },
+        { kind: "dispatch", kernel: 7 },
+        { kind: "dispatch", kernel: 8 },
+        { kind: "dispatch", kernel: 9 },
+        { kind: "dispatch", kernel: 10 },
+        { kind: "dispatch", kernel: 11 },
+        { kind: "dispatch", kernel: 12 },
+        { kind: "dispatch", kernel: 13 },
+        { kind: "dispatch", kernel: 14 },
+        { kind: "dispatch", kernel: 15 },
+        { kind: "dispatch", kernel: 16 },
+        { kind: "dispatch", kernel: 17 },
+        { kind: "dispatch", kernel: 18 },
+        { kind: "dispatch", kernel: 19 },
+        { kind: "dispatch", kernel: 20 },
+        { kind: "dispatch", kernel: 21 },
+        { kind: "dispatch", kernel: 22 },
+        { kind: "dispatch", kernel: 23 },
+        { kind: "dispatch", kernel: 24 },
+        { kind: "dispatch", kernel: 25 },
+        { kind: "dispatch", kernel: 26 },
+        { kind: "dispatch", kernel: 27 },
+        { kind: "dispatch", kernel: 28 },
+        { kind: "dispatch", kernel: 29 },
+        { kind: "dispatch", kernel: 30 },
+        { kind: "dispatch", kernel: 31 },
+        { kind: "dispatch", kernel: 32 },
+        { kind: "copy", src: 26, srcOffset: 0, dst: 27, dstOffset: 0, size: 490000 },
+        { kind: "copy", src: 28, srcOffset: 0, dst: 29, dstOffset: 0, size: 390625 },
+        { kind: "copy", src: 30, srcOffset: 0, dst: 31, dstOffset: 0, size: 6250 },
       ],
-      outputs: {
-        cost: 21,
-        "param:w_h": 5,
-        "state:train.rms.w_h": 26,
-        "param:w_h2": 9,
-        "state:train.rms.w_h2": 28,
-        "param:w_o": 13,
-        "state:train.rms.w_o": 30,
-      },
+      outputs: { cost: 21, "param:w_h": 5, "state:train.rms.w_h": 26, "param:w_h2": 9, "state:train.rms.w_h2": 28, "param:w_o": 13, "state:train.rms.w_o": 30 },
     },
   ],
   eval: {
     commands: [
-      {
-        kind: "dispatch",
-        kernel: 33,
-      },
-      {
-        kind: "dispatch",
-        kernel: 34,
-      },
-      {
-        kind: "dispatch",
-        kernel: 35,
-      },
-      {
-        kind: "dispatch",
-        kernel: 36,
-      },
-      {
-        kind: "dispatch",
-        kernel: 37,
-      },
-      {
-        kind: "dispatch",
-        kernel: 38,
-      },
-      {
-        kind: "dispatch",
-        kernel: 39,
-      },
-      {
-        kind: "dispatch",
-        kernel: 40,
-      },
-      {
-        kind: "dispatch",
-        kernel: 41,
-      },
-      {
-        kind: "dispatch",
-        kernel: 42,
-      },
-      {
-        kind: "dispatch",
-        kernel: 43,
-      },
-      {
-        kind: "dispatch",
-        kernel: 44,
-      },
-      {
-        kind: "dispatch",
-        kernel: 45,
-      },
-      {
-        kind: "dispatch",
-        kernel: 46,
-      },
-      {
-        kind: "dispatch",
-        kernel: 47,
-      },
-      {
-        kind: "dispatch",
-        kernel: 48,
-      },
+      { kind: "dispatch", kernel: 33 },
+      { kind: "dispatch", kernel: 34 },
+      { kind: "dispatch", kernel: 35 },
+      { kind: "dispatch", kernel: 36 },
+      { kind: "dispatch", kernel: 37 },
+      { kind: "dispatch", kernel: 38 },
+      { kind: "dispatch", kernel: 39 },
+      { kind: "dispatch", kernel: 40 },
+      { kind: "dispatch", kernel: 41 },
+      { kind: "dispatch", kernel: 42 },
+      { kind: "dispatch", kernel: 43 },
+      { kind: "dispatch", kernel: 44 },
+      { kind: "dispatch", kernel: 45 },
+      { kind: "dispatch", kernel: 46 },
+      { kind: "dispatch", kernel: 47 },
+      { kind: "dispatch", kernel: 48 },
     ],
-    outputs: {
-      "metric:error": 39,
-      "metric:cost": 40,
-    },
+    outputs: { "metric:error": 39, "metric:cost": 40 },
   },
-  limits: {
-    maxStorageBuffersPerShaderStage: 8,
-    maxStorageBufferBindingSize: 134217728,
-    maxComputeWorkgroupsPerDimension: 65535,
-    maxComputeInvocationsPerWorkgroup: 256,
-    maxComputeWorkgroupStorageSize: 16384,
-  },
+  limits: { maxStorageBuffersPerShaderStage: 8, maxStorageBufferBindingSize: 134217728, maxComputeWorkgroupsPerDimension: 65535, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 },
 };

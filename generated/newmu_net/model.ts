@@ -2,7 +2,6 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { Batch, CompiledModel, ModelDescription } from "../../runtime/compiled-model.ts";
 import { createArena, createKernels, instantiateLoops, type Kernels, precompileModules } from "../../runtime/cpu/kernels.ts";
-import * as rng from "../../runtime/rng/philox.ts";
 import { LOOPS_SHARED_WASM, LOOPS_WASM } from "./loops-wasm.ts";
 
 export const description: ModelDescription = {
@@ -71,20 +70,20 @@ export const description: ModelDescription = {
 
 /** The exports of loops.wat: one function per fused loop, addresses and extents built in. */
 interface Loops {
-  readonly f0_loop5: () => void;
-  readonly f0_loop11: () => void;
-  readonly f0_loop12: () => void;
-  readonly f0_sum22: () => void;
-  readonly f0_loop24: () => void;
-  readonly f0_sum29: () => void;
-  readonly f0_loop30: () => void;
-  readonly f0_loop34: () => void;
-  readonly f0_loop40: () => void;
-  readonly ev_loop5: () => void;
-  readonly ev_loop11: () => void;
-  readonly ev_loop12: () => void;
-  readonly ev_loop16: () => void;
-  readonly ev_loop27: () => void;
+  readonly step0_h: () => void;
+  readonly step0_p_y_given_x_sub: () => void;
+  readonly step0_p_y_given_x_exp: () => void;
+  readonly step0_cost_nll_reducesum2: () => void;
+  readonly step0_cost: () => void;
+  readonly step0_d_cost_nll_reducesum: () => void;
+  readonly step0_d_cost_nll_div: () => void;
+  readonly step0_d_p_y_given_x_add: () => void;
+  readonly step0_d_h_mul: () => void;
+  readonly evaluate_h: () => void;
+  readonly evaluate_p_y_given_x_sub: () => void;
+  readonly evaluate_p_y_given_x_exp: () => void;
+  readonly evaluate_p_y_given_x: () => void;
+  readonly evaluate_cost: () => void;
 }
 
 /** Compiles the model's WebAssembly ahead (required before `new Model()` on a browser's main thread, optional elsewhere). */
@@ -94,47 +93,43 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 4.5 MiB, laid out at compile time. */
-  private readonly mem = createArena(4766752);
+  /** Every buffer of the model, 4.2 MiB, laid out at compile time. */
+  private readonly mem = createArena(4364832);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { w_h: new Float32Array(this.mem.buffer, 16, 490000), w_o: new Float32Array(this.mem.buffer, 1960016, 6250) };
   readonly state: Record<string, Float32Array> = {};
-  private readonly f0_t4 = new Float32Array(this.mem.buffer, 1985024, 80000);
-  private readonly f0_in_x = new Float32Array(this.mem.buffer, 2305024, 100352);
-  private readonly f0_t5 = new Float32Array(this.mem.buffer, 2706432, 80000);
-  private readonly f0_t6 = new Float32Array(this.mem.buffer, 3026432, 1280);
-  private readonly f0_t7 = new Float32Array(this.mem.buffer, 3031552, 128);
-  private readonly f0_t11 = new Float32Array(this.mem.buffer, 3032064, 1280);
-  private readonly f0_t12 = new Float32Array(this.mem.buffer, 3037184, 1280);
-  private readonly f0_t13 = new Float32Array(this.mem.buffer, 3042304, 128);
-  private readonly f0_t14 = new Float32Array(this.mem.buffer, 3042816, 1280);
-  private readonly f0_in_y = new Int32Array(this.mem.buffer, 3047936, 128);
-  private readonly f0_t15 = new Float32Array(this.mem.buffer, 3048448, 128);
-  private readonly f0_t20 = new Float32Array(this.mem.buffer, 3048960, 128);
-  private readonly f0_t22 = new Float32Array(this.mem.buffer, 3049472, 1);
-  private readonly f0_t24 = new Float32Array(this.mem.buffer, 3049488, 1);
-  private readonly f0_t29 = new Float32Array(this.mem.buffer, 3049504, 128);
-  private readonly f0_t30 = new Float32Array(this.mem.buffer, 3050016, 128);
-  private readonly f0_t34 = new Float32Array(this.mem.buffer, 3050528, 1280);
-  private readonly f0_t35 = new Float32Array(this.mem.buffer, 3055648, 80000);
-  private readonly f0_t40 = new Float32Array(this.mem.buffer, 3375648, 80000);
-  private readonly ev_t4 = new Float32Array(this.mem.buffer, 3695648, 80000);
-  private readonly ev_in_x = new Float32Array(this.mem.buffer, 4015648, 100352);
-  private readonly ev_t5 = new Float32Array(this.mem.buffer, 4417056, 80000);
-  private readonly ev_t6 = new Float32Array(this.mem.buffer, 4737056, 1280);
-  private readonly ev_t7 = new Float32Array(this.mem.buffer, 4742176, 128);
-  private readonly ev_t11 = new Float32Array(this.mem.buffer, 4742688, 1280);
-  private readonly ev_t12 = new Float32Array(this.mem.buffer, 4747808, 1280);
-  private readonly ev_t13 = new Float32Array(this.mem.buffer, 4752928, 128);
-  private readonly ev_t16 = new Float32Array(this.mem.buffer, 4753440, 1280);
-  private readonly ev_t17 = new Int32Array(this.mem.buffer, 4758560, 128);
-  private readonly ev_t19 = new Float32Array(this.mem.buffer, 4759072, 128);
-  private readonly ev_in_y = new Int32Array(this.mem.buffer, 4759584, 128);
-  private readonly ev_t20 = new Float32Array(this.mem.buffer, 4760096, 1280);
-  private readonly ev_t21 = new Float32Array(this.mem.buffer, 4765216, 128);
-  private readonly ev_t26 = new Float32Array(this.mem.buffer, 4765728, 128);
-  private readonly ev_t27 = new Float32Array(this.mem.buffer, 4766240, 128);
+  private readonly h_matmul = new Float32Array(this.mem.buffer, 1985024, 80000);
+  private readonly x = new Float32Array(this.mem.buffer, 2305024, 100352);
+  private readonly h = new Float32Array(this.mem.buffer, 2706432, 80000);
+  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 3026432, 1280);
+  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 3031552, 128);
+  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 3032064, 1280);
+  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 3037184, 1280);
+  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 3042304, 128);
+  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 3042816, 1280);
+  private readonly y = new Int32Array(this.mem.buffer, 3047936, 128);
+  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 3048448, 128);
+  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 3048960, 128);
+  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 3049472, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 3049488, 1);
+  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 3049504, 128);
+  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 3050016, 128);
+  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 3050528, 1280);
+  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 3055648, 80000);
+  private readonly d_h_mul = new Float32Array(this.mem.buffer, 3375648, 80000);
+  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 4335648, 1280);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 4340768, 128);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 4341280, 1280);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 4346400, 1280);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 4351520, 128);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 4352032, 1280);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 4357152, 128);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 4357664, 128);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 4358176, 1280);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 4363296, 128);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 4363808, 128);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 4364320, 128);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -144,245 +139,235 @@ export class Model implements CompiledModel {
   }
 
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
-    const ev_t4 = this.ev_t4;
-    const ev_in_x = this.ev_in_x;
-    const ev_t5 = this.ev_t5;
-    const ev_t6 = this.ev_t6;
-    const ev_t7 = this.ev_t7;
-    const ev_t11 = this.ev_t11;
-    const ev_t12 = this.ev_t12;
-    const ev_t13 = this.ev_t13;
-    const ev_t16 = this.ev_t16;
-    const ev_t17 = this.ev_t17;
-    const ev_t19 = this.ev_t19;
-    const ev_in_y = this.ev_in_y;
-    const ev_t20 = this.ev_t20;
-    const ev_t21 = this.ev_t21;
-    const ev_t26 = this.ev_t26;
-    const ev_t27 = this.ev_t27;
-    const p0_w_h = this.params.w_h;
-    const p1_w_o = this.params.w_o;
+    const x = this.x;
+    const y = this.y;
+    const p_y_given_x_matmul = this.eval_p_y_given_x_matmul;
+    const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
+    const p_y_given_x_sub = this.eval_p_y_given_x_sub;
+    const p_y_given_x_exp = this.eval_p_y_given_x_exp;
+    const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
+    const p_y_given_x = this.eval_p_y_given_x;
+    const error_argmax = this.eval_error_argmax;
+    const error = this.eval_error;
+    const cost_onehot = this.eval_cost_onehot;
+    const cost_log = this.eval_cost_log;
+    const cost_reducesum = this.eval_cost_reducesum;
+    const cost = this.eval_cost;
     // The batch, copied into the model's memory.
-    ev_in_x.set(batch.x as Float32Array);
-    ev_in_y.set(batch.y as Int32Array);
-    const step = 0; // evaluation draws random numbers from counter 0
-    // matmul %4 → [128, 625] — specs/newmu-net.yaml:17 (graph.h)
+    x.set(batch.x as Float32Array);
+    y.set(batch.y as Int32Array);
+    // specs/newmu-net.yaml:17 h — matmul
     {
-      this.k.gemm_nn_sx(4015648, 16, 3695648, 128, 625, 784, 784, 625, 625, 0, 1); // ev_in_x @ p0_w_h → ev_t4
+      this.k.gemm({ a: 2305024, b: 16, c: 3695648, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ w_h → h_matmul
     }
 
-    // sigmoid %5 → [128, 625] — specs/newmu-net.yaml:17 (graph.h)
-    this.w.ev_loop5(); // WebAssembly SIMD (loops.wat)
-    // matmul %6 → [128, 10] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
+    // specs/newmu-net.yaml:17 h
+    this.w.evaluate_h(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-net.yaml:18 p_y_given_x — matmul
     {
-      this.k.gemm_nn(4417056, 1960016, 4737056, 128, 10, 625, 625, 10, 10, 0, 1); // ev_t5 @ p1_w_o → ev_t6
+      this.k.gemm({ a: 4015648, b: 1960016, c: 4335648, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h @ w_o → p_y_given_x_matmul
     }
 
-    // reduce_max %7 → [128] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
+    // specs/newmu-net.yaml:18 p_y_given_x — reduce_max
     {
-      ev_t7.fill(-Infinity);
-      let s3 = 0;
-      for (let c0 = 0; c0 < 128; c0++) {
-        for (let c1 = 0; c1 < 10; c1++) {
-          const o2 = c0 * 1;
-          ev_t7[o2] = Math.max(ev_t7[o2], ev_t6[s3++]);
+      p_y_given_x_reducemax.fill(-Infinity);
+      let s$3 = 0;
+      for (let c$0 = 0; c$0 < 128; c$0++) {
+        for (let c$1 = 0; c$1 < 10; c$1++) {
+          const o$2 = c$0;
+          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_matmul[s$3++]);
         }
       }
     }
 
-    // sub %11 → [128, 10] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
-    this.w.ev_loop11(); // WebAssembly SIMD (loops.wat)
-    // exp %12 → [128, 10] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
-    this.w.ev_loop12(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %13 → [128] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
+    // specs/newmu-net.yaml:18 p_y_given_x
+    this.w.evaluate_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-net.yaml:18 p_y_given_x
+    this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-net.yaml:18 p_y_given_x
     {
-      for (let o4 = 0; o4 < 128; o4++) {
-        let s6 = 0;
-        for (let k5 = o4 * 10; k5 < o4 * 10 + 10; k5++) s6 += ev_t12[k5];
-        ev_t13[o4] = s6;
+      for (let o$4 = 0; o$4 < 128; o$4++) {
+        let s$6 = 0;
+        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
+        p_y_given_x_reducesum[o$4] = s$6;
       }
     }
 
-    // div %16 → [128, 10] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
-    this.w.ev_loop16(); // WebAssembly SIMD (loops.wat)
-    // argmax %17 → [128] — specs/newmu-net.yaml:23 (metrics.error)
+    // specs/newmu-net.yaml:18 p_y_given_x
+    this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-net.yaml:23 metrics.error — argmax
     {
-      for (let o7 = 0; o7 < 128; o7++) {
-        for (let j8 = 0; j8 < 1; j8++) {
-          let best10 = ev_t16[o7 * 10 + j8], bi11 = 0;
-          for (let k9 = 1; k9 < 10; k9++) {
-            const v12 = ev_t16[(o7 * 10 + k9) * 1 + j8];
-            if (v12 > best10) { best10 = v12; bi11 = k9; }
+      for (let o$7 = 0; o$7 < 128; o$7++) {
+        {
+          let best$10 = p_y_given_x[o$7 * 10], bi$11 = 0;
+          for (let k$9 = 1; k$9 < 10; k$9++) {
+            const v$12 = p_y_given_x[(o$7 * 10 + k$9)];
+            if (v$12 > best$10) { best$10 = v$12; bi$11 = k$9; }
           }
-          ev_t17[o7 * 1 + j8] = bi11;
+          error_argmax[o$7] = bi$11;
         }
       }
     }
 
-    // cast %19 → [128] — specs/newmu-net.yaml:23 (metrics.error)
-    for (let i13 = 0; i13 < 128; i13++) ev_t19[i13] = (ev_t17[i13] !== ev_in_y[i13] ? 1 : 0);
-    // one_hot %20 → [128, 10] — specs/newmu-net.yaml:24 (metrics.cost)
+    // specs/newmu-net.yaml:23 metrics.error — fused: compare
+    for (let i$13 = 0; i$13 < 128; i$13++) error[i$13] = (error_argmax[i$13] !== y[i$13] ? 1 : 0);
+    // specs/newmu-net.yaml:24 metrics.cost — one_hot
     {
-      ev_t20.fill(0);
-      for (let i14 = 0; i14 < 128; i14++) {
-        const l15 = ev_in_y[i14];
-        if (l15 >= 0 && l15 < 10) ev_t20[i14 * 10 + l15] = 1;
+      cost_onehot.fill(0);
+      for (let i$14 = 0; i$14 < 128; i$14++) {
+        const l$15 = y[i$14];
+        if (l$15 >= 0 && l$15 < 10) cost_onehot[i$14 * 10 + l$15] = 1;
       }
     }
 
-    // log %21 → [128] — specs/newmu-net.yaml:24 (metrics.cost)
-    for (let i16 = 0; i16 < 128; i16++) ev_t21[i16] = Math.log(ev_t13[i16]);
-    // reduce_sum %26 → [128] — specs/newmu-net.yaml:24 (metrics.cost)
-    let i17 = 0;
-    let o18 = 0;
-    for (let c20 = 0; c20 < 128; c20++) {
-      let s19 = 0;
-      for (let c21 = 0; c21 < 10; c21++) {
-        s19 += (ev_t20[i17] * (ev_t11[i17] - ev_t21[c20]));
-        i17++;
+    // specs/newmu-net.yaml:24 metrics.cost
+    for (let i$16 = 0; i$16 < 128; i$16++) cost_log[i$16] = Math.log(p_y_given_x_reducesum[i$16]);
+    // specs/newmu-net.yaml:24 metrics.cost — fused: mul, sub
+    let o$17 = 0;
+    let i$19 = 0;
+    for (let c$20 = 0; c$20 < 128; c$20++) {
+      let s$18 = 0;
+      for (let c$21 = 0; c$21 < 10; c$21++) {
+        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
+        i$19++;
       }
 
-      ev_t26[o18] = s19;
-      o18++;
+      cost_reducesum[o$17] = s$18;
+      o$17++;
     }
 
-    // neg %27 → [128] — specs/newmu-net.yaml:24 (metrics.cost)
-    this.w.ev_loop27(); // WebAssembly SIMD (loops.wat)
-    out.error.set(ev_t19);
-    out.cost.set(ev_t27);
+    // specs/newmu-net.yaml:24 metrics.cost
+    this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
+    out.error.set(error);
+    out.cost.set(cost);
   }
 
   /** Buffers of the last training step in execution order, labelled with op and spec location (read after a non-finite cost). */
   probe(stepFn: number): ReadonlyArray<readonly [string, ArrayLike<number>]> {
     const probes: ReadonlyArray<readonly [string, ArrayLike<number>]>[] = [
       [
-        ["matmul %4 at specs/newmu-net.yaml:17:16 (graph.h)", this.f0_t4],
-        ["sigmoid %5 at specs/newmu-net.yaml:17:6 (graph.h)", this.f0_t5],
-        ["matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", this.f0_t6],
-        ["reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", this.f0_t7],
-        ["sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", this.f0_t11],
-        ["exp %12 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", this.f0_t12],
-        ["reduce_sum %13 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", this.f0_t13],
-        ["one_hot %14 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", this.f0_t14],
-        ["log %15 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", this.f0_t15],
-        ["reduce_sum %20 at specs/newmu-net.yaml:21:10 (losses.cost.nll), computing mul %19 at specs/newmu-net.yaml:21:10 (losses.cost.nll), computing sub %18 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", this.f0_t20],
-        ["reduce_sum %22 at specs/newmu-net.yaml:21:10 (losses.cost.nll), computing neg %21 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", this.f0_t22],
-        ["mul %24 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", this.f0_t24],
-        ["reduce_sum %29 at specs/newmu-net.yaml:21:10 (losses.cost.nll), computing mul %28 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", this.f0_t29],
-        ["div %30 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", this.f0_t30],
-        ["add %34 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x), computing mul %26 at specs/newmu-net.yaml:21:10 (losses.cost.nll), computing mul %33 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", this.f0_t34],
-        ["matmul %35 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", this.f0_t35],
-        ["mul %40 at specs/newmu-net.yaml:17:6 (graph.h), computing mul %39 at specs/newmu-net.yaml:17:6 (graph.h), computing sub %38 at specs/newmu-net.yaml:17:6 (graph.h)", this.f0_t40],
+        ["matmul %4 at specs/newmu-net.yaml:17:16 (graph.h)", this.h_matmul],
+        ["sigmoid %5 at specs/newmu-net.yaml:17:6 (graph.h)", this.h],
+        ["matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", this.p_y_given_x_matmul],
+        ["reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", this.p_y_given_x_reducemax],
+        ["sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", this.p_y_given_x_sub],
+        ["exp %12 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", this.p_y_given_x_exp],
+        ["reduce_sum %13 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", this.p_y_given_x_reducesum],
+        ["one_hot %14 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", this.cost_nll_onehot],
+        ["log %15 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", this.cost_nll_log],
+        ["reduce_sum %20 at specs/newmu-net.yaml:21:10 (losses.cost.nll), computing mul %19 at specs/newmu-net.yaml:21:10 (losses.cost.nll), computing sub %18 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", this.cost_nll_reducesum],
+        ["reduce_sum %22 at specs/newmu-net.yaml:21:10 (losses.cost.nll), computing neg %21 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", this.cost_nll_reducesum2],
+        ["mul %24 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", this.cost],
+        ["reduce_sum %29 at specs/newmu-net.yaml:21:10 (losses.cost.nll), computing mul %28 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", this.d_cost_nll_reducesum],
+        ["div %30 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", this.d_cost_nll_div],
+        ["add %34 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x), computing mul %26 at specs/newmu-net.yaml:21:10 (losses.cost.nll), computing mul %33 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", this.d_p_y_given_x_add],
+        ["matmul %35 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", this.d_p_y_given_x_matmul],
+        ["mul %40 at specs/newmu-net.yaml:17:6 (graph.h), computing mul %39 at specs/newmu-net.yaml:17:6 (graph.h), computing sub %38 at specs/newmu-net.yaml:17:6 (graph.h)", this.d_h_mul],
       ],
     ];
     return probes[stepFn] ?? [];
   }
 
-  private step0(batch: Batch, step: number): number {
-    const f0_t4 = this.f0_t4;
-    const f0_in_x = this.f0_in_x;
-    const f0_t5 = this.f0_t5;
-    const f0_t6 = this.f0_t6;
-    const f0_t7 = this.f0_t7;
-    const f0_t11 = this.f0_t11;
-    const f0_t12 = this.f0_t12;
-    const f0_t13 = this.f0_t13;
-    const f0_t14 = this.f0_t14;
-    const f0_in_y = this.f0_in_y;
-    const f0_t15 = this.f0_t15;
-    const f0_t20 = this.f0_t20;
-    const f0_t24 = this.f0_t24;
-    const f0_t34 = this.f0_t34;
-    const f0_t35 = this.f0_t35;
-    const f0_t40 = this.f0_t40;
-    const p0_w_h = this.params.w_h;
-    const p1_w_o = this.params.w_o;
+  private step0(batch: Batch, _step: number): number {
+    const x = this.x;
+    const p_y_given_x_matmul = this.p_y_given_x_matmul;
+    const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
+    const p_y_given_x_sub = this.p_y_given_x_sub;
+    const p_y_given_x_exp = this.p_y_given_x_exp;
+    const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
+    const cost_nll_onehot = this.cost_nll_onehot;
+    const y = this.y;
+    const cost_nll_log = this.cost_nll_log;
+    const cost_nll_reducesum = this.cost_nll_reducesum;
+    const cost = this.cost;
     // The batch, copied into the model's memory.
-    f0_in_x.set(batch.x as Float32Array);
-    f0_in_y.set(batch.y as Int32Array);
-    // matmul %4 → [128, 625] — specs/newmu-net.yaml:17 (graph.h)
+    x.set(batch.x as Float32Array);
+    y.set(batch.y as Int32Array);
+    // specs/newmu-net.yaml:17 h — matmul
     {
-      this.k.gemm_nn_sx(2305024, 16, 1985024, 128, 625, 784, 784, 625, 625, 0, 1); // f0_in_x @ p0_w_h → f0_t4
+      this.k.gemm({ a: 2305024, b: 16, c: 1985024, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ w_h → h_matmul
     }
 
-    // sigmoid %5 → [128, 625] — specs/newmu-net.yaml:17 (graph.h)
-    this.w.f0_loop5(); // WebAssembly SIMD (loops.wat)
-    // matmul %6 → [128, 10] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
+    // specs/newmu-net.yaml:17 h
+    this.w.step0_h(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-net.yaml:18 p_y_given_x — matmul
     {
-      this.k.gemm_nn(2706432, 1960016, 3026432, 128, 10, 625, 625, 10, 10, 0, 1); // f0_t5 @ p1_w_o → f0_t6
+      this.k.gemm({ a: 2706432, b: 1960016, c: 3026432, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h @ w_o → p_y_given_x_matmul
     }
 
-    // reduce_max %7 → [128] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
+    // specs/newmu-net.yaml:18 p_y_given_x — reduce_max
     {
-      f0_t7.fill(-Infinity);
-      let s3 = 0;
-      for (let c0 = 0; c0 < 128; c0++) {
-        for (let c1 = 0; c1 < 10; c1++) {
-          const o2 = c0 * 1;
-          f0_t7[o2] = Math.max(f0_t7[o2], f0_t6[s3++]);
+      p_y_given_x_reducemax.fill(-Infinity);
+      let s$3 = 0;
+      for (let c$0 = 0; c$0 < 128; c$0++) {
+        for (let c$1 = 0; c$1 < 10; c$1++) {
+          const o$2 = c$0;
+          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_matmul[s$3++]);
         }
       }
     }
 
-    // sub %11 → [128, 10] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
-    this.w.f0_loop11(); // WebAssembly SIMD (loops.wat)
-    // exp %12 → [128, 10] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
-    this.w.f0_loop12(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %13 → [128] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
+    // specs/newmu-net.yaml:18 p_y_given_x
+    this.w.step0_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-net.yaml:18 p_y_given_x
+    this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-net.yaml:18 p_y_given_x
     {
-      for (let o4 = 0; o4 < 128; o4++) {
-        let s6 = 0;
-        for (let k5 = o4 * 10; k5 < o4 * 10 + 10; k5++) s6 += f0_t12[k5];
-        f0_t13[o4] = s6;
+      for (let o$4 = 0; o$4 < 128; o$4++) {
+        let s$6 = 0;
+        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
+        p_y_given_x_reducesum[o$4] = s$6;
       }
     }
 
-    // one_hot %14 → [128, 10] — specs/newmu-net.yaml:21 (losses.cost.nll)
+    // specs/newmu-net.yaml:21 losses.cost.nll — one_hot
     {
-      f0_t14.fill(0);
-      for (let i7 = 0; i7 < 128; i7++) {
-        const l8 = f0_in_y[i7];
-        if (l8 >= 0 && l8 < 10) f0_t14[i7 * 10 + l8] = 1;
+      cost_nll_onehot.fill(0);
+      for (let i$7 = 0; i$7 < 128; i$7++) {
+        const l$8 = y[i$7];
+        if (l$8 >= 0 && l$8 < 10) cost_nll_onehot[i$7 * 10 + l$8] = 1;
       }
     }
 
-    // log %15 → [128] — specs/newmu-net.yaml:21 (losses.cost.nll)
-    for (let i9 = 0; i9 < 128; i9++) f0_t15[i9] = Math.log(f0_t13[i9]);
-    // reduce_sum %20 → [128] — specs/newmu-net.yaml:21 (losses.cost.nll)
-    let i10 = 0;
-    let o11 = 0;
-    for (let c13 = 0; c13 < 128; c13++) {
-      let s12 = 0;
-      for (let c14 = 0; c14 < 10; c14++) {
-        s12 += (f0_t14[i10] * (f0_t11[i10] - f0_t15[c13]));
-        i10++;
+    // specs/newmu-net.yaml:21 losses.cost.nll
+    for (let i$9 = 0; i$9 < 128; i$9++) cost_nll_log[i$9] = Math.log(p_y_given_x_reducesum[i$9]);
+    // specs/newmu-net.yaml:21 losses.cost.nll — fused: mul, sub
+    let o$10 = 0;
+    let i$12 = 0;
+    for (let c$13 = 0; c$13 < 128; c$13++) {
+      let s$11 = 0;
+      for (let c$14 = 0; c$14 < 10; c$14++) {
+        s$11 += (cost_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - cost_nll_log[c$13]));
+        i$12++;
       }
 
-      f0_t20[o11] = s12;
-      o11++;
+      cost_nll_reducesum[o$10] = s$11;
+      o$10++;
     }
 
-    // reduce_sum %22 → [] — specs/newmu-net.yaml:21 (losses.cost.nll)
-    this.w.f0_sum22(); // WebAssembly SIMD (loops.wat)
-    // mul %24 → [] — specs/newmu-net.yaml:21 (losses.cost.nll)
-    this.w.f0_loop24(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %29 → [128] — specs/newmu-net.yaml:21 (losses.cost.nll)
-    this.w.f0_sum29(); // WebAssembly SIMD (loops.wat)
-    // div %30 → [128] — specs/newmu-net.yaml:21 (losses.cost.nll)
-    this.w.f0_loop30(); // WebAssembly SIMD (loops.wat)
-    // add %34 → [128, 10] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
-    this.w.f0_loop34(); // WebAssembly SIMD (loops.wat)
-    // matmul %35 → [128, 625] — specs/newmu-net.yaml:18 (graph.p_y_given_x)
+    // specs/newmu-net.yaml:21 losses.cost.nll — fused: neg
+    this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-net.yaml:21 losses.cost.nll
+    this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-net.yaml:21 gradient of losses.cost.nll — fused: mul
+    this.w.step0_d_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-net.yaml:21 gradient of losses.cost.nll
+    this.w.step0_d_cost_nll_div(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-net.yaml:18 gradient of p_y_given_x — fused: mul, mul
+    this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-net.yaml:18 gradient of p_y_given_x — matmul
     {
-      this.k.gemm_nt(3050528, 1960016, 3055648, 128, 625, 10, 10, 10, 625, 0, 1); // f0_t34 @ p1_w_o → f0_t35
+      this.k.gemm({ a: 3050528, b: 1960016, c: 3055648, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
     }
 
-    // mul %40 → [128, 625] — specs/newmu-net.yaml:17 (graph.h)
-    this.w.f0_loop40(); // WebAssembly SIMD (loops.wat)
-    // sub %44 → [784, 625], fused with the products %41 (compiler/emit/ts/update.ts) — specs/newmu-net.yaml:28 (phases[0].optimizer)
-    this.k.gemm_tn_sx(2305024, 3375648, 16, 784, 625, 128, 784, 625, 625, 1, -0.05000000074505806); // p0_w_h += -0.05000000074505806 · f0_in_x @ f0_t40
-    // sub %47 → [625, 10], fused with the products %36 (compiler/emit/ts/update.ts) — specs/newmu-net.yaml:28 (phases[0].optimizer)
-    this.k.gemm_tn(2706432, 3050528, 1960016, 625, 10, 128, 625, 10, 10, 1, -0.05000000074505806); // p1_w_o += -0.05000000074505806 · f0_t5 @ f0_t34
-    return f0_t24[0];
+    // specs/newmu-net.yaml:17 gradient of h — fused: mul, sub
+    this.w.step0_d_h_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/newmu-net.yaml:28 phases[0].optimizer — update of w_h, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/newmu-net.yaml:17 gradient of h — product
+    this.k.gemm({ a: 2305024, b: 3375648, c: 16, m: 784, n: 625, k: 128, lda: 784, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: true, alpha: -0.05000000074505806, skipZerosA: true }); // w_h += -0.05000000074505806 · x @ d_h_mul
+    // specs/newmu-net.yaml:28 phases[0].optimizer — update of w_o, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/newmu-net.yaml:18 gradient of p_y_given_x — product
+    this.k.gemm({ a: 2706432, b: 3050528, c: 1960016, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.05000000074505806, skipZerosA: false }); // w_o += -0.05000000074505806 · h @ d_p_y_given_x_add
+    return cost[0];
   }
 }

@@ -55,35 +55,35 @@ const WGSL_2 = `// matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA13: array<f32, 256>;
-var<workgroup> tileB14: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row15 = wid.y * 16u + lid.y;
-  let col16 = wid.x * 16u + lid.x;
-  var acc17 = 0.0f;
-  for (var t18 = 0u; t18 < 40u; t18++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 40u; t5++) {
   {
-    let ar20 = wid.y * 16u + lid.y;
-    let ap21 = t18 * 16u + lid.x;
-    var va24 = 0.0f;
-    if (ar20 < 128u && ap21 < 625u) { va24 = in1[ar20 * 625u + ap21]; }
-    tileA13[lid.y * 16u + lid.x] = va24;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc23 = wid.x * 16u + lid.x;
-    let bp22 = t18 * 16u + lid.y;
-    var vb25 = 0.0f;
-    if (bp22 < 625u && bc23 < 10u) { vb25 = in2[bp22 * 10u + bc23]; }
-    tileB14[lid.y * 16u + lid.x] = vb25;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 625u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p19 = 0u; p19 < 16u; p19++) {
-    acc17 += tileA13[lid.y * 16u + p19] * tileB14[p19 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row15 < 128u && col16 < 10u) { out[row15 * 10u + col16] = acc17; }
+  if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 3: reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
@@ -95,13 +95,13 @@ const WGSL_3 = `// reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 128u;
   if (i >= 128u) { return; }
-  let b26 = i * 10u;
-  var m28 = in1[b26];
-  for (var r27 = 0u; r27 < 10u; r27++) {
-  let v29 = in1[b26 + r27];
-  if (!((bitcast<u32>(m28) & 0x7fffffffu) > 0x7f800000u) && (v29 > m28 || ((bitcast<u32>(v29) & 0x7fffffffu) > 0x7f800000u))) { m28 = v29; }
+  let b0 = i * 10u;
+  var m2 = in1[b0];
+  for (var r1 = 0u; r1 < 10u; r1++) {
+  let v3 = in1[b0 + r1];
+  if (!((bitcast<u32>(m2) & 0x7fffffffu) > 0x7f800000u) && (v3 > m2 || ((bitcast<u32>(v3) & 0x7fffffffu) > 0x7f800000u))) { m2 = v3; }
   }
-  out[i] = m28;
+  out[i] = m2;
 }
 `;
 // Kernel 4: sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
@@ -267,75 +267,39 @@ const WGSL_15 = `// matmul %35 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA30: array<f32, 256>;
-var<workgroup> tileB31: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row32 = wid.y * 16u + lid.y;
-  let col33 = wid.x * 16u + lid.x;
-  var acc34 = 0.0f;
-  for (var t35 = 0u; t35 < 1u; t35++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 1u; t5++) {
   {
-    let ar37 = wid.y * 16u + lid.y;
-    let ap38 = t35 * 16u + lid.x;
-    var va41 = 0.0f;
-    if (ar37 < 128u && ap38 < 10u) { va41 = in1[ar37 * 10u + ap38]; }
-    tileA30[lid.y * 16u + lid.x] = va41;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 128u && ap8 < 10u) { va11 = in1[ar7 * 10u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc40 = wid.x * 16u + lid.y;
-    let bp39 = t35 * 16u + lid.x;
-    var vb42 = 0.0f;
-    if (bp39 < 10u && bc40 < 625u) { vb42 = in2[bc40 * 10u + bp39]; }
-    tileB31[lid.x * 16u + lid.y] = vb42;
+    let bc10 = wid.x * 16u + lid.y;
+    let bp9 = t5 * 16u + lid.x;
+    var vb12 = 0.0f;
+    if (bp9 < 10u && bc10 < 625u) { vb12 = in2[bc10 * 10u + bp9]; }
+    tileB1[lid.x * 16u + lid.y] = vb12;
   }
   workgroupBarrier();
-  for (var p36 = 0u; p36 < 16u; p36++) {
-    acc34 += tileA30[lid.y * 16u + p36] * tileB31[p36 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row32 < 128u && col33 < 625u) { out[row32 * 625u + col33] = acc34; }
+  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
-// Kernel 16: matmul %36 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
-const WGSL_16 = `// matmul %36 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA43: array<f32, 256>;
-var<workgroup> tileB44: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row45 = wid.y * 16u + lid.y;
-  let col46 = wid.x * 16u + lid.x;
-  var acc47 = 0.0f;
-  for (var t48 = 0u; t48 < 8u; t48++) {
-  {
-    let ar50 = wid.y * 16u + lid.x;
-    let ap51 = t48 * 16u + lid.y;
-    var va54 = 0.0f;
-    if (ar50 < 625u && ap51 < 128u) { va54 = in1[ap51 * 625u + ar50]; }
-    tileA43[lid.x * 16u + lid.y] = va54;
-  }
-  {
-    let bc53 = wid.x * 16u + lid.x;
-    let bp52 = t48 * 16u + lid.y;
-    var vb55 = 0.0f;
-    if (bp52 < 128u && bc53 < 10u) { vb55 = in2[bp52 * 10u + bc53]; }
-    tileB44[lid.y * 16u + lid.x] = vb55;
-  }
-  workgroupBarrier();
-  for (var p49 = 0u; p49 < 16u; p49++) {
-    acc47 += tileA43[lid.y * 16u + p49] * tileB44[p49 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row45 < 625u && col46 < 10u) { out[row45 * 10u + col46] = acc47; }
-}
-`;
-// Kernel 17: mul %40 at specs/newmu-net.yaml:17:6 (graph.h)
-const WGSL_17 = `// mul %40 at specs/newmu-net.yaml:17:6 (graph.h)
+// Kernel 16: mul %40 at specs/newmu-net.yaml:17:6 (graph.h)
+const WGSL_16 = `// mul %40 at specs/newmu-net.yaml:17:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -347,44 +311,44 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (in2[i] * (1.0f - in2[i])));
 }
 `;
-// Kernel 18: matmul %41 at specs/newmu-net.yaml:17:16 (graph.h)
-const WGSL_18 = `// matmul %41 at specs/newmu-net.yaml:17:16 (graph.h)
+// Kernel 17: matmul %41 at specs/newmu-net.yaml:17:16 (graph.h)
+const WGSL_17 = `// matmul %41 at specs/newmu-net.yaml:17:16 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA56: array<f32, 256>;
-var<workgroup> tileB57: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row58 = wid.y * 16u + lid.y;
-  let col59 = wid.x * 16u + lid.x;
-  var acc60 = 0.0f;
-  for (var t61 = 0u; t61 < 8u; t61++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 8u; t5++) {
   {
-    let ar63 = wid.y * 16u + lid.x;
-    let ap64 = t61 * 16u + lid.y;
-    var va67 = 0.0f;
-    if (ar63 < 784u && ap64 < 128u) { va67 = in1[ap64 * 784u + ar63]; }
-    tileA56[lid.x * 16u + lid.y] = va67;
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 784u && ap8 < 128u) { va11 = in1[ap8 * 784u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
   }
   {
-    let bc66 = wid.x * 16u + lid.x;
-    let bp65 = t61 * 16u + lid.y;
-    var vb68 = 0.0f;
-    if (bp65 < 128u && bc66 < 625u) { vb68 = in2[bp65 * 625u + bc66]; }
-    tileB57[lid.y * 16u + lid.x] = vb68;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 128u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p62 = 0u; p62 < 16u; p62++) {
-    acc60 += tileA56[lid.y * 16u + p62] * tileB57[p62 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row58 < 784u && col59 < 625u) { out[row58 * 625u + col59] = acc60; }
+  if (row2 < 784u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
-// Kernel 19: sub %44 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)
-const WGSL_19 = `// sub %44 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)
+// Kernel 18: sub %44 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)
+const WGSL_18 = `// sub %44 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -393,6 +357,42 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 490048u;
   if (i >= 490000u) { return; }
   out[i] = (out[i] - (0.05f * in1[i]));
+}
+`;
+// Kernel 19: matmul %36 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
+const WGSL_19 = `// matmul %36 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> in1: array<f32>;
+@group(0) @binding(2) var<storage, read> in2: array<f32>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 8u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 625u && ap8 < 128u) { va11 = in1[ap8 * 625u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 128u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 625u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 20: sub %47 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)
@@ -460,35 +460,35 @@ const WGSL_23 = `// matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA13: array<f32, 256>;
-var<workgroup> tileB14: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row15 = wid.y * 16u + lid.y;
-  let col16 = wid.x * 16u + lid.x;
-  var acc17 = 0.0f;
-  for (var t18 = 0u; t18 < 40u; t18++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 40u; t5++) {
   {
-    let ar20 = wid.y * 16u + lid.y;
-    let ap21 = t18 * 16u + lid.x;
-    var va24 = 0.0f;
-    if (ar20 < 128u && ap21 < 625u) { va24 = in1[ar20 * 625u + ap21]; }
-    tileA13[lid.y * 16u + lid.x] = va24;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc23 = wid.x * 16u + lid.x;
-    let bp22 = t18 * 16u + lid.y;
-    var vb25 = 0.0f;
-    if (bp22 < 625u && bc23 < 10u) { vb25 = in2[bp22 * 10u + bc23]; }
-    tileB14[lid.y * 16u + lid.x] = vb25;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 625u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p19 = 0u; p19 < 16u; p19++) {
-    acc17 += tileA13[lid.y * 16u + p19] * tileB14[p19 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row15 < 128u && col16 < 10u) { out[row15 * 10u + col16] = acc17; }
+  if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
 // Kernel 24: reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
@@ -500,13 +500,13 @@ const WGSL_24 = `// reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 128u;
   if (i >= 128u) { return; }
-  let b26 = i * 10u;
-  var m28 = in1[b26];
-  for (var r27 = 0u; r27 < 10u; r27++) {
-  let v29 = in1[b26 + r27];
-  if (!((bitcast<u32>(m28) & 0x7fffffffu) > 0x7f800000u) && (v29 > m28 || ((bitcast<u32>(v29) & 0x7fffffffu) > 0x7f800000u))) { m28 = v29; }
+  let b0 = i * 10u;
+  var m2 = in1[b0];
+  for (var r1 = 0u; r1 < 10u; r1++) {
+  let v3 = in1[b0 + r1];
+  if (!((bitcast<u32>(m2) & 0x7fffffffu) > 0x7f800000u) && (v3 > m2 || ((bitcast<u32>(v3) & 0x7fffffffu) > 0x7f800000u))) { m2 = v3; }
   }
-  out[i] = m28;
+  out[i] = m2;
 }
 `;
 // Kernel 25: sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
@@ -573,14 +573,14 @@ const WGSL_29 = `// argmax %17 at specs/newmu-net.yaml:23:10 (metrics.error)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 128u;
   if (i >= 128u) { return; }
-  let b30 = i * 10u;
-  var best31 = in1[b30];
-  var bi32 = 0u;
-  for (var k33 = select(1u, 10u, ((bitcast<u32>(best31) & 0x7fffffffu) > 0x7f800000u)); k33 < 10u; k33++) {
-  let v34 = in1[b30 + k33];
-  if (v34 > best31 && !((bitcast<u32>(v34) & 0x7fffffffu) > 0x7f800000u)) { best31 = v34; bi32 = k33; }
+  let b0 = i * 10u;
+  var best1 = in1[b0];
+  var bi2 = 0u;
+  for (var k3 = select(1u, 10u, ((bitcast<u32>(best1) & 0x7fffffffu) > 0x7f800000u)); k3 < 10u; k3++) {
+  let v4 = in1[b0 + k3];
+  if (v4 > best1 && !((bitcast<u32>(v4) & 0x7fffffffu) > 0x7f800000u)) { best1 = v4; bi2 = k3; }
   }
-  out[i] = i32(bi32);
+  out[i] = i32(bi2);
 }
 `;
 // Kernel 30: cast %19 at specs/newmu-net.yaml:23:10 (metrics.error)
@@ -655,841 +655,118 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 /** Buffers, kernels and the command list of each step, replayed by runtime/webgpu/executor.ts. */
 export const plan: GpuPlan = {
   buffers: [
-    {
-      name: "ctx",
-      size: 4,
-      dtype: "u32",
-      role: "ctx",
-    },
-    {
-      name: "iters",
-      size: 1,
-      dtype: "u32",
-      role: "iters",
-    },
-    {
-      name: "f0_t4",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:x",
-      size: 100352,
-      dtype: "f32",
-      role: "input",
-      ref: "x",
-    },
-    {
-      name: "param:w_h",
-      size: 490000,
-      dtype: "f32",
-      role: "param",
-      ref: "w_h",
-    },
-    {
-      name: "f0_t5",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t6",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:w_o",
-      size: 6250,
-      dtype: "f32",
-      role: "param",
-      ref: "w_o",
-    },
-    {
-      name: "f0_t7",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t11",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t14",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:y",
-      size: 128,
-      dtype: "i32",
-      role: "input",
-      ref: "y",
-    },
-    {
-      name: "f0_t15",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t20",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t22",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t24",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t36",
-      size: 6250,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t40",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t41",
-      size: 490000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t4",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t5",
-      size: 80000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t6",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t7",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t11",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t16",
-      size: 1280,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t17",
-      size: 128,
-      dtype: "i32",
-      role: "temp",
-    },
-    {
-      name: "ev_t19",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t21",
-      size: 128,
-      dtype: "f32",
-      role: "temp",
-    },
+    { name: "ctx", size: 4, dtype: "u32", role: "ctx" },
+    { name: "iters", size: 1, dtype: "u32", role: "iters" },
+    { name: "h_matmul", size: 80000, dtype: "f32", role: "temp" },
+    { name: "x", size: 100352, dtype: "f32", role: "input", ref: "x" },
+    { name: "w_h", size: 490000, dtype: "f32", role: "param", ref: "w_h" },
+    { name: "h", size: 80000, dtype: "f32", role: "temp" },
+    { name: "p_y_given_x_matmul", size: 1280, dtype: "f32", role: "temp" },
+    { name: "w_o", size: 6250, dtype: "f32", role: "param", ref: "w_o" },
+    { name: "p_y_given_x_reducemax", size: 128, dtype: "f32", role: "temp" },
+    { name: "p_y_given_x_sub", size: 1280, dtype: "f32", role: "temp" },
+    { name: "cost_nll_onehot", size: 1280, dtype: "f32", role: "temp" },
+    { name: "y", size: 128, dtype: "i32", role: "input", ref: "y" },
+    { name: "cost_nll_log", size: 128, dtype: "f32", role: "temp" },
+    { name: "cost_nll_reducesum", size: 128, dtype: "f32", role: "temp" },
+    { name: "cost_nll_reducesum2", size: 1, dtype: "f32", role: "temp" },
+    { name: "cost", size: 1, dtype: "f32", role: "temp" },
+    { name: "d_h_mul", size: 80000, dtype: "f32", role: "temp" },
+    { name: "grad_w_h", size: 490000, dtype: "f32", role: "temp" },
+    { name: "grad_w_o", size: 6250, dtype: "f32", role: "temp" },
+    { name: "eval_h_matmul", size: 80000, dtype: "f32", role: "temp" },
+    { name: "eval_h", size: 80000, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_matmul", size: 1280, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_reducemax", size: 128, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x_sub", size: 1280, dtype: "f32", role: "temp" },
+    { name: "eval_p_y_given_x", size: 1280, dtype: "f32", role: "temp" },
+    { name: "eval_error_argmax", size: 128, dtype: "i32", role: "temp" },
+    { name: "eval_error", size: 128, dtype: "f32", role: "temp" },
+    { name: "eval_cost_log", size: 128, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    {
-      name: "f0_k4", label: "matmul %4 at specs/newmu-net.yaml:17:16 (graph.h)", wgsl: WGSL_0, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [40, 8, 1]
-    },
-    {
-      name: "f0_k5", label: "sigmoid %5 at specs/newmu-net.yaml:17:6 (graph.h)", wgsl: WGSL_1, bindings: [
-        {
-          buffer: 5,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-      ], workgroups: [1250, 1, 1]
-    },
-    {
-      name: "f0_k6", label: "matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [
-        {
-          buffer: 6,
-          access: "read_write",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-      ], workgroups: [1, 8, 1]
-    },
-    {
-      name: "f0_k7", label: "reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [
-        {
-          buffer: 8,
-          access: "read_write",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k11", label: "sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_4, bindings: [
-        {
-          buffer: 9,
-          access: "read_write",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k12", label: "exp %12 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_5, bindings: [
-        {
-          buffer: 6,
-          access: "read_write",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k13", label: "reduce_sum %13 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_6, bindings: [
-        {
-          buffer: 8,
-          access: "read_write",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k14", label: "one_hot %14 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_7, bindings: [
-        {
-          buffer: 10,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k15", label: "log %15 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_8, bindings: [
-        {
-          buffer: 12,
-          access: "read_write",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k20", label: "reduce_sum %20 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_9, bindings: [
-        {
-          buffer: 13,
-          access: "read_write",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k22", label: "reduce_sum %22 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [
-        {
-          buffer: 14,
-          access: "read_write",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k24", label: "mul %24 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [
-        {
-          buffer: 15,
-          access: "read_write",
-        },
-        {
-          buffer: 14,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k29", label: "reduce_sum %29 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_12, bindings: [
-        {
-          buffer: 12,
-          access: "read_write",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k30", label: "div %30 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_13, bindings: [
-        {
-          buffer: 13,
-          access: "read_write",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "f0_k34", label: "add %34 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_14, bindings: [
-        {
-          buffer: 9,
-          access: "read_write",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-        {
-          buffer: 6,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k35", label: "matmul %35 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-      ], workgroups: [40, 8, 1]
-    },
-    {
-      name: "f0_k36", label: "matmul %36 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_16, bindings: [
-        {
-          buffer: 16,
-          access: "read_write",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [1, 40, 1]
-    },
-    {
-      name: "f0_k40", label: "mul %40 at specs/newmu-net.yaml:17:6 (graph.h)", wgsl: WGSL_17, bindings: [
-        {
-          buffer: 17,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-        {
-          buffer: 5,
-          access: "read",
-        },
-      ], workgroups: [1250, 1, 1]
-    },
-    {
-      name: "f0_k41", label: "matmul %41 at specs/newmu-net.yaml:17:16 (graph.h)", wgsl: WGSL_18, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-      ], workgroups: [40, 49, 1]
-    },
-    {
-      name: "f0_k44", label: "sub %44 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)", wgsl: WGSL_19, bindings: [
-        {
-          buffer: 4,
-          access: "read_write",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-      ], workgroups: [7657, 1, 1]
-    },
-    {
-      name: "f0_k47", label: "sub %47 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)", wgsl: WGSL_20, bindings: [
-        {
-          buffer: 7,
-          access: "read_write",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-      ], workgroups: [98, 1, 1]
-    },
-    {
-      name: "ev_k4", label: "matmul %4 at specs/newmu-net.yaml:17:16 (graph.h)", wgsl: WGSL_21, bindings: [
-        {
-          buffer: 19,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [40, 8, 1]
-    },
-    {
-      name: "ev_k5", label: "sigmoid %5 at specs/newmu-net.yaml:17:6 (graph.h)", wgsl: WGSL_22, bindings: [
-        {
-          buffer: 20,
-          access: "read_write",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-      ], workgroups: [1250, 1, 1]
-    },
-    {
-      name: "ev_k6", label: "matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [
-        {
-          buffer: 21,
-          access: "read_write",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-      ], workgroups: [1, 8, 1]
-    },
-    {
-      name: "ev_k7", label: "reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_24, bindings: [
-        {
-          buffer: 22,
-          access: "read_write",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k11", label: "sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [
-        {
-          buffer: 23,
-          access: "read_write",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "ev_k12", label: "exp %12 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_26, bindings: [
-        {
-          buffer: 21,
-          access: "read_write",
-        },
-        {
-          buffer: 23,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "ev_k13", label: "reduce_sum %13 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_27, bindings: [
-        {
-          buffer: 22,
-          access: "read_write",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k16", label: "div %16 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_28, bindings: [
-        {
-          buffer: 24,
-          access: "read_write",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "ev_k17", label: "argmax %17 at specs/newmu-net.yaml:23:10 (metrics.error)", wgsl: WGSL_29, bindings: [
-        {
-          buffer: 25,
-          access: "read_write",
-        },
-        {
-          buffer: 24,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k19", label: "cast %19 at specs/newmu-net.yaml:23:10 (metrics.error)", wgsl: WGSL_30, bindings: [
-        {
-          buffer: 26,
-          access: "read_write",
-        },
-        {
-          buffer: 25,
-          access: "read",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k20", label: "one_hot %20 at specs/newmu-net.yaml:24:9 (metrics.cost)", wgsl: WGSL_31, bindings: [
-        {
-          buffer: 21,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "ev_k21", label: "log %21 at specs/newmu-net.yaml:24:9 (metrics.cost)", wgsl: WGSL_32, bindings: [
-        {
-          buffer: 27,
-          access: "read_write",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k26", label: "reduce_sum %26 at specs/newmu-net.yaml:24:9 (metrics.cost)", wgsl: WGSL_33, bindings: [
-        {
-          buffer: 22,
-          access: "read_write",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-        {
-          buffer: 23,
-          access: "read",
-        },
-        {
-          buffer: 27,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
-    {
-      name: "ev_k27", label: "neg %27 at specs/newmu-net.yaml:24:9 (metrics.cost)", wgsl: WGSL_34, bindings: [
-        {
-          buffer: 27,
-          access: "read_write",
-        },
-        {
-          buffer: 22,
-          access: "read",
-        },
-      ], workgroups: [2, 1, 1]
-    },
+    { name: "step0_h_matmul", label: "matmul %4 at specs/newmu-net.yaml:17:16 (graph.h)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_h", label: "sigmoid %5 at specs/newmu-net.yaml:17:6 (graph.h)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 7, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "step0_p_y_given_x_reducemax", label: "reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_p_y_given_x_sub", label: "sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_4, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 8, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_p_y_given_x_exp", label: "exp %12 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_5, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_p_y_given_x_reducesum", label: "reduce_sum %13 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_6, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_onehot", label: "one_hot %14 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_7, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_cost_nll_log", label: "log %15 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_8, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum", label: "reduce_sum %20 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_9, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 9, access: "read" }, { buffer: 12, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum2", label: "reduce_sum %22 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "mul %24 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cost_nll_reducesum", label: "reduce_sum %29 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_12, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_cost_nll_div", label: "div %30 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_13, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 8, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_p_y_given_x_add", label: "add %34 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_14, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 13, access: "read" }, { buffer: 6, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_d_p_y_given_x_matmul", label: "matmul %35 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 7, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_d_h_mul", label: "mul %40 at specs/newmu-net.yaml:17:6 (graph.h)", wgsl: WGSL_16, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "step0_grad_w_h", label: "matmul %41 at specs/newmu-net.yaml:17:16 (graph.h)", wgsl: WGSL_17, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 16, access: "read" }], workgroups: [40, 49, 1] },
+    { name: "step0_w_h", label: "sub %44 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [7657, 1, 1] },
+    { name: "step0_grad_w_o", label: "matmul %36 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 9, access: "read" }], workgroups: [1, 40, 1] },
+    { name: "step0_w_o", label: "sub %47 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)", wgsl: WGSL_20, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [98, 1, 1] },
+    { name: "evaluate_h_matmul", label: "matmul %4 at specs/newmu-net.yaml:17:16 (graph.h)", wgsl: WGSL_21, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "evaluate_h", label: "sigmoid %5 at specs/newmu-net.yaml:17:6 (graph.h)", wgsl: WGSL_22, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 7, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_24, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 22, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "exp %12 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_26, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "reduce_sum %13 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_27, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "div %16 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_28, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 22, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_error_argmax", label: "argmax %17 at specs/newmu-net.yaml:23:10 (metrics.error)", wgsl: WGSL_29, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_error", label: "cast %19 at specs/newmu-net.yaml:23:10 (metrics.error)", wgsl: WGSL_30, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 25, access: "read" }, { buffer: 11, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "one_hot %20 at specs/newmu-net.yaml:24:9 (metrics.cost)", wgsl: WGSL_31, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_cost_log", label: "log %21 at specs/newmu-net.yaml:24:9 (metrics.cost)", wgsl: WGSL_32, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "reduce_sum %26 at specs/newmu-net.yaml:24:9 (metrics.cost)", wgsl: WGSL_33, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 23, access: "read" }, { buffer: 27, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost", label: "neg %27 at specs/newmu-net.yaml:24:9 (metrics.cost)", wgsl: WGSL_34, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [2, 1, 1] },
   ],
   steps: [
     {
       commands: [
-        {
-          kind: "dispatch",
-          kernel: 0,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "dispatch",
-          kernel: 5,
-        },
-        {
-          kind: "dispatch",
-          kernel: 6,
-        },
-        {
-          kind: "dispatch",
-          kernel: 7,
-        },
-        {
-          kind: "dispatch",
-          kernel: 8,
-        },
-        {
-          kind: "dispatch",
-          kernel: 9,
-        },
-        {
-          kind: "dispatch",
-          kernel: 10,
-        },
-        {
-          kind: "dispatch",
-          kernel: 11,
-        },
-        {
-          kind: "dispatch",
-          kernel: 12,
-        },
-        {
-          kind: "dispatch",
-          kernel: 13,
-        },
-        {
-          kind: "dispatch",
-          kernel: 14,
-        },
-        {
-          kind: "dispatch",
-          kernel: 15,
-        },
-        {
-          kind: "dispatch",
-          kernel: 16,
-        },
-        {
-          kind: "dispatch",
-          kernel: 17,
-        },
-        {
-          kind: "dispatch",
-          kernel: 18,
-        },
-        {
-          kind: "dispatch",
-          kernel: 19,
-        },
-        {
-          kind: "dispatch",
-          kernel: 20,
-        },
+        { kind: "dispatch", kernel: 0 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "dispatch", kernel: 5 },
+        { kind: "dispatch", kernel: 6 },
+        { kind: "dispatch", kernel: 7 },
+        { kind: "dispatch", kernel: 8 },
+        { kind: "dispatch", kernel: 9 },
+        { kind: "dispatch", kernel: 10 },
+        { kind: "dispatch", kernel: 11 },
+        { kind: "dispatch", kernel: 12 },
+        { kind: "dispatch", kernel: 13 },
+        { kind: "dispatch", kernel: 14 },
+        { kind: "dispatch", kernel: 15 },
+        { kind: "dispatch", kernel: 16 },
+        { kind: "dispatch", kernel: 17 },
+        { kind: "dispatch", kernel: 18 },
+        { kind: "dispatch", kernel: 19 },
+        { kind: "dispatch", kernel: 20 },
       ],
-      outputs: {
-        cost: 15,
-        "param:w_h": 4,
-        "param:w_o": 7,
-      },
+      outputs: { cost: 15, "param:w_h": 4, "param:w_o": 7 },
     },
   ],
   eval: {
     commands: [
-      {
-        kind: "dispatch",
-        kernel: 21,
-      },
-      {
-        kind: "dispatch",
-        kernel: 22,
-      },
-      {
-        kind: "dispatch",
-        kernel: 23,
-      },
-      {
-        kind: "dispatch",
-        kernel: 24,
-      },
-      {
-        kind: "dispatch",
-        kernel: 25,
-      },
-      {
-        kind: "dispatch",
-        kernel: 26,
-      },
-      {
-        kind: "dispatch",
-        kernel: 27,
-      },
-      {
-        kind: "dispatch",
-        kernel: 28,
-      },
-      {
-        kind: "dispatch",
-        kernel: 29,
-      },
-      {
-        kind: "dispatch",
-        kernel: 30,
-      },
-      {
-        kind: "dispatch",
-        kernel: 31,
-      },
-      {
-        kind: "dispatch",
-        kernel: 32,
-      },
-      {
-        kind: "dispatch",
-        kernel: 33,
-      },
-      {
-        kind: "dispatch",
-        kernel: 34,
-      },
+      { kind: "dispatch", kernel: 21 },
+      { kind: "dispatch", kernel: 22 },
+      { kind: "dispatch", kernel: 23 },
+      { kind: "dispatch", kernel: 24 },
+      { kind: "dispatch", kernel: 25 },
+      { kind: "dispatch", kernel: 26 },
+      { kind: "dispatch", kernel: 27 },
+      { kind: "dispatch", kernel: 28 },
+      { kind: "dispatch", kernel: 29 },
+      { kind: "dispatch", kernel: 30 },
+      { kind: "dispatch", kernel: 31 },
+      { kind: "dispatch", kernel: 32 },
+      { kind: "dispatch", kernel: 33 },
+      { kind: "dispatch", kernel: 34 },
     ],
-    outputs: {
-      "metric:error": 26,
-      "metric:cost": 27,
-    },
+    outputs: { "metric:error": 26, "metric:cost": 27 },
   },
-  limits: {
-    maxStorageBuffersPerShaderStage: 8,
-    maxStorageBufferBindingSize: 134217728,
-    maxComputeWorkgroupsPerDimension: 65535,
-    maxComputeInvocationsPerWorkgroup: 256,
-    maxComputeWorkgroupStorageSize: 16384,
-  },
+  limits: { maxStorageBuffersPerShaderStage: 8, maxStorageBufferBindingSize: 134217728, maxComputeWorkgroupsPerDimension: 65535, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 },
 };

@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { Batch, CompiledModel, ModelDescription } from "../../runtime/compiled-model.ts";
 import { createArena, createKernels, instantiateLoops, type Kernels, precompileModules } from "../../runtime/cpu/kernels.ts";
-import * as rng from "../../runtime/rng/philox.ts";
 import { LOOPS_SHARED_WASM, LOOPS_WASM } from "./loops-wasm.ts";
+import * as rng from "../../runtime/rng/philox.ts";
 
 export const description: ModelDescription = {
   name: "rbm",
@@ -104,18 +104,18 @@ export const description: ModelDescription = {
 
 /** The exports of loops.wat: one function per fused loop, addresses and extents built in. */
 interface Loops {
-  readonly f0_loop27: () => void;
-  readonly f0_loop50: () => void;
-  readonly f0_loop53: () => void;
-  readonly f0_loop59: () => void;
-  readonly f0_loop60: () => void;
-  readonly f0_loop66: () => void;
-  readonly f0_loop73: () => void;
-  readonly f0_loop76: () => void;
-  readonly ev_loop7: () => void;
-  readonly ev_loop11: () => void;
-  readonly ev_loop21: () => void;
-  readonly sm0_s4_loop15: () => void;
+  readonly step0_xi_flip: () => void;
+  readonly step0_cost: () => void;
+  readonly step0_d_fe_chain_mul: () => void;
+  readonly step0_d_fe_data_mul: () => void;
+  readonly step0_d_fe_data_add: () => void;
+  readonly step0_d_fe_data_add2: () => void;
+  readonly step0_hbias: () => void;
+  readonly step0_vbias: () => void;
+  readonly evaluate_v_recon_sigmoid: () => void;
+  readonly evaluate_v_recon: () => void;
+  readonly evaluate_recon_xent: () => void;
+  readonly sampler0__1: () => void;
 }
 
 /** Compiles the model's WebAssembly ahead (required before `new Model()` on a browser's main thread, optional elsewhere). */
@@ -125,63 +125,55 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 124.4 MiB, laid out at compile time. */
-  private readonly mem = createArena(130394448);
+  /** Every buffer of the model, 124.2 MiB, laid out at compile time. */
+  private readonly mem = createArena(130268976);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W: new Float32Array(this.mem.buffer, 16, 392000), hbias: new Float32Array(this.mem.buffer, 1568016, 500), vbias: new Float32Array(this.mem.buffer, 1570016, 784) };
   readonly state: Record<string, Float32Array> = { persistent: new Float32Array(this.mem.buffer, 1573152, 10000) };
-  private readonly f0_t6 = new Float32Array(this.mem.buffer, 1613152, 10000);
-  private readonly f0_in_x = new Float32Array(this.mem.buffer, 1653152, 15680);
-  private readonly f0_t10 = new Float32Array(this.mem.buffer, 1715872, 1);
-  private readonly f0_s10_e0 = new Float32Array(this.mem.buffer, 1715888, 10000);
-  private readonly f0_s10_e1 = new Float32Array(this.mem.buffer, 1755888, 15680);
-  private readonly f0_s10_e2 = new Float32Array(this.mem.buffer, 1818608, 150000);
-  private readonly f0_s10_e3 = new Float32Array(this.mem.buffer, 2418608, 235200);
-  private readonly f0_s10_c0 = new Float32Array(this.mem.buffer, 3359408, 10000);
-  private readonly f0_s10_c1 = new Float32Array(this.mem.buffer, 3399408, 15680);
-  private readonly f0_s10_t3 = new Float32Array(this.mem.buffer, 3462128, 15680);
-  private readonly f0_s10_t10 = new Float32Array(this.mem.buffer, 3524848, 15680);
-  private readonly f0_s10_t11 = new Float32Array(this.mem.buffer, 3587568, 10000);
-  private readonly f0_s10_t18 = new Float32Array(this.mem.buffer, 3627568, 10000);
-  private readonly f0_t14 = new Float32Array(this.mem.buffer, 3667568, 10000);
-  private readonly f0_t20 = new Float32Array(this.mem.buffer, 3707568, 15680);
-  private readonly f0_t21 = new Float32Array(this.mem.buffer, 3770288, 784);
-  private readonly f0_t27 = new Float32Array(this.mem.buffer, 3773424, 15680);
-  private readonly f0_t29 = new Float32Array(this.mem.buffer, 3836144, 20);
-  private readonly f0_t31 = new Float32Array(this.mem.buffer, 3836224, 10000);
-  private readonly f0_t34 = new Float32Array(this.mem.buffer, 3876224, 20);
-  private readonly f0_t37 = new Float32Array(this.mem.buffer, 3876304, 20);
-  private readonly f0_t39 = new Float32Array(this.mem.buffer, 3876384, 10000);
-  private readonly f0_t42 = new Float32Array(this.mem.buffer, 3916384, 20);
-  private readonly f0_t49 = new Float32Array(this.mem.buffer, 3916464, 1);
-  private readonly f0_t50 = new Float32Array(this.mem.buffer, 3916480, 1);
-  private readonly f0_t53 = new Float32Array(this.mem.buffer, 3916496, 10000);
-  private readonly f0_t59 = new Float32Array(this.mem.buffer, 3956496, 10000);
-  private readonly f0_t60 = new Float32Array(this.mem.buffer, 3996496, 10000);
-  private readonly f0_t61 = new Float32Array(this.mem.buffer, 4036496, 500);
-  private readonly f0_t66 = new Float32Array(this.mem.buffer, 4038496, 15680);
-  private readonly f0_t67 = new Float32Array(this.mem.buffer, 4101216, 784);
-  private readonly ev_t4 = new Float32Array(this.mem.buffer, 4104352, 10000);
-  private readonly ev_in_x = new Float32Array(this.mem.buffer, 4144352, 15680);
-  private readonly ev_t7 = new Float32Array(this.mem.buffer, 4207072, 10000);
-  private readonly ev_t8 = new Float32Array(this.mem.buffer, 4247072, 15680);
-  private readonly ev_t11 = new Float32Array(this.mem.buffer, 4309792, 15680);
-  private readonly ev_t20 = new Float32Array(this.mem.buffer, 4372512, 20);
-  private readonly ev_t21 = new Float32Array(this.mem.buffer, 4372592, 20);
-  private readonly sm0_t4 = new Float32Array(this.mem.buffer, 4372672, 1);
-  private readonly sm0_s4_e0 = new Float32Array(this.mem.buffer, 4372688, 15680);
-  private readonly sm0_s4_e1 = new Float32Array(this.mem.buffer, 4435408, 15680);
-  private readonly sm0_s4_e2 = new Float32Array(this.mem.buffer, 4498128, 15680000);
-  private readonly sm0_s4_e3 = new Float32Array(this.mem.buffer, 67218128, 15680000);
-  private readonly sm0_s4_c0 = new Float32Array(this.mem.buffer, 129938128, 15680);
-  private readonly sm0_s4_c1 = new Float32Array(this.mem.buffer, 130000848, 15680);
-  private readonly sm0_s4_t3 = new Float32Array(this.mem.buffer, 130063568, 10000);
-  private readonly sm0_s4_t10 = new Float32Array(this.mem.buffer, 130103568, 10000);
-  private readonly sm0_s4_t11 = new Float32Array(this.mem.buffer, 130143568, 15680);
-  private readonly sm0_s4_t15 = new Float32Array(this.mem.buffer, 130206288, 15680);
-  private readonly sm0_s4_t18 = new Float32Array(this.mem.buffer, 130269008, 15680);
-  private readonly sm0_in_x = new Float32Array(this.mem.buffer, 130331728, 15680);
+  private readonly fe_data_matmul = new Float32Array(this.mem.buffer, 1613152, 10000);
+  private readonly x = new Float32Array(this.mem.buffer, 1653152, 15680);
+  private readonly chain_scan_carry0 = new Float32Array(this.mem.buffer, 1715872, 10000);
+  private readonly chain_scan_carry1 = new Float32Array(this.mem.buffer, 1755872, 15680);
+  private readonly chain_scan_history0 = new Float32Array(this.mem.buffer, 1818592, 150000);
+  private readonly chain_scan_history1 = new Float32Array(this.mem.buffer, 2418592, 235200);
+  private readonly chain_body_v_sample_matmul = new Float32Array(this.mem.buffer, 3359392, 15680);
+  private readonly _1 = new Float32Array(this.mem.buffer, 3422112, 15680);
+  private readonly chain_body_h_matmul = new Float32Array(this.mem.buffer, 3484832, 10000);
+  private readonly _0 = new Float32Array(this.mem.buffer, 3524832, 10000);
+  private readonly chain_scan_final0 = new Float32Array(this.mem.buffer, 3564832, 10000);
+  private readonly chain_scan_final1 = new Float32Array(this.mem.buffer, 3604832, 15680);
+  private readonly fe_chain_matmul = new Float32Array(this.mem.buffer, 3667552, 10000);
+  private readonly xi = new Float32Array(this.mem.buffer, 3707552, 15680);
+  private readonly flip = new Float32Array(this.mem.buffer, 3770272, 784);
+  private readonly xi_flip = new Float32Array(this.mem.buffer, 3773408, 15680);
+  private readonly fe_xi_flip_reducesum = new Float32Array(this.mem.buffer, 3836128, 20);
+  private readonly fe_xi_flip_matmul = new Float32Array(this.mem.buffer, 3836208, 10000);
+  private readonly fe_xi_flip_reducesum2 = new Float32Array(this.mem.buffer, 3876208, 20);
+  private readonly fe_xi_reducesum = new Float32Array(this.mem.buffer, 3876288, 20);
+  private readonly fe_xi_matmul = new Float32Array(this.mem.buffer, 3876368, 10000);
+  private readonly fe_xi_reducesum2 = new Float32Array(this.mem.buffer, 3916368, 20);
+  private readonly pseudo_likelihood_reducesum = new Float32Array(this.mem.buffer, 3916448, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 3916464, 1);
+  private readonly d_fe_chain_mul = new Float32Array(this.mem.buffer, 3916480, 10000);
+  private readonly d_fe_data_mul = new Float32Array(this.mem.buffer, 3956480, 10000);
+  private readonly d_fe_data_add = new Float32Array(this.mem.buffer, 3996480, 10000);
+  private readonly grad_hbias = new Float32Array(this.mem.buffer, 4036480, 500);
+  private readonly d_fe_data_add2 = new Float32Array(this.mem.buffer, 4038480, 15680);
+  private readonly grad_vbias = new Float32Array(this.mem.buffer, 4101200, 784);
+  private readonly eval_v_recon = new Float32Array(this.mem.buffer, 4247056, 15680);
+  private readonly eval_recon_xent_reducesum = new Float32Array(this.mem.buffer, 4309776, 20);
+  private readonly eval_recon_xent = new Float32Array(this.mem.buffer, 4309856, 20);
+  private readonly sampler0_sample_chain_scan_carry0 = new Float32Array(this.mem.buffer, 4309936, 15680);
+  private readonly sampler0_sample_chain_scan_carry1 = new Float32Array(this.mem.buffer, 4372656, 15680);
+  private readonly sampler0_sample_chain_scan_history0 = new Float32Array(this.mem.buffer, 4435376, 15680000);
+  private readonly sampler0_sample_chain_scan_history1 = new Float32Array(this.mem.buffer, 67155376, 15680000);
+  private readonly sampler0_sample_chain_body_vm_matmul = new Float32Array(this.mem.buffer, 129875376, 10000);
+  private readonly sampler0_sample_chain_body_vm_cast = new Float32Array(this.mem.buffer, 129915376, 10000);
+  private readonly sampler0__1 = new Float32Array(this.mem.buffer, 130018096, 15680);
+  private readonly sampler0__0 = new Float32Array(this.mem.buffer, 130080816, 15680);
+  private readonly sampler0_sample_chain_scan_final0 = new Float32Array(this.mem.buffer, 130143536, 15680);
+  private readonly sampler0_sample_chain_scan_final1 = new Float32Array(this.mem.buffer, 130206256, 15680);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -191,76 +183,68 @@ export class Model implements CompiledModel {
   }
 
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
-    const ev_t4 = this.ev_t4;
-    const ev_in_x = this.ev_in_x;
-    const ev_t7 = this.ev_t7;
-    const ev_t8 = this.ev_t8;
-    const ev_t11 = this.ev_t11;
-    const ev_t20 = this.ev_t20;
-    const ev_t21 = this.ev_t21;
-    const p0_W = this.params.W;
-    const p1_hbias = this.params.hbias;
-    const p2_vbias = this.params.vbias;
-    const st0_persistent = this.state.persistent;
+    const x = this.x;
+    const v_recon = this.eval_v_recon;
+    const recon_xent_reducesum = this.eval_recon_xent_reducesum;
+    const recon_xent = this.eval_recon_xent;
     // The batch, copied into the model's memory.
-    ev_in_x.set(batch.x as Float32Array);
-    const step = 0; // evaluation draws random numbers from counter 0
-    // matmul %4 → [20, 500] — specs/rbm.yaml:46 (graph.v_recon)
+    x.set(batch.x as Float32Array);
+    // specs/rbm.yaml:46 v_recon — matmul
     {
-      this.k.gemm_nn_sx(4144352, 16, 4104352, 20, 500, 784, 784, 500, 500, 0, 1); // ev_in_x @ p0_W → ev_t4
+      this.k.gemm({ a: 1653152, b: 16, c: 4104336, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W → v_recon_matmul
     }
 
-    // sigmoid %7 → [20, 500] — specs/rbm.yaml:46 (graph.v_recon)
-    this.w.ev_loop7(); // WebAssembly SIMD (loops.wat)
-    // matmul %8 → [20, 784] — specs/rbm.yaml:46 (graph.v_recon)
+    // specs/rbm.yaml:46 v_recon — fused: add
+    this.w.evaluate_v_recon_sigmoid(); // WebAssembly SIMD (loops.wat)
+    // specs/rbm.yaml:46 v_recon — matmul
     {
-      this.k.gemm_nt(4207072, 16, 4247072, 20, 784, 500, 500, 500, 784, 0, 1); // ev_t7 @ p0_W → ev_t8
+      this.k.gemm({ a: 4144336, b: 16, c: 4184336, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // v_recon_sigmoid @ W → v_recon_matmul2
     }
 
-    // sigmoid %11 → [20, 784] — specs/rbm.yaml:46 (graph.v_recon)
-    this.w.ev_loop11(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %20 → [20] — specs/rbm.yaml:47 (graph.recon_xent)
-    let i0 = 0;
-    let o1 = 0;
-    for (let c3 = 0; c3 < 20; c3++) {
-      let s2 = 0;
-      for (let c4 = 0; c4 < 784; c4++) {
-        s2 += ((ev_in_x[i0] * Math.log(ev_t11[i0])) + ((1 - ev_in_x[i0]) * Math.log((1 - ev_t11[i0]))));
-        i0++;
+    // specs/rbm.yaml:46 v_recon — fused: add
+    this.w.evaluate_v_recon(); // WebAssembly SIMD (loops.wat)
+    // specs/rbm.yaml:47 recon_xent — fused: add, mul, log, mul, sub, log, sub
+    let o$0 = 0;
+    let i$2 = 0;
+    for (let c$3 = 0; c$3 < 20; c$3++) {
+      let s$1 = 0;
+      for (let c$4 = 0; c$4 < 784; c$4++) {
+        s$1 += ((x[i$2] * Math.log(v_recon[i$2])) + ((1 - x[i$2]) * Math.log((1 - v_recon[i$2]))));
+        i$2++;
       }
 
-      ev_t20[o1] = s2;
-      o1++;
+      recon_xent_reducesum[o$0] = s$1;
+      o$0++;
     }
 
-    // neg %21 → [20] — specs/rbm.yaml:47 (graph.recon_xent)
-    this.w.ev_loop21(); // WebAssembly SIMD (loops.wat)
-    out.recon_xent.set(ev_t21);
+    // specs/rbm.yaml:47 recon_xent
+    this.w.evaluate_recon_xent(); // WebAssembly SIMD (loops.wat)
+    out.recon_xent.set(recon_xent);
   }
 
   /** Buffers of the last training step in execution order, labelled with op and spec location (read after a non-finite cost). */
   probe(stepFn: number): ReadonlyArray<readonly [string, ArrayLike<number>]> {
     const probes: ReadonlyArray<readonly [string, ArrayLike<number>]>[] = [
       [
-        ["matmul %6 at specs/rbm.yaml:35:48 (graph.fe_data)", this.f0_t6],
-        ["matmul %14 at specs/rbm.yaml:36:65 (graph.fe_chain)", this.f0_t14],
-        ["select %20 at specs/rbm.yaml:39:7 (graph.xi), computing compare %17 at specs/rbm.yaml:39:15 (graph.xi)", this.f0_t20],
-        ["step_one_hot %21 at specs/rbm.yaml:40:9 (graph.flip)", this.f0_t21],
-        ["add %27 at specs/rbm.yaml:41:15 (graph.xi_flip), computing mul %26 at specs/rbm.yaml:41:22 (graph.xi_flip), computing sub %24 at specs/rbm.yaml:41:27 (graph.xi_flip), computing mul %23 at specs/rbm.yaml:41:31 (graph.xi_flip)", this.f0_t27],
-        ["reduce_sum %29 at specs/rbm.yaml:43:16 (graph.fe_xi_flip), computing mul %28 at specs/rbm.yaml:43:28 (graph.fe_xi_flip)", this.f0_t29],
-        ["matmul %31 at specs/rbm.yaml:43:63 (graph.fe_xi_flip)", this.f0_t31],
-        ["reduce_sum %34 at specs/rbm.yaml:43:42 (graph.fe_xi_flip), computing softplus %33 at specs/rbm.yaml:43:46 (graph.fe_xi_flip), computing add %32 at specs/rbm.yaml:43:67 (graph.fe_xi_flip)", this.f0_t34],
-        ["reduce_sum %37 at specs/rbm.yaml:42:11 (graph.fe_xi), computing mul %36 at specs/rbm.yaml:42:18 (graph.fe_xi)", this.f0_t37],
-        ["matmul %39 at specs/rbm.yaml:42:48 (graph.fe_xi)", this.f0_t39],
-        ["reduce_sum %42 at specs/rbm.yaml:42:32 (graph.fe_xi), computing softplus %41 at specs/rbm.yaml:42:36 (graph.fe_xi), computing add %40 at specs/rbm.yaml:42:52 (graph.fe_xi)", this.f0_t42],
-        ["reduce_sum %49 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood), computing mul %48 at specs/rbm.yaml:44:31 (graph.pseudo_likelihood), computing log %46 at specs/rbm.yaml:44:33 (graph.pseudo_likelihood), computing sigmoid %45 at specs/rbm.yaml:44:37 (graph.pseudo_likelihood), computing sub %44 at specs/rbm.yaml:44:56 (graph.pseudo_likelihood), computing sub %35 at specs/rbm.yaml:43:40 (graph.fe_xi_flip), computing neg %30 at specs/rbm.yaml:43:15 (graph.fe_xi_flip), computing sub %43 at specs/rbm.yaml:42:30 (graph.fe_xi), computing neg %38 at specs/rbm.yaml:42:10 (graph.fe_xi)", this.f0_t49],
-        ["mul %50 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)", this.f0_t50],
-        ["mul %53 at specs/rbm.yaml:36:46 (graph.fe_chain), computing sigmoid %52 at specs/rbm.yaml:36:46 (graph.fe_chain), computing add %15 at specs/rbm.yaml:36:69 (graph.fe_chain)", this.f0_t53],
-        ["mul %59 at specs/rbm.yaml:35:37 (graph.fe_data), computing sigmoid %58 at specs/rbm.yaml:35:37 (graph.fe_data), computing add %8 at specs/rbm.yaml:35:52 (graph.fe_data)", this.f0_t59],
-        ["add %60 at specs/rbm.yaml:35:52 (graph.fe_data)", this.f0_t60],
-        ["reduce_sum %61 at specs/rbm.yaml:35:52 (graph.fe_data)", this.f0_t61],
-        ["add %66 at specs/rbm.yaml:35:19 (graph.fe_data), computing mul %56 at specs/rbm.yaml:36:28 (graph.fe_chain), computing mul %65 at specs/rbm.yaml:35:19 (graph.fe_data)", this.f0_t66],
-        ["reduce_sum %67 at specs/rbm.yaml:35:19 (graph.fe_data)", this.f0_t67],
+        ["matmul %6 at specs/rbm.yaml:35:48 (graph.fe_data)", this.fe_data_matmul],
+        ["matmul %14 at specs/rbm.yaml:36:65 (graph.fe_chain)", this.fe_chain_matmul],
+        ["select %20 at specs/rbm.yaml:39:7 (graph.xi), computing compare %17 at specs/rbm.yaml:39:15 (graph.xi)", this.xi],
+        ["step_one_hot %21 at specs/rbm.yaml:40:9 (graph.flip)", this.flip],
+        ["add %27 at specs/rbm.yaml:41:15 (graph.xi_flip), computing mul %26 at specs/rbm.yaml:41:22 (graph.xi_flip), computing sub %24 at specs/rbm.yaml:41:27 (graph.xi_flip), computing mul %23 at specs/rbm.yaml:41:31 (graph.xi_flip)", this.xi_flip],
+        ["reduce_sum %29 at specs/rbm.yaml:43:16 (graph.fe_xi_flip), computing mul %28 at specs/rbm.yaml:43:28 (graph.fe_xi_flip)", this.fe_xi_flip_reducesum],
+        ["matmul %31 at specs/rbm.yaml:43:63 (graph.fe_xi_flip)", this.fe_xi_flip_matmul],
+        ["reduce_sum %34 at specs/rbm.yaml:43:42 (graph.fe_xi_flip), computing softplus %33 at specs/rbm.yaml:43:46 (graph.fe_xi_flip), computing add %32 at specs/rbm.yaml:43:67 (graph.fe_xi_flip)", this.fe_xi_flip_reducesum2],
+        ["reduce_sum %37 at specs/rbm.yaml:42:11 (graph.fe_xi), computing mul %36 at specs/rbm.yaml:42:18 (graph.fe_xi)", this.fe_xi_reducesum],
+        ["matmul %39 at specs/rbm.yaml:42:48 (graph.fe_xi)", this.fe_xi_matmul],
+        ["reduce_sum %42 at specs/rbm.yaml:42:32 (graph.fe_xi), computing softplus %41 at specs/rbm.yaml:42:36 (graph.fe_xi), computing add %40 at specs/rbm.yaml:42:52 (graph.fe_xi)", this.fe_xi_reducesum2],
+        ["reduce_sum %49 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood), computing mul %48 at specs/rbm.yaml:44:31 (graph.pseudo_likelihood), computing log %46 at specs/rbm.yaml:44:33 (graph.pseudo_likelihood), computing sigmoid %45 at specs/rbm.yaml:44:37 (graph.pseudo_likelihood), computing sub %44 at specs/rbm.yaml:44:56 (graph.pseudo_likelihood), computing sub %35 at specs/rbm.yaml:43:40 (graph.fe_xi_flip), computing neg %30 at specs/rbm.yaml:43:15 (graph.fe_xi_flip), computing sub %43 at specs/rbm.yaml:42:30 (graph.fe_xi), computing neg %38 at specs/rbm.yaml:42:10 (graph.fe_xi)", this.pseudo_likelihood_reducesum],
+        ["mul %50 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)", this.cost],
+        ["mul %53 at specs/rbm.yaml:36:46 (graph.fe_chain), computing sigmoid %52 at specs/rbm.yaml:36:46 (graph.fe_chain), computing add %15 at specs/rbm.yaml:36:69 (graph.fe_chain)", this.d_fe_chain_mul],
+        ["mul %59 at specs/rbm.yaml:35:37 (graph.fe_data), computing sigmoid %58 at specs/rbm.yaml:35:37 (graph.fe_data), computing add %8 at specs/rbm.yaml:35:52 (graph.fe_data)", this.d_fe_data_mul],
+        ["add %60 at specs/rbm.yaml:35:52 (graph.fe_data)", this.d_fe_data_add],
+        ["reduce_sum %61 at specs/rbm.yaml:35:52 (graph.fe_data)", this.grad_hbias],
+        ["add %66 at specs/rbm.yaml:35:19 (graph.fe_data), computing mul %56 at specs/rbm.yaml:36:28 (graph.fe_chain), computing mul %65 at specs/rbm.yaml:35:19 (graph.fe_data)", this.d_fe_data_add2],
+        ["reduce_sum %67 at specs/rbm.yaml:35:19 (graph.fe_data)", this.grad_vbias],
       ],
     ];
     return probes[stepFn] ?? [];
@@ -274,276 +258,268 @@ export class Model implements CompiledModel {
   }
 
   private step0(batch: Batch, step: number): number {
-    const f0_t6 = this.f0_t6;
-    const f0_in_x = this.f0_in_x;
-    const f0_s10_e0 = this.f0_s10_e0;
-    const f0_s10_e1 = this.f0_s10_e1;
-    const f0_s10_e2 = this.f0_s10_e2;
-    const f0_s10_e3 = this.f0_s10_e3;
-    const f0_s10_c0 = this.f0_s10_c0;
-    const f0_s10_c1 = this.f0_s10_c1;
-    const f0_s10_t3 = this.f0_s10_t3;
-    const f0_s10_t10 = this.f0_s10_t10;
-    const f0_s10_t11 = this.f0_s10_t11;
-    const f0_s10_t18 = this.f0_s10_t18;
-    const f0_t14 = this.f0_t14;
-    const f0_t20 = this.f0_t20;
-    const f0_t21 = this.f0_t21;
-    const f0_t27 = this.f0_t27;
-    const f0_t29 = this.f0_t29;
-    const f0_t31 = this.f0_t31;
-    const f0_t34 = this.f0_t34;
-    const f0_t37 = this.f0_t37;
-    const f0_t39 = this.f0_t39;
-    const f0_t42 = this.f0_t42;
-    const f0_t49 = this.f0_t49;
-    const f0_t50 = this.f0_t50;
-    const f0_t53 = this.f0_t53;
-    const f0_t59 = this.f0_t59;
-    const f0_t60 = this.f0_t60;
-    const f0_t61 = this.f0_t61;
-    const f0_t66 = this.f0_t66;
-    const f0_t67 = this.f0_t67;
-    const p0_W = this.params.W;
-    const p1_hbias = this.params.hbias;
-    const p2_vbias = this.params.vbias;
-    const st0_persistent = this.state.persistent;
+    const x = this.x;
+    const chain_scan_final0 = this.chain_scan_final0;
+    const chain_scan_final1 = this.chain_scan_final1;
+    const chain_scan_history0 = this.chain_scan_history0;
+    const chain_scan_history1 = this.chain_scan_history1;
+    const chain_scan_carry0 = this.chain_scan_carry0;
+    const chain_scan_carry1 = this.chain_scan_carry1;
+    const vbias = this.params.vbias;
+    const hbias = this.params.hbias;
+    const chain_body_v_sample_matmul = this.chain_body_v_sample_matmul;
+    const _1 = this._1;
+    const chain_body_h_matmul = this.chain_body_h_matmul;
+    const _0 = this._0;
+    const persistent = this.state.persistent;
+    const xi = this.xi;
+    const flip = this.flip;
+    const xi_flip = this.xi_flip;
+    const fe_xi_flip_reducesum = this.fe_xi_flip_reducesum;
+    const fe_xi_flip_matmul = this.fe_xi_flip_matmul;
+    const fe_xi_flip_reducesum2 = this.fe_xi_flip_reducesum2;
+    const fe_xi_reducesum = this.fe_xi_reducesum;
+    const fe_xi_matmul = this.fe_xi_matmul;
+    const fe_xi_reducesum2 = this.fe_xi_reducesum2;
+    const pseudo_likelihood_reducesum = this.pseudo_likelihood_reducesum;
+    const cost = this.cost;
+    const d_fe_data_add = this.d_fe_data_add;
+    const grad_hbias = this.grad_hbias;
+    const d_fe_data_add2 = this.d_fe_data_add2;
+    const grad_vbias = this.grad_vbias;
     // The batch, copied into the model's memory.
-    f0_in_x.set(batch.x as Float32Array);
-    // matmul %6 → [20, 500] — specs/rbm.yaml:35 (graph.fe_data)
+    x.set(batch.x as Float32Array);
+    // specs/rbm.yaml:35 fe_data — matmul
     {
-      this.k.gemm_nn_sx(1653152, 16, 1613152, 20, 500, 784, 784, 500, 500, 0, 1); // f0_in_x @ p0_W → f0_t6
+      this.k.gemm({ a: 1653152, b: 16, c: 1613152, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W → fe_data_matmul
     }
 
-    // scan %10: 15 steps — specs/rbm.yaml:26 (graph.chain)
-    f0_s10_c0.set(st0_persistent);
-    f0_s10_c1.set(f0_in_x);
-    for (let s1 = 0; s1 < 15; s1++) {
-      const t0 = s1;
-      f0_s10_e2.set(f0_s10_c0, t0 * 10000);
-      f0_s10_e3.set(f0_s10_c1, t0 * 15680);
-      // matmul %3 → [20, 784] — specs/rbm.yaml:30 (graph.chain.body.v_sample)
+    // specs/rbm.yaml:26 chain — scan: 15 steps
+    chain_scan_carry0.set(persistent);
+    chain_scan_carry1.set(x);
+    for (let n$1 = 0; n$1 < 15; n$1++) {
+      const t$0 = n$1;
+      chain_scan_history0.set(chain_scan_carry0, t$0 * 10000);
+      chain_scan_history1.set(chain_scan_carry1, t$0 * 15680);
+      // specs/rbm.yaml:30 chain.body.v_sample — matmul
       {
-        this.k.gemm_nt(3359408, 16, 3462128, 20, 784, 500, 500, 500, 784, 0, 1); // f0_s10_c0 @ p0_W → f0_s10_t3
+        this.k.gemm({ a: 1715872, b: 16, c: 3359392, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // chain_scan_carry0 @ W → chain_body_v_sample_matmul
       }
 
-      // cast %10 → [20, 784] — specs/rbm.yaml:30 (graph.chain.body.v_sample)
-      let i1002 = 0;
-      for (let c1003 = 0; c1003 < 20; c1003++) {
-        for (let c1004 = 0; c1004 < 784; c1004++) {
-          f0_s10_t10[i1002] = (rng.uniform(this.desc.seed, 1, step, t0, i1002) < (1 / (1 + Math.exp(-((f0_s10_t3[i1002] + p2_vbias[c1004]))))) ? 1 : 0);
-          i1002++;
+      // specs/rbm.yaml:30 chain.body.v_sample — fused: compare, random_uniform, sigmoid, add
+      let i$2 = 0;
+      for (let c$3 = 0; c$3 < 20; c$3++) {
+        for (let c$4 = 0; c$4 < 784; c$4++) {
+          _1[i$2] = (rng.uniform(this.desc.seed, 1, step, t$0, i$2) < (1 / (1 + Math.exp(-((chain_body_v_sample_matmul[c$3 * 784 + c$4] + vbias[c$4]))))) ? 1 : 0);
+          i$2++;
         }
       }
 
-      // matmul %11 → [20, 500] — specs/rbm.yaml:32 (graph.chain.body.h)
+      // specs/rbm.yaml:32 chain.body.h — matmul
       {
-        this.k.gemm_nn(3524848, 16, 3587568, 20, 500, 784, 784, 500, 500, 0, 1); // f0_s10_t10 @ p0_W → f0_s10_t11
+        this.k.gemm({ a: 3422112, b: 16, c: 3484832, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // _1 @ W → chain_body_h_matmul
       }
 
-      // cast %18 → [20, 500] — specs/rbm.yaml:32 (graph.chain.body.h)
-      let i1005 = 0;
-      for (let c1006 = 0; c1006 < 20; c1006++) {
-        for (let c1007 = 0; c1007 < 500; c1007++) {
-          f0_s10_t18[i1005] = (rng.uniform(this.desc.seed, 2, step, t0, i1005) < (1 / (1 + Math.exp(-((f0_s10_t11[i1005] + p1_hbias[c1007]))))) ? 1 : 0);
-          i1005++;
+      // specs/rbm.yaml:32 chain.body.h — fused: compare, random_uniform, sigmoid, add
+      let i$5 = 0;
+      for (let c$6 = 0; c$6 < 20; c$6++) {
+        for (let c$7 = 0; c$7 < 500; c$7++) {
+          _0[i$5] = (rng.uniform(this.desc.seed, 2, step, t$0, i$5) < (1 / (1 + Math.exp(-((chain_body_h_matmul[c$6 * 500 + c$7] + hbias[c$7]))))) ? 1 : 0);
+          i$5++;
         }
       }
 
-      f0_s10_c0.set(f0_s10_t18);
-      f0_s10_c1.set(f0_s10_t10);
+      chain_scan_carry0.set(_0);
+      chain_scan_carry1.set(_1);
     }
 
-    f0_s10_e0.set(f0_s10_c0);
-    f0_s10_e1.set(f0_s10_c1);
-    // matmul %14 → [20, 500] — specs/rbm.yaml:36 (graph.fe_chain)
+    chain_scan_final0.set(chain_scan_carry0);
+    chain_scan_final1.set(chain_scan_carry1);
+    // specs/rbm.yaml:36 fe_chain — matmul
     {
-      this.k.gemm_nn(1755888, 16, 3667568, 20, 500, 784, 784, 500, 500, 0, 1); // f0_s10_e1 @ p0_W → f0_t14
+      this.k.gemm({ a: 3604832, b: 16, c: 3667552, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // chain_scan_final1 @ W → fe_chain_matmul
     }
 
-    // select %20 → [20, 784] — specs/rbm.yaml:39 (graph.xi)
-    for (let i1008 = 0; i1008 < 15680; i1008++) f0_t20[i1008] = ((f0_in_x[i1008] > 0.5 ? 1 : 0) !== 0 ? 1 : 0);
-    // step_one_hot %21 → [784] — specs/rbm.yaml:40 (graph.flip)
-    for (let i1009 = 0; i1009 < 784; i1009++) f0_t21[i1009] = (i1009 === step % 784 ? 1 : 0);
-    // add %27 → [20, 784] — specs/rbm.yaml:41 (graph.xi_flip)
-    this.w.f0_loop27(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %29 → [20] — specs/rbm.yaml:43 (graph.fe_xi_flip)
-    let i1010 = 0;
-    let o1011 = 0;
-    for (let c1013 = 0; c1013 < 20; c1013++) {
-      let s1012 = 0;
-      for (let c1014 = 0; c1014 < 784; c1014++) {
-        s1012 += (f0_t27[i1010] * p2_vbias[c1014]);
-        i1010++;
+    // specs/rbm.yaml:39 xi — fused: compare
+    for (let i$8 = 0; i$8 < 15680; i$8++) xi[i$8] = ((x[i$8] > 0.5 ? 1 : 0) !== 0 ? 1 : 0);
+    // specs/rbm.yaml:40 flip
+    for (let i$9 = 0; i$9 < 784; i$9++) flip[i$9] = (i$9 === step % 784 ? 1 : 0);
+    // specs/rbm.yaml:41 xi_flip — fused: mul, sub, mul
+    this.w.step0_xi_flip(); // WebAssembly SIMD (loops.wat)
+    // specs/rbm.yaml:43 fe_xi_flip — fused: mul
+    let o$10 = 0;
+    let i$12 = 0;
+    for (let c$13 = 0; c$13 < 20; c$13++) {
+      let s$11 = 0;
+      for (let c$14 = 0; c$14 < 784; c$14++) {
+        s$11 += (xi_flip[c$13 * 784 + c$14] * vbias[c$14]);
+        i$12++;
       }
 
-      f0_t29[o1011] = s1012;
-      o1011++;
+      fe_xi_flip_reducesum[o$10] = s$11;
+      o$10++;
     }
 
-    // matmul %31 → [20, 500] — specs/rbm.yaml:43 (graph.fe_xi_flip)
+    // specs/rbm.yaml:43 fe_xi_flip — matmul
     {
-      this.k.gemm_nn(3773424, 16, 3836224, 20, 500, 784, 784, 500, 500, 0, 1); // f0_t27 @ p0_W → f0_t31
+      this.k.gemm({ a: 3773408, b: 16, c: 3836208, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // xi_flip @ W → fe_xi_flip_matmul
     }
 
-    // reduce_sum %34 → [20] — specs/rbm.yaml:43 (graph.fe_xi_flip)
-    let i1015 = 0;
-    let o1016 = 0;
-    for (let c1018 = 0; c1018 < 20; c1018++) {
-      let s1017 = 0;
-      for (let c1019 = 0; c1019 < 500; c1019++) {
-        s1017 += (Math.max((f0_t31[i1015] + p1_hbias[c1019]), 0) + Math.log1p(Math.exp(-Math.abs((f0_t31[i1015] + p1_hbias[c1019])))));
-        i1015++;
+    // specs/rbm.yaml:43 fe_xi_flip — fused: softplus, add
+    let o$15 = 0;
+    let i$17 = 0;
+    for (let c$18 = 0; c$18 < 20; c$18++) {
+      let s$16 = 0;
+      for (let c$19 = 0; c$19 < 500; c$19++) {
+        s$16 += (Math.max((fe_xi_flip_matmul[c$18 * 500 + c$19] + hbias[c$19]), 0) + Math.log1p(Math.exp(-Math.abs((fe_xi_flip_matmul[c$18 * 500 + c$19] + hbias[c$19])))));
+        i$17++;
       }
 
-      f0_t34[o1016] = s1017;
-      o1016++;
+      fe_xi_flip_reducesum2[o$15] = s$16;
+      o$15++;
     }
 
-    // reduce_sum %37 → [20] — specs/rbm.yaml:42 (graph.fe_xi)
-    let i1020 = 0;
-    let o1021 = 0;
-    for (let c1023 = 0; c1023 < 20; c1023++) {
-      let s1022 = 0;
-      for (let c1024 = 0; c1024 < 784; c1024++) {
-        s1022 += (f0_t20[i1020] * p2_vbias[c1024]);
-        i1020++;
+    // specs/rbm.yaml:42 fe_xi — fused: mul
+    let o$20 = 0;
+    let i$22 = 0;
+    for (let c$23 = 0; c$23 < 20; c$23++) {
+      let s$21 = 0;
+      for (let c$24 = 0; c$24 < 784; c$24++) {
+        s$21 += (xi[c$23 * 784 + c$24] * vbias[c$24]);
+        i$22++;
       }
 
-      f0_t37[o1021] = s1022;
-      o1021++;
+      fe_xi_reducesum[o$20] = s$21;
+      o$20++;
     }
 
-    // matmul %39 → [20, 500] — specs/rbm.yaml:42 (graph.fe_xi)
+    // specs/rbm.yaml:42 fe_xi — matmul
     {
-      this.k.gemm_nn(3707568, 16, 3876384, 20, 500, 784, 784, 500, 500, 0, 1); // f0_t20 @ p0_W → f0_t39
+      this.k.gemm({ a: 3707552, b: 16, c: 3876368, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // xi @ W → fe_xi_matmul
     }
 
-    // reduce_sum %42 → [20] — specs/rbm.yaml:42 (graph.fe_xi)
-    let i1025 = 0;
-    let o1026 = 0;
-    for (let c1028 = 0; c1028 < 20; c1028++) {
-      let s1027 = 0;
-      for (let c1029 = 0; c1029 < 500; c1029++) {
-        s1027 += (Math.max((f0_t39[i1025] + p1_hbias[c1029]), 0) + Math.log1p(Math.exp(-Math.abs((f0_t39[i1025] + p1_hbias[c1029])))));
-        i1025++;
+    // specs/rbm.yaml:42 fe_xi — fused: softplus, add
+    let o$25 = 0;
+    let i$27 = 0;
+    for (let c$28 = 0; c$28 < 20; c$28++) {
+      let s$26 = 0;
+      for (let c$29 = 0; c$29 < 500; c$29++) {
+        s$26 += (Math.max((fe_xi_matmul[c$28 * 500 + c$29] + hbias[c$29]), 0) + Math.log1p(Math.exp(-Math.abs((fe_xi_matmul[c$28 * 500 + c$29] + hbias[c$29])))));
+        i$27++;
       }
 
-      f0_t42[o1026] = s1027;
-      o1026++;
+      fe_xi_reducesum2[o$25] = s$26;
+      o$25++;
     }
 
-    // reduce_sum %49 → [] — specs/rbm.yaml:44 (graph.pseudo_likelihood)
-    let i1030 = 0;
-    let o1031 = 0;
-    let s1032 = 0;
-    for (let c1033 = 0; c1033 < 20; c1033++) {
-      s1032 += (784 * Math.log((1 / (1 + Math.exp(-((((-(f0_t29[i1030])) - f0_t34[i1030]) - ((-(f0_t37[i1030])) - f0_t42[i1030]))))))));
-      i1030++;
+    // specs/rbm.yaml:44 pseudo_likelihood — fused: mul, log, sigmoid, sub, sub, neg, sub, neg
+    let o$30 = 0;
+    let i$32 = 0;
+    let s$31 = 0;
+    for (let c$33 = 0; c$33 < 20; c$33++) {
+      s$31 += (784 * Math.log((1 / (1 + Math.exp(-((((-(fe_xi_flip_reducesum[i$32])) - fe_xi_flip_reducesum2[i$32]) - ((-(fe_xi_reducesum[i$32])) - fe_xi_reducesum2[i$32]))))))));
+      i$32++;
     }
 
-    f0_t49[o1031] = s1032;
-    o1031++;
-    // mul %50 → [] — specs/rbm.yaml:44 (graph.pseudo_likelihood)
-    this.w.f0_loop50(); // WebAssembly SIMD (loops.wat)
-    // mul %53 → [20, 500] — specs/rbm.yaml:36 (graph.fe_chain)
-    this.w.f0_loop53(); // WebAssembly SIMD (loops.wat)
-    // mul %59 → [20, 500] — specs/rbm.yaml:35 (graph.fe_data)
-    this.w.f0_loop59(); // WebAssembly SIMD (loops.wat)
-    // add %60 → [20, 500] — specs/rbm.yaml:35 (graph.fe_data)
-    this.w.f0_loop60(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %61 → [500] — specs/rbm.yaml:35 (graph.fe_data)
+    pseudo_likelihood_reducesum[o$30] = s$31;
+    o$30++;
+    // specs/rbm.yaml:44 pseudo_likelihood
+    this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
+    // specs/rbm.yaml:36 gradient of fe_chain — fused: sigmoid, add
+    this.w.step0_d_fe_chain_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/rbm.yaml:35 gradient of fe_data — fused: sigmoid, add
+    this.w.step0_d_fe_data_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/rbm.yaml:35 gradient of fe_data
+    this.w.step0_d_fe_data_add(); // WebAssembly SIMD (loops.wat)
+    // specs/rbm.yaml:35 gradient of fe_data
     {
-      f0_t61.fill(0);
-      let s1036 = 0;
-      for (let c1034 = 0; c1034 < 20; c1034++) {
-        for (let c1035 = 0; c1035 < 500; c1035++) {
-          f0_t61[c1035] += f0_t60[s1036++];
-        }
-      }
-    }
-
-    // add %66 → [20, 784] — specs/rbm.yaml:35 (graph.fe_data)
-    this.w.f0_loop66(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %67 → [784] — specs/rbm.yaml:35 (graph.fe_data)
-    {
-      f0_t67.fill(0);
-      let s1039 = 0;
-      for (let c1037 = 0; c1037 < 20; c1037++) {
-        for (let c1038 = 0; c1038 < 784; c1038++) {
-          f0_t67[c1038] += f0_t66[s1039++];
+      grad_hbias.fill(0);
+      let s$36 = 0;
+      for (let c$34 = 0; c$34 < 20; c$34++) {
+        for (let c$35 = 0; c$35 < 500; c$35++) {
+          grad_hbias[c$35] += d_fe_data_add[s$36++];
         }
       }
     }
 
-    // sub %70 → [784, 500], fused with the products %54, %62 (compiler/emit/ts/update.ts) — specs/rbm.yaml:67 (phases[0].optimizer)
-    this.k.gemm_tn(1755888, 3916496, 16, 784, 500, 20, 784, 500, 500, 1, -0.10000000149011612); // p0_W += -0.10000000149011612 · f0_s10_e1 @ f0_t53
-    this.k.gemm_tn_sx(1653152, 3956496, 16, 784, 500, 20, 784, 500, 500, 1, -0.10000000149011612); // p0_W += -0.10000000149011612 · f0_in_x @ f0_t59
-    // sub %73 → [500] — specs/rbm.yaml:67 (phases[0].optimizer)
-    this.w.f0_loop73(); // WebAssembly SIMD (loops.wat)
-    // sub %76 → [784] — specs/rbm.yaml:67 (phases[0].optimizer)
-    this.w.f0_loop76(); // WebAssembly SIMD (loops.wat)
-    // Commit the updates that could not be written in place.
-    st0_persistent.set(f0_s10_e0);
-    return f0_t50[0];
+    // specs/rbm.yaml:35 gradient of fe_data — fused: mul, mul
+    this.w.step0_d_fe_data_add2(); // WebAssembly SIMD (loops.wat)
+    // specs/rbm.yaml:35 gradient of fe_data
+    {
+      grad_vbias.fill(0);
+      let s$39 = 0;
+      for (let c$37 = 0; c$37 < 20; c$37++) {
+        for (let c$38 = 0; c$38 < 784; c$38++) {
+          grad_vbias[c$38] += d_fe_data_add2[s$39++];
+        }
+      }
+    }
+
+    // specs/rbm.yaml:67 phases[0].optimizer — update of W, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/rbm.yaml:36 gradient of fe_chain — product
+    this.k.gemm({ a: 3604832, b: 3916480, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W += -0.10000000149011612 · chain_scan_final1 @ d_fe_chain_mul
+    // specs/rbm.yaml:35 gradient of fe_data — product
+    this.k.gemm({ a: 1653152, b: 3956480, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: true }); // W += -0.10000000149011612 · x @ d_fe_data_mul
+    // specs/rbm.yaml:67 phases[0].optimizer — fused: mul
+    this.w.step0_hbias(); // WebAssembly SIMD (loops.wat)
+    // specs/rbm.yaml:67 phases[0].optimizer — fused: mul
+    this.w.step0_vbias(); // WebAssembly SIMD (loops.wat)
+    persistent.set(chain_scan_final0); // commit: the update could not be written in place
+    return cost[0];
   }
 
   private sampler0(batch: Batch, out: Record<string, Float32Array>, step: number): void {
-    const sm0_s4_e0 = this.sm0_s4_e0;
-    const sm0_s4_e1 = this.sm0_s4_e1;
-    const sm0_s4_e2 = this.sm0_s4_e2;
-    const sm0_s4_e3 = this.sm0_s4_e3;
-    const sm0_s4_c0 = this.sm0_s4_c0;
-    const sm0_s4_c1 = this.sm0_s4_c1;
-    const sm0_s4_t3 = this.sm0_s4_t3;
-    const sm0_s4_t10 = this.sm0_s4_t10;
-    const sm0_s4_t11 = this.sm0_s4_t11;
-    const sm0_s4_t15 = this.sm0_s4_t15;
-    const sm0_s4_t18 = this.sm0_s4_t18;
-    const sm0_in_x = this.sm0_in_x;
-    const p0_W = this.params.W;
-    const p1_hbias = this.params.hbias;
-    const p2_vbias = this.params.vbias;
-    const st0_persistent = this.state.persistent;
+    const x = this.x;
+    const hbias = this.params.hbias;
+    const sample_chain_scan_final0 = this.sampler0_sample_chain_scan_final0;
+    const sample_chain_scan_final1 = this.sampler0_sample_chain_scan_final1;
+    const sample_chain_scan_history0 = this.sampler0_sample_chain_scan_history0;
+    const sample_chain_scan_history1 = this.sampler0_sample_chain_scan_history1;
+    const sample_chain_scan_carry0 = this.sampler0_sample_chain_scan_carry0;
+    const sample_chain_scan_carry1 = this.sampler0_sample_chain_scan_carry1;
+    const sample_chain_body_vm_matmul = this.sampler0_sample_chain_body_vm_matmul;
+    const sample_chain_body_vm_cast = this.sampler0_sample_chain_body_vm_cast;
+    const _1 = this.sampler0__1;
+    const _0 = this.sampler0__0;
     // The batch, copied into the model's memory.
-    sm0_in_x.set(batch.x as Float32Array);
-    // scan %4: 1000 steps — specs/rbm.yaml:51 (graph.sample_chain)
-    sm0_s4_c0.set(sm0_in_x);
-    sm0_s4_c1.set(sm0_in_x);
-    for (let s1 = 0; s1 < 1000; s1++) {
-      const t0 = s1;
-      sm0_s4_e2.set(sm0_s4_c0, t0 * 15680);
-      sm0_s4_e3.set(sm0_s4_c1, t0 * 15680);
-      // matmul %3 → [20, 500] — specs/rbm.yaml:55 (graph.sample_chain.body.vm)
+    x.set(batch.x as Float32Array);
+    // specs/rbm.yaml:51 sample_chain — scan: 1000 steps
+    sample_chain_scan_carry0.set(x);
+    sample_chain_scan_carry1.set(x);
+    for (let n$1 = 0; n$1 < 1000; n$1++) {
+      const t$0 = n$1;
+      sample_chain_scan_history0.set(sample_chain_scan_carry0, t$0 * 15680);
+      sample_chain_scan_history1.set(sample_chain_scan_carry1, t$0 * 15680);
+      // specs/rbm.yaml:55 sample_chain.body.vm — matmul
       {
-        this.k.gemm_nn(129938128, 16, 130063568, 20, 500, 784, 784, 500, 500, 0, 1); // sm0_s4_c0 @ p0_W → sm0_s4_t3
+        this.k.gemm({ a: 4309936, b: 16, c: 129875376, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // sample_chain_scan_carry0 @ W → sample_chain_body_vm_matmul
       }
 
-      // cast %10 → [20, 500] — specs/rbm.yaml:55 (graph.sample_chain.body.vm)
-      let i1002 = 0;
-      for (let c1003 = 0; c1003 < 20; c1003++) {
-        for (let c1004 = 0; c1004 < 500; c1004++) {
-          sm0_s4_t10[i1002] = (rng.uniform(this.desc.seed, 1, step, t0, i1002) < (1 / (1 + Math.exp(-((sm0_s4_t3[i1002] + p1_hbias[c1004]))))) ? 1 : 0);
-          i1002++;
+      // specs/rbm.yaml:55 sample_chain.body.vm — fused: compare, random_uniform, sigmoid, add
+      let i$2 = 0;
+      for (let c$3 = 0; c$3 < 20; c$3++) {
+        for (let c$4 = 0; c$4 < 500; c$4++) {
+          sample_chain_body_vm_cast[i$2] = (rng.uniform(this.desc.seed, 1, step, t$0, i$2) < (1 / (1 + Math.exp(-((sample_chain_body_vm_matmul[c$3 * 500 + c$4] + hbias[c$4]))))) ? 1 : 0);
+          i$2++;
         }
       }
 
-      // matmul %11 → [20, 784] — specs/rbm.yaml:55 (graph.sample_chain.body.vm)
+      // specs/rbm.yaml:55 sample_chain.body.vm — matmul
       {
-        this.k.gemm_nt(130103568, 16, 130143568, 20, 784, 500, 500, 500, 784, 0, 1); // sm0_s4_t10 @ p0_W → sm0_s4_t11
+        this.k.gemm({ a: 129915376, b: 16, c: 129955376, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // sample_chain_body_vm_cast @ W → sample_chain_body_vm_matmul2
       }
 
-      // sigmoid %15 → [20, 784] — specs/rbm.yaml:55 (graph.sample_chain.body.vm)
-      this.w.sm0_s4_loop15(); // WebAssembly SIMD (loops.wat)
-      // cast %18 → [20, 784] — specs/rbm.yaml:57 (graph.sample_chain.body.v)
-      for (let i1005 = 0; i1005 < 15680; i1005++) sm0_s4_t18[i1005] = (rng.uniform(this.desc.seed, 2, step, t0, i1005) < sm0_s4_t15[i1005] ? 1 : 0);
-      sm0_s4_c0.set(sm0_s4_t18);
-      sm0_s4_c1.set(sm0_s4_t15);
+      // specs/rbm.yaml:55 sample_chain.body.vm — fused: add
+      this.w.sampler0__1(); // WebAssembly SIMD (loops.wat)
+      // specs/rbm.yaml:57 sample_chain.body.v — fused: compare, random_uniform
+      for (let i$5 = 0; i$5 < 15680; i$5++) _0[i$5] = (rng.uniform(this.desc.seed, 2, step, t$0, i$5) < _1[i$5] ? 1 : 0);
+      sample_chain_scan_carry0.set(_0);
+      sample_chain_scan_carry1.set(_1);
     }
 
-    sm0_s4_e0.set(sm0_s4_c0);
-    sm0_s4_e1.set(sm0_s4_c1);
-    out.next.set(sm0_s4_e0);
-    out.show.set(sm0_s4_e1);
+    sample_chain_scan_final0.set(sample_chain_scan_carry0);
+    sample_chain_scan_final1.set(sample_chain_scan_carry1);
+    out.next.set(sample_chain_scan_final0);
+    out.show.set(sample_chain_scan_final1);
   }
 }

@@ -181,35 +181,35 @@ const WGSL_3 = `// matmul %11 at specs/rbm.yaml:32:39 (graph.chain.body.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA13: array<f32, 256>;
-var<workgroup> tileB14: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row15 = wid.y * 16u + lid.y;
-  let col16 = wid.x * 16u + lid.x;
-  var acc17 = 0.0f;
-  for (var t18 = 0u; t18 < 49u; t18++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 49u; t5++) {
   {
-    let ar20 = wid.y * 16u + lid.y;
-    let ap21 = t18 * 16u + lid.x;
-    var va24 = 0.0f;
-    if (ar20 < 20u && ap21 < 784u) { va24 = in1[ar20 * 784u + ap21]; }
-    tileA13[lid.y * 16u + lid.x] = va24;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 20u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc23 = wid.x * 16u + lid.x;
-    let bp22 = t18 * 16u + lid.y;
-    var vb25 = 0.0f;
-    if (bp22 < 784u && bc23 < 500u) { vb25 = in2[bp22 * 500u + bc23]; }
-    tileB14[lid.y * 16u + lid.x] = vb25;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p19 = 0u; p19 < 16u; p19++) {
-    acc17 += tileA13[lid.y * 16u + p19] * tileB14[p19 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row15 < 20u && col16 < 500u) { out[row15 * 500u + col16] = acc17; }
+  if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
 // Kernel 4: cast %18 at specs/rbm.yaml:32:12 (graph.chain.body.h)
@@ -319,35 +319,35 @@ const WGSL_5 = `// matmul %14 at specs/rbm.yaml:36:65 (graph.fe_chain)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA13: array<f32, 256>;
-var<workgroup> tileB14: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row15 = wid.y * 16u + lid.y;
-  let col16 = wid.x * 16u + lid.x;
-  var acc17 = 0.0f;
-  for (var t18 = 0u; t18 < 49u; t18++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 49u; t5++) {
   {
-    let ar20 = wid.y * 16u + lid.y;
-    let ap21 = t18 * 16u + lid.x;
-    var va24 = 0.0f;
-    if (ar20 < 20u && ap21 < 784u) { va24 = in1[ar20 * 784u + ap21]; }
-    tileA13[lid.y * 16u + lid.x] = va24;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 20u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc23 = wid.x * 16u + lid.x;
-    let bp22 = t18 * 16u + lid.y;
-    var vb25 = 0.0f;
-    if (bp22 < 784u && bc23 < 500u) { vb25 = in2[bp22 * 500u + bc23]; }
-    tileB14[lid.y * 16u + lid.x] = vb25;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p19 = 0u; p19 < 16u; p19++) {
-    acc17 += tileA13[lid.y * 16u + p19] * tileB14[p19 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row15 < 20u && col16 < 500u) { out[row15 * 500u + col16] = acc17; }
+  if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
 // Kernel 6: select %20 at specs/rbm.yaml:39:7 (graph.xi)
@@ -420,35 +420,35 @@ const WGSL_10 = `// matmul %31 at specs/rbm.yaml:43:63 (graph.fe_xi_flip)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA26: array<f32, 256>;
-var<workgroup> tileB27: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row28 = wid.y * 16u + lid.y;
-  let col29 = wid.x * 16u + lid.x;
-  var acc30 = 0.0f;
-  for (var t31 = 0u; t31 < 49u; t31++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 49u; t5++) {
   {
-    let ar33 = wid.y * 16u + lid.y;
-    let ap34 = t31 * 16u + lid.x;
-    var va37 = 0.0f;
-    if (ar33 < 20u && ap34 < 784u) { va37 = in1[ar33 * 784u + ap34]; }
-    tileA26[lid.y * 16u + lid.x] = va37;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 20u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc36 = wid.x * 16u + lid.x;
-    let bp35 = t31 * 16u + lid.y;
-    var vb38 = 0.0f;
-    if (bp35 < 784u && bc36 < 500u) { vb38 = in2[bp35 * 500u + bc36]; }
-    tileB27[lid.y * 16u + lid.x] = vb38;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p32 = 0u; p32 < 16u; p32++) {
-    acc30 += tileA26[lid.y * 16u + p32] * tileB27[p32 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row28 < 20u && col29 < 500u) { out[row28 * 500u + col29] = acc30; }
+  if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
 // Kernel 11: reduce_sum %34 at specs/rbm.yaml:43:42 (graph.fe_xi_flip)
@@ -510,35 +510,35 @@ const WGSL_13 = `// matmul %39 at specs/rbm.yaml:42:48 (graph.fe_xi)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA39: array<f32, 256>;
-var<workgroup> tileB40: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row41 = wid.y * 16u + lid.y;
-  let col42 = wid.x * 16u + lid.x;
-  var acc43 = 0.0f;
-  for (var t44 = 0u; t44 < 49u; t44++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 49u; t5++) {
   {
-    let ar46 = wid.y * 16u + lid.y;
-    let ap47 = t44 * 16u + lid.x;
-    var va50 = 0.0f;
-    if (ar46 < 20u && ap47 < 784u) { va50 = in1[ar46 * 784u + ap47]; }
-    tileA39[lid.y * 16u + lid.x] = va50;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 20u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc49 = wid.x * 16u + lid.x;
-    let bp48 = t44 * 16u + lid.y;
-    var vb51 = 0.0f;
-    if (bp48 < 784u && bc49 < 500u) { vb51 = in2[bp48 * 500u + bc49]; }
-    tileB40[lid.y * 16u + lid.x] = vb51;
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
-  for (var p45 = 0u; p45 < 16u; p45++) {
-    acc43 += tileA39[lid.y * 16u + p45] * tileB40[p45 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row41 < 20u && col42 < 500u) { out[row41 * 500u + col42] = acc43; }
+  if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
 // Kernel 14: reduce_sum %42 at specs/rbm.yaml:42:32 (graph.fe_xi)
@@ -613,44 +613,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (0.05f * (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 500u)]))))));
 }
 `;
-// Kernel 18: matmul %54 at specs/rbm.yaml:36:65 (graph.fe_chain)
-const WGSL_18 = `// matmul %54 at specs/rbm.yaml:36:65 (graph.fe_chain)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA52: array<f32, 256>;
-var<workgroup> tileB53: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row54 = wid.y * 16u + lid.y;
-  let col55 = wid.x * 16u + lid.x;
-  var acc56 = 0.0f;
-  for (var t57 = 0u; t57 < 2u; t57++) {
-  {
-    let ar59 = wid.y * 16u + lid.x;
-    let ap60 = t57 * 16u + lid.y;
-    var va63 = 0.0f;
-    if (ar59 < 784u && ap60 < 20u) { va63 = in1[ap60 * 784u + ar59]; }
-    tileA52[lid.x * 16u + lid.y] = va63;
-  }
-  {
-    let bc62 = wid.x * 16u + lid.x;
-    let bp61 = t57 * 16u + lid.y;
-    var vb64 = 0.0f;
-    if (bp61 < 20u && bc62 < 500u) { vb64 = in2[bp61 * 500u + bc62]; }
-    tileB53[lid.y * 16u + lid.x] = vb64;
-  }
-  workgroupBarrier();
-  for (var p58 = 0u; p58 < 16u; p58++) {
-    acc56 += tileA52[lid.y * 16u + p58] * tileB53[p58 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row54 < 784u && col55 < 500u) { out[row54 * 500u + col55] = acc56; }
-}
-`;
-// Kernel 19: mul %59 at specs/rbm.yaml:35:37 (graph.fe_data)
-const WGSL_19 = `// mul %59 at specs/rbm.yaml:35:37 (graph.fe_data)
+// Kernel 18: mul %59 at specs/rbm.yaml:35:37 (graph.fe_data)
+const WGSL_18 = `// mul %59 at specs/rbm.yaml:35:37 (graph.fe_data)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -662,8 +626,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((-0.05f) * (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 500u)]))))));
 }
 `;
-// Kernel 20: add %60 at specs/rbm.yaml:35:52 (graph.fe_data)
-const WGSL_20 = `// add %60 at specs/rbm.yaml:35:52 (graph.fe_data)
+// Kernel 19: add %60 at specs/rbm.yaml:35:52 (graph.fe_data)
+const WGSL_19 = `// add %60 at specs/rbm.yaml:35:52 (graph.fe_data)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -675,8 +639,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[i]);
 }
 `;
-// Kernel 21: reduce_sum %61 at specs/rbm.yaml:35:52 (graph.fe_data)
-const WGSL_21 = `// reduce_sum %61 at specs/rbm.yaml:35:52 (graph.fe_data)
+// Kernel 20: reduce_sum %61 at specs/rbm.yaml:35:52 (graph.fe_data)
+const WGSL_20 = `// reduce_sum %61 at specs/rbm.yaml:35:52 (graph.fe_data)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -687,49 +651,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 20u; r++) {
     let j = o * 20u + r;
-    s += in1[(o % 500u) + (r % 20u) * 500u];
+    s += in1[((j / 20u) % 500u) + (j % 20u) * 500u];
   }
   out[o] = s;
 }
 `;
-// Kernel 22: matmul %62 at specs/rbm.yaml:35:48 (graph.fe_data)
-const WGSL_22 = `// matmul %62 at specs/rbm.yaml:35:48 (graph.fe_data)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA65: array<f32, 256>;
-var<workgroup> tileB66: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row67 = wid.y * 16u + lid.y;
-  let col68 = wid.x * 16u + lid.x;
-  var acc69 = 0.0f;
-  for (var t70 = 0u; t70 < 2u; t70++) {
-  {
-    let ar72 = wid.y * 16u + lid.x;
-    let ap73 = t70 * 16u + lid.y;
-    var va76 = 0.0f;
-    if (ar72 < 784u && ap73 < 20u) { va76 = in1[ap73 * 784u + ar72]; }
-    tileA65[lid.x * 16u + lid.y] = va76;
-  }
-  {
-    let bc75 = wid.x * 16u + lid.x;
-    let bp74 = t70 * 16u + lid.y;
-    var vb77 = 0.0f;
-    if (bp74 < 20u && bc75 < 500u) { vb77 = in2[bp74 * 500u + bc75]; }
-    tileB66[lid.y * 16u + lid.x] = vb77;
-  }
-  workgroupBarrier();
-  for (var p71 = 0u; p71 < 16u; p71++) {
-    acc69 += tileA65[lid.y * 16u + p71] * tileB66[p71 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row67 < 784u && col68 < 500u) { out[row67 * 500u + col68] = acc69; }
-}
-`;
-// Kernel 23: add %66 at specs/rbm.yaml:35:19 (graph.fe_data)
-const WGSL_23 = `// add %66 at specs/rbm.yaml:35:19 (graph.fe_data)
+// Kernel 21: add %66 at specs/rbm.yaml:35:19 (graph.fe_data)
+const WGSL_21 = `// add %66 at specs/rbm.yaml:35:19 (graph.fe_data)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -741,8 +669,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.05f * in1[i]) + ((-0.05f) * in2[i]));
 }
 `;
-// Kernel 24: reduce_sum %67 at specs/rbm.yaml:35:19 (graph.fe_data)
-const WGSL_24 = `// reduce_sum %67 at specs/rbm.yaml:35:19 (graph.fe_data)
+// Kernel 22: reduce_sum %67 at specs/rbm.yaml:35:19 (graph.fe_data)
+const WGSL_22 = `// reduce_sum %67 at specs/rbm.yaml:35:19 (graph.fe_data)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -753,9 +681,81 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var s: f32 = 0.0;
   for (var r = 0u; r < 20u; r++) {
     let j = o * 20u + r;
-    s += in1[(o % 784u) + (r % 20u) * 784u];
+    s += in1[((j / 20u) % 784u) + (j % 20u) * 784u];
   }
   out[o] = s;
+}
+`;
+// Kernel 23: matmul %54 at specs/rbm.yaml:36:65 (graph.fe_chain)
+const WGSL_23 = `// matmul %54 at specs/rbm.yaml:36:65 (graph.fe_chain)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> in1: array<f32>;
+@group(0) @binding(2) var<storage, read> in2: array<f32>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 2u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 784u && ap8 < 20u) { va11 = in1[ap8 * 784u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 20u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+}
+`;
+// Kernel 24: matmul %62 at specs/rbm.yaml:35:48 (graph.fe_data)
+const WGSL_24 = `// matmul %62 at specs/rbm.yaml:35:48 (graph.fe_data)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> in1: array<f32>;
+@group(0) @binding(2) var<storage, read> in2: array<f32>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 2u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 784u && ap8 < 20u) { va11 = in1[ap8 * 784u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 20u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
 // Kernel 25: sub %70 at specs/rbm.yaml:67:16 (phases[0].optimizer)
@@ -849,35 +849,35 @@ const WGSL_30 = `// matmul %8 at specs/rbm.yaml:46:43 (graph.v_recon)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA13: array<f32, 256>;
-var<workgroup> tileB14: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row15 = wid.y * 16u + lid.y;
-  let col16 = wid.x * 16u + lid.x;
-  var acc17 = 0.0f;
-  for (var t18 = 0u; t18 < 32u; t18++) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 32u; t5++) {
   {
-    let ar20 = wid.y * 16u + lid.y;
-    let ap21 = t18 * 16u + lid.x;
-    var va24 = 0.0f;
-    if (ar20 < 20u && ap21 < 500u) { va24 = in1[ar20 * 500u + ap21]; }
-    tileA13[lid.y * 16u + lid.x] = va24;
+    let ar7 = wid.y * 16u + lid.y;
+    let ap8 = t5 * 16u + lid.x;
+    var va11 = 0.0f;
+    if (ar7 < 20u && ap8 < 500u) { va11 = in1[ar7 * 500u + ap8]; }
+    tileA0[lid.y * 16u + lid.x] = va11;
   }
   {
-    let bc23 = wid.x * 16u + lid.y;
-    let bp22 = t18 * 16u + lid.x;
-    var vb25 = 0.0f;
-    if (bp22 < 500u && bc23 < 784u) { vb25 = in2[bc23 * 500u + bp22]; }
-    tileB14[lid.x * 16u + lid.y] = vb25;
+    let bc10 = wid.x * 16u + lid.y;
+    let bp9 = t5 * 16u + lid.x;
+    var vb12 = 0.0f;
+    if (bp9 < 500u && bc10 < 784u) { vb12 = in2[bc10 * 500u + bp9]; }
+    tileB1[lid.x * 16u + lid.y] = vb12;
   }
   workgroupBarrier();
-  for (var p19 = 0u; p19 < 16u; p19++) {
-    acc17 += tileA13[lid.y * 16u + p19] * tileB14[p19 * 16u + lid.x];
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
   workgroupBarrier();
   }
-  if (row15 < 20u && col16 < 784u) { out[row15 * 784u + col16] = acc17; }
+  if (row2 < 20u && col3 < 784u) { out[row2 * 784u + col3] = acc4; }
 }
 `;
 // Kernel 31: sigmoid %11 at specs/rbm.yaml:46:12 (graph.v_recon)
@@ -936,1767 +936,257 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 /** Buffers, kernels and the command list of each step, replayed by runtime/webgpu/executor.ts. */
 export const plan: GpuPlan = {
   buffers: [
-    {
-      name: "ctx",
-      size: 4,
-      dtype: "u32",
-      role: "ctx",
-    },
-    {
-      name: "iters",
-      size: 15,
-      dtype: "u32",
-      role: "iters",
-    },
-    {
-      name: "f0_t6",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "input:x",
-      size: 15680,
-      dtype: "f32",
-      role: "input",
-      ref: "x",
-    },
-    {
-      name: "param:W",
-      size: 392000,
-      dtype: "f32",
-      role: "param",
-      ref: "W",
-    },
-    {
-      name: "f0_s10_e2",
-      size: 150000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_s10_e3",
-      size: 235200,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_s10_c0",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_s10_c1",
-      size: 15680,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "param:vbias",
-      size: 784,
-      dtype: "f32",
-      role: "param",
-      ref: "vbias",
-    },
-    {
-      name: "param:hbias",
-      size: 500,
-      dtype: "f32",
-      role: "param",
-      ref: "hbias",
-    },
-    {
-      name: "f0_s10_t3",
-      size: 15680,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_s10_t10",
-      size: 15680,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_s10_t11",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_s10_t18",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "state:persistent",
-      size: 10000,
-      dtype: "f32",
-      role: "state",
-      ref: "persistent",
-    },
-    {
-      name: "f0_t21",
-      size: 784,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t29",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t34",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t37",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t42",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t49",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t50",
-      size: 1,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t54",
-      size: 392000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t61",
-      size: 500,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "f0_t62",
-      size: 392000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t4",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t7",
-      size: 10000,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t8",
-      size: 15680,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t11",
-      size: 15680,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t20",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
-    {
-      name: "ev_t21",
-      size: 20,
-      dtype: "f32",
-      role: "temp",
-    },
+    { name: "ctx", size: 4, dtype: "u32", role: "ctx" },
+    { name: "iters", size: 15, dtype: "u32", role: "iters" },
+    { name: "fe_data_matmul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "x", size: 15680, dtype: "f32", role: "input", ref: "x" },
+    { name: "W", size: 392000, dtype: "f32", role: "param", ref: "W" },
+    { name: "chain_body_v_sample_matmul", size: 15680, dtype: "f32", role: "temp" },
+    { name: "chain_scan_carry0", size: 10000, dtype: "f32", role: "temp" },
+    { name: "_1", size: 15680, dtype: "f32", role: "temp" },
+    { name: "vbias", size: 784, dtype: "f32", role: "param", ref: "vbias" },
+    { name: "chain_body_h_matmul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "_0", size: 10000, dtype: "f32", role: "temp" },
+    { name: "hbias", size: 500, dtype: "f32", role: "param", ref: "hbias" },
+    { name: "persistent", size: 10000, dtype: "f32", role: "state", ref: "persistent" },
+    { name: "chain_scan_carry1", size: 15680, dtype: "f32", role: "temp" },
+    { name: "chain_scan_history0", size: 150000, dtype: "f32", role: "temp" },
+    { name: "chain_scan_history1", size: 235200, dtype: "f32", role: "temp" },
+    { name: "flip", size: 784, dtype: "f32", role: "temp" },
+    { name: "fe_xi_flip_reducesum", size: 20, dtype: "f32", role: "temp" },
+    { name: "fe_xi_flip_reducesum2", size: 20, dtype: "f32", role: "temp" },
+    { name: "fe_xi_reducesum", size: 20, dtype: "f32", role: "temp" },
+    { name: "fe_xi_reducesum2", size: 20, dtype: "f32", role: "temp" },
+    { name: "pseudo_likelihood_reducesum", size: 1, dtype: "f32", role: "temp" },
+    { name: "cost", size: 1, dtype: "f32", role: "temp" },
+    { name: "grad_hbias", size: 500, dtype: "f32", role: "temp" },
+    { name: "d_fe_chain_matmul", size: 392000, dtype: "f32", role: "temp" },
+    { name: "d_fe_data_matmul", size: 392000, dtype: "f32", role: "temp" },
+    { name: "eval_v_recon_matmul", size: 10000, dtype: "f32", role: "temp" },
+    { name: "eval_v_recon_sigmoid", size: 10000, dtype: "f32", role: "temp" },
+    { name: "eval_v_recon_matmul2", size: 15680, dtype: "f32", role: "temp" },
+    { name: "eval_v_recon", size: 15680, dtype: "f32", role: "temp" },
+    { name: "eval_recon_xent_reducesum", size: 20, dtype: "f32", role: "temp" },
+    { name: "eval_recon_xent", size: 20, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    {
-      name: "f0_k6", label: "matmul %6 at specs/rbm.yaml:35:48 (graph.fe_data)", wgsl: WGSL_0, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [32, 2, 1]
-    },
-    {
-      name: "f0_s10_k3", label: "matmul %3 at specs/rbm.yaml:30:39 (graph.chain.body.v_sample)", wgsl: WGSL_1, bindings: [
-        {
-          buffer: 11,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [49, 2, 1]
-    },
-    {
-      name: "f0_s10_k10", label: "cast %10 at specs/rbm.yaml:30:19 (graph.chain.body.v_sample)", wgsl: WGSL_2, bindings: [
-        {
-          buffer: 12,
-          access: "read_write",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [245, 1, 1]
-    },
-    {
-      name: "f0_s10_k11", label: "matmul %11 at specs/rbm.yaml:32:39 (graph.chain.body.h)", wgsl: WGSL_3, bindings: [
-        {
-          buffer: 13,
-          access: "read_write",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [32, 2, 1]
-    },
-    {
-      name: "f0_s10_k18", label: "cast %18 at specs/rbm.yaml:32:12 (graph.chain.body.h)", wgsl: WGSL_4, bindings: [
-        {
-          buffer: 14,
-          access: "read_write",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f0_k14", label: "matmul %14 at specs/rbm.yaml:36:65 (graph.fe_chain)", wgsl: WGSL_5, bindings: [
-        {
-          buffer: 13,
-          access: "read_write",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [32, 2, 1]
-    },
-    {
-      name: "f0_k20", label: "select %20 at specs/rbm.yaml:39:7 (graph.xi)", wgsl: WGSL_6, bindings: [
-        {
-          buffer: 11,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-      ], workgroups: [245, 1, 1]
-    },
-    {
-      name: "f0_k21", label: "step_one_hot %21 at specs/rbm.yaml:40:9 (graph.flip)", wgsl: WGSL_7, bindings: [
-        {
-          buffer: 16,
-          access: "read_write",
-        },
-        {
-          buffer: 0,
-          access: "uniform",
-        },
-      ], workgroups: [13, 1, 1]
-    },
-    {
-      name: "f0_k27", label: "add %27 at specs/rbm.yaml:41:15 (graph.xi_flip)", wgsl: WGSL_8, bindings: [
-        {
-          buffer: 8,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-      ], workgroups: [245, 1, 1]
-    },
-    {
-      name: "f0_k29", label: "reduce_sum %29 at specs/rbm.yaml:43:16 (graph.fe_xi_flip)", wgsl: WGSL_9, bindings: [
-        {
-          buffer: 17,
-          access: "read_write",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k31", label: "matmul %31 at specs/rbm.yaml:43:63 (graph.fe_xi_flip)", wgsl: WGSL_10, bindings: [
-        {
-          buffer: 7,
-          access: "read_write",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [32, 2, 1]
-    },
-    {
-      name: "f0_k34", label: "reduce_sum %34 at specs/rbm.yaml:43:42 (graph.fe_xi_flip)", wgsl: WGSL_11, bindings: [
-        {
-          buffer: 18,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k37", label: "reduce_sum %37 at specs/rbm.yaml:42:11 (graph.fe_xi)", wgsl: WGSL_12, bindings: [
-        {
-          buffer: 19,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k39", label: "matmul %39 at specs/rbm.yaml:42:48 (graph.fe_xi)", wgsl: WGSL_13, bindings: [
-        {
-          buffer: 7,
-          access: "read_write",
-        },
-        {
-          buffer: 11,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [32, 2, 1]
-    },
-    {
-      name: "f0_k42", label: "reduce_sum %42 at specs/rbm.yaml:42:32 (graph.fe_xi)", wgsl: WGSL_14, bindings: [
-        {
-          buffer: 20,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "f0_k49", label: "reduce_sum %49 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)", wgsl: WGSL_15, bindings: [
-        {
-          buffer: 21,
-          access: "read_write",
-        },
-        {
-          buffer: 17,
-          access: "read",
-        },
-        {
-          buffer: 18,
-          access: "read",
-        },
-        {
-          buffer: 19,
-          access: "read",
-        },
-        {
-          buffer: 20,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k50", label: "mul %50 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)", wgsl: WGSL_16, bindings: [
-        {
-          buffer: 22,
-          access: "read_write",
-        },
-        {
-          buffer: 21,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
-    {
-      name: "f0_k53", label: "mul %53 at specs/rbm.yaml:36:46 (graph.fe_chain)", wgsl: WGSL_17, bindings: [
-        {
-          buffer: 7,
-          access: "read_write",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f0_k54", label: "matmul %54 at specs/rbm.yaml:36:65 (graph.fe_chain)", wgsl: WGSL_18, bindings: [
-        {
-          buffer: 23,
-          access: "read_write",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-      ], workgroups: [32, 49, 1]
-    },
-    {
-      name: "f0_k59", label: "mul %59 at specs/rbm.yaml:35:37 (graph.fe_data)", wgsl: WGSL_19, bindings: [
-        {
-          buffer: 13,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f0_k60", label: "add %60 at specs/rbm.yaml:35:52 (graph.fe_data)", wgsl: WGSL_20, bindings: [
-        {
-          buffer: 2,
-          access: "read_write",
-        },
-        {
-          buffer: 7,
-          access: "read",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "f0_k61", label: "reduce_sum %61 at specs/rbm.yaml:35:52 (graph.fe_data)", wgsl: WGSL_21, bindings: [
-        {
-          buffer: 24,
-          access: "read_write",
-        },
-        {
-          buffer: 2,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "f0_k62", label: "matmul %62 at specs/rbm.yaml:35:48 (graph.fe_data)", wgsl: WGSL_22, bindings: [
-        {
-          buffer: 25,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 13,
-          access: "read",
-        },
-      ], workgroups: [32, 49, 1]
-    },
-    {
-      name: "f0_k66", label: "add %66 at specs/rbm.yaml:35:19 (graph.fe_data)", wgsl: WGSL_23, bindings: [
-        {
-          buffer: 8,
-          access: "read_write",
-        },
-        {
-          buffer: 12,
-          access: "read",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-      ], workgroups: [245, 1, 1]
-    },
-    {
-      name: "f0_k67", label: "reduce_sum %67 at specs/rbm.yaml:35:19 (graph.fe_data)", wgsl: WGSL_24, bindings: [
-        {
-          buffer: 16,
-          access: "read_write",
-        },
-        {
-          buffer: 8,
-          access: "read",
-        },
-      ], workgroups: [13, 1, 1]
-    },
-    {
-      name: "f0_k70", label: "sub %70 at specs/rbm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_25, bindings: [
-        {
-          buffer: 4,
-          access: "read_write",
-        },
-        {
-          buffer: 23,
-          access: "read",
-        },
-        {
-          buffer: 25,
-          access: "read",
-        },
-      ], workgroups: [6125, 1, 1]
-    },
-    {
-      name: "f0_k73", label: "sub %73 at specs/rbm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_26, bindings: [
-        {
-          buffer: 10,
-          access: "read_write",
-        },
-        {
-          buffer: 24,
-          access: "read",
-        },
-      ], workgroups: [8, 1, 1]
-    },
-    {
-      name: "f0_k76", label: "sub %76 at specs/rbm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_27, bindings: [
-        {
-          buffer: 9,
-          access: "read_write",
-        },
-        {
-          buffer: 16,
-          access: "read",
-        },
-      ], workgroups: [13, 1, 1]
-    },
-    {
-      name: "ev_k4", label: "matmul %4 at specs/rbm.yaml:46:30 (graph.v_recon)", wgsl: WGSL_28, bindings: [
-        {
-          buffer: 26,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [32, 2, 1]
-    },
-    {
-      name: "ev_k7", label: "sigmoid %7 at specs/rbm.yaml:46:20 (graph.v_recon)", wgsl: WGSL_29, bindings: [
-        {
-          buffer: 27,
-          access: "read_write",
-        },
-        {
-          buffer: 26,
-          access: "read",
-        },
-        {
-          buffer: 10,
-          access: "read",
-        },
-      ], workgroups: [157, 1, 1]
-    },
-    {
-      name: "ev_k8", label: "matmul %8 at specs/rbm.yaml:46:43 (graph.v_recon)", wgsl: WGSL_30, bindings: [
-        {
-          buffer: 28,
-          access: "read_write",
-        },
-        {
-          buffer: 27,
-          access: "read",
-        },
-        {
-          buffer: 4,
-          access: "read",
-        },
-      ], workgroups: [49, 2, 1]
-    },
-    {
-      name: "ev_k11", label: "sigmoid %11 at specs/rbm.yaml:46:12 (graph.v_recon)", wgsl: WGSL_31, bindings: [
-        {
-          buffer: 29,
-          access: "read_write",
-        },
-        {
-          buffer: 28,
-          access: "read",
-        },
-        {
-          buffer: 9,
-          access: "read",
-        },
-      ], workgroups: [245, 1, 1]
-    },
-    {
-      name: "ev_k20", label: "reduce_sum %20 at specs/rbm.yaml:47:16 (graph.recon_xent)", wgsl: WGSL_32, bindings: [
-        {
-          buffer: 30,
-          access: "read_write",
-        },
-        {
-          buffer: 3,
-          access: "read",
-        },
-        {
-          buffer: 29,
-          access: "read",
-        },
-      ], workgroups: [20, 1, 1]
-    },
-    {
-      name: "ev_k21", label: "neg %21 at specs/rbm.yaml:47:15 (graph.recon_xent)", wgsl: WGSL_33, bindings: [
-        {
-          buffer: 31,
-          access: "read_write",
-        },
-        {
-          buffer: 30,
-          access: "read",
-        },
-      ], workgroups: [1, 1, 1]
-    },
+    { name: "step0_fe_data_matmul", label: "matmul %6 at specs/rbm.yaml:35:48 (graph.fe_data)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_chain_body_v_sample_matmul", label: "matmul %3 at specs/rbm.yaml:30:39 (graph.chain.body.v_sample)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 2, 1] },
+    { name: "step0__1", label: "cast %10 at specs/rbm.yaml:30:19 (graph.chain.body.v_sample)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_chain_body_h_matmul", label: "matmul %11 at specs/rbm.yaml:32:39 (graph.chain.body.h)", wgsl: WGSL_3, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0__0", label: "cast %18 at specs/rbm.yaml:32:12 (graph.chain.body.h)", wgsl: WGSL_4, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 9, access: "read" }, { buffer: 11, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_fe_chain_matmul", label: "matmul %14 at specs/rbm.yaml:36:65 (graph.fe_chain)", wgsl: WGSL_5, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_xi", label: "select %20 at specs/rbm.yaml:39:7 (graph.xi)", wgsl: WGSL_6, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_flip", label: "step_one_hot %21 at specs/rbm.yaml:40:9 (graph.flip)", wgsl: WGSL_7, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [13, 1, 1] },
+    { name: "step0_xi_flip", label: "add %27 at specs/rbm.yaml:41:15 (graph.xi_flip)", wgsl: WGSL_8, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 16, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_fe_xi_flip_reducesum", label: "reduce_sum %29 at specs/rbm.yaml:43:16 (graph.fe_xi_flip)", wgsl: WGSL_9, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 8, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_fe_xi_flip_matmul", label: "matmul %31 at specs/rbm.yaml:43:63 (graph.fe_xi_flip)", wgsl: WGSL_10, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_fe_xi_flip_reducesum2", label: "reduce_sum %34 at specs/rbm.yaml:43:42 (graph.fe_xi_flip)", wgsl: WGSL_11, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 11, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_fe_xi_reducesum", label: "reduce_sum %37 at specs/rbm.yaml:42:11 (graph.fe_xi)", wgsl: WGSL_12, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_fe_xi_matmul", label: "matmul %39 at specs/rbm.yaml:42:48 (graph.fe_xi)", wgsl: WGSL_13, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_fe_xi_reducesum2", label: "reduce_sum %42 at specs/rbm.yaml:42:32 (graph.fe_xi)", wgsl: WGSL_14, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 11, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_pseudo_likelihood_reducesum", label: "reduce_sum %49 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)", wgsl: WGSL_15, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 18, access: "read" }, { buffer: 19, access: "read" }, { buffer: 20, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "mul %50 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)", wgsl: WGSL_16, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_fe_chain_mul", label: "mul %53 at specs/rbm.yaml:36:46 (graph.fe_chain)", wgsl: WGSL_17, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 11, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_d_fe_data_mul", label: "mul %59 at specs/rbm.yaml:35:37 (graph.fe_data)", wgsl: WGSL_18, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 11, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_d_fe_data_add", label: "add %60 at specs/rbm.yaml:35:52 (graph.fe_data)", wgsl: WGSL_19, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 9, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_grad_hbias", label: "reduce_sum %61 at specs/rbm.yaml:35:52 (graph.fe_data)", wgsl: WGSL_20, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_fe_data_add2", label: "add %66 at specs/rbm.yaml:35:19 (graph.fe_data)", wgsl: WGSL_21, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 3, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_grad_vbias", label: "reduce_sum %67 at specs/rbm.yaml:35:19 (graph.fe_data)", wgsl: WGSL_22, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_d_fe_chain_matmul", label: "matmul %54 at specs/rbm.yaml:36:65 (graph.fe_chain)", wgsl: WGSL_23, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 6, access: "read" }], workgroups: [32, 49, 1] },
+    { name: "step0_d_fe_data_matmul", label: "matmul %62 at specs/rbm.yaml:35:48 (graph.fe_data)", wgsl: WGSL_24, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 9, access: "read" }], workgroups: [32, 49, 1] },
+    { name: "step0_W", label: "sub %70 at specs/rbm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_25, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 25, access: "read" }], workgroups: [6125, 1, 1] },
+    { name: "step0_hbias", label: "sub %73 at specs/rbm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_26, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_vbias", label: "sub %76 at specs/rbm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_27, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "evaluate_v_recon_matmul", label: "matmul %4 at specs/rbm.yaml:46:30 (graph.v_recon)", wgsl: WGSL_28, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "evaluate_v_recon_sigmoid", label: "sigmoid %7 at specs/rbm.yaml:46:20 (graph.v_recon)", wgsl: WGSL_29, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 11, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "evaluate_v_recon_matmul2", label: "matmul %8 at specs/rbm.yaml:46:43 (graph.v_recon)", wgsl: WGSL_30, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 2, 1] },
+    { name: "evaluate_v_recon", label: "sigmoid %11 at specs/rbm.yaml:46:12 (graph.v_recon)", wgsl: WGSL_31, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 8, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "evaluate_recon_xent_reducesum", label: "reduce_sum %20 at specs/rbm.yaml:47:16 (graph.recon_xent)", wgsl: WGSL_32, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 29, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_recon_xent", label: "neg %21 at specs/rbm.yaml:47:15 (graph.recon_xent)", wgsl: WGSL_33, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 30, access: "read" }], workgroups: [1, 1, 1] },
   ],
   steps: [
     {
       commands: [
-        {
-          kind: "dispatch",
-          kernel: 0,
-        },
-        {
-          kind: "copy",
-          src: 15,
-          srcOffset: 0,
-          dst: 7,
-          dstOffset: 0,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 3,
-          srcOffset: 0,
-          dst: 8,
-          dstOffset: 0,
-          size: 15680,
-        },
-        {
-          kind: "copy",
-          src: 1,
-          srcOffset: 0,
-          dst: 0,
-          dstOffset: 2,
-          size: 1,
-        },
-        {
-          kind: "copy",
-          src: 7,
-          srcOffset: 0,
-          dst: 5,
-          dstOffset: 0,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 8,
-          srcOffset: 0,
-          dst: 6,
-          dstOffset: 0,
-          size: 15680,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "copy",
-          src: 14,
-          srcOffset: 0,
-          dst: 7,
-          dstOffset: 0,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 12,
-          srcOffset: 0,
-          dst: 8,
-          dstOffset: 0,
-          size: 15680,
-        },
-        {
-          kind: "copy",
-          src: 1,
-          srcOffset: 1,
-          dst: 0,
-          dstOffset: 2,
-          size: 1,
-        },
-        {
-          kind: "copy",
-          src: 7,
-          srcOffset: 0,
-          dst: 5,
-          dstOffset: 10000,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 8,
-          srcOffset: 0,
-          dst: 6,
-          dstOffset: 15680,
-          size: 15680,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "copy",
-          src: 14,
-          srcOffset: 0,
-          dst: 7,
-          dstOffset: 0,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 12,
-          srcOffset: 0,
-          dst: 8,
-          dstOffset: 0,
-          size: 15680,
-        },
-        {
-          kind: "copy",
-          src: 1,
-          srcOffset: 2,
-          dst: 0,
-          dstOffset: 2,
-          size: 1,
-        },
-        {
-          kind: "copy",
-          src: 7,
-          srcOffset: 0,
-          dst: 5,
-          dstOffset: 20000,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 8,
-          srcOffset: 0,
-          dst: 6,
-          dstOffset: 31360,
-          size: 15680,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "copy",
-          src: 14,
-          srcOffset: 0,
-          dst: 7,
-          dstOffset: 0,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 12,
-          srcOffset: 0,
-          dst: 8,
-          dstOffset: 0,
-          size: 15680,
-        },
-        {
-          kind: "copy",
-          src: 1,
-          srcOffset: 3,
-          dst: 0,
-          dstOffset: 2,
-          size: 1,
-        },
-        {
-          kind: "copy",
-          src: 7,
-          srcOffset: 0,
-          dst: 5,
-          dstOffset: 30000,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 8,
-          srcOffset: 0,
-          dst: 6,
-          dstOffset: 47040,
-          size: 15680,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "copy",
-          src: 14,
-          srcOffset: 0,
-          dst: 7,
-          dstOffset: 0,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 12,
-          srcOffset: 0,
-          dst: 8,
-          dstOffset: 0,
-          size: 15680,
-        },
-        {
-          kind: "copy",
-          src: 1,
-          srcOffset: 4,
-          dst: 0,
-          dstOffset: 2,
-          size: 1,
-        },
-        {
-          kind: "copy",
-          src: 7,
-          srcOffset: 0,
-          dst: 5,
-          dstOffset: 40000,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 8,
-          srcOffset: 0,
-          dst: 6,
-          dstOffset: 62720,
-          size: 15680,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "copy",
-          src: 14,
-          srcOffset: 0,
-          dst: 7,
-          dstOffset: 0,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 12,
-          srcOffset: 0,
-          dst: 8,
-          dstOffset: 0,
-          size: 15680,
-        },
-        {
-          kind: "copy",
-          src: 1,
-          srcOffset: 5,
-          dst: 0,
-          dstOffset: 2,
-          size: 1,
-        },
-        {
-          kind: "copy",
-          src: 7,
-          srcOffset: 0,
-          dst: 5,
-          dstOffset: 50000,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 8,
-          srcOffset: 0,
-          dst: 6,
-          dstOffset: 78400,
-          size: 15680,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "copy",
-          src: 14,
-          srcOffset: 0,
-          dst: 7,
-          dstOffset: 0,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 12,
-          srcOffset: 0,
-          dst: 8,
-          dstOffset: 0,
-          size: 15680,
-        },
-        {
-          kind: "copy",
-          src: 1,
-          srcOffset: 6,
-          dst: 0,
-          dstOffset: 2,
-          size: 1,
-        },
-        {
-          kind: "copy",
-          src: 7,
-          srcOffset: 0,
-          dst: 5,
-          dstOffset: 60000,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 8,
-          srcOffset: 0,
-          dst: 6,
-          dstOffset: 94080,
-          size: 15680,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "copy",
-          src: 14,
-          srcOffset: 0,
-          dst: 7,
-          dstOffset: 0,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 12,
-          srcOffset: 0,
-          dst: 8,
-          dstOffset: 0,
-          size: 15680,
-        },
-        {
-          kind: "copy",
-          src: 1,
-          srcOffset: 7,
-          dst: 0,
-          dstOffset: 2,
-          size: 1,
-        },
-        {
-          kind: "copy",
-          src: 7,
-          srcOffset: 0,
-          dst: 5,
-          dstOffset: 70000,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 8,
-          srcOffset: 0,
-          dst: 6,
-          dstOffset: 109760,
-          size: 15680,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "copy",
-          src: 14,
-          srcOffset: 0,
-          dst: 7,
-          dstOffset: 0,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 12,
-          srcOffset: 0,
-          dst: 8,
-          dstOffset: 0,
-          size: 15680,
-        },
-        {
-          kind: "copy",
-          src: 1,
-          srcOffset: 8,
-          dst: 0,
-          dstOffset: 2,
-          size: 1,
-        },
-        {
-          kind: "copy",
-          src: 7,
-          srcOffset: 0,
-          dst: 5,
-          dstOffset: 80000,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 8,
-          srcOffset: 0,
-          dst: 6,
-          dstOffset: 125440,
-          size: 15680,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "copy",
-          src: 14,
-          srcOffset: 0,
-          dst: 7,
-          dstOffset: 0,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 12,
-          srcOffset: 0,
-          dst: 8,
-          dstOffset: 0,
-          size: 15680,
-        },
-        {
-          kind: "copy",
-          src: 1,
-          srcOffset: 9,
-          dst: 0,
-          dstOffset: 2,
-          size: 1,
-        },
-        {
-          kind: "copy",
-          src: 7,
-          srcOffset: 0,
-          dst: 5,
-          dstOffset: 90000,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 8,
-          srcOffset: 0,
-          dst: 6,
-          dstOffset: 141120,
-          size: 15680,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "copy",
-          src: 14,
-          srcOffset: 0,
-          dst: 7,
-          dstOffset: 0,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 12,
-          srcOffset: 0,
-          dst: 8,
-          dstOffset: 0,
-          size: 15680,
-        },
-        {
-          kind: "copy",
-          src: 1,
-          srcOffset: 10,
-          dst: 0,
-          dstOffset: 2,
-          size: 1,
-        },
-        {
-          kind: "copy",
-          src: 7,
-          srcOffset: 0,
-          dst: 5,
-          dstOffset: 100000,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 8,
-          srcOffset: 0,
-          dst: 6,
-          dstOffset: 156800,
-          size: 15680,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "copy",
-          src: 14,
-          srcOffset: 0,
-          dst: 7,
-          dstOffset: 0,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 12,
-          srcOffset: 0,
-          dst: 8,
-          dstOffset: 0,
-          size: 15680,
-        },
-        {
-          kind: "copy",
-          src: 1,
-          srcOffset: 11,
-          dst: 0,
-          dstOffset: 2,
-          size: 1,
-        },
-        {
-          kind: "copy",
-          src: 7,
-          srcOffset: 0,
-          dst: 5,
-          dstOffset: 110000,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 8,
-          srcOffset: 0,
-          dst: 6,
-          dstOffset: 172480,
-          size: 15680,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "copy",
-          src: 14,
-          srcOffset: 0,
-          dst: 7,
-          dstOffset: 0,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 12,
-          srcOffset: 0,
-          dst: 8,
-          dstOffset: 0,
-          size: 15680,
-        },
-        {
-          kind: "copy",
-          src: 1,
-          srcOffset: 12,
-          dst: 0,
-          dstOffset: 2,
-          size: 1,
-        },
-        {
-          kind: "copy",
-          src: 7,
-          srcOffset: 0,
-          dst: 5,
-          dstOffset: 120000,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 8,
-          srcOffset: 0,
-          dst: 6,
-          dstOffset: 188160,
-          size: 15680,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "copy",
-          src: 14,
-          srcOffset: 0,
-          dst: 7,
-          dstOffset: 0,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 12,
-          srcOffset: 0,
-          dst: 8,
-          dstOffset: 0,
-          size: 15680,
-        },
-        {
-          kind: "copy",
-          src: 1,
-          srcOffset: 13,
-          dst: 0,
-          dstOffset: 2,
-          size: 1,
-        },
-        {
-          kind: "copy",
-          src: 7,
-          srcOffset: 0,
-          dst: 5,
-          dstOffset: 130000,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 8,
-          srcOffset: 0,
-          dst: 6,
-          dstOffset: 203840,
-          size: 15680,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "copy",
-          src: 14,
-          srcOffset: 0,
-          dst: 7,
-          dstOffset: 0,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 12,
-          srcOffset: 0,
-          dst: 8,
-          dstOffset: 0,
-          size: 15680,
-        },
-        {
-          kind: "copy",
-          src: 1,
-          srcOffset: 14,
-          dst: 0,
-          dstOffset: 2,
-          size: 1,
-        },
-        {
-          kind: "copy",
-          src: 7,
-          srcOffset: 0,
-          dst: 5,
-          dstOffset: 140000,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 8,
-          srcOffset: 0,
-          dst: 6,
-          dstOffset: 219520,
-          size: 15680,
-        },
-        {
-          kind: "dispatch",
-          kernel: 1,
-        },
-        {
-          kind: "dispatch",
-          kernel: 2,
-        },
-        {
-          kind: "dispatch",
-          kernel: 3,
-        },
-        {
-          kind: "dispatch",
-          kernel: 4,
-        },
-        {
-          kind: "copy",
-          src: 14,
-          srcOffset: 0,
-          dst: 7,
-          dstOffset: 0,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 12,
-          srcOffset: 0,
-          dst: 8,
-          dstOffset: 0,
-          size: 15680,
-        },
-        {
-          kind: "copy",
-          src: 1,
-          srcOffset: 0,
-          dst: 0,
-          dstOffset: 2,
-          size: 1,
-        },
-        {
-          kind: "copy",
-          src: 7,
-          srcOffset: 0,
-          dst: 14,
-          dstOffset: 0,
-          size: 10000,
-        },
-        {
-          kind: "copy",
-          src: 8,
-          srcOffset: 0,
-          dst: 12,
-          dstOffset: 0,
-          size: 15680,
-        },
-        {
-          kind: "dispatch",
-          kernel: 5,
-        },
-        {
-          kind: "dispatch",
-          kernel: 6,
-        },
-        {
-          kind: "dispatch",
-          kernel: 7,
-        },
-        {
-          kind: "dispatch",
-          kernel: 8,
-        },
-        {
-          kind: "dispatch",
-          kernel: 9,
-        },
-        {
-          kind: "dispatch",
-          kernel: 10,
-        },
-        {
-          kind: "dispatch",
-          kernel: 11,
-        },
-        {
-          kind: "dispatch",
-          kernel: 12,
-        },
-        {
-          kind: "dispatch",
-          kernel: 13,
-        },
-        {
-          kind: "dispatch",
-          kernel: 14,
-        },
-        {
-          kind: "dispatch",
-          kernel: 15,
-        },
-        {
-          kind: "dispatch",
-          kernel: 16,
-        },
-        {
-          kind: "dispatch",
-          kernel: 17,
-        },
-        {
-          kind: "dispatch",
-          kernel: 18,
-        },
-        {
-          kind: "dispatch",
-          kernel: 19,
-        },
-        {
-          kind: "dispatch",
-          kernel: 20,
-        },
-        {
-          kind: "dispatch",
-          kernel: 21,
-        },
-        {
-          kind: "dispatch",
-          kernel: 22,
-        },
-        {
-          kind: "dispatch",
-          kernel: 23,
-        },
-        {
-          kind: "dispatch",
-          kernel: 24,
-        },
-        {
-          kind: "dispatch",
-          kernel: 25,
-        },
-        {
-          kind: "dispatch",
-          kernel: 26,
-        },
-        {
-          kind: "dispatch",
-          kernel: 27,
-        },
-        {
-          kind: "copy",
-          src: 14,
-          srcOffset: 0,
-          dst: 15,
-          dstOffset: 0,
-          size: 10000,
-        },
+        { kind: "dispatch", kernel: 0 },
+        { kind: "copy", src: 12, srcOffset: 0, dst: 6, dstOffset: 0, size: 10000 },
+        { kind: "copy", src: 3, srcOffset: 0, dst: 13, dstOffset: 0, size: 15680 },
+        { kind: "copy", src: 1, srcOffset: 0, dst: 0, dstOffset: 2, size: 1 },
+        { kind: "copy", src: 6, srcOffset: 0, dst: 14, dstOffset: 0, size: 10000 },
+        { kind: "copy", src: 13, srcOffset: 0, dst: 15, dstOffset: 0, size: 15680 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 6, dstOffset: 0, size: 10000 },
+        { kind: "copy", src: 7, srcOffset: 0, dst: 13, dstOffset: 0, size: 15680 },
+        { kind: "copy", src: 1, srcOffset: 1, dst: 0, dstOffset: 2, size: 1 },
+        { kind: "copy", src: 6, srcOffset: 0, dst: 14, dstOffset: 10000, size: 10000 },
+        { kind: "copy", src: 13, srcOffset: 0, dst: 15, dstOffset: 15680, size: 15680 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 6, dstOffset: 0, size: 10000 },
+        { kind: "copy", src: 7, srcOffset: 0, dst: 13, dstOffset: 0, size: 15680 },
+        { kind: "copy", src: 1, srcOffset: 2, dst: 0, dstOffset: 2, size: 1 },
+        { kind: "copy", src: 6, srcOffset: 0, dst: 14, dstOffset: 20000, size: 10000 },
+        { kind: "copy", src: 13, srcOffset: 0, dst: 15, dstOffset: 31360, size: 15680 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 6, dstOffset: 0, size: 10000 },
+        { kind: "copy", src: 7, srcOffset: 0, dst: 13, dstOffset: 0, size: 15680 },
+        { kind: "copy", src: 1, srcOffset: 3, dst: 0, dstOffset: 2, size: 1 },
+        { kind: "copy", src: 6, srcOffset: 0, dst: 14, dstOffset: 30000, size: 10000 },
+        { kind: "copy", src: 13, srcOffset: 0, dst: 15, dstOffset: 47040, size: 15680 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 6, dstOffset: 0, size: 10000 },
+        { kind: "copy", src: 7, srcOffset: 0, dst: 13, dstOffset: 0, size: 15680 },
+        { kind: "copy", src: 1, srcOffset: 4, dst: 0, dstOffset: 2, size: 1 },
+        { kind: "copy", src: 6, srcOffset: 0, dst: 14, dstOffset: 40000, size: 10000 },
+        { kind: "copy", src: 13, srcOffset: 0, dst: 15, dstOffset: 62720, size: 15680 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 6, dstOffset: 0, size: 10000 },
+        { kind: "copy", src: 7, srcOffset: 0, dst: 13, dstOffset: 0, size: 15680 },
+        { kind: "copy", src: 1, srcOffset: 5, dst: 0, dstOffset: 2, size: 1 },
+        { kind: "copy", src: 6, srcOffset: 0, dst: 14, dstOffset: 50000, size: 10000 },
+        { kind: "copy", src: 13, srcOffset: 0, dst: 15, dstOffset: 78400, size: 15680 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 6, dstOffset: 0, size: 10000 },
+        { kind: "copy", src: 7, srcOffset: 0, dst: 13, dstOffset: 0, size: 15680 },
+        { kind: "copy", src: 1, srcOffset: 6, dst: 0, dstOffset: 2, size: 1 },
+        { kind: "copy", src: 6, srcOffset: 0, dst: 14, dstOffset: 60000, size: 10000 },
+        { kind: "copy", src: 13, srcOffset: 0, dst: 15, dstOffset: 94080, size: 15680 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 6, dstOffset: 0, size: 10000 },
+        { kind: "copy", src: 7, srcOffset: 0, dst: 13, dstOffset: 0, size: 15680 },
+        { kind: "copy", src: 1, srcOffset: 7, dst: 0, dstOffset: 2, size: 1 },
+        { kind: "copy", src: 6, srcOffset: 0, dst: 14, dstOffset: 70000, size: 10000 },
+        { kind: "copy", src: 13, srcOffset: 0, dst: 15, dstOffset: 109760, size: 15680 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 6, dstOffset: 0, size: 10000 },
+        { kind: "copy", src: 7, srcOffset: 0, dst: 13, dstOffset: 0, size: 15680 },
+        { kind: "copy", src: 1, srcOffset: 8, dst: 0, dstOffset: 2, size: 1 },
+        { kind: "copy", src: 6, srcOffset: 0, dst: 14, dstOffset: 80000, size: 10000 },
+        { kind: "copy", src: 13, srcOffset: 0, dst: 15, dstOffset: 125440, size: 15680 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 6, dstOffset: 0, size: 10000 },
+        { kind: "copy", src: 7, srcOffset: 0, dst: 13, dstOffset: 0, size: 15680 },
+        { kind: "copy", src: 1, srcOffset: 9, dst: 0, dstOffset: 2, size: 1 },
+        { kind: "copy", src: 6, srcOffset: 0, dst: 14, dstOffset: 90000, size: 10000 },
+        { kind: "copy", src: 13, srcOffset: 0, dst: 15, dstOffset: 141120, size: 15680 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 6, dstOffset: 0, size: 10000 },
+        { kind: "copy", src: 7, srcOffset: 0, dst: 13, dstOffset: 0, size: 15680 },
+        { kind: "copy", src: 1, srcOffset: 10, dst: 0, dstOffset: 2, size: 1 },
+        { kind: "copy", src: 6, srcOffset: 0, dst: 14, dstOffset: 100000, size: 10000 },
+        { kind: "copy", src: 13, srcOffset: 0, dst: 15, dstOffset: 156800, size: 15680 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 6, dstOffset: 0, size: 10000 },
+        { kind: "copy", src: 7, srcOffset: 0, dst: 13, dstOffset: 0, size: 15680 },
+        { kind: "copy", src: 1, srcOffset: 11, dst: 0, dstOffset: 2, size: 1 },
+        { kind: "copy", src: 6, srcOffset: 0, dst: 14, dstOffset: 110000, size: 10000 },
+        { kind: "copy", src: 13, srcOffset: 0, dst: 15, dstOffset: 172480, size: 15680 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 6, dstOffset: 0, size: 10000 },
+        { kind: "copy", src: 7, srcOffset: 0, dst: 13, dstOffset: 0, size: 15680 },
+        { kind: "copy", src: 1, srcOffset: 12, dst: 0, dstOffset: 2, size: 1 },
+        { kind: "copy", src: 6, srcOffset: 0, dst: 14, dstOffset: 120000, size: 10000 },
+        { kind: "copy", src: 13, srcOffset: 0, dst: 15, dstOffset: 188160, size: 15680 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 6, dstOffset: 0, size: 10000 },
+        { kind: "copy", src: 7, srcOffset: 0, dst: 13, dstOffset: 0, size: 15680 },
+        { kind: "copy", src: 1, srcOffset: 13, dst: 0, dstOffset: 2, size: 1 },
+        { kind: "copy", src: 6, srcOffset: 0, dst: 14, dstOffset: 130000, size: 10000 },
+        { kind: "copy", src: 13, srcOffset: 0, dst: 15, dstOffset: 203840, size: 15680 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 6, dstOffset: 0, size: 10000 },
+        { kind: "copy", src: 7, srcOffset: 0, dst: 13, dstOffset: 0, size: 15680 },
+        { kind: "copy", src: 1, srcOffset: 14, dst: 0, dstOffset: 2, size: 1 },
+        { kind: "copy", src: 6, srcOffset: 0, dst: 14, dstOffset: 140000, size: 10000 },
+        { kind: "copy", src: 13, srcOffset: 0, dst: 15, dstOffset: 219520, size: 15680 },
+        { kind: "dispatch", kernel: 1 },
+        { kind: "dispatch", kernel: 2 },
+        { kind: "dispatch", kernel: 3 },
+        { kind: "dispatch", kernel: 4 },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 6, dstOffset: 0, size: 10000 },
+        { kind: "copy", src: 7, srcOffset: 0, dst: 13, dstOffset: 0, size: 15680 },
+        { kind: "copy", src: 1, srcOffset: 0, dst: 0, dstOffset: 2, size: 1 },
+        { kind: "copy", src: 6, srcOffset: 0, dst: 10, dstOffset: 0, size: 10000 },
+        { kind: "copy", src: 13, srcOffset: 0, dst: 7, dstOffset: 0, size: 15680 },
+        { kind: "dispatch", kernel: 5 },
+        { kind: "dispatch", kernel: 6 },
+        { kind: "dispatch", kernel: 7 },
+        { kind: "dispatch", kernel: 8 },
+        { kind: "dispatch", kernel: 9 },
+        { kind: "dispatch", kernel: 10 },
+        { kind: "dispatch", kernel: 11 },
+        { kind: "dispatch", kernel: 12 },
+        { kind: "dispatch", kernel: 13 },
+        { kind: "dispatch", kernel: 14 },
+        { kind: "dispatch", kernel: 15 },
+        { kind: "dispatch", kernel: 16 },
+        { kind: "dispatch", kernel: 17 },
+        { kind: "dispatch", kernel: 18 },
+        { kind: "dispatch", kernel: 19 },
+        { kind: "dispatch", kernel: 20 },
+        { kind: "dispatch", kernel: 21 },
+        { kind: "dispatch", kernel: 22 },
+        { kind: "dispatch", kernel: 23 },
+        { kind: "dispatch", kernel: 24 },
+        { kind: "dispatch", kernel: 25 },
+        { kind: "dispatch", kernel: 26 },
+        { kind: "dispatch", kernel: 27 },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 12, dstOffset: 0, size: 10000 },
       ],
-      outputs: {
-        cost: 22,
-        "state:persistent": 14,
-        "param:W": 4,
-        "param:hbias": 10,
-        "param:vbias": 9,
-      },
+      outputs: { cost: 22, "state:persistent": 10, "param:W": 4, "param:hbias": 11, "param:vbias": 8 },
     },
   ],
   eval: {
     commands: [
-      {
-        kind: "dispatch",
-        kernel: 28,
-      },
-      {
-        kind: "dispatch",
-        kernel: 29,
-      },
-      {
-        kind: "dispatch",
-        kernel: 30,
-      },
-      {
-        kind: "dispatch",
-        kernel: 31,
-      },
-      {
-        kind: "dispatch",
-        kernel: 32,
-      },
-      {
-        kind: "dispatch",
-        kernel: 33,
-      },
+      { kind: "dispatch", kernel: 28 },
+      { kind: "dispatch", kernel: 29 },
+      { kind: "dispatch", kernel: 30 },
+      { kind: "dispatch", kernel: 31 },
+      { kind: "dispatch", kernel: 32 },
+      { kind: "dispatch", kernel: 33 },
     ],
-    outputs: {
-      "metric:recon_xent": 31,
-    },
+    outputs: { "metric:recon_xent": 31 },
   },
-  limits: {
-    maxStorageBuffersPerShaderStage: 8,
-    maxStorageBufferBindingSize: 134217728,
-    maxComputeWorkgroupsPerDimension: 65535,
-    maxComputeInvocationsPerWorkgroup: 256,
-    maxComputeWorkgroupStorageSize: 16384,
-  },
+  limits: { maxStorageBuffersPerShaderStage: 8, maxStorageBufferBindingSize: 134217728, maxComputeWorkgroupsPerDimension: 65535, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 },
 };

@@ -16,8 +16,8 @@
   (func $sigmoid4 (param $x v128) (result v128)
     (f32x4.div (f32x4.splat (f32.const 1)) (f32x4.add (f32x4.splat (f32.const 1)) (call $exp4 (f32x4.neg (local.get $x)))))
   )
-  ;; sigmoid %12  [1, 1000]
-  (func $f0_loop12 (export "f0_loop12") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:40 z1  fused: add
+  (func $step0_z1_sigmoid (export "step0_z1_sigmoid") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 11209472) (i32.mul (local.get $row) (i32.const 4000))))
@@ -37,8 +37,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sigmoid %16  [1, 784]
-  (func $f0_loop16 (export "f0_loop16") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:40 z1  fused: add
+  (func $step0_z1 (export "step0_z1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 11216608) (i32.mul (local.get $row) (i32.const 3136))))
@@ -58,12 +58,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %20  [1, 784]
-  (func $f0_loop20 (export "f0_loop20") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/sda.yaml:45 losses.reconstruct1.cross_entropy
+  (func $step0_reconstruct1_cross_entropy_sub (export "step0_reconstruct1_cross_entropy_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 11219744) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 11202336) (i32.const 0)))
+      (local.set $b0 (i32.add (i32.const 11199200) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3136)))
@@ -78,8 +78,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %21  [1, 784]
-  (func $f0_loop21 (export "f0_loop21") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/sda.yaml:45 losses.reconstruct1.cross_entropy
+  (func $step0_reconstruct1_cross_entropy_sub2 (export "step0_reconstruct1_cross_entropy_sub2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 11222880) (i32.mul (local.get $row) (i32.const 3136))))
@@ -98,8 +98,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %27  []
-  (func $f0_sum27 (export "f0_sum27") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/sda.yaml:45 losses.reconstruct1.cross_entropy  fused: neg
+  (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $b0 (i32.add (i32.const 11226016) (i32.mul (local.get $row) (i32.const 4))))
@@ -124,14 +124,14 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %36  [1, 784]
-  (func $f0_loop36 (export "f0_loop36") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
+  ;; specs/sda.yaml:40 gradient of z1  fused: add, neg, div, mul, div, mul, mul
+  (func $step0_d_z1_mul (export "step0_d_z1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 11226048) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b0 (i32.add (i32.const 11219744) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11222880) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 11202336) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11199200) (i32.const 0)))
       (local.set $b3 (i32.add (i32.const 11216608) (i32.const 0)))
       (local.set $b4 (i32.add (i32.const 11216608) (i32.const 0)))
       (local.set $b5 (i32.add (i32.const 11222880) (i32.const 0)))
@@ -149,8 +149,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %43  [1, 1000]
-  (func $f0_loop43 (export "f0_loop43") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/sda.yaml:40 gradient of z1  fused: mul, sub
+  (func $step0_d_z1_mul2 (export "step0_d_z1_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 11236320) (i32.mul (local.get $row) (i32.const 4000))))
@@ -171,8 +171,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %52  [1000]
-  (func $f0_loop52 (export "f0_loop52") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:59 phases[0].optimizer  fused: mul
+  (func $step0_b1 (export "step0_b1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3136016) (i32.mul (local.get $row) (i32.const 4000))))
@@ -192,8 +192,8 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %55  [784]
-  (func $f0_loop55 (export "f0_loop55") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:59 phases[0].optimizer  fused: mul
+  (func $step0_vb1 (export "step0_vb1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 11148016) (i32.mul (local.get $row) (i32.const 3136))))
@@ -213,11 +213,11 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sigmoid %9  [1, 1000]
-  (func $f1_loop9 (export "f1_loop9") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:35 h1  fused: add
+  (func $step1_h1 (export "step1_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11251456) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 11248320) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11244320) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -234,12 +234,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sigmoid %18  [1, 1000]
-  (func $f1_loop18 (export "f1_loop18") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:41 z2  fused: add
+  (func $step1_z2_sigmoid (export "step1_z2_sigmoid") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11263456) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11259456) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11260320) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11256320) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -255,12 +255,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sigmoid %22  [1, 1000]
-  (func $f1_loop22 (export "f1_loop22") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:41 z2  fused: add
+  (func $step1_z2 (export "step1_z2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11271456) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11267456) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11268320) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11264320) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11151152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -276,12 +276,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %26  [1, 1000]
-  (func $f1_loop26 (export "f1_loop26") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/sda.yaml:47 losses.reconstruct2.cross_entropy
+  (func $step1_reconstruct2_cross_entropy_sub (export "step1_reconstruct2_cross_entropy_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11275456) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11251456) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11272320) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11248320) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -296,12 +296,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %27  [1, 1000]
-  (func $f1_loop27 (export "f1_loop27") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/sda.yaml:47 losses.reconstruct2.cross_entropy
+  (func $step1_reconstruct2_cross_entropy_sub2 (export "step1_reconstruct2_cross_entropy_sub2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11279456) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11271456) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11276320) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11268320) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -316,11 +316,11 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %33  []
-  (func $f1_sum33 (export "f1_sum33") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/sda.yaml:47 losses.reconstruct2.cross_entropy  fused: neg
+  (func $step1_cost (export "step1_cost") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 11283456) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 11280320) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -338,21 +338,21 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 11283472) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 11280336) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %42  [1, 1000]
-  (func $f1_loop42 (export "f1_loop42") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
+  ;; specs/sda.yaml:41 gradient of z2  fused: add, neg, div, mul, div, mul, mul
+  (func $step1_d_z2_mul (export "step1_d_z2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11283488) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11275456) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11279456) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 11251456) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 11271456) (i32.const 0)))
-      (local.set $b4 (i32.add (i32.const 11271456) (i32.const 0)))
-      (local.set $b5 (i32.add (i32.const 11279456) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11280352) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11272320) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11276320) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11248320) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 11268320) (i32.const 0)))
+      (local.set $b4 (i32.add (i32.const 11268320) (i32.const 0)))
+      (local.set $b5 (i32.add (i32.const 11276320) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -367,14 +367,14 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %48  [1, 1000]
-  (func $f1_loop48 (export "f1_loop48") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/sda.yaml:41 gradient of z2  fused: mul, sub
+  (func $step1_d_z2_mul2 (export "step1_d_z2_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11295488) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11291488) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11263456) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 11263456) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11292352) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11288352) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11260320) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11260320) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -389,13 +389,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %57  [1000]
-  (func $f1_loop57 (export "f1_loop57") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:64 phases[1].optimizer  fused: mul
+  (func $step1_b2 (export "step1_b2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 7140016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 7140016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11299488) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11296352) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -410,13 +410,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %59  [1000]
-  (func $f1_loop59 (export "f1_loop59") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:64 phases[1].optimizer  fused: mul
+  (func $step1_vb2 (export "step1_vb2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 11151152) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11151152) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11287488) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11284352) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -431,12 +431,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sigmoid %11  [1, 1000]
-  (func $f2_loop11 (export "f2_loop11") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:35 h1  fused: add
+  (func $step2_h1 (export "step2_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11310624) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11303488) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11304352) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11300352) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -452,12 +452,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sigmoid %15  [1, 1000]
-  (func $f2_loop15 (export "f2_loop15") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:36 h2  fused: add
+  (func $step2_h2 (export "step2_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11318624) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11314624) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11312352) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11308352) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -473,12 +473,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sigmoid %24  [1, 1000]
-  (func $f2_loop24 (export "f2_loop24") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:42 z3  fused: add
+  (func $step2_z3_sigmoid (export "step2_z3_sigmoid") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11330624) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11326624) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11324352) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11320352) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11144016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -494,12 +494,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sigmoid %28  [1, 1000]
-  (func $f2_loop28 (export "f2_loop28") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:42 z3  fused: add
+  (func $step2_z3 (export "step2_z3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11338624) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11334624) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11332352) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11328352) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11155152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -515,12 +515,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %32  [1, 1000]
-  (func $f2_loop32 (export "f2_loop32") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/sda.yaml:49 losses.reconstruct3.cross_entropy
+  (func $step2_reconstruct3_cross_entropy_sub (export "step2_reconstruct3_cross_entropy_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11342624) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11318624) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11336352) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11312352) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -535,12 +535,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %33  [1, 1000]
-  (func $f2_loop33 (export "f2_loop33") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/sda.yaml:49 losses.reconstruct3.cross_entropy
+  (func $step2_reconstruct3_cross_entropy_sub2 (export "step2_reconstruct3_cross_entropy_sub2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11346624) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11338624) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11340352) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11332352) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -555,11 +555,11 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %39  []
-  (func $f2_sum39 (export "f2_sum39") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/sda.yaml:49 losses.reconstruct3.cross_entropy  fused: neg
+  (func $step2_cost (export "step2_cost") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 11350624) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 11344352) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -577,21 +577,21 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 11350640) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 11344368) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %48  [1, 1000]
-  (func $f2_loop48 (export "f2_loop48") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
+  ;; specs/sda.yaml:42 gradient of z3  fused: add, neg, div, mul, div, mul, mul
+  (func $step2_d_z3_mul (export "step2_d_z3_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11350656) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11342624) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11346624) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 11318624) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 11338624) (i32.const 0)))
-      (local.set $b4 (i32.add (i32.const 11338624) (i32.const 0)))
-      (local.set $b5 (i32.add (i32.const 11346624) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11344384) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11336352) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11340352) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11312352) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 11332352) (i32.const 0)))
+      (local.set $b4 (i32.add (i32.const 11332352) (i32.const 0)))
+      (local.set $b5 (i32.add (i32.const 11340352) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -606,14 +606,14 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %54  [1, 1000]
-  (func $f2_loop54 (export "f2_loop54") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/sda.yaml:42 gradient of z3  fused: mul, sub
+  (func $step2_d_z3_mul2 (export "step2_d_z3_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11362656) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11358656) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11330624) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 11330624) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11356384) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11352384) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11324352) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11324352) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -628,13 +628,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %63  [1000]
-  (func $f2_loop63 (export "f2_loop63") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:69 phases[2].optimizer  fused: mul
+  (func $step2_b3 (export "step2_b3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 11144016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11144016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11366656) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11360384) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -649,13 +649,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %65  [1000]
-  (func $f2_loop65 (export "f2_loop65") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:69 phases[2].optimizer  fused: mul
+  (func $step2_vb3 (export "step2_vb3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 11155152) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11155152) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11354656) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11348384) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -670,12 +670,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sigmoid %13  [1, 1000]
-  (func $f3_loop13 (export "f3_loop13") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:35 h1  fused: add
+  (func $step3_h1 (export "step3_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11377792) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11370656) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11368384) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11364384) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -691,12 +691,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sigmoid %17  [1, 1000]
-  (func $f3_loop17 (export "f3_loop17") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:36 h2  fused: add
+  (func $step3_h2 (export "step3_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11385792) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11381792) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11376384) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11372384) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -712,12 +712,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sigmoid %21  [1, 1000]
-  (func $f3_loop21 (export "f3_loop21") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:37 h3  fused: add
+  (func $step3_h3 (export "step3_h3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11393792) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11389792) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11384384) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11380384) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11144016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -733,12 +733,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %24  [1, 10]
-  (func $f3_loop24 (export "f3_loop24") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:38 p_y_given_x
+  (func $step3_p_y_given_x_add (export "step3_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11397840) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 11397792) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11388432) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11388384) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11199152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -754,13 +754,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %29  [1, 10]
-  (func $f3_loop29 (export "f3_loop29") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/sda.yaml:38 p_y_given_x
+  (func $step3_p_y_given_x_sub (export "step3_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11397904) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 11397840) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11397888) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11388496) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11388432) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11388480) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -776,12 +776,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; exp %30  [1, 10]
-  (func $f3_loop30 (export "f3_loop30") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/sda.yaml:38 p_y_given_x
+  (func $step3_p_y_given_x_exp (export "step3_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11397952) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 11397904) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11388544) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11388496) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -796,11 +796,11 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; reduce_sum %40  []
-  (func $f3_sum40 (export "f3_sum40") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
+  ;; specs/sda.yaml:51 losses.finetune.nll  fused: neg
+  (func $step3_cost (export "step3_cost") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 11398096) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 11388688) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -818,17 +818,17 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 11398112) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 11388704) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; div %44  [1]
-  (func $f3_loop44 (export "f3_loop44") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s0 v128) (local $s1 v128)
+  ;; specs/sda.yaml:51 gradient of losses.finetune.nll
+  (func $step3_d_finetune_nll_div (export "step3_d_finetune_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s0 v128) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11398144) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 11398128) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11398000) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11388736) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 11388720) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11388592) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
@@ -845,14 +845,14 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %48  [1, 10]
-  (func $f3_loop48 (export "f3_loop48") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
+  ;; specs/sda.yaml:38 gradient of p_y_given_x  fused: mul, mul
+  (func $step3_d_p_y_given_x_add (export "step3_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11398160) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 11398016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11398144) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 11397952) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11388752) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11388608) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11388736) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11388544) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -868,14 +868,14 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %55  [1, 1000]
-  (func $f3_loop55 (export "f3_loop55") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/sda.yaml:37 gradient of h3  fused: mul, sub
+  (func $step3_d_h3_mul (export "step3_d_h3_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11402256) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11398256) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11393792) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 11393792) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11392848) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11388848) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11384384) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11384384) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -890,14 +890,14 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %61  [1, 1000]
-  (func $f3_loop61 (export "f3_loop61") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/sda.yaml:36 gradient of h2  fused: mul, sub
+  (func $step3_d_h2_mul (export "step3_d_h2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11414256) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11410256) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11385792) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 11385792) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11404848) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11400848) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11376384) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11376384) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -912,14 +912,14 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; mul %67  [1, 1000]
-  (func $f3_loop67 (export "f3_loop67") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
+  ;; specs/sda.yaml:35 gradient of h1  fused: mul, sub
+  (func $step3_d_h1_mul (export "step3_d_h1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11426256) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11422256) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11377792) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 11377792) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11416848) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11412848) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11368384) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11368384) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -934,13 +934,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %75  [1000]
-  (func $f3_loop75 (export "f3_loop75") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:74 phases[3].optimizer  fused: mul
+  (func $step3_b1 (export "step3_b1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 3136016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 3136016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11430256) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11420848) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -955,13 +955,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %80  [1000]
-  (func $f3_loop80 (export "f3_loop80") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:74 phases[3].optimizer  fused: mul
+  (func $step3_b2 (export "step3_b2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 7140016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 7140016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11418256) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11408848) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -976,13 +976,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %84  [1000]
-  (func $f3_loop84 (export "f3_loop84") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:74 phases[3].optimizer  fused: mul
+  (func $step3_b3 (export "step3_b3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 11144016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11144016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11406256) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11396848) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -997,13 +997,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %90  [10]
-  (func $f3_loop90 (export "f3_loop90") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:74 phases[3].optimizer  fused: mul
+  (func $step3_b4 (export "step3_b4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 11199152) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b0 (i32.add (i32.const 11199152) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11398208) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11388800) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -1018,12 +1018,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sigmoid %13  [1, 1000]
-  (func $ev_loop13 (export "ev_loop13") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:35 h1  fused: add
+  (func $evaluate_h1 (export "evaluate_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11441392) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11434256) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11428848) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11424848) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1039,12 +1039,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sigmoid %17  [1, 1000]
-  (func $ev_loop17 (export "ev_loop17") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:36 h2  fused: add
+  (func $evaluate_h2 (export "evaluate_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11449392) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11445392) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11436848) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11432848) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1060,12 +1060,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sigmoid %21  [1, 1000]
-  (func $ev_loop21 (export "ev_loop21") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:37 h3  fused: add
+  (func $evaluate_h3 (export "evaluate_h3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11457392) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11453392) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11444848) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11440848) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11144016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1081,12 +1081,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; add %24  [1, 10]
-  (func $ev_loop24 (export "ev_loop24") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/sda.yaml:38 p_y_given_x
+  (func $evaluate_p_y_given_x_add (export "evaluate_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11461440) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 11461392) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11448896) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11448848) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11199152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1102,13 +1102,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; sub %29  [1, 10]
-  (func $ev_loop29 (export "ev_loop29") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/sda.yaml:38 p_y_given_x
+  (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11461504) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 11461440) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11461488) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11448960) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11448896) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11448944) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1124,12 +1124,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; exp %30  [1, 10]
-  (func $ev_loop30 (export "ev_loop30") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+  ;; specs/sda.yaml:38 p_y_given_x
+  (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11461552) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 11461504) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11449008) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11448960) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -1144,13 +1144,13 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; div %34  [1, 10]
-  (func $ev_loop34 (export "ev_loop34") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
+  ;; specs/sda.yaml:38 p_y_given_x
+  (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11461616) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 11461552) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11461600) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11449072) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11449008) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11449056) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1166,12 +1166,12 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; neg %45  [1]
-  (func $ev_loop45 (export "ev_loop45") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
+  ;; specs/sda.yaml:54 metrics.cost
+  (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11461792) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 11461776) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11449232) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 11449216) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v

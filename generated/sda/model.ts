@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { Batch, CompiledModel, ModelDescription } from "../../runtime/compiled-model.ts";
 import { createArena, createKernels, instantiateLoops, type Kernels, precompileModules } from "../../runtime/cpu/kernels.ts";
-import * as rng from "../../runtime/rng/philox.ts";
 import { LOOPS_SHARED_WASM, LOOPS_WASM } from "./loops-wasm.ts";
+import * as rng from "../../runtime/rng/philox.ts";
 
 export const description: ModelDescription = {
   name: "sda",
@@ -177,60 +177,60 @@ export const description: ModelDescription = {
 
 /** The exports of loops.wat: one function per fused loop, addresses and extents built in. */
 interface Loops {
-  readonly f0_loop12: () => void;
-  readonly f0_loop16: () => void;
-  readonly f0_loop20: () => void;
-  readonly f0_loop21: () => void;
-  readonly f0_sum27: () => void;
-  readonly f0_loop36: () => void;
-  readonly f0_loop43: () => void;
-  readonly f0_loop52: () => void;
-  readonly f0_loop55: () => void;
-  readonly f1_loop9: () => void;
-  readonly f1_loop18: () => void;
-  readonly f1_loop22: () => void;
-  readonly f1_loop26: () => void;
-  readonly f1_loop27: () => void;
-  readonly f1_sum33: () => void;
-  readonly f1_loop42: () => void;
-  readonly f1_loop48: () => void;
-  readonly f1_loop57: () => void;
-  readonly f1_loop59: () => void;
-  readonly f2_loop11: () => void;
-  readonly f2_loop15: () => void;
-  readonly f2_loop24: () => void;
-  readonly f2_loop28: () => void;
-  readonly f2_loop32: () => void;
-  readonly f2_loop33: () => void;
-  readonly f2_sum39: () => void;
-  readonly f2_loop48: () => void;
-  readonly f2_loop54: () => void;
-  readonly f2_loop63: () => void;
-  readonly f2_loop65: () => void;
-  readonly f3_loop13: () => void;
-  readonly f3_loop17: () => void;
-  readonly f3_loop21: () => void;
-  readonly f3_loop24: () => void;
-  readonly f3_loop29: () => void;
-  readonly f3_loop30: () => void;
-  readonly f3_sum40: () => void;
-  readonly f3_loop44: () => void;
-  readonly f3_loop48: () => void;
-  readonly f3_loop55: () => void;
-  readonly f3_loop61: () => void;
-  readonly f3_loop67: () => void;
-  readonly f3_loop75: () => void;
-  readonly f3_loop80: () => void;
-  readonly f3_loop84: () => void;
-  readonly f3_loop90: () => void;
-  readonly ev_loop13: () => void;
-  readonly ev_loop17: () => void;
-  readonly ev_loop21: () => void;
-  readonly ev_loop24: () => void;
-  readonly ev_loop29: () => void;
-  readonly ev_loop30: () => void;
-  readonly ev_loop34: () => void;
-  readonly ev_loop45: () => void;
+  readonly step0_z1_sigmoid: () => void;
+  readonly step0_z1: () => void;
+  readonly step0_reconstruct1_cross_entropy_sub: () => void;
+  readonly step0_reconstruct1_cross_entropy_sub2: () => void;
+  readonly step0_cost: () => void;
+  readonly step0_d_z1_mul: () => void;
+  readonly step0_d_z1_mul2: () => void;
+  readonly step0_b1: () => void;
+  readonly step0_vb1: () => void;
+  readonly step1_h1: () => void;
+  readonly step1_z2_sigmoid: () => void;
+  readonly step1_z2: () => void;
+  readonly step1_reconstruct2_cross_entropy_sub: () => void;
+  readonly step1_reconstruct2_cross_entropy_sub2: () => void;
+  readonly step1_cost: () => void;
+  readonly step1_d_z2_mul: () => void;
+  readonly step1_d_z2_mul2: () => void;
+  readonly step1_b2: () => void;
+  readonly step1_vb2: () => void;
+  readonly step2_h1: () => void;
+  readonly step2_h2: () => void;
+  readonly step2_z3_sigmoid: () => void;
+  readonly step2_z3: () => void;
+  readonly step2_reconstruct3_cross_entropy_sub: () => void;
+  readonly step2_reconstruct3_cross_entropy_sub2: () => void;
+  readonly step2_cost: () => void;
+  readonly step2_d_z3_mul: () => void;
+  readonly step2_d_z3_mul2: () => void;
+  readonly step2_b3: () => void;
+  readonly step2_vb3: () => void;
+  readonly step3_h1: () => void;
+  readonly step3_h2: () => void;
+  readonly step3_h3: () => void;
+  readonly step3_p_y_given_x_add: () => void;
+  readonly step3_p_y_given_x_sub: () => void;
+  readonly step3_p_y_given_x_exp: () => void;
+  readonly step3_cost: () => void;
+  readonly step3_d_finetune_nll_div: () => void;
+  readonly step3_d_p_y_given_x_add: () => void;
+  readonly step3_d_h3_mul: () => void;
+  readonly step3_d_h2_mul: () => void;
+  readonly step3_d_h1_mul: () => void;
+  readonly step3_b1: () => void;
+  readonly step3_b2: () => void;
+  readonly step3_b3: () => void;
+  readonly step3_b4: () => void;
+  readonly evaluate_h1: () => void;
+  readonly evaluate_h2: () => void;
+  readonly evaluate_h3: () => void;
+  readonly evaluate_p_y_given_x_add: () => void;
+  readonly evaluate_p_y_given_x_sub: () => void;
+  readonly evaluate_p_y_given_x_exp: () => void;
+  readonly evaluate_p_y_given_x: () => void;
+  readonly evaluate_cost: () => void;
 }
 
 /** Compiles the model's WebAssembly ahead (required before `new Model()` on a browser's main thread, optional elsewhere). */
@@ -241,114 +241,102 @@ export async function prepare(): Promise<void> {
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
   /** Every buffer of the model, 10.9 MiB, laid out at compile time. */
-  private readonly mem = createArena(11461808);
+  private readonly mem = createArena(11449248);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W1: new Float32Array(this.mem.buffer, 16, 784000), b1: new Float32Array(this.mem.buffer, 3136016, 1000), W2: new Float32Array(this.mem.buffer, 3140016, 1000000), b2: new Float32Array(this.mem.buffer, 7140016, 1000), W3: new Float32Array(this.mem.buffer, 7144016, 1000000), b3: new Float32Array(this.mem.buffer, 11144016, 1000), vb1: new Float32Array(this.mem.buffer, 11148016, 784), vb2: new Float32Array(this.mem.buffer, 11151152, 1000), vb3: new Float32Array(this.mem.buffer, 11155152, 1000), W4: new Float32Array(this.mem.buffer, 11159152, 10000), b4: new Float32Array(this.mem.buffer, 11199152, 10) };
   readonly state: Record<string, Float32Array> = {};
-  private readonly f0_t8 = new Float32Array(this.mem.buffer, 11199200, 784);
-  private readonly f0_in_x = new Float32Array(this.mem.buffer, 11202336, 784);
-  private readonly f0_t9 = new Float32Array(this.mem.buffer, 11205472, 1000);
-  private readonly f0_t12 = new Float32Array(this.mem.buffer, 11209472, 1000);
-  private readonly f0_t13 = new Float32Array(this.mem.buffer, 11213472, 784);
-  private readonly f0_t16 = new Float32Array(this.mem.buffer, 11216608, 784);
-  private readonly f0_t20 = new Float32Array(this.mem.buffer, 11219744, 784);
-  private readonly f0_t21 = new Float32Array(this.mem.buffer, 11222880, 784);
-  private readonly f0_t25 = new Float32Array(this.mem.buffer, 11226016, 1);
-  private readonly f0_t27 = new Float32Array(this.mem.buffer, 11226032, 1);
-  private readonly f0_t36 = new Float32Array(this.mem.buffer, 11226048, 784);
-  private readonly f0_t37 = new Float32Array(this.mem.buffer, 11229184, 784);
-  private readonly f0_t38 = new Float32Array(this.mem.buffer, 11232320, 1000);
-  private readonly f0_t43 = new Float32Array(this.mem.buffer, 11236320, 1000);
-  private readonly f0_t44 = new Float32Array(this.mem.buffer, 11240320, 1000);
-  private readonly f1_t6 = new Float32Array(this.mem.buffer, 11244320, 1000);
-  private readonly f1_in_x = new Float32Array(this.mem.buffer, 11248320, 784);
-  private readonly f1_t9 = new Float32Array(this.mem.buffer, 11251456, 1000);
-  private readonly f1_t14 = new Float32Array(this.mem.buffer, 11255456, 1000);
-  private readonly f1_t15 = new Float32Array(this.mem.buffer, 11259456, 1000);
-  private readonly f1_t18 = new Float32Array(this.mem.buffer, 11263456, 1000);
-  private readonly f1_t19 = new Float32Array(this.mem.buffer, 11267456, 1000);
-  private readonly f1_t22 = new Float32Array(this.mem.buffer, 11271456, 1000);
-  private readonly f1_t26 = new Float32Array(this.mem.buffer, 11275456, 1000);
-  private readonly f1_t27 = new Float32Array(this.mem.buffer, 11279456, 1000);
-  private readonly f1_t31 = new Float32Array(this.mem.buffer, 11283456, 1);
-  private readonly f1_t33 = new Float32Array(this.mem.buffer, 11283472, 1);
-  private readonly f1_t42 = new Float32Array(this.mem.buffer, 11283488, 1000);
-  private readonly f1_t43 = new Float32Array(this.mem.buffer, 11287488, 1000);
-  private readonly f1_t44 = new Float32Array(this.mem.buffer, 11291488, 1000);
-  private readonly f1_t48 = new Float32Array(this.mem.buffer, 11295488, 1000);
-  private readonly f1_t49 = new Float32Array(this.mem.buffer, 11299488, 1000);
-  private readonly f2_t8 = new Float32Array(this.mem.buffer, 11303488, 1000);
-  private readonly f2_in_x = new Float32Array(this.mem.buffer, 11307488, 784);
-  private readonly f2_t11 = new Float32Array(this.mem.buffer, 11310624, 1000);
-  private readonly f2_t12 = new Float32Array(this.mem.buffer, 11314624, 1000);
-  private readonly f2_t15 = new Float32Array(this.mem.buffer, 11318624, 1000);
-  private readonly f2_t20 = new Float32Array(this.mem.buffer, 11322624, 1000);
-  private readonly f2_t21 = new Float32Array(this.mem.buffer, 11326624, 1000);
-  private readonly f2_t24 = new Float32Array(this.mem.buffer, 11330624, 1000);
-  private readonly f2_t25 = new Float32Array(this.mem.buffer, 11334624, 1000);
-  private readonly f2_t28 = new Float32Array(this.mem.buffer, 11338624, 1000);
-  private readonly f2_t32 = new Float32Array(this.mem.buffer, 11342624, 1000);
-  private readonly f2_t33 = new Float32Array(this.mem.buffer, 11346624, 1000);
-  private readonly f2_t37 = new Float32Array(this.mem.buffer, 11350624, 1);
-  private readonly f2_t39 = new Float32Array(this.mem.buffer, 11350640, 1);
-  private readonly f2_t48 = new Float32Array(this.mem.buffer, 11350656, 1000);
-  private readonly f2_t49 = new Float32Array(this.mem.buffer, 11354656, 1000);
-  private readonly f2_t50 = new Float32Array(this.mem.buffer, 11358656, 1000);
-  private readonly f2_t54 = new Float32Array(this.mem.buffer, 11362656, 1000);
-  private readonly f2_t55 = new Float32Array(this.mem.buffer, 11366656, 1000);
-  private readonly f3_t10 = new Float32Array(this.mem.buffer, 11370656, 1000);
-  private readonly f3_in_x = new Float32Array(this.mem.buffer, 11374656, 784);
-  private readonly f3_t13 = new Float32Array(this.mem.buffer, 11377792, 1000);
-  private readonly f3_t14 = new Float32Array(this.mem.buffer, 11381792, 1000);
-  private readonly f3_t17 = new Float32Array(this.mem.buffer, 11385792, 1000);
-  private readonly f3_t18 = new Float32Array(this.mem.buffer, 11389792, 1000);
-  private readonly f3_t21 = new Float32Array(this.mem.buffer, 11393792, 1000);
-  private readonly f3_t22 = new Float32Array(this.mem.buffer, 11397792, 10);
-  private readonly f3_t24 = new Float32Array(this.mem.buffer, 11397840, 10);
-  private readonly f3_t25 = new Float32Array(this.mem.buffer, 11397888, 1);
-  private readonly f3_t29 = new Float32Array(this.mem.buffer, 11397904, 10);
-  private readonly f3_t30 = new Float32Array(this.mem.buffer, 11397952, 10);
-  private readonly f3_t31 = new Float32Array(this.mem.buffer, 11398000, 1);
-  private readonly f3_t32 = new Float32Array(this.mem.buffer, 11398016, 10);
-  private readonly f3_in_y = new Int32Array(this.mem.buffer, 11398064, 1);
-  private readonly f3_t33 = new Float32Array(this.mem.buffer, 11398080, 1);
-  private readonly f3_t38 = new Float32Array(this.mem.buffer, 11398096, 1);
-  private readonly f3_t40 = new Float32Array(this.mem.buffer, 11398112, 1);
-  private readonly f3_t43 = new Float32Array(this.mem.buffer, 11398128, 1);
-  private readonly f3_t44 = new Float32Array(this.mem.buffer, 11398144, 1);
-  private readonly f3_t48 = new Float32Array(this.mem.buffer, 11398160, 10);
-  private readonly f3_t49 = new Float32Array(this.mem.buffer, 11398208, 10);
-  private readonly f3_t50 = new Float32Array(this.mem.buffer, 11398256, 1000);
-  private readonly f3_t55 = new Float32Array(this.mem.buffer, 11402256, 1000);
-  private readonly f3_t56 = new Float32Array(this.mem.buffer, 11406256, 1000);
-  private readonly f3_t57 = new Float32Array(this.mem.buffer, 11410256, 1000);
-  private readonly f3_t61 = new Float32Array(this.mem.buffer, 11414256, 1000);
-  private readonly f3_t62 = new Float32Array(this.mem.buffer, 11418256, 1000);
-  private readonly f3_t63 = new Float32Array(this.mem.buffer, 11422256, 1000);
-  private readonly f3_t67 = new Float32Array(this.mem.buffer, 11426256, 1000);
-  private readonly f3_t68 = new Float32Array(this.mem.buffer, 11430256, 1000);
-  private readonly ev_t10 = new Float32Array(this.mem.buffer, 11434256, 1000);
-  private readonly ev_in_x = new Float32Array(this.mem.buffer, 11438256, 784);
-  private readonly ev_t13 = new Float32Array(this.mem.buffer, 11441392, 1000);
-  private readonly ev_t14 = new Float32Array(this.mem.buffer, 11445392, 1000);
-  private readonly ev_t17 = new Float32Array(this.mem.buffer, 11449392, 1000);
-  private readonly ev_t18 = new Float32Array(this.mem.buffer, 11453392, 1000);
-  private readonly ev_t21 = new Float32Array(this.mem.buffer, 11457392, 1000);
-  private readonly ev_t22 = new Float32Array(this.mem.buffer, 11461392, 10);
-  private readonly ev_t24 = new Float32Array(this.mem.buffer, 11461440, 10);
-  private readonly ev_t25 = new Float32Array(this.mem.buffer, 11461488, 1);
-  private readonly ev_t29 = new Float32Array(this.mem.buffer, 11461504, 10);
-  private readonly ev_t30 = new Float32Array(this.mem.buffer, 11461552, 10);
-  private readonly ev_t31 = new Float32Array(this.mem.buffer, 11461600, 1);
-  private readonly ev_t34 = new Float32Array(this.mem.buffer, 11461616, 10);
-  private readonly ev_t35 = new Int32Array(this.mem.buffer, 11461664, 1);
-  private readonly ev_t37 = new Float32Array(this.mem.buffer, 11461680, 1);
-  private readonly ev_in_y = new Int32Array(this.mem.buffer, 11461696, 1);
-  private readonly ev_t38 = new Float32Array(this.mem.buffer, 11461712, 10);
-  private readonly ev_t39 = new Float32Array(this.mem.buffer, 11461760, 1);
-  private readonly ev_t44 = new Float32Array(this.mem.buffer, 11461776, 1);
-  private readonly ev_t45 = new Float32Array(this.mem.buffer, 11461792, 1);
+  private readonly x = new Float32Array(this.mem.buffer, 11199200, 784);
+  private readonly z1_mul = new Float32Array(this.mem.buffer, 11202336, 784);
+  private readonly z1_matmul = new Float32Array(this.mem.buffer, 11205472, 1000);
+  private readonly z1_sigmoid = new Float32Array(this.mem.buffer, 11209472, 1000);
+  private readonly z1_matmul2 = new Float32Array(this.mem.buffer, 11213472, 784);
+  private readonly z1 = new Float32Array(this.mem.buffer, 11216608, 784);
+  private readonly reconstruct1_cross_entropy_sub = new Float32Array(this.mem.buffer, 11219744, 784);
+  private readonly reconstruct1_cross_entropy_sub2 = new Float32Array(this.mem.buffer, 11222880, 784);
+  private readonly reconstruct1_cross_entropy_reducesum = new Float32Array(this.mem.buffer, 11226016, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 11226032, 1);
+  private readonly d_z1_mul = new Float32Array(this.mem.buffer, 11226048, 784);
+  private readonly grad_vb1 = new Float32Array(this.mem.buffer, 11229184, 784);
+  private readonly d_z1_matmul = new Float32Array(this.mem.buffer, 11232320, 1000);
+  private readonly d_z1_mul2 = new Float32Array(this.mem.buffer, 11236320, 1000);
+  private readonly grad_b1 = new Float32Array(this.mem.buffer, 11240320, 1000);
+  private readonly pretrain2_h1_matmul = new Float32Array(this.mem.buffer, 11244320, 1000);
+  private readonly pretrain2_h1 = new Float32Array(this.mem.buffer, 11248320, 1000);
+  private readonly pretrain2_z2_mul = new Float32Array(this.mem.buffer, 11252320, 1000);
+  private readonly pretrain2_z2_matmul = new Float32Array(this.mem.buffer, 11256320, 1000);
+  private readonly pretrain2_z2_sigmoid = new Float32Array(this.mem.buffer, 11260320, 1000);
+  private readonly pretrain2_z2_matmul2 = new Float32Array(this.mem.buffer, 11264320, 1000);
+  private readonly pretrain2_z2 = new Float32Array(this.mem.buffer, 11268320, 1000);
+  private readonly pretrain2_reconstruct2_cross_entropy_sub = new Float32Array(this.mem.buffer, 11272320, 1000);
+  private readonly pretrain2_reconstruct2_cross_entropy_sub2 = new Float32Array(this.mem.buffer, 11276320, 1000);
+  private readonly pretrain2_reconstruct2_cross_entropy_reducesum = new Float32Array(this.mem.buffer, 11280320, 1);
+  private readonly pretrain2_cost = new Float32Array(this.mem.buffer, 11280336, 1);
+  private readonly pretrain2_d_z2_mul = new Float32Array(this.mem.buffer, 11280352, 1000);
+  private readonly pretrain2_grad_vb2 = new Float32Array(this.mem.buffer, 11284352, 1000);
+  private readonly pretrain2_d_z2_matmul = new Float32Array(this.mem.buffer, 11288352, 1000);
+  private readonly pretrain2_d_z2_mul2 = new Float32Array(this.mem.buffer, 11292352, 1000);
+  private readonly pretrain2_grad_b2 = new Float32Array(this.mem.buffer, 11296352, 1000);
+  private readonly pretrain3_h1_matmul = new Float32Array(this.mem.buffer, 11300352, 1000);
+  private readonly pretrain3_h1 = new Float32Array(this.mem.buffer, 11304352, 1000);
+  private readonly pretrain3_h2_matmul = new Float32Array(this.mem.buffer, 11308352, 1000);
+  private readonly pretrain3_h2 = new Float32Array(this.mem.buffer, 11312352, 1000);
+  private readonly pretrain3_z3_mul = new Float32Array(this.mem.buffer, 11316352, 1000);
+  private readonly pretrain3_z3_matmul = new Float32Array(this.mem.buffer, 11320352, 1000);
+  private readonly pretrain3_z3_sigmoid = new Float32Array(this.mem.buffer, 11324352, 1000);
+  private readonly pretrain3_z3_matmul2 = new Float32Array(this.mem.buffer, 11328352, 1000);
+  private readonly pretrain3_z3 = new Float32Array(this.mem.buffer, 11332352, 1000);
+  private readonly pretrain3_reconstruct3_cross_entropy_sub = new Float32Array(this.mem.buffer, 11336352, 1000);
+  private readonly pretrain3_reconstruct3_cross_entropy_sub2 = new Float32Array(this.mem.buffer, 11340352, 1000);
+  private readonly pretrain3_reconstruct3_cross_entropy_reducesum = new Float32Array(this.mem.buffer, 11344352, 1);
+  private readonly pretrain3_cost = new Float32Array(this.mem.buffer, 11344368, 1);
+  private readonly pretrain3_d_z3_mul = new Float32Array(this.mem.buffer, 11344384, 1000);
+  private readonly pretrain3_grad_vb3 = new Float32Array(this.mem.buffer, 11348384, 1000);
+  private readonly pretrain3_d_z3_matmul = new Float32Array(this.mem.buffer, 11352384, 1000);
+  private readonly pretrain3_d_z3_mul2 = new Float32Array(this.mem.buffer, 11356384, 1000);
+  private readonly pretrain3_grad_b3 = new Float32Array(this.mem.buffer, 11360384, 1000);
+  private readonly finetune_h1_matmul = new Float32Array(this.mem.buffer, 11364384, 1000);
+  private readonly finetune_h1 = new Float32Array(this.mem.buffer, 11368384, 1000);
+  private readonly finetune_h2_matmul = new Float32Array(this.mem.buffer, 11372384, 1000);
+  private readonly finetune_h2 = new Float32Array(this.mem.buffer, 11376384, 1000);
+  private readonly finetune_h3_matmul = new Float32Array(this.mem.buffer, 11380384, 1000);
+  private readonly finetune_h3 = new Float32Array(this.mem.buffer, 11384384, 1000);
+  private readonly finetune_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 11388384, 10);
+  private readonly finetune_p_y_given_x_add = new Float32Array(this.mem.buffer, 11388432, 10);
+  private readonly finetune_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 11388480, 1);
+  private readonly finetune_p_y_given_x_sub = new Float32Array(this.mem.buffer, 11388496, 10);
+  private readonly finetune_p_y_given_x_exp = new Float32Array(this.mem.buffer, 11388544, 10);
+  private readonly finetune_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 11388592, 1);
+  private readonly finetune_finetune_nll_onehot = new Float32Array(this.mem.buffer, 11388608, 10);
+  private readonly y = new Int32Array(this.mem.buffer, 11388656, 1);
+  private readonly finetune_finetune_nll_log = new Float32Array(this.mem.buffer, 11388672, 1);
+  private readonly finetune_finetune_nll_reducesum = new Float32Array(this.mem.buffer, 11388688, 1);
+  private readonly finetune_cost = new Float32Array(this.mem.buffer, 11388704, 1);
+  private readonly finetune_d_finetune_nll_reducesum = new Float32Array(this.mem.buffer, 11388720, 1);
+  private readonly finetune_d_finetune_nll_div = new Float32Array(this.mem.buffer, 11388736, 1);
+  private readonly finetune_d_p_y_given_x_add = new Float32Array(this.mem.buffer, 11388752, 10);
+  private readonly finetune_grad_b4 = new Float32Array(this.mem.buffer, 11388800, 10);
+  private readonly finetune_d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 11388848, 1000);
+  private readonly finetune_d_h3_mul = new Float32Array(this.mem.buffer, 11392848, 1000);
+  private readonly finetune_grad_b3 = new Float32Array(this.mem.buffer, 11396848, 1000);
+  private readonly finetune_d_h3_matmul = new Float32Array(this.mem.buffer, 11400848, 1000);
+  private readonly finetune_d_h2_mul = new Float32Array(this.mem.buffer, 11404848, 1000);
+  private readonly finetune_grad_b2 = new Float32Array(this.mem.buffer, 11408848, 1000);
+  private readonly finetune_d_h2_matmul = new Float32Array(this.mem.buffer, 11412848, 1000);
+  private readonly finetune_d_h1_mul = new Float32Array(this.mem.buffer, 11416848, 1000);
+  private readonly finetune_grad_b1 = new Float32Array(this.mem.buffer, 11420848, 1000);
+  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 11448896, 10);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 11448944, 1);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 11448960, 10);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 11449008, 10);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 11449056, 1);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 11449072, 10);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 11449120, 1);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 11449136, 1);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 11449152, 10);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 11449200, 1);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 11449216, 1);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 11449232, 1);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -361,800 +349,706 @@ export class Model implements CompiledModel {
   }
 
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
-    const ev_t10 = this.ev_t10;
-    const ev_in_x = this.ev_in_x;
-    const ev_t13 = this.ev_t13;
-    const ev_t14 = this.ev_t14;
-    const ev_t17 = this.ev_t17;
-    const ev_t18 = this.ev_t18;
-    const ev_t21 = this.ev_t21;
-    const ev_t22 = this.ev_t22;
-    const ev_t24 = this.ev_t24;
-    const ev_t25 = this.ev_t25;
-    const ev_t29 = this.ev_t29;
-    const ev_t30 = this.ev_t30;
-    const ev_t31 = this.ev_t31;
-    const ev_t34 = this.ev_t34;
-    const ev_t35 = this.ev_t35;
-    const ev_t37 = this.ev_t37;
-    const ev_in_y = this.ev_in_y;
-    const ev_t38 = this.ev_t38;
-    const ev_t39 = this.ev_t39;
-    const ev_t44 = this.ev_t44;
-    const ev_t45 = this.ev_t45;
-    const p0_W1 = this.params.W1;
-    const p1_b1 = this.params.b1;
-    const p2_W2 = this.params.W2;
-    const p3_b2 = this.params.b2;
-    const p4_W3 = this.params.W3;
-    const p5_b3 = this.params.b3;
-    const p6_vb1 = this.params.vb1;
-    const p7_vb2 = this.params.vb2;
-    const p8_vb3 = this.params.vb3;
-    const p9_W4 = this.params.W4;
-    const p10_b4 = this.params.b4;
+    const x = this.x;
+    const y = this.y;
+    const p_y_given_x_add = this.eval_p_y_given_x_add;
+    const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
+    const p_y_given_x_sub = this.eval_p_y_given_x_sub;
+    const p_y_given_x_exp = this.eval_p_y_given_x_exp;
+    const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
+    const p_y_given_x = this.eval_p_y_given_x;
+    const error_argmax = this.eval_error_argmax;
+    const error = this.eval_error;
+    const cost_onehot = this.eval_cost_onehot;
+    const cost_log = this.eval_cost_log;
+    const cost_reducesum = this.eval_cost_reducesum;
+    const cost = this.eval_cost;
     // The batch, copied into the model's memory.
-    ev_in_x.set(batch.x as Float32Array);
-    ev_in_y.set(batch.y as Int32Array);
-    const step = 0; // evaluation draws random numbers from counter 0
-    // matmul %10 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
+    x.set(batch.x as Float32Array);
+    y.set(batch.y as Int32Array);
+    // specs/sda.yaml:35 h1 — matmul
     {
-      this.k.gemm_nn_sx(11438256, 16, 11434256, 1, 1000, 784, 784, 1000, 1000, 0, 1); // ev_in_x @ p0_W1 → ev_t10
+      this.k.gemm({ a: 11199200, b: 16, c: 11424848, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
     }
 
-    // sigmoid %13 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
-    this.w.ev_loop13(); // WebAssembly SIMD (loops.wat)
-    // matmul %14 → [1, 1000] — specs/sda.yaml:36 (graph.h2)
+    // specs/sda.yaml:35 h1 — fused: add
+    this.w.evaluate_h1(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:36 h2 — matmul
     {
-      this.k.gemm_nn(11441392, 3140016, 11445392, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // ev_t13 @ p2_W2 → ev_t14
+      this.k.gemm({ a: 11428848, b: 3140016, c: 11432848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
     }
 
-    // sigmoid %17 → [1, 1000] — specs/sda.yaml:36 (graph.h2)
-    this.w.ev_loop17(); // WebAssembly SIMD (loops.wat)
-    // matmul %18 → [1, 1000] — specs/sda.yaml:37 (graph.h3)
+    // specs/sda.yaml:36 h2 — fused: add
+    this.w.evaluate_h2(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:37 h3 — matmul
     {
-      this.k.gemm_nn(11449392, 7144016, 11453392, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // ev_t17 @ p4_W3 → ev_t18
+      this.k.gemm({ a: 11436848, b: 7144016, c: 11440848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ W3 → h3_matmul
     }
 
-    // sigmoid %21 → [1, 1000] — specs/sda.yaml:37 (graph.h3)
-    this.w.ev_loop21(); // WebAssembly SIMD (loops.wat)
-    // matmul %22 → [1, 10] — specs/sda.yaml:38 (graph.p_y_given_x)
+    // specs/sda.yaml:37 h3 — fused: add
+    this.w.evaluate_h3(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:38 p_y_given_x — matmul
     {
-      this.k.gemm_nn(11457392, 11159152, 11461392, 1, 10, 1000, 1000, 10, 10, 0, 1); // ev_t21 @ p9_W4 → ev_t22
+      this.k.gemm({ a: 11444848, b: 11159152, c: 11448848, m: 1, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h3 @ W4 → p_y_given_x_matmul
     }
 
-    // add %24 → [1, 10] — specs/sda.yaml:38 (graph.p_y_given_x)
-    this.w.ev_loop24(); // WebAssembly SIMD (loops.wat)
-    // reduce_max %25 → [1] — specs/sda.yaml:38 (graph.p_y_given_x)
+    // specs/sda.yaml:38 p_y_given_x
+    this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:38 p_y_given_x — reduce_max
     {
-      ev_t25.fill(-Infinity);
-      let s3 = 0;
-      for (let c0 = 0; c0 < 1; c0++) {
-        for (let c1 = 0; c1 < 10; c1++) {
-          const o2 = c0 * 1;
-          ev_t25[o2] = Math.max(ev_t25[o2], ev_t24[s3++]);
+      p_y_given_x_reducemax.fill(-Infinity);
+      let s$3 = 0;
+      {
+        for (let c$1 = 0; c$1 < 10; c$1++) {
+          const o$2 = 0;
+          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_add[s$3++]);
         }
       }
     }
 
-    // sub %29 → [1, 10] — specs/sda.yaml:38 (graph.p_y_given_x)
-    this.w.ev_loop29(); // WebAssembly SIMD (loops.wat)
-    // exp %30 → [1, 10] — specs/sda.yaml:38 (graph.p_y_given_x)
-    this.w.ev_loop30(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %31 → [1] — specs/sda.yaml:38 (graph.p_y_given_x)
+    // specs/sda.yaml:38 p_y_given_x
+    this.w.evaluate_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:38 p_y_given_x
+    this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:38 p_y_given_x
     {
-      for (let o4 = 0; o4 < 1; o4++) {
-        let s6 = 0;
-        for (let k5 = o4 * 10; k5 < o4 * 10 + 10; k5++) s6 += ev_t30[k5];
-        ev_t31[o4] = s6;
+      {
+        let s$6 = 0;
+        for (let k$5 = 0 * 10; k$5 < 10; k$5++) s$6 += p_y_given_x_exp[k$5];
+        p_y_given_x_reducesum[0] = s$6;
       }
     }
 
-    // div %34 → [1, 10] — specs/sda.yaml:38 (graph.p_y_given_x)
-    this.w.ev_loop34(); // WebAssembly SIMD (loops.wat)
-    // argmax %35 → [1] — specs/sda.yaml:53 (metrics.error)
+    // specs/sda.yaml:38 p_y_given_x
+    this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:53 metrics.error — argmax
     {
-      for (let o7 = 0; o7 < 1; o7++) {
-        for (let j8 = 0; j8 < 1; j8++) {
-          let best10 = ev_t34[o7 * 10 + j8], bi11 = 0;
-          for (let k9 = 1; k9 < 10; k9++) {
-            const v12 = ev_t34[(o7 * 10 + k9) * 1 + j8];
-            if (v12 > best10) { best10 = v12; bi11 = k9; }
+      {
+        {
+          let best$10 = p_y_given_x[0 * 10], bi$11 = 0;
+          for (let k$9 = 1; k$9 < 10; k$9++) {
+            const v$12 = p_y_given_x[(k$9)];
+            if (v$12 > best$10) { best$10 = v$12; bi$11 = k$9; }
           }
-          ev_t35[o7 * 1 + j8] = bi11;
+          error_argmax[0] = bi$11;
         }
       }
     }
 
-    // cast %37 → [1] — specs/sda.yaml:53 (metrics.error)
-    for (let i13 = 0; i13 < 1; i13++) ev_t37[i13] = (ev_t35[i13] !== ev_in_y[i13] ? 1 : 0);
-    // one_hot %38 → [1, 10] — specs/sda.yaml:54 (metrics.cost)
+    // specs/sda.yaml:53 metrics.error — fused: compare
+    error[0] = (error_argmax[0] !== y[0] ? 1 : 0);
+    // specs/sda.yaml:54 metrics.cost — one_hot
     {
-      ev_t38.fill(0);
-      for (let i14 = 0; i14 < 1; i14++) {
-        const l15 = ev_in_y[i14];
-        if (l15 >= 0 && l15 < 10) ev_t38[i14 * 10 + l15] = 1;
+      cost_onehot.fill(0);
+      {
+        const l$14 = y[0];
+        if (l$14 >= 0 && l$14 < 10) cost_onehot[l$14] = 1;
       }
     }
 
-    // log %39 → [1] — specs/sda.yaml:54 (metrics.cost)
-    for (let i16 = 0; i16 < 1; i16++) ev_t39[i16] = Math.log(ev_t31[i16]);
-    // reduce_sum %44 → [1] — specs/sda.yaml:54 (metrics.cost)
-    let i17 = 0;
-    let o18 = 0;
-    for (let c20 = 0; c20 < 1; c20++) {
-      let s19 = 0;
-      for (let c21 = 0; c21 < 10; c21++) {
-        s19 += (ev_t38[i17] * (ev_t29[i17] - ev_t39[0]));
-        i17++;
-      }
-
-      ev_t44[o18] = s19;
-      o18++;
+    // specs/sda.yaml:54 metrics.cost
+    cost_log[0] = Math.log(p_y_given_x_reducesum[0]);
+    // specs/sda.yaml:54 metrics.cost — fused: mul, sub
+    let o$15 = 0;
+    let i$17 = 0;
+    let s$16 = 0;
+    for (let c$18 = 0; c$18 < 10; c$18++) {
+      s$16 += (cost_onehot[c$18] * (p_y_given_x_sub[c$18] - cost_log[0]));
+      i$17++;
     }
 
-    // neg %45 → [1] — specs/sda.yaml:54 (metrics.cost)
-    this.w.ev_loop45(); // WebAssembly SIMD (loops.wat)
-    out.error.set(ev_t37);
-    out.cost.set(ev_t45);
+    cost_reducesum[o$15] = s$16;
+    o$15++;
+    // specs/sda.yaml:54 metrics.cost
+    this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
+    out.error.set(error);
+    out.cost.set(cost);
   }
 
   /** Buffers of the last training step in execution order, labelled with op and spec location (read after a non-finite cost). */
   probe(stepFn: number): ReadonlyArray<readonly [string, ArrayLike<number>]> {
     const probes: ReadonlyArray<readonly [string, ArrayLike<number>]>[] = [
       [
-        ["mul %8 at specs/sda.yaml:40:23 (graph.z1), computing cast %7 at specs/sda.yaml:40:23 (graph.z1), computing compare %6 at specs/sda.yaml:40:23 (graph.z1), computing random_uniform %5 at specs/sda.yaml:40:23 (graph.z1)", this.f0_t8],
-        ["matmul %9 at specs/sda.yaml:40:45 (graph.z1)", this.f0_t9],
-        ["sigmoid %12 at specs/sda.yaml:40:15 (graph.z1), computing add %11 at specs/sda.yaml:40:50 (graph.z1)", this.f0_t12],
-        ["matmul %13 at specs/sda.yaml:40:56 (graph.z1)", this.f0_t13],
-        ["sigmoid %16 at specs/sda.yaml:40:7 (graph.z1), computing add %15 at specs/sda.yaml:40:63 (graph.z1)", this.f0_t16],
-        ["sub %20 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)", this.f0_t20],
-        ["sub %21 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)", this.f0_t21],
-        ["reduce_sum %25 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing add %24 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing mul %18 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing log %17 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing mul %23 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing log %22 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)", this.f0_t25],
-        ["reduce_sum %27 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing neg %26 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)", this.f0_t27],
-        ["mul %36 at specs/sda.yaml:40:7 (graph.z1), computing add %34 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing neg %31 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing div %30 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing mul %29 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing div %33 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing mul %32 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing mul %35 at specs/sda.yaml:40:7 (graph.z1)", this.f0_t36],
-        ["reduce_sum %37 at specs/sda.yaml:40:63 (graph.z1)", this.f0_t37],
-        ["matmul %38 at specs/sda.yaml:40:56 (graph.z1)", this.f0_t38],
-        ["mul %43 at specs/sda.yaml:40:15 (graph.z1), computing mul %42 at specs/sda.yaml:40:15 (graph.z1), computing sub %41 at specs/sda.yaml:40:15 (graph.z1)", this.f0_t43],
-        ["reduce_sum %44 at specs/sda.yaml:40:50 (graph.z1)", this.f0_t44],
+        ["mul %8 at specs/sda.yaml:40:23 (graph.z1), computing cast %7 at specs/sda.yaml:40:23 (graph.z1), computing compare %6 at specs/sda.yaml:40:23 (graph.z1), computing random_uniform %5 at specs/sda.yaml:40:23 (graph.z1)", this.z1_mul],
+        ["matmul %9 at specs/sda.yaml:40:45 (graph.z1)", this.z1_matmul],
+        ["sigmoid %12 at specs/sda.yaml:40:15 (graph.z1), computing add %11 at specs/sda.yaml:40:50 (graph.z1)", this.z1_sigmoid],
+        ["matmul %13 at specs/sda.yaml:40:56 (graph.z1)", this.z1_matmul2],
+        ["sigmoid %16 at specs/sda.yaml:40:7 (graph.z1), computing add %15 at specs/sda.yaml:40:63 (graph.z1)", this.z1],
+        ["sub %20 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)", this.reconstruct1_cross_entropy_sub],
+        ["sub %21 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)", this.reconstruct1_cross_entropy_sub2],
+        ["reduce_sum %25 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing add %24 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing mul %18 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing log %17 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing mul %23 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing log %22 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)", this.reconstruct1_cross_entropy_reducesum],
+        ["reduce_sum %27 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing neg %26 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)", this.cost],
+        ["mul %36 at specs/sda.yaml:40:7 (graph.z1), computing add %34 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing neg %31 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing div %30 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing mul %29 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing div %33 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing mul %32 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy), computing mul %35 at specs/sda.yaml:40:7 (graph.z1)", this.d_z1_mul],
+        ["reduce_sum %37 at specs/sda.yaml:40:63 (graph.z1)", this.grad_vb1],
+        ["matmul %38 at specs/sda.yaml:40:56 (graph.z1)", this.d_z1_matmul],
+        ["mul %43 at specs/sda.yaml:40:15 (graph.z1), computing mul %42 at specs/sda.yaml:40:15 (graph.z1), computing sub %41 at specs/sda.yaml:40:15 (graph.z1)", this.d_z1_mul2],
+        ["reduce_sum %44 at specs/sda.yaml:40:50 (graph.z1)", this.grad_b1],
       ],
       [
-        ["matmul %6 at specs/sda.yaml:35:17 (graph.h1)", this.f1_t6],
-        ["sigmoid %9 at specs/sda.yaml:35:7 (graph.h1), computing add %8 at specs/sda.yaml:35:22 (graph.h1)", this.f1_t9],
-        ["mul %14 at specs/sda.yaml:41:23 (graph.z2), computing cast %13 at specs/sda.yaml:41:23 (graph.z2), computing compare %12 at specs/sda.yaml:41:23 (graph.z2), computing random_uniform %11 at specs/sda.yaml:41:23 (graph.z2)", this.f1_t14],
-        ["matmul %15 at specs/sda.yaml:41:46 (graph.z2)", this.f1_t15],
-        ["sigmoid %18 at specs/sda.yaml:41:15 (graph.z2), computing add %17 at specs/sda.yaml:41:51 (graph.z2)", this.f1_t18],
-        ["matmul %19 at specs/sda.yaml:41:57 (graph.z2)", this.f1_t19],
-        ["sigmoid %22 at specs/sda.yaml:41:7 (graph.z2), computing add %21 at specs/sda.yaml:41:64 (graph.z2)", this.f1_t22],
-        ["sub %26 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)", this.f1_t26],
-        ["sub %27 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)", this.f1_t27],
-        ["reduce_sum %31 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing add %30 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing mul %24 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing log %23 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing mul %29 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing log %28 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)", this.f1_t31],
-        ["reduce_sum %33 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing neg %32 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)", this.f1_t33],
-        ["mul %42 at specs/sda.yaml:41:7 (graph.z2), computing add %40 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing neg %37 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing div %36 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing mul %35 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing div %39 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing mul %38 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing mul %41 at specs/sda.yaml:41:7 (graph.z2)", this.f1_t42],
-        ["reduce_sum %43 at specs/sda.yaml:41:64 (graph.z2)", this.f1_t43],
-        ["matmul %44 at specs/sda.yaml:41:57 (graph.z2)", this.f1_t44],
-        ["mul %48 at specs/sda.yaml:41:15 (graph.z2), computing mul %47 at specs/sda.yaml:41:15 (graph.z2), computing sub %46 at specs/sda.yaml:41:15 (graph.z2)", this.f1_t48],
-        ["reduce_sum %49 at specs/sda.yaml:41:51 (graph.z2)", this.f1_t49],
+        ["matmul %6 at specs/sda.yaml:35:17 (graph.h1)", this.pretrain2_h1_matmul],
+        ["sigmoid %9 at specs/sda.yaml:35:7 (graph.h1), computing add %8 at specs/sda.yaml:35:22 (graph.h1)", this.pretrain2_h1],
+        ["mul %14 at specs/sda.yaml:41:23 (graph.z2), computing cast %13 at specs/sda.yaml:41:23 (graph.z2), computing compare %12 at specs/sda.yaml:41:23 (graph.z2), computing random_uniform %11 at specs/sda.yaml:41:23 (graph.z2)", this.pretrain2_z2_mul],
+        ["matmul %15 at specs/sda.yaml:41:46 (graph.z2)", this.pretrain2_z2_matmul],
+        ["sigmoid %18 at specs/sda.yaml:41:15 (graph.z2), computing add %17 at specs/sda.yaml:41:51 (graph.z2)", this.pretrain2_z2_sigmoid],
+        ["matmul %19 at specs/sda.yaml:41:57 (graph.z2)", this.pretrain2_z2_matmul2],
+        ["sigmoid %22 at specs/sda.yaml:41:7 (graph.z2), computing add %21 at specs/sda.yaml:41:64 (graph.z2)", this.pretrain2_z2],
+        ["sub %26 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)", this.pretrain2_reconstruct2_cross_entropy_sub],
+        ["sub %27 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)", this.pretrain2_reconstruct2_cross_entropy_sub2],
+        ["reduce_sum %31 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing add %30 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing mul %24 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing log %23 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing mul %29 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing log %28 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)", this.pretrain2_reconstruct2_cross_entropy_reducesum],
+        ["reduce_sum %33 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing neg %32 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)", this.pretrain2_cost],
+        ["mul %42 at specs/sda.yaml:41:7 (graph.z2), computing add %40 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing neg %37 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing div %36 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing mul %35 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing div %39 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing mul %38 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy), computing mul %41 at specs/sda.yaml:41:7 (graph.z2)", this.pretrain2_d_z2_mul],
+        ["reduce_sum %43 at specs/sda.yaml:41:64 (graph.z2)", this.pretrain2_grad_vb2],
+        ["matmul %44 at specs/sda.yaml:41:57 (graph.z2)", this.pretrain2_d_z2_matmul],
+        ["mul %48 at specs/sda.yaml:41:15 (graph.z2), computing mul %47 at specs/sda.yaml:41:15 (graph.z2), computing sub %46 at specs/sda.yaml:41:15 (graph.z2)", this.pretrain2_d_z2_mul2],
+        ["reduce_sum %49 at specs/sda.yaml:41:51 (graph.z2)", this.pretrain2_grad_b2],
       ],
       [
-        ["matmul %8 at specs/sda.yaml:35:17 (graph.h1)", this.f2_t8],
-        ["sigmoid %11 at specs/sda.yaml:35:7 (graph.h1), computing add %10 at specs/sda.yaml:35:22 (graph.h1)", this.f2_t11],
-        ["matmul %12 at specs/sda.yaml:36:18 (graph.h2)", this.f2_t12],
-        ["sigmoid %15 at specs/sda.yaml:36:7 (graph.h2), computing add %14 at specs/sda.yaml:36:23 (graph.h2)", this.f2_t15],
-        ["mul %20 at specs/sda.yaml:42:23 (graph.z3), computing cast %19 at specs/sda.yaml:42:23 (graph.z3), computing compare %18 at specs/sda.yaml:42:23 (graph.z3), computing random_uniform %17 at specs/sda.yaml:42:23 (graph.z3)", this.f2_t20],
-        ["matmul %21 at specs/sda.yaml:42:46 (graph.z3)", this.f2_t21],
-        ["sigmoid %24 at specs/sda.yaml:42:15 (graph.z3), computing add %23 at specs/sda.yaml:42:51 (graph.z3)", this.f2_t24],
-        ["matmul %25 at specs/sda.yaml:42:57 (graph.z3)", this.f2_t25],
-        ["sigmoid %28 at specs/sda.yaml:42:7 (graph.z3), computing add %27 at specs/sda.yaml:42:64 (graph.z3)", this.f2_t28],
-        ["sub %32 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)", this.f2_t32],
-        ["sub %33 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)", this.f2_t33],
-        ["reduce_sum %37 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing add %36 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing mul %30 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing log %29 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing mul %35 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing log %34 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)", this.f2_t37],
-        ["reduce_sum %39 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing neg %38 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)", this.f2_t39],
-        ["mul %48 at specs/sda.yaml:42:7 (graph.z3), computing add %46 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing neg %43 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing div %42 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing mul %41 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing div %45 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing mul %44 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing mul %47 at specs/sda.yaml:42:7 (graph.z3)", this.f2_t48],
-        ["reduce_sum %49 at specs/sda.yaml:42:64 (graph.z3)", this.f2_t49],
-        ["matmul %50 at specs/sda.yaml:42:57 (graph.z3)", this.f2_t50],
-        ["mul %54 at specs/sda.yaml:42:15 (graph.z3), computing mul %53 at specs/sda.yaml:42:15 (graph.z3), computing sub %52 at specs/sda.yaml:42:15 (graph.z3)", this.f2_t54],
-        ["reduce_sum %55 at specs/sda.yaml:42:51 (graph.z3)", this.f2_t55],
+        ["matmul %8 at specs/sda.yaml:35:17 (graph.h1)", this.pretrain3_h1_matmul],
+        ["sigmoid %11 at specs/sda.yaml:35:7 (graph.h1), computing add %10 at specs/sda.yaml:35:22 (graph.h1)", this.pretrain3_h1],
+        ["matmul %12 at specs/sda.yaml:36:18 (graph.h2)", this.pretrain3_h2_matmul],
+        ["sigmoid %15 at specs/sda.yaml:36:7 (graph.h2), computing add %14 at specs/sda.yaml:36:23 (graph.h2)", this.pretrain3_h2],
+        ["mul %20 at specs/sda.yaml:42:23 (graph.z3), computing cast %19 at specs/sda.yaml:42:23 (graph.z3), computing compare %18 at specs/sda.yaml:42:23 (graph.z3), computing random_uniform %17 at specs/sda.yaml:42:23 (graph.z3)", this.pretrain3_z3_mul],
+        ["matmul %21 at specs/sda.yaml:42:46 (graph.z3)", this.pretrain3_z3_matmul],
+        ["sigmoid %24 at specs/sda.yaml:42:15 (graph.z3), computing add %23 at specs/sda.yaml:42:51 (graph.z3)", this.pretrain3_z3_sigmoid],
+        ["matmul %25 at specs/sda.yaml:42:57 (graph.z3)", this.pretrain3_z3_matmul2],
+        ["sigmoid %28 at specs/sda.yaml:42:7 (graph.z3), computing add %27 at specs/sda.yaml:42:64 (graph.z3)", this.pretrain3_z3],
+        ["sub %32 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)", this.pretrain3_reconstruct3_cross_entropy_sub],
+        ["sub %33 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)", this.pretrain3_reconstruct3_cross_entropy_sub2],
+        ["reduce_sum %37 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing add %36 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing mul %30 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing log %29 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing mul %35 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing log %34 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)", this.pretrain3_reconstruct3_cross_entropy_reducesum],
+        ["reduce_sum %39 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing neg %38 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)", this.pretrain3_cost],
+        ["mul %48 at specs/sda.yaml:42:7 (graph.z3), computing add %46 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing neg %43 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing div %42 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing mul %41 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing div %45 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing mul %44 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy), computing mul %47 at specs/sda.yaml:42:7 (graph.z3)", this.pretrain3_d_z3_mul],
+        ["reduce_sum %49 at specs/sda.yaml:42:64 (graph.z3)", this.pretrain3_grad_vb3],
+        ["matmul %50 at specs/sda.yaml:42:57 (graph.z3)", this.pretrain3_d_z3_matmul],
+        ["mul %54 at specs/sda.yaml:42:15 (graph.z3), computing mul %53 at specs/sda.yaml:42:15 (graph.z3), computing sub %52 at specs/sda.yaml:42:15 (graph.z3)", this.pretrain3_d_z3_mul2],
+        ["reduce_sum %55 at specs/sda.yaml:42:51 (graph.z3)", this.pretrain3_grad_b3],
       ],
       [
-        ["matmul %10 at specs/sda.yaml:35:17 (graph.h1)", this.f3_t10],
-        ["sigmoid %13 at specs/sda.yaml:35:7 (graph.h1), computing add %12 at specs/sda.yaml:35:22 (graph.h1)", this.f3_t13],
-        ["matmul %14 at specs/sda.yaml:36:18 (graph.h2)", this.f3_t14],
-        ["sigmoid %17 at specs/sda.yaml:36:7 (graph.h2), computing add %16 at specs/sda.yaml:36:23 (graph.h2)", this.f3_t17],
-        ["matmul %18 at specs/sda.yaml:37:18 (graph.h3)", this.f3_t18],
-        ["sigmoid %21 at specs/sda.yaml:37:7 (graph.h3), computing add %20 at specs/sda.yaml:37:23 (graph.h3)", this.f3_t21],
-        ["matmul %22 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.f3_t22],
-        ["add %24 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.f3_t24],
-        ["reduce_max %25 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.f3_t25],
-        ["sub %29 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.f3_t29],
-        ["exp %30 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.f3_t30],
-        ["reduce_sum %31 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.f3_t31],
-        ["one_hot %32 at specs/sda.yaml:51:10 (losses.finetune.nll)", this.f3_t32],
-        ["log %33 at specs/sda.yaml:51:10 (losses.finetune.nll)", this.f3_t33],
-        ["reduce_sum %38 at specs/sda.yaml:51:10 (losses.finetune.nll), computing mul %37 at specs/sda.yaml:51:10 (losses.finetune.nll), computing sub %36 at specs/sda.yaml:51:10 (losses.finetune.nll)", this.f3_t38],
-        ["reduce_sum %40 at specs/sda.yaml:51:10 (losses.finetune.nll), computing neg %39 at specs/sda.yaml:51:10 (losses.finetune.nll)", this.f3_t40],
-        ["reduce_sum %43 at specs/sda.yaml:51:10 (losses.finetune.nll)", this.f3_t43],
-        ["div %44 at specs/sda.yaml:51:10 (losses.finetune.nll)", this.f3_t44],
-        ["add %48 at specs/sda.yaml:38:16 (graph.p_y_given_x), computing mul %42 at specs/sda.yaml:51:10 (losses.finetune.nll), computing mul %47 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.f3_t48],
-        ["reduce_sum %49 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.f3_t49],
-        ["matmul %50 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.f3_t50],
-        ["mul %55 at specs/sda.yaml:37:7 (graph.h3), computing mul %54 at specs/sda.yaml:37:7 (graph.h3), computing sub %53 at specs/sda.yaml:37:7 (graph.h3)", this.f3_t55],
-        ["reduce_sum %56 at specs/sda.yaml:37:23 (graph.h3)", this.f3_t56],
-        ["matmul %57 at specs/sda.yaml:37:18 (graph.h3)", this.f3_t57],
-        ["mul %61 at specs/sda.yaml:36:7 (graph.h2), computing mul %60 at specs/sda.yaml:36:7 (graph.h2), computing sub %59 at specs/sda.yaml:36:7 (graph.h2)", this.f3_t61],
-        ["reduce_sum %62 at specs/sda.yaml:36:23 (graph.h2)", this.f3_t62],
-        ["matmul %63 at specs/sda.yaml:36:18 (graph.h2)", this.f3_t63],
-        ["mul %67 at specs/sda.yaml:35:7 (graph.h1), computing mul %66 at specs/sda.yaml:35:7 (graph.h1), computing sub %65 at specs/sda.yaml:35:7 (graph.h1)", this.f3_t67],
-        ["reduce_sum %68 at specs/sda.yaml:35:22 (graph.h1)", this.f3_t68],
+        ["matmul %10 at specs/sda.yaml:35:17 (graph.h1)", this.finetune_h1_matmul],
+        ["sigmoid %13 at specs/sda.yaml:35:7 (graph.h1), computing add %12 at specs/sda.yaml:35:22 (graph.h1)", this.finetune_h1],
+        ["matmul %14 at specs/sda.yaml:36:18 (graph.h2)", this.finetune_h2_matmul],
+        ["sigmoid %17 at specs/sda.yaml:36:7 (graph.h2), computing add %16 at specs/sda.yaml:36:23 (graph.h2)", this.finetune_h2],
+        ["matmul %18 at specs/sda.yaml:37:18 (graph.h3)", this.finetune_h3_matmul],
+        ["sigmoid %21 at specs/sda.yaml:37:7 (graph.h3), computing add %20 at specs/sda.yaml:37:23 (graph.h3)", this.finetune_h3],
+        ["matmul %22 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.finetune_p_y_given_x_matmul],
+        ["add %24 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.finetune_p_y_given_x_add],
+        ["reduce_max %25 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.finetune_p_y_given_x_reducemax],
+        ["sub %29 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.finetune_p_y_given_x_sub],
+        ["exp %30 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.finetune_p_y_given_x_exp],
+        ["reduce_sum %31 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.finetune_p_y_given_x_reducesum],
+        ["one_hot %32 at specs/sda.yaml:51:10 (losses.finetune.nll)", this.finetune_finetune_nll_onehot],
+        ["log %33 at specs/sda.yaml:51:10 (losses.finetune.nll)", this.finetune_finetune_nll_log],
+        ["reduce_sum %38 at specs/sda.yaml:51:10 (losses.finetune.nll), computing mul %37 at specs/sda.yaml:51:10 (losses.finetune.nll), computing sub %36 at specs/sda.yaml:51:10 (losses.finetune.nll)", this.finetune_finetune_nll_reducesum],
+        ["reduce_sum %40 at specs/sda.yaml:51:10 (losses.finetune.nll), computing neg %39 at specs/sda.yaml:51:10 (losses.finetune.nll)", this.finetune_cost],
+        ["reduce_sum %43 at specs/sda.yaml:51:10 (losses.finetune.nll)", this.finetune_d_finetune_nll_reducesum],
+        ["div %44 at specs/sda.yaml:51:10 (losses.finetune.nll)", this.finetune_d_finetune_nll_div],
+        ["add %48 at specs/sda.yaml:38:16 (graph.p_y_given_x), computing mul %42 at specs/sda.yaml:51:10 (losses.finetune.nll), computing mul %47 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.finetune_d_p_y_given_x_add],
+        ["reduce_sum %49 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.finetune_grad_b4],
+        ["matmul %50 at specs/sda.yaml:38:16 (graph.p_y_given_x)", this.finetune_d_p_y_given_x_matmul],
+        ["mul %55 at specs/sda.yaml:37:7 (graph.h3), computing mul %54 at specs/sda.yaml:37:7 (graph.h3), computing sub %53 at specs/sda.yaml:37:7 (graph.h3)", this.finetune_d_h3_mul],
+        ["reduce_sum %56 at specs/sda.yaml:37:23 (graph.h3)", this.finetune_grad_b3],
+        ["matmul %57 at specs/sda.yaml:37:18 (graph.h3)", this.finetune_d_h3_matmul],
+        ["mul %61 at specs/sda.yaml:36:7 (graph.h2), computing mul %60 at specs/sda.yaml:36:7 (graph.h2), computing sub %59 at specs/sda.yaml:36:7 (graph.h2)", this.finetune_d_h2_mul],
+        ["reduce_sum %62 at specs/sda.yaml:36:23 (graph.h2)", this.finetune_grad_b2],
+        ["matmul %63 at specs/sda.yaml:36:18 (graph.h2)", this.finetune_d_h2_matmul],
+        ["mul %67 at specs/sda.yaml:35:7 (graph.h1), computing mul %66 at specs/sda.yaml:35:7 (graph.h1), computing sub %65 at specs/sda.yaml:35:7 (graph.h1)", this.finetune_d_h1_mul],
+        ["reduce_sum %68 at specs/sda.yaml:35:22 (graph.h1)", this.finetune_grad_b1],
       ],
     ];
     return probes[stepFn] ?? [];
   }
 
   private step0(batch: Batch, step: number): number {
-    const f0_t8 = this.f0_t8;
-    const f0_in_x = this.f0_in_x;
-    const f0_t9 = this.f0_t9;
-    const f0_t12 = this.f0_t12;
-    const f0_t13 = this.f0_t13;
-    const f0_t16 = this.f0_t16;
-    const f0_t20 = this.f0_t20;
-    const f0_t21 = this.f0_t21;
-    const f0_t25 = this.f0_t25;
-    const f0_t27 = this.f0_t27;
-    const f0_t36 = this.f0_t36;
-    const f0_t37 = this.f0_t37;
-    const f0_t38 = this.f0_t38;
-    const f0_t43 = this.f0_t43;
-    const f0_t44 = this.f0_t44;
-    const p0_W1 = this.params.W1;
-    const p1_b1 = this.params.b1;
-    const p2_W2 = this.params.W2;
-    const p3_b2 = this.params.b2;
-    const p4_W3 = this.params.W3;
-    const p5_b3 = this.params.b3;
-    const p6_vb1 = this.params.vb1;
-    const p7_vb2 = this.params.vb2;
-    const p8_vb3 = this.params.vb3;
-    const p9_W4 = this.params.W4;
-    const p10_b4 = this.params.b4;
+    const x = this.x;
+    const z1_mul = this.z1_mul;
+    const z1 = this.z1;
+    const reconstruct1_cross_entropy_sub = this.reconstruct1_cross_entropy_sub;
+    const reconstruct1_cross_entropy_sub2 = this.reconstruct1_cross_entropy_sub2;
+    const reconstruct1_cross_entropy_reducesum = this.reconstruct1_cross_entropy_reducesum;
+    const cost = this.cost;
+    const d_z1_mul = this.d_z1_mul;
+    const grad_vb1 = this.grad_vb1;
+    const d_z1_mul2 = this.d_z1_mul2;
+    const grad_b1 = this.grad_b1;
     // The batch, copied into the model's memory.
-    f0_in_x.set(batch.x as Float32Array);
-    // mul %8 → [1, 784] — specs/sda.yaml:40 (graph.z1)
-    for (let i0 = 0; i0 < 784; i0++) f0_t8[i0] = (f0_in_x[i0] * (rng.uniform(this.desc.seed, 1, step, 0, i0) < 0.9 ? 1 : 0));
-    // matmul %9 → [1, 1000] — specs/sda.yaml:40 (graph.z1)
+    x.set(batch.x as Float32Array);
+    // specs/sda.yaml:40 z1 — fused: cast, compare, random_uniform
+    for (let i$0 = 0; i$0 < 784; i$0++) z1_mul[i$0] = (x[i$0] * (rng.uniform(this.desc.seed, 1, step, 0, i$0) < 0.9 ? 1 : 0));
+    // specs/sda.yaml:40 z1 — matmul
     {
-      this.k.gemm_nn(11199200, 16, 11205472, 1, 1000, 784, 784, 1000, 1000, 0, 1); // f0_t8 @ p0_W1 → f0_t9
+      this.k.gemm({ a: 11202336, b: 16, c: 11205472, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // z1_mul @ W1 → z1_matmul
     }
 
-    // sigmoid %12 → [1, 1000] — specs/sda.yaml:40 (graph.z1)
-    this.w.f0_loop12(); // WebAssembly SIMD (loops.wat)
-    // matmul %13 → [1, 784] — specs/sda.yaml:40 (graph.z1)
+    // specs/sda.yaml:40 z1 — fused: add
+    this.w.step0_z1_sigmoid(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:40 z1 — matmul
     {
-      this.k.gemm_nt(11209472, 16, 11213472, 1, 784, 1000, 1000, 1000, 784, 0, 1); // f0_t12 @ p0_W1 → f0_t13
+      this.k.gemm({ a: 11209472, b: 16, c: 11213472, m: 1, n: 784, k: 1000, lda: 1000, ldb: 1000, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // z1_sigmoid @ W1 → z1_matmul2
     }
 
-    // sigmoid %16 → [1, 784] — specs/sda.yaml:40 (graph.z1)
-    this.w.f0_loop16(); // WebAssembly SIMD (loops.wat)
-    // sub %20 → [1, 784] — specs/sda.yaml:45 (losses.reconstruct1.cross_entropy)
-    this.w.f0_loop20(); // WebAssembly SIMD (loops.wat)
-    // sub %21 → [1, 784] — specs/sda.yaml:45 (losses.reconstruct1.cross_entropy)
-    this.w.f0_loop21(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %25 → [1] — specs/sda.yaml:45 (losses.reconstruct1.cross_entropy)
-    let i1 = 0;
-    let o2 = 0;
-    for (let c4 = 0; c4 < 1; c4++) {
-      let s3 = 0;
-      for (let c5 = 0; c5 < 784; c5++) {
-        s3 += ((f0_in_x[i1] * Math.log(f0_t16[i1])) + (f0_t20[i1] * Math.log(f0_t21[i1])));
-        i1++;
-      }
-
-      f0_t25[o2] = s3;
-      o2++;
+    // specs/sda.yaml:40 z1 — fused: add
+    this.w.step0_z1(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:45 losses.reconstruct1.cross_entropy
+    this.w.step0_reconstruct1_cross_entropy_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:45 losses.reconstruct1.cross_entropy
+    this.w.step0_reconstruct1_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:45 losses.reconstruct1.cross_entropy — fused: add, mul, log, mul, log
+    let o$1 = 0;
+    let i$3 = 0;
+    let s$2 = 0;
+    for (let c$4 = 0; c$4 < 784; c$4++) {
+      s$2 += ((x[i$3] * Math.log(z1[i$3])) + (reconstruct1_cross_entropy_sub[i$3] * Math.log(reconstruct1_cross_entropy_sub2[i$3])));
+      i$3++;
     }
 
-    // reduce_sum %27 → [] — specs/sda.yaml:45 (losses.reconstruct1.cross_entropy)
-    this.w.f0_sum27(); // WebAssembly SIMD (loops.wat)
-    // mul %36 → [1, 784] — specs/sda.yaml:40 (graph.z1)
-    this.w.f0_loop36(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %37 → [784] — specs/sda.yaml:40 (graph.z1)
+    reconstruct1_cross_entropy_reducesum[o$1] = s$2;
+    o$1++;
+    // specs/sda.yaml:45 losses.reconstruct1.cross_entropy — fused: neg
+    this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:40 gradient of z1 — fused: add, neg, div, mul, div, mul, mul
+    this.w.step0_d_z1_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:40 gradient of z1
     {
-      f0_t37.fill(0);
-      let s8 = 0;
-      for (let c6 = 0; c6 < 1; c6++) {
-        for (let c7 = 0; c7 < 784; c7++) {
-          f0_t37[c7] += f0_t36[s8++];
+      grad_vb1.fill(0);
+      let s$7 = 0;
+      {
+        for (let c$6 = 0; c$6 < 784; c$6++) {
+          grad_vb1[c$6] += d_z1_mul[s$7++];
         }
       }
     }
 
-    // matmul %38 → [1, 1000] — specs/sda.yaml:40 (graph.z1)
+    // specs/sda.yaml:40 gradient of z1 — matmul
     {
-      this.k.gemm_nn(11226048, 16, 11232320, 1, 1000, 784, 784, 1000, 1000, 0, 1); // f0_t36 @ p0_W1 → f0_t38
+      this.k.gemm({ a: 11226048, b: 16, c: 11232320, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_z1_mul @ W1 → d_z1_matmul
     }
 
-    // mul %43 → [1, 1000] — specs/sda.yaml:40 (graph.z1)
-    this.w.f0_loop43(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %44 → [1000] — specs/sda.yaml:40 (graph.z1)
+    // specs/sda.yaml:40 gradient of z1 — fused: mul, sub
+    this.w.step0_d_z1_mul2(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:40 gradient of z1
     {
-      f0_t44.fill(0);
-      let s11 = 0;
-      for (let c9 = 0; c9 < 1; c9++) {
-        for (let c10 = 0; c10 < 1000; c10++) {
-          f0_t44[c10] += f0_t43[s11++];
+      grad_b1.fill(0);
+      let s$10 = 0;
+      {
+        for (let c$9 = 0; c$9 < 1000; c$9++) {
+          grad_b1[c$9] += d_z1_mul2[s$10++];
         }
       }
     }
 
-    // sub %49 → [784, 1000], fused with the products %39, %45 (compiler/emit/ts/update.ts) — specs/sda.yaml:59 (phases[0].optimizer)
-    this.k.gemm_tn(11226048, 11209472, 16, 784, 1000, 1, 784, 1000, 1000, 1, -0.0010000000474974513); // p0_W1 += -0.0010000000474974513 · f0_t36 @ f0_t12
-    this.k.gemm_tn(11199200, 11236320, 16, 784, 1000, 1, 784, 1000, 1000, 1, -0.0010000000474974513); // p0_W1 += -0.0010000000474974513 · f0_t8 @ f0_t43
-    // sub %52 → [1000] — specs/sda.yaml:59 (phases[0].optimizer)
-    this.w.f0_loop52(); // WebAssembly SIMD (loops.wat)
-    // sub %55 → [784] — specs/sda.yaml:59 (phases[0].optimizer)
-    this.w.f0_loop55(); // WebAssembly SIMD (loops.wat)
-    return f0_t27[0];
+    // specs/sda.yaml:59 phases[0].optimizer — update of W1, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/sda.yaml:40 gradient of z1 — product
+    this.k.gemm({ a: 11226048, b: 11209472, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.0010000000474974513, skipZerosA: false }); // W1 += -0.0010000000474974513 · d_z1_mul @ z1_sigmoid
+    // specs/sda.yaml:40 gradient of z1 — product
+    this.k.gemm({ a: 11202336, b: 11236320, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.0010000000474974513, skipZerosA: false }); // W1 += -0.0010000000474974513 · z1_mul @ d_z1_mul2
+    // specs/sda.yaml:59 phases[0].optimizer — fused: mul
+    this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:59 phases[0].optimizer — fused: mul
+    this.w.step0_vb1(); // WebAssembly SIMD (loops.wat)
+    return cost[0];
   }
 
   private step1(batch: Batch, step: number): number {
-    const f1_t6 = this.f1_t6;
-    const f1_in_x = this.f1_in_x;
-    const f1_t9 = this.f1_t9;
-    const f1_t14 = this.f1_t14;
-    const f1_t15 = this.f1_t15;
-    const f1_t18 = this.f1_t18;
-    const f1_t19 = this.f1_t19;
-    const f1_t22 = this.f1_t22;
-    const f1_t26 = this.f1_t26;
-    const f1_t27 = this.f1_t27;
-    const f1_t31 = this.f1_t31;
-    const f1_t33 = this.f1_t33;
-    const f1_t42 = this.f1_t42;
-    const f1_t43 = this.f1_t43;
-    const f1_t44 = this.f1_t44;
-    const f1_t48 = this.f1_t48;
-    const f1_t49 = this.f1_t49;
-    const p0_W1 = this.params.W1;
-    const p1_b1 = this.params.b1;
-    const p2_W2 = this.params.W2;
-    const p3_b2 = this.params.b2;
-    const p4_W3 = this.params.W3;
-    const p5_b3 = this.params.b3;
-    const p6_vb1 = this.params.vb1;
-    const p7_vb2 = this.params.vb2;
-    const p8_vb3 = this.params.vb3;
-    const p9_W4 = this.params.W4;
-    const p10_b4 = this.params.b4;
+    const x = this.x;
+    const h1 = this.pretrain2_h1;
+    const z2_mul = this.pretrain2_z2_mul;
+    const z2 = this.pretrain2_z2;
+    const reconstruct2_cross_entropy_sub = this.pretrain2_reconstruct2_cross_entropy_sub;
+    const reconstruct2_cross_entropy_sub2 = this.pretrain2_reconstruct2_cross_entropy_sub2;
+    const reconstruct2_cross_entropy_reducesum = this.pretrain2_reconstruct2_cross_entropy_reducesum;
+    const cost = this.pretrain2_cost;
+    const d_z2_mul = this.pretrain2_d_z2_mul;
+    const grad_vb2 = this.pretrain2_grad_vb2;
+    const d_z2_mul2 = this.pretrain2_d_z2_mul2;
+    const grad_b2 = this.pretrain2_grad_b2;
     // The batch, copied into the model's memory.
-    f1_in_x.set(batch.x as Float32Array);
-    // matmul %6 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
+    x.set(batch.x as Float32Array);
+    // specs/sda.yaml:35 h1 — matmul
     {
-      this.k.gemm_nn_sx(11248320, 16, 11244320, 1, 1000, 784, 784, 1000, 1000, 0, 1); // f1_in_x @ p0_W1 → f1_t6
+      this.k.gemm({ a: 11199200, b: 16, c: 11244320, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
     }
 
-    // sigmoid %9 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
-    this.w.f1_loop9(); // WebAssembly SIMD (loops.wat)
-    // mul %14 → [1, 1000] — specs/sda.yaml:41 (graph.z2)
-    for (let i0 = 0; i0 < 1000; i0++) f1_t14[i0] = (f1_t9[i0] * (rng.uniform(this.desc.seed, 1, step, 0, i0) < 0.8 ? 1 : 0));
-    // matmul %15 → [1, 1000] — specs/sda.yaml:41 (graph.z2)
+    // specs/sda.yaml:35 h1 — fused: add
+    this.w.step1_h1(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:41 z2 — fused: cast, compare, random_uniform
+    for (let i$0 = 0; i$0 < 1000; i$0++) z2_mul[i$0] = (h1[i$0] * (rng.uniform(this.desc.seed, 1, step, 0, i$0) < 0.8 ? 1 : 0));
+    // specs/sda.yaml:41 z2 — matmul
     {
-      this.k.gemm_nn(11255456, 3140016, 11259456, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f1_t14 @ p2_W2 → f1_t15
+      this.k.gemm({ a: 11252320, b: 3140016, c: 11256320, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // z2_mul @ W2 → z2_matmul
     }
 
-    // sigmoid %18 → [1, 1000] — specs/sda.yaml:41 (graph.z2)
-    this.w.f1_loop18(); // WebAssembly SIMD (loops.wat)
-    // matmul %19 → [1, 1000] — specs/sda.yaml:41 (graph.z2)
+    // specs/sda.yaml:41 z2 — fused: add
+    this.w.step1_z2_sigmoid(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:41 z2 — matmul
     {
-      this.k.gemm_nt(11263456, 3140016, 11267456, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f1_t18 @ p2_W2 → f1_t19
+      this.k.gemm({ a: 11260320, b: 3140016, c: 11264320, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // z2_sigmoid @ W2 → z2_matmul2
     }
 
-    // sigmoid %22 → [1, 1000] — specs/sda.yaml:41 (graph.z2)
-    this.w.f1_loop22(); // WebAssembly SIMD (loops.wat)
-    // sub %26 → [1, 1000] — specs/sda.yaml:47 (losses.reconstruct2.cross_entropy)
-    this.w.f1_loop26(); // WebAssembly SIMD (loops.wat)
-    // sub %27 → [1, 1000] — specs/sda.yaml:47 (losses.reconstruct2.cross_entropy)
-    this.w.f1_loop27(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %31 → [1] — specs/sda.yaml:47 (losses.reconstruct2.cross_entropy)
-    let i1 = 0;
-    let o2 = 0;
-    for (let c4 = 0; c4 < 1; c4++) {
-      let s3 = 0;
-      for (let c5 = 0; c5 < 1000; c5++) {
-        s3 += ((f1_t9[i1] * Math.log(f1_t22[i1])) + (f1_t26[i1] * Math.log(f1_t27[i1])));
-        i1++;
-      }
-
-      f1_t31[o2] = s3;
-      o2++;
+    // specs/sda.yaml:41 z2 — fused: add
+    this.w.step1_z2(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:47 losses.reconstruct2.cross_entropy
+    this.w.step1_reconstruct2_cross_entropy_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:47 losses.reconstruct2.cross_entropy
+    this.w.step1_reconstruct2_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:47 losses.reconstruct2.cross_entropy — fused: add, mul, log, mul, log
+    let o$1 = 0;
+    let i$3 = 0;
+    let s$2 = 0;
+    for (let c$4 = 0; c$4 < 1000; c$4++) {
+      s$2 += ((h1[i$3] * Math.log(z2[i$3])) + (reconstruct2_cross_entropy_sub[i$3] * Math.log(reconstruct2_cross_entropy_sub2[i$3])));
+      i$3++;
     }
 
-    // reduce_sum %33 → [] — specs/sda.yaml:47 (losses.reconstruct2.cross_entropy)
-    this.w.f1_sum33(); // WebAssembly SIMD (loops.wat)
-    // mul %42 → [1, 1000] — specs/sda.yaml:41 (graph.z2)
-    this.w.f1_loop42(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %43 → [1000] — specs/sda.yaml:41 (graph.z2)
+    reconstruct2_cross_entropy_reducesum[o$1] = s$2;
+    o$1++;
+    // specs/sda.yaml:47 losses.reconstruct2.cross_entropy — fused: neg
+    this.w.step1_cost(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:41 gradient of z2 — fused: add, neg, div, mul, div, mul, mul
+    this.w.step1_d_z2_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:41 gradient of z2
     {
-      f1_t43.fill(0);
-      let s8 = 0;
-      for (let c6 = 0; c6 < 1; c6++) {
-        for (let c7 = 0; c7 < 1000; c7++) {
-          f1_t43[c7] += f1_t42[s8++];
+      grad_vb2.fill(0);
+      let s$7 = 0;
+      {
+        for (let c$6 = 0; c$6 < 1000; c$6++) {
+          grad_vb2[c$6] += d_z2_mul[s$7++];
         }
       }
     }
 
-    // matmul %44 → [1, 1000] — specs/sda.yaml:41 (graph.z2)
+    // specs/sda.yaml:41 gradient of z2 — matmul
     {
-      this.k.gemm_nn(11283488, 3140016, 11291488, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f1_t42 @ p2_W2 → f1_t44
+      this.k.gemm({ a: 11280352, b: 3140016, c: 11288352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_z2_mul @ W2 → d_z2_matmul
     }
 
-    // mul %48 → [1, 1000] — specs/sda.yaml:41 (graph.z2)
-    this.w.f1_loop48(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %49 → [1000] — specs/sda.yaml:41 (graph.z2)
+    // specs/sda.yaml:41 gradient of z2 — fused: mul, sub
+    this.w.step1_d_z2_mul2(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:41 gradient of z2
     {
-      f1_t49.fill(0);
-      let s11 = 0;
-      for (let c9 = 0; c9 < 1; c9++) {
-        for (let c10 = 0; c10 < 1000; c10++) {
-          f1_t49[c10] += f1_t48[s11++];
+      grad_b2.fill(0);
+      let s$10 = 0;
+      {
+        for (let c$9 = 0; c$9 < 1000; c$9++) {
+          grad_b2[c$9] += d_z2_mul2[s$10++];
         }
       }
     }
 
-    // sub %54 → [1000, 1000], fused with the products %45, %50 (compiler/emit/ts/update.ts) — specs/sda.yaml:64 (phases[1].optimizer)
-    this.k.gemm_tn(11283488, 11263456, 3140016, 1000, 1000, 1, 1000, 1000, 1000, 1, -0.0010000000474974513); // p2_W2 += -0.0010000000474974513 · f1_t42 @ f1_t18
-    this.k.gemm_tn(11255456, 11295488, 3140016, 1000, 1000, 1, 1000, 1000, 1000, 1, -0.0010000000474974513); // p2_W2 += -0.0010000000474974513 · f1_t14 @ f1_t48
-    // sub %57 → [1000] — specs/sda.yaml:64 (phases[1].optimizer)
-    this.w.f1_loop57(); // WebAssembly SIMD (loops.wat)
-    // sub %59 → [1000] — specs/sda.yaml:64 (phases[1].optimizer)
-    this.w.f1_loop59(); // WebAssembly SIMD (loops.wat)
-    return f1_t33[0];
+    // specs/sda.yaml:64 phases[1].optimizer — update of W2, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/sda.yaml:41 gradient of z2 — product
+    this.k.gemm({ a: 11280352, b: 11260320, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.0010000000474974513, skipZerosA: false }); // W2 += -0.0010000000474974513 · d_z2_mul @ z2_sigmoid
+    // specs/sda.yaml:41 gradient of z2 — product
+    this.k.gemm({ a: 11252320, b: 11292352, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.0010000000474974513, skipZerosA: false }); // W2 += -0.0010000000474974513 · z2_mul @ d_z2_mul2
+    // specs/sda.yaml:64 phases[1].optimizer — fused: mul
+    this.w.step1_b2(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:64 phases[1].optimizer — fused: mul
+    this.w.step1_vb2(); // WebAssembly SIMD (loops.wat)
+    return cost[0];
   }
 
   private step2(batch: Batch, step: number): number {
-    const f2_t8 = this.f2_t8;
-    const f2_in_x = this.f2_in_x;
-    const f2_t11 = this.f2_t11;
-    const f2_t12 = this.f2_t12;
-    const f2_t15 = this.f2_t15;
-    const f2_t20 = this.f2_t20;
-    const f2_t21 = this.f2_t21;
-    const f2_t24 = this.f2_t24;
-    const f2_t25 = this.f2_t25;
-    const f2_t28 = this.f2_t28;
-    const f2_t32 = this.f2_t32;
-    const f2_t33 = this.f2_t33;
-    const f2_t37 = this.f2_t37;
-    const f2_t39 = this.f2_t39;
-    const f2_t48 = this.f2_t48;
-    const f2_t49 = this.f2_t49;
-    const f2_t50 = this.f2_t50;
-    const f2_t54 = this.f2_t54;
-    const f2_t55 = this.f2_t55;
-    const p0_W1 = this.params.W1;
-    const p1_b1 = this.params.b1;
-    const p2_W2 = this.params.W2;
-    const p3_b2 = this.params.b2;
-    const p4_W3 = this.params.W3;
-    const p5_b3 = this.params.b3;
-    const p6_vb1 = this.params.vb1;
-    const p7_vb2 = this.params.vb2;
-    const p8_vb3 = this.params.vb3;
-    const p9_W4 = this.params.W4;
-    const p10_b4 = this.params.b4;
+    const x = this.x;
+    const h2 = this.pretrain3_h2;
+    const z3_mul = this.pretrain3_z3_mul;
+    const z3 = this.pretrain3_z3;
+    const reconstruct3_cross_entropy_sub = this.pretrain3_reconstruct3_cross_entropy_sub;
+    const reconstruct3_cross_entropy_sub2 = this.pretrain3_reconstruct3_cross_entropy_sub2;
+    const reconstruct3_cross_entropy_reducesum = this.pretrain3_reconstruct3_cross_entropy_reducesum;
+    const cost = this.pretrain3_cost;
+    const d_z3_mul = this.pretrain3_d_z3_mul;
+    const grad_vb3 = this.pretrain3_grad_vb3;
+    const d_z3_mul2 = this.pretrain3_d_z3_mul2;
+    const grad_b3 = this.pretrain3_grad_b3;
     // The batch, copied into the model's memory.
-    f2_in_x.set(batch.x as Float32Array);
-    // matmul %8 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
+    x.set(batch.x as Float32Array);
+    // specs/sda.yaml:35 h1 — matmul
     {
-      this.k.gemm_nn_sx(11307488, 16, 11303488, 1, 1000, 784, 784, 1000, 1000, 0, 1); // f2_in_x @ p0_W1 → f2_t8
+      this.k.gemm({ a: 11199200, b: 16, c: 11300352, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
     }
 
-    // sigmoid %11 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
-    this.w.f2_loop11(); // WebAssembly SIMD (loops.wat)
-    // matmul %12 → [1, 1000] — specs/sda.yaml:36 (graph.h2)
+    // specs/sda.yaml:35 h1 — fused: add
+    this.w.step2_h1(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:36 h2 — matmul
     {
-      this.k.gemm_nn(11310624, 3140016, 11314624, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f2_t11 @ p2_W2 → f2_t12
+      this.k.gemm({ a: 11304352, b: 3140016, c: 11308352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
     }
 
-    // sigmoid %15 → [1, 1000] — specs/sda.yaml:36 (graph.h2)
-    this.w.f2_loop15(); // WebAssembly SIMD (loops.wat)
-    // mul %20 → [1, 1000] — specs/sda.yaml:42 (graph.z3)
-    for (let i0 = 0; i0 < 1000; i0++) f2_t20[i0] = (f2_t15[i0] * (rng.uniform(this.desc.seed, 1, step, 0, i0) < 0.7 ? 1 : 0));
-    // matmul %21 → [1, 1000] — specs/sda.yaml:42 (graph.z3)
+    // specs/sda.yaml:36 h2 — fused: add
+    this.w.step2_h2(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:42 z3 — fused: cast, compare, random_uniform
+    for (let i$0 = 0; i$0 < 1000; i$0++) z3_mul[i$0] = (h2[i$0] * (rng.uniform(this.desc.seed, 1, step, 0, i$0) < 0.7 ? 1 : 0));
+    // specs/sda.yaml:42 z3 — matmul
     {
-      this.k.gemm_nn(11322624, 7144016, 11326624, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f2_t20 @ p4_W3 → f2_t21
+      this.k.gemm({ a: 11316352, b: 7144016, c: 11320352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // z3_mul @ W3 → z3_matmul
     }
 
-    // sigmoid %24 → [1, 1000] — specs/sda.yaml:42 (graph.z3)
-    this.w.f2_loop24(); // WebAssembly SIMD (loops.wat)
-    // matmul %25 → [1, 1000] — specs/sda.yaml:42 (graph.z3)
+    // specs/sda.yaml:42 z3 — fused: add
+    this.w.step2_z3_sigmoid(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:42 z3 — matmul
     {
-      this.k.gemm_nt(11330624, 7144016, 11334624, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f2_t24 @ p4_W3 → f2_t25
+      this.k.gemm({ a: 11324352, b: 7144016, c: 11328352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // z3_sigmoid @ W3 → z3_matmul2
     }
 
-    // sigmoid %28 → [1, 1000] — specs/sda.yaml:42 (graph.z3)
-    this.w.f2_loop28(); // WebAssembly SIMD (loops.wat)
-    // sub %32 → [1, 1000] — specs/sda.yaml:49 (losses.reconstruct3.cross_entropy)
-    this.w.f2_loop32(); // WebAssembly SIMD (loops.wat)
-    // sub %33 → [1, 1000] — specs/sda.yaml:49 (losses.reconstruct3.cross_entropy)
-    this.w.f2_loop33(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %37 → [1] — specs/sda.yaml:49 (losses.reconstruct3.cross_entropy)
-    let i1 = 0;
-    let o2 = 0;
-    for (let c4 = 0; c4 < 1; c4++) {
-      let s3 = 0;
-      for (let c5 = 0; c5 < 1000; c5++) {
-        s3 += ((f2_t15[i1] * Math.log(f2_t28[i1])) + (f2_t32[i1] * Math.log(f2_t33[i1])));
-        i1++;
-      }
-
-      f2_t37[o2] = s3;
-      o2++;
+    // specs/sda.yaml:42 z3 — fused: add
+    this.w.step2_z3(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:49 losses.reconstruct3.cross_entropy
+    this.w.step2_reconstruct3_cross_entropy_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:49 losses.reconstruct3.cross_entropy
+    this.w.step2_reconstruct3_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:49 losses.reconstruct3.cross_entropy — fused: add, mul, log, mul, log
+    let o$1 = 0;
+    let i$3 = 0;
+    let s$2 = 0;
+    for (let c$4 = 0; c$4 < 1000; c$4++) {
+      s$2 += ((h2[i$3] * Math.log(z3[i$3])) + (reconstruct3_cross_entropy_sub[i$3] * Math.log(reconstruct3_cross_entropy_sub2[i$3])));
+      i$3++;
     }
 
-    // reduce_sum %39 → [] — specs/sda.yaml:49 (losses.reconstruct3.cross_entropy)
-    this.w.f2_sum39(); // WebAssembly SIMD (loops.wat)
-    // mul %48 → [1, 1000] — specs/sda.yaml:42 (graph.z3)
-    this.w.f2_loop48(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %49 → [1000] — specs/sda.yaml:42 (graph.z3)
+    reconstruct3_cross_entropy_reducesum[o$1] = s$2;
+    o$1++;
+    // specs/sda.yaml:49 losses.reconstruct3.cross_entropy — fused: neg
+    this.w.step2_cost(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:42 gradient of z3 — fused: add, neg, div, mul, div, mul, mul
+    this.w.step2_d_z3_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:42 gradient of z3
     {
-      f2_t49.fill(0);
-      let s8 = 0;
-      for (let c6 = 0; c6 < 1; c6++) {
-        for (let c7 = 0; c7 < 1000; c7++) {
-          f2_t49[c7] += f2_t48[s8++];
+      grad_vb3.fill(0);
+      let s$7 = 0;
+      {
+        for (let c$6 = 0; c$6 < 1000; c$6++) {
+          grad_vb3[c$6] += d_z3_mul[s$7++];
         }
       }
     }
 
-    // matmul %50 → [1, 1000] — specs/sda.yaml:42 (graph.z3)
+    // specs/sda.yaml:42 gradient of z3 — matmul
     {
-      this.k.gemm_nn(11350656, 7144016, 11358656, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f2_t48 @ p4_W3 → f2_t50
+      this.k.gemm({ a: 11344384, b: 7144016, c: 11352384, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_z3_mul @ W3 → d_z3_matmul
     }
 
-    // mul %54 → [1, 1000] — specs/sda.yaml:42 (graph.z3)
-    this.w.f2_loop54(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %55 → [1000] — specs/sda.yaml:42 (graph.z3)
+    // specs/sda.yaml:42 gradient of z3 — fused: mul, sub
+    this.w.step2_d_z3_mul2(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:42 gradient of z3
     {
-      f2_t55.fill(0);
-      let s11 = 0;
-      for (let c9 = 0; c9 < 1; c9++) {
-        for (let c10 = 0; c10 < 1000; c10++) {
-          f2_t55[c10] += f2_t54[s11++];
+      grad_b3.fill(0);
+      let s$10 = 0;
+      {
+        for (let c$9 = 0; c$9 < 1000; c$9++) {
+          grad_b3[c$9] += d_z3_mul2[s$10++];
         }
       }
     }
 
-    // sub %60 → [1000, 1000], fused with the products %51, %56 (compiler/emit/ts/update.ts) — specs/sda.yaml:69 (phases[2].optimizer)
-    this.k.gemm_tn(11350656, 11330624, 7144016, 1000, 1000, 1, 1000, 1000, 1000, 1, -0.0010000000474974513); // p4_W3 += -0.0010000000474974513 · f2_t48 @ f2_t24
-    this.k.gemm_tn(11322624, 11362656, 7144016, 1000, 1000, 1, 1000, 1000, 1000, 1, -0.0010000000474974513); // p4_W3 += -0.0010000000474974513 · f2_t20 @ f2_t54
-    // sub %63 → [1000] — specs/sda.yaml:69 (phases[2].optimizer)
-    this.w.f2_loop63(); // WebAssembly SIMD (loops.wat)
-    // sub %65 → [1000] — specs/sda.yaml:69 (phases[2].optimizer)
-    this.w.f2_loop65(); // WebAssembly SIMD (loops.wat)
-    return f2_t39[0];
+    // specs/sda.yaml:69 phases[2].optimizer — update of W3, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/sda.yaml:42 gradient of z3 — product
+    this.k.gemm({ a: 11344384, b: 11324352, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.0010000000474974513, skipZerosA: false }); // W3 += -0.0010000000474974513 · d_z3_mul @ z3_sigmoid
+    // specs/sda.yaml:42 gradient of z3 — product
+    this.k.gemm({ a: 11316352, b: 11356384, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.0010000000474974513, skipZerosA: false }); // W3 += -0.0010000000474974513 · z3_mul @ d_z3_mul2
+    // specs/sda.yaml:69 phases[2].optimizer — fused: mul
+    this.w.step2_b3(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:69 phases[2].optimizer — fused: mul
+    this.w.step2_vb3(); // WebAssembly SIMD (loops.wat)
+    return cost[0];
   }
 
-  private step3(batch: Batch, step: number): number {
-    const f3_t10 = this.f3_t10;
-    const f3_in_x = this.f3_in_x;
-    const f3_t13 = this.f3_t13;
-    const f3_t14 = this.f3_t14;
-    const f3_t17 = this.f3_t17;
-    const f3_t18 = this.f3_t18;
-    const f3_t21 = this.f3_t21;
-    const f3_t22 = this.f3_t22;
-    const f3_t24 = this.f3_t24;
-    const f3_t25 = this.f3_t25;
-    const f3_t29 = this.f3_t29;
-    const f3_t30 = this.f3_t30;
-    const f3_t31 = this.f3_t31;
-    const f3_t32 = this.f3_t32;
-    const f3_in_y = this.f3_in_y;
-    const f3_t33 = this.f3_t33;
-    const f3_t38 = this.f3_t38;
-    const f3_t40 = this.f3_t40;
-    const f3_t43 = this.f3_t43;
-    const f3_t48 = this.f3_t48;
-    const f3_t49 = this.f3_t49;
-    const f3_t50 = this.f3_t50;
-    const f3_t55 = this.f3_t55;
-    const f3_t56 = this.f3_t56;
-    const f3_t57 = this.f3_t57;
-    const f3_t61 = this.f3_t61;
-    const f3_t62 = this.f3_t62;
-    const f3_t63 = this.f3_t63;
-    const f3_t67 = this.f3_t67;
-    const f3_t68 = this.f3_t68;
-    const p0_W1 = this.params.W1;
-    const p1_b1 = this.params.b1;
-    const p2_W2 = this.params.W2;
-    const p3_b2 = this.params.b2;
-    const p4_W3 = this.params.W3;
-    const p5_b3 = this.params.b3;
-    const p6_vb1 = this.params.vb1;
-    const p7_vb2 = this.params.vb2;
-    const p8_vb3 = this.params.vb3;
-    const p9_W4 = this.params.W4;
-    const p10_b4 = this.params.b4;
+  private step3(batch: Batch, _step: number): number {
+    const x = this.x;
+    const p_y_given_x_add = this.finetune_p_y_given_x_add;
+    const p_y_given_x_reducemax = this.finetune_p_y_given_x_reducemax;
+    const p_y_given_x_sub = this.finetune_p_y_given_x_sub;
+    const p_y_given_x_exp = this.finetune_p_y_given_x_exp;
+    const p_y_given_x_reducesum = this.finetune_p_y_given_x_reducesum;
+    const finetune_nll_onehot = this.finetune_finetune_nll_onehot;
+    const y = this.y;
+    const finetune_nll_log = this.finetune_finetune_nll_log;
+    const finetune_nll_reducesum = this.finetune_finetune_nll_reducesum;
+    const cost = this.finetune_cost;
+    const d_finetune_nll_reducesum = this.finetune_d_finetune_nll_reducesum;
+    const d_p_y_given_x_add = this.finetune_d_p_y_given_x_add;
+    const grad_b4 = this.finetune_grad_b4;
+    const d_h3_mul = this.finetune_d_h3_mul;
+    const grad_b3 = this.finetune_grad_b3;
+    const d_h2_mul = this.finetune_d_h2_mul;
+    const grad_b2 = this.finetune_grad_b2;
+    const d_h1_mul = this.finetune_d_h1_mul;
+    const grad_b1 = this.finetune_grad_b1;
     // The batch, copied into the model's memory.
-    f3_in_x.set(batch.x as Float32Array);
-    f3_in_y.set(batch.y as Int32Array);
-    // matmul %10 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
+    x.set(batch.x as Float32Array);
+    y.set(batch.y as Int32Array);
+    // specs/sda.yaml:35 h1 — matmul
     {
-      this.k.gemm_nn_sx(11374656, 16, 11370656, 1, 1000, 784, 784, 1000, 1000, 0, 1); // f3_in_x @ p0_W1 → f3_t10
+      this.k.gemm({ a: 11199200, b: 16, c: 11364384, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
     }
 
-    // sigmoid %13 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
-    this.w.f3_loop13(); // WebAssembly SIMD (loops.wat)
-    // matmul %14 → [1, 1000] — specs/sda.yaml:36 (graph.h2)
+    // specs/sda.yaml:35 h1 — fused: add
+    this.w.step3_h1(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:36 h2 — matmul
     {
-      this.k.gemm_nn(11377792, 3140016, 11381792, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f3_t13 @ p2_W2 → f3_t14
+      this.k.gemm({ a: 11368384, b: 3140016, c: 11372384, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
     }
 
-    // sigmoid %17 → [1, 1000] — specs/sda.yaml:36 (graph.h2)
-    this.w.f3_loop17(); // WebAssembly SIMD (loops.wat)
-    // matmul %18 → [1, 1000] — specs/sda.yaml:37 (graph.h3)
+    // specs/sda.yaml:36 h2 — fused: add
+    this.w.step3_h2(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:37 h3 — matmul
     {
-      this.k.gemm_nn(11385792, 7144016, 11389792, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f3_t17 @ p4_W3 → f3_t18
+      this.k.gemm({ a: 11376384, b: 7144016, c: 11380384, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ W3 → h3_matmul
     }
 
-    // sigmoid %21 → [1, 1000] — specs/sda.yaml:37 (graph.h3)
-    this.w.f3_loop21(); // WebAssembly SIMD (loops.wat)
-    // matmul %22 → [1, 10] — specs/sda.yaml:38 (graph.p_y_given_x)
+    // specs/sda.yaml:37 h3 — fused: add
+    this.w.step3_h3(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:38 p_y_given_x — matmul
     {
-      this.k.gemm_nn(11393792, 11159152, 11397792, 1, 10, 1000, 1000, 10, 10, 0, 1); // f3_t21 @ p9_W4 → f3_t22
+      this.k.gemm({ a: 11384384, b: 11159152, c: 11388384, m: 1, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h3 @ W4 → p_y_given_x_matmul
     }
 
-    // add %24 → [1, 10] — specs/sda.yaml:38 (graph.p_y_given_x)
-    this.w.f3_loop24(); // WebAssembly SIMD (loops.wat)
-    // reduce_max %25 → [1] — specs/sda.yaml:38 (graph.p_y_given_x)
+    // specs/sda.yaml:38 p_y_given_x
+    this.w.step3_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:38 p_y_given_x — reduce_max
     {
-      f3_t25.fill(-Infinity);
-      let s3 = 0;
-      for (let c0 = 0; c0 < 1; c0++) {
-        for (let c1 = 0; c1 < 10; c1++) {
-          const o2 = c0 * 1;
-          f3_t25[o2] = Math.max(f3_t25[o2], f3_t24[s3++]);
+      p_y_given_x_reducemax.fill(-Infinity);
+      let s$3 = 0;
+      {
+        for (let c$1 = 0; c$1 < 10; c$1++) {
+          const o$2 = 0;
+          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_add[s$3++]);
         }
       }
     }
 
-    // sub %29 → [1, 10] — specs/sda.yaml:38 (graph.p_y_given_x)
-    this.w.f3_loop29(); // WebAssembly SIMD (loops.wat)
-    // exp %30 → [1, 10] — specs/sda.yaml:38 (graph.p_y_given_x)
-    this.w.f3_loop30(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %31 → [1] — specs/sda.yaml:38 (graph.p_y_given_x)
+    // specs/sda.yaml:38 p_y_given_x
+    this.w.step3_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:38 p_y_given_x
+    this.w.step3_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:38 p_y_given_x
     {
-      for (let o4 = 0; o4 < 1; o4++) {
-        let s6 = 0;
-        for (let k5 = o4 * 10; k5 < o4 * 10 + 10; k5++) s6 += f3_t30[k5];
-        f3_t31[o4] = s6;
+      {
+        let s$6 = 0;
+        for (let k$5 = 0 * 10; k$5 < 10; k$5++) s$6 += p_y_given_x_exp[k$5];
+        p_y_given_x_reducesum[0] = s$6;
       }
     }
 
-    // one_hot %32 → [1, 10] — specs/sda.yaml:51 (losses.finetune.nll)
+    // specs/sda.yaml:51 losses.finetune.nll — one_hot
     {
-      f3_t32.fill(0);
-      for (let i7 = 0; i7 < 1; i7++) {
-        const l8 = f3_in_y[i7];
-        if (l8 >= 0 && l8 < 10) f3_t32[i7 * 10 + l8] = 1;
+      finetune_nll_onehot.fill(0);
+      {
+        const l$8 = y[0];
+        if (l$8 >= 0 && l$8 < 10) finetune_nll_onehot[l$8] = 1;
       }
     }
 
-    // log %33 → [1] — specs/sda.yaml:51 (losses.finetune.nll)
-    for (let i9 = 0; i9 < 1; i9++) f3_t33[i9] = Math.log(f3_t31[i9]);
-    // reduce_sum %38 → [1] — specs/sda.yaml:51 (losses.finetune.nll)
-    let i10 = 0;
-    let o11 = 0;
-    for (let c13 = 0; c13 < 1; c13++) {
-      let s12 = 0;
-      for (let c14 = 0; c14 < 10; c14++) {
-        s12 += (f3_t32[i10] * (f3_t29[i10] - f3_t33[0]));
-        i10++;
-      }
-
-      f3_t38[o11] = s12;
-      o11++;
+    // specs/sda.yaml:51 losses.finetune.nll
+    finetune_nll_log[0] = Math.log(p_y_given_x_reducesum[0]);
+    // specs/sda.yaml:51 losses.finetune.nll — fused: mul, sub
+    let o$9 = 0;
+    let i$11 = 0;
+    let s$10 = 0;
+    for (let c$12 = 0; c$12 < 10; c$12++) {
+      s$10 += (finetune_nll_onehot[c$12] * (p_y_given_x_sub[c$12] - finetune_nll_log[0]));
+      i$11++;
     }
 
-    // reduce_sum %40 → [] — specs/sda.yaml:51 (losses.finetune.nll)
-    this.w.f3_sum40(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %43 → [1] — specs/sda.yaml:51 (losses.finetune.nll)
+    finetune_nll_reducesum[o$9] = s$10;
+    o$9++;
+    // specs/sda.yaml:51 losses.finetune.nll — fused: neg
+    this.w.step3_cost(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:51 gradient of losses.finetune.nll
     {
-      for (let o15 = 0; o15 < 1; o15++) {
-        let s17 = 0;
-        for (let k16 = o15 * 10; k16 < o15 * 10 + 10; k16++) s17 += f3_t32[k16];
-        f3_t43[o15] = s17;
+      {
+        let s$15 = 0;
+        for (let k$14 = 0 * 10; k$14 < 10; k$14++) s$15 += finetune_nll_onehot[k$14];
+        d_finetune_nll_reducesum[0] = s$15;
       }
     }
 
-    // div %44 → [1] — specs/sda.yaml:51 (losses.finetune.nll)
-    this.w.f3_loop44(); // WebAssembly SIMD (loops.wat)
-    // add %48 → [1, 10] — specs/sda.yaml:38 (graph.p_y_given_x)
-    this.w.f3_loop48(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %49 → [10] — specs/sda.yaml:38 (graph.p_y_given_x)
+    // specs/sda.yaml:51 gradient of losses.finetune.nll
+    this.w.step3_d_finetune_nll_div(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:38 gradient of p_y_given_x — fused: mul, mul
+    this.w.step3_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:38 gradient of p_y_given_x
     {
-      f3_t49.fill(0);
-      let s20 = 0;
-      for (let c18 = 0; c18 < 1; c18++) {
-        for (let c19 = 0; c19 < 10; c19++) {
-          f3_t49[c19] += f3_t48[s20++];
+      grad_b4.fill(0);
+      let s$18 = 0;
+      {
+        for (let c$17 = 0; c$17 < 10; c$17++) {
+          grad_b4[c$17] += d_p_y_given_x_add[s$18++];
         }
       }
     }
 
-    // matmul %50 → [1, 1000] — specs/sda.yaml:38 (graph.p_y_given_x)
+    // specs/sda.yaml:38 gradient of p_y_given_x — matmul
     {
-      this.k.gemm_nt(11398160, 11159152, 11398256, 1, 1000, 10, 10, 10, 1000, 0, 1); // f3_t48 @ p9_W4 → f3_t50
+      this.k.gemm({ a: 11388752, b: 11159152, c: 11388848, m: 1, n: 1000, k: 10, lda: 10, ldb: 10, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ W4 → d_p_y_given_x_matmul
     }
 
-    // mul %55 → [1, 1000] — specs/sda.yaml:37 (graph.h3)
-    this.w.f3_loop55(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %56 → [1000] — specs/sda.yaml:37 (graph.h3)
+    // specs/sda.yaml:37 gradient of h3 — fused: mul, sub
+    this.w.step3_d_h3_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:37 gradient of h3
     {
-      f3_t56.fill(0);
-      let s23 = 0;
-      for (let c21 = 0; c21 < 1; c21++) {
-        for (let c22 = 0; c22 < 1000; c22++) {
-          f3_t56[c22] += f3_t55[s23++];
+      grad_b3.fill(0);
+      let s$21 = 0;
+      {
+        for (let c$20 = 0; c$20 < 1000; c$20++) {
+          grad_b3[c$20] += d_h3_mul[s$21++];
         }
       }
     }
 
-    // matmul %57 → [1, 1000] — specs/sda.yaml:37 (graph.h3)
+    // specs/sda.yaml:37 gradient of h3 — matmul
     {
-      this.k.gemm_nt(11402256, 7144016, 11410256, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f3_t55 @ p4_W3 → f3_t57
+      this.k.gemm({ a: 11392848, b: 7144016, c: 11400848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_h3_mul @ W3 → d_h3_matmul
     }
 
-    // mul %61 → [1, 1000] — specs/sda.yaml:36 (graph.h2)
-    this.w.f3_loop61(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %62 → [1000] — specs/sda.yaml:36 (graph.h2)
+    // specs/sda.yaml:36 gradient of h2 — fused: mul, sub
+    this.w.step3_d_h2_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:36 gradient of h2
     {
-      f3_t62.fill(0);
-      let s26 = 0;
-      for (let c24 = 0; c24 < 1; c24++) {
-        for (let c25 = 0; c25 < 1000; c25++) {
-          f3_t62[c25] += f3_t61[s26++];
+      grad_b2.fill(0);
+      let s$24 = 0;
+      {
+        for (let c$23 = 0; c$23 < 1000; c$23++) {
+          grad_b2[c$23] += d_h2_mul[s$24++];
         }
       }
     }
 
-    // matmul %63 → [1, 1000] — specs/sda.yaml:36 (graph.h2)
+    // specs/sda.yaml:36 gradient of h2 — matmul
     {
-      this.k.gemm_nt(11414256, 3140016, 11422256, 1, 1000, 1000, 1000, 1000, 1000, 0, 1); // f3_t61 @ p2_W2 → f3_t63
+      this.k.gemm({ a: 11404848, b: 3140016, c: 11412848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_h2_mul @ W2 → d_h2_matmul
     }
 
-    // mul %67 → [1, 1000] — specs/sda.yaml:35 (graph.h1)
-    this.w.f3_loop67(); // WebAssembly SIMD (loops.wat)
-    // reduce_sum %68 → [1000] — specs/sda.yaml:35 (graph.h1)
+    // specs/sda.yaml:35 gradient of h1 — fused: mul, sub
+    this.w.step3_d_h1_mul(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:35 gradient of h1
     {
-      f3_t68.fill(0);
-      let s29 = 0;
-      for (let c27 = 0; c27 < 1; c27++) {
-        for (let c28 = 0; c28 < 1000; c28++) {
-          f3_t68[c28] += f3_t67[s29++];
+      grad_b1.fill(0);
+      let s$27 = 0;
+      {
+        for (let c$26 = 0; c$26 < 1000; c$26++) {
+          grad_b1[c$26] += d_h1_mul[s$27++];
         }
       }
     }
 
-    // sub %72 → [784, 1000], fused with the products %69 (compiler/emit/ts/update.ts) — specs/sda.yaml:74 (phases[3].optimizer)
-    this.k.gemm_tn_sx(11374656, 11426256, 16, 784, 1000, 1, 784, 1000, 1000, 1, -0.10000000149011612); // p0_W1 += -0.10000000149011612 · f3_in_x @ f3_t67
-    // sub %75 → [1000] — specs/sda.yaml:74 (phases[3].optimizer)
-    this.w.f3_loop75(); // WebAssembly SIMD (loops.wat)
-    // sub %78 → [1000, 1000], fused with the products %64 (compiler/emit/ts/update.ts) — specs/sda.yaml:74 (phases[3].optimizer)
-    this.k.gemm_tn(11377792, 11414256, 3140016, 1000, 1000, 1, 1000, 1000, 1000, 1, -0.10000000149011612); // p2_W2 += -0.10000000149011612 · f3_t13 @ f3_t61
-    // sub %80 → [1000] — specs/sda.yaml:74 (phases[3].optimizer)
-    this.w.f3_loop80(); // WebAssembly SIMD (loops.wat)
-    // sub %82 → [1000, 1000], fused with the products %58 (compiler/emit/ts/update.ts) — specs/sda.yaml:74 (phases[3].optimizer)
-    this.k.gemm_tn(11385792, 11402256, 7144016, 1000, 1000, 1, 1000, 1000, 1000, 1, -0.10000000149011612); // p4_W3 += -0.10000000149011612 · f3_t17 @ f3_t55
-    // sub %84 → [1000] — specs/sda.yaml:74 (phases[3].optimizer)
-    this.w.f3_loop84(); // WebAssembly SIMD (loops.wat)
-    // sub %87 → [1000, 10], fused with the products %51 (compiler/emit/ts/update.ts) — specs/sda.yaml:74 (phases[3].optimizer)
-    this.k.gemm_tn(11393792, 11398160, 11159152, 1000, 10, 1, 1000, 10, 10, 1, -0.10000000149011612); // p9_W4 += -0.10000000149011612 · f3_t21 @ f3_t48
-    // sub %90 → [10] — specs/sda.yaml:74 (phases[3].optimizer)
-    this.w.f3_loop90(); // WebAssembly SIMD (loops.wat)
-    return f3_t40[0];
+    // specs/sda.yaml:74 phases[3].optimizer — update of W1, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/sda.yaml:35 gradient of h1 — product
+    this.k.gemm({ a: 11199200, b: 11416848, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: true }); // W1 += -0.10000000149011612 · x @ d_h1_mul
+    // specs/sda.yaml:74 phases[3].optimizer — fused: mul
+    this.w.step3_b1(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:74 phases[3].optimizer — update of W2, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/sda.yaml:36 gradient of h2 — product
+    this.k.gemm({ a: 11368384, b: 11404848, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W2 += -0.10000000149011612 · h1 @ d_h2_mul
+    // specs/sda.yaml:74 phases[3].optimizer — fused: mul
+    this.w.step3_b2(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:74 phases[3].optimizer — update of W3, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/sda.yaml:37 gradient of h3 — product
+    this.k.gemm({ a: 11376384, b: 11392848, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W3 += -0.10000000149011612 · h2 @ d_h3_mul
+    // specs/sda.yaml:74 phases[3].optimizer — fused: mul
+    this.w.step3_b3(); // WebAssembly SIMD (loops.wat)
+    // specs/sda.yaml:74 phases[3].optimizer — update of W4, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/sda.yaml:38 gradient of p_y_given_x — product
+    this.k.gemm({ a: 11384384, b: 11388752, c: 11159152, m: 1000, n: 10, k: 1, lda: 1000, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W4 += -0.10000000149011612 · h3 @ d_p_y_given_x_add
+    // specs/sda.yaml:74 phases[3].optimizer — fused: mul
+    this.w.step3_b4(); // WebAssembly SIMD (loops.wat)
+    return cost[0];
   }
 }

@@ -1,50 +1,27 @@
-// Assembles generated/<model>/model.ts with ts-morph: the model description
-// (plain data the runtime reads), a class with its buffers as fields, one
-// method per phase's training step and one for evaluation. Formatted by the
-// TypeScript formatter so output is stable and readable.
+// Assembles generated/<model>/model.ts with ts-morph from the lowered program
+// (compiler/lower/): the model description (plain data the runtime reads), a
+// class whose fields are typed-array views of one WebAssembly memory, one
+// method per phase's training step, evaluation and samplers (rendered by
+// ./render.ts), and the model's fused loops as a wasm module. Formatted by
+// the TypeScript formatter so output is stable and readable.
 
 import { IndentationText, Project, QuoteKind, Scope } from "ts-morph";
-import type { Graph, Node } from "../../ir/types.ts";
 import type { ModelDescription } from "../../../runtime/compiled-model.ts";
-import { Arena, type BufferDecl, emitGraph, type FunctionContext } from "./function.ts";
-import type { Fusion } from "../../lower/fusion.ts";
+import type { BufferId, LoweredFunction, Program } from "../../lower/program.ts";
 import { assemble, base64Lines } from "../wasm/assemble.ts";
 import { WasmLoops } from "../wasm/loops.ts";
+import { Arena } from "./arena.ts";
+import { tsLiteral } from "./literals.ts";
+import { FunctionRenderer, type RenderedFunction } from "./render.ts";
 
 export interface ModuleInput {
   readonly desc: ModelDescription;
-  /** One optimised training-step graph per distinct phase step. */
-  readonly steps: readonly Graph[];
-  readonly evalGraph: Graph;
-  /** One graph per sampler (outputs `next` and `show`). */
-  readonly samplers?: readonly Graph[];
+  readonly program: Program;
   readonly header: string;
 }
 
 const ident = (s: string) => (/^[A-Za-z_$][\w$]*$/.test(s) ? s : JSON.stringify(s));
 const prop = (obj: string, key: string) => (/^[A-Za-z_$][\w$]*$/.test(key) ? `${obj}.${key}` : `${obj}[${JSON.stringify(key)}]`);
-
-/** Writes an output into its parameter/state buffer directly when the node is
- * an elementwise loop root and every other reader of the old value runs
- * before it (so the in-place update reads each old element exactly once). */
-function inPlaceTarget(name: string, n: Node, g: Graph, f: Fusion): Node | undefined {
-  const m = /^(param|state):(.+)$/.exec(name);
-  if (!m) return undefined;
-  const kind = m[1] as "param" | "state";
-  const leaf = g.nodes.find((x) => x.op === kind && (x.attrs as { name: string }).name === m[2]);
-  if (!leaf) return undefined;
-  if (f.consumers[n.id]!.length > 0) return undefined;
-  if (f.consumers[leaf.id]!.some((c) => c > n.id)) return undefined;
-  if (![...g.outputs.values()].every((id) => id === n.id || id !== leaf.id)) return undefined;
-  return leaf;
-}
-
-function bodyWithLocals(lines: string[], buffers: readonly BufferDecl[]): string[] {
-  const text = lines.join("\n");
-  const used = buffers.filter((b) => text.includes(`this.${b.name}`));
-  const re = /this\.(f\d+_\w+|ev_\w+|sm\d+_\w+)/g;
-  return [...used.map((b) => `const ${b.name} = this.${b.name};`), ...lines.map((l) => l.replace(re, "$1"))];
-}
 
 export interface EmittedModule {
   /** generated/<model>/model.ts */
@@ -55,88 +32,107 @@ export interface EmittedModule {
 }
 
 export function emitModule(m: ModuleInput): EmittedModule {
+  const { program } = m;
   const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Double } });
   const sf = project.createSourceFile("model.ts", "", { overwrite: true });
   sf.addImportDeclaration({ isTypeOnly: true, moduleSpecifier: "../../runtime/compiled-model.ts", namedImports: ["Batch", "CompiledModel", "ModelDescription"] });
-  sf.addImportDeclaration({ moduleSpecifier: "../../runtime/cpu/kernels.ts", namedImports: ["createArena", "createKernels", "instantiateLoops", "type Kernels", "precompileModules"] });
-  sf.addImportDeclaration({ moduleSpecifier: "../../runtime/rng/philox.ts", namespaceImport: "rng" });
   sf.addVariableStatement({
     isExported: true,
     declarationKind: "const" as never,
     declarations: [{ name: "description", type: "ModelDescription", initializer: literal(m.desc, "") }],
   });
 
-  const buffers: BufferDecl[] = [];
-  // Parameters and state first, then every function's buffers as declared.
-  const arena = new Arena();
-  const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+  // Parameters and state first, in the description's order (their offsets
+  // then depend on the description only).
+  const arena = new Arena(program.buffers);
+  const leafId = (role: "param" | "state", name: string) => program.buffers.find((b) => b.role === role && b.ref === name)?.id;
   const leafOffsets = new Map<string, number>();
-  for (const p of m.desc.params) leafOffsets.set(`param:${p.name}`, arena.place("Float32Array", size(p.shape)));
-  for (const p of m.desc.state) leafOffsets.set(`state:${p.name}`, arena.place("Float32Array", size(p.shape)));
-  // Leaves are read through locals (hot loops then index a local typed array).
-  const localOf = (kind: "param" | "state", name: string) => {
-    const list = kind === "param" ? m.desc.params : m.desc.state;
-    return `${kind === "param" ? "p" : "st"}${list.findIndex((x) => x.name === name)}_${name.replace(/\W/g, "_")}`;
-  };
-  const leafBuffer = (n: Node) => {
-    const name = (n.attrs as { name: string }).name;
-    if (n.op === "param" || n.op === "state") return localOf(n.op, name);
-    return `in_${name}`;
-  };
-  for (const p of m.desc.params) arena.addrs.set(localOf("param", p.name), leafOffsets.get(`param:${p.name}`)!);
-  for (const p of m.desc.state) arena.addrs.set(localOf("state", p.name), leafOffsets.get(`state:${p.name}`)!);
-  const leafLocals = [
-    ...m.desc.params.map((p) => `const ${localOf("param", p.name)} = ${prop("this.params", p.name)};`),
-    ...m.desc.state.map((p) => `const ${localOf("state", p.name)} = ${prop("this.state", p.name)};`),
-  ];
-  const wasm = new WasmLoops();
-  const ctx = (): FunctionContext => ({ buffers, arena, wasm, leafBuffer, outputTarget: inPlaceTarget, seed: "this.desc.seed", step: "step" });
-  const dtypeOf = new Map(m.desc.inputs.map((i) => [i.name, i.dtype]));
-  const copyInputs = (ins: readonly (readonly [string, string])[]) =>
-    ins.length ? ["// The batch, copied into the model's memory.", ...ins.map(([name, buf]) => `${buf}.set(${prop("batch", name)} as ${dtypeOf.get(name) === "i32" ? "Int32Array" : "Float32Array"});`)] : [];
-
-  const probes: string[] = [];
-  const stepMethods = m.steps.map((g, s) => {
-    const f = emitGraph(g, ctx(), `f${s}_`);
-    probes.push(`[\n${f.probes.map(([label, buf]) => `[${JSON.stringify(label)}, ${buf}]`).join(",\n")},\n]`);
-    const copies: string[] = [];
-    for (const [name, buf] of f.outputs) {
-      const mm = /^(param|state):(.+)$/.exec(name);
-      if (!mm) continue;
-      const dst = localOf(mm[1] as "param" | "state", mm[2]!);
-      if (buf !== dst) copies.push(`${dst}.set(${buf});`);
+  for (const [role, list] of [["param", m.desc.params], ["state", m.desc.state]] as const) {
+    for (const p of list) {
+      const id = leafId(role, p.name);
+      if (id === undefined) throw new Error(`${role} ${p.name} is in the description but in no graph`);
+      leafOffsets.set(`${role}:${p.name}`, arena.offset(id));
     }
-    const cost = f.outputs.get("cost");
+  }
+  const wasm = new WasmLoops();
+  const rendered = new Map<LoweredFunction, RenderedFunction>();
+  for (const fn of program.functions) rendered.set(fn, new FunctionRenderer(program, fn, arena, wasm, "this.desc.seed").render());
+  const dtypeOf = new Map(m.desc.inputs.map((i) => [i.name, i.dtype]));
+  /** Fields some method reads: only those are declared (a buffer only wasm
+   * kernels touch needs its memory, not a typed-array view). */
+  const fieldsRead = new Set<string>();
+
+  /** Locals for the buffers a body names, the batch copied in, the body. */
+  const methodBody = (fn: LoweredFunction, r: RenderedFunction, tail: string[]): string[] => {
+    // A buffer gets a local when the code names it (kernels given addresses,
+    // and comments, do not count).
+    const code = [...r.body, ...tail].join("\n").replace(/\/\/.*$/gm, "");
+    const named = (local: string) => new RegExp(`(?<![\\w$.])${local}(?![\\w$])`).test(code) || fn.inputs.some((b) => program.buffers[b]!.local === local);
+    const used = [...new Set([...r.used, ...fn.inputs])].sort((a, b) => a - b).filter((b) => named(program.buffers[b]!.local));
+    for (const b of used) fieldsRead.add(program.buffers[b]!.name);
+    for (const m of code.matchAll(/\bthis\.(\w+)/g)) fieldsRead.add(m[1]!);
+    const locals = used.map((b: BufferId) => {
+      const info = program.buffers[b]!;
+      const src = info.role === "param" ? prop("this.params", info.ref!) : info.role === "state" ? prop("this.state", info.ref!) : `this.${info.name}`;
+      return `const ${info.local} = ${src};`;
+    });
+    const copies = fn.inputs.map((b) => {
+      const info = program.buffers[b]!;
+      return `${info.local}.set(${prop("batch", info.ref!)} as ${dtypeOf.get(info.ref!) === "i32" ? "Int32Array" : "Float32Array"});`;
+    });
+    return [...locals, ...(copies.length ? ["// The batch, copied into the model's memory.", ...copies] : []), ...r.body, ...tail];
+  };
+  const usesStep = (lines: readonly string[]) => lines.some((l) => /\bstep\b/.test(l));
+  const local = (b: BufferId | undefined) => (b === undefined ? "undefined" : program.buffers[b]!.local);
+
+  const steps = program.functions.filter((f) => f.kind === "step");
+  const samplers = program.functions.filter((f) => f.kind === "sampler");
+  const evalFn = program.functions.find((f) => f.kind === "eval")!;
+  const probes: string[] = [];
+  const stepMethods = steps.map((fn) => {
+    const r = rendered.get(fn)!;
+    for (const [, b] of r.probes) fieldsRead.add(program.buffers[b]!.name);
+    probes.push(`[\n${r.probes.map(([label, b]) => `[${JSON.stringify(label)}, this.${program.buffers[b]!.name}]`).join(",\n")},\n]`);
+    const cost = fn.block.outputs.get("cost");
+    const r2 = { ...r, used: new Set([...r.used, ...(cost !== undefined ? [cost] : [])]) };
+    const statements = methodBody(fn, r2, [`return ${local(cost)}[0];`]);
     return {
-      name: `step${s}`,
+      name: fn.name,
       scope: Scope.Private,
       parameters: [
-        { name: "batch", type: "Batch" },
-        { name: "step", type: "number" },
+        { name: fn.inputs.length ? "batch" : "_batch", type: "Batch" },
+        { name: usesStep(r.body) ? "step" : "_step", type: "number" },
       ],
       returnType: "number",
-      statements: bodyWithLocals([...leafLocals, ...copyInputs(f.inputs), ...f.body, ...(copies.length ? ["// Commit the updates that could not be written in place.", ...copies] : []), `return ${cost}[0];`], buffers),
+      statements,
     };
   });
-
-  const ev = emitGraph(m.evalGraph, ctx(), "ev_");
-  const samplerMethods = (m.samplers ?? []).map((g, k) => {
-    const f = emitGraph(g, ctx(), `sm${k}_`);
+  const samplerMethods = samplers.map((fn) => {
+    const r = rendered.get(fn)!;
+    const next = fn.block.outputs.get("next")!;
+    const show = fn.block.outputs.get("show")!;
+    const r2 = { ...r, used: new Set([...r.used, next, show]) };
     return {
-      name: `sampler${k}`,
+      name: fn.name,
       scope: Scope.Private,
       parameters: [
-        { name: "batch", type: "Batch" },
+        { name: fn.inputs.length ? "batch" : "_batch", type: "Batch" },
         { name: "out", type: "Record<string, Float32Array>" },
-        { name: "step", type: "number" },
+        { name: usesStep(r.body) ? "step" : "_step", type: "number" },
       ],
       returnType: "void",
-      statements: bodyWithLocals([...leafLocals, ...copyInputs(f.inputs), ...f.body, `out.next.set(${f.outputs.get("next")});`, `out.show.set(${f.outputs.get("show")});`], buffers),
+      statements: methodBody(fn, r2, [`out.next.set(${local(next)});`, `out.show.set(${local(show)});`]),
     };
   });
-  const evOut = [...ev.outputs].map(([k, buf]) => `${prop("out", k.replace(/^metric:/, ""))}.set(${buf});`);
+  const evr = rendered.get(evalFn)!;
+  const evOutputs = [...evalFn.block.outputs];
+  const evr2 = { ...evr, used: new Set([...evr.used, ...evOutputs.map(([, b]) => b)]) };
+  const evOut = evOutputs.map(([k, b]) => `${prop("out", k.replace(/^metric:/, ""))}.set(${local(b)});`);
+  const evBody = methodBody(evalFn, evr2, evOut);
+  const evStatements = usesStep(evr.body) ? ["const step = 0; // evaluation draws random numbers from counter 0", ...evBody] : evBody;
 
   const view = (ctor: string, offset: number, n: number) => `new ${ctor}(this.mem.buffer, ${offset}, ${n})`;
+  const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
   const paramsInit = m.desc.params.map((p) => `${ident(p.name)}: ${view("Float32Array", leafOffsets.get(`param:${p.name}`)!, size(p.shape))}`);
   const stateInit = m.desc.state.map((p) => `${ident(p.name)}: ${view("Float32Array", leafOffsets.get(`state:${p.name}`)!, size(p.shape))}`);
   let loops: EmittedModule["loops"];
@@ -164,6 +160,8 @@ export function emitModule(m: ModuleInput): EmittedModule {
       properties: loopNames.map((n) => ({ name: n, type: "() => void", isReadonly: true })),
     });
   }
+  const usesRng = [...rendered.values()].some((r) => r.body.some((l) => /\brng\./.test(l)));
+  if (usesRng) sf.addImportDeclaration({ moduleSpecifier: "../../runtime/rng/philox.ts", namespaceImport: "rng" });
   sf.addFunction({
     name: "prepare",
     isExported: true,
@@ -171,6 +169,11 @@ export function emitModule(m: ModuleInput): EmittedModule {
     docs: ["Compiles the model's WebAssembly ahead (required before `new Model()` on a browser's main thread, optional elsewhere)."],
     returnType: "Promise<void>",
     statements: [loops ? "await precompileModules(LOOPS_WASM, LOOPS_SHARED_WASM);" : "await precompileModules();"],
+  });
+  const usesKernels = [...rendered.values()].some((r) => r.body.some((l) => /\bthis\.k\./.test(l)));
+  sf.insertImportDeclaration(1, {
+    moduleSpecifier: "../../runtime/cpu/kernels.ts",
+    namedImports: ["createArena", ...(usesKernels ? ["createKernels"] : []), ...(loops ? ["instantiateLoops"] : []), ...(usesKernels ? ["type Kernels"] : []), "precompileModules"],
   });
   const cls = sf.addClass({
     name: "Model",
@@ -186,15 +189,15 @@ export function emitModule(m: ModuleInput): EmittedModule {
         docs: [`Every buffer of the model, ${(arena.size / 2 ** 20).toFixed(1)} MiB, laid out at compile time.`],
         initializer: `createArena(${arena.size})`,
       },
-      { name: "k", scope: Scope.Private, isReadonly: true, type: "Kernels", initializer: "createKernels(this.mem)" },
+      ...(usesKernels ? [{ name: "k", scope: Scope.Private, isReadonly: true, type: "Kernels", initializer: "createKernels(this.mem)" }] : []),
       ...(loops ? [{ name: "w", scope: Scope.Private, isReadonly: true, type: "Loops", initializer: "instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM)" }] : []),
       { name: "params", isReadonly: true, initializer: `{ ${paramsInit.join(", ")} }` },
       { name: "state", isReadonly: true, type: "Record<string, Float32Array>", initializer: `{ ${stateInit.join(", ")} }` },
-      ...buffers.map((b) => ({
+      ...arena.fields.filter((b) => fieldsRead.has(b.name) || (b.fill !== undefined && b.fill !== 0)).map((b) => ({
         name: b.name,
         scope: Scope.Private,
         isReadonly: true,
-        initializer: b.fill === undefined || b.fill === 0 ? view(b.ctor, b.offset, b.size) : `${view(b.ctor, b.offset, b.size)}.fill(${numLit(b.fill)})`,
+        initializer: b.fill === undefined || b.fill === 0 ? view(b.ctor, b.offset, b.size) : `${view(b.ctor, b.offset, b.size)}.fill(${tsLiteral(b.fill, b.ctor === "Float32Array" ? "f32" : "f64")})`,
       })),
     ],
   });
@@ -206,16 +209,16 @@ export function emitModule(m: ModuleInput): EmittedModule {
       { name: "step", type: "number" },
     ],
     returnType: "number",
-    statements: dispatch("stepFn", m.steps.length, (s) => `this.step${s}(batch, step)`, "training step"),
+    statements: dispatch("stepFn", steps.length, (s) => `this.step${s}(batch, step)`, "training step"),
   });
   cls.addMethod({
     name: "evaluate",
     parameters: [
-      { name: "batch", type: "Batch" },
-      { name: "out", type: "Record<string, Float32Array>" },
+      { name: evalFn.inputs.length ? "batch" : "_batch", type: "Batch" },
+      { name: evOut.length ? "out" : "_out", type: "Record<string, Float32Array>" },
     ],
     returnType: "void",
-    statements: bodyWithLocals([...leafLocals, ...copyInputs(ev.inputs), "const step = 0; // evaluation draws random numbers from counter 0", ...ev.body, ...evOut], buffers),
+    statements: evStatements,
   });
   cls.addMethod({
     name: "probe",

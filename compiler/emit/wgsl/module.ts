@@ -1,17 +1,18 @@
-// Writes generated/<model>/webgpu.ts: every WGSL kernel as a readable string
-// constant (with the op and spec line it computes), and the plan the runtime's
-// executor replays (buffers, kernels, command lists). Deterministic like the
-// TypeScript output; the WGSL is compiled by every test run.
+// Writes generated/<model>/webgpu.ts: every WGSL kernel once, as a readable
+// string constant headed by the op and spec line it computes, and the plan
+// the runtime's executor replays (buffers, kernels, command lists), one
+// entry a line. Deterministic like the TypeScript output; the WGSL is
+// compiled by every test run.
 
 import { Project } from "ts-morph";
 import type { Graph } from "../../ir/types.ts";
+import { lowerModel } from "../../lower/lower.ts";
+import type { Program } from "../../lower/program.ts";
 import type { GpuPlan } from "../../../runtime/webgpu/plan.ts";
-import { literal } from "../ts/module.ts";
-import { GpuPlanner } from "./planner.ts";
+import { renderWebGpu } from "./render.ts";
 
 export interface WebGpuModuleInput {
-  readonly steps: readonly Graph[];
-  readonly evalGraph: Graph;
+  readonly program: Program;
   readonly header: string;
 }
 
@@ -21,23 +22,34 @@ function templateLiteral(s: string): string {
   return "`" + s.replace(/\\/g, "\\\\").replace(/`/g, "\\`").replace(/\$\{/g, "\\${") + "`";
 }
 
+/** The plan of a model's steps and evaluation, lowered and rendered. */
 export function planWebGpu(steps: readonly Graph[], evalGraph: Graph): GpuPlan {
-  return new GpuPlanner().plan(steps, evalGraph);
+  return renderWebGpu(lowerModel({ steps, evalGraph }));
 }
 
-/** All kernels as one WGSL listing for reading and review (each kernel is a
- * separate module at run time: webgpu.ts embeds the same text). */
-export function wgslListing(plan: GpuPlan, header: string): string {
-  const wgslHeader = header.replace(/^\/\/ Do not edit.*$/m, "// Do not edit: change the spec and run `npx dlt-compile` again. Each section below is a separate module.");
-  return wgslHeader + plan.kernels.map((k, i) => `// ==== kernel ${i}: ${k.name} — workgroups ${k.workgroups.join("×")}\n${k.wgsl}`).join("\n");
+/** Plain data on one line: `{ kind: "copy", src: 3, … }`, `[1, 2]`. */
+function inline(v: unknown): string {
+  if (typeof v === "number") return Object.is(v, -0) ? "-0" : String(v); // NaN and ±Infinity too
+  if (v === null || typeof v !== "object") return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(inline).join(", ")}]`;
+  return `{ ${Object.entries(v as Record<string, unknown>)
+    .map(([k, x]) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k)}: ${inline(x)}`)
+    .join(", ")} }`;
+}
+
+/** A list of plain-data entries, one a line. */
+function lines(list: readonly unknown[], indent: string): string {
+  return `[\n${list.map((x) => `${indent}  ${inline(x)},`).join("\n")}\n${indent}]`;
+}
+
+function program(p: GpuPlan["eval"], indent: string): string {
+  return `{\n${indent}  commands: ${lines(p.commands, `${indent}  `)},\n${indent}  outputs: ${inline(p.outputs)},\n${indent}}`;
 }
 
 export function emitWebGpuModule(m: WebGpuModuleInput): { text: string; plan: GpuPlan } {
-  const plan = planWebGpu(m.steps, m.evalGraph);
-  const consts = plan.kernels.map((k, i) => `// Kernel ${i}: ${k.label.replace(/[\r\n]/g, " ")}\nconst WGSL_${i} = ${templateLiteral(k.wgsl)};`);
-  const kernels = plan.kernels.map(
-    (k, i) => `{ name: ${JSON.stringify(k.name)}, label: ${JSON.stringify(k.label)}, wgsl: WGSL_${i}, bindings: ${literal(k.bindings, "    ")}, workgroups: ${literal(k.workgroups, "")} }`,
-  );
+  const plan = renderWebGpu(m.program);
+  const consts = plan.kernels.map((k, i) => `// Kernel ${i}: ${k.label.replace(/[\r\n\u2028\u2029]/g, " ")}\nconst WGSL_${i} = ${templateLiteral(k.wgsl)};`);
+  const kernels = plan.kernels.map((k, i) => `    { name: ${JSON.stringify(k.name)}, label: ${JSON.stringify(k.label)}, wgsl: WGSL_${i}, bindings: ${inline(k.bindings)}, workgroups: ${inline(k.workgroups)} },`);
   const body = [
     'import type { GpuPlan } from "../../runtime/webgpu/plan.ts";',
     "",
@@ -45,11 +57,11 @@ export function emitWebGpuModule(m: WebGpuModuleInput): { text: string; plan: Gp
     "",
     "/** Buffers, kernels and the command list of each step, replayed by runtime/webgpu/executor.ts. */",
     "export const plan: GpuPlan = {",
-    `buffers: ${literal(plan.buffers, "  ")},`,
-    `kernels: [\n${kernels.join(",\n")},\n],`,
-    `steps: ${literal(plan.steps, "  ")},`,
-    `eval: ${literal(plan.eval, "  ")},`,
-    `limits: ${literal(plan.limits, "  ")},`,
+    `  buffers: ${lines(plan.buffers, "  ")},`,
+    `  kernels: [\n${kernels.join("\n")}\n  ],`,
+    `  steps: [\n${plan.steps.map((s) => `    ${program(s, "    ")},`).join("\n")}\n  ],`,
+    `  eval: ${program(plan.eval, "  ")},`,
+    `  limits: ${inline(plan.limits)},`,
     "};",
     "",
   ].join("\n");

@@ -23,10 +23,10 @@
 // shares its operand's buffer), is therefore left alone (its leaf might be
 // updated in between).
 
-import type { Graph, Node } from "../../ir/types.ts";
-import { shapeEq } from "../../ir/types.ts";
-import type { Fusion } from "../../lower/fusion.ts";
-import { OPS } from "../../ops/registry.ts";
+import type { Graph, Node } from "../ir/types.ts";
+import { shapeEq } from "../ir/types.ts";
+import type { Fusion } from "./fusion.ts";
+import { OPS } from "../ops/registry.ts";
 
 /** The node whose buffer `id` reads: views (reshape) share their operand's. */
 function bufferOwner(g: Graph, id: number): number {

@@ -1,0 +1,304 @@
+// The CPU renderer: one lowered function (compiler/lower/program.ts) → the
+// statements of a TypeScript method. Fused loops and sums run as WebAssembly
+// SIMD functions (./wasm-tree.ts, compiler/emit/wasm/loops.ts) when every op
+// of the chain has a wasm form and the values are f32, else as TypeScript
+// loops; op kernels are the ops' own emitters; scans are loops over t.
+// Buffers are named by the lowering; the method declares a local for each
+// buffer it names, and no other.
+
+import { numel, type Node, type SpecLoc } from "../../ir/types.ts";
+import type { KernelCtx, ScalarCtx } from "../../ops/op.ts";
+import { OPS } from "../../ops/registry.ts";
+import { gemmCall } from "../../ops/matmul.ts";
+import { type Block, type BufferId, type Expr, isContiguous, type Kernel, type LoweredFunction, type Program } from "../../lower/program.ts";
+import type { WasmLoops } from "../wasm/loops.ts";
+import { type Arena } from "./arena.ts";
+import { tsLiteral } from "./literals.ts";
+import { specComment } from "./comments.ts";
+import { toWasmTree } from "./wasm-tree.ts";
+
+export interface RenderedFunction {
+  readonly body: string[];
+  /** Buffers the body names (each gets a local). */
+  readonly used: ReadonlySet<BufferId>;
+  /** Computed buffers in execution order, labelled with op and spec line. */
+  readonly probes: readonly (readonly [string, BufferId])[];
+}
+
+export class FunctionRenderer {
+  private readonly lines: string[] = [];
+  private readonly used = new Set<BufferId>();
+  private readonly probes: (readonly [string, BufferId])[] = [];
+  private counter = 0;
+  private readonly wasmNames = new Set<string>();
+
+  constructor(
+    private readonly p: Program,
+    private readonly fn: LoweredFunction,
+    private readonly arena: Arena,
+    private readonly wasm: WasmLoops,
+    /** Expression of the model's RNG seed. */
+    private readonly seed: string,
+  ) {}
+
+  render(): RenderedFunction {
+    this.block(this.fn.block, "0", true);
+    return { body: this.lines, used: this.used, probes: this.probes };
+  }
+
+  /** The local naming buffer `b` in this method. */
+  ref(b: BufferId): string {
+    this.used.add(b);
+    this.arena.offset(b);
+    return this.p.buffers[b]!.local;
+  }
+
+  private fresh(base: string): string {
+    return `${base}$${this.counter++}`;
+  }
+
+  private block(b: Block, iter: string, top: boolean): void {
+    for (const k of b.kernels) this.kernel(k, iter, top);
+  }
+
+  private kernel(k: Kernel, iter: string, top: boolean): void {
+    if (top && k.kind !== "scan" && k.kind !== "copy" && this.p.buffers[k.out]!.role === "temp") {
+      this.probes.push([[k.node, ...k.fused].map(probeLabel).join(", computing "), k.out]);
+    }
+    switch (k.kind) {
+      case "loop":
+        this.lines.push(specComment(k.node.loc, "", k.fused));
+        return this.loop(k, iter);
+      case "sum":
+        this.lines.push(specComment(k.node.loc, "", k.fused));
+        return this.sum(k, iter);
+      case "op":
+        this.lines.push(specComment(k.node.loc, `${k.node.op}`, []));
+        return this.op(k);
+      case "update":
+        return this.update(k, iter);
+      case "copy":
+        this.lines.push(`${this.ref(k.out)}.set(${this.ref(k.src)}); // commit: the update could not be written in place`);
+        return;
+      case "scan":
+        return this.scan(k, iter);
+    }
+  }
+
+  private scalarCtx(index: string, iter: string): ScalarCtx {
+    return { index, seed: this.seed, step: "step", iter, rng: "rng" };
+  }
+
+  /** The TypeScript expression of `e` at flat index `i` (operands read
+   * contiguously) or, when `cs` is given, at coordinates `cs` ("0" on folded
+   * size-1 axes). Reads of buffers in `zero` are 0. */
+  private expr(e: Expr, i: string, cs: readonly string[], iter: string, zero: ReadonlySet<BufferId>): string {
+    if (e.kind === "const") return tsLiteral(e.value, e.dtype);
+    if (e.kind === "read") {
+      if (zero.has(e.buffer)) return "0";
+      if (cs.length === 0) return `${this.ref(e.buffer)}[${i}]`;
+      const terms = e.strides.flatMap((s, k) => (s === 0 || cs[k] === "0" ? [] : [s === 1 ? cs[k]! : `${cs[k]} * ${s}`]));
+      return `${this.ref(e.buffer)}[${terms.length ? terms.join(" + ") : "0"}]`;
+    }
+    const em = OPS[e.node.op].ts;
+    if (em.kind !== "elementwise") throw new Error(`fused ${e.node.op} has no elementwise form`);
+    const args = e.args.map((a) => this.expr(a, i, cs, iter, zero));
+    return (em.expr as (a: readonly string[], n: Node, c: ScalarCtx) => string)(args, e.node, this.scalarCtx(i, iter));
+  }
+
+  private wasmName(k: Kernel): string {
+    let name = `${this.fn.name}_${this.p.buffers[k.out]!.local}`;
+    for (let n = 2; this.wasmNames.has(name); n++) name = `${this.fn.name}_${this.p.buffers[k.out]!.local}${n}`;
+    this.wasmNames.add(name);
+    return name;
+  }
+
+  private loop(k: Kernel & { kind: "loop" }, iter: string, zero: ReadonlySet<BufferId> = new Set()): void {
+    const tree = k.node.dtype === "f32" ? toWasmTree(k.expr, (b) => (zero.has(b) ? undefined : this.wasmAddr(b)), this.p, zero) : undefined;
+    if (tree) {
+      const name = this.wasmName(k);
+      this.arena.offset(k.out);
+      if (this.wasm.elementwise(name, specComment(k.node.loc, "", k.fused).replace(/^\/\/ /, ""), tree, this.arena.offset(k.out), k.shape)) {
+        this.lines.push(`this.w.${name}(); // WebAssembly SIMD (loops.wat)`);
+        return;
+      }
+    }
+    const out = this.ref(k.out);
+    const size = numel(k.shape);
+    const reads = readsOf(k.expr);
+    if (size === 1) return void this.lines.push(`${out}[0] = ${this.expr(k.expr, "0", [], iter, zero)};`);
+    if (reads.every((r) => isContiguous(r.strides, k.shape))) {
+      const i = this.fresh("i");
+      this.lines.push(`for (let ${i} = 0; ${i} < ${size}; ${i}++) ${out}[${i}] = ${this.expr(k.expr, i, [], iter, zero)};`);
+      return;
+    }
+    this.nested(k.shape, (i, cs) => [`${out}[${i}] = ${this.expr(k.expr, i, cs, iter, zero)};`]);
+  }
+
+  /** Loops over `shape` (size-1 axes folded) with a running flat index `i`.
+   * `inner` gives the statements at each element; `open(k)` statements go
+   * before the loop of axis k (k = rank: just before `inner`), `close(k)`
+   * after it closes (k = rank: just after `inner`). */
+  private nested(shape: readonly number[], inner: (i: string, cs: readonly string[]) => string[], open: (k: number) => string[] = () => [], close: (k: number) => string[] = () => []): void {
+    const i = this.fresh("i");
+    const cs = shape.map((d) => (d === 1 ? "0" : this.fresh("c")));
+    const pad = (d: number) => "  ".repeat(d);
+    this.lines.push(`let ${i} = 0;`);
+    let depth = 0;
+    shape.forEach((d, k) => {
+      this.lines.push(...open(k).map((l) => pad(depth) + l));
+      if (d !== 1) this.lines.push(`${pad(depth++)}for (let ${cs[k]} = 0; ${cs[k]} < ${d}; ${cs[k]}++) {`);
+    });
+    this.lines.push(...open(shape.length).map((l) => pad(depth) + l));
+    // The index is bumped in its own statement: in `a[i++] = f(b[i])` the
+    // left side is evaluated first, so the right side would read element i+1.
+    this.lines.push(...inner(i, cs).map((l) => pad(depth) + l), `${pad(depth)}${i}++;`);
+    this.lines.push(...close(shape.length).map((l) => pad(depth) + l));
+    for (let k = shape.length - 1; k >= 0; k--) {
+      if (shape[k] !== 1) this.lines.push(`${pad(--depth)}}`);
+      this.lines.push(...close(k).map((l) => pad(depth) + l));
+    }
+  }
+
+  private sum(k: Kernel & { kind: "sum" }, iter: string): void {
+    const fusedChain = k.trailing && k.expr.kind === "op";
+    if (!fusedChain) {
+      // A sum of a buffer: the op's own kernel (rows accumulated in place:
+      // cache-friendly for sums over leading axes, where a loop over the
+      // permuted iteration space would stride through memory).
+      const src = readsOf(k.expr)[0]!.buffer;
+      return this.opCall(k.node, k.out, [src], [{ shape: this.p.buffers[src]!.shape, dtype: this.p.buffers[src]!.dtype }], [false]);
+    }
+    const tree = k.node.dtype === "f32" ? toWasmTree(k.expr, (b) => this.wasmAddr(b), this.p, new Set()) : undefined;
+    if (tree) {
+      const name = this.wasmName(k);
+      if (this.wasm.sum(name, specComment(k.node.loc, "", k.fused).replace(/^\/\/ /, ""), tree, this.arena.offset(k.out), k.shape, k.kept)) {
+        this.lines.push(`this.w.${name}(); // WebAssembly SIMD (loops.wat)`);
+        return;
+      }
+    }
+    const out = this.ref(k.out);
+    const o = this.fresh("o");
+    const s = this.fresh("s");
+    this.lines.push(`let ${o} = 0;`);
+    const contiguous = readsOf(k.expr).every((r) => isContiguous(r.strides, k.shape));
+    this.nested(
+      k.shape,
+      (i, cs) => [`${s} += ${this.expr(k.expr, i, contiguous ? [] : cs, iter, new Set())};`],
+      (axis) => (axis === k.kept ? [`let ${s} = 0;`] : []),
+      (axis) => (axis === k.kept ? [`${out}[${o}] = ${s};`, `${o}++;`] : []),
+    );
+  }
+
+  private wasmAddr(b: BufferId): number | undefined {
+    return this.p.buffers[b]!.dtype === "f32" ? this.arena.offset(b) : undefined;
+  }
+
+  private op(k: Kernel & { kind: "op" }): void {
+    this.opCall(k.node, k.out, k.ins, k.inTypes, k.dataInputs);
+  }
+
+  private opCall(node: Node, outB: BufferId, ins: readonly BufferId[], inTypes: KernelCtx<never>["inTypes"], dataInputs: readonly boolean[]): void {
+    const em = OPS[node.op].ts;
+    if (em.kind !== "kernel") throw new Error(`no TypeScript kernel for ${node.op}`);
+    const byExpr = new Map<string, number>();
+    const name = (b: BufferId) => {
+      const r = this.ref(b);
+      byExpr.set(r, this.arena.offset(b));
+      return r;
+    };
+    const k: KernelCtx<never> = {
+      node: node as never,
+      out: name(outB),
+      ins: ins.map(name),
+      inTypes,
+      dataInputs,
+      fresh: (s) => this.fresh(s),
+      scratch: (ctor, size) => {
+        const f = this.arena.scratch(`${this.fn.name}_scratch${this.counter++}`, ctor, size);
+        byExpr.set(`this.${f.name}`, f.offset);
+        return `this.${f.name}`;
+      },
+      addr: (b) => byExpr.get(b)!,
+      kernels: "this.k",
+    };
+    this.lines.push(`{`, foldOneTrip((em.emit as (k: KernelCtx<never>) => string)(k)), `}`);
+  }
+
+  /** `W ← W − c·Σ ±Pᵢ`: the rest of the update in W's loop (products read
+   * as 0), then each product accumulated into W by the gemm kernel. */
+  private update(k: Kernel & { kind: "update" }, iter: string): void {
+    const products = new Set(k.products.map((t) => t.kernel.out));
+    this.lines.push(specComment(k.node.loc, `update of ${this.p.buffers[k.out]!.local}, its products accumulated in place (compiler/lower/fused-update.ts)`, []));
+    if (k.rest) this.loop(k.loop, iter, products);
+    for (const { kernel, alpha } of k.products) {
+      this.lines.push(specComment(kernel.node.loc, "product", []));
+      const offsets = new Map<string, number>();
+      const name = (b: BufferId) => {
+        const r = this.ref(b);
+        offsets.set(r, this.arena.offset(b));
+        return r;
+      };
+      const call = gemmCall(kernel.node as Node<"matmul">, kernel.inTypes, { A: name(kernel.ins[0]!), B: name(kernel.ins[1]!), out: name(k.out), addr: (x) => offsets.get(x), kernels: "this.k" }, { accumulate: true, alpha, sparseA: kernel.dataInputs[0] === true });
+      if (call === undefined) throw new Error(`fused update of ${this.p.buffers[k.out]!.name}: product has no WebAssembly kernel`);
+      this.lines.push(call);
+    }
+  }
+
+  private scan(k: Kernel & { kind: "scan" }, _iter: string): void {
+    const s = k.scan;
+    const L = s.length;
+    const t = this.fresh("t");
+    const n = this.fresh("n");
+    const size = (b: BufferId) => this.p.buffers[b]!.size;
+    this.lines.push(specComment(k.node.loc, `scan: ${L} steps${s.reverse ? ", reversed (gradient through time)" : ""}`, []));
+    s.carry.forEach((c, j) => this.lines.push(`${this.ref(c)}.set(${this.ref(s.init[j]!)});`));
+    this.lines.push(`for (let ${n} = 0; ${n} < ${L}; ${n}++) {`);
+    this.lines.push(`const ${t} = ${s.reverse ? `${L - 1} - ${n}` : n};`);
+    const nCarry = s.carry.length;
+    // The carry each step saw: the history the gradient re-runs the body on.
+    s.carry.forEach((c, j) => this.lines.push(`${this.ref(s.elems[nCarry + s.nStepOut + j]!)}.set(${this.ref(c)}, ${t} * ${size(c)});`));
+    s.seqs.forEach((x, q) => this.lines.push(`${this.ref(x)}.set(${this.ref(s.seqSources[q]!)}.subarray(${t} * ${size(x)}, (${t} + 1) * ${size(x)}));`));
+    this.block(s.body, t, false);
+    for (let m = 0; m < s.nStepOut; m++) {
+      const o = s.bodyOuts[nCarry + m]!;
+      this.lines.push(`${this.ref(s.elems[nCarry + m]!)}.set(${this.ref(o)}, ${t} * ${size(o)});`);
+    }
+    s.carry.forEach((c, j) => {
+      if (s.bodyOuts[j] !== c) this.lines.push(`${this.ref(c)}.set(${this.ref(s.bodyOuts[j]!)});`);
+    });
+    this.lines.push(`}`);
+    s.carry.forEach((c, j) => this.lines.push(`${this.ref(s.elems[j]!)}.set(${this.ref(c)});`));
+  }
+}
+
+function readsOf(e: Expr, acc: (Expr & { kind: "read" })[] = []): (Expr & { kind: "read" })[] {
+  if (e.kind === "read") acc.push(e);
+  if (e.kind === "op") e.args.forEach((a) => readsOf(a, acc));
+  return acc;
+}
+
+function probeLabel(n: Node): string {
+  const l: SpecLoc | undefined = n.loc;
+  const at = l ? ` at ${l.file}:${l.line}:${l.col}${l.what ? ` (${l.what})` : ""}` : "";
+  return `${n.op} %${n.id}${at}`;
+}
+
+/** Static one-trip loops in an op's kernel become a plain block with their
+ * index replaced by 0; then factors of 1 and terms of 0 go. Only the
+ * renderer's own loop variables (named `x$n`, unique in a method) are
+ * touched. */
+export function foldOneTrip(code: string): string {
+  const header = /for \(let (\w+\$\d+) = 0; \1 < 1; \1 (?:\+= 1|\+\+)\) \{|for \(let (\w+\$\d+) = 0; \2 < 1; \2\+\+\) \{/g;
+  const vars: string[] = [];
+  let out = code.replace(header, (_m, a: string | undefined, b: string | undefined) => {
+    vars.push((a ?? b)!);
+    return "{";
+  });
+  for (const v of vars) out = out.replace(new RegExp(`(?<![\\w$])${v.replace("$", "\\$")}(?![\\w$])`, "g"), "0");
+  return out
+    .replace(/ \* 1(?![\w.$])/g, "")
+    .replace(/ \+ 0(?=[\]);,])/g, "")
+    .replace(/ \+ 0 \* \d+(?![\w.$])/g, "")
+    .replace(/(?<![\w.$])0 \* \d+ \+ /g, "");
+}
