@@ -144,7 +144,7 @@ describe("checkpoint contents", () => {
   const state = { v: Float32Array.from([7, 8]) };
   const trainer: TrainerState = {
     version: STATE_VERSION, model: "tiny", specHash: desc.specHash, phase: 0, epoch: 2, batch: 3, stepInPhase: 9, globalStep: 9,
-    rngCounter: 9, earlyStopping: { patience: 10, bestValid: Infinity, bestIter: -1, testAtBest: null, done: false },
+    earlyStopping: { patience: 10, bestValid: Infinity, bestIter: -1, testAtBest: null, done: false },
     costSum: 1.25, costCount: 2, testMetrics: null, elapsed: 1.5, metricsLines: 1, results: [], done: false,
   };
 
@@ -157,6 +157,14 @@ describe("checkpoint contents", () => {
     expect(Array.from(c.best!.get("b")!)).toEqual([8, 8]);
     expect(decodeCheckpoint(encodeCheckpoint(desc, params, state, null, trainer), "ck", desc).best).toBeNull();
     expect(Array.from(decodeParams(encodeParams(desc, best, {}), "best", desc).get("W")!)).toEqual([9, 9, 9, 9]);
+  });
+
+  it("reads checkpoints of earlier runtimes, whose state also held rngCounter", () => {
+    const old = encodeCheckpoint(desc, params, state, null, { ...trainer, rngCounter: 9 } as TrainerState);
+    expect(JSON.parse(decodeSafetensors(old, "ck").metadata[STATE_KEY]!)).toHaveProperty("rngCounter", 9);
+    expect(decodeCheckpoint(old, "ck", desc).trainer).toEqual(trainer);
+    const now = encodeCheckpoint(desc, params, state, null, trainer);
+    expect(JSON.parse(decodeSafetensors(now, "ck").metadata[STATE_KEY]!)).not.toHaveProperty("rngCounter");
   });
 
   it("rejects another spec, other shapes and missing state", () => {

@@ -41,11 +41,9 @@ export interface TrainerState {
   batch: number;
   /** Minibatches done in this phase (the tutorial's iter + 1). */
   stepInPhase: number;
-  /** Steps done across all phases: the `step` passed to trainStep. */
+  /** Steps done across all phases: the `step` passed to trainStep, which
+   * random ops key off (so it is also where their streams resume). */
   globalStep: number;
-  /** Counter random ops mix in: random ops key off the global step, so this
-   * equals globalStep; stored separately so the format can evolve. */
-  rngCounter: number;
   earlyStopping: EarlyStoppingState | null;
   /** Sum and count of training costs since the last metrics line. */
   costSum: number;
@@ -199,7 +197,8 @@ function parseTrainerState(raw: string, file: string, desc: ModelDescription): T
     batch: int("batch"),
     stepInPhase: int("stepInPhase"),
     globalStep: int("globalStep"),
-    rngCounter: int("rngCounter"),
+    // Checkpoints written before this field was dropped also hold
+    // "rngCounter", always equal to globalStep: ignored, as are other keys.
     earlyStopping: es,
     costSum: num(o.costSum, "costSum"),
     costCount: int("costCount"),

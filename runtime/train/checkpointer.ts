@@ -27,7 +27,6 @@ function freshState(model: CompiledModel): TrainerState {
     batch: 0,
     stepInPhase: 0,
     globalStep: 0,
-    rngCounter: 0,
     earlyStopping: null,
     costSum: 0,
     costCount: 0,
@@ -122,7 +121,6 @@ export class Checkpointer {
     const desc = model.desc;
     if (es) st.earlyStopping = { ...es.state };
     st.elapsed = elapsed;
-    st.rngCounter = st.globalStep;
     await model.download?.();
     await store.writeAtomic(CHECKPOINT_FILE, encodeCheckpoint(desc, model.params, model.state, this.best, st));
     if (this.best && this.bestDirty) {
