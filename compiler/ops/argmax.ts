@@ -70,6 +70,8 @@ export const argmax = defineOp({
   // compare-and-swap into max(), which skips a NaN first element.
   wgsl: {
     kind: "kernel",
+    // Elements 1..n-1 of the reduced axis.
+    loopTrips: (n, [x]) => x!.shape[checkAxis("argmax", n.attrs.axis, x!.shape.length)]! - 1,
     body: ({ node, out, ins, inTypes, fresh }) => {
       const shape = inTypes[0]!.shape;
       const { outer, n, inner } = aroundAxis(shape, checkAxis("argmax", node.attrs.axis, shape.length));

@@ -71,6 +71,7 @@ export const broadcast = defineOp({
   // repeated axes.
   wgsl: {
     kind: "kernel",
+    loopTrips: () => 0, // no loop: one read per invocation
     body: ({ node, out, ins, inTypes }) => {
       const from = inTypes[0]!.shape;
       const lead = node.shape.length - from.length;

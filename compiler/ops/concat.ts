@@ -70,6 +70,7 @@ export const concat = defineOp({
   // operand (an if-chain over the static offsets).
   wgsl: {
     kind: "kernel",
+    loopTrips: () => 0, // no loop: one read per invocation
     body: ({ node, out, ins, inTypes, fresh }) => {
       const a = checkAxis("concat", node.attrs.axis, node.shape.length);
       const { outer, n: total, inner } = aroundAxis(node.shape, a);

@@ -2,6 +2,7 @@
 // two spatial axes). A permutation of elements, so its VJP is flip again.
 import { alloc } from "../ir/tensor.ts";
 import { IRError, type Shape, strides } from "../ir/types.ts";
+import { kernelCall } from "../emit/wasm/calls.ts";
 import { defineOp } from "./op.ts";
 import { loopNest } from "./broadcast.ts";
 import { coord } from "./wgsl.ts";
@@ -43,13 +44,13 @@ export const flip = defineOp({
       const shape = node.shape;
       // Flipping every trailing axis from some t on (axes of size 1 aside)
       // reverses contiguous blocks: a wasm kernel (compiler/emit/wasm/layout.ts).
+      // Other axis sets and dtypes (bool, f64): index loops.
       const flipped = node.attrs.axes.filter((d) => shape[d]! > 1);
       const t = flipped.length ? Math.min(...flipped) : shape.length;
-      const [ps, pd] = [addr(ins[0]!), addr(out)];
       const fourBytes = node.dtype === "f32" || node.dtype === "i32";
-      if (fourBytes && shape.every((n, d) => d < t || n <= 1 || flipped.includes(d)) && ps !== undefined && pd !== undefined) {
-        const n = shape.slice(0, t).reduce((a, b) => a * b, 1), P = shape.slice(t).reduce((a, b) => a * b, 1);
-        return `${kernels}.reverse_blocks(${ps}, ${pd}, ${n}, ${P}); // ${ins[0]} → ${out}`;
+      if (fourBytes && shape.every((n, d) => d < t || n <= 1 || flipped.includes(d))) {
+        const blocks = shape.slice(0, t).reduce((a, b) => a * b, 1), block = shape.slice(t).reduce((a, b) => a * b, 1);
+        return kernelCall(kernels, "reverseBlocks", { src: addr(ins[0]!), dst: addr(out), blocks, block }, `${ins[0]} → ${out}`);
       }
       const st = strides(shape);
       const o = fresh("o");
@@ -70,6 +71,7 @@ export const flip = defineOp({
   },
   wgsl: {
     kind: "kernel",
+    loopTrips: () => 0, // no loop: one read per invocation
     body: ({ node, out, ins }) => {
       const shape = node.shape;
       const st = strides(shape);

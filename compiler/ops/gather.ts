@@ -50,6 +50,7 @@ export const gather = defineOp({
   // No bounds check (a bad index reads whatever robust buffer access gives).
   wgsl: {
     kind: "kernel",
+    loopTrips: () => 0, // no loop: one read per invocation
     body: ({ out, ins, inTypes }) => {
       const w = numel(inTypes[0]!.shape.slice(1));
       const [T, I] = ins as [string, string];

@@ -4,6 +4,7 @@
 import { alloc } from "../ir/tensor.ts";
 import { IRError, fmtShape, isFloat } from "../ir/types.ts";
 import type { Node, TensorType } from "../ir/types.ts";
+import { kernelCall } from "../emit/wasm/calls.ts";
 import { defineOp } from "./op.ts";
 
 export const matmul = defineOp({
@@ -53,85 +54,25 @@ export const matmul = defineOp({
     }
     return out;
   },
+  // The WebAssembly SIMD products (runtime/cpu/kernels.ts): shapes and
+  // addresses as constants. Aᵀ·Bᵀ, which no kernel computes, transposes B
+  // into a scratch buffer first (no spec reaches it: a VJP only produces it
+  // from a product with both operands transposed).
   ts: {
     kind: "kernel",
-    emit: ({ node, out, ins, inTypes, dataInputs, fresh, scratch, addr, kernels }) => {
-      const { transA, transB } = node.attrs;
-      const [m, n] = node.shape as [number, number];
-      const k = transA ? inTypes[0]!.shape[0]! : inTypes[0]!.shape[1]!;
+    emit: ({ node, out, ins, inTypes, dataInputs, scratch, addr, kernels }) => {
+      if (node.dtype !== "f32") throw new Error(`matmul %${node.id}: the CPU kernels compute f32, not ${node.dtype}`);
       const [A, B] = ins as [string, string];
-      // f32 operands in the model's memory: the WebAssembly SIMD kernels
-      // (runtime/cpu/kernels.ts), shapes and addresses as constants.
-      const call = gemmCall(node, inTypes, { A, B, out, addr, kernels }, { accumulate: false, alpha: 1, sparseA: dataInputs?.[0] ?? false });
-      if (call !== undefined) return call;
-      const i = fresh("i"), j = fresh("j"), p = fresh("p"), a = fresh("a"), s = fresh("s");
-      const aAt = (ii: string, pp: string) => (transA ? `${A}[${pp} * ${m} + ${ii}]` : `${A}[${ii} * ${k} + ${pp}]`);
-      if (!transB) {
-        // Row i of C is a combination of rows of B weighted by row i of op(A).
-        // The nonzero weights are gathered first (MNIST pixels and their
-        // gradients are ~80% zeros), then applied four at a time so each
-        // element of C is loaded and stored once per four rows of B.
-        const idx = scratch("Int32Array", k + 3), val = scratch("Float64Array", k + 3);
-        const nnz = fresh("nnz"), q = fresh("q"), o = fresh("o");
-        const [a0, a1, a2, a3, b0, b1, b2, b3] = ["a", "a", "a", "a", "b", "b", "b", "b"].map((x) => fresh(x));
-        return [
-          `for (let ${i} = 0; ${i} < ${m}; ${i}++) {`,
-          `  let ${nnz} = 0;`,
-          `  for (let ${p} = 0; ${p} < ${k}; ${p}++) {`,
-          `    const ${a} = ${aAt(i, p)};`,
-          `    if (${a} !== 0) { ${idx}[${nnz}] = ${p} * ${n}; ${val}[${nnz}] = ${a}; ${nnz}++; }`,
-          `  }`,
-          `  const ${o} = ${i} * ${n};`,
-          `  ${out}.fill(0, ${o}, ${o} + ${n});`,
-          `  let ${q} = 0;`,
-          `  for (; ${q} + 4 <= ${nnz}; ${q} += 4) {`,
-          `    const ${a0} = ${val}[${q}], ${a1} = ${val}[${q} + 1], ${a2} = ${val}[${q} + 2], ${a3} = ${val}[${q} + 3];`,
-          `    const ${b0} = ${idx}[${q}], ${b1} = ${idx}[${q} + 1], ${b2} = ${idx}[${q} + 2], ${b3} = ${idx}[${q} + 3];`,
-          `    for (let ${j} = 0; ${j} < ${n}; ${j}++) {`,
-          `      ${out}[${o} + ${j}] += ${a0} * ${B}[${b0} + ${j}] + ${a1} * ${B}[${b1} + ${j}] + ${a2} * ${B}[${b2} + ${j}] + ${a3} * ${B}[${b3} + ${j}];`,
-          `    }`,
-          `  }`,
-          // The last 1–3 rows in one pass too (sparse rows often have only these).
-          `  const ${a0} = ${val}[${q}], ${a1} = ${val}[${q} + 1], ${a2} = ${val}[${q} + 2];`,
-          `  const ${b0} = ${idx}[${q}], ${b1} = ${idx}[${q} + 1], ${b2} = ${idx}[${q} + 2];`,
-          `  switch (${nnz} - ${q}) {`,
-          `    case 3: for (let ${j} = 0; ${j} < ${n}; ${j}++) ${out}[${o} + ${j}] += ${a0} * ${B}[${b0} + ${j}] + ${a1} * ${B}[${b1} + ${j}] + ${a2} * ${B}[${b2} + ${j}]; break;`,
-          `    case 2: for (let ${j} = 0; ${j} < ${n}; ${j}++) ${out}[${o} + ${j}] += ${a0} * ${B}[${b0} + ${j}] + ${a1} * ${B}[${b1} + ${j}]; break;`,
-          `    case 1: for (let ${j} = 0; ${j} < ${n}; ${j}++) ${out}[${o} + ${j}] += ${a0} * ${B}[${b0} + ${j}]; break;`,
-          `  }`,
-          `}`,
-        ].join("\n");
+      if (!(node.attrs.transA && node.attrs.transB)) {
+        return gemmCall(node, inTypes, { A, B, out, addr, kernels }, { accumulate: false, alpha: 1, sparseA: dataInputs?.[0] ?? false })!;
       }
-      // B transposed: dot products of rows of op(A) with rows of B, four
-      // columns of C at a time so each element of A is loaded once per four
-      // multiply-adds (four independent sums also keep the CPU's adders busy).
-      const n4 = n - (n % 4);
-      const o = fresh("o");
-      const [s0, s1, s2, s3, r0, r1, r2, r3] = ["s", "s", "s", "s", "r", "r", "r", "r"].map((x) => fresh(x));
-      const lines = [
-        `for (let ${i} = 0; ${i} < ${m}; ${i}++) {`,
-        `  for (let ${j} = 0; ${j} < ${n4}; ${j} += 4) {`,
-        `    let ${s0} = 0, ${s1} = 0, ${s2} = 0, ${s3} = 0;`,
-        `    const ${r0} = ${j} * ${k}, ${r1} = ${r0} + ${k}, ${r2} = ${r1} + ${k}, ${r3} = ${r2} + ${k};`,
-        `    for (let ${p} = 0; ${p} < ${k}; ${p}++) {`,
-        `      const ${a} = ${aAt(i, p)};`,
-        `      ${s0} += ${a} * ${B}[${r0} + ${p}]; ${s1} += ${a} * ${B}[${r1} + ${p}]; ${s2} += ${a} * ${B}[${r2} + ${p}]; ${s3} += ${a} * ${B}[${r3} + ${p}];`,
-        `    }`,
-        `    const ${o} = ${i} * ${n} + ${j};`,
-        `    ${out}[${o}] = ${s0}; ${out}[${o} + 1] = ${s1}; ${out}[${o} + 2] = ${s2}; ${out}[${o} + 3] = ${s3};`,
-        `  }`,
-      ];
-      if (n4 < n) {
-        lines.push(
-          `  for (let ${j} = ${n4}; ${j} < ${n}; ${j}++) {`,
-          `    let ${s} = 0;`,
-          `    for (let ${p} = 0; ${p} < ${k}; ${p}++) ${s} += ${aAt(i, p)} * ${B}[${j} * ${k} + ${p}];`,
-          `    ${out}[${i} * ${n} + ${j}] = ${s};`,
-          `  }`,
-        );
-      }
-      lines.push(`}`);
-      return lines.join("\n");
+      const [m, n] = node.shape as [number, number];
+      const k = inTypes[0]!.shape[0]!;
+      const bt = scratch("Float32Array", k * n);
+      return [
+        kernelCall(kernels, "swap01Blocks", { src: addr(B), dst: addr(bt), rows: n, cols: k, block: 1 }, `${B}ᵀ → ${bt}`),
+        kernelCall(kernels, "gemm", { a: addr(A), b: addr(bt), c: addr(out), m, n, k, lda: m, ldb: n, ldc: n, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }, `${A}ᵀ @ ${B}ᵀ → ${out}`),
+      ].join("\n");
     },
   },
   // Shared-memory tiles: a 16×16 workgroup computes a 16×16 block of C (x
@@ -141,6 +82,8 @@ export const matmul = defineOp({
   // is loaded with lid.x along its contiguous axis, so reads stay coalesced.
   wgsl: {
     kind: "tiled",
+    // ⌈k/16⌉ tiles, each with a 16-step loop over its depth.
+    loopTrips: (n, [a]) => Math.ceil((n.attrs.transA ? a!.shape[0]! : a!.shape[1]!) / 16) * 17,
     entry: ({ node, out, ins, inTypes, fresh }) => {
       const T = 16;
       const { transA, transB } = node.attrs;
@@ -196,9 +139,9 @@ export const matmul = defineOp({
 const SPARSE_MIN_COLUMNS = 64;
 
 /** The WebAssembly kernel call computing `out (+)= alpha · op(A) @ op(B)`,
- * or undefined when the product cannot use one (not f32, a buffer outside
- * the model's memory, both operands transposed). Shared by the op's own
- * emitter and by the fused SGD update (compiler/emit/ts/update.ts), which
+ * or undefined when one call cannot (not f32, a buffer outside the model's
+ * memory, both operands transposed). Shared by the op's own emitter and by
+ * the fused SGD update (compiler/emit/ts/function.ts `fusedUpdate`), which
  * accumulates the product straight into a parameter. */
 export function gemmCall(
   node: Node<"matmul">,
@@ -216,12 +159,11 @@ export function gemmCall(
   // its zeros (compiler/emit/wasm/sparse.ts), when rows of C are long enough
   // to pay for the per-element setup (logistic regression's 10 columns ran
   // 3× slower that way); there is no Bᵀ variant.
-  const sparse = how.sparseA === true && !transB && n >= SPARSE_MIN_COLUMNS;
-  const kernel = (transA ? "gemm_tn" : transB ? "gemm_nt" : "gemm_nn") + (sparse ? "_sx" : "");
-  const lda = inTypes[0]!.shape[1]!, ldb = inTypes[1]!.shape[1]!;
+  const skipZerosA = how.sparseA === true && !transB && n >= SPARSE_MIN_COLUMNS;
   // alpha as the f32 the kernel will see, printed exactly (Math.fround keeps
   // the emitted text and the computed value the same number).
   const alpha = Math.fround(how.alpha);
   const what = how.accumulate ? `${out} += ${alpha} · ${A} @ ${B}` : `${A} @ ${B} → ${out}`;
-  return `${kernels}.${kernel}(${pa}, ${pb}, ${pc}, ${m}, ${n}, ${k}, ${lda}, ${ldb}, ${n}, ${how.accumulate ? 1 : 0}, ${alpha}); // ${what}`;
+  const args = { a: pa, b: pb, c: pc, m, n, k, lda: inTypes[0]!.shape[1]!, ldb: inTypes[1]!.shape[1]!, ldc: n, transA, transB, accumulate: how.accumulate, alpha, skipZerosA };
+  return kernelCall(kernels, "gemm", args, what);
 }

@@ -13,6 +13,7 @@
 // it exists.
 import { alloc } from "../ir/tensor.ts";
 import { IRError, fmtShape, shapeEq } from "../ir/types.ts";
+import { kernelCall } from "../emit/wasm/calls.ts";
 import { defineOp } from "./op.ts";
 import { pooledShape } from "./max-pool2d.ts";
 
@@ -56,41 +57,23 @@ export const max_pool2d_grad = defineOp({
         }
     return out;
   },
+  // The wasm kernel (compiler/emit/wasm/pool.ts), f32.
   ts: {
     kind: "kernel",
-    emit: ({ node, out, ins, inTypes, fresh, addr, kernels }) => {
+    emit: ({ node, out, ins, inTypes, addr, kernels }) => {
+      if (node.dtype !== "f32") throw new Error(`max_pool2d_grad %${node.id}: the CPU kernel computes f32, not ${node.dtype}`);
       const [, , H, W] = inTypes[0]!.shape as [number, number, number, number];
       const [N, C, Ho, Wo] = inTypes[1]!.shape as [number, number, number, number];
       const [ph, pw] = node.attrs.size as [number, number];
       const [X, G] = ins as [string, string];
-      const [px, pg, po] = [addr(X), addr(G), addr(out)];
-      if (node.dtype === "f32" && px !== undefined && pg !== undefined && po !== undefined) {
-        return `${kernels}.max_pool2d_grad(${px}, ${pg}, ${po}, ${N * C}, ${H}, ${W}, ${ph}, ${pw}, ${Ho}, ${Wo}); // ${X}, ${G} → ${out}`;
-      }
-      const [pl, i, j, a, c, m, at, r, o, k] = ["pl", "i", "j", "a", "c", "m", "at", "r", "o", "k"].map(fresh) as string[];
-      return [
-        `${out}.fill(0);`,
-        `let ${o} = 0;`,
-        `for (let ${pl} = 0; ${pl} < ${N * C}; ${pl}++) {`,
-        `  for (let ${i} = 0; ${i} < ${Ho}; ${i}++) {`,
-        `    for (let ${j} = 0; ${j} < ${Wo}; ${j}++) {`,
-        `      let ${at} = (${pl} * ${H} + ${i} * ${ph}) * ${W} + ${j} * ${pw};`,
-        `      let ${m} = ${X}[${at}];`,
-        `      for (let ${a} = 0; ${a} < ${ph}; ${a}++) {`,
-        `        const ${r} = (${pl} * ${H} + ${i} * ${ph} + ${a}) * ${W} + ${j} * ${pw};`,
-        `        for (let ${c} = 0; ${c} < ${pw}; ${c}++) { const ${k} = ${r} + ${c}; if (${X}[${k}] > ${m}) { ${m} = ${X}[${k}]; ${at} = ${k}; } }`,
-        `      }`,
-        `      ${out}[${at}] = ${G}[${o}++];`,
-        `    }`,
-        `  }`,
-        `}`,
-      ].join("\n");
+      return kernelCall(kernels, "maxPool2dGrad", { x: addr(X), g: addr(G), out: addr(out), planes: N * C, H, W, ph, pw, Ho, Wo }, `${X}, ${G} → ${out}`);
     },
   },
   // One invocation per element of x: it finds its window's selected position
   // (window unrolled, no loop) and takes the cotangent if that is itself.
   wgsl: {
     kind: "kernel",
+    loopTrips: () => 0, // the window is unrolled
     body: ({ node, out, ins, inTypes, fresh }) => {
       const [, , H, W] = inTypes[0]!.shape as [number, number, number, number];
       const [, , Ho, Wo] = inTypes[1]!.shape as [number, number, number, number];

@@ -6,6 +6,7 @@
 // (max_pool2d_grad).
 import { alloc } from "../ir/tensor.ts";
 import { IRError, fmtShape, isFloat } from "../ir/types.ts";
+import { kernelCall } from "../emit/wasm/calls.ts";
 import { defineOp } from "./op.ts";
 import { isNan } from "./wgsl.ts";
 
@@ -46,40 +47,22 @@ export const max_pool2d = defineOp({
         }
     return out;
   },
+  // The wasm kernel (compiler/emit/wasm/pool.ts), f32.
   ts: {
     kind: "kernel",
-    emit: ({ node, out, ins, inTypes, fresh, addr, kernels }) => {
+    emit: ({ node, out, ins, inTypes, addr, kernels }) => {
+      if (node.dtype !== "f32") throw new Error(`max_pool2d %${node.id}: the CPU kernel computes f32, not ${node.dtype}`);
       const [, , H, W] = inTypes[0]!.shape as [number, number, number, number];
       const [N, C, Ho, Wo] = node.shape as [number, number, number, number];
       const [ph, pw] = node.attrs.size as [number, number];
-      // f32 in the model's memory: the wasm kernel (compiler/emit/wasm/pool.ts).
-      const [px, py] = [addr(ins[0]!), addr(out)];
-      if (node.dtype === "f32" && px !== undefined && py !== undefined) {
-        return `${kernels}.max_pool2d(${px}, ${py}, ${N * C}, ${H}, ${W}, ${ph}, ${pw}, ${Ho}, ${Wo}); // ${ins[0]} → ${out}`;
-      }
-      const [pl, i, j, a, c, m, v, r, o] = ["pl", "i", "j", "a", "c", "m", "v", "r", "o"].map(fresh) as string[];
-      const X = ins[0]!;
-      return [
-        `let ${o} = 0;`,
-        `for (let ${pl} = 0; ${pl} < ${N * C}; ${pl}++) {`,
-        `  for (let ${i} = 0; ${i} < ${Ho}; ${i}++) {`,
-        `    for (let ${j} = 0; ${j} < ${Wo}; ${j}++) {`,
-        `      let ${m} = ${X}[(${pl} * ${H} + ${i} * ${ph}) * ${W} + ${j} * ${pw}];`,
-        `      for (let ${a} = 0; ${a} < ${ph}; ${a}++) {`,
-        `        const ${r} = (${pl} * ${H} + ${i} * ${ph} + ${a}) * ${W} + ${j} * ${pw};`,
-        `        for (let ${c} = 0; ${c} < ${pw}; ${c}++) { const ${v} = ${X}[${r} + ${c}]; if (${v} > ${m} || ${v} !== ${v}) ${m} = ${v}; }`,
-        `      }`,
-        `      ${out}[${o}++] = ${m};`,
-        `    }`,
-        `  }`,
-        `}`,
-      ].join("\n");
+      return kernelCall(kernels, "maxPool2d", { x: addr(ins[0]!), y: addr(out), planes: N * C, H, W, ph, pw, Ho, Wo }, `${ins[0]} → ${out}`);
     },
   },
   // One invocation per output: ph·pw reads, no loop (the window is unrolled).
   // NaN is tested on bits (see isNan) and sticks once seen.
   wgsl: {
     kind: "kernel",
+    loopTrips: () => 0, // the window is unrolled
     body: ({ node, out, ins, inTypes, fresh }) => {
       const [, , H, W] = inTypes[0]!.shape as [number, number, number, number];
       const [, , Ho, Wo] = node.shape as [number, number, number, number];

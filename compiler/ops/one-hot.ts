@@ -40,6 +40,7 @@ export const one_hot = defineOp({
   // along depth, so a label outside [0, depth) gives an all-zero row.
   wgsl: {
     kind: "kernel",
+    loopTrips: () => 0, // no loop
     body: ({ node, out, ins }) => {
       const depth = node.attrs.depth;
       const label = depth === 1 ? `${ins[0]}[i]` : `${ins[0]}[i / ${depth}u]`;

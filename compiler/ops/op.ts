@@ -71,10 +71,13 @@ export interface KernelCtx<P extends Prim> {
   fresh(base: string): string;
   /** A scratch buffer allocated once with the model (never inside a step). */
   scratch(ctor: "Float32Array" | "Float64Array" | "Int32Array", size: number): string;
-  /** Byte address of a buffer in the model's memory, where the WebAssembly
-   * kernels (runtime/cpu/kernels.ts) can reach it; undefined otherwise. */
-  addr(buffer: string): number | undefined;
-  /** Expression of the model's kernel object (`Kernels` of runtime/cpu). */
+  /** Byte address of a buffer (any of `out`, `ins`, or a `scratch`) in the
+   * model's memory, where the WebAssembly kernels can reach it: every buffer
+   * of a generated model lives there. */
+  addr(buffer: string): number;
+  /** Expression of the model's kernel object (`Kernels` of
+   * runtime/cpu/kernels.ts); calls are written by `kernelCall`
+   * (compiler/emit/wasm/calls.ts). */
   readonly kernels: string;
 }
 
@@ -87,11 +90,19 @@ export interface KernelCtx<P extends Prim> {
  *   element count); `body` is WGSL statements using the thread index `i`
  *   (u32), reading `ins[k]` and writing `out` (storage arrays, flat, row-major).
  * - `tiled`: a whole entry point (the matrix product's shared-memory tiles).
- * - `leaf` / `view` / `structural`: as for TypeScript. */
+ * - `leaf` / `view` / `structural`: as for TypeScript.
+ * Kernels and tiled entries say how many loop iterations one invocation runs
+ * (`loopTrips`: every loop's trips, nested ones counted in full, 0 with no
+ * loop), which the planner holds to WGSL_LOOP_BUDGET (./wgsl-loops.ts). */
 export type WgslEmitter<P extends Prim> =
   | { readonly kind: "elementwise"; expr(args: readonly string[], node: Node<P>, e: WgslScalarCtx): string }
-  | { readonly kind: "kernel"; threads?(node: Node<P>, inTypes: readonly TensorType[]): number; body(k: WgslKernelCtx<P>): string }
-  | { readonly kind: "tiled"; entry(k: WgslKernelCtx<P>): WgslEntry }
+  | {
+      readonly kind: "kernel";
+      threads?(node: Node<P>, inTypes: readonly TensorType[]): number;
+      body(k: WgslKernelCtx<P>): string;
+      loopTrips(node: Node<P>, inTypes: readonly TensorType[]): number;
+    }
+  | { readonly kind: "tiled"; entry(k: WgslKernelCtx<P>): WgslEntry; loopTrips(node: Node<P>, inTypes: readonly TensorType[]): number }
   | { readonly kind: "leaf" }
   | { readonly kind: "view" }
   | { readonly kind: "structural" };
@@ -126,8 +137,6 @@ export interface WgslEntry {
   readonly workgroupSize: readonly [number, number, number];
   readonly workgroups: readonly [number, number, number];
 }
-
-export type WgslSlot = null;
 
 /** Optional WebAssembly SIMD form of an elementwise op on f32 (the CPU
  * backend's fused loops run in wasm when every op of a chain has one): a WAT

@@ -44,6 +44,7 @@ export const pad = defineOp({
   // before (the difference wraps around).
   wgsl: {
     kind: "kernel",
+    loopTrips: () => 0, // no loop: one read per invocation
     body: ({ node, out, ins, inTypes, fresh }) => {
       const inShape = inTypes[0]!.shape;
       const ist = strides(inShape);

@@ -3,7 +3,7 @@ import { alloc } from "../ir/tensor.ts";
 import { type DType, numel, strides } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
 import { expandReduced, keptShape, reducedShape, reductionMap } from "./reduce-sum.ts";
-import { f32Lit, isNan, lit, reductionLoops } from "./wgsl.ts";
+import { f32Lit, isNan, lit, reductionLoops, reductionTrips } from "./wgsl.ts";
 
 /** The identity of max in a buffer of this dtype: -Infinity would store as 0
  * in an Int32Array, silently capping every max of negatives at 0. */
@@ -58,6 +58,7 @@ export const reduce_max = defineOp({
   // the dtype's lowest.
   wgsl: {
     kind: "kernel",
+    loopTrips: (n, [x]) => (n.attrs.axes.some((a) => x!.shape[a] === 0) ? 0 : reductionTrips(x!.shape, n.attrs.axes)),
     body: (k) => {
       const shape = k.inTypes[0]!.shape;
       const axes = k.node.attrs.axes;

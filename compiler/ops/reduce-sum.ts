@@ -3,7 +3,7 @@ import type { Builder } from "../ir/builder.ts";
 import { alloc } from "../ir/tensor.ts";
 import { IRError, type Shape, numel, strides } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
-import { reductionLoops, zeroLit } from "./wgsl.ts";
+import { reductionLoops, reductionTrips, zeroLit } from "./wgsl.ts";
 
 export function reducedShape(shape: Shape, axes: readonly number[]): number[] {
   for (const a of axes) if (a < 0 || a >= shape.length) throw new IRError(`reduction axis ${a} out of range for rank ${shape.length}`, undefined, "E031");
@@ -91,6 +91,9 @@ export const reduce_sum = defineOp({
   // row-major order (nested loops over the reduced axes).
   wgsl: {
     kind: "kernel",
+    // The nested loops over the reduced axes (the planner sends most sums to
+    // the reduction templates instead: compiler/emit/wgsl/templates.ts).
+    loopTrips: (n, [x]) => reductionTrips(x!.shape, n.attrs.axes),
     body: (k) => {
       const { base, loops, offset, close } = reductionLoops(k.node.shape, k.inTypes[0]!.shape, k.node.attrs.axes, k.fresh);
       const s = k.fresh("s");

@@ -52,6 +52,8 @@ export const scatter_add = defineOp({
   // `evaluate` does). O(rows * w * indices) work, without races.
   wgsl: {
     kind: "kernel",
+    // Every index, for every output element.
+    loopTrips: (_n, [, idx]) => numel(idx!.shape),
     body: ({ node, out, ins, inTypes, fresh }) => {
       const w = numel(node.shape.slice(1));
       const m = numel(inTypes[1]!.shape);

@@ -55,6 +55,7 @@ export const slice = defineOp({
   },
   wgsl: {
     kind: "kernel",
+    loopTrips: () => 0, // no loop: one read per invocation
     body: ({ node, out, ins, inTypes }) => {
       const st = strides(inTypes[0]!.shape);
       const off = node.attrs.starts.reduce((a, s, k) => a + s * st[k]!, 0);

@@ -1,6 +1,7 @@
 // transpose: permutes axes; output axis i is input axis perm[i].
 import { alloc } from "../ir/tensor.ts";
 import { IRError, type Shape, strides } from "../ir/types.ts";
+import { kernelCall } from "../emit/wasm/calls.ts";
 import { defineOp } from "./op.ts";
 import { indexExpr, loopNest } from "./broadcast.ts";
 import { remap } from "./wgsl.ts";
@@ -50,13 +51,13 @@ export const transpose = defineOp({
     emit: ({ node, out, ins, inTypes, fresh, addr, kernels }) => {
       // Exchanging the two leading axes moves whole trailing blocks: block
       // copies in wasm (compiler/emit/wasm/layout.ts), for the conv VJPs.
+      // Other permutations and dtypes (bool, f64): index loops.
       const { perm } = node.attrs;
-      const [ps, pd] = [addr(ins[0]!), addr(out)];
       const fourBytes = node.dtype === "f32" || node.dtype === "i32";
-      if (fourBytes && perm.length >= 2 && perm[0] === 1 && perm[1] === 0 && perm.every((p, i) => i < 2 || p === i) && ps !== undefined && pd !== undefined) {
-        const [A, B] = inTypes[0]!.shape as [number, number];
-        const P = inTypes[0]!.shape.slice(2).reduce((a, b) => a * b, 1);
-        return `${kernels}.swap01(${ps}, ${pd}, ${A}, ${B}, ${P}); // ${ins[0]} → ${out}`;
+      if (fourBytes && perm.length >= 2 && perm[0] === 1 && perm[1] === 0 && perm.every((p, i) => i < 2 || p === i)) {
+        const [rows, cols] = inTypes[0]!.shape as [number, number];
+        const block = inTypes[0]!.shape.slice(2).reduce((a, b) => a * b, 1);
+        return kernelCall(kernels, "swap01Blocks", { src: addr(ins[0]!), dst: addr(out), rows, cols, block }, `${ins[0]} → ${out}`);
       }
       const st = permutedStrides(inTypes[0]!.shape, node.attrs.perm);
       const o = fresh("o");
@@ -65,6 +66,7 @@ export const transpose = defineOp({
   },
   wgsl: {
     kind: "kernel",
+    loopTrips: () => 0, // no loop: one read per invocation
     body: ({ node, out, ins, inTypes }) =>
       `${out}[i] = ${ins[0]}[${remap("i", node.shape, permutedStrides(inTypes[0]!.shape, node.attrs.perm))}];`,
   },

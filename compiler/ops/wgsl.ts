@@ -102,15 +102,7 @@ export function reductionLoops(outShape: Shape, shape: Shape, axes: readonly num
   const kept = shape.map((_, d) => d).filter((d) => !axes.includes(d));
   const b = fresh("b");
   const base = [`let ${b} = ${remap("i", outShape, kept.map((d) => ist[d]!))};`];
-  // Reduced axes that are contiguous in the input merge into one loop.
-  const red: { n: number; st: number }[] = [];
-  for (const d of [...axes].sort((x, y) => y - x)) {
-    if (shape[d] === 1) continue;
-    const g = red[red.length - 1];
-    if (g && g.st * g.n === ist[d]) g.n *= shape[d]!;
-    else red.push({ n: shape[d]!, st: ist[d]! });
-  }
-  red.reverse();
+  const red = reducedRuns(shape, axes);
   const loops: string[] = [];
   const terms = [b];
   red.forEach((g, q) => {
@@ -120,6 +112,31 @@ export function reductionLoops(outShape: Shape, shape: Shape, axes: readonly num
   });
   const close = red.map((_, q) => `${"  ".repeat(red.length - 1 - q)}}`);
   return { b, base, loops, offset: terms.join(" + "), close };
+}
+
+/** The loops of `reductionLoops`, outermost first: reduced axes that are
+ * contiguous in the input merge into one loop (size-1 axes need none). */
+function reducedRuns(shape: Shape, axes: readonly number[]): { n: number; st: number }[] {
+  const ist = strides(shape);
+  const red: { n: number; st: number }[] = [];
+  for (const d of [...axes].sort((x, y) => y - x)) {
+    if (shape[d] === 1) continue;
+    const g = red[red.length - 1];
+    if (g && g.st * g.n === ist[d]) g.n *= shape[d]!;
+    else red.push({ n: shape[d]!, st: ist[d]! });
+  }
+  return red.reverse();
+}
+
+/** Loop iterations of one invocation of `reductionLoops`' nest, every level
+ * counted (an outer loop's trips plus all of the inner loop's). */
+export function reductionTrips(shape: Shape, axes: readonly number[]): number {
+  let trips = 0, outer = 1;
+  for (const { n } of reducedRuns(shape, axes)) {
+    outer *= n;
+    trips += outer;
+  }
+  return trips;
 }
 
 /** WGSL bool: whether the f32 expression `x` is NaN, tested on its bits.

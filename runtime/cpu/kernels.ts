@@ -8,11 +8,16 @@
 import { KERNELS_SHARED_WASM, KERNELS_WASM } from "./kernels-wasm.ts";
 import { twoThreadKernels } from "./threads.ts";
 
-/** Arguments: byte addresses of A, B, C; m, n, k; leading dimensions of A,
- * B, C in elements; acc ≠ 0 adds to C instead of overwriting it. */
+/** Positional signature of the matrix-product exports: byte addresses of A,
+ * B, C; m, n, k; leading dimensions of A, B, C in elements; acc ≠ 0 adds to
+ * C instead of overwriting it; alpha scales the product. */
 export type GemmKernel = (a: number, b: number, c: number, m: number, n: number, k: number, lda: number, ldb: number, ldc: number, acc: number, alpha: number) => void;
 
-export interface Kernels {
+/** The kernel module's exports, positional (compiler/emit/wasm/*.ts writes
+ * them; ./threads.ts wraps the products). Generated code calls the named
+ * forms of `KernelCalls` instead, whose argument names say what each number
+ * is. */
+export interface KernelExports {
   /** C (+)= α·A·B (acc ≠ 0 adds to C) */
   readonly gemm_nn: GemmKernel;
   /** C (+)= α·Aᵀ·B */
@@ -38,6 +43,166 @@ export interface Kernels {
   /** Each of n blocks of P elements reversed. */
   readonly reverse_blocks: (src: number, dst: number, n: number, P: number) => void;
 }
+
+// Named arguments of the kernel calls generated code makes. Addresses are
+// byte offsets in the model's memory (compile-time constants, or constant
+// plus a loop variable times a stride); sizes, strides and leading
+// dimensions are in elements (f32 / i32, 4 bytes).
+
+/** C (+)= α·op(A)·op(B), C m×n, op(A) m×k, op(B) k×n. */
+export interface GemmArgs {
+  /** Byte addresses of A, B and C. */
+  readonly a: number;
+  readonly b: number;
+  readonly c: number;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  /** Row lengths of A, B and C as stored (A is k×m when transposed, B n×k). */
+  readonly lda: number;
+  readonly ldb: number;
+  readonly ldc: number;
+  /** A stored transposed (op(A) = Aᵀ) / B stored transposed; not both. */
+  readonly transA: boolean;
+  readonly transB: boolean;
+  /** Adds the product to C instead of overwriting C. */
+  readonly accumulate: boolean;
+  /** Scale of the product, used as an f32. */
+  readonly alpha: number;
+  /** A is mostly zeros (a data input's pixels): rows of B are combined for
+   * A's non-zeros only (compiler/emit/wasm/sparse.ts). Not with transB. */
+  readonly skipZerosA: boolean;
+}
+
+/** Rows (c, u, v) of `cols` (rows of L elements) for a block of nb images
+ * from n0 and cb channels from c0 of x [N, C, H, W]: each image's Ho×Wo
+ * window at input tap (kh−1−u, kw−1−v), at column b·Ho·Wo. */
+export interface Im2colArgs {
+  readonly x: number;
+  readonly cols: number;
+  readonly C: number;
+  readonly H: number;
+  readonly W: number;
+  readonly kh: number;
+  readonly kw: number;
+  readonly Ho: number;
+  readonly Wo: number;
+  readonly L: number;
+  readonly n0: number;
+  readonly nb: number;
+  readonly c0: number;
+  readonly cb: number;
+}
+
+/** y [K, Ho, Wo] += each H×W plane of r at row (k, u, v), placed at (u, v)
+ * of y[k]: a full convolution's scatter of one image. */
+export interface Col2imAddArgs {
+  readonly r: number;
+  readonly y: number;
+  readonly K: number;
+  readonly kh: number;
+  readonly kw: number;
+  readonly H: number;
+  readonly W: number;
+  readonly Ho: number;
+  readonly Wo: number;
+}
+
+/** y[p, i, j] = max of the ph×pw window at (i·ph, j·pw) of plane p of x,
+ * for `planes` planes of H×W (N·C of NCHW), Ho×Wo outputs a plane. */
+export interface MaxPool2dArgs {
+  readonly x: number;
+  readonly y: number;
+  readonly planes: number;
+  readonly H: number;
+  readonly W: number;
+  readonly ph: number;
+  readonly pw: number;
+  readonly Ho: number;
+  readonly Wo: number;
+}
+
+/** out (shaped like x) = 0, then each window's g at its first maximum. */
+export interface MaxPool2dGradArgs {
+  readonly x: number;
+  readonly g: number;
+  readonly out: number;
+  readonly planes: number;
+  readonly H: number;
+  readonly W: number;
+  readonly ph: number;
+  readonly pw: number;
+  readonly Ho: number;
+  readonly Wo: number;
+}
+
+/** dst[j, i, :] = src[i, j, :] for src [rows, cols, block] (4-byte elements). */
+export interface Swap01Args {
+  readonly src: number;
+  readonly dst: number;
+  readonly rows: number;
+  readonly cols: number;
+  readonly block: number;
+}
+
+/** Each of `blocks` runs of `block` 4-byte elements copied reversed. */
+export interface ReverseBlocksArgs {
+  readonly src: number;
+  readonly dst: number;
+  readonly blocks: number;
+  readonly block: number;
+}
+
+/** The kernels as generated code calls them: one method per kernel, one
+ * object of named arguments per call, an object literal at the call site.
+ * Measured (Node 20, a 2×2×2 product, 2M calls): V8 inlines these wrappers
+ * and drops the object, ~21 ns a call as for the positional export; with
+ * inlining disabled the object and the extra call add 8–25 ns, against the
+ * microseconds a kernel of a model runs. A frozen object hoisted to a field
+ * measured no faster (a field load instead of constants), and calls inside
+ * emitted loops need per-call values anyway. */
+export interface KernelCalls {
+  gemm(p: GemmArgs): void;
+  im2colBlock(p: Im2colArgs): void;
+  col2imAdd(p: Col2imAddArgs): void;
+  maxPool2d(p: MaxPool2dArgs): void;
+  maxPool2dGrad(p: MaxPool2dGradArgs): void;
+  swap01Blocks(p: Swap01Args): void;
+  reverseBlocks(p: ReverseBlocksArgs): void;
+}
+
+/** A model's kernels: the named calls over the module's exports. */
+export interface Kernels extends KernelExports, KernelCalls {}
+
+/** The named calls, dispatching through `this` to the exports: spreading a
+ * `Kernels` and replacing some exports (./threads.ts) reroutes the named
+ * calls too. */
+const CALLS: KernelCalls & ThisType<KernelExports> = {
+  gemm(p) {
+    if (p.transA && p.transB) throw new Error("gemm: A and B both transposed (no kernel; transpose one first)");
+    if (p.skipZerosA && p.transB) throw new Error("gemm: skipping A's zeros needs an untransposed B");
+    const f = p.transA ? (p.skipZerosA ? this.gemm_tn_sx : this.gemm_tn) : p.transB ? this.gemm_nt : p.skipZerosA ? this.gemm_nn_sx : this.gemm_nn;
+    f(p.a, p.b, p.c, p.m, p.n, p.k, p.lda, p.ldb, p.ldc, p.accumulate ? 1 : 0, p.alpha);
+  },
+  im2colBlock(p) {
+    this.im2col(p.x, p.cols, p.C, p.H, p.W, p.kh, p.kw, p.Ho, p.Wo, p.L, p.n0, p.nb, p.c0, p.cb);
+  },
+  col2imAdd(p) {
+    this.col2im_add(p.r, p.y, p.K, p.kh, p.kw, p.H, p.W, p.Ho, p.Wo);
+  },
+  maxPool2d(p) {
+    this.max_pool2d(p.x, p.y, p.planes, p.H, p.W, p.ph, p.pw, p.Ho, p.Wo);
+  },
+  maxPool2dGrad(p) {
+    this.max_pool2d_grad(p.x, p.g, p.out, p.planes, p.H, p.W, p.ph, p.pw, p.Ho, p.Wo);
+  },
+  swap01Blocks(p) {
+    this.swap01(p.src, p.dst, p.rows, p.cols, p.block);
+  },
+  reverseBlocks(p) {
+    this.reverse_blocks(p.src, p.dst, p.blocks, p.block);
+  },
+};
 
 const PAGE = 65536;
 /** Compiled modules by their base64 text (each is compiled once per page or process). */
@@ -105,7 +270,7 @@ export function createKernels(memory: WebAssembly.Memory): Kernels {
   const shared = isShared(memory);
   const mod = moduleOf(shared ? KERNELS_SHARED_WASM : KERNELS_WASM);
   const inst = new WebAssembly.Instance(mod, { env: { memory } });
-  const e = inst.exports as unknown as Kernels;
-  const single: Kernels = { gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, gemm_nn_sx: e.gemm_nn_sx, gemm_tn_sx: e.gemm_tn_sx, im2col: e.im2col, col2im_add: e.col2im_add, max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks };
+  const e = inst.exports as unknown as KernelExports;
+  const single: Kernels = { gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, gemm_nn_sx: e.gemm_nn_sx, gemm_tn_sx: e.gemm_tn_sx, im2col: e.im2col, col2im_add: e.col2im_add, max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks, ...CALLS };
   return (shared && twoThreadKernels(single, mod, memory)) || single;
 }

@@ -11,7 +11,8 @@
 //   OpenGL backend (llvmpipe): longer loops stop early *silently* (a sum of
 //   392,000 ones gives 65,535). Long sums therefore use a workgroup per
 //   output: 64 invocations each add a strided 1/64th, then a tree in
-//   workgroup memory combines them.
+//   workgroup memory combines them. Every kernel's loops are held to
+//   WGSL_LOOP_BUDGET (compiler/ops/wgsl-loops.ts, which records the trap).
 // - A buffer read and written by one kernel (an in-place update) must be a
 //   single read_write binding: two bindings of one buffer, one writable, fail
 //   validation.
@@ -19,6 +20,7 @@
 import Handlebars from "handlebars";
 import type { GpuKernelDesc } from "../../../runtime/webgpu/plan.ts";
 import type { WgslEntry } from "../../ops/op.ts";
+import { WGSL_LOOP_BUDGET } from "../../ops/wgsl-loops.ts";
 import { PHILOX_WGSL } from "./philox.ts";
 
 export interface Binding {
@@ -100,8 +102,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 
 /** Above this many terms per output, a workgroup sums each output. */
 const TREE_ABOVE = 256;
-/** The most loop iterations one invocation may run (see the trap above). */
-export const MAX_LOOP = 65535;
+/** Steps of TREE_REDUCTION's combining loop: log2(WORKGROUP). */
+const TREE_STEPS = Math.log2(WORKGROUP);
 
 const TILED = hb.compile(
   `{{{header}}}{{{extra}}}{{{decls}}}
@@ -150,7 +152,8 @@ export function kernelModule(name: string, label: string, bindings: readonly Bin
 export function reductionKernel(name: string, label: string, bindings: readonly Binding[], size: number, inner: number, value: string, elem: string): GpuKernelDesc {
   const zero = elem === "f32" ? "0.0" : elem === "i32" ? "0i" : "0u";
   if (inner > TREE_ABOVE) {
-    if (Math.ceil(inner / WORKGROUP) > MAX_LOOP) throw new Error(`${label}: a sum of ${inner} terms per output exceeds what one workgroup may loop over`);
+    const trips = Math.ceil(inner / WORKGROUP) + TREE_STEPS;
+    if (trips > WGSL_LOOP_BUDGET) throw new Error(`${label}: a sum of ${inner} terms per output loops ${trips} times per GPU invocation, more than the ${WGSL_LOOP_BUDGET} that WebGPU on OpenGL runs reliably`);
     const x = Math.min(size, MAX_GROUPS);
     const code = TREE_REDUCTION({ header: header(label, bindings), extra: extraFor(value), groupsX: x, size, inner, value, elem, zero });
     return desc(name, label, bindings, code, [x, Math.ceil(size / x), 1]);
