@@ -2,23 +2,25 @@
 //   --all          every specs/*.yaml
 //   --check        write nothing; exit 1 if any generated file is stale
 //   --dump-ir      print the optimised IR of every step and the eval graph
+//   --dump-lowered print the lowered program every back end renders
 //   --check-grad   finite-difference check of each phase's full gradient
 import { relative } from "node:path";
 import { checkSpecGradients } from "../gradcheck/gradcheck.ts";
 import { compileSpec } from "../compile.ts";
 import { runtimeKernelFiles } from "../emit/wasm/assemble.ts";
 import { printGraph } from "../ir/print.ts";
+import { printProgram } from "../lower/print.ts";
 
-import { ROOT, allSpecs, displayPath, generatedDir, loadSpecFile, staleFiles, writeFiles } from "./files.ts";
+import { ROOT, allSpecs, displayPath, generatedDir, loadSpecFile, removeObsolete, staleFiles, writeFiles } from "./files.ts";
 import { report } from "./report.ts";
 import { printGradCheck } from "./check-grad-print.ts";
 
-const USAGE = `usage: dlt-compile [SPEC.yaml ...] [--all] [--check] [--dump-ir] [--check-grad]`;
+const USAGE = `usage: dlt-compile [SPEC.yaml ...] [--all] [--check] [--dump-ir] [--dump-lowered] [--check-grad]`;
 
 async function main(argv: string[]): Promise<number> {
   const flags = new Set(argv.filter((a) => a.startsWith("--")));
   for (const f of flags) {
-    if (!["--all", "--check", "--dump-ir", "--check-grad", "--help"].includes(f)) {
+    if (!["--all", "--check", "--dump-ir", "--dump-lowered", "--check-grad", "--help"].includes(f)) {
       process.stderr.write(`dlt-compile: unknown option ${f}\n${USAGE}\n`);
       return 1;
     }
@@ -44,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
         c.steps.forEach((g, i) => process.stdout.write(`# ${c.name}: training step of phase '${ls.spec.phases[i]!.name}'\n${printGraph(g)}\n\n`));
         process.stdout.write(`# ${c.name}: evaluation\n${printGraph(c.evalGraph)}\n\n`);
       }
+      if (flags.has("--dump-lowered")) process.stdout.write(`# ${c.name}: lowered program\n${printProgram(c.program)}\n`);
       if (flags.has("--check-grad")) {
         process.stdout.write(`# gradient check of ${shown} (f64, central differences on a random projection)\n`);
         if (!printGradCheck(checkSpecGradients(ls))) rc = 1;
@@ -51,8 +54,9 @@ async function main(argv: string[]): Promise<number> {
       const dir = generatedDir(c.name);
       if (flags.has("--check")) {
         stale.push(...staleFiles(dir, c.files));
-      } else if (!flags.has("--dump-ir") && !flags.has("--check-grad")) {
+      } else if (!dumping(flags)) {
         writeFiles(dir, c.files);
+        removeObsolete(dir, c.files);
         process.stdout.write(`${shown} → ${relative(process.cwd(), dir) || "."}/ (${[...c.files.keys()].join(", ")})\n`);
       }
     } catch (e) {
@@ -60,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   // The runtime's CPU kernel module is generated too (compiler/emit/wasm).
-  if (flags.has("--all") && !flags.has("--dump-ir") && !flags.has("--check-grad")) {
+  if (flags.has("--all") && !dumping(flags)) {
     const kernels = await runtimeKernelFiles();
     if (flags.has("--check")) stale.push(...staleFiles(ROOT, kernels));
     else writeFiles(ROOT, kernels);
@@ -75,3 +79,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 process.exitCode = await main(process.argv.slice(2));
+
+/** Whether the run only prints (and writes nothing). */
+function dumping(flags: ReadonlySet<string>): boolean {
+  return flags.has("--dump-ir") || flags.has("--dump-lowered") || flags.has("--check-grad");
+}

@@ -113,6 +113,8 @@ class BlockLowering {
   /** Products moved into a fused update, by node id. */
   private readonly deferred = new Set<number>();
   private readonly updates: Map<number, FusedUpdate>;
+  /** Names for nodes whose value the spec names through a view. */
+  private readonly nameHint = new Map<number, string>();
   /** Nodes already lowered (fit() lowers some ahead of their turn). */
   private readonly done = new Set<number>();
 
@@ -127,6 +129,13 @@ class BlockLowering {
     this.f = analyzeFusion(g);
     this.placement = [...this.f.placement];
     for (const [k, id] of g.outputs) if (!this.outputName.has(id)) this.outputName.set(id, k);
+    // A named view (a gradient reshaped to its parameter's shape) names the
+    // buffer it shares, when that has no name of its own.
+    for (const n of g.nodes) {
+      if (OPS[n.op].ts.kind !== "view" || !n.loc?.name) continue;
+      const src = g.nodes[n.inputs[0]!]!;
+      if (!src.loc?.name && OPS[src.op].ts.kind !== "leaf" && this.f.consumers[src.id]!.length === 1) this.nameHint.set(src.id, n.loc.name);
+    }
     this.updates = topLevel ? findFusedUpdates(g, this.f, (out, n) => inPlaceLeaf(g, this.f, out, n)) : new Map();
     for (const u of this.updates.values()) for (const t of u.terms) this.deferred.add(t.matmul.id);
   }
@@ -161,7 +170,7 @@ class BlockLowering {
     } else if (n.op === "scan_arg") b = this.args[(n as Node<"scan_arg">).attrs.index]!;
     else if (OPS[n.op].ts.kind === "view") b = this.bufferOf(n.inputs[0]!);
     else if (n.op === "const") b = this.model.add({ dtype: n.dtype, shape: n.shape, role: "const", fill: (n as Node<"const">).attrs.value }, `k_${baseName(n, undefined)}`);
-    else b = this.model.add({ dtype: n.dtype, shape: n.shape, role: "temp" }, baseName(n, this.outputName.get(id)));
+    else b = this.model.add({ dtype: n.dtype, shape: n.shape, role: "temp" }, this.outputName.has(id) ? baseName(n, this.outputName.get(id)) : (this.nameHint.get(id) ?? baseName(n, undefined)));
     this.buf.set(id, b);
     return b;
   }

@@ -254,7 +254,7 @@ export class Model implements CompiledModel {
   private readonly v1_pre_cast = new Float32Array(this.mem.buffer, 11310560, 10000);
   private readonly v1_pre_matmul = new Float32Array(this.mem.buffer, 11350560, 7840);
   private readonly v1_pre = new Float32Array(this.mem.buffer, 11381920, 7840);
-  private readonly end1_cast = new Float32Array(this.mem.buffer, 11413280, 7840);
+  private readonly end1 = new Float32Array(this.mem.buffer, 11413280, 7840);
   private readonly cd1_matmul2 = new Float32Array(this.mem.buffer, 11444640, 10000);
   private readonly recon1_reducesum = new Float32Array(this.mem.buffer, 11484640, 10);
   private readonly recon1_reducesum2 = new Float32Array(this.mem.buffer, 11484688, 1);
@@ -272,7 +272,7 @@ export class Model implements CompiledModel {
   private readonly pretrain2_v2_pre_cast = new Float32Array(this.mem.buffer, 11803216, 10000);
   private readonly pretrain2_v2_pre_matmul = new Float32Array(this.mem.buffer, 11843216, 10000);
   private readonly pretrain2_v2_pre = new Float32Array(this.mem.buffer, 11883216, 10000);
-  private readonly pretrain2_end2_cast = new Float32Array(this.mem.buffer, 11923216, 10000);
+  private readonly pretrain2_end2 = new Float32Array(this.mem.buffer, 11923216, 10000);
   private readonly pretrain2_cd2_matmul2 = new Float32Array(this.mem.buffer, 11963216, 10000);
   private readonly pretrain2_recon2_reducesum = new Float32Array(this.mem.buffer, 12003216, 10);
   private readonly pretrain2_recon2_reducesum2 = new Float32Array(this.mem.buffer, 12003264, 1);
@@ -292,7 +292,7 @@ export class Model implements CompiledModel {
   private readonly pretrain3_v3_pre_cast = new Float32Array(this.mem.buffer, 12411296, 10000);
   private readonly pretrain3_v3_pre_matmul = new Float32Array(this.mem.buffer, 12451296, 10000);
   private readonly pretrain3_v3_pre = new Float32Array(this.mem.buffer, 12491296, 10000);
-  private readonly pretrain3_end3_cast = new Float32Array(this.mem.buffer, 12531296, 10000);
+  private readonly pretrain3_end3 = new Float32Array(this.mem.buffer, 12531296, 10000);
   private readonly pretrain3_cd3_matmul2 = new Float32Array(this.mem.buffer, 12571296, 10000);
   private readonly pretrain3_recon3_reducesum = new Float32Array(this.mem.buffer, 12611296, 10);
   private readonly pretrain3_recon3_reducesum2 = new Float32Array(this.mem.buffer, 12611344, 1);
@@ -486,7 +486,7 @@ export class Model implements CompiledModel {
         ["cast %12 at specs/dbn.yaml:41:11 (graph.v1_pre), computing compare %11 at specs/dbn.yaml:41:11 (graph.v1_pre), computing random_uniform %10 at specs/dbn.yaml:41:11 (graph.v1_pre)", this.v1_pre_cast],
         ["matmul %13 at specs/dbn.yaml:41:25 (graph.v1_pre)", this.v1_pre_matmul],
         ["add %14 at specs/dbn.yaml:41:32 (graph.v1_pre)", this.v1_pre],
-        ["cast %18 at specs/dbn.yaml:43:23 (graph.end1), computing compare %17 at specs/dbn.yaml:43:23 (graph.end1), computing random_uniform %16 at specs/dbn.yaml:43:23 (graph.end1), computing sigmoid %15 at specs/dbn.yaml:42:12 (graph.v1_mean)", this.end1_cast],
+        ["cast %18 at specs/dbn.yaml:43:23 (graph.end1), computing compare %17 at specs/dbn.yaml:43:23 (graph.end1), computing random_uniform %16 at specs/dbn.yaml:43:23 (graph.end1), computing sigmoid %15 at specs/dbn.yaml:42:12 (graph.v1_mean)", this.end1],
         ["matmul %20 at specs/dbn.yaml:44:110 (graph.cd1)", this.cd1_matmul2],
         ["reduce_sum %30 at specs/dbn.yaml:45:16 (graph.recon1), computing add %29 at specs/dbn.yaml:45:42 (graph.recon1), computing mul %24 at specs/dbn.yaml:45:22 (graph.recon1), computing softplus %23 at specs/dbn.yaml:45:24 (graph.recon1), computing neg %22 at specs/dbn.yaml:45:33 (graph.recon1), computing mul %28 at specs/dbn.yaml:45:52 (graph.recon1), computing sub %26 at specs/dbn.yaml:45:47 (graph.recon1), computing softplus %27 at specs/dbn.yaml:45:54 (graph.recon1)", this.recon1_reducesum],
         ["reduce_sum %31 at specs/dbn.yaml:45:11 (graph.recon1)", this.recon1_reducesum2],
@@ -506,7 +506,7 @@ export class Model implements CompiledModel {
         ["cast %18 at specs/dbn.yaml:47:11 (graph.v2_pre), computing compare %17 at specs/dbn.yaml:47:11 (graph.v2_pre), computing random_uniform %16 at specs/dbn.yaml:47:11 (graph.v2_pre)", this.pretrain2_v2_pre_cast],
         ["matmul %19 at specs/dbn.yaml:47:25 (graph.v2_pre)", this.pretrain2_v2_pre_matmul],
         ["add %20 at specs/dbn.yaml:47:32 (graph.v2_pre)", this.pretrain2_v2_pre],
-        ["cast %24 at specs/dbn.yaml:49:23 (graph.end2), computing compare %23 at specs/dbn.yaml:49:23 (graph.end2), computing random_uniform %22 at specs/dbn.yaml:49:23 (graph.end2), computing sigmoid %21 at specs/dbn.yaml:48:12 (graph.v2_mean)", this.pretrain2_end2_cast],
+        ["cast %24 at specs/dbn.yaml:49:23 (graph.end2), computing compare %23 at specs/dbn.yaml:49:23 (graph.end2), computing random_uniform %22 at specs/dbn.yaml:49:23 (graph.end2), computing sigmoid %21 at specs/dbn.yaml:48:12 (graph.v2_mean)", this.pretrain2_end2],
         ["matmul %26 at specs/dbn.yaml:50:112 (graph.cd2)", this.pretrain2_cd2_matmul2],
         ["reduce_sum %36 at specs/dbn.yaml:51:16 (graph.recon2), computing add %35 at specs/dbn.yaml:51:43 (graph.recon2), computing mul %30 at specs/dbn.yaml:51:23 (graph.recon2), computing softplus %29 at specs/dbn.yaml:51:25 (graph.recon2), computing neg %28 at specs/dbn.yaml:51:34 (graph.recon2), computing mul %34 at specs/dbn.yaml:51:54 (graph.recon2), computing sub %32 at specs/dbn.yaml:51:48 (graph.recon2), computing softplus %33 at specs/dbn.yaml:51:56 (graph.recon2)", this.pretrain2_recon2_reducesum],
         ["reduce_sum %37 at specs/dbn.yaml:51:11 (graph.recon2)", this.pretrain2_recon2_reducesum2],
@@ -528,7 +528,7 @@ export class Model implements CompiledModel {
         ["cast %24 at specs/dbn.yaml:53:11 (graph.v3_pre), computing compare %23 at specs/dbn.yaml:53:11 (graph.v3_pre), computing random_uniform %22 at specs/dbn.yaml:53:11 (graph.v3_pre)", this.pretrain3_v3_pre_cast],
         ["matmul %25 at specs/dbn.yaml:53:25 (graph.v3_pre)", this.pretrain3_v3_pre_matmul],
         ["add %26 at specs/dbn.yaml:53:32 (graph.v3_pre)", this.pretrain3_v3_pre],
-        ["cast %30 at specs/dbn.yaml:55:23 (graph.end3), computing compare %29 at specs/dbn.yaml:55:23 (graph.end3), computing random_uniform %28 at specs/dbn.yaml:55:23 (graph.end3), computing sigmoid %27 at specs/dbn.yaml:54:12 (graph.v3_mean)", this.pretrain3_end3_cast],
+        ["cast %30 at specs/dbn.yaml:55:23 (graph.end3), computing compare %29 at specs/dbn.yaml:55:23 (graph.end3), computing random_uniform %28 at specs/dbn.yaml:55:23 (graph.end3), computing sigmoid %27 at specs/dbn.yaml:54:12 (graph.v3_mean)", this.pretrain3_end3],
         ["matmul %32 at specs/dbn.yaml:56:112 (graph.cd3)", this.pretrain3_cd3_matmul2],
         ["reduce_sum %42 at specs/dbn.yaml:57:16 (graph.recon3), computing add %41 at specs/dbn.yaml:57:43 (graph.recon3), computing mul %36 at specs/dbn.yaml:57:23 (graph.recon3), computing softplus %35 at specs/dbn.yaml:57:25 (graph.recon3), computing neg %34 at specs/dbn.yaml:57:34 (graph.recon3), computing mul %40 at specs/dbn.yaml:57:54 (graph.recon3), computing sub %38 at specs/dbn.yaml:57:48 (graph.recon3), computing softplus %39 at specs/dbn.yaml:57:56 (graph.recon3)", this.pretrain3_recon3_reducesum],
         ["reduce_sum %43 at specs/dbn.yaml:57:11 (graph.recon3)", this.pretrain3_recon3_reducesum2],
@@ -581,7 +581,7 @@ export class Model implements CompiledModel {
     const h1 = this.h1;
     const v1_pre_cast = this.v1_pre_cast;
     const v1_pre = this.v1_pre;
-    const end1_cast = this.end1_cast;
+    const end1 = this.end1;
     const recon1_reducesum = this.recon1_reducesum;
     const recon1_reducesum2 = this.recon1_reducesum2;
     const cost = this.cost;
@@ -608,10 +608,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:41 v1_pre
     this.w.step0_v1_pre(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:43 end1 — fused: compare, random_uniform, sigmoid
-    for (let i$1 = 0; i$1 < 7840; i$1++) end1_cast[i$1] = (rng.uniform(this.desc.seed, 2, step, 0, i$1) < (1 / (1 + Math.exp(-(v1_pre[i$1])))) ? 1 : 0);
+    for (let i$1 = 0; i$1 < 7840; i$1++) end1[i$1] = (rng.uniform(this.desc.seed, 2, step, 0, i$1) < (1 / (1 + Math.exp(-(v1_pre[i$1])))) ? 1 : 0);
     // specs/dbn.yaml:44 cd1 — matmul
     {
-      this.k.gemm({ a: 11413280, b: 16, c: 11444640, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // end1_cast @ W1 → cd1_matmul2
+      this.k.gemm({ a: 11413280, b: 16, c: 11444640, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // end1 @ W1 → cd1_matmul2
     }
 
     // specs/dbn.yaml:45 recon1 — fused: add, mul, softplus, neg, mul, sub, softplus
@@ -671,7 +671,7 @@ export class Model implements CompiledModel {
 
     // specs/dbn.yaml:71 phases[0].optimizer — update of W1, its products accumulated in place (compiler/lower/fused-update.ts)
     // specs/dbn.yaml:44 gradient of cd1 — product
-    this.k.gemm({ a: 11413280, b: 11484720, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W1 += -0.009999999776482582 · end1_cast @ d_cd1_mul
+    this.k.gemm({ a: 11413280, b: 11484720, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W1 += -0.009999999776482582 · end1 @ d_cd1_mul
     // specs/dbn.yaml:44 gradient of cd1 — product
     this.k.gemm({ a: 11239200, b: 11524720, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: true }); // W1 += -0.009999999776482582 · x @ d_cd1_mul2
     // specs/dbn.yaml:71 phases[0].optimizer — fused: mul
@@ -687,7 +687,7 @@ export class Model implements CompiledModel {
     const h2 = this.pretrain2_h2;
     const v2_pre_cast = this.pretrain2_v2_pre_cast;
     const v2_pre = this.pretrain2_v2_pre;
-    const end2_cast = this.pretrain2_end2_cast;
+    const end2 = this.pretrain2_end2;
     const recon2_reducesum = this.pretrain2_recon2_reducesum;
     const recon2_reducesum2 = this.pretrain2_recon2_reducesum2;
     const cost = this.pretrain2_cost;
@@ -721,10 +721,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:47 v2_pre
     this.w.step1_v2_pre(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:49 end2 — fused: compare, random_uniform, sigmoid
-    for (let i$1 = 0; i$1 < 10000; i$1++) end2_cast[i$1] = (rng.uniform(this.desc.seed, 2, step, 0, i$1) < (1 / (1 + Math.exp(-(v2_pre[i$1])))) ? 1 : 0);
+    for (let i$1 = 0; i$1 < 10000; i$1++) end2[i$1] = (rng.uniform(this.desc.seed, 2, step, 0, i$1) < (1 / (1 + Math.exp(-(v2_pre[i$1])))) ? 1 : 0);
     // specs/dbn.yaml:50 cd2 — matmul
     {
-      this.k.gemm({ a: 11923216, b: 3140016, c: 11963216, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // end2_cast @ W2 → cd2_matmul2
+      this.k.gemm({ a: 11923216, b: 3140016, c: 11963216, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // end2 @ W2 → cd2_matmul2
     }
 
     // specs/dbn.yaml:51 recon2 — fused: add, mul, softplus, neg, mul, sub, softplus
@@ -784,7 +784,7 @@ export class Model implements CompiledModel {
 
     // specs/dbn.yaml:77 phases[1].optimizer — update of W2, its products accumulated in place (compiler/lower/fused-update.ts)
     // specs/dbn.yaml:50 gradient of cd2 — product
-    this.k.gemm({ a: 11923216, b: 12003296, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W2 += -0.009999999776482582 · end2_cast @ d_cd2_mul
+    this.k.gemm({ a: 11923216, b: 12003296, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W2 += -0.009999999776482582 · end2 @ d_cd2_mul
     // specs/dbn.yaml:50 gradient of cd2 — product
     this.k.gemm({ a: 11683216, b: 12043296, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W2 += -0.009999999776482582 · h1 @ d_cd2_mul2
     // specs/dbn.yaml:77 phases[1].optimizer — fused: mul
@@ -800,7 +800,7 @@ export class Model implements CompiledModel {
     const h3 = this.pretrain3_h3;
     const v3_pre_cast = this.pretrain3_v3_pre_cast;
     const v3_pre = this.pretrain3_v3_pre;
-    const end3_cast = this.pretrain3_end3_cast;
+    const end3 = this.pretrain3_end3;
     const recon3_reducesum = this.pretrain3_recon3_reducesum;
     const recon3_reducesum2 = this.pretrain3_recon3_reducesum2;
     const cost = this.pretrain3_cost;
@@ -841,10 +841,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:53 v3_pre
     this.w.step2_v3_pre(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:55 end3 — fused: compare, random_uniform, sigmoid
-    for (let i$1 = 0; i$1 < 10000; i$1++) end3_cast[i$1] = (rng.uniform(this.desc.seed, 2, step, 0, i$1) < (1 / (1 + Math.exp(-(v3_pre[i$1])))) ? 1 : 0);
+    for (let i$1 = 0; i$1 < 10000; i$1++) end3[i$1] = (rng.uniform(this.desc.seed, 2, step, 0, i$1) < (1 / (1 + Math.exp(-(v3_pre[i$1])))) ? 1 : 0);
     // specs/dbn.yaml:56 cd3 — matmul
     {
-      this.k.gemm({ a: 12531296, b: 7144016, c: 12571296, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // end3_cast @ W3 → cd3_matmul2
+      this.k.gemm({ a: 12531296, b: 7144016, c: 12571296, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // end3 @ W3 → cd3_matmul2
     }
 
     // specs/dbn.yaml:57 recon3 — fused: add, mul, softplus, neg, mul, sub, softplus
@@ -904,7 +904,7 @@ export class Model implements CompiledModel {
 
     // specs/dbn.yaml:83 phases[2].optimizer — update of W3, its products accumulated in place (compiler/lower/fused-update.ts)
     // specs/dbn.yaml:56 gradient of cd3 — product
-    this.k.gemm({ a: 12531296, b: 12611376, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W3 += -0.009999999776482582 · end3_cast @ d_cd3_mul
+    this.k.gemm({ a: 12531296, b: 12611376, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W3 += -0.009999999776482582 · end3 @ d_cd3_mul
     // specs/dbn.yaml:56 gradient of cd3 — product
     this.k.gemm({ a: 12291296, b: 12651376, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W3 += -0.009999999776482582 · h2 @ d_cd3_mul2
     // specs/dbn.yaml:83 phases[2].optimizer — fused: mul

@@ -462,12 +462,12 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 l3 — max_pool2d
     {
-      this.k.maxPool2d({ x: 278813024, y: 281565536, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3_maxpool2d
+      this.k.maxPool2d({ x: 278813024, y: 281565536, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3
     }
 
     // specs/newmu-convnet.yaml:32 l4 — matmul
     {
-      this.k.gemm({ a: 281565536, b: 369808, c: 282155360, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l3_maxpool2d @ w4 → l4_matmul
+      this.k.gemm({ a: 281565536, b: 369808, c: 282155360, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l3 @ w4 → l4_matmul
     }
 
     // specs/newmu-convnet.yaml:32 l4
