@@ -31,8 +31,6 @@ export interface PhaseResult {
 /** Everything besides tensors needed to continue a run at the exact next step. */
 export interface TrainerState {
   version: number;
-  model: string;
-  specHash: string;
   /** Index into desc.phases of the phase in progress. */
   phase: number;
   /** 0-based epoch within the phase. */
@@ -190,15 +188,15 @@ function parseTrainerState(raw: string, file: string, desc: ModelDescription): T
   }
   return {
     version: STATE_VERSION,
-    model: typeof o.model === "string" ? o.model : desc.name,
-    specHash: typeof o.specHash === "string" ? o.specHash : bad(`field "specHash" must be a string`),
+    // Checkpoints of earlier runtimes also hold "model" and "specHash"
+    // (copies of the dlt.model and dlt.spec_hash metadata, which checkHash
+    // reads), and "rngCounter" (always equal to globalStep): ignored, as
+    // are other keys.
     phase,
     epoch: int("epoch"),
     batch: int("batch"),
     stepInPhase: int("stepInPhase"),
     globalStep: int("globalStep"),
-    // Checkpoints written before this field was dropped also hold
-    // "rngCounter", always equal to globalStep: ignored, as are other keys.
     earlyStopping: es,
     costSum: num(o.costSum, "costSum"),
     costCount: int("costCount"),

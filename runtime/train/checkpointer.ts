@@ -17,11 +17,9 @@ import { METRICS_FILE } from "./run-store.ts";
 import type { RunStore } from "./run-store.ts";
 
 /** The position of a run that has not taken a step. */
-function freshState(model: CompiledModel): TrainerState {
+function freshState(): TrainerState {
   return {
     version: STATE_VERSION,
-    model: model.desc.name,
-    specHash: model.desc.specHash,
     phase: 0,
     epoch: 0,
     batch: 0,
@@ -58,7 +56,7 @@ export class Checkpointer {
   async start(trainExamples: number): Promise<TrainerState> {
     initModel(this.model, { trainExamples });
     this.model.upload?.();
-    const st = freshState(this.model);
+    const st = freshState();
     await this.store.truncateLines(METRICS_FILE, 0);
     return st;
   }
