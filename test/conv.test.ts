@@ -1,32 +1,30 @@
 // The convolutional-net primitives (conv2d, flip, max_pool2d,
-// max_pool2d_grad): finite-difference gradient checks in f64, the reference
-// evaluation on hand-computed examples, and the TypeScript kernels against
-// the reference. Their WGSL kernels run on Dawn in test/ops-wgsl.test.ts
-// (whose harness also checks that every op with WGSL code is exercised).
+// max_pool2d_grad): finite-difference gradient checks in f64 and the
+// reference evaluation on hand-computed examples. Their TypeScript kernels
+// (the WebAssembly ones they call) and WGSL kernels run against the
+// reference in test/ops-backends.test.ts.
 
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { verifyOpGrad } from "../compiler/gradcheck/verify-grad.ts";
 import { Builder } from "../compiler/ir/builder.ts";
 import { interpret } from "../compiler/ir/interpret.ts";
 import { alloc, fromArray, type Tensor } from "../compiler/ir/tensor.ts";
 import { IRError, type Node, type Prim, type Shape } from "../compiler/ir/types.ts";
 import type { PrimAttrs } from "../compiler/ops/attrs.ts";
-import type { KernelCtx } from "../compiler/ops/op.ts";
 import { OPS } from "../compiler/ops/registry.ts";
 import { normal, uniform } from "../runtime/rng/philox.ts";
 
 const f64 = (shape: Shape, v: readonly number[]) => fromArray(shape, "f64", v);
 
 let salt = 1;
+// Each test draws the same values whether it runs alone or after others.
+beforeEach(() => {
+  salt = 1;
+});
 function rnd(shape: Shape): Tensor {
   const s = salt++;
   const t = alloc(shape, "f64");
   for (let i = 0; i < t.data.length; i++) t.data[i] = normal(11, s, 1, 0, i);
-  return t;
-}
-/** About two thirds of the entries set to zero (as after max-pooling's VJP). */
-function sparse(t: Tensor): Tensor {
-  for (let i = 0; i < t.data.length; i++) if (i % 3 !== 1) t.data[i] = 0;
   return t;
 }
 /** Distinct values 0.1 apart in random order: no ties within eps. */
@@ -198,61 +196,5 @@ describe("reference evaluation", () => {
     expect(() => b.op("max_pool2d", [v], { size: [2, 2] })).toThrow(/4-D/);
     expect(() => b.op("max_pool2d_grad", [x, x], { size: [2, 2] })).toThrow(/cotangent/);
     expect(() => b.op("flip", [x], { axes: [4] })).toThrow(/axes/);
-  });
-});
-
-// ---- TypeScript kernels --------------------------------------------------------
-
-const close = (a: number, b: number) => Object.is(a, b) || Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b));
-
-describe("TypeScript kernels agree with evaluate", () => {
-  it.each([
-    { name: "conv2d valid, wide output (tap-major loops)", op: "conv2d" as Prim, attrs: { border: "valid" }, inputs: () => [rnd([2, 3, 7, 8]), rnd([4, 3, 3, 2])] },
-    { name: "conv2d valid, narrow output (dot loops)", op: "conv2d" as Prim, attrs: { border: "valid" }, inputs: () => [rnd([3, 2, 9, 9]), rnd([2, 2, 6, 7])] },
-    { name: "conv2d full", op: "conv2d" as Prim, attrs: { border: "full" }, inputs: () => [rnd([2, 3, 4, 5]), rnd([2, 3, 3, 2])] },
-    { name: "conv2d full, filters larger than the input", op: "conv2d" as Prim, attrs: { border: "full" }, inputs: () => [rnd([1, 2, 2, 3]), rnd([3, 2, 4, 5])] },
-    // Several image blocks, the last one partial (8 images of 8×8 outputs per block).
-    { name: "conv2d valid, a partial last image block", op: "conv2d" as Prim, attrs: { border: "valid" }, inputs: () => [rnd([11, 3, 10, 10]), rnd([2, 3, 3, 3])] },
-    // Channel blocks (the im2col buffer holds 27 of 40 channels), sparse filters
-    // (zero taps skipped) as in a filter gradient of a pooled layer.
-    { name: "conv2d valid, channel blocks and zero filter taps", op: "conv2d" as Prim, attrs: { border: "valid" }, inputs: () => [rnd([3, 40, 12, 12]), sparse(rnd([2, 40, 8, 8]))] },
-    { name: "conv2d full, zero input pixels", op: "conv2d" as Prim, attrs: { border: "full" }, inputs: () => [sparse(rnd([3, 5, 4, 4])), rnd([2, 5, 3, 2])] },
-    { name: "flip [2,3]", op: "flip" as Prim, attrs: { axes: [2, 3] }, inputs: () => [rnd([2, 3, 4, 5])] },
-    { name: "flip [0]", op: "flip" as Prim, attrs: { axes: [0] }, inputs: () => [rnd([3, 1, 2])] },
-    { name: "max_pool2d 2×2", op: "max_pool2d" as Prim, attrs: { size: [2, 2] }, inputs: () => [rnd([2, 3, 6, 8])] },
-    { name: "max_pool2d 2×3 with a border", op: "max_pool2d" as Prim, attrs: { size: [2, 3] }, inputs: () => [rnd([2, 2, 5, 7])] },
-    { name: "max_pool2d NaN", op: "max_pool2d" as Prim, attrs: { size: [2, 2] }, inputs: () => [f64([1, 1, 2, 4], [NaN, 1, 2, 3, 0, 0, 4, NaN])] },
-    { name: "max_pool2d_grad 2×3 with a border", op: "max_pool2d_grad" as Prim, attrs: { size: [2, 3] }, inputs: () => [rnd([2, 2, 5, 7]), rnd([2, 2, 2, 2])] },
-    { name: "max_pool2d_grad ties", op: "max_pool2d_grad" as Prim, attrs: { size: [2, 2] }, inputs: () => [f64([1, 1, 2, 4], [1, 3, 2, 2, 3, 0, 2, 2]), f64([1, 1, 1, 2], [5, 6])] },
-  ])("$name", ({ op, attrs, inputs }) => {
-    const xs = inputs();
-    const b = new Builder();
-    const y = b.op(op, xs.map((t, k) => b.leaf("input", `x${k}`, t.shape, t.dtype)), attrs as never);
-    const em = OPS[op].ts;
-    if (em.kind !== "kernel") throw new Error(`${op} has no kernel`);
-    let n = 0;
-    // Scratch buffers as the model allocates them, filled with garbage: a
-    // kernel must not rely on their contents from before.
-    const scratch: { name: string; buf: Float32Array | Float64Array | Int32Array }[] = [];
-    const k: KernelCtx<never> = {
-      node: b.node(y) as never,
-      out: "out",
-      ins: xs.map((_, q) => `in${q}`),
-      inTypes: xs,
-      fresh: (s) => `${s}${n++}`,
-      addr: () => undefined, // the plain-loop path (f64); test/cpu-kernels.test.ts runs the WebAssembly one
-      kernels: "K",
-      scratch: (ctor, size) => {
-        const buf = new globalThis[ctor](size).fill(ctor === "Int32Array" ? -99 : NaN);
-        scratch.push({ name: `scratch${scratch.length}`, buf });
-        return scratch[scratch.length - 1]!.name;
-      },
-    };
-    const code = (em.emit as (k: KernelCtx<never>) => string)(k);
-    expect(code).not.toMatch(/new |\.slice\(|\.subarray\(|\.map\(/);
-    const want = evalOp(op, attrs as never, xs);
-    const out = new Float64Array(want.data.length).fill(77);
-    new Function("out", ...k.ins, ...scratch.map((q) => q.name), code)(out, ...xs.map((t) => new Float64Array(t.data)), ...scratch.map((q) => q.buf));
-    [...out].forEach((g, i) => expect(close(g, want.data[i]!), `${op}[${i}]: ${g} vs ${want.data[i]}`).toBe(true));
   });
 });

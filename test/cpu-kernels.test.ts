@@ -1,30 +1,21 @@
-// The CPU backend's WebAssembly path: the SIMD matrix kernels themselves
-// (every shape class: full tiles, ragged edges, k blocks, accumulation,
-// leading dimensions larger than the block), and the f32 code that matmul
-// and conv2d emit when their buffers live in the model's memory, against the
-// f64 reference evaluation. Tolerance: f32 products summed over k terms,
-// relative 1e-5 of the magnitude of the terms (|A|·|B|).
+// The CPU backend's WebAssembly kernels themselves (runtime/cpu/kernels.ts):
+// the SIMD matrix kernels (every shape class: full tiles, ragged edges, k
+// blocks, accumulation, leading dimensions larger than the block) against
+// sums in JS, the zero-skipping products, two threads, the named calls
+// generated code makes, and the committed module. Tolerance: f32 products
+// summed over k terms, relative 1e-5 of the magnitude of the terms
+// (|A|·|B|). The ops' kernels that call them run against the reference
+// evaluation in test/ops-backends.test.ts.
 
 import { describe, expect, it } from "vitest";
 import { runtimeKernelFiles } from "../compiler/emit/wasm/assemble.ts";
+import { kernelArgNames, kernelCall, type KernelName } from "../compiler/emit/wasm/calls.ts";
 import { Builder } from "../compiler/ir/builder.ts";
-import { interpret } from "../compiler/ir/interpret.ts";
-import { alloc, type Tensor } from "../compiler/ir/tensor.ts";
-import type { Prim, Shape } from "../compiler/ir/types.ts";
-import type { PrimAttrs } from "../compiler/ops/attrs.ts";
-import type { KernelCtx } from "../compiler/ops/op.ts";
-import { OPS } from "../compiler/ops/registry.ts";
-import { createArena, createKernels, type Kernels } from "../runtime/cpu/kernels.ts";
+import { fromArray } from "../compiler/ir/tensor.ts";
+import { createArena, createKernels, type KernelExports, type Kernels } from "../runtime/cpu/kernels.ts";
 import { normal } from "../runtime/rng/philox.ts";
 import { readFileSync } from "node:fs";
-
-let salt = 1;
-function rnd(shape: Shape, zeroEvery = 0): Tensor {
-  const s = salt++;
-  const t = alloc(shape, "f64");
-  for (let i = 0; i < t.data.length; i++) t.data[i] = zeroEvery && i % zeroEvery === 0 ? 0 : Math.fround(normal(3, s, 1, 0, i));
-  return t;
-}
+import { runTsKernel } from "./setup/cpu.ts";
 
 describe("SIMD matrix kernels", () => {
   const mem = createArena(8 << 20);
@@ -82,72 +73,6 @@ describe("SIMD matrix kernels", () => {
   });
 });
 
-/** Runs an op's TypeScript kernel with every buffer in a model memory (the
- * WebAssembly path) and compares with the f64 reference. */
-function runInArena(op: Prim, attrs: PrimAttrs[Prim], xs: Tensor[]): { got: Float32Array; want: Tensor; code: string } {
-  const b = new Builder();
-  const y = b.op(op, xs.map((t, k) => b.leaf("input", `x${k}`, t.shape, "f32")), attrs as never);
-  const node = b.node(y);
-  const em = OPS[op].ts;
-  if (em.kind !== "kernel") throw new Error(`${op} has no kernel`);
-  const mem = createArena(64 << 20);
-  const kernels: Kernels = createKernels(mem);
-  let next = 16;
-  const addrs = new Map<string, number>();
-  const views: Record<string, Float32Array | Float64Array | Int32Array> = {};
-  const place = (name: string, ctor: "Float32Array" | "Float64Array" | "Int32Array", size: number, fill: number) => {
-    const at = next;
-    next += Math.ceil((size * (ctor === "Float64Array" ? 8 : 4)) / 16) * 16;
-    views[name] = new globalThis[ctor](mem.buffer, at, size).fill(fill);
-    addrs.set(name, at);
-    return name;
-  };
-  xs.forEach((t, q) => place(`in${q}`, "Float32Array", t.data.length, 0).length && (views[`in${q}`] as Float32Array).set(t.data));
-  // The reference in f64 on the same f32-rounded inputs.
-  const rb = new Builder();
-  const ry = rb.op(op, xs.map((t, q) => rb.leaf("input", `x${q}`, t.shape, t.dtype)), attrs as never);
-  const want = interpret(rb.graph, { input: new Map(xs.map((t, q) => [`x${q}`, t])) })[ry] as Tensor;
-  place("out", "Float32Array", want.data.length, 77);
-  let n = 0;
-  const k: KernelCtx<never> = {
-    node: node as never,
-    out: "out",
-    ins: xs.map((_, q) => `in${q}`),
-    inTypes: xs.map((t) => ({ shape: t.shape, dtype: "f32" })) as never,
-    fresh: (s) => `${s}${n++}`,
-    scratch: (ctor, size) => place(`w${n++}`, ctor, size, ctor === "Int32Array" ? -99 : NaN), // garbage: must not be relied on
-    addr: (name) => addrs.get(name),
-    kernels: "K",
-  };
-  const code = (em.emit as (k: KernelCtx<never>) => string)(k);
-  const names = Object.keys(views);
-  new Function("K", ...names, code)(kernels, ...names.map((q) => views[q]));
-  return { got: views.out as Float32Array, want, code };
-}
-
-describe("matmul and conv2d on the WebAssembly path", () => {
-  const cases: { name: string; op: Prim; attrs: PrimAttrs[Prim]; inputs: () => Tensor[] }[] = [
-    { name: "matmul", op: "matmul", attrs: { transA: false, transB: false }, inputs: () => [rnd([6, 11], 3), rnd([11, 13])] },
-    { name: "matmul Aᵀ", op: "matmul", attrs: { transA: true, transB: false }, inputs: () => [rnd([11, 6], 3), rnd([11, 13])] },
-    { name: "matmul Bᵀ", op: "matmul", attrs: { transA: false, transB: true }, inputs: () => [rnd([6, 11]), rnd([13, 11])] },
-    { name: "matmul AᵀBᵀ (plain loops)", op: "matmul", attrs: { transA: true, transB: true }, inputs: () => [rnd([11, 6]), rnd([13, 11])] },
-    { name: "conv2d valid", op: "conv2d", attrs: { border: "valid" }, inputs: () => [rnd([3, 2, 9, 8], 4), rnd([5, 2, 3, 2])] },
-    { name: "conv2d valid, many images per block", op: "conv2d", attrs: { border: "valid" }, inputs: () => [rnd([40, 3, 6, 6]), rnd([4, 3, 5, 5])] },
-    { name: "conv2d valid, channel blocks (filter-gradient shape)", op: "conv2d", attrs: { border: "valid" }, inputs: () => [rnd([2, 300, 12, 12], 3), rnd([3, 300, 8, 8])] },
-    { name: "conv2d full", op: "conv2d", attrs: { border: "full" }, inputs: () => [rnd([3, 4, 6, 5], 3), rnd([2, 4, 3, 4])] },
-  ];
-  it.each(cases)("$name", ({ op, attrs, inputs }) => {
-    const xs = inputs();
-    const { got, want, code } = runInArena(op, attrs, xs);
-    if (!cases.find((c) => c.op === op && c.attrs === attrs)!.name.includes("plain")) expect(code).toMatch(/K\.gemm_/);
-    expect(code).not.toMatch(/new |\.slice\(|\.subarray\(|\.map\(/); // nothing allocated per call
-    const scale = Math.max(...want.data.map(Math.abs));
-    for (let i = 0; i < want.data.length; i++) {
-      expect(Math.abs(got[i]! - want.data[i]!), `${op}[${i}]: ${got[i]} vs ${want.data[i]}`).toBeLessThanOrEqual(2e-5 * (scale + 1));
-    }
-  });
-});
-
 describe("two threads", () => {
   // Bitwise equality keeps checkpoints resuming identically whatever the
   // thread count; shapes chosen to split by rows (64 rows) and by columns (5).
@@ -176,66 +101,17 @@ describe("two threads", () => {
   }
 });
 
-describe("max-pooling on the WebAssembly path (compiler/emit/wasm/pool.ts)", () => {
-  /** Values with ties, both zeros and (optionally) NaNs: the cases where a
-   * vector max would differ from the ops' first-maximum rule. */
-  function tricky(shape: Shape, withNaN: boolean): Tensor {
-    const t = rnd(shape);
-    for (let i = 0; i < t.data.length; i++) {
-      if (i % 7 === 0) t.data[i] = 0.5; // ties
-      if (i % 11 === 0) t.data[i] = i % 2 ? -0 : 0;
-      if (withNaN && i % 29 === 3) t.data[i] = NaN;
-    }
-    return t;
-  }
-  const shapes: { name: string; x: Shape; size: [number, number] }[] = [
-    { name: "2×2, LeNet's first layer", x: [2, 3, 24, 24], size: [2, 2] },
-    { name: "2×2, odd sizes (border ignored, vector and scalar columns)", x: [3, 2, 9, 19], size: [2, 2] },
-    { name: "3×2 windows (scalar path)", x: [2, 2, 7, 11], size: [3, 2] },
-    { name: "1×1", x: [1, 2, 3, 5], size: [1, 1] },
-  ];
-  it.each(shapes)("forward, $name: bitwise the reference, NaN and −0 included", ({ x, size }) => {
-    const xs = [tricky(x, true)];
-    const { got, want, code } = runInArena("max_pool2d", { size }, xs);
-    expect(code).toMatch(/K\.max_pool2d\(/);
-    for (let i = 0; i < want.data.length; i++) expect(Object.is(got[i], Math.fround(want.data[i]!)), `[${i}]: ${got[i]} vs ${want.data[i]}`).toBe(true);
-  });
-  it.each(shapes)("gradient, $name: the cotangent at each window's first maximum", ({ x, size }) => {
-    const [N, C, H, W] = x as [number, number, number, number];
-    const ct = rnd([N, C, Math.floor(H / size[0]), Math.floor(W / size[1])]);
-    const { got, want, code } = runInArena("max_pool2d_grad", { size }, [tricky(x, false), ct]);
-    expect(code).toMatch(/K\.max_pool2d_grad\(/);
-    for (let i = 0; i < want.data.length; i++) expect(got[i], `[${i}]`).toBe(Math.fround(want.data[i]!));
-  });
-});
-
 describe("max-pooling's 2×2 vector path on hand-made windows", () => {
   it("keeps the first of equal maxima (−0 before +0), lets NaN stick, takes a later larger value", () => {
     // Two rows of 8: four 2×2 windows, read row-major as (r0[2j], r0[2j+1], r1[2j], r1[2j+1]).
     const r0 = [-0, 0, 1, 2, NaN, 5, 3, 3];
     const r1 = [0, -0, 2, 1, 9, 9, 3, 7];
-    const x = alloc([1, 1, 2, 8], "f64");
-    x.data.set([...r0, ...r1]);
-    const { got } = runInArena("max_pool2d", { size: [2, 2] }, [x]);
+    const b = new Builder();
+    const y = b.op("max_pool2d", [b.leaf("input", "x", [1, 1, 2, 8], "f32")], { size: [2, 2] });
+    const { got, code } = runTsKernel(b.node(y), [fromArray([1, 1, 2, 8], "f32", [...r0, ...r1])]);
+    expect(code).toMatch(/K\.maxPool2d\(/);
     expect(Object.is(got[0], -0)).toBe(true);
     expect([...got.slice(1)]).toEqual([2, NaN, 7]);
-  });
-});
-
-describe("layout moves on the WebAssembly path (compiler/emit/wasm/layout.ts)", () => {
-  const cases: { name: string; op: Prim; attrs: PrimAttrs[Prim]; x: Shape; kernel: RegExp }[] = [
-    { name: "transpose [1, 0, 2, 3]", op: "transpose", attrs: { perm: [1, 0, 2, 3] }, x: [3, 5, 4, 6], kernel: /K\.swap01\(/ },
-    { name: "transpose [1, 0] (blocks of 1)", op: "transpose", attrs: { perm: [1, 0] }, x: [7, 3], kernel: /K\.swap01\(/ },
-    { name: "transpose [0, 2, 1, 3] (index loops)", op: "transpose", attrs: { perm: [0, 2, 1, 3] }, x: [2, 3, 4, 5], kernel: /^let /m },
-    { name: "flip [2, 3] of 5×5 (vector and scalar tail)", op: "flip", attrs: { axes: [2, 3] }, x: [3, 4, 5, 5], kernel: /K\.reverse_blocks\(/ },
-    { name: "flip [1, 2, 3] (blocks of C·H·W)", op: "flip", attrs: { axes: [1, 2, 3] }, x: [2, 3, 4, 4], kernel: /K\.reverse_blocks\(/ },
-    { name: "flip [2] over a size-1 axis 3", op: "flip", attrs: { axes: [2] }, x: [2, 3, 9, 1], kernel: /K\.reverse_blocks\(/ },
-    { name: "flip [2] of 4-D (index loops)", op: "flip", attrs: { axes: [2] }, x: [2, 3, 4, 5], kernel: /^let /m },
-  ];
-  it.each(cases)("$name equals the reference", ({ op, attrs, x, kernel }) => {
-    const { got, want, code } = runInArena(op, attrs, [rnd(x)]);
-    expect(code).toMatch(kernel);
-    expect([...got]).toEqual([...want.data].map(Math.fround));
   });
 });
 
@@ -272,4 +148,74 @@ describe("products that skip a data input's zeros (compiler/emit/wasm/sparse.ts)
       }
     }
   }
+});
+
+describe("named calls (what generated code writes)", () => {
+  const EXPORTS = ["gemm_nn", "gemm_tn", "gemm_nt", "gemm_nn_sx", "gemm_tn_sx", "im2col", "col2im_add", "max_pool2d", "max_pool2d_grad", "swap01", "reverse_blocks"] as const;
+  /** Real kernels with every export replaced by a recorder. */
+  function recording(): { k: Kernels; calls: unknown[][] } {
+    const calls: unknown[][] = [];
+    const k = { ...createKernels(createArena(1 << 16)) } as Record<string, unknown>;
+    for (const name of EXPORTS) k[name] = (...args: unknown[]) => calls.push([name, ...args]);
+    return { k: k as unknown as Kernels, calls };
+  }
+  const g = { a: 16, b: 32, c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, accumulate: true, alpha: 0.5 };
+
+  it.each([
+    [false, false, false, "gemm_nn"],
+    [true, false, false, "gemm_tn"],
+    [false, true, false, "gemm_nt"],
+    [false, false, true, "gemm_nn_sx"],
+    [true, false, true, "gemm_tn_sx"],
+  ] as const)("gemm transA=%s transB=%s skipZerosA=%s calls %s with the arguments in order", (transA, transB, skipZerosA, want) => {
+    const { k, calls } = recording();
+    k.gemm({ ...g, transA, transB, skipZerosA });
+    expect(calls).toEqual([[want, 16, 32, 48, 2, 3, 4, 5, 6, 7, 1, 0.5]]);
+    k.gemm({ ...g, accumulate: false, transA, transB, skipZerosA });
+    expect(calls[1]![10]).toBe(0);
+  });
+
+  it("gemm refuses what no kernel computes", () => {
+    const { k } = recording();
+    expect(() => k.gemm({ ...g, transA: true, transB: true, skipZerosA: false })).toThrow(/both transposed/);
+    expect(() => k.gemm({ ...g, transA: false, transB: true, skipZerosA: true })).toThrow(/untransposed B/);
+  });
+
+  it("the data-movement calls pass their arguments in the exports' order", () => {
+    const { k, calls } = recording();
+    k.im2colBlock({ x: 1, cols: 2, C: 3, H: 4, W: 5, kh: 6, kw: 7, Ho: 8, Wo: 9, L: 10, n0: 11, nb: 12, c0: 13, cb: 14 });
+    k.col2imAdd({ r: 1, y: 2, K: 3, kh: 4, kw: 5, H: 6, W: 7, Ho: 8, Wo: 9 });
+    k.maxPool2d({ x: 1, y: 2, planes: 3, H: 4, W: 5, ph: 6, pw: 7, Ho: 8, Wo: 9 });
+    k.maxPool2dGrad({ x: 1, g: 2, out: 3, planes: 4, H: 5, W: 6, ph: 7, pw: 8, Ho: 9, Wo: 10 });
+    k.swap01Blocks({ src: 1, dst: 2, rows: 3, cols: 4, block: 5 });
+    k.reverseBlocks({ src: 1, dst: 2, blocks: 3, block: 4 });
+    expect(calls).toEqual([
+      ["im2col", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+      ["col2im_add", 1, 2, 3, 4, 5, 6, 7, 8, 9],
+      ["max_pool2d", 1, 2, 3, 4, 5, 6, 7, 8, 9],
+      ["max_pool2d_grad", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+      ["swap01", 1, 2, 3, 4, 5],
+      ["reverse_blocks", 1, 2, 3, 4],
+    ]);
+  });
+
+  it("replacing exports (as the two-thread kernels do) reroutes the named calls", () => {
+    const single = createKernels(createArena(1 << 16));
+    const seen: string[] = [];
+    const wrapped: Kernels = { ...single, gemm_nn: (...a: Parameters<KernelExports["gemm_nn"]>) => (seen.push("wrapped"), single.gemm_nn(...a)) };
+    wrapped.gemm({ ...g, accumulate: false, transA: false, transB: false, skipZerosA: false });
+    expect(seen).toEqual(["wrapped"]);
+  });
+
+  it("the emitted call is the runtime's method with every argument named, in order", () => {
+    const text = kernelCall("this.k", "gemm", { a: 16, b: "p + 4", c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, transA: false, transB: true, accumulate: "c0 > 0", alpha: 1, skipZerosA: false }, "x @ W → y");
+    expect(text).toBe("this.k.gemm({ a: 16, b: p + 4, c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, transA: false, transB: true, accumulate: c0 > 0, alpha: 1, skipZerosA: false }); // x @ W → y");
+    const k = createKernels(createArena(1 << 16));
+    const names: KernelName[] = ["gemm", "im2colBlock", "col2imAdd", "maxPool2d", "maxPool2dGrad", "swap01Blocks", "reverseBlocks"];
+    for (const name of names) {
+      expect(typeof k[name], name).toBe("function");
+      expect(kernelArgNames(name).length, name).toBeGreaterThan(0);
+    }
+    expect(() => kernelCall("K", "swap01Blocks", { src: 1, dst: 2, rows: 3, cols: 4 } as never)).toThrow(/expected/);
+  });
 });

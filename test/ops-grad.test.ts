@@ -1,16 +1,15 @@
 // Every primitive op: finite-difference gradient checks of its VJP (f64,
 // random projection), reference evaluation on hand-computed examples, the
-// ops without a gradient, shape-rule errors, and the TypeScript emitters
-// (elementwise expressions and kernels) run against the reference.
+// ops without a gradient and shape-rule errors. The emitters of every
+// backend run against the reference in test/ops-backends.test.ts.
 
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { verifyOpGrad } from "../compiler/gradcheck/verify-grad.ts";
 import { Builder } from "../compiler/ir/builder.ts";
 import { interpret } from "../compiler/ir/interpret.ts";
 import { alloc, fromArray, type Tensor } from "../compiler/ir/tensor.ts";
 import { type DType, IRError, type Node, type Prim, type Shape } from "../compiler/ir/types.ts";
 import type { PrimAttrs } from "../compiler/ops/attrs.ts";
-import type { KernelCtx, ScalarCtx } from "../compiler/ops/op.ts";
 import { OPS } from "../compiler/ops/registry.ts";
 import { normal, uniform } from "../runtime/rng/philox.ts";
 
@@ -21,6 +20,10 @@ const i32 = (shape: Shape, v: readonly number[]) => fromArray(shape, "i32", v);
 const bool = (shape: Shape, v: readonly number[]) => fromArray(shape, "bool", v);
 
 let salt = 1;
+// Each test draws the same values whether it runs alone or after others.
+beforeEach(() => {
+  salt = 1;
+});
 /** Deterministic random f64 tensor: f(u, z) with u ~ U[0,1), z ~ N(0,1). */
 function rnd(shape: Shape, f: (u: number, z: number) => number = (_u, z) => z): Tensor {
   const s = salt++;
@@ -334,166 +337,5 @@ describe("shape rules reject operands that do not fit", () => {
     ["a random op through infer()", (b) => b.op("random_normal", [], { salt: 1 })],
   ])("%s", (_name, build) => {
     expect(() => build(new Builder())).toThrow(IRError);
-  });
-});
-
-// ---- TypeScript emitters -------------------------------------------------------
-
-const ctorOf = (d: DType) => (d === "i32" ? Int32Array : d === "bool" ? Uint8Array : d === "f32" ? Float32Array : Float64Array);
-const close = (a: number, b: number) => Object.is(a, b) || Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b));
-
-const WIDE = [-800, -30, -1.5, -0, 0, 0.3, 1, 2.5, 30, 800];
-const unary = (op: Prim, xs = WIDE) => c(op, op, NONE, () => [f64([xs.length], xs)]);
-const binary = (op: Prim) => {
-  const xs = [-3, -1, 0, 0.5, 2, 2, 7];
-  const ys = [2, -1, 0.25, 0.5, -3, 2, 0];
-  return c(op, op, NONE, () => [f64([xs.length], xs), f64([ys.length], ys)]);
-};
-
-describe("elementwise TypeScript expressions agree with evaluate", () => {
-  const EW_CASES: Case[] = [
-    ...(["add", "sub", "mul", "div", "maximum", "minimum", "pow"] as const).map(binary),
-    ...(["neg", "exp", "log", "tanh", "sigmoid", "softplus", "abs", "sqrt"] as const).map((op) => unary(op)),
-    ...(["lt", "le", "gt", "ge", "eq", "ne"] as const).map((cmp) => ({ ...binary("compare"), name: `compare ${cmp}`, attrs: { cmp } })),
-    c("select", "select", NONE, () => [bool([4], [1, 0, 1, 0]), f64([4], [1, 2, 3, 4]), f64([4], [-1, -2, -3, -4])]),
-    c("cast to i32", "cast", { to: "i32" }, () => [f64([5], [1.7, -1.7, 0, 2e9, -0.5])]),
-    c("cast to bool", "cast", { to: "bool" }, () => [f64([4], [0, -0, 0.1, -3])]),
-    c("cast to f32", "cast", { to: "f32" }, () => [i32([2], [3, -4])]),
-  ];
-
-  it("every elementwise op is exercised", () => {
-    const ew = (Object.keys(OPS) as Prim[]).filter((p) => OPS[p].ts.kind === "elementwise");
-    const seen = new Set([...EW_CASES.map((k) => k.op), "const", "random_uniform", "random_normal", "step_one_hot"]);
-    expect(ew.filter((p) => !seen.has(p))).toEqual([]);
-  });
-
-  const scalar: ScalarCtx = { index: "i", seed: "seed", step: "step", iter: "iter", rng: "rng" };
-  const rngModule = { uniform, normal };
-  const compile = (node: Node, arity: number) => {
-    const em = OPS[node.op].ts;
-    if (em.kind !== "elementwise") throw new Error(`${node.op} is not elementwise`);
-    const args = Array.from({ length: arity }, (_, k) => `a${k}`);
-    const expr = (em.expr as (a: readonly string[], n: Node, e: ScalarCtx) => string)(args, node, scalar);
-    return new Function("rng", "seed", "step", "iter", "i", ...args, `return ${expr};`) as (...v: unknown[]) => number;
-  };
-
-  it.each(EW_CASES)("$name", ({ op, attrs, inputs }) => {
-    const xs = inputs();
-    const b = new Builder();
-    const y = b.op(op, xs.map((t, k) => b.leaf("input", `x${k}`, t.shape, t.dtype)), attrs);
-    const want = evalOp(op, attrs, xs);
-    const f = compile(b.node(y), xs.length);
-    // Store through the node's typed array, as generated code does.
-    const got = new (ctorOf(want.dtype))(want.data.length);
-    for (let i = 0; i < got.length; i++) got[i] = f(rngModule, 0, 0, 0, i, ...xs.map((t) => t.data[i]));
-    [...got].forEach((g, i) => expect(close(g, want.data[i]!), `${op}[${i}]: ${g} vs ${want.data[i]}`).toBe(true));
-  });
-
-  it.each([0, 1, -1, 0.1, -2.5, 1e-7, -1e-7, 1e21, 123456789.125, -0, NaN, Infinity, -Infinity])("const %s is a valid literal in any position", (v) => {
-    const b = new Builder();
-    const k = b.node(b.constant(v, [], "f64"));
-    const lit = compile(k, 0)(rngModule, 0, 0, 0, 0);
-    expect(Object.is(lit, v)).toBe(true);
-    // After a binary minus and under neg, where an unparenthesised -1 breaks.
-    const em = OPS.const.ts;
-    if (em.kind !== "elementwise") throw new Error("const is elementwise");
-    const text = em.expr([], k as Node<"const">, scalar);
-    expect(Object.is(new Function(`return 1 - ${text};`)(), 1 - v)).toBe(true);
-    const neg = b.node(b.op("neg", [k.id], NONE)) as Node<"neg">;
-    const negEm = OPS.neg.ts;
-    if (negEm.kind !== "elementwise") throw new Error("neg is elementwise");
-    expect(Object.is(new Function(`return ${negEm.expr([text], neg, scalar)};`)(), -v)).toBe(true);
-  });
-
-  it("step_one_hot is 1 at (step mod depth), in the reference and the emitted code", () => {
-    for (const step of [0, 3, 784, 1000]) {
-      const b = new Builder();
-      const id = b.stepOneHot(7, "f64");
-      const want = interpret(b.graph, {}, { seed: 1, step })[id] as Tensor;
-      expect([...want.data]).toEqual(Array.from({ length: 7 }, (_, k) => (k === step % 7 ? 1 : 0)));
-      const f = compile(b.node(id), 0);
-      for (let i = 0; i < 7; i++) expect(f(rngModule, 1, step, 0, i)).toBe(want.data[i]);
-    }
-  });
-
-  it.each(["random_uniform", "random_normal"] as const)("%s uses the scalar context's counters", (op) => {
-    const b = new Builder();
-    const id = op === "random_uniform" ? b.randomUniform([6], "f64", 5) : b.randomNormal([6], "f64", 5);
-    const want = interpret(b.graph, {}, { seed: 3, step: 8, iter: 1 })[id] as Tensor;
-    const f = compile(b.node(id), 0);
-    for (let i = 0; i < 6; i++) expect(f(rngModule, 3, 8, 1, i)).toBe(want.data[i]);
-  });
-});
-
-describe("kernels agree with evaluate and write every output element", () => {
-  const KERNEL_CASES: Case[] = [
-    c("reduce_sum [0,2]", "reduce_sum", { axes: [0, 2] }, () => [rnd([2, 3, 4])]),
-    c("reduce_sum to scalar", "reduce_sum", { axes: [0] }, () => [rnd([5])]),
-    c("reduce_max [1]", "reduce_max", { axes: [1] }, () => [rnd([3, 4])]),
-    c("reduce_max [0,2]", "reduce_max", { axes: [0, 2] }, () => [rnd([2, 3, 4])]),
-    c("reduce_max of negative i32", "reduce_max", { axes: [1] }, () => [i32([2, 2], [-5, -3, -9, -8])]),
-    c("argmax axis 1", "argmax", { axis: 1 }, () => [rnd([3, 4, 2])]),
-    c("argmax axis -1", "argmax", { axis: -1 }, () => [rnd([3, 4])]),
-    c("one_hot", "one_hot", { depth: 4 }, () => [i32([2, 3], [0, 3, 1, -1, 4, 2])]),
-    c("gather", "gather", NONE, () => [rnd([5, 3]), i32([2, 2], [4, 0, 4, 2])]),
-    c("scatter_add", "scatter_add", { rows: 4 }, () => [rnd([3, 2, 2]), i32([3], [3, 0, 3])]),
-    c("broadcast [3,1] -> [2,3,4]", "broadcast", { shape: [2, 3, 4] }, () => [rnd([3, 1])]),
-    c("broadcast [] -> [3]", "broadcast", { shape: [3] }, () => [rnd([])]),
-    c("broadcast bool", "broadcast", { shape: [2, 2] }, () => [bool([2], [1, 0])]),
-    c("transpose [2,0,1]", "transpose", { perm: [2, 0, 1] }, () => [rnd([2, 3, 4])]),
-    c("slice", "slice", { starts: [1, 1, 0], ends: [2, 3, 2] }, () => [rnd([2, 3, 4])]),
-    c("pad", "pad", { before: [1, 0, 2], after: [0, 2, 1] }, () => [rnd([2, 3, 1])]),
-    c("concat axis 1", "concat", { axis: 1 }, () => [rnd([2, 1, 3]), rnd([2, 2, 3]), rnd([2, 1, 3])]),
-    c("concat axis 0", "concat", { axis: 0 }, () => [rnd([1, 3]), rnd([2, 3])]),
-    c("matmul", "matmul", { transA: false, transB: false }, () => [rnd([2, 3]), rnd([3, 4])]),
-    c("matmul AᵀBᵀ", "matmul", { transA: true, transB: true }, () => [rnd([3, 2]), rnd([4, 3])]),
-    // More cases (every loop form) in test/conv.test.ts.
-    c("conv2d valid", "conv2d", { border: "valid" }, () => [rnd([2, 3, 5, 6]), rnd([4, 3, 2, 3])]),
-    c("conv2d full", "conv2d", { border: "full" }, () => [rnd([2, 3, 3, 4]), rnd([2, 3, 2, 3])]),
-    c("flip", "flip", { axes: [2, 3] }, () => [rnd([2, 1, 3, 4])]),
-    c("max_pool2d", "max_pool2d", { size: [2, 2] }, () => [rnd([2, 2, 5, 4])]),
-    c("max_pool2d_grad", "max_pool2d_grad", { size: [2, 2] }, () => [rnd([2, 2, 5, 4]), rnd([2, 2, 2, 2])]),
-  ];
-
-  it("every kernel op is exercised", () => {
-    const kernels = (Object.keys(OPS) as Prim[]).filter((p) => OPS[p].ts.kind === "kernel");
-    const seen = new Set(KERNEL_CASES.map((k) => k.op));
-    expect(kernels.filter((p) => !seen.has(p))).toEqual([]);
-  });
-
-  it.each(KERNEL_CASES)("$name", ({ op, attrs, inputs }) => {
-    const xs = inputs();
-    const b = new Builder();
-    const y = b.op(op, xs.map((t, k) => b.leaf("input", `x${k}`, t.shape, t.dtype)), attrs);
-    const node = b.node(y);
-    const em = OPS[op].ts;
-    if (em.kind !== "kernel") throw new Error(`${op} has no kernel`);
-    let n = 0;
-    const scratch: { name: string; buf: Float32Array | Float64Array | Int32Array }[] = [];
-    const k: KernelCtx<never> = {
-      node: node as never,
-      out: "out",
-      ins: xs.map((_, q) => `in${q}`),
-      inTypes: xs,
-      fresh: (s) => `${s}${n++}`,
-      addr: () => undefined, // the plain-loop path (f64); test/cpu-kernels.test.ts runs the WebAssembly one
-      kernels: "K",
-      scratch: (ctor, size) => {
-        const name = `w${scratch.length}`;
-        scratch.push({ name, buf: new { Float32Array, Float64Array, Int32Array }[ctor](size).fill(-5) });
-        return name;
-      },
-    };
-    const code = (em.emit as (k: KernelCtx<never>) => string)(k);
-    expect(code).not.toMatch(/new |\.slice\(|\.subarray\(|\.map\(/); // nothing allocated per call
-    const want = evalOp(op, attrs, xs);
-    const out = new (ctorOf(want.dtype))(want.data.length).fill(77); // garbage: must all be overwritten
-    new Function("out", ...k.ins, ...scratch.map((w) => w.name), code)(out, ...xs.map((t) => new (ctorOf(t.dtype))(t.data)), ...scratch.map((w) => w.buf));
-    [...out].forEach((g, i) => expect(close(g, want.data[i]!), `${op}[${i}]: ${g} vs ${want.data[i]}`).toBe(true));
-  });
-
-  it("reshape and stop_gradient are views and need no kernel", () => {
-    expect(OPS.reshape.ts.kind).toBe("view");
-    expect(OPS.stop_gradient.ts.kind).toBe("view");
   });
 });
