@@ -5,6 +5,49 @@
 
 import { fmtLoc, type Block, type Expr, type Kernel, type Program } from "./program.ts";
 
+const INFIX: Readonly<Record<string, string>> = { add: "+", sub: "-", mul: "*", div: "/" };
+
+/** What a kernel computes, in the function's buffer names:
+ * `hidden = tanh(hidden_matmul + b1)`, `grad_b1 = Σ d_hidden_mul`,
+ * `p_y_given_x_matmul = matmul(hidden, W2)`. For comments in generated code. */
+export function kernelFormula(k: Kernel, p: Program): string {
+  const name = (id: number) => p.buffers[id]!.local;
+  const expr = (e: Expr, top: boolean): string => {
+    if (e.kind === "const") return String(Math.fround(e.value) === e.value ? shortest(e.value) : e.value);
+    if (e.kind === "read") return name(e.buffer);
+    const op = INFIX[e.node.op];
+    if (op && e.args.length === 2) {
+      const t = `${expr(e.args[0]!, false)} ${op} ${expr(e.args[1]!, false)}`;
+      return top ? t : `(${t})`;
+    }
+    if (e.node.op === "neg" && e.args.length === 1) return `-${expr(e.args[0]!, false)}`;
+    return `${e.node.op}(${e.args.map((a) => expr(a, true)).join(", ")})`;
+  };
+  switch (k.kind) {
+    case "loop":
+      return `${name(k.out)} = ${expr(k.expr, true)}`;
+    case "sum":
+      return `${name(k.out)} = Σ ${expr(k.expr, false)}`;
+    case "op":
+      return `${name(k.out)} = ${k.node.op}(${k.ins.map(name).join(", ")})`;
+    case "update":
+      return `${name(k.out)} += ${k.products.map((t) => `${shortest(t.alpha)} · ${name(t.kernel.out)}`).join(" + ")}`;
+    case "copy":
+      return `${name(k.out)} = ${name(k.src)}`;
+    case "scan":
+      return `scan over ${k.scan.length} steps`;
+  }
+}
+
+function shortest(v: number): string {
+  const f = Math.fround(v);
+  for (let d = 1; d <= 17; d++) {
+    const s = Number(f.toPrecision(d));
+    if (Math.fround(s) === f) return String(s);
+  }
+  return String(v);
+}
+
 export function printProgram(p: Program): string {
   const out: string[] = ["buffers:"];
   for (const b of p.buffers) {

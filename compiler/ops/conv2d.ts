@@ -94,7 +94,8 @@ function emitGemm(ctx: Ctx): string {
   };
   const lines = [
     `for (let ${n0} = 0; ${n0} < ${N}; ${n0} += ${nb}) {`,
-    `  const ${nbb} = Math.min(${nb}, ${N} - ${n0}), ${lc} = ${nbb} * ${HoWo};`,
+    // lc: the block's columns, read only by the product into the accumulator.
+    `  const ${nbb} = Math.min(${nb}, ${N} - ${n0})${direct ? "" : `, ${lc} = ${nbb} * ${HoWo}`};`,
     `  for (let ${c0} = 0; ${c0} < ${C}; ${c0} += ${cb}) {`,
     `    const ${cbb} = Math.min(${cb}, ${C} - ${c0});`,
     // cols rows (c, u, v): input taps (kh−1−u, kw−1−v) of the block, in wasm.

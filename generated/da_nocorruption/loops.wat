@@ -16,7 +16,7 @@
   (func $sigmoid4 (param $x v128) (result v128)
     (f32x4.div (f32x4.splat (f32.const 1)) (f32x4.add (f32x4.splat (f32.const 1)) (call $exp4 (f32x4.neg (local.get $x)))))
   )
-  ;; specs/da-nocorruption.yaml:21 y  fused: add
+  ;; specs/da-nocorruption.yaml:21 y: y = sigmoid(y_matmul + b)
   (func $step0_y (export "step0_y") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -37,7 +37,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; specs/da-nocorruption.yaml:22 z  fused: add
+  ;; specs/da-nocorruption.yaml:22 z: z = sigmoid(z_matmul + b_prime)
   (func $step0_z (export "step0_z") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -58,7 +58,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy
+  ;; specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy: reconstruction_cross_entropy_sub = 1 - x
   (func $step0_reconstruction_cross_entropy_sub (export "step0_reconstruction_cross_entropy_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -78,7 +78,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy
+  ;; specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy: reconstruction_cross_entropy_sub2 = 1 - z
   (func $step0_reconstruction_cross_entropy_sub2 (export "step0_reconstruction_cross_entropy_sub2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -98,7 +98,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy  fused: neg
+  ;; specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy: reconstruction_cross_entropy_reducesum2 =  -reconstruction_cross_entropy_reducesum
   (func $step0_reconstruction_cross_entropy_reducesum2 (export "step0_reconstruction_cross_entropy_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -124,7 +124,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy
+  ;; specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy: cost = reconstruction_cross_entropy_reducesum2 * 0.05
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -145,7 +145,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/da-nocorruption.yaml:22 gradient of z  fused: add, neg, div, mul, div, mul, mul
+  ;; specs/da-nocorruption.yaml:22 gradient of z: d_z_mul = (-((-0.05 * reconstruction_cross_entropy_sub) / reconstruction_cross_entropy_sub2) + ((-0.05 * x) / z)) * (z * reconstruction_cross_entropy_sub2)
   (func $step0_d_z_mul (export "step0_d_z_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -170,7 +170,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/da-nocorruption.yaml:21 gradient of y  fused: mul, sub
+  ;; specs/da-nocorruption.yaml:21 gradient of y: d_y_mul = d_z_matmul * (y * (1 - y))
   (func $step0_d_y_mul (export "step0_d_y_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -192,7 +192,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/da-nocorruption.yaml:31 phases[0].optimizer  fused: mul
+  ;; specs/da-nocorruption.yaml:31 phases[0].optimizer: b = b - (0.1 * grad_b)
   (func $step0_b (export "step0_b") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -213,7 +213,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/da-nocorruption.yaml:31 phases[0].optimizer  fused: mul
+  ;; specs/da-nocorruption.yaml:31 phases[0].optimizer: b_prime = b_prime - (0.1 * grad_b_prime)
   (func $step0_b_prime (export "step0_b_prime") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows

@@ -171,25 +171,25 @@ export class Model implements CompiledModel {
     const grad_b = this.grad_b;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
-    // specs/da-nocorruption.yaml:21 y — matmul
+    // specs/da-nocorruption.yaml:21 y: y_matmul = matmul(x, W)
     {
       this.k.gemm({ a: 1613152, b: 16, c: 1573152, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W → y_matmul
     }
 
-    // specs/da-nocorruption.yaml:21 y — fused: add
+    // specs/da-nocorruption.yaml:21 y: y = sigmoid(y_matmul + b)
     this.w.step0_y(); // WebAssembly SIMD (loops.wat)
-    // specs/da-nocorruption.yaml:22 z — matmul
+    // specs/da-nocorruption.yaml:22 z: z_matmul = matmul(y, W)
     {
       this.k.gemm({ a: 1675872, b: 16, c: 1715872, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // y @ W → z_matmul
     }
 
-    // specs/da-nocorruption.yaml:22 z — fused: add
+    // specs/da-nocorruption.yaml:22 z: z = sigmoid(z_matmul + b_prime)
     this.w.step0_z(); // WebAssembly SIMD (loops.wat)
-    // specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy
+    // specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy: reconstruction_cross_entropy_sub = 1 - x
     this.w.step0_reconstruction_cross_entropy_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy
+    // specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy: reconstruction_cross_entropy_sub2 = 1 - z
     this.w.step0_reconstruction_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
-    // specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy — fused: add, mul, log, mul, log
+    // specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy: reconstruction_cross_entropy_reducesum = Σ ((x * log(z)) + (reconstruction_cross_entropy_sub * log(reconstruction_cross_entropy_sub2)))
     let o$0 = 0;
     let i$2 = 0;
     for (let c$3 = 0; c$3 < 20; c$3++) {
@@ -203,13 +203,13 @@ export class Model implements CompiledModel {
       o$0++;
     }
 
-    // specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy — fused: neg
+    // specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy: reconstruction_cross_entropy_reducesum2 = Σ -reconstruction_cross_entropy_reducesum
     this.w.step0_reconstruction_cross_entropy_reducesum2(); // WebAssembly SIMD (loops.wat)
-    // specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy
+    // specs/da-nocorruption.yaml:27 losses.reconstruction.cross_entropy: cost = reconstruction_cross_entropy_reducesum2 * 0.05
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
-    // specs/da-nocorruption.yaml:22 gradient of z — fused: add, neg, div, mul, div, mul, mul
+    // specs/da-nocorruption.yaml:22 gradient of z: d_z_mul = (-((-0.05 * reconstruction_cross_entropy_sub) / reconstruction_cross_entropy_sub2) + ((-0.05 * x) / z)) * (z * reconstruction_cross_entropy_sub2)
     this.w.step0_d_z_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/da-nocorruption.yaml:22 gradient of z
+    // specs/da-nocorruption.yaml:22 gradient of z: grad_b_prime = Σ d_z_mul
     {
       grad_b_prime.fill(0);
       let s$7 = 0;
@@ -220,14 +220,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/da-nocorruption.yaml:22 gradient of z — matmul
+    // specs/da-nocorruption.yaml:22 gradient of z: d_z_matmul = matmul(d_z_mul, W)
     {
       this.k.gemm({ a: 1966864, b: 16, c: 2032720, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_z_mul @ W → d_z_matmul
     }
 
-    // specs/da-nocorruption.yaml:21 gradient of y — fused: mul, sub
+    // specs/da-nocorruption.yaml:21 gradient of y: d_y_mul = d_z_matmul * (y * (1 - y))
     this.w.step0_d_y_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/da-nocorruption.yaml:21 gradient of y
+    // specs/da-nocorruption.yaml:21 gradient of y: grad_b = Σ d_y_mul
     {
       grad_b.fill(0);
       let s$10 = 0;
@@ -238,14 +238,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/da-nocorruption.yaml:31 phases[0].optimizer — update of W, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/da-nocorruption.yaml:22 gradient of z — product
+    // specs/da-nocorruption.yaml:31 phases[0].optimizer: W += -0.1 · d_z_matmul2 + -0.1 · d_y_matmul (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/da-nocorruption.yaml:22 gradient of z: d_z_matmul2 = matmul(d_z_mul, y)
     this.k.gemm({ a: 1966864, b: 1675872, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W += -0.10000000149011612 · d_z_mul @ y
-    // specs/da-nocorruption.yaml:21 gradient of y — product
+    // specs/da-nocorruption.yaml:21 gradient of y: d_y_matmul = matmul(x, d_y_mul)
     this.k.gemm({ a: 1613152, b: 2072720, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: true }); // W += -0.10000000149011612 · x @ d_y_mul
-    // specs/da-nocorruption.yaml:31 phases[0].optimizer — fused: mul
+    // specs/da-nocorruption.yaml:31 phases[0].optimizer: b = b - (0.1 * grad_b)
     this.w.step0_b(); // WebAssembly SIMD (loops.wat)
-    // specs/da-nocorruption.yaml:31 phases[0].optimizer — fused: mul
+    // specs/da-nocorruption.yaml:31 phases[0].optimizer: b_prime = b_prime - (0.1 * grad_b_prime)
     this.w.step0_b_prime(); // WebAssembly SIMD (loops.wat)
     return cost[0];
   }

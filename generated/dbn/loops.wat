@@ -16,7 +16,7 @@
   (func $sigmoid4 (param $x v128) (result v128)
     (f32x4.div (f32x4.splat (f32.const 1)) (f32x4.add (f32x4.splat (f32.const 1)) (call $exp4 (f32x4.neg (local.get $x)))))
   )
-  ;; specs/dbn.yaml:36 h1  fused: add
+  ;; specs/dbn.yaml:36 h1: h1 = sigmoid(cd1_matmul + b1)
   (func $step0_h1 (export "step0_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -37,7 +37,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:41 v1_pre
+  ;; specs/dbn.yaml:41 v1_pre: v1_pre = v1_pre_matmul + vb1
   (func $step0_v1_pre (export "step0_v1_pre") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -58,7 +58,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:45 recon1
+  ;; specs/dbn.yaml:45 recon1: cost = recon1_reducesum2 * 0.1
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -79,7 +79,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:44 gradient of cd1  fused: sigmoid, add
+  ;; specs/dbn.yaml:44 gradient of cd1: d_cd1_mul = 0.1 * sigmoid(cd1_matmul2 + b1)
   (func $step0_d_cd1_mul (export "step0_d_cd1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -100,7 +100,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:44 gradient of cd1
+  ;; specs/dbn.yaml:44 gradient of cd1: d_cd1_mul2 = -0.1 * h1
   (func $step0_d_cd1_mul2 (export "step0_d_cd1_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -120,7 +120,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:44 gradient of cd1
+  ;; specs/dbn.yaml:44 gradient of cd1: d_cd1_add = d_cd1_mul + d_cd1_mul2
   (func $step0_d_cd1_add (export "step0_d_cd1_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -141,7 +141,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:44 gradient of cd1  fused: mul, mul
+  ;; specs/dbn.yaml:44 gradient of cd1: d_cd1_add2 = (0.1 * end1) + (-0.1 * x)
   (func $step0_d_cd1_add2 (export "step0_d_cd1_add2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -162,7 +162,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:71 phases[0].optimizer  fused: mul
+  ;; specs/dbn.yaml:71 phases[0].optimizer: b1 = b1 - (0.01 * grad_b1)
   (func $step0_b1 (export "step0_b1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -183,7 +183,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:71 phases[0].optimizer  fused: mul
+  ;; specs/dbn.yaml:71 phases[0].optimizer: vb1 = vb1 - (0.01 * grad_vb1)
   (func $step0_vb1 (export "step0_vb1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -204,7 +204,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:36 h1  fused: add
+  ;; specs/dbn.yaml:36 h1: h1 = sigmoid(h1_matmul + b1)
   (func $step1_h1 (export "step1_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -225,7 +225,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:37 h2  fused: add
+  ;; specs/dbn.yaml:37 h2: h2 = sigmoid(cd2_matmul + b2)
   (func $step1_h2 (export "step1_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -246,7 +246,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:47 v2_pre
+  ;; specs/dbn.yaml:47 v2_pre: v2_pre = v2_pre_matmul + vb2
   (func $step1_v2_pre (export "step1_v2_pre") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -267,7 +267,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:51 recon2
+  ;; specs/dbn.yaml:51 recon2: cost = recon2_reducesum2 * 0.1
   (func $step1_cost (export "step1_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -288,7 +288,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:50 gradient of cd2  fused: sigmoid, add
+  ;; specs/dbn.yaml:50 gradient of cd2: d_cd2_mul = 0.1 * sigmoid(cd2_matmul2 + b2)
   (func $step1_d_cd2_mul (export "step1_d_cd2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -309,7 +309,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:50 gradient of cd2
+  ;; specs/dbn.yaml:50 gradient of cd2: d_cd2_mul2 = -0.1 * h2
   (func $step1_d_cd2_mul2 (export "step1_d_cd2_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -329,7 +329,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:50 gradient of cd2
+  ;; specs/dbn.yaml:50 gradient of cd2: d_cd2_add = d_cd2_mul + d_cd2_mul2
   (func $step1_d_cd2_add (export "step1_d_cd2_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -350,7 +350,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:50 gradient of cd2  fused: mul, mul
+  ;; specs/dbn.yaml:50 gradient of cd2: d_cd2_add2 = (0.1 * end2) + (-0.1 * h1)
   (func $step1_d_cd2_add2 (export "step1_d_cd2_add2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -371,7 +371,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:77 phases[1].optimizer  fused: mul
+  ;; specs/dbn.yaml:77 phases[1].optimizer: b2 = b2 - (0.01 * grad_b2)
   (func $step1_b2 (export "step1_b2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -392,7 +392,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:77 phases[1].optimizer  fused: mul
+  ;; specs/dbn.yaml:77 phases[1].optimizer: vb2 = vb2 - (0.01 * grad_vb2)
   (func $step1_vb2 (export "step1_vb2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -413,7 +413,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:36 h1  fused: add
+  ;; specs/dbn.yaml:36 h1: h1 = sigmoid(h1_matmul + b1)
   (func $step2_h1 (export "step2_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -434,7 +434,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:37 h2  fused: add
+  ;; specs/dbn.yaml:37 h2: h2 = sigmoid(h2_matmul + b2)
   (func $step2_h2 (export "step2_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -455,7 +455,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:38 h3  fused: add
+  ;; specs/dbn.yaml:38 h3: h3 = sigmoid(cd3_matmul + b3)
   (func $step2_h3 (export "step2_h3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -476,7 +476,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:53 v3_pre
+  ;; specs/dbn.yaml:53 v3_pre: v3_pre = v3_pre_matmul + vb3
   (func $step2_v3_pre (export "step2_v3_pre") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -497,7 +497,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:57 recon3
+  ;; specs/dbn.yaml:57 recon3: cost = recon3_reducesum2 * 0.1
   (func $step2_cost (export "step2_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -518,7 +518,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:56 gradient of cd3  fused: sigmoid, add
+  ;; specs/dbn.yaml:56 gradient of cd3: d_cd3_mul = 0.1 * sigmoid(cd3_matmul2 + b3)
   (func $step2_d_cd3_mul (export "step2_d_cd3_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -539,7 +539,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:56 gradient of cd3
+  ;; specs/dbn.yaml:56 gradient of cd3: d_cd3_mul2 = -0.1 * h3
   (func $step2_d_cd3_mul2 (export "step2_d_cd3_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -559,7 +559,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:56 gradient of cd3
+  ;; specs/dbn.yaml:56 gradient of cd3: d_cd3_add = d_cd3_mul + d_cd3_mul2
   (func $step2_d_cd3_add (export "step2_d_cd3_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -580,7 +580,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:56 gradient of cd3  fused: mul, mul
+  ;; specs/dbn.yaml:56 gradient of cd3: d_cd3_add2 = (0.1 * end3) + (-0.1 * h2)
   (func $step2_d_cd3_add2 (export "step2_d_cd3_add2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -601,7 +601,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:83 phases[2].optimizer  fused: mul
+  ;; specs/dbn.yaml:83 phases[2].optimizer: b3 = b3 - (0.01 * grad_b3)
   (func $step2_b3 (export "step2_b3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -622,7 +622,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:83 phases[2].optimizer  fused: mul
+  ;; specs/dbn.yaml:83 phases[2].optimizer: vb3 = vb3 - (0.01 * grad_vb3)
   (func $step2_vb3 (export "step2_vb3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -643,7 +643,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:36 h1  fused: add
+  ;; specs/dbn.yaml:36 h1: h1 = sigmoid(h1_matmul + b1)
   (func $step3_h1 (export "step3_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -664,7 +664,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:37 h2  fused: add
+  ;; specs/dbn.yaml:37 h2: h2 = sigmoid(h2_matmul + b2)
   (func $step3_h2 (export "step3_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -685,7 +685,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:38 h3  fused: add
+  ;; specs/dbn.yaml:38 h3: h3 = sigmoid(h3_matmul + b3)
   (func $step3_h3 (export "step3_h3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -706,7 +706,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:39 p_y_given_x
+  ;; specs/dbn.yaml:39 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
   (func $step3_p_y_given_x_add (export "step3_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -727,7 +727,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:39 p_y_given_x
+  ;; specs/dbn.yaml:39 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
   (func $step3_p_y_given_x_sub (export "step3_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -749,7 +749,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:39 p_y_given_x
+  ;; specs/dbn.yaml:39 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
   (func $step3_p_y_given_x_exp (export "step3_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -769,7 +769,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:63 losses.finetune.nll  fused: neg
+  ;; specs/dbn.yaml:63 losses.finetune.nll: finetune_nll_reducesum2 =  -finetune_nll_reducesum
   (func $step3_finetune_nll_reducesum2 (export "step3_finetune_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -795,7 +795,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:63 losses.finetune.nll
+  ;; specs/dbn.yaml:63 losses.finetune.nll: cost = finetune_nll_reducesum2 * 0.1
   (func $step3_cost (export "step3_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -816,7 +816,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:63 gradient of losses.finetune.nll  fused: mul
+  ;; specs/dbn.yaml:63 gradient of losses.finetune.nll: d_finetune_nll_reducesum =  (0.1 * finetune_nll_onehot)
   (func $step3_d_finetune_nll_reducesum (export "step3_d_finetune_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -842,7 +842,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:63 gradient of losses.finetune.nll
+  ;; specs/dbn.yaml:63 gradient of losses.finetune.nll: d_finetune_nll_div = d_finetune_nll_reducesum / p_y_given_x_reducesum
   (func $step3_d_finetune_nll_div (export "step3_d_finetune_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -863,7 +863,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:39 gradient of p_y_given_x  fused: mul, mul
+  ;; specs/dbn.yaml:39 gradient of p_y_given_x: d_p_y_given_x_add = (-0.1 * finetune_nll_onehot) + (d_finetune_nll_div * p_y_given_x_exp)
   (func $step3_d_p_y_given_x_add (export "step3_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -886,7 +886,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:38 gradient of h3  fused: mul, sub
+  ;; specs/dbn.yaml:38 gradient of h3: d_h3_mul = d_p_y_given_x_matmul * (h3 * (1 - h3))
   (func $step3_d_h3_mul (export "step3_d_h3_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -908,7 +908,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:37 gradient of h2  fused: mul, sub
+  ;; specs/dbn.yaml:37 gradient of h2: d_h2_mul = d_h3_matmul * (h2 * (1 - h2))
   (func $step3_d_h2_mul (export "step3_d_h2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -930,7 +930,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:36 gradient of h1  fused: mul, sub
+  ;; specs/dbn.yaml:36 gradient of h1: d_h1_mul = d_h2_matmul * (h1 * (1 - h1))
   (func $step3_d_h1_mul (export "step3_d_h1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -952,7 +952,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:89 phases[3].optimizer  fused: mul
+  ;; specs/dbn.yaml:89 phases[3].optimizer: b1 = b1 - (0.1 * grad_b1)
   (func $step3_b1 (export "step3_b1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -973,7 +973,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:89 phases[3].optimizer  fused: mul
+  ;; specs/dbn.yaml:89 phases[3].optimizer: b2 = b2 - (0.1 * grad_b2)
   (func $step3_b2 (export "step3_b2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -994,7 +994,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:89 phases[3].optimizer  fused: mul
+  ;; specs/dbn.yaml:89 phases[3].optimizer: b3 = b3 - (0.1 * grad_b3)
   (func $step3_b3 (export "step3_b3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1015,7 +1015,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:89 phases[3].optimizer  fused: mul
+  ;; specs/dbn.yaml:89 phases[3].optimizer: b4 = b4 - (0.1 * grad_b4)
   (func $step3_b4 (export "step3_b4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1036,7 +1036,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:36 h1  fused: add
+  ;; specs/dbn.yaml:36 h1: h1 = sigmoid(h1_matmul + b1)
   (func $evaluate_h1 (export "evaluate_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1057,7 +1057,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:37 h2  fused: add
+  ;; specs/dbn.yaml:37 h2: h2 = sigmoid(h2_matmul + b2)
   (func $evaluate_h2 (export "evaluate_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1078,7 +1078,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:38 h3  fused: add
+  ;; specs/dbn.yaml:38 h3: h3 = sigmoid(h3_matmul + b3)
   (func $evaluate_h3 (export "evaluate_h3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1099,7 +1099,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:39 p_y_given_x
+  ;; specs/dbn.yaml:39 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
   (func $evaluate_p_y_given_x_add (export "evaluate_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1120,7 +1120,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:39 p_y_given_x
+  ;; specs/dbn.yaml:39 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1142,7 +1142,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:39 p_y_given_x
+  ;; specs/dbn.yaml:39 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1162,7 +1162,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:39 p_y_given_x
+  ;; specs/dbn.yaml:39 p_y_given_x: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1184,7 +1184,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
-  ;; specs/dbn.yaml:66 metrics.cost
+  ;; specs/dbn.yaml:66 metrics.cost: cost = -cost_reducesum
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows

@@ -375,35 +375,35 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
-    // specs/dbn.yaml:36 h1 — matmul
+    // specs/dbn.yaml:36 h1: h1_matmul = matmul(x, W1)
     {
       this.k.gemm({ a: 11239200, b: 16, c: 13274192, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
     }
 
-    // specs/dbn.yaml:36 h1 — fused: add
+    // specs/dbn.yaml:36 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.evaluate_h1(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:37 h2 — matmul
+    // specs/dbn.yaml:37 h2: h2_matmul = matmul(h1, W2)
     {
       this.k.gemm({ a: 13314192, b: 3140016, c: 13354192, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
     }
 
-    // specs/dbn.yaml:37 h2 — fused: add
+    // specs/dbn.yaml:37 h2: h2 = sigmoid(h2_matmul + b2)
     this.w.evaluate_h2(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:38 h3 — matmul
+    // specs/dbn.yaml:38 h3: h3_matmul = matmul(h2, W3)
     {
       this.k.gemm({ a: 13394192, b: 7144016, c: 13434192, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ W3 → h3_matmul
     }
 
-    // specs/dbn.yaml:38 h3 — fused: add
+    // specs/dbn.yaml:38 h3: h3 = sigmoid(h3_matmul + b3)
     this.w.evaluate_h3(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:39 p_y_given_x — matmul
+    // specs/dbn.yaml:39 p_y_given_x: p_y_given_x_matmul = matmul(h3, W4)
     {
       this.k.gemm({ a: 13474192, b: 11159152, c: 13514192, m: 10, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h3 @ W4 → p_y_given_x_matmul
     }
 
-    // specs/dbn.yaml:39 p_y_given_x
+    // specs/dbn.yaml:39 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
     this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:39 p_y_given_x — reduce_max
+    // specs/dbn.yaml:39 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
       let s$3 = 0;
@@ -415,11 +415,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:39 p_y_given_x
+    // specs/dbn.yaml:39 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
     this.w.evaluate_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:39 p_y_given_x
+    // specs/dbn.yaml:39 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:39 p_y_given_x
+    // specs/dbn.yaml:39 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       for (let o$4 = 0; o$4 < 10; o$4++) {
         let s$6 = 0;
@@ -428,9 +428,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:39 p_y_given_x
+    // specs/dbn.yaml:39 p_y_given_x: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:65 metrics.error — argmax
+    // specs/dbn.yaml:65 metrics.error: error_argmax = argmax(p_y_given_x)
     {
       for (let o$7 = 0; o$7 < 10; o$7++) {
         {
@@ -444,9 +444,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:65 metrics.error — fused: compare
+    // specs/dbn.yaml:65 metrics.error: error = cast(compare(error_argmax, y))
     for (let i$13 = 0; i$13 < 10; i$13++) error[i$13] = (error_argmax[i$13] !== y[i$13] ? 1 : 0);
-    // specs/dbn.yaml:66 metrics.cost — one_hot
+    // specs/dbn.yaml:66 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
       for (let i$14 = 0; i$14 < 10; i$14++) {
@@ -455,23 +455,21 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:66 metrics.cost
+    // specs/dbn.yaml:66 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     for (let i$16 = 0; i$16 < 10; i$16++) cost_log[i$16] = Math.log(p_y_given_x_reducesum[i$16]);
-    // specs/dbn.yaml:66 metrics.cost — fused: mul, sub
+    // specs/dbn.yaml:66 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
     let o$17 = 0;
-    let i$19 = 0;
     for (let c$20 = 0; c$20 < 10; c$20++) {
       let s$18 = 0;
       for (let c$21 = 0; c$21 < 10; c$21++) {
         s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
-        i$19++;
       }
 
       cost_reducesum[o$17] = s$18;
       o$17++;
     }
 
-    // specs/dbn.yaml:66 metrics.cost
+    // specs/dbn.yaml:66 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
     out.cost.set(cost);
@@ -591,30 +589,30 @@ export class Model implements CompiledModel {
     const grad_vb1 = this.grad_vb1;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
-    // specs/dbn.yaml:44 cd1 — matmul
+    // specs/dbn.yaml:44 cd1: cd1_matmul = matmul(x, W1)
     {
       this.k.gemm({ a: 11239200, b: 16, c: 11199200, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → cd1_matmul
     }
 
-    // specs/dbn.yaml:36 h1 — fused: add
+    // specs/dbn.yaml:36 h1: h1 = sigmoid(cd1_matmul + b1)
     this.w.step0_h1(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:41 v1_pre — fused: compare, random_uniform
+    // specs/dbn.yaml:41 v1_pre: v1_pre_cast = cast(compare(random_uniform(), h1))
     for (let i$0 = 0; i$0 < 10000; i$0++) v1_pre_cast[i$0] = (rng.uniform(this.desc.seed, 1, step, 0, i$0) < h1[i$0] ? 1 : 0);
-    // specs/dbn.yaml:41 v1_pre — matmul
+    // specs/dbn.yaml:41 v1_pre: v1_pre_matmul = matmul(v1_pre_cast, W1)
     {
       this.k.gemm({ a: 11310560, b: 16, c: 11350560, m: 10, n: 784, k: 1000, lda: 1000, ldb: 1000, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // v1_pre_cast @ W1 → v1_pre_matmul
     }
 
-    // specs/dbn.yaml:41 v1_pre
+    // specs/dbn.yaml:41 v1_pre: v1_pre = v1_pre_matmul + vb1
     this.w.step0_v1_pre(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:43 end1 — fused: compare, random_uniform, sigmoid
+    // specs/dbn.yaml:43 end1: end1 = cast(compare(random_uniform(), sigmoid(v1_pre)))
     for (let i$1 = 0; i$1 < 7840; i$1++) end1[i$1] = (rng.uniform(this.desc.seed, 2, step, 0, i$1) < (1 / (1 + Math.exp(-(v1_pre[i$1])))) ? 1 : 0);
-    // specs/dbn.yaml:44 cd1 — matmul
+    // specs/dbn.yaml:44 cd1: cd1_matmul2 = matmul(end1, W1)
     {
       this.k.gemm({ a: 11413280, b: 16, c: 11444640, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // end1 @ W1 → cd1_matmul2
     }
 
-    // specs/dbn.yaml:45 recon1 — fused: add, mul, softplus, neg, mul, sub, softplus
+    // specs/dbn.yaml:45 recon1: recon1_reducesum = Σ ((x * softplus(-v1_pre)) + ((1 - x) * softplus(v1_pre)))
     let o$2 = 0;
     let i$4 = 0;
     for (let c$5 = 0; c$5 < 10; c$5++) {
@@ -628,7 +626,7 @@ export class Model implements CompiledModel {
       o$2++;
     }
 
-    // specs/dbn.yaml:45 recon1
+    // specs/dbn.yaml:45 recon1: recon1_reducesum2 = Σ recon1_reducesum
     {
       {
         let s$9 = 0;
@@ -637,15 +635,15 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:45 recon1
+    // specs/dbn.yaml:45 recon1: cost = recon1_reducesum2 * 0.1
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:44 gradient of cd1 — fused: sigmoid, add
+    // specs/dbn.yaml:44 gradient of cd1: d_cd1_mul = 0.1 * sigmoid(cd1_matmul2 + b1)
     this.w.step0_d_cd1_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:44 gradient of cd1
+    // specs/dbn.yaml:44 gradient of cd1: d_cd1_mul2 = -0.1 * h1
     this.w.step0_d_cd1_mul2(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:44 gradient of cd1
+    // specs/dbn.yaml:44 gradient of cd1: d_cd1_add = d_cd1_mul + d_cd1_mul2
     this.w.step0_d_cd1_add(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:44 gradient of cd1
+    // specs/dbn.yaml:44 gradient of cd1: grad_b1 = Σ d_cd1_add
     {
       grad_b1.fill(0);
       let s$12 = 0;
@@ -656,9 +654,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:44 gradient of cd1 — fused: mul, mul
+    // specs/dbn.yaml:44 gradient of cd1: d_cd1_add2 = (0.1 * end1) + (-0.1 * x)
     this.w.step0_d_cd1_add2(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:44 gradient of cd1
+    // specs/dbn.yaml:44 gradient of cd1: grad_vb1 = Σ d_cd1_add2
     {
       grad_vb1.fill(0);
       let s$15 = 0;
@@ -669,14 +667,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:71 phases[0].optimizer — update of W1, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/dbn.yaml:44 gradient of cd1 — product
+    // specs/dbn.yaml:71 phases[0].optimizer: W1 += -0.01 · d_cd1_matmul + -0.01 · d_cd1_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/dbn.yaml:44 gradient of cd1: d_cd1_matmul = matmul(end1, d_cd1_mul)
     this.k.gemm({ a: 11413280, b: 11484720, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W1 += -0.009999999776482582 · end1 @ d_cd1_mul
-    // specs/dbn.yaml:44 gradient of cd1 — product
+    // specs/dbn.yaml:44 gradient of cd1: d_cd1_matmul2 = matmul(x, d_cd1_mul2)
     this.k.gemm({ a: 11239200, b: 11524720, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: true }); // W1 += -0.009999999776482582 · x @ d_cd1_mul2
-    // specs/dbn.yaml:71 phases[0].optimizer — fused: mul
+    // specs/dbn.yaml:71 phases[0].optimizer: b1 = b1 - (0.01 * grad_b1)
     this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:71 phases[0].optimizer — fused: mul
+    // specs/dbn.yaml:71 phases[0].optimizer: vb1 = vb1 - (0.01 * grad_vb1)
     this.w.step0_vb1(); // WebAssembly SIMD (loops.wat)
     return cost[0];
   }
@@ -697,37 +695,37 @@ export class Model implements CompiledModel {
     const grad_vb2 = this.pretrain2_grad_vb2;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
-    // specs/dbn.yaml:36 h1 — matmul
+    // specs/dbn.yaml:36 h1: h1_matmul = matmul(x, W1)
     {
       this.k.gemm({ a: 11239200, b: 16, c: 11643216, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
     }
 
-    // specs/dbn.yaml:36 h1 — fused: add
+    // specs/dbn.yaml:36 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.step1_h1(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:50 cd2 — matmul
+    // specs/dbn.yaml:50 cd2: cd2_matmul = matmul(h1, W2)
     {
       this.k.gemm({ a: 11683216, b: 3140016, c: 11723216, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → cd2_matmul
     }
 
-    // specs/dbn.yaml:37 h2 — fused: add
+    // specs/dbn.yaml:37 h2: h2 = sigmoid(cd2_matmul + b2)
     this.w.step1_h2(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:47 v2_pre — fused: compare, random_uniform
+    // specs/dbn.yaml:47 v2_pre: v2_pre_cast = cast(compare(random_uniform(), h2))
     for (let i$0 = 0; i$0 < 10000; i$0++) v2_pre_cast[i$0] = (rng.uniform(this.desc.seed, 1, step, 0, i$0) < h2[i$0] ? 1 : 0);
-    // specs/dbn.yaml:47 v2_pre — matmul
+    // specs/dbn.yaml:47 v2_pre: v2_pre_matmul = matmul(v2_pre_cast, W2)
     {
       this.k.gemm({ a: 11803216, b: 3140016, c: 11843216, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // v2_pre_cast @ W2 → v2_pre_matmul
     }
 
-    // specs/dbn.yaml:47 v2_pre
+    // specs/dbn.yaml:47 v2_pre: v2_pre = v2_pre_matmul + vb2
     this.w.step1_v2_pre(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:49 end2 — fused: compare, random_uniform, sigmoid
+    // specs/dbn.yaml:49 end2: end2 = cast(compare(random_uniform(), sigmoid(v2_pre)))
     for (let i$1 = 0; i$1 < 10000; i$1++) end2[i$1] = (rng.uniform(this.desc.seed, 2, step, 0, i$1) < (1 / (1 + Math.exp(-(v2_pre[i$1])))) ? 1 : 0);
-    // specs/dbn.yaml:50 cd2 — matmul
+    // specs/dbn.yaml:50 cd2: cd2_matmul2 = matmul(end2, W2)
     {
       this.k.gemm({ a: 11923216, b: 3140016, c: 11963216, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // end2 @ W2 → cd2_matmul2
     }
 
-    // specs/dbn.yaml:51 recon2 — fused: add, mul, softplus, neg, mul, sub, softplus
+    // specs/dbn.yaml:51 recon2: recon2_reducesum = Σ ((h1 * softplus(-v2_pre)) + ((1 - h1) * softplus(v2_pre)))
     let o$2 = 0;
     let i$4 = 0;
     for (let c$5 = 0; c$5 < 10; c$5++) {
@@ -741,7 +739,7 @@ export class Model implements CompiledModel {
       o$2++;
     }
 
-    // specs/dbn.yaml:51 recon2
+    // specs/dbn.yaml:51 recon2: recon2_reducesum2 = Σ recon2_reducesum
     {
       {
         let s$9 = 0;
@@ -750,15 +748,15 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:51 recon2
+    // specs/dbn.yaml:51 recon2: cost = recon2_reducesum2 * 0.1
     this.w.step1_cost(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:50 gradient of cd2 — fused: sigmoid, add
+    // specs/dbn.yaml:50 gradient of cd2: d_cd2_mul = 0.1 * sigmoid(cd2_matmul2 + b2)
     this.w.step1_d_cd2_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:50 gradient of cd2
+    // specs/dbn.yaml:50 gradient of cd2: d_cd2_mul2 = -0.1 * h2
     this.w.step1_d_cd2_mul2(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:50 gradient of cd2
+    // specs/dbn.yaml:50 gradient of cd2: d_cd2_add = d_cd2_mul + d_cd2_mul2
     this.w.step1_d_cd2_add(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:50 gradient of cd2
+    // specs/dbn.yaml:50 gradient of cd2: grad_b2 = Σ d_cd2_add
     {
       grad_b2.fill(0);
       let s$12 = 0;
@@ -769,9 +767,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:50 gradient of cd2 — fused: mul, mul
+    // specs/dbn.yaml:50 gradient of cd2: d_cd2_add2 = (0.1 * end2) + (-0.1 * h1)
     this.w.step1_d_cd2_add2(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:50 gradient of cd2
+    // specs/dbn.yaml:50 gradient of cd2: grad_vb2 = Σ d_cd2_add2
     {
       grad_vb2.fill(0);
       let s$15 = 0;
@@ -782,14 +780,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:77 phases[1].optimizer — update of W2, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/dbn.yaml:50 gradient of cd2 — product
+    // specs/dbn.yaml:77 phases[1].optimizer: W2 += -0.01 · d_cd2_matmul + -0.01 · d_cd2_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/dbn.yaml:50 gradient of cd2: d_cd2_matmul = matmul(end2, d_cd2_mul)
     this.k.gemm({ a: 11923216, b: 12003296, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W2 += -0.009999999776482582 · end2 @ d_cd2_mul
-    // specs/dbn.yaml:50 gradient of cd2 — product
+    // specs/dbn.yaml:50 gradient of cd2: d_cd2_matmul2 = matmul(h1, d_cd2_mul2)
     this.k.gemm({ a: 11683216, b: 12043296, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W2 += -0.009999999776482582 · h1 @ d_cd2_mul2
-    // specs/dbn.yaml:77 phases[1].optimizer — fused: mul
+    // specs/dbn.yaml:77 phases[1].optimizer: b2 = b2 - (0.01 * grad_b2)
     this.w.step1_b2(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:77 phases[1].optimizer — fused: mul
+    // specs/dbn.yaml:77 phases[1].optimizer: vb2 = vb2 - (0.01 * grad_vb2)
     this.w.step1_vb2(); // WebAssembly SIMD (loops.wat)
     return cost[0];
   }
@@ -810,44 +808,44 @@ export class Model implements CompiledModel {
     const grad_vb3 = this.pretrain3_grad_vb3;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
-    // specs/dbn.yaml:36 h1 — matmul
+    // specs/dbn.yaml:36 h1: h1_matmul = matmul(x, W1)
     {
       this.k.gemm({ a: 11239200, b: 16, c: 12171296, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
     }
 
-    // specs/dbn.yaml:36 h1 — fused: add
+    // specs/dbn.yaml:36 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.step2_h1(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:37 h2 — matmul
+    // specs/dbn.yaml:37 h2: h2_matmul = matmul(h1, W2)
     {
       this.k.gemm({ a: 12211296, b: 3140016, c: 12251296, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
     }
 
-    // specs/dbn.yaml:37 h2 — fused: add
+    // specs/dbn.yaml:37 h2: h2 = sigmoid(h2_matmul + b2)
     this.w.step2_h2(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:56 cd3 — matmul
+    // specs/dbn.yaml:56 cd3: cd3_matmul = matmul(h2, W3)
     {
       this.k.gemm({ a: 12291296, b: 7144016, c: 12331296, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ W3 → cd3_matmul
     }
 
-    // specs/dbn.yaml:38 h3 — fused: add
+    // specs/dbn.yaml:38 h3: h3 = sigmoid(cd3_matmul + b3)
     this.w.step2_h3(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:53 v3_pre — fused: compare, random_uniform
+    // specs/dbn.yaml:53 v3_pre: v3_pre_cast = cast(compare(random_uniform(), h3))
     for (let i$0 = 0; i$0 < 10000; i$0++) v3_pre_cast[i$0] = (rng.uniform(this.desc.seed, 1, step, 0, i$0) < h3[i$0] ? 1 : 0);
-    // specs/dbn.yaml:53 v3_pre — matmul
+    // specs/dbn.yaml:53 v3_pre: v3_pre_matmul = matmul(v3_pre_cast, W3)
     {
       this.k.gemm({ a: 12411296, b: 7144016, c: 12451296, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // v3_pre_cast @ W3 → v3_pre_matmul
     }
 
-    // specs/dbn.yaml:53 v3_pre
+    // specs/dbn.yaml:53 v3_pre: v3_pre = v3_pre_matmul + vb3
     this.w.step2_v3_pre(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:55 end3 — fused: compare, random_uniform, sigmoid
+    // specs/dbn.yaml:55 end3: end3 = cast(compare(random_uniform(), sigmoid(v3_pre)))
     for (let i$1 = 0; i$1 < 10000; i$1++) end3[i$1] = (rng.uniform(this.desc.seed, 2, step, 0, i$1) < (1 / (1 + Math.exp(-(v3_pre[i$1])))) ? 1 : 0);
-    // specs/dbn.yaml:56 cd3 — matmul
+    // specs/dbn.yaml:56 cd3: cd3_matmul2 = matmul(end3, W3)
     {
       this.k.gemm({ a: 12531296, b: 7144016, c: 12571296, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // end3 @ W3 → cd3_matmul2
     }
 
-    // specs/dbn.yaml:57 recon3 — fused: add, mul, softplus, neg, mul, sub, softplus
+    // specs/dbn.yaml:57 recon3: recon3_reducesum = Σ ((h2 * softplus(-v3_pre)) + ((1 - h2) * softplus(v3_pre)))
     let o$2 = 0;
     let i$4 = 0;
     for (let c$5 = 0; c$5 < 10; c$5++) {
@@ -861,7 +859,7 @@ export class Model implements CompiledModel {
       o$2++;
     }
 
-    // specs/dbn.yaml:57 recon3
+    // specs/dbn.yaml:57 recon3: recon3_reducesum2 = Σ recon3_reducesum
     {
       {
         let s$9 = 0;
@@ -870,15 +868,15 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:57 recon3
+    // specs/dbn.yaml:57 recon3: cost = recon3_reducesum2 * 0.1
     this.w.step2_cost(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:56 gradient of cd3 — fused: sigmoid, add
+    // specs/dbn.yaml:56 gradient of cd3: d_cd3_mul = 0.1 * sigmoid(cd3_matmul2 + b3)
     this.w.step2_d_cd3_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:56 gradient of cd3
+    // specs/dbn.yaml:56 gradient of cd3: d_cd3_mul2 = -0.1 * h3
     this.w.step2_d_cd3_mul2(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:56 gradient of cd3
+    // specs/dbn.yaml:56 gradient of cd3: d_cd3_add = d_cd3_mul + d_cd3_mul2
     this.w.step2_d_cd3_add(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:56 gradient of cd3
+    // specs/dbn.yaml:56 gradient of cd3: grad_b3 = Σ d_cd3_add
     {
       grad_b3.fill(0);
       let s$12 = 0;
@@ -889,9 +887,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:56 gradient of cd3 — fused: mul, mul
+    // specs/dbn.yaml:56 gradient of cd3: d_cd3_add2 = (0.1 * end3) + (-0.1 * h2)
     this.w.step2_d_cd3_add2(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:56 gradient of cd3
+    // specs/dbn.yaml:56 gradient of cd3: grad_vb3 = Σ d_cd3_add2
     {
       grad_vb3.fill(0);
       let s$15 = 0;
@@ -902,14 +900,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:83 phases[2].optimizer — update of W3, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/dbn.yaml:56 gradient of cd3 — product
+    // specs/dbn.yaml:83 phases[2].optimizer: W3 += -0.01 · d_cd3_matmul + -0.01 · d_cd3_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/dbn.yaml:56 gradient of cd3: d_cd3_matmul = matmul(end3, d_cd3_mul)
     this.k.gemm({ a: 12531296, b: 12611376, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W3 += -0.009999999776482582 · end3 @ d_cd3_mul
-    // specs/dbn.yaml:56 gradient of cd3 — product
+    // specs/dbn.yaml:56 gradient of cd3: d_cd3_matmul2 = matmul(h2, d_cd3_mul2)
     this.k.gemm({ a: 12291296, b: 12651376, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W3 += -0.009999999776482582 · h2 @ d_cd3_mul2
-    // specs/dbn.yaml:83 phases[2].optimizer — fused: mul
+    // specs/dbn.yaml:83 phases[2].optimizer: b3 = b3 - (0.01 * grad_b3)
     this.w.step2_b3(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:83 phases[2].optimizer — fused: mul
+    // specs/dbn.yaml:83 phases[2].optimizer: vb3 = vb3 - (0.01 * grad_vb3)
     this.w.step2_vb3(); // WebAssembly SIMD (loops.wat)
     return cost[0];
   }
@@ -937,35 +935,35 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
-    // specs/dbn.yaml:36 h1 — matmul
+    // specs/dbn.yaml:36 h1: h1_matmul = matmul(x, W1)
     {
       this.k.gemm({ a: 11239200, b: 16, c: 12779376, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
     }
 
-    // specs/dbn.yaml:36 h1 — fused: add
+    // specs/dbn.yaml:36 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.step3_h1(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:37 h2 — matmul
+    // specs/dbn.yaml:37 h2: h2_matmul = matmul(h1, W2)
     {
       this.k.gemm({ a: 12819376, b: 3140016, c: 12859376, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
     }
 
-    // specs/dbn.yaml:37 h2 — fused: add
+    // specs/dbn.yaml:37 h2: h2 = sigmoid(h2_matmul + b2)
     this.w.step3_h2(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:38 h3 — matmul
+    // specs/dbn.yaml:38 h3: h3_matmul = matmul(h2, W3)
     {
       this.k.gemm({ a: 12899376, b: 7144016, c: 12939376, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ W3 → h3_matmul
     }
 
-    // specs/dbn.yaml:38 h3 — fused: add
+    // specs/dbn.yaml:38 h3: h3 = sigmoid(h3_matmul + b3)
     this.w.step3_h3(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:39 p_y_given_x — matmul
+    // specs/dbn.yaml:39 p_y_given_x: p_y_given_x_matmul = matmul(h3, W4)
     {
       this.k.gemm({ a: 12979376, b: 11159152, c: 13019376, m: 10, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h3 @ W4 → p_y_given_x_matmul
     }
 
-    // specs/dbn.yaml:39 p_y_given_x
+    // specs/dbn.yaml:39 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
     this.w.step3_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:39 p_y_given_x — reduce_max
+    // specs/dbn.yaml:39 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
       let s$3 = 0;
@@ -977,11 +975,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:39 p_y_given_x
+    // specs/dbn.yaml:39 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
     this.w.step3_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:39 p_y_given_x
+    // specs/dbn.yaml:39 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
     this.w.step3_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:39 p_y_given_x
+    // specs/dbn.yaml:39 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       for (let o$4 = 0; o$4 < 10; o$4++) {
         let s$6 = 0;
@@ -990,7 +988,7 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:63 losses.finetune.nll — one_hot
+    // specs/dbn.yaml:63 losses.finetune.nll: finetune_nll_onehot = one_hot(y)
     {
       finetune_nll_onehot.fill(0);
       for (let i$7 = 0; i$7 < 10; i$7++) {
@@ -999,33 +997,31 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:63 losses.finetune.nll
+    // specs/dbn.yaml:63 losses.finetune.nll: finetune_nll_log = log(p_y_given_x_reducesum)
     for (let i$9 = 0; i$9 < 10; i$9++) finetune_nll_log[i$9] = Math.log(p_y_given_x_reducesum[i$9]);
-    // specs/dbn.yaml:63 losses.finetune.nll — fused: mul, sub
+    // specs/dbn.yaml:63 losses.finetune.nll: finetune_nll_reducesum = Σ (finetune_nll_onehot * (p_y_given_x_sub - finetune_nll_log))
     let o$10 = 0;
-    let i$12 = 0;
     for (let c$13 = 0; c$13 < 10; c$13++) {
       let s$11 = 0;
       for (let c$14 = 0; c$14 < 10; c$14++) {
         s$11 += (finetune_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - finetune_nll_log[c$13]));
-        i$12++;
       }
 
       finetune_nll_reducesum[o$10] = s$11;
       o$10++;
     }
 
-    // specs/dbn.yaml:63 losses.finetune.nll — fused: neg
+    // specs/dbn.yaml:63 losses.finetune.nll: finetune_nll_reducesum2 = Σ -finetune_nll_reducesum
     this.w.step3_finetune_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:63 losses.finetune.nll
+    // specs/dbn.yaml:63 losses.finetune.nll: cost = finetune_nll_reducesum2 * 0.1
     this.w.step3_cost(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:63 gradient of losses.finetune.nll — fused: mul
+    // specs/dbn.yaml:63 gradient of losses.finetune.nll: d_finetune_nll_reducesum = Σ (0.1 * finetune_nll_onehot)
     this.w.step3_d_finetune_nll_reducesum(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:63 gradient of losses.finetune.nll
+    // specs/dbn.yaml:63 gradient of losses.finetune.nll: d_finetune_nll_div = d_finetune_nll_reducesum / p_y_given_x_reducesum
     this.w.step3_d_finetune_nll_div(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:39 gradient of p_y_given_x — fused: mul, mul
+    // specs/dbn.yaml:39 gradient of p_y_given_x: d_p_y_given_x_add = (-0.1 * finetune_nll_onehot) + (d_finetune_nll_div * p_y_given_x_exp)
     this.w.step3_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:39 gradient of p_y_given_x
+    // specs/dbn.yaml:39 gradient of p_y_given_x: grad_b4 = Σ d_p_y_given_x_add
     {
       grad_b4.fill(0);
       let s$17 = 0;
@@ -1036,14 +1032,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:39 gradient of p_y_given_x — matmul
+    // specs/dbn.yaml:39 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4)
     {
       this.k.gemm({ a: 13021744, b: 11159152, c: 13022192, m: 10, n: 1000, k: 10, lda: 10, ldb: 10, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ W4 → d_p_y_given_x_matmul
     }
 
-    // specs/dbn.yaml:38 gradient of h3 — fused: mul, sub
+    // specs/dbn.yaml:38 gradient of h3: d_h3_mul = d_p_y_given_x_matmul * (h3 * (1 - h3))
     this.w.step3_d_h3_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:38 gradient of h3
+    // specs/dbn.yaml:38 gradient of h3: grad_b3 = Σ d_h3_mul
     {
       grad_b3.fill(0);
       let s$20 = 0;
@@ -1054,14 +1050,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:38 gradient of h3 — matmul
+    // specs/dbn.yaml:38 gradient of h3: d_h3_matmul = matmul(d_h3_mul, W3)
     {
       this.k.gemm({ a: 13062192, b: 7144016, c: 13106192, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_h3_mul @ W3 → d_h3_matmul
     }
 
-    // specs/dbn.yaml:37 gradient of h2 — fused: mul, sub
+    // specs/dbn.yaml:37 gradient of h2: d_h2_mul = d_h3_matmul * (h2 * (1 - h2))
     this.w.step3_d_h2_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:37 gradient of h2
+    // specs/dbn.yaml:37 gradient of h2: grad_b2 = Σ d_h2_mul
     {
       grad_b2.fill(0);
       let s$23 = 0;
@@ -1072,14 +1068,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:37 gradient of h2 — matmul
+    // specs/dbn.yaml:37 gradient of h2: d_h2_matmul = matmul(d_h2_mul, W2)
     {
       this.k.gemm({ a: 13146192, b: 3140016, c: 13190192, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_h2_mul @ W2 → d_h2_matmul
     }
 
-    // specs/dbn.yaml:36 gradient of h1 — fused: mul, sub
+    // specs/dbn.yaml:36 gradient of h1: d_h1_mul = d_h2_matmul * (h1 * (1 - h1))
     this.w.step3_d_h1_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:36 gradient of h1
+    // specs/dbn.yaml:36 gradient of h1: grad_b1 = Σ d_h1_mul
     {
       grad_b1.fill(0);
       let s$26 = 0;
@@ -1090,25 +1086,25 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dbn.yaml:89 phases[3].optimizer — update of W1, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/dbn.yaml:36 gradient of h1 — product
+    // specs/dbn.yaml:89 phases[3].optimizer: W1 += -0.1 · grad_W1 (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/dbn.yaml:36 gradient of h1: grad_W1 = matmul(x, d_h1_mul)
     this.k.gemm({ a: 11239200, b: 13230192, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: true }); // W1 += -0.10000000149011612 · x @ d_h1_mul
-    // specs/dbn.yaml:89 phases[3].optimizer — fused: mul
+    // specs/dbn.yaml:89 phases[3].optimizer: b1 = b1 - (0.1 * grad_b1)
     this.w.step3_b1(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:89 phases[3].optimizer — update of W2, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/dbn.yaml:37 gradient of h2 — product
+    // specs/dbn.yaml:89 phases[3].optimizer: W2 += -0.1 · grad_W2 (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/dbn.yaml:37 gradient of h2: grad_W2 = matmul(h1, d_h2_mul)
     this.k.gemm({ a: 12819376, b: 13146192, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W2 += -0.10000000149011612 · h1 @ d_h2_mul
-    // specs/dbn.yaml:89 phases[3].optimizer — fused: mul
+    // specs/dbn.yaml:89 phases[3].optimizer: b2 = b2 - (0.1 * grad_b2)
     this.w.step3_b2(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:89 phases[3].optimizer — update of W3, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/dbn.yaml:38 gradient of h3 — product
+    // specs/dbn.yaml:89 phases[3].optimizer: W3 += -0.1 · grad_W3 (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/dbn.yaml:38 gradient of h3: grad_W3 = matmul(h2, d_h3_mul)
     this.k.gemm({ a: 12899376, b: 13062192, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W3 += -0.10000000149011612 · h2 @ d_h3_mul
-    // specs/dbn.yaml:89 phases[3].optimizer — fused: mul
+    // specs/dbn.yaml:89 phases[3].optimizer: b3 = b3 - (0.1 * grad_b3)
     this.w.step3_b3(); // WebAssembly SIMD (loops.wat)
-    // specs/dbn.yaml:89 phases[3].optimizer — update of W4, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/dbn.yaml:39 gradient of p_y_given_x — product
+    // specs/dbn.yaml:89 phases[3].optimizer: W4 += -0.1 · grad_W4 (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/dbn.yaml:39 gradient of p_y_given_x: grad_W4 = matmul(h3, d_p_y_given_x_add)
     this.k.gemm({ a: 12979376, b: 13021744, c: 11159152, m: 1000, n: 10, k: 10, lda: 1000, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W4 += -0.10000000149011612 · h3 @ d_p_y_given_x_add
-    // specs/dbn.yaml:89 phases[3].optimizer — fused: mul
+    // specs/dbn.yaml:89 phases[3].optimizer: b4 = b4 - (0.1 * grad_b4)
     this.w.step3_b4(); // WebAssembly SIMD (loops.wat)
     return cost[0];
   }

@@ -13,7 +13,7 @@
     (local.set $x (f32x4.mul (local.get $x) (i32x4.shl (i32x4.add (local.get $h) (i32x4.splat (i32.const 127))) (i32.const 23))))
     (f32x4.mul (local.get $x) (i32x4.shl (i32x4.add (i32x4.sub (local.get $ni) (local.get $h)) (i32x4.splat (i32.const 127))) (i32.const 23)))
   )
-  ;; specs/dnn.yaml:29 h1
+  ;; specs/dnn.yaml:29 h1: h1_add = h1_matmul + b1
   (func $step0_h1_add (export "step0_h1_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -34,7 +34,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; specs/dnn.yaml:29 h1  fused: mul, maximum
+  ;; specs/dnn.yaml:29 h1: h1 = (maximum(h1_add, 0) * h1_cast) / 0.5
   (func $step0_h1 (export "step0_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -55,7 +55,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:30 h2
+  ;; specs/dnn.yaml:30 h2: h2_add = h2_matmul + b2
   (func $step0_h2_add (export "step0_h2_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -76,7 +76,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; specs/dnn.yaml:30 h2  fused: mul, maximum
+  ;; specs/dnn.yaml:30 h2: h2 = (maximum(h2_add, 0) * h2_cast) / 0.5
   (func $step0_h2 (export "step0_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -97,7 +97,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:31 p_y_given_x
+  ;; specs/dnn.yaml:31 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b3
   (func $step0_p_y_given_x_add (export "step0_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -118,7 +118,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; specs/dnn.yaml:31 p_y_given_x
+  ;; specs/dnn.yaml:31 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
   (func $step0_p_y_given_x_sub (export "step0_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -140,7 +140,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; specs/dnn.yaml:31 p_y_given_x
+  ;; specs/dnn.yaml:31 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
   (func $step0_p_y_given_x_exp (export "step0_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -160,7 +160,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:34 losses.cost.nll  fused: neg
+  ;; specs/dnn.yaml:34 losses.cost.nll: cost_nll_reducesum2 =  -cost_nll_reducesum
   (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -186,7 +186,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:35 losses.cost.l2  fused: mul
+  ;; specs/dnn.yaml:35 losses.cost.l2: cost_l2_reducesum =  (W1 * W1)
   (func $step0_cost_l2_reducesum (export "step0_cost_l2_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -213,7 +213,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:35 losses.cost.l2  fused: mul
+  ;; specs/dnn.yaml:35 losses.cost.l2: cost_l2_reducesum2 =  (W2 * W2)
   (func $step0_cost_l2_reducesum2 (export "step0_cost_l2_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -240,7 +240,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:35 losses.cost.l2  fused: mul
+  ;; specs/dnn.yaml:35 losses.cost.l2: cost_l2_reducesum3 =  (W3 * W3)
   (func $step0_cost_l2_reducesum3 (export "step0_cost_l2_reducesum3") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -267,7 +267,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:35 losses.cost.l2  fused: mul, add, add
+  ;; specs/dnn.yaml:35 losses.cost.l2: cost = cost_nll_reducesum2 + (((cost_l2_reducesum + cost_l2_reducesum2) + cost_l2_reducesum3) * 0.0001)
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -294,7 +294,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:34 gradient of losses.cost.nll
+  ;; specs/dnn.yaml:34 gradient of losses.cost.nll: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum
   (func $step0_d_cost_nll_div (export "step0_d_cost_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -315,7 +315,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:31 gradient of p_y_given_x  fused: mul, mul
+  ;; specs/dnn.yaml:31 gradient of p_y_given_x: d_p_y_given_x_add = (-1 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp)
   (func $step0_d_p_y_given_x_add (export "step0_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -338,7 +338,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; specs/dnn.yaml:31 gradient of p_y_given_x  fused: mul
+  ;; specs/dnn.yaml:31 gradient of p_y_given_x: grad_W3 = (0.0002 * W3) + d_p_y_given_x_matmul2
   (func $step0_grad_W3 (export "step0_grad_W3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -359,7 +359,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:30 gradient of h2  fused: mul
+  ;; specs/dnn.yaml:30 gradient of h2: grad_W2 = (0.0002 * W2) + d_h2_matmul2
   (func $step0_grad_W2 (export "step0_grad_W2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -380,7 +380,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:29 gradient of h1  fused: mul
+  ;; specs/dnn.yaml:29 gradient of h1: grad_W1 = (0.0002 * W1) + d_h1_matmul
   (func $step0_grad_W1 (export "step0_grad_W1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -401,7 +401,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/dnn.yaml:42 phases[0].optimizer: new_train_adadelta_g2_W1 = (0.95 * train_adadelta_g2_W1) + (0.050000000000000044 * (grad_W1 * grad_W1))
   (func $step0_new_train_adadelta_g2_W1 (export "step0_new_train_adadelta_g2_W1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -423,7 +423,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, div, sqrt, add, sqrt, add
+  ;; specs/dnn.yaml:42 phases[0].optimizer: optimizer_neg = -((sqrt(train_adadelta_dx2_W1 + 0.000001) / sqrt(new_train_adadelta_g2_W1 + 0.000001)) * grad_W1)
   (func $step0_optimizer_neg (export "step0_optimizer_neg") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -445,7 +445,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/dnn.yaml:42 phases[0].optimizer: train_adadelta_dx2_W1 = (0.95 * train_adadelta_dx2_W1) + (0.050000000000000044 * (optimizer_neg * optimizer_neg))
   (func $step0_train_adadelta_dx2_W1 (export "step0_train_adadelta_dx2_W1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -467,7 +467,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer
+  ;; specs/dnn.yaml:42 phases[0].optimizer: W1 = W1 + optimizer_neg
   (func $step0_W1 (export "step0_W1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -488,7 +488,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/dnn.yaml:42 phases[0].optimizer: new_train_adadelta_g2_b1 = (0.95 * train_adadelta_g2_b1) + (0.050000000000000044 * (grad_b1 * grad_b1))
   (func $step0_new_train_adadelta_g2_b1 (export "step0_new_train_adadelta_g2_b1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -510,7 +510,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, div, sqrt, add, sqrt, add
+  ;; specs/dnn.yaml:42 phases[0].optimizer: optimizer_neg2 = -((sqrt(train_adadelta_dx2_b1 + 0.000001) / sqrt(new_train_adadelta_g2_b1 + 0.000001)) * grad_b1)
   (func $step0_optimizer_neg2 (export "step0_optimizer_neg2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -532,7 +532,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/dnn.yaml:42 phases[0].optimizer: train_adadelta_dx2_b1 = (0.95 * train_adadelta_dx2_b1) + (0.050000000000000044 * (optimizer_neg2 * optimizer_neg2))
   (func $step0_train_adadelta_dx2_b1 (export "step0_train_adadelta_dx2_b1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -554,7 +554,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer
+  ;; specs/dnn.yaml:42 phases[0].optimizer: b1 = b1 + optimizer_neg2
   (func $step0_b1 (export "step0_b1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -575,7 +575,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/dnn.yaml:42 phases[0].optimizer: new_train_adadelta_g2_W2 = (0.95 * train_adadelta_g2_W2) + (0.050000000000000044 * (grad_W2 * grad_W2))
   (func $step0_new_train_adadelta_g2_W2 (export "step0_new_train_adadelta_g2_W2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -597,7 +597,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, div, sqrt, add, sqrt, add
+  ;; specs/dnn.yaml:42 phases[0].optimizer: optimizer_neg3 = -((sqrt(train_adadelta_dx2_W2 + 0.000001) / sqrt(new_train_adadelta_g2_W2 + 0.000001)) * grad_W2)
   (func $step0_optimizer_neg3 (export "step0_optimizer_neg3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -619,7 +619,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/dnn.yaml:42 phases[0].optimizer: train_adadelta_dx2_W2 = (0.95 * train_adadelta_dx2_W2) + (0.050000000000000044 * (optimizer_neg3 * optimizer_neg3))
   (func $step0_train_adadelta_dx2_W2 (export "step0_train_adadelta_dx2_W2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -641,7 +641,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer
+  ;; specs/dnn.yaml:42 phases[0].optimizer: W2 = W2 + optimizer_neg3
   (func $step0_W2 (export "step0_W2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -662,7 +662,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/dnn.yaml:42 phases[0].optimizer: new_train_adadelta_g2_b2 = (0.95 * train_adadelta_g2_b2) + (0.050000000000000044 * (grad_b2 * grad_b2))
   (func $step0_new_train_adadelta_g2_b2 (export "step0_new_train_adadelta_g2_b2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -684,7 +684,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, div, sqrt, add, sqrt, add
+  ;; specs/dnn.yaml:42 phases[0].optimizer: optimizer_neg4 = -((sqrt(train_adadelta_dx2_b2 + 0.000001) / sqrt(new_train_adadelta_g2_b2 + 0.000001)) * grad_b2)
   (func $step0_optimizer_neg4 (export "step0_optimizer_neg4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -706,7 +706,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/dnn.yaml:42 phases[0].optimizer: train_adadelta_dx2_b2 = (0.95 * train_adadelta_dx2_b2) + (0.050000000000000044 * (optimizer_neg4 * optimizer_neg4))
   (func $step0_train_adadelta_dx2_b2 (export "step0_train_adadelta_dx2_b2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -728,7 +728,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer
+  ;; specs/dnn.yaml:42 phases[0].optimizer: b2 = b2 + optimizer_neg4
   (func $step0_b2 (export "step0_b2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -749,7 +749,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/dnn.yaml:42 phases[0].optimizer: new_train_adadelta_g2_W3 = (0.95 * train_adadelta_g2_W3) + (0.050000000000000044 * (grad_W3 * grad_W3))
   (func $step0_new_train_adadelta_g2_W3 (export "step0_new_train_adadelta_g2_W3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -771,7 +771,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, div, sqrt, add, sqrt, add
+  ;; specs/dnn.yaml:42 phases[0].optimizer: optimizer_neg5 = -((sqrt(train_adadelta_dx2_W3 + 0.000001) / sqrt(new_train_adadelta_g2_W3 + 0.000001)) * grad_W3)
   (func $step0_optimizer_neg5 (export "step0_optimizer_neg5") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -793,7 +793,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/dnn.yaml:42 phases[0].optimizer: train_adadelta_dx2_W3 = (0.95 * train_adadelta_dx2_W3) + (0.050000000000000044 * (optimizer_neg5 * optimizer_neg5))
   (func $step0_train_adadelta_dx2_W3 (export "step0_train_adadelta_dx2_W3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -815,7 +815,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer
+  ;; specs/dnn.yaml:42 phases[0].optimizer: W3 = W3 + optimizer_neg5
   (func $step0_W3 (export "step0_W3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -836,7 +836,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/dnn.yaml:42 phases[0].optimizer: new_train_adadelta_g2_b3 = (0.95 * train_adadelta_g2_b3) + (0.050000000000000044 * (grad_b3 * grad_b3))
   (func $step0_new_train_adadelta_g2_b3 (export "step0_new_train_adadelta_g2_b3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -858,7 +858,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, div, sqrt, add, sqrt, add
+  ;; specs/dnn.yaml:42 phases[0].optimizer: optimizer_neg6 = -((sqrt(train_adadelta_dx2_b3 + 0.000001) / sqrt(new_train_adadelta_g2_b3 + 0.000001)) * grad_b3)
   (func $step0_optimizer_neg6 (export "step0_optimizer_neg6") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -880,7 +880,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/dnn.yaml:42 phases[0].optimizer: train_adadelta_dx2_b3 = (0.95 * train_adadelta_dx2_b3) + (0.050000000000000044 * (optimizer_neg6 * optimizer_neg6))
   (func $step0_train_adadelta_dx2_b3 (export "step0_train_adadelta_dx2_b3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -902,7 +902,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:42 phases[0].optimizer
+  ;; specs/dnn.yaml:42 phases[0].optimizer: b3 = b3 + optimizer_neg6
   (func $step0_b3 (export "step0_b3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -923,7 +923,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:29 h1  fused: add
+  ;; specs/dnn.yaml:29 h1: h1 = maximum(h1_matmul + b1, 0)
   (func $evaluate_h1 (export "evaluate_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -944,7 +944,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; specs/dnn.yaml:30 h2  fused: add
+  ;; specs/dnn.yaml:30 h2: h2 = maximum(h2_matmul + b2, 0)
   (func $evaluate_h2 (export "evaluate_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -965,7 +965,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; specs/dnn.yaml:31 p_y_given_x
+  ;; specs/dnn.yaml:31 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b3
   (func $evaluate_p_y_given_x_add (export "evaluate_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -986,7 +986,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; specs/dnn.yaml:31 p_y_given_x
+  ;; specs/dnn.yaml:31 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1008,7 +1008,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; specs/dnn.yaml:31 p_y_given_x
+  ;; specs/dnn.yaml:31 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1028,7 +1028,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:31 p_y_given_x
+  ;; specs/dnn.yaml:31 p_y_given_x: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1050,7 +1050,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
     )
   )
-  ;; specs/dnn.yaml:38 metrics.cost
+  ;; specs/dnn.yaml:38 metrics.cost: cost = -cost_reducesum
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows

@@ -359,28 +359,28 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
-    // specs/dnn.yaml:29 h1 — matmul
+    // specs/dnn.yaml:29 h1: h1_matmul = matmul(x, W1)
     {
       this.k.gemm({ a: 2390560, b: 16, c: 7190384, m: 100, n: 200, k: 784, lda: 784, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
     }
 
-    // specs/dnn.yaml:29 h1 — fused: add
+    // specs/dnn.yaml:29 h1: h1 = maximum(h1_matmul + b1, 0)
     this.w.evaluate_h1(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:30 h2 — matmul
+    // specs/dnn.yaml:30 h2: h2_matmul = matmul(h1, W2)
     {
       this.k.gemm({ a: 7270384, b: 628016, c: 7350384, m: 100, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
     }
 
-    // specs/dnn.yaml:30 h2 — fused: add
+    // specs/dnn.yaml:30 h2: h2 = maximum(h2_matmul + b2, 0)
     this.w.evaluate_h2(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:31 p_y_given_x — matmul
+    // specs/dnn.yaml:31 p_y_given_x: p_y_given_x_matmul = matmul(h2, W3)
     {
       this.k.gemm({ a: 7430384, b: 788816, c: 7510384, m: 100, n: 10, k: 200, lda: 200, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ W3 → p_y_given_x_matmul
     }
 
-    // specs/dnn.yaml:31 p_y_given_x
+    // specs/dnn.yaml:31 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b3
     this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:31 p_y_given_x — reduce_max
+    // specs/dnn.yaml:31 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
       let s$3 = 0;
@@ -392,11 +392,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dnn.yaml:31 p_y_given_x
+    // specs/dnn.yaml:31 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
     this.w.evaluate_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:31 p_y_given_x
+    // specs/dnn.yaml:31 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:31 p_y_given_x
+    // specs/dnn.yaml:31 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       for (let o$4 = 0; o$4 < 100; o$4++) {
         let s$6 = 0;
@@ -405,9 +405,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dnn.yaml:31 p_y_given_x
+    // specs/dnn.yaml:31 p_y_given_x: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:37 metrics.error — argmax
+    // specs/dnn.yaml:37 metrics.error: error_argmax = argmax(p_y_given_x)
     {
       for (let o$7 = 0; o$7 < 100; o$7++) {
         {
@@ -421,9 +421,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dnn.yaml:37 metrics.error — fused: compare
+    // specs/dnn.yaml:37 metrics.error: error = cast(compare(error_argmax, y))
     for (let i$13 = 0; i$13 < 100; i$13++) error[i$13] = (error_argmax[i$13] !== y[i$13] ? 1 : 0);
-    // specs/dnn.yaml:38 metrics.cost — one_hot
+    // specs/dnn.yaml:38 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
       for (let i$14 = 0; i$14 < 100; i$14++) {
@@ -432,23 +432,21 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dnn.yaml:38 metrics.cost
+    // specs/dnn.yaml:38 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     for (let i$16 = 0; i$16 < 100; i$16++) cost_log[i$16] = Math.log(p_y_given_x_reducesum[i$16]);
-    // specs/dnn.yaml:38 metrics.cost — fused: mul, sub
+    // specs/dnn.yaml:38 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
     let o$17 = 0;
-    let i$19 = 0;
     for (let c$20 = 0; c$20 < 100; c$20++) {
       let s$18 = 0;
       for (let c$21 = 0; c$21 < 10; c$21++) {
         s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
-        i$19++;
       }
 
       cost_reducesum[o$17] = s$18;
       o$17++;
     }
 
-    // specs/dnn.yaml:38 metrics.cost
+    // specs/dnn.yaml:38 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
     out.cost.set(cost);
@@ -555,38 +553,38 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
-    // specs/dnn.yaml:29 h1 — fused: mul, cast, compare, random_uniform
+    // specs/dnn.yaml:29 h1: h1_div = (x * cast(compare(random_uniform(), 0.8))) / 0.8
     for (let i$0 = 0; i$0 < 78400; i$0++) h1_div[i$0] = ((x[i$0] * (rng.uniform(this.desc.seed, 1, step, 0, i$0) < 0.8 ? 1 : 0)) / 0.8);
-    // specs/dnn.yaml:29 h1 — matmul
+    // specs/dnn.yaml:29 h1: h1_matmul = matmul(h1_div, W1)
     {
       this.k.gemm({ a: 2704160, b: 16, c: 3017760, m: 100, n: 200, k: 784, lda: 784, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1_div @ W1 → h1_matmul
     }
 
-    // specs/dnn.yaml:29 h1
+    // specs/dnn.yaml:29 h1: h1_add = h1_matmul + b1
     this.w.step0_h1_add(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:29 h1 — fused: compare, random_uniform
+    // specs/dnn.yaml:29 h1: h1_cast = cast(compare(random_uniform(), 0.5))
     for (let i$1 = 0; i$1 < 20000; i$1++) h1_cast[i$1] = (rng.uniform(this.desc.seed, 2, step, 0, i$1) < 0.5 ? 1 : 0);
-    // specs/dnn.yaml:29 h1 — fused: mul, maximum
+    // specs/dnn.yaml:29 h1: h1 = (maximum(h1_add, 0) * h1_cast) / 0.5
     this.w.step0_h1(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:30 h2 — matmul
+    // specs/dnn.yaml:30 h2: h2_matmul = matmul(h1, W2)
     {
       this.k.gemm({ a: 3257760, b: 628016, c: 3337760, m: 100, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
     }
 
-    // specs/dnn.yaml:30 h2
+    // specs/dnn.yaml:30 h2: h2_add = h2_matmul + b2
     this.w.step0_h2_add(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:30 h2 — fused: compare, random_uniform
+    // specs/dnn.yaml:30 h2: h2_cast = cast(compare(random_uniform(), 0.5))
     for (let i$2 = 0; i$2 < 20000; i$2++) h2_cast[i$2] = (rng.uniform(this.desc.seed, 3, step, 0, i$2) < 0.5 ? 1 : 0);
-    // specs/dnn.yaml:30 h2 — fused: mul, maximum
+    // specs/dnn.yaml:30 h2: h2 = (maximum(h2_add, 0) * h2_cast) / 0.5
     this.w.step0_h2(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:31 p_y_given_x — matmul
+    // specs/dnn.yaml:31 p_y_given_x: p_y_given_x_matmul = matmul(h2, W3)
     {
       this.k.gemm({ a: 3577760, b: 788816, c: 3657760, m: 100, n: 10, k: 200, lda: 200, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ W3 → p_y_given_x_matmul
     }
 
-    // specs/dnn.yaml:31 p_y_given_x
+    // specs/dnn.yaml:31 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b3
     this.w.step0_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:31 p_y_given_x — reduce_max
+    // specs/dnn.yaml:31 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
       let s$6 = 0;
@@ -598,11 +596,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dnn.yaml:31 p_y_given_x
+    // specs/dnn.yaml:31 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
     this.w.step0_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:31 p_y_given_x
+    // specs/dnn.yaml:31 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:31 p_y_given_x
+    // specs/dnn.yaml:31 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       for (let o$7 = 0; o$7 < 100; o$7++) {
         let s$9 = 0;
@@ -611,7 +609,7 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dnn.yaml:34 losses.cost.nll — one_hot
+    // specs/dnn.yaml:34 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
       for (let i$10 = 0; i$10 < 100; i$10++) {
@@ -620,33 +618,31 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dnn.yaml:34 losses.cost.nll
+    // specs/dnn.yaml:34 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
     for (let i$12 = 0; i$12 < 100; i$12++) cost_nll_log[i$12] = Math.log(p_y_given_x_reducesum[i$12]);
-    // specs/dnn.yaml:34 losses.cost.nll — fused: mul, sub
+    // specs/dnn.yaml:34 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
     let o$13 = 0;
-    let i$15 = 0;
     for (let c$16 = 0; c$16 < 100; c$16++) {
       let s$14 = 0;
       for (let c$17 = 0; c$17 < 10; c$17++) {
         s$14 += (cost_nll_onehot[c$16 * 10 + c$17] * (p_y_given_x_sub[c$16 * 10 + c$17] - cost_nll_log[c$16]));
-        i$15++;
       }
 
       cost_nll_reducesum[o$13] = s$14;
       o$13++;
     }
 
-    // specs/dnn.yaml:34 losses.cost.nll — fused: neg
+    // specs/dnn.yaml:34 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
     this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:35 losses.cost.l2 — fused: mul
+    // specs/dnn.yaml:35 losses.cost.l2: cost_l2_reducesum = Σ (W1 * W1)
     this.w.step0_cost_l2_reducesum(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:35 losses.cost.l2 — fused: mul
+    // specs/dnn.yaml:35 losses.cost.l2: cost_l2_reducesum2 = Σ (W2 * W2)
     this.w.step0_cost_l2_reducesum2(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:35 losses.cost.l2 — fused: mul
+    // specs/dnn.yaml:35 losses.cost.l2: cost_l2_reducesum3 = Σ (W3 * W3)
     this.w.step0_cost_l2_reducesum3(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:35 losses.cost.l2 — fused: mul, add, add
+    // specs/dnn.yaml:35 losses.cost.l2: cost = cost_nll_reducesum2 + (((cost_l2_reducesum + cost_l2_reducesum2) + cost_l2_reducesum3) * 0.0001)
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:34 gradient of losses.cost.nll
+    // specs/dnn.yaml:34 gradient of losses.cost.nll: d_cost_nll_reducesum = Σ cost_nll_onehot
     {
       for (let o$18 = 0; o$18 < 100; o$18++) {
         let s$20 = 0;
@@ -655,11 +651,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dnn.yaml:34 gradient of losses.cost.nll
+    // specs/dnn.yaml:34 gradient of losses.cost.nll: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum
     this.w.step0_d_cost_nll_div(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:31 gradient of p_y_given_x — fused: mul, mul
+    // specs/dnn.yaml:31 gradient of p_y_given_x: d_p_y_given_x_add = (-1 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp)
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:31 gradient of p_y_given_x
+    // specs/dnn.yaml:31 gradient of p_y_given_x: grad_b3 = Σ d_p_y_given_x_add
     {
       grad_b3.fill(0);
       let s$23 = 0;
@@ -670,21 +666,21 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dnn.yaml:31 gradient of p_y_given_x — matmul
+    // specs/dnn.yaml:31 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W3)
     {
       this.k.gemm({ a: 3680640, b: 788816, c: 3684688, m: 100, n: 200, k: 10, lda: 10, ldb: 10, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ W3 → d_p_y_given_x_matmul
     }
 
-    // specs/dnn.yaml:31 gradient of p_y_given_x — matmul
+    // specs/dnn.yaml:31 gradient of p_y_given_x: d_p_y_given_x_matmul2 = matmul(h2, d_p_y_given_x_add)
     {
       this.k.gemm({ a: 3577760, b: 3680640, c: 3764688, m: 200, n: 10, k: 100, lda: 200, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ d_p_y_given_x_add → d_p_y_given_x_matmul2
     }
 
-    // specs/dnn.yaml:31 gradient of p_y_given_x — fused: mul
+    // specs/dnn.yaml:31 gradient of p_y_given_x: grad_W3 = (0.0002 * W3) + d_p_y_given_x_matmul2
     this.w.step0_grad_W3(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:30 gradient of h2 — fused: compare, mul, div
+    // specs/dnn.yaml:30 gradient of h2: d_h2_select = select(compare(h2_add, 0), (d_p_y_given_x_matmul / 0.5) * h2_cast, 0)
     for (let i$24 = 0; i$24 < 20000; i$24++) d_h2_select[i$24] = ((h2_add[i$24] >= 0 ? 1 : 0) !== 0 ? ((d_p_y_given_x_matmul[i$24] / 0.5) * h2_cast[i$24]) : 0);
-    // specs/dnn.yaml:30 gradient of h2
+    // specs/dnn.yaml:30 gradient of h2: grad_b2 = Σ d_h2_select
     {
       grad_b2.fill(0);
       let s$27 = 0;
@@ -695,21 +691,21 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dnn.yaml:30 gradient of h2 — matmul
+    // specs/dnn.yaml:30 gradient of h2: d_h2_matmul = matmul(d_h2_select, W2)
     {
       this.k.gemm({ a: 3780688, b: 628016, c: 3861488, m: 100, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_h2_select @ W2 → d_h2_matmul
     }
 
-    // specs/dnn.yaml:30 gradient of h2 — matmul
+    // specs/dnn.yaml:30 gradient of h2: d_h2_matmul2 = matmul(h1, d_h2_select)
     {
       this.k.gemm({ a: 3257760, b: 3780688, c: 3941488, m: 200, n: 200, k: 100, lda: 200, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ d_h2_select → d_h2_matmul2
     }
 
-    // specs/dnn.yaml:30 gradient of h2 — fused: mul
+    // specs/dnn.yaml:30 gradient of h2: grad_W2 = (0.0002 * W2) + d_h2_matmul2
     this.w.step0_grad_W2(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:29 gradient of h1 — fused: compare, mul, div
+    // specs/dnn.yaml:29 gradient of h1: d_h1_select = select(compare(h1_add, 0), (d_h2_matmul / 0.5) * h1_cast, 0)
     for (let i$28 = 0; i$28 < 20000; i$28++) d_h1_select[i$28] = ((h1_add[i$28] >= 0 ? 1 : 0) !== 0 ? ((d_h2_matmul[i$28] / 0.5) * h1_cast[i$28]) : 0);
-    // specs/dnn.yaml:29 gradient of h1
+    // specs/dnn.yaml:29 gradient of h1: grad_b1 = Σ d_h1_select
     {
       grad_b1.fill(0);
       let s$31 = 0;
@@ -720,60 +716,60 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/dnn.yaml:29 gradient of h1 — matmul
+    // specs/dnn.yaml:29 gradient of h1: d_h1_matmul = matmul(h1_div, d_h1_select)
     {
       this.k.gemm({ a: 2704160, b: 4261488, c: 4342288, m: 784, n: 200, k: 100, lda: 784, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1_div @ d_h1_select → d_h1_matmul
     }
 
-    // specs/dnn.yaml:29 gradient of h1 — fused: mul
+    // specs/dnn.yaml:29 gradient of h1: grad_W1 = (0.0002 * W1) + d_h1_matmul
     this.w.step0_grad_W1(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    // specs/dnn.yaml:42 phases[0].optimizer: new_train_adadelta_g2_W1 = (0.95 * train_adadelta_g2_W1) + (0.050000000000000044 * (grad_W1 * grad_W1))
     this.w.step0_new_train_adadelta_g2_W1(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, div, sqrt, add, sqrt, add
+    // specs/dnn.yaml:42 phases[0].optimizer: optimizer_neg = -((sqrt(train_adadelta_dx2_W1 + 0.000001) / sqrt(new_train_adadelta_g2_W1 + 0.000001)) * grad_W1)
     this.w.step0_optimizer_neg(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    // specs/dnn.yaml:42 phases[0].optimizer: train_adadelta_dx2_W1 = (0.95 * train_adadelta_dx2_W1) + (0.050000000000000044 * (optimizer_neg * optimizer_neg))
     this.w.step0_train_adadelta_dx2_W1(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer
+    // specs/dnn.yaml:42 phases[0].optimizer: W1 = W1 + optimizer_neg
     this.w.step0_W1(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    // specs/dnn.yaml:42 phases[0].optimizer: new_train_adadelta_g2_b1 = (0.95 * train_adadelta_g2_b1) + (0.050000000000000044 * (grad_b1 * grad_b1))
     this.w.step0_new_train_adadelta_g2_b1(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, div, sqrt, add, sqrt, add
+    // specs/dnn.yaml:42 phases[0].optimizer: optimizer_neg2 = -((sqrt(train_adadelta_dx2_b1 + 0.000001) / sqrt(new_train_adadelta_g2_b1 + 0.000001)) * grad_b1)
     this.w.step0_optimizer_neg2(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    // specs/dnn.yaml:42 phases[0].optimizer: train_adadelta_dx2_b1 = (0.95 * train_adadelta_dx2_b1) + (0.050000000000000044 * (optimizer_neg2 * optimizer_neg2))
     this.w.step0_train_adadelta_dx2_b1(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer
+    // specs/dnn.yaml:42 phases[0].optimizer: b1 = b1 + optimizer_neg2
     this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    // specs/dnn.yaml:42 phases[0].optimizer: new_train_adadelta_g2_W2 = (0.95 * train_adadelta_g2_W2) + (0.050000000000000044 * (grad_W2 * grad_W2))
     this.w.step0_new_train_adadelta_g2_W2(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, div, sqrt, add, sqrt, add
+    // specs/dnn.yaml:42 phases[0].optimizer: optimizer_neg3 = -((sqrt(train_adadelta_dx2_W2 + 0.000001) / sqrt(new_train_adadelta_g2_W2 + 0.000001)) * grad_W2)
     this.w.step0_optimizer_neg3(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    // specs/dnn.yaml:42 phases[0].optimizer: train_adadelta_dx2_W2 = (0.95 * train_adadelta_dx2_W2) + (0.050000000000000044 * (optimizer_neg3 * optimizer_neg3))
     this.w.step0_train_adadelta_dx2_W2(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer
+    // specs/dnn.yaml:42 phases[0].optimizer: W2 = W2 + optimizer_neg3
     this.w.step0_W2(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    // specs/dnn.yaml:42 phases[0].optimizer: new_train_adadelta_g2_b2 = (0.95 * train_adadelta_g2_b2) + (0.050000000000000044 * (grad_b2 * grad_b2))
     this.w.step0_new_train_adadelta_g2_b2(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, div, sqrt, add, sqrt, add
+    // specs/dnn.yaml:42 phases[0].optimizer: optimizer_neg4 = -((sqrt(train_adadelta_dx2_b2 + 0.000001) / sqrt(new_train_adadelta_g2_b2 + 0.000001)) * grad_b2)
     this.w.step0_optimizer_neg4(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    // specs/dnn.yaml:42 phases[0].optimizer: train_adadelta_dx2_b2 = (0.95 * train_adadelta_dx2_b2) + (0.050000000000000044 * (optimizer_neg4 * optimizer_neg4))
     this.w.step0_train_adadelta_dx2_b2(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer
+    // specs/dnn.yaml:42 phases[0].optimizer: b2 = b2 + optimizer_neg4
     this.w.step0_b2(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    // specs/dnn.yaml:42 phases[0].optimizer: new_train_adadelta_g2_W3 = (0.95 * train_adadelta_g2_W3) + (0.050000000000000044 * (grad_W3 * grad_W3))
     this.w.step0_new_train_adadelta_g2_W3(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, div, sqrt, add, sqrt, add
+    // specs/dnn.yaml:42 phases[0].optimizer: optimizer_neg5 = -((sqrt(train_adadelta_dx2_W3 + 0.000001) / sqrt(new_train_adadelta_g2_W3 + 0.000001)) * grad_W3)
     this.w.step0_optimizer_neg5(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    // specs/dnn.yaml:42 phases[0].optimizer: train_adadelta_dx2_W3 = (0.95 * train_adadelta_dx2_W3) + (0.050000000000000044 * (optimizer_neg5 * optimizer_neg5))
     this.w.step0_train_adadelta_dx2_W3(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer
+    // specs/dnn.yaml:42 phases[0].optimizer: W3 = W3 + optimizer_neg5
     this.w.step0_W3(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    // specs/dnn.yaml:42 phases[0].optimizer: new_train_adadelta_g2_b3 = (0.95 * train_adadelta_g2_b3) + (0.050000000000000044 * (grad_b3 * grad_b3))
     this.w.step0_new_train_adadelta_g2_b3(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, div, sqrt, add, sqrt, add
+    // specs/dnn.yaml:42 phases[0].optimizer: optimizer_neg6 = -((sqrt(train_adadelta_dx2_b3 + 0.000001) / sqrt(new_train_adadelta_g2_b3 + 0.000001)) * grad_b3)
     this.w.step0_optimizer_neg6(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer — fused: mul, mul, mul
+    // specs/dnn.yaml:42 phases[0].optimizer: train_adadelta_dx2_b3 = (0.95 * train_adadelta_dx2_b3) + (0.050000000000000044 * (optimizer_neg6 * optimizer_neg6))
     this.w.step0_train_adadelta_dx2_b3(); // WebAssembly SIMD (loops.wat)
-    // specs/dnn.yaml:42 phases[0].optimizer
+    // specs/dnn.yaml:42 phases[0].optimizer: b3 = b3 + optimizer_neg6
     this.w.step0_b3(); // WebAssembly SIMD (loops.wat)
     train_adadelta_g2_W1.set(new_train_adadelta_g2_W1); // commit: the update could not be written in place
     train_adadelta_g2_b1.set(new_train_adadelta_g2_b1); // commit: the update could not be written in place

@@ -22,7 +22,7 @@
     (local.set $e (v128.bitselect (local.get $small) (local.get $e) (f32x4.lt (local.get $a) (f32x4.splat (f32.const 0.625)))))
     (v128.bitselect (local.get $x) (local.get $e) (i32x4.splat (i32.const 0x80000000)))
   )
-  ;; specs/lenet.yaml:34 c1  fused: add
+  ;; specs/lenet.yaml:34 c1: c1 = tanh(c1_maxpool2d + b1)
   (func $step0_c1 (export "step0_c1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -44,7 +44,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10000)))
     )
   )
-  ;; specs/lenet.yaml:35 c2  fused: add
+  ;; specs/lenet.yaml:35 c2: c2 = tanh(c2_maxpool2d + b2)
   (func $step0_c2 (export "step0_c2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -66,7 +66,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 25000)))
     )
   )
-  ;; specs/lenet.yaml:37 h  fused: add
+  ;; specs/lenet.yaml:37 h: h = tanh(h_matmul + b3)
   (func $step0_h (export "step0_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -87,7 +87,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; specs/lenet.yaml:38 p_y_given_x
+  ;; specs/lenet.yaml:38 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
   (func $step0_p_y_given_x_add (export "step0_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -108,7 +108,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; specs/lenet.yaml:38 p_y_given_x
+  ;; specs/lenet.yaml:38 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
   (func $step0_p_y_given_x_sub (export "step0_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -130,7 +130,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; specs/lenet.yaml:38 p_y_given_x
+  ;; specs/lenet.yaml:38 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
   (func $step0_p_y_given_x_exp (export "step0_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -150,7 +150,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lenet.yaml:41 losses.cost.nll  fused: neg
+  ;; specs/lenet.yaml:41 losses.cost.nll: cost_nll_reducesum2 =  -cost_nll_reducesum
   (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -176,7 +176,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lenet.yaml:41 losses.cost.nll
+  ;; specs/lenet.yaml:41 losses.cost.nll: cost = cost_nll_reducesum2 * 0.002
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -197,7 +197,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lenet.yaml:41 gradient of losses.cost.nll  fused: mul
+  ;; specs/lenet.yaml:41 gradient of losses.cost.nll: d_cost_nll_reducesum =  (0.002 * cost_nll_onehot)
   (func $step0_d_cost_nll_reducesum (export "step0_d_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -223,7 +223,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; specs/lenet.yaml:41 gradient of losses.cost.nll
+  ;; specs/lenet.yaml:41 gradient of losses.cost.nll: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum
   (func $step0_d_cost_nll_div (export "step0_d_cost_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -244,7 +244,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lenet.yaml:38 gradient of p_y_given_x  fused: mul, mul
+  ;; specs/lenet.yaml:38 gradient of p_y_given_x: d_p_y_given_x_add = (-0.002 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp)
   (func $step0_d_p_y_given_x_add (export "step0_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -267,7 +267,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; specs/lenet.yaml:37 gradient of h  fused: sub, mul
+  ;; specs/lenet.yaml:37 gradient of h: d_h_mul = d_p_y_given_x_matmul * (1 - (h * h))
   (func $step0_d_h_mul (export "step0_d_h_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -289,7 +289,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lenet.yaml:35 gradient of c2  fused: sub, mul
+  ;; specs/lenet.yaml:35 gradient of c2: d_c2_mul = d_h_matmul * (1 - (c2 * c2))
   (func $step0_d_c2_mul (export "step0_d_c2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -311,7 +311,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lenet.yaml:34 gradient of c1  fused: sub, mul
+  ;; specs/lenet.yaml:34 gradient of c1: d_c1_mul = d_c2_conv2d * (1 - (c1 * c1))
   (func $step0_d_c1_mul (export "step0_d_c1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -333,7 +333,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lenet.yaml:48 phases[0].optimizer  fused: mul
+  ;; specs/lenet.yaml:48 phases[0].optimizer: W1 = W1 - (0.1 * grad_W1)
   (func $step0_W1 (export "step0_W1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -354,7 +354,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lenet.yaml:48 phases[0].optimizer  fused: mul
+  ;; specs/lenet.yaml:48 phases[0].optimizer: b1 = b1 - (0.1 * grad_b1)
   (func $step0_b1 (export "step0_b1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -375,7 +375,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lenet.yaml:48 phases[0].optimizer  fused: mul
+  ;; specs/lenet.yaml:48 phases[0].optimizer: W2 = W2 - (0.1 * grad_W2)
   (func $step0_W2 (export "step0_W2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -396,7 +396,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lenet.yaml:48 phases[0].optimizer  fused: mul
+  ;; specs/lenet.yaml:48 phases[0].optimizer: b2 = b2 - (0.1 * grad_b2)
   (func $step0_b2 (export "step0_b2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -417,7 +417,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lenet.yaml:48 phases[0].optimizer  fused: mul
+  ;; specs/lenet.yaml:48 phases[0].optimizer: b3 = b3 - (0.1 * grad_b3)
   (func $step0_b3 (export "step0_b3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -438,7 +438,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lenet.yaml:48 phases[0].optimizer  fused: mul
+  ;; specs/lenet.yaml:48 phases[0].optimizer: b4 = b4 - (0.1 * grad_b4)
   (func $step0_b4 (export "step0_b4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -459,7 +459,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lenet.yaml:34 c1  fused: add
+  ;; specs/lenet.yaml:34 c1: c1 = tanh(c1_maxpool2d + b1)
   (func $evaluate_c1 (export "evaluate_c1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -481,7 +481,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10000)))
     )
   )
-  ;; specs/lenet.yaml:35 c2  fused: add
+  ;; specs/lenet.yaml:35 c2: c2 = tanh(c2_maxpool2d + b2)
   (func $evaluate_c2 (export "evaluate_c2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -503,7 +503,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 25000)))
     )
   )
-  ;; specs/lenet.yaml:37 h  fused: add
+  ;; specs/lenet.yaml:37 h: h = tanh(h_matmul + b3)
   (func $evaluate_h (export "evaluate_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -524,7 +524,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; specs/lenet.yaml:38 p_y_given_x
+  ;; specs/lenet.yaml:38 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
   (func $evaluate_p_y_given_x_add (export "evaluate_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -545,7 +545,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; specs/lenet.yaml:38 p_y_given_x
+  ;; specs/lenet.yaml:38 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -567,7 +567,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; specs/lenet.yaml:38 p_y_given_x
+  ;; specs/lenet.yaml:38 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -587,7 +587,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lenet.yaml:38 p_y_given_x
+  ;; specs/lenet.yaml:38 p_y_given_x: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -609,7 +609,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
-  ;; specs/lenet.yaml:44 metrics.cost
+  ;; specs/lenet.yaml:44 metrics.cost: cost = -cost_reducesum
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows

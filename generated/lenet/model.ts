@@ -262,10 +262,10 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
-    // specs/lenet.yaml:34 c1 — conv2d
+    // specs/lenet.yaml:34 c1: c1_conv2d = conv2d(x, W1)
     {
       for (let n0$1 = 0; n0$1 < 500; n0$1 += 1) {
-        const nb$2 = Math.min(1, 500 - n0$1), lc$3 = nb$2 * 576;
+        const nb$2 = Math.min(1, 500 - n0$1);
         {
           const cb$5 = Math.min(1, 1 - 0);
           this.k.im2colBlock({ x: 24764352, cols: 189075520, C: 1, H: 28, W: 28, kh: 5, kw: 5, Ho: 24, Wo: 24, L: 576, n0: n0$1, nb: nb$2, c0: 0, cb: cb$5 });
@@ -274,14 +274,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/lenet.yaml:34 c1 — max_pool2d
+    // specs/lenet.yaml:34 c1: c1_maxpool2d = max_pool2d(c1_conv2d)
     {
       this.k.maxPool2d({ x: 166035520, y: 189133120, planes: 10000, H: 24, W: 24, ph: 2, pw: 2, Ho: 12, Wo: 12 }); // c1_conv2d → c1_maxpool2d
     }
 
-    // specs/lenet.yaml:34 c1 — fused: add
+    // specs/lenet.yaml:34 c1: c1 = tanh(c1_maxpool2d + b1)
     this.w.evaluate_c1(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:35 c2 — conv2d
+    // specs/lenet.yaml:35 c2: c2_conv2d = conv2d(c1, W2)
     {
       for (let n0$13 = 0; n0$13 < 500; n0$13 += 8) {
         const nb$14 = Math.min(8, 500 - n0$13), lc$15 = nb$14 * 64;
@@ -299,28 +299,28 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/lenet.yaml:35 c2 — max_pool2d
+    // specs/lenet.yaml:35 c2: c2_maxpool2d = max_pool2d(c2_conv2d)
     {
       this.k.maxPool2d({ x: 200653120, y: 208179520, planes: 25000, H: 8, W: 8, ph: 2, pw: 2, Ho: 4, Wo: 4 }); // c2_conv2d → c2_maxpool2d
     }
 
-    // specs/lenet.yaml:35 c2 — fused: add
+    // specs/lenet.yaml:35 c2: c2 = tanh(c2_maxpool2d + b2)
     this.w.evaluate_c2(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:37 h — matmul
+    // specs/lenet.yaml:37 h: h_matmul = matmul(c2, W3)
     {
       this.k.gemm({ a: 209779520, b: 102304, c: 211379520, m: 500, n: 500, k: 800, lda: 800, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // c2 @ W3 → h_matmul
     }
 
-    // specs/lenet.yaml:37 h — fused: add
+    // specs/lenet.yaml:37 h: h = tanh(h_matmul + b3)
     this.w.evaluate_h(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:38 p_y_given_x — matmul
+    // specs/lenet.yaml:38 p_y_given_x: p_y_given_x_matmul = matmul(h, W4)
     {
       this.k.gemm({ a: 212379520, b: 1704304, c: 213379520, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h @ W4 → p_y_given_x_matmul
     }
 
-    // specs/lenet.yaml:38 p_y_given_x
+    // specs/lenet.yaml:38 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
     this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:38 p_y_given_x — reduce_max
+    // specs/lenet.yaml:38 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
       let s$26 = 0;
@@ -332,11 +332,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/lenet.yaml:38 p_y_given_x
+    // specs/lenet.yaml:38 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
     this.w.evaluate_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:38 p_y_given_x
+    // specs/lenet.yaml:38 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:38 p_y_given_x
+    // specs/lenet.yaml:38 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       for (let o$27 = 0; o$27 < 500; o$27++) {
         let s$29 = 0;
@@ -345,9 +345,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/lenet.yaml:38 p_y_given_x
+    // specs/lenet.yaml:38 p_y_given_x: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:43 metrics.error — argmax
+    // specs/lenet.yaml:43 metrics.error: error_argmax = argmax(p_y_given_x)
     {
       for (let o$30 = 0; o$30 < 500; o$30++) {
         {
@@ -361,9 +361,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/lenet.yaml:43 metrics.error — fused: compare
+    // specs/lenet.yaml:43 metrics.error: error = cast(compare(error_argmax, y))
     for (let i$36 = 0; i$36 < 500; i$36++) error[i$36] = (error_argmax[i$36] !== y[i$36] ? 1 : 0);
-    // specs/lenet.yaml:44 metrics.cost — one_hot
+    // specs/lenet.yaml:44 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
       for (let i$37 = 0; i$37 < 500; i$37++) {
@@ -372,23 +372,21 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/lenet.yaml:44 metrics.cost
+    // specs/lenet.yaml:44 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     for (let i$39 = 0; i$39 < 500; i$39++) cost_log[i$39] = Math.log(p_y_given_x_reducesum[i$39]);
-    // specs/lenet.yaml:44 metrics.cost — fused: mul, sub
+    // specs/lenet.yaml:44 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
     let o$40 = 0;
-    let i$42 = 0;
     for (let c$43 = 0; c$43 < 500; c$43++) {
       let s$41 = 0;
       for (let c$44 = 0; c$44 < 10; c$44++) {
         s$41 += (cost_onehot[c$43 * 10 + c$44] * (p_y_given_x_sub[c$43 * 10 + c$44] - cost_log[c$43]));
-        i$42++;
       }
 
       cost_reducesum[o$40] = s$41;
       o$40++;
     }
 
-    // specs/lenet.yaml:44 metrics.cost
+    // specs/lenet.yaml:44 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
     out.cost.set(cost);
@@ -478,10 +476,10 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
-    // specs/lenet.yaml:34 c1 — conv2d
+    // specs/lenet.yaml:34 c1: c1_conv2d = conv2d(x, W1)
     {
       for (let n0$1 = 0; n0$1 < 500; n0$1 += 1) {
-        const nb$2 = Math.min(1, 500 - n0$1), lc$3 = nb$2 * 576;
+        const nb$2 = Math.min(1, 500 - n0$1);
         {
           const cb$5 = Math.min(1, 1 - 0);
           this.k.im2colBlock({ x: 24764352, cols: 26332352, C: 1, H: 28, W: 28, kh: 5, kw: 5, Ho: 24, Wo: 24, L: 576, n0: n0$1, nb: nb$2, c0: 0, cb: cb$5 });
@@ -490,14 +488,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/lenet.yaml:34 c1 — max_pool2d
+    // specs/lenet.yaml:34 c1: c1_maxpool2d = max_pool2d(c1_conv2d)
     {
       this.k.maxPool2d({ x: 1724352, y: 26389952, planes: 10000, H: 24, W: 24, ph: 2, pw: 2, Ho: 12, Wo: 12 }); // c1_conv2d → c1_maxpool2d
     }
 
-    // specs/lenet.yaml:34 c1 — fused: add
+    // specs/lenet.yaml:34 c1: c1 = tanh(c1_maxpool2d + b1)
     this.w.step0_c1(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:35 c2 — conv2d
+    // specs/lenet.yaml:35 c2: c2_conv2d = conv2d(c1, W2)
     {
       for (let n0$13 = 0; n0$13 < 500; n0$13 += 8) {
         const nb$14 = Math.min(8, 500 - n0$13), lc$15 = nb$14 * 64;
@@ -515,28 +513,28 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/lenet.yaml:35 c2 — max_pool2d
+    // specs/lenet.yaml:35 c2: c2_maxpool2d = max_pool2d(c2_conv2d)
     {
       this.k.maxPool2d({ x: 37909952, y: 45436352, planes: 25000, H: 8, W: 8, ph: 2, pw: 2, Ho: 4, Wo: 4 }); // c2_conv2d → c2_maxpool2d
     }
 
-    // specs/lenet.yaml:35 c2 — fused: add
+    // specs/lenet.yaml:35 c2: c2 = tanh(c2_maxpool2d + b2)
     this.w.step0_c2(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:37 h — matmul
+    // specs/lenet.yaml:37 h: h_matmul = matmul(c2, W3)
     {
       this.k.gemm({ a: 47036352, b: 102304, c: 48636352, m: 500, n: 500, k: 800, lda: 800, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // c2 @ W3 → h_matmul
     }
 
-    // specs/lenet.yaml:37 h — fused: add
+    // specs/lenet.yaml:37 h: h = tanh(h_matmul + b3)
     this.w.step0_h(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:38 p_y_given_x — matmul
+    // specs/lenet.yaml:38 p_y_given_x: p_y_given_x_matmul = matmul(h, W4)
     {
       this.k.gemm({ a: 49636352, b: 1704304, c: 50636352, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h @ W4 → p_y_given_x_matmul
     }
 
-    // specs/lenet.yaml:38 p_y_given_x
+    // specs/lenet.yaml:38 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
     this.w.step0_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:38 p_y_given_x — reduce_max
+    // specs/lenet.yaml:38 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
       let s$26 = 0;
@@ -548,11 +546,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/lenet.yaml:38 p_y_given_x
+    // specs/lenet.yaml:38 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
     this.w.step0_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:38 p_y_given_x
+    // specs/lenet.yaml:38 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:38 p_y_given_x
+    // specs/lenet.yaml:38 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       for (let o$27 = 0; o$27 < 500; o$27++) {
         let s$29 = 0;
@@ -561,7 +559,7 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/lenet.yaml:41 losses.cost.nll — one_hot
+    // specs/lenet.yaml:41 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
       for (let i$30 = 0; i$30 < 500; i$30++) {
@@ -570,33 +568,31 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/lenet.yaml:41 losses.cost.nll
+    // specs/lenet.yaml:41 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
     for (let i$32 = 0; i$32 < 500; i$32++) cost_nll_log[i$32] = Math.log(p_y_given_x_reducesum[i$32]);
-    // specs/lenet.yaml:41 losses.cost.nll — fused: mul, sub
+    // specs/lenet.yaml:41 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
     let o$33 = 0;
-    let i$35 = 0;
     for (let c$36 = 0; c$36 < 500; c$36++) {
       let s$34 = 0;
       for (let c$37 = 0; c$37 < 10; c$37++) {
         s$34 += (cost_nll_onehot[c$36 * 10 + c$37] * (p_y_given_x_sub[c$36 * 10 + c$37] - cost_nll_log[c$36]));
-        i$35++;
       }
 
       cost_nll_reducesum[o$33] = s$34;
       o$33++;
     }
 
-    // specs/lenet.yaml:41 losses.cost.nll — fused: neg
+    // specs/lenet.yaml:41 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
     this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:41 losses.cost.nll
+    // specs/lenet.yaml:41 losses.cost.nll: cost = cost_nll_reducesum2 * 0.002
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:41 gradient of losses.cost.nll — fused: mul
+    // specs/lenet.yaml:41 gradient of losses.cost.nll: d_cost_nll_reducesum = Σ (0.002 * cost_nll_onehot)
     this.w.step0_d_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:41 gradient of losses.cost.nll
+    // specs/lenet.yaml:41 gradient of losses.cost.nll: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum
     this.w.step0_d_cost_nll_div(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:38 gradient of p_y_given_x — fused: mul, mul
+    // specs/lenet.yaml:38 gradient of p_y_given_x: d_p_y_given_x_add = (-0.002 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp)
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:38 gradient of p_y_given_x
+    // specs/lenet.yaml:38 gradient of p_y_given_x: grad_b4 = Σ d_p_y_given_x_add
     {
       grad_b4.fill(0);
       let s$40 = 0;
@@ -607,14 +603,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/lenet.yaml:38 gradient of p_y_given_x — matmul
+    // specs/lenet.yaml:38 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4)
     {
       this.k.gemm({ a: 50750384, b: 1704304, c: 50770432, m: 500, n: 500, k: 10, lda: 10, ldb: 10, ldc: 500, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ W4 → d_p_y_given_x_matmul
     }
 
-    // specs/lenet.yaml:37 gradient of h — fused: sub, mul
+    // specs/lenet.yaml:37 gradient of h: d_h_mul = d_p_y_given_x_matmul * (1 - (h * h))
     this.w.step0_d_h_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:37 gradient of h
+    // specs/lenet.yaml:37 gradient of h: grad_b3 = Σ d_h_mul
     {
       grad_b3.fill(0);
       let s$43 = 0;
@@ -625,14 +621,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/lenet.yaml:37 gradient of h — matmul
+    // specs/lenet.yaml:37 gradient of h: d_h_matmul = matmul(d_h_mul, W3)
     {
       this.k.gemm({ a: 51770432, b: 102304, c: 52772432, m: 500, n: 800, k: 500, lda: 500, ldb: 500, ldc: 800, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_h_mul @ W3 → d_h_matmul
     }
 
-    // specs/lenet.yaml:35 gradient of c2 — fused: sub, mul
+    // specs/lenet.yaml:35 gradient of c2: d_c2_mul = d_h_matmul * (1 - (c2 * c2))
     this.w.step0_d_c2_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:35 gradient of c2
+    // specs/lenet.yaml:35 gradient of c2: grad_b2 = Σ d_c2_mul
     {
       grad_b2.fill(0);
       let s$48 = 0;
@@ -647,22 +643,22 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/lenet.yaml:35 gradient of c2 — max_pool2d_grad
+    // specs/lenet.yaml:35 gradient of c2: d_c2_maxpool2dgrad = max_pool2d_grad(c2_conv2d, d_c2_mul)
     {
       this.k.maxPool2dGrad({ x: 37909952, g: 54372432, out: 55972640, planes: 25000, H: 8, W: 8, ph: 2, pw: 2, Ho: 4, Wo: 4 }); // c2_conv2d, d_c2_mul → d_c2_maxpool2dgrad
     }
 
-    // specs/lenet.yaml:35 gradient of c2 — transpose
+    // specs/lenet.yaml:35 gradient of c2: d_c2_transpose = transpose(W2)
     {
       this.k.swap01Blocks({ src: 2096, dst: 62372640, rows: 50, cols: 20, block: 25 }); // W2 → d_c2_transpose
     }
 
-    // specs/lenet.yaml:35 gradient of c2 — flip
+    // specs/lenet.yaml:35 gradient of c2: d_c2_flip = flip(d_c2_transpose)
     {
       this.k.reverseBlocks({ src: 62372640, dst: 62472640, blocks: 1000, block: 25 }); // d_c2_transpose → d_c2_flip
     }
 
-    // specs/lenet.yaml:35 gradient of c2 — conv2d
+    // specs/lenet.yaml:35 gradient of c2: d_c2_conv2d = conv2d(d_c2_maxpool2dgrad, d_c2_flip)
     {
       for (let k$52 = 0; k$52 < 20; k$52++) {
         for (let c$51 = 0; c$51 < 50; c$51++) {
@@ -676,22 +672,22 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/lenet.yaml:35 gradient of c2 — transpose
+    // specs/lenet.yaml:35 gradient of c2: d_c2_transpose2 = transpose(c1)
     {
       this.k.swap01Blocks({ src: 32149952, dst: 68560640, rows: 500, cols: 20, block: 144 }); // c1 → d_c2_transpose2
     }
 
-    // specs/lenet.yaml:35 gradient of c2 — transpose
+    // specs/lenet.yaml:35 gradient of c2: d_c2_transpose3 = transpose(d_c2_maxpool2dgrad)
     {
       this.k.swap01Blocks({ src: 55972640, dst: 74320640, rows: 500, cols: 50, block: 64 }); // d_c2_maxpool2dgrad → d_c2_transpose3
     }
 
-    // specs/lenet.yaml:35 gradient of c2 — flip
+    // specs/lenet.yaml:35 gradient of c2: d_c2_flip2 = flip(d_c2_transpose3)
     {
       this.k.reverseBlocks({ src: 74320640, dst: 80720640, blocks: 25000, block: 64 }); // d_c2_transpose3 → d_c2_flip2
     }
 
-    // specs/lenet.yaml:35 gradient of c2 — conv2d
+    // specs/lenet.yaml:35 gradient of c2: d_c2_conv2d2 = conv2d(d_c2_transpose2, d_c2_flip2)
     {
       for (let n0$57 = 0; n0$57 < 20; n0$57 += 20) {
         const nb$58 = Math.min(20, 20 - n0$57), lc$59 = nb$58 * 25;
@@ -709,19 +705,19 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/lenet.yaml:35 gradient of c2 — flip
+    // specs/lenet.yaml:35 gradient of c2: d_c2_flip3 = flip(d_c2_conv2d2)
     {
       this.k.reverseBlocks({ src: 87120640, dst: 88344640, blocks: 1000, block: 25 }); // d_c2_conv2d2 → d_c2_flip3
     }
 
-    // specs/lenet.yaml:35 gradient of c2 — transpose
+    // specs/lenet.yaml:35 gradient of c2: grad_W2 = transpose(d_c2_flip3)
     {
       this.k.swap01Blocks({ src: 88344640, dst: 88444640, rows: 20, cols: 50, block: 25 }); // d_c2_flip3 → grad_W2
     }
 
-    // specs/lenet.yaml:34 gradient of c1 — fused: sub, mul
+    // specs/lenet.yaml:34 gradient of c1: d_c1_mul = d_c2_conv2d * (1 - (c1 * c1))
     this.w.step0_d_c1_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:34 gradient of c1
+    // specs/lenet.yaml:34 gradient of c1: grad_b1 = Σ d_c1_mul
     {
       grad_b1.fill(0);
       let s$71 = 0;
@@ -736,30 +732,30 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/lenet.yaml:34 gradient of c1 — max_pool2d_grad
+    // specs/lenet.yaml:34 gradient of c1: d_c1_maxpool2dgrad = max_pool2d_grad(c1_conv2d, d_c1_mul)
     {
       this.k.maxPool2dGrad({ x: 1724352, g: 88544640, out: 94304720, planes: 10000, H: 24, W: 24, ph: 2, pw: 2, Ho: 12, Wo: 12 }); // c1_conv2d, d_c1_mul → d_c1_maxpool2dgrad
     }
 
-    // specs/lenet.yaml:34 gradient of c1 — transpose
+    // specs/lenet.yaml:34 gradient of c1: d_c1_transpose = transpose(x)
     {
       this.k.swap01Blocks({ src: 24764352, dst: 117344720, rows: 500, cols: 1, block: 784 }); // x → d_c1_transpose
     }
 
-    // specs/lenet.yaml:34 gradient of c1 — transpose
+    // specs/lenet.yaml:34 gradient of c1: d_c1_transpose2 = transpose(d_c1_maxpool2dgrad)
     {
       this.k.swap01Blocks({ src: 94304720, dst: 118912720, rows: 500, cols: 20, block: 576 }); // d_c1_maxpool2dgrad → d_c1_transpose2
     }
 
-    // specs/lenet.yaml:34 gradient of c1 — flip
+    // specs/lenet.yaml:34 gradient of c1: d_c1_flip = flip(d_c1_transpose2)
     {
       this.k.reverseBlocks({ src: 118912720, dst: 141952720, blocks: 10000, block: 576 }); // d_c1_transpose2 → d_c1_flip
     }
 
-    // specs/lenet.yaml:34 gradient of c1 — conv2d
+    // specs/lenet.yaml:34 gradient of c1: d_c1_conv2d = conv2d(d_c1_transpose, d_c1_flip)
     {
       {
-        const nb$74 = Math.min(1, 1 - 0), lc$75 = nb$74 * 25;
+        const nb$74 = Math.min(1, 1 - 0);
         for (let c0$76 = 0; c0$76 < 500; c0$76 += 18) {
           const cb$77 = Math.min(18, 500 - c0$76);
           this.k.im2colBlock({ x: 117344720, cols: 164994720, C: 500, H: 28, W: 28, kh: 24, kw: 24, Ho: 5, Wo: 5, L: 25, n0: 0, nb: nb$74, c0: c0$76, cb: cb$77 });
@@ -768,33 +764,33 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/lenet.yaml:34 gradient of c1 — flip
+    // specs/lenet.yaml:34 gradient of c1: d_c1_flip2 = flip(d_c1_conv2d)
     {
       this.k.reverseBlocks({ src: 164992720, dst: 166031520, blocks: 20, block: 25 }); // d_c1_conv2d → d_c1_flip2
     }
 
-    // specs/lenet.yaml:34 gradient of c1 — transpose
+    // specs/lenet.yaml:34 gradient of c1: grad_W1 = transpose(d_c1_flip2)
     {
       this.k.swap01Blocks({ src: 166031520, dst: 166033520, rows: 1, cols: 20, block: 25 }); // d_c1_flip2 → grad_W1
     }
 
-    // specs/lenet.yaml:48 phases[0].optimizer — fused: mul
+    // specs/lenet.yaml:48 phases[0].optimizer: W1 = W1 - (0.1 * grad_W1)
     this.w.step0_W1(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:48 phases[0].optimizer — fused: mul
+    // specs/lenet.yaml:48 phases[0].optimizer: b1 = b1 - (0.1 * grad_b1)
     this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:48 phases[0].optimizer — fused: mul
+    // specs/lenet.yaml:48 phases[0].optimizer: W2 = W2 - (0.1 * grad_W2)
     this.w.step0_W2(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:48 phases[0].optimizer — fused: mul
+    // specs/lenet.yaml:48 phases[0].optimizer: b2 = b2 - (0.1 * grad_b2)
     this.w.step0_b2(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:48 phases[0].optimizer — update of W3, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/lenet.yaml:37 gradient of h — product
+    // specs/lenet.yaml:48 phases[0].optimizer: W3 += -0.1 · grad_W3 (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/lenet.yaml:37 gradient of h: grad_W3 = matmul(c2, d_h_mul)
     this.k.gemm({ a: 47036352, b: 51770432, c: 102304, m: 800, n: 500, k: 500, lda: 800, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W3 += -0.10000000149011612 · c2 @ d_h_mul
-    // specs/lenet.yaml:48 phases[0].optimizer — fused: mul
+    // specs/lenet.yaml:48 phases[0].optimizer: b3 = b3 - (0.1 * grad_b3)
     this.w.step0_b3(); // WebAssembly SIMD (loops.wat)
-    // specs/lenet.yaml:48 phases[0].optimizer — update of W4, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/lenet.yaml:38 gradient of p_y_given_x — product
+    // specs/lenet.yaml:48 phases[0].optimizer: W4 += -0.1 · grad_W4 (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/lenet.yaml:38 gradient of p_y_given_x: grad_W4 = matmul(h, d_p_y_given_x_add)
     this.k.gemm({ a: 49636352, b: 50750384, c: 1704304, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W4 += -0.10000000149011612 · h @ d_p_y_given_x_add
-    // specs/lenet.yaml:48 phases[0].optimizer — fused: mul
+    // specs/lenet.yaml:48 phases[0].optimizer: b4 = b4 - (0.1 * grad_b4)
     this.w.step0_b4(); // WebAssembly SIMD (loops.wat)
     return cost[0];
   }

@@ -155,14 +155,14 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
-    // specs/logreg.yaml:16 p_y_given_x — matmul
+    // specs/logreg.yaml:16 p_y_given_x: p_y_given_x_matmul = matmul(x, W)
     {
       this.k.gemm({ a: 55424, b: 16, c: 2073904, m: 600, n: 10, k: 784, lda: 784, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // x @ W → p_y_given_x_matmul
     }
 
-    // specs/logreg.yaml:16 p_y_given_x
+    // specs/logreg.yaml:16 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b
     this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/logreg.yaml:16 p_y_given_x — reduce_max
+    // specs/logreg.yaml:16 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
       let s$3 = 0;
@@ -174,11 +174,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/logreg.yaml:16 p_y_given_x
+    // specs/logreg.yaml:16 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
     this.w.evaluate_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/logreg.yaml:16 p_y_given_x
+    // specs/logreg.yaml:16 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
-    // specs/logreg.yaml:16 p_y_given_x
+    // specs/logreg.yaml:16 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       for (let o$4 = 0; o$4 < 600; o$4++) {
         let s$6 = 0;
@@ -187,9 +187,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/logreg.yaml:16 p_y_given_x
+    // specs/logreg.yaml:16 p_y_given_x: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
-    // specs/logreg.yaml:21 metrics.error — argmax
+    // specs/logreg.yaml:21 metrics.error: error_argmax = argmax(p_y_given_x)
     {
       for (let o$7 = 0; o$7 < 600; o$7++) {
         {
@@ -203,9 +203,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/logreg.yaml:21 metrics.error — fused: compare
+    // specs/logreg.yaml:21 metrics.error: error = cast(compare(error_argmax, y))
     for (let i$13 = 0; i$13 < 600; i$13++) error[i$13] = (error_argmax[i$13] !== y[i$13] ? 1 : 0);
-    // specs/logreg.yaml:22 metrics.cost — one_hot
+    // specs/logreg.yaml:22 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
       for (let i$14 = 0; i$14 < 600; i$14++) {
@@ -214,23 +214,21 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/logreg.yaml:22 metrics.cost
+    // specs/logreg.yaml:22 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     for (let i$16 = 0; i$16 < 600; i$16++) cost_log[i$16] = Math.log(p_y_given_x_reducesum[i$16]);
-    // specs/logreg.yaml:22 metrics.cost — fused: mul, sub
+    // specs/logreg.yaml:22 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
     let o$17 = 0;
-    let i$19 = 0;
     for (let c$20 = 0; c$20 < 600; c$20++) {
       let s$18 = 0;
       for (let c$21 = 0; c$21 < 10; c$21++) {
         s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
-        i$19++;
       }
 
       cost_reducesum[o$17] = s$18;
       o$17++;
     }
 
-    // specs/logreg.yaml:22 metrics.cost
+    // specs/logreg.yaml:22 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
     out.cost.set(cost);
@@ -277,14 +275,14 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
-    // specs/logreg.yaml:16 p_y_given_x — matmul
+    // specs/logreg.yaml:16 p_y_given_x: p_y_given_x_matmul = matmul(x, W)
     {
       this.k.gemm({ a: 55424, b: 16, c: 31424, m: 600, n: 10, k: 784, lda: 784, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // x @ W → p_y_given_x_matmul
     }
 
-    // specs/logreg.yaml:16 p_y_given_x
+    // specs/logreg.yaml:16 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b
     this.w.step0_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/logreg.yaml:16 p_y_given_x — reduce_max
+    // specs/logreg.yaml:16 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
       let s$3 = 0;
@@ -296,11 +294,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/logreg.yaml:16 p_y_given_x
+    // specs/logreg.yaml:16 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
     this.w.step0_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/logreg.yaml:16 p_y_given_x
+    // specs/logreg.yaml:16 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
-    // specs/logreg.yaml:16 p_y_given_x
+    // specs/logreg.yaml:16 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       for (let o$4 = 0; o$4 < 600; o$4++) {
         let s$6 = 0;
@@ -309,7 +307,7 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/logreg.yaml:19 losses.cost.nll — one_hot
+    // specs/logreg.yaml:19 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
       for (let i$7 = 0; i$7 < 600; i$7++) {
@@ -318,33 +316,31 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/logreg.yaml:19 losses.cost.nll
+    // specs/logreg.yaml:19 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
     for (let i$9 = 0; i$9 < 600; i$9++) cost_nll_log[i$9] = Math.log(p_y_given_x_reducesum[i$9]);
-    // specs/logreg.yaml:19 losses.cost.nll — fused: mul, sub
+    // specs/logreg.yaml:19 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
     let o$10 = 0;
-    let i$12 = 0;
     for (let c$13 = 0; c$13 < 600; c$13++) {
       let s$11 = 0;
       for (let c$14 = 0; c$14 < 10; c$14++) {
         s$11 += (cost_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - cost_nll_log[c$13]));
-        i$12++;
       }
 
       cost_nll_reducesum[o$10] = s$11;
       o$10++;
     }
 
-    // specs/logreg.yaml:19 losses.cost.nll — fused: neg
+    // specs/logreg.yaml:19 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
     this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
-    // specs/logreg.yaml:19 losses.cost.nll
+    // specs/logreg.yaml:19 losses.cost.nll: cost = cost_nll_reducesum2 * 0.0016666666666666668
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
-    // specs/logreg.yaml:19 gradient of losses.cost.nll — fused: mul
+    // specs/logreg.yaml:19 gradient of losses.cost.nll: d_cost_nll_reducesum = Σ (0.0016666666666666668 * cost_nll_onehot)
     this.w.step0_d_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
-    // specs/logreg.yaml:19 gradient of losses.cost.nll
+    // specs/logreg.yaml:19 gradient of losses.cost.nll: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum
     this.w.step0_d_cost_nll_div(); // WebAssembly SIMD (loops.wat)
-    // specs/logreg.yaml:16 gradient of p_y_given_x — fused: mul, mul
+    // specs/logreg.yaml:16 gradient of p_y_given_x: d_p_y_given_x_add = (-0.0016666666666666668 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp)
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/logreg.yaml:16 gradient of p_y_given_x
+    // specs/logreg.yaml:16 gradient of p_y_given_x: grad_b = Σ d_p_y_given_x_add
     {
       grad_b.fill(0);
       let s$17 = 0;
@@ -355,10 +351,10 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/logreg.yaml:26 phases[0].optimizer — update of W, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/logreg.yaml:16 gradient of p_y_given_x — product
+    // specs/logreg.yaml:26 phases[0].optimizer: W += -0.13 · grad_W (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/logreg.yaml:16 gradient of p_y_given_x: grad_W = matmul(x, d_p_y_given_x_add)
     this.k.gemm({ a: 55424, b: 2049856, c: 16, m: 784, n: 10, k: 600, lda: 784, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.12999999523162842, skipZerosA: false }); // W += -0.12999999523162842 · x @ d_p_y_given_x_add
-    // specs/logreg.yaml:26 phases[0].optimizer — fused: mul
+    // specs/logreg.yaml:26 phases[0].optimizer: b = b - (0.13 * grad_b)
     this.w.step0_b(); // WebAssembly SIMD (loops.wat)
     return cost[0];
   }

@@ -22,7 +22,7 @@
     (local.set $e (v128.bitselect (local.get $small) (local.get $e) (f32x4.lt (local.get $a) (f32x4.splat (f32.const 0.625)))))
     (v128.bitselect (local.get $x) (local.get $e) (i32x4.splat (i32.const 0x80000000)))
   )
-  ;; specs/mlp.yaml:19 hidden  fused: add
+  ;; specs/mlp.yaml:19 hidden: hidden = tanh(hidden_matmul + b1)
   (func $step0_hidden (export "step0_hidden") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -43,7 +43,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; specs/mlp.yaml:20 p_y_given_x
+  ;; specs/mlp.yaml:20 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b2
   (func $step0_p_y_given_x_add (export "step0_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -64,7 +64,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; specs/mlp.yaml:20 p_y_given_x
+  ;; specs/mlp.yaml:20 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
   (func $step0_p_y_given_x_sub (export "step0_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -86,7 +86,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; specs/mlp.yaml:20 p_y_given_x
+  ;; specs/mlp.yaml:20 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
   (func $step0_p_y_given_x_exp (export "step0_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -106,7 +106,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/mlp.yaml:23 losses.cost.nll  fused: neg
+  ;; specs/mlp.yaml:23 losses.cost.nll: cost_nll_reducesum2 =  -cost_nll_reducesum
   (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -132,7 +132,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/mlp.yaml:25 losses.cost.l2  fused: mul
+  ;; specs/mlp.yaml:25 losses.cost.l2: cost_l2_reducesum =  (W1 * W1)
   (func $step0_cost_l2_reducesum (export "step0_cost_l2_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -159,7 +159,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/mlp.yaml:25 losses.cost.l2  fused: mul
+  ;; specs/mlp.yaml:25 losses.cost.l2: cost_l2_reducesum2 =  (W2 * W2)
   (func $step0_cost_l2_reducesum2 (export "step0_cost_l2_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -186,7 +186,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/mlp.yaml:25 losses.cost.l2  fused: mul, mul, add
+  ;; specs/mlp.yaml:25 losses.cost.l2: cost = (cost_nll_reducesum2 * 0.05) + ((cost_l2_reducesum + cost_l2_reducesum2) * 0.0001)
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s0 v128) (local $s1 v128) (local $s2 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -211,7 +211,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/mlp.yaml:23 gradient of losses.cost.nll  fused: mul
+  ;; specs/mlp.yaml:23 gradient of losses.cost.nll: d_cost_nll_reducesum =  (0.05 * cost_nll_onehot)
   (func $step0_d_cost_nll_reducesum (export "step0_d_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -237,7 +237,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; specs/mlp.yaml:23 gradient of losses.cost.nll
+  ;; specs/mlp.yaml:23 gradient of losses.cost.nll: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum
   (func $step0_d_cost_nll_div (export "step0_d_cost_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -258,7 +258,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/mlp.yaml:20 gradient of p_y_given_x  fused: mul, mul
+  ;; specs/mlp.yaml:20 gradient of p_y_given_x: d_p_y_given_x_add = (-0.05 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp)
   (func $step0_d_p_y_given_x_add (export "step0_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -281,7 +281,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; specs/mlp.yaml:19 gradient of hidden  fused: sub, mul
+  ;; specs/mlp.yaml:19 gradient of hidden: d_hidden_mul = d_p_y_given_x_matmul * (1 - (hidden * hidden))
   (func $step0_d_hidden_mul (export "step0_d_hidden_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -303,7 +303,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/mlp.yaml:32 phases[0].optimizer  fused: mul, add, mul
+  ;; specs/mlp.yaml:32 phases[0].optimizer: W1 = W1 - (0.01 * ((0.0002 * W1) + d_hidden_matmul))
   (func $step0_W1 (export "step0_W1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -324,7 +324,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/mlp.yaml:32 phases[0].optimizer  fused: mul
+  ;; specs/mlp.yaml:32 phases[0].optimizer: b1 = b1 - (0.01 * grad_b1)
   (func $step0_b1 (export "step0_b1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -345,7 +345,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/mlp.yaml:32 phases[0].optimizer  fused: mul, add, mul
+  ;; specs/mlp.yaml:32 phases[0].optimizer: W2 = W2 - (0.01 * ((0.0002 * W2) + d_p_y_given_x_matmul2))
   (func $step0_W2 (export "step0_W2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -366,7 +366,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/mlp.yaml:32 phases[0].optimizer  fused: mul
+  ;; specs/mlp.yaml:32 phases[0].optimizer: b2 = b2 - (0.01 * grad_b2)
   (func $step0_b2 (export "step0_b2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -387,7 +387,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/mlp.yaml:19 hidden  fused: add
+  ;; specs/mlp.yaml:19 hidden: hidden = tanh(hidden_matmul + b1)
   (func $evaluate_hidden (export "evaluate_hidden") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -408,7 +408,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; specs/mlp.yaml:20 p_y_given_x
+  ;; specs/mlp.yaml:20 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b2
   (func $evaluate_p_y_given_x_add (export "evaluate_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -429,7 +429,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; specs/mlp.yaml:20 p_y_given_x
+  ;; specs/mlp.yaml:20 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -451,7 +451,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; specs/mlp.yaml:20 p_y_given_x
+  ;; specs/mlp.yaml:20 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -471,7 +471,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/mlp.yaml:20 p_y_given_x
+  ;; specs/mlp.yaml:20 p_y_given_x: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -493,7 +493,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; specs/mlp.yaml:28 metrics.cost
+  ;; specs/mlp.yaml:28 metrics.cost: cost = -cost_reducesum
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows

@@ -188,21 +188,21 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
-    // specs/mlp.yaml:19 hidden — matmul
+    // specs/mlp.yaml:19 hidden: hidden_matmul = matmul(x, W1)
     {
       this.k.gemm({ a: 1630064, b: 16, c: 1820256, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → hidden_matmul
     }
 
-    // specs/mlp.yaml:19 hidden — fused: add
+    // specs/mlp.yaml:19 hidden: hidden = tanh(hidden_matmul + b1)
     this.w.evaluate_hidden(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:20 p_y_given_x — matmul
+    // specs/mlp.yaml:20 p_y_given_x: p_y_given_x_matmul = matmul(hidden, W2)
     {
       this.k.gemm({ a: 1860256, b: 1570016, c: 1900256, m: 20, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // hidden @ W2 → p_y_given_x_matmul
     }
 
-    // specs/mlp.yaml:20 p_y_given_x
+    // specs/mlp.yaml:20 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b2
     this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:20 p_y_given_x — reduce_max
+    // specs/mlp.yaml:20 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
       let s$3 = 0;
@@ -214,11 +214,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/mlp.yaml:20 p_y_given_x
+    // specs/mlp.yaml:20 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
     this.w.evaluate_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:20 p_y_given_x
+    // specs/mlp.yaml:20 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:20 p_y_given_x
+    // specs/mlp.yaml:20 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       for (let o$4 = 0; o$4 < 20; o$4++) {
         let s$6 = 0;
@@ -227,9 +227,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/mlp.yaml:20 p_y_given_x
+    // specs/mlp.yaml:20 p_y_given_x: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:27 metrics.error — argmax
+    // specs/mlp.yaml:27 metrics.error: error_argmax = argmax(p_y_given_x)
     {
       for (let o$7 = 0; o$7 < 20; o$7++) {
         {
@@ -243,9 +243,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/mlp.yaml:27 metrics.error — fused: compare
+    // specs/mlp.yaml:27 metrics.error: error = cast(compare(error_argmax, y))
     for (let i$13 = 0; i$13 < 20; i$13++) error[i$13] = (error_argmax[i$13] !== y[i$13] ? 1 : 0);
-    // specs/mlp.yaml:28 metrics.cost — one_hot
+    // specs/mlp.yaml:28 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
       for (let i$14 = 0; i$14 < 20; i$14++) {
@@ -254,23 +254,21 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/mlp.yaml:28 metrics.cost
+    // specs/mlp.yaml:28 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     for (let i$16 = 0; i$16 < 20; i$16++) cost_log[i$16] = Math.log(p_y_given_x_reducesum[i$16]);
-    // specs/mlp.yaml:28 metrics.cost — fused: mul, sub
+    // specs/mlp.yaml:28 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
     let o$17 = 0;
-    let i$19 = 0;
     for (let c$20 = 0; c$20 < 20; c$20++) {
       let s$18 = 0;
       for (let c$21 = 0; c$21 < 10; c$21++) {
         s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
-        i$19++;
       }
 
       cost_reducesum[o$17] = s$18;
       o$17++;
     }
 
-    // specs/mlp.yaml:28 metrics.cost
+    // specs/mlp.yaml:28 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
     out.cost.set(cost);
@@ -326,21 +324,21 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
-    // specs/mlp.yaml:19 hidden — matmul
+    // specs/mlp.yaml:19 hidden: hidden_matmul = matmul(x, W1)
     {
       this.k.gemm({ a: 1630064, b: 16, c: 1590064, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → hidden_matmul
     }
 
-    // specs/mlp.yaml:19 hidden — fused: add
+    // specs/mlp.yaml:19 hidden: hidden = tanh(hidden_matmul + b1)
     this.w.step0_hidden(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:20 p_y_given_x — matmul
+    // specs/mlp.yaml:20 p_y_given_x: p_y_given_x_matmul = matmul(hidden, W2)
     {
       this.k.gemm({ a: 1692784, b: 1570016, c: 1732784, m: 20, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // hidden @ W2 → p_y_given_x_matmul
     }
 
-    // specs/mlp.yaml:20 p_y_given_x
+    // specs/mlp.yaml:20 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b2
     this.w.step0_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:20 p_y_given_x — reduce_max
+    // specs/mlp.yaml:20 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
       let s$3 = 0;
@@ -352,11 +350,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/mlp.yaml:20 p_y_given_x
+    // specs/mlp.yaml:20 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
     this.w.step0_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:20 p_y_given_x
+    // specs/mlp.yaml:20 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:20 p_y_given_x
+    // specs/mlp.yaml:20 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       for (let o$4 = 0; o$4 < 20; o$4++) {
         let s$6 = 0;
@@ -365,7 +363,7 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/mlp.yaml:23 losses.cost.nll — one_hot
+    // specs/mlp.yaml:23 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
       for (let i$7 = 0; i$7 < 20; i$7++) {
@@ -374,37 +372,35 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/mlp.yaml:23 losses.cost.nll
+    // specs/mlp.yaml:23 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
     for (let i$9 = 0; i$9 < 20; i$9++) cost_nll_log[i$9] = Math.log(p_y_given_x_reducesum[i$9]);
-    // specs/mlp.yaml:23 losses.cost.nll — fused: mul, sub
+    // specs/mlp.yaml:23 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
     let o$10 = 0;
-    let i$12 = 0;
     for (let c$13 = 0; c$13 < 20; c$13++) {
       let s$11 = 0;
       for (let c$14 = 0; c$14 < 10; c$14++) {
         s$11 += (cost_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - cost_nll_log[c$13]));
-        i$12++;
       }
 
       cost_nll_reducesum[o$10] = s$11;
       o$10++;
     }
 
-    // specs/mlp.yaml:23 losses.cost.nll — fused: neg
+    // specs/mlp.yaml:23 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
     this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:25 losses.cost.l2 — fused: mul
+    // specs/mlp.yaml:25 losses.cost.l2: cost_l2_reducesum = Σ (W1 * W1)
     this.w.step0_cost_l2_reducesum(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:25 losses.cost.l2 — fused: mul
+    // specs/mlp.yaml:25 losses.cost.l2: cost_l2_reducesum2 = Σ (W2 * W2)
     this.w.step0_cost_l2_reducesum2(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:25 losses.cost.l2 — fused: mul, mul, add
+    // specs/mlp.yaml:25 losses.cost.l2: cost = (cost_nll_reducesum2 * 0.05) + ((cost_l2_reducesum + cost_l2_reducesum2) * 0.0001)
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:23 gradient of losses.cost.nll — fused: mul
+    // specs/mlp.yaml:23 gradient of losses.cost.nll: d_cost_nll_reducesum = Σ (0.05 * cost_nll_onehot)
     this.w.step0_d_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:23 gradient of losses.cost.nll
+    // specs/mlp.yaml:23 gradient of losses.cost.nll: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum
     this.w.step0_d_cost_nll_div(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:20 gradient of p_y_given_x — fused: mul, mul
+    // specs/mlp.yaml:20 gradient of p_y_given_x: d_p_y_given_x_add = (-0.05 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp)
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:20 gradient of p_y_given_x
+    // specs/mlp.yaml:20 gradient of p_y_given_x: grad_b2 = Σ d_p_y_given_x_add
     {
       grad_b2.fill(0);
       let s$17 = 0;
@@ -415,14 +411,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/mlp.yaml:20 gradient of p_y_given_x — matmul
+    // specs/mlp.yaml:20 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W2)
     {
       this.k.gemm({ a: 1737408, b: 1570016, c: 1738256, m: 20, n: 500, k: 10, lda: 10, ldb: 10, ldc: 500, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ W2 → d_p_y_given_x_matmul
     }
 
-    // specs/mlp.yaml:19 gradient of hidden — fused: sub, mul
+    // specs/mlp.yaml:19 gradient of hidden: d_hidden_mul = d_p_y_given_x_matmul * (1 - (hidden * hidden))
     this.w.step0_d_hidden_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:19 gradient of hidden
+    // specs/mlp.yaml:19 gradient of hidden: grad_b1 = Σ d_hidden_mul
     {
       grad_b1.fill(0);
       let s$20 = 0;
@@ -433,17 +429,17 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/mlp.yaml:32 phases[0].optimizer — update of W1, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/mlp.yaml:32 phases[0].optimizer: W1 += -0.01 · d_hidden_matmul (products accumulated in place: compiler/lower/fused-update.ts)
     this.w.step0_W1(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:19 gradient of hidden — product
+    // specs/mlp.yaml:19 gradient of hidden: d_hidden_matmul = matmul(x, d_hidden_mul)
     this.k.gemm({ a: 1630064, b: 1778256, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: true }); // W1 += -0.009999999776482582 · x @ d_hidden_mul
-    // specs/mlp.yaml:32 phases[0].optimizer — fused: mul
+    // specs/mlp.yaml:32 phases[0].optimizer: b1 = b1 - (0.01 * grad_b1)
     this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:32 phases[0].optimizer — update of W2, its products accumulated in place (compiler/lower/fused-update.ts)
+    // specs/mlp.yaml:32 phases[0].optimizer: W2 += -0.01 · d_p_y_given_x_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
     this.w.step0_W2(); // WebAssembly SIMD (loops.wat)
-    // specs/mlp.yaml:20 gradient of p_y_given_x — product
+    // specs/mlp.yaml:20 gradient of p_y_given_x: d_p_y_given_x_matmul2 = matmul(hidden, d_p_y_given_x_add)
     this.k.gemm({ a: 1692784, b: 1737408, c: 1570016, m: 500, n: 10, k: 20, lda: 500, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W2 += -0.009999999776482582 · hidden @ d_p_y_given_x_add
-    // specs/mlp.yaml:32 phases[0].optimizer — fused: mul
+    // specs/mlp.yaml:32 phases[0].optimizer: b2 = b2 - (0.01 * grad_b2)
     this.w.step0_b2(); // WebAssembly SIMD (loops.wat)
     return cost[0];
   }

@@ -13,7 +13,7 @@
     (local.set $x (f32x4.mul (local.get $x) (i32x4.shl (i32x4.add (local.get $h) (i32x4.splat (i32.const 127))) (i32.const 23))))
     (f32x4.mul (local.get $x) (i32x4.shl (i32x4.add (i32x4.sub (local.get $ni) (local.get $h)) (i32x4.splat (i32.const 127))) (i32.const 23)))
   )
-  ;; specs/newmu-convnet.yaml:29 l1
+  ;; specs/newmu-convnet.yaml:29 l1: l1_maximum = maximum(l1_conv2d, 0)
   (func $step0_l1_maximum (export "step0_l1_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -33,7 +33,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:29 l1  fused: mul
+  ;; specs/newmu-convnet.yaml:29 l1: l1 = (l1_maxpool2d * l1_cast) / 0.8
   (func $step0_l1 (export "step0_l1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -54,7 +54,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:30 l2
+  ;; specs/newmu-convnet.yaml:30 l2: l2_maximum = maximum(l2_conv2d, 0)
   (func $step0_l2_maximum (export "step0_l2_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -74,7 +74,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:30 l2  fused: mul
+  ;; specs/newmu-convnet.yaml:30 l2: l2 = (l2_maxpool2d * l2_cast) / 0.8
   (func $step0_l2 (export "step0_l2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -95,7 +95,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:31 l3
+  ;; specs/newmu-convnet.yaml:31 l3: l3_maximum = maximum(l3_conv2d, 0)
   (func $step0_l3_maximum (export "step0_l3_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -115,7 +115,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:31 l3  fused: mul
+  ;; specs/newmu-convnet.yaml:31 l3: l3 = (l3_maxpool2d * l3_cast) / 0.8
   (func $step0_l3 (export "step0_l3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -136,7 +136,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:32 l4  fused: mul, maximum
+  ;; specs/newmu-convnet.yaml:32 l4: l4 = (maximum(l4_matmul, 0) * l4_cast) / 0.5
   (func $step0_l4 (export "step0_l4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -157,7 +157,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:33 p_y_given_x
+  ;; specs/newmu-convnet.yaml:33 p_y_given_x: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax
   (func $step0_p_y_given_x_sub (export "step0_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -179,7 +179,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; specs/newmu-convnet.yaml:33 p_y_given_x
+  ;; specs/newmu-convnet.yaml:33 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
   (func $step0_p_y_given_x_exp (export "step0_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -199,7 +199,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:36 losses.cost.nll  fused: neg
+  ;; specs/newmu-convnet.yaml:36 losses.cost.nll: cost_nll_reducesum2 =  -cost_nll_reducesum
   (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -225,7 +225,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:36 losses.cost.nll
+  ;; specs/newmu-convnet.yaml:36 losses.cost.nll: cost = cost_nll_reducesum2 * 0.0078125
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -246,7 +246,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:36 gradient of losses.cost.nll  fused: mul
+  ;; specs/newmu-convnet.yaml:36 gradient of losses.cost.nll: d_cost_nll_reducesum =  (0.0078125 * cost_nll_onehot)
   (func $step0_d_cost_nll_reducesum (export "step0_d_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -272,7 +272,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; specs/newmu-convnet.yaml:36 gradient of losses.cost.nll
+  ;; specs/newmu-convnet.yaml:36 gradient of losses.cost.nll: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum
   (func $step0_d_cost_nll_div (export "step0_d_cost_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -293,7 +293,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:33 gradient of p_y_given_x  fused: mul, mul
+  ;; specs/newmu-convnet.yaml:33 gradient of p_y_given_x: d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp)
   (func $step0_d_p_y_given_x_add (export "step0_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -316,7 +316,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; specs/newmu-convnet.yaml:31 gradient of l3  fused: div
+  ;; specs/newmu-convnet.yaml:31 gradient of l3: d_l3_mul = (d_l4_matmul / 0.8) * l3_cast
   (func $step0_d_l3_mul (export "step0_d_l3_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -337,7 +337,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:30 gradient of l2  fused: div
+  ;; specs/newmu-convnet.yaml:30 gradient of l2: d_l2_mul = (d_l3_conv2d / 0.8) * l2_cast
   (func $step0_d_l2_mul (export "step0_d_l2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -358,7 +358,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:29 gradient of l1  fused: div
+  ;; specs/newmu-convnet.yaml:29 gradient of l1: d_l1_mul = (d_l2_conv2d / 0.8) * l1_cast
   (func $step0_d_l1_mul (export "step0_d_l1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -379,7 +379,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer: new_train_rms_w = (0.9 * train_rms_w) + (0.09999999999999998 * (grad_w * grad_w))
   (func $step0_new_train_rms_w (export "step0_new_train_rms_w") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -401,7 +401,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, div, sqrt, add
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer: w_ = w_ - (0.001 * (grad_w / sqrt(new_train_rms_w + 0.000001)))
   (func $step0_w_ (export "step0_w_") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -423,7 +423,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer: new_train_rms_w2 = (0.9 * train_rms_w2) + (0.09999999999999998 * (grad_w2 * grad_w2))
   (func $step0_new_train_rms_w2 (export "step0_new_train_rms_w2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -445,7 +445,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, div, sqrt, add
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer: w2 = w2 - (0.001 * (grad_w2 / sqrt(new_train_rms_w2 + 0.000001)))
   (func $step0_w2 (export "step0_w2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -467,7 +467,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer: new_train_rms_w3 = (0.9 * train_rms_w3) + (0.09999999999999998 * (grad_w3 * grad_w3))
   (func $step0_new_train_rms_w3 (export "step0_new_train_rms_w3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -489,7 +489,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, div, sqrt, add
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer: w3 = w3 - (0.001 * (grad_w3 / sqrt(new_train_rms_w3 + 0.000001)))
   (func $step0_w3 (export "step0_w3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -511,7 +511,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer: new_train_rms_w4 = (0.9 * train_rms_w4) + (0.09999999999999998 * (grad_w4 * grad_w4))
   (func $step0_new_train_rms_w4 (export "step0_new_train_rms_w4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -533,7 +533,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, div, sqrt, add
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer: w4 = w4 - (0.001 * (grad_w4 / sqrt(new_train_rms_w4 + 0.000001)))
   (func $step0_w4 (export "step0_w4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -555,7 +555,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer: new_train_rms_w_o = (0.9 * train_rms_w_o) + (0.09999999999999998 * (grad_w_o * grad_w_o))
   (func $step0_new_train_rms_w_o (export "step0_new_train_rms_w_o") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -577,7 +577,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer  fused: mul, div, sqrt, add
+  ;; specs/newmu-convnet.yaml:43 phases[0].optimizer: w_o = w_o - (0.001 * (grad_w_o / sqrt(new_train_rms_w_o + 0.000001)))
   (func $step0_w_o (export "step0_w_o") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -599,7 +599,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:29 l1
+  ;; specs/newmu-convnet.yaml:29 l1: l1_maximum = maximum(l1_conv2d, 0)
   (func $evaluate_l1_maximum (export "evaluate_l1_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -619,7 +619,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:30 l2
+  ;; specs/newmu-convnet.yaml:30 l2: l2_maximum = maximum(l2_conv2d, 0)
   (func $evaluate_l2_maximum (export "evaluate_l2_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -639,7 +639,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:31 l3
+  ;; specs/newmu-convnet.yaml:31 l3: l3_maximum = maximum(l3_conv2d, 0)
   (func $evaluate_l3_maximum (export "evaluate_l3_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -659,7 +659,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:32 l4
+  ;; specs/newmu-convnet.yaml:32 l4: l4 = maximum(l4_matmul, 0)
   (func $evaluate_l4 (export "evaluate_l4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -679,7 +679,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:33 p_y_given_x
+  ;; specs/newmu-convnet.yaml:33 p_y_given_x: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -701,7 +701,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; specs/newmu-convnet.yaml:33 p_y_given_x
+  ;; specs/newmu-convnet.yaml:33 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -721,7 +721,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-convnet.yaml:33 p_y_given_x
+  ;; specs/newmu-convnet.yaml:33 p_y_given_x: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -743,7 +743,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; specs/newmu-convnet.yaml:39 metrics.cost
+  ;; specs/newmu-convnet.yaml:39 metrics.cost: cost = -cost_reducesum
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows

@@ -354,7 +354,7 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
-    // specs/newmu-convnet.yaml:29 l1 — conv2d
+    // specs/newmu-convnet.yaml:29 l1: l1_conv2d = conv2d(x, w_)
     {
       for (let k$3 = 0; k$3 < 32; k$3++) {
         {
@@ -368,14 +368,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:29 l1
+    // specs/newmu-convnet.yaml:29 l1: l1_maximum = maximum(l1_conv2d, 0)
     this.w.evaluate_l1_maximum(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:29 l1 — max_pool2d
+    // specs/newmu-convnet.yaml:29 l1: l1 = max_pool2d(l1_maximum)
     {
       this.k.maxPool2d({ x: 226598096, y: 241343696, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum → l1
     }
 
-    // specs/newmu-convnet.yaml:30 l2 — conv2d
+    // specs/newmu-convnet.yaml:30 l2: l2_conv2d = conv2d(l1, w2)
     {
       for (let n0$8 = 0; n0$8 < 128; n0$8 += 4) {
         const nb$9 = Math.min(4, 128 - n0$8), lc$10 = nb$9 * 169;
@@ -393,9 +393,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:30 l2
+    // specs/newmu-convnet.yaml:30 l2: l2_maximum = maximum(l2_conv2d, 0)
     this.w.evaluate_l2_maximum(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:30 l2 — concat
+    // specs/newmu-convnet.yaml:30 l2: l2_concat = concat(l2_maximum, k_l2_const)
     {
       for (let o$18 = 0; o$18 < 8192; o$18++) {
         for (let k$19 = 0; k$19 < 169; k$19++) l2_concat[o$18 * 182 + 0 + k$19] = l2_maximum[o$18 * 169 + k$19];
@@ -405,7 +405,7 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:30 l2 — concat
+    // specs/newmu-convnet.yaml:30 l2: l2_concat2 = concat(l2_concat, k_l2_const2)
     {
       for (let o$22 = 0; o$22 < 114688; o$22++) {
         for (let k$23 = 0; k$23 < 13; k$23++) l2_concat2[o$22 * 14 + 0 + k$23] = l2_concat[o$22 * 13 + k$23];
@@ -415,12 +415,12 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:30 l2 — max_pool2d
+    // specs/newmu-convnet.yaml:30 l2: l2 = max_pool2d(l2_concat2)
     {
       this.k.maxPool2d({ x: 263447248, y: 270328528, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2 → l2
     }
 
-    // specs/newmu-convnet.yaml:31 l3 — conv2d
+    // specs/newmu-convnet.yaml:31 l3: l3_conv2d = conv2d(l2, w3)
     {
       for (let n0$28 = 0; n0$28 < 128; n0$28 += 21) {
         const nb$29 = Math.min(21, 128 - n0$28), lc$30 = nb$29 * 25;
@@ -438,9 +438,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:31 l3
+    // specs/newmu-convnet.yaml:31 l3: l3_maximum = maximum(l3_conv2d, 0)
     this.w.evaluate_l3_maximum(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:31 l3 — concat
+    // specs/newmu-convnet.yaml:31 l3: l3_concat = concat(l3_maximum, k_l3_const)
     {
       for (let o$38 = 0; o$38 < 16384; o$38++) {
         for (let k$39 = 0; k$39 < 25; k$39++) l3_concat[o$38 * 30 + 0 + k$39] = l3_maximum[o$38 * 25 + k$39];
@@ -450,7 +450,7 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:31 l3 — concat
+    // specs/newmu-convnet.yaml:31 l3: l3_concat2 = concat(l3_concat, k_l3_const2)
     {
       for (let o$42 = 0; o$42 < 98304; o$42++) {
         for (let k$43 = 0; k$43 < 5; k$43++) l3_concat2[o$42 * 6 + 0 + k$43] = l3_concat[o$42 * 5 + k$43];
@@ -460,24 +460,24 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:31 l3 — max_pool2d
+    // specs/newmu-convnet.yaml:31 l3: l3 = max_pool2d(l3_concat2)
     {
       this.k.maxPool2d({ x: 278813024, y: 281565536, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3
     }
 
-    // specs/newmu-convnet.yaml:32 l4 — matmul
+    // specs/newmu-convnet.yaml:32 l4: l4_matmul = matmul(l3, w4)
     {
       this.k.gemm({ a: 281565536, b: 369808, c: 282155360, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l3 @ w4 → l4_matmul
     }
 
-    // specs/newmu-convnet.yaml:32 l4
+    // specs/newmu-convnet.yaml:32 l4: l4 = maximum(l4_matmul, 0)
     this.w.evaluate_l4(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:33 p_y_given_x — matmul
+    // specs/newmu-convnet.yaml:33 p_y_given_x: p_y_given_x_matmul = matmul(l4, w_o)
     {
       this.k.gemm({ a: 282475360, b: 3249808, c: 282795360, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l4 @ w_o → p_y_given_x_matmul
     }
 
-    // specs/newmu-convnet.yaml:33 p_y_given_x — reduce_max
+    // specs/newmu-convnet.yaml:33 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
       p_y_given_x_reducemax.fill(-Infinity);
       let s$49 = 0;
@@ -489,11 +489,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:33 p_y_given_x
+    // specs/newmu-convnet.yaml:33 p_y_given_x: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax
     this.w.evaluate_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:33 p_y_given_x
+    // specs/newmu-convnet.yaml:33 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:33 p_y_given_x
+    // specs/newmu-convnet.yaml:33 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       for (let o$50 = 0; o$50 < 128; o$50++) {
         let s$52 = 0;
@@ -502,9 +502,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:33 p_y_given_x
+    // specs/newmu-convnet.yaml:33 p_y_given_x: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:38 metrics.error — argmax
+    // specs/newmu-convnet.yaml:38 metrics.error: error_argmax = argmax(p_y_given_x)
     {
       for (let o$53 = 0; o$53 < 128; o$53++) {
         {
@@ -518,9 +518,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:38 metrics.error — fused: compare
+    // specs/newmu-convnet.yaml:38 metrics.error: error = cast(compare(error_argmax, y))
     for (let i$59 = 0; i$59 < 128; i$59++) error[i$59] = (error_argmax[i$59] !== y[i$59] ? 1 : 0);
-    // specs/newmu-convnet.yaml:39 metrics.cost — one_hot
+    // specs/newmu-convnet.yaml:39 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
       for (let i$60 = 0; i$60 < 128; i$60++) {
@@ -529,23 +529,21 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:39 metrics.cost
+    // specs/newmu-convnet.yaml:39 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     for (let i$62 = 0; i$62 < 128; i$62++) cost_log[i$62] = Math.log(p_y_given_x_reducesum[i$62]);
-    // specs/newmu-convnet.yaml:39 metrics.cost — fused: mul, sub
+    // specs/newmu-convnet.yaml:39 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
     let o$63 = 0;
-    let i$65 = 0;
     for (let c$66 = 0; c$66 < 128; c$66++) {
       let s$64 = 0;
       for (let c$67 = 0; c$67 < 10; c$67++) {
         s$64 += (cost_onehot[c$66 * 10 + c$67] * (p_y_given_x_sub[c$66 * 10 + c$67] - cost_log[c$66]));
-        i$65++;
       }
 
       cost_reducesum[o$63] = s$64;
       o$63++;
     }
 
-    // specs/newmu-convnet.yaml:39 metrics.cost
+    // specs/newmu-convnet.yaml:39 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
     out.cost.set(cost);
@@ -703,7 +701,7 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
-    // specs/newmu-convnet.yaml:29 l1 — conv2d
+    // specs/newmu-convnet.yaml:29 l1: l1_conv2d = conv2d(x, w_)
     {
       for (let k$3 = 0; k$3 < 32; k$3++) {
         {
@@ -717,18 +715,18 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:29 l1
+    // specs/newmu-convnet.yaml:29 l1: l1_maximum = maximum(l1_conv2d, 0)
     this.w.step0_l1_maximum(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:29 l1 — max_pool2d
+    // specs/newmu-convnet.yaml:29 l1: l1_maxpool2d = max_pool2d(l1_maximum)
     {
       this.k.maxPool2d({ x: 22600944, y: 37346544, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum → l1_maxpool2d
     }
 
-    // specs/newmu-convnet.yaml:29 l1 — fused: compare, random_uniform
+    // specs/newmu-convnet.yaml:29 l1: l1_cast = cast(compare(random_uniform(), 0.8))
     for (let i$6 = 0; i$6 < 921600; i$6++) l1_cast[i$6] = (rng.uniform(this.desc.seed, 1, step, 0, i$6) < 0.8 ? 1 : 0);
-    // specs/newmu-convnet.yaml:29 l1 — fused: mul
+    // specs/newmu-convnet.yaml:29 l1: l1 = (l1_maxpool2d * l1_cast) / 0.8
     this.w.step0_l1(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:30 l2 — conv2d
+    // specs/newmu-convnet.yaml:30 l2: l2_conv2d = conv2d(l1, w2)
     {
       for (let n0$9 = 0; n0$9 < 128; n0$9 += 4) {
         const nb$10 = Math.min(4, 128 - n0$9), lc$11 = nb$10 * 169;
@@ -746,9 +744,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:30 l2
+    // specs/newmu-convnet.yaml:30 l2: l2_maximum = maximum(l2_conv2d, 0)
     this.w.step0_l2_maximum(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:30 l2 — concat
+    // specs/newmu-convnet.yaml:30 l2: l2_concat = concat(l2_maximum, k_l2_const)
     {
       for (let o$19 = 0; o$19 < 8192; o$19++) {
         for (let k$20 = 0; k$20 < 169; k$20++) l2_concat[o$19 * 182 + 0 + k$20] = l2_maximum[o$19 * 169 + k$20];
@@ -758,7 +756,7 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:30 l2 — concat
+    // specs/newmu-convnet.yaml:30 l2: l2_concat2 = concat(l2_concat, k_l2_const2)
     {
       for (let o$23 = 0; o$23 < 114688; o$23++) {
         for (let k$24 = 0; k$24 < 13; k$24++) l2_concat2[o$23 * 14 + 0 + k$24] = l2_concat[o$23 * 13 + k$24];
@@ -768,16 +766,16 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:30 l2 — max_pool2d
+    // specs/newmu-convnet.yaml:30 l2: l2_maxpool2d = max_pool2d(l2_concat2)
     {
       this.k.maxPool2d({ x: 66822896, y: 73704176, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2 → l2_maxpool2d
     }
 
-    // specs/newmu-convnet.yaml:30 l2 — fused: compare, random_uniform
+    // specs/newmu-convnet.yaml:30 l2: l2_cast = cast(compare(random_uniform(), 0.8))
     for (let i$27 = 0; i$27 < 401408; i$27++) l2_cast[i$27] = (rng.uniform(this.desc.seed, 2, step, 0, i$27) < 0.8 ? 1 : 0);
-    // specs/newmu-convnet.yaml:30 l2 — fused: mul
+    // specs/newmu-convnet.yaml:30 l2: l2 = (l2_maxpool2d * l2_cast) / 0.8
     this.w.step0_l2(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:31 l3 — conv2d
+    // specs/newmu-convnet.yaml:31 l3: l3_conv2d = conv2d(l2, w3)
     {
       for (let n0$30 = 0; n0$30 < 128; n0$30 += 21) {
         const nb$31 = Math.min(21, 128 - n0$30), lc$32 = nb$31 * 25;
@@ -795,9 +793,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:31 l3
+    // specs/newmu-convnet.yaml:31 l3: l3_maximum = maximum(l3_conv2d, 0)
     this.w.step0_l3_maximum(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:31 l3 — concat
+    // specs/newmu-convnet.yaml:31 l3: l3_concat = concat(l3_maximum, k_l3_const)
     {
       for (let o$40 = 0; o$40 < 16384; o$40++) {
         for (let k$41 = 0; k$41 < 25; k$41++) l3_concat[o$40 * 30 + 0 + k$41] = l3_maximum[o$40 * 25 + k$41];
@@ -807,7 +805,7 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:31 l3 — concat
+    // specs/newmu-convnet.yaml:31 l3: l3_concat2 = concat(l3_concat, k_l3_const2)
     {
       for (let o$44 = 0; o$44 < 98304; o$44++) {
         for (let k$45 = 0; k$45 < 5; k$45++) l3_concat2[o$44 * 6 + 0 + k$45] = l3_concat[o$44 * 5 + k$45];
@@ -817,30 +815,30 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:31 l3 — max_pool2d
+    // specs/newmu-convnet.yaml:31 l3: l3_maxpool2d = max_pool2d(l3_concat2)
     {
       this.k.maxPool2d({ x: 85399936, y: 88152448, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3_maxpool2d
     }
 
-    // specs/newmu-convnet.yaml:31 l3 — fused: compare, random_uniform
+    // specs/newmu-convnet.yaml:31 l3: l3_cast = cast(compare(random_uniform(), 0.8))
     for (let i$48 = 0; i$48 < 147456; i$48++) l3_cast[i$48] = (rng.uniform(this.desc.seed, 3, step, 0, i$48) < 0.8 ? 1 : 0);
-    // specs/newmu-convnet.yaml:31 l3 — fused: mul
+    // specs/newmu-convnet.yaml:31 l3: l3 = (l3_maxpool2d * l3_cast) / 0.8
     this.w.step0_l3(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:32 l4 — matmul
+    // specs/newmu-convnet.yaml:32 l4: l4_matmul = matmul(l3, w4)
     {
       this.k.gemm({ a: 89332096, b: 369808, c: 89921920, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l3 @ w4 → l4_matmul
     }
 
-    // specs/newmu-convnet.yaml:32 l4 — fused: compare, random_uniform
+    // specs/newmu-convnet.yaml:32 l4: l4_cast = cast(compare(random_uniform(), 0.5))
     for (let i$49 = 0; i$49 < 80000; i$49++) l4_cast[i$49] = (rng.uniform(this.desc.seed, 4, step, 0, i$49) < 0.5 ? 1 : 0);
-    // specs/newmu-convnet.yaml:32 l4 — fused: mul, maximum
+    // specs/newmu-convnet.yaml:32 l4: l4 = (maximum(l4_matmul, 0) * l4_cast) / 0.5
     this.w.step0_l4(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:33 p_y_given_x — matmul
+    // specs/newmu-convnet.yaml:33 p_y_given_x: p_y_given_x_matmul = matmul(l4, w_o)
     {
       this.k.gemm({ a: 90561920, b: 3249808, c: 90881920, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l4 @ w_o → p_y_given_x_matmul
     }
 
-    // specs/newmu-convnet.yaml:33 p_y_given_x — reduce_max
+    // specs/newmu-convnet.yaml:33 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
       p_y_given_x_reducemax.fill(-Infinity);
       let s$53 = 0;
@@ -852,11 +850,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:33 p_y_given_x
+    // specs/newmu-convnet.yaml:33 p_y_given_x: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax
     this.w.step0_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:33 p_y_given_x
+    // specs/newmu-convnet.yaml:33 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:33 p_y_given_x
+    // specs/newmu-convnet.yaml:33 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       for (let o$54 = 0; o$54 < 128; o$54++) {
         let s$56 = 0;
@@ -865,7 +863,7 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:36 losses.cost.nll — one_hot
+    // specs/newmu-convnet.yaml:36 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
       for (let i$57 = 0; i$57 < 128; i$57++) {
@@ -874,62 +872,60 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:36 losses.cost.nll
+    // specs/newmu-convnet.yaml:36 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
     for (let i$59 = 0; i$59 < 128; i$59++) cost_nll_log[i$59] = Math.log(p_y_given_x_reducesum[i$59]);
-    // specs/newmu-convnet.yaml:36 losses.cost.nll — fused: mul, sub
+    // specs/newmu-convnet.yaml:36 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
     let o$60 = 0;
-    let i$62 = 0;
     for (let c$63 = 0; c$63 < 128; c$63++) {
       let s$61 = 0;
       for (let c$64 = 0; c$64 < 10; c$64++) {
         s$61 += (cost_nll_onehot[c$63 * 10 + c$64] * (p_y_given_x_sub[c$63 * 10 + c$64] - cost_nll_log[c$63]));
-        i$62++;
       }
 
       cost_nll_reducesum[o$60] = s$61;
       o$60++;
     }
 
-    // specs/newmu-convnet.yaml:36 losses.cost.nll — fused: neg
+    // specs/newmu-convnet.yaml:36 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
     this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:36 losses.cost.nll
+    // specs/newmu-convnet.yaml:36 losses.cost.nll: cost = cost_nll_reducesum2 * 0.0078125
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:36 gradient of losses.cost.nll — fused: mul
+    // specs/newmu-convnet.yaml:36 gradient of losses.cost.nll: d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot)
     this.w.step0_d_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:36 gradient of losses.cost.nll
+    // specs/newmu-convnet.yaml:36 gradient of losses.cost.nll: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum
     this.w.step0_d_cost_nll_div(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:33 gradient of p_y_given_x — fused: mul, mul
+    // specs/newmu-convnet.yaml:33 gradient of p_y_given_x: d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp)
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:33 gradient of p_y_given_x — matmul
+    // specs/newmu-convnet.yaml:33 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o)
     {
       this.k.gemm({ a: 90906016, b: 3249808, c: 90911136, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
     }
 
-    // specs/newmu-convnet.yaml:33 gradient of p_y_given_x — matmul
+    // specs/newmu-convnet.yaml:33 gradient of p_y_given_x: grad_w_o = matmul(l4, d_p_y_given_x_add)
     {
       this.k.gemm({ a: 90561920, b: 90906016, c: 91231136, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l4 @ d_p_y_given_x_add → grad_w_o
     }
 
-    // specs/newmu-convnet.yaml:32 gradient of l4 — fused: compare, mul, div
+    // specs/newmu-convnet.yaml:32 gradient of l4: d_l4_select = select(compare(l4_matmul, 0), (d_p_y_given_x_matmul / 0.5) * l4_cast, 0)
     for (let i$65 = 0; i$65 < 80000; i$65++) d_l4_select[i$65] = ((l4_matmul[i$65] >= 0 ? 1 : 0) !== 0 ? ((d_p_y_given_x_matmul[i$65] / 0.5) * l4_cast[i$65]) : 0);
-    // specs/newmu-convnet.yaml:32 gradient of l4 — matmul
+    // specs/newmu-convnet.yaml:32 gradient of l4: d_l4_matmul = matmul(d_l4_select, w4)
     {
       this.k.gemm({ a: 91256144, b: 369808, c: 91576144, m: 128, n: 1152, k: 625, lda: 625, ldb: 625, ldc: 1152, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_l4_select @ w4 → d_l4_matmul
     }
 
-    // specs/newmu-convnet.yaml:32 gradient of l4 — matmul
+    // specs/newmu-convnet.yaml:32 gradient of l4: grad_w4 = matmul(l3, d_l4_select)
     {
       this.k.gemm({ a: 89332096, b: 91256144, c: 92165968, m: 1152, n: 625, k: 128, lda: 1152, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l3 @ d_l4_select → grad_w4
     }
 
-    // specs/newmu-convnet.yaml:31 gradient of l3 — fused: div
+    // specs/newmu-convnet.yaml:31 gradient of l3: d_l3_mul = (d_l4_matmul / 0.8) * l3_cast
     this.w.step0_d_l3_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:31 gradient of l3 — max_pool2d_grad
+    // specs/newmu-convnet.yaml:31 gradient of l3: d_l3_maxpool2dgrad = max_pool2d_grad(l3_concat2, d_l3_mul)
     {
       this.k.maxPool2dGrad({ x: 85399936, g: 95045968, out: 95635792, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2, d_l3_mul → d_l3_maxpool2dgrad
     }
 
-    // specs/newmu-convnet.yaml:31 gradient of l3 — slice
+    // specs/newmu-convnet.yaml:31 gradient of l3: d_l3_slice = slice(d_l3_maxpool2dgrad)
     {
       let o$66 = 0;
       for (let c$67 = 0; c$67 < 128; c$67++) {
@@ -943,7 +939,7 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:31 gradient of l3 — slice
+    // specs/newmu-convnet.yaml:31 gradient of l3: d_l3_slice2 = slice(d_l3_slice)
     {
       let o$71 = 0;
       for (let c$72 = 0; c$72 < 128; c$72++) {
@@ -957,19 +953,19 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:31 gradient of l3 — fused: compare
+    // specs/newmu-convnet.yaml:31 gradient of l3: d_l3_select = select(compare(l3_conv2d, 0), d_l3_slice2, 0)
     for (let i$76 = 0; i$76 < 409600; i$76++) d_l3_select[i$76] = ((l3_conv2d[i$76] >= 0 ? 1 : 0) !== 0 ? d_l3_slice2[i$76] : 0);
-    // specs/newmu-convnet.yaml:31 gradient of l3 — transpose
+    // specs/newmu-convnet.yaml:31 gradient of l3: d_l3_transpose = transpose(w3)
     {
       this.k.swap01Blocks({ src: 74896, dst: 103237968, rows: 128, cols: 64, block: 9 }); // w3 → d_l3_transpose
     }
 
-    // specs/newmu-convnet.yaml:31 gradient of l3 — flip
+    // specs/newmu-convnet.yaml:31 gradient of l3: d_l3_flip = flip(d_l3_transpose)
     {
       this.k.reverseBlocks({ src: 103237968, dst: 103532880, blocks: 8192, block: 9 }); // d_l3_transpose → d_l3_flip
     }
 
-    // specs/newmu-convnet.yaml:31 gradient of l3 — conv2d
+    // specs/newmu-convnet.yaml:31 gradient of l3: d_l3_conv2d = conv2d(d_l3_select, d_l3_flip)
     {
       for (let k$80 = 0; k$80 < 64; k$80++) {
         for (let c$79 = 0; c$79 < 128; c$79++) {
@@ -983,22 +979,22 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:31 gradient of l3 — transpose
+    // specs/newmu-convnet.yaml:31 gradient of l3: d_l3_transpose2 = transpose(l2)
     {
       this.k.swap01Blocks({ src: 76915440, dst: 105785936, rows: 128, cols: 64, block: 49 }); // l2 → d_l3_transpose2
     }
 
-    // specs/newmu-convnet.yaml:31 gradient of l3 — transpose
+    // specs/newmu-convnet.yaml:31 gradient of l3: d_l3_transpose3 = transpose(d_l3_select)
     {
       this.k.swap01Blocks({ src: 101599568, dst: 107391568, rows: 128, cols: 128, block: 25 }); // d_l3_select → d_l3_transpose3
     }
 
-    // specs/newmu-convnet.yaml:31 gradient of l3 — flip
+    // specs/newmu-convnet.yaml:31 gradient of l3: d_l3_flip2 = flip(d_l3_transpose3)
     {
       this.k.reverseBlocks({ src: 107391568, dst: 109029968, blocks: 16384, block: 25 }); // d_l3_transpose3 → d_l3_flip2
     }
 
-    // specs/newmu-convnet.yaml:31 gradient of l3 — conv2d
+    // specs/newmu-convnet.yaml:31 gradient of l3: d_l3_conv2d2 = conv2d(d_l3_transpose2, d_l3_flip2)
     {
       for (let n0$85 = 0; n0$85 < 64; n0$85 += 57) {
         const nb$86 = Math.min(57, 64 - n0$85), lc$87 = nb$86 * 9;
@@ -1016,24 +1012,24 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:31 gradient of l3 — flip
+    // specs/newmu-convnet.yaml:31 gradient of l3: d_l3_flip3 = flip(d_l3_conv2d2)
     {
       this.k.reverseBlocks({ src: 110668368, dst: 112251936, blocks: 8192, block: 9 }); // d_l3_conv2d2 → d_l3_flip3
     }
 
-    // specs/newmu-convnet.yaml:31 gradient of l3 — transpose
+    // specs/newmu-convnet.yaml:31 gradient of l3: grad_w3 = transpose(d_l3_flip3)
     {
       this.k.swap01Blocks({ src: 112251936, dst: 112546848, rows: 64, cols: 128, block: 9 }); // d_l3_flip3 → grad_w3
     }
 
-    // specs/newmu-convnet.yaml:30 gradient of l2 — fused: div
+    // specs/newmu-convnet.yaml:30 gradient of l2: d_l2_mul = (d_l3_conv2d / 0.8) * l2_cast
     this.w.step0_d_l2_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:30 gradient of l2 — max_pool2d_grad
+    // specs/newmu-convnet.yaml:30 gradient of l2: d_l2_maxpool2dgrad = max_pool2d_grad(l2_concat2, d_l2_mul)
     {
       this.k.maxPool2dGrad({ x: 66822896, g: 112841760, out: 114447392, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2, d_l2_mul → d_l2_maxpool2dgrad
     }
 
-    // specs/newmu-convnet.yaml:30 gradient of l2 — slice
+    // specs/newmu-convnet.yaml:30 gradient of l2: d_l2_slice = slice(d_l2_maxpool2dgrad)
     {
       let o$95 = 0;
       for (let c$96 = 0; c$96 < 128; c$96++) {
@@ -1047,7 +1043,7 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:30 gradient of l2 — slice
+    // specs/newmu-convnet.yaml:30 gradient of l2: d_l2_slice2 = slice(d_l2_slice)
     {
       let o$100 = 0;
       for (let c$101 = 0; c$101 < 128; c$101++) {
@@ -1061,19 +1057,19 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:30 gradient of l2 — fused: compare
+    // specs/newmu-convnet.yaml:30 gradient of l2: d_l2_select = select(compare(l2_conv2d, 0), d_l2_slice2, 0)
     for (let i$105 = 0; i$105 < 1384448; i$105++) d_l2_select[i$105] = ((l2_conv2d[i$105] >= 0 ? 1 : 0) !== 0 ? d_l2_slice2[i$105] : 0);
-    // specs/newmu-convnet.yaml:30 gradient of l2 — transpose
+    // specs/newmu-convnet.yaml:30 gradient of l2: d_l2_transpose = transpose(w2)
     {
       this.k.swap01Blocks({ src: 1168, dst: 137909280, rows: 64, cols: 32, block: 9 }); // w2 → d_l2_transpose
     }
 
-    // specs/newmu-convnet.yaml:30 gradient of l2 — flip
+    // specs/newmu-convnet.yaml:30 gradient of l2: d_l2_flip = flip(d_l2_transpose)
     {
       this.k.reverseBlocks({ src: 137909280, dst: 137983008, blocks: 2048, block: 9 }); // d_l2_transpose → d_l2_flip
     }
 
-    // specs/newmu-convnet.yaml:30 gradient of l2 — conv2d
+    // specs/newmu-convnet.yaml:30 gradient of l2: d_l2_conv2d = conv2d(d_l2_select, d_l2_flip)
     {
       for (let k$109 = 0; k$109 < 32; k$109++) {
         for (let c$108 = 0; c$108 < 64; c$108++) {
@@ -1087,22 +1083,22 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:30 gradient of l2 — transpose
+    // specs/newmu-convnet.yaml:30 gradient of l2: d_l2_transpose2 = transpose(l1)
     {
       this.k.swap01Blocks({ src: 44719344, dst: 142011552, rows: 128, cols: 32, block: 225 }); // l1 → d_l2_transpose2
     }
 
-    // specs/newmu-convnet.yaml:30 gradient of l2 — transpose
+    // specs/newmu-convnet.yaml:30 gradient of l2: d_l2_transpose3 = transpose(d_l2_select)
     {
       this.k.swap01Blocks({ src: 132371488, dst: 145697952, rows: 128, cols: 64, block: 169 }); // d_l2_select → d_l2_transpose3
     }
 
-    // specs/newmu-convnet.yaml:30 gradient of l2 — flip
+    // specs/newmu-convnet.yaml:30 gradient of l2: d_l2_flip2 = flip(d_l2_transpose3)
     {
       this.k.reverseBlocks({ src: 145697952, dst: 151235744, blocks: 8192, block: 169 }); // d_l2_transpose3 → d_l2_flip2
     }
 
-    // specs/newmu-convnet.yaml:30 gradient of l2 — conv2d
+    // specs/newmu-convnet.yaml:30 gradient of l2: d_l2_conv2d2 = conv2d(d_l2_transpose2, d_l2_flip2)
     {
       for (let n0$114 = 0; n0$114 < 32; n0$114 += 32) {
         const nb$115 = Math.min(32, 32 - n0$114), lc$116 = nb$115 * 9;
@@ -1120,41 +1116,41 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:30 gradient of l2 — flip
+    // specs/newmu-convnet.yaml:30 gradient of l2: d_l2_flip3 = flip(d_l2_conv2d2)
     {
       this.k.reverseBlocks({ src: 156773536, dst: 157894432, blocks: 2048, block: 9 }); // d_l2_conv2d2 → d_l2_flip3
     }
 
-    // specs/newmu-convnet.yaml:30 gradient of l2 — transpose
+    // specs/newmu-convnet.yaml:30 gradient of l2: grad_w2 = transpose(d_l2_flip3)
     {
       this.k.swap01Blocks({ src: 157894432, dst: 157968160, rows: 32, cols: 64, block: 9 }); // d_l2_flip3 → grad_w2
     }
 
-    // specs/newmu-convnet.yaml:29 gradient of l1 — fused: div
+    // specs/newmu-convnet.yaml:29 gradient of l1: d_l1_mul = (d_l2_conv2d / 0.8) * l1_cast
     this.w.step0_d_l1_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:29 gradient of l1 — max_pool2d_grad
+    // specs/newmu-convnet.yaml:29 gradient of l1: d_l1_maxpool2dgrad = max_pool2d_grad(l1_maximum, d_l1_mul)
     {
       this.k.maxPool2dGrad({ x: 22600944, g: 158041888, out: 161728288, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum, d_l1_mul → d_l1_maxpool2dgrad
     }
 
-    // specs/newmu-convnet.yaml:29 gradient of l1 — fused: compare
+    // specs/newmu-convnet.yaml:29 gradient of l1: d_l1_select = select(compare(l1_conv2d, 0), d_l1_maxpool2dgrad, 0)
     for (let i$124 = 0; i$124 < 3686400; i$124++) d_l1_select[i$124] = ((l1_conv2d[i$124] >= 0 ? 1 : 0) !== 0 ? d_l1_maxpool2dgrad[i$124] : 0);
-    // specs/newmu-convnet.yaml:29 gradient of l1 — transpose
+    // specs/newmu-convnet.yaml:29 gradient of l1: d_l1_transpose = transpose(d_l1_select)
     {
       this.k.swap01Blocks({ src: 176473888, dst: 191219488, rows: 128, cols: 32, block: 900 }); // d_l1_select → d_l1_transpose
     }
 
-    // specs/newmu-convnet.yaml:29 gradient of l1 — transpose
+    // specs/newmu-convnet.yaml:29 gradient of l1: d_l1_transpose2 = transpose(x)
     {
       this.k.swap01Blocks({ src: 21295216, dst: 205965088, rows: 128, cols: 1, block: 784 }); // x → d_l1_transpose2
     }
 
-    // specs/newmu-convnet.yaml:29 gradient of l1 — flip
+    // specs/newmu-convnet.yaml:29 gradient of l1: d_l1_flip = flip(d_l1_transpose2)
     {
       this.k.reverseBlocks({ src: 205965088, dst: 206366496, blocks: 128, block: 784 }); // d_l1_transpose2 → d_l1_flip
     }
 
-    // specs/newmu-convnet.yaml:29 gradient of l1 — conv2d
+    // specs/newmu-convnet.yaml:29 gradient of l1: grad_w = conv2d(d_l1_transpose, d_l1_flip)
     {
       for (let n0$127 = 0; n0$127 < 32; n0$127 += 32) {
         const nb$128 = Math.min(32, 32 - n0$127), lc$129 = nb$128 * 9;
@@ -1172,25 +1168,25 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, mul, mul
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer: new_train_rms_w = (0.9 * train_rms_w) + (0.09999999999999998 * (grad_w * grad_w))
     this.w.step0_new_train_rms_w(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, div, sqrt, add
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer: w_ = w_ - (0.001 * (grad_w / sqrt(new_train_rms_w + 0.000001)))
     this.w.step0_w_(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, mul, mul
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer: new_train_rms_w2 = (0.9 * train_rms_w2) + (0.09999999999999998 * (grad_w2 * grad_w2))
     this.w.step0_new_train_rms_w2(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, div, sqrt, add
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer: w2 = w2 - (0.001 * (grad_w2 / sqrt(new_train_rms_w2 + 0.000001)))
     this.w.step0_w2(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, mul, mul
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer: new_train_rms_w3 = (0.9 * train_rms_w3) + (0.09999999999999998 * (grad_w3 * grad_w3))
     this.w.step0_new_train_rms_w3(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, div, sqrt, add
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer: w3 = w3 - (0.001 * (grad_w3 / sqrt(new_train_rms_w3 + 0.000001)))
     this.w.step0_w3(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, mul, mul
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer: new_train_rms_w4 = (0.9 * train_rms_w4) + (0.09999999999999998 * (grad_w4 * grad_w4))
     this.w.step0_new_train_rms_w4(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, div, sqrt, add
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer: w4 = w4 - (0.001 * (grad_w4 / sqrt(new_train_rms_w4 + 0.000001)))
     this.w.step0_w4(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, mul, mul
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer: new_train_rms_w_o = (0.9 * train_rms_w_o) + (0.09999999999999998 * (grad_w_o * grad_w_o))
     this.w.step0_new_train_rms_w_o(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-convnet.yaml:43 phases[0].optimizer — fused: mul, div, sqrt, add
+    // specs/newmu-convnet.yaml:43 phases[0].optimizer: w_o = w_o - (0.001 * (grad_w_o / sqrt(new_train_rms_w_o + 0.000001)))
     this.w.step0_w_o(); // WebAssembly SIMD (loops.wat)
     train_rms_w.set(new_train_rms_w); // commit: the update could not be written in place
     train_rms_w2.set(new_train_rms_w2); // commit: the update could not be written in place

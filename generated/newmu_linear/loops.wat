@@ -2,7 +2,7 @@
 ;; Do not edit: change the spec and run `npx dlt-compile` again.
 (module
   (import "env" "memory" (memory 1))
-  ;; specs/newmu-linear.yaml:29 losses.cost.expr  fused: mul
+  ;; specs/newmu-linear.yaml:29 losses.cost.expr: cost_expr_sub = (x * w_) - y
   (func $step0_cost_expr_sub (export "step0_cost_expr_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s0 v128) (local $s1 v128) (local $s2 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -27,7 +27,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-linear.yaml:35 phases[0].optimizer  fused: mul
+  ;; specs/newmu-linear.yaml:35 phases[0].optimizer: w_ = w_ - (0.01 * grad_w)
   (func $step0_w_ (export "step0_w_") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s0 v128) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows

@@ -98,7 +98,7 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x_101.set(batch.x as Float32Array);
     y_101.set(batch.y as Float32Array);
-    // specs/newmu-linear.yaml:31 metrics.sq_err — fused: sub, mul
+    // specs/newmu-linear.yaml:31 metrics.sq_err: sq_err = pow((x_101 * w_) - y_101, 2)
     let i$0 = 0;
     for (let c$1 = 0; c$1 < 101; c$1++) {
       sq_err[i$0] = Math.pow(((x_101[c$1] * w_[0]) - y_101[c$1]), 2);
@@ -129,9 +129,9 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Float32Array);
-    // specs/newmu-linear.yaml:29 losses.cost.expr — fused: mul
+    // specs/newmu-linear.yaml:29 losses.cost.expr: cost_expr_sub = (x * w_) - y
     this.w.step0_cost_expr_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-linear.yaml:29 losses.cost.expr — fused: pow
+    // specs/newmu-linear.yaml:29 losses.cost.expr: cost = Σ pow(cost_expr_sub, 2)
     let o$0 = 0;
     let i$2 = 0;
     let s$1 = 0;
@@ -139,7 +139,7 @@ export class Model implements CompiledModel {
     i$2++;
     cost[o$0] = s$1;
     o$0++;
-    // specs/newmu-linear.yaml:26 gradient of y_pred — fused: mul, mul, pow
+    // specs/newmu-linear.yaml:26 gradient of y_pred: grad_w = Σ ((2 * pow(cost_expr_sub, 1)) * x)
     let o$3 = 0;
     let i$5 = 0;
     let s$4 = 0;
@@ -147,7 +147,7 @@ export class Model implements CompiledModel {
     i$5++;
     grad_w[o$3] = s$4;
     o$3++;
-    // specs/newmu-linear.yaml:35 phases[0].optimizer — fused: mul
+    // specs/newmu-linear.yaml:35 phases[0].optimizer: w_ = w_ - (0.01 * grad_w)
     this.w.step0_w_(); // WebAssembly SIMD (loops.wat)
     return cost[0];
   }

@@ -13,7 +13,7 @@
     (local.set $x (f32x4.mul (local.get $x) (i32x4.shl (i32x4.add (local.get $h) (i32x4.splat (i32.const 127))) (i32.const 23))))
     (f32x4.mul (local.get $x) (i32x4.shl (i32x4.add (i32x4.sub (local.get $ni) (local.get $h)) (i32x4.splat (i32.const 127))) (i32.const 23)))
   )
-  ;; specs/newmu-modern.yaml:20 h  fused: mul, maximum
+  ;; specs/newmu-modern.yaml:20 h: h = (maximum(h_matmul, 0) * h_cast) / 0.5
   (func $step0_h (export "step0_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -34,7 +34,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-modern.yaml:21 h2  fused: mul, maximum
+  ;; specs/newmu-modern.yaml:21 h2: h2 = (maximum(h2_matmul, 0) * h2_cast) / 0.5
   (func $step0_h2 (export "step0_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -55,7 +55,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-modern.yaml:22 p_y_given_x
+  ;; specs/newmu-modern.yaml:22 p_y_given_x: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax
   (func $step0_p_y_given_x_sub (export "step0_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -77,7 +77,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; specs/newmu-modern.yaml:22 p_y_given_x
+  ;; specs/newmu-modern.yaml:22 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
   (func $step0_p_y_given_x_exp (export "step0_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -97,7 +97,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-modern.yaml:25 losses.cost.nll  fused: neg
+  ;; specs/newmu-modern.yaml:25 losses.cost.nll: cost_nll_reducesum2 =  -cost_nll_reducesum
   (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -123,7 +123,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-modern.yaml:25 losses.cost.nll
+  ;; specs/newmu-modern.yaml:25 losses.cost.nll: cost = cost_nll_reducesum2 * 0.0078125
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -144,7 +144,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-modern.yaml:25 gradient of losses.cost.nll  fused: mul
+  ;; specs/newmu-modern.yaml:25 gradient of losses.cost.nll: d_cost_nll_reducesum =  (0.0078125 * cost_nll_onehot)
   (func $step0_d_cost_nll_reducesum (export "step0_d_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -170,7 +170,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; specs/newmu-modern.yaml:25 gradient of losses.cost.nll
+  ;; specs/newmu-modern.yaml:25 gradient of losses.cost.nll: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum
   (func $step0_d_cost_nll_div (export "step0_d_cost_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -191,7 +191,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-modern.yaml:22 gradient of p_y_given_x  fused: mul, mul
+  ;; specs/newmu-modern.yaml:22 gradient of p_y_given_x: d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp)
   (func $step0_d_p_y_given_x_add (export "step0_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -214,7 +214,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; specs/newmu-modern.yaml:32 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/newmu-modern.yaml:32 phases[0].optimizer: new_train_rms_w_h = (0.9 * train_rms_w_h) + (0.09999999999999998 * (grad_w_h * grad_w_h))
   (func $step0_new_train_rms_w_h (export "step0_new_train_rms_w_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -236,7 +236,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-modern.yaml:32 phases[0].optimizer  fused: mul, div, sqrt, add
+  ;; specs/newmu-modern.yaml:32 phases[0].optimizer: w_h = w_h - (0.001 * (grad_w_h / sqrt(new_train_rms_w_h + 0.000001)))
   (func $step0_w_h (export "step0_w_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -258,7 +258,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-modern.yaml:32 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/newmu-modern.yaml:32 phases[0].optimizer: new_train_rms_w_h2 = (0.9 * train_rms_w_h2) + (0.09999999999999998 * (grad_w_h2 * grad_w_h2))
   (func $step0_new_train_rms_w_h2 (export "step0_new_train_rms_w_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -280,7 +280,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-modern.yaml:32 phases[0].optimizer  fused: mul, div, sqrt, add
+  ;; specs/newmu-modern.yaml:32 phases[0].optimizer: w_h2 = w_h2 - (0.001 * (grad_w_h2 / sqrt(new_train_rms_w_h2 + 0.000001)))
   (func $step0_w_h2 (export "step0_w_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -302,7 +302,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-modern.yaml:32 phases[0].optimizer  fused: mul, mul, mul
+  ;; specs/newmu-modern.yaml:32 phases[0].optimizer: new_train_rms_w_o = (0.9 * train_rms_w_o) + (0.09999999999999998 * (grad_w_o * grad_w_o))
   (func $step0_new_train_rms_w_o (export "step0_new_train_rms_w_o") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -324,7 +324,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-modern.yaml:32 phases[0].optimizer  fused: mul, div, sqrt, add
+  ;; specs/newmu-modern.yaml:32 phases[0].optimizer: w_o = w_o - (0.001 * (grad_w_o / sqrt(new_train_rms_w_o + 0.000001)))
   (func $step0_w_o (export "step0_w_o") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -346,7 +346,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-modern.yaml:20 h
+  ;; specs/newmu-modern.yaml:20 h: h = maximum(h_matmul, 0)
   (func $evaluate_h (export "evaluate_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -366,7 +366,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-modern.yaml:21 h2
+  ;; specs/newmu-modern.yaml:21 h2: h2 = maximum(h2_matmul, 0)
   (func $evaluate_h2 (export "evaluate_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -386,7 +386,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-modern.yaml:22 p_y_given_x
+  ;; specs/newmu-modern.yaml:22 p_y_given_x: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -408,7 +408,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; specs/newmu-modern.yaml:22 p_y_given_x
+  ;; specs/newmu-modern.yaml:22 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -428,7 +428,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-modern.yaml:22 p_y_given_x
+  ;; specs/newmu-modern.yaml:22 p_y_given_x: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -450,7 +450,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; specs/newmu-modern.yaml:28 metrics.cost
+  ;; specs/newmu-modern.yaml:28 metrics.cost: cost = -cost_reducesum
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows

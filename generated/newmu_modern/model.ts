@@ -212,26 +212,26 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
-    // specs/newmu-modern.yaml:20 h — matmul
+    // specs/newmu-modern.yaml:20 h: h_matmul = matmul(x, w_h)
     {
       this.k.gemm({ a: 7095056, b: 16, c: 18222128, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ w_h → h_matmul
     }
 
-    // specs/newmu-modern.yaml:20 h
+    // specs/newmu-modern.yaml:20 h: h = maximum(h_matmul, 0)
     this.w.evaluate_h(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:21 h2 — matmul
+    // specs/newmu-modern.yaml:21 h2: h2_matmul = matmul(h, w_h2)
     {
       this.k.gemm({ a: 18542128, b: 1960016, c: 18862128, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h @ w_h2 → h2_matmul
     }
 
-    // specs/newmu-modern.yaml:21 h2
+    // specs/newmu-modern.yaml:21 h2: h2 = maximum(h2_matmul, 0)
     this.w.evaluate_h2(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:22 p_y_given_x — matmul
+    // specs/newmu-modern.yaml:22 p_y_given_x: p_y_given_x_matmul = matmul(h2, w_o)
     {
       this.k.gemm({ a: 19182128, b: 3522528, c: 19502128, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ w_o → p_y_given_x_matmul
     }
 
-    // specs/newmu-modern.yaml:22 p_y_given_x — reduce_max
+    // specs/newmu-modern.yaml:22 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
       p_y_given_x_reducemax.fill(-Infinity);
       let s$3 = 0;
@@ -243,11 +243,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-modern.yaml:22 p_y_given_x
+    // specs/newmu-modern.yaml:22 p_y_given_x: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax
     this.w.evaluate_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:22 p_y_given_x
+    // specs/newmu-modern.yaml:22 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:22 p_y_given_x
+    // specs/newmu-modern.yaml:22 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       for (let o$4 = 0; o$4 < 128; o$4++) {
         let s$6 = 0;
@@ -256,9 +256,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-modern.yaml:22 p_y_given_x
+    // specs/newmu-modern.yaml:22 p_y_given_x: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:27 metrics.error — argmax
+    // specs/newmu-modern.yaml:27 metrics.error: error_argmax = argmax(p_y_given_x)
     {
       for (let o$7 = 0; o$7 < 128; o$7++) {
         {
@@ -272,9 +272,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-modern.yaml:27 metrics.error — fused: compare
+    // specs/newmu-modern.yaml:27 metrics.error: error = cast(compare(error_argmax, y))
     for (let i$13 = 0; i$13 < 128; i$13++) error[i$13] = (error_argmax[i$13] !== y[i$13] ? 1 : 0);
-    // specs/newmu-modern.yaml:28 metrics.cost — one_hot
+    // specs/newmu-modern.yaml:28 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
       for (let i$14 = 0; i$14 < 128; i$14++) {
@@ -283,23 +283,21 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-modern.yaml:28 metrics.cost
+    // specs/newmu-modern.yaml:28 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     for (let i$16 = 0; i$16 < 128; i$16++) cost_log[i$16] = Math.log(p_y_given_x_reducesum[i$16]);
-    // specs/newmu-modern.yaml:28 metrics.cost — fused: mul, sub
+    // specs/newmu-modern.yaml:28 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
     let o$17 = 0;
-    let i$19 = 0;
     for (let c$20 = 0; c$20 < 128; c$20++) {
       let s$18 = 0;
       for (let c$21 = 0; c$21 < 10; c$21++) {
         s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
-        i$19++;
       }
 
       cost_reducesum[o$17] = s$18;
       o$17++;
     }
 
-    // specs/newmu-modern.yaml:28 metrics.cost
+    // specs/newmu-modern.yaml:28 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
     out.cost.set(cost);
@@ -374,32 +372,32 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
-    // specs/newmu-modern.yaml:20 h — fused: mul, cast, compare, random_uniform
+    // specs/newmu-modern.yaml:20 h: h_div = (x * cast(compare(random_uniform(), 0.8))) / 0.8
     for (let i$0 = 0; i$0 < 100352; i$0++) h_div[i$0] = ((x[i$0] * (rng.uniform(this.desc.seed, 1, step, 0, i$0) < 0.8 ? 1 : 0)) / 0.8);
-    // specs/newmu-modern.yaml:20 h — matmul
+    // specs/newmu-modern.yaml:20 h: h_matmul = matmul(h_div, w_h)
     {
       this.k.gemm({ a: 7496464, b: 16, c: 7897872, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h_div @ w_h → h_matmul
     }
 
-    // specs/newmu-modern.yaml:20 h — fused: compare, random_uniform
+    // specs/newmu-modern.yaml:20 h: h_cast = cast(compare(random_uniform(), 0.5))
     for (let i$1 = 0; i$1 < 80000; i$1++) h_cast[i$1] = (rng.uniform(this.desc.seed, 2, step, 0, i$1) < 0.5 ? 1 : 0);
-    // specs/newmu-modern.yaml:20 h — fused: mul, maximum
+    // specs/newmu-modern.yaml:20 h: h = (maximum(h_matmul, 0) * h_cast) / 0.5
     this.w.step0_h(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:21 h2 — matmul
+    // specs/newmu-modern.yaml:21 h2: h2_matmul = matmul(h, w_h2)
     {
       this.k.gemm({ a: 8537872, b: 1960016, c: 8857872, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h @ w_h2 → h2_matmul
     }
 
-    // specs/newmu-modern.yaml:21 h2 — fused: compare, random_uniform
+    // specs/newmu-modern.yaml:21 h2: h2_cast = cast(compare(random_uniform(), 0.5))
     for (let i$2 = 0; i$2 < 80000; i$2++) h2_cast[i$2] = (rng.uniform(this.desc.seed, 3, step, 0, i$2) < 0.5 ? 1 : 0);
-    // specs/newmu-modern.yaml:21 h2 — fused: mul, maximum
+    // specs/newmu-modern.yaml:21 h2: h2 = (maximum(h2_matmul, 0) * h2_cast) / 0.5
     this.w.step0_h2(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:22 p_y_given_x — matmul
+    // specs/newmu-modern.yaml:22 p_y_given_x: p_y_given_x_matmul = matmul(h2, w_o)
     {
       this.k.gemm({ a: 9497872, b: 3522528, c: 9817872, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ w_o → p_y_given_x_matmul
     }
 
-    // specs/newmu-modern.yaml:22 p_y_given_x — reduce_max
+    // specs/newmu-modern.yaml:22 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
       p_y_given_x_reducemax.fill(-Infinity);
       let s$6 = 0;
@@ -411,11 +409,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-modern.yaml:22 p_y_given_x
+    // specs/newmu-modern.yaml:22 p_y_given_x: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax
     this.w.step0_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:22 p_y_given_x
+    // specs/newmu-modern.yaml:22 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:22 p_y_given_x
+    // specs/newmu-modern.yaml:22 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       for (let o$7 = 0; o$7 < 128; o$7++) {
         let s$9 = 0;
@@ -424,7 +422,7 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-modern.yaml:25 losses.cost.nll — one_hot
+    // specs/newmu-modern.yaml:25 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
       for (let i$10 = 0; i$10 < 128; i$10++) {
@@ -433,72 +431,70 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-modern.yaml:25 losses.cost.nll
+    // specs/newmu-modern.yaml:25 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
     for (let i$12 = 0; i$12 < 128; i$12++) cost_nll_log[i$12] = Math.log(p_y_given_x_reducesum[i$12]);
-    // specs/newmu-modern.yaml:25 losses.cost.nll — fused: mul, sub
+    // specs/newmu-modern.yaml:25 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
     let o$13 = 0;
-    let i$15 = 0;
     for (let c$16 = 0; c$16 < 128; c$16++) {
       let s$14 = 0;
       for (let c$17 = 0; c$17 < 10; c$17++) {
         s$14 += (cost_nll_onehot[c$16 * 10 + c$17] * (p_y_given_x_sub[c$16 * 10 + c$17] - cost_nll_log[c$16]));
-        i$15++;
       }
 
       cost_nll_reducesum[o$13] = s$14;
       o$13++;
     }
 
-    // specs/newmu-modern.yaml:25 losses.cost.nll — fused: neg
+    // specs/newmu-modern.yaml:25 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
     this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:25 losses.cost.nll
+    // specs/newmu-modern.yaml:25 losses.cost.nll: cost = cost_nll_reducesum2 * 0.0078125
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:25 gradient of losses.cost.nll — fused: mul
+    // specs/newmu-modern.yaml:25 gradient of losses.cost.nll: d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot)
     this.w.step0_d_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:25 gradient of losses.cost.nll
+    // specs/newmu-modern.yaml:25 gradient of losses.cost.nll: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum
     this.w.step0_d_cost_nll_div(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:22 gradient of p_y_given_x — fused: mul, mul
+    // specs/newmu-modern.yaml:22 gradient of p_y_given_x: d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp)
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:22 gradient of p_y_given_x — matmul
+    // specs/newmu-modern.yaml:22 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o)
     {
       this.k.gemm({ a: 9841968, b: 3522528, c: 9847088, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
     }
 
-    // specs/newmu-modern.yaml:22 gradient of p_y_given_x — matmul
+    // specs/newmu-modern.yaml:22 gradient of p_y_given_x: grad_w_o = matmul(h2, d_p_y_given_x_add)
     {
       this.k.gemm({ a: 9497872, b: 9841968, c: 10167088, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ d_p_y_given_x_add → grad_w_o
     }
 
-    // specs/newmu-modern.yaml:21 gradient of h2 — fused: compare, mul, div
+    // specs/newmu-modern.yaml:21 gradient of h2: d_h2_select = select(compare(h2_matmul, 0), (d_p_y_given_x_matmul / 0.5) * h2_cast, 0)
     for (let i$18 = 0; i$18 < 80000; i$18++) d_h2_select[i$18] = ((h2_matmul[i$18] >= 0 ? 1 : 0) !== 0 ? ((d_p_y_given_x_matmul[i$18] / 0.5) * h2_cast[i$18]) : 0);
-    // specs/newmu-modern.yaml:21 gradient of h2 — matmul
+    // specs/newmu-modern.yaml:21 gradient of h2: d_h2_matmul = matmul(d_h2_select, w_h2)
     {
       this.k.gemm({ a: 10192096, b: 1960016, c: 10512096, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_h2_select @ w_h2 → d_h2_matmul
     }
 
-    // specs/newmu-modern.yaml:21 gradient of h2 — matmul
+    // specs/newmu-modern.yaml:21 gradient of h2: grad_w_h2 = matmul(h, d_h2_select)
     {
       this.k.gemm({ a: 8537872, b: 10192096, c: 10832096, m: 625, n: 625, k: 128, lda: 625, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h @ d_h2_select → grad_w_h2
     }
 
-    // specs/newmu-modern.yaml:20 gradient of h — fused: compare, mul, div
+    // specs/newmu-modern.yaml:20 gradient of h: d_h_select = select(compare(h_matmul, 0), (d_h2_matmul / 0.5) * h_cast, 0)
     for (let i$19 = 0; i$19 < 80000; i$19++) d_h_select[i$19] = ((h_matmul[i$19] >= 0 ? 1 : 0) !== 0 ? ((d_h2_matmul[i$19] / 0.5) * h_cast[i$19]) : 0);
-    // specs/newmu-modern.yaml:20 gradient of h — matmul
+    // specs/newmu-modern.yaml:20 gradient of h: grad_w_h = matmul(h_div, d_h_select)
     {
       this.k.gemm({ a: 7496464, b: 12394608, c: 12714608, m: 784, n: 625, k: 128, lda: 784, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h_div @ d_h_select → grad_w_h
     }
 
-    // specs/newmu-modern.yaml:32 phases[0].optimizer — fused: mul, mul, mul
+    // specs/newmu-modern.yaml:32 phases[0].optimizer: new_train_rms_w_h = (0.9 * train_rms_w_h) + (0.09999999999999998 * (grad_w_h * grad_w_h))
     this.w.step0_new_train_rms_w_h(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:32 phases[0].optimizer — fused: mul, div, sqrt, add
+    // specs/newmu-modern.yaml:32 phases[0].optimizer: w_h = w_h - (0.001 * (grad_w_h / sqrt(new_train_rms_w_h + 0.000001)))
     this.w.step0_w_h(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:32 phases[0].optimizer — fused: mul, mul, mul
+    // specs/newmu-modern.yaml:32 phases[0].optimizer: new_train_rms_w_h2 = (0.9 * train_rms_w_h2) + (0.09999999999999998 * (grad_w_h2 * grad_w_h2))
     this.w.step0_new_train_rms_w_h2(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:32 phases[0].optimizer — fused: mul, div, sqrt, add
+    // specs/newmu-modern.yaml:32 phases[0].optimizer: w_h2 = w_h2 - (0.001 * (grad_w_h2 / sqrt(new_train_rms_w_h2 + 0.000001)))
     this.w.step0_w_h2(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:32 phases[0].optimizer — fused: mul, mul, mul
+    // specs/newmu-modern.yaml:32 phases[0].optimizer: new_train_rms_w_o = (0.9 * train_rms_w_o) + (0.09999999999999998 * (grad_w_o * grad_w_o))
     this.w.step0_new_train_rms_w_o(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-modern.yaml:32 phases[0].optimizer — fused: mul, div, sqrt, add
+    // specs/newmu-modern.yaml:32 phases[0].optimizer: w_o = w_o - (0.001 * (grad_w_o / sqrt(new_train_rms_w_o + 0.000001)))
     this.w.step0_w_o(); // WebAssembly SIMD (loops.wat)
     train_rms_w_h.set(new_train_rms_w_h); // commit: the update could not be written in place
     train_rms_w_h2.set(new_train_rms_w_h2); // commit: the update could not be written in place

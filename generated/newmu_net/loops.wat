@@ -16,7 +16,7 @@
   (func $sigmoid4 (param $x v128) (result v128)
     (f32x4.div (f32x4.splat (f32.const 1)) (f32x4.add (f32x4.splat (f32.const 1)) (call $exp4 (f32x4.neg (local.get $x)))))
   )
-  ;; specs/newmu-net.yaml:17 h
+  ;; specs/newmu-net.yaml:17 h: h = sigmoid(h_matmul)
   (func $step0_h (export "step0_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -36,7 +36,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-net.yaml:18 p_y_given_x
+  ;; specs/newmu-net.yaml:18 p_y_given_x: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax
   (func $step0_p_y_given_x_sub (export "step0_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -58,7 +58,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; specs/newmu-net.yaml:18 p_y_given_x
+  ;; specs/newmu-net.yaml:18 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
   (func $step0_p_y_given_x_exp (export "step0_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -78,7 +78,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-net.yaml:21 losses.cost.nll  fused: neg
+  ;; specs/newmu-net.yaml:21 losses.cost.nll: cost_nll_reducesum2 =  -cost_nll_reducesum
   (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -104,7 +104,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-net.yaml:21 losses.cost.nll
+  ;; specs/newmu-net.yaml:21 losses.cost.nll: cost = cost_nll_reducesum2 * 0.0078125
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -125,7 +125,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-net.yaml:21 gradient of losses.cost.nll  fused: mul
+  ;; specs/newmu-net.yaml:21 gradient of losses.cost.nll: d_cost_nll_reducesum =  (0.0078125 * cost_nll_onehot)
   (func $step0_d_cost_nll_reducesum (export "step0_d_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -151,7 +151,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; specs/newmu-net.yaml:21 gradient of losses.cost.nll
+  ;; specs/newmu-net.yaml:21 gradient of losses.cost.nll: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum
   (func $step0_d_cost_nll_div (export "step0_d_cost_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -172,7 +172,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-net.yaml:18 gradient of p_y_given_x  fused: mul, mul
+  ;; specs/newmu-net.yaml:18 gradient of p_y_given_x: d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp)
   (func $step0_d_p_y_given_x_add (export "step0_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -195,7 +195,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; specs/newmu-net.yaml:17 gradient of h  fused: mul, sub
+  ;; specs/newmu-net.yaml:17 gradient of h: d_h_mul = d_p_y_given_x_matmul * (h * (1 - h))
   (func $step0_d_h_mul (export "step0_d_h_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -217,7 +217,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-net.yaml:17 h
+  ;; specs/newmu-net.yaml:17 h: h = sigmoid(h_matmul)
   (func $evaluate_h (export "evaluate_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -237,7 +237,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-net.yaml:18 p_y_given_x
+  ;; specs/newmu-net.yaml:18 p_y_given_x: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -259,7 +259,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; specs/newmu-net.yaml:18 p_y_given_x
+  ;; specs/newmu-net.yaml:18 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -279,7 +279,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-net.yaml:18 p_y_given_x
+  ;; specs/newmu-net.yaml:18 p_y_given_x: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -301,7 +301,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
-  ;; specs/newmu-net.yaml:24 metrics.cost
+  ;; specs/newmu-net.yaml:24 metrics.cost: cost = -cost_reducesum
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows

@@ -156,19 +156,19 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
-    // specs/newmu-net.yaml:17 h — matmul
+    // specs/newmu-net.yaml:17 h: h_matmul = matmul(x, w_h)
     {
       this.k.gemm({ a: 2305024, b: 16, c: 3695648, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ w_h → h_matmul
     }
 
-    // specs/newmu-net.yaml:17 h
+    // specs/newmu-net.yaml:17 h: h = sigmoid(h_matmul)
     this.w.evaluate_h(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-net.yaml:18 p_y_given_x — matmul
+    // specs/newmu-net.yaml:18 p_y_given_x: p_y_given_x_matmul = matmul(h, w_o)
     {
       this.k.gemm({ a: 4015648, b: 1960016, c: 4335648, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h @ w_o → p_y_given_x_matmul
     }
 
-    // specs/newmu-net.yaml:18 p_y_given_x — reduce_max
+    // specs/newmu-net.yaml:18 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
       p_y_given_x_reducemax.fill(-Infinity);
       let s$3 = 0;
@@ -180,11 +180,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-net.yaml:18 p_y_given_x
+    // specs/newmu-net.yaml:18 p_y_given_x: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax
     this.w.evaluate_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-net.yaml:18 p_y_given_x
+    // specs/newmu-net.yaml:18 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-net.yaml:18 p_y_given_x
+    // specs/newmu-net.yaml:18 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       for (let o$4 = 0; o$4 < 128; o$4++) {
         let s$6 = 0;
@@ -193,9 +193,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-net.yaml:18 p_y_given_x
+    // specs/newmu-net.yaml:18 p_y_given_x: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-net.yaml:23 metrics.error — argmax
+    // specs/newmu-net.yaml:23 metrics.error: error_argmax = argmax(p_y_given_x)
     {
       for (let o$7 = 0; o$7 < 128; o$7++) {
         {
@@ -209,9 +209,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-net.yaml:23 metrics.error — fused: compare
+    // specs/newmu-net.yaml:23 metrics.error: error = cast(compare(error_argmax, y))
     for (let i$13 = 0; i$13 < 128; i$13++) error[i$13] = (error_argmax[i$13] !== y[i$13] ? 1 : 0);
-    // specs/newmu-net.yaml:24 metrics.cost — one_hot
+    // specs/newmu-net.yaml:24 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
       for (let i$14 = 0; i$14 < 128; i$14++) {
@@ -220,23 +220,21 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-net.yaml:24 metrics.cost
+    // specs/newmu-net.yaml:24 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     for (let i$16 = 0; i$16 < 128; i$16++) cost_log[i$16] = Math.log(p_y_given_x_reducesum[i$16]);
-    // specs/newmu-net.yaml:24 metrics.cost — fused: mul, sub
+    // specs/newmu-net.yaml:24 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
     let o$17 = 0;
-    let i$19 = 0;
     for (let c$20 = 0; c$20 < 128; c$20++) {
       let s$18 = 0;
       for (let c$21 = 0; c$21 < 10; c$21++) {
         s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
-        i$19++;
       }
 
       cost_reducesum[o$17] = s$18;
       o$17++;
     }
 
-    // specs/newmu-net.yaml:24 metrics.cost
+    // specs/newmu-net.yaml:24 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
     out.cost.set(cost);
@@ -283,19 +281,19 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
-    // specs/newmu-net.yaml:17 h — matmul
+    // specs/newmu-net.yaml:17 h: h_matmul = matmul(x, w_h)
     {
       this.k.gemm({ a: 2305024, b: 16, c: 1985024, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ w_h → h_matmul
     }
 
-    // specs/newmu-net.yaml:17 h
+    // specs/newmu-net.yaml:17 h: h = sigmoid(h_matmul)
     this.w.step0_h(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-net.yaml:18 p_y_given_x — matmul
+    // specs/newmu-net.yaml:18 p_y_given_x: p_y_given_x_matmul = matmul(h, w_o)
     {
       this.k.gemm({ a: 2706432, b: 1960016, c: 3026432, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h @ w_o → p_y_given_x_matmul
     }
 
-    // specs/newmu-net.yaml:18 p_y_given_x — reduce_max
+    // specs/newmu-net.yaml:18 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
       p_y_given_x_reducemax.fill(-Infinity);
       let s$3 = 0;
@@ -307,11 +305,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-net.yaml:18 p_y_given_x
+    // specs/newmu-net.yaml:18 p_y_given_x: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax
     this.w.step0_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-net.yaml:18 p_y_given_x
+    // specs/newmu-net.yaml:18 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-net.yaml:18 p_y_given_x
+    // specs/newmu-net.yaml:18 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       for (let o$4 = 0; o$4 < 128; o$4++) {
         let s$6 = 0;
@@ -320,7 +318,7 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-net.yaml:21 losses.cost.nll — one_hot
+    // specs/newmu-net.yaml:21 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
       for (let i$7 = 0; i$7 < 128; i$7++) {
@@ -329,44 +327,42 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/newmu-net.yaml:21 losses.cost.nll
+    // specs/newmu-net.yaml:21 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
     for (let i$9 = 0; i$9 < 128; i$9++) cost_nll_log[i$9] = Math.log(p_y_given_x_reducesum[i$9]);
-    // specs/newmu-net.yaml:21 losses.cost.nll — fused: mul, sub
+    // specs/newmu-net.yaml:21 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
     let o$10 = 0;
-    let i$12 = 0;
     for (let c$13 = 0; c$13 < 128; c$13++) {
       let s$11 = 0;
       for (let c$14 = 0; c$14 < 10; c$14++) {
         s$11 += (cost_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - cost_nll_log[c$13]));
-        i$12++;
       }
 
       cost_nll_reducesum[o$10] = s$11;
       o$10++;
     }
 
-    // specs/newmu-net.yaml:21 losses.cost.nll — fused: neg
+    // specs/newmu-net.yaml:21 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
     this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-net.yaml:21 losses.cost.nll
+    // specs/newmu-net.yaml:21 losses.cost.nll: cost = cost_nll_reducesum2 * 0.0078125
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-net.yaml:21 gradient of losses.cost.nll — fused: mul
+    // specs/newmu-net.yaml:21 gradient of losses.cost.nll: d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot)
     this.w.step0_d_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-net.yaml:21 gradient of losses.cost.nll
+    // specs/newmu-net.yaml:21 gradient of losses.cost.nll: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum
     this.w.step0_d_cost_nll_div(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-net.yaml:18 gradient of p_y_given_x — fused: mul, mul
+    // specs/newmu-net.yaml:18 gradient of p_y_given_x: d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp)
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-net.yaml:18 gradient of p_y_given_x — matmul
+    // specs/newmu-net.yaml:18 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o)
     {
       this.k.gemm({ a: 3050528, b: 1960016, c: 3055648, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
     }
 
-    // specs/newmu-net.yaml:17 gradient of h — fused: mul, sub
+    // specs/newmu-net.yaml:17 gradient of h: d_h_mul = d_p_y_given_x_matmul * (h * (1 - h))
     this.w.step0_d_h_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/newmu-net.yaml:28 phases[0].optimizer — update of w_h, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/newmu-net.yaml:17 gradient of h — product
+    // specs/newmu-net.yaml:28 phases[0].optimizer: w_h += -0.05 · grad_w_h (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/newmu-net.yaml:17 gradient of h: grad_w_h = matmul(x, d_h_mul)
     this.k.gemm({ a: 2305024, b: 3375648, c: 16, m: 784, n: 625, k: 128, lda: 784, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: true, alpha: -0.05000000074505806, skipZerosA: true }); // w_h += -0.05000000074505806 · x @ d_h_mul
-    // specs/newmu-net.yaml:28 phases[0].optimizer — update of w_o, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/newmu-net.yaml:18 gradient of p_y_given_x — product
+    // specs/newmu-net.yaml:28 phases[0].optimizer: w_o += -0.05 · grad_w_o (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/newmu-net.yaml:18 gradient of p_y_given_x: grad_w_o = matmul(h, d_p_y_given_x_add)
     this.k.gemm({ a: 2706432, b: 3050528, c: 1960016, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.05000000074505806, skipZerosA: false }); // w_o += -0.05000000074505806 · h @ d_p_y_given_x_add
     return cost[0];
   }

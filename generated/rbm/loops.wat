@@ -16,7 +16,7 @@
   (func $sigmoid4 (param $x v128) (result v128)
     (f32x4.div (f32x4.splat (f32.const 1)) (f32x4.add (f32x4.splat (f32.const 1)) (call $exp4 (f32x4.neg (local.get $x)))))
   )
-  ;; specs/rbm.yaml:41 xi_flip  fused: mul, sub, mul
+  ;; specs/rbm.yaml:41 xi_flip: xi_flip = xi + (flip * (1 - (2 * xi)))
   (func $step0_xi_flip (export "step0_xi_flip") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -38,7 +38,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; specs/rbm.yaml:44 pseudo_likelihood
+  ;; specs/rbm.yaml:44 pseudo_likelihood: cost = pseudo_likelihood_reducesum * 0.05
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -59,7 +59,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/rbm.yaml:36 gradient of fe_chain  fused: sigmoid, add
+  ;; specs/rbm.yaml:36 gradient of fe_chain: d_fe_chain_mul = 0.05 * sigmoid(fe_chain_matmul + hbias)
   (func $step0_d_fe_chain_mul (export "step0_d_fe_chain_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -80,7 +80,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; specs/rbm.yaml:35 gradient of fe_data  fused: sigmoid, add
+  ;; specs/rbm.yaml:35 gradient of fe_data: d_fe_data_mul = -0.05 * sigmoid(fe_data_matmul + hbias)
   (func $step0_d_fe_data_mul (export "step0_d_fe_data_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -101,7 +101,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; specs/rbm.yaml:35 gradient of fe_data
+  ;; specs/rbm.yaml:35 gradient of fe_data: d_fe_data_add = d_fe_chain_mul + d_fe_data_mul
   (func $step0_d_fe_data_add (export "step0_d_fe_data_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -122,7 +122,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/rbm.yaml:35 gradient of fe_data  fused: mul, mul
+  ;; specs/rbm.yaml:35 gradient of fe_data: d_fe_data_add2 = (0.05 * chain_scan_final1) + (-0.05 * x)
   (func $step0_d_fe_data_add2 (export "step0_d_fe_data_add2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -143,7 +143,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/rbm.yaml:67 phases[0].optimizer  fused: mul
+  ;; specs/rbm.yaml:67 phases[0].optimizer: hbias = hbias - (0.1 * grad_hbias)
   (func $step0_hbias (export "step0_hbias") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -164,7 +164,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/rbm.yaml:67 phases[0].optimizer  fused: mul
+  ;; specs/rbm.yaml:67 phases[0].optimizer: vbias = vbias - (0.1 * grad_vbias)
   (func $step0_vbias (export "step0_vbias") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -185,7 +185,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/rbm.yaml:46 v_recon  fused: add
+  ;; specs/rbm.yaml:46 v_recon: v_recon_sigmoid = sigmoid(v_recon_matmul + hbias)
   (func $evaluate_v_recon_sigmoid (export "evaluate_v_recon_sigmoid") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -206,7 +206,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; specs/rbm.yaml:46 v_recon  fused: add
+  ;; specs/rbm.yaml:46 v_recon: v_recon = sigmoid(v_recon_matmul2 + vbias)
   (func $evaluate_v_recon (export "evaluate_v_recon") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -227,7 +227,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
-  ;; specs/rbm.yaml:47 recon_xent
+  ;; specs/rbm.yaml:47 recon_xent: recon_xent = -recon_xent_reducesum
   (func $evaluate_recon_xent (export "evaluate_recon_xent") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -247,7 +247,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/rbm.yaml:55 sample_chain.body.vm  fused: add
+  ;; specs/rbm.yaml:55 sample_chain.body.vm: _1 = sigmoid(sample_chain_body_vm_matmul2 + vbias)
   (func $sampler0__1 (export "sampler0__1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows

@@ -189,21 +189,21 @@ export class Model implements CompiledModel {
     const recon_xent = this.eval_recon_xent;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
-    // specs/rbm.yaml:46 v_recon — matmul
+    // specs/rbm.yaml:46 v_recon: v_recon_matmul = matmul(x, W)
     {
       this.k.gemm({ a: 1653152, b: 16, c: 4104336, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W → v_recon_matmul
     }
 
-    // specs/rbm.yaml:46 v_recon — fused: add
+    // specs/rbm.yaml:46 v_recon: v_recon_sigmoid = sigmoid(v_recon_matmul + hbias)
     this.w.evaluate_v_recon_sigmoid(); // WebAssembly SIMD (loops.wat)
-    // specs/rbm.yaml:46 v_recon — matmul
+    // specs/rbm.yaml:46 v_recon: v_recon_matmul2 = matmul(v_recon_sigmoid, W)
     {
       this.k.gemm({ a: 4144336, b: 16, c: 4184336, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // v_recon_sigmoid @ W → v_recon_matmul2
     }
 
-    // specs/rbm.yaml:46 v_recon — fused: add
+    // specs/rbm.yaml:46 v_recon: v_recon = sigmoid(v_recon_matmul2 + vbias)
     this.w.evaluate_v_recon(); // WebAssembly SIMD (loops.wat)
-    // specs/rbm.yaml:47 recon_xent — fused: add, mul, log, mul, sub, log, sub
+    // specs/rbm.yaml:47 recon_xent: recon_xent_reducesum = Σ ((x * log(v_recon)) + ((1 - x) * log(1 - v_recon)))
     let o$0 = 0;
     let i$2 = 0;
     for (let c$3 = 0; c$3 < 20; c$3++) {
@@ -217,7 +217,7 @@ export class Model implements CompiledModel {
       o$0++;
     }
 
-    // specs/rbm.yaml:47 recon_xent
+    // specs/rbm.yaml:47 recon_xent: recon_xent = -recon_xent_reducesum
     this.w.evaluate_recon_xent(); // WebAssembly SIMD (loops.wat)
     out.recon_xent.set(recon_xent);
   }
@@ -289,24 +289,24 @@ export class Model implements CompiledModel {
     const grad_vbias = this.grad_vbias;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
-    // specs/rbm.yaml:35 fe_data — matmul
+    // specs/rbm.yaml:35 fe_data: fe_data_matmul = matmul(x, W)
     {
       this.k.gemm({ a: 1653152, b: 16, c: 1613152, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W → fe_data_matmul
     }
 
-    // specs/rbm.yaml:26 chain — scan: 15 steps
+    // specs/rbm.yaml:26 chain: scan over 15 steps
     chain_scan_carry0.set(persistent);
     chain_scan_carry1.set(x);
     for (let n$1 = 0; n$1 < 15; n$1++) {
       const t$0 = n$1;
       chain_scan_history0.set(chain_scan_carry0, t$0 * 10000);
       chain_scan_history1.set(chain_scan_carry1, t$0 * 15680);
-      // specs/rbm.yaml:30 chain.body.v_sample — matmul
+      // specs/rbm.yaml:30 chain.body.v_sample: chain_body_v_sample_matmul = matmul(chain_scan_carry0, W)
       {
         this.k.gemm({ a: 1715872, b: 16, c: 3359392, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // chain_scan_carry0 @ W → chain_body_v_sample_matmul
       }
 
-      // specs/rbm.yaml:30 chain.body.v_sample — fused: compare, random_uniform, sigmoid, add
+      // specs/rbm.yaml:30 chain.body.v_sample: _1 = cast(compare(random_uniform(), sigmoid(chain_body_v_sample_matmul + vbias)))
       let i$2 = 0;
       for (let c$3 = 0; c$3 < 20; c$3++) {
         for (let c$4 = 0; c$4 < 784; c$4++) {
@@ -315,12 +315,12 @@ export class Model implements CompiledModel {
         }
       }
 
-      // specs/rbm.yaml:32 chain.body.h — matmul
+      // specs/rbm.yaml:32 chain.body.h: chain_body_h_matmul = matmul(_1, W)
       {
         this.k.gemm({ a: 3422112, b: 16, c: 3484832, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // _1 @ W → chain_body_h_matmul
       }
 
-      // specs/rbm.yaml:32 chain.body.h — fused: compare, random_uniform, sigmoid, add
+      // specs/rbm.yaml:32 chain.body.h: _0 = cast(compare(random_uniform(), sigmoid(chain_body_h_matmul + hbias)))
       let i$5 = 0;
       for (let c$6 = 0; c$6 < 20; c$6++) {
         for (let c$7 = 0; c$7 < 500; c$7++) {
@@ -335,84 +335,76 @@ export class Model implements CompiledModel {
 
     chain_scan_final0.set(chain_scan_carry0);
     chain_scan_final1.set(chain_scan_carry1);
-    // specs/rbm.yaml:36 fe_chain — matmul
+    // specs/rbm.yaml:36 fe_chain: fe_chain_matmul = matmul(chain_scan_final1, W)
     {
       this.k.gemm({ a: 3604832, b: 16, c: 3667552, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // chain_scan_final1 @ W → fe_chain_matmul
     }
 
-    // specs/rbm.yaml:39 xi — fused: compare
+    // specs/rbm.yaml:39 xi: xi = select(compare(x, 0.5), 1, 0)
     for (let i$8 = 0; i$8 < 15680; i$8++) xi[i$8] = ((x[i$8] > 0.5 ? 1 : 0) !== 0 ? 1 : 0);
-    // specs/rbm.yaml:40 flip
+    // specs/rbm.yaml:40 flip: flip = step_one_hot()
     for (let i$9 = 0; i$9 < 784; i$9++) flip[i$9] = (i$9 === step % 784 ? 1 : 0);
-    // specs/rbm.yaml:41 xi_flip — fused: mul, sub, mul
+    // specs/rbm.yaml:41 xi_flip: xi_flip = xi + (flip * (1 - (2 * xi)))
     this.w.step0_xi_flip(); // WebAssembly SIMD (loops.wat)
-    // specs/rbm.yaml:43 fe_xi_flip — fused: mul
+    // specs/rbm.yaml:43 fe_xi_flip: fe_xi_flip_reducesum = Σ (xi_flip * vbias)
     let o$10 = 0;
-    let i$12 = 0;
     for (let c$13 = 0; c$13 < 20; c$13++) {
       let s$11 = 0;
       for (let c$14 = 0; c$14 < 784; c$14++) {
         s$11 += (xi_flip[c$13 * 784 + c$14] * vbias[c$14]);
-        i$12++;
       }
 
       fe_xi_flip_reducesum[o$10] = s$11;
       o$10++;
     }
 
-    // specs/rbm.yaml:43 fe_xi_flip — matmul
+    // specs/rbm.yaml:43 fe_xi_flip: fe_xi_flip_matmul = matmul(xi_flip, W)
     {
       this.k.gemm({ a: 3773408, b: 16, c: 3836208, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // xi_flip @ W → fe_xi_flip_matmul
     }
 
-    // specs/rbm.yaml:43 fe_xi_flip — fused: softplus, add
+    // specs/rbm.yaml:43 fe_xi_flip: fe_xi_flip_reducesum2 = Σ softplus(fe_xi_flip_matmul + hbias)
     let o$15 = 0;
-    let i$17 = 0;
     for (let c$18 = 0; c$18 < 20; c$18++) {
       let s$16 = 0;
       for (let c$19 = 0; c$19 < 500; c$19++) {
         s$16 += (Math.max((fe_xi_flip_matmul[c$18 * 500 + c$19] + hbias[c$19]), 0) + Math.log1p(Math.exp(-Math.abs((fe_xi_flip_matmul[c$18 * 500 + c$19] + hbias[c$19])))));
-        i$17++;
       }
 
       fe_xi_flip_reducesum2[o$15] = s$16;
       o$15++;
     }
 
-    // specs/rbm.yaml:42 fe_xi — fused: mul
+    // specs/rbm.yaml:42 fe_xi: fe_xi_reducesum = Σ (xi * vbias)
     let o$20 = 0;
-    let i$22 = 0;
     for (let c$23 = 0; c$23 < 20; c$23++) {
       let s$21 = 0;
       for (let c$24 = 0; c$24 < 784; c$24++) {
         s$21 += (xi[c$23 * 784 + c$24] * vbias[c$24]);
-        i$22++;
       }
 
       fe_xi_reducesum[o$20] = s$21;
       o$20++;
     }
 
-    // specs/rbm.yaml:42 fe_xi — matmul
+    // specs/rbm.yaml:42 fe_xi: fe_xi_matmul = matmul(xi, W)
     {
       this.k.gemm({ a: 3707552, b: 16, c: 3876368, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // xi @ W → fe_xi_matmul
     }
 
-    // specs/rbm.yaml:42 fe_xi — fused: softplus, add
+    // specs/rbm.yaml:42 fe_xi: fe_xi_reducesum2 = Σ softplus(fe_xi_matmul + hbias)
     let o$25 = 0;
-    let i$27 = 0;
     for (let c$28 = 0; c$28 < 20; c$28++) {
       let s$26 = 0;
       for (let c$29 = 0; c$29 < 500; c$29++) {
         s$26 += (Math.max((fe_xi_matmul[c$28 * 500 + c$29] + hbias[c$29]), 0) + Math.log1p(Math.exp(-Math.abs((fe_xi_matmul[c$28 * 500 + c$29] + hbias[c$29])))));
-        i$27++;
       }
 
       fe_xi_reducesum2[o$25] = s$26;
       o$25++;
     }
 
-    // specs/rbm.yaml:44 pseudo_likelihood — fused: mul, log, sigmoid, sub, sub, neg, sub, neg
+    // specs/rbm.yaml:44 pseudo_likelihood: pseudo_likelihood_reducesum = Σ (784 * log(sigmoid((-fe_xi_flip_reducesum - fe_xi_flip_reducesum2) - (-fe_xi_reducesum - fe_xi_reducesum2))))
     let o$30 = 0;
     let i$32 = 0;
     let s$31 = 0;
@@ -423,15 +415,15 @@ export class Model implements CompiledModel {
 
     pseudo_likelihood_reducesum[o$30] = s$31;
     o$30++;
-    // specs/rbm.yaml:44 pseudo_likelihood
+    // specs/rbm.yaml:44 pseudo_likelihood: cost = pseudo_likelihood_reducesum * 0.05
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
-    // specs/rbm.yaml:36 gradient of fe_chain — fused: sigmoid, add
+    // specs/rbm.yaml:36 gradient of fe_chain: d_fe_chain_mul = 0.05 * sigmoid(fe_chain_matmul + hbias)
     this.w.step0_d_fe_chain_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/rbm.yaml:35 gradient of fe_data — fused: sigmoid, add
+    // specs/rbm.yaml:35 gradient of fe_data: d_fe_data_mul = -0.05 * sigmoid(fe_data_matmul + hbias)
     this.w.step0_d_fe_data_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/rbm.yaml:35 gradient of fe_data
+    // specs/rbm.yaml:35 gradient of fe_data: d_fe_data_add = d_fe_chain_mul + d_fe_data_mul
     this.w.step0_d_fe_data_add(); // WebAssembly SIMD (loops.wat)
-    // specs/rbm.yaml:35 gradient of fe_data
+    // specs/rbm.yaml:35 gradient of fe_data: grad_hbias = Σ d_fe_data_add
     {
       grad_hbias.fill(0);
       let s$36 = 0;
@@ -442,9 +434,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/rbm.yaml:35 gradient of fe_data — fused: mul, mul
+    // specs/rbm.yaml:35 gradient of fe_data: d_fe_data_add2 = (0.05 * chain_scan_final1) + (-0.05 * x)
     this.w.step0_d_fe_data_add2(); // WebAssembly SIMD (loops.wat)
-    // specs/rbm.yaml:35 gradient of fe_data
+    // specs/rbm.yaml:35 gradient of fe_data: grad_vbias = Σ d_fe_data_add2
     {
       grad_vbias.fill(0);
       let s$39 = 0;
@@ -455,14 +447,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/rbm.yaml:67 phases[0].optimizer — update of W, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/rbm.yaml:36 gradient of fe_chain — product
+    // specs/rbm.yaml:67 phases[0].optimizer: W += -0.1 · d_fe_chain_matmul + -0.1 · d_fe_data_matmul (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/rbm.yaml:36 gradient of fe_chain: d_fe_chain_matmul = matmul(chain_scan_final1, d_fe_chain_mul)
     this.k.gemm({ a: 3604832, b: 3916480, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W += -0.10000000149011612 · chain_scan_final1 @ d_fe_chain_mul
-    // specs/rbm.yaml:35 gradient of fe_data — product
+    // specs/rbm.yaml:35 gradient of fe_data: d_fe_data_matmul = matmul(x, d_fe_data_mul)
     this.k.gemm({ a: 1653152, b: 3956480, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: true }); // W += -0.10000000149011612 · x @ d_fe_data_mul
-    // specs/rbm.yaml:67 phases[0].optimizer — fused: mul
+    // specs/rbm.yaml:67 phases[0].optimizer: hbias = hbias - (0.1 * grad_hbias)
     this.w.step0_hbias(); // WebAssembly SIMD (loops.wat)
-    // specs/rbm.yaml:67 phases[0].optimizer — fused: mul
+    // specs/rbm.yaml:67 phases[0].optimizer: vbias = vbias - (0.1 * grad_vbias)
     this.w.step0_vbias(); // WebAssembly SIMD (loops.wat)
     persistent.set(chain_scan_final0); // commit: the update could not be written in place
     return cost[0];
@@ -483,19 +475,19 @@ export class Model implements CompiledModel {
     const _0 = this.sampler0__0;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
-    // specs/rbm.yaml:51 sample_chain — scan: 1000 steps
+    // specs/rbm.yaml:51 sample_chain: scan over 1000 steps
     sample_chain_scan_carry0.set(x);
     sample_chain_scan_carry1.set(x);
     for (let n$1 = 0; n$1 < 1000; n$1++) {
       const t$0 = n$1;
       sample_chain_scan_history0.set(sample_chain_scan_carry0, t$0 * 15680);
       sample_chain_scan_history1.set(sample_chain_scan_carry1, t$0 * 15680);
-      // specs/rbm.yaml:55 sample_chain.body.vm — matmul
+      // specs/rbm.yaml:55 sample_chain.body.vm: sample_chain_body_vm_matmul = matmul(sample_chain_scan_carry0, W)
       {
         this.k.gemm({ a: 4309936, b: 16, c: 129875376, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // sample_chain_scan_carry0 @ W → sample_chain_body_vm_matmul
       }
 
-      // specs/rbm.yaml:55 sample_chain.body.vm — fused: compare, random_uniform, sigmoid, add
+      // specs/rbm.yaml:55 sample_chain.body.vm: sample_chain_body_vm_cast = cast(compare(random_uniform(), sigmoid(sample_chain_body_vm_matmul + hbias)))
       let i$2 = 0;
       for (let c$3 = 0; c$3 < 20; c$3++) {
         for (let c$4 = 0; c$4 < 500; c$4++) {
@@ -504,14 +496,14 @@ export class Model implements CompiledModel {
         }
       }
 
-      // specs/rbm.yaml:55 sample_chain.body.vm — matmul
+      // specs/rbm.yaml:55 sample_chain.body.vm: sample_chain_body_vm_matmul2 = matmul(sample_chain_body_vm_cast, W)
       {
         this.k.gemm({ a: 129915376, b: 16, c: 129955376, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // sample_chain_body_vm_cast @ W → sample_chain_body_vm_matmul2
       }
 
-      // specs/rbm.yaml:55 sample_chain.body.vm — fused: add
+      // specs/rbm.yaml:55 sample_chain.body.vm: _1 = sigmoid(sample_chain_body_vm_matmul2 + vbias)
       this.w.sampler0__1(); // WebAssembly SIMD (loops.wat)
-      // specs/rbm.yaml:57 sample_chain.body.v — fused: compare, random_uniform
+      // specs/rbm.yaml:57 sample_chain.body.v: _0 = cast(compare(random_uniform(), _1))
       for (let i$5 = 0; i$5 < 15680; i$5++) _0[i$5] = (rng.uniform(this.desc.seed, 2, step, t$0, i$5) < _1[i$5] ? 1 : 0);
       sample_chain_scan_carry0.set(_0);
       sample_chain_scan_carry1.set(_1);

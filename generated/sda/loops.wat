@@ -16,7 +16,7 @@
   (func $sigmoid4 (param $x v128) (result v128)
     (f32x4.div (f32x4.splat (f32.const 1)) (f32x4.add (f32x4.splat (f32.const 1)) (call $exp4 (f32x4.neg (local.get $x)))))
   )
-  ;; specs/sda.yaml:40 z1  fused: add
+  ;; specs/sda.yaml:40 z1: z1_sigmoid = sigmoid(z1_matmul + b1)
   (func $step0_z1_sigmoid (export "step0_z1_sigmoid") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -37,7 +37,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:40 z1  fused: add
+  ;; specs/sda.yaml:40 z1: z1 = sigmoid(z1_matmul2 + vb1)
   (func $step0_z1 (export "step0_z1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -58,7 +58,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:45 losses.reconstruct1.cross_entropy
+  ;; specs/sda.yaml:45 losses.reconstruct1.cross_entropy: reconstruct1_cross_entropy_sub = 1 - x
   (func $step0_reconstruct1_cross_entropy_sub (export "step0_reconstruct1_cross_entropy_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -78,7 +78,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:45 losses.reconstruct1.cross_entropy
+  ;; specs/sda.yaml:45 losses.reconstruct1.cross_entropy: reconstruct1_cross_entropy_sub2 = 1 - z1
   (func $step0_reconstruct1_cross_entropy_sub2 (export "step0_reconstruct1_cross_entropy_sub2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -98,7 +98,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:45 losses.reconstruct1.cross_entropy  fused: neg
+  ;; specs/sda.yaml:45 losses.reconstruct1.cross_entropy: cost =  -reconstruct1_cross_entropy_reducesum
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -124,7 +124,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:40 gradient of z1  fused: add, neg, div, mul, div, mul, mul
+  ;; specs/sda.yaml:40 gradient of z1: d_z1_mul = (-((-1 * reconstruct1_cross_entropy_sub) / reconstruct1_cross_entropy_sub2) + ((-1 * x) / z1)) * (z1 * reconstruct1_cross_entropy_sub2)
   (func $step0_d_z1_mul (export "step0_d_z1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -149,7 +149,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:40 gradient of z1  fused: mul, sub
+  ;; specs/sda.yaml:40 gradient of z1: d_z1_mul2 = d_z1_matmul * (z1_sigmoid * (1 - z1_sigmoid))
   (func $step0_d_z1_mul2 (export "step0_d_z1_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -171,7 +171,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:59 phases[0].optimizer  fused: mul
+  ;; specs/sda.yaml:59 phases[0].optimizer: b1 = b1 - (0.001 * grad_b1)
   (func $step0_b1 (export "step0_b1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -192,7 +192,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:59 phases[0].optimizer  fused: mul
+  ;; specs/sda.yaml:59 phases[0].optimizer: vb1 = vb1 - (0.001 * grad_vb1)
   (func $step0_vb1 (export "step0_vb1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -213,7 +213,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:35 h1  fused: add
+  ;; specs/sda.yaml:35 h1: h1 = sigmoid(h1_matmul + b1)
   (func $step1_h1 (export "step1_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -234,7 +234,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:41 z2  fused: add
+  ;; specs/sda.yaml:41 z2: z2_sigmoid = sigmoid(z2_matmul + b2)
   (func $step1_z2_sigmoid (export "step1_z2_sigmoid") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -255,7 +255,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:41 z2  fused: add
+  ;; specs/sda.yaml:41 z2: z2 = sigmoid(z2_matmul2 + vb2)
   (func $step1_z2 (export "step1_z2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -276,7 +276,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:47 losses.reconstruct2.cross_entropy
+  ;; specs/sda.yaml:47 losses.reconstruct2.cross_entropy: reconstruct2_cross_entropy_sub = 1 - h1
   (func $step1_reconstruct2_cross_entropy_sub (export "step1_reconstruct2_cross_entropy_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -296,7 +296,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:47 losses.reconstruct2.cross_entropy
+  ;; specs/sda.yaml:47 losses.reconstruct2.cross_entropy: reconstruct2_cross_entropy_sub2 = 1 - z2
   (func $step1_reconstruct2_cross_entropy_sub2 (export "step1_reconstruct2_cross_entropy_sub2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -316,7 +316,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:47 losses.reconstruct2.cross_entropy  fused: neg
+  ;; specs/sda.yaml:47 losses.reconstruct2.cross_entropy: cost =  -reconstruct2_cross_entropy_reducesum
   (func $step1_cost (export "step1_cost") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -342,7 +342,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:41 gradient of z2  fused: add, neg, div, mul, div, mul, mul
+  ;; specs/sda.yaml:41 gradient of z2: d_z2_mul = (-((-1 * reconstruct2_cross_entropy_sub) / reconstruct2_cross_entropy_sub2) + ((-1 * h1) / z2)) * (z2 * reconstruct2_cross_entropy_sub2)
   (func $step1_d_z2_mul (export "step1_d_z2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -367,7 +367,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:41 gradient of z2  fused: mul, sub
+  ;; specs/sda.yaml:41 gradient of z2: d_z2_mul2 = d_z2_matmul * (z2_sigmoid * (1 - z2_sigmoid))
   (func $step1_d_z2_mul2 (export "step1_d_z2_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -389,7 +389,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:64 phases[1].optimizer  fused: mul
+  ;; specs/sda.yaml:64 phases[1].optimizer: b2 = b2 - (0.001 * grad_b2)
   (func $step1_b2 (export "step1_b2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -410,7 +410,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:64 phases[1].optimizer  fused: mul
+  ;; specs/sda.yaml:64 phases[1].optimizer: vb2 = vb2 - (0.001 * grad_vb2)
   (func $step1_vb2 (export "step1_vb2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -431,7 +431,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:35 h1  fused: add
+  ;; specs/sda.yaml:35 h1: h1 = sigmoid(h1_matmul + b1)
   (func $step2_h1 (export "step2_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -452,7 +452,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:36 h2  fused: add
+  ;; specs/sda.yaml:36 h2: h2 = sigmoid(h2_matmul + b2)
   (func $step2_h2 (export "step2_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -473,7 +473,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:42 z3  fused: add
+  ;; specs/sda.yaml:42 z3: z3_sigmoid = sigmoid(z3_matmul + b3)
   (func $step2_z3_sigmoid (export "step2_z3_sigmoid") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -494,7 +494,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:42 z3  fused: add
+  ;; specs/sda.yaml:42 z3: z3 = sigmoid(z3_matmul2 + vb3)
   (func $step2_z3 (export "step2_z3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -515,7 +515,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:49 losses.reconstruct3.cross_entropy
+  ;; specs/sda.yaml:49 losses.reconstruct3.cross_entropy: reconstruct3_cross_entropy_sub = 1 - h2
   (func $step2_reconstruct3_cross_entropy_sub (export "step2_reconstruct3_cross_entropy_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -535,7 +535,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:49 losses.reconstruct3.cross_entropy
+  ;; specs/sda.yaml:49 losses.reconstruct3.cross_entropy: reconstruct3_cross_entropy_sub2 = 1 - z3
   (func $step2_reconstruct3_cross_entropy_sub2 (export "step2_reconstruct3_cross_entropy_sub2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -555,7 +555,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:49 losses.reconstruct3.cross_entropy  fused: neg
+  ;; specs/sda.yaml:49 losses.reconstruct3.cross_entropy: cost =  -reconstruct3_cross_entropy_reducesum
   (func $step2_cost (export "step2_cost") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -581,7 +581,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:42 gradient of z3  fused: add, neg, div, mul, div, mul, mul
+  ;; specs/sda.yaml:42 gradient of z3: d_z3_mul = (-((-1 * reconstruct3_cross_entropy_sub) / reconstruct3_cross_entropy_sub2) + ((-1 * h2) / z3)) * (z3 * reconstruct3_cross_entropy_sub2)
   (func $step2_d_z3_mul (export "step2_d_z3_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -606,7 +606,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:42 gradient of z3  fused: mul, sub
+  ;; specs/sda.yaml:42 gradient of z3: d_z3_mul2 = d_z3_matmul * (z3_sigmoid * (1 - z3_sigmoid))
   (func $step2_d_z3_mul2 (export "step2_d_z3_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -628,7 +628,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:69 phases[2].optimizer  fused: mul
+  ;; specs/sda.yaml:69 phases[2].optimizer: b3 = b3 - (0.001 * grad_b3)
   (func $step2_b3 (export "step2_b3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -649,7 +649,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:69 phases[2].optimizer  fused: mul
+  ;; specs/sda.yaml:69 phases[2].optimizer: vb3 = vb3 - (0.001 * grad_vb3)
   (func $step2_vb3 (export "step2_vb3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -670,7 +670,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:35 h1  fused: add
+  ;; specs/sda.yaml:35 h1: h1 = sigmoid(h1_matmul + b1)
   (func $step3_h1 (export "step3_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -691,7 +691,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:36 h2  fused: add
+  ;; specs/sda.yaml:36 h2: h2 = sigmoid(h2_matmul + b2)
   (func $step3_h2 (export "step3_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -712,7 +712,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:37 h3  fused: add
+  ;; specs/sda.yaml:37 h3: h3 = sigmoid(h3_matmul + b3)
   (func $step3_h3 (export "step3_h3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -733,7 +733,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:38 p_y_given_x
+  ;; specs/sda.yaml:38 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
   (func $step3_p_y_given_x_add (export "step3_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -754,7 +754,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:38 p_y_given_x
+  ;; specs/sda.yaml:38 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
   (func $step3_p_y_given_x_sub (export "step3_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -776,7 +776,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:38 p_y_given_x
+  ;; specs/sda.yaml:38 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
   (func $step3_p_y_given_x_exp (export "step3_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -796,7 +796,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:51 losses.finetune.nll  fused: neg
+  ;; specs/sda.yaml:51 losses.finetune.nll: cost =  -finetune_nll_reducesum
   (func $step3_cost (export "step3_cost") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -822,7 +822,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:51 gradient of losses.finetune.nll
+  ;; specs/sda.yaml:51 gradient of losses.finetune.nll: d_finetune_nll_div = d_finetune_nll_reducesum / p_y_given_x_reducesum
   (func $step3_d_finetune_nll_div (export "step3_d_finetune_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s0 v128) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -845,7 +845,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:38 gradient of p_y_given_x  fused: mul, mul
+  ;; specs/sda.yaml:38 gradient of p_y_given_x: d_p_y_given_x_add = (-1 * finetune_nll_onehot) + (d_finetune_nll_div * p_y_given_x_exp)
   (func $step3_d_p_y_given_x_add (export "step3_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -868,7 +868,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:37 gradient of h3  fused: mul, sub
+  ;; specs/sda.yaml:37 gradient of h3: d_h3_mul = d_p_y_given_x_matmul * (h3 * (1 - h3))
   (func $step3_d_h3_mul (export "step3_d_h3_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -890,7 +890,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:36 gradient of h2  fused: mul, sub
+  ;; specs/sda.yaml:36 gradient of h2: d_h2_mul = d_h3_matmul * (h2 * (1 - h2))
   (func $step3_d_h2_mul (export "step3_d_h2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -912,7 +912,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:35 gradient of h1  fused: mul, sub
+  ;; specs/sda.yaml:35 gradient of h1: d_h1_mul = d_h2_matmul * (h1 * (1 - h1))
   (func $step3_d_h1_mul (export "step3_d_h1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -934,7 +934,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:74 phases[3].optimizer  fused: mul
+  ;; specs/sda.yaml:74 phases[3].optimizer: b1 = b1 - (0.1 * grad_b1)
   (func $step3_b1 (export "step3_b1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -955,7 +955,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:74 phases[3].optimizer  fused: mul
+  ;; specs/sda.yaml:74 phases[3].optimizer: b2 = b2 - (0.1 * grad_b2)
   (func $step3_b2 (export "step3_b2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -976,7 +976,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:74 phases[3].optimizer  fused: mul
+  ;; specs/sda.yaml:74 phases[3].optimizer: b3 = b3 - (0.1 * grad_b3)
   (func $step3_b3 (export "step3_b3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -997,7 +997,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:74 phases[3].optimizer  fused: mul
+  ;; specs/sda.yaml:74 phases[3].optimizer: b4 = b4 - (0.1 * grad_b4)
   (func $step3_b4 (export "step3_b4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1018,7 +1018,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:35 h1  fused: add
+  ;; specs/sda.yaml:35 h1: h1 = sigmoid(h1_matmul + b1)
   (func $evaluate_h1 (export "evaluate_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1039,7 +1039,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:36 h2  fused: add
+  ;; specs/sda.yaml:36 h2: h2 = sigmoid(h2_matmul + b2)
   (func $evaluate_h2 (export "evaluate_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1060,7 +1060,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:37 h3  fused: add
+  ;; specs/sda.yaml:37 h3: h3 = sigmoid(h3_matmul + b3)
   (func $evaluate_h3 (export "evaluate_h3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1081,7 +1081,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:38 p_y_given_x
+  ;; specs/sda.yaml:38 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
   (func $evaluate_p_y_given_x_add (export "evaluate_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1102,7 +1102,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:38 p_y_given_x
+  ;; specs/sda.yaml:38 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1124,7 +1124,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:38 p_y_given_x
+  ;; specs/sda.yaml:38 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1144,7 +1144,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:38 p_y_given_x
+  ;; specs/sda.yaml:38 p_y_given_x: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -1166,7 +1166,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:54 metrics.cost
+  ;; specs/sda.yaml:54 metrics.cost: cost = -cost_reducesum
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows

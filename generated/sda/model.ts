@@ -366,35 +366,35 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
-    // specs/sda.yaml:35 h1 — matmul
+    // specs/sda.yaml:35 h1: h1_matmul = matmul(x, W1)
     {
       this.k.gemm({ a: 11199200, b: 16, c: 11424848, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
     }
 
-    // specs/sda.yaml:35 h1 — fused: add
+    // specs/sda.yaml:35 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.evaluate_h1(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:36 h2 — matmul
+    // specs/sda.yaml:36 h2: h2_matmul = matmul(h1, W2)
     {
       this.k.gemm({ a: 11428848, b: 3140016, c: 11432848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
     }
 
-    // specs/sda.yaml:36 h2 — fused: add
+    // specs/sda.yaml:36 h2: h2 = sigmoid(h2_matmul + b2)
     this.w.evaluate_h2(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:37 h3 — matmul
+    // specs/sda.yaml:37 h3: h3_matmul = matmul(h2, W3)
     {
       this.k.gemm({ a: 11436848, b: 7144016, c: 11440848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ W3 → h3_matmul
     }
 
-    // specs/sda.yaml:37 h3 — fused: add
+    // specs/sda.yaml:37 h3: h3 = sigmoid(h3_matmul + b3)
     this.w.evaluate_h3(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:38 p_y_given_x — matmul
+    // specs/sda.yaml:38 p_y_given_x: p_y_given_x_matmul = matmul(h3, W4)
     {
       this.k.gemm({ a: 11444848, b: 11159152, c: 11448848, m: 1, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h3 @ W4 → p_y_given_x_matmul
     }
 
-    // specs/sda.yaml:38 p_y_given_x
+    // specs/sda.yaml:38 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
     this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:38 p_y_given_x — reduce_max
+    // specs/sda.yaml:38 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
       let s$3 = 0;
@@ -406,11 +406,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/sda.yaml:38 p_y_given_x
+    // specs/sda.yaml:38 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
     this.w.evaluate_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:38 p_y_given_x
+    // specs/sda.yaml:38 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:38 p_y_given_x
+    // specs/sda.yaml:38 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       {
         let s$6 = 0;
@@ -419,9 +419,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/sda.yaml:38 p_y_given_x
+    // specs/sda.yaml:38 p_y_given_x: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:53 metrics.error — argmax
+    // specs/sda.yaml:53 metrics.error: error_argmax = argmax(p_y_given_x)
     {
       {
         {
@@ -435,9 +435,9 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/sda.yaml:53 metrics.error — fused: compare
+    // specs/sda.yaml:53 metrics.error: error = cast(compare(error_argmax, y))
     error[0] = (error_argmax[0] !== y[0] ? 1 : 0);
-    // specs/sda.yaml:54 metrics.cost — one_hot
+    // specs/sda.yaml:54 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
       {
@@ -446,20 +446,18 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/sda.yaml:54 metrics.cost
+    // specs/sda.yaml:54 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     cost_log[0] = Math.log(p_y_given_x_reducesum[0]);
-    // specs/sda.yaml:54 metrics.cost — fused: mul, sub
+    // specs/sda.yaml:54 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
     let o$15 = 0;
-    let i$17 = 0;
     let s$16 = 0;
     for (let c$18 = 0; c$18 < 10; c$18++) {
       s$16 += (cost_onehot[c$18] * (p_y_given_x_sub[c$18] - cost_log[0]));
-      i$17++;
     }
 
     cost_reducesum[o$15] = s$16;
     o$15++;
-    // specs/sda.yaml:54 metrics.cost
+    // specs/sda.yaml:54 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
     out.cost.set(cost);
@@ -571,27 +569,27 @@ export class Model implements CompiledModel {
     const grad_b1 = this.grad_b1;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
-    // specs/sda.yaml:40 z1 — fused: cast, compare, random_uniform
+    // specs/sda.yaml:40 z1: z1_mul = x * cast(compare(random_uniform(), 0.9))
     for (let i$0 = 0; i$0 < 784; i$0++) z1_mul[i$0] = (x[i$0] * (rng.uniform(this.desc.seed, 1, step, 0, i$0) < 0.9 ? 1 : 0));
-    // specs/sda.yaml:40 z1 — matmul
+    // specs/sda.yaml:40 z1: z1_matmul = matmul(z1_mul, W1)
     {
       this.k.gemm({ a: 11202336, b: 16, c: 11205472, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // z1_mul @ W1 → z1_matmul
     }
 
-    // specs/sda.yaml:40 z1 — fused: add
+    // specs/sda.yaml:40 z1: z1_sigmoid = sigmoid(z1_matmul + b1)
     this.w.step0_z1_sigmoid(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:40 z1 — matmul
+    // specs/sda.yaml:40 z1: z1_matmul2 = matmul(z1_sigmoid, W1)
     {
       this.k.gemm({ a: 11209472, b: 16, c: 11213472, m: 1, n: 784, k: 1000, lda: 1000, ldb: 1000, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // z1_sigmoid @ W1 → z1_matmul2
     }
 
-    // specs/sda.yaml:40 z1 — fused: add
+    // specs/sda.yaml:40 z1: z1 = sigmoid(z1_matmul2 + vb1)
     this.w.step0_z1(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:45 losses.reconstruct1.cross_entropy
+    // specs/sda.yaml:45 losses.reconstruct1.cross_entropy: reconstruct1_cross_entropy_sub = 1 - x
     this.w.step0_reconstruct1_cross_entropy_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:45 losses.reconstruct1.cross_entropy
+    // specs/sda.yaml:45 losses.reconstruct1.cross_entropy: reconstruct1_cross_entropy_sub2 = 1 - z1
     this.w.step0_reconstruct1_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:45 losses.reconstruct1.cross_entropy — fused: add, mul, log, mul, log
+    // specs/sda.yaml:45 losses.reconstruct1.cross_entropy: reconstruct1_cross_entropy_reducesum = Σ ((x * log(z1)) + (reconstruct1_cross_entropy_sub * log(reconstruct1_cross_entropy_sub2)))
     let o$1 = 0;
     let i$3 = 0;
     let s$2 = 0;
@@ -602,11 +600,11 @@ export class Model implements CompiledModel {
 
     reconstruct1_cross_entropy_reducesum[o$1] = s$2;
     o$1++;
-    // specs/sda.yaml:45 losses.reconstruct1.cross_entropy — fused: neg
+    // specs/sda.yaml:45 losses.reconstruct1.cross_entropy: cost = Σ -reconstruct1_cross_entropy_reducesum
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:40 gradient of z1 — fused: add, neg, div, mul, div, mul, mul
+    // specs/sda.yaml:40 gradient of z1: d_z1_mul = (-((-1 * reconstruct1_cross_entropy_sub) / reconstruct1_cross_entropy_sub2) + ((-1 * x) / z1)) * (z1 * reconstruct1_cross_entropy_sub2)
     this.w.step0_d_z1_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:40 gradient of z1
+    // specs/sda.yaml:40 gradient of z1: grad_vb1 = Σ d_z1_mul
     {
       grad_vb1.fill(0);
       let s$7 = 0;
@@ -617,14 +615,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/sda.yaml:40 gradient of z1 — matmul
+    // specs/sda.yaml:40 gradient of z1: d_z1_matmul = matmul(d_z1_mul, W1)
     {
       this.k.gemm({ a: 11226048, b: 16, c: 11232320, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_z1_mul @ W1 → d_z1_matmul
     }
 
-    // specs/sda.yaml:40 gradient of z1 — fused: mul, sub
+    // specs/sda.yaml:40 gradient of z1: d_z1_mul2 = d_z1_matmul * (z1_sigmoid * (1 - z1_sigmoid))
     this.w.step0_d_z1_mul2(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:40 gradient of z1
+    // specs/sda.yaml:40 gradient of z1: grad_b1 = Σ d_z1_mul2
     {
       grad_b1.fill(0);
       let s$10 = 0;
@@ -635,14 +633,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/sda.yaml:59 phases[0].optimizer — update of W1, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/sda.yaml:40 gradient of z1 — product
+    // specs/sda.yaml:59 phases[0].optimizer: W1 += -0.001 · d_z1_matmul2 + -0.001 · d_z1_matmul3 (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/sda.yaml:40 gradient of z1: d_z1_matmul2 = matmul(d_z1_mul, z1_sigmoid)
     this.k.gemm({ a: 11226048, b: 11209472, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.0010000000474974513, skipZerosA: false }); // W1 += -0.0010000000474974513 · d_z1_mul @ z1_sigmoid
-    // specs/sda.yaml:40 gradient of z1 — product
+    // specs/sda.yaml:40 gradient of z1: d_z1_matmul3 = matmul(z1_mul, d_z1_mul2)
     this.k.gemm({ a: 11202336, b: 11236320, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.0010000000474974513, skipZerosA: false }); // W1 += -0.0010000000474974513 · z1_mul @ d_z1_mul2
-    // specs/sda.yaml:59 phases[0].optimizer — fused: mul
+    // specs/sda.yaml:59 phases[0].optimizer: b1 = b1 - (0.001 * grad_b1)
     this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:59 phases[0].optimizer — fused: mul
+    // specs/sda.yaml:59 phases[0].optimizer: vb1 = vb1 - (0.001 * grad_vb1)
     this.w.step0_vb1(); // WebAssembly SIMD (loops.wat)
     return cost[0];
   }
@@ -662,34 +660,34 @@ export class Model implements CompiledModel {
     const grad_b2 = this.pretrain2_grad_b2;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
-    // specs/sda.yaml:35 h1 — matmul
+    // specs/sda.yaml:35 h1: h1_matmul = matmul(x, W1)
     {
       this.k.gemm({ a: 11199200, b: 16, c: 11244320, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
     }
 
-    // specs/sda.yaml:35 h1 — fused: add
+    // specs/sda.yaml:35 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.step1_h1(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:41 z2 — fused: cast, compare, random_uniform
+    // specs/sda.yaml:41 z2: z2_mul = h1 * cast(compare(random_uniform(), 0.8))
     for (let i$0 = 0; i$0 < 1000; i$0++) z2_mul[i$0] = (h1[i$0] * (rng.uniform(this.desc.seed, 1, step, 0, i$0) < 0.8 ? 1 : 0));
-    // specs/sda.yaml:41 z2 — matmul
+    // specs/sda.yaml:41 z2: z2_matmul = matmul(z2_mul, W2)
     {
       this.k.gemm({ a: 11252320, b: 3140016, c: 11256320, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // z2_mul @ W2 → z2_matmul
     }
 
-    // specs/sda.yaml:41 z2 — fused: add
+    // specs/sda.yaml:41 z2: z2_sigmoid = sigmoid(z2_matmul + b2)
     this.w.step1_z2_sigmoid(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:41 z2 — matmul
+    // specs/sda.yaml:41 z2: z2_matmul2 = matmul(z2_sigmoid, W2)
     {
       this.k.gemm({ a: 11260320, b: 3140016, c: 11264320, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // z2_sigmoid @ W2 → z2_matmul2
     }
 
-    // specs/sda.yaml:41 z2 — fused: add
+    // specs/sda.yaml:41 z2: z2 = sigmoid(z2_matmul2 + vb2)
     this.w.step1_z2(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:47 losses.reconstruct2.cross_entropy
+    // specs/sda.yaml:47 losses.reconstruct2.cross_entropy: reconstruct2_cross_entropy_sub = 1 - h1
     this.w.step1_reconstruct2_cross_entropy_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:47 losses.reconstruct2.cross_entropy
+    // specs/sda.yaml:47 losses.reconstruct2.cross_entropy: reconstruct2_cross_entropy_sub2 = 1 - z2
     this.w.step1_reconstruct2_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:47 losses.reconstruct2.cross_entropy — fused: add, mul, log, mul, log
+    // specs/sda.yaml:47 losses.reconstruct2.cross_entropy: reconstruct2_cross_entropy_reducesum = Σ ((h1 * log(z2)) + (reconstruct2_cross_entropy_sub * log(reconstruct2_cross_entropy_sub2)))
     let o$1 = 0;
     let i$3 = 0;
     let s$2 = 0;
@@ -700,11 +698,11 @@ export class Model implements CompiledModel {
 
     reconstruct2_cross_entropy_reducesum[o$1] = s$2;
     o$1++;
-    // specs/sda.yaml:47 losses.reconstruct2.cross_entropy — fused: neg
+    // specs/sda.yaml:47 losses.reconstruct2.cross_entropy: cost = Σ -reconstruct2_cross_entropy_reducesum
     this.w.step1_cost(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:41 gradient of z2 — fused: add, neg, div, mul, div, mul, mul
+    // specs/sda.yaml:41 gradient of z2: d_z2_mul = (-((-1 * reconstruct2_cross_entropy_sub) / reconstruct2_cross_entropy_sub2) + ((-1 * h1) / z2)) * (z2 * reconstruct2_cross_entropy_sub2)
     this.w.step1_d_z2_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:41 gradient of z2
+    // specs/sda.yaml:41 gradient of z2: grad_vb2 = Σ d_z2_mul
     {
       grad_vb2.fill(0);
       let s$7 = 0;
@@ -715,14 +713,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/sda.yaml:41 gradient of z2 — matmul
+    // specs/sda.yaml:41 gradient of z2: d_z2_matmul = matmul(d_z2_mul, W2)
     {
       this.k.gemm({ a: 11280352, b: 3140016, c: 11288352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_z2_mul @ W2 → d_z2_matmul
     }
 
-    // specs/sda.yaml:41 gradient of z2 — fused: mul, sub
+    // specs/sda.yaml:41 gradient of z2: d_z2_mul2 = d_z2_matmul * (z2_sigmoid * (1 - z2_sigmoid))
     this.w.step1_d_z2_mul2(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:41 gradient of z2
+    // specs/sda.yaml:41 gradient of z2: grad_b2 = Σ d_z2_mul2
     {
       grad_b2.fill(0);
       let s$10 = 0;
@@ -733,14 +731,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/sda.yaml:64 phases[1].optimizer — update of W2, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/sda.yaml:41 gradient of z2 — product
+    // specs/sda.yaml:64 phases[1].optimizer: W2 += -0.001 · d_z2_matmul2 + -0.001 · d_z2_matmul3 (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/sda.yaml:41 gradient of z2: d_z2_matmul2 = matmul(d_z2_mul, z2_sigmoid)
     this.k.gemm({ a: 11280352, b: 11260320, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.0010000000474974513, skipZerosA: false }); // W2 += -0.0010000000474974513 · d_z2_mul @ z2_sigmoid
-    // specs/sda.yaml:41 gradient of z2 — product
+    // specs/sda.yaml:41 gradient of z2: d_z2_matmul3 = matmul(z2_mul, d_z2_mul2)
     this.k.gemm({ a: 11252320, b: 11292352, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.0010000000474974513, skipZerosA: false }); // W2 += -0.0010000000474974513 · z2_mul @ d_z2_mul2
-    // specs/sda.yaml:64 phases[1].optimizer — fused: mul
+    // specs/sda.yaml:64 phases[1].optimizer: b2 = b2 - (0.001 * grad_b2)
     this.w.step1_b2(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:64 phases[1].optimizer — fused: mul
+    // specs/sda.yaml:64 phases[1].optimizer: vb2 = vb2 - (0.001 * grad_vb2)
     this.w.step1_vb2(); // WebAssembly SIMD (loops.wat)
     return cost[0];
   }
@@ -760,41 +758,41 @@ export class Model implements CompiledModel {
     const grad_b3 = this.pretrain3_grad_b3;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
-    // specs/sda.yaml:35 h1 — matmul
+    // specs/sda.yaml:35 h1: h1_matmul = matmul(x, W1)
     {
       this.k.gemm({ a: 11199200, b: 16, c: 11300352, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
     }
 
-    // specs/sda.yaml:35 h1 — fused: add
+    // specs/sda.yaml:35 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.step2_h1(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:36 h2 — matmul
+    // specs/sda.yaml:36 h2: h2_matmul = matmul(h1, W2)
     {
       this.k.gemm({ a: 11304352, b: 3140016, c: 11308352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
     }
 
-    // specs/sda.yaml:36 h2 — fused: add
+    // specs/sda.yaml:36 h2: h2 = sigmoid(h2_matmul + b2)
     this.w.step2_h2(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:42 z3 — fused: cast, compare, random_uniform
+    // specs/sda.yaml:42 z3: z3_mul = h2 * cast(compare(random_uniform(), 0.7))
     for (let i$0 = 0; i$0 < 1000; i$0++) z3_mul[i$0] = (h2[i$0] * (rng.uniform(this.desc.seed, 1, step, 0, i$0) < 0.7 ? 1 : 0));
-    // specs/sda.yaml:42 z3 — matmul
+    // specs/sda.yaml:42 z3: z3_matmul = matmul(z3_mul, W3)
     {
       this.k.gemm({ a: 11316352, b: 7144016, c: 11320352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // z3_mul @ W3 → z3_matmul
     }
 
-    // specs/sda.yaml:42 z3 — fused: add
+    // specs/sda.yaml:42 z3: z3_sigmoid = sigmoid(z3_matmul + b3)
     this.w.step2_z3_sigmoid(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:42 z3 — matmul
+    // specs/sda.yaml:42 z3: z3_matmul2 = matmul(z3_sigmoid, W3)
     {
       this.k.gemm({ a: 11324352, b: 7144016, c: 11328352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // z3_sigmoid @ W3 → z3_matmul2
     }
 
-    // specs/sda.yaml:42 z3 — fused: add
+    // specs/sda.yaml:42 z3: z3 = sigmoid(z3_matmul2 + vb3)
     this.w.step2_z3(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:49 losses.reconstruct3.cross_entropy
+    // specs/sda.yaml:49 losses.reconstruct3.cross_entropy: reconstruct3_cross_entropy_sub = 1 - h2
     this.w.step2_reconstruct3_cross_entropy_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:49 losses.reconstruct3.cross_entropy
+    // specs/sda.yaml:49 losses.reconstruct3.cross_entropy: reconstruct3_cross_entropy_sub2 = 1 - z3
     this.w.step2_reconstruct3_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:49 losses.reconstruct3.cross_entropy — fused: add, mul, log, mul, log
+    // specs/sda.yaml:49 losses.reconstruct3.cross_entropy: reconstruct3_cross_entropy_reducesum = Σ ((h2 * log(z3)) + (reconstruct3_cross_entropy_sub * log(reconstruct3_cross_entropy_sub2)))
     let o$1 = 0;
     let i$3 = 0;
     let s$2 = 0;
@@ -805,11 +803,11 @@ export class Model implements CompiledModel {
 
     reconstruct3_cross_entropy_reducesum[o$1] = s$2;
     o$1++;
-    // specs/sda.yaml:49 losses.reconstruct3.cross_entropy — fused: neg
+    // specs/sda.yaml:49 losses.reconstruct3.cross_entropy: cost = Σ -reconstruct3_cross_entropy_reducesum
     this.w.step2_cost(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:42 gradient of z3 — fused: add, neg, div, mul, div, mul, mul
+    // specs/sda.yaml:42 gradient of z3: d_z3_mul = (-((-1 * reconstruct3_cross_entropy_sub) / reconstruct3_cross_entropy_sub2) + ((-1 * h2) / z3)) * (z3 * reconstruct3_cross_entropy_sub2)
     this.w.step2_d_z3_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:42 gradient of z3
+    // specs/sda.yaml:42 gradient of z3: grad_vb3 = Σ d_z3_mul
     {
       grad_vb3.fill(0);
       let s$7 = 0;
@@ -820,14 +818,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/sda.yaml:42 gradient of z3 — matmul
+    // specs/sda.yaml:42 gradient of z3: d_z3_matmul = matmul(d_z3_mul, W3)
     {
       this.k.gemm({ a: 11344384, b: 7144016, c: 11352384, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_z3_mul @ W3 → d_z3_matmul
     }
 
-    // specs/sda.yaml:42 gradient of z3 — fused: mul, sub
+    // specs/sda.yaml:42 gradient of z3: d_z3_mul2 = d_z3_matmul * (z3_sigmoid * (1 - z3_sigmoid))
     this.w.step2_d_z3_mul2(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:42 gradient of z3
+    // specs/sda.yaml:42 gradient of z3: grad_b3 = Σ d_z3_mul2
     {
       grad_b3.fill(0);
       let s$10 = 0;
@@ -838,14 +836,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/sda.yaml:69 phases[2].optimizer — update of W3, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/sda.yaml:42 gradient of z3 — product
+    // specs/sda.yaml:69 phases[2].optimizer: W3 += -0.001 · d_z3_matmul2 + -0.001 · d_z3_matmul3 (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/sda.yaml:42 gradient of z3: d_z3_matmul2 = matmul(d_z3_mul, z3_sigmoid)
     this.k.gemm({ a: 11344384, b: 11324352, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.0010000000474974513, skipZerosA: false }); // W3 += -0.0010000000474974513 · d_z3_mul @ z3_sigmoid
-    // specs/sda.yaml:42 gradient of z3 — product
+    // specs/sda.yaml:42 gradient of z3: d_z3_matmul3 = matmul(z3_mul, d_z3_mul2)
     this.k.gemm({ a: 11316352, b: 11356384, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.0010000000474974513, skipZerosA: false }); // W3 += -0.0010000000474974513 · z3_mul @ d_z3_mul2
-    // specs/sda.yaml:69 phases[2].optimizer — fused: mul
+    // specs/sda.yaml:69 phases[2].optimizer: b3 = b3 - (0.001 * grad_b3)
     this.w.step2_b3(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:69 phases[2].optimizer — fused: mul
+    // specs/sda.yaml:69 phases[2].optimizer: vb3 = vb3 - (0.001 * grad_vb3)
     this.w.step2_vb3(); // WebAssembly SIMD (loops.wat)
     return cost[0];
   }
@@ -874,35 +872,35 @@ export class Model implements CompiledModel {
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
-    // specs/sda.yaml:35 h1 — matmul
+    // specs/sda.yaml:35 h1: h1_matmul = matmul(x, W1)
     {
       this.k.gemm({ a: 11199200, b: 16, c: 11364384, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
     }
 
-    // specs/sda.yaml:35 h1 — fused: add
+    // specs/sda.yaml:35 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.step3_h1(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:36 h2 — matmul
+    // specs/sda.yaml:36 h2: h2_matmul = matmul(h1, W2)
     {
       this.k.gemm({ a: 11368384, b: 3140016, c: 11372384, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
     }
 
-    // specs/sda.yaml:36 h2 — fused: add
+    // specs/sda.yaml:36 h2: h2 = sigmoid(h2_matmul + b2)
     this.w.step3_h2(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:37 h3 — matmul
+    // specs/sda.yaml:37 h3: h3_matmul = matmul(h2, W3)
     {
       this.k.gemm({ a: 11376384, b: 7144016, c: 11380384, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ W3 → h3_matmul
     }
 
-    // specs/sda.yaml:37 h3 — fused: add
+    // specs/sda.yaml:37 h3: h3 = sigmoid(h3_matmul + b3)
     this.w.step3_h3(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:38 p_y_given_x — matmul
+    // specs/sda.yaml:38 p_y_given_x: p_y_given_x_matmul = matmul(h3, W4)
     {
       this.k.gemm({ a: 11384384, b: 11159152, c: 11388384, m: 1, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h3 @ W4 → p_y_given_x_matmul
     }
 
-    // specs/sda.yaml:38 p_y_given_x
+    // specs/sda.yaml:38 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
     this.w.step3_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:38 p_y_given_x — reduce_max
+    // specs/sda.yaml:38 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
       let s$3 = 0;
@@ -914,11 +912,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/sda.yaml:38 p_y_given_x
+    // specs/sda.yaml:38 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
     this.w.step3_p_y_given_x_sub(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:38 p_y_given_x
+    // specs/sda.yaml:38 p_y_given_x: p_y_given_x_exp = exp(p_y_given_x_sub)
     this.w.step3_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:38 p_y_given_x
+    // specs/sda.yaml:38 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       {
         let s$6 = 0;
@@ -927,7 +925,7 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/sda.yaml:51 losses.finetune.nll — one_hot
+    // specs/sda.yaml:51 losses.finetune.nll: finetune_nll_onehot = one_hot(y)
     {
       finetune_nll_onehot.fill(0);
       {
@@ -936,22 +934,20 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/sda.yaml:51 losses.finetune.nll
+    // specs/sda.yaml:51 losses.finetune.nll: finetune_nll_log = log(p_y_given_x_reducesum)
     finetune_nll_log[0] = Math.log(p_y_given_x_reducesum[0]);
-    // specs/sda.yaml:51 losses.finetune.nll — fused: mul, sub
+    // specs/sda.yaml:51 losses.finetune.nll: finetune_nll_reducesum = Σ (finetune_nll_onehot * (p_y_given_x_sub - finetune_nll_log))
     let o$9 = 0;
-    let i$11 = 0;
     let s$10 = 0;
     for (let c$12 = 0; c$12 < 10; c$12++) {
       s$10 += (finetune_nll_onehot[c$12] * (p_y_given_x_sub[c$12] - finetune_nll_log[0]));
-      i$11++;
     }
 
     finetune_nll_reducesum[o$9] = s$10;
     o$9++;
-    // specs/sda.yaml:51 losses.finetune.nll — fused: neg
+    // specs/sda.yaml:51 losses.finetune.nll: cost = Σ -finetune_nll_reducesum
     this.w.step3_cost(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:51 gradient of losses.finetune.nll
+    // specs/sda.yaml:51 gradient of losses.finetune.nll: d_finetune_nll_reducesum = Σ finetune_nll_onehot
     {
       {
         let s$15 = 0;
@@ -960,11 +956,11 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/sda.yaml:51 gradient of losses.finetune.nll
+    // specs/sda.yaml:51 gradient of losses.finetune.nll: d_finetune_nll_div = d_finetune_nll_reducesum / p_y_given_x_reducesum
     this.w.step3_d_finetune_nll_div(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:38 gradient of p_y_given_x — fused: mul, mul
+    // specs/sda.yaml:38 gradient of p_y_given_x: d_p_y_given_x_add = (-1 * finetune_nll_onehot) + (d_finetune_nll_div * p_y_given_x_exp)
     this.w.step3_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:38 gradient of p_y_given_x
+    // specs/sda.yaml:38 gradient of p_y_given_x: grad_b4 = Σ d_p_y_given_x_add
     {
       grad_b4.fill(0);
       let s$18 = 0;
@@ -975,14 +971,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/sda.yaml:38 gradient of p_y_given_x — matmul
+    // specs/sda.yaml:38 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4)
     {
       this.k.gemm({ a: 11388752, b: 11159152, c: 11388848, m: 1, n: 1000, k: 10, lda: 10, ldb: 10, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ W4 → d_p_y_given_x_matmul
     }
 
-    // specs/sda.yaml:37 gradient of h3 — fused: mul, sub
+    // specs/sda.yaml:37 gradient of h3: d_h3_mul = d_p_y_given_x_matmul * (h3 * (1 - h3))
     this.w.step3_d_h3_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:37 gradient of h3
+    // specs/sda.yaml:37 gradient of h3: grad_b3 = Σ d_h3_mul
     {
       grad_b3.fill(0);
       let s$21 = 0;
@@ -993,14 +989,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/sda.yaml:37 gradient of h3 — matmul
+    // specs/sda.yaml:37 gradient of h3: d_h3_matmul = matmul(d_h3_mul, W3)
     {
       this.k.gemm({ a: 11392848, b: 7144016, c: 11400848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_h3_mul @ W3 → d_h3_matmul
     }
 
-    // specs/sda.yaml:36 gradient of h2 — fused: mul, sub
+    // specs/sda.yaml:36 gradient of h2: d_h2_mul = d_h3_matmul * (h2 * (1 - h2))
     this.w.step3_d_h2_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:36 gradient of h2
+    // specs/sda.yaml:36 gradient of h2: grad_b2 = Σ d_h2_mul
     {
       grad_b2.fill(0);
       let s$24 = 0;
@@ -1011,14 +1007,14 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/sda.yaml:36 gradient of h2 — matmul
+    // specs/sda.yaml:36 gradient of h2: d_h2_matmul = matmul(d_h2_mul, W2)
     {
       this.k.gemm({ a: 11404848, b: 3140016, c: 11412848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_h2_mul @ W2 → d_h2_matmul
     }
 
-    // specs/sda.yaml:35 gradient of h1 — fused: mul, sub
+    // specs/sda.yaml:35 gradient of h1: d_h1_mul = d_h2_matmul * (h1 * (1 - h1))
     this.w.step3_d_h1_mul(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:35 gradient of h1
+    // specs/sda.yaml:35 gradient of h1: grad_b1 = Σ d_h1_mul
     {
       grad_b1.fill(0);
       let s$27 = 0;
@@ -1029,25 +1025,25 @@ export class Model implements CompiledModel {
       }
     }
 
-    // specs/sda.yaml:74 phases[3].optimizer — update of W1, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/sda.yaml:35 gradient of h1 — product
+    // specs/sda.yaml:74 phases[3].optimizer: W1 += -0.1 · grad_W1 (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/sda.yaml:35 gradient of h1: grad_W1 = matmul(x, d_h1_mul)
     this.k.gemm({ a: 11199200, b: 11416848, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: true }); // W1 += -0.10000000149011612 · x @ d_h1_mul
-    // specs/sda.yaml:74 phases[3].optimizer — fused: mul
+    // specs/sda.yaml:74 phases[3].optimizer: b1 = b1 - (0.1 * grad_b1)
     this.w.step3_b1(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:74 phases[3].optimizer — update of W2, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/sda.yaml:36 gradient of h2 — product
+    // specs/sda.yaml:74 phases[3].optimizer: W2 += -0.1 · grad_W2 (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/sda.yaml:36 gradient of h2: grad_W2 = matmul(h1, d_h2_mul)
     this.k.gemm({ a: 11368384, b: 11404848, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W2 += -0.10000000149011612 · h1 @ d_h2_mul
-    // specs/sda.yaml:74 phases[3].optimizer — fused: mul
+    // specs/sda.yaml:74 phases[3].optimizer: b2 = b2 - (0.1 * grad_b2)
     this.w.step3_b2(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:74 phases[3].optimizer — update of W3, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/sda.yaml:37 gradient of h3 — product
+    // specs/sda.yaml:74 phases[3].optimizer: W3 += -0.1 · grad_W3 (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/sda.yaml:37 gradient of h3: grad_W3 = matmul(h2, d_h3_mul)
     this.k.gemm({ a: 11376384, b: 11392848, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W3 += -0.10000000149011612 · h2 @ d_h3_mul
-    // specs/sda.yaml:74 phases[3].optimizer — fused: mul
+    // specs/sda.yaml:74 phases[3].optimizer: b3 = b3 - (0.1 * grad_b3)
     this.w.step3_b3(); // WebAssembly SIMD (loops.wat)
-    // specs/sda.yaml:74 phases[3].optimizer — update of W4, its products accumulated in place (compiler/lower/fused-update.ts)
-    // specs/sda.yaml:38 gradient of p_y_given_x — product
+    // specs/sda.yaml:74 phases[3].optimizer: W4 += -0.1 · grad_W4 (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/sda.yaml:38 gradient of p_y_given_x: grad_W4 = matmul(h3, d_p_y_given_x_add)
     this.k.gemm({ a: 11384384, b: 11388752, c: 11159152, m: 1000, n: 10, k: 1, lda: 1000, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W4 += -0.10000000149011612 · h3 @ d_p_y_given_x_add
-    // specs/sda.yaml:74 phases[3].optimizer — fused: mul
+    // specs/sda.yaml:74 phases[3].optimizer: b4 = b4 - (0.1 * grad_b4)
     this.w.step3_b4(); // WebAssembly SIMD (loops.wat)
     return cost[0];
   }

@@ -4,20 +4,20 @@
 // `commentText`, which keeps the characters a file name or a spec name may
 // have and drops anything that could end a comment or a line.
 
-import type { Node, SpecLoc } from "../../ir/types.ts";
+import type { SpecLoc } from "../../ir/types.ts";
 
 /** Text safe inside a `//` comment (and a `;;` WAT comment): letters,
  * digits and a few punctuation marks only, so no line or paragraph
  * separator (\n, \r, U+2028/9) can end the comment early. */
 export function commentText(s: string): string {
-  return s.replace(/[^\w./\[\]:,()%=+\- ]/g, "");
+  return s.replace(/[^\w./\[\]:,()%=+*Σ·\- ]/g, "");
 }
 
-/** `// <file>:<line> <what> — <detail>`, naming the fused ops too. */
-export function specComment(loc: SpecLoc | undefined, detail: string, fused: readonly Node[]): string {
+/** `// <file>:<line> <what>: <detail>` (what: the spec line's graph entry,
+ * loss or optimizer; `gradient of …` in the backward pass). */
+export function specComment(loc: SpecLoc | undefined, detail: string): string {
   const what = loc?.what ? `${loc.grad ? "gradient of " : ""}${loc.what.replace(/^graph\./, "")}` : "";
   const where = loc ? `${commentText(loc.file)}:${loc.line}` : "";
-  const ops = fused.length ? `fused: ${fused.map((n) => n.op).join(", ")}` : "";
-  const parts = [where && what ? `${where} ${commentText(what)}` : where || commentText(what), commentText(detail), ops].filter((x) => x);
-  return `// ${parts.join(" — ")}`;
+  const head = [where, commentText(what)].filter((x) => x).join(" ");
+  return `// ${[head, commentText(detail)].filter((x) => x).join(": ")}`;
 }

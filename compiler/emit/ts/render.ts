@@ -15,6 +15,7 @@ import type { WasmLoops } from "../wasm/loops.ts";
 import { type Arena } from "./arena.ts";
 import { tsLiteral } from "./literals.ts";
 import { specComment } from "./comments.ts";
+import { kernelFormula } from "../../lower/print.ts";
 import { toWasmTree } from "./wasm-tree.ts";
 
 export interface RenderedFunction {
@@ -67,13 +68,13 @@ export class FunctionRenderer {
     }
     switch (k.kind) {
       case "loop":
-        this.lines.push(specComment(k.node.loc, "", k.fused));
+        this.lines.push(this.comment(k));
         return this.loop(k, iter);
       case "sum":
-        this.lines.push(specComment(k.node.loc, "", k.fused));
+        this.lines.push(this.comment(k));
         return this.sum(k, iter);
       case "op":
-        this.lines.push(specComment(k.node.loc, `${k.node.op}`, []));
+        this.lines.push(this.comment(k));
         return this.op(k);
       case "update":
         return this.update(k, iter);
@@ -83,6 +84,10 @@ export class FunctionRenderer {
       case "scan":
         return this.scan(k, iter);
     }
+  }
+
+  private comment(k: Kernel): string {
+    return specComment(k.node.loc, kernelFormula(k, this.p));
   }
 
   private scalarCtx(index: string, iter: string): ScalarCtx {
@@ -118,7 +123,7 @@ export class FunctionRenderer {
     if (tree) {
       const name = this.wasmName(k);
       this.arena.offset(k.out);
-      if (this.wasm.elementwise(name, specComment(k.node.loc, "", k.fused).replace(/^\/\/ /, ""), tree, this.arena.offset(k.out), k.shape)) {
+      if (this.wasm.elementwise(name, this.comment(k).replace(/^\/\/ /, ""), tree, this.arena.offset(k.out), k.shape)) {
         this.lines.push(`this.w.${name}(); // WebAssembly SIMD (loops.wat)`);
         return;
       }
@@ -143,7 +148,10 @@ export class FunctionRenderer {
     const i = this.fresh("i");
     const cs = shape.map((d) => (d === 1 ? "0" : this.fresh("c")));
     const pad = (d: number) => "  ".repeat(d);
-    this.lines.push(`let ${i} = 0;`);
+    const body = inner(i, cs);
+    // The running index only where something reads it (a random op's counter).
+    const counted = body.some((l) => new RegExp(`${i.replace("$", "\\$")}(?!\\d)`).test(l));
+    if (counted) this.lines.push(`let ${i} = 0;`);
     let depth = 0;
     shape.forEach((d, k) => {
       this.lines.push(...open(k).map((l) => pad(depth) + l));
@@ -152,7 +160,7 @@ export class FunctionRenderer {
     this.lines.push(...open(shape.length).map((l) => pad(depth) + l));
     // The index is bumped in its own statement: in `a[i++] = f(b[i])` the
     // left side is evaluated first, so the right side would read element i+1.
-    this.lines.push(...inner(i, cs).map((l) => pad(depth) + l), `${pad(depth)}${i}++;`);
+    this.lines.push(...body.map((l) => pad(depth) + l), ...(counted ? [`${pad(depth)}${i}++;`] : []));
     this.lines.push(...close(shape.length).map((l) => pad(depth) + l));
     for (let k = shape.length - 1; k >= 0; k--) {
       if (shape[k] !== 1) this.lines.push(`${pad(--depth)}}`);
@@ -172,7 +180,7 @@ export class FunctionRenderer {
     const tree = k.node.dtype === "f32" ? toWasmTree(k.expr, (b) => this.wasmAddr(b), this.p, new Set()) : undefined;
     if (tree) {
       const name = this.wasmName(k);
-      if (this.wasm.sum(name, specComment(k.node.loc, "", k.fused).replace(/^\/\/ /, ""), tree, this.arena.offset(k.out), k.shape, k.kept)) {
+      if (this.wasm.sum(name, this.comment(k).replace(/^\/\/ /, ""), tree, this.arena.offset(k.out), k.shape, k.kept)) {
         this.lines.push(`this.w.${name}(); // WebAssembly SIMD (loops.wat)`);
         return;
       }
@@ -229,10 +237,10 @@ export class FunctionRenderer {
    * as 0), then each product accumulated into W by the gemm kernel. */
   private update(k: Kernel & { kind: "update" }, iter: string): void {
     const products = new Set(k.products.map((t) => t.kernel.out));
-    this.lines.push(specComment(k.node.loc, `update of ${this.p.buffers[k.out]!.local}, its products accumulated in place (compiler/lower/fused-update.ts)`, []));
+    this.lines.push(specComment(k.node.loc, `${kernelFormula(k, this.p)} (products accumulated in place: compiler/lower/fused-update.ts)`));
     if (k.rest) this.loop(k.loop, iter, products);
     for (const { kernel, alpha } of k.products) {
-      this.lines.push(specComment(kernel.node.loc, "product", []));
+      this.lines.push(this.comment(kernel));
       const offsets = new Map<string, number>();
       const name = (b: BufferId) => {
         const r = this.ref(b);
@@ -251,7 +259,7 @@ export class FunctionRenderer {
     const t = this.fresh("t");
     const n = this.fresh("n");
     const size = (b: BufferId) => this.p.buffers[b]!.size;
-    this.lines.push(specComment(k.node.loc, `scan: ${L} steps${s.reverse ? ", reversed (gradient through time)" : ""}`, []));
+    this.lines.push(specComment(k.node.loc, `scan over ${L} steps${s.reverse ? ", reversed (gradient through time)" : ""}`));
     s.carry.forEach((c, j) => this.lines.push(`${this.ref(c)}.set(${this.ref(s.init[j]!)});`));
     this.lines.push(`for (let ${n} = 0; ${n} < ${L}; ${n}++) {`);
     this.lines.push(`const ${t} = ${s.reverse ? `${L - 1} - ${n}` : n};`);
