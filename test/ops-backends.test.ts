@@ -23,12 +23,11 @@ import { OPS } from "../compiler/ops/registry.ts";
 import { WGSL_LOOP_BUDGET, wgslLoopTrips } from "../compiler/ops/wgsl-loops.ts";
 import { normal, uniform } from "../runtime/rng/philox.ts";
 import { BACKENDS, type Backend, checkCase, type Float, graph, NOT_APPLICABLE, type OpCase, op, prepare, type Tolerance, whyNot } from "./setup/op-backends.ts";
-import { bool, f64, type Gen, i32, SPECIAL } from "./setup/tensors.ts";
+import { bool, f64, type Gen, i32, SPECIAL, zeroed } from "./setup/tensors.ts";
 
 const NONE = {} as Record<string, never>;
 /** A sum of `terms` f32 products: the rounding bound relative to Σ|a||b|. */
 const sumOf = (terms: number): Tolerance => ({ rel: 2e-7 * (terms + 1), abs: 1e-6, scale: "magnitude" });
-const zeroed = (t: Tensor, keep: (i: number) => boolean): Tensor => f64(t.shape, [...t.data].map((v, i) => (keep(i) ? v : 0)));
 const N = 131; // three workgroups of 64, the last one partial
 
 // ---- elementwise ----------------------------------------------------------------

@@ -141,8 +141,9 @@ const SPARSE_MIN_COLUMNS = 64;
 /** The WebAssembly kernel call computing `out (+)= alpha · op(A) @ op(B)`,
  * or undefined when one call cannot (not f32, a buffer outside the model's
  * memory, both operands transposed). Shared by the op's own emitter and by
- * the fused SGD update (compiler/emit/ts/function.ts `fusedUpdate`), which
- * accumulates the product straight into a parameter. */
+ * the fused SGD update (compiler/lower/fused-update.ts, rendered by
+ * compiler/emit/ts/render.ts), which accumulates the product straight into a
+ * parameter. */
 export function gemmCall(
   node: Node<"matmul">,
   inTypes: readonly TensorType[],

@@ -6,12 +6,11 @@ import { fromArray, type Tensor } from "../../compiler/ir/tensor.ts";
 import { numel, type Shape } from "../../compiler/ir/types.ts";
 
 export const f64 = (shape: Shape, v: readonly number[]): Tensor => fromArray(shape, "f64", v);
-export const f32 = (shape: Shape, v: readonly number[]): Tensor => fromArray(shape, "f32", v.map(Math.fround));
 export const i32 = (shape: Shape, v: readonly number[]): Tensor => fromArray(shape, "i32", v);
 export const bool = (shape: Shape, v: readonly number[]): Tensor => fromArray(shape, "bool", v);
 
 /** FNV-1a of a string: a seed from a case's name. */
-export function seedOf(text: string): number {
+function seedOf(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
   return h >>> 0;
@@ -49,32 +48,18 @@ export class Gen {
   uniform(shape: Shape, lo: number, hi: number): Tensor {
     return this.floats(shape, (u) => lo + (hi - lo) * u);
   }
-  /** |x| in [0.5, 1.5) with a random sign: away from kinks and poles. */
-  awayFromZero(shape: Shape): Tensor {
-    return this.floats(shape, (u, z) => Math.sign(z || 1) * (0.5 + u));
-  }
-  positive(shape: Shape): Tensor {
-    return this.floats(shape, (u) => 0.5 + 1.5 * u);
-  }
-  /** Distinct values 0.1 apart (exact in f32 to ~1e-8) in random order: no ties. */
-  distinct(shape: Shape): Tensor {
-    const u = this.fill(shape, () => this.rand());
-    const order = [...u.keys()].sort((a, b) => u[a]! - u[b]!);
-    const v = new Array<number>(u.length);
-    order.forEach((k, rank) => (v[k] = Math.fround(rank * 0.1 - 1)));
-    return f64(shape, v);
-  }
   ints(shape: Shape, lo: number, hi: number): Tensor {
     return i32(shape, this.fill(shape, () => lo + Math.floor((hi - lo) * this.rand())));
   }
   bools(shape: Shape): Tensor {
     return bool(shape, this.fill(shape, () => (this.rand() < 0.5 ? 1 : 0)));
   }
-  /** t with the elements where `keep` is false set to zero (a data input's
-   * mostly-zero pixels, a pooled layer's sparse cotangents). */
-  zeroed(t: Tensor, keep: (i: number) => boolean): Tensor {
-    return f64(t.shape, [...t.data].map((v, i) => (keep(i) ? v : 0)));
-  }
+}
+
+/** t with the elements where `keep` is false set to zero (a data input's
+ * mostly-zero pixels, a pooled layer's sparse cotangents). */
+export function zeroed(t: Tensor, keep: (i: number) => boolean): Tensor {
+  return fromArray(t.shape, t.dtype, [...t.data].map((v, i) => (keep(i) ? v : 0)));
 }
 
 /** Values where functions overflow, underflow or leave their domain. */
