@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { imageFileName, renderImage } from "../runtime/image/images.ts";
-import { encodePng, readPngGray, rowsOf, scaleToUnitInterval, tiledSize, tileRasterImages, writePng } from "../runtime/image/png.ts";
+import { encodePng, readPngGray, writePng } from "../runtime/image/png.ts";
+import { rowsOf, scaleToUnitInterval, tiledSize, tileRasterImages } from "../runtime/image/tile.ts";
 import type { ImageDesc, ModelDescription } from "../runtime/compiled-model.ts";
 
 const dirs: string[] = [];

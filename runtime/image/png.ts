@@ -1,11 +1,8 @@
 // Grayscale PNG files in Node (pngjs): the filters and samples of a run,
 // as the tutorial saves them with PIL (Image.fromarray(...).save(...)).
-// The tiling itself is pure and lives in tile.ts (re-exported here).
+// The tiling itself is pure and lives in tile.ts.
 import { PNG } from "pngjs";
 import { writeFileAtomic } from "../node/run.ts";
-
-export { rowsOf, scaleToUnitInterval, tiledSize, tileRasterImages } from "./tile.ts";
-export type { Pair, TiledImage, TileOptions } from "./tile.ts";
 
 function checkSize(pixels: Uint8Array, width: number, height: number): void {
   if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1) {

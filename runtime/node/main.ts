@@ -19,7 +19,7 @@ import { train } from "./run.ts";
 /** Where the model's steps run: generated TypeScript on the CPU, or the
  * WebGPU executor (runtime/webgpu/executor.ts). */
 export type Backend = "cpu" | "webgpu";
-export const BACKENDS: readonly Backend[] = ["cpu", "webgpu"];
+const BACKENDS: readonly Backend[] = ["cpu", "webgpu"];
 
 export interface MainArgs {
   readonly backend: Backend;

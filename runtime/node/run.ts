@@ -62,7 +62,7 @@ function syncDir(dir: string): void {
 }
 
 /** A run directory on disk (created on first write). */
-export class NodeRunStore implements RunStore {
+class NodeRunStore implements RunStore {
   constructor(readonly dir: string) {}
 
   where(name: string): string {

@@ -14,12 +14,12 @@
 // libegl-dev: Dawn dlopens the unversioned libEGL.so, which only the -dev package provides.
 export const LLVMPIPE_PACKAGES = ["libegl1", "libgles2", "libegl-mesa0", "libgl1-mesa-dri", "libegl-dev"] as const;
 
+/** Which Dawn backend answered: the platform default or the OpenGL fallback. */
+type DawnBackend = "default" | "opengl-compat";
+
 export interface AcquiredDevice {
   readonly device: GPUDevice;
-  readonly adapter: GPUAdapter;
-  /** Which backend answered: the platform default or the OpenGL fallback. */
-  readonly backend: "default" | "opengl-compat";
-  /** One line for logs, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) — OpenGL 4.5 (Core Profile) Mesa 22.3.6 [OpenGL, compatibility mode]". */
+  /** One line for logs, naming the backend too, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) — OpenGL 4.5 (Core Profile) Mesa 22.3.6 [OpenGL, compatibility mode]". */
   readonly description: string;
 }
 
@@ -61,7 +61,7 @@ async function loadDawn(): Promise<WebGpuModule> {
   }
 }
 
-function describe(adapter: GPUAdapter, backend: AcquiredDevice["backend"]): string {
+function describe(adapter: GPUAdapter, backend: DawnBackend): string {
   const i = adapter.info;
   const name = i.device || [i.vendor, i.architecture].filter(Boolean).join(" ") || "unknown adapter";
   const extra = i.description && i.description !== name ? ` — ${i.description}` : "";
@@ -85,7 +85,7 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
     return g;
   };
   let adapter: GPUAdapter | null = null;
-  let backend: AcquiredDevice["backend"] = "default";
+  let backend: DawnBackend = "default";
   const tried: string[] = [];
   if (choice !== "opengl") {
     adapter = await gpu("").requestAdapter({ powerPreference: "high-performance" });
@@ -111,5 +111,5 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
     if (typeof v === "number") requiredLimits[k] = v;
   }
   const device = await adapter.requestDevice({ requiredLimits, label: "dlt" });
-  return { device, adapter, backend, description: describe(adapter, backend) };
+  return { device, description: describe(adapter, backend) };
 }

@@ -8,7 +8,7 @@ import { PaddedBatches } from "../data/batcher.ts";
 import type { Split } from "../data/dataset.ts";
 
 /** What initialisation may need to know of the data. */
-export interface InitContext {
+interface InitContext {
   /** Minibatches per epoch of the train split (`steps_per_epoch` state). */
   readonly stepsPerEpoch?: number;
 }
@@ -16,7 +16,7 @@ export interface InitContext {
 /** Fills `out` per `init`, drawing from Philox stream (seed, salt): element i
  * uses counter (step 0, iter 0, index i), so the values do not depend on the
  * order or the number of tensors initialised before. */
-export function initTensor(out: Float32Array, init: InitDesc, seed: number, salt: number, ctx: InitContext = {}): void {
+function initTensor(out: Float32Array, init: InitDesc, seed: number, salt: number, ctx: InitContext = {}): void {
   switch (init.kind) {
     case "zeros":
       out.fill(0);
