@@ -9,7 +9,7 @@ import { CheckpointError, decodeSafetensors, encodeSafetensors } from "../runtim
 import type { StTensor } from "../runtime/checkpoint/safetensors.ts";
 import { decodeCheckpoint, decodeParams, encodeCheckpoint, encodeParams, STATE_KEY, STATE_VERSION } from "../runtime/checkpoint/state.ts";
 import type { TrainerState } from "../runtime/checkpoint/state.ts";
-import { writeFileAtomic } from "../runtime/node/run.ts";
+import { writeFileAtomic } from "../runtime/node/atomic-write.ts";
 
 function sample(): Map<string, StTensor> {
   return new Map<string, StTensor>([

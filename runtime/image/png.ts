@@ -2,7 +2,7 @@
 // as the tutorial saves them with PIL (Image.fromarray(...).save(...)).
 // The tiling itself is pure and lives in tile.ts.
 import { PNG } from "pngjs";
-import { writeFileAtomic } from "../node/run.ts";
+import { writeFileAtomic } from "../node/atomic-write.ts";
 
 function checkSize(pixels: Uint8Array, width: number, height: number): void {
   if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1) {

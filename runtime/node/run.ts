@@ -1,65 +1,16 @@
-// Node side of training runs: atomic file replacement, the run-directory
-// store the trainer writes checkpoints and metrics into (checkpoint.safetensors,
-// best.safetensors, metrics.jsonl), and `train` bound to such a directory.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync, appendFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+// Node side of training runs: the run-directory store the trainer writes
+// checkpoints, metrics and images into (checkpoint.safetensors,
+// best.safetensors, metrics.jsonl, *.png), and `train` bound to such a
+// directory.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { CompiledModel } from "../compiled-model.ts";
 import type { Splits } from "../data/dataset.ts";
 import { runTraining } from "../train/trainer.ts";
 import type { TrainOptions, TrainSummary } from "../train/trainer.ts";
 import type { RunStore } from "../train/run-store.ts";
 import { encodePng } from "../image/png.ts";
-
-export interface AtomicWriteOptions {
-  /** Bytes per write call (default 4 MiB). */
-  readonly chunkSize?: number;
-  /** Called after each chunk with the bytes written so far. Tests throw from
-   * it to simulate a crash midway; nothing else should need it. */
-  readonly onChunk?: (written: number) => void;
-}
-
-/** Writes `bytes` to `file` atomically: into `<file>.tmp-<pid>`, fsync, then
- * rename over `file` (atomic on POSIX file systems), then fsync the
- * directory so the rename itself survives a power cut. If anything fails
- * before the rename the temporary file is removed and `file` is untouched,
- * so a crash mid-write never leaves a torn checkpoint. */
-export function writeFileAtomic(file: string, bytes: Uint8Array, opts: AtomicWriteOptions = {}): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const chunk = opts.chunkSize ?? 4 * 1024 * 1024;
-  let fd = openSync(tmp, "w");
-  try {
-    let written = 0;
-    while (written < bytes.length) {
-      const n = writeSync(fd, bytes, written, Math.min(chunk, bytes.length - written));
-      written += n;
-      opts.onChunk?.(written);
-    }
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = -1;
-    renameSync(tmp, file);
-  } catch (e) {
-    if (fd >= 0) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  syncDir(dirname(file));
-}
-
-function syncDir(dir: string): void {
-  // Directory fsync is not supported everywhere (e.g. Windows); the rename
-  // has happened either way, so failing here would only hide a good write.
-  try {
-    const fd = openSync(dir, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    /* best effort */
-  }
-}
+import { writeFileAtomic } from "./atomic-write.ts";
 
 /** A run directory on disk (created on first write). */
 class NodeRunStore implements RunStore {
