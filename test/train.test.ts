@@ -92,7 +92,7 @@ describe("a two-phase schedule over shared parameters, with momentum", () => {
   async function twoPhase(): Promise<{ make: () => CompiledModel; splits: Splits }> {
     const text = readFileSync(join(ROOT, "test/specs/two-phase.yaml"), "utf8");
     const c = compileSpec(loadSpecText(text, "test/specs/two-phase.yaml"));
-    const Model = await importModel(c, ".tmp-two-phase");
+    const Model = await importModel(c, ".tmp-train-two-phase");
     const m = new Model();
     return { make: () => new Model(), splits: syntheticSplits(m.desc.data, m.desc.inputs, 3, { train: 100, valid: 30, test: 30 }) };
   }

@@ -22,9 +22,10 @@ export const LOWERING_LIMITS = {
    * (WebGPU's maxStorageBuffersPerShaderStage default). */
   maxBuffersPerKernel: 8,
   /** Terms one output of a sum may have before the sum is split in two
-   * stages (a GPU workgroup of 64 invocations, each looping at most
-   * WGSL_LOOP_BUDGET times: see compiler/ops/wgsl-loops.ts). */
-  maxSumTerms: 64 * WGSL_LOOP_BUDGET,
+   * stages: a GPU workgroup of 64 invocations, each looping at most
+   * WGSL_LOOP_BUDGET times in all, 6 of them spent combining the 64 partial
+   * sums (compiler/ops/wgsl-loops.ts, compiler/emit/wgsl/templates.ts). */
+  maxSumTerms: 64 * (WGSL_LOOP_BUDGET - 6),
 } as const;
 
 export interface ModelGraphs {

@@ -7,7 +7,7 @@
 // work on a block of a larger matrix (convolutions call it per image block
 // and per channel block). `acc` ≠ 0 adds to C instead of overwriting it;
 // `alpha` scales the product, so `W += −lr · Xᵀ·G` is one call that reads
-// and writes W once (the fused SGD update, compiler/emit/ts/update.ts).
+// and writes W once (the fused SGD update, compiler/lower/fused-update.ts).
 //
 //   gemm_nn(a, b, c, m, n, k, lda, ldb, ldc, acc, alpha)  C[i,j] (+)= α Σ_p A[i,p] · B[p,j]
 //   gemm_tn(…same…)                                       C[i,j] (+)= α Σ_p A[p,i] · B[p,j]
