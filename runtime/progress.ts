@@ -144,6 +144,11 @@ export class ProgressLogger implements Logger {
   }
 
   info(message: string): void {
+    // Warnings are printed even with --quiet.
+    if (this.opts.quiet && message.startsWith("warning:")) {
+      this.sink.write(message + "\n");
+      return;
+    }
     this.line(message);
   }
 

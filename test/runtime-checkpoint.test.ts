@@ -169,11 +169,16 @@ describe("checkpoint contents", () => {
     expect(now).not.toContain("specHash");
   });
 
-  it("rejects another spec, other shapes and missing state", () => {
+  it("resumes another version of the spec when every tensor matches, and says so", () => {
     const bytes = encodeCheckpoint(desc, params, state, null, trainer);
-    expect(() => decodeCheckpoint(bytes, "ck", { ...desc, specHash: "ffffffffffffffff" })).toThrow(
-      /ck: written for spec hash 0123456789abcdef, this model is ffffffffffffffff/,
-    );
+    const c = decodeCheckpoint(bytes, "ck", { ...desc, specHash: "ffffffffffffffff" });
+    expect(c.specChanged).toMatch(/ck: written for spec hash 0123456789abcdef, this model is ffffffffffffffff: the spec changed since/);
+    expect(Array.from(c.params.get("W")!)).toEqual(Array.from(params.W!));
+    expect(decodeCheckpoint(bytes, "ck", desc).specChanged).toBeUndefined();
+  });
+
+  it("rejects other shapes, unknown tensors and missing state", () => {
+    const bytes = encodeCheckpoint(desc, params, state, null, trainer);
     const wider = { ...desc, params: [{ ...desc.params[0], shape: [2, 3] }, desc.params[1]] };
     expect(() => decodeCheckpoint(bytes, "ck", wider)).toThrow(/tensor "params\/W" has shape \[2, 2\], the model expects \[2, 3\]/);
     expect(() => decodeCheckpoint(bytes, "ck", { ...desc, state: [] })).toThrow(/unexpected tensor "state\/v"/);

@@ -62,6 +62,8 @@ export interface CheckpointContents {
   readonly state: ReadonlyMap<string, Float32Array>;
   readonly best: ReadonlyMap<string, Float32Array> | null;
   readonly trainer: TrainerState;
+  /** Set when the checkpoint was written for another version of the spec. */
+  readonly specChanged?: string;
 }
 
 function f32(shape: readonly number[], data: Float32Array): StTensor {
@@ -94,14 +96,17 @@ export function encodeParams(desc: ModelDescription, params: Readonly<Record<str
   return encodeSafetensors(tensors, { ...info, "dlt.spec_hash": desc.specHash, "dlt.model": desc.name });
 }
 
-function checkHash(desc: ModelDescription, meta: Readonly<Record<string, string>>, file: string): void {
+/** A checkpoint written for another version of the spec resumes when every
+ * tensor matches the model by name, dtype and shape (checked after this):
+ * an edited comment, a rewritten expression or a new learning rate should
+ * not cost a run. The trainer prints this line, because the continuation is
+ * no longer the run the checkpoint started. A file without the key is not a
+ * dlt file. */
+function specChange(desc: ModelDescription, meta: Readonly<Record<string, string>>, file: string): string | undefined {
   const hash = meta["dlt.spec_hash"];
-  if (hash !== desc.specHash) {
-    throw new CheckpointError(
-      `${file}: written for spec hash ${hash ?? "(none)"}, this model is ${desc.specHash}: the spec changed since; ` +
-        "train without --resume (or restore the old spec)",
-    );
-  }
+  if (hash === undefined) throw new CheckpointError(`${file}: no "dlt.spec_hash" metadata: not a dlt checkpoint`);
+  if (hash === desc.specHash) return undefined;
+  return `${file}: written for spec hash ${hash}, this model is ${desc.specHash}: the spec changed since; every parameter and state tensor matches by name and shape, so training continues from it with the new spec`;
 }
 
 function takeGroup(
@@ -126,12 +131,12 @@ function takeGroup(
   return out;
 }
 
-/** Parses a checkpoint and checks it against the model: spec hash, every
- * tensor present with the right dtype and shape, no unknown tensors, and a
- * well-formed trainer state. */
+/** Parses a checkpoint and checks it against the model: every tensor
+ * present with the right dtype and shape, no unknown tensors, and a
+ * well-formed trainer state; a changed spec hash is reported, not refused. */
 export function decodeCheckpoint(bytes: Uint8Array, file: string, desc: ModelDescription): CheckpointContents {
   const st = decodeSafetensors(bytes, file);
-  checkHash(desc, st.metadata, file);
+  const specChanged = specChange(desc, st.metadata, file);
   const raw = st.metadata[STATE_KEY];
   if (raw === undefined) throw new CheckpointError(`${file}: no "${STATE_KEY}" metadata: not a dlt training checkpoint`);
   const trainer = parseTrainerState(raw, file, desc);
@@ -143,13 +148,13 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string, desc: ModelDes
   for (const name of st.tensors.keys()) {
     if (!used.has(name)) throw new CheckpointError(`${file}: unexpected tensor "${name}" (not in the model description)`);
   }
-  return { params, state, best, trainer };
+  return { params, state, best, trainer, ...(specChanged ? { specChanged } : {}) };
 }
 
 /** Parses a parameters file (best.safetensors) for this model. */
 export function decodeParams(bytes: Uint8Array, file: string, desc: ModelDescription): Map<string, Float32Array> {
   const st = decodeSafetensors(bytes, file);
-  checkHash(desc, st.metadata, file);
+  specChange(desc, st.metadata, file);
   return takeGroup(st.tensors, "", desc.params, file, new Set());
 }
 

@@ -71,6 +71,7 @@ export class Checkpointer {
     const bytes = await store.read(CHECKPOINT_FILE);
     if (!bytes) throw new CheckpointError(`${file}: no checkpoint to resume from (train without --resume to start)`);
     const c = decodeCheckpoint(bytes, file, desc);
+    if (c.specChanged) log.info(`warning: ${c.specChanged}`);
     copyBuffers(desc.params, c.params, model.params);
     copyBuffers(desc.state, c.state, model.state);
     if (c.best) copyBuffers(desc.params, c.best, (this.best = allocParams(desc)));
