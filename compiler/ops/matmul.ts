@@ -1,6 +1,7 @@
 // matmul: 2-D matrix product op(A) @ op(B) where op transposes when the
 // attribute says so. Folding transposes into the op keeps the VJPs free of
 // materialized transposes: dA = ct @ B^T and dB = A^T @ ct.
+import { shortestF32 } from "../ir/f32.ts";
 import { alloc } from "../ir/tensor.ts";
 import { IRError, fmtShape, isFloat } from "../ir/types.ts";
 import type { Node, TensorType } from "../ir/types.ts";
@@ -161,9 +162,9 @@ export function gemmCall(
   // to pay for the per-element setup (logistic regression's 10 columns ran
   // 3× slower that way); there is no Bᵀ variant.
   const skipZerosA = how.sparseA === true && !transB && n >= SPARSE_MIN_COLUMNS;
-  // alpha as the f32 the kernel will see, printed exactly (Math.fround keeps
-  // the emitted text and the computed value the same number).
-  const alpha = Math.fround(how.alpha);
+  // alpha is an f32 parameter of the kernel: the shortest decimal with that
+  // f32 value (`-0.01`) passes exactly the number the kernel computes with.
+  const alpha = shortestF32(how.alpha);
   const what = how.accumulate ? `${out} += ${alpha} · ${A} @ ${B}` : `${A} @ ${B} → ${out}`;
   const args = { a: pa, b: pb, c: pc, m, n, k, lda: inTypes[0]!.shape[1]!, ldb: inTypes[1]!.shape[1]!, ldc: n, transA, transB, accumulate: how.accumulate, alpha, skipZerosA };
   return kernelCall(kernels, "gemm", args, what);

@@ -2,22 +2,8 @@
 // the index arithmetic (flat output index -> flat input offset) that layout
 // kernels bake with static shapes. WGSL types: f32, i32, and u32 for bool.
 
+import { shortestF32 } from "../ir/f32.ts";
 import { type DType, type Shape, numel, strides } from "../ir/types.ts";
-
-const FLT_MAX = 3.4028234663852886e38;
-
-/** The shortest decimal that rounds to the same f32 as `v` and that WGSL
- * accepts: Tint rejects a literal whose (f64) value exceeds the largest f32,
- * so `3.4028235e38f` is an error although it rounds to FLT_MAX. */
-function f32Digits(v: number): string {
-  const f = Math.fround(v);
-  for (let p = 1; p <= 17; p++) {
-    const s = f.toPrecision(p);
-    const x = Number(s);
-    if (Math.fround(x) === f && Math.abs(x) <= FLT_MAX) return s;
-  }
-  return String(f);
-}
 
 /** A WGSL f32 value of `v`. Infinity and NaN have no literal and, as
  * const-expressions (e.g. `bitcast<f32>(0x7f800000u)`), are shader-creation
@@ -30,7 +16,10 @@ export function f32Lit(v: number, runtime: string): string {
   if (f === Infinity) return `bitcast<f32>(0x7f800000u | (${runtime} & 0u))`;
   if (f === -Infinity) return `bitcast<f32>(0xff800000u | (${runtime} & 0u))`;
   if (Object.is(f, -0)) return "(-0.0f)";
-  let s = f32Digits(Math.abs(f));
+  // shortestF32 never goes past FLT_MAX: Tint rejects a literal whose (f64)
+  // value exceeds the largest f32, so `3.4028235e38f` is an error although
+  // it rounds to FLT_MAX.
+  let s = shortestF32(Math.abs(f));
   if (!/[.e]/.test(s)) s += ".0";
   return f < 0 ? `(-${s}f)` : `${s}f`;
 }

@@ -246,9 +246,9 @@ export class Model implements CompiledModel {
 
     // specs/da.yaml:34 phases[0].optimizer: W += -0.1 · d_z_matmul2 + -0.1 · d_y_matmul (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/da.yaml:25 gradient of z: d_z_matmul2 = matmul(d_z_mul, y)
-    this.k.gemm({ a: 2029584, b: 1738592, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W += -0.10000000149011612 · d_z_mul @ y
+    this.k.gemm({ a: 2029584, b: 1738592, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false }); // W += -0.1 · d_z_mul @ y
     // specs/da.yaml:24 gradient of y: d_y_matmul = matmul(x_tilde, d_y_mul)
-    this.k.gemm({ a: 1635872, b: 2135440, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W += -0.10000000149011612 · x_tilde @ d_y_mul
+    this.k.gemm({ a: 1635872, b: 2135440, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false }); // W += -0.1 · x_tilde @ d_y_mul
     // specs/da.yaml:34 phases[0].optimizer: b = b - (0.1 * grad_b)
     this.w.step0_b(); // WebAssembly SIMD (loops.wat)
     // specs/da.yaml:34 phases[0].optimizer: b_prime = b_prime - (0.1 * grad_b_prime)

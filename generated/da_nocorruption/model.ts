@@ -240,9 +240,9 @@ export class Model implements CompiledModel {
 
     // specs/da-nocorruption.yaml:31 phases[0].optimizer: W += -0.1 · d_z_matmul2 + -0.1 · d_y_matmul (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/da-nocorruption.yaml:22 gradient of z: d_z_matmul2 = matmul(d_z_mul, y)
-    this.k.gemm({ a: 1966864, b: 1675872, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W += -0.10000000149011612 · d_z_mul @ y
+    this.k.gemm({ a: 1966864, b: 1675872, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false }); // W += -0.1 · d_z_mul @ y
     // specs/da-nocorruption.yaml:21 gradient of y: d_y_matmul = matmul(x, d_y_mul)
-    this.k.gemm({ a: 1613152, b: 2072720, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: true }); // W += -0.10000000149011612 · x @ d_y_mul
+    this.k.gemm({ a: 1613152, b: 2072720, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: true }); // W += -0.1 · x @ d_y_mul
     // specs/da-nocorruption.yaml:31 phases[0].optimizer: b = b - (0.1 * grad_b)
     this.w.step0_b(); // WebAssembly SIMD (loops.wat)
     // specs/da-nocorruption.yaml:31 phases[0].optimizer: b_prime = b_prime - (0.1 * grad_b_prime)

@@ -68,12 +68,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (local.get $s0) (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612)))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (local.get $s0) (v128.const f32x4 0.1 0.1 0.1 0.1)))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (local.get $s0) (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (local.get $s0) (v128.const f32x4 0.1 0.1 0.1 0.1))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -89,12 +89,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (call $sigmoid4 (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.load (i32.add (local.get $b1) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (call $sigmoid4 (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.load (i32.add (local.get $b1) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (call $sigmoid4 (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (call $sigmoid4 (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
@@ -109,12 +109,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (v128.const f32x4 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612) (v128.load (i32.add (local.get $b0) (local.get $j)))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (v128.const f32x4 -0.1 -0.1 -0.1 -0.1) (v128.load (i32.add (local.get $b0) (local.get $j)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 40000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 -0.1 -0.1 -0.1 -0.1) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -151,12 +151,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 31360)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 -0.1 -0.1 -0.1 -0.1) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 31360)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 -0.1 -0.1 -0.1 -0.1) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -172,12 +172,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -193,12 +193,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3136)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 3136)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -277,12 +277,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (local.get $s0) (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612)))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (local.get $s0) (v128.const f32x4 0.1 0.1 0.1 0.1)))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (local.get $s0) (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (local.get $s0) (v128.const f32x4 0.1 0.1 0.1 0.1))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -298,12 +298,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (call $sigmoid4 (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.load (i32.add (local.get $b1) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (call $sigmoid4 (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.load (i32.add (local.get $b1) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (call $sigmoid4 (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (call $sigmoid4 (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
@@ -318,12 +318,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (v128.const f32x4 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612) (v128.load (i32.add (local.get $b0) (local.get $j)))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (v128.const f32x4 -0.1 -0.1 -0.1 -0.1) (v128.load (i32.add (local.get $b0) (local.get $j)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 40000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 -0.1 -0.1 -0.1 -0.1) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -360,12 +360,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 -0.1 -0.1 -0.1 -0.1) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 40000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 -0.1 -0.1 -0.1 -0.1) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -381,12 +381,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -402,12 +402,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -507,12 +507,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (local.get $s0) (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612)))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (local.get $s0) (v128.const f32x4 0.1 0.1 0.1 0.1)))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (local.get $s0) (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (local.get $s0) (v128.const f32x4 0.1 0.1 0.1 0.1))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -528,12 +528,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (call $sigmoid4 (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.load (i32.add (local.get $b1) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (call $sigmoid4 (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.load (i32.add (local.get $b1) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (call $sigmoid4 (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (call $sigmoid4 (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
@@ -548,12 +548,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (v128.const f32x4 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612) (v128.load (i32.add (local.get $b0) (local.get $j)))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (v128.const f32x4 -0.1 -0.1 -0.1 -0.1) (v128.load (i32.add (local.get $b0) (local.get $j)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 40000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 -0.1 -0.1 -0.1 -0.1) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -590,12 +590,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 -0.1 -0.1 -0.1 -0.1) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 40000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 -0.1 -0.1 -0.1 -0.1) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -611,12 +611,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -632,12 +632,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -805,12 +805,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (local.get $s0) (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612)))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (local.get $s0) (v128.const f32x4 0.1 0.1 0.1 0.1)))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (local.get $s0) (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (local.get $s0) (v128.const f32x4 0.1 0.1 0.1 0.1))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -826,7 +826,7 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
-        (local.set $v (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b0) (local.get $j)))))
+        (local.set $v (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (v128.load (i32.add (local.get $b0) (local.get $j)))))
         (local.set $a0 (f64x2.add (local.get $a0) (f64x2.promote_low_f32x4 (local.get $v))))
         (local.set $a1 (f64x2.add (local.get $a1) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
@@ -835,7 +835,7 @@
       (local.set $s (f64.add (f64x2.extract_lane 0 (local.get $a0)) (f64x2.extract_lane 1 (local.get $a0))))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 40)))
-        (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
+        (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (f32.store (i32.add (i32.const 13021648) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
@@ -875,12 +875,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (local.get $s1) (v128.load (i32.add (local.get $b2) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 -0.1 -0.1 -0.1 -0.1) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (local.get $s1) (v128.load (i32.add (local.get $b2) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 40)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612 -0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (local.get $s1) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 -0.1 -0.1 -0.1 -0.1) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (local.get $s1) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
@@ -962,12 +962,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -983,12 +983,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -1004,12 +1004,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -1025,12 +1025,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 40)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))

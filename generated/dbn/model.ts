@@ -669,9 +669,9 @@ export class Model implements CompiledModel {
 
     // specs/dbn.yaml:71 phases[0].optimizer: W1 += -0.01 · d_cd1_matmul + -0.01 · d_cd1_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:44 gradient of cd1: d_cd1_matmul = matmul(end1, d_cd1_mul)
-    this.k.gemm({ a: 11413280, b: 11484720, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W1 += -0.009999999776482582 · end1 @ d_cd1_mul
+    this.k.gemm({ a: 11413280, b: 11484720, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false }); // W1 += -0.01 · end1 @ d_cd1_mul
     // specs/dbn.yaml:44 gradient of cd1: d_cd1_matmul2 = matmul(x, d_cd1_mul2)
-    this.k.gemm({ a: 11239200, b: 11524720, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: true }); // W1 += -0.009999999776482582 · x @ d_cd1_mul2
+    this.k.gemm({ a: 11239200, b: 11524720, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: true }); // W1 += -0.01 · x @ d_cd1_mul2
     // specs/dbn.yaml:71 phases[0].optimizer: b1 = b1 - (0.01 * grad_b1)
     this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:71 phases[0].optimizer: vb1 = vb1 - (0.01 * grad_vb1)
@@ -782,9 +782,9 @@ export class Model implements CompiledModel {
 
     // specs/dbn.yaml:77 phases[1].optimizer: W2 += -0.01 · d_cd2_matmul + -0.01 · d_cd2_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:50 gradient of cd2: d_cd2_matmul = matmul(end2, d_cd2_mul)
-    this.k.gemm({ a: 11923216, b: 12003296, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W2 += -0.009999999776482582 · end2 @ d_cd2_mul
+    this.k.gemm({ a: 11923216, b: 12003296, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false }); // W2 += -0.01 · end2 @ d_cd2_mul
     // specs/dbn.yaml:50 gradient of cd2: d_cd2_matmul2 = matmul(h1, d_cd2_mul2)
-    this.k.gemm({ a: 11683216, b: 12043296, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W2 += -0.009999999776482582 · h1 @ d_cd2_mul2
+    this.k.gemm({ a: 11683216, b: 12043296, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false }); // W2 += -0.01 · h1 @ d_cd2_mul2
     // specs/dbn.yaml:77 phases[1].optimizer: b2 = b2 - (0.01 * grad_b2)
     this.w.step1_b2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:77 phases[1].optimizer: vb2 = vb2 - (0.01 * grad_vb2)
@@ -902,9 +902,9 @@ export class Model implements CompiledModel {
 
     // specs/dbn.yaml:83 phases[2].optimizer: W3 += -0.01 · d_cd3_matmul + -0.01 · d_cd3_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:56 gradient of cd3: d_cd3_matmul = matmul(end3, d_cd3_mul)
-    this.k.gemm({ a: 12531296, b: 12611376, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W3 += -0.009999999776482582 · end3 @ d_cd3_mul
+    this.k.gemm({ a: 12531296, b: 12611376, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false }); // W3 += -0.01 · end3 @ d_cd3_mul
     // specs/dbn.yaml:56 gradient of cd3: d_cd3_matmul2 = matmul(h2, d_cd3_mul2)
-    this.k.gemm({ a: 12291296, b: 12651376, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W3 += -0.009999999776482582 · h2 @ d_cd3_mul2
+    this.k.gemm({ a: 12291296, b: 12651376, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false }); // W3 += -0.01 · h2 @ d_cd3_mul2
     // specs/dbn.yaml:83 phases[2].optimizer: b3 = b3 - (0.01 * grad_b3)
     this.w.step2_b3(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:83 phases[2].optimizer: vb3 = vb3 - (0.01 * grad_vb3)
@@ -1088,22 +1088,22 @@ export class Model implements CompiledModel {
 
     // specs/dbn.yaml:89 phases[3].optimizer: W1 += -0.1 · grad_W1 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:36 gradient of h1: grad_W1 = matmul(x, d_h1_mul)
-    this.k.gemm({ a: 11239200, b: 13230192, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: true }); // W1 += -0.10000000149011612 · x @ d_h1_mul
+    this.k.gemm({ a: 11239200, b: 13230192, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: true }); // W1 += -0.1 · x @ d_h1_mul
     // specs/dbn.yaml:89 phases[3].optimizer: b1 = b1 - (0.1 * grad_b1)
     this.w.step3_b1(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:89 phases[3].optimizer: W2 += -0.1 · grad_W2 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:37 gradient of h2: grad_W2 = matmul(h1, d_h2_mul)
-    this.k.gemm({ a: 12819376, b: 13146192, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W2 += -0.10000000149011612 · h1 @ d_h2_mul
+    this.k.gemm({ a: 12819376, b: 13146192, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false }); // W2 += -0.1 · h1 @ d_h2_mul
     // specs/dbn.yaml:89 phases[3].optimizer: b2 = b2 - (0.1 * grad_b2)
     this.w.step3_b2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:89 phases[3].optimizer: W3 += -0.1 · grad_W3 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:38 gradient of h3: grad_W3 = matmul(h2, d_h3_mul)
-    this.k.gemm({ a: 12899376, b: 13062192, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W3 += -0.10000000149011612 · h2 @ d_h3_mul
+    this.k.gemm({ a: 12899376, b: 13062192, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false }); // W3 += -0.1 · h2 @ d_h3_mul
     // specs/dbn.yaml:89 phases[3].optimizer: b3 = b3 - (0.1 * grad_b3)
     this.w.step3_b3(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:89 phases[3].optimizer: W4 += -0.1 · grad_W4 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:39 gradient of p_y_given_x: grad_W4 = matmul(h3, d_p_y_given_x_add)
-    this.k.gemm({ a: 12979376, b: 13021744, c: 11159152, m: 1000, n: 10, k: 10, lda: 1000, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W4 += -0.10000000149011612 · h3 @ d_p_y_given_x_add
+    this.k.gemm({ a: 12979376, b: 13021744, c: 11159152, m: 1000, n: 10, k: 10, lda: 1000, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false }); // W4 += -0.1 · h3 @ d_p_y_given_x_add
     // specs/dbn.yaml:89 phases[3].optimizer: b4 = b4 - (0.1 * grad_b4)
     this.w.step3_b4(); // WebAssembly SIMD (loops.wat)
     return cost[0];

@@ -283,12 +283,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (local.get $s0) (f32x4.mul (f32x4.add (f32x4.add (local.get $s1) (local.get $s2)) (local.get $s3)) (v128.const f32x4 0.00009999999747378752 0.00009999999747378752 0.00009999999747378752 0.00009999999747378752))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (local.get $s0) (f32x4.mul (f32x4.add (f32x4.add (local.get $s1) (local.get $s2)) (local.get $s3)) (v128.const f32x4 0.0001 0.0001 0.0001 0.0001))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (local.get $s0) (f32x4.mul (f32x4.add (f32x4.add (local.get $s1) (local.get $s2)) (local.get $s3)) (v128.const f32x4 0.00009999999747378752 0.00009999999747378752 0.00009999999747378752 0.00009999999747378752)))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (local.get $s0) (f32x4.mul (f32x4.add (f32x4.add (local.get $s1) (local.get $s2)) (local.get $s3)) (v128.const f32x4 0.0001 0.0001 0.0001 0.0001)))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -348,12 +348,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503) (v128.load (i32.add (local.get $b0) (local.get $j)))) (v128.load (i32.add (local.get $b1) (local.get $j)))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.0002 0.0002 0.0002 0.0002) (v128.load (i32.add (local.get $b0) (local.get $j)))) (v128.load (i32.add (local.get $b1) (local.get $j)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 8000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.0002 0.0002 0.0002 0.0002) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -369,12 +369,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 160000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503) (v128.load (i32.add (local.get $b0) (local.get $j)))) (v128.load (i32.add (local.get $b1) (local.get $j)))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.0002 0.0002 0.0002 0.0002) (v128.load (i32.add (local.get $b0) (local.get $j)))) (v128.load (i32.add (local.get $b1) (local.get $j)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 160000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.0002 0.0002 0.0002 0.0002) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -390,12 +390,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 627200)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503) (v128.load (i32.add (local.get $b0) (local.get $j)))) (v128.load (i32.add (local.get $b1) (local.get $j)))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.0002 0.0002 0.0002 0.0002) (v128.load (i32.add (local.get $b0) (local.get $j)))) (v128.load (i32.add (local.get $b1) (local.get $j)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 627200)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.0002 0.0002 0.0002 0.0002) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -412,12 +412,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 627200)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 627200)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -434,12 +434,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 627200)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))) (v128.load (i32.add (local.get $b2) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))) (v128.load (i32.add (local.get $b2) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 627200)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -456,12 +456,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 627200)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 627200)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -499,12 +499,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 800)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 800)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -521,12 +521,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 800)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))) (v128.load (i32.add (local.get $b2) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))) (v128.load (i32.add (local.get $b2) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 800)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -543,12 +543,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 800)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 800)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -586,12 +586,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 160000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 160000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -608,12 +608,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 160000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))) (v128.load (i32.add (local.get $b2) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))) (v128.load (i32.add (local.get $b2) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 160000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -630,12 +630,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 160000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 160000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -673,12 +673,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 800)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 800)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -695,12 +695,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 800)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))) (v128.load (i32.add (local.get $b2) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))) (v128.load (i32.add (local.get $b2) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 800)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -717,12 +717,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 800)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 800)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -760,12 +760,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 8000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -782,12 +782,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))) (v128.load (i32.add (local.get $b2) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))) (v128.load (i32.add (local.get $b2) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 8000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -804,12 +804,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 8000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -847,12 +847,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 40)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -869,12 +869,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))) (v128.load (i32.add (local.get $b2) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))) (v128.load (i32.add (local.get $b2) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 40)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.neg (f32x4.mul (f32x4.div (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -891,12 +891,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 40)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.949999988079071 0.949999988079071 0.949999988079071 0.949999988079071) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.95 0.95 0.95 0.95) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))

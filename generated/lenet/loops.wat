@@ -186,12 +186,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (local.get $s0) (v128.const f32x4 0.0020000000949949026 0.0020000000949949026 0.0020000000949949026 0.0020000000949949026)))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (local.get $s0) (v128.const f32x4 0.002 0.002 0.002 0.002)))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (local.get $s0) (v128.const f32x4 0.0020000000949949026 0.0020000000949949026 0.0020000000949949026 0.0020000000949949026))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (local.get $s0) (v128.const f32x4 0.002 0.002 0.002 0.002))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -207,7 +207,7 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
-        (local.set $v (f32x4.mul (v128.const f32x4 0.0020000000949949026 0.0020000000949949026 0.0020000000949949026 0.0020000000949949026) (v128.load (i32.add (local.get $b0) (local.get $j)))))
+        (local.set $v (f32x4.mul (v128.const f32x4 0.002 0.002 0.002 0.002) (v128.load (i32.add (local.get $b0) (local.get $j)))))
         (local.set $a0 (f64x2.add (local.get $a0) (f64x2.promote_low_f32x4 (local.get $v))))
         (local.set $a1 (f64x2.add (local.get $a1) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
@@ -216,7 +216,7 @@
       (local.set $s (f64.add (f64x2.extract_lane 0 (local.get $a0)) (f64x2.extract_lane 1 (local.get $a0))))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 40)))
-        (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.0020000000949949026 0.0020000000949949026 0.0020000000949949026 0.0020000000949949026) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
+        (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.002 0.002 0.002 0.002) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (f32.store (i32.add (i32.const 50746384) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
@@ -256,12 +256,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 -0.0020000000949949026 -0.0020000000949949026 -0.0020000000949949026 -0.0020000000949949026) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (local.get $s1) (v128.load (i32.add (local.get $b2) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 -0.002 -0.002 -0.002 -0.002) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (local.get $s1) (v128.load (i32.add (local.get $b2) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 40)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 -0.0020000000949949026 -0.0020000000949949026 -0.0020000000949949026 -0.0020000000949949026) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (local.get $s1) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 -0.002 -0.002 -0.002 -0.002) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (local.get $s1) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
@@ -343,12 +343,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 2000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -364,12 +364,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 80)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -385,12 +385,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 100000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 100000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -406,12 +406,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 200)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 200)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -427,12 +427,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 2000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -448,12 +448,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 40)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))

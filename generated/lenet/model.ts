@@ -784,12 +784,12 @@ export class Model implements CompiledModel {
     this.w.step0_b2(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:48 phases[0].optimizer: W3 += -0.1 · grad_W3 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/lenet.yaml:37 gradient of h: grad_W3 = matmul(c2, d_h_mul)
-    this.k.gemm({ a: 47036352, b: 51770432, c: 102304, m: 800, n: 500, k: 500, lda: 800, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W3 += -0.10000000149011612 · c2 @ d_h_mul
+    this.k.gemm({ a: 47036352, b: 51770432, c: 102304, m: 800, n: 500, k: 500, lda: 800, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false }); // W3 += -0.1 · c2 @ d_h_mul
     // specs/lenet.yaml:48 phases[0].optimizer: b3 = b3 - (0.1 * grad_b3)
     this.w.step0_b3(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:48 phases[0].optimizer: W4 += -0.1 · grad_W4 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/lenet.yaml:38 gradient of p_y_given_x: grad_W4 = matmul(h, d_p_y_given_x_add)
-    this.k.gemm({ a: 49636352, b: 50750384, c: 1704304, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W4 += -0.10000000149011612 · h @ d_p_y_given_x_add
+    this.k.gemm({ a: 49636352, b: 50750384, c: 1704304, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false }); // W4 += -0.1 · h @ d_p_y_given_x_add
     // specs/lenet.yaml:48 phases[0].optimizer: b4 = b4 - (0.1 * grad_b4)
     this.w.step0_b4(); // WebAssembly SIMD (loops.wat)
     return cost[0];

@@ -353,7 +353,7 @@ export class Model implements CompiledModel {
 
     // specs/logreg.yaml:26 phases[0].optimizer: W += -0.13 · grad_W (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/logreg.yaml:16 gradient of p_y_given_x: grad_W = matmul(x, d_p_y_given_x_add)
-    this.k.gemm({ a: 55424, b: 2049856, c: 16, m: 784, n: 10, k: 600, lda: 784, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.12999999523162842, skipZerosA: false }); // W += -0.12999999523162842 · x @ d_p_y_given_x_add
+    this.k.gemm({ a: 55424, b: 2049856, c: 16, m: 784, n: 10, k: 600, lda: 784, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.13, skipZerosA: false }); // W += -0.13 · x @ d_p_y_given_x_add
     // specs/logreg.yaml:26 phases[0].optimizer: b = b - (0.13 * grad_b)
     this.w.step0_b(); // WebAssembly SIMD (loops.wat)
     return cost[0];

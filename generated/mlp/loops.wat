@@ -200,12 +200,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (local.get $s0) (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806)) (f32x4.mul (f32x4.add (local.get $s1) (local.get $s2)) (v128.const f32x4 0.00009999999747378752 0.00009999999747378752 0.00009999999747378752 0.00009999999747378752))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (local.get $s0) (v128.const f32x4 0.05 0.05 0.05 0.05)) (f32x4.mul (f32x4.add (local.get $s1) (local.get $s2)) (v128.const f32x4 0.0001 0.0001 0.0001 0.0001))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (local.get $s0) (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806)) (f32x4.mul (f32x4.add (local.get $s1) (local.get $s2)) (v128.const f32x4 0.00009999999747378752 0.00009999999747378752 0.00009999999747378752 0.00009999999747378752)))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (local.get $s0) (v128.const f32x4 0.05 0.05 0.05 0.05)) (f32x4.mul (f32x4.add (local.get $s1) (local.get $s2)) (v128.const f32x4 0.0001 0.0001 0.0001 0.0001)))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -221,7 +221,7 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
-        (local.set $v (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (v128.load (i32.add (local.get $b0) (local.get $j)))))
+        (local.set $v (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (v128.load (i32.add (local.get $b0) (local.get $j)))))
         (local.set $a0 (f64x2.add (local.get $a0) (f64x2.promote_low_f32x4 (local.get $v))))
         (local.set $a1 (f64x2.add (local.get $a1) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
@@ -230,7 +230,7 @@
       (local.set $s (f64.add (f64x2.extract_lane 0 (local.get $a0)) (f64x2.extract_lane 1 (local.get $a0))))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 40)))
-        (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.05000000074505806 0.05000000074505806 0.05000000074505806 0.05000000074505806) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
+        (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (f32.store (i32.add (i32.const 1737248) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
@@ -270,12 +270,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 -0.05000000074505806 -0.05000000074505806 -0.05000000074505806 -0.05000000074505806) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (local.get $s1) (v128.load (i32.add (local.get $b2) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 -0.05 -0.05 -0.05 -0.05) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (local.get $s1) (v128.load (i32.add (local.get $b2) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 40)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 -0.05000000074505806 -0.05000000074505806 -0.05000000074505806 -0.05000000074505806) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (local.get $s1) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 -0.05 -0.05 -0.05 -0.05) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (local.get $s1) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
@@ -313,12 +313,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1568000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.add (f32x4.mul (v128.const f32x4 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503) (v128.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0 0 0 0)))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (f32x4.add (f32x4.mul (v128.const f32x4 0.0002 0.0002 0.0002 0.0002) (v128.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0 0 0 0)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 1568000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.add (f32x4.mul (v128.const f32x4 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))) (v128.const f32x4 0 0 0 0))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (f32x4.add (f32x4.mul (v128.const f32x4 0.0002 0.0002 0.0002 0.0002) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))) (v128.const f32x4 0 0 0 0))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -334,12 +334,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 2000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -355,12 +355,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.add (f32x4.mul (v128.const f32x4 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503) (v128.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0 0 0 0)))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (f32x4.add (f32x4.mul (v128.const f32x4 0.0002 0.0002 0.0002 0.0002) (v128.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0 0 0 0)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 20000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.add (f32x4.mul (v128.const f32x4 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503 0.00019999999494757503) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))) (v128.const f32x4 0 0 0 0))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (f32x4.add (f32x4.mul (v128.const f32x4 0.0002 0.0002 0.0002 0.0002) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))) (v128.const f32x4 0 0 0 0))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -376,12 +376,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (v128.load (i32.add (local.get $b1) (local.get $j))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (v128.load (i32.add (local.get $b1) (local.get $j))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 40)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))

@@ -432,13 +432,13 @@ export class Model implements CompiledModel {
     // specs/mlp.yaml:32 phases[0].optimizer: W1 += -0.01 · d_hidden_matmul (products accumulated in place: compiler/lower/fused-update.ts)
     this.w.step0_W1(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:19 gradient of hidden: d_hidden_matmul = matmul(x, d_hidden_mul)
-    this.k.gemm({ a: 1630064, b: 1778256, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: true }); // W1 += -0.009999999776482582 · x @ d_hidden_mul
+    this.k.gemm({ a: 1630064, b: 1778256, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: true }); // W1 += -0.01 · x @ d_hidden_mul
     // specs/mlp.yaml:32 phases[0].optimizer: b1 = b1 - (0.01 * grad_b1)
     this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:32 phases[0].optimizer: W2 += -0.01 · d_p_y_given_x_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
     this.w.step0_W2(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:20 gradient of p_y_given_x: d_p_y_given_x_matmul2 = matmul(hidden, d_p_y_given_x_add)
-    this.k.gemm({ a: 1692784, b: 1737408, c: 1570016, m: 500, n: 10, k: 20, lda: 500, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.009999999776482582, skipZerosA: false }); // W2 += -0.009999999776482582 · hidden @ d_p_y_given_x_add
+    this.k.gemm({ a: 1692784, b: 1737408, c: 1570016, m: 500, n: 10, k: 20, lda: 500, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false }); // W2 += -0.01 · hidden @ d_p_y_given_x_add
     // specs/mlp.yaml:32 phases[0].optimizer: b2 = b2 - (0.01 * grad_b2)
     this.w.step0_b2(); // WebAssembly SIMD (loops.wat)
     return cost[0];

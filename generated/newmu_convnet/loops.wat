@@ -43,12 +43,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3686400)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.div (f32x4.mul (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0.800000011920929 0.800000011920929 0.800000011920929 0.800000011920929)))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.div (f32x4.mul (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0.8 0.8 0.8 0.8)))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 3686400)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.div (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))) (v128.const f32x4 0.800000011920929 0.800000011920929 0.800000011920929 0.800000011920929))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.div (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))) (v128.const f32x4 0.8 0.8 0.8 0.8))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -84,12 +84,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1605632)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.div (f32x4.mul (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0.800000011920929 0.800000011920929 0.800000011920929 0.800000011920929)))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.div (f32x4.mul (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0.8 0.8 0.8 0.8)))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 1605632)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.div (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))) (v128.const f32x4 0.800000011920929 0.800000011920929 0.800000011920929 0.800000011920929))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.div (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))) (v128.const f32x4 0.8 0.8 0.8 0.8))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -125,12 +125,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 589824)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.div (f32x4.mul (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0.800000011920929 0.800000011920929 0.800000011920929 0.800000011920929)))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.div (f32x4.mul (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0.8 0.8 0.8 0.8)))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 589824)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.div (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))) (v128.const f32x4 0.800000011920929 0.800000011920929 0.800000011920929 0.800000011920929))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.div (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))) (v128.const f32x4 0.8 0.8 0.8 0.8))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -326,12 +326,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 589824)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (f32x4.div (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 0.800000011920929 0.800000011920929 0.800000011920929 0.800000011920929)) (v128.load (i32.add (local.get $b1) (local.get $j)))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (f32x4.div (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 0.8 0.8 0.8 0.8)) (v128.load (i32.add (local.get $b1) (local.get $j)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 589824)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 0.800000011920929 0.800000011920929 0.800000011920929 0.800000011920929)) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 0.8 0.8 0.8 0.8)) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -347,12 +347,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1605632)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (f32x4.div (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 0.800000011920929 0.800000011920929 0.800000011920929 0.800000011920929)) (v128.load (i32.add (local.get $b1) (local.get $j)))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (f32x4.div (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 0.8 0.8 0.8 0.8)) (v128.load (i32.add (local.get $b1) (local.get $j)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 1605632)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 0.800000011920929 0.800000011920929 0.800000011920929 0.800000011920929)) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 0.8 0.8 0.8 0.8)) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -368,12 +368,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3686400)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (f32x4.div (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 0.800000011920929 0.800000011920929 0.800000011920929 0.800000011920929)) (v128.load (i32.add (local.get $b1) (local.get $j)))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.mul (f32x4.div (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 0.8 0.8 0.8 0.8)) (v128.load (i32.add (local.get $b1) (local.get $j)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 3686400)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 0.800000011920929 0.800000011920929 0.800000011920929 0.800000011920929)) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.mul (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 0.8 0.8 0.8 0.8)) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -390,12 +390,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1152)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.8999999761581421 0.8999999761581421 0.8999999761581421 0.8999999761581421) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.9 0.9 0.9 0.9) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 1152)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.8999999761581421 0.8999999761581421 0.8999999761581421 0.8999999761581421) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.9 0.9 0.9 0.9) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -412,12 +412,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1152)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.div (v128.load (i32.add (local.get $b1) (local.get $j))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b2) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.001 0.001 0.001 0.001) (f32x4.div (v128.load (i32.add (local.get $b1) (local.get $j))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b2) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 1152)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.001 0.001 0.001 0.001) (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -434,12 +434,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 73728)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.8999999761581421 0.8999999761581421 0.8999999761581421 0.8999999761581421) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.9 0.9 0.9 0.9) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 73728)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.8999999761581421 0.8999999761581421 0.8999999761581421 0.8999999761581421) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.9 0.9 0.9 0.9) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -456,12 +456,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 73728)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.div (v128.load (i32.add (local.get $b1) (local.get $j))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b2) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.001 0.001 0.001 0.001) (f32x4.div (v128.load (i32.add (local.get $b1) (local.get $j))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b2) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 73728)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.001 0.001 0.001 0.001) (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -478,12 +478,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 294912)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.8999999761581421 0.8999999761581421 0.8999999761581421 0.8999999761581421) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.9 0.9 0.9 0.9) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 294912)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.8999999761581421 0.8999999761581421 0.8999999761581421 0.8999999761581421) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.9 0.9 0.9 0.9) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -500,12 +500,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 294912)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.div (v128.load (i32.add (local.get $b1) (local.get $j))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b2) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.001 0.001 0.001 0.001) (f32x4.div (v128.load (i32.add (local.get $b1) (local.get $j))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b2) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 294912)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.001 0.001 0.001 0.001) (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -522,12 +522,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2880000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.8999999761581421 0.8999999761581421 0.8999999761581421 0.8999999761581421) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.9 0.9 0.9 0.9) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 2880000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.8999999761581421 0.8999999761581421 0.8999999761581421 0.8999999761581421) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.9 0.9 0.9 0.9) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -544,12 +544,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2880000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.div (v128.load (i32.add (local.get $b1) (local.get $j))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b2) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.001 0.001 0.001 0.001) (f32x4.div (v128.load (i32.add (local.get $b1) (local.get $j))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b2) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 2880000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.001 0.001 0.001 0.001) (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -566,12 +566,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 25000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.8999999761581421 0.8999999761581421 0.8999999761581421 0.8999999761581421) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.9 0.9 0.9 0.9) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 25000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.8999999761581421 0.8999999761581421 0.8999999761581421 0.8999999761581421) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.9 0.9 0.9 0.9) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -588,12 +588,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 25000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.div (v128.load (i32.add (local.get $b1) (local.get $j))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b2) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.001 0.001 0.001 0.001) (f32x4.div (v128.load (i32.add (local.get $b1) (local.get $j))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b2) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 25000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.001 0.001 0.001 0.001) (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))

@@ -39,12 +39,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (local.get $s0) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (local.get $s1))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (local.get $s0) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (local.get $s1))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 4)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (local.get $s0) (f32x4.mul (v128.const f32x4 0.009999999776482582 0.009999999776482582 0.009999999776482582 0.009999999776482582) (local.get $s1)))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (local.get $s0) (f32x4.mul (v128.const f32x4 0.01 0.01 0.01 0.01) (local.get $s1)))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))

@@ -318,7 +318,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-logistic.yaml:27 phases[0].optimizer: w_ += -0.05 · grad_w (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/newmu-logistic.yaml:17 gradient of p_y_given_x: grad_w = matmul(x, d_p_y_given_x_add)
-    this.k.gemm({ a: 36496, b: 456880, c: 16, m: 784, n: 10, k: 128, lda: 784, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.05000000074505806, skipZerosA: false }); // w_ += -0.05000000074505806 · x @ d_p_y_given_x_add
+    this.k.gemm({ a: 36496, b: 456880, c: 16, m: 784, n: 10, k: 128, lda: 784, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.05, skipZerosA: false }); // w_ += -0.05 · x @ d_p_y_given_x_add
     return cost[0];
   }
 }

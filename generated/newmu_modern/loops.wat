@@ -225,12 +225,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1960000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.8999999761581421 0.8999999761581421 0.8999999761581421 0.8999999761581421) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.9 0.9 0.9 0.9) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 1960000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.8999999761581421 0.8999999761581421 0.8999999761581421 0.8999999761581421) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.9 0.9 0.9 0.9) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -247,12 +247,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1960000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.div (v128.load (i32.add (local.get $b1) (local.get $j))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b2) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.001 0.001 0.001 0.001) (f32x4.div (v128.load (i32.add (local.get $b1) (local.get $j))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b2) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 1960000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.001 0.001 0.001 0.001) (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -269,12 +269,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1562500)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.8999999761581421 0.8999999761581421 0.8999999761581421 0.8999999761581421) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.9 0.9 0.9 0.9) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 1562500)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.8999999761581421 0.8999999761581421 0.8999999761581421 0.8999999761581421) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.9 0.9 0.9 0.9) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -291,12 +291,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1562500)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.div (v128.load (i32.add (local.get $b1) (local.get $j))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b2) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.001 0.001 0.001 0.001) (f32x4.div (v128.load (i32.add (local.get $b1) (local.get $j))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b2) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 1562500)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.001 0.001 0.001 0.001) (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -313,12 +313,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 25000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.8999999761581421 0.8999999761581421 0.8999999761581421 0.8999999761581421) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (f32x4.mul (v128.const f32x4 0.9 0.9 0.9 0.9) (v128.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.mul (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.load (i32.add (local.get $b2) (local.get $j)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 25000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.8999999761581421 0.8999999761581421 0.8999999761581421 0.8999999761581421) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.10000000149011612 0.10000000149011612 0.10000000149011612 0.10000000149011612) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (v128.const f32x4 0.9 0.9 0.9 0.9) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j))))) (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
@@ -335,12 +335,12 @@
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 25000)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.div (v128.load (i32.add (local.get $b1) (local.get $j))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b2) (local.get $j))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7)))))))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.sub (v128.load (i32.add (local.get $b0) (local.get $j))) (f32x4.mul (v128.const f32x4 0.001 0.001 0.001 0.001) (f32x4.div (v128.load (i32.add (local.get $b1) (local.get $j))) (f32x4.sqrt (f32x4.add (v128.load (i32.add (local.get $b2) (local.get $j))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $v)))
       (block $send (loop $s
         (br_if $send (i32.ge_u (local.get $j) (i32.const 25000)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513 0.0010000000474974513) (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))) (v128.const f32x4 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7 9.999999974752427e-7))))))))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (v128.const f32x4 0.001 0.001 0.001 0.001) (f32x4.div (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.sqrt (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))) (v128.const f32x4 0.000001 0.000001 0.000001 0.000001))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))

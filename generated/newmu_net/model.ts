@@ -360,10 +360,10 @@ export class Model implements CompiledModel {
     this.w.step0_d_h_mul(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:28 phases[0].optimizer: w_h += -0.05 · grad_w_h (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/newmu-net.yaml:17 gradient of h: grad_w_h = matmul(x, d_h_mul)
-    this.k.gemm({ a: 2305024, b: 3375648, c: 16, m: 784, n: 625, k: 128, lda: 784, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: true, alpha: -0.05000000074505806, skipZerosA: true }); // w_h += -0.05000000074505806 · x @ d_h_mul
+    this.k.gemm({ a: 2305024, b: 3375648, c: 16, m: 784, n: 625, k: 128, lda: 784, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: true, alpha: -0.05, skipZerosA: true }); // w_h += -0.05 · x @ d_h_mul
     // specs/newmu-net.yaml:28 phases[0].optimizer: w_o += -0.05 · grad_w_o (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/newmu-net.yaml:18 gradient of p_y_given_x: grad_w_o = matmul(h, d_p_y_given_x_add)
-    this.k.gemm({ a: 2706432, b: 3050528, c: 1960016, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.05000000074505806, skipZerosA: false }); // w_o += -0.05000000074505806 · h @ d_p_y_given_x_add
+    this.k.gemm({ a: 2706432, b: 3050528, c: 1960016, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.05, skipZerosA: false }); // w_o += -0.05 · h @ d_p_y_given_x_add
     return cost[0];
   }
 }

@@ -449,9 +449,9 @@ export class Model implements CompiledModel {
 
     // specs/rbm.yaml:67 phases[0].optimizer: W += -0.1 · d_fe_chain_matmul + -0.1 · d_fe_data_matmul (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rbm.yaml:36 gradient of fe_chain: d_fe_chain_matmul = matmul(chain_scan_final1, d_fe_chain_mul)
-    this.k.gemm({ a: 3604832, b: 3916480, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W += -0.10000000149011612 · chain_scan_final1 @ d_fe_chain_mul
+    this.k.gemm({ a: 3604832, b: 3916480, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false }); // W += -0.1 · chain_scan_final1 @ d_fe_chain_mul
     // specs/rbm.yaml:35 gradient of fe_data: d_fe_data_matmul = matmul(x, d_fe_data_mul)
-    this.k.gemm({ a: 1653152, b: 3956480, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: true }); // W += -0.10000000149011612 · x @ d_fe_data_mul
+    this.k.gemm({ a: 1653152, b: 3956480, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: true }); // W += -0.1 · x @ d_fe_data_mul
     // specs/rbm.yaml:67 phases[0].optimizer: hbias = hbias - (0.1 * grad_hbias)
     this.w.step0_hbias(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:67 phases[0].optimizer: vbias = vbias - (0.1 * grad_vbias)

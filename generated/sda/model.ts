@@ -635,9 +635,9 @@ export class Model implements CompiledModel {
 
     // specs/sda.yaml:59 phases[0].optimizer: W1 += -0.001 · d_z1_matmul2 + -0.001 · d_z1_matmul3 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:40 gradient of z1: d_z1_matmul2 = matmul(d_z1_mul, z1_sigmoid)
-    this.k.gemm({ a: 11226048, b: 11209472, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.0010000000474974513, skipZerosA: false }); // W1 += -0.0010000000474974513 · d_z1_mul @ z1_sigmoid
+    this.k.gemm({ a: 11226048, b: 11209472, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // W1 += -0.001 · d_z1_mul @ z1_sigmoid
     // specs/sda.yaml:40 gradient of z1: d_z1_matmul3 = matmul(z1_mul, d_z1_mul2)
-    this.k.gemm({ a: 11202336, b: 11236320, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.0010000000474974513, skipZerosA: false }); // W1 += -0.0010000000474974513 · z1_mul @ d_z1_mul2
+    this.k.gemm({ a: 11202336, b: 11236320, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // W1 += -0.001 · z1_mul @ d_z1_mul2
     // specs/sda.yaml:59 phases[0].optimizer: b1 = b1 - (0.001 * grad_b1)
     this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:59 phases[0].optimizer: vb1 = vb1 - (0.001 * grad_vb1)
@@ -733,9 +733,9 @@ export class Model implements CompiledModel {
 
     // specs/sda.yaml:64 phases[1].optimizer: W2 += -0.001 · d_z2_matmul2 + -0.001 · d_z2_matmul3 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:41 gradient of z2: d_z2_matmul2 = matmul(d_z2_mul, z2_sigmoid)
-    this.k.gemm({ a: 11280352, b: 11260320, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.0010000000474974513, skipZerosA: false }); // W2 += -0.0010000000474974513 · d_z2_mul @ z2_sigmoid
+    this.k.gemm({ a: 11280352, b: 11260320, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // W2 += -0.001 · d_z2_mul @ z2_sigmoid
     // specs/sda.yaml:41 gradient of z2: d_z2_matmul3 = matmul(z2_mul, d_z2_mul2)
-    this.k.gemm({ a: 11252320, b: 11292352, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.0010000000474974513, skipZerosA: false }); // W2 += -0.0010000000474974513 · z2_mul @ d_z2_mul2
+    this.k.gemm({ a: 11252320, b: 11292352, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // W2 += -0.001 · z2_mul @ d_z2_mul2
     // specs/sda.yaml:64 phases[1].optimizer: b2 = b2 - (0.001 * grad_b2)
     this.w.step1_b2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:64 phases[1].optimizer: vb2 = vb2 - (0.001 * grad_vb2)
@@ -838,9 +838,9 @@ export class Model implements CompiledModel {
 
     // specs/sda.yaml:69 phases[2].optimizer: W3 += -0.001 · d_z3_matmul2 + -0.001 · d_z3_matmul3 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:42 gradient of z3: d_z3_matmul2 = matmul(d_z3_mul, z3_sigmoid)
-    this.k.gemm({ a: 11344384, b: 11324352, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.0010000000474974513, skipZerosA: false }); // W3 += -0.0010000000474974513 · d_z3_mul @ z3_sigmoid
+    this.k.gemm({ a: 11344384, b: 11324352, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // W3 += -0.001 · d_z3_mul @ z3_sigmoid
     // specs/sda.yaml:42 gradient of z3: d_z3_matmul3 = matmul(z3_mul, d_z3_mul2)
-    this.k.gemm({ a: 11316352, b: 11356384, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.0010000000474974513, skipZerosA: false }); // W3 += -0.0010000000474974513 · z3_mul @ d_z3_mul2
+    this.k.gemm({ a: 11316352, b: 11356384, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // W3 += -0.001 · z3_mul @ d_z3_mul2
     // specs/sda.yaml:69 phases[2].optimizer: b3 = b3 - (0.001 * grad_b3)
     this.w.step2_b3(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:69 phases[2].optimizer: vb3 = vb3 - (0.001 * grad_vb3)
@@ -1027,22 +1027,22 @@ export class Model implements CompiledModel {
 
     // specs/sda.yaml:74 phases[3].optimizer: W1 += -0.1 · grad_W1 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:35 gradient of h1: grad_W1 = matmul(x, d_h1_mul)
-    this.k.gemm({ a: 11199200, b: 11416848, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: true }); // W1 += -0.10000000149011612 · x @ d_h1_mul
+    this.k.gemm({ a: 11199200, b: 11416848, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: true }); // W1 += -0.1 · x @ d_h1_mul
     // specs/sda.yaml:74 phases[3].optimizer: b1 = b1 - (0.1 * grad_b1)
     this.w.step3_b1(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:74 phases[3].optimizer: W2 += -0.1 · grad_W2 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:36 gradient of h2: grad_W2 = matmul(h1, d_h2_mul)
-    this.k.gemm({ a: 11368384, b: 11404848, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W2 += -0.10000000149011612 · h1 @ d_h2_mul
+    this.k.gemm({ a: 11368384, b: 11404848, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false }); // W2 += -0.1 · h1 @ d_h2_mul
     // specs/sda.yaml:74 phases[3].optimizer: b2 = b2 - (0.1 * grad_b2)
     this.w.step3_b2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:74 phases[3].optimizer: W3 += -0.1 · grad_W3 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:37 gradient of h3: grad_W3 = matmul(h2, d_h3_mul)
-    this.k.gemm({ a: 11376384, b: 11392848, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W3 += -0.10000000149011612 · h2 @ d_h3_mul
+    this.k.gemm({ a: 11376384, b: 11392848, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false }); // W3 += -0.1 · h2 @ d_h3_mul
     // specs/sda.yaml:74 phases[3].optimizer: b3 = b3 - (0.1 * grad_b3)
     this.w.step3_b3(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:74 phases[3].optimizer: W4 += -0.1 · grad_W4 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:38 gradient of p_y_given_x: grad_W4 = matmul(h3, d_p_y_given_x_add)
-    this.k.gemm({ a: 11384384, b: 11388752, c: 11159152, m: 1000, n: 10, k: 1, lda: 1000, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.10000000149011612, skipZerosA: false }); // W4 += -0.10000000149011612 · h3 @ d_p_y_given_x_add
+    this.k.gemm({ a: 11384384, b: 11388752, c: 11159152, m: 1000, n: 10, k: 1, lda: 1000, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false }); // W4 += -0.1 · h3 @ d_p_y_given_x_add
     // specs/sda.yaml:74 phases[3].optimizer: b4 = b4 - (0.1 * grad_b4)
     this.w.step3_b4(); // WebAssembly SIMD (loops.wat)
     return cost[0];

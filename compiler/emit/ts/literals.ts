@@ -8,18 +8,8 @@
 // compute in doubles and round on the store, so the literal's double is what
 // they multiply by; it is the spec's number, which is the intended one.
 
+import { shortestF32 } from "../../ir/f32.ts";
 import type { DType } from "../../ir/types.ts";
-
-/** The shortest decimal whose f32 rounding is `Math.fround(v)`. */
-export function shortestF32(v: number): string {
-  const f = Math.fround(v);
-  if (!Number.isFinite(f) || Object.is(f, -0) || f === 0) return String(f);
-  for (let p = 1; p <= 17; p++) {
-    const s = f.toPrecision(p);
-    if (Math.fround(Number(s)) === f) return String(Number(s));
-  }
-  return String(f);
-}
 
 /** A literal valid wherever an operand may appear: negatives and -0 are
  * parenthesised (`a - -1` would be fine, `--1` is a decrement), NaN and the

@@ -13,6 +13,7 @@
 //   the transcendental helpers needed).
 // - Sums accumulate in f64 (two f64x2 halves of each f32x4), as the
 //   TypeScript loops do in JS doubles, and store the f32 rounding.
+import { shortestF32 } from "../../ir/f32.ts";
 import type { WasmEmitter } from "../../ops/op.ts";
 import { type MathFn, mathFunctions } from "./mathf.ts";
 
@@ -33,7 +34,7 @@ function contiguous(shape: readonly number[]): number[] {
 }
 
 function f32Const(v: number): string {
-  const t = Number.isNaN(v) ? "nan" : v === Infinity ? "inf" : v === -Infinity ? "-inf" : String(Math.fround(v));
+  const t = Number.isNaN(v) ? "nan" : v === Infinity ? "inf" : v === -Infinity ? "-inf" : Object.is(v, -0) ? "-0" : shortestF32(v);
   return `(v128.const f32x4 ${t} ${t} ${t} ${t})`;
 }
 
