@@ -281,7 +281,7 @@ class BlockLowering {
     const out = this.bufferOf(n.id);
     const fused = trailing ? this.fusedInto(n) : [];
     if (terms <= LOWERING_LIMITS.maxSumTerms) {
-      this.kernels.push({ kind: "sum", node: n, fused, out, shape, kept: keptAxes.length, expr, trailing });
+      this.kernels.push({ kind: "sum", node: n, fused, out, shape, kept: keptAxes.length, expr, trailing, whole: true });
       return;
     }
     // Too many terms for one output: sum blocks of `part` terms, then the blocks.
@@ -292,8 +292,8 @@ class BlockLowering {
     const partial = this.model.add({ dtype: n.dtype, shape: [...kept, blocks], role: "temp" }, `${baseName(n, undefined)}_partial`);
     const flat = splitStrides(expr, shape, keptAxes.length, blocks, part);
     if (!flat) throw new IRError(`a sum of ${terms} terms per output over axes that do not merge into one is longer than a kernel may run`, n.loc, "E033");
-    this.kernels.push({ kind: "sum", node: n, fused, out: partial, shape: [...kept, blocks, part], kept: kept.length + 1, expr: flat, trailing: false });
-    this.kernels.push({ kind: "sum", node: n, fused: [], out, shape: [...kept, blocks], kept: kept.length, expr: { kind: "read", buffer: partial, strides: contiguous([...kept, blocks]) }, trailing: true });
+    this.kernels.push({ kind: "sum", node: n, fused, out: partial, shape: [...kept, blocks, part], kept: kept.length + 1, expr: flat, trailing, whole: false });
+    this.kernels.push({ kind: "sum", node: n, fused: [], out, shape: [...kept, blocks], kept: kept.length, expr: { kind: "read", buffer: partial, strides: contiguous([...kept, blocks]) }, trailing: true, whole: false });
   }
 
   /** A scan: its body lowered once as a block over the carry and slice buffers. */

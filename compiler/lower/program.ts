@@ -69,8 +69,11 @@ export type Kernel =
   | (KernelBase & { readonly kind: "loop"; readonly shape: Shape; readonly expr: Expr })
   /** out[o] = Σ_r expr(o, r) over an iteration space `shape` whose first
    * `kept` axes index the output and whose other axes are summed (a sum over
-   * leading axes reads its operand through permuted strides). */
-  | (KernelBase & { readonly kind: "sum"; readonly shape: Shape; readonly kept: number; readonly expr: Expr; readonly trailing: boolean })
+   * leading axes reads its operand through permuted strides). `trailing`:
+   * the node sums trailing axes; `whole`: the kernel computes the node's
+   * value (false for the two stages of a sum split to fit the loop budget,
+   * so a renderer may use the op's own kernel only when it is true). */
+  | (KernelBase & { readonly kind: "sum"; readonly shape: Shape; readonly kept: number; readonly expr: Expr; readonly trailing: boolean; readonly whole: boolean })
   /** An op's own kernel (product, convolution, gather, …) over whole buffers.
    * `inTypes` are the operands' types as the op sees them (a reshaped
    * operand shares its source's buffer); `dataInputs` marks operands that

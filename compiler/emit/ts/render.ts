@@ -170,13 +170,14 @@ export class FunctionRenderer {
 
   private sum(k: Kernel & { kind: "sum" }, iter: string): void {
     const fusedChain = k.trailing && k.expr.kind === "op";
-    if (!fusedChain) {
+    if (!fusedChain && k.whole) {
       // A sum of a buffer: the op's own kernel (rows accumulated in place:
       // cache-friendly for sums over leading axes, where a loop over the
       // permuted iteration space would stride through memory).
       const src = readsOf(k.expr)[0]!.buffer;
       return this.opCall(k.node, k.out, [src], [{ shape: this.p.buffers[src]!.shape, dtype: this.p.buffers[src]!.dtype }], [false]);
     }
+    // A fused chain, or a stage of a split sum.
     const tree = k.node.dtype === "f32" ? toWasmTree(k.expr, (b) => this.wasmAddr(b), this.p, new Set()) : undefined;
     if (tree) {
       const name = this.wasmName(k);
