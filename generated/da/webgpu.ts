@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 
-// Kernel 0: mul %8 at specs/da.yaml:23:12 (graph.x_tilde)
-const WGSL_0 = `// mul %8 at specs/da.yaml:23:12 (graph.x_tilde)
+// Kernel 0: x_tilde = x * cast(compare(random_uniform(), 0.7)) — mul %8 at specs/da.yaml:23:12 (graph.x_tilde)
+const WGSL_0 = `// x_tilde = x * cast(compare(random_uniform(), 0.7)) — mul %8 at specs/da.yaml:23:12 (graph.x_tilde)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
@@ -103,8 +103,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * f32(select(0u, 1u, philox_uniform(ctx.seed, 1u, ctx.step, ctx.iter, i) < 0.7f)));
 }
 `;
-// Kernel 1: matmul %9 at specs/da.yaml:24:22 (graph.y)
-const WGSL_1 = `// matmul %9 at specs/da.yaml:24:22 (graph.y)
+// Kernel 1: y_matmul = matmul(x_tilde, W) — matmul %9 at specs/da.yaml:24:22 (graph.y)
+const WGSL_1 = `// y_matmul = matmul(x_tilde, W) — matmul %9 at specs/da.yaml:24:22 (graph.y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -139,8 +139,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 2: sigmoid %12 at specs/da.yaml:24:6 (graph.y)
-const WGSL_2 = `// sigmoid %12 at specs/da.yaml:24:6 (graph.y)
+// Kernel 2: y = sigmoid(y_matmul + b) — sigmoid %12 at specs/da.yaml:24:6 (graph.y)
+const WGSL_2 = `// y = sigmoid(y_matmul + b) — sigmoid %12 at specs/da.yaml:24:6 (graph.y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -152,8 +152,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 500u)])))));
 }
 `;
-// Kernel 3: matmul %13 at specs/da.yaml:25:16 (graph.z)
-const WGSL_3 = `// matmul %13 at specs/da.yaml:25:16 (graph.z)
+// Kernel 3: z_matmul = matmul(y, W) — matmul %13 at specs/da.yaml:25:16 (graph.z)
+const WGSL_3 = `// z_matmul = matmul(y, W) — matmul %13 at specs/da.yaml:25:16 (graph.z)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -188,8 +188,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 784u) { out[row2 * 784u + col3] = acc4; }
 }
 `;
-// Kernel 4: sigmoid %16 at specs/da.yaml:25:6 (graph.z)
-const WGSL_4 = `// sigmoid %16 at specs/da.yaml:25:6 (graph.z)
+// Kernel 4: z = sigmoid(z_matmul + b_prime) — sigmoid %16 at specs/da.yaml:25:6 (graph.z)
+const WGSL_4 = `// z = sigmoid(z_matmul + b_prime) — sigmoid %16 at specs/da.yaml:25:6 (graph.z)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -201,8 +201,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 784u)])))));
 }
 `;
-// Kernel 5: sub %20 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
-const WGSL_5 = `// sub %20 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
+// Kernel 5: reconstruction_cross_entropy_sub = 1 - x — sub %20 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
+const WGSL_5 = `// reconstruction_cross_entropy_sub = 1 - x — sub %20 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -213,8 +213,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0f - in1[i]);
 }
 `;
-// Kernel 6: sub %21 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
-const WGSL_6 = `// sub %21 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
+// Kernel 6: reconstruction_cross_entropy_sub2 = 1 - z — sub %21 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
+const WGSL_6 = `// reconstruction_cross_entropy_sub2 = 1 - z — sub %21 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -225,8 +225,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0f - in1[i]);
 }
 `;
-// Kernel 7: reduce_sum %25 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
-const WGSL_7 = `// reduce_sum %25 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
+// Kernel 7: reconstruction_cross_entropy_reducesum = Σ ((x * log(z)) + (reconstruction_cross_entropy_sub * log(reconstruction_cross_entropy_sub2))) — reduce_sum %25 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
+const WGSL_7 = `// reconstruction_cross_entropy_reducesum = Σ ((x * log(z)) + (reconstruction_cross_entropy_sub * log(reconstruction_cross_entropy_sub2))) — reduce_sum %25 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -254,8 +254,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 20u) { out[o] = part[0]; }
 }
 `;
-// Kernel 8: reduce_sum %27 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
-const WGSL_8 = `// reduce_sum %27 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
+// Kernel 8: reconstruction_cross_entropy_reducesum2 = Σ -reconstruction_cross_entropy_reducesum — reduce_sum %27 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
+const WGSL_8 = `// reconstruction_cross_entropy_reducesum2 = Σ -reconstruction_cross_entropy_reducesum — reduce_sum %27 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -271,8 +271,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 9: mul %29 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
-const WGSL_9 = `// mul %29 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
+// Kernel 9: cost = reconstruction_cross_entropy_reducesum2 * 0.05 — mul %29 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
+const WGSL_9 = `// cost = reconstruction_cross_entropy_reducesum2 * 0.05 — mul %29 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -283,8 +283,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * 0.05f);
 }
 `;
-// Kernel 10: mul %38 at specs/da.yaml:25:6 (graph.z)
-const WGSL_10 = `// mul %38 at specs/da.yaml:25:6 (graph.z)
+// Kernel 10: d_z_mul = (-((-0.05 * reconstruction_cross_entropy_sub) / reconstruction_cross_entropy_sub2) + ((-0.05 * x) / z)) * (z * reconstruction_cross_entropy_sub2) — mul %38 at specs/da.yaml:25:6 (graph.z)
+const WGSL_10 = `// d_z_mul = (-((-0.05 * reconstruction_cross_entropy_sub) / reconstruction_cross_entropy_sub2) + ((-0.05 * x) / z)) * (z * reconstruction_cross_entropy_sub2) — mul %38 at specs/da.yaml:25:6 (graph.z)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -298,8 +298,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (((-((((-0.05f) * in1[i]) / in2[i]))) + (((-0.05f) * in3[i]) / in4[i])) * (in4[i] * in2[i]));
 }
 `;
-// Kernel 11: reduce_sum %39 at specs/da.yaml:25:22 (graph.z)
-const WGSL_11 = `// reduce_sum %39 at specs/da.yaml:25:22 (graph.z)
+// Kernel 11: grad_b_prime = Σ d_z_mul — reduce_sum %39 at specs/da.yaml:25:22 (graph.z)
+const WGSL_11 = `// grad_b_prime = Σ d_z_mul — reduce_sum %39 at specs/da.yaml:25:22 (graph.z)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -315,8 +315,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 12: matmul %40 at specs/da.yaml:25:16 (graph.z)
-const WGSL_12 = `// matmul %40 at specs/da.yaml:25:16 (graph.z)
+// Kernel 12: d_z_matmul = matmul(d_z_mul, W) — matmul %40 at specs/da.yaml:25:16 (graph.z)
+const WGSL_12 = `// d_z_matmul = matmul(d_z_mul, W) — matmul %40 at specs/da.yaml:25:16 (graph.z)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -351,8 +351,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 13: mul %45 at specs/da.yaml:24:6 (graph.y)
-const WGSL_13 = `// mul %45 at specs/da.yaml:24:6 (graph.y)
+// Kernel 13: d_y_mul = d_z_matmul * (y * (1 - y)) — mul %45 at specs/da.yaml:24:6 (graph.y)
+const WGSL_13 = `// d_y_mul = d_z_matmul * (y * (1 - y)) — mul %45 at specs/da.yaml:24:6 (graph.y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -364,8 +364,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (in2[i] * (1.0f - in2[i])));
 }
 `;
-// Kernel 14: reduce_sum %46 at specs/da.yaml:24:26 (graph.y)
-const WGSL_14 = `// reduce_sum %46 at specs/da.yaml:24:26 (graph.y)
+// Kernel 14: grad_b = Σ d_y_mul — reduce_sum %46 at specs/da.yaml:24:26 (graph.y)
+const WGSL_14 = `// grad_b = Σ d_y_mul — reduce_sum %46 at specs/da.yaml:24:26 (graph.y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -381,8 +381,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 15: matmul %41 at specs/da.yaml:25:16 (graph.z)
-const WGSL_15 = `// matmul %41 at specs/da.yaml:25:16 (graph.z)
+// Kernel 15: d_z_matmul2 = matmul(d_z_mul, y) — matmul %41 at specs/da.yaml:25:16 (graph.z)
+const WGSL_15 = `// d_z_matmul2 = matmul(d_z_mul, y) — matmul %41 at specs/da.yaml:25:16 (graph.z)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -417,8 +417,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 16: matmul %47 at specs/da.yaml:24:22 (graph.y)
-const WGSL_16 = `// matmul %47 at specs/da.yaml:24:22 (graph.y)
+// Kernel 16: d_y_matmul = matmul(x_tilde, d_y_mul) — matmul %47 at specs/da.yaml:24:22 (graph.y)
+const WGSL_16 = `// d_y_matmul = matmul(x_tilde, d_y_mul) — matmul %47 at specs/da.yaml:24:22 (graph.y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -453,8 +453,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 17: sub %51 at specs/da.yaml:34:16 (phases[0].optimizer)
-const WGSL_17 = `// sub %51 at specs/da.yaml:34:16 (phases[0].optimizer)
+// Kernel 17: W = W - (0.1 * (d_z_matmul2 + d_y_matmul)) — sub %51 at specs/da.yaml:34:16 (phases[0].optimizer)
+const WGSL_17 = `// W = W - (0.1 * (d_z_matmul2 + d_y_matmul)) — sub %51 at specs/da.yaml:34:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -466,8 +466,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * (in1[i] + in2[i])));
 }
 `;
-// Kernel 18: sub %54 at specs/da.yaml:34:16 (phases[0].optimizer)
-const WGSL_18 = `// sub %54 at specs/da.yaml:34:16 (phases[0].optimizer)
+// Kernel 18: b = b - (0.1 * grad_b) — sub %54 at specs/da.yaml:34:16 (phases[0].optimizer)
+const WGSL_18 = `// b = b - (0.1 * grad_b) — sub %54 at specs/da.yaml:34:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -478,8 +478,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 19: sub %57 at specs/da.yaml:34:16 (phases[0].optimizer)
-const WGSL_19 = `// sub %57 at specs/da.yaml:34:16 (phases[0].optimizer)
+// Kernel 19: b_prime = b_prime - (0.1 * grad_b_prime) — sub %57 at specs/da.yaml:34:16 (phases[0].optimizer)
+const WGSL_19 = `// b_prime = b_prime - (0.1 * grad_b_prime) — sub %57 at specs/da.yaml:34:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -517,26 +517,26 @@ export const plan: GpuPlan = {
     { name: "d_y_matmul", size: 392000, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_x_tilde", label: "mul %8 at specs/da.yaml:23:12 (graph.x_tilde)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [245, 1, 1] },
-    { name: "step0_y_matmul", label: "matmul %9 at specs/da.yaml:24:22 (graph.y)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [32, 2, 1] },
-    { name: "step0_y", label: "sigmoid %12 at specs/da.yaml:24:6 (graph.y)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 7, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_z_matmul", label: "matmul %13 at specs/da.yaml:25:16 (graph.z)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 5, access: "read" }], workgroups: [49, 2, 1] },
-    { name: "step0_z", label: "sigmoid %16 at specs/da.yaml:25:6 (graph.z)", wgsl: WGSL_4, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [245, 1, 1] },
-    { name: "step0_reconstruction_cross_entropy_sub", label: "sub %20 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_5, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [245, 1, 1] },
-    { name: "step0_reconstruction_cross_entropy_sub2", label: "sub %21 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [245, 1, 1] },
-    { name: "step0_reconstruction_cross_entropy_reducesum", label: "reduce_sum %25 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_7, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 9, access: "read" }, { buffer: 8, access: "read" }, { buffer: 11, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_reconstruction_cross_entropy_reducesum2", label: "reduce_sum %27 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_8, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost", label: "mul %29 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_9, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_z_mul", label: "mul %38 at specs/da.yaml:25:6 (graph.z)", wgsl: WGSL_10, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 11, access: "read" }, { buffer: 3, access: "read" }, { buffer: 9, access: "read" }], workgroups: [245, 1, 1] },
-    { name: "step0_grad_b_prime", label: "reduce_sum %39 at specs/da.yaml:25:22 (graph.z)", wgsl: WGSL_11, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_d_z_matmul", label: "matmul %40 at specs/da.yaml:25:16 (graph.z)", wgsl: WGSL_12, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 5, access: "read" }], workgroups: [32, 2, 1] },
-    { name: "step0_d_y_mul", label: "mul %45 at specs/da.yaml:24:6 (graph.y)", wgsl: WGSL_13, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_grad_b", label: "reduce_sum %46 at specs/da.yaml:24:26 (graph.y)", wgsl: WGSL_14, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_d_z_matmul2", label: "matmul %41 at specs/da.yaml:25:16 (graph.z)", wgsl: WGSL_15, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 6, access: "read" }], workgroups: [32, 49, 1] },
-    { name: "step0_d_y_matmul", label: "matmul %47 at specs/da.yaml:24:22 (graph.y)", wgsl: WGSL_16, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 17, access: "read" }], workgroups: [32, 49, 1] },
-    { name: "step0_W", label: "sub %51 at specs/da.yaml:34:16 (phases[0].optimizer)", wgsl: WGSL_17, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 20, access: "read" }], workgroups: [6125, 1, 1] },
-    { name: "step0_b", label: "sub %54 at specs/da.yaml:34:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_b_prime", label: "sub %57 at specs/da.yaml:34:16 (phases[0].optimizer)", wgsl: WGSL_19, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_x_tilde", label: "x_tilde = x * cast(compare(random_uniform(), 0.7)) — mul %8 at specs/da.yaml:23:12 (graph.x_tilde)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [245, 1, 1] },
+    { name: "step0_y_matmul", label: "y_matmul = matmul(x_tilde, W) — matmul %9 at specs/da.yaml:24:22 (graph.y)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_y", label: "y = sigmoid(y_matmul + b) — sigmoid %12 at specs/da.yaml:24:6 (graph.y)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 7, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_z_matmul", label: "z_matmul = matmul(y, W) — matmul %13 at specs/da.yaml:25:16 (graph.z)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 5, access: "read" }], workgroups: [49, 2, 1] },
+    { name: "step0_z", label: "z = sigmoid(z_matmul + b_prime) — sigmoid %16 at specs/da.yaml:25:6 (graph.z)", wgsl: WGSL_4, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_reconstruction_cross_entropy_sub", label: "reconstruction_cross_entropy_sub = 1 - x — sub %20 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_5, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_reconstruction_cross_entropy_sub2", label: "reconstruction_cross_entropy_sub2 = 1 - z — sub %21 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_reconstruction_cross_entropy_reducesum", label: "reconstruction_cross_entropy_reducesum = Σ ((x * log(z)) + (reconstruction_cross_entropy_sub * log(reconstruction_cross_entropy_sub2))) — reduce_sum %25 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_7, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 9, access: "read" }, { buffer: 8, access: "read" }, { buffer: 11, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_reconstruction_cross_entropy_reducesum2", label: "reconstruction_cross_entropy_reducesum2 = Σ -reconstruction_cross_entropy_reducesum — reduce_sum %27 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_8, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "cost = reconstruction_cross_entropy_reducesum2 * 0.05 — mul %29 at specs/da.yaml:30:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_9, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_z_mul", label: "d_z_mul = (-((-0.05 * reconstruction_cross_entropy_sub) / reconstruction_cross_entropy_sub2) + ((-0.05 * x) / z)) * (z * reconstruction_cross_entropy_sub2) — mul %38 at specs/da.yaml:25:6 (graph.z)", wgsl: WGSL_10, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 11, access: "read" }, { buffer: 3, access: "read" }, { buffer: 9, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_grad_b_prime", label: "grad_b_prime = Σ d_z_mul — reduce_sum %39 at specs/da.yaml:25:22 (graph.z)", wgsl: WGSL_11, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_d_z_matmul", label: "d_z_matmul = matmul(d_z_mul, W) — matmul %40 at specs/da.yaml:25:16 (graph.z)", wgsl: WGSL_12, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 5, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_d_y_mul", label: "d_y_mul = d_z_matmul * (y * (1 - y)) — mul %45 at specs/da.yaml:24:6 (graph.y)", wgsl: WGSL_13, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_grad_b", label: "grad_b = Σ d_y_mul — reduce_sum %46 at specs/da.yaml:24:26 (graph.y)", wgsl: WGSL_14, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_z_matmul2", label: "d_z_matmul2 = matmul(d_z_mul, y) — matmul %41 at specs/da.yaml:25:16 (graph.z)", wgsl: WGSL_15, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 6, access: "read" }], workgroups: [32, 49, 1] },
+    { name: "step0_d_y_matmul", label: "d_y_matmul = matmul(x_tilde, d_y_mul) — matmul %47 at specs/da.yaml:24:22 (graph.y)", wgsl: WGSL_16, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 17, access: "read" }], workgroups: [32, 49, 1] },
+    { name: "step0_W", label: "W = W - (0.1 * (d_z_matmul2 + d_y_matmul)) — sub %51 at specs/da.yaml:34:16 (phases[0].optimizer)", wgsl: WGSL_17, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 20, access: "read" }], workgroups: [6125, 1, 1] },
+    { name: "step0_b", label: "b = b - (0.1 * grad_b) — sub %54 at specs/da.yaml:34:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_b_prime", label: "b_prime = b_prime - (0.1 * grad_b_prime) — sub %57 at specs/da.yaml:34:16 (phases[0].optimizer)", wgsl: WGSL_19, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [13, 1, 1] },
   ],
   steps: [
     {

@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 
-// Kernel 0: matmul %4 at specs/da-nocorruption.yaml:21:16 (graph.y)
-const WGSL_0 = `// matmul %4 at specs/da-nocorruption.yaml:21:16 (graph.y)
+// Kernel 0: y_matmul = matmul(x, W) — matmul %4 at specs/da-nocorruption.yaml:21:16 (graph.y)
+const WGSL_0 = `// y_matmul = matmul(x, W) — matmul %4 at specs/da-nocorruption.yaml:21:16 (graph.y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -38,8 +38,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 1: sigmoid %7 at specs/da-nocorruption.yaml:21:6 (graph.y)
-const WGSL_1 = `// sigmoid %7 at specs/da-nocorruption.yaml:21:6 (graph.y)
+// Kernel 1: y = sigmoid(y_matmul + b) — sigmoid %7 at specs/da-nocorruption.yaml:21:6 (graph.y)
+const WGSL_1 = `// y = sigmoid(y_matmul + b) — sigmoid %7 at specs/da-nocorruption.yaml:21:6 (graph.y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -51,8 +51,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 500u)])))));
 }
 `;
-// Kernel 2: matmul %8 at specs/da-nocorruption.yaml:22:16 (graph.z)
-const WGSL_2 = `// matmul %8 at specs/da-nocorruption.yaml:22:16 (graph.z)
+// Kernel 2: z_matmul = matmul(y, W) — matmul %8 at specs/da-nocorruption.yaml:22:16 (graph.z)
+const WGSL_2 = `// z_matmul = matmul(y, W) — matmul %8 at specs/da-nocorruption.yaml:22:16 (graph.z)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -87,8 +87,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 784u) { out[row2 * 784u + col3] = acc4; }
 }
 `;
-// Kernel 3: sigmoid %11 at specs/da-nocorruption.yaml:22:6 (graph.z)
-const WGSL_3 = `// sigmoid %11 at specs/da-nocorruption.yaml:22:6 (graph.z)
+// Kernel 3: z = sigmoid(z_matmul + b_prime) — sigmoid %11 at specs/da-nocorruption.yaml:22:6 (graph.z)
+const WGSL_3 = `// z = sigmoid(z_matmul + b_prime) — sigmoid %11 at specs/da-nocorruption.yaml:22:6 (graph.z)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -100,8 +100,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 784u)])))));
 }
 `;
-// Kernel 4: sub %15 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
-const WGSL_4 = `// sub %15 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
+// Kernel 4: reconstruction_cross_entropy_sub = 1 - x — sub %15 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
+const WGSL_4 = `// reconstruction_cross_entropy_sub = 1 - x — sub %15 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -112,8 +112,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0f - in1[i]);
 }
 `;
-// Kernel 5: sub %16 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
-const WGSL_5 = `// sub %16 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
+// Kernel 5: reconstruction_cross_entropy_sub2 = 1 - z — sub %16 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
+const WGSL_5 = `// reconstruction_cross_entropy_sub2 = 1 - z — sub %16 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -124,8 +124,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0f - in1[i]);
 }
 `;
-// Kernel 6: reduce_sum %20 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
-const WGSL_6 = `// reduce_sum %20 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
+// Kernel 6: reconstruction_cross_entropy_reducesum = Σ ((x * log(z)) + (reconstruction_cross_entropy_sub * log(reconstruction_cross_entropy_sub2))) — reduce_sum %20 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
+const WGSL_6 = `// reconstruction_cross_entropy_reducesum = Σ ((x * log(z)) + (reconstruction_cross_entropy_sub * log(reconstruction_cross_entropy_sub2))) — reduce_sum %20 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -153,8 +153,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 20u) { out[o] = part[0]; }
 }
 `;
-// Kernel 7: reduce_sum %22 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
-const WGSL_7 = `// reduce_sum %22 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
+// Kernel 7: reconstruction_cross_entropy_reducesum2 = Σ -reconstruction_cross_entropy_reducesum — reduce_sum %22 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
+const WGSL_7 = `// reconstruction_cross_entropy_reducesum2 = Σ -reconstruction_cross_entropy_reducesum — reduce_sum %22 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -170,8 +170,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 8: mul %24 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
-const WGSL_8 = `// mul %24 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
+// Kernel 8: cost = reconstruction_cross_entropy_reducesum2 * 0.05 — mul %24 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
+const WGSL_8 = `// cost = reconstruction_cross_entropy_reducesum2 * 0.05 — mul %24 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -182,8 +182,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * 0.05f);
 }
 `;
-// Kernel 9: mul %33 at specs/da-nocorruption.yaml:22:6 (graph.z)
-const WGSL_9 = `// mul %33 at specs/da-nocorruption.yaml:22:6 (graph.z)
+// Kernel 9: d_z_mul = (-((-0.05 * reconstruction_cross_entropy_sub) / reconstruction_cross_entropy_sub2) + ((-0.05 * x) / z)) * (z * reconstruction_cross_entropy_sub2) — mul %33 at specs/da-nocorruption.yaml:22:6 (graph.z)
+const WGSL_9 = `// d_z_mul = (-((-0.05 * reconstruction_cross_entropy_sub) / reconstruction_cross_entropy_sub2) + ((-0.05 * x) / z)) * (z * reconstruction_cross_entropy_sub2) — mul %33 at specs/da-nocorruption.yaml:22:6 (graph.z)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -197,8 +197,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (((-((((-0.05f) * in1[i]) / in2[i]))) + (((-0.05f) * in3[i]) / in4[i])) * (in4[i] * in2[i]));
 }
 `;
-// Kernel 10: reduce_sum %34 at specs/da-nocorruption.yaml:22:22 (graph.z)
-const WGSL_10 = `// reduce_sum %34 at specs/da-nocorruption.yaml:22:22 (graph.z)
+// Kernel 10: grad_b_prime = Σ d_z_mul — reduce_sum %34 at specs/da-nocorruption.yaml:22:22 (graph.z)
+const WGSL_10 = `// grad_b_prime = Σ d_z_mul — reduce_sum %34 at specs/da-nocorruption.yaml:22:22 (graph.z)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -214,8 +214,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 11: matmul %35 at specs/da-nocorruption.yaml:22:16 (graph.z)
-const WGSL_11 = `// matmul %35 at specs/da-nocorruption.yaml:22:16 (graph.z)
+// Kernel 11: d_z_matmul = matmul(d_z_mul, W) — matmul %35 at specs/da-nocorruption.yaml:22:16 (graph.z)
+const WGSL_11 = `// d_z_matmul = matmul(d_z_mul, W) — matmul %35 at specs/da-nocorruption.yaml:22:16 (graph.z)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -250,8 +250,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 12: mul %40 at specs/da-nocorruption.yaml:21:6 (graph.y)
-const WGSL_12 = `// mul %40 at specs/da-nocorruption.yaml:21:6 (graph.y)
+// Kernel 12: d_y_mul = d_z_matmul * (y * (1 - y)) — mul %40 at specs/da-nocorruption.yaml:21:6 (graph.y)
+const WGSL_12 = `// d_y_mul = d_z_matmul * (y * (1 - y)) — mul %40 at specs/da-nocorruption.yaml:21:6 (graph.y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -263,8 +263,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (in2[i] * (1.0f - in2[i])));
 }
 `;
-// Kernel 13: reduce_sum %41 at specs/da-nocorruption.yaml:21:20 (graph.y)
-const WGSL_13 = `// reduce_sum %41 at specs/da-nocorruption.yaml:21:20 (graph.y)
+// Kernel 13: grad_b = Σ d_y_mul — reduce_sum %41 at specs/da-nocorruption.yaml:21:20 (graph.y)
+const WGSL_13 = `// grad_b = Σ d_y_mul — reduce_sum %41 at specs/da-nocorruption.yaml:21:20 (graph.y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -280,8 +280,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 14: matmul %36 at specs/da-nocorruption.yaml:22:16 (graph.z)
-const WGSL_14 = `// matmul %36 at specs/da-nocorruption.yaml:22:16 (graph.z)
+// Kernel 14: d_z_matmul2 = matmul(d_z_mul, y) — matmul %36 at specs/da-nocorruption.yaml:22:16 (graph.z)
+const WGSL_14 = `// d_z_matmul2 = matmul(d_z_mul, y) — matmul %36 at specs/da-nocorruption.yaml:22:16 (graph.z)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -316,8 +316,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 15: matmul %42 at specs/da-nocorruption.yaml:21:16 (graph.y)
-const WGSL_15 = `// matmul %42 at specs/da-nocorruption.yaml:21:16 (graph.y)
+// Kernel 15: d_y_matmul = matmul(x, d_y_mul) — matmul %42 at specs/da-nocorruption.yaml:21:16 (graph.y)
+const WGSL_15 = `// d_y_matmul = matmul(x, d_y_mul) — matmul %42 at specs/da-nocorruption.yaml:21:16 (graph.y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -352,8 +352,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 16: sub %46 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)
-const WGSL_16 = `// sub %46 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)
+// Kernel 16: W = W - (0.1 * (d_z_matmul2 + d_y_matmul)) — sub %46 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)
+const WGSL_16 = `// W = W - (0.1 * (d_z_matmul2 + d_y_matmul)) — sub %46 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -365,8 +365,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * (in1[i] + in2[i])));
 }
 `;
-// Kernel 17: sub %49 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)
-const WGSL_17 = `// sub %49 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)
+// Kernel 17: b = b - (0.1 * grad_b) — sub %49 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)
+const WGSL_17 = `// b = b - (0.1 * grad_b) — sub %49 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -377,8 +377,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 18: sub %52 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)
-const WGSL_18 = `// sub %52 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)
+// Kernel 18: b_prime = b_prime - (0.1 * grad_b_prime) — sub %52 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)
+const WGSL_18 = `// b_prime = b_prime - (0.1 * grad_b_prime) — sub %52 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -415,25 +415,25 @@ export const plan: GpuPlan = {
     { name: "d_y_matmul", size: 392000, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_y_matmul", label: "matmul %4 at specs/da-nocorruption.yaml:21:16 (graph.y)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
-    { name: "step0_y", label: "sigmoid %7 at specs/da-nocorruption.yaml:21:6 (graph.y)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_z_matmul", label: "matmul %8 at specs/da-nocorruption.yaml:22:16 (graph.z)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 2, 1] },
-    { name: "step0_z", label: "sigmoid %11 at specs/da-nocorruption.yaml:22:6 (graph.z)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 9, access: "read" }], workgroups: [245, 1, 1] },
-    { name: "step0_reconstruction_cross_entropy_sub", label: "sub %15 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_4, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [245, 1, 1] },
-    { name: "step0_reconstruction_cross_entropy_sub2", label: "sub %16 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_5, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [245, 1, 1] },
-    { name: "step0_reconstruction_cross_entropy_reducesum", label: "reduce_sum %20 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 8, access: "read" }, { buffer: 7, access: "read" }, { buffer: 10, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_reconstruction_cross_entropy_reducesum2", label: "reduce_sum %22 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_7, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost", label: "mul %24 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_8, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_z_mul", label: "mul %33 at specs/da-nocorruption.yaml:22:6 (graph.z)", wgsl: WGSL_9, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 10, access: "read" }, { buffer: 3, access: "read" }, { buffer: 8, access: "read" }], workgroups: [245, 1, 1] },
-    { name: "step0_grad_b_prime", label: "reduce_sum %34 at specs/da-nocorruption.yaml:22:22 (graph.z)", wgsl: WGSL_10, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_d_z_matmul", label: "matmul %35 at specs/da-nocorruption.yaml:22:16 (graph.z)", wgsl: WGSL_11, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
-    { name: "step0_d_y_mul", label: "mul %40 at specs/da-nocorruption.yaml:21:6 (graph.y)", wgsl: WGSL_12, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_grad_b", label: "reduce_sum %41 at specs/da-nocorruption.yaml:21:20 (graph.y)", wgsl: WGSL_13, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_d_z_matmul2", label: "matmul %36 at specs/da-nocorruption.yaml:22:16 (graph.z)", wgsl: WGSL_14, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 5, access: "read" }], workgroups: [32, 49, 1] },
-    { name: "step0_d_y_matmul", label: "matmul %42 at specs/da-nocorruption.yaml:21:16 (graph.y)", wgsl: WGSL_15, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 16, access: "read" }], workgroups: [32, 49, 1] },
-    { name: "step0_W", label: "sub %46 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)", wgsl: WGSL_16, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 19, access: "read" }], workgroups: [6125, 1, 1] },
-    { name: "step0_b", label: "sub %49 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)", wgsl: WGSL_17, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_b_prime", label: "sub %52 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_y_matmul", label: "y_matmul = matmul(x, W) — matmul %4 at specs/da-nocorruption.yaml:21:16 (graph.y)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_y", label: "y = sigmoid(y_matmul + b) — sigmoid %7 at specs/da-nocorruption.yaml:21:6 (graph.y)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_z_matmul", label: "z_matmul = matmul(y, W) — matmul %8 at specs/da-nocorruption.yaml:22:16 (graph.z)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 2, 1] },
+    { name: "step0_z", label: "z = sigmoid(z_matmul + b_prime) — sigmoid %11 at specs/da-nocorruption.yaml:22:6 (graph.z)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 9, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_reconstruction_cross_entropy_sub", label: "reconstruction_cross_entropy_sub = 1 - x — sub %15 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_4, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_reconstruction_cross_entropy_sub2", label: "reconstruction_cross_entropy_sub2 = 1 - z — sub %16 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_5, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_reconstruction_cross_entropy_reducesum", label: "reconstruction_cross_entropy_reducesum = Σ ((x * log(z)) + (reconstruction_cross_entropy_sub * log(reconstruction_cross_entropy_sub2))) — reduce_sum %20 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 8, access: "read" }, { buffer: 7, access: "read" }, { buffer: 10, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_reconstruction_cross_entropy_reducesum2", label: "reconstruction_cross_entropy_reducesum2 = Σ -reconstruction_cross_entropy_reducesum — reduce_sum %22 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_7, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "cost = reconstruction_cross_entropy_reducesum2 * 0.05 — mul %24 at specs/da-nocorruption.yaml:27:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_8, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_z_mul", label: "d_z_mul = (-((-0.05 * reconstruction_cross_entropy_sub) / reconstruction_cross_entropy_sub2) + ((-0.05 * x) / z)) * (z * reconstruction_cross_entropy_sub2) — mul %33 at specs/da-nocorruption.yaml:22:6 (graph.z)", wgsl: WGSL_9, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 10, access: "read" }, { buffer: 3, access: "read" }, { buffer: 8, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_grad_b_prime", label: "grad_b_prime = Σ d_z_mul — reduce_sum %34 at specs/da-nocorruption.yaml:22:22 (graph.z)", wgsl: WGSL_10, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_d_z_matmul", label: "d_z_matmul = matmul(d_z_mul, W) — matmul %35 at specs/da-nocorruption.yaml:22:16 (graph.z)", wgsl: WGSL_11, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_d_y_mul", label: "d_y_mul = d_z_matmul * (y * (1 - y)) — mul %40 at specs/da-nocorruption.yaml:21:6 (graph.y)", wgsl: WGSL_12, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_grad_b", label: "grad_b = Σ d_y_mul — reduce_sum %41 at specs/da-nocorruption.yaml:21:20 (graph.y)", wgsl: WGSL_13, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_z_matmul2", label: "d_z_matmul2 = matmul(d_z_mul, y) — matmul %36 at specs/da-nocorruption.yaml:22:16 (graph.z)", wgsl: WGSL_14, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 5, access: "read" }], workgroups: [32, 49, 1] },
+    { name: "step0_d_y_matmul", label: "d_y_matmul = matmul(x, d_y_mul) — matmul %42 at specs/da-nocorruption.yaml:21:16 (graph.y)", wgsl: WGSL_15, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 16, access: "read" }], workgroups: [32, 49, 1] },
+    { name: "step0_W", label: "W = W - (0.1 * (d_z_matmul2 + d_y_matmul)) — sub %46 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)", wgsl: WGSL_16, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 19, access: "read" }], workgroups: [6125, 1, 1] },
+    { name: "step0_b", label: "b = b - (0.1 * grad_b) — sub %49 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)", wgsl: WGSL_17, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_b_prime", label: "b_prime = b_prime - (0.1 * grad_b_prime) — sub %52 at specs/da-nocorruption.yaml:31:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [13, 1, 1] },
   ],
   steps: [
     {

@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 
-// Kernel 0: matmul %5 at specs/dbn.yaml:44:47 (graph.cd1)
-const WGSL_0 = `// matmul %5 at specs/dbn.yaml:44:47 (graph.cd1)
+// Kernel 0: cd1_matmul = matmul(x, W1) — matmul %5 at specs/dbn.yaml:44:47 (graph.cd1)
+const WGSL_0 = `// cd1_matmul = matmul(x, W1) — matmul %5 at specs/dbn.yaml:44:47 (graph.cd1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -38,8 +38,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 1: sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1)
-const WGSL_1 = `// sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1)
+// Kernel 1: h1 = sigmoid(cd1_matmul + b1) — sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1)
+const WGSL_1 = `// h1 = sigmoid(cd1_matmul + b1) — sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -51,8 +51,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 1000u)])))));
 }
 `;
-// Kernel 2: cast %12 at specs/dbn.yaml:41:11 (graph.v1_pre)
-const WGSL_2 = `// cast %12 at specs/dbn.yaml:41:11 (graph.v1_pre)
+// Kernel 2: v1_pre_cast = cast(compare(random_uniform(), h1)) — cast %12 at specs/dbn.yaml:41:11 (graph.v1_pre)
+const WGSL_2 = `// v1_pre_cast = cast(compare(random_uniform(), h1)) — cast %12 at specs/dbn.yaml:41:11 (graph.v1_pre)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> ctx: Ctx;
@@ -152,8 +152,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, philox_uniform(ctx.seed, 1u, ctx.step, ctx.iter, i) < in2[i]));
 }
 `;
-// Kernel 3: matmul %13 at specs/dbn.yaml:41:25 (graph.v1_pre)
-const WGSL_3 = `// matmul %13 at specs/dbn.yaml:41:25 (graph.v1_pre)
+// Kernel 3: v1_pre_matmul = matmul(v1_pre_cast, W1) — matmul %13 at specs/dbn.yaml:41:25 (graph.v1_pre)
+const WGSL_3 = `// v1_pre_matmul = matmul(v1_pre_cast, W1) — matmul %13 at specs/dbn.yaml:41:25 (graph.v1_pre)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -188,8 +188,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 784u) { out[row2 * 784u + col3] = acc4; }
 }
 `;
-// Kernel 4: add %14 at specs/dbn.yaml:41:32 (graph.v1_pre)
-const WGSL_4 = `// add %14 at specs/dbn.yaml:41:32 (graph.v1_pre)
+// Kernel 4: v1_pre = v1_pre_matmul + vb1 — add %14 at specs/dbn.yaml:41:32 (graph.v1_pre)
+const WGSL_4 = `// v1_pre = v1_pre_matmul + vb1 — add %14 at specs/dbn.yaml:41:32 (graph.v1_pre)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -201,8 +201,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[(i % 784u)]);
 }
 `;
-// Kernel 5: cast %18 at specs/dbn.yaml:43:23 (graph.end1)
-const WGSL_5 = `// cast %18 at specs/dbn.yaml:43:23 (graph.end1)
+// Kernel 5: end1 = cast(compare(random_uniform(), sigmoid(v1_pre))) — cast %18 at specs/dbn.yaml:43:23 (graph.end1)
+const WGSL_5 = `// end1 = cast(compare(random_uniform(), sigmoid(v1_pre))) — cast %18 at specs/dbn.yaml:43:23 (graph.end1)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> ctx: Ctx;
@@ -302,8 +302,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, philox_uniform(ctx.seed, 2u, ctx.step, ctx.iter, i) < (1.0 / (1.0 + exp(-(in2[i]))))));
 }
 `;
-// Kernel 6: matmul %20 at specs/dbn.yaml:44:110 (graph.cd1)
-const WGSL_6 = `// matmul %20 at specs/dbn.yaml:44:110 (graph.cd1)
+// Kernel 6: cd1_matmul2 = matmul(end1, W1) — matmul %20 at specs/dbn.yaml:44:110 (graph.cd1)
+const WGSL_6 = `// cd1_matmul2 = matmul(end1, W1) — matmul %20 at specs/dbn.yaml:44:110 (graph.cd1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -338,8 +338,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 7: reduce_sum %30 at specs/dbn.yaml:45:16 (graph.recon1)
-const WGSL_7 = `// reduce_sum %30 at specs/dbn.yaml:45:16 (graph.recon1)
+// Kernel 7: recon1_reducesum = Σ ((x * softplus(-v1_pre)) + ((1 - x) * softplus(v1_pre))) — reduce_sum %30 at specs/dbn.yaml:45:16 (graph.recon1)
+const WGSL_7 = `// recon1_reducesum = Σ ((x * softplus(-v1_pre)) + ((1 - x) * softplus(v1_pre))) — reduce_sum %30 at specs/dbn.yaml:45:16 (graph.recon1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -365,8 +365,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 10u) { out[o] = part[0]; }
 }
 `;
-// Kernel 8: reduce_sum %31 at specs/dbn.yaml:45:11 (graph.recon1)
-const WGSL_8 = `// reduce_sum %31 at specs/dbn.yaml:45:11 (graph.recon1)
+// Kernel 8: recon1_reducesum2 = Σ recon1_reducesum — reduce_sum %31 at specs/dbn.yaml:45:11 (graph.recon1)
+const WGSL_8 = `// recon1_reducesum2 = Σ recon1_reducesum — reduce_sum %31 at specs/dbn.yaml:45:11 (graph.recon1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -382,8 +382,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 9: mul %32 at specs/dbn.yaml:45:11 (graph.recon1)
-const WGSL_9 = `// mul %32 at specs/dbn.yaml:45:11 (graph.recon1)
+// Kernel 9: cost = recon1_reducesum2 * 0.1 — mul %32 at specs/dbn.yaml:45:11 (graph.recon1)
+const WGSL_9 = `// cost = recon1_reducesum2 * 0.1 — mul %32 at specs/dbn.yaml:45:11 (graph.recon1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -394,8 +394,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * 0.1f);
 }
 `;
-// Kernel 10: mul %35 at specs/dbn.yaml:44:96 (graph.cd1)
-const WGSL_10 = `// mul %35 at specs/dbn.yaml:44:96 (graph.cd1)
+// Kernel 10: d_cd1_mul = 0.1 * sigmoid(cd1_matmul2 + b1) — mul %35 at specs/dbn.yaml:44:96 (graph.cd1)
+const WGSL_10 = `// d_cd1_mul = 0.1 * sigmoid(cd1_matmul2 + b1) — mul %35 at specs/dbn.yaml:44:96 (graph.cd1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -407,8 +407,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (0.1f * (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 1000u)]))))));
 }
 `;
-// Kernel 11: mul %40 at specs/dbn.yaml:44:36 (graph.cd1)
-const WGSL_11 = `// mul %40 at specs/dbn.yaml:44:36 (graph.cd1)
+// Kernel 11: d_cd1_mul2 = -0.1 * h1 — mul %40 at specs/dbn.yaml:44:36 (graph.cd1)
+const WGSL_11 = `// d_cd1_mul2 = -0.1 * h1 — mul %40 at specs/dbn.yaml:44:36 (graph.cd1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -419,8 +419,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((-0.1f) * in1[i]);
 }
 `;
-// Kernel 12: add %41 at specs/dbn.yaml:44:52 (graph.cd1)
-const WGSL_12 = `// add %41 at specs/dbn.yaml:44:52 (graph.cd1)
+// Kernel 12: d_cd1_add = d_cd1_mul + d_cd1_mul2 — add %41 at specs/dbn.yaml:44:52 (graph.cd1)
+const WGSL_12 = `// d_cd1_add = d_cd1_mul + d_cd1_mul2 — add %41 at specs/dbn.yaml:44:52 (graph.cd1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -432,8 +432,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[i]);
 }
 `;
-// Kernel 13: reduce_sum %42 at specs/dbn.yaml:44:52 (graph.cd1)
-const WGSL_13 = `// reduce_sum %42 at specs/dbn.yaml:44:52 (graph.cd1)
+// Kernel 13: grad_b1 = Σ d_cd1_add — reduce_sum %42 at specs/dbn.yaml:44:52 (graph.cd1)
+const WGSL_13 = `// grad_b1 = Σ d_cd1_add — reduce_sum %42 at specs/dbn.yaml:44:52 (graph.cd1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -449,8 +449,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 14: add %47 at specs/dbn.yaml:44:20 (graph.cd1)
-const WGSL_14 = `// add %47 at specs/dbn.yaml:44:20 (graph.cd1)
+// Kernel 14: d_cd1_add2 = (0.1 * end1) + (-0.1 * x) — add %47 at specs/dbn.yaml:44:20 (graph.cd1)
+const WGSL_14 = `// d_cd1_add2 = (0.1 * end1) + (-0.1 * x) — add %47 at specs/dbn.yaml:44:20 (graph.cd1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -462,8 +462,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.1f * in1[i]) + ((-0.1f) * in2[i]));
 }
 `;
-// Kernel 15: reduce_sum %48 at specs/dbn.yaml:44:20 (graph.cd1)
-const WGSL_15 = `// reduce_sum %48 at specs/dbn.yaml:44:20 (graph.cd1)
+// Kernel 15: grad_vb1 = Σ d_cd1_add2 — reduce_sum %48 at specs/dbn.yaml:44:20 (graph.cd1)
+const WGSL_15 = `// grad_vb1 = Σ d_cd1_add2 — reduce_sum %48 at specs/dbn.yaml:44:20 (graph.cd1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -479,8 +479,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 16: matmul %36 at specs/dbn.yaml:44:110 (graph.cd1)
-const WGSL_16 = `// matmul %36 at specs/dbn.yaml:44:110 (graph.cd1)
+// Kernel 16: d_cd1_matmul = matmul(end1, d_cd1_mul) — matmul %36 at specs/dbn.yaml:44:110 (graph.cd1)
+const WGSL_16 = `// d_cd1_matmul = matmul(end1, d_cd1_mul) — matmul %36 at specs/dbn.yaml:44:110 (graph.cd1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -515,8 +515,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 784u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 17: matmul %43 at specs/dbn.yaml:44:47 (graph.cd1)
-const WGSL_17 = `// matmul %43 at specs/dbn.yaml:44:47 (graph.cd1)
+// Kernel 17: d_cd1_matmul2 = matmul(x, d_cd1_mul2) — matmul %43 at specs/dbn.yaml:44:47 (graph.cd1)
+const WGSL_17 = `// d_cd1_matmul2 = matmul(x, d_cd1_mul2) — matmul %43 at specs/dbn.yaml:44:47 (graph.cd1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -551,8 +551,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 784u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 18: sub %51 at specs/dbn.yaml:71:16 (phases[0].optimizer)
-const WGSL_18 = `// sub %51 at specs/dbn.yaml:71:16 (phases[0].optimizer)
+// Kernel 18: W1 = W1 - (0.01 * (d_cd1_matmul + d_cd1_matmul2)) — sub %51 at specs/dbn.yaml:71:16 (phases[0].optimizer)
+const WGSL_18 = `// W1 = W1 - (0.01 * (d_cd1_matmul + d_cd1_matmul2)) — sub %51 at specs/dbn.yaml:71:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -564,8 +564,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.01f * (in1[i] + in2[i])));
 }
 `;
-// Kernel 19: sub %54 at specs/dbn.yaml:71:16 (phases[0].optimizer)
-const WGSL_19 = `// sub %54 at specs/dbn.yaml:71:16 (phases[0].optimizer)
+// Kernel 19: b1 = b1 - (0.01 * grad_b1) — sub %54 at specs/dbn.yaml:71:16 (phases[0].optimizer)
+const WGSL_19 = `// b1 = b1 - (0.01 * grad_b1) — sub %54 at specs/dbn.yaml:71:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -576,8 +576,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.01f * in1[i]));
 }
 `;
-// Kernel 20: sub %57 at specs/dbn.yaml:71:16 (phases[0].optimizer)
-const WGSL_20 = `// sub %57 at specs/dbn.yaml:71:16 (phases[0].optimizer)
+// Kernel 20: vb1 = vb1 - (0.01 * grad_vb1) — sub %57 at specs/dbn.yaml:71:16 (phases[0].optimizer)
+const WGSL_20 = `// vb1 = vb1 - (0.01 * grad_vb1) — sub %57 at specs/dbn.yaml:71:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -588,8 +588,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.01f * in1[i]));
 }
 `;
-// Kernel 21: matmul %6 at specs/dbn.yaml:36:17 (graph.h1)
-const WGSL_21 = `// matmul %6 at specs/dbn.yaml:36:17 (graph.h1)
+// Kernel 21: h1_matmul = matmul(x, W1) — matmul %6 at specs/dbn.yaml:36:17 (graph.h1)
+const WGSL_21 = `// h1_matmul = matmul(x, W1) — matmul %6 at specs/dbn.yaml:36:17 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -624,8 +624,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 22: sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1)
-const WGSL_22 = `// sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1)
+// Kernel 22: h1 = sigmoid(h1_matmul + b1) — sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1)
+const WGSL_22 = `// h1 = sigmoid(h1_matmul + b1) — sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -637,8 +637,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 1000u)])))));
 }
 `;
-// Kernel 23: matmul %11 at specs/dbn.yaml:50:49 (graph.cd2)
-const WGSL_23 = `// matmul %11 at specs/dbn.yaml:50:49 (graph.cd2)
+// Kernel 23: cd2_matmul = matmul(h1, W2) — matmul %11 at specs/dbn.yaml:50:49 (graph.cd2)
+const WGSL_23 = `// cd2_matmul = matmul(h1, W2) — matmul %11 at specs/dbn.yaml:50:49 (graph.cd2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -673,8 +673,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 24: sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2)
-const WGSL_24 = `// sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2)
+// Kernel 24: h2 = sigmoid(cd2_matmul + b2) — sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2)
+const WGSL_24 = `// h2 = sigmoid(cd2_matmul + b2) — sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -686,8 +686,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 1000u)])))));
 }
 `;
-// Kernel 25: cast %18 at specs/dbn.yaml:47:11 (graph.v2_pre)
-const WGSL_25 = `// cast %18 at specs/dbn.yaml:47:11 (graph.v2_pre)
+// Kernel 25: v2_pre_cast = cast(compare(random_uniform(), h2)) — cast %18 at specs/dbn.yaml:47:11 (graph.v2_pre)
+const WGSL_25 = `// v2_pre_cast = cast(compare(random_uniform(), h2)) — cast %18 at specs/dbn.yaml:47:11 (graph.v2_pre)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> ctx: Ctx;
@@ -787,8 +787,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, philox_uniform(ctx.seed, 1u, ctx.step, ctx.iter, i) < in2[i]));
 }
 `;
-// Kernel 26: matmul %19 at specs/dbn.yaml:47:25 (graph.v2_pre)
-const WGSL_26 = `// matmul %19 at specs/dbn.yaml:47:25 (graph.v2_pre)
+// Kernel 26: v2_pre_matmul = matmul(v2_pre_cast, W2) — matmul %19 at specs/dbn.yaml:47:25 (graph.v2_pre)
+const WGSL_26 = `// v2_pre_matmul = matmul(v2_pre_cast, W2) — matmul %19 at specs/dbn.yaml:47:25 (graph.v2_pre)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -823,8 +823,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 27: add %20 at specs/dbn.yaml:47:32 (graph.v2_pre)
-const WGSL_27 = `// add %20 at specs/dbn.yaml:47:32 (graph.v2_pre)
+// Kernel 27: v2_pre = v2_pre_matmul + vb2 — add %20 at specs/dbn.yaml:47:32 (graph.v2_pre)
+const WGSL_27 = `// v2_pre = v2_pre_matmul + vb2 — add %20 at specs/dbn.yaml:47:32 (graph.v2_pre)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -836,8 +836,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[(i % 1000u)]);
 }
 `;
-// Kernel 28: cast %24 at specs/dbn.yaml:49:23 (graph.end2)
-const WGSL_28 = `// cast %24 at specs/dbn.yaml:49:23 (graph.end2)
+// Kernel 28: end2 = cast(compare(random_uniform(), sigmoid(v2_pre))) — cast %24 at specs/dbn.yaml:49:23 (graph.end2)
+const WGSL_28 = `// end2 = cast(compare(random_uniform(), sigmoid(v2_pre))) — cast %24 at specs/dbn.yaml:49:23 (graph.end2)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> ctx: Ctx;
@@ -937,8 +937,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, philox_uniform(ctx.seed, 2u, ctx.step, ctx.iter, i) < (1.0 / (1.0 + exp(-(in2[i]))))));
 }
 `;
-// Kernel 29: matmul %26 at specs/dbn.yaml:50:112 (graph.cd2)
-const WGSL_29 = `// matmul %26 at specs/dbn.yaml:50:112 (graph.cd2)
+// Kernel 29: cd2_matmul2 = matmul(end2, W2) — matmul %26 at specs/dbn.yaml:50:112 (graph.cd2)
+const WGSL_29 = `// cd2_matmul2 = matmul(end2, W2) — matmul %26 at specs/dbn.yaml:50:112 (graph.cd2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -973,8 +973,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 30: reduce_sum %36 at specs/dbn.yaml:51:16 (graph.recon2)
-const WGSL_30 = `// reduce_sum %36 at specs/dbn.yaml:51:16 (graph.recon2)
+// Kernel 30: recon2_reducesum = Σ ((h1 * softplus(-v2_pre)) + ((1 - h1) * softplus(v2_pre))) — reduce_sum %36 at specs/dbn.yaml:51:16 (graph.recon2)
+const WGSL_30 = `// recon2_reducesum = Σ ((h1 * softplus(-v2_pre)) + ((1 - h1) * softplus(v2_pre))) — reduce_sum %36 at specs/dbn.yaml:51:16 (graph.recon2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1000,8 +1000,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 10u) { out[o] = part[0]; }
 }
 `;
-// Kernel 31: reduce_sum %37 at specs/dbn.yaml:51:11 (graph.recon2)
-const WGSL_31 = `// reduce_sum %37 at specs/dbn.yaml:51:11 (graph.recon2)
+// Kernel 31: recon2_reducesum2 = Σ recon2_reducesum — reduce_sum %37 at specs/dbn.yaml:51:11 (graph.recon2)
+const WGSL_31 = `// recon2_reducesum2 = Σ recon2_reducesum — reduce_sum %37 at specs/dbn.yaml:51:11 (graph.recon2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1017,8 +1017,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 32: mul %38 at specs/dbn.yaml:51:11 (graph.recon2)
-const WGSL_32 = `// mul %38 at specs/dbn.yaml:51:11 (graph.recon2)
+// Kernel 32: cost = recon2_reducesum2 * 0.1 — mul %38 at specs/dbn.yaml:51:11 (graph.recon2)
+const WGSL_32 = `// cost = recon2_reducesum2 * 0.1 — mul %38 at specs/dbn.yaml:51:11 (graph.recon2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1029,8 +1029,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * 0.1f);
 }
 `;
-// Kernel 33: mul %41 at specs/dbn.yaml:50:98 (graph.cd2)
-const WGSL_33 = `// mul %41 at specs/dbn.yaml:50:98 (graph.cd2)
+// Kernel 33: d_cd2_mul = 0.1 * sigmoid(cd2_matmul2 + b2) — mul %41 at specs/dbn.yaml:50:98 (graph.cd2)
+const WGSL_33 = `// d_cd2_mul = 0.1 * sigmoid(cd2_matmul2 + b2) — mul %41 at specs/dbn.yaml:50:98 (graph.cd2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1042,8 +1042,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (0.1f * (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 1000u)]))))));
 }
 `;
-// Kernel 34: mul %45 at specs/dbn.yaml:50:37 (graph.cd2)
-const WGSL_34 = `// mul %45 at specs/dbn.yaml:50:37 (graph.cd2)
+// Kernel 34: d_cd2_mul2 = -0.1 * h2 — mul %45 at specs/dbn.yaml:50:37 (graph.cd2)
+const WGSL_34 = `// d_cd2_mul2 = -0.1 * h2 — mul %45 at specs/dbn.yaml:50:37 (graph.cd2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1054,8 +1054,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((-0.1f) * in1[i]);
 }
 `;
-// Kernel 35: add %46 at specs/dbn.yaml:50:54 (graph.cd2)
-const WGSL_35 = `// add %46 at specs/dbn.yaml:50:54 (graph.cd2)
+// Kernel 35: d_cd2_add = d_cd2_mul + d_cd2_mul2 — add %46 at specs/dbn.yaml:50:54 (graph.cd2)
+const WGSL_35 = `// d_cd2_add = d_cd2_mul + d_cd2_mul2 — add %46 at specs/dbn.yaml:50:54 (graph.cd2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1067,8 +1067,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[i]);
 }
 `;
-// Kernel 36: reduce_sum %47 at specs/dbn.yaml:50:54 (graph.cd2)
-const WGSL_36 = `// reduce_sum %47 at specs/dbn.yaml:50:54 (graph.cd2)
+// Kernel 36: grad_b2 = Σ d_cd2_add — reduce_sum %47 at specs/dbn.yaml:50:54 (graph.cd2)
+const WGSL_36 = `// grad_b2 = Σ d_cd2_add — reduce_sum %47 at specs/dbn.yaml:50:54 (graph.cd2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1084,8 +1084,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 37: add %51 at specs/dbn.yaml:50:21 (graph.cd2)
-const WGSL_37 = `// add %51 at specs/dbn.yaml:50:21 (graph.cd2)
+// Kernel 37: d_cd2_add2 = (0.1 * end2) + (-0.1 * h1) — add %51 at specs/dbn.yaml:50:21 (graph.cd2)
+const WGSL_37 = `// d_cd2_add2 = (0.1 * end2) + (-0.1 * h1) — add %51 at specs/dbn.yaml:50:21 (graph.cd2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1097,8 +1097,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.1f * in1[i]) + ((-0.1f) * in2[i]));
 }
 `;
-// Kernel 38: reduce_sum %52 at specs/dbn.yaml:50:21 (graph.cd2)
-const WGSL_38 = `// reduce_sum %52 at specs/dbn.yaml:50:21 (graph.cd2)
+// Kernel 38: grad_vb2 = Σ d_cd2_add2 — reduce_sum %52 at specs/dbn.yaml:50:21 (graph.cd2)
+const WGSL_38 = `// grad_vb2 = Σ d_cd2_add2 — reduce_sum %52 at specs/dbn.yaml:50:21 (graph.cd2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1114,8 +1114,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 39: matmul %42 at specs/dbn.yaml:50:112 (graph.cd2)
-const WGSL_39 = `// matmul %42 at specs/dbn.yaml:50:112 (graph.cd2)
+// Kernel 39: d_cd2_matmul = matmul(end2, d_cd2_mul) — matmul %42 at specs/dbn.yaml:50:112 (graph.cd2)
+const WGSL_39 = `// d_cd2_matmul = matmul(end2, d_cd2_mul) — matmul %42 at specs/dbn.yaml:50:112 (graph.cd2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1150,8 +1150,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 40: matmul %48 at specs/dbn.yaml:50:49 (graph.cd2)
-const WGSL_40 = `// matmul %48 at specs/dbn.yaml:50:49 (graph.cd2)
+// Kernel 40: d_cd2_matmul2 = matmul(h1, d_cd2_mul2) — matmul %48 at specs/dbn.yaml:50:49 (graph.cd2)
+const WGSL_40 = `// d_cd2_matmul2 = matmul(h1, d_cd2_mul2) — matmul %48 at specs/dbn.yaml:50:49 (graph.cd2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1186,8 +1186,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 41: sub %55 at specs/dbn.yaml:77:16 (phases[1].optimizer)
-const WGSL_41 = `// sub %55 at specs/dbn.yaml:77:16 (phases[1].optimizer)
+// Kernel 41: W2 = W2 - (0.01 * (d_cd2_matmul + d_cd2_matmul2)) — sub %55 at specs/dbn.yaml:77:16 (phases[1].optimizer)
+const WGSL_41 = `// W2 = W2 - (0.01 * (d_cd2_matmul + d_cd2_matmul2)) — sub %55 at specs/dbn.yaml:77:16 (phases[1].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1199,8 +1199,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.01f * (in1[i] + in2[i])));
 }
 `;
-// Kernel 42: sub %58 at specs/dbn.yaml:77:16 (phases[1].optimizer)
-const WGSL_42 = `// sub %58 at specs/dbn.yaml:77:16 (phases[1].optimizer)
+// Kernel 42: b2 = b2 - (0.01 * grad_b2) — sub %58 at specs/dbn.yaml:77:16 (phases[1].optimizer)
+const WGSL_42 = `// b2 = b2 - (0.01 * grad_b2) — sub %58 at specs/dbn.yaml:77:16 (phases[1].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1211,8 +1211,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.01f * in1[i]));
 }
 `;
-// Kernel 43: sub %60 at specs/dbn.yaml:77:16 (phases[1].optimizer)
-const WGSL_43 = `// sub %60 at specs/dbn.yaml:77:16 (phases[1].optimizer)
+// Kernel 43: vb2 = vb2 - (0.01 * grad_vb2) — sub %60 at specs/dbn.yaml:77:16 (phases[1].optimizer)
+const WGSL_43 = `// vb2 = vb2 - (0.01 * grad_vb2) — sub %60 at specs/dbn.yaml:77:16 (phases[1].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1223,8 +1223,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.01f * in1[i]));
 }
 `;
-// Kernel 44: matmul %8 at specs/dbn.yaml:36:17 (graph.h1)
-const WGSL_44 = `// matmul %8 at specs/dbn.yaml:36:17 (graph.h1)
+// Kernel 44: h1_matmul = matmul(x, W1) — matmul %8 at specs/dbn.yaml:36:17 (graph.h1)
+const WGSL_44 = `// h1_matmul = matmul(x, W1) — matmul %8 at specs/dbn.yaml:36:17 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1259,8 +1259,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 45: sigmoid %11 at specs/dbn.yaml:36:7 (graph.h1)
-const WGSL_45 = `// sigmoid %11 at specs/dbn.yaml:36:7 (graph.h1)
+// Kernel 45: h1 = sigmoid(h1_matmul + b1) — sigmoid %11 at specs/dbn.yaml:36:7 (graph.h1)
+const WGSL_45 = `// h1 = sigmoid(h1_matmul + b1) — sigmoid %11 at specs/dbn.yaml:36:7 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1272,8 +1272,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 1000u)])))));
 }
 `;
-// Kernel 46: matmul %12 at specs/dbn.yaml:37:18 (graph.h2)
-const WGSL_46 = `// matmul %12 at specs/dbn.yaml:37:18 (graph.h2)
+// Kernel 46: h2_matmul = matmul(h1, W2) — matmul %12 at specs/dbn.yaml:37:18 (graph.h2)
+const WGSL_46 = `// h2_matmul = matmul(h1, W2) — matmul %12 at specs/dbn.yaml:37:18 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1308,8 +1308,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 47: sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2)
-const WGSL_47 = `// sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2)
+// Kernel 47: h2 = sigmoid(h2_matmul + b2) — sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2)
+const WGSL_47 = `// h2 = sigmoid(h2_matmul + b2) — sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1321,8 +1321,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 1000u)])))));
 }
 `;
-// Kernel 48: matmul %17 at specs/dbn.yaml:56:49 (graph.cd3)
-const WGSL_48 = `// matmul %17 at specs/dbn.yaml:56:49 (graph.cd3)
+// Kernel 48: cd3_matmul = matmul(h2, W3) — matmul %17 at specs/dbn.yaml:56:49 (graph.cd3)
+const WGSL_48 = `// cd3_matmul = matmul(h2, W3) — matmul %17 at specs/dbn.yaml:56:49 (graph.cd3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1357,8 +1357,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 49: sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)
-const WGSL_49 = `// sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)
+// Kernel 49: h3 = sigmoid(cd3_matmul + b3) — sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)
+const WGSL_49 = `// h3 = sigmoid(cd3_matmul + b3) — sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1370,8 +1370,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 1000u)])))));
 }
 `;
-// Kernel 50: cast %24 at specs/dbn.yaml:53:11 (graph.v3_pre)
-const WGSL_50 = `// cast %24 at specs/dbn.yaml:53:11 (graph.v3_pre)
+// Kernel 50: v3_pre_cast = cast(compare(random_uniform(), h3)) — cast %24 at specs/dbn.yaml:53:11 (graph.v3_pre)
+const WGSL_50 = `// v3_pre_cast = cast(compare(random_uniform(), h3)) — cast %24 at specs/dbn.yaml:53:11 (graph.v3_pre)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> ctx: Ctx;
@@ -1471,8 +1471,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, philox_uniform(ctx.seed, 1u, ctx.step, ctx.iter, i) < in2[i]));
 }
 `;
-// Kernel 51: matmul %25 at specs/dbn.yaml:53:25 (graph.v3_pre)
-const WGSL_51 = `// matmul %25 at specs/dbn.yaml:53:25 (graph.v3_pre)
+// Kernel 51: v3_pre_matmul = matmul(v3_pre_cast, W3) — matmul %25 at specs/dbn.yaml:53:25 (graph.v3_pre)
+const WGSL_51 = `// v3_pre_matmul = matmul(v3_pre_cast, W3) — matmul %25 at specs/dbn.yaml:53:25 (graph.v3_pre)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1507,8 +1507,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 52: add %26 at specs/dbn.yaml:53:32 (graph.v3_pre)
-const WGSL_52 = `// add %26 at specs/dbn.yaml:53:32 (graph.v3_pre)
+// Kernel 52: v3_pre = v3_pre_matmul + vb3 — add %26 at specs/dbn.yaml:53:32 (graph.v3_pre)
+const WGSL_52 = `// v3_pre = v3_pre_matmul + vb3 — add %26 at specs/dbn.yaml:53:32 (graph.v3_pre)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1520,8 +1520,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[(i % 1000u)]);
 }
 `;
-// Kernel 53: cast %30 at specs/dbn.yaml:55:23 (graph.end3)
-const WGSL_53 = `// cast %30 at specs/dbn.yaml:55:23 (graph.end3)
+// Kernel 53: end3 = cast(compare(random_uniform(), sigmoid(v3_pre))) — cast %30 at specs/dbn.yaml:55:23 (graph.end3)
+const WGSL_53 = `// end3 = cast(compare(random_uniform(), sigmoid(v3_pre))) — cast %30 at specs/dbn.yaml:55:23 (graph.end3)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> ctx: Ctx;
@@ -1621,8 +1621,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, philox_uniform(ctx.seed, 2u, ctx.step, ctx.iter, i) < (1.0 / (1.0 + exp(-(in2[i]))))));
 }
 `;
-// Kernel 54: matmul %32 at specs/dbn.yaml:56:112 (graph.cd3)
-const WGSL_54 = `// matmul %32 at specs/dbn.yaml:56:112 (graph.cd3)
+// Kernel 54: cd3_matmul2 = matmul(end3, W3) — matmul %32 at specs/dbn.yaml:56:112 (graph.cd3)
+const WGSL_54 = `// cd3_matmul2 = matmul(end3, W3) — matmul %32 at specs/dbn.yaml:56:112 (graph.cd3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1657,8 +1657,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 55: reduce_sum %42 at specs/dbn.yaml:57:16 (graph.recon3)
-const WGSL_55 = `// reduce_sum %42 at specs/dbn.yaml:57:16 (graph.recon3)
+// Kernel 55: recon3_reducesum = Σ ((h2 * softplus(-v3_pre)) + ((1 - h2) * softplus(v3_pre))) — reduce_sum %42 at specs/dbn.yaml:57:16 (graph.recon3)
+const WGSL_55 = `// recon3_reducesum = Σ ((h2 * softplus(-v3_pre)) + ((1 - h2) * softplus(v3_pre))) — reduce_sum %42 at specs/dbn.yaml:57:16 (graph.recon3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1684,8 +1684,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 10u) { out[o] = part[0]; }
 }
 `;
-// Kernel 56: reduce_sum %43 at specs/dbn.yaml:57:11 (graph.recon3)
-const WGSL_56 = `// reduce_sum %43 at specs/dbn.yaml:57:11 (graph.recon3)
+// Kernel 56: recon3_reducesum2 = Σ recon3_reducesum — reduce_sum %43 at specs/dbn.yaml:57:11 (graph.recon3)
+const WGSL_56 = `// recon3_reducesum2 = Σ recon3_reducesum — reduce_sum %43 at specs/dbn.yaml:57:11 (graph.recon3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1701,8 +1701,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 57: mul %44 at specs/dbn.yaml:57:11 (graph.recon3)
-const WGSL_57 = `// mul %44 at specs/dbn.yaml:57:11 (graph.recon3)
+// Kernel 57: cost = recon3_reducesum2 * 0.1 — mul %44 at specs/dbn.yaml:57:11 (graph.recon3)
+const WGSL_57 = `// cost = recon3_reducesum2 * 0.1 — mul %44 at specs/dbn.yaml:57:11 (graph.recon3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1713,8 +1713,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * 0.1f);
 }
 `;
-// Kernel 58: mul %47 at specs/dbn.yaml:56:98 (graph.cd3)
-const WGSL_58 = `// mul %47 at specs/dbn.yaml:56:98 (graph.cd3)
+// Kernel 58: d_cd3_mul = 0.1 * sigmoid(cd3_matmul2 + b3) — mul %47 at specs/dbn.yaml:56:98 (graph.cd3)
+const WGSL_58 = `// d_cd3_mul = 0.1 * sigmoid(cd3_matmul2 + b3) — mul %47 at specs/dbn.yaml:56:98 (graph.cd3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1726,8 +1726,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (0.1f * (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 1000u)]))))));
 }
 `;
-// Kernel 59: mul %51 at specs/dbn.yaml:56:37 (graph.cd3)
-const WGSL_59 = `// mul %51 at specs/dbn.yaml:56:37 (graph.cd3)
+// Kernel 59: d_cd3_mul2 = -0.1 * h3 — mul %51 at specs/dbn.yaml:56:37 (graph.cd3)
+const WGSL_59 = `// d_cd3_mul2 = -0.1 * h3 — mul %51 at specs/dbn.yaml:56:37 (graph.cd3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1738,8 +1738,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((-0.1f) * in1[i]);
 }
 `;
-// Kernel 60: add %52 at specs/dbn.yaml:56:54 (graph.cd3)
-const WGSL_60 = `// add %52 at specs/dbn.yaml:56:54 (graph.cd3)
+// Kernel 60: d_cd3_add = d_cd3_mul + d_cd3_mul2 — add %52 at specs/dbn.yaml:56:54 (graph.cd3)
+const WGSL_60 = `// d_cd3_add = d_cd3_mul + d_cd3_mul2 — add %52 at specs/dbn.yaml:56:54 (graph.cd3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1751,8 +1751,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[i]);
 }
 `;
-// Kernel 61: reduce_sum %53 at specs/dbn.yaml:56:54 (graph.cd3)
-const WGSL_61 = `// reduce_sum %53 at specs/dbn.yaml:56:54 (graph.cd3)
+// Kernel 61: grad_b3 = Σ d_cd3_add — reduce_sum %53 at specs/dbn.yaml:56:54 (graph.cd3)
+const WGSL_61 = `// grad_b3 = Σ d_cd3_add — reduce_sum %53 at specs/dbn.yaml:56:54 (graph.cd3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1768,8 +1768,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 62: add %57 at specs/dbn.yaml:56:21 (graph.cd3)
-const WGSL_62 = `// add %57 at specs/dbn.yaml:56:21 (graph.cd3)
+// Kernel 62: d_cd3_add2 = (0.1 * end3) + (-0.1 * h2) — add %57 at specs/dbn.yaml:56:21 (graph.cd3)
+const WGSL_62 = `// d_cd3_add2 = (0.1 * end3) + (-0.1 * h2) — add %57 at specs/dbn.yaml:56:21 (graph.cd3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1781,8 +1781,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.1f * in1[i]) + ((-0.1f) * in2[i]));
 }
 `;
-// Kernel 63: reduce_sum %58 at specs/dbn.yaml:56:21 (graph.cd3)
-const WGSL_63 = `// reduce_sum %58 at specs/dbn.yaml:56:21 (graph.cd3)
+// Kernel 63: grad_vb3 = Σ d_cd3_add2 — reduce_sum %58 at specs/dbn.yaml:56:21 (graph.cd3)
+const WGSL_63 = `// grad_vb3 = Σ d_cd3_add2 — reduce_sum %58 at specs/dbn.yaml:56:21 (graph.cd3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1798,8 +1798,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 64: matmul %48 at specs/dbn.yaml:56:112 (graph.cd3)
-const WGSL_64 = `// matmul %48 at specs/dbn.yaml:56:112 (graph.cd3)
+// Kernel 64: d_cd3_matmul = matmul(end3, d_cd3_mul) — matmul %48 at specs/dbn.yaml:56:112 (graph.cd3)
+const WGSL_64 = `// d_cd3_matmul = matmul(end3, d_cd3_mul) — matmul %48 at specs/dbn.yaml:56:112 (graph.cd3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1834,8 +1834,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 65: matmul %54 at specs/dbn.yaml:56:49 (graph.cd3)
-const WGSL_65 = `// matmul %54 at specs/dbn.yaml:56:49 (graph.cd3)
+// Kernel 65: d_cd3_matmul2 = matmul(h2, d_cd3_mul2) — matmul %54 at specs/dbn.yaml:56:49 (graph.cd3)
+const WGSL_65 = `// d_cd3_matmul2 = matmul(h2, d_cd3_mul2) — matmul %54 at specs/dbn.yaml:56:49 (graph.cd3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1870,8 +1870,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 66: sub %61 at specs/dbn.yaml:83:16 (phases[2].optimizer)
-const WGSL_66 = `// sub %61 at specs/dbn.yaml:83:16 (phases[2].optimizer)
+// Kernel 66: W3 = W3 - (0.01 * (d_cd3_matmul + d_cd3_matmul2)) — sub %61 at specs/dbn.yaml:83:16 (phases[2].optimizer)
+const WGSL_66 = `// W3 = W3 - (0.01 * (d_cd3_matmul + d_cd3_matmul2)) — sub %61 at specs/dbn.yaml:83:16 (phases[2].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1883,8 +1883,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.01f * (in1[i] + in2[i])));
 }
 `;
-// Kernel 67: sub %64 at specs/dbn.yaml:83:16 (phases[2].optimizer)
-const WGSL_67 = `// sub %64 at specs/dbn.yaml:83:16 (phases[2].optimizer)
+// Kernel 67: b3 = b3 - (0.01 * grad_b3) — sub %64 at specs/dbn.yaml:83:16 (phases[2].optimizer)
+const WGSL_67 = `// b3 = b3 - (0.01 * grad_b3) — sub %64 at specs/dbn.yaml:83:16 (phases[2].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1895,8 +1895,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.01f * in1[i]));
 }
 `;
-// Kernel 68: sub %66 at specs/dbn.yaml:83:16 (phases[2].optimizer)
-const WGSL_68 = `// sub %66 at specs/dbn.yaml:83:16 (phases[2].optimizer)
+// Kernel 68: vb3 = vb3 - (0.01 * grad_vb3) — sub %66 at specs/dbn.yaml:83:16 (phases[2].optimizer)
+const WGSL_68 = `// vb3 = vb3 - (0.01 * grad_vb3) — sub %66 at specs/dbn.yaml:83:16 (phases[2].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1907,8 +1907,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.01f * in1[i]));
 }
 `;
-// Kernel 69: matmul %10 at specs/dbn.yaml:36:17 (graph.h1)
-const WGSL_69 = `// matmul %10 at specs/dbn.yaml:36:17 (graph.h1)
+// Kernel 69: h1_matmul = matmul(x, W1) — matmul %10 at specs/dbn.yaml:36:17 (graph.h1)
+const WGSL_69 = `// h1_matmul = matmul(x, W1) — matmul %10 at specs/dbn.yaml:36:17 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1943,8 +1943,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 70: sigmoid %13 at specs/dbn.yaml:36:7 (graph.h1)
-const WGSL_70 = `// sigmoid %13 at specs/dbn.yaml:36:7 (graph.h1)
+// Kernel 70: h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/dbn.yaml:36:7 (graph.h1)
+const WGSL_70 = `// h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/dbn.yaml:36:7 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1956,8 +1956,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 1000u)])))));
 }
 `;
-// Kernel 71: matmul %14 at specs/dbn.yaml:37:18 (graph.h2)
-const WGSL_71 = `// matmul %14 at specs/dbn.yaml:37:18 (graph.h2)
+// Kernel 71: h2_matmul = matmul(h1, W2) — matmul %14 at specs/dbn.yaml:37:18 (graph.h2)
+const WGSL_71 = `// h2_matmul = matmul(h1, W2) — matmul %14 at specs/dbn.yaml:37:18 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1992,8 +1992,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 72: sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2)
-const WGSL_72 = `// sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2)
+// Kernel 72: h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2)
+const WGSL_72 = `// h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2005,8 +2005,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 1000u)])))));
 }
 `;
-// Kernel 73: matmul %18 at specs/dbn.yaml:38:18 (graph.h3)
-const WGSL_73 = `// matmul %18 at specs/dbn.yaml:38:18 (graph.h3)
+// Kernel 73: h3_matmul = matmul(h2, W3) — matmul %18 at specs/dbn.yaml:38:18 (graph.h3)
+const WGSL_73 = `// h3_matmul = matmul(h2, W3) — matmul %18 at specs/dbn.yaml:38:18 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2041,8 +2041,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 74: sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)
-const WGSL_74 = `// sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)
+// Kernel 74: h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)
+const WGSL_74 = `// h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2054,8 +2054,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 1000u)])))));
 }
 `;
-// Kernel 75: matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-const WGSL_75 = `// matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+// Kernel 75: p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+const WGSL_75 = `// p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2090,8 +2090,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 76: add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-const WGSL_76 = `// add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+// Kernel 76: p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+const WGSL_76 = `// p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2103,8 +2103,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[(i % 10u)]);
 }
 `;
-// Kernel 77: reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-const WGSL_77 = `// reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+// Kernel 77: p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+const WGSL_77 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2121,8 +2121,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 78: sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-const WGSL_78 = `// sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+// Kernel 78: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+const WGSL_78 = `// p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2134,8 +2134,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 10u)]);
 }
 `;
-// Kernel 79: exp %30 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-const WGSL_79 = `// exp %30 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+// Kernel 79: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %30 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+const WGSL_79 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %30 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2146,8 +2146,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 80: reduce_sum %31 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-const WGSL_80 = `// reduce_sum %31 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+// Kernel 80: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %31 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+const WGSL_80 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %31 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2163,8 +2163,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 81: one_hot %32 at specs/dbn.yaml:63:10 (losses.finetune.nll)
-const WGSL_81 = `// one_hot %32 at specs/dbn.yaml:63:10 (losses.finetune.nll)
+// Kernel 81: finetune_nll_onehot = one_hot(y) — one_hot %32 at specs/dbn.yaml:63:10 (losses.finetune.nll)
+const WGSL_81 = `// finetune_nll_onehot = one_hot(y) — one_hot %32 at specs/dbn.yaml:63:10 (losses.finetune.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -2175,8 +2175,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 82: log %33 at specs/dbn.yaml:63:10 (losses.finetune.nll)
-const WGSL_82 = `// log %33 at specs/dbn.yaml:63:10 (losses.finetune.nll)
+// Kernel 82: finetune_nll_log = log(p_y_given_x_reducesum) — log %33 at specs/dbn.yaml:63:10 (losses.finetune.nll)
+const WGSL_82 = `// finetune_nll_log = log(p_y_given_x_reducesum) — log %33 at specs/dbn.yaml:63:10 (losses.finetune.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2187,8 +2187,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 83: reduce_sum %38 at specs/dbn.yaml:63:10 (losses.finetune.nll)
-const WGSL_83 = `// reduce_sum %38 at specs/dbn.yaml:63:10 (losses.finetune.nll)
+// Kernel 83: finetune_nll_reducesum = Σ (finetune_nll_onehot * (p_y_given_x_sub - finetune_nll_log)) — reduce_sum %38 at specs/dbn.yaml:63:10 (losses.finetune.nll)
+const WGSL_83 = `// finetune_nll_reducesum = Σ (finetune_nll_onehot * (p_y_given_x_sub - finetune_nll_log)) — reduce_sum %38 at specs/dbn.yaml:63:10 (losses.finetune.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2206,8 +2206,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 84: reduce_sum %40 at specs/dbn.yaml:63:10 (losses.finetune.nll)
-const WGSL_84 = `// reduce_sum %40 at specs/dbn.yaml:63:10 (losses.finetune.nll)
+// Kernel 84: finetune_nll_reducesum2 = Σ -finetune_nll_reducesum — reduce_sum %40 at specs/dbn.yaml:63:10 (losses.finetune.nll)
+const WGSL_84 = `// finetune_nll_reducesum2 = Σ -finetune_nll_reducesum — reduce_sum %40 at specs/dbn.yaml:63:10 (losses.finetune.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2223,8 +2223,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 85: mul %42 at specs/dbn.yaml:63:10 (losses.finetune.nll)
-const WGSL_85 = `// mul %42 at specs/dbn.yaml:63:10 (losses.finetune.nll)
+// Kernel 85: cost = finetune_nll_reducesum2 * 0.1 — mul %42 at specs/dbn.yaml:63:10 (losses.finetune.nll)
+const WGSL_85 = `// cost = finetune_nll_reducesum2 * 0.1 — mul %42 at specs/dbn.yaml:63:10 (losses.finetune.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2235,8 +2235,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * 0.1f);
 }
 `;
-// Kernel 86: reduce_sum %48 at specs/dbn.yaml:63:10 (losses.finetune.nll)
-const WGSL_86 = `// reduce_sum %48 at specs/dbn.yaml:63:10 (losses.finetune.nll)
+// Kernel 86: d_finetune_nll_reducesum = Σ (0.1 * finetune_nll_onehot) — reduce_sum %48 at specs/dbn.yaml:63:10 (losses.finetune.nll)
+const WGSL_86 = `// d_finetune_nll_reducesum = Σ (0.1 * finetune_nll_onehot) — reduce_sum %48 at specs/dbn.yaml:63:10 (losses.finetune.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2252,8 +2252,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 87: div %49 at specs/dbn.yaml:63:10 (losses.finetune.nll)
-const WGSL_87 = `// div %49 at specs/dbn.yaml:63:10 (losses.finetune.nll)
+// Kernel 87: d_finetune_nll_div = d_finetune_nll_reducesum / p_y_given_x_reducesum — div %49 at specs/dbn.yaml:63:10 (losses.finetune.nll)
+const WGSL_87 = `// d_finetune_nll_div = d_finetune_nll_reducesum / p_y_given_x_reducesum — div %49 at specs/dbn.yaml:63:10 (losses.finetune.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2265,8 +2265,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[i]);
 }
 `;
-// Kernel 88: add %53 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-const WGSL_88 = `// add %53 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+// Kernel 88: d_p_y_given_x_add = (-0.1 * finetune_nll_onehot) + (d_finetune_nll_div * p_y_given_x_exp) — add %53 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+const WGSL_88 = `// d_p_y_given_x_add = (-0.1 * finetune_nll_onehot) + (d_finetune_nll_div * p_y_given_x_exp) — add %53 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2279,8 +2279,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (((-0.1f) * in1[i]) + (in2[((i / 10u) % 10u)] * in3[i]));
 }
 `;
-// Kernel 89: reduce_sum %54 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-const WGSL_89 = `// reduce_sum %54 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+// Kernel 89: grad_b4 = Σ d_p_y_given_x_add — reduce_sum %54 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+const WGSL_89 = `// grad_b4 = Σ d_p_y_given_x_add — reduce_sum %54 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2296,8 +2296,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 90: matmul %55 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-const WGSL_90 = `// matmul %55 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+// Kernel 90: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4) — matmul %55 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+const WGSL_90 = `// d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4) — matmul %55 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2332,8 +2332,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 91: mul %60 at specs/dbn.yaml:38:7 (graph.h3)
-const WGSL_91 = `// mul %60 at specs/dbn.yaml:38:7 (graph.h3)
+// Kernel 91: d_h3_mul = d_p_y_given_x_matmul * (h3 * (1 - h3)) — mul %60 at specs/dbn.yaml:38:7 (graph.h3)
+const WGSL_91 = `// d_h3_mul = d_p_y_given_x_matmul * (h3 * (1 - h3)) — mul %60 at specs/dbn.yaml:38:7 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2345,8 +2345,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (in2[i] * (1.0f - in2[i])));
 }
 `;
-// Kernel 92: reduce_sum %61 at specs/dbn.yaml:38:23 (graph.h3)
-const WGSL_92 = `// reduce_sum %61 at specs/dbn.yaml:38:23 (graph.h3)
+// Kernel 92: grad_b3 = Σ d_h3_mul — reduce_sum %61 at specs/dbn.yaml:38:23 (graph.h3)
+const WGSL_92 = `// grad_b3 = Σ d_h3_mul — reduce_sum %61 at specs/dbn.yaml:38:23 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2362,8 +2362,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 93: matmul %62 at specs/dbn.yaml:38:18 (graph.h3)
-const WGSL_93 = `// matmul %62 at specs/dbn.yaml:38:18 (graph.h3)
+// Kernel 93: d_h3_matmul = matmul(d_h3_mul, W3) — matmul %62 at specs/dbn.yaml:38:18 (graph.h3)
+const WGSL_93 = `// d_h3_matmul = matmul(d_h3_mul, W3) — matmul %62 at specs/dbn.yaml:38:18 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2398,8 +2398,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 94: mul %66 at specs/dbn.yaml:37:7 (graph.h2)
-const WGSL_94 = `// mul %66 at specs/dbn.yaml:37:7 (graph.h2)
+// Kernel 94: d_h2_mul = d_h3_matmul * (h2 * (1 - h2)) — mul %66 at specs/dbn.yaml:37:7 (graph.h2)
+const WGSL_94 = `// d_h2_mul = d_h3_matmul * (h2 * (1 - h2)) — mul %66 at specs/dbn.yaml:37:7 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2411,8 +2411,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (in2[i] * (1.0f - in2[i])));
 }
 `;
-// Kernel 95: reduce_sum %67 at specs/dbn.yaml:37:23 (graph.h2)
-const WGSL_95 = `// reduce_sum %67 at specs/dbn.yaml:37:23 (graph.h2)
+// Kernel 95: grad_b2 = Σ d_h2_mul — reduce_sum %67 at specs/dbn.yaml:37:23 (graph.h2)
+const WGSL_95 = `// grad_b2 = Σ d_h2_mul — reduce_sum %67 at specs/dbn.yaml:37:23 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2428,8 +2428,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 96: matmul %68 at specs/dbn.yaml:37:18 (graph.h2)
-const WGSL_96 = `// matmul %68 at specs/dbn.yaml:37:18 (graph.h2)
+// Kernel 96: d_h2_matmul = matmul(d_h2_mul, W2) — matmul %68 at specs/dbn.yaml:37:18 (graph.h2)
+const WGSL_96 = `// d_h2_matmul = matmul(d_h2_mul, W2) — matmul %68 at specs/dbn.yaml:37:18 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2464,8 +2464,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 97: mul %72 at specs/dbn.yaml:36:7 (graph.h1)
-const WGSL_97 = `// mul %72 at specs/dbn.yaml:36:7 (graph.h1)
+// Kernel 97: d_h1_mul = d_h2_matmul * (h1 * (1 - h1)) — mul %72 at specs/dbn.yaml:36:7 (graph.h1)
+const WGSL_97 = `// d_h1_mul = d_h2_matmul * (h1 * (1 - h1)) — mul %72 at specs/dbn.yaml:36:7 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2477,8 +2477,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (in2[i] * (1.0f - in2[i])));
 }
 `;
-// Kernel 98: reduce_sum %73 at specs/dbn.yaml:36:22 (graph.h1)
-const WGSL_98 = `// reduce_sum %73 at specs/dbn.yaml:36:22 (graph.h1)
+// Kernel 98: grad_b1 = Σ d_h1_mul — reduce_sum %73 at specs/dbn.yaml:36:22 (graph.h1)
+const WGSL_98 = `// grad_b1 = Σ d_h1_mul — reduce_sum %73 at specs/dbn.yaml:36:22 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2494,8 +2494,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 99: matmul %74 at specs/dbn.yaml:36:17 (graph.h1)
-const WGSL_99 = `// matmul %74 at specs/dbn.yaml:36:17 (graph.h1)
+// Kernel 99: grad_W1 = matmul(x, d_h1_mul) — matmul %74 at specs/dbn.yaml:36:17 (graph.h1)
+const WGSL_99 = `// grad_W1 = matmul(x, d_h1_mul) — matmul %74 at specs/dbn.yaml:36:17 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2530,8 +2530,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 784u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 100: sub %77 at specs/dbn.yaml:89:16 (phases[3].optimizer)
-const WGSL_100 = `// sub %77 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+// Kernel 100: W1 = W1 - (0.1 * grad_W1) — sub %77 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+const WGSL_100 = `// W1 = W1 - (0.1 * grad_W1) — sub %77 at specs/dbn.yaml:89:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2542,8 +2542,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 101: sub %80 at specs/dbn.yaml:89:16 (phases[3].optimizer)
-const WGSL_101 = `// sub %80 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+// Kernel 101: b1 = b1 - (0.1 * grad_b1) — sub %80 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+const WGSL_101 = `// b1 = b1 - (0.1 * grad_b1) — sub %80 at specs/dbn.yaml:89:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2554,8 +2554,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 102: matmul %69 at specs/dbn.yaml:37:18 (graph.h2)
-const WGSL_102 = `// matmul %69 at specs/dbn.yaml:37:18 (graph.h2)
+// Kernel 102: grad_W2 = matmul(h1, d_h2_mul) — matmul %69 at specs/dbn.yaml:37:18 (graph.h2)
+const WGSL_102 = `// grad_W2 = matmul(h1, d_h2_mul) — matmul %69 at specs/dbn.yaml:37:18 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2590,8 +2590,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 103: sub %83 at specs/dbn.yaml:89:16 (phases[3].optimizer)
-const WGSL_103 = `// sub %83 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+// Kernel 103: W2 = W2 - (0.1 * grad_W2) — sub %83 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+const WGSL_103 = `// W2 = W2 - (0.1 * grad_W2) — sub %83 at specs/dbn.yaml:89:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2602,8 +2602,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 104: sub %85 at specs/dbn.yaml:89:16 (phases[3].optimizer)
-const WGSL_104 = `// sub %85 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+// Kernel 104: b2 = b2 - (0.1 * grad_b2) — sub %85 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+const WGSL_104 = `// b2 = b2 - (0.1 * grad_b2) — sub %85 at specs/dbn.yaml:89:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2614,8 +2614,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 105: matmul %63 at specs/dbn.yaml:38:18 (graph.h3)
-const WGSL_105 = `// matmul %63 at specs/dbn.yaml:38:18 (graph.h3)
+// Kernel 105: grad_W3 = matmul(h2, d_h3_mul) — matmul %63 at specs/dbn.yaml:38:18 (graph.h3)
+const WGSL_105 = `// grad_W3 = matmul(h2, d_h3_mul) — matmul %63 at specs/dbn.yaml:38:18 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2650,8 +2650,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 106: sub %87 at specs/dbn.yaml:89:16 (phases[3].optimizer)
-const WGSL_106 = `// sub %87 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+// Kernel 106: W3 = W3 - (0.1 * grad_W3) — sub %87 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+const WGSL_106 = `// W3 = W3 - (0.1 * grad_W3) — sub %87 at specs/dbn.yaml:89:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2662,8 +2662,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 107: sub %89 at specs/dbn.yaml:89:16 (phases[3].optimizer)
-const WGSL_107 = `// sub %89 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+// Kernel 107: b3 = b3 - (0.1 * grad_b3) — sub %89 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+const WGSL_107 = `// b3 = b3 - (0.1 * grad_b3) — sub %89 at specs/dbn.yaml:89:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2674,8 +2674,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 108: matmul %56 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-const WGSL_108 = `// matmul %56 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+// Kernel 108: grad_W4 = matmul(h3, d_p_y_given_x_add) — matmul %56 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+const WGSL_108 = `// grad_W4 = matmul(h3, d_p_y_given_x_add) — matmul %56 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2710,8 +2710,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1000u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 109: sub %92 at specs/dbn.yaml:89:16 (phases[3].optimizer)
-const WGSL_109 = `// sub %92 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+// Kernel 109: W4 = W4 - (0.1 * grad_W4) — sub %92 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+const WGSL_109 = `// W4 = W4 - (0.1 * grad_W4) — sub %92 at specs/dbn.yaml:89:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2722,8 +2722,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 110: sub %94 at specs/dbn.yaml:89:16 (phases[3].optimizer)
-const WGSL_110 = `// sub %94 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+// Kernel 110: b4 = b4 - (0.1 * grad_b4) — sub %94 at specs/dbn.yaml:89:16 (phases[3].optimizer)
+const WGSL_110 = `// b4 = b4 - (0.1 * grad_b4) — sub %94 at specs/dbn.yaml:89:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2734,8 +2734,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 111: matmul %10 at specs/dbn.yaml:36:17 (graph.h1)
-const WGSL_111 = `// matmul %10 at specs/dbn.yaml:36:17 (graph.h1)
+// Kernel 111: h1_matmul = matmul(x, W1) — matmul %10 at specs/dbn.yaml:36:17 (graph.h1)
+const WGSL_111 = `// h1_matmul = matmul(x, W1) — matmul %10 at specs/dbn.yaml:36:17 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2770,8 +2770,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 112: sigmoid %13 at specs/dbn.yaml:36:7 (graph.h1)
-const WGSL_112 = `// sigmoid %13 at specs/dbn.yaml:36:7 (graph.h1)
+// Kernel 112: h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/dbn.yaml:36:7 (graph.h1)
+const WGSL_112 = `// h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/dbn.yaml:36:7 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2783,8 +2783,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 1000u)])))));
 }
 `;
-// Kernel 113: matmul %14 at specs/dbn.yaml:37:18 (graph.h2)
-const WGSL_113 = `// matmul %14 at specs/dbn.yaml:37:18 (graph.h2)
+// Kernel 113: h2_matmul = matmul(h1, W2) — matmul %14 at specs/dbn.yaml:37:18 (graph.h2)
+const WGSL_113 = `// h2_matmul = matmul(h1, W2) — matmul %14 at specs/dbn.yaml:37:18 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2819,8 +2819,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 114: sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2)
-const WGSL_114 = `// sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2)
+// Kernel 114: h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2)
+const WGSL_114 = `// h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2832,8 +2832,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 1000u)])))));
 }
 `;
-// Kernel 115: matmul %18 at specs/dbn.yaml:38:18 (graph.h3)
-const WGSL_115 = `// matmul %18 at specs/dbn.yaml:38:18 (graph.h3)
+// Kernel 115: h3_matmul = matmul(h2, W3) — matmul %18 at specs/dbn.yaml:38:18 (graph.h3)
+const WGSL_115 = `// h3_matmul = matmul(h2, W3) — matmul %18 at specs/dbn.yaml:38:18 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2868,8 +2868,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 116: sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)
-const WGSL_116 = `// sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)
+// Kernel 116: h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)
+const WGSL_116 = `// h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2881,8 +2881,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 1000u)])))));
 }
 `;
-// Kernel 117: matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-const WGSL_117 = `// matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+// Kernel 117: p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+const WGSL_117 = `// p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2917,8 +2917,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 10u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 118: add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-const WGSL_118 = `// add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+// Kernel 118: p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+const WGSL_118 = `// p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2930,8 +2930,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[(i % 10u)]);
 }
 `;
-// Kernel 119: reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-const WGSL_119 = `// reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+// Kernel 119: p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+const WGSL_119 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2948,8 +2948,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 120: sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-const WGSL_120 = `// sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+// Kernel 120: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+const WGSL_120 = `// p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2961,8 +2961,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 10u)]);
 }
 `;
-// Kernel 121: exp %30 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-const WGSL_121 = `// exp %30 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+// Kernel 121: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %30 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+const WGSL_121 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %30 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2973,8 +2973,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 122: reduce_sum %31 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-const WGSL_122 = `// reduce_sum %31 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+// Kernel 122: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %31 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+const WGSL_122 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %31 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2990,8 +2990,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 123: div %34 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
-const WGSL_123 = `// div %34 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+// Kernel 123: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %34 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
+const WGSL_123 = `// p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %34 at specs/dbn.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -3003,8 +3003,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[((i / 10u) % 10u)]);
 }
 `;
-// Kernel 124: argmax %35 at specs/dbn.yaml:65:10 (metrics.error)
-const WGSL_124 = `// argmax %35 at specs/dbn.yaml:65:10 (metrics.error)
+// Kernel 124: error_argmax = argmax(p_y_given_x) — argmax %35 at specs/dbn.yaml:65:10 (metrics.error)
+const WGSL_124 = `// error_argmax = argmax(p_y_given_x) — argmax %35 at specs/dbn.yaml:65:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<i32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -3022,8 +3022,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = i32(bi2);
 }
 `;
-// Kernel 125: cast %37 at specs/dbn.yaml:65:10 (metrics.error)
-const WGSL_125 = `// cast %37 at specs/dbn.yaml:65:10 (metrics.error)
+// Kernel 125: error = cast(compare(error_argmax, y)) — cast %37 at specs/dbn.yaml:65:10 (metrics.error)
+const WGSL_125 = `// error = cast(compare(error_argmax, y)) — cast %37 at specs/dbn.yaml:65:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 @group(0) @binding(2) var<storage, read> in2: array<i32>;
@@ -3035,8 +3035,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, in1[i] != in2[i]));
 }
 `;
-// Kernel 126: one_hot %38 at specs/dbn.yaml:66:9 (metrics.cost)
-const WGSL_126 = `// one_hot %38 at specs/dbn.yaml:66:9 (metrics.cost)
+// Kernel 126: cost_onehot = one_hot(y) — one_hot %38 at specs/dbn.yaml:66:9 (metrics.cost)
+const WGSL_126 = `// cost_onehot = one_hot(y) — one_hot %38 at specs/dbn.yaml:66:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -3047,8 +3047,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 127: log %39 at specs/dbn.yaml:66:9 (metrics.cost)
-const WGSL_127 = `// log %39 at specs/dbn.yaml:66:9 (metrics.cost)
+// Kernel 127: cost_log = log(p_y_given_x_reducesum) — log %39 at specs/dbn.yaml:66:9 (metrics.cost)
+const WGSL_127 = `// cost_log = log(p_y_given_x_reducesum) — log %39 at specs/dbn.yaml:66:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -3059,8 +3059,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 128: reduce_sum %44 at specs/dbn.yaml:66:9 (metrics.cost)
-const WGSL_128 = `// reduce_sum %44 at specs/dbn.yaml:66:9 (metrics.cost)
+// Kernel 128: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %44 at specs/dbn.yaml:66:9 (metrics.cost)
+const WGSL_128 = `// cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %44 at specs/dbn.yaml:66:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -3078,8 +3078,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 129: neg %45 at specs/dbn.yaml:66:9 (metrics.cost)
-const WGSL_129 = `// neg %45 at specs/dbn.yaml:66:9 (metrics.cost)
+// Kernel 129: cost = -cost_reducesum — neg %45 at specs/dbn.yaml:66:9 (metrics.cost)
+const WGSL_129 = `// cost = -cost_reducesum — neg %45 at specs/dbn.yaml:66:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -3176,136 +3176,136 @@ export const plan: GpuPlan = {
     { name: "eval_cost_log", size: 10, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_cd1_matmul", label: "matmul %5 at specs/dbn.yaml:44:47 (graph.cd1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step0_h1", label: "sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_v1_pre_cast", label: "cast %12 at specs/dbn.yaml:41:11 (graph.v1_pre)", wgsl: WGSL_2, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 5, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_v1_pre_matmul", label: "matmul %13 at specs/dbn.yaml:41:25 (graph.v1_pre)", wgsl: WGSL_3, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 1, 1] },
-    { name: "step0_v1_pre", label: "add %14 at specs/dbn.yaml:41:32 (graph.v1_pre)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 9, access: "read" }], workgroups: [123, 1, 1] },
-    { name: "step0_end1", label: "cast %18 at specs/dbn.yaml:43:23 (graph.end1)", wgsl: WGSL_5, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 8, access: "read" }], workgroups: [123, 1, 1] },
-    { name: "step0_cd1_matmul2", label: "matmul %20 at specs/dbn.yaml:44:110 (graph.cd1)", wgsl: WGSL_6, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step0_recon1_reducesum", label: "reduce_sum %30 at specs/dbn.yaml:45:16 (graph.recon1)", wgsl: WGSL_7, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 8, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "step0_recon1_reducesum2", label: "reduce_sum %31 at specs/dbn.yaml:45:11 (graph.recon1)", wgsl: WGSL_8, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost", label: "mul %32 at specs/dbn.yaml:45:11 (graph.recon1)", wgsl: WGSL_9, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_cd1_mul", label: "mul %35 at specs/dbn.yaml:44:96 (graph.cd1)", wgsl: WGSL_10, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_d_cd1_mul2", label: "mul %40 at specs/dbn.yaml:44:36 (graph.cd1)", wgsl: WGSL_11, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_d_cd1_add", label: "add %41 at specs/dbn.yaml:44:52 (graph.cd1)", wgsl: WGSL_12, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 2, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_grad_b1", label: "reduce_sum %42 at specs/dbn.yaml:44:52 (graph.cd1)", wgsl: WGSL_13, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step0_d_cd1_add2", label: "add %47 at specs/dbn.yaml:44:20 (graph.cd1)", wgsl: WGSL_14, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 3, access: "read" }], workgroups: [123, 1, 1] },
-    { name: "step0_grad_vb1", label: "reduce_sum %48 at specs/dbn.yaml:44:20 (graph.cd1)", wgsl: WGSL_15, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_d_cd1_matmul", label: "matmul %36 at specs/dbn.yaml:44:110 (graph.cd1)", wgsl: WGSL_16, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 13, access: "read" }], workgroups: [63, 49, 1] },
-    { name: "step0_d_cd1_matmul2", label: "matmul %43 at specs/dbn.yaml:44:47 (graph.cd1)", wgsl: WGSL_17, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 2, access: "read" }], workgroups: [63, 49, 1] },
-    { name: "step0_W1", label: "sub %51 at specs/dbn.yaml:71:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }], workgroups: [12250, 1, 1] },
-    { name: "step0_b1", label: "sub %54 at specs/dbn.yaml:71:16 (phases[0].optimizer)", wgsl: WGSL_19, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step0_vb1", label: "sub %57 at specs/dbn.yaml:71:16 (phases[0].optimizer)", wgsl: WGSL_20, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step1_h1_matmul", label: "matmul %6 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_21, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step1_h1", label: "sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_22, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step1_cd2_matmul", label: "matmul %11 at specs/dbn.yaml:50:49 (graph.cd2)", wgsl: WGSL_23, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step1_h2", label: "sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_24, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step1_v2_pre_cast", label: "cast %18 at specs/dbn.yaml:47:11 (graph.v2_pre)", wgsl: WGSL_25, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 21, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step1_v2_pre_matmul", label: "matmul %19 at specs/dbn.yaml:47:25 (graph.v2_pre)", wgsl: WGSL_26, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step1_v2_pre", label: "add %20 at specs/dbn.yaml:47:32 (graph.v2_pre)", wgsl: WGSL_27, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 24, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step1_end2", label: "cast %24 at specs/dbn.yaml:49:23 (graph.end2)", wgsl: WGSL_28, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 18, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step1_cd2_matmul2", label: "matmul %26 at specs/dbn.yaml:50:112 (graph.cd2)", wgsl: WGSL_29, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step1_recon2_reducesum", label: "reduce_sum %36 at specs/dbn.yaml:51:16 (graph.recon2)", wgsl: WGSL_30, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 18, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "step1_recon2_reducesum2", label: "reduce_sum %37 at specs/dbn.yaml:51:11 (graph.recon2)", wgsl: WGSL_31, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 26, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step1_cost", label: "mul %38 at specs/dbn.yaml:51:11 (graph.recon2)", wgsl: WGSL_32, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step1_d_cd2_mul", label: "mul %41 at specs/dbn.yaml:50:98 (graph.cd2)", wgsl: WGSL_33, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 25, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step1_d_cd2_mul2", label: "mul %45 at specs/dbn.yaml:50:37 (graph.cd2)", wgsl: WGSL_34, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step1_d_cd2_add", label: "add %46 at specs/dbn.yaml:50:54 (graph.cd2)", wgsl: WGSL_35, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 25, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step1_grad_b2", label: "reduce_sum %47 at specs/dbn.yaml:50:54 (graph.cd2)", wgsl: WGSL_36, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step1_d_cd2_add2", label: "add %51 at specs/dbn.yaml:50:21 (graph.cd2)", wgsl: WGSL_37, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 19, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step1_grad_vb2", label: "reduce_sum %52 at specs/dbn.yaml:50:21 (graph.cd2)", wgsl: WGSL_38, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step1_d_cd2_matmul", label: "matmul %42 at specs/dbn.yaml:50:112 (graph.cd2)", wgsl: WGSL_39, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 18, access: "read" }], workgroups: [63, 63, 1] },
-    { name: "step1_d_cd2_matmul2", label: "matmul %48 at specs/dbn.yaml:50:49 (graph.cd2)", wgsl: WGSL_40, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 25, access: "read" }], workgroups: [63, 63, 1] },
-    { name: "step1_W2", label: "sub %55 at specs/dbn.yaml:77:16 (phases[1].optimizer)", wgsl: WGSL_41, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 32, access: "read" }], workgroups: [15625, 1, 1] },
-    { name: "step1_b2", label: "sub %58 at specs/dbn.yaml:77:16 (phases[1].optimizer)", wgsl: WGSL_42, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 29, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step1_vb2", label: "sub %60 at specs/dbn.yaml:77:16 (phases[1].optimizer)", wgsl: WGSL_43, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 30, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_h1_matmul", label: "matmul %8 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_44, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step2_h1", label: "sigmoid %11 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_45, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step2_h2_matmul", label: "matmul %12 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_46, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step2_h2", label: "sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_47, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step2_cd3_matmul", label: "matmul %17 at specs/dbn.yaml:56:49 (graph.cd3)", wgsl: WGSL_48, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step2_h3", label: "sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)", wgsl: WGSL_49, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 37, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step2_v3_pre_cast", label: "cast %24 at specs/dbn.yaml:53:11 (graph.v3_pre)", wgsl: WGSL_50, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 36, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step2_v3_pre_matmul", label: "matmul %25 at specs/dbn.yaml:53:25 (graph.v3_pre)", wgsl: WGSL_51, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step2_v3_pre", label: "add %26 at specs/dbn.yaml:53:32 (graph.v3_pre)", wgsl: WGSL_52, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 39, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step2_end3", label: "cast %30 at specs/dbn.yaml:55:23 (graph.end3)", wgsl: WGSL_53, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 33, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step2_cd3_matmul2", label: "matmul %32 at specs/dbn.yaml:56:112 (graph.cd3)", wgsl: WGSL_54, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step2_recon3_reducesum", label: "reduce_sum %42 at specs/dbn.yaml:57:16 (graph.recon3)", wgsl: WGSL_55, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 33, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "step2_recon3_reducesum2", label: "reduce_sum %43 at specs/dbn.yaml:57:11 (graph.recon3)", wgsl: WGSL_56, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 41, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step2_cost", label: "mul %44 at specs/dbn.yaml:57:11 (graph.recon3)", wgsl: WGSL_57, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 42, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step2_d_cd3_mul", label: "mul %47 at specs/dbn.yaml:56:98 (graph.cd3)", wgsl: WGSL_58, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 40, access: "read" }, { buffer: 37, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step2_d_cd3_mul2", label: "mul %51 at specs/dbn.yaml:56:37 (graph.cd3)", wgsl: WGSL_59, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step2_d_cd3_add", label: "add %52 at specs/dbn.yaml:56:54 (graph.cd3)", wgsl: WGSL_60, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 40, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step2_grad_b3", label: "reduce_sum %53 at specs/dbn.yaml:56:54 (graph.cd3)", wgsl: WGSL_61, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_d_cd3_add2", label: "add %57 at specs/dbn.yaml:56:21 (graph.cd3)", wgsl: WGSL_62, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 34, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step2_grad_vb3", label: "reduce_sum %58 at specs/dbn.yaml:56:21 (graph.cd3)", wgsl: WGSL_63, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_d_cd3_matmul", label: "matmul %48 at specs/dbn.yaml:56:112 (graph.cd3)", wgsl: WGSL_64, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 33, access: "read" }], workgroups: [63, 63, 1] },
-    { name: "step2_d_cd3_matmul2", label: "matmul %54 at specs/dbn.yaml:56:49 (graph.cd3)", wgsl: WGSL_65, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 40, access: "read" }], workgroups: [63, 63, 1] },
-    { name: "step2_W3", label: "sub %61 at specs/dbn.yaml:83:16 (phases[2].optimizer)", wgsl: WGSL_66, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 47, access: "read" }], workgroups: [15625, 1, 1] },
-    { name: "step2_b3", label: "sub %64 at specs/dbn.yaml:83:16 (phases[2].optimizer)", wgsl: WGSL_67, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 44, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_vb3", label: "sub %66 at specs/dbn.yaml:83:16 (phases[2].optimizer)", wgsl: WGSL_68, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 45, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_h1_matmul", label: "matmul %10 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_69, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step3_h1", label: "sigmoid %13 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_70, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step3_h2_matmul", label: "matmul %14 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_71, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step3_h2", label: "sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_72, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step3_h3_matmul", label: "matmul %18 at specs/dbn.yaml:38:18 (graph.h3)", wgsl: WGSL_73, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step3_h3", label: "sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)", wgsl: WGSL_74, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 37, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step3_p_y_given_x_matmul", label: "matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_75, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 53, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_p_y_given_x_add", label: "add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_76, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 55, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step3_p_y_given_x_reducemax", label: "reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_77, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 54, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_p_y_given_x_sub", label: "sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_78, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 54, access: "read" }, { buffer: 56, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step3_p_y_given_x_exp", label: "exp %30 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_79, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step3_p_y_given_x_reducesum", label: "reduce_sum %31 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_80, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 54, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_finetune_nll_onehot", label: "one_hot %32 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_81, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 58, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step3_finetune_nll_log", label: "log %33 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_82, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 56, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_finetune_nll_reducesum", label: "reduce_sum %38 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_83, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 52, access: "read" }, { buffer: 59, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_finetune_nll_reducesum2", label: "reduce_sum %40 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_84, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 60, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_cost", label: "mul %42 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_85, bindings: [{ buffer: 62, access: "read_write" }, { buffer: 61, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_d_finetune_nll_reducesum", label: "reduce_sum %48 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_86, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 57, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_d_finetune_nll_div", label: "div %49 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_87, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 59, access: "read" }, { buffer: 56, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_d_p_y_given_x_add", label: "add %53 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_88, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 60, access: "read" }, { buffer: 54, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step3_grad_b4", label: "reduce_sum %54 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_89, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_d_p_y_given_x_matmul", label: "matmul %55 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_90, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 53, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step3_d_h3_mul", label: "mul %60 at specs/dbn.yaml:38:7 (graph.h3)", wgsl: WGSL_91, bindings: [{ buffer: 63, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 51, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step3_grad_b3", label: "reduce_sum %61 at specs/dbn.yaml:38:23 (graph.h3)", wgsl: WGSL_92, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 63, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_d_h3_matmul", label: "matmul %62 at specs/dbn.yaml:38:18 (graph.h3)", wgsl: WGSL_93, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step3_d_h2_mul", label: "mul %66 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_94, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 50, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step3_grad_b2", label: "reduce_sum %67 at specs/dbn.yaml:37:23 (graph.h2)", wgsl: WGSL_95, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 65, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_d_h2_matmul", label: "matmul %68 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_96, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 65, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step3_d_h1_mul", label: "mul %72 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_97, bindings: [{ buffer: 67, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 49, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step3_grad_b1", label: "reduce_sum %73 at specs/dbn.yaml:36:22 (graph.h1)", wgsl: WGSL_98, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 67, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_W1", label: "matmul %74 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_99, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 67, access: "read" }], workgroups: [63, 49, 1] },
-    { name: "step3_W1", label: "sub %77 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_100, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 69, access: "read" }], workgroups: [12250, 1, 1] },
-    { name: "step3_b1", label: "sub %80 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_101, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 68, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_W2", label: "matmul %69 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_102, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 65, access: "read" }], workgroups: [63, 63, 1] },
-    { name: "step3_W2", label: "sub %83 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_103, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 70, access: "read" }], workgroups: [15625, 1, 1] },
-    { name: "step3_b2", label: "sub %85 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_104, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 66, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_W3", label: "matmul %63 at specs/dbn.yaml:38:18 (graph.h3)", wgsl: WGSL_105, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 63, access: "read" }], workgroups: [63, 63, 1] },
-    { name: "step3_W3", label: "sub %87 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_106, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 70, access: "read" }], workgroups: [15625, 1, 1] },
-    { name: "step3_b3", label: "sub %89 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_107, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 64, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_W4", label: "matmul %56 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_108, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 52, access: "read" }], workgroups: [1, 63, 1] },
-    { name: "step3_W4", label: "sub %92 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_109, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step3_b4", label: "sub %94 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_110, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 59, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_h1_matmul", label: "matmul %10 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_111, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "evaluate_h1", label: "sigmoid %13 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_112, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "evaluate_h2_matmul", label: "matmul %14 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_113, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "evaluate_h2", label: "sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_114, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "evaluate_h3_matmul", label: "matmul %18 at specs/dbn.yaml:38:18 (graph.h3)", wgsl: WGSL_115, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "evaluate_h3", label: "sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)", wgsl: WGSL_116, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 37, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_117, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 53, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_given_x_add", label: "add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_118, bindings: [{ buffer: 74, access: "read_write" }, { buffer: 73, access: "read" }, { buffer: 55, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducemax", label: "reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_119, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 74, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_given_x_sub", label: "sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_120, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 74, access: "read" }, { buffer: 75, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_p_y_given_x_exp", label: "exp %30 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_121, bindings: [{ buffer: 74, access: "read_write" }, { buffer: 73, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducesum", label: "reduce_sum %31 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_122, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 74, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_given_x", label: "div %34 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_123, bindings: [{ buffer: 76, access: "read_write" }, { buffer: 74, access: "read" }, { buffer: 75, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_error_argmax", label: "argmax %35 at specs/dbn.yaml:65:10 (metrics.error)", wgsl: WGSL_124, bindings: [{ buffer: 77, access: "read_write" }, { buffer: 76, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_error", label: "cast %37 at specs/dbn.yaml:65:10 (metrics.error)", wgsl: WGSL_125, bindings: [{ buffer: 78, access: "read_write" }, { buffer: 77, access: "read" }, { buffer: 58, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_cost_onehot", label: "one_hot %38 at specs/dbn.yaml:66:9 (metrics.cost)", wgsl: WGSL_126, bindings: [{ buffer: 74, access: "read_write" }, { buffer: 58, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost_log", label: "log %39 at specs/dbn.yaml:66:9 (metrics.cost)", wgsl: WGSL_127, bindings: [{ buffer: 79, access: "read_write" }, { buffer: 75, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_cost_reducesum", label: "reduce_sum %44 at specs/dbn.yaml:66:9 (metrics.cost)", wgsl: WGSL_128, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 74, access: "read" }, { buffer: 73, access: "read" }, { buffer: 79, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_cost", label: "neg %45 at specs/dbn.yaml:66:9 (metrics.cost)", wgsl: WGSL_129, bindings: [{ buffer: 79, access: "read_write" }, { buffer: 75, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cd1_matmul", label: "cd1_matmul = matmul(x, W1) — matmul %5 at specs/dbn.yaml:44:47 (graph.cd1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step0_h1", label: "h1 = sigmoid(cd1_matmul + b1) — sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_v1_pre_cast", label: "v1_pre_cast = cast(compare(random_uniform(), h1)) — cast %12 at specs/dbn.yaml:41:11 (graph.v1_pre)", wgsl: WGSL_2, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 5, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_v1_pre_matmul", label: "v1_pre_matmul = matmul(v1_pre_cast, W1) — matmul %13 at specs/dbn.yaml:41:25 (graph.v1_pre)", wgsl: WGSL_3, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 1, 1] },
+    { name: "step0_v1_pre", label: "v1_pre = v1_pre_matmul + vb1 — add %14 at specs/dbn.yaml:41:32 (graph.v1_pre)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 9, access: "read" }], workgroups: [123, 1, 1] },
+    { name: "step0_end1", label: "end1 = cast(compare(random_uniform(), sigmoid(v1_pre))) — cast %18 at specs/dbn.yaml:43:23 (graph.end1)", wgsl: WGSL_5, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 8, access: "read" }], workgroups: [123, 1, 1] },
+    { name: "step0_cd1_matmul2", label: "cd1_matmul2 = matmul(end1, W1) — matmul %20 at specs/dbn.yaml:44:110 (graph.cd1)", wgsl: WGSL_6, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step0_recon1_reducesum", label: "recon1_reducesum = Σ ((x * softplus(-v1_pre)) + ((1 - x) * softplus(v1_pre))) — reduce_sum %30 at specs/dbn.yaml:45:16 (graph.recon1)", wgsl: WGSL_7, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 8, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "step0_recon1_reducesum2", label: "recon1_reducesum2 = Σ recon1_reducesum — reduce_sum %31 at specs/dbn.yaml:45:11 (graph.recon1)", wgsl: WGSL_8, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "cost = recon1_reducesum2 * 0.1 — mul %32 at specs/dbn.yaml:45:11 (graph.recon1)", wgsl: WGSL_9, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cd1_mul", label: "d_cd1_mul = 0.1 * sigmoid(cd1_matmul2 + b1) — mul %35 at specs/dbn.yaml:44:96 (graph.cd1)", wgsl: WGSL_10, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_d_cd1_mul2", label: "d_cd1_mul2 = -0.1 * h1 — mul %40 at specs/dbn.yaml:44:36 (graph.cd1)", wgsl: WGSL_11, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_d_cd1_add", label: "d_cd1_add = d_cd1_mul + d_cd1_mul2 — add %41 at specs/dbn.yaml:44:52 (graph.cd1)", wgsl: WGSL_12, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 2, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_grad_b1", label: "grad_b1 = Σ d_cd1_add — reduce_sum %42 at specs/dbn.yaml:44:52 (graph.cd1)", wgsl: WGSL_13, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step0_d_cd1_add2", label: "d_cd1_add2 = (0.1 * end1) + (-0.1 * x) — add %47 at specs/dbn.yaml:44:20 (graph.cd1)", wgsl: WGSL_14, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 3, access: "read" }], workgroups: [123, 1, 1] },
+    { name: "step0_grad_vb1", label: "grad_vb1 = Σ d_cd1_add2 — reduce_sum %48 at specs/dbn.yaml:44:20 (graph.cd1)", wgsl: WGSL_15, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_d_cd1_matmul", label: "d_cd1_matmul = matmul(end1, d_cd1_mul) — matmul %36 at specs/dbn.yaml:44:110 (graph.cd1)", wgsl: WGSL_16, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 13, access: "read" }], workgroups: [63, 49, 1] },
+    { name: "step0_d_cd1_matmul2", label: "d_cd1_matmul2 = matmul(x, d_cd1_mul2) — matmul %43 at specs/dbn.yaml:44:47 (graph.cd1)", wgsl: WGSL_17, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 2, access: "read" }], workgroups: [63, 49, 1] },
+    { name: "step0_W1", label: "W1 = W1 - (0.01 * (d_cd1_matmul + d_cd1_matmul2)) — sub %51 at specs/dbn.yaml:71:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }], workgroups: [12250, 1, 1] },
+    { name: "step0_b1", label: "b1 = b1 - (0.01 * grad_b1) — sub %54 at specs/dbn.yaml:71:16 (phases[0].optimizer)", wgsl: WGSL_19, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step0_vb1", label: "vb1 = vb1 - (0.01 * grad_vb1) — sub %57 at specs/dbn.yaml:71:16 (phases[0].optimizer)", wgsl: WGSL_20, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step1_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %6 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_21, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_h1", label: "h1 = sigmoid(h1_matmul + b1) — sigmoid %9 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_22, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step1_cd2_matmul", label: "cd2_matmul = matmul(h1, W2) — matmul %11 at specs/dbn.yaml:50:49 (graph.cd2)", wgsl: WGSL_23, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_h2", label: "h2 = sigmoid(cd2_matmul + b2) — sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_24, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step1_v2_pre_cast", label: "v2_pre_cast = cast(compare(random_uniform(), h2)) — cast %18 at specs/dbn.yaml:47:11 (graph.v2_pre)", wgsl: WGSL_25, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 21, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step1_v2_pre_matmul", label: "v2_pre_matmul = matmul(v2_pre_cast, W2) — matmul %19 at specs/dbn.yaml:47:25 (graph.v2_pre)", wgsl: WGSL_26, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_v2_pre", label: "v2_pre = v2_pre_matmul + vb2 — add %20 at specs/dbn.yaml:47:32 (graph.v2_pre)", wgsl: WGSL_27, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 24, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step1_end2", label: "end2 = cast(compare(random_uniform(), sigmoid(v2_pre))) — cast %24 at specs/dbn.yaml:49:23 (graph.end2)", wgsl: WGSL_28, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 18, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step1_cd2_matmul2", label: "cd2_matmul2 = matmul(end2, W2) — matmul %26 at specs/dbn.yaml:50:112 (graph.cd2)", wgsl: WGSL_29, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_recon2_reducesum", label: "recon2_reducesum = Σ ((h1 * softplus(-v2_pre)) + ((1 - h1) * softplus(v2_pre))) — reduce_sum %36 at specs/dbn.yaml:51:16 (graph.recon2)", wgsl: WGSL_30, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 18, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "step1_recon2_reducesum2", label: "recon2_reducesum2 = Σ recon2_reducesum — reduce_sum %37 at specs/dbn.yaml:51:11 (graph.recon2)", wgsl: WGSL_31, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 26, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step1_cost", label: "cost = recon2_reducesum2 * 0.1 — mul %38 at specs/dbn.yaml:51:11 (graph.recon2)", wgsl: WGSL_32, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step1_d_cd2_mul", label: "d_cd2_mul = 0.1 * sigmoid(cd2_matmul2 + b2) — mul %41 at specs/dbn.yaml:50:98 (graph.cd2)", wgsl: WGSL_33, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 25, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step1_d_cd2_mul2", label: "d_cd2_mul2 = -0.1 * h2 — mul %45 at specs/dbn.yaml:50:37 (graph.cd2)", wgsl: WGSL_34, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step1_d_cd2_add", label: "d_cd2_add = d_cd2_mul + d_cd2_mul2 — add %46 at specs/dbn.yaml:50:54 (graph.cd2)", wgsl: WGSL_35, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 25, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step1_grad_b2", label: "grad_b2 = Σ d_cd2_add — reduce_sum %47 at specs/dbn.yaml:50:54 (graph.cd2)", wgsl: WGSL_36, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step1_d_cd2_add2", label: "d_cd2_add2 = (0.1 * end2) + (-0.1 * h1) — add %51 at specs/dbn.yaml:50:21 (graph.cd2)", wgsl: WGSL_37, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 19, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step1_grad_vb2", label: "grad_vb2 = Σ d_cd2_add2 — reduce_sum %52 at specs/dbn.yaml:50:21 (graph.cd2)", wgsl: WGSL_38, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step1_d_cd2_matmul", label: "d_cd2_matmul = matmul(end2, d_cd2_mul) — matmul %42 at specs/dbn.yaml:50:112 (graph.cd2)", wgsl: WGSL_39, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 18, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step1_d_cd2_matmul2", label: "d_cd2_matmul2 = matmul(h1, d_cd2_mul2) — matmul %48 at specs/dbn.yaml:50:49 (graph.cd2)", wgsl: WGSL_40, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 25, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step1_W2", label: "W2 = W2 - (0.01 * (d_cd2_matmul + d_cd2_matmul2)) — sub %55 at specs/dbn.yaml:77:16 (phases[1].optimizer)", wgsl: WGSL_41, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 32, access: "read" }], workgroups: [15625, 1, 1] },
+    { name: "step1_b2", label: "b2 = b2 - (0.01 * grad_b2) — sub %58 at specs/dbn.yaml:77:16 (phases[1].optimizer)", wgsl: WGSL_42, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 29, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step1_vb2", label: "vb2 = vb2 - (0.01 * grad_vb2) — sub %60 at specs/dbn.yaml:77:16 (phases[1].optimizer)", wgsl: WGSL_43, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 30, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %8 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_44, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_h1", label: "h1 = sigmoid(h1_matmul + b1) — sigmoid %11 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_45, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %12 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_46, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_h2", label: "h2 = sigmoid(h2_matmul + b2) — sigmoid %15 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_47, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_cd3_matmul", label: "cd3_matmul = matmul(h2, W3) — matmul %17 at specs/dbn.yaml:56:49 (graph.cd3)", wgsl: WGSL_48, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_h3", label: "h3 = sigmoid(cd3_matmul + b3) — sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)", wgsl: WGSL_49, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 37, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_v3_pre_cast", label: "v3_pre_cast = cast(compare(random_uniform(), h3)) — cast %24 at specs/dbn.yaml:53:11 (graph.v3_pre)", wgsl: WGSL_50, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 36, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_v3_pre_matmul", label: "v3_pre_matmul = matmul(v3_pre_cast, W3) — matmul %25 at specs/dbn.yaml:53:25 (graph.v3_pre)", wgsl: WGSL_51, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_v3_pre", label: "v3_pre = v3_pre_matmul + vb3 — add %26 at specs/dbn.yaml:53:32 (graph.v3_pre)", wgsl: WGSL_52, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 39, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_end3", label: "end3 = cast(compare(random_uniform(), sigmoid(v3_pre))) — cast %30 at specs/dbn.yaml:55:23 (graph.end3)", wgsl: WGSL_53, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 33, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_cd3_matmul2", label: "cd3_matmul2 = matmul(end3, W3) — matmul %32 at specs/dbn.yaml:56:112 (graph.cd3)", wgsl: WGSL_54, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_recon3_reducesum", label: "recon3_reducesum = Σ ((h2 * softplus(-v3_pre)) + ((1 - h2) * softplus(v3_pre))) — reduce_sum %42 at specs/dbn.yaml:57:16 (graph.recon3)", wgsl: WGSL_55, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 33, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "step2_recon3_reducesum2", label: "recon3_reducesum2 = Σ recon3_reducesum — reduce_sum %43 at specs/dbn.yaml:57:11 (graph.recon3)", wgsl: WGSL_56, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 41, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step2_cost", label: "cost = recon3_reducesum2 * 0.1 — mul %44 at specs/dbn.yaml:57:11 (graph.recon3)", wgsl: WGSL_57, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 42, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step2_d_cd3_mul", label: "d_cd3_mul = 0.1 * sigmoid(cd3_matmul2 + b3) — mul %47 at specs/dbn.yaml:56:98 (graph.cd3)", wgsl: WGSL_58, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 40, access: "read" }, { buffer: 37, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_d_cd3_mul2", label: "d_cd3_mul2 = -0.1 * h3 — mul %51 at specs/dbn.yaml:56:37 (graph.cd3)", wgsl: WGSL_59, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_d_cd3_add", label: "d_cd3_add = d_cd3_mul + d_cd3_mul2 — add %52 at specs/dbn.yaml:56:54 (graph.cd3)", wgsl: WGSL_60, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 40, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_grad_b3", label: "grad_b3 = Σ d_cd3_add — reduce_sum %53 at specs/dbn.yaml:56:54 (graph.cd3)", wgsl: WGSL_61, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_d_cd3_add2", label: "d_cd3_add2 = (0.1 * end3) + (-0.1 * h2) — add %57 at specs/dbn.yaml:56:21 (graph.cd3)", wgsl: WGSL_62, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 34, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step2_grad_vb3", label: "grad_vb3 = Σ d_cd3_add2 — reduce_sum %58 at specs/dbn.yaml:56:21 (graph.cd3)", wgsl: WGSL_63, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_d_cd3_matmul", label: "d_cd3_matmul = matmul(end3, d_cd3_mul) — matmul %48 at specs/dbn.yaml:56:112 (graph.cd3)", wgsl: WGSL_64, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 33, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step2_d_cd3_matmul2", label: "d_cd3_matmul2 = matmul(h2, d_cd3_mul2) — matmul %54 at specs/dbn.yaml:56:49 (graph.cd3)", wgsl: WGSL_65, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 40, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step2_W3", label: "W3 = W3 - (0.01 * (d_cd3_matmul + d_cd3_matmul2)) — sub %61 at specs/dbn.yaml:83:16 (phases[2].optimizer)", wgsl: WGSL_66, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 47, access: "read" }], workgroups: [15625, 1, 1] },
+    { name: "step2_b3", label: "b3 = b3 - (0.01 * grad_b3) — sub %64 at specs/dbn.yaml:83:16 (phases[2].optimizer)", wgsl: WGSL_67, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 44, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_vb3", label: "vb3 = vb3 - (0.01 * grad_vb3) — sub %66 at specs/dbn.yaml:83:16 (phases[2].optimizer)", wgsl: WGSL_68, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 45, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %10 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_69, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_h1", label: "h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_70, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step3_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %14 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_71, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_h2", label: "h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_72, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step3_h3_matmul", label: "h3_matmul = matmul(h2, W3) — matmul %18 at specs/dbn.yaml:38:18 (graph.h3)", wgsl: WGSL_73, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_h3", label: "h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)", wgsl: WGSL_74, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 37, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step3_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_75, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 53, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_76, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 55, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step3_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_77, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 54, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_78, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 54, access: "read" }, { buffer: 56, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step3_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %30 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_79, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step3_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %31 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_80, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 54, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_finetune_nll_onehot", label: "finetune_nll_onehot = one_hot(y) — one_hot %32 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_81, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 58, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step3_finetune_nll_log", label: "finetune_nll_log = log(p_y_given_x_reducesum) — log %33 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_82, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 56, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_finetune_nll_reducesum", label: "finetune_nll_reducesum = Σ (finetune_nll_onehot * (p_y_given_x_sub - finetune_nll_log)) — reduce_sum %38 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_83, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 52, access: "read" }, { buffer: 59, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_finetune_nll_reducesum2", label: "finetune_nll_reducesum2 = Σ -finetune_nll_reducesum — reduce_sum %40 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_84, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 60, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_cost", label: "cost = finetune_nll_reducesum2 * 0.1 — mul %42 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_85, bindings: [{ buffer: 62, access: "read_write" }, { buffer: 61, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_d_finetune_nll_reducesum", label: "d_finetune_nll_reducesum = Σ (0.1 * finetune_nll_onehot) — reduce_sum %48 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_86, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 57, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_d_finetune_nll_div", label: "d_finetune_nll_div = d_finetune_nll_reducesum / p_y_given_x_reducesum — div %49 at specs/dbn.yaml:63:10 (losses.finetune.nll)", wgsl: WGSL_87, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 59, access: "read" }, { buffer: 56, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-0.1 * finetune_nll_onehot) + (d_finetune_nll_div * p_y_given_x_exp) — add %53 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_88, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 60, access: "read" }, { buffer: 54, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step3_grad_b4", label: "grad_b4 = Σ d_p_y_given_x_add — reduce_sum %54 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_89, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4) — matmul %55 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_90, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 53, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_d_h3_mul", label: "d_h3_mul = d_p_y_given_x_matmul * (h3 * (1 - h3)) — mul %60 at specs/dbn.yaml:38:7 (graph.h3)", wgsl: WGSL_91, bindings: [{ buffer: 63, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 51, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step3_grad_b3", label: "grad_b3 = Σ d_h3_mul — reduce_sum %61 at specs/dbn.yaml:38:23 (graph.h3)", wgsl: WGSL_92, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 63, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_d_h3_matmul", label: "d_h3_matmul = matmul(d_h3_mul, W3) — matmul %62 at specs/dbn.yaml:38:18 (graph.h3)", wgsl: WGSL_93, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_d_h2_mul", label: "d_h2_mul = d_h3_matmul * (h2 * (1 - h2)) — mul %66 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_94, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 50, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step3_grad_b2", label: "grad_b2 = Σ d_h2_mul — reduce_sum %67 at specs/dbn.yaml:37:23 (graph.h2)", wgsl: WGSL_95, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 65, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_d_h2_matmul", label: "d_h2_matmul = matmul(d_h2_mul, W2) — matmul %68 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_96, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 65, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_d_h1_mul", label: "d_h1_mul = d_h2_matmul * (h1 * (1 - h1)) — mul %72 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_97, bindings: [{ buffer: 67, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 49, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step3_grad_b1", label: "grad_b1 = Σ d_h1_mul — reduce_sum %73 at specs/dbn.yaml:36:22 (graph.h1)", wgsl: WGSL_98, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 67, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_grad_W1", label: "grad_W1 = matmul(x, d_h1_mul) — matmul %74 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_99, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 67, access: "read" }], workgroups: [63, 49, 1] },
+    { name: "step3_W1", label: "W1 = W1 - (0.1 * grad_W1) — sub %77 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_100, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 69, access: "read" }], workgroups: [12250, 1, 1] },
+    { name: "step3_b1", label: "b1 = b1 - (0.1 * grad_b1) — sub %80 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_101, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 68, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_grad_W2", label: "grad_W2 = matmul(h1, d_h2_mul) — matmul %69 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_102, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 65, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step3_W2", label: "W2 = W2 - (0.1 * grad_W2) — sub %83 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_103, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 70, access: "read" }], workgroups: [15625, 1, 1] },
+    { name: "step3_b2", label: "b2 = b2 - (0.1 * grad_b2) — sub %85 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_104, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 66, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_grad_W3", label: "grad_W3 = matmul(h2, d_h3_mul) — matmul %63 at specs/dbn.yaml:38:18 (graph.h3)", wgsl: WGSL_105, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 63, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step3_W3", label: "W3 = W3 - (0.1 * grad_W3) — sub %87 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_106, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 70, access: "read" }], workgroups: [15625, 1, 1] },
+    { name: "step3_b3", label: "b3 = b3 - (0.1 * grad_b3) — sub %89 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_107, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 64, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_grad_W4", label: "grad_W4 = matmul(h3, d_p_y_given_x_add) — matmul %56 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_108, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 52, access: "read" }], workgroups: [1, 63, 1] },
+    { name: "step3_W4", label: "W4 = W4 - (0.1 * grad_W4) — sub %92 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_109, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step3_b4", label: "b4 = b4 - (0.1 * grad_b4) — sub %94 at specs/dbn.yaml:89:16 (phases[3].optimizer)", wgsl: WGSL_110, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 59, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %10 at specs/dbn.yaml:36:17 (graph.h1)", wgsl: WGSL_111, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "evaluate_h1", label: "h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/dbn.yaml:36:7 (graph.h1)", wgsl: WGSL_112, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "evaluate_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %14 at specs/dbn.yaml:37:18 (graph.h2)", wgsl: WGSL_113, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "evaluate_h2", label: "h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/dbn.yaml:37:7 (graph.h2)", wgsl: WGSL_114, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "evaluate_h3_matmul", label: "h3_matmul = matmul(h2, W3) — matmul %18 at specs/dbn.yaml:38:18 (graph.h3)", wgsl: WGSL_115, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "evaluate_h3", label: "h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/dbn.yaml:38:7 (graph.h3)", wgsl: WGSL_116, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 37, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_117, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 53, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_118, bindings: [{ buffer: 74, access: "read_write" }, { buffer: 73, access: "read" }, { buffer: 55, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %25 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_119, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 74, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %29 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_120, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 74, access: "read" }, { buffer: 75, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %30 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_121, bindings: [{ buffer: 74, access: "read_write" }, { buffer: 73, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %31 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_122, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 74, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %34 at specs/dbn.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_123, bindings: [{ buffer: 76, access: "read_write" }, { buffer: 74, access: "read" }, { buffer: 75, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_error_argmax", label: "error_argmax = argmax(p_y_given_x) — argmax %35 at specs/dbn.yaml:65:10 (metrics.error)", wgsl: WGSL_124, bindings: [{ buffer: 77, access: "read_write" }, { buffer: 76, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_error", label: "error = cast(compare(error_argmax, y)) — cast %37 at specs/dbn.yaml:65:10 (metrics.error)", wgsl: WGSL_125, bindings: [{ buffer: 78, access: "read_write" }, { buffer: 77, access: "read" }, { buffer: 58, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "cost_onehot = one_hot(y) — one_hot %38 at specs/dbn.yaml:66:9 (metrics.cost)", wgsl: WGSL_126, bindings: [{ buffer: 74, access: "read_write" }, { buffer: 58, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_log", label: "cost_log = log(p_y_given_x_reducesum) — log %39 at specs/dbn.yaml:66:9 (metrics.cost)", wgsl: WGSL_127, bindings: [{ buffer: 79, access: "read_write" }, { buffer: 75, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %44 at specs/dbn.yaml:66:9 (metrics.cost)", wgsl: WGSL_128, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 74, access: "read" }, { buffer: 73, access: "read" }, { buffer: 79, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost", label: "cost = -cost_reducesum — neg %45 at specs/dbn.yaml:66:9 (metrics.cost)", wgsl: WGSL_129, bindings: [{ buffer: 79, access: "read_write" }, { buffer: 75, access: "read" }], workgroups: [1, 1, 1] },
   ],
   steps: [
     {

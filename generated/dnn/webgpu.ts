@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 
-// Kernel 0: div %13 at specs/dnn.yaml:29:20 (graph.h1)
-const WGSL_0 = `// div %13 at specs/dnn.yaml:29:20 (graph.h1)
+// Kernel 0: h1_div = (x * cast(compare(random_uniform(), 0.8))) / 0.8 — div %13 at specs/dnn.yaml:29:20 (graph.h1)
+const WGSL_0 = `// h1_div = (x * cast(compare(random_uniform(), 0.8))) / 0.8 — div %13 at specs/dnn.yaml:29:20 (graph.h1)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
@@ -103,8 +103,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] * f32(select(0u, 1u, philox_uniform(ctx.seed, 1u, ctx.step, ctx.iter, i) < 0.8f))) / 0.8f);
 }
 `;
-// Kernel 1: matmul %14 at specs/dnn.yaml:29:36 (graph.h1)
-const WGSL_1 = `// matmul %14 at specs/dnn.yaml:29:36 (graph.h1)
+// Kernel 1: h1_matmul = matmul(h1_div, W1) — matmul %14 at specs/dnn.yaml:29:36 (graph.h1)
+const WGSL_1 = `// h1_matmul = matmul(h1_div, W1) — matmul %14 at specs/dnn.yaml:29:36 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -139,8 +139,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 100u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
-// Kernel 2: add %16 at specs/dnn.yaml:29:41 (graph.h1)
-const WGSL_2 = `// add %16 at specs/dnn.yaml:29:41 (graph.h1)
+// Kernel 2: h1_add = h1_matmul + b1 — add %16 at specs/dnn.yaml:29:41 (graph.h1)
+const WGSL_2 = `// h1_add = h1_matmul + b1 — add %16 at specs/dnn.yaml:29:41 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -152,8 +152,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[(i % 200u)]);
 }
 `;
-// Kernel 3: cast %22 at specs/dnn.yaml:29:7 (graph.h1)
-const WGSL_3 = `// cast %22 at specs/dnn.yaml:29:7 (graph.h1)
+// Kernel 3: h1_cast = cast(compare(random_uniform(), 0.5)) — cast %22 at specs/dnn.yaml:29:7 (graph.h1)
+const WGSL_3 = `// h1_cast = cast(compare(random_uniform(), 0.5)) — cast %22 at specs/dnn.yaml:29:7 (graph.h1)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> ctx: Ctx;
@@ -252,8 +252,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, philox_uniform(ctx.seed, 2u, ctx.step, ctx.iter, i) < 0.5f));
 }
 `;
-// Kernel 4: div %24 at specs/dnn.yaml:29:7 (graph.h1)
-const WGSL_4 = `// div %24 at specs/dnn.yaml:29:7 (graph.h1)
+// Kernel 4: h1 = (maximum(h1_add, 0) * h1_cast) / 0.5 — div %24 at specs/dnn.yaml:29:7 (graph.h1)
+const WGSL_4 = `// h1 = (maximum(h1_add, 0) * h1_cast) / 0.5 — div %24 at specs/dnn.yaml:29:7 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -265,8 +265,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((select(max(in1[i], 0.0f), in1[i] + 0.0f, ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u)) * in2[i]) / 0.5f);
 }
 `;
-// Kernel 5: matmul %25 at specs/dnn.yaml:30:23 (graph.h2)
-const WGSL_5 = `// matmul %25 at specs/dnn.yaml:30:23 (graph.h2)
+// Kernel 5: h2_matmul = matmul(h1, W2) — matmul %25 at specs/dnn.yaml:30:23 (graph.h2)
+const WGSL_5 = `// h2_matmul = matmul(h1, W2) — matmul %25 at specs/dnn.yaml:30:23 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -301,8 +301,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 100u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
-// Kernel 6: add %27 at specs/dnn.yaml:30:28 (graph.h2)
-const WGSL_6 = `// add %27 at specs/dnn.yaml:30:28 (graph.h2)
+// Kernel 6: h2_add = h2_matmul + b2 — add %27 at specs/dnn.yaml:30:28 (graph.h2)
+const WGSL_6 = `// h2_add = h2_matmul + b2 — add %27 at specs/dnn.yaml:30:28 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -314,8 +314,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[(i % 200u)]);
 }
 `;
-// Kernel 7: cast %31 at specs/dnn.yaml:30:7 (graph.h2)
-const WGSL_7 = `// cast %31 at specs/dnn.yaml:30:7 (graph.h2)
+// Kernel 7: h2_cast = cast(compare(random_uniform(), 0.5)) — cast %31 at specs/dnn.yaml:30:7 (graph.h2)
+const WGSL_7 = `// h2_cast = cast(compare(random_uniform(), 0.5)) — cast %31 at specs/dnn.yaml:30:7 (graph.h2)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> ctx: Ctx;
@@ -414,8 +414,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, philox_uniform(ctx.seed, 3u, ctx.step, ctx.iter, i) < 0.5f));
 }
 `;
-// Kernel 8: div %33 at specs/dnn.yaml:30:7 (graph.h2)
-const WGSL_8 = `// div %33 at specs/dnn.yaml:30:7 (graph.h2)
+// Kernel 8: h2 = (maximum(h2_add, 0) * h2_cast) / 0.5 — div %33 at specs/dnn.yaml:30:7 (graph.h2)
+const WGSL_8 = `// h2 = (maximum(h2_add, 0) * h2_cast) / 0.5 — div %33 at specs/dnn.yaml:30:7 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -427,8 +427,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((select(max(in1[i], 0.0f), in1[i] + 0.0f, ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u)) * in2[i]) / 0.5f);
 }
 `;
-// Kernel 9: matmul %34 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
-const WGSL_9 = `// matmul %34 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
+// Kernel 9: p_y_given_x_matmul = matmul(h2, W3) — matmul %34 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
+const WGSL_9 = `// p_y_given_x_matmul = matmul(h2, W3) — matmul %34 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -463,8 +463,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 100u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 10: add %36 at specs/dnn.yaml:31:32 (graph.p_y_given_x)
-const WGSL_10 = `// add %36 at specs/dnn.yaml:31:32 (graph.p_y_given_x)
+// Kernel 10: p_y_given_x_add = p_y_given_x_matmul + b3 — add %36 at specs/dnn.yaml:31:32 (graph.p_y_given_x)
+const WGSL_10 = `// p_y_given_x_add = p_y_given_x_matmul + b3 — add %36 at specs/dnn.yaml:31:32 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -476,8 +476,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[(i % 10u)]);
 }
 `;
-// Kernel 11: reduce_max %37 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
-const WGSL_11 = `// reduce_max %37 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+// Kernel 11: p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %37 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+const WGSL_11 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %37 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -494,8 +494,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 12: sub %41 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
-const WGSL_12 = `// sub %41 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+// Kernel 12: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %41 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+const WGSL_12 = `// p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %41 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -507,8 +507,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 100u)]);
 }
 `;
-// Kernel 13: exp %42 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
-const WGSL_13 = `// exp %42 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+// Kernel 13: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %42 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+const WGSL_13 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %42 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -519,8 +519,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 14: reduce_sum %43 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
-const WGSL_14 = `// reduce_sum %43 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+// Kernel 14: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %43 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+const WGSL_14 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %43 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -536,8 +536,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 15: one_hot %44 at specs/dnn.yaml:34:10 (losses.cost.nll)
-const WGSL_15 = `// one_hot %44 at specs/dnn.yaml:34:10 (losses.cost.nll)
+// Kernel 15: cost_nll_onehot = one_hot(y) — one_hot %44 at specs/dnn.yaml:34:10 (losses.cost.nll)
+const WGSL_15 = `// cost_nll_onehot = one_hot(y) — one_hot %44 at specs/dnn.yaml:34:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -548,8 +548,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 16: log %45 at specs/dnn.yaml:34:10 (losses.cost.nll)
-const WGSL_16 = `// log %45 at specs/dnn.yaml:34:10 (losses.cost.nll)
+// Kernel 16: cost_nll_log = log(p_y_given_x_reducesum) — log %45 at specs/dnn.yaml:34:10 (losses.cost.nll)
+const WGSL_16 = `// cost_nll_log = log(p_y_given_x_reducesum) — log %45 at specs/dnn.yaml:34:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -560,8 +560,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 17: reduce_sum %50 at specs/dnn.yaml:34:10 (losses.cost.nll)
-const WGSL_17 = `// reduce_sum %50 at specs/dnn.yaml:34:10 (losses.cost.nll)
+// Kernel 17: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %50 at specs/dnn.yaml:34:10 (losses.cost.nll)
+const WGSL_17 = `// cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %50 at specs/dnn.yaml:34:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -579,8 +579,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 18: reduce_sum %52 at specs/dnn.yaml:34:10 (losses.cost.nll)
-const WGSL_18 = `// reduce_sum %52 at specs/dnn.yaml:34:10 (losses.cost.nll)
+// Kernel 18: cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %52 at specs/dnn.yaml:34:10 (losses.cost.nll)
+const WGSL_18 = `// cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %52 at specs/dnn.yaml:34:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -596,8 +596,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 19: reduce_sum %54 at specs/dnn.yaml:35:9 (losses.cost.l2)
-const WGSL_19 = `// reduce_sum %54 at specs/dnn.yaml:35:9 (losses.cost.l2)
+// Kernel 19: cost_l2_reducesum = Σ (W1 * W1) — reduce_sum %54 at specs/dnn.yaml:35:9 (losses.cost.l2)
+const WGSL_19 = `// cost_l2_reducesum = Σ (W1 * W1) — reduce_sum %54 at specs/dnn.yaml:35:9 (losses.cost.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -622,8 +622,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 1u) { out[o] = part[0]; }
 }
 `;
-// Kernel 20: reduce_sum %56 at specs/dnn.yaml:35:9 (losses.cost.l2)
-const WGSL_20 = `// reduce_sum %56 at specs/dnn.yaml:35:9 (losses.cost.l2)
+// Kernel 20: cost_l2_reducesum2 = Σ (W2 * W2) — reduce_sum %56 at specs/dnn.yaml:35:9 (losses.cost.l2)
+const WGSL_20 = `// cost_l2_reducesum2 = Σ (W2 * W2) — reduce_sum %56 at specs/dnn.yaml:35:9 (losses.cost.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -648,8 +648,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 1u) { out[o] = part[0]; }
 }
 `;
-// Kernel 21: reduce_sum %58 at specs/dnn.yaml:35:9 (losses.cost.l2)
-const WGSL_21 = `// reduce_sum %58 at specs/dnn.yaml:35:9 (losses.cost.l2)
+// Kernel 21: cost_l2_reducesum3 = Σ (W3 * W3) — reduce_sum %58 at specs/dnn.yaml:35:9 (losses.cost.l2)
+const WGSL_21 = `// cost_l2_reducesum3 = Σ (W3 * W3) — reduce_sum %58 at specs/dnn.yaml:35:9 (losses.cost.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -674,8 +674,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 1u) { out[o] = part[0]; }
 }
 `;
-// Kernel 22: add %63 at specs/dnn.yaml:35:9 (losses.cost.l2)
-const WGSL_22 = `// add %63 at specs/dnn.yaml:35:9 (losses.cost.l2)
+// Kernel 22: cost = cost_nll_reducesum2 + (((cost_l2_reducesum + cost_l2_reducesum2) + cost_l2_reducesum3) * 0.0001) — add %63 at specs/dnn.yaml:35:9 (losses.cost.l2)
+const WGSL_22 = `// cost = cost_nll_reducesum2 + (((cost_l2_reducesum + cost_l2_reducesum2) + cost_l2_reducesum3) * 0.0001) — add %63 at specs/dnn.yaml:35:9 (losses.cost.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -689,8 +689,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + (((in2[i] + in3[i]) + in4[i]) * 0.0001f));
 }
 `;
-// Kernel 23: reduce_sum %72 at specs/dnn.yaml:34:10 (losses.cost.nll)
-const WGSL_23 = `// reduce_sum %72 at specs/dnn.yaml:34:10 (losses.cost.nll)
+// Kernel 23: d_cost_nll_reducesum = Σ cost_nll_onehot — reduce_sum %72 at specs/dnn.yaml:34:10 (losses.cost.nll)
+const WGSL_23 = `// d_cost_nll_reducesum = Σ cost_nll_onehot — reduce_sum %72 at specs/dnn.yaml:34:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -706,8 +706,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 24: div %73 at specs/dnn.yaml:34:10 (losses.cost.nll)
-const WGSL_24 = `// div %73 at specs/dnn.yaml:34:10 (losses.cost.nll)
+// Kernel 24: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %73 at specs/dnn.yaml:34:10 (losses.cost.nll)
+const WGSL_24 = `// d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %73 at specs/dnn.yaml:34:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -719,8 +719,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[i]);
 }
 `;
-// Kernel 25: add %77 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
-const WGSL_25 = `// add %77 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+// Kernel 25: d_p_y_given_x_add = (-1 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %77 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+const WGSL_25 = `// d_p_y_given_x_add = (-1 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %77 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -733,8 +733,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (((-1.0f) * in1[i]) + (in2[((i / 10u) % 100u)] * in3[i]));
 }
 `;
-// Kernel 26: reduce_sum %78 at specs/dnn.yaml:31:32 (graph.p_y_given_x)
-const WGSL_26 = `// reduce_sum %78 at specs/dnn.yaml:31:32 (graph.p_y_given_x)
+// Kernel 26: grad_b3 = Σ d_p_y_given_x_add — reduce_sum %78 at specs/dnn.yaml:31:32 (graph.p_y_given_x)
+const WGSL_26 = `// grad_b3 = Σ d_p_y_given_x_add — reduce_sum %78 at specs/dnn.yaml:31:32 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -750,8 +750,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 27: matmul %79 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
-const WGSL_27 = `// matmul %79 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
+// Kernel 27: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W3) — matmul %79 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
+const WGSL_27 = `// d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W3) — matmul %79 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -786,8 +786,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 100u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
-// Kernel 28: matmul %80 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
-const WGSL_28 = `// matmul %80 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
+// Kernel 28: d_p_y_given_x_matmul2 = matmul(h2, d_p_y_given_x_add) — matmul %80 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
+const WGSL_28 = `// d_p_y_given_x_matmul2 = matmul(h2, d_p_y_given_x_add) — matmul %80 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -822,8 +822,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 200u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 29: add %81 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
-const WGSL_29 = `// add %81 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
+// Kernel 29: grad_W3 = (0.0002 * W3) + d_p_y_given_x_matmul2 — add %81 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
+const WGSL_29 = `// grad_W3 = (0.0002 * W3) + d_p_y_given_x_matmul2 — add %81 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -835,8 +835,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.0002f * in1[i]) + in2[i]);
 }
 `;
-// Kernel 30: select %85 at specs/dnn.yaml:30:15 (graph.h2)
-const WGSL_30 = `// select %85 at specs/dnn.yaml:30:15 (graph.h2)
+// Kernel 30: d_h2_select = select(compare(h2_add, 0), (d_p_y_given_x_matmul / 0.5) * h2_cast, 0) — select %85 at specs/dnn.yaml:30:15 (graph.h2)
+const WGSL_30 = `// d_h2_select = select(compare(h2_add, 0), (d_p_y_given_x_matmul / 0.5) * h2_cast, 0) — select %85 at specs/dnn.yaml:30:15 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -849,8 +849,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, ((in2[i] / 0.5f) * in3[i]), select(0u, 1u, in1[i] >= 0.0f) != 0);
 }
 `;
-// Kernel 31: reduce_sum %86 at specs/dnn.yaml:30:28 (graph.h2)
-const WGSL_31 = `// reduce_sum %86 at specs/dnn.yaml:30:28 (graph.h2)
+// Kernel 31: grad_b2 = Σ d_h2_select — reduce_sum %86 at specs/dnn.yaml:30:28 (graph.h2)
+const WGSL_31 = `// grad_b2 = Σ d_h2_select — reduce_sum %86 at specs/dnn.yaml:30:28 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -866,8 +866,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 32: matmul %87 at specs/dnn.yaml:30:23 (graph.h2)
-const WGSL_32 = `// matmul %87 at specs/dnn.yaml:30:23 (graph.h2)
+// Kernel 32: d_h2_matmul = matmul(d_h2_select, W2) — matmul %87 at specs/dnn.yaml:30:23 (graph.h2)
+const WGSL_32 = `// d_h2_matmul = matmul(d_h2_select, W2) — matmul %87 at specs/dnn.yaml:30:23 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -902,8 +902,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 100u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
-// Kernel 33: matmul %88 at specs/dnn.yaml:30:23 (graph.h2)
-const WGSL_33 = `// matmul %88 at specs/dnn.yaml:30:23 (graph.h2)
+// Kernel 33: d_h2_matmul2 = matmul(h1, d_h2_select) — matmul %88 at specs/dnn.yaml:30:23 (graph.h2)
+const WGSL_33 = `// d_h2_matmul2 = matmul(h1, d_h2_select) — matmul %88 at specs/dnn.yaml:30:23 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -938,8 +938,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 200u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
-// Kernel 34: add %89 at specs/dnn.yaml:30:23 (graph.h2)
-const WGSL_34 = `// add %89 at specs/dnn.yaml:30:23 (graph.h2)
+// Kernel 34: grad_W2 = (0.0002 * W2) + d_h2_matmul2 — add %89 at specs/dnn.yaml:30:23 (graph.h2)
+const WGSL_34 = `// grad_W2 = (0.0002 * W2) + d_h2_matmul2 — add %89 at specs/dnn.yaml:30:23 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -951,8 +951,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.0002f * in1[i]) + in2[i]);
 }
 `;
-// Kernel 35: select %93 at specs/dnn.yaml:29:15 (graph.h1)
-const WGSL_35 = `// select %93 at specs/dnn.yaml:29:15 (graph.h1)
+// Kernel 35: d_h1_select = select(compare(h1_add, 0), (d_h2_matmul / 0.5) * h1_cast, 0) — select %93 at specs/dnn.yaml:29:15 (graph.h1)
+const WGSL_35 = `// d_h1_select = select(compare(h1_add, 0), (d_h2_matmul / 0.5) * h1_cast, 0) — select %93 at specs/dnn.yaml:29:15 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -965,8 +965,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, ((in2[i] / 0.5f) * in3[i]), select(0u, 1u, in1[i] >= 0.0f) != 0);
 }
 `;
-// Kernel 36: reduce_sum %94 at specs/dnn.yaml:29:41 (graph.h1)
-const WGSL_36 = `// reduce_sum %94 at specs/dnn.yaml:29:41 (graph.h1)
+// Kernel 36: grad_b1 = Σ d_h1_select — reduce_sum %94 at specs/dnn.yaml:29:41 (graph.h1)
+const WGSL_36 = `// grad_b1 = Σ d_h1_select — reduce_sum %94 at specs/dnn.yaml:29:41 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -982,8 +982,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 37: matmul %95 at specs/dnn.yaml:29:36 (graph.h1)
-const WGSL_37 = `// matmul %95 at specs/dnn.yaml:29:36 (graph.h1)
+// Kernel 37: d_h1_matmul = matmul(h1_div, d_h1_select) — matmul %95 at specs/dnn.yaml:29:36 (graph.h1)
+const WGSL_37 = `// d_h1_matmul = matmul(h1_div, d_h1_select) — matmul %95 at specs/dnn.yaml:29:36 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1018,8 +1018,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 784u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
-// Kernel 38: add %96 at specs/dnn.yaml:29:36 (graph.h1)
-const WGSL_38 = `// add %96 at specs/dnn.yaml:29:36 (graph.h1)
+// Kernel 38: grad_W1 = (0.0002 * W1) + d_h1_matmul — add %96 at specs/dnn.yaml:29:36 (graph.h1)
+const WGSL_38 = `// grad_W1 = (0.0002 * W1) + d_h1_matmul — add %96 at specs/dnn.yaml:29:36 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1031,8 +1031,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.0002f * in1[i]) + in2[i]);
 }
 `;
-// Kernel 39: add %104 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_39 = `// add %104 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 39: new_train_adadelta_g2_W1 = (0.95 * train_adadelta_g2_W1) + (0.050000000000000044 * (grad_W1 * grad_W1)) — add %104 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_39 = `// new_train_adadelta_g2_W1 = (0.95 * train_adadelta_g2_W1) + (0.050000000000000044 * (grad_W1 * grad_W1)) — add %104 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1044,8 +1044,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * in1[i]) + (0.05f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 40: neg %112 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_40 = `// neg %112 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 40: optimizer_neg = -((sqrt(train_adadelta_dx2_W1 + 0.000001) / sqrt(new_train_adadelta_g2_W1 + 0.000001)) * grad_W1) — neg %112 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_40 = `// optimizer_neg = -((sqrt(train_adadelta_dx2_W1 + 0.000001) / sqrt(new_train_adadelta_g2_W1 + 0.000001)) * grad_W1) — neg %112 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1058,8 +1058,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (-(((sqrt((in1[i] + 0.000001f)) / sqrt((in2[i] + 0.000001f))) * in3[i])));
 }
 `;
-// Kernel 41: add %116 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_41 = `// add %116 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 41: train_adadelta_dx2_W1 = (0.95 * train_adadelta_dx2_W1) + (0.050000000000000044 * (optimizer_neg * optimizer_neg)) — add %116 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_41 = `// train_adadelta_dx2_W1 = (0.95 * train_adadelta_dx2_W1) + (0.050000000000000044 * (optimizer_neg * optimizer_neg)) — add %116 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1070,8 +1070,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * out[i]) + (0.05f * (in1[i] * in1[i])));
 }
 `;
-// Kernel 42: add %117 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_42 = `// add %117 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 42: W1 = W1 + optimizer_neg — add %117 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_42 = `// W1 = W1 + optimizer_neg — add %117 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1082,8 +1082,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] + in1[i]);
 }
 `;
-// Kernel 43: add %125 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_43 = `// add %125 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 43: new_train_adadelta_g2_b1 = (0.95 * train_adadelta_g2_b1) + (0.050000000000000044 * (grad_b1 * grad_b1)) — add %125 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_43 = `// new_train_adadelta_g2_b1 = (0.95 * train_adadelta_g2_b1) + (0.050000000000000044 * (grad_b1 * grad_b1)) — add %125 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1095,8 +1095,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * in1[i]) + (0.05f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 44: neg %133 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_44 = `// neg %133 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 44: optimizer_neg2 = -((sqrt(train_adadelta_dx2_b1 + 0.000001) / sqrt(new_train_adadelta_g2_b1 + 0.000001)) * grad_b1) — neg %133 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_44 = `// optimizer_neg2 = -((sqrt(train_adadelta_dx2_b1 + 0.000001) / sqrt(new_train_adadelta_g2_b1 + 0.000001)) * grad_b1) — neg %133 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1109,8 +1109,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (-(((sqrt((in1[i] + 0.000001f)) / sqrt((in2[i] + 0.000001f))) * in3[i])));
 }
 `;
-// Kernel 45: add %137 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_45 = `// add %137 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 45: train_adadelta_dx2_b1 = (0.95 * train_adadelta_dx2_b1) + (0.050000000000000044 * (optimizer_neg2 * optimizer_neg2)) — add %137 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_45 = `// train_adadelta_dx2_b1 = (0.95 * train_adadelta_dx2_b1) + (0.050000000000000044 * (optimizer_neg2 * optimizer_neg2)) — add %137 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1121,8 +1121,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * out[i]) + (0.05f * (in1[i] * in1[i])));
 }
 `;
-// Kernel 46: add %138 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_46 = `// add %138 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 46: b1 = b1 + optimizer_neg2 — add %138 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_46 = `// b1 = b1 + optimizer_neg2 — add %138 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1133,8 +1133,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] + in1[i]);
 }
 `;
-// Kernel 47: add %146 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_47 = `// add %146 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 47: new_train_adadelta_g2_W2 = (0.95 * train_adadelta_g2_W2) + (0.050000000000000044 * (grad_W2 * grad_W2)) — add %146 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_47 = `// new_train_adadelta_g2_W2 = (0.95 * train_adadelta_g2_W2) + (0.050000000000000044 * (grad_W2 * grad_W2)) — add %146 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1146,8 +1146,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * in1[i]) + (0.05f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 48: neg %154 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_48 = `// neg %154 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 48: optimizer_neg3 = -((sqrt(train_adadelta_dx2_W2 + 0.000001) / sqrt(new_train_adadelta_g2_W2 + 0.000001)) * grad_W2) — neg %154 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_48 = `// optimizer_neg3 = -((sqrt(train_adadelta_dx2_W2 + 0.000001) / sqrt(new_train_adadelta_g2_W2 + 0.000001)) * grad_W2) — neg %154 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1160,8 +1160,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (-(((sqrt((in1[i] + 0.000001f)) / sqrt((in2[i] + 0.000001f))) * in3[i])));
 }
 `;
-// Kernel 49: add %158 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_49 = `// add %158 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 49: train_adadelta_dx2_W2 = (0.95 * train_adadelta_dx2_W2) + (0.050000000000000044 * (optimizer_neg3 * optimizer_neg3)) — add %158 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_49 = `// train_adadelta_dx2_W2 = (0.95 * train_adadelta_dx2_W2) + (0.050000000000000044 * (optimizer_neg3 * optimizer_neg3)) — add %158 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1172,8 +1172,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * out[i]) + (0.05f * (in1[i] * in1[i])));
 }
 `;
-// Kernel 50: add %159 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_50 = `// add %159 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 50: W2 = W2 + optimizer_neg3 — add %159 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_50 = `// W2 = W2 + optimizer_neg3 — add %159 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1184,8 +1184,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] + in1[i]);
 }
 `;
-// Kernel 51: add %165 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_51 = `// add %165 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 51: new_train_adadelta_g2_b2 = (0.95 * train_adadelta_g2_b2) + (0.050000000000000044 * (grad_b2 * grad_b2)) — add %165 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_51 = `// new_train_adadelta_g2_b2 = (0.95 * train_adadelta_g2_b2) + (0.050000000000000044 * (grad_b2 * grad_b2)) — add %165 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1197,8 +1197,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * in1[i]) + (0.05f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 52: neg %172 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_52 = `// neg %172 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 52: optimizer_neg4 = -((sqrt(train_adadelta_dx2_b2 + 0.000001) / sqrt(new_train_adadelta_g2_b2 + 0.000001)) * grad_b2) — neg %172 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_52 = `// optimizer_neg4 = -((sqrt(train_adadelta_dx2_b2 + 0.000001) / sqrt(new_train_adadelta_g2_b2 + 0.000001)) * grad_b2) — neg %172 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1211,8 +1211,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (-(((sqrt((in1[i] + 0.000001f)) / sqrt((in2[i] + 0.000001f))) * in3[i])));
 }
 `;
-// Kernel 53: add %176 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_53 = `// add %176 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 53: train_adadelta_dx2_b2 = (0.95 * train_adadelta_dx2_b2) + (0.050000000000000044 * (optimizer_neg4 * optimizer_neg4)) — add %176 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_53 = `// train_adadelta_dx2_b2 = (0.95 * train_adadelta_dx2_b2) + (0.050000000000000044 * (optimizer_neg4 * optimizer_neg4)) — add %176 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1223,8 +1223,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * out[i]) + (0.05f * (in1[i] * in1[i])));
 }
 `;
-// Kernel 54: add %177 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_54 = `// add %177 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 54: b2 = b2 + optimizer_neg4 — add %177 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_54 = `// b2 = b2 + optimizer_neg4 — add %177 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1235,8 +1235,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] + in1[i]);
 }
 `;
-// Kernel 55: add %185 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_55 = `// add %185 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 55: new_train_adadelta_g2_W3 = (0.95 * train_adadelta_g2_W3) + (0.050000000000000044 * (grad_W3 * grad_W3)) — add %185 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_55 = `// new_train_adadelta_g2_W3 = (0.95 * train_adadelta_g2_W3) + (0.050000000000000044 * (grad_W3 * grad_W3)) — add %185 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1248,8 +1248,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * in1[i]) + (0.05f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 56: neg %193 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_56 = `// neg %193 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 56: optimizer_neg5 = -((sqrt(train_adadelta_dx2_W3 + 0.000001) / sqrt(new_train_adadelta_g2_W3 + 0.000001)) * grad_W3) — neg %193 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_56 = `// optimizer_neg5 = -((sqrt(train_adadelta_dx2_W3 + 0.000001) / sqrt(new_train_adadelta_g2_W3 + 0.000001)) * grad_W3) — neg %193 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1262,8 +1262,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (-(((sqrt((in1[i] + 0.000001f)) / sqrt((in2[i] + 0.000001f))) * in3[i])));
 }
 `;
-// Kernel 57: add %197 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_57 = `// add %197 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 57: train_adadelta_dx2_W3 = (0.95 * train_adadelta_dx2_W3) + (0.050000000000000044 * (optimizer_neg5 * optimizer_neg5)) — add %197 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_57 = `// train_adadelta_dx2_W3 = (0.95 * train_adadelta_dx2_W3) + (0.050000000000000044 * (optimizer_neg5 * optimizer_neg5)) — add %197 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1274,8 +1274,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * out[i]) + (0.05f * (in1[i] * in1[i])));
 }
 `;
-// Kernel 58: add %198 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_58 = `// add %198 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 58: W3 = W3 + optimizer_neg5 — add %198 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_58 = `// W3 = W3 + optimizer_neg5 — add %198 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1286,8 +1286,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] + in1[i]);
 }
 `;
-// Kernel 59: add %206 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_59 = `// add %206 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 59: new_train_adadelta_g2_b3 = (0.95 * train_adadelta_g2_b3) + (0.050000000000000044 * (grad_b3 * grad_b3)) — add %206 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_59 = `// new_train_adadelta_g2_b3 = (0.95 * train_adadelta_g2_b3) + (0.050000000000000044 * (grad_b3 * grad_b3)) — add %206 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1299,8 +1299,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * in1[i]) + (0.05f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 60: neg %214 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_60 = `// neg %214 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 60: optimizer_neg6 = -((sqrt(train_adadelta_dx2_b3 + 0.000001) / sqrt(new_train_adadelta_g2_b3 + 0.000001)) * grad_b3) — neg %214 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_60 = `// optimizer_neg6 = -((sqrt(train_adadelta_dx2_b3 + 0.000001) / sqrt(new_train_adadelta_g2_b3 + 0.000001)) * grad_b3) — neg %214 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1313,8 +1313,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (-(((sqrt((in1[i] + 0.000001f)) / sqrt((in2[i] + 0.000001f))) * in3[i])));
 }
 `;
-// Kernel 61: add %218 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_61 = `// add %218 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 61: train_adadelta_dx2_b3 = (0.95 * train_adadelta_dx2_b3) + (0.050000000000000044 * (optimizer_neg6 * optimizer_neg6)) — add %218 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_61 = `// train_adadelta_dx2_b3 = (0.95 * train_adadelta_dx2_b3) + (0.050000000000000044 * (optimizer_neg6 * optimizer_neg6)) — add %218 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1325,8 +1325,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * out[i]) + (0.05f * (in1[i] * in1[i])));
 }
 `;
-// Kernel 62: add %219 at specs/dnn.yaml:42:16 (phases[0].optimizer)
-const WGSL_62 = `// add %219 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+// Kernel 62: b3 = b3 + optimizer_neg6 — add %219 at specs/dnn.yaml:42:16 (phases[0].optimizer)
+const WGSL_62 = `// b3 = b3 + optimizer_neg6 — add %219 at specs/dnn.yaml:42:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1337,8 +1337,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] + in1[i]);
 }
 `;
-// Kernel 63: matmul %8 at specs/dnn.yaml:29:36 (graph.h1)
-const WGSL_63 = `// matmul %8 at specs/dnn.yaml:29:36 (graph.h1)
+// Kernel 63: h1_matmul = matmul(x, W1) — matmul %8 at specs/dnn.yaml:29:36 (graph.h1)
+const WGSL_63 = `// h1_matmul = matmul(x, W1) — matmul %8 at specs/dnn.yaml:29:36 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1373,8 +1373,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 100u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
-// Kernel 64: maximum %12 at specs/dnn.yaml:29:15 (graph.h1)
-const WGSL_64 = `// maximum %12 at specs/dnn.yaml:29:15 (graph.h1)
+// Kernel 64: h1 = maximum(h1_matmul + b1, 0) — maximum %12 at specs/dnn.yaml:29:15 (graph.h1)
+const WGSL_64 = `// h1 = maximum(h1_matmul + b1, 0) — maximum %12 at specs/dnn.yaml:29:15 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1386,8 +1386,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(max((in1[i] + in2[(i % 200u)]), 0.0f), (in1[i] + in2[(i % 200u)]) + 0.0f, ((bitcast<u32>((in1[i] + in2[(i % 200u)])) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 65: matmul %13 at specs/dnn.yaml:30:23 (graph.h2)
-const WGSL_65 = `// matmul %13 at specs/dnn.yaml:30:23 (graph.h2)
+// Kernel 65: h2_matmul = matmul(h1, W2) — matmul %13 at specs/dnn.yaml:30:23 (graph.h2)
+const WGSL_65 = `// h2_matmul = matmul(h1, W2) — matmul %13 at specs/dnn.yaml:30:23 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1422,8 +1422,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 100u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
-// Kernel 66: maximum %16 at specs/dnn.yaml:30:15 (graph.h2)
-const WGSL_66 = `// maximum %16 at specs/dnn.yaml:30:15 (graph.h2)
+// Kernel 66: h2 = maximum(h2_matmul + b2, 0) — maximum %16 at specs/dnn.yaml:30:15 (graph.h2)
+const WGSL_66 = `// h2 = maximum(h2_matmul + b2, 0) — maximum %16 at specs/dnn.yaml:30:15 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1435,8 +1435,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(max((in1[i] + in2[(i % 200u)]), 0.0f), (in1[i] + in2[(i % 200u)]) + 0.0f, ((bitcast<u32>((in1[i] + in2[(i % 200u)])) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 67: matmul %17 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
-const WGSL_67 = `// matmul %17 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
+// Kernel 67: p_y_given_x_matmul = matmul(h2, W3) — matmul %17 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
+const WGSL_67 = `// p_y_given_x_matmul = matmul(h2, W3) — matmul %17 at specs/dnn.yaml:31:27 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1471,8 +1471,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 100u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 68: add %19 at specs/dnn.yaml:31:32 (graph.p_y_given_x)
-const WGSL_68 = `// add %19 at specs/dnn.yaml:31:32 (graph.p_y_given_x)
+// Kernel 68: p_y_given_x_add = p_y_given_x_matmul + b3 — add %19 at specs/dnn.yaml:31:32 (graph.p_y_given_x)
+const WGSL_68 = `// p_y_given_x_add = p_y_given_x_matmul + b3 — add %19 at specs/dnn.yaml:31:32 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1484,8 +1484,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[(i % 10u)]);
 }
 `;
-// Kernel 69: reduce_max %20 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
-const WGSL_69 = `// reduce_max %20 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+// Kernel 69: p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %20 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+const WGSL_69 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %20 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1502,8 +1502,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 70: sub %24 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
-const WGSL_70 = `// sub %24 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+// Kernel 70: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %24 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+const WGSL_70 = `// p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %24 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1515,8 +1515,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 100u)]);
 }
 `;
-// Kernel 71: exp %25 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
-const WGSL_71 = `// exp %25 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+// Kernel 71: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %25 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+const WGSL_71 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %25 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1527,8 +1527,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 72: reduce_sum %26 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
-const WGSL_72 = `// reduce_sum %26 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+// Kernel 72: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %26 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+const WGSL_72 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %26 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1544,8 +1544,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 73: div %29 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
-const WGSL_73 = `// div %29 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+// Kernel 73: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %29 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
+const WGSL_73 = `// p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %29 at specs/dnn.yaml:31:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1557,8 +1557,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[((i / 10u) % 100u)]);
 }
 `;
-// Kernel 74: argmax %30 at specs/dnn.yaml:37:10 (metrics.error)
-const WGSL_74 = `// argmax %30 at specs/dnn.yaml:37:10 (metrics.error)
+// Kernel 74: error_argmax = argmax(p_y_given_x) — argmax %30 at specs/dnn.yaml:37:10 (metrics.error)
+const WGSL_74 = `// error_argmax = argmax(p_y_given_x) — argmax %30 at specs/dnn.yaml:37:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<i32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1576,8 +1576,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = i32(bi2);
 }
 `;
-// Kernel 75: cast %32 at specs/dnn.yaml:37:10 (metrics.error)
-const WGSL_75 = `// cast %32 at specs/dnn.yaml:37:10 (metrics.error)
+// Kernel 75: error = cast(compare(error_argmax, y)) — cast %32 at specs/dnn.yaml:37:10 (metrics.error)
+const WGSL_75 = `// error = cast(compare(error_argmax, y)) — cast %32 at specs/dnn.yaml:37:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 @group(0) @binding(2) var<storage, read> in2: array<i32>;
@@ -1589,8 +1589,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, in1[i] != in2[i]));
 }
 `;
-// Kernel 76: one_hot %33 at specs/dnn.yaml:38:9 (metrics.cost)
-const WGSL_76 = `// one_hot %33 at specs/dnn.yaml:38:9 (metrics.cost)
+// Kernel 76: cost_onehot = one_hot(y) — one_hot %33 at specs/dnn.yaml:38:9 (metrics.cost)
+const WGSL_76 = `// cost_onehot = one_hot(y) — one_hot %33 at specs/dnn.yaml:38:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -1601,8 +1601,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 77: log %34 at specs/dnn.yaml:38:9 (metrics.cost)
-const WGSL_77 = `// log %34 at specs/dnn.yaml:38:9 (metrics.cost)
+// Kernel 77: cost_log = log(p_y_given_x_reducesum) — log %34 at specs/dnn.yaml:38:9 (metrics.cost)
+const WGSL_77 = `// cost_log = log(p_y_given_x_reducesum) — log %34 at specs/dnn.yaml:38:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1613,8 +1613,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 78: reduce_sum %39 at specs/dnn.yaml:38:9 (metrics.cost)
-const WGSL_78 = `// reduce_sum %39 at specs/dnn.yaml:38:9 (metrics.cost)
+// Kernel 78: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %39 at specs/dnn.yaml:38:9 (metrics.cost)
+const WGSL_78 = `// cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %39 at specs/dnn.yaml:38:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1632,8 +1632,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 79: neg %40 at specs/dnn.yaml:38:9 (metrics.cost)
-const WGSL_79 = `// neg %40 at specs/dnn.yaml:38:9 (metrics.cost)
+// Kernel 79: cost = -cost_reducesum — neg %40 at specs/dnn.yaml:38:9 (metrics.cost)
+const WGSL_79 = `// cost = -cost_reducesum — neg %40 at specs/dnn.yaml:38:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1716,86 +1716,86 @@ export const plan: GpuPlan = {
     { name: "eval_cost_log", size: 100, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_h1_div", label: "div %13 at specs/dnn.yaml:29:20 (graph.h1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [1225, 1, 1] },
-    { name: "step0_h1_matmul", label: "matmul %14 at specs/dnn.yaml:29:36 (graph.h1)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [13, 7, 1] },
-    { name: "step0_h1_add", label: "add %16 at specs/dnn.yaml:29:41 (graph.h1)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 7, access: "read" }], workgroups: [313, 1, 1] },
-    { name: "step0_h1_cast", label: "cast %22 at specs/dnn.yaml:29:7 (graph.h1)", wgsl: WGSL_3, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [313, 1, 1] },
-    { name: "step0_h1", label: "div %24 at specs/dnn.yaml:29:7 (graph.h1)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 4, access: "read" }], workgroups: [313, 1, 1] },
-    { name: "step0_h2_matmul", label: "matmul %25 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_5, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [13, 7, 1] },
-    { name: "step0_h2_add", label: "add %27 at specs/dnn.yaml:30:28 (graph.h2)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 12, access: "read" }], workgroups: [313, 1, 1] },
-    { name: "step0_h2_cast", label: "cast %31 at specs/dnn.yaml:30:7 (graph.h2)", wgsl: WGSL_7, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [313, 1, 1] },
-    { name: "step0_h2", label: "div %33 at specs/dnn.yaml:30:7 (graph.h2)", wgsl: WGSL_8, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 9, access: "read" }], workgroups: [313, 1, 1] },
-    { name: "step0_p_y_given_x_matmul", label: "matmul %34 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_9, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 15, access: "read" }], workgroups: [1, 7, 1] },
-    { name: "step0_p_y_given_x_add", label: "add %36 at specs/dnn.yaml:31:32 (graph.p_y_given_x)", wgsl: WGSL_10, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 17, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step0_p_y_given_x_reducemax", label: "reduce_max %37 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_11, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_p_y_given_x_sub", label: "sub %41 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_12, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 18, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step0_p_y_given_x_exp", label: "exp %42 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step0_p_y_given_x_reducesum", label: "reduce_sum %43 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_14, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_cost_nll_onehot", label: "one_hot %44 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_15, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step0_cost_nll_log", label: "log %45 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_16, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_cost_nll_reducesum", label: "reduce_sum %50 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_17, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 14, access: "read" }, { buffer: 21, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_cost_nll_reducesum2", label: "reduce_sum %52 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_18, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost_l2_reducesum", label: "reduce_sum %54 at specs/dnn.yaml:35:9 (losses.cost.l2)", wgsl: WGSL_19, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost_l2_reducesum2", label: "reduce_sum %56 at specs/dnn.yaml:35:9 (losses.cost.l2)", wgsl: WGSL_20, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost_l2_reducesum3", label: "reduce_sum %58 at specs/dnn.yaml:35:9 (losses.cost.l2)", wgsl: WGSL_21, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost", label: "add %63 at specs/dnn.yaml:35:9 (losses.cost.l2)", wgsl: WGSL_22, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 24, access: "read" }, { buffer: 25, access: "read" }, { buffer: 26, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_cost_nll_reducesum", label: "reduce_sum %72 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_23, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_d_cost_nll_div", label: "div %73 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_24, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 18, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_d_p_y_given_x_add", label: "add %77 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 22, access: "read" }, { buffer: 16, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step0_grad_b3", label: "reduce_sum %78 at specs/dnn.yaml:31:32 (graph.p_y_given_x)", wgsl: WGSL_26, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_p_y_given_x_matmul", label: "matmul %79 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_27, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 15, access: "read" }], workgroups: [13, 7, 1] },
-    { name: "step0_d_p_y_given_x_matmul2", label: "matmul %80 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_28, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 14, access: "read" }], workgroups: [1, 13, 1] },
-    { name: "step0_grad_W3", label: "add %81 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_29, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 30, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_d_h2_select", label: "select %85 at specs/dnn.yaml:30:15 (graph.h2)", wgsl: WGSL_30, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 29, access: "read" }, { buffer: 9, access: "read" }], workgroups: [313, 1, 1] },
-    { name: "step0_grad_b2", label: "reduce_sum %86 at specs/dnn.yaml:30:28 (graph.h2)", wgsl: WGSL_31, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_d_h2_matmul", label: "matmul %87 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_32, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 10, access: "read" }], workgroups: [13, 7, 1] },
-    { name: "step0_d_h2_matmul2", label: "matmul %88 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_33, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 13, access: "read" }], workgroups: [13, 13, 1] },
-    { name: "step0_grad_W2", label: "add %89 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_34, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 33, access: "read" }], workgroups: [625, 1, 1] },
-    { name: "step0_d_h1_select", label: "select %93 at specs/dnn.yaml:29:15 (graph.h1)", wgsl: WGSL_35, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 29, access: "read" }, { buffer: 4, access: "read" }], workgroups: [313, 1, 1] },
-    { name: "step0_grad_b1", label: "reduce_sum %94 at specs/dnn.yaml:29:41 (graph.h1)", wgsl: WGSL_36, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_d_h1_matmul", label: "matmul %95 at specs/dnn.yaml:29:36 (graph.h1)", wgsl: WGSL_37, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 9, access: "read" }], workgroups: [13, 49, 1] },
-    { name: "step0_grad_W1", label: "add %96 at specs/dnn.yaml:29:36 (graph.h1)", wgsl: WGSL_38, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 36, access: "read" }], workgroups: [2450, 1, 1] },
-    { name: "step0_new_train_adadelta_g2_W1", label: "add %104 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_39, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 37, access: "read" }], workgroups: [2450, 1, 1] },
-    { name: "step0_optimizer_neg", label: "neg %112 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_40, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 40, access: "read" }, { buffer: 36, access: "read" }, { buffer: 37, access: "read" }], workgroups: [2450, 1, 1] },
-    { name: "step0_train_adadelta_dx2_W1", label: "add %116 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_41, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 39, access: "read" }], workgroups: [2450, 1, 1] },
-    { name: "step0_W1", label: "add %117 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_42, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 39, access: "read" }], workgroups: [2450, 1, 1] },
-    { name: "step0_new_train_adadelta_g2_b1", label: "add %125 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_43, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 42, access: "read" }, { buffer: 35, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_optimizer_neg2", label: "neg %133 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_44, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 41, access: "read" }, { buffer: 35, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_train_adadelta_dx2_b1", label: "add %137 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_45, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 43, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_b1", label: "add %138 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_46, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 43, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_new_train_adadelta_g2_W2", label: "add %146 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_47, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 45, access: "read" }, { buffer: 34, access: "read" }], workgroups: [625, 1, 1] },
-    { name: "step0_optimizer_neg3", label: "neg %154 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_48, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 33, access: "read" }, { buffer: 34, access: "read" }], workgroups: [625, 1, 1] },
-    { name: "step0_train_adadelta_dx2_W2", label: "add %158 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_49, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 46, access: "read" }], workgroups: [625, 1, 1] },
-    { name: "step0_W2", label: "add %159 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_50, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 46, access: "read" }], workgroups: [625, 1, 1] },
-    { name: "step0_new_train_adadelta_g2_b2", label: "add %165 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_51, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 32, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_optimizer_neg4", label: "neg %172 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_52, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 43, access: "read" }, { buffer: 32, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_train_adadelta_dx2_b2", label: "add %176 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_53, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_b2", label: "add %177 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_54, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_new_train_adadelta_g2_W3", label: "add %185 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_55, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 31, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_optimizer_neg5", label: "neg %193 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_56, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 30, access: "read" }, { buffer: 31, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_train_adadelta_dx2_W3", label: "add %197 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_57, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 51, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_W3", label: "add %198 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_58, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 51, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_new_train_adadelta_g2_b3", label: "add %206 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_59, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 54, access: "read" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_optimizer_neg6", label: "neg %214 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_60, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 56, access: "read" }, { buffer: 53, access: "read" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_train_adadelta_dx2_b3", label: "add %218 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_61, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 55, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_b3", label: "add %219 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_62, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 55, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_h1_matmul", label: "matmul %8 at specs/dnn.yaml:29:36 (graph.h1)", wgsl: WGSL_63, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [13, 7, 1] },
-    { name: "evaluate_h1", label: "maximum %12 at specs/dnn.yaml:29:15 (graph.h1)", wgsl: WGSL_64, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 7, access: "read" }], workgroups: [313, 1, 1] },
-    { name: "evaluate_h2_matmul", label: "matmul %13 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_65, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 58, access: "read" }, { buffer: 10, access: "read" }], workgroups: [13, 7, 1] },
-    { name: "evaluate_h2", label: "maximum %16 at specs/dnn.yaml:30:15 (graph.h2)", wgsl: WGSL_66, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 12, access: "read" }], workgroups: [313, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "matmul %17 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_67, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 58, access: "read" }, { buffer: 15, access: "read" }], workgroups: [1, 7, 1] },
-    { name: "evaluate_p_y_given_x_add", label: "add %19 at specs/dnn.yaml:31:32 (graph.p_y_given_x)", wgsl: WGSL_68, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 59, access: "read" }, { buffer: 17, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducemax", label: "reduce_max %20 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_69, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 60, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_p_y_given_x_sub", label: "sub %24 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_70, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 60, access: "read" }, { buffer: 61, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "evaluate_p_y_given_x_exp", label: "exp %25 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_71, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 59, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducesum", label: "reduce_sum %26 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_72, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 60, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_p_y_given_x", label: "div %29 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_73, bindings: [{ buffer: 62, access: "read_write" }, { buffer: 60, access: "read" }, { buffer: 61, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "evaluate_error_argmax", label: "argmax %30 at specs/dnn.yaml:37:10 (metrics.error)", wgsl: WGSL_74, bindings: [{ buffer: 63, access: "read_write" }, { buffer: 62, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_error", label: "cast %32 at specs/dnn.yaml:37:10 (metrics.error)", wgsl: WGSL_75, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 20, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost_onehot", label: "one_hot %33 at specs/dnn.yaml:38:9 (metrics.cost)", wgsl: WGSL_76, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "evaluate_cost_log", label: "log %34 at specs/dnn.yaml:38:9 (metrics.cost)", wgsl: WGSL_77, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 61, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost_reducesum", label: "reduce_sum %39 at specs/dnn.yaml:38:9 (metrics.cost)", wgsl: WGSL_78, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 60, access: "read" }, { buffer: 59, access: "read" }, { buffer: 65, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost", label: "neg %40 at specs/dnn.yaml:38:9 (metrics.cost)", wgsl: WGSL_79, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 61, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_h1_div", label: "h1_div = (x * cast(compare(random_uniform(), 0.8))) / 0.8 — div %13 at specs/dnn.yaml:29:20 (graph.h1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [1225, 1, 1] },
+    { name: "step0_h1_matmul", label: "h1_matmul = matmul(h1_div, W1) — matmul %14 at specs/dnn.yaml:29:36 (graph.h1)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [13, 7, 1] },
+    { name: "step0_h1_add", label: "h1_add = h1_matmul + b1 — add %16 at specs/dnn.yaml:29:41 (graph.h1)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 7, access: "read" }], workgroups: [313, 1, 1] },
+    { name: "step0_h1_cast", label: "h1_cast = cast(compare(random_uniform(), 0.5)) — cast %22 at specs/dnn.yaml:29:7 (graph.h1)", wgsl: WGSL_3, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [313, 1, 1] },
+    { name: "step0_h1", label: "h1 = (maximum(h1_add, 0) * h1_cast) / 0.5 — div %24 at specs/dnn.yaml:29:7 (graph.h1)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 4, access: "read" }], workgroups: [313, 1, 1] },
+    { name: "step0_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %25 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_5, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [13, 7, 1] },
+    { name: "step0_h2_add", label: "h2_add = h2_matmul + b2 — add %27 at specs/dnn.yaml:30:28 (graph.h2)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 12, access: "read" }], workgroups: [313, 1, 1] },
+    { name: "step0_h2_cast", label: "h2_cast = cast(compare(random_uniform(), 0.5)) — cast %31 at specs/dnn.yaml:30:7 (graph.h2)", wgsl: WGSL_7, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [313, 1, 1] },
+    { name: "step0_h2", label: "h2 = (maximum(h2_add, 0) * h2_cast) / 0.5 — div %33 at specs/dnn.yaml:30:7 (graph.h2)", wgsl: WGSL_8, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 9, access: "read" }], workgroups: [313, 1, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h2, W3) — matmul %34 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_9, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 15, access: "read" }], workgroups: [1, 7, 1] },
+    { name: "step0_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b3 — add %36 at specs/dnn.yaml:31:32 (graph.p_y_given_x)", wgsl: WGSL_10, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 17, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step0_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %37 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_11, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %41 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_12, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 18, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step0_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %42 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step0_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %43 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_14, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_onehot", label: "cost_nll_onehot = one_hot(y) — one_hot %44 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_15, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step0_cost_nll_log", label: "cost_nll_log = log(p_y_given_x_reducesum) — log %45 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_16, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum", label: "cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %50 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_17, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 14, access: "read" }, { buffer: 21, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum2", label: "cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %52 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_18, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost_l2_reducesum", label: "cost_l2_reducesum = Σ (W1 * W1) — reduce_sum %54 at specs/dnn.yaml:35:9 (losses.cost.l2)", wgsl: WGSL_19, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost_l2_reducesum2", label: "cost_l2_reducesum2 = Σ (W2 * W2) — reduce_sum %56 at specs/dnn.yaml:35:9 (losses.cost.l2)", wgsl: WGSL_20, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost_l2_reducesum3", label: "cost_l2_reducesum3 = Σ (W3 * W3) — reduce_sum %58 at specs/dnn.yaml:35:9 (losses.cost.l2)", wgsl: WGSL_21, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "cost = cost_nll_reducesum2 + (((cost_l2_reducesum + cost_l2_reducesum2) + cost_l2_reducesum3) * 0.0001) — add %63 at specs/dnn.yaml:35:9 (losses.cost.l2)", wgsl: WGSL_22, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 24, access: "read" }, { buffer: 25, access: "read" }, { buffer: 26, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cost_nll_reducesum", label: "d_cost_nll_reducesum = Σ cost_nll_onehot — reduce_sum %72 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_23, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_cost_nll_div", label: "d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %73 at specs/dnn.yaml:34:10 (losses.cost.nll)", wgsl: WGSL_24, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 18, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-1 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %77 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 22, access: "read" }, { buffer: 16, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step0_grad_b3", label: "grad_b3 = Σ d_p_y_given_x_add — reduce_sum %78 at specs/dnn.yaml:31:32 (graph.p_y_given_x)", wgsl: WGSL_26, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W3) — matmul %79 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_27, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 15, access: "read" }], workgroups: [13, 7, 1] },
+    { name: "step0_d_p_y_given_x_matmul2", label: "d_p_y_given_x_matmul2 = matmul(h2, d_p_y_given_x_add) — matmul %80 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_28, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 14, access: "read" }], workgroups: [1, 13, 1] },
+    { name: "step0_grad_W3", label: "grad_W3 = (0.0002 * W3) + d_p_y_given_x_matmul2 — add %81 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_29, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 30, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_d_h2_select", label: "d_h2_select = select(compare(h2_add, 0), (d_p_y_given_x_matmul / 0.5) * h2_cast, 0) — select %85 at specs/dnn.yaml:30:15 (graph.h2)", wgsl: WGSL_30, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 29, access: "read" }, { buffer: 9, access: "read" }], workgroups: [313, 1, 1] },
+    { name: "step0_grad_b2", label: "grad_b2 = Σ d_h2_select — reduce_sum %86 at specs/dnn.yaml:30:28 (graph.h2)", wgsl: WGSL_31, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_d_h2_matmul", label: "d_h2_matmul = matmul(d_h2_select, W2) — matmul %87 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_32, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 10, access: "read" }], workgroups: [13, 7, 1] },
+    { name: "step0_d_h2_matmul2", label: "d_h2_matmul2 = matmul(h1, d_h2_select) — matmul %88 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_33, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 13, access: "read" }], workgroups: [13, 13, 1] },
+    { name: "step0_grad_W2", label: "grad_W2 = (0.0002 * W2) + d_h2_matmul2 — add %89 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_34, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 33, access: "read" }], workgroups: [625, 1, 1] },
+    { name: "step0_d_h1_select", label: "d_h1_select = select(compare(h1_add, 0), (d_h2_matmul / 0.5) * h1_cast, 0) — select %93 at specs/dnn.yaml:29:15 (graph.h1)", wgsl: WGSL_35, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 29, access: "read" }, { buffer: 4, access: "read" }], workgroups: [313, 1, 1] },
+    { name: "step0_grad_b1", label: "grad_b1 = Σ d_h1_select — reduce_sum %94 at specs/dnn.yaml:29:41 (graph.h1)", wgsl: WGSL_36, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_d_h1_matmul", label: "d_h1_matmul = matmul(h1_div, d_h1_select) — matmul %95 at specs/dnn.yaml:29:36 (graph.h1)", wgsl: WGSL_37, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 9, access: "read" }], workgroups: [13, 49, 1] },
+    { name: "step0_grad_W1", label: "grad_W1 = (0.0002 * W1) + d_h1_matmul — add %96 at specs/dnn.yaml:29:36 (graph.h1)", wgsl: WGSL_38, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 36, access: "read" }], workgroups: [2450, 1, 1] },
+    { name: "step0_new_train_adadelta_g2_W1", label: "new_train_adadelta_g2_W1 = (0.95 * train_adadelta_g2_W1) + (0.050000000000000044 * (grad_W1 * grad_W1)) — add %104 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_39, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 37, access: "read" }], workgroups: [2450, 1, 1] },
+    { name: "step0_optimizer_neg", label: "optimizer_neg = -((sqrt(train_adadelta_dx2_W1 + 0.000001) / sqrt(new_train_adadelta_g2_W1 + 0.000001)) * grad_W1) — neg %112 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_40, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 40, access: "read" }, { buffer: 36, access: "read" }, { buffer: 37, access: "read" }], workgroups: [2450, 1, 1] },
+    { name: "step0_train_adadelta_dx2_W1", label: "train_adadelta_dx2_W1 = (0.95 * train_adadelta_dx2_W1) + (0.050000000000000044 * (optimizer_neg * optimizer_neg)) — add %116 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_41, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 39, access: "read" }], workgroups: [2450, 1, 1] },
+    { name: "step0_W1", label: "W1 = W1 + optimizer_neg — add %117 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_42, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 39, access: "read" }], workgroups: [2450, 1, 1] },
+    { name: "step0_new_train_adadelta_g2_b1", label: "new_train_adadelta_g2_b1 = (0.95 * train_adadelta_g2_b1) + (0.050000000000000044 * (grad_b1 * grad_b1)) — add %125 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_43, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 42, access: "read" }, { buffer: 35, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_optimizer_neg2", label: "optimizer_neg2 = -((sqrt(train_adadelta_dx2_b1 + 0.000001) / sqrt(new_train_adadelta_g2_b1 + 0.000001)) * grad_b1) — neg %133 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_44, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 41, access: "read" }, { buffer: 35, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_train_adadelta_dx2_b1", label: "train_adadelta_dx2_b1 = (0.95 * train_adadelta_dx2_b1) + (0.050000000000000044 * (optimizer_neg2 * optimizer_neg2)) — add %137 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_45, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 43, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_b1", label: "b1 = b1 + optimizer_neg2 — add %138 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_46, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 43, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_new_train_adadelta_g2_W2", label: "new_train_adadelta_g2_W2 = (0.95 * train_adadelta_g2_W2) + (0.050000000000000044 * (grad_W2 * grad_W2)) — add %146 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_47, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 45, access: "read" }, { buffer: 34, access: "read" }], workgroups: [625, 1, 1] },
+    { name: "step0_optimizer_neg3", label: "optimizer_neg3 = -((sqrt(train_adadelta_dx2_W2 + 0.000001) / sqrt(new_train_adadelta_g2_W2 + 0.000001)) * grad_W2) — neg %154 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_48, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 33, access: "read" }, { buffer: 34, access: "read" }], workgroups: [625, 1, 1] },
+    { name: "step0_train_adadelta_dx2_W2", label: "train_adadelta_dx2_W2 = (0.95 * train_adadelta_dx2_W2) + (0.050000000000000044 * (optimizer_neg3 * optimizer_neg3)) — add %158 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_49, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 46, access: "read" }], workgroups: [625, 1, 1] },
+    { name: "step0_W2", label: "W2 = W2 + optimizer_neg3 — add %159 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_50, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 46, access: "read" }], workgroups: [625, 1, 1] },
+    { name: "step0_new_train_adadelta_g2_b2", label: "new_train_adadelta_g2_b2 = (0.95 * train_adadelta_g2_b2) + (0.050000000000000044 * (grad_b2 * grad_b2)) — add %165 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_51, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 32, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_optimizer_neg4", label: "optimizer_neg4 = -((sqrt(train_adadelta_dx2_b2 + 0.000001) / sqrt(new_train_adadelta_g2_b2 + 0.000001)) * grad_b2) — neg %172 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_52, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 43, access: "read" }, { buffer: 32, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_train_adadelta_dx2_b2", label: "train_adadelta_dx2_b2 = (0.95 * train_adadelta_dx2_b2) + (0.050000000000000044 * (optimizer_neg4 * optimizer_neg4)) — add %176 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_53, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_b2", label: "b2 = b2 + optimizer_neg4 — add %177 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_54, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_new_train_adadelta_g2_W3", label: "new_train_adadelta_g2_W3 = (0.95 * train_adadelta_g2_W3) + (0.050000000000000044 * (grad_W3 * grad_W3)) — add %185 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_55, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 31, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_optimizer_neg5", label: "optimizer_neg5 = -((sqrt(train_adadelta_dx2_W3 + 0.000001) / sqrt(new_train_adadelta_g2_W3 + 0.000001)) * grad_W3) — neg %193 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_56, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 30, access: "read" }, { buffer: 31, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_train_adadelta_dx2_W3", label: "train_adadelta_dx2_W3 = (0.95 * train_adadelta_dx2_W3) + (0.050000000000000044 * (optimizer_neg5 * optimizer_neg5)) — add %197 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_57, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 51, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_W3", label: "W3 = W3 + optimizer_neg5 — add %198 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_58, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 51, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_new_train_adadelta_g2_b3", label: "new_train_adadelta_g2_b3 = (0.95 * train_adadelta_g2_b3) + (0.050000000000000044 * (grad_b3 * grad_b3)) — add %206 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_59, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 54, access: "read" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_optimizer_neg6", label: "optimizer_neg6 = -((sqrt(train_adadelta_dx2_b3 + 0.000001) / sqrt(new_train_adadelta_g2_b3 + 0.000001)) * grad_b3) — neg %214 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_60, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 56, access: "read" }, { buffer: 53, access: "read" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_train_adadelta_dx2_b3", label: "train_adadelta_dx2_b3 = (0.95 * train_adadelta_dx2_b3) + (0.050000000000000044 * (optimizer_neg6 * optimizer_neg6)) — add %218 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_61, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 55, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_b3", label: "b3 = b3 + optimizer_neg6 — add %219 at specs/dnn.yaml:42:16 (phases[0].optimizer)", wgsl: WGSL_62, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 55, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %8 at specs/dnn.yaml:29:36 (graph.h1)", wgsl: WGSL_63, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [13, 7, 1] },
+    { name: "evaluate_h1", label: "h1 = maximum(h1_matmul + b1, 0) — maximum %12 at specs/dnn.yaml:29:15 (graph.h1)", wgsl: WGSL_64, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 7, access: "read" }], workgroups: [313, 1, 1] },
+    { name: "evaluate_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %13 at specs/dnn.yaml:30:23 (graph.h2)", wgsl: WGSL_65, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 58, access: "read" }, { buffer: 10, access: "read" }], workgroups: [13, 7, 1] },
+    { name: "evaluate_h2", label: "h2 = maximum(h2_matmul + b2, 0) — maximum %16 at specs/dnn.yaml:30:15 (graph.h2)", wgsl: WGSL_66, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 12, access: "read" }], workgroups: [313, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h2, W3) — matmul %17 at specs/dnn.yaml:31:27 (graph.p_y_given_x)", wgsl: WGSL_67, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 58, access: "read" }, { buffer: 15, access: "read" }], workgroups: [1, 7, 1] },
+    { name: "evaluate_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b3 — add %19 at specs/dnn.yaml:31:32 (graph.p_y_given_x)", wgsl: WGSL_68, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 59, access: "read" }, { buffer: 17, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %20 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_69, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 60, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %24 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_70, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 60, access: "read" }, { buffer: 61, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %25 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_71, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 59, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %26 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_72, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 60, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %29 at specs/dnn.yaml:31:16 (graph.p_y_given_x)", wgsl: WGSL_73, bindings: [{ buffer: 62, access: "read_write" }, { buffer: 60, access: "read" }, { buffer: 61, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "evaluate_error_argmax", label: "error_argmax = argmax(p_y_given_x) — argmax %30 at specs/dnn.yaml:37:10 (metrics.error)", wgsl: WGSL_74, bindings: [{ buffer: 63, access: "read_write" }, { buffer: 62, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_error", label: "error = cast(compare(error_argmax, y)) — cast %32 at specs/dnn.yaml:37:10 (metrics.error)", wgsl: WGSL_75, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 20, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "cost_onehot = one_hot(y) — one_hot %33 at specs/dnn.yaml:38:9 (metrics.cost)", wgsl: WGSL_76, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "evaluate_cost_log", label: "cost_log = log(p_y_given_x_reducesum) — log %34 at specs/dnn.yaml:38:9 (metrics.cost)", wgsl: WGSL_77, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 61, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %39 at specs/dnn.yaml:38:9 (metrics.cost)", wgsl: WGSL_78, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 60, access: "read" }, { buffer: 59, access: "read" }, { buffer: 65, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost", label: "cost = -cost_reducesum — neg %40 at specs/dnn.yaml:38:9 (metrics.cost)", wgsl: WGSL_79, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 61, access: "read" }], workgroups: [2, 1, 1] },
   ],
   steps: [
     {

@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 
-// Kernel 0: conv2d %11 at specs/lenet.yaml:34:21 (graph.c1)
-const WGSL_0 = `// conv2d %11 at specs/lenet.yaml:34:21 (graph.c1)
+// Kernel 0: c1_conv2d = conv2d(x, W1) — conv2d %11 at specs/lenet.yaml:34:21 (graph.c1)
+const WGSL_0 = `// c1_conv2d = conv2d(x, W1) — conv2d %11 at specs/lenet.yaml:34:21 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -28,8 +28,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 1: max_pool2d %12 at specs/lenet.yaml:34:12 (graph.c1)
-const WGSL_1 = `// max_pool2d %12 at specs/lenet.yaml:34:12 (graph.c1)
+// Kernel 1: c1_maxpool2d = max_pool2d(c1_conv2d) — max_pool2d %12 at specs/lenet.yaml:34:12 (graph.c1)
+const WGSL_1 = `// c1_maxpool2d = max_pool2d(c1_conv2d) — max_pool2d %12 at specs/lenet.yaml:34:12 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -48,8 +48,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m4;
 }
 `;
-// Kernel 2: tanh %15 at specs/lenet.yaml:34:7 (graph.c1)
-const WGSL_2 = `// tanh %15 at specs/lenet.yaml:34:7 (graph.c1)
+// Kernel 2: c1 = tanh(c1_maxpool2d + b1) — tanh %15 at specs/lenet.yaml:34:7 (graph.c1)
+const WGSL_2 = `// c1 = tanh(c1_maxpool2d + b1) — tanh %15 at specs/lenet.yaml:34:7 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -61,8 +61,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(tanh((in1[i] + in2[((i / 144u) % 20u)])), (in1[i] + in2[((i / 144u) % 20u)]), ((bitcast<u32>((in1[i] + in2[((i / 144u) % 20u)])) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 3: conv2d %16 at specs/lenet.yaml:35:21 (graph.c2)
-const WGSL_3 = `// conv2d %16 at specs/lenet.yaml:35:21 (graph.c2)
+// Kernel 3: c2_conv2d = conv2d(c1, W2) — conv2d %16 at specs/lenet.yaml:35:21 (graph.c2)
+const WGSL_3 = `// c2_conv2d = conv2d(c1, W2) — conv2d %16 at specs/lenet.yaml:35:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -87,8 +87,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 4: max_pool2d %17 at specs/lenet.yaml:35:12 (graph.c2)
-const WGSL_4 = `// max_pool2d %17 at specs/lenet.yaml:35:12 (graph.c2)
+// Kernel 4: c2_maxpool2d = max_pool2d(c2_conv2d) — max_pool2d %17 at specs/lenet.yaml:35:12 (graph.c2)
+const WGSL_4 = `// c2_maxpool2d = max_pool2d(c2_conv2d) — max_pool2d %17 at specs/lenet.yaml:35:12 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -107,8 +107,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m4;
 }
 `;
-// Kernel 5: tanh %20 at specs/lenet.yaml:35:7 (graph.c2)
-const WGSL_5 = `// tanh %20 at specs/lenet.yaml:35:7 (graph.c2)
+// Kernel 5: c2 = tanh(c2_maxpool2d + b2) — tanh %20 at specs/lenet.yaml:35:7 (graph.c2)
+const WGSL_5 = `// c2 = tanh(c2_maxpool2d + b2) — tanh %20 at specs/lenet.yaml:35:7 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -120,8 +120,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(tanh((in1[i] + in2[((i / 16u) % 50u)])), (in1[i] + in2[((i / 16u) % 50u)]), ((bitcast<u32>((in1[i] + in2[((i / 16u) % 50u)])) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 6: matmul %22 at specs/lenet.yaml:37:6 (graph.h)
-const WGSL_6 = `// matmul %22 at specs/lenet.yaml:37:6 (graph.h)
+// Kernel 6: h_matmul = matmul(c2, W3) — matmul %22 at specs/lenet.yaml:37:6 (graph.h)
+const WGSL_6 = `// h_matmul = matmul(c2, W3) — matmul %22 at specs/lenet.yaml:37:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -156,8 +156,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 500u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 7: tanh %25 at specs/lenet.yaml:37:6 (graph.h)
-const WGSL_7 = `// tanh %25 at specs/lenet.yaml:37:6 (graph.h)
+// Kernel 7: h = tanh(h_matmul + b3) — tanh %25 at specs/lenet.yaml:37:6 (graph.h)
+const WGSL_7 = `// h = tanh(h_matmul + b3) — tanh %25 at specs/lenet.yaml:37:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -169,8 +169,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(tanh((in1[i] + in2[(i % 500u)])), (in1[i] + in2[(i % 500u)]), ((bitcast<u32>((in1[i] + in2[(i % 500u)])) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 8: matmul %26 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
-const WGSL_8 = `// matmul %26 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+// Kernel 8: p_y_given_x_matmul = matmul(h, W4) — matmul %26 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+const WGSL_8 = `// p_y_given_x_matmul = matmul(h, W4) — matmul %26 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -205,8 +205,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 500u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 9: add %28 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
-const WGSL_9 = `// add %28 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+// Kernel 9: p_y_given_x_add = p_y_given_x_matmul + b4 — add %28 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+const WGSL_9 = `// p_y_given_x_add = p_y_given_x_matmul + b4 — add %28 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -218,8 +218,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[(i % 10u)]);
 }
 `;
-// Kernel 10: reduce_max %29 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
-const WGSL_10 = `// reduce_max %29 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+// Kernel 10: p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %29 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+const WGSL_10 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %29 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -236,8 +236,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 11: sub %33 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
-const WGSL_11 = `// sub %33 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+// Kernel 11: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %33 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+const WGSL_11 = `// p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %33 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -249,8 +249,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 500u)]);
 }
 `;
-// Kernel 12: exp %34 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
-const WGSL_12 = `// exp %34 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+// Kernel 12: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %34 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+const WGSL_12 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %34 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -261,8 +261,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 13: reduce_sum %35 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
-const WGSL_13 = `// reduce_sum %35 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+// Kernel 13: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %35 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+const WGSL_13 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %35 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -278,8 +278,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 14: one_hot %36 at specs/lenet.yaml:41:10 (losses.cost.nll)
-const WGSL_14 = `// one_hot %36 at specs/lenet.yaml:41:10 (losses.cost.nll)
+// Kernel 14: cost_nll_onehot = one_hot(y) — one_hot %36 at specs/lenet.yaml:41:10 (losses.cost.nll)
+const WGSL_14 = `// cost_nll_onehot = one_hot(y) — one_hot %36 at specs/lenet.yaml:41:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -290,8 +290,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 15: log %37 at specs/lenet.yaml:41:10 (losses.cost.nll)
-const WGSL_15 = `// log %37 at specs/lenet.yaml:41:10 (losses.cost.nll)
+// Kernel 15: cost_nll_log = log(p_y_given_x_reducesum) — log %37 at specs/lenet.yaml:41:10 (losses.cost.nll)
+const WGSL_15 = `// cost_nll_log = log(p_y_given_x_reducesum) — log %37 at specs/lenet.yaml:41:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -302,8 +302,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 16: reduce_sum %42 at specs/lenet.yaml:41:10 (losses.cost.nll)
-const WGSL_16 = `// reduce_sum %42 at specs/lenet.yaml:41:10 (losses.cost.nll)
+// Kernel 16: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %42 at specs/lenet.yaml:41:10 (losses.cost.nll)
+const WGSL_16 = `// cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %42 at specs/lenet.yaml:41:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -321,8 +321,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 17: reduce_sum %44 at specs/lenet.yaml:41:10 (losses.cost.nll)
-const WGSL_17 = `// reduce_sum %44 at specs/lenet.yaml:41:10 (losses.cost.nll)
+// Kernel 17: cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %44 at specs/lenet.yaml:41:10 (losses.cost.nll)
+const WGSL_17 = `// cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %44 at specs/lenet.yaml:41:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -347,8 +347,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 1u) { out[o] = part[0]; }
 }
 `;
-// Kernel 18: mul %46 at specs/lenet.yaml:41:10 (losses.cost.nll)
-const WGSL_18 = `// mul %46 at specs/lenet.yaml:41:10 (losses.cost.nll)
+// Kernel 18: cost = cost_nll_reducesum2 * 0.002 — mul %46 at specs/lenet.yaml:41:10 (losses.cost.nll)
+const WGSL_18 = `// cost = cost_nll_reducesum2 * 0.002 — mul %46 at specs/lenet.yaml:41:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -359,8 +359,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * 0.002f);
 }
 `;
-// Kernel 19: reduce_sum %51 at specs/lenet.yaml:41:10 (losses.cost.nll)
-const WGSL_19 = `// reduce_sum %51 at specs/lenet.yaml:41:10 (losses.cost.nll)
+// Kernel 19: d_cost_nll_reducesum = Σ (0.002 * cost_nll_onehot) — reduce_sum %51 at specs/lenet.yaml:41:10 (losses.cost.nll)
+const WGSL_19 = `// d_cost_nll_reducesum = Σ (0.002 * cost_nll_onehot) — reduce_sum %51 at specs/lenet.yaml:41:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -376,8 +376,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 20: div %52 at specs/lenet.yaml:41:10 (losses.cost.nll)
-const WGSL_20 = `// div %52 at specs/lenet.yaml:41:10 (losses.cost.nll)
+// Kernel 20: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %52 at specs/lenet.yaml:41:10 (losses.cost.nll)
+const WGSL_20 = `// d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %52 at specs/lenet.yaml:41:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -389,8 +389,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[i]);
 }
 `;
-// Kernel 21: add %56 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
-const WGSL_21 = `// add %56 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+// Kernel 21: d_p_y_given_x_add = (-0.002 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %56 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+const WGSL_21 = `// d_p_y_given_x_add = (-0.002 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %56 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -403,8 +403,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (((-0.002f) * in1[i]) + (in2[((i / 10u) % 500u)] * in3[i]));
 }
 `;
-// Kernel 22: reduce_sum %57 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
-const WGSL_22 = `// reduce_sum %57 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+// Kernel 22: grad_b4 = Σ d_p_y_given_x_add — reduce_sum %57 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+const WGSL_22 = `// grad_b4 = Σ d_p_y_given_x_add — reduce_sum %57 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -429,8 +429,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 10u) { out[o] = part[0]; }
 }
 `;
-// Kernel 23: matmul %58 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
-const WGSL_23 = `// matmul %58 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+// Kernel 23: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4) — matmul %58 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+const WGSL_23 = `// d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4) — matmul %58 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -465,8 +465,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 500u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 24: mul %63 at specs/lenet.yaml:37:6 (graph.h)
-const WGSL_24 = `// mul %63 at specs/lenet.yaml:37:6 (graph.h)
+// Kernel 24: d_h_mul = d_p_y_given_x_matmul * (1 - (h * h)) — mul %63 at specs/lenet.yaml:37:6 (graph.h)
+const WGSL_24 = `// d_h_mul = d_p_y_given_x_matmul * (1 - (h * h)) — mul %63 at specs/lenet.yaml:37:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -478,8 +478,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (1.0f - (in2[i] * in2[i])));
 }
 `;
-// Kernel 25: reduce_sum %64 at specs/lenet.yaml:37:6 (graph.h)
-const WGSL_25 = `// reduce_sum %64 at specs/lenet.yaml:37:6 (graph.h)
+// Kernel 25: grad_b3 = Σ d_h_mul — reduce_sum %64 at specs/lenet.yaml:37:6 (graph.h)
+const WGSL_25 = `// grad_b3 = Σ d_h_mul — reduce_sum %64 at specs/lenet.yaml:37:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -504,8 +504,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 500u) { out[o] = part[0]; }
 }
 `;
-// Kernel 26: matmul %65 at specs/lenet.yaml:37:6 (graph.h)
-const WGSL_26 = `// matmul %65 at specs/lenet.yaml:37:6 (graph.h)
+// Kernel 26: d_h_matmul = matmul(d_h_mul, W3) — matmul %65 at specs/lenet.yaml:37:6 (graph.h)
+const WGSL_26 = `// d_h_matmul = matmul(d_h_mul, W3) — matmul %65 at specs/lenet.yaml:37:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -540,8 +540,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 500u && col3 < 800u) { out[row2 * 800u + col3] = acc4; }
 }
 `;
-// Kernel 27: mul %71 at specs/lenet.yaml:35:7 (graph.c2)
-const WGSL_27 = `// mul %71 at specs/lenet.yaml:35:7 (graph.c2)
+// Kernel 27: d_c2_mul = d_h_matmul * (1 - (c2 * c2)) — mul %71 at specs/lenet.yaml:35:7 (graph.c2)
+const WGSL_27 = `// d_c2_mul = d_h_matmul * (1 - (c2 * c2)) — mul %71 at specs/lenet.yaml:35:7 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -553,8 +553,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (1.0f - (in2[i] * in2[i])));
 }
 `;
-// Kernel 28: reduce_sum %72 at specs/lenet.yaml:35:43 (graph.c2)
-const WGSL_28 = `// reduce_sum %72 at specs/lenet.yaml:35:43 (graph.c2)
+// Kernel 28: grad_b2 = Σ d_c2_mul — reduce_sum %72 at specs/lenet.yaml:35:43 (graph.c2)
+const WGSL_28 = `// grad_b2 = Σ d_c2_mul — reduce_sum %72 at specs/lenet.yaml:35:43 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -579,8 +579,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 50u) { out[o] = part[0]; }
 }
 `;
-// Kernel 29: max_pool2d_grad %74 at specs/lenet.yaml:35:12 (graph.c2)
-const WGSL_29 = `// max_pool2d_grad %74 at specs/lenet.yaml:35:12 (graph.c2)
+// Kernel 29: d_c2_maxpool2dgrad = max_pool2d_grad(c2_conv2d, d_c2_mul) — max_pool2d_grad %74 at specs/lenet.yaml:35:12 (graph.c2)
+const WGSL_29 = `// d_c2_maxpool2dgrad = max_pool2d_grad(c2_conv2d, d_c2_mul) — max_pool2d_grad %74 at specs/lenet.yaml:35:12 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -607,8 +607,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = v8;
 }
 `;
-// Kernel 30: transpose %75 at specs/lenet.yaml:35:21 (graph.c2)
-const WGSL_30 = `// transpose %75 at specs/lenet.yaml:35:21 (graph.c2)
+// Kernel 30: d_c2_transpose = transpose(W2) — transpose %75 at specs/lenet.yaml:35:21 (graph.c2)
+const WGSL_30 = `// d_c2_transpose = transpose(W2) — transpose %75 at specs/lenet.yaml:35:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -619,8 +619,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 1250u) * 25u + ((i / 25u) % 50u) * 500u + (i % 25u)];
 }
 `;
-// Kernel 31: flip %76 at specs/lenet.yaml:35:21 (graph.c2)
-const WGSL_31 = `// flip %76 at specs/lenet.yaml:35:21 (graph.c2)
+// Kernel 31: d_c2_flip = flip(d_c2_transpose) — flip %76 at specs/lenet.yaml:35:21 (graph.c2)
+const WGSL_31 = `// d_c2_flip = flip(d_c2_transpose) — flip %76 at specs/lenet.yaml:35:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -631,8 +631,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 1250u) * 1250u + ((i / 25u) % 50u) * 25u + (4u - ((i / 5u) % 5u)) * 5u + (4u - (i % 5u))];
 }
 `;
-// Kernel 32: conv2d %77 at specs/lenet.yaml:35:21 (graph.c2)
-const WGSL_32 = `// conv2d %77 at specs/lenet.yaml:35:21 (graph.c2)
+// Kernel 32: d_c2_conv2d = conv2d(d_c2_maxpool2dgrad, d_c2_flip) — conv2d %77 at specs/lenet.yaml:35:21 (graph.c2)
+const WGSL_32 = `// d_c2_conv2d = conv2d(d_c2_maxpool2dgrad, d_c2_flip) — conv2d %77 at specs/lenet.yaml:35:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -663,8 +663,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 33: transpose %78 at specs/lenet.yaml:35:21 (graph.c2)
-const WGSL_33 = `// transpose %78 at specs/lenet.yaml:35:21 (graph.c2)
+// Kernel 33: d_c2_transpose2 = transpose(c1) — transpose %78 at specs/lenet.yaml:35:21 (graph.c2)
+const WGSL_33 = `// d_c2_transpose2 = transpose(c1) — transpose %78 at specs/lenet.yaml:35:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -675,8 +675,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 72000u) * 144u + ((i / 144u) % 500u) * 2880u + (i % 144u)];
 }
 `;
-// Kernel 34: transpose %79 at specs/lenet.yaml:35:21 (graph.c2)
-const WGSL_34 = `// transpose %79 at specs/lenet.yaml:35:21 (graph.c2)
+// Kernel 34: d_c2_transpose3 = transpose(d_c2_maxpool2dgrad) — transpose %79 at specs/lenet.yaml:35:21 (graph.c2)
+const WGSL_34 = `// d_c2_transpose3 = transpose(d_c2_maxpool2dgrad) — transpose %79 at specs/lenet.yaml:35:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -687,8 +687,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 32000u) * 64u + ((i / 64u) % 500u) * 3200u + (i % 64u)];
 }
 `;
-// Kernel 35: flip %80 at specs/lenet.yaml:35:21 (graph.c2)
-const WGSL_35 = `// flip %80 at specs/lenet.yaml:35:21 (graph.c2)
+// Kernel 35: d_c2_flip2 = flip(d_c2_transpose3) — flip %80 at specs/lenet.yaml:35:21 (graph.c2)
+const WGSL_35 = `// d_c2_flip2 = flip(d_c2_transpose3) — flip %80 at specs/lenet.yaml:35:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -699,8 +699,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 32000u) * 32000u + ((i / 64u) % 500u) * 64u + (7u - ((i / 8u) % 8u)) * 8u + (7u - (i % 8u))];
 }
 `;
-// Kernel 36: conv2d %81 at specs/lenet.yaml:35:21 (graph.c2)
-const WGSL_36 = `// conv2d %81 at specs/lenet.yaml:35:21 (graph.c2)
+// Kernel 36: d_c2_conv2d2 = conv2d(d_c2_transpose2, d_c2_flip2) — conv2d %81 at specs/lenet.yaml:35:21 (graph.c2)
+const WGSL_36 = `// d_c2_conv2d2 = conv2d(d_c2_transpose2, d_c2_flip2) — conv2d %81 at specs/lenet.yaml:35:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -725,8 +725,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 37: flip %82 at specs/lenet.yaml:35:21 (graph.c2)
-const WGSL_37 = `// flip %82 at specs/lenet.yaml:35:21 (graph.c2)
+// Kernel 37: d_c2_flip3 = flip(d_c2_conv2d2) — flip %82 at specs/lenet.yaml:35:21 (graph.c2)
+const WGSL_37 = `// d_c2_flip3 = flip(d_c2_conv2d2) — flip %82 at specs/lenet.yaml:35:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -737,8 +737,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 1250u) * 1250u + ((i / 25u) % 50u) * 25u + (4u - ((i / 5u) % 5u)) * 5u + (4u - (i % 5u))];
 }
 `;
-// Kernel 38: transpose %83 at specs/lenet.yaml:35:21 (graph.c2)
-const WGSL_38 = `// transpose %83 at specs/lenet.yaml:35:21 (graph.c2)
+// Kernel 38: grad_W2 = transpose(d_c2_flip3) — transpose %83 at specs/lenet.yaml:35:21 (graph.c2)
+const WGSL_38 = `// grad_W2 = transpose(d_c2_flip3) — transpose %83 at specs/lenet.yaml:35:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -749,8 +749,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 500u) * 25u + ((i / 25u) % 20u) * 1250u + (i % 25u)];
 }
 `;
-// Kernel 39: mul %87 at specs/lenet.yaml:34:7 (graph.c1)
-const WGSL_39 = `// mul %87 at specs/lenet.yaml:34:7 (graph.c1)
+// Kernel 39: d_c1_mul = d_c2_conv2d * (1 - (c1 * c1)) — mul %87 at specs/lenet.yaml:34:7 (graph.c1)
+const WGSL_39 = `// d_c1_mul = d_c2_conv2d * (1 - (c1 * c1)) — mul %87 at specs/lenet.yaml:34:7 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -762,8 +762,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (1.0f - (in2[i] * in2[i])));
 }
 `;
-// Kernel 40: reduce_sum %88 at specs/lenet.yaml:34:44 (graph.c1)
-const WGSL_40 = `// reduce_sum %88 at specs/lenet.yaml:34:44 (graph.c1)
+// Kernel 40: grad_b1 = Σ d_c1_mul — reduce_sum %88 at specs/lenet.yaml:34:44 (graph.c1)
+const WGSL_40 = `// grad_b1 = Σ d_c1_mul — reduce_sum %88 at specs/lenet.yaml:34:44 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -788,8 +788,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 20u) { out[o] = part[0]; }
 }
 `;
-// Kernel 41: max_pool2d_grad %90 at specs/lenet.yaml:34:12 (graph.c1)
-const WGSL_41 = `// max_pool2d_grad %90 at specs/lenet.yaml:34:12 (graph.c1)
+// Kernel 41: d_c1_maxpool2dgrad = max_pool2d_grad(c1_conv2d, d_c1_mul) — max_pool2d_grad %90 at specs/lenet.yaml:34:12 (graph.c1)
+const WGSL_41 = `// d_c1_maxpool2dgrad = max_pool2d_grad(c1_conv2d, d_c1_mul) — max_pool2d_grad %90 at specs/lenet.yaml:34:12 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -816,8 +816,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = v8;
 }
 `;
-// Kernel 42: transpose %91 at specs/lenet.yaml:34:21 (graph.c1)
-const WGSL_42 = `// transpose %91 at specs/lenet.yaml:34:21 (graph.c1)
+// Kernel 42: d_c1_transpose = transpose(x) — transpose %91 at specs/lenet.yaml:34:21 (graph.c1)
+const WGSL_42 = `// d_c1_transpose = transpose(x) — transpose %91 at specs/lenet.yaml:34:21 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -828,8 +828,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[i];
 }
 `;
-// Kernel 43: transpose %92 at specs/lenet.yaml:34:21 (graph.c1)
-const WGSL_43 = `// transpose %92 at specs/lenet.yaml:34:21 (graph.c1)
+// Kernel 43: d_c1_transpose2 = transpose(d_c1_maxpool2dgrad) — transpose %92 at specs/lenet.yaml:34:21 (graph.c1)
+const WGSL_43 = `// d_c1_transpose2 = transpose(d_c1_maxpool2dgrad) — transpose %92 at specs/lenet.yaml:34:21 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -840,8 +840,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 288000u) * 576u + ((i / 576u) % 500u) * 11520u + (i % 576u)];
 }
 `;
-// Kernel 44: flip %93 at specs/lenet.yaml:34:21 (graph.c1)
-const WGSL_44 = `// flip %93 at specs/lenet.yaml:34:21 (graph.c1)
+// Kernel 44: d_c1_flip = flip(d_c1_transpose2) — flip %93 at specs/lenet.yaml:34:21 (graph.c1)
+const WGSL_44 = `// d_c1_flip = flip(d_c1_transpose2) — flip %93 at specs/lenet.yaml:34:21 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -852,8 +852,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 288000u) * 288000u + ((i / 576u) % 500u) * 576u + (23u - ((i / 24u) % 24u)) * 24u + (23u - (i % 24u))];
 }
 `;
-// Kernel 45: conv2d %94 at specs/lenet.yaml:34:21 (graph.c1)
-const WGSL_45 = `// conv2d %94 at specs/lenet.yaml:34:21 (graph.c1)
+// Kernel 45: d_c1_conv2d = conv2d(d_c1_transpose, d_c1_flip) — conv2d %94 at specs/lenet.yaml:34:21 (graph.c1)
+const WGSL_45 = `// d_c1_conv2d = conv2d(d_c1_transpose, d_c1_flip) — conv2d %94 at specs/lenet.yaml:34:21 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -882,8 +882,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 46: flip %95 at specs/lenet.yaml:34:21 (graph.c1)
-const WGSL_46 = `// flip %95 at specs/lenet.yaml:34:21 (graph.c1)
+// Kernel 46: d_c1_flip2 = flip(d_c1_conv2d) — flip %95 at specs/lenet.yaml:34:21 (graph.c1)
+const WGSL_46 = `// d_c1_flip2 = flip(d_c1_conv2d) — flip %95 at specs/lenet.yaml:34:21 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -894,8 +894,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 25u) * 25u + (4u - ((i / 5u) % 5u)) * 5u + (4u - (i % 5u))];
 }
 `;
-// Kernel 47: transpose %96 at specs/lenet.yaml:34:21 (graph.c1)
-const WGSL_47 = `// transpose %96 at specs/lenet.yaml:34:21 (graph.c1)
+// Kernel 47: grad_W1 = transpose(d_c1_flip2) — transpose %96 at specs/lenet.yaml:34:21 (graph.c1)
+const WGSL_47 = `// grad_W1 = transpose(d_c1_flip2) — transpose %96 at specs/lenet.yaml:34:21 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -906,8 +906,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[i];
 }
 `;
-// Kernel 48: sub %99 at specs/lenet.yaml:48:16 (phases[0].optimizer)
-const WGSL_48 = `// sub %99 at specs/lenet.yaml:48:16 (phases[0].optimizer)
+// Kernel 48: W1 = W1 - (0.1 * grad_W1) — sub %99 at specs/lenet.yaml:48:16 (phases[0].optimizer)
+const WGSL_48 = `// W1 = W1 - (0.1 * grad_W1) — sub %99 at specs/lenet.yaml:48:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -918,8 +918,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 49: sub %102 at specs/lenet.yaml:48:16 (phases[0].optimizer)
-const WGSL_49 = `// sub %102 at specs/lenet.yaml:48:16 (phases[0].optimizer)
+// Kernel 49: b1 = b1 - (0.1 * grad_b1) — sub %102 at specs/lenet.yaml:48:16 (phases[0].optimizer)
+const WGSL_49 = `// b1 = b1 - (0.1 * grad_b1) — sub %102 at specs/lenet.yaml:48:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -930,8 +930,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 50: sub %105 at specs/lenet.yaml:48:16 (phases[0].optimizer)
-const WGSL_50 = `// sub %105 at specs/lenet.yaml:48:16 (phases[0].optimizer)
+// Kernel 50: W2 = W2 - (0.1 * grad_W2) — sub %105 at specs/lenet.yaml:48:16 (phases[0].optimizer)
+const WGSL_50 = `// W2 = W2 - (0.1 * grad_W2) — sub %105 at specs/lenet.yaml:48:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -942,8 +942,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 51: sub %108 at specs/lenet.yaml:48:16 (phases[0].optimizer)
-const WGSL_51 = `// sub %108 at specs/lenet.yaml:48:16 (phases[0].optimizer)
+// Kernel 51: b2 = b2 - (0.1 * grad_b2) — sub %108 at specs/lenet.yaml:48:16 (phases[0].optimizer)
+const WGSL_51 = `// b2 = b2 - (0.1 * grad_b2) — sub %108 at specs/lenet.yaml:48:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -954,8 +954,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 52: matmul %66 at specs/lenet.yaml:37:6 (graph.h)
-const WGSL_52 = `// matmul %66 at specs/lenet.yaml:37:6 (graph.h)
+// Kernel 52: grad_W3 = matmul(c2, d_h_mul) — matmul %66 at specs/lenet.yaml:37:6 (graph.h)
+const WGSL_52 = `// grad_W3 = matmul(c2, d_h_mul) — matmul %66 at specs/lenet.yaml:37:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -990,8 +990,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 800u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 53: sub %111 at specs/lenet.yaml:48:16 (phases[0].optimizer)
-const WGSL_53 = `// sub %111 at specs/lenet.yaml:48:16 (phases[0].optimizer)
+// Kernel 53: W3 = W3 - (0.1 * grad_W3) — sub %111 at specs/lenet.yaml:48:16 (phases[0].optimizer)
+const WGSL_53 = `// W3 = W3 - (0.1 * grad_W3) — sub %111 at specs/lenet.yaml:48:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1002,8 +1002,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 54: sub %114 at specs/lenet.yaml:48:16 (phases[0].optimizer)
-const WGSL_54 = `// sub %114 at specs/lenet.yaml:48:16 (phases[0].optimizer)
+// Kernel 54: b3 = b3 - (0.1 * grad_b3) — sub %114 at specs/lenet.yaml:48:16 (phases[0].optimizer)
+const WGSL_54 = `// b3 = b3 - (0.1 * grad_b3) — sub %114 at specs/lenet.yaml:48:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1014,8 +1014,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 55: matmul %59 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
-const WGSL_55 = `// matmul %59 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+// Kernel 55: grad_W4 = matmul(h, d_p_y_given_x_add) — matmul %59 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+const WGSL_55 = `// grad_W4 = matmul(h, d_p_y_given_x_add) — matmul %59 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1050,8 +1050,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 500u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 56: sub %117 at specs/lenet.yaml:48:16 (phases[0].optimizer)
-const WGSL_56 = `// sub %117 at specs/lenet.yaml:48:16 (phases[0].optimizer)
+// Kernel 56: W4 = W4 - (0.1 * grad_W4) — sub %117 at specs/lenet.yaml:48:16 (phases[0].optimizer)
+const WGSL_56 = `// W4 = W4 - (0.1 * grad_W4) — sub %117 at specs/lenet.yaml:48:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1062,8 +1062,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 57: sub %120 at specs/lenet.yaml:48:16 (phases[0].optimizer)
-const WGSL_57 = `// sub %120 at specs/lenet.yaml:48:16 (phases[0].optimizer)
+// Kernel 57: b4 = b4 - (0.1 * grad_b4) — sub %120 at specs/lenet.yaml:48:16 (phases[0].optimizer)
+const WGSL_57 = `// b4 = b4 - (0.1 * grad_b4) — sub %120 at specs/lenet.yaml:48:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1074,8 +1074,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 58: conv2d %11 at specs/lenet.yaml:34:21 (graph.c1)
-const WGSL_58 = `// conv2d %11 at specs/lenet.yaml:34:21 (graph.c1)
+// Kernel 58: c1_conv2d = conv2d(x, W1) — conv2d %11 at specs/lenet.yaml:34:21 (graph.c1)
+const WGSL_58 = `// c1_conv2d = conv2d(x, W1) — conv2d %11 at specs/lenet.yaml:34:21 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1100,8 +1100,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 59: max_pool2d %12 at specs/lenet.yaml:34:12 (graph.c1)
-const WGSL_59 = `// max_pool2d %12 at specs/lenet.yaml:34:12 (graph.c1)
+// Kernel 59: c1_maxpool2d = max_pool2d(c1_conv2d) — max_pool2d %12 at specs/lenet.yaml:34:12 (graph.c1)
+const WGSL_59 = `// c1_maxpool2d = max_pool2d(c1_conv2d) — max_pool2d %12 at specs/lenet.yaml:34:12 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1120,8 +1120,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m4;
 }
 `;
-// Kernel 60: tanh %15 at specs/lenet.yaml:34:7 (graph.c1)
-const WGSL_60 = `// tanh %15 at specs/lenet.yaml:34:7 (graph.c1)
+// Kernel 60: c1 = tanh(c1_maxpool2d + b1) — tanh %15 at specs/lenet.yaml:34:7 (graph.c1)
+const WGSL_60 = `// c1 = tanh(c1_maxpool2d + b1) — tanh %15 at specs/lenet.yaml:34:7 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1133,8 +1133,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(tanh((in1[i] + in2[((i / 144u) % 20u)])), (in1[i] + in2[((i / 144u) % 20u)]), ((bitcast<u32>((in1[i] + in2[((i / 144u) % 20u)])) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 61: conv2d %16 at specs/lenet.yaml:35:21 (graph.c2)
-const WGSL_61 = `// conv2d %16 at specs/lenet.yaml:35:21 (graph.c2)
+// Kernel 61: c2_conv2d = conv2d(c1, W2) — conv2d %16 at specs/lenet.yaml:35:21 (graph.c2)
+const WGSL_61 = `// c2_conv2d = conv2d(c1, W2) — conv2d %16 at specs/lenet.yaml:35:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1159,8 +1159,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 62: max_pool2d %17 at specs/lenet.yaml:35:12 (graph.c2)
-const WGSL_62 = `// max_pool2d %17 at specs/lenet.yaml:35:12 (graph.c2)
+// Kernel 62: c2_maxpool2d = max_pool2d(c2_conv2d) — max_pool2d %17 at specs/lenet.yaml:35:12 (graph.c2)
+const WGSL_62 = `// c2_maxpool2d = max_pool2d(c2_conv2d) — max_pool2d %17 at specs/lenet.yaml:35:12 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1179,8 +1179,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m4;
 }
 `;
-// Kernel 63: tanh %20 at specs/lenet.yaml:35:7 (graph.c2)
-const WGSL_63 = `// tanh %20 at specs/lenet.yaml:35:7 (graph.c2)
+// Kernel 63: c2 = tanh(c2_maxpool2d + b2) — tanh %20 at specs/lenet.yaml:35:7 (graph.c2)
+const WGSL_63 = `// c2 = tanh(c2_maxpool2d + b2) — tanh %20 at specs/lenet.yaml:35:7 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1192,8 +1192,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(tanh((in1[i] + in2[((i / 16u) % 50u)])), (in1[i] + in2[((i / 16u) % 50u)]), ((bitcast<u32>((in1[i] + in2[((i / 16u) % 50u)])) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 64: matmul %22 at specs/lenet.yaml:37:6 (graph.h)
-const WGSL_64 = `// matmul %22 at specs/lenet.yaml:37:6 (graph.h)
+// Kernel 64: h_matmul = matmul(c2, W3) — matmul %22 at specs/lenet.yaml:37:6 (graph.h)
+const WGSL_64 = `// h_matmul = matmul(c2, W3) — matmul %22 at specs/lenet.yaml:37:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1228,8 +1228,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 500u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 65: tanh %25 at specs/lenet.yaml:37:6 (graph.h)
-const WGSL_65 = `// tanh %25 at specs/lenet.yaml:37:6 (graph.h)
+// Kernel 65: h = tanh(h_matmul + b3) — tanh %25 at specs/lenet.yaml:37:6 (graph.h)
+const WGSL_65 = `// h = tanh(h_matmul + b3) — tanh %25 at specs/lenet.yaml:37:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1241,8 +1241,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(tanh((in1[i] + in2[(i % 500u)])), (in1[i] + in2[(i % 500u)]), ((bitcast<u32>((in1[i] + in2[(i % 500u)])) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 66: matmul %26 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
-const WGSL_66 = `// matmul %26 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+// Kernel 66: p_y_given_x_matmul = matmul(h, W4) — matmul %26 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+const WGSL_66 = `// p_y_given_x_matmul = matmul(h, W4) — matmul %26 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1277,8 +1277,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 500u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 67: add %28 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
-const WGSL_67 = `// add %28 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+// Kernel 67: p_y_given_x_add = p_y_given_x_matmul + b4 — add %28 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+const WGSL_67 = `// p_y_given_x_add = p_y_given_x_matmul + b4 — add %28 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1290,8 +1290,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[(i % 10u)]);
 }
 `;
-// Kernel 68: reduce_max %29 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
-const WGSL_68 = `// reduce_max %29 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+// Kernel 68: p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %29 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+const WGSL_68 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %29 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1308,8 +1308,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 69: sub %33 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
-const WGSL_69 = `// sub %33 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+// Kernel 69: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %33 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+const WGSL_69 = `// p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %33 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1321,8 +1321,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 500u)]);
 }
 `;
-// Kernel 70: exp %34 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
-const WGSL_70 = `// exp %34 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+// Kernel 70: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %34 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+const WGSL_70 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %34 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1333,8 +1333,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 71: reduce_sum %35 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
-const WGSL_71 = `// reduce_sum %35 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+// Kernel 71: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %35 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+const WGSL_71 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %35 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1350,8 +1350,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 72: div %38 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
-const WGSL_72 = `// div %38 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+// Kernel 72: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %38 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
+const WGSL_72 = `// p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %38 at specs/lenet.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1363,8 +1363,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[((i / 10u) % 500u)]);
 }
 `;
-// Kernel 73: argmax %39 at specs/lenet.yaml:43:10 (metrics.error)
-const WGSL_73 = `// argmax %39 at specs/lenet.yaml:43:10 (metrics.error)
+// Kernel 73: error_argmax = argmax(p_y_given_x) — argmax %39 at specs/lenet.yaml:43:10 (metrics.error)
+const WGSL_73 = `// error_argmax = argmax(p_y_given_x) — argmax %39 at specs/lenet.yaml:43:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<i32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1382,8 +1382,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = i32(bi2);
 }
 `;
-// Kernel 74: cast %41 at specs/lenet.yaml:43:10 (metrics.error)
-const WGSL_74 = `// cast %41 at specs/lenet.yaml:43:10 (metrics.error)
+// Kernel 74: error = cast(compare(error_argmax, y)) — cast %41 at specs/lenet.yaml:43:10 (metrics.error)
+const WGSL_74 = `// error = cast(compare(error_argmax, y)) — cast %41 at specs/lenet.yaml:43:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 @group(0) @binding(2) var<storage, read> in2: array<i32>;
@@ -1395,8 +1395,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, in1[i] != in2[i]));
 }
 `;
-// Kernel 75: one_hot %42 at specs/lenet.yaml:44:9 (metrics.cost)
-const WGSL_75 = `// one_hot %42 at specs/lenet.yaml:44:9 (metrics.cost)
+// Kernel 75: cost_onehot = one_hot(y) — one_hot %42 at specs/lenet.yaml:44:9 (metrics.cost)
+const WGSL_75 = `// cost_onehot = one_hot(y) — one_hot %42 at specs/lenet.yaml:44:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -1407,8 +1407,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 76: log %43 at specs/lenet.yaml:44:9 (metrics.cost)
-const WGSL_76 = `// log %43 at specs/lenet.yaml:44:9 (metrics.cost)
+// Kernel 76: cost_log = log(p_y_given_x_reducesum) — log %43 at specs/lenet.yaml:44:9 (metrics.cost)
+const WGSL_76 = `// cost_log = log(p_y_given_x_reducesum) — log %43 at specs/lenet.yaml:44:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1419,8 +1419,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 77: reduce_sum %48 at specs/lenet.yaml:44:9 (metrics.cost)
-const WGSL_77 = `// reduce_sum %48 at specs/lenet.yaml:44:9 (metrics.cost)
+// Kernel 77: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %48 at specs/lenet.yaml:44:9 (metrics.cost)
+const WGSL_77 = `// cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %48 at specs/lenet.yaml:44:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1438,8 +1438,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 78: neg %49 at specs/lenet.yaml:44:9 (metrics.cost)
-const WGSL_78 = `// neg %49 at specs/lenet.yaml:44:9 (metrics.cost)
+// Kernel 78: cost = -cost_reducesum — neg %49 at specs/lenet.yaml:44:9 (metrics.cost)
+const WGSL_78 = `// cost = -cost_reducesum — neg %49 at specs/lenet.yaml:44:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1510,85 +1510,85 @@ export const plan: GpuPlan = {
     { name: "eval_cost_log", size: 500, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_c1_conv2d", label: "conv2d %11 at specs/lenet.yaml:34:21 (graph.c1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [65535, 2, 1] },
-    { name: "step0_c1_maxpool2d", label: "max_pool2d %12 at specs/lenet.yaml:34:12 (graph.c1)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [22500, 1, 1] },
-    { name: "step0_c1", label: "tanh %15 at specs/lenet.yaml:34:7 (graph.c1)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 7, access: "read" }], workgroups: [22500, 1, 1] },
-    { name: "step0_c2_conv2d", label: "conv2d %16 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 9, access: "read" }], workgroups: [25000, 1, 1] },
-    { name: "step0_c2_maxpool2d", label: "max_pool2d %17 at specs/lenet.yaml:35:12 (graph.c2)", wgsl: WGSL_4, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [6250, 1, 1] },
-    { name: "step0_c2", label: "tanh %20 at specs/lenet.yaml:35:7 (graph.c2)", wgsl: WGSL_5, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 12, access: "read" }], workgroups: [6250, 1, 1] },
-    { name: "step0_h_matmul", label: "matmul %22 at specs/lenet.yaml:37:6 (graph.h)", wgsl: WGSL_6, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 14, access: "read" }], workgroups: [32, 32, 1] },
-    { name: "step0_h", label: "tanh %25 at specs/lenet.yaml:37:6 (graph.h)", wgsl: WGSL_7, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 16, access: "read" }], workgroups: [3907, 1, 1] },
-    { name: "step0_p_y_given_x_matmul", label: "matmul %26 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_8, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 18, access: "read" }], workgroups: [1, 32, 1] },
-    { name: "step0_p_y_given_x_add", label: "add %28 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_9, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 20, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "step0_p_y_given_x_reducemax", label: "reduce_max %29 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_10, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_p_y_given_x_sub", label: "sub %33 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_11, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 21, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "step0_p_y_given_x_exp", label: "exp %34 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_12, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "step0_p_y_given_x_reducesum", label: "reduce_sum %35 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_cost_nll_onehot", label: "one_hot %36 at specs/lenet.yaml:41:10 (losses.cost.nll)", wgsl: WGSL_14, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "step0_cost_nll_log", label: "log %37 at specs/lenet.yaml:41:10 (losses.cost.nll)", wgsl: WGSL_15, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_cost_nll_reducesum", label: "reduce_sum %42 at specs/lenet.yaml:41:10 (losses.cost.nll)", wgsl: WGSL_16, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 17, access: "read" }, { buffer: 24, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_cost_nll_reducesum2", label: "reduce_sum %44 at specs/lenet.yaml:41:10 (losses.cost.nll)", wgsl: WGSL_17, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 25, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost", label: "mul %46 at specs/lenet.yaml:41:10 (losses.cost.nll)", wgsl: WGSL_18, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 26, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_cost_nll_reducesum", label: "reduce_sum %51 at specs/lenet.yaml:41:10 (losses.cost.nll)", wgsl: WGSL_19, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_d_cost_nll_div", label: "div %52 at specs/lenet.yaml:41:10 (losses.cost.nll)", wgsl: WGSL_20, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_d_p_y_given_x_add", label: "add %56 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_21, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 25, access: "read" }, { buffer: 19, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "step0_grad_b4", label: "reduce_sum %57 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_22, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "step0_d_p_y_given_x_matmul", label: "matmul %58 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 18, access: "read" }], workgroups: [32, 32, 1] },
-    { name: "step0_d_h_mul", label: "mul %63 at specs/lenet.yaml:37:6 (graph.h)", wgsl: WGSL_24, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 15, access: "read" }], workgroups: [3907, 1, 1] },
-    { name: "step0_grad_b3", label: "reduce_sum %64 at specs/lenet.yaml:37:6 (graph.h)", wgsl: WGSL_25, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 29, access: "read" }], workgroups: [500, 1, 1] },
-    { name: "step0_d_h_matmul", label: "matmul %65 at specs/lenet.yaml:37:6 (graph.h)", wgsl: WGSL_26, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 14, access: "read" }], workgroups: [50, 32, 1] },
-    { name: "step0_d_c2_mul", label: "mul %71 at specs/lenet.yaml:35:7 (graph.c2)", wgsl: WGSL_27, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 11, access: "read" }], workgroups: [6250, 1, 1] },
-    { name: "step0_grad_b2", label: "reduce_sum %72 at specs/lenet.yaml:35:43 (graph.c2)", wgsl: WGSL_28, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 30, access: "read" }], workgroups: [50, 1, 1] },
-    { name: "step0_d_c2_maxpool2dgrad", label: "max_pool2d_grad %74 at specs/lenet.yaml:35:12 (graph.c2)", wgsl: WGSL_29, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 30, access: "read" }], workgroups: [25000, 1, 1] },
-    { name: "step0_d_c2_transpose", label: "transpose %75 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_30, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [391, 1, 1] },
-    { name: "step0_d_c2_flip", label: "flip %76 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_31, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [391, 1, 1] },
-    { name: "step0_d_c2_conv2d", label: "conv2d %77 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_32, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 34, access: "read" }], workgroups: [22500, 1, 1] },
-    { name: "step0_d_c2_transpose2", label: "transpose %78 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_33, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 6, access: "read" }], workgroups: [22500, 1, 1] },
-    { name: "step0_d_c2_transpose3", label: "transpose %79 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_34, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 32, access: "read" }], workgroups: [25000, 1, 1] },
-    { name: "step0_d_c2_flip2", label: "flip %80 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_35, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [25000, 1, 1] },
-    { name: "step0_d_c2_conv2d2", label: "conv2d %81 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_36, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 35, access: "read" }, { buffer: 32, access: "read" }], workgroups: [391, 1, 1] },
-    { name: "step0_d_c2_flip3", label: "flip %82 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_37, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [391, 1, 1] },
-    { name: "step0_grad_W2", label: "transpose %83 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_38, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 34, access: "read" }], workgroups: [391, 1, 1] },
-    { name: "step0_d_c1_mul", label: "mul %87 at specs/lenet.yaml:34:7 (graph.c1)", wgsl: WGSL_39, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 6, access: "read" }], workgroups: [22500, 1, 1] },
-    { name: "step0_grad_b1", label: "reduce_sum %88 at specs/lenet.yaml:34:44 (graph.c1)", wgsl: WGSL_40, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_d_c1_maxpool2dgrad", label: "max_pool2d_grad %90 at specs/lenet.yaml:34:12 (graph.c1)", wgsl: WGSL_41, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 35, access: "read" }], workgroups: [65535, 2, 1] },
-    { name: "step0_d_c1_transpose", label: "transpose %91 at specs/lenet.yaml:34:21 (graph.c1)", wgsl: WGSL_42, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [6125, 1, 1] },
-    { name: "step0_d_c1_transpose2", label: "transpose %92 at specs/lenet.yaml:34:21 (graph.c1)", wgsl: WGSL_43, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 37, access: "read" }], workgroups: [65535, 2, 1] },
-    { name: "step0_d_c1_flip", label: "flip %93 at specs/lenet.yaml:34:21 (graph.c1)", wgsl: WGSL_44, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [65535, 2, 1] },
-    { name: "step0_d_c1_conv2d", label: "conv2d %94 at specs/lenet.yaml:34:21 (graph.c1)", wgsl: WGSL_45, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 37, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_d_c1_flip2", label: "flip %95 at specs/lenet.yaml:34:21 (graph.c1)", wgsl: WGSL_46, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_grad_W1", label: "transpose %96 at specs/lenet.yaml:34:21 (graph.c1)", wgsl: WGSL_47, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 25, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_W1", label: "sub %99 at specs/lenet.yaml:48:16 (phases[0].optimizer)", wgsl: WGSL_48, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_b1", label: "sub %102 at specs/lenet.yaml:48:16 (phases[0].optimizer)", wgsl: WGSL_49, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_W2", label: "sub %105 at specs/lenet.yaml:48:16 (phases[0].optimizer)", wgsl: WGSL_50, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [391, 1, 1] },
-    { name: "step0_b2", label: "sub %108 at specs/lenet.yaml:48:16 (phases[0].optimizer)", wgsl: WGSL_51, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 31, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_grad_W3", label: "matmul %66 at specs/lenet.yaml:37:6 (graph.h)", wgsl: WGSL_52, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 29, access: "read" }], workgroups: [32, 50, 1] },
-    { name: "step0_W3", label: "sub %111 at specs/lenet.yaml:48:16 (phases[0].optimizer)", wgsl: WGSL_53, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [6250, 1, 1] },
-    { name: "step0_b3", label: "sub %114 at specs/lenet.yaml:48:16 (phases[0].optimizer)", wgsl: WGSL_54, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_grad_W4", label: "matmul %59 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_55, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 17, access: "read" }], workgroups: [1, 32, 1] },
-    { name: "step0_W4", label: "sub %117 at specs/lenet.yaml:48:16 (phases[0].optimizer)", wgsl: WGSL_56, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "step0_b4", label: "sub %120 at specs/lenet.yaml:48:16 (phases[0].optimizer)", wgsl: WGSL_57, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_c1_conv2d", label: "conv2d %11 at specs/lenet.yaml:34:21 (graph.c1)", wgsl: WGSL_58, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [65535, 2, 1] },
-    { name: "evaluate_c1_maxpool2d", label: "max_pool2d %12 at specs/lenet.yaml:34:12 (graph.c1)", wgsl: WGSL_59, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 39, access: "read" }], workgroups: [22500, 1, 1] },
-    { name: "evaluate_c1", label: "tanh %15 at specs/lenet.yaml:34:7 (graph.c1)", wgsl: WGSL_60, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 40, access: "read" }, { buffer: 7, access: "read" }], workgroups: [22500, 1, 1] },
-    { name: "evaluate_c2_conv2d", label: "conv2d %16 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_61, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 41, access: "read" }, { buffer: 9, access: "read" }], workgroups: [25000, 1, 1] },
-    { name: "evaluate_c2_maxpool2d", label: "max_pool2d %17 at specs/lenet.yaml:35:12 (graph.c2)", wgsl: WGSL_62, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 42, access: "read" }], workgroups: [6250, 1, 1] },
-    { name: "evaluate_c2", label: "tanh %20 at specs/lenet.yaml:35:7 (graph.c2)", wgsl: WGSL_63, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 43, access: "read" }, { buffer: 12, access: "read" }], workgroups: [6250, 1, 1] },
-    { name: "evaluate_h_matmul", label: "matmul %22 at specs/lenet.yaml:37:6 (graph.h)", wgsl: WGSL_64, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 14, access: "read" }], workgroups: [32, 32, 1] },
-    { name: "evaluate_h", label: "tanh %25 at specs/lenet.yaml:37:6 (graph.h)", wgsl: WGSL_65, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 45, access: "read" }, { buffer: 16, access: "read" }], workgroups: [3907, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "matmul %26 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_66, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 18, access: "read" }], workgroups: [1, 32, 1] },
-    { name: "evaluate_p_y_given_x_add", label: "add %28 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_67, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 20, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducemax", label: "reduce_max %29 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_68, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "evaluate_p_y_given_x_sub", label: "sub %33 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_69, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 49, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "evaluate_p_y_given_x_exp", label: "exp %34 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_70, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 47, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducesum", label: "reduce_sum %35 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_71, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "evaluate_p_y_given_x", label: "div %38 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_72, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 49, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "evaluate_error_argmax", label: "argmax %39 at specs/lenet.yaml:43:10 (metrics.error)", wgsl: WGSL_73, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 50, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "evaluate_error", label: "cast %41 at specs/lenet.yaml:43:10 (metrics.error)", wgsl: WGSL_74, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 23, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "evaluate_cost_onehot", label: "one_hot %42 at specs/lenet.yaml:44:9 (metrics.cost)", wgsl: WGSL_75, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "evaluate_cost_log", label: "log %43 at specs/lenet.yaml:44:9 (metrics.cost)", wgsl: WGSL_76, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 49, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "evaluate_cost_reducesum", label: "reduce_sum %48 at specs/lenet.yaml:44:9 (metrics.cost)", wgsl: WGSL_77, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 47, access: "read" }, { buffer: 53, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "evaluate_cost", label: "neg %49 at specs/lenet.yaml:44:9 (metrics.cost)", wgsl: WGSL_78, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 49, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_c1_conv2d", label: "c1_conv2d = conv2d(x, W1) — conv2d %11 at specs/lenet.yaml:34:21 (graph.c1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [65535, 2, 1] },
+    { name: "step0_c1_maxpool2d", label: "c1_maxpool2d = max_pool2d(c1_conv2d) — max_pool2d %12 at specs/lenet.yaml:34:12 (graph.c1)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [22500, 1, 1] },
+    { name: "step0_c1", label: "c1 = tanh(c1_maxpool2d + b1) — tanh %15 at specs/lenet.yaml:34:7 (graph.c1)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 7, access: "read" }], workgroups: [22500, 1, 1] },
+    { name: "step0_c2_conv2d", label: "c2_conv2d = conv2d(c1, W2) — conv2d %16 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 9, access: "read" }], workgroups: [25000, 1, 1] },
+    { name: "step0_c2_maxpool2d", label: "c2_maxpool2d = max_pool2d(c2_conv2d) — max_pool2d %17 at specs/lenet.yaml:35:12 (graph.c2)", wgsl: WGSL_4, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [6250, 1, 1] },
+    { name: "step0_c2", label: "c2 = tanh(c2_maxpool2d + b2) — tanh %20 at specs/lenet.yaml:35:7 (graph.c2)", wgsl: WGSL_5, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 12, access: "read" }], workgroups: [6250, 1, 1] },
+    { name: "step0_h_matmul", label: "h_matmul = matmul(c2, W3) — matmul %22 at specs/lenet.yaml:37:6 (graph.h)", wgsl: WGSL_6, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 14, access: "read" }], workgroups: [32, 32, 1] },
+    { name: "step0_h", label: "h = tanh(h_matmul + b3) — tanh %25 at specs/lenet.yaml:37:6 (graph.h)", wgsl: WGSL_7, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 16, access: "read" }], workgroups: [3907, 1, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h, W4) — matmul %26 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_8, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 18, access: "read" }], workgroups: [1, 32, 1] },
+    { name: "step0_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b4 — add %28 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_9, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 20, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "step0_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %29 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_10, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %33 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_11, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 21, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "step0_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %34 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_12, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "step0_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %35 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_cost_nll_onehot", label: "cost_nll_onehot = one_hot(y) — one_hot %36 at specs/lenet.yaml:41:10 (losses.cost.nll)", wgsl: WGSL_14, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "step0_cost_nll_log", label: "cost_nll_log = log(p_y_given_x_reducesum) — log %37 at specs/lenet.yaml:41:10 (losses.cost.nll)", wgsl: WGSL_15, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_cost_nll_reducesum", label: "cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %42 at specs/lenet.yaml:41:10 (losses.cost.nll)", wgsl: WGSL_16, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 17, access: "read" }, { buffer: 24, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_cost_nll_reducesum2", label: "cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %44 at specs/lenet.yaml:41:10 (losses.cost.nll)", wgsl: WGSL_17, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 25, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "cost = cost_nll_reducesum2 * 0.002 — mul %46 at specs/lenet.yaml:41:10 (losses.cost.nll)", wgsl: WGSL_18, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 26, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cost_nll_reducesum", label: "d_cost_nll_reducesum = Σ (0.002 * cost_nll_onehot) — reduce_sum %51 at specs/lenet.yaml:41:10 (losses.cost.nll)", wgsl: WGSL_19, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_cost_nll_div", label: "d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %52 at specs/lenet.yaml:41:10 (losses.cost.nll)", wgsl: WGSL_20, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-0.002 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %56 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_21, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 25, access: "read" }, { buffer: 19, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "step0_grad_b4", label: "grad_b4 = Σ d_p_y_given_x_add — reduce_sum %57 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_22, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "step0_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4) — matmul %58 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 18, access: "read" }], workgroups: [32, 32, 1] },
+    { name: "step0_d_h_mul", label: "d_h_mul = d_p_y_given_x_matmul * (1 - (h * h)) — mul %63 at specs/lenet.yaml:37:6 (graph.h)", wgsl: WGSL_24, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 15, access: "read" }], workgroups: [3907, 1, 1] },
+    { name: "step0_grad_b3", label: "grad_b3 = Σ d_h_mul — reduce_sum %64 at specs/lenet.yaml:37:6 (graph.h)", wgsl: WGSL_25, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 29, access: "read" }], workgroups: [500, 1, 1] },
+    { name: "step0_d_h_matmul", label: "d_h_matmul = matmul(d_h_mul, W3) — matmul %65 at specs/lenet.yaml:37:6 (graph.h)", wgsl: WGSL_26, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 14, access: "read" }], workgroups: [50, 32, 1] },
+    { name: "step0_d_c2_mul", label: "d_c2_mul = d_h_matmul * (1 - (c2 * c2)) — mul %71 at specs/lenet.yaml:35:7 (graph.c2)", wgsl: WGSL_27, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 11, access: "read" }], workgroups: [6250, 1, 1] },
+    { name: "step0_grad_b2", label: "grad_b2 = Σ d_c2_mul — reduce_sum %72 at specs/lenet.yaml:35:43 (graph.c2)", wgsl: WGSL_28, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 30, access: "read" }], workgroups: [50, 1, 1] },
+    { name: "step0_d_c2_maxpool2dgrad", label: "d_c2_maxpool2dgrad = max_pool2d_grad(c2_conv2d, d_c2_mul) — max_pool2d_grad %74 at specs/lenet.yaml:35:12 (graph.c2)", wgsl: WGSL_29, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 30, access: "read" }], workgroups: [25000, 1, 1] },
+    { name: "step0_d_c2_transpose", label: "d_c2_transpose = transpose(W2) — transpose %75 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_30, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [391, 1, 1] },
+    { name: "step0_d_c2_flip", label: "d_c2_flip = flip(d_c2_transpose) — flip %76 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_31, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [391, 1, 1] },
+    { name: "step0_d_c2_conv2d", label: "d_c2_conv2d = conv2d(d_c2_maxpool2dgrad, d_c2_flip) — conv2d %77 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_32, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 34, access: "read" }], workgroups: [22500, 1, 1] },
+    { name: "step0_d_c2_transpose2", label: "d_c2_transpose2 = transpose(c1) — transpose %78 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_33, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 6, access: "read" }], workgroups: [22500, 1, 1] },
+    { name: "step0_d_c2_transpose3", label: "d_c2_transpose3 = transpose(d_c2_maxpool2dgrad) — transpose %79 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_34, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 32, access: "read" }], workgroups: [25000, 1, 1] },
+    { name: "step0_d_c2_flip2", label: "d_c2_flip2 = flip(d_c2_transpose3) — flip %80 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_35, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [25000, 1, 1] },
+    { name: "step0_d_c2_conv2d2", label: "d_c2_conv2d2 = conv2d(d_c2_transpose2, d_c2_flip2) — conv2d %81 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_36, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 35, access: "read" }, { buffer: 32, access: "read" }], workgroups: [391, 1, 1] },
+    { name: "step0_d_c2_flip3", label: "d_c2_flip3 = flip(d_c2_conv2d2) — flip %82 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_37, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [391, 1, 1] },
+    { name: "step0_grad_W2", label: "grad_W2 = transpose(d_c2_flip3) — transpose %83 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_38, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 34, access: "read" }], workgroups: [391, 1, 1] },
+    { name: "step0_d_c1_mul", label: "d_c1_mul = d_c2_conv2d * (1 - (c1 * c1)) — mul %87 at specs/lenet.yaml:34:7 (graph.c1)", wgsl: WGSL_39, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 6, access: "read" }], workgroups: [22500, 1, 1] },
+    { name: "step0_grad_b1", label: "grad_b1 = Σ d_c1_mul — reduce_sum %88 at specs/lenet.yaml:34:44 (graph.c1)", wgsl: WGSL_40, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_d_c1_maxpool2dgrad", label: "d_c1_maxpool2dgrad = max_pool2d_grad(c1_conv2d, d_c1_mul) — max_pool2d_grad %90 at specs/lenet.yaml:34:12 (graph.c1)", wgsl: WGSL_41, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 35, access: "read" }], workgroups: [65535, 2, 1] },
+    { name: "step0_d_c1_transpose", label: "d_c1_transpose = transpose(x) — transpose %91 at specs/lenet.yaml:34:21 (graph.c1)", wgsl: WGSL_42, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [6125, 1, 1] },
+    { name: "step0_d_c1_transpose2", label: "d_c1_transpose2 = transpose(d_c1_maxpool2dgrad) — transpose %92 at specs/lenet.yaml:34:21 (graph.c1)", wgsl: WGSL_43, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 37, access: "read" }], workgroups: [65535, 2, 1] },
+    { name: "step0_d_c1_flip", label: "d_c1_flip = flip(d_c1_transpose2) — flip %93 at specs/lenet.yaml:34:21 (graph.c1)", wgsl: WGSL_44, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [65535, 2, 1] },
+    { name: "step0_d_c1_conv2d", label: "d_c1_conv2d = conv2d(d_c1_transpose, d_c1_flip) — conv2d %94 at specs/lenet.yaml:34:21 (graph.c1)", wgsl: WGSL_45, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 37, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_c1_flip2", label: "d_c1_flip2 = flip(d_c1_conv2d) — flip %95 at specs/lenet.yaml:34:21 (graph.c1)", wgsl: WGSL_46, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_grad_W1", label: "grad_W1 = transpose(d_c1_flip2) — transpose %96 at specs/lenet.yaml:34:21 (graph.c1)", wgsl: WGSL_47, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 25, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_W1", label: "W1 = W1 - (0.1 * grad_W1) — sub %99 at specs/lenet.yaml:48:16 (phases[0].optimizer)", wgsl: WGSL_48, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_b1", label: "b1 = b1 - (0.1 * grad_b1) — sub %102 at specs/lenet.yaml:48:16 (phases[0].optimizer)", wgsl: WGSL_49, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_W2", label: "W2 = W2 - (0.1 * grad_W2) — sub %105 at specs/lenet.yaml:48:16 (phases[0].optimizer)", wgsl: WGSL_50, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [391, 1, 1] },
+    { name: "step0_b2", label: "b2 = b2 - (0.1 * grad_b2) — sub %108 at specs/lenet.yaml:48:16 (phases[0].optimizer)", wgsl: WGSL_51, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 31, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_grad_W3", label: "grad_W3 = matmul(c2, d_h_mul) — matmul %66 at specs/lenet.yaml:37:6 (graph.h)", wgsl: WGSL_52, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 29, access: "read" }], workgroups: [32, 50, 1] },
+    { name: "step0_W3", label: "W3 = W3 - (0.1 * grad_W3) — sub %111 at specs/lenet.yaml:48:16 (phases[0].optimizer)", wgsl: WGSL_53, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [6250, 1, 1] },
+    { name: "step0_b3", label: "b3 = b3 - (0.1 * grad_b3) — sub %114 at specs/lenet.yaml:48:16 (phases[0].optimizer)", wgsl: WGSL_54, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_grad_W4", label: "grad_W4 = matmul(h, d_p_y_given_x_add) — matmul %59 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_55, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 17, access: "read" }], workgroups: [1, 32, 1] },
+    { name: "step0_W4", label: "W4 = W4 - (0.1 * grad_W4) — sub %117 at specs/lenet.yaml:48:16 (phases[0].optimizer)", wgsl: WGSL_56, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "step0_b4", label: "b4 = b4 - (0.1 * grad_b4) — sub %120 at specs/lenet.yaml:48:16 (phases[0].optimizer)", wgsl: WGSL_57, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_c1_conv2d", label: "c1_conv2d = conv2d(x, W1) — conv2d %11 at specs/lenet.yaml:34:21 (graph.c1)", wgsl: WGSL_58, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [65535, 2, 1] },
+    { name: "evaluate_c1_maxpool2d", label: "c1_maxpool2d = max_pool2d(c1_conv2d) — max_pool2d %12 at specs/lenet.yaml:34:12 (graph.c1)", wgsl: WGSL_59, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 39, access: "read" }], workgroups: [22500, 1, 1] },
+    { name: "evaluate_c1", label: "c1 = tanh(c1_maxpool2d + b1) — tanh %15 at specs/lenet.yaml:34:7 (graph.c1)", wgsl: WGSL_60, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 40, access: "read" }, { buffer: 7, access: "read" }], workgroups: [22500, 1, 1] },
+    { name: "evaluate_c2_conv2d", label: "c2_conv2d = conv2d(c1, W2) — conv2d %16 at specs/lenet.yaml:35:21 (graph.c2)", wgsl: WGSL_61, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 41, access: "read" }, { buffer: 9, access: "read" }], workgroups: [25000, 1, 1] },
+    { name: "evaluate_c2_maxpool2d", label: "c2_maxpool2d = max_pool2d(c2_conv2d) — max_pool2d %17 at specs/lenet.yaml:35:12 (graph.c2)", wgsl: WGSL_62, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 42, access: "read" }], workgroups: [6250, 1, 1] },
+    { name: "evaluate_c2", label: "c2 = tanh(c2_maxpool2d + b2) — tanh %20 at specs/lenet.yaml:35:7 (graph.c2)", wgsl: WGSL_63, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 43, access: "read" }, { buffer: 12, access: "read" }], workgroups: [6250, 1, 1] },
+    { name: "evaluate_h_matmul", label: "h_matmul = matmul(c2, W3) — matmul %22 at specs/lenet.yaml:37:6 (graph.h)", wgsl: WGSL_64, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 14, access: "read" }], workgroups: [32, 32, 1] },
+    { name: "evaluate_h", label: "h = tanh(h_matmul + b3) — tanh %25 at specs/lenet.yaml:37:6 (graph.h)", wgsl: WGSL_65, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 45, access: "read" }, { buffer: 16, access: "read" }], workgroups: [3907, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h, W4) — matmul %26 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_66, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 18, access: "read" }], workgroups: [1, 32, 1] },
+    { name: "evaluate_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b4 — add %28 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_67, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 20, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %29 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_68, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %33 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_69, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 49, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %34 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_70, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 47, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %35 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_71, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %38 at specs/lenet.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_72, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 49, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "evaluate_error_argmax", label: "error_argmax = argmax(p_y_given_x) — argmax %39 at specs/lenet.yaml:43:10 (metrics.error)", wgsl: WGSL_73, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 50, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_error", label: "error = cast(compare(error_argmax, y)) — cast %41 at specs/lenet.yaml:43:10 (metrics.error)", wgsl: WGSL_74, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 23, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "cost_onehot = one_hot(y) — one_hot %42 at specs/lenet.yaml:44:9 (metrics.cost)", wgsl: WGSL_75, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "evaluate_cost_log", label: "cost_log = log(p_y_given_x_reducesum) — log %43 at specs/lenet.yaml:44:9 (metrics.cost)", wgsl: WGSL_76, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 49, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %48 at specs/lenet.yaml:44:9 (metrics.cost)", wgsl: WGSL_77, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 47, access: "read" }, { buffer: 53, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_cost", label: "cost = -cost_reducesum — neg %49 at specs/lenet.yaml:44:9 (metrics.cost)", wgsl: WGSL_78, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 49, access: "read" }], workgroups: [8, 1, 1] },
   ],
   steps: [
     {

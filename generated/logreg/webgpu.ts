@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 
-// Kernel 0: matmul %4 at specs/logreg.yaml:16:26 (graph.p_y_given_x)
-const WGSL_0 = `// matmul %4 at specs/logreg.yaml:16:26 (graph.p_y_given_x)
+// Kernel 0: p_y_given_x_matmul = matmul(x, W) — matmul %4 at specs/logreg.yaml:16:26 (graph.p_y_given_x)
+const WGSL_0 = `// p_y_given_x_matmul = matmul(x, W) — matmul %4 at specs/logreg.yaml:16:26 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -38,8 +38,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 600u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 1: add %6 at specs/logreg.yaml:16:30 (graph.p_y_given_x)
-const WGSL_1 = `// add %6 at specs/logreg.yaml:16:30 (graph.p_y_given_x)
+// Kernel 1: p_y_given_x_add = p_y_given_x_matmul + b — add %6 at specs/logreg.yaml:16:30 (graph.p_y_given_x)
+const WGSL_1 = `// p_y_given_x_add = p_y_given_x_matmul + b — add %6 at specs/logreg.yaml:16:30 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -51,8 +51,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[(i % 10u)]);
 }
 `;
-// Kernel 2: reduce_max %7 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
-const WGSL_2 = `// reduce_max %7 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+// Kernel 2: p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %7 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+const WGSL_2 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %7 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -69,8 +69,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 3: sub %11 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
-const WGSL_3 = `// sub %11 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+// Kernel 3: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %11 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+const WGSL_3 = `// p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %11 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -82,8 +82,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 600u)]);
 }
 `;
-// Kernel 4: exp %12 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
-const WGSL_4 = `// exp %12 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+// Kernel 4: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %12 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+const WGSL_4 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %12 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -94,8 +94,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 5: reduce_sum %13 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
-const WGSL_5 = `// reduce_sum %13 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+// Kernel 5: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %13 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+const WGSL_5 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %13 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -111,8 +111,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 6: one_hot %14 at specs/logreg.yaml:19:10 (losses.cost.nll)
-const WGSL_6 = `// one_hot %14 at specs/logreg.yaml:19:10 (losses.cost.nll)
+// Kernel 6: cost_nll_onehot = one_hot(y) — one_hot %14 at specs/logreg.yaml:19:10 (losses.cost.nll)
+const WGSL_6 = `// cost_nll_onehot = one_hot(y) — one_hot %14 at specs/logreg.yaml:19:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -123,8 +123,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 7: log %15 at specs/logreg.yaml:19:10 (losses.cost.nll)
-const WGSL_7 = `// log %15 at specs/logreg.yaml:19:10 (losses.cost.nll)
+// Kernel 7: cost_nll_log = log(p_y_given_x_reducesum) — log %15 at specs/logreg.yaml:19:10 (losses.cost.nll)
+const WGSL_7 = `// cost_nll_log = log(p_y_given_x_reducesum) — log %15 at specs/logreg.yaml:19:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -135,8 +135,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 8: reduce_sum %20 at specs/logreg.yaml:19:10 (losses.cost.nll)
-const WGSL_8 = `// reduce_sum %20 at specs/logreg.yaml:19:10 (losses.cost.nll)
+// Kernel 8: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %20 at specs/logreg.yaml:19:10 (losses.cost.nll)
+const WGSL_8 = `// cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %20 at specs/logreg.yaml:19:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -154,8 +154,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 9: reduce_sum %22 at specs/logreg.yaml:19:10 (losses.cost.nll)
-const WGSL_9 = `// reduce_sum %22 at specs/logreg.yaml:19:10 (losses.cost.nll)
+// Kernel 9: cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %22 at specs/logreg.yaml:19:10 (losses.cost.nll)
+const WGSL_9 = `// cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %22 at specs/logreg.yaml:19:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -180,8 +180,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 1u) { out[o] = part[0]; }
 }
 `;
-// Kernel 10: mul %24 at specs/logreg.yaml:19:10 (losses.cost.nll)
-const WGSL_10 = `// mul %24 at specs/logreg.yaml:19:10 (losses.cost.nll)
+// Kernel 10: cost = cost_nll_reducesum2 * 0.0016666666666666668 — mul %24 at specs/logreg.yaml:19:10 (losses.cost.nll)
+const WGSL_10 = `// cost = cost_nll_reducesum2 * 0.0016666666666666668 — mul %24 at specs/logreg.yaml:19:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -192,8 +192,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * 0.0016666667f);
 }
 `;
-// Kernel 11: reduce_sum %29 at specs/logreg.yaml:19:10 (losses.cost.nll)
-const WGSL_11 = `// reduce_sum %29 at specs/logreg.yaml:19:10 (losses.cost.nll)
+// Kernel 11: d_cost_nll_reducesum = Σ (0.0016666666666666668 * cost_nll_onehot) — reduce_sum %29 at specs/logreg.yaml:19:10 (losses.cost.nll)
+const WGSL_11 = `// d_cost_nll_reducesum = Σ (0.0016666666666666668 * cost_nll_onehot) — reduce_sum %29 at specs/logreg.yaml:19:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -209,8 +209,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 12: div %30 at specs/logreg.yaml:19:10 (losses.cost.nll)
-const WGSL_12 = `// div %30 at specs/logreg.yaml:19:10 (losses.cost.nll)
+// Kernel 12: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %30 at specs/logreg.yaml:19:10 (losses.cost.nll)
+const WGSL_12 = `// d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %30 at specs/logreg.yaml:19:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -222,8 +222,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[i]);
 }
 `;
-// Kernel 13: add %34 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
-const WGSL_13 = `// add %34 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+// Kernel 13: d_p_y_given_x_add = (-0.0016666666666666668 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %34 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+const WGSL_13 = `// d_p_y_given_x_add = (-0.0016666666666666668 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %34 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -236,8 +236,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (((-0.0016666667f) * in1[i]) + (in2[((i / 10u) % 600u)] * in3[i]));
 }
 `;
-// Kernel 14: reduce_sum %35 at specs/logreg.yaml:16:30 (graph.p_y_given_x)
-const WGSL_14 = `// reduce_sum %35 at specs/logreg.yaml:16:30 (graph.p_y_given_x)
+// Kernel 14: grad_b = Σ d_p_y_given_x_add — reduce_sum %35 at specs/logreg.yaml:16:30 (graph.p_y_given_x)
+const WGSL_14 = `// grad_b = Σ d_p_y_given_x_add — reduce_sum %35 at specs/logreg.yaml:16:30 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -262,8 +262,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 10u) { out[o] = part[0]; }
 }
 `;
-// Kernel 15: matmul %36 at specs/logreg.yaml:16:26 (graph.p_y_given_x)
-const WGSL_15 = `// matmul %36 at specs/logreg.yaml:16:26 (graph.p_y_given_x)
+// Kernel 15: grad_W = matmul(x, d_p_y_given_x_add) — matmul %36 at specs/logreg.yaml:16:26 (graph.p_y_given_x)
+const WGSL_15 = `// grad_W = matmul(x, d_p_y_given_x_add) — matmul %36 at specs/logreg.yaml:16:26 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -298,8 +298,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 784u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 16: sub %39 at specs/logreg.yaml:26:16 (phases[0].optimizer)
-const WGSL_16 = `// sub %39 at specs/logreg.yaml:26:16 (phases[0].optimizer)
+// Kernel 16: W = W - (0.13 * grad_W) — sub %39 at specs/logreg.yaml:26:16 (phases[0].optimizer)
+const WGSL_16 = `// W = W - (0.13 * grad_W) — sub %39 at specs/logreg.yaml:26:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -310,8 +310,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.13f * in1[i]));
 }
 `;
-// Kernel 17: sub %42 at specs/logreg.yaml:26:16 (phases[0].optimizer)
-const WGSL_17 = `// sub %42 at specs/logreg.yaml:26:16 (phases[0].optimizer)
+// Kernel 17: b = b - (0.13 * grad_b) — sub %42 at specs/logreg.yaml:26:16 (phases[0].optimizer)
+const WGSL_17 = `// b = b - (0.13 * grad_b) — sub %42 at specs/logreg.yaml:26:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -322,8 +322,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.13f * in1[i]));
 }
 `;
-// Kernel 18: matmul %4 at specs/logreg.yaml:16:26 (graph.p_y_given_x)
-const WGSL_18 = `// matmul %4 at specs/logreg.yaml:16:26 (graph.p_y_given_x)
+// Kernel 18: p_y_given_x_matmul = matmul(x, W) — matmul %4 at specs/logreg.yaml:16:26 (graph.p_y_given_x)
+const WGSL_18 = `// p_y_given_x_matmul = matmul(x, W) — matmul %4 at specs/logreg.yaml:16:26 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -358,8 +358,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 600u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 19: add %6 at specs/logreg.yaml:16:30 (graph.p_y_given_x)
-const WGSL_19 = `// add %6 at specs/logreg.yaml:16:30 (graph.p_y_given_x)
+// Kernel 19: p_y_given_x_add = p_y_given_x_matmul + b — add %6 at specs/logreg.yaml:16:30 (graph.p_y_given_x)
+const WGSL_19 = `// p_y_given_x_add = p_y_given_x_matmul + b — add %6 at specs/logreg.yaml:16:30 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -371,8 +371,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[(i % 10u)]);
 }
 `;
-// Kernel 20: reduce_max %7 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
-const WGSL_20 = `// reduce_max %7 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+// Kernel 20: p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %7 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+const WGSL_20 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %7 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -389,8 +389,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 21: sub %11 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
-const WGSL_21 = `// sub %11 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+// Kernel 21: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %11 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+const WGSL_21 = `// p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %11 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -402,8 +402,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 600u)]);
 }
 `;
-// Kernel 22: exp %12 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
-const WGSL_22 = `// exp %12 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+// Kernel 22: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %12 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+const WGSL_22 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %12 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -414,8 +414,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 23: reduce_sum %13 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
-const WGSL_23 = `// reduce_sum %13 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+// Kernel 23: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %13 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+const WGSL_23 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %13 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -431,8 +431,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 24: div %16 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
-const WGSL_24 = `// div %16 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+// Kernel 24: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %16 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
+const WGSL_24 = `// p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %16 at specs/logreg.yaml:16:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -444,8 +444,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[((i / 10u) % 600u)]);
 }
 `;
-// Kernel 25: argmax %17 at specs/logreg.yaml:21:10 (metrics.error)
-const WGSL_25 = `// argmax %17 at specs/logreg.yaml:21:10 (metrics.error)
+// Kernel 25: error_argmax = argmax(p_y_given_x) — argmax %17 at specs/logreg.yaml:21:10 (metrics.error)
+const WGSL_25 = `// error_argmax = argmax(p_y_given_x) — argmax %17 at specs/logreg.yaml:21:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<i32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -463,8 +463,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = i32(bi2);
 }
 `;
-// Kernel 26: cast %19 at specs/logreg.yaml:21:10 (metrics.error)
-const WGSL_26 = `// cast %19 at specs/logreg.yaml:21:10 (metrics.error)
+// Kernel 26: error = cast(compare(error_argmax, y)) — cast %19 at specs/logreg.yaml:21:10 (metrics.error)
+const WGSL_26 = `// error = cast(compare(error_argmax, y)) — cast %19 at specs/logreg.yaml:21:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 @group(0) @binding(2) var<storage, read> in2: array<i32>;
@@ -476,8 +476,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, in1[i] != in2[i]));
 }
 `;
-// Kernel 27: one_hot %20 at specs/logreg.yaml:22:9 (metrics.cost)
-const WGSL_27 = `// one_hot %20 at specs/logreg.yaml:22:9 (metrics.cost)
+// Kernel 27: cost_onehot = one_hot(y) — one_hot %20 at specs/logreg.yaml:22:9 (metrics.cost)
+const WGSL_27 = `// cost_onehot = one_hot(y) — one_hot %20 at specs/logreg.yaml:22:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -488,8 +488,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 28: log %21 at specs/logreg.yaml:22:9 (metrics.cost)
-const WGSL_28 = `// log %21 at specs/logreg.yaml:22:9 (metrics.cost)
+// Kernel 28: cost_log = log(p_y_given_x_reducesum) — log %21 at specs/logreg.yaml:22:9 (metrics.cost)
+const WGSL_28 = `// cost_log = log(p_y_given_x_reducesum) — log %21 at specs/logreg.yaml:22:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -500,8 +500,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 29: reduce_sum %26 at specs/logreg.yaml:22:9 (metrics.cost)
-const WGSL_29 = `// reduce_sum %26 at specs/logreg.yaml:22:9 (metrics.cost)
+// Kernel 29: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %26 at specs/logreg.yaml:22:9 (metrics.cost)
+const WGSL_29 = `// cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %26 at specs/logreg.yaml:22:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -519,8 +519,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 30: neg %27 at specs/logreg.yaml:22:9 (metrics.cost)
-const WGSL_30 = `// neg %27 at specs/logreg.yaml:22:9 (metrics.cost)
+// Kernel 30: cost = -cost_reducesum — neg %27 at specs/logreg.yaml:22:9 (metrics.cost)
+const WGSL_30 = `// cost = -cost_reducesum — neg %27 at specs/logreg.yaml:22:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -560,37 +560,37 @@ export const plan: GpuPlan = {
     { name: "eval_cost_log", size: 600, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_p_y_given_x_matmul", label: "matmul %4 at specs/logreg.yaml:16:26 (graph.p_y_given_x)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 38, 1] },
-    { name: "step0_p_y_given_x_add", label: "add %6 at specs/logreg.yaml:16:30 (graph.p_y_given_x)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [94, 1, 1] },
-    { name: "step0_p_y_given_x_reducemax", label: "reduce_max %7 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "step0_p_y_given_x_sub", label: "sub %11 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 7, access: "read" }], workgroups: [94, 1, 1] },
-    { name: "step0_p_y_given_x_exp", label: "exp %12 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_4, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [94, 1, 1] },
-    { name: "step0_p_y_given_x_reducesum", label: "reduce_sum %13 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_5, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "step0_cost_nll_onehot", label: "one_hot %14 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_6, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [94, 1, 1] },
-    { name: "step0_cost_nll_log", label: "log %15 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_7, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "step0_cost_nll_reducesum", label: "reduce_sum %20 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_8, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 2, access: "read" }, { buffer: 10, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "step0_cost_nll_reducesum2", label: "reduce_sum %22 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_9, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost", label: "mul %24 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_cost_nll_reducesum", label: "reduce_sum %29 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "step0_d_cost_nll_div", label: "div %30 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_12, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 7, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "step0_d_p_y_given_x_add", label: "add %34 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 11, access: "read" }, { buffer: 5, access: "read" }], workgroups: [94, 1, 1] },
-    { name: "step0_grad_b", label: "reduce_sum %35 at specs/logreg.yaml:16:30 (graph.p_y_given_x)", wgsl: WGSL_14, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "step0_grad_W", label: "matmul %36 at specs/logreg.yaml:16:26 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 2, access: "read" }], workgroups: [1, 49, 1] },
-    { name: "step0_W", label: "sub %39 at specs/logreg.yaml:26:16 (phases[0].optimizer)", wgsl: WGSL_16, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [123, 1, 1] },
-    { name: "step0_b", label: "sub %42 at specs/logreg.yaml:26:16 (phases[0].optimizer)", wgsl: WGSL_17, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "matmul %4 at specs/logreg.yaml:16:26 (graph.p_y_given_x)", wgsl: WGSL_18, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 38, 1] },
-    { name: "evaluate_p_y_given_x_add", label: "add %6 at specs/logreg.yaml:16:30 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 6, access: "read" }], workgroups: [94, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducemax", label: "reduce_max %7 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_20, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "evaluate_p_y_given_x_sub", label: "sub %11 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_21, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 18, access: "read" }], workgroups: [94, 1, 1] },
-    { name: "evaluate_p_y_given_x_exp", label: "exp %12 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_22, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [94, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducesum", label: "reduce_sum %13 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "evaluate_p_y_given_x", label: "div %16 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_24, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 18, access: "read" }], workgroups: [94, 1, 1] },
-    { name: "evaluate_error_argmax", label: "argmax %17 at specs/logreg.yaml:21:10 (metrics.error)", wgsl: WGSL_25, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "evaluate_error", label: "cast %19 at specs/logreg.yaml:21:10 (metrics.error)", wgsl: WGSL_26, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 9, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "evaluate_cost_onehot", label: "one_hot %20 at specs/logreg.yaml:22:9 (metrics.cost)", wgsl: WGSL_27, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [94, 1, 1] },
-    { name: "evaluate_cost_log", label: "log %21 at specs/logreg.yaml:22:9 (metrics.cost)", wgsl: WGSL_28, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "evaluate_cost_reducesum", label: "reduce_sum %26 at specs/logreg.yaml:22:9 (metrics.cost)", wgsl: WGSL_29, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 16, access: "read" }, { buffer: 22, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "evaluate_cost", label: "neg %27 at specs/logreg.yaml:22:9 (metrics.cost)", wgsl: WGSL_30, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(x, W) — matmul %4 at specs/logreg.yaml:16:26 (graph.p_y_given_x)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 38, 1] },
+    { name: "step0_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b — add %6 at specs/logreg.yaml:16:30 (graph.p_y_given_x)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [94, 1, 1] },
+    { name: "step0_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %7 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "step0_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %11 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 7, access: "read" }], workgroups: [94, 1, 1] },
+    { name: "step0_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %12 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_4, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [94, 1, 1] },
+    { name: "step0_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %13 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_5, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "step0_cost_nll_onehot", label: "cost_nll_onehot = one_hot(y) — one_hot %14 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_6, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [94, 1, 1] },
+    { name: "step0_cost_nll_log", label: "cost_nll_log = log(p_y_given_x_reducesum) — log %15 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_7, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "step0_cost_nll_reducesum", label: "cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %20 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_8, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 2, access: "read" }, { buffer: 10, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "step0_cost_nll_reducesum2", label: "cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %22 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_9, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "cost = cost_nll_reducesum2 * 0.0016666666666666668 — mul %24 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cost_nll_reducesum", label: "d_cost_nll_reducesum = Σ (0.0016666666666666668 * cost_nll_onehot) — reduce_sum %29 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "step0_d_cost_nll_div", label: "d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %30 at specs/logreg.yaml:19:10 (losses.cost.nll)", wgsl: WGSL_12, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 7, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "step0_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-0.0016666666666666668 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %34 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 11, access: "read" }, { buffer: 5, access: "read" }], workgroups: [94, 1, 1] },
+    { name: "step0_grad_b", label: "grad_b = Σ d_p_y_given_x_add — reduce_sum %35 at specs/logreg.yaml:16:30 (graph.p_y_given_x)", wgsl: WGSL_14, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "step0_grad_W", label: "grad_W = matmul(x, d_p_y_given_x_add) — matmul %36 at specs/logreg.yaml:16:26 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 2, access: "read" }], workgroups: [1, 49, 1] },
+    { name: "step0_W", label: "W = W - (0.13 * grad_W) — sub %39 at specs/logreg.yaml:26:16 (phases[0].optimizer)", wgsl: WGSL_16, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [123, 1, 1] },
+    { name: "step0_b", label: "b = b - (0.13 * grad_b) — sub %42 at specs/logreg.yaml:26:16 (phases[0].optimizer)", wgsl: WGSL_17, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(x, W) — matmul %4 at specs/logreg.yaml:16:26 (graph.p_y_given_x)", wgsl: WGSL_18, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 38, 1] },
+    { name: "evaluate_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b — add %6 at specs/logreg.yaml:16:30 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 6, access: "read" }], workgroups: [94, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %7 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_20, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %11 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_21, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 18, access: "read" }], workgroups: [94, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %12 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_22, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [94, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %13 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %16 at specs/logreg.yaml:16:16 (graph.p_y_given_x)", wgsl: WGSL_24, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 18, access: "read" }], workgroups: [94, 1, 1] },
+    { name: "evaluate_error_argmax", label: "error_argmax = argmax(p_y_given_x) — argmax %17 at specs/logreg.yaml:21:10 (metrics.error)", wgsl: WGSL_25, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "evaluate_error", label: "error = cast(compare(error_argmax, y)) — cast %19 at specs/logreg.yaml:21:10 (metrics.error)", wgsl: WGSL_26, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 9, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "cost_onehot = one_hot(y) — one_hot %20 at specs/logreg.yaml:22:9 (metrics.cost)", wgsl: WGSL_27, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [94, 1, 1] },
+    { name: "evaluate_cost_log", label: "cost_log = log(p_y_given_x_reducesum) — log %21 at specs/logreg.yaml:22:9 (metrics.cost)", wgsl: WGSL_28, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %26 at specs/logreg.yaml:22:9 (metrics.cost)", wgsl: WGSL_29, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 16, access: "read" }, { buffer: 22, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "evaluate_cost", label: "cost = -cost_reducesum — neg %27 at specs/logreg.yaml:22:9 (metrics.cost)", wgsl: WGSL_30, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [10, 1, 1] },
   ],
   steps: [
     {

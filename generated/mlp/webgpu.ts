@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 
-// Kernel 0: matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)
-const WGSL_0 = `// matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)
+// Kernel 0: hidden_matmul = matmul(x, W1) — matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)
+const WGSL_0 = `// hidden_matmul = matmul(x, W1) — matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -38,8 +38,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 1: tanh %9 at specs/mlp.yaml:19:11 (graph.hidden)
-const WGSL_1 = `// tanh %9 at specs/mlp.yaml:19:11 (graph.hidden)
+// Kernel 1: hidden = tanh(hidden_matmul + b1) — tanh %9 at specs/mlp.yaml:19:11 (graph.hidden)
+const WGSL_1 = `// hidden = tanh(hidden_matmul + b1) — tanh %9 at specs/mlp.yaml:19:11 (graph.hidden)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -51,8 +51,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(tanh((in1[i] + in2[(i % 500u)])), (in1[i] + in2[(i % 500u)]), ((bitcast<u32>((in1[i] + in2[(i % 500u)])) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 2: matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-const WGSL_2 = `// matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+// Kernel 2: p_y_given_x_matmul = matmul(hidden, W2) — matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+const WGSL_2 = `// p_y_given_x_matmul = matmul(hidden, W2) — matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -87,8 +87,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 3: add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-const WGSL_3 = `// add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+// Kernel 3: p_y_given_x_add = p_y_given_x_matmul + b2 — add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+const WGSL_3 = `// p_y_given_x_add = p_y_given_x_matmul + b2 — add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -100,8 +100,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[(i % 10u)]);
 }
 `;
-// Kernel 4: reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-const WGSL_4 = `// reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+// Kernel 4: p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+const WGSL_4 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -118,8 +118,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 5: sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-const WGSL_5 = `// sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+// Kernel 5: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+const WGSL_5 = `// p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -131,8 +131,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 20u)]);
 }
 `;
-// Kernel 6: exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-const WGSL_6 = `// exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+// Kernel 6: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+const WGSL_6 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -143,8 +143,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 7: reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-const WGSL_7 = `// reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+// Kernel 7: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+const WGSL_7 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -160,8 +160,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 8: one_hot %20 at specs/mlp.yaml:23:10 (losses.cost.nll)
-const WGSL_8 = `// one_hot %20 at specs/mlp.yaml:23:10 (losses.cost.nll)
+// Kernel 8: cost_nll_onehot = one_hot(y) — one_hot %20 at specs/mlp.yaml:23:10 (losses.cost.nll)
+const WGSL_8 = `// cost_nll_onehot = one_hot(y) — one_hot %20 at specs/mlp.yaml:23:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -172,8 +172,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 9: log %21 at specs/mlp.yaml:23:10 (losses.cost.nll)
-const WGSL_9 = `// log %21 at specs/mlp.yaml:23:10 (losses.cost.nll)
+// Kernel 9: cost_nll_log = log(p_y_given_x_reducesum) — log %21 at specs/mlp.yaml:23:10 (losses.cost.nll)
+const WGSL_9 = `// cost_nll_log = log(p_y_given_x_reducesum) — log %21 at specs/mlp.yaml:23:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -184,8 +184,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 10: reduce_sum %26 at specs/mlp.yaml:23:10 (losses.cost.nll)
-const WGSL_10 = `// reduce_sum %26 at specs/mlp.yaml:23:10 (losses.cost.nll)
+// Kernel 10: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %26 at specs/mlp.yaml:23:10 (losses.cost.nll)
+const WGSL_10 = `// cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %26 at specs/mlp.yaml:23:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -203,8 +203,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 11: reduce_sum %28 at specs/mlp.yaml:23:10 (losses.cost.nll)
-const WGSL_11 = `// reduce_sum %28 at specs/mlp.yaml:23:10 (losses.cost.nll)
+// Kernel 11: cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %28 at specs/mlp.yaml:23:10 (losses.cost.nll)
+const WGSL_11 = `// cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %28 at specs/mlp.yaml:23:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -220,8 +220,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 12: reduce_sum %32 at specs/mlp.yaml:25:9 (losses.cost.l2)
-const WGSL_12 = `// reduce_sum %32 at specs/mlp.yaml:25:9 (losses.cost.l2)
+// Kernel 12: cost_l2_reducesum = Σ (W1 * W1) — reduce_sum %32 at specs/mlp.yaml:25:9 (losses.cost.l2)
+const WGSL_12 = `// cost_l2_reducesum = Σ (W1 * W1) — reduce_sum %32 at specs/mlp.yaml:25:9 (losses.cost.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -246,8 +246,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 1u) { out[o] = part[0]; }
 }
 `;
-// Kernel 13: reduce_sum %34 at specs/mlp.yaml:25:9 (losses.cost.l2)
-const WGSL_13 = `// reduce_sum %34 at specs/mlp.yaml:25:9 (losses.cost.l2)
+// Kernel 13: cost_l2_reducesum2 = Σ (W2 * W2) — reduce_sum %34 at specs/mlp.yaml:25:9 (losses.cost.l2)
+const WGSL_13 = `// cost_l2_reducesum2 = Σ (W2 * W2) — reduce_sum %34 at specs/mlp.yaml:25:9 (losses.cost.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -272,8 +272,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 1u) { out[o] = part[0]; }
 }
 `;
-// Kernel 14: add %38 at specs/mlp.yaml:25:9 (losses.cost.l2)
-const WGSL_14 = `// add %38 at specs/mlp.yaml:25:9 (losses.cost.l2)
+// Kernel 14: cost = (cost_nll_reducesum2 * 0.05) + ((cost_l2_reducesum + cost_l2_reducesum2) * 0.0001) — add %38 at specs/mlp.yaml:25:9 (losses.cost.l2)
+const WGSL_14 = `// cost = (cost_nll_reducesum2 * 0.05) + ((cost_l2_reducesum + cost_l2_reducesum2) * 0.0001) — add %38 at specs/mlp.yaml:25:9 (losses.cost.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -286,8 +286,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] * 0.05f) + ((in2[i] + in3[i]) * 0.0001f));
 }
 `;
-// Kernel 15: reduce_sum %47 at specs/mlp.yaml:23:10 (losses.cost.nll)
-const WGSL_15 = `// reduce_sum %47 at specs/mlp.yaml:23:10 (losses.cost.nll)
+// Kernel 15: d_cost_nll_reducesum = Σ (0.05 * cost_nll_onehot) — reduce_sum %47 at specs/mlp.yaml:23:10 (losses.cost.nll)
+const WGSL_15 = `// d_cost_nll_reducesum = Σ (0.05 * cost_nll_onehot) — reduce_sum %47 at specs/mlp.yaml:23:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -303,8 +303,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 16: div %48 at specs/mlp.yaml:23:10 (losses.cost.nll)
-const WGSL_16 = `// div %48 at specs/mlp.yaml:23:10 (losses.cost.nll)
+// Kernel 16: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %48 at specs/mlp.yaml:23:10 (losses.cost.nll)
+const WGSL_16 = `// d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %48 at specs/mlp.yaml:23:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -316,8 +316,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[i]);
 }
 `;
-// Kernel 17: add %52 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-const WGSL_17 = `// add %52 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+// Kernel 17: d_p_y_given_x_add = (-0.05 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %52 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+const WGSL_17 = `// d_p_y_given_x_add = (-0.05 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %52 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -330,8 +330,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (((-0.05f) * in1[i]) + (in2[((i / 10u) % 20u)] * in3[i]));
 }
 `;
-// Kernel 18: reduce_sum %53 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-const WGSL_18 = `// reduce_sum %53 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+// Kernel 18: grad_b2 = Σ d_p_y_given_x_add — reduce_sum %53 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+const WGSL_18 = `// grad_b2 = Σ d_p_y_given_x_add — reduce_sum %53 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -347,8 +347,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 19: matmul %54 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-const WGSL_19 = `// matmul %54 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+// Kernel 19: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W2) — matmul %54 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+const WGSL_19 = `// d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W2) — matmul %54 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -383,8 +383,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 20: mul %60 at specs/mlp.yaml:19:11 (graph.hidden)
-const WGSL_20 = `// mul %60 at specs/mlp.yaml:19:11 (graph.hidden)
+// Kernel 20: d_hidden_mul = d_p_y_given_x_matmul * (1 - (hidden * hidden)) — mul %60 at specs/mlp.yaml:19:11 (graph.hidden)
+const WGSL_20 = `// d_hidden_mul = d_p_y_given_x_matmul * (1 - (hidden * hidden)) — mul %60 at specs/mlp.yaml:19:11 (graph.hidden)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -396,8 +396,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (1.0f - (in2[i] * in2[i])));
 }
 `;
-// Kernel 21: reduce_sum %61 at specs/mlp.yaml:19:11 (graph.hidden)
-const WGSL_21 = `// reduce_sum %61 at specs/mlp.yaml:19:11 (graph.hidden)
+// Kernel 21: grad_b1 = Σ d_hidden_mul — reduce_sum %61 at specs/mlp.yaml:19:11 (graph.hidden)
+const WGSL_21 = `// grad_b1 = Σ d_hidden_mul — reduce_sum %61 at specs/mlp.yaml:19:11 (graph.hidden)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -413,8 +413,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 22: matmul %62 at specs/mlp.yaml:19:11 (graph.hidden)
-const WGSL_22 = `// matmul %62 at specs/mlp.yaml:19:11 (graph.hidden)
+// Kernel 22: d_hidden_matmul = matmul(x, d_hidden_mul) — matmul %62 at specs/mlp.yaml:19:11 (graph.hidden)
+const WGSL_22 = `// d_hidden_matmul = matmul(x, d_hidden_mul) — matmul %62 at specs/mlp.yaml:19:11 (graph.hidden)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -449,8 +449,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 23: sub %66 at specs/mlp.yaml:32:16 (phases[0].optimizer)
-const WGSL_23 = `// sub %66 at specs/mlp.yaml:32:16 (phases[0].optimizer)
+// Kernel 23: W1 = W1 - (0.01 * ((0.0002 * W1) + d_hidden_matmul)) — sub %66 at specs/mlp.yaml:32:16 (phases[0].optimizer)
+const WGSL_23 = `// W1 = W1 - (0.01 * ((0.0002 * W1) + d_hidden_matmul)) — sub %66 at specs/mlp.yaml:32:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -461,8 +461,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.01f * ((0.0002f * out[i]) + in1[i])));
 }
 `;
-// Kernel 24: sub %69 at specs/mlp.yaml:32:16 (phases[0].optimizer)
-const WGSL_24 = `// sub %69 at specs/mlp.yaml:32:16 (phases[0].optimizer)
+// Kernel 24: b1 = b1 - (0.01 * grad_b1) — sub %69 at specs/mlp.yaml:32:16 (phases[0].optimizer)
+const WGSL_24 = `// b1 = b1 - (0.01 * grad_b1) — sub %69 at specs/mlp.yaml:32:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -473,8 +473,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.01f * in1[i]));
 }
 `;
-// Kernel 25: matmul %55 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-const WGSL_25 = `// matmul %55 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+// Kernel 25: d_p_y_given_x_matmul2 = matmul(hidden, d_p_y_given_x_add) — matmul %55 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+const WGSL_25 = `// d_p_y_given_x_matmul2 = matmul(hidden, d_p_y_given_x_add) — matmul %55 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -509,8 +509,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 500u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 26: sub %72 at specs/mlp.yaml:32:16 (phases[0].optimizer)
-const WGSL_26 = `// sub %72 at specs/mlp.yaml:32:16 (phases[0].optimizer)
+// Kernel 26: W2 = W2 - (0.01 * ((0.0002 * W2) + d_p_y_given_x_matmul2)) — sub %72 at specs/mlp.yaml:32:16 (phases[0].optimizer)
+const WGSL_26 = `// W2 = W2 - (0.01 * ((0.0002 * W2) + d_p_y_given_x_matmul2)) — sub %72 at specs/mlp.yaml:32:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -521,8 +521,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.01f * ((0.0002f * out[i]) + in1[i])));
 }
 `;
-// Kernel 27: sub %75 at specs/mlp.yaml:32:16 (phases[0].optimizer)
-const WGSL_27 = `// sub %75 at specs/mlp.yaml:32:16 (phases[0].optimizer)
+// Kernel 27: b2 = b2 - (0.01 * grad_b2) — sub %75 at specs/mlp.yaml:32:16 (phases[0].optimizer)
+const WGSL_27 = `// b2 = b2 - (0.01 * grad_b2) — sub %75 at specs/mlp.yaml:32:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -533,8 +533,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.01f * in1[i]));
 }
 `;
-// Kernel 28: matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)
-const WGSL_28 = `// matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)
+// Kernel 28: hidden_matmul = matmul(x, W1) — matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)
+const WGSL_28 = `// hidden_matmul = matmul(x, W1) — matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -569,8 +569,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 29: tanh %9 at specs/mlp.yaml:19:11 (graph.hidden)
-const WGSL_29 = `// tanh %9 at specs/mlp.yaml:19:11 (graph.hidden)
+// Kernel 29: hidden = tanh(hidden_matmul + b1) — tanh %9 at specs/mlp.yaml:19:11 (graph.hidden)
+const WGSL_29 = `// hidden = tanh(hidden_matmul + b1) — tanh %9 at specs/mlp.yaml:19:11 (graph.hidden)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -582,8 +582,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(tanh((in1[i] + in2[(i % 500u)])), (in1[i] + in2[(i % 500u)]), ((bitcast<u32>((in1[i] + in2[(i % 500u)])) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 30: matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-const WGSL_30 = `// matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+// Kernel 30: p_y_given_x_matmul = matmul(hidden, W2) — matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+const WGSL_30 = `// p_y_given_x_matmul = matmul(hidden, W2) — matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -618,8 +618,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 31: add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-const WGSL_31 = `// add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+// Kernel 31: p_y_given_x_add = p_y_given_x_matmul + b2 — add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+const WGSL_31 = `// p_y_given_x_add = p_y_given_x_matmul + b2 — add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -631,8 +631,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[(i % 10u)]);
 }
 `;
-// Kernel 32: reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-const WGSL_32 = `// reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+// Kernel 32: p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+const WGSL_32 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -649,8 +649,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 33: sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-const WGSL_33 = `// sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+// Kernel 33: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+const WGSL_33 = `// p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -662,8 +662,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 20u)]);
 }
 `;
-// Kernel 34: exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-const WGSL_34 = `// exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+// Kernel 34: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+const WGSL_34 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -674,8 +674,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 35: reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-const WGSL_35 = `// reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+// Kernel 35: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+const WGSL_35 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -691,8 +691,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 36: div %22 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
-const WGSL_36 = `// div %22 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+// Kernel 36: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %22 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
+const WGSL_36 = `// p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %22 at specs/mlp.yaml:20:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -704,8 +704,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[((i / 10u) % 20u)]);
 }
 `;
-// Kernel 37: argmax %23 at specs/mlp.yaml:27:10 (metrics.error)
-const WGSL_37 = `// argmax %23 at specs/mlp.yaml:27:10 (metrics.error)
+// Kernel 37: error_argmax = argmax(p_y_given_x) — argmax %23 at specs/mlp.yaml:27:10 (metrics.error)
+const WGSL_37 = `// error_argmax = argmax(p_y_given_x) — argmax %23 at specs/mlp.yaml:27:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<i32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -723,8 +723,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = i32(bi2);
 }
 `;
-// Kernel 38: cast %25 at specs/mlp.yaml:27:10 (metrics.error)
-const WGSL_38 = `// cast %25 at specs/mlp.yaml:27:10 (metrics.error)
+// Kernel 38: error = cast(compare(error_argmax, y)) — cast %25 at specs/mlp.yaml:27:10 (metrics.error)
+const WGSL_38 = `// error = cast(compare(error_argmax, y)) — cast %25 at specs/mlp.yaml:27:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 @group(0) @binding(2) var<storage, read> in2: array<i32>;
@@ -736,8 +736,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, in1[i] != in2[i]));
 }
 `;
-// Kernel 39: one_hot %26 at specs/mlp.yaml:28:9 (metrics.cost)
-const WGSL_39 = `// one_hot %26 at specs/mlp.yaml:28:9 (metrics.cost)
+// Kernel 39: cost_onehot = one_hot(y) — one_hot %26 at specs/mlp.yaml:28:9 (metrics.cost)
+const WGSL_39 = `// cost_onehot = one_hot(y) — one_hot %26 at specs/mlp.yaml:28:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -748,8 +748,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 40: log %27 at specs/mlp.yaml:28:9 (metrics.cost)
-const WGSL_40 = `// log %27 at specs/mlp.yaml:28:9 (metrics.cost)
+// Kernel 40: cost_log = log(p_y_given_x_reducesum) — log %27 at specs/mlp.yaml:28:9 (metrics.cost)
+const WGSL_40 = `// cost_log = log(p_y_given_x_reducesum) — log %27 at specs/mlp.yaml:28:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -760,8 +760,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 41: reduce_sum %32 at specs/mlp.yaml:28:9 (metrics.cost)
-const WGSL_41 = `// reduce_sum %32 at specs/mlp.yaml:28:9 (metrics.cost)
+// Kernel 41: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %32 at specs/mlp.yaml:28:9 (metrics.cost)
+const WGSL_41 = `// cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %32 at specs/mlp.yaml:28:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -779,8 +779,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 42: neg %33 at specs/mlp.yaml:28:9 (metrics.cost)
-const WGSL_42 = `// neg %33 at specs/mlp.yaml:28:9 (metrics.cost)
+// Kernel 42: cost = -cost_reducesum — neg %33 at specs/mlp.yaml:28:9 (metrics.cost)
+const WGSL_42 = `// cost = -cost_reducesum — neg %33 at specs/mlp.yaml:28:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -831,49 +831,49 @@ export const plan: GpuPlan = {
     { name: "eval_cost_log", size: 20, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_hidden_matmul", label: "matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
-    { name: "step0_hidden", label: "tanh %9 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_p_y_given_x_matmul", label: "matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [1, 2, 1] },
-    { name: "step0_p_y_given_x_add", label: "add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 10, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_p_y_given_x_reducemax", label: "reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_4, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_p_y_given_x_sub", label: "sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_5, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 11, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_p_y_given_x_exp", label: "exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_6, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_p_y_given_x_reducesum", label: "reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_7, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost_nll_onehot", label: "one_hot %20 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_8, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_cost_nll_log", label: "log %21 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_9, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost_nll_reducesum", label: "reduce_sum %26 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 7, access: "read" }, { buffer: 14, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost_nll_reducesum2", label: "reduce_sum %28 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost_l2_reducesum", label: "reduce_sum %32 at specs/mlp.yaml:25:9 (losses.cost.l2)", wgsl: WGSL_12, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 4, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost_l2_reducesum2", label: "reduce_sum %34 at specs/mlp.yaml:25:9 (losses.cost.l2)", wgsl: WGSL_13, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost", label: "add %38 at specs/mlp.yaml:25:9 (losses.cost.l2)", wgsl: WGSL_14, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }, { buffer: 18, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_cost_nll_reducesum", label: "reduce_sum %47 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_15, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_cost_nll_div", label: "div %48 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_16, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_p_y_given_x_add", label: "add %52 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_17, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 15, access: "read" }, { buffer: 9, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_grad_b2", label: "reduce_sum %53 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_18, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_p_y_given_x_matmul", label: "matmul %54 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 8, access: "read" }], workgroups: [32, 2, 1] },
-    { name: "step0_d_hidden_mul", label: "mul %60 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_20, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_grad_b1", label: "reduce_sum %61 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_21, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_d_hidden_matmul", label: "matmul %62 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_22, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 21, access: "read" }], workgroups: [32, 49, 1] },
-    { name: "step0_W1", label: "sub %66 at specs/mlp.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_23, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [6125, 1, 1] },
-    { name: "step0_b1", label: "sub %69 at specs/mlp.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_24, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_d_p_y_given_x_matmul2", label: "matmul %55 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 7, access: "read" }], workgroups: [1, 32, 1] },
-    { name: "step0_W2", label: "sub %72 at specs/mlp.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_26, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "step0_b2", label: "sub %75 at specs/mlp.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_27, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_hidden_matmul", label: "matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_28, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
-    { name: "evaluate_hidden", label: "tanh %9 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_29, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 25, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_30, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 8, access: "read" }], workgroups: [1, 2, 1] },
-    { name: "evaluate_p_y_given_x_add", label: "add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_31, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 10, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducemax", label: "reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_32, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_given_x_sub", label: "sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_33, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 29, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "evaluate_p_y_given_x_exp", label: "exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_34, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducesum", label: "reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_35, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_given_x", label: "div %22 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_36, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 29, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "evaluate_error_argmax", label: "argmax %23 at specs/mlp.yaml:27:10 (metrics.error)", wgsl: WGSL_37, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 30, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_error", label: "cast %25 at specs/mlp.yaml:27:10 (metrics.error)", wgsl: WGSL_38, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 13, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_cost_onehot", label: "one_hot %26 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_39, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "evaluate_cost_log", label: "log %27 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_40, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 29, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_cost_reducesum", label: "reduce_sum %32 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_41, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 27, access: "read" }, { buffer: 33, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_cost", label: "neg %33 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_42, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 29, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_hidden_matmul", label: "hidden_matmul = matmul(x, W1) — matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_hidden", label: "hidden = tanh(hidden_matmul + b1) — tanh %9 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(hidden, W2) — matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [1, 2, 1] },
+    { name: "step0_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b2 — add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 10, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_4, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_5, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 11, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_6, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_7, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost_nll_onehot", label: "cost_nll_onehot = one_hot(y) — one_hot %20 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_8, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_cost_nll_log", label: "cost_nll_log = log(p_y_given_x_reducesum) — log %21 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_9, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost_nll_reducesum", label: "cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %26 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 7, access: "read" }, { buffer: 14, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost_nll_reducesum2", label: "cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %28 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost_l2_reducesum", label: "cost_l2_reducesum = Σ (W1 * W1) — reduce_sum %32 at specs/mlp.yaml:25:9 (losses.cost.l2)", wgsl: WGSL_12, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 4, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost_l2_reducesum2", label: "cost_l2_reducesum2 = Σ (W2 * W2) — reduce_sum %34 at specs/mlp.yaml:25:9 (losses.cost.l2)", wgsl: WGSL_13, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "cost = (cost_nll_reducesum2 * 0.05) + ((cost_l2_reducesum + cost_l2_reducesum2) * 0.0001) — add %38 at specs/mlp.yaml:25:9 (losses.cost.l2)", wgsl: WGSL_14, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }, { buffer: 18, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cost_nll_reducesum", label: "d_cost_nll_reducesum = Σ (0.05 * cost_nll_onehot) — reduce_sum %47 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_15, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cost_nll_div", label: "d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %48 at specs/mlp.yaml:23:10 (losses.cost.nll)", wgsl: WGSL_16, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-0.05 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %52 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_17, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 15, access: "read" }, { buffer: 9, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_grad_b2", label: "grad_b2 = Σ d_p_y_given_x_add — reduce_sum %53 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_18, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W2) — matmul %54 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 8, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_d_hidden_mul", label: "d_hidden_mul = d_p_y_given_x_matmul * (1 - (hidden * hidden)) — mul %60 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_20, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_grad_b1", label: "grad_b1 = Σ d_hidden_mul — reduce_sum %61 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_21, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_hidden_matmul", label: "d_hidden_matmul = matmul(x, d_hidden_mul) — matmul %62 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_22, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 21, access: "read" }], workgroups: [32, 49, 1] },
+    { name: "step0_W1", label: "W1 = W1 - (0.01 * ((0.0002 * W1) + d_hidden_matmul)) — sub %66 at specs/mlp.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_23, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [6125, 1, 1] },
+    { name: "step0_b1", label: "b1 = b1 - (0.01 * grad_b1) — sub %69 at specs/mlp.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_24, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_p_y_given_x_matmul2", label: "d_p_y_given_x_matmul2 = matmul(hidden, d_p_y_given_x_add) — matmul %55 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 7, access: "read" }], workgroups: [1, 32, 1] },
+    { name: "step0_W2", label: "W2 = W2 - (0.01 * ((0.0002 * W2) + d_p_y_given_x_matmul2)) — sub %72 at specs/mlp.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_26, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "step0_b2", label: "b2 = b2 - (0.01 * grad_b2) — sub %75 at specs/mlp.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_27, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_hidden_matmul", label: "hidden_matmul = matmul(x, W1) — matmul %6 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_28, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "evaluate_hidden", label: "hidden = tanh(hidden_matmul + b1) — tanh %9 at specs/mlp.yaml:19:11 (graph.hidden)", wgsl: WGSL_29, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 25, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(hidden, W2) — matmul %10 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_30, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 8, access: "read" }], workgroups: [1, 2, 1] },
+    { name: "evaluate_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b2 — add %12 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_31, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 10, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %13 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_32, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %17 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_33, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 29, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %18 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_34, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %19 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_35, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %22 at specs/mlp.yaml:20:16 (graph.p_y_given_x)", wgsl: WGSL_36, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 29, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "evaluate_error_argmax", label: "error_argmax = argmax(p_y_given_x) — argmax %23 at specs/mlp.yaml:27:10 (metrics.error)", wgsl: WGSL_37, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 30, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_error", label: "error = cast(compare(error_argmax, y)) — cast %25 at specs/mlp.yaml:27:10 (metrics.error)", wgsl: WGSL_38, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 13, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "cost_onehot = one_hot(y) — one_hot %26 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_39, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "evaluate_cost_log", label: "cost_log = log(p_y_given_x_reducesum) — log %27 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_40, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 29, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %32 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_41, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 27, access: "read" }, { buffer: 33, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost", label: "cost = -cost_reducesum — neg %33 at specs/mlp.yaml:28:9 (metrics.cost)", wgsl: WGSL_42, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 29, access: "read" }], workgroups: [1, 1, 1] },
   ],
   steps: [
     {

@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 
-// Kernel 0: conv2d %8 at specs/newmu-convnet.yaml:29:34 (graph.l1)
-const WGSL_0 = `// conv2d %8 at specs/newmu-convnet.yaml:29:34 (graph.l1)
+// Kernel 0: l1_conv2d = conv2d(x, w_) — conv2d %8 at specs/newmu-convnet.yaml:29:34 (graph.l1)
+const WGSL_0 = `// l1_conv2d = conv2d(x, w_) — conv2d %8 at specs/newmu-convnet.yaml:29:34 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -32,8 +32,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 1: maximum %10 at specs/newmu-convnet.yaml:29:29 (graph.l1)
-const WGSL_1 = `// maximum %10 at specs/newmu-convnet.yaml:29:29 (graph.l1)
+// Kernel 1: l1_maximum = maximum(l1_conv2d, 0) — maximum %10 at specs/newmu-convnet.yaml:29:29 (graph.l1)
+const WGSL_1 = `// l1_maximum = maximum(l1_conv2d, 0) — maximum %10 at specs/newmu-convnet.yaml:29:29 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -44,8 +44,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(max(in1[i], 0.0f), in1[i] + 0.0f, ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 2: max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)
-const WGSL_2 = `// max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)
+// Kernel 2: l1_maxpool2d = max_pool2d(l1_maximum) — max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)
+const WGSL_2 = `// l1_maxpool2d = max_pool2d(l1_maximum) — max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -64,8 +64,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m4;
 }
 `;
-// Kernel 3: cast %15 at specs/newmu-convnet.yaml:29:7 (graph.l1)
-const WGSL_3 = `// cast %15 at specs/newmu-convnet.yaml:29:7 (graph.l1)
+// Kernel 3: l1_cast = cast(compare(random_uniform(), 0.8)) — cast %15 at specs/newmu-convnet.yaml:29:7 (graph.l1)
+const WGSL_3 = `// l1_cast = cast(compare(random_uniform(), 0.8)) — cast %15 at specs/newmu-convnet.yaml:29:7 (graph.l1)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> ctx: Ctx;
@@ -164,8 +164,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, philox_uniform(ctx.seed, 1u, ctx.step, ctx.iter, i) < 0.8f));
 }
 `;
-// Kernel 4: div %17 at specs/newmu-convnet.yaml:29:7 (graph.l1)
-const WGSL_4 = `// div %17 at specs/newmu-convnet.yaml:29:7 (graph.l1)
+// Kernel 4: l1 = (l1_maxpool2d * l1_cast) / 0.8 — div %17 at specs/newmu-convnet.yaml:29:7 (graph.l1)
+const WGSL_4 = `// l1 = (l1_maxpool2d * l1_cast) / 0.8 — div %17 at specs/newmu-convnet.yaml:29:7 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -177,8 +177,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] * in2[i]) / 0.8f);
 }
 `;
-// Kernel 5: conv2d %18 at specs/newmu-convnet.yaml:30:34 (graph.l2)
-const WGSL_5 = `// conv2d %18 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+// Kernel 5: l2_conv2d = conv2d(l1, w2) — conv2d %18 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+const WGSL_5 = `// l2_conv2d = conv2d(l1, w2) — conv2d %18 at specs/newmu-convnet.yaml:30:34 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -202,8 +202,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 6: maximum %20 at specs/newmu-convnet.yaml:30:29 (graph.l2)
-const WGSL_6 = `// maximum %20 at specs/newmu-convnet.yaml:30:29 (graph.l2)
+// Kernel 6: l2_maximum = maximum(l2_conv2d, 0) — maximum %20 at specs/newmu-convnet.yaml:30:29 (graph.l2)
+const WGSL_6 = `// l2_maximum = maximum(l2_conv2d, 0) — maximum %20 at specs/newmu-convnet.yaml:30:29 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -214,8 +214,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(max(in1[i], 0.0f), in1[i] + 0.0f, ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 7: concat %22 at specs/newmu-convnet.yaml:30:15 (graph.l2)
-const WGSL_7 = `// concat %22 at specs/newmu-convnet.yaml:30:15 (graph.l2)
+// Kernel 7: l2_concat = concat(l2_maximum, k_l2_const) — concat %22 at specs/newmu-convnet.yaml:30:15 (graph.l2)
+const WGSL_7 = `// l2_concat = concat(l2_maximum, k_l2_const) — concat %22 at specs/newmu-convnet.yaml:30:15 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -234,8 +234,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 `;
-// Kernel 8: concat %24 at specs/newmu-convnet.yaml:30:15 (graph.l2)
-const WGSL_8 = `// concat %24 at specs/newmu-convnet.yaml:30:15 (graph.l2)
+// Kernel 8: l2_concat2 = concat(l2_concat, k_l2_const2) — concat %24 at specs/newmu-convnet.yaml:30:15 (graph.l2)
+const WGSL_8 = `// l2_concat2 = concat(l2_concat, k_l2_const2) — concat %24 at specs/newmu-convnet.yaml:30:15 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -253,8 +253,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 `;
-// Kernel 9: max_pool2d %25 at specs/newmu-convnet.yaml:30:15 (graph.l2)
-const WGSL_9 = `// max_pool2d %25 at specs/newmu-convnet.yaml:30:15 (graph.l2)
+// Kernel 9: l2_maxpool2d = max_pool2d(l2_concat2) — max_pool2d %25 at specs/newmu-convnet.yaml:30:15 (graph.l2)
+const WGSL_9 = `// l2_maxpool2d = max_pool2d(l2_concat2) — max_pool2d %25 at specs/newmu-convnet.yaml:30:15 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -273,8 +273,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m4;
 }
 `;
-// Kernel 10: cast %29 at specs/newmu-convnet.yaml:30:7 (graph.l2)
-const WGSL_10 = `// cast %29 at specs/newmu-convnet.yaml:30:7 (graph.l2)
+// Kernel 10: l2_cast = cast(compare(random_uniform(), 0.8)) — cast %29 at specs/newmu-convnet.yaml:30:7 (graph.l2)
+const WGSL_10 = `// l2_cast = cast(compare(random_uniform(), 0.8)) — cast %29 at specs/newmu-convnet.yaml:30:7 (graph.l2)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> ctx: Ctx;
@@ -373,8 +373,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, philox_uniform(ctx.seed, 2u, ctx.step, ctx.iter, i) < 0.8f));
 }
 `;
-// Kernel 11: div %31 at specs/newmu-convnet.yaml:30:7 (graph.l2)
-const WGSL_11 = `// div %31 at specs/newmu-convnet.yaml:30:7 (graph.l2)
+// Kernel 11: l2 = (l2_maxpool2d * l2_cast) / 0.8 — div %31 at specs/newmu-convnet.yaml:30:7 (graph.l2)
+const WGSL_11 = `// l2 = (l2_maxpool2d * l2_cast) / 0.8 — div %31 at specs/newmu-convnet.yaml:30:7 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -386,8 +386,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] * in2[i]) / 0.8f);
 }
 `;
-// Kernel 12: conv2d %32 at specs/newmu-convnet.yaml:31:42 (graph.l3)
-const WGSL_12 = `// conv2d %32 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+// Kernel 12: l3_conv2d = conv2d(l2, w3) — conv2d %32 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+const WGSL_12 = `// l3_conv2d = conv2d(l2, w3) — conv2d %32 at specs/newmu-convnet.yaml:31:42 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -411,8 +411,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 13: maximum %34 at specs/newmu-convnet.yaml:31:37 (graph.l3)
-const WGSL_13 = `// maximum %34 at specs/newmu-convnet.yaml:31:37 (graph.l3)
+// Kernel 13: l3_maximum = maximum(l3_conv2d, 0) — maximum %34 at specs/newmu-convnet.yaml:31:37 (graph.l3)
+const WGSL_13 = `// l3_maximum = maximum(l3_conv2d, 0) — maximum %34 at specs/newmu-convnet.yaml:31:37 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -423,8 +423,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(max(in1[i], 0.0f), in1[i] + 0.0f, ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 14: concat %36 at specs/newmu-convnet.yaml:31:23 (graph.l3)
-const WGSL_14 = `// concat %36 at specs/newmu-convnet.yaml:31:23 (graph.l3)
+// Kernel 14: l3_concat = concat(l3_maximum, k_l3_const) — concat %36 at specs/newmu-convnet.yaml:31:23 (graph.l3)
+const WGSL_14 = `// l3_concat = concat(l3_maximum, k_l3_const) — concat %36 at specs/newmu-convnet.yaml:31:23 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -443,8 +443,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 `;
-// Kernel 15: concat %38 at specs/newmu-convnet.yaml:31:23 (graph.l3)
-const WGSL_15 = `// concat %38 at specs/newmu-convnet.yaml:31:23 (graph.l3)
+// Kernel 15: l3_concat2 = concat(l3_concat, k_l3_const2) — concat %38 at specs/newmu-convnet.yaml:31:23 (graph.l3)
+const WGSL_15 = `// l3_concat2 = concat(l3_concat, k_l3_const2) — concat %38 at specs/newmu-convnet.yaml:31:23 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -462,8 +462,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 `;
-// Kernel 16: max_pool2d %39 at specs/newmu-convnet.yaml:31:23 (graph.l3)
-const WGSL_16 = `// max_pool2d %39 at specs/newmu-convnet.yaml:31:23 (graph.l3)
+// Kernel 16: l3_maxpool2d = max_pool2d(l3_concat2) — max_pool2d %39 at specs/newmu-convnet.yaml:31:23 (graph.l3)
+const WGSL_16 = `// l3_maxpool2d = max_pool2d(l3_concat2) — max_pool2d %39 at specs/newmu-convnet.yaml:31:23 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -482,8 +482,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m4;
 }
 `;
-// Kernel 17: cast %44 at specs/newmu-convnet.yaml:31:7 (graph.l3)
-const WGSL_17 = `// cast %44 at specs/newmu-convnet.yaml:31:7 (graph.l3)
+// Kernel 17: l3_cast = cast(compare(random_uniform(), 0.8)) — cast %44 at specs/newmu-convnet.yaml:31:7 (graph.l3)
+const WGSL_17 = `// l3_cast = cast(compare(random_uniform(), 0.8)) — cast %44 at specs/newmu-convnet.yaml:31:7 (graph.l3)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> ctx: Ctx;
@@ -582,8 +582,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, philox_uniform(ctx.seed, 3u, ctx.step, ctx.iter, i) < 0.8f));
 }
 `;
-// Kernel 18: div %46 at specs/newmu-convnet.yaml:31:7 (graph.l3)
-const WGSL_18 = `// div %46 at specs/newmu-convnet.yaml:31:7 (graph.l3)
+// Kernel 18: l3 = (l3_maxpool2d * l3_cast) / 0.8 — div %46 at specs/newmu-convnet.yaml:31:7 (graph.l3)
+const WGSL_18 = `// l3 = (l3_maxpool2d * l3_cast) / 0.8 — div %46 at specs/newmu-convnet.yaml:31:7 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -595,8 +595,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] * in2[i]) / 0.8f);
 }
 `;
-// Kernel 19: matmul %47 at specs/newmu-convnet.yaml:32:23 (graph.l4)
-const WGSL_19 = `// matmul %47 at specs/newmu-convnet.yaml:32:23 (graph.l4)
+// Kernel 19: l4_matmul = matmul(l3, w4) — matmul %47 at specs/newmu-convnet.yaml:32:23 (graph.l4)
+const WGSL_19 = `// l4_matmul = matmul(l3, w4) — matmul %47 at specs/newmu-convnet.yaml:32:23 (graph.l4)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -631,8 +631,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
-// Kernel 20: cast %53 at specs/newmu-convnet.yaml:32:7 (graph.l4)
-const WGSL_20 = `// cast %53 at specs/newmu-convnet.yaml:32:7 (graph.l4)
+// Kernel 20: l4_cast = cast(compare(random_uniform(), 0.5)) — cast %53 at specs/newmu-convnet.yaml:32:7 (graph.l4)
+const WGSL_20 = `// l4_cast = cast(compare(random_uniform(), 0.5)) — cast %53 at specs/newmu-convnet.yaml:32:7 (graph.l4)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> ctx: Ctx;
@@ -731,8 +731,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, philox_uniform(ctx.seed, 4u, ctx.step, ctx.iter, i) < 0.5f));
 }
 `;
-// Kernel 21: div %55 at specs/newmu-convnet.yaml:32:7 (graph.l4)
-const WGSL_21 = `// div %55 at specs/newmu-convnet.yaml:32:7 (graph.l4)
+// Kernel 21: l4 = (maximum(l4_matmul, 0) * l4_cast) / 0.5 — div %55 at specs/newmu-convnet.yaml:32:7 (graph.l4)
+const WGSL_21 = `// l4 = (maximum(l4_matmul, 0) * l4_cast) / 0.5 — div %55 at specs/newmu-convnet.yaml:32:7 (graph.l4)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -744,8 +744,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((select(max(in1[i], 0.0f), in1[i] + 0.0f, ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u)) * in2[i]) / 0.5f);
 }
 `;
-// Kernel 22: matmul %56 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)
-const WGSL_22 = `// matmul %56 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)
+// Kernel 22: p_y_given_x_matmul = matmul(l4, w_o) — matmul %56 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)
+const WGSL_22 = `// p_y_given_x_matmul = matmul(l4, w_o) — matmul %56 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -780,8 +780,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 23: reduce_max %57 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
-const WGSL_23 = `// reduce_max %57 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+// Kernel 23: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %57 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+const WGSL_23 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %57 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -798,8 +798,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 24: sub %61 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
-const WGSL_24 = `// sub %61 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+// Kernel 24: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %61 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+const WGSL_24 = `// p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %61 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -811,8 +811,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 128u)]);
 }
 `;
-// Kernel 25: exp %62 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
-const WGSL_25 = `// exp %62 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+// Kernel 25: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %62 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+const WGSL_25 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %62 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -823,8 +823,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 26: reduce_sum %63 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
-const WGSL_26 = `// reduce_sum %63 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+// Kernel 26: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %63 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+const WGSL_26 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %63 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -840,8 +840,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 27: one_hot %64 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
-const WGSL_27 = `// one_hot %64 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
+// Kernel 27: cost_nll_onehot = one_hot(y) — one_hot %64 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
+const WGSL_27 = `// cost_nll_onehot = one_hot(y) — one_hot %64 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -852,8 +852,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 28: log %65 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
-const WGSL_28 = `// log %65 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
+// Kernel 28: cost_nll_log = log(p_y_given_x_reducesum) — log %65 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
+const WGSL_28 = `// cost_nll_log = log(p_y_given_x_reducesum) — log %65 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -864,8 +864,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 29: reduce_sum %70 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
-const WGSL_29 = `// reduce_sum %70 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
+// Kernel 29: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %70 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
+const WGSL_29 = `// cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %70 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -883,8 +883,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 30: reduce_sum %72 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
-const WGSL_30 = `// reduce_sum %72 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
+// Kernel 30: cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %72 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
+const WGSL_30 = `// cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %72 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -900,8 +900,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 31: mul %74 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
-const WGSL_31 = `// mul %74 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
+// Kernel 31: cost = cost_nll_reducesum2 * 0.0078125 — mul %74 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
+const WGSL_31 = `// cost = cost_nll_reducesum2 * 0.0078125 — mul %74 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -912,8 +912,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * 0.0078125f);
 }
 `;
-// Kernel 32: reduce_sum %79 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
-const WGSL_32 = `// reduce_sum %79 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
+// Kernel 32: d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot) — reduce_sum %79 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
+const WGSL_32 = `// d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot) — reduce_sum %79 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -929,8 +929,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 33: div %80 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
-const WGSL_33 = `// div %80 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
+// Kernel 33: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %80 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
+const WGSL_33 = `// d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %80 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -942,8 +942,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[i]);
 }
 `;
-// Kernel 34: add %84 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
-const WGSL_34 = `// add %84 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+// Kernel 34: d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %84 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+const WGSL_34 = `// d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %84 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -956,8 +956,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (((-0.0078125f) * in1[i]) + (in2[((i / 10u) % 128u)] * in3[i]));
 }
 `;
-// Kernel 35: matmul %85 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)
-const WGSL_35 = `// matmul %85 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)
+// Kernel 35: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o) — matmul %85 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)
+const WGSL_35 = `// d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o) — matmul %85 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -992,8 +992,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
-// Kernel 36: matmul %86 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)
-const WGSL_36 = `// matmul %86 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)
+// Kernel 36: grad_w_o = matmul(l4, d_p_y_given_x_add) — matmul %86 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)
+const WGSL_36 = `// grad_w_o = matmul(l4, d_p_y_given_x_add) — matmul %86 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1028,8 +1028,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 625u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 37: select %90 at specs/newmu-convnet.yaml:32:15 (graph.l4)
-const WGSL_37 = `// select %90 at specs/newmu-convnet.yaml:32:15 (graph.l4)
+// Kernel 37: d_l4_select = select(compare(l4_matmul, 0), (d_p_y_given_x_matmul / 0.5) * l4_cast, 0) — select %90 at specs/newmu-convnet.yaml:32:15 (graph.l4)
+const WGSL_37 = `// d_l4_select = select(compare(l4_matmul, 0), (d_p_y_given_x_matmul / 0.5) * l4_cast, 0) — select %90 at specs/newmu-convnet.yaml:32:15 (graph.l4)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1042,8 +1042,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, ((in2[i] / 0.5f) * in3[i]), select(0u, 1u, in1[i] >= 0.0f) != 0);
 }
 `;
-// Kernel 38: matmul %91 at specs/newmu-convnet.yaml:32:23 (graph.l4)
-const WGSL_38 = `// matmul %91 at specs/newmu-convnet.yaml:32:23 (graph.l4)
+// Kernel 38: d_l4_matmul = matmul(d_l4_select, w4) — matmul %91 at specs/newmu-convnet.yaml:32:23 (graph.l4)
+const WGSL_38 = `// d_l4_matmul = matmul(d_l4_select, w4) — matmul %91 at specs/newmu-convnet.yaml:32:23 (graph.l4)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1078,8 +1078,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 1152u) { out[row2 * 1152u + col3] = acc4; }
 }
 `;
-// Kernel 39: matmul %92 at specs/newmu-convnet.yaml:32:23 (graph.l4)
-const WGSL_39 = `// matmul %92 at specs/newmu-convnet.yaml:32:23 (graph.l4)
+// Kernel 39: grad_w4 = matmul(l3, d_l4_select) — matmul %92 at specs/newmu-convnet.yaml:32:23 (graph.l4)
+const WGSL_39 = `// grad_w4 = matmul(l3, d_l4_select) — matmul %92 at specs/newmu-convnet.yaml:32:23 (graph.l4)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1114,8 +1114,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1152u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
-// Kernel 40: mul %94 at specs/newmu-convnet.yaml:31:7 (graph.l3)
-const WGSL_40 = `// mul %94 at specs/newmu-convnet.yaml:31:7 (graph.l3)
+// Kernel 40: d_l3_mul = (d_l4_matmul / 0.8) * l3_cast — mul %94 at specs/newmu-convnet.yaml:31:7 (graph.l3)
+const WGSL_40 = `// d_l3_mul = (d_l4_matmul / 0.8) * l3_cast — mul %94 at specs/newmu-convnet.yaml:31:7 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1127,8 +1127,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] / 0.8f) * in2[i]);
 }
 `;
-// Kernel 41: max_pool2d_grad %96 at specs/newmu-convnet.yaml:31:23 (graph.l3)
-const WGSL_41 = `// max_pool2d_grad %96 at specs/newmu-convnet.yaml:31:23 (graph.l3)
+// Kernel 41: d_l3_maxpool2dgrad = max_pool2d_grad(l3_concat2, d_l3_mul) — max_pool2d_grad %96 at specs/newmu-convnet.yaml:31:23 (graph.l3)
+const WGSL_41 = `// d_l3_maxpool2dgrad = max_pool2d_grad(l3_concat2, d_l3_mul) — max_pool2d_grad %96 at specs/newmu-convnet.yaml:31:23 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1155,8 +1155,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = v8;
 }
 `;
-// Kernel 42: slice %97 at specs/newmu-convnet.yaml:31:23 (graph.l3)
-const WGSL_42 = `// slice %97 at specs/newmu-convnet.yaml:31:23 (graph.l3)
+// Kernel 42: d_l3_slice = slice(d_l3_maxpool2dgrad) — slice %97 at specs/newmu-convnet.yaml:31:23 (graph.l3)
+const WGSL_42 = `// d_l3_slice = slice(d_l3_maxpool2dgrad) — slice %97 at specs/newmu-convnet.yaml:31:23 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1167,8 +1167,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 5u) * 6u + (i % 5u)];
 }
 `;
-// Kernel 43: slice %98 at specs/newmu-convnet.yaml:31:23 (graph.l3)
-const WGSL_43 = `// slice %98 at specs/newmu-convnet.yaml:31:23 (graph.l3)
+// Kernel 43: d_l3_slice2 = slice(d_l3_slice) — slice %98 at specs/newmu-convnet.yaml:31:23 (graph.l3)
+const WGSL_43 = `// d_l3_slice2 = slice(d_l3_slice) — slice %98 at specs/newmu-convnet.yaml:31:23 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1179,8 +1179,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 25u) * 30u + (i % 25u)];
 }
 `;
-// Kernel 44: select %100 at specs/newmu-convnet.yaml:31:37 (graph.l3)
-const WGSL_44 = `// select %100 at specs/newmu-convnet.yaml:31:37 (graph.l3)
+// Kernel 44: d_l3_select = select(compare(l3_conv2d, 0), d_l3_slice2, 0) — select %100 at specs/newmu-convnet.yaml:31:37 (graph.l3)
+const WGSL_44 = `// d_l3_select = select(compare(l3_conv2d, 0), d_l3_slice2, 0) — select %100 at specs/newmu-convnet.yaml:31:37 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1192,8 +1192,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, in2[i], select(0u, 1u, in1[i] >= 0.0f) != 0);
 }
 `;
-// Kernel 45: transpose %101 at specs/newmu-convnet.yaml:31:42 (graph.l3)
-const WGSL_45 = `// transpose %101 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+// Kernel 45: d_l3_transpose = transpose(w3) — transpose %101 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+const WGSL_45 = `// d_l3_transpose = transpose(w3) — transpose %101 at specs/newmu-convnet.yaml:31:42 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1204,8 +1204,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 1152u) * 9u + ((i / 9u) % 128u) * 576u + (i % 9u)];
 }
 `;
-// Kernel 46: flip %102 at specs/newmu-convnet.yaml:31:42 (graph.l3)
-const WGSL_46 = `// flip %102 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+// Kernel 46: d_l3_flip = flip(d_l3_transpose) — flip %102 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+const WGSL_46 = `// d_l3_flip = flip(d_l3_transpose) — flip %102 at specs/newmu-convnet.yaml:31:42 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1216,8 +1216,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 1152u) * 1152u + ((i / 9u) % 128u) * 9u + (2u - ((i / 3u) % 3u)) * 3u + (2u - (i % 3u))];
 }
 `;
-// Kernel 47: conv2d %103 at specs/newmu-convnet.yaml:31:42 (graph.l3)
-const WGSL_47 = `// conv2d %103 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+// Kernel 47: d_l3_conv2d = conv2d(d_l3_select, d_l3_flip) — conv2d %103 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+const WGSL_47 = `// d_l3_conv2d = conv2d(d_l3_select, d_l3_flip) — conv2d %103 at specs/newmu-convnet.yaml:31:42 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1246,8 +1246,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 48: transpose %104 at specs/newmu-convnet.yaml:31:42 (graph.l3)
-const WGSL_48 = `// transpose %104 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+// Kernel 48: d_l3_transpose2 = transpose(l2) — transpose %104 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+const WGSL_48 = `// d_l3_transpose2 = transpose(l2) — transpose %104 at specs/newmu-convnet.yaml:31:42 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1258,8 +1258,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 6272u) * 49u + ((i / 49u) % 128u) * 3136u + (i % 49u)];
 }
 `;
-// Kernel 49: transpose %105 at specs/newmu-convnet.yaml:31:42 (graph.l3)
-const WGSL_49 = `// transpose %105 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+// Kernel 49: d_l3_transpose3 = transpose(d_l3_select) — transpose %105 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+const WGSL_49 = `// d_l3_transpose3 = transpose(d_l3_select) — transpose %105 at specs/newmu-convnet.yaml:31:42 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1270,8 +1270,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 3200u) * 25u + ((i / 25u) % 128u) * 3200u + (i % 25u)];
 }
 `;
-// Kernel 50: flip %106 at specs/newmu-convnet.yaml:31:42 (graph.l3)
-const WGSL_50 = `// flip %106 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+// Kernel 50: d_l3_flip2 = flip(d_l3_transpose3) — flip %106 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+const WGSL_50 = `// d_l3_flip2 = flip(d_l3_transpose3) — flip %106 at specs/newmu-convnet.yaml:31:42 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1282,8 +1282,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 3200u) * 3200u + ((i / 25u) % 128u) * 25u + (4u - ((i / 5u) % 5u)) * 5u + (4u - (i % 5u))];
 }
 `;
-// Kernel 51: conv2d %107 at specs/newmu-convnet.yaml:31:42 (graph.l3)
-const WGSL_51 = `// conv2d %107 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+// Kernel 51: d_l3_conv2d2 = conv2d(d_l3_transpose2, d_l3_flip2) — conv2d %107 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+const WGSL_51 = `// d_l3_conv2d2 = conv2d(d_l3_transpose2, d_l3_flip2) — conv2d %107 at specs/newmu-convnet.yaml:31:42 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1308,8 +1308,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 52: flip %108 at specs/newmu-convnet.yaml:31:42 (graph.l3)
-const WGSL_52 = `// flip %108 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+// Kernel 52: d_l3_flip3 = flip(d_l3_conv2d2) — flip %108 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+const WGSL_52 = `// d_l3_flip3 = flip(d_l3_conv2d2) — flip %108 at specs/newmu-convnet.yaml:31:42 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1320,8 +1320,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 1152u) * 1152u + ((i / 9u) % 128u) * 9u + (2u - ((i / 3u) % 3u)) * 3u + (2u - (i % 3u))];
 }
 `;
-// Kernel 53: transpose %109 at specs/newmu-convnet.yaml:31:42 (graph.l3)
-const WGSL_53 = `// transpose %109 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+// Kernel 53: grad_w3 = transpose(d_l3_flip3) — transpose %109 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+const WGSL_53 = `// grad_w3 = transpose(d_l3_flip3) — transpose %109 at specs/newmu-convnet.yaml:31:42 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1332,8 +1332,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 576u) * 9u + ((i / 9u) % 64u) * 1152u + (i % 9u)];
 }
 `;
-// Kernel 54: mul %111 at specs/newmu-convnet.yaml:30:7 (graph.l2)
-const WGSL_54 = `// mul %111 at specs/newmu-convnet.yaml:30:7 (graph.l2)
+// Kernel 54: d_l2_mul = (d_l3_conv2d / 0.8) * l2_cast — mul %111 at specs/newmu-convnet.yaml:30:7 (graph.l2)
+const WGSL_54 = `// d_l2_mul = (d_l3_conv2d / 0.8) * l2_cast — mul %111 at specs/newmu-convnet.yaml:30:7 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1345,8 +1345,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] / 0.8f) * in2[i]);
 }
 `;
-// Kernel 55: max_pool2d_grad %112 at specs/newmu-convnet.yaml:30:15 (graph.l2)
-const WGSL_55 = `// max_pool2d_grad %112 at specs/newmu-convnet.yaml:30:15 (graph.l2)
+// Kernel 55: d_l2_maxpool2dgrad = max_pool2d_grad(l2_concat2, d_l2_mul) — max_pool2d_grad %112 at specs/newmu-convnet.yaml:30:15 (graph.l2)
+const WGSL_55 = `// d_l2_maxpool2dgrad = max_pool2d_grad(l2_concat2, d_l2_mul) — max_pool2d_grad %112 at specs/newmu-convnet.yaml:30:15 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1373,8 +1373,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = v8;
 }
 `;
-// Kernel 56: slice %113 at specs/newmu-convnet.yaml:30:15 (graph.l2)
-const WGSL_56 = `// slice %113 at specs/newmu-convnet.yaml:30:15 (graph.l2)
+// Kernel 56: d_l2_slice = slice(d_l2_maxpool2dgrad) — slice %113 at specs/newmu-convnet.yaml:30:15 (graph.l2)
+const WGSL_56 = `// d_l2_slice = slice(d_l2_maxpool2dgrad) — slice %113 at specs/newmu-convnet.yaml:30:15 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1385,8 +1385,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 13u) * 14u + (i % 13u)];
 }
 `;
-// Kernel 57: slice %114 at specs/newmu-convnet.yaml:30:15 (graph.l2)
-const WGSL_57 = `// slice %114 at specs/newmu-convnet.yaml:30:15 (graph.l2)
+// Kernel 57: d_l2_slice2 = slice(d_l2_slice) — slice %114 at specs/newmu-convnet.yaml:30:15 (graph.l2)
+const WGSL_57 = `// d_l2_slice2 = slice(d_l2_slice) — slice %114 at specs/newmu-convnet.yaml:30:15 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1397,8 +1397,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 169u) * 182u + (i % 169u)];
 }
 `;
-// Kernel 58: select %116 at specs/newmu-convnet.yaml:30:29 (graph.l2)
-const WGSL_58 = `// select %116 at specs/newmu-convnet.yaml:30:29 (graph.l2)
+// Kernel 58: d_l2_select = select(compare(l2_conv2d, 0), d_l2_slice2, 0) — select %116 at specs/newmu-convnet.yaml:30:29 (graph.l2)
+const WGSL_58 = `// d_l2_select = select(compare(l2_conv2d, 0), d_l2_slice2, 0) — select %116 at specs/newmu-convnet.yaml:30:29 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1410,8 +1410,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, in2[i], select(0u, 1u, in1[i] >= 0.0f) != 0);
 }
 `;
-// Kernel 59: transpose %117 at specs/newmu-convnet.yaml:30:34 (graph.l2)
-const WGSL_59 = `// transpose %117 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+// Kernel 59: d_l2_transpose = transpose(w2) — transpose %117 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+const WGSL_59 = `// d_l2_transpose = transpose(w2) — transpose %117 at specs/newmu-convnet.yaml:30:34 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1422,8 +1422,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 576u) * 9u + ((i / 9u) % 64u) * 288u + (i % 9u)];
 }
 `;
-// Kernel 60: flip %118 at specs/newmu-convnet.yaml:30:34 (graph.l2)
-const WGSL_60 = `// flip %118 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+// Kernel 60: d_l2_flip = flip(d_l2_transpose) — flip %118 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+const WGSL_60 = `// d_l2_flip = flip(d_l2_transpose) — flip %118 at specs/newmu-convnet.yaml:30:34 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1434,8 +1434,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 576u) * 576u + ((i / 9u) % 64u) * 9u + (2u - ((i / 3u) % 3u)) * 3u + (2u - (i % 3u))];
 }
 `;
-// Kernel 61: conv2d %119 at specs/newmu-convnet.yaml:30:34 (graph.l2)
-const WGSL_61 = `// conv2d %119 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+// Kernel 61: d_l2_conv2d = conv2d(d_l2_select, d_l2_flip) — conv2d %119 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+const WGSL_61 = `// d_l2_conv2d = conv2d(d_l2_select, d_l2_flip) — conv2d %119 at specs/newmu-convnet.yaml:30:34 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1464,8 +1464,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 62: transpose %120 at specs/newmu-convnet.yaml:30:34 (graph.l2)
-const WGSL_62 = `// transpose %120 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+// Kernel 62: d_l2_transpose2 = transpose(l1) — transpose %120 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+const WGSL_62 = `// d_l2_transpose2 = transpose(l1) — transpose %120 at specs/newmu-convnet.yaml:30:34 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1476,8 +1476,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 28800u) * 225u + ((i / 225u) % 128u) * 7200u + (i % 225u)];
 }
 `;
-// Kernel 63: transpose %121 at specs/newmu-convnet.yaml:30:34 (graph.l2)
-const WGSL_63 = `// transpose %121 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+// Kernel 63: d_l2_transpose3 = transpose(d_l2_select) — transpose %121 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+const WGSL_63 = `// d_l2_transpose3 = transpose(d_l2_select) — transpose %121 at specs/newmu-convnet.yaml:30:34 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1488,8 +1488,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 21632u) * 169u + ((i / 169u) % 128u) * 10816u + (i % 169u)];
 }
 `;
-// Kernel 64: flip %122 at specs/newmu-convnet.yaml:30:34 (graph.l2)
-const WGSL_64 = `// flip %122 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+// Kernel 64: d_l2_flip2 = flip(d_l2_transpose3) — flip %122 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+const WGSL_64 = `// d_l2_flip2 = flip(d_l2_transpose3) — flip %122 at specs/newmu-convnet.yaml:30:34 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1500,8 +1500,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 21632u) * 21632u + ((i / 169u) % 128u) * 169u + (12u - ((i / 13u) % 13u)) * 13u + (12u - (i % 13u))];
 }
 `;
-// Kernel 65: conv2d %123 at specs/newmu-convnet.yaml:30:34 (graph.l2)
-const WGSL_65 = `// conv2d %123 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+// Kernel 65: d_l2_conv2d2 = conv2d(d_l2_transpose2, d_l2_flip2) — conv2d %123 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+const WGSL_65 = `// d_l2_conv2d2 = conv2d(d_l2_transpose2, d_l2_flip2) — conv2d %123 at specs/newmu-convnet.yaml:30:34 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1528,8 +1528,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 66: flip %124 at specs/newmu-convnet.yaml:30:34 (graph.l2)
-const WGSL_66 = `// flip %124 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+// Kernel 66: d_l2_flip3 = flip(d_l2_conv2d2) — flip %124 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+const WGSL_66 = `// d_l2_flip3 = flip(d_l2_conv2d2) — flip %124 at specs/newmu-convnet.yaml:30:34 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1540,8 +1540,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 576u) * 576u + ((i / 9u) % 64u) * 9u + (2u - ((i / 3u) % 3u)) * 3u + (2u - (i % 3u))];
 }
 `;
-// Kernel 67: transpose %125 at specs/newmu-convnet.yaml:30:34 (graph.l2)
-const WGSL_67 = `// transpose %125 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+// Kernel 67: grad_w2 = transpose(d_l2_flip3) — transpose %125 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+const WGSL_67 = `// grad_w2 = transpose(d_l2_flip3) — transpose %125 at specs/newmu-convnet.yaml:30:34 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1552,8 +1552,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 288u) * 9u + ((i / 9u) % 32u) * 576u + (i % 9u)];
 }
 `;
-// Kernel 68: mul %127 at specs/newmu-convnet.yaml:29:7 (graph.l1)
-const WGSL_68 = `// mul %127 at specs/newmu-convnet.yaml:29:7 (graph.l1)
+// Kernel 68: d_l1_mul = (d_l2_conv2d / 0.8) * l1_cast — mul %127 at specs/newmu-convnet.yaml:29:7 (graph.l1)
+const WGSL_68 = `// d_l1_mul = (d_l2_conv2d / 0.8) * l1_cast — mul %127 at specs/newmu-convnet.yaml:29:7 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1565,8 +1565,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] / 0.8f) * in2[i]);
 }
 `;
-// Kernel 69: max_pool2d_grad %128 at specs/newmu-convnet.yaml:29:15 (graph.l1)
-const WGSL_69 = `// max_pool2d_grad %128 at specs/newmu-convnet.yaml:29:15 (graph.l1)
+// Kernel 69: d_l1_maxpool2dgrad = max_pool2d_grad(l1_maximum, d_l1_mul) — max_pool2d_grad %128 at specs/newmu-convnet.yaml:29:15 (graph.l1)
+const WGSL_69 = `// d_l1_maxpool2dgrad = max_pool2d_grad(l1_maximum, d_l1_mul) — max_pool2d_grad %128 at specs/newmu-convnet.yaml:29:15 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1593,8 +1593,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = v8;
 }
 `;
-// Kernel 70: select %130 at specs/newmu-convnet.yaml:29:29 (graph.l1)
-const WGSL_70 = `// select %130 at specs/newmu-convnet.yaml:29:29 (graph.l1)
+// Kernel 70: d_l1_select = select(compare(l1_conv2d, 0), d_l1_maxpool2dgrad, 0) — select %130 at specs/newmu-convnet.yaml:29:29 (graph.l1)
+const WGSL_70 = `// d_l1_select = select(compare(l1_conv2d, 0), d_l1_maxpool2dgrad, 0) — select %130 at specs/newmu-convnet.yaml:29:29 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1606,8 +1606,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, in2[i], select(0u, 1u, in1[i] >= 0.0f) != 0);
 }
 `;
-// Kernel 71: transpose %131 at specs/newmu-convnet.yaml:29:34 (graph.l1)
-const WGSL_71 = `// transpose %131 at specs/newmu-convnet.yaml:29:34 (graph.l1)
+// Kernel 71: d_l1_transpose = transpose(d_l1_select) — transpose %131 at specs/newmu-convnet.yaml:29:34 (graph.l1)
+const WGSL_71 = `// d_l1_transpose = transpose(d_l1_select) — transpose %131 at specs/newmu-convnet.yaml:29:34 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1618,8 +1618,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 115200u) * 900u + ((i / 900u) % 128u) * 28800u + (i % 900u)];
 }
 `;
-// Kernel 72: transpose %132 at specs/newmu-convnet.yaml:29:34 (graph.l1)
-const WGSL_72 = `// transpose %132 at specs/newmu-convnet.yaml:29:34 (graph.l1)
+// Kernel 72: d_l1_transpose2 = transpose(x) — transpose %132 at specs/newmu-convnet.yaml:29:34 (graph.l1)
+const WGSL_72 = `// d_l1_transpose2 = transpose(x) — transpose %132 at specs/newmu-convnet.yaml:29:34 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1630,8 +1630,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[i];
 }
 `;
-// Kernel 73: flip %133 at specs/newmu-convnet.yaml:29:34 (graph.l1)
-const WGSL_73 = `// flip %133 at specs/newmu-convnet.yaml:29:34 (graph.l1)
+// Kernel 73: d_l1_flip = flip(d_l1_transpose2) — flip %133 at specs/newmu-convnet.yaml:29:34 (graph.l1)
+const WGSL_73 = `// d_l1_flip = flip(d_l1_transpose2) — flip %133 at specs/newmu-convnet.yaml:29:34 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1642,8 +1642,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 784u) * 784u + (27u - ((i / 28u) % 28u)) * 28u + (27u - (i % 28u))];
 }
 `;
-// Kernel 74: conv2d %134 at specs/newmu-convnet.yaml:29:34 (graph.l1)
-const WGSL_74 = `// conv2d %134 at specs/newmu-convnet.yaml:29:34 (graph.l1)
+// Kernel 74: grad_w = conv2d(d_l1_transpose, d_l1_flip) — conv2d %134 at specs/newmu-convnet.yaml:29:34 (graph.l1)
+const WGSL_74 = `// grad_w = conv2d(d_l1_transpose, d_l1_flip) — conv2d %134 at specs/newmu-convnet.yaml:29:34 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1673,8 +1673,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 75: add %141 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
-const WGSL_75 = `// add %141 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+// Kernel 75: new_train_rms_w = (0.9 * train_rms_w) + (0.09999999999999998 * (grad_w * grad_w)) — add %141 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+const WGSL_75 = `// new_train_rms_w = (0.9 * train_rms_w) + (0.09999999999999998 * (grad_w * grad_w)) — add %141 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1686,8 +1686,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.9f * in1[i]) + (0.1f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 76: sub %148 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
-const WGSL_76 = `// sub %148 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+// Kernel 76: w_ = w_ - (0.001 * (grad_w / sqrt(new_train_rms_w + 0.000001))) — sub %148 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+const WGSL_76 = `// w_ = w_ - (0.001 * (grad_w / sqrt(new_train_rms_w + 0.000001))) — sub %148 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1699,8 +1699,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * (in1[i] / sqrt((in2[i] + 0.000001f)))));
 }
 `;
-// Kernel 77: add %155 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
-const WGSL_77 = `// add %155 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+// Kernel 77: new_train_rms_w2 = (0.9 * train_rms_w2) + (0.09999999999999998 * (grad_w2 * grad_w2)) — add %155 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+const WGSL_77 = `// new_train_rms_w2 = (0.9 * train_rms_w2) + (0.09999999999999998 * (grad_w2 * grad_w2)) — add %155 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1712,8 +1712,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.9f * in1[i]) + (0.1f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 78: sub %162 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
-const WGSL_78 = `// sub %162 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+// Kernel 78: w2 = w2 - (0.001 * (grad_w2 / sqrt(new_train_rms_w2 + 0.000001))) — sub %162 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+const WGSL_78 = `// w2 = w2 - (0.001 * (grad_w2 / sqrt(new_train_rms_w2 + 0.000001))) — sub %162 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1725,8 +1725,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * (in1[i] / sqrt((in2[i] + 0.000001f)))));
 }
 `;
-// Kernel 79: add %169 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
-const WGSL_79 = `// add %169 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+// Kernel 79: new_train_rms_w3 = (0.9 * train_rms_w3) + (0.09999999999999998 * (grad_w3 * grad_w3)) — add %169 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+const WGSL_79 = `// new_train_rms_w3 = (0.9 * train_rms_w3) + (0.09999999999999998 * (grad_w3 * grad_w3)) — add %169 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1738,8 +1738,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.9f * in1[i]) + (0.1f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 80: sub %176 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
-const WGSL_80 = `// sub %176 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+// Kernel 80: w3 = w3 - (0.001 * (grad_w3 / sqrt(new_train_rms_w3 + 0.000001))) — sub %176 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+const WGSL_80 = `// w3 = w3 - (0.001 * (grad_w3 / sqrt(new_train_rms_w3 + 0.000001))) — sub %176 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1751,8 +1751,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * (in1[i] / sqrt((in2[i] + 0.000001f)))));
 }
 `;
-// Kernel 81: add %183 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
-const WGSL_81 = `// add %183 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+// Kernel 81: new_train_rms_w4 = (0.9 * train_rms_w4) + (0.09999999999999998 * (grad_w4 * grad_w4)) — add %183 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+const WGSL_81 = `// new_train_rms_w4 = (0.9 * train_rms_w4) + (0.09999999999999998 * (grad_w4 * grad_w4)) — add %183 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1764,8 +1764,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.9f * in1[i]) + (0.1f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 82: sub %190 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
-const WGSL_82 = `// sub %190 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+// Kernel 82: w4 = w4 - (0.001 * (grad_w4 / sqrt(new_train_rms_w4 + 0.000001))) — sub %190 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+const WGSL_82 = `// w4 = w4 - (0.001 * (grad_w4 / sqrt(new_train_rms_w4 + 0.000001))) — sub %190 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1777,8 +1777,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * (in1[i] / sqrt((in2[i] + 0.000001f)))));
 }
 `;
-// Kernel 83: add %197 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
-const WGSL_83 = `// add %197 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+// Kernel 83: new_train_rms_w_o = (0.9 * train_rms_w_o) + (0.09999999999999998 * (grad_w_o * grad_w_o)) — add %197 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+const WGSL_83 = `// new_train_rms_w_o = (0.9 * train_rms_w_o) + (0.09999999999999998 * (grad_w_o * grad_w_o)) — add %197 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1790,8 +1790,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.9f * in1[i]) + (0.1f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 84: sub %204 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
-const WGSL_84 = `// sub %204 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+// Kernel 84: w_o = w_o - (0.001 * (grad_w_o / sqrt(new_train_rms_w_o + 0.000001))) — sub %204 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
+const WGSL_84 = `// w_o = w_o - (0.001 * (grad_w_o / sqrt(new_train_rms_w_o + 0.000001))) — sub %204 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1803,8 +1803,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * (in1[i] / sqrt((in2[i] + 0.000001f)))));
 }
 `;
-// Kernel 85: conv2d %8 at specs/newmu-convnet.yaml:29:34 (graph.l1)
-const WGSL_85 = `// conv2d %8 at specs/newmu-convnet.yaml:29:34 (graph.l1)
+// Kernel 85: l1_conv2d = conv2d(x, w_) — conv2d %8 at specs/newmu-convnet.yaml:29:34 (graph.l1)
+const WGSL_85 = `// l1_conv2d = conv2d(x, w_) — conv2d %8 at specs/newmu-convnet.yaml:29:34 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1833,8 +1833,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 86: maximum %10 at specs/newmu-convnet.yaml:29:29 (graph.l1)
-const WGSL_86 = `// maximum %10 at specs/newmu-convnet.yaml:29:29 (graph.l1)
+// Kernel 86: l1_maximum = maximum(l1_conv2d, 0) — maximum %10 at specs/newmu-convnet.yaml:29:29 (graph.l1)
+const WGSL_86 = `// l1_maximum = maximum(l1_conv2d, 0) — maximum %10 at specs/newmu-convnet.yaml:29:29 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1845,8 +1845,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(max(in1[i], 0.0f), in1[i] + 0.0f, ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 87: max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)
-const WGSL_87 = `// max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)
+// Kernel 87: l1 = max_pool2d(l1_maximum) — max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)
+const WGSL_87 = `// l1 = max_pool2d(l1_maximum) — max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1865,8 +1865,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m4;
 }
 `;
-// Kernel 88: conv2d %12 at specs/newmu-convnet.yaml:30:34 (graph.l2)
-const WGSL_88 = `// conv2d %12 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+// Kernel 88: l2_conv2d = conv2d(l1, w2) — conv2d %12 at specs/newmu-convnet.yaml:30:34 (graph.l2)
+const WGSL_88 = `// l2_conv2d = conv2d(l1, w2) — conv2d %12 at specs/newmu-convnet.yaml:30:34 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1890,8 +1890,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 89: maximum %14 at specs/newmu-convnet.yaml:30:29 (graph.l2)
-const WGSL_89 = `// maximum %14 at specs/newmu-convnet.yaml:30:29 (graph.l2)
+// Kernel 89: l2_maximum = maximum(l2_conv2d, 0) — maximum %14 at specs/newmu-convnet.yaml:30:29 (graph.l2)
+const WGSL_89 = `// l2_maximum = maximum(l2_conv2d, 0) — maximum %14 at specs/newmu-convnet.yaml:30:29 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1902,8 +1902,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(max(in1[i], 0.0f), in1[i] + 0.0f, ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 90: concat %16 at specs/newmu-convnet.yaml:30:15 (graph.l2)
-const WGSL_90 = `// concat %16 at specs/newmu-convnet.yaml:30:15 (graph.l2)
+// Kernel 90: l2_concat = concat(l2_maximum, k_l2_const) — concat %16 at specs/newmu-convnet.yaml:30:15 (graph.l2)
+const WGSL_90 = `// l2_concat = concat(l2_maximum, k_l2_const) — concat %16 at specs/newmu-convnet.yaml:30:15 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1922,8 +1922,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 `;
-// Kernel 91: concat %18 at specs/newmu-convnet.yaml:30:15 (graph.l2)
-const WGSL_91 = `// concat %18 at specs/newmu-convnet.yaml:30:15 (graph.l2)
+// Kernel 91: l2_concat2 = concat(l2_concat, k_l2_const2) — concat %18 at specs/newmu-convnet.yaml:30:15 (graph.l2)
+const WGSL_91 = `// l2_concat2 = concat(l2_concat, k_l2_const2) — concat %18 at specs/newmu-convnet.yaml:30:15 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1941,8 +1941,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 `;
-// Kernel 92: max_pool2d %19 at specs/newmu-convnet.yaml:30:15 (graph.l2)
-const WGSL_92 = `// max_pool2d %19 at specs/newmu-convnet.yaml:30:15 (graph.l2)
+// Kernel 92: l2 = max_pool2d(l2_concat2) — max_pool2d %19 at specs/newmu-convnet.yaml:30:15 (graph.l2)
+const WGSL_92 = `// l2 = max_pool2d(l2_concat2) — max_pool2d %19 at specs/newmu-convnet.yaml:30:15 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1961,8 +1961,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m4;
 }
 `;
-// Kernel 93: conv2d %20 at specs/newmu-convnet.yaml:31:42 (graph.l3)
-const WGSL_93 = `// conv2d %20 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+// Kernel 93: l3_conv2d = conv2d(l2, w3) — conv2d %20 at specs/newmu-convnet.yaml:31:42 (graph.l3)
+const WGSL_93 = `// l3_conv2d = conv2d(l2, w3) — conv2d %20 at specs/newmu-convnet.yaml:31:42 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1986,8 +1986,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 94: maximum %22 at specs/newmu-convnet.yaml:31:37 (graph.l3)
-const WGSL_94 = `// maximum %22 at specs/newmu-convnet.yaml:31:37 (graph.l3)
+// Kernel 94: l3_maximum = maximum(l3_conv2d, 0) — maximum %22 at specs/newmu-convnet.yaml:31:37 (graph.l3)
+const WGSL_94 = `// l3_maximum = maximum(l3_conv2d, 0) — maximum %22 at specs/newmu-convnet.yaml:31:37 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1998,8 +1998,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(max(in1[i], 0.0f), in1[i] + 0.0f, ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 95: concat %24 at specs/newmu-convnet.yaml:31:23 (graph.l3)
-const WGSL_95 = `// concat %24 at specs/newmu-convnet.yaml:31:23 (graph.l3)
+// Kernel 95: l3_concat = concat(l3_maximum, k_l3_const) — concat %24 at specs/newmu-convnet.yaml:31:23 (graph.l3)
+const WGSL_95 = `// l3_concat = concat(l3_maximum, k_l3_const) — concat %24 at specs/newmu-convnet.yaml:31:23 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2018,8 +2018,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 `;
-// Kernel 96: concat %26 at specs/newmu-convnet.yaml:31:23 (graph.l3)
-const WGSL_96 = `// concat %26 at specs/newmu-convnet.yaml:31:23 (graph.l3)
+// Kernel 96: l3_concat2 = concat(l3_concat, k_l3_const2) — concat %26 at specs/newmu-convnet.yaml:31:23 (graph.l3)
+const WGSL_96 = `// l3_concat2 = concat(l3_concat, k_l3_const2) — concat %26 at specs/newmu-convnet.yaml:31:23 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2037,8 +2037,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 `;
-// Kernel 97: max_pool2d %27 at specs/newmu-convnet.yaml:31:23 (graph.l3)
-const WGSL_97 = `// max_pool2d %27 at specs/newmu-convnet.yaml:31:23 (graph.l3)
+// Kernel 97: l3 = max_pool2d(l3_concat2) — max_pool2d %27 at specs/newmu-convnet.yaml:31:23 (graph.l3)
+const WGSL_97 = `// l3 = max_pool2d(l3_concat2) — max_pool2d %27 at specs/newmu-convnet.yaml:31:23 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2057,8 +2057,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m4;
 }
 `;
-// Kernel 98: matmul %29 at specs/newmu-convnet.yaml:32:23 (graph.l4)
-const WGSL_98 = `// matmul %29 at specs/newmu-convnet.yaml:32:23 (graph.l4)
+// Kernel 98: l4_matmul = matmul(l3, w4) — matmul %29 at specs/newmu-convnet.yaml:32:23 (graph.l4)
+const WGSL_98 = `// l4_matmul = matmul(l3, w4) — matmul %29 at specs/newmu-convnet.yaml:32:23 (graph.l4)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2093,8 +2093,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
-// Kernel 99: maximum %31 at specs/newmu-convnet.yaml:32:15 (graph.l4)
-const WGSL_99 = `// maximum %31 at specs/newmu-convnet.yaml:32:15 (graph.l4)
+// Kernel 99: l4 = maximum(l4_matmul, 0) — maximum %31 at specs/newmu-convnet.yaml:32:15 (graph.l4)
+const WGSL_99 = `// l4 = maximum(l4_matmul, 0) — maximum %31 at specs/newmu-convnet.yaml:32:15 (graph.l4)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2105,8 +2105,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(max(in1[i], 0.0f), in1[i] + 0.0f, ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 100: matmul %32 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)
-const WGSL_100 = `// matmul %32 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)
+// Kernel 100: p_y_given_x_matmul = matmul(l4, w_o) — matmul %32 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)
+const WGSL_100 = `// p_y_given_x_matmul = matmul(l4, w_o) — matmul %32 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2141,8 +2141,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 101: reduce_max %33 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
-const WGSL_101 = `// reduce_max %33 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+// Kernel 101: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %33 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+const WGSL_101 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %33 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2159,8 +2159,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 102: sub %37 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
-const WGSL_102 = `// sub %37 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+// Kernel 102: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %37 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+const WGSL_102 = `// p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %37 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2172,8 +2172,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 128u)]);
 }
 `;
-// Kernel 103: exp %38 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
-const WGSL_103 = `// exp %38 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+// Kernel 103: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %38 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+const WGSL_103 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %38 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2184,8 +2184,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 104: reduce_sum %39 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
-const WGSL_104 = `// reduce_sum %39 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+// Kernel 104: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %39 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+const WGSL_104 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %39 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2201,8 +2201,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 105: div %42 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
-const WGSL_105 = `// div %42 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+// Kernel 105: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %42 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
+const WGSL_105 = `// p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %42 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2214,8 +2214,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[((i / 10u) % 128u)]);
 }
 `;
-// Kernel 106: argmax %43 at specs/newmu-convnet.yaml:38:10 (metrics.error)
-const WGSL_106 = `// argmax %43 at specs/newmu-convnet.yaml:38:10 (metrics.error)
+// Kernel 106: error_argmax = argmax(p_y_given_x) — argmax %43 at specs/newmu-convnet.yaml:38:10 (metrics.error)
+const WGSL_106 = `// error_argmax = argmax(p_y_given_x) — argmax %43 at specs/newmu-convnet.yaml:38:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<i32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2233,8 +2233,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = i32(bi2);
 }
 `;
-// Kernel 107: cast %45 at specs/newmu-convnet.yaml:38:10 (metrics.error)
-const WGSL_107 = `// cast %45 at specs/newmu-convnet.yaml:38:10 (metrics.error)
+// Kernel 107: error = cast(compare(error_argmax, y)) — cast %45 at specs/newmu-convnet.yaml:38:10 (metrics.error)
+const WGSL_107 = `// error = cast(compare(error_argmax, y)) — cast %45 at specs/newmu-convnet.yaml:38:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 @group(0) @binding(2) var<storage, read> in2: array<i32>;
@@ -2246,8 +2246,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, in1[i] != in2[i]));
 }
 `;
-// Kernel 108: one_hot %46 at specs/newmu-convnet.yaml:39:9 (metrics.cost)
-const WGSL_108 = `// one_hot %46 at specs/newmu-convnet.yaml:39:9 (metrics.cost)
+// Kernel 108: cost_onehot = one_hot(y) — one_hot %46 at specs/newmu-convnet.yaml:39:9 (metrics.cost)
+const WGSL_108 = `// cost_onehot = one_hot(y) — one_hot %46 at specs/newmu-convnet.yaml:39:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -2258,8 +2258,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 109: log %47 at specs/newmu-convnet.yaml:39:9 (metrics.cost)
-const WGSL_109 = `// log %47 at specs/newmu-convnet.yaml:39:9 (metrics.cost)
+// Kernel 109: cost_log = log(p_y_given_x_reducesum) — log %47 at specs/newmu-convnet.yaml:39:9 (metrics.cost)
+const WGSL_109 = `// cost_log = log(p_y_given_x_reducesum) — log %47 at specs/newmu-convnet.yaml:39:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2270,8 +2270,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 110: reduce_sum %52 at specs/newmu-convnet.yaml:39:9 (metrics.cost)
-const WGSL_110 = `// reduce_sum %52 at specs/newmu-convnet.yaml:39:9 (metrics.cost)
+// Kernel 110: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %52 at specs/newmu-convnet.yaml:39:9 (metrics.cost)
+const WGSL_110 = `// cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %52 at specs/newmu-convnet.yaml:39:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2289,8 +2289,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 111: neg %53 at specs/newmu-convnet.yaml:39:9 (metrics.cost)
-const WGSL_111 = `// neg %53 at specs/newmu-convnet.yaml:39:9 (metrics.cost)
+// Kernel 111: cost = -cost_reducesum — neg %53 at specs/newmu-convnet.yaml:39:9 (metrics.cost)
+const WGSL_111 = `// cost = -cost_reducesum — neg %53 at specs/newmu-convnet.yaml:39:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2401,118 +2401,118 @@ export const plan: GpuPlan = {
     { name: "eval_cost_log", size: 128, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_l1_conv2d", label: "conv2d %8 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [57600, 1, 1] },
-    { name: "step0_l1_maximum", label: "maximum %10 at specs/newmu-convnet.yaml:29:29 (graph.l1)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [57600, 1, 1] },
-    { name: "step0_l1_maxpool2d", label: "max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [14400, 1, 1] },
-    { name: "step0_l1_cast", label: "cast %15 at specs/newmu-convnet.yaml:29:7 (graph.l1)", wgsl: WGSL_3, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [14400, 1, 1] },
-    { name: "step0_l1", label: "div %17 at specs/newmu-convnet.yaml:29:7 (graph.l1)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 7, access: "read" }], workgroups: [14400, 1, 1] },
-    { name: "step0_l2_conv2d", label: "conv2d %18 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_5, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [21632, 1, 1] },
-    { name: "step0_l2_maximum", label: "maximum %20 at specs/newmu-convnet.yaml:30:29 (graph.l2)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [21632, 1, 1] },
-    { name: "step0_l2_concat", label: "concat %22 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_7, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 13, access: "read" }], workgroups: [23296, 1, 1] },
-    { name: "step0_l2_concat2", label: "concat %24 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_8, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 15, access: "read" }], workgroups: [25088, 1, 1] },
-    { name: "step0_l2_maxpool2d", label: "max_pool2d %25 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_9, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [6272, 1, 1] },
-    { name: "step0_l2_cast", label: "cast %29 at specs/newmu-convnet.yaml:30:7 (graph.l2)", wgsl: WGSL_10, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [6272, 1, 1] },
-    { name: "step0_l2", label: "div %31 at specs/newmu-convnet.yaml:30:7 (graph.l2)", wgsl: WGSL_11, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }], workgroups: [6272, 1, 1] },
-    { name: "step0_l3_conv2d", label: "conv2d %32 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_12, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 20, access: "read" }], workgroups: [6400, 1, 1] },
-    { name: "step0_l3_maximum", label: "maximum %34 at specs/newmu-convnet.yaml:31:37 (graph.l3)", wgsl: WGSL_13, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [6400, 1, 1] },
-    { name: "step0_l3_concat", label: "concat %36 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_14, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 23, access: "read" }], workgroups: [7680, 1, 1] },
-    { name: "step0_l3_concat2", label: "concat %38 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_15, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 25, access: "read" }], workgroups: [9216, 1, 1] },
-    { name: "step0_l3_maxpool2d", label: "max_pool2d %39 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_16, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [2304, 1, 1] },
-    { name: "step0_l3_cast", label: "cast %44 at specs/newmu-convnet.yaml:31:7 (graph.l3)", wgsl: WGSL_17, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [2304, 1, 1] },
-    { name: "step0_l3", label: "div %46 at specs/newmu-convnet.yaml:31:7 (graph.l3)", wgsl: WGSL_18, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 27, access: "read" }], workgroups: [2304, 1, 1] },
-    { name: "step0_l4_matmul", label: "matmul %47 at specs/newmu-convnet.yaml:32:23 (graph.l4)", wgsl: WGSL_19, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 30, access: "read" }], workgroups: [40, 8, 1] },
-    { name: "step0_l4_cast", label: "cast %53 at specs/newmu-convnet.yaml:32:7 (graph.l4)", wgsl: WGSL_20, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [1250, 1, 1] },
-    { name: "step0_l4", label: "div %55 at specs/newmu-convnet.yaml:32:7 (graph.l4)", wgsl: WGSL_21, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 31, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "step0_p_y_given_x_matmul", label: "matmul %56 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", wgsl: WGSL_22, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 34, access: "read" }], workgroups: [1, 8, 1] },
-    { name: "step0_p_y_given_x_reducemax", label: "reduce_max %57 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_p_y_given_x_sub", label: "sub %61 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_24, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 35, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_p_y_given_x_exp", label: "exp %62 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_p_y_given_x_reducesum", label: "reduce_sum %63 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_26, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_cost_nll_onehot", label: "one_hot %64 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_27, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 38, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_cost_nll_log", label: "log %65 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_28, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_cost_nll_reducesum", label: "reduce_sum %70 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_29, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 37, access: "read" }, { buffer: 36, access: "read" }, { buffer: 39, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_cost_nll_reducesum2", label: "reduce_sum %72 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_30, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 40, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost", label: "mul %74 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_31, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 41, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_cost_nll_reducesum", label: "reduce_sum %79 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_32, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 37, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_d_cost_nll_div", label: "div %80 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_33, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 39, access: "read" }, { buffer: 35, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_d_p_y_given_x_add", label: "add %84 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_34, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 37, access: "read" }, { buffer: 40, access: "read" }, { buffer: 33, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_d_p_y_given_x_matmul", label: "matmul %85 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", wgsl: WGSL_35, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 36, access: "read" }, { buffer: 34, access: "read" }], workgroups: [40, 8, 1] },
-    { name: "step0_grad_w_o", label: "matmul %86 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", wgsl: WGSL_36, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 36, access: "read" }], workgroups: [1, 40, 1] },
-    { name: "step0_d_l4_select", label: "select %90 at specs/newmu-convnet.yaml:32:15 (graph.l4)", wgsl: WGSL_37, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 43, access: "read" }, { buffer: 31, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "step0_d_l4_matmul", label: "matmul %91 at specs/newmu-convnet.yaml:32:23 (graph.l4)", wgsl: WGSL_38, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 30, access: "read" }], workgroups: [72, 8, 1] },
-    { name: "step0_grad_w4", label: "matmul %92 at specs/newmu-convnet.yaml:32:23 (graph.l4)", wgsl: WGSL_39, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 32, access: "read" }], workgroups: [40, 72, 1] },
-    { name: "step0_d_l3_mul", label: "mul %94 at specs/newmu-convnet.yaml:31:7 (graph.l3)", wgsl: WGSL_40, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 27, access: "read" }], workgroups: [2304, 1, 1] },
-    { name: "step0_d_l3_maxpool2dgrad", label: "max_pool2d_grad %96 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_41, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 28, access: "read" }], workgroups: [9216, 1, 1] },
-    { name: "step0_d_l3_slice", label: "slice %97 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_42, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 46, access: "read" }], workgroups: [7680, 1, 1] },
-    { name: "step0_d_l3_slice2", label: "slice %98 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_43, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [6400, 1, 1] },
-    { name: "step0_d_l3_select", label: "select %100 at specs/newmu-convnet.yaml:31:37 (graph.l3)", wgsl: WGSL_44, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 21, access: "read" }], workgroups: [6400, 1, 1] },
-    { name: "step0_d_l3_transpose", label: "transpose %101 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_45, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [1152, 1, 1] },
-    { name: "step0_d_l3_flip", label: "flip %102 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_46, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [1152, 1, 1] },
-    { name: "step0_d_l3_conv2d", label: "conv2d %103 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_47, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 49, access: "read" }], workgroups: [6272, 1, 1] },
-    { name: "step0_d_l3_transpose2", label: "transpose %104 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_48, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [6272, 1, 1] },
-    { name: "step0_d_l3_transpose3", label: "transpose %105 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_49, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 47, access: "read" }], workgroups: [6400, 1, 1] },
-    { name: "step0_d_l3_flip2", label: "flip %106 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_50, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [6400, 1, 1] },
-    { name: "step0_d_l3_conv2d2", label: "conv2d %107 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_51, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 19, access: "read" }], workgroups: [1152, 1, 1] },
-    { name: "step0_d_l3_flip3", label: "flip %108 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_52, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [1152, 1, 1] },
-    { name: "step0_grad_w3", label: "transpose %109 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_53, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 49, access: "read" }], workgroups: [1152, 1, 1] },
-    { name: "step0_d_l2_mul", label: "mul %111 at specs/newmu-convnet.yaml:30:7 (graph.l2)", wgsl: WGSL_54, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }], workgroups: [6272, 1, 1] },
-    { name: "step0_d_l2_maxpool2dgrad", label: "max_pool2d_grad %112 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_55, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 18, access: "read" }], workgroups: [25088, 1, 1] },
-    { name: "step0_d_l2_slice", label: "slice %113 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_56, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 51, access: "read" }], workgroups: [23296, 1, 1] },
-    { name: "step0_d_l2_slice2", label: "slice %114 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_57, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [21632, 1, 1] },
-    { name: "step0_d_l2_select", label: "select %116 at specs/newmu-convnet.yaml:30:29 (graph.l2)", wgsl: WGSL_58, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 11, access: "read" }], workgroups: [21632, 1, 1] },
-    { name: "step0_d_l2_transpose", label: "transpose %117 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_59, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [288, 1, 1] },
-    { name: "step0_d_l2_flip", label: "flip %118 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_60, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 53, access: "read" }], workgroups: [288, 1, 1] },
-    { name: "step0_d_l2_conv2d", label: "conv2d %119 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_61, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 54, access: "read" }], workgroups: [14400, 1, 1] },
-    { name: "step0_d_l2_transpose2", label: "transpose %120 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_62, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [14400, 1, 1] },
-    { name: "step0_d_l2_transpose3", label: "transpose %121 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_63, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [21632, 1, 1] },
-    { name: "step0_d_l2_flip2", label: "flip %122 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_64, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [21632, 1, 1] },
-    { name: "step0_d_l2_conv2d2", label: "conv2d %123 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_65, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 9, access: "read" }], workgroups: [288, 1, 1] },
-    { name: "step0_d_l2_flip3", label: "flip %124 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_66, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 53, access: "read" }], workgroups: [288, 1, 1] },
-    { name: "step0_grad_w2", label: "transpose %125 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_67, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 54, access: "read" }], workgroups: [288, 1, 1] },
-    { name: "step0_d_l1_mul", label: "mul %127 at specs/newmu-convnet.yaml:29:7 (graph.l1)", wgsl: WGSL_68, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 7, access: "read" }], workgroups: [14400, 1, 1] },
-    { name: "step0_d_l1_maxpool2dgrad", label: "max_pool2d_grad %128 at specs/newmu-convnet.yaml:29:15 (graph.l1)", wgsl: WGSL_69, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [57600, 1, 1] },
-    { name: "step0_d_l1_select", label: "select %130 at specs/newmu-convnet.yaml:29:29 (graph.l1)", wgsl: WGSL_70, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 56, access: "read" }], workgroups: [57600, 1, 1] },
-    { name: "step0_d_l1_transpose", label: "transpose %131 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_71, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [57600, 1, 1] },
-    { name: "step0_d_l1_transpose2", label: "transpose %132 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_72, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [1568, 1, 1] },
-    { name: "step0_d_l1_flip", label: "flip %133 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_73, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 57, access: "read" }], workgroups: [1568, 1, 1] },
-    { name: "step0_grad_w", label: "conv2d %134 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_74, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 56, access: "read" }, { buffer: 58, access: "read" }], workgroups: [5, 1, 1] },
-    { name: "step0_new_train_rms_w", label: "add %141 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_75, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 61, access: "read" }, { buffer: 59, access: "read" }], workgroups: [5, 1, 1] },
-    { name: "step0_w_", label: "sub %148 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_76, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 59, access: "read" }, { buffer: 60, access: "read" }], workgroups: [5, 1, 1] },
-    { name: "step0_new_train_rms_w2", label: "add %155 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_77, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 62, access: "read" }, { buffer: 53, access: "read" }], workgroups: [288, 1, 1] },
-    { name: "step0_w2", label: "sub %162 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_78, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 53, access: "read" }, { buffer: 54, access: "read" }], workgroups: [288, 1, 1] },
-    { name: "step0_new_train_rms_w3", label: "add %169 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_79, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 48, access: "read" }], workgroups: [1152, 1, 1] },
-    { name: "step0_w3", label: "sub %176 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_80, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 49, access: "read" }], workgroups: [1152, 1, 1] },
-    { name: "step0_new_train_rms_w4", label: "add %183 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_81, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 65, access: "read" }, { buffer: 45, access: "read" }], workgroups: [11250, 1, 1] },
-    { name: "step0_w4", label: "sub %190 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_82, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 45, access: "read" }, { buffer: 64, access: "read" }], workgroups: [11250, 1, 1] },
-    { name: "step0_new_train_rms_w_o", label: "add %197 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_83, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 67, access: "read" }, { buffer: 44, access: "read" }], workgroups: [98, 1, 1] },
-    { name: "step0_w_o", label: "sub %204 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_84, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 66, access: "read" }], workgroups: [98, 1, 1] },
-    { name: "evaluate_l1_conv2d", label: "conv2d %8 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_85, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [57600, 1, 1] },
-    { name: "evaluate_l1_maximum", label: "maximum %10 at specs/newmu-convnet.yaml:29:29 (graph.l1)", wgsl: WGSL_86, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 68, access: "read" }], workgroups: [57600, 1, 1] },
-    { name: "evaluate_l1", label: "max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)", wgsl: WGSL_87, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 69, access: "read" }], workgroups: [14400, 1, 1] },
-    { name: "evaluate_l2_conv2d", label: "conv2d %12 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_88, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 70, access: "read" }, { buffer: 10, access: "read" }], workgroups: [21632, 1, 1] },
-    { name: "evaluate_l2_maximum", label: "maximum %14 at specs/newmu-convnet.yaml:30:29 (graph.l2)", wgsl: WGSL_89, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }], workgroups: [21632, 1, 1] },
-    { name: "evaluate_l2_concat", label: "concat %16 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_90, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 74, access: "read" }], workgroups: [23296, 1, 1] },
-    { name: "evaluate_l2_concat2", label: "concat %18 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_91, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 73, access: "read" }, { buffer: 76, access: "read" }], workgroups: [25088, 1, 1] },
-    { name: "evaluate_l2", label: "max_pool2d %19 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_92, bindings: [{ buffer: 77, access: "read_write" }, { buffer: 75, access: "read" }], workgroups: [6272, 1, 1] },
-    { name: "evaluate_l3_conv2d", label: "conv2d %20 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_93, bindings: [{ buffer: 78, access: "read_write" }, { buffer: 77, access: "read" }, { buffer: 20, access: "read" }], workgroups: [6400, 1, 1] },
-    { name: "evaluate_l3_maximum", label: "maximum %22 at specs/newmu-convnet.yaml:31:37 (graph.l3)", wgsl: WGSL_94, bindings: [{ buffer: 79, access: "read_write" }, { buffer: 78, access: "read" }], workgroups: [6400, 1, 1] },
-    { name: "evaluate_l3_concat", label: "concat %24 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_95, bindings: [{ buffer: 80, access: "read_write" }, { buffer: 79, access: "read" }, { buffer: 81, access: "read" }], workgroups: [7680, 1, 1] },
-    { name: "evaluate_l3_concat2", label: "concat %26 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_96, bindings: [{ buffer: 82, access: "read_write" }, { buffer: 80, access: "read" }, { buffer: 83, access: "read" }], workgroups: [9216, 1, 1] },
-    { name: "evaluate_l3", label: "max_pool2d %27 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_97, bindings: [{ buffer: 84, access: "read_write" }, { buffer: 82, access: "read" }], workgroups: [2304, 1, 1] },
-    { name: "evaluate_l4_matmul", label: "matmul %29 at specs/newmu-convnet.yaml:32:23 (graph.l4)", wgsl: WGSL_98, bindings: [{ buffer: 85, access: "read_write" }, { buffer: 84, access: "read" }, { buffer: 30, access: "read" }], workgroups: [40, 8, 1] },
-    { name: "evaluate_l4", label: "maximum %31 at specs/newmu-convnet.yaml:32:15 (graph.l4)", wgsl: WGSL_99, bindings: [{ buffer: 86, access: "read_write" }, { buffer: 85, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "matmul %32 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", wgsl: WGSL_100, bindings: [{ buffer: 87, access: "read_write" }, { buffer: 86, access: "read" }, { buffer: 34, access: "read" }], workgroups: [1, 8, 1] },
-    { name: "evaluate_p_y_given_x_reducemax", label: "reduce_max %33 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_101, bindings: [{ buffer: 88, access: "read_write" }, { buffer: 87, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_p_y_given_x_sub", label: "sub %37 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_102, bindings: [{ buffer: 89, access: "read_write" }, { buffer: 87, access: "read" }, { buffer: 88, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_p_y_given_x_exp", label: "exp %38 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_103, bindings: [{ buffer: 87, access: "read_write" }, { buffer: 89, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducesum", label: "reduce_sum %39 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_104, bindings: [{ buffer: 88, access: "read_write" }, { buffer: 87, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_p_y_given_x", label: "div %42 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_105, bindings: [{ buffer: 90, access: "read_write" }, { buffer: 87, access: "read" }, { buffer: 88, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_error_argmax", label: "argmax %43 at specs/newmu-convnet.yaml:38:10 (metrics.error)", wgsl: WGSL_106, bindings: [{ buffer: 91, access: "read_write" }, { buffer: 90, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_error", label: "cast %45 at specs/newmu-convnet.yaml:38:10 (metrics.error)", wgsl: WGSL_107, bindings: [{ buffer: 92, access: "read_write" }, { buffer: 91, access: "read" }, { buffer: 38, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost_onehot", label: "one_hot %46 at specs/newmu-convnet.yaml:39:9 (metrics.cost)", wgsl: WGSL_108, bindings: [{ buffer: 87, access: "read_write" }, { buffer: 38, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_cost_log", label: "log %47 at specs/newmu-convnet.yaml:39:9 (metrics.cost)", wgsl: WGSL_109, bindings: [{ buffer: 93, access: "read_write" }, { buffer: 88, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost_reducesum", label: "reduce_sum %52 at specs/newmu-convnet.yaml:39:9 (metrics.cost)", wgsl: WGSL_110, bindings: [{ buffer: 88, access: "read_write" }, { buffer: 87, access: "read" }, { buffer: 89, access: "read" }, { buffer: 93, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost", label: "neg %53 at specs/newmu-convnet.yaml:39:9 (metrics.cost)", wgsl: WGSL_111, bindings: [{ buffer: 93, access: "read_write" }, { buffer: 88, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_l1_conv2d", label: "l1_conv2d = conv2d(x, w_) — conv2d %8 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "step0_l1_maximum", label: "l1_maximum = maximum(l1_conv2d, 0) — maximum %10 at specs/newmu-convnet.yaml:29:29 (graph.l1)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "step0_l1_maxpool2d", label: "l1_maxpool2d = max_pool2d(l1_maximum) — max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [14400, 1, 1] },
+    { name: "step0_l1_cast", label: "l1_cast = cast(compare(random_uniform(), 0.8)) — cast %15 at specs/newmu-convnet.yaml:29:7 (graph.l1)", wgsl: WGSL_3, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [14400, 1, 1] },
+    { name: "step0_l1", label: "l1 = (l1_maxpool2d * l1_cast) / 0.8 — div %17 at specs/newmu-convnet.yaml:29:7 (graph.l1)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 7, access: "read" }], workgroups: [14400, 1, 1] },
+    { name: "step0_l2_conv2d", label: "l2_conv2d = conv2d(l1, w2) — conv2d %18 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_5, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "step0_l2_maximum", label: "l2_maximum = maximum(l2_conv2d, 0) — maximum %20 at specs/newmu-convnet.yaml:30:29 (graph.l2)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "step0_l2_concat", label: "l2_concat = concat(l2_maximum, k_l2_const) — concat %22 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_7, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 13, access: "read" }], workgroups: [23296, 1, 1] },
+    { name: "step0_l2_concat2", label: "l2_concat2 = concat(l2_concat, k_l2_const2) — concat %24 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_8, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 15, access: "read" }], workgroups: [25088, 1, 1] },
+    { name: "step0_l2_maxpool2d", label: "l2_maxpool2d = max_pool2d(l2_concat2) — max_pool2d %25 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_9, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [6272, 1, 1] },
+    { name: "step0_l2_cast", label: "l2_cast = cast(compare(random_uniform(), 0.8)) — cast %29 at specs/newmu-convnet.yaml:30:7 (graph.l2)", wgsl: WGSL_10, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [6272, 1, 1] },
+    { name: "step0_l2", label: "l2 = (l2_maxpool2d * l2_cast) / 0.8 — div %31 at specs/newmu-convnet.yaml:30:7 (graph.l2)", wgsl: WGSL_11, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }], workgroups: [6272, 1, 1] },
+    { name: "step0_l3_conv2d", label: "l3_conv2d = conv2d(l2, w3) — conv2d %32 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_12, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 20, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "step0_l3_maximum", label: "l3_maximum = maximum(l3_conv2d, 0) — maximum %34 at specs/newmu-convnet.yaml:31:37 (graph.l3)", wgsl: WGSL_13, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "step0_l3_concat", label: "l3_concat = concat(l3_maximum, k_l3_const) — concat %36 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_14, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 23, access: "read" }], workgroups: [7680, 1, 1] },
+    { name: "step0_l3_concat2", label: "l3_concat2 = concat(l3_concat, k_l3_const2) — concat %38 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_15, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 25, access: "read" }], workgroups: [9216, 1, 1] },
+    { name: "step0_l3_maxpool2d", label: "l3_maxpool2d = max_pool2d(l3_concat2) — max_pool2d %39 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_16, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [2304, 1, 1] },
+    { name: "step0_l3_cast", label: "l3_cast = cast(compare(random_uniform(), 0.8)) — cast %44 at specs/newmu-convnet.yaml:31:7 (graph.l3)", wgsl: WGSL_17, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [2304, 1, 1] },
+    { name: "step0_l3", label: "l3 = (l3_maxpool2d * l3_cast) / 0.8 — div %46 at specs/newmu-convnet.yaml:31:7 (graph.l3)", wgsl: WGSL_18, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 27, access: "read" }], workgroups: [2304, 1, 1] },
+    { name: "step0_l4_matmul", label: "l4_matmul = matmul(l3, w4) — matmul %47 at specs/newmu-convnet.yaml:32:23 (graph.l4)", wgsl: WGSL_19, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 30, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_l4_cast", label: "l4_cast = cast(compare(random_uniform(), 0.5)) — cast %53 at specs/newmu-convnet.yaml:32:7 (graph.l4)", wgsl: WGSL_20, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [1250, 1, 1] },
+    { name: "step0_l4", label: "l4 = (maximum(l4_matmul, 0) * l4_cast) / 0.5 — div %55 at specs/newmu-convnet.yaml:32:7 (graph.l4)", wgsl: WGSL_21, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 31, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(l4, w_o) — matmul %56 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", wgsl: WGSL_22, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 34, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "step0_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %57 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %61 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_24, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 35, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %62 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %63 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_26, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_onehot", label: "cost_nll_onehot = one_hot(y) — one_hot %64 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_27, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 38, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_cost_nll_log", label: "cost_nll_log = log(p_y_given_x_reducesum) — log %65 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_28, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum", label: "cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %70 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_29, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 37, access: "read" }, { buffer: 36, access: "read" }, { buffer: 39, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum2", label: "cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %72 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_30, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 40, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "cost = cost_nll_reducesum2 * 0.0078125 — mul %74 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_31, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 41, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cost_nll_reducesum", label: "d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot) — reduce_sum %79 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_32, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 37, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_cost_nll_div", label: "d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %80 at specs/newmu-convnet.yaml:36:10 (losses.cost.nll)", wgsl: WGSL_33, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 39, access: "read" }, { buffer: 35, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %84 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_34, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 37, access: "read" }, { buffer: 40, access: "read" }, { buffer: 33, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o) — matmul %85 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", wgsl: WGSL_35, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 36, access: "read" }, { buffer: 34, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_grad_w_o", label: "grad_w_o = matmul(l4, d_p_y_given_x_add) — matmul %86 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", wgsl: WGSL_36, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 36, access: "read" }], workgroups: [1, 40, 1] },
+    { name: "step0_d_l4_select", label: "d_l4_select = select(compare(l4_matmul, 0), (d_p_y_given_x_matmul / 0.5) * l4_cast, 0) — select %90 at specs/newmu-convnet.yaml:32:15 (graph.l4)", wgsl: WGSL_37, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 43, access: "read" }, { buffer: 31, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "step0_d_l4_matmul", label: "d_l4_matmul = matmul(d_l4_select, w4) — matmul %91 at specs/newmu-convnet.yaml:32:23 (graph.l4)", wgsl: WGSL_38, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 30, access: "read" }], workgroups: [72, 8, 1] },
+    { name: "step0_grad_w4", label: "grad_w4 = matmul(l3, d_l4_select) — matmul %92 at specs/newmu-convnet.yaml:32:23 (graph.l4)", wgsl: WGSL_39, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 32, access: "read" }], workgroups: [40, 72, 1] },
+    { name: "step0_d_l3_mul", label: "d_l3_mul = (d_l4_matmul / 0.8) * l3_cast — mul %94 at specs/newmu-convnet.yaml:31:7 (graph.l3)", wgsl: WGSL_40, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 27, access: "read" }], workgroups: [2304, 1, 1] },
+    { name: "step0_d_l3_maxpool2dgrad", label: "d_l3_maxpool2dgrad = max_pool2d_grad(l3_concat2, d_l3_mul) — max_pool2d_grad %96 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_41, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 28, access: "read" }], workgroups: [9216, 1, 1] },
+    { name: "step0_d_l3_slice", label: "d_l3_slice = slice(d_l3_maxpool2dgrad) — slice %97 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_42, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 46, access: "read" }], workgroups: [7680, 1, 1] },
+    { name: "step0_d_l3_slice2", label: "d_l3_slice2 = slice(d_l3_slice) — slice %98 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_43, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "step0_d_l3_select", label: "d_l3_select = select(compare(l3_conv2d, 0), d_l3_slice2, 0) — select %100 at specs/newmu-convnet.yaml:31:37 (graph.l3)", wgsl: WGSL_44, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 21, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "step0_d_l3_transpose", label: "d_l3_transpose = transpose(w3) — transpose %101 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_45, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [1152, 1, 1] },
+    { name: "step0_d_l3_flip", label: "d_l3_flip = flip(d_l3_transpose) — flip %102 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_46, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [1152, 1, 1] },
+    { name: "step0_d_l3_conv2d", label: "d_l3_conv2d = conv2d(d_l3_select, d_l3_flip) — conv2d %103 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_47, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 49, access: "read" }], workgroups: [6272, 1, 1] },
+    { name: "step0_d_l3_transpose2", label: "d_l3_transpose2 = transpose(l2) — transpose %104 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_48, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [6272, 1, 1] },
+    { name: "step0_d_l3_transpose3", label: "d_l3_transpose3 = transpose(d_l3_select) — transpose %105 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_49, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 47, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "step0_d_l3_flip2", label: "d_l3_flip2 = flip(d_l3_transpose3) — flip %106 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_50, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "step0_d_l3_conv2d2", label: "d_l3_conv2d2 = conv2d(d_l3_transpose2, d_l3_flip2) — conv2d %107 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_51, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 19, access: "read" }], workgroups: [1152, 1, 1] },
+    { name: "step0_d_l3_flip3", label: "d_l3_flip3 = flip(d_l3_conv2d2) — flip %108 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_52, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [1152, 1, 1] },
+    { name: "step0_grad_w3", label: "grad_w3 = transpose(d_l3_flip3) — transpose %109 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_53, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 49, access: "read" }], workgroups: [1152, 1, 1] },
+    { name: "step0_d_l2_mul", label: "d_l2_mul = (d_l3_conv2d / 0.8) * l2_cast — mul %111 at specs/newmu-convnet.yaml:30:7 (graph.l2)", wgsl: WGSL_54, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }], workgroups: [6272, 1, 1] },
+    { name: "step0_d_l2_maxpool2dgrad", label: "d_l2_maxpool2dgrad = max_pool2d_grad(l2_concat2, d_l2_mul) — max_pool2d_grad %112 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_55, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 18, access: "read" }], workgroups: [25088, 1, 1] },
+    { name: "step0_d_l2_slice", label: "d_l2_slice = slice(d_l2_maxpool2dgrad) — slice %113 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_56, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 51, access: "read" }], workgroups: [23296, 1, 1] },
+    { name: "step0_d_l2_slice2", label: "d_l2_slice2 = slice(d_l2_slice) — slice %114 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_57, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "step0_d_l2_select", label: "d_l2_select = select(compare(l2_conv2d, 0), d_l2_slice2, 0) — select %116 at specs/newmu-convnet.yaml:30:29 (graph.l2)", wgsl: WGSL_58, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 11, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "step0_d_l2_transpose", label: "d_l2_transpose = transpose(w2) — transpose %117 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_59, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_d_l2_flip", label: "d_l2_flip = flip(d_l2_transpose) — flip %118 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_60, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 53, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_d_l2_conv2d", label: "d_l2_conv2d = conv2d(d_l2_select, d_l2_flip) — conv2d %119 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_61, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 54, access: "read" }], workgroups: [14400, 1, 1] },
+    { name: "step0_d_l2_transpose2", label: "d_l2_transpose2 = transpose(l1) — transpose %120 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_62, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [14400, 1, 1] },
+    { name: "step0_d_l2_transpose3", label: "d_l2_transpose3 = transpose(d_l2_select) — transpose %121 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_63, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "step0_d_l2_flip2", label: "d_l2_flip2 = flip(d_l2_transpose3) — flip %122 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_64, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "step0_d_l2_conv2d2", label: "d_l2_conv2d2 = conv2d(d_l2_transpose2, d_l2_flip2) — conv2d %123 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_65, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 9, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_d_l2_flip3", label: "d_l2_flip3 = flip(d_l2_conv2d2) — flip %124 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_66, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 53, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_grad_w2", label: "grad_w2 = transpose(d_l2_flip3) — transpose %125 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_67, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 54, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_d_l1_mul", label: "d_l1_mul = (d_l2_conv2d / 0.8) * l1_cast — mul %127 at specs/newmu-convnet.yaml:29:7 (graph.l1)", wgsl: WGSL_68, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 7, access: "read" }], workgroups: [14400, 1, 1] },
+    { name: "step0_d_l1_maxpool2dgrad", label: "d_l1_maxpool2dgrad = max_pool2d_grad(l1_maximum, d_l1_mul) — max_pool2d_grad %128 at specs/newmu-convnet.yaml:29:15 (graph.l1)", wgsl: WGSL_69, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "step0_d_l1_select", label: "d_l1_select = select(compare(l1_conv2d, 0), d_l1_maxpool2dgrad, 0) — select %130 at specs/newmu-convnet.yaml:29:29 (graph.l1)", wgsl: WGSL_70, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 56, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "step0_d_l1_transpose", label: "d_l1_transpose = transpose(d_l1_select) — transpose %131 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_71, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "step0_d_l1_transpose2", label: "d_l1_transpose2 = transpose(x) — transpose %132 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_72, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [1568, 1, 1] },
+    { name: "step0_d_l1_flip", label: "d_l1_flip = flip(d_l1_transpose2) — flip %133 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_73, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 57, access: "read" }], workgroups: [1568, 1, 1] },
+    { name: "step0_grad_w", label: "grad_w = conv2d(d_l1_transpose, d_l1_flip) — conv2d %134 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_74, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 56, access: "read" }, { buffer: 58, access: "read" }], workgroups: [5, 1, 1] },
+    { name: "step0_new_train_rms_w", label: "new_train_rms_w = (0.9 * train_rms_w) + (0.09999999999999998 * (grad_w * grad_w)) — add %141 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_75, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 61, access: "read" }, { buffer: 59, access: "read" }], workgroups: [5, 1, 1] },
+    { name: "step0_w_", label: "w_ = w_ - (0.001 * (grad_w / sqrt(new_train_rms_w + 0.000001))) — sub %148 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_76, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 59, access: "read" }, { buffer: 60, access: "read" }], workgroups: [5, 1, 1] },
+    { name: "step0_new_train_rms_w2", label: "new_train_rms_w2 = (0.9 * train_rms_w2) + (0.09999999999999998 * (grad_w2 * grad_w2)) — add %155 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_77, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 62, access: "read" }, { buffer: 53, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_w2", label: "w2 = w2 - (0.001 * (grad_w2 / sqrt(new_train_rms_w2 + 0.000001))) — sub %162 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_78, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 53, access: "read" }, { buffer: 54, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_new_train_rms_w3", label: "new_train_rms_w3 = (0.9 * train_rms_w3) + (0.09999999999999998 * (grad_w3 * grad_w3)) — add %169 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_79, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 48, access: "read" }], workgroups: [1152, 1, 1] },
+    { name: "step0_w3", label: "w3 = w3 - (0.001 * (grad_w3 / sqrt(new_train_rms_w3 + 0.000001))) — sub %176 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_80, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 49, access: "read" }], workgroups: [1152, 1, 1] },
+    { name: "step0_new_train_rms_w4", label: "new_train_rms_w4 = (0.9 * train_rms_w4) + (0.09999999999999998 * (grad_w4 * grad_w4)) — add %183 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_81, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 65, access: "read" }, { buffer: 45, access: "read" }], workgroups: [11250, 1, 1] },
+    { name: "step0_w4", label: "w4 = w4 - (0.001 * (grad_w4 / sqrt(new_train_rms_w4 + 0.000001))) — sub %190 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_82, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 45, access: "read" }, { buffer: 64, access: "read" }], workgroups: [11250, 1, 1] },
+    { name: "step0_new_train_rms_w_o", label: "new_train_rms_w_o = (0.9 * train_rms_w_o) + (0.09999999999999998 * (grad_w_o * grad_w_o)) — add %197 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_83, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 67, access: "read" }, { buffer: 44, access: "read" }], workgroups: [98, 1, 1] },
+    { name: "step0_w_o", label: "w_o = w_o - (0.001 * (grad_w_o / sqrt(new_train_rms_w_o + 0.000001))) — sub %204 at specs/newmu-convnet.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_84, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 66, access: "read" }], workgroups: [98, 1, 1] },
+    { name: "evaluate_l1_conv2d", label: "l1_conv2d = conv2d(x, w_) — conv2d %8 at specs/newmu-convnet.yaml:29:34 (graph.l1)", wgsl: WGSL_85, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "evaluate_l1_maximum", label: "l1_maximum = maximum(l1_conv2d, 0) — maximum %10 at specs/newmu-convnet.yaml:29:29 (graph.l1)", wgsl: WGSL_86, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 68, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "evaluate_l1", label: "l1 = max_pool2d(l1_maximum) — max_pool2d %11 at specs/newmu-convnet.yaml:29:15 (graph.l1)", wgsl: WGSL_87, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 69, access: "read" }], workgroups: [14400, 1, 1] },
+    { name: "evaluate_l2_conv2d", label: "l2_conv2d = conv2d(l1, w2) — conv2d %12 at specs/newmu-convnet.yaml:30:34 (graph.l2)", wgsl: WGSL_88, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 70, access: "read" }, { buffer: 10, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "evaluate_l2_maximum", label: "l2_maximum = maximum(l2_conv2d, 0) — maximum %14 at specs/newmu-convnet.yaml:30:29 (graph.l2)", wgsl: WGSL_89, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "evaluate_l2_concat", label: "l2_concat = concat(l2_maximum, k_l2_const) — concat %16 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_90, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 74, access: "read" }], workgroups: [23296, 1, 1] },
+    { name: "evaluate_l2_concat2", label: "l2_concat2 = concat(l2_concat, k_l2_const2) — concat %18 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_91, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 73, access: "read" }, { buffer: 76, access: "read" }], workgroups: [25088, 1, 1] },
+    { name: "evaluate_l2", label: "l2 = max_pool2d(l2_concat2) — max_pool2d %19 at specs/newmu-convnet.yaml:30:15 (graph.l2)", wgsl: WGSL_92, bindings: [{ buffer: 77, access: "read_write" }, { buffer: 75, access: "read" }], workgroups: [6272, 1, 1] },
+    { name: "evaluate_l3_conv2d", label: "l3_conv2d = conv2d(l2, w3) — conv2d %20 at specs/newmu-convnet.yaml:31:42 (graph.l3)", wgsl: WGSL_93, bindings: [{ buffer: 78, access: "read_write" }, { buffer: 77, access: "read" }, { buffer: 20, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "evaluate_l3_maximum", label: "l3_maximum = maximum(l3_conv2d, 0) — maximum %22 at specs/newmu-convnet.yaml:31:37 (graph.l3)", wgsl: WGSL_94, bindings: [{ buffer: 79, access: "read_write" }, { buffer: 78, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "evaluate_l3_concat", label: "l3_concat = concat(l3_maximum, k_l3_const) — concat %24 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_95, bindings: [{ buffer: 80, access: "read_write" }, { buffer: 79, access: "read" }, { buffer: 81, access: "read" }], workgroups: [7680, 1, 1] },
+    { name: "evaluate_l3_concat2", label: "l3_concat2 = concat(l3_concat, k_l3_const2) — concat %26 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_96, bindings: [{ buffer: 82, access: "read_write" }, { buffer: 80, access: "read" }, { buffer: 83, access: "read" }], workgroups: [9216, 1, 1] },
+    { name: "evaluate_l3", label: "l3 = max_pool2d(l3_concat2) — max_pool2d %27 at specs/newmu-convnet.yaml:31:23 (graph.l3)", wgsl: WGSL_97, bindings: [{ buffer: 84, access: "read_write" }, { buffer: 82, access: "read" }], workgroups: [2304, 1, 1] },
+    { name: "evaluate_l4_matmul", label: "l4_matmul = matmul(l3, w4) — matmul %29 at specs/newmu-convnet.yaml:32:23 (graph.l4)", wgsl: WGSL_98, bindings: [{ buffer: 85, access: "read_write" }, { buffer: 84, access: "read" }, { buffer: 30, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "evaluate_l4", label: "l4 = maximum(l4_matmul, 0) — maximum %31 at specs/newmu-convnet.yaml:32:15 (graph.l4)", wgsl: WGSL_99, bindings: [{ buffer: 86, access: "read_write" }, { buffer: 85, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(l4, w_o) — matmul %32 at specs/newmu-convnet.yaml:33:27 (graph.p_y_given_x)", wgsl: WGSL_100, bindings: [{ buffer: 87, access: "read_write" }, { buffer: 86, access: "read" }, { buffer: 34, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %33 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_101, bindings: [{ buffer: 88, access: "read_write" }, { buffer: 87, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %37 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_102, bindings: [{ buffer: 89, access: "read_write" }, { buffer: 87, access: "read" }, { buffer: 88, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %38 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_103, bindings: [{ buffer: 87, access: "read_write" }, { buffer: 89, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %39 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_104, bindings: [{ buffer: 88, access: "read_write" }, { buffer: 87, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %42 at specs/newmu-convnet.yaml:33:16 (graph.p_y_given_x)", wgsl: WGSL_105, bindings: [{ buffer: 90, access: "read_write" }, { buffer: 87, access: "read" }, { buffer: 88, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_error_argmax", label: "error_argmax = argmax(p_y_given_x) — argmax %43 at specs/newmu-convnet.yaml:38:10 (metrics.error)", wgsl: WGSL_106, bindings: [{ buffer: 91, access: "read_write" }, { buffer: 90, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_error", label: "error = cast(compare(error_argmax, y)) — cast %45 at specs/newmu-convnet.yaml:38:10 (metrics.error)", wgsl: WGSL_107, bindings: [{ buffer: 92, access: "read_write" }, { buffer: 91, access: "read" }, { buffer: 38, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "cost_onehot = one_hot(y) — one_hot %46 at specs/newmu-convnet.yaml:39:9 (metrics.cost)", wgsl: WGSL_108, bindings: [{ buffer: 87, access: "read_write" }, { buffer: 38, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_cost_log", label: "cost_log = log(p_y_given_x_reducesum) — log %47 at specs/newmu-convnet.yaml:39:9 (metrics.cost)", wgsl: WGSL_109, bindings: [{ buffer: 93, access: "read_write" }, { buffer: 88, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %52 at specs/newmu-convnet.yaml:39:9 (metrics.cost)", wgsl: WGSL_110, bindings: [{ buffer: 88, access: "read_write" }, { buffer: 87, access: "read" }, { buffer: 89, access: "read" }, { buffer: 93, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost", label: "cost = -cost_reducesum — neg %53 at specs/newmu-convnet.yaml:39:9 (metrics.cost)", wgsl: WGSL_111, bindings: [{ buffer: 93, access: "read_write" }, { buffer: 88, access: "read" }], workgroups: [2, 1, 1] },
   ],
   steps: [
     {

@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 
-// Kernel 0: sub %5 at specs/newmu-linear.yaml:29:34 (losses.cost.expr)
-const WGSL_0 = `// sub %5 at specs/newmu-linear.yaml:29:34 (losses.cost.expr)
+// Kernel 0: cost_expr_sub = (x * w_) - y — sub %5 at specs/newmu-linear.yaml:29:34 (losses.cost.expr)
+const WGSL_0 = `// cost_expr_sub = (x * w_) - y — sub %5 at specs/newmu-linear.yaml:29:34 (losses.cost.expr)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -16,8 +16,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] * in2[i]) - in3[i]);
 }
 `;
-// Kernel 1: reduce_sum %8 at specs/newmu-linear.yaml:29:21 (losses.cost.expr)
-const WGSL_1 = `// reduce_sum %8 at specs/newmu-linear.yaml:29:21 (losses.cost.expr)
+// Kernel 1: cost = Σ pow(cost_expr_sub, 2) — reduce_sum %8 at specs/newmu-linear.yaml:29:21 (losses.cost.expr)
+const WGSL_1 = `// cost = Σ pow(cost_expr_sub, 2) — reduce_sum %8 at specs/newmu-linear.yaml:29:21 (losses.cost.expr)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -33,8 +33,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 2: reduce_sum %13 at specs/newmu-linear.yaml:26:13 (graph.y_pred)
-const WGSL_2 = `// reduce_sum %13 at specs/newmu-linear.yaml:26:13 (graph.y_pred)
+// Kernel 2: grad_w = Σ ((2 * pow(cost_expr_sub, 1)) * x) — reduce_sum %13 at specs/newmu-linear.yaml:26:13 (graph.y_pred)
+const WGSL_2 = `// grad_w = Σ ((2 * pow(cost_expr_sub, 1)) * x) — reduce_sum %13 at specs/newmu-linear.yaml:26:13 (graph.y_pred)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -51,8 +51,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 3: sub %16 at specs/newmu-linear.yaml:35:16 (phases[0].optimizer)
-const WGSL_3 = `// sub %16 at specs/newmu-linear.yaml:35:16 (phases[0].optimizer)
+// Kernel 3: w_ = w_ - (0.01 * grad_w) — sub %16 at specs/newmu-linear.yaml:35:16 (phases[0].optimizer)
+const WGSL_3 = `// w_ = w_ - (0.01 * grad_w) — sub %16 at specs/newmu-linear.yaml:35:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -63,8 +63,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.01f * in1[i]));
 }
 `;
-// Kernel 4: pow %7 at specs/newmu-linear.yaml:31:42 (metrics.sq_err)
-const WGSL_4 = `// pow %7 at specs/newmu-linear.yaml:31:42 (metrics.sq_err)
+// Kernel 4: sq_err = pow((x_101 * w_) - y_101, 2) — pow %7 at specs/newmu-linear.yaml:31:42 (metrics.sq_err)
+const WGSL_4 = `// sq_err = pow((x_101 * w_) - y_101, 2) — pow %7 at specs/newmu-linear.yaml:31:42 (metrics.sq_err)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -94,11 +94,11 @@ export const plan: GpuPlan = {
     { name: "y_101", size: 101, dtype: "f32", role: "input", ref: "y" },
   ],
   kernels: [
-    { name: "step0_cost_expr_sub", label: "sub %5 at specs/newmu-linear.yaml:29:34 (losses.cost.expr)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }, { buffer: 5, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost", label: "reduce_sum %8 at specs/newmu-linear.yaml:29:21 (losses.cost.expr)", wgsl: WGSL_1, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_grad_w", label: "reduce_sum %13 at specs/newmu-linear.yaml:26:13 (graph.y_pred)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 3, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_w_", label: "sub %16 at specs/newmu-linear.yaml:35:16 (phases[0].optimizer)", wgsl: WGSL_3, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_sq_err", label: "pow %7 at specs/newmu-linear.yaml:31:42 (metrics.sq_err)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 4, access: "read" }, { buffer: 10, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_expr_sub", label: "cost_expr_sub = (x * w_) - y — sub %5 at specs/newmu-linear.yaml:29:34 (losses.cost.expr)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }, { buffer: 5, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "cost = Σ pow(cost_expr_sub, 2) — reduce_sum %8 at specs/newmu-linear.yaml:29:21 (losses.cost.expr)", wgsl: WGSL_1, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_grad_w", label: "grad_w = Σ ((2 * pow(cost_expr_sub, 1)) * x) — reduce_sum %13 at specs/newmu-linear.yaml:26:13 (graph.y_pred)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 3, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_w_", label: "w_ = w_ - (0.01 * grad_w) — sub %16 at specs/newmu-linear.yaml:35:16 (phases[0].optimizer)", wgsl: WGSL_3, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_sq_err", label: "sq_err = pow((x_101 * w_) - y_101, 2) — pow %7 at specs/newmu-linear.yaml:31:42 (metrics.sq_err)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 4, access: "read" }, { buffer: 10, access: "read" }], workgroups: [2, 1, 1] },
   ],
   steps: [
     {

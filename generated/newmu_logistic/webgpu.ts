@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 
-// Kernel 0: matmul %3 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)
-const WGSL_0 = `// matmul %3 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)
+// Kernel 0: p_y_given_x_matmul = matmul(x, w_) — matmul %3 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)
+const WGSL_0 = `// p_y_given_x_matmul = matmul(x, w_) — matmul %3 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -38,8 +38,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 1: reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
-const WGSL_1 = `// reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+// Kernel 1: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+const WGSL_1 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -56,8 +56,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 2: sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
-const WGSL_2 = `// sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+// Kernel 2: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+const WGSL_2 = `// p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -69,8 +69,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 128u)]);
 }
 `;
-// Kernel 3: exp %9 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
-const WGSL_3 = `// exp %9 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+// Kernel 3: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %9 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+const WGSL_3 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %9 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -81,8 +81,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 4: reduce_sum %10 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
-const WGSL_4 = `// reduce_sum %10 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+// Kernel 4: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %10 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+const WGSL_4 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %10 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -98,8 +98,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 5: one_hot %11 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
-const WGSL_5 = `// one_hot %11 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
+// Kernel 5: cost_nll_onehot = one_hot(y) — one_hot %11 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
+const WGSL_5 = `// cost_nll_onehot = one_hot(y) — one_hot %11 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -110,8 +110,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 6: log %12 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
-const WGSL_6 = `// log %12 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
+// Kernel 6: cost_nll_log = log(p_y_given_x_reducesum) — log %12 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
+const WGSL_6 = `// cost_nll_log = log(p_y_given_x_reducesum) — log %12 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -122,8 +122,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 7: reduce_sum %17 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
-const WGSL_7 = `// reduce_sum %17 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
+// Kernel 7: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %17 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
+const WGSL_7 = `// cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %17 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -141,8 +141,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 8: reduce_sum %19 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
-const WGSL_8 = `// reduce_sum %19 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
+// Kernel 8: cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %19 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
+const WGSL_8 = `// cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %19 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -158,8 +158,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 9: mul %21 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
-const WGSL_9 = `// mul %21 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
+// Kernel 9: cost = cost_nll_reducesum2 * 0.0078125 — mul %21 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
+const WGSL_9 = `// cost = cost_nll_reducesum2 * 0.0078125 — mul %21 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -170,8 +170,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * 0.0078125f);
 }
 `;
-// Kernel 10: reduce_sum %26 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
-const WGSL_10 = `// reduce_sum %26 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
+// Kernel 10: d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot) — reduce_sum %26 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
+const WGSL_10 = `// d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot) — reduce_sum %26 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -187,8 +187,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 11: div %27 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
-const WGSL_11 = `// div %27 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
+// Kernel 11: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %27 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
+const WGSL_11 = `// d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %27 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -200,8 +200,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[i]);
 }
 `;
-// Kernel 12: add %31 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
-const WGSL_12 = `// add %31 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+// Kernel 12: d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %31 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+const WGSL_12 = `// d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %31 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -214,8 +214,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (((-0.0078125f) * in1[i]) + (in2[((i / 10u) % 128u)] * in3[i]));
 }
 `;
-// Kernel 13: matmul %32 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)
-const WGSL_13 = `// matmul %32 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)
+// Kernel 13: grad_w = matmul(x, d_p_y_given_x_add) — matmul %32 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)
+const WGSL_13 = `// grad_w = matmul(x, d_p_y_given_x_add) — matmul %32 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -250,8 +250,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 784u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 14: sub %35 at specs/newmu-logistic.yaml:27:16 (phases[0].optimizer)
-const WGSL_14 = `// sub %35 at specs/newmu-logistic.yaml:27:16 (phases[0].optimizer)
+// Kernel 14: w_ = w_ - (0.05 * grad_w) — sub %35 at specs/newmu-logistic.yaml:27:16 (phases[0].optimizer)
+const WGSL_14 = `// w_ = w_ - (0.05 * grad_w) — sub %35 at specs/newmu-logistic.yaml:27:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -262,8 +262,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.05f * in1[i]));
 }
 `;
-// Kernel 15: matmul %3 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)
-const WGSL_15 = `// matmul %3 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)
+// Kernel 15: p_y_given_x_matmul = matmul(x, w_) — matmul %3 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)
+const WGSL_15 = `// p_y_given_x_matmul = matmul(x, w_) — matmul %3 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -298,8 +298,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 16: reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
-const WGSL_16 = `// reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+// Kernel 16: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+const WGSL_16 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -316,8 +316,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 17: sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
-const WGSL_17 = `// sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+// Kernel 17: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+const WGSL_17 = `// p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -329,8 +329,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 128u)]);
 }
 `;
-// Kernel 18: exp %9 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
-const WGSL_18 = `// exp %9 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+// Kernel 18: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %9 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+const WGSL_18 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %9 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -341,8 +341,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 19: reduce_sum %10 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
-const WGSL_19 = `// reduce_sum %10 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+// Kernel 19: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %10 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+const WGSL_19 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %10 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -358,8 +358,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 20: div %13 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
-const WGSL_20 = `// div %13 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+// Kernel 20: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %13 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
+const WGSL_20 = `// p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %13 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -371,8 +371,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[((i / 10u) % 128u)]);
 }
 `;
-// Kernel 21: argmax %14 at specs/newmu-logistic.yaml:22:10 (metrics.error)
-const WGSL_21 = `// argmax %14 at specs/newmu-logistic.yaml:22:10 (metrics.error)
+// Kernel 21: error_argmax = argmax(p_y_given_x) — argmax %14 at specs/newmu-logistic.yaml:22:10 (metrics.error)
+const WGSL_21 = `// error_argmax = argmax(p_y_given_x) — argmax %14 at specs/newmu-logistic.yaml:22:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<i32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -390,8 +390,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = i32(bi2);
 }
 `;
-// Kernel 22: cast %16 at specs/newmu-logistic.yaml:22:10 (metrics.error)
-const WGSL_22 = `// cast %16 at specs/newmu-logistic.yaml:22:10 (metrics.error)
+// Kernel 22: error = cast(compare(error_argmax, y)) — cast %16 at specs/newmu-logistic.yaml:22:10 (metrics.error)
+const WGSL_22 = `// error = cast(compare(error_argmax, y)) — cast %16 at specs/newmu-logistic.yaml:22:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 @group(0) @binding(2) var<storage, read> in2: array<i32>;
@@ -403,8 +403,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, in1[i] != in2[i]));
 }
 `;
-// Kernel 23: one_hot %17 at specs/newmu-logistic.yaml:23:9 (metrics.cost)
-const WGSL_23 = `// one_hot %17 at specs/newmu-logistic.yaml:23:9 (metrics.cost)
+// Kernel 23: cost_onehot = one_hot(y) — one_hot %17 at specs/newmu-logistic.yaml:23:9 (metrics.cost)
+const WGSL_23 = `// cost_onehot = one_hot(y) — one_hot %17 at specs/newmu-logistic.yaml:23:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -415,8 +415,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 24: log %18 at specs/newmu-logistic.yaml:23:9 (metrics.cost)
-const WGSL_24 = `// log %18 at specs/newmu-logistic.yaml:23:9 (metrics.cost)
+// Kernel 24: cost_log = log(p_y_given_x_reducesum) — log %18 at specs/newmu-logistic.yaml:23:9 (metrics.cost)
+const WGSL_24 = `// cost_log = log(p_y_given_x_reducesum) — log %18 at specs/newmu-logistic.yaml:23:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -427,8 +427,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 25: reduce_sum %23 at specs/newmu-logistic.yaml:23:9 (metrics.cost)
-const WGSL_25 = `// reduce_sum %23 at specs/newmu-logistic.yaml:23:9 (metrics.cost)
+// Kernel 25: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %23 at specs/newmu-logistic.yaml:23:9 (metrics.cost)
+const WGSL_25 = `// cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %23 at specs/newmu-logistic.yaml:23:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -446,8 +446,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 26: neg %24 at specs/newmu-logistic.yaml:23:9 (metrics.cost)
-const WGSL_26 = `// neg %24 at specs/newmu-logistic.yaml:23:9 (metrics.cost)
+// Kernel 26: cost = -cost_reducesum — neg %24 at specs/newmu-logistic.yaml:23:9 (metrics.cost)
+const WGSL_26 = `// cost = -cost_reducesum — neg %24 at specs/newmu-logistic.yaml:23:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -485,33 +485,33 @@ export const plan: GpuPlan = {
     { name: "eval_cost_log", size: 128, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_p_y_given_x_matmul", label: "matmul %3 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 8, 1] },
-    { name: "step0_p_y_given_x_reducemax", label: "reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_p_y_given_x_sub", label: "sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_p_y_given_x_exp", label: "exp %9 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 6, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_p_y_given_x_reducesum", label: "reduce_sum %10 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_4, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_cost_nll_onehot", label: "one_hot %11 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_5, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_cost_nll_log", label: "log %12 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_6, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_cost_nll_reducesum", label: "reduce_sum %17 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_7, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 6, access: "read" }, { buffer: 9, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_cost_nll_reducesum2", label: "reduce_sum %19 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_8, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost", label: "mul %21 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_9, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_cost_nll_reducesum", label: "reduce_sum %26 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_d_cost_nll_div", label: "div %27 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 5, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_d_p_y_given_x_add", label: "add %31 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_12, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 10, access: "read" }, { buffer: 2, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_grad_w", label: "matmul %32 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 49, 1] },
-    { name: "step0_w_", label: "sub %35 at specs/newmu-logistic.yaml:27:16 (phases[0].optimizer)", wgsl: WGSL_14, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [123, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "matmul %3 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 8, 1] },
-    { name: "evaluate_p_y_given_x_reducemax", label: "reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_16, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_p_y_given_x_sub", label: "sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_17, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 15, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_p_y_given_x_exp", label: "exp %9 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_18, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducesum", label: "reduce_sum %10 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_p_y_given_x", label: "div %13 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_20, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 15, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_error_argmax", label: "argmax %14 at specs/newmu-logistic.yaml:22:10 (metrics.error)", wgsl: WGSL_21, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_error", label: "cast %16 at specs/newmu-logistic.yaml:22:10 (metrics.error)", wgsl: WGSL_22, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 8, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost_onehot", label: "one_hot %17 at specs/newmu-logistic.yaml:23:9 (metrics.cost)", wgsl: WGSL_23, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_cost_log", label: "log %18 at specs/newmu-logistic.yaml:23:9 (metrics.cost)", wgsl: WGSL_24, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost_reducesum", label: "reduce_sum %23 at specs/newmu-logistic.yaml:23:9 (metrics.cost)", wgsl: WGSL_25, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 16, access: "read" }, { buffer: 20, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost", label: "neg %24 at specs/newmu-logistic.yaml:23:9 (metrics.cost)", wgsl: WGSL_26, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(x, w_) — matmul %3 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "step0_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %9 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 6, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %10 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_4, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_onehot", label: "cost_nll_onehot = one_hot(y) — one_hot %11 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_5, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_cost_nll_log", label: "cost_nll_log = log(p_y_given_x_reducesum) — log %12 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_6, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum", label: "cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %17 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_7, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 6, access: "read" }, { buffer: 9, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum2", label: "cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %19 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_8, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "cost = cost_nll_reducesum2 * 0.0078125 — mul %21 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_9, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cost_nll_reducesum", label: "d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot) — reduce_sum %26 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_cost_nll_div", label: "d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %27 at specs/newmu-logistic.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 5, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %31 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_12, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 10, access: "read" }, { buffer: 2, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_grad_w", label: "grad_w = matmul(x, d_p_y_given_x_add) — matmul %32 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 49, 1] },
+    { name: "step0_w_", label: "w_ = w_ - (0.05 * grad_w) — sub %35 at specs/newmu-logistic.yaml:27:16 (phases[0].optimizer)", wgsl: WGSL_14, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [123, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(x, w_) — matmul %3 at specs/newmu-logistic.yaml:17:26 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %4 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_16, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %8 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_17, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 15, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %9 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_18, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %10 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %13 at specs/newmu-logistic.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_20, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 15, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_error_argmax", label: "error_argmax = argmax(p_y_given_x) — argmax %14 at specs/newmu-logistic.yaml:22:10 (metrics.error)", wgsl: WGSL_21, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_error", label: "error = cast(compare(error_argmax, y)) — cast %16 at specs/newmu-logistic.yaml:22:10 (metrics.error)", wgsl: WGSL_22, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 8, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "cost_onehot = one_hot(y) — one_hot %17 at specs/newmu-logistic.yaml:23:9 (metrics.cost)", wgsl: WGSL_23, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_cost_log", label: "cost_log = log(p_y_given_x_reducesum) — log %18 at specs/newmu-logistic.yaml:23:9 (metrics.cost)", wgsl: WGSL_24, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %23 at specs/newmu-logistic.yaml:23:9 (metrics.cost)", wgsl: WGSL_25, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 16, access: "read" }, { buffer: 20, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost", label: "cost = -cost_reducesum — neg %24 at specs/newmu-logistic.yaml:23:9 (metrics.cost)", wgsl: WGSL_26, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [2, 1, 1] },
   ],
   steps: [
     {

@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 
-// Kernel 0: div %10 at specs/newmu-modern.yaml:20:19 (graph.h)
-const WGSL_0 = `// div %10 at specs/newmu-modern.yaml:20:19 (graph.h)
+// Kernel 0: h_div = (x * cast(compare(random_uniform(), 0.8))) / 0.8 — div %10 at specs/newmu-modern.yaml:20:19 (graph.h)
+const WGSL_0 = `// h_div = (x * cast(compare(random_uniform(), 0.8))) / 0.8 — div %10 at specs/newmu-modern.yaml:20:19 (graph.h)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
@@ -103,8 +103,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] * f32(select(0u, 1u, philox_uniform(ctx.seed, 1u, ctx.step, ctx.iter, i) < 0.8f))) / 0.8f);
 }
 `;
-// Kernel 1: matmul %11 at specs/newmu-modern.yaml:20:35 (graph.h)
-const WGSL_1 = `// matmul %11 at specs/newmu-modern.yaml:20:35 (graph.h)
+// Kernel 1: h_matmul = matmul(h_div, w_h) — matmul %11 at specs/newmu-modern.yaml:20:35 (graph.h)
+const WGSL_1 = `// h_matmul = matmul(h_div, w_h) — matmul %11 at specs/newmu-modern.yaml:20:35 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -139,8 +139,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
-// Kernel 2: cast %17 at specs/newmu-modern.yaml:20:6 (graph.h)
-const WGSL_2 = `// cast %17 at specs/newmu-modern.yaml:20:6 (graph.h)
+// Kernel 2: h_cast = cast(compare(random_uniform(), 0.5)) — cast %17 at specs/newmu-modern.yaml:20:6 (graph.h)
+const WGSL_2 = `// h_cast = cast(compare(random_uniform(), 0.5)) — cast %17 at specs/newmu-modern.yaml:20:6 (graph.h)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> ctx: Ctx;
@@ -239,8 +239,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, philox_uniform(ctx.seed, 2u, ctx.step, ctx.iter, i) < 0.5f));
 }
 `;
-// Kernel 3: div %19 at specs/newmu-modern.yaml:20:6 (graph.h)
-const WGSL_3 = `// div %19 at specs/newmu-modern.yaml:20:6 (graph.h)
+// Kernel 3: h = (maximum(h_matmul, 0) * h_cast) / 0.5 — div %19 at specs/newmu-modern.yaml:20:6 (graph.h)
+const WGSL_3 = `// h = (maximum(h_matmul, 0) * h_cast) / 0.5 — div %19 at specs/newmu-modern.yaml:20:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -252,8 +252,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((select(max(in1[i], 0.0f), in1[i] + 0.0f, ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u)) * in2[i]) / 0.5f);
 }
 `;
-// Kernel 4: matmul %20 at specs/newmu-modern.yaml:21:22 (graph.h2)
-const WGSL_4 = `// matmul %20 at specs/newmu-modern.yaml:21:22 (graph.h2)
+// Kernel 4: h2_matmul = matmul(h, w_h2) — matmul %20 at specs/newmu-modern.yaml:21:22 (graph.h2)
+const WGSL_4 = `// h2_matmul = matmul(h, w_h2) — matmul %20 at specs/newmu-modern.yaml:21:22 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -288,8 +288,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
-// Kernel 5: cast %24 at specs/newmu-modern.yaml:21:7 (graph.h2)
-const WGSL_5 = `// cast %24 at specs/newmu-modern.yaml:21:7 (graph.h2)
+// Kernel 5: h2_cast = cast(compare(random_uniform(), 0.5)) — cast %24 at specs/newmu-modern.yaml:21:7 (graph.h2)
+const WGSL_5 = `// h2_cast = cast(compare(random_uniform(), 0.5)) — cast %24 at specs/newmu-modern.yaml:21:7 (graph.h2)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> ctx: Ctx;
@@ -388,8 +388,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, philox_uniform(ctx.seed, 3u, ctx.step, ctx.iter, i) < 0.5f));
 }
 `;
-// Kernel 6: div %26 at specs/newmu-modern.yaml:21:7 (graph.h2)
-const WGSL_6 = `// div %26 at specs/newmu-modern.yaml:21:7 (graph.h2)
+// Kernel 6: h2 = (maximum(h2_matmul, 0) * h2_cast) / 0.5 — div %26 at specs/newmu-modern.yaml:21:7 (graph.h2)
+const WGSL_6 = `// h2 = (maximum(h2_matmul, 0) * h2_cast) / 0.5 — div %26 at specs/newmu-modern.yaml:21:7 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -401,8 +401,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((select(max(in1[i], 0.0f), in1[i] + 0.0f, ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u)) * in2[i]) / 0.5f);
 }
 `;
-// Kernel 7: matmul %27 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)
-const WGSL_7 = `// matmul %27 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)
+// Kernel 7: p_y_given_x_matmul = matmul(h2, w_o) — matmul %27 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)
+const WGSL_7 = `// p_y_given_x_matmul = matmul(h2, w_o) — matmul %27 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -437,8 +437,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 8: reduce_max %28 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
-const WGSL_8 = `// reduce_max %28 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+// Kernel 8: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %28 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+const WGSL_8 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %28 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -455,8 +455,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 9: sub %32 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
-const WGSL_9 = `// sub %32 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+// Kernel 9: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %32 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+const WGSL_9 = `// p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %32 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -468,8 +468,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 128u)]);
 }
 `;
-// Kernel 10: exp %33 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
-const WGSL_10 = `// exp %33 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+// Kernel 10: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %33 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+const WGSL_10 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %33 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -480,8 +480,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 11: reduce_sum %34 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
-const WGSL_11 = `// reduce_sum %34 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+// Kernel 11: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %34 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+const WGSL_11 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %34 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -497,8 +497,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 12: one_hot %35 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
-const WGSL_12 = `// one_hot %35 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
+// Kernel 12: cost_nll_onehot = one_hot(y) — one_hot %35 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
+const WGSL_12 = `// cost_nll_onehot = one_hot(y) — one_hot %35 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -509,8 +509,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 13: log %36 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
-const WGSL_13 = `// log %36 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
+// Kernel 13: cost_nll_log = log(p_y_given_x_reducesum) — log %36 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
+const WGSL_13 = `// cost_nll_log = log(p_y_given_x_reducesum) — log %36 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -521,8 +521,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 14: reduce_sum %41 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
-const WGSL_14 = `// reduce_sum %41 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
+// Kernel 14: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %41 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
+const WGSL_14 = `// cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %41 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -540,8 +540,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 15: reduce_sum %43 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
-const WGSL_15 = `// reduce_sum %43 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
+// Kernel 15: cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %43 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
+const WGSL_15 = `// cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %43 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -557,8 +557,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 16: mul %45 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
-const WGSL_16 = `// mul %45 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
+// Kernel 16: cost = cost_nll_reducesum2 * 0.0078125 — mul %45 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
+const WGSL_16 = `// cost = cost_nll_reducesum2 * 0.0078125 — mul %45 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -569,8 +569,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * 0.0078125f);
 }
 `;
-// Kernel 17: reduce_sum %50 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
-const WGSL_17 = `// reduce_sum %50 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
+// Kernel 17: d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot) — reduce_sum %50 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
+const WGSL_17 = `// d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot) — reduce_sum %50 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -586,8 +586,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 18: div %51 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
-const WGSL_18 = `// div %51 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
+// Kernel 18: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %51 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
+const WGSL_18 = `// d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %51 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -599,8 +599,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[i]);
 }
 `;
-// Kernel 19: add %55 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
-const WGSL_19 = `// add %55 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+// Kernel 19: d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %55 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+const WGSL_19 = `// d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %55 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -613,8 +613,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (((-0.0078125f) * in1[i]) + (in2[((i / 10u) % 128u)] * in3[i]));
 }
 `;
-// Kernel 20: matmul %56 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)
-const WGSL_20 = `// matmul %56 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)
+// Kernel 20: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o) — matmul %56 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)
+const WGSL_20 = `// d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o) — matmul %56 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -649,8 +649,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
-// Kernel 21: matmul %57 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)
-const WGSL_21 = `// matmul %57 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)
+// Kernel 21: grad_w_o = matmul(h2, d_p_y_given_x_add) — matmul %57 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)
+const WGSL_21 = `// grad_w_o = matmul(h2, d_p_y_given_x_add) — matmul %57 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -685,8 +685,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 625u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 22: select %61 at specs/newmu-modern.yaml:21:15 (graph.h2)
-const WGSL_22 = `// select %61 at specs/newmu-modern.yaml:21:15 (graph.h2)
+// Kernel 22: d_h2_select = select(compare(h2_matmul, 0), (d_p_y_given_x_matmul / 0.5) * h2_cast, 0) — select %61 at specs/newmu-modern.yaml:21:15 (graph.h2)
+const WGSL_22 = `// d_h2_select = select(compare(h2_matmul, 0), (d_p_y_given_x_matmul / 0.5) * h2_cast, 0) — select %61 at specs/newmu-modern.yaml:21:15 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -699,8 +699,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, ((in2[i] / 0.5f) * in3[i]), select(0u, 1u, in1[i] >= 0.0f) != 0);
 }
 `;
-// Kernel 23: matmul %62 at specs/newmu-modern.yaml:21:22 (graph.h2)
-const WGSL_23 = `// matmul %62 at specs/newmu-modern.yaml:21:22 (graph.h2)
+// Kernel 23: d_h2_matmul = matmul(d_h2_select, w_h2) — matmul %62 at specs/newmu-modern.yaml:21:22 (graph.h2)
+const WGSL_23 = `// d_h2_matmul = matmul(d_h2_select, w_h2) — matmul %62 at specs/newmu-modern.yaml:21:22 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -735,8 +735,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
-// Kernel 24: matmul %63 at specs/newmu-modern.yaml:21:22 (graph.h2)
-const WGSL_24 = `// matmul %63 at specs/newmu-modern.yaml:21:22 (graph.h2)
+// Kernel 24: grad_w_h2 = matmul(h, d_h2_select) — matmul %63 at specs/newmu-modern.yaml:21:22 (graph.h2)
+const WGSL_24 = `// grad_w_h2 = matmul(h, d_h2_select) — matmul %63 at specs/newmu-modern.yaml:21:22 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -771,8 +771,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 625u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
-// Kernel 25: select %67 at specs/newmu-modern.yaml:20:14 (graph.h)
-const WGSL_25 = `// select %67 at specs/newmu-modern.yaml:20:14 (graph.h)
+// Kernel 25: d_h_select = select(compare(h_matmul, 0), (d_h2_matmul / 0.5) * h_cast, 0) — select %67 at specs/newmu-modern.yaml:20:14 (graph.h)
+const WGSL_25 = `// d_h_select = select(compare(h_matmul, 0), (d_h2_matmul / 0.5) * h_cast, 0) — select %67 at specs/newmu-modern.yaml:20:14 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -785,8 +785,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, ((in2[i] / 0.5f) * in3[i]), select(0u, 1u, in1[i] >= 0.0f) != 0);
 }
 `;
-// Kernel 26: matmul %68 at specs/newmu-modern.yaml:20:35 (graph.h)
-const WGSL_26 = `// matmul %68 at specs/newmu-modern.yaml:20:35 (graph.h)
+// Kernel 26: grad_w_h = matmul(h_div, d_h_select) — matmul %68 at specs/newmu-modern.yaml:20:35 (graph.h)
+const WGSL_26 = `// grad_w_h = matmul(h_div, d_h_select) — matmul %68 at specs/newmu-modern.yaml:20:35 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -821,8 +821,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 784u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
-// Kernel 27: add %75 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
-const WGSL_27 = `// add %75 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
+// Kernel 27: new_train_rms_w_h = (0.9 * train_rms_w_h) + (0.09999999999999998 * (grad_w_h * grad_w_h)) — add %75 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
+const WGSL_27 = `// new_train_rms_w_h = (0.9 * train_rms_w_h) + (0.09999999999999998 * (grad_w_h * grad_w_h)) — add %75 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -834,8 +834,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.9f * in1[i]) + (0.1f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 28: sub %82 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
-const WGSL_28 = `// sub %82 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
+// Kernel 28: w_h = w_h - (0.001 * (grad_w_h / sqrt(new_train_rms_w_h + 0.000001))) — sub %82 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
+const WGSL_28 = `// w_h = w_h - (0.001 * (grad_w_h / sqrt(new_train_rms_w_h + 0.000001))) — sub %82 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -847,8 +847,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * (in1[i] / sqrt((in2[i] + 0.000001f)))));
 }
 `;
-// Kernel 29: add %89 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
-const WGSL_29 = `// add %89 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
+// Kernel 29: new_train_rms_w_h2 = (0.9 * train_rms_w_h2) + (0.09999999999999998 * (grad_w_h2 * grad_w_h2)) — add %89 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
+const WGSL_29 = `// new_train_rms_w_h2 = (0.9 * train_rms_w_h2) + (0.09999999999999998 * (grad_w_h2 * grad_w_h2)) — add %89 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -860,8 +860,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.9f * in1[i]) + (0.1f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 30: sub %96 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
-const WGSL_30 = `// sub %96 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
+// Kernel 30: w_h2 = w_h2 - (0.001 * (grad_w_h2 / sqrt(new_train_rms_w_h2 + 0.000001))) — sub %96 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
+const WGSL_30 = `// w_h2 = w_h2 - (0.001 * (grad_w_h2 / sqrt(new_train_rms_w_h2 + 0.000001))) — sub %96 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -873,8 +873,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * (in1[i] / sqrt((in2[i] + 0.000001f)))));
 }
 `;
-// Kernel 31: add %103 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
-const WGSL_31 = `// add %103 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
+// Kernel 31: new_train_rms_w_o = (0.9 * train_rms_w_o) + (0.09999999999999998 * (grad_w_o * grad_w_o)) — add %103 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
+const WGSL_31 = `// new_train_rms_w_o = (0.9 * train_rms_w_o) + (0.09999999999999998 * (grad_w_o * grad_w_o)) — add %103 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -886,8 +886,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.9f * in1[i]) + (0.1f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 32: sub %110 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
-const WGSL_32 = `// sub %110 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
+// Kernel 32: w_o = w_o - (0.001 * (grad_w_o / sqrt(new_train_rms_w_o + 0.000001))) — sub %110 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
+const WGSL_32 = `// w_o = w_o - (0.001 * (grad_w_o / sqrt(new_train_rms_w_o + 0.000001))) — sub %110 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -899,8 +899,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * (in1[i] / sqrt((in2[i] + 0.000001f)))));
 }
 `;
-// Kernel 33: matmul %5 at specs/newmu-modern.yaml:20:35 (graph.h)
-const WGSL_33 = `// matmul %5 at specs/newmu-modern.yaml:20:35 (graph.h)
+// Kernel 33: h_matmul = matmul(x, w_h) — matmul %5 at specs/newmu-modern.yaml:20:35 (graph.h)
+const WGSL_33 = `// h_matmul = matmul(x, w_h) — matmul %5 at specs/newmu-modern.yaml:20:35 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -935,8 +935,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
-// Kernel 34: maximum %7 at specs/newmu-modern.yaml:20:14 (graph.h)
-const WGSL_34 = `// maximum %7 at specs/newmu-modern.yaml:20:14 (graph.h)
+// Kernel 34: h = maximum(h_matmul, 0) — maximum %7 at specs/newmu-modern.yaml:20:14 (graph.h)
+const WGSL_34 = `// h = maximum(h_matmul, 0) — maximum %7 at specs/newmu-modern.yaml:20:14 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -947,8 +947,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(max(in1[i], 0.0f), in1[i] + 0.0f, ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 35: matmul %8 at specs/newmu-modern.yaml:21:22 (graph.h2)
-const WGSL_35 = `// matmul %8 at specs/newmu-modern.yaml:21:22 (graph.h2)
+// Kernel 35: h2_matmul = matmul(h, w_h2) — matmul %8 at specs/newmu-modern.yaml:21:22 (graph.h2)
+const WGSL_35 = `// h2_matmul = matmul(h, w_h2) — matmul %8 at specs/newmu-modern.yaml:21:22 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -983,8 +983,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
-// Kernel 36: maximum %9 at specs/newmu-modern.yaml:21:15 (graph.h2)
-const WGSL_36 = `// maximum %9 at specs/newmu-modern.yaml:21:15 (graph.h2)
+// Kernel 36: h2 = maximum(h2_matmul, 0) — maximum %9 at specs/newmu-modern.yaml:21:15 (graph.h2)
+const WGSL_36 = `// h2 = maximum(h2_matmul, 0) — maximum %9 at specs/newmu-modern.yaml:21:15 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -995,8 +995,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(max(in1[i], 0.0f), in1[i] + 0.0f, ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 37: matmul %10 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)
-const WGSL_37 = `// matmul %10 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)
+// Kernel 37: p_y_given_x_matmul = matmul(h2, w_o) — matmul %10 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)
+const WGSL_37 = `// p_y_given_x_matmul = matmul(h2, w_o) — matmul %10 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1031,8 +1031,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 38: reduce_max %11 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
-const WGSL_38 = `// reduce_max %11 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+// Kernel 38: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %11 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+const WGSL_38 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %11 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1049,8 +1049,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 39: sub %15 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
-const WGSL_39 = `// sub %15 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+// Kernel 39: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %15 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+const WGSL_39 = `// p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %15 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1062,8 +1062,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 128u)]);
 }
 `;
-// Kernel 40: exp %16 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
-const WGSL_40 = `// exp %16 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+// Kernel 40: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %16 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+const WGSL_40 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %16 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1074,8 +1074,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 41: reduce_sum %17 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
-const WGSL_41 = `// reduce_sum %17 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+// Kernel 41: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %17 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+const WGSL_41 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %17 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1091,8 +1091,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 42: div %20 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
-const WGSL_42 = `// div %20 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+// Kernel 42: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %20 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
+const WGSL_42 = `// p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %20 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1104,8 +1104,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[((i / 10u) % 128u)]);
 }
 `;
-// Kernel 43: argmax %21 at specs/newmu-modern.yaml:27:10 (metrics.error)
-const WGSL_43 = `// argmax %21 at specs/newmu-modern.yaml:27:10 (metrics.error)
+// Kernel 43: error_argmax = argmax(p_y_given_x) — argmax %21 at specs/newmu-modern.yaml:27:10 (metrics.error)
+const WGSL_43 = `// error_argmax = argmax(p_y_given_x) — argmax %21 at specs/newmu-modern.yaml:27:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<i32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1123,8 +1123,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = i32(bi2);
 }
 `;
-// Kernel 44: cast %23 at specs/newmu-modern.yaml:27:10 (metrics.error)
-const WGSL_44 = `// cast %23 at specs/newmu-modern.yaml:27:10 (metrics.error)
+// Kernel 44: error = cast(compare(error_argmax, y)) — cast %23 at specs/newmu-modern.yaml:27:10 (metrics.error)
+const WGSL_44 = `// error = cast(compare(error_argmax, y)) — cast %23 at specs/newmu-modern.yaml:27:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 @group(0) @binding(2) var<storage, read> in2: array<i32>;
@@ -1136,8 +1136,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, in1[i] != in2[i]));
 }
 `;
-// Kernel 45: one_hot %24 at specs/newmu-modern.yaml:28:9 (metrics.cost)
-const WGSL_45 = `// one_hot %24 at specs/newmu-modern.yaml:28:9 (metrics.cost)
+// Kernel 45: cost_onehot = one_hot(y) — one_hot %24 at specs/newmu-modern.yaml:28:9 (metrics.cost)
+const WGSL_45 = `// cost_onehot = one_hot(y) — one_hot %24 at specs/newmu-modern.yaml:28:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -1148,8 +1148,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 46: log %25 at specs/newmu-modern.yaml:28:9 (metrics.cost)
-const WGSL_46 = `// log %25 at specs/newmu-modern.yaml:28:9 (metrics.cost)
+// Kernel 46: cost_log = log(p_y_given_x_reducesum) — log %25 at specs/newmu-modern.yaml:28:9 (metrics.cost)
+const WGSL_46 = `// cost_log = log(p_y_given_x_reducesum) — log %25 at specs/newmu-modern.yaml:28:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1160,8 +1160,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 47: reduce_sum %30 at specs/newmu-modern.yaml:28:9 (metrics.cost)
-const WGSL_47 = `// reduce_sum %30 at specs/newmu-modern.yaml:28:9 (metrics.cost)
+// Kernel 47: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %30 at specs/newmu-modern.yaml:28:9 (metrics.cost)
+const WGSL_47 = `// cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %30 at specs/newmu-modern.yaml:28:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1179,8 +1179,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 48: neg %31 at specs/newmu-modern.yaml:28:9 (metrics.cost)
-const WGSL_48 = `// neg %31 at specs/newmu-modern.yaml:28:9 (metrics.cost)
+// Kernel 48: cost = -cost_reducesum — neg %31 at specs/newmu-modern.yaml:28:9 (metrics.cost)
+const WGSL_48 = `// cost = -cost_reducesum — neg %31 at specs/newmu-modern.yaml:28:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1238,55 +1238,55 @@ export const plan: GpuPlan = {
     { name: "eval_cost_log", size: 128, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_h_div", label: "div %10 at specs/newmu-modern.yaml:20:19 (graph.h)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [1568, 1, 1] },
-    { name: "step0_h_matmul", label: "matmul %11 at specs/newmu-modern.yaml:20:35 (graph.h)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [40, 8, 1] },
-    { name: "step0_h_cast", label: "cast %17 at specs/newmu-modern.yaml:20:6 (graph.h)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [1250, 1, 1] },
-    { name: "step0_h", label: "div %19 at specs/newmu-modern.yaml:20:6 (graph.h)", wgsl: WGSL_3, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "step0_h2_matmul", label: "matmul %20 at specs/newmu-modern.yaml:21:22 (graph.h2)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 9, access: "read" }], workgroups: [40, 8, 1] },
-    { name: "step0_h2_cast", label: "cast %24 at specs/newmu-modern.yaml:21:7 (graph.h2)", wgsl: WGSL_5, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [1250, 1, 1] },
-    { name: "step0_h2", label: "div %26 at specs/newmu-modern.yaml:21:7 (graph.h2)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "step0_p_y_given_x_matmul", label: "matmul %27 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", wgsl: WGSL_7, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 13, access: "read" }], workgroups: [1, 8, 1] },
-    { name: "step0_p_y_given_x_reducemax", label: "reduce_max %28 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_8, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_p_y_given_x_sub", label: "sub %32 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_9, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 14, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_p_y_given_x_exp", label: "exp %33 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_10, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_p_y_given_x_reducesum", label: "reduce_sum %34 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_11, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_cost_nll_onehot", label: "one_hot %35 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_12, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_cost_nll_log", label: "log %36 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_13, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_cost_nll_reducesum", label: "reduce_sum %41 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_14, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 15, access: "read" }, { buffer: 18, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_cost_nll_reducesum2", label: "reduce_sum %43 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_15, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost", label: "mul %45 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_16, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_cost_nll_reducesum", label: "reduce_sum %50 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_17, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_d_cost_nll_div", label: "div %51 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_18, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 14, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_d_p_y_given_x_add", label: "add %55 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 19, access: "read" }, { buffer: 12, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_d_p_y_given_x_matmul", label: "matmul %56 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", wgsl: WGSL_20, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 13, access: "read" }], workgroups: [40, 8, 1] },
-    { name: "step0_grad_w_o", label: "matmul %57 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", wgsl: WGSL_21, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 15, access: "read" }], workgroups: [1, 40, 1] },
-    { name: "step0_d_h2_select", label: "select %61 at specs/newmu-modern.yaml:21:15 (graph.h2)", wgsl: WGSL_22, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 22, access: "read" }, { buffer: 10, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "step0_d_h2_matmul", label: "matmul %62 at specs/newmu-modern.yaml:21:22 (graph.h2)", wgsl: WGSL_23, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 9, access: "read" }], workgroups: [40, 8, 1] },
-    { name: "step0_grad_w_h2", label: "matmul %63 at specs/newmu-modern.yaml:21:22 (graph.h2)", wgsl: WGSL_24, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 11, access: "read" }], workgroups: [40, 40, 1] },
-    { name: "step0_d_h_select", label: "select %67 at specs/newmu-modern.yaml:20:14 (graph.h)", wgsl: WGSL_25, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 22, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "step0_grad_w_h", label: "matmul %68 at specs/newmu-modern.yaml:20:35 (graph.h)", wgsl: WGSL_26, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 10, access: "read" }], workgroups: [40, 49, 1] },
-    { name: "step0_new_train_rms_w_h", label: "add %75 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_27, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 25, access: "read" }], workgroups: [7657, 1, 1] },
-    { name: "step0_w_h", label: "sub %82 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_28, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 25, access: "read" }, { buffer: 26, access: "read" }], workgroups: [7657, 1, 1] },
-    { name: "step0_new_train_rms_w_h2", label: "add %89 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_29, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 24, access: "read" }], workgroups: [6104, 1, 1] },
-    { name: "step0_w_h2", label: "sub %96 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_30, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 28, access: "read" }], workgroups: [6104, 1, 1] },
-    { name: "step0_new_train_rms_w_o", label: "add %103 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_31, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 23, access: "read" }], workgroups: [98, 1, 1] },
-    { name: "step0_w_o", label: "sub %110 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_32, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 30, access: "read" }], workgroups: [98, 1, 1] },
-    { name: "evaluate_h_matmul", label: "matmul %5 at specs/newmu-modern.yaml:20:35 (graph.h)", wgsl: WGSL_33, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [40, 8, 1] },
-    { name: "evaluate_h", label: "maximum %7 at specs/newmu-modern.yaml:20:14 (graph.h)", wgsl: WGSL_34, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "evaluate_h2_matmul", label: "matmul %8 at specs/newmu-modern.yaml:21:22 (graph.h2)", wgsl: WGSL_35, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 9, access: "read" }], workgroups: [40, 8, 1] },
-    { name: "evaluate_h2", label: "maximum %9 at specs/newmu-modern.yaml:21:15 (graph.h2)", wgsl: WGSL_36, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "matmul %10 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", wgsl: WGSL_37, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 13, access: "read" }], workgroups: [1, 8, 1] },
-    { name: "evaluate_p_y_given_x_reducemax", label: "reduce_max %11 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_38, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 34, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_p_y_given_x_sub", label: "sub %15 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_39, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 35, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_p_y_given_x_exp", label: "exp %16 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_40, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducesum", label: "reduce_sum %17 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_41, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 34, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_p_y_given_x", label: "div %20 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_42, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 35, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_error_argmax", label: "argmax %21 at specs/newmu-modern.yaml:27:10 (metrics.error)", wgsl: WGSL_43, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 37, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_error", label: "cast %23 at specs/newmu-modern.yaml:27:10 (metrics.error)", wgsl: WGSL_44, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 17, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost_onehot", label: "one_hot %24 at specs/newmu-modern.yaml:28:9 (metrics.cost)", wgsl: WGSL_45, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_cost_log", label: "log %25 at specs/newmu-modern.yaml:28:9 (metrics.cost)", wgsl: WGSL_46, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost_reducesum", label: "reduce_sum %30 at specs/newmu-modern.yaml:28:9 (metrics.cost)", wgsl: WGSL_47, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 36, access: "read" }, { buffer: 40, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost", label: "neg %31 at specs/newmu-modern.yaml:28:9 (metrics.cost)", wgsl: WGSL_48, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_h_div", label: "h_div = (x * cast(compare(random_uniform(), 0.8))) / 0.8 — div %10 at specs/newmu-modern.yaml:20:19 (graph.h)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [1568, 1, 1] },
+    { name: "step0_h_matmul", label: "h_matmul = matmul(h_div, w_h) — matmul %11 at specs/newmu-modern.yaml:20:35 (graph.h)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_h_cast", label: "h_cast = cast(compare(random_uniform(), 0.5)) — cast %17 at specs/newmu-modern.yaml:20:6 (graph.h)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [1250, 1, 1] },
+    { name: "step0_h", label: "h = (maximum(h_matmul, 0) * h_cast) / 0.5 — div %19 at specs/newmu-modern.yaml:20:6 (graph.h)", wgsl: WGSL_3, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "step0_h2_matmul", label: "h2_matmul = matmul(h, w_h2) — matmul %20 at specs/newmu-modern.yaml:21:22 (graph.h2)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 9, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_h2_cast", label: "h2_cast = cast(compare(random_uniform(), 0.5)) — cast %24 at specs/newmu-modern.yaml:21:7 (graph.h2)", wgsl: WGSL_5, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [1250, 1, 1] },
+    { name: "step0_h2", label: "h2 = (maximum(h2_matmul, 0) * h2_cast) / 0.5 — div %26 at specs/newmu-modern.yaml:21:7 (graph.h2)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h2, w_o) — matmul %27 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", wgsl: WGSL_7, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 13, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "step0_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %28 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_8, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %32 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_9, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 14, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %33 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_10, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %34 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_11, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_onehot", label: "cost_nll_onehot = one_hot(y) — one_hot %35 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_12, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_cost_nll_log", label: "cost_nll_log = log(p_y_given_x_reducesum) — log %36 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_13, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum", label: "cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %41 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_14, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 15, access: "read" }, { buffer: 18, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum2", label: "cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %43 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_15, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "cost = cost_nll_reducesum2 * 0.0078125 — mul %45 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_16, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cost_nll_reducesum", label: "d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot) — reduce_sum %50 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_17, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_cost_nll_div", label: "d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %51 at specs/newmu-modern.yaml:25:10 (losses.cost.nll)", wgsl: WGSL_18, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 14, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %55 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 19, access: "read" }, { buffer: 12, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o) — matmul %56 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", wgsl: WGSL_20, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 13, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_grad_w_o", label: "grad_w_o = matmul(h2, d_p_y_given_x_add) — matmul %57 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", wgsl: WGSL_21, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 15, access: "read" }], workgroups: [1, 40, 1] },
+    { name: "step0_d_h2_select", label: "d_h2_select = select(compare(h2_matmul, 0), (d_p_y_given_x_matmul / 0.5) * h2_cast, 0) — select %61 at specs/newmu-modern.yaml:21:15 (graph.h2)", wgsl: WGSL_22, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 22, access: "read" }, { buffer: 10, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "step0_d_h2_matmul", label: "d_h2_matmul = matmul(d_h2_select, w_h2) — matmul %62 at specs/newmu-modern.yaml:21:22 (graph.h2)", wgsl: WGSL_23, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 9, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_grad_w_h2", label: "grad_w_h2 = matmul(h, d_h2_select) — matmul %63 at specs/newmu-modern.yaml:21:22 (graph.h2)", wgsl: WGSL_24, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 11, access: "read" }], workgroups: [40, 40, 1] },
+    { name: "step0_d_h_select", label: "d_h_select = select(compare(h_matmul, 0), (d_h2_matmul / 0.5) * h_cast, 0) — select %67 at specs/newmu-modern.yaml:20:14 (graph.h)", wgsl: WGSL_25, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 22, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "step0_grad_w_h", label: "grad_w_h = matmul(h_div, d_h_select) — matmul %68 at specs/newmu-modern.yaml:20:35 (graph.h)", wgsl: WGSL_26, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 10, access: "read" }], workgroups: [40, 49, 1] },
+    { name: "step0_new_train_rms_w_h", label: "new_train_rms_w_h = (0.9 * train_rms_w_h) + (0.09999999999999998 * (grad_w_h * grad_w_h)) — add %75 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_27, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 25, access: "read" }], workgroups: [7657, 1, 1] },
+    { name: "step0_w_h", label: "w_h = w_h - (0.001 * (grad_w_h / sqrt(new_train_rms_w_h + 0.000001))) — sub %82 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_28, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 25, access: "read" }, { buffer: 26, access: "read" }], workgroups: [7657, 1, 1] },
+    { name: "step0_new_train_rms_w_h2", label: "new_train_rms_w_h2 = (0.9 * train_rms_w_h2) + (0.09999999999999998 * (grad_w_h2 * grad_w_h2)) — add %89 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_29, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 24, access: "read" }], workgroups: [6104, 1, 1] },
+    { name: "step0_w_h2", label: "w_h2 = w_h2 - (0.001 * (grad_w_h2 / sqrt(new_train_rms_w_h2 + 0.000001))) — sub %96 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_30, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 28, access: "read" }], workgroups: [6104, 1, 1] },
+    { name: "step0_new_train_rms_w_o", label: "new_train_rms_w_o = (0.9 * train_rms_w_o) + (0.09999999999999998 * (grad_w_o * grad_w_o)) — add %103 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_31, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 23, access: "read" }], workgroups: [98, 1, 1] },
+    { name: "step0_w_o", label: "w_o = w_o - (0.001 * (grad_w_o / sqrt(new_train_rms_w_o + 0.000001))) — sub %110 at specs/newmu-modern.yaml:32:16 (phases[0].optimizer)", wgsl: WGSL_32, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 30, access: "read" }], workgroups: [98, 1, 1] },
+    { name: "evaluate_h_matmul", label: "h_matmul = matmul(x, w_h) — matmul %5 at specs/newmu-modern.yaml:20:35 (graph.h)", wgsl: WGSL_33, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "evaluate_h", label: "h = maximum(h_matmul, 0) — maximum %7 at specs/newmu-modern.yaml:20:14 (graph.h)", wgsl: WGSL_34, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "evaluate_h2_matmul", label: "h2_matmul = matmul(h, w_h2) — matmul %8 at specs/newmu-modern.yaml:21:22 (graph.h2)", wgsl: WGSL_35, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 9, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "evaluate_h2", label: "h2 = maximum(h2_matmul, 0) — maximum %9 at specs/newmu-modern.yaml:21:15 (graph.h2)", wgsl: WGSL_36, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h2, w_o) — matmul %10 at specs/newmu-modern.yaml:22:27 (graph.p_y_given_x)", wgsl: WGSL_37, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 13, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %11 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_38, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 34, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %15 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_39, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 35, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %16 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_40, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %17 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_41, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 34, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %20 at specs/newmu-modern.yaml:22:16 (graph.p_y_given_x)", wgsl: WGSL_42, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 35, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_error_argmax", label: "error_argmax = argmax(p_y_given_x) — argmax %21 at specs/newmu-modern.yaml:27:10 (metrics.error)", wgsl: WGSL_43, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 37, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_error", label: "error = cast(compare(error_argmax, y)) — cast %23 at specs/newmu-modern.yaml:27:10 (metrics.error)", wgsl: WGSL_44, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 17, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "cost_onehot = one_hot(y) — one_hot %24 at specs/newmu-modern.yaml:28:9 (metrics.cost)", wgsl: WGSL_45, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_cost_log", label: "cost_log = log(p_y_given_x_reducesum) — log %25 at specs/newmu-modern.yaml:28:9 (metrics.cost)", wgsl: WGSL_46, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %30 at specs/newmu-modern.yaml:28:9 (metrics.cost)", wgsl: WGSL_47, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 36, access: "read" }, { buffer: 40, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost", label: "cost = -cost_reducesum — neg %31 at specs/newmu-modern.yaml:28:9 (metrics.cost)", wgsl: WGSL_48, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [2, 1, 1] },
   ],
   steps: [
     {

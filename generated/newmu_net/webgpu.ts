@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 
-// Kernel 0: matmul %4 at specs/newmu-net.yaml:17:16 (graph.h)
-const WGSL_0 = `// matmul %4 at specs/newmu-net.yaml:17:16 (graph.h)
+// Kernel 0: h_matmul = matmul(x, w_h) — matmul %4 at specs/newmu-net.yaml:17:16 (graph.h)
+const WGSL_0 = `// h_matmul = matmul(x, w_h) — matmul %4 at specs/newmu-net.yaml:17:16 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -38,8 +38,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
-// Kernel 1: sigmoid %5 at specs/newmu-net.yaml:17:6 (graph.h)
-const WGSL_1 = `// sigmoid %5 at specs/newmu-net.yaml:17:6 (graph.h)
+// Kernel 1: h = sigmoid(h_matmul) — sigmoid %5 at specs/newmu-net.yaml:17:6 (graph.h)
+const WGSL_1 = `// h = sigmoid(h_matmul) — sigmoid %5 at specs/newmu-net.yaml:17:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -50,8 +50,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-(in1[i]))));
 }
 `;
-// Kernel 2: matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
-const WGSL_2 = `// matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
+// Kernel 2: p_y_given_x_matmul = matmul(h, w_o) — matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
+const WGSL_2 = `// p_y_given_x_matmul = matmul(h, w_o) — matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -86,8 +86,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 3: reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
-const WGSL_3 = `// reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+// Kernel 3: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+const WGSL_3 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -104,8 +104,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 4: sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
-const WGSL_4 = `// sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+// Kernel 4: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+const WGSL_4 = `// p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -117,8 +117,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 128u)]);
 }
 `;
-// Kernel 5: exp %12 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
-const WGSL_5 = `// exp %12 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+// Kernel 5: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %12 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+const WGSL_5 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %12 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -129,8 +129,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 6: reduce_sum %13 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
-const WGSL_6 = `// reduce_sum %13 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+// Kernel 6: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %13 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+const WGSL_6 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %13 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -146,8 +146,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 7: one_hot %14 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
-const WGSL_7 = `// one_hot %14 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
+// Kernel 7: cost_nll_onehot = one_hot(y) — one_hot %14 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
+const WGSL_7 = `// cost_nll_onehot = one_hot(y) — one_hot %14 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -158,8 +158,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 8: log %15 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
-const WGSL_8 = `// log %15 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
+// Kernel 8: cost_nll_log = log(p_y_given_x_reducesum) — log %15 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
+const WGSL_8 = `// cost_nll_log = log(p_y_given_x_reducesum) — log %15 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -170,8 +170,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 9: reduce_sum %20 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
-const WGSL_9 = `// reduce_sum %20 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
+// Kernel 9: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %20 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
+const WGSL_9 = `// cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %20 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -189,8 +189,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 10: reduce_sum %22 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
-const WGSL_10 = `// reduce_sum %22 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
+// Kernel 10: cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %22 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
+const WGSL_10 = `// cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %22 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -206,8 +206,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 11: mul %24 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
-const WGSL_11 = `// mul %24 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
+// Kernel 11: cost = cost_nll_reducesum2 * 0.0078125 — mul %24 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
+const WGSL_11 = `// cost = cost_nll_reducesum2 * 0.0078125 — mul %24 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -218,8 +218,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * 0.0078125f);
 }
 `;
-// Kernel 12: reduce_sum %29 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
-const WGSL_12 = `// reduce_sum %29 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
+// Kernel 12: d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot) — reduce_sum %29 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
+const WGSL_12 = `// d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot) — reduce_sum %29 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -235,8 +235,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 13: div %30 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
-const WGSL_13 = `// div %30 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
+// Kernel 13: d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %30 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
+const WGSL_13 = `// d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %30 at specs/newmu-net.yaml:21:10 (losses.cost.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -248,8 +248,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[i]);
 }
 `;
-// Kernel 14: add %34 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
-const WGSL_14 = `// add %34 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+// Kernel 14: d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %34 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+const WGSL_14 = `// d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %34 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -262,8 +262,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (((-0.0078125f) * in1[i]) + (in2[((i / 10u) % 128u)] * in3[i]));
 }
 `;
-// Kernel 15: matmul %35 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
-const WGSL_15 = `// matmul %35 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
+// Kernel 15: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o) — matmul %35 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
+const WGSL_15 = `// d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o) — matmul %35 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -298,8 +298,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
-// Kernel 16: mul %40 at specs/newmu-net.yaml:17:6 (graph.h)
-const WGSL_16 = `// mul %40 at specs/newmu-net.yaml:17:6 (graph.h)
+// Kernel 16: d_h_mul = d_p_y_given_x_matmul * (h * (1 - h)) — mul %40 at specs/newmu-net.yaml:17:6 (graph.h)
+const WGSL_16 = `// d_h_mul = d_p_y_given_x_matmul * (h * (1 - h)) — mul %40 at specs/newmu-net.yaml:17:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -311,8 +311,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (in2[i] * (1.0f - in2[i])));
 }
 `;
-// Kernel 17: matmul %41 at specs/newmu-net.yaml:17:16 (graph.h)
-const WGSL_17 = `// matmul %41 at specs/newmu-net.yaml:17:16 (graph.h)
+// Kernel 17: grad_w_h = matmul(x, d_h_mul) — matmul %41 at specs/newmu-net.yaml:17:16 (graph.h)
+const WGSL_17 = `// grad_w_h = matmul(x, d_h_mul) — matmul %41 at specs/newmu-net.yaml:17:16 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -347,8 +347,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 784u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
-// Kernel 18: sub %44 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)
-const WGSL_18 = `// sub %44 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)
+// Kernel 18: w_h = w_h - (0.05 * grad_w_h) — sub %44 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)
+const WGSL_18 = `// w_h = w_h - (0.05 * grad_w_h) — sub %44 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -359,8 +359,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.05f * in1[i]));
 }
 `;
-// Kernel 19: matmul %36 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
-const WGSL_19 = `// matmul %36 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
+// Kernel 19: grad_w_o = matmul(h, d_p_y_given_x_add) — matmul %36 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
+const WGSL_19 = `// grad_w_o = matmul(h, d_p_y_given_x_add) — matmul %36 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -395,8 +395,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 625u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 20: sub %47 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)
-const WGSL_20 = `// sub %47 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)
+// Kernel 20: w_o = w_o - (0.05 * grad_w_o) — sub %47 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)
+const WGSL_20 = `// w_o = w_o - (0.05 * grad_w_o) — sub %47 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -407,8 +407,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.05f * in1[i]));
 }
 `;
-// Kernel 21: matmul %4 at specs/newmu-net.yaml:17:16 (graph.h)
-const WGSL_21 = `// matmul %4 at specs/newmu-net.yaml:17:16 (graph.h)
+// Kernel 21: h_matmul = matmul(x, w_h) — matmul %4 at specs/newmu-net.yaml:17:16 (graph.h)
+const WGSL_21 = `// h_matmul = matmul(x, w_h) — matmul %4 at specs/newmu-net.yaml:17:16 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -443,8 +443,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
 }
 `;
-// Kernel 22: sigmoid %5 at specs/newmu-net.yaml:17:6 (graph.h)
-const WGSL_22 = `// sigmoid %5 at specs/newmu-net.yaml:17:6 (graph.h)
+// Kernel 22: h = sigmoid(h_matmul) — sigmoid %5 at specs/newmu-net.yaml:17:6 (graph.h)
+const WGSL_22 = `// h = sigmoid(h_matmul) — sigmoid %5 at specs/newmu-net.yaml:17:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -455,8 +455,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-(in1[i]))));
 }
 `;
-// Kernel 23: matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
-const WGSL_23 = `// matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
+// Kernel 23: p_y_given_x_matmul = matmul(h, w_o) — matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
+const WGSL_23 = `// p_y_given_x_matmul = matmul(h, w_o) — matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -491,8 +491,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 24: reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
-const WGSL_24 = `// reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+// Kernel 24: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+const WGSL_24 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -509,8 +509,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 25: sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
-const WGSL_25 = `// sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+// Kernel 25: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+const WGSL_25 = `// p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -522,8 +522,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 128u)]);
 }
 `;
-// Kernel 26: exp %12 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
-const WGSL_26 = `// exp %12 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+// Kernel 26: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %12 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+const WGSL_26 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %12 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -534,8 +534,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 27: reduce_sum %13 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
-const WGSL_27 = `// reduce_sum %13 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+// Kernel 27: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %13 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+const WGSL_27 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %13 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -551,8 +551,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 28: div %16 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
-const WGSL_28 = `// div %16 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+// Kernel 28: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %16 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
+const WGSL_28 = `// p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %16 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -564,8 +564,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[((i / 10u) % 128u)]);
 }
 `;
-// Kernel 29: argmax %17 at specs/newmu-net.yaml:23:10 (metrics.error)
-const WGSL_29 = `// argmax %17 at specs/newmu-net.yaml:23:10 (metrics.error)
+// Kernel 29: error_argmax = argmax(p_y_given_x) — argmax %17 at specs/newmu-net.yaml:23:10 (metrics.error)
+const WGSL_29 = `// error_argmax = argmax(p_y_given_x) — argmax %17 at specs/newmu-net.yaml:23:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<i32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -583,8 +583,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = i32(bi2);
 }
 `;
-// Kernel 30: cast %19 at specs/newmu-net.yaml:23:10 (metrics.error)
-const WGSL_30 = `// cast %19 at specs/newmu-net.yaml:23:10 (metrics.error)
+// Kernel 30: error = cast(compare(error_argmax, y)) — cast %19 at specs/newmu-net.yaml:23:10 (metrics.error)
+const WGSL_30 = `// error = cast(compare(error_argmax, y)) — cast %19 at specs/newmu-net.yaml:23:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 @group(0) @binding(2) var<storage, read> in2: array<i32>;
@@ -596,8 +596,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, in1[i] != in2[i]));
 }
 `;
-// Kernel 31: one_hot %20 at specs/newmu-net.yaml:24:9 (metrics.cost)
-const WGSL_31 = `// one_hot %20 at specs/newmu-net.yaml:24:9 (metrics.cost)
+// Kernel 31: cost_onehot = one_hot(y) — one_hot %20 at specs/newmu-net.yaml:24:9 (metrics.cost)
+const WGSL_31 = `// cost_onehot = one_hot(y) — one_hot %20 at specs/newmu-net.yaml:24:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -608,8 +608,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 32: log %21 at specs/newmu-net.yaml:24:9 (metrics.cost)
-const WGSL_32 = `// log %21 at specs/newmu-net.yaml:24:9 (metrics.cost)
+// Kernel 32: cost_log = log(p_y_given_x_reducesum) — log %21 at specs/newmu-net.yaml:24:9 (metrics.cost)
+const WGSL_32 = `// cost_log = log(p_y_given_x_reducesum) — log %21 at specs/newmu-net.yaml:24:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -620,8 +620,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 33: reduce_sum %26 at specs/newmu-net.yaml:24:9 (metrics.cost)
-const WGSL_33 = `// reduce_sum %26 at specs/newmu-net.yaml:24:9 (metrics.cost)
+// Kernel 33: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %26 at specs/newmu-net.yaml:24:9 (metrics.cost)
+const WGSL_33 = `// cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %26 at specs/newmu-net.yaml:24:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -639,8 +639,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 34: neg %27 at specs/newmu-net.yaml:24:9 (metrics.cost)
-const WGSL_34 = `// neg %27 at specs/newmu-net.yaml:24:9 (metrics.cost)
+// Kernel 34: cost = -cost_reducesum — neg %27 at specs/newmu-net.yaml:24:9 (metrics.cost)
+const WGSL_34 = `// cost = -cost_reducesum — neg %27 at specs/newmu-net.yaml:24:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -685,41 +685,41 @@ export const plan: GpuPlan = {
     { name: "eval_cost_log", size: 128, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_h_matmul", label: "matmul %4 at specs/newmu-net.yaml:17:16 (graph.h)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [40, 8, 1] },
-    { name: "step0_h", label: "sigmoid %5 at specs/newmu-net.yaml:17:6 (graph.h)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "step0_p_y_given_x_matmul", label: "matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 7, access: "read" }], workgroups: [1, 8, 1] },
-    { name: "step0_p_y_given_x_reducemax", label: "reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_p_y_given_x_sub", label: "sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_4, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 8, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_p_y_given_x_exp", label: "exp %12 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_5, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_p_y_given_x_reducesum", label: "reduce_sum %13 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_6, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_cost_nll_onehot", label: "one_hot %14 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_7, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_cost_nll_log", label: "log %15 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_8, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_cost_nll_reducesum", label: "reduce_sum %20 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_9, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 9, access: "read" }, { buffer: 12, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_cost_nll_reducesum2", label: "reduce_sum %22 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost", label: "mul %24 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_cost_nll_reducesum", label: "reduce_sum %29 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_12, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_d_cost_nll_div", label: "div %30 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_13, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 8, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_d_p_y_given_x_add", label: "add %34 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_14, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 13, access: "read" }, { buffer: 6, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_d_p_y_given_x_matmul", label: "matmul %35 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 7, access: "read" }], workgroups: [40, 8, 1] },
-    { name: "step0_d_h_mul", label: "mul %40 at specs/newmu-net.yaml:17:6 (graph.h)", wgsl: WGSL_16, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "step0_grad_w_h", label: "matmul %41 at specs/newmu-net.yaml:17:16 (graph.h)", wgsl: WGSL_17, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 16, access: "read" }], workgroups: [40, 49, 1] },
-    { name: "step0_w_h", label: "sub %44 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [7657, 1, 1] },
-    { name: "step0_grad_w_o", label: "matmul %36 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 9, access: "read" }], workgroups: [1, 40, 1] },
-    { name: "step0_w_o", label: "sub %47 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)", wgsl: WGSL_20, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [98, 1, 1] },
-    { name: "evaluate_h_matmul", label: "matmul %4 at specs/newmu-net.yaml:17:16 (graph.h)", wgsl: WGSL_21, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [40, 8, 1] },
-    { name: "evaluate_h", label: "sigmoid %5 at specs/newmu-net.yaml:17:6 (graph.h)", wgsl: WGSL_22, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 7, access: "read" }], workgroups: [1, 8, 1] },
-    { name: "evaluate_p_y_given_x_reducemax", label: "reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_24, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_p_y_given_x_sub", label: "sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 22, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_p_y_given_x_exp", label: "exp %12 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_26, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducesum", label: "reduce_sum %13 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_27, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_p_y_given_x", label: "div %16 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_28, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 22, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_error_argmax", label: "argmax %17 at specs/newmu-net.yaml:23:10 (metrics.error)", wgsl: WGSL_29, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_error", label: "cast %19 at specs/newmu-net.yaml:23:10 (metrics.error)", wgsl: WGSL_30, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 25, access: "read" }, { buffer: 11, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost_onehot", label: "one_hot %20 at specs/newmu-net.yaml:24:9 (metrics.cost)", wgsl: WGSL_31, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_cost_log", label: "log %21 at specs/newmu-net.yaml:24:9 (metrics.cost)", wgsl: WGSL_32, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost_reducesum", label: "reduce_sum %26 at specs/newmu-net.yaml:24:9 (metrics.cost)", wgsl: WGSL_33, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 23, access: "read" }, { buffer: 27, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost", label: "neg %27 at specs/newmu-net.yaml:24:9 (metrics.cost)", wgsl: WGSL_34, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_h_matmul", label: "h_matmul = matmul(x, w_h) — matmul %4 at specs/newmu-net.yaml:17:16 (graph.h)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_h", label: "h = sigmoid(h_matmul) — sigmoid %5 at specs/newmu-net.yaml:17:6 (graph.h)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h, w_o) — matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 7, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "step0_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_4, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 8, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %12 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_5, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %13 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_6, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_onehot", label: "cost_nll_onehot = one_hot(y) — one_hot %14 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_7, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_cost_nll_log", label: "cost_nll_log = log(p_y_given_x_reducesum) — log %15 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_8, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum", label: "cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log)) — reduce_sum %20 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_9, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 9, access: "read" }, { buffer: 12, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_cost_nll_reducesum2", label: "cost_nll_reducesum2 = Σ -cost_nll_reducesum — reduce_sum %22 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "cost = cost_nll_reducesum2 * 0.0078125 — mul %24 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_cost_nll_reducesum", label: "d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot) — reduce_sum %29 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_12, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_cost_nll_div", label: "d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %30 at specs/newmu-net.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_13, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 8, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %34 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_14, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 13, access: "read" }, { buffer: 6, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o) — matmul %35 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 7, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_d_h_mul", label: "d_h_mul = d_p_y_given_x_matmul * (h * (1 - h)) — mul %40 at specs/newmu-net.yaml:17:6 (graph.h)", wgsl: WGSL_16, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "step0_grad_w_h", label: "grad_w_h = matmul(x, d_h_mul) — matmul %41 at specs/newmu-net.yaml:17:16 (graph.h)", wgsl: WGSL_17, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 16, access: "read" }], workgroups: [40, 49, 1] },
+    { name: "step0_w_h", label: "w_h = w_h - (0.05 * grad_w_h) — sub %44 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [7657, 1, 1] },
+    { name: "step0_grad_w_o", label: "grad_w_o = matmul(h, d_p_y_given_x_add) — matmul %36 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 9, access: "read" }], workgroups: [1, 40, 1] },
+    { name: "step0_w_o", label: "w_o = w_o - (0.05 * grad_w_o) — sub %47 at specs/newmu-net.yaml:28:16 (phases[0].optimizer)", wgsl: WGSL_20, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [98, 1, 1] },
+    { name: "evaluate_h_matmul", label: "h_matmul = matmul(x, w_h) — matmul %4 at specs/newmu-net.yaml:17:16 (graph.h)", wgsl: WGSL_21, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "evaluate_h", label: "h = sigmoid(h_matmul) — sigmoid %5 at specs/newmu-net.yaml:17:6 (graph.h)", wgsl: WGSL_22, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h, w_o) — matmul %6 at specs/newmu-net.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 7, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %7 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_24, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %11 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 22, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %12 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_26, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %13 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_27, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %16 at specs/newmu-net.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_28, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 22, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_error_argmax", label: "error_argmax = argmax(p_y_given_x) — argmax %17 at specs/newmu-net.yaml:23:10 (metrics.error)", wgsl: WGSL_29, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_error", label: "error = cast(compare(error_argmax, y)) — cast %19 at specs/newmu-net.yaml:23:10 (metrics.error)", wgsl: WGSL_30, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 25, access: "read" }, { buffer: 11, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "cost_onehot = one_hot(y) — one_hot %20 at specs/newmu-net.yaml:24:9 (metrics.cost)", wgsl: WGSL_31, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_cost_log", label: "cost_log = log(p_y_given_x_reducesum) — log %21 at specs/newmu-net.yaml:24:9 (metrics.cost)", wgsl: WGSL_32, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %26 at specs/newmu-net.yaml:24:9 (metrics.cost)", wgsl: WGSL_33, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 23, access: "read" }, { buffer: 27, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost", label: "cost = -cost_reducesum — neg %27 at specs/newmu-net.yaml:24:9 (metrics.cost)", wgsl: WGSL_34, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [2, 1, 1] },
   ],
   steps: [
     {

@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 
-// Kernel 0: matmul %6 at specs/rbm.yaml:35:48 (graph.fe_data)
-const WGSL_0 = `// matmul %6 at specs/rbm.yaml:35:48 (graph.fe_data)
+// Kernel 0: fe_data_matmul = matmul(x, W) — matmul %6 at specs/rbm.yaml:35:48 (graph.fe_data)
+const WGSL_0 = `// fe_data_matmul = matmul(x, W) — matmul %6 at specs/rbm.yaml:35:48 (graph.fe_data)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -38,8 +38,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 1: matmul %3 at specs/rbm.yaml:30:39 (graph.chain.body.v_sample)
-const WGSL_1 = `// matmul %3 at specs/rbm.yaml:30:39 (graph.chain.body.v_sample)
+// Kernel 1: chain_body_v_sample_matmul = matmul(chain_scan_carry0, W) — matmul %3 at specs/rbm.yaml:30:39 (graph.chain.body.v_sample)
+const WGSL_1 = `// chain_body_v_sample_matmul = matmul(chain_scan_carry0, W) — matmul %3 at specs/rbm.yaml:30:39 (graph.chain.body.v_sample)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -74,8 +74,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 784u) { out[row2 * 784u + col3] = acc4; }
 }
 `;
-// Kernel 2: cast %10 at specs/rbm.yaml:30:19 (graph.chain.body.v_sample)
-const WGSL_2 = `// cast %10 at specs/rbm.yaml:30:19 (graph.chain.body.v_sample)
+// Kernel 2: _1 = cast(compare(random_uniform(), sigmoid(chain_body_v_sample_matmul + vbias))) — cast %10 at specs/rbm.yaml:30:19 (graph.chain.body.v_sample)
+const WGSL_2 = `// _1 = cast(compare(random_uniform(), sigmoid(chain_body_v_sample_matmul + vbias))) — cast %10 at specs/rbm.yaml:30:19 (graph.chain.body.v_sample)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> ctx: Ctx;
@@ -176,8 +176,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, philox_uniform(ctx.seed, 1u, ctx.step, ctx.iter, i) < (1.0 / (1.0 + exp(-((in2[i] + in3[(i % 784u)])))))));
 }
 `;
-// Kernel 3: matmul %11 at specs/rbm.yaml:32:39 (graph.chain.body.h)
-const WGSL_3 = `// matmul %11 at specs/rbm.yaml:32:39 (graph.chain.body.h)
+// Kernel 3: chain_body_h_matmul = matmul(_1, W) — matmul %11 at specs/rbm.yaml:32:39 (graph.chain.body.h)
+const WGSL_3 = `// chain_body_h_matmul = matmul(_1, W) — matmul %11 at specs/rbm.yaml:32:39 (graph.chain.body.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -212,8 +212,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 4: cast %18 at specs/rbm.yaml:32:12 (graph.chain.body.h)
-const WGSL_4 = `// cast %18 at specs/rbm.yaml:32:12 (graph.chain.body.h)
+// Kernel 4: _0 = cast(compare(random_uniform(), sigmoid(chain_body_h_matmul + hbias))) — cast %18 at specs/rbm.yaml:32:12 (graph.chain.body.h)
+const WGSL_4 = `// _0 = cast(compare(random_uniform(), sigmoid(chain_body_h_matmul + hbias))) — cast %18 at specs/rbm.yaml:32:12 (graph.chain.body.h)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> ctx: Ctx;
@@ -314,8 +314,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, philox_uniform(ctx.seed, 2u, ctx.step, ctx.iter, i) < (1.0 / (1.0 + exp(-((in2[i] + in3[(i % 500u)])))))));
 }
 `;
-// Kernel 5: matmul %14 at specs/rbm.yaml:36:65 (graph.fe_chain)
-const WGSL_5 = `// matmul %14 at specs/rbm.yaml:36:65 (graph.fe_chain)
+// Kernel 5: fe_chain_matmul = matmul(chain_scan_final1, W) — matmul %14 at specs/rbm.yaml:36:65 (graph.fe_chain)
+const WGSL_5 = `// fe_chain_matmul = matmul(chain_scan_final1, W) — matmul %14 at specs/rbm.yaml:36:65 (graph.fe_chain)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -350,8 +350,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 6: select %20 at specs/rbm.yaml:39:7 (graph.xi)
-const WGSL_6 = `// select %20 at specs/rbm.yaml:39:7 (graph.xi)
+// Kernel 6: xi = select(compare(x, 0.5), 1, 0) — select %20 at specs/rbm.yaml:39:7 (graph.xi)
+const WGSL_6 = `// xi = select(compare(x, 0.5), 1, 0) — select %20 at specs/rbm.yaml:39:7 (graph.xi)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -362,8 +362,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, select(0u, 1u, in1[i] > 0.5f) != 0);
 }
 `;
-// Kernel 7: step_one_hot %21 at specs/rbm.yaml:40:9 (graph.flip)
-const WGSL_7 = `// step_one_hot %21 at specs/rbm.yaml:40:9 (graph.flip)
+// Kernel 7: flip = step_one_hot() — step_one_hot %21 at specs/rbm.yaml:40:9 (graph.flip)
+const WGSL_7 = `// flip = step_one_hot() — step_one_hot %21 at specs/rbm.yaml:40:9 (graph.flip)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> ctx: Ctx;
@@ -375,8 +375,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, i == ctx.step % 784u);
 }
 `;
-// Kernel 8: add %27 at specs/rbm.yaml:41:15 (graph.xi_flip)
-const WGSL_8 = `// add %27 at specs/rbm.yaml:41:15 (graph.xi_flip)
+// Kernel 8: xi_flip = xi + (flip * (1 - (2 * xi))) — add %27 at specs/rbm.yaml:41:15 (graph.xi_flip)
+const WGSL_8 = `// xi_flip = xi + (flip * (1 - (2 * xi))) — add %27 at specs/rbm.yaml:41:15 (graph.xi_flip)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -388,8 +388,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + (in2[(i % 784u)] * (1.0f - (2.0f * in1[i]))));
 }
 `;
-// Kernel 9: reduce_sum %29 at specs/rbm.yaml:43:16 (graph.fe_xi_flip)
-const WGSL_9 = `// reduce_sum %29 at specs/rbm.yaml:43:16 (graph.fe_xi_flip)
+// Kernel 9: fe_xi_flip_reducesum = Σ (xi_flip * vbias) — reduce_sum %29 at specs/rbm.yaml:43:16 (graph.fe_xi_flip)
+const WGSL_9 = `// fe_xi_flip_reducesum = Σ (xi_flip * vbias) — reduce_sum %29 at specs/rbm.yaml:43:16 (graph.fe_xi_flip)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -415,8 +415,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 20u) { out[o] = part[0]; }
 }
 `;
-// Kernel 10: matmul %31 at specs/rbm.yaml:43:63 (graph.fe_xi_flip)
-const WGSL_10 = `// matmul %31 at specs/rbm.yaml:43:63 (graph.fe_xi_flip)
+// Kernel 10: fe_xi_flip_matmul = matmul(xi_flip, W) — matmul %31 at specs/rbm.yaml:43:63 (graph.fe_xi_flip)
+const WGSL_10 = `// fe_xi_flip_matmul = matmul(xi_flip, W) — matmul %31 at specs/rbm.yaml:43:63 (graph.fe_xi_flip)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -451,8 +451,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 11: reduce_sum %34 at specs/rbm.yaml:43:42 (graph.fe_xi_flip)
-const WGSL_11 = `// reduce_sum %34 at specs/rbm.yaml:43:42 (graph.fe_xi_flip)
+// Kernel 11: fe_xi_flip_reducesum2 = Σ softplus(fe_xi_flip_matmul + hbias) — reduce_sum %34 at specs/rbm.yaml:43:42 (graph.fe_xi_flip)
+const WGSL_11 = `// fe_xi_flip_reducesum2 = Σ softplus(fe_xi_flip_matmul + hbias) — reduce_sum %34 at specs/rbm.yaml:43:42 (graph.fe_xi_flip)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -478,8 +478,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 20u) { out[o] = part[0]; }
 }
 `;
-// Kernel 12: reduce_sum %37 at specs/rbm.yaml:42:11 (graph.fe_xi)
-const WGSL_12 = `// reduce_sum %37 at specs/rbm.yaml:42:11 (graph.fe_xi)
+// Kernel 12: fe_xi_reducesum = Σ (xi * vbias) — reduce_sum %37 at specs/rbm.yaml:42:11 (graph.fe_xi)
+const WGSL_12 = `// fe_xi_reducesum = Σ (xi * vbias) — reduce_sum %37 at specs/rbm.yaml:42:11 (graph.fe_xi)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -505,8 +505,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 20u) { out[o] = part[0]; }
 }
 `;
-// Kernel 13: matmul %39 at specs/rbm.yaml:42:48 (graph.fe_xi)
-const WGSL_13 = `// matmul %39 at specs/rbm.yaml:42:48 (graph.fe_xi)
+// Kernel 13: fe_xi_matmul = matmul(xi, W) — matmul %39 at specs/rbm.yaml:42:48 (graph.fe_xi)
+const WGSL_13 = `// fe_xi_matmul = matmul(xi, W) — matmul %39 at specs/rbm.yaml:42:48 (graph.fe_xi)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -541,8 +541,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 14: reduce_sum %42 at specs/rbm.yaml:42:32 (graph.fe_xi)
-const WGSL_14 = `// reduce_sum %42 at specs/rbm.yaml:42:32 (graph.fe_xi)
+// Kernel 14: fe_xi_reducesum2 = Σ softplus(fe_xi_matmul + hbias) — reduce_sum %42 at specs/rbm.yaml:42:32 (graph.fe_xi)
+const WGSL_14 = `// fe_xi_reducesum2 = Σ softplus(fe_xi_matmul + hbias) — reduce_sum %42 at specs/rbm.yaml:42:32 (graph.fe_xi)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -568,8 +568,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 20u) { out[o] = part[0]; }
 }
 `;
-// Kernel 15: reduce_sum %49 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)
-const WGSL_15 = `// reduce_sum %49 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)
+// Kernel 15: pseudo_likelihood_reducesum = Σ (784 * log(sigmoid((-fe_xi_flip_reducesum - fe_xi_flip_reducesum2) - (-fe_xi_reducesum - fe_xi_reducesum2)))) — reduce_sum %49 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)
+const WGSL_15 = `// pseudo_likelihood_reducesum = Σ (784 * log(sigmoid((-fe_xi_flip_reducesum - fe_xi_flip_reducesum2) - (-fe_xi_reducesum - fe_xi_reducesum2)))) — reduce_sum %49 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -588,8 +588,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 16: mul %50 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)
-const WGSL_16 = `// mul %50 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)
+// Kernel 16: cost = pseudo_likelihood_reducesum * 0.05 — mul %50 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)
+const WGSL_16 = `// cost = pseudo_likelihood_reducesum * 0.05 — mul %50 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -600,8 +600,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * 0.05f);
 }
 `;
-// Kernel 17: mul %53 at specs/rbm.yaml:36:46 (graph.fe_chain)
-const WGSL_17 = `// mul %53 at specs/rbm.yaml:36:46 (graph.fe_chain)
+// Kernel 17: d_fe_chain_mul = 0.05 * sigmoid(fe_chain_matmul + hbias) — mul %53 at specs/rbm.yaml:36:46 (graph.fe_chain)
+const WGSL_17 = `// d_fe_chain_mul = 0.05 * sigmoid(fe_chain_matmul + hbias) — mul %53 at specs/rbm.yaml:36:46 (graph.fe_chain)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -613,8 +613,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (0.05f * (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 500u)]))))));
 }
 `;
-// Kernel 18: mul %59 at specs/rbm.yaml:35:37 (graph.fe_data)
-const WGSL_18 = `// mul %59 at specs/rbm.yaml:35:37 (graph.fe_data)
+// Kernel 18: d_fe_data_mul = -0.05 * sigmoid(fe_data_matmul + hbias) — mul %59 at specs/rbm.yaml:35:37 (graph.fe_data)
+const WGSL_18 = `// d_fe_data_mul = -0.05 * sigmoid(fe_data_matmul + hbias) — mul %59 at specs/rbm.yaml:35:37 (graph.fe_data)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -626,8 +626,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((-0.05f) * (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 500u)]))))));
 }
 `;
-// Kernel 19: add %60 at specs/rbm.yaml:35:52 (graph.fe_data)
-const WGSL_19 = `// add %60 at specs/rbm.yaml:35:52 (graph.fe_data)
+// Kernel 19: d_fe_data_add = d_fe_chain_mul + d_fe_data_mul — add %60 at specs/rbm.yaml:35:52 (graph.fe_data)
+const WGSL_19 = `// d_fe_data_add = d_fe_chain_mul + d_fe_data_mul — add %60 at specs/rbm.yaml:35:52 (graph.fe_data)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -639,8 +639,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[i]);
 }
 `;
-// Kernel 20: reduce_sum %61 at specs/rbm.yaml:35:52 (graph.fe_data)
-const WGSL_20 = `// reduce_sum %61 at specs/rbm.yaml:35:52 (graph.fe_data)
+// Kernel 20: grad_hbias = Σ d_fe_data_add — reduce_sum %61 at specs/rbm.yaml:35:52 (graph.fe_data)
+const WGSL_20 = `// grad_hbias = Σ d_fe_data_add — reduce_sum %61 at specs/rbm.yaml:35:52 (graph.fe_data)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -656,8 +656,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 21: add %66 at specs/rbm.yaml:35:19 (graph.fe_data)
-const WGSL_21 = `// add %66 at specs/rbm.yaml:35:19 (graph.fe_data)
+// Kernel 21: d_fe_data_add2 = (0.05 * chain_scan_final1) + (-0.05 * x) — add %66 at specs/rbm.yaml:35:19 (graph.fe_data)
+const WGSL_21 = `// d_fe_data_add2 = (0.05 * chain_scan_final1) + (-0.05 * x) — add %66 at specs/rbm.yaml:35:19 (graph.fe_data)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -669,8 +669,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.05f * in1[i]) + ((-0.05f) * in2[i]));
 }
 `;
-// Kernel 22: reduce_sum %67 at specs/rbm.yaml:35:19 (graph.fe_data)
-const WGSL_22 = `// reduce_sum %67 at specs/rbm.yaml:35:19 (graph.fe_data)
+// Kernel 22: grad_vbias = Σ d_fe_data_add2 — reduce_sum %67 at specs/rbm.yaml:35:19 (graph.fe_data)
+const WGSL_22 = `// grad_vbias = Σ d_fe_data_add2 — reduce_sum %67 at specs/rbm.yaml:35:19 (graph.fe_data)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -686,8 +686,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 23: matmul %54 at specs/rbm.yaml:36:65 (graph.fe_chain)
-const WGSL_23 = `// matmul %54 at specs/rbm.yaml:36:65 (graph.fe_chain)
+// Kernel 23: d_fe_chain_matmul = matmul(chain_scan_final1, d_fe_chain_mul) — matmul %54 at specs/rbm.yaml:36:65 (graph.fe_chain)
+const WGSL_23 = `// d_fe_chain_matmul = matmul(chain_scan_final1, d_fe_chain_mul) — matmul %54 at specs/rbm.yaml:36:65 (graph.fe_chain)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -722,8 +722,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 24: matmul %62 at specs/rbm.yaml:35:48 (graph.fe_data)
-const WGSL_24 = `// matmul %62 at specs/rbm.yaml:35:48 (graph.fe_data)
+// Kernel 24: d_fe_data_matmul = matmul(x, d_fe_data_mul) — matmul %62 at specs/rbm.yaml:35:48 (graph.fe_data)
+const WGSL_24 = `// d_fe_data_matmul = matmul(x, d_fe_data_mul) — matmul %62 at specs/rbm.yaml:35:48 (graph.fe_data)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -758,8 +758,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 25: sub %70 at specs/rbm.yaml:67:16 (phases[0].optimizer)
-const WGSL_25 = `// sub %70 at specs/rbm.yaml:67:16 (phases[0].optimizer)
+// Kernel 25: W = W - (0.1 * (d_fe_chain_matmul + d_fe_data_matmul)) — sub %70 at specs/rbm.yaml:67:16 (phases[0].optimizer)
+const WGSL_25 = `// W = W - (0.1 * (d_fe_chain_matmul + d_fe_data_matmul)) — sub %70 at specs/rbm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -771,8 +771,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * (in1[i] + in2[i])));
 }
 `;
-// Kernel 26: sub %73 at specs/rbm.yaml:67:16 (phases[0].optimizer)
-const WGSL_26 = `// sub %73 at specs/rbm.yaml:67:16 (phases[0].optimizer)
+// Kernel 26: hbias = hbias - (0.1 * grad_hbias) — sub %73 at specs/rbm.yaml:67:16 (phases[0].optimizer)
+const WGSL_26 = `// hbias = hbias - (0.1 * grad_hbias) — sub %73 at specs/rbm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -783,8 +783,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 27: sub %76 at specs/rbm.yaml:67:16 (phases[0].optimizer)
-const WGSL_27 = `// sub %76 at specs/rbm.yaml:67:16 (phases[0].optimizer)
+// Kernel 27: vbias = vbias - (0.1 * grad_vbias) — sub %76 at specs/rbm.yaml:67:16 (phases[0].optimizer)
+const WGSL_27 = `// vbias = vbias - (0.1 * grad_vbias) — sub %76 at specs/rbm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -795,8 +795,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 28: matmul %4 at specs/rbm.yaml:46:30 (graph.v_recon)
-const WGSL_28 = `// matmul %4 at specs/rbm.yaml:46:30 (graph.v_recon)
+// Kernel 28: v_recon_matmul = matmul(x, W) — matmul %4 at specs/rbm.yaml:46:30 (graph.v_recon)
+const WGSL_28 = `// v_recon_matmul = matmul(x, W) — matmul %4 at specs/rbm.yaml:46:30 (graph.v_recon)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -831,8 +831,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
 }
 `;
-// Kernel 29: sigmoid %7 at specs/rbm.yaml:46:20 (graph.v_recon)
-const WGSL_29 = `// sigmoid %7 at specs/rbm.yaml:46:20 (graph.v_recon)
+// Kernel 29: v_recon_sigmoid = sigmoid(v_recon_matmul + hbias) — sigmoid %7 at specs/rbm.yaml:46:20 (graph.v_recon)
+const WGSL_29 = `// v_recon_sigmoid = sigmoid(v_recon_matmul + hbias) — sigmoid %7 at specs/rbm.yaml:46:20 (graph.v_recon)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -844,8 +844,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 500u)])))));
 }
 `;
-// Kernel 30: matmul %8 at specs/rbm.yaml:46:43 (graph.v_recon)
-const WGSL_30 = `// matmul %8 at specs/rbm.yaml:46:43 (graph.v_recon)
+// Kernel 30: v_recon_matmul2 = matmul(v_recon_sigmoid, W) — matmul %8 at specs/rbm.yaml:46:43 (graph.v_recon)
+const WGSL_30 = `// v_recon_matmul2 = matmul(v_recon_sigmoid, W) — matmul %8 at specs/rbm.yaml:46:43 (graph.v_recon)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -880,8 +880,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 20u && col3 < 784u) { out[row2 * 784u + col3] = acc4; }
 }
 `;
-// Kernel 31: sigmoid %11 at specs/rbm.yaml:46:12 (graph.v_recon)
-const WGSL_31 = `// sigmoid %11 at specs/rbm.yaml:46:12 (graph.v_recon)
+// Kernel 31: v_recon = sigmoid(v_recon_matmul2 + vbias) — sigmoid %11 at specs/rbm.yaml:46:12 (graph.v_recon)
+const WGSL_31 = `// v_recon = sigmoid(v_recon_matmul2 + vbias) — sigmoid %11 at specs/rbm.yaml:46:12 (graph.v_recon)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -893,8 +893,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[(i % 784u)])))));
 }
 `;
-// Kernel 32: reduce_sum %20 at specs/rbm.yaml:47:16 (graph.recon_xent)
-const WGSL_32 = `// reduce_sum %20 at specs/rbm.yaml:47:16 (graph.recon_xent)
+// Kernel 32: recon_xent_reducesum = Σ ((x * log(v_recon)) + ((1 - x) * log(1 - v_recon))) — reduce_sum %20 at specs/rbm.yaml:47:16 (graph.recon_xent)
+const WGSL_32 = `// recon_xent_reducesum = Σ ((x * log(v_recon)) + ((1 - x) * log(1 - v_recon))) — reduce_sum %20 at specs/rbm.yaml:47:16 (graph.recon_xent)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -920,8 +920,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 20u) { out[o] = part[0]; }
 }
 `;
-// Kernel 33: neg %21 at specs/rbm.yaml:47:15 (graph.recon_xent)
-const WGSL_33 = `// neg %21 at specs/rbm.yaml:47:15 (graph.recon_xent)
+// Kernel 33: recon_xent = -recon_xent_reducesum — neg %21 at specs/rbm.yaml:47:15 (graph.recon_xent)
+const WGSL_33 = `// recon_xent = -recon_xent_reducesum — neg %21 at specs/rbm.yaml:47:15 (graph.recon_xent)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -970,40 +970,40 @@ export const plan: GpuPlan = {
     { name: "eval_recon_xent", size: 20, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_fe_data_matmul", label: "matmul %6 at specs/rbm.yaml:35:48 (graph.fe_data)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
-    { name: "step0_chain_body_v_sample_matmul", label: "matmul %3 at specs/rbm.yaml:30:39 (graph.chain.body.v_sample)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 2, 1] },
-    { name: "step0__1", label: "cast %10 at specs/rbm.yaml:30:19 (graph.chain.body.v_sample)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [245, 1, 1] },
-    { name: "step0_chain_body_h_matmul", label: "matmul %11 at specs/rbm.yaml:32:39 (graph.chain.body.h)", wgsl: WGSL_3, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
-    { name: "step0__0", label: "cast %18 at specs/rbm.yaml:32:12 (graph.chain.body.h)", wgsl: WGSL_4, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 9, access: "read" }, { buffer: 11, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_fe_chain_matmul", label: "matmul %14 at specs/rbm.yaml:36:65 (graph.fe_chain)", wgsl: WGSL_5, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
-    { name: "step0_xi", label: "select %20 at specs/rbm.yaml:39:7 (graph.xi)", wgsl: WGSL_6, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [245, 1, 1] },
-    { name: "step0_flip", label: "step_one_hot %21 at specs/rbm.yaml:40:9 (graph.flip)", wgsl: WGSL_7, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [13, 1, 1] },
-    { name: "step0_xi_flip", label: "add %27 at specs/rbm.yaml:41:15 (graph.xi_flip)", wgsl: WGSL_8, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 16, access: "read" }], workgroups: [245, 1, 1] },
-    { name: "step0_fe_xi_flip_reducesum", label: "reduce_sum %29 at specs/rbm.yaml:43:16 (graph.fe_xi_flip)", wgsl: WGSL_9, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 8, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_fe_xi_flip_matmul", label: "matmul %31 at specs/rbm.yaml:43:63 (graph.fe_xi_flip)", wgsl: WGSL_10, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
-    { name: "step0_fe_xi_flip_reducesum2", label: "reduce_sum %34 at specs/rbm.yaml:43:42 (graph.fe_xi_flip)", wgsl: WGSL_11, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 11, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_fe_xi_reducesum", label: "reduce_sum %37 at specs/rbm.yaml:42:11 (graph.fe_xi)", wgsl: WGSL_12, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_fe_xi_matmul", label: "matmul %39 at specs/rbm.yaml:42:48 (graph.fe_xi)", wgsl: WGSL_13, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
-    { name: "step0_fe_xi_reducesum2", label: "reduce_sum %42 at specs/rbm.yaml:42:32 (graph.fe_xi)", wgsl: WGSL_14, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 11, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_pseudo_likelihood_reducesum", label: "reduce_sum %49 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)", wgsl: WGSL_15, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 18, access: "read" }, { buffer: 19, access: "read" }, { buffer: 20, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost", label: "mul %50 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)", wgsl: WGSL_16, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_fe_chain_mul", label: "mul %53 at specs/rbm.yaml:36:46 (graph.fe_chain)", wgsl: WGSL_17, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 11, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_d_fe_data_mul", label: "mul %59 at specs/rbm.yaml:35:37 (graph.fe_data)", wgsl: WGSL_18, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 11, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_d_fe_data_add", label: "add %60 at specs/rbm.yaml:35:52 (graph.fe_data)", wgsl: WGSL_19, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 9, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_grad_hbias", label: "reduce_sum %61 at specs/rbm.yaml:35:52 (graph.fe_data)", wgsl: WGSL_20, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_d_fe_data_add2", label: "add %66 at specs/rbm.yaml:35:19 (graph.fe_data)", wgsl: WGSL_21, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 3, access: "read" }], workgroups: [245, 1, 1] },
-    { name: "step0_grad_vbias", label: "reduce_sum %67 at specs/rbm.yaml:35:19 (graph.fe_data)", wgsl: WGSL_22, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_d_fe_chain_matmul", label: "matmul %54 at specs/rbm.yaml:36:65 (graph.fe_chain)", wgsl: WGSL_23, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 6, access: "read" }], workgroups: [32, 49, 1] },
-    { name: "step0_d_fe_data_matmul", label: "matmul %62 at specs/rbm.yaml:35:48 (graph.fe_data)", wgsl: WGSL_24, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 9, access: "read" }], workgroups: [32, 49, 1] },
-    { name: "step0_W", label: "sub %70 at specs/rbm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_25, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 25, access: "read" }], workgroups: [6125, 1, 1] },
-    { name: "step0_hbias", label: "sub %73 at specs/rbm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_26, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_vbias", label: "sub %76 at specs/rbm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_27, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "evaluate_v_recon_matmul", label: "matmul %4 at specs/rbm.yaml:46:30 (graph.v_recon)", wgsl: WGSL_28, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
-    { name: "evaluate_v_recon_sigmoid", label: "sigmoid %7 at specs/rbm.yaml:46:20 (graph.v_recon)", wgsl: WGSL_29, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 11, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "evaluate_v_recon_matmul2", label: "matmul %8 at specs/rbm.yaml:46:43 (graph.v_recon)", wgsl: WGSL_30, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 2, 1] },
-    { name: "evaluate_v_recon", label: "sigmoid %11 at specs/rbm.yaml:46:12 (graph.v_recon)", wgsl: WGSL_31, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 8, access: "read" }], workgroups: [245, 1, 1] },
-    { name: "evaluate_recon_xent_reducesum", label: "reduce_sum %20 at specs/rbm.yaml:47:16 (graph.recon_xent)", wgsl: WGSL_32, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 29, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_recon_xent", label: "neg %21 at specs/rbm.yaml:47:15 (graph.recon_xent)", wgsl: WGSL_33, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 30, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_fe_data_matmul", label: "fe_data_matmul = matmul(x, W) — matmul %6 at specs/rbm.yaml:35:48 (graph.fe_data)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_chain_body_v_sample_matmul", label: "chain_body_v_sample_matmul = matmul(chain_scan_carry0, W) — matmul %3 at specs/rbm.yaml:30:39 (graph.chain.body.v_sample)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 2, 1] },
+    { name: "step0__1", label: "_1 = cast(compare(random_uniform(), sigmoid(chain_body_v_sample_matmul + vbias))) — cast %10 at specs/rbm.yaml:30:19 (graph.chain.body.v_sample)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_chain_body_h_matmul", label: "chain_body_h_matmul = matmul(_1, W) — matmul %11 at specs/rbm.yaml:32:39 (graph.chain.body.h)", wgsl: WGSL_3, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0__0", label: "_0 = cast(compare(random_uniform(), sigmoid(chain_body_h_matmul + hbias))) — cast %18 at specs/rbm.yaml:32:12 (graph.chain.body.h)", wgsl: WGSL_4, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 9, access: "read" }, { buffer: 11, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_fe_chain_matmul", label: "fe_chain_matmul = matmul(chain_scan_final1, W) — matmul %14 at specs/rbm.yaml:36:65 (graph.fe_chain)", wgsl: WGSL_5, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_xi", label: "xi = select(compare(x, 0.5), 1, 0) — select %20 at specs/rbm.yaml:39:7 (graph.xi)", wgsl: WGSL_6, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_flip", label: "flip = step_one_hot() — step_one_hot %21 at specs/rbm.yaml:40:9 (graph.flip)", wgsl: WGSL_7, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [13, 1, 1] },
+    { name: "step0_xi_flip", label: "xi_flip = xi + (flip * (1 - (2 * xi))) — add %27 at specs/rbm.yaml:41:15 (graph.xi_flip)", wgsl: WGSL_8, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 16, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_fe_xi_flip_reducesum", label: "fe_xi_flip_reducesum = Σ (xi_flip * vbias) — reduce_sum %29 at specs/rbm.yaml:43:16 (graph.fe_xi_flip)", wgsl: WGSL_9, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 8, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_fe_xi_flip_matmul", label: "fe_xi_flip_matmul = matmul(xi_flip, W) — matmul %31 at specs/rbm.yaml:43:63 (graph.fe_xi_flip)", wgsl: WGSL_10, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_fe_xi_flip_reducesum2", label: "fe_xi_flip_reducesum2 = Σ softplus(fe_xi_flip_matmul + hbias) — reduce_sum %34 at specs/rbm.yaml:43:42 (graph.fe_xi_flip)", wgsl: WGSL_11, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 11, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_fe_xi_reducesum", label: "fe_xi_reducesum = Σ (xi * vbias) — reduce_sum %37 at specs/rbm.yaml:42:11 (graph.fe_xi)", wgsl: WGSL_12, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_fe_xi_matmul", label: "fe_xi_matmul = matmul(xi, W) — matmul %39 at specs/rbm.yaml:42:48 (graph.fe_xi)", wgsl: WGSL_13, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_fe_xi_reducesum2", label: "fe_xi_reducesum2 = Σ softplus(fe_xi_matmul + hbias) — reduce_sum %42 at specs/rbm.yaml:42:32 (graph.fe_xi)", wgsl: WGSL_14, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 11, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_pseudo_likelihood_reducesum", label: "pseudo_likelihood_reducesum = Σ (784 * log(sigmoid((-fe_xi_flip_reducesum - fe_xi_flip_reducesum2) - (-fe_xi_reducesum - fe_xi_reducesum2)))) — reduce_sum %49 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)", wgsl: WGSL_15, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 18, access: "read" }, { buffer: 19, access: "read" }, { buffer: 20, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "cost = pseudo_likelihood_reducesum * 0.05 — mul %50 at specs/rbm.yaml:44:22 (graph.pseudo_likelihood)", wgsl: WGSL_16, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_fe_chain_mul", label: "d_fe_chain_mul = 0.05 * sigmoid(fe_chain_matmul + hbias) — mul %53 at specs/rbm.yaml:36:46 (graph.fe_chain)", wgsl: WGSL_17, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 11, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_d_fe_data_mul", label: "d_fe_data_mul = -0.05 * sigmoid(fe_data_matmul + hbias) — mul %59 at specs/rbm.yaml:35:37 (graph.fe_data)", wgsl: WGSL_18, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 11, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_d_fe_data_add", label: "d_fe_data_add = d_fe_chain_mul + d_fe_data_mul — add %60 at specs/rbm.yaml:35:52 (graph.fe_data)", wgsl: WGSL_19, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 9, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step0_grad_hbias", label: "grad_hbias = Σ d_fe_data_add — reduce_sum %61 at specs/rbm.yaml:35:52 (graph.fe_data)", wgsl: WGSL_20, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_fe_data_add2", label: "d_fe_data_add2 = (0.05 * chain_scan_final1) + (-0.05 * x) — add %66 at specs/rbm.yaml:35:19 (graph.fe_data)", wgsl: WGSL_21, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 3, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "step0_grad_vbias", label: "grad_vbias = Σ d_fe_data_add2 — reduce_sum %67 at specs/rbm.yaml:35:19 (graph.fe_data)", wgsl: WGSL_22, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_d_fe_chain_matmul", label: "d_fe_chain_matmul = matmul(chain_scan_final1, d_fe_chain_mul) — matmul %54 at specs/rbm.yaml:36:65 (graph.fe_chain)", wgsl: WGSL_23, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 6, access: "read" }], workgroups: [32, 49, 1] },
+    { name: "step0_d_fe_data_matmul", label: "d_fe_data_matmul = matmul(x, d_fe_data_mul) — matmul %62 at specs/rbm.yaml:35:48 (graph.fe_data)", wgsl: WGSL_24, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 9, access: "read" }], workgroups: [32, 49, 1] },
+    { name: "step0_W", label: "W = W - (0.1 * (d_fe_chain_matmul + d_fe_data_matmul)) — sub %70 at specs/rbm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_25, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 25, access: "read" }], workgroups: [6125, 1, 1] },
+    { name: "step0_hbias", label: "hbias = hbias - (0.1 * grad_hbias) — sub %73 at specs/rbm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_26, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_vbias", label: "vbias = vbias - (0.1 * grad_vbias) — sub %76 at specs/rbm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_27, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "evaluate_v_recon_matmul", label: "v_recon_matmul = matmul(x, W) — matmul %4 at specs/rbm.yaml:46:30 (graph.v_recon)", wgsl: WGSL_28, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "evaluate_v_recon_sigmoid", label: "v_recon_sigmoid = sigmoid(v_recon_matmul + hbias) — sigmoid %7 at specs/rbm.yaml:46:20 (graph.v_recon)", wgsl: WGSL_29, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 11, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "evaluate_v_recon_matmul2", label: "v_recon_matmul2 = matmul(v_recon_sigmoid, W) — matmul %8 at specs/rbm.yaml:46:43 (graph.v_recon)", wgsl: WGSL_30, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 2, 1] },
+    { name: "evaluate_v_recon", label: "v_recon = sigmoid(v_recon_matmul2 + vbias) — sigmoid %11 at specs/rbm.yaml:46:12 (graph.v_recon)", wgsl: WGSL_31, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 8, access: "read" }], workgroups: [245, 1, 1] },
+    { name: "evaluate_recon_xent_reducesum", label: "recon_xent_reducesum = Σ ((x * log(v_recon)) + ((1 - x) * log(1 - v_recon))) — reduce_sum %20 at specs/rbm.yaml:47:16 (graph.recon_xent)", wgsl: WGSL_32, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 29, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_recon_xent", label: "recon_xent = -recon_xent_reducesum — neg %21 at specs/rbm.yaml:47:15 (graph.recon_xent)", wgsl: WGSL_33, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 30, access: "read" }], workgroups: [1, 1, 1] },
   ],
   steps: [
     {

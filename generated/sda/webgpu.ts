@@ -2,8 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 
-// Kernel 0: mul %8 at specs/sda.yaml:40:23 (graph.z1)
-const WGSL_0 = `// mul %8 at specs/sda.yaml:40:23 (graph.z1)
+// Kernel 0: z1_mul = x * cast(compare(random_uniform(), 0.9)) — mul %8 at specs/sda.yaml:40:23 (graph.z1)
+const WGSL_0 = `// z1_mul = x * cast(compare(random_uniform(), 0.9)) — mul %8 at specs/sda.yaml:40:23 (graph.z1)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
@@ -103,8 +103,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * f32(select(0u, 1u, philox_uniform(ctx.seed, 1u, ctx.step, ctx.iter, i) < 0.9f)));
 }
 `;
-// Kernel 1: matmul %9 at specs/sda.yaml:40:45 (graph.z1)
-const WGSL_1 = `// matmul %9 at specs/sda.yaml:40:45 (graph.z1)
+// Kernel 1: z1_matmul = matmul(z1_mul, W1) — matmul %9 at specs/sda.yaml:40:45 (graph.z1)
+const WGSL_1 = `// z1_matmul = matmul(z1_mul, W1) — matmul %9 at specs/sda.yaml:40:45 (graph.z1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -139,8 +139,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 2: sigmoid %12 at specs/sda.yaml:40:15 (graph.z1)
-const WGSL_2 = `// sigmoid %12 at specs/sda.yaml:40:15 (graph.z1)
+// Kernel 2: z1_sigmoid = sigmoid(z1_matmul + b1) — sigmoid %12 at specs/sda.yaml:40:15 (graph.z1)
+const WGSL_2 = `// z1_sigmoid = sigmoid(z1_matmul + b1) — sigmoid %12 at specs/sda.yaml:40:15 (graph.z1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -152,8 +152,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[i])))));
 }
 `;
-// Kernel 3: matmul %13 at specs/sda.yaml:40:56 (graph.z1)
-const WGSL_3 = `// matmul %13 at specs/sda.yaml:40:56 (graph.z1)
+// Kernel 3: z1_matmul2 = matmul(z1_sigmoid, W1) — matmul %13 at specs/sda.yaml:40:56 (graph.z1)
+const WGSL_3 = `// z1_matmul2 = matmul(z1_sigmoid, W1) — matmul %13 at specs/sda.yaml:40:56 (graph.z1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -188,8 +188,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 784u) { out[row2 * 784u + col3] = acc4; }
 }
 `;
-// Kernel 4: sigmoid %16 at specs/sda.yaml:40:7 (graph.z1)
-const WGSL_4 = `// sigmoid %16 at specs/sda.yaml:40:7 (graph.z1)
+// Kernel 4: z1 = sigmoid(z1_matmul2 + vb1) — sigmoid %16 at specs/sda.yaml:40:7 (graph.z1)
+const WGSL_4 = `// z1 = sigmoid(z1_matmul2 + vb1) — sigmoid %16 at specs/sda.yaml:40:7 (graph.z1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -201,8 +201,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[i])))));
 }
 `;
-// Kernel 5: sub %20 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)
-const WGSL_5 = `// sub %20 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)
+// Kernel 5: reconstruct1_cross_entropy_sub = 1 - x — sub %20 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)
+const WGSL_5 = `// reconstruct1_cross_entropy_sub = 1 - x — sub %20 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -213,8 +213,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0f - in1[i]);
 }
 `;
-// Kernel 6: sub %21 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)
-const WGSL_6 = `// sub %21 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)
+// Kernel 6: reconstruct1_cross_entropy_sub2 = 1 - z1 — sub %21 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)
+const WGSL_6 = `// reconstruct1_cross_entropy_sub2 = 1 - z1 — sub %21 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -225,8 +225,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0f - in1[i]);
 }
 `;
-// Kernel 7: reduce_sum %25 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)
-const WGSL_7 = `// reduce_sum %25 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)
+// Kernel 7: reconstruct1_cross_entropy_reducesum = Σ ((x * log(z1)) + (reconstruct1_cross_entropy_sub * log(reconstruct1_cross_entropy_sub2))) — reduce_sum %25 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)
+const WGSL_7 = `// reconstruct1_cross_entropy_reducesum = Σ ((x * log(z1)) + (reconstruct1_cross_entropy_sub * log(reconstruct1_cross_entropy_sub2))) — reduce_sum %25 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -254,8 +254,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 1u) { out[o] = part[0]; }
 }
 `;
-// Kernel 8: reduce_sum %27 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)
-const WGSL_8 = `// reduce_sum %27 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)
+// Kernel 8: cost = Σ -reconstruct1_cross_entropy_reducesum — reduce_sum %27 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)
+const WGSL_8 = `// cost = Σ -reconstruct1_cross_entropy_reducesum — reduce_sum %27 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -271,8 +271,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 9: mul %36 at specs/sda.yaml:40:7 (graph.z1)
-const WGSL_9 = `// mul %36 at specs/sda.yaml:40:7 (graph.z1)
+// Kernel 9: d_z1_mul = (-((-1 * reconstruct1_cross_entropy_sub) / reconstruct1_cross_entropy_sub2) + ((-1 * x) / z1)) * (z1 * reconstruct1_cross_entropy_sub2) — mul %36 at specs/sda.yaml:40:7 (graph.z1)
+const WGSL_9 = `// d_z1_mul = (-((-1 * reconstruct1_cross_entropy_sub) / reconstruct1_cross_entropy_sub2) + ((-1 * x) / z1)) * (z1 * reconstruct1_cross_entropy_sub2) — mul %36 at specs/sda.yaml:40:7 (graph.z1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -286,8 +286,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (((-((((-1.0f) * in1[i]) / in2[i]))) + (((-1.0f) * in3[i]) / in4[i])) * (in4[i] * in2[i]));
 }
 `;
-// Kernel 10: reduce_sum %37 at specs/sda.yaml:40:63 (graph.z1)
-const WGSL_10 = `// reduce_sum %37 at specs/sda.yaml:40:63 (graph.z1)
+// Kernel 10: grad_vb1 = Σ d_z1_mul — reduce_sum %37 at specs/sda.yaml:40:63 (graph.z1)
+const WGSL_10 = `// grad_vb1 = Σ d_z1_mul — reduce_sum %37 at specs/sda.yaml:40:63 (graph.z1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -303,8 +303,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 11: matmul %38 at specs/sda.yaml:40:56 (graph.z1)
-const WGSL_11 = `// matmul %38 at specs/sda.yaml:40:56 (graph.z1)
+// Kernel 11: d_z1_matmul = matmul(d_z1_mul, W1) — matmul %38 at specs/sda.yaml:40:56 (graph.z1)
+const WGSL_11 = `// d_z1_matmul = matmul(d_z1_mul, W1) — matmul %38 at specs/sda.yaml:40:56 (graph.z1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -339,8 +339,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 12: mul %43 at specs/sda.yaml:40:15 (graph.z1)
-const WGSL_12 = `// mul %43 at specs/sda.yaml:40:15 (graph.z1)
+// Kernel 12: d_z1_mul2 = d_z1_matmul * (z1_sigmoid * (1 - z1_sigmoid)) — mul %43 at specs/sda.yaml:40:15 (graph.z1)
+const WGSL_12 = `// d_z1_mul2 = d_z1_matmul * (z1_sigmoid * (1 - z1_sigmoid)) — mul %43 at specs/sda.yaml:40:15 (graph.z1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -352,8 +352,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (in2[i] * (1.0f - in2[i])));
 }
 `;
-// Kernel 13: reduce_sum %44 at specs/sda.yaml:40:50 (graph.z1)
-const WGSL_13 = `// reduce_sum %44 at specs/sda.yaml:40:50 (graph.z1)
+// Kernel 13: grad_b1 = Σ d_z1_mul2 — reduce_sum %44 at specs/sda.yaml:40:50 (graph.z1)
+const WGSL_13 = `// grad_b1 = Σ d_z1_mul2 — reduce_sum %44 at specs/sda.yaml:40:50 (graph.z1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -369,8 +369,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 14: matmul %39 at specs/sda.yaml:40:56 (graph.z1)
-const WGSL_14 = `// matmul %39 at specs/sda.yaml:40:56 (graph.z1)
+// Kernel 14: d_z1_matmul2 = matmul(d_z1_mul, z1_sigmoid) — matmul %39 at specs/sda.yaml:40:56 (graph.z1)
+const WGSL_14 = `// d_z1_matmul2 = matmul(d_z1_mul, z1_sigmoid) — matmul %39 at specs/sda.yaml:40:56 (graph.z1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -405,8 +405,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 784u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 15: matmul %45 at specs/sda.yaml:40:45 (graph.z1)
-const WGSL_15 = `// matmul %45 at specs/sda.yaml:40:45 (graph.z1)
+// Kernel 15: d_z1_matmul3 = matmul(z1_mul, d_z1_mul2) — matmul %45 at specs/sda.yaml:40:45 (graph.z1)
+const WGSL_15 = `// d_z1_matmul3 = matmul(z1_mul, d_z1_mul2) — matmul %45 at specs/sda.yaml:40:45 (graph.z1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -441,8 +441,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 784u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 16: sub %49 at specs/sda.yaml:59:16 (phases[0].optimizer)
-const WGSL_16 = `// sub %49 at specs/sda.yaml:59:16 (phases[0].optimizer)
+// Kernel 16: W1 = W1 - (0.001 * (d_z1_matmul2 + d_z1_matmul3)) — sub %49 at specs/sda.yaml:59:16 (phases[0].optimizer)
+const WGSL_16 = `// W1 = W1 - (0.001 * (d_z1_matmul2 + d_z1_matmul3)) — sub %49 at specs/sda.yaml:59:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -454,8 +454,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * (in1[i] + in2[i])));
 }
 `;
-// Kernel 17: sub %52 at specs/sda.yaml:59:16 (phases[0].optimizer)
-const WGSL_17 = `// sub %52 at specs/sda.yaml:59:16 (phases[0].optimizer)
+// Kernel 17: b1 = b1 - (0.001 * grad_b1) — sub %52 at specs/sda.yaml:59:16 (phases[0].optimizer)
+const WGSL_17 = `// b1 = b1 - (0.001 * grad_b1) — sub %52 at specs/sda.yaml:59:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -466,8 +466,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * in1[i]));
 }
 `;
-// Kernel 18: sub %55 at specs/sda.yaml:59:16 (phases[0].optimizer)
-const WGSL_18 = `// sub %55 at specs/sda.yaml:59:16 (phases[0].optimizer)
+// Kernel 18: vb1 = vb1 - (0.001 * grad_vb1) — sub %55 at specs/sda.yaml:59:16 (phases[0].optimizer)
+const WGSL_18 = `// vb1 = vb1 - (0.001 * grad_vb1) — sub %55 at specs/sda.yaml:59:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -478,8 +478,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * in1[i]));
 }
 `;
-// Kernel 19: matmul %6 at specs/sda.yaml:35:17 (graph.h1)
-const WGSL_19 = `// matmul %6 at specs/sda.yaml:35:17 (graph.h1)
+// Kernel 19: h1_matmul = matmul(x, W1) — matmul %6 at specs/sda.yaml:35:17 (graph.h1)
+const WGSL_19 = `// h1_matmul = matmul(x, W1) — matmul %6 at specs/sda.yaml:35:17 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -514,8 +514,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 20: sigmoid %9 at specs/sda.yaml:35:7 (graph.h1)
-const WGSL_20 = `// sigmoid %9 at specs/sda.yaml:35:7 (graph.h1)
+// Kernel 20: h1 = sigmoid(h1_matmul + b1) — sigmoid %9 at specs/sda.yaml:35:7 (graph.h1)
+const WGSL_20 = `// h1 = sigmoid(h1_matmul + b1) — sigmoid %9 at specs/sda.yaml:35:7 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -527,8 +527,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[i])))));
 }
 `;
-// Kernel 21: mul %14 at specs/sda.yaml:41:23 (graph.z2)
-const WGSL_21 = `// mul %14 at specs/sda.yaml:41:23 (graph.z2)
+// Kernel 21: z2_mul = h1 * cast(compare(random_uniform(), 0.8)) — mul %14 at specs/sda.yaml:41:23 (graph.z2)
+const WGSL_21 = `// z2_mul = h1 * cast(compare(random_uniform(), 0.8)) — mul %14 at specs/sda.yaml:41:23 (graph.z2)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
@@ -628,8 +628,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * f32(select(0u, 1u, philox_uniform(ctx.seed, 1u, ctx.step, ctx.iter, i) < 0.8f)));
 }
 `;
-// Kernel 22: matmul %15 at specs/sda.yaml:41:46 (graph.z2)
-const WGSL_22 = `// matmul %15 at specs/sda.yaml:41:46 (graph.z2)
+// Kernel 22: z2_matmul = matmul(z2_mul, W2) — matmul %15 at specs/sda.yaml:41:46 (graph.z2)
+const WGSL_22 = `// z2_matmul = matmul(z2_mul, W2) — matmul %15 at specs/sda.yaml:41:46 (graph.z2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -664,8 +664,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 23: sigmoid %18 at specs/sda.yaml:41:15 (graph.z2)
-const WGSL_23 = `// sigmoid %18 at specs/sda.yaml:41:15 (graph.z2)
+// Kernel 23: z2_sigmoid = sigmoid(z2_matmul + b2) — sigmoid %18 at specs/sda.yaml:41:15 (graph.z2)
+const WGSL_23 = `// z2_sigmoid = sigmoid(z2_matmul + b2) — sigmoid %18 at specs/sda.yaml:41:15 (graph.z2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -677,8 +677,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[i])))));
 }
 `;
-// Kernel 24: matmul %19 at specs/sda.yaml:41:57 (graph.z2)
-const WGSL_24 = `// matmul %19 at specs/sda.yaml:41:57 (graph.z2)
+// Kernel 24: z2_matmul2 = matmul(z2_sigmoid, W2) — matmul %19 at specs/sda.yaml:41:57 (graph.z2)
+const WGSL_24 = `// z2_matmul2 = matmul(z2_sigmoid, W2) — matmul %19 at specs/sda.yaml:41:57 (graph.z2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -713,8 +713,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 25: sigmoid %22 at specs/sda.yaml:41:7 (graph.z2)
-const WGSL_25 = `// sigmoid %22 at specs/sda.yaml:41:7 (graph.z2)
+// Kernel 25: z2 = sigmoid(z2_matmul2 + vb2) — sigmoid %22 at specs/sda.yaml:41:7 (graph.z2)
+const WGSL_25 = `// z2 = sigmoid(z2_matmul2 + vb2) — sigmoid %22 at specs/sda.yaml:41:7 (graph.z2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -726,8 +726,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[i])))));
 }
 `;
-// Kernel 26: sub %26 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)
-const WGSL_26 = `// sub %26 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)
+// Kernel 26: reconstruct2_cross_entropy_sub = 1 - h1 — sub %26 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)
+const WGSL_26 = `// reconstruct2_cross_entropy_sub = 1 - h1 — sub %26 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -738,8 +738,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0f - in1[i]);
 }
 `;
-// Kernel 27: sub %27 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)
-const WGSL_27 = `// sub %27 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)
+// Kernel 27: reconstruct2_cross_entropy_sub2 = 1 - z2 — sub %27 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)
+const WGSL_27 = `// reconstruct2_cross_entropy_sub2 = 1 - z2 — sub %27 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -750,8 +750,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0f - in1[i]);
 }
 `;
-// Kernel 28: reduce_sum %31 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)
-const WGSL_28 = `// reduce_sum %31 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)
+// Kernel 28: reconstruct2_cross_entropy_reducesum = Σ ((h1 * log(z2)) + (reconstruct2_cross_entropy_sub * log(reconstruct2_cross_entropy_sub2))) — reduce_sum %31 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)
+const WGSL_28 = `// reconstruct2_cross_entropy_reducesum = Σ ((h1 * log(z2)) + (reconstruct2_cross_entropy_sub * log(reconstruct2_cross_entropy_sub2))) — reduce_sum %31 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -779,8 +779,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 1u) { out[o] = part[0]; }
 }
 `;
-// Kernel 29: reduce_sum %33 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)
-const WGSL_29 = `// reduce_sum %33 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)
+// Kernel 29: cost = Σ -reconstruct2_cross_entropy_reducesum — reduce_sum %33 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)
+const WGSL_29 = `// cost = Σ -reconstruct2_cross_entropy_reducesum — reduce_sum %33 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -796,8 +796,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 30: mul %42 at specs/sda.yaml:41:7 (graph.z2)
-const WGSL_30 = `// mul %42 at specs/sda.yaml:41:7 (graph.z2)
+// Kernel 30: d_z2_mul = (-((-1 * reconstruct2_cross_entropy_sub) / reconstruct2_cross_entropy_sub2) + ((-1 * h1) / z2)) * (z2 * reconstruct2_cross_entropy_sub2) — mul %42 at specs/sda.yaml:41:7 (graph.z2)
+const WGSL_30 = `// d_z2_mul = (-((-1 * reconstruct2_cross_entropy_sub) / reconstruct2_cross_entropy_sub2) + ((-1 * h1) / z2)) * (z2 * reconstruct2_cross_entropy_sub2) — mul %42 at specs/sda.yaml:41:7 (graph.z2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -811,8 +811,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (((-((((-1.0f) * in1[i]) / in2[i]))) + (((-1.0f) * in3[i]) / in4[i])) * (in4[i] * in2[i]));
 }
 `;
-// Kernel 31: reduce_sum %43 at specs/sda.yaml:41:64 (graph.z2)
-const WGSL_31 = `// reduce_sum %43 at specs/sda.yaml:41:64 (graph.z2)
+// Kernel 31: grad_vb2 = Σ d_z2_mul — reduce_sum %43 at specs/sda.yaml:41:64 (graph.z2)
+const WGSL_31 = `// grad_vb2 = Σ d_z2_mul — reduce_sum %43 at specs/sda.yaml:41:64 (graph.z2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -828,8 +828,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 32: matmul %44 at specs/sda.yaml:41:57 (graph.z2)
-const WGSL_32 = `// matmul %44 at specs/sda.yaml:41:57 (graph.z2)
+// Kernel 32: d_z2_matmul = matmul(d_z2_mul, W2) — matmul %44 at specs/sda.yaml:41:57 (graph.z2)
+const WGSL_32 = `// d_z2_matmul = matmul(d_z2_mul, W2) — matmul %44 at specs/sda.yaml:41:57 (graph.z2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -864,8 +864,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 33: mul %48 at specs/sda.yaml:41:15 (graph.z2)
-const WGSL_33 = `// mul %48 at specs/sda.yaml:41:15 (graph.z2)
+// Kernel 33: d_z2_mul2 = d_z2_matmul * (z2_sigmoid * (1 - z2_sigmoid)) — mul %48 at specs/sda.yaml:41:15 (graph.z2)
+const WGSL_33 = `// d_z2_mul2 = d_z2_matmul * (z2_sigmoid * (1 - z2_sigmoid)) — mul %48 at specs/sda.yaml:41:15 (graph.z2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -877,8 +877,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (in2[i] * (1.0f - in2[i])));
 }
 `;
-// Kernel 34: reduce_sum %49 at specs/sda.yaml:41:51 (graph.z2)
-const WGSL_34 = `// reduce_sum %49 at specs/sda.yaml:41:51 (graph.z2)
+// Kernel 34: grad_b2 = Σ d_z2_mul2 — reduce_sum %49 at specs/sda.yaml:41:51 (graph.z2)
+const WGSL_34 = `// grad_b2 = Σ d_z2_mul2 — reduce_sum %49 at specs/sda.yaml:41:51 (graph.z2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -894,8 +894,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 35: matmul %45 at specs/sda.yaml:41:57 (graph.z2)
-const WGSL_35 = `// matmul %45 at specs/sda.yaml:41:57 (graph.z2)
+// Kernel 35: d_z2_matmul2 = matmul(d_z2_mul, z2_sigmoid) — matmul %45 at specs/sda.yaml:41:57 (graph.z2)
+const WGSL_35 = `// d_z2_matmul2 = matmul(d_z2_mul, z2_sigmoid) — matmul %45 at specs/sda.yaml:41:57 (graph.z2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -930,8 +930,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 36: matmul %50 at specs/sda.yaml:41:46 (graph.z2)
-const WGSL_36 = `// matmul %50 at specs/sda.yaml:41:46 (graph.z2)
+// Kernel 36: d_z2_matmul3 = matmul(z2_mul, d_z2_mul2) — matmul %50 at specs/sda.yaml:41:46 (graph.z2)
+const WGSL_36 = `// d_z2_matmul3 = matmul(z2_mul, d_z2_mul2) — matmul %50 at specs/sda.yaml:41:46 (graph.z2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -966,8 +966,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 37: sub %54 at specs/sda.yaml:64:16 (phases[1].optimizer)
-const WGSL_37 = `// sub %54 at specs/sda.yaml:64:16 (phases[1].optimizer)
+// Kernel 37: W2 = W2 - (0.001 * (d_z2_matmul2 + d_z2_matmul3)) — sub %54 at specs/sda.yaml:64:16 (phases[1].optimizer)
+const WGSL_37 = `// W2 = W2 - (0.001 * (d_z2_matmul2 + d_z2_matmul3)) — sub %54 at specs/sda.yaml:64:16 (phases[1].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -979,8 +979,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * (in1[i] + in2[i])));
 }
 `;
-// Kernel 38: sub %57 at specs/sda.yaml:64:16 (phases[1].optimizer)
-const WGSL_38 = `// sub %57 at specs/sda.yaml:64:16 (phases[1].optimizer)
+// Kernel 38: b2 = b2 - (0.001 * grad_b2) — sub %57 at specs/sda.yaml:64:16 (phases[1].optimizer)
+const WGSL_38 = `// b2 = b2 - (0.001 * grad_b2) — sub %57 at specs/sda.yaml:64:16 (phases[1].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -991,8 +991,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * in1[i]));
 }
 `;
-// Kernel 39: sub %59 at specs/sda.yaml:64:16 (phases[1].optimizer)
-const WGSL_39 = `// sub %59 at specs/sda.yaml:64:16 (phases[1].optimizer)
+// Kernel 39: vb2 = vb2 - (0.001 * grad_vb2) — sub %59 at specs/sda.yaml:64:16 (phases[1].optimizer)
+const WGSL_39 = `// vb2 = vb2 - (0.001 * grad_vb2) — sub %59 at specs/sda.yaml:64:16 (phases[1].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1003,8 +1003,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * in1[i]));
 }
 `;
-// Kernel 40: matmul %8 at specs/sda.yaml:35:17 (graph.h1)
-const WGSL_40 = `// matmul %8 at specs/sda.yaml:35:17 (graph.h1)
+// Kernel 40: h1_matmul = matmul(x, W1) — matmul %8 at specs/sda.yaml:35:17 (graph.h1)
+const WGSL_40 = `// h1_matmul = matmul(x, W1) — matmul %8 at specs/sda.yaml:35:17 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1039,8 +1039,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 41: sigmoid %11 at specs/sda.yaml:35:7 (graph.h1)
-const WGSL_41 = `// sigmoid %11 at specs/sda.yaml:35:7 (graph.h1)
+// Kernel 41: h1 = sigmoid(h1_matmul + b1) — sigmoid %11 at specs/sda.yaml:35:7 (graph.h1)
+const WGSL_41 = `// h1 = sigmoid(h1_matmul + b1) — sigmoid %11 at specs/sda.yaml:35:7 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1052,8 +1052,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[i])))));
 }
 `;
-// Kernel 42: matmul %12 at specs/sda.yaml:36:18 (graph.h2)
-const WGSL_42 = `// matmul %12 at specs/sda.yaml:36:18 (graph.h2)
+// Kernel 42: h2_matmul = matmul(h1, W2) — matmul %12 at specs/sda.yaml:36:18 (graph.h2)
+const WGSL_42 = `// h2_matmul = matmul(h1, W2) — matmul %12 at specs/sda.yaml:36:18 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1088,8 +1088,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 43: sigmoid %15 at specs/sda.yaml:36:7 (graph.h2)
-const WGSL_43 = `// sigmoid %15 at specs/sda.yaml:36:7 (graph.h2)
+// Kernel 43: h2 = sigmoid(h2_matmul + b2) — sigmoid %15 at specs/sda.yaml:36:7 (graph.h2)
+const WGSL_43 = `// h2 = sigmoid(h2_matmul + b2) — sigmoid %15 at specs/sda.yaml:36:7 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1101,8 +1101,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[i])))));
 }
 `;
-// Kernel 44: mul %20 at specs/sda.yaml:42:23 (graph.z3)
-const WGSL_44 = `// mul %20 at specs/sda.yaml:42:23 (graph.z3)
+// Kernel 44: z3_mul = h2 * cast(compare(random_uniform(), 0.7)) — mul %20 at specs/sda.yaml:42:23 (graph.z3)
+const WGSL_44 = `// z3_mul = h2 * cast(compare(random_uniform(), 0.7)) — mul %20 at specs/sda.yaml:42:23 (graph.z3)
 struct Ctx { seed: u32, step: u32, iter: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
@@ -1202,8 +1202,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * f32(select(0u, 1u, philox_uniform(ctx.seed, 1u, ctx.step, ctx.iter, i) < 0.7f)));
 }
 `;
-// Kernel 45: matmul %21 at specs/sda.yaml:42:46 (graph.z3)
-const WGSL_45 = `// matmul %21 at specs/sda.yaml:42:46 (graph.z3)
+// Kernel 45: z3_matmul = matmul(z3_mul, W3) — matmul %21 at specs/sda.yaml:42:46 (graph.z3)
+const WGSL_45 = `// z3_matmul = matmul(z3_mul, W3) — matmul %21 at specs/sda.yaml:42:46 (graph.z3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1238,8 +1238,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 46: sigmoid %24 at specs/sda.yaml:42:15 (graph.z3)
-const WGSL_46 = `// sigmoid %24 at specs/sda.yaml:42:15 (graph.z3)
+// Kernel 46: z3_sigmoid = sigmoid(z3_matmul + b3) — sigmoid %24 at specs/sda.yaml:42:15 (graph.z3)
+const WGSL_46 = `// z3_sigmoid = sigmoid(z3_matmul + b3) — sigmoid %24 at specs/sda.yaml:42:15 (graph.z3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1251,8 +1251,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[i])))));
 }
 `;
-// Kernel 47: matmul %25 at specs/sda.yaml:42:57 (graph.z3)
-const WGSL_47 = `// matmul %25 at specs/sda.yaml:42:57 (graph.z3)
+// Kernel 47: z3_matmul2 = matmul(z3_sigmoid, W3) — matmul %25 at specs/sda.yaml:42:57 (graph.z3)
+const WGSL_47 = `// z3_matmul2 = matmul(z3_sigmoid, W3) — matmul %25 at specs/sda.yaml:42:57 (graph.z3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1287,8 +1287,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 48: sigmoid %28 at specs/sda.yaml:42:7 (graph.z3)
-const WGSL_48 = `// sigmoid %28 at specs/sda.yaml:42:7 (graph.z3)
+// Kernel 48: z3 = sigmoid(z3_matmul2 + vb3) — sigmoid %28 at specs/sda.yaml:42:7 (graph.z3)
+const WGSL_48 = `// z3 = sigmoid(z3_matmul2 + vb3) — sigmoid %28 at specs/sda.yaml:42:7 (graph.z3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1300,8 +1300,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[i])))));
 }
 `;
-// Kernel 49: sub %32 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)
-const WGSL_49 = `// sub %32 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)
+// Kernel 49: reconstruct3_cross_entropy_sub = 1 - h2 — sub %32 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)
+const WGSL_49 = `// reconstruct3_cross_entropy_sub = 1 - h2 — sub %32 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1312,8 +1312,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0f - in1[i]);
 }
 `;
-// Kernel 50: sub %33 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)
-const WGSL_50 = `// sub %33 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)
+// Kernel 50: reconstruct3_cross_entropy_sub2 = 1 - z3 — sub %33 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)
+const WGSL_50 = `// reconstruct3_cross_entropy_sub2 = 1 - z3 — sub %33 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1324,8 +1324,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0f - in1[i]);
 }
 `;
-// Kernel 51: reduce_sum %37 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)
-const WGSL_51 = `// reduce_sum %37 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)
+// Kernel 51: reconstruct3_cross_entropy_reducesum = Σ ((h2 * log(z3)) + (reconstruct3_cross_entropy_sub * log(reconstruct3_cross_entropy_sub2))) — reduce_sum %37 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)
+const WGSL_51 = `// reconstruct3_cross_entropy_reducesum = Σ ((h2 * log(z3)) + (reconstruct3_cross_entropy_sub * log(reconstruct3_cross_entropy_sub2))) — reduce_sum %37 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1353,8 +1353,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 1u) { out[o] = part[0]; }
 }
 `;
-// Kernel 52: reduce_sum %39 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)
-const WGSL_52 = `// reduce_sum %39 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)
+// Kernel 52: cost = Σ -reconstruct3_cross_entropy_reducesum — reduce_sum %39 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)
+const WGSL_52 = `// cost = Σ -reconstruct3_cross_entropy_reducesum — reduce_sum %39 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1370,8 +1370,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 53: mul %48 at specs/sda.yaml:42:7 (graph.z3)
-const WGSL_53 = `// mul %48 at specs/sda.yaml:42:7 (graph.z3)
+// Kernel 53: d_z3_mul = (-((-1 * reconstruct3_cross_entropy_sub) / reconstruct3_cross_entropy_sub2) + ((-1 * h2) / z3)) * (z3 * reconstruct3_cross_entropy_sub2) — mul %48 at specs/sda.yaml:42:7 (graph.z3)
+const WGSL_53 = `// d_z3_mul = (-((-1 * reconstruct3_cross_entropy_sub) / reconstruct3_cross_entropy_sub2) + ((-1 * h2) / z3)) * (z3 * reconstruct3_cross_entropy_sub2) — mul %48 at specs/sda.yaml:42:7 (graph.z3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1385,8 +1385,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (((-((((-1.0f) * in1[i]) / in2[i]))) + (((-1.0f) * in3[i]) / in4[i])) * (in4[i] * in2[i]));
 }
 `;
-// Kernel 54: reduce_sum %49 at specs/sda.yaml:42:64 (graph.z3)
-const WGSL_54 = `// reduce_sum %49 at specs/sda.yaml:42:64 (graph.z3)
+// Kernel 54: grad_vb3 = Σ d_z3_mul — reduce_sum %49 at specs/sda.yaml:42:64 (graph.z3)
+const WGSL_54 = `// grad_vb3 = Σ d_z3_mul — reduce_sum %49 at specs/sda.yaml:42:64 (graph.z3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1402,8 +1402,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 55: matmul %50 at specs/sda.yaml:42:57 (graph.z3)
-const WGSL_55 = `// matmul %50 at specs/sda.yaml:42:57 (graph.z3)
+// Kernel 55: d_z3_matmul = matmul(d_z3_mul, W3) — matmul %50 at specs/sda.yaml:42:57 (graph.z3)
+const WGSL_55 = `// d_z3_matmul = matmul(d_z3_mul, W3) — matmul %50 at specs/sda.yaml:42:57 (graph.z3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1438,8 +1438,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 56: mul %54 at specs/sda.yaml:42:15 (graph.z3)
-const WGSL_56 = `// mul %54 at specs/sda.yaml:42:15 (graph.z3)
+// Kernel 56: d_z3_mul2 = d_z3_matmul * (z3_sigmoid * (1 - z3_sigmoid)) — mul %54 at specs/sda.yaml:42:15 (graph.z3)
+const WGSL_56 = `// d_z3_mul2 = d_z3_matmul * (z3_sigmoid * (1 - z3_sigmoid)) — mul %54 at specs/sda.yaml:42:15 (graph.z3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1451,8 +1451,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (in2[i] * (1.0f - in2[i])));
 }
 `;
-// Kernel 57: reduce_sum %55 at specs/sda.yaml:42:51 (graph.z3)
-const WGSL_57 = `// reduce_sum %55 at specs/sda.yaml:42:51 (graph.z3)
+// Kernel 57: grad_b3 = Σ d_z3_mul2 — reduce_sum %55 at specs/sda.yaml:42:51 (graph.z3)
+const WGSL_57 = `// grad_b3 = Σ d_z3_mul2 — reduce_sum %55 at specs/sda.yaml:42:51 (graph.z3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1468,8 +1468,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 58: matmul %51 at specs/sda.yaml:42:57 (graph.z3)
-const WGSL_58 = `// matmul %51 at specs/sda.yaml:42:57 (graph.z3)
+// Kernel 58: d_z3_matmul2 = matmul(d_z3_mul, z3_sigmoid) — matmul %51 at specs/sda.yaml:42:57 (graph.z3)
+const WGSL_58 = `// d_z3_matmul2 = matmul(d_z3_mul, z3_sigmoid) — matmul %51 at specs/sda.yaml:42:57 (graph.z3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1504,8 +1504,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 59: matmul %56 at specs/sda.yaml:42:46 (graph.z3)
-const WGSL_59 = `// matmul %56 at specs/sda.yaml:42:46 (graph.z3)
+// Kernel 59: d_z3_matmul3 = matmul(z3_mul, d_z3_mul2) — matmul %56 at specs/sda.yaml:42:46 (graph.z3)
+const WGSL_59 = `// d_z3_matmul3 = matmul(z3_mul, d_z3_mul2) — matmul %56 at specs/sda.yaml:42:46 (graph.z3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1540,8 +1540,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 60: sub %60 at specs/sda.yaml:69:16 (phases[2].optimizer)
-const WGSL_60 = `// sub %60 at specs/sda.yaml:69:16 (phases[2].optimizer)
+// Kernel 60: W3 = W3 - (0.001 * (d_z3_matmul2 + d_z3_matmul3)) — sub %60 at specs/sda.yaml:69:16 (phases[2].optimizer)
+const WGSL_60 = `// W3 = W3 - (0.001 * (d_z3_matmul2 + d_z3_matmul3)) — sub %60 at specs/sda.yaml:69:16 (phases[2].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1553,8 +1553,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * (in1[i] + in2[i])));
 }
 `;
-// Kernel 61: sub %63 at specs/sda.yaml:69:16 (phases[2].optimizer)
-const WGSL_61 = `// sub %63 at specs/sda.yaml:69:16 (phases[2].optimizer)
+// Kernel 61: b3 = b3 - (0.001 * grad_b3) — sub %63 at specs/sda.yaml:69:16 (phases[2].optimizer)
+const WGSL_61 = `// b3 = b3 - (0.001 * grad_b3) — sub %63 at specs/sda.yaml:69:16 (phases[2].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1565,8 +1565,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * in1[i]));
 }
 `;
-// Kernel 62: sub %65 at specs/sda.yaml:69:16 (phases[2].optimizer)
-const WGSL_62 = `// sub %65 at specs/sda.yaml:69:16 (phases[2].optimizer)
+// Kernel 62: vb3 = vb3 - (0.001 * grad_vb3) — sub %65 at specs/sda.yaml:69:16 (phases[2].optimizer)
+const WGSL_62 = `// vb3 = vb3 - (0.001 * grad_vb3) — sub %65 at specs/sda.yaml:69:16 (phases[2].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1577,8 +1577,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * in1[i]));
 }
 `;
-// Kernel 63: matmul %10 at specs/sda.yaml:35:17 (graph.h1)
-const WGSL_63 = `// matmul %10 at specs/sda.yaml:35:17 (graph.h1)
+// Kernel 63: h1_matmul = matmul(x, W1) — matmul %10 at specs/sda.yaml:35:17 (graph.h1)
+const WGSL_63 = `// h1_matmul = matmul(x, W1) — matmul %10 at specs/sda.yaml:35:17 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1613,8 +1613,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 64: sigmoid %13 at specs/sda.yaml:35:7 (graph.h1)
-const WGSL_64 = `// sigmoid %13 at specs/sda.yaml:35:7 (graph.h1)
+// Kernel 64: h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/sda.yaml:35:7 (graph.h1)
+const WGSL_64 = `// h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/sda.yaml:35:7 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1626,8 +1626,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[i])))));
 }
 `;
-// Kernel 65: matmul %14 at specs/sda.yaml:36:18 (graph.h2)
-const WGSL_65 = `// matmul %14 at specs/sda.yaml:36:18 (graph.h2)
+// Kernel 65: h2_matmul = matmul(h1, W2) — matmul %14 at specs/sda.yaml:36:18 (graph.h2)
+const WGSL_65 = `// h2_matmul = matmul(h1, W2) — matmul %14 at specs/sda.yaml:36:18 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1662,8 +1662,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 66: sigmoid %17 at specs/sda.yaml:36:7 (graph.h2)
-const WGSL_66 = `// sigmoid %17 at specs/sda.yaml:36:7 (graph.h2)
+// Kernel 66: h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/sda.yaml:36:7 (graph.h2)
+const WGSL_66 = `// h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/sda.yaml:36:7 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1675,8 +1675,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[i])))));
 }
 `;
-// Kernel 67: matmul %18 at specs/sda.yaml:37:18 (graph.h3)
-const WGSL_67 = `// matmul %18 at specs/sda.yaml:37:18 (graph.h3)
+// Kernel 67: h3_matmul = matmul(h2, W3) — matmul %18 at specs/sda.yaml:37:18 (graph.h3)
+const WGSL_67 = `// h3_matmul = matmul(h2, W3) — matmul %18 at specs/sda.yaml:37:18 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1711,8 +1711,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 68: sigmoid %21 at specs/sda.yaml:37:7 (graph.h3)
-const WGSL_68 = `// sigmoid %21 at specs/sda.yaml:37:7 (graph.h3)
+// Kernel 68: h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/sda.yaml:37:7 (graph.h3)
+const WGSL_68 = `// h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/sda.yaml:37:7 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1724,8 +1724,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[i])))));
 }
 `;
-// Kernel 69: matmul %22 at specs/sda.yaml:38:16 (graph.p_y_given_x)
-const WGSL_69 = `// matmul %22 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+// Kernel 69: p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+const WGSL_69 = `// p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/sda.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1760,8 +1760,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 70: add %24 at specs/sda.yaml:38:16 (graph.p_y_given_x)
-const WGSL_70 = `// add %24 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+// Kernel 70: p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+const WGSL_70 = `// p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/sda.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1773,8 +1773,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[i]);
 }
 `;
-// Kernel 71: reduce_max %25 at specs/sda.yaml:38:16 (graph.p_y_given_x)
-const WGSL_71 = `// reduce_max %25 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+// Kernel 71: p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %25 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+const WGSL_71 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %25 at specs/sda.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1791,8 +1791,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 72: sub %29 at specs/sda.yaml:38:16 (graph.p_y_given_x)
-const WGSL_72 = `// sub %29 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+// Kernel 72: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %29 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+const WGSL_72 = `// p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %29 at specs/sda.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1804,8 +1804,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[0u]);
 }
 `;
-// Kernel 73: exp %30 at specs/sda.yaml:38:16 (graph.p_y_given_x)
-const WGSL_73 = `// exp %30 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+// Kernel 73: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %30 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+const WGSL_73 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %30 at specs/sda.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1816,8 +1816,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 74: reduce_sum %31 at specs/sda.yaml:38:16 (graph.p_y_given_x)
-const WGSL_74 = `// reduce_sum %31 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+// Kernel 74: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %31 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+const WGSL_74 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %31 at specs/sda.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1833,8 +1833,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 75: one_hot %32 at specs/sda.yaml:51:10 (losses.finetune.nll)
-const WGSL_75 = `// one_hot %32 at specs/sda.yaml:51:10 (losses.finetune.nll)
+// Kernel 75: finetune_nll_onehot = one_hot(y) — one_hot %32 at specs/sda.yaml:51:10 (losses.finetune.nll)
+const WGSL_75 = `// finetune_nll_onehot = one_hot(y) — one_hot %32 at specs/sda.yaml:51:10 (losses.finetune.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -1845,8 +1845,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 76: log %33 at specs/sda.yaml:51:10 (losses.finetune.nll)
-const WGSL_76 = `// log %33 at specs/sda.yaml:51:10 (losses.finetune.nll)
+// Kernel 76: finetune_nll_log = log(p_y_given_x_reducesum) — log %33 at specs/sda.yaml:51:10 (losses.finetune.nll)
+const WGSL_76 = `// finetune_nll_log = log(p_y_given_x_reducesum) — log %33 at specs/sda.yaml:51:10 (losses.finetune.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1857,8 +1857,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 77: reduce_sum %38 at specs/sda.yaml:51:10 (losses.finetune.nll)
-const WGSL_77 = `// reduce_sum %38 at specs/sda.yaml:51:10 (losses.finetune.nll)
+// Kernel 77: finetune_nll_reducesum = Σ (finetune_nll_onehot * (p_y_given_x_sub - finetune_nll_log)) — reduce_sum %38 at specs/sda.yaml:51:10 (losses.finetune.nll)
+const WGSL_77 = `// finetune_nll_reducesum = Σ (finetune_nll_onehot * (p_y_given_x_sub - finetune_nll_log)) — reduce_sum %38 at specs/sda.yaml:51:10 (losses.finetune.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1876,8 +1876,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 78: reduce_sum %40 at specs/sda.yaml:51:10 (losses.finetune.nll)
-const WGSL_78 = `// reduce_sum %40 at specs/sda.yaml:51:10 (losses.finetune.nll)
+// Kernel 78: cost = Σ -finetune_nll_reducesum — reduce_sum %40 at specs/sda.yaml:51:10 (losses.finetune.nll)
+const WGSL_78 = `// cost = Σ -finetune_nll_reducesum — reduce_sum %40 at specs/sda.yaml:51:10 (losses.finetune.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1893,8 +1893,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 79: reduce_sum %43 at specs/sda.yaml:51:10 (losses.finetune.nll)
-const WGSL_79 = `// reduce_sum %43 at specs/sda.yaml:51:10 (losses.finetune.nll)
+// Kernel 79: d_finetune_nll_reducesum = Σ finetune_nll_onehot — reduce_sum %43 at specs/sda.yaml:51:10 (losses.finetune.nll)
+const WGSL_79 = `// d_finetune_nll_reducesum = Σ finetune_nll_onehot — reduce_sum %43 at specs/sda.yaml:51:10 (losses.finetune.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1910,8 +1910,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 80: div %44 at specs/sda.yaml:51:10 (losses.finetune.nll)
-const WGSL_80 = `// div %44 at specs/sda.yaml:51:10 (losses.finetune.nll)
+// Kernel 80: d_finetune_nll_div = d_finetune_nll_reducesum / p_y_given_x_reducesum — div %44 at specs/sda.yaml:51:10 (losses.finetune.nll)
+const WGSL_80 = `// d_finetune_nll_div = d_finetune_nll_reducesum / p_y_given_x_reducesum — div %44 at specs/sda.yaml:51:10 (losses.finetune.nll)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1923,8 +1923,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[i]);
 }
 `;
-// Kernel 81: add %48 at specs/sda.yaml:38:16 (graph.p_y_given_x)
-const WGSL_81 = `// add %48 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+// Kernel 81: d_p_y_given_x_add = (-1 * finetune_nll_onehot) + (d_finetune_nll_div * p_y_given_x_exp) — add %48 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+const WGSL_81 = `// d_p_y_given_x_add = (-1 * finetune_nll_onehot) + (d_finetune_nll_div * p_y_given_x_exp) — add %48 at specs/sda.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1937,8 +1937,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (((-1.0f) * in1[i]) + (in2[0u] * in3[i]));
 }
 `;
-// Kernel 82: reduce_sum %49 at specs/sda.yaml:38:16 (graph.p_y_given_x)
-const WGSL_82 = `// reduce_sum %49 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+// Kernel 82: grad_b4 = Σ d_p_y_given_x_add — reduce_sum %49 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+const WGSL_82 = `// grad_b4 = Σ d_p_y_given_x_add — reduce_sum %49 at specs/sda.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1954,8 +1954,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 83: matmul %50 at specs/sda.yaml:38:16 (graph.p_y_given_x)
-const WGSL_83 = `// matmul %50 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+// Kernel 83: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4) — matmul %50 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+const WGSL_83 = `// d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4) — matmul %50 at specs/sda.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1990,8 +1990,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 84: mul %55 at specs/sda.yaml:37:7 (graph.h3)
-const WGSL_84 = `// mul %55 at specs/sda.yaml:37:7 (graph.h3)
+// Kernel 84: d_h3_mul = d_p_y_given_x_matmul * (h3 * (1 - h3)) — mul %55 at specs/sda.yaml:37:7 (graph.h3)
+const WGSL_84 = `// d_h3_mul = d_p_y_given_x_matmul * (h3 * (1 - h3)) — mul %55 at specs/sda.yaml:37:7 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2003,8 +2003,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (in2[i] * (1.0f - in2[i])));
 }
 `;
-// Kernel 85: reduce_sum %56 at specs/sda.yaml:37:23 (graph.h3)
-const WGSL_85 = `// reduce_sum %56 at specs/sda.yaml:37:23 (graph.h3)
+// Kernel 85: grad_b3 = Σ d_h3_mul — reduce_sum %56 at specs/sda.yaml:37:23 (graph.h3)
+const WGSL_85 = `// grad_b3 = Σ d_h3_mul — reduce_sum %56 at specs/sda.yaml:37:23 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2020,8 +2020,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 86: matmul %57 at specs/sda.yaml:37:18 (graph.h3)
-const WGSL_86 = `// matmul %57 at specs/sda.yaml:37:18 (graph.h3)
+// Kernel 86: d_h3_matmul = matmul(d_h3_mul, W3) — matmul %57 at specs/sda.yaml:37:18 (graph.h3)
+const WGSL_86 = `// d_h3_matmul = matmul(d_h3_mul, W3) — matmul %57 at specs/sda.yaml:37:18 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2056,8 +2056,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 87: mul %61 at specs/sda.yaml:36:7 (graph.h2)
-const WGSL_87 = `// mul %61 at specs/sda.yaml:36:7 (graph.h2)
+// Kernel 87: d_h2_mul = d_h3_matmul * (h2 * (1 - h2)) — mul %61 at specs/sda.yaml:36:7 (graph.h2)
+const WGSL_87 = `// d_h2_mul = d_h3_matmul * (h2 * (1 - h2)) — mul %61 at specs/sda.yaml:36:7 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2069,8 +2069,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (in2[i] * (1.0f - in2[i])));
 }
 `;
-// Kernel 88: reduce_sum %62 at specs/sda.yaml:36:23 (graph.h2)
-const WGSL_88 = `// reduce_sum %62 at specs/sda.yaml:36:23 (graph.h2)
+// Kernel 88: grad_b2 = Σ d_h2_mul — reduce_sum %62 at specs/sda.yaml:36:23 (graph.h2)
+const WGSL_88 = `// grad_b2 = Σ d_h2_mul — reduce_sum %62 at specs/sda.yaml:36:23 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2086,8 +2086,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 89: matmul %63 at specs/sda.yaml:36:18 (graph.h2)
-const WGSL_89 = `// matmul %63 at specs/sda.yaml:36:18 (graph.h2)
+// Kernel 89: d_h2_matmul = matmul(d_h2_mul, W2) — matmul %63 at specs/sda.yaml:36:18 (graph.h2)
+const WGSL_89 = `// d_h2_matmul = matmul(d_h2_mul, W2) — matmul %63 at specs/sda.yaml:36:18 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2122,8 +2122,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 90: mul %67 at specs/sda.yaml:35:7 (graph.h1)
-const WGSL_90 = `// mul %67 at specs/sda.yaml:35:7 (graph.h1)
+// Kernel 90: d_h1_mul = d_h2_matmul * (h1 * (1 - h1)) — mul %67 at specs/sda.yaml:35:7 (graph.h1)
+const WGSL_90 = `// d_h1_mul = d_h2_matmul * (h1 * (1 - h1)) — mul %67 at specs/sda.yaml:35:7 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2135,8 +2135,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (in2[i] * (1.0f - in2[i])));
 }
 `;
-// Kernel 91: reduce_sum %68 at specs/sda.yaml:35:22 (graph.h1)
-const WGSL_91 = `// reduce_sum %68 at specs/sda.yaml:35:22 (graph.h1)
+// Kernel 91: grad_b1 = Σ d_h1_mul — reduce_sum %68 at specs/sda.yaml:35:22 (graph.h1)
+const WGSL_91 = `// grad_b1 = Σ d_h1_mul — reduce_sum %68 at specs/sda.yaml:35:22 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2152,8 +2152,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 92: matmul %69 at specs/sda.yaml:35:17 (graph.h1)
-const WGSL_92 = `// matmul %69 at specs/sda.yaml:35:17 (graph.h1)
+// Kernel 92: grad_W1 = matmul(x, d_h1_mul) — matmul %69 at specs/sda.yaml:35:17 (graph.h1)
+const WGSL_92 = `// grad_W1 = matmul(x, d_h1_mul) — matmul %69 at specs/sda.yaml:35:17 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2188,8 +2188,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 784u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 93: sub %72 at specs/sda.yaml:74:16 (phases[3].optimizer)
-const WGSL_93 = `// sub %72 at specs/sda.yaml:74:16 (phases[3].optimizer)
+// Kernel 93: W1 = W1 - (0.1 * grad_W1) — sub %72 at specs/sda.yaml:74:16 (phases[3].optimizer)
+const WGSL_93 = `// W1 = W1 - (0.1 * grad_W1) — sub %72 at specs/sda.yaml:74:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2200,8 +2200,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 94: sub %75 at specs/sda.yaml:74:16 (phases[3].optimizer)
-const WGSL_94 = `// sub %75 at specs/sda.yaml:74:16 (phases[3].optimizer)
+// Kernel 94: b1 = b1 - (0.1 * grad_b1) — sub %75 at specs/sda.yaml:74:16 (phases[3].optimizer)
+const WGSL_94 = `// b1 = b1 - (0.1 * grad_b1) — sub %75 at specs/sda.yaml:74:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2212,8 +2212,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 95: matmul %64 at specs/sda.yaml:36:18 (graph.h2)
-const WGSL_95 = `// matmul %64 at specs/sda.yaml:36:18 (graph.h2)
+// Kernel 95: grad_W2 = matmul(h1, d_h2_mul) — matmul %64 at specs/sda.yaml:36:18 (graph.h2)
+const WGSL_95 = `// grad_W2 = matmul(h1, d_h2_mul) — matmul %64 at specs/sda.yaml:36:18 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2248,8 +2248,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 96: sub %78 at specs/sda.yaml:74:16 (phases[3].optimizer)
-const WGSL_96 = `// sub %78 at specs/sda.yaml:74:16 (phases[3].optimizer)
+// Kernel 96: W2 = W2 - (0.1 * grad_W2) — sub %78 at specs/sda.yaml:74:16 (phases[3].optimizer)
+const WGSL_96 = `// W2 = W2 - (0.1 * grad_W2) — sub %78 at specs/sda.yaml:74:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2260,8 +2260,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 97: sub %80 at specs/sda.yaml:74:16 (phases[3].optimizer)
-const WGSL_97 = `// sub %80 at specs/sda.yaml:74:16 (phases[3].optimizer)
+// Kernel 97: b2 = b2 - (0.1 * grad_b2) — sub %80 at specs/sda.yaml:74:16 (phases[3].optimizer)
+const WGSL_97 = `// b2 = b2 - (0.1 * grad_b2) — sub %80 at specs/sda.yaml:74:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2272,8 +2272,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 98: matmul %58 at specs/sda.yaml:37:18 (graph.h3)
-const WGSL_98 = `// matmul %58 at specs/sda.yaml:37:18 (graph.h3)
+// Kernel 98: grad_W3 = matmul(h2, d_h3_mul) — matmul %58 at specs/sda.yaml:37:18 (graph.h3)
+const WGSL_98 = `// grad_W3 = matmul(h2, d_h3_mul) — matmul %58 at specs/sda.yaml:37:18 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2308,8 +2308,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 99: sub %82 at specs/sda.yaml:74:16 (phases[3].optimizer)
-const WGSL_99 = `// sub %82 at specs/sda.yaml:74:16 (phases[3].optimizer)
+// Kernel 99: W3 = W3 - (0.1 * grad_W3) — sub %82 at specs/sda.yaml:74:16 (phases[3].optimizer)
+const WGSL_99 = `// W3 = W3 - (0.1 * grad_W3) — sub %82 at specs/sda.yaml:74:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2320,8 +2320,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 100: sub %84 at specs/sda.yaml:74:16 (phases[3].optimizer)
-const WGSL_100 = `// sub %84 at specs/sda.yaml:74:16 (phases[3].optimizer)
+// Kernel 100: b3 = b3 - (0.1 * grad_b3) — sub %84 at specs/sda.yaml:74:16 (phases[3].optimizer)
+const WGSL_100 = `// b3 = b3 - (0.1 * grad_b3) — sub %84 at specs/sda.yaml:74:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2332,8 +2332,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 101: matmul %51 at specs/sda.yaml:38:16 (graph.p_y_given_x)
-const WGSL_101 = `// matmul %51 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+// Kernel 101: grad_W4 = matmul(h3, d_p_y_given_x_add) — matmul %51 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+const WGSL_101 = `// grad_W4 = matmul(h3, d_p_y_given_x_add) — matmul %51 at specs/sda.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2368,8 +2368,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1000u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 102: sub %87 at specs/sda.yaml:74:16 (phases[3].optimizer)
-const WGSL_102 = `// sub %87 at specs/sda.yaml:74:16 (phases[3].optimizer)
+// Kernel 102: W4 = W4 - (0.1 * grad_W4) — sub %87 at specs/sda.yaml:74:16 (phases[3].optimizer)
+const WGSL_102 = `// W4 = W4 - (0.1 * grad_W4) — sub %87 at specs/sda.yaml:74:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2380,8 +2380,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 103: sub %90 at specs/sda.yaml:74:16 (phases[3].optimizer)
-const WGSL_103 = `// sub %90 at specs/sda.yaml:74:16 (phases[3].optimizer)
+// Kernel 103: b4 = b4 - (0.1 * grad_b4) — sub %90 at specs/sda.yaml:74:16 (phases[3].optimizer)
+const WGSL_103 = `// b4 = b4 - (0.1 * grad_b4) — sub %90 at specs/sda.yaml:74:16 (phases[3].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2392,8 +2392,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 104: matmul %10 at specs/sda.yaml:35:17 (graph.h1)
-const WGSL_104 = `// matmul %10 at specs/sda.yaml:35:17 (graph.h1)
+// Kernel 104: h1_matmul = matmul(x, W1) — matmul %10 at specs/sda.yaml:35:17 (graph.h1)
+const WGSL_104 = `// h1_matmul = matmul(x, W1) — matmul %10 at specs/sda.yaml:35:17 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2428,8 +2428,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 105: sigmoid %13 at specs/sda.yaml:35:7 (graph.h1)
-const WGSL_105 = `// sigmoid %13 at specs/sda.yaml:35:7 (graph.h1)
+// Kernel 105: h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/sda.yaml:35:7 (graph.h1)
+const WGSL_105 = `// h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/sda.yaml:35:7 (graph.h1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2441,8 +2441,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[i])))));
 }
 `;
-// Kernel 106: matmul %14 at specs/sda.yaml:36:18 (graph.h2)
-const WGSL_106 = `// matmul %14 at specs/sda.yaml:36:18 (graph.h2)
+// Kernel 106: h2_matmul = matmul(h1, W2) — matmul %14 at specs/sda.yaml:36:18 (graph.h2)
+const WGSL_106 = `// h2_matmul = matmul(h1, W2) — matmul %14 at specs/sda.yaml:36:18 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2477,8 +2477,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 107: sigmoid %17 at specs/sda.yaml:36:7 (graph.h2)
-const WGSL_107 = `// sigmoid %17 at specs/sda.yaml:36:7 (graph.h2)
+// Kernel 107: h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/sda.yaml:36:7 (graph.h2)
+const WGSL_107 = `// h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/sda.yaml:36:7 (graph.h2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2490,8 +2490,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[i])))));
 }
 `;
-// Kernel 108: matmul %18 at specs/sda.yaml:37:18 (graph.h3)
-const WGSL_108 = `// matmul %18 at specs/sda.yaml:37:18 (graph.h3)
+// Kernel 108: h3_matmul = matmul(h2, W3) — matmul %18 at specs/sda.yaml:37:18 (graph.h3)
+const WGSL_108 = `// h3_matmul = matmul(h2, W3) — matmul %18 at specs/sda.yaml:37:18 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2526,8 +2526,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
 }
 `;
-// Kernel 109: sigmoid %21 at specs/sda.yaml:37:7 (graph.h3)
-const WGSL_109 = `// sigmoid %21 at specs/sda.yaml:37:7 (graph.h3)
+// Kernel 109: h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/sda.yaml:37:7 (graph.h3)
+const WGSL_109 = `// h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/sda.yaml:37:7 (graph.h3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2539,8 +2539,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-((in1[i] + in2[i])))));
 }
 `;
-// Kernel 110: matmul %22 at specs/sda.yaml:38:16 (graph.p_y_given_x)
-const WGSL_110 = `// matmul %22 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+// Kernel 110: p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+const WGSL_110 = `// p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/sda.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2575,8 +2575,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
 }
 `;
-// Kernel 111: add %24 at specs/sda.yaml:38:16 (graph.p_y_given_x)
-const WGSL_111 = `// add %24 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+// Kernel 111: p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+const WGSL_111 = `// p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/sda.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2588,8 +2588,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[i]);
 }
 `;
-// Kernel 112: reduce_max %25 at specs/sda.yaml:38:16 (graph.p_y_given_x)
-const WGSL_112 = `// reduce_max %25 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+// Kernel 112: p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %25 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+const WGSL_112 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %25 at specs/sda.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2606,8 +2606,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 113: sub %29 at specs/sda.yaml:38:16 (graph.p_y_given_x)
-const WGSL_113 = `// sub %29 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+// Kernel 113: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %29 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+const WGSL_113 = `// p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %29 at specs/sda.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2619,8 +2619,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[0u]);
 }
 `;
-// Kernel 114: exp %30 at specs/sda.yaml:38:16 (graph.p_y_given_x)
-const WGSL_114 = `// exp %30 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+// Kernel 114: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %30 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+const WGSL_114 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %30 at specs/sda.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2631,8 +2631,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 115: reduce_sum %31 at specs/sda.yaml:38:16 (graph.p_y_given_x)
-const WGSL_115 = `// reduce_sum %31 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+// Kernel 115: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %31 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+const WGSL_115 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %31 at specs/sda.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2648,8 +2648,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 116: div %34 at specs/sda.yaml:38:16 (graph.p_y_given_x)
-const WGSL_116 = `// div %34 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+// Kernel 116: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %34 at specs/sda.yaml:38:16 (graph.p_y_given_x)
+const WGSL_116 = `// p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %34 at specs/sda.yaml:38:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2661,8 +2661,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[0u]);
 }
 `;
-// Kernel 117: argmax %35 at specs/sda.yaml:53:10 (metrics.error)
-const WGSL_117 = `// argmax %35 at specs/sda.yaml:53:10 (metrics.error)
+// Kernel 117: error_argmax = argmax(p_y_given_x) — argmax %35 at specs/sda.yaml:53:10 (metrics.error)
+const WGSL_117 = `// error_argmax = argmax(p_y_given_x) — argmax %35 at specs/sda.yaml:53:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<i32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2680,8 +2680,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = i32(bi2);
 }
 `;
-// Kernel 118: cast %37 at specs/sda.yaml:53:10 (metrics.error)
-const WGSL_118 = `// cast %37 at specs/sda.yaml:53:10 (metrics.error)
+// Kernel 118: error = cast(compare(error_argmax, y)) — cast %37 at specs/sda.yaml:53:10 (metrics.error)
+const WGSL_118 = `// error = cast(compare(error_argmax, y)) — cast %37 at specs/sda.yaml:53:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 @group(0) @binding(2) var<storage, read> in2: array<i32>;
@@ -2693,8 +2693,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, in1[i] != in2[i]));
 }
 `;
-// Kernel 119: one_hot %38 at specs/sda.yaml:54:9 (metrics.cost)
-const WGSL_119 = `// one_hot %38 at specs/sda.yaml:54:9 (metrics.cost)
+// Kernel 119: cost_onehot = one_hot(y) — one_hot %38 at specs/sda.yaml:54:9 (metrics.cost)
+const WGSL_119 = `// cost_onehot = one_hot(y) — one_hot %38 at specs/sda.yaml:54:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -2705,8 +2705,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 120: log %39 at specs/sda.yaml:54:9 (metrics.cost)
-const WGSL_120 = `// log %39 at specs/sda.yaml:54:9 (metrics.cost)
+// Kernel 120: cost_log = log(p_y_given_x_reducesum) — log %39 at specs/sda.yaml:54:9 (metrics.cost)
+const WGSL_120 = `// cost_log = log(p_y_given_x_reducesum) — log %39 at specs/sda.yaml:54:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2717,8 +2717,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 121: reduce_sum %44 at specs/sda.yaml:54:9 (metrics.cost)
-const WGSL_121 = `// reduce_sum %44 at specs/sda.yaml:54:9 (metrics.cost)
+// Kernel 121: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %44 at specs/sda.yaml:54:9 (metrics.cost)
+const WGSL_121 = `// cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %44 at specs/sda.yaml:54:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2736,8 +2736,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 122: neg %45 at specs/sda.yaml:54:9 (metrics.cost)
-const WGSL_122 = `// neg %45 at specs/sda.yaml:54:9 (metrics.cost)
+// Kernel 122: cost = -cost_reducesum — neg %45 at specs/sda.yaml:54:9 (metrics.cost)
+const WGSL_122 = `// cost = -cost_reducesum — neg %45 at specs/sda.yaml:54:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2831,129 +2831,129 @@ export const plan: GpuPlan = {
     { name: "eval_cost_log", size: 1, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_z1_mul", label: "mul %8 at specs/sda.yaml:40:23 (graph.z1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [13, 1, 1] },
-    { name: "step0_z1_matmul", label: "matmul %9 at specs/sda.yaml:40:45 (graph.z1)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step0_z1_sigmoid", label: "sigmoid %12 at specs/sda.yaml:40:15 (graph.z1)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 7, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step0_z1_matmul2", label: "matmul %13 at specs/sda.yaml:40:56 (graph.z1)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 5, access: "read" }], workgroups: [49, 1, 1] },
-    { name: "step0_z1", label: "sigmoid %16 at specs/sda.yaml:40:7 (graph.z1)", wgsl: WGSL_4, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_reconstruct1_cross_entropy_sub", label: "sub %20 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)", wgsl: WGSL_5, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_reconstruct1_cross_entropy_sub2", label: "sub %21 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_reconstruct1_cross_entropy_reducesum", label: "reduce_sum %25 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)", wgsl: WGSL_7, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 9, access: "read" }, { buffer: 8, access: "read" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_cost", label: "reduce_sum %27 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)", wgsl: WGSL_8, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_z1_mul", label: "mul %36 at specs/sda.yaml:40:7 (graph.z1)", wgsl: WGSL_9, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 11, access: "read" }, { buffer: 3, access: "read" }, { buffer: 9, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_grad_vb1", label: "reduce_sum %37 at specs/sda.yaml:40:63 (graph.z1)", wgsl: WGSL_10, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_d_z1_matmul", label: "matmul %38 at specs/sda.yaml:40:56 (graph.z1)", wgsl: WGSL_11, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step0_d_z1_mul2", label: "mul %43 at specs/sda.yaml:40:15 (graph.z1)", wgsl: WGSL_12, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 6, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step0_grad_b1", label: "reduce_sum %44 at specs/sda.yaml:40:50 (graph.z1)", wgsl: WGSL_13, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step0_d_z1_matmul2", label: "matmul %39 at specs/sda.yaml:40:56 (graph.z1)", wgsl: WGSL_14, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 6, access: "read" }], workgroups: [63, 49, 1] },
-    { name: "step0_d_z1_matmul3", label: "matmul %45 at specs/sda.yaml:40:45 (graph.z1)", wgsl: WGSL_15, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 15, access: "read" }], workgroups: [63, 49, 1] },
-    { name: "step0_W1", label: "sub %49 at specs/sda.yaml:59:16 (phases[0].optimizer)", wgsl: WGSL_16, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }], workgroups: [12250, 1, 1] },
-    { name: "step0_b1", label: "sub %52 at specs/sda.yaml:59:16 (phases[0].optimizer)", wgsl: WGSL_17, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 4, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step0_vb1", label: "sub %55 at specs/sda.yaml:59:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step1_h1_matmul", label: "matmul %6 at specs/sda.yaml:35:17 (graph.h1)", wgsl: WGSL_19, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step1_h1", label: "sigmoid %9 at specs/sda.yaml:35:7 (graph.h1)", wgsl: WGSL_20, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 7, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step1_z2_mul", label: "mul %14 at specs/sda.yaml:41:23 (graph.z2)", wgsl: WGSL_21, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [16, 1, 1] },
-    { name: "step1_z2_matmul", label: "matmul %15 at specs/sda.yaml:41:46 (graph.z2)", wgsl: WGSL_22, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step1_z2_sigmoid", label: "sigmoid %18 at specs/sda.yaml:41:15 (graph.z2)", wgsl: WGSL_23, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 23, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step1_z2_matmul2", label: "matmul %19 at specs/sda.yaml:41:57 (graph.z2)", wgsl: WGSL_24, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step1_z2", label: "sigmoid %22 at specs/sda.yaml:41:7 (graph.z2)", wgsl: WGSL_25, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 25, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step1_reconstruct2_cross_entropy_sub", label: "sub %26 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)", wgsl: WGSL_26, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step1_reconstruct2_cross_entropy_sub2", label: "sub %27 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)", wgsl: WGSL_27, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step1_reconstruct2_cross_entropy_reducesum", label: "reduce_sum %31 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)", wgsl: WGSL_28, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 24, access: "read" }, { buffer: 20, access: "read" }, { buffer: 26, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step1_cost", label: "reduce_sum %33 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)", wgsl: WGSL_29, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step1_d_z2_mul", label: "mul %42 at specs/sda.yaml:41:7 (graph.z2)", wgsl: WGSL_30, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 26, access: "read" }, { buffer: 19, access: "read" }, { buffer: 24, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step1_grad_vb2", label: "reduce_sum %43 at specs/sda.yaml:41:64 (graph.z2)", wgsl: WGSL_31, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 29, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step1_d_z2_matmul", label: "matmul %44 at specs/sda.yaml:41:57 (graph.z2)", wgsl: WGSL_32, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step1_d_z2_mul2", label: "mul %48 at specs/sda.yaml:41:15 (graph.z2)", wgsl: WGSL_33, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 22, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step1_grad_b2", label: "reduce_sum %49 at specs/sda.yaml:41:51 (graph.z2)", wgsl: WGSL_34, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step1_d_z2_matmul2", label: "matmul %45 at specs/sda.yaml:41:57 (graph.z2)", wgsl: WGSL_35, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 22, access: "read" }], workgroups: [63, 63, 1] },
-    { name: "step1_d_z2_matmul3", label: "matmul %50 at specs/sda.yaml:41:46 (graph.z2)", wgsl: WGSL_36, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 24, access: "read" }], workgroups: [63, 63, 1] },
-    { name: "step1_W2", label: "sub %54 at specs/sda.yaml:64:16 (phases[1].optimizer)", wgsl: WGSL_37, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 30, access: "read" }, { buffer: 31, access: "read" }], workgroups: [15625, 1, 1] },
-    { name: "step1_b2", label: "sub %57 at specs/sda.yaml:64:16 (phases[1].optimizer)", wgsl: WGSL_38, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step1_vb2", label: "sub %59 at specs/sda.yaml:64:16 (phases[1].optimizer)", wgsl: WGSL_39, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 26, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_h1_matmul", label: "matmul %8 at specs/sda.yaml:35:17 (graph.h1)", wgsl: WGSL_40, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step2_h1", label: "sigmoid %11 at specs/sda.yaml:35:7 (graph.h1)", wgsl: WGSL_41, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 7, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_h2_matmul", label: "matmul %12 at specs/sda.yaml:36:18 (graph.h2)", wgsl: WGSL_42, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step2_h2", label: "sigmoid %15 at specs/sda.yaml:36:7 (graph.h2)", wgsl: WGSL_43, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 23, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_z3_mul", label: "mul %20 at specs/sda.yaml:42:23 (graph.z3)", wgsl: WGSL_44, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [16, 1, 1] },
-    { name: "step2_z3_matmul", label: "matmul %21 at specs/sda.yaml:42:46 (graph.z3)", wgsl: WGSL_45, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step2_z3_sigmoid", label: "sigmoid %24 at specs/sda.yaml:42:15 (graph.z3)", wgsl: WGSL_46, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 37, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_z3_matmul2", label: "matmul %25 at specs/sda.yaml:42:57 (graph.z3)", wgsl: WGSL_47, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 36, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step2_z3", label: "sigmoid %28 at specs/sda.yaml:42:7 (graph.z3)", wgsl: WGSL_48, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 39, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_reconstruct3_cross_entropy_sub", label: "sub %32 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)", wgsl: WGSL_49, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_reconstruct3_cross_entropy_sub2", label: "sub %33 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)", wgsl: WGSL_50, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 38, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_reconstruct3_cross_entropy_reducesum", label: "reduce_sum %37 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)", wgsl: WGSL_51, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 38, access: "read" }, { buffer: 34, access: "read" }, { buffer: 40, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step2_cost", label: "reduce_sum %39 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)", wgsl: WGSL_52, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 41, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step2_d_z3_mul", label: "mul %48 at specs/sda.yaml:42:7 (graph.z3)", wgsl: WGSL_53, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 40, access: "read" }, { buffer: 33, access: "read" }, { buffer: 38, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_grad_vb3", label: "reduce_sum %49 at specs/sda.yaml:42:64 (graph.z3)", wgsl: WGSL_54, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 43, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_d_z3_matmul", label: "matmul %50 at specs/sda.yaml:42:57 (graph.z3)", wgsl: WGSL_55, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 43, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step2_d_z3_mul2", label: "mul %54 at specs/sda.yaml:42:15 (graph.z3)", wgsl: WGSL_56, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 36, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_grad_b3", label: "reduce_sum %55 at specs/sda.yaml:42:51 (graph.z3)", wgsl: WGSL_57, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 38, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_d_z3_matmul2", label: "matmul %51 at specs/sda.yaml:42:57 (graph.z3)", wgsl: WGSL_58, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 43, access: "read" }, { buffer: 36, access: "read" }], workgroups: [63, 63, 1] },
-    { name: "step2_d_z3_matmul3", label: "matmul %56 at specs/sda.yaml:42:46 (graph.z3)", wgsl: WGSL_59, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 38, access: "read" }], workgroups: [63, 63, 1] },
-    { name: "step2_W3", label: "sub %60 at specs/sda.yaml:69:16 (phases[2].optimizer)", wgsl: WGSL_60, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 45, access: "read" }], workgroups: [15625, 1, 1] },
-    { name: "step2_b3", label: "sub %63 at specs/sda.yaml:69:16 (phases[2].optimizer)", wgsl: WGSL_61, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_vb3", label: "sub %65 at specs/sda.yaml:69:16 (phases[2].optimizer)", wgsl: WGSL_62, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 40, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_h1_matmul", label: "matmul %10 at specs/sda.yaml:35:17 (graph.h1)", wgsl: WGSL_63, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step3_h1", label: "sigmoid %13 at specs/sda.yaml:35:7 (graph.h1)", wgsl: WGSL_64, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 7, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_h2_matmul", label: "matmul %14 at specs/sda.yaml:36:18 (graph.h2)", wgsl: WGSL_65, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step3_h2", label: "sigmoid %17 at specs/sda.yaml:36:7 (graph.h2)", wgsl: WGSL_66, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 23, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_h3_matmul", label: "matmul %18 at specs/sda.yaml:37:18 (graph.h3)", wgsl: WGSL_67, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step3_h3", label: "sigmoid %21 at specs/sda.yaml:37:7 (graph.h3)", wgsl: WGSL_68, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 37, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_p_y_given_x_matmul", label: "matmul %22 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_69, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 51, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_p_y_given_x_add", label: "add %24 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_70, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 53, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_p_y_given_x_reducemax", label: "reduce_max %25 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_71, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_p_y_given_x_sub", label: "sub %29 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_72, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 54, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_p_y_given_x_exp", label: "exp %30 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_73, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 50, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_p_y_given_x_reducesum", label: "reduce_sum %31 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_74, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_finetune_nll_onehot", label: "one_hot %32 at specs/sda.yaml:51:10 (losses.finetune.nll)", wgsl: WGSL_75, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 56, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_finetune_nll_log", label: "log %33 at specs/sda.yaml:51:10 (losses.finetune.nll)", wgsl: WGSL_76, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 54, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_finetune_nll_reducesum", label: "reduce_sum %38 at specs/sda.yaml:51:10 (losses.finetune.nll)", wgsl: WGSL_77, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 50, access: "read" }, { buffer: 57, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_cost", label: "reduce_sum %40 at specs/sda.yaml:51:10 (losses.finetune.nll)", wgsl: WGSL_78, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 58, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_d_finetune_nll_reducesum", label: "reduce_sum %43 at specs/sda.yaml:51:10 (losses.finetune.nll)", wgsl: WGSL_79, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 55, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_d_finetune_nll_div", label: "div %44 at specs/sda.yaml:51:10 (losses.finetune.nll)", wgsl: WGSL_80, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 58, access: "read" }, { buffer: 54, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_d_p_y_given_x_add", label: "add %48 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_81, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 59, access: "read" }, { buffer: 52, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_grad_b4", label: "reduce_sum %49 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_82, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 50, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_d_p_y_given_x_matmul", label: "matmul %50 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_83, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 51, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step3_d_h3_mul", label: "mul %55 at specs/sda.yaml:37:7 (graph.h3)", wgsl: WGSL_84, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 49, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_b3", label: "reduce_sum %56 at specs/sda.yaml:37:23 (graph.h3)", wgsl: WGSL_85, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 60, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_d_h3_matmul", label: "matmul %57 at specs/sda.yaml:37:18 (graph.h3)", wgsl: WGSL_86, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 60, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step3_d_h2_mul", label: "mul %61 at specs/sda.yaml:36:7 (graph.h2)", wgsl: WGSL_87, bindings: [{ buffer: 62, access: "read_write" }, { buffer: 61, access: "read" }, { buffer: 48, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_b2", label: "reduce_sum %62 at specs/sda.yaml:36:23 (graph.h2)", wgsl: WGSL_88, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 62, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_d_h2_matmul", label: "matmul %63 at specs/sda.yaml:36:18 (graph.h2)", wgsl: WGSL_89, bindings: [{ buffer: 63, access: "read_write" }, { buffer: 62, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "step3_d_h1_mul", label: "mul %67 at specs/sda.yaml:35:7 (graph.h1)", wgsl: WGSL_90, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 47, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_b1", label: "reduce_sum %68 at specs/sda.yaml:35:22 (graph.h1)", wgsl: WGSL_91, bindings: [{ buffer: 63, access: "read_write" }, { buffer: 64, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_W1", label: "matmul %69 at specs/sda.yaml:35:17 (graph.h1)", wgsl: WGSL_92, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 64, access: "read" }], workgroups: [63, 49, 1] },
-    { name: "step3_W1", label: "sub %72 at specs/sda.yaml:74:16 (phases[3].optimizer)", wgsl: WGSL_93, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 65, access: "read" }], workgroups: [12250, 1, 1] },
-    { name: "step3_b1", label: "sub %75 at specs/sda.yaml:74:16 (phases[3].optimizer)", wgsl: WGSL_94, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 63, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_W2", label: "matmul %64 at specs/sda.yaml:36:18 (graph.h2)", wgsl: WGSL_95, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 62, access: "read" }], workgroups: [63, 63, 1] },
-    { name: "step3_W2", label: "sub %78 at specs/sda.yaml:74:16 (phases[3].optimizer)", wgsl: WGSL_96, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 66, access: "read" }], workgroups: [15625, 1, 1] },
-    { name: "step3_b2", label: "sub %80 at specs/sda.yaml:74:16 (phases[3].optimizer)", wgsl: WGSL_97, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 61, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_W3", label: "matmul %58 at specs/sda.yaml:37:18 (graph.h3)", wgsl: WGSL_98, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 60, access: "read" }], workgroups: [63, 63, 1] },
-    { name: "step3_W3", label: "sub %82 at specs/sda.yaml:74:16 (phases[3].optimizer)", wgsl: WGSL_99, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 66, access: "read" }], workgroups: [15625, 1, 1] },
-    { name: "step3_b3", label: "sub %84 at specs/sda.yaml:74:16 (phases[3].optimizer)", wgsl: WGSL_100, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 46, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_W4", label: "matmul %51 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_101, bindings: [{ buffer: 67, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 50, access: "read" }], workgroups: [1, 63, 1] },
-    { name: "step3_W4", label: "sub %87 at specs/sda.yaml:74:16 (phases[3].optimizer)", wgsl: WGSL_102, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 67, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step3_b4", label: "sub %90 at specs/sda.yaml:74:16 (phases[3].optimizer)", wgsl: WGSL_103, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 55, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_h1_matmul", label: "matmul %10 at specs/sda.yaml:35:17 (graph.h1)", wgsl: WGSL_104, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "evaluate_h1", label: "sigmoid %13 at specs/sda.yaml:35:7 (graph.h1)", wgsl: WGSL_105, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 68, access: "read" }, { buffer: 7, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "evaluate_h2_matmul", label: "matmul %14 at specs/sda.yaml:36:18 (graph.h2)", wgsl: WGSL_106, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 69, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "evaluate_h2", label: "sigmoid %17 at specs/sda.yaml:36:7 (graph.h2)", wgsl: WGSL_107, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 68, access: "read" }, { buffer: 23, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "evaluate_h3_matmul", label: "matmul %18 at specs/sda.yaml:37:18 (graph.h3)", wgsl: WGSL_108, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 69, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
-    { name: "evaluate_h3", label: "sigmoid %21 at specs/sda.yaml:37:7 (graph.h3)", wgsl: WGSL_109, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 68, access: "read" }, { buffer: 37, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "matmul %22 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_110, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 69, access: "read" }, { buffer: 51, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_given_x_add", label: "add %24 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_111, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 70, access: "read" }, { buffer: 53, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducemax", label: "reduce_max %25 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_112, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_given_x_sub", label: "sub %29 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_113, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 72, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_given_x_exp", label: "exp %30 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_114, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 70, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducesum", label: "reduce_sum %31 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_115, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_given_x", label: "div %34 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_116, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 72, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_error_argmax", label: "argmax %35 at specs/sda.yaml:53:10 (metrics.error)", wgsl: WGSL_117, bindings: [{ buffer: 74, access: "read_write" }, { buffer: 73, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_error", label: "cast %37 at specs/sda.yaml:53:10 (metrics.error)", wgsl: WGSL_118, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 74, access: "read" }, { buffer: 56, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_cost_onehot", label: "one_hot %38 at specs/sda.yaml:54:9 (metrics.cost)", wgsl: WGSL_119, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 56, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_cost_log", label: "log %39 at specs/sda.yaml:54:9 (metrics.cost)", wgsl: WGSL_120, bindings: [{ buffer: 76, access: "read_write" }, { buffer: 72, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_cost_reducesum", label: "reduce_sum %44 at specs/sda.yaml:54:9 (metrics.cost)", wgsl: WGSL_121, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 70, access: "read" }, { buffer: 76, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_cost", label: "neg %45 at specs/sda.yaml:54:9 (metrics.cost)", wgsl: WGSL_122, bindings: [{ buffer: 76, access: "read_write" }, { buffer: 72, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_z1_mul", label: "z1_mul = x * cast(compare(random_uniform(), 0.9)) — mul %8 at specs/sda.yaml:40:23 (graph.z1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [13, 1, 1] },
+    { name: "step0_z1_matmul", label: "z1_matmul = matmul(z1_mul, W1) — matmul %9 at specs/sda.yaml:40:45 (graph.z1)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step0_z1_sigmoid", label: "z1_sigmoid = sigmoid(z1_matmul + b1) — sigmoid %12 at specs/sda.yaml:40:15 (graph.z1)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 7, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step0_z1_matmul2", label: "z1_matmul2 = matmul(z1_sigmoid, W1) — matmul %13 at specs/sda.yaml:40:56 (graph.z1)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 5, access: "read" }], workgroups: [49, 1, 1] },
+    { name: "step0_z1", label: "z1 = sigmoid(z1_matmul2 + vb1) — sigmoid %16 at specs/sda.yaml:40:7 (graph.z1)", wgsl: WGSL_4, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_reconstruct1_cross_entropy_sub", label: "reconstruct1_cross_entropy_sub = 1 - x — sub %20 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)", wgsl: WGSL_5, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_reconstruct1_cross_entropy_sub2", label: "reconstruct1_cross_entropy_sub2 = 1 - z1 — sub %21 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_reconstruct1_cross_entropy_reducesum", label: "reconstruct1_cross_entropy_reducesum = Σ ((x * log(z1)) + (reconstruct1_cross_entropy_sub * log(reconstruct1_cross_entropy_sub2))) — reduce_sum %25 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)", wgsl: WGSL_7, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 9, access: "read" }, { buffer: 8, access: "read" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_cost", label: "cost = Σ -reconstruct1_cross_entropy_reducesum — reduce_sum %27 at specs/sda.yaml:45:20 (losses.reconstruct1.cross_entropy)", wgsl: WGSL_8, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_z1_mul", label: "d_z1_mul = (-((-1 * reconstruct1_cross_entropy_sub) / reconstruct1_cross_entropy_sub2) + ((-1 * x) / z1)) * (z1 * reconstruct1_cross_entropy_sub2) — mul %36 at specs/sda.yaml:40:7 (graph.z1)", wgsl: WGSL_9, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 11, access: "read" }, { buffer: 3, access: "read" }, { buffer: 9, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_grad_vb1", label: "grad_vb1 = Σ d_z1_mul — reduce_sum %37 at specs/sda.yaml:40:63 (graph.z1)", wgsl: WGSL_10, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_d_z1_matmul", label: "d_z1_matmul = matmul(d_z1_mul, W1) — matmul %38 at specs/sda.yaml:40:56 (graph.z1)", wgsl: WGSL_11, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step0_d_z1_mul2", label: "d_z1_mul2 = d_z1_matmul * (z1_sigmoid * (1 - z1_sigmoid)) — mul %43 at specs/sda.yaml:40:15 (graph.z1)", wgsl: WGSL_12, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 6, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step0_grad_b1", label: "grad_b1 = Σ d_z1_mul2 — reduce_sum %44 at specs/sda.yaml:40:50 (graph.z1)", wgsl: WGSL_13, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step0_d_z1_matmul2", label: "d_z1_matmul2 = matmul(d_z1_mul, z1_sigmoid) — matmul %39 at specs/sda.yaml:40:56 (graph.z1)", wgsl: WGSL_14, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 6, access: "read" }], workgroups: [63, 49, 1] },
+    { name: "step0_d_z1_matmul3", label: "d_z1_matmul3 = matmul(z1_mul, d_z1_mul2) — matmul %45 at specs/sda.yaml:40:45 (graph.z1)", wgsl: WGSL_15, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 15, access: "read" }], workgroups: [63, 49, 1] },
+    { name: "step0_W1", label: "W1 = W1 - (0.001 * (d_z1_matmul2 + d_z1_matmul3)) — sub %49 at specs/sda.yaml:59:16 (phases[0].optimizer)", wgsl: WGSL_16, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }], workgroups: [12250, 1, 1] },
+    { name: "step0_b1", label: "b1 = b1 - (0.001 * grad_b1) — sub %52 at specs/sda.yaml:59:16 (phases[0].optimizer)", wgsl: WGSL_17, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 4, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step0_vb1", label: "vb1 = vb1 - (0.001 * grad_vb1) — sub %55 at specs/sda.yaml:59:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step1_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %6 at specs/sda.yaml:35:17 (graph.h1)", wgsl: WGSL_19, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_h1", label: "h1 = sigmoid(h1_matmul + b1) — sigmoid %9 at specs/sda.yaml:35:7 (graph.h1)", wgsl: WGSL_20, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 7, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step1_z2_mul", label: "z2_mul = h1 * cast(compare(random_uniform(), 0.8)) — mul %14 at specs/sda.yaml:41:23 (graph.z2)", wgsl: WGSL_21, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [16, 1, 1] },
+    { name: "step1_z2_matmul", label: "z2_matmul = matmul(z2_mul, W2) — matmul %15 at specs/sda.yaml:41:46 (graph.z2)", wgsl: WGSL_22, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_z2_sigmoid", label: "z2_sigmoid = sigmoid(z2_matmul + b2) — sigmoid %18 at specs/sda.yaml:41:15 (graph.z2)", wgsl: WGSL_23, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 23, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step1_z2_matmul2", label: "z2_matmul2 = matmul(z2_sigmoid, W2) — matmul %19 at specs/sda.yaml:41:57 (graph.z2)", wgsl: WGSL_24, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_z2", label: "z2 = sigmoid(z2_matmul2 + vb2) — sigmoid %22 at specs/sda.yaml:41:7 (graph.z2)", wgsl: WGSL_25, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 25, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step1_reconstruct2_cross_entropy_sub", label: "reconstruct2_cross_entropy_sub = 1 - h1 — sub %26 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)", wgsl: WGSL_26, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step1_reconstruct2_cross_entropy_sub2", label: "reconstruct2_cross_entropy_sub2 = 1 - z2 — sub %27 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)", wgsl: WGSL_27, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step1_reconstruct2_cross_entropy_reducesum", label: "reconstruct2_cross_entropy_reducesum = Σ ((h1 * log(z2)) + (reconstruct2_cross_entropy_sub * log(reconstruct2_cross_entropy_sub2))) — reduce_sum %31 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)", wgsl: WGSL_28, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 24, access: "read" }, { buffer: 20, access: "read" }, { buffer: 26, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step1_cost", label: "cost = Σ -reconstruct2_cross_entropy_reducesum — reduce_sum %33 at specs/sda.yaml:47:20 (losses.reconstruct2.cross_entropy)", wgsl: WGSL_29, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step1_d_z2_mul", label: "d_z2_mul = (-((-1 * reconstruct2_cross_entropy_sub) / reconstruct2_cross_entropy_sub2) + ((-1 * h1) / z2)) * (z2 * reconstruct2_cross_entropy_sub2) — mul %42 at specs/sda.yaml:41:7 (graph.z2)", wgsl: WGSL_30, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 26, access: "read" }, { buffer: 19, access: "read" }, { buffer: 24, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step1_grad_vb2", label: "grad_vb2 = Σ d_z2_mul — reduce_sum %43 at specs/sda.yaml:41:64 (graph.z2)", wgsl: WGSL_31, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 29, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step1_d_z2_matmul", label: "d_z2_matmul = matmul(d_z2_mul, W2) — matmul %44 at specs/sda.yaml:41:57 (graph.z2)", wgsl: WGSL_32, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_d_z2_mul2", label: "d_z2_mul2 = d_z2_matmul * (z2_sigmoid * (1 - z2_sigmoid)) — mul %48 at specs/sda.yaml:41:15 (graph.z2)", wgsl: WGSL_33, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 22, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step1_grad_b2", label: "grad_b2 = Σ d_z2_mul2 — reduce_sum %49 at specs/sda.yaml:41:51 (graph.z2)", wgsl: WGSL_34, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step1_d_z2_matmul2", label: "d_z2_matmul2 = matmul(d_z2_mul, z2_sigmoid) — matmul %45 at specs/sda.yaml:41:57 (graph.z2)", wgsl: WGSL_35, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 22, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step1_d_z2_matmul3", label: "d_z2_matmul3 = matmul(z2_mul, d_z2_mul2) — matmul %50 at specs/sda.yaml:41:46 (graph.z2)", wgsl: WGSL_36, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 24, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step1_W2", label: "W2 = W2 - (0.001 * (d_z2_matmul2 + d_z2_matmul3)) — sub %54 at specs/sda.yaml:64:16 (phases[1].optimizer)", wgsl: WGSL_37, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 30, access: "read" }, { buffer: 31, access: "read" }], workgroups: [15625, 1, 1] },
+    { name: "step1_b2", label: "b2 = b2 - (0.001 * grad_b2) — sub %57 at specs/sda.yaml:64:16 (phases[1].optimizer)", wgsl: WGSL_38, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step1_vb2", label: "vb2 = vb2 - (0.001 * grad_vb2) — sub %59 at specs/sda.yaml:64:16 (phases[1].optimizer)", wgsl: WGSL_39, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 26, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %8 at specs/sda.yaml:35:17 (graph.h1)", wgsl: WGSL_40, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_h1", label: "h1 = sigmoid(h1_matmul + b1) — sigmoid %11 at specs/sda.yaml:35:7 (graph.h1)", wgsl: WGSL_41, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 7, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %12 at specs/sda.yaml:36:18 (graph.h2)", wgsl: WGSL_42, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_h2", label: "h2 = sigmoid(h2_matmul + b2) — sigmoid %15 at specs/sda.yaml:36:7 (graph.h2)", wgsl: WGSL_43, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 23, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_z3_mul", label: "z3_mul = h2 * cast(compare(random_uniform(), 0.7)) — mul %20 at specs/sda.yaml:42:23 (graph.z3)", wgsl: WGSL_44, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [16, 1, 1] },
+    { name: "step2_z3_matmul", label: "z3_matmul = matmul(z3_mul, W3) — matmul %21 at specs/sda.yaml:42:46 (graph.z3)", wgsl: WGSL_45, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_z3_sigmoid", label: "z3_sigmoid = sigmoid(z3_matmul + b3) — sigmoid %24 at specs/sda.yaml:42:15 (graph.z3)", wgsl: WGSL_46, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 37, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_z3_matmul2", label: "z3_matmul2 = matmul(z3_sigmoid, W3) — matmul %25 at specs/sda.yaml:42:57 (graph.z3)", wgsl: WGSL_47, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 36, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_z3", label: "z3 = sigmoid(z3_matmul2 + vb3) — sigmoid %28 at specs/sda.yaml:42:7 (graph.z3)", wgsl: WGSL_48, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 39, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_reconstruct3_cross_entropy_sub", label: "reconstruct3_cross_entropy_sub = 1 - h2 — sub %32 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)", wgsl: WGSL_49, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_reconstruct3_cross_entropy_sub2", label: "reconstruct3_cross_entropy_sub2 = 1 - z3 — sub %33 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)", wgsl: WGSL_50, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 38, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_reconstruct3_cross_entropy_reducesum", label: "reconstruct3_cross_entropy_reducesum = Σ ((h2 * log(z3)) + (reconstruct3_cross_entropy_sub * log(reconstruct3_cross_entropy_sub2))) — reduce_sum %37 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)", wgsl: WGSL_51, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 38, access: "read" }, { buffer: 34, access: "read" }, { buffer: 40, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step2_cost", label: "cost = Σ -reconstruct3_cross_entropy_reducesum — reduce_sum %39 at specs/sda.yaml:49:20 (losses.reconstruct3.cross_entropy)", wgsl: WGSL_52, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 41, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step2_d_z3_mul", label: "d_z3_mul = (-((-1 * reconstruct3_cross_entropy_sub) / reconstruct3_cross_entropy_sub2) + ((-1 * h2) / z3)) * (z3 * reconstruct3_cross_entropy_sub2) — mul %48 at specs/sda.yaml:42:7 (graph.z3)", wgsl: WGSL_53, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 40, access: "read" }, { buffer: 33, access: "read" }, { buffer: 38, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_grad_vb3", label: "grad_vb3 = Σ d_z3_mul — reduce_sum %49 at specs/sda.yaml:42:64 (graph.z3)", wgsl: WGSL_54, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 43, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_d_z3_matmul", label: "d_z3_matmul = matmul(d_z3_mul, W3) — matmul %50 at specs/sda.yaml:42:57 (graph.z3)", wgsl: WGSL_55, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 43, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_d_z3_mul2", label: "d_z3_mul2 = d_z3_matmul * (z3_sigmoid * (1 - z3_sigmoid)) — mul %54 at specs/sda.yaml:42:15 (graph.z3)", wgsl: WGSL_56, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 36, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_grad_b3", label: "grad_b3 = Σ d_z3_mul2 — reduce_sum %55 at specs/sda.yaml:42:51 (graph.z3)", wgsl: WGSL_57, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 38, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_d_z3_matmul2", label: "d_z3_matmul2 = matmul(d_z3_mul, z3_sigmoid) — matmul %51 at specs/sda.yaml:42:57 (graph.z3)", wgsl: WGSL_58, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 43, access: "read" }, { buffer: 36, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step2_d_z3_matmul3", label: "d_z3_matmul3 = matmul(z3_mul, d_z3_mul2) — matmul %56 at specs/sda.yaml:42:46 (graph.z3)", wgsl: WGSL_59, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 38, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step2_W3", label: "W3 = W3 - (0.001 * (d_z3_matmul2 + d_z3_matmul3)) — sub %60 at specs/sda.yaml:69:16 (phases[2].optimizer)", wgsl: WGSL_60, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 45, access: "read" }], workgroups: [15625, 1, 1] },
+    { name: "step2_b3", label: "b3 = b3 - (0.001 * grad_b3) — sub %63 at specs/sda.yaml:69:16 (phases[2].optimizer)", wgsl: WGSL_61, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step2_vb3", label: "vb3 = vb3 - (0.001 * grad_vb3) — sub %65 at specs/sda.yaml:69:16 (phases[2].optimizer)", wgsl: WGSL_62, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 40, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %10 at specs/sda.yaml:35:17 (graph.h1)", wgsl: WGSL_63, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_h1", label: "h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/sda.yaml:35:7 (graph.h1)", wgsl: WGSL_64, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 7, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %14 at specs/sda.yaml:36:18 (graph.h2)", wgsl: WGSL_65, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_h2", label: "h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/sda.yaml:36:7 (graph.h2)", wgsl: WGSL_66, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 23, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_h3_matmul", label: "h3_matmul = matmul(h2, W3) — matmul %18 at specs/sda.yaml:37:18 (graph.h3)", wgsl: WGSL_67, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_h3", label: "h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/sda.yaml:37:7 (graph.h3)", wgsl: WGSL_68, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 37, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_69, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 51, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_70, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 53, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %25 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_71, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %29 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_72, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 54, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %30 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_73, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 50, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %31 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_74, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_finetune_nll_onehot", label: "finetune_nll_onehot = one_hot(y) — one_hot %32 at specs/sda.yaml:51:10 (losses.finetune.nll)", wgsl: WGSL_75, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 56, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_finetune_nll_log", label: "finetune_nll_log = log(p_y_given_x_reducesum) — log %33 at specs/sda.yaml:51:10 (losses.finetune.nll)", wgsl: WGSL_76, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 54, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_finetune_nll_reducesum", label: "finetune_nll_reducesum = Σ (finetune_nll_onehot * (p_y_given_x_sub - finetune_nll_log)) — reduce_sum %38 at specs/sda.yaml:51:10 (losses.finetune.nll)", wgsl: WGSL_77, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 50, access: "read" }, { buffer: 57, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_cost", label: "cost = Σ -finetune_nll_reducesum — reduce_sum %40 at specs/sda.yaml:51:10 (losses.finetune.nll)", wgsl: WGSL_78, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 58, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_d_finetune_nll_reducesum", label: "d_finetune_nll_reducesum = Σ finetune_nll_onehot — reduce_sum %43 at specs/sda.yaml:51:10 (losses.finetune.nll)", wgsl: WGSL_79, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 55, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_d_finetune_nll_div", label: "d_finetune_nll_div = d_finetune_nll_reducesum / p_y_given_x_reducesum — div %44 at specs/sda.yaml:51:10 (losses.finetune.nll)", wgsl: WGSL_80, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 58, access: "read" }, { buffer: 54, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-1 * finetune_nll_onehot) + (d_finetune_nll_div * p_y_given_x_exp) — add %48 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_81, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 59, access: "read" }, { buffer: 52, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_grad_b4", label: "grad_b4 = Σ d_p_y_given_x_add — reduce_sum %49 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_82, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 50, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4) — matmul %50 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_83, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 51, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_d_h3_mul", label: "d_h3_mul = d_p_y_given_x_matmul * (h3 * (1 - h3)) — mul %55 at specs/sda.yaml:37:7 (graph.h3)", wgsl: WGSL_84, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 49, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_grad_b3", label: "grad_b3 = Σ d_h3_mul — reduce_sum %56 at specs/sda.yaml:37:23 (graph.h3)", wgsl: WGSL_85, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 60, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_d_h3_matmul", label: "d_h3_matmul = matmul(d_h3_mul, W3) — matmul %57 at specs/sda.yaml:37:18 (graph.h3)", wgsl: WGSL_86, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 60, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_d_h2_mul", label: "d_h2_mul = d_h3_matmul * (h2 * (1 - h2)) — mul %61 at specs/sda.yaml:36:7 (graph.h2)", wgsl: WGSL_87, bindings: [{ buffer: 62, access: "read_write" }, { buffer: 61, access: "read" }, { buffer: 48, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_grad_b2", label: "grad_b2 = Σ d_h2_mul — reduce_sum %62 at specs/sda.yaml:36:23 (graph.h2)", wgsl: WGSL_88, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 62, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_d_h2_matmul", label: "d_h2_matmul = matmul(d_h2_mul, W2) — matmul %63 at specs/sda.yaml:36:18 (graph.h2)", wgsl: WGSL_89, bindings: [{ buffer: 63, access: "read_write" }, { buffer: 62, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_d_h1_mul", label: "d_h1_mul = d_h2_matmul * (h1 * (1 - h1)) — mul %67 at specs/sda.yaml:35:7 (graph.h1)", wgsl: WGSL_90, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 47, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_grad_b1", label: "grad_b1 = Σ d_h1_mul — reduce_sum %68 at specs/sda.yaml:35:22 (graph.h1)", wgsl: WGSL_91, bindings: [{ buffer: 63, access: "read_write" }, { buffer: 64, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_grad_W1", label: "grad_W1 = matmul(x, d_h1_mul) — matmul %69 at specs/sda.yaml:35:17 (graph.h1)", wgsl: WGSL_92, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 64, access: "read" }], workgroups: [63, 49, 1] },
+    { name: "step3_W1", label: "W1 = W1 - (0.1 * grad_W1) — sub %72 at specs/sda.yaml:74:16 (phases[3].optimizer)", wgsl: WGSL_93, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 65, access: "read" }], workgroups: [12250, 1, 1] },
+    { name: "step3_b1", label: "b1 = b1 - (0.1 * grad_b1) — sub %75 at specs/sda.yaml:74:16 (phases[3].optimizer)", wgsl: WGSL_94, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 63, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_grad_W2", label: "grad_W2 = matmul(h1, d_h2_mul) — matmul %64 at specs/sda.yaml:36:18 (graph.h2)", wgsl: WGSL_95, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 62, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step3_W2", label: "W2 = W2 - (0.1 * grad_W2) — sub %78 at specs/sda.yaml:74:16 (phases[3].optimizer)", wgsl: WGSL_96, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 66, access: "read" }], workgroups: [15625, 1, 1] },
+    { name: "step3_b2", label: "b2 = b2 - (0.1 * grad_b2) — sub %80 at specs/sda.yaml:74:16 (phases[3].optimizer)", wgsl: WGSL_97, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 61, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_grad_W3", label: "grad_W3 = matmul(h2, d_h3_mul) — matmul %58 at specs/sda.yaml:37:18 (graph.h3)", wgsl: WGSL_98, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 60, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step3_W3", label: "W3 = W3 - (0.1 * grad_W3) — sub %82 at specs/sda.yaml:74:16 (phases[3].optimizer)", wgsl: WGSL_99, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 66, access: "read" }], workgroups: [15625, 1, 1] },
+    { name: "step3_b3", label: "b3 = b3 - (0.1 * grad_b3) — sub %84 at specs/sda.yaml:74:16 (phases[3].optimizer)", wgsl: WGSL_100, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 46, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "step3_grad_W4", label: "grad_W4 = matmul(h3, d_p_y_given_x_add) — matmul %51 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_101, bindings: [{ buffer: 67, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 50, access: "read" }], workgroups: [1, 63, 1] },
+    { name: "step3_W4", label: "W4 = W4 - (0.1 * grad_W4) — sub %87 at specs/sda.yaml:74:16 (phases[3].optimizer)", wgsl: WGSL_102, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 67, access: "read" }], workgroups: [157, 1, 1] },
+    { name: "step3_b4", label: "b4 = b4 - (0.1 * grad_b4) — sub %90 at specs/sda.yaml:74:16 (phases[3].optimizer)", wgsl: WGSL_103, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 55, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %10 at specs/sda.yaml:35:17 (graph.h1)", wgsl: WGSL_104, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "evaluate_h1", label: "h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/sda.yaml:35:7 (graph.h1)", wgsl: WGSL_105, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 68, access: "read" }, { buffer: 7, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "evaluate_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %14 at specs/sda.yaml:36:18 (graph.h2)", wgsl: WGSL_106, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 69, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "evaluate_h2", label: "h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/sda.yaml:36:7 (graph.h2)", wgsl: WGSL_107, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 68, access: "read" }, { buffer: 23, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "evaluate_h3_matmul", label: "h3_matmul = matmul(h2, W3) — matmul %18 at specs/sda.yaml:37:18 (graph.h3)", wgsl: WGSL_108, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 69, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "evaluate_h3", label: "h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/sda.yaml:37:7 (graph.h3)", wgsl: WGSL_109, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 68, access: "read" }, { buffer: 37, access: "read" }], workgroups: [16, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_110, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 69, access: "read" }, { buffer: 51, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_111, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 70, access: "read" }, { buffer: 53, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %25 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_112, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %29 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_113, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 72, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %30 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_114, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 70, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %31 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_115, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %34 at specs/sda.yaml:38:16 (graph.p_y_given_x)", wgsl: WGSL_116, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 72, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_error_argmax", label: "error_argmax = argmax(p_y_given_x) — argmax %35 at specs/sda.yaml:53:10 (metrics.error)", wgsl: WGSL_117, bindings: [{ buffer: 74, access: "read_write" }, { buffer: 73, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_error", label: "error = cast(compare(error_argmax, y)) — cast %37 at specs/sda.yaml:53:10 (metrics.error)", wgsl: WGSL_118, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 74, access: "read" }, { buffer: 56, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "cost_onehot = one_hot(y) — one_hot %38 at specs/sda.yaml:54:9 (metrics.cost)", wgsl: WGSL_119, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 56, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost_log", label: "cost_log = log(p_y_given_x_reducesum) — log %39 at specs/sda.yaml:54:9 (metrics.cost)", wgsl: WGSL_120, bindings: [{ buffer: 76, access: "read_write" }, { buffer: 72, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %44 at specs/sda.yaml:54:9 (metrics.cost)", wgsl: WGSL_121, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 70, access: "read" }, { buffer: 76, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost", label: "cost = -cost_reducesum — neg %45 at specs/sda.yaml:54:9 (metrics.cost)", wgsl: WGSL_122, bindings: [{ buffer: 76, access: "read_write" }, { buffer: 72, access: "read" }], workgroups: [1, 1, 1] },
   ],
   steps: [
     {

@@ -10,6 +10,7 @@ import type { ModelDescription } from "../../../runtime/compiled-model.ts";
 import type { BufferId, LoweredFunction, Program } from "../../lower/program.ts";
 import { assemble, base64Lines } from "../wasm/assemble.ts";
 import { WasmLoops } from "../wasm/loops.ts";
+import { jsString } from "../comments.ts";
 import { Arena } from "./arena.ts";
 import { tsLiteral } from "./literals.ts";
 import { FunctionRenderer, type RenderedFunction } from "./render.ts";
@@ -20,8 +21,8 @@ export interface ModuleInput {
   readonly header: string;
 }
 
-const ident = (s: string) => (/^[A-Za-z_$][\w$]*$/.test(s) ? s : JSON.stringify(s));
-const prop = (obj: string, key: string) => (/^[A-Za-z_$][\w$]*$/.test(key) ? `${obj}.${key}` : `${obj}[${JSON.stringify(key)}]`);
+const ident = (s: string) => (/^[A-Za-z_$][\w$]*$/.test(s) ? s : jsString(s));
+const prop = (obj: string, key: string) => (/^[A-Za-z_$][\w$]*$/.test(key) ? `${obj}.${key}` : `${obj}[${jsString(key)}]`);
 
 export interface EmittedModule {
   /** generated/<model>/model.ts */
@@ -92,7 +93,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
   const stepMethods = steps.map((fn) => {
     const r = rendered.get(fn)!;
     for (const [, b] of r.probes) fieldsRead.add(program.buffers[b]!.name);
-    probes.push(`[\n${r.probes.map(([label, b]) => `[${JSON.stringify(label)}, this.${program.buffers[b]!.name}]`).join(",\n")},\n]`);
+    probes.push(`[\n${r.probes.map(([label, b]) => `[${jsString(label)}, this.${program.buffers[b]!.name}]`).join(",\n")},\n]`);
     const cost = fn.block.outputs.get("cost");
     const r2 = { ...r, used: new Set([...r.used, ...(cost !== undefined ? [cost] : [])]) };
     const statements = methodBody(fn, r2, [`return ${local(cost)}[0];`]);
@@ -253,10 +254,10 @@ function dispatch(on: string, n: number, call: (k: number) => string, what: stri
 }
 
 /** A readable TypeScript literal of plain data: objects one key a line,
- * arrays of numbers on one line. Strings go through JSON.stringify, so no
+ * arrays of numbers on one line. Strings go through jsString, so no
  * spec text reaches the code unescaped. */
 export function literal(v: unknown, indent: string): string {
-  if (v === null || typeof v !== "object") return typeof v === "number" ? numLit(v) : JSON.stringify(v);
+  if (v === null || typeof v !== "object") return typeof v === "number" ? numLit(v) : jsString(v);
   const inner = `${indent}  `;
   if (Array.isArray(v)) {
     if (v.every((x) => typeof x !== "object" || x === null)) return `[${v.map((x) => literal(x, inner)).join(", ")}]`;

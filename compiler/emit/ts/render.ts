@@ -14,7 +14,7 @@ import { type Block, type BufferId, type Expr, isContiguous, type Kernel, type L
 import type { WasmLoops } from "../wasm/loops.ts";
 import { type Arena } from "./arena.ts";
 import { tsLiteral } from "./literals.ts";
-import { specComment } from "./comments.ts";
+import { specComment } from "../comments.ts";
 import { kernelFormula } from "../../lower/print.ts";
 import { toWasmTree } from "./wasm-tree.ts";
 

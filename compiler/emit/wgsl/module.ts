@@ -9,6 +9,7 @@ import type { Graph } from "../../ir/types.ts";
 import { lowerModel } from "../../lower/lower.ts";
 import type { Program } from "../../lower/program.ts";
 import type { GpuPlan } from "../../../runtime/webgpu/plan.ts";
+import { commentText, jsString } from "../comments.ts";
 import { renderWebGpu } from "./render.ts";
 
 export interface WebGpuModuleInput {
@@ -30,10 +31,10 @@ export function planWebGpu(steps: readonly Graph[], evalGraph: Graph): GpuPlan {
 /** Plain data on one line: `{ kind: "copy", src: 3, … }`, `[1, 2]`. */
 function inline(v: unknown): string {
   if (typeof v === "number") return Object.is(v, -0) ? "-0" : String(v); // NaN and ±Infinity too
-  if (v === null || typeof v !== "object") return JSON.stringify(v);
+  if (v === null || typeof v !== "object") return jsString(v);
   if (Array.isArray(v)) return `[${v.map(inline).join(", ")}]`;
   return `{ ${Object.entries(v as Record<string, unknown>)
-    .map(([k, x]) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k)}: ${inline(x)}`)
+    .map(([k, x]) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : jsString(k)}: ${inline(x)}`)
     .join(", ")} }`;
 }
 
@@ -48,8 +49,8 @@ function program(p: GpuPlan["eval"], indent: string): string {
 
 export function emitWebGpuModule(m: WebGpuModuleInput): { text: string; plan: GpuPlan } {
   const plan = renderWebGpu(m.program);
-  const consts = plan.kernels.map((k, i) => `// Kernel ${i}: ${k.label.replace(/[\r\n\u2028\u2029]/g, " ")}\nconst WGSL_${i} = ${templateLiteral(k.wgsl)};`);
-  const kernels = plan.kernels.map((k, i) => `    { name: ${JSON.stringify(k.name)}, label: ${JSON.stringify(k.label)}, wgsl: WGSL_${i}, bindings: ${inline(k.bindings)}, workgroups: ${inline(k.workgroups)} },`);
+  const consts = plan.kernels.map((k, i) => `// Kernel ${i}: ${commentText(k.label)}\nconst WGSL_${i} = ${templateLiteral(k.wgsl)};`);
+  const kernels = plan.kernels.map((k, i) => `    { name: ${jsString(k.name)}, label: ${jsString(k.label)}, wgsl: WGSL_${i}, bindings: ${inline(k.bindings)}, workgroups: ${inline(k.workgroups)} },`);
   const body = [
     'import type { GpuPlan } from "../../runtime/webgpu/plan.ts";',
     "",

@@ -18,6 +18,8 @@ import { WGSL_LOOP_BUDGET, wgslLoopTrips } from "../../ops/wgsl-loops.ts";
 import { OPS } from "../../ops/registry.ts";
 import { type Block, type BufferId, type Expr, isContiguous, type Kernel, type Program } from "../../lower/program.ts";
 import type { GpuBufferDesc, GpuCommand, GpuDType, GpuKernelDesc, GpuPlan, GpuProgram } from "../../../runtime/webgpu/plan.ts";
+import { kernelFormula } from "../../lower/print.ts";
+import { commentText } from "../comments.ts";
 import { shareTemps } from "./reuse.ts";
 import { type Binding, elementwiseKernel, kernelModule, reductionKernel, tiledModule } from "./templates.ts";
 import { lit } from "../../ops/wgsl.ts";
@@ -36,7 +38,7 @@ export function gpuDType(dtype: string): GpuDType {
 }
 
 function where(loc: SpecLoc | undefined): string {
-  return loc ? ` at ${loc.file}:${loc.line}:${loc.col}${loc.what ? ` (${loc.what})` : ""}` : "";
+  return loc ? ` at ${commentText(loc.file)}:${loc.line}:${loc.col}${loc.what ? ` (${commentText(loc.what)})` : ""}` : "";
 }
 
 /** Renders the steps and the evaluation of a lowered program. */
@@ -130,8 +132,10 @@ class GpuRenderer {
     return n;
   }
 
+  /** What the kernel computes in the spec's names, then its op and spec
+   * location (the header comment of its WGSL, and errors). */
   private label(k: Kernel): string {
-    return `${k.node.op} %${k.node.id}${where(k.node.loc)}`;
+    return `${kernelFormula(k, this.p)} — ${k.node.op} %${k.node.id}${where(k.node.loc)}`;
   }
 
   private dispatch(d: GpuKernelDesc, loc?: SpecLoc): void {

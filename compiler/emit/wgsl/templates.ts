@@ -22,6 +22,7 @@ import type { GpuKernelDesc } from "../../../runtime/webgpu/plan.ts";
 import type { WgslEntry } from "../../ops/op.ts";
 import { WGSL_LOOP_BUDGET } from "../../ops/wgsl-loops.ts";
 import { PHILOX_WGSL } from "./philox.ts";
+import { commentText } from "../comments.ts";
 
 export interface Binding {
   readonly buffer: number;
@@ -120,7 +121,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 const LIBRARIES: ReadonlyArray<readonly [RegExp, string]> = [[/\bphilox_/, PHILOX_WGSL]];
 
 function header(label: string, bindings: readonly Binding[]): string {
-  return HEADER({ label: label.replace(/[\r\n]/g, " "), ctx: bindings.some((b) => b.access === "uniform"), bindings });
+  return HEADER({ label: commentText(label), ctx: bindings.some((b) => b.access === "uniform"), bindings });
 }
 
 function extraFor(code: string): string {
