@@ -257,7 +257,7 @@ function dispatch(on: string, n: number, call: (k: number) => string, what: stri
  * arrays of numbers on one line. Strings go through jsString, so no
  * spec text reaches the code unescaped. */
 export function literal(v: unknown, indent: string): string {
-  if (v === null || typeof v !== "object") return typeof v === "number" ? numLit(v) : jsString(v);
+  if (v === null || typeof v !== "object") return typeof v === "number" ? numLit(v) : typeof v === "string" ? jsString(v) : String(v);
   const inner = `${indent}  `;
   if (Array.isArray(v)) {
     if (v.every((x) => typeof x !== "object" || x === null)) return `[${v.map((x) => literal(x, inner)).join(", ")}]`;

@@ -31,7 +31,7 @@ export function planWebGpu(steps: readonly Graph[], evalGraph: Graph): GpuPlan {
 /** Plain data on one line: `{ kind: "copy", src: 3, … }`, `[1, 2]`. */
 function inline(v: unknown): string {
   if (typeof v === "number") return Object.is(v, -0) ? "-0" : String(v); // NaN and ±Infinity too
-  if (v === null || typeof v !== "object") return jsString(v);
+  if (v === null || typeof v !== "object") return typeof v === "string" ? jsString(v) : String(v);
   if (Array.isArray(v)) return `[${v.map(inline).join(", ")}]`;
   return `{ ${Object.entries(v as Record<string, unknown>)
     .map(([k, x]) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : jsString(k)}: ${inline(x)}`)
