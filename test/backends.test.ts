@@ -29,7 +29,7 @@ const STEPS = 10;
 // with these inputs) and 1e-4 for its longer f32 sums.
 const TOLERANCE: Record<string, number> = { "specs/lenet.yaml": 1e-4 };
 const STEPS_OF: Record<string, number> = { "specs/lenet.yaml": 3 };
-const SPECS = ["specs/logreg.yaml", "specs/mlp.yaml", "specs/lenet.yaml", "test/specs/elman.yaml", "test/specs/denoising.yaml", "test/specs/gibbs-chain.yaml", "test/specs/long-sum.yaml"];
+const SPECS = ["specs/logreg.yaml", "specs/mlp.yaml", "specs/lenet.yaml", "test/specs/elman.yaml", "test/specs/denoising.yaml", "test/specs/gibbs-chain.yaml", "test/specs/long-sum.yaml", "test/specs/elman-steps.yaml"];
 
 type Backend = "cpu" | "webgpu";
 

@@ -48,6 +48,9 @@ export interface DenseLayer {
 export interface ScanNode {
   readonly scan: {
     readonly length?: number;
+    /** A graph or input name holding this batch's number of steps (an i32
+     * with one element): the scan runs that many of its `length` steps. */
+    readonly steps?: string;
     readonly sequences?: Readonly<Record<string, string>>;
     readonly carry: Readonly<Record<string, string>>;
     readonly body: Readonly<Record<string, string>>;

@@ -111,6 +111,20 @@ export class ModelBuilder {
     return this.scan(name, e, loc);
   }
 
+  /** A scan's `steps`: an i32 tensor of one element, as the scalar the scan
+   * operand is (a batch of one sentence gives its length as a [1] input). */
+  private stepCount(src: string, at: SpecLoc): number {
+    const id = this.resolve(src, at);
+    const shape = this.b.shape(id);
+    if (this.b.dtype(id) !== "i32") throw new IRError(`scan steps '${src}' is ${this.b.dtype(id)}; a number of steps is an i32 tensor`, at, "E032");
+    if (shape.reduce((x, d) => x * d, 1) !== 1) throw new IRError(`scan steps '${src}' has shape [${shape.join(", ")}]; it must hold one number (one per batch)`, at, "E031");
+    const saved = this.b.loc;
+    this.b.loc = at;
+    const scalar = shape.length === 0 ? id : this.b.reshape(id, []);
+    this.b.loc = saved;
+    return scalar;
+  }
+
   /** A spec-level scan: carries, sequences and the outer values the body
    * reads (passed in as loop constants) become the body's arguments. */
   private scan(name: string, e: ScanNode, loc: SpecLoc): number {
@@ -178,7 +192,8 @@ export class ModelBuilder {
     });
     [...newCarry, ...stepOuts].forEach((id, i) => body.graph.outputs.set(String(i), id));
     outer.loc = loc;
-    const res = buildScan(outer, [...init, ...seqIds, ...consts], {
+    const count = s.steps === undefined ? [] : [this.stepCount(s.steps, this.loc(["graph", name, "scan", "steps"], "steps"))];
+    const res = buildScan(outer, [...init, ...seqIds, ...consts, ...count], {
       body: body.graph,
       nCarry: carries.length,
       nSeq: seqs.length,
@@ -186,6 +201,7 @@ export class ModelBuilder {
       nStepOut: outNames.length,
       length,
       reverse: false,
+      ...(count.length ? { counted: true } : {}),
     });
     outNames.forEach(([o], i) => this.named.set(o, res.stepOuts[i]!));
     for (const [f, c] of Object.entries(s.finals ?? {})) {

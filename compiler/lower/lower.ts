@@ -8,7 +8,7 @@ import { IRError, numel } from "../ir/types.ts";
 import type { ScanAttrs } from "../ops/attrs.ts";
 import { OPS } from "../ops/registry.ts";
 import { isSuffix } from "../ops/reduce-sum.ts";
-import { scanOutTypes } from "../ops/scan.ts";
+import { countOperand, scanOutTypes } from "../ops/scan.ts";
 import { WGSL_LOOP_BUDGET } from "../ops/wgsl-loops.ts";
 import { analyzeFusion, type Fusion, type Placement } from "./fusion.ts";
 import { findFusedUpdates, type FusedUpdate } from "./fused-update.ts";
@@ -307,7 +307,8 @@ class BlockLowering {
     const argTypes = n.inputs.map((i) => this.g.nodes[i]!);
     const carry = argTypes.slice(0, a.nCarry).map((t, j) => temp(t, `carry${j}`));
     const seqs = argTypes.slice(a.nCarry, a.nCarry + a.nSeq).map((t, q) => temp({ dtype: t.dtype, shape: t.shape.slice(1) }, `x${q}`));
-    const consts = n.inputs.slice(a.nCarry + a.nSeq).map((i) => this.bufferOf(i));
+    const consts = n.inputs.slice(a.nCarry + a.nSeq, a.nCarry + a.nSeq + a.nConst).map((i) => this.bufferOf(i));
+    const count = countOperand(a);
     const body = new BlockLowering(this.model, a.body, [...carry, ...seqs, ...consts], this.inputs, false).lower();
     this.kernels.push({
       kind: "scan",
@@ -316,6 +317,7 @@ class BlockLowering {
       out: elems[0] ?? carry[0]!,
       scan: {
         length: a.length,
+        ...(count === undefined ? {} : { count: this.bufferOf(n.inputs[count]!) }),
         reverse: a.reverse,
         init: n.inputs.slice(0, a.nCarry).map((i) => this.bufferOf(i)),
         carry,

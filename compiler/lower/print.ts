@@ -35,7 +35,7 @@ export function kernelFormula(k: Kernel, p: Program): string {
     case "copy":
       return `${name(k.out)} = ${name(k.src)}`;
     case "scan":
-      return `scan over ${k.scan.length} steps`;
+      return `scan over ${k.scan.count === undefined ? "" : `${name(k.scan.count)} of `}${k.scan.length} steps`;
   }
 }
 
@@ -90,7 +90,7 @@ export function printProgram(p: Program): string {
         return;
       case "scan": {
         const s = k.scan;
-        out.push(`${indent}scan ${s.length} steps${s.reverse ? " reversed" : ""}: carry ${s.init.map(name).join(", ")} → ${s.carry.map(name).join(", ")}; slices ${s.seqSources.map((x, q) => `${name(x)} → ${name(s.seqs[q]!)}`).join(", ")}; tuple ${s.elems.map(name).join(", ")}${at(k)}`);
+        out.push(`${indent}scan ${s.count === undefined ? "" : `${name(s.count)} of `}${s.length} steps${s.reverse ? " reversed" : ""}: carry ${s.init.map(name).join(", ")} → ${s.carry.map(name).join(", ")}; slices ${s.seqSources.map((x, q) => `${name(x)} → ${name(s.seqs[q]!)}`).join(", ")}; tuple ${s.elems.map(name).join(", ")}${at(k)}`);
         block(s.body, `${indent}  `);
         return;
       }

@@ -97,8 +97,12 @@ export type Kernel =
   | (KernelBase & { readonly kind: "copy"; readonly src: BufferId });
 
 export interface ScanBlock {
-  /** Iterations. Static today; the renderers read it from here only. */
+  /** The most iterations (the stacked buffers' leading extent). */
   readonly length: number;
+  /** An i32 buffer whose first element is this run's number of iterations
+   * (clamped to 0..length; steps not run leave their stacked slots 0);
+   * absent: always `length`. */
+  readonly count?: BufferId;
   readonly reverse: boolean;
   /** Initial carries (outer buffers) and the carry buffers the body reads. */
   readonly init: readonly BufferId[];

@@ -23,6 +23,13 @@ export interface ScanAttrs {
   readonly length: number;
   /** Iterate t = length-1 .. 0 (used by the gradient of a forward scan). */
   readonly reverse: boolean;
+  /** The scan has one more operand after its constants: an i32 scalar, the
+   * number of steps to run this time (clamped to 0..length). Steps past it
+   * are skipped: their stacked outputs and carry history are 0, the finals
+   * are the carries after the last step run. A reverse scan runs the same
+   * steps backwards (t = count-1 .. 0). Sequences of varying length run
+   * without recompiling, up to `length`. */
+  readonly counted?: boolean;
 }
 
 export interface PrimAttrs {

@@ -34,13 +34,22 @@ export function scanOutTypes(a: ScanAttrs): TensorType[] {
   ];
 }
 
+/** The operand giving a counted scan's number of steps (index in inputs). */
+export function countOperand(a: ScanAttrs): number | undefined {
+  return a.counted ? a.nCarry + a.nSeq + a.nConst : undefined;
+}
+
 function check(ins: readonly TensorType[], a: ScanAttrs): void {
   const args = bodyArgTypes(a.body);
   const nIn = a.nCarry + a.nSeq + a.nConst;
-  if (ins.length !== nIn || args.length !== nIn) throw new IRError(`scan: ${ins.length} operands for a body of ${args.length} arguments`);
+  if (ins.length !== nIn + (a.counted ? 1 : 0) || args.length !== nIn) throw new IRError(`scan: ${ins.length} operands for a body of ${args.length} arguments`);
+  const c = countOperand(a);
+  if (c !== undefined && (ins[c]!.dtype !== "i32" || ins[c]!.shape.length !== 0)) {
+    throw new IRError(`scan: the step count is ${ins[c]!.dtype}[${ins[c]!.shape.join(", ")}], not an i32 scalar`, undefined, "E032");
+  }
   if (a.body.outputs.size !== a.nCarry + a.nStepOut) throw new IRError(`scan: body has ${a.body.outputs.size} outputs, expected ${a.nCarry + a.nStepOut}`);
   const outs = [...a.body.outputs.values()].map((id) => a.body.nodes[id]!);
-  ins.forEach((t, k) => {
+  ins.slice(0, nIn).forEach((t, k) => {
     const isSeq = k >= a.nCarry && k < a.nCarry + a.nSeq;
     const want: Shape = isSeq ? [a.length, ...args[k]!.shape] : args[k]!.shape;
     if (!shapeEq(t.shape, want) || t.dtype !== args[k]!.dtype) {
@@ -57,6 +66,11 @@ function tupleGet(b: Builder, scan: number, k: number, t: TensorType): number {
   const nid = b.graph.nodes.length;
   b.graph.nodes.push({ id: nid, op: "tuple_get", inputs: [scan], attrs: { index: k }, shape: [...t.shape], dtype: t.dtype, loc: b.loc });
   return nid;
+}
+
+/** How many steps a counted scan runs: its count clamped to 0..length. */
+export function stepsToRun(count: number, length: number): number {
+  return Math.max(0, Math.min(length, Math.trunc(count)));
 }
 
 /** Builds a scan node and its tuple_get projections. */
@@ -96,7 +110,8 @@ export const scan = defineOp({
   vjp: (b, node, cts) => {
     const a = node.attrs;
     if (a.reverse) throw new IRError("the gradient of a reverse scan (second-order BPTT) is not supported", node.loc);
-    const ins = node.inputs;
+    const count = countOperand(a);
+    const ins = count === undefined ? node.inputs : node.inputs.slice(0, count);
     const args = bodyArgTypes(a.body);
     const types = scanOutTypes(a);
     const seqBase = a.nCarry, constBase = a.nCarry + a.nSeq;
@@ -144,6 +159,8 @@ export const scan = defineOp({
         ...ins.slice(seqBase, constBase),
         ...ctStep,
         ...ins.slice(constBase),
+        // The same steps, backwards.
+        ...(count === undefined ? [] : [node.inputs[count]!]),
       ],
       {
         body: bb.graph,
@@ -153,9 +170,10 @@ export const scan = defineOp({
         nStepOut: a.nSeq,
         length: a.length,
         reverse: true,
+        ...(a.counted ? { counted: true } : {}),
       },
     );
-    const result: (number | null)[] = ins.map(() => null);
+    const result: (number | null)[] = node.inputs.map(() => null);
     for (let j = 0; j < a.nCarry; j++) result[j] = res.finals[j]!;
     floatConsts.forEach((c, i) => (result[constBase + c] = res.finals[a.nCarry + i]!));
     for (let i = 0; i < a.nSeq; i++) result[seqBase + i] = isFloat(args[seqBase + i]!.dtype) ? res.stepOuts[i]! : null;
@@ -166,11 +184,14 @@ export const scan = defineOp({
     const types = scanOutTypes(a);
     let carries = ins.slice(0, a.nCarry) as Tensor[];
     const seqs = ins.slice(a.nCarry, a.nCarry + a.nSeq);
-    const consts = ins.slice(a.nCarry + a.nSeq);
+    const consts = ins.slice(a.nCarry + a.nSeq, a.nCarry + a.nSeq + a.nConst);
+    const c = countOperand(a);
+    const n = c === undefined ? a.length : stepsToRun((ins[c] as Tensor).data[0]!, a.length);
+    // Steps not run leave their stacked slots 0 (alloc zero-fills).
     const stacked = types.slice(a.nCarry).map((t) => alloc(t.shape, t.dtype));
     const put = (dst: Tensor, t: number, v: Tensor) => dst.data.set(v.data, t * v.data.length);
-    for (let s = 0; s < a.length; s++) {
-      const t = a.reverse ? a.length - 1 - s : s;
+    for (let s = 0; s < n; s++) {
+      const t = a.reverse ? n - 1 - s : s;
       const outs = ctx.runBody(a.body, [...carries, ...seqs.map((x) => sliceAt(x!, t)), ...(consts as Tensor[])], t);
       carries.forEach((c, j) => put(stacked[a.nStepOut + j]!, t, c));
       for (let m = 0; m < a.nStepOut; m++) put(stacked[m]!, t, outs[a.nCarry + m]!);

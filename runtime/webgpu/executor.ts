@@ -274,7 +274,7 @@ class GpuModelImpl implements GpuModel {
 
   /** Encodes, submits and maps back the program's outputs; calls `read` with
    * the mapped staging range. One command encoder, one submit. */
-  private async run(prog: CompiledProgram, step: number, what: string, read: (mapped: ArrayBuffer) => void): Promise<void> {
+  private async run(prog: CompiledProgram, step: number, what: string, read: (mapped: ArrayBuffer) => void, batch: Batch): Promise<void> {
     if (this.busy) throw new Error(`${what}: called while the previous GPU step is still running (await each call)`);
     this.busy = true;
     try {
@@ -289,6 +289,7 @@ class GpuModelImpl implements GpuModel {
       const enc = dev.createCommandEncoder({ label: what });
       let pass: GPUComputePassEncoder | null = null;
       for (const c of prog.commands) {
+        if (c.when && !(Number(batch[c.when.input]?.[0] ?? 0) > c.when.above)) continue; // a scan step past this batch's count
         if (c.kind === "dispatch") {
           pass ??= enc.beginComputePass();
           const k = this.plan.kernels[c.kernel];
@@ -325,9 +326,15 @@ class GpuModelImpl implements GpuModel {
     this.writeInputs(prog, batch);
     let cost = NaN;
     const r = prog.readbacks[0];
-    await this.run(prog, step, `step program ${stepFn}`, (m) => {
-      cost = view(this.plan.buffers[r.buffer].dtype, m, r.offset, 1)[0];
-    });
+    await this.run(
+      prog,
+      step,
+      `step program ${stepFn}`,
+      (m) => {
+        cost = view(this.plan.buffers[r.buffer].dtype, m, r.offset, 1)[0];
+      },
+      batch,
+    );
     return cost;
   }
 
@@ -342,7 +349,7 @@ class GpuModelImpl implements GpuModel {
         if (src instanceof Float32Array) dst.set(src);
         else for (let k = 0; k < src.length; k++) dst[k] = src[k];
       }
-    });
+    }, batch);
   }
 
   upload(): void {

@@ -45,10 +45,18 @@ export interface GpuKernelDesc {
   readonly workgroups: readonly [number, number, number];
 }
 
+/** Runs a command only when the first element of a data input of the batch
+ * is above `above`: step t of a scan whose number of steps comes with the
+ * batch (a sentence's length) runs when that number is above t. */
+export interface GpuGuard {
+  readonly input: string;
+  readonly above: number;
+}
+
 export type GpuCommand =
-  | { readonly kind: "dispatch"; readonly kernel: number }
+  | { readonly kind: "dispatch"; readonly kernel: number; readonly when?: GpuGuard }
   /** copyBufferToBuffer; offsets and size in elements. */
-  | { readonly kind: "copy"; readonly src: number; readonly srcOffset: number; readonly dst: number; readonly dstOffset: number; readonly size: number };
+  | { readonly kind: "copy"; readonly src: number; readonly srcOffset: number; readonly dst: number; readonly dstOffset: number; readonly size: number; readonly when?: GpuGuard };
 
 export interface GpuProgram {
   readonly commands: readonly GpuCommand[];

@@ -82,8 +82,12 @@ export function checkPlan(desc: ModelDescription, plan: GpuPlan, device: GPUDevi
       }
     });
   });
+  const inputs = new Set(desc.inputs.map((i) => i.name));
   const checkProgram = (p: GpuProgram, what: string, outputs: readonly string[]): void => {
     p.commands.forEach((c, ci) => {
+      if (c.when && (!inputs.has(c.when.input) || !Number.isInteger(c.when.above))) {
+        throw new GpuPlanError(`${what}, command ${ci}: runs when input "${c.when.input}" is above ${c.when.above}, but the model has no such input`);
+      }
       if (c.kind === "dispatch") {
         if (!Number.isInteger(c.kernel) || c.kernel < 0 || c.kernel >= plan.kernels.length) throw new GpuPlanError(`${what}, command ${ci}: no kernel ${c.kernel}`);
       } else if (c.kind === "copy") {

@@ -256,14 +256,20 @@ export class FunctionRenderer {
 
   private scan(k: Kernel & { kind: "scan" }, _iter: string): void {
     const s = k.scan;
-    const L = s.length;
     const t = this.fresh("t");
     const n = this.fresh("n");
     const size = (b: BufferId) => this.p.buffers[b]!.size;
-    this.lines.push(specComment(k.node.loc, `scan over ${L} steps${s.reverse ? ", reversed (gradient through time)" : ""}`));
+    this.lines.push(specComment(k.node.loc, `scan over ${s.count === undefined ? s.length : `up to ${s.length}`} steps${s.reverse ? ", reversed (gradient through time)" : ""}`));
+    let L = String(s.length);
+    if (s.count !== undefined) {
+      // This batch's number of steps; slots of the steps not run stay 0.
+      L = this.fresh("steps");
+      this.lines.push(`const ${L} = Math.max(0, Math.min(${s.length}, ${this.ref(s.count)}[0]));`);
+      for (const e of s.elems.slice(s.carry.length)) this.lines.push(`${this.ref(e)}.fill(0);`);
+    }
     s.carry.forEach((c, j) => this.lines.push(`${this.ref(c)}.set(${this.ref(s.init[j]!)});`));
     this.lines.push(`for (let ${n} = 0; ${n} < ${L}; ${n}++) {`);
-    this.lines.push(`const ${t} = ${s.reverse ? `${L - 1} - ${n}` : n};`);
+    this.lines.push(`const ${t} = ${s.reverse ? (s.count === undefined ? `${s.length - 1} - ${n}` : `${L} - 1 - ${n}`) : n};`);
     const nCarry = s.carry.length;
     // The carry each step saw: the history the gradient re-runs the body on.
     s.carry.forEach((c, j) => this.lines.push(`${this.ref(s.elems[nCarry + s.nStepOut + j]!)}.set(${this.ref(c)}, ${t} * ${size(c)});`));

@@ -237,6 +237,17 @@ class GpuRenderer {
     return kernelModule(name, label, bind.list, threads, (em.body as (c: WgslKernelCtx<never>) => string)(ctx));
   }
 
+  /** The data input a counted scan's number of steps comes from: the host
+   * reads it from the batch to skip the steps past it (WebGPU command lists
+   * do not branch). */
+  private countInput(k: Kernel, count: BufferId): string {
+    const info = this.p.buffers[count]!;
+    if (info.role !== "input" || info.ref === undefined) {
+      throw new IRError(`a scan's number of steps must be a data input on WebGPU (the host skips the steps past it); '${info.name}' is computed${where(k.node.loc)}`, k.node.loc, "E035");
+    }
+    return info.ref;
+  }
+
   private copy(src: number, srcOffset: number, dst: number, dstOffset: number, size: number): void {
     if (src === dst && srcOffset === dstOffset) return;
     this.commands.push({ kind: "copy", src, srcOffset, dst, dstOffset, size });
@@ -256,9 +267,21 @@ class GpuRenderer {
     const g = (b: BufferId) => this.buf(b);
     const size = (b: BufferId) => this.p.buffers[b]!.size;
     const nCarry = s.carry.length;
+    const input = s.count === undefined ? undefined : this.countInput(k, s.count);
+    if (input !== undefined) {
+      // Slots of the steps this batch does not run stay 0.
+      for (const e of s.elems.slice(nCarry)) {
+        const bind = this.bindings(e);
+        const info = this.p.buffers[e]!;
+        this.dispatch(elementwiseKernel(this.name({ ...k, out: e }), `zeros — ${this.label(k)}`, bind.list, info.size, `out[i] = ${lit(0, info.dtype, "i")};`), k.node.loc);
+      }
+    }
     s.carry.forEach((c, j) => this.copy(g(s.init[j]!), 0, g(c), 0, size(c)));
     for (let n = 0; n < s.length; n++) {
       const t = s.reverse ? s.length - 1 - n : n;
+      // Step t runs when the batch's count is above t; a reversed scan then
+      // starts at count − 1, as on the CPU.
+      const from = this.commands.length;
       this.copy(this.iters, t, this.ctx, 2, 1);
       s.carry.forEach((c, j) => this.copy(g(c), 0, g(s.elems[nCarry + s.nStepOut + j]!), t * size(c), size(c)));
       s.seqs.forEach((x, q) => this.copy(g(s.seqSources[q]!), t * size(x), g(x), 0, size(x)));
@@ -268,6 +291,10 @@ class GpuRenderer {
         this.copy(g(o), 0, g(s.elems[nCarry + m]!), t * size(o), size(o));
       }
       s.carry.forEach((c, j) => this.copy(g(s.bodyOuts[j]!), 0, g(c), 0, size(c)));
+      if (input !== undefined) {
+        const when = { input, above: t };
+        for (let i = from; i < this.commands.length; i++) this.commands[i] = { ...this.commands[i]!, when };
+      }
     }
     this.copy(this.iters, 0, this.ctx, 2, 1);
     s.carry.forEach((c, j) => this.copy(g(c), 0, g(s.elems[j]!), 0, size(c)));
