@@ -31,7 +31,7 @@ export function staleFiles(dir: string, files: ReadonlyMap<string, string>): str
 /** Files in a model's generated folder that an earlier compiler wrote and
  * this one no longer does (recognised by the generated header; anything
  * else in the folder is left alone). */
-export function obsoleteFiles(dir: string, files: ReadonlyMap<string, string>): string[] {
+function obsoleteFiles(dir: string, files: ReadonlyMap<string, string>): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => !files.has(f))

@@ -25,7 +25,7 @@ export interface Fusion {
 const kindOf = (n: Node) => OPS[n.op].ts.kind;
 
 /** reduce_sum over trailing axes: the emitter fuses its operand's chain. */
-export function fusedReduction(n: Node): boolean {
+function fusedReduction(n: Node): boolean {
   if (n.op !== "reduce_sum") return false;
   const axes = (n as Node<"reduce_sum">).attrs.axes;
   return isSuffix(axes, n.shape.length + axes.length);

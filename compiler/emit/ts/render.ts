@@ -303,7 +303,7 @@ function probeLabel(n: Node): string {
  * index replaced by 0; then factors of 1 and terms of 0 go. Only the
  * renderer's own loop variables (named `x$n`, unique in a method) are
  * touched. */
-export function foldOneTrip(code: string): string {
+function foldOneTrip(code: string): string {
   const header = /for \(let (\w+\$\d+) = 0; \1 < 1; \1 (?:\+= 1|\+\+)\) \{|for \(let (\w+\$\d+) = 0; \2 < 1; \2\+\+\) \{/g;
   const vars: string[] = [];
   let out = code.replace(header, (_m, a: string | undefined, b: string | undefined) => {

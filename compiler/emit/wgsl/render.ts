@@ -33,7 +33,7 @@ export const DEFAULT_LIMITS = {
   maxComputeWorkgroupStorageSize: 16384,
 } as const;
 
-export function gpuDType(dtype: string): GpuDType {
+function gpuDType(dtype: string): GpuDType {
   return dtype === "i32" ? "i32" : dtype === "bool" ? "u32" : "f32";
 }
 
