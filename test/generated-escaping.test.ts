@@ -5,11 +5,12 @@
 // A spec path full of line breaks and comment terminators must not put a
 // line of code into any generated file.
 
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import ts from "typescript";
-import { ROOT } from "../compiler/cli/files.ts";
+import { loadSpecFile, ROOT } from "../compiler/cli/files.ts";
 import { compileSpec } from "../compiler/compile.ts";
 import { loadSpecText } from "../compiler/frontend/load.ts";
 import { identifier } from "../compiler/lower/names.ts";
@@ -56,5 +57,28 @@ describe("spec text in generated code", () => {
     expect(identifier("delete")).toBe("delete_");
     expect(identifier("batch")).toBe("batch_");
     expect(identifier("W1")).toBe("W1");
+  });
+});
+
+describe("generated code does not depend on where the spec lives", () => {
+  it("a spec of the project, named by any path, compiles to the committed files", () => {
+    for (const p of [join(ROOT, "specs/logreg.yaml"), "specs/logreg.yaml", join(ROOT, "specs/../specs/logreg.yaml")]) {
+      const c = compileSpec(loadSpecFile(p));
+      expect(c.files.get("model.ts"), p).toBe(readFileSync(join(ROOT, "generated/logreg/model.ts"), "utf8"));
+    }
+  });
+
+  it("a spec outside the project is named by its file name only", () => {
+    const text = readFileSync(join(ROOT, "specs/logreg.yaml"), "utf8");
+    const outputs = ["a", "b/c"].map((d) => {
+      const dir = join(tmpdir(), `dlt-where-${process.pid}`, d);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "logreg.yaml"), text);
+      return compileSpec(loadSpecFile(join(dir, "logreg.yaml"))).files.get("model.ts")!;
+    });
+    rmSync(join(tmpdir(), `dlt-where-${process.pid}`), { recursive: true, force: true });
+    expect(outputs[0]).toBe(outputs[1]);
+    expect(outputs[0]).toContain("from logreg.yaml (spec sha256");
+    expect(outputs[0]).not.toContain(tmpdir());
   });
 });

@@ -54,9 +54,12 @@ export function removeObsolete(dir: string, files: ReadonlyMap<string, string>):
   for (const p of obsoleteFiles(dir, files)) unlinkSync(p);
 }
 
+/** How a spec is named in diagnostics and generated code: its path from
+ * the project root, or, outside the project, its file name only, so that
+ * generated/ is the same on every machine wherever the spec was read from. */
 export function displayPath(p: string): string {
   const r = resolve(p);
-  return r.startsWith(`${ROOT}/`) ? r.slice(ROOT.length + 1) : p;
+  return r.startsWith(`${ROOT}/`) ? r.slice(ROOT.length + 1) : basename(r);
 }
 
 export { basename };
