@@ -106,6 +106,7 @@ const CASES: readonly Case[] = [
   { file: "61-tab-indent", code: "E001", line: 3, col: 1, includes: "Tabs are not allowed as indentation", help: "indent with spaces" },
   { file: "62-dropout-rate", code: "E029", line: 13, col: 29, includes: "dropout: the drop probability must be a number in [0, 1), found 50", help: "e.g. dropout(h, 0.5)" },
   { file: "63-unknown-schedule", code: "E007", line: 20, col: 45, includes: "'phases[0].optimizer.sgd.schedule' cannot be 'exponentail'", help: "did you mean 'exponential'? (expected `constant` or a mapping with one of: exponential, step_decay, linear)" },
+  { file: "64-alias-bomb", code: "E060", line: 4, col: 8, includes: "YAML aliases expand to more than 1000 values", help: "a spec needs no nested aliases; write the repeated value out, or use one alias level" },
 ];
 
 describe("malformed specs", () => {

@@ -6,7 +6,7 @@
 // yaml-source.ts.
 
 import { readFileSync } from "node:fs";
-import { isMap, isScalar, isSeq, LineCounter, type Node as YamlNode, type Pair, parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, type Node as YamlNode, type Pair, parseDocument, visit } from "yaml";
 import { runChecks } from "./checks/index.ts";
 import { type Diagnostic, SpecError } from "./diagnostics.ts";
 import { NAME_HELP, schemaDiagnostics, specValidator } from "./schema.ts";
@@ -33,7 +33,7 @@ export function loadSpecText(text: string, file: string): LoadedSpec {
   const bad = badKeys(src);
   if (bad.length) throw new SpecError(bad);
 
-  const data: unknown = doc.toJS({ maxAliasCount: 1000 });
+  const data = toData(doc, src);
   const validate = specValidator();
   if (!validate(data)) throw new SpecError(schemaDiagnostics(validate.errors ?? [], src, data));
 
@@ -48,6 +48,32 @@ export function loadSpecText(text: string, file: string): LoadedSpec {
   const errors = ds.filter((d) => d.severity === "error");
   if (errors.length) throw new SpecError(errors);
   return { ...partial, warnings: ds.filter((d) => d.severity === "warning") };
+}
+
+/** Aliases (`*a`) a spec may expand in all: a real spec repeats a value a
+ * few times; nested aliases (a "billion laughs" file) multiply far beyond. */
+export const MAX_ALIAS_EXPANSION = 1000;
+
+/** The document as plain data, refusing alias expansion past the budget
+ * (E060, located at the first alias) instead of building it. */
+function toData(doc: ReturnType<typeof parseDocument>, src: YamlSource): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSION });
+  } catch (e) {
+    if (!(e instanceof ReferenceError) || !/alias/i.test(e.message)) throw e;
+    let first = 0;
+    visit(doc, {
+      Alias(_key, node) {
+        first = node.range?.[0] ?? 0;
+        return visit.BREAK;
+      },
+    });
+    throw new SpecError([
+      src.diagAtOffset("E060", first, `YAML aliases expand to more than ${MAX_ALIAS_EXPANSION} values`, {
+        help: "a spec needs no nested aliases; write the repeated value out, or use one alias level",
+      }),
+    ]);
+  }
 }
 
 // ---------------------------------------------------------------------------
