@@ -23,6 +23,7 @@ import { OPS } from "../compiler/ops/registry.ts";
 import { WGSL_LOOP_BUDGET, wgslLoopTrips } from "../compiler/ops/wgsl-loops.ts";
 import { normal, uniform } from "../runtime/rng/philox.ts";
 import { BACKENDS, type Backend, checkCase, type Float, graph, NOT_APPLICABLE, type OpCase, op, prepare, type Tolerance, whyNot } from "./setup/op-backends.ts";
+import { tieWindows } from "./setup/pool-ties.ts";
 import { bool, f64, type Gen, i32, SPECIAL, zeroed } from "./setup/tensors.ts";
 
 const NONE = {} as Record<string, never>;
@@ -318,6 +319,14 @@ const POOLING: OpCase[] = [
   op("max_pool2d_grad 2×3 with a border", "max_pool2d_grad", { size: [2, 3] }, (g) => [g.normal([2, 2, 5, 7]), g.normal([2, 2, 2, 2])]),
   op("max_pool2d_grad ties (first maximum)", "max_pool2d_grad", { size: [2, 2] }, (g) => [f64([2, 3, 4, 4], g.fill([2, 3, 4, 4], () => Math.floor(g.rand() * 2))), g.normal([2, 3, 2, 2])]),
   op("max_pool2d_grad ties by hand", "max_pool2d_grad", { size: [2, 2] }, () => [f64([1, 1, 2, 4], [1, 3, 2, 2, 3, 0, 2, 2]), f64([1, 1, 1, 2], [5, 6])]),
+  // A tie in every window, on every lane of the wasm 2×2 vector path and on
+  // its scalar tail (test/tie-breaking.test.ts checks these by hand).
+  ...([[[2, 2], 2, 9], [[3, 2], 2, 5]] as [[number, number], number, number][]).map(([size, Ho, Wo]) =>
+    op(`max_pool2d_grad ${size[0]}×${size[1]} ties in every window, ${Wo} windows a row`, "max_pool2d_grad", { size }, () => {
+      const t = tieWindows(size[0], size[1], Ho, Wo, 1, 1);
+      return [t.x, t.ct];
+    }, { tol: { ts: "bitwise" }, code: { ts: /K\.maxPool2dGrad\(/ } }),
+  ),
   ...POOL_SHAPES.map(({ name, x, size }) =>
     op(`max_pool2d_grad ${name}: the cotangent at each window's first maximum`, "max_pool2d_grad", { size }, (g) => {
       const [n, c, h, w] = x as [number, number, number, number];
