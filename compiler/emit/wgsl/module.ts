@@ -15,6 +15,8 @@ import { renderWebGpu } from "./render.ts";
 export interface WebGpuModuleInput {
   readonly program: Program;
   readonly header: string;
+  /** Import path of the runtime folder from the generated folder. */
+  readonly runtime: string;
 }
 
 /** WGSL never contains backticks or `${`, but escape anyway: nothing reaches
@@ -52,7 +54,7 @@ export function emitWebGpuModule(m: WebGpuModuleInput): { text: string; plan: Gp
   const consts = plan.kernels.map((k, i) => `// Kernel ${i}: ${commentText(k.label)}\nconst WGSL_${i} = ${templateLiteral(k.wgsl)};`);
   const kernels = plan.kernels.map((k, i) => `    { name: ${jsString(k.name)}, label: ${jsString(k.label)}, wgsl: WGSL_${i}, bindings: ${inline(k.bindings)}, workgroups: ${inline(k.workgroups)} },`);
   const body = [
-    'import type { GpuPlan } from "../../runtime/webgpu/plan.ts";',
+    `import type { GpuPlan } from ${jsString(`${m.runtime}/webgpu/plan.ts`)};`,
     "",
     ...consts,
     "",

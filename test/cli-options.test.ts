@@ -1,0 +1,56 @@
+// The CLIs explain themselves: --help and -h print every option on stdout
+// and exit 0; unknown options and missing specs exit 2 listing the options;
+// dlt-compile --out writes a model elsewhere, and that model trains.
+
+import { spawnSync } from "node:child_process";
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ROOT } from "../compiler/cli/files.ts";
+import { TRAIN_OPTIONS } from "../runtime/node/main.ts";
+
+const run = (bin: string, args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin", bin), ...args], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+const OUT = join(ROOT, `scratch-cli-${process.pid}`);
+afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+
+describe("dlt-train", () => {
+  it.each(["--help", "-h"])("%s prints every option, one a line, on stdout, and exits 0", (flag) => {
+    const r = run("dlt-train.mjs", [flag]);
+    expect(r.status).toBe(0);
+    for (const [opt] of [...TRAIN_OPTIONS, ["--check-grad"] as const]) expect(r.stdout).toContain(opt);
+    expect(r.stdout.split("\n").filter((l) => l.startsWith("  --")).length).toBe(TRAIN_OPTIONS.length + 1);
+  });
+
+  it("an unknown option exits 2 and lists the options", () => {
+    const r = run("dlt-train.mjs", ["specs/logreg.yaml", "--epoch", "3"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('unknown option "--epoch"');
+    expect(r.stderr).toContain("--epochs N");
+  });
+});
+
+describe("dlt-compile", () => {
+  it.each(["--help", "-h"])("%s prints every option and exits 0 (and reads no file named %s)", (flag) => {
+    const r = run("dlt-compile.mjs", [flag]);
+    expect(r.status).toBe(0);
+    for (const opt of ["--all", "--out DIR", "--check", "--dump-ir", "--dump-lowered", "--check-grad", "--help"]) expect(r.stdout).toContain(opt);
+    expect(r.stderr).toBe("");
+  });
+
+  it("--out writes the model's files elsewhere, importing the runtime from there; the model trains", () => {
+    const dir = join(OUT, "models", "lr");
+    const r = run("dlt-compile.mjs", ["specs/logreg.yaml", "--out", dir]);
+    expect(r.status, r.stderr).toBe(0);
+    for (const f of ["model.ts", "webgpu.ts", "train.ts", "loops-wasm.ts"]) expect(existsSync(join(dir, f)), f).toBe(true);
+    const t = spawnSync(process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), join(dir, "train.ts"), "--steps", "3", "--out", join(OUT, "run"), "--quiet"], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+    expect(t.stdout + t.stderr).toContain("stopped at global step 3");
+    expect(t.status).toBe(0);
+  });
+
+  it("--out with several specs, an unknown option, no spec: exit 2 with a reason", () => {
+    expect(run("dlt-compile.mjs", ["specs/logreg.yaml", "specs/mlp.yaml", "-o", join(OUT, "x")]).stderr).toContain("give one spec");
+    const u = run("dlt-compile.mjs", ["specs/logreg.yaml", "--dump"]);
+    expect([u.status, u.stderr.split("\n")[0]]).toEqual([2, "dlt-compile: unknown option --dump"]);
+    expect(run("dlt-compile.mjs", []).status).toBe(2);
+  });
+});
