@@ -2,8 +2,8 @@
 // and exit 0; unknown options and missing specs exit 2 listing the options;
 // dlt-compile --out writes a model elsewhere, and that model trains.
 
-import { spawnSync } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, realpathSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ROOT } from "../compiler/cli/files.ts";
@@ -52,5 +52,31 @@ describe("dlt-compile", () => {
     const u = run("dlt-compile.mjs", ["specs/logreg.yaml", "--dump"]);
     expect([u.status, u.stderr.split("\n")[0]]).toEqual([2, "dlt-compile: unknown option --dump"]);
     expect(run("dlt-compile.mjs", []).status).toBe(2);
+  });
+});
+
+describe("npx finds the project's own commands", () => {
+  it("the install links dlt-compile and dlt-train into node_modules/.bin (the package depends on itself through file:.)", () => {
+    for (const bin of ["dlt-compile", "dlt-train"]) {
+      const link = join(ROOT, "node_modules/.bin", bin);
+      expect(existsSync(link), link).toBe(true);
+      expect(realpathSync(link)).toBe(realpathSync(join(ROOT, "bin", `${bin}.mjs`)));
+    }
+  });
+
+  it("four `npx --offline dlt-train --help` at once all run the local command, none asks the registry", async () => {
+    const one = () =>
+      new Promise<{ code: number | null; out: string }>((done) => {
+        const p = spawn("npx", ["--offline", "dlt-train", "--help"], { cwd: ROOT, env: { ...process.env, npm_config_offline: "true" } });
+        let out = "";
+        p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        p.stderr.on("data", (d: Buffer) => (out += d.toString()));
+        p.on("close", (code) => done({ code, out }));
+      });
+    const runs = await Promise.all([one(), one(), one(), one()]);
+    for (const r of runs) {
+      expect(r.out).toContain("usage: dlt-train SPEC.yaml");
+      expect(r.code, r.out).toBe(0);
+    }
   });
 });
