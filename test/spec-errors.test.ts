@@ -107,6 +107,8 @@ const CASES: readonly Case[] = [
   { file: "62-dropout-rate", code: "E029", line: 13, col: 29, includes: "dropout: the drop probability must be a number in [0, 1), found 50", help: "e.g. dropout(h, 0.5)" },
   { file: "63-unknown-schedule", code: "E007", line: 20, col: 45, includes: "'phases[0].optimizer.sgd.schedule' cannot be 'exponentail'", help: "did you mean 'exponential'? (expected `constant` or a mapping with one of: exponential, step_decay, linear)" },
   { file: "64-alias-bomb", code: "E060", line: 4, col: 8, includes: "YAML aliases expand to more than 1000 values", help: "a spec needs no nested aliases; write the repeated value out, or use one alias level" },
+  { file: "66-int-targets-cross-entropy", code: "E017", line: 18, col: 51, includes: "losses.cost.cross_entropy.targets must be a float tensor, but 'y' holds integer labels", help: "for integer class labels use the categorical cross-entropy `nll: { probs: p_y_given_x, labels: y }`" },
+  { file: "65-flow-expr-comma", code: "E008", line: 17, col: 29, includes: "'dropout(x' is not a valid name ('graph.hidden.dense.input'): inside `{ … }` a comma ends a value, so YAML cut the expression `dropout(x, 0.2)` at its comma", help: 'make the expression a graph entry of its own, quoted (`hidden_input: "dropout(x, 0.2)"`), and write `input: hidden_input`' },
 ];
 
 describe("malformed specs", () => {

@@ -134,8 +134,30 @@ export function schemaDiagnostics(errors: readonly ErrorObject[], src: YamlSourc
     if (s !== undefined) explained.add(`${key(path)}|${s}`);
   }
 
+  // An unquoted expression with a comma inside a flow mapping (`{ input:
+  // dropout(h, 0.2), … }`): YAML ends the value at the comma, so the field
+  // holds `dropout(h` and the rest becomes a key `0.2)`. One diagnostic, at
+  // the value, instead of a bad name and an unknown key.
+  const cut = new Map<string, { start: number; end: number }>();
+  for (const { e, path } of kept) {
+    if (e.keyword !== "pattern" || typeof e.data !== "string" || !unbalanced(e.data)) continue;
+    const start = src.offset(path);
+    const end = closingParen(src.text, start);
+    if (end !== undefined) cut.set(key(path), { start, end });
+  }
+  const insideCut = (path: Path, bad: string): boolean => {
+    const at = src.offset([...path, bad], { key: true });
+    return [...cut.entries()].some(([k, c]) => key(JSON.parse(k).slice(0, -1)) === key(path) && at > c.start && at < c.end);
+  };
+
   const out: Diagnostic[] = [];
   for (const { e, path } of kept) {
+    if (e.keyword === "additionalProperties" && cut.size && insideCut(path, String((e.params as { additionalProperty: string }).additionalProperty))) continue;
+    const c = cut.get(key(path));
+    if (c && e.keyword === "pattern") {
+      out.push(cutExpression(src, path, src.text.slice(c.start, c.end)));
+      continue;
+    }
     if (e.keyword === "required") {
       const missing = String((e.params as { missingProperty: string }).missingProperty);
       if (explained.has(`${key(path)}|${missing}`)) continue;
@@ -255,6 +277,32 @@ function schemaDiagnostic(e: ErrorObject, path: Path, src: YamlSource, explained
     default:
       return src.diagAt("E005", path, `${where(path)}: ${e.message ?? "invalid value"}`);
   }
+}
+
+/** More '(' than ')': the start of an expression cut short. */
+function unbalanced(s: string): boolean {
+  return (s.match(/\(/g) ?? []).length > (s.match(/\)/g) ?? []).length;
+}
+
+/** The offset just past the ')' that closes the first '(' after `start`, on
+ * the same line (undefined when none does). */
+function closingParen(text: string, start: number): number | undefined {
+  let depth = 0;
+  for (let i = start; i < text.length && text[i] !== "\n"; i++) {
+    if (text[i] === "(") depth++;
+    else if (text[i] === ")" && --depth === 0) return i + 1;
+  }
+  return undefined;
+}
+
+/** E008 for a name field whose unquoted expression a flow mapping cut at a comma. */
+function cutExpression(src: YamlSource, path: Path, expr: string): Diagnostic {
+  const field = String(path[path.length - 1]);
+  const entry = path[0] === "graph" && typeof path[1] === "string" ? `${path[1]}_${field}` : `${field}_value`;
+  const value = `'${expr.slice(0, expr.indexOf(","))}'`;
+  return src.diagAt("E008", path, `${value} is not a valid name (${where(path)}): inside \`{ … }\` a comma ends a value, so YAML cut the expression \`${expr}\` at its comma`, {
+    help: `${where(path)} takes a name: make the expression a graph entry of its own, quoted (\`${entry}: "${expr}"\`), and write \`${field}: ${entry}\``,
+  });
 }
 
 /** What a valid name is (for E008, here and in YAML keys). */

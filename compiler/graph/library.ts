@@ -78,7 +78,11 @@ function checkLabels(b: Builder, probs: number, labels: number, what: string): v
   const ls = b.shape(labels);
   if (b.dtype(labels) !== "i32") throw b.typeError(`${what}: labels must be integer class indices, got ${b.dtype(labels)}`, [labels], "E032");
   if (ps.length !== ls.length + 1 || ls.some((d, i) => d !== ps[i])) {
-    throw b.typeError(`${what}: probabilities ${fmtShape(ps)} do not match labels ${fmtShape(ls)}`, [probs, labels]);
+    // One class index per row of probabilities: labels are probs' shape
+    // without its last axis ([batch] for [batch, classes]).
+    const want = ps.length ? fmtShape(ps.slice(0, -1)) : "one axis shorter than the probabilities";
+    const perExample = ps.length === 2 ? " (a data input of class labels is declared `shape: []`: the batch is prepended)" : "";
+    throw b.typeError(`${what}: labels must be ${want}, one class index per row of the probabilities ${fmtShape(ps)}; found labels ${fmtShape(ls)}${perExample}`, [probs, labels]);
   }
 }
 

@@ -75,7 +75,17 @@ export const intAsProbs: SpecCheck = {
       .map((r) => {
         const inp = ls.spec.data.inputs[r.name];
         const depth = inp?.classes ?? "N";
-        return ctx.diag("E017", refAt(r), `${r.field} must be a float tensor, but '${r.name}' holds integer labels`, {
+        const msg = `${r.field} must be a float tensor, but '${r.name}' holds integer labels`;
+        if (r.path[r.path.length - 2] === "cross_entropy" && r.path[r.path.length - 1] === "targets") {
+          // Integer class labels want the categorical cross-entropy, not a
+          // one-hot fed to the binary (per-unit) cross-entropy.
+          const term = ls.spec.losses[String(r.path[1])]?.cross_entropy;
+          const probs = term?.probs ?? "p_y_given_x";
+          return ctx.diag("E017", refAt(r), msg, {
+            help: `\`cross_entropy\` is the binary cross-entropy of 0/1 targets; for integer class labels use the categorical cross-entropy \`nll: { probs: ${probs}, labels: ${r.name} }\` (probs: a softmax over the classes)`,
+          });
+        }
+        return ctx.diag("E017", refAt(r), msg, {
           help: `for a distribution over classes define a graph entry \`${r.name}_onehot: one_hot(${r.name}, ${depth})\`; labels go in \`labels:\``,
         });
       });
