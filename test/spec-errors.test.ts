@@ -354,10 +354,42 @@ describe("schema", () => {
           if (typeof v.description !== "string") problems.push(`${where}.${k}: no description`);
         }
       }
+      // The entries of a name map (params, graph, …) are keys too: an editor
+      // shows this text when one hovers over `W1:`.
+      const ap = o.additionalProperties as Record<string, unknown> | boolean | undefined;
+      if (ap && typeof ap === "object" && typeof ap.description !== "string" && typeof ap.title !== "string") problems.push(`${where}: entries have no description`);
       for (const [k, v] of Object.entries(o)) if (typeof v === "object") visit(v, `${where}/${k}`);
     };
     visit(SCHEMA, "#");
+    for (const [k, v] of Object.entries(SCHEMA.$defs as Record<string, Record<string, unknown>>)) {
+      if (typeof v.description !== "string" && typeof v.title !== "string") problems.push(`#/$defs/${k}: no description`);
+    }
     expect(problems).toEqual([]);
+  });
+
+  it("gives examples that an editor can offer, and every example is valid", () => {
+    const ajv = new Ajv2020({ strict: true, allowUnionTypes: true });
+    ajv.addVocabulary(["x-expected"]);
+    const defs = SCHEMA.$defs as Record<string, Record<string, unknown>>;
+    for (const k of ["name", "expression", "shape", "input", "param", "init", "graphEntry", "loss", "metric", "optimizer", "schedule", "phase"]) {
+      expect(Array.isArray(defs[k]!.examples), `$defs/${k}: examples`).toBe(true);
+    }
+    let checked = 0;
+    const visit = (s: unknown, where: string): void => {
+      if (!s || typeof s !== "object") return;
+      const o = s as Record<string, unknown>;
+      if (Array.isArray(o.examples)) {
+        const { $defs: _, $schema: __, $id: ___, ...node } = o;
+        const validate = ajv.compile({ ...node, $defs: SCHEMA.$defs });
+        for (const e of o.examples) {
+          checked++;
+          expect(validate(e), `${where}: example ${JSON.stringify(e)} ${JSON.stringify(validate.errors)}`).toBe(true);
+        }
+      }
+      for (const [k, v] of Object.entries(o)) if (k !== "examples" && typeof v === "object") visit(v, `${where}/${k}`);
+    };
+    visit(SCHEMA, "#");
+    expect(checked).toBeGreaterThanOrEqual(30);
   });
 });
 
