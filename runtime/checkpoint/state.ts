@@ -11,6 +11,8 @@
 import type { ModelDescription, ParamDesc } from "../compiled-model.ts";
 import type { EarlyStoppingState } from "../train/early-stopping.ts";
 import { CheckpointError, decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
+import { trainerStateProblem } from "./state-schema.ts";
+import type { StateBounds } from "./state-schema.ts";
 import type { StTensor } from "./safetensors.ts";
 
 export const STATE_KEY = "dlt.state";
@@ -133,13 +135,14 @@ function takeGroup(
 
 /** Parses a checkpoint and checks it against the model: every tensor
  * present with the right dtype and shape, no unknown tensors, and a
- * well-formed trainer state; a changed spec hash is reported, not refused. */
-export function decodeCheckpoint(bytes: Uint8Array, file: string, desc: ModelDescription): CheckpointContents {
+ * well-formed trainer state within the model's bounds (state-schema.ts;
+ * E044); a changed spec hash is reported, not refused. */
+export function decodeCheckpoint(bytes: Uint8Array, file: string, desc: ModelDescription, bounds: StateBounds = {}): CheckpointContents {
   const st = decodeSafetensors(bytes, file);
   const specChanged = specChange(desc, st.metadata, file);
   const raw = st.metadata[STATE_KEY];
   if (raw === undefined) throw new CheckpointError(`${file}: no "${STATE_KEY}" metadata: not a dlt training checkpoint`);
-  const trainer = parseTrainerState(raw, file, desc);
+  const trainer = parseTrainerState(raw, file, desc, bounds);
   const used = new Set<string>();
   const params = takeGroup(st.tensors, "params/", desc.params, file, used);
   const state = takeGroup(st.tensors, "state/", desc.state, file, used);
@@ -158,57 +161,52 @@ export function decodeParams(bytes: Uint8Array, file: string, desc: ModelDescrip
   return takeGroup(st.tensors, "", desc.params, file, new Set());
 }
 
-function parseTrainerState(raw: string, file: string, desc: ModelDescription): TrainerState {
+function parseTrainerState(raw: string, file: string, desc: ModelDescription, bounds: StateBounds): TrainerState {
+  const bad = (what: string): never => {
+    throw new CheckpointError(`error[E044]: ${file}: "${STATE_KEY}" ${what}`);
+  };
   let v: unknown;
   try {
     v = JSON.parse(raw);
   } catch (e) {
-    throw new CheckpointError(`${file}: "${STATE_KEY}" is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    return bad(`is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const bad = (what: string): never => {
-    throw new CheckpointError(`${file}: "${STATE_KEY}" ${what}`);
-  };
-  if (typeof v !== "object" || v === null) return bad("is not an object");
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return bad("is not an object");
   const o = v as Record<string, unknown>;
-  const int = (k: string): number => {
-    const x = o[k];
-    return typeof x === "number" && Number.isSafeInteger(x) && x >= 0 ? x : bad(`field "${k}" must be a non-negative integer`);
-  };
-  const num = (x: unknown, k: string): number => (typeof x === "number" ? x : bad(`field "${k}" must be a number`));
-  if (o.version !== STATE_VERSION) bad(`has version ${String(o.version)}, this runtime reads version ${STATE_VERSION}`);
-  const phase = int("phase");
-  if (phase > desc.phases.length) bad(`phase ${phase} is past the model's ${desc.phases.length} phases`);
-  let es: EarlyStoppingState | null = null;
-  if (o.earlyStopping !== null) {
-    const e = o.earlyStopping as Record<string, unknown>;
-    if (typeof e !== "object" || e === undefined) bad(`field "earlyStopping" must be an object or null`);
-    es = {
-      patience: num(e.patience, "earlyStopping.patience"),
-      // null stands for Infinity (no validation yet), see stateToJson.
-      bestValid: e.bestValid === null ? Infinity : num(e.bestValid, "earlyStopping.bestValid"),
-      bestIter: num(e.bestIter, "earlyStopping.bestIter"),
-      testAtBest: e.testAtBest === null ? null : num(e.testAtBest, "earlyStopping.testAtBest"),
-      done: e.done === true,
-    };
-  }
+  if (o.version !== STATE_VERSION) bad(`has version ${shownVersion(o.version)}, this runtime reads version ${STATE_VERSION}`);
+  const problem = trainerStateProblem(v, desc, bounds);
+  if (problem !== null) bad(problem);
+  const s = v as TrainerState & { earlyStopping: (Omit<EarlyStoppingState, "bestValid" | "done"> & { bestValid: number | null; done?: boolean }) | null };
+  const e = s.earlyStopping;
   return {
     version: STATE_VERSION,
     // Checkpoints of earlier runtimes also hold "model" and "specHash"
     // (copies of the dlt.model and dlt.spec_hash metadata, which checkHash
-    // reads), and "rngCounter" (always equal to globalStep): ignored, as
-    // are other keys.
-    phase,
-    epoch: int("epoch"),
-    batch: int("batch"),
-    stepInPhase: int("stepInPhase"),
-    globalStep: int("globalStep"),
-    earlyStopping: es,
-    costSum: num(o.costSum, "costSum"),
-    costCount: int("costCount"),
-    testMetrics: (o.testMetrics ?? null) as Record<string, number> | null,
-    elapsed: num(o.elapsed, "elapsed"),
-    metricsLines: int("metricsLines"),
-    results: Array.isArray(o.results) ? (o.results as PhaseResult[]) : bad(`field "results" must be an array`),
-    done: o.done === true,
+    // reads), and "rngCounter" (always equal to globalStep): ignored.
+    phase: s.phase,
+    epoch: s.epoch,
+    batch: s.batch,
+    stepInPhase: s.stepInPhase,
+    globalStep: s.globalStep,
+    earlyStopping: e === null ? null : {
+      patience: e.patience,
+      // null stands for Infinity (no validation yet), see stateToJson.
+      bestValid: e.bestValid === null ? Infinity : e.bestValid,
+      bestIter: e.bestIter,
+      testAtBest: e.testAtBest,
+      done: e.done === true,
+    },
+    costSum: s.costSum,
+    costCount: s.costCount,
+    testMetrics: s.testMetrics ?? null,
+    elapsed: s.elapsed,
+    metricsLines: s.metricsLines,
+    results: s.results,
+    done: s.done,
   };
+}
+
+function shownVersion(v: unknown): string {
+  const t = JSON.stringify(v) ?? "nothing";
+  return t.length > 20 ? `${t.slice(0, 17)}...` : t;
 }

@@ -63,14 +63,16 @@ export class Checkpointer {
 
   /** Loads the store's checkpoint into the model (and the best snapshot into
    * `best`), cuts the metrics log back to the lines the checkpoint had seen,
-   * and returns the checkpoint's position. */
-  async restore(log: Logger): Promise<TrainerState> {
+   * and returns the checkpoint's position (checked against the model and
+   * the `trainExamples` of this run's data). */
+  async restore(log: Logger, trainExamples: number): Promise<TrainerState> {
     const { model, store } = this;
     const desc = model.desc;
     const file = store.where(CHECKPOINT_FILE);
     const bytes = await store.read(CHECKPOINT_FILE);
     if (!bytes) throw new CheckpointError(`${file}: no checkpoint to resume from (train without --resume to start)`);
-    const c = decodeCheckpoint(bytes, file, desc);
+    const nb = Math.floor(trainExamples / desc.data.batchSize);
+    const c = decodeCheckpoint(bytes, file, desc, nb > 0 ? { batchesPerEpoch: nb } : {});
     if (c.specChanged) log.info(`warning: ${c.specChanged}`);
     copyBuffers(desc.params, c.params, model.params);
     copyBuffers(desc.state, c.state, model.state);

@@ -84,7 +84,7 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
   const log = opts.log ?? silentLogger;
   const now = opts.now ?? (() => Date.now());
   const checkpointer = new Checkpointer(model, store);
-  const state = opts.resume ? await checkpointer.restore(log) : await checkpointer.start(splits.train.n);
+  const state = opts.resume ? await checkpointer.restore(log, splits.train.n) : await checkpointer.start(splits.train.n);
   // Seconds before this (re)start; state.elapsed itself moves on at every
   // checkpoint.
   const before = state.elapsed;
