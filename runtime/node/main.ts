@@ -1,6 +1,6 @@
 // Command-line entry shared by `dlt-train` and the generated
 // generated/<model>/train.ts:
-//   [--data DIR] [--resume] [--epochs N | [N,]PHASE=N,...] [--steps N] [--out DIR] [--quiet] [--backend cpu|webgpu]
+//   [--data DIR] [--resume | --overwrite] [--epochs N | [N,]PHASE=N,...] [--steps N] [--checkpoint-every MINUTES] [--out DIR] [--quiet] [--backend cpu|webgpu]
 // Loads the data the model's description asks for, trains with progress on
 // stderr and a summary on stdout, and turns the runtime's user-facing errors
 // into one clear line and exit status 1.
@@ -15,6 +15,8 @@ import { TrainingError } from "../train/training-error.ts";
 import type { TrainSummary } from "../train/trainer.ts";
 import { loadDataset } from "./datasets.ts";
 import { train } from "./run.ts";
+import { openRunDir, RunDirError } from "./run-dir.ts";
+import type { RunDir } from "./run-dir.ts";
 
 /** Where the model's steps run: generated TypeScript on the CPU, or the
  * WebGPU executor (runtime/webgpu/executor.ts). */
@@ -30,6 +32,10 @@ export interface MainArgs {
   readonly phaseEpochs?: Readonly<Record<string, number>>;
   readonly maxSteps?: number;
   readonly outDir?: string;
+  /** A fresh run over an earlier one moves it aside instead of refusing. */
+  readonly overwrite?: boolean;
+  /** Minutes between mid-epoch checkpoints (0: epoch ends only). */
+  readonly checkpointEvery?: number;
   readonly quiet: boolean;
   /** Another image dataset of the same layout (MNIST ↔ Fashion-MNIST). */
   readonly dataset?: "mnist" | "mnist-idx" | "fashion-mnist";
@@ -43,6 +49,8 @@ export const TRAIN_OPTIONS: readonly (readonly [string, string])[] = [
   ["--epochs N | [N,]PHASE=N,...", "cap the epochs of every phase, or of the phases named (a bare N caps the others)"],
   ["--steps N", "stop after N minibatch steps, with a checkpoint"],
   ["--resume", "continue from the checkpoint in the run folder, bit-exactly"],
+  ["--overwrite", "start afresh over an earlier run in the run folder, moving it aside to DIR.old-<time>"],
+  ["--checkpoint-every MINUTES", "also checkpoint mid-epoch every MINUTES (default 5; 0: at epoch ends only)"],
   ["--out DIR", "the run folder (default runs/<model>): checkpoints, metrics.jsonl, images"],
   ["--quiet", "no progress output (warnings and the summary still print)"],
   ["--backend cpu|webgpu", "the generated CPU code (default) or the WGSL kernels on WebGPU"],
@@ -149,6 +157,16 @@ export function parseArgs(argv: readonly string[]): MainArgs {
       case "--resume":
         out.resume = true;
         break;
+      case "--overwrite":
+        out.overwrite = true;
+        break;
+      case "--checkpoint-every": {
+        const v = value(i++, a);
+        const n = Number(v);
+        if (v.trim() === "" || !Number.isFinite(n) || n < 0) throw new UsageError(`--checkpoint-every expects minutes ≥ 0, found "${v}"`);
+        out.checkpointEvery = n;
+        break;
+      }
       case "--quiet":
         out.quiet = true;
         break;
@@ -159,6 +177,7 @@ export function parseArgs(argv: readonly string[]): MainArgs {
         throw new UsageError(`unknown option "${a}"`);
     }
   }
+  if (out.resume && out.overwrite) throw new UsageError("--resume continues the run in the folder, --overwrite moves it aside: give one of them");
   return out;
 }
 
@@ -204,16 +223,22 @@ export async function runMain(model: CompiledModel, argv: readonly string[]): Pr
   const desc = model.desc;
   const outDir = args.outDir ?? join("runs", desc.name);
   const log = new ProgressLogger(process.stderr, { quiet: args.quiet });
-  // First Ctrl-C: finish the current step, checkpoint, exit (resumable).
-  // Second: abort at once.
+  // First Ctrl-C (or SIGTERM): finish the current step, checkpoint, exit
+  // (resumable). Second: abort at once (the run folder's lock is released
+  // by its exit hook).
   let stopRequested = false;
-  const onSigint = (): void => {
-    if (stopRequested) process.exit(130);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopRequested) process.exit(signal === "SIGTERM" ? 143 : 130);
     stopRequested = true;
-    process.stderr.write("\ninterrupt: checkpointing after this step (Ctrl-C again to abort)\n");
+    process.stderr.write(signal === "SIGTERM" ? "\nSIGTERM: checkpointing after this step\n" : "\ninterrupt: checkpointing after this step (Ctrl-C again to abort)\n");
   };
-  process.on("SIGINT", onSigint);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let runDir: RunDir | undefined;
   try {
+    // The folder is this process's from before the data loads until the
+    // samplers' images are written.
+    runDir = openRunDir(outDir, { resume: args.resume, overwrite: args.overwrite, log });
     // --dataset swaps in a dataset of the same layout (28×28 images, 10
     // classes): Fashion-MNIST for any MNIST spec.
     if (args.dataset && !["mnist", "mnist-idx", "fashion-mnist"].includes(desc.data.dataset)) {
@@ -228,6 +253,8 @@ export async function runMain(model: CompiledModel, argv: readonly string[]): Pr
       maxEpochs: args.maxEpochs,
       phaseEpochs: args.phaseEpochs,
       maxSteps: args.maxSteps,
+      checkpointEveryMinutes: args.checkpointEvery,
+      runDir,
       log,
       shouldStop: () => stopRequested,
     });
@@ -244,12 +271,14 @@ export async function runMain(model: CompiledModel, argv: readonly string[]): Pr
     return 0;
   } catch (e) {
     log.close();
-    if (e instanceof DataError || e instanceof CheckpointError || e instanceof TrainingError) {
+    if (e instanceof DataError || e instanceof CheckpointError || e instanceof TrainingError || e instanceof RunDirError) {
       process.stderr.write(`dlt-train: ${e.message}\n`);
       return 1;
     }
     throw e;
   } finally {
-    process.off("SIGINT", onSigint);
+    runDir?.release();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
 }

@@ -11,6 +11,8 @@ import type { TrainOptions, TrainSummary } from "../train/trainer.ts";
 import type { RunStore } from "../train/run-store.ts";
 import { encodePng } from "../image/png.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
+import { openRunDir } from "./run-dir.ts";
+import type { RunDir } from "./run-dir.ts";
 
 /** A run directory on disk (created on first write). */
 class NodeRunStore implements RunStore {
@@ -53,10 +55,23 @@ class NodeRunStore implements RunStore {
 export interface NodeTrainOptions extends TrainOptions {
   /** Run directory, created if missing. */
   readonly outDir: string;
+  /** A fresh run over an earlier one moves that aside (to
+   * `<outDir>.old-<time>`) instead of refusing (E042). */
+  readonly overwrite?: boolean;
+  /** The directory, already taken with openRunDir (run-dir.ts) by the
+   * caller, who releases it; without it train() takes and releases it. */
+  readonly runDir?: RunDir;
 }
 
 /** Trains `model` on `splits`, keeping checkpoints, logs and images (PNG) in
- * opts.outDir; with opts.resume, continues from outDir/checkpoint.safetensors. */
-export function train(model: CompiledModel, splits: Splits, opts: NodeTrainOptions): Promise<TrainSummary> {
-  return runTraining(model, splits, new NodeRunStore(opts.outDir), { ...opts, encodeImage: opts.encodeImage ?? encodePng });
+ * opts.outDir; with opts.resume, continues from outDir/checkpoint.safetensors.
+ * The directory is locked for the run (E043); a fresh run refuses to start
+ * over an earlier one unless opts.overwrite (E042). */
+export async function train(model: CompiledModel, splits: Splits, opts: NodeTrainOptions): Promise<TrainSummary> {
+  const held = opts.runDir ?? openRunDir(opts.outDir, { resume: opts.resume, overwrite: opts.overwrite, log: opts.log });
+  try {
+    return await runTraining(model, splits, new NodeRunStore(opts.outDir), { ...opts, encodeImage: opts.encodeImage ?? encodePng });
+  } finally {
+    if (!opts.runDir) held.release();
+  }
 }

@@ -45,10 +45,13 @@ export class Checkpointer {
   private bestDirty = false;
   /** JSON describing the best snapshot, stored in best.safetensors. */
   private bestInfo = "{}";
+  /** When (the run's millisecond clock) the last checkpoint was written. */
+  lastSaved = 0;
 
   constructor(
     private readonly model: CompiledModel,
     private readonly store: RunStore,
+    private readonly now: () => number = () => Date.now(),
   ) {}
 
   /** Initialises the model's parameters and state for a new run and empties
@@ -128,5 +131,6 @@ export class Checkpointer {
       await store.writeAtomic(BEST_FILE, encodeParams(desc, this.best, { "dlt.best": this.bestInfo }));
       this.bestDirty = false;
     }
+    this.lastSaved = this.now();
   }
 }

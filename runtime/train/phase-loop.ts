@@ -1,6 +1,6 @@
 // One phase of training (an entry of the spec's `phases:`): epochs of
 // minibatch steps with validation points and early stopping, the images and
-// a checkpoint at every epoch end, and at the phase's end the switch to the
+// a checkpoint at every epoch end (and mid-epoch when one is due by time), and at the phase's end the switch to the
 // best-validation parameters. A resumed run re-enters the phase at the
 // checkpoint's epoch and minibatch; nothing here depends on whether it did.
 import type { PhaseDesc } from "../compiled-model.ts";
@@ -53,6 +53,9 @@ async function runEpochs(run: TrainingRun, v: PhaseValidation, batches: BatchIte
         await run.checkpointer.save(st, es, run.elapsed());
         return false;
       }
+      // Time-based: between steps like every checkpoint (after the last
+      // step's validation and patience check), so a resume is exact.
+      if (st.batch > 0 && run.checkpointDue()) await run.checkpointer.save(st, es, run.elapsed());
       // Let the event loop run now and then (a macrotask, not a microtask):
       // signal handlers — Ctrl-C's checkpoint-and-stop — only run there.
       if (run.now() - lastYield > YIELD_EVERY_MS) {

@@ -10,7 +10,8 @@
 // step's validation and patience check, and holds everything that changes
 // (params, state, best snapshot, early-stopping state, position). So N steps
 // straight and N/2 + resume + N/2 produce identical bits. Checkpoints are
-// taken at every epoch end, phase end, requested stop and the run's end.
+// taken at every epoch end, phase end, requested stop and the run's end,
+// and between steps once opts.checkpointEveryMinutes passed since the last.
 //
 // The parts: phase-loop.ts (epochs, steps), validation.ts (validation
 // points, best model, final test), checkpointer.ts (start, resume, save),
@@ -35,6 +36,9 @@ import { testFinalParameters } from "./validation.ts";
 // Tests outside runtime/ build their stores from here.
 export { MemoryRunStore } from "./run-store.ts";
 
+/** Minutes between time-based checkpoints unless the caller says. */
+export const DEFAULT_CHECKPOINT_MINUTES = 5;
+
 export interface TrainOptions {
   /** Continue from the store's checkpoint instead of initialising. */
   readonly resume?: boolean;
@@ -50,6 +54,9 @@ export interface TrainOptions {
   readonly shouldStop?: () => boolean;
   /** Millisecond clock (injectable for tests). */
   readonly now?: () => number;
+  /** Also checkpoint mid-epoch once this many minutes (of `now`) passed
+   * since the last checkpoint (default 5; 0: at epoch ends only). */
+  readonly checkpointEveryMinutes?: number;
   /** Encodes the grayscale images of `desc.images` (e.g. as PNG:
    * runtime/image/png.ts in Node). Without it those images are skipped. */
   readonly encodeImage?: ImageEncoder;
@@ -83,12 +90,15 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
   const desc = model.desc;
   const log = opts.log ?? silentLogger;
   const now = opts.now ?? (() => Date.now());
-  const checkpointer = new Checkpointer(model, store);
+  const checkpointer = new Checkpointer(model, store, now);
   const state = opts.resume ? await checkpointer.restore(log, splits.train.n) : await checkpointer.start(splits.train.n);
   // Seconds before this (re)start; state.elapsed itself moves on at every
   // checkpoint.
   const before = state.elapsed;
   const started = now();
+  const everyMs = (opts.checkpointEveryMinutes ?? DEFAULT_CHECKPOINT_MINUTES) * 60_000;
+  if (!(everyMs >= 0)) throw new TrainingError(`checkpointEveryMinutes must be a number ≥ 0, found ${opts.checkpointEveryMinutes}`);
+  checkpointer.lastSaved = started;
   const run: TrainingRun = {
     model,
     splits,
@@ -101,6 +111,7 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
     now,
     elapsed: () => before + (now() - started) / 1000,
     epochsOf: (phase) => Math.min(phase.epochs, opts.phaseEpochs?.[phase.name] ?? opts.maxEpochs ?? Infinity),
+    checkpointDue: () => everyMs > 0 && now() - checkpointer.lastSaved >= everyMs,
     shouldStop: () => (opts.maxSteps !== undefined && state.globalStep >= opts.maxSteps) || (opts.shouldStop?.() ?? false),
   };
   checkPhaseNames(desc, opts.phaseEpochs);

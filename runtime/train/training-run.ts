@@ -29,6 +29,8 @@ export interface TrainingRun {
   elapsed(): number;
   /** The epochs a phase runs: its own count under the caller's caps. */
   epochsOf(phase: PhaseDesc): number;
+  /** Whether a time-based checkpoint is due (taken between steps). */
+  checkpointDue(): boolean;
   /** Whether to stop, with a checkpoint, before the next step (a step
    * budget reached, or Ctrl-C). */
   shouldStop(): boolean;
