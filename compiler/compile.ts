@@ -5,11 +5,11 @@
 import { createHash } from "node:crypto";
 import { buildEval, buildSampler, buildTrainStep } from "./graph/build-model.ts";
 import { emitModule } from "./emit/ts/module.ts";
-import { emitWebGpuModule } from "./emit/wgsl/module.ts";
+import { emitWebGpuModule, unsupportedWebGpuModule } from "./emit/wgsl/module.ts";
 import { commentText, jsString } from "./emit/comments.ts";
 import { lowerModel } from "./lower/lower.ts";
 import type { Program } from "./lower/program.ts";
-import type { Graph } from "./ir/types.ts";
+import { type Graph, IRError, type SpecLoc } from "./ir/types.ts";
 import { optimize } from "./passes/pipeline.ts";
 import type { InitSpec, LoadedSpec } from "./frontend/types.ts";
 import type { ImageDesc, InitDesc, ModelDescription, ParamDesc, PhaseDesc } from "../runtime/compiled-model.ts";
@@ -23,6 +23,9 @@ export interface Compiled {
   readonly evalGraph: Graph;
   /** What every back end renders (compiler/lower/). */
   readonly program: Program;
+  /** What the compile noticed but did not refuse (a model with no WebGPU
+   * program: W004). */
+  readonly warnings: readonly CompileWarning[];
   /** Relative file name → contents, for generated/<name>/. */
   readonly files: Map<string, string>;
 }
@@ -126,6 +129,16 @@ function describeImages(s: LoadedSpec["spec"]): ImageDesc[] {
   }));
 }
 
+export interface CompileWarning {
+  readonly code: string;
+  readonly loc?: SpecLoc;
+  readonly message: string;
+}
+
+/** Errors that only the WebGPU back end raises: the model compiles for the
+ * CPU, and its webgpu.ts records why there is no WebGPU program. */
+const WEBGPU_ONLY = new Set(["E033", "E034", "E035"]);
+
 export interface CompileOptions {
   /** Import path of the runtime from the generated folder (default
    * `../../runtime`: generated/<model>/ in this repository). Checked by
@@ -168,7 +181,16 @@ export function compileSpec(ls: LoadedSpec, opts: CompileOptions = {}): Compiled
     files.set("loops.wat", cpu.loops.wat);
     files.set("loops-wasm.ts", cpu.loops.ts);
   }
-  const gpu = emitWebGpuModule({ program, header, runtime });
+  const warnings: CompileWarning[] = [];
+  let gpu: ReturnType<typeof emitWebGpuModule>;
+  try {
+    gpu = emitWebGpuModule({ program, header, runtime });
+  } catch (e) {
+    if (!(e instanceof IRError) || !WEBGPU_ONLY.has(e.code)) throw e;
+    const at = e.loc ? ` (${e.loc.file}:${e.loc.line}:${e.loc.col})` : "";
+    gpu = unsupportedWebGpuModule({ header, runtime }, `${e.message}${at} [${e.code}]`);
+    warnings.push({ code: "W004", ...(e.loc ? { loc: e.loc } : {}), message: `no WebGPU program: ${e.message} [${e.code}]; the CPU model is complete` });
+  }
   files.set("webgpu.ts", gpu.text);
   files.set(
     "train.ts",
@@ -182,5 +204,5 @@ export function compileSpec(ls: LoadedSpec, opts: CompileOptions = {}): Compiled
       "",
     ].join("\n"),
   );
-  return { name: s.model, desc, steps, evalGraph, program, files };
+  return { name: s.model, desc, steps, evalGraph, program, warnings, files };
 }

@@ -70,6 +70,7 @@ async function main(argv: string[]): Promise<number> {
       // The generated code imports the runtime by a path relative to its folder.
       const runtime = out === undefined ? undefined : relative(resolve(out), join(ROOT, "runtime")).split(sep).join("/");
       const c = compileSpec(ls, runtime === undefined ? {} : { runtime: runtime.startsWith(".") ? runtime : `./${runtime}` });
+      for (const w of c.warnings) process.stderr.write(`${w.loc ? `${w.loc.file}:${w.loc.line}:${w.loc.col}` : shown} warning[${w.code}]: ${w.message}\n`);
       if (flags.has("--dump-ir")) {
         c.steps.forEach((g, i) => process.stdout.write(`# ${c.name}: training step of phase '${ls.spec.phases[i]!.name}'\n${printGraph(g)}\n\n`));
         process.stdout.write(`# ${c.name}: evaluation\n${printGraph(c.evalGraph)}\n\n`);

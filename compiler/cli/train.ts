@@ -39,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
       return printGradCheck(checkSpecGradients(ls)) ? 0 : 1;
     }
     const c = compileSpec(ls);
+    for (const w of c.warnings) if (parseBackend(argv) === "webgpu") process.stderr.write(`${w.loc ? `${w.loc.file}:${w.loc.line}:${w.loc.col}` : shown} warning[${w.code}]: ${w.message}\n`);
     const dir = generatedDir(c.name);
     if (staleFiles(dir, c.files).length > 0) {
       writeFiles(dir, c.files);

@@ -91,7 +91,7 @@ class ModelLowering {
       const first = ![...this.leaves.keys()].some((k) => k.startsWith(`${n.op}:${name}:`));
       const local = first ? identifier(name) : this.leafNames.take(`${name}_${n.shape[0]}`);
       this.taken.push(local);
-      b = this.push({ dtype: n.dtype, shape: n.shape, role: n.op as "param" | "state" | "input", ref: name }, local, local);
+      b = this.push({ dtype: n.dtype, shape: n.shape, role: n.op as "param" | "state" | "input", ref: name, ...(n.loc ? { loc: n.loc } : {}) }, local, local);
       this.leaves.set(key, b);
     }
     return b;
@@ -170,8 +170,8 @@ class BlockLowering {
       if (n.op === "input") this.inputs.add(b);
     } else if (n.op === "scan_arg") b = this.args[(n as Node<"scan_arg">).attrs.index]!;
     else if (OPS[n.op].ts.kind === "view") b = this.bufferOf(n.inputs[0]!);
-    else if (n.op === "const") b = this.model.add({ dtype: n.dtype, shape: n.shape, role: "const", fill: (n as Node<"const">).attrs.value }, `k_${baseName(n, undefined)}`);
-    else b = this.model.add({ dtype: n.dtype, shape: n.shape, role: "temp" }, this.outputName.has(id) ? baseName(n, this.outputName.get(id)) : (this.nameHint.get(id) ?? baseName(n, undefined)));
+    else if (n.op === "const") b = this.model.add({ dtype: n.dtype, shape: n.shape, role: "const", fill: (n as Node<"const">).attrs.value, ...(n.loc ? { loc: n.loc } : {}) }, `k_${baseName(n, undefined)}`);
+    else b = this.model.add({ dtype: n.dtype, shape: n.shape, role: "temp", ...(n.loc ? { loc: n.loc } : {}) }, this.outputName.has(id) ? baseName(n, this.outputName.get(id)) : (this.nameHint.get(id) ?? baseName(n, undefined)));
     this.buf.set(id, b);
     return b;
   }
@@ -284,16 +284,29 @@ class BlockLowering {
       this.kernels.push({ kind: "sum", node: n, fused, out, shape, kept: keptAxes.length, expr, trailing, whole: true });
       return;
     }
-    // Too many terms for one output: sum blocks of `part` terms, then the blocks.
-    const blocks = Math.ceil(terms / LOWERING_LIMITS.maxSumTerms);
-    const part = terms / blocks;
-    if (!Number.isInteger(part)) throw new IRError(`a sum of ${terms} terms per output cannot be split evenly in ${blocks} blocks`, n.loc, "E033");
+    // Too many terms for one output: two stages. Either the summed axes split
+    // in two groups that each fit (stage 1 keeps the leading group: the same
+    // iteration space, one more kept axis group), or a run of summed axes
+    // that merge into one splits into blocks of a divisor of its length.
+    const max = LOWERING_LIMITS.maxSumTerms;
     const kept = shape.slice(0, keptAxes.length);
-    const partial = this.model.add({ dtype: n.dtype, shape: [...kept, blocks], role: "temp" }, `${baseName(n, undefined)}_partial`);
-    const flat = splitStrides(expr, shape, keptAxes.length, blocks, part);
-    if (!flat) throw new IRError(`a sum of ${terms} terms per output over axes that do not merge into one is longer than a kernel may run`, n.loc, "E033");
-    this.kernels.push({ kind: "sum", node: n, fused, out: partial, shape: [...kept, blocks, part], kept: kept.length + 1, expr: flat, trailing, whole: false });
-    this.kernels.push({ kind: "sum", node: n, fused: [], out, shape: [...kept, blocks], kept: kept.length, expr: { kind: "read", buffer: partial, strides: contiguous([...kept, blocks]) }, trailing: true, whole: false });
+    const summed = shape.slice(keptAxes.length);
+    const at = [...summed.keys()].slice(1).find((j) => numel(summed.slice(j)) <= max && numel(summed.slice(0, j)) <= max);
+    let stage1: { shape: number[]; kept: number; expr: Expr; partial: number[] };
+    if (at !== undefined) {
+      const lead = summed.slice(0, at);
+      stage1 = { shape, kept: kept.length + at, expr, partial: [...kept, ...lead] };
+    } else {
+      const blocks = smallestDivisorFrom(terms, Math.ceil(terms / max), max);
+      const flat = blocks === undefined ? undefined : splitStrides(expr, shape, keptAxes.length, blocks, terms / blocks);
+      if (blocks === undefined || !flat) {
+        throw new IRError(`a sum of ${terms} terms per output is longer than one GPU workgroup may loop over, and its axes do not split into two sums of at most ${max} terms`, n.loc, "E033");
+      }
+      stage1 = { shape: [...kept, blocks, terms / blocks], kept: kept.length + 1, expr: flat, partial: [...kept, blocks] };
+    }
+    const partial = this.model.add({ dtype: n.dtype, shape: stage1.partial, role: "temp" }, `${baseName(n, undefined)}_partial`);
+    this.kernels.push({ kind: "sum", node: n, fused, out: partial, shape: stage1.shape, kept: stage1.kept, expr: stage1.expr, trailing, whole: false });
+    this.kernels.push({ kind: "sum", node: n, fused: [], out, shape: stage1.partial, kept: kept.length, expr: { kind: "read", buffer: partial, strides: contiguous(stage1.partial) }, trailing: true, whole: false });
   }
 
   /** A scan: its body lowered once as a block over the carry and slice buffers. */
@@ -338,6 +351,12 @@ export function broadcastStrides(src: readonly number[], dst: readonly number[])
   const st = contiguous(src);
   const lead = dst.length - src.length;
   return dst.map((_, k) => (k < lead || src[k - lead] === 1 ? 0 : st[k - lead]!));
+}
+
+/** The smallest divisor d of n with lo ≤ d ≤ hi whose cofactor n/d ≤ hi. */
+function smallestDivisorFrom(n: number, lo: number, hi: number): number | undefined {
+  for (let d = Math.max(2, lo); d <= hi; d++) if (n % d === 0 && n / d <= hi) return d;
+  return undefined;
 }
 
 /** An expression over `shape` (kept axes, then summed axes) re-indexed over

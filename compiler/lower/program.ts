@@ -46,6 +46,8 @@ export interface BufferInfo {
   /** Parameter, state or input name (those roles). */
   readonly ref?: string;
   readonly fill?: number;
+  /** Where the value comes from in the spec (for errors about the buffer). */
+  readonly loc?: SpecLoc;
 }
 
 /** How a fused loop computes one element. Operands are read through strides

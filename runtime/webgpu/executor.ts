@@ -78,6 +78,7 @@ interface InputWrite {
 /** Validates `plan` against the model and the device and creates every device
  * object once. Throws GpuPlanError naming the kernel, buffer or limit at fault. */
 export async function createGpuModel(desc: ModelDescription, plan: GpuPlan, device: GPUDevice): Promise<GpuModel> {
+  if (plan.unsupported !== undefined) throw new GpuPlanError(`this model has no WebGPU program: ${plan.unsupported} (the CPU backend runs it)`);
   checkPlan(desc, plan, device);
 
   const seed = desc.seed;

@@ -65,6 +65,10 @@ export interface GpuProgram {
 }
 
 export interface GpuPlan {
+  /** Set when the model has no WebGPU program (a buffer past WebGPU's
+   * limits, a scan count the host cannot read): why, with the spec line.
+   * The CPU model is complete; running this plan is refused with this. */
+  readonly unsupported?: string;
   readonly buffers: readonly GpuBufferDesc[];
   readonly kernels: readonly GpuKernelDesc[];
   /** One program per training-step function (phase step). */

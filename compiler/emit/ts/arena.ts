@@ -66,6 +66,11 @@ export class Arena {
     return f;
   }
 
+  /** Whether a buffer has a place (the renderers named it). */
+  has(b: BufferId): boolean {
+    return this.offsets.has(b);
+  }
+
   get size(): number {
     return this.next;
   }

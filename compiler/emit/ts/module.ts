@@ -7,6 +7,7 @@
 
 import { IndentationText, Project, QuoteKind, Scope } from "ts-morph";
 import type { ModelDescription } from "../../../runtime/compiled-model.ts";
+import { IRError } from "../../ir/types.ts";
 import type { BufferId, LoweredFunction, Program } from "../../lower/program.ts";
 import { assemble, base64Lines } from "../wasm/assemble.ts";
 import { WasmLoops } from "../wasm/loops.ts";
@@ -60,6 +61,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
   const wasm = new WasmLoops();
   const rendered = new Map<LoweredFunction, RenderedFunction>();
   for (const fn of program.functions) rendered.set(fn, new FunctionRenderer(program, fn, arena, wasm, "this.desc.seed").render());
+  checkMemory(program, arena);
   const dtypeOf = new Map(m.desc.inputs.map((i) => [i.name, i.dtype]));
   /** Fields some method reads: only those are declared (a buffer only wasm
    * kernels touch needs its memory, not a typed-array view). */
@@ -248,6 +250,24 @@ export function emitModule(m: ModuleInput): EmittedModule {
   sf.formatText({ indentSize: 2, convertTabsToSpaces: true, ensureNewLineAtEndOfFile: true });
   // Blank lines the formatter leaves after closing braces of kernel blocks.
   return { model: m.header + sf.getFullText().replace(/\n\n(\s*\})/g, "\n$1"), ...(loops ? { loops } : {}) };
+}
+
+/** WebAssembly's 32-bit memory: 65,536 pages of 64 KiB. */
+const MAX_WASM_BYTES = 2 ** 32;
+
+/** Refuses a model whose buffers do not fit one WebAssembly memory (E036),
+ * at the spec line of its largest buffer, before any code is assembled. */
+function checkMemory(p: Program, arena: Arena): void {
+  const bytes = arena.size;
+  if (bytes <= MAX_WASM_BYTES) return;
+  const size = (b: Program["buffers"][number]) => b.size * (b.dtype === "f64" ? 8 : b.dtype === "bool" ? 1 : 4);
+  const largest = p.buffers.filter((b) => arena.has(b.id)).sort((a, b) => size(b) - size(a)).slice(0, 3);
+  const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
+  throw new IRError(
+    `the model needs ${gib(bytes)} of memory, more than WebAssembly's 4 GiB; the largest buffers: ${largest.map((b) => `${b.name} [${b.shape.join(", ")}] ${gib(size(b))}`).join(", ")} (make them smaller, or lower data.batch_size if they scale with it)`,
+    largest[0]?.loc,
+    "E036",
+  );
 }
 
 /** `switch (on) { case k: return call(k); … default: throw … }` for k < n. */

@@ -10,7 +10,7 @@ import { lowerModel } from "../../lower/lower.ts";
 import type { Program } from "../../lower/program.ts";
 import type { GpuPlan } from "../../../runtime/webgpu/plan.ts";
 import { commentText, jsString } from "../comments.ts";
-import { renderWebGpu } from "./render.ts";
+import { DEFAULT_LIMITS, renderWebGpu } from "./render.ts";
 
 export interface WebGpuModuleInput {
   readonly program: Program;
@@ -47,6 +47,20 @@ function lines(list: readonly unknown[], indent: string): string {
 
 function program(p: GpuPlan["eval"], indent: string): string {
   return `{\n${indent}  commands: ${lines(p.commands, `${indent}  `)},\n${indent}  outputs: ${inline(p.outputs)},\n${indent}}`;
+}
+
+/** webgpu.ts for a model with no WebGPU program: the plan says why. */
+export function unsupportedWebGpuModule(m: Omit<WebGpuModuleInput, "program">, why: string): { text: string; plan: GpuPlan } {
+  const plan: GpuPlan = { unsupported: why, buffers: [], kernels: [], steps: [], eval: { commands: [], outputs: {} }, limits: { ...DEFAULT_LIMITS } };
+  const text = [
+    `import type { GpuPlan } from ${jsString(`${m.runtime}/webgpu/plan.ts`)};`,
+    "",
+    `// This model has no WebGPU program: ${commentText(why)}`,
+    "// The CPU model (model.ts) is complete; --backend webgpu refuses this plan with that reason.",
+    `export const plan: GpuPlan = { unsupported: ${jsString(why)}, buffers: [], kernels: [], steps: [], eval: { commands: [], outputs: {} }, limits: ${inline(plan.limits)} };`,
+    "",
+  ].join("\n");
+  return { text: m.header + text, plan };
 }
 
 export function emitWebGpuModule(m: WebGpuModuleInput): { text: string; plan: GpuPlan } {

@@ -69,9 +69,9 @@ class GpuRenderer {
     this.ctx = this.add({ name: "ctx", size: 4, dtype: "u32", role: "ctx" });
   }
 
-  private add(b: GpuBufferDesc): number {
+  private add(b: GpuBufferDesc, loc?: SpecLoc): number {
     if (b.size * 4 > DEFAULT_LIMITS.maxStorageBufferBindingSize) {
-      throw new IRError(`buffer ${b.name} needs ${b.size * 4} bytes, more than WebGPU's default binding limit of ${DEFAULT_LIMITS.maxStorageBufferBindingSize}`);
+      throw new IRError(`buffer ${b.name} needs ${b.size * 4} bytes, more than WebGPU's default binding limit of ${DEFAULT_LIMITS.maxStorageBufferBindingSize}`, loc, "E034");
     }
     this.buffers.push(b);
     return this.buffers.length - 1;
@@ -83,7 +83,7 @@ class GpuRenderer {
     if (have !== undefined) return have;
     const info = this.p.buffers[b]!;
     const role = info.role === "temp" ? "temp" : info.role;
-    const g = this.add({ name: info.name, size: info.size, dtype: gpuDType(info.dtype), role, ...(info.ref !== undefined ? { ref: info.ref } : {}), ...(info.fill !== undefined ? { fill: info.fill } : {}) });
+    const g = this.add({ name: info.name, size: info.size, dtype: gpuDType(info.dtype), role, ...(info.ref !== undefined ? { ref: info.ref } : {}), ...(info.fill !== undefined ? { fill: info.fill } : {}) }, info.loc);
     this.gpu.set(b, g);
     return g;
   }
