@@ -57,9 +57,13 @@ describe("a scan that runs n of its steps", () => {
     }
   });
 
-  it("on WebGPU the number of steps must be a data input (the host skips the steps past it)", () => {
+  it("on WebGPU the number of steps must be a data input (the host skips the steps past it): else no WebGPU program", () => {
     const computed = TEXT.replace("      steps: n\n", "      steps: m\n").replace("  xs: time_major(x)", "  xs: time_major(x)\n  m: n + 1");
-    expect(() => compileSpec(loadSpecText(computed, FILE))).toThrow(/number of steps must be a data input on WebGPU/);
+    const cm = compileSpec(loadSpecText(computed, FILE));
+    expect(cm.warnings.map((w) => w.code)).toEqual(["W004"]);
+    expect(cm.warnings[0]!.message).toMatch(/number of steps must be a data input on WebGPU .* \[E035\]/);
+    expect(cm.files.get("webgpu.ts")).toContain("unsupported:");
+    expect(c.warnings).toEqual([]);
   });
 
   it("refuses a count that is not one i32", () => {
