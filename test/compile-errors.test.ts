@@ -29,15 +29,15 @@ const sub = (text: string, from: string | RegExp, to: string) => {
 };
 
 const CASES: Case[] = [
-  { name: "dense weight does not fit its input", text: sub(mlp, "W2: { shape: [500, 10]", "W2: { shape: [400, 10]"), code: "E031", line: 20, col: 16, includes: "input [20, 500] does not fit weight [400, 10]", related: 2 },
-  { name: "matmul inner dimensions", text: sub(logreg, "x @ W + b", "x @ W.T + b"), code: "E031", line: 16, col: 26, includes: "inner dimensions differ", related: 2 },
-  { name: "broadcast of incompatible shapes", text: sub(logreg, "b: { shape: [10]", "b: { shape: [7]"), code: "E031", line: 16, col: 30, includes: "[600, 10] and [7] do not broadcast", related: 2 },
-  { name: "probabilities do not match the labels", text: sub(logreg, "y: { shape: [], dtype: i32, classes: 10 }", "y: { shape: [2], dtype: i32, classes: 10 }"), code: "E031", line: 19, col: 10, includes: "nll: labels must be [600], one class index per row of the probabilities [600, 10]; found labels [600, 2]", related: 2 },
-  { name: "labels shaped like the probabilities", text: sub(logreg, "y: { shape: [], dtype: i32, classes: 10 }", "y: { shape: [10], dtype: i32, classes: 10 }"), code: "E031", line: 19, col: 10, includes: "nll: labels must be [600], one class index per row of the probabilities [600, 10]; found labels [600, 10] (a data input of class labels is declared `shape: []`: the batch is prepended)", related: 2 },
-  { name: "reshape to a different size", text: sub(elman, "reshape(hs, 8, 6)", "reshape(hs, 8, 5)"), code: "E031", line: 29, col: 16, includes: "has 48 elements, [8, 5] has 40" },
-  { name: "scan carry changes shape", text: sub(elman, "h_init: broadcast(h0, 2, 6)", "h_init: broadcast(h0, 3, 6)"), code: "E031", line: 26, col: 29, includes: "[2, 6] and [3, 6] do not broadcast", related: 2 },
-  { name: "a parameter its loss never reaches", text: sub(logreg, "  b: { shape: [10], init: zeros }", "  b: { shape: [10], init: zeros }\n  unused: { shape: [3], init: zeros }"), code: "E040", line: 15, col: 11, includes: "'unused' is never trained" },
-  { name: "a listed parameter its phase's loss does not reach", text: sub(sub(logreg, "softmax(x @ W + b)", "softmax(x @ W)"), "    loss: cost\n", "    loss: cost\n    params: [W, b]\n"), code: "E040", line: 26, col: 13, includes: "'b' is listed for phase 'train'" },
+  { name: "dense weight does not fit its input", text: sub(mlp, "W2: { shape: [500, 10]", "W2: { shape: [400, 10]"), code: "E031", line: 21, col: 16, includes: "input [20, 500] does not fit weight [400, 10]", related: 2 },
+  { name: "matmul inner dimensions", text: sub(logreg, "x @ W + b", "x @ W.T + b"), code: "E031", line: 17, col: 26, includes: "inner dimensions differ", related: 2 },
+  { name: "broadcast of incompatible shapes", text: sub(logreg, "b: { shape: [10]", "b: { shape: [7]"), code: "E031", line: 17, col: 30, includes: "[600, 10] and [7] do not broadcast", related: 2 },
+  { name: "probabilities do not match the labels", text: sub(logreg, "y: { shape: [], dtype: i32, classes: 10 }", "y: { shape: [2], dtype: i32, classes: 10 }"), code: "E031", line: 20, col: 10, includes: "nll: labels must be [600], one class index per row of the probabilities [600, 10]; found labels [600, 2]", related: 2 },
+  { name: "labels shaped like the probabilities", text: sub(logreg, "y: { shape: [], dtype: i32, classes: 10 }", "y: { shape: [10], dtype: i32, classes: 10 }"), code: "E031", line: 20, col: 10, includes: "nll: labels must be [600], one class index per row of the probabilities [600, 10]; found labels [600, 10] (a data input of class labels is declared `shape: []`: the batch is prepended)", related: 2 },
+  { name: "reshape to a different size", text: sub(elman, "reshape(hs, 8, 6)", "reshape(hs, 8, 5)"), code: "E031", line: 30, col: 16, includes: "has 48 elements, [8, 5] has 40" },
+  { name: "scan carry changes shape", text: sub(elman, "h_init: broadcast(h0, 2, 6)", "h_init: broadcast(h0, 3, 6)"), code: "E031", line: 27, col: 29, includes: "[2, 6] and [3, 6] do not broadcast", related: 2 },
+  { name: "a parameter its loss never reaches", text: sub(logreg, "  b: { shape: [10], init: zeros }", "  b: { shape: [10], init: zeros }\n  unused: { shape: [3], init: zeros }"), code: "E040", line: 16, col: 11, includes: "'unused' is never trained" },
+  { name: "a listed parameter its phase's loss does not reach", text: sub(sub(logreg, "softmax(x @ W + b)", "softmax(x @ W)"), "    loss: cost\n", "    loss: cost\n    params: [W, b]\n"), code: "E040", line: 27, col: 13, includes: "'b' is listed for phase 'train'" },
 ];
 
 describe("compile-time errors", () => {

@@ -20,6 +20,7 @@
 // starts with, so editors validate while one types).
 
 import { readFileSync, readdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { compileSpec } from "../compiler/compile.ts";
@@ -182,5 +183,20 @@ describe("the convention itself", () => {
     const texts = specsOf(b!, kindOf(b!.info));
     expect(texts.length).toBe(2);
     expect((parse(texts[1]!) as { phases: { optimizer: unknown }[] }).phases[0]!.optimizer).toEqual({ adam: { lr: 0.001 } });
+  });
+});
+
+describe("specs for editors", () => {
+  const SPECS = [
+    ...readdirSync("specs").filter((f) => f.endsWith(".yaml")).map((f) => `specs/${f}`),
+    ...readdirSync("test/specs").filter((f) => f.endsWith(".yaml")).map((f) => `test/specs/${f}`),
+  ];
+  it.each(SPECS)("%s starts with the schema modeline and validates against the schema", (file) => {
+    const text = readFileSync(file, "utf8");
+    const m = /^# yaml-language-server: \$schema=(\S+)\n/.exec(text);
+    expect(m, `${file}: the first line must be # yaml-language-server: $schema=<path to schema/dlt.schema.json>`).not.toBeNull();
+    expect(resolve(dirname(file), m![1]!)).toBe(resolve("schema/dlt.schema.json"));
+    const validate = specValidator();
+    expect(validate(parse(text)), `${file}: ${JSON.stringify(validate.errors)}`).toBe(true);
   });
 });
