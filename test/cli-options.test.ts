@@ -3,7 +3,7 @@
 // dlt-compile --out writes a model elsewhere, and that model trains.
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, realpathSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ROOT } from "../compiler/cli/files.ts";
@@ -17,8 +17,8 @@ describe("dlt-train", () => {
   it.each(["--help", "-h"])("%s prints every option, one a line, on stdout, and exits 0", (flag) => {
     const r = run("dlt-train.mjs", [flag]);
     expect(r.status).toBe(0);
-    for (const [opt] of [...TRAIN_OPTIONS, ["--check-grad"] as const]) expect(r.stdout).toContain(opt);
-    expect(r.stdout.split("\n").filter((l) => l.startsWith("  --")).length).toBe(TRAIN_OPTIONS.length + 1);
+    for (const [opt] of [...TRAIN_OPTIONS, ["--check-grad"] as const, ["--debug"] as const]) expect(r.stdout).toContain(opt);
+    expect(r.stdout.split("\n").filter((l) => l.startsWith("  --")).length).toBe(TRAIN_OPTIONS.length + 2);
   });
 
   it("an unknown option exits 2 and lists the options", () => {
@@ -78,5 +78,27 @@ describe("npx finds the project's own commands", () => {
       expect(r.out).toContain("usage: dlt-train SPEC.yaml");
       expect(r.code, r.out).toBe(0);
     }
+  });
+});
+
+describe("filesystem errors are one line naming the path, exit 1, no stack", () => {
+  it("dlt-train --out naming an existing file", () => {
+    const file = join(OUT, "a-file");
+    mkdirSync(OUT, { recursive: true });
+    writeFileSync(file, "x");
+    const r = run("dlt-train.mjs", ["specs/logreg.yaml", "--out", file, "--steps", "1"]);
+    expect(r.status).toBe(1);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines.at(-1)).toMatch(new RegExp(`^dlt-train: ${file}.*(EEXIST|ENOTDIR)\\)$`));
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("dlt-compile --out below a file", () => {
+    const file = join(OUT, "b-file");
+    mkdirSync(OUT, { recursive: true });
+    writeFileSync(file, "x");
+    const r = run("dlt-compile.mjs", ["specs/logreg.yaml", "-o", join(file, "model")]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^dlt-compile: .*b-file\/model: a part of the path is a file, not a folder \(mkdir, ENOTDIR\)$/);
   });
 });

@@ -6,6 +6,7 @@
 //   --check-grad   finite-difference check of each phase's full gradient
 import { join, relative, resolve, sep } from "node:path";
 import { optionsHelp } from "../../runtime/node/main.ts";
+import { debugRequested, topLevelError } from "../../runtime/node/errors.ts";
 import { checkSpecGradients } from "../gradcheck/gradcheck.ts";
 import { compileSpec } from "../compile.ts";
 import { runtimeKernelFiles } from "../emit/wasm/assemble.ts";
@@ -23,6 +24,7 @@ const OPTIONS: readonly (readonly [string, string])[] = [
   ["--dump-ir", "print the optimised IR of every step and the evaluation"],
   ["--dump-lowered", "print the lowered program both back ends render"],
   ["--check-grad", "check the derived gradients by finite differences (f64)"],
+  ["--debug", "print the stack of an internal error"],
   ["--help, -h", "print this help"],
 ];
 const USAGE = `usage: dlt-compile [SPEC.yaml ...] [options]\noptions:\n${optionsHelp(OPTIONS)}`;
@@ -107,7 +109,15 @@ async function main(argv: string[]): Promise<number> {
   return rc;
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+if (debugRequested(argv)) process.env.DLT_DEBUG = "1";
+try {
+  process.exitCode = await main(argv.filter((a) => a !== "--debug"));
+} catch (e) {
+  const { line, status } = topLevelError("dlt-compile", e, debugRequested(argv));
+  process.stderr.write(`${line}\n`);
+  process.exitCode = status;
+}
 
 /** Whether the run only prints (and writes nothing). */
 function dumping(flags: ReadonlySet<string>): boolean {

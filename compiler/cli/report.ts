@@ -4,6 +4,7 @@
 
 import { IRError } from "../ir/types.ts";
 import { SpecFileError } from "./files.ts";
+import { topLevelError } from "../../runtime/node/errors.ts";
 import { type Diagnostic, SpecError, diagnosticFromLoc, formatDiagnostic } from "../frontend/diagnostics.ts";
 
 export function diagnosticsOf(e: unknown, file: string): readonly Diagnostic[] | null {
@@ -27,8 +28,14 @@ export function report(e: unknown, file: string): number {
     process.stderr.write(`${e.message}\n`);
     return 1;
   }
+  const top = topLevelError("dlt-compile", e, false);
+  if (top.status === 1) {
+    // A filesystem error: the path and what to do, no stack.
+    process.stderr.write(`${top.line}\n`);
+    return 1;
+  }
   const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`${file}: internal compiler error: ${msg}\n  = note: this is a bug in dlt; please report it with the spec.\n`);
+  process.stderr.write(`${file}: internal compiler error: ${msg}\n  = note: this is a bug in dlt; please report it with the spec (run with --debug for the stack).\n`);
   if (process.env.DLT_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
   return 2;
 }

@@ -9,6 +9,7 @@ import { compileSpec } from "../compile.ts";
 import type { CompiledModel } from "../../runtime/compiled-model.ts";
 import { optionsHelp, parseBackend, runMain, TRAIN_OPTIONS } from "../../runtime/node/main.ts";
 import { acquireDevice, NoGpuError } from "../../runtime/node/webgpu.ts";
+import { debugRequested, topLevelError } from "../../runtime/node/errors.ts";
 import { createGpuModel, GpuPlanError } from "../../runtime/webgpu/executor.ts";
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 import { displayPath, generatedDir, loadSpecFile, staleFiles, writeFiles } from "./files.ts";
@@ -18,7 +19,7 @@ import { report } from "./report.ts";
 const HELP = `usage: dlt-train SPEC.yaml [options]
 Compiles the spec when generated/<model>/ is missing or stale, then trains it.
 options:
-${optionsHelp([...TRAIN_OPTIONS.slice(0, -1), ["--check-grad", "check the spec's derived gradients by finite differences (f64) instead of training"], TRAIN_OPTIONS.at(-1)!])}`;
+${optionsHelp([...TRAIN_OPTIONS.slice(0, -1), ["--check-grad", "check the spec's derived gradients by finite differences (f64) instead of training"], ["--debug", "print the stack of an internal error"], TRAIN_OPTIONS.at(-1)!])}`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
@@ -64,4 +65,11 @@ async function main(argv: string[]): Promise<number> {
   return runMain(model, argv.filter((a) => a !== file));
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+try {
+  process.exitCode = await main(argv.filter((a) => a !== "--debug"));
+} catch (e) {
+  const { line, status } = topLevelError("dlt-train", e, debugRequested(argv));
+  process.stderr.write(`${line}\n`);
+  process.exitCode = status;
+}
