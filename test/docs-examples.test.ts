@@ -11,8 +11,10 @@
 //                                       keys replace those at PATH;
 //                                       `lines`: each line is a fragment of
 //                                       its own (alternatives of one key)
-//   ```yaml error CODE | warning CODE   a deliberately wrong example of the
-//                                       section of docs/errors.md for CODE
+//   ```yaml error CODE [BASE [at PATH]]  a deliberately wrong example, in the
+//   ```yaml warning CODE                section of docs/errors.md for CODE;
+//                                       with BASE, placed into that spec file
+//                                       as a fragment, it must give CODE
 //
 // A ```yaml (or ```yml) block with none of these fails. Whole specs and
 // merged fragments are also validated against schema/dlt.schema.json with
@@ -26,6 +28,7 @@ import { parse, stringify } from "yaml";
 import { compileSpec } from "../compiler/compile.ts";
 import { SpecError, formatDiagnostic } from "../compiler/frontend/diagnostics.ts";
 import { loadSpecText, specValidator } from "../compiler/frontend/load.ts";
+import { diagnosticsOf } from "../compiler/cli/report.ts";
 
 const DOCS = ["README.md", ...readdirSync("docs").filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
 
@@ -64,7 +67,7 @@ export function yamlBlocks(file: string, md = readFileSync(file, "utf8")): Block
 type Kind =
   | { kind: "spec" }
   | { kind: "fragment"; base: string; at: string[]; lines: boolean }
-  | { kind: "diagnostic"; code: string }
+  | { kind: "diagnostic"; code: string; base?: string; at: string[] }
   | { kind: "unmarked"; why: string };
 
 export function kindOf(info: string): Kind {
@@ -80,7 +83,12 @@ export function kindOf(info: string): Kind {
     }
     return { kind: "fragment", base: w[1], at, lines };
   }
-  if ((w[0] === "error" && /^E\d{3}$/.test(w[1] ?? "")) || (w[0] === "warning" && /^W\d{3}$/.test(w[1] ?? ""))) return { kind: "diagnostic", code: w[1]! };
+  if (w[0] === "warning" && /^W\d{3}$/.test(w[1] ?? "") && w.length === 2) return { kind: "diagnostic", code: w[1]!, at: [] };
+  if (w[0] === "error" && /^E\d{3}$/.test(w[1] ?? "")) {
+    if (w.length === 2) return { kind: "diagnostic", code: w[1]!, at: [] };
+    if (w.length === 3 || (w.length === 5 && w[3] === "at")) return { kind: "diagnostic", code: w[1]!, base: w[2], at: w[4]?.split(".") ?? [] };
+    return { kind: "unmarked", why: "say `yaml error Ennn [BASE [at PATH]]`" };
+  }
   return { kind: "unmarked", why: "say `yaml spec`, `yaml fragment BASE [at PATH] [lines]`, `yaml error Ennn` or `yaml warning Wnnn`" };
 }
 
@@ -130,9 +138,22 @@ function schemaValid(text: string, where: string): void {
   expect(ok, `${where}: ${JSON.stringify(validate.errors, null, 1)}`).toBe(true);
 }
 
+/** The codes of the diagnostics compiling `text` gives (none: []). */
+function codesOf(text: string, file: string): string[] {
+  try {
+    compileSpec(loadSpecText(text, file));
+  } catch (e) {
+    const ds = diagnosticsOf(e, file);
+    if (ds === null) throw e;
+    return ds.map((d) => d.code);
+  }
+  return [];
+}
+
 /** The spec texts a block stands for (one per line with `lines`). */
 function specsOf(b: Block, k: Kind): string[] {
   if (k.kind === "spec") return [b.text];
+  if (k.kind === "diagnostic" && k.base) return [`${MODELINE}\n${stringify(placeAt(parse(readFileSync(k.base, "utf8")), k.at, parse(b.text)), { lineWidth: 0 })}`];
   if (k.kind !== "fragment") return [];
   const baseText = readFileSync(k.base, "utf8");
   const base = parse(baseText) as unknown;
@@ -143,7 +164,8 @@ function specsOf(b: Block, k: Kind): string[] {
 const BLOCKS = DOCS.flatMap((f) => yamlBlocks(f));
 
 describe("docs examples", () => {
-  it("the docs hold yaml examples (spec.md and errors.md)", () => {
+  it("the docs hold yaml examples (spec.md and errors.md), most errors reproduced on a base spec", () => {
+    expect(BLOCKS.filter((b) => { const k = kindOf(b.info); return k.kind === "diagnostic" && k.base; }).length).toBeGreaterThanOrEqual(25);
     expect(BLOCKS.filter((b) => b.file === "docs/spec.md").length).toBeGreaterThanOrEqual(8);
     expect(BLOCKS.filter((b) => b.file === "docs/errors.md").length).toBeGreaterThanOrEqual(30);
   });
@@ -154,6 +176,8 @@ describe("docs examples", () => {
     if (k.kind === "diagnostic") {
       // A deliberately wrong example sits in the section of its code.
       expect(b.heading, `${b.file}:${b.line}`).toMatch(new RegExp(`^#+ ${k.code} — `));
+      // Placed into its base spec, it gives its code.
+      for (const text of specsOf(b, k)) expect(codesOf(text, "case.yaml"), `${b.file}:${b.line}\n${text}`).toContain(k.code);
       return;
     }
     specsOf(b, k).forEach((text, i) => {
@@ -176,6 +200,15 @@ describe("the convention itself", () => {
     const k = kindOf(b!.info);
     const [text] = specsOf(b!, k);
     expect(() => compiles(text!, "x.yaml")).toThrow(/E008/);
+  });
+  it("an error example is placed into its base and must give its code", () => {
+    const codes = (body: string) => {
+      const [b] = yamlBlocks("x.md", md("yaml error E010 specs/logreg.yaml", body));
+      return specsOf(b!, kindOf(b!.info)).map((t) => codesOf(t, "x.yaml"));
+    };
+    expect(codes("graph:\n  p_y_given_x: softmax(x @ w + b)")).toEqual([["E010"]]);
+    expect(codes("graph:\n  p_y_given_x: softmax(x @ W + b)")).toEqual([[]]);
+    expect(kindOf("yaml error E010 specs/logreg.yaml at").kind).toBe("unmarked");
   });
   it("fragments merge at a path, each line on its own with `lines`", () => {
     expect(placeAt({ a: [{ b: 1, c: 2 }] }, ["a", "0"], { c: 3 })).toEqual({ a: [{ b: 1, c: 3 }] });
