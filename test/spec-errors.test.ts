@@ -108,7 +108,9 @@ const CASES: readonly Case[] = [
   { file: "63-unknown-schedule", code: "E007", line: 20, col: 45, includes: "'phases[0].optimizer.sgd.schedule' cannot be 'exponentail'", help: "did you mean 'exponential'? (expected `constant` or a mapping with one of: exponential, step_decay, linear)" },
   { file: "64-alias-bomb", code: "E060", line: 4, col: 8, includes: "YAML aliases expand to more than 1000 values", help: "a spec needs no nested aliases; write the repeated value out, or use one alias level" },
   { file: "66-int-targets-cross-entropy", code: "E017", line: 18, col: 51, includes: "losses.cost.cross_entropy.targets must be a float tensor, but 'y' holds integer labels", help: "for integer class labels use the categorical cross-entropy `nll: { probs: p_y_given_x, labels: y }`" },
-  { file: "65-flow-expr-comma", code: "E008", line: 17, col: 29, includes: "'dropout(x' is not a valid name ('graph.hidden.dense.input'): inside `{ … }` a comma ends a value, so YAML cut the expression `dropout(x, 0.2)` at its comma", help: 'make the expression a graph entry of its own, quoted (`hidden_input: "dropout(x, 0.2)"`), and write `input: hidden_input`' },
+  { file: "67-flow-graph-comma", code: "E021", line: 14, col: 23, includes: "unclosed '(' in 'softmax(maximum(x @ W' ('graph.p_y_given_x'): inside `{ … }` a comma ends a value, so YAML cut the expression `softmax(maximum(x @ W, 0) + b)` at a comma", help: 'quote the expression: `p_y_given_x: "softmax(maximum(x @ W, 0) + b)"`' },
+  { file: "68-flow-expr-term-comma", code: "E021", line: 19, col: 20, includes: "YAML cut the expression `sum(W * W, 0) @ sum(W * W, 1)` at a comma", help: 'quote the expression: `value: "sum(W * W, 0) @ sum(W * W, 1)"`' },
+  { file: "65-flow-expr-comma", code: "E008", line: 17, col: 29, includes: "'dropout(x' is not a valid name ('graph.hidden.dense.input'): inside `{ … }` a comma ends a value, so YAML cut the expression `dropout(x, 0.2)` at a comma", help: 'make the expression a graph entry of its own, quoted (`hidden_input: "dropout(x, 0.2)"`), and write `input: hidden_input`' },
 ];
 
 describe("malformed specs", () => {
@@ -179,12 +181,12 @@ describe("valid specs", () => {
     expect(ls.spec.data.batch_size).toBe(20);
     expect(ls.spec.params.W1!.init).toEqual({ glorot_uniform: {} });
     expect(ls.spec.phases[0]!.early_stopping?.monitor).toBe("error");
-    expect(ls.locate(["data", "batch_size"])).toEqual({ line: 8, col: 15 });
-    expect(ls.locate(["data", "batch_size"], { key: true })).toEqual({ line: 8, col: 3 });
-    expect(ls.locate(["phases", 0, "optimizer", "sgd", "lr"])).toEqual({ line: 32, col: 29 });
+    expect(ls.locate(["data", "batch_size"])).toEqual({ line: 9, col: 15 });
+    expect(ls.locate(["data", "batch_size"], { key: true })).toEqual({ line: 9, col: 3 });
+    expect(ls.locate(["phases", 0, "optimizer", "sgd", "lr"])).toEqual({ line: 33, col: 29 });
     // A path that does not exist falls back to its nearest ancestor.
     expect(ls.locate(["data", "eval_batch_size"])).toEqual(ls.locate(["data"]));
-    expect(ls.locate(["nothing", "here"])).toEqual({ line: 4, col: 1 });
+    expect(ls.locate(["nothing", "here"])).toEqual({ line: 5, col: 1 });
   });
 });
 
@@ -197,33 +199,33 @@ describe("positions inside expression strings", () => {
   };
 
   it("plain, double-quoted and single-quoted scalars", () => {
-    expect(at("  p_y_given_x: softmax(x @ V + b)")).toEqual({ code: "E010", line: 16, col: 28 });
-    expect(at('  p_y_given_x: "softmax(x @ V + b)"')).toEqual({ code: "E010", line: 16, col: 29 });
-    expect(at("  p_y_given_x: 'softmax(x @ V + b)'")).toEqual({ code: "E010", line: 16, col: 29 });
+    expect(at("  p_y_given_x: softmax(x @ V + b)")).toEqual({ code: "E010", line: 17, col: 28 });
+    expect(at('  p_y_given_x: "softmax(x @ V + b)"')).toEqual({ code: "E010", line: 17, col: 29 });
+    expect(at("  p_y_given_x: 'softmax(x @ V + b)'")).toEqual({ code: "E010", line: 17, col: 29 });
   });
 
   it("escapes inside quotes shift the column", () => {
     // `\t` is two characters in the file, one in the string.
-    expect(at('  p_y_given_x: "softmax(x @ W\\t+ V)"')).toEqual({ code: "E010", line: 16, col: 34 });
+    expect(at('  p_y_given_x: "softmax(x @ W\\t+ V)"')).toEqual({ code: "E010", line: 17, col: 34 });
     // `''` is one quote in the string (and not part of the language).
-    expect(at("  p_y_given_x: 'softmax(x @ W + b'' + V)'")).toEqual({ code: "E021", line: 16, col: 34 });
+    expect(at("  p_y_given_x: 'softmax(x @ W + b'' + V)'")).toEqual({ code: "E021", line: 17, col: 34 });
   });
 
   it("block and folded scalars point at the right line", () => {
-    expect(at("  p_y_given_x: |-\n    softmax(x @ W\n      + V)")).toEqual({ code: "E010", line: 18, col: 9 });
-    expect(at("  p_y_given_x: >-\n    softmax(x @ W +\n    V)")).toEqual({ code: "E010", line: 18, col: 5 });
+    expect(at("  p_y_given_x: |-\n    softmax(x @ W\n      + V)")).toEqual({ code: "E010", line: 19, col: 9 });
+    expect(at("  p_y_given_x: >-\n    softmax(x @ W +\n    V)")).toEqual({ code: "E010", line: 19, col: 5 });
   });
 
   it("syntax errors in quoted expressions", () => {
-    expect(at('  p_y_given_x: "softmax(x @ W + )"')).toEqual({ code: "E021", line: 16, col: 33 });
-    expect(at("  p_y_given_x: softmax(x @ W + )")).toEqual({ code: "E021", line: 16, col: 32 });
+    expect(at('  p_y_given_x: "softmax(x @ W + )"')).toEqual({ code: "E021", line: 17, col: 33 });
+    expect(at("  p_y_given_x: softmax(x @ W + )")).toEqual({ code: "E021", line: 17, col: 32 });
   });
 
   it("locateIn maps expression offsets (ExprError.offset, Expr.pos) for the IR builder", () => {
     const ls = loadSpecText(base.replace("softmax(x @ W + b)", '"softmax(x @ W + b)"'), "q.yaml");
-    expect(ls.locateIn(["graph", "p_y_given_x"], 0)).toEqual({ line: 16, col: 17 });
-    expect(ls.locateIn(["graph", "p_y_given_x"], 10)).toEqual({ line: 16, col: 27 });
-    expect(ls.locate(["graph", "p_y_given_x"])).toEqual({ line: 16, col: 16 });
+    expect(ls.locateIn(["graph", "p_y_given_x"], 0)).toEqual({ line: 17, col: 17 });
+    expect(ls.locateIn(["graph", "p_y_given_x"], 10)).toEqual({ line: 17, col: 27 });
+    expect(ls.locate(["graph", "p_y_given_x"])).toEqual({ line: 17, col: 16 });
   });
 
   it("scalarOffset is the identity for plain scalars", () => {
@@ -253,10 +255,10 @@ describe("diagnostic format", () => {
   });
 
   it("diagnosticFromLoc reads the source line from the file", () => {
-    const d = diagnosticFromLoc("E031", { file: "specs/logreg.yaml", line: 16, col: 26 }, "operand shapes do not fit", "check W");
+    const d = diagnosticFromLoc("E031", { file: "specs/logreg.yaml", line: 17, col: 26 }, "operand shapes do not fit", "check W");
     expect(d.severity).toBe("error");
     expect(formatDiagnostic(d)).toBe(
-      ["specs/logreg.yaml:16:26 error[E031]: operand shapes do not fit", "   |", "16 |   p_y_given_x: softmax(x @ W + b)", "   |                          ^", "  = help: check W"].join("\n"),
+      ["specs/logreg.yaml:17:26 error[E031]: operand shapes do not fit", "   |", "17 |   p_y_given_x: softmax(x @ W + b)", "   |                          ^", "  = help: check W"].join("\n"),
     );
     expect(formatDiagnostic(diagnosticFromLoc("E041", { file: "no/such/file.yaml", line: 3, col: 1 }, "NaN"))).toBe("no/such/file.yaml:3:1 error[E041]: NaN");
   });
@@ -270,10 +272,10 @@ describe("diagnostic format", () => {
       expect(e).toBeInstanceOf(SpecError);
       const ds = (e as SpecError).diagnostics;
       expect(ds.map((d) => [d.code, d.line])).toEqual([
-        ["E006", 7],
-        ["E006", 26],
+        ["E006", 8],
+        ["E006", 27],
       ]);
-      expect((e as SpecError).message).toBe("two.yaml:7:15 error[E006]: 'data.batch_size' must be ≥ 1, found 0 (and 1 more)");
+      expect((e as SpecError).message).toBe("two.yaml:8:15 error[E006]: 'data.batch_size' must be ≥ 1, found 0 (and 1 more)");
     }
   });
 });
@@ -305,7 +307,7 @@ describe("error reporting across stages", () => {
   });
 
   it("keys that are not scalars are E008", () => {
-    expect(errorsOfText(base.replace("params:\n", "params:\n  ? [5]\n  : x\n")).map((d) => [d.code, d.line, d.col])).toEqual([["E008", 14, 5]]);
+    expect(errorsOfText(base.replace("params:\n", "params:\n  ? [5]\n  : x\n")).map((d) => [d.code, d.line, d.col])).toEqual([["E008", 15, 5]]);
   });
 
   it("never throws anything but SpecError (mutated specs)", () => {

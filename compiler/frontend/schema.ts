@@ -9,7 +9,8 @@ import Ajv2020, { type ErrorObject, type ValidateFunction } from "ajv/dist/2020.
 import { type Diagnostic, displayPath, sortDiagnostics } from "./diagnostics.ts";
 import { listOf, suggest } from "./suggest.ts";
 import type { Path } from "./types.ts";
-import type { YamlSource } from "./yaml-source.ts";
+import { isMap, isScalar } from "yaml";
+import { keyString, type YamlSource } from "./yaml-source.ts";
 
 /** Where the JSON Schema of the spec language lives. */
 export const SCHEMA_FILE = new URL("../../schema/dlt.schema.json", import.meta.url);
@@ -137,25 +138,31 @@ export function schemaDiagnostics(errors: readonly ErrorObject[], src: YamlSourc
   // An unquoted expression with a comma inside a flow mapping (`{ input:
   // dropout(h, 0.2), … }`): YAML ends the value at the comma, so the field
   // holds `dropout(h` and the rest becomes a key `0.2)`. One diagnostic, at
-  // the value, instead of a bad name and an unknown key.
-  const cut = new Map<string, { start: number; end: number }>();
+  // the value, instead of a bad name, an unknown key, a key without a value.
+  const cuts = new Map<number, Cut>();
   for (const { e, path } of kept) {
-    if (e.keyword !== "pattern" || typeof e.data !== "string" || !unbalanced(e.data)) continue;
-    const start = src.offset(path);
-    const end = closingParen(src.text, start);
-    if (end !== undefined) cut.set(key(path), { start, end });
+    const c =
+      e.keyword === "pattern" && typeof e.data === "string" && unbalanced(e.data)
+        ? cutAt(src, path)
+        : e.keyword === "additionalProperties" || e.keyword === "propertyNames"
+          ? cutBefore(src, path, String((e.params as { additionalProperty?: string; propertyName?: string }).additionalProperty ?? (e.params as { propertyName?: string }).propertyName))
+          : undefined;
+    if (c && !cuts.has(c.start)) cuts.set(c.start, c);
   }
-  const insideCut = (path: Path, bad: string): boolean => {
-    const at = src.offset([...path, bad], { key: true });
-    return [...cut.entries()].some(([k, c]) => key(JSON.parse(k).slice(0, -1)) === key(path) && at > c.start && at < c.end);
+  const cutOf = (e: ErrorObject, path: Path): Cut | undefined => {
+    if (cuts.size === 0) return undefined;
+    const bad = (e.params as { additionalProperty?: string; propertyName?: string }).additionalProperty ?? (e.params as { propertyName?: string }).propertyName;
+    const at = bad === undefined ? src.offset(path, { key: true }) : src.offset([...path, String(bad)], { key: true });
+    const own = bad === undefined ? src.offset(path) : -1;
+    return [...cuts.values()].find((c) => own === c.start || (at > c.start && at < c.end));
   };
 
   const out: Diagnostic[] = [];
   for (const { e, path } of kept) {
-    if (e.keyword === "additionalProperties" && cut.size && insideCut(path, String((e.params as { additionalProperty: string }).additionalProperty))) continue;
-    const c = cut.get(key(path));
-    if (c && e.keyword === "pattern") {
-      out.push(cutExpression(src, path, src.text.slice(c.start, c.end)));
+    const c = cutOf(e, path);
+    if (c) {
+      if (!c.reported) out.push(cutExpression(src, c, kept.some((k) => k.e.keyword === "pattern" && key(k.path) === key(c.path))));
+      c.reported = true;
       continue;
     }
     if (e.keyword === "required") {
@@ -284,24 +291,70 @@ function unbalanced(s: string): boolean {
   return (s.match(/\(/g) ?? []).length > (s.match(/\)/g) ?? []).length;
 }
 
-/** The offset just past the ')' that closes the first '(' after `start`, on
- * the same line (undefined when none does). */
-function closingParen(text: string, start: number): number | undefined {
+/** Where the expression starting at `start` ends in its flow mapping: at the
+ * first ',', '}' or ']' outside parentheses, or the end of the line (spaces
+ * before it trimmed); undefined unless its parentheses balance there. */
+function exprEnd(text: string, start: number): number | undefined {
   let depth = 0;
-  for (let i = start; i < text.length && text[i] !== "\n"; i++) {
-    if (text[i] === "(") depth++;
-    else if (text[i] === ")" && --depth === 0) return i + 1;
+  let i = start;
+  for (; i < text.length && text[i] !== "\n"; i++) {
+    const ch = text[i];
+    if (ch === "(") depth++;
+    else if (ch === ")") depth--;
+    else if (depth === 0 && (ch === "," || ch === "}" || ch === "]")) break;
+    if (depth < 0) return undefined;
+  }
+  while (i > start && /\s/.test(text[i - 1]!)) i--;
+  return depth === 0 && i > start ? i : undefined;
+}
+
+/** An expression a flow mapping cut at a comma: the value at `path` holds its
+ * start, source offsets [start, end) hold all of it. */
+interface Cut {
+  readonly path: Path;
+  readonly start: number;
+  readonly end: number;
+  reported?: boolean;
+}
+
+/** The cut expression whose start is the plain scalar at `path`. */
+function cutAt(src: YamlSource, path: Path): Cut | undefined {
+  const { node, depth } = src.walk(path);
+  if (depth !== path.length || !isScalar(node) || node.type !== "PLAIN" || !node.range) return undefined;
+  const end = exprEnd(src.text, node.range[0]);
+  return end === undefined ? undefined : { path, start: node.range[0], end };
+}
+
+/** The cut expression that key `bad` of the flow mapping at `path` is the
+ * rest of (`0.2)` after `input: dropout(h`). */
+function cutBefore(src: YamlSource, path: Path, bad: string): Cut | undefined {
+  if (!bad.includes(")")) return undefined;
+  const { node, depth } = src.walk(path);
+  if (depth !== path.length || !isMap(node) || !node.flow) return undefined;
+  const i = node.items.findIndex((it) => keyString(it) === bad);
+  for (let j = i - 1; j >= 0; j--) {
+    const it = node.items[j]!;
+    const v = it.value;
+    if (isScalar(v) && typeof v.value === "string" && unbalanced(v.value)) {
+      const c = cutAt(src, [...path, keyString(it)]);
+      return c && (node.items[i]!.key as { range?: number[] }).range![0]! < c.end ? c : undefined;
+    }
+    if (v !== null && !(isScalar(v) && v.value === null)) return undefined;
   }
   return undefined;
 }
 
-/** E008 for a name field whose unquoted expression a flow mapping cut at a comma. */
-function cutExpression(src: YamlSource, path: Path, expr: string): Diagnostic {
-  const field = String(path[path.length - 1]);
-  const entry = path[0] === "graph" && typeof path[1] === "string" ? `${path[1]}_${field}` : `${field}_value`;
+/** One diagnostic for a cut expression: E008 where a name is expected, else
+ * E021 (the expression as YAML left it has an unclosed '('). */
+function cutExpression(src: YamlSource, c: Cut, nameField: boolean): Diagnostic {
+  const expr = src.text.slice(c.start, c.end);
+  const field = String(c.path[c.path.length - 1]);
   const value = `'${expr.slice(0, expr.indexOf(","))}'`;
-  return src.diagAt("E008", path, `${value} is not a valid name (${where(path)}): inside \`{ … }\` a comma ends a value, so YAML cut the expression \`${expr}\` at its comma`, {
-    help: `${where(path)} takes a name: make the expression a graph entry of its own, quoted (\`${entry}: "${expr}"\`), and write \`${field}: ${entry}\``,
+  const why = `inside \`{ … }\` a comma ends a value, so YAML cut the expression \`${expr}\` at a comma`;
+  if (!nameField) return src.diagAt("E021", c.path, `unclosed '(' in ${value} (${where(c.path)}): ${why}`, { help: `quote the expression: \`${field}: "${expr}"\`` });
+  const entry = c.path[0] === "graph" && typeof c.path[1] === "string" ? `${c.path[1]}_${field}` : `${field}_value`;
+  return src.diagAt("E008", c.path, `${value} is not a valid name (${where(c.path)}): ${why}`, {
+    help: `${where(c.path)} takes a name: make the expression a graph entry of its own, quoted (\`${entry}: "${expr}"\`), and write \`${field}: ${entry}\``,
   });
 }
 
