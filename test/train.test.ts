@@ -235,6 +235,6 @@ describe("divergence", () => {
     const m = new Model();
     const splits = syntheticSplits(m.desc.data, m.desc.inputs, 1, { train: 64, valid: 16, test: 16 });
     const run = runTraining(m, splits, new MemoryRunStore(), { maxEpochs: 1, log: silentLogger });
-    await expect(run).rejects.toThrow(/training cost is NaN .*first non-finite value \(NaN\) came from reduce_sum %\d+ at specs\/diverges\.yaml:20:20 \(losses\.cost\.expr\), computing log %\d+ at specs\/diverges\.yaml:20:25/);
+    await expect(run).rejects.toThrow(/training cost is NaN .*first non-finite value \(NaN\) came from reduce_sum %\d+ at specs\/diverges\.yaml:21:20 \(losses\.cost\.expr\), computing log %\d+ at specs\/diverges\.yaml:21:25/);
   });
 });
