@@ -72,7 +72,9 @@ export function describe(ls: LoadedSpec, stateDescs: ParamDesc[], validates?: re
     shuffle: p.shuffle ?? s.data.shuffle ?? true,
     earlyStopping: p.early_stopping
       ? {
-          patience: p.early_stopping.patience,
+          patience: p.early_stopping.patience ?? null,
+          // Only when given, so the description of a spec without it is unchanged.
+          ...(p.early_stopping.patience_epochs !== undefined ? { patienceEpochs: p.early_stopping.patience_epochs } : {}),
           patienceIncrease: p.early_stopping.patience_increase,
           improvementThreshold: p.early_stopping.improvement_threshold,
           validationFrequency: p.early_stopping.validation_frequency ?? null,

@@ -34,7 +34,13 @@ export interface ParamDesc extends TensorDesc {
 
 /** The tutorial's early stopping (patience counted in minibatch iterations). */
 export interface EarlyStoppingDesc {
-  readonly patience: number;
+  /** Initial patience in minibatch iterations; null when `patienceEpochs`
+   * gives it instead. */
+  readonly patience: number | null;
+  /** Initial patience in epochs (`patience_epochs:`), converted by the
+   * runtime with the phase's minibatches per epoch (known only once the data
+   * is loaded); present only when the spec gives it. */
+  readonly patienceEpochs?: number;
   readonly patienceIncrease: number;
   readonly improvementThreshold: number;
   /** Validate every this many minibatches; the tutorial uses

@@ -60,13 +60,24 @@ export const silentLogger: Logger = {
   close: () => {},
 };
 
-function fmtPct(v: number): string {
+/** An error rate (a fraction) as every line of the CLI prints it: a
+ * percent with 3 decimals ("7.900 %"). Only the summary's tutorial line
+ * ("Optimization complete with best validation score of 7.900000 %") keeps
+ * the tutorial's own 6 decimals. */
+export function formatErrorRate(v: number): string {
   return `${(v * 100).toFixed(3)} %`;
 }
 
-function fmtMetrics(m: Readonly<Record<string, number>>): string {
+/** One metric's value: the error rate as a percent, anything else (a mean
+ * cost) with 6 decimals. */
+export function formatMetric(name: string, v: number): string {
+  return name === "error" ? formatErrorRate(v) : v.toFixed(6);
+}
+
+/** Metrics as "error 7.900 %, cost 0.271234". */
+export function formatMetrics(m: Readonly<Record<string, number>>): string {
   return Object.entries(m)
-    .map(([k, v]) => (k === "error" ? `${k} ${fmtPct(v)}` : `${k} ${v.toFixed(6)}`))
+    .map(([k, v]) => `${k} ${formatMetric(k, v)}`)
     .join(", ");
 }
 
@@ -74,8 +85,8 @@ function fmtMetrics(m: Readonly<Record<string, number>>): string {
 export function formatRecord(r: MetricsRecord): string {
   const parts = [`${r.phase} epoch ${r.epoch}, minibatch ${r.minibatch}/${r.minibatches}`];
   if (r.trainCost !== null) parts.push(`train cost ${r.trainCost.toFixed(6)}`);
-  if (r.valid) parts.push(`validation ${fmtMetrics(r.valid)}`);
-  if (r.best && r.testAtBest) parts.push(`test of best model ${fmtMetrics(r.testAtBest)}`);
+  if (r.valid) parts.push(`validation ${formatMetrics(r.valid)}`);
+  if (r.best && r.testAtBest) parts.push(`test of best model ${formatMetrics(r.testAtBest)}`);
   return `${parts.join(", ")} (${r.elapsed.toFixed(1)}s)`;
 }
 

@@ -118,6 +118,9 @@ export function schemaDiagnostics(errors: readonly ErrorObject[], src: YamlSourc
   const kept = withPath.filter(({ e, path }) => {
     const k = key(path);
     if (e.keyword === "if") return false;
+    // "Exactly one of these keys" (a oneOf of single `required`s): the oneOf
+    // error says it once, not each branch's missing key.
+    if (e.keyword === "required" && /\/oneOf\/\d+\/required$/.test(e.schemaPath)) return false;
     if (e.keyword === "pattern" && propNamesAt.has(k)) return false;
     if (typeAt.has(k)) {
       if (e.keyword !== "type" || firstTypeSeen.has(k)) return false;
@@ -169,6 +172,7 @@ export function schemaDiagnostics(errors: readonly ErrorObject[], src: YamlSourc
       const missing = String((e.params as { missingProperty: string }).missingProperty);
       if (explained.has(`${key(path)}|${missing}`)) continue;
     }
+    if (e.keyword === "oneOf" && oneOfKeys(e.parentSchema as SchemaNode).some((k) => explained.has(`${key(path)}|${k}`))) continue;
     const d = schemaDiagnostic(e, path, src, explained);
     if (d) out.push(d);
   }
@@ -263,6 +267,16 @@ function schemaDiagnostic(e: ErrorObject, path: Path, src: YamlSource, explained
       }
       return src.diagAt("E011", path, `${where(path)} must not be empty`, { key: true, notes: desc ? [`${name}: ${desc}`] : undefined });
     }
+    case "oneOf": {
+      const keys = oneOfKeys(parent);
+      if (!keys.length) return src.diagAt("E005", path, `${where(path)}: ${e.message ?? "invalid value"}`);
+      const present = value && typeof value === "object" ? keys.filter((k) => k in value) : [];
+      const props = (parent?.properties ?? {}) as Record<string, SchemaNode>;
+      const what = (k: string) => (typeof props[k]?.description === "string" ? ` — ${k}: ${props[k]!.description as string}` : "");
+      return present.length
+        ? src.diagAt("E009", path, `${where(path)} takes exactly one of ${keys.join(", ")}; found ${present.length}: ${present.join(", ")}`, { key: true, help: `keep one of ${present.join(", ")}` })
+        : src.diagAt("E009", path, `${where(path)} needs one of: ${keys.join(", ")}`, { key: true, help: keys.map((k) => `\`${k}: …\`${what(k)}`).join("; or ") });
+    }
     case "minItems": {
       const p = e.params as { limit: number };
       if (p.limit > 1 && Array.isArray(value) && value.length > 0) {
@@ -284,6 +298,14 @@ function schemaDiagnostic(e: ErrorObject, path: Path, src: YamlSource, explained
     default:
       return src.diagAt("E005", path, `${where(path)}: ${e.message ?? "invalid value"}`);
   }
+}
+
+/** The keys of a "exactly one of these keys" schema (a oneOf whose every
+ * branch only requires one key); empty for any other oneOf. */
+function oneOfKeys(s: SchemaNode | undefined): string[] {
+  const branches = Array.isArray(s?.oneOf) ? (s.oneOf as SchemaNode[]) : [];
+  const keys = branches.map((b) => (Array.isArray(b.required) && b.required.length === 1 ? String(b.required[0]) : undefined));
+  return keys.length && keys.every((k) => k !== undefined) ? (keys as string[]) : [];
 }
 
 /** More '(' than ')': the start of an expression cut short. */

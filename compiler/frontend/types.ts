@@ -108,7 +108,9 @@ export type OptimizerSpec =
 
 export interface EarlyStoppingSpec {
   readonly monitor: string;
-  readonly patience: number;
+  /** Exactly one of patience (minibatch iterations) and patience_epochs. */
+  readonly patience?: number;
+  readonly patience_epochs?: number;
   readonly patience_increase: number;
   readonly improvement_threshold: number;
   readonly validation_frequency?: number;

@@ -10,7 +10,7 @@ import { runSamplers } from "../train/samplers.ts";
 import { writePng } from "../image/png.ts";
 import { DataError } from "../data/dataset.ts";
 import { CheckpointError } from "../checkpoint/safetensors.ts";
-import { ProgressLogger } from "../progress.ts";
+import { formatErrorRate, formatMetrics, ProgressLogger } from "../progress.ts";
 import { TrainingError } from "../train/training-error.ts";
 import type { TrainSummary } from "../train/trainer.ts";
 import { loadDataset } from "./datasets.ts";
@@ -181,26 +181,40 @@ export function parseArgs(argv: readonly string[]): MainArgs {
   return out;
 }
 
-function pct(v: number | null): string {
+/** The tutorial's own format (6 decimals), for its line only. */
+function tutorialPct(v: number | null): string {
   return v === null ? "n/a" : `${(v * 100).toFixed(6)} %`;
 }
 
-function printSummary(s: TrainSummary, outDir: string): void {
-  if (!s.finished) {
-    process.stdout.write(`stopped at global step ${s.steps}; continue with --resume (checkpoint in ${outDir})\n`);
-    return;
-  }
+/** "train cost 2.3026 at step 1 → 0.4123 at step 30": whether the run
+ * learns, at a glance (phases named when the two differ). */
+export function trainCostLine(c: NonNullable<TrainSummary["trainCost"]>): string {
+  const ph = c.first.phase !== c.last.phase;
+  const at = (x: typeof c.first) => `${x.cost.toFixed(4)} at step ${x.step}${ph ? ` (${x.phase})` : ""}`;
+  return `train cost ${at(c.first)} → ${at(c.last)}`;
+}
+
+/** The summary's stdout lines. */
+export function summaryLines(s: TrainSummary, outDir: string): string[] {
+  const cost = s.trainCost ? [trainCostLine(s.trainCost)] : [];
+  if (!s.finished) return [`stopped at global step ${s.steps}; continue with --resume (checkpoint in ${outDir})`, ...cost];
+  const out: string[] = [];
   if (s.bestValid !== null) {
-    process.stdout.write(`Optimization complete with best validation score of ${pct(s.bestValid)}, with test performance ${pct(s.testAtBest)}\n`);
+    out.push(`Optimization complete with best validation score of ${tutorialPct(s.bestValid)}, with test performance ${tutorialPct(s.testAtBest)}`);
   } else if (s.finalTest) {
     const error = s.finalTest.error;
-    process.stdout.write(`Optimization complete; the final model's test ${error !== undefined ? `error is ${pct(error)}` : Object.entries(s.finalTest).map(([k, v]) => `${k} ${v}`).join(", ")}\n`);
+    out.push(`Optimization complete; the final model's test ${error !== undefined ? `error is ${formatErrorRate(error)}` : formatMetrics(s.finalTest)}`);
   } else {
-    process.stdout.write("Optimization complete\n");
+    out.push("Optimization complete");
   }
   const rate = s.seconds > 0 ? s.epochs / s.seconds : 0;
-  process.stdout.write(`The code ran for ${s.epochs} epochs (${s.steps} steps), with ${rate.toFixed(6)} epochs/sec; results in ${outDir}\n`);
-  process.stderr.write(`ran for ${s.seconds.toFixed(1)}s\n`);
+  out.push(`The code ran for ${s.epochs} epochs (${s.steps} steps), with ${rate.toFixed(6)} epochs/sec; results in ${outDir}`);
+  return out;
+}
+
+function printSummary(s: TrainSummary, outDir: string): void {
+  for (const line of summaryLines(s, outDir)) process.stdout.write(`${line}\n`);
+  if (s.finished) process.stderr.write(`ran for ${s.seconds.toFixed(1)}s\n`);
 }
 
 /** Runs training from command-line options; resolves to the exit status. */

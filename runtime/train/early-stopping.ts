@@ -12,7 +12,9 @@
 //         best = this; best_iter = iter; test_score = test loss
 //     if patience <= iter: stop
 //
-// `iter` is the 0-based minibatch counter within the phase. The trainer owns
+// `iter` is the 0-based minibatch counter within the phase. A spec's
+// `patience_epochs: N` (instead of `patience:`) starts patience at
+// N × n_train_batches (patienceIterations). The trainer owns
 // the side effects (snapshotting parameters, computing the test score); this
 // class only decides.
 import type { EarlyStoppingDesc } from "../compiled-model.ts";
@@ -30,8 +32,14 @@ export interface EarlyStoppingState {
   done: boolean;
 }
 
-export function initialEarlyStopping(desc: EarlyStoppingDesc): EarlyStoppingState {
-  return { patience: desc.patience, bestValid: Infinity, bestIter: -1, testAtBest: null, done: false };
+/** The initial patience in minibatch iterations: `patience` as given, or
+ * `patienceEpochs` × the phase's minibatches per epoch. */
+export function patienceIterations(desc: EarlyStoppingDesc, nTrainBatches: number): number {
+  return desc.patienceEpochs !== undefined ? desc.patienceEpochs * nTrainBatches : (desc.patience ?? 0);
+}
+
+export function initialEarlyStopping(desc: EarlyStoppingDesc, nTrainBatches: number): EarlyStoppingState {
+  return { patience: patienceIterations(desc, nTrainBatches), bestValid: Infinity, bestIter: -1, testAtBest: null, done: false };
 }
 
 /** How often (in minibatches) to validate. The tutorial's default is
@@ -40,7 +48,7 @@ export function initialEarlyStopping(desc: EarlyStoppingDesc): EarlyStoppingStat
  * validates once per epoch. */
 export function validationFrequency(desc: EarlyStoppingDesc | null, nTrainBatches: number): number {
   if (desc === null) return nTrainBatches;
-  const f = desc.validationFrequency ?? Math.min(nTrainBatches, Math.floor(desc.patience / 2));
+  const f = desc.validationFrequency ?? Math.min(nTrainBatches, Math.floor(patienceIterations(desc, nTrainBatches) / 2));
   return Math.max(1, f);
 }
 
@@ -62,7 +70,7 @@ export class EarlyStopping {
   ) {
     this.frequency = validationFrequency(desc, nTrainBatches);
     // Copy: the caller's object (e.g. a restored checkpoint) stays untouched.
-    this.s = { ...(state ?? initialEarlyStopping(desc)) };
+    this.s = { ...(state ?? initialEarlyStopping(desc, nTrainBatches)) };
   }
 
   get state(): Readonly<EarlyStoppingState> {

@@ -7,6 +7,7 @@ import type { PhaseDesc } from "../compiled-model.ts";
 import { CHECKPOINT_FILE } from "../checkpoint/state.ts";
 import type { PhaseResult } from "../checkpoint/state.ts";
 import { BatchIterator } from "../data/batcher.ts";
+import { formatMetric } from "../progress.ts";
 import { validationFrequency } from "./early-stopping.ts";
 import { firstNonFinite, TrainingError } from "./training-error.ts";
 import type { TrainingRun } from "./training-run.ts";
@@ -71,6 +72,9 @@ async function runEpochs(run: TrainingRun, v: PhaseValidation, batches: BatchIte
       const cost = typeof ret === "number" ? ret : await ret;
       if (!Number.isFinite(cost)) throw diverged(run, phase, cost, b, nb);
       st.globalStep++;
+      const at = { phase: phase.name, step: st.globalStep, cost };
+      run.costs.first ??= at;
+      run.costs.last = at;
       st.batch++;
       st.stepInPhase = iter + 1;
       st.costSum += cost;
@@ -120,8 +124,9 @@ async function finishPhase(run: TrainingRun, v: PhaseValidation): Promise<void> 
   };
   st.results.push(result);
   if (hasBest) {
-    run.log.info(`phase ${phase.name} done: best validation ${v.monitor} ${esState.bestValid} at iter ${esState.bestIter}, ` +
-      `test ${esState.testAtBest}${result.stoppedEarly ? " (stopped early)" : ""}`);
+    const fmt = (x: number | null): string => (x === null ? "n/a" : formatMetric(v.monitor ?? "", x));
+    run.log.info(`phase ${phase.name} done: best validation ${v.monitor} ${fmt(esState.bestValid)} at iter ${esState.bestIter}, ` +
+      `test ${fmt(esState.testAtBest)}${result.stoppedEarly ? " (stopped early)" : ""}`);
   }
   await run.images.write("phase", phase.name, st.epoch);
   st.phase++;

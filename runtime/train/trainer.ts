@@ -19,7 +19,7 @@
 // storage-agnostic (a RunStore, run-store.ts); runtime/node/run.ts binds it
 // to a directory.
 import type { CompiledModel, ModelDescription } from "../compiled-model.ts";
-import type { PhaseResult, TrainerState } from "../checkpoint/state.ts";
+import type { PhaseResult } from "../checkpoint/state.ts";
 import type { Splits } from "../data/dataset.ts";
 import { ImageSnapshots } from "../image/snapshots.ts";
 import type { ImageEncoder } from "../image/snapshots.ts";
@@ -30,11 +30,12 @@ import { Evaluator } from "./model-ops.ts";
 import { runPhase } from "./phase-loop.ts";
 import type { RunStore } from "./run-store.ts";
 import { TrainingError } from "./training-error.ts";
-import type { TrainingRun } from "./training-run.ts";
+import type { CostAt, TrainingRun } from "./training-run.ts";
 import { testFinalParameters } from "./validation.ts";
 
 // Tests outside runtime/ build their stores from here.
 export { MemoryRunStore } from "./run-store.ts";
+export type { CostAt } from "./training-run.ts";
 
 /** Minutes between time-based checkpoints unless the caller says. */
 export const DEFAULT_CHECKPOINT_MINUTES = 5;
@@ -80,6 +81,9 @@ export interface TrainSummary {
    * stopping (so no best-validation snapshot was scored): Newmu's scripts
    * report the last epoch's test accuracy. */
   readonly finalTest?: Readonly<Record<string, number>> | null;
+  /** The training cost of this invocation's first step and of its last
+   * (null when it ran no step): a smoke test's "does it learn". */
+  readonly trainCost: { readonly first: CostAt; readonly last: CostAt } | null;
 }
 
 /** Trains `model` on `splits`, keeping checkpoints, the metrics log and
@@ -108,6 +112,7 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
     checkpointer,
     evaluator: new Evaluator(model),
     images: new ImageSnapshots(model, store, log, opts.encodeImage),
+    costs: { first: null, last: null },
     now,
     elapsed: () => before + (now() - started) / 1000,
     epochsOf: (phase) => Math.min(phase.epochs, opts.phaseEpochs?.[phase.name] ?? opts.maxEpochs ?? Infinity),
@@ -115,12 +120,12 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
     shouldStop: () => (opts.maxSteps !== undefined && state.globalStep >= opts.maxSteps) || (opts.shouldStop?.() ?? false),
   };
   checkPhaseNames(desc, opts.phaseEpochs);
-  if (state.done) return summarize(desc, state, run.elapsed(), true);
+  if (state.done) return summarize(run, true);
 
   while (state.phase < desc.phases.length) {
     if (!(await runPhase(run))) {
       log.close();
-      return summarize(desc, state, run.elapsed(), false);
+      return summarize(run, false);
     }
   }
   await run.images.write("end", desc.phases[desc.phases.length - 1]?.name ?? "", 0);
@@ -128,7 +133,7 @@ export async function runTraining(model: CompiledModel, splits: Splits, store: R
   await checkpointer.save(state, null, run.elapsed());
   const finalTest = await testFinalParameters(run);
   log.close();
-  return { ...summarize(desc, state, run.elapsed(), true), finalTest };
+  return { ...summarize(run, true), finalTest };
 }
 
 /** `phaseEpochs` may only cap phases the model has (a typo would silently
@@ -143,7 +148,9 @@ function checkPhaseNames(desc: ModelDescription, phaseEpochs: Readonly<Record<st
 
 /** The summary of a run at a checkpoint (every return follows one, so
  * `st.earlyStopping` is the state of the phase in progress, if any). */
-function summarize(desc: ModelDescription, st: TrainerState, seconds: number, finished: boolean): TrainSummary {
+function summarize(run: TrainingRun, finished: boolean): TrainSummary {
+  const { state: st, costs } = run;
+  const desc = run.model.desc;
   const withBest = [...st.results].reverse().find((r) => r.bestValid !== null);
   const current = st.earlyStopping;
   // Epochs of the interrupted phase, counting a started epoch.
@@ -153,9 +160,10 @@ function summarize(desc: ModelDescription, st: TrainerState, seconds: number, fi
     testAtBest: current && Number.isFinite(current.bestValid) ? current.testAtBest : (withBest?.testAtBest ?? null),
     epochs: st.results.reduce((a, r) => a + r.epochs, 0) + partial,
     steps: st.globalStep,
-    seconds,
+    seconds: run.elapsed(),
     stoppedEarly: st.results.some((r) => r.stoppedEarly),
     finished,
     phases: st.results,
+    trainCost: costs.first && costs.last ? { first: costs.first, last: costs.last } : null,
   };
 }

@@ -11,6 +11,14 @@ import type { Checkpointer } from "./checkpointer.ts";
 import type { Evaluator } from "./model-ops.ts";
 import type { RunStore } from "./run-store.ts";
 
+/** A training cost and the global step (1-based: steps done) after which it
+ * was measured. */
+export interface CostAt {
+  readonly phase: string;
+  readonly step: number;
+  readonly cost: number;
+}
+
 export interface TrainingRun {
   readonly model: CompiledModel;
   readonly splits: Splits;
@@ -23,6 +31,9 @@ export interface TrainingRun {
   /** Means of the model's metrics over a split. */
   readonly evaluator: Evaluator;
   readonly images: ImageSnapshots;
+  /** The first and the latest training cost of this invocation (not saved
+   * in checkpoints: a resumed run starts a new trace). */
+  readonly costs: { first: CostAt | null; last: CostAt | null };
   /** Millisecond clock (injectable for tests). */
   readonly now: () => number;
   /** Seconds spent training, including those before a resume. */

@@ -6,6 +6,7 @@
 // last phase, a run without early stopping scores its final parameters on
 // the test split instead.
 import type { PhaseDesc } from "../compiled-model.ts";
+import { formatMetrics } from "../progress.ts";
 import type { MetricsRecord } from "../progress.ts";
 import { EarlyStopping, initialEarlyStopping } from "./early-stopping.ts";
 import { METRICS_FILE } from "./run-store.ts";
@@ -44,7 +45,7 @@ export function planValidation(run: TrainingRun, phase: PhaseDesc, minibatches: 
     if (!validating) throw new TrainingError(`phase "${phase.name}": early stopping needs a non-empty validation split`);
     // A phase starting afresh drops the previous phase's best snapshot.
     if (!st.earlyStopping) run.checkpointer.dropBest();
-    earlyStopping = new EarlyStopping(phase.earlyStopping, minibatches, st.earlyStopping ?? initialEarlyStopping(phase.earlyStopping));
+    earlyStopping = new EarlyStopping(phase.earlyStopping, minibatches, st.earlyStopping ?? initialEarlyStopping(phase.earlyStopping, minibatches));
   }
   return { phase, minibatches, validating, monitor, earlyStopping };
 }
@@ -98,6 +99,6 @@ export async function testFinalParameters(run: TrainingRun): Promise<Record<stri
   const scored = last !== undefined && last.bestValid === null && model.desc.metrics.length > 0 && splits.test.n > 0;
   if (!scored) return null;
   const finalTest = await run.evaluator.evaluate(splits.test, "test split");
-  run.log.info(`final parameters on the test split: ${Object.entries(finalTest).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+  run.log.info(`final parameters on the test split: ${formatMetrics(finalTest)}`);
   return finalTest;
 }
