@@ -130,6 +130,13 @@ describe("the run folder's lock, in process", () => {
     expect(readdirSync(dir).sort()).toEqual(["checkpoint.safetensors", "metrics.jsonl"]);
   });
 
+  it("a run folder that cannot be one is refused in one line", async () => {
+    const dir = folder();
+    writeFileSync(join(dir, "file"), "x");
+    await expect(train(new LogReg(), splits, { outDir: join(dir, "file", "run"), maxSteps: 1, log: silentLogger }))
+      .rejects.toThrow(/^.*file\/run cannot be used as a run folder: ENOTDIR: not a directory, mkdir '.*file\/run'$/);
+  });
+
   it("is released when training fails", async () => {
     const dir = folder();
     await train(new LogReg(), splits, { outDir: dir, maxSteps: 3, log: silentLogger });

@@ -138,16 +138,35 @@ describe("two processes on one run folder", () => {
   });
 });
 
+describe("the lock on abrupt exits", () => {
+  // A second Ctrl-C ends the process with process.exit(130) from the signal
+  // handler; a bug ends it with an uncaught error. Signals of one kind do not
+  // queue, so two sent at once arrive as one: process.exit and the throw are
+  // called directly here, in a real process that holds a run folder.
+  it.each([
+    ["process.exit(130)", "process.exit(130);", 130],
+    ["an uncaught error", "throw new Error('boom');", 1],
+  ])("%s releases it", (_what, end, code) => {
+    const dir = join(tmp(), "run");
+    const script = join(tmp(), "hold.ts");
+    writeFileSync(script, `import { openRunDir } from ${JSON.stringify(join(ROOT, "runtime/node/run-dir.ts"))};\nimport { existsSync } from "node:fs";\nopenRunDir(process.argv[2]!);\nif (!existsSync(process.argv[2] + "/${LOCK}")) process.exit(9);\n${end}\n`);
+    const r = spawnSync(process.execPath, ["--import", "tsx", script, dir], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(code);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
 describe("kill -9 mid-epoch after a time-based checkpoint", () => {
   it("--resume takes over the stale lock, removes stale temporary files, and ends bit-identical to an uninterrupted run", async () => {
-    const N = 400;
+    const N = 600;
     const straight = join(tmp(), "straight");
     const s = dltTrain(["--out", straight, "--steps", String(N), "--checkpoint-every", "0", "--quiet"]);
     expect(s.status, s.stderr).toBe(0);
 
     const dir = join(tmp(), "killed");
-    // 0.001 minutes = 60 ms: a checkpoint every few steps.
-    const a = start(["--out", dir, "--steps", String(N), "--checkpoint-every", "0.001", "--quiet"]);
+    // 0.0001 minutes = 6 ms: a checkpoint every step or so (an epoch of
+    // logreg, 13 steps and a validation, takes about 100 ms).
+    const a = start(["--out", dir, "--steps", String(N), "--checkpoint-every", "0.0001", "--quiet"]);
     let killedAt: Record<string, unknown>;
     try {
       killedAt = await until("a mid-epoch checkpoint", () => {
@@ -171,7 +190,7 @@ describe("kill -9 mid-epoch after a time-based checkpoint", () => {
     writeFileSync(join(dir, "notes.tmp-draft"), "mine");
     writeFileSync(join(dir, "tmp-123"), "mine");
 
-    const r = dltTrain(["--out", dir, "--resume", "--steps", String(N), "--checkpoint-every", "0.001"]);
+    const r = dltTrain(["--out", dir, "--resume", "--steps", String(N), "--checkpoint-every", "0.0001"]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`warning: took over the stale lock .*train\\.lock \\(pid ${a.child.pid} no longer runs on `));
     expect(r.stderr).toContain("checkpoint.safetensors.tmp-4194000, left by an interrupted write");

@@ -177,6 +177,17 @@ function stamp(d: Date): string {
  * earlier run there (E042) unless opts.overwrite, which renames the
  * directory to `<dir>.old-<UTC time>` and starts in a new, empty one. */
 export function openRunDir(dir: string, opts: RunDirOptions = {}): RunDir {
+  try {
+    return takeRunDir(dir, opts);
+  } catch (e) {
+    if (e instanceof RunDirError) throw e;
+    // A path that is a file, a folder we may not write: one line, no trace.
+    const err = e as NodeJS.ErrnoException;
+    throw new RunDirError(`${dir} cannot be used as a run folder: ${err.code ? `${err.code}: ` : ""}${err.message.replace(/^\w+: /, "")}`);
+  }
+}
+
+function takeRunDir(dir: string, opts: RunDirOptions): RunDir {
   const abs = resolve(dir);
   mkdirSync(abs, { recursive: true });
   let owner = takeLock(dir, opts.log);
