@@ -235,7 +235,8 @@ describe("training runs", () => {
     model.nanAtStep = 40;
     const run = train(model, splits, { outDir: outDir() });
     await expect(run).rejects.toBeInstanceOf(TrainingError);
-    await expect(run).rejects.toThrow(/training cost is NaN in phase "finetune", epoch 1, minibatch 8\/33 \(global step 40\).*lower learning rate/);
+    await expect(run).rejects.toThrow(/training cost is NaN in phase "finetune", epoch 1, minibatch 8\/33 \(global step 40\).*lower learning rate\. The last checkpoint, .*checkpoint\.safetensors \(global step \d+\), is intact: --resume continues from it\.$/);
+    await expect(run).rejects.toMatchObject({ code: "E041" });
   });
 
   it("refuses to resume without a checkpoint", async () => {

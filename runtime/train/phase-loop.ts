@@ -98,10 +98,15 @@ async function runEpochs(run: TrainingRun, v: PhaseValidation, batches: BatchIte
  * names the step that produced it). */
 function diverged(run: TrainingRun, phase: PhaseDesc, cost: number, b: number, nb: number): TrainingError {
   const st = run.state;
+  const saved = run.checkpointer.savedStep;
+  const checkpoint =
+    saved === null
+      ? "No checkpoint was written before it (train again from the start)."
+      : `The last checkpoint, ${run.store.where(CHECKPOINT_FILE)} (global step ${saved}), is intact: --resume continues from it.`;
   return new TrainingError(
     `training cost is ${cost} in phase "${phase.name}", epoch ${st.epoch + 1}, minibatch ${b + 1}/${nb} ` +
-      `(global step ${st.globalStep})${firstNonFinite(run.model, phase.step)}: training diverged; try a lower learning rate. ` +
-      `The last checkpoint (end of the previous epoch, if any) is ${run.store.where(CHECKPOINT_FILE)}.`,
+      `(global step ${st.globalStep})${firstNonFinite(run.model, phase.step)}: training diverged; try a lower learning rate. ${checkpoint}`,
+    "E041",
   );
 }
 

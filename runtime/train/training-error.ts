@@ -3,9 +3,16 @@
 // snapshots) need not import the trainer that imports them.
 import type { CompiledModel } from "../compiled-model.ts";
 
-/** Training cannot go on (diverged, inconsistent description). */
+/** Training cannot go on (diverged, inconsistent description). `code`:
+ * the docs/errors.md code, printed as `error[Ennn]:`. */
 export class TrainingError extends Error {
   override readonly name = "TrainingError";
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
 }
 
 /** ", first non-finite value from exp %12 at specs/x.yaml:16:16 (...)", read
