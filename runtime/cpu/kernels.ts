@@ -108,11 +108,9 @@ export interface Col2imAddArgs {
   readonly Wo: number;
 }
 
-/** y[p, i, j] = max of the ph×pw window at (i·ph, j·pw) of plane p of x,
- * for `planes` planes of H×W (N·C of NCHW), Ho×Wo outputs a plane. */
-export interface MaxPool2dArgs {
-  readonly x: number;
-  readonly y: number;
+/** Pooling geometry: `planes` planes of H×W (N·C of NCHW), ph×pw windows,
+ * Ho×Wo outputs a plane. */
+interface PoolGeometry {
   readonly planes: number;
   readonly H: number;
   readonly W: number;
@@ -122,18 +120,17 @@ export interface MaxPool2dArgs {
   readonly Wo: number;
 }
 
+/** y[p, i, j] = max of the ph×pw window at (i·ph, j·pw) of plane p of x. */
+export interface MaxPool2dArgs extends PoolGeometry {
+  readonly x: number;
+  readonly y: number;
+}
+
 /** out (shaped like x) = 0, then each window's g at its first maximum. */
-export interface MaxPool2dGradArgs {
+export interface MaxPool2dGradArgs extends PoolGeometry {
   readonly x: number;
   readonly g: number;
   readonly out: number;
-  readonly planes: number;
-  readonly H: number;
-  readonly W: number;
-  readonly ph: number;
-  readonly pw: number;
-  readonly Ho: number;
-  readonly Wo: number;
 }
 
 /** dst[j, i, :] = src[i, j, :] for src [rows, cols, block] (4-byte elements). */
