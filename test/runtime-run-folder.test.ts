@@ -108,7 +108,11 @@ describe("two processes on one run folder", () => {
     const dir = join(tmp(), "run");
     const a = start(["--out", dir, "--steps", "12000", "--checkpoint-every", "0"]);
     try {
-      const owner = await until("the lock", () => (existsSync(join(dir, LOCK)) ? (JSON.parse(readFileSync(join(dir, LOCK), "utf8")) as { pid: number }) : undefined));
+      // The lock exists before its owner line is written: wait for a whole line.
+      const owner = await until("the lock", () => {
+        const text = existsSync(join(dir, LOCK)) ? readFileSync(join(dir, LOCK), "utf8") : "";
+        return text.endsWith("\n") ? (JSON.parse(text) as { pid: number }) : undefined;
+      });
       expect(owner.pid).toBe(a.child.pid);
       // The same command again, and with --resume: refused before touching anything.
       for (const extra of [[], ["--resume"]]) {
