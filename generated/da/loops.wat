@@ -98,7 +98,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/da.yaml:31 losses.reconstruction.cross_entropy: reconstruction_cross_entropy_reducesum2 =  -reconstruction_cross_entropy_reducesum
+  ;; specs/da.yaml:31 losses.reconstruction.cross_entropy: reconstruction_cross_entropy_reducesum2 = Σ -reconstruction_cross_entropy_reducesum
   (func $step0_reconstruction_cross_entropy_reducesum2 (export "step0_reconstruction_cross_entropy_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows

@@ -769,7 +769,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:64 losses.finetune.nll: finetune_nll_reducesum2 =  -finetune_nll_reducesum
+  ;; specs/dbn.yaml:64 losses.finetune.nll: finetune_nll_reducesum2 = Σ -finetune_nll_reducesum
   (func $step3_finetune_nll_reducesum2 (export "step3_finetune_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -816,7 +816,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dbn.yaml:64 gradient of losses.finetune.nll: d_finetune_nll_reducesum =  (0.1 * finetune_nll_onehot)
+  ;; specs/dbn.yaml:64 gradient of losses.finetune.nll: d_finetune_nll_reducesum = Σ (0.1 * finetune_nll_onehot)
   (func $step3_d_finetune_nll_reducesum (export "step3_d_finetune_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows

@@ -160,7 +160,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:35 losses.cost.nll: cost_nll_reducesum2 =  -cost_nll_reducesum
+  ;; specs/dnn.yaml:35 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
   (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -186,7 +186,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:36 losses.cost.l2: cost_l2_reducesum =  (W1 * W1)
+  ;; specs/dnn.yaml:36 losses.cost.l2: cost_l2_reducesum = Σ (W1 * W1)
   (func $step0_cost_l2_reducesum (export "step0_cost_l2_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -213,7 +213,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:36 losses.cost.l2: cost_l2_reducesum2 =  (W2 * W2)
+  ;; specs/dnn.yaml:36 losses.cost.l2: cost_l2_reducesum2 = Σ (W2 * W2)
   (func $step0_cost_l2_reducesum2 (export "step0_cost_l2_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -240,7 +240,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/dnn.yaml:36 losses.cost.l2: cost_l2_reducesum3 =  (W3 * W3)
+  ;; specs/dnn.yaml:36 losses.cost.l2: cost_l2_reducesum3 = Σ (W3 * W3)
   (func $step0_cost_l2_reducesum3 (export "step0_cost_l2_reducesum3") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows

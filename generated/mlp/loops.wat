@@ -106,7 +106,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/mlp.yaml:24 losses.cost.nll: cost_nll_reducesum2 =  -cost_nll_reducesum
+  ;; specs/mlp.yaml:24 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
   (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -132,7 +132,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/mlp.yaml:26 losses.cost.l2: cost_l2_reducesum =  (W1 * W1)
+  ;; specs/mlp.yaml:26 losses.cost.l2: cost_l2_reducesum = Σ (W1 * W1)
   (func $step0_cost_l2_reducesum (export "step0_cost_l2_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -159,7 +159,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/mlp.yaml:26 losses.cost.l2: cost_l2_reducesum2 =  (W2 * W2)
+  ;; specs/mlp.yaml:26 losses.cost.l2: cost_l2_reducesum2 = Σ (W2 * W2)
   (func $step0_cost_l2_reducesum2 (export "step0_cost_l2_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -211,7 +211,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/mlp.yaml:24 gradient of losses.cost.nll: d_cost_nll_reducesum =  (0.05 * cost_nll_onehot)
+  ;; specs/mlp.yaml:24 gradient of losses.cost.nll: d_cost_nll_reducesum = Σ (0.05 * cost_nll_onehot)
   (func $step0_d_cost_nll_reducesum (export "step0_d_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows

@@ -97,7 +97,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-modern.yaml:26 losses.cost.nll: cost_nll_reducesum2 =  -cost_nll_reducesum
+  ;; specs/newmu-modern.yaml:26 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
   (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -144,7 +144,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/newmu-modern.yaml:26 gradient of losses.cost.nll: d_cost_nll_reducesum =  (0.0078125 * cost_nll_onehot)
+  ;; specs/newmu-modern.yaml:26 gradient of losses.cost.nll: d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot)
   (func $step0_d_cost_nll_reducesum (export "step0_d_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows

@@ -98,7 +98,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:46 losses.reconstruct1.cross_entropy: cost =  -reconstruct1_cross_entropy_reducesum
+  ;; specs/sda.yaml:46 losses.reconstruct1.cross_entropy: cost = Σ -reconstruct1_cross_entropy_reducesum
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -316,7 +316,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:48 losses.reconstruct2.cross_entropy: cost =  -reconstruct2_cross_entropy_reducesum
+  ;; specs/sda.yaml:48 losses.reconstruct2.cross_entropy: cost = Σ -reconstruct2_cross_entropy_reducesum
   (func $step1_cost (export "step1_cost") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -555,7 +555,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:50 losses.reconstruct3.cross_entropy: cost =  -reconstruct3_cross_entropy_reducesum
+  ;; specs/sda.yaml:50 losses.reconstruct3.cross_entropy: cost = Σ -reconstruct3_cross_entropy_reducesum
   (func $step2_cost (export "step2_cost") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
@@ -796,7 +796,7 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/sda.yaml:52 losses.finetune.nll: cost =  -finetune_nll_reducesum
+  ;; specs/sda.yaml:52 losses.finetune.nll: cost = Σ -finetune_nll_reducesum
   (func $step3_cost (export "step3_cost") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows

@@ -4,22 +4,20 @@
 // elementwise TypeScript expressions, and wasm SIMD expressions (OpDef.wasm)
 // laid out by compiler/emit/wasm/loops.ts.
 
+import { type ArrayCtor, ctorOf } from "../../compiler/emit/ts/arena.ts";
 import { assemble } from "../../compiler/emit/wasm/assemble.ts";
 import { WasmLoops, type WasmTree } from "../../compiler/emit/wasm/loops.ts";
 import type { Tensor } from "../../compiler/ir/tensor.ts";
-import { type DType, type Graph, type Node, numel, strides } from "../../compiler/ir/types.ts";
+import { type Graph, type Node, numel, strides } from "../../compiler/ir/types.ts";
 import type { KernelCtx, ScalarCtx } from "../../compiler/ops/op.ts";
 import { OPS } from "../../compiler/ops/registry.ts";
 import { createArena, createKernels, type Kernels } from "../../runtime/cpu/kernels.ts";
 import { normal, uniform } from "../../runtime/rng/philox.ts";
 
 export type View = Float32Array | Float64Array | Int32Array | Uint8Array;
-export type Ctor = "Float32Array" | "Float64Array" | "Int32Array" | "Uint8Array";
-
+export type Ctor = ArrayCtor;
 /** The typed array a buffer of `dtype` has in generated code. */
-export function ctorOf(dtype: DType): Ctor {
-  return dtype === "f32" ? "Float32Array" : dtype === "f64" ? "Float64Array" : dtype === "i32" ? "Int32Array" : "Uint8Array";
-}
+export { ctorOf };
 
 const BYTES: Record<Ctor, number> = { Float32Array: 4, Float64Array: 8, Int32Array: 4, Uint8Array: 1 };
 

@@ -14,6 +14,7 @@
 // - Sums accumulate in f64 (two f64x2 halves of each f32x4), as the
 //   TypeScript loops do in JS doubles, and store the f32 rounding.
 import { shortestF32 } from "../../ir/f32.ts";
+import { commentText } from "../comments.ts";
 import type { WasmEmitter } from "../../ops/op.ts";
 import { type MathFn, mathFunctions } from "./mathf.ts";
 
@@ -83,7 +84,7 @@ export class WasmLoops {
     const rowAddr = (k: number) => `(i32.add ${c32(loads[k]!.addr)} ${this.rowOffset(dims, opStrides[k]!)})`;
     const [vexpr, sexpr] = this.bodies(tree, (k) => vec.get(k) === "splat");
     this.funcs.push(
-      `;; ${comment.replace(/[^\w%.,:;()[\]{}<>=+*\/ -]/g, "")}`,
+      `;; ${commentText(comment)}`,
       `(func $${name} (export "${name}") ${locals.map((l) => `(local $${l} i32)`).join(" ")}${vlocals.map((l) => ` (local $${l} v128)`).join("")}`,
       `  (local.set $row (i32.const 0))`,
       `  (loop $rows`,
@@ -120,7 +121,7 @@ export class WasmLoops {
     const [vexpr, sexpr] = this.bodies(tree, () => false);
     const high = "(i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))";
     this.funcs.push(
-      `;; ${comment.replace(/[^\w%.,:;()[\]{}<>=+*\/ -]/g, "")}`,
+      `;; ${commentText(comment)}`,
       `(func $${name} (export "${name}") (local $row i32) (local $j i32)${loads.map((_, k) => ` (local $b${k} i32)`).join("")} (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)`,
       `  (local.set $row (i32.const 0))`,
       `  (loop $rows`,
