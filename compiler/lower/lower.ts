@@ -347,7 +347,7 @@ class BlockLowering {
 
 /** Strides of a buffer of shape `src` read at every index of `dst` (numpy
  * broadcasting: leading axes added, size-1 axes repeated). */
-export function broadcastStrides(src: readonly number[], dst: readonly number[]): number[] {
+function broadcastStrides(src: readonly number[], dst: readonly number[]): number[] {
   const st = contiguous(src);
   const lead = dst.length - src.length;
   return dst.map((_, k) => (k < lead || src[k - lead] === 1 ? 0 : st[k - lead]!));

@@ -140,13 +140,6 @@ export interface Program {
   readonly functions: readonly LoweredFunction[];
 }
 
-/** Every buffer an expression reads. */
-export function exprReads(e: Expr, acc: Set<BufferId> = new Set()): Set<BufferId> {
-  if (e.kind === "read") acc.add(e.buffer);
-  else if (e.kind === "op") for (const a of e.args) exprReads(a, acc);
-  return acc;
-}
-
 /** Row-major strides of a shape (the read of a same-shaped buffer). */
 export function contiguous(shape: Shape): number[] {
   const st = new Array<number>(shape.length).fill(1);
