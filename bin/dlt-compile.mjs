@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx's loader (no build step).
-import { register } from "tsx/esm/api";
+import { launch } from "./launch.mjs";
 
-register();
-await import("../compiler/cli/compile.ts");
+await launch("compiler/cli/compile");

@@ -3,8 +3,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync,
 import { basename, join, resolve } from "node:path";
 import { loadSpecText } from "../frontend/load.ts";
 import type { LoadedSpec } from "../frontend/types.ts";
+import { PACKAGE_ROOT } from "../package-root.ts";
 
-export const ROOT = resolve(new URL("../..", import.meta.url).pathname);
+export const ROOT = PACKAGE_ROOT;
 
 export function allSpecs(): string[] {
   const dir = join(ROOT, "specs");

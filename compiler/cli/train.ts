@@ -1,20 +1,20 @@
 // dlt-train SPEC [--data DIR] [--resume] [--epochs N | [N,]PHASE=N,...] [--steps N] [--out DIR] [--quiet] [--check-grad] [--backend cpu|webgpu]
 // Compiles the spec when generated/<model>/ is missing or stale, then runs the
 // generated model on the runtime's trainer.
-import { pathToFileURL } from "node:url";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkSpecGradients } from "../gradcheck/gradcheck.ts";
-import { compileSpec } from "../compile.ts";
-
-import type { CompiledModel } from "../../runtime/compiled-model.ts";
+import type { CompiledModel, ModelDescription } from "../../runtime/compiled-model.ts";
 import { optionsHelp, parseBackend, runMain, TRAIN_OPTIONS } from "../../runtime/node/main.ts";
 import { acquireDevice, NoGpuError } from "../../runtime/node/webgpu.ts";
 import { debugRequested, topLevelError } from "../../runtime/node/errors.ts";
 import { createGpuModel, GpuPlanError } from "../../runtime/webgpu/executor.ts";
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
-import { displayPath, generatedDir, loadSpecFile, staleFiles, writeFiles } from "./files.ts";
-import { printGradCheck } from "./check-grad-print.ts";
-import { report } from "./report.ts";
+import { freshStamp, writeStamp } from "./compiled-stamp.ts";
+import { importGenerated } from "./import-generated.ts";
+
+// The compiler (front end, ajv, emitters, wabt) is imported only when the
+// spec must be compiled or gradient-checked: a start with current generated
+// code (see ./compiled-stamp.ts) loads the runtime alone.
 
 const HELP = `usage: dlt-train SPEC.yaml [options]
 Compiles the spec when generated/<model>/ is missing or stale, then trains it.
@@ -31,38 +31,63 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`dlt-train: no spec given\n${HELP}\n`);
     return 2;
   }
-  const shown = displayPath(file);
+  const shown = file;
   let model: CompiledModel;
+  const webgpu = parseBackend(argv) === "webgpu";
   try {
-    const ls = loadSpecFile(file);
     if (argv.includes("--check-grad")) {
-      process.stdout.write(`# gradient check of ${shown} (f64, central differences on a random projection)\n`);
+      const [{ loadSpecFile }, { checkSpecGradients }, { printGradCheck }] = await Promise.all([import("./files.ts"), import("../gradcheck/gradcheck.ts"), import("./check-grad-print.ts")]);
+      const ls = loadSpecFile(file);
+      process.stdout.write(`# gradient check of ${ls.file} (f64, central differences on a random projection)\n`);
       return printGradCheck(checkSpecGradients(ls)) ? 0 : 1;
     }
-    const c = compileSpec(ls);
-    for (const w of c.warnings) if (parseBackend(argv) === "webgpu") process.stderr.write(`${w.loc ? `${w.loc.file}:${w.loc.line}:${w.loc.col}` : shown} warning[${w.code}]: ${w.message}\n`);
-    const dir = generatedDir(c.name);
-    if (staleFiles(dir, c.files).length > 0) {
-      writeFiles(dir, c.files);
-      process.stderr.write(`compiled ${shown} → generated/${c.name}/\n`);
+    let specText: string | undefined;
+    try {
+      specText = readFileSync(file, "utf8");
+    } catch {
+      // The compile path below reports it.
     }
-    if (parseBackend(argv) === "webgpu") {
-      const gpu = (await import(pathToFileURL(join(dir, "webgpu.ts")).href)) as { plan: GpuPlan };
+    const stamp = specText === undefined ? undefined : freshStamp(file, specText);
+    const dir = stamp?.dir ?? (await compileForTraining(file, specText));
+    if (webgpu) for (const line of stamp?.gpuWarnings ?? lastGpuWarnings) process.stderr.write(`${line}\n`);
+    const { description, Model } = await importGenerated<{ description: ModelDescription; Model: new () => CompiledModel }>(join(dir, "model.ts"));
+    if (webgpu) {
+      const gpu = await importGenerated<{ plan: GpuPlan }>(join(dir, "webgpu.ts"));
       const acquired = await acquireDevice();
       process.stderr.write(`webgpu: ${acquired.description}\n`);
-      model = await createGpuModel(c.desc, gpu.plan, acquired.device);
+      model = await createGpuModel(description, gpu.plan, acquired.device);
     } else {
-      const mod = (await import(pathToFileURL(join(dir, "model.ts")).href)) as { Model: new () => CompiledModel };
-      model = new mod.Model();
+      model = new Model();
     }
   } catch (e) {
     if (e instanceof NoGpuError || e instanceof GpuPlanError) {
       process.stderr.write(`dlt-train: ${e.message}\n`);
       return 1;
     }
-    return report(e, shown);
+    const { report } = await import("./report.ts");
+    const { displayPath } = await import("./files.ts");
+    return report(e, displayPath(shown));
   }
   return runMain(model, argv.filter((a) => a !== file));
+}
+
+let lastGpuWarnings: string[] = [];
+
+/** Compiles the spec, writes generated/<model>/ when it differs, stamps it;
+ * returns the folder. */
+async function compileForTraining(file: string, specText: string | undefined): Promise<string> {
+  const [{ compileSpec }, { displayPath, generatedDir, loadSpecFile, staleFiles, writeFiles }] = await Promise.all([import("../compile.ts"), import("./files.ts")]);
+  const shown = displayPath(file);
+  const ls = loadSpecFile(file);
+  const c = compileSpec(ls);
+  lastGpuWarnings = c.warnings.map((w) => `${w.loc ? `${w.loc.file}:${w.loc.line}:${w.loc.col}` : shown} warning[${w.code}]: ${w.message}`);
+  const dir = generatedDir(c.name);
+  if (staleFiles(dir, c.files).length > 0) {
+    writeFiles(dir, c.files);
+    process.stderr.write(`compiled ${shown} → generated/${c.name}/\n`);
+  }
+  if (specText !== undefined) writeStamp(file, specText, dir, c.files, lastGpuWarnings);
+  return dir;
 }
 
 const argv = process.argv.slice(2);

@@ -5,6 +5,8 @@
 // are dropped so that each mistake is reported once.
 
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { PACKAGE_ROOT } from "../package-root.ts";
 import Ajv2020, { type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import { type Diagnostic, displayPath, sortDiagnostics } from "./diagnostics.ts";
 import { listOf, suggest } from "./suggest.ts";
@@ -13,7 +15,7 @@ import { isMap, isScalar } from "yaml";
 import { keyString, type YamlSource } from "./yaml-source.ts";
 
 /** Where the JSON Schema of the spec language lives. */
-export const SCHEMA_FILE = new URL("../../schema/dlt.schema.json", import.meta.url);
+export const SCHEMA_FILE = join(PACKAGE_ROOT, "schema", "dlt.schema.json");
 
 /** The JSON Schema of the spec language. */
 export const SCHEMA: Readonly<Record<string, unknown>> = JSON.parse(readFileSync(SCHEMA_FILE, "utf8")) as Record<string, unknown>;

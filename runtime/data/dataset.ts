@@ -177,7 +177,7 @@ export const EMBEDDED_RANGES = {
   test: [9000, 10000],
 } as const satisfies Record<string, readonly [number, number]>;
 
-const PIXELS = 784;
+export const PIXELS = 784;
 
 /** The fixed interleaving permutation (a pure function of constants). */
 export function embeddedPermutation(): Int32Array {

