@@ -12,7 +12,8 @@ import type { Program } from "./lower/program.ts";
 import { type Graph, IRError, type SpecLoc } from "./ir/types.ts";
 import { optimize } from "./passes/pipeline.ts";
 import type { InitSpec, LoadedSpec } from "./frontend/types.ts";
-import type { ImageDesc, InitDesc, ModelDescription, ParamDesc, PhaseDesc } from "../runtime/compiled-model.ts";
+import type { ImageDesc, InitDesc, ModelDescription, ParamDesc, PhaseDesc, PlateauDesc, SplitMetricDesc } from "../runtime/compiled-model.ts";
+import { commonOptions } from "./graph/schedules.ts";
 
 export const COMPILER_VERSION = "0.1.0";
 
@@ -81,6 +82,7 @@ export function describe(ls: LoadedSpec, stateDescs: ParamDesc[], validates?: re
         }
       : null,
     monitor: p.early_stopping?.monitor ?? (s.metrics && "error" in s.metrics ? "error" : null),
+    ...plateauOf(p),
     ...(validates?.[i] === false && !p.early_stopping ? { validate: false } : {}),
   }));
   return {
@@ -96,9 +98,11 @@ export function describe(ls: LoadedSpec, stateDescs: ParamDesc[], validates?: re
       splits: { train: [0, 50000], valid: [50000, 60000], test: [0, 10000] },
       testSource: "test",
       scale: 1 / 255,
+      ...(s.data.dataset === "atis" ? { atis: { fold: s.data.fold ?? 3, window: s.data.window ?? 7 } } : {}),
     },
     phases,
     metrics: Object.keys(s.metrics ?? {}),
+    ...splitMetricsOf(s),
     evalBatchSize: s.data.eval_batch_size ?? batch,
     ...(s.samplers
       ? {
@@ -114,6 +118,26 @@ export function describe(ls: LoadedSpec, stateDescs: ParamDesc[], validates?: re
       : {}),
     ...(s.images ? { images: describeImages(s) } : {}),
   };
+}
+
+/** The phase's on_plateau schedule for the trainer, when it has one. */
+function plateauOf(p: LoadedSpec["spec"]["phases"][number]): { plateau?: PlateauDesc } {
+  const common = commonOptions(p.optimizer);
+  const sch = common.schedule;
+  if (sch === "constant" || !("on_plateau" in sch)) return {};
+  const o = sch.on_plateau;
+  return { plateau: { lr: common.lr, factor: o.factor, patienceEpochs: o.patience_epochs, minLr: o.min_lr ?? 0, restoreBest: o.restore_best ?? false, scaleState: `${p.name}.lr_scale` } };
+}
+
+/** Metrics scored over a whole split (chunk_f1), when the spec has any. */
+function splitMetricsOf(s: LoadedSpec["spec"]): { splitMetrics?: SplitMetricDesc[] } {
+  const list: SplitMetricDesc[] = [];
+  for (const [name, m] of Object.entries(s.metrics ?? {})) {
+    if (!("chunk_f1" in m)) continue;
+    const tokens = s.data.inputs[m.chunk_f1.labels]?.shape[0] ?? 0;
+    list.push({ name, kind: "chunk_f1", labels: m.chunk_f1.labels, length: m.chunk_f1.length, tokens });
+  }
+  return list.length ? { splitMetrics: list } : {};
 }
 
 /** The `images:` section as plain data for the trainer (defaults filled). */
@@ -165,7 +189,7 @@ export function compileSpec(ls: LoadedSpec, opts: CompileOptions = {}): Compiled
   s.phases.forEach((_, p) => {
     const st = buildTrainStep(ls, p, { dtype: "f32", batch: s.data.batch_size });
     steps.push(optimize(st.graph));
-    for (const t of st.state) state.push({ name: t.name, shape: [...t.shape], dtype: "f32", init: t.init === "steps_per_epoch" ? { kind: "steps_per_epoch" } : { kind: "zeros" } });
+    for (const t of st.state) state.push({ name: t.name, shape: [...t.shape], dtype: "f32", init: t.init === "steps_per_epoch" ? { kind: "steps_per_epoch" } : t.init === "one" ? { kind: "one" } : { kind: "zeros" } });
   });
   const evalGraph = optimize(buildEval(ls, { dtype: "f32", batch: s.data.eval_batch_size ?? s.data.batch_size }));
   const samplers = Object.keys(s.samplers ?? {}).map((n) => optimize(buildSampler(ls, n, "f32")));

@@ -26,7 +26,9 @@ export type InitDesc =
   /** A scalar state tensor holding the minibatches per epoch of the train
    * split, ⌊n_train / batchSize⌋, filled by the trainer (an epoch-based
    * learning-rate schedule's epoch length; the step never changes it). */
-  | { readonly kind: "steps_per_epoch" };
+  | { readonly kind: "steps_per_epoch" }
+  /** 1 (on_plateau's rate scale, which the trainer changes). */
+  | { readonly kind: "one" };
 
 export interface ParamDesc extends TensorDesc {
   readonly init: InitDesc;
@@ -61,6 +63,35 @@ export interface PhaseDesc {
    * labels, during unsupervised pretraining), so validating would only
    * measure the untrained classifier; the phase skips it. Default true. */
   readonly validate?: boolean;
+  /** The on_plateau learning-rate schedule, driven by the trainer after each
+   * validation (runtime/train/plateau.ts). */
+  readonly plateau?: PlateauDesc;
+}
+
+/** rnnslu.py's decay: after a validation `patienceEpochs` or more epochs past
+ * the best one, the scalar state `scaleState` (the rate's factor, 1 at the
+ * start) is multiplied by `factor`, and with `restoreBest` the best
+ * parameters come back; the phase ends once lr × scale < minLr. */
+export interface PlateauDesc {
+  readonly lr: number;
+  readonly factor: number;
+  readonly patienceEpochs: number;
+  readonly minLr: number;
+  readonly restoreBest: boolean;
+  readonly scaleState: string;
+}
+
+/** A metric scored over a whole split rather than averaged per example:
+ * chunk_f1 is conlleval's F1 (percent, higher is better) of the predicted
+ * label sequences, which the evaluation writes as `tokens` label indices per
+ * example; the gold labels and lengths are the batch's inputs `labels` and
+ * `length`, the label names the dataset's. */
+export interface SplitMetricDesc {
+  readonly name: string;
+  readonly kind: "chunk_f1";
+  readonly labels: string;
+  readonly length: string;
+  readonly tokens: number;
 }
 
 export interface DataDesc {
@@ -77,6 +108,8 @@ export interface DataDesc {
   readonly testSource: "train" | "test";
   /** Pixel scaling applied on load (MNIST bytes / 255 → [0, 1]). */
   readonly scale: number;
+  /** atis: the fold and the context window (the splits are the fold's own). */
+  readonly atis?: { readonly fold: number; readonly window: number };
 }
 
 export interface ModelDescription {
@@ -91,8 +124,10 @@ export interface ModelDescription {
   readonly inputs: readonly TensorDesc[];
   readonly data: DataDesc;
   readonly phases: readonly PhaseDesc[];
-  /** Names of the per-example eval metrics, e.g. ["error", "cost"]. */
+  /** Names of the eval metrics, e.g. ["error", "cost"]. */
   readonly metrics: readonly string[];
+  /** The metrics among them scored over a whole split (absent: none). */
+  readonly splitMetrics?: readonly SplitMetricDesc[];
   /** Batch size the eval function was compiled for. */
   readonly evalBatchSize: number;
   /** Images of parameters (filters) the trainer writes into the run

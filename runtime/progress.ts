@@ -68,10 +68,11 @@ export function formatErrorRate(v: number): string {
   return `${(v * 100).toFixed(3)} %`;
 }
 
-/** One metric's value: the error rate as a percent, anything else (a mean
+/** One metric's value: the error rate as a percent, an F1 (already a
+ * percent, as conlleval prints it) with 2 decimals, anything else (a mean
  * cost) with 6 decimals. */
 export function formatMetric(name: string, v: number): string {
-  return name === "error" ? formatErrorRate(v) : v.toFixed(6);
+  return name === "error" ? formatErrorRate(v) : name === "f1" ? v.toFixed(2) : v.toFixed(6);
 }
 
 /** Metrics as "error 7.900 %, cost 0.271234". */

@@ -27,7 +27,7 @@ function capture(): { log: Logger; lines: string[] } {
   return { lines, log: { ...silentLogger, info: (s) => lines.push(s), record: () => {} } };
 }
 
-const base: TrainSummary = { bestValid: null, testAtBest: null, epochs: 1, steps: 5, seconds: 1, stoppedEarly: false, finished: true, phases: [], trainCost: null };
+const base: TrainSummary = { bestValid: null, monitor: null, testAtBest: null, epochs: 1, steps: 5, seconds: 1, stoppedEarly: false, finished: true, phases: [], trainCost: null };
 
 describe("--steps: the first and the last training cost", () => {
   it("the summary carries them as plain data; a resumed run's trace starts at its own first step", async () => {

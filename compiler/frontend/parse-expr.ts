@@ -86,6 +86,7 @@ export const FUNCTIONS: Readonly<Record<string, FunctionSig>> = {
   uniform_like: unary("uniform_like", "uniform [0, 1) noise shaped like x"),
   step_one_hot: { minArgs: 1, maxArgs: 1, intFrom: 0, intWhat: "depth", usage: "step_one_hot(depth)", doc: "[depth] vector, 1 at (training step mod depth): a bit index cycling with the step" },
   one_hot: { minArgs: 2, maxArgs: 2, intFrom: 1, intWhat: "depth", usage: "one_hot(labels, depth)", doc: "integer labels to 0/1 rows" },
+  embed: { minArgs: 2, maxArgs: 2, usage: "embed(table, indices)", doc: "rows of table [R, ...] picked by i32 indices [...] → [..., ...] (word embeddings; the gradient adds into the rows read)" },
   maximum: { minArgs: 2, maxArgs: 2, usage: "maximum(a, b)", doc: "elementwise maximum" },
   minimum: { minArgs: 2, maxArgs: 2, usage: "minimum(a, b)", doc: "elementwise minimum" },
   where: { minArgs: 3, maxArgs: 3, usage: "where(cond, a, b)", doc: "a where cond is nonzero, else b" },

@@ -74,10 +74,12 @@ export interface LossTerms {
   readonly expr?: { readonly value: string; readonly weight?: number };
 }
 
-/** Per-example evaluation metrics (vectors over the batch). */
+/** Evaluation metrics: per example (vectors over the batch), or over a
+ * whole split (chunk_f1: conlleval's F1 of predicted label sequences). */
 export type MetricSpec =
   | { readonly zero_one: { readonly probs: string; readonly labels: string } }
   | { readonly nll: { readonly probs: string; readonly labels: string } }
+  | { readonly chunk_f1: { readonly probs: string; readonly labels: string; readonly length: string } }
   | { readonly expr: { readonly value: string } };
 
 /** What a learning-rate schedule counts: epochs completed in the phase
@@ -90,7 +92,8 @@ export type ScheduleSpec =
   | "constant"
   | { readonly exponential: { readonly decay: number; readonly per?: SchedulePer } }
   | { readonly step_decay: { readonly factor: number; readonly every: number; readonly per?: SchedulePer } }
-  | { readonly linear: { readonly end_lr: number; readonly over: number; readonly per?: SchedulePer } };
+  | { readonly linear: { readonly end_lr: number; readonly over: number; readonly per?: SchedulePer } }
+  | { readonly on_plateau: { readonly factor: number; readonly patience_epochs: number; readonly min_lr?: number; readonly restore_best?: boolean } };
 
 /** Options every optimizer takes. */
 export interface OptimizerCommon {
@@ -130,6 +133,10 @@ export interface PhaseSpec {
   /** Graph name of a scalar reported as the training cost instead of the
    * loss (the tutorial's pseudo-likelihood for PCD). */
   readonly report?: string;
+  /** Parameter → expression of its value after the update, in which the
+   * parameter's name means its updated value (rnnslu.py's renormalised
+   * embeddings). */
+  readonly after_update?: Readonly<Record<string, string>>;
 }
 
 export interface DataSpec {
@@ -137,7 +144,10 @@ export interface DataSpec {
    * mnist-idx: full MNIST from a directory (--data); fashion-mnist: IDX;
    * synthetic: random inputs of the declared shapes (test specs);
    * noisy-line: Newmu's toy regression y = 2x + noise (two f32 scalars). */
-  readonly dataset: "mnist" | "mnist-idx" | "fashion-mnist" | "synthetic" | "noisy-line";
+  readonly dataset: "mnist" | "mnist-idx" | "fashion-mnist" | "synthetic" | "noisy-line" | "atis";
+  /** atis: the fold (atis.foldN.pkl.gz) and the context window. */
+  readonly fold?: number;
+  readonly window?: number;
   readonly batch_size: number;
   readonly eval_batch_size?: number;
   readonly shuffle?: boolean;

@@ -183,7 +183,11 @@ function call(env: ExprEnv, fn: string, args: readonly Expr[]): number {
     case "step_one_hot":
       return b.stepOneHot(intLiteral(args[0]!, "step_one_hot: the depth"), env.dtype ?? "f32");
     case "one_hot":
-      return b.op("one_hot", [arg(0)], { depth: intLiteral(args[1]!, "one_hot: the depth") });
+      // one_hot is f32 by contract; an f64 graph (gradient checks) casts it,
+      // or a product with it would silently drop to f32.
+      return b.cast(b.op("one_hot", [arg(0)], { depth: intLiteral(args[1]!, "one_hot: the depth") }), env.dtype ?? "f32");
+    case "embed":
+      return b.op("gather", [arg(0), arg(1)], {});
     case "maximum":
     case "minimum": {
       const [x, y] = operands(env, args[0]!, args[1]!);

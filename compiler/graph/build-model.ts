@@ -13,7 +13,7 @@ import type { GraphEntry, LoadedSpec, LossTerms, MetricSpec, Path, ScanNode } fr
 import { type ExprEnv, lowerExpr } from "./build-expr.ts";
 import * as lib from "./library.ts";
 import { applyOptimizer, type StateTensor } from "./optimizers.ts";
-import { commonOptions, decayWeights, needsCounter, phaseCounter, scheduledRate } from "./schedules.ts";
+import { commonOptions, decayWeights, needsCounter, phaseCounter, plateauRate, scheduledRate } from "./schedules.ts";
 
 export interface BuildOptions {
   readonly dtype: "f32" | "f64";
@@ -91,6 +91,12 @@ export class ModelBuilder {
       return { file: this.ls.file, line: p.line, col: p.col, what };
     };
     return { b, at, salts: this.salts, resolve, dtype: this.opts.dtype, mode: this.opts.mode ?? "train" };
+  }
+
+  /** Lowers an expression string of the spec onto builder `b` (another
+   * graph than this one's), names resolved by `resolve`. */
+  exprOn(b: Builder, src: string, path: Path, what: string, resolve: (n: string, l: SpecLoc) => number): number {
+    return lowerExpr(this.env(b, path, what, resolve), parseExpr(src));
   }
 
   /** Lowers an expression string written at `path` in the spec. */
@@ -269,11 +275,50 @@ export class ModelBuilder {
     const at = (k: string, f: string) => this.loc(["metrics", name, k, f], `metrics.${name}`);
     if ("zero_one" in m) return lib.zeroOnePerExample(b, this.resolve(m.zero_one.probs, at("zero_one", "probs")), this.resolve(m.zero_one.labels, at("zero_one", "labels")));
     if ("nll" in m) return lib.nllPerExample(b, this.resolve(m.nll.probs, at("nll", "probs")), this.resolve(m.nll.labels, at("nll", "labels")));
+    if ("chunk_f1" in m) return this.chunkPredictions(name, m.chunk_f1, at);
     const v = this.expr(m.expr.value, ["metrics", name, "expr", "value"], `metrics.${name}`);
     const s = b.shape(v);
     if (s.length !== 1 || s[0] !== this.opts.batch) throw new IRError(`metric '${name}' must be a vector over the batch [${this.opts.batch}], got [${s.join(", ")}]`, b.node(v).loc, "E031");
     return v;
   }
+
+  /** chunk_f1's graph part: the predicted label of every word, argmax of
+   * `probs` per word, as a float [batch, T] the trainer reads back. The
+   * labels and length must be data inputs ([T] and [] i32): the trainer
+   * takes them from each batch to score the sentences with conlleval. */
+  private chunkPredictions(name: string, m: { readonly probs: string; readonly labels: string; readonly length: string }, at: (k: string, f: string) => SpecLoc): number {
+    const b = this.b;
+    const batch = this.opts.batch;
+    const input = (n: string, f: string, rank: number): number => {
+      const id = this.inputs.get(n);
+      const shape = id === undefined ? [] : b.shape(id);
+      if (id === undefined || b.dtype(id) !== "i32" || shape.length !== rank + 1) {
+        throw new IRError(`metric '${name}': ${f} '${n}' must be an i32 data input of shape [${rank ? "T" : ""}] per example (inputs: ${[...this.inputs.keys()].join(", ")})`, at("chunk_f1", f), "E031");
+      }
+      return id;
+    };
+    const labels = input(m.labels, "labels", 1);
+    input(m.length, "length", 0);
+    const tokens = b.shape(labels)[1]!;
+    const probs = this.resolve(m.probs, at("chunk_f1", "probs"));
+    const ps = b.shape(probs);
+    const fits = (ps.length === 2 && ps[0] === batch * tokens) || (ps.length === 3 && ps[0] === batch && ps[1] === tokens);
+    if (!fits) {
+      throw new IRError(`metric '${name}': probs '${m.probs}' has shape [${ps.join(", ")}]; per-word probabilities of ${batch} sentence(s) of ${tokens} words are [${batch * tokens}, classes] or [${batch}, ${tokens}, classes]`, at("chunk_f1", "probs"), "E031");
+    }
+    const pred = b.op("argmax", [probs], { axis: ps.length - 1 });
+    return b.reshape(b.cast(pred, this.opts.dtype), [batch, tokens]);
+  }
+}
+
+/** Where a chunk_f1 metric's sentence data comes from: the label and length
+ * inputs the trainer reads from each batch (the graph computes only the
+ * predictions). */
+export interface ChunkF1Inputs {
+  readonly labels: string;
+  readonly length: string;
+  /** Words per example (the labels' static length). */
+  readonly tokens: number;
 }
 
 function isScan(e: GraphEntry): e is ScanNode {
@@ -338,7 +383,14 @@ export function buildTrainStep(ls: LoadedSpec, p: number, opts: BuildOptions): S
   // optimizer (compiler/graph/schedules.ts).
   const common = commonOptions(phase.optimizer);
   let rate: number | undefined;
-  if (needsCounter(common.schedule) || common.weightDecay > 0) {
+  const plateau = common.schedule !== "constant" && "on_plateau" in common.schedule;
+  if (plateau) {
+    b.loc = mb.loc(["phases", p, "optimizer"], `phases[${p}].optimizer`);
+    if (!phase.early_stopping) throw new IRError(`phase '${phase.name}': the on_plateau schedule decays from the best validation, which early_stopping keeps; add early_stopping (a patience as long as the phase never stops it early)`, b.loc, "E045");
+    const pr = plateauRate(b, phase.name, common.lr, opts.dtype);
+    rate = pr.rate;
+    state.push(pr.state);
+  } else if (needsCounter(common.schedule) || common.weightDecay > 0) {
     b.loc = mb.loc(["phases", p, "optimizer"], `phases[${p}].optimizer`);
     const counter = needsCounter(common.schedule) ? phaseCounter(b, phase.name, common.schedule, opts.dtype) : undefined;
     rate = scheduledRate(b, common.lr, common.schedule, counter, opts.dtype);
@@ -361,13 +413,17 @@ export function buildTrainStep(ls: LoadedSpec, p: number, opts: BuildOptions): S
     nameValue(b, g, `grad_${n}`);
     b.loc = mb.loc(["phases", p, "optimizer"], `phases[${p}].optimizer`);
     const upd = applyOptimizer(b, phase.optimizer, n, params.get(n)!, g, phase.name, rate);
-    b.graph.outputs.set(`param:${n}`, rate === undefined ? upd.param : decayWeights(b, upd.param, params.get(n)!, rate, common.weightDecay));
+    const updated = rate === undefined ? upd.param : decayWeights(b, upd.param, params.get(n)!, rate, common.weightDecay);
+    b.graph.outputs.set(`param:${n}`, afterUpdate(mb, b, p, n, updated));
     for (const s of upd.state) {
       b.graph.outputs.set(`state:${s.name}`, s.next);
       state.push(s);
     }
   }
   if (trained.length === 0) throw new IRError(`phase '${phase.name}': its loss reaches no parameter`, mb.loc(["phases", p, "loss"], "loss"), "E040");
+  for (const n of Object.keys(phase.after_update ?? {})) {
+    if (!trained.includes(n)) throw new IRError(`after_update names '${n}', which phase '${phase.name}' does not train (it trains ${trained.join(", ")})`, mb.loc(["phases", p, "after_update", n], n), "E040");
+  }
   // The step returns the reported value as its cost when the phase names one
   // (the gradient above was taken of the loss itself).
   const report = b.graph.outputs.get("report");
@@ -376,6 +432,28 @@ export function buildTrainStep(ls: LoadedSpec, p: number, opts: BuildOptions): S
     b.graph.outputs.delete("report");
   }
   return { graph: b.graph, state, trained };
+}
+
+/** A phase's `after_update` rule for parameter `n` applied to its updated
+ * value (the value itself when there is none). The rule may read only that
+ * parameter, which there means the updated value; its result keeps the
+ * parameter's shape. */
+function afterUpdate(mb: ModelBuilder, b: Builder, p: number, n: string, updated: number): number {
+  const src = mb.ls.spec.phases[p]!.after_update?.[n];
+  if (src === undefined) return updated;
+  const path = ["phases", p, "after_update", n];
+  const what = `phases[${p}].after_update.${n}`;
+  b.loc = mb.loc(path, what);
+  const v = mb.exprOn(b, src, path, what, (name, at) => {
+    if (name === n) return updated;
+    throw new IRError(`after_update of '${n}' may read only '${n}' (its updated value), not '${name}'`, at, "E010");
+  });
+  const want = b.shape(updated);
+  const got = b.shape(v);
+  if (got.length !== want.length || got.some((d, k) => d !== want[k])) {
+    throw new IRError(`after_update of '${n}' has shape [${got.join(", ")}], the parameter [${want.join(", ")}]`, mb.loc(path, what), "E031");
+  }
+  return nameValue(b, v, `${n}_after_update`);
 }
 
 /** The evaluation graph: per-example metrics over a batch. */

@@ -15,8 +15,9 @@ export interface StateTensor {
   readonly next: number;
   /** How the trainer initialises it (default zeros); `steps_per_epoch`: the
    * train split's minibatches per epoch (an epoch schedule's epoch length,
-   * never updated by the step). */
-  readonly init?: "steps_per_epoch";
+   * never updated by the step); `one`: 1 (on_plateau's rate scale, which
+   * the trainer changes). */
+  readonly init?: "steps_per_epoch" | "one";
 }
 
 export interface Update {

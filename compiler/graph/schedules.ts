@@ -28,7 +28,17 @@ export function commonOptions(opt: OptimizerSpec): { lr: number; schedule: Sched
 
 /** Whether a schedule reads the phase's step counter. */
 export function needsCounter(s: ScheduleSpec): boolean {
-  return s !== "constant";
+  return s !== "constant" && !("on_plateau" in s);
+}
+
+/** on_plateau's rate: lr times a scalar state `<phase>.lr_scale` that starts
+ * at 1 and that the trainer, not the step, multiplies by the factor after a
+ * validation too far past the best (runtime/train/plateau.ts); the step only
+ * reads it, and checkpoints carry it. */
+export function plateauRate(b: Builder, phase: string, lr: number, dtype: "f32" | "f64"): { rate: number; state: StateTensor } {
+  const name = `${phase}.lr_scale`;
+  const scale = b.leaf("state", name, [], dtype);
+  return { rate: b.mul(b.constant(lr, [], dtype), scale), state: { name, shape: [], leaf: scale, next: scale, init: "one" } };
 }
 
 /** ⌊a / d⌋ for non-negative integer-valued float scalars. The f32 quotient
@@ -65,7 +75,7 @@ export function phaseCounter(b: Builder, phase: string, schedule: ScheduleSpec, 
 }
 
 function schedulePer(s: ScheduleSpec): "epoch" | "step" | undefined {
-  if (s === "constant") return undefined;
+  if (s === "constant" || "on_plateau" in s) return undefined;
   const v = Object.values(s)[0] as { per?: "epoch" | "step" };
   return v.per ?? "epoch";
 }
@@ -73,7 +83,7 @@ function schedulePer(s: ScheduleSpec): "epoch" | "step" | undefined {
 /** The learning rate of this step: a float scalar node. */
 export function scheduledRate(b: Builder, lr: number, schedule: ScheduleSpec, counter: PhaseCounter | undefined, dtype: "f32" | "f64"): number {
   const c = (v: number) => b.constant(v, [], dtype);
-  if (schedule === "constant" || counter === undefined) return c(lr);
+  if (schedule === "constant" || "on_plateau" in schedule || counter === undefined) return c(lr);
   const n = schedulePer(schedule) === "epoch" ? counter.epoch! : counter.t;
   if ("exponential" in schedule) {
     // lr·decay^n (the tutorials' learning_rate * decay ** epoch).

@@ -315,8 +315,13 @@ class BlockLowering {
     const base = baseName(n, undefined);
     const types = scanOutTypes(a);
     const temp = (t: { dtype: Node["dtype"]; shape: readonly number[] }, what: string) => this.model.add({ dtype: t.dtype, shape: t.shape, role: "temp" }, `${base}_${what}`);
-    const elems = types.map((t, k) => temp(t, k < a.nCarry ? `final${k}` : k < a.nCarry + a.nStepOut ? `out${k - a.nCarry}` : `history${k - a.nCarry - a.nStepOut}`));
-    for (const c of this.f.consumers[n.id]!) this.buf.set(c, elems[(this.g.nodes[c] as Node<"tuple_get">).attrs.index]!);
+    // Only the elements something reads get a buffer: a gradient scan's
+    // accumulator histories (a parameter-sized slab per step, cleared every
+    // call) would otherwise cost more than the whole step.
+    const index = (c: number) => (this.g.nodes[c] as Node<"tuple_get">).attrs.index;
+    const read = new Set(this.f.consumers[n.id]!.map(index));
+    const elems = types.map((t, k) => (read.has(k) ? temp(t, k < a.nCarry ? `final${k}` : k < a.nCarry + a.nStepOut ? `out${k - a.nCarry}` : `history${k - a.nCarry - a.nStepOut}`) : null));
+    for (const c of this.f.consumers[n.id]!) this.buf.set(c, elems[index(c)]!);
     const argTypes = n.inputs.map((i) => this.g.nodes[i]!);
     const carry = argTypes.slice(0, a.nCarry).map((t, j) => temp(t, `carry${j}`));
     const seqs = argTypes.slice(a.nCarry, a.nCarry + a.nSeq).map((t, q) => temp({ dtype: t.dtype, shape: t.shape.slice(1) }, `x${q}`));

@@ -90,7 +90,7 @@ export function printProgram(p: Program): string {
         return;
       case "scan": {
         const s = k.scan;
-        out.push(`${indent}scan ${s.count === undefined ? "" : `${name(s.count)} of `}${s.length} steps${s.reverse ? " reversed" : ""}: carry ${s.init.map(name).join(", ")} → ${s.carry.map(name).join(", ")}; slices ${s.seqSources.map((x, q) => `${name(x)} → ${name(s.seqs[q]!)}`).join(", ")}; tuple ${s.elems.map(name).join(", ")}${at(k)}`);
+        out.push(`${indent}scan ${s.count === undefined ? "" : `${name(s.count)} of `}${s.length} steps${s.reverse ? " reversed" : ""}: carry ${s.init.map(name).join(", ")} → ${s.carry.map(name).join(", ")}; slices ${s.seqSources.map((x, q) => `${name(x)} → ${name(s.seqs[q]!)}`).join(", ")}; tuple ${s.elems.map((e) => (e === null ? "_" : name(e))).join(", ")}${at(k)}`);
         block(s.body, `${indent}  `);
         return;
       }

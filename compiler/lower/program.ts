@@ -112,8 +112,11 @@ export interface ScanBlock {
   /** Whole sequences (outer) and the one-step slices the body reads. */
   readonly seqSources: readonly BufferId[];
   readonly seqs: readonly BufferId[];
-  /** Tuple elements: final carries, stacked step outputs, stacked carry history. */
-  readonly elems: readonly BufferId[];
+  /** Tuple elements: final carries, stacked step outputs, stacked carry
+   * history; null for an element nothing reads (a gradient scan's history
+   * of its accumulators, read only by a second derivative), which is then
+   * neither recorded nor cleared. */
+  readonly elems: readonly (BufferId | null)[];
   readonly nStepOut: number;
   readonly body: Block;
   /** Buffers of the body's outputs: new carries, then step outputs. */

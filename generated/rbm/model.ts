@@ -125,8 +125,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 124.2 MiB, laid out at compile time. */
-  private readonly mem = createArena(130268976);
+  /** Every buffer of the model, 3.1 MiB, laid out at compile time. */
+  private readonly mem = createArena(3288176);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W: new Float32Array(this.mem.buffer, 16, 392000), hbias: new Float32Array(this.mem.buffer, 1568016, 500), vbias: new Float32Array(this.mem.buffer, 1570016, 784) };
@@ -135,45 +135,41 @@ export class Model implements CompiledModel {
   private readonly x = new Float32Array(this.mem.buffer, 1653152, 15680);
   private readonly chain_scan_carry0 = new Float32Array(this.mem.buffer, 1715872, 10000);
   private readonly chain_scan_carry1 = new Float32Array(this.mem.buffer, 1755872, 15680);
-  private readonly chain_scan_history0 = new Float32Array(this.mem.buffer, 1818592, 150000);
-  private readonly chain_scan_history1 = new Float32Array(this.mem.buffer, 2418592, 235200);
-  private readonly chain_body_v_sample_matmul = new Float32Array(this.mem.buffer, 3359392, 15680);
-  private readonly _1 = new Float32Array(this.mem.buffer, 3422112, 15680);
-  private readonly chain_body_h_matmul = new Float32Array(this.mem.buffer, 3484832, 10000);
-  private readonly _0 = new Float32Array(this.mem.buffer, 3524832, 10000);
-  private readonly chain_scan_final0 = new Float32Array(this.mem.buffer, 3564832, 10000);
-  private readonly chain_scan_final1 = new Float32Array(this.mem.buffer, 3604832, 15680);
-  private readonly fe_chain_matmul = new Float32Array(this.mem.buffer, 3667552, 10000);
-  private readonly xi = new Float32Array(this.mem.buffer, 3707552, 15680);
-  private readonly flip = new Float32Array(this.mem.buffer, 3770272, 784);
-  private readonly xi_flip = new Float32Array(this.mem.buffer, 3773408, 15680);
-  private readonly fe_xi_flip_reducesum = new Float32Array(this.mem.buffer, 3836128, 20);
-  private readonly fe_xi_flip_matmul = new Float32Array(this.mem.buffer, 3836208, 10000);
-  private readonly fe_xi_flip_reducesum2 = new Float32Array(this.mem.buffer, 3876208, 20);
-  private readonly fe_xi_reducesum = new Float32Array(this.mem.buffer, 3876288, 20);
-  private readonly fe_xi_matmul = new Float32Array(this.mem.buffer, 3876368, 10000);
-  private readonly fe_xi_reducesum2 = new Float32Array(this.mem.buffer, 3916368, 20);
-  private readonly pseudo_likelihood_reducesum = new Float32Array(this.mem.buffer, 3916448, 1);
-  private readonly cost = new Float32Array(this.mem.buffer, 3916464, 1);
-  private readonly d_fe_chain_mul = new Float32Array(this.mem.buffer, 3916480, 10000);
-  private readonly d_fe_data_mul = new Float32Array(this.mem.buffer, 3956480, 10000);
-  private readonly d_fe_data_add = new Float32Array(this.mem.buffer, 3996480, 10000);
-  private readonly grad_hbias = new Float32Array(this.mem.buffer, 4036480, 500);
-  private readonly d_fe_data_add2 = new Float32Array(this.mem.buffer, 4038480, 15680);
-  private readonly grad_vbias = new Float32Array(this.mem.buffer, 4101200, 784);
-  private readonly eval_v_recon = new Float32Array(this.mem.buffer, 4247056, 15680);
-  private readonly eval_recon_xent_reducesum = new Float32Array(this.mem.buffer, 4309776, 20);
-  private readonly eval_recon_xent = new Float32Array(this.mem.buffer, 4309856, 20);
-  private readonly sampler0_sample_chain_scan_carry0 = new Float32Array(this.mem.buffer, 4309936, 15680);
-  private readonly sampler0_sample_chain_scan_carry1 = new Float32Array(this.mem.buffer, 4372656, 15680);
-  private readonly sampler0_sample_chain_scan_history0 = new Float32Array(this.mem.buffer, 4435376, 15680000);
-  private readonly sampler0_sample_chain_scan_history1 = new Float32Array(this.mem.buffer, 67155376, 15680000);
-  private readonly sampler0_sample_chain_body_vm_matmul = new Float32Array(this.mem.buffer, 129875376, 10000);
-  private readonly sampler0_sample_chain_body_vm_cast = new Float32Array(this.mem.buffer, 129915376, 10000);
-  private readonly sampler0__1 = new Float32Array(this.mem.buffer, 130018096, 15680);
-  private readonly sampler0__0 = new Float32Array(this.mem.buffer, 130080816, 15680);
-  private readonly sampler0_sample_chain_scan_final0 = new Float32Array(this.mem.buffer, 130143536, 15680);
-  private readonly sampler0_sample_chain_scan_final1 = new Float32Array(this.mem.buffer, 130206256, 15680);
+  private readonly chain_body_v_sample_matmul = new Float32Array(this.mem.buffer, 1818592, 15680);
+  private readonly _1 = new Float32Array(this.mem.buffer, 1881312, 15680);
+  private readonly chain_body_h_matmul = new Float32Array(this.mem.buffer, 1944032, 10000);
+  private readonly _0 = new Float32Array(this.mem.buffer, 1984032, 10000);
+  private readonly chain_scan_final0 = new Float32Array(this.mem.buffer, 2024032, 10000);
+  private readonly chain_scan_final1 = new Float32Array(this.mem.buffer, 2064032, 15680);
+  private readonly fe_chain_matmul = new Float32Array(this.mem.buffer, 2126752, 10000);
+  private readonly xi = new Float32Array(this.mem.buffer, 2166752, 15680);
+  private readonly flip = new Float32Array(this.mem.buffer, 2229472, 784);
+  private readonly xi_flip = new Float32Array(this.mem.buffer, 2232608, 15680);
+  private readonly fe_xi_flip_reducesum = new Float32Array(this.mem.buffer, 2295328, 20);
+  private readonly fe_xi_flip_matmul = new Float32Array(this.mem.buffer, 2295408, 10000);
+  private readonly fe_xi_flip_reducesum2 = new Float32Array(this.mem.buffer, 2335408, 20);
+  private readonly fe_xi_reducesum = new Float32Array(this.mem.buffer, 2335488, 20);
+  private readonly fe_xi_matmul = new Float32Array(this.mem.buffer, 2335568, 10000);
+  private readonly fe_xi_reducesum2 = new Float32Array(this.mem.buffer, 2375568, 20);
+  private readonly pseudo_likelihood_reducesum = new Float32Array(this.mem.buffer, 2375648, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 2375664, 1);
+  private readonly d_fe_chain_mul = new Float32Array(this.mem.buffer, 2375680, 10000);
+  private readonly d_fe_data_mul = new Float32Array(this.mem.buffer, 2415680, 10000);
+  private readonly d_fe_data_add = new Float32Array(this.mem.buffer, 2455680, 10000);
+  private readonly grad_hbias = new Float32Array(this.mem.buffer, 2495680, 500);
+  private readonly d_fe_data_add2 = new Float32Array(this.mem.buffer, 2497680, 15680);
+  private readonly grad_vbias = new Float32Array(this.mem.buffer, 2560400, 784);
+  private readonly eval_v_recon = new Float32Array(this.mem.buffer, 2706256, 15680);
+  private readonly eval_recon_xent_reducesum = new Float32Array(this.mem.buffer, 2768976, 20);
+  private readonly eval_recon_xent = new Float32Array(this.mem.buffer, 2769056, 20);
+  private readonly sampler0_sample_chain_scan_carry0 = new Float32Array(this.mem.buffer, 2769136, 15680);
+  private readonly sampler0_sample_chain_scan_carry1 = new Float32Array(this.mem.buffer, 2831856, 15680);
+  private readonly sampler0_sample_chain_body_vm_matmul = new Float32Array(this.mem.buffer, 2894576, 10000);
+  private readonly sampler0_sample_chain_body_vm_cast = new Float32Array(this.mem.buffer, 2934576, 10000);
+  private readonly sampler0__1 = new Float32Array(this.mem.buffer, 3037296, 15680);
+  private readonly sampler0__0 = new Float32Array(this.mem.buffer, 3100016, 15680);
+  private readonly sampler0_sample_chain_scan_final0 = new Float32Array(this.mem.buffer, 3162736, 15680);
+  private readonly sampler0_sample_chain_scan_final1 = new Float32Array(this.mem.buffer, 3225456, 15680);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -191,14 +187,14 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/rbm.yaml:47 v_recon: v_recon_matmul = matmul(x, W)
     {
-      this.k.gemm({ a: 1653152, b: 16, c: 4104336, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W → v_recon_matmul
+      this.k.gemm({ a: 1653152, b: 16, c: 2563536, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W → v_recon_matmul
     }
 
     // specs/rbm.yaml:47 v_recon: v_recon_sigmoid = sigmoid(v_recon_matmul + hbias)
     this.w.evaluate_v_recon_sigmoid(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:47 v_recon: v_recon_matmul2 = matmul(v_recon_sigmoid, W)
     {
-      this.k.gemm({ a: 4144336, b: 16, c: 4184336, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // v_recon_sigmoid @ W → v_recon_matmul2
+      this.k.gemm({ a: 2603536, b: 16, c: 2643536, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // v_recon_sigmoid @ W → v_recon_matmul2
     }
 
     // specs/rbm.yaml:47 v_recon: v_recon = sigmoid(v_recon_matmul2 + vbias)
@@ -261,8 +257,6 @@ export class Model implements CompiledModel {
     const x = this.x;
     const chain_scan_final0 = this.chain_scan_final0;
     const chain_scan_final1 = this.chain_scan_final1;
-    const chain_scan_history0 = this.chain_scan_history0;
-    const chain_scan_history1 = this.chain_scan_history1;
     const chain_scan_carry0 = this.chain_scan_carry0;
     const chain_scan_carry1 = this.chain_scan_carry1;
     const vbias = this.params.vbias;
@@ -299,11 +293,9 @@ export class Model implements CompiledModel {
     chain_scan_carry1.set(x);
     for (let n$1 = 0; n$1 < 15; n$1++) {
       const t$0 = n$1;
-      chain_scan_history0.set(chain_scan_carry0, t$0 * 10000);
-      chain_scan_history1.set(chain_scan_carry1, t$0 * 15680);
       // specs/rbm.yaml:31 chain.body.v_sample: chain_body_v_sample_matmul = matmul(chain_scan_carry0, W)
       {
-        this.k.gemm({ a: 1715872, b: 16, c: 3359392, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // chain_scan_carry0 @ W → chain_body_v_sample_matmul
+        this.k.gemm({ a: 1715872, b: 16, c: 1818592, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // chain_scan_carry0 @ W → chain_body_v_sample_matmul
       }
 
       // specs/rbm.yaml:31 chain.body.v_sample: _1 = cast(compare(random_uniform(), sigmoid(chain_body_v_sample_matmul + vbias)))
@@ -317,7 +309,7 @@ export class Model implements CompiledModel {
 
       // specs/rbm.yaml:33 chain.body.h: chain_body_h_matmul = matmul(_1, W)
       {
-        this.k.gemm({ a: 3422112, b: 16, c: 3484832, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // _1 @ W → chain_body_h_matmul
+        this.k.gemm({ a: 1881312, b: 16, c: 1944032, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // _1 @ W → chain_body_h_matmul
       }
 
       // specs/rbm.yaml:33 chain.body.h: _0 = cast(compare(random_uniform(), sigmoid(chain_body_h_matmul + hbias)))
@@ -337,7 +329,7 @@ export class Model implements CompiledModel {
     chain_scan_final1.set(chain_scan_carry1);
     // specs/rbm.yaml:37 fe_chain: fe_chain_matmul = matmul(chain_scan_final1, W)
     {
-      this.k.gemm({ a: 3604832, b: 16, c: 3667552, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // chain_scan_final1 @ W → fe_chain_matmul
+      this.k.gemm({ a: 2064032, b: 16, c: 2126752, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // chain_scan_final1 @ W → fe_chain_matmul
     }
 
     // specs/rbm.yaml:40 xi: xi = select(compare(x, 0.5), 1, 0)
@@ -360,7 +352,7 @@ export class Model implements CompiledModel {
 
     // specs/rbm.yaml:44 fe_xi_flip: fe_xi_flip_matmul = matmul(xi_flip, W)
     {
-      this.k.gemm({ a: 3773408, b: 16, c: 3836208, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // xi_flip @ W → fe_xi_flip_matmul
+      this.k.gemm({ a: 2232608, b: 16, c: 2295408, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // xi_flip @ W → fe_xi_flip_matmul
     }
 
     // specs/rbm.yaml:44 fe_xi_flip: fe_xi_flip_reducesum2 = Σ softplus(fe_xi_flip_matmul + hbias)
@@ -389,7 +381,7 @@ export class Model implements CompiledModel {
 
     // specs/rbm.yaml:43 fe_xi: fe_xi_matmul = matmul(xi, W)
     {
-      this.k.gemm({ a: 3707552, b: 16, c: 3876368, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // xi @ W → fe_xi_matmul
+      this.k.gemm({ a: 2166752, b: 16, c: 2335568, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // xi @ W → fe_xi_matmul
     }
 
     // specs/rbm.yaml:43 fe_xi: fe_xi_reducesum2 = Σ softplus(fe_xi_matmul + hbias)
@@ -449,9 +441,9 @@ export class Model implements CompiledModel {
 
     // specs/rbm.yaml:68 phases[0].optimizer: W += -0.1 · d_fe_chain_matmul + -0.1 · d_fe_data_matmul (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rbm.yaml:37 gradient of fe_chain: d_fe_chain_matmul = matmul(chain_scan_final1, d_fe_chain_mul)
-    this.k.gemm({ a: 3604832, b: 3916480, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false }); // W += -0.1 · chain_scan_final1 @ d_fe_chain_mul
+    this.k.gemm({ a: 2064032, b: 2375680, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false }); // W += -0.1 · chain_scan_final1 @ d_fe_chain_mul
     // specs/rbm.yaml:36 gradient of fe_data: d_fe_data_matmul = matmul(x, d_fe_data_mul)
-    this.k.gemm({ a: 1653152, b: 3956480, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: true }); // W += -0.1 · x @ d_fe_data_mul
+    this.k.gemm({ a: 1653152, b: 2415680, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: true }); // W += -0.1 · x @ d_fe_data_mul
     // specs/rbm.yaml:68 phases[0].optimizer: hbias = hbias - (0.1 * grad_hbias)
     this.w.step0_hbias(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:68 phases[0].optimizer: vbias = vbias - (0.1 * grad_vbias)
@@ -465,8 +457,6 @@ export class Model implements CompiledModel {
     const hbias = this.params.hbias;
     const sample_chain_scan_final0 = this.sampler0_sample_chain_scan_final0;
     const sample_chain_scan_final1 = this.sampler0_sample_chain_scan_final1;
-    const sample_chain_scan_history0 = this.sampler0_sample_chain_scan_history0;
-    const sample_chain_scan_history1 = this.sampler0_sample_chain_scan_history1;
     const sample_chain_scan_carry0 = this.sampler0_sample_chain_scan_carry0;
     const sample_chain_scan_carry1 = this.sampler0_sample_chain_scan_carry1;
     const sample_chain_body_vm_matmul = this.sampler0_sample_chain_body_vm_matmul;
@@ -480,11 +470,9 @@ export class Model implements CompiledModel {
     sample_chain_scan_carry1.set(x);
     for (let n$1 = 0; n$1 < 1000; n$1++) {
       const t$0 = n$1;
-      sample_chain_scan_history0.set(sample_chain_scan_carry0, t$0 * 15680);
-      sample_chain_scan_history1.set(sample_chain_scan_carry1, t$0 * 15680);
       // specs/rbm.yaml:56 sample_chain.body.vm: sample_chain_body_vm_matmul = matmul(sample_chain_scan_carry0, W)
       {
-        this.k.gemm({ a: 4309936, b: 16, c: 129875376, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // sample_chain_scan_carry0 @ W → sample_chain_body_vm_matmul
+        this.k.gemm({ a: 2769136, b: 16, c: 2894576, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // sample_chain_scan_carry0 @ W → sample_chain_body_vm_matmul
       }
 
       // specs/rbm.yaml:56 sample_chain.body.vm: sample_chain_body_vm_cast = cast(compare(random_uniform(), sigmoid(sample_chain_body_vm_matmul + hbias)))
@@ -498,7 +486,7 @@ export class Model implements CompiledModel {
 
       // specs/rbm.yaml:56 sample_chain.body.vm: sample_chain_body_vm_matmul2 = matmul(sample_chain_body_vm_cast, W)
       {
-        this.k.gemm({ a: 129915376, b: 16, c: 129955376, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // sample_chain_body_vm_cast @ W → sample_chain_body_vm_matmul2
+        this.k.gemm({ a: 2934576, b: 16, c: 2974576, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // sample_chain_body_vm_cast @ W → sample_chain_body_vm_matmul2
       }
 
       // specs/rbm.yaml:56 sample_chain.body.vm: _1 = sigmoid(sample_chain_body_vm_matmul2 + vbias)

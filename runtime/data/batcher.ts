@@ -13,7 +13,7 @@
 import type { Batch, TensorDesc } from "../compiled-model.ts";
 import { shuffle } from "../rng/philox.ts";
 import { DataError, sizeOf } from "./dataset.ts";
-import type { Split } from "./dataset.ts";
+import type { NamedTensor, Split } from "./dataset.ts";
 
 /** Where one model input's rows come from: the f32 input reads the split's
  * x, the i32 input its y (the datasets carry one of each); a regression's
@@ -32,6 +32,7 @@ function bind(split: Split, inputs: readonly TensorDesc[], rows: number, what: s
   return inputs.map((input) => {
     const size = sizeOf(input.shape);
     const isF32 = input.dtype === "f32";
+    if (split.named) return bindNamed(split, split.named, input, size, rows, what);
     const k = isF32 ? floats++ : ints++;
     if (isF32 && k === 1 && split.t) {
       const tShape = split.tShape ?? [];
@@ -55,6 +56,19 @@ function bind(split: Split, inputs: readonly TensorDesc[], rows: number, what: s
       ? { name: input.name, src: split.x, dst: new Float32Array(rows * size), size }
       : { name: input.name, src: split.y, dst: new Int32Array(rows * size), size };
   });
+}
+
+/** An input of a dataset whose tensors are named (atis): same name, dtype
+ * and per-example size, or a one-line error listing what the data has. */
+function bindNamed(split: Split, named: Readonly<Record<string, NamedTensor>>, input: TensorDesc, size: number, rows: number, what: string): Binding {
+  const t = named[input.name];
+  const list = () => Object.entries(named).map(([n, v]) => `${n} [${v.shape.join(", ")}] ${v.data instanceof Int32Array ? "i32" : "f32"}`).join(", ");
+  if (t === undefined) throw new DataError(`${what}: the data has no tensor "${input.name}" for the input of that name (it has: ${list()})`);
+  const isF32 = input.dtype === "f32";
+  if (isF32 !== t.data instanceof Float32Array || sizeOf(t.shape) !== size || t.data.length !== split.n * size) {
+    throw new DataError(`${what}: input "${input.name}" is [${input.shape.join(", ")}] ${input.dtype}, the data's "${input.name}" is [${t.shape.join(", ")}] ${t.data instanceof Int32Array ? "i32" : "f32"} (it has: ${list()})`);
+  }
+  return { name: input.name, src: t.data, dst: isF32 ? new Float32Array(rows * size) : new Int32Array(rows * size), size };
 }
 
 function asBatch(bindings: readonly Binding[]): Batch {

@@ -27,6 +27,19 @@ export interface Split {
    * absent for classification data. */
   readonly t?: Float32Array;
   readonly tShape?: readonly number[];
+  /** Tensors bound to model inputs by name (a dataset with more than one x
+   * and one y, such as atis: words, labels, length), n × prod(shape) each;
+   * an input named here reads these rows instead of x / y. */
+  readonly named?: Readonly<Record<string, NamedTensor>>;
+  /** Names of the label indices (atis: the IOB slot tags), for metrics that
+   * score label sequences. */
+  readonly labelNames?: readonly string[];
+}
+
+export interface NamedTensor {
+  readonly data: Float32Array | Int32Array;
+  /** Shape of ONE example. */
+  readonly shape: readonly number[];
 }
 
 export interface Splits {

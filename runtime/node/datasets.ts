@@ -11,6 +11,7 @@ import { bytesToFloats, DataError, embeddedSplits, interleaveDigits, noisyLineSp
 import type { Split, Splits, SyntheticSizes } from "../data/dataset.ts";
 import { idxLabels, parseDigitFile, parseIdx, PNG_BATCH_ROWS, PNG_BATCH_WIDTH, pngBatchPixels } from "../data/formats.ts";
 import type { IdxArray, IdxKind } from "../data/formats.ts";
+import { atisSplits } from "./atis-splits.ts";
 import { cachedSplit } from "./split-cache.ts";
 
 export interface LoadOptions {
@@ -190,7 +191,9 @@ export async function loadDataset(desc: DataDesc, opts: LoadOptions = {}): Promi
       return syntheticSplits(desc, opts.inputs, opts.seed ?? 0, opts.syntheticSizes);
     case "noisy-line":
       return noisyLineSplits(opts.seed ?? 0);
+    case "atis":
+      return atisSplits(desc, opts.inputs, opts.dataDir);
     default:
-      throw new DataError(`unknown dataset "${desc.dataset}" (expected mnist, mnist-idx, fashion-mnist, synthetic or noisy-line)`);
+      throw new DataError(`unknown dataset "${desc.dataset}" (expected mnist, mnist-idx, fashion-mnist, synthetic, noisy-line or atis)`);
   }
 }

@@ -10,7 +10,7 @@ import { runSamplers } from "../train/samplers.ts";
 import { writePng } from "../image/png.ts";
 import { DataError } from "../data/dataset.ts";
 import { CheckpointError } from "../checkpoint/safetensors.ts";
-import { formatErrorRate, formatMetrics, ProgressLogger } from "../progress.ts";
+import { formatErrorRate, formatMetric, formatMetrics, ProgressLogger } from "../progress.ts";
 import { TrainingError } from "../train/training-error.ts";
 import type { TrainSummary } from "../train/trainer.ts";
 import { loadDataset } from "./datasets.ts";
@@ -199,7 +199,10 @@ export function summaryLines(s: TrainSummary, outDir: string): string[] {
   const cost = s.trainCost ? [trainCostLine(s.trainCost)] : [];
   if (!s.finished) return [`stopped at global step ${s.steps}; continue with --resume (checkpoint in ${outDir})`, ...cost];
   const out: string[] = [];
-  if (s.bestValid !== null) {
+  if (s.bestValid !== null && s.monitor !== null && s.monitor !== "error") {
+    const fmt = (v: number | null) => (v === null ? "n/a" : formatMetric(s.monitor!, v));
+    out.push(`Optimization complete with best validation ${s.monitor} ${fmt(s.bestValid)}, with test ${s.monitor} ${fmt(s.testAtBest)}`);
+  } else if (s.bestValid !== null) {
     out.push(`Optimization complete with best validation score of ${tutorialPct(s.bestValid)}, with test performance ${tutorialPct(s.testAtBest)}`);
   } else if (s.finalTest) {
     const error = s.finalTest.error;

@@ -96,6 +96,12 @@ export class EarlyStopping {
     return { improved: true, significant };
   }
 
+  /** Ends the phase at the next minibatch check (the on_plateau schedule's
+   * rate fell below its minimum). */
+  stop(): void {
+    this.s.done = true;
+  }
+
   /** The test score of the model that just became best. */
   setTestScore(score: number): void {
     this.s.testAtBest = score;

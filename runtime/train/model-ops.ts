@@ -1,11 +1,13 @@
 // Operations on a CompiledModel's buffers that the trainer needs: parameter
 // initialisation from the description, copying parameter sets (best-model
 // snapshots, checkpoint restore) and evaluating metrics over a whole split.
-import type { CompiledModel, InitDesc, ModelDescription, ParamDesc } from "../compiled-model.ts";
+import type { Batch, CompiledModel, InitDesc, ModelDescription, ParamDesc, SplitMetricDesc } from "../compiled-model.ts";
 import { normal, uniform } from "../rng/philox.ts";
 import { SALT_PARAM_INIT, SALT_STATE_INIT } from "../salts.ts";
 import { PaddedBatches } from "../data/batcher.ts";
+import { DataError } from "../data/dataset.ts";
 import type { Split } from "../data/dataset.ts";
+import { conlleval, type TaggedSentence } from "../data/conlleval.ts";
 
 /** What initialisation may need to know of the data. */
 interface InitContext {
@@ -31,6 +33,9 @@ function initTensor(out: Float32Array, init: InitDesc, seed: number, salt: numbe
     }
     case "normal":
       for (let i = 0; i < out.length; i++) out[i] = init.mean + init.std * normal(seed, salt, 0, 0, i);
+      return;
+    case "one":
+      out.fill(1);
       return;
     case "steps_per_epoch":
       if (ctx.stepsPerEpoch === undefined) throw new Error("a steps_per_epoch state needs the train split's size: initModel(model, { trainExamples })");
@@ -78,15 +83,20 @@ export function copyBuffers(
   }
 }
 
-/** Means of the model's per-example metrics over every example of a split,
- * in batches of desc.evalBatchSize (the last one padded, its padding
- * ignored). Sums in doubles so the mean does not depend on batch size. */
+/** The model's metrics over every example of a split, in batches of
+ * desc.evalBatchSize (the last one padded, its padding ignored): per-example
+ * metrics as means (summed in doubles, so the mean does not depend on batch
+ * size); split metrics (chunk_f1) scored once over all the split's
+ * sentences. */
 export class Evaluator {
   private readonly out: Record<string, Float32Array> = {};
   private readonly batches = new Map<Split, PaddedBatches>();
+  private readonly splitMetrics: ReadonlyMap<string, SplitMetricDesc>;
 
   constructor(private readonly model: CompiledModel) {
-    for (const m of model.desc.metrics) this.out[m] = new Float32Array(model.desc.evalBatchSize);
+    const d = model.desc;
+    this.splitMetrics = new Map((d.splitMetrics ?? []).map((m) => [m.name, m]));
+    for (const m of d.metrics) this.out[m] = new Float32Array(d.evalBatchSize * (this.splitMetrics.get(m)?.tokens ?? 1));
   }
 
   get enabled(): boolean {
@@ -101,6 +111,7 @@ export class Evaluator {
       this.batches.set(split, pb);
     }
     const sums = d.metrics.map(() => 0);
+    const sentences = new Map<string, TaggedSentence[]>([...this.splitMetrics.keys()].map((m) => [m, []]));
     for (let k = 0; k < pb.numBatches; k++) {
       const { batch, count } = pb.fill(k);
       // Only a GPU model answers with a promise; a CPU model's result is ready.
@@ -108,13 +119,44 @@ export class Evaluator {
       if (done) await done;
       d.metrics.forEach((m, j) => {
         const v = this.out[m];
+        const sm = this.splitMetrics.get(m);
+        if (sm) {
+          sentences.get(m)!.push(...taggedSentences(sm, batch, v, count, split, what));
+          return;
+        }
         let s = 0;
         for (let r = 0; r < count; r++) s += v[r];
         sums[j] += s;
       });
     }
     const means: Record<string, number> = {};
-    d.metrics.forEach((m, j) => (means[m] = split.n > 0 ? sums[j] / split.n : NaN));
+    d.metrics.forEach((m, j) => {
+      const tagged = sentences.get(m);
+      means[m] = tagged ? (tagged.length > 0 ? conlleval(tagged).f1 : NaN) : split.n > 0 ? sums[j] / split.n : NaN;
+    });
     return means;
   }
+}
+
+/** The `count` sentences of an evaluated batch as label-name sequences:
+ * gold from the batch's labels input, predicted from the evaluation's
+ * output, each cut to its length. */
+function taggedSentences(m: SplitMetricDesc, batch: Batch, pred: Float32Array, count: number, split: Split, what: string): TaggedSentence[] {
+  const names = split.labelNames;
+  if (!names) throw new DataError(`${what}: metric "${m.name}" scores label sequences, but the data has no label names (chunk_f1 needs a dataset such as atis)`);
+  const labels = batch[m.labels] as Int32Array;
+  const lengths = batch[m.length] as Int32Array;
+  const T = m.tokens;
+  const out: TaggedSentence[] = [];
+  for (let r = 0; r < count; r++) {
+    const n = lengths[r]!;
+    const gold: string[] = [];
+    const guess: string[] = [];
+    for (let t = 0; t < n; t++) {
+      gold.push(names[labels[r * T + t]!] ?? "O");
+      guess.push(names[Math.round(pred[r * T + t]!)] ?? "O");
+    }
+    out.push({ words: gold.map(() => "w"), gold, pred: guess });
+  }
+  return out;
 }

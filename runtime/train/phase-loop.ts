@@ -11,7 +11,7 @@ import { formatMetric } from "../progress.ts";
 import { validationFrequency } from "./early-stopping.ts";
 import { firstNonFinite, TrainingError } from "./training-error.ts";
 import type { TrainingRun } from "./training-run.ts";
-import { planValidation, validate } from "./validation.ts";
+import { monitorLoss, planValidation, validate } from "./validation.ts";
 import type { PhaseValidation } from "./validation.ts";
 
 /** Longest stretch (ms) of steps without returning to the event loop. */
@@ -123,14 +123,14 @@ async function finishPhase(run: TrainingRun, v: PhaseValidation): Promise<void> 
     // An early stop ends inside an epoch, which counts.
     epochs: esState?.done ? st.epoch + 1 : st.epoch,
     steps: st.stepInPhase,
-    bestValid: hasBest ? esState.bestValid : null,
+    bestValid: hasBest ? monitorLoss(run.model.desc, v.monitor ?? "", esState.bestValid) : null,
     testAtBest: hasBest ? esState.testAtBest : null,
     stoppedEarly: esState?.done ?? false,
   };
   st.results.push(result);
   if (hasBest) {
     const fmt = (x: number | null): string => (x === null ? "n/a" : formatMetric(v.monitor ?? "", x));
-    run.log.info(`phase ${phase.name} done: best validation ${v.monitor} ${fmt(esState.bestValid)} at iter ${esState.bestIter}, ` +
+    run.log.info(`phase ${phase.name} done: best validation ${v.monitor} ${fmt(result.bestValid)} at iter ${esState.bestIter}, ` +
       `test ${fmt(esState.testAtBest)}${result.stoppedEarly ? " (stopped early)" : ""}`);
   }
   await run.images.write("phase", phase.name, st.epoch);

@@ -28,6 +28,7 @@ import type { Logger } from "../progress.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { Evaluator } from "./model-ops.ts";
 import { runPhase } from "./phase-loop.ts";
+import { monitorLoss } from "./validation.ts";
 import type { RunStore } from "./run-store.ts";
 import { TrainingError } from "./training-error.ts";
 import type { CostAt, TrainingRun } from "./training-run.ts";
@@ -66,6 +67,9 @@ export interface TrainOptions {
 export interface TrainSummary {
   /** Best validation value of the monitored metric (last phase that had one). */
   readonly bestValid: number | null;
+  /** The metric bestValid and testAtBest are values of ("error" for the
+   * tutorial's classifiers). */
+  readonly monitor: string | null;
   readonly testAtBest: number | null;
   /** Epochs run, summed over phases (a partial epoch counts). */
   readonly epochs: number;
@@ -155,8 +159,12 @@ function summarize(run: TrainingRun, finished: boolean): TrainSummary {
   const current = st.earlyStopping;
   // Epochs of the interrupted phase, counting a started epoch.
   const partial = !st.done && st.phase < desc.phases.length ? st.epoch + (st.batch > 0 ? 1 : 0) : 0;
+  const inPhase = current && Number.isFinite(current.bestValid);
+  const phaseOf = inPhase ? desc.phases[st.phase] : desc.phases.find((p) => p.name === withBest?.phase);
+  const monitor = phaseOf?.monitor ?? null;
   return {
-    bestValid: current && Number.isFinite(current.bestValid) ? current.bestValid : (withBest?.bestValid ?? null),
+    bestValid: inPhase ? monitorLoss(desc, monitor ?? "", current.bestValid) : (withBest?.bestValid ?? null),
+    monitor,
     testAtBest: current && Number.isFinite(current.bestValid) ? current.testAtBest : (withBest?.testAtBest ?? null),
     epochs: st.results.reduce((a, r) => a + r.epochs, 0) + partial,
     steps: st.globalStep,

@@ -5,11 +5,12 @@
 // log, with the mean training cost since the previous point. After the
 // last phase, a run without early stopping scores its final parameters on
 // the test split instead.
-import type { PhaseDesc } from "../compiled-model.ts";
+import type { ModelDescription, PhaseDesc } from "../compiled-model.ts";
 import { formatMetrics } from "../progress.ts";
 import type { MetricsRecord } from "../progress.ts";
 import { EarlyStopping, initialEarlyStopping } from "./early-stopping.ts";
 import { METRICS_FILE } from "./run-store.ts";
+import { plateauAfterValidation } from "./plateau.ts";
 import { TrainingError } from "./training-error.ts";
 import type { TrainingRun } from "./training-run.ts";
 
@@ -38,6 +39,7 @@ export function planValidation(run: TrainingRun, phase: PhaseDesc, minibatches: 
   const validating = evaluator.enabled && splits.valid.n > 0 && (phase.validate !== false || phase.earlyStopping !== null);
   const monitor = phase.monitor ?? (desc.metrics.includes("error") ? "error" : (desc.metrics[0] ?? null));
   let earlyStopping: EarlyStopping | null = null;
+  if (phase.plateau && !phase.earlyStopping) throw new TrainingError(`phase "${phase.name}": the on_plateau schedule decays from the best validation; it needs early_stopping`);
   if (phase.earlyStopping) {
     if (monitor === null || !desc.metrics.includes(monitor)) {
       throw new TrainingError(`phase "${phase.name}": early stopping monitors "${monitor}", the model's metrics are [${desc.metrics.join(", ")}]`);
@@ -59,7 +61,7 @@ export async function validate(run: TrainingRun, v: PhaseValidation, iter: numbe
   const valid = v.validating ? await evaluator.evaluate(splits.valid, "valid split") : null;
   let improved = false;
   if (es && valid && v.monitor !== null) {
-    if (es.observe(iter, valid[v.monitor]).improved) {
+    if (es.observe(iter, monitorLoss(run.model.desc, v.monitor, valid[v.monitor]!)).improved) {
       improved = true;
       await run.checkpointer.takeBest();
       st.testMetrics = splits.test.n > 0 ? await evaluator.evaluate(splits.test, "test split") : null;
@@ -86,6 +88,15 @@ export async function validate(run: TrainingRun, v: PhaseValidation, iter: numbe
   // Counted in the checkpoint so a resume cuts the log back to its point.
   st.metricsLines++;
   run.log.record(rec);
+  if (await plateauAfterValidation(run, v, iter)) es?.stop();
+}
+
+/** Early stopping minimises: a metric where higher is better (chunk_f1, a
+ * percent) is watched as its shortfall 100 − v, a map that is its own
+ * inverse (monitorLoss(monitorLoss(v)) = v), so the same function turns the
+ * best "loss" back into the metric for reports. */
+export function monitorLoss(desc: ModelDescription, monitor: string, v: number): number {
+  return desc.splitMetrics?.some((m) => m.name === monitor && m.kind === "chunk_f1") ? 100 - v : v;
 }
 
 /** The final parameters' test metrics, when the last phase had no early

@@ -265,25 +265,32 @@ export class FunctionRenderer {
       // This batch's number of steps; slots of the steps not run stay 0.
       L = this.fresh("steps");
       this.lines.push(`const ${L} = Math.max(0, Math.min(${s.length}, ${this.ref(s.count)}[0]));`);
-      for (const e of s.elems.slice(s.carry.length)) this.lines.push(`${this.ref(e)}.fill(0);`);
+      for (const e of s.elems.slice(s.carry.length)) if (e !== null) this.lines.push(`${this.ref(e)}.fill(0);`);
     }
     s.carry.forEach((c, j) => this.lines.push(`${this.ref(c)}.set(${this.ref(s.init[j]!)});`));
     this.lines.push(`for (let ${n} = 0; ${n} < ${L}; ${n}++) {`);
     this.lines.push(`const ${t} = ${s.reverse ? (s.count === undefined ? `${s.length - 1} - ${n}` : `${L} - 1 - ${n}`) : n};`);
     const nCarry = s.carry.length;
     // The carry each step saw: the history the gradient re-runs the body on.
-    s.carry.forEach((c, j) => this.lines.push(`${this.ref(s.elems[nCarry + s.nStepOut + j]!)}.set(${this.ref(c)}, ${t} * ${size(c)});`));
+    s.carry.forEach((c, j) => {
+      const h = s.elems[nCarry + s.nStepOut + j];
+      if (h != null) this.lines.push(`${this.ref(h)}.set(${this.ref(c)}, ${t} * ${size(c)});`);
+    });
     s.seqs.forEach((x, q) => this.lines.push(`${this.ref(x)}.set(${this.ref(s.seqSources[q]!)}.subarray(${t} * ${size(x)}, (${t} + 1) * ${size(x)}));`));
     this.block(s.body, t, false);
     for (let m = 0; m < s.nStepOut; m++) {
       const o = s.bodyOuts[nCarry + m]!;
-      this.lines.push(`${this.ref(s.elems[nCarry + m]!)}.set(${this.ref(o)}, ${t} * ${size(o)});`);
+      const e = s.elems[nCarry + m];
+      if (e != null) this.lines.push(`${this.ref(e)}.set(${this.ref(o)}, ${t} * ${size(o)});`);
     }
     s.carry.forEach((c, j) => {
       if (s.bodyOuts[j] !== c) this.lines.push(`${this.ref(c)}.set(${this.ref(s.bodyOuts[j]!)});`);
     });
     this.lines.push(`}`);
-    s.carry.forEach((c, j) => this.lines.push(`${this.ref(s.elems[j]!)}.set(${this.ref(c)});`));
+    s.carry.forEach((c, j) => {
+      const f = s.elems[j];
+      if (f != null) this.lines.push(`${this.ref(f)}.set(${this.ref(c)});`);
+    });
   }
 }
 

@@ -271,6 +271,7 @@ class GpuRenderer {
     if (input !== undefined) {
       // Slots of the steps this batch does not run stay 0.
       for (const e of s.elems.slice(nCarry)) {
+        if (e === null) continue;
         const bind = this.bindings(e);
         const info = this.p.buffers[e]!;
         this.dispatch(elementwiseKernel(this.name({ ...k, out: e }), `zeros — ${this.label(k)}`, bind.list, info.size, `out[i] = ${lit(0, info.dtype, "i")};`), k.node.loc);
@@ -283,12 +284,16 @@ class GpuRenderer {
       // starts at count − 1, as on the CPU.
       const from = this.commands.length;
       this.copy(this.iters, t, this.ctx, 2, 1);
-      s.carry.forEach((c, j) => this.copy(g(c), 0, g(s.elems[nCarry + s.nStepOut + j]!), t * size(c), size(c)));
+      s.carry.forEach((c, j) => {
+        const h = s.elems[nCarry + s.nStepOut + j];
+        if (h != null) this.copy(g(c), 0, g(h), t * size(c), size(c));
+      });
       s.seqs.forEach((x, q) => this.copy(g(s.seqSources[q]!), t * size(x), g(x), 0, size(x)));
       this.commands.push(...body);
       for (let m = 0; m < s.nStepOut; m++) {
         const o = s.bodyOuts[nCarry + m]!;
-        this.copy(g(o), 0, g(s.elems[nCarry + m]!), t * size(o), size(o));
+        const e = s.elems[nCarry + m];
+        if (e != null) this.copy(g(o), 0, g(e), t * size(o), size(o));
       }
       s.carry.forEach((c, j) => this.copy(g(s.bodyOuts[j]!), 0, g(c), 0, size(c)));
       if (input !== undefined) {
@@ -297,7 +302,10 @@ class GpuRenderer {
       }
     }
     this.copy(this.iters, 0, this.ctx, 2, 1);
-    s.carry.forEach((c, j) => this.copy(g(c), 0, g(s.elems[j]!), 0, size(c)));
+    s.carry.forEach((c, j) => {
+      const f = s.elems[j];
+      if (f != null) this.copy(g(c), 0, g(f), 0, size(c));
+    });
   }
 }
 

@@ -185,6 +185,10 @@ export function createContext(ls: CheckedSpec): CheckContext {
       const f = "zero_one" in ms ? ms.zero_one : ms.nll;
       field(f.probs, "probs", [...b, k, "probs"]);
       field(f.labels, "labels", [...b, k, "labels"]);
+    } else if ("chunk_f1" in ms) {
+      field(ms.chunk_f1.probs, "probs", [...b, "chunk_f1", "probs"]);
+      field(ms.chunk_f1.labels, "labels", [...b, "chunk_f1", "labels"]);
+      field(ms.chunk_f1.length, "labels", [...b, "chunk_f1", "length"]);
     } else exprRefs(parse([...b, "expr", "value"], ms.expr.value), `metrics.${m}.expr.value`);
   }
   spec.phases.forEach((ph, i) => {
@@ -197,6 +201,10 @@ export function createContext(ls: CheckedSpec): CheckContext {
       field(src, "tensor", [...b, "updates", st]);
     }
     if (ph.report !== undefined) field(ph.report, "tensor", [...b, "report"]);
+    for (const [pn, src] of Object.entries(ph.after_update ?? {})) {
+      field(pn, "param", [...b, "after_update", pn]);
+      exprRefs(parse([...b, "after_update", pn], src), `phases[${i}].after_update.${pn}`);
+    }
   });
   for (const [n, sm] of Object.entries(spec.samplers ?? {})) {
     field(sm.input, "tensor", ["samplers", n, "input"]);
