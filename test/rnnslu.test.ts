@@ -11,7 +11,7 @@ import type { Split, Splits } from "../runtime/data/dataset.ts";
 import { uniform } from "../runtime/rng/philox.ts";
 import { silentLogger } from "../runtime/progress.ts";
 import { EarlyStopping } from "../runtime/train/early-stopping.ts";
-import { Evaluator } from "../runtime/train/model-ops.ts";
+import { Evaluator, initModel } from "../runtime/train/model-ops.ts";
 import { plateauAfterValidation } from "../runtime/train/plateau.ts";
 import { MemoryRunStore, runTraining } from "../runtime/train/trainer.ts";
 import type { TrainingRun } from "../runtime/train/training-run.ts";
@@ -138,13 +138,53 @@ describe("chunk_f1", () => {
   });
 });
 
+describe("the spec is rnnslu.py", () => {
+  it("a sentence's cost equals a plain transcription of rnnslu.py's forward pass (h_t scores word t)", () => {
+    const m = new RnnSlu();
+    initModel(m, { trainExamples: 40 });
+    const split = sentences(3, 5);
+    const P = m.params;
+    for (let k = 0; k < 3; k++) {
+      const words = split.named!.words!.data.subarray(k * T * WINDOW, (k + 1) * T * WINDOW) as Int32Array;
+      const labels = split.named!.labels!.data.subarray(k * T, (k + 1) * T) as Int32Array;
+      const n = split.named!.length!.data[k]!;
+      // rnnslu.py: x = emb[idxs].reshape(n, de*cs); h_t = sigmoid(x_t Wx + h_tm1 Wh + bh);
+      // s_t = softmax(h_t W + b); nll = -mean(log s_t[y_t]).
+      let h = Float64Array.from(P.h0!);
+      let nll = 0;
+      for (let t = 0; t < n; t++) {
+        const x = Array.from({ length: 350 }, (_, j) => P.emb![words[t * WINDOW + Math.floor(j / 50)]! * 50 + (j % 50)]!);
+        const next = new Float64Array(200);
+        for (let o = 0; o < 200; o++) {
+          let z = P.bh![o]!;
+          for (let j = 0; j < 350; j++) z += x[j]! * P.Wx![j * 200 + o]!;
+          for (let j = 0; j < 200; j++) z += h[j]! * P.Wh![j * 200 + o]!;
+          next[o] = 1 / (1 + Math.exp(-z));
+        }
+        h = next;
+        const s = Array.from({ length: 127 }, (_, c) => {
+          let z = P.b![c]!;
+          for (let j = 0; j < 200; j++) z += h[j]! * P.W![j * 127 + c]!;
+          return z;
+        });
+        const top = Math.max(...s);
+        nll -= s[labels[t]!]! - top - Math.log(s.reduce((a, z) => a + Math.exp(z - top), 0));
+      }
+      const batch = { words: Int32Array.from(words), labels: Int32Array.from(labels), length: Int32Array.of(n) };
+      const fresh = new RnnSlu();
+      initModel(fresh, { trainExamples: 40 });
+      expect(Math.abs(fresh.trainStep(0, batch, 0) - nll / n), `sentence ${k}`).toBeLessThan(1e-5);
+    }
+  });
+});
+
 describe("training rnnslu on sentences", () => {
   const scaleOf = (m: CompiledModel) => m.state["train.lr_scale"]![0]!;
 
   it("decays on a plateau, and N steps straight = N/2, a checkpoint, a fresh model and N/2 more (bitwise)", async () => {
     const data = splits();
     const N = 620; // 15.5 epochs of 40 sentences: past a decay, mid-epoch
-    const straight = new RnnSlu();
+    const straight: CompiledModel = new RnnSlu();
     const lines: string[] = [];
     await runTraining(straight, data, new MemoryRunStore(), { maxSteps: N, log: { ...silentLogger, info: (s) => lines.push(s) } });
     expect(lines.some((l) => /learning rate × 0.5/.test(l)), lines.join("\n")).toBe(true);
@@ -152,7 +192,7 @@ describe("training rnnslu on sentences", () => {
 
     const store = new MemoryRunStore();
     await runTraining(new RnnSlu(), data, store, { maxSteps: N / 2, log: silentLogger });
-    const resumed = new RnnSlu();
+    const resumed: CompiledModel = new RnnSlu();
     await runTraining(resumed, data, store, { resume: true, maxSteps: N, log: silentLogger });
     expect(scaleOf(resumed)).toBe(scaleOf(straight));
     for (const p of straight.desc.params) expect(resumed.params[p.name], p.name).toEqual(straight.params[p.name]);
