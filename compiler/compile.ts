@@ -41,6 +41,7 @@ function resolveInit(init: InitSpec, shape: readonly number[]): InitDesc {
   if ("constant" in init) return { kind: "constant", value: init.constant.value };
   if ("uniform" in init) return { kind: "uniform", low: init.uniform.low, high: init.uniform.high };
   if ("normal" in init) return { kind: "normal", mean: init.normal.mean ?? 0, std: init.normal.std };
+  if ("orthogonal" in init) return { kind: "orthogonal", rows: shape[0] ?? 1, cols: shape.slice(1).reduce((a, d) => a * d, 1) };
   const fanIn = shape[0] ?? 1;
   const fanOut = shape[shape.length - 1] ?? 1;
   const r = (init.glorot_uniform.gain ?? 1) * Math.sqrt(6 / (fanIn + fanOut));
@@ -99,6 +100,7 @@ export function describe(ls: LoadedSpec, stateDescs: ParamDesc[], validates?: re
       testSource: "test",
       scale: 1 / 255,
       ...(s.data.dataset === "atis" ? { atis: { fold: s.data.fold ?? 3, window: s.data.window ?? 7 } } : {}),
+      ...(s.data.dataset === "rt-polarity" ? { polarity: { vocabulary: s.data.vocabulary ?? 10000 } } : {}),
     },
     phases,
     metrics: Object.keys(s.metrics ?? {}),

@@ -23,6 +23,9 @@ export type InitDesc =
   | { readonly kind: "constant"; readonly value: number }
   | { readonly kind: "uniform"; readonly low: number; readonly high: number }
   | { readonly kind: "normal"; readonly mean: number; readonly std: number }
+  /** Orthogonal square blocks along the longer axis of a rows × cols matrix
+   * (runtime/train/orthogonal.ts). */
+  | { readonly kind: "orthogonal"; readonly rows: number; readonly cols: number }
   /** A scalar state tensor holding the minibatches per epoch of the train
    * split, ⌊n_train / batchSize⌋, filled by the trainer (an epoch-based
    * learning-rate schedule's epoch length; the step never changes it). */
@@ -110,6 +113,8 @@ export interface DataDesc {
   readonly scale: number;
   /** atis: the fold and the context window (the splits are the fold's own). */
   readonly atis?: { readonly fold: number; readonly window: number };
+  /** rt-polarity: the vocabulary size (the split is the spec's seed's). */
+  readonly polarity?: { readonly vocabulary: number };
 }
 
 export interface ModelDescription {

@@ -86,6 +86,7 @@ export const FUNCTIONS: Readonly<Record<string, FunctionSig>> = {
   uniform_like: unary("uniform_like", "uniform [0, 1) noise shaped like x"),
   step_one_hot: { minArgs: 1, maxArgs: 1, intFrom: 0, intWhat: "depth", usage: "step_one_hot(depth)", doc: "[depth] vector, 1 at (training step mod depth): a bit index cycling with the step" },
   one_hot: { minArgs: 2, maxArgs: 2, intFrom: 1, intWhat: "depth", usage: "one_hot(labels, depth)", doc: "integer labels to 0/1 rows" },
+  slice: { minArgs: 4, maxArgs: 4, intFrom: 1, intWhat: "axis or bound", usage: "slice(x, axis, start, end)", doc: "the entries start..end−1 of one axis (an LSTM's four gates from one product); the axis may be negative" },
   embed: { minArgs: 2, maxArgs: 2, usage: "embed(table, indices)", doc: "rows of table [R, ...] picked by i32 indices [...] → [..., ...] (word embeddings; the gradient adds into the rows read)" },
   maximum: { minArgs: 2, maxArgs: 2, usage: "maximum(a, b)", doc: "elementwise maximum" },
   minimum: { minArgs: 2, maxArgs: 2, usage: "minimum(a, b)", doc: "elementwise minimum" },
@@ -93,8 +94,8 @@ export const FUNCTIONS: Readonly<Record<string, FunctionSig>> = {
   binomial_mask: { minArgs: 2, maxArgs: 2, usage: "binomial_mask(x, p_keep)", doc: "x times a Bernoulli(p_keep) mask" },
   dropout: { minArgs: 2, maxArgs: 2, usage: "dropout(x, p_drop)", doc: "training: x times a Bernoulli(1 − p_drop) mask, divided by 1 − p_drop; evaluation: x" },
   time_major: unary("time_major", "swap the first two axes"),
-  broadcast: { minArgs: 2, maxArgs: Infinity, intFrom: 1, intWhat: "dimension", usage: "broadcast(x, d0, d1, ...)", doc: "broadcast to a static shape" },
-  reshape: { minArgs: 2, maxArgs: Infinity, intFrom: 1, intWhat: "dimension", usage: "reshape(x, d0, d1, ...)", doc: "reshape to a static shape (one dimension may be -1: inferred)" },
+  broadcast: { minArgs: 2, maxArgs: Infinity, intFrom: 1, intWhat: "dimension", usage: "broadcast(x, d0, d1, ...)", doc: "broadcast to a static shape (a dimension may be `batch`: the graph's batch size)" },
+  reshape: { minArgs: 2, maxArgs: Infinity, intFrom: 1, intWhat: "dimension", usage: "reshape(x, d0, d1, ...)", doc: "reshape to a static shape (one dimension may be -1: inferred; a dimension may be `batch`)" },
   conv2d: { minArgs: 2, maxArgs: 2, usage: "conv2d(x, W)", doc: "2-D convolution, border 'valid': x [N, C, H, W], W [K, C, kh, kw] → [N, K, H-kh+1, W-kw+1]" },
   conv2d_full: { minArgs: 2, maxArgs: 2, usage: "conv2d_full(x, W)", doc: "2-D convolution, border 'full': → [N, K, H+kh-1, W+kw-1]" },
   max_pool: { minArgs: 3, maxArgs: 3, intFrom: 1, intWhat: "pool size", usage: "max_pool(x, ph, pw)", doc: "max over non-overlapping ph×pw windows of [N, C, H, W] (borders ignored)" },
@@ -320,7 +321,10 @@ class Parser {
     if (sig.intFrom !== undefined) {
       for (let k = sig.intFrom; k < args.length; k++) {
         const a = args[k]!;
-        if (intLiteralValue(a) === undefined) {
+        // A shape may name the graph's batch size (training, evaluation and
+        // gradient-check graphs are built at different ones).
+        const batchDim = SHAPE_FUNCTIONS.has(fn) && a.kind === "name" && a.name === BATCH;
+        if (intLiteralValue(a) === undefined && !batchDim) {
           throw new ExprError(a.kind === "unary" ? a.pos : exprStart(a), `the ${sig.intWhat} of ${fn} must be an integer literal`, EXPR_CODES.intLiteral, `usage: ${sig.usage}`);
         }
       }
@@ -328,6 +332,11 @@ class Parser {
     return { kind: "call", fn, args, pos: nameTok.pos };
   }
 }
+
+/** The word for "this graph's batch size" in the dimensions of reshape and
+ * broadcast: `broadcast(0.0, batch, 128)`. */
+export const BATCH = "batch";
+const SHAPE_FUNCTIONS = new Set(["reshape", "broadcast"]);
 
 /** The value of an integer literal (`3`, `-1`), else undefined. */
 export function intLiteralValue(e: Expr): number | undefined {
@@ -373,7 +382,10 @@ export function freeNames(expr: Expr): { name: string; pos: number }[] {
         walk(e.right);
         return;
       case "call":
-        e.args.forEach(walk);
+        // `batch` in a shape is a dimension, not a tensor.
+        e.args.forEach((a, k) => {
+          if (!(k > 0 && SHAPE_FUNCTIONS.has(e.fn) && a.kind === "name" && a.name === BATCH)) walk(a);
+        });
         return;
     }
   };

@@ -24,7 +24,9 @@ export type InitSpec =
   | { readonly normal: { readonly mean?: number; readonly std: number } }
   /** Glorot/Xavier uniform ±gain·sqrt(6/(fan_in+fan_out)); the tutorial uses
    * gain 4 for sigmoid units. fan_in/fan_out are the first/last dims. */
-  | { readonly glorot_uniform: { readonly gain?: number } };
+  | { readonly glorot_uniform: { readonly gain?: number } }
+  /** Orthogonal n×n blocks along the longer axis (lstm.py's ortho_weight). */
+  | { readonly orthogonal: Readonly<Record<string, never>> };
 
 export interface ParamSpec {
   readonly shape: readonly number[];
@@ -144,7 +146,9 @@ export interface DataSpec {
    * mnist-idx: full MNIST from a directory (--data); fashion-mnist: IDX;
    * synthetic: random inputs of the declared shapes (test specs);
    * noisy-line: Newmu's toy regression y = 2x + noise (two f32 scalars). */
-  readonly dataset: "mnist" | "mnist-idx" | "fashion-mnist" | "synthetic" | "noisy-line" | "atis";
+  readonly dataset: "mnist" | "mnist-idx" | "fashion-mnist" | "synthetic" | "noisy-line" | "atis" | "rt-polarity";
+  /** rt-polarity: the vocabulary size (lstm.py's n_words). */
+  readonly vocabulary?: number;
   /** atis: the fold (atis.foldN.pkl.gz) and the context window. */
   readonly fold?: number;
   readonly window?: number;

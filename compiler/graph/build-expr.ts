@@ -4,7 +4,7 @@
 
 import type { Builder } from "../ir/builder.ts";
 import { IRError, type SpecLoc } from "../ir/types.ts";
-import type { Expr } from "../frontend/parse-expr.ts";
+import { BATCH, type Expr } from "../frontend/parse-expr.ts";
 import * as lib from "./library.ts";
 
 export interface ExprEnv {
@@ -19,6 +19,8 @@ export interface ExprEnv {
   readonly dtype?: "f32" | "f64";
   /** Training graphs apply dropout; evaluation and sampling graphs do not. */
   readonly mode?: "train" | "eval";
+  /** The graph's batch size: what `batch` means in a shape. */
+  readonly batch?: number;
 }
 
 function locAt(env: ExprEnv, pos: number): SpecLoc {
@@ -29,6 +31,15 @@ function intLiteral(e: Expr, what: string): number {
   const v = e.kind === "num" ? e.value : e.kind === "unary" && e.arg.kind === "num" ? -e.arg.value : NaN;
   if (!Number.isInteger(v)) throw new IRError(`${what} must be an integer literal`);
   return v;
+}
+
+/** A shape's dimension: an integer literal or `batch`. */
+function dimension(env: ExprEnv, e: Expr, what: string): number {
+  if (e.kind === "name" && e.name === BATCH) {
+    if (env.batch === undefined) throw new IRError(`${what}: 'batch' has no value here`);
+    return env.batch;
+  }
+  return intLiteral(e, what);
 }
 
 export function lowerExpr(env: ExprEnv, e: Expr): number {
@@ -186,6 +197,18 @@ function call(env: ExprEnv, fn: string, args: readonly Expr[]): number {
       // one_hot is f32 by contract; an f64 graph (gradient checks) casts it,
       // or a product with it would silently drop to f32.
       return b.cast(b.op("one_hot", [arg(0)], { depth: intLiteral(args[1]!, "one_hot: the depth") }), env.dtype ?? "f32");
+    case "slice": {
+      const x = arg(0);
+      const shape = b.shape(x);
+      const a = intLiteral(args[1]!, "slice: the axis");
+      const axis = a < 0 ? a + shape.length : a;
+      const start = intLiteral(args[2]!, "slice: the start");
+      const end = intLiteral(args[3]!, "slice: the end");
+      if (axis < 0 || axis >= shape.length || start < 0 || end > shape[axis]! || start >= end) {
+        throw new IRError(`slice: axis ${a}, ${start}..${end} does not fit [${shape.join(", ")}] (0 ≤ start < end ≤ the axis' length)`, b.loc, "E031");
+      }
+      return b.op("slice", [x], { starts: shape.map((_, k) => (k === axis ? start : 0)), ends: shape.map((d, k) => (k === axis ? end : d)) });
+    }
     case "embed":
       return b.op("gather", [arg(0), arg(1)], {});
     case "maximum":
@@ -202,7 +225,7 @@ function call(env: ExprEnv, fn: string, args: readonly Expr[]): number {
       return b.transpose(x, [1, 0, ...[...Array(r).keys()].slice(2)]);
     }
     case "broadcast":
-      return b.broadcastTo(arg(0), args.slice(1).map((a, i) => intLiteral(a, `broadcast: dimension ${i + 1}`)));
+      return b.broadcastTo(arg(0), args.slice(1).map((a, i) => dimension(env, a, `broadcast: dimension ${i + 1}`)));
     case "conv2d":
     case "conv2d_full":
       return b.op("conv2d", [arg(0), arg(1)], { border: fn === "conv2d" ? "valid" : "full" });
@@ -218,7 +241,7 @@ function call(env: ExprEnv, fn: string, args: readonly Expr[]): number {
     }
     case "reshape": {
       const x = arg(0);
-      const shape = args.slice(1).map((a, i) => intLiteral(a, `reshape: dimension ${i + 1}`));
+      const shape = args.slice(1).map((a, i) => dimension(env, a, `reshape: dimension ${i + 1}`));
       const from = b.shape(x).reduce((p, d) => p * d, 1);
       // One dimension may be -1: whatever the others leave (the batch size,
       // so a spec does not hard-code it).

@@ -90,7 +90,7 @@ export class ModelBuilder {
       const p = this.ls.locateIn(path, pos);
       return { file: this.ls.file, line: p.line, col: p.col, what };
     };
-    return { b, at, salts: this.salts, resolve, dtype: this.opts.dtype, mode: this.opts.mode ?? "train" };
+    return { b, at, salts: this.salts, resolve, dtype: this.opts.dtype, mode: this.opts.mode ?? "train", batch: this.opts.batch };
   }
 
   /** Lowers an expression string of the spec onto builder `b` (another
@@ -117,18 +117,20 @@ export class ModelBuilder {
     return this.scan(name, e, loc);
   }
 
-  /** A scan's `steps`: an i32 tensor of one element, as the scalar the scan
-   * operand is (a batch of one sentence gives its length as a [1] input). */
+  /** A scan's `steps`: an i32 tensor, as the scan's count operand — a
+   * scalar when it holds one number (a batch of one sentence gives its
+   * length as a [1] input), else a vector of per-example lengths, of which
+   * the scan runs the longest (the body masks the others' extra steps). */
   private stepCount(src: string, at: SpecLoc): number {
     const id = this.resolve(src, at);
     const shape = this.b.shape(id);
     if (this.b.dtype(id) !== "i32") throw new IRError(`scan steps '${src}' is ${this.b.dtype(id)}; a number of steps is an i32 tensor`, at, "E032");
-    if (shape.reduce((x, d) => x * d, 1) !== 1) throw new IRError(`scan steps '${src}' has shape [${shape.join(", ")}]; it must hold one number (one per batch)`, at, "E031");
+    const size = shape.reduce((x, d) => x * d, 1);
     const saved = this.b.loc;
     this.b.loc = at;
-    const scalar = shape.length === 0 ? id : this.b.reshape(id, []);
+    const count = size === 1 ? (shape.length === 0 ? id : this.b.reshape(id, [])) : shape.length === 1 ? id : this.b.reshape(id, [size]);
     this.b.loc = saved;
-    return scalar;
+    return count;
   }
 
   /** A spec-level scan: carries, sequences and the outer values the body

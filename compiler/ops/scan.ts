@@ -44,8 +44,8 @@ function check(ins: readonly TensorType[], a: ScanAttrs): void {
   const nIn = a.nCarry + a.nSeq + a.nConst;
   if (ins.length !== nIn + (a.counted ? 1 : 0) || args.length !== nIn) throw new IRError(`scan: ${ins.length} operands for a body of ${args.length} arguments`);
   const c = countOperand(a);
-  if (c !== undefined && (ins[c]!.dtype !== "i32" || ins[c]!.shape.length !== 0)) {
-    throw new IRError(`scan: the step count is ${ins[c]!.dtype}[${ins[c]!.shape.join(", ")}], not an i32 scalar`, undefined, "E032");
+  if (c !== undefined && (ins[c]!.dtype !== "i32" || ins[c]!.shape.length > 1)) {
+    throw new IRError(`scan: the step count is ${ins[c]!.dtype}[${ins[c]!.shape.join(", ")}], not an i32 scalar or vector`, undefined, "E032");
   }
   if (a.body.outputs.size !== a.nCarry + a.nStepOut) throw new IRError(`scan: body has ${a.body.outputs.size} outputs, expected ${a.nCarry + a.nStepOut}`);
   const outs = [...a.body.outputs.values()].map((id) => a.body.nodes[id]!);
@@ -68,9 +68,12 @@ function tupleGet(b: Builder, scan: number, k: number, t: TensorType): number {
   return nid;
 }
 
-/** How many steps a counted scan runs: its count clamped to 0..length. */
-export function stepsToRun(count: number, length: number): number {
-  return Math.max(0, Math.min(length, Math.trunc(count)));
+/** How many steps a counted scan runs: its count (the largest, for a
+ * vector of per-example counts) clamped to 0..length. */
+export function stepsToRun(count: ArrayLike<number>, length: number): number {
+  let most = 0;
+  for (let i = 0; i < count.length; i++) most = Math.max(most, Math.trunc(count[i]!));
+  return Math.max(0, Math.min(length, most));
 }
 
 /** Builds a scan node and its tuple_get projections. */
@@ -186,7 +189,7 @@ export const scan = defineOp({
     const seqs = ins.slice(a.nCarry, a.nCarry + a.nSeq);
     const consts = ins.slice(a.nCarry + a.nSeq, a.nCarry + a.nSeq + a.nConst);
     const c = countOperand(a);
-    const n = c === undefined ? a.length : stepsToRun((ins[c] as Tensor).data[0]!, a.length);
+    const n = c === undefined ? a.length : stepsToRun((ins[c] as Tensor).data, a.length);
     // Steps not run leave their stacked slots 0 (alloc zero-fills).
     const stacked = types.slice(a.nCarry).map((t) => alloc(t.shape, t.dtype));
     const put = (dst: Tensor, t: number, v: Tensor) => dst.data.set(v.data, t * v.data.length);

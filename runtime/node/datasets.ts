@@ -12,6 +12,7 @@ import type { Split, Splits, SyntheticSizes } from "../data/dataset.ts";
 import { idxLabels, parseDigitFile, parseIdx, PNG_BATCH_ROWS, PNG_BATCH_WIDTH, pngBatchPixels } from "../data/formats.ts";
 import type { IdxArray, IdxKind } from "../data/formats.ts";
 import { atisSplits } from "./atis-splits.ts";
+import { DEFAULT_POLARITY_DIR, loadPolarity } from "./rt-polarity.ts";
 import { cachedSplit } from "./split-cache.ts";
 
 export interface LoadOptions {
@@ -193,7 +194,13 @@ export async function loadDataset(desc: DataDesc, opts: LoadOptions = {}): Promi
       return noisyLineSplits(opts.seed ?? 0);
     case "atis":
       return atisSplits(desc, opts.inputs, opts.dataDir);
+    case "rt-polarity": {
+      const words = opts.inputs?.find((i) => i.name === "words");
+      if (words === undefined || words.shape.length !== 1) throw new DataError("rt-polarity: the spec needs an i32 input words: { shape: [maxlen] } (and mask [maxlen] f32, length [], label [])");
+      const d = loadPolarity({ dir: resolve(opts.dataDir ?? DEFAULT_POLARITY_DIR), seed: opts.seed ?? 0, maxlen: words.shape[0]!, nWords: desc.polarity?.vocabulary ?? 10000 });
+      return { train: d.train, valid: d.valid, test: d.test, source: d.source };
+    }
     default:
-      throw new DataError(`unknown dataset "${desc.dataset}" (expected mnist, mnist-idx, fashion-mnist, synthetic, noisy-line or atis)`);
+      throw new DataError(`unknown dataset "${desc.dataset}" (expected mnist, mnist-idx, fashion-mnist, synthetic, noisy-line, atis or rt-polarity)`);
   }
 }

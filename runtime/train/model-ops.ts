@@ -3,6 +3,7 @@
 // snapshots, checkpoint restore) and evaluating metrics over a whole split.
 import type { Batch, CompiledModel, InitDesc, ModelDescription, ParamDesc, SplitMetricDesc } from "../compiled-model.ts";
 import { normal, uniform } from "../rng/philox.ts";
+import { orthogonalInit } from "./orthogonal.ts";
 import { SALT_PARAM_INIT, SALT_STATE_INIT } from "../salts.ts";
 import { PaddedBatches } from "../data/batcher.ts";
 import { DataError } from "../data/dataset.ts";
@@ -36,6 +37,9 @@ function initTensor(out: Float32Array, init: InitDesc, seed: number, salt: numbe
       return;
     case "one":
       out.fill(1);
+      return;
+    case "orthogonal":
+      orthogonalInit(out, init.rows, init.cols, seed, salt);
       return;
     case "steps_per_epoch":
       if (ctx.stepsPerEpoch === undefined) throw new Error("a steps_per_epoch state needs the train split's size: initModel(model, { trainExamples })");

@@ -289,8 +289,19 @@ class GpuModelImpl implements GpuModel {
       dev.pushErrorScope("validation");
       const enc = dev.createCommandEncoder({ label: what });
       let pass: GPUComputePassEncoder | null = null;
+      // A counted scan's steps: the batch's count, the longest of a vector.
+      const counts = new Map<string, number>();
+      const countOf = (input: string): number => {
+        let n = counts.get(input);
+        if (n === undefined) {
+          n = 0;
+          for (const v of batch[input] ?? []) n = Math.max(n, Number(v));
+          counts.set(input, n);
+        }
+        return n;
+      };
       for (const c of prog.commands) {
-        if (c.when && !(Number(batch[c.when.input]?.[0] ?? 0) > c.when.above)) continue; // a scan step past this batch's count
+        if (c.when && !(countOf(c.when.input) > c.when.above)) continue; // a scan step past this batch's count
         if (c.kind === "dispatch") {
           pass ??= enc.beginComputePass();
           const k = this.plan.kernels[c.kernel];

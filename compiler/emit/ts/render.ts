@@ -264,7 +264,9 @@ export class FunctionRenderer {
     if (s.count !== undefined) {
       // This batch's number of steps; slots of the steps not run stay 0.
       L = this.fresh("steps");
-      this.lines.push(`const ${L} = Math.max(0, Math.min(${s.length}, ${this.ref(s.count)}[0]));`);
+      const n = this.p.buffers[s.count]!.size;
+      if (n === 1) this.lines.push(`const ${L} = Math.max(0, Math.min(${s.length}, ${this.ref(s.count)}[0]));`);
+      else this.lines.push(`const ${L} = Math.max(0, Math.min(${s.length}, Math.max(...${this.ref(s.count)}))); // the longest of the batch`);
       for (const e of s.elems.slice(s.carry.length)) if (e !== null) this.lines.push(`${this.ref(e)}.fill(0);`);
     }
     s.carry.forEach((c, j) => this.lines.push(`${this.ref(c)}.set(${this.ref(s.init[j]!)});`));
