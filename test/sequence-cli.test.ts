@@ -1,0 +1,58 @@
+// The sequence models' bad data through the CLI, as a user meets it: one
+// line naming the file and the item, exit 1, no stack trace; and a smoke
+// run of each spec on its real data (a few steps, the cost printed).
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync, gunzipSync } from "node:zlib";
+import { afterAll, describe, expect, it } from "vitest";
+import { ROOT } from "../compiler/cli/files.ts";
+
+const scratch = mkdtempSync(join(tmpdir(), "dlt-sequence-cli-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const train = (args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin", "dlt-train.mjs"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+
+function expectOneLineError(r: ReturnType<typeof train>, pattern: RegExp): void {
+  expect(r.status, r.stderr).toBe(1);
+  const lines = r.stderr.trim().split("\n").filter((l) => !l.startsWith("data:") && !l.startsWith("compiled "));
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+describe("bad data", () => {
+  it("a truncated ATIS pickle", () => {
+    const dir = join(scratch, "atis");
+    const bytes = gunzipSync(readFileSync("../shared/data/atis/atis.fold3.pkl.gz"));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "atis.fold3.pkl.gz"), gzipSync(bytes.subarray(0, 50_000)));
+    const r = train(["specs/rnnslu.yaml", "--data", dir, "--out", join(scratch, "run-atis"), "--steps", "1"]);
+    expectOneLineError(r, /^dlt-train: .*atis\.fold3\.pkl\.gz: truncated pickle/);
+  });
+
+  it("a missing ATIS folder", () => {
+    const r = train(["specs/rnnslu.yaml", "--data", join(scratch, "nowhere"), "--out", join(scratch, "run-none"), "--steps", "1"]);
+    expectOneLineError(r, /^dlt-train: .*nowhere\/atis\.fold3\.pkl\.gz: file not found/);
+  });
+
+  it("a polarity file with binary content", () => {
+    const dir = join(scratch, "rt");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "rt-polarity.pos"), "a good film\n");
+    writeFileSync(join(dir, "rt-polarity.neg"), Buffer.from([0x61, 0x00, 0x62, 0x0a]));
+    const r = train(["specs/lstm.yaml", "--data", dir, "--out", join(scratch, "run-rt"), "--steps", "1"]);
+    expectOneLineError(r, /^dlt-train: .*rt-polarity\.neg/);
+  });
+});
+
+describe("smoke runs on the real data", () => {
+  it.each([
+    ["specs/rnnslu.yaml", 30],
+    ["specs/lstm.yaml", 5],
+  ] as const)("%s: a few steps print their first and last cost", (spec, steps) => {
+    const r = train([spec, "--out", join(scratch, `smoke-${spec.replace(/\W/g, "_")}`), "--steps", String(steps)]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`train cost \\d+\\.\\d+ at step 1 → \\d+\\.\\d+ at step ${steps}`));
+  });
+});
