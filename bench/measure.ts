@@ -2,16 +2,18 @@
 // (forked by the harness, which kills it at the time limit): one model, one
 // implementation. Builds the same inputs for every implementation (the
 // generated model's initial parameters and the first minibatches of the
-// embedded MNIST digits, in order), prepares the implementation, warms it up
-// and times repeats of whole training steps, reporting each event to the
-// parent as it happens, so that a measurement cut short still reports what
-// it finished.
+// embedded MNIST digits, in order; for rnnslu the first ATIS training
+// sentences), prepares the implementation, warms it up and times repeats of
+// whole training steps, reporting each event to the parent as it happens, so
+// that a measurement cut short still reports what it finished.
 import type { CompiledModel } from "../runtime/compiled-model.ts";
 import { BatchIterator } from "../runtime/data/batcher.ts";
 import { loadDataset } from "../runtime/node/datasets.ts";
 import { initModel } from "../runtime/train/model-ops.ts";
-import type { BenchBatch, BenchModel, BenchModelName, Peer, StepRunner } from "./peers/peer.ts";
+import type { BenchBatch, BenchModel, BenchModelName, MnistModelName, Peer, StepRunner } from "./peers/peer.ts";
 import { errorMessage, specHyperparameters } from "./peers/peer.ts";
+import type { RnnModel, Sentence } from "./peers/rnn.ts";
+import { describeSentences, rnnSpec } from "./peers/rnn.ts";
 
 export interface MeasureRequest {
   readonly model: BenchModelName;
@@ -49,18 +51,31 @@ export const PEERS: Readonly<Record<string, () => Promise<Peer>>> = {
 /** Distinct minibatches cycled through (the first ones of the epoch): all
  * of the 8,000 embedded training digits up to ~4,000 examples. */
 const DISTINCT_EXAMPLES = 4000;
+/** rnnslu: the first this many training sentences of ATIS fold 3, in
+ * order. Sentences differ in length (2–46 words), so a step's time depends
+ * on which sentence it trains on: every timed repeat walks whole passes
+ * over these (and so the same words per sentence on average, whatever the
+ * implementation's speed), and the warm-up one whole pass (jit-compiling
+ * peers meet every length there). */
+const RNN_SENTENCES = 100;
 /** Warm-up: at least this many steps and this long... */
 const WARMUP_STEPS = 3;
 const WARMUP_SECONDS = 1;
 /** ...unless the steps are so slow that warm-up would eat this share of the limit. */
 const WARMUP_SHARE = 0.3;
 
-async function benchInputs(name: BenchModelName): Promise<{ model: BenchModel; batches: BenchBatch[] }> {
+/** The generated model, initialised, and a copy of its initial parameters. */
+async function initialModel(name: BenchModelName): Promise<{ m: CompiledModel; params: Record<string, { shape: readonly number[]; data: Float32Array }> }> {
   const { Model } = (await import(`../generated/${name}/model.ts`)) as { Model: new () => CompiledModel };
   const m = new Model();
   initModel(m);
   const params: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
   for (const p of m.desc.params) params[p.name] = { shape: p.shape, data: m.params[p.name]!.slice() };
+  return { m, params };
+}
+
+async function benchInputs(name: MnistModelName): Promise<{ model: BenchModel; batches: BenchBatch[] }> {
+  const { m, params } = await initialModel(name);
   const hp = specHyperparameters(name);
   const label = m.desc.inputs.find((i) => i.dtype === "i32");
   const model: BenchModel = { name, classes: label?.classes ?? 10, ...hp, params };
@@ -76,6 +91,27 @@ async function benchInputs(name: BenchModelName): Promise<{ model: BenchModel; b
     batches.push({ x: (b[x] as Float32Array).slice(), y: (b[y] as Int32Array).slice() });
   }
   return { model, batches };
+}
+
+/** rnnslu's inputs: the spec's model and the first RNN_SENTENCES training
+ * sentences, as the atis dataset gives them to the generated trainer. */
+async function rnnInputs(): Promise<{ model: RnnModel; sentences: Sentence[] }> {
+  const { m, params } = await initialModel("rnnslu");
+  const model: RnnModel = { ...rnnSpec(), params };
+  const splits = await loadDataset(m.desc.data, { inputs: m.desc.inputs, seed: m.desc.seed });
+  const named = splits.train.named;
+  if (!named?.words || !named.labels || !named.length) throw new Error("rnnslu: the atis dataset gave no words/labels/length tensors");
+  const W = model.maxLength * model.window;
+  const T = model.maxLength;
+  const sentences: Sentence[] = [];
+  for (let k = 0; k < Math.min(RNN_SENTENCES, splits.train.n); k++) {
+    sentences.push({
+      words: (named.words.data as Int32Array).slice(k * W, (k + 1) * W),
+      labels: (named.labels.data as Int32Array).slice(k * T, (k + 1) * T),
+      length: named.length.data[k]!,
+    });
+  }
+  return { model, sentences };
 }
 
 async function runStep(run: StepRunner): Promise<number | undefined> {
@@ -95,9 +131,23 @@ export async function measure(req: MeasureRequest, emit: (e: MeasureEvent) => vo
     if (!load) throw new Error(`unknown implementation "${req.impl}" (ours, ${Object.keys(PEERS).join(", ")})`);
     peer = await load();
   }
-  const { model, batches } = await benchInputs(req.model);
-  const tp = performance.now();
-  const run = await peer.prepare(model, batches);
+  // `cycle`: a repeat's steps are a whole number of passes over the inputs
+  // (1: any number, the MNIST minibatches being alike).
+  let run: StepRunner;
+  let cycle = 1;
+  let tp: number;
+  if (req.model === "rnnslu") {
+    const { model, sentences } = await rnnInputs();
+    if (!peer.prepareRnn) throw new Error(`${peer.name} does not implement the RNN`);
+    emit({ kind: "note", text: `rnnslu: ATIS fold 3, the first ${describeSentences(sentences)} of the training split, in order, one a step` });
+    cycle = sentences.length;
+    tp = performance.now();
+    run = await peer.prepareRnn(model, sentences);
+  } else {
+    const { model, batches } = await benchInputs(req.model);
+    tp = performance.now();
+    run = await peer.prepare(model, batches);
+  }
   emit({ kind: "ready", prepareMs: performance.now() - tp });
   const note = peer.note?.();
   if (note) emit({ kind: "note", text: note });
@@ -105,7 +155,7 @@ export async function measure(req: MeasureRequest, emit: (e: MeasureEvent) => vo
   // Warm-up (one-time costs: compilation, allocation, JIT tiers).
   const warm: number[] = [];
   const start = elapsed();
-  while (warm.length < WARMUP_STEPS || elapsed() - start < WARMUP_SECONDS) {
+  while (warm.length < Math.max(WARMUP_STEPS, cycle) || elapsed() - start < WARMUP_SECONDS) {
     const ts = performance.now();
     const cost = await runStep(run);
     const ms = performance.now() - ts;
@@ -117,8 +167,12 @@ export async function measure(req: MeasureRequest, emit: (e: MeasureEvent) => vo
 
   // Steps per repeat fill `seconds` at the settled step time; repeats are
   // cut to what fits in the time left (90 % of the limit).
-  const stepMs = warm.length > 1 ? Math.min(...warm.slice(1)) : warm[0]!;
-  const steps = req.steps > 0 ? req.steps : Math.max(1, Math.round((req.seconds * 1000) / stepMs));
+  // Sentences of different lengths: the median step (the fastest would be
+  // the shortest sentence's, and the mean carries jit compilations).
+  const sorted = warm.slice(1).sort((a, b) => a - b);
+  const stepMs = warm.length <= 1 ? warm[0]! : cycle > 1 ? sorted[sorted.length >> 1]! : sorted[0]!;
+  const wanted = req.steps > 0 ? req.steps : Math.max(1, Math.round((req.seconds * 1000) / stepMs));
+  const steps = Math.ceil(wanted / cycle) * cycle;
   const left = 0.9 * req.limit - elapsed();
   const repeats = Math.max(0, Math.min(req.repeats, Math.floor((left * 1000) / (steps * stepMs))));
   emit({ kind: "plan", steps, repeats });

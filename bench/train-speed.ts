@@ -2,20 +2,24 @@
 // for each model, our generated trainer (generated/<model>/model.ts) and then
 // each peer (bench/peers/: TensorFlow.js on its wasm and cpu backends,
 // jax-js under jit on its wasm device) train the spec's model, from the same
-// initial parameters on the same minibatches of the embedded MNIST digits.
+// initial parameters on the same minibatches of the embedded MNIST digits
+// (rnnslu, the Elman RNN: on the same ATIS sentences, one a step, see
+// bench/peers/rnn.ts; examples/s is then sentences/s).
 // A measurement is one whole SGD step (forward, gradient, update) repeated:
 // a warm-up, then several timed repeats whose length adapts to the step
 // time; the table gives the median examples/s, the spread, and the ratio
 // ours/peer (> 1: ours is faster).
 //
-//   npm run bench                                   # logreg, mlp, lenet × ours, tfjs-wasm, tfjs-cpu, jax
+//   npm run bench                                   # logreg, mlp, lenet, rnnslu × ours, tfjs-wasm, tfjs-cpu, jax
+//   npm run bench -- --models rnnslu --repeats 5
 //   npm run bench -- --models mlp --peers ours,jax --repeats 9
 //   npm run bench -- --backend cpu,webgpu --peers ours   # our WebGPU program too (llvmpipe without a GPU)
 //   npm run bench -- --models lenet --peers ours,tfjs-cpu --limit 600   # let a very slow peer finish
 //
-// Options: --models (logreg,mlp,lenet), --peers (ours,tfjs-wasm,tfjs-cpu,jax;
-// also jax-eager), --backend (ours' backends: cpu, webgpu), --repeats (5),
-// --steps (steps per repeat; default: enough for --seconds, 1 s), --limit
+// Options: --models (logreg,mlp,lenet,rnnslu), --peers (ours,tfjs-wasm,
+// tfjs-cpu,jax; also jax-eager), --backend (ours' backends: cpu, webgpu),
+// --repeats (5), --steps (steps per repeat; default: enough for --seconds,
+// 1 s; for rnnslu rounded up to whole passes over its sentences), --limit
 // (seconds one measurement may take, including its warm-up, default 60: a
 // measurement past it is stopped and reports what it finished).
 //
@@ -27,7 +31,7 @@ import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { PEERS } from "./measure.ts";
 import type { MeasureEvent, MeasureRequest } from "./measure.ts";
-import { BENCH_MODELS, specHyperparameters } from "./peers/peer.ts";
+import { BENCH_MODELS, specBatchSize } from "./peers/peer.ts";
 import type { BenchModelName } from "./peers/peer.ts";
 
 const DEFAULT_PEERS = ["ours", "tfjs-wasm", "tfjs-cpu", "jax"];
@@ -100,10 +104,13 @@ interface Summary {
   readonly costs: number[];
 }
 
-function summarize(o: Outcome): Summary {
+/** `shown`: how many first costs to keep for the check; `varied`: steps
+ * differ in size (rnnslu's sentences), so that the fastest warm-up step is
+ * the shortest sentence's and bounds nothing. */
+function summarize(o: Outcome, shown: number, varied: boolean): Summary {
   const rates = o.events.flatMap((e) => (e.kind === "repeat" ? [(e.steps * o.batch) / (e.ms / 1000)] : [])).sort((a, b) => a - b);
   const warm = o.events.flatMap((e) => (e.kind === "warmup" ? [e] : []));
-  const costs = warm.flatMap((e) => (e.cost !== undefined ? [e.cost] : [])).slice(0, 2);
+  const costs = warm.flatMap((e) => (e.cost !== undefined ? [e.cost] : [])).slice(0, shown);
   const plan = o.events.find((e) => e.kind === "plan");
   if (rates.length > 0) {
     const n = rates.length;
@@ -114,14 +121,33 @@ function summarize(o: Outcome): Summary {
   }
   if (warm.length > 0) {
     // No timed repeat: the fastest warm-up step (which still carries
-    // one-time costs) bounds the settled rate from below.
-    return { rate: (o.batch * 1000) / Math.min(...warm.map((w) => w.ms)), bound: true, shape: `${warm.length} warm-up`, costs };
+    // one-time costs) bounds the settled rate from below; with steps of
+    // varied size, the warm-up's mean rate (its sentences' mix of lengths
+    // is only roughly that of the timed passes).
+    const ms = varied ? warm.reduce((a, w) => a + w.ms, 0) / warm.length : Math.min(...warm.map((w) => w.ms));
+    return { rate: (o.batch * 1000) / ms, bound: true, shape: `${warm.length} warm-up`, costs };
   }
   return { shape: "—", costs };
 }
 
 function fmtRate(r: number): string {
   return r >= 100 ? Math.round(r).toLocaleString("en-US") : r >= 10 ? r.toFixed(1) : r.toFixed(2);
+}
+
+/** The first costs of each implementation against ours' (the check that
+ * they train the same model): the largest relative difference. */
+function costCheck(outcomes: readonly { o: Outcome; s: Summary }[]): string | undefined {
+  const ref = outcomes.find(({ o, s }) => o.label.startsWith("ours") && s.costs.length > 0);
+  if (!ref) return undefined;
+  const diffs = outcomes
+    .filter(({ o, s }) => o !== ref.o && s.costs.length > 0)
+    .map(({ o, s }) => {
+      const n = Math.min(s.costs.length, ref.s.costs.length);
+      let worst = 0;
+      for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(s.costs[i]! - ref.s.costs[i]!) / Math.abs(ref.s.costs[i]!));
+      return `${o.label} ${worst.toExponential(1)}${worst > 1e-4 ? " (DISAGREES: > 1e-4)" : ""}`;
+    });
+  return diffs.length > 0 ? `largest relative difference from ${ref.o.label}'s: ${diffs.join("; ")}` : undefined;
 }
 
 function fmtRatio(r: number): string {
@@ -144,13 +170,13 @@ async function main(): Promise<void> {
   const problems: string[] = [];
   const t0 = performance.now();
   for (const model of models as BenchModelName[]) {
-    const batch = specHyperparameters(model).batchSize;
+    const batch = specBatchSize(model);
     const runs = impls.flatMap((impl) => (impl === "ours" ? backends.map((b) => ({ impl, backend: b, label: b === "cpu" ? "ours" : `ours-${b}` })) : [{ impl, backend: "cpu", label: impl }]));
     const outcomes: { o: Outcome; s: Summary }[] = [];
     for (const r of runs) {
       process.stderr.write(`${model}/${r.label}: `);
       const o = await runChild({ model, impl: r.impl, backend: r.backend, ...base }, r.label, batch);
-      const s = summarize(o);
+      const s = summarize(o, model === "rnnslu" ? 3 : 2, model === "rnnslu");
       outcomes.push({ o, s });
       for (const e of o.events) if (e.kind === "note") notes.add(e.text);
       if (o.failure) problems.push(`${model}/${r.label}: ${o.failure}`);
@@ -165,7 +191,9 @@ async function main(): Promise<void> {
       rows.push(`| ${model} | ${o.label} | ${batch} | ${rate} | ${spread} | ${ratio} | ${s.shape} |`);
     }
     const costs = outcomes.filter(({ s }) => s.costs.length > 0).map(({ o, s }) => `${o.label} ${s.costs.map((c) => c.toFixed(5)).join(", ")}`);
-    if (costs.length > 0) notes.add(`${model}: minibatch cost of the first two steps (same start, same batches): ${costs.join("; ")}`);
+    const what = model === "rnnslu" ? "sentence cost of the first three steps (same start, same sentences)" : "minibatch cost of the first two steps (same start, same batches)";
+    const check = costCheck(outcomes);
+    if (costs.length > 0) notes.add(`${model}: ${what}: ${costs.join("; ")}${check ? `; ${check}` : ""}`);
   }
   const out = [
     "| model | implementation | batch | examples/s (median) | min–max | ratio ours/peer | steps×repeats |",
@@ -174,7 +202,7 @@ async function main(): Promise<void> {
     "",
     `examples/s: batch × steps / wall time of one timed repeat of whole SGD steps (forward, gradient, update), after a warm-up; ` +
       `ratio: the median of the model's first "ours" row / the peer's (> 1: ours faster). ` +
-      `"≥": no timed repeat fitted in --limit ${base.limit} s, the fastest warm-up step bounds the rate from below. ` +
+      `"≥": no timed repeat fitted in --limit ${base.limit} s, the fastest warm-up step bounds the rate from below (rnnslu: the mean rate of the warm-up steps). ` +
       `Every implementation starts from the generated model's initial parameters and walks the same minibatches; ` +
       `data tensors are made before timing; each measurement runs in its own process.`,
     ...[...notes].map((n) => `- ${n}`),

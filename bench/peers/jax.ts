@@ -9,6 +9,8 @@
 // The step reads back the cost (as the generated trainer returns it) and
 // waits for the new parameters before it returns.
 //
+// The Elman RNN (rnnslu): jax-rnn.ts.
+//
 // LeNet is very slow here: jax-js 0.1.25's generated kernels for the
 // convolutions' gradients (the filter gradient above all) take seconds per
 // step, and under jit, where the whole step is one program, more than op by
@@ -18,8 +20,10 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type * as JAX from "@jax-js/jax";
+import { BUCKET, jaxRnnRunner } from "./jax-rnn.ts";
 import type { BenchBatch, BenchModel, Peer, StepRunner } from "./peer.ts";
 import { flipKernel, oneHot } from "./peer.ts";
+import type { RnnModel, Sentence } from "./rnn.ts";
 
 type Jax = typeof JAX;
 type Arr = JAX.Array;
@@ -66,14 +70,21 @@ function forward(jax: Jax, model: BenchModel, p: Params, x: Arr): Arr {
 
 function makeJaxPeer(jitted: boolean): Peer {
   const name = jitted ? "jax" : "jax-eager";
+  let rnn = false;
   return {
     name,
     note: () =>
       version
-        ? `${name}: @jax-js/jax ${version}, ${jitted ? "jit(valueAndGrad + SGD update)" : "valueAndGrad + SGD update op by op (no jit)"} on the wasm device (its generated WebAssembly kernels; one thread: no Web Workers in Node)`
+        ? `${name}: @jax-js/jax ${version}, ${jitted ? "jit(valueAndGrad + SGD update)" : "valueAndGrad + SGD update op by op (no jit)"} on the wasm device (its generated WebAssembly kernels; one thread: no Web Workers in Node)` +
+          (rnn
+            ? jitted
+              ? `; no lax.scan in jax-js: the loop over words is unrolled in the trace, one jit program per ${BUCKET === 1 ? "sentence length (compiled in the warm-up pass)" : `padded length (words padded to multiples of ${BUCKET} and masked)`}; the gather's gradient under jit needs a non-view cotangent (a row mask on the gathered rows)`
+              : "; each sentence at its own length"
+            : "")
         : undefined,
     async prepare(model: BenchModel, batches: readonly BenchBatch[]): Promise<StepRunner> {
       const jax = await loadJax();
+      rnn = false;
       const np = jax.numpy;
       const B = model.batchSize;
       const data = batches.map((b) => ({
@@ -129,6 +140,11 @@ function makeJaxPeer(jitted: boolean): Peer {
           trainStep.dispose();
         },
       };
+    },
+    async prepareRnn(model: RnnModel, sentences: readonly Sentence[]): Promise<StepRunner> {
+      const jax = await loadJax();
+      rnn = true;
+      return jaxRnnRunner(jax, model, sentences, jitted);
     },
   };
 }

@@ -7,6 +7,7 @@ import { initModel } from "../../runtime/train/model-ops.ts";
 import { createGpuModel } from "../../runtime/webgpu/executor.ts";
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 import type { BenchBatch, BenchModel, Peer, StepRunner } from "./peer.ts";
+import type { RnnModel, Sentence } from "./rnn.ts";
 
 /** The generated model on `backend`; `device` describes a WebGPU adapter. */
 export async function makeModel(name: string, backend: string): Promise<{ model: CompiledModel; device?: string }> {
@@ -21,6 +22,12 @@ export async function makeModel(name: string, backend: string): Promise<{ model:
 
 export function oursPeer(backend: string): Peer {
   let note: string | undefined;
+  const describe = (device: string | undefined): string => {
+    const threads = process.env.DLT_THREADS;
+    return backend === "cpu"
+      ? `ours: generated/<model>/model.ts (TypeScript + WebAssembly SIMD kernels), ${threads ? `DLT_THREADS=${threads}` : "one thread (DLT_THREADS unset)"}`
+      : `ours-${backend}: generated/<model>/webgpu.ts on ${device ?? "?"}`;
+  };
   return {
     name: backend === "cpu" ? "ours" : `ours-${backend}`,
     note: () => note,
@@ -32,11 +39,18 @@ export function oursPeer(backend: string): Peer {
       // Batches keyed by the model's input names: the f32 input gets the
       // pixels, the i32 input the labels.
       const own: Batch[] = batches.map((b) => Object.fromEntries(m.desc.inputs.map((i) => [i.name, i.dtype === "f32" ? b.x : b.y])));
-      const threads = process.env.DLT_THREADS;
-      note =
-        backend === "cpu"
-          ? `ours: generated/<model>/model.ts (TypeScript + WebAssembly SIMD kernels), ${threads ? `DLT_THREADS=${threads}` : "one thread (DLT_THREADS unset)"}`
-          : `ours-${backend}: generated/<model>/webgpu.ts on ${device ?? "?"}`;
+      note = describe(device);
+      let k = 0;
+      return { step: () => m.trainStep(0, own[k % own.length]!, k++) };
+    },
+    async prepareRnn(model: RnnModel, sentences: readonly Sentence[]): Promise<StepRunner> {
+      const { model: m, device } = await makeModel(model.name, backend);
+      initModel(m);
+      m.upload?.();
+      // The generated model takes the padded sentence (its scan runs
+      // `length` steps of the 46).
+      const own: Batch[] = sentences.map((s) => ({ words: s.words, labels: s.labels, length: Int32Array.of(s.length) }));
+      note = describe(device);
       let k = 0;
       return { step: () => m.trainStep(0, own[k % own.length]!, k++) };
     },

@@ -7,9 +7,13 @@
 // harness prints them as a check).
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
+import type { RnnModel, Sentence } from "./rnn.ts";
 
-export const BENCH_MODELS = ["logreg", "mlp", "lenet"] as const;
+export const BENCH_MODELS = ["logreg", "mlp", "lenet", "rnnslu"] as const;
 export type BenchModelName = (typeof BENCH_MODELS)[number];
+/** The MNIST models, trained on minibatches {x, y} through `Peer.prepare`;
+ * rnnslu (one sentence a step) goes through `Peer.prepareRnn` (rnn.ts). */
+export type MnistModelName = Exclude<BenchModelName, "rnnslu">;
 
 /** One minibatch: x is [batch, 784] row-major pixels in [0, 1], y the labels. */
 export interface BenchBatch {
@@ -19,7 +23,7 @@ export interface BenchBatch {
 
 /** The model a peer has to train, read from the spec and the generated model. */
 export interface BenchModel {
-  readonly name: BenchModelName;
+  readonly name: MnistModelName;
   readonly batchSize: number;
   readonly classes: number;
   /** SGD learning rate of the spec's first phase. */
@@ -55,13 +59,16 @@ export interface Peer {
   /** Loads the library (once) and builds the model and its data tensors;
    * nothing here is timed. Throws when the library cannot run the model. */
   prepare(model: BenchModel, batches: readonly BenchBatch[]): Promise<StepRunner>;
+  /** The same for the Elman RNN: one step trains on one sentence. Absent
+   * where the peer does not implement it. */
+  prepareRnn?(model: RnnModel, sentences: readonly Sentence[]): Promise<StepRunner>;
   /** A line for the table's notes (library version, backend features,
    * workarounds), once the peer has been prepared at least once. */
   note?(): string | undefined;
 }
 
 /** The hyperparameters of specs/<name>.yaml that the peers must match. */
-export function specHyperparameters(name: BenchModelName, specPath = `specs/${name}.yaml`): Pick<BenchModel, "batchSize" | "lr" | "l1" | "l2" | "l1Params" | "l2Params"> {
+export function specHyperparameters(name: MnistModelName, specPath = `specs/${name}.yaml`): Pick<BenchModel, "batchSize" | "lr" | "l1" | "l2" | "l1Params" | "l2Params"> {
   const spec = parse(readFileSync(specPath, "utf8")) as {
     data: { batch_size: number };
     losses: Record<string, Record<string, { weight?: number; params?: string[] }>>;
@@ -82,6 +89,11 @@ export function specHyperparameters(name: BenchModelName, specPath = `specs/${na
     l1Params: terms.l1?.params ?? [],
     l2Params: terms.l2?.params ?? [],
   };
+}
+
+/** Minibatch size of specs/<name>.yaml (1 for rnnslu: a sentence a step). */
+export function specBatchSize(name: BenchModelName, specPath = `specs/${name}.yaml`): number {
+  return (parse(readFileSync(specPath, "utf8")) as { data: { batch_size: number } }).data.batch_size;
 }
 
 /** Labels as one-hot rows [batch, classes] (the peers' NLL is −Σ onehot·log p). */

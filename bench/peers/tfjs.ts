@@ -23,11 +23,15 @@
 //    by dy [batch·oh·ow, O] in one matMul (~0.85 s; the 3-D kernel: ~4.2 s);
 //  - 1→20 channels: the backend's Conv3DBackpropFilterV2 on a depth-1 volume
 //    (~0.37 s; im2col's 25 one-channel slices and concat: ~1 s).
+//
+// The Elman RNN (rnnslu): tfjs-rnn.ts.
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type * as TF from "@tensorflow/tfjs";
 import type { BenchBatch, BenchModel, Peer, StepRunner } from "./peer.ts";
 import { flipKernel, oneHot } from "./peer.ts";
+import type { RnnModel, Sentence } from "./rnn.ts";
+import { tfjsRnnRunner } from "./tfjs-rnn.ts";
 
 type Tf = typeof TF;
 type BackendName = "cpu" | "wasm";
@@ -168,15 +172,18 @@ function forward(tf: Tf, model: BenchModel, backend: BackendName): Forward {
 }
 
 function tfjsPeer(backend: BackendName): Peer {
+  let rnn = false;
   return {
     name: `tfjs-${backend}`,
     note: () =>
       versions.core
         ? `tfjs-${backend}: @tensorflow/tfjs ${versions.core}` +
-          (backend === "wasm" ? `, tfjs-backend-wasm ${versions.wasm ?? "?"} (${wasmFeatures}; the backend has no Conv2DBackpropFilter: LeNet's conv filter gradients in tf.customGrad, conv 1 by Conv3DBackpropFilterV2 on a depth-1 volume, conv 2 as an im2col matMul)` : ", tfjs-backend-cpu (plain JS kernels)")
+          (backend === "wasm" ? `, tfjs-backend-wasm ${versions.wasm ?? "?"} (${wasmFeatures}; the backend has no ${rnn ? "UnsortedSegmentSum: the embedding gradient in tf.customGrad as a ScatterNd" : "Conv2DBackpropFilter: LeNet's conv filter gradients in tf.customGrad, conv 1 by Conv3DBackpropFilterV2 on a depth-1 volume, conv 2 as an im2col matMul"})` : ", tfjs-backend-cpu (plain JS kernels)") +
+          (rnn ? "; eager ops on the tape, each sentence at its own length (a JS loop over the words), optimizer.minimize (sgd) + an assign for the row normalisation" : "")
         : undefined,
     async prepare(model: BenchModel, batches: readonly BenchBatch[]): Promise<StepRunner> {
       const tf = await loadTf(backend);
+      rnn = false;
       const B = model.batchSize;
       const data = batches.map((b) => ({
         x: tf.tensor2d(b.x, [B, 784]),
@@ -212,6 +219,11 @@ function tfjsPeer(backend: BackendName): Peer {
           opt.dispose();
         },
       };
+    },
+    async prepareRnn(model: RnnModel, sentences: readonly Sentence[]): Promise<StepRunner> {
+      const tf = await loadTf(backend);
+      rnn = true;
+      return tfjsRnnRunner(tf, model, sentences, backend);
     },
   };
 }
