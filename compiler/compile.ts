@@ -111,10 +111,12 @@ export function describe(ls: LoadedSpec, stateDescs: ParamDesc[], validates?: re
           samplers: Object.entries(s.samplers).map(([name, sm]) => ({
             name,
             input: sm.input,
+            ...(sm.input in (s.state ?? {}) ? { fromState: true as const } : {}),
             chains: sm.chains,
             rows: sm.rows,
             imageShape: [sm.image.shape[0], sm.image.shape[1]] as const,
             spacing: sm.image.spacing ?? 1,
+            ...(sm.midi ? { midi: { low: sm.midi.low, dt: sm.midi.dt } } : {}),
           })),
         }
       : {}),

@@ -147,11 +147,17 @@ export interface ModelDescription {
  * tiles of `imageShape`, written to <run>/<name>.png. */
 export interface SamplerDesc {
   readonly name: string;
+  /** A data input (chains start from the first test examples) or, with
+   * `fromState`, a state tensor (chains start from its value). */
   readonly input: string;
+  readonly fromState?: true;
   readonly chains: number;
   readonly rows: number;
   readonly imageShape: readonly [number, number];
   readonly spacing: number;
+  /** Each row's `show` is a frame of notes from MIDI note `low`, `dt` s long:
+   * the rows are also written as <name>.mid and <name>_roll.png. */
+  readonly midi?: { readonly low: number; readonly dt: number };
 }
 
 /** When the trainer writes an image: once training has finished (`end`,

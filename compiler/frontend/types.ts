@@ -146,7 +146,7 @@ export interface DataSpec {
    * mnist-idx: full MNIST from a directory (--data); fashion-mnist: IDX;
    * synthetic: random inputs of the declared shapes (test specs);
    * noisy-line: Newmu's toy regression y = 2x + noise (two f32 scalars). */
-  readonly dataset: "mnist" | "mnist-idx" | "fashion-mnist" | "synthetic" | "noisy-line" | "atis" | "rt-polarity";
+  readonly dataset: "mnist" | "mnist-idx" | "fashion-mnist" | "synthetic" | "noisy-line" | "atis" | "rt-polarity" | "nottingham" | "jsb";
   /** rt-polarity: the vocabulary size (lstm.py's n_words). */
   readonly vocabulary?: number;
   /** atis: the fold (atis.foldN.pkl.gz) and the context window. */
@@ -186,6 +186,8 @@ export interface SamplerSpec {
   readonly next: string;
   readonly show: string;
   readonly image: { readonly shape: readonly [number, number]; readonly spacing?: number };
+  /** Rows as MIDI frames (the RNN-RBM's generated music). */
+  readonly midi?: { readonly low: number; readonly dt: number };
 }
 
 /** The tutorial's tile_raster_images of a parameter or state tensor: each row

@@ -471,8 +471,13 @@ export function buildSampler(ls: LoadedSpec, name: string, dtype: "f32" | "f64")
   const sm = ls.spec.samplers![name]!;
   const mb = new ModelBuilder(ls, { dtype, batch: sm.chains, mode: "eval" });
   const at = (f: string) => mb.loc(["samplers", name, f], `samplers.${name}.${f}`);
-  const input = mb.inputs.get(sm.input);
-  if (input === undefined) throw new IRError(`sampler '${name}': '${sm.input}' is not a data input (inputs: ${[...mb.inputs.keys()].join(", ")})`, at("input"), "E010");
+  // The chains: a data input (batch = chains), or a state tensor whose
+  // first axis is the chains (a generator's recurrent state).
+  const input = mb.inputs.get(sm.input) ?? mb.state.get(sm.input);
+  if (input === undefined) throw new IRError(`sampler '${name}': '${sm.input}' is neither a data input (${[...mb.inputs.keys()].join(", ")}) nor a state tensor${mb.state.size ? ` (${[...mb.state.keys()].join(", ")})` : ""}`, at("input"), "E010");
+  if (mb.state.has(sm.input) && mb.b.shape(input)[0] !== sm.chains) {
+    throw new IRError(`sampler '${name}': state '${sm.input}' has shape [${mb.b.shape(input).join(", ")}]; its first axis must be the ${sm.chains} chains`, at("input"), "E031");
+  }
   const next = mb.resolve(sm.next, at("next"));
   const show = mb.resolve(sm.show, at("show"));
   const want = mb.b.shape(input);

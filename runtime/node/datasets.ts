@@ -13,6 +13,7 @@ import { idxLabels, parseDigitFile, parseIdx, PNG_BATCH_ROWS, PNG_BATCH_WIDTH, p
 import type { IdxArray, IdxKind } from "../data/formats.ts";
 import { atisSplits } from "./atis-splits.ts";
 import { DEFAULT_POLARITY_DIR, loadPolarity } from "./rt-polarity.ts";
+import { pianoRollSplits } from "./piano-roll-splits.ts";
 import { cachedSplit } from "./split-cache.ts";
 
 export interface LoadOptions {
@@ -194,6 +195,9 @@ export async function loadDataset(desc: DataDesc, opts: LoadOptions = {}): Promi
       return noisyLineSplits(opts.seed ?? 0);
     case "atis":
       return atisSplits(desc, opts.inputs, opts.dataDir);
+    case "nottingham":
+    case "jsb":
+      return pianoRollSplits(desc.dataset, opts);
     case "rt-polarity": {
       const words = opts.inputs?.find((i) => i.name === "words");
       if (words === undefined || words.shape.length !== 1) throw new DataError("rt-polarity: the spec needs an i32 input words: { shape: [maxlen] } (and mask [maxlen] f32, length [], label [])");
@@ -201,6 +205,6 @@ export async function loadDataset(desc: DataDesc, opts: LoadOptions = {}): Promi
       return { train: d.train, valid: d.valid, test: d.test, source: d.source };
     }
     default:
-      throw new DataError(`unknown dataset "${desc.dataset}" (expected mnist, mnist-idx, fashion-mnist, synthetic, noisy-line, atis or rt-polarity)`);
+      throw new DataError(`unknown dataset "${desc.dataset}" (expected mnist, mnist-idx, fashion-mnist, synthetic, noisy-line, atis, rt-polarity, nottingham or jsb)`);
   }
 }

