@@ -92,6 +92,20 @@ describe("what they compute", () => {
   });
 });
 
+describe("the gradient through time", () => {
+  it("sums the weights' gradients after the loop: rnnslu's reverse scan carries only the hidden state's cotangent", () => {
+    const c = compileSpec(loadSpecText(rnnslu, "specs/rnnslu.yaml"));
+    const scans = c.steps[0]!.nodes.filter((n) => n.op === "scan");
+    const reverse = scans.find((n) => (n.attrs as { reverse: boolean }).reverse)!;
+    // Wx, Wh, W: their per-word products x_tᵀ·δ_t become step outputs (two
+    // each) and one product of the stacked values; bh, b: stacked and summed.
+    expect((reverse.attrs as { nCarry: number; nStepOut: number }).nCarry).toBe(1);
+    expect((reverse.attrs as { nCarry: number; nStepOut: number }).nStepOut).toBe(1 + 3 * 2 + 2);
+    const sums = c.steps[0]!.nodes.filter((n) => n.op === "matmul" && n.shape.join() === "350,200");
+    expect(sums.length).toBeGreaterThan(0);
+  });
+});
+
 describe("orthogonal initialisation", () => {
   it.each([
     [128, 512],

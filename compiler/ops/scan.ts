@@ -13,6 +13,7 @@ import { alloc, type Tensor } from "../ir/tensor.ts";
 import { type DType, type Graph, IRError, type Node, type Shape, type TensorType, fmtShape, isFloat, numel, shapeEq } from "../ir/types.ts";
 import { vjpGraph } from "../autodiff/grad.ts";
 import type { ScanAttrs } from "./attrs.ts";
+import { carriedOf, planConstGrad, stepOutputsOf, sumOf } from "./scan-const-grads.ts";
 import { defineOp } from "./op.ts";
 
 /** Types of the body's arguments (scan_arg k) in order carries, seqs, consts. */
@@ -85,6 +86,17 @@ export function buildScan(b: Builder, inputs: readonly number[], a: ScanAttrs): 
   return { finals: range(0, a.nCarry), stepOuts: range(a.nCarry, a.nStepOut), history: range(a.nCarry + a.nStepOut, a.nCarry) };
 }
 
+/** Removes body arguments `ids` (unused: an accumulator the plan does not
+ * carry): each becomes a dead constant (dce drops it; scan_args are never
+ * dropped) and the remaining arguments are renumbered in order. */
+function dropArgs(bb: Builder, ids: readonly number[]): void {
+  if (ids.length === 0) return;
+  const nodes = bb.graph.nodes;
+  for (const id of ids) nodes[id] = { id, op: "const", inputs: [], attrs: { value: 0 }, shape: nodes[id]!.shape, dtype: nodes[id]!.dtype, loc: nodes[id]!.loc } as Node;
+  const args = nodes.filter((n): n is Node<"scan_arg"> => n.op === "scan_arg").sort((x, y) => x.attrs.index - y.attrs.index);
+  args.forEach((n, k) => (nodes[n.id] = { ...n, attrs: { index: k } }));
+}
+
 function zeros(b: Builder, shape: Shape, dtype: DType): number {
   return b.constant(0, shape, dtype);
 }
@@ -143,21 +155,26 @@ export const scan = defineOp({
       ...ctStepArg.map((c, m): [number, number] => [fwd[outIds[a.nCarry + m]!]!, c]),
     ];
     const gs = vjpGraph(bb, seeds, [...histArg, ...seqArg, ...constArg]);
+    // Each constant's gradient summed over the steps: carried, or handed
+    // out per step and summed after the loop (scan-const-grads.ts).
+    const plans = floatConsts.map((c) => planConstGrad(bb, gs[a.nCarry + a.nSeq + c]));
+    const carried = plans.map(carriedOf);
     const outs: number[] = [
       ...histArg.map((h, j) => gs[j] ?? bb.fill(0, h)),
-      ...floatConsts.map((c, i) => {
-        const g = gs[a.nCarry + a.nSeq + c];
-        return g == null ? acc[i]! : bb.add(acc[i]!, g);
-      }),
+      ...floatConsts.flatMap((_, i) => (carried[i] === null ? [] : [bb.add(acc[i]!, carried[i]!)])),
       ...seqArg.map((s, i) => gs[a.nCarry + i] ?? bb.fill(0, s)),
+      ...plans.flatMap(stepOutputsOf),
     ];
     outs.forEach((id, i) => bb.graph.outputs.set(String(i), id));
+    // Accumulators nothing carries are dropped from the body's arguments.
+    const keptAcc = floatConsts.map((_, i) => carried[i] !== null);
+    dropArgs(bb, acc.filter((_, i) => !keptAcc[i]));
 
     const res = buildScan(
       b,
       [
         ...ctFinal,
-        ...floatConsts.map((c) => zeros(b, args[constBase + c]!.shape, args[constBase + c]!.dtype)),
+        ...floatConsts.filter((_, i) => keptAcc[i]).map((c) => zeros(b, args[constBase + c]!.shape, args[constBase + c]!.dtype)),
         ...hist,
         ...ins.slice(seqBase, constBase),
         ...ctStep,
@@ -167,10 +184,10 @@ export const scan = defineOp({
       ],
       {
         body: bb.graph,
-        nCarry: a.nCarry + floatConsts.length,
+        nCarry: a.nCarry + keptAcc.filter(Boolean).length,
         nSeq: a.nCarry + a.nSeq + a.nStepOut,
         nConst: a.nConst,
-        nStepOut: a.nSeq,
+        nStepOut: a.nSeq + plans.reduce((n, p) => n + stepOutputsOf(p).length, 0),
         length: a.length,
         reverse: true,
         ...(a.counted ? { counted: true } : {}),
@@ -178,7 +195,14 @@ export const scan = defineOp({
     );
     const result: (number | null)[] = node.inputs.map(() => null);
     for (let j = 0; j < a.nCarry; j++) result[j] = res.finals[j]!;
-    floatConsts.forEach((c, i) => (result[constBase + c] = res.finals[a.nCarry + i]!));
+    let carry = a.nCarry;
+    let extra = a.nSeq;
+    floatConsts.forEach((c, i) => {
+      const n = stepOutputsOf(plans[i]!).length;
+      const final = keptAcc[i] ? res.finals[carry++]! : null;
+      result[constBase + c] = sumOf(b, plans[i]!, res.stepOuts.slice(extra, extra + n), final);
+      extra += n;
+    });
     for (let i = 0; i < a.nSeq; i++) result[seqBase + i] = isFloat(args[seqBase + i]!.dtype) ? res.stepOuts[i]! : null;
     return result;
   },

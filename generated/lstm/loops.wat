@@ -395,9 +395,9 @@
   (func $step0_lstm_body_preact_add2 (export "step0_lstm_body_preact_add2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 23831152) (i32.mul (local.get $row) (i32.const 2048))))
-      (local.set $b0 (i32.add (i32.const 23765616) (i32.mul (local.get $row) (i32.const 2048))))
-      (local.set $b1 (i32.add (i32.const 23798384) (i32.mul (local.get $row) (i32.const 2048))))
+      (local.set $bo (i32.add (i32.const 31437424) (i32.mul (local.get $row) (i32.const 2048))))
+      (local.set $b0 (i32.add (i32.const 31371888) (i32.mul (local.get $row) (i32.const 2048))))
+      (local.set $b1 (i32.add (i32.const 31404656) (i32.mul (local.get $row) (i32.const 2048))))
       (local.set $b2 (i32.add (i32.const 5644304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -417,8 +417,8 @@
   (func $step0_lstm_body_o_sigmoid (export "step0_lstm_body_o_sigmoid") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 23872112) (i32.mul (local.get $row) (i32.const 8192))))
-      (local.set $b0 (i32.add (i32.const 23863920) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 31478384) (i32.mul (local.get $row) (i32.const 8192))))
+      (local.set $b0 (i32.add (i32.const 31470192) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8192)))
@@ -437,8 +437,8 @@
   (func $step0_lstm_body_f_sigmoid (export "step0_lstm_body_f_sigmoid") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 23888496) (i32.mul (local.get $row) (i32.const 8192))))
-      (local.set $b0 (i32.add (i32.const 23880304) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 31494768) (i32.mul (local.get $row) (i32.const 8192))))
+      (local.set $b0 (i32.add (i32.const 31486576) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8192)))
@@ -457,8 +457,8 @@
   (func $step0_lstm_body_i_sigmoid (export "step0_lstm_body_i_sigmoid") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 23904880) (i32.mul (local.get $row) (i32.const 8192))))
-      (local.set $b0 (i32.add (i32.const 23896688) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 31511152) (i32.mul (local.get $row) (i32.const 8192))))
+      (local.set $b0 (i32.add (i32.const 31502960) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8192)))
@@ -477,8 +477,8 @@
   (func $step0_lstm_body_g_tanh (export "step0_lstm_body_g_tanh") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 23921264) (i32.mul (local.get $row) (i32.const 8192))))
-      (local.set $b0 (i32.add (i32.const 23913072) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 31527536) (i32.mul (local.get $row) (i32.const 8192))))
+      (local.set $b0 (i32.add (i32.const 31519344) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8192)))
@@ -497,11 +497,11 @@
   (func $step0_lstm_body_c_t_add (export "step0_lstm_body_c_t_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 23929456) (i32.mul (local.get $row) (i32.const 8192))))
-      (local.set $b0 (i32.add (i32.const 23888496) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 23740976) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 23904880) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 23921264) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 31535728) (i32.mul (local.get $row) (i32.const 8192))))
+      (local.set $b0 (i32.add (i32.const 31494768) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 31347248) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 31511152) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 31527536) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8192)))
@@ -520,8 +520,8 @@
   (func $step0_lstm_body_c_t_sub2 (export "step0_lstm_body_c_t_sub2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 23937648) (i32.mul (local.get $row) (i32.const 64))))
-      (local.set $b0 (i32.add (i32.const 23757360) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 31543920) (i32.mul (local.get $row) (i32.const 64))))
+      (local.set $b0 (i32.add (i32.const 31363632) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 64)))
@@ -540,11 +540,11 @@
   (func $step0_lstm_body_h_t_tanh (export "step0_lstm_body_h_t_tanh") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $s0 v128) (local $s2 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 23937712) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 23757360) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b1 (i32.add (i32.const 23929456) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b2 (i32.add (i32.const 23937648) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b3 (i32.add (i32.const 23740976) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $bo (i32.add (i32.const 31543984) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 31363632) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b1 (i32.add (i32.const 31535728) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b2 (i32.add (i32.const 31543920) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b3 (i32.add (i32.const 31347248) (i32.mul (local.get $row) (i32.const 512))))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $s2 (f32x4.splat (f32.load (local.get $b2))))
       (local.set $j (i32.const 0))
@@ -565,9 +565,9 @@
   (func $step0_lstm_add (export "step0_lstm_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 23945904) (i32.mul (local.get $row) (i32.const 8192))))
-      (local.set $b0 (i32.add (i32.const 22925872) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 23757424) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 31552176) (i32.mul (local.get $row) (i32.const 8192))))
+      (local.set $b0 (i32.add (i32.const 31322672) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 31363696) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8192)))
@@ -586,9 +586,9 @@
   (func $step0_d_lstm_body_h_t_mul (export "step0_d_lstm_body_h_t_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 23954096) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 23945904) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b1 (i32.add (i32.const 23757360) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 31560368) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 31552176) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b1 (i32.add (i32.const 31363632) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -608,12 +608,12 @@
   (func $step0_d_lstm_body_h_t_add (export "step0_d_lstm_body_h_t_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 23962288) (i32.mul (local.get $row) (i32.const 8192))))
-      (local.set $b0 (i32.add (i32.const 22934064) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 23954096) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 23872112) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 23937712) (i32.const 0)))
-      (local.set $b4 (i32.add (i32.const 23937712) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 31568560) (i32.mul (local.get $row) (i32.const 8192))))
+      (local.set $b0 (i32.add (i32.const 31330864) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 31560368) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 31478384) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 31543984) (i32.const 0)))
+      (local.set $b4 (i32.add (i32.const 31543984) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8192)))
@@ -632,10 +632,10 @@
   (func $step0_d_lstm_body_c_t_reducesum (export "step0_d_lstm_body_c_t_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 23945904) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b1 (i32.add (i32.const 23732784) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b2 (i32.add (i32.const 23962288) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b3 (i32.add (i32.const 23740976) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 31552176) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b1 (i32.add (i32.const 31339056) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b2 (i32.add (i32.const 31568560) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b3 (i32.add (i32.const 31347248) (i32.mul (local.get $row) (i32.const 512))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -653,7 +653,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b3) (local.get $j))))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 23970480) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 31576752) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 16)))
     )
   )
@@ -661,9 +661,9 @@
   (func $step0_d_lstm_body_c_t_mul (export "step0_d_lstm_body_c_t_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 23970544) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 23962288) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b1 (i32.add (i32.const 23757360) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 31576816) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 31568560) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b1 (i32.add (i32.const 31363632) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -683,11 +683,11 @@
   (func $step0_d_lstm_body_c_t_reducesum2 (export "step0_d_lstm_body_c_t_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 23945904) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b1 (i32.add (i32.const 23872112) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b2 (i32.add (i32.const 23937712) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b3 (i32.add (i32.const 23962288) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b4 (i32.add (i32.const 23929456) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 31552176) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b1 (i32.add (i32.const 31478384) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b2 (i32.add (i32.const 31543984) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b3 (i32.add (i32.const 31568560) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b4 (i32.add (i32.const 31535728) (i32.mul (local.get $row) (i32.const 512))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -705,17 +705,17 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.add (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b2) (local.get $j)))))) (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b3) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b4) (local.get $j))))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 23978736) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 31585008) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 16)))
     )
   )
-  ;; specs/lstm.yaml:51 gradient of lstm.body.c_t: _6 = -d_lstm_body_c_t_reducesum + d_lstm_body_c_t_reducesum2
-  (func $step0__6 (export "step0__6") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+  ;; specs/lstm.yaml:51 gradient of lstm.body.c_t: _3 = -d_lstm_body_c_t_reducesum + d_lstm_body_c_t_reducesum2
+  (func $step0__3 (export "step0__3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 23978800) (i32.mul (local.get $row) (i32.const 64))))
-      (local.set $b0 (i32.add (i32.const 23970480) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 23978736) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 31585072) (i32.mul (local.get $row) (i32.const 64))))
+      (local.set $b0 (i32.add (i32.const 31576752) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 31585008) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 64)))
@@ -734,11 +734,11 @@
   (func $step0_d_lstm_body_g_mul (export "step0_d_lstm_body_g_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 23978864) (i32.mul (local.get $row) (i32.const 8192))))
-      (local.set $b0 (i32.add (i32.const 23970544) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 23904880) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 23921264) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 23921264) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 31585136) (i32.mul (local.get $row) (i32.const 8192))))
+      (local.set $b0 (i32.add (i32.const 31576816) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 31511152) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 31527536) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 31527536) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8192)))
@@ -757,11 +757,11 @@
   (func $step0_d_lstm_body_i_mul (export "step0_d_lstm_body_i_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 24019824) (i32.mul (local.get $row) (i32.const 8192))))
-      (local.set $b0 (i32.add (i32.const 23970544) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 23921264) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 23904880) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 23904880) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 31626096) (i32.mul (local.get $row) (i32.const 8192))))
+      (local.set $b0 (i32.add (i32.const 31576816) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 31527536) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 31511152) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 31511152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8192)))
@@ -780,11 +780,11 @@
   (func $step0__12 (export "step0__12") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 24060784) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 23962288) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b1 (i32.add (i32.const 23937648) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b2 (i32.add (i32.const 23970544) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b3 (i32.add (i32.const 23888496) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $bo (i32.add (i32.const 31667056) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 31568560) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b1 (i32.add (i32.const 31543920) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b2 (i32.add (i32.const 31576816) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b3 (i32.add (i32.const 31494768) (i32.mul (local.get $row) (i32.const 512))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -804,11 +804,11 @@
   (func $step0_d_lstm_body_f_mul (export "step0_d_lstm_body_f_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 24068976) (i32.mul (local.get $row) (i32.const 8192))))
-      (local.set $b0 (i32.add (i32.const 23970544) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 23740976) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 23888496) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 23888496) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 31675248) (i32.mul (local.get $row) (i32.const 8192))))
+      (local.set $b0 (i32.add (i32.const 31576816) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 31347248) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 31494768) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 31494768) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8192)))
@@ -827,11 +827,11 @@
   (func $step0_d_lstm_body_o_mul (export "step0_d_lstm_body_o_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 24109936) (i32.mul (local.get $row) (i32.const 8192))))
-      (local.set $b0 (i32.add (i32.const 23954096) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 23937712) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 23872112) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 23872112) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 31716208) (i32.mul (local.get $row) (i32.const 8192))))
+      (local.set $b0 (i32.add (i32.const 31560368) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 31543984) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 31478384) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 31478384) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8192)))
@@ -846,15 +846,15 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lstm.yaml:49 gradient of lstm.body.o: d_lstm_body_o_add = ((d_lstm_body_g_pad + d_lstm_body_i_pad) + d_lstm_body_f_pad) + d_lstm_body_o_pad
-  (func $step0_d_lstm_body_o_add (export "step0_d_lstm_body_o_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32)
+  ;; specs/lstm.yaml:49 gradient of lstm.body.o: _5 = ((d_lstm_body_g_pad + d_lstm_body_i_pad) + d_lstm_body_f_pad) + d_lstm_body_o_pad
+  (func $step0__5 (export "step0__5") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 24150896) (i32.mul (local.get $row) (i32.const 32768))))
-      (local.set $b0 (i32.add (i32.const 23987056) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 24028016) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 24077168) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 24118128) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 31757168) (i32.mul (local.get $row) (i32.const 32768))))
+      (local.set $b0 (i32.add (i32.const 31593328) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 31634288) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 31683440) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 31724400) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 32768)))
@@ -873,10 +873,10 @@
   (func $step0__02 (export "step0__02") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 24456048) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 23945904) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b1 (i32.add (i32.const 23937648) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b2 (i32.add (i32.const 24185712) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $bo (i32.add (i32.const 31800176) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 31552176) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b1 (i32.add (i32.const 31543920) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b2 (i32.add (i32.const 31791984) (i32.mul (local.get $row) (i32.const 512))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -892,77 +892,14 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 16)))
     )
   )
-  ;; specs/lstm.yaml:39 lstm: _2 = d_lstm_scan_carry2 + d_lstm_body_preact_matmul3
-  (func $step0__2 (export "step0__2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 24734576) (i32.mul (local.get $row) (i32.const 262144))))
-      (local.set $b0 (i32.add (i32.const 22942256) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 24472432) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 262144)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.load (i32.add (local.get $b1) (local.get $j)))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 262144)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
-  ;; specs/lstm.yaml:39 lstm: _3 = d_lstm_scan_carry3 + d_lstm_body_preact_matmul2
-  (func $step0__3 (export "step0__3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 24996720) (i32.mul (local.get $row) (i32.const 262144))))
-      (local.set $b0 (i32.add (i32.const 23466544) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 24193904) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 262144)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.load (i32.add (local.get $b1) (local.get $j)))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 262144)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
-  ;; specs/lstm.yaml:39 lstm: _4 = d_lstm_scan_carry4 + d_lstm_body_preact_reducesum
-  (func $step0__4 (export "step0__4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
-    (local.set $row (i32.const 0))
-    (loop $rows
-      (local.set $bo (i32.add (i32.const 25258864) (i32.mul (local.get $row) (i32.const 2048))))
-      (local.set $b0 (i32.add (i32.const 23728688) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 24183664) (i32.const 0)))
-      (local.set $j (i32.const 0))
-      (block $vend (loop $v
-        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2048)))
-        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.add (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.load (i32.add (local.get $b1) (local.get $j)))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $v)))
-      (block $send (loop $s
-        (br_if $send (i32.ge_u (local.get $j) (i32.const 2048)))
-        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.add (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $s)))
-      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
-    )
-  )
   ;; specs/lstm.yaml:67 phases[0].optimizer: new_train_adadelta_g2_Wemb = (0.95 * train_adadelta_g2_Wemb) + (0.050000000000000044 * (grad_Wemb * grad_Wemb))
   (func $step0_new_train_adadelta_g2_Wemb (export "step0_new_train_adadelta_g2_Wemb") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 30907248) (i32.mul (local.get $row) (i32.const 5120000))))
+      (local.set $bo (i32.add (i32.const 37462896) (i32.mul (local.get $row) (i32.const 5120000))))
       (local.set $b0 (i32.add (i32.const 5647392) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 25787248) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 25787248) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 32342896) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 32342896) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120000)))
@@ -981,10 +918,10 @@
   (func $step0_optimizer_neg (export "step0_optimizer_neg") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 36027248) (i32.mul (local.get $row) (i32.const 5120000))))
+      (local.set $bo (i32.add (i32.const 42582896) (i32.mul (local.get $row) (i32.const 5120000))))
       (local.set $b0 (i32.add (i32.const 10767392) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 30907248) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 25787248) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 37462896) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 32342896) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120000)))
@@ -1005,8 +942,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 10767392) (i32.mul (local.get $row) (i32.const 5120000))))
       (local.set $b0 (i32.add (i32.const 10767392) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 36027248) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 36027248) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 42582896) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 42582896) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120000)))
@@ -1027,7 +964,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 5120000))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 36027248) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 42582896) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120000)))
@@ -1042,14 +979,14 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lstm.yaml:67 phases[0].optimizer: new_train_adadelta_g2_lstm_W = (0.95 * train_adadelta_g2_lstm_W) + (0.050000000000000044 * (d_lstm_scan_final2 * d_lstm_scan_final2))
+  ;; specs/lstm.yaml:67 phases[0].optimizer: new_train_adadelta_g2_lstm_W = (0.95 * train_adadelta_g2_lstm_W) + (0.050000000000000044 * (grad_lstm_W * grad_lstm_W))
   (func $step0_new_train_adadelta_g2_lstm_W (export "step0_new_train_adadelta_g2_lstm_W") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 41147248) (i32.mul (local.get $row) (i32.const 262144))))
+      (local.set $bo (i32.add (i32.const 47702896) (i32.mul (local.get $row) (i32.const 262144))))
       (local.set $b0 (i32.add (i32.const 15887392) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 25260912) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 25260912) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 31816560) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 31816560) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 262144)))
@@ -1064,14 +1001,14 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lstm.yaml:67 phases[0].optimizer: optimizer_neg2 = -((sqrt(train_adadelta_dx2_lstm_W + 0.000001) / sqrt(new_train_adadelta_g2_lstm_W + 0.000001)) * d_lstm_scan_final2)
+  ;; specs/lstm.yaml:67 phases[0].optimizer: optimizer_neg2 = -((sqrt(train_adadelta_dx2_lstm_W + 0.000001) / sqrt(new_train_adadelta_g2_lstm_W + 0.000001)) * grad_lstm_W)
   (func $step0_optimizer_neg2 (export "step0_optimizer_neg2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 41409392) (i32.mul (local.get $row) (i32.const 262144))))
+      (local.set $bo (i32.add (i32.const 47965040) (i32.mul (local.get $row) (i32.const 262144))))
       (local.set $b0 (i32.add (i32.const 16149536) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 41147248) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 25260912) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 47702896) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 31816560) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 262144)))
@@ -1092,8 +1029,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16149536) (i32.mul (local.get $row) (i32.const 262144))))
       (local.set $b0 (i32.add (i32.const 16149536) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 41409392) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 41409392) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 47965040) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 47965040) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 262144)))
@@ -1114,7 +1051,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 5120016) (i32.mul (local.get $row) (i32.const 262144))))
       (local.set $b0 (i32.add (i32.const 5120016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 41409392) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 47965040) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 262144)))
@@ -1129,14 +1066,14 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lstm.yaml:67 phases[0].optimizer: new_train_adadelta_g2_lstm_U = (0.95 * train_adadelta_g2_lstm_U) + (0.050000000000000044 * (d_lstm_scan_final3 * d_lstm_scan_final3))
+  ;; specs/lstm.yaml:67 phases[0].optimizer: new_train_adadelta_g2_lstm_U = (0.95 * train_adadelta_g2_lstm_U) + (0.050000000000000044 * (grad_lstm_U * grad_lstm_U))
   (func $step0_new_train_adadelta_g2_lstm_U (export "step0_new_train_adadelta_g2_lstm_U") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 41671536) (i32.mul (local.get $row) (i32.const 262144))))
+      (local.set $bo (i32.add (i32.const 48227184) (i32.mul (local.get $row) (i32.const 262144))))
       (local.set $b0 (i32.add (i32.const 16411680) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 25523056) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 25523056) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 32078704) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 32078704) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 262144)))
@@ -1151,14 +1088,14 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lstm.yaml:67 phases[0].optimizer: optimizer_neg3 = -((sqrt(train_adadelta_dx2_lstm_U + 0.000001) / sqrt(new_train_adadelta_g2_lstm_U + 0.000001)) * d_lstm_scan_final3)
+  ;; specs/lstm.yaml:67 phases[0].optimizer: optimizer_neg3 = -((sqrt(train_adadelta_dx2_lstm_U + 0.000001) / sqrt(new_train_adadelta_g2_lstm_U + 0.000001)) * grad_lstm_U)
   (func $step0_optimizer_neg3 (export "step0_optimizer_neg3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 41933680) (i32.mul (local.get $row) (i32.const 262144))))
+      (local.set $bo (i32.add (i32.const 48489328) (i32.mul (local.get $row) (i32.const 262144))))
       (local.set $b0 (i32.add (i32.const 16673824) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 41671536) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 25523056) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 48227184) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 32078704) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 262144)))
@@ -1179,8 +1116,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16673824) (i32.mul (local.get $row) (i32.const 262144))))
       (local.set $b0 (i32.add (i32.const 16673824) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 41933680) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 41933680) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 48489328) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 48489328) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 262144)))
@@ -1201,7 +1138,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 5382160) (i32.mul (local.get $row) (i32.const 262144))))
       (local.set $b0 (i32.add (i32.const 5382160) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 41933680) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 48489328) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 262144)))
@@ -1216,14 +1153,14 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lstm.yaml:67 phases[0].optimizer: new_train_adadelta_g2_lstm_b = (0.95 * train_adadelta_g2_lstm_b) + (0.050000000000000044 * (d_lstm_scan_final4 * d_lstm_scan_final4))
+  ;; specs/lstm.yaml:67 phases[0].optimizer: new_train_adadelta_g2_lstm_b = (0.95 * train_adadelta_g2_lstm_b) + (0.050000000000000044 * (grad_lstm_b * grad_lstm_b))
   (func $step0_new_train_adadelta_g2_lstm_b (export "step0_new_train_adadelta_g2_lstm_b") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 42195824) (i32.mul (local.get $row) (i32.const 2048))))
+      (local.set $bo (i32.add (i32.const 48751472) (i32.mul (local.get $row) (i32.const 2048))))
       (local.set $b0 (i32.add (i32.const 16935968) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 25785200) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 25785200) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 32340848) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 32340848) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2048)))
@@ -1238,14 +1175,14 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
-  ;; specs/lstm.yaml:67 phases[0].optimizer: optimizer_neg4 = -((sqrt(train_adadelta_dx2_lstm_b + 0.000001) / sqrt(new_train_adadelta_g2_lstm_b + 0.000001)) * d_lstm_scan_final4)
+  ;; specs/lstm.yaml:67 phases[0].optimizer: optimizer_neg4 = -((sqrt(train_adadelta_dx2_lstm_b + 0.000001) / sqrt(new_train_adadelta_g2_lstm_b + 0.000001)) * grad_lstm_b)
   (func $step0_optimizer_neg4 (export "step0_optimizer_neg4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 42197872) (i32.mul (local.get $row) (i32.const 2048))))
+      (local.set $bo (i32.add (i32.const 48753520) (i32.mul (local.get $row) (i32.const 2048))))
       (local.set $b0 (i32.add (i32.const 16938016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 42195824) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 25785200) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 48751472) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 32340848) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2048)))
@@ -1266,8 +1203,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16938016) (i32.mul (local.get $row) (i32.const 2048))))
       (local.set $b0 (i32.add (i32.const 16938016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 42197872) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 42197872) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 48753520) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 48753520) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2048)))
@@ -1288,7 +1225,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 5644304) (i32.mul (local.get $row) (i32.const 2048))))
       (local.set $b0 (i32.add (i32.const 5644304) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 42197872) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 48753520) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2048)))
@@ -1307,7 +1244,7 @@
   (func $step0_new_train_adadelta_g2_U (export "step0_new_train_adadelta_g2_U") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 42199920) (i32.mul (local.get $row) (i32.const 1024))))
+      (local.set $bo (i32.add (i32.const 48755568) (i32.mul (local.get $row) (i32.const 1024))))
       (local.set $b0 (i32.add (i32.const 16940064) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 21278256) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 21278256) (i32.const 0)))
@@ -1329,9 +1266,9 @@
   (func $step0_optimizer_neg5 (export "step0_optimizer_neg5") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 42200944) (i32.mul (local.get $row) (i32.const 1024))))
+      (local.set $bo (i32.add (i32.const 48756592) (i32.mul (local.get $row) (i32.const 1024))))
       (local.set $b0 (i32.add (i32.const 16941088) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 42199920) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 48755568) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 21278256) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1353,8 +1290,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16941088) (i32.mul (local.get $row) (i32.const 1024))))
       (local.set $b0 (i32.add (i32.const 16941088) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 42200944) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 42200944) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 48756592) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 48756592) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1024)))
@@ -1375,7 +1312,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 5646352) (i32.mul (local.get $row) (i32.const 1024))))
       (local.set $b0 (i32.add (i32.const 5646352) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 42200944) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 48756592) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1024)))
@@ -1394,7 +1331,7 @@
   (func $step0_new_train_adadelta_g2_b (export "step0_new_train_adadelta_g2_b") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 42201968) (i32.mul (local.get $row) (i32.const 8))))
+      (local.set $bo (i32.add (i32.const 48757616) (i32.mul (local.get $row) (i32.const 8))))
       (local.set $b0 (i32.add (i32.const 16942112) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 21270048) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 21270048) (i32.const 0)))
@@ -1416,9 +1353,9 @@
   (func $step0_optimizer_neg6 (export "step0_optimizer_neg6") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 42201984) (i32.mul (local.get $row) (i32.const 8))))
+      (local.set $bo (i32.add (i32.const 48757632) (i32.mul (local.get $row) (i32.const 8))))
       (local.set $b0 (i32.add (i32.const 16942128) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 42201968) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 48757616) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 21270048) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1440,8 +1377,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16942128) (i32.mul (local.get $row) (i32.const 8))))
       (local.set $b0 (i32.add (i32.const 16942128) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 42201984) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 42201984) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 48757632) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 48757632) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8)))
@@ -1462,7 +1399,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 5647376) (i32.mul (local.get $row) (i32.const 8))))
       (local.set $b0 (i32.add (i32.const 5647376) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 42201984) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 48757632) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8)))
@@ -1481,9 +1418,9 @@
   (func $evaluate_lstm_body_preact_add (export "evaluate_lstm_body_preact_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 43951568) (i32.mul (local.get $row) (i32.const 2048))))
-      (local.set $b0 (i32.add (i32.const 43886032) (i32.mul (local.get $row) (i32.const 2048))))
-      (local.set $b1 (i32.add (i32.const 43918800) (i32.mul (local.get $row) (i32.const 2048))))
+      (local.set $bo (i32.add (i32.const 50507216) (i32.mul (local.get $row) (i32.const 2048))))
+      (local.set $b0 (i32.add (i32.const 50441680) (i32.mul (local.get $row) (i32.const 2048))))
+      (local.set $b1 (i32.add (i32.const 50474448) (i32.mul (local.get $row) (i32.const 2048))))
       (local.set $b2 (i32.add (i32.const 5644304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1503,8 +1440,8 @@
   (func $evaluate_lstm_body_c_t_sub (export "evaluate_lstm_body_c_t_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44017104) (i32.mul (local.get $row) (i32.const 64))))
-      (local.set $b0 (i32.add (i32.const 43885968) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 50572752) (i32.mul (local.get $row) (i32.const 64))))
+      (local.set $b0 (i32.add (i32.const 50441616) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 64)))
@@ -1523,14 +1460,14 @@
   (func $evaluate__1 (export "evaluate__1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32) (local $b6 i32) (local $s0 v128) (local $s5 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44017168) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 43885968) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b1 (i32.add (i32.const 43992528) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b2 (i32.add (i32.const 43869584) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b3 (i32.add (i32.const 44000720) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b4 (i32.add (i32.const 44008912) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b5 (i32.add (i32.const 44017104) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b6 (i32.add (i32.const 43869584) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $bo (i32.add (i32.const 50572816) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 50441616) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b1 (i32.add (i32.const 50548176) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b2 (i32.add (i32.const 50425232) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b3 (i32.add (i32.const 50556368) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b4 (i32.add (i32.const 50564560) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b5 (i32.add (i32.const 50572752) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b6 (i32.add (i32.const 50425232) (i32.mul (local.get $row) (i32.const 512))))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $s5 (f32x4.splat (f32.load (local.get $b5))))
       (local.set $j (i32.const 0))
@@ -1551,12 +1488,12 @@
   (func $evaluate__0 (export "evaluate__0") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $s0 v128) (local $s3 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44025360) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 43885968) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b1 (i32.add (i32.const 43984336) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b2 (i32.add (i32.const 44017168) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b3 (i32.add (i32.const 44017104) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b4 (i32.add (i32.const 43853200) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $bo (i32.add (i32.const 50581008) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 50441616) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b1 (i32.add (i32.const 50539984) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b2 (i32.add (i32.const 50572816) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b3 (i32.add (i32.const 50572752) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b4 (i32.add (i32.const 50408848) (i32.mul (local.get $row) (i32.const 512))))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $s3 (f32x4.splat (f32.load (local.get $b3))))
       (local.set $j (i32.const 0))
@@ -1577,9 +1514,9 @@
   (func $evaluate_proj_mul (export "evaluate_proj_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44033552) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 43034000) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b1 (i32.add (i32.const 43027600) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 50589200) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 49589648) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b1 (i32.add (i32.const 49583248) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1599,9 +1536,9 @@
   (func $evaluate_proj (export "evaluate_proj") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44861008) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 44852752) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b1 (i32.add (i32.const 44860944) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 51416656) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 51408400) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b1 (i32.add (i32.const 51416592) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1621,8 +1558,8 @@
   (func $evaluate_p_y_add (export "evaluate_p_y_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44869328) (i32.mul (local.get $row) (i32.const 8))))
-      (local.set $b0 (i32.add (i32.const 44869200) (i32.mul (local.get $row) (i32.const 8))))
+      (local.set $bo (i32.add (i32.const 51424976) (i32.mul (local.get $row) (i32.const 8))))
+      (local.set $b0 (i32.add (i32.const 51424848) (i32.mul (local.get $row) (i32.const 8))))
       (local.set $b1 (i32.add (i32.const 5647376) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1642,9 +1579,9 @@
   (func $evaluate_p_y_sub (export "evaluate_p_y_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44869520) (i32.mul (local.get $row) (i32.const 8))))
-      (local.set $b0 (i32.add (i32.const 44869328) (i32.mul (local.get $row) (i32.const 8))))
-      (local.set $b1 (i32.add (i32.const 44869456) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 51425168) (i32.mul (local.get $row) (i32.const 8))))
+      (local.set $b0 (i32.add (i32.const 51424976) (i32.mul (local.get $row) (i32.const 8))))
+      (local.set $b1 (i32.add (i32.const 51425104) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1664,8 +1601,8 @@
   (func $evaluate_p_y_exp (export "evaluate_p_y_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44869648) (i32.mul (local.get $row) (i32.const 128))))
-      (local.set $b0 (i32.add (i32.const 44869520) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 51425296) (i32.mul (local.get $row) (i32.const 128))))
+      (local.set $b0 (i32.add (i32.const 51425168) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 128)))
@@ -1684,9 +1621,9 @@
   (func $evaluate_p_y (export "evaluate_p_y") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44869840) (i32.mul (local.get $row) (i32.const 8))))
-      (local.set $b0 (i32.add (i32.const 44869648) (i32.mul (local.get $row) (i32.const 8))))
-      (local.set $b1 (i32.add (i32.const 44869776) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 51425488) (i32.mul (local.get $row) (i32.const 8))))
+      (local.set $b0 (i32.add (i32.const 51425296) (i32.mul (local.get $row) (i32.const 8))))
+      (local.set $b1 (i32.add (i32.const 51425424) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1706,8 +1643,8 @@
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44870352) (i32.mul (local.get $row) (i32.const 64))))
-      (local.set $b0 (i32.add (i32.const 44870288) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 51426000) (i32.mul (local.get $row) (i32.const 64))))
+      (local.set $b0 (i32.add (i32.const 51425936) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 64)))

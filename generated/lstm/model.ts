@@ -253,17 +253,14 @@ interface Loops {
   readonly step0_d_lstm_body_c_t_reducesum: () => void;
   readonly step0_d_lstm_body_c_t_mul: () => void;
   readonly step0_d_lstm_body_c_t_reducesum2: () => void;
-  readonly step0__6: () => void;
+  readonly step0__3: () => void;
   readonly step0_d_lstm_body_g_mul: () => void;
   readonly step0_d_lstm_body_i_mul: () => void;
   readonly step0__12: () => void;
   readonly step0_d_lstm_body_f_mul: () => void;
   readonly step0_d_lstm_body_o_mul: () => void;
-  readonly step0_d_lstm_body_o_add: () => void;
+  readonly step0__5: () => void;
   readonly step0__02: () => void;
-  readonly step0__2: () => void;
-  readonly step0__3: () => void;
-  readonly step0__4: () => void;
   readonly step0_new_train_adadelta_g2_Wemb: () => void;
   readonly step0_optimizer_neg: () => void;
   readonly step0_train_adadelta_dx2_Wemb: () => void;
@@ -308,8 +305,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 42.8 MiB, laid out at compile time. */
-  private readonly mem = createArena(44870416);
+  /** Every buffer of the model, 49.0 MiB, laid out at compile time. */
+  private readonly mem = createArena(51426064);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { Wemb: new Float32Array(this.mem.buffer, 16, 1280000), lstm_W: new Float32Array(this.mem.buffer, 5120016, 65536), lstm_U: new Float32Array(this.mem.buffer, 5382160, 65536), lstm_b: new Float32Array(this.mem.buffer, 5644304, 512), U: new Float32Array(this.mem.buffer, 5646352, 256), b: new Float32Array(this.mem.buffer, 5647376, 2) };
@@ -361,86 +358,83 @@ export class Model implements CompiledModel {
   private readonly d_proj_div = new Float32Array(this.mem.buffer, 21279280, 2048);
   private readonly d_proj_mul = new Float32Array(this.mem.buffer, 21287472, 204800);
   private readonly d_lstm_scan_out0 = new Float32Array(this.mem.buffer, 22106672, 204800);
-  private readonly d_lstm_scan_carry0 = new Float32Array(this.mem.buffer, 22925872, 2048);
-  private readonly d_lstm_scan_carry1 = new Float32Array(this.mem.buffer, 22934064, 2048);
-  private readonly d_lstm_scan_carry2 = new Float32Array(this.mem.buffer, 22942256, 65536);
-  private readonly k_d_lstm_const = new Float32Array(this.mem.buffer, 23204400, 65536);
-  private readonly d_lstm_scan_carry3 = new Float32Array(this.mem.buffer, 23466544, 65536);
-  private readonly d_lstm_scan_carry4 = new Float32Array(this.mem.buffer, 23728688, 512);
-  private readonly k_d_lstm_const2 = new Float32Array(this.mem.buffer, 23730736, 512);
-  private readonly d_lstm_scan_x0 = new Float32Array(this.mem.buffer, 23732784, 2048);
-  private readonly d_lstm_scan_x1 = new Float32Array(this.mem.buffer, 23740976, 2048);
-  private readonly d_lstm_scan_x2 = new Float32Array(this.mem.buffer, 23749168, 2048);
-  private readonly d_lstm_scan_x3 = new Float32Array(this.mem.buffer, 23757360, 16);
-  private readonly d_lstm_scan_x4 = new Float32Array(this.mem.buffer, 23757424, 2048);
-  private readonly lstm_body_preact_add2 = new Float32Array(this.mem.buffer, 23831152, 8192);
-  private readonly lstm_body_o_slice2 = new Float32Array(this.mem.buffer, 23863920, 2048);
-  private readonly lstm_body_f_slice2 = new Float32Array(this.mem.buffer, 23880304, 2048);
-  private readonly lstm_body_i_slice2 = new Float32Array(this.mem.buffer, 23896688, 2048);
-  private readonly lstm_body_g_slice2 = new Float32Array(this.mem.buffer, 23913072, 2048);
-  private readonly d_lstm_body_g_mul = new Float32Array(this.mem.buffer, 23978864, 2048);
-  private readonly d_lstm_body_g_pad = new Float32Array(this.mem.buffer, 23987056, 8192);
-  private readonly d_lstm_body_i_mul = new Float32Array(this.mem.buffer, 24019824, 2048);
-  private readonly d_lstm_body_i_pad = new Float32Array(this.mem.buffer, 24028016, 8192);
-  private readonly _12 = new Float32Array(this.mem.buffer, 24060784, 2048);
-  private readonly d_lstm_body_f_mul = new Float32Array(this.mem.buffer, 24068976, 2048);
-  private readonly d_lstm_body_f_pad = new Float32Array(this.mem.buffer, 24077168, 8192);
-  private readonly d_lstm_body_o_mul = new Float32Array(this.mem.buffer, 24109936, 2048);
-  private readonly d_lstm_body_o_pad = new Float32Array(this.mem.buffer, 24118128, 8192);
-  private readonly d_lstm_body_o_add = new Float32Array(this.mem.buffer, 24150896, 8192);
-  private readonly d_lstm_body_preact_reducesum = new Float32Array(this.mem.buffer, 24183664, 512);
-  private readonly _02 = new Float32Array(this.mem.buffer, 24456048, 2048);
-  private readonly _5 = new Float32Array(this.mem.buffer, 24464240, 2048);
-  private readonly _2 = new Float32Array(this.mem.buffer, 24734576, 65536);
-  private readonly _3 = new Float32Array(this.mem.buffer, 24996720, 65536);
-  private readonly _4 = new Float32Array(this.mem.buffer, 25258864, 512);
-  private readonly d_lstm_scan_final2 = new Float32Array(this.mem.buffer, 25260912, 65536);
-  private readonly d_lstm_scan_final3 = new Float32Array(this.mem.buffer, 25523056, 65536);
-  private readonly d_lstm_scan_final4 = new Float32Array(this.mem.buffer, 25785200, 512);
-  private readonly grad_Wemb = new Float32Array(this.mem.buffer, 25787248, 1280000);
-  private readonly new_train_adadelta_g2_Wemb = new Float32Array(this.mem.buffer, 30907248, 1280000);
-  private readonly optimizer_neg = new Float32Array(this.mem.buffer, 36027248, 1280000);
-  private readonly new_train_adadelta_g2_lstm_W = new Float32Array(this.mem.buffer, 41147248, 65536);
-  private readonly optimizer_neg2 = new Float32Array(this.mem.buffer, 41409392, 65536);
-  private readonly new_train_adadelta_g2_lstm_U = new Float32Array(this.mem.buffer, 41671536, 65536);
-  private readonly optimizer_neg3 = new Float32Array(this.mem.buffer, 41933680, 65536);
-  private readonly new_train_adadelta_g2_lstm_b = new Float32Array(this.mem.buffer, 42195824, 512);
-  private readonly optimizer_neg4 = new Float32Array(this.mem.buffer, 42197872, 512);
-  private readonly new_train_adadelta_g2_U = new Float32Array(this.mem.buffer, 42199920, 256);
-  private readonly optimizer_neg5 = new Float32Array(this.mem.buffer, 42200944, 256);
-  private readonly new_train_adadelta_g2_b = new Float32Array(this.mem.buffer, 42201968, 2);
-  private readonly optimizer_neg6 = new Float32Array(this.mem.buffer, 42201984, 2);
-  private readonly eval_emb_transpose = new Int32Array(this.mem.buffer, 42202000, 1600);
-  private readonly eval_emb = new Float32Array(this.mem.buffer, 42208400, 204800);
-  private readonly eval_m = new Float32Array(this.mem.buffer, 43027600, 1600);
-  private readonly eval_lstm_scan_out0 = new Float32Array(this.mem.buffer, 43034000, 204800);
-  private readonly eval_lstm_scan_carry0 = new Float32Array(this.mem.buffer, 43853200, 2048);
-  private readonly eval_k_zeros = new Float32Array(this.mem.buffer, 43861392, 2048);
-  private readonly eval_lstm_scan_carry1 = new Float32Array(this.mem.buffer, 43869584, 2048);
-  private readonly eval_lstm_scan_x0 = new Float32Array(this.mem.buffer, 43877776, 2048);
-  private readonly eval_lstm_scan_x1 = new Float32Array(this.mem.buffer, 43885968, 16);
-  private readonly eval_lstm_body_preact_add = new Float32Array(this.mem.buffer, 43951568, 8192);
-  private readonly eval_lstm_body_o_slice = new Float32Array(this.mem.buffer, 43984336, 2048);
-  private readonly eval_lstm_body_f_slice = new Float32Array(this.mem.buffer, 43992528, 2048);
-  private readonly eval_lstm_body_i_slice = new Float32Array(this.mem.buffer, 44000720, 2048);
-  private readonly eval_lstm_body_g_slice = new Float32Array(this.mem.buffer, 44008912, 2048);
-  private readonly eval__1 = new Float32Array(this.mem.buffer, 44017168, 2048);
-  private readonly eval__0 = new Float32Array(this.mem.buffer, 44025360, 2048);
-  private readonly eval_proj_mul = new Float32Array(this.mem.buffer, 44033552, 204800);
-  private readonly eval_proj_reducesum = new Float32Array(this.mem.buffer, 44852752, 2048);
-  private readonly eval_proj_reducesum2 = new Float32Array(this.mem.buffer, 44860944, 16);
-  private readonly eval_p_y_add = new Float32Array(this.mem.buffer, 44869328, 32);
-  private readonly eval_p_y_reducemax = new Float32Array(this.mem.buffer, 44869456, 16);
-  private readonly eval_p_y_sub = new Float32Array(this.mem.buffer, 44869520, 32);
-  private readonly eval_p_y_exp = new Float32Array(this.mem.buffer, 44869648, 32);
-  private readonly eval_p_y_reducesum = new Float32Array(this.mem.buffer, 44869776, 16);
-  private readonly eval_p_y = new Float32Array(this.mem.buffer, 44869840, 32);
-  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 44869968, 16);
-  private readonly eval_error = new Float32Array(this.mem.buffer, 44870032, 16);
-  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 44870096, 32);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 44870224, 16);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 44870288, 16);
-  private readonly eval_cost = new Float32Array(this.mem.buffer, 44870352, 16);
+  private readonly d_lstm_scan_out2 = new Float32Array(this.mem.buffer, 22925872, 204800);
+  private readonly d_lstm_scan_out3 = new Float32Array(this.mem.buffer, 23745072, 819200);
+  private readonly d_lstm_scan_out4 = new Float32Array(this.mem.buffer, 27021872, 204800);
+  private readonly d_lstm_scan_out5 = new Float32Array(this.mem.buffer, 27841072, 819200);
+  private readonly d_lstm_scan_out6 = new Float32Array(this.mem.buffer, 31117872, 51200);
+  private readonly d_lstm_scan_carry0 = new Float32Array(this.mem.buffer, 31322672, 2048);
+  private readonly d_lstm_scan_carry1 = new Float32Array(this.mem.buffer, 31330864, 2048);
+  private readonly d_lstm_scan_x0 = new Float32Array(this.mem.buffer, 31339056, 2048);
+  private readonly d_lstm_scan_x1 = new Float32Array(this.mem.buffer, 31347248, 2048);
+  private readonly d_lstm_scan_x2 = new Float32Array(this.mem.buffer, 31355440, 2048);
+  private readonly d_lstm_scan_x3 = new Float32Array(this.mem.buffer, 31363632, 16);
+  private readonly d_lstm_scan_x4 = new Float32Array(this.mem.buffer, 31363696, 2048);
+  private readonly lstm_body_preact_add2 = new Float32Array(this.mem.buffer, 31437424, 8192);
+  private readonly lstm_body_o_slice2 = new Float32Array(this.mem.buffer, 31470192, 2048);
+  private readonly lstm_body_f_slice2 = new Float32Array(this.mem.buffer, 31486576, 2048);
+  private readonly lstm_body_i_slice2 = new Float32Array(this.mem.buffer, 31502960, 2048);
+  private readonly lstm_body_g_slice2 = new Float32Array(this.mem.buffer, 31519344, 2048);
+  private readonly d_lstm_body_g_mul = new Float32Array(this.mem.buffer, 31585136, 2048);
+  private readonly d_lstm_body_g_pad = new Float32Array(this.mem.buffer, 31593328, 8192);
+  private readonly d_lstm_body_i_mul = new Float32Array(this.mem.buffer, 31626096, 2048);
+  private readonly d_lstm_body_i_pad = new Float32Array(this.mem.buffer, 31634288, 8192);
+  private readonly _12 = new Float32Array(this.mem.buffer, 31667056, 2048);
+  private readonly d_lstm_body_f_mul = new Float32Array(this.mem.buffer, 31675248, 2048);
+  private readonly d_lstm_body_f_pad = new Float32Array(this.mem.buffer, 31683440, 8192);
+  private readonly d_lstm_body_o_mul = new Float32Array(this.mem.buffer, 31716208, 2048);
+  private readonly d_lstm_body_o_pad = new Float32Array(this.mem.buffer, 31724400, 8192);
+  private readonly _5 = new Float32Array(this.mem.buffer, 31757168, 8192);
+  private readonly _8 = new Float32Array(this.mem.buffer, 31789936, 512);
+  private readonly _02 = new Float32Array(this.mem.buffer, 31800176, 2048);
+  private readonly _2 = new Float32Array(this.mem.buffer, 31808368, 2048);
+  private readonly grad_lstm_W = new Float32Array(this.mem.buffer, 31816560, 65536);
+  private readonly grad_lstm_U = new Float32Array(this.mem.buffer, 32078704, 65536);
+  private readonly grad_lstm_b = new Float32Array(this.mem.buffer, 32340848, 512);
+  private readonly grad_Wemb = new Float32Array(this.mem.buffer, 32342896, 1280000);
+  private readonly new_train_adadelta_g2_Wemb = new Float32Array(this.mem.buffer, 37462896, 1280000);
+  private readonly optimizer_neg = new Float32Array(this.mem.buffer, 42582896, 1280000);
+  private readonly new_train_adadelta_g2_lstm_W = new Float32Array(this.mem.buffer, 47702896, 65536);
+  private readonly optimizer_neg2 = new Float32Array(this.mem.buffer, 47965040, 65536);
+  private readonly new_train_adadelta_g2_lstm_U = new Float32Array(this.mem.buffer, 48227184, 65536);
+  private readonly optimizer_neg3 = new Float32Array(this.mem.buffer, 48489328, 65536);
+  private readonly new_train_adadelta_g2_lstm_b = new Float32Array(this.mem.buffer, 48751472, 512);
+  private readonly optimizer_neg4 = new Float32Array(this.mem.buffer, 48753520, 512);
+  private readonly new_train_adadelta_g2_U = new Float32Array(this.mem.buffer, 48755568, 256);
+  private readonly optimizer_neg5 = new Float32Array(this.mem.buffer, 48756592, 256);
+  private readonly new_train_adadelta_g2_b = new Float32Array(this.mem.buffer, 48757616, 2);
+  private readonly optimizer_neg6 = new Float32Array(this.mem.buffer, 48757632, 2);
+  private readonly eval_emb_transpose = new Int32Array(this.mem.buffer, 48757648, 1600);
+  private readonly eval_emb = new Float32Array(this.mem.buffer, 48764048, 204800);
+  private readonly eval_m = new Float32Array(this.mem.buffer, 49583248, 1600);
+  private readonly eval_lstm_scan_out0 = new Float32Array(this.mem.buffer, 49589648, 204800);
+  private readonly eval_lstm_scan_carry0 = new Float32Array(this.mem.buffer, 50408848, 2048);
+  private readonly eval_k_zeros = new Float32Array(this.mem.buffer, 50417040, 2048);
+  private readonly eval_lstm_scan_carry1 = new Float32Array(this.mem.buffer, 50425232, 2048);
+  private readonly eval_lstm_scan_x0 = new Float32Array(this.mem.buffer, 50433424, 2048);
+  private readonly eval_lstm_scan_x1 = new Float32Array(this.mem.buffer, 50441616, 16);
+  private readonly eval_lstm_body_preact_add = new Float32Array(this.mem.buffer, 50507216, 8192);
+  private readonly eval_lstm_body_o_slice = new Float32Array(this.mem.buffer, 50539984, 2048);
+  private readonly eval_lstm_body_f_slice = new Float32Array(this.mem.buffer, 50548176, 2048);
+  private readonly eval_lstm_body_i_slice = new Float32Array(this.mem.buffer, 50556368, 2048);
+  private readonly eval_lstm_body_g_slice = new Float32Array(this.mem.buffer, 50564560, 2048);
+  private readonly eval__1 = new Float32Array(this.mem.buffer, 50572816, 2048);
+  private readonly eval__0 = new Float32Array(this.mem.buffer, 50581008, 2048);
+  private readonly eval_proj_mul = new Float32Array(this.mem.buffer, 50589200, 204800);
+  private readonly eval_proj_reducesum = new Float32Array(this.mem.buffer, 51408400, 2048);
+  private readonly eval_proj_reducesum2 = new Float32Array(this.mem.buffer, 51416592, 16);
+  private readonly eval_p_y_add = new Float32Array(this.mem.buffer, 51424976, 32);
+  private readonly eval_p_y_reducemax = new Float32Array(this.mem.buffer, 51425104, 16);
+  private readonly eval_p_y_sub = new Float32Array(this.mem.buffer, 51425168, 32);
+  private readonly eval_p_y_exp = new Float32Array(this.mem.buffer, 51425296, 32);
+  private readonly eval_p_y_reducesum = new Float32Array(this.mem.buffer, 51425424, 16);
+  private readonly eval_p_y = new Float32Array(this.mem.buffer, 51425488, 32);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 51425616, 16);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 51425680, 16);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 51425744, 32);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 51425872, 16);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 51425936, 16);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 51426000, 16);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -493,7 +487,7 @@ export class Model implements CompiledModel {
     label.set(batch.label as Int32Array);
     // specs/lstm.yaml:35 emb: emb_transpose = transpose(words)
     {
-      this.k.swap01Blocks({ src: 16948544, dst: 42202000, rows: 16, cols: 100, block: 1 }); // words → emb_transpose
+      this.k.swap01Blocks({ src: 16948544, dst: 48757648, rows: 16, cols: 100, block: 1 }); // words → emb_transpose
     }
 
     // specs/lstm.yaml:35 emb: emb = gather(Wemb, emb_transpose)
@@ -506,7 +500,7 @@ export class Model implements CompiledModel {
 
     // specs/lstm.yaml:36 m: m = transpose(mask)
     {
-      this.k.swap01Blocks({ src: 17780544, dst: 43027600, rows: 16, cols: 100, block: 1 }); // mask → m
+      this.k.swap01Blocks({ src: 17780544, dst: 49583248, rows: 16, cols: 100, block: 1 }); // mask → m
     }
 
     // specs/lstm.yaml:39 lstm: scan over up to 100 steps
@@ -520,12 +514,12 @@ export class Model implements CompiledModel {
       lstm_scan_x1.set(m.subarray(t$3 * 16, (t$3 + 1) * 16));
       // specs/lstm.yaml:46 lstm.body.preact: lstm_body_preact_matmul = matmul(lstm_scan_x0, lstm_W)
       {
-        this.k.gemm({ a: 43877776, b: 5120016, c: 43886032, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // lstm_scan_x0 @ lstm_W → lstm_body_preact_matmul
+        this.k.gemm({ a: 50433424, b: 5120016, c: 50441680, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // lstm_scan_x0 @ lstm_W → lstm_body_preact_matmul
       }
 
       // specs/lstm.yaml:46 lstm.body.preact: lstm_body_preact_matmul2 = matmul(lstm_scan_carry0, lstm_U)
       {
-        this.k.gemm({ a: 43853200, b: 5382160, c: 43918800, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // lstm_scan_carry0 @ lstm_U → lstm_body_preact_matmul2
+        this.k.gemm({ a: 50408848, b: 5382160, c: 50474448, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // lstm_scan_carry0 @ lstm_U → lstm_body_preact_matmul2
       }
 
       // specs/lstm.yaml:46 lstm.body.preact: lstm_body_preact_add = (lstm_body_preact_matmul + lstm_body_preact_matmul2) + lstm_b
@@ -611,7 +605,7 @@ export class Model implements CompiledModel {
     this.w.evaluate_proj(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:57 p_y: p_y_matmul = matmul(proj, U)
     {
-      this.k.gemm({ a: 44861008, b: 5646352, c: 44869200, m: 16, n: 2, k: 128, lda: 128, ldb: 2, ldc: 2, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // proj @ U → p_y_matmul
+      this.k.gemm({ a: 51416656, b: 5646352, c: 51424848, m: 16, n: 2, k: 128, lda: 128, ldb: 2, ldc: 2, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // proj @ U → p_y_matmul
     }
 
     // specs/lstm.yaml:57 p_y: p_y_add = p_y_matmul + b
@@ -719,19 +713,22 @@ export class Model implements CompiledModel {
         ["matmul %62 at specs/lstm.yaml:57:35 (graph.p_y)", this.grad_U],
         ["div %65 at specs/lstm.yaml:56:24 (graph.proj), computing mul %64 at specs/lstm.yaml:57:16 (graph.p_y), computing div %63 at specs/lstm.yaml:57:16 (graph.p_y)", this.d_proj_div],
         ["mul %68 at specs/lstm.yaml:56:16 (graph.proj)", this.d_proj_mul],
-        ["scatter_add %78 at specs/lstm.yaml:35:8 (graph.emb)", this.grad_Wemb],
-        ["add %86 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %83 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %85 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %81 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.new_train_adadelta_g2_Wemb],
-        ["neg %94 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %93 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing div %92 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %89 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %88 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %91 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %90 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.optimizer_neg],
-        ["add %107 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %104 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %106 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %102 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.new_train_adadelta_g2_lstm_W],
-        ["neg %115 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %114 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing div %113 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %110 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %109 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %112 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %111 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.optimizer_neg2],
-        ["add %126 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %124 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %125 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %123 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.new_train_adadelta_g2_lstm_U],
-        ["neg %133 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %132 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing div %131 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %128 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %127 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %130 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %129 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.optimizer_neg3],
-        ["add %146 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %143 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %145 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %141 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.new_train_adadelta_g2_lstm_b],
-        ["neg %154 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %153 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing div %152 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %149 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %148 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %151 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %150 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.optimizer_neg4],
-        ["add %167 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %164 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %166 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %162 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.new_train_adadelta_g2_U],
-        ["neg %175 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %174 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing div %173 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %170 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %169 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %172 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %171 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.optimizer_neg5],
-        ["add %188 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %185 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %187 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %183 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.new_train_adadelta_g2_b],
-        ["neg %196 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %195 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing div %194 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %191 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %190 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %193 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %192 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.optimizer_neg6],
+        ["matmul %80 at specs/lstm.yaml:39:5 (graph.lstm)", this.grad_lstm_W],
+        ["matmul %83 at specs/lstm.yaml:39:5 (graph.lstm)", this.grad_lstm_U],
+        ["reduce_sum %84 at specs/lstm.yaml:39:5 (graph.lstm)", this.grad_lstm_b],
+        ["scatter_add %85 at specs/lstm.yaml:35:8 (graph.emb)", this.grad_Wemb],
+        ["add %93 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %90 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %92 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %88 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.new_train_adadelta_g2_Wemb],
+        ["neg %101 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %100 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing div %99 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %96 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %95 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %98 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %97 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.optimizer_neg],
+        ["add %114 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %111 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %113 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %109 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.new_train_adadelta_g2_lstm_W],
+        ["neg %122 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %121 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing div %120 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %117 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %116 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %119 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %118 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.optimizer_neg2],
+        ["add %133 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %131 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %132 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %130 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.new_train_adadelta_g2_lstm_U],
+        ["neg %140 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %139 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing div %138 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %135 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %134 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %137 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %136 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.optimizer_neg3],
+        ["add %153 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %150 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %152 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %148 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.new_train_adadelta_g2_lstm_b],
+        ["neg %161 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %160 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing div %159 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %156 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %155 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %158 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %157 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.optimizer_neg4],
+        ["add %174 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %171 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %173 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %169 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.new_train_adadelta_g2_U],
+        ["neg %182 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %181 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing div %180 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %177 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %176 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %179 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %178 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.optimizer_neg5],
+        ["add %195 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %192 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %194 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %190 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.new_train_adadelta_g2_b],
+        ["neg %203 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing mul %202 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing div %201 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %198 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %197 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing sqrt %200 at specs/lstm.yaml:67:16 (phases[0].optimizer), computing add %199 at specs/lstm.yaml:67:16 (phases[0].optimizer)", this.optimizer_neg6],
       ],
     ];
     return probes[stepFn] ?? [];
@@ -777,15 +774,14 @@ export class Model implements CompiledModel {
     const d_p_y_add = this.d_p_y_add;
     const grad_b = this.grad_b;
     const d_proj_mul = this.d_proj_mul;
-    const d_lstm_scan_final2 = this.d_lstm_scan_final2;
-    const d_lstm_scan_final3 = this.d_lstm_scan_final3;
-    const d_lstm_scan_final4 = this.d_lstm_scan_final4;
     const d_lstm_scan_out0 = this.d_lstm_scan_out0;
+    const d_lstm_scan_out2 = this.d_lstm_scan_out2;
+    const d_lstm_scan_out3 = this.d_lstm_scan_out3;
+    const d_lstm_scan_out4 = this.d_lstm_scan_out4;
+    const d_lstm_scan_out5 = this.d_lstm_scan_out5;
+    const d_lstm_scan_out6 = this.d_lstm_scan_out6;
     const d_lstm_scan_carry0 = this.d_lstm_scan_carry0;
     const d_lstm_scan_carry1 = this.d_lstm_scan_carry1;
-    const d_lstm_scan_carry2 = this.d_lstm_scan_carry2;
-    const d_lstm_scan_carry3 = this.d_lstm_scan_carry3;
-    const d_lstm_scan_carry4 = this.d_lstm_scan_carry4;
     const d_lstm_scan_x0 = this.d_lstm_scan_x0;
     const d_lstm_scan_x1 = this.d_lstm_scan_x1;
     const d_lstm_scan_x2 = this.d_lstm_scan_x2;
@@ -805,15 +801,11 @@ export class Model implements CompiledModel {
     const d_lstm_body_f_pad = this.d_lstm_body_f_pad;
     const d_lstm_body_o_mul = this.d_lstm_body_o_mul;
     const d_lstm_body_o_pad = this.d_lstm_body_o_pad;
-    const d_lstm_body_o_add = this.d_lstm_body_o_add;
-    const d_lstm_body_preact_reducesum = this.d_lstm_body_preact_reducesum;
-    const _02 = this._02;
     const _5 = this._5;
+    const _8 = this._8;
+    const _02 = this._02;
     const _2 = this._2;
-    const _3 = this._3;
-    const _4 = this._4;
-    const k_d_lstm_const = this.k_d_lstm_const;
-    const k_d_lstm_const2 = this.k_d_lstm_const2;
+    const grad_lstm_b = this.grad_lstm_b;
     const grad_Wemb = this.grad_Wemb;
     const train_adadelta_g2_Wemb = this.state["train.adadelta_g2.Wemb"];
     const new_train_adadelta_g2_Wemb = this.new_train_adadelta_g2_Wemb;
@@ -1049,11 +1041,13 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:39 gradient of lstm: scan over up to 100 steps, reversed (gradient through time)
     const steps$46 = Math.max(0, Math.min(100, Math.max(...length))); // the longest of the batch
     d_lstm_scan_out0.fill(0);
+    d_lstm_scan_out2.fill(0);
+    d_lstm_scan_out3.fill(0);
+    d_lstm_scan_out4.fill(0);
+    d_lstm_scan_out5.fill(0);
+    d_lstm_scan_out6.fill(0);
     d_lstm_scan_carry0.set(k_zeros);
     d_lstm_scan_carry1.set(k_zeros);
-    d_lstm_scan_carry2.set(k_d_lstm_const);
-    d_lstm_scan_carry3.set(k_d_lstm_const);
-    d_lstm_scan_carry4.set(k_d_lstm_const2);
     for (let n$45 = 0; n$45 < steps$46; n$45++) {
       const t$44 = steps$46 - 1 - n$45;
       d_lstm_scan_x0.set(lstm_scan_history0.subarray(t$44 * 2048, (t$44 + 1) * 2048));
@@ -1063,12 +1057,12 @@ export class Model implements CompiledModel {
       d_lstm_scan_x4.set(d_proj_mul.subarray(t$44 * 2048, (t$44 + 1) * 2048));
       // specs/lstm.yaml:46 lstm.body.preact: lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, lstm_W)
       {
-        this.k.gemm({ a: 23749168, b: 5120016, c: 23765616, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_lstm_scan_x2 @ lstm_W → lstm_body_preact_matmul3
+        this.k.gemm({ a: 31355440, b: 5120016, c: 31371888, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_lstm_scan_x2 @ lstm_W → lstm_body_preact_matmul3
       }
 
       // specs/lstm.yaml:46 lstm.body.preact: lstm_body_preact_matmul4 = matmul(d_lstm_scan_x0, lstm_U)
       {
-        this.k.gemm({ a: 23732784, b: 5382160, c: 23798384, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_lstm_scan_x0 @ lstm_U → lstm_body_preact_matmul4
+        this.k.gemm({ a: 31339056, b: 5382160, c: 31404656, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_lstm_scan_x0 @ lstm_U → lstm_body_preact_matmul4
       }
 
       // specs/lstm.yaml:46 lstm.body.preact: lstm_body_preact_add2 = (lstm_body_preact_matmul3 + lstm_body_preact_matmul4) + lstm_b
@@ -1139,8 +1133,8 @@ export class Model implements CompiledModel {
       this.w.step0_d_lstm_body_c_t_mul(); // WebAssembly SIMD (loops.wat)
       // specs/lstm.yaml:51 gradient of lstm.body.c_t: d_lstm_body_c_t_reducesum2 = Σ ((lstm_add * (lstm_body_o_sigmoid * lstm_body_h_t_tanh)) + (d_lstm_body_h_t_add * lstm_body_c_t_add))
       this.w.step0_d_lstm_body_c_t_reducesum2(); // WebAssembly SIMD (loops.wat)
-      // specs/lstm.yaml:51 gradient of lstm.body.c_t: _6 = -d_lstm_body_c_t_reducesum + d_lstm_body_c_t_reducesum2
-      this.w.step0__6(); // WebAssembly SIMD (loops.wat)
+      // specs/lstm.yaml:51 gradient of lstm.body.c_t: _3 = -d_lstm_body_c_t_reducesum + d_lstm_body_c_t_reducesum2
+      this.w.step0__3(); // WebAssembly SIMD (loops.wat)
       // specs/lstm.yaml:50 gradient of lstm.body.g: d_lstm_body_g_mul = (d_lstm_body_c_t_mul * lstm_body_i_sigmoid) * (1 - (lstm_body_g_tanh * lstm_body_g_tanh))
       this.w.step0_d_lstm_body_g_mul(); // WebAssembly SIMD (loops.wat)
       // specs/lstm.yaml:50 gradient of lstm.body.g: d_lstm_body_g_pad = pad(d_lstm_body_g_mul)
@@ -1195,64 +1189,68 @@ export class Model implements CompiledModel {
         }
       }
 
-      // specs/lstm.yaml:49 gradient of lstm.body.o: d_lstm_body_o_add = ((d_lstm_body_g_pad + d_lstm_body_i_pad) + d_lstm_body_f_pad) + d_lstm_body_o_pad
-      this.w.step0_d_lstm_body_o_add(); // WebAssembly SIMD (loops.wat)
-      // specs/lstm.yaml:46 gradient of lstm.body.preact: d_lstm_body_preact_reducesum = Σ d_lstm_body_o_add
+      // specs/lstm.yaml:49 gradient of lstm.body.o: _5 = ((d_lstm_body_g_pad + d_lstm_body_i_pad) + d_lstm_body_f_pad) + d_lstm_body_o_pad
+      this.w.step0__5(); // WebAssembly SIMD (loops.wat)
+      // specs/lstm.yaml:46 gradient of lstm.body.preact: _8 = Σ _5
       {
-        d_lstm_body_preact_reducesum.fill(0);
+        _8.fill(0);
         let s$73 = 0;
         for (let c$71 = 0; c$71 < 16; c$71++) {
           for (let c$72 = 0; c$72 < 512; c$72++) {
-            d_lstm_body_preact_reducesum[c$72] += d_lstm_body_o_add[s$73++];
+            _8[c$72] += _5[s$73++];
           }
         }
       }
 
-      // specs/lstm.yaml:46 gradient of lstm.body.preact: d_lstm_body_preact_matmul = matmul(d_lstm_body_o_add, lstm_U)
+      // specs/lstm.yaml:46 gradient of lstm.body.preact: d_lstm_body_preact_matmul = matmul(_5, lstm_U)
       {
-        this.k.gemm({ a: 24150896, b: 5382160, c: 24185712, m: 16, n: 128, k: 512, lda: 512, ldb: 512, ldc: 128, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_lstm_body_o_add @ lstm_U → d_lstm_body_preact_matmul
-      }
-
-      // specs/lstm.yaml:46 gradient of lstm.body.preact: d_lstm_body_preact_matmul2 = matmul(d_lstm_scan_x0, d_lstm_body_o_add)
-      {
-        this.k.gemm({ a: 23732784, b: 24150896, c: 24193904, m: 128, n: 512, k: 16, lda: 128, ldb: 512, ldc: 512, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_lstm_scan_x0 @ d_lstm_body_o_add → d_lstm_body_preact_matmul2
+        this.k.gemm({ a: 31757168, b: 5382160, c: 31791984, m: 16, n: 128, k: 512, lda: 512, ldb: 512, ldc: 128, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // _5 @ lstm_U → d_lstm_body_preact_matmul
       }
 
       // specs/lstm.yaml:46 gradient of lstm.body.preact: _02 = (lstm_add * lstm_body_c_t_sub2) + d_lstm_body_preact_matmul
       this.w.step0__02(); // WebAssembly SIMD (loops.wat)
-      // specs/lstm.yaml:46 gradient of lstm.body.preact: _5 = matmul(d_lstm_body_o_add, lstm_W)
+      // specs/lstm.yaml:46 gradient of lstm.body.preact: _2 = matmul(_5, lstm_W)
       {
-        this.k.gemm({ a: 24150896, b: 5120016, c: 24464240, m: 16, n: 128, k: 512, lda: 512, ldb: 512, ldc: 128, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_lstm_body_o_add @ lstm_W → _5
+        this.k.gemm({ a: 31757168, b: 5120016, c: 31808368, m: 16, n: 128, k: 512, lda: 512, ldb: 512, ldc: 128, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // _5 @ lstm_W → _2
       }
 
-      // specs/lstm.yaml:46 gradient of lstm.body.preact: d_lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, d_lstm_body_o_add)
-      {
-        this.k.gemm({ a: 23749168, b: 24150896, c: 24472432, m: 128, n: 512, k: 16, lda: 128, ldb: 512, ldc: 512, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_lstm_scan_x2 @ d_lstm_body_o_add → d_lstm_body_preact_matmul3
-      }
-
-      // specs/lstm.yaml:39 lstm: _2 = d_lstm_scan_carry2 + d_lstm_body_preact_matmul3
-      this.w.step0__2(); // WebAssembly SIMD (loops.wat)
-      // specs/lstm.yaml:39 lstm: _3 = d_lstm_scan_carry3 + d_lstm_body_preact_matmul2
-      this.w.step0__3(); // WebAssembly SIMD (loops.wat)
-      // specs/lstm.yaml:39 lstm: _4 = d_lstm_scan_carry4 + d_lstm_body_preact_reducesum
-      this.w.step0__4(); // WebAssembly SIMD (loops.wat)
-      d_lstm_scan_out0.set(_5, t$44 * 2048);
+      d_lstm_scan_out0.set(_2, t$44 * 2048);
+      d_lstm_scan_out2.set(d_lstm_scan_x2, t$44 * 2048);
+      d_lstm_scan_out3.set(_5, t$44 * 8192);
+      d_lstm_scan_out4.set(d_lstm_scan_x0, t$44 * 2048);
+      d_lstm_scan_out5.set(_5, t$44 * 8192);
+      d_lstm_scan_out6.set(_8, t$44 * 512);
       d_lstm_scan_carry0.set(_02);
       d_lstm_scan_carry1.set(_12);
-      d_lstm_scan_carry2.set(_2);
-      d_lstm_scan_carry3.set(_3);
-      d_lstm_scan_carry4.set(_4);
     }
 
-    d_lstm_scan_final2.set(d_lstm_scan_carry2);
-    d_lstm_scan_final3.set(d_lstm_scan_carry3);
-    d_lstm_scan_final4.set(d_lstm_scan_carry4);
+    // specs/lstm.yaml:39 gradient of lstm: grad_lstm_W = matmul(d_lstm_scan_out2, d_lstm_scan_out3)
+    {
+      this.k.gemm({ a: 22925872, b: 23745072, c: 31816560, m: 128, n: 512, k: 1600, lda: 128, ldb: 512, ldc: 512, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_lstm_scan_out2 @ d_lstm_scan_out3 → grad_lstm_W
+    }
+
+    // specs/lstm.yaml:39 gradient of lstm: grad_lstm_U = matmul(d_lstm_scan_out4, d_lstm_scan_out5)
+    {
+      this.k.gemm({ a: 27021872, b: 27841072, c: 32078704, m: 128, n: 512, k: 1600, lda: 128, ldb: 512, ldc: 512, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_lstm_scan_out4 @ d_lstm_scan_out5 → grad_lstm_U
+    }
+
+    // specs/lstm.yaml:39 gradient of lstm: grad_lstm_b = Σ d_lstm_scan_out6
+    {
+      grad_lstm_b.fill(0);
+      let s$76 = 0;
+      for (let c$74 = 0; c$74 < 100; c$74++) {
+        for (let c$75 = 0; c$75 < 512; c$75++) {
+          grad_lstm_b[c$75] += d_lstm_scan_out6[s$76++];
+        }
+      }
+    }
+
     // specs/lstm.yaml:35 gradient of emb: grad_Wemb = scatter_add(d_lstm_scan_out0, emb_transpose)
     {
       grad_Wemb.fill(0);
-      for (let i$74 = 0; i$74 < 1600; i$74++) {
-        const r$76 = emb_transpose[i$74] * 128;
-        for (let k$75 = 0; k$75 < 128; k$75++) grad_Wemb[r$76 + k$75] += d_lstm_scan_out0[i$74 * 128 + k$75];
+      for (let i$77 = 0; i$77 < 1600; i$77++) {
+        const r$79 = emb_transpose[i$77] * 128;
+        for (let k$78 = 0; k$78 < 128; k$78++) grad_Wemb[r$79 + k$78] += d_lstm_scan_out0[i$77 * 128 + k$78];
       }
     }
 
@@ -1264,25 +1262,25 @@ export class Model implements CompiledModel {
     this.w.step0_train_adadelta_dx2_Wemb(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:67 phases[0].optimizer: Wemb = Wemb + optimizer_neg
     this.w.step0_Wemb(); // WebAssembly SIMD (loops.wat)
-    // specs/lstm.yaml:67 phases[0].optimizer: new_train_adadelta_g2_lstm_W = (0.95 * train_adadelta_g2_lstm_W) + (0.050000000000000044 * (d_lstm_scan_final2 * d_lstm_scan_final2))
+    // specs/lstm.yaml:67 phases[0].optimizer: new_train_adadelta_g2_lstm_W = (0.95 * train_adadelta_g2_lstm_W) + (0.050000000000000044 * (grad_lstm_W * grad_lstm_W))
     this.w.step0_new_train_adadelta_g2_lstm_W(); // WebAssembly SIMD (loops.wat)
-    // specs/lstm.yaml:67 phases[0].optimizer: optimizer_neg2 = -((sqrt(train_adadelta_dx2_lstm_W + 0.000001) / sqrt(new_train_adadelta_g2_lstm_W + 0.000001)) * d_lstm_scan_final2)
+    // specs/lstm.yaml:67 phases[0].optimizer: optimizer_neg2 = -((sqrt(train_adadelta_dx2_lstm_W + 0.000001) / sqrt(new_train_adadelta_g2_lstm_W + 0.000001)) * grad_lstm_W)
     this.w.step0_optimizer_neg2(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:67 phases[0].optimizer: train_adadelta_dx2_lstm_W = (0.95 * train_adadelta_dx2_lstm_W) + (0.050000000000000044 * (optimizer_neg2 * optimizer_neg2))
     this.w.step0_train_adadelta_dx2_lstm_W(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:67 phases[0].optimizer: lstm_W = lstm_W + optimizer_neg2
     this.w.step0_lstm_W(); // WebAssembly SIMD (loops.wat)
-    // specs/lstm.yaml:67 phases[0].optimizer: new_train_adadelta_g2_lstm_U = (0.95 * train_adadelta_g2_lstm_U) + (0.050000000000000044 * (d_lstm_scan_final3 * d_lstm_scan_final3))
+    // specs/lstm.yaml:67 phases[0].optimizer: new_train_adadelta_g2_lstm_U = (0.95 * train_adadelta_g2_lstm_U) + (0.050000000000000044 * (grad_lstm_U * grad_lstm_U))
     this.w.step0_new_train_adadelta_g2_lstm_U(); // WebAssembly SIMD (loops.wat)
-    // specs/lstm.yaml:67 phases[0].optimizer: optimizer_neg3 = -((sqrt(train_adadelta_dx2_lstm_U + 0.000001) / sqrt(new_train_adadelta_g2_lstm_U + 0.000001)) * d_lstm_scan_final3)
+    // specs/lstm.yaml:67 phases[0].optimizer: optimizer_neg3 = -((sqrt(train_adadelta_dx2_lstm_U + 0.000001) / sqrt(new_train_adadelta_g2_lstm_U + 0.000001)) * grad_lstm_U)
     this.w.step0_optimizer_neg3(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:67 phases[0].optimizer: train_adadelta_dx2_lstm_U = (0.95 * train_adadelta_dx2_lstm_U) + (0.050000000000000044 * (optimizer_neg3 * optimizer_neg3))
     this.w.step0_train_adadelta_dx2_lstm_U(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:67 phases[0].optimizer: lstm_U = lstm_U + optimizer_neg3
     this.w.step0_lstm_U(); // WebAssembly SIMD (loops.wat)
-    // specs/lstm.yaml:67 phases[0].optimizer: new_train_adadelta_g2_lstm_b = (0.95 * train_adadelta_g2_lstm_b) + (0.050000000000000044 * (d_lstm_scan_final4 * d_lstm_scan_final4))
+    // specs/lstm.yaml:67 phases[0].optimizer: new_train_adadelta_g2_lstm_b = (0.95 * train_adadelta_g2_lstm_b) + (0.050000000000000044 * (grad_lstm_b * grad_lstm_b))
     this.w.step0_new_train_adadelta_g2_lstm_b(); // WebAssembly SIMD (loops.wat)
-    // specs/lstm.yaml:67 phases[0].optimizer: optimizer_neg4 = -((sqrt(train_adadelta_dx2_lstm_b + 0.000001) / sqrt(new_train_adadelta_g2_lstm_b + 0.000001)) * d_lstm_scan_final4)
+    // specs/lstm.yaml:67 phases[0].optimizer: optimizer_neg4 = -((sqrt(train_adadelta_dx2_lstm_b + 0.000001) / sqrt(new_train_adadelta_g2_lstm_b + 0.000001)) * grad_lstm_b)
     this.w.step0_optimizer_neg4(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:67 phases[0].optimizer: train_adadelta_dx2_lstm_b = (0.95 * train_adadelta_dx2_lstm_b) + (0.050000000000000044 * (optimizer_neg4 * optimizer_neg4))
     this.w.step0_train_adadelta_dx2_lstm_b(); // WebAssembly SIMD (loops.wat)

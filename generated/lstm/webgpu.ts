@@ -753,8 +753,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[((i / 128u) % 16u) * 128u + (i % 128u)] * in2[((i / 2048u) % 100u) * 16u + ((i / 128u) % 16u)]);
 }
 `;
-// Kernel 40: lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, lstm_W) — matmul %13 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)
-const WGSL_40 = `// lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, lstm_W) — matmul %13 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)
+// Kernel 40: lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, lstm_W) — matmul %10 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)
+const WGSL_40 = `// lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, lstm_W) — matmul %10 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -789,8 +789,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 16u && col3 < 512u) { out[row2 * 512u + col3] = acc4; }
 }
 `;
-// Kernel 41: lstm_body_preact_matmul4 = matmul(d_lstm_scan_x0, lstm_U) — matmul %14 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)
-const WGSL_41 = `// lstm_body_preact_matmul4 = matmul(d_lstm_scan_x0, lstm_U) — matmul %14 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)
+// Kernel 41: lstm_body_preact_matmul4 = matmul(d_lstm_scan_x0, lstm_U) — matmul %11 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)
+const WGSL_41 = `// lstm_body_preact_matmul4 = matmul(d_lstm_scan_x0, lstm_U) — matmul %11 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -825,8 +825,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 16u && col3 < 512u) { out[row2 * 512u + col3] = acc4; }
 }
 `;
-// Kernel 42: lstm_body_preact_add2 = (lstm_body_preact_matmul3 + lstm_body_preact_matmul4) + lstm_b — add %17 at specs/lstm.yaml:46:43 (graph.lstm.body.preact)
-const WGSL_42 = `// lstm_body_preact_add2 = (lstm_body_preact_matmul3 + lstm_body_preact_matmul4) + lstm_b — add %17 at specs/lstm.yaml:46:43 (graph.lstm.body.preact)
+// Kernel 42: lstm_body_preact_add2 = (lstm_body_preact_matmul3 + lstm_body_preact_matmul4) + lstm_b — add %14 at specs/lstm.yaml:46:43 (graph.lstm.body.preact)
+const WGSL_42 = `// lstm_body_preact_add2 = (lstm_body_preact_matmul3 + lstm_body_preact_matmul4) + lstm_b — add %14 at specs/lstm.yaml:46:43 (graph.lstm.body.preact)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -839,8 +839,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] + in2[i]) + in3[(i % 512u)]);
 }
 `;
-// Kernel 43: lstm_body_o_slice2 = slice(lstm_body_preact_add2) — slice %18 at specs/lstm.yaml:49:20 (graph.lstm.body.o)
-const WGSL_43 = `// lstm_body_o_slice2 = slice(lstm_body_preact_add2) — slice %18 at specs/lstm.yaml:49:20 (graph.lstm.body.o)
+// Kernel 43: lstm_body_o_slice2 = slice(lstm_body_preact_add2) — slice %15 at specs/lstm.yaml:49:20 (graph.lstm.body.o)
+const WGSL_43 = `// lstm_body_o_slice2 = slice(lstm_body_preact_add2) — slice %15 at specs/lstm.yaml:49:20 (graph.lstm.body.o)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -851,8 +851,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 128u) * 512u + (i % 128u) + 256u];
 }
 `;
-// Kernel 44: lstm_body_o_sigmoid = sigmoid(lstm_body_o_slice2) — sigmoid %19 at specs/lstm.yaml:49:12 (graph.lstm.body.o)
-const WGSL_44 = `// lstm_body_o_sigmoid = sigmoid(lstm_body_o_slice2) — sigmoid %19 at specs/lstm.yaml:49:12 (graph.lstm.body.o)
+// Kernel 44: lstm_body_o_sigmoid = sigmoid(lstm_body_o_slice2) — sigmoid %16 at specs/lstm.yaml:49:12 (graph.lstm.body.o)
+const WGSL_44 = `// lstm_body_o_sigmoid = sigmoid(lstm_body_o_slice2) — sigmoid %16 at specs/lstm.yaml:49:12 (graph.lstm.body.o)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -863,8 +863,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-(in1[i]))));
 }
 `;
-// Kernel 45: lstm_body_f_slice2 = slice(lstm_body_preact_add2) — slice %20 at specs/lstm.yaml:48:20 (graph.lstm.body.f)
-const WGSL_45 = `// lstm_body_f_slice2 = slice(lstm_body_preact_add2) — slice %20 at specs/lstm.yaml:48:20 (graph.lstm.body.f)
+// Kernel 45: lstm_body_f_slice2 = slice(lstm_body_preact_add2) — slice %17 at specs/lstm.yaml:48:20 (graph.lstm.body.f)
+const WGSL_45 = `// lstm_body_f_slice2 = slice(lstm_body_preact_add2) — slice %17 at specs/lstm.yaml:48:20 (graph.lstm.body.f)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -875,8 +875,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 128u) * 512u + (i % 128u) + 128u];
 }
 `;
-// Kernel 46: lstm_body_f_sigmoid = sigmoid(lstm_body_f_slice2) — sigmoid %21 at specs/lstm.yaml:48:12 (graph.lstm.body.f)
-const WGSL_46 = `// lstm_body_f_sigmoid = sigmoid(lstm_body_f_slice2) — sigmoid %21 at specs/lstm.yaml:48:12 (graph.lstm.body.f)
+// Kernel 46: lstm_body_f_sigmoid = sigmoid(lstm_body_f_slice2) — sigmoid %18 at specs/lstm.yaml:48:12 (graph.lstm.body.f)
+const WGSL_46 = `// lstm_body_f_sigmoid = sigmoid(lstm_body_f_slice2) — sigmoid %18 at specs/lstm.yaml:48:12 (graph.lstm.body.f)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -887,8 +887,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-(in1[i]))));
 }
 `;
-// Kernel 47: lstm_body_i_slice2 = slice(lstm_body_preact_add2) — slice %23 at specs/lstm.yaml:47:20 (graph.lstm.body.i)
-const WGSL_47 = `// lstm_body_i_slice2 = slice(lstm_body_preact_add2) — slice %23 at specs/lstm.yaml:47:20 (graph.lstm.body.i)
+// Kernel 47: lstm_body_i_slice2 = slice(lstm_body_preact_add2) — slice %20 at specs/lstm.yaml:47:20 (graph.lstm.body.i)
+const WGSL_47 = `// lstm_body_i_slice2 = slice(lstm_body_preact_add2) — slice %20 at specs/lstm.yaml:47:20 (graph.lstm.body.i)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -899,8 +899,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 128u) * 512u + (i % 128u)];
 }
 `;
-// Kernel 48: lstm_body_i_sigmoid = sigmoid(lstm_body_i_slice2) — sigmoid %24 at specs/lstm.yaml:47:12 (graph.lstm.body.i)
-const WGSL_48 = `// lstm_body_i_sigmoid = sigmoid(lstm_body_i_slice2) — sigmoid %24 at specs/lstm.yaml:47:12 (graph.lstm.body.i)
+// Kernel 48: lstm_body_i_sigmoid = sigmoid(lstm_body_i_slice2) — sigmoid %21 at specs/lstm.yaml:47:12 (graph.lstm.body.i)
+const WGSL_48 = `// lstm_body_i_sigmoid = sigmoid(lstm_body_i_slice2) — sigmoid %21 at specs/lstm.yaml:47:12 (graph.lstm.body.i)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -911,8 +911,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-(in1[i]))));
 }
 `;
-// Kernel 49: lstm_body_g_slice2 = slice(lstm_body_preact_add2) — slice %25 at specs/lstm.yaml:50:17 (graph.lstm.body.g)
-const WGSL_49 = `// lstm_body_g_slice2 = slice(lstm_body_preact_add2) — slice %25 at specs/lstm.yaml:50:17 (graph.lstm.body.g)
+// Kernel 49: lstm_body_g_slice2 = slice(lstm_body_preact_add2) — slice %22 at specs/lstm.yaml:50:17 (graph.lstm.body.g)
+const WGSL_49 = `// lstm_body_g_slice2 = slice(lstm_body_preact_add2) — slice %22 at specs/lstm.yaml:50:17 (graph.lstm.body.g)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -923,8 +923,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 128u) * 512u + (i % 128u) + 384u];
 }
 `;
-// Kernel 50: lstm_body_g_tanh = tanh(lstm_body_g_slice2) — tanh %26 at specs/lstm.yaml:50:12 (graph.lstm.body.g)
-const WGSL_50 = `// lstm_body_g_tanh = tanh(lstm_body_g_slice2) — tanh %26 at specs/lstm.yaml:50:12 (graph.lstm.body.g)
+// Kernel 50: lstm_body_g_tanh = tanh(lstm_body_g_slice2) — tanh %23 at specs/lstm.yaml:50:12 (graph.lstm.body.g)
+const WGSL_50 = `// lstm_body_g_tanh = tanh(lstm_body_g_slice2) — tanh %23 at specs/lstm.yaml:50:12 (graph.lstm.body.g)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -935,8 +935,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(tanh(in1[i]), in1[i], ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 51: lstm_body_c_t_add = (lstm_body_f_sigmoid * d_lstm_scan_x1) + (lstm_body_i_sigmoid * lstm_body_g_tanh) — add %28 at specs/lstm.yaml:51:27 (graph.lstm.body.c_t)
-const WGSL_51 = `// lstm_body_c_t_add = (lstm_body_f_sigmoid * d_lstm_scan_x1) + (lstm_body_i_sigmoid * lstm_body_g_tanh) — add %28 at specs/lstm.yaml:51:27 (graph.lstm.body.c_t)
+// Kernel 51: lstm_body_c_t_add = (lstm_body_f_sigmoid * d_lstm_scan_x1) + (lstm_body_i_sigmoid * lstm_body_g_tanh) — add %25 at specs/lstm.yaml:51:27 (graph.lstm.body.c_t)
+const WGSL_51 = `// lstm_body_c_t_add = (lstm_body_f_sigmoid * d_lstm_scan_x1) + (lstm_body_i_sigmoid * lstm_body_g_tanh) — add %25 at specs/lstm.yaml:51:27 (graph.lstm.body.c_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -950,8 +950,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] * in2[i]) + (in3[i] * in4[i]));
 }
 `;
-// Kernel 52: lstm_body_c_t_sub2 = 1 - d_lstm_scan_x3 — sub %32 at specs/lstm.yaml:51:41 (graph.lstm.body.c_t)
-const WGSL_52 = `// lstm_body_c_t_sub2 = 1 - d_lstm_scan_x3 — sub %32 at specs/lstm.yaml:51:41 (graph.lstm.body.c_t)
+// Kernel 52: lstm_body_c_t_sub2 = 1 - d_lstm_scan_x3 — sub %29 at specs/lstm.yaml:51:41 (graph.lstm.body.c_t)
+const WGSL_52 = `// lstm_body_c_t_sub2 = 1 - d_lstm_scan_x3 — sub %29 at specs/lstm.yaml:51:41 (graph.lstm.body.c_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -962,8 +962,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0f - in1[i]);
 }
 `;
-// Kernel 53: lstm_body_h_t_tanh = tanh((d_lstm_scan_x3 * lstm_body_c_t_add) + (lstm_body_c_t_sub2 * d_lstm_scan_x1)) — tanh %36 at specs/lstm.yaml:52:25 (graph.lstm.body.h_t)
-const WGSL_53 = `// lstm_body_h_t_tanh = tanh((d_lstm_scan_x3 * lstm_body_c_t_add) + (lstm_body_c_t_sub2 * d_lstm_scan_x1)) — tanh %36 at specs/lstm.yaml:52:25 (graph.lstm.body.h_t)
+// Kernel 53: lstm_body_h_t_tanh = tanh((d_lstm_scan_x3 * lstm_body_c_t_add) + (lstm_body_c_t_sub2 * d_lstm_scan_x1)) — tanh %33 at specs/lstm.yaml:52:25 (graph.lstm.body.h_t)
+const WGSL_53 = `// lstm_body_h_t_tanh = tanh((d_lstm_scan_x3 * lstm_body_c_t_add) + (lstm_body_c_t_sub2 * d_lstm_scan_x1)) — tanh %33 at specs/lstm.yaml:52:25 (graph.lstm.body.h_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -977,8 +977,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(tanh(((in1[((i / 128u) % 16u)] * in2[i]) + (in3[((i / 128u) % 16u)] * in4[i]))), ((in1[((i / 128u) % 16u)] * in2[i]) + (in3[((i / 128u) % 16u)] * in4[i])), ((bitcast<u32>(((in1[((i / 128u) % 16u)] * in2[i]) + (in3[((i / 128u) % 16u)] * in4[i]))) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 54: lstm_add = d_lstm_scan_carry0 + d_lstm_scan_x4 — add %38 at specs/lstm.yaml:39:5 (graph.lstm)
-const WGSL_54 = `// lstm_add = d_lstm_scan_carry0 + d_lstm_scan_x4 — add %38 at specs/lstm.yaml:39:5 (graph.lstm)
+// Kernel 54: lstm_add = d_lstm_scan_carry0 + d_lstm_scan_x4 — add %35 at specs/lstm.yaml:39:5 (graph.lstm)
+const WGSL_54 = `// lstm_add = d_lstm_scan_carry0 + d_lstm_scan_x4 — add %35 at specs/lstm.yaml:39:5 (graph.lstm)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -990,8 +990,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[i]);
 }
 `;
-// Kernel 55: d_lstm_body_h_t_mul = lstm_add * d_lstm_scan_x3 — mul %42 at specs/lstm.yaml:52:18 (graph.lstm.body.h_t)
-const WGSL_55 = `// d_lstm_body_h_t_mul = lstm_add * d_lstm_scan_x3 — mul %42 at specs/lstm.yaml:52:18 (graph.lstm.body.h_t)
+// Kernel 55: d_lstm_body_h_t_mul = lstm_add * d_lstm_scan_x3 — mul %39 at specs/lstm.yaml:52:18 (graph.lstm.body.h_t)
+const WGSL_55 = `// d_lstm_body_h_t_mul = lstm_add * d_lstm_scan_x3 — mul %39 at specs/lstm.yaml:52:18 (graph.lstm.body.h_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1003,8 +1003,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * in2[((i / 128u) % 16u)]);
 }
 `;
-// Kernel 56: d_lstm_body_h_t_add = d_lstm_scan_carry1 + ((d_lstm_body_h_t_mul * lstm_body_o_sigmoid) * (1 - (lstm_body_h_t_tanh * lstm_body_h_t_tanh))) — add %49 at specs/lstm.yaml:52:25 (graph.lstm.body.h_t)
-const WGSL_56 = `// d_lstm_body_h_t_add = d_lstm_scan_carry1 + ((d_lstm_body_h_t_mul * lstm_body_o_sigmoid) * (1 - (lstm_body_h_t_tanh * lstm_body_h_t_tanh))) — add %49 at specs/lstm.yaml:52:25 (graph.lstm.body.h_t)
+// Kernel 56: d_lstm_body_h_t_add = d_lstm_scan_carry1 + ((d_lstm_body_h_t_mul * lstm_body_o_sigmoid) * (1 - (lstm_body_h_t_tanh * lstm_body_h_t_tanh))) — add %46 at specs/lstm.yaml:52:25 (graph.lstm.body.h_t)
+const WGSL_56 = `// d_lstm_body_h_t_add = d_lstm_scan_carry1 + ((d_lstm_body_h_t_mul * lstm_body_o_sigmoid) * (1 - (lstm_body_h_t_tanh * lstm_body_h_t_tanh))) — add %46 at specs/lstm.yaml:52:25 (graph.lstm.body.h_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1018,8 +1018,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + ((in2[i] * in3[i]) * (1.0f - (in4[i] * in4[i]))));
 }
 `;
-// Kernel 57: d_lstm_body_c_t_reducesum = Σ ((lstm_add * d_lstm_scan_x0) + (d_lstm_body_h_t_add * d_lstm_scan_x1)) — reduce_sum %53 at specs/lstm.yaml:51:48 (graph.lstm.body.c_t)
-const WGSL_57 = `// d_lstm_body_c_t_reducesum = Σ ((lstm_add * d_lstm_scan_x0) + (d_lstm_body_h_t_add * d_lstm_scan_x1)) — reduce_sum %53 at specs/lstm.yaml:51:48 (graph.lstm.body.c_t)
+// Kernel 57: d_lstm_body_c_t_reducesum = Σ ((lstm_add * d_lstm_scan_x0) + (d_lstm_body_h_t_add * d_lstm_scan_x1)) — reduce_sum %50 at specs/lstm.yaml:51:48 (graph.lstm.body.c_t)
+const WGSL_57 = `// d_lstm_body_c_t_reducesum = Σ ((lstm_add * d_lstm_scan_x0) + (d_lstm_body_h_t_add * d_lstm_scan_x1)) — reduce_sum %50 at specs/lstm.yaml:51:48 (graph.lstm.body.c_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1038,8 +1038,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 58: d_lstm_body_c_t_mul = d_lstm_body_h_t_add * d_lstm_scan_x3 — mul %57 at specs/lstm.yaml:51:18 (graph.lstm.body.c_t)
-const WGSL_58 = `// d_lstm_body_c_t_mul = d_lstm_body_h_t_add * d_lstm_scan_x3 — mul %57 at specs/lstm.yaml:51:18 (graph.lstm.body.c_t)
+// Kernel 58: d_lstm_body_c_t_mul = d_lstm_body_h_t_add * d_lstm_scan_x3 — mul %54 at specs/lstm.yaml:51:18 (graph.lstm.body.c_t)
+const WGSL_58 = `// d_lstm_body_c_t_mul = d_lstm_body_h_t_add * d_lstm_scan_x3 — mul %54 at specs/lstm.yaml:51:18 (graph.lstm.body.c_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1051,8 +1051,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * in2[((i / 128u) % 16u)]);
 }
 `;
-// Kernel 59: d_lstm_body_c_t_reducesum2 = Σ ((lstm_add * (lstm_body_o_sigmoid * lstm_body_h_t_tanh)) + (d_lstm_body_h_t_add * lstm_body_c_t_add)) — reduce_sum %59 at specs/lstm.yaml:51:18 (graph.lstm.body.c_t)
-const WGSL_59 = `// d_lstm_body_c_t_reducesum2 = Σ ((lstm_add * (lstm_body_o_sigmoid * lstm_body_h_t_tanh)) + (d_lstm_body_h_t_add * lstm_body_c_t_add)) — reduce_sum %59 at specs/lstm.yaml:51:18 (graph.lstm.body.c_t)
+// Kernel 59: d_lstm_body_c_t_reducesum2 = Σ ((lstm_add * (lstm_body_o_sigmoid * lstm_body_h_t_tanh)) + (d_lstm_body_h_t_add * lstm_body_c_t_add)) — reduce_sum %56 at specs/lstm.yaml:51:18 (graph.lstm.body.c_t)
+const WGSL_59 = `// d_lstm_body_c_t_reducesum2 = Σ ((lstm_add * (lstm_body_o_sigmoid * lstm_body_h_t_tanh)) + (d_lstm_body_h_t_add * lstm_body_c_t_add)) — reduce_sum %56 at specs/lstm.yaml:51:18 (graph.lstm.body.c_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1072,8 +1072,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 60: _6 = -d_lstm_body_c_t_reducesum + d_lstm_body_c_t_reducesum2 — add %61 at specs/lstm.yaml:51:18 (graph.lstm.body.c_t)
-const WGSL_60 = `// _6 = -d_lstm_body_c_t_reducesum + d_lstm_body_c_t_reducesum2 — add %61 at specs/lstm.yaml:51:18 (graph.lstm.body.c_t)
+// Kernel 60: _3 = -d_lstm_body_c_t_reducesum + d_lstm_body_c_t_reducesum2 — add %58 at specs/lstm.yaml:51:18 (graph.lstm.body.c_t)
+const WGSL_60 = `// _3 = -d_lstm_body_c_t_reducesum + d_lstm_body_c_t_reducesum2 — add %58 at specs/lstm.yaml:51:18 (graph.lstm.body.c_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1085,8 +1085,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((-(in1[i])) + in2[i]);
 }
 `;
-// Kernel 61: d_lstm_body_g_mul = (d_lstm_body_c_t_mul * lstm_body_i_sigmoid) * (1 - (lstm_body_g_tanh * lstm_body_g_tanh)) — mul %66 at specs/lstm.yaml:50:12 (graph.lstm.body.g)
-const WGSL_61 = `// d_lstm_body_g_mul = (d_lstm_body_c_t_mul * lstm_body_i_sigmoid) * (1 - (lstm_body_g_tanh * lstm_body_g_tanh)) — mul %66 at specs/lstm.yaml:50:12 (graph.lstm.body.g)
+// Kernel 61: d_lstm_body_g_mul = (d_lstm_body_c_t_mul * lstm_body_i_sigmoid) * (1 - (lstm_body_g_tanh * lstm_body_g_tanh)) — mul %63 at specs/lstm.yaml:50:12 (graph.lstm.body.g)
+const WGSL_61 = `// d_lstm_body_g_mul = (d_lstm_body_c_t_mul * lstm_body_i_sigmoid) * (1 - (lstm_body_g_tanh * lstm_body_g_tanh)) — mul %63 at specs/lstm.yaml:50:12 (graph.lstm.body.g)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1099,8 +1099,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] * in2[i]) * (1.0f - (in3[i] * in3[i])));
 }
 `;
-// Kernel 62: d_lstm_body_g_pad = pad(d_lstm_body_g_mul) — pad %67 at specs/lstm.yaml:50:17 (graph.lstm.body.g)
-const WGSL_62 = `// d_lstm_body_g_pad = pad(d_lstm_body_g_mul) — pad %67 at specs/lstm.yaml:50:17 (graph.lstm.body.g)
+// Kernel 62: d_lstm_body_g_pad = pad(d_lstm_body_g_mul) — pad %64 at specs/lstm.yaml:50:17 (graph.lstm.body.g)
+const WGSL_62 = `// d_lstm_body_g_pad = pad(d_lstm_body_g_mul) — pad %64 at specs/lstm.yaml:50:17 (graph.lstm.body.g)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1117,8 +1117,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 `;
-// Kernel 63: d_lstm_body_i_mul = (d_lstm_body_c_t_mul * lstm_body_g_tanh) * (lstm_body_i_sigmoid * (1 - lstm_body_i_sigmoid)) — mul %70 at specs/lstm.yaml:47:12 (graph.lstm.body.i)
-const WGSL_63 = `// d_lstm_body_i_mul = (d_lstm_body_c_t_mul * lstm_body_g_tanh) * (lstm_body_i_sigmoid * (1 - lstm_body_i_sigmoid)) — mul %70 at specs/lstm.yaml:47:12 (graph.lstm.body.i)
+// Kernel 63: d_lstm_body_i_mul = (d_lstm_body_c_t_mul * lstm_body_g_tanh) * (lstm_body_i_sigmoid * (1 - lstm_body_i_sigmoid)) — mul %67 at specs/lstm.yaml:47:12 (graph.lstm.body.i)
+const WGSL_63 = `// d_lstm_body_i_mul = (d_lstm_body_c_t_mul * lstm_body_g_tanh) * (lstm_body_i_sigmoid * (1 - lstm_body_i_sigmoid)) — mul %67 at specs/lstm.yaml:47:12 (graph.lstm.body.i)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1131,8 +1131,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] * in2[i]) * (in3[i] * (1.0f - in3[i])));
 }
 `;
-// Kernel 64: d_lstm_body_i_pad = pad(d_lstm_body_i_mul) — pad %71 at specs/lstm.yaml:47:20 (graph.lstm.body.i)
-const WGSL_64 = `// d_lstm_body_i_pad = pad(d_lstm_body_i_mul) — pad %71 at specs/lstm.yaml:47:20 (graph.lstm.body.i)
+// Kernel 64: d_lstm_body_i_pad = pad(d_lstm_body_i_mul) — pad %68 at specs/lstm.yaml:47:20 (graph.lstm.body.i)
+const WGSL_64 = `// d_lstm_body_i_pad = pad(d_lstm_body_i_mul) — pad %68 at specs/lstm.yaml:47:20 (graph.lstm.body.i)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1149,8 +1149,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 `;
-// Kernel 65: _12 = (d_lstm_body_h_t_add * lstm_body_c_t_sub2) + (d_lstm_body_c_t_mul * lstm_body_f_sigmoid) — add %75 at specs/lstm.yaml:51:23 (graph.lstm.body.c_t)
-const WGSL_65 = `// _12 = (d_lstm_body_h_t_add * lstm_body_c_t_sub2) + (d_lstm_body_c_t_mul * lstm_body_f_sigmoid) — add %75 at specs/lstm.yaml:51:23 (graph.lstm.body.c_t)
+// Kernel 65: _12 = (d_lstm_body_h_t_add * lstm_body_c_t_sub2) + (d_lstm_body_c_t_mul * lstm_body_f_sigmoid) — add %72 at specs/lstm.yaml:51:23 (graph.lstm.body.c_t)
+const WGSL_65 = `// _12 = (d_lstm_body_h_t_add * lstm_body_c_t_sub2) + (d_lstm_body_c_t_mul * lstm_body_f_sigmoid) — add %72 at specs/lstm.yaml:51:23 (graph.lstm.body.c_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1164,8 +1164,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] * in2[((i / 128u) % 16u)]) + (in3[i] * in4[i]));
 }
 `;
-// Kernel 66: d_lstm_body_f_mul = (d_lstm_body_c_t_mul * d_lstm_scan_x1) * (lstm_body_f_sigmoid * (1 - lstm_body_f_sigmoid)) — mul %78 at specs/lstm.yaml:48:12 (graph.lstm.body.f)
-const WGSL_66 = `// d_lstm_body_f_mul = (d_lstm_body_c_t_mul * d_lstm_scan_x1) * (lstm_body_f_sigmoid * (1 - lstm_body_f_sigmoid)) — mul %78 at specs/lstm.yaml:48:12 (graph.lstm.body.f)
+// Kernel 66: d_lstm_body_f_mul = (d_lstm_body_c_t_mul * d_lstm_scan_x1) * (lstm_body_f_sigmoid * (1 - lstm_body_f_sigmoid)) — mul %75 at specs/lstm.yaml:48:12 (graph.lstm.body.f)
+const WGSL_66 = `// d_lstm_body_f_mul = (d_lstm_body_c_t_mul * d_lstm_scan_x1) * (lstm_body_f_sigmoid * (1 - lstm_body_f_sigmoid)) — mul %75 at specs/lstm.yaml:48:12 (graph.lstm.body.f)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1178,8 +1178,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] * in2[i]) * (in3[i] * (1.0f - in3[i])));
 }
 `;
-// Kernel 67: d_lstm_body_f_pad = pad(d_lstm_body_f_mul) — pad %79 at specs/lstm.yaml:48:20 (graph.lstm.body.f)
-const WGSL_67 = `// d_lstm_body_f_pad = pad(d_lstm_body_f_mul) — pad %79 at specs/lstm.yaml:48:20 (graph.lstm.body.f)
+// Kernel 67: d_lstm_body_f_pad = pad(d_lstm_body_f_mul) — pad %76 at specs/lstm.yaml:48:20 (graph.lstm.body.f)
+const WGSL_67 = `// d_lstm_body_f_pad = pad(d_lstm_body_f_mul) — pad %76 at specs/lstm.yaml:48:20 (graph.lstm.body.f)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1196,8 +1196,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 `;
-// Kernel 68: d_lstm_body_o_mul = (d_lstm_body_h_t_mul * lstm_body_h_t_tanh) * (lstm_body_o_sigmoid * (1 - lstm_body_o_sigmoid)) — mul %83 at specs/lstm.yaml:49:12 (graph.lstm.body.o)
-const WGSL_68 = `// d_lstm_body_o_mul = (d_lstm_body_h_t_mul * lstm_body_h_t_tanh) * (lstm_body_o_sigmoid * (1 - lstm_body_o_sigmoid)) — mul %83 at specs/lstm.yaml:49:12 (graph.lstm.body.o)
+// Kernel 68: d_lstm_body_o_mul = (d_lstm_body_h_t_mul * lstm_body_h_t_tanh) * (lstm_body_o_sigmoid * (1 - lstm_body_o_sigmoid)) — mul %80 at specs/lstm.yaml:49:12 (graph.lstm.body.o)
+const WGSL_68 = `// d_lstm_body_o_mul = (d_lstm_body_h_t_mul * lstm_body_h_t_tanh) * (lstm_body_o_sigmoid * (1 - lstm_body_o_sigmoid)) — mul %80 at specs/lstm.yaml:49:12 (graph.lstm.body.o)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1210,8 +1210,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] * in2[i]) * (in3[i] * (1.0f - in3[i])));
 }
 `;
-// Kernel 69: d_lstm_body_o_pad = pad(d_lstm_body_o_mul) — pad %84 at specs/lstm.yaml:49:20 (graph.lstm.body.o)
-const WGSL_69 = `// d_lstm_body_o_pad = pad(d_lstm_body_o_mul) — pad %84 at specs/lstm.yaml:49:20 (graph.lstm.body.o)
+// Kernel 69: d_lstm_body_o_pad = pad(d_lstm_body_o_mul) — pad %81 at specs/lstm.yaml:49:20 (graph.lstm.body.o)
+const WGSL_69 = `// d_lstm_body_o_pad = pad(d_lstm_body_o_mul) — pad %81 at specs/lstm.yaml:49:20 (graph.lstm.body.o)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1228,8 +1228,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 `;
-// Kernel 70: d_lstm_body_o_add = ((d_lstm_body_g_pad + d_lstm_body_i_pad) + d_lstm_body_f_pad) + d_lstm_body_o_pad — add %85 at specs/lstm.yaml:49:20 (graph.lstm.body.o)
-const WGSL_70 = `// d_lstm_body_o_add = ((d_lstm_body_g_pad + d_lstm_body_i_pad) + d_lstm_body_f_pad) + d_lstm_body_o_pad — add %85 at specs/lstm.yaml:49:20 (graph.lstm.body.o)
+// Kernel 70: _5 = ((d_lstm_body_g_pad + d_lstm_body_i_pad) + d_lstm_body_f_pad) + d_lstm_body_o_pad — add %82 at specs/lstm.yaml:49:20 (graph.lstm.body.o)
+const WGSL_70 = `// _5 = ((d_lstm_body_g_pad + d_lstm_body_i_pad) + d_lstm_body_f_pad) + d_lstm_body_o_pad — add %82 at specs/lstm.yaml:49:20 (graph.lstm.body.o)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1243,8 +1243,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (((in1[i] + in2[i]) + in3[i]) + in4[i]);
 }
 `;
-// Kernel 71: d_lstm_body_preact_reducesum = Σ d_lstm_body_o_add — reduce_sum %86 at specs/lstm.yaml:46:43 (graph.lstm.body.preact)
-const WGSL_71 = `// d_lstm_body_preact_reducesum = Σ d_lstm_body_o_add — reduce_sum %86 at specs/lstm.yaml:46:43 (graph.lstm.body.preact)
+// Kernel 71: _8 = Σ _5 — reduce_sum %83 at specs/lstm.yaml:46:43 (graph.lstm.body.preact)
+const WGSL_71 = `// _8 = Σ _5 — reduce_sum %83 at specs/lstm.yaml:46:43 (graph.lstm.body.preact)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1260,8 +1260,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 72: d_lstm_body_preact_matmul = matmul(d_lstm_body_o_add, lstm_U) — matmul %87 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)
-const WGSL_72 = `// d_lstm_body_preact_matmul = matmul(d_lstm_body_o_add, lstm_U) — matmul %87 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)
+// Kernel 72: d_lstm_body_preact_matmul = matmul(_5, lstm_U) — matmul %84 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)
+const WGSL_72 = `// d_lstm_body_preact_matmul = matmul(_5, lstm_U) — matmul %84 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1296,44 +1296,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 16u && col3 < 128u) { out[row2 * 128u + col3] = acc4; }
 }
 `;
-// Kernel 73: d_lstm_body_preact_matmul2 = matmul(d_lstm_scan_x0, d_lstm_body_o_add) — matmul %88 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)
-const WGSL_73 = `// d_lstm_body_preact_matmul2 = matmul(d_lstm_scan_x0, d_lstm_body_o_add) — matmul %88 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 16u) { va11 = in1[ap8 * 128u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 16u && bc10 < 512u) { vb12 = in2[bp9 * 512u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
-  workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row2 < 128u && col3 < 512u) { out[row2 * 512u + col3] = acc4; }
-}
-`;
-// Kernel 74: _02 = (lstm_add * lstm_body_c_t_sub2) + d_lstm_body_preact_matmul — add %89 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)
-const WGSL_74 = `// _02 = (lstm_add * lstm_body_c_t_sub2) + d_lstm_body_preact_matmul — add %89 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)
+// Kernel 73: _02 = (lstm_add * lstm_body_c_t_sub2) + d_lstm_body_preact_matmul — add %85 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)
+const WGSL_73 = `// _02 = (lstm_add * lstm_body_c_t_sub2) + d_lstm_body_preact_matmul — add %85 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1346,8 +1310,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] * in2[((i / 128u) % 16u)]) + in3[i]);
 }
 `;
-// Kernel 75: _5 = matmul(d_lstm_body_o_add, lstm_W) — matmul %90 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)
-const WGSL_75 = `// _5 = matmul(d_lstm_body_o_add, lstm_W) — matmul %90 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)
+// Kernel 74: _2 = matmul(_5, lstm_W) — matmul %86 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)
+const WGSL_74 = `// _2 = matmul(_5, lstm_W) — matmul %86 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1382,8 +1346,74 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 16u && col3 < 128u) { out[row2 * 128u + col3] = acc4; }
 }
 `;
-// Kernel 76: d_lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, d_lstm_body_o_add) — matmul %91 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)
-const WGSL_76 = `// d_lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, d_lstm_body_o_add) — matmul %91 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)
+// Kernel 75: zeros — scan over length of 100 steps — scan %71 at specs/lstm.yaml:39:5 (graph.lstm)
+const WGSL_75 = `// zeros — scan over length of 100 steps — scan %71 at specs/lstm.yaml:39:5 (graph.lstm)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * 204800u;
+  if (i >= 204800u) { return; }
+  out[i] = 0.0f;
+}
+`;
+// Kernel 76: zeros — scan over length of 100 steps — scan %71 at specs/lstm.yaml:39:5 (graph.lstm)
+const WGSL_76 = `// zeros — scan over length of 100 steps — scan %71 at specs/lstm.yaml:39:5 (graph.lstm)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * 204800u;
+  if (i >= 204800u) { return; }
+  out[i] = 0.0f;
+}
+`;
+// Kernel 77: zeros — scan over length of 100 steps — scan %71 at specs/lstm.yaml:39:5 (graph.lstm)
+const WGSL_77 = `// zeros — scan over length of 100 steps — scan %71 at specs/lstm.yaml:39:5 (graph.lstm)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * 819200u;
+  if (i >= 819200u) { return; }
+  out[i] = 0.0f;
+}
+`;
+// Kernel 78: zeros — scan over length of 100 steps — scan %71 at specs/lstm.yaml:39:5 (graph.lstm)
+const WGSL_78 = `// zeros — scan over length of 100 steps — scan %71 at specs/lstm.yaml:39:5 (graph.lstm)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * 204800u;
+  if (i >= 204800u) { return; }
+  out[i] = 0.0f;
+}
+`;
+// Kernel 79: zeros — scan over length of 100 steps — scan %71 at specs/lstm.yaml:39:5 (graph.lstm)
+const WGSL_79 = `// zeros — scan over length of 100 steps — scan %71 at specs/lstm.yaml:39:5 (graph.lstm)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * 819200u;
+  if (i >= 819200u) { return; }
+  out[i] = 0.0f;
+}
+`;
+// Kernel 80: zeros — scan over length of 100 steps — scan %71 at specs/lstm.yaml:39:5 (graph.lstm)
+const WGSL_80 = `// zeros — scan over length of 100 steps — scan %71 at specs/lstm.yaml:39:5 (graph.lstm)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * 51200u;
+  if (i >= 51200u) { return; }
+  out[i] = 0.0f;
+}
+`;
+// Kernel 81: grad_lstm_W = matmul(d_lstm_scan_out2, d_lstm_scan_out3) — matmul %80 at specs/lstm.yaml:39:5 (graph.lstm)
+const WGSL_81 = `// grad_lstm_W = matmul(d_lstm_scan_out2, d_lstm_scan_out3) — matmul %80 at specs/lstm.yaml:39:5 (graph.lstm)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1394,19 +1424,19 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let row2 = wid.y * 16u + lid.y;
   let col3 = wid.x * 16u + lid.x;
   var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
+  for (var t5 = 0u; t5 < 100u; t5++) {
   {
     let ar7 = wid.y * 16u + lid.x;
     let ap8 = t5 * 16u + lid.y;
     var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 16u) { va11 = in1[ap8 * 128u + ar7]; }
+    if (ar7 < 128u && ap8 < 1600u) { va11 = in1[ap8 * 128u + ar7]; }
     tileA0[lid.x * 16u + lid.y] = va11;
   }
   {
     let bc10 = wid.x * 16u + lid.x;
     let bp9 = t5 * 16u + lid.y;
     var vb12 = 0.0f;
-    if (bp9 < 16u && bc10 < 512u) { vb12 = in2[bp9 * 512u + bc10]; }
+    if (bp9 < 1600u && bc10 < 512u) { vb12 = in2[bp9 * 512u + bc10]; }
     tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
@@ -1418,58 +1448,61 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 128u && col3 < 512u) { out[row2 * 512u + col3] = acc4; }
 }
 `;
-// Kernel 77: _2 = d_lstm_scan_carry2 + d_lstm_body_preact_matmul3 — add %92 at specs/lstm.yaml:39:5 (graph.lstm)
-const WGSL_77 = `// _2 = d_lstm_scan_carry2 + d_lstm_body_preact_matmul3 — add %92 at specs/lstm.yaml:39:5 (graph.lstm)
+// Kernel 82: grad_lstm_U = matmul(d_lstm_scan_out4, d_lstm_scan_out5) — matmul %83 at specs/lstm.yaml:39:5 (graph.lstm)
+const WGSL_82 = `// grad_lstm_U = matmul(d_lstm_scan_out4, d_lstm_scan_out5) — matmul %83 at specs/lstm.yaml:39:5 (graph.lstm)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 65536u;
-  if (i >= 65536u) { return; }
-  out[i] = (in1[i] + in2[i]);
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 100u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 128u && ap8 < 1600u) { va11 = in1[ap8 * 128u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 1600u && bc10 < 512u) { vb12 = in2[bp9 * 512u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 128u && col3 < 512u) { out[row2 * 512u + col3] = acc4; }
 }
 `;
-// Kernel 78: _3 = d_lstm_scan_carry3 + d_lstm_body_preact_matmul2 — add %93 at specs/lstm.yaml:39:5 (graph.lstm)
-const WGSL_78 = `// _3 = d_lstm_scan_carry3 + d_lstm_body_preact_matmul2 — add %93 at specs/lstm.yaml:39:5 (graph.lstm)
+// Kernel 83: grad_lstm_b = Σ d_lstm_scan_out6 — reduce_sum %84 at specs/lstm.yaml:39:5 (graph.lstm)
+const WGSL_83 = `// grad_lstm_b = Σ d_lstm_scan_out6 — reduce_sum %84 at specs/lstm.yaml:39:5 (graph.lstm)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 65536u;
-  if (i >= 65536u) { return; }
-  out[i] = (in1[i] + in2[i]);
+  let o = gid.x + gid.y * 512u;
+  if (o >= 512u) { return; }
+  var s: f32 = 0.0;
+  for (var r = 0u; r < 100u; r++) {
+    let j = o * 100u + r;
+    s += in1[((j / 100u) % 512u) + (j % 100u) * 512u];
+  }
+  out[o] = s;
 }
 `;
-// Kernel 79: _4 = d_lstm_scan_carry4 + d_lstm_body_preact_reducesum — add %94 at specs/lstm.yaml:39:5 (graph.lstm)
-const WGSL_79 = `// _4 = d_lstm_scan_carry4 + d_lstm_body_preact_reducesum — add %94 at specs/lstm.yaml:39:5 (graph.lstm)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 512u;
-  if (i >= 512u) { return; }
-  out[i] = (in1[i] + in2[i]);
-}
-`;
-// Kernel 80: zeros — scan over length of 100 steps — scan %73 at specs/lstm.yaml:39:5 (graph.lstm)
-const WGSL_80 = `// zeros — scan over length of 100 steps — scan %73 at specs/lstm.yaml:39:5 (graph.lstm)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 204800u;
-  if (i >= 204800u) { return; }
-  out[i] = 0.0f;
-}
-`;
-// Kernel 81: grad_Wemb = scatter_add(d_lstm_scan_out0, emb_transpose) — scatter_add %78 at specs/lstm.yaml:35:8 (graph.emb)
-const WGSL_81 = `// grad_Wemb = scatter_add(d_lstm_scan_out0, emb_transpose) — scatter_add %78 at specs/lstm.yaml:35:8 (graph.emb)
+// Kernel 84: grad_Wemb = scatter_add(d_lstm_scan_out0, emb_transpose) — scatter_add %85 at specs/lstm.yaml:35:8 (graph.emb)
+const WGSL_84 = `// grad_Wemb = scatter_add(d_lstm_scan_out0, emb_transpose) — scatter_add %85 at specs/lstm.yaml:35:8 (graph.emb)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<i32>;
@@ -1487,8 +1520,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s2;
 }
 `;
-// Kernel 82: new_train_adadelta_g2_Wemb = (0.95 * train_adadelta_g2_Wemb) + (0.050000000000000044 * (grad_Wemb * grad_Wemb)) — add %86 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_82 = `// new_train_adadelta_g2_Wemb = (0.95 * train_adadelta_g2_Wemb) + (0.050000000000000044 * (grad_Wemb * grad_Wemb)) — add %86 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 85: new_train_adadelta_g2_Wemb = (0.95 * train_adadelta_g2_Wemb) + (0.050000000000000044 * (grad_Wemb * grad_Wemb)) — add %93 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_85 = `// new_train_adadelta_g2_Wemb = (0.95 * train_adadelta_g2_Wemb) + (0.050000000000000044 * (grad_Wemb * grad_Wemb)) — add %93 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1500,8 +1533,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * in1[i]) + (0.05f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 83: optimizer_neg = -((sqrt(train_adadelta_dx2_Wemb + 0.000001) / sqrt(new_train_adadelta_g2_Wemb + 0.000001)) * grad_Wemb) — neg %94 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_83 = `// optimizer_neg = -((sqrt(train_adadelta_dx2_Wemb + 0.000001) / sqrt(new_train_adadelta_g2_Wemb + 0.000001)) * grad_Wemb) — neg %94 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 86: optimizer_neg = -((sqrt(train_adadelta_dx2_Wemb + 0.000001) / sqrt(new_train_adadelta_g2_Wemb + 0.000001)) * grad_Wemb) — neg %101 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_86 = `// optimizer_neg = -((sqrt(train_adadelta_dx2_Wemb + 0.000001) / sqrt(new_train_adadelta_g2_Wemb + 0.000001)) * grad_Wemb) — neg %101 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1514,8 +1547,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (-(((sqrt((in1[i] + 0.000001f)) / sqrt((in2[i] + 0.000001f))) * in3[i])));
 }
 `;
-// Kernel 84: train_adadelta_dx2_Wemb = (0.95 * train_adadelta_dx2_Wemb) + (0.050000000000000044 * (optimizer_neg * optimizer_neg)) — add %98 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_84 = `// train_adadelta_dx2_Wemb = (0.95 * train_adadelta_dx2_Wemb) + (0.050000000000000044 * (optimizer_neg * optimizer_neg)) — add %98 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 87: train_adadelta_dx2_Wemb = (0.95 * train_adadelta_dx2_Wemb) + (0.050000000000000044 * (optimizer_neg * optimizer_neg)) — add %105 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_87 = `// train_adadelta_dx2_Wemb = (0.95 * train_adadelta_dx2_Wemb) + (0.050000000000000044 * (optimizer_neg * optimizer_neg)) — add %105 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1526,8 +1559,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * out[i]) + (0.05f * (in1[i] * in1[i])));
 }
 `;
-// Kernel 85: Wemb = Wemb + optimizer_neg — add %99 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_85 = `// Wemb = Wemb + optimizer_neg — add %99 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 88: Wemb = Wemb + optimizer_neg — add %106 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_88 = `// Wemb = Wemb + optimizer_neg — add %106 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1538,8 +1571,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] + in1[i]);
 }
 `;
-// Kernel 86: new_train_adadelta_g2_lstm_W = (0.95 * train_adadelta_g2_lstm_W) + (0.050000000000000044 * (d_lstm_scan_final2 * d_lstm_scan_final2)) — add %107 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_86 = `// new_train_adadelta_g2_lstm_W = (0.95 * train_adadelta_g2_lstm_W) + (0.050000000000000044 * (d_lstm_scan_final2 * d_lstm_scan_final2)) — add %107 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 89: new_train_adadelta_g2_lstm_W = (0.95 * train_adadelta_g2_lstm_W) + (0.050000000000000044 * (grad_lstm_W * grad_lstm_W)) — add %114 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_89 = `// new_train_adadelta_g2_lstm_W = (0.95 * train_adadelta_g2_lstm_W) + (0.050000000000000044 * (grad_lstm_W * grad_lstm_W)) — add %114 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1551,8 +1584,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * in1[i]) + (0.05f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 87: optimizer_neg2 = -((sqrt(train_adadelta_dx2_lstm_W + 0.000001) / sqrt(new_train_adadelta_g2_lstm_W + 0.000001)) * d_lstm_scan_final2) — neg %115 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_87 = `// optimizer_neg2 = -((sqrt(train_adadelta_dx2_lstm_W + 0.000001) / sqrt(new_train_adadelta_g2_lstm_W + 0.000001)) * d_lstm_scan_final2) — neg %115 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 90: optimizer_neg2 = -((sqrt(train_adadelta_dx2_lstm_W + 0.000001) / sqrt(new_train_adadelta_g2_lstm_W + 0.000001)) * grad_lstm_W) — neg %122 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_90 = `// optimizer_neg2 = -((sqrt(train_adadelta_dx2_lstm_W + 0.000001) / sqrt(new_train_adadelta_g2_lstm_W + 0.000001)) * grad_lstm_W) — neg %122 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1565,8 +1598,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (-(((sqrt((in1[i] + 0.000001f)) / sqrt((in2[i] + 0.000001f))) * in3[i])));
 }
 `;
-// Kernel 88: train_adadelta_dx2_lstm_W = (0.95 * train_adadelta_dx2_lstm_W) + (0.050000000000000044 * (optimizer_neg2 * optimizer_neg2)) — add %119 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_88 = `// train_adadelta_dx2_lstm_W = (0.95 * train_adadelta_dx2_lstm_W) + (0.050000000000000044 * (optimizer_neg2 * optimizer_neg2)) — add %119 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 91: train_adadelta_dx2_lstm_W = (0.95 * train_adadelta_dx2_lstm_W) + (0.050000000000000044 * (optimizer_neg2 * optimizer_neg2)) — add %126 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_91 = `// train_adadelta_dx2_lstm_W = (0.95 * train_adadelta_dx2_lstm_W) + (0.050000000000000044 * (optimizer_neg2 * optimizer_neg2)) — add %126 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1577,8 +1610,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * out[i]) + (0.05f * (in1[i] * in1[i])));
 }
 `;
-// Kernel 89: lstm_W = lstm_W + optimizer_neg2 — add %120 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_89 = `// lstm_W = lstm_W + optimizer_neg2 — add %120 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 92: lstm_W = lstm_W + optimizer_neg2 — add %127 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_92 = `// lstm_W = lstm_W + optimizer_neg2 — add %127 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1589,8 +1622,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] + in1[i]);
 }
 `;
-// Kernel 90: new_train_adadelta_g2_lstm_U = (0.95 * train_adadelta_g2_lstm_U) + (0.050000000000000044 * (d_lstm_scan_final3 * d_lstm_scan_final3)) — add %126 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_90 = `// new_train_adadelta_g2_lstm_U = (0.95 * train_adadelta_g2_lstm_U) + (0.050000000000000044 * (d_lstm_scan_final3 * d_lstm_scan_final3)) — add %126 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 93: new_train_adadelta_g2_lstm_U = (0.95 * train_adadelta_g2_lstm_U) + (0.050000000000000044 * (grad_lstm_U * grad_lstm_U)) — add %133 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_93 = `// new_train_adadelta_g2_lstm_U = (0.95 * train_adadelta_g2_lstm_U) + (0.050000000000000044 * (grad_lstm_U * grad_lstm_U)) — add %133 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1602,8 +1635,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * in1[i]) + (0.05f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 91: optimizer_neg3 = -((sqrt(train_adadelta_dx2_lstm_U + 0.000001) / sqrt(new_train_adadelta_g2_lstm_U + 0.000001)) * d_lstm_scan_final3) — neg %133 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_91 = `// optimizer_neg3 = -((sqrt(train_adadelta_dx2_lstm_U + 0.000001) / sqrt(new_train_adadelta_g2_lstm_U + 0.000001)) * d_lstm_scan_final3) — neg %133 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 94: optimizer_neg3 = -((sqrt(train_adadelta_dx2_lstm_U + 0.000001) / sqrt(new_train_adadelta_g2_lstm_U + 0.000001)) * grad_lstm_U) — neg %140 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_94 = `// optimizer_neg3 = -((sqrt(train_adadelta_dx2_lstm_U + 0.000001) / sqrt(new_train_adadelta_g2_lstm_U + 0.000001)) * grad_lstm_U) — neg %140 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1616,8 +1649,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (-(((sqrt((in1[i] + 0.000001f)) / sqrt((in2[i] + 0.000001f))) * in3[i])));
 }
 `;
-// Kernel 92: train_adadelta_dx2_lstm_U = (0.95 * train_adadelta_dx2_lstm_U) + (0.050000000000000044 * (optimizer_neg3 * optimizer_neg3)) — add %137 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_92 = `// train_adadelta_dx2_lstm_U = (0.95 * train_adadelta_dx2_lstm_U) + (0.050000000000000044 * (optimizer_neg3 * optimizer_neg3)) — add %137 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 95: train_adadelta_dx2_lstm_U = (0.95 * train_adadelta_dx2_lstm_U) + (0.050000000000000044 * (optimizer_neg3 * optimizer_neg3)) — add %144 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_95 = `// train_adadelta_dx2_lstm_U = (0.95 * train_adadelta_dx2_lstm_U) + (0.050000000000000044 * (optimizer_neg3 * optimizer_neg3)) — add %144 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1628,8 +1661,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * out[i]) + (0.05f * (in1[i] * in1[i])));
 }
 `;
-// Kernel 93: lstm_U = lstm_U + optimizer_neg3 — add %138 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_93 = `// lstm_U = lstm_U + optimizer_neg3 — add %138 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 96: lstm_U = lstm_U + optimizer_neg3 — add %145 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_96 = `// lstm_U = lstm_U + optimizer_neg3 — add %145 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1640,8 +1673,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] + in1[i]);
 }
 `;
-// Kernel 94: new_train_adadelta_g2_lstm_b = (0.95 * train_adadelta_g2_lstm_b) + (0.050000000000000044 * (d_lstm_scan_final4 * d_lstm_scan_final4)) — add %146 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_94 = `// new_train_adadelta_g2_lstm_b = (0.95 * train_adadelta_g2_lstm_b) + (0.050000000000000044 * (d_lstm_scan_final4 * d_lstm_scan_final4)) — add %146 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 97: new_train_adadelta_g2_lstm_b = (0.95 * train_adadelta_g2_lstm_b) + (0.050000000000000044 * (grad_lstm_b * grad_lstm_b)) — add %153 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_97 = `// new_train_adadelta_g2_lstm_b = (0.95 * train_adadelta_g2_lstm_b) + (0.050000000000000044 * (grad_lstm_b * grad_lstm_b)) — add %153 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1653,8 +1686,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * in1[i]) + (0.05f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 95: optimizer_neg4 = -((sqrt(train_adadelta_dx2_lstm_b + 0.000001) / sqrt(new_train_adadelta_g2_lstm_b + 0.000001)) * d_lstm_scan_final4) — neg %154 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_95 = `// optimizer_neg4 = -((sqrt(train_adadelta_dx2_lstm_b + 0.000001) / sqrt(new_train_adadelta_g2_lstm_b + 0.000001)) * d_lstm_scan_final4) — neg %154 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 98: optimizer_neg4 = -((sqrt(train_adadelta_dx2_lstm_b + 0.000001) / sqrt(new_train_adadelta_g2_lstm_b + 0.000001)) * grad_lstm_b) — neg %161 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_98 = `// optimizer_neg4 = -((sqrt(train_adadelta_dx2_lstm_b + 0.000001) / sqrt(new_train_adadelta_g2_lstm_b + 0.000001)) * grad_lstm_b) — neg %161 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1667,8 +1700,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (-(((sqrt((in1[i] + 0.000001f)) / sqrt((in2[i] + 0.000001f))) * in3[i])));
 }
 `;
-// Kernel 96: train_adadelta_dx2_lstm_b = (0.95 * train_adadelta_dx2_lstm_b) + (0.050000000000000044 * (optimizer_neg4 * optimizer_neg4)) — add %158 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_96 = `// train_adadelta_dx2_lstm_b = (0.95 * train_adadelta_dx2_lstm_b) + (0.050000000000000044 * (optimizer_neg4 * optimizer_neg4)) — add %158 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 99: train_adadelta_dx2_lstm_b = (0.95 * train_adadelta_dx2_lstm_b) + (0.050000000000000044 * (optimizer_neg4 * optimizer_neg4)) — add %165 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_99 = `// train_adadelta_dx2_lstm_b = (0.95 * train_adadelta_dx2_lstm_b) + (0.050000000000000044 * (optimizer_neg4 * optimizer_neg4)) — add %165 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1679,8 +1712,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * out[i]) + (0.05f * (in1[i] * in1[i])));
 }
 `;
-// Kernel 97: lstm_b = lstm_b + optimizer_neg4 — add %159 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_97 = `// lstm_b = lstm_b + optimizer_neg4 — add %159 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 100: lstm_b = lstm_b + optimizer_neg4 — add %166 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_100 = `// lstm_b = lstm_b + optimizer_neg4 — add %166 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1691,8 +1724,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] + in1[i]);
 }
 `;
-// Kernel 98: new_train_adadelta_g2_U = (0.95 * train_adadelta_g2_U) + (0.050000000000000044 * (grad_U * grad_U)) — add %167 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_98 = `// new_train_adadelta_g2_U = (0.95 * train_adadelta_g2_U) + (0.050000000000000044 * (grad_U * grad_U)) — add %167 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 101: new_train_adadelta_g2_U = (0.95 * train_adadelta_g2_U) + (0.050000000000000044 * (grad_U * grad_U)) — add %174 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_101 = `// new_train_adadelta_g2_U = (0.95 * train_adadelta_g2_U) + (0.050000000000000044 * (grad_U * grad_U)) — add %174 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1704,8 +1737,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * in1[i]) + (0.05f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 99: optimizer_neg5 = -((sqrt(train_adadelta_dx2_U + 0.000001) / sqrt(new_train_adadelta_g2_U + 0.000001)) * grad_U) — neg %175 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_99 = `// optimizer_neg5 = -((sqrt(train_adadelta_dx2_U + 0.000001) / sqrt(new_train_adadelta_g2_U + 0.000001)) * grad_U) — neg %175 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 102: optimizer_neg5 = -((sqrt(train_adadelta_dx2_U + 0.000001) / sqrt(new_train_adadelta_g2_U + 0.000001)) * grad_U) — neg %182 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_102 = `// optimizer_neg5 = -((sqrt(train_adadelta_dx2_U + 0.000001) / sqrt(new_train_adadelta_g2_U + 0.000001)) * grad_U) — neg %182 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1718,8 +1751,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (-(((sqrt((in1[i] + 0.000001f)) / sqrt((in2[i] + 0.000001f))) * in3[i])));
 }
 `;
-// Kernel 100: train_adadelta_dx2_U = (0.95 * train_adadelta_dx2_U) + (0.050000000000000044 * (optimizer_neg5 * optimizer_neg5)) — add %179 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_100 = `// train_adadelta_dx2_U = (0.95 * train_adadelta_dx2_U) + (0.050000000000000044 * (optimizer_neg5 * optimizer_neg5)) — add %179 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 103: train_adadelta_dx2_U = (0.95 * train_adadelta_dx2_U) + (0.050000000000000044 * (optimizer_neg5 * optimizer_neg5)) — add %186 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_103 = `// train_adadelta_dx2_U = (0.95 * train_adadelta_dx2_U) + (0.050000000000000044 * (optimizer_neg5 * optimizer_neg5)) — add %186 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1730,8 +1763,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * out[i]) + (0.05f * (in1[i] * in1[i])));
 }
 `;
-// Kernel 101: U = U + optimizer_neg5 — add %180 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_101 = `// U = U + optimizer_neg5 — add %180 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 104: U = U + optimizer_neg5 — add %187 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_104 = `// U = U + optimizer_neg5 — add %187 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1742,8 +1775,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] + in1[i]);
 }
 `;
-// Kernel 102: new_train_adadelta_g2_b = (0.95 * train_adadelta_g2_b) + (0.050000000000000044 * (grad_b * grad_b)) — add %188 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_102 = `// new_train_adadelta_g2_b = (0.95 * train_adadelta_g2_b) + (0.050000000000000044 * (grad_b * grad_b)) — add %188 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 105: new_train_adadelta_g2_b = (0.95 * train_adadelta_g2_b) + (0.050000000000000044 * (grad_b * grad_b)) — add %195 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_105 = `// new_train_adadelta_g2_b = (0.95 * train_adadelta_g2_b) + (0.050000000000000044 * (grad_b * grad_b)) — add %195 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1755,8 +1788,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * in1[i]) + (0.05f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 103: optimizer_neg6 = -((sqrt(train_adadelta_dx2_b + 0.000001) / sqrt(new_train_adadelta_g2_b + 0.000001)) * grad_b) — neg %196 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_103 = `// optimizer_neg6 = -((sqrt(train_adadelta_dx2_b + 0.000001) / sqrt(new_train_adadelta_g2_b + 0.000001)) * grad_b) — neg %196 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 106: optimizer_neg6 = -((sqrt(train_adadelta_dx2_b + 0.000001) / sqrt(new_train_adadelta_g2_b + 0.000001)) * grad_b) — neg %203 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_106 = `// optimizer_neg6 = -((sqrt(train_adadelta_dx2_b + 0.000001) / sqrt(new_train_adadelta_g2_b + 0.000001)) * grad_b) — neg %203 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1769,8 +1802,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (-(((sqrt((in1[i] + 0.000001f)) / sqrt((in2[i] + 0.000001f))) * in3[i])));
 }
 `;
-// Kernel 104: train_adadelta_dx2_b = (0.95 * train_adadelta_dx2_b) + (0.050000000000000044 * (optimizer_neg6 * optimizer_neg6)) — add %200 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_104 = `// train_adadelta_dx2_b = (0.95 * train_adadelta_dx2_b) + (0.050000000000000044 * (optimizer_neg6 * optimizer_neg6)) — add %200 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 107: train_adadelta_dx2_b = (0.95 * train_adadelta_dx2_b) + (0.050000000000000044 * (optimizer_neg6 * optimizer_neg6)) — add %207 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_107 = `// train_adadelta_dx2_b = (0.95 * train_adadelta_dx2_b) + (0.050000000000000044 * (optimizer_neg6 * optimizer_neg6)) — add %207 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1781,8 +1814,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.95f * out[i]) + (0.05f * (in1[i] * in1[i])));
 }
 `;
-// Kernel 105: b = b + optimizer_neg6 — add %201 at specs/lstm.yaml:67:16 (phases[0].optimizer)
-const WGSL_105 = `// b = b + optimizer_neg6 — add %201 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+// Kernel 108: b = b + optimizer_neg6 — add %208 at specs/lstm.yaml:67:16 (phases[0].optimizer)
+const WGSL_108 = `// b = b + optimizer_neg6 — add %208 at specs/lstm.yaml:67:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1793,8 +1826,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] + in1[i]);
 }
 `;
-// Kernel 106: emb_transpose = transpose(words) — transpose %11 at specs/lstm.yaml:35:20 (graph.emb)
-const WGSL_106 = `// emb_transpose = transpose(words) — transpose %11 at specs/lstm.yaml:35:20 (graph.emb)
+// Kernel 109: emb_transpose = transpose(words) — transpose %11 at specs/lstm.yaml:35:20 (graph.emb)
+const WGSL_109 = `// emb_transpose = transpose(words) — transpose %11 at specs/lstm.yaml:35:20 (graph.emb)
 @group(0) @binding(0) var<storage, read_write> out: array<i32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -1805,8 +1838,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 16u) + (i % 16u) * 100u];
 }
 `;
-// Kernel 107: emb = gather(Wemb, emb_transpose) — gather %12 at specs/lstm.yaml:35:8 (graph.emb)
-const WGSL_107 = `// emb = gather(Wemb, emb_transpose) — gather %12 at specs/lstm.yaml:35:8 (graph.emb)
+// Kernel 110: emb = gather(Wemb, emb_transpose) — gather %12 at specs/lstm.yaml:35:8 (graph.emb)
+const WGSL_110 = `// emb = gather(Wemb, emb_transpose) — gather %12 at specs/lstm.yaml:35:8 (graph.emb)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<i32>;
@@ -1818,8 +1851,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[u32(in2[i / 128u]) * 128u + i % 128u];
 }
 `;
-// Kernel 108: m = transpose(mask) — transpose %13 at specs/lstm.yaml:36:14 (graph.m)
-const WGSL_108 = `// m = transpose(mask) — transpose %13 at specs/lstm.yaml:36:14 (graph.m)
+// Kernel 111: m = transpose(mask) — transpose %13 at specs/lstm.yaml:36:14 (graph.m)
+const WGSL_111 = `// m = transpose(mask) — transpose %13 at specs/lstm.yaml:36:14 (graph.m)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1830,8 +1863,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 16u) + (i % 16u) * 100u];
 }
 `;
-// Kernel 109: lstm_body_preact_matmul = matmul(lstm_scan_x0, lstm_W) — matmul %5 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)
-const WGSL_109 = `// lstm_body_preact_matmul = matmul(lstm_scan_x0, lstm_W) — matmul %5 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)
+// Kernel 112: lstm_body_preact_matmul = matmul(lstm_scan_x0, lstm_W) — matmul %5 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)
+const WGSL_112 = `// lstm_body_preact_matmul = matmul(lstm_scan_x0, lstm_W) — matmul %5 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1866,8 +1899,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 16u && col3 < 512u) { out[row2 * 512u + col3] = acc4; }
 }
 `;
-// Kernel 110: lstm_body_preact_matmul2 = matmul(lstm_scan_carry0, lstm_U) — matmul %7 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)
-const WGSL_110 = `// lstm_body_preact_matmul2 = matmul(lstm_scan_carry0, lstm_U) — matmul %7 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)
+// Kernel 113: lstm_body_preact_matmul2 = matmul(lstm_scan_carry0, lstm_U) — matmul %7 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)
+const WGSL_113 = `// lstm_body_preact_matmul2 = matmul(lstm_scan_carry0, lstm_U) — matmul %7 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1902,8 +1935,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 16u && col3 < 512u) { out[row2 * 512u + col3] = acc4; }
 }
 `;
-// Kernel 111: lstm_body_preact_add = (lstm_body_preact_matmul + lstm_body_preact_matmul2) + lstm_b — add %11 at specs/lstm.yaml:46:43 (graph.lstm.body.preact)
-const WGSL_111 = `// lstm_body_preact_add = (lstm_body_preact_matmul + lstm_body_preact_matmul2) + lstm_b — add %11 at specs/lstm.yaml:46:43 (graph.lstm.body.preact)
+// Kernel 114: lstm_body_preact_add = (lstm_body_preact_matmul + lstm_body_preact_matmul2) + lstm_b — add %11 at specs/lstm.yaml:46:43 (graph.lstm.body.preact)
+const WGSL_114 = `// lstm_body_preact_add = (lstm_body_preact_matmul + lstm_body_preact_matmul2) + lstm_b — add %11 at specs/lstm.yaml:46:43 (graph.lstm.body.preact)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1916,8 +1949,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] + in2[i]) + in3[(i % 512u)]);
 }
 `;
-// Kernel 112: lstm_body_o_slice = slice(lstm_body_preact_add) — slice %12 at specs/lstm.yaml:49:20 (graph.lstm.body.o)
-const WGSL_112 = `// lstm_body_o_slice = slice(lstm_body_preact_add) — slice %12 at specs/lstm.yaml:49:20 (graph.lstm.body.o)
+// Kernel 115: lstm_body_o_slice = slice(lstm_body_preact_add) — slice %12 at specs/lstm.yaml:49:20 (graph.lstm.body.o)
+const WGSL_115 = `// lstm_body_o_slice = slice(lstm_body_preact_add) — slice %12 at specs/lstm.yaml:49:20 (graph.lstm.body.o)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1928,8 +1961,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 128u) * 512u + (i % 128u) + 256u];
 }
 `;
-// Kernel 113: lstm_body_f_slice = slice(lstm_body_preact_add) — slice %14 at specs/lstm.yaml:48:20 (graph.lstm.body.f)
-const WGSL_113 = `// lstm_body_f_slice = slice(lstm_body_preact_add) — slice %14 at specs/lstm.yaml:48:20 (graph.lstm.body.f)
+// Kernel 116: lstm_body_f_slice = slice(lstm_body_preact_add) — slice %14 at specs/lstm.yaml:48:20 (graph.lstm.body.f)
+const WGSL_116 = `// lstm_body_f_slice = slice(lstm_body_preact_add) — slice %14 at specs/lstm.yaml:48:20 (graph.lstm.body.f)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1940,8 +1973,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 128u) * 512u + (i % 128u) + 128u];
 }
 `;
-// Kernel 114: lstm_body_i_slice = slice(lstm_body_preact_add) — slice %17 at specs/lstm.yaml:47:20 (graph.lstm.body.i)
-const WGSL_114 = `// lstm_body_i_slice = slice(lstm_body_preact_add) — slice %17 at specs/lstm.yaml:47:20 (graph.lstm.body.i)
+// Kernel 117: lstm_body_i_slice = slice(lstm_body_preact_add) — slice %17 at specs/lstm.yaml:47:20 (graph.lstm.body.i)
+const WGSL_117 = `// lstm_body_i_slice = slice(lstm_body_preact_add) — slice %17 at specs/lstm.yaml:47:20 (graph.lstm.body.i)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1952,8 +1985,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 128u) * 512u + (i % 128u)];
 }
 `;
-// Kernel 115: lstm_body_g_slice = slice(lstm_body_preact_add) — slice %19 at specs/lstm.yaml:50:17 (graph.lstm.body.g)
-const WGSL_115 = `// lstm_body_g_slice = slice(lstm_body_preact_add) — slice %19 at specs/lstm.yaml:50:17 (graph.lstm.body.g)
+// Kernel 118: lstm_body_g_slice = slice(lstm_body_preact_add) — slice %19 at specs/lstm.yaml:50:17 (graph.lstm.body.g)
+const WGSL_118 = `// lstm_body_g_slice = slice(lstm_body_preact_add) — slice %19 at specs/lstm.yaml:50:17 (graph.lstm.body.g)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1964,8 +1997,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 128u) * 512u + (i % 128u) + 384u];
 }
 `;
-// Kernel 116: lstm_body_c_t_sub = 1 - lstm_scan_x1 — sub %26 at specs/lstm.yaml:51:41 (graph.lstm.body.c_t)
-const WGSL_116 = `// lstm_body_c_t_sub = 1 - lstm_scan_x1 — sub %26 at specs/lstm.yaml:51:41 (graph.lstm.body.c_t)
+// Kernel 119: lstm_body_c_t_sub = 1 - lstm_scan_x1 — sub %26 at specs/lstm.yaml:51:41 (graph.lstm.body.c_t)
+const WGSL_119 = `// lstm_body_c_t_sub = 1 - lstm_scan_x1 — sub %26 at specs/lstm.yaml:51:41 (graph.lstm.body.c_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1976,8 +2009,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0f - in1[i]);
 }
 `;
-// Kernel 117: _1 = (lstm_scan_x1 * ((sigmoid(lstm_body_f_slice) * lstm_scan_carry1) + (sigmoid(lstm_body_i_slice) * tanh(lstm_body_g_slice)))) + (lstm_body_c_t_sub * lstm_scan_carry1) — add %29 at specs/lstm.yaml:51:36 (graph.lstm.body.c_t)
-const WGSL_117 = `// _1 = (lstm_scan_x1 * ((sigmoid(lstm_body_f_slice) * lstm_scan_carry1) + (sigmoid(lstm_body_i_slice) * tanh(lstm_body_g_slice)))) + (lstm_body_c_t_sub * lstm_scan_carry1) — add %29 at specs/lstm.yaml:51:36 (graph.lstm.body.c_t)
+// Kernel 120: _1 = (lstm_scan_x1 * ((sigmoid(lstm_body_f_slice) * lstm_scan_carry1) + (sigmoid(lstm_body_i_slice) * tanh(lstm_body_g_slice)))) + (lstm_body_c_t_sub * lstm_scan_carry1) — add %29 at specs/lstm.yaml:51:36 (graph.lstm.body.c_t)
+const WGSL_120 = `// _1 = (lstm_scan_x1 * ((sigmoid(lstm_body_f_slice) * lstm_scan_carry1) + (sigmoid(lstm_body_i_slice) * tanh(lstm_body_g_slice)))) + (lstm_body_c_t_sub * lstm_scan_carry1) — add %29 at specs/lstm.yaml:51:36 (graph.lstm.body.c_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1993,8 +2026,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[((i / 128u) % 16u)] * (((1.0 / (1.0 + exp(-(in2[i])))) * in3[i]) + ((1.0 / (1.0 + exp(-(in4[i])))) * select(tanh(in5[i]), in5[i], ((bitcast<u32>(in5[i]) & 0x7fffffffu) > 0x7f800000u))))) + (in6[((i / 128u) % 16u)] * in3[i]));
 }
 `;
-// Kernel 118: _0 = (lstm_scan_x1 * (sigmoid(lstm_body_o_slice) * tanh(_1))) + (lstm_body_c_t_sub * lstm_scan_carry0) — add %34 at specs/lstm.yaml:52:36 (graph.lstm.body.h_t)
-const WGSL_118 = `// _0 = (lstm_scan_x1 * (sigmoid(lstm_body_o_slice) * tanh(_1))) + (lstm_body_c_t_sub * lstm_scan_carry0) — add %34 at specs/lstm.yaml:52:36 (graph.lstm.body.h_t)
+// Kernel 121: _0 = (lstm_scan_x1 * (sigmoid(lstm_body_o_slice) * tanh(_1))) + (lstm_body_c_t_sub * lstm_scan_carry0) — add %34 at specs/lstm.yaml:52:36 (graph.lstm.body.h_t)
+const WGSL_121 = `// _0 = (lstm_scan_x1 * (sigmoid(lstm_body_o_slice) * tanh(_1))) + (lstm_body_c_t_sub * lstm_scan_carry0) — add %34 at specs/lstm.yaml:52:36 (graph.lstm.body.h_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2009,8 +2042,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[((i / 128u) % 16u)] * ((1.0 / (1.0 + exp(-(in2[i])))) * select(tanh(in3[i]), in3[i], ((bitcast<u32>(in3[i]) & 0x7fffffffu) > 0x7f800000u)))) + (in4[((i / 128u) % 16u)] * in5[i]));
 }
 `;
-// Kernel 119: zeros — scan over length of 100 steps — scan %15 at specs/lstm.yaml:39:5 (graph.lstm)
-const WGSL_119 = `// zeros — scan over length of 100 steps — scan %15 at specs/lstm.yaml:39:5 (graph.lstm)
+// Kernel 122: zeros — scan over length of 100 steps — scan %15 at specs/lstm.yaml:39:5 (graph.lstm)
+const WGSL_122 = `// zeros — scan over length of 100 steps — scan %15 at specs/lstm.yaml:39:5 (graph.lstm)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(64)
@@ -2020,8 +2053,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = 0.0f;
 }
 `;
-// Kernel 120: proj_mul = lstm_scan_out0 * m — mul %18 at specs/lstm.yaml:56:16 (graph.proj)
-const WGSL_120 = `// proj_mul = lstm_scan_out0 * m — mul %18 at specs/lstm.yaml:56:16 (graph.proj)
+// Kernel 123: proj_mul = lstm_scan_out0 * m — mul %18 at specs/lstm.yaml:56:16 (graph.proj)
+const WGSL_123 = `// proj_mul = lstm_scan_out0 * m — mul %18 at specs/lstm.yaml:56:16 (graph.proj)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2033,8 +2066,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * in2[((i / 2048u) % 100u) * 16u + ((i / 128u) % 16u)]);
 }
 `;
-// Kernel 121: proj_reducesum = Σ proj_mul — reduce_sum %19 at specs/lstm.yaml:56:9 (graph.proj)
-const WGSL_121 = `// proj_reducesum = Σ proj_mul — reduce_sum %19 at specs/lstm.yaml:56:9 (graph.proj)
+// Kernel 124: proj_reducesum = Σ proj_mul — reduce_sum %19 at specs/lstm.yaml:56:9 (graph.proj)
+const WGSL_124 = `// proj_reducesum = Σ proj_mul — reduce_sum %19 at specs/lstm.yaml:56:9 (graph.proj)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2050,8 +2083,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 122: proj_reducesum2 = Σ m — reduce_sum %20 at specs/lstm.yaml:56:26 (graph.proj)
-const WGSL_122 = `// proj_reducesum2 = Σ m — reduce_sum %20 at specs/lstm.yaml:56:26 (graph.proj)
+// Kernel 125: proj_reducesum2 = Σ m — reduce_sum %20 at specs/lstm.yaml:56:26 (graph.proj)
+const WGSL_125 = `// proj_reducesum2 = Σ m — reduce_sum %20 at specs/lstm.yaml:56:26 (graph.proj)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2067,8 +2100,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 123: proj = proj_reducesum / proj_reducesum2 — div %22 at specs/lstm.yaml:56:24 (graph.proj)
-const WGSL_123 = `// proj = proj_reducesum / proj_reducesum2 — div %22 at specs/lstm.yaml:56:24 (graph.proj)
+// Kernel 126: proj = proj_reducesum / proj_reducesum2 — div %22 at specs/lstm.yaml:56:24 (graph.proj)
+const WGSL_126 = `// proj = proj_reducesum / proj_reducesum2 — div %22 at specs/lstm.yaml:56:24 (graph.proj)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2080,8 +2113,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[((i / 128u) % 16u)]);
 }
 `;
-// Kernel 124: p_y_matmul = matmul(proj, U) — matmul %23 at specs/lstm.yaml:57:35 (graph.p_y)
-const WGSL_124 = `// p_y_matmul = matmul(proj, U) — matmul %23 at specs/lstm.yaml:57:35 (graph.p_y)
+// Kernel 127: p_y_matmul = matmul(proj, U) — matmul %23 at specs/lstm.yaml:57:35 (graph.p_y)
+const WGSL_127 = `// p_y_matmul = matmul(proj, U) — matmul %23 at specs/lstm.yaml:57:35 (graph.p_y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2116,8 +2149,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 16u && col3 < 2u) { out[row2 * 2u + col3] = acc4; }
 }
 `;
-// Kernel 125: p_y_add = p_y_matmul + b — add %25 at specs/lstm.yaml:57:39 (graph.p_y)
-const WGSL_125 = `// p_y_add = p_y_matmul + b — add %25 at specs/lstm.yaml:57:39 (graph.p_y)
+// Kernel 128: p_y_add = p_y_matmul + b — add %25 at specs/lstm.yaml:57:39 (graph.p_y)
+const WGSL_128 = `// p_y_add = p_y_matmul + b — add %25 at specs/lstm.yaml:57:39 (graph.p_y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2129,8 +2162,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[(i % 2u)]);
 }
 `;
-// Kernel 126: p_y_reducemax = reduce_max(p_y_add) — reduce_max %26 at specs/lstm.yaml:57:8 (graph.p_y)
-const WGSL_126 = `// p_y_reducemax = reduce_max(p_y_add) — reduce_max %26 at specs/lstm.yaml:57:8 (graph.p_y)
+// Kernel 129: p_y_reducemax = reduce_max(p_y_add) — reduce_max %26 at specs/lstm.yaml:57:8 (graph.p_y)
+const WGSL_129 = `// p_y_reducemax = reduce_max(p_y_add) — reduce_max %26 at specs/lstm.yaml:57:8 (graph.p_y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2147,8 +2180,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 127: p_y_sub = p_y_add - p_y_reducemax — sub %30 at specs/lstm.yaml:57:8 (graph.p_y)
-const WGSL_127 = `// p_y_sub = p_y_add - p_y_reducemax — sub %30 at specs/lstm.yaml:57:8 (graph.p_y)
+// Kernel 130: p_y_sub = p_y_add - p_y_reducemax — sub %30 at specs/lstm.yaml:57:8 (graph.p_y)
+const WGSL_130 = `// p_y_sub = p_y_add - p_y_reducemax — sub %30 at specs/lstm.yaml:57:8 (graph.p_y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2160,8 +2193,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 2u) % 16u)]);
 }
 `;
-// Kernel 128: p_y_exp = exp(p_y_sub) — exp %31 at specs/lstm.yaml:57:8 (graph.p_y)
-const WGSL_128 = `// p_y_exp = exp(p_y_sub) — exp %31 at specs/lstm.yaml:57:8 (graph.p_y)
+// Kernel 131: p_y_exp = exp(p_y_sub) — exp %31 at specs/lstm.yaml:57:8 (graph.p_y)
+const WGSL_131 = `// p_y_exp = exp(p_y_sub) — exp %31 at specs/lstm.yaml:57:8 (graph.p_y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2172,8 +2205,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 129: p_y_reducesum = Σ p_y_exp — reduce_sum %32 at specs/lstm.yaml:57:8 (graph.p_y)
-const WGSL_129 = `// p_y_reducesum = Σ p_y_exp — reduce_sum %32 at specs/lstm.yaml:57:8 (graph.p_y)
+// Kernel 132: p_y_reducesum = Σ p_y_exp — reduce_sum %32 at specs/lstm.yaml:57:8 (graph.p_y)
+const WGSL_132 = `// p_y_reducesum = Σ p_y_exp — reduce_sum %32 at specs/lstm.yaml:57:8 (graph.p_y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2189,8 +2222,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 130: p_y = p_y_exp / p_y_reducesum — div %35 at specs/lstm.yaml:57:8 (graph.p_y)
-const WGSL_130 = `// p_y = p_y_exp / p_y_reducesum — div %35 at specs/lstm.yaml:57:8 (graph.p_y)
+// Kernel 133: p_y = p_y_exp / p_y_reducesum — div %35 at specs/lstm.yaml:57:8 (graph.p_y)
+const WGSL_133 = `// p_y = p_y_exp / p_y_reducesum — div %35 at specs/lstm.yaml:57:8 (graph.p_y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2202,8 +2235,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[((i / 2u) % 16u)]);
 }
 `;
-// Kernel 131: error_argmax = argmax(p_y) — argmax %36 at specs/lstm.yaml:62:10 (metrics.error)
-const WGSL_131 = `// error_argmax = argmax(p_y) — argmax %36 at specs/lstm.yaml:62:10 (metrics.error)
+// Kernel 134: error_argmax = argmax(p_y) — argmax %36 at specs/lstm.yaml:62:10 (metrics.error)
+const WGSL_134 = `// error_argmax = argmax(p_y) — argmax %36 at specs/lstm.yaml:62:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<i32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2221,8 +2254,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = i32(bi2);
 }
 `;
-// Kernel 132: error = cast(compare(error_argmax, label)) — cast %38 at specs/lstm.yaml:62:10 (metrics.error)
-const WGSL_132 = `// error = cast(compare(error_argmax, label)) — cast %38 at specs/lstm.yaml:62:10 (metrics.error)
+// Kernel 135: error = cast(compare(error_argmax, label)) — cast %38 at specs/lstm.yaml:62:10 (metrics.error)
+const WGSL_135 = `// error = cast(compare(error_argmax, label)) — cast %38 at specs/lstm.yaml:62:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 @group(0) @binding(2) var<storage, read> in2: array<i32>;
@@ -2234,8 +2267,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, in1[i] != in2[i]));
 }
 `;
-// Kernel 133: cost_onehot = one_hot(label) — one_hot %39 at specs/lstm.yaml:63:9 (metrics.cost)
-const WGSL_133 = `// cost_onehot = one_hot(label) — one_hot %39 at specs/lstm.yaml:63:9 (metrics.cost)
+// Kernel 136: cost_onehot = one_hot(label) — one_hot %39 at specs/lstm.yaml:63:9 (metrics.cost)
+const WGSL_136 = `// cost_onehot = one_hot(label) — one_hot %39 at specs/lstm.yaml:63:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -2246,8 +2279,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 2u] == i32(i % 2u));
 }
 `;
-// Kernel 134: cost_log = log(p_y_reducesum) — log %40 at specs/lstm.yaml:63:9 (metrics.cost)
-const WGSL_134 = `// cost_log = log(p_y_reducesum) — log %40 at specs/lstm.yaml:63:9 (metrics.cost)
+// Kernel 137: cost_log = log(p_y_reducesum) — log %40 at specs/lstm.yaml:63:9 (metrics.cost)
+const WGSL_137 = `// cost_log = log(p_y_reducesum) — log %40 at specs/lstm.yaml:63:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2258,8 +2291,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 135: cost_reducesum = Σ (cost_onehot * (p_y_sub - cost_log)) — reduce_sum %45 at specs/lstm.yaml:63:9 (metrics.cost)
-const WGSL_135 = `// cost_reducesum = Σ (cost_onehot * (p_y_sub - cost_log)) — reduce_sum %45 at specs/lstm.yaml:63:9 (metrics.cost)
+// Kernel 138: cost_reducesum = Σ (cost_onehot * (p_y_sub - cost_log)) — reduce_sum %45 at specs/lstm.yaml:63:9 (metrics.cost)
+const WGSL_138 = `// cost_reducesum = Σ (cost_onehot * (p_y_sub - cost_log)) — reduce_sum %45 at specs/lstm.yaml:63:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2277,8 +2310,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 136: cost = -cost_reducesum — neg %46 at specs/lstm.yaml:63:9 (metrics.cost)
-const WGSL_136 = `// cost = -cost_reducesum — neg %46 at specs/lstm.yaml:63:9 (metrics.cost)
+// Kernel 139: cost = -cost_reducesum — neg %46 at specs/lstm.yaml:63:9 (metrics.cost)
+const WGSL_139 = `// cost = -cost_reducesum — neg %46 at specs/lstm.yaml:63:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2346,7 +2379,7 @@ export const plan: GpuPlan = {
     { name: "d_lstm_body_h_t_mul", size: 2048, dtype: "f32", role: "temp" },
     { name: "d_lstm_body_h_t_add", size: 2048, dtype: "f32", role: "temp" },
     { name: "d_lstm_body_c_t_mul", size: 2048, dtype: "f32", role: "temp" },
-    { name: "_6", size: 16, dtype: "f32", role: "temp" },
+    { name: "_3", size: 16, dtype: "f32", role: "temp" },
     { name: "d_lstm_body_g_mul", size: 2048, dtype: "f32", role: "temp" },
     { name: "d_lstm_body_g_pad", size: 8192, dtype: "f32", role: "temp" },
     { name: "d_lstm_body_i_mul", size: 2048, dtype: "f32", role: "temp" },
@@ -2356,31 +2389,32 @@ export const plan: GpuPlan = {
     { name: "d_lstm_body_f_pad", size: 8192, dtype: "f32", role: "temp" },
     { name: "d_lstm_body_o_mul", size: 2048, dtype: "f32", role: "temp" },
     { name: "d_lstm_body_o_pad", size: 8192, dtype: "f32", role: "temp" },
-    { name: "d_lstm_body_o_add", size: 8192, dtype: "f32", role: "temp" },
-    { name: "d_lstm_body_preact_reducesum", size: 512, dtype: "f32", role: "temp" },
+    { name: "_5", size: 8192, dtype: "f32", role: "temp" },
+    { name: "_8", size: 512, dtype: "f32", role: "temp" },
     { name: "d_lstm_body_preact_matmul", size: 2048, dtype: "f32", role: "temp" },
-    { name: "d_lstm_body_preact_matmul2", size: 65536, dtype: "f32", role: "temp" },
     { name: "_02", size: 2048, dtype: "f32", role: "temp" },
-    { name: "_5", size: 2048, dtype: "f32", role: "temp" },
-    { name: "d_lstm_body_preact_matmul3", size: 65536, dtype: "f32", role: "temp" },
-    { name: "_2", size: 65536, dtype: "f32", role: "temp" },
-    { name: "d_lstm_scan_carry2", size: 65536, dtype: "f32", role: "temp" },
-    { name: "_3", size: 65536, dtype: "f32", role: "temp" },
-    { name: "d_lstm_scan_carry3", size: 65536, dtype: "f32", role: "temp" },
-    { name: "_4", size: 512, dtype: "f32", role: "temp" },
-    { name: "d_lstm_scan_carry4", size: 512, dtype: "f32", role: "temp" },
-    { name: "k_d_lstm_const", size: 65536, dtype: "f32", role: "const", fill: 0 },
-    { name: "k_d_lstm_const2", size: 512, dtype: "f32", role: "const", fill: 0 },
+    { name: "_2", size: 2048, dtype: "f32", role: "temp" },
+    { name: "d_lstm_scan_out2", size: 204800, dtype: "f32", role: "temp" },
+    { name: "d_lstm_scan_out3", size: 819200, dtype: "f32", role: "temp" },
+    { name: "d_lstm_scan_out4", size: 204800, dtype: "f32", role: "temp" },
+    { name: "d_lstm_scan_out5", size: 819200, dtype: "f32", role: "temp" },
+    { name: "d_lstm_scan_out6", size: 51200, dtype: "f32", role: "temp" },
+    { name: "grad_lstm_W", size: 65536, dtype: "f32", role: "temp" },
+    { name: "grad_lstm_U", size: 65536, dtype: "f32", role: "temp" },
     { name: "grad_Wemb", size: 1280000, dtype: "f32", role: "temp" },
     { name: "new_train_adadelta_g2_Wemb", size: 1280000, dtype: "f32", role: "temp" },
     { name: "train_adadelta_g2_Wemb", size: 1280000, dtype: "f32", role: "state", ref: "train.adadelta_g2.Wemb" },
     { name: "optimizer_neg", size: 1280000, dtype: "f32", role: "temp" },
     { name: "train_adadelta_dx2_Wemb", size: 1280000, dtype: "f32", role: "state", ref: "train.adadelta_dx2.Wemb" },
+    { name: "new_train_adadelta_g2_lstm_W", size: 65536, dtype: "f32", role: "temp" },
     { name: "train_adadelta_g2_lstm_W", size: 65536, dtype: "f32", role: "state", ref: "train.adadelta_g2.lstm_W" },
+    { name: "optimizer_neg2", size: 65536, dtype: "f32", role: "temp" },
     { name: "train_adadelta_dx2_lstm_W", size: 65536, dtype: "f32", role: "state", ref: "train.adadelta_dx2.lstm_W" },
     { name: "train_adadelta_g2_lstm_U", size: 65536, dtype: "f32", role: "state", ref: "train.adadelta_g2.lstm_U" },
     { name: "train_adadelta_dx2_lstm_U", size: 65536, dtype: "f32", role: "state", ref: "train.adadelta_dx2.lstm_U" },
+    { name: "new_train_adadelta_g2_lstm_b", size: 512, dtype: "f32", role: "temp" },
     { name: "train_adadelta_g2_lstm_b", size: 512, dtype: "f32", role: "state", ref: "train.adadelta_g2.lstm_b" },
+    { name: "optimizer_neg4", size: 512, dtype: "f32", role: "temp" },
     { name: "train_adadelta_dx2_lstm_b", size: 512, dtype: "f32", role: "state", ref: "train.adadelta_dx2.lstm_b" },
     { name: "new_train_adadelta_g2_U", size: 256, dtype: "f32", role: "temp" },
     { name: "train_adadelta_g2_U", size: 256, dtype: "f32", role: "state", ref: "train.adadelta_g2.U" },
@@ -2456,103 +2490,106 @@ export const plan: GpuPlan = {
     { name: "step0_grad_U", label: "grad_U = matmul(p_y_div, d_p_y_add) — matmul %62 at specs/lstm.yaml:57:35 (graph.p_y)", wgsl: WGSL_37, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 30, access: "read" }], workgroups: [1, 8, 1] },
     { name: "step0_d_proj_div", label: "d_proj_div = ((d_p_y_matmul / 0.5) * p_y_cast) / proj_reducesum2 — div %65 at specs/lstm.yaml:56:24 (graph.proj)", wgsl: WGSL_38, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 22, access: "read" }, { buffer: 20, access: "read" }], workgroups: [32, 1, 1] },
     { name: "step0_d_proj_mul", label: "d_proj_mul = d_proj_div * m — mul %68 at specs/lstm.yaml:56:16 (graph.proj)", wgsl: WGSL_39, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 6, access: "read" }], workgroups: [3200, 1, 1] },
-    { name: "step0_lstm_body_preact_matmul3", label: "lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, lstm_W) — matmul %13 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)", wgsl: WGSL_40, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 10, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_lstm_body_preact_matmul4", label: "lstm_body_preact_matmul4 = matmul(d_lstm_scan_x0, lstm_U) — matmul %14 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)", wgsl: WGSL_41, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 13, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_lstm_body_preact_add2", label: "lstm_body_preact_add2 = (lstm_body_preact_matmul3 + lstm_body_preact_matmul4) + lstm_b — add %17 at specs/lstm.yaml:46:43 (graph.lstm.body.preact)", wgsl: WGSL_42, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 11, access: "read" }, { buffer: 15, access: "read" }], workgroups: [128, 1, 1] },
-    { name: "step0_lstm_body_o_slice2", label: "lstm_body_o_slice2 = slice(lstm_body_preact_add2) — slice %18 at specs/lstm.yaml:49:20 (graph.lstm.body.o)", wgsl: WGSL_43, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_lstm_body_o_sigmoid", label: "lstm_body_o_sigmoid = sigmoid(lstm_body_o_slice2) — sigmoid %19 at specs/lstm.yaml:49:12 (graph.lstm.body.o)", wgsl: WGSL_44, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_lstm_body_f_slice2", label: "lstm_body_f_slice2 = slice(lstm_body_preact_add2) — slice %20 at specs/lstm.yaml:48:20 (graph.lstm.body.f)", wgsl: WGSL_45, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_lstm_body_f_sigmoid", label: "lstm_body_f_sigmoid = sigmoid(lstm_body_f_slice2) — sigmoid %21 at specs/lstm.yaml:48:12 (graph.lstm.body.f)", wgsl: WGSL_46, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_lstm_body_i_slice2", label: "lstm_body_i_slice2 = slice(lstm_body_preact_add2) — slice %23 at specs/lstm.yaml:47:20 (graph.lstm.body.i)", wgsl: WGSL_47, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_lstm_body_i_sigmoid", label: "lstm_body_i_sigmoid = sigmoid(lstm_body_i_slice2) — sigmoid %24 at specs/lstm.yaml:47:12 (graph.lstm.body.i)", wgsl: WGSL_48, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 43, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_lstm_body_g_slice2", label: "lstm_body_g_slice2 = slice(lstm_body_preact_add2) — slice %25 at specs/lstm.yaml:50:17 (graph.lstm.body.g)", wgsl: WGSL_49, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_lstm_body_g_tanh", label: "lstm_body_g_tanh = tanh(lstm_body_g_slice2) — tanh %26 at specs/lstm.yaml:50:12 (graph.lstm.body.g)", wgsl: WGSL_50, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 45, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_lstm_body_c_t_add", label: "lstm_body_c_t_add = (lstm_body_f_sigmoid * d_lstm_scan_x1) + (lstm_body_i_sigmoid * lstm_body_g_tanh) — add %28 at specs/lstm.yaml:51:27 (graph.lstm.body.c_t)", wgsl: WGSL_51, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 42, access: "read" }, { buffer: 12, access: "read" }, { buffer: 44, access: "read" }, { buffer: 46, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_lstm_body_c_t_sub2", label: "lstm_body_c_t_sub2 = 1 - d_lstm_scan_x3 — sub %32 at specs/lstm.yaml:51:41 (graph.lstm.body.c_t)", wgsl: WGSL_52, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_lstm_body_h_t_tanh", label: "lstm_body_h_t_tanh = tanh((d_lstm_scan_x3 * lstm_body_c_t_add) + (lstm_body_c_t_sub2 * d_lstm_scan_x1)) — tanh %36 at specs/lstm.yaml:52:25 (graph.lstm.body.h_t)", wgsl: WGSL_53, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 36, access: "read" }, { buffer: 47, access: "read" }, { buffer: 21, access: "read" }, { buffer: 12, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_lstm_add", label: "lstm_add = d_lstm_scan_carry0 + d_lstm_scan_x4 — add %38 at specs/lstm.yaml:39:5 (graph.lstm)", wgsl: WGSL_54, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 19, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_d_lstm_body_h_t_mul", label: "d_lstm_body_h_t_mul = lstm_add * d_lstm_scan_x3 — mul %42 at specs/lstm.yaml:52:18 (graph.lstm.body.h_t)", wgsl: WGSL_55, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 36, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_d_lstm_body_h_t_add", label: "d_lstm_body_h_t_add = d_lstm_scan_carry1 + ((d_lstm_body_h_t_mul * lstm_body_o_sigmoid) * (1 - (lstm_body_h_t_tanh * lstm_body_h_t_tanh))) — add %49 at specs/lstm.yaml:52:25 (graph.lstm.body.h_t)", wgsl: WGSL_56, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 50, access: "read" }, { buffer: 22, access: "read" }, { buffer: 48, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_d_lstm_body_c_t_reducesum", label: "d_lstm_body_c_t_reducesum = Σ ((lstm_add * d_lstm_scan_x0) + (d_lstm_body_h_t_add * d_lstm_scan_x1)) — reduce_sum %53 at specs/lstm.yaml:51:48 (graph.lstm.body.c_t)", wgsl: WGSL_57, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 23, access: "read" }, { buffer: 51, access: "read" }, { buffer: 12, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_lstm_body_c_t_mul", label: "d_lstm_body_c_t_mul = d_lstm_body_h_t_add * d_lstm_scan_x3 — mul %57 at specs/lstm.yaml:51:18 (graph.lstm.body.c_t)", wgsl: WGSL_58, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 36, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_d_lstm_body_c_t_reducesum2", label: "d_lstm_body_c_t_reducesum2 = Σ ((lstm_add * (lstm_body_o_sigmoid * lstm_body_h_t_tanh)) + (d_lstm_body_h_t_add * lstm_body_c_t_add)) — reduce_sum %59 at specs/lstm.yaml:51:18 (graph.lstm.body.c_t)", wgsl: WGSL_59, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 22, access: "read" }, { buffer: 48, access: "read" }, { buffer: 51, access: "read" }, { buffer: 47, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0__6", label: "_6 = -d_lstm_body_c_t_reducesum + d_lstm_body_c_t_reducesum2 — add %61 at specs/lstm.yaml:51:18 (graph.lstm.body.c_t)", wgsl: WGSL_60, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 37, access: "read" }, { buffer: 20, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_lstm_body_g_mul", label: "d_lstm_body_g_mul = (d_lstm_body_c_t_mul * lstm_body_i_sigmoid) * (1 - (lstm_body_g_tanh * lstm_body_g_tanh)) — mul %66 at specs/lstm.yaml:50:12 (graph.lstm.body.g)", wgsl: WGSL_61, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 44, access: "read" }, { buffer: 46, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_d_lstm_body_g_pad", label: "d_lstm_body_g_pad = pad(d_lstm_body_g_mul) — pad %67 at specs/lstm.yaml:50:17 (graph.lstm.body.g)", wgsl: WGSL_62, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 54, access: "read" }], workgroups: [128, 1, 1] },
-    { name: "step0_d_lstm_body_i_mul", label: "d_lstm_body_i_mul = (d_lstm_body_c_t_mul * lstm_body_g_tanh) * (lstm_body_i_sigmoid * (1 - lstm_body_i_sigmoid)) — mul %70 at specs/lstm.yaml:47:12 (graph.lstm.body.i)", wgsl: WGSL_63, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 46, access: "read" }, { buffer: 44, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_d_lstm_body_i_pad", label: "d_lstm_body_i_pad = pad(d_lstm_body_i_mul) — pad %71 at specs/lstm.yaml:47:20 (graph.lstm.body.i)", wgsl: WGSL_64, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 56, access: "read" }], workgroups: [128, 1, 1] },
-    { name: "step0__12", label: "_12 = (d_lstm_body_h_t_add * lstm_body_c_t_sub2) + (d_lstm_body_c_t_mul * lstm_body_f_sigmoid) — add %75 at specs/lstm.yaml:51:23 (graph.lstm.body.c_t)", wgsl: WGSL_65, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 21, access: "read" }, { buffer: 52, access: "read" }, { buffer: 42, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_d_lstm_body_f_mul", label: "d_lstm_body_f_mul = (d_lstm_body_c_t_mul * d_lstm_scan_x1) * (lstm_body_f_sigmoid * (1 - lstm_body_f_sigmoid)) — mul %78 at specs/lstm.yaml:48:12 (graph.lstm.body.f)", wgsl: WGSL_66, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 12, access: "read" }, { buffer: 42, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_d_lstm_body_f_pad", label: "d_lstm_body_f_pad = pad(d_lstm_body_f_mul) — pad %79 at specs/lstm.yaml:48:20 (graph.lstm.body.f)", wgsl: WGSL_67, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 59, access: "read" }], workgroups: [128, 1, 1] },
-    { name: "step0_d_lstm_body_o_mul", label: "d_lstm_body_o_mul = (d_lstm_body_h_t_mul * lstm_body_h_t_tanh) * (lstm_body_o_sigmoid * (1 - lstm_body_o_sigmoid)) — mul %83 at specs/lstm.yaml:49:12 (graph.lstm.body.o)", wgsl: WGSL_68, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 48, access: "read" }, { buffer: 22, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_d_lstm_body_o_pad", label: "d_lstm_body_o_pad = pad(d_lstm_body_o_mul) — pad %84 at specs/lstm.yaml:49:20 (graph.lstm.body.o)", wgsl: WGSL_69, bindings: [{ buffer: 62, access: "read_write" }, { buffer: 61, access: "read" }], workgroups: [128, 1, 1] },
-    { name: "step0_d_lstm_body_o_add", label: "d_lstm_body_o_add = ((d_lstm_body_g_pad + d_lstm_body_i_pad) + d_lstm_body_f_pad) + d_lstm_body_o_pad — add %85 at specs/lstm.yaml:49:20 (graph.lstm.body.o)", wgsl: WGSL_70, bindings: [{ buffer: 63, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 57, access: "read" }, { buffer: 60, access: "read" }, { buffer: 62, access: "read" }], workgroups: [128, 1, 1] },
-    { name: "step0_d_lstm_body_preact_reducesum", label: "d_lstm_body_preact_reducesum = Σ d_lstm_body_o_add — reduce_sum %86 at specs/lstm.yaml:46:43 (graph.lstm.body.preact)", wgsl: WGSL_71, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 63, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_d_lstm_body_preact_matmul", label: "d_lstm_body_preact_matmul = matmul(d_lstm_body_o_add, lstm_U) — matmul %87 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)", wgsl: WGSL_72, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 13, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_d_lstm_body_preact_matmul2", label: "d_lstm_body_preact_matmul2 = matmul(d_lstm_scan_x0, d_lstm_body_o_add) — matmul %88 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)", wgsl: WGSL_73, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 63, access: "read" }], workgroups: [32, 8, 1] },
-    { name: "step0__02", label: "_02 = (lstm_add * lstm_body_c_t_sub2) + d_lstm_body_preact_matmul — add %89 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)", wgsl: WGSL_74, bindings: [{ buffer: 67, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 21, access: "read" }, { buffer: 65, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0__5", label: "_5 = matmul(d_lstm_body_o_add, lstm_W) — matmul %90 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)", wgsl: WGSL_75, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 10, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_d_lstm_body_preact_matmul3", label: "d_lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, d_lstm_body_o_add) — matmul %91 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)", wgsl: WGSL_76, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 63, access: "read" }], workgroups: [32, 8, 1] },
-    { name: "step0__2", label: "_2 = d_lstm_scan_carry2 + d_lstm_body_preact_matmul3 — add %92 at specs/lstm.yaml:39:5 (graph.lstm)", wgsl: WGSL_77, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 69, access: "read" }], workgroups: [1024, 1, 1] },
-    { name: "step0__3", label: "_3 = d_lstm_scan_carry3 + d_lstm_body_preact_matmul2 — add %93 at specs/lstm.yaml:39:5 (graph.lstm)", wgsl: WGSL_78, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 73, access: "read" }, { buffer: 66, access: "read" }], workgroups: [1024, 1, 1] },
-    { name: "step0__4", label: "_4 = d_lstm_scan_carry4 + d_lstm_body_preact_reducesum — add %94 at specs/lstm.yaml:39:5 (graph.lstm)", wgsl: WGSL_79, bindings: [{ buffer: 74, access: "read_write" }, { buffer: 75, access: "read" }, { buffer: 64, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_d_lstm_scan_out0", label: "zeros — scan over length of 100 steps — scan %73 at specs/lstm.yaml:39:5 (graph.lstm)", wgsl: WGSL_80, bindings: [{ buffer: 29, access: "read_write" }], workgroups: [3200, 1, 1] },
-    { name: "step0_grad_Wemb", label: "grad_Wemb = scatter_add(d_lstm_scan_out0, emb_transpose) — scatter_add %78 at specs/lstm.yaml:35:8 (graph.emb)", wgsl: WGSL_81, bindings: [{ buffer: 78, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 2, access: "read" }], workgroups: [20000, 1, 1] },
-    { name: "step0_new_train_adadelta_g2_Wemb", label: "new_train_adadelta_g2_Wemb = (0.95 * train_adadelta_g2_Wemb) + (0.050000000000000044 * (grad_Wemb * grad_Wemb)) — add %86 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_82, bindings: [{ buffer: 79, access: "read_write" }, { buffer: 80, access: "read" }, { buffer: 78, access: "read" }], workgroups: [20000, 1, 1] },
-    { name: "step0_optimizer_neg", label: "optimizer_neg = -((sqrt(train_adadelta_dx2_Wemb + 0.000001) / sqrt(new_train_adadelta_g2_Wemb + 0.000001)) * grad_Wemb) — neg %94 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_83, bindings: [{ buffer: 81, access: "read_write" }, { buffer: 82, access: "read" }, { buffer: 79, access: "read" }, { buffer: 78, access: "read" }], workgroups: [20000, 1, 1] },
-    { name: "step0_train_adadelta_dx2_Wemb", label: "train_adadelta_dx2_Wemb = (0.95 * train_adadelta_dx2_Wemb) + (0.050000000000000044 * (optimizer_neg * optimizer_neg)) — add %98 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_84, bindings: [{ buffer: 82, access: "read_write" }, { buffer: 81, access: "read" }], workgroups: [20000, 1, 1] },
-    { name: "step0_Wemb", label: "Wemb = Wemb + optimizer_neg — add %99 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_85, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 81, access: "read" }], workgroups: [20000, 1, 1] },
-    { name: "step0_new_train_adadelta_g2_lstm_W", label: "new_train_adadelta_g2_lstm_W = (0.95 * train_adadelta_g2_lstm_W) + (0.050000000000000044 * (d_lstm_scan_final2 * d_lstm_scan_final2)) — add %107 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_86, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 83, access: "read" }, { buffer: 72, access: "read" }], workgroups: [1024, 1, 1] },
-    { name: "step0_optimizer_neg2", label: "optimizer_neg2 = -((sqrt(train_adadelta_dx2_lstm_W + 0.000001) / sqrt(new_train_adadelta_g2_lstm_W + 0.000001)) * d_lstm_scan_final2) — neg %115 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_87, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 84, access: "read" }, { buffer: 69, access: "read" }, { buffer: 72, access: "read" }], workgroups: [1024, 1, 1] },
-    { name: "step0_train_adadelta_dx2_lstm_W", label: "train_adadelta_dx2_lstm_W = (0.95 * train_adadelta_dx2_lstm_W) + (0.050000000000000044 * (optimizer_neg2 * optimizer_neg2)) — add %119 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_88, bindings: [{ buffer: 84, access: "read_write" }, { buffer: 66, access: "read" }], workgroups: [1024, 1, 1] },
-    { name: "step0_lstm_W", label: "lstm_W = lstm_W + optimizer_neg2 — add %120 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_89, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 66, access: "read" }], workgroups: [1024, 1, 1] },
-    { name: "step0_new_train_adadelta_g2_lstm_U", label: "new_train_adadelta_g2_lstm_U = (0.95 * train_adadelta_g2_lstm_U) + (0.050000000000000044 * (d_lstm_scan_final3 * d_lstm_scan_final3)) — add %126 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_90, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 85, access: "read" }, { buffer: 70, access: "read" }], workgroups: [1024, 1, 1] },
-    { name: "step0_optimizer_neg3", label: "optimizer_neg3 = -((sqrt(train_adadelta_dx2_lstm_U + 0.000001) / sqrt(new_train_adadelta_g2_lstm_U + 0.000001)) * d_lstm_scan_final3) — neg %133 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_91, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 86, access: "read" }, { buffer: 71, access: "read" }, { buffer: 70, access: "read" }], workgroups: [1024, 1, 1] },
-    { name: "step0_train_adadelta_dx2_lstm_U", label: "train_adadelta_dx2_lstm_U = (0.95 * train_adadelta_dx2_lstm_U) + (0.050000000000000044 * (optimizer_neg3 * optimizer_neg3)) — add %137 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_92, bindings: [{ buffer: 86, access: "read_write" }, { buffer: 73, access: "read" }], workgroups: [1024, 1, 1] },
-    { name: "step0_lstm_U", label: "lstm_U = lstm_U + optimizer_neg3 — add %138 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_93, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 73, access: "read" }], workgroups: [1024, 1, 1] },
-    { name: "step0_new_train_adadelta_g2_lstm_b", label: "new_train_adadelta_g2_lstm_b = (0.95 * train_adadelta_g2_lstm_b) + (0.050000000000000044 * (d_lstm_scan_final4 * d_lstm_scan_final4)) — add %146 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_94, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 87, access: "read" }, { buffer: 74, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_optimizer_neg4", label: "optimizer_neg4 = -((sqrt(train_adadelta_dx2_lstm_b + 0.000001) / sqrt(new_train_adadelta_g2_lstm_b + 0.000001)) * d_lstm_scan_final4) — neg %154 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_95, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 88, access: "read" }, { buffer: 64, access: "read" }, { buffer: 74, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_train_adadelta_dx2_lstm_b", label: "train_adadelta_dx2_lstm_b = (0.95 * train_adadelta_dx2_lstm_b) + (0.050000000000000044 * (optimizer_neg4 * optimizer_neg4)) — add %158 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_96, bindings: [{ buffer: 88, access: "read_write" }, { buffer: 75, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_lstm_b", label: "lstm_b = lstm_b + optimizer_neg4 — add %159 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_97, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 75, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_new_train_adadelta_g2_U", label: "new_train_adadelta_g2_U = (0.95 * train_adadelta_g2_U) + (0.050000000000000044 * (grad_U * grad_U)) — add %167 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_98, bindings: [{ buffer: 89, access: "read_write" }, { buffer: 90, access: "read" }, { buffer: 41, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_optimizer_neg5", label: "optimizer_neg5 = -((sqrt(train_adadelta_dx2_U + 0.000001) / sqrt(new_train_adadelta_g2_U + 0.000001)) * grad_U) — neg %175 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_99, bindings: [{ buffer: 91, access: "read_write" }, { buffer: 92, access: "read" }, { buffer: 89, access: "read" }, { buffer: 41, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_train_adadelta_dx2_U", label: "train_adadelta_dx2_U = (0.95 * train_adadelta_dx2_U) + (0.050000000000000044 * (optimizer_neg5 * optimizer_neg5)) — add %179 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_100, bindings: [{ buffer: 92, access: "read_write" }, { buffer: 91, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_U", label: "U = U + optimizer_neg5 — add %180 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_101, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 91, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_new_train_adadelta_g2_b", label: "new_train_adadelta_g2_b = (0.95 * train_adadelta_g2_b) + (0.050000000000000044 * (grad_b * grad_b)) — add %188 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_102, bindings: [{ buffer: 93, access: "read_write" }, { buffer: 94, access: "read" }, { buffer: 40, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_optimizer_neg6", label: "optimizer_neg6 = -((sqrt(train_adadelta_dx2_b + 0.000001) / sqrt(new_train_adadelta_g2_b + 0.000001)) * grad_b) — neg %196 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_103, bindings: [{ buffer: 95, access: "read_write" }, { buffer: 96, access: "read" }, { buffer: 93, access: "read" }, { buffer: 40, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_train_adadelta_dx2_b", label: "train_adadelta_dx2_b = (0.95 * train_adadelta_dx2_b) + (0.050000000000000044 * (optimizer_neg6 * optimizer_neg6)) — add %200 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_104, bindings: [{ buffer: 96, access: "read_write" }, { buffer: 95, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_b", label: "b = b + optimizer_neg6 — add %201 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_105, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 95, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_emb_transpose", label: "emb_transpose = transpose(words) — transpose %11 at specs/lstm.yaml:35:20 (graph.emb)", wgsl: WGSL_106, bindings: [{ buffer: 97, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [25, 1, 1] },
-    { name: "evaluate_emb", label: "emb = gather(Wemb, emb_transpose) — gather %12 at specs/lstm.yaml:35:8 (graph.emb)", wgsl: WGSL_107, bindings: [{ buffer: 98, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 97, access: "read" }], workgroups: [3200, 1, 1] },
-    { name: "evaluate_m", label: "m = transpose(mask) — transpose %13 at specs/lstm.yaml:36:14 (graph.m)", wgsl: WGSL_108, bindings: [{ buffer: 99, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [25, 1, 1] },
-    { name: "evaluate_lstm_body_preact_matmul", label: "lstm_body_preact_matmul = matmul(lstm_scan_x0, lstm_W) — matmul %5 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)", wgsl: WGSL_109, bindings: [{ buffer: 100, access: "read_write" }, { buffer: 101, access: "read" }, { buffer: 10, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "evaluate_lstm_body_preact_matmul2", label: "lstm_body_preact_matmul2 = matmul(lstm_scan_carry0, lstm_U) — matmul %7 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)", wgsl: WGSL_110, bindings: [{ buffer: 102, access: "read_write" }, { buffer: 103, access: "read" }, { buffer: 13, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "evaluate_lstm_body_preact_add", label: "lstm_body_preact_add = (lstm_body_preact_matmul + lstm_body_preact_matmul2) + lstm_b — add %11 at specs/lstm.yaml:46:43 (graph.lstm.body.preact)", wgsl: WGSL_111, bindings: [{ buffer: 104, access: "read_write" }, { buffer: 100, access: "read" }, { buffer: 102, access: "read" }, { buffer: 15, access: "read" }], workgroups: [128, 1, 1] },
-    { name: "evaluate_lstm_body_o_slice", label: "lstm_body_o_slice = slice(lstm_body_preact_add) — slice %12 at specs/lstm.yaml:49:20 (graph.lstm.body.o)", wgsl: WGSL_112, bindings: [{ buffer: 105, access: "read_write" }, { buffer: 104, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "evaluate_lstm_body_f_slice", label: "lstm_body_f_slice = slice(lstm_body_preact_add) — slice %14 at specs/lstm.yaml:48:20 (graph.lstm.body.f)", wgsl: WGSL_113, bindings: [{ buffer: 106, access: "read_write" }, { buffer: 104, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "evaluate_lstm_body_i_slice", label: "lstm_body_i_slice = slice(lstm_body_preact_add) — slice %17 at specs/lstm.yaml:47:20 (graph.lstm.body.i)", wgsl: WGSL_114, bindings: [{ buffer: 107, access: "read_write" }, { buffer: 104, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "evaluate_lstm_body_g_slice", label: "lstm_body_g_slice = slice(lstm_body_preact_add) — slice %19 at specs/lstm.yaml:50:17 (graph.lstm.body.g)", wgsl: WGSL_115, bindings: [{ buffer: 108, access: "read_write" }, { buffer: 104, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "evaluate_lstm_body_c_t_sub", label: "lstm_body_c_t_sub = 1 - lstm_scan_x1 — sub %26 at specs/lstm.yaml:51:41 (graph.lstm.body.c_t)", wgsl: WGSL_116, bindings: [{ buffer: 109, access: "read_write" }, { buffer: 110, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate__1", label: "_1 = (lstm_scan_x1 * ((sigmoid(lstm_body_f_slice) * lstm_scan_carry1) + (sigmoid(lstm_body_i_slice) * tanh(lstm_body_g_slice)))) + (lstm_body_c_t_sub * lstm_scan_carry1) — add %29 at specs/lstm.yaml:51:36 (graph.lstm.body.c_t)", wgsl: WGSL_117, bindings: [{ buffer: 111, access: "read_write" }, { buffer: 110, access: "read" }, { buffer: 106, access: "read" }, { buffer: 112, access: "read" }, { buffer: 107, access: "read" }, { buffer: 108, access: "read" }, { buffer: 109, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "evaluate__0", label: "_0 = (lstm_scan_x1 * (sigmoid(lstm_body_o_slice) * tanh(_1))) + (lstm_body_c_t_sub * lstm_scan_carry0) — add %34 at specs/lstm.yaml:52:36 (graph.lstm.body.h_t)", wgsl: WGSL_118, bindings: [{ buffer: 113, access: "read_write" }, { buffer: 110, access: "read" }, { buffer: 105, access: "read" }, { buffer: 111, access: "read" }, { buffer: 109, access: "read" }, { buffer: 103, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "evaluate_lstm_scan_out0", label: "zeros — scan over length of 100 steps — scan %15 at specs/lstm.yaml:39:5 (graph.lstm)", wgsl: WGSL_119, bindings: [{ buffer: 114, access: "read_write" }], workgroups: [3200, 1, 1] },
-    { name: "evaluate_proj_mul", label: "proj_mul = lstm_scan_out0 * m — mul %18 at specs/lstm.yaml:56:16 (graph.proj)", wgsl: WGSL_120, bindings: [{ buffer: 98, access: "read_write" }, { buffer: 114, access: "read" }, { buffer: 99, access: "read" }], workgroups: [3200, 1, 1] },
-    { name: "evaluate_proj_reducesum", label: "proj_reducesum = Σ proj_mul — reduce_sum %19 at specs/lstm.yaml:56:9 (graph.proj)", wgsl: WGSL_121, bindings: [{ buffer: 113, access: "read_write" }, { buffer: 98, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "evaluate_proj_reducesum2", label: "proj_reducesum2 = Σ m — reduce_sum %20 at specs/lstm.yaml:56:26 (graph.proj)", wgsl: WGSL_122, bindings: [{ buffer: 109, access: "read_write" }, { buffer: 99, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_proj", label: "proj = proj_reducesum / proj_reducesum2 — div %22 at specs/lstm.yaml:56:24 (graph.proj)", wgsl: WGSL_123, bindings: [{ buffer: 111, access: "read_write" }, { buffer: 113, access: "read" }, { buffer: 109, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "evaluate_p_y_matmul", label: "p_y_matmul = matmul(proj, U) — matmul %23 at specs/lstm.yaml:57:35 (graph.p_y)", wgsl: WGSL_124, bindings: [{ buffer: 116, access: "read_write" }, { buffer: 111, access: "read" }, { buffer: 31, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_add", label: "p_y_add = p_y_matmul + b — add %25 at specs/lstm.yaml:57:39 (graph.p_y)", wgsl: WGSL_125, bindings: [{ buffer: 117, access: "read_write" }, { buffer: 116, access: "read" }, { buffer: 33, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_reducemax", label: "p_y_reducemax = reduce_max(p_y_add) — reduce_max %26 at specs/lstm.yaml:57:8 (graph.p_y)", wgsl: WGSL_126, bindings: [{ buffer: 110, access: "read_write" }, { buffer: 117, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_sub", label: "p_y_sub = p_y_add - p_y_reducemax — sub %30 at specs/lstm.yaml:57:8 (graph.p_y)", wgsl: WGSL_127, bindings: [{ buffer: 116, access: "read_write" }, { buffer: 117, access: "read" }, { buffer: 110, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_exp", label: "p_y_exp = exp(p_y_sub) — exp %31 at specs/lstm.yaml:57:8 (graph.p_y)", wgsl: WGSL_128, bindings: [{ buffer: 117, access: "read_write" }, { buffer: 116, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_reducesum", label: "p_y_reducesum = Σ p_y_exp — reduce_sum %32 at specs/lstm.yaml:57:8 (graph.p_y)", wgsl: WGSL_129, bindings: [{ buffer: 109, access: "read_write" }, { buffer: 117, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y", label: "p_y = p_y_exp / p_y_reducesum — div %35 at specs/lstm.yaml:57:8 (graph.p_y)", wgsl: WGSL_130, bindings: [{ buffer: 118, access: "read_write" }, { buffer: 117, access: "read" }, { buffer: 109, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_error_argmax", label: "error_argmax = argmax(p_y) — argmax %36 at specs/lstm.yaml:62:10 (metrics.error)", wgsl: WGSL_131, bindings: [{ buffer: 119, access: "read_write" }, { buffer: 118, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_error", label: "error = cast(compare(error_argmax, label)) — cast %38 at specs/lstm.yaml:62:10 (metrics.error)", wgsl: WGSL_132, bindings: [{ buffer: 110, access: "read_write" }, { buffer: 119, access: "read" }, { buffer: 35, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_cost_onehot", label: "cost_onehot = one_hot(label) — one_hot %39 at specs/lstm.yaml:63:9 (metrics.cost)", wgsl: WGSL_133, bindings: [{ buffer: 117, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_cost_log", label: "cost_log = log(p_y_reducesum) — log %40 at specs/lstm.yaml:63:9 (metrics.cost)", wgsl: WGSL_134, bindings: [{ buffer: 120, access: "read_write" }, { buffer: 109, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_cost_reducesum", label: "cost_reducesum = Σ (cost_onehot * (p_y_sub - cost_log)) — reduce_sum %45 at specs/lstm.yaml:63:9 (metrics.cost)", wgsl: WGSL_135, bindings: [{ buffer: 109, access: "read_write" }, { buffer: 117, access: "read" }, { buffer: 116, access: "read" }, { buffer: 120, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_cost", label: "cost = -cost_reducesum — neg %46 at specs/lstm.yaml:63:9 (metrics.cost)", wgsl: WGSL_136, bindings: [{ buffer: 120, access: "read_write" }, { buffer: 109, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_lstm_body_preact_matmul3", label: "lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, lstm_W) — matmul %10 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)", wgsl: WGSL_40, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 10, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_lstm_body_preact_matmul4", label: "lstm_body_preact_matmul4 = matmul(d_lstm_scan_x0, lstm_U) — matmul %11 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)", wgsl: WGSL_41, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 13, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_lstm_body_preact_add2", label: "lstm_body_preact_add2 = (lstm_body_preact_matmul3 + lstm_body_preact_matmul4) + lstm_b — add %14 at specs/lstm.yaml:46:43 (graph.lstm.body.preact)", wgsl: WGSL_42, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 11, access: "read" }, { buffer: 15, access: "read" }], workgroups: [128, 1, 1] },
+    { name: "step0_lstm_body_o_slice2", label: "lstm_body_o_slice2 = slice(lstm_body_preact_add2) — slice %15 at specs/lstm.yaml:49:20 (graph.lstm.body.o)", wgsl: WGSL_43, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_lstm_body_o_sigmoid", label: "lstm_body_o_sigmoid = sigmoid(lstm_body_o_slice2) — sigmoid %16 at specs/lstm.yaml:49:12 (graph.lstm.body.o)", wgsl: WGSL_44, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_lstm_body_f_slice2", label: "lstm_body_f_slice2 = slice(lstm_body_preact_add2) — slice %17 at specs/lstm.yaml:48:20 (graph.lstm.body.f)", wgsl: WGSL_45, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_lstm_body_f_sigmoid", label: "lstm_body_f_sigmoid = sigmoid(lstm_body_f_slice2) — sigmoid %18 at specs/lstm.yaml:48:12 (graph.lstm.body.f)", wgsl: WGSL_46, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_lstm_body_i_slice2", label: "lstm_body_i_slice2 = slice(lstm_body_preact_add2) — slice %20 at specs/lstm.yaml:47:20 (graph.lstm.body.i)", wgsl: WGSL_47, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_lstm_body_i_sigmoid", label: "lstm_body_i_sigmoid = sigmoid(lstm_body_i_slice2) — sigmoid %21 at specs/lstm.yaml:47:12 (graph.lstm.body.i)", wgsl: WGSL_48, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 43, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_lstm_body_g_slice2", label: "lstm_body_g_slice2 = slice(lstm_body_preact_add2) — slice %22 at specs/lstm.yaml:50:17 (graph.lstm.body.g)", wgsl: WGSL_49, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_lstm_body_g_tanh", label: "lstm_body_g_tanh = tanh(lstm_body_g_slice2) — tanh %23 at specs/lstm.yaml:50:12 (graph.lstm.body.g)", wgsl: WGSL_50, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 45, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_lstm_body_c_t_add", label: "lstm_body_c_t_add = (lstm_body_f_sigmoid * d_lstm_scan_x1) + (lstm_body_i_sigmoid * lstm_body_g_tanh) — add %25 at specs/lstm.yaml:51:27 (graph.lstm.body.c_t)", wgsl: WGSL_51, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 42, access: "read" }, { buffer: 12, access: "read" }, { buffer: 44, access: "read" }, { buffer: 46, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_lstm_body_c_t_sub2", label: "lstm_body_c_t_sub2 = 1 - d_lstm_scan_x3 — sub %29 at specs/lstm.yaml:51:41 (graph.lstm.body.c_t)", wgsl: WGSL_52, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_lstm_body_h_t_tanh", label: "lstm_body_h_t_tanh = tanh((d_lstm_scan_x3 * lstm_body_c_t_add) + (lstm_body_c_t_sub2 * d_lstm_scan_x1)) — tanh %33 at specs/lstm.yaml:52:25 (graph.lstm.body.h_t)", wgsl: WGSL_53, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 36, access: "read" }, { buffer: 47, access: "read" }, { buffer: 21, access: "read" }, { buffer: 12, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_lstm_add", label: "lstm_add = d_lstm_scan_carry0 + d_lstm_scan_x4 — add %35 at specs/lstm.yaml:39:5 (graph.lstm)", wgsl: WGSL_54, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 19, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_d_lstm_body_h_t_mul", label: "d_lstm_body_h_t_mul = lstm_add * d_lstm_scan_x3 — mul %39 at specs/lstm.yaml:52:18 (graph.lstm.body.h_t)", wgsl: WGSL_55, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 36, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_d_lstm_body_h_t_add", label: "d_lstm_body_h_t_add = d_lstm_scan_carry1 + ((d_lstm_body_h_t_mul * lstm_body_o_sigmoid) * (1 - (lstm_body_h_t_tanh * lstm_body_h_t_tanh))) — add %46 at specs/lstm.yaml:52:25 (graph.lstm.body.h_t)", wgsl: WGSL_56, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 50, access: "read" }, { buffer: 22, access: "read" }, { buffer: 48, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_d_lstm_body_c_t_reducesum", label: "d_lstm_body_c_t_reducesum = Σ ((lstm_add * d_lstm_scan_x0) + (d_lstm_body_h_t_add * d_lstm_scan_x1)) — reduce_sum %50 at specs/lstm.yaml:51:48 (graph.lstm.body.c_t)", wgsl: WGSL_57, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 23, access: "read" }, { buffer: 51, access: "read" }, { buffer: 12, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_lstm_body_c_t_mul", label: "d_lstm_body_c_t_mul = d_lstm_body_h_t_add * d_lstm_scan_x3 — mul %54 at specs/lstm.yaml:51:18 (graph.lstm.body.c_t)", wgsl: WGSL_58, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 36, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_d_lstm_body_c_t_reducesum2", label: "d_lstm_body_c_t_reducesum2 = Σ ((lstm_add * (lstm_body_o_sigmoid * lstm_body_h_t_tanh)) + (d_lstm_body_h_t_add * lstm_body_c_t_add)) — reduce_sum %56 at specs/lstm.yaml:51:18 (graph.lstm.body.c_t)", wgsl: WGSL_59, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 22, access: "read" }, { buffer: 48, access: "read" }, { buffer: 51, access: "read" }, { buffer: 47, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0__3", label: "_3 = -d_lstm_body_c_t_reducesum + d_lstm_body_c_t_reducesum2 — add %58 at specs/lstm.yaml:51:18 (graph.lstm.body.c_t)", wgsl: WGSL_60, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 37, access: "read" }, { buffer: 20, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_lstm_body_g_mul", label: "d_lstm_body_g_mul = (d_lstm_body_c_t_mul * lstm_body_i_sigmoid) * (1 - (lstm_body_g_tanh * lstm_body_g_tanh)) — mul %63 at specs/lstm.yaml:50:12 (graph.lstm.body.g)", wgsl: WGSL_61, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 44, access: "read" }, { buffer: 46, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_d_lstm_body_g_pad", label: "d_lstm_body_g_pad = pad(d_lstm_body_g_mul) — pad %64 at specs/lstm.yaml:50:17 (graph.lstm.body.g)", wgsl: WGSL_62, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 54, access: "read" }], workgroups: [128, 1, 1] },
+    { name: "step0_d_lstm_body_i_mul", label: "d_lstm_body_i_mul = (d_lstm_body_c_t_mul * lstm_body_g_tanh) * (lstm_body_i_sigmoid * (1 - lstm_body_i_sigmoid)) — mul %67 at specs/lstm.yaml:47:12 (graph.lstm.body.i)", wgsl: WGSL_63, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 46, access: "read" }, { buffer: 44, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_d_lstm_body_i_pad", label: "d_lstm_body_i_pad = pad(d_lstm_body_i_mul) — pad %68 at specs/lstm.yaml:47:20 (graph.lstm.body.i)", wgsl: WGSL_64, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 56, access: "read" }], workgroups: [128, 1, 1] },
+    { name: "step0__12", label: "_12 = (d_lstm_body_h_t_add * lstm_body_c_t_sub2) + (d_lstm_body_c_t_mul * lstm_body_f_sigmoid) — add %72 at specs/lstm.yaml:51:23 (graph.lstm.body.c_t)", wgsl: WGSL_65, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 21, access: "read" }, { buffer: 52, access: "read" }, { buffer: 42, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_d_lstm_body_f_mul", label: "d_lstm_body_f_mul = (d_lstm_body_c_t_mul * d_lstm_scan_x1) * (lstm_body_f_sigmoid * (1 - lstm_body_f_sigmoid)) — mul %75 at specs/lstm.yaml:48:12 (graph.lstm.body.f)", wgsl: WGSL_66, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 12, access: "read" }, { buffer: 42, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_d_lstm_body_f_pad", label: "d_lstm_body_f_pad = pad(d_lstm_body_f_mul) — pad %76 at specs/lstm.yaml:48:20 (graph.lstm.body.f)", wgsl: WGSL_67, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 59, access: "read" }], workgroups: [128, 1, 1] },
+    { name: "step0_d_lstm_body_o_mul", label: "d_lstm_body_o_mul = (d_lstm_body_h_t_mul * lstm_body_h_t_tanh) * (lstm_body_o_sigmoid * (1 - lstm_body_o_sigmoid)) — mul %80 at specs/lstm.yaml:49:12 (graph.lstm.body.o)", wgsl: WGSL_68, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 48, access: "read" }, { buffer: 22, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_d_lstm_body_o_pad", label: "d_lstm_body_o_pad = pad(d_lstm_body_o_mul) — pad %81 at specs/lstm.yaml:49:20 (graph.lstm.body.o)", wgsl: WGSL_69, bindings: [{ buffer: 62, access: "read_write" }, { buffer: 61, access: "read" }], workgroups: [128, 1, 1] },
+    { name: "step0__5", label: "_5 = ((d_lstm_body_g_pad + d_lstm_body_i_pad) + d_lstm_body_f_pad) + d_lstm_body_o_pad — add %82 at specs/lstm.yaml:49:20 (graph.lstm.body.o)", wgsl: WGSL_70, bindings: [{ buffer: 63, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 57, access: "read" }, { buffer: 60, access: "read" }, { buffer: 62, access: "read" }], workgroups: [128, 1, 1] },
+    { name: "step0__8", label: "_8 = Σ _5 — reduce_sum %83 at specs/lstm.yaml:46:43 (graph.lstm.body.preact)", wgsl: WGSL_71, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 63, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_lstm_body_preact_matmul", label: "d_lstm_body_preact_matmul = matmul(_5, lstm_U) — matmul %84 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)", wgsl: WGSL_72, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 13, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0__02", label: "_02 = (lstm_add * lstm_body_c_t_sub2) + d_lstm_body_preact_matmul — add %85 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)", wgsl: WGSL_73, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 21, access: "read" }, { buffer: 65, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0__2", label: "_2 = matmul(_5, lstm_W) — matmul %86 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)", wgsl: WGSL_74, bindings: [{ buffer: 67, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 10, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_lstm_scan_out0", label: "zeros — scan over length of 100 steps — scan %71 at specs/lstm.yaml:39:5 (graph.lstm)", wgsl: WGSL_75, bindings: [{ buffer: 29, access: "read_write" }], workgroups: [3200, 1, 1] },
+    { name: "step0_d_lstm_scan_out2", label: "zeros — scan over length of 100 steps — scan %71 at specs/lstm.yaml:39:5 (graph.lstm)", wgsl: WGSL_76, bindings: [{ buffer: 68, access: "read_write" }], workgroups: [3200, 1, 1] },
+    { name: "step0_d_lstm_scan_out3", label: "zeros — scan over length of 100 steps — scan %71 at specs/lstm.yaml:39:5 (graph.lstm)", wgsl: WGSL_77, bindings: [{ buffer: 69, access: "read_write" }], workgroups: [12800, 1, 1] },
+    { name: "step0_d_lstm_scan_out4", label: "zeros — scan over length of 100 steps — scan %71 at specs/lstm.yaml:39:5 (graph.lstm)", wgsl: WGSL_78, bindings: [{ buffer: 70, access: "read_write" }], workgroups: [3200, 1, 1] },
+    { name: "step0_d_lstm_scan_out5", label: "zeros — scan over length of 100 steps — scan %71 at specs/lstm.yaml:39:5 (graph.lstm)", wgsl: WGSL_79, bindings: [{ buffer: 71, access: "read_write" }], workgroups: [12800, 1, 1] },
+    { name: "step0_d_lstm_scan_out6", label: "zeros — scan over length of 100 steps — scan %71 at specs/lstm.yaml:39:5 (graph.lstm)", wgsl: WGSL_80, bindings: [{ buffer: 72, access: "read_write" }], workgroups: [800, 1, 1] },
+    { name: "step0_grad_lstm_W", label: "grad_lstm_W = matmul(d_lstm_scan_out2, d_lstm_scan_out3) — matmul %80 at specs/lstm.yaml:39:5 (graph.lstm)", wgsl: WGSL_81, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 68, access: "read" }, { buffer: 69, access: "read" }], workgroups: [32, 8, 1] },
+    { name: "step0_grad_lstm_U", label: "grad_lstm_U = matmul(d_lstm_scan_out4, d_lstm_scan_out5) — matmul %83 at specs/lstm.yaml:39:5 (graph.lstm)", wgsl: WGSL_82, bindings: [{ buffer: 74, access: "read_write" }, { buffer: 70, access: "read" }, { buffer: 71, access: "read" }], workgroups: [32, 8, 1] },
+    { name: "step0_grad_lstm_b", label: "grad_lstm_b = Σ d_lstm_scan_out6 — reduce_sum %84 at specs/lstm.yaml:39:5 (graph.lstm)", wgsl: WGSL_83, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 72, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_grad_Wemb", label: "grad_Wemb = scatter_add(d_lstm_scan_out0, emb_transpose) — scatter_add %85 at specs/lstm.yaml:35:8 (graph.emb)", wgsl: WGSL_84, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 2, access: "read" }], workgroups: [20000, 1, 1] },
+    { name: "step0_new_train_adadelta_g2_Wemb", label: "new_train_adadelta_g2_Wemb = (0.95 * train_adadelta_g2_Wemb) + (0.050000000000000044 * (grad_Wemb * grad_Wemb)) — add %93 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_85, bindings: [{ buffer: 76, access: "read_write" }, { buffer: 77, access: "read" }, { buffer: 75, access: "read" }], workgroups: [20000, 1, 1] },
+    { name: "step0_optimizer_neg", label: "optimizer_neg = -((sqrt(train_adadelta_dx2_Wemb + 0.000001) / sqrt(new_train_adadelta_g2_Wemb + 0.000001)) * grad_Wemb) — neg %101 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_86, bindings: [{ buffer: 78, access: "read_write" }, { buffer: 79, access: "read" }, { buffer: 76, access: "read" }, { buffer: 75, access: "read" }], workgroups: [20000, 1, 1] },
+    { name: "step0_train_adadelta_dx2_Wemb", label: "train_adadelta_dx2_Wemb = (0.95 * train_adadelta_dx2_Wemb) + (0.050000000000000044 * (optimizer_neg * optimizer_neg)) — add %105 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_87, bindings: [{ buffer: 79, access: "read_write" }, { buffer: 78, access: "read" }], workgroups: [20000, 1, 1] },
+    { name: "step0_Wemb", label: "Wemb = Wemb + optimizer_neg — add %106 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_88, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 78, access: "read" }], workgroups: [20000, 1, 1] },
+    { name: "step0_new_train_adadelta_g2_lstm_W", label: "new_train_adadelta_g2_lstm_W = (0.95 * train_adadelta_g2_lstm_W) + (0.050000000000000044 * (grad_lstm_W * grad_lstm_W)) — add %114 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_89, bindings: [{ buffer: 80, access: "read_write" }, { buffer: 81, access: "read" }, { buffer: 73, access: "read" }], workgroups: [1024, 1, 1] },
+    { name: "step0_optimizer_neg2", label: "optimizer_neg2 = -((sqrt(train_adadelta_dx2_lstm_W + 0.000001) / sqrt(new_train_adadelta_g2_lstm_W + 0.000001)) * grad_lstm_W) — neg %122 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_90, bindings: [{ buffer: 82, access: "read_write" }, { buffer: 83, access: "read" }, { buffer: 80, access: "read" }, { buffer: 73, access: "read" }], workgroups: [1024, 1, 1] },
+    { name: "step0_train_adadelta_dx2_lstm_W", label: "train_adadelta_dx2_lstm_W = (0.95 * train_adadelta_dx2_lstm_W) + (0.050000000000000044 * (optimizer_neg2 * optimizer_neg2)) — add %126 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_91, bindings: [{ buffer: 83, access: "read_write" }, { buffer: 82, access: "read" }], workgroups: [1024, 1, 1] },
+    { name: "step0_lstm_W", label: "lstm_W = lstm_W + optimizer_neg2 — add %127 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_92, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 82, access: "read" }], workgroups: [1024, 1, 1] },
+    { name: "step0_new_train_adadelta_g2_lstm_U", label: "new_train_adadelta_g2_lstm_U = (0.95 * train_adadelta_g2_lstm_U) + (0.050000000000000044 * (grad_lstm_U * grad_lstm_U)) — add %133 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_93, bindings: [{ buffer: 82, access: "read_write" }, { buffer: 84, access: "read" }, { buffer: 74, access: "read" }], workgroups: [1024, 1, 1] },
+    { name: "step0_optimizer_neg3", label: "optimizer_neg3 = -((sqrt(train_adadelta_dx2_lstm_U + 0.000001) / sqrt(new_train_adadelta_g2_lstm_U + 0.000001)) * grad_lstm_U) — neg %140 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_94, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 85, access: "read" }, { buffer: 82, access: "read" }, { buffer: 74, access: "read" }], workgroups: [1024, 1, 1] },
+    { name: "step0_train_adadelta_dx2_lstm_U", label: "train_adadelta_dx2_lstm_U = (0.95 * train_adadelta_dx2_lstm_U) + (0.050000000000000044 * (optimizer_neg3 * optimizer_neg3)) — add %144 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_95, bindings: [{ buffer: 85, access: "read_write" }, { buffer: 73, access: "read" }], workgroups: [1024, 1, 1] },
+    { name: "step0_lstm_U", label: "lstm_U = lstm_U + optimizer_neg3 — add %145 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_96, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 73, access: "read" }], workgroups: [1024, 1, 1] },
+    { name: "step0_new_train_adadelta_g2_lstm_b", label: "new_train_adadelta_g2_lstm_b = (0.95 * train_adadelta_g2_lstm_b) + (0.050000000000000044 * (grad_lstm_b * grad_lstm_b)) — add %153 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_97, bindings: [{ buffer: 86, access: "read_write" }, { buffer: 87, access: "read" }, { buffer: 64, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_optimizer_neg4", label: "optimizer_neg4 = -((sqrt(train_adadelta_dx2_lstm_b + 0.000001) / sqrt(new_train_adadelta_g2_lstm_b + 0.000001)) * grad_lstm_b) — neg %161 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_98, bindings: [{ buffer: 88, access: "read_write" }, { buffer: 89, access: "read" }, { buffer: 86, access: "read" }, { buffer: 64, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_train_adadelta_dx2_lstm_b", label: "train_adadelta_dx2_lstm_b = (0.95 * train_adadelta_dx2_lstm_b) + (0.050000000000000044 * (optimizer_neg4 * optimizer_neg4)) — add %165 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_99, bindings: [{ buffer: 89, access: "read_write" }, { buffer: 88, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_lstm_b", label: "lstm_b = lstm_b + optimizer_neg4 — add %166 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_100, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 88, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_new_train_adadelta_g2_U", label: "new_train_adadelta_g2_U = (0.95 * train_adadelta_g2_U) + (0.050000000000000044 * (grad_U * grad_U)) — add %174 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_101, bindings: [{ buffer: 90, access: "read_write" }, { buffer: 91, access: "read" }, { buffer: 41, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_optimizer_neg5", label: "optimizer_neg5 = -((sqrt(train_adadelta_dx2_U + 0.000001) / sqrt(new_train_adadelta_g2_U + 0.000001)) * grad_U) — neg %182 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_102, bindings: [{ buffer: 92, access: "read_write" }, { buffer: 93, access: "read" }, { buffer: 90, access: "read" }, { buffer: 41, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_train_adadelta_dx2_U", label: "train_adadelta_dx2_U = (0.95 * train_adadelta_dx2_U) + (0.050000000000000044 * (optimizer_neg5 * optimizer_neg5)) — add %186 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_103, bindings: [{ buffer: 93, access: "read_write" }, { buffer: 92, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_U", label: "U = U + optimizer_neg5 — add %187 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_104, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 92, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_new_train_adadelta_g2_b", label: "new_train_adadelta_g2_b = (0.95 * train_adadelta_g2_b) + (0.050000000000000044 * (grad_b * grad_b)) — add %195 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_105, bindings: [{ buffer: 94, access: "read_write" }, { buffer: 95, access: "read" }, { buffer: 40, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_optimizer_neg6", label: "optimizer_neg6 = -((sqrt(train_adadelta_dx2_b + 0.000001) / sqrt(new_train_adadelta_g2_b + 0.000001)) * grad_b) — neg %203 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_106, bindings: [{ buffer: 96, access: "read_write" }, { buffer: 97, access: "read" }, { buffer: 94, access: "read" }, { buffer: 40, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_train_adadelta_dx2_b", label: "train_adadelta_dx2_b = (0.95 * train_adadelta_dx2_b) + (0.050000000000000044 * (optimizer_neg6 * optimizer_neg6)) — add %207 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_107, bindings: [{ buffer: 97, access: "read_write" }, { buffer: 96, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_b", label: "b = b + optimizer_neg6 — add %208 at specs/lstm.yaml:67:16 (phases[0].optimizer)", wgsl: WGSL_108, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 96, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_emb_transpose", label: "emb_transpose = transpose(words) — transpose %11 at specs/lstm.yaml:35:20 (graph.emb)", wgsl: WGSL_109, bindings: [{ buffer: 98, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [25, 1, 1] },
+    { name: "evaluate_emb", label: "emb = gather(Wemb, emb_transpose) — gather %12 at specs/lstm.yaml:35:8 (graph.emb)", wgsl: WGSL_110, bindings: [{ buffer: 99, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 98, access: "read" }], workgroups: [3200, 1, 1] },
+    { name: "evaluate_m", label: "m = transpose(mask) — transpose %13 at specs/lstm.yaml:36:14 (graph.m)", wgsl: WGSL_111, bindings: [{ buffer: 100, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [25, 1, 1] },
+    { name: "evaluate_lstm_body_preact_matmul", label: "lstm_body_preact_matmul = matmul(lstm_scan_x0, lstm_W) — matmul %5 at specs/lstm.yaml:46:21 (graph.lstm.body.preact)", wgsl: WGSL_112, bindings: [{ buffer: 101, access: "read_write" }, { buffer: 102, access: "read" }, { buffer: 10, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "evaluate_lstm_body_preact_matmul2", label: "lstm_body_preact_matmul2 = matmul(lstm_scan_carry0, lstm_U) — matmul %7 at specs/lstm.yaml:46:34 (graph.lstm.body.preact)", wgsl: WGSL_113, bindings: [{ buffer: 103, access: "read_write" }, { buffer: 104, access: "read" }, { buffer: 13, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "evaluate_lstm_body_preact_add", label: "lstm_body_preact_add = (lstm_body_preact_matmul + lstm_body_preact_matmul2) + lstm_b — add %11 at specs/lstm.yaml:46:43 (graph.lstm.body.preact)", wgsl: WGSL_114, bindings: [{ buffer: 105, access: "read_write" }, { buffer: 101, access: "read" }, { buffer: 103, access: "read" }, { buffer: 15, access: "read" }], workgroups: [128, 1, 1] },
+    { name: "evaluate_lstm_body_o_slice", label: "lstm_body_o_slice = slice(lstm_body_preact_add) — slice %12 at specs/lstm.yaml:49:20 (graph.lstm.body.o)", wgsl: WGSL_115, bindings: [{ buffer: 106, access: "read_write" }, { buffer: 105, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "evaluate_lstm_body_f_slice", label: "lstm_body_f_slice = slice(lstm_body_preact_add) — slice %14 at specs/lstm.yaml:48:20 (graph.lstm.body.f)", wgsl: WGSL_116, bindings: [{ buffer: 107, access: "read_write" }, { buffer: 105, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "evaluate_lstm_body_i_slice", label: "lstm_body_i_slice = slice(lstm_body_preact_add) — slice %17 at specs/lstm.yaml:47:20 (graph.lstm.body.i)", wgsl: WGSL_117, bindings: [{ buffer: 108, access: "read_write" }, { buffer: 105, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "evaluate_lstm_body_g_slice", label: "lstm_body_g_slice = slice(lstm_body_preact_add) — slice %19 at specs/lstm.yaml:50:17 (graph.lstm.body.g)", wgsl: WGSL_118, bindings: [{ buffer: 109, access: "read_write" }, { buffer: 105, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "evaluate_lstm_body_c_t_sub", label: "lstm_body_c_t_sub = 1 - lstm_scan_x1 — sub %26 at specs/lstm.yaml:51:41 (graph.lstm.body.c_t)", wgsl: WGSL_119, bindings: [{ buffer: 110, access: "read_write" }, { buffer: 111, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate__1", label: "_1 = (lstm_scan_x1 * ((sigmoid(lstm_body_f_slice) * lstm_scan_carry1) + (sigmoid(lstm_body_i_slice) * tanh(lstm_body_g_slice)))) + (lstm_body_c_t_sub * lstm_scan_carry1) — add %29 at specs/lstm.yaml:51:36 (graph.lstm.body.c_t)", wgsl: WGSL_120, bindings: [{ buffer: 112, access: "read_write" }, { buffer: 111, access: "read" }, { buffer: 107, access: "read" }, { buffer: 113, access: "read" }, { buffer: 108, access: "read" }, { buffer: 109, access: "read" }, { buffer: 110, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "evaluate__0", label: "_0 = (lstm_scan_x1 * (sigmoid(lstm_body_o_slice) * tanh(_1))) + (lstm_body_c_t_sub * lstm_scan_carry0) — add %34 at specs/lstm.yaml:52:36 (graph.lstm.body.h_t)", wgsl: WGSL_121, bindings: [{ buffer: 114, access: "read_write" }, { buffer: 111, access: "read" }, { buffer: 106, access: "read" }, { buffer: 112, access: "read" }, { buffer: 110, access: "read" }, { buffer: 104, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "evaluate_lstm_scan_out0", label: "zeros — scan over length of 100 steps — scan %15 at specs/lstm.yaml:39:5 (graph.lstm)", wgsl: WGSL_122, bindings: [{ buffer: 115, access: "read_write" }], workgroups: [3200, 1, 1] },
+    { name: "evaluate_proj_mul", label: "proj_mul = lstm_scan_out0 * m — mul %18 at specs/lstm.yaml:56:16 (graph.proj)", wgsl: WGSL_123, bindings: [{ buffer: 99, access: "read_write" }, { buffer: 115, access: "read" }, { buffer: 100, access: "read" }], workgroups: [3200, 1, 1] },
+    { name: "evaluate_proj_reducesum", label: "proj_reducesum = Σ proj_mul — reduce_sum %19 at specs/lstm.yaml:56:9 (graph.proj)", wgsl: WGSL_124, bindings: [{ buffer: 114, access: "read_write" }, { buffer: 99, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "evaluate_proj_reducesum2", label: "proj_reducesum2 = Σ m — reduce_sum %20 at specs/lstm.yaml:56:26 (graph.proj)", wgsl: WGSL_125, bindings: [{ buffer: 110, access: "read_write" }, { buffer: 100, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_proj", label: "proj = proj_reducesum / proj_reducesum2 — div %22 at specs/lstm.yaml:56:24 (graph.proj)", wgsl: WGSL_126, bindings: [{ buffer: 112, access: "read_write" }, { buffer: 114, access: "read" }, { buffer: 110, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "evaluate_p_y_matmul", label: "p_y_matmul = matmul(proj, U) — matmul %23 at specs/lstm.yaml:57:35 (graph.p_y)", wgsl: WGSL_127, bindings: [{ buffer: 117, access: "read_write" }, { buffer: 112, access: "read" }, { buffer: 31, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_add", label: "p_y_add = p_y_matmul + b — add %25 at specs/lstm.yaml:57:39 (graph.p_y)", wgsl: WGSL_128, bindings: [{ buffer: 118, access: "read_write" }, { buffer: 117, access: "read" }, { buffer: 33, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_reducemax", label: "p_y_reducemax = reduce_max(p_y_add) — reduce_max %26 at specs/lstm.yaml:57:8 (graph.p_y)", wgsl: WGSL_129, bindings: [{ buffer: 111, access: "read_write" }, { buffer: 118, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_sub", label: "p_y_sub = p_y_add - p_y_reducemax — sub %30 at specs/lstm.yaml:57:8 (graph.p_y)", wgsl: WGSL_130, bindings: [{ buffer: 117, access: "read_write" }, { buffer: 118, access: "read" }, { buffer: 111, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_exp", label: "p_y_exp = exp(p_y_sub) — exp %31 at specs/lstm.yaml:57:8 (graph.p_y)", wgsl: WGSL_131, bindings: [{ buffer: 118, access: "read_write" }, { buffer: 117, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_reducesum", label: "p_y_reducesum = Σ p_y_exp — reduce_sum %32 at specs/lstm.yaml:57:8 (graph.p_y)", wgsl: WGSL_132, bindings: [{ buffer: 110, access: "read_write" }, { buffer: 118, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y", label: "p_y = p_y_exp / p_y_reducesum — div %35 at specs/lstm.yaml:57:8 (graph.p_y)", wgsl: WGSL_133, bindings: [{ buffer: 119, access: "read_write" }, { buffer: 118, access: "read" }, { buffer: 110, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_error_argmax", label: "error_argmax = argmax(p_y) — argmax %36 at specs/lstm.yaml:62:10 (metrics.error)", wgsl: WGSL_134, bindings: [{ buffer: 120, access: "read_write" }, { buffer: 119, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_error", label: "error = cast(compare(error_argmax, label)) — cast %38 at specs/lstm.yaml:62:10 (metrics.error)", wgsl: WGSL_135, bindings: [{ buffer: 111, access: "read_write" }, { buffer: 120, access: "read" }, { buffer: 35, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "cost_onehot = one_hot(label) — one_hot %39 at specs/lstm.yaml:63:9 (metrics.cost)", wgsl: WGSL_136, bindings: [{ buffer: 118, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost_log", label: "cost_log = log(p_y_reducesum) — log %40 at specs/lstm.yaml:63:9 (metrics.cost)", wgsl: WGSL_137, bindings: [{ buffer: 121, access: "read_write" }, { buffer: 110, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "cost_reducesum = Σ (cost_onehot * (p_y_sub - cost_log)) — reduce_sum %45 at specs/lstm.yaml:63:9 (metrics.cost)", wgsl: WGSL_138, bindings: [{ buffer: 110, access: "read_write" }, { buffer: 118, access: "read" }, { buffer: 117, access: "read" }, { buffer: 121, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_cost", label: "cost = -cost_reducesum — neg %46 at specs/lstm.yaml:63:9 (metrics.cost)", wgsl: WGSL_139, bindings: [{ buffer: 121, access: "read_write" }, { buffer: 110, access: "read" }], workgroups: [1, 1, 1] },
   ],
   steps: [
     {
@@ -4390,12 +4427,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 37 },
         { kind: "dispatch", kernel: 38 },
         { kind: "dispatch", kernel: 39 },
+        { kind: "dispatch", kernel: 75 },
+        { kind: "dispatch", kernel: 76 },
+        { kind: "dispatch", kernel: 77 },
+        { kind: "dispatch", kernel: 78 },
+        { kind: "dispatch", kernel: 79 },
         { kind: "dispatch", kernel: 80 },
         { kind: "copy", src: 28, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048 },
         { kind: "copy", src: 28, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048 },
-        { kind: "copy", src: 76, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536 },
-        { kind: "copy", src: 76, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536 },
-        { kind: "copy", src: 77, srcOffset: 0, dst: 75, dstOffset: 0, size: 512 },
         { kind: "copy", src: 1, srcOffset: 99, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 99 } },
         { kind: "copy", src: 26, srcOffset: 202752, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 99 } },
         { kind: "copy", src: 27, srcOffset: 202752, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 99 } },
@@ -4437,17 +4476,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 99 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 99 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 99 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 99 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 99 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 99 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 99 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 99 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 202752, size: 2048, when: { input: "length", above: 99 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 99 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 202752, size: 2048, when: { input: "length", above: 99 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 202752, size: 2048, when: { input: "length", above: 99 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 811008, size: 8192, when: { input: "length", above: 99 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 202752, size: 2048, when: { input: "length", above: 99 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 811008, size: 8192, when: { input: "length", above: 99 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 50688, size: 512, when: { input: "length", above: 99 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 99 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 99 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 99 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 99 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 99 } },
         { kind: "copy", src: 1, srcOffset: 98, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 98 } },
         { kind: "copy", src: 26, srcOffset: 200704, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 98 } },
         { kind: "copy", src: 27, srcOffset: 200704, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 98 } },
@@ -4489,17 +4525,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 98 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 98 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 98 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 98 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 98 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 98 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 98 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 98 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 200704, size: 2048, when: { input: "length", above: 98 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 98 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 200704, size: 2048, when: { input: "length", above: 98 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 200704, size: 2048, when: { input: "length", above: 98 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 802816, size: 8192, when: { input: "length", above: 98 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 200704, size: 2048, when: { input: "length", above: 98 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 802816, size: 8192, when: { input: "length", above: 98 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 50176, size: 512, when: { input: "length", above: 98 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 98 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 98 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 98 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 98 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 98 } },
         { kind: "copy", src: 1, srcOffset: 97, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 97 } },
         { kind: "copy", src: 26, srcOffset: 198656, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 97 } },
         { kind: "copy", src: 27, srcOffset: 198656, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 97 } },
@@ -4541,17 +4574,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 97 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 97 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 97 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 97 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 97 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 97 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 97 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 97 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 198656, size: 2048, when: { input: "length", above: 97 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 97 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 198656, size: 2048, when: { input: "length", above: 97 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 198656, size: 2048, when: { input: "length", above: 97 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 794624, size: 8192, when: { input: "length", above: 97 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 198656, size: 2048, when: { input: "length", above: 97 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 794624, size: 8192, when: { input: "length", above: 97 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 49664, size: 512, when: { input: "length", above: 97 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 97 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 97 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 97 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 97 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 97 } },
         { kind: "copy", src: 1, srcOffset: 96, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 96 } },
         { kind: "copy", src: 26, srcOffset: 196608, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 96 } },
         { kind: "copy", src: 27, srcOffset: 196608, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 96 } },
@@ -4593,17 +4623,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 96 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 96 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 96 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 96 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 96 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 96 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 96 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 96 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 196608, size: 2048, when: { input: "length", above: 96 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 96 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 196608, size: 2048, when: { input: "length", above: 96 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 196608, size: 2048, when: { input: "length", above: 96 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 786432, size: 8192, when: { input: "length", above: 96 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 196608, size: 2048, when: { input: "length", above: 96 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 786432, size: 8192, when: { input: "length", above: 96 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 49152, size: 512, when: { input: "length", above: 96 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 96 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 96 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 96 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 96 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 96 } },
         { kind: "copy", src: 1, srcOffset: 95, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 95 } },
         { kind: "copy", src: 26, srcOffset: 194560, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 95 } },
         { kind: "copy", src: 27, srcOffset: 194560, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 95 } },
@@ -4645,17 +4672,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 95 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 95 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 95 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 95 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 95 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 95 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 95 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 95 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 194560, size: 2048, when: { input: "length", above: 95 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 95 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 194560, size: 2048, when: { input: "length", above: 95 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 194560, size: 2048, when: { input: "length", above: 95 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 778240, size: 8192, when: { input: "length", above: 95 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 194560, size: 2048, when: { input: "length", above: 95 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 778240, size: 8192, when: { input: "length", above: 95 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 48640, size: 512, when: { input: "length", above: 95 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 95 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 95 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 95 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 95 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 95 } },
         { kind: "copy", src: 1, srcOffset: 94, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 94 } },
         { kind: "copy", src: 26, srcOffset: 192512, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 94 } },
         { kind: "copy", src: 27, srcOffset: 192512, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 94 } },
@@ -4697,17 +4721,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 94 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 94 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 94 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 94 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 94 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 94 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 94 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 94 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 192512, size: 2048, when: { input: "length", above: 94 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 94 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 192512, size: 2048, when: { input: "length", above: 94 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 192512, size: 2048, when: { input: "length", above: 94 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 770048, size: 8192, when: { input: "length", above: 94 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 192512, size: 2048, when: { input: "length", above: 94 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 770048, size: 8192, when: { input: "length", above: 94 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 48128, size: 512, when: { input: "length", above: 94 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 94 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 94 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 94 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 94 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 94 } },
         { kind: "copy", src: 1, srcOffset: 93, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 93 } },
         { kind: "copy", src: 26, srcOffset: 190464, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 93 } },
         { kind: "copy", src: 27, srcOffset: 190464, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 93 } },
@@ -4749,17 +4770,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 93 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 93 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 93 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 93 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 93 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 93 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 93 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 93 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 190464, size: 2048, when: { input: "length", above: 93 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 93 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 190464, size: 2048, when: { input: "length", above: 93 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 190464, size: 2048, when: { input: "length", above: 93 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 761856, size: 8192, when: { input: "length", above: 93 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 190464, size: 2048, when: { input: "length", above: 93 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 761856, size: 8192, when: { input: "length", above: 93 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 47616, size: 512, when: { input: "length", above: 93 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 93 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 93 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 93 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 93 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 93 } },
         { kind: "copy", src: 1, srcOffset: 92, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 92 } },
         { kind: "copy", src: 26, srcOffset: 188416, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 92 } },
         { kind: "copy", src: 27, srcOffset: 188416, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 92 } },
@@ -4801,17 +4819,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 92 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 92 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 92 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 92 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 92 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 92 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 92 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 92 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 188416, size: 2048, when: { input: "length", above: 92 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 92 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 188416, size: 2048, when: { input: "length", above: 92 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 188416, size: 2048, when: { input: "length", above: 92 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 753664, size: 8192, when: { input: "length", above: 92 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 188416, size: 2048, when: { input: "length", above: 92 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 753664, size: 8192, when: { input: "length", above: 92 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 47104, size: 512, when: { input: "length", above: 92 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 92 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 92 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 92 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 92 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 92 } },
         { kind: "copy", src: 1, srcOffset: 91, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 91 } },
         { kind: "copy", src: 26, srcOffset: 186368, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 91 } },
         { kind: "copy", src: 27, srcOffset: 186368, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 91 } },
@@ -4853,17 +4868,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 91 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 91 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 91 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 91 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 91 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 91 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 91 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 91 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 186368, size: 2048, when: { input: "length", above: 91 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 91 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 186368, size: 2048, when: { input: "length", above: 91 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 186368, size: 2048, when: { input: "length", above: 91 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 745472, size: 8192, when: { input: "length", above: 91 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 186368, size: 2048, when: { input: "length", above: 91 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 745472, size: 8192, when: { input: "length", above: 91 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 46592, size: 512, when: { input: "length", above: 91 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 91 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 91 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 91 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 91 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 91 } },
         { kind: "copy", src: 1, srcOffset: 90, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 90 } },
         { kind: "copy", src: 26, srcOffset: 184320, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 90 } },
         { kind: "copy", src: 27, srcOffset: 184320, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 90 } },
@@ -4905,17 +4917,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 90 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 90 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 90 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 90 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 90 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 90 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 90 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 90 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 184320, size: 2048, when: { input: "length", above: 90 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 90 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 184320, size: 2048, when: { input: "length", above: 90 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 184320, size: 2048, when: { input: "length", above: 90 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 737280, size: 8192, when: { input: "length", above: 90 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 184320, size: 2048, when: { input: "length", above: 90 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 737280, size: 8192, when: { input: "length", above: 90 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 46080, size: 512, when: { input: "length", above: 90 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 90 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 90 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 90 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 90 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 90 } },
         { kind: "copy", src: 1, srcOffset: 89, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 89 } },
         { kind: "copy", src: 26, srcOffset: 182272, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 89 } },
         { kind: "copy", src: 27, srcOffset: 182272, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 89 } },
@@ -4957,17 +4966,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 89 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 89 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 89 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 89 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 89 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 89 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 89 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 89 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 182272, size: 2048, when: { input: "length", above: 89 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 89 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 182272, size: 2048, when: { input: "length", above: 89 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 182272, size: 2048, when: { input: "length", above: 89 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 729088, size: 8192, when: { input: "length", above: 89 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 182272, size: 2048, when: { input: "length", above: 89 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 729088, size: 8192, when: { input: "length", above: 89 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 45568, size: 512, when: { input: "length", above: 89 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 89 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 89 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 89 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 89 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 89 } },
         { kind: "copy", src: 1, srcOffset: 88, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 88 } },
         { kind: "copy", src: 26, srcOffset: 180224, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 88 } },
         { kind: "copy", src: 27, srcOffset: 180224, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 88 } },
@@ -5009,17 +5015,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 88 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 88 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 88 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 88 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 88 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 88 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 88 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 88 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 180224, size: 2048, when: { input: "length", above: 88 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 88 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 180224, size: 2048, when: { input: "length", above: 88 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 180224, size: 2048, when: { input: "length", above: 88 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 720896, size: 8192, when: { input: "length", above: 88 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 180224, size: 2048, when: { input: "length", above: 88 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 720896, size: 8192, when: { input: "length", above: 88 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 45056, size: 512, when: { input: "length", above: 88 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 88 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 88 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 88 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 88 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 88 } },
         { kind: "copy", src: 1, srcOffset: 87, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 87 } },
         { kind: "copy", src: 26, srcOffset: 178176, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 87 } },
         { kind: "copy", src: 27, srcOffset: 178176, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 87 } },
@@ -5061,17 +5064,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 87 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 87 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 87 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 87 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 87 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 87 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 87 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 87 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 178176, size: 2048, when: { input: "length", above: 87 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 87 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 178176, size: 2048, when: { input: "length", above: 87 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 178176, size: 2048, when: { input: "length", above: 87 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 712704, size: 8192, when: { input: "length", above: 87 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 178176, size: 2048, when: { input: "length", above: 87 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 712704, size: 8192, when: { input: "length", above: 87 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 44544, size: 512, when: { input: "length", above: 87 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 87 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 87 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 87 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 87 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 87 } },
         { kind: "copy", src: 1, srcOffset: 86, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 86 } },
         { kind: "copy", src: 26, srcOffset: 176128, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 86 } },
         { kind: "copy", src: 27, srcOffset: 176128, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 86 } },
@@ -5113,17 +5113,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 86 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 86 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 86 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 86 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 86 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 86 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 86 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 86 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 176128, size: 2048, when: { input: "length", above: 86 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 86 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 176128, size: 2048, when: { input: "length", above: 86 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 176128, size: 2048, when: { input: "length", above: 86 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 704512, size: 8192, when: { input: "length", above: 86 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 176128, size: 2048, when: { input: "length", above: 86 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 704512, size: 8192, when: { input: "length", above: 86 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 44032, size: 512, when: { input: "length", above: 86 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 86 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 86 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 86 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 86 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 86 } },
         { kind: "copy", src: 1, srcOffset: 85, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 85 } },
         { kind: "copy", src: 26, srcOffset: 174080, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 85 } },
         { kind: "copy", src: 27, srcOffset: 174080, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 85 } },
@@ -5165,17 +5162,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 85 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 85 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 85 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 85 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 85 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 85 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 85 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 85 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 174080, size: 2048, when: { input: "length", above: 85 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 85 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 174080, size: 2048, when: { input: "length", above: 85 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 174080, size: 2048, when: { input: "length", above: 85 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 696320, size: 8192, when: { input: "length", above: 85 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 174080, size: 2048, when: { input: "length", above: 85 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 696320, size: 8192, when: { input: "length", above: 85 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 43520, size: 512, when: { input: "length", above: 85 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 85 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 85 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 85 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 85 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 85 } },
         { kind: "copy", src: 1, srcOffset: 84, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 84 } },
         { kind: "copy", src: 26, srcOffset: 172032, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 84 } },
         { kind: "copy", src: 27, srcOffset: 172032, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 84 } },
@@ -5217,17 +5211,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 84 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 84 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 84 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 84 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 84 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 84 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 84 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 84 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 172032, size: 2048, when: { input: "length", above: 84 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 84 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 172032, size: 2048, when: { input: "length", above: 84 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 172032, size: 2048, when: { input: "length", above: 84 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 688128, size: 8192, when: { input: "length", above: 84 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 172032, size: 2048, when: { input: "length", above: 84 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 688128, size: 8192, when: { input: "length", above: 84 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 43008, size: 512, when: { input: "length", above: 84 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 84 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 84 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 84 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 84 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 84 } },
         { kind: "copy", src: 1, srcOffset: 83, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 83 } },
         { kind: "copy", src: 26, srcOffset: 169984, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 83 } },
         { kind: "copy", src: 27, srcOffset: 169984, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 83 } },
@@ -5269,17 +5260,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 83 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 83 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 83 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 83 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 83 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 83 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 83 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 83 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 169984, size: 2048, when: { input: "length", above: 83 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 83 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 169984, size: 2048, when: { input: "length", above: 83 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 169984, size: 2048, when: { input: "length", above: 83 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 679936, size: 8192, when: { input: "length", above: 83 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 169984, size: 2048, when: { input: "length", above: 83 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 679936, size: 8192, when: { input: "length", above: 83 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 42496, size: 512, when: { input: "length", above: 83 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 83 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 83 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 83 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 83 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 83 } },
         { kind: "copy", src: 1, srcOffset: 82, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 82 } },
         { kind: "copy", src: 26, srcOffset: 167936, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 82 } },
         { kind: "copy", src: 27, srcOffset: 167936, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 82 } },
@@ -5321,17 +5309,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 82 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 82 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 82 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 82 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 82 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 82 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 82 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 82 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 167936, size: 2048, when: { input: "length", above: 82 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 82 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 167936, size: 2048, when: { input: "length", above: 82 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 167936, size: 2048, when: { input: "length", above: 82 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 671744, size: 8192, when: { input: "length", above: 82 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 167936, size: 2048, when: { input: "length", above: 82 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 671744, size: 8192, when: { input: "length", above: 82 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 41984, size: 512, when: { input: "length", above: 82 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 82 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 82 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 82 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 82 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 82 } },
         { kind: "copy", src: 1, srcOffset: 81, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 81 } },
         { kind: "copy", src: 26, srcOffset: 165888, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 81 } },
         { kind: "copy", src: 27, srcOffset: 165888, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 81 } },
@@ -5373,17 +5358,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 81 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 81 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 81 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 81 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 81 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 81 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 81 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 81 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 165888, size: 2048, when: { input: "length", above: 81 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 81 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 165888, size: 2048, when: { input: "length", above: 81 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 165888, size: 2048, when: { input: "length", above: 81 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 663552, size: 8192, when: { input: "length", above: 81 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 165888, size: 2048, when: { input: "length", above: 81 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 663552, size: 8192, when: { input: "length", above: 81 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 41472, size: 512, when: { input: "length", above: 81 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 81 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 81 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 81 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 81 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 81 } },
         { kind: "copy", src: 1, srcOffset: 80, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 80 } },
         { kind: "copy", src: 26, srcOffset: 163840, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 80 } },
         { kind: "copy", src: 27, srcOffset: 163840, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 80 } },
@@ -5425,17 +5407,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 80 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 80 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 80 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 80 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 80 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 80 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 80 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 80 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 163840, size: 2048, when: { input: "length", above: 80 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 80 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 163840, size: 2048, when: { input: "length", above: 80 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 163840, size: 2048, when: { input: "length", above: 80 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 655360, size: 8192, when: { input: "length", above: 80 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 163840, size: 2048, when: { input: "length", above: 80 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 655360, size: 8192, when: { input: "length", above: 80 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 40960, size: 512, when: { input: "length", above: 80 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 80 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 80 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 80 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 80 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 80 } },
         { kind: "copy", src: 1, srcOffset: 79, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 79 } },
         { kind: "copy", src: 26, srcOffset: 161792, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 79 } },
         { kind: "copy", src: 27, srcOffset: 161792, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 79 } },
@@ -5477,17 +5456,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 79 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 79 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 79 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 79 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 79 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 79 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 79 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 79 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 161792, size: 2048, when: { input: "length", above: 79 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 79 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 161792, size: 2048, when: { input: "length", above: 79 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 161792, size: 2048, when: { input: "length", above: 79 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 647168, size: 8192, when: { input: "length", above: 79 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 161792, size: 2048, when: { input: "length", above: 79 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 647168, size: 8192, when: { input: "length", above: 79 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 40448, size: 512, when: { input: "length", above: 79 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 79 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 79 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 79 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 79 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 79 } },
         { kind: "copy", src: 1, srcOffset: 78, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 78 } },
         { kind: "copy", src: 26, srcOffset: 159744, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 78 } },
         { kind: "copy", src: 27, srcOffset: 159744, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 78 } },
@@ -5529,17 +5505,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 78 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 78 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 78 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 78 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 78 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 78 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 78 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 78 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 159744, size: 2048, when: { input: "length", above: 78 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 78 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 159744, size: 2048, when: { input: "length", above: 78 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 159744, size: 2048, when: { input: "length", above: 78 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 638976, size: 8192, when: { input: "length", above: 78 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 159744, size: 2048, when: { input: "length", above: 78 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 638976, size: 8192, when: { input: "length", above: 78 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 39936, size: 512, when: { input: "length", above: 78 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 78 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 78 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 78 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 78 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 78 } },
         { kind: "copy", src: 1, srcOffset: 77, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 77 } },
         { kind: "copy", src: 26, srcOffset: 157696, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 77 } },
         { kind: "copy", src: 27, srcOffset: 157696, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 77 } },
@@ -5581,17 +5554,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 77 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 77 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 77 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 77 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 77 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 77 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 77 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 77 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 157696, size: 2048, when: { input: "length", above: 77 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 77 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 157696, size: 2048, when: { input: "length", above: 77 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 157696, size: 2048, when: { input: "length", above: 77 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 630784, size: 8192, when: { input: "length", above: 77 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 157696, size: 2048, when: { input: "length", above: 77 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 630784, size: 8192, when: { input: "length", above: 77 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 39424, size: 512, when: { input: "length", above: 77 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 77 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 77 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 77 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 77 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 77 } },
         { kind: "copy", src: 1, srcOffset: 76, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 76 } },
         { kind: "copy", src: 26, srcOffset: 155648, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 76 } },
         { kind: "copy", src: 27, srcOffset: 155648, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 76 } },
@@ -5633,17 +5603,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 76 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 76 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 76 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 76 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 76 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 76 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 76 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 76 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 155648, size: 2048, when: { input: "length", above: 76 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 76 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 155648, size: 2048, when: { input: "length", above: 76 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 155648, size: 2048, when: { input: "length", above: 76 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 622592, size: 8192, when: { input: "length", above: 76 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 155648, size: 2048, when: { input: "length", above: 76 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 622592, size: 8192, when: { input: "length", above: 76 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 38912, size: 512, when: { input: "length", above: 76 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 76 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 76 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 76 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 76 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 76 } },
         { kind: "copy", src: 1, srcOffset: 75, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 75 } },
         { kind: "copy", src: 26, srcOffset: 153600, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 75 } },
         { kind: "copy", src: 27, srcOffset: 153600, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 75 } },
@@ -5685,17 +5652,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 75 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 75 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 75 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 75 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 75 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 75 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 75 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 75 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 153600, size: 2048, when: { input: "length", above: 75 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 75 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 153600, size: 2048, when: { input: "length", above: 75 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 153600, size: 2048, when: { input: "length", above: 75 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 614400, size: 8192, when: { input: "length", above: 75 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 153600, size: 2048, when: { input: "length", above: 75 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 614400, size: 8192, when: { input: "length", above: 75 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 38400, size: 512, when: { input: "length", above: 75 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 75 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 75 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 75 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 75 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 75 } },
         { kind: "copy", src: 1, srcOffset: 74, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 74 } },
         { kind: "copy", src: 26, srcOffset: 151552, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 74 } },
         { kind: "copy", src: 27, srcOffset: 151552, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 74 } },
@@ -5737,17 +5701,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 74 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 74 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 74 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 74 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 74 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 74 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 74 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 74 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 151552, size: 2048, when: { input: "length", above: 74 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 74 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 151552, size: 2048, when: { input: "length", above: 74 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 151552, size: 2048, when: { input: "length", above: 74 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 606208, size: 8192, when: { input: "length", above: 74 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 151552, size: 2048, when: { input: "length", above: 74 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 606208, size: 8192, when: { input: "length", above: 74 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 37888, size: 512, when: { input: "length", above: 74 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 74 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 74 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 74 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 74 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 74 } },
         { kind: "copy", src: 1, srcOffset: 73, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 73 } },
         { kind: "copy", src: 26, srcOffset: 149504, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 73 } },
         { kind: "copy", src: 27, srcOffset: 149504, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 73 } },
@@ -5789,17 +5750,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 73 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 73 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 73 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 73 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 73 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 73 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 73 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 73 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 149504, size: 2048, when: { input: "length", above: 73 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 73 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 149504, size: 2048, when: { input: "length", above: 73 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 149504, size: 2048, when: { input: "length", above: 73 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 598016, size: 8192, when: { input: "length", above: 73 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 149504, size: 2048, when: { input: "length", above: 73 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 598016, size: 8192, when: { input: "length", above: 73 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 37376, size: 512, when: { input: "length", above: 73 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 73 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 73 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 73 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 73 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 73 } },
         { kind: "copy", src: 1, srcOffset: 72, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 72 } },
         { kind: "copy", src: 26, srcOffset: 147456, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 72 } },
         { kind: "copy", src: 27, srcOffset: 147456, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 72 } },
@@ -5841,17 +5799,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 72 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 72 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 72 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 72 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 72 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 72 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 72 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 72 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 147456, size: 2048, when: { input: "length", above: 72 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 72 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 147456, size: 2048, when: { input: "length", above: 72 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 147456, size: 2048, when: { input: "length", above: 72 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 589824, size: 8192, when: { input: "length", above: 72 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 147456, size: 2048, when: { input: "length", above: 72 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 589824, size: 8192, when: { input: "length", above: 72 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 36864, size: 512, when: { input: "length", above: 72 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 72 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 72 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 72 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 72 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 72 } },
         { kind: "copy", src: 1, srcOffset: 71, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 71 } },
         { kind: "copy", src: 26, srcOffset: 145408, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 71 } },
         { kind: "copy", src: 27, srcOffset: 145408, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 71 } },
@@ -5893,17 +5848,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 71 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 71 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 71 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 71 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 71 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 71 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 71 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 71 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 145408, size: 2048, when: { input: "length", above: 71 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 71 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 145408, size: 2048, when: { input: "length", above: 71 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 145408, size: 2048, when: { input: "length", above: 71 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 581632, size: 8192, when: { input: "length", above: 71 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 145408, size: 2048, when: { input: "length", above: 71 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 581632, size: 8192, when: { input: "length", above: 71 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 36352, size: 512, when: { input: "length", above: 71 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 71 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 71 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 71 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 71 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 71 } },
         { kind: "copy", src: 1, srcOffset: 70, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 70 } },
         { kind: "copy", src: 26, srcOffset: 143360, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 70 } },
         { kind: "copy", src: 27, srcOffset: 143360, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 70 } },
@@ -5945,17 +5897,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 70 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 70 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 70 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 70 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 70 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 70 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 70 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 70 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 143360, size: 2048, when: { input: "length", above: 70 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 70 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 143360, size: 2048, when: { input: "length", above: 70 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 143360, size: 2048, when: { input: "length", above: 70 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 573440, size: 8192, when: { input: "length", above: 70 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 143360, size: 2048, when: { input: "length", above: 70 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 573440, size: 8192, when: { input: "length", above: 70 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 35840, size: 512, when: { input: "length", above: 70 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 70 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 70 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 70 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 70 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 70 } },
         { kind: "copy", src: 1, srcOffset: 69, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 69 } },
         { kind: "copy", src: 26, srcOffset: 141312, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 69 } },
         { kind: "copy", src: 27, srcOffset: 141312, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 69 } },
@@ -5997,17 +5946,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 69 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 69 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 69 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 69 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 69 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 69 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 69 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 69 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 141312, size: 2048, when: { input: "length", above: 69 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 69 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 141312, size: 2048, when: { input: "length", above: 69 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 141312, size: 2048, when: { input: "length", above: 69 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 565248, size: 8192, when: { input: "length", above: 69 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 141312, size: 2048, when: { input: "length", above: 69 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 565248, size: 8192, when: { input: "length", above: 69 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 35328, size: 512, when: { input: "length", above: 69 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 69 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 69 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 69 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 69 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 69 } },
         { kind: "copy", src: 1, srcOffset: 68, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 68 } },
         { kind: "copy", src: 26, srcOffset: 139264, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 68 } },
         { kind: "copy", src: 27, srcOffset: 139264, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 68 } },
@@ -6049,17 +5995,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 68 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 68 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 68 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 68 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 68 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 68 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 68 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 68 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 139264, size: 2048, when: { input: "length", above: 68 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 68 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 139264, size: 2048, when: { input: "length", above: 68 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 139264, size: 2048, when: { input: "length", above: 68 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 557056, size: 8192, when: { input: "length", above: 68 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 139264, size: 2048, when: { input: "length", above: 68 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 557056, size: 8192, when: { input: "length", above: 68 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 34816, size: 512, when: { input: "length", above: 68 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 68 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 68 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 68 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 68 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 68 } },
         { kind: "copy", src: 1, srcOffset: 67, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 67 } },
         { kind: "copy", src: 26, srcOffset: 137216, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 67 } },
         { kind: "copy", src: 27, srcOffset: 137216, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 67 } },
@@ -6101,17 +6044,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 67 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 67 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 67 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 67 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 67 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 67 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 67 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 67 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 137216, size: 2048, when: { input: "length", above: 67 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 67 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 137216, size: 2048, when: { input: "length", above: 67 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 137216, size: 2048, when: { input: "length", above: 67 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 548864, size: 8192, when: { input: "length", above: 67 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 137216, size: 2048, when: { input: "length", above: 67 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 548864, size: 8192, when: { input: "length", above: 67 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 34304, size: 512, when: { input: "length", above: 67 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 67 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 67 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 67 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 67 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 67 } },
         { kind: "copy", src: 1, srcOffset: 66, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 66 } },
         { kind: "copy", src: 26, srcOffset: 135168, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 66 } },
         { kind: "copy", src: 27, srcOffset: 135168, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 66 } },
@@ -6153,17 +6093,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 66 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 66 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 66 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 66 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 66 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 66 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 66 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 66 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 135168, size: 2048, when: { input: "length", above: 66 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 66 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 135168, size: 2048, when: { input: "length", above: 66 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 135168, size: 2048, when: { input: "length", above: 66 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 540672, size: 8192, when: { input: "length", above: 66 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 135168, size: 2048, when: { input: "length", above: 66 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 540672, size: 8192, when: { input: "length", above: 66 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 33792, size: 512, when: { input: "length", above: 66 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 66 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 66 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 66 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 66 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 66 } },
         { kind: "copy", src: 1, srcOffset: 65, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 65 } },
         { kind: "copy", src: 26, srcOffset: 133120, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 65 } },
         { kind: "copy", src: 27, srcOffset: 133120, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 65 } },
@@ -6205,17 +6142,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 65 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 65 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 65 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 65 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 65 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 65 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 65 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 65 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 133120, size: 2048, when: { input: "length", above: 65 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 65 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 133120, size: 2048, when: { input: "length", above: 65 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 133120, size: 2048, when: { input: "length", above: 65 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 532480, size: 8192, when: { input: "length", above: 65 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 133120, size: 2048, when: { input: "length", above: 65 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 532480, size: 8192, when: { input: "length", above: 65 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 33280, size: 512, when: { input: "length", above: 65 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 65 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 65 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 65 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 65 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 65 } },
         { kind: "copy", src: 1, srcOffset: 64, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 64 } },
         { kind: "copy", src: 26, srcOffset: 131072, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 64 } },
         { kind: "copy", src: 27, srcOffset: 131072, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 64 } },
@@ -6257,17 +6191,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 64 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 64 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 64 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 64 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 64 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 64 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 64 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 64 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 131072, size: 2048, when: { input: "length", above: 64 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 64 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 131072, size: 2048, when: { input: "length", above: 64 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 131072, size: 2048, when: { input: "length", above: 64 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 524288, size: 8192, when: { input: "length", above: 64 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 131072, size: 2048, when: { input: "length", above: 64 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 524288, size: 8192, when: { input: "length", above: 64 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 32768, size: 512, when: { input: "length", above: 64 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 64 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 64 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 64 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 64 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 64 } },
         { kind: "copy", src: 1, srcOffset: 63, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 63 } },
         { kind: "copy", src: 26, srcOffset: 129024, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 63 } },
         { kind: "copy", src: 27, srcOffset: 129024, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 63 } },
@@ -6309,17 +6240,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 63 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 63 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 63 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 63 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 63 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 63 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 63 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 63 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 129024, size: 2048, when: { input: "length", above: 63 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 63 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 129024, size: 2048, when: { input: "length", above: 63 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 129024, size: 2048, when: { input: "length", above: 63 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 516096, size: 8192, when: { input: "length", above: 63 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 129024, size: 2048, when: { input: "length", above: 63 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 516096, size: 8192, when: { input: "length", above: 63 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 32256, size: 512, when: { input: "length", above: 63 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 63 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 63 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 63 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 63 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 63 } },
         { kind: "copy", src: 1, srcOffset: 62, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 62 } },
         { kind: "copy", src: 26, srcOffset: 126976, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 62 } },
         { kind: "copy", src: 27, srcOffset: 126976, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 62 } },
@@ -6361,17 +6289,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 62 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 62 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 62 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 62 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 62 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 62 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 62 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 62 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 126976, size: 2048, when: { input: "length", above: 62 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 62 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 126976, size: 2048, when: { input: "length", above: 62 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 126976, size: 2048, when: { input: "length", above: 62 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 507904, size: 8192, when: { input: "length", above: 62 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 126976, size: 2048, when: { input: "length", above: 62 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 507904, size: 8192, when: { input: "length", above: 62 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 31744, size: 512, when: { input: "length", above: 62 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 62 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 62 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 62 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 62 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 62 } },
         { kind: "copy", src: 1, srcOffset: 61, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 61 } },
         { kind: "copy", src: 26, srcOffset: 124928, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 61 } },
         { kind: "copy", src: 27, srcOffset: 124928, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 61 } },
@@ -6413,17 +6338,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 61 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 61 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 61 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 61 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 61 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 61 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 61 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 61 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 124928, size: 2048, when: { input: "length", above: 61 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 61 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 124928, size: 2048, when: { input: "length", above: 61 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 124928, size: 2048, when: { input: "length", above: 61 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 499712, size: 8192, when: { input: "length", above: 61 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 124928, size: 2048, when: { input: "length", above: 61 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 499712, size: 8192, when: { input: "length", above: 61 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 31232, size: 512, when: { input: "length", above: 61 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 61 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 61 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 61 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 61 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 61 } },
         { kind: "copy", src: 1, srcOffset: 60, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 60 } },
         { kind: "copy", src: 26, srcOffset: 122880, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 60 } },
         { kind: "copy", src: 27, srcOffset: 122880, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 60 } },
@@ -6465,17 +6387,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 60 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 60 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 60 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 60 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 60 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 60 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 60 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 60 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 122880, size: 2048, when: { input: "length", above: 60 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 60 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 122880, size: 2048, when: { input: "length", above: 60 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 122880, size: 2048, when: { input: "length", above: 60 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 491520, size: 8192, when: { input: "length", above: 60 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 122880, size: 2048, when: { input: "length", above: 60 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 491520, size: 8192, when: { input: "length", above: 60 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 30720, size: 512, when: { input: "length", above: 60 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 60 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 60 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 60 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 60 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 60 } },
         { kind: "copy", src: 1, srcOffset: 59, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 59 } },
         { kind: "copy", src: 26, srcOffset: 120832, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 59 } },
         { kind: "copy", src: 27, srcOffset: 120832, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 59 } },
@@ -6517,17 +6436,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 59 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 59 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 59 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 59 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 59 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 59 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 59 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 59 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 120832, size: 2048, when: { input: "length", above: 59 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 59 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 120832, size: 2048, when: { input: "length", above: 59 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 120832, size: 2048, when: { input: "length", above: 59 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 483328, size: 8192, when: { input: "length", above: 59 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 120832, size: 2048, when: { input: "length", above: 59 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 483328, size: 8192, when: { input: "length", above: 59 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 30208, size: 512, when: { input: "length", above: 59 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 59 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 59 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 59 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 59 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 59 } },
         { kind: "copy", src: 1, srcOffset: 58, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 58 } },
         { kind: "copy", src: 26, srcOffset: 118784, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 58 } },
         { kind: "copy", src: 27, srcOffset: 118784, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 58 } },
@@ -6569,17 +6485,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 58 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 58 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 58 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 58 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 58 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 58 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 58 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 58 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 118784, size: 2048, when: { input: "length", above: 58 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 58 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 118784, size: 2048, when: { input: "length", above: 58 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 118784, size: 2048, when: { input: "length", above: 58 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 475136, size: 8192, when: { input: "length", above: 58 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 118784, size: 2048, when: { input: "length", above: 58 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 475136, size: 8192, when: { input: "length", above: 58 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 29696, size: 512, when: { input: "length", above: 58 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 58 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 58 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 58 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 58 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 58 } },
         { kind: "copy", src: 1, srcOffset: 57, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 57 } },
         { kind: "copy", src: 26, srcOffset: 116736, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 57 } },
         { kind: "copy", src: 27, srcOffset: 116736, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 57 } },
@@ -6621,17 +6534,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 57 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 57 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 57 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 57 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 57 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 57 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 57 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 57 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 116736, size: 2048, when: { input: "length", above: 57 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 57 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 116736, size: 2048, when: { input: "length", above: 57 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 116736, size: 2048, when: { input: "length", above: 57 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 466944, size: 8192, when: { input: "length", above: 57 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 116736, size: 2048, when: { input: "length", above: 57 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 466944, size: 8192, when: { input: "length", above: 57 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 29184, size: 512, when: { input: "length", above: 57 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 57 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 57 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 57 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 57 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 57 } },
         { kind: "copy", src: 1, srcOffset: 56, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 56 } },
         { kind: "copy", src: 26, srcOffset: 114688, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 56 } },
         { kind: "copy", src: 27, srcOffset: 114688, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 56 } },
@@ -6673,17 +6583,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 56 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 56 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 56 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 56 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 56 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 56 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 56 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 56 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 114688, size: 2048, when: { input: "length", above: 56 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 56 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 114688, size: 2048, when: { input: "length", above: 56 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 114688, size: 2048, when: { input: "length", above: 56 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 458752, size: 8192, when: { input: "length", above: 56 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 114688, size: 2048, when: { input: "length", above: 56 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 458752, size: 8192, when: { input: "length", above: 56 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 28672, size: 512, when: { input: "length", above: 56 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 56 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 56 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 56 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 56 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 56 } },
         { kind: "copy", src: 1, srcOffset: 55, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 55 } },
         { kind: "copy", src: 26, srcOffset: 112640, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 55 } },
         { kind: "copy", src: 27, srcOffset: 112640, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 55 } },
@@ -6725,17 +6632,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 55 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 55 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 55 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 55 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 55 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 55 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 55 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 55 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 112640, size: 2048, when: { input: "length", above: 55 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 55 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 112640, size: 2048, when: { input: "length", above: 55 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 112640, size: 2048, when: { input: "length", above: 55 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 450560, size: 8192, when: { input: "length", above: 55 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 112640, size: 2048, when: { input: "length", above: 55 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 450560, size: 8192, when: { input: "length", above: 55 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 28160, size: 512, when: { input: "length", above: 55 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 55 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 55 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 55 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 55 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 55 } },
         { kind: "copy", src: 1, srcOffset: 54, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 54 } },
         { kind: "copy", src: 26, srcOffset: 110592, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 54 } },
         { kind: "copy", src: 27, srcOffset: 110592, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 54 } },
@@ -6777,17 +6681,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 54 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 54 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 54 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 54 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 54 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 54 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 54 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 54 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 110592, size: 2048, when: { input: "length", above: 54 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 54 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 110592, size: 2048, when: { input: "length", above: 54 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 110592, size: 2048, when: { input: "length", above: 54 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 442368, size: 8192, when: { input: "length", above: 54 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 110592, size: 2048, when: { input: "length", above: 54 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 442368, size: 8192, when: { input: "length", above: 54 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 27648, size: 512, when: { input: "length", above: 54 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 54 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 54 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 54 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 54 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 54 } },
         { kind: "copy", src: 1, srcOffset: 53, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 53 } },
         { kind: "copy", src: 26, srcOffset: 108544, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 53 } },
         { kind: "copy", src: 27, srcOffset: 108544, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 53 } },
@@ -6829,17 +6730,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 53 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 53 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 53 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 53 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 53 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 53 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 53 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 53 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 108544, size: 2048, when: { input: "length", above: 53 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 53 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 108544, size: 2048, when: { input: "length", above: 53 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 108544, size: 2048, when: { input: "length", above: 53 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 434176, size: 8192, when: { input: "length", above: 53 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 108544, size: 2048, when: { input: "length", above: 53 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 434176, size: 8192, when: { input: "length", above: 53 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 27136, size: 512, when: { input: "length", above: 53 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 53 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 53 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 53 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 53 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 53 } },
         { kind: "copy", src: 1, srcOffset: 52, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 52 } },
         { kind: "copy", src: 26, srcOffset: 106496, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 52 } },
         { kind: "copy", src: 27, srcOffset: 106496, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 52 } },
@@ -6881,17 +6779,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 52 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 52 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 52 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 52 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 52 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 52 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 52 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 52 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 106496, size: 2048, when: { input: "length", above: 52 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 52 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 106496, size: 2048, when: { input: "length", above: 52 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 106496, size: 2048, when: { input: "length", above: 52 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 425984, size: 8192, when: { input: "length", above: 52 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 106496, size: 2048, when: { input: "length", above: 52 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 425984, size: 8192, when: { input: "length", above: 52 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 26624, size: 512, when: { input: "length", above: 52 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 52 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 52 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 52 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 52 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 52 } },
         { kind: "copy", src: 1, srcOffset: 51, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 51 } },
         { kind: "copy", src: 26, srcOffset: 104448, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 51 } },
         { kind: "copy", src: 27, srcOffset: 104448, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 51 } },
@@ -6933,17 +6828,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 51 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 51 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 51 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 51 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 51 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 51 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 51 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 51 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 104448, size: 2048, when: { input: "length", above: 51 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 51 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 104448, size: 2048, when: { input: "length", above: 51 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 104448, size: 2048, when: { input: "length", above: 51 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 417792, size: 8192, when: { input: "length", above: 51 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 104448, size: 2048, when: { input: "length", above: 51 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 417792, size: 8192, when: { input: "length", above: 51 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 26112, size: 512, when: { input: "length", above: 51 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 51 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 51 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 51 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 51 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 51 } },
         { kind: "copy", src: 1, srcOffset: 50, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 50 } },
         { kind: "copy", src: 26, srcOffset: 102400, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 50 } },
         { kind: "copy", src: 27, srcOffset: 102400, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 50 } },
@@ -6985,17 +6877,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 50 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 50 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 50 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 50 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 50 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 50 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 50 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 50 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 102400, size: 2048, when: { input: "length", above: 50 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 50 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 102400, size: 2048, when: { input: "length", above: 50 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 102400, size: 2048, when: { input: "length", above: 50 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 409600, size: 8192, when: { input: "length", above: 50 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 102400, size: 2048, when: { input: "length", above: 50 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 409600, size: 8192, when: { input: "length", above: 50 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 25600, size: 512, when: { input: "length", above: 50 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 50 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 50 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 50 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 50 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 50 } },
         { kind: "copy", src: 1, srcOffset: 49, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 49 } },
         { kind: "copy", src: 26, srcOffset: 100352, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 49 } },
         { kind: "copy", src: 27, srcOffset: 100352, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 49 } },
@@ -7037,17 +6926,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 49 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 49 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 49 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 49 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 49 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 49 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 49 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 49 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 100352, size: 2048, when: { input: "length", above: 49 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 49 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 100352, size: 2048, when: { input: "length", above: 49 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 100352, size: 2048, when: { input: "length", above: 49 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 401408, size: 8192, when: { input: "length", above: 49 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 100352, size: 2048, when: { input: "length", above: 49 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 401408, size: 8192, when: { input: "length", above: 49 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 25088, size: 512, when: { input: "length", above: 49 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 49 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 49 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 49 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 49 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 49 } },
         { kind: "copy", src: 1, srcOffset: 48, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 48 } },
         { kind: "copy", src: 26, srcOffset: 98304, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 48 } },
         { kind: "copy", src: 27, srcOffset: 98304, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 48 } },
@@ -7089,17 +6975,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 48 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 48 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 48 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 48 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 48 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 48 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 48 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 48 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 98304, size: 2048, when: { input: "length", above: 48 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 48 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 98304, size: 2048, when: { input: "length", above: 48 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 98304, size: 2048, when: { input: "length", above: 48 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 393216, size: 8192, when: { input: "length", above: 48 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 98304, size: 2048, when: { input: "length", above: 48 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 393216, size: 8192, when: { input: "length", above: 48 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 24576, size: 512, when: { input: "length", above: 48 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 48 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 48 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 48 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 48 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 48 } },
         { kind: "copy", src: 1, srcOffset: 47, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 47 } },
         { kind: "copy", src: 26, srcOffset: 96256, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 47 } },
         { kind: "copy", src: 27, srcOffset: 96256, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 47 } },
@@ -7141,17 +7024,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 47 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 47 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 47 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 47 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 47 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 47 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 47 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 47 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 96256, size: 2048, when: { input: "length", above: 47 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 47 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 96256, size: 2048, when: { input: "length", above: 47 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 96256, size: 2048, when: { input: "length", above: 47 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 385024, size: 8192, when: { input: "length", above: 47 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 96256, size: 2048, when: { input: "length", above: 47 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 385024, size: 8192, when: { input: "length", above: 47 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 24064, size: 512, when: { input: "length", above: 47 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 47 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 47 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 47 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 47 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 47 } },
         { kind: "copy", src: 1, srcOffset: 46, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 46 } },
         { kind: "copy", src: 26, srcOffset: 94208, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 46 } },
         { kind: "copy", src: 27, srcOffset: 94208, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 46 } },
@@ -7193,17 +7073,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 46 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 46 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 46 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 46 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 46 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 46 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 46 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 46 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 94208, size: 2048, when: { input: "length", above: 46 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 46 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 94208, size: 2048, when: { input: "length", above: 46 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 94208, size: 2048, when: { input: "length", above: 46 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 376832, size: 8192, when: { input: "length", above: 46 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 94208, size: 2048, when: { input: "length", above: 46 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 376832, size: 8192, when: { input: "length", above: 46 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 23552, size: 512, when: { input: "length", above: 46 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 46 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 46 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 46 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 46 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 46 } },
         { kind: "copy", src: 1, srcOffset: 45, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 45 } },
         { kind: "copy", src: 26, srcOffset: 92160, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 45 } },
         { kind: "copy", src: 27, srcOffset: 92160, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 45 } },
@@ -7245,17 +7122,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 45 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 45 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 45 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 45 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 45 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 45 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 45 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 45 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 92160, size: 2048, when: { input: "length", above: 45 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 92160, size: 2048, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 92160, size: 2048, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 368640, size: 8192, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 92160, size: 2048, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 368640, size: 8192, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 23040, size: 512, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 45 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 45 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 45 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 45 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 45 } },
         { kind: "copy", src: 1, srcOffset: 44, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 44 } },
         { kind: "copy", src: 26, srcOffset: 90112, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 44 } },
         { kind: "copy", src: 27, srcOffset: 90112, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 44 } },
@@ -7297,17 +7171,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 44 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 44 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 44 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 44 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 44 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 44 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 44 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 44 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 90112, size: 2048, when: { input: "length", above: 44 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 90112, size: 2048, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 90112, size: 2048, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 360448, size: 8192, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 90112, size: 2048, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 360448, size: 8192, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 22528, size: 512, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 44 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 44 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 44 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 44 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 44 } },
         { kind: "copy", src: 1, srcOffset: 43, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 43 } },
         { kind: "copy", src: 26, srcOffset: 88064, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 43 } },
         { kind: "copy", src: 27, srcOffset: 88064, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 43 } },
@@ -7349,17 +7220,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 43 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 43 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 43 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 43 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 43 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 43 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 43 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 43 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 88064, size: 2048, when: { input: "length", above: 43 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 88064, size: 2048, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 88064, size: 2048, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 352256, size: 8192, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 88064, size: 2048, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 352256, size: 8192, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 22016, size: 512, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 43 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 43 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 43 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 43 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 43 } },
         { kind: "copy", src: 1, srcOffset: 42, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 42 } },
         { kind: "copy", src: 26, srcOffset: 86016, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 42 } },
         { kind: "copy", src: 27, srcOffset: 86016, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 42 } },
@@ -7401,17 +7269,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 42 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 42 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 42 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 42 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 42 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 42 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 42 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 42 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 86016, size: 2048, when: { input: "length", above: 42 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 86016, size: 2048, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 86016, size: 2048, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 344064, size: 8192, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 86016, size: 2048, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 344064, size: 8192, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 21504, size: 512, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 42 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 42 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 42 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 42 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 42 } },
         { kind: "copy", src: 1, srcOffset: 41, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 41 } },
         { kind: "copy", src: 26, srcOffset: 83968, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 41 } },
         { kind: "copy", src: 27, srcOffset: 83968, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 41 } },
@@ -7453,17 +7318,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 41 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 41 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 41 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 41 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 41 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 41 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 41 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 41 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 83968, size: 2048, when: { input: "length", above: 41 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 83968, size: 2048, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 83968, size: 2048, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 335872, size: 8192, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 83968, size: 2048, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 335872, size: 8192, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 20992, size: 512, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 41 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 41 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 41 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 41 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 41 } },
         { kind: "copy", src: 1, srcOffset: 40, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 40 } },
         { kind: "copy", src: 26, srcOffset: 81920, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 40 } },
         { kind: "copy", src: 27, srcOffset: 81920, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 40 } },
@@ -7505,17 +7367,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 40 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 40 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 40 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 40 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 40 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 40 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 40 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 40 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 81920, size: 2048, when: { input: "length", above: 40 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 81920, size: 2048, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 81920, size: 2048, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 327680, size: 8192, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 81920, size: 2048, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 327680, size: 8192, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 20480, size: 512, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 40 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 40 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 40 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 40 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 40 } },
         { kind: "copy", src: 1, srcOffset: 39, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 39 } },
         { kind: "copy", src: 26, srcOffset: 79872, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 39 } },
         { kind: "copy", src: 27, srcOffset: 79872, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 39 } },
@@ -7557,17 +7416,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 39 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 39 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 39 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 39 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 39 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 39 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 39 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 39 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 79872, size: 2048, when: { input: "length", above: 39 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 79872, size: 2048, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 79872, size: 2048, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 319488, size: 8192, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 79872, size: 2048, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 319488, size: 8192, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 19968, size: 512, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 39 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 39 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 39 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 39 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 39 } },
         { kind: "copy", src: 1, srcOffset: 38, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 38 } },
         { kind: "copy", src: 26, srcOffset: 77824, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 38 } },
         { kind: "copy", src: 27, srcOffset: 77824, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 38 } },
@@ -7609,17 +7465,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 38 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 38 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 38 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 38 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 38 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 38 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 38 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 38 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 77824, size: 2048, when: { input: "length", above: 38 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 77824, size: 2048, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 77824, size: 2048, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 311296, size: 8192, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 77824, size: 2048, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 311296, size: 8192, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 19456, size: 512, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 38 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 38 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 38 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 38 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 38 } },
         { kind: "copy", src: 1, srcOffset: 37, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 37 } },
         { kind: "copy", src: 26, srcOffset: 75776, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 37 } },
         { kind: "copy", src: 27, srcOffset: 75776, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 37 } },
@@ -7661,17 +7514,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 37 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 37 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 37 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 37 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 37 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 37 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 37 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 37 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 75776, size: 2048, when: { input: "length", above: 37 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 75776, size: 2048, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 75776, size: 2048, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 303104, size: 8192, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 75776, size: 2048, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 303104, size: 8192, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 18944, size: 512, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 37 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 37 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 37 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 37 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 37 } },
         { kind: "copy", src: 1, srcOffset: 36, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 36 } },
         { kind: "copy", src: 26, srcOffset: 73728, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 36 } },
         { kind: "copy", src: 27, srcOffset: 73728, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 36 } },
@@ -7713,17 +7563,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 36 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 36 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 36 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 36 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 36 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 36 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 36 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 36 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 73728, size: 2048, when: { input: "length", above: 36 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 73728, size: 2048, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 73728, size: 2048, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 294912, size: 8192, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 73728, size: 2048, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 294912, size: 8192, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 18432, size: 512, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 36 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 36 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 36 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 36 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 36 } },
         { kind: "copy", src: 1, srcOffset: 35, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 35 } },
         { kind: "copy", src: 26, srcOffset: 71680, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 35 } },
         { kind: "copy", src: 27, srcOffset: 71680, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 35 } },
@@ -7765,17 +7612,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 35 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 35 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 35 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 35 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 35 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 35 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 35 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 35 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 71680, size: 2048, when: { input: "length", above: 35 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 71680, size: 2048, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 71680, size: 2048, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 286720, size: 8192, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 71680, size: 2048, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 286720, size: 8192, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 17920, size: 512, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 35 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 35 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 35 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 35 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 35 } },
         { kind: "copy", src: 1, srcOffset: 34, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 34 } },
         { kind: "copy", src: 26, srcOffset: 69632, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 34 } },
         { kind: "copy", src: 27, srcOffset: 69632, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 34 } },
@@ -7817,17 +7661,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 34 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 34 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 34 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 34 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 34 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 34 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 34 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 34 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 69632, size: 2048, when: { input: "length", above: 34 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 69632, size: 2048, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 69632, size: 2048, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 278528, size: 8192, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 69632, size: 2048, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 278528, size: 8192, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 17408, size: 512, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 34 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 34 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 34 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 34 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 34 } },
         { kind: "copy", src: 1, srcOffset: 33, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 33 } },
         { kind: "copy", src: 26, srcOffset: 67584, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 33 } },
         { kind: "copy", src: 27, srcOffset: 67584, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 33 } },
@@ -7869,17 +7710,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 33 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 33 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 33 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 33 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 33 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 33 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 33 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 33 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 67584, size: 2048, when: { input: "length", above: 33 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 67584, size: 2048, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 67584, size: 2048, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 270336, size: 8192, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 67584, size: 2048, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 270336, size: 8192, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 16896, size: 512, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 33 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 33 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 33 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 33 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 33 } },
         { kind: "copy", src: 1, srcOffset: 32, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 32 } },
         { kind: "copy", src: 26, srcOffset: 65536, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 32 } },
         { kind: "copy", src: 27, srcOffset: 65536, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 32 } },
@@ -7921,17 +7759,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 32 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 32 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 32 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 32 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 32 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 32 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 32 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 32 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 65536, size: 2048, when: { input: "length", above: 32 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 65536, size: 2048, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 65536, size: 2048, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 262144, size: 8192, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 65536, size: 2048, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 262144, size: 8192, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 16384, size: 512, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 32 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 32 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 32 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 32 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 32 } },
         { kind: "copy", src: 1, srcOffset: 31, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 31 } },
         { kind: "copy", src: 26, srcOffset: 63488, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 31 } },
         { kind: "copy", src: 27, srcOffset: 63488, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 31 } },
@@ -7973,17 +7808,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 31 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 31 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 31 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 31 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 31 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 31 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 31 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 31 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 63488, size: 2048, when: { input: "length", above: 31 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 63488, size: 2048, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 63488, size: 2048, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 253952, size: 8192, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 63488, size: 2048, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 253952, size: 8192, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 15872, size: 512, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 31 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 31 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 31 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 31 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 31 } },
         { kind: "copy", src: 1, srcOffset: 30, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 30 } },
         { kind: "copy", src: 26, srcOffset: 61440, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 30 } },
         { kind: "copy", src: 27, srcOffset: 61440, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 30 } },
@@ -8025,17 +7857,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 30 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 30 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 30 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 30 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 30 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 30 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 30 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 30 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 61440, size: 2048, when: { input: "length", above: 30 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 61440, size: 2048, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 61440, size: 2048, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 245760, size: 8192, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 61440, size: 2048, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 245760, size: 8192, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 15360, size: 512, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 30 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 30 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 30 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 30 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 30 } },
         { kind: "copy", src: 1, srcOffset: 29, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 29 } },
         { kind: "copy", src: 26, srcOffset: 59392, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 29 } },
         { kind: "copy", src: 27, srcOffset: 59392, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 29 } },
@@ -8077,17 +7906,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 29 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 29 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 29 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 29 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 29 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 29 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 29 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 29 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 59392, size: 2048, when: { input: "length", above: 29 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 59392, size: 2048, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 59392, size: 2048, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 237568, size: 8192, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 59392, size: 2048, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 237568, size: 8192, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 14848, size: 512, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 29 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 29 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 29 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 29 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 29 } },
         { kind: "copy", src: 1, srcOffset: 28, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 28 } },
         { kind: "copy", src: 26, srcOffset: 57344, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 28 } },
         { kind: "copy", src: 27, srcOffset: 57344, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 28 } },
@@ -8129,17 +7955,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 28 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 28 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 28 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 28 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 28 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 28 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 28 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 28 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 57344, size: 2048, when: { input: "length", above: 28 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 57344, size: 2048, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 57344, size: 2048, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 229376, size: 8192, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 57344, size: 2048, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 229376, size: 8192, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 14336, size: 512, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 28 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 28 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 28 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 28 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 28 } },
         { kind: "copy", src: 1, srcOffset: 27, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 27 } },
         { kind: "copy", src: 26, srcOffset: 55296, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 27 } },
         { kind: "copy", src: 27, srcOffset: 55296, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 27 } },
@@ -8181,17 +8004,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 27 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 27 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 27 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 27 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 27 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 27 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 27 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 27 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 55296, size: 2048, when: { input: "length", above: 27 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 55296, size: 2048, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 55296, size: 2048, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 221184, size: 8192, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 55296, size: 2048, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 221184, size: 8192, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 13824, size: 512, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 27 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 27 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 27 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 27 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 27 } },
         { kind: "copy", src: 1, srcOffset: 26, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 26 } },
         { kind: "copy", src: 26, srcOffset: 53248, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 26 } },
         { kind: "copy", src: 27, srcOffset: 53248, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 26 } },
@@ -8233,17 +8053,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 26 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 26 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 26 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 26 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 26 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 26 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 26 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 26 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 53248, size: 2048, when: { input: "length", above: 26 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 53248, size: 2048, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 53248, size: 2048, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 212992, size: 8192, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 53248, size: 2048, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 212992, size: 8192, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 13312, size: 512, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 26 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 26 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 26 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 26 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 26 } },
         { kind: "copy", src: 1, srcOffset: 25, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 25 } },
         { kind: "copy", src: 26, srcOffset: 51200, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 25 } },
         { kind: "copy", src: 27, srcOffset: 51200, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 25 } },
@@ -8285,17 +8102,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 25 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 25 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 25 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 25 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 25 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 25 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 25 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 25 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 51200, size: 2048, when: { input: "length", above: 25 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 51200, size: 2048, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 51200, size: 2048, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 204800, size: 8192, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 51200, size: 2048, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 204800, size: 8192, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 12800, size: 512, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 25 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 25 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 25 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 25 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 25 } },
         { kind: "copy", src: 1, srcOffset: 24, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 24 } },
         { kind: "copy", src: 26, srcOffset: 49152, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 24 } },
         { kind: "copy", src: 27, srcOffset: 49152, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 24 } },
@@ -8337,17 +8151,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 24 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 24 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 24 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 24 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 24 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 24 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 24 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 24 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 49152, size: 2048, when: { input: "length", above: 24 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 49152, size: 2048, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 49152, size: 2048, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 196608, size: 8192, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 49152, size: 2048, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 196608, size: 8192, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 12288, size: 512, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 24 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 24 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 24 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 24 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 24 } },
         { kind: "copy", src: 1, srcOffset: 23, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 23 } },
         { kind: "copy", src: 26, srcOffset: 47104, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 23 } },
         { kind: "copy", src: 27, srcOffset: 47104, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 23 } },
@@ -8389,17 +8200,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 23 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 23 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 23 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 23 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 23 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 23 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 23 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 23 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 47104, size: 2048, when: { input: "length", above: 23 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 47104, size: 2048, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 47104, size: 2048, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 188416, size: 8192, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 47104, size: 2048, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 188416, size: 8192, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 11776, size: 512, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 23 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 23 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 23 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 23 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 23 } },
         { kind: "copy", src: 1, srcOffset: 22, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 22 } },
         { kind: "copy", src: 26, srcOffset: 45056, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 22 } },
         { kind: "copy", src: 27, srcOffset: 45056, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 22 } },
@@ -8441,17 +8249,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 22 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 22 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 22 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 22 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 22 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 22 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 22 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 22 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 45056, size: 2048, when: { input: "length", above: 22 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 45056, size: 2048, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 45056, size: 2048, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 180224, size: 8192, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 45056, size: 2048, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 180224, size: 8192, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 11264, size: 512, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 22 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 22 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 22 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 22 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 22 } },
         { kind: "copy", src: 1, srcOffset: 21, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 21 } },
         { kind: "copy", src: 26, srcOffset: 43008, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 21 } },
         { kind: "copy", src: 27, srcOffset: 43008, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 21 } },
@@ -8493,17 +8298,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 21 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 21 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 21 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 21 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 21 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 21 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 21 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 21 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 43008, size: 2048, when: { input: "length", above: 21 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 43008, size: 2048, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 43008, size: 2048, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 172032, size: 8192, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 43008, size: 2048, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 172032, size: 8192, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 10752, size: 512, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 21 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 21 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 21 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 21 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 21 } },
         { kind: "copy", src: 1, srcOffset: 20, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 20 } },
         { kind: "copy", src: 26, srcOffset: 40960, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 20 } },
         { kind: "copy", src: 27, srcOffset: 40960, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 20 } },
@@ -8545,17 +8347,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 20 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 20 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 20 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 20 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 20 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 20 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 20 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 20 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 40960, size: 2048, when: { input: "length", above: 20 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 40960, size: 2048, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 40960, size: 2048, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 163840, size: 8192, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 40960, size: 2048, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 163840, size: 8192, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 10240, size: 512, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 20 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 20 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 20 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 20 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 20 } },
         { kind: "copy", src: 1, srcOffset: 19, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 19 } },
         { kind: "copy", src: 26, srcOffset: 38912, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 19 } },
         { kind: "copy", src: 27, srcOffset: 38912, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 19 } },
@@ -8597,17 +8396,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 19 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 19 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 19 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 19 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 19 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 19 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 19 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 19 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 38912, size: 2048, when: { input: "length", above: 19 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 38912, size: 2048, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 38912, size: 2048, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 155648, size: 8192, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 38912, size: 2048, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 155648, size: 8192, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 9728, size: 512, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 19 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 19 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 19 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 19 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 19 } },
         { kind: "copy", src: 1, srcOffset: 18, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 18 } },
         { kind: "copy", src: 26, srcOffset: 36864, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 18 } },
         { kind: "copy", src: 27, srcOffset: 36864, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 18 } },
@@ -8649,17 +8445,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 18 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 18 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 18 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 18 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 18 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 18 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 18 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 18 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 36864, size: 2048, when: { input: "length", above: 18 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 36864, size: 2048, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 36864, size: 2048, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 147456, size: 8192, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 36864, size: 2048, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 147456, size: 8192, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 9216, size: 512, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 18 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 18 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 18 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 18 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 18 } },
         { kind: "copy", src: 1, srcOffset: 17, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 17 } },
         { kind: "copy", src: 26, srcOffset: 34816, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 17 } },
         { kind: "copy", src: 27, srcOffset: 34816, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 17 } },
@@ -8701,17 +8494,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 17 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 17 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 17 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 17 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 17 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 17 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 17 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 17 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 34816, size: 2048, when: { input: "length", above: 17 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 34816, size: 2048, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 34816, size: 2048, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 139264, size: 8192, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 34816, size: 2048, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 139264, size: 8192, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 8704, size: 512, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 17 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 17 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 17 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 17 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 17 } },
         { kind: "copy", src: 1, srcOffset: 16, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 16 } },
         { kind: "copy", src: 26, srcOffset: 32768, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 16 } },
         { kind: "copy", src: 27, srcOffset: 32768, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 16 } },
@@ -8753,17 +8543,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 16 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 16 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 16 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 16 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 16 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 16 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 16 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 16 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 32768, size: 2048, when: { input: "length", above: 16 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 32768, size: 2048, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 32768, size: 2048, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 131072, size: 8192, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 32768, size: 2048, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 131072, size: 8192, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 8192, size: 512, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 16 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 16 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 16 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 16 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 16 } },
         { kind: "copy", src: 1, srcOffset: 15, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 15 } },
         { kind: "copy", src: 26, srcOffset: 30720, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 15 } },
         { kind: "copy", src: 27, srcOffset: 30720, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 15 } },
@@ -8805,17 +8592,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 15 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 15 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 15 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 15 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 15 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 15 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 15 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 15 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 30720, size: 2048, when: { input: "length", above: 15 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 30720, size: 2048, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 30720, size: 2048, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 122880, size: 8192, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 30720, size: 2048, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 122880, size: 8192, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 7680, size: 512, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 15 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 15 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 15 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 15 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 15 } },
         { kind: "copy", src: 1, srcOffset: 14, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 14 } },
         { kind: "copy", src: 26, srcOffset: 28672, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 14 } },
         { kind: "copy", src: 27, srcOffset: 28672, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 14 } },
@@ -8857,17 +8641,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 14 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 14 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 14 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 14 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 14 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 14 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 14 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 14 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 28672, size: 2048, when: { input: "length", above: 14 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 28672, size: 2048, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 28672, size: 2048, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 114688, size: 8192, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 28672, size: 2048, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 114688, size: 8192, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 7168, size: 512, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 14 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 14 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 14 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 14 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 14 } },
         { kind: "copy", src: 1, srcOffset: 13, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 13 } },
         { kind: "copy", src: 26, srcOffset: 26624, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 13 } },
         { kind: "copy", src: 27, srcOffset: 26624, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 13 } },
@@ -8909,17 +8690,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 13 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 13 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 13 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 13 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 13 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 13 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 13 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 13 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 26624, size: 2048, when: { input: "length", above: 13 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 26624, size: 2048, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 26624, size: 2048, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 106496, size: 8192, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 26624, size: 2048, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 106496, size: 8192, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 6656, size: 512, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 13 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 13 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 13 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 13 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 13 } },
         { kind: "copy", src: 1, srcOffset: 12, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 12 } },
         { kind: "copy", src: 26, srcOffset: 24576, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 12 } },
         { kind: "copy", src: 27, srcOffset: 24576, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 12 } },
@@ -8961,17 +8739,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 12 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 12 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 12 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 12 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 12 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 12 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 12 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 12 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 24576, size: 2048, when: { input: "length", above: 12 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 24576, size: 2048, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 24576, size: 2048, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 98304, size: 8192, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 24576, size: 2048, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 98304, size: 8192, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 6144, size: 512, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 12 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 12 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 12 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 12 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 12 } },
         { kind: "copy", src: 1, srcOffset: 11, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 11 } },
         { kind: "copy", src: 26, srcOffset: 22528, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 11 } },
         { kind: "copy", src: 27, srcOffset: 22528, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 11 } },
@@ -9013,17 +8788,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 11 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 11 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 11 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 11 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 11 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 11 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 11 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 11 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 22528, size: 2048, when: { input: "length", above: 11 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 22528, size: 2048, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 22528, size: 2048, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 90112, size: 8192, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 22528, size: 2048, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 90112, size: 8192, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 5632, size: 512, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 11 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 11 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 11 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 11 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 11 } },
         { kind: "copy", src: 1, srcOffset: 10, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 10 } },
         { kind: "copy", src: 26, srcOffset: 20480, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 10 } },
         { kind: "copy", src: 27, srcOffset: 20480, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 10 } },
@@ -9065,17 +8837,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 10 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 10 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 10 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 10 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 10 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 10 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 10 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 10 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 20480, size: 2048, when: { input: "length", above: 10 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 20480, size: 2048, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 20480, size: 2048, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 81920, size: 8192, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 20480, size: 2048, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 81920, size: 8192, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 5120, size: 512, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 10 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 10 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 10 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 10 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 10 } },
         { kind: "copy", src: 1, srcOffset: 9, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 9 } },
         { kind: "copy", src: 26, srcOffset: 18432, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 9 } },
         { kind: "copy", src: 27, srcOffset: 18432, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 9 } },
@@ -9117,17 +8886,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 9 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 9 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 9 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 9 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 9 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 9 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 9 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 9 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 18432, size: 2048, when: { input: "length", above: 9 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 18432, size: 2048, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 18432, size: 2048, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 73728, size: 8192, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 18432, size: 2048, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 73728, size: 8192, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 4608, size: 512, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 9 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 9 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 9 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 9 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 9 } },
         { kind: "copy", src: 1, srcOffset: 8, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 8 } },
         { kind: "copy", src: 26, srcOffset: 16384, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 8 } },
         { kind: "copy", src: 27, srcOffset: 16384, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 8 } },
@@ -9169,17 +8935,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 8 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 8 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 8 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 8 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 8 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 8 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 8 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 8 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 16384, size: 2048, when: { input: "length", above: 8 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 16384, size: 2048, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 16384, size: 2048, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 65536, size: 8192, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 16384, size: 2048, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 65536, size: 8192, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 4096, size: 512, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 8 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 8 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 8 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 8 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 8 } },
         { kind: "copy", src: 1, srcOffset: 7, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 7 } },
         { kind: "copy", src: 26, srcOffset: 14336, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 7 } },
         { kind: "copy", src: 27, srcOffset: 14336, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 7 } },
@@ -9221,17 +8984,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 7 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 7 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 7 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 7 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 7 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 7 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 7 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 7 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 14336, size: 2048, when: { input: "length", above: 7 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 14336, size: 2048, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 14336, size: 2048, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 57344, size: 8192, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 14336, size: 2048, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 57344, size: 8192, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 3584, size: 512, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 7 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 7 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 7 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 7 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 7 } },
         { kind: "copy", src: 1, srcOffset: 6, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 6 } },
         { kind: "copy", src: 26, srcOffset: 12288, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 6 } },
         { kind: "copy", src: 27, srcOffset: 12288, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 6 } },
@@ -9273,17 +9033,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 6 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 6 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 6 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 6 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 6 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 6 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 6 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 6 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 12288, size: 2048, when: { input: "length", above: 6 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 12288, size: 2048, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 12288, size: 2048, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 49152, size: 8192, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 12288, size: 2048, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 49152, size: 8192, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 3072, size: 512, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 6 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 6 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 6 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 6 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 6 } },
         { kind: "copy", src: 1, srcOffset: 5, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 5 } },
         { kind: "copy", src: 26, srcOffset: 10240, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 5 } },
         { kind: "copy", src: 27, srcOffset: 10240, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 5 } },
@@ -9325,17 +9082,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 5 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 5 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 5 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 5 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 5 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 5 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 5 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 5 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 10240, size: 2048, when: { input: "length", above: 5 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 10240, size: 2048, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 10240, size: 2048, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 40960, size: 8192, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 10240, size: 2048, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 40960, size: 8192, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 2560, size: 512, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 5 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 5 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 5 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 5 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 5 } },
         { kind: "copy", src: 1, srcOffset: 4, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 4 } },
         { kind: "copy", src: 26, srcOffset: 8192, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 4 } },
         { kind: "copy", src: 27, srcOffset: 8192, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 4 } },
@@ -9377,17 +9131,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 4 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 4 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 4 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 4 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 4 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 4 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 4 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 4 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 8192, size: 2048, when: { input: "length", above: 4 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 8192, size: 2048, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 8192, size: 2048, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 32768, size: 8192, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 8192, size: 2048, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 32768, size: 8192, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 2048, size: 512, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 4 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 4 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 4 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 4 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 4 } },
         { kind: "copy", src: 1, srcOffset: 3, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 3 } },
         { kind: "copy", src: 26, srcOffset: 6144, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 3 } },
         { kind: "copy", src: 27, srcOffset: 6144, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 3 } },
@@ -9429,17 +9180,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 3 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 3 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 3 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 3 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 3 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 3 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 3 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 3 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 6144, size: 2048, when: { input: "length", above: 3 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 6144, size: 2048, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 6144, size: 2048, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 24576, size: 8192, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 6144, size: 2048, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 24576, size: 8192, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 1536, size: 512, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 3 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 3 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 3 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 3 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 3 } },
         { kind: "copy", src: 1, srcOffset: 2, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 2 } },
         { kind: "copy", src: 26, srcOffset: 4096, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 2 } },
         { kind: "copy", src: 27, srcOffset: 4096, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 2 } },
@@ -9481,17 +9229,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 2 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 2 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 2 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 2 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 2 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 2 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 2 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 2 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 4096, size: 2048, when: { input: "length", above: 2 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 4096, size: 2048, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 4096, size: 2048, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 16384, size: 8192, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 4096, size: 2048, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 16384, size: 8192, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 1024, size: 512, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 2 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 2 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 2 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 2 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 2 } },
         { kind: "copy", src: 1, srcOffset: 1, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 1 } },
         { kind: "copy", src: 26, srcOffset: 2048, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 1 } },
         { kind: "copy", src: 27, srcOffset: 2048, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 1 } },
@@ -9533,17 +9278,14 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 1 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 1 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 1 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 1 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 1 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 1 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 1 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 1 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 2048, size: 2048, when: { input: "length", above: 1 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 2048, size: 2048, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 2048, size: 2048, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 8192, size: 8192, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 2048, size: 2048, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 8192, size: 8192, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 512, size: 512, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 1 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 1 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 1 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 1 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 1 } },
         { kind: "copy", src: 1, srcOffset: 0, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 0 } },
         { kind: "copy", src: 26, srcOffset: 0, dst: 23, dstOffset: 0, size: 2048, when: { input: "length", above: 0 } },
         { kind: "copy", src: 27, srcOffset: 0, dst: 12, dstOffset: 0, size: 2048, when: { input: "length", above: 0 } },
@@ -9585,21 +9327,15 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72, when: { input: "length", above: 0 } },
         { kind: "dispatch", kernel: 73, when: { input: "length", above: 0 } },
         { kind: "dispatch", kernel: 74, when: { input: "length", above: 0 } },
-        { kind: "dispatch", kernel: 75, when: { input: "length", above: 0 } },
-        { kind: "dispatch", kernel: 76, when: { input: "length", above: 0 } },
-        { kind: "dispatch", kernel: 77, when: { input: "length", above: 0 } },
-        { kind: "dispatch", kernel: 78, when: { input: "length", above: 0 } },
-        { kind: "dispatch", kernel: 79, when: { input: "length", above: 0 } },
-        { kind: "copy", src: 68, srcOffset: 0, dst: 29, dstOffset: 0, size: 2048, when: { input: "length", above: 0 } },
-        { kind: "copy", src: 67, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 67, srcOffset: 0, dst: 29, dstOffset: 0, size: 2048, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 24, srcOffset: 0, dst: 68, dstOffset: 0, size: 2048, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 69, dstOffset: 0, size: 8192, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 23, srcOffset: 0, dst: 70, dstOffset: 0, size: 2048, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 63, srcOffset: 0, dst: 71, dstOffset: 0, size: 8192, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 72, dstOffset: 0, size: 512, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 66, srcOffset: 0, dst: 16, dstOffset: 0, size: 2048, when: { input: "length", above: 0 } },
         { kind: "copy", src: 58, srcOffset: 0, dst: 9, dstOffset: 0, size: 2048, when: { input: "length", above: 0 } },
-        { kind: "copy", src: 70, srcOffset: 0, dst: 71, dstOffset: 0, size: 65536, when: { input: "length", above: 0 } },
-        { kind: "copy", src: 72, srcOffset: 0, dst: 73, dstOffset: 0, size: 65536, when: { input: "length", above: 0 } },
-        { kind: "copy", src: 74, srcOffset: 0, dst: 75, dstOffset: 0, size: 512, when: { input: "length", above: 0 } },
         { kind: "copy", src: 1, srcOffset: 0, dst: 0, dstOffset: 2, size: 1 },
-        { kind: "copy", src: 71, srcOffset: 0, dst: 72, dstOffset: 0, size: 65536 },
-        { kind: "copy", src: 73, srcOffset: 0, dst: 70, dstOffset: 0, size: 65536 },
-        { kind: "copy", src: 75, srcOffset: 0, dst: 74, dstOffset: 0, size: 512 },
         { kind: "dispatch", kernel: 81 },
         { kind: "dispatch", kernel: 82 },
         { kind: "dispatch", kernel: 83 },
@@ -9625,30 +9361,30 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 103 },
         { kind: "dispatch", kernel: 104 },
         { kind: "dispatch", kernel: 105 },
-        { kind: "copy", src: 79, srcOffset: 0, dst: 80, dstOffset: 0, size: 1280000 },
-        { kind: "copy", src: 69, srcOffset: 0, dst: 83, dstOffset: 0, size: 65536 },
-        { kind: "copy", src: 71, srcOffset: 0, dst: 85, dstOffset: 0, size: 65536 },
-        { kind: "copy", src: 64, srcOffset: 0, dst: 87, dstOffset: 0, size: 512 },
-        { kind: "copy", src: 89, srcOffset: 0, dst: 90, dstOffset: 0, size: 256 },
-        { kind: "copy", src: 93, srcOffset: 0, dst: 94, dstOffset: 0, size: 2 },
+        { kind: "dispatch", kernel: 106 },
+        { kind: "dispatch", kernel: 107 },
+        { kind: "dispatch", kernel: 108 },
+        { kind: "copy", src: 76, srcOffset: 0, dst: 77, dstOffset: 0, size: 1280000 },
+        { kind: "copy", src: 80, srcOffset: 0, dst: 81, dstOffset: 0, size: 65536 },
+        { kind: "copy", src: 82, srcOffset: 0, dst: 84, dstOffset: 0, size: 65536 },
+        { kind: "copy", src: 86, srcOffset: 0, dst: 87, dstOffset: 0, size: 512 },
+        { kind: "copy", src: 90, srcOffset: 0, dst: 91, dstOffset: 0, size: 256 },
+        { kind: "copy", src: 94, srcOffset: 0, dst: 95, dstOffset: 0, size: 2 },
       ],
-      outputs: { cost: 39, "param:Wemb": 5, "state:train.adadelta_g2.Wemb": 79, "state:train.adadelta_dx2.Wemb": 82, "param:lstm_W": 10, "state:train.adadelta_g2.lstm_W": 69, "state:train.adadelta_dx2.lstm_W": 84, "param:lstm_U": 13, "state:train.adadelta_g2.lstm_U": 71, "state:train.adadelta_dx2.lstm_U": 86, "param:lstm_b": 15, "state:train.adadelta_g2.lstm_b": 64, "state:train.adadelta_dx2.lstm_b": 88, "param:U": 31, "state:train.adadelta_g2.U": 89, "state:train.adadelta_dx2.U": 92, "param:b": 33, "state:train.adadelta_g2.b": 93, "state:train.adadelta_dx2.b": 96 },
+      outputs: { cost: 39, "param:Wemb": 5, "state:train.adadelta_g2.Wemb": 76, "state:train.adadelta_dx2.Wemb": 79, "param:lstm_W": 10, "state:train.adadelta_g2.lstm_W": 80, "state:train.adadelta_dx2.lstm_W": 83, "param:lstm_U": 13, "state:train.adadelta_g2.lstm_U": 82, "state:train.adadelta_dx2.lstm_U": 85, "param:lstm_b": 15, "state:train.adadelta_g2.lstm_b": 86, "state:train.adadelta_dx2.lstm_b": 89, "param:U": 31, "state:train.adadelta_g2.U": 90, "state:train.adadelta_dx2.U": 93, "param:b": 33, "state:train.adadelta_g2.b": 94, "state:train.adadelta_dx2.b": 97 },
     },
   ],
   eval: {
     commands: [
-      { kind: "dispatch", kernel: 106 },
-      { kind: "dispatch", kernel: 107 },
-      { kind: "dispatch", kernel: 108 },
-      { kind: "dispatch", kernel: 119 },
-      { kind: "copy", src: 115, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048 },
-      { kind: "copy", src: 115, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048 },
+      { kind: "dispatch", kernel: 109 },
+      { kind: "dispatch", kernel: 110 },
+      { kind: "dispatch", kernel: 111 },
+      { kind: "dispatch", kernel: 122 },
+      { kind: "copy", src: 116, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048 },
+      { kind: "copy", src: 116, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048 },
       { kind: "copy", src: 1, srcOffset: 0, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 0 } },
-      { kind: "copy", src: 98, srcOffset: 0, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 0 } },
-      { kind: "copy", src: 99, srcOffset: 0, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 0 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 0 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 0 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 0 } },
+      { kind: "copy", src: 99, srcOffset: 0, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 0 } },
+      { kind: "copy", src: 100, srcOffset: 0, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 0 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 0 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 0 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 0 } },
@@ -9656,15 +9392,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 0 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 0 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 0 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 0, size: 2048, when: { input: "length", above: 0 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 0 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 0 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 0 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 0 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 0 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 0, size: 2048, when: { input: "length", above: 0 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 0 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 0 } },
       { kind: "copy", src: 1, srcOffset: 1, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 1 } },
-      { kind: "copy", src: 98, srcOffset: 2048, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 1 } },
-      { kind: "copy", src: 99, srcOffset: 16, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 1 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 1 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 1 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 1 } },
+      { kind: "copy", src: 99, srcOffset: 2048, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 1 } },
+      { kind: "copy", src: 100, srcOffset: 16, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 1 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 1 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 1 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 1 } },
@@ -9672,15 +9408,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 1 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 1 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 1 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 2048, size: 2048, when: { input: "length", above: 1 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 1 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 1 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 1 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 1 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 1 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 2048, size: 2048, when: { input: "length", above: 1 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 1 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 1 } },
       { kind: "copy", src: 1, srcOffset: 2, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 2 } },
-      { kind: "copy", src: 98, srcOffset: 4096, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 2 } },
-      { kind: "copy", src: 99, srcOffset: 32, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 2 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 2 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 2 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 2 } },
+      { kind: "copy", src: 99, srcOffset: 4096, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 2 } },
+      { kind: "copy", src: 100, srcOffset: 32, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 2 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 2 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 2 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 2 } },
@@ -9688,15 +9424,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 2 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 2 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 2 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 4096, size: 2048, when: { input: "length", above: 2 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 2 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 2 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 2 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 2 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 2 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 4096, size: 2048, when: { input: "length", above: 2 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 2 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 2 } },
       { kind: "copy", src: 1, srcOffset: 3, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 3 } },
-      { kind: "copy", src: 98, srcOffset: 6144, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 3 } },
-      { kind: "copy", src: 99, srcOffset: 48, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 3 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 3 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 3 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 3 } },
+      { kind: "copy", src: 99, srcOffset: 6144, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 3 } },
+      { kind: "copy", src: 100, srcOffset: 48, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 3 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 3 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 3 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 3 } },
@@ -9704,15 +9440,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 3 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 3 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 3 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 6144, size: 2048, when: { input: "length", above: 3 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 3 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 3 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 3 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 3 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 3 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 6144, size: 2048, when: { input: "length", above: 3 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 3 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 3 } },
       { kind: "copy", src: 1, srcOffset: 4, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 4 } },
-      { kind: "copy", src: 98, srcOffset: 8192, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 4 } },
-      { kind: "copy", src: 99, srcOffset: 64, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 4 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 4 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 4 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 4 } },
+      { kind: "copy", src: 99, srcOffset: 8192, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 4 } },
+      { kind: "copy", src: 100, srcOffset: 64, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 4 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 4 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 4 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 4 } },
@@ -9720,15 +9456,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 4 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 4 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 4 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 8192, size: 2048, when: { input: "length", above: 4 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 4 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 4 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 4 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 4 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 4 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 8192, size: 2048, when: { input: "length", above: 4 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 4 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 4 } },
       { kind: "copy", src: 1, srcOffset: 5, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 5 } },
-      { kind: "copy", src: 98, srcOffset: 10240, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 5 } },
-      { kind: "copy", src: 99, srcOffset: 80, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 5 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 5 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 5 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 5 } },
+      { kind: "copy", src: 99, srcOffset: 10240, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 5 } },
+      { kind: "copy", src: 100, srcOffset: 80, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 5 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 5 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 5 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 5 } },
@@ -9736,15 +9472,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 5 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 5 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 5 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 10240, size: 2048, when: { input: "length", above: 5 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 5 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 5 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 5 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 5 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 5 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 10240, size: 2048, when: { input: "length", above: 5 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 5 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 5 } },
       { kind: "copy", src: 1, srcOffset: 6, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 6 } },
-      { kind: "copy", src: 98, srcOffset: 12288, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 6 } },
-      { kind: "copy", src: 99, srcOffset: 96, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 6 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 6 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 6 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 6 } },
+      { kind: "copy", src: 99, srcOffset: 12288, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 6 } },
+      { kind: "copy", src: 100, srcOffset: 96, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 6 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 6 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 6 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 6 } },
@@ -9752,15 +9488,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 6 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 6 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 6 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 12288, size: 2048, when: { input: "length", above: 6 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 6 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 6 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 6 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 6 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 6 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 12288, size: 2048, when: { input: "length", above: 6 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 6 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 6 } },
       { kind: "copy", src: 1, srcOffset: 7, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 7 } },
-      { kind: "copy", src: 98, srcOffset: 14336, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 7 } },
-      { kind: "copy", src: 99, srcOffset: 112, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 7 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 7 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 7 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 7 } },
+      { kind: "copy", src: 99, srcOffset: 14336, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 7 } },
+      { kind: "copy", src: 100, srcOffset: 112, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 7 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 7 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 7 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 7 } },
@@ -9768,15 +9504,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 7 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 7 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 7 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 14336, size: 2048, when: { input: "length", above: 7 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 7 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 7 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 7 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 7 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 7 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 14336, size: 2048, when: { input: "length", above: 7 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 7 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 7 } },
       { kind: "copy", src: 1, srcOffset: 8, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 8 } },
-      { kind: "copy", src: 98, srcOffset: 16384, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 8 } },
-      { kind: "copy", src: 99, srcOffset: 128, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 8 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 8 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 8 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 8 } },
+      { kind: "copy", src: 99, srcOffset: 16384, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 8 } },
+      { kind: "copy", src: 100, srcOffset: 128, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 8 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 8 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 8 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 8 } },
@@ -9784,15 +9520,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 8 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 8 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 8 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 16384, size: 2048, when: { input: "length", above: 8 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 8 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 8 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 8 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 8 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 8 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 16384, size: 2048, when: { input: "length", above: 8 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 8 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 8 } },
       { kind: "copy", src: 1, srcOffset: 9, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 9 } },
-      { kind: "copy", src: 98, srcOffset: 18432, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 9 } },
-      { kind: "copy", src: 99, srcOffset: 144, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 9 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 9 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 9 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 9 } },
+      { kind: "copy", src: 99, srcOffset: 18432, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 9 } },
+      { kind: "copy", src: 100, srcOffset: 144, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 9 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 9 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 9 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 9 } },
@@ -9800,15 +9536,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 9 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 9 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 9 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 18432, size: 2048, when: { input: "length", above: 9 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 9 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 9 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 9 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 9 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 9 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 18432, size: 2048, when: { input: "length", above: 9 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 9 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 9 } },
       { kind: "copy", src: 1, srcOffset: 10, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 10 } },
-      { kind: "copy", src: 98, srcOffset: 20480, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 10 } },
-      { kind: "copy", src: 99, srcOffset: 160, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 10 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 10 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 10 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 10 } },
+      { kind: "copy", src: 99, srcOffset: 20480, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 10 } },
+      { kind: "copy", src: 100, srcOffset: 160, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 10 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 10 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 10 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 10 } },
@@ -9816,15 +9552,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 10 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 10 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 10 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 20480, size: 2048, when: { input: "length", above: 10 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 10 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 10 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 10 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 10 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 10 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 20480, size: 2048, when: { input: "length", above: 10 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 10 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 10 } },
       { kind: "copy", src: 1, srcOffset: 11, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 11 } },
-      { kind: "copy", src: 98, srcOffset: 22528, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 11 } },
-      { kind: "copy", src: 99, srcOffset: 176, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 11 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 11 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 11 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 11 } },
+      { kind: "copy", src: 99, srcOffset: 22528, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 11 } },
+      { kind: "copy", src: 100, srcOffset: 176, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 11 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 11 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 11 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 11 } },
@@ -9832,15 +9568,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 11 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 11 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 11 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 22528, size: 2048, when: { input: "length", above: 11 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 11 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 11 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 11 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 11 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 11 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 22528, size: 2048, when: { input: "length", above: 11 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 11 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 11 } },
       { kind: "copy", src: 1, srcOffset: 12, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 12 } },
-      { kind: "copy", src: 98, srcOffset: 24576, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 12 } },
-      { kind: "copy", src: 99, srcOffset: 192, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 12 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 12 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 12 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 12 } },
+      { kind: "copy", src: 99, srcOffset: 24576, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 12 } },
+      { kind: "copy", src: 100, srcOffset: 192, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 12 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 12 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 12 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 12 } },
@@ -9848,15 +9584,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 12 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 12 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 12 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 24576, size: 2048, when: { input: "length", above: 12 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 12 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 12 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 12 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 12 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 12 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 24576, size: 2048, when: { input: "length", above: 12 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 12 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 12 } },
       { kind: "copy", src: 1, srcOffset: 13, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 13 } },
-      { kind: "copy", src: 98, srcOffset: 26624, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 13 } },
-      { kind: "copy", src: 99, srcOffset: 208, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 13 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 13 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 13 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 13 } },
+      { kind: "copy", src: 99, srcOffset: 26624, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 13 } },
+      { kind: "copy", src: 100, srcOffset: 208, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 13 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 13 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 13 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 13 } },
@@ -9864,15 +9600,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 13 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 13 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 13 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 26624, size: 2048, when: { input: "length", above: 13 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 13 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 13 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 13 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 13 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 13 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 26624, size: 2048, when: { input: "length", above: 13 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 13 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 13 } },
       { kind: "copy", src: 1, srcOffset: 14, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 14 } },
-      { kind: "copy", src: 98, srcOffset: 28672, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 14 } },
-      { kind: "copy", src: 99, srcOffset: 224, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 14 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 14 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 14 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 14 } },
+      { kind: "copy", src: 99, srcOffset: 28672, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 14 } },
+      { kind: "copy", src: 100, srcOffset: 224, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 14 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 14 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 14 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 14 } },
@@ -9880,15 +9616,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 14 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 14 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 14 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 28672, size: 2048, when: { input: "length", above: 14 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 14 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 14 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 14 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 14 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 14 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 28672, size: 2048, when: { input: "length", above: 14 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 14 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 14 } },
       { kind: "copy", src: 1, srcOffset: 15, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 15 } },
-      { kind: "copy", src: 98, srcOffset: 30720, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 15 } },
-      { kind: "copy", src: 99, srcOffset: 240, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 15 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 15 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 15 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 15 } },
+      { kind: "copy", src: 99, srcOffset: 30720, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 15 } },
+      { kind: "copy", src: 100, srcOffset: 240, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 15 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 15 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 15 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 15 } },
@@ -9896,15 +9632,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 15 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 15 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 15 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 30720, size: 2048, when: { input: "length", above: 15 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 15 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 15 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 15 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 15 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 15 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 30720, size: 2048, when: { input: "length", above: 15 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 15 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 15 } },
       { kind: "copy", src: 1, srcOffset: 16, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 16 } },
-      { kind: "copy", src: 98, srcOffset: 32768, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 16 } },
-      { kind: "copy", src: 99, srcOffset: 256, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 16 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 16 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 16 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 16 } },
+      { kind: "copy", src: 99, srcOffset: 32768, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 16 } },
+      { kind: "copy", src: 100, srcOffset: 256, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 16 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 16 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 16 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 16 } },
@@ -9912,15 +9648,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 16 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 16 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 16 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 32768, size: 2048, when: { input: "length", above: 16 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 16 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 16 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 16 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 16 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 16 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 32768, size: 2048, when: { input: "length", above: 16 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 16 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 16 } },
       { kind: "copy", src: 1, srcOffset: 17, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 17 } },
-      { kind: "copy", src: 98, srcOffset: 34816, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 17 } },
-      { kind: "copy", src: 99, srcOffset: 272, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 17 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 17 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 17 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 17 } },
+      { kind: "copy", src: 99, srcOffset: 34816, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 17 } },
+      { kind: "copy", src: 100, srcOffset: 272, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 17 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 17 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 17 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 17 } },
@@ -9928,15 +9664,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 17 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 17 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 17 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 34816, size: 2048, when: { input: "length", above: 17 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 17 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 17 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 17 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 17 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 17 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 34816, size: 2048, when: { input: "length", above: 17 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 17 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 17 } },
       { kind: "copy", src: 1, srcOffset: 18, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 18 } },
-      { kind: "copy", src: 98, srcOffset: 36864, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 18 } },
-      { kind: "copy", src: 99, srcOffset: 288, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 18 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 18 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 18 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 18 } },
+      { kind: "copy", src: 99, srcOffset: 36864, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 18 } },
+      { kind: "copy", src: 100, srcOffset: 288, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 18 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 18 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 18 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 18 } },
@@ -9944,15 +9680,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 18 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 18 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 18 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 36864, size: 2048, when: { input: "length", above: 18 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 18 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 18 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 18 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 18 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 18 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 36864, size: 2048, when: { input: "length", above: 18 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 18 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 18 } },
       { kind: "copy", src: 1, srcOffset: 19, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 19 } },
-      { kind: "copy", src: 98, srcOffset: 38912, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 19 } },
-      { kind: "copy", src: 99, srcOffset: 304, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 19 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 19 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 19 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 19 } },
+      { kind: "copy", src: 99, srcOffset: 38912, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 19 } },
+      { kind: "copy", src: 100, srcOffset: 304, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 19 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 19 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 19 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 19 } },
@@ -9960,15 +9696,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 19 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 19 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 19 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 38912, size: 2048, when: { input: "length", above: 19 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 19 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 19 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 19 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 19 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 19 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 38912, size: 2048, when: { input: "length", above: 19 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 19 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 19 } },
       { kind: "copy", src: 1, srcOffset: 20, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 20 } },
-      { kind: "copy", src: 98, srcOffset: 40960, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 20 } },
-      { kind: "copy", src: 99, srcOffset: 320, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 20 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 20 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 20 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 20 } },
+      { kind: "copy", src: 99, srcOffset: 40960, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 20 } },
+      { kind: "copy", src: 100, srcOffset: 320, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 20 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 20 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 20 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 20 } },
@@ -9976,15 +9712,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 20 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 20 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 20 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 40960, size: 2048, when: { input: "length", above: 20 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 20 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 20 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 20 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 20 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 20 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 40960, size: 2048, when: { input: "length", above: 20 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 20 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 20 } },
       { kind: "copy", src: 1, srcOffset: 21, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 21 } },
-      { kind: "copy", src: 98, srcOffset: 43008, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 21 } },
-      { kind: "copy", src: 99, srcOffset: 336, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 21 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 21 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 21 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 21 } },
+      { kind: "copy", src: 99, srcOffset: 43008, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 21 } },
+      { kind: "copy", src: 100, srcOffset: 336, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 21 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 21 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 21 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 21 } },
@@ -9992,15 +9728,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 21 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 21 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 21 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 43008, size: 2048, when: { input: "length", above: 21 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 21 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 21 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 21 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 21 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 21 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 43008, size: 2048, when: { input: "length", above: 21 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 21 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 21 } },
       { kind: "copy", src: 1, srcOffset: 22, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 22 } },
-      { kind: "copy", src: 98, srcOffset: 45056, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 22 } },
-      { kind: "copy", src: 99, srcOffset: 352, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 22 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 22 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 22 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 22 } },
+      { kind: "copy", src: 99, srcOffset: 45056, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 22 } },
+      { kind: "copy", src: 100, srcOffset: 352, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 22 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 22 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 22 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 22 } },
@@ -10008,15 +9744,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 22 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 22 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 22 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 45056, size: 2048, when: { input: "length", above: 22 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 22 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 22 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 22 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 22 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 22 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 45056, size: 2048, when: { input: "length", above: 22 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 22 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 22 } },
       { kind: "copy", src: 1, srcOffset: 23, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 23 } },
-      { kind: "copy", src: 98, srcOffset: 47104, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 23 } },
-      { kind: "copy", src: 99, srcOffset: 368, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 23 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 23 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 23 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 23 } },
+      { kind: "copy", src: 99, srcOffset: 47104, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 23 } },
+      { kind: "copy", src: 100, srcOffset: 368, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 23 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 23 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 23 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 23 } },
@@ -10024,15 +9760,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 23 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 23 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 23 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 47104, size: 2048, when: { input: "length", above: 23 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 23 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 23 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 23 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 23 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 23 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 47104, size: 2048, when: { input: "length", above: 23 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 23 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 23 } },
       { kind: "copy", src: 1, srcOffset: 24, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 24 } },
-      { kind: "copy", src: 98, srcOffset: 49152, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 24 } },
-      { kind: "copy", src: 99, srcOffset: 384, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 24 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 24 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 24 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 24 } },
+      { kind: "copy", src: 99, srcOffset: 49152, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 24 } },
+      { kind: "copy", src: 100, srcOffset: 384, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 24 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 24 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 24 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 24 } },
@@ -10040,15 +9776,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 24 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 24 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 24 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 49152, size: 2048, when: { input: "length", above: 24 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 24 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 24 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 24 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 24 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 24 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 49152, size: 2048, when: { input: "length", above: 24 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 24 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 24 } },
       { kind: "copy", src: 1, srcOffset: 25, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 25 } },
-      { kind: "copy", src: 98, srcOffset: 51200, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 25 } },
-      { kind: "copy", src: 99, srcOffset: 400, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 25 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 25 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 25 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 25 } },
+      { kind: "copy", src: 99, srcOffset: 51200, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 25 } },
+      { kind: "copy", src: 100, srcOffset: 400, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 25 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 25 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 25 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 25 } },
@@ -10056,15 +9792,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 25 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 25 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 25 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 51200, size: 2048, when: { input: "length", above: 25 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 25 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 25 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 25 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 25 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 25 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 51200, size: 2048, when: { input: "length", above: 25 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 25 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 25 } },
       { kind: "copy", src: 1, srcOffset: 26, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 26 } },
-      { kind: "copy", src: 98, srcOffset: 53248, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 26 } },
-      { kind: "copy", src: 99, srcOffset: 416, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 26 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 26 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 26 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 26 } },
+      { kind: "copy", src: 99, srcOffset: 53248, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 26 } },
+      { kind: "copy", src: 100, srcOffset: 416, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 26 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 26 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 26 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 26 } },
@@ -10072,15 +9808,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 26 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 26 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 26 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 53248, size: 2048, when: { input: "length", above: 26 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 26 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 26 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 26 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 26 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 26 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 53248, size: 2048, when: { input: "length", above: 26 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 26 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 26 } },
       { kind: "copy", src: 1, srcOffset: 27, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 27 } },
-      { kind: "copy", src: 98, srcOffset: 55296, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 27 } },
-      { kind: "copy", src: 99, srcOffset: 432, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 27 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 27 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 27 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 27 } },
+      { kind: "copy", src: 99, srcOffset: 55296, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 27 } },
+      { kind: "copy", src: 100, srcOffset: 432, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 27 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 27 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 27 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 27 } },
@@ -10088,15 +9824,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 27 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 27 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 27 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 55296, size: 2048, when: { input: "length", above: 27 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 27 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 27 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 27 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 27 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 27 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 55296, size: 2048, when: { input: "length", above: 27 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 27 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 27 } },
       { kind: "copy", src: 1, srcOffset: 28, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 28 } },
-      { kind: "copy", src: 98, srcOffset: 57344, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 28 } },
-      { kind: "copy", src: 99, srcOffset: 448, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 28 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 28 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 28 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 28 } },
+      { kind: "copy", src: 99, srcOffset: 57344, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 28 } },
+      { kind: "copy", src: 100, srcOffset: 448, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 28 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 28 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 28 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 28 } },
@@ -10104,15 +9840,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 28 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 28 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 28 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 57344, size: 2048, when: { input: "length", above: 28 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 28 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 28 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 28 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 28 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 28 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 57344, size: 2048, when: { input: "length", above: 28 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 28 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 28 } },
       { kind: "copy", src: 1, srcOffset: 29, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 29 } },
-      { kind: "copy", src: 98, srcOffset: 59392, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 29 } },
-      { kind: "copy", src: 99, srcOffset: 464, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 29 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 29 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 29 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 29 } },
+      { kind: "copy", src: 99, srcOffset: 59392, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 29 } },
+      { kind: "copy", src: 100, srcOffset: 464, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 29 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 29 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 29 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 29 } },
@@ -10120,15 +9856,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 29 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 29 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 29 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 59392, size: 2048, when: { input: "length", above: 29 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 29 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 29 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 29 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 29 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 29 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 59392, size: 2048, when: { input: "length", above: 29 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 29 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 29 } },
       { kind: "copy", src: 1, srcOffset: 30, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 30 } },
-      { kind: "copy", src: 98, srcOffset: 61440, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 30 } },
-      { kind: "copy", src: 99, srcOffset: 480, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 30 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 30 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 30 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 30 } },
+      { kind: "copy", src: 99, srcOffset: 61440, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 30 } },
+      { kind: "copy", src: 100, srcOffset: 480, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 30 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 30 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 30 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 30 } },
@@ -10136,15 +9872,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 30 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 30 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 30 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 61440, size: 2048, when: { input: "length", above: 30 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 30 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 30 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 30 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 30 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 30 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 61440, size: 2048, when: { input: "length", above: 30 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 30 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 30 } },
       { kind: "copy", src: 1, srcOffset: 31, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 31 } },
-      { kind: "copy", src: 98, srcOffset: 63488, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 31 } },
-      { kind: "copy", src: 99, srcOffset: 496, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 31 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 31 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 31 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 31 } },
+      { kind: "copy", src: 99, srcOffset: 63488, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 31 } },
+      { kind: "copy", src: 100, srcOffset: 496, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 31 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 31 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 31 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 31 } },
@@ -10152,15 +9888,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 31 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 31 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 31 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 63488, size: 2048, when: { input: "length", above: 31 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 31 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 31 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 31 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 31 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 31 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 63488, size: 2048, when: { input: "length", above: 31 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 31 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 31 } },
       { kind: "copy", src: 1, srcOffset: 32, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 32 } },
-      { kind: "copy", src: 98, srcOffset: 65536, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 32 } },
-      { kind: "copy", src: 99, srcOffset: 512, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 32 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 32 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 32 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 32 } },
+      { kind: "copy", src: 99, srcOffset: 65536, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 32 } },
+      { kind: "copy", src: 100, srcOffset: 512, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 32 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 32 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 32 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 32 } },
@@ -10168,15 +9904,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 32 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 32 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 32 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 65536, size: 2048, when: { input: "length", above: 32 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 32 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 32 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 32 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 32 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 32 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 65536, size: 2048, when: { input: "length", above: 32 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 32 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 32 } },
       { kind: "copy", src: 1, srcOffset: 33, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 33 } },
-      { kind: "copy", src: 98, srcOffset: 67584, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 33 } },
-      { kind: "copy", src: 99, srcOffset: 528, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 33 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 33 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 33 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 33 } },
+      { kind: "copy", src: 99, srcOffset: 67584, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 33 } },
+      { kind: "copy", src: 100, srcOffset: 528, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 33 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 33 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 33 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 33 } },
@@ -10184,15 +9920,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 33 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 33 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 33 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 67584, size: 2048, when: { input: "length", above: 33 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 33 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 33 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 33 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 33 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 33 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 67584, size: 2048, when: { input: "length", above: 33 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 33 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 33 } },
       { kind: "copy", src: 1, srcOffset: 34, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 34 } },
-      { kind: "copy", src: 98, srcOffset: 69632, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 34 } },
-      { kind: "copy", src: 99, srcOffset: 544, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 34 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 34 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 34 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 34 } },
+      { kind: "copy", src: 99, srcOffset: 69632, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 34 } },
+      { kind: "copy", src: 100, srcOffset: 544, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 34 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 34 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 34 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 34 } },
@@ -10200,15 +9936,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 34 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 34 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 34 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 69632, size: 2048, when: { input: "length", above: 34 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 34 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 34 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 34 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 34 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 34 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 69632, size: 2048, when: { input: "length", above: 34 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 34 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 34 } },
       { kind: "copy", src: 1, srcOffset: 35, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 35 } },
-      { kind: "copy", src: 98, srcOffset: 71680, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 35 } },
-      { kind: "copy", src: 99, srcOffset: 560, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 35 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 35 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 35 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 35 } },
+      { kind: "copy", src: 99, srcOffset: 71680, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 35 } },
+      { kind: "copy", src: 100, srcOffset: 560, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 35 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 35 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 35 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 35 } },
@@ -10216,15 +9952,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 35 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 35 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 35 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 71680, size: 2048, when: { input: "length", above: 35 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 35 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 35 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 35 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 35 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 35 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 71680, size: 2048, when: { input: "length", above: 35 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 35 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 35 } },
       { kind: "copy", src: 1, srcOffset: 36, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 36 } },
-      { kind: "copy", src: 98, srcOffset: 73728, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 36 } },
-      { kind: "copy", src: 99, srcOffset: 576, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 36 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 36 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 36 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 36 } },
+      { kind: "copy", src: 99, srcOffset: 73728, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 36 } },
+      { kind: "copy", src: 100, srcOffset: 576, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 36 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 36 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 36 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 36 } },
@@ -10232,15 +9968,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 36 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 36 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 36 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 73728, size: 2048, when: { input: "length", above: 36 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 36 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 36 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 36 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 36 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 36 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 73728, size: 2048, when: { input: "length", above: 36 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 36 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 36 } },
       { kind: "copy", src: 1, srcOffset: 37, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 37 } },
-      { kind: "copy", src: 98, srcOffset: 75776, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 37 } },
-      { kind: "copy", src: 99, srcOffset: 592, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 37 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 37 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 37 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 37 } },
+      { kind: "copy", src: 99, srcOffset: 75776, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 37 } },
+      { kind: "copy", src: 100, srcOffset: 592, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 37 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 37 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 37 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 37 } },
@@ -10248,15 +9984,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 37 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 37 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 37 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 75776, size: 2048, when: { input: "length", above: 37 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 37 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 37 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 37 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 37 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 37 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 75776, size: 2048, when: { input: "length", above: 37 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 37 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 37 } },
       { kind: "copy", src: 1, srcOffset: 38, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 38 } },
-      { kind: "copy", src: 98, srcOffset: 77824, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 38 } },
-      { kind: "copy", src: 99, srcOffset: 608, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 38 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 38 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 38 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 38 } },
+      { kind: "copy", src: 99, srcOffset: 77824, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 38 } },
+      { kind: "copy", src: 100, srcOffset: 608, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 38 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 38 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 38 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 38 } },
@@ -10264,15 +10000,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 38 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 38 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 38 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 77824, size: 2048, when: { input: "length", above: 38 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 38 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 38 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 38 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 38 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 38 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 77824, size: 2048, when: { input: "length", above: 38 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 38 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 38 } },
       { kind: "copy", src: 1, srcOffset: 39, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 39 } },
-      { kind: "copy", src: 98, srcOffset: 79872, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 39 } },
-      { kind: "copy", src: 99, srcOffset: 624, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 39 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 39 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 39 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 39 } },
+      { kind: "copy", src: 99, srcOffset: 79872, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 39 } },
+      { kind: "copy", src: 100, srcOffset: 624, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 39 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 39 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 39 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 39 } },
@@ -10280,15 +10016,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 39 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 39 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 39 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 79872, size: 2048, when: { input: "length", above: 39 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 39 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 39 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 39 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 39 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 39 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 79872, size: 2048, when: { input: "length", above: 39 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 39 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 39 } },
       { kind: "copy", src: 1, srcOffset: 40, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 40 } },
-      { kind: "copy", src: 98, srcOffset: 81920, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 40 } },
-      { kind: "copy", src: 99, srcOffset: 640, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 40 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 40 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 40 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 40 } },
+      { kind: "copy", src: 99, srcOffset: 81920, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 40 } },
+      { kind: "copy", src: 100, srcOffset: 640, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 40 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 40 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 40 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 40 } },
@@ -10296,15 +10032,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 40 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 40 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 40 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 81920, size: 2048, when: { input: "length", above: 40 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 40 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 40 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 40 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 40 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 40 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 81920, size: 2048, when: { input: "length", above: 40 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 40 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 40 } },
       { kind: "copy", src: 1, srcOffset: 41, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 41 } },
-      { kind: "copy", src: 98, srcOffset: 83968, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 41 } },
-      { kind: "copy", src: 99, srcOffset: 656, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 41 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 41 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 41 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 41 } },
+      { kind: "copy", src: 99, srcOffset: 83968, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 41 } },
+      { kind: "copy", src: 100, srcOffset: 656, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 41 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 41 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 41 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 41 } },
@@ -10312,15 +10048,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 41 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 41 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 41 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 83968, size: 2048, when: { input: "length", above: 41 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 41 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 41 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 41 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 41 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 41 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 83968, size: 2048, when: { input: "length", above: 41 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 41 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 41 } },
       { kind: "copy", src: 1, srcOffset: 42, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 42 } },
-      { kind: "copy", src: 98, srcOffset: 86016, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 42 } },
-      { kind: "copy", src: 99, srcOffset: 672, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 42 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 42 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 42 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 42 } },
+      { kind: "copy", src: 99, srcOffset: 86016, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 42 } },
+      { kind: "copy", src: 100, srcOffset: 672, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 42 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 42 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 42 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 42 } },
@@ -10328,15 +10064,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 42 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 42 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 42 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 86016, size: 2048, when: { input: "length", above: 42 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 42 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 42 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 42 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 42 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 42 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 86016, size: 2048, when: { input: "length", above: 42 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 42 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 42 } },
       { kind: "copy", src: 1, srcOffset: 43, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 43 } },
-      { kind: "copy", src: 98, srcOffset: 88064, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 43 } },
-      { kind: "copy", src: 99, srcOffset: 688, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 43 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 43 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 43 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 43 } },
+      { kind: "copy", src: 99, srcOffset: 88064, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 43 } },
+      { kind: "copy", src: 100, srcOffset: 688, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 43 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 43 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 43 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 43 } },
@@ -10344,15 +10080,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 43 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 43 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 43 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 88064, size: 2048, when: { input: "length", above: 43 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 43 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 43 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 43 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 43 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 43 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 88064, size: 2048, when: { input: "length", above: 43 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 43 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 43 } },
       { kind: "copy", src: 1, srcOffset: 44, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 44 } },
-      { kind: "copy", src: 98, srcOffset: 90112, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 44 } },
-      { kind: "copy", src: 99, srcOffset: 704, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 44 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 44 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 44 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 44 } },
+      { kind: "copy", src: 99, srcOffset: 90112, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 44 } },
+      { kind: "copy", src: 100, srcOffset: 704, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 44 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 44 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 44 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 44 } },
@@ -10360,15 +10096,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 44 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 44 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 44 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 90112, size: 2048, when: { input: "length", above: 44 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 44 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 44 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 44 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 44 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 44 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 90112, size: 2048, when: { input: "length", above: 44 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 44 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 44 } },
       { kind: "copy", src: 1, srcOffset: 45, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 45 } },
-      { kind: "copy", src: 98, srcOffset: 92160, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 45 } },
-      { kind: "copy", src: 99, srcOffset: 720, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 45 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 45 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 45 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 45 } },
+      { kind: "copy", src: 99, srcOffset: 92160, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 45 } },
+      { kind: "copy", src: 100, srcOffset: 720, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 45 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 45 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 45 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 45 } },
@@ -10376,15 +10112,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 45 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 45 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 45 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 92160, size: 2048, when: { input: "length", above: 45 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 45 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 45 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 45 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 45 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 45 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 92160, size: 2048, when: { input: "length", above: 45 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 45 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 45 } },
       { kind: "copy", src: 1, srcOffset: 46, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 46 } },
-      { kind: "copy", src: 98, srcOffset: 94208, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 46 } },
-      { kind: "copy", src: 99, srcOffset: 736, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 46 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 46 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 46 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 46 } },
+      { kind: "copy", src: 99, srcOffset: 94208, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 46 } },
+      { kind: "copy", src: 100, srcOffset: 736, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 46 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 46 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 46 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 46 } },
@@ -10392,15 +10128,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 46 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 46 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 46 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 94208, size: 2048, when: { input: "length", above: 46 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 46 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 46 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 46 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 46 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 46 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 94208, size: 2048, when: { input: "length", above: 46 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 46 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 46 } },
       { kind: "copy", src: 1, srcOffset: 47, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 47 } },
-      { kind: "copy", src: 98, srcOffset: 96256, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 47 } },
-      { kind: "copy", src: 99, srcOffset: 752, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 47 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 47 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 47 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 47 } },
+      { kind: "copy", src: 99, srcOffset: 96256, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 47 } },
+      { kind: "copy", src: 100, srcOffset: 752, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 47 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 47 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 47 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 47 } },
@@ -10408,15 +10144,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 47 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 47 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 47 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 96256, size: 2048, when: { input: "length", above: 47 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 47 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 47 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 47 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 47 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 47 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 96256, size: 2048, when: { input: "length", above: 47 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 47 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 47 } },
       { kind: "copy", src: 1, srcOffset: 48, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 48 } },
-      { kind: "copy", src: 98, srcOffset: 98304, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 48 } },
-      { kind: "copy", src: 99, srcOffset: 768, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 48 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 48 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 48 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 48 } },
+      { kind: "copy", src: 99, srcOffset: 98304, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 48 } },
+      { kind: "copy", src: 100, srcOffset: 768, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 48 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 48 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 48 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 48 } },
@@ -10424,15 +10160,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 48 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 48 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 48 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 98304, size: 2048, when: { input: "length", above: 48 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 48 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 48 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 48 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 48 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 48 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 98304, size: 2048, when: { input: "length", above: 48 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 48 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 48 } },
       { kind: "copy", src: 1, srcOffset: 49, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 49 } },
-      { kind: "copy", src: 98, srcOffset: 100352, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 49 } },
-      { kind: "copy", src: 99, srcOffset: 784, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 49 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 49 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 49 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 49 } },
+      { kind: "copy", src: 99, srcOffset: 100352, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 49 } },
+      { kind: "copy", src: 100, srcOffset: 784, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 49 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 49 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 49 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 49 } },
@@ -10440,15 +10176,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 49 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 49 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 49 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 100352, size: 2048, when: { input: "length", above: 49 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 49 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 49 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 49 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 49 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 49 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 100352, size: 2048, when: { input: "length", above: 49 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 49 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 49 } },
       { kind: "copy", src: 1, srcOffset: 50, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 50 } },
-      { kind: "copy", src: 98, srcOffset: 102400, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 50 } },
-      { kind: "copy", src: 99, srcOffset: 800, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 50 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 50 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 50 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 50 } },
+      { kind: "copy", src: 99, srcOffset: 102400, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 50 } },
+      { kind: "copy", src: 100, srcOffset: 800, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 50 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 50 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 50 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 50 } },
@@ -10456,15 +10192,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 50 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 50 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 50 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 102400, size: 2048, when: { input: "length", above: 50 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 50 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 50 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 50 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 50 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 50 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 102400, size: 2048, when: { input: "length", above: 50 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 50 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 50 } },
       { kind: "copy", src: 1, srcOffset: 51, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 51 } },
-      { kind: "copy", src: 98, srcOffset: 104448, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 51 } },
-      { kind: "copy", src: 99, srcOffset: 816, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 51 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 51 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 51 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 51 } },
+      { kind: "copy", src: 99, srcOffset: 104448, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 51 } },
+      { kind: "copy", src: 100, srcOffset: 816, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 51 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 51 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 51 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 51 } },
@@ -10472,15 +10208,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 51 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 51 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 51 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 104448, size: 2048, when: { input: "length", above: 51 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 51 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 51 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 51 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 51 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 51 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 104448, size: 2048, when: { input: "length", above: 51 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 51 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 51 } },
       { kind: "copy", src: 1, srcOffset: 52, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 52 } },
-      { kind: "copy", src: 98, srcOffset: 106496, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 52 } },
-      { kind: "copy", src: 99, srcOffset: 832, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 52 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 52 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 52 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 52 } },
+      { kind: "copy", src: 99, srcOffset: 106496, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 52 } },
+      { kind: "copy", src: 100, srcOffset: 832, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 52 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 52 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 52 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 52 } },
@@ -10488,15 +10224,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 52 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 52 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 52 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 106496, size: 2048, when: { input: "length", above: 52 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 52 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 52 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 52 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 52 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 52 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 106496, size: 2048, when: { input: "length", above: 52 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 52 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 52 } },
       { kind: "copy", src: 1, srcOffset: 53, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 53 } },
-      { kind: "copy", src: 98, srcOffset: 108544, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 53 } },
-      { kind: "copy", src: 99, srcOffset: 848, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 53 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 53 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 53 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 53 } },
+      { kind: "copy", src: 99, srcOffset: 108544, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 53 } },
+      { kind: "copy", src: 100, srcOffset: 848, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 53 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 53 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 53 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 53 } },
@@ -10504,15 +10240,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 53 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 53 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 53 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 108544, size: 2048, when: { input: "length", above: 53 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 53 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 53 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 53 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 53 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 53 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 108544, size: 2048, when: { input: "length", above: 53 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 53 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 53 } },
       { kind: "copy", src: 1, srcOffset: 54, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 54 } },
-      { kind: "copy", src: 98, srcOffset: 110592, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 54 } },
-      { kind: "copy", src: 99, srcOffset: 864, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 54 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 54 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 54 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 54 } },
+      { kind: "copy", src: 99, srcOffset: 110592, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 54 } },
+      { kind: "copy", src: 100, srcOffset: 864, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 54 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 54 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 54 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 54 } },
@@ -10520,15 +10256,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 54 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 54 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 54 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 110592, size: 2048, when: { input: "length", above: 54 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 54 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 54 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 54 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 54 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 54 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 110592, size: 2048, when: { input: "length", above: 54 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 54 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 54 } },
       { kind: "copy", src: 1, srcOffset: 55, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 55 } },
-      { kind: "copy", src: 98, srcOffset: 112640, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 55 } },
-      { kind: "copy", src: 99, srcOffset: 880, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 55 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 55 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 55 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 55 } },
+      { kind: "copy", src: 99, srcOffset: 112640, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 55 } },
+      { kind: "copy", src: 100, srcOffset: 880, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 55 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 55 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 55 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 55 } },
@@ -10536,15 +10272,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 55 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 55 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 55 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 112640, size: 2048, when: { input: "length", above: 55 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 55 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 55 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 55 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 55 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 55 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 112640, size: 2048, when: { input: "length", above: 55 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 55 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 55 } },
       { kind: "copy", src: 1, srcOffset: 56, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 56 } },
-      { kind: "copy", src: 98, srcOffset: 114688, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 56 } },
-      { kind: "copy", src: 99, srcOffset: 896, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 56 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 56 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 56 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 56 } },
+      { kind: "copy", src: 99, srcOffset: 114688, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 56 } },
+      { kind: "copy", src: 100, srcOffset: 896, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 56 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 56 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 56 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 56 } },
@@ -10552,15 +10288,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 56 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 56 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 56 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 114688, size: 2048, when: { input: "length", above: 56 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 56 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 56 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 56 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 56 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 56 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 114688, size: 2048, when: { input: "length", above: 56 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 56 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 56 } },
       { kind: "copy", src: 1, srcOffset: 57, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 57 } },
-      { kind: "copy", src: 98, srcOffset: 116736, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 57 } },
-      { kind: "copy", src: 99, srcOffset: 912, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 57 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 57 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 57 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 57 } },
+      { kind: "copy", src: 99, srcOffset: 116736, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 57 } },
+      { kind: "copy", src: 100, srcOffset: 912, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 57 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 57 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 57 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 57 } },
@@ -10568,15 +10304,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 57 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 57 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 57 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 116736, size: 2048, when: { input: "length", above: 57 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 57 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 57 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 57 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 57 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 57 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 116736, size: 2048, when: { input: "length", above: 57 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 57 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 57 } },
       { kind: "copy", src: 1, srcOffset: 58, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 58 } },
-      { kind: "copy", src: 98, srcOffset: 118784, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 58 } },
-      { kind: "copy", src: 99, srcOffset: 928, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 58 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 58 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 58 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 58 } },
+      { kind: "copy", src: 99, srcOffset: 118784, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 58 } },
+      { kind: "copy", src: 100, srcOffset: 928, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 58 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 58 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 58 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 58 } },
@@ -10584,15 +10320,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 58 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 58 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 58 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 118784, size: 2048, when: { input: "length", above: 58 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 58 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 58 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 58 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 58 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 58 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 118784, size: 2048, when: { input: "length", above: 58 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 58 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 58 } },
       { kind: "copy", src: 1, srcOffset: 59, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 59 } },
-      { kind: "copy", src: 98, srcOffset: 120832, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 59 } },
-      { kind: "copy", src: 99, srcOffset: 944, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 59 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 59 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 59 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 59 } },
+      { kind: "copy", src: 99, srcOffset: 120832, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 59 } },
+      { kind: "copy", src: 100, srcOffset: 944, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 59 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 59 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 59 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 59 } },
@@ -10600,15 +10336,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 59 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 59 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 59 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 120832, size: 2048, when: { input: "length", above: 59 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 59 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 59 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 59 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 59 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 59 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 120832, size: 2048, when: { input: "length", above: 59 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 59 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 59 } },
       { kind: "copy", src: 1, srcOffset: 60, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 60 } },
-      { kind: "copy", src: 98, srcOffset: 122880, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 60 } },
-      { kind: "copy", src: 99, srcOffset: 960, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 60 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 60 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 60 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 60 } },
+      { kind: "copy", src: 99, srcOffset: 122880, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 60 } },
+      { kind: "copy", src: 100, srcOffset: 960, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 60 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 60 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 60 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 60 } },
@@ -10616,15 +10352,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 60 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 60 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 60 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 122880, size: 2048, when: { input: "length", above: 60 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 60 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 60 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 60 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 60 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 60 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 122880, size: 2048, when: { input: "length", above: 60 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 60 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 60 } },
       { kind: "copy", src: 1, srcOffset: 61, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 61 } },
-      { kind: "copy", src: 98, srcOffset: 124928, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 61 } },
-      { kind: "copy", src: 99, srcOffset: 976, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 61 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 61 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 61 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 61 } },
+      { kind: "copy", src: 99, srcOffset: 124928, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 61 } },
+      { kind: "copy", src: 100, srcOffset: 976, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 61 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 61 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 61 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 61 } },
@@ -10632,15 +10368,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 61 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 61 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 61 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 124928, size: 2048, when: { input: "length", above: 61 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 61 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 61 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 61 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 61 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 61 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 124928, size: 2048, when: { input: "length", above: 61 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 61 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 61 } },
       { kind: "copy", src: 1, srcOffset: 62, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 62 } },
-      { kind: "copy", src: 98, srcOffset: 126976, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 62 } },
-      { kind: "copy", src: 99, srcOffset: 992, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 62 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 62 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 62 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 62 } },
+      { kind: "copy", src: 99, srcOffset: 126976, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 62 } },
+      { kind: "copy", src: 100, srcOffset: 992, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 62 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 62 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 62 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 62 } },
@@ -10648,15 +10384,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 62 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 62 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 62 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 126976, size: 2048, when: { input: "length", above: 62 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 62 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 62 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 62 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 62 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 62 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 126976, size: 2048, when: { input: "length", above: 62 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 62 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 62 } },
       { kind: "copy", src: 1, srcOffset: 63, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 63 } },
-      { kind: "copy", src: 98, srcOffset: 129024, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 63 } },
-      { kind: "copy", src: 99, srcOffset: 1008, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 63 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 63 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 63 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 63 } },
+      { kind: "copy", src: 99, srcOffset: 129024, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 63 } },
+      { kind: "copy", src: 100, srcOffset: 1008, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 63 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 63 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 63 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 63 } },
@@ -10664,15 +10400,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 63 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 63 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 63 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 129024, size: 2048, when: { input: "length", above: 63 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 63 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 63 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 63 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 63 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 63 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 129024, size: 2048, when: { input: "length", above: 63 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 63 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 63 } },
       { kind: "copy", src: 1, srcOffset: 64, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 64 } },
-      { kind: "copy", src: 98, srcOffset: 131072, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 64 } },
-      { kind: "copy", src: 99, srcOffset: 1024, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 64 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 64 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 64 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 64 } },
+      { kind: "copy", src: 99, srcOffset: 131072, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 64 } },
+      { kind: "copy", src: 100, srcOffset: 1024, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 64 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 64 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 64 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 64 } },
@@ -10680,15 +10416,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 64 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 64 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 64 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 131072, size: 2048, when: { input: "length", above: 64 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 64 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 64 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 64 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 64 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 64 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 131072, size: 2048, when: { input: "length", above: 64 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 64 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 64 } },
       { kind: "copy", src: 1, srcOffset: 65, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 65 } },
-      { kind: "copy", src: 98, srcOffset: 133120, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 65 } },
-      { kind: "copy", src: 99, srcOffset: 1040, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 65 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 65 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 65 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 65 } },
+      { kind: "copy", src: 99, srcOffset: 133120, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 65 } },
+      { kind: "copy", src: 100, srcOffset: 1040, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 65 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 65 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 65 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 65 } },
@@ -10696,15 +10432,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 65 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 65 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 65 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 133120, size: 2048, when: { input: "length", above: 65 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 65 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 65 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 65 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 65 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 65 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 133120, size: 2048, when: { input: "length", above: 65 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 65 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 65 } },
       { kind: "copy", src: 1, srcOffset: 66, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 66 } },
-      { kind: "copy", src: 98, srcOffset: 135168, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 66 } },
-      { kind: "copy", src: 99, srcOffset: 1056, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 66 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 66 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 66 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 66 } },
+      { kind: "copy", src: 99, srcOffset: 135168, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 66 } },
+      { kind: "copy", src: 100, srcOffset: 1056, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 66 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 66 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 66 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 66 } },
@@ -10712,15 +10448,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 66 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 66 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 66 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 135168, size: 2048, when: { input: "length", above: 66 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 66 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 66 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 66 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 66 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 66 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 135168, size: 2048, when: { input: "length", above: 66 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 66 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 66 } },
       { kind: "copy", src: 1, srcOffset: 67, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 67 } },
-      { kind: "copy", src: 98, srcOffset: 137216, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 67 } },
-      { kind: "copy", src: 99, srcOffset: 1072, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 67 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 67 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 67 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 67 } },
+      { kind: "copy", src: 99, srcOffset: 137216, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 67 } },
+      { kind: "copy", src: 100, srcOffset: 1072, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 67 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 67 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 67 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 67 } },
@@ -10728,15 +10464,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 67 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 67 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 67 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 137216, size: 2048, when: { input: "length", above: 67 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 67 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 67 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 67 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 67 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 67 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 137216, size: 2048, when: { input: "length", above: 67 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 67 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 67 } },
       { kind: "copy", src: 1, srcOffset: 68, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 68 } },
-      { kind: "copy", src: 98, srcOffset: 139264, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 68 } },
-      { kind: "copy", src: 99, srcOffset: 1088, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 68 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 68 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 68 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 68 } },
+      { kind: "copy", src: 99, srcOffset: 139264, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 68 } },
+      { kind: "copy", src: 100, srcOffset: 1088, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 68 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 68 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 68 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 68 } },
@@ -10744,15 +10480,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 68 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 68 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 68 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 139264, size: 2048, when: { input: "length", above: 68 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 68 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 68 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 68 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 68 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 68 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 139264, size: 2048, when: { input: "length", above: 68 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 68 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 68 } },
       { kind: "copy", src: 1, srcOffset: 69, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 69 } },
-      { kind: "copy", src: 98, srcOffset: 141312, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 69 } },
-      { kind: "copy", src: 99, srcOffset: 1104, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 69 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 69 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 69 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 69 } },
+      { kind: "copy", src: 99, srcOffset: 141312, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 69 } },
+      { kind: "copy", src: 100, srcOffset: 1104, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 69 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 69 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 69 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 69 } },
@@ -10760,15 +10496,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 69 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 69 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 69 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 141312, size: 2048, when: { input: "length", above: 69 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 69 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 69 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 69 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 69 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 69 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 141312, size: 2048, when: { input: "length", above: 69 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 69 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 69 } },
       { kind: "copy", src: 1, srcOffset: 70, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 70 } },
-      { kind: "copy", src: 98, srcOffset: 143360, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 70 } },
-      { kind: "copy", src: 99, srcOffset: 1120, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 70 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 70 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 70 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 70 } },
+      { kind: "copy", src: 99, srcOffset: 143360, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 70 } },
+      { kind: "copy", src: 100, srcOffset: 1120, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 70 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 70 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 70 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 70 } },
@@ -10776,15 +10512,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 70 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 70 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 70 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 143360, size: 2048, when: { input: "length", above: 70 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 70 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 70 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 70 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 70 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 70 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 143360, size: 2048, when: { input: "length", above: 70 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 70 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 70 } },
       { kind: "copy", src: 1, srcOffset: 71, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 71 } },
-      { kind: "copy", src: 98, srcOffset: 145408, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 71 } },
-      { kind: "copy", src: 99, srcOffset: 1136, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 71 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 71 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 71 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 71 } },
+      { kind: "copy", src: 99, srcOffset: 145408, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 71 } },
+      { kind: "copy", src: 100, srcOffset: 1136, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 71 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 71 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 71 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 71 } },
@@ -10792,15 +10528,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 71 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 71 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 71 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 145408, size: 2048, when: { input: "length", above: 71 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 71 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 71 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 71 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 71 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 71 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 145408, size: 2048, when: { input: "length", above: 71 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 71 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 71 } },
       { kind: "copy", src: 1, srcOffset: 72, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 72 } },
-      { kind: "copy", src: 98, srcOffset: 147456, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 72 } },
-      { kind: "copy", src: 99, srcOffset: 1152, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 72 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 72 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 72 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 72 } },
+      { kind: "copy", src: 99, srcOffset: 147456, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 72 } },
+      { kind: "copy", src: 100, srcOffset: 1152, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 72 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 72 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 72 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 72 } },
@@ -10808,15 +10544,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 72 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 72 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 72 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 147456, size: 2048, when: { input: "length", above: 72 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 72 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 72 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 72 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 72 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 72 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 147456, size: 2048, when: { input: "length", above: 72 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 72 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 72 } },
       { kind: "copy", src: 1, srcOffset: 73, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 73 } },
-      { kind: "copy", src: 98, srcOffset: 149504, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 73 } },
-      { kind: "copy", src: 99, srcOffset: 1168, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 73 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 73 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 73 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 73 } },
+      { kind: "copy", src: 99, srcOffset: 149504, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 73 } },
+      { kind: "copy", src: 100, srcOffset: 1168, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 73 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 73 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 73 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 73 } },
@@ -10824,15 +10560,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 73 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 73 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 73 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 149504, size: 2048, when: { input: "length", above: 73 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 73 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 73 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 73 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 73 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 73 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 149504, size: 2048, when: { input: "length", above: 73 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 73 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 73 } },
       { kind: "copy", src: 1, srcOffset: 74, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 74 } },
-      { kind: "copy", src: 98, srcOffset: 151552, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 74 } },
-      { kind: "copy", src: 99, srcOffset: 1184, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 74 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 74 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 74 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 74 } },
+      { kind: "copy", src: 99, srcOffset: 151552, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 74 } },
+      { kind: "copy", src: 100, srcOffset: 1184, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 74 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 74 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 74 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 74 } },
@@ -10840,15 +10576,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 74 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 74 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 74 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 151552, size: 2048, when: { input: "length", above: 74 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 74 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 74 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 74 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 74 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 74 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 151552, size: 2048, when: { input: "length", above: 74 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 74 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 74 } },
       { kind: "copy", src: 1, srcOffset: 75, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 75 } },
-      { kind: "copy", src: 98, srcOffset: 153600, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 75 } },
-      { kind: "copy", src: 99, srcOffset: 1200, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 75 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 75 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 75 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 75 } },
+      { kind: "copy", src: 99, srcOffset: 153600, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 75 } },
+      { kind: "copy", src: 100, srcOffset: 1200, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 75 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 75 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 75 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 75 } },
@@ -10856,15 +10592,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 75 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 75 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 75 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 153600, size: 2048, when: { input: "length", above: 75 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 75 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 75 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 75 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 75 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 75 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 153600, size: 2048, when: { input: "length", above: 75 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 75 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 75 } },
       { kind: "copy", src: 1, srcOffset: 76, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 76 } },
-      { kind: "copy", src: 98, srcOffset: 155648, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 76 } },
-      { kind: "copy", src: 99, srcOffset: 1216, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 76 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 76 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 76 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 76 } },
+      { kind: "copy", src: 99, srcOffset: 155648, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 76 } },
+      { kind: "copy", src: 100, srcOffset: 1216, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 76 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 76 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 76 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 76 } },
@@ -10872,15 +10608,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 76 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 76 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 76 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 155648, size: 2048, when: { input: "length", above: 76 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 76 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 76 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 76 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 76 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 76 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 155648, size: 2048, when: { input: "length", above: 76 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 76 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 76 } },
       { kind: "copy", src: 1, srcOffset: 77, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 77 } },
-      { kind: "copy", src: 98, srcOffset: 157696, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 77 } },
-      { kind: "copy", src: 99, srcOffset: 1232, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 77 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 77 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 77 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 77 } },
+      { kind: "copy", src: 99, srcOffset: 157696, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 77 } },
+      { kind: "copy", src: 100, srcOffset: 1232, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 77 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 77 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 77 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 77 } },
@@ -10888,15 +10624,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 77 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 77 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 77 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 157696, size: 2048, when: { input: "length", above: 77 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 77 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 77 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 77 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 77 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 77 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 157696, size: 2048, when: { input: "length", above: 77 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 77 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 77 } },
       { kind: "copy", src: 1, srcOffset: 78, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 78 } },
-      { kind: "copy", src: 98, srcOffset: 159744, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 78 } },
-      { kind: "copy", src: 99, srcOffset: 1248, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 78 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 78 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 78 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 78 } },
+      { kind: "copy", src: 99, srcOffset: 159744, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 78 } },
+      { kind: "copy", src: 100, srcOffset: 1248, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 78 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 78 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 78 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 78 } },
@@ -10904,15 +10640,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 78 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 78 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 78 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 159744, size: 2048, when: { input: "length", above: 78 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 78 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 78 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 78 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 78 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 78 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 159744, size: 2048, when: { input: "length", above: 78 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 78 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 78 } },
       { kind: "copy", src: 1, srcOffset: 79, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 79 } },
-      { kind: "copy", src: 98, srcOffset: 161792, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 79 } },
-      { kind: "copy", src: 99, srcOffset: 1264, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 79 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 79 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 79 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 79 } },
+      { kind: "copy", src: 99, srcOffset: 161792, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 79 } },
+      { kind: "copy", src: 100, srcOffset: 1264, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 79 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 79 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 79 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 79 } },
@@ -10920,15 +10656,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 79 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 79 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 79 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 161792, size: 2048, when: { input: "length", above: 79 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 79 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 79 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 79 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 79 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 79 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 161792, size: 2048, when: { input: "length", above: 79 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 79 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 79 } },
       { kind: "copy", src: 1, srcOffset: 80, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 80 } },
-      { kind: "copy", src: 98, srcOffset: 163840, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 80 } },
-      { kind: "copy", src: 99, srcOffset: 1280, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 80 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 80 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 80 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 80 } },
+      { kind: "copy", src: 99, srcOffset: 163840, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 80 } },
+      { kind: "copy", src: 100, srcOffset: 1280, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 80 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 80 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 80 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 80 } },
@@ -10936,15 +10672,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 80 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 80 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 80 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 163840, size: 2048, when: { input: "length", above: 80 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 80 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 80 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 80 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 80 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 80 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 163840, size: 2048, when: { input: "length", above: 80 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 80 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 80 } },
       { kind: "copy", src: 1, srcOffset: 81, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 81 } },
-      { kind: "copy", src: 98, srcOffset: 165888, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 81 } },
-      { kind: "copy", src: 99, srcOffset: 1296, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 81 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 81 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 81 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 81 } },
+      { kind: "copy", src: 99, srcOffset: 165888, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 81 } },
+      { kind: "copy", src: 100, srcOffset: 1296, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 81 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 81 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 81 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 81 } },
@@ -10952,15 +10688,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 81 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 81 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 81 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 165888, size: 2048, when: { input: "length", above: 81 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 81 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 81 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 81 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 81 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 81 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 165888, size: 2048, when: { input: "length", above: 81 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 81 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 81 } },
       { kind: "copy", src: 1, srcOffset: 82, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 82 } },
-      { kind: "copy", src: 98, srcOffset: 167936, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 82 } },
-      { kind: "copy", src: 99, srcOffset: 1312, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 82 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 82 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 82 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 82 } },
+      { kind: "copy", src: 99, srcOffset: 167936, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 82 } },
+      { kind: "copy", src: 100, srcOffset: 1312, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 82 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 82 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 82 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 82 } },
@@ -10968,15 +10704,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 82 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 82 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 82 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 167936, size: 2048, when: { input: "length", above: 82 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 82 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 82 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 82 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 82 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 82 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 167936, size: 2048, when: { input: "length", above: 82 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 82 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 82 } },
       { kind: "copy", src: 1, srcOffset: 83, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 83 } },
-      { kind: "copy", src: 98, srcOffset: 169984, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 83 } },
-      { kind: "copy", src: 99, srcOffset: 1328, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 83 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 83 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 83 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 83 } },
+      { kind: "copy", src: 99, srcOffset: 169984, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 83 } },
+      { kind: "copy", src: 100, srcOffset: 1328, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 83 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 83 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 83 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 83 } },
@@ -10984,15 +10720,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 83 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 83 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 83 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 169984, size: 2048, when: { input: "length", above: 83 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 83 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 83 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 83 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 83 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 83 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 169984, size: 2048, when: { input: "length", above: 83 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 83 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 83 } },
       { kind: "copy", src: 1, srcOffset: 84, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 84 } },
-      { kind: "copy", src: 98, srcOffset: 172032, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 84 } },
-      { kind: "copy", src: 99, srcOffset: 1344, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 84 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 84 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 84 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 84 } },
+      { kind: "copy", src: 99, srcOffset: 172032, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 84 } },
+      { kind: "copy", src: 100, srcOffset: 1344, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 84 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 84 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 84 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 84 } },
@@ -11000,15 +10736,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 84 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 84 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 84 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 172032, size: 2048, when: { input: "length", above: 84 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 84 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 84 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 84 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 84 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 84 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 172032, size: 2048, when: { input: "length", above: 84 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 84 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 84 } },
       { kind: "copy", src: 1, srcOffset: 85, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 85 } },
-      { kind: "copy", src: 98, srcOffset: 174080, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 85 } },
-      { kind: "copy", src: 99, srcOffset: 1360, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 85 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 85 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 85 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 85 } },
+      { kind: "copy", src: 99, srcOffset: 174080, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 85 } },
+      { kind: "copy", src: 100, srcOffset: 1360, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 85 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 85 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 85 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 85 } },
@@ -11016,15 +10752,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 85 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 85 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 85 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 174080, size: 2048, when: { input: "length", above: 85 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 85 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 85 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 85 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 85 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 85 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 174080, size: 2048, when: { input: "length", above: 85 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 85 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 85 } },
       { kind: "copy", src: 1, srcOffset: 86, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 86 } },
-      { kind: "copy", src: 98, srcOffset: 176128, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 86 } },
-      { kind: "copy", src: 99, srcOffset: 1376, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 86 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 86 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 86 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 86 } },
+      { kind: "copy", src: 99, srcOffset: 176128, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 86 } },
+      { kind: "copy", src: 100, srcOffset: 1376, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 86 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 86 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 86 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 86 } },
@@ -11032,15 +10768,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 86 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 86 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 86 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 176128, size: 2048, when: { input: "length", above: 86 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 86 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 86 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 86 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 86 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 86 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 176128, size: 2048, when: { input: "length", above: 86 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 86 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 86 } },
       { kind: "copy", src: 1, srcOffset: 87, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 87 } },
-      { kind: "copy", src: 98, srcOffset: 178176, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 87 } },
-      { kind: "copy", src: 99, srcOffset: 1392, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 87 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 87 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 87 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 87 } },
+      { kind: "copy", src: 99, srcOffset: 178176, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 87 } },
+      { kind: "copy", src: 100, srcOffset: 1392, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 87 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 87 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 87 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 87 } },
@@ -11048,15 +10784,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 87 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 87 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 87 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 178176, size: 2048, when: { input: "length", above: 87 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 87 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 87 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 87 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 87 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 87 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 178176, size: 2048, when: { input: "length", above: 87 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 87 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 87 } },
       { kind: "copy", src: 1, srcOffset: 88, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 88 } },
-      { kind: "copy", src: 98, srcOffset: 180224, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 88 } },
-      { kind: "copy", src: 99, srcOffset: 1408, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 88 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 88 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 88 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 88 } },
+      { kind: "copy", src: 99, srcOffset: 180224, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 88 } },
+      { kind: "copy", src: 100, srcOffset: 1408, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 88 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 88 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 88 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 88 } },
@@ -11064,15 +10800,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 88 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 88 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 88 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 180224, size: 2048, when: { input: "length", above: 88 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 88 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 88 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 88 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 88 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 88 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 180224, size: 2048, when: { input: "length", above: 88 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 88 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 88 } },
       { kind: "copy", src: 1, srcOffset: 89, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 89 } },
-      { kind: "copy", src: 98, srcOffset: 182272, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 89 } },
-      { kind: "copy", src: 99, srcOffset: 1424, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 89 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 89 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 89 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 89 } },
+      { kind: "copy", src: 99, srcOffset: 182272, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 89 } },
+      { kind: "copy", src: 100, srcOffset: 1424, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 89 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 89 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 89 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 89 } },
@@ -11080,15 +10816,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 89 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 89 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 89 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 182272, size: 2048, when: { input: "length", above: 89 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 89 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 89 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 89 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 89 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 89 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 182272, size: 2048, when: { input: "length", above: 89 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 89 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 89 } },
       { kind: "copy", src: 1, srcOffset: 90, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 90 } },
-      { kind: "copy", src: 98, srcOffset: 184320, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 90 } },
-      { kind: "copy", src: 99, srcOffset: 1440, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 90 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 90 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 90 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 90 } },
+      { kind: "copy", src: 99, srcOffset: 184320, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 90 } },
+      { kind: "copy", src: 100, srcOffset: 1440, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 90 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 90 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 90 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 90 } },
@@ -11096,15 +10832,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 90 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 90 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 90 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 184320, size: 2048, when: { input: "length", above: 90 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 90 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 90 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 90 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 90 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 90 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 184320, size: 2048, when: { input: "length", above: 90 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 90 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 90 } },
       { kind: "copy", src: 1, srcOffset: 91, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 91 } },
-      { kind: "copy", src: 98, srcOffset: 186368, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 91 } },
-      { kind: "copy", src: 99, srcOffset: 1456, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 91 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 91 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 91 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 91 } },
+      { kind: "copy", src: 99, srcOffset: 186368, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 91 } },
+      { kind: "copy", src: 100, srcOffset: 1456, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 91 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 91 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 91 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 91 } },
@@ -11112,15 +10848,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 91 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 91 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 91 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 186368, size: 2048, when: { input: "length", above: 91 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 91 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 91 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 91 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 91 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 91 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 186368, size: 2048, when: { input: "length", above: 91 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 91 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 91 } },
       { kind: "copy", src: 1, srcOffset: 92, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 92 } },
-      { kind: "copy", src: 98, srcOffset: 188416, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 92 } },
-      { kind: "copy", src: 99, srcOffset: 1472, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 92 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 92 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 92 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 92 } },
+      { kind: "copy", src: 99, srcOffset: 188416, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 92 } },
+      { kind: "copy", src: 100, srcOffset: 1472, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 92 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 92 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 92 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 92 } },
@@ -11128,15 +10864,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 92 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 92 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 92 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 188416, size: 2048, when: { input: "length", above: 92 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 92 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 92 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 92 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 92 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 92 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 188416, size: 2048, when: { input: "length", above: 92 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 92 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 92 } },
       { kind: "copy", src: 1, srcOffset: 93, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 93 } },
-      { kind: "copy", src: 98, srcOffset: 190464, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 93 } },
-      { kind: "copy", src: 99, srcOffset: 1488, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 93 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 93 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 93 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 93 } },
+      { kind: "copy", src: 99, srcOffset: 190464, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 93 } },
+      { kind: "copy", src: 100, srcOffset: 1488, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 93 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 93 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 93 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 93 } },
@@ -11144,15 +10880,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 93 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 93 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 93 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 190464, size: 2048, when: { input: "length", above: 93 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 93 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 93 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 93 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 93 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 93 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 190464, size: 2048, when: { input: "length", above: 93 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 93 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 93 } },
       { kind: "copy", src: 1, srcOffset: 94, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 94 } },
-      { kind: "copy", src: 98, srcOffset: 192512, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 94 } },
-      { kind: "copy", src: 99, srcOffset: 1504, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 94 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 94 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 94 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 94 } },
+      { kind: "copy", src: 99, srcOffset: 192512, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 94 } },
+      { kind: "copy", src: 100, srcOffset: 1504, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 94 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 94 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 94 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 94 } },
@@ -11160,15 +10896,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 94 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 94 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 94 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 192512, size: 2048, when: { input: "length", above: 94 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 94 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 94 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 94 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 94 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 94 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 192512, size: 2048, when: { input: "length", above: 94 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 94 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 94 } },
       { kind: "copy", src: 1, srcOffset: 95, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 95 } },
-      { kind: "copy", src: 98, srcOffset: 194560, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 95 } },
-      { kind: "copy", src: 99, srcOffset: 1520, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 95 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 95 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 95 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 95 } },
+      { kind: "copy", src: 99, srcOffset: 194560, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 95 } },
+      { kind: "copy", src: 100, srcOffset: 1520, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 95 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 95 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 95 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 95 } },
@@ -11176,15 +10912,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 95 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 95 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 95 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 194560, size: 2048, when: { input: "length", above: 95 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 95 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 95 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 95 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 95 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 95 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 194560, size: 2048, when: { input: "length", above: 95 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 95 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 95 } },
       { kind: "copy", src: 1, srcOffset: 96, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 96 } },
-      { kind: "copy", src: 98, srcOffset: 196608, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 96 } },
-      { kind: "copy", src: 99, srcOffset: 1536, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 96 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 96 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 96 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 96 } },
+      { kind: "copy", src: 99, srcOffset: 196608, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 96 } },
+      { kind: "copy", src: 100, srcOffset: 1536, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 96 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 96 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 96 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 96 } },
@@ -11192,15 +10928,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 96 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 96 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 96 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 196608, size: 2048, when: { input: "length", above: 96 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 96 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 96 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 96 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 96 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 96 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 196608, size: 2048, when: { input: "length", above: 96 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 96 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 96 } },
       { kind: "copy", src: 1, srcOffset: 97, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 97 } },
-      { kind: "copy", src: 98, srcOffset: 198656, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 97 } },
-      { kind: "copy", src: 99, srcOffset: 1552, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 97 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 97 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 97 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 97 } },
+      { kind: "copy", src: 99, srcOffset: 198656, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 97 } },
+      { kind: "copy", src: 100, srcOffset: 1552, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 97 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 97 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 97 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 97 } },
@@ -11208,15 +10944,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 97 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 97 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 97 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 198656, size: 2048, when: { input: "length", above: 97 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 97 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 97 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 97 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 97 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 97 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 198656, size: 2048, when: { input: "length", above: 97 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 97 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 97 } },
       { kind: "copy", src: 1, srcOffset: 98, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 98 } },
-      { kind: "copy", src: 98, srcOffset: 200704, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 98 } },
-      { kind: "copy", src: 99, srcOffset: 1568, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 98 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 98 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 98 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 98 } },
+      { kind: "copy", src: 99, srcOffset: 200704, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 98 } },
+      { kind: "copy", src: 100, srcOffset: 1568, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 98 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 98 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 98 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 98 } },
@@ -11224,15 +10960,15 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 98 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 98 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 98 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 200704, size: 2048, when: { input: "length", above: 98 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 98 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 98 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 98 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 98 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 98 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 200704, size: 2048, when: { input: "length", above: 98 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 98 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 98 } },
       { kind: "copy", src: 1, srcOffset: 99, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 99 } },
-      { kind: "copy", src: 98, srcOffset: 202752, dst: 101, dstOffset: 0, size: 2048, when: { input: "length", above: 99 } },
-      { kind: "copy", src: 99, srcOffset: 1584, dst: 110, dstOffset: 0, size: 16, when: { input: "length", above: 99 } },
-      { kind: "dispatch", kernel: 109, when: { input: "length", above: 99 } },
-      { kind: "dispatch", kernel: 110, when: { input: "length", above: 99 } },
-      { kind: "dispatch", kernel: 111, when: { input: "length", above: 99 } },
+      { kind: "copy", src: 99, srcOffset: 202752, dst: 102, dstOffset: 0, size: 2048, when: { input: "length", above: 99 } },
+      { kind: "copy", src: 100, srcOffset: 1584, dst: 111, dstOffset: 0, size: 16, when: { input: "length", above: 99 } },
       { kind: "dispatch", kernel: 112, when: { input: "length", above: 99 } },
       { kind: "dispatch", kernel: 113, when: { input: "length", above: 99 } },
       { kind: "dispatch", kernel: 114, when: { input: "length", above: 99 } },
@@ -11240,13 +10976,13 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 116, when: { input: "length", above: 99 } },
       { kind: "dispatch", kernel: 117, when: { input: "length", above: 99 } },
       { kind: "dispatch", kernel: 118, when: { input: "length", above: 99 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 114, dstOffset: 202752, size: 2048, when: { input: "length", above: 99 } },
-      { kind: "copy", src: 113, srcOffset: 0, dst: 103, dstOffset: 0, size: 2048, when: { input: "length", above: 99 } },
-      { kind: "copy", src: 111, srcOffset: 0, dst: 112, dstOffset: 0, size: 2048, when: { input: "length", above: 99 } },
+      { kind: "dispatch", kernel: 119, when: { input: "length", above: 99 } },
+      { kind: "dispatch", kernel: 120, when: { input: "length", above: 99 } },
+      { kind: "dispatch", kernel: 121, when: { input: "length", above: 99 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 115, dstOffset: 202752, size: 2048, when: { input: "length", above: 99 } },
+      { kind: "copy", src: 114, srcOffset: 0, dst: 104, dstOffset: 0, size: 2048, when: { input: "length", above: 99 } },
+      { kind: "copy", src: 112, srcOffset: 0, dst: 113, dstOffset: 0, size: 2048, when: { input: "length", above: 99 } },
       { kind: "copy", src: 1, srcOffset: 0, dst: 0, dstOffset: 2, size: 1 },
-      { kind: "dispatch", kernel: 120 },
-      { kind: "dispatch", kernel: 121 },
-      { kind: "dispatch", kernel: 122 },
       { kind: "dispatch", kernel: 123 },
       { kind: "dispatch", kernel: 124 },
       { kind: "dispatch", kernel: 125 },
@@ -11261,8 +10997,11 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 134 },
       { kind: "dispatch", kernel: 135 },
       { kind: "dispatch", kernel: 136 },
+      { kind: "dispatch", kernel: 137 },
+      { kind: "dispatch", kernel: 138 },
+      { kind: "dispatch", kernel: 139 },
     ],
-    outputs: { "metric:error": 110, "metric:cost": 120 },
+    outputs: { "metric:error": 111, "metric:cost": 121 },
   },
   limits: { maxStorageBuffersPerShaderStage: 8, maxStorageBufferBindingSize: 134217728, maxComputeWorkgroupsPerDimension: 65535, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 },
 };

@@ -168,21 +168,10 @@ interface Loops {
   readonly step0_d_fe_data_add: () => void;
   readonly step0_d_fe_data_add2: () => void;
   readonly step0_rnn_body_u_tanh: () => void;
-  readonly step0_d_rnn_body_u_mul: () => void;
-  readonly step0__03: () => void;
-  readonly step0__12: () => void;
-  readonly step0__22: () => void;
-  readonly step0__3: () => void;
   readonly step0__4: () => void;
-  readonly step0__5: () => void;
-  readonly step0__6: () => void;
-  readonly step0__7: () => void;
+  readonly step0__03: () => void;
   readonly step0_bv: () => void;
   readonly step0_bh: () => void;
-  readonly step0_Wuh: () => void;
-  readonly step0_Wuv: () => void;
-  readonly step0_Wvu: () => void;
-  readonly step0_Wuu: () => void;
   readonly step0_bu: () => void;
   readonly evaluate__0: () => void;
   readonly evaluate__1: () => void;
@@ -201,8 +190,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 2.5 MiB, laid out at compile time. */
-  private readonly mem = createArena(2608608);
+  /** Every buffer of the model, 2.1 MiB, laid out at compile time. */
+  private readonly mem = createArena(2218128);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W: new Float32Array(this.mem.buffer, 16, 13200), bv: new Float32Array(this.mem.buffer, 52816, 88), bh: new Float32Array(this.mem.buffer, 53168, 150), Wuh: new Float32Array(this.mem.buffer, 53776, 15000), Wuv: new Float32Array(this.mem.buffer, 113776, 8800), Wvu: new Float32Array(this.mem.buffer, 148976, 8800), Wuu: new Float32Array(this.mem.buffer, 184176, 10000), bu: new Float32Array(this.mem.buffer, 224176, 100) };
@@ -241,74 +230,60 @@ export class Model implements CompiledModel {
   private readonly d_fe_data_mul = new Float32Array(this.mem.buffer, 1032128, 15000);
   private readonly d_fe_data_add = new Float32Array(this.mem.buffer, 1092128, 15000);
   private readonly d_fe_data_add2 = new Float32Array(this.mem.buffer, 1152128, 8800);
-  private readonly d_rnn_scan_carry0 = new Float32Array(this.mem.buffer, 1187328, 100);
-  private readonly d_rnn_scan_carry1 = new Float32Array(this.mem.buffer, 1187728, 100);
-  private readonly k_d_rnn_const = new Float32Array(this.mem.buffer, 1188128, 100);
-  private readonly d_rnn_scan_carry2 = new Float32Array(this.mem.buffer, 1188528, 8800);
-  private readonly k_d_rnn_const2 = new Float32Array(this.mem.buffer, 1223728, 8800);
-  private readonly d_rnn_scan_carry3 = new Float32Array(this.mem.buffer, 1258928, 10000);
-  private readonly k_d_rnn_const3 = new Float32Array(this.mem.buffer, 1298928, 10000);
-  private readonly d_rnn_scan_carry4 = new Float32Array(this.mem.buffer, 1338928, 88);
-  private readonly k_d_rnn_const4 = new Float32Array(this.mem.buffer, 1339280, 88);
-  private readonly d_rnn_scan_carry5 = new Float32Array(this.mem.buffer, 1339632, 8800);
-  private readonly k_d_rnn_const5 = new Float32Array(this.mem.buffer, 1374832, 8800);
-  private readonly d_rnn_scan_carry6 = new Float32Array(this.mem.buffer, 1410032, 150);
-  private readonly k_d_rnn_const6 = new Float32Array(this.mem.buffer, 1410640, 150);
-  private readonly d_rnn_scan_carry7 = new Float32Array(this.mem.buffer, 1411248, 15000);
-  private readonly k_d_rnn_const7 = new Float32Array(this.mem.buffer, 1471248, 15000);
-  private readonly d_rnn_scan_x0 = new Float32Array(this.mem.buffer, 1531248, 100);
-  private readonly d_rnn_scan_x1 = new Float32Array(this.mem.buffer, 1531648, 88);
-  private readonly d_rnn_scan_x2 = new Float32Array(this.mem.buffer, 1532000, 88);
-  private readonly d_rnn_scan_x3 = new Float32Array(this.mem.buffer, 1532352, 150);
-  private readonly d_rnn_body_bh_t_reducesum = new Float32Array(this.mem.buffer, 1534160, 150);
-  private readonly d_rnn_body_bv_t_reducesum = new Float32Array(this.mem.buffer, 1595168, 88);
-  private readonly d_rnn_body_u_mul = new Float32Array(this.mem.buffer, 1631120, 100);
-  private readonly _03 = new Float32Array(this.mem.buffer, 1671920, 100);
-  private readonly d_rnn_body_u_reducesum = new Float32Array(this.mem.buffer, 1672320, 100);
-  private readonly _12 = new Float32Array(this.mem.buffer, 1708272, 100);
-  private readonly _22 = new Float32Array(this.mem.buffer, 1708672, 8800);
-  private readonly _3 = new Float32Array(this.mem.buffer, 1743872, 10000);
-  private readonly _4 = new Float32Array(this.mem.buffer, 1783872, 88);
-  private readonly _5 = new Float32Array(this.mem.buffer, 1784224, 8800);
-  private readonly _6 = new Float32Array(this.mem.buffer, 1819424, 150);
-  private readonly _7 = new Float32Array(this.mem.buffer, 1820032, 15000);
-  private readonly d_rnn_scan_final1 = new Float32Array(this.mem.buffer, 1880032, 100);
-  private readonly d_rnn_scan_final2 = new Float32Array(this.mem.buffer, 1880432, 8800);
-  private readonly d_rnn_scan_final3 = new Float32Array(this.mem.buffer, 1915632, 10000);
-  private readonly d_rnn_scan_final4 = new Float32Array(this.mem.buffer, 1955632, 88);
-  private readonly d_rnn_scan_final5 = new Float32Array(this.mem.buffer, 1955984, 8800);
-  private readonly d_rnn_scan_final6 = new Float32Array(this.mem.buffer, 1991184, 150);
-  private readonly d_rnn_scan_final7 = new Float32Array(this.mem.buffer, 1991792, 15000);
-  private readonly eval_rnn_scan_out0 = new Float32Array(this.mem.buffer, 2051792, 8800);
-  private readonly eval_rnn_scan_out1 = new Float32Array(this.mem.buffer, 2086992, 15000);
-  private readonly eval_rnn_scan_carry0 = new Float32Array(this.mem.buffer, 2146992, 100);
-  private readonly eval_k_u0 = new Float32Array(this.mem.buffer, 2147392, 100);
-  private readonly eval_rnn_scan_x0 = new Float32Array(this.mem.buffer, 2147792, 88);
-  private readonly eval__0 = new Float32Array(this.mem.buffer, 2148944, 100);
-  private readonly eval__1 = new Float32Array(this.mem.buffer, 2149696, 88);
-  private readonly eval__2 = new Float32Array(this.mem.buffer, 2150656, 150);
-  private readonly eval_gibbs_scan_carry0 = new Float32Array(this.mem.buffer, 2151264, 8800);
-  private readonly eval_gibbs_body_vk_matmul = new Float32Array(this.mem.buffer, 2186464, 15000);
-  private readonly eval_gibbs_body_vk_cast = new Float32Array(this.mem.buffer, 2246464, 15000);
-  private readonly eval_gibbs_body_vk_matmul2 = new Float32Array(this.mem.buffer, 2306464, 8800);
-  private readonly eval__02 = new Float32Array(this.mem.buffer, 2341664, 8800);
-  private readonly eval_gibbs_scan_final0 = new Float32Array(this.mem.buffer, 2376864, 8800);
-  private readonly eval_a_mean_matmul = new Float32Array(this.mem.buffer, 2412064, 15000);
-  private readonly eval_a_mean_cast = new Float32Array(this.mem.buffer, 2472064, 15000);
-  private readonly eval_a_mean = new Float32Array(this.mem.buffer, 2567264, 8800);
-  private readonly eval_monitor_reducesum = new Float32Array(this.mem.buffer, 2602464, 1);
-  private readonly eval_frames = new Float32Array(this.mem.buffer, 2602480, 1);
-  private readonly eval_monitor = new Float32Array(this.mem.buffer, 2602496, 1);
-  private readonly sampler0_gen_bh = new Float32Array(this.mem.buffer, 2603120, 150);
-  private readonly sampler0_gen_bv = new Float32Array(this.mem.buffer, 2604080, 88);
-  private readonly sampler0_gen_chain_scan_carry0 = new Float32Array(this.mem.buffer, 2604432, 88);
-  private readonly sampler0_k_gen_v0 = new Float32Array(this.mem.buffer, 2604784, 88);
-  private readonly sampler0_gen_chain_body_vg_matmul = new Float32Array(this.mem.buffer, 2605136, 150);
-  private readonly sampler0_gen_chain_body_vg_cast = new Float32Array(this.mem.buffer, 2605744, 150);
-  private readonly sampler0_gen_chain_body_vg_matmul2 = new Float32Array(this.mem.buffer, 2606352, 88);
-  private readonly sampler0__0 = new Float32Array(this.mem.buffer, 2606704, 88);
-  private readonly sampler0_gen_chain_scan_final0 = new Float32Array(this.mem.buffer, 2607056, 88);
-  private readonly sampler0_next = new Float32Array(this.mem.buffer, 2608208, 100);
+  private readonly d_rnn_scan_out1 = new Float32Array(this.mem.buffer, 1187328, 10000);
+  private readonly d_rnn_scan_out2 = new Float32Array(this.mem.buffer, 1227328, 8800);
+  private readonly d_rnn_scan_out3 = new Float32Array(this.mem.buffer, 1262528, 10000);
+  private readonly d_rnn_scan_out4 = new Float32Array(this.mem.buffer, 1302528, 10000);
+  private readonly d_rnn_scan_out5 = new Float32Array(this.mem.buffer, 1342528, 10000);
+  private readonly d_rnn_scan_out6 = new Float32Array(this.mem.buffer, 1382528, 8800);
+  private readonly d_rnn_scan_out7 = new Float32Array(this.mem.buffer, 1417728, 10000);
+  private readonly d_rnn_scan_out8 = new Float32Array(this.mem.buffer, 1457728, 8800);
+  private readonly d_rnn_scan_out9 = new Float32Array(this.mem.buffer, 1492928, 15000);
+  private readonly d_rnn_scan_out10 = new Float32Array(this.mem.buffer, 1552928, 10000);
+  private readonly d_rnn_scan_out11 = new Float32Array(this.mem.buffer, 1592928, 15000);
+  private readonly d_rnn_scan_carry0 = new Float32Array(this.mem.buffer, 1652928, 100);
+  private readonly d_rnn_scan_x0 = new Float32Array(this.mem.buffer, 1653328, 100);
+  private readonly d_rnn_scan_x1 = new Float32Array(this.mem.buffer, 1653728, 88);
+  private readonly d_rnn_scan_x2 = new Float32Array(this.mem.buffer, 1654080, 88);
+  private readonly d_rnn_scan_x3 = new Float32Array(this.mem.buffer, 1654432, 150);
+  private readonly _10 = new Float32Array(this.mem.buffer, 1656240, 150);
+  private readonly _7 = new Float32Array(this.mem.buffer, 1657248, 88);
+  private readonly _4 = new Float32Array(this.mem.buffer, 1658000, 100);
+  private readonly _03 = new Float32Array(this.mem.buffer, 1658800, 100);
+  private readonly _22 = new Float32Array(this.mem.buffer, 1659200, 100);
+  private readonly grad_bu = new Float32Array(this.mem.buffer, 1659952, 100);
+  private readonly grad_bv = new Float32Array(this.mem.buffer, 1660352, 88);
+  private readonly grad_bh = new Float32Array(this.mem.buffer, 1660704, 150);
+  private readonly eval_rnn_scan_out0 = new Float32Array(this.mem.buffer, 1661312, 8800);
+  private readonly eval_rnn_scan_out1 = new Float32Array(this.mem.buffer, 1696512, 15000);
+  private readonly eval_rnn_scan_carry0 = new Float32Array(this.mem.buffer, 1756512, 100);
+  private readonly eval_k_u0 = new Float32Array(this.mem.buffer, 1756912, 100);
+  private readonly eval_rnn_scan_x0 = new Float32Array(this.mem.buffer, 1757312, 88);
+  private readonly eval__0 = new Float32Array(this.mem.buffer, 1758464, 100);
+  private readonly eval__1 = new Float32Array(this.mem.buffer, 1759216, 88);
+  private readonly eval__2 = new Float32Array(this.mem.buffer, 1760176, 150);
+  private readonly eval_gibbs_scan_carry0 = new Float32Array(this.mem.buffer, 1760784, 8800);
+  private readonly eval_gibbs_body_vk_matmul = new Float32Array(this.mem.buffer, 1795984, 15000);
+  private readonly eval_gibbs_body_vk_cast = new Float32Array(this.mem.buffer, 1855984, 15000);
+  private readonly eval_gibbs_body_vk_matmul2 = new Float32Array(this.mem.buffer, 1915984, 8800);
+  private readonly eval__02 = new Float32Array(this.mem.buffer, 1951184, 8800);
+  private readonly eval_gibbs_scan_final0 = new Float32Array(this.mem.buffer, 1986384, 8800);
+  private readonly eval_a_mean_matmul = new Float32Array(this.mem.buffer, 2021584, 15000);
+  private readonly eval_a_mean_cast = new Float32Array(this.mem.buffer, 2081584, 15000);
+  private readonly eval_a_mean = new Float32Array(this.mem.buffer, 2176784, 8800);
+  private readonly eval_monitor_reducesum = new Float32Array(this.mem.buffer, 2211984, 1);
+  private readonly eval_frames = new Float32Array(this.mem.buffer, 2212000, 1);
+  private readonly eval_monitor = new Float32Array(this.mem.buffer, 2212016, 1);
+  private readonly sampler0_gen_bh = new Float32Array(this.mem.buffer, 2212640, 150);
+  private readonly sampler0_gen_bv = new Float32Array(this.mem.buffer, 2213600, 88);
+  private readonly sampler0_gen_chain_scan_carry0 = new Float32Array(this.mem.buffer, 2213952, 88);
+  private readonly sampler0_k_gen_v0 = new Float32Array(this.mem.buffer, 2214304, 88);
+  private readonly sampler0_gen_chain_body_vg_matmul = new Float32Array(this.mem.buffer, 2214656, 150);
+  private readonly sampler0_gen_chain_body_vg_cast = new Float32Array(this.mem.buffer, 2215264, 150);
+  private readonly sampler0_gen_chain_body_vg_matmul2 = new Float32Array(this.mem.buffer, 2215872, 88);
+  private readonly sampler0__0 = new Float32Array(this.mem.buffer, 2216224, 88);
+  private readonly sampler0_gen_chain_scan_final0 = new Float32Array(this.mem.buffer, 2216576, 88);
+  private readonly sampler0_next = new Float32Array(this.mem.buffer, 2217728, 100);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -356,26 +331,26 @@ export class Model implements CompiledModel {
       rnn_scan_x0.set(roll.subarray(t$0 * 88, (t$0 + 1) * 88));
       // specs/rnnrbm.yaml:49 rnn.body.u: rnn_body_u_matmul = matmul(rnn_scan_x0, Wvu)
       {
-        this.k.gemm({ a: 2147792, b: 148976, c: 2148144, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_x0 @ Wvu → rnn_body_u_matmul
+        this.k.gemm({ a: 1757312, b: 148976, c: 1757664, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_x0 @ Wvu → rnn_body_u_matmul
       }
 
       // specs/rnnrbm.yaml:49 rnn.body.u: rnn_body_u_matmul2 = matmul(rnn_scan_carry0, Wuu)
       {
-        this.k.gemm({ a: 2146992, b: 184176, c: 2148544, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_carry0 @ Wuu → rnn_body_u_matmul2
+        this.k.gemm({ a: 1756512, b: 184176, c: 1758064, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_carry0 @ Wuu → rnn_body_u_matmul2
       }
 
       // specs/rnnrbm.yaml:49 rnn.body.u: _0 = tanh((bu + rnn_body_u_matmul) + rnn_body_u_matmul2)
       this.w.evaluate__0(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:47 rnn.body.bv_t: rnn_body_bv_t_matmul = matmul(rnn_scan_carry0, Wuv)
       {
-        this.k.gemm({ a: 2146992, b: 113776, c: 2149344, m: 1, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_carry0 @ Wuv → rnn_body_bv_t_matmul
+        this.k.gemm({ a: 1756512, b: 113776, c: 1758864, m: 1, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_carry0 @ Wuv → rnn_body_bv_t_matmul
       }
 
       // specs/rnnrbm.yaml:47 rnn.body.bv_t: _1 = bv + rnn_body_bv_t_matmul
       this.w.evaluate__1(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:48 rnn.body.bh_t: rnn_body_bh_t_matmul = matmul(rnn_scan_carry0, Wuh)
       {
-        this.k.gemm({ a: 2146992, b: 53776, c: 2150048, m: 1, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_carry0 @ Wuh → rnn_body_bh_t_matmul
+        this.k.gemm({ a: 1756512, b: 53776, c: 1759568, m: 1, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_carry0 @ Wuh → rnn_body_bh_t_matmul
       }
 
       // specs/rnnrbm.yaml:48 rnn.body.bh_t: _2 = bh + rnn_body_bh_t_matmul
@@ -391,14 +366,14 @@ export class Model implements CompiledModel {
       const t$3 = n$4;
       // specs/rnnrbm.yaml:59 gibbs.body.vk: gibbs_body_vk_matmul = matmul(gibbs_scan_carry0, W)
       {
-        this.k.gemm({ a: 2151264, b: 16, c: 2186464, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // gibbs_scan_carry0 @ W → gibbs_body_vk_matmul
+        this.k.gemm({ a: 1760784, b: 16, c: 1795984, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // gibbs_scan_carry0 @ W → gibbs_body_vk_matmul
       }
 
       // specs/rnnrbm.yaml:59 gibbs.body.vk: gibbs_body_vk_cast = cast(compare(random_uniform(), sigmoid(gibbs_body_vk_matmul + rnn_scan_out1)))
       for (let i$5 = 0; i$5 < 15000; i$5++) gibbs_body_vk_cast[i$5] = (rng.uniform(this.desc.seed, 1, step, t$3, i$5) < (1 / (1 + Math.exp(-((gibbs_body_vk_matmul[i$5] + rnn_scan_out1[i$5]))))) ? 1 : 0);
       // specs/rnnrbm.yaml:59 gibbs.body.vk: gibbs_body_vk_matmul2 = matmul(gibbs_body_vk_cast, W)
       {
-        this.k.gemm({ a: 2246464, b: 16, c: 2306464, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // gibbs_body_vk_cast @ W → gibbs_body_vk_matmul2
+        this.k.gemm({ a: 1855984, b: 16, c: 1915984, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // gibbs_body_vk_cast @ W → gibbs_body_vk_matmul2
       }
 
       // specs/rnnrbm.yaml:59 gibbs.body.vk: _02 = cast(compare(random_uniform(), sigmoid(gibbs_body_vk_matmul2 + rnn_scan_out0)))
@@ -409,14 +384,14 @@ export class Model implements CompiledModel {
     gibbs_scan_final0.set(gibbs_scan_carry0);
     // specs/rnnrbm.yaml:68 a_mean: a_mean_matmul = matmul(gibbs_scan_final0, W)
     {
-      this.k.gemm({ a: 2376864, b: 16, c: 2412064, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // gibbs_scan_final0 @ W → a_mean_matmul
+      this.k.gemm({ a: 1986384, b: 16, c: 2021584, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // gibbs_scan_final0 @ W → a_mean_matmul
     }
 
     // specs/rnnrbm.yaml:68 a_mean: a_mean_cast = cast(compare(random_uniform(), sigmoid(a_mean_matmul + rnn_scan_out1)))
     for (let i$7 = 0; i$7 < 15000; i$7++) a_mean_cast[i$7] = (rng.uniform(this.desc.seed, 3, step, 0, i$7) < (1 / (1 + Math.exp(-((a_mean_matmul[i$7] + rnn_scan_out1[i$7]))))) ? 1 : 0);
     // specs/rnnrbm.yaml:68 a_mean: a_mean_matmul2 = matmul(a_mean_cast, W)
     {
-      this.k.gemm({ a: 2472064, b: 16, c: 2532064, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // a_mean_cast @ W → a_mean_matmul2
+      this.k.gemm({ a: 2081584, b: 16, c: 2141584, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // a_mean_cast @ W → a_mean_matmul2
     }
 
     // specs/rnnrbm.yaml:68 a_mean: a_mean = a_mean_matmul2 + rnn_scan_out0
@@ -466,6 +441,9 @@ export class Model implements CompiledModel {
         ["mul %65 at specs/rnnrbm.yaml:62:38 (graph.fe_data), computing sigmoid %64 at specs/rnnrbm.yaml:62:38 (graph.fe_data), computing add %23 at specs/rnnrbm.yaml:62:53 (graph.fe_data)", this.d_fe_data_mul],
         ["add %66 at specs/rnnrbm.yaml:62:53 (graph.fe_data)", this.d_fe_data_add],
         ["add %72 at specs/rnnrbm.yaml:62:19 (graph.fe_data), computing mul %61 at specs/rnnrbm.yaml:63:28 (graph.fe_sample), computing mul %71 at specs/rnnrbm.yaml:62:19 (graph.fe_data)", this.d_fe_data_add2],
+        ["reduce_sum %87 at specs/rnnrbm.yaml:40:5 (graph.rnn)", this.grad_bu],
+        ["reduce_sum %94 at specs/rnnrbm.yaml:40:5 (graph.rnn)", this.grad_bv],
+        ["reduce_sum %98 at specs/rnnrbm.yaml:40:5 (graph.rnn)", this.grad_bh],
       ],
     ];
     return probes[stepFn] ?? [];
@@ -505,44 +483,30 @@ export class Model implements CompiledModel {
     const cost = this.cost;
     const d_fe_data_add = this.d_fe_data_add;
     const d_fe_data_add2 = this.d_fe_data_add2;
-    const d_rnn_scan_final1 = this.d_rnn_scan_final1;
-    const d_rnn_scan_final2 = this.d_rnn_scan_final2;
-    const d_rnn_scan_final3 = this.d_rnn_scan_final3;
-    const d_rnn_scan_final4 = this.d_rnn_scan_final4;
-    const d_rnn_scan_final5 = this.d_rnn_scan_final5;
-    const d_rnn_scan_final6 = this.d_rnn_scan_final6;
-    const d_rnn_scan_final7 = this.d_rnn_scan_final7;
+    const d_rnn_scan_out1 = this.d_rnn_scan_out1;
+    const d_rnn_scan_out2 = this.d_rnn_scan_out2;
+    const d_rnn_scan_out3 = this.d_rnn_scan_out3;
+    const d_rnn_scan_out4 = this.d_rnn_scan_out4;
+    const d_rnn_scan_out5 = this.d_rnn_scan_out5;
+    const d_rnn_scan_out6 = this.d_rnn_scan_out6;
+    const d_rnn_scan_out7 = this.d_rnn_scan_out7;
+    const d_rnn_scan_out8 = this.d_rnn_scan_out8;
+    const d_rnn_scan_out9 = this.d_rnn_scan_out9;
+    const d_rnn_scan_out10 = this.d_rnn_scan_out10;
+    const d_rnn_scan_out11 = this.d_rnn_scan_out11;
     const d_rnn_scan_carry0 = this.d_rnn_scan_carry0;
-    const d_rnn_scan_carry1 = this.d_rnn_scan_carry1;
-    const d_rnn_scan_carry2 = this.d_rnn_scan_carry2;
-    const d_rnn_scan_carry3 = this.d_rnn_scan_carry3;
-    const d_rnn_scan_carry4 = this.d_rnn_scan_carry4;
-    const d_rnn_scan_carry5 = this.d_rnn_scan_carry5;
-    const d_rnn_scan_carry6 = this.d_rnn_scan_carry6;
-    const d_rnn_scan_carry7 = this.d_rnn_scan_carry7;
     const d_rnn_scan_x0 = this.d_rnn_scan_x0;
     const d_rnn_scan_x1 = this.d_rnn_scan_x1;
     const d_rnn_scan_x2 = this.d_rnn_scan_x2;
     const d_rnn_scan_x3 = this.d_rnn_scan_x3;
-    const d_rnn_body_bh_t_reducesum = this.d_rnn_body_bh_t_reducesum;
-    const d_rnn_body_bv_t_reducesum = this.d_rnn_body_bv_t_reducesum;
-    const d_rnn_body_u_mul = this.d_rnn_body_u_mul;
-    const _03 = this._03;
-    const d_rnn_body_u_reducesum = this.d_rnn_body_u_reducesum;
-    const _12 = this._12;
-    const _22 = this._22;
-    const _3 = this._3;
-    const _4 = this._4;
-    const _5 = this._5;
-    const _6 = this._6;
+    const _10 = this._10;
     const _7 = this._7;
-    const k_d_rnn_const = this.k_d_rnn_const;
-    const k_d_rnn_const2 = this.k_d_rnn_const2;
-    const k_d_rnn_const3 = this.k_d_rnn_const3;
-    const k_d_rnn_const4 = this.k_d_rnn_const4;
-    const k_d_rnn_const5 = this.k_d_rnn_const5;
-    const k_d_rnn_const6 = this.k_d_rnn_const6;
-    const k_d_rnn_const7 = this.k_d_rnn_const7;
+    const _4 = this._4;
+    const _03 = this._03;
+    const _22 = this._22;
+    const grad_bu = this.grad_bu;
+    const grad_bv = this.grad_bv;
+    const grad_bh = this.grad_bh;
     // The batch, copied into the model's memory.
     length.set(batch.length as Int32Array);
     roll.set(batch.roll as Float32Array);
@@ -669,14 +633,18 @@ export class Model implements CompiledModel {
     this.w.step0_d_fe_data_add2(); // WebAssembly SIMD (loops.wat)
     // specs/rnnrbm.yaml:40 gradient of rnn: scan over up to 100 steps, reversed (gradient through time)
     const steps$18 = Math.max(0, Math.min(100, length[0]));
+    d_rnn_scan_out1.fill(0);
+    d_rnn_scan_out2.fill(0);
+    d_rnn_scan_out3.fill(0);
+    d_rnn_scan_out4.fill(0);
+    d_rnn_scan_out5.fill(0);
+    d_rnn_scan_out6.fill(0);
+    d_rnn_scan_out7.fill(0);
+    d_rnn_scan_out8.fill(0);
+    d_rnn_scan_out9.fill(0);
+    d_rnn_scan_out10.fill(0);
+    d_rnn_scan_out11.fill(0);
     d_rnn_scan_carry0.set(k_u0);
-    d_rnn_scan_carry1.set(k_d_rnn_const);
-    d_rnn_scan_carry2.set(k_d_rnn_const2);
-    d_rnn_scan_carry3.set(k_d_rnn_const3);
-    d_rnn_scan_carry4.set(k_d_rnn_const4);
-    d_rnn_scan_carry5.set(k_d_rnn_const5);
-    d_rnn_scan_carry6.set(k_d_rnn_const6);
-    d_rnn_scan_carry7.set(k_d_rnn_const7);
     for (let n$17 = 0; n$17 < steps$18; n$17++) {
       const t$16 = steps$18 - 1 - n$17;
       d_rnn_scan_x0.set(rnn_scan_history0.subarray(t$16 * 100, (t$16 + 1) * 100));
@@ -685,142 +653,142 @@ export class Model implements CompiledModel {
       d_rnn_scan_x3.set(d_fe_data_add.subarray(t$16 * 150, (t$16 + 1) * 150));
       // specs/rnnrbm.yaml:49 rnn.body.u: rnn_body_u_matmul3 = matmul(d_rnn_scan_x1, Wvu)
       {
-        this.k.gemm({ a: 1531648, b: 148976, c: 1532960, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x1 @ Wvu → rnn_body_u_matmul3
+        this.k.gemm({ a: 1653728, b: 148976, c: 1655040, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x1 @ Wvu → rnn_body_u_matmul3
       }
 
       // specs/rnnrbm.yaml:49 rnn.body.u: rnn_body_u_matmul4 = matmul(d_rnn_scan_x0, Wuu)
       {
-        this.k.gemm({ a: 1531248, b: 184176, c: 1533360, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x0 @ Wuu → rnn_body_u_matmul4
+        this.k.gemm({ a: 1653328, b: 184176, c: 1655440, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x0 @ Wuu → rnn_body_u_matmul4
       }
 
       // specs/rnnrbm.yaml:49 rnn.body.u: rnn_body_u_tanh = tanh((bu + rnn_body_u_matmul3) + rnn_body_u_matmul4)
       this.w.step0_rnn_body_u_tanh(); // WebAssembly SIMD (loops.wat)
-      // specs/rnnrbm.yaml:48 gradient of rnn.body.bh_t: d_rnn_body_bh_t_reducesum = Σ d_rnn_scan_x3
+      // specs/rnnrbm.yaml:48 gradient of rnn.body.bh_t: _10 = Σ d_rnn_scan_x3
       {
-        d_rnn_body_bh_t_reducesum.fill(0);
+        _10.fill(0);
         let s$21 = 0;
         {
           for (let c$20 = 0; c$20 < 150; c$20++) {
-            d_rnn_body_bh_t_reducesum[c$20] += d_rnn_scan_x3[s$21++];
+            _10[c$20] += d_rnn_scan_x3[s$21++];
           }
         }
       }
 
       // specs/rnnrbm.yaml:48 gradient of rnn.body.bh_t: d_rnn_body_bh_t_matmul = matmul(d_rnn_scan_x3, Wuh)
       {
-        this.k.gemm({ a: 1532352, b: 53776, c: 1534768, m: 1, n: 100, k: 150, lda: 150, ldb: 150, ldc: 100, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x3 @ Wuh → d_rnn_body_bh_t_matmul
+        this.k.gemm({ a: 1654432, b: 53776, c: 1656848, m: 1, n: 100, k: 150, lda: 150, ldb: 150, ldc: 100, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x3 @ Wuh → d_rnn_body_bh_t_matmul
       }
 
-      // specs/rnnrbm.yaml:48 gradient of rnn.body.bh_t: d_rnn_body_bh_t_matmul2 = matmul(d_rnn_scan_x0, d_rnn_scan_x3)
+      // specs/rnnrbm.yaml:47 gradient of rnn.body.bv_t: _7 = Σ d_rnn_scan_x2
       {
-        this.k.gemm({ a: 1531248, b: 1532352, c: 1535168, m: 100, n: 150, k: 1, lda: 100, ldb: 150, ldc: 150, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x0 @ d_rnn_scan_x3 → d_rnn_body_bh_t_matmul2
-      }
-
-      // specs/rnnrbm.yaml:47 gradient of rnn.body.bv_t: d_rnn_body_bv_t_reducesum = Σ d_rnn_scan_x2
-      {
-        d_rnn_body_bv_t_reducesum.fill(0);
+        _7.fill(0);
         let s$24 = 0;
         {
           for (let c$23 = 0; c$23 < 88; c$23++) {
-            d_rnn_body_bv_t_reducesum[c$23] += d_rnn_scan_x2[s$24++];
+            _7[c$23] += d_rnn_scan_x2[s$24++];
           }
         }
       }
 
       // specs/rnnrbm.yaml:47 gradient of rnn.body.bv_t: d_rnn_body_bv_t_matmul = matmul(d_rnn_scan_x2, Wuv)
       {
-        this.k.gemm({ a: 1532000, b: 113776, c: 1595520, m: 1, n: 100, k: 88, lda: 88, ldb: 88, ldc: 100, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x2 @ Wuv → d_rnn_body_bv_t_matmul
+        this.k.gemm({ a: 1654080, b: 113776, c: 1657600, m: 1, n: 100, k: 88, lda: 88, ldb: 88, ldc: 100, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x2 @ Wuv → d_rnn_body_bv_t_matmul
       }
 
-      // specs/rnnrbm.yaml:47 gradient of rnn.body.bv_t: d_rnn_body_bv_t_matmul2 = matmul(d_rnn_scan_x0, d_rnn_scan_x2)
+      // specs/rnnrbm.yaml:49 gradient of rnn.body.u: _4 = d_rnn_scan_carry0 * (1 - (rnn_body_u_tanh * rnn_body_u_tanh))
+      this.w.step0__4(); // WebAssembly SIMD (loops.wat)
+      // specs/rnnrbm.yaml:49 gradient of rnn.body.u: d_rnn_body_u_matmul = matmul(_4, Wuu)
       {
-        this.k.gemm({ a: 1531248, b: 1532000, c: 1595920, m: 100, n: 88, k: 1, lda: 100, ldb: 88, ldc: 88, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x0 @ d_rnn_scan_x2 → d_rnn_body_bv_t_matmul2
-      }
-
-      // specs/rnnrbm.yaml:49 gradient of rnn.body.u: d_rnn_body_u_mul = d_rnn_scan_carry0 * (1 - (rnn_body_u_tanh * rnn_body_u_tanh))
-      this.w.step0_d_rnn_body_u_mul(); // WebAssembly SIMD (loops.wat)
-      // specs/rnnrbm.yaml:49 gradient of rnn.body.u: d_rnn_body_u_matmul = matmul(d_rnn_body_u_mul, Wuu)
-      {
-        this.k.gemm({ a: 1631120, b: 184176, c: 1631520, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_body_u_mul @ Wuu → d_rnn_body_u_matmul
-      }
-
-      // specs/rnnrbm.yaml:49 gradient of rnn.body.u: d_rnn_body_u_matmul2 = matmul(d_rnn_scan_x0, d_rnn_body_u_mul)
-      {
-        this.k.gemm({ a: 1531248, b: 1631120, c: 1631920, m: 100, n: 100, k: 1, lda: 100, ldb: 100, ldc: 100, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x0 @ d_rnn_body_u_mul → d_rnn_body_u_matmul2
+        this.k.gemm({ a: 1658000, b: 184176, c: 1658400, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // _4 @ Wuu → d_rnn_body_u_matmul
       }
 
       // specs/rnnrbm.yaml:49 gradient of rnn.body.u: _03 = (d_rnn_body_bh_t_matmul + d_rnn_body_bv_t_matmul) + d_rnn_body_u_matmul
       this.w.step0__03(); // WebAssembly SIMD (loops.wat)
-      // specs/rnnrbm.yaml:49 gradient of rnn.body.u: d_rnn_body_u_reducesum = Σ d_rnn_body_u_mul
+      // specs/rnnrbm.yaml:49 gradient of rnn.body.u: _22 = Σ _4
       {
-        d_rnn_body_u_reducesum.fill(0);
+        _22.fill(0);
         let s$27 = 0;
         {
           for (let c$26 = 0; c$26 < 100; c$26++) {
-            d_rnn_body_u_reducesum[c$26] += d_rnn_body_u_mul[s$27++];
+            _22[c$26] += _4[s$27++];
           }
         }
       }
 
-      // specs/rnnrbm.yaml:49 gradient of rnn.body.u: _8 = matmul(d_rnn_body_u_mul, Wvu)
+      // specs/rnnrbm.yaml:49 gradient of rnn.body.u: _12 = matmul(_4, Wvu)
       {
-        this.k.gemm({ a: 1631120, b: 148976, c: 1672720, m: 1, n: 88, k: 100, lda: 100, ldb: 100, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_body_u_mul @ Wvu → _8
+        this.k.gemm({ a: 1658000, b: 148976, c: 1659600, m: 1, n: 88, k: 100, lda: 100, ldb: 100, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // _4 @ Wvu → _12
       }
 
-      // specs/rnnrbm.yaml:49 gradient of rnn.body.u: d_rnn_body_u_matmul3 = matmul(d_rnn_scan_x1, d_rnn_body_u_mul)
-      {
-        this.k.gemm({ a: 1531648, b: 1631120, c: 1673072, m: 88, n: 100, k: 1, lda: 88, ldb: 100, ldc: 100, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x1 @ d_rnn_body_u_mul → d_rnn_body_u_matmul3
-      }
-
-      // specs/rnnrbm.yaml:40 rnn: _12 = d_rnn_scan_carry1 + d_rnn_body_u_reducesum
-      this.w.step0__12(); // WebAssembly SIMD (loops.wat)
-      // specs/rnnrbm.yaml:40 rnn: _22 = d_rnn_scan_carry2 + d_rnn_body_u_matmul3
-      this.w.step0__22(); // WebAssembly SIMD (loops.wat)
-      // specs/rnnrbm.yaml:40 rnn: _3 = d_rnn_scan_carry3 + d_rnn_body_u_matmul2
-      this.w.step0__3(); // WebAssembly SIMD (loops.wat)
-      // specs/rnnrbm.yaml:40 rnn: _4 = d_rnn_scan_carry4 + d_rnn_body_bv_t_reducesum
-      this.w.step0__4(); // WebAssembly SIMD (loops.wat)
-      // specs/rnnrbm.yaml:40 rnn: _5 = d_rnn_scan_carry5 + d_rnn_body_bv_t_matmul2
-      this.w.step0__5(); // WebAssembly SIMD (loops.wat)
-      // specs/rnnrbm.yaml:40 rnn: _6 = d_rnn_scan_carry6 + d_rnn_body_bh_t_reducesum
-      this.w.step0__6(); // WebAssembly SIMD (loops.wat)
-      // specs/rnnrbm.yaml:40 rnn: _7 = d_rnn_scan_carry7 + d_rnn_body_bh_t_matmul2
-      this.w.step0__7(); // WebAssembly SIMD (loops.wat)
+      d_rnn_scan_out1.set(_22, t$16 * 100);
+      d_rnn_scan_out2.set(d_rnn_scan_x1, t$16 * 88);
+      d_rnn_scan_out3.set(_4, t$16 * 100);
+      d_rnn_scan_out4.set(d_rnn_scan_x0, t$16 * 100);
+      d_rnn_scan_out5.set(_4, t$16 * 100);
+      d_rnn_scan_out6.set(_7, t$16 * 88);
+      d_rnn_scan_out7.set(d_rnn_scan_x0, t$16 * 100);
+      d_rnn_scan_out8.set(d_rnn_scan_x2, t$16 * 88);
+      d_rnn_scan_out9.set(_10, t$16 * 150);
+      d_rnn_scan_out10.set(d_rnn_scan_x0, t$16 * 100);
+      d_rnn_scan_out11.set(d_rnn_scan_x3, t$16 * 150);
       d_rnn_scan_carry0.set(_03);
-      d_rnn_scan_carry1.set(_12);
-      d_rnn_scan_carry2.set(_22);
-      d_rnn_scan_carry3.set(_3);
-      d_rnn_scan_carry4.set(_4);
-      d_rnn_scan_carry5.set(_5);
-      d_rnn_scan_carry6.set(_6);
-      d_rnn_scan_carry7.set(_7);
     }
 
-    d_rnn_scan_final1.set(d_rnn_scan_carry1);
-    d_rnn_scan_final2.set(d_rnn_scan_carry2);
-    d_rnn_scan_final3.set(d_rnn_scan_carry3);
-    d_rnn_scan_final4.set(d_rnn_scan_carry4);
-    d_rnn_scan_final5.set(d_rnn_scan_carry5);
-    d_rnn_scan_final6.set(d_rnn_scan_carry6);
-    d_rnn_scan_final7.set(d_rnn_scan_carry7);
+    // specs/rnnrbm.yaml:40 gradient of rnn: grad_bu = Σ d_rnn_scan_out1
+    {
+      grad_bu.fill(0);
+      let s$30 = 0;
+      for (let c$28 = 0; c$28 < 100; c$28++) {
+        for (let c$29 = 0; c$29 < 100; c$29++) {
+          grad_bu[c$29] += d_rnn_scan_out1[s$30++];
+        }
+      }
+    }
+
+    // specs/rnnrbm.yaml:40 gradient of rnn: grad_bv = Σ d_rnn_scan_out6
+    {
+      grad_bv.fill(0);
+      let s$33 = 0;
+      for (let c$31 = 0; c$31 < 100; c$31++) {
+        for (let c$32 = 0; c$32 < 88; c$32++) {
+          grad_bv[c$32] += d_rnn_scan_out6[s$33++];
+        }
+      }
+    }
+
+    // specs/rnnrbm.yaml:40 gradient of rnn: grad_bh = Σ d_rnn_scan_out9
+    {
+      grad_bh.fill(0);
+      let s$36 = 0;
+      for (let c$34 = 0; c$34 < 100; c$34++) {
+        for (let c$35 = 0; c$35 < 150; c$35++) {
+          grad_bh[c$35] += d_rnn_scan_out9[s$36++];
+        }
+      }
+    }
+
     // specs/rnnrbm.yaml:90 phases[0].optimizer: W += -0.001 · d_fe_sample_matmul + -0.001 · d_fe_data_matmul (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rnnrbm.yaml:63 gradient of fe_sample: d_fe_sample_matmul = matmul(gibbs_scan_final0, d_fe_sample_mul)
     this.k.gemm({ a: 685264, b: 972128, c: 16, m: 88, n: 150, k: 100, lda: 88, ldb: 150, ldc: 150, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // W += -0.001 · gibbs_scan_final0 @ d_fe_sample_mul
     // specs/rnnrbm.yaml:62 gradient of fe_data: d_fe_data_matmul = matmul(roll, d_fe_data_mul)
     this.k.gemm({ a: 361344, b: 1032128, c: 16, m: 88, n: 150, k: 100, lda: 88, ldb: 150, ldc: 150, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // W += -0.001 · roll @ d_fe_data_mul
-    // specs/rnnrbm.yaml:90 phases[0].optimizer: bv = bv - (0.001 * d_rnn_scan_final4)
+    // specs/rnnrbm.yaml:90 phases[0].optimizer: bv = bv - (0.001 * grad_bv)
     this.w.step0_bv(); // WebAssembly SIMD (loops.wat)
-    // specs/rnnrbm.yaml:90 phases[0].optimizer: bh = bh - (0.001 * d_rnn_scan_final6)
+    // specs/rnnrbm.yaml:90 phases[0].optimizer: bh = bh - (0.001 * grad_bh)
     this.w.step0_bh(); // WebAssembly SIMD (loops.wat)
-    // specs/rnnrbm.yaml:90 phases[0].optimizer: Wuh = Wuh - (0.001 * d_rnn_scan_final7)
-    this.w.step0_Wuh(); // WebAssembly SIMD (loops.wat)
-    // specs/rnnrbm.yaml:90 phases[0].optimizer: Wuv = Wuv - (0.001 * d_rnn_scan_final5)
-    this.w.step0_Wuv(); // WebAssembly SIMD (loops.wat)
-    // specs/rnnrbm.yaml:90 phases[0].optimizer: Wvu = Wvu - (0.001 * d_rnn_scan_final2)
-    this.w.step0_Wvu(); // WebAssembly SIMD (loops.wat)
-    // specs/rnnrbm.yaml:90 phases[0].optimizer: Wuu = Wuu - (0.001 * d_rnn_scan_final3)
-    this.w.step0_Wuu(); // WebAssembly SIMD (loops.wat)
-    // specs/rnnrbm.yaml:90 phases[0].optimizer: bu = bu - (0.001 * d_rnn_scan_final1)
+    // specs/rnnrbm.yaml:90 phases[0].optimizer: Wuh += -0.001 · grad_Wuh (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/rnnrbm.yaml:40 gradient of rnn: grad_Wuh = matmul(d_rnn_scan_out10, d_rnn_scan_out11)
+    this.k.gemm({ a: 1552928, b: 1592928, c: 53776, m: 100, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // Wuh += -0.001 · d_rnn_scan_out10 @ d_rnn_scan_out11
+    // specs/rnnrbm.yaml:90 phases[0].optimizer: Wuv += -0.001 · grad_Wuv (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/rnnrbm.yaml:40 gradient of rnn: grad_Wuv = matmul(d_rnn_scan_out7, d_rnn_scan_out8)
+    this.k.gemm({ a: 1417728, b: 1457728, c: 113776, m: 100, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // Wuv += -0.001 · d_rnn_scan_out7 @ d_rnn_scan_out8
+    // specs/rnnrbm.yaml:90 phases[0].optimizer: Wvu += -0.001 · grad_Wvu (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/rnnrbm.yaml:40 gradient of rnn: grad_Wvu = matmul(d_rnn_scan_out2, d_rnn_scan_out3)
+    this.k.gemm({ a: 1227328, b: 1262528, c: 148976, m: 88, n: 100, k: 100, lda: 88, ldb: 100, ldc: 100, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // Wvu += -0.001 · d_rnn_scan_out2 @ d_rnn_scan_out3
+    // specs/rnnrbm.yaml:90 phases[0].optimizer: Wuu += -0.001 · grad_Wuu (products accumulated in place: compiler/lower/fused-update.ts)
+    // specs/rnnrbm.yaml:40 gradient of rnn: grad_Wuu = matmul(d_rnn_scan_out4, d_rnn_scan_out5)
+    this.k.gemm({ a: 1302528, b: 1342528, c: 184176, m: 100, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // Wuu += -0.001 · d_rnn_scan_out4 @ d_rnn_scan_out5
+    // specs/rnnrbm.yaml:90 phases[0].optimizer: bu = bu - (0.001 * grad_bu)
     this.w.step0_bu(); // WebAssembly SIMD (loops.wat)
     return cost[0];
   }
@@ -838,14 +806,14 @@ export class Model implements CompiledModel {
     const next = this.sampler0_next;
     // specs/rnnrbm.yaml:74 gen_bh: gen_bh_matmul = matmul(u_gen, Wuh)
     {
-      this.k.gemm({ a: 224576, b: 53776, c: 2602512, m: 1, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // u_gen @ Wuh → gen_bh_matmul
+      this.k.gemm({ a: 224576, b: 53776, c: 2212032, m: 1, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // u_gen @ Wuh → gen_bh_matmul
     }
 
     // specs/rnnrbm.yaml:74 gen_bh: gen_bh = bh + gen_bh_matmul
     this.w.sampler0_gen_bh(); // WebAssembly SIMD (loops.wat)
     // specs/rnnrbm.yaml:73 gen_bv: gen_bv_matmul = matmul(u_gen, Wuv)
     {
-      this.k.gemm({ a: 224576, b: 113776, c: 2603728, m: 1, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // u_gen @ Wuv → gen_bv_matmul
+      this.k.gemm({ a: 224576, b: 113776, c: 2213248, m: 1, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // u_gen @ Wuv → gen_bv_matmul
     }
 
     // specs/rnnrbm.yaml:73 gen_bv: gen_bv = bv + gen_bv_matmul
@@ -856,14 +824,14 @@ export class Model implements CompiledModel {
       const t$0 = n$1;
       // specs/rnnrbm.yaml:81 gen_chain.body.vg: gen_chain_body_vg_matmul = matmul(gen_chain_scan_carry0, W)
       {
-        this.k.gemm({ a: 2604432, b: 16, c: 2605136, m: 1, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // gen_chain_scan_carry0 @ W → gen_chain_body_vg_matmul
+        this.k.gemm({ a: 2213952, b: 16, c: 2214656, m: 1, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // gen_chain_scan_carry0 @ W → gen_chain_body_vg_matmul
       }
 
       // specs/rnnrbm.yaml:81 gen_chain.body.vg: gen_chain_body_vg_cast = cast(compare(random_uniform(), sigmoid(gen_chain_body_vg_matmul + gen_bh)))
       for (let i$2 = 0; i$2 < 150; i$2++) gen_chain_body_vg_cast[i$2] = (rng.uniform(this.desc.seed, 1, step, t$0, i$2) < (1 / (1 + Math.exp(-((gen_chain_body_vg_matmul[i$2] + gen_bh[i$2]))))) ? 1 : 0);
       // specs/rnnrbm.yaml:81 gen_chain.body.vg: gen_chain_body_vg_matmul2 = matmul(gen_chain_body_vg_cast, W)
       {
-        this.k.gemm({ a: 2605744, b: 16, c: 2606352, m: 1, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // gen_chain_body_vg_cast @ W → gen_chain_body_vg_matmul2
+        this.k.gemm({ a: 2215264, b: 16, c: 2215872, m: 1, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // gen_chain_body_vg_cast @ W → gen_chain_body_vg_matmul2
       }
 
       // specs/rnnrbm.yaml:81 gen_chain.body.vg: _0 = cast(compare(random_uniform(), sigmoid(gen_chain_body_vg_matmul2 + gen_bv)))
@@ -874,12 +842,12 @@ export class Model implements CompiledModel {
     gen_chain_scan_final0.set(gen_chain_scan_carry0);
     // specs/rnnrbm.yaml:83 u_next: u_next_matmul = matmul(gen_chain_scan_final0, Wvu)
     {
-      this.k.gemm({ a: 2607056, b: 148976, c: 2607408, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // gen_chain_scan_final0 @ Wvu → u_next_matmul
+      this.k.gemm({ a: 2216576, b: 148976, c: 2216928, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // gen_chain_scan_final0 @ Wvu → u_next_matmul
     }
 
     // specs/rnnrbm.yaml:83 u_next: u_next_matmul2 = matmul(u_gen, Wuu)
     {
-      this.k.gemm({ a: 224576, b: 184176, c: 2607808, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // u_gen @ Wuu → u_next_matmul2
+      this.k.gemm({ a: 224576, b: 184176, c: 2217328, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // u_gen @ Wuu → u_next_matmul2
     }
 
     // specs/rnnrbm.yaml:83 u_next: next = tanh((bu + u_next_matmul) + u_next_matmul2)

@@ -165,13 +165,8 @@ interface Loops {
   readonly step0_d_nll_expr_reducesum: () => void;
   readonly step0_d_nll_expr_div: () => void;
   readonly step0_d_nll_expr_add: () => void;
-  readonly step0_rnn_body_h_t_sigmoid: () => void;
-  readonly step0_d_rnn_body_h_t_mul: () => void;
-  readonly step0__12: () => void;
-  readonly step0__2: () => void;
+  readonly step0__7: () => void;
   readonly step0__3: () => void;
-  readonly step0__4: () => void;
-  readonly step0__5: () => void;
   readonly step0_optimizer_mul: () => void;
   readonly step0_optimizer_sub: () => void;
   readonly step0_after_update_emb_reducesum: () => void;
@@ -196,8 +191,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 3.9 MiB, laid out at compile time. */
-  private readonly mem = createArena(4073024);
+  /** Every buffer of the model, 2.1 MiB, laid out at compile time. */
+  private readonly mem = createArena(2197840);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { emb: new Float32Array(this.mem.buffer, 16, 28650), Wx: new Float32Array(this.mem.buffer, 114624, 70000), Wh: new Float32Array(this.mem.buffer, 394624, 40000), W: new Float32Array(this.mem.buffer, 554624, 25400), bh: new Float32Array(this.mem.buffer, 656224, 200), b: new Float32Array(this.mem.buffer, 657024, 127), h0: new Float32Array(this.mem.buffer, 657536, 200) };
@@ -227,54 +222,48 @@ export class Model implements CompiledModel {
   private readonly d_nll_expr_div = new Float32Array(this.mem.buffer, 884400, 46);
   private readonly d_nll_expr_add = new Float32Array(this.mem.buffer, 884592, 5842);
   private readonly d_rnn_scan_out0 = new Float32Array(this.mem.buffer, 907968, 16100);
-  private readonly d_rnn_scan_carry0 = new Float32Array(this.mem.buffer, 972368, 200);
-  private readonly k_d_rnn_const = new Float32Array(this.mem.buffer, 973168, 200);
-  private readonly d_rnn_scan_carry1 = new Float32Array(this.mem.buffer, 973968, 70000);
-  private readonly k_d_rnn_const2 = new Float32Array(this.mem.buffer, 1253968, 70000);
-  private readonly d_rnn_scan_carry2 = new Float32Array(this.mem.buffer, 1533968, 40000);
-  private readonly k_d_rnn_const3 = new Float32Array(this.mem.buffer, 1693968, 40000);
-  private readonly d_rnn_scan_carry3 = new Float32Array(this.mem.buffer, 1853968, 200);
-  private readonly k_d_rnn_const4 = new Float32Array(this.mem.buffer, 1854768, 200);
-  private readonly d_rnn_scan_carry4 = new Float32Array(this.mem.buffer, 1855568, 25400);
-  private readonly k_d_rnn_const5 = new Float32Array(this.mem.buffer, 1957168, 25400);
-  private readonly d_rnn_scan_carry5 = new Float32Array(this.mem.buffer, 2058768, 127);
-  private readonly k_d_rnn_const6 = new Float32Array(this.mem.buffer, 2059280, 127);
-  private readonly d_rnn_scan_x0 = new Float32Array(this.mem.buffer, 2059792, 200);
-  private readonly d_rnn_scan_x1 = new Float32Array(this.mem.buffer, 2060592, 350);
-  private readonly d_rnn_scan_x2 = new Float32Array(this.mem.buffer, 2062000, 127);
-  private readonly d_rnn_body_o_reducesum = new Float32Array(this.mem.buffer, 2064912, 127);
-  private readonly d_rnn_body_h_t_mul = new Float32Array(this.mem.buffer, 2167824, 200);
-  private readonly d_rnn_body_h_t_reducesum = new Float32Array(this.mem.buffer, 2168624, 200);
-  private readonly _02 = new Float32Array(this.mem.buffer, 2169424, 200);
-  private readonly _6 = new Float32Array(this.mem.buffer, 2330224, 350);
-  private readonly _12 = new Float32Array(this.mem.buffer, 2611632, 70000);
-  private readonly _2 = new Float32Array(this.mem.buffer, 2891632, 40000);
-  private readonly _3 = new Float32Array(this.mem.buffer, 3051632, 200);
-  private readonly _4 = new Float32Array(this.mem.buffer, 3052432, 25400);
-  private readonly _5 = new Float32Array(this.mem.buffer, 3154032, 127);
-  private readonly d_rnn_scan_final0 = new Float32Array(this.mem.buffer, 3154544, 200);
-  private readonly d_rnn_scan_final1 = new Float32Array(this.mem.buffer, 3155344, 70000);
-  private readonly d_rnn_scan_final2 = new Float32Array(this.mem.buffer, 3435344, 40000);
-  private readonly d_rnn_scan_final3 = new Float32Array(this.mem.buffer, 3595344, 200);
-  private readonly d_rnn_scan_final4 = new Float32Array(this.mem.buffer, 3596144, 25400);
-  private readonly d_rnn_scan_final5 = new Float32Array(this.mem.buffer, 3697744, 127);
-  private readonly grad_emb = new Float32Array(this.mem.buffer, 3698256, 28650);
-  private readonly optimizer_mul = new Float32Array(this.mem.buffer, 3812864, 1);
-  private readonly optimizer_sub = new Float32Array(this.mem.buffer, 3812880, 28650);
-  private readonly after_update_emb_reducesum = new Float32Array(this.mem.buffer, 3927488, 573);
-  private readonly after_update_emb_sqrt = new Float32Array(this.mem.buffer, 3929792, 573);
-  private readonly eval_x = new Float32Array(this.mem.buffer, 3932096, 16100);
-  private readonly eval_rnn_scan_out0 = new Float32Array(this.mem.buffer, 3996496, 5842);
-  private readonly eval_rnn_scan_carry0 = new Float32Array(this.mem.buffer, 4019872, 200);
-  private readonly eval_rnn_scan_x0 = new Float32Array(this.mem.buffer, 4020672, 350);
-  private readonly eval__0 = new Float32Array(this.mem.buffer, 4023680, 200);
-  private readonly eval__1 = new Float32Array(this.mem.buffer, 4024992, 127);
-  private readonly eval_p_y_reducemax = new Float32Array(this.mem.buffer, 4025504, 46);
-  private readonly eval_p_y_exp = new Float32Array(this.mem.buffer, 4025696, 5842);
-  private readonly eval_p_y_reducesum = new Float32Array(this.mem.buffer, 4049072, 46);
-  private readonly eval_p_y = new Float32Array(this.mem.buffer, 4049264, 5842);
-  private readonly eval_f1_argmax = new Int32Array(this.mem.buffer, 4072640, 46);
-  private readonly eval_f1_cast = new Float32Array(this.mem.buffer, 4072832, 46);
+  private readonly d_rnn_scan_out1 = new Float32Array(this.mem.buffer, 972368, 16100);
+  private readonly d_rnn_scan_out2 = new Float32Array(this.mem.buffer, 1036768, 9200);
+  private readonly d_rnn_scan_out3 = new Float32Array(this.mem.buffer, 1073568, 9200);
+  private readonly d_rnn_scan_out4 = new Float32Array(this.mem.buffer, 1110368, 9200);
+  private readonly d_rnn_scan_out5 = new Float32Array(this.mem.buffer, 1147168, 9200);
+  private readonly d_rnn_scan_out6 = new Float32Array(this.mem.buffer, 1183968, 9200);
+  private readonly d_rnn_scan_out7 = new Float32Array(this.mem.buffer, 1220768, 5842);
+  private readonly d_rnn_scan_out8 = new Float32Array(this.mem.buffer, 1244144, 5842);
+  private readonly d_rnn_scan_carry0 = new Float32Array(this.mem.buffer, 1267520, 200);
+  private readonly k_d_rnn_const = new Float32Array(this.mem.buffer, 1268320, 200);
+  private readonly d_rnn_scan_x0 = new Float32Array(this.mem.buffer, 1269120, 200);
+  private readonly d_rnn_scan_x1 = new Float32Array(this.mem.buffer, 1269920, 350);
+  private readonly d_rnn_scan_x2 = new Float32Array(this.mem.buffer, 1271328, 127);
+  private readonly _7 = new Float32Array(this.mem.buffer, 1273440, 200);
+  private readonly _9 = new Float32Array(this.mem.buffer, 1274240, 127);
+  private readonly _3 = new Float32Array(this.mem.buffer, 1275552, 200);
+  private readonly _6 = new Float32Array(this.mem.buffer, 1276352, 200);
+  private readonly _02 = new Float32Array(this.mem.buffer, 1277152, 200);
+  private readonly _12 = new Float32Array(this.mem.buffer, 1277952, 350);
+  private readonly d_rnn_scan_final0 = new Float32Array(this.mem.buffer, 1279360, 200);
+  private readonly grad_Wx = new Float32Array(this.mem.buffer, 1280160, 70000);
+  private readonly grad_Wh = new Float32Array(this.mem.buffer, 1560160, 40000);
+  private readonly grad_bh = new Float32Array(this.mem.buffer, 1720160, 200);
+  private readonly grad_W = new Float32Array(this.mem.buffer, 1720960, 25400);
+  private readonly grad_b = new Float32Array(this.mem.buffer, 1822560, 127);
+  private readonly grad_emb = new Float32Array(this.mem.buffer, 1823072, 28650);
+  private readonly optimizer_mul = new Float32Array(this.mem.buffer, 1937680, 1);
+  private readonly optimizer_sub = new Float32Array(this.mem.buffer, 1937696, 28650);
+  private readonly after_update_emb_reducesum = new Float32Array(this.mem.buffer, 2052304, 573);
+  private readonly after_update_emb_sqrt = new Float32Array(this.mem.buffer, 2054608, 573);
+  private readonly eval_x = new Float32Array(this.mem.buffer, 2056912, 16100);
+  private readonly eval_rnn_scan_out0 = new Float32Array(this.mem.buffer, 2121312, 5842);
+  private readonly eval_rnn_scan_carry0 = new Float32Array(this.mem.buffer, 2144688, 200);
+  private readonly eval_rnn_scan_x0 = new Float32Array(this.mem.buffer, 2145488, 350);
+  private readonly eval__0 = new Float32Array(this.mem.buffer, 2148496, 200);
+  private readonly eval__1 = new Float32Array(this.mem.buffer, 2149808, 127);
+  private readonly eval_p_y_reducemax = new Float32Array(this.mem.buffer, 2150320, 46);
+  private readonly eval_p_y_exp = new Float32Array(this.mem.buffer, 2150512, 5842);
+  private readonly eval_p_y_reducesum = new Float32Array(this.mem.buffer, 2173888, 46);
+  private readonly eval_p_y = new Float32Array(this.mem.buffer, 2174080, 5842);
+  private readonly eval_f1_argmax = new Int32Array(this.mem.buffer, 2197456, 46);
+  private readonly eval_f1_cast = new Float32Array(this.mem.buffer, 2197648, 46);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -320,19 +309,19 @@ export class Model implements CompiledModel {
       rnn_scan_x0.set(x.subarray(t$3 * 350, (t$3 + 1) * 350));
       // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_matmul = matmul(rnn_scan_x0, Wx)
       {
-        this.k.gemm({ a: 4020672, b: 114624, c: 4022080, m: 1, n: 200, k: 350, lda: 350, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_x0 @ Wx → rnn_body_h_t_matmul
+        this.k.gemm({ a: 2145488, b: 114624, c: 2146896, m: 1, n: 200, k: 350, lda: 350, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_x0 @ Wx → rnn_body_h_t_matmul
       }
 
       // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_matmul2 = matmul(rnn_scan_carry0, Wh)
       {
-        this.k.gemm({ a: 4019872, b: 394624, c: 4022880, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_carry0 @ Wh → rnn_body_h_t_matmul2
+        this.k.gemm({ a: 2144688, b: 394624, c: 2147696, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_carry0 @ Wh → rnn_body_h_t_matmul2
       }
 
       // specs/rnnslu.yaml:44 rnn.body.h_t: _0 = sigmoid((rnn_body_h_t_matmul + rnn_body_h_t_matmul2) + bh)
       this.w.evaluate__0(); // WebAssembly SIMD (loops.wat)
       // specs/rnnslu.yaml:46 rnn.body.o: rnn_body_o_matmul = matmul(_0, W)
       {
-        this.k.gemm({ a: 4023680, b: 554624, c: 4024480, m: 1, n: 127, k: 200, lda: 200, ldb: 127, ldc: 127, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // _0 @ W → rnn_body_o_matmul
+        this.k.gemm({ a: 2148496, b: 554624, c: 2149296, m: 1, n: 127, k: 200, lda: 200, ldb: 127, ldc: 127, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // _0 @ W → rnn_body_o_matmul
       }
 
       // specs/rnnslu.yaml:46 rnn.body.o: _1 = rnn_body_o_matmul + b
@@ -404,11 +393,16 @@ export class Model implements CompiledModel {
         ["reduce_sum %41 at specs/rnnslu.yaml:54:32 (losses.nll.expr), computing neg %40 at specs/rnnslu.yaml:54:32 (losses.nll.expr)", this.d_nll_expr_reducesum],
         ["div %42 at specs/rnnslu.yaml:54:32 (losses.nll.expr)", this.d_nll_expr_div],
         ["add %46 at specs/rnnslu.yaml:54:32 (losses.nll.expr), computing mul %45 at specs/rnnslu.yaml:54:32 (losses.nll.expr)", this.d_nll_expr_add],
-        ["scatter_add %64 at specs/rnnslu.yaml:34:14 (graph.x)", this.grad_emb],
-        ["mul %67 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", this.optimizer_mul],
-        ["sub %70 at specs/rnnslu.yaml:61:7 (phases[0].optimizer), computing mul %69 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", this.optimizer_sub],
-        ["reduce_sum %72 at specs/rnnslu.yaml:70:31 (phases[0].after_update.emb), computing mul %71 at specs/rnnslu.yaml:70:39 (phases[0].after_update.emb)", this.after_update_emb_reducesum],
-        ["sqrt %73 at specs/rnnslu.yaml:70:26 (phases[0].after_update.emb)", this.after_update_emb_sqrt],
+        ["matmul %63 at specs/rnnslu.yaml:36:5 (graph.rnn)", this.grad_Wx],
+        ["matmul %66 at specs/rnnslu.yaml:36:5 (graph.rnn)", this.grad_Wh],
+        ["reduce_sum %67 at specs/rnnslu.yaml:36:5 (graph.rnn)", this.grad_bh],
+        ["matmul %70 at specs/rnnslu.yaml:36:5 (graph.rnn)", this.grad_W],
+        ["reduce_sum %71 at specs/rnnslu.yaml:36:5 (graph.rnn)", this.grad_b],
+        ["scatter_add %73 at specs/rnnslu.yaml:34:14 (graph.x)", this.grad_emb],
+        ["mul %76 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", this.optimizer_mul],
+        ["sub %79 at specs/rnnslu.yaml:61:7 (phases[0].optimizer), computing mul %78 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", this.optimizer_sub],
+        ["reduce_sum %81 at specs/rnnslu.yaml:70:31 (phases[0].after_update.emb), computing mul %80 at specs/rnnslu.yaml:70:39 (phases[0].after_update.emb)", this.after_update_emb_reducesum],
+        ["sqrt %82 at specs/rnnslu.yaml:70:26 (phases[0].after_update.emb)", this.after_update_emb_sqrt],
       ],
     ];
     return probes[stepFn] ?? [];
@@ -438,37 +432,28 @@ export class Model implements CompiledModel {
     const cost = this.cost;
     const d_nll_expr_add = this.d_nll_expr_add;
     const d_rnn_scan_final0 = this.d_rnn_scan_final0;
-    const d_rnn_scan_final1 = this.d_rnn_scan_final1;
-    const d_rnn_scan_final2 = this.d_rnn_scan_final2;
-    const d_rnn_scan_final3 = this.d_rnn_scan_final3;
-    const d_rnn_scan_final4 = this.d_rnn_scan_final4;
-    const d_rnn_scan_final5 = this.d_rnn_scan_final5;
     const d_rnn_scan_out0 = this.d_rnn_scan_out0;
+    const d_rnn_scan_out1 = this.d_rnn_scan_out1;
+    const d_rnn_scan_out2 = this.d_rnn_scan_out2;
+    const d_rnn_scan_out3 = this.d_rnn_scan_out3;
+    const d_rnn_scan_out4 = this.d_rnn_scan_out4;
+    const d_rnn_scan_out5 = this.d_rnn_scan_out5;
+    const d_rnn_scan_out6 = this.d_rnn_scan_out6;
+    const d_rnn_scan_out7 = this.d_rnn_scan_out7;
+    const d_rnn_scan_out8 = this.d_rnn_scan_out8;
     const d_rnn_scan_carry0 = this.d_rnn_scan_carry0;
-    const d_rnn_scan_carry1 = this.d_rnn_scan_carry1;
-    const d_rnn_scan_carry2 = this.d_rnn_scan_carry2;
-    const d_rnn_scan_carry3 = this.d_rnn_scan_carry3;
-    const d_rnn_scan_carry4 = this.d_rnn_scan_carry4;
-    const d_rnn_scan_carry5 = this.d_rnn_scan_carry5;
     const d_rnn_scan_x0 = this.d_rnn_scan_x0;
     const d_rnn_scan_x1 = this.d_rnn_scan_x1;
     const d_rnn_scan_x2 = this.d_rnn_scan_x2;
-    const d_rnn_body_o_reducesum = this.d_rnn_body_o_reducesum;
-    const d_rnn_body_h_t_mul = this.d_rnn_body_h_t_mul;
-    const d_rnn_body_h_t_reducesum = this.d_rnn_body_h_t_reducesum;
-    const _02 = this._02;
-    const _6 = this._6;
-    const _12 = this._12;
-    const _2 = this._2;
+    const _7 = this._7;
+    const _9 = this._9;
     const _3 = this._3;
-    const _4 = this._4;
-    const _5 = this._5;
+    const _6 = this._6;
+    const _02 = this._02;
+    const _12 = this._12;
     const k_d_rnn_const = this.k_d_rnn_const;
-    const k_d_rnn_const2 = this.k_d_rnn_const2;
-    const k_d_rnn_const3 = this.k_d_rnn_const3;
-    const k_d_rnn_const4 = this.k_d_rnn_const4;
-    const k_d_rnn_const5 = this.k_d_rnn_const5;
-    const k_d_rnn_const6 = this.k_d_rnn_const6;
+    const grad_bh = this.grad_bh;
+    const grad_b = this.grad_b;
     const grad_emb = this.grad_emb;
     // The batch, copied into the model's memory.
     labels.set(batch.labels as Int32Array);
@@ -585,12 +570,15 @@ export class Model implements CompiledModel {
     // specs/rnnslu.yaml:36 gradient of rnn: scan over up to 46 steps, reversed (gradient through time)
     const steps$26 = Math.max(0, Math.min(46, length[0]));
     d_rnn_scan_out0.fill(0);
+    d_rnn_scan_out1.fill(0);
+    d_rnn_scan_out2.fill(0);
+    d_rnn_scan_out3.fill(0);
+    d_rnn_scan_out4.fill(0);
+    d_rnn_scan_out5.fill(0);
+    d_rnn_scan_out6.fill(0);
+    d_rnn_scan_out7.fill(0);
+    d_rnn_scan_out8.fill(0);
     d_rnn_scan_carry0.set(k_d_rnn_const);
-    d_rnn_scan_carry1.set(k_d_rnn_const2);
-    d_rnn_scan_carry2.set(k_d_rnn_const3);
-    d_rnn_scan_carry3.set(k_d_rnn_const4);
-    d_rnn_scan_carry4.set(k_d_rnn_const5);
-    d_rnn_scan_carry5.set(k_d_rnn_const6);
     for (let n$25 = 0; n$25 < steps$26; n$25++) {
       const t$24 = steps$26 - 1 - n$25;
       d_rnn_scan_x0.set(rnn_scan_history0.subarray(t$24 * 200, (t$24 + 1) * 200));
@@ -598,101 +586,111 @@ export class Model implements CompiledModel {
       d_rnn_scan_x2.set(d_nll_expr_add.subarray(t$24 * 127, (t$24 + 1) * 127));
       // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_matmul3 = matmul(d_rnn_scan_x1, Wx)
       {
-        this.k.gemm({ a: 2060592, b: 114624, c: 2062512, m: 1, n: 200, k: 350, lda: 350, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x1 @ Wx → rnn_body_h_t_matmul3
+        this.k.gemm({ a: 1269920, b: 114624, c: 1271840, m: 1, n: 200, k: 350, lda: 350, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x1 @ Wx → rnn_body_h_t_matmul3
       }
 
       // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_matmul4 = matmul(d_rnn_scan_x0, Wh)
       {
-        this.k.gemm({ a: 2059792, b: 394624, c: 2063312, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x0 @ Wh → rnn_body_h_t_matmul4
+        this.k.gemm({ a: 1269120, b: 394624, c: 1272640, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x0 @ Wh → rnn_body_h_t_matmul4
       }
 
-      // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_sigmoid = sigmoid((rnn_body_h_t_matmul3 + rnn_body_h_t_matmul4) + bh)
-      this.w.step0_rnn_body_h_t_sigmoid(); // WebAssembly SIMD (loops.wat)
-      // specs/rnnslu.yaml:46 gradient of rnn.body.o: d_rnn_body_o_reducesum = Σ d_rnn_scan_x2
+      // specs/rnnslu.yaml:44 rnn.body.h_t: _7 = sigmoid((rnn_body_h_t_matmul3 + rnn_body_h_t_matmul4) + bh)
+      this.w.step0__7(); // WebAssembly SIMD (loops.wat)
+      // specs/rnnslu.yaml:46 gradient of rnn.body.o: _9 = Σ d_rnn_scan_x2
       {
-        d_rnn_body_o_reducesum.fill(0);
+        _9.fill(0);
         let s$29 = 0;
         {
           for (let c$28 = 0; c$28 < 127; c$28++) {
-            d_rnn_body_o_reducesum[c$28] += d_rnn_scan_x2[s$29++];
+            _9[c$28] += d_rnn_scan_x2[s$29++];
           }
         }
       }
 
       // specs/rnnslu.yaml:46 gradient of rnn.body.o: d_rnn_body_o_matmul = matmul(d_rnn_scan_x2, W)
       {
-        this.k.gemm({ a: 2062000, b: 554624, c: 2065424, m: 1, n: 200, k: 127, lda: 127, ldb: 127, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x2 @ W → d_rnn_body_o_matmul
+        this.k.gemm({ a: 1271328, b: 554624, c: 1274752, m: 1, n: 200, k: 127, lda: 127, ldb: 127, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x2 @ W → d_rnn_body_o_matmul
       }
 
-      // specs/rnnslu.yaml:46 gradient of rnn.body.o: d_rnn_body_o_matmul2 = matmul(rnn_body_h_t_sigmoid, d_rnn_scan_x2)
+      // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: _3 = (d_rnn_scan_carry0 + d_rnn_body_o_matmul) * (_7 * (1 - _7))
+      this.w.step0__3(); // WebAssembly SIMD (loops.wat)
+      // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: _6 = Σ _3
       {
-        this.k.gemm({ a: 2064112, b: 2062000, c: 2066224, m: 200, n: 127, k: 1, lda: 200, ldb: 127, ldc: 127, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_body_h_t_sigmoid @ d_rnn_scan_x2 → d_rnn_body_o_matmul2
-      }
-
-      // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: d_rnn_body_h_t_mul = (d_rnn_scan_carry0 + d_rnn_body_o_matmul) * (rnn_body_h_t_sigmoid * (1 - rnn_body_h_t_sigmoid))
-      this.w.step0_d_rnn_body_h_t_mul(); // WebAssembly SIMD (loops.wat)
-      // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: d_rnn_body_h_t_reducesum = Σ d_rnn_body_h_t_mul
-      {
-        d_rnn_body_h_t_reducesum.fill(0);
+        _6.fill(0);
         let s$32 = 0;
         {
           for (let c$31 = 0; c$31 < 200; c$31++) {
-            d_rnn_body_h_t_reducesum[c$31] += d_rnn_body_h_t_mul[s$32++];
+            _6[c$31] += _3[s$32++];
           }
         }
       }
 
-      // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: _02 = matmul(d_rnn_body_h_t_mul, Wh)
+      // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: _02 = matmul(_3, Wh)
       {
-        this.k.gemm({ a: 2167824, b: 394624, c: 2169424, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_body_h_t_mul @ Wh → _02
+        this.k.gemm({ a: 1275552, b: 394624, c: 1277152, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // _3 @ Wh → _02
       }
 
-      // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: d_rnn_body_h_t_matmul = matmul(d_rnn_scan_x0, d_rnn_body_h_t_mul)
+      // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: _12 = matmul(_3, Wx)
       {
-        this.k.gemm({ a: 2059792, b: 2167824, c: 2170224, m: 200, n: 200, k: 1, lda: 200, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x0 @ d_rnn_body_h_t_mul → d_rnn_body_h_t_matmul
+        this.k.gemm({ a: 1275552, b: 114624, c: 1277952, m: 1, n: 350, k: 200, lda: 200, ldb: 200, ldc: 350, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // _3 @ Wx → _12
       }
 
-      // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: _6 = matmul(d_rnn_body_h_t_mul, Wx)
-      {
-        this.k.gemm({ a: 2167824, b: 114624, c: 2330224, m: 1, n: 350, k: 200, lda: 200, ldb: 200, ldc: 350, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_body_h_t_mul @ Wx → _6
-      }
-
-      // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: d_rnn_body_h_t_matmul2 = matmul(d_rnn_scan_x1, d_rnn_body_h_t_mul)
-      {
-        this.k.gemm({ a: 2060592, b: 2167824, c: 2331632, m: 350, n: 200, k: 1, lda: 350, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x1 @ d_rnn_body_h_t_mul → d_rnn_body_h_t_matmul2
-      }
-
-      // specs/rnnslu.yaml:36 rnn: _12 = d_rnn_scan_carry1 + d_rnn_body_h_t_matmul2
-      this.w.step0__12(); // WebAssembly SIMD (loops.wat)
-      // specs/rnnslu.yaml:36 rnn: _2 = d_rnn_scan_carry2 + d_rnn_body_h_t_matmul
-      this.w.step0__2(); // WebAssembly SIMD (loops.wat)
-      // specs/rnnslu.yaml:36 rnn: _3 = d_rnn_scan_carry3 + d_rnn_body_h_t_reducesum
-      this.w.step0__3(); // WebAssembly SIMD (loops.wat)
-      // specs/rnnslu.yaml:36 rnn: _4 = d_rnn_scan_carry4 + d_rnn_body_o_matmul2
-      this.w.step0__4(); // WebAssembly SIMD (loops.wat)
-      // specs/rnnslu.yaml:36 rnn: _5 = d_rnn_scan_carry5 + d_rnn_body_o_reducesum
-      this.w.step0__5(); // WebAssembly SIMD (loops.wat)
-      d_rnn_scan_out0.set(_6, t$24 * 350);
+      d_rnn_scan_out0.set(_12, t$24 * 350);
+      d_rnn_scan_out1.set(d_rnn_scan_x1, t$24 * 350);
+      d_rnn_scan_out2.set(_3, t$24 * 200);
+      d_rnn_scan_out3.set(d_rnn_scan_x0, t$24 * 200);
+      d_rnn_scan_out4.set(_3, t$24 * 200);
+      d_rnn_scan_out5.set(_6, t$24 * 200);
+      d_rnn_scan_out6.set(_7, t$24 * 200);
+      d_rnn_scan_out7.set(d_rnn_scan_x2, t$24 * 127);
+      d_rnn_scan_out8.set(_9, t$24 * 127);
       d_rnn_scan_carry0.set(_02);
-      d_rnn_scan_carry1.set(_12);
-      d_rnn_scan_carry2.set(_2);
-      d_rnn_scan_carry3.set(_3);
-      d_rnn_scan_carry4.set(_4);
-      d_rnn_scan_carry5.set(_5);
     }
 
     d_rnn_scan_final0.set(d_rnn_scan_carry0);
-    d_rnn_scan_final1.set(d_rnn_scan_carry1);
-    d_rnn_scan_final2.set(d_rnn_scan_carry2);
-    d_rnn_scan_final3.set(d_rnn_scan_carry3);
-    d_rnn_scan_final4.set(d_rnn_scan_carry4);
-    d_rnn_scan_final5.set(d_rnn_scan_carry5);
+    // specs/rnnslu.yaml:36 gradient of rnn: grad_Wx = matmul(d_rnn_scan_out1, d_rnn_scan_out2)
+    {
+      this.k.gemm({ a: 972368, b: 1036768, c: 1280160, m: 350, n: 200, k: 46, lda: 350, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_out1 @ d_rnn_scan_out2 → grad_Wx
+    }
+
+    // specs/rnnslu.yaml:36 gradient of rnn: grad_Wh = matmul(d_rnn_scan_out3, d_rnn_scan_out4)
+    {
+      this.k.gemm({ a: 1073568, b: 1110368, c: 1560160, m: 200, n: 200, k: 46, lda: 200, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_out3 @ d_rnn_scan_out4 → grad_Wh
+    }
+
+    // specs/rnnslu.yaml:36 gradient of rnn: grad_bh = Σ d_rnn_scan_out5
+    {
+      grad_bh.fill(0);
+      let s$35 = 0;
+      for (let c$33 = 0; c$33 < 46; c$33++) {
+        for (let c$34 = 0; c$34 < 200; c$34++) {
+          grad_bh[c$34] += d_rnn_scan_out5[s$35++];
+        }
+      }
+    }
+
+    // specs/rnnslu.yaml:36 gradient of rnn: grad_W = matmul(d_rnn_scan_out6, d_rnn_scan_out7)
+    {
+      this.k.gemm({ a: 1183968, b: 1220768, c: 1720960, m: 200, n: 127, k: 46, lda: 200, ldb: 127, ldc: 127, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_out6 @ d_rnn_scan_out7 → grad_W
+    }
+
+    // specs/rnnslu.yaml:36 gradient of rnn: grad_b = Σ d_rnn_scan_out8
+    {
+      grad_b.fill(0);
+      let s$38 = 0;
+      for (let c$36 = 0; c$36 < 46; c$36++) {
+        for (let c$37 = 0; c$37 < 127; c$37++) {
+          grad_b[c$37] += d_rnn_scan_out8[s$38++];
+        }
+      }
+    }
+
     // specs/rnnslu.yaml:34 gradient of x: grad_emb = scatter_add(d_rnn_scan_out0, words)
     {
       grad_emb.fill(0);
-      for (let i$33 = 0; i$33 < 322; i$33++) {
-        const r$35 = words[i$33] * 50;
-        for (let k$34 = 0; k$34 < 50; k$34++) grad_emb[r$35 + k$34] += d_rnn_scan_out0[i$33 * 50 + k$34];
+      for (let i$39 = 0; i$39 < 322; i$39++) {
+        const r$41 = words[i$39] * 50;
+        for (let k$40 = 0; k$40 < 50; k$40++) grad_emb[r$41 + k$40] += d_rnn_scan_out0[i$39 * 50 + k$40];
       }
     }
 
@@ -706,15 +704,15 @@ export class Model implements CompiledModel {
     this.w.step0_after_update_emb_sqrt(); // WebAssembly SIMD (loops.wat)
     // specs/rnnslu.yaml:70 phases[0].after_update.emb: emb = optimizer_sub / after_update_emb_sqrt
     this.w.step0_emb(); // WebAssembly SIMD (loops.wat)
-    // specs/rnnslu.yaml:61 phases[0].optimizer: Wx = Wx - (optimizer_mul * d_rnn_scan_final1)
+    // specs/rnnslu.yaml:61 phases[0].optimizer: Wx = Wx - (optimizer_mul * grad_Wx)
     this.w.step0_Wx(); // WebAssembly SIMD (loops.wat)
-    // specs/rnnslu.yaml:61 phases[0].optimizer: Wh = Wh - (optimizer_mul * d_rnn_scan_final2)
+    // specs/rnnslu.yaml:61 phases[0].optimizer: Wh = Wh - (optimizer_mul * grad_Wh)
     this.w.step0_Wh(); // WebAssembly SIMD (loops.wat)
-    // specs/rnnslu.yaml:61 phases[0].optimizer: W = W - (optimizer_mul * d_rnn_scan_final4)
+    // specs/rnnslu.yaml:61 phases[0].optimizer: W = W - (optimizer_mul * grad_W)
     this.w.step0_W(); // WebAssembly SIMD (loops.wat)
-    // specs/rnnslu.yaml:61 phases[0].optimizer: bh = bh - (optimizer_mul * d_rnn_scan_final3)
+    // specs/rnnslu.yaml:61 phases[0].optimizer: bh = bh - (optimizer_mul * grad_bh)
     this.w.step0_bh(); // WebAssembly SIMD (loops.wat)
-    // specs/rnnslu.yaml:61 phases[0].optimizer: b = b - (optimizer_mul * d_rnn_scan_final5)
+    // specs/rnnslu.yaml:61 phases[0].optimizer: b = b - (optimizer_mul * grad_b)
     this.w.step0_b(); // WebAssembly SIMD (loops.wat)
     // specs/rnnslu.yaml:61 phases[0].optimizer: h0 = h0 - (optimizer_mul * d_rnn_scan_final0)
     this.w.step0_h0(); // WebAssembly SIMD (loops.wat)

@@ -392,8 +392,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + (in2[((i / 127u) % 46u)] * in3[i]));
 }
 `;
-// Kernel 22: rnn_body_h_t_matmul3 = matmul(d_rnn_scan_x1, Wx) — matmul %14 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)
-const WGSL_22 = `// rnn_body_h_t_matmul3 = matmul(d_rnn_scan_x1, Wx) — matmul %14 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)
+// Kernel 22: rnn_body_h_t_matmul3 = matmul(d_rnn_scan_x1, Wx) — matmul %9 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)
+const WGSL_22 = `// rnn_body_h_t_matmul3 = matmul(d_rnn_scan_x1, Wx) — matmul %9 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -428,8 +428,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
-// Kernel 23: rnn_body_h_t_matmul4 = matmul(d_rnn_scan_x0, Wh) — matmul %15 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)
-const WGSL_23 = `// rnn_body_h_t_matmul4 = matmul(d_rnn_scan_x0, Wh) — matmul %15 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)
+// Kernel 23: rnn_body_h_t_matmul4 = matmul(d_rnn_scan_x0, Wh) — matmul %10 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)
+const WGSL_23 = `// rnn_body_h_t_matmul4 = matmul(d_rnn_scan_x0, Wh) — matmul %10 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -464,8 +464,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
-// Kernel 24: rnn_body_h_t_sigmoid = sigmoid((rnn_body_h_t_matmul3 + rnn_body_h_t_matmul4) + bh) — sigmoid %19 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)
-const WGSL_24 = `// rnn_body_h_t_sigmoid = sigmoid((rnn_body_h_t_matmul3 + rnn_body_h_t_matmul4) + bh) — sigmoid %19 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)
+// Kernel 24: _7 = sigmoid((rnn_body_h_t_matmul3 + rnn_body_h_t_matmul4) + bh) — sigmoid %14 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)
+const WGSL_24 = `// _7 = sigmoid((rnn_body_h_t_matmul3 + rnn_body_h_t_matmul4) + bh) — sigmoid %14 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -478,8 +478,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-(((in1[i] + in2[i]) + in3[i])))));
 }
 `;
-// Kernel 25: d_rnn_body_o_reducesum = Σ d_rnn_scan_x2 — reduce_sum %20 at specs/rnnslu.yaml:46:20 (graph.rnn.body.o)
-const WGSL_25 = `// d_rnn_body_o_reducesum = Σ d_rnn_scan_x2 — reduce_sum %20 at specs/rnnslu.yaml:46:20 (graph.rnn.body.o)
+// Kernel 25: _9 = Σ d_rnn_scan_x2 — reduce_sum %15 at specs/rnnslu.yaml:46:20 (graph.rnn.body.o)
+const WGSL_25 = `// _9 = Σ d_rnn_scan_x2 — reduce_sum %15 at specs/rnnslu.yaml:46:20 (graph.rnn.body.o)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -495,8 +495,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 26: d_rnn_body_o_matmul = matmul(d_rnn_scan_x2, W) — matmul %21 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)
-const WGSL_26 = `// d_rnn_body_o_matmul = matmul(d_rnn_scan_x2, W) — matmul %21 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)
+// Kernel 26: d_rnn_body_o_matmul = matmul(d_rnn_scan_x2, W) — matmul %16 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)
+const WGSL_26 = `// d_rnn_body_o_matmul = matmul(d_rnn_scan_x2, W) — matmul %16 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -531,44 +531,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
-// Kernel 27: d_rnn_body_o_matmul2 = matmul(rnn_body_h_t_sigmoid, d_rnn_scan_x2) — matmul %22 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)
-const WGSL_27 = `// d_rnn_body_o_matmul2 = matmul(rnn_body_h_t_sigmoid, d_rnn_scan_x2) — matmul %22 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 200u && ap8 < 1u) { va11 = in1[ap8 * 200u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1u && bc10 < 127u) { vb12 = in2[bp9 * 127u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
-  workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row2 < 200u && col3 < 127u) { out[row2 * 127u + col3] = acc4; }
-}
-`;
-// Kernel 28: d_rnn_body_h_t_mul = (d_rnn_scan_carry0 + d_rnn_body_o_matmul) * (rnn_body_h_t_sigmoid * (1 - rnn_body_h_t_sigmoid)) — mul %27 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)
-const WGSL_28 = `// d_rnn_body_h_t_mul = (d_rnn_scan_carry0 + d_rnn_body_o_matmul) * (rnn_body_h_t_sigmoid * (1 - rnn_body_h_t_sigmoid)) — mul %27 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)
+// Kernel 27: _3 = (d_rnn_scan_carry0 + d_rnn_body_o_matmul) * (_7 * (1 - _7)) — mul %21 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)
+const WGSL_27 = `// _3 = (d_rnn_scan_carry0 + d_rnn_body_o_matmul) * (_7 * (1 - _7)) — mul %21 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -581,8 +545,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] + in2[i]) * (in3[i] * (1.0f - in3[i])));
 }
 `;
-// Kernel 29: d_rnn_body_h_t_reducesum = Σ d_rnn_body_h_t_mul — reduce_sum %28 at specs/rnnslu.yaml:44:40 (graph.rnn.body.h_t)
-const WGSL_29 = `// d_rnn_body_h_t_reducesum = Σ d_rnn_body_h_t_mul — reduce_sum %28 at specs/rnnslu.yaml:44:40 (graph.rnn.body.h_t)
+// Kernel 28: _6 = Σ _3 — reduce_sum %22 at specs/rnnslu.yaml:44:40 (graph.rnn.body.h_t)
+const WGSL_28 = `// _6 = Σ _3 — reduce_sum %22 at specs/rnnslu.yaml:44:40 (graph.rnn.body.h_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -598,8 +562,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 30: _02 = matmul(d_rnn_body_h_t_mul, Wh) — matmul %29 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)
-const WGSL_30 = `// _02 = matmul(d_rnn_body_h_t_mul, Wh) — matmul %29 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)
+// Kernel 29: _02 = matmul(_3, Wh) — matmul %23 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)
+const WGSL_29 = `// _02 = matmul(_3, Wh) — matmul %23 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -634,44 +598,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
-// Kernel 31: d_rnn_body_h_t_matmul = matmul(d_rnn_scan_x0, d_rnn_body_h_t_mul) — matmul %30 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)
-const WGSL_31 = `// d_rnn_body_h_t_matmul = matmul(d_rnn_scan_x0, d_rnn_body_h_t_mul) — matmul %30 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 200u && ap8 < 1u) { va11 = in1[ap8 * 200u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
-  workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
-  }
-  workgroupBarrier();
-  }
-  if (row2 < 200u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
-}
-`;
-// Kernel 32: _6 = matmul(d_rnn_body_h_t_mul, Wx) — matmul %31 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)
-const WGSL_32 = `// _6 = matmul(d_rnn_body_h_t_mul, Wx) — matmul %31 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)
+// Kernel 30: _12 = matmul(_3, Wx) — matmul %24 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)
+const WGSL_30 = `// _12 = matmul(_3, Wx) — matmul %24 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -706,8 +634,107 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 350u) { out[row2 * 350u + col3] = acc4; }
 }
 `;
-// Kernel 33: d_rnn_body_h_t_matmul2 = matmul(d_rnn_scan_x1, d_rnn_body_h_t_mul) — matmul %32 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)
-const WGSL_33 = `// d_rnn_body_h_t_matmul2 = matmul(d_rnn_scan_x1, d_rnn_body_h_t_mul) — matmul %32 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)
+// Kernel 31: zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
+const WGSL_31 = `// zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * 16128u;
+  if (i >= 16100u) { return; }
+  out[i] = 0.0f;
+}
+`;
+// Kernel 32: zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
+const WGSL_32 = `// zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * 16128u;
+  if (i >= 16100u) { return; }
+  out[i] = 0.0f;
+}
+`;
+// Kernel 33: zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
+const WGSL_33 = `// zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * 9216u;
+  if (i >= 9200u) { return; }
+  out[i] = 0.0f;
+}
+`;
+// Kernel 34: zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
+const WGSL_34 = `// zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * 9216u;
+  if (i >= 9200u) { return; }
+  out[i] = 0.0f;
+}
+`;
+// Kernel 35: zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
+const WGSL_35 = `// zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * 9216u;
+  if (i >= 9200u) { return; }
+  out[i] = 0.0f;
+}
+`;
+// Kernel 36: zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
+const WGSL_36 = `// zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * 9216u;
+  if (i >= 9200u) { return; }
+  out[i] = 0.0f;
+}
+`;
+// Kernel 37: zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
+const WGSL_37 = `// zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * 9216u;
+  if (i >= 9200u) { return; }
+  out[i] = 0.0f;
+}
+`;
+// Kernel 38: zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
+const WGSL_38 = `// zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * 5888u;
+  if (i >= 5842u) { return; }
+  out[i] = 0.0f;
+}
+`;
+// Kernel 39: zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
+const WGSL_39 = `// zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x + gid.y * 5888u;
+  if (i >= 5842u) { return; }
+  out[i] = 0.0f;
+}
+`;
+// Kernel 40: grad_Wx = matmul(d_rnn_scan_out1, d_rnn_scan_out2) — matmul %63 at specs/rnnslu.yaml:36:5 (graph.rnn)
+const WGSL_40 = `// grad_Wx = matmul(d_rnn_scan_out1, d_rnn_scan_out2) — matmul %63 at specs/rnnslu.yaml:36:5 (graph.rnn)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -718,19 +745,19 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let row2 = wid.y * 16u + lid.y;
   let col3 = wid.x * 16u + lid.x;
   var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
+  for (var t5 = 0u; t5 < 3u; t5++) {
   {
     let ar7 = wid.y * 16u + lid.x;
     let ap8 = t5 * 16u + lid.y;
     var va11 = 0.0f;
-    if (ar7 < 350u && ap8 < 1u) { va11 = in1[ap8 * 350u + ar7]; }
+    if (ar7 < 350u && ap8 < 46u) { va11 = in1[ap8 * 350u + ar7]; }
     tileA0[lid.x * 16u + lid.y] = va11;
   }
   {
     let bc10 = wid.x * 16u + lid.x;
     let bp9 = t5 * 16u + lid.y;
     var vb12 = 0.0f;
-    if (bp9 < 1u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
+    if (bp9 < 46u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
     tileB1[lid.y * 16u + lid.x] = vb12;
   }
   workgroupBarrier();
@@ -742,84 +769,114 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 350u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
-// Kernel 34: _12 = d_rnn_scan_carry1 + d_rnn_body_h_t_matmul2 — add %33 at specs/rnnslu.yaml:36:5 (graph.rnn)
-const WGSL_34 = `// _12 = d_rnn_scan_carry1 + d_rnn_body_h_t_matmul2 — add %33 at specs/rnnslu.yaml:36:5 (graph.rnn)
+// Kernel 41: grad_Wh = matmul(d_rnn_scan_out3, d_rnn_scan_out4) — matmul %66 at specs/rnnslu.yaml:36:5 (graph.rnn)
+const WGSL_41 = `// grad_Wh = matmul(d_rnn_scan_out3, d_rnn_scan_out4) — matmul %66 at specs/rnnslu.yaml:36:5 (graph.rnn)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 3u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 200u && ap8 < 46u) { va11 = in1[ap8 * 200u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 46u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 200u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+}
+`;
+// Kernel 42: grad_bh = Σ d_rnn_scan_out5 — reduce_sum %67 at specs/rnnslu.yaml:36:5 (graph.rnn)
+const WGSL_42 = `// grad_bh = Σ d_rnn_scan_out5 — reduce_sum %67 at specs/rnnslu.yaml:36:5 (graph.rnn)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> in1: array<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 70016u;
-  if (i >= 70000u) { return; }
-  out[i] = (in1[i] + in2[i]);
+  let o = gid.x + gid.y * 256u;
+  if (o >= 200u) { return; }
+  var s: f32 = 0.0;
+  for (var r = 0u; r < 46u; r++) {
+    let j = o * 46u + r;
+    s += in1[((j / 46u) % 200u) + (j % 46u) * 200u];
+  }
+  out[o] = s;
 }
 `;
-// Kernel 35: _2 = d_rnn_scan_carry2 + d_rnn_body_h_t_matmul — add %34 at specs/rnnslu.yaml:36:5 (graph.rnn)
-const WGSL_35 = `// _2 = d_rnn_scan_carry2 + d_rnn_body_h_t_matmul — add %34 at specs/rnnslu.yaml:36:5 (graph.rnn)
+// Kernel 43: grad_W = matmul(d_rnn_scan_out6, d_rnn_scan_out7) — matmul %70 at specs/rnnslu.yaml:36:5 (graph.rnn)
+const WGSL_43 = `// grad_W = matmul(d_rnn_scan_out6, d_rnn_scan_out7) — matmul %70 at specs/rnnslu.yaml:36:5 (graph.rnn)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 40000u;
-  if (i >= 40000u) { return; }
-  out[i] = (in1[i] + in2[i]);
+var<workgroup> tileA0: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 256>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
+  let row2 = wid.y * 16u + lid.y;
+  let col3 = wid.x * 16u + lid.x;
+  var acc4 = 0.0f;
+  for (var t5 = 0u; t5 < 3u; t5++) {
+  {
+    let ar7 = wid.y * 16u + lid.x;
+    let ap8 = t5 * 16u + lid.y;
+    var va11 = 0.0f;
+    if (ar7 < 200u && ap8 < 46u) { va11 = in1[ap8 * 200u + ar7]; }
+    tileA0[lid.x * 16u + lid.y] = va11;
+  }
+  {
+    let bc10 = wid.x * 16u + lid.x;
+    let bp9 = t5 * 16u + lid.y;
+    var vb12 = 0.0f;
+    if (bp9 < 46u && bc10 < 127u) { vb12 = in2[bp9 * 127u + bc10]; }
+    tileB1[lid.y * 16u + lid.x] = vb12;
+  }
+  workgroupBarrier();
+  for (var p6 = 0u; p6 < 16u; p6++) {
+    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  }
+  workgroupBarrier();
+  }
+  if (row2 < 200u && col3 < 127u) { out[row2 * 127u + col3] = acc4; }
 }
 `;
-// Kernel 36: _3 = d_rnn_scan_carry3 + d_rnn_body_h_t_reducesum — add %35 at specs/rnnslu.yaml:36:5 (graph.rnn)
-const WGSL_36 = `// _3 = d_rnn_scan_carry3 + d_rnn_body_h_t_reducesum — add %35 at specs/rnnslu.yaml:36:5 (graph.rnn)
+// Kernel 44: grad_b = Σ d_rnn_scan_out8 — reduce_sum %71 at specs/rnnslu.yaml:36:5 (graph.rnn)
+const WGSL_44 = `// grad_b = Σ d_rnn_scan_out8 — reduce_sum %71 at specs/rnnslu.yaml:36:5 (graph.rnn)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 256u;
-  if (i >= 200u) { return; }
-  out[i] = (in1[i] + in2[i]);
+  let o = gid.x + gid.y * 128u;
+  if (o >= 127u) { return; }
+  var s: f32 = 0.0;
+  for (var r = 0u; r < 46u; r++) {
+    let j = o * 46u + r;
+    s += in1[((j / 46u) % 127u) + (j % 46u) * 127u];
+  }
+  out[o] = s;
 }
 `;
-// Kernel 37: _4 = d_rnn_scan_carry4 + d_rnn_body_o_matmul2 — add %36 at specs/rnnslu.yaml:36:5 (graph.rnn)
-const WGSL_37 = `// _4 = d_rnn_scan_carry4 + d_rnn_body_o_matmul2 — add %36 at specs/rnnslu.yaml:36:5 (graph.rnn)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 25408u;
-  if (i >= 25400u) { return; }
-  out[i] = (in1[i] + in2[i]);
-}
-`;
-// Kernel 38: _5 = d_rnn_scan_carry5 + d_rnn_body_o_reducesum — add %37 at specs/rnnslu.yaml:36:5 (graph.rnn)
-const WGSL_38 = `// _5 = d_rnn_scan_carry5 + d_rnn_body_o_reducesum — add %37 at specs/rnnslu.yaml:36:5 (graph.rnn)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-@group(0) @binding(2) var<storage, read> in2: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 128u;
-  if (i >= 127u) { return; }
-  out[i] = (in1[i] + in2[i]);
-}
-`;
-// Kernel 39: zeros — scan over length of 46 steps — scan %55 at specs/rnnslu.yaml:36:5 (graph.rnn)
-const WGSL_39 = `// zeros — scan over length of 46 steps — scan %55 at specs/rnnslu.yaml:36:5 (graph.rnn)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 16128u;
-  if (i >= 16100u) { return; }
-  out[i] = 0.0f;
-}
-`;
-// Kernel 40: grad_emb = scatter_add(d_rnn_scan_out0, words) — scatter_add %64 at specs/rnnslu.yaml:34:14 (graph.x)
-const WGSL_40 = `// grad_emb = scatter_add(d_rnn_scan_out0, words) — scatter_add %64 at specs/rnnslu.yaml:34:14 (graph.x)
+// Kernel 45: grad_emb = scatter_add(d_rnn_scan_out0, words) — scatter_add %73 at specs/rnnslu.yaml:34:14 (graph.x)
+const WGSL_45 = `// grad_emb = scatter_add(d_rnn_scan_out0, words) — scatter_add %73 at specs/rnnslu.yaml:34:14 (graph.x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<i32>;
@@ -837,8 +894,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s2;
 }
 `;
-// Kernel 41: optimizer_mul = 0.0970806646812754 * train_lr_scale — mul %67 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
-const WGSL_41 = `// optimizer_mul = 0.0970806646812754 * train_lr_scale — mul %67 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
+// Kernel 46: optimizer_mul = 0.0970806646812754 * train_lr_scale — mul %76 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
+const WGSL_46 = `// optimizer_mul = 0.0970806646812754 * train_lr_scale — mul %76 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -849,8 +906,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (0.09708066f * in1[i]);
 }
 `;
-// Kernel 42: optimizer_sub = emb - (optimizer_mul * grad_emb) — sub %70 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
-const WGSL_42 = `// optimizer_sub = emb - (optimizer_mul * grad_emb) — sub %70 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
+// Kernel 47: optimizer_sub = emb - (optimizer_mul * grad_emb) — sub %79 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
+const WGSL_47 = `// optimizer_sub = emb - (optimizer_mul * grad_emb) — sub %79 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -863,8 +920,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - (in2[0u] * in3[i]));
 }
 `;
-// Kernel 43: after_update_emb_reducesum = Σ (optimizer_sub * optimizer_sub) — reduce_sum %72 at specs/rnnslu.yaml:70:31 (phases[0].after_update.emb)
-const WGSL_43 = `// after_update_emb_reducesum = Σ (optimizer_sub * optimizer_sub) — reduce_sum %72 at specs/rnnslu.yaml:70:31 (phases[0].after_update.emb)
+// Kernel 48: after_update_emb_reducesum = Σ (optimizer_sub * optimizer_sub) — reduce_sum %81 at specs/rnnslu.yaml:70:31 (phases[0].after_update.emb)
+const WGSL_48 = `// after_update_emb_reducesum = Σ (optimizer_sub * optimizer_sub) — reduce_sum %81 at specs/rnnslu.yaml:70:31 (phases[0].after_update.emb)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -880,8 +937,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 44: after_update_emb_sqrt = sqrt(after_update_emb_reducesum) — sqrt %73 at specs/rnnslu.yaml:70:26 (phases[0].after_update.emb)
-const WGSL_44 = `// after_update_emb_sqrt = sqrt(after_update_emb_reducesum) — sqrt %73 at specs/rnnslu.yaml:70:26 (phases[0].after_update.emb)
+// Kernel 49: after_update_emb_sqrt = sqrt(after_update_emb_reducesum) — sqrt %82 at specs/rnnslu.yaml:70:26 (phases[0].after_update.emb)
+const WGSL_49 = `// after_update_emb_sqrt = sqrt(after_update_emb_reducesum) — sqrt %82 at specs/rnnslu.yaml:70:26 (phases[0].after_update.emb)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -892,8 +949,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = sqrt(in1[i]);
 }
 `;
-// Kernel 45: emb = optimizer_sub / after_update_emb_sqrt — div %76 at specs/rnnslu.yaml:70:16 (phases[0].after_update.emb)
-const WGSL_45 = `// emb = optimizer_sub / after_update_emb_sqrt — div %76 at specs/rnnslu.yaml:70:16 (phases[0].after_update.emb)
+// Kernel 50: emb = optimizer_sub / after_update_emb_sqrt — div %85 at specs/rnnslu.yaml:70:16 (phases[0].after_update.emb)
+const WGSL_50 = `// emb = optimizer_sub / after_update_emb_sqrt — div %85 at specs/rnnslu.yaml:70:16 (phases[0].after_update.emb)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -905,8 +962,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[((i / 50u) % 573u)]);
 }
 `;
-// Kernel 46: Wx = Wx - (optimizer_mul * d_rnn_scan_final1) — sub %79 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
-const WGSL_46 = `// Wx = Wx - (optimizer_mul * d_rnn_scan_final1) — sub %79 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
+// Kernel 51: Wx = Wx - (optimizer_mul * grad_Wx) — sub %88 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
+const WGSL_51 = `// Wx = Wx - (optimizer_mul * grad_Wx) — sub %88 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -918,8 +975,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (in1[0u] * in2[i]));
 }
 `;
-// Kernel 47: Wh = Wh - (optimizer_mul * d_rnn_scan_final2) — sub %82 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
-const WGSL_47 = `// Wh = Wh - (optimizer_mul * d_rnn_scan_final2) — sub %82 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
+// Kernel 52: Wh = Wh - (optimizer_mul * grad_Wh) — sub %91 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
+const WGSL_52 = `// Wh = Wh - (optimizer_mul * grad_Wh) — sub %91 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -931,8 +988,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (in1[0u] * in2[i]));
 }
 `;
-// Kernel 48: W = W - (optimizer_mul * d_rnn_scan_final4) — sub %85 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
-const WGSL_48 = `// W = W - (optimizer_mul * d_rnn_scan_final4) — sub %85 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
+// Kernel 53: W = W - (optimizer_mul * grad_W) — sub %94 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
+const WGSL_53 = `// W = W - (optimizer_mul * grad_W) — sub %94 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -944,8 +1001,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (in1[0u] * in2[i]));
 }
 `;
-// Kernel 49: bh = bh - (optimizer_mul * d_rnn_scan_final3) — sub %88 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
-const WGSL_49 = `// bh = bh - (optimizer_mul * d_rnn_scan_final3) — sub %88 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
+// Kernel 54: bh = bh - (optimizer_mul * grad_bh) — sub %97 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
+const WGSL_54 = `// bh = bh - (optimizer_mul * grad_bh) — sub %97 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -957,8 +1014,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (in1[0u] * in2[i]));
 }
 `;
-// Kernel 50: b = b - (optimizer_mul * d_rnn_scan_final5) — sub %91 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
-const WGSL_50 = `// b = b - (optimizer_mul * d_rnn_scan_final5) — sub %91 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
+// Kernel 55: b = b - (optimizer_mul * grad_b) — sub %100 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
+const WGSL_55 = `// b = b - (optimizer_mul * grad_b) — sub %100 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -970,8 +1027,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (in1[0u] * in2[i]));
 }
 `;
-// Kernel 51: h0 = h0 - (optimizer_mul * d_rnn_scan_final0) — sub %94 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
-const WGSL_51 = `// h0 = h0 - (optimizer_mul * d_rnn_scan_final0) — sub %94 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
+// Kernel 56: h0 = h0 - (optimizer_mul * d_rnn_scan_final0) — sub %103 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
+const WGSL_56 = `// h0 = h0 - (optimizer_mul * d_rnn_scan_final0) — sub %103 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -983,8 +1040,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (in1[0u] * in2[i]));
 }
 `;
-// Kernel 52: x = gather(emb, words) — gather %9 at specs/rnnslu.yaml:34:14 (graph.x)
-const WGSL_52 = `// x = gather(emb, words) — gather %9 at specs/rnnslu.yaml:34:14 (graph.x)
+// Kernel 57: x = gather(emb, words) — gather %9 at specs/rnnslu.yaml:34:14 (graph.x)
+const WGSL_57 = `// x = gather(emb, words) — gather %9 at specs/rnnslu.yaml:34:14 (graph.x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<i32>;
@@ -996,8 +1053,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[u32(in2[i / 50u]) * 50u + i % 50u];
 }
 `;
-// Kernel 53: rnn_body_h_t_matmul = matmul(rnn_scan_x0, Wx) — matmul %3 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)
-const WGSL_53 = `// rnn_body_h_t_matmul = matmul(rnn_scan_x0, Wx) — matmul %3 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)
+// Kernel 58: rnn_body_h_t_matmul = matmul(rnn_scan_x0, Wx) — matmul %3 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)
+const WGSL_58 = `// rnn_body_h_t_matmul = matmul(rnn_scan_x0, Wx) — matmul %3 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1032,8 +1089,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
-// Kernel 54: rnn_body_h_t_matmul2 = matmul(rnn_scan_carry0, Wh) — matmul %5 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)
-const WGSL_54 = `// rnn_body_h_t_matmul2 = matmul(rnn_scan_carry0, Wh) — matmul %5 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)
+// Kernel 59: rnn_body_h_t_matmul2 = matmul(rnn_scan_carry0, Wh) — matmul %5 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)
+const WGSL_59 = `// rnn_body_h_t_matmul2 = matmul(rnn_scan_carry0, Wh) — matmul %5 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1068,8 +1125,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
 }
 `;
-// Kernel 55: _0 = sigmoid((rnn_body_h_t_matmul + rnn_body_h_t_matmul2) + bh) — sigmoid %10 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)
-const WGSL_55 = `// _0 = sigmoid((rnn_body_h_t_matmul + rnn_body_h_t_matmul2) + bh) — sigmoid %10 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)
+// Kernel 60: _0 = sigmoid((rnn_body_h_t_matmul + rnn_body_h_t_matmul2) + bh) — sigmoid %10 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)
+const WGSL_60 = `// _0 = sigmoid((rnn_body_h_t_matmul + rnn_body_h_t_matmul2) + bh) — sigmoid %10 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1082,8 +1139,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (1.0 / (1.0 + exp(-(((in1[i] + in2[i]) + in3[i])))));
 }
 `;
-// Kernel 56: rnn_body_o_matmul = matmul(_0, W) — matmul %12 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)
-const WGSL_56 = `// rnn_body_o_matmul = matmul(_0, W) — matmul %12 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)
+// Kernel 61: rnn_body_o_matmul = matmul(_0, W) — matmul %12 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)
+const WGSL_61 = `// rnn_body_o_matmul = matmul(_0, W) — matmul %12 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1118,8 +1175,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row2 < 1u && col3 < 127u) { out[row2 * 127u + col3] = acc4; }
 }
 `;
-// Kernel 57: _1 = rnn_body_o_matmul + b — add %15 at specs/rnnslu.yaml:46:20 (graph.rnn.body.o)
-const WGSL_57 = `// _1 = rnn_body_o_matmul + b — add %15 at specs/rnnslu.yaml:46:20 (graph.rnn.body.o)
+// Kernel 62: _1 = rnn_body_o_matmul + b — add %15 at specs/rnnslu.yaml:46:20 (graph.rnn.body.o)
+const WGSL_62 = `// _1 = rnn_body_o_matmul + b — add %15 at specs/rnnslu.yaml:46:20 (graph.rnn.body.o)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1131,8 +1188,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[i]);
 }
 `;
-// Kernel 58: zeros — scan over length of 46 steps — scan %12 at specs/rnnslu.yaml:36:5 (graph.rnn)
-const WGSL_58 = `// zeros — scan over length of 46 steps — scan %12 at specs/rnnslu.yaml:36:5 (graph.rnn)
+// Kernel 63: zeros — scan over length of 46 steps — scan %12 at specs/rnnslu.yaml:36:5 (graph.rnn)
+const WGSL_63 = `// zeros — scan over length of 46 steps — scan %12 at specs/rnnslu.yaml:36:5 (graph.rnn)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(64)
@@ -1142,8 +1199,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = 0.0f;
 }
 `;
-// Kernel 59: p_y_reducemax = reduce_max(rnn_scan_out0) — reduce_max %15 at specs/rnnslu.yaml:49:8 (graph.p_y)
-const WGSL_59 = `// p_y_reducemax = reduce_max(rnn_scan_out0) — reduce_max %15 at specs/rnnslu.yaml:49:8 (graph.p_y)
+// Kernel 64: p_y_reducemax = reduce_max(rnn_scan_out0) — reduce_max %15 at specs/rnnslu.yaml:49:8 (graph.p_y)
+const WGSL_64 = `// p_y_reducemax = reduce_max(rnn_scan_out0) — reduce_max %15 at specs/rnnslu.yaml:49:8 (graph.p_y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1160,8 +1217,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 60: p_y_exp = exp(rnn_scan_out0 - p_y_reducemax) — exp %20 at specs/rnnslu.yaml:49:8 (graph.p_y)
-const WGSL_60 = `// p_y_exp = exp(rnn_scan_out0 - p_y_reducemax) — exp %20 at specs/rnnslu.yaml:49:8 (graph.p_y)
+// Kernel 65: p_y_exp = exp(rnn_scan_out0 - p_y_reducemax) — exp %20 at specs/rnnslu.yaml:49:8 (graph.p_y)
+const WGSL_65 = `// p_y_exp = exp(rnn_scan_out0 - p_y_reducemax) — exp %20 at specs/rnnslu.yaml:49:8 (graph.p_y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1173,8 +1230,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp((in1[i] - in2[((i / 127u) % 46u)]));
 }
 `;
-// Kernel 61: p_y_reducesum = Σ p_y_exp — reduce_sum %21 at specs/rnnslu.yaml:49:8 (graph.p_y)
-const WGSL_61 = `// p_y_reducesum = Σ p_y_exp — reduce_sum %21 at specs/rnnslu.yaml:49:8 (graph.p_y)
+// Kernel 66: p_y_reducesum = Σ p_y_exp — reduce_sum %21 at specs/rnnslu.yaml:49:8 (graph.p_y)
+const WGSL_66 = `// p_y_reducesum = Σ p_y_exp — reduce_sum %21 at specs/rnnslu.yaml:49:8 (graph.p_y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1190,8 +1247,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 62: p_y = p_y_exp / p_y_reducesum — div %24 at specs/rnnslu.yaml:49:8 (graph.p_y)
-const WGSL_62 = `// p_y = p_y_exp / p_y_reducesum — div %24 at specs/rnnslu.yaml:49:8 (graph.p_y)
+// Kernel 67: p_y = p_y_exp / p_y_reducesum — div %24 at specs/rnnslu.yaml:49:8 (graph.p_y)
+const WGSL_67 = `// p_y = p_y_exp / p_y_reducesum — div %24 at specs/rnnslu.yaml:49:8 (graph.p_y)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1203,8 +1260,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[((i / 127u) % 46u)]);
 }
 `;
-// Kernel 63: f1_argmax = argmax(p_y) — argmax %25 at specs/rnnslu.yaml:56:7 (metrics.f1)
-const WGSL_63 = `// f1_argmax = argmax(p_y) — argmax %25 at specs/rnnslu.yaml:56:7 (metrics.f1)
+// Kernel 68: f1_argmax = argmax(p_y) — argmax %25 at specs/rnnslu.yaml:56:7 (metrics.f1)
+const WGSL_68 = `// f1_argmax = argmax(p_y) — argmax %25 at specs/rnnslu.yaml:56:7 (metrics.f1)
 @group(0) @binding(0) var<storage, read_write> out: array<i32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1222,8 +1279,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = i32(bi2);
 }
 `;
-// Kernel 64: f1_cast = cast(f1_argmax) — cast %26 at specs/rnnslu.yaml:56:7 (metrics.f1)
-const WGSL_64 = `// f1_cast = cast(f1_argmax) — cast %26 at specs/rnnslu.yaml:56:7 (metrics.f1)
+// Kernel 69: f1_cast = cast(f1_argmax) — cast %26 at specs/rnnslu.yaml:56:7 (metrics.f1)
+const WGSL_69 = `// f1_cast = cast(f1_argmax) — cast %26 at specs/rnnslu.yaml:56:7 (metrics.f1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -1267,32 +1324,23 @@ export const plan: GpuPlan = {
     { name: "nll_expr_reducesum3", size: 1, dtype: "f32", role: "temp" },
     { name: "cost", size: 1, dtype: "f32", role: "temp" },
     { name: "d_nll_expr_div", size: 46, dtype: "f32", role: "temp" },
-    { name: "rnn_body_h_t_matmul4", size: 200, dtype: "f32", role: "temp" },
-    { name: "rnn_body_h_t_sigmoid", size: 200, dtype: "f32", role: "temp" },
-    { name: "d_rnn_body_o_reducesum", size: 127, dtype: "f32", role: "temp" },
+    { name: "_7", size: 200, dtype: "f32", role: "temp" },
     { name: "d_rnn_body_o_matmul", size: 200, dtype: "f32", role: "temp" },
-    { name: "d_rnn_body_o_matmul2", size: 25400, dtype: "f32", role: "temp" },
-    { name: "d_rnn_body_h_t_mul", size: 200, dtype: "f32", role: "temp" },
-    { name: "d_rnn_body_h_t_reducesum", size: 200, dtype: "f32", role: "temp" },
-    { name: "_02", size: 200, dtype: "f32", role: "temp" },
-    { name: "d_rnn_body_h_t_matmul", size: 40000, dtype: "f32", role: "temp" },
-    { name: "_6", size: 350, dtype: "f32", role: "temp" },
-    { name: "d_rnn_body_h_t_matmul2", size: 70000, dtype: "f32", role: "temp" },
-    { name: "_12", size: 70000, dtype: "f32", role: "temp" },
-    { name: "d_rnn_scan_carry1", size: 70000, dtype: "f32", role: "temp" },
-    { name: "_2", size: 40000, dtype: "f32", role: "temp" },
-    { name: "d_rnn_scan_carry2", size: 40000, dtype: "f32", role: "temp" },
     { name: "_3", size: 200, dtype: "f32", role: "temp" },
-    { name: "_4", size: 25400, dtype: "f32", role: "temp" },
-    { name: "d_rnn_scan_carry4", size: 25400, dtype: "f32", role: "temp" },
-    { name: "_5", size: 127, dtype: "f32", role: "temp" },
+    { name: "_6", size: 200, dtype: "f32", role: "temp" },
+    { name: "_02", size: 200, dtype: "f32", role: "temp" },
+    { name: "_12", size: 350, dtype: "f32", role: "temp" },
     { name: "d_rnn_scan_out0", size: 16100, dtype: "f32", role: "temp" },
+    { name: "d_rnn_scan_out1", size: 16100, dtype: "f32", role: "temp" },
+    { name: "d_rnn_scan_out2", size: 9200, dtype: "f32", role: "temp" },
+    { name: "d_rnn_scan_out3", size: 9200, dtype: "f32", role: "temp" },
+    { name: "d_rnn_scan_out4", size: 9200, dtype: "f32", role: "temp" },
+    { name: "d_rnn_scan_out5", size: 9200, dtype: "f32", role: "temp" },
+    { name: "d_rnn_scan_out6", size: 9200, dtype: "f32", role: "temp" },
     { name: "k_d_rnn_const", size: 200, dtype: "f32", role: "const", fill: 0 },
-    { name: "k_d_rnn_const2", size: 70000, dtype: "f32", role: "const", fill: 0 },
-    { name: "k_d_rnn_const3", size: 40000, dtype: "f32", role: "const", fill: 0 },
-    { name: "k_d_rnn_const4", size: 200, dtype: "f32", role: "const", fill: 0 },
-    { name: "k_d_rnn_const5", size: 25400, dtype: "f32", role: "const", fill: 0 },
-    { name: "k_d_rnn_const6", size: 127, dtype: "f32", role: "const", fill: 0 },
+    { name: "grad_Wx", size: 70000, dtype: "f32", role: "temp" },
+    { name: "grad_Wh", size: 40000, dtype: "f32", role: "temp" },
+    { name: "grad_W", size: 25400, dtype: "f32", role: "temp" },
     { name: "grad_emb", size: 28650, dtype: "f32", role: "temp" },
     { name: "train_lr_scale", size: 1, dtype: "f32", role: "state", ref: "train.lr_scale" },
     { name: "optimizer_sub", size: 28650, dtype: "f32", role: "temp" },
@@ -1334,49 +1382,54 @@ export const plan: GpuPlan = {
     { name: "step0_d_nll_expr_reducesum", label: "d_nll_expr_reducesum = Σ -d_nll_expr_mul — reduce_sum %41 at specs/rnnslu.yaml:54:32 (losses.nll.expr)", wgsl: WGSL_19, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_d_nll_expr_div", label: "d_nll_expr_div = d_nll_expr_reducesum / nll_expr_reducesum — div %42 at specs/rnnslu.yaml:54:32 (losses.nll.expr)", wgsl: WGSL_20, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 22, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_d_nll_expr_add", label: "d_nll_expr_add = d_nll_expr_mul + (d_nll_expr_div * nll_expr_exp) — add %46 at specs/rnnslu.yaml:54:32 (losses.nll.expr)", wgsl: WGSL_21, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 28, access: "read" }, { buffer: 19, access: "read" }], workgroups: [92, 1, 1] },
-    { name: "step0_rnn_body_h_t_matmul3", label: "rnn_body_h_t_matmul3 = matmul(d_rnn_scan_x1, Wx) — matmul %14 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)", wgsl: WGSL_22, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 9, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_rnn_body_h_t_matmul4", label: "rnn_body_h_t_matmul4 = matmul(d_rnn_scan_x0, Wh) — matmul %15 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)", wgsl: WGSL_23, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 12, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_rnn_body_h_t_sigmoid", label: "rnn_body_h_t_sigmoid = sigmoid((rnn_body_h_t_matmul3 + rnn_body_h_t_matmul4) + bh) — sigmoid %19 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)", wgsl: WGSL_24, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 29, access: "read" }, { buffer: 14, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_d_rnn_body_o_reducesum", label: "d_rnn_body_o_reducesum = Σ d_rnn_scan_x2 — reduce_sum %20 at specs/rnnslu.yaml:46:20 (graph.rnn.body.o)", wgsl: WGSL_25, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_d_rnn_body_o_matmul", label: "d_rnn_body_o_matmul = matmul(d_rnn_scan_x2, W) — matmul %21 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)", wgsl: WGSL_26, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 16, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_d_rnn_body_o_matmul2", label: "d_rnn_body_o_matmul2 = matmul(rnn_body_h_t_sigmoid, d_rnn_scan_x2) — matmul %22 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)", wgsl: WGSL_27, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 30, access: "read" }, { buffer: 15, access: "read" }], workgroups: [8, 13, 1] },
-    { name: "step0_d_rnn_body_h_t_mul", label: "d_rnn_body_h_t_mul = (d_rnn_scan_carry0 + d_rnn_body_o_matmul) * (rnn_body_h_t_sigmoid * (1 - rnn_body_h_t_sigmoid)) — mul %27 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)", wgsl: WGSL_28, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 32, access: "read" }, { buffer: 30, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_d_rnn_body_h_t_reducesum", label: "d_rnn_body_h_t_reducesum = Σ d_rnn_body_h_t_mul — reduce_sum %28 at specs/rnnslu.yaml:44:40 (graph.rnn.body.h_t)", wgsl: WGSL_29, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 34, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0__02", label: "_02 = matmul(d_rnn_body_h_t_mul, Wh) — matmul %29 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)", wgsl: WGSL_30, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 12, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_d_rnn_body_h_t_matmul", label: "d_rnn_body_h_t_matmul = matmul(d_rnn_scan_x0, d_rnn_body_h_t_mul) — matmul %30 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)", wgsl: WGSL_31, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 34, access: "read" }], workgroups: [13, 13, 1] },
-    { name: "step0__6", label: "_6 = matmul(d_rnn_body_h_t_mul, Wx) — matmul %31 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)", wgsl: WGSL_32, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 9, access: "read" }], workgroups: [22, 1, 1] },
-    { name: "step0_d_rnn_body_h_t_matmul2", label: "d_rnn_body_h_t_matmul2 = matmul(d_rnn_scan_x1, d_rnn_body_h_t_mul) — matmul %32 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)", wgsl: WGSL_33, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 34, access: "read" }], workgroups: [13, 22, 1] },
-    { name: "step0__12", label: "_12 = d_rnn_scan_carry1 + d_rnn_body_h_t_matmul2 — add %33 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_34, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 41, access: "read" }, { buffer: 39, access: "read" }], workgroups: [1094, 1, 1] },
-    { name: "step0__2", label: "_2 = d_rnn_scan_carry2 + d_rnn_body_h_t_matmul — add %34 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_35, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 43, access: "read" }, { buffer: 37, access: "read" }], workgroups: [625, 1, 1] },
-    { name: "step0__3", label: "_3 = d_rnn_scan_carry3 + d_rnn_body_h_t_reducesum — add %35 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_36, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 35, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0__4", label: "_4 = d_rnn_scan_carry4 + d_rnn_body_o_matmul2 — add %36 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_37, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 33, access: "read" }], workgroups: [397, 1, 1] },
-    { name: "step0__5", label: "_5 = d_rnn_scan_carry5 + d_rnn_body_o_reducesum — add %37 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_38, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 31, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_d_rnn_scan_out0", label: "zeros — scan over length of 46 steps — scan %55 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_39, bindings: [{ buffer: 48, access: "read_write" }], workgroups: [252, 1, 1] },
-    { name: "step0_grad_emb", label: "grad_emb = scatter_add(d_rnn_scan_out0, words) — scatter_add %64 at specs/rnnslu.yaml:34:14 (graph.x)", wgsl: WGSL_40, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 6, access: "read" }], workgroups: [448, 1, 1] },
-    { name: "step0_optimizer_mul", label: "optimizer_mul = 0.0970806646812754 * train_lr_scale — mul %67 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_41, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 56, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_optimizer_sub", label: "optimizer_sub = emb - (optimizer_mul * grad_emb) — sub %70 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_42, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 26, access: "read" }, { buffer: 55, access: "read" }], workgroups: [448, 1, 1] },
-    { name: "step0_after_update_emb_reducesum", label: "after_update_emb_reducesum = Σ (optimizer_sub * optimizer_sub) — reduce_sum %72 at specs/rnnslu.yaml:70:31 (phases[0].after_update.emb)", wgsl: WGSL_43, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 57, access: "read" }], workgroups: [9, 1, 1] },
-    { name: "step0_after_update_emb_sqrt", label: "after_update_emb_sqrt = sqrt(after_update_emb_reducesum) — sqrt %73 at specs/rnnslu.yaml:70:26 (phases[0].after_update.emb)", wgsl: WGSL_44, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 58, access: "read" }], workgroups: [9, 1, 1] },
-    { name: "step0_emb", label: "emb = optimizer_sub / after_update_emb_sqrt — div %76 at specs/rnnslu.yaml:70:16 (phases[0].after_update.emb)", wgsl: WGSL_45, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 59, access: "read" }], workgroups: [448, 1, 1] },
-    { name: "step0_Wx", label: "Wx = Wx - (optimizer_mul * d_rnn_scan_final1) — sub %79 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_46, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 40, access: "read" }], workgroups: [1094, 1, 1] },
-    { name: "step0_Wh", label: "Wh = Wh - (optimizer_mul * d_rnn_scan_final2) — sub %82 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_47, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 42, access: "read" }], workgroups: [625, 1, 1] },
-    { name: "step0_W", label: "W = W - (optimizer_mul * d_rnn_scan_final4) — sub %85 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_48, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 45, access: "read" }], workgroups: [397, 1, 1] },
-    { name: "step0_bh", label: "bh = bh - (optimizer_mul * d_rnn_scan_final3) — sub %88 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_49, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 36, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_b", label: "b = b - (optimizer_mul * d_rnn_scan_final5) — sub %91 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_50, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 47, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_h0", label: "h0 = h0 - (optimizer_mul * d_rnn_scan_final0) — sub %94 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_51, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 44, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "evaluate_x", label: "x = gather(emb, words) — gather %9 at specs/rnnslu.yaml:34:14 (graph.x)", wgsl: WGSL_52, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 6, access: "read" }], workgroups: [252, 1, 1] },
-    { name: "evaluate_rnn_body_h_t_matmul", label: "rnn_body_h_t_matmul = matmul(rnn_scan_x0, Wx) — matmul %3 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)", wgsl: WGSL_53, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 62, access: "read" }, { buffer: 9, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "evaluate_rnn_body_h_t_matmul2", label: "rnn_body_h_t_matmul2 = matmul(rnn_scan_carry0, Wh) — matmul %5 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)", wgsl: WGSL_54, bindings: [{ buffer: 63, access: "read_write" }, { buffer: 64, access: "read" }, { buffer: 12, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "evaluate__0", label: "_0 = sigmoid((rnn_body_h_t_matmul + rnn_body_h_t_matmul2) + bh) — sigmoid %10 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)", wgsl: WGSL_55, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 61, access: "read" }, { buffer: 63, access: "read" }, { buffer: 14, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "evaluate_rnn_body_o_matmul", label: "rnn_body_o_matmul = matmul(_0, W) — matmul %12 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)", wgsl: WGSL_56, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 65, access: "read" }, { buffer: 16, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "evaluate__1", label: "_1 = rnn_body_o_matmul + b — add %15 at specs/rnnslu.yaml:46:20 (graph.rnn.body.o)", wgsl: WGSL_57, bindings: [{ buffer: 67, access: "read_write" }, { buffer: 66, access: "read" }, { buffer: 18, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_rnn_scan_out0", label: "zeros — scan over length of 46 steps — scan %12 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_58, bindings: [{ buffer: 68, access: "read_write" }], workgroups: [92, 1, 1] },
-    { name: "evaluate_p_y_reducemax", label: "p_y_reducemax = reduce_max(rnn_scan_out0) — reduce_max %15 at specs/rnnslu.yaml:49:8 (graph.p_y)", wgsl: WGSL_59, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 68, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_exp", label: "p_y_exp = exp(rnn_scan_out0 - p_y_reducemax) — exp %20 at specs/rnnslu.yaml:49:8 (graph.p_y)", wgsl: WGSL_60, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 68, access: "read" }, { buffer: 69, access: "read" }], workgroups: [92, 1, 1] },
-    { name: "evaluate_p_y_reducesum", label: "p_y_reducesum = Σ p_y_exp — reduce_sum %21 at specs/rnnslu.yaml:49:8 (graph.p_y)", wgsl: WGSL_61, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 70, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y", label: "p_y = p_y_exp / p_y_reducesum — div %24 at specs/rnnslu.yaml:49:8 (graph.p_y)", wgsl: WGSL_62, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 70, access: "read" }, { buffer: 69, access: "read" }], workgroups: [92, 1, 1] },
-    { name: "evaluate_f1_argmax", label: "f1_argmax = argmax(p_y) — argmax %25 at specs/rnnslu.yaml:56:7 (metrics.f1)", wgsl: WGSL_63, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 68, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_f1_cast", label: "f1_cast = cast(f1_argmax) — cast %26 at specs/rnnslu.yaml:56:7 (metrics.f1)", wgsl: WGSL_64, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 71, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_rnn_body_h_t_matmul3", label: "rnn_body_h_t_matmul3 = matmul(d_rnn_scan_x1, Wx) — matmul %9 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)", wgsl: WGSL_22, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 9, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_rnn_body_h_t_matmul4", label: "rnn_body_h_t_matmul4 = matmul(d_rnn_scan_x0, Wh) — matmul %10 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)", wgsl: WGSL_23, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 12, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0__7", label: "_7 = sigmoid((rnn_body_h_t_matmul3 + rnn_body_h_t_matmul4) + bh) — sigmoid %14 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)", wgsl: WGSL_24, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 11, access: "read" }, { buffer: 14, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0__9", label: "_9 = Σ d_rnn_scan_x2 — reduce_sum %15 at specs/rnnslu.yaml:46:20 (graph.rnn.body.o)", wgsl: WGSL_25, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_d_rnn_body_o_matmul", label: "d_rnn_body_o_matmul = matmul(d_rnn_scan_x2, W) — matmul %16 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)", wgsl: WGSL_26, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 16, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0__3", label: "_3 = (d_rnn_scan_carry0 + d_rnn_body_o_matmul) * (_7 * (1 - _7)) — mul %21 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)", wgsl: WGSL_27, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 30, access: "read" }, { buffer: 29, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0__6", label: "_6 = Σ _3 — reduce_sum %22 at specs/rnnslu.yaml:44:40 (graph.rnn.body.h_t)", wgsl: WGSL_28, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 31, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0__02", label: "_02 = matmul(_3, Wh) — matmul %23 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)", wgsl: WGSL_29, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 12, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0__12", label: "_12 = matmul(_3, Wx) — matmul %24 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)", wgsl: WGSL_30, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 9, access: "read" }], workgroups: [22, 1, 1] },
+    { name: "step0_d_rnn_scan_out0", label: "zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_31, bindings: [{ buffer: 35, access: "read_write" }], workgroups: [252, 1, 1] },
+    { name: "step0_d_rnn_scan_out1", label: "zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_32, bindings: [{ buffer: 36, access: "read_write" }], workgroups: [252, 1, 1] },
+    { name: "step0_d_rnn_scan_out2", label: "zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_33, bindings: [{ buffer: 37, access: "read_write" }], workgroups: [144, 1, 1] },
+    { name: "step0_d_rnn_scan_out3", label: "zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_34, bindings: [{ buffer: 38, access: "read_write" }], workgroups: [144, 1, 1] },
+    { name: "step0_d_rnn_scan_out4", label: "zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_35, bindings: [{ buffer: 39, access: "read_write" }], workgroups: [144, 1, 1] },
+    { name: "step0_d_rnn_scan_out5", label: "zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_36, bindings: [{ buffer: 40, access: "read_write" }], workgroups: [144, 1, 1] },
+    { name: "step0_d_rnn_scan_out6", label: "zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_37, bindings: [{ buffer: 41, access: "read_write" }], workgroups: [144, 1, 1] },
+    { name: "step0_d_rnn_scan_out7", label: "zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_38, bindings: [{ buffer: 23, access: "read_write" }], workgroups: [92, 1, 1] },
+    { name: "step0_d_rnn_scan_out8", label: "zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_39, bindings: [{ buffer: 19, access: "read_write" }], workgroups: [92, 1, 1] },
+    { name: "step0_grad_Wx", label: "grad_Wx = matmul(d_rnn_scan_out1, d_rnn_scan_out2) — matmul %63 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_40, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 36, access: "read" }, { buffer: 37, access: "read" }], workgroups: [13, 22, 1] },
+    { name: "step0_grad_Wh", label: "grad_Wh = matmul(d_rnn_scan_out3, d_rnn_scan_out4) — matmul %66 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_41, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 39, access: "read" }], workgroups: [13, 13, 1] },
+    { name: "step0_grad_bh", label: "grad_bh = Σ d_rnn_scan_out5 — reduce_sum %67 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_42, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 40, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_grad_W", label: "grad_W = matmul(d_rnn_scan_out6, d_rnn_scan_out7) — matmul %70 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_43, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 41, access: "read" }, { buffer: 23, access: "read" }], workgroups: [8, 13, 1] },
+    { name: "step0_grad_b", label: "grad_b = Σ d_rnn_scan_out8 — reduce_sum %71 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_44, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_grad_emb", label: "grad_emb = scatter_add(d_rnn_scan_out0, words) — scatter_add %73 at specs/rnnslu.yaml:34:14 (graph.x)", wgsl: WGSL_45, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 35, access: "read" }, { buffer: 6, access: "read" }], workgroups: [448, 1, 1] },
+    { name: "step0_optimizer_mul", label: "optimizer_mul = 0.0970806646812754 * train_lr_scale — mul %76 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_46, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 47, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_optimizer_sub", label: "optimizer_sub = emb - (optimizer_mul * grad_emb) — sub %79 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_47, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 26, access: "read" }, { buffer: 46, access: "read" }], workgroups: [448, 1, 1] },
+    { name: "step0_after_update_emb_reducesum", label: "after_update_emb_reducesum = Σ (optimizer_sub * optimizer_sub) — reduce_sum %81 at specs/rnnslu.yaml:70:31 (phases[0].after_update.emb)", wgsl: WGSL_48, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [9, 1, 1] },
+    { name: "step0_after_update_emb_sqrt", label: "after_update_emb_sqrt = sqrt(after_update_emb_reducesum) — sqrt %82 at specs/rnnslu.yaml:70:26 (phases[0].after_update.emb)", wgsl: WGSL_49, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 49, access: "read" }], workgroups: [9, 1, 1] },
+    { name: "step0_emb", label: "emb = optimizer_sub / after_update_emb_sqrt — div %85 at specs/rnnslu.yaml:70:16 (phases[0].after_update.emb)", wgsl: WGSL_50, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 50, access: "read" }], workgroups: [448, 1, 1] },
+    { name: "step0_Wx", label: "Wx = Wx - (optimizer_mul * grad_Wx) — sub %88 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_51, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 43, access: "read" }], workgroups: [1094, 1, 1] },
+    { name: "step0_Wh", label: "Wh = Wh - (optimizer_mul * grad_Wh) — sub %91 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_52, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 44, access: "read" }], workgroups: [625, 1, 1] },
+    { name: "step0_W", label: "W = W - (optimizer_mul * grad_W) — sub %94 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_53, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 45, access: "read" }], workgroups: [397, 1, 1] },
+    { name: "step0_bh", label: "bh = bh - (optimizer_mul * grad_bh) — sub %97 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_54, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 32, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "step0_b", label: "b = b - (optimizer_mul * grad_b) — sub %100 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_55, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 15, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_h0", label: "h0 = h0 - (optimizer_mul * d_rnn_scan_final0) — sub %103 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_56, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 33, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "evaluate_x", label: "x = gather(emb, words) — gather %9 at specs/rnnslu.yaml:34:14 (graph.x)", wgsl: WGSL_57, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 6, access: "read" }], workgroups: [252, 1, 1] },
+    { name: "evaluate_rnn_body_h_t_matmul", label: "rnn_body_h_t_matmul = matmul(rnn_scan_x0, Wx) — matmul %3 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)", wgsl: WGSL_58, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 53, access: "read" }, { buffer: 9, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "evaluate_rnn_body_h_t_matmul2", label: "rnn_body_h_t_matmul2 = matmul(rnn_scan_carry0, Wh) — matmul %5 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)", wgsl: WGSL_59, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 12, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "evaluate__0", label: "_0 = sigmoid((rnn_body_h_t_matmul + rnn_body_h_t_matmul2) + bh) — sigmoid %10 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)", wgsl: WGSL_60, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 54, access: "read" }, { buffer: 14, access: "read" }], workgroups: [4, 1, 1] },
+    { name: "evaluate_rnn_body_o_matmul", label: "rnn_body_o_matmul = matmul(_0, W) — matmul %12 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)", wgsl: WGSL_61, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 56, access: "read" }, { buffer: 16, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate__1", label: "_1 = rnn_body_o_matmul + b — add %15 at specs/rnnslu.yaml:46:20 (graph.rnn.body.o)", wgsl: WGSL_62, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 18, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_rnn_scan_out0", label: "zeros — scan over length of 46 steps — scan %12 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_63, bindings: [{ buffer: 59, access: "read_write" }], workgroups: [92, 1, 1] },
+    { name: "evaluate_p_y_reducemax", label: "p_y_reducemax = reduce_max(rnn_scan_out0) — reduce_max %15 at specs/rnnslu.yaml:49:8 (graph.p_y)", wgsl: WGSL_64, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 59, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_exp", label: "p_y_exp = exp(rnn_scan_out0 - p_y_reducemax) — exp %20 at specs/rnnslu.yaml:49:8 (graph.p_y)", wgsl: WGSL_65, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 59, access: "read" }, { buffer: 60, access: "read" }], workgroups: [92, 1, 1] },
+    { name: "evaluate_p_y_reducesum", label: "p_y_reducesum = Σ p_y_exp — reduce_sum %21 at specs/rnnslu.yaml:49:8 (graph.p_y)", wgsl: WGSL_66, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 61, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y", label: "p_y = p_y_exp / p_y_reducesum — div %24 at specs/rnnslu.yaml:49:8 (graph.p_y)", wgsl: WGSL_67, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 61, access: "read" }, { buffer: 60, access: "read" }], workgroups: [92, 1, 1] },
+    { name: "evaluate_f1_argmax", label: "f1_argmax = argmax(p_y) — argmax %25 at specs/rnnslu.yaml:56:7 (metrics.f1)", wgsl: WGSL_68, bindings: [{ buffer: 62, access: "read_write" }, { buffer: 59, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_f1_cast", label: "f1_cast = cast(f1_argmax) — cast %26 at specs/rnnslu.yaml:56:7 (metrics.f1)", wgsl: WGSL_69, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 62, access: "read" }], workgroups: [1, 1, 1] },
   ],
   steps: [
     {
@@ -1860,17 +1913,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 19 },
         { kind: "dispatch", kernel: 20 },
         { kind: "dispatch", kernel: 21 },
+        { kind: "dispatch", kernel: 31 },
+        { kind: "dispatch", kernel: 32 },
+        { kind: "dispatch", kernel: 33 },
+        { kind: "dispatch", kernel: 34 },
+        { kind: "dispatch", kernel: 35 },
+        { kind: "dispatch", kernel: 36 },
+        { kind: "dispatch", kernel: 37 },
+        { kind: "dispatch", kernel: 38 },
         { kind: "dispatch", kernel: 39 },
-        { kind: "copy", src: 49, srcOffset: 0, dst: 13, dstOffset: 0, size: 200 },
-        { kind: "copy", src: 50, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000 },
-        { kind: "copy", src: 51, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000 },
-        { kind: "copy", src: 52, srcOffset: 0, dst: 10, dstOffset: 0, size: 200 },
-        { kind: "copy", src: 53, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400 },
-        { kind: "copy", src: 54, srcOffset: 0, dst: 17, dstOffset: 0, size: 127 },
+        { kind: "copy", src: 42, srcOffset: 0, dst: 13, dstOffset: 0, size: 200 },
         { kind: "copy", src: 1, srcOffset: 45, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 45 } },
-        { kind: "copy", src: 20, srcOffset: 9000, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 20, srcOffset: 9000, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 45 } },
         { kind: "copy", src: 4, srcOffset: 15750, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 45 } },
-        { kind: "copy", src: 2, srcOffset: 5715, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 2, srcOffset: 5715, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 45 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 45 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 45 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 45 } },
@@ -1880,25 +1936,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 45 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 45 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 45 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 45 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 45 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 45 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 45 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 45 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 45 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 45 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 45 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 15750, size: 350, when: { input: "length", above: 45 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 45 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 45 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 45 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 45 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 45 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 15750, size: 350, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 15750, size: 350, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 9000, size: 200, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 9000, size: 200, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 9000, size: 200, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 9000, size: 200, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 9000, size: 200, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 5715, size: 127, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 5715, size: 127, when: { input: "length", above: 45 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 45 } },
         { kind: "copy", src: 1, srcOffset: 44, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 44 } },
-        { kind: "copy", src: 20, srcOffset: 8800, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 20, srcOffset: 8800, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 44 } },
         { kind: "copy", src: 4, srcOffset: 15400, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 44 } },
-        { kind: "copy", src: 2, srcOffset: 5588, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 2, srcOffset: 5588, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 44 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 44 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 44 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 44 } },
@@ -1908,25 +1959,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 44 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 44 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 44 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 44 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 44 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 44 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 44 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 44 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 44 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 44 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 44 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 15400, size: 350, when: { input: "length", above: 44 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 44 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 44 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 44 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 44 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 44 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 15400, size: 350, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 15400, size: 350, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 8800, size: 200, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 8800, size: 200, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 8800, size: 200, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 8800, size: 200, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 8800, size: 200, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 5588, size: 127, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 5588, size: 127, when: { input: "length", above: 44 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 44 } },
         { kind: "copy", src: 1, srcOffset: 43, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 43 } },
-        { kind: "copy", src: 20, srcOffset: 8600, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 20, srcOffset: 8600, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 43 } },
         { kind: "copy", src: 4, srcOffset: 15050, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 43 } },
-        { kind: "copy", src: 2, srcOffset: 5461, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 2, srcOffset: 5461, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 43 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 43 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 43 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 43 } },
@@ -1936,25 +1982,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 43 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 43 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 43 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 43 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 43 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 43 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 43 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 43 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 43 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 43 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 43 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 15050, size: 350, when: { input: "length", above: 43 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 43 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 43 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 43 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 43 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 43 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 15050, size: 350, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 15050, size: 350, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 8600, size: 200, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 8600, size: 200, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 8600, size: 200, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 8600, size: 200, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 8600, size: 200, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 5461, size: 127, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 5461, size: 127, when: { input: "length", above: 43 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 43 } },
         { kind: "copy", src: 1, srcOffset: 42, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 42 } },
-        { kind: "copy", src: 20, srcOffset: 8400, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 20, srcOffset: 8400, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 42 } },
         { kind: "copy", src: 4, srcOffset: 14700, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 42 } },
-        { kind: "copy", src: 2, srcOffset: 5334, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 2, srcOffset: 5334, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 42 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 42 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 42 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 42 } },
@@ -1964,25 +2005,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 42 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 42 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 42 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 42 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 42 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 42 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 42 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 42 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 42 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 42 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 42 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 14700, size: 350, when: { input: "length", above: 42 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 42 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 42 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 42 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 42 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 42 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 14700, size: 350, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 14700, size: 350, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 8400, size: 200, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 8400, size: 200, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 8400, size: 200, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 8400, size: 200, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 8400, size: 200, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 5334, size: 127, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 5334, size: 127, when: { input: "length", above: 42 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 42 } },
         { kind: "copy", src: 1, srcOffset: 41, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 41 } },
-        { kind: "copy", src: 20, srcOffset: 8200, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 20, srcOffset: 8200, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 41 } },
         { kind: "copy", src: 4, srcOffset: 14350, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 41 } },
-        { kind: "copy", src: 2, srcOffset: 5207, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 2, srcOffset: 5207, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 41 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 41 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 41 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 41 } },
@@ -1992,25 +2028,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 41 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 41 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 41 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 41 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 41 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 41 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 41 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 41 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 41 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 41 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 41 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 14350, size: 350, when: { input: "length", above: 41 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 41 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 41 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 41 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 41 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 41 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 14350, size: 350, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 14350, size: 350, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 8200, size: 200, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 8200, size: 200, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 8200, size: 200, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 8200, size: 200, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 8200, size: 200, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 5207, size: 127, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 5207, size: 127, when: { input: "length", above: 41 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 41 } },
         { kind: "copy", src: 1, srcOffset: 40, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 40 } },
-        { kind: "copy", src: 20, srcOffset: 8000, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 20, srcOffset: 8000, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 40 } },
         { kind: "copy", src: 4, srcOffset: 14000, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 40 } },
-        { kind: "copy", src: 2, srcOffset: 5080, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 2, srcOffset: 5080, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 40 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 40 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 40 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 40 } },
@@ -2020,25 +2051,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 40 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 40 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 40 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 40 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 40 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 40 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 40 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 40 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 40 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 40 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 40 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 14000, size: 350, when: { input: "length", above: 40 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 40 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 40 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 40 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 40 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 40 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 14000, size: 350, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 14000, size: 350, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 8000, size: 200, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 8000, size: 200, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 8000, size: 200, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 8000, size: 200, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 8000, size: 200, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 5080, size: 127, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 5080, size: 127, when: { input: "length", above: 40 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 40 } },
         { kind: "copy", src: 1, srcOffset: 39, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 39 } },
-        { kind: "copy", src: 20, srcOffset: 7800, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 20, srcOffset: 7800, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 39 } },
         { kind: "copy", src: 4, srcOffset: 13650, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 39 } },
-        { kind: "copy", src: 2, srcOffset: 4953, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 2, srcOffset: 4953, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 39 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 39 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 39 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 39 } },
@@ -2048,25 +2074,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 39 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 39 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 39 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 39 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 39 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 39 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 39 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 39 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 39 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 39 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 39 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 13650, size: 350, when: { input: "length", above: 39 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 39 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 39 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 39 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 39 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 39 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 13650, size: 350, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 13650, size: 350, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 7800, size: 200, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 7800, size: 200, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 7800, size: 200, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 7800, size: 200, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 7800, size: 200, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 4953, size: 127, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 4953, size: 127, when: { input: "length", above: 39 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 39 } },
         { kind: "copy", src: 1, srcOffset: 38, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 38 } },
-        { kind: "copy", src: 20, srcOffset: 7600, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 20, srcOffset: 7600, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 38 } },
         { kind: "copy", src: 4, srcOffset: 13300, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 38 } },
-        { kind: "copy", src: 2, srcOffset: 4826, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 2, srcOffset: 4826, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 38 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 38 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 38 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 38 } },
@@ -2076,25 +2097,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 38 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 38 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 38 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 38 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 38 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 38 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 38 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 38 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 38 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 38 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 38 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 13300, size: 350, when: { input: "length", above: 38 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 38 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 38 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 38 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 38 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 38 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 13300, size: 350, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 13300, size: 350, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 7600, size: 200, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 7600, size: 200, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 7600, size: 200, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 7600, size: 200, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 7600, size: 200, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 4826, size: 127, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 4826, size: 127, when: { input: "length", above: 38 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 38 } },
         { kind: "copy", src: 1, srcOffset: 37, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 37 } },
-        { kind: "copy", src: 20, srcOffset: 7400, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 20, srcOffset: 7400, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 37 } },
         { kind: "copy", src: 4, srcOffset: 12950, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 37 } },
-        { kind: "copy", src: 2, srcOffset: 4699, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 2, srcOffset: 4699, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 37 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 37 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 37 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 37 } },
@@ -2104,25 +2120,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 37 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 37 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 37 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 37 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 37 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 37 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 37 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 37 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 37 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 37 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 37 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 12950, size: 350, when: { input: "length", above: 37 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 37 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 37 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 37 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 37 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 37 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 12950, size: 350, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 12950, size: 350, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 7400, size: 200, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 7400, size: 200, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 7400, size: 200, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 7400, size: 200, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 7400, size: 200, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 4699, size: 127, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 4699, size: 127, when: { input: "length", above: 37 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 37 } },
         { kind: "copy", src: 1, srcOffset: 36, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 36 } },
-        { kind: "copy", src: 20, srcOffset: 7200, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 20, srcOffset: 7200, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 36 } },
         { kind: "copy", src: 4, srcOffset: 12600, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 36 } },
-        { kind: "copy", src: 2, srcOffset: 4572, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 2, srcOffset: 4572, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 36 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 36 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 36 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 36 } },
@@ -2132,25 +2143,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 36 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 36 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 36 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 36 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 36 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 36 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 36 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 36 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 36 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 36 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 36 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 12600, size: 350, when: { input: "length", above: 36 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 36 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 36 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 36 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 36 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 36 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 12600, size: 350, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 12600, size: 350, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 7200, size: 200, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 7200, size: 200, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 7200, size: 200, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 7200, size: 200, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 7200, size: 200, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 4572, size: 127, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 4572, size: 127, when: { input: "length", above: 36 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 36 } },
         { kind: "copy", src: 1, srcOffset: 35, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 35 } },
-        { kind: "copy", src: 20, srcOffset: 7000, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 20, srcOffset: 7000, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 35 } },
         { kind: "copy", src: 4, srcOffset: 12250, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 35 } },
-        { kind: "copy", src: 2, srcOffset: 4445, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 2, srcOffset: 4445, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 35 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 35 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 35 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 35 } },
@@ -2160,25 +2166,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 35 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 35 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 35 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 35 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 35 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 35 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 35 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 35 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 35 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 35 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 35 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 12250, size: 350, when: { input: "length", above: 35 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 35 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 35 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 35 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 35 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 35 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 12250, size: 350, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 12250, size: 350, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 7000, size: 200, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 7000, size: 200, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 7000, size: 200, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 7000, size: 200, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 7000, size: 200, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 4445, size: 127, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 4445, size: 127, when: { input: "length", above: 35 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 35 } },
         { kind: "copy", src: 1, srcOffset: 34, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 34 } },
-        { kind: "copy", src: 20, srcOffset: 6800, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 20, srcOffset: 6800, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 34 } },
         { kind: "copy", src: 4, srcOffset: 11900, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 34 } },
-        { kind: "copy", src: 2, srcOffset: 4318, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 2, srcOffset: 4318, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 34 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 34 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 34 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 34 } },
@@ -2188,25 +2189,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 34 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 34 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 34 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 34 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 34 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 34 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 34 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 34 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 34 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 34 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 34 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 11900, size: 350, when: { input: "length", above: 34 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 34 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 34 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 34 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 34 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 34 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 11900, size: 350, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 11900, size: 350, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 6800, size: 200, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 6800, size: 200, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 6800, size: 200, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 6800, size: 200, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 6800, size: 200, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 4318, size: 127, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 4318, size: 127, when: { input: "length", above: 34 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 34 } },
         { kind: "copy", src: 1, srcOffset: 33, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 33 } },
-        { kind: "copy", src: 20, srcOffset: 6600, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 20, srcOffset: 6600, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 33 } },
         { kind: "copy", src: 4, srcOffset: 11550, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 33 } },
-        { kind: "copy", src: 2, srcOffset: 4191, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 2, srcOffset: 4191, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 33 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 33 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 33 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 33 } },
@@ -2216,25 +2212,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 33 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 33 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 33 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 33 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 33 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 33 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 33 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 33 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 33 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 33 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 33 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 11550, size: 350, when: { input: "length", above: 33 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 33 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 33 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 33 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 33 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 33 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 11550, size: 350, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 11550, size: 350, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 6600, size: 200, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 6600, size: 200, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 6600, size: 200, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 6600, size: 200, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 6600, size: 200, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 4191, size: 127, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 4191, size: 127, when: { input: "length", above: 33 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 33 } },
         { kind: "copy", src: 1, srcOffset: 32, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 32 } },
-        { kind: "copy", src: 20, srcOffset: 6400, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 20, srcOffset: 6400, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 32 } },
         { kind: "copy", src: 4, srcOffset: 11200, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 32 } },
-        { kind: "copy", src: 2, srcOffset: 4064, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 2, srcOffset: 4064, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 32 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 32 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 32 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 32 } },
@@ -2244,25 +2235,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 32 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 32 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 32 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 32 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 32 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 32 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 32 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 32 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 32 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 32 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 32 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 11200, size: 350, when: { input: "length", above: 32 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 32 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 32 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 32 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 32 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 32 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 11200, size: 350, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 11200, size: 350, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 6400, size: 200, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 6400, size: 200, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 6400, size: 200, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 6400, size: 200, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 6400, size: 200, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 4064, size: 127, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 4064, size: 127, when: { input: "length", above: 32 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 32 } },
         { kind: "copy", src: 1, srcOffset: 31, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 31 } },
-        { kind: "copy", src: 20, srcOffset: 6200, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 20, srcOffset: 6200, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 31 } },
         { kind: "copy", src: 4, srcOffset: 10850, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 31 } },
-        { kind: "copy", src: 2, srcOffset: 3937, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 2, srcOffset: 3937, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 31 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 31 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 31 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 31 } },
@@ -2272,25 +2258,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 31 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 31 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 31 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 31 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 31 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 31 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 31 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 31 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 31 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 31 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 31 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 10850, size: 350, when: { input: "length", above: 31 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 31 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 31 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 31 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 31 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 31 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 10850, size: 350, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 10850, size: 350, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 6200, size: 200, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 6200, size: 200, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 6200, size: 200, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 6200, size: 200, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 6200, size: 200, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 3937, size: 127, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 3937, size: 127, when: { input: "length", above: 31 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 31 } },
         { kind: "copy", src: 1, srcOffset: 30, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 30 } },
-        { kind: "copy", src: 20, srcOffset: 6000, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 20, srcOffset: 6000, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 30 } },
         { kind: "copy", src: 4, srcOffset: 10500, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 30 } },
-        { kind: "copy", src: 2, srcOffset: 3810, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 2, srcOffset: 3810, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 30 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 30 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 30 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 30 } },
@@ -2300,25 +2281,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 30 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 30 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 30 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 30 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 30 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 30 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 30 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 30 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 30 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 30 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 30 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 10500, size: 350, when: { input: "length", above: 30 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 30 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 30 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 30 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 30 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 30 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 10500, size: 350, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 10500, size: 350, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 6000, size: 200, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 6000, size: 200, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 6000, size: 200, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 6000, size: 200, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 6000, size: 200, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 3810, size: 127, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 3810, size: 127, when: { input: "length", above: 30 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 30 } },
         { kind: "copy", src: 1, srcOffset: 29, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 29 } },
-        { kind: "copy", src: 20, srcOffset: 5800, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 20, srcOffset: 5800, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 29 } },
         { kind: "copy", src: 4, srcOffset: 10150, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 29 } },
-        { kind: "copy", src: 2, srcOffset: 3683, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 2, srcOffset: 3683, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 29 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 29 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 29 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 29 } },
@@ -2328,25 +2304,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 29 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 29 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 29 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 29 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 29 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 29 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 29 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 29 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 29 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 29 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 29 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 10150, size: 350, when: { input: "length", above: 29 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 29 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 29 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 29 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 29 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 29 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 10150, size: 350, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 10150, size: 350, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 5800, size: 200, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 5800, size: 200, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 5800, size: 200, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 5800, size: 200, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 5800, size: 200, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 3683, size: 127, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 3683, size: 127, when: { input: "length", above: 29 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 29 } },
         { kind: "copy", src: 1, srcOffset: 28, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 28 } },
-        { kind: "copy", src: 20, srcOffset: 5600, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 20, srcOffset: 5600, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 28 } },
         { kind: "copy", src: 4, srcOffset: 9800, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 28 } },
-        { kind: "copy", src: 2, srcOffset: 3556, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 2, srcOffset: 3556, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 28 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 28 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 28 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 28 } },
@@ -2356,25 +2327,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 28 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 28 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 28 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 28 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 28 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 28 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 28 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 28 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 28 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 28 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 28 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 9800, size: 350, when: { input: "length", above: 28 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 28 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 28 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 28 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 28 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 28 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 9800, size: 350, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 9800, size: 350, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 5600, size: 200, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 5600, size: 200, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 5600, size: 200, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 5600, size: 200, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 5600, size: 200, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 3556, size: 127, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 3556, size: 127, when: { input: "length", above: 28 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 28 } },
         { kind: "copy", src: 1, srcOffset: 27, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 27 } },
-        { kind: "copy", src: 20, srcOffset: 5400, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 20, srcOffset: 5400, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 27 } },
         { kind: "copy", src: 4, srcOffset: 9450, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 27 } },
-        { kind: "copy", src: 2, srcOffset: 3429, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 2, srcOffset: 3429, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 27 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 27 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 27 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 27 } },
@@ -2384,25 +2350,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 27 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 27 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 27 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 27 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 27 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 27 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 27 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 27 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 27 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 27 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 27 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 9450, size: 350, when: { input: "length", above: 27 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 27 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 27 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 27 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 27 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 27 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 9450, size: 350, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 9450, size: 350, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 5400, size: 200, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 5400, size: 200, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 5400, size: 200, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 5400, size: 200, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 5400, size: 200, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 3429, size: 127, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 3429, size: 127, when: { input: "length", above: 27 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 27 } },
         { kind: "copy", src: 1, srcOffset: 26, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 26 } },
-        { kind: "copy", src: 20, srcOffset: 5200, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 20, srcOffset: 5200, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 26 } },
         { kind: "copy", src: 4, srcOffset: 9100, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 26 } },
-        { kind: "copy", src: 2, srcOffset: 3302, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 2, srcOffset: 3302, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 26 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 26 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 26 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 26 } },
@@ -2412,25 +2373,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 26 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 26 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 26 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 26 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 26 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 26 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 26 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 26 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 26 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 26 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 26 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 9100, size: 350, when: { input: "length", above: 26 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 26 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 26 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 26 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 26 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 26 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 9100, size: 350, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 9100, size: 350, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 5200, size: 200, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 5200, size: 200, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 5200, size: 200, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 5200, size: 200, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 5200, size: 200, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 3302, size: 127, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 3302, size: 127, when: { input: "length", above: 26 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 26 } },
         { kind: "copy", src: 1, srcOffset: 25, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 25 } },
-        { kind: "copy", src: 20, srcOffset: 5000, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 20, srcOffset: 5000, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 25 } },
         { kind: "copy", src: 4, srcOffset: 8750, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 25 } },
-        { kind: "copy", src: 2, srcOffset: 3175, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 2, srcOffset: 3175, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 25 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 25 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 25 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 25 } },
@@ -2440,25 +2396,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 25 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 25 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 25 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 25 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 25 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 25 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 25 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 25 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 25 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 25 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 25 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 8750, size: 350, when: { input: "length", above: 25 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 25 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 25 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 25 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 25 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 25 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 8750, size: 350, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 8750, size: 350, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 5000, size: 200, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 5000, size: 200, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 5000, size: 200, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 5000, size: 200, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 5000, size: 200, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 3175, size: 127, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 3175, size: 127, when: { input: "length", above: 25 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 25 } },
         { kind: "copy", src: 1, srcOffset: 24, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 24 } },
-        { kind: "copy", src: 20, srcOffset: 4800, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 20, srcOffset: 4800, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 24 } },
         { kind: "copy", src: 4, srcOffset: 8400, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 24 } },
-        { kind: "copy", src: 2, srcOffset: 3048, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 2, srcOffset: 3048, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 24 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 24 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 24 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 24 } },
@@ -2468,25 +2419,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 24 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 24 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 24 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 24 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 24 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 24 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 24 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 24 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 24 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 24 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 24 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 8400, size: 350, when: { input: "length", above: 24 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 24 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 24 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 24 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 24 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 24 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 8400, size: 350, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 8400, size: 350, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 4800, size: 200, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 4800, size: 200, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 4800, size: 200, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 4800, size: 200, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 4800, size: 200, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 3048, size: 127, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 3048, size: 127, when: { input: "length", above: 24 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 24 } },
         { kind: "copy", src: 1, srcOffset: 23, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 23 } },
-        { kind: "copy", src: 20, srcOffset: 4600, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 20, srcOffset: 4600, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 23 } },
         { kind: "copy", src: 4, srcOffset: 8050, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 23 } },
-        { kind: "copy", src: 2, srcOffset: 2921, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 2, srcOffset: 2921, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 23 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 23 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 23 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 23 } },
@@ -2496,25 +2442,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 23 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 23 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 23 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 23 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 23 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 23 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 23 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 23 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 23 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 23 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 23 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 8050, size: 350, when: { input: "length", above: 23 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 23 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 23 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 23 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 23 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 23 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 8050, size: 350, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 8050, size: 350, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 4600, size: 200, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 4600, size: 200, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 4600, size: 200, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 4600, size: 200, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 4600, size: 200, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 2921, size: 127, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 2921, size: 127, when: { input: "length", above: 23 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 23 } },
         { kind: "copy", src: 1, srcOffset: 22, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 22 } },
-        { kind: "copy", src: 20, srcOffset: 4400, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 20, srcOffset: 4400, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 22 } },
         { kind: "copy", src: 4, srcOffset: 7700, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 22 } },
-        { kind: "copy", src: 2, srcOffset: 2794, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 2, srcOffset: 2794, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 22 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 22 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 22 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 22 } },
@@ -2524,25 +2465,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 22 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 22 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 22 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 22 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 22 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 22 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 22 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 22 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 22 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 22 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 22 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 7700, size: 350, when: { input: "length", above: 22 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 22 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 22 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 22 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 22 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 22 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 7700, size: 350, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 7700, size: 350, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 4400, size: 200, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 4400, size: 200, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 4400, size: 200, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 4400, size: 200, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 4400, size: 200, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 2794, size: 127, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 2794, size: 127, when: { input: "length", above: 22 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 22 } },
         { kind: "copy", src: 1, srcOffset: 21, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 21 } },
-        { kind: "copy", src: 20, srcOffset: 4200, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 20, srcOffset: 4200, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 21 } },
         { kind: "copy", src: 4, srcOffset: 7350, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 21 } },
-        { kind: "copy", src: 2, srcOffset: 2667, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 2, srcOffset: 2667, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 21 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 21 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 21 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 21 } },
@@ -2552,25 +2488,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 21 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 21 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 21 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 21 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 21 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 21 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 21 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 21 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 21 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 21 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 21 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 7350, size: 350, when: { input: "length", above: 21 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 21 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 21 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 21 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 21 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 21 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 7350, size: 350, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 7350, size: 350, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 4200, size: 200, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 4200, size: 200, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 4200, size: 200, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 4200, size: 200, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 4200, size: 200, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 2667, size: 127, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 2667, size: 127, when: { input: "length", above: 21 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 21 } },
         { kind: "copy", src: 1, srcOffset: 20, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 20 } },
-        { kind: "copy", src: 20, srcOffset: 4000, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 20, srcOffset: 4000, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 20 } },
         { kind: "copy", src: 4, srcOffset: 7000, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 20 } },
-        { kind: "copy", src: 2, srcOffset: 2540, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 2, srcOffset: 2540, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 20 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 20 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 20 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 20 } },
@@ -2580,25 +2511,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 20 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 20 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 20 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 20 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 20 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 20 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 20 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 20 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 20 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 20 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 20 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 7000, size: 350, when: { input: "length", above: 20 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 20 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 20 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 20 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 20 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 20 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 7000, size: 350, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 7000, size: 350, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 4000, size: 200, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 4000, size: 200, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 4000, size: 200, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 4000, size: 200, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 4000, size: 200, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 2540, size: 127, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 2540, size: 127, when: { input: "length", above: 20 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 20 } },
         { kind: "copy", src: 1, srcOffset: 19, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 19 } },
-        { kind: "copy", src: 20, srcOffset: 3800, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 20, srcOffset: 3800, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 19 } },
         { kind: "copy", src: 4, srcOffset: 6650, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 19 } },
-        { kind: "copy", src: 2, srcOffset: 2413, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 2, srcOffset: 2413, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 19 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 19 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 19 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 19 } },
@@ -2608,25 +2534,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 19 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 19 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 19 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 19 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 19 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 19 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 19 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 19 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 19 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 19 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 19 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 6650, size: 350, when: { input: "length", above: 19 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 19 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 19 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 19 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 19 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 19 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 6650, size: 350, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 6650, size: 350, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 3800, size: 200, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 3800, size: 200, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 3800, size: 200, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 3800, size: 200, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 3800, size: 200, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 2413, size: 127, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 2413, size: 127, when: { input: "length", above: 19 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 19 } },
         { kind: "copy", src: 1, srcOffset: 18, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 18 } },
-        { kind: "copy", src: 20, srcOffset: 3600, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 20, srcOffset: 3600, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 18 } },
         { kind: "copy", src: 4, srcOffset: 6300, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 18 } },
-        { kind: "copy", src: 2, srcOffset: 2286, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 2, srcOffset: 2286, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 18 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 18 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 18 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 18 } },
@@ -2636,25 +2557,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 18 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 18 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 18 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 18 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 18 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 18 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 18 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 18 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 18 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 18 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 18 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 6300, size: 350, when: { input: "length", above: 18 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 18 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 18 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 18 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 18 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 18 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 6300, size: 350, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 6300, size: 350, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 3600, size: 200, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 3600, size: 200, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 3600, size: 200, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 3600, size: 200, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 3600, size: 200, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 2286, size: 127, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 2286, size: 127, when: { input: "length", above: 18 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 18 } },
         { kind: "copy", src: 1, srcOffset: 17, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 17 } },
-        { kind: "copy", src: 20, srcOffset: 3400, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 20, srcOffset: 3400, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 17 } },
         { kind: "copy", src: 4, srcOffset: 5950, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 17 } },
-        { kind: "copy", src: 2, srcOffset: 2159, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 2, srcOffset: 2159, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 17 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 17 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 17 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 17 } },
@@ -2664,25 +2580,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 17 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 17 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 17 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 17 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 17 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 17 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 17 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 17 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 17 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 17 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 17 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 5950, size: 350, when: { input: "length", above: 17 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 17 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 17 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 17 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 17 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 17 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 5950, size: 350, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 5950, size: 350, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 3400, size: 200, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 3400, size: 200, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 3400, size: 200, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 3400, size: 200, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 3400, size: 200, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 2159, size: 127, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 2159, size: 127, when: { input: "length", above: 17 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 17 } },
         { kind: "copy", src: 1, srcOffset: 16, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 16 } },
-        { kind: "copy", src: 20, srcOffset: 3200, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 20, srcOffset: 3200, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 16 } },
         { kind: "copy", src: 4, srcOffset: 5600, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 16 } },
-        { kind: "copy", src: 2, srcOffset: 2032, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 2, srcOffset: 2032, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 16 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 16 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 16 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 16 } },
@@ -2692,25 +2603,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 16 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 16 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 16 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 16 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 16 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 16 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 16 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 16 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 16 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 16 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 16 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 5600, size: 350, when: { input: "length", above: 16 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 16 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 16 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 16 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 16 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 16 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 5600, size: 350, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 5600, size: 350, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 3200, size: 200, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 3200, size: 200, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 3200, size: 200, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 3200, size: 200, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 3200, size: 200, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 2032, size: 127, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 2032, size: 127, when: { input: "length", above: 16 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 16 } },
         { kind: "copy", src: 1, srcOffset: 15, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 15 } },
-        { kind: "copy", src: 20, srcOffset: 3000, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 20, srcOffset: 3000, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 15 } },
         { kind: "copy", src: 4, srcOffset: 5250, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 15 } },
-        { kind: "copy", src: 2, srcOffset: 1905, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 2, srcOffset: 1905, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 15 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 15 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 15 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 15 } },
@@ -2720,25 +2626,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 15 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 15 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 15 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 15 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 15 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 15 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 15 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 15 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 15 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 15 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 15 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 5250, size: 350, when: { input: "length", above: 15 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 15 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 15 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 15 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 15 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 15 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 5250, size: 350, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 5250, size: 350, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 3000, size: 200, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 3000, size: 200, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 3000, size: 200, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 3000, size: 200, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 3000, size: 200, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 1905, size: 127, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 1905, size: 127, when: { input: "length", above: 15 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 15 } },
         { kind: "copy", src: 1, srcOffset: 14, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 14 } },
-        { kind: "copy", src: 20, srcOffset: 2800, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 20, srcOffset: 2800, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 14 } },
         { kind: "copy", src: 4, srcOffset: 4900, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 14 } },
-        { kind: "copy", src: 2, srcOffset: 1778, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 2, srcOffset: 1778, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 14 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 14 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 14 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 14 } },
@@ -2748,25 +2649,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 14 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 14 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 14 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 14 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 14 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 14 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 14 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 14 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 14 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 14 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 14 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 4900, size: 350, when: { input: "length", above: 14 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 14 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 14 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 14 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 14 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 14 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 4900, size: 350, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 4900, size: 350, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 2800, size: 200, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 2800, size: 200, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 2800, size: 200, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 2800, size: 200, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 2800, size: 200, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 1778, size: 127, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 1778, size: 127, when: { input: "length", above: 14 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 14 } },
         { kind: "copy", src: 1, srcOffset: 13, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 13 } },
-        { kind: "copy", src: 20, srcOffset: 2600, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 20, srcOffset: 2600, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 13 } },
         { kind: "copy", src: 4, srcOffset: 4550, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 13 } },
-        { kind: "copy", src: 2, srcOffset: 1651, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 2, srcOffset: 1651, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 13 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 13 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 13 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 13 } },
@@ -2776,25 +2672,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 13 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 13 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 13 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 13 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 13 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 13 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 13 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 13 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 13 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 13 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 13 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 4550, size: 350, when: { input: "length", above: 13 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 13 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 13 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 13 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 13 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 13 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 4550, size: 350, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 4550, size: 350, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 2600, size: 200, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 2600, size: 200, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 2600, size: 200, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 2600, size: 200, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 2600, size: 200, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 1651, size: 127, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 1651, size: 127, when: { input: "length", above: 13 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 13 } },
         { kind: "copy", src: 1, srcOffset: 12, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 12 } },
-        { kind: "copy", src: 20, srcOffset: 2400, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 20, srcOffset: 2400, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 12 } },
         { kind: "copy", src: 4, srcOffset: 4200, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 12 } },
-        { kind: "copy", src: 2, srcOffset: 1524, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 2, srcOffset: 1524, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 12 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 12 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 12 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 12 } },
@@ -2804,25 +2695,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 12 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 12 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 12 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 12 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 12 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 12 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 12 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 12 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 12 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 12 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 12 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 4200, size: 350, when: { input: "length", above: 12 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 12 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 12 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 12 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 12 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 12 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 4200, size: 350, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 4200, size: 350, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 2400, size: 200, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 2400, size: 200, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 2400, size: 200, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 2400, size: 200, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 2400, size: 200, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 1524, size: 127, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 1524, size: 127, when: { input: "length", above: 12 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 12 } },
         { kind: "copy", src: 1, srcOffset: 11, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 11 } },
-        { kind: "copy", src: 20, srcOffset: 2200, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 20, srcOffset: 2200, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 11 } },
         { kind: "copy", src: 4, srcOffset: 3850, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 11 } },
-        { kind: "copy", src: 2, srcOffset: 1397, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 2, srcOffset: 1397, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 11 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 11 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 11 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 11 } },
@@ -2832,25 +2718,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 11 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 11 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 11 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 11 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 11 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 11 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 11 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 11 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 11 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 11 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 11 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 3850, size: 350, when: { input: "length", above: 11 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 11 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 11 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 11 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 11 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 11 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 3850, size: 350, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 3850, size: 350, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 2200, size: 200, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 2200, size: 200, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 2200, size: 200, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 2200, size: 200, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 2200, size: 200, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 1397, size: 127, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 1397, size: 127, when: { input: "length", above: 11 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 11 } },
         { kind: "copy", src: 1, srcOffset: 10, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 10 } },
-        { kind: "copy", src: 20, srcOffset: 2000, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 20, srcOffset: 2000, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 10 } },
         { kind: "copy", src: 4, srcOffset: 3500, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 10 } },
-        { kind: "copy", src: 2, srcOffset: 1270, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 2, srcOffset: 1270, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 10 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 10 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 10 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 10 } },
@@ -2860,25 +2741,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 10 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 10 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 10 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 10 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 10 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 10 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 10 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 10 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 10 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 10 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 10 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 3500, size: 350, when: { input: "length", above: 10 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 10 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 10 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 10 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 10 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 10 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 3500, size: 350, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 3500, size: 350, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 2000, size: 200, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 2000, size: 200, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 2000, size: 200, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 2000, size: 200, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 2000, size: 200, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 1270, size: 127, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 1270, size: 127, when: { input: "length", above: 10 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 10 } },
         { kind: "copy", src: 1, srcOffset: 9, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 9 } },
-        { kind: "copy", src: 20, srcOffset: 1800, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 20, srcOffset: 1800, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 9 } },
         { kind: "copy", src: 4, srcOffset: 3150, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 9 } },
-        { kind: "copy", src: 2, srcOffset: 1143, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 2, srcOffset: 1143, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 9 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 9 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 9 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 9 } },
@@ -2888,25 +2764,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 9 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 9 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 9 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 9 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 9 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 9 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 9 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 9 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 9 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 9 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 9 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 3150, size: 350, when: { input: "length", above: 9 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 9 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 9 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 9 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 9 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 9 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 3150, size: 350, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 3150, size: 350, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 1800, size: 200, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 1800, size: 200, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 1800, size: 200, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 1800, size: 200, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 1800, size: 200, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 1143, size: 127, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 1143, size: 127, when: { input: "length", above: 9 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 9 } },
         { kind: "copy", src: 1, srcOffset: 8, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 8 } },
-        { kind: "copy", src: 20, srcOffset: 1600, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 20, srcOffset: 1600, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 8 } },
         { kind: "copy", src: 4, srcOffset: 2800, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 8 } },
-        { kind: "copy", src: 2, srcOffset: 1016, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 2, srcOffset: 1016, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 8 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 8 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 8 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 8 } },
@@ -2916,25 +2787,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 8 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 8 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 8 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 8 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 8 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 8 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 8 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 8 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 8 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 8 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 8 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 2800, size: 350, when: { input: "length", above: 8 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 8 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 8 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 8 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 8 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 8 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 2800, size: 350, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 2800, size: 350, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 1600, size: 200, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 1600, size: 200, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 1600, size: 200, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 1600, size: 200, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 1600, size: 200, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 1016, size: 127, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 1016, size: 127, when: { input: "length", above: 8 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 8 } },
         { kind: "copy", src: 1, srcOffset: 7, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 7 } },
-        { kind: "copy", src: 20, srcOffset: 1400, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 20, srcOffset: 1400, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 7 } },
         { kind: "copy", src: 4, srcOffset: 2450, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 7 } },
-        { kind: "copy", src: 2, srcOffset: 889, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 2, srcOffset: 889, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 7 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 7 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 7 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 7 } },
@@ -2944,25 +2810,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 7 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 7 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 7 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 7 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 7 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 7 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 7 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 7 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 7 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 7 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 7 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 2450, size: 350, when: { input: "length", above: 7 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 7 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 7 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 7 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 7 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 7 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 2450, size: 350, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 2450, size: 350, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 1400, size: 200, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 1400, size: 200, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 1400, size: 200, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 1400, size: 200, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 1400, size: 200, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 889, size: 127, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 889, size: 127, when: { input: "length", above: 7 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 7 } },
         { kind: "copy", src: 1, srcOffset: 6, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 6 } },
-        { kind: "copy", src: 20, srcOffset: 1200, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 20, srcOffset: 1200, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 6 } },
         { kind: "copy", src: 4, srcOffset: 2100, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 6 } },
-        { kind: "copy", src: 2, srcOffset: 762, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 2, srcOffset: 762, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 6 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 6 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 6 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 6 } },
@@ -2972,25 +2833,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 6 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 6 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 6 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 6 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 6 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 6 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 6 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 6 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 6 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 6 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 6 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 2100, size: 350, when: { input: "length", above: 6 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 6 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 6 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 6 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 6 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 6 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 2100, size: 350, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 2100, size: 350, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 1200, size: 200, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 1200, size: 200, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 1200, size: 200, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 1200, size: 200, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 1200, size: 200, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 762, size: 127, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 762, size: 127, when: { input: "length", above: 6 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 6 } },
         { kind: "copy", src: 1, srcOffset: 5, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 5 } },
-        { kind: "copy", src: 20, srcOffset: 1000, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 20, srcOffset: 1000, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 5 } },
         { kind: "copy", src: 4, srcOffset: 1750, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 5 } },
-        { kind: "copy", src: 2, srcOffset: 635, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 2, srcOffset: 635, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 5 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 5 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 5 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 5 } },
@@ -3000,25 +2856,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 5 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 5 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 5 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 5 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 5 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 5 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 5 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 5 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 5 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 5 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 5 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 1750, size: 350, when: { input: "length", above: 5 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 5 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 5 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 5 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 5 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 5 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 1750, size: 350, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 1750, size: 350, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 1000, size: 200, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 1000, size: 200, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 1000, size: 200, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 1000, size: 200, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 1000, size: 200, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 635, size: 127, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 635, size: 127, when: { input: "length", above: 5 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 5 } },
         { kind: "copy", src: 1, srcOffset: 4, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 4 } },
-        { kind: "copy", src: 20, srcOffset: 800, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 20, srcOffset: 800, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 4 } },
         { kind: "copy", src: 4, srcOffset: 1400, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 4 } },
-        { kind: "copy", src: 2, srcOffset: 508, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 2, srcOffset: 508, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 4 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 4 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 4 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 4 } },
@@ -3028,25 +2879,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 4 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 4 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 4 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 4 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 4 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 4 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 4 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 4 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 4 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 4 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 4 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 1400, size: 350, when: { input: "length", above: 4 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 4 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 4 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 4 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 4 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 4 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 1400, size: 350, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 1400, size: 350, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 800, size: 200, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 800, size: 200, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 800, size: 200, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 800, size: 200, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 800, size: 200, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 508, size: 127, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 508, size: 127, when: { input: "length", above: 4 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 4 } },
         { kind: "copy", src: 1, srcOffset: 3, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 3 } },
-        { kind: "copy", src: 20, srcOffset: 600, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 20, srcOffset: 600, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 3 } },
         { kind: "copy", src: 4, srcOffset: 1050, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 3 } },
-        { kind: "copy", src: 2, srcOffset: 381, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 2, srcOffset: 381, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 3 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 3 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 3 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 3 } },
@@ -3056,25 +2902,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 3 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 3 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 3 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 3 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 3 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 3 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 3 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 3 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 3 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 3 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 3 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 1050, size: 350, when: { input: "length", above: 3 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 3 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 3 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 3 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 3 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 3 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 1050, size: 350, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 1050, size: 350, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 600, size: 200, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 600, size: 200, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 600, size: 200, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 600, size: 200, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 600, size: 200, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 381, size: 127, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 381, size: 127, when: { input: "length", above: 3 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 3 } },
         { kind: "copy", src: 1, srcOffset: 2, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 2 } },
-        { kind: "copy", src: 20, srcOffset: 400, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 20, srcOffset: 400, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 2 } },
         { kind: "copy", src: 4, srcOffset: 700, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 2 } },
-        { kind: "copy", src: 2, srcOffset: 254, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 2, srcOffset: 254, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 2 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 2 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 2 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 2 } },
@@ -3084,25 +2925,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 2 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 2 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 2 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 2 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 2 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 2 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 2 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 2 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 2 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 2 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 2 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 700, size: 350, when: { input: "length", above: 2 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 2 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 2 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 2 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 2 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 2 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 700, size: 350, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 700, size: 350, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 400, size: 200, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 400, size: 200, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 400, size: 200, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 400, size: 200, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 400, size: 200, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 254, size: 127, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 254, size: 127, when: { input: "length", above: 2 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 2 } },
         { kind: "copy", src: 1, srcOffset: 1, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 1 } },
-        { kind: "copy", src: 20, srcOffset: 200, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 20, srcOffset: 200, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 1 } },
         { kind: "copy", src: 4, srcOffset: 350, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 1 } },
-        { kind: "copy", src: 2, srcOffset: 127, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 2, srcOffset: 127, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 1 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 1 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 1 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 1 } },
@@ -3112,25 +2948,20 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 1 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 1 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 1 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 1 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 1 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 1 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 1 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 1 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 1 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 1 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 1 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 350, size: 350, when: { input: "length", above: 1 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 1 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 1 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 1 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 1 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 1 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 350, size: 350, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 350, size: 350, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 200, size: 200, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 200, size: 200, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 200, size: 200, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 200, size: 200, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 200, size: 200, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 127, size: 127, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 127, size: 127, when: { input: "length", above: 1 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 1 } },
         { kind: "copy", src: 1, srcOffset: 0, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 0 } },
-        { kind: "copy", src: 20, srcOffset: 0, dst: 7, dstOffset: 0, size: 200, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 20, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 0 } },
         { kind: "copy", src: 4, srcOffset: 0, dst: 8, dstOffset: 0, size: 350, when: { input: "length", above: 0 } },
-        { kind: "copy", src: 2, srcOffset: 0, dst: 15, dstOffset: 0, size: 127, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 2, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 0 } },
         { kind: "dispatch", kernel: 22, when: { input: "length", above: 0 } },
         { kind: "dispatch", kernel: 23, when: { input: "length", above: 0 } },
         { kind: "dispatch", kernel: 24, when: { input: "length", above: 0 } },
@@ -3140,28 +2971,18 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 28, when: { input: "length", above: 0 } },
         { kind: "dispatch", kernel: 29, when: { input: "length", above: 0 } },
         { kind: "dispatch", kernel: 30, when: { input: "length", above: 0 } },
-        { kind: "dispatch", kernel: 31, when: { input: "length", above: 0 } },
-        { kind: "dispatch", kernel: 32, when: { input: "length", above: 0 } },
-        { kind: "dispatch", kernel: 33, when: { input: "length", above: 0 } },
-        { kind: "dispatch", kernel: 34, when: { input: "length", above: 0 } },
-        { kind: "dispatch", kernel: 35, when: { input: "length", above: 0 } },
-        { kind: "dispatch", kernel: 36, when: { input: "length", above: 0 } },
-        { kind: "dispatch", kernel: 37, when: { input: "length", above: 0 } },
-        { kind: "dispatch", kernel: 38, when: { input: "length", above: 0 } },
-        { kind: "copy", src: 38, srcOffset: 0, dst: 48, dstOffset: 0, size: 350, when: { input: "length", above: 0 } },
-        { kind: "copy", src: 36, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 0 } },
-        { kind: "copy", src: 40, srcOffset: 0, dst: 41, dstOffset: 0, size: 70000, when: { input: "length", above: 0 } },
-        { kind: "copy", src: 42, srcOffset: 0, dst: 43, dstOffset: 0, size: 40000, when: { input: "length", above: 0 } },
-        { kind: "copy", src: 44, srcOffset: 0, dst: 10, dstOffset: 0, size: 200, when: { input: "length", above: 0 } },
-        { kind: "copy", src: 45, srcOffset: 0, dst: 46, dstOffset: 0, size: 25400, when: { input: "length", above: 0 } },
-        { kind: "copy", src: 47, srcOffset: 0, dst: 17, dstOffset: 0, size: 127, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 34, srcOffset: 0, dst: 35, dstOffset: 0, size: 350, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 8, srcOffset: 0, dst: 36, dstOffset: 0, size: 350, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 37, dstOffset: 0, size: 200, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 10, srcOffset: 0, dst: 38, dstOffset: 0, size: 200, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 31, srcOffset: 0, dst: 39, dstOffset: 0, size: 200, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 32, srcOffset: 0, dst: 40, dstOffset: 0, size: 200, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 29, srcOffset: 0, dst: 41, dstOffset: 0, size: 200, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 17, srcOffset: 0, dst: 23, dstOffset: 0, size: 127, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 15, srcOffset: 0, dst: 19, dstOffset: 0, size: 127, when: { input: "length", above: 0 } },
+        { kind: "copy", src: 33, srcOffset: 0, dst: 13, dstOffset: 0, size: 200, when: { input: "length", above: 0 } },
         { kind: "copy", src: 1, srcOffset: 0, dst: 0, dstOffset: 2, size: 1 },
-        { kind: "copy", src: 13, srcOffset: 0, dst: 44, dstOffset: 0, size: 200 },
-        { kind: "copy", src: 41, srcOffset: 0, dst: 40, dstOffset: 0, size: 70000 },
-        { kind: "copy", src: 43, srcOffset: 0, dst: 42, dstOffset: 0, size: 40000 },
-        { kind: "copy", src: 10, srcOffset: 0, dst: 36, dstOffset: 0, size: 200 },
-        { kind: "copy", src: 46, srcOffset: 0, dst: 45, dstOffset: 0, size: 25400 },
-        { kind: "copy", src: 17, srcOffset: 0, dst: 47, dstOffset: 0, size: 127 },
+        { kind: "copy", src: 13, srcOffset: 0, dst: 33, dstOffset: 0, size: 200 },
         { kind: "dispatch", kernel: 40 },
         { kind: "dispatch", kernel: 41 },
         { kind: "dispatch", kernel: 42 },
@@ -3174,438 +2995,443 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 49 },
         { kind: "dispatch", kernel: 50 },
         { kind: "dispatch", kernel: 51 },
+        { kind: "dispatch", kernel: 52 },
+        { kind: "dispatch", kernel: 53 },
+        { kind: "dispatch", kernel: 54 },
+        { kind: "dispatch", kernel: 55 },
+        { kind: "dispatch", kernel: 56 },
       ],
       outputs: { cost: 27, "param:emb": 5, "param:Wx": 9, "param:Wh": 12, "param:W": 16, "param:bh": 14, "param:b": 18, "param:h0": 21 },
     },
   ],
   eval: {
     commands: [
-      { kind: "dispatch", kernel: 52 },
-      { kind: "dispatch", kernel: 58 },
-      { kind: "copy", src: 21, srcOffset: 0, dst: 64, dstOffset: 0, size: 200 },
-      { kind: "copy", src: 1, srcOffset: 0, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 0 } },
-      { kind: "copy", src: 60, srcOffset: 0, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 0 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 0 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 0 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 0 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 0 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 0 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 0, size: 127, when: { input: "length", above: 0 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 0 } },
-      { kind: "copy", src: 1, srcOffset: 1, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 1 } },
-      { kind: "copy", src: 60, srcOffset: 350, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 1 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 1 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 1 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 1 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 1 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 1 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 127, size: 127, when: { input: "length", above: 1 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 1 } },
-      { kind: "copy", src: 1, srcOffset: 2, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 2 } },
-      { kind: "copy", src: 60, srcOffset: 700, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 2 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 2 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 2 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 2 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 2 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 2 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 254, size: 127, when: { input: "length", above: 2 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 2 } },
-      { kind: "copy", src: 1, srcOffset: 3, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 3 } },
-      { kind: "copy", src: 60, srcOffset: 1050, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 3 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 3 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 3 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 3 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 3 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 3 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 381, size: 127, when: { input: "length", above: 3 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 3 } },
-      { kind: "copy", src: 1, srcOffset: 4, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 4 } },
-      { kind: "copy", src: 60, srcOffset: 1400, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 4 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 4 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 4 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 4 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 4 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 4 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 508, size: 127, when: { input: "length", above: 4 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 4 } },
-      { kind: "copy", src: 1, srcOffset: 5, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 5 } },
-      { kind: "copy", src: 60, srcOffset: 1750, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 5 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 5 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 5 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 5 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 5 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 5 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 635, size: 127, when: { input: "length", above: 5 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 5 } },
-      { kind: "copy", src: 1, srcOffset: 6, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 6 } },
-      { kind: "copy", src: 60, srcOffset: 2100, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 6 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 6 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 6 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 6 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 6 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 6 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 762, size: 127, when: { input: "length", above: 6 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 6 } },
-      { kind: "copy", src: 1, srcOffset: 7, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 7 } },
-      { kind: "copy", src: 60, srcOffset: 2450, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 7 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 7 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 7 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 7 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 7 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 7 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 889, size: 127, when: { input: "length", above: 7 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 7 } },
-      { kind: "copy", src: 1, srcOffset: 8, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 8 } },
-      { kind: "copy", src: 60, srcOffset: 2800, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 8 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 8 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 8 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 8 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 8 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 8 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 1016, size: 127, when: { input: "length", above: 8 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 8 } },
-      { kind: "copy", src: 1, srcOffset: 9, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 9 } },
-      { kind: "copy", src: 60, srcOffset: 3150, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 9 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 9 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 9 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 9 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 9 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 9 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 1143, size: 127, when: { input: "length", above: 9 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 9 } },
-      { kind: "copy", src: 1, srcOffset: 10, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 10 } },
-      { kind: "copy", src: 60, srcOffset: 3500, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 10 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 10 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 10 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 10 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 10 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 10 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 1270, size: 127, when: { input: "length", above: 10 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 10 } },
-      { kind: "copy", src: 1, srcOffset: 11, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 11 } },
-      { kind: "copy", src: 60, srcOffset: 3850, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 11 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 11 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 11 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 11 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 11 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 11 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 1397, size: 127, when: { input: "length", above: 11 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 11 } },
-      { kind: "copy", src: 1, srcOffset: 12, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 12 } },
-      { kind: "copy", src: 60, srcOffset: 4200, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 12 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 12 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 12 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 12 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 12 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 12 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 1524, size: 127, when: { input: "length", above: 12 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 12 } },
-      { kind: "copy", src: 1, srcOffset: 13, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 13 } },
-      { kind: "copy", src: 60, srcOffset: 4550, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 13 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 13 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 13 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 13 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 13 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 13 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 1651, size: 127, when: { input: "length", above: 13 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 13 } },
-      { kind: "copy", src: 1, srcOffset: 14, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 14 } },
-      { kind: "copy", src: 60, srcOffset: 4900, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 14 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 14 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 14 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 14 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 14 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 14 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 1778, size: 127, when: { input: "length", above: 14 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 14 } },
-      { kind: "copy", src: 1, srcOffset: 15, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 15 } },
-      { kind: "copy", src: 60, srcOffset: 5250, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 15 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 15 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 15 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 15 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 15 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 15 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 1905, size: 127, when: { input: "length", above: 15 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 15 } },
-      { kind: "copy", src: 1, srcOffset: 16, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 16 } },
-      { kind: "copy", src: 60, srcOffset: 5600, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 16 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 16 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 16 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 16 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 16 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 16 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 2032, size: 127, when: { input: "length", above: 16 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 16 } },
-      { kind: "copy", src: 1, srcOffset: 17, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 17 } },
-      { kind: "copy", src: 60, srcOffset: 5950, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 17 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 17 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 17 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 17 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 17 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 17 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 2159, size: 127, when: { input: "length", above: 17 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 17 } },
-      { kind: "copy", src: 1, srcOffset: 18, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 18 } },
-      { kind: "copy", src: 60, srcOffset: 6300, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 18 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 18 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 18 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 18 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 18 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 18 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 2286, size: 127, when: { input: "length", above: 18 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 18 } },
-      { kind: "copy", src: 1, srcOffset: 19, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 19 } },
-      { kind: "copy", src: 60, srcOffset: 6650, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 19 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 19 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 19 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 19 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 19 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 19 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 2413, size: 127, when: { input: "length", above: 19 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 19 } },
-      { kind: "copy", src: 1, srcOffset: 20, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 20 } },
-      { kind: "copy", src: 60, srcOffset: 7000, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 20 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 20 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 20 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 20 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 20 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 20 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 2540, size: 127, when: { input: "length", above: 20 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 20 } },
-      { kind: "copy", src: 1, srcOffset: 21, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 21 } },
-      { kind: "copy", src: 60, srcOffset: 7350, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 21 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 21 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 21 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 21 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 21 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 21 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 2667, size: 127, when: { input: "length", above: 21 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 21 } },
-      { kind: "copy", src: 1, srcOffset: 22, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 22 } },
-      { kind: "copy", src: 60, srcOffset: 7700, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 22 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 22 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 22 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 22 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 22 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 22 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 2794, size: 127, when: { input: "length", above: 22 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 22 } },
-      { kind: "copy", src: 1, srcOffset: 23, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 23 } },
-      { kind: "copy", src: 60, srcOffset: 8050, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 23 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 23 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 23 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 23 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 23 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 23 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 2921, size: 127, when: { input: "length", above: 23 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 23 } },
-      { kind: "copy", src: 1, srcOffset: 24, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 24 } },
-      { kind: "copy", src: 60, srcOffset: 8400, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 24 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 24 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 24 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 24 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 24 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 24 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 3048, size: 127, when: { input: "length", above: 24 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 24 } },
-      { kind: "copy", src: 1, srcOffset: 25, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 25 } },
-      { kind: "copy", src: 60, srcOffset: 8750, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 25 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 25 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 25 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 25 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 25 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 25 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 3175, size: 127, when: { input: "length", above: 25 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 25 } },
-      { kind: "copy", src: 1, srcOffset: 26, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 26 } },
-      { kind: "copy", src: 60, srcOffset: 9100, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 26 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 26 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 26 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 26 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 26 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 26 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 3302, size: 127, when: { input: "length", above: 26 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 26 } },
-      { kind: "copy", src: 1, srcOffset: 27, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 27 } },
-      { kind: "copy", src: 60, srcOffset: 9450, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 27 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 27 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 27 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 27 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 27 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 27 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 3429, size: 127, when: { input: "length", above: 27 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 27 } },
-      { kind: "copy", src: 1, srcOffset: 28, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 28 } },
-      { kind: "copy", src: 60, srcOffset: 9800, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 28 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 28 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 28 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 28 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 28 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 28 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 3556, size: 127, when: { input: "length", above: 28 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 28 } },
-      { kind: "copy", src: 1, srcOffset: 29, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 29 } },
-      { kind: "copy", src: 60, srcOffset: 10150, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 29 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 29 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 29 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 29 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 29 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 29 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 3683, size: 127, when: { input: "length", above: 29 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 29 } },
-      { kind: "copy", src: 1, srcOffset: 30, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 30 } },
-      { kind: "copy", src: 60, srcOffset: 10500, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 30 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 30 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 30 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 30 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 30 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 30 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 3810, size: 127, when: { input: "length", above: 30 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 30 } },
-      { kind: "copy", src: 1, srcOffset: 31, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 31 } },
-      { kind: "copy", src: 60, srcOffset: 10850, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 31 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 31 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 31 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 31 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 31 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 31 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 3937, size: 127, when: { input: "length", above: 31 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 31 } },
-      { kind: "copy", src: 1, srcOffset: 32, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 32 } },
-      { kind: "copy", src: 60, srcOffset: 11200, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 32 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 32 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 32 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 32 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 32 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 32 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 4064, size: 127, when: { input: "length", above: 32 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 32 } },
-      { kind: "copy", src: 1, srcOffset: 33, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 33 } },
-      { kind: "copy", src: 60, srcOffset: 11550, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 33 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 33 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 33 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 33 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 33 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 33 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 4191, size: 127, when: { input: "length", above: 33 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 33 } },
-      { kind: "copy", src: 1, srcOffset: 34, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 34 } },
-      { kind: "copy", src: 60, srcOffset: 11900, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 34 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 34 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 34 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 34 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 34 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 34 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 4318, size: 127, when: { input: "length", above: 34 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 34 } },
-      { kind: "copy", src: 1, srcOffset: 35, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 35 } },
-      { kind: "copy", src: 60, srcOffset: 12250, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 35 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 35 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 35 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 35 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 35 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 35 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 4445, size: 127, when: { input: "length", above: 35 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 35 } },
-      { kind: "copy", src: 1, srcOffset: 36, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 36 } },
-      { kind: "copy", src: 60, srcOffset: 12600, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 36 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 36 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 36 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 36 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 36 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 36 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 4572, size: 127, when: { input: "length", above: 36 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 36 } },
-      { kind: "copy", src: 1, srcOffset: 37, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 37 } },
-      { kind: "copy", src: 60, srcOffset: 12950, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 37 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 37 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 37 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 37 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 37 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 37 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 4699, size: 127, when: { input: "length", above: 37 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 37 } },
-      { kind: "copy", src: 1, srcOffset: 38, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 38 } },
-      { kind: "copy", src: 60, srcOffset: 13300, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 38 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 38 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 38 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 38 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 38 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 38 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 4826, size: 127, when: { input: "length", above: 38 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 38 } },
-      { kind: "copy", src: 1, srcOffset: 39, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 39 } },
-      { kind: "copy", src: 60, srcOffset: 13650, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 39 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 39 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 39 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 39 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 39 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 39 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 4953, size: 127, when: { input: "length", above: 39 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 39 } },
-      { kind: "copy", src: 1, srcOffset: 40, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 40 } },
-      { kind: "copy", src: 60, srcOffset: 14000, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 40 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 40 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 40 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 40 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 40 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 40 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 5080, size: 127, when: { input: "length", above: 40 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 40 } },
-      { kind: "copy", src: 1, srcOffset: 41, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 41 } },
-      { kind: "copy", src: 60, srcOffset: 14350, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 41 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 41 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 41 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 41 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 41 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 41 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 5207, size: 127, when: { input: "length", above: 41 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 41 } },
-      { kind: "copy", src: 1, srcOffset: 42, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 42 } },
-      { kind: "copy", src: 60, srcOffset: 14700, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 42 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 42 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 42 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 42 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 42 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 42 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 5334, size: 127, when: { input: "length", above: 42 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 42 } },
-      { kind: "copy", src: 1, srcOffset: 43, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 43 } },
-      { kind: "copy", src: 60, srcOffset: 15050, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 43 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 43 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 43 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 43 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 43 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 43 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 5461, size: 127, when: { input: "length", above: 43 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 43 } },
-      { kind: "copy", src: 1, srcOffset: 44, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 44 } },
-      { kind: "copy", src: 60, srcOffset: 15400, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 44 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 44 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 44 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 44 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 44 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 44 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 5588, size: 127, when: { input: "length", above: 44 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 44 } },
-      { kind: "copy", src: 1, srcOffset: 45, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 45 } },
-      { kind: "copy", src: 60, srcOffset: 15750, dst: 62, dstOffset: 0, size: 350, when: { input: "length", above: 45 } },
-      { kind: "dispatch", kernel: 53, when: { input: "length", above: 45 } },
-      { kind: "dispatch", kernel: 54, when: { input: "length", above: 45 } },
-      { kind: "dispatch", kernel: 55, when: { input: "length", above: 45 } },
-      { kind: "dispatch", kernel: 56, when: { input: "length", above: 45 } },
-      { kind: "dispatch", kernel: 57, when: { input: "length", above: 45 } },
-      { kind: "copy", src: 67, srcOffset: 0, dst: 68, dstOffset: 5715, size: 127, when: { input: "length", above: 45 } },
-      { kind: "copy", src: 65, srcOffset: 0, dst: 64, dstOffset: 0, size: 200, when: { input: "length", above: 45 } },
-      { kind: "copy", src: 1, srcOffset: 0, dst: 0, dstOffset: 2, size: 1 },
-      { kind: "dispatch", kernel: 59 },
-      { kind: "dispatch", kernel: 60 },
-      { kind: "dispatch", kernel: 61 },
-      { kind: "dispatch", kernel: 62 },
+      { kind: "dispatch", kernel: 57 },
       { kind: "dispatch", kernel: 63 },
+      { kind: "copy", src: 21, srcOffset: 0, dst: 55, dstOffset: 0, size: 200 },
+      { kind: "copy", src: 1, srcOffset: 0, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 0 } },
+      { kind: "copy", src: 51, srcOffset: 0, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 0 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 0 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 0 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 0 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 0 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 0 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 0, size: 127, when: { input: "length", above: 0 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 0 } },
+      { kind: "copy", src: 1, srcOffset: 1, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 1 } },
+      { kind: "copy", src: 51, srcOffset: 350, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 1 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 1 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 1 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 1 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 1 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 1 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 127, size: 127, when: { input: "length", above: 1 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 1 } },
+      { kind: "copy", src: 1, srcOffset: 2, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 2 } },
+      { kind: "copy", src: 51, srcOffset: 700, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 2 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 2 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 2 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 2 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 2 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 2 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 254, size: 127, when: { input: "length", above: 2 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 2 } },
+      { kind: "copy", src: 1, srcOffset: 3, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 3 } },
+      { kind: "copy", src: 51, srcOffset: 1050, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 3 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 3 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 3 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 3 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 3 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 3 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 381, size: 127, when: { input: "length", above: 3 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 3 } },
+      { kind: "copy", src: 1, srcOffset: 4, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 4 } },
+      { kind: "copy", src: 51, srcOffset: 1400, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 4 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 4 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 4 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 4 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 4 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 4 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 508, size: 127, when: { input: "length", above: 4 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 4 } },
+      { kind: "copy", src: 1, srcOffset: 5, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 5 } },
+      { kind: "copy", src: 51, srcOffset: 1750, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 5 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 5 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 5 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 5 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 5 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 5 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 635, size: 127, when: { input: "length", above: 5 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 5 } },
+      { kind: "copy", src: 1, srcOffset: 6, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 6 } },
+      { kind: "copy", src: 51, srcOffset: 2100, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 6 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 6 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 6 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 6 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 6 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 6 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 762, size: 127, when: { input: "length", above: 6 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 6 } },
+      { kind: "copy", src: 1, srcOffset: 7, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 7 } },
+      { kind: "copy", src: 51, srcOffset: 2450, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 7 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 7 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 7 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 7 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 7 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 7 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 889, size: 127, when: { input: "length", above: 7 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 7 } },
+      { kind: "copy", src: 1, srcOffset: 8, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 8 } },
+      { kind: "copy", src: 51, srcOffset: 2800, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 8 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 8 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 8 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 8 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 8 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 8 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 1016, size: 127, when: { input: "length", above: 8 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 8 } },
+      { kind: "copy", src: 1, srcOffset: 9, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 9 } },
+      { kind: "copy", src: 51, srcOffset: 3150, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 9 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 9 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 9 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 9 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 9 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 9 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 1143, size: 127, when: { input: "length", above: 9 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 9 } },
+      { kind: "copy", src: 1, srcOffset: 10, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 10 } },
+      { kind: "copy", src: 51, srcOffset: 3500, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 10 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 10 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 10 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 10 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 10 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 10 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 1270, size: 127, when: { input: "length", above: 10 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 10 } },
+      { kind: "copy", src: 1, srcOffset: 11, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 11 } },
+      { kind: "copy", src: 51, srcOffset: 3850, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 11 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 11 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 11 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 11 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 11 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 11 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 1397, size: 127, when: { input: "length", above: 11 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 11 } },
+      { kind: "copy", src: 1, srcOffset: 12, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 12 } },
+      { kind: "copy", src: 51, srcOffset: 4200, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 12 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 12 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 12 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 12 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 12 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 12 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 1524, size: 127, when: { input: "length", above: 12 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 12 } },
+      { kind: "copy", src: 1, srcOffset: 13, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 13 } },
+      { kind: "copy", src: 51, srcOffset: 4550, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 13 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 13 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 13 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 13 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 13 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 13 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 1651, size: 127, when: { input: "length", above: 13 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 13 } },
+      { kind: "copy", src: 1, srcOffset: 14, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 14 } },
+      { kind: "copy", src: 51, srcOffset: 4900, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 14 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 14 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 14 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 14 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 14 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 14 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 1778, size: 127, when: { input: "length", above: 14 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 14 } },
+      { kind: "copy", src: 1, srcOffset: 15, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 15 } },
+      { kind: "copy", src: 51, srcOffset: 5250, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 15 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 15 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 15 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 15 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 15 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 15 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 1905, size: 127, when: { input: "length", above: 15 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 15 } },
+      { kind: "copy", src: 1, srcOffset: 16, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 16 } },
+      { kind: "copy", src: 51, srcOffset: 5600, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 16 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 16 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 16 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 16 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 16 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 16 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 2032, size: 127, when: { input: "length", above: 16 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 16 } },
+      { kind: "copy", src: 1, srcOffset: 17, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 17 } },
+      { kind: "copy", src: 51, srcOffset: 5950, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 17 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 17 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 17 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 17 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 17 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 17 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 2159, size: 127, when: { input: "length", above: 17 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 17 } },
+      { kind: "copy", src: 1, srcOffset: 18, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 18 } },
+      { kind: "copy", src: 51, srcOffset: 6300, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 18 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 18 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 18 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 18 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 18 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 18 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 2286, size: 127, when: { input: "length", above: 18 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 18 } },
+      { kind: "copy", src: 1, srcOffset: 19, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 19 } },
+      { kind: "copy", src: 51, srcOffset: 6650, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 19 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 19 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 19 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 19 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 19 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 19 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 2413, size: 127, when: { input: "length", above: 19 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 19 } },
+      { kind: "copy", src: 1, srcOffset: 20, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 20 } },
+      { kind: "copy", src: 51, srcOffset: 7000, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 20 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 20 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 20 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 20 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 20 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 20 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 2540, size: 127, when: { input: "length", above: 20 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 20 } },
+      { kind: "copy", src: 1, srcOffset: 21, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 21 } },
+      { kind: "copy", src: 51, srcOffset: 7350, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 21 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 21 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 21 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 21 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 21 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 21 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 2667, size: 127, when: { input: "length", above: 21 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 21 } },
+      { kind: "copy", src: 1, srcOffset: 22, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 22 } },
+      { kind: "copy", src: 51, srcOffset: 7700, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 22 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 22 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 22 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 22 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 22 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 22 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 2794, size: 127, when: { input: "length", above: 22 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 22 } },
+      { kind: "copy", src: 1, srcOffset: 23, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 23 } },
+      { kind: "copy", src: 51, srcOffset: 8050, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 23 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 23 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 23 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 23 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 23 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 23 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 2921, size: 127, when: { input: "length", above: 23 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 23 } },
+      { kind: "copy", src: 1, srcOffset: 24, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 24 } },
+      { kind: "copy", src: 51, srcOffset: 8400, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 24 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 24 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 24 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 24 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 24 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 24 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 3048, size: 127, when: { input: "length", above: 24 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 24 } },
+      { kind: "copy", src: 1, srcOffset: 25, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 25 } },
+      { kind: "copy", src: 51, srcOffset: 8750, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 25 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 25 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 25 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 25 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 25 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 25 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 3175, size: 127, when: { input: "length", above: 25 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 25 } },
+      { kind: "copy", src: 1, srcOffset: 26, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 26 } },
+      { kind: "copy", src: 51, srcOffset: 9100, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 26 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 26 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 26 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 26 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 26 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 26 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 3302, size: 127, when: { input: "length", above: 26 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 26 } },
+      { kind: "copy", src: 1, srcOffset: 27, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 27 } },
+      { kind: "copy", src: 51, srcOffset: 9450, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 27 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 27 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 27 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 27 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 27 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 27 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 3429, size: 127, when: { input: "length", above: 27 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 27 } },
+      { kind: "copy", src: 1, srcOffset: 28, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 28 } },
+      { kind: "copy", src: 51, srcOffset: 9800, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 28 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 28 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 28 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 28 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 28 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 28 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 3556, size: 127, when: { input: "length", above: 28 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 28 } },
+      { kind: "copy", src: 1, srcOffset: 29, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 29 } },
+      { kind: "copy", src: 51, srcOffset: 10150, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 29 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 29 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 29 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 29 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 29 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 29 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 3683, size: 127, when: { input: "length", above: 29 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 29 } },
+      { kind: "copy", src: 1, srcOffset: 30, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 30 } },
+      { kind: "copy", src: 51, srcOffset: 10500, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 30 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 30 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 30 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 30 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 30 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 30 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 3810, size: 127, when: { input: "length", above: 30 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 30 } },
+      { kind: "copy", src: 1, srcOffset: 31, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 31 } },
+      { kind: "copy", src: 51, srcOffset: 10850, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 31 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 31 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 31 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 31 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 31 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 31 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 3937, size: 127, when: { input: "length", above: 31 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 31 } },
+      { kind: "copy", src: 1, srcOffset: 32, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 32 } },
+      { kind: "copy", src: 51, srcOffset: 11200, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 32 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 32 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 32 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 32 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 32 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 32 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 4064, size: 127, when: { input: "length", above: 32 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 32 } },
+      { kind: "copy", src: 1, srcOffset: 33, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 33 } },
+      { kind: "copy", src: 51, srcOffset: 11550, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 33 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 33 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 33 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 33 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 33 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 33 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 4191, size: 127, when: { input: "length", above: 33 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 33 } },
+      { kind: "copy", src: 1, srcOffset: 34, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 34 } },
+      { kind: "copy", src: 51, srcOffset: 11900, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 34 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 34 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 34 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 34 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 34 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 34 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 4318, size: 127, when: { input: "length", above: 34 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 34 } },
+      { kind: "copy", src: 1, srcOffset: 35, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 35 } },
+      { kind: "copy", src: 51, srcOffset: 12250, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 35 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 35 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 35 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 35 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 35 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 35 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 4445, size: 127, when: { input: "length", above: 35 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 35 } },
+      { kind: "copy", src: 1, srcOffset: 36, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 36 } },
+      { kind: "copy", src: 51, srcOffset: 12600, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 36 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 36 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 36 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 36 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 36 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 36 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 4572, size: 127, when: { input: "length", above: 36 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 36 } },
+      { kind: "copy", src: 1, srcOffset: 37, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 37 } },
+      { kind: "copy", src: 51, srcOffset: 12950, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 37 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 37 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 37 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 37 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 37 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 37 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 4699, size: 127, when: { input: "length", above: 37 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 37 } },
+      { kind: "copy", src: 1, srcOffset: 38, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 38 } },
+      { kind: "copy", src: 51, srcOffset: 13300, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 38 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 38 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 38 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 38 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 38 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 38 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 4826, size: 127, when: { input: "length", above: 38 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 38 } },
+      { kind: "copy", src: 1, srcOffset: 39, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 39 } },
+      { kind: "copy", src: 51, srcOffset: 13650, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 39 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 39 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 39 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 39 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 39 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 39 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 4953, size: 127, when: { input: "length", above: 39 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 39 } },
+      { kind: "copy", src: 1, srcOffset: 40, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 40 } },
+      { kind: "copy", src: 51, srcOffset: 14000, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 40 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 40 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 40 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 40 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 40 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 40 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 5080, size: 127, when: { input: "length", above: 40 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 40 } },
+      { kind: "copy", src: 1, srcOffset: 41, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 41 } },
+      { kind: "copy", src: 51, srcOffset: 14350, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 41 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 41 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 41 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 41 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 41 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 41 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 5207, size: 127, when: { input: "length", above: 41 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 41 } },
+      { kind: "copy", src: 1, srcOffset: 42, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 42 } },
+      { kind: "copy", src: 51, srcOffset: 14700, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 42 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 42 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 42 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 42 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 42 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 42 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 5334, size: 127, when: { input: "length", above: 42 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 42 } },
+      { kind: "copy", src: 1, srcOffset: 43, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 43 } },
+      { kind: "copy", src: 51, srcOffset: 15050, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 43 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 43 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 43 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 43 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 43 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 43 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 5461, size: 127, when: { input: "length", above: 43 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 43 } },
+      { kind: "copy", src: 1, srcOffset: 44, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 44 } },
+      { kind: "copy", src: 51, srcOffset: 15400, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 44 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 44 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 44 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 44 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 44 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 44 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 5588, size: 127, when: { input: "length", above: 44 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 44 } },
+      { kind: "copy", src: 1, srcOffset: 45, dst: 0, dstOffset: 2, size: 1, when: { input: "length", above: 45 } },
+      { kind: "copy", src: 51, srcOffset: 15750, dst: 53, dstOffset: 0, size: 350, when: { input: "length", above: 45 } },
+      { kind: "dispatch", kernel: 58, when: { input: "length", above: 45 } },
+      { kind: "dispatch", kernel: 59, when: { input: "length", above: 45 } },
+      { kind: "dispatch", kernel: 60, when: { input: "length", above: 45 } },
+      { kind: "dispatch", kernel: 61, when: { input: "length", above: 45 } },
+      { kind: "dispatch", kernel: 62, when: { input: "length", above: 45 } },
+      { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 5715, size: 127, when: { input: "length", above: 45 } },
+      { kind: "copy", src: 56, srcOffset: 0, dst: 55, dstOffset: 0, size: 200, when: { input: "length", above: 45 } },
+      { kind: "copy", src: 1, srcOffset: 0, dst: 0, dstOffset: 2, size: 1 },
       { kind: "dispatch", kernel: 64 },
+      { kind: "dispatch", kernel: 65 },
+      { kind: "dispatch", kernel: 66 },
+      { kind: "dispatch", kernel: 67 },
+      { kind: "dispatch", kernel: 68 },
+      { kind: "dispatch", kernel: 69 },
     ],
-    outputs: { "metric:f1": 69 },
+    outputs: { "metric:f1": 60 },
   },
   limits: { maxStorageBuffersPerShaderStage: 8, maxStorageBufferBindingSize: 134217728, maxComputeWorkgroupsPerDimension: 65535, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 },
 };
