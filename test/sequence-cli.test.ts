@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { gzipSync, gunzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { ROOT } from "../compiler/cli/files.ts";
+import { readMidiRoll } from "../runtime/node/piano-roll.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "dlt-sequence-cli-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -56,3 +57,22 @@ describe("smoke runs on the real data", () => {
     expect(r.stdout).toMatch(new RegExp(`train cost \\d+\\.\\d+ at step 1 → \\d+\\.\\d+ at step ${steps}`));
   });
 });
+
+describe("the RNN-RBM writes its music", () => {
+  it("one epoch on JSB Chorales ends with 200 generated frames as MIDI and a piano roll", () => {
+    const out = join(scratch, "rnnrbm-jsb");
+    const r = train(["specs/rnnrbm.yaml", "--dataset", "jsb", "--epochs", "1", "--out", out, "--quiet"]);
+    expect(r.status, r.stderr).toBe(0);
+    const roll = readMidiRoll(readFileSync(join(out, "music.mid")), "music.mid");
+    const frames = roll.length / 88;
+    // midiwrite drops trailing silent frames: at most the 200 generated.
+    expect(frames).toBeGreaterThan(0);
+    expect(frames).toBeLessThanOrEqual(200);
+    expect(roll.every((v) => v === 0 || v === 1)).toBe(true);
+    const png = readFileSync(join(out, "music_roll.png"));
+    expect(png.subarray(1, 4).toString()).toBe("PNG");
+    // The roll image: time along x (200 frames), the 88 notes along y.
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([200, 88]);
+  });
+});
+

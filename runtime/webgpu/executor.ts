@@ -217,8 +217,11 @@ class GpuModelImpl implements GpuModel {
     for (const [role, list, into] of [["param", desc.params, params], ["state", desc.state, state]] as const) {
       for (const p of list) {
         const buffer = plan.buffers.findIndex((b) => b.role === role && b.ref === p.name);
-        const host = new Float32Array(plan.buffers[buffer].size);
+        // A state tensor no GPU program reads (a sampler's, samplers run on
+        // the CPU) lives on the host only, still saved in checkpoints.
+        const host = new Float32Array(buffer >= 0 ? plan.buffers[buffer].size : p.shape.reduce((a, d) => a * d, 1));
         into[p.name] = host;
+        if (buffer < 0) continue;
         this.carried.push({ host, buffer, offset });
         offset += host.byteLength;
       }

@@ -48,6 +48,8 @@ export function checkPlan(desc: ModelDescription, plan: GpuPlan, device: GPUDevi
     for (const p of list) {
       const want = p.shape.reduce((a, b) => a * b, 1);
       const found = plan.buffers.filter((b) => b.role === role && b.ref === p.name);
+      // A state tensor only samplers read (they run on the CPU) has none.
+      if (found.length === 0 && role === "state") continue;
       if (found.length !== 1) throw new GpuPlanError(`${role} "${p.name}": the plan has ${found.length} buffers for it, expected one`);
       if (found[0].dtype !== "f32") throw new GpuPlanError(`${role} "${p.name}": plan buffer ${found[0].name} is ${found[0].dtype}, parameters and state are f32`);
       if (found[0].size !== want) throw new GpuPlanError(`${role} "${p.name}": plan buffer holds ${found[0].size} values, shape [${p.shape.join(", ")}] needs ${want}`);
