@@ -5,21 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { DataError } from "../runtime/data/dataset.ts";
 import { unpickle } from "../runtime/data/pickle.ts";
 import { contextWindows, loadAtisFold } from "../runtime/node/atis.ts";
+import { dataErrorOf } from "./setup/data-error.ts";
 
 const FOLD3 = "../shared/data/atis/atis.fold3.pkl.gz";
 
-function errorOf(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DataError) return e;
-    throw e;
-  }
-  throw new Error("expected a DataError");
-}
+const errorOf = dataErrorOf;
 
 function tmpFile(name: string, bytes: Uint8Array | string): string {
   const file = join(mkdtempSync(join(tmpdir(), "dlt-atis-")), name);

@@ -7,7 +7,6 @@ import { join } from "node:path";
 import { unzipSync, zipSync } from "fflate";
 import { parseMidi } from "midi-file";
 import { describe, expect, it } from "vitest";
-import { DataError } from "../runtime/data/dataset.ts";
 import {
   DEFAULT_JSB_JSON,
   DEFAULT_NOTTINGHAM_ZIP,
@@ -19,6 +18,7 @@ import {
   rollChunks,
   writeMidiRoll,
 } from "../runtime/node/piano-roll.ts";
+import { dataErrorOf } from "./setup/data-error.ts";
 
 const nottingham = loadNottingham(DEFAULT_NOTTINGHAM_ZIP);
 const tmp = mkdtempSync(join(tmpdir(), "piano-roll-"));
@@ -34,15 +34,7 @@ function rollOf(frames: number, notes: Record<number, number[]>): Float32Array {
   return roll;
 }
 
-function thrown(f: () => unknown): DataError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DataError) return e;
-    throw e;
-  }
-  throw new Error("expected a DataError");
-}
+const thrown = dataErrorOf;
 
 describe("Nottingham", () => {
   it("has the 630/157/154 tunes of SOURCES.md, without macOS leftovers", () => {

@@ -4,10 +4,10 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DataError } from "../runtime/data/dataset.ts";
 import type { Split } from "../runtime/data/dataset.ts";
 import { DEFAULT_POLARITY_DIR, loadPolarity } from "../runtime/node/rt-polarity.ts";
 import type { PolarityData } from "../runtime/node/rt-polarity.ts";
+import { dataErrorOf } from "./setup/data-error.ts";
 
 const TOTAL = 10662;
 const base = { dir: DEFAULT_POLARITY_DIR, seed: 1234, maxlen: 100, nWords: 10000 } as const;
@@ -51,15 +51,7 @@ function same(a: Int32Array, b: Int32Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-function errorOf(f: () => unknown): DataError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DataError) return e;
-    throw e;
-  }
-  throw new Error("expected a DataError");
-}
+const errorOf = dataErrorOf;
 
 describe("rt-polarity: the split", () => {
   it("puts all 10,662 sentences in the three splits (nothing dropped at maxlen 100)", () => {
