@@ -3,7 +3,7 @@
 // implementation. Builds the same inputs for every implementation (the
 // generated model's initial parameters and the first minibatches of the
 // embedded MNIST digits, in order; for rnnslu the first ATIS training
-// sentences), prepares the implementation, warms it up and times repeats of
+// sentences; for lstm the first rt-polarity minibatches), prepares the implementation, warms it up and times repeats of
 // whole training steps, reporting each event to the parent as it happens, so
 // that a measurement cut short still reports what it finished.
 import type { CompiledModel } from "../runtime/compiled-model.ts";
@@ -12,6 +12,9 @@ import { loadDataset } from "../runtime/node/datasets.ts";
 import { initModel } from "../runtime/train/model-ops.ts";
 import type { BenchBatch, BenchModel, BenchModelName, MnistModelName, Peer, StepRunner } from "./peers/peer.ts";
 import { errorMessage, specHyperparameters } from "./peers/peer.ts";
+import { readFileSync } from "node:fs";
+import type { LstmBatch, LstmModel } from "./peers/lstm.ts";
+import { checkGeneratedDropout, describeBatches, keepMask, lstmSpec } from "./peers/lstm.ts";
 import type { RnnModel, Sentence } from "./peers/rnn.ts";
 import { describeSentences, rnnSpec } from "./peers/rnn.ts";
 
@@ -58,6 +61,11 @@ const DISTINCT_EXAMPLES = 4000;
  * implementation's speed), and the warm-up one whole pass (jit-compiling
  * peers meet every length there). */
 const RNN_SENTENCES = 100;
+/** lstm: the first this many minibatches of 16 rt-polarity training
+ * sentences, in order. The scan runs each batch's longest sentence (28–47
+ * words in the first 20), so, as for rnnslu, the warm-up is one whole pass
+ * and every timed repeat whole passes. */
+const LSTM_BATCHES = 20;
 /** Warm-up: at least this many steps and this long... */
 const WARMUP_STEPS = 3;
 const WARMUP_SECONDS = 1;
@@ -114,6 +122,36 @@ async function rnnInputs(): Promise<{ model: RnnModel; sentences: Sentence[] }> 
   return { model, sentences };
 }
 
+/** lstm's inputs: the spec's model and the first LSTM_BATCHES training
+ * minibatches as the rt-polarity dataset gives them to the generated
+ * trainer, each with the dropout mask our trainer draws at that step. */
+async function lstmInputs(): Promise<{ model: LstmModel; batches: LstmBatch[] }> {
+  const { m, params } = await initialModel("lstm");
+  const { seed, ...spec } = lstmSpec();
+  if (seed !== m.desc.seed) throw new Error(`lstm: spec seed ${seed}, generated model ${m.desc.seed} (recompile)`);
+  const model: LstmModel = { ...spec, params };
+  const B = model.batchSize;
+  const H = B * model.hidden;
+  checkGeneratedDropout(readFileSync(new URL("../generated/lstm/model.ts", import.meta.url), "utf8"), H, model.dropout);
+  const splits = await loadDataset(m.desc.data, { inputs: m.desc.inputs, seed: m.desc.seed });
+  const named = splits.train.named;
+  if (!named?.words || !named.mask || !named.length || !named.label) throw new Error("lstm: the rt-polarity dataset gave no words/mask/length/label tensors");
+  const L = model.maxLength;
+  const batches: LstmBatch[] = [];
+  for (let k = 0; k < Math.min(LSTM_BATCHES, Math.floor(splits.train.n / B)); k++) {
+    const length = (named.length.data as Int32Array).slice(k * B, (k + 1) * B);
+    batches.push({
+      words: (named.words.data as Int32Array).slice(k * B * L, (k + 1) * B * L),
+      mask: (named.mask.data as Float32Array).slice(k * B * L, (k + 1) * B * L),
+      length,
+      label: (named.label.data as Int32Array).slice(k * B, (k + 1) * B),
+      steps: Math.min(L, Math.max(...length)),
+      keep: keepMask(seed, k, H, model.dropout),
+    });
+  }
+  return { model, batches };
+}
+
 async function runStep(run: StepRunner): Promise<number | undefined> {
   const r = run.step();
   const v = r instanceof Promise ? await r : r;
@@ -143,6 +181,13 @@ export async function measure(req: MeasureRequest, emit: (e: MeasureEvent) => vo
     cycle = sentences.length;
     tp = performance.now();
     run = await peer.prepareRnn(model, sentences);
+  } else if (req.model === "lstm") {
+    const { model, batches } = await lstmInputs();
+    if (!peer.prepareLstm) throw new Error(`${peer.name} does not implement the LSTM`);
+    emit({ kind: "note", text: `lstm: rt-polarity, the first ${describeBatches(batches, model.batchSize)} of the training split, in order; every implementation applies the dropout mask our trainer draws at that step (bench/peers/lstm.ts)` });
+    cycle = batches.length;
+    tp = performance.now();
+    run = await peer.prepareLstm(model, batches);
   } else {
     const { model, batches } = await benchInputs(req.model);
     tp = performance.now();

@@ -7,6 +7,7 @@ import { initModel } from "../../runtime/train/model-ops.ts";
 import { createGpuModel } from "../../runtime/webgpu/executor.ts";
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 import type { BenchBatch, BenchModel, Peer, StepRunner } from "./peer.ts";
+import type { LstmBatch, LstmModel } from "./lstm.ts";
 import type { RnnModel, Sentence } from "./rnn.ts";
 
 /** The generated model on `backend`; `device` describes a WebGPU adapter. */
@@ -50,6 +51,20 @@ export function oursPeer(backend: string): Peer {
       // The generated model takes the padded sentence (its scan runs
       // `length` steps of the 46).
       const own: Batch[] = sentences.map((s) => ({ words: s.words, labels: s.labels, length: Int32Array.of(s.length) }));
+      note = describe(device);
+      let k = 0;
+      return { step: () => m.trainStep(0, own[k % own.length]!, k++) };
+    },
+    async prepareLstm(model: LstmModel, batches: readonly LstmBatch[]): Promise<StepRunner> {
+      const { model: m, device } = await makeModel(model.name, backend);
+      // Adadelta's accumulators start at zero whatever the epoch length;
+      // trainExamples only keeps the init context true to the run.
+      initModel(m, { trainExamples: batches.length * model.batchSize });
+      m.upload?.();
+      // The padded batch as the dataset gives it; the scan runs the
+      // longest sentence's steps. The dropout mask is drawn from `step`,
+      // which matches the masks handed to the peers (lstm.ts keepMask).
+      const own: Batch[] = batches.map((b) => ({ words: b.words, mask: b.mask, length: b.length, label: b.label }));
       note = describe(device);
       let k = 0;
       return { step: () => m.trainStep(0, own[k % own.length]!, k++) };

@@ -7,13 +7,15 @@
 // harness prints them as a check).
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
+import type { LstmBatch, LstmModel } from "./lstm.ts";
 import type { RnnModel, Sentence } from "./rnn.ts";
 
-export const BENCH_MODELS = ["logreg", "mlp", "lenet", "rnnslu"] as const;
+export const BENCH_MODELS = ["logreg", "mlp", "lenet", "rnnslu", "lstm"] as const;
 export type BenchModelName = (typeof BENCH_MODELS)[number];
 /** The MNIST models, trained on minibatches {x, y} through `Peer.prepare`;
- * rnnslu (one sentence a step) goes through `Peer.prepareRnn` (rnn.ts). */
-export type MnistModelName = Exclude<BenchModelName, "rnnslu">;
+ * rnnslu (one sentence a step) goes through `Peer.prepareRnn` (rnn.ts),
+ * lstm (minibatches of sentences) through `Peer.prepareLstm` (lstm.ts). */
+export type MnistModelName = Exclude<BenchModelName, "rnnslu" | "lstm">;
 
 /** One minibatch: x is [batch, 784] row-major pixels in [0, 1], y the labels. */
 export interface BenchBatch {
@@ -62,6 +64,8 @@ export interface Peer {
   /** The same for the Elman RNN: one step trains on one sentence. Absent
    * where the peer does not implement it. */
   prepareRnn?(model: RnnModel, sentences: readonly Sentence[]): Promise<StepRunner>;
+  /** The same for the LSTM: one step trains on one minibatch of sentences. */
+  prepareLstm?(model: LstmModel, batches: readonly LstmBatch[]): Promise<StepRunner>;
   /** A line for the table's notes (library version, backend features,
    * workarounds), once the peer has been prepared at least once. */
   note?(): string | undefined;
@@ -91,7 +95,8 @@ export function specHyperparameters(name: MnistModelName, specPath = `specs/${na
   };
 }
 
-/** Minibatch size of specs/<name>.yaml (1 for rnnslu: a sentence a step). */
+/** Minibatch size of specs/<name>.yaml (1 for rnnslu: a sentence a step;
+ * 16 sentences for lstm). */
 export function specBatchSize(name: BenchModelName, specPath = `specs/${name}.yaml`): number {
   return (parse(readFileSync(specPath, "utf8")) as { data: { batch_size: number } }).data.batch_size;
 }

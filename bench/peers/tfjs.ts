@@ -24,13 +24,15 @@
 //  - 1→20 channels: the backend's Conv3DBackpropFilterV2 on a depth-1 volume
 //    (~0.37 s; im2col's 25 one-channel slices and concat: ~1 s).
 //
-// The Elman RNN (rnnslu): tfjs-rnn.ts.
+// The Elman RNN (rnnslu): tfjs-rnn.ts; the LSTM (lstm): tfjs-lstm.ts.
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type * as TF from "@tensorflow/tfjs";
 import type { BenchBatch, BenchModel, Peer, StepRunner } from "./peer.ts";
 import { flipKernel, oneHot } from "./peer.ts";
+import type { LstmBatch, LstmModel } from "./lstm.ts";
 import type { RnnModel, Sentence } from "./rnn.ts";
+import { tfjsLstmRunner } from "./tfjs-lstm.ts";
 import { tfjsRnnRunner } from "./tfjs-rnn.ts";
 
 type Tf = typeof TF;
@@ -172,18 +174,22 @@ function forward(tf: Tf, model: BenchModel, backend: BackendName): Forward {
 }
 
 function tfjsPeer(backend: BackendName): Peer {
-  let rnn = false;
+  // Which model was prepared last: what the note describes.
+  let kind: "mnist" | "rnn" | "lstm" = "mnist";
   return {
     name: `tfjs-${backend}`,
     note: () =>
       versions.core
         ? `tfjs-${backend}: @tensorflow/tfjs ${versions.core}` +
-          (backend === "wasm" ? `, tfjs-backend-wasm ${versions.wasm ?? "?"} (${wasmFeatures}; the backend has no ${rnn ? "UnsortedSegmentSum: the embedding gradient in tf.customGrad as a ScatterNd" : "Conv2DBackpropFilter: LeNet's conv filter gradients in tf.customGrad, conv 1 by Conv3DBackpropFilterV2 on a depth-1 volume, conv 2 as an im2col matMul"})` : ", tfjs-backend-cpu (plain JS kernels)") +
-          (rnn ? "; eager ops on the tape, each sentence at its own length (a JS loop over the words), optimizer.minimize (sgd) + an assign for the row normalisation" : "")
+          (backend === "wasm" ? `, tfjs-backend-wasm ${versions.wasm ?? "?"} (${wasmFeatures}; the backend has no ${kind !== "mnist" ? "UnsortedSegmentSum: the embedding gradient in tf.customGrad as a ScatterNd" : "Conv2DBackpropFilter: LeNet's conv filter gradients in tf.customGrad, conv 1 by Conv3DBackpropFilterV2 on a depth-1 volume, conv 2 as an im2col matMul"})` : ", tfjs-backend-cpu (plain JS kernels)") +
+          (kind === "rnn" ? "; eager ops on the tape, each sentence at its own length (a JS loop over the words), optimizer.minimize (sgd) + an assign for the row normalisation" : "") +
+          (kind === "lstm"
+            ? "; eager ops on the tape, each minibatch for its longest sentence's steps (a JS loop), tf.variableGrads + Adadelta written out (tf.train.adadelta 4.22 divides by the accumulator before this step's update: not the spec's Adadelta)"
+            : "")
         : undefined,
     async prepare(model: BenchModel, batches: readonly BenchBatch[]): Promise<StepRunner> {
       const tf = await loadTf(backend);
-      rnn = false;
+      kind = "mnist";
       const B = model.batchSize;
       const data = batches.map((b) => ({
         x: tf.tensor2d(b.x, [B, 784]),
@@ -222,8 +228,13 @@ function tfjsPeer(backend: BackendName): Peer {
     },
     async prepareRnn(model: RnnModel, sentences: readonly Sentence[]): Promise<StepRunner> {
       const tf = await loadTf(backend);
-      rnn = true;
+      kind = "rnn";
       return tfjsRnnRunner(tf, model, sentences, backend);
+    },
+    async prepareLstm(model: LstmModel, batches: readonly LstmBatch[]): Promise<StepRunner> {
+      const tf = await loadTf(backend);
+      kind = "lstm";
+      return tfjsLstmRunner(tf, model, batches, backend);
     },
   };
 }
