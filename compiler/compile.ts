@@ -133,10 +133,11 @@ function plateauOf(p: LoadedSpec["spec"]["phases"][number]): { plateau?: Plateau
   return { plateau: { lr: common.lr, factor: o.factor, patienceEpochs: o.patience_epochs, minLr: o.min_lr ?? 0, restoreBest: o.restore_best ?? false, scaleState: `${p.name}.lr_scale` } };
 }
 
-/** Metrics scored over a whole split (chunk_f1), when the spec has any. */
+/** Metrics scored over a whole split (chunk_f1, ratio), when the spec has any. */
 function splitMetricsOf(s: LoadedSpec["spec"]): { splitMetrics?: SplitMetricDesc[] } {
   const list: SplitMetricDesc[] = [];
   for (const [name, m] of Object.entries(s.metrics ?? {})) {
+    if ("ratio" in m) list.push({ name, kind: "ratio" });
     if (!("chunk_f1" in m)) continue;
     const tokens = s.data.inputs[m.chunk_f1.labels]?.shape[0] ?? 0;
     list.push({ name, kind: "chunk_f1", labels: m.chunk_f1.labels, length: m.chunk_f1.length, tokens });

@@ -89,12 +89,19 @@ export interface PlateauDesc {
  * label sequences, which the evaluation writes as `tokens` label indices per
  * example; the gold labels and lengths are the batch's inputs `labels` and
  * `length`, the label names the dataset's. */
-export interface SplitMetricDesc {
-  readonly name: string;
-  readonly kind: "chunk_f1";
-  readonly labels: string;
-  readonly length: string;
-  readonly tokens: number;
+export type SplitMetricDesc =
+  | { readonly name: string; readonly kind: "chunk_f1"; readonly labels: string; readonly length: string; readonly tokens: number }
+  /** 100 · Σ numerator / Σ denominator over the split: the evaluation writes
+   * the numerator as the metric and the denominator as `<name>.den`. */
+  | { readonly name: string; readonly kind: "ratio" };
+
+/** The evaluation output holding a ratio metric's denominator: `<name>.den`. */
+export const RATIO_DENOMINATOR = ".den";
+
+/** The evaluation's outputs: every metric, and each ratio's denominator. */
+export function evalOutputNames(desc: ModelDescription): string[] {
+  const ratios = (desc.splitMetrics ?? []).filter((m) => m.kind === "ratio").map((m) => `${m.name}${RATIO_DENOMINATOR}`);
+  return [...desc.metrics, ...ratios];
 }
 
 export interface DataDesc {

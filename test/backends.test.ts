@@ -17,7 +17,7 @@ import { planWebGpu } from "../compiler/emit/wgsl/module.ts";
 import { interpret } from "../compiler/ir/interpret.ts";
 import { fromArray, type Tensor } from "../compiler/ir/tensor.ts";
 import { loadSpecText } from "../compiler/frontend/load.ts";
-import type { Batch, CompiledModel } from "../runtime/compiled-model.ts";
+import { type Batch, type CompiledModel, evalOutputNames } from "../runtime/compiled-model.ts";
 import { acquireDevice } from "../runtime/node/webgpu.ts";
 import { normal, uniform } from "../runtime/rng/philox.ts";
 import { createGpuModel } from "../runtime/webgpu/executor.ts";
@@ -124,7 +124,10 @@ describe.each<Backend>(["cpu", "webgpu"])("backend %s", (backend) => {
     }
     if (c.desc.metrics.length) {
       const out: Record<string, Float32Array> = {};
-      for (const m of c.desc.metrics) out[m] = new Float32Array(c.desc.evalBatchSize * (c.desc.splitMetrics?.find((x) => x.name === m)?.tokens ?? 1));
+      for (const m of evalOutputNames(c.desc)) {
+        const sm = c.desc.splitMetrics?.find((x) => x.name === m);
+        out[m] = new Float32Array(c.desc.evalBatchSize * (sm?.kind === "chunk_f1" ? sm.tokens : 1));
+      }
       await model.evaluate(data[0]!, out);
       const ref = interpret(c.evalGraph, { input: toTensors(data[0]!), param: params }, { seed: c.desc.seed, step: 0 });
       for (const m of c.desc.metrics) expect(maxRelErr(out[m]!, (ref[c.evalGraph.outputs.get(`metric:${m}`)!] as Tensor).data), m).toBeLessThan(1e-4);

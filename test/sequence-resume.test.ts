@@ -75,3 +75,42 @@ describe("--resume, bit-exact mid-epoch", () => {
     await straightVsResumed(() => new RnnRbm(), { train: split(7, 1), valid: split(3, 2), test: split(3, 3), source: "synthetic" }, 10);
   }, 300_000);
 });
+
+describe("ratio metrics", () => {
+  it("sum the numerator and the denominator over the whole split (the RNN-RBM's frame accuracy), in percent", async () => {
+    const { Evaluator } = await import("../runtime/train/model-ops.ts");
+    const real = new RnnRbm();
+    expect(real.desc.splitMetrics).toContainEqual({ name: "accuracy", kind: "ratio" });
+    // Example k: k true positives out of 10 (TP + FP + FN): a mean of the
+    // per-example ratios would differ from Σ TP / Σ (TP + FP + FN).
+    const model: CompiledModel = {
+      desc: real.desc,
+      params: real.params,
+      state: real.state,
+      trainStep: () => 0,
+      evaluate(batch, out) {
+        const len = batch.length as Int32Array;
+        for (let r = 0; r < len.length; r++) {
+          out.accuracy![r] = len[r]! - 1;
+          out["accuracy.den"]![r] = 10 * (len[r]! - 1) + 1;
+          out.monitor![r] = 0;
+        }
+      },
+    };
+    const T = 100;
+    const n = 4;
+    const length = Int32Array.from({ length: n }, (_, k) => k + 1);
+    const split: Split = {
+      x: new Float32Array(n * T * 88),
+      y: new Int32Array(0),
+      n,
+      shape: [T, 88],
+      yShape: [0],
+      named: { roll: { data: new Float32Array(n * T * 88), shape: [T, 88] }, length: { data: length, shape: [] }, mask: { data: new Float32Array(n * T), shape: [T] } },
+    };
+    const r = await new Evaluator(model).evaluate(split, "test split");
+    // Σ TP = 0+1+2+3 = 6, Σ den = 1+11+21+31 = 64.
+    expect(r.accuracy).toBeCloseTo((100 * 6) / 64, 10);
+  });
+});
+

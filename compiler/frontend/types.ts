@@ -82,6 +82,7 @@ export type MetricSpec =
   | { readonly zero_one: { readonly probs: string; readonly labels: string } }
   | { readonly nll: { readonly probs: string; readonly labels: string } }
   | { readonly chunk_f1: { readonly probs: string; readonly labels: string; readonly length: string } }
+  | { readonly ratio: { readonly numerator: string; readonly denominator: string } }
   | { readonly expr: { readonly value: string } };
 
 /** What a learning-rate schedule counts: epochs completed in the phase

@@ -13,6 +13,7 @@ import type { GraphEntry, LoadedSpec, LossTerms, MetricSpec, Path, ScanNode } fr
 import { type ExprEnv, lowerExpr } from "./build-expr.ts";
 import * as lib from "./library.ts";
 import { applyOptimizer, type StateTensor } from "./optimizers.ts";
+import { RATIO_DENOMINATOR } from "../../runtime/compiled-model.ts";
 import { commonOptions, decayWeights, needsCounter, phaseCounter, plateauRate, scheduledRate } from "./schedules.ts";
 
 export interface BuildOptions {
@@ -278,7 +279,14 @@ export class ModelBuilder {
     if ("zero_one" in m) return lib.zeroOnePerExample(b, this.resolve(m.zero_one.probs, at("zero_one", "probs")), this.resolve(m.zero_one.labels, at("zero_one", "labels")));
     if ("nll" in m) return lib.nllPerExample(b, this.resolve(m.nll.probs, at("nll", "probs")), this.resolve(m.nll.labels, at("nll", "labels")));
     if ("chunk_f1" in m) return this.chunkPredictions(name, m.chunk_f1, at);
-    const v = this.expr(m.expr.value, ["metrics", name, "expr", "value"], `metrics.${name}`);
+    if ("ratio" in m) return this.perExample(name, m.ratio.numerator, ["metrics", name, "ratio", "numerator"]);
+    return this.perExample(name, m.expr.value, ["metrics", name, "expr", "value"]);
+  }
+
+  /** A per-example metric expression: a vector over the batch (E031). */
+  perExample(name: string, src: string, path: Path): number {
+    const b = this.b;
+    const v = this.expr(src, path, `metrics.${name}`);
     const s = b.shape(v);
     if (s.length !== 1 || s[0] !== this.opts.batch) throw new IRError(`metric '${name}' must be a vector over the batch [${this.opts.batch}], got [${s.join(", ")}]`, b.node(v).loc, "E031");
     return v;
@@ -461,7 +469,11 @@ function afterUpdate(mb: ModelBuilder, b: Builder, p: number, n: string, updated
 /** The evaluation graph: per-example metrics over a batch. */
 export function buildEval(ls: LoadedSpec, opts: BuildOptions): Graph {
   const mb = new ModelBuilder(ls, { ...opts, mode: "eval" });
-  for (const [name, m] of Object.entries(ls.spec.metrics ?? {})) mb.b.graph.outputs.set(`metric:${name}`, mb.metric(name, m));
+  for (const [name, m] of Object.entries(ls.spec.metrics ?? {})) {
+    mb.b.graph.outputs.set(`metric:${name}`, mb.metric(name, m));
+    // A ratio's denominator is a second output, summed by the trainer.
+    if ("ratio" in m) mb.b.graph.outputs.set(`metric:${name}${RATIO_DENOMINATOR}`, mb.perExample(name, m.ratio.denominator, ["metrics", name, "ratio", "denominator"]));
+  }
   return mb.b.graph;
 }
 

@@ -1,6 +1,7 @@
 // Operations on a CompiledModel's buffers that the trainer needs: parameter
 // initialisation from the description, copying parameter sets (best-model
 // snapshots, checkpoint restore) and evaluating metrics over a whole split.
+import { evalOutputNames, RATIO_DENOMINATOR } from "../compiled-model.ts";
 import type { Batch, CompiledModel, InitDesc, ModelDescription, ParamDesc, SplitMetricDesc } from "../compiled-model.ts";
 import { normal, uniform } from "../rng/philox.ts";
 import { orthogonalInit } from "./orthogonal.ts";
@@ -100,7 +101,10 @@ export class Evaluator {
   constructor(private readonly model: CompiledModel) {
     const d = model.desc;
     this.splitMetrics = new Map((d.splitMetrics ?? []).map((m) => [m.name, m]));
-    for (const m of d.metrics) this.out[m] = new Float32Array(d.evalBatchSize * (this.splitMetrics.get(m)?.tokens ?? 1));
+    for (const m of evalOutputNames(d)) {
+      const sm = this.splitMetrics.get(m);
+      this.out[m] = new Float32Array(d.evalBatchSize * (sm?.kind === "chunk_f1" ? sm.tokens : 1));
+    }
   }
 
   get enabled(): boolean {
@@ -115,7 +119,8 @@ export class Evaluator {
       this.batches.set(split, pb);
     }
     const sums = d.metrics.map(() => 0);
-    const sentences = new Map<string, TaggedSentence[]>([...this.splitMetrics.keys()].map((m) => [m, []]));
+    const denominators = new Map<string, number>();
+    const sentences = new Map<string, TaggedSentence[]>([...this.splitMetrics.values()].filter((m) => m.kind === "chunk_f1").map((m) => [m.name, []]));
     for (let k = 0; k < pb.numBatches; k++) {
       const { batch, count } = pb.fill(k);
       // Only a GPU model answers with a promise; a CPU model's result is ready.
@@ -124,19 +129,26 @@ export class Evaluator {
       d.metrics.forEach((m, j) => {
         const v = this.out[m];
         const sm = this.splitMetrics.get(m);
-        if (sm) {
+        if (sm?.kind === "chunk_f1") {
           sentences.get(m)!.push(...taggedSentences(sm, batch, v, count, split, what));
           return;
         }
         let s = 0;
         for (let r = 0; r < count; r++) s += v[r];
         sums[j] += s;
+        if (sm?.kind === "ratio") {
+          const den = this.out[`${m}${RATIO_DENOMINATOR}`]!;
+          let t = 0;
+          for (let r = 0; r < count; r++) t += den[r]!;
+          denominators.set(m, (denominators.get(m) ?? 0) + t);
+        }
       });
     }
     const means: Record<string, number> = {};
     d.metrics.forEach((m, j) => {
       const tagged = sentences.get(m);
-      means[m] = tagged ? (tagged.length > 0 ? conlleval(tagged).f1 : NaN) : split.n > 0 ? sums[j] / split.n : NaN;
+      const den = denominators.get(m);
+      means[m] = tagged ? (tagged.length > 0 ? conlleval(tagged).f1 : NaN) : den !== undefined ? (den > 0 ? (100 * sums[j]!) / den : NaN) : split.n > 0 ? sums[j] / split.n : NaN;
     });
     return means;
   }
@@ -145,7 +157,7 @@ export class Evaluator {
 /** The `count` sentences of an evaluated batch as label-name sequences:
  * gold from the batch's labels input, predicted from the evaluation's
  * output, each cut to its length. */
-function taggedSentences(m: SplitMetricDesc, batch: Batch, pred: Float32Array, count: number, split: Split, what: string): TaggedSentence[] {
+function taggedSentences(m: SplitMetricDesc & { kind: "chunk_f1" }, batch: Batch, pred: Float32Array, count: number, split: Split, what: string): TaggedSentence[] {
   const names = split.labelNames;
   if (!names) throw new DataError(`${what}: metric "${m.name}" scores label sequences, but the data has no label names (chunk_f1 needs a dataset such as atis)`);
   const labels = batch[m.labels] as Int32Array;

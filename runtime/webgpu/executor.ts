@@ -14,6 +14,7 @@
 // `download()` (the trainer calls it before checkpoints and best-model
 // snapshots) and reach the device only through `upload()` (after init,
 // resume and best-model restores).
+import { evalOutputNames } from "../compiled-model.ts";
 import type { Batch, CompiledModel, ModelDescription } from "../compiled-model.ts";
 import type { GpuBufferDesc, GpuCommand, GpuPlan, GpuProgram } from "./plan.ts";
 import { byteSize, checkPlan, GpuPlanError, programBuffers } from "./validate.ts";
@@ -231,7 +232,7 @@ class GpuModelImpl implements GpuModel {
     this.carriedStaging = offset > 0 ? device.createBuffer({ label: "download", size: offset, usage: USAGE_MAP_READ | USAGE_COPY_DST }) : null;
 
     this.steps = plan.steps.map((p, s) => this.compile(p, `step${s}`, ["cost"], 1));
-    this.evalProgram = this.compile(plan.eval, "eval", desc.metrics.map((m) => `metric:${m}`), Infinity);
+    this.evalProgram = this.compile(plan.eval, "eval", evalOutputNames(desc).map((m) => `metric:${m}`), Infinity);
   }
 
   private compile(p: GpuProgram, label: string, outputs: readonly string[], maxCount: number): CompiledProgram {

@@ -189,6 +189,9 @@ export function createContext(ls: CheckedSpec): CheckContext {
       field(ms.chunk_f1.probs, "probs", [...b, "chunk_f1", "probs"]);
       field(ms.chunk_f1.labels, "labels", [...b, "chunk_f1", "labels"]);
       field(ms.chunk_f1.length, "labels", [...b, "chunk_f1", "length"]);
+    } else if ("ratio" in ms) {
+      exprRefs(parse([...b, "ratio", "numerator"], ms.ratio.numerator), `metrics.${m}.ratio.numerator`);
+      exprRefs(parse([...b, "ratio", "denominator"], ms.ratio.denominator), `metrics.${m}.ratio.denominator`);
     } else exprRefs(parse([...b, "expr", "value"], ms.expr.value), `metrics.${m}.expr.value`);
   }
   spec.phases.forEach((ph, i) => {
