@@ -6,12 +6,13 @@
 // could not catch a spec that says something else.
 import { describe, expect, it } from "vitest";
 import { Model as Lstm } from "../generated/lstm/model.ts";
+import type { CompiledModel } from "../runtime/compiled-model.ts";
 import { uniform } from "../runtime/rng/philox.ts";
 import { initModel } from "../runtime/train/model-ops.ts";
 
 describe("specs/lstm.yaml against lstm.py", () => {
   it("each sentence's evaluation cost equals the transcription's", () => {
-    const m = new Lstm();
+    const m: CompiledModel = new Lstm();
     initModel(m, { trainExamples: 160 });
     // Parameters far from their initialisation (U ~ 0.01 gives every
     // sentence a cost of ≈ ln 2 whatever the LSTM computes): a wrong gate

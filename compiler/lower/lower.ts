@@ -261,8 +261,23 @@ class BlockLowering {
       out: this.bufferOf(n.id),
       ins: n.inputs.map((a) => this.bufferOf(a)),
       inTypes: ins.map((t) => ({ shape: t.shape, dtype: t.dtype })),
-      dataInputs: ins.map((t) => t.op === "input"),
+      dataInputs: ins.map((t) => t.op === "input" || this.countedStack(t)),
     };
+  }
+
+  /** Whether `n` is (a view of) the stacked step outputs of a counted scan:
+   * its slots past the batch's count are 0 (a sentence of 11 words in 46
+   * slots: the product after the loop that sums the weights' gradients may
+   * skip those rows, as it skips a digit's blank pixels). */
+  private countedStack(n: Node): boolean {
+    let t = n;
+    while (OPS[t.op].ts.kind === "view") t = this.g.nodes[t.inputs[0]!]!;
+    if (t.op !== "tuple_get") return false;
+    const scan = this.g.nodes[t.inputs[0]!]!;
+    if (scan.op !== "scan") return false;
+    const a = scan.attrs as ScanAttrs;
+    const k = (t as Node<"tuple_get">).attrs.index;
+    return a.counted === true && k >= a.nCarry && k < a.nCarry + a.nStepOut;
   }
 
   /** A sum: the iteration space is the kept axes then the summed axes, the

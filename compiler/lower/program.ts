@@ -79,7 +79,8 @@ export type Kernel =
   /** An op's own kernel (product, convolution, gather, …) over whole buffers.
    * `inTypes` are the operands' types as the op sees them (a reshaped
    * operand shares its source's buffer); `dataInputs` marks operands that
-   * are data inputs (pixels: mostly zeros, which a product may skip). */
+   * are mostly zeros, which a product may skip: data inputs (pixels) and a
+   * counted scan's stacked step outputs (0 past the batch's count). */
   | (KernelBase & { readonly kind: "op"; readonly ins: readonly BufferId[]; readonly inTypes: readonly TensorType[]; readonly dataInputs: readonly boolean[] })
   /** An SGD update `W ← W − c·(±P₁ ± P₂ … + rest)` whose matrix products Pᵢ
    * are used nowhere else: `loop` is the whole update reading each Pᵢ from

@@ -1226,12 +1226,12 @@ export class Model implements CompiledModel {
 
     // specs/lstm.yaml:39 gradient of lstm: grad_lstm_W = matmul(d_lstm_scan_out2, d_lstm_scan_out3)
     {
-      this.k.gemm({ a: 22925872, b: 23745072, c: 31816560, m: 128, n: 512, k: 1600, lda: 128, ldb: 512, ldc: 512, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_lstm_scan_out2 @ d_lstm_scan_out3 → grad_lstm_W
+      this.k.gemm({ a: 22925872, b: 23745072, c: 31816560, m: 128, n: 512, k: 1600, lda: 128, ldb: 512, ldc: 512, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // d_lstm_scan_out2 @ d_lstm_scan_out3 → grad_lstm_W
     }
 
     // specs/lstm.yaml:39 gradient of lstm: grad_lstm_U = matmul(d_lstm_scan_out4, d_lstm_scan_out5)
     {
-      this.k.gemm({ a: 27021872, b: 27841072, c: 32078704, m: 128, n: 512, k: 1600, lda: 128, ldb: 512, ldc: 512, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_lstm_scan_out4 @ d_lstm_scan_out5 → grad_lstm_U
+      this.k.gemm({ a: 27021872, b: 27841072, c: 32078704, m: 128, n: 512, k: 1600, lda: 128, ldb: 512, ldc: 512, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // d_lstm_scan_out4 @ d_lstm_scan_out5 → grad_lstm_U
     }
 
     // specs/lstm.yaml:39 gradient of lstm: grad_lstm_b = Σ d_lstm_scan_out6

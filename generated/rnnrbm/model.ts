@@ -859,16 +859,16 @@ export class Model implements CompiledModel {
     this.w.step0_bh(); // WebAssembly SIMD (loops.wat)
     // specs/rnnrbm.yaml:106 phases[0].optimizer: Wuh += -0.001 · grad_Wuh (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rnnrbm.yaml:42 gradient of rnn: grad_Wuh = matmul(d_rnn_scan_out10, d_rnn_scan_out11)
-    this.k.gemm({ a: 1552928, b: 1592928, c: 53776, m: 100, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // Wuh += -0.001 · d_rnn_scan_out10 @ d_rnn_scan_out11
+    this.k.gemm({ a: 1552928, b: 1592928, c: 53776, m: 100, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: true }); // Wuh += -0.001 · d_rnn_scan_out10 @ d_rnn_scan_out11
     // specs/rnnrbm.yaml:106 phases[0].optimizer: Wuv += -0.001 · grad_Wuv (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rnnrbm.yaml:42 gradient of rnn: grad_Wuv = matmul(d_rnn_scan_out7, d_rnn_scan_out8)
-    this.k.gemm({ a: 1417728, b: 1457728, c: 113776, m: 100, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // Wuv += -0.001 · d_rnn_scan_out7 @ d_rnn_scan_out8
+    this.k.gemm({ a: 1417728, b: 1457728, c: 113776, m: 100, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: true }); // Wuv += -0.001 · d_rnn_scan_out7 @ d_rnn_scan_out8
     // specs/rnnrbm.yaml:106 phases[0].optimizer: Wvu += -0.001 · grad_Wvu (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rnnrbm.yaml:42 gradient of rnn: grad_Wvu = matmul(d_rnn_scan_out2, d_rnn_scan_out3)
-    this.k.gemm({ a: 1227328, b: 1262528, c: 148976, m: 88, n: 100, k: 100, lda: 88, ldb: 100, ldc: 100, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // Wvu += -0.001 · d_rnn_scan_out2 @ d_rnn_scan_out3
+    this.k.gemm({ a: 1227328, b: 1262528, c: 148976, m: 88, n: 100, k: 100, lda: 88, ldb: 100, ldc: 100, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: true }); // Wvu += -0.001 · d_rnn_scan_out2 @ d_rnn_scan_out3
     // specs/rnnrbm.yaml:106 phases[0].optimizer: Wuu += -0.001 · grad_Wuu (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rnnrbm.yaml:42 gradient of rnn: grad_Wuu = matmul(d_rnn_scan_out4, d_rnn_scan_out5)
-    this.k.gemm({ a: 1302528, b: 1342528, c: 184176, m: 100, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // Wuu += -0.001 · d_rnn_scan_out4 @ d_rnn_scan_out5
+    this.k.gemm({ a: 1302528, b: 1342528, c: 184176, m: 100, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: true }); // Wuu += -0.001 · d_rnn_scan_out4 @ d_rnn_scan_out5
     // specs/rnnrbm.yaml:106 phases[0].optimizer: bu = bu - (0.001 * grad_bu)
     this.w.step0_bu(); // WebAssembly SIMD (loops.wat)
     return cost[0];

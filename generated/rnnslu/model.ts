@@ -650,12 +650,12 @@ export class Model implements CompiledModel {
     d_rnn_scan_final0.set(d_rnn_scan_carry0);
     // specs/rnnslu.yaml:36 gradient of rnn: grad_Wx = matmul(d_rnn_scan_out1, d_rnn_scan_out2)
     {
-      this.k.gemm({ a: 972368, b: 1036768, c: 1280160, m: 350, n: 200, k: 46, lda: 350, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_out1 @ d_rnn_scan_out2 → grad_Wx
+      this.k.gemm({ a: 972368, b: 1036768, c: 1280160, m: 350, n: 200, k: 46, lda: 350, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // d_rnn_scan_out1 @ d_rnn_scan_out2 → grad_Wx
     }
 
     // specs/rnnslu.yaml:36 gradient of rnn: grad_Wh = matmul(d_rnn_scan_out3, d_rnn_scan_out4)
     {
-      this.k.gemm({ a: 1073568, b: 1110368, c: 1560160, m: 200, n: 200, k: 46, lda: 200, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_out3 @ d_rnn_scan_out4 → grad_Wh
+      this.k.gemm({ a: 1073568, b: 1110368, c: 1560160, m: 200, n: 200, k: 46, lda: 200, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // d_rnn_scan_out3 @ d_rnn_scan_out4 → grad_Wh
     }
 
     // specs/rnnslu.yaml:36 gradient of rnn: grad_bh = Σ d_rnn_scan_out5
@@ -671,7 +671,7 @@ export class Model implements CompiledModel {
 
     // specs/rnnslu.yaml:36 gradient of rnn: grad_W = matmul(d_rnn_scan_out6, d_rnn_scan_out7)
     {
-      this.k.gemm({ a: 1183968, b: 1220768, c: 1720960, m: 200, n: 127, k: 46, lda: 200, ldb: 127, ldc: 127, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_out6 @ d_rnn_scan_out7 → grad_W
+      this.k.gemm({ a: 1183968, b: 1220768, c: 1720960, m: 200, n: 127, k: 46, lda: 200, ldb: 127, ldc: 127, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // d_rnn_scan_out6 @ d_rnn_scan_out7 → grad_W
     }
 
     // specs/rnnslu.yaml:36 gradient of rnn: grad_b = Σ d_rnn_scan_out8
