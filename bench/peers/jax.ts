@@ -9,7 +9,7 @@
 // The step reads back the cost (as the generated trainer returns it) and
 // waits for the new parameters before it returns.
 //
-// The Elman RNN (rnnslu): jax-rnn.ts.
+// The Elman RNN (rnnslu): jax-rnn.ts; the LSTM (lstm): jax-lstm.ts.
 //
 // LeNet is very slow here: jax-js 0.1.25's generated kernels for the
 // convolutions' gradients (the filter gradient above all) take seconds per
@@ -20,9 +20,11 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type * as JAX from "@jax-js/jax";
+import { jaxLstmRunner, LSTM_BUCKET } from "./jax-lstm.ts";
 import { BUCKET, jaxRnnRunner } from "./jax-rnn.ts";
 import type { BenchBatch, BenchModel, Peer, StepRunner } from "./peer.ts";
 import { flipKernel, oneHot } from "./peer.ts";
+import type { LstmBatch, LstmModel } from "./lstm.ts";
 import type { RnnModel, Sentence } from "./rnn.ts";
 
 type Jax = typeof JAX;
@@ -70,13 +72,19 @@ function forward(jax: Jax, model: BenchModel, p: Params, x: Arr): Arr {
 
 function makeJaxPeer(jitted: boolean): Peer {
   const name = jitted ? "jax" : "jax-eager";
-  let rnn = false;
+  // Which model was prepared last: what the note describes.
+  let kind: "mnist" | "rnn" | "lstm" = "mnist";
   return {
     name,
     note: () =>
       version
-        ? `${name}: @jax-js/jax ${version}, ${jitted ? "jit(valueAndGrad + SGD update)" : "valueAndGrad + SGD update op by op (no jit)"} on the wasm device (its generated WebAssembly kernels; one thread: no Web Workers in Node)` +
-          (rnn
+        ? `${name}: @jax-js/jax ${version}, ${jitted ? `jit(valueAndGrad + ${kind === "lstm" ? "Adadelta" : "SGD"} update)` : `valueAndGrad + ${kind === "lstm" ? "Adadelta" : "SGD"} update op by op (no jit)`} on the wasm device (its generated WebAssembly kernels; one thread: no Web Workers in Node)` +
+          (kind === "lstm"
+            ? jitted
+              ? `; the LSTM: Adadelta written out (no optax), no lax.scan: the loop over steps unrolled in the trace, each minibatch's scan padded (masked) to a multiple of ${LSTM_BUCKET} steps, one program per padded length; jax-js 0.1.25's log is off by up to 1.2e-5 (absolute, near ln 2), which its costs show`
+              : "; the LSTM: each minibatch for its longest sentence's steps, Adadelta written out; jax-js 0.1.25's log is off by up to 1.2e-5 (absolute, near ln 2), which its costs show"
+            : "") +
+          (kind === "rnn"
             ? jitted
               ? `; no lax.scan in jax-js: the loop over words is unrolled in the trace, one jit program per ${BUCKET === 1 ? "sentence length (compiled in the warm-up pass)" : `padded length (words padded to multiples of ${BUCKET} and masked)`}; the gather's gradient under jit needs a non-view cotangent (a row mask on the gathered rows)`
               : "; each sentence at its own length"
@@ -84,7 +92,7 @@ function makeJaxPeer(jitted: boolean): Peer {
         : undefined,
     async prepare(model: BenchModel, batches: readonly BenchBatch[]): Promise<StepRunner> {
       const jax = await loadJax();
-      rnn = false;
+      kind = "mnist";
       const np = jax.numpy;
       const B = model.batchSize;
       const data = batches.map((b) => ({
@@ -143,8 +151,13 @@ function makeJaxPeer(jitted: boolean): Peer {
     },
     async prepareRnn(model: RnnModel, sentences: readonly Sentence[]): Promise<StepRunner> {
       const jax = await loadJax();
-      rnn = true;
+      kind = "rnn";
       return jaxRnnRunner(jax, model, sentences, jitted);
+    },
+    async prepareLstm(model: LstmModel, batches: readonly LstmBatch[]): Promise<StepRunner> {
+      const jax = await loadJax();
+      kind = "lstm";
+      return jaxLstmRunner(jax, model, batches, jitted);
     },
   };
 }

@@ -121,8 +121,8 @@ export function lstmSpec(specPath = "specs/lstm.yaml"): Omit<LstmModel, "params"
 
 /** The generated trainer's dropout keep mask at `step` ([batch·hidden], as
  * its code draws it: uniform(seed, 1, step, 0, i) < keep probability). The
- * salt 1 is the only random op of the spec; bench/peers/lstm.ts's check
- * against the generated source keeps this honest. */
+ * salt 1 is the only random op of the spec; checkGeneratedDropout below
+ * holds the generated source to it. */
 export function keepMask(seed: number, step: number, size: number, rate: number): Float32Array {
   const out = new Float32Array(size);
   for (let i = 0; i < size; i++) out[i] = rng.uniform(seed, 1, step, 0, i) < 1 - rate ? 1 : 0;
