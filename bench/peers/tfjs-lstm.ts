@@ -33,21 +33,9 @@ import type * as TF from "@tensorflow/tfjs";
 import type { LstmBatch, LstmModel } from "./lstm.ts";
 import { oneHotLabels, timeMajor } from "./lstm.ts";
 import type { StepRunner } from "./peer.ts";
+import { gatherScatterGrad } from "./tfjs-rnn.ts";
 
 type Tf = typeof TF;
-
-/** Wemb[words] with a ScatterNd gradient (the wasm backend's workaround). */
-function gatherScatterGrad(tf: Tf, emb: TF.Tensor2D, words: TF.Tensor1D): TF.Tensor2D {
-  type Arg = TF.Tensor | TF.GradSaveFunc;
-  const f = tf.customGrad((...args: Arg[]) => {
-    const e = args[0] as TF.Tensor2D;
-    return {
-      value: tf.gather(e, words),
-      gradFunc: (dy: TF.Tensor) => [tf.scatterND(tf.reshape(words, [-1, 1]), dy, e.shape)],
-    };
-  });
-  return f(emb) as TF.Tensor2D;
-}
 
 interface TfBatch {
   /** [T·batch] word ids, time-major. */

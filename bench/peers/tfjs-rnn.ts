@@ -29,8 +29,9 @@ import { cutSentence, oneHotRows } from "./rnn.ts";
 
 type Tf = typeof TF;
 
-/** emb[words] with a ScatterNd gradient (the wasm backend's workaround). */
-function gatherScatterGrad(tf: Tf, emb: TF.Tensor2D, words: TF.Tensor1D): TF.Tensor2D {
+/** emb[words] with a ScatterNd gradient (the wasm backend's workaround; the
+ * LSTM peer uses it too). */
+export function gatherScatterGrad(tf: Tf, emb: TF.Tensor2D, words: TF.Tensor1D): TF.Tensor2D {
   type Arg = TF.Tensor | TF.GradSaveFunc;
   const f = tf.customGrad((...args: Arg[]) => {
     const e = args[0] as TF.Tensor2D;
