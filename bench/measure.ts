@@ -3,7 +3,8 @@
 // implementation. Builds the same inputs for every implementation (the
 // generated model's initial parameters and the first minibatches of the
 // embedded MNIST digits, in order; for rnnslu the first ATIS training
-// sentences; for lstm the first rt-polarity minibatches), prepares the implementation, warms it up and times repeats of
+// sentences; for lstm the first rt-polarity minibatches; for rnnrbm the first
+// Nottingham pieces), prepares the implementation, warms it up and times repeats of
 // whole training steps, reporting each event to the parent as it happens, so
 // that a measurement cut short still reports what it finished.
 import type { CompiledModel } from "../runtime/compiled-model.ts";
@@ -17,6 +18,8 @@ import type { LstmBatch, LstmModel } from "./peers/lstm.ts";
 import { checkGeneratedDropout, describeBatches, keepMask, lstmSpec } from "./peers/lstm.ts";
 import type { RnnModel, Sentence } from "./peers/rnn.ts";
 import { describeSentences, rnnSpec } from "./peers/rnn.ts";
+import type { RbmPiece, RnnRbmModel } from "./peers/rnnrbm.ts";
+import { checkGeneratedDraws, describePieces, pieceDraws, rnnRbmSpec } from "./peers/rnnrbm.ts";
 
 export interface MeasureRequest {
   readonly model: BenchModelName;
@@ -66,6 +69,11 @@ const RNN_SENTENCES = 100;
  * words in the first 20), so, as for rnnslu, the warm-up is one whole pass
  * and every timed repeat whole passes. */
 const LSTM_BATCHES = 20;
+/** rnnrbm: the first this many pieces (up to 100 frames of 88 notes) of the
+ * Nottingham training split, in order. Most are a whole 100 frames; the
+ * warm-up is one whole pass and every timed repeat whole passes, as for
+ * rnnslu. */
+const RBM_PIECES = 10;
 /** Warm-up: at least this many steps and this long... */
 const WARMUP_STEPS = 3;
 const WARMUP_SECONDS = 1;
@@ -152,6 +160,32 @@ async function lstmInputs(): Promise<{ model: LstmModel; batches: LstmBatch[] }>
   return { model, batches };
 }
 
+/** rnnrbm's inputs: the spec's model and the first RBM_PIECES training
+ * pieces as the nottingham dataset gives them to the generated trainer,
+ * each with the uniforms our trainer draws at that step. */
+async function rnnRbmInputs(): Promise<{ model: RnnRbmModel; pieces: RbmPiece[] }> {
+  const { m, params } = await initialModel("rnnrbm");
+  const { seed, ...spec } = rnnRbmSpec();
+  if (seed !== m.desc.seed) throw new Error(`rnnrbm: spec seed ${seed}, generated model ${m.desc.seed} (recompile)`);
+  const model: RnnRbmModel = { ...spec, params };
+  checkGeneratedDraws(readFileSync(new URL("../generated/rnnrbm/model.ts", import.meta.url), "utf8"), spec);
+  const splits = await loadDataset(m.desc.data, { inputs: m.desc.inputs, seed: m.desc.seed });
+  const named = splits.train.named;
+  if (!named?.roll || !named.length || !named.mask) throw new Error("rnnrbm: the nottingham dataset gave no roll/length/mask tensors");
+  const F = model.maxFrames * model.notes;
+  const T = model.maxFrames;
+  const pieces: RbmPiece[] = [];
+  for (let k = 0; k < Math.min(RBM_PIECES, splits.train.n); k++) {
+    pieces.push({
+      roll: (named.roll.data as Float32Array).slice(k * F, (k + 1) * F),
+      mask: (named.mask.data as Float32Array).slice(k * T, (k + 1) * T),
+      length: Math.min(T, named.length.data[k]!),
+      ...pieceDraws(seed, k, spec),
+    });
+  }
+  return { model, pieces };
+}
+
 async function runStep(run: StepRunner): Promise<number | undefined> {
   const r = run.step();
   const v = r instanceof Promise ? await r : r;
@@ -188,6 +222,13 @@ export async function measure(req: MeasureRequest, emit: (e: MeasureEvent) => vo
     cycle = batches.length;
     tp = performance.now();
     run = await peer.prepareLstm(model, batches);
+  } else if (req.model === "rnnrbm") {
+    const { model, pieces } = await rnnRbmInputs();
+    if (!peer.prepareRnnRbm) throw new Error(`${peer.name} does not implement the RNN-RBM`);
+    emit({ kind: "note", text: `rnnrbm: Nottingham, the first ${describePieces(pieces)} of the training split, in order, one a step; every implementation samples its Gibbs chains with the uniforms our trainer draws at that step (bench/peers/rnnrbm.ts)` });
+    cycle = pieces.length;
+    tp = performance.now();
+    run = await peer.prepareRnnRbm(model, pieces);
   } else {
     const { model, batches } = await benchInputs(req.model);
     tp = performance.now();

@@ -6,23 +6,26 @@
 // (rnnslu, the Elman RNN: on the same ATIS sentences, one a step, see
 // bench/peers/rnn.ts; examples/s is then sentences/s; lstm: on the same
 // minibatches of 16 rt-polarity sentences with the same dropout masks, see
-// bench/peers/lstm.ts).
+// bench/peers/lstm.ts; rnnrbm: on the same Nottingham pieces, one a step, with
+// the same Gibbs-chain uniforms, see bench/peers/rnnrbm.ts; examples/s is
+// then pieces/s).
 // A measurement is one whole SGD step (forward, gradient, update) repeated:
 // a warm-up, then several timed repeats whose length adapts to the step
 // time; the table gives the median examples/s, the spread, and the ratio
 // ours/peer (> 1: ours is faster).
 //
-//   npm run bench                                   # logreg, mlp, lenet, rnnslu, lstm × ours, tfjs-wasm, tfjs-cpu, jax
+//   npm run bench                                   # logreg, mlp, lenet, rnnslu, lstm, rnnrbm × ours, tfjs-wasm, tfjs-cpu, jax
 //   npm run bench -- --models rnnslu --repeats 5
 //   npm run bench -- --models lstm --repeats 3
+//   npm run bench -- --models rnnrbm --repeats 3
 //   npm run bench -- --models mlp --peers ours,jax --repeats 9
 //   npm run bench -- --backend cpu,webgpu --peers ours   # our WebGPU program too (llvmpipe without a GPU)
 //   npm run bench -- --models lenet --peers ours,tfjs-cpu --limit 600   # let a very slow peer finish
 //
-// Options: --models (logreg,mlp,lenet,rnnslu,lstm), --peers (ours,tfjs-wasm,
+// Options: --models (logreg,mlp,lenet,rnnslu,lstm,rnnrbm), --peers (ours,tfjs-wasm,
 // tfjs-cpu,jax; also jax-eager), --backend (ours' backends: cpu, webgpu),
 // --repeats (5), --steps (steps per repeat; default: enough for --seconds,
-// 1 s; for rnnslu and lstm rounded up to whole passes over their inputs), --limit
+// 1 s; for rnnslu, lstm and rnnrbm rounded up to whole passes over their inputs), --limit
 // (seconds one measurement may take, including its warm-up, default 60: a
 // measurement past it is stopped and reports what it finished).
 //
@@ -179,7 +182,7 @@ async function main(): Promise<void> {
     for (const r of runs) {
       process.stderr.write(`${model}/${r.label}: `);
       const o = await runChild({ model, impl: r.impl, backend: r.backend, ...base }, r.label, batch);
-      const varied = model === "rnnslu" || model === "lstm";
+      const varied = model === "rnnslu" || model === "lstm" || model === "rnnrbm";
       const s = summarize(o, varied ? 3 : 2, varied);
       outcomes.push({ o, s });
       for (const e of o.events) if (e.kind === "note") notes.add(e.text);
@@ -200,7 +203,9 @@ async function main(): Promise<void> {
         ? "sentence cost of the first three steps (same start, same sentences)"
         : model === "lstm"
           ? "minibatch cost of the first three steps (same start, same batches, same dropout masks)"
-          : "minibatch cost of the first two steps (same start, same batches)";
+          : model === "rnnrbm"
+            ? "monitor (the reported figure) of the first three steps (same start, same pieces, same Gibbs uniforms)"
+            : "minibatch cost of the first two steps (same start, same batches)";
     const check = costCheck(outcomes);
     if (costs.length > 0) notes.add(`${model}: ${what}: ${costs.join("; ")}${check ? `; ${check}` : ""}`);
   }
@@ -211,7 +216,7 @@ async function main(): Promise<void> {
     "",
     `examples/s: batch × steps / wall time of one timed repeat of whole SGD steps (forward, gradient, update), after a warm-up; ` +
       `ratio: the median of the model's first "ours" row / the peer's (> 1: ours faster). ` +
-      `"≥": no timed repeat fitted in --limit ${base.limit} s, the fastest warm-up step bounds the rate from below (rnnslu, lstm: the mean rate of the warm-up steps). ` +
+      `"≥": no timed repeat fitted in --limit ${base.limit} s, the fastest warm-up step bounds the rate from below (rnnslu, lstm, rnnrbm: the mean rate of the warm-up steps). ` +
       `Every implementation starts from the generated model's initial parameters and walks the same minibatches; ` +
       `data tensors are made before timing; each measurement runs in its own process.`,
     ...[...notes].map((n) => `- ${n}`),

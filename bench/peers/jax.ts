@@ -22,10 +22,12 @@ import { dirname, join } from "node:path";
 import type * as JAX from "@jax-js/jax";
 import { jaxLstmRunner, LSTM_BUCKET } from "./jax-lstm.ts";
 import { BUCKET, jaxRnnRunner } from "./jax-rnn.ts";
+import { jaxRnnRbmRunner, RBM_BUCKET } from "./jax-rnnrbm.ts";
 import type { BenchBatch, BenchModel, Peer, StepRunner } from "./peer.ts";
 import { flipKernel, oneHot } from "./peer.ts";
 import type { LstmBatch, LstmModel } from "./lstm.ts";
 import type { RnnModel, Sentence } from "./rnn.ts";
+import type { RbmPiece, RnnRbmModel } from "./rnnrbm.ts";
 
 type Jax = typeof JAX;
 type Arr = JAX.Array;
@@ -73,7 +75,7 @@ function forward(jax: Jax, model: BenchModel, p: Params, x: Arr): Arr {
 function makeJaxPeer(jitted: boolean): Peer {
   const name = jitted ? "jax" : "jax-eager";
   // Which model was prepared last: what the note describes.
-  let kind: "mnist" | "rnn" | "lstm" = "mnist";
+  let kind: "mnist" | "rnn" | "lstm" | "rnnrbm" = "mnist";
   return {
     name,
     note: () =>
@@ -88,6 +90,11 @@ function makeJaxPeer(jitted: boolean): Peer {
             ? jitted
               ? `; no lax.scan in jax-js: the loop over words is unrolled in the trace, one jit program per ${BUCKET === 1 ? "sentence length (compiled in the warm-up pass)" : `padded length (words padded to multiples of ${BUCKET} and masked)`}; the gather's gradient under jit needs a non-view cotangent (a row mask on the gathered rows)`
               : "; each sentence at its own length"
+            : "") +
+          (kind === "rnnrbm"
+            ? jitted
+              ? `; the RNN-RBM: jax.grad with the monitor as aux, lax.stopGradient on the chain, no lax.scan: the loop over frames unrolled in the trace, each piece padded (masked) to a multiple of ${RBM_BUCKET} frames, one program per padded length`
+              : "; the RNN-RBM: each piece at its own length, lax.stopGradient on the chain"
             : "")
         : undefined,
     async prepare(model: BenchModel, batches: readonly BenchBatch[]): Promise<StepRunner> {
@@ -158,6 +165,11 @@ function makeJaxPeer(jitted: boolean): Peer {
       const jax = await loadJax();
       kind = "lstm";
       return jaxLstmRunner(jax, model, batches, jitted);
+    },
+    async prepareRnnRbm(model: RnnRbmModel, pieces: readonly RbmPiece[]): Promise<StepRunner> {
+      const jax = await loadJax();
+      kind = "rnnrbm";
+      return jaxRnnRbmRunner(jax, model, pieces, jitted);
     },
   };
 }

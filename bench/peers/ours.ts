@@ -9,6 +9,7 @@ import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 import type { BenchBatch, BenchModel, Peer, StepRunner } from "./peer.ts";
 import type { LstmBatch, LstmModel } from "./lstm.ts";
 import type { RnnModel, Sentence } from "./rnn.ts";
+import type { RbmPiece, RnnRbmModel } from "./rnnrbm.ts";
 
 /** The generated model on `backend`; `device` describes a WebGPU adapter. */
 export async function makeModel(name: string, backend: string): Promise<{ model: CompiledModel; device?: string }> {
@@ -65,6 +66,18 @@ export function oursPeer(backend: string): Peer {
       // longest sentence's steps. The dropout mask is drawn from `step`,
       // which matches the masks handed to the peers (lstm.ts keepMask).
       const own: Batch[] = batches.map((b) => ({ words: b.words, mask: b.mask, length: b.length, label: b.label }));
+      note = describe(device);
+      let k = 0;
+      return { step: () => m.trainStep(0, own[k % own.length]!, k++) };
+    },
+    async prepareRnnRbm(model: RnnRbmModel, pieces: readonly RbmPiece[]): Promise<StepRunner> {
+      const { model: m, device } = await makeModel(model.name, backend);
+      initModel(m);
+      m.upload?.();
+      // The padded piece as the dataset gives it; the Gibbs samples are
+      // drawn from `step`, which matches the uniforms handed to the peers
+      // (rnnrbm.ts pieceDraws) on the first pass over the pieces.
+      const own: Batch[] = pieces.map((p) => ({ roll: p.roll, length: Int32Array.of(p.length), mask: p.mask }));
       note = describe(device);
       let k = 0;
       return { step: () => m.trainStep(0, own[k % own.length]!, k++) };

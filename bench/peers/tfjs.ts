@@ -32,6 +32,8 @@ import type { BenchBatch, BenchModel, Peer, StepRunner } from "./peer.ts";
 import { flipKernel, oneHot } from "./peer.ts";
 import type { LstmBatch, LstmModel } from "./lstm.ts";
 import type { RnnModel, Sentence } from "./rnn.ts";
+import type { RbmPiece, RnnRbmModel } from "./rnnrbm.ts";
+import { tfjsRnnRbmRunner } from "./tfjs-rnnrbm.ts";
 import { tfjsLstmRunner } from "./tfjs-lstm.ts";
 import { tfjsRnnRunner } from "./tfjs-rnn.ts";
 
@@ -175,17 +177,18 @@ function forward(tf: Tf, model: BenchModel, backend: BackendName): Forward {
 
 function tfjsPeer(backend: BackendName): Peer {
   // Which model was prepared last: what the note describes.
-  let kind: "mnist" | "rnn" | "lstm" = "mnist";
+  let kind: "mnist" | "rnn" | "lstm" | "rnnrbm" = "mnist";
   return {
     name: `tfjs-${backend}`,
     note: () =>
       versions.core
         ? `tfjs-${backend}: @tensorflow/tfjs ${versions.core}` +
-          (backend === "wasm" ? `, tfjs-backend-wasm ${versions.wasm ?? "?"} (${wasmFeatures}; the backend has no ${kind !== "mnist" ? "UnsortedSegmentSum: the embedding gradient in tf.customGrad as a ScatterNd" : "Conv2DBackpropFilter: LeNet's conv filter gradients in tf.customGrad, conv 1 by Conv3DBackpropFilterV2 on a depth-1 volume, conv 2 as an im2col matMul"})` : ", tfjs-backend-cpu (plain JS kernels)") +
+          (backend === "wasm" ? `, tfjs-backend-wasm ${versions.wasm ?? "?"} (${wasmFeatures}${kind === "rnnrbm" ? ")" : `; the backend has no ${kind !== "mnist" ? "UnsortedSegmentSum: the embedding gradient in tf.customGrad as a ScatterNd" : "Conv2DBackpropFilter: LeNet's conv filter gradients in tf.customGrad, conv 1 by Conv3DBackpropFilterV2 on a depth-1 volume, conv 2 as an im2col matMul"})`}` : ", tfjs-backend-cpu (plain JS kernels)") +
           (kind === "rnn" ? "; eager ops on the tape, each sentence at its own length (a JS loop over the words), optimizer.minimize (sgd) + an assign for the row normalisation" : "") +
           (kind === "lstm"
             ? "; eager ops on the tape, each minibatch for its longest sentence's steps (a JS loop), tf.variableGrads + Adadelta written out (tf.train.adadelta 4.22 divides by the accumulator before this step's update: not the spec's Adadelta)"
-            : "")
+            : "") +
+          (kind === "rnnrbm" ? "; eager ops on the tape, the RNN a JS loop over the piece's frames, CD-15 on detached copies (no stop_gradient in tfjs), tf.variableGrads + SGD" : "")
         : undefined,
     async prepare(model: BenchModel, batches: readonly BenchBatch[]): Promise<StepRunner> {
       const tf = await loadTf(backend);
@@ -235,6 +238,11 @@ function tfjsPeer(backend: BackendName): Peer {
       const tf = await loadTf(backend);
       kind = "lstm";
       return tfjsLstmRunner(tf, model, batches, backend);
+    },
+    async prepareRnnRbm(model: RnnRbmModel, pieces: readonly RbmPiece[]): Promise<StepRunner> {
+      const tf = await loadTf(backend);
+      kind = "rnnrbm";
+      return tfjsRnnRbmRunner(tf, model, pieces, backend);
     },
   };
 }
