@@ -114,3 +114,13 @@ describe("ratio metrics", () => {
   });
 });
 
+describe("early stopping on a percent where higher is better", () => {
+  it("watches 100 − v for every split metric (chunk_f1 and ratio), v itself for the others", async () => {
+    const { monitorLoss } = await import("../runtime/train/validation.ts");
+    const desc = new RnnRbm().desc;
+    expect(monitorLoss(desc, "accuracy", 38)).toBe(62);
+    expect(monitorLoss(desc, "monitor", -7)).toBe(-7);
+    expect(monitorLoss(desc, "accuracy", monitorLoss(desc, "accuracy", 38))).toBe(38);
+  });
+});
+

@@ -91,12 +91,13 @@ export async function validate(run: TrainingRun, v: PhaseValidation, iter: numbe
   if (await plateauAfterValidation(run, v, iter)) es?.stop();
 }
 
-/** Early stopping minimises: a metric where higher is better (chunk_f1, a
- * percent) is watched as its shortfall 100 − v, a map that is its own
+/** Early stopping minimises: a metric where higher is better (chunk_f1 or
+ * a ratio, percents) is watched as its shortfall 100 − v, a map that is its own
  * inverse (monitorLoss(monitorLoss(v)) = v), so the same function turns the
  * best "loss" back into the metric for reports. */
 export function monitorLoss(desc: ModelDescription, monitor: string, v: number): number {
-  return desc.splitMetrics?.some((m) => m.name === monitor && m.kind === "chunk_f1") ? 100 - v : v;
+  // Every split metric (chunk_f1, ratio) is a percent where higher is better.
+  return desc.splitMetrics?.some((m) => m.name === monitor) ? 100 - v : v;
 }
 
 /** The final parameters' test metrics, when the last phase had no early
