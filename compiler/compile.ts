@@ -92,7 +92,7 @@ export function describe(ls: LoadedSpec, stateDescs: ParamDesc[], validates?: re
     seed: s.seed ?? 1234,
     params: Object.entries(s.params).map(([name, p]) => ({ name, shape: [...p.shape], dtype: "f32", init: resolveInit(p.init, p.shape) })),
     state: stateDescs,
-    inputs: Object.entries(s.data.inputs).map(([name, i]) => ({ name, shape: [...i.shape], dtype: i.dtype })),
+    inputs: Object.entries(s.data.inputs).map(([name, i]) => ({ name, shape: [...i.shape], dtype: i.dtype, ...(i.classes !== undefined ? { classes: i.classes } : {}) })),
     data: {
       dataset: s.data.dataset,
       batchSize: batch,

@@ -36,6 +36,15 @@ describe("generated code", () => {
     expect([...a.files]).toEqual([...b.files]);
   });
 
+  it("tells the runtime each label input's classes (synthetic labels stay in range)", async () => {
+    const c = compileSpec(loadSpec("test/specs/double-backprop.yaml"));
+    const y = c.desc.inputs.find((i) => i.name === "y");
+    expect(y?.classes).toBe(3);
+    const { syntheticSplits } = await import("../runtime/data/dataset.ts");
+    const s = syntheticSplits(c.desc.data, c.desc.inputs, 5);
+    expect(Math.max(...s.train.y!)).toBe(2);
+  });
+
   it("has no `any`, no eval, and comments naming spec lines", () => {
     const text = compileSpec(loadSpec("specs/mlp.yaml")).files.get("model.ts")!;
     expect(text).not.toMatch(/\bany\b/);

@@ -6,7 +6,7 @@
 // element through their `tuple_get` consumers.
 
 import type { Builder } from "../ir/builder.ts";
-import { type Graph, IRError, type Node, isFloat } from "../ir/types.ts";
+import { type Graph, IRError, type Node, type SpecLoc, isFloat } from "../ir/types.ts";
 import type { Cotangent } from "../ops/op.ts";
 import { OPS } from "../ops/registry.ts";
 
@@ -87,4 +87,45 @@ function between(g: Graph, seeds: readonly number[], wrt: readonly number[]): bo
 export function grad(b: Builder, loss: number, wrt: readonly number[]): (number | null)[] {
   if (b.shape(loss).length !== 0) throw new IRError("grad: the loss must be a scalar", b.node(loss).loc);
   return vjpGraph(b, [[loss, b.fill(1, loss)]], wrt);
+}
+
+/** Ops through which no derivative flows to a float operand (their VJP
+ * returns null for it); stop_gradient is not one: it cuts on purpose. */
+const NOT_DIFFERENTIABLE: ReadonlySet<string> = new Set(["compare", "argmax", "one_hot", "cast"]);
+
+const DESCRIBE: Readonly<Record<string, string>> = {
+  compare: "a comparison",
+  argmax: "argmax",
+  one_hot: "one_hot",
+  cast: "a cast to an integer",
+};
+
+/** `grad(f, x)` of a spec expression: ∂f/∂x for a float scalar f, built by
+ * the same reverse pass as the training gradient, so the result is ordinary
+ * graph nodes that can be differentiated again. `what` names f and x as the
+ * spec writes them (messages). Where only stop_gradient separates f from x
+ * the gradient is zeros, as asked; where an op without a derivative does,
+ * or f does not read x at all, it is an error. */
+export function gradOf(b: Builder, f: number, x: number, what: { readonly f: string; readonly x: string }, loc?: SpecLoc): number {
+  const call = `grad(${what.f}, ${what.x})`;
+  const fs = b.shape(f);
+  if (!isFloat(b.dtype(f))) throw new IRError(`${call}: ${what.f} is ${b.dtype(f)}, not a float: it has no derivative`, loc, "E046");
+  if (fs.length !== 0) {
+    throw new IRError(`${call}: ${what.f} has shape [${fs.join(", ")}]; grad differentiates a scalar: write grad(sum(${what.f}), ${what.x}) for the gradient of its sum`, loc, "E046");
+  }
+  if (!isFloat(b.dtype(x))) throw new IRError(`${call}: ${what.x} is ${b.dtype(x)}; only float values have gradients`, loc, "E047");
+  const [g] = vjpGraph(b, [[f, b.fill(1, f)]], [x]);
+  if (g !== null && g !== undefined) return g;
+  const g0 = b.graph;
+  const on = between(g0, [f], [x]);
+  if (!on[x]) throw new IRError(`${call}: ${what.f} does not depend on ${what.x}`, loc, "E047");
+  for (let id = x; id <= f; id++) {
+    const n = g0.nodes[id]!;
+    if (!on[id] || !NOT_DIFFERENTIABLE.has(n.op)) continue;
+    if (n.op === "cast" && isFloat(n.dtype)) continue;
+    const where = n.loc ? ` (${n.loc.file}:${n.loc.line}:${n.loc.col})` : "";
+    throw new IRError(`${call}: every path from ${what.x} to ${what.f} passes through ${DESCRIBE[n.op]}${where}, which has no derivative`, loc, "E048");
+  }
+  // Only stop_gradient separates them: the gradient asked for is zero.
+  return b.fill(0, x);
 }

@@ -100,6 +100,7 @@ export const FUNCTIONS: Readonly<Record<string, FunctionSig>> = {
   conv2d_full: { minArgs: 2, maxArgs: 2, usage: "conv2d_full(x, W)", doc: "2-D convolution, border 'full': → [N, K, H+kh-1, W+kw-1]" },
   max_pool: { minArgs: 3, maxArgs: 3, intFrom: 1, intWhat: "pool size", usage: "max_pool(x, ph, pw)", doc: "max over non-overlapping ph×pw windows of [N, C, H, W] (borders ignored)" },
   max_pool_ceil: { minArgs: 3, maxArgs: 3, intFrom: 1, intWhat: "pool size", usage: "max_pool_ceil(x, ph, pw)", doc: "like max_pool, but a partial window at the bottom/right border is pooled too: → [N, C, ⌈H/ph⌉, ⌈W/pw⌉] (Theano's ignore_border=False)" },
+  grad: { minArgs: 2, maxArgs: 2, usage: "grad(f, x)", doc: "∂f/∂x: the gradient of a float scalar f with respect to the named value x (an input, parameter, state tensor or graph name; in a scan body also a carry, sequence or body name), shaped like x; derived by the training gradient's reverse pass, so it can be differentiated again" },
   flatten: unary("flatten", "reshape [N, d1, d2, ...] to [N, d1·d2·...]"),
 };
 

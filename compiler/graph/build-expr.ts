@@ -4,7 +4,8 @@
 
 import type { Builder } from "../ir/builder.ts";
 import { IRError, type SpecLoc } from "../ir/types.ts";
-import { BATCH, type Expr } from "../frontend/parse-expr.ts";
+import { BATCH, type Expr, showExpr } from "../frontend/parse-expr.ts";
+import { gradOf } from "../autodiff/grad.ts";
 import * as lib from "./library.ts";
 
 export interface ExprEnv {
@@ -208,6 +209,17 @@ function call(env: ExprEnv, fn: string, args: readonly Expr[]): number {
         throw new IRError(`slice: axis ${a}, ${start}..${end} does not fit [${shape.join(", ")}] (0 ≤ start < end ≤ the axis' length)`, b.loc, "E031");
       }
       return b.op("slice", [x], { starts: shape.map((_, k) => (k === axis ? start : 0)), ends: shape.map((d, k) => (k === axis ? end : d)) });
+    }
+    case "grad": {
+      // grad(f, x): the wrt argument is a name (an input, parameter, state
+      // tensor, graph name, or in a scan body a carry, sequence or body
+      // name). f is lowered first, so a graph name it reads is already built
+      // and x resolves to that very node.
+      const w = args[1]!;
+      if (w.kind !== "name") throw new IRError(`grad: the second argument must be the name of the value to differentiate with respect to, got ${showExpr(w)}`, b.loc, "E047");
+      const f = arg(0);
+      const x = env.resolve(w.name, locAt(env, w.pos));
+      return gradOf(b, f, x, { f: showExpr(args[0]!), x: w.name }, b.loc);
     }
     case "embed":
       return b.op("gather", [arg(0), arg(1)], {});

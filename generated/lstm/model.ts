@@ -170,6 +170,7 @@ export const description: ModelDescription = {
       name: "words",
       shape: [100],
       dtype: "i32",
+      classes: 10000,
     },
     {
       name: "mask",
@@ -180,11 +181,13 @@ export const description: ModelDescription = {
       name: "length",
       shape: [],
       dtype: "i32",
+      classes: 101,
     },
     {
       name: "label",
       shape: [],
       dtype: "i32",
+      classes: 2,
     },
   ],
   data: {

@@ -55,6 +55,7 @@ export const description: ModelDescription = {
       name: "y",
       shape: [],
       dtype: "i32",
+      classes: 10,
     },
   ],
   data: {

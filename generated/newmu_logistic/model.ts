@@ -31,6 +31,7 @@ export const description: ModelDescription = {
       name: "y",
       shape: [],
       dtype: "i32",
+      classes: 10,
     },
   ],
   data: {

@@ -105,6 +105,7 @@ export const description: ModelDescription = {
       name: "length",
       shape: [],
       dtype: "i32",
+      classes: 101,
     },
     {
       name: "mask",

@@ -89,16 +89,19 @@ export const description: ModelDescription = {
       name: "words",
       shape: [46, 7],
       dtype: "i32",
+      classes: 573,
     },
     {
       name: "labels",
       shape: [46],
       dtype: "i32",
+      classes: 127,
     },
     {
       name: "length",
       shape: [],
       dtype: "i32",
+      classes: 47,
     },
   ],
   data: {
