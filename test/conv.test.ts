@@ -5,7 +5,7 @@
 // reference in test/ops-backends.test.ts.
 
 import { beforeEach, describe, expect, it } from "vitest";
-import { verifyOpGrad } from "../compiler/gradcheck/verify-grad.ts";
+import { verifyOpGrad, verifyOpGrad2 } from "../compiler/gradcheck/verify-grad.ts";
 import { Builder } from "../compiler/ir/builder.ts";
 import { interpret } from "../compiler/ir/interpret.ts";
 import { alloc, fromArray, type Tensor } from "../compiler/ir/tensor.ts";
@@ -98,6 +98,27 @@ describe("VJPs against central differences (f64, random projection)", () => {
     expect(dx.analytic).toBe(0);
     expect(Math.abs(dx.numeric)).toBeLessThan(1e-9);
     expect(res.relErr).toBeLessThan(TOL);
+  });
+
+  // The VJP of every VJP (grad() in specs): as test/ops-grad.test.ts does
+  // for the other primitives.
+  it.each([
+    { name: "conv2d valid", op: "conv2d" as const, attrs: { border: "valid" as const }, inputs: () => [rnd([2, 3, 5, 6]), rnd([4, 3, 2, 3])] },
+    { name: "conv2d full", op: "conv2d" as const, attrs: { border: "full" as const }, inputs: () => [rnd([2, 2, 3, 4]), rnd([3, 2, 2, 3])] },
+    { name: "flip", op: "flip" as const, attrs: { axes: [2, 3] }, inputs: () => [rnd([2, 3, 4, 5])] },
+    { name: "max_pool2d", op: "max_pool2d" as const, attrs: { size: [2, 3] }, inputs: () => [distinct([2, 2, 5, 7])] },
+  ] as const)("second derivatives of $name", ({ op, attrs, inputs }) => {
+    const res = verifyOpGrad2(op, attrs as PrimAttrs[typeof op], inputs());
+    expect(Math.abs(res.numeric)).toBeGreaterThan(1e-5);
+    expect(res.relErr, `numeric ${res.numeric} vs derived ${res.analytic}`).toBeLessThan(TOL);
+  });
+
+  it("second derivatives of max_pool2d_grad", () => {
+    const x = distinct([2, 3, 4, 6]);
+    const pooled = evalOp("max_pool2d", { size: [2, 2] }, [x]);
+    const res = verifyOpGrad2("max_pool2d_grad", { size: [2, 2] }, [x, rnd(pooled.shape)]);
+    expect(Math.abs(res.numeric)).toBeGreaterThan(1e-5);
+    expect(res.relErr, `numeric ${res.numeric} vs derived ${res.analytic}`).toBeLessThan(TOL);
   });
 
   it("second order: the gradient of conv2d's gradient checks too", () => {

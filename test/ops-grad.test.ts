@@ -4,7 +4,7 @@
 // backend run against the reference in test/ops-backends.test.ts.
 
 import { beforeEach, describe, expect, it } from "vitest";
-import { verifyOpGrad } from "../compiler/gradcheck/verify-grad.ts";
+import { verifyOpGrad, verifyOpGrad2 } from "../compiler/gradcheck/verify-grad.ts";
 import { Builder } from "../compiler/ir/builder.ts";
 import { interpret } from "../compiler/ir/interpret.ts";
 import { alloc, fromArray, type Tensor } from "../compiler/ir/tensor.ts";
@@ -157,6 +157,21 @@ describe("VJP against central differences (f64, random projection)", () => {
     };
     const e = verifyOpGrad(op, attrs, inputs(), { vjp: wrong }).relErr;
     expect(e).toBeGreaterThan(1000 * TOL);
+  });
+});
+
+// ---- second derivatives --------------------------------------------------------
+
+// grad() in specs (and double backpropagation) differentiates VJPs: every
+// op's VJP is built of ops that have VJPs themselves, so the reverse pass
+// applied twice must agree with central differences of the first-order
+// gradient (projected on random w), along a random direction of the
+// operands and the cotangent together (compiler/gradcheck/verify-grad.ts).
+describe("second derivatives: the VJP of every VJP against central differences (f64)", () => {
+  it.each(GRAD_CASES)("$name", ({ op, attrs, inputs }) => {
+    const res = verifyOpGrad2(op, attrs, inputs());
+    expect(Math.abs(res.numeric), "a zero projection would prove nothing").toBeGreaterThan(1e-5);
+    expect(res.relErr, `numeric ${res.numeric} vs derived ${res.analytic}`).toBeLessThan(TOL);
   });
 });
 

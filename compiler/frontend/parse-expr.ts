@@ -411,3 +411,33 @@ export function showExpr(e: Expr): string {
       return `${e.fn}(${e.args.map(showExpr).join(", ")})`;
   }
 }
+
+const BINARY_LEVEL: Readonly<Record<string, number>> = { "<": 1, "<=": 1, ">": 1, ">=": 1, "==": 1, "!=": 1, "+": 2, "-": 2, "*": 3, "/": 3, "@": 3, "**": 5 };
+
+/** An expression as a spec would write it, with only the parentheses its
+ * precedence needs (messages quote sub-expressions: `grad(sum(h), x)`). */
+export function spellExpr(e: Expr): string {
+  return spell(e, 0);
+}
+
+function spell(e: Expr, outer: number): string {
+  const wrap = (level: number, s: string) => (level < outer ? `(${s})` : s);
+  switch (e.kind) {
+    case "num":
+      return String(e.value);
+    case "name":
+      return e.name;
+    case "call":
+      return `${e.fn}(${e.args.map((a) => spell(a, 0)).join(", ")})`;
+    case "transpose":
+      return `${spell(e.arg, 6)}.T`;
+    case "unary":
+      return wrap(4, `-${spell(e.arg, 4)}`);
+    case "binary": {
+      const level = BINARY_LEVEL[e.op]!;
+      // Left-associative except **, which binds to the right.
+      const [l, r] = e.op === "**" ? [level + 1, 4] : [level, level + 1];
+      return wrap(level, `${spell(e.left, l)} ${e.op} ${spell(e.right, r)}`);
+    }
+  }
+}

@@ -4,7 +4,7 @@
 
 import type { Builder } from "../ir/builder.ts";
 import { IRError, type SpecLoc } from "../ir/types.ts";
-import { BATCH, type Expr, showExpr } from "../frontend/parse-expr.ts";
+import { BATCH, type Expr, spellExpr } from "../frontend/parse-expr.ts";
 import { gradOf } from "../autodiff/grad.ts";
 import * as lib from "./library.ts";
 
@@ -216,10 +216,10 @@ function call(env: ExprEnv, fn: string, args: readonly Expr[]): number {
       // name). f is lowered first, so a graph name it reads is already built
       // and x resolves to that very node.
       const w = args[1]!;
-      if (w.kind !== "name") throw new IRError(`grad: the second argument must be the name of the value to differentiate with respect to, got ${showExpr(w)}`, b.loc, "E047");
+      if (w.kind !== "name") throw new IRError(`grad: the second argument must be the name of the value to differentiate with respect to, got ${spellExpr(w)}`, b.loc, "E047");
       const f = arg(0);
       const x = env.resolve(w.name, locAt(env, w.pos));
-      return gradOf(b, f, x, { f: showExpr(args[0]!), x: w.name }, b.loc);
+      return gradOf(b, f, x, { f: spellExpr(args[0]!), x: w.name }, b.loc);
     }
     case "embed":
       return b.op("gather", [arg(0), arg(1)], {});

@@ -124,7 +124,15 @@ export const scan = defineOp({
   //   consts:   the forward constants
   vjp: (b, node, cts) => {
     const a = node.attrs;
-    if (a.reverse) throw new IRError("the gradient of a reverse scan (second-order BPTT) is not supported", node.loc);
+    // A reverse scan is only ever a forward scan's VJP (BPTT): reaching its
+    // own VJP means a gradient through a scan is differentiated again.
+    if (a.reverse) {
+      throw new IRError(
+        "scan: a gradient through this scan is differentiated again (grad() of a value the scan computes, then trained or differentiated once more): second-order BPTT is not supported",
+        node.loc,
+        "E049",
+      );
+    }
     const count = countOperand(a);
     const ins = count === undefined ? node.inputs : node.inputs.slice(0, count);
     const args = bodyArgTypes(a.body);
