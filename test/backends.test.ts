@@ -29,9 +29,10 @@ const STEPS = 10;
 // with these inputs) and 1e-4 for its longer f32 sums.
 const TOLERANCE: Record<string, number> = { "specs/lenet.yaml": 1e-4 };
 // The LSTM: 3 steps (its f64 reference of 512-wide products is slow, and
-// WebGPU replays a 100-step unrolled plan on llvmpipe).
-const STEPS_OF: Record<string, number> = { "specs/lenet.yaml": 3, "specs/lstm.yaml": 3, "specs/rnnrbm.yaml": 3 };
-const SPECS = ["specs/logreg.yaml", "specs/mlp.yaml", "specs/lenet.yaml", "specs/rnnslu.yaml", "specs/lstm.yaml", "specs/rnnrbm.yaml", "test/specs/elman.yaml", "test/specs/denoising.yaml", "test/specs/gibbs-chain.yaml", "test/specs/long-sum.yaml", "test/specs/elman-steps.yaml"];
+// WebGPU replays a 100-step unrolled plan on llvmpipe); the cAs: 3 (the
+// f64 reference forms cA.py's [batch, 784, 500] Jacobian).
+const STEPS_OF: Record<string, number> = { "specs/lenet.yaml": 3, "specs/lstm.yaml": 3, "specs/rnnrbm.yaml": 3, "specs/ca.yaml": 3, "specs/ca-grad.yaml": 3 };
+const SPECS = ["specs/logreg.yaml", "specs/mlp.yaml", "specs/lenet.yaml", "specs/rnnslu.yaml", "specs/lstm.yaml", "specs/rnnrbm.yaml", "specs/ca.yaml", "specs/ca-grad.yaml", "test/specs/elman.yaml", "test/specs/double-backprop.yaml", "test/specs/grad-in-scan.yaml", "test/specs/denoising.yaml", "test/specs/gibbs-chain.yaml", "test/specs/long-sum.yaml", "test/specs/elman-steps.yaml"];
 
 type Backend = "cpu" | "webgpu";
 
@@ -82,7 +83,7 @@ function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
 }
 
 describe.each<Backend>(["cpu", "webgpu"])("backend %s", (backend) => {
-  it.each(SPECS)("%s: training steps (10; LeNet, LSTM, RNN-RBM 3) and an evaluation agree with the f64 reference", { timeout: 300_000 }, async (file) => {
+  it.each(SPECS)("%s: training steps (10; 3 for LeNet, the LSTM, the RNN-RBM and the cAs) and an evaluation agree with the f64 reference", { timeout: 300_000 }, async (file) => {
     const { c, model } = await build(file, backend);
     const tol = TOLERANCE[file] ?? 1e-5;
     const steps = STEPS_OF[file] ?? STEPS;
