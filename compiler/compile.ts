@@ -11,7 +11,8 @@ import { lowerModel } from "./lower/lower.ts";
 import type { Program } from "./lower/program.ts";
 import { type Graph, IRError, type SpecLoc } from "./ir/types.ts";
 import { optimize } from "./passes/pipeline.ts";
-import type { InitSpec, LoadedSpec } from "./frontend/types.ts";
+import { resolveInit } from "./graph/inits.ts";
+import type { LoadedSpec } from "./frontend/types.ts";
 import type { ImageDesc, InitDesc, ModelDescription, ParamDesc, PhaseDesc, PlateauDesc, SplitMetricDesc } from "../runtime/compiled-model.ts";
 import { commonOptions } from "./graph/schedules.ts";
 
@@ -36,18 +37,6 @@ export function specHash(text: string): string {
 }
 
 /** Glorot-uniform bounds from fan-in (first dim) and fan-out (last dim). */
-function resolveInit(init: InitSpec, shape: readonly number[]): InitDesc {
-  if (init === "zeros") return { kind: "zeros" };
-  if ("constant" in init) return { kind: "constant", value: init.constant.value };
-  if ("uniform" in init) return { kind: "uniform", low: init.uniform.low, high: init.uniform.high };
-  if ("normal" in init) return { kind: "normal", mean: init.normal.mean ?? 0, std: init.normal.std };
-  if ("orthogonal" in init) return { kind: "orthogonal", rows: shape[0] ?? 1, cols: shape.slice(1).reduce((a, d) => a * d, 1) };
-  const fanIn = shape[0] ?? 1;
-  const fanOut = shape[shape.length - 1] ?? 1;
-  const r = (init.glorot_uniform.gain ?? 1) * Math.sqrt(6 / (fanIn + fanOut));
-  return { kind: "uniform", low: -r, high: r };
-}
-
 /** Names of the data inputs a graph reads. */
 function inputsRead(g: Graph): Set<string> {
   return new Set(g.nodes.filter((n) => n.op === "input").map((n) => (n.attrs as { name: string }).name));
@@ -70,6 +59,8 @@ export function describe(ls: LoadedSpec, stateDescs: ParamDesc[], validates?: re
   const phases: PhaseDesc[] = s.phases.map((p, i) => ({
     name: p.name,
     epochs: p.epochs,
+    ...(p.draws !== undefined ? { draws: p.draws } : {}),
+    ...(p.record !== undefined ? { record: Object.entries(p.record).map(([name, r]) => ({ name, state: r.state, ...(r.target_mean ? { targetMean: r.target_mean } : {}), ...(r.target_cov ? { targetCov: r.target_cov } : {}) })) } : {}),
     step: i,
     shuffle: p.shuffle ?? s.data.shuffle ?? true,
     earlyStopping: p.early_stopping
@@ -90,7 +81,7 @@ export function describe(ls: LoadedSpec, stateDescs: ParamDesc[], validates?: re
     name: s.model,
     specHash: specHash(ls.text),
     seed: s.seed ?? 1234,
-    params: Object.entries(s.params).map(([name, p]) => ({ name, shape: [...p.shape], dtype: "f32", init: resolveInit(p.init, p.shape) })),
+    params: Object.entries(s.params).map(([name, p]) => ({ name, shape: [...p.shape], dtype: "f32", init: resolveInit(ls, "params", name) })),
     state: stateDescs,
     inputs: Object.entries(s.data.inputs).map(([name, i]) => ({ name, shape: [...i.shape], dtype: i.dtype, ...(i.classes !== undefined ? { classes: i.classes } : {}) })),
     data: {
@@ -126,6 +117,7 @@ export function describe(ls: LoadedSpec, stateDescs: ParamDesc[], validates?: re
 
 /** The phase's on_plateau schedule for the trainer, when it has one. */
 function plateauOf(p: LoadedSpec["spec"]["phases"][number]): { plateau?: PlateauDesc } {
+  if (p.optimizer === undefined) return {};
   const common = commonOptions(p.optimizer);
   const sch = common.schedule;
   if (sch === "constant" || !("on_plateau" in sch)) return {};
@@ -190,7 +182,7 @@ export function compileSpec(ls: LoadedSpec, opts: CompileOptions = {}): Compiled
   const s = ls.spec;
   const steps: Graph[] = [];
   // Spec-level state (persistent chains) first, then optimizer slots.
-  const state: ParamDesc[] = Object.entries(s.state ?? {}).map(([name, p]) => ({ name, shape: [...p.shape], dtype: "f32", init: resolveInit(p.init, p.shape) }));
+  const state: ParamDesc[] = Object.entries(s.state ?? {}).map(([name, p]) => ({ name, shape: [...p.shape], dtype: "f32", init: resolveInit(ls, "state", name) }));
   s.phases.forEach((_, p) => {
     const st = buildTrainStep(ls, p, { dtype: "f32", batch: s.data.batch_size });
     steps.push(optimize(st.graph));

@@ -26,6 +26,9 @@ export type InitDesc =
   /** Orthogonal square blocks along the longer axis of a rows × cols matrix
    * (runtime/train/orthogonal.ts). */
   | { readonly kind: "orthogonal"; readonly rows: number; readonly cols: number }
+  /** Every element given (row-major), resolved at compile time: literal
+   * `values`, or `inverse_of` another tensor's. */
+  | { readonly kind: "values"; readonly values: readonly number[] }
   /** A scalar state tensor holding the minibatches per epoch of the train
    * split, ⌊n_train / batchSize⌋, filled by the trainer (an epoch-based
    * learning-rate schedule's epoch length; the step never changes it). */
@@ -56,6 +59,11 @@ export interface EarlyStoppingDesc {
 export interface PhaseDesc {
   readonly name: string;
   readonly epochs: number;
+  /** A sampling phase: `draws` steps on an empty batch (no data), one pass
+   * (epochs is 1); its step only updates state tensors. */
+  readonly draws?: number;
+  /** Sampling phases: state tensors recorded after every draw. */
+  readonly record?: readonly RecordDesc[];
   /** Index of the train-step function of the compiled model for this phase. */
   readonly step: number;
   readonly shuffle: boolean;
@@ -69,6 +77,17 @@ export interface PhaseDesc {
   /** The on_plateau learning-rate schedule, driven by the trainer after each
    * validation (runtime/train/plateau.ts). */
   readonly plateau?: PlateauDesc;
+}
+
+/** A state tensor recorded after every draw of a sampling phase, written as
+ * <name>.safetensors ([draws, ...shape]) and <name>_trace.png, with its
+ * empirical mean and covariance (over draws and every axis but the last)
+ * printed beside the targets held by the state tensors targetMean/Cov. */
+export interface RecordDesc {
+  readonly name: string;
+  readonly state: string;
+  readonly targetMean?: string;
+  readonly targetCov?: string;
 }
 
 /** rnnslu.py's decay: after a validation `patienceEpochs` or more epochs past

@@ -32,7 +32,7 @@ const TOLERANCE: Record<string, number> = { "specs/lenet.yaml": 1e-4 };
 // WebGPU replays a 100-step unrolled plan on llvmpipe); the cAs: 3 (the
 // f64 reference forms cA.py's [batch, 784, 500] Jacobian).
 const STEPS_OF: Record<string, number> = { "specs/lenet.yaml": 3, "specs/lstm.yaml": 3, "specs/rnnrbm.yaml": 3, "specs/ca.yaml": 3, "specs/ca-grad.yaml": 3 };
-const SPECS = ["specs/logreg.yaml", "specs/mlp.yaml", "specs/lenet.yaml", "specs/rnnslu.yaml", "specs/lstm.yaml", "specs/rnnrbm.yaml", "specs/ca.yaml", "specs/ca-grad.yaml", "test/specs/elman.yaml", "test/specs/double-backprop.yaml", "test/specs/grad-in-scan.yaml", "test/specs/denoising.yaml", "test/specs/gibbs-chain.yaml", "test/specs/long-sum.yaml", "test/specs/elman-steps.yaml"];
+const SPECS = ["specs/logreg.yaml", "specs/mlp.yaml", "specs/lenet.yaml", "specs/rnnslu.yaml", "specs/lstm.yaml", "specs/rnnrbm.yaml", "specs/ca.yaml", "specs/ca-grad.yaml", "specs/hmc.yaml", "test/specs/elman.yaml", "test/specs/double-backprop.yaml", "test/specs/grad-in-scan.yaml", "test/specs/denoising.yaml", "test/specs/gibbs-chain.yaml", "test/specs/long-sum.yaml", "test/specs/elman-steps.yaml"];
 
 type Backend = "cpu" | "webgpu";
 
@@ -98,7 +98,11 @@ describe.each<Backend>(["cpu", "webgpu"])("backend %s", (backend) => {
     let state = new Map<string, Tensor>();
     for (const st of c.desc.state) {
       const host = model.state[st.name]!;
-      host.fill(st.init.kind === "one" ? 1 : 0);
+      // Literal values and constants as given (HMC's target, its step size).
+      if (st.init.kind === "values") host.set(st.init.values);
+      else host.fill(st.init.kind === "one" ? 1 : st.init.kind === "constant" ? st.init.value : 0);
+      // A sampler's chains start from small random positions.
+      if (st.init.kind === "normal") for (let i = 0; i < host.length; i++) host[i] = normal(43, 1, 0, 0, i);
       state.set(st.name, fromArray(st.shape, "f64", host));
     }
     model.upload?.();
@@ -122,6 +126,9 @@ describe.each<Backend>(["cpu", "webgpu"])("backend %s", (backend) => {
     await model.download?.();
     for (const p of c.desc.params) {
       expect(maxRelErr(model.params[p.name]!, params.get(p.name)!.data), `${p.name} after ${steps} steps`).toBeLessThan(tol);
+    }
+    for (const st of c.desc.state) {
+      expect(maxRelErr(model.state[st.name]!, state.get(st.name)!.data), `state ${st.name} after ${steps} steps`).toBeLessThan(tol);
     }
     if (c.desc.metrics.length) {
       const out: Record<string, Float32Array> = {};

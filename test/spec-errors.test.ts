@@ -54,7 +54,7 @@ const CASES: readonly Case[] = [
   { file: "09-batch-size-zero", code: "E006", line: 6, col: 15, includes: "'data.batch_size' must be ≥ 1, found 0" },
   { file: "10-lr-zero", code: "E006", line: 25, col: 29, includes: "'phases[0].optimizer.sgd.lr' must be > 0, found 0" },
   { file: "11-threshold-above-one", code: "E006", line: 36, col: 30, includes: "improvement_threshold' must be ≤ 1, found 1.5" },
-  { file: "12-bad-dataset", code: "E007", line: 5, col: 12, includes: "'data.dataset' cannot be 'mnst'", help: "did you mean 'mnist'? (expected one of: mnist, mnist-idx, fashion-mnist, synthetic, noisy-line, atis, rt-polarity, nottingham, jsb)" },
+  { file: "12-bad-dataset", code: "E007", line: 5, col: 12, includes: "'data.dataset' cannot be 'mnst'", help: "did you mean 'mnist'? (expected one of: mnist, mnist-idx, fashion-mnist, synthetic, noisy-line, atis, rt-polarity, nottingham, jsb, none)" },
   { file: "13-bad-activation", code: "E007", line: 17, col: 66, includes: "cannot be 'tahn'", help: "did you mean 'tanh'? (expected one of: identity, tanh, sigmoid, relu, softmax)" },
   { file: "14-bad-dtype", code: "E007", line: 10, col: 28, includes: "'data.inputs.y.dtype' cannot be 'int32'", help: "expected one of: f32, i32" },
   { file: "15-bad-model-name", code: "E008", line: 2, col: 8, includes: "'my-mlp' is not a valid name", help: "letters, digits and '_'" },

@@ -37,10 +37,13 @@ export function loadSpecText(text: string, file: string): LoadedSpec {
   const validate = specValidator();
   if (!validate(data)) throw new SpecError(schemaDiagnostics(validate.errors ?? [], src, data));
 
+  const kinds = phaseKinds(data as RawSpec, src);
+  if (kinds.length) throw new SpecError(kinds);
+
   const partial = {
     file,
     text,
-    spec: data as Spec,
+    spec: normalize(data as RawSpec),
     locate: (path: Path, opts?: { key?: boolean }) => src.locate(path, opts),
     locateIn: (path: Path, offset: number) => src.locateIn(path, offset),
   };
@@ -124,4 +127,54 @@ function badKeys(src: YamlSource): Diagnostic[] {
   };
   visit(src.doc.contents, []);
   return out;
+}
+
+/** The spec as the schema lets it be written: sampling specs (HMC) may leave
+ * out params, losses and a sampling phase's epochs; `dataset: none` its
+ * batch size and inputs. */
+type RawSpec = Omit<Spec, "params" | "losses" | "data" | "phases"> & {
+  readonly params?: Spec["params"];
+  readonly losses?: Spec["losses"];
+  readonly data: Omit<Spec["data"], "batch_size" | "inputs"> & { readonly batch_size?: number; readonly inputs?: Spec["data"]["inputs"] };
+  readonly phases: readonly (Omit<Spec["phases"][number], "epochs"> & { readonly epochs?: number })[];
+};
+
+/** Keys a sampling phase (`draws`) does not take: it has no loss to
+ * minimise, no data to shuffle and no validation. */
+const NOT_IN_SAMPLING = ["loss", "optimizer", "epochs", "params", "shuffle", "early_stopping", "after_update"] as const;
+
+/** What the schema cannot say about the two kinds of phase: a training
+ * phase needs the spec's losses and params (E004, as a missing key), a
+ * sampling phase none of the training keys (E003), and `record` belongs to
+ * sampling phases (E003). */
+function phaseKinds(spec: RawSpec, src: YamlSource): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const training = spec.phases.some((p) => p.draws === undefined);
+  for (const key of ["losses", "params"] as const) {
+    if (training && spec[key] === undefined) {
+      const what = key === "losses" ? "Named scalar costs, each the sum of its weighted terms" : "Trained tensors with their shapes and initialisation";
+      out.push(src.diagAt("E004", [], `missing required key '${key}' at the top level`, { key: true, help: `add \`${key}: …\` — ${what}; a spec whose phases all sample (\`draws\`) may leave it out` }));
+    }
+  }
+  spec.phases.forEach((p, i) => {
+    if (p.draws !== undefined) {
+      for (const k of NOT_IN_SAMPLING) {
+        if (k in p) out.push(src.diagAt("E003", ["phases", i, k], `'${k}' is not a key of a sampling phase ('draws')`, { key: true, help: `a sampling phase runs its graph \`draws\` times and applies \`updates\`; remove '${k}', or make it a training phase (loss, optimizer, epochs) without draws` }));
+      }
+    } else if (p.record !== undefined) {
+      out.push(src.diagAt("E003", ["phases", i, "record"], `'record' is a key of sampling phases ('draws') only`, { key: true, help: "record the state a sampling phase draws; a training phase's results are its checkpoints and metrics" }));
+    }
+  });
+  return out;
+}
+
+function normalize(raw: RawSpec): Spec {
+  return {
+    ...raw,
+    params: raw.params ?? {},
+    losses: raw.losses ?? {},
+    data: { ...raw.data, batch_size: raw.data.batch_size ?? 1, inputs: raw.data.inputs ?? {} },
+    // A sampling phase is one pass of `draws` steps.
+    phases: raw.phases.map((p) => ({ ...p, epochs: p.epochs ?? 1 })),
+  };
 }

@@ -191,7 +191,10 @@ function schemaDiagnostic(e: ErrorObject, path: Path, src: YamlSource, explained
       const bad = String((e.params as { additionalProperty: string }).additionalProperty);
       const valid = choicesOf(parent);
       const s = suggest(bad, valid);
-      const required = Array.isArray(parent?.required) ? (parent.required as string[]) : [];
+      // Keys required by an if/then/else branch count too (a training
+      // phase's epochs, a dataset's batch_size).
+      const branchRequired = (b: unknown): string[] => (b && typeof b === "object" && Array.isArray((b as SchemaNode).required) ? ((b as SchemaNode).required as string[]) : []);
+      const required = [...branchRequired(parent), ...branchRequired(parent?.then), ...branchRequired(parent?.else)];
       const list = isChoice(parent) ? `expected one of: ${listOf(valid)}` : `valid keys: ${listOf(valid)}`;
       const missing = s !== undefined && required.includes(s) && explained.has(`${JSON.stringify(path)}|${s}`) ? `'${s}' is required; ` : "";
       const help = s === undefined ? list : `did you mean '${s}'? (${missing}${list})`;

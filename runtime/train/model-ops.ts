@@ -42,6 +42,10 @@ function initTensor(out: Float32Array, init: InitDesc, seed: number, salt: numbe
     case "orthogonal":
       orthogonalInit(out, init.rows, init.cols, seed, salt);
       return;
+    case "values":
+      if (init.values.length !== out.length) throw new Error(`an initialiser of ${init.values.length} values for a buffer of ${out.length}`);
+      out.set(init.values);
+      return;
     case "steps_per_epoch":
       if (ctx.stepsPerEpoch === undefined) throw new Error("a steps_per_epoch state needs the train split's size: initModel(model, { trainExamples })");
       out.fill(ctx.stepsPerEpoch);

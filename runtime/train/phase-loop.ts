@@ -3,16 +3,26 @@
 // a checkpoint at every epoch end (and mid-epoch when one is due by time), and at the phase's end the switch to the
 // best-validation parameters. A resumed run re-enters the phase at the
 // checkpoint's epoch and minibatch; nothing here depends on whether it did.
-import type { PhaseDesc } from "../compiled-model.ts";
+import type { Batch, PhaseDesc } from "../compiled-model.ts";
 import { CHECKPOINT_FILE } from "../checkpoint/state.ts";
 import type { PhaseResult } from "../checkpoint/state.ts";
 import { BatchIterator } from "../data/batcher.ts";
 import { formatMetric } from "../progress.ts";
 import { validationFrequency } from "./early-stopping.ts";
+import { finishRecords, recordDraw } from "./records.ts";
 import { firstNonFinite, TrainingError } from "./training-error.ts";
 import type { TrainingRun } from "./training-run.ts";
 import { monitorLoss, planValidation, validate } from "./validation.ts";
 import type { PhaseValidation } from "./validation.ts";
+
+/** What the loop takes minibatches from: the train split's batches, or a
+ * sampling phase's empty ones. */
+type Batches = Pick<BatchIterator, "numBatches" | "setEpoch" | "fill">;
+
+function drawBatches(draws: number): Batches {
+  const empty: Batch = {};
+  return { numBatches: draws, setEpoch: () => {}, fill: () => empty };
+}
 
 /** Longest stretch (ms) of steps without returning to the event loop. */
 const YIELD_EVERY_MS = 200;
@@ -24,12 +34,15 @@ export async function runPhase(run: TrainingRun): Promise<boolean> {
   const { model, splits, state: st } = run;
   const desc = model.desc;
   const phase = desc.phases[st.phase];
-  const batches = new BatchIterator(splits.train, desc.inputs, desc.data.batchSize, { shuffle: phase.shuffle, seed: desc.seed });
+  // A sampling phase reads no data: its `draws` steps get an empty batch.
+  const batches: Batches = phase.draws !== undefined ? drawBatches(phase.draws) : new BatchIterator(splits.train, desc.inputs, desc.data.batchSize, { shuffle: phase.shuffle, seed: desc.seed });
   const nb = batches.numBatches;
   const epochs = run.epochsOf(phase);
   const frequency = validationFrequency(phase.earlyStopping, nb);
   const v = planValidation(run, phase, nb);
-  if (st.epoch === 0 && st.batch === 0) {
+  if (st.epoch === 0 && st.batch === 0 && phase.draws !== undefined) {
+    run.log.info(`phase ${phase.name}: ${phase.draws} draws${phase.record?.length ? `, recording ${phase.record.map((r) => r.state).join(", ")}` : ""}`);
+  } else if (st.epoch === 0 && st.batch === 0) {
     run.log.info(`phase ${phase.name}: ${nb} minibatches of ${desc.data.batchSize} per epoch, up to ${epochs} epochs, ` +
       (v.validating ? `validation every ${frequency} minibatches` : phase.validate === false ? "no validation (the metrics read inputs this phase does not use)" : "no validation"));
   }
@@ -40,7 +53,7 @@ export async function runPhase(run: TrainingRun): Promise<boolean> {
 
 /** The phase's epochs from the current position, until its epoch budget is
  * spent or early stopping ends it; false when stopped on request. */
-async function runEpochs(run: TrainingRun, v: PhaseValidation, batches: BatchIterator, epochs: number, frequency: number): Promise<boolean> {
+async function runEpochs(run: TrainingRun, v: PhaseValidation, batches: Batches, epochs: number, frequency: number): Promise<boolean> {
   const { model, state: st } = run;
   const phase = v.phase;
   const es = v.earlyStopping;
@@ -71,6 +84,7 @@ async function runEpochs(run: TrainingRun, v: PhaseValidation, batches: BatchIte
       // (an await per step would cost a microtask turn each).
       const cost = typeof ret === "number" ? ret : await ret;
       if (!Number.isFinite(cost)) throw diverged(run, phase, cost, b, nb);
+      if (phase.record) await recordDraw(model, phase, run.checkpointer.records, b);
       st.globalStep++;
       const at = { phase: phase.name, step: st.globalStep, cost };
       run.costs.first ??= at;
@@ -128,6 +142,9 @@ async function finishPhase(run: TrainingRun, v: PhaseValidation): Promise<void> 
     stoppedEarly: esState?.done ?? false,
   };
   st.results.push(result);
+  // Before the checkpoint at the next phase's start: a crash in between
+  // writes the draws again on resume.
+  await finishRecords(run, phase);
   if (hasBest) {
     const fmt = (x: number | null): string => (x === null ? "n/a" : formatMetric(v.monitor ?? "", x));
     run.log.info(`phase ${phase.name} done: best validation ${v.monitor} ${fmt(result.bestValid)} at iter ${esState.bestIter}, ` +

@@ -49,6 +49,9 @@ export function emitModule(m: ModuleInput): EmittedModule {
   for (const [role, list] of [["param", m.desc.params], ["state", m.desc.state]] as const) {
     for (const p of list) {
       const id = leafId(role, p.name);
+      // A state tensor no graph reads (a sampler's target, read by the
+      // trainer only) lives in a plain array outside the model's memory.
+      if (id === undefined && role === "state") continue;
       if (id === undefined) throw new Error(`${role} ${p.name} is in the description but in no graph`);
       leafOffsets.set(`${role}:${p.name}`, arena.offset(id));
     }
@@ -134,7 +137,10 @@ export function emitModule(m: ModuleInput): EmittedModule {
   const view = (ctor: string, offset: number, n: number) => `new ${ctor}(this.mem.buffer, ${offset}, ${n})`;
   const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
   const paramsInit = m.desc.params.map((p) => `${ident(p.name)}: ${view("Float32Array", leafOffsets.get(`param:${p.name}`)!, size(p.shape))}`);
-  const stateInit = m.desc.state.map((p) => `${ident(p.name)}: ${view("Float32Array", leafOffsets.get(`state:${p.name}`)!, size(p.shape))}`);
+  const stateInit = m.desc.state.map((p) => {
+    const at = leafOffsets.get(`state:${p.name}`);
+    return `${ident(p.name)}: ${at === undefined ? `new Float32Array(${size(p.shape)})` : view("Float32Array", at, size(p.shape))}`;
+  });
   let loops: EmittedModule["loops"];
   const loopNames: string[] = [];
   if (wasm.size > 0) {

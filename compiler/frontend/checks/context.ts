@@ -196,7 +196,13 @@ export function createContext(ls: CheckedSpec): CheckContext {
   }
   spec.phases.forEach((ph, i) => {
     const b = ["phases", i];
-    field(ph.loss, "loss", [...b, "loss"]);
+    if (ph.loss !== undefined) field(ph.loss, "loss", [...b, "loss"]);
+    for (const [out, r] of Object.entries(ph.record ?? {})) {
+      for (const k of ["state", "target_mean", "target_cov"] as const) {
+        const n = r[k];
+        if (n !== undefined) refs.push({ name: n, role: "state", path: [...b, "record", out, k], field: `phases[${i}].record.${out}.${k}` });
+      }
+    }
     ph.params?.forEach((p, j) => field(p, "param", [...b, "params", j]));
     if (ph.early_stopping) field(ph.early_stopping.monitor, "metric", [...b, "early_stopping", "monitor"]);
     for (const [st, src] of Object.entries(ph.updates ?? {})) {

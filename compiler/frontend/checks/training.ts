@@ -42,7 +42,7 @@ export const notAState: SpecCheck = {
       .filter((r) => r.role === "state" && !(r.name in (ls.spec.state ?? {})))
       .map((r) => {
         const d = ctx.scope.get(r.name);
-        const msg = d ? `'${r.name}' is ${KIND_NAME[d.kind]}: only state tensors are updated by \`updates\`` : `unknown state tensor '${r.name}' in ${r.field}`;
+        const msg = d ? `'${r.name}' is ${KIND_NAME[d.kind]}: only state tensors are ${r.field.includes(".record.") ? "recorded" : "updated by `updates`"}` : `unknown state tensor '${r.name}' in ${r.field}`;
         return ctx.diag("E028", { path: r.path, key: true }, msg, {
           help: states.length ? choiceHelp(r.name, states, "state tensors") : "declare it under a top-level `state:` section (shape and init, as a parameter)",
         });
