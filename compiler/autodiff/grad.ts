@@ -115,7 +115,10 @@ export function gradOf(b: Builder, f: number, x: number, what: { readonly f: str
   }
   if (!isFloat(b.dtype(x))) throw new IRError(`${call}: ${what.x} is ${b.dtype(x)}; only float values have gradients`, loc, "E047");
   const [g] = vjpGraph(b, [[f, b.fill(1, f)]], [x]);
-  if (g !== null && g !== undefined) return g;
+  if (g !== null && g !== undefined) {
+    b.derivatives.push({ f, x, g, what: call });
+    return g;
+  }
   const g0 = b.graph;
   const on = between(g0, [f], [x]);
   if (!on[x]) throw new IRError(`${call}: ${what.f} does not depend on ${what.x}`, loc, "E047");

@@ -156,6 +156,10 @@ function phaseKinds(spec: RawSpec, src: YamlSource): Diagnostic[] {
       out.push(src.diagAt("E004", [], `missing required key '${key}' at the top level`, { key: true, help: `add \`${key}: …\` — ${what}; a spec whose phases all sample (\`draws\`) may leave it out` }));
     }
   }
+  if (training && spec.data.dataset === "none") {
+    const first = spec.phases.find((p) => p.draws === undefined)!;
+    out.push(src.diagAt("E007", ["data", "dataset"], `dataset 'none' has no examples for training phase '${first.name}'`, { help: "name a dataset, or make every phase a sampling phase (`draws`, `updates`)" }));
+  }
   spec.phases.forEach((p, i) => {
     if (p.draws !== undefined) {
       for (const k of NOT_IN_SAMPLING) {

@@ -6,6 +6,7 @@
 
 import { grad } from "../autodiff/grad.ts";
 import { buildLoss } from "../graph/build-model.ts";
+import { checkGradCalls } from "./grad-calls.ts";
 import { Builder } from "../ir/builder.ts";
 import { interpret } from "../ir/interpret.ts";
 import { alloc, type Tensor } from "../ir/tensor.ts";
@@ -47,6 +48,9 @@ export function checkSpecGradients(ls: LoadedSpec, opts: GradCheckOptions = {}):
   const seed = opts.seed ?? 20240;
   const rows: GradCheckRow[] = [];
   spec.phases.forEach((phase, p) => {
+    rows.push(...checkGradCalls(ls, p, batch, seed, eps, tol));
+    // A sampling phase trains nothing: its grad() calls are its checks.
+    if (phase.loss === undefined) return;
     const { graph, params, inputs, cost } = buildLoss(ls, p, { dtype: "f64", batch });
     const names = phase.params ?? [...params.keys()];
     const leaves = { input: new Map<string, Tensor>(), param: new Map<string, Tensor>(), state: new Map<string, Tensor>() };

@@ -10,6 +10,9 @@ import { type DType, type Graph, IRError, type Node, type Prim, type Shape, type
 export class Builder {
   /** Location stamped on nodes created from now on (the spec line being lowered). */
   loc: SpecLoc | undefined;
+  /** Every `grad(f, x)` of a spec built on this graph: node g = ∂f/∂x, and
+   * how the spec wrote it (dlt-compile --check-grad checks each). */
+  readonly derivatives: { readonly f: number; readonly x: number; readonly g: number; readonly what: string }[] = [];
 
   constructor(readonly graph: Graph = { nodes: [], outputs: new Map() }) {}
 
