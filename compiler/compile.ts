@@ -59,7 +59,7 @@ export function describe(ls: LoadedSpec, stateDescs: ParamDesc[], validates?: re
   const phases: PhaseDesc[] = s.phases.map((p, i) => ({
     name: p.name,
     epochs: p.epochs,
-    ...(p.draws !== undefined ? { draws: p.draws } : {}),
+    ...(p.draws !== undefined ? { draws: p.draws, ...(p.report !== undefined ? { report: p.report } : {}) } : {}),
     ...(p.record !== undefined ? { record: Object.entries(p.record).map(([name, r]) => ({ name, state: r.state, ...(r.target_mean ? { targetMean: r.target_mean } : {}), ...(r.target_cov ? { targetCov: r.target_cov } : {}) })) } : {}),
     step: i,
     shuffle: p.shuffle ?? s.data.shuffle ?? true,

@@ -64,6 +64,8 @@ export interface PhaseDesc {
   readonly draws?: number;
   /** Sampling phases: state tensors recorded after every draw. */
   readonly record?: readonly RecordDesc[];
+  /** Sampling phases: the graph name the step reports (its logged value). */
+  readonly report?: string;
   /** Index of the train-step function of the compiled model for this phase. */
   readonly step: number;
   readonly shuffle: boolean;

@@ -26,6 +26,9 @@ export interface MetricsRecord {
   /** Test metrics of the best model so far. */
   readonly testAtBest: Readonly<Record<string, number>> | null;
   readonly elapsed: number;
+  /** A sampling phase's record: `trainCost` is the mean of the value it
+   * reports (named here) over its draws. */
+  readonly reported?: string;
 }
 
 export interface BatchProgress {
@@ -84,6 +87,10 @@ export function formatMetrics(m: Readonly<Record<string, number>>): string {
 
 /** The permanent line for a metrics record, close to the tutorial's print. */
 export function formatRecord(r: MetricsRecord): string {
+  if (r.reported !== undefined) {
+    const mean = r.trainCost === null || r.reported === "" ? "" : `, mean ${r.reported} ${r.trainCost.toFixed(6)}`;
+    return `${r.phase}: ${r.minibatch}/${r.minibatches} draws${mean} (${r.elapsed.toFixed(1)}s)`;
+  }
   const parts = [`${r.phase} epoch ${r.epoch}, minibatch ${r.minibatch}/${r.minibatches}`];
   if (r.trainCost !== null) parts.push(`train cost ${r.trainCost.toFixed(6)}`);
   if (r.valid) parts.push(`validation ${formatMetrics(r.valid)}`);

@@ -84,6 +84,7 @@ export const description: ModelDescription = {
       name: "burn_in",
       epochs: 1,
       draws: 1000,
+      report: "new_acceptance_rate",
       step: 0,
       shuffle: true,
       earlyStopping: null,
@@ -93,6 +94,7 @@ export const description: ModelDescription = {
       name: "sample",
       epochs: 1,
       draws: 1000,
+      report: "new_acceptance_rate",
       record: [
         {
           name: "samples",

@@ -211,9 +211,11 @@ export function trainCostLine(c: NonNullable<TrainSummary["trainCost"]>): string
 }
 
 /** The summary's stdout lines. */
-export function summaryLines(s: TrainSummary, outDir: string): string[] {
+export function summaryLines(s: TrainSummary, outDir: string, sampling = false): string[] {
   const cost = s.trainCost ? [trainCostLine(s.trainCost)] : [];
   if (!s.finished) return [`stopped at global step ${s.steps}; continue with --resume (checkpoint in ${outDir})`, ...cost];
+  // A sampler (every phase draws): no epochs and no optimisation to speak of.
+  if (sampling) return [`Sampling complete: ${s.steps} draws in ${s.seconds.toFixed(1)} s; results in ${outDir}`];
   const out: string[] = [];
   if (s.bestValid !== null && s.monitor !== null && s.monitor !== "error") {
     const fmt = (v: number | null) => (v === null ? "n/a" : formatMetric(s.monitor!, v));
@@ -244,8 +246,8 @@ function writeMusic(outDir: string, name: string, rows: Float32Array, frames: nu
   return [mid, png];
 }
 
-function printSummary(s: TrainSummary, outDir: string): void {
-  for (const line of summaryLines(s, outDir)) process.stdout.write(`${line}\n`);
+function printSummary(s: TrainSummary, outDir: string, sampling: boolean): void {
+  for (const line of summaryLines(s, outDir, sampling)) process.stdout.write(`${line}\n`);
   if (s.finished) process.stderr.write(`ran for ${s.seconds.toFixed(1)}s\n`);
 }
 
@@ -310,7 +312,7 @@ export async function runMain(model: CompiledModel, argv: readonly string[]): Pr
       log,
       shouldStop: () => stopRequested,
     });
-    printSummary(summary, outDir);
+    printSummary(summary, outDir, desc.phases.every((p) => p.draws !== undefined));
     if (summary.finished && desc.samplers?.length && !model.sample) {
       log.info(`samplers (${desc.samplers.map((s) => s.name).join(", ")}) run on the CPU backend only: skipped`);
     } else if (summary.finished && desc.samplers?.length) {

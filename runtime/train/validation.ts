@@ -81,6 +81,7 @@ export async function validate(run: TrainingRun, v: PhaseValidation, iter: numbe
     best: improved,
     testAtBest: es ? st.testMetrics : null,
     elapsed: run.elapsed(),
+    ...(v.phase.draws !== undefined ? { reported: v.phase.report ?? "" } : {}),
   };
   st.costSum = 0;
   st.costCount = 0;
