@@ -29,6 +29,27 @@ describe("dlt-train", () => {
   });
 });
 
+describe("dlt-export", () => {
+  it.each(["--help", "-h"])("%s prints every option and exits 0", (flag) => {
+    const r = run("dlt-export.mjs", [flag]);
+    expect(r.status).toBe(0);
+    for (const opt of ["--checkpoint FILE", "--last", "--out FILE", "--output NAME", "--batch N", "--help"]) expect(r.stdout).toContain(opt);
+    expect(r.stderr).toBe("");
+  });
+
+  it.each([
+    [["specs/lenet.yaml", "--onnx"], "unknown option --onnx"],
+    [[], "no spec given"],
+    [["specs/lenet.yaml", "--batch", "0"], '--batch expects a positive integer, found "0"'],
+    [["specs/lenet.yaml", "--last", "--checkpoint", "x.safetensors"], "--last and --checkpoint both name the parameters"],
+  ])("%j: exit 2 with the reason and the options", (args, why) => {
+    const r = run("dlt-export.mjs", args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(why);
+    expect(r.stderr).toContain("--output NAME");
+  });
+});
+
 describe("dlt-compile", () => {
   it.each(["--help", "-h"])("%s prints every option and exits 0 (and reads no file named %s)", (flag) => {
     const r = run("dlt-compile.mjs", [flag]);

@@ -162,7 +162,7 @@ export class Model implements CompiledModel {
   private readonly mem = createArena(3296);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
-  readonly params = {  };
+  readonly params = {};
   readonly state: Record<string, Float32Array> = { position: new Float32Array(this.mem.buffer, 16, 15), stepsize: new Float32Array(this.mem.buffer, 80, 1), avg_acceptance_rate: new Float32Array(this.mem.buffer, 96, 1), mu: new Float32Array(this.mem.buffer, 112, 5), cov: new Float32Array(25), cov_inv: new Float32Array(this.mem.buffer, 144, 25) };
   private readonly energy0_sub = new Float32Array(this.mem.buffer, 256, 15);
   private readonly energy0_matmul = new Float32Array(this.mem.buffer, 320, 15);

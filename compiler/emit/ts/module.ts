@@ -195,7 +195,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
       },
       ...(usesKernels ? [{ name: "k", isPrivate: true, isReadonly: true, type: "Kernels", initializer: "createKernels(this.mem)" }] : []),
       ...(loops ? [{ name: "w", isPrivate: true, isReadonly: true, type: "Loops", initializer: "instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM)" }] : []),
-      { name: "params", isReadonly: true, initializer: `{ ${paramsInit.join(", ")} }` },
+      { name: "params", isReadonly: true, initializer: paramsInit.length ? `{ ${paramsInit.join(", ")} }` : "{}" },
       { name: "state", isReadonly: true, type: "Record<string, Float32Array>", initializer: stateInit.length ? `{ ${stateInit.join(", ")} }` : "{}" },
       ...arena.fields.filter((b) => fieldsRead.has(b.name) || (b.fill !== undefined && b.fill !== 0)).map((b) => ({
         name: b.name,
