@@ -64,63 +64,10 @@ function checkName(name: string): string {
 /** The ONNX model's bytes. Throws IRError E070 at the spec line of the
  * first op without an ONNX form. */
 export function exportOnnx(e: OnnxExport): Uint8Array {
-  const g = e.graph;
-  const nodes: onnxProto.onnx.INodeProto[] = [];
-  const initializers: onnxProto.onnx.ITensorProto[] = [];
-  const inputs: onnxProto.onnx.IValueInfoProto[] = [];
+  const r = new Renderer(e.values);
   const names = new Map<number, string>();
-  let fresh = 0;
-  const newName = (base: string) => `${base}_${fresh++}`;
   for (const [out, id] of e.outputs) names.set(id, checkName(out));
-  const needed = reachable(g, [...e.outputs.values()]);
-
-  for (const n of g.nodes) {
-    if (!needed[n.id]) continue;
-    if (n.op === "input" || n.op === "param" || n.op === "state") {
-      const leafName = checkName((n.attrs as { name: string }).name);
-      if (n.op === "input") {
-        inputs.push(valueInfo(leafName, n));
-        if (names.has(n.id)) nodes.push({ opType: "Identity", input: [leafName], output: [names.get(n.id)!] });
-        else names.set(n.id, leafName);
-        continue;
-      }
-      const v = e.values.get(leafName);
-      if (!v) throw new Error(`no value for ${n.op} "${leafName}" in the checkpoint`);
-      initializers.push(tensorProto(leafName, n, v));
-      if (names.has(n.id)) nodes.push({ opType: "Identity", input: [leafName], output: [names.get(n.id)!] });
-      else names.set(n.id, leafName);
-      continue;
-    }
-    const rule = ONNX_RULES[n.op] as OnnxRule<Prim>;
-    if (typeof rule === "string") {
-      throw new IRError(`${n.op} has no ONNX form: ${rule}`, n.loc, "E070");
-    }
-    const out = names.get(n.id) ?? newName(n.loc?.name ?? n.op);
-    names.set(n.id, out);
-    const ctx: OnnxCtx = {
-      ins: n.inputs.map((i) => names.get(i)!),
-      inTypes: n.inputs.map((i) => g.nodes[i]!),
-      out,
-      node(op, ins, attrs = {}, o) {
-        const output = o ?? newName(op.toLowerCase());
-        nodes.push({ opType: op, input: [...ins], output: [output], attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) });
-        return output;
-      },
-      ints(values) {
-        const name = newName("const");
-        initializers.push(int64Tensor(name, values));
-        return name;
-      },
-      filled(value, type) {
-        const name = newName("const");
-        initializers.push(tensorProto(name, type, new Array<number>(type.shape.reduce((a, d) => a * d, 1)).fill(value)));
-        return name;
-      },
-      fresh: newName,
-    };
-    (rule as (n: Node, c: OnnxCtx) => void)(n, ctx);
-  }
-
+  const nodes = r.render(e.graph, names, reachable(e.graph, [...e.outputs.values()]));
   const model: onnxProto.onnx.IModelProto = {
     irVersion: IR_VERSION,
     opsetImport: [{ domain: "", version: OPSET }],
@@ -130,12 +77,188 @@ export function exportOnnx(e: OnnxExport): Uint8Array {
     graph: {
       name: checkName(e.name),
       node: nodes,
-      initializer: initializers,
-      input: inputs,
-      output: [...e.outputs].map(([name, id]) => valueInfo(name, g.nodes[id]!)),
+      initializer: r.initializers,
+      input: r.inputs,
+      output: [...e.outputs].map(([name, id]) => valueInfo(name, e.graph.nodes[id]!)),
     },
   };
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+}
+
+/** Renders graphs (the model's, and scan bodies as Loop bodies) into ONNX
+ * nodes. Value names are unique across the model: a Loop body reads the
+ * outer graph's values (its constants and sequences) by name. */
+class Renderer {
+  readonly initializers: onnxProto.onnx.ITensorProto[] = [];
+  readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
+  private fresh = 0;
+
+  constructor(private readonly values: ReadonlyMap<string, Float32Array>) {}
+
+  newName(base: string): string {
+    return `${base}_${this.fresh++}`;
+  }
+
+  /** The nodes computing `g`'s `needed` nodes; `names` holds (and gets) the
+   * value name of each node (scan results: "a|b|c", one per output). */
+  render(g: Graph, names: Map<number, string>, needed: readonly boolean[], args?: readonly string[]): onnxProto.onnx.INodeProto[] {
+    const nodes: onnxProto.onnx.INodeProto[] = [];
+    const alias = (id: number, name: string) => {
+      if (names.has(id)) nodes.push({ opType: "Identity", input: [name], output: [names.get(id)!] });
+      else names.set(id, name);
+    };
+    for (const n of g.nodes) {
+      if (!needed[n.id]) continue;
+      if (n.op === "scan_arg" && args) {
+        alias(n.id, args[(n.attrs as { index: number }).index]!);
+        continue;
+      }
+      if (n.op === "input" || n.op === "param" || n.op === "state") {
+        const leafName = checkName((n.attrs as { name: string }).name);
+        if (n.op === "input") this.inputs.push(valueInfo(leafName, n));
+        else {
+          const v = this.values.get(leafName);
+          if (!v) throw new Error(`no value for ${n.op} "${leafName}" in the checkpoint`);
+          this.initializers.push(tensorProto(leafName, n, v));
+        }
+        alias(n.id, leafName);
+        continue;
+      }
+      if (n.op === "scan") {
+        this.scan(g, n as Node<"scan">, names, nodes);
+        continue;
+      }
+      if (n.op === "tuple_get") {
+        const parts = names.get(n.inputs[0]!)!.split("|");
+        alias(n.id, parts[(n.attrs as { index: number }).index]!);
+        continue;
+      }
+      const rule = ONNX_RULES[n.op] as OnnxRule<Prim>;
+      if (typeof rule === "string") throw new IRError(`${n.op} has no ONNX form: ${rule}`, n.loc, "E070");
+      const out = names.get(n.id) ?? this.newName(n.loc?.name ?? n.op);
+      names.set(n.id, out);
+      (rule as (n: Node, c: OnnxCtx) => void)(n, this.ctx(g, n, names, nodes, out));
+    }
+    return nodes;
+  }
+
+  private ctx(g: Graph, n: Node, names: ReadonlyMap<number, string>, nodes: onnxProto.onnx.INodeProto[], out: string): OnnxCtx {
+    return {
+      ins: n.inputs.map((i) => names.get(i)!),
+      inTypes: n.inputs.map((i) => g.nodes[i]!),
+      out,
+      node: (op, ins, attrs = {}, o) => {
+        const output = o ?? this.newName(op.toLowerCase());
+        nodes.push({ opType: op, input: [...ins], output: [output], attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) });
+        return output;
+      },
+      ints: (values) => {
+        const name = this.newName("const");
+        this.initializers.push(int64Tensor(name, values));
+        return name;
+      },
+      filled: (value, type) => {
+        const name = this.newName("const");
+        this.initializers.push(tensorProto(name, type, new Array<number>(type.shape.reduce((a, d) => a * d, 1)).fill(value)));
+        return name;
+      },
+      fresh: (base) => this.newName(base),
+    };
+  }
+
+  /** A forward scan as an ONNX Loop: the carries are loop-carried values,
+   * each step reads its sequence slices with Gather at the iteration
+   * number, and its step outputs are the Loop's scan outputs. A counted
+   * scan runs min(count, length) iterations; its stacked outputs are then
+   * padded with zeros to `length`, as the IR's scan leaves the steps not
+   * run. */
+  private scan(g: Graph, n: Node<"scan">, names: Map<number, string>, nodes: onnxProto.onnx.INodeProto[]): void {
+    const a = n.attrs;
+    if (a.reverse) throw new IRError("scan has no ONNX form: a reverse scan (a gradient's) is never part of an inference graph", n.loc, "E070");
+    const ins = n.inputs.map((i) => names.get(i)!);
+    const init = ins.slice(0, a.nCarry);
+    const seqs = ins.slice(a.nCarry, a.nCarry + a.nSeq);
+    const consts = ins.slice(a.nCarry + a.nSeq, a.nCarry + a.nSeq + a.nConst);
+    const body = a.body;
+    const iter = this.newName("iter");
+    const condIn = this.newName("cond_in");
+    const carried = init.map(() => this.newName("carry"));
+    const bodyNodes: onnxProto.onnx.INodeProto[] = [];
+    // The step's slices of the sequences: Gather along axis 0 at iter.
+    const slices = seqs.map((s) => {
+      const out = this.newName("step");
+      bodyNodes.push({ opType: "Gather", input: [s, iter], output: [out], attribute: [attribute("axis", 0)] });
+      return out;
+    });
+    const bodyNames = new Map<number, string>();
+    const outs = [...body.outputs.keys()].sort((x, y) => Number(x) - Number(y)).map((k) => body.outputs.get(k)!);
+    bodyNodes.push(...this.render(body, bodyNames, reachable(body, outs), [...carried, ...slices, ...consts]));
+    const condOut = this.newName("cond_out");
+    bodyNodes.push({ opType: "Identity", input: [condIn], output: [condOut] });
+    // Body outputs must be distinct names: one Identity per output.
+    const bodyOuts = outs.map((id) => {
+      const o = this.newName("body_out");
+      bodyNodes.push({ opType: "Identity", input: [bodyNames.get(id)!], output: [o] });
+      return o;
+    });
+    const bodyType = (id: number): onnxProto.onnx.IValueInfoProto => {
+      const t = body.nodes[id]!;
+      return { type: { tensorType: { elemType: ONNX_DTYPE[t.dtype], shape: { dim: t.shape.map((d) => ({ dimValue: d })) } } } };
+    };
+    const bodyGraph: onnxProto.onnx.IGraphProto = {
+      name: this.newName("scan_body"),
+      node: bodyNodes,
+      input: [
+        { name: iter, type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64, shape: { dim: [] } } } },
+        { name: condIn, type: { tensorType: { elemType: ONNX_DTYPE.bool, shape: { dim: [] } } } },
+        ...carried.map((c, k) => ({ ...bodyType(outs[k]!), name: c })),
+      ],
+      output: [{ name: condOut, type: { tensorType: { elemType: ONNX_DTYPE.bool, shape: { dim: [] } } } }, ...bodyOuts.map((o, k) => ({ ...bodyType(outs[k]!), name: o }))],
+    };
+    const lengthName = this.newName("length");
+    this.initializers.push({ name: lengthName, dims: [], dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(new BigInt64Array([BigInt(a.length)]).buffer) });
+    let trips = lengthName;
+    if (a.counted) {
+      // The count is one i32 (a sentence's length) or a vector of them (a
+      // batch's): the scan runs the longest. A scalar int64 for Loop.
+      const count64 = this.newName("count64");
+      nodes.push({ opType: "Cast", input: [ins[ins.length - 1]!], output: [count64], attribute: [attribute("to", onnx.TensorProto.DataType.INT64)] });
+      const count = this.newName("count");
+      nodes.push({ opType: "ReduceMax", input: [count64], output: [count], attribute: [attribute("keepdims", 0)] });
+      const clamped = this.newName("trips");
+      const zero = this.newName("zero");
+      this.initializers.push({ name: zero, dims: [], dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(8) });
+      const upper = this.newName("trips_max");
+      nodes.push({ opType: "Min", input: [count, lengthName], output: [upper] });
+      nodes.push({ opType: "Max", input: [upper, zero], output: [clamped] });
+      trips = clamped;
+    }
+    const cond = this.newName("cond");
+    this.initializers.push({ name: cond, dims: [], dataType: ONNX_DTYPE.bool, rawData: new Uint8Array([1]) });
+    const finals = init.map(() => this.newName("final"));
+    const stacked = outs.slice(a.nCarry).map(() => this.newName("stacked"));
+    nodes.push({ opType: "Loop", input: [trips, cond, ...init], output: [...finals, ...(a.counted ? stacked.map((s) => `${s}_run`) : stacked)], attribute: [{ name: "body", type: onnx.AttributeProto.AttributeType.GRAPH, g: bodyGraph }] });
+    if (a.counted) {
+      // Zeros for the steps past the count: pad axis 0 by length − trips.
+      stacked.forEach((s, k) => {
+        const rank = body.nodes[outs[a.nCarry + k]!]!.shape.length + 1;
+        const missing = this.newName("missing");
+        nodes.push({ opType: "Sub", input: [lengthName, trips], output: [missing] });
+        const missing1 = this.newName("missing1");
+        nodes.push({ opType: "Reshape", input: [missing, this.intsInit([1])], output: [missing1] });
+        const pads = this.newName("pads");
+        nodes.push({ opType: "Concat", input: [this.intsInit(new Array<number>(rank).fill(0)), missing1, this.intsInit(new Array<number>(rank - 1).fill(0))], output: [pads], attribute: [attribute("axis", 0)] });
+        nodes.push({ opType: "Pad", input: [`${s}_run`, pads], output: [s], attribute: [attribute("mode", "constant")] });
+      });
+    }
+    names.set(n.id, [...finals, ...stacked].join("|"));
+  }
+
+  private intsInit(values: readonly number[]): string {
+    const name = this.newName("const");
+    this.initializers.push(int64Tensor(name, values));
+    return name;
+  }
 }
 
 /** Nodes the outputs depend on. */

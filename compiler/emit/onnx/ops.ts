@@ -47,7 +47,7 @@ export const ONNX_RULES: { readonly [P in Prim]: OnnxRule<P> } = {
   const: (n, c) => {
     c.node("Identity", [c.filled(n.attrs.value, n)], {}, c.out);
   },
-  scan_arg: "a scan body's argument (scans are not exported yet)",
+  scan_arg: "a scan body's argument (rendered by the exporter's Loop)",
   add: binary("Add"),
   sub: binary("Sub"),
   mul: binary("Mul"),
@@ -157,6 +157,6 @@ export const ONNX_RULES: { readonly [P in Prim]: OnnxRule<P> } = {
   random_uniform: NO_RANDOM,
   random_normal: NO_RANDOM,
   step_one_hot: "reads the training step counter, which an exported model does not have",
-  scan: "scans (the recurrent models) are not exported yet: ONNX Scan/Loop is future work",
-  tuple_get: "reads a scan's results (scans are not exported yet)",
+  scan: "rendered by the exporter as an ONNX Loop",
+  tuple_get: "rendered by the exporter (a Loop's output)",
 };
