@@ -324,7 +324,6 @@ export class Model implements CompiledModel {
     leapfrog_scan_carry0.set(pos_full);
     leapfrog_scan_carry1.set(vel_half);
     for (let n$2 = 0; n$2 < 19; n$2++) {
-      const t$1 = n$2;
       // specs/hmc.yaml:47 leapfrog.body.e: leapfrog_body_e_sub = leapfrog_scan_carry0 - mu
       this.w.step0_leapfrog_body_e_sub(); // WebAssembly SIMD (loops.wat)
       // specs/hmc.yaml:47 leapfrog.body.e: leapfrog_body_e_matmul = matmul(leapfrog_body_e_sub, cov_inv)
@@ -447,7 +446,6 @@ export class Model implements CompiledModel {
     leapfrog_scan_carry0.set(pos_full);
     leapfrog_scan_carry1.set(vel_half);
     for (let n$2 = 0; n$2 < 19; n$2++) {
-      const t$1 = n$2;
       // specs/hmc.yaml:47 leapfrog.body.e: leapfrog_body_e_sub = leapfrog_scan_carry0 - mu
       this.w.step1_leapfrog_body_e_sub(); // WebAssembly SIMD (loops.wat)
       // specs/hmc.yaml:47 leapfrog.body.e: leapfrog_body_e_matmul = matmul(leapfrog_body_e_sub, cov_inv)

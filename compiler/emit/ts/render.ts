@@ -271,6 +271,7 @@ export class FunctionRenderer {
     }
     s.carry.forEach((c, j) => this.lines.push(`${this.ref(c)}.set(${this.ref(s.init[j]!)});`));
     this.lines.push(`for (let ${n} = 0; ${n} < ${L}; ${n}++) {`);
+    const tLine = this.lines.length;
     this.lines.push(`const ${t} = ${s.reverse ? (s.count === undefined ? `${s.length - 1} - ${n}` : `${L} - 1 - ${n}`) : n};`);
     const nCarry = s.carry.length;
     // The carry each step saw: the history the gradient re-runs the body on.
@@ -289,6 +290,10 @@ export class FunctionRenderer {
       if (s.bodyOuts[j] !== c) this.lines.push(`${this.ref(c)}.set(${this.ref(s.bodyOuts[j]!)});`);
     });
     this.lines.push(`}`);
+    // A scan with no sequence, no stacked output and no random draw never
+    // reads the step index (HMC's leapfrog): no unused local for it.
+    const uses = new RegExp(`(?<![\\w$])${t.replace("$", "\\$")}(?![\\w$])`);
+    if (!this.lines.slice(tLine + 1).some((l) => uses.test(l))) this.lines.splice(tLine, 1);
     s.carry.forEach((c, j) => {
       const f = s.elems[j];
       if (f != null) this.lines.push(`${this.ref(f)}.set(${this.ref(c)});`);
