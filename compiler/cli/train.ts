@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CompiledModel, ModelDescription } from "../../runtime/compiled-model.ts";
+import { runEval } from "../../runtime/node/eval.ts";
 import { optionsHelp, parseBackend, runMain, TRAIN_OPTIONS } from "../../runtime/node/main.ts";
 import { acquireDevice, NoGpuError } from "../../runtime/node/webgpu.ts";
 import { debugRequested, topLevelError } from "../../runtime/node/errors.ts";
@@ -22,20 +23,27 @@ options:
 ${optionsHelp([...TRAIN_OPTIONS.slice(0, -1), ["--check-grad", "check the spec's derived gradients by finite differences (f64) instead of training"], ["--debug", "print the stack of an internal error"], TRAIN_OPTIONS.at(-1)!])}`;
 
 async function main(argv: string[]): Promise<number> {
+  // dlt-eval (bin/dlt-eval.mjs) is this entry with --eval first: the same
+  // compile-if-stale and model loading, then runtime/node/eval.ts.
+  const evaluating = argv[0] === "--eval";
+  if (evaluating) {
+    argv = argv.slice(1);
+    if (argv.includes("--help") || argv.includes("-h")) return runEval(undefined, argv);
+  }
   if (argv.includes("--help") || argv.includes("-h")) {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
   const file = argv.find((a) => a.endsWith(".yaml") || a.endsWith(".yml"));
   if (!file) {
-    process.stderr.write(`dlt-train: no spec given\n${HELP}\n`);
+    process.stderr.write(`${evaluating ? "dlt-eval" : "dlt-train"}: no spec given\n${evaluating ? "" : `${HELP}\n`}`);
     return 2;
   }
   const shown = file;
   let model: CompiledModel;
   const webgpu = parseBackend(argv) === "webgpu";
   try {
-    if (argv.includes("--check-grad")) {
+    if (argv.includes("--check-grad") && !evaluating) {
       const [{ loadSpecFile }, { checkSpecGradients }, { printGradCheck }] = await Promise.all([import("./files.ts"), import("../gradcheck/gradcheck.ts"), import("./check-grad-print.ts")]);
       const ls = loadSpecFile(file);
       process.stdout.write(`# gradient check of ${ls.file} (f64, central differences on a random projection)\n`);
@@ -68,7 +76,8 @@ async function main(argv: string[]): Promise<number> {
     const { displayPath } = await import("./files.ts");
     return report(e, displayPath(shown));
   }
-  return runMain(model, argv.filter((a) => a !== file));
+  const rest = argv.filter((a) => a !== file);
+  return evaluating ? runEval(model, rest) : runMain(model, rest);
 }
 
 let lastGpuWarnings: string[] = [];

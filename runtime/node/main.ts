@@ -5,7 +5,8 @@
 // stderr and a summary on stdout, and turns the runtime's user-facing errors
 // into one clear line and exit status 1.
 import { join } from "node:path";
-import type { CompiledModel } from "../compiled-model.ts";
+import type { CompiledModel, ModelDescription } from "../compiled-model.ts";
+import type { Splits } from "../data/dataset.ts";
 import { runSamplers } from "../train/samplers.ts";
 import { writePng } from "../image/png.ts";
 import { DataError } from "../data/dataset.ts";
@@ -252,6 +253,22 @@ function printSummary(s: TrainSummary, outDir: string, sampling: boolean): void 
 }
 
 /** Runs training from command-line options; resolves to the exit status. */
+/** The splits a run trains (or is evaluated) on: the spec's dataset, or
+ * with --dataset another of the same layout (Fashion-MNIST for any MNIST
+ * spec, JSB Chorales for a Nottingham one), with --fold another fold. */
+export async function loadRunData(desc: ModelDescription, args: Pick<MainArgs, "dataset" | "fold" | "dataDir">): Promise<Splits> {
+  const layout = LAYOUTS.find((l) => l.includes(desc.data.dataset));
+  if (args.dataset && !layout?.includes(args.dataset)) {
+    throw new DataError(`--dataset ${args.dataset}: the spec's dataset is "${desc.data.dataset}"; it trains on ${layout ? layout.join(", ") : "its own dataset only"}`);
+  }
+  const data = args.dataset ? { ...desc.data, dataset: args.dataset } : desc.data;
+  const folds = FOLDS[data.dataset];
+  if (args.fold !== undefined && (folds === undefined || args.fold >= folds)) {
+    throw new DataError(`--fold ${args.fold}: ${folds === undefined ? `the spec's dataset "${data.dataset}" has no folds (atis: 0-4, rt-polarity: 0-9)` : `${data.dataset} has folds 0-${folds - 1}`}`);
+  }
+  return loadDataset(data, { dataDir: args.dataDir, inputs: desc.inputs, seed: desc.seed, fold: args.fold });
+}
+
 export async function runMain(model: CompiledModel, argv: readonly string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
     process.stdout.write(`usage: train.ts [options]\n${USAGE}\n`);
@@ -287,19 +304,7 @@ export async function runMain(model: CompiledModel, argv: readonly string[]): Pr
     // The folder is this process's from before the data loads until the
     // samplers' images are written.
     runDir = openRunDir(outDir, { resume: args.resume, overwrite: args.overwrite, log });
-    // --dataset swaps in a dataset of the same layout: Fashion-MNIST for
-    // any MNIST spec (28×28 images, 10 classes), JSB Chorales for a
-    // Nottingham spec (piano rolls).
-    const layout = LAYOUTS.find((l) => l.includes(desc.data.dataset));
-    if (args.dataset && !layout?.includes(args.dataset)) {
-      throw new DataError(`--dataset ${args.dataset}: the spec's dataset is "${desc.data.dataset}"; it trains on ${layout ? layout.join(", ") : "its own dataset only"}`);
-    }
-    const data = args.dataset ? { ...desc.data, dataset: args.dataset } : desc.data;
-    const folds = FOLDS[data.dataset];
-    if (args.fold !== undefined && (folds === undefined || args.fold >= folds)) {
-      throw new DataError(`--fold ${args.fold}: ${folds === undefined ? `the spec's dataset "${data.dataset}" has no folds (atis: 0-4, rt-polarity: 0-9)` : `${data.dataset} has folds 0-${folds - 1}`}`);
-    }
-    const splits = await loadDataset(data, { dataDir: args.dataDir, inputs: desc.inputs, seed: desc.seed, fold: args.fold });
+    const splits = await loadRunData(desc, args);
     log.info(`data: ${splits.source}`);
     const summary = await train(model, splits, {
       outDir,
