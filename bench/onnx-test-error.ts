@@ -24,7 +24,9 @@ const test = data.test;
 const per = test.shape.reduce((a, d) => a * d, 1);
 // The model's batch: the first dimension of its input, read from the file.
 const model = onnxProto.onnx.ModelProto.decode(readFileSync(onnxFile));
-const batch = Number(model.graph?.input?.[0]?.type?.tensorType?.shape?.dim?.[0]?.dimValue ?? 1);
+// A dynamic batch (`batch`): 500 digits a run.
+const dim0 = model.graph?.input?.[0]?.type?.tensorType?.shape?.dim?.[0];
+const batch = dim0?.dimParam ? 500 : Number(dim0?.dimValue ?? 1);
 let wrong = 0;
 let seen = 0;
 const started = Date.now();

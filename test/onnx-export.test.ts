@@ -80,9 +80,13 @@ describe("ONNX Runtime reproduces the generated evaluation", () => {
     const y = data.test.y.subarray(0, N);
     const want = await evaluated(m, x, y);
     const ls = loadSpec(file);
-    const onnx = inferenceOnnx(ls, new Map(Object.entries(m.params)), { batch: N });
+    // The default export: a dynamic batch, run here on 1,000 digits at once.
+    const onnx = inferenceOnnx(ls, new Map(Object.entries(m.params)));
     expect(onnx.inputs).toEqual(["x"]);
     const probs = await onnxRun(onnx.bytes, { x: Float32Array.from(x) }, [N, 784], onnx.outputs[0]!);
+    // The same model at another batch size gives the same rows.
+    const few = await onnxRun(onnx.bytes, { x: Float32Array.from(x.subarray(0, 7 * 784)) }, [7, 784], onnx.outputs[0]!);
+    few.forEach((v, i) => expect(Math.abs(v - probs[i]!), `batch of 7, value ${i}`).toBeLessThan(1e-6));
     let worst = 0;
     for (let i = 0; i < N; i++) {
       const row = probs.subarray(i * 10, i * 10 + 10);
@@ -109,7 +113,7 @@ describe("ONNX Runtime reproduces the generated evaluation", () => {
       await m.evaluate({ x: bx }, part);
       want.set(part.reconstruction.subarray(0, Math.min(B, n - s)), s);
     }
-    const onnx = inferenceOnnx(loadSpec("specs/da.yaml"), new Map(Object.entries(m.params)), { outputs: ["z_clean"], batch: n });
+    const onnx = inferenceOnnx(loadSpec("specs/da.yaml"), new Map(Object.entries(m.params)), { outputs: ["z_clean"], batch: n }); // a static batch
     const z = await onnxRun(onnx.bytes, { x: Float32Array.from(x) }, [n, 784], "z_clean");
     for (let i = 0; i < n; i++) {
       let ce = 0;
@@ -143,7 +147,9 @@ describe("ONNX Runtime reproduces the recurrent models (scan as an ONNX Loop)", 
   it("rnnslu: the label of every word of 100 test sentences is the generated evaluation's", async () => {
     const m = await trained("rnnslu");
     const data = await loadDataset(m.desc.data, { inputs: m.desc.inputs, seed: m.desc.seed });
-    const onnx = inferenceOnnx(loadSpec("specs/rnnslu.yaml"), new Map(Object.entries(m.params)), { batch: 1 });
+    const onnx = inferenceOnnx(loadSpec("specs/rnnslu.yaml"), new Map(Object.entries(m.params)));
+    // One sentence a step: the spec's reshapes fix the batch at 1.
+    expect(onnx.batch).toBe(1);
     expect(onnx.inputs.sort()).toEqual(["length", "words"]);
     const session = await ort.InferenceSession.create(onnx.bytes);
     const T = 46;
@@ -168,7 +174,8 @@ describe("ONNX Runtime reproduces the recurrent models (scan as an ONNX Loop)", 
     const m = await trained("lstm");
     const data = await loadDataset(m.desc.data, { inputs: m.desc.inputs, seed: m.desc.seed });
     const B = m.desc.evalBatchSize;
-    const onnx = inferenceOnnx(loadSpec("specs/lstm.yaml"), new Map(Object.entries(m.params)), { batch: B });
+    const onnx = inferenceOnnx(loadSpec("specs/lstm.yaml"), new Map(Object.entries(m.params)));
+    expect(onnx.batch).toBe("dynamic");
     expect(onnx.inputs.sort()).toEqual(["length", "mask", "words"]);
     const session = await ort.InferenceSession.create(onnx.bytes);
     for (let s = 0; s + B <= 64; s += B) {
@@ -194,7 +201,7 @@ describe("dlt-export", () => {
     expect(train(["specs/logreg.yaml", "--out", run, "--epochs", "1", "--quiet"]).status).toBe(0);
     const ok = exp(["specs/logreg.yaml", "--checkpoint", join(run, "best.safetensors"), "-o", join(scratch, "logreg.onnx")]);
     expect(ok.status, ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/specs\/logreg\.yaml → .*logreg\.onnx \(ONNX opset 18, batch 1; inputs x; outputs p_y_given_x/);
+    expect(ok.stdout).toMatch(/specs\/logreg\.yaml → .*logreg\.onnx \(ONNX opset 18, batch dynamic; inputs x; outputs p_y_given_x/);
     const wrong = exp(["specs/mlp.yaml", "--checkpoint", join(run, "best.safetensors"), "-o", join(scratch, "mlp.onnx")]);
     expect(wrong.status).toBe(1);
     expect(wrong.stderr.trim().split("\n")).toHaveLength(1);

@@ -21,7 +21,7 @@ const OPTIONS: readonly (readonly [string, string])[] = [
   ["--last", "the last checkpoint (runs/<model>/checkpoint.safetensors) instead of the best model"],
   ["--out FILE, -o FILE", "the ONNX file (default: <model>.onnx beside the checkpoint)"],
   ["--output NAME", "a graph name to output (repeatable; default: the probabilities the spec's metrics read)"],
-  ["--batch N", "the batch size of the exported model (default 1; its shapes are static)"],
+  ["--batch N", "a static batch size (default: a dynamic `batch` dimension)"],
   ["--debug", "print the stack of an internal error"],
   ["--help, -h", "print this help"],
 ];
@@ -35,11 +35,11 @@ interface Args {
   last: boolean;
   out?: string;
   outputs: string[];
-  batch: number;
+  batch: number | "dynamic";
 }
 
 function parse(argv: readonly string[]): Args {
-  const a: Args = { spec: "", last: false, outputs: [], batch: 1 };
+  const a: Args = { spec: "", last: false, outputs: [], batch: "dynamic" };
   const value = (i: number, flag: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith("-")) throw new UsageError(`${flag} needs a value`);
@@ -99,10 +99,10 @@ function main(argv: readonly string[]): number {
     const onnx = inferenceOnnx(ls, values, {
       ...(args.outputs.length ? { outputs: args.outputs } : {}),
       batch: args.batch,
-      doc: `${shown} (spec hash ${c.desc.specHash}), parameters from ${displayPath(file)}, batch ${args.batch}`,
+      doc: `${shown} (spec hash ${c.desc.specHash}), parameters from ${displayPath(file)}`,
     });
     writeFileAtomic(out, onnx.bytes);
-    process.stdout.write(`${shown} → ${displayPath(out)} (ONNX opset ${OPSET}, batch ${args.batch}; inputs ${onnx.inputs.join(", ")}; outputs ${onnx.outputs.join(", ")}; parameters from ${displayPath(file)})\n`);
+    process.stdout.write(`${shown} → ${displayPath(out)} (ONNX opset ${OPSET}, batch ${onnx.batch}${onnx.batch !== args.batch ? " (the spec's shapes fix it)" : ""}; inputs ${onnx.inputs.join(", ")}; outputs ${onnx.outputs.join(", ")}; parameters from ${displayPath(file)})\n`);
     return 0;
   } catch (e) {
     if (e instanceof CheckpointError) throw e;

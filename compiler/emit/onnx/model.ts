@@ -25,6 +25,8 @@ export interface OnnxExport {
   readonly values: ReadonlyMap<string, Float32Array>;
   /** Free text for the model's doc string (spec file, checkpoint). */
   readonly doc: string;
+  /** The graph was built at BATCH_SENTINEL: export a symbolic batch. */
+  readonly dynamicBatch?: boolean;
 }
 
 function tensorProto(name: string, type: TensorType, data: ArrayLike<number>): onnxProto.onnx.ITensorProto {
@@ -43,9 +45,21 @@ function int64Tensor(name: string, values: readonly number[]): onnxProto.onnx.IT
   return { name, dims: [values.length], dataType: onnx.TensorProto.DataType.INT64, rawData: raw };
 }
 
-function valueInfo(name: string, t: TensorType): onnxProto.onnx.IValueInfoProto {
-  return { name, type: { tensorType: { elemType: ONNX_DTYPE[t.dtype], shape: { dim: t.shape.map((d) => ({ dimValue: d })) } } } };
+/** A dimension of an exported shape: with a dynamic batch, the graph is
+ * built at the sentinel batch size BATCH_SENTINEL and every dimension that
+ * is a multiple of it scales with the batch (`batch` when it is the batch). */
+function dimOf(d: number, sentinel: number | undefined): onnxProto.onnx.TensorShapeProto.IDimension {
+  if (sentinel === undefined || d === 0 || d % sentinel !== 0) return { dimValue: d };
+  return d === sentinel ? { dimParam: "batch" } : {};
 }
+
+function valueInfo(name: string, t: TensorType, sentinel?: number): onnxProto.onnx.IValueInfoProto {
+  return { name, type: { tensorType: { elemType: ONNX_DTYPE[t.dtype], shape: { dim: t.shape.map((d) => dimOf(d, sentinel)) } } } };
+}
+
+/** The batch size a dynamic-batch export builds its graph at: a prime far
+ * from any static dimension, so a multiple of it can only be the batch. */
+export const BATCH_SENTINEL = 7919;
 
 function attribute(name: string, v: number | readonly number[] | string): onnxProto.onnx.IAttributeProto {
   const A = onnx.AttributeProto.AttributeType;
@@ -64,10 +78,21 @@ function checkName(name: string): string {
 /** The ONNX model's bytes. Throws IRError E070 at the spec line of the
  * first op without an ONNX form. */
 export function exportOnnx(e: OnnxExport): Uint8Array {
-  const r = new Renderer(e.values);
+  const sentinel = e.dynamicBatch ? BATCH_SENTINEL : undefined;
+  const r = new Renderer(e.values, sentinel);
   const names = new Map<number, string>();
   for (const [out, id] of e.outputs) names.set(id, checkName(out));
-  const nodes = r.render(e.graph, names, reachable(e.graph, [...e.outputs.values()]));
+  const needed = reachable(e.graph, [...e.outputs.values()]);
+  // The run-time batch size, [1] int64, read once from an input that has it.
+  const prelude: onnxProto.onnx.INodeProto[] = [];
+  if (sentinel !== undefined) {
+    const first = e.graph.nodes.find((n) => needed[n.id] && n.op === "input" && n.shape[0] === sentinel);
+    if (first) {
+      r.batch = r.newName("batch");
+      prelude.push({ opType: "Shape", input: [checkName((first.attrs as { name: string }).name)], output: [r.batch], attribute: [attribute("start", 0), attribute("end", 1)] });
+    }
+  }
+  const nodes = [...prelude, ...r.render(e.graph, names, needed)];
   const model: onnxProto.onnx.IModelProto = {
     irVersion: IR_VERSION,
     opsetImport: [{ domain: "", version: OPSET }],
@@ -79,7 +104,7 @@ export function exportOnnx(e: OnnxExport): Uint8Array {
       node: nodes,
       initializer: r.initializers,
       input: r.inputs,
-      output: [...e.outputs].map(([name, id]) => valueInfo(name, e.graph.nodes[id]!)),
+      output: [...e.outputs].map(([name, id]) => valueInfo(name, e.graph.nodes[id]!, sentinel)),
     },
   };
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
@@ -92,8 +117,13 @@ class Renderer {
   readonly initializers: onnxProto.onnx.ITensorProto[] = [];
   readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
   private fresh = 0;
+  /** The run-time batch size ([1] int64) of a dynamic-batch export. */
+  batch: string | undefined;
 
-  constructor(private readonly values: ReadonlyMap<string, Float32Array>) {}
+  constructor(
+    private readonly values: ReadonlyMap<string, Float32Array>,
+    private readonly sentinel?: number,
+  ) {}
 
   newName(base: string): string {
     return `${base}_${this.fresh++}`;
@@ -115,7 +145,7 @@ class Renderer {
       }
       if (n.op === "input" || n.op === "param" || n.op === "state") {
         const leafName = checkName((n.attrs as { name: string }).name);
-        if (n.op === "input") this.inputs.push(valueInfo(leafName, n));
+        if (n.op === "input") this.inputs.push(valueInfo(leafName, n, this.sentinel));
         else {
           const v = this.values.get(leafName);
           if (!v) throw new Error(`no value for ${n.op} "${leafName}" in the checkpoint`);
@@ -159,9 +189,24 @@ class Renderer {
       },
       filled: (value, type) => {
         const name = this.newName("const");
-        this.initializers.push(tensorProto(name, type, new Array<number>(type.shape.reduce((a, d) => a * d, 1)).fill(value)));
-        return name;
+        if (!this.scales(type.shape)) {
+          this.initializers.push(tensorProto(name, type, new Array<number>(type.shape.reduce((a, d) => a * d, 1)).fill(value)));
+          return name;
+        }
+        // A batch-shaped constant: a scalar expanded at run time.
+        this.initializers.push(tensorProto(name, { shape: [], dtype: type.dtype }, [value]));
+        const out = this.newName("filled");
+        nodes.push({ opType: "Expand", input: [name, this.dims(type.shape, nodes)], output: [out] });
+        return out;
       },
+      reshapeTo: (dims) => {
+        if (!this.scales(dims)) return this.intsInit(dims);
+        // One dimension scales with the batch: Reshape infers it (−1).
+        if (dims.filter((d) => this.scales([d])).length > 1) throw new Error(`reshape to [${dims.join(", ")}]: more than one dimension scales with the batch; export with --batch N`);
+        return this.intsInit(dims.map((d) => (this.scales([d]) ? -1 : d)));
+      },
+      expandTo: (dims) => this.dims(dims, nodes),
+      axisEnd: (end) => (this.scales([end]) ? 2 ** 62 : end),
       fresh: (base) => this.newName(base),
     };
   }
@@ -203,7 +248,7 @@ class Renderer {
     });
     const bodyType = (id: number): onnxProto.onnx.IValueInfoProto => {
       const t = body.nodes[id]!;
-      return { type: { tensorType: { elemType: ONNX_DTYPE[t.dtype], shape: { dim: t.shape.map((d) => ({ dimValue: d })) } } } };
+      return { type: { tensorType: { elemType: ONNX_DTYPE[t.dtype], shape: { dim: t.shape.map((d) => dimOf(d, this.sentinel)) } } } };
     };
     const bodyGraph: onnxProto.onnx.IGraphProto = {
       name: this.newName("scan_body"),
@@ -252,6 +297,28 @@ class Renderer {
       });
     }
     names.set(n.id, [...finals, ...stacked].join("|"));
+  }
+
+  /** Whether a shape has a dimension that scales with the batch. */
+  private scales(dims: readonly number[]): boolean {
+    return this.sentinel !== undefined && dims.some((d) => d !== 0 && d % this.sentinel! === 0);
+  }
+
+  /** A shape as an int64 tensor; with batch-scaled dimensions built at run
+   * time from the batch size (a multiple k·batch as Mul). */
+  private dims(dims: readonly number[], nodes: onnxProto.onnx.INodeProto[]): string {
+    if (!this.scales(dims)) return this.intsInit(dims);
+    if (this.batch === undefined) throw new Error("a batch-shaped value but no input has the batch: export with --batch N");
+    const parts = dims.map((d) => {
+      if (!this.scales([d])) return this.intsInit([d]);
+      if (d === this.sentinel) return this.batch!;
+      const out = this.newName("batch_times");
+      nodes.push({ opType: "Mul", input: [this.batch!, this.intsInit([d / this.sentinel!])], output: [out] });
+      return out;
+    });
+    const out = this.newName("shape");
+    nodes.push({ opType: "Concat", input: parts, output: [out], attribute: [attribute("axis", 0)] });
+    return out;
   }
 
   private intsInit(values: readonly number[]): string {

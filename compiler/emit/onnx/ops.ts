@@ -18,6 +18,12 @@ export interface OnnxCtx {
   ints(values: readonly number[]): string;
   /** A constant tensor of the given dtype and shape, every element `value`. */
   filled(value: number, type: TensorType): string;
+  /** Shape operands: a Reshape target, an Expand target, a Slice end. With
+   * a dynamic batch they stand for the run-time batch where the IR's shape
+   * has it (compiler/emit/onnx/model.ts). */
+  reshapeTo(dims: readonly number[]): string;
+  expandTo(dims: readonly number[]): string;
+  axisEnd(end: number): number;
   /** A fresh value name. */
   fresh(base: string): string;
 }
@@ -101,17 +107,17 @@ export const ONNX_RULES: { readonly [P in Prim]: OnnxRule<P> } = {
   },
   scatter_add: "a gradient op (not in evaluation graphs)",
   broadcast: (n, c) => {
-    c.node("Expand", [c.ins[0]!, c.ints(n.attrs.shape)], {}, c.out);
+    c.node("Expand", [c.ins[0]!, c.expandTo(n.attrs.shape)], {}, c.out);
   },
   reshape: (n, c) => {
-    c.node("Reshape", [c.ins[0]!, c.ints(n.attrs.shape)], {}, c.out);
+    c.node("Reshape", [c.ins[0]!, c.reshapeTo(n.attrs.shape)], {}, c.out);
   },
   transpose: (n, c) => {
     c.node("Transpose", [c.ins[0]!], { perm: n.attrs.perm }, c.out);
   },
   slice: (n, c) => {
     const axes = n.attrs.starts.map((_, k) => k);
-    c.node("Slice", [c.ins[0]!, c.ints(n.attrs.starts), c.ints(n.attrs.ends), c.ints(axes)], {}, c.out);
+    c.node("Slice", [c.ins[0]!, c.ints(n.attrs.starts), c.ints(n.attrs.ends.map((e) => c.axisEnd(e))), c.ints(axes)], {}, c.out);
   },
   pad: (n, c) => {
     c.node("Pad", [c.ins[0]!, c.ints([...n.attrs.before, ...n.attrs.after])], { mode: "constant" }, c.out);
