@@ -3,9 +3,9 @@
 // parameters from a checkpoint of that spec, and renders the IR through the
 // ONNX op table (compiler/emit/onnx). Errors are one line, no stack.
 import { existsSync, readFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { CheckpointError } from "../../runtime/checkpoint/safetensors.ts";
-import { BEST_FILE, CHECKPOINT_FILE, decodeCheckpoint, decodeParams } from "../../runtime/checkpoint/state.ts";
+import { BEST_FILE, CHECKPOINT_FILE, decodeSaved } from "../../runtime/checkpoint/state.ts";
 import { writeFileAtomic } from "../../runtime/node/atomic-write.ts";
 import { debugRequested, topLevelError } from "../../runtime/node/errors.ts";
 import { optionsHelp } from "../../runtime/node/main.ts";
@@ -86,15 +86,8 @@ function main(argv: readonly string[]): number {
   try {
     const c = compileSpec(ls);
     const bytes = new Uint8Array(readFileSync(file));
-    // A full checkpoint (checkpoint.safetensors) or a parameters file
-    // (best.safetensors), checked against this spec's tensors either way.
-    const values = new Map<string, Float32Array>();
-    if (args.last || basename(file) === CHECKPOINT_FILE) {
-      const cp = decodeCheckpoint(bytes, file, c.desc);
-      for (const [k, v] of [...cp.params, ...cp.state]) values.set(k, v);
-    } else {
-      for (const [k, v] of decodeParams(bytes, file, c.desc)) values.set(k, v);
-    }
+    const saved = decodeSaved(bytes, file, c.desc);
+    const values = new Map([...saved.params, ...(saved.state ?? [])]);
     const out = resolve(args.out ?? join(dirname(file), `${model}.onnx`));
     const onnx = inferenceOnnx(ls, values, {
       ...(args.outputs.length ? { outputs: args.outputs } : {}),

@@ -161,6 +161,17 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string, desc: ModelDes
   return { params, state, best, records, trainer, ...(specChanged ? { specChanged } : {}) };
 }
 
+/** A saved file of this model as dlt-eval and dlt-export read it: a full
+ * checkpoint (it carries the trainer's state: parameters, state tensors,
+ * position) or a parameters file such as best.safetensors (parameters
+ * only), told apart by its metadata, and checked against the model either
+ * way. */
+export function decodeSaved(bytes: Uint8Array, file: string, desc: ModelDescription): { params: ReadonlyMap<string, Float32Array>; state: ReadonlyMap<string, Float32Array> | null; trainer: TrainerState | null; specChanged?: string } {
+  if (decodeSafetensors(bytes, file).metadata[STATE_KEY] === undefined) return { params: decodeParams(bytes, file, desc), state: null, trainer: null };
+  const c = decodeCheckpoint(bytes, file, desc);
+  return { params: c.params, state: c.state, trainer: c.trainer, ...(c.specChanged ? { specChanged: c.specChanged } : {}) };
+}
+
 /** Parses a parameters file (best.safetensors) for this model. */
 export function decodeParams(bytes: Uint8Array, file: string, desc: ModelDescription): Map<string, Float32Array> {
   const st = decodeSafetensors(bytes, file);

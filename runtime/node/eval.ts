@@ -7,10 +7,10 @@
 // state (when it has one) says where the run was and whether it was
 // resumed. Errors are one line, exit 1.
 import { readFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import type { CompiledModel } from "../compiled-model.ts";
 import { CheckpointError } from "../checkpoint/safetensors.ts";
-import { BEST_FILE, CHECKPOINT_FILE, decodeCheckpoint, decodeParams } from "../checkpoint/state.ts";
+import { BEST_FILE, CHECKPOINT_FILE, decodeSaved } from "../checkpoint/state.ts";
 import { DataError } from "../data/dataset.ts";
 import { formatMetrics } from "../progress.ts";
 import { copyBuffers, Evaluator, initModel } from "../train/model-ops.ts";
@@ -67,18 +67,12 @@ export async function runEval(model: CompiledModel | undefined, argv: readonly s
     // State a graph reads starts as the trainer starts it; a full checkpoint
     // brings its own.
     initModel(model);
-    let where = "";
-    if (last || basename(file) === CHECKPOINT_FILE) {
-      const c = decodeCheckpoint(bytes, file, desc);
-      copyBuffers(desc.params, c.params, model.params);
-      copyBuffers(desc.state, c.state, model.state);
-      const st = c.trainer;
-      const phase = desc.phases[st.phase]?.name;
-      where = st.done ? `, a finished run (global step ${st.globalStep})` : `, phase ${phase}, epoch ${st.epoch + 1}, minibatch ${st.batch + 1} (global step ${st.globalStep})`;
-      if (c.specChanged) process.stderr.write(`warning: ${c.specChanged}\n`);
-    } else {
-      copyBuffers(desc.params, decodeParams(bytes, file, desc), model.params);
-    }
+    const saved = decodeSaved(bytes, file, desc);
+    copyBuffers(desc.params, saved.params, model.params);
+    if (saved.state) copyBuffers(desc.state, saved.state, model.state);
+    const st = saved.trainer;
+    const where = st === null ? "" : st.done ? `, a finished run (global step ${st.globalStep})` : `, phase ${desc.phases[st.phase]?.name}, epoch ${st.epoch + 1}, minibatch ${st.batch + 1} (global step ${st.globalStep})`;
+    if (saved.specChanged) process.stderr.write(`warning: ${saved.specChanged}\n`);
     model.upload?.();
     const splits = await loadRunData(desc, args);
     const ev = new Evaluator(model);
