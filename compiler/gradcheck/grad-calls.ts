@@ -12,7 +12,8 @@ import { interpret } from "../ir/interpret.ts";
 import { alloc, type Tensor } from "../ir/tensor.ts";
 import type { Graph } from "../ir/types.ts";
 import type { LoadedSpec } from "../frontend/types.ts";
-import { normal, uniform } from "../../runtime/rng/philox.ts";
+import { normal } from "../../runtime/rng/philox.ts";
+import { randomInput } from "./random-inputs.ts";
 import type { GradCheckRow } from "./gradcheck.ts";
 
 /** Rows (param: the grad call as written) for phase p's grad() calls. */
@@ -31,12 +32,10 @@ export function checkGradCalls(ls: LoadedSpec, p: number, batch: number, seed: n
   let salt = 101;
   for (const n of g.nodes) {
     const name = (n.attrs as { name?: string }).name ?? "";
-    const t = alloc(n.shape, n.dtype === "i32" ? "i32" : "f64");
     if (n.op === "input") {
-      const classes = spec.data.inputs[name]?.classes ?? 2;
-      for (let i = 0; i < t.data.length; i++) t.data[i] = n.dtype === "i32" ? Math.floor(uniform(seed, salt, 7, 0, i) * classes) : uniform(seed, salt, 9, 0, i);
-      leaves.input.set(name, t);
+      leaves.input.set(name, randomInput(n.shape, n.dtype === "i32", spec.data.inputs[name]?.classes ?? 2, seed, salt++));
     } else if (n.op === "param" || n.op === "state") {
+      const t = alloc(n.shape, "f64");
       // Literal state (a target mean, a precision matrix) as written;
       // anything else small and random.
       const init = (n.op === "param" ? spec.params[name] : spec.state?.[name])?.init;
@@ -44,8 +43,8 @@ export function checkGradCalls(ls: LoadedSpec, p: number, batch: number, seed: n
       const values = init !== undefined && init !== "zeros" && "values" in init ? [init.values].flat(Infinity as 1) : undefined;
       for (let i = 0; i < t.data.length; i++) t.data[i] = lit ?? (values?.[i] as number | undefined) ?? 0.5 * normal(seed, salt, 7, 0, i);
       (n.op === "param" ? leaves.param : leaves.state).set(name, t);
-    } else continue;
-    salt++;
+      salt++;
+    }
   }
   const opts = { seed, step: 3 };
   const base = interpret(g, leaves, opts);

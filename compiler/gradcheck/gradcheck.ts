@@ -7,6 +7,7 @@
 import { grad } from "../autodiff/grad.ts";
 import { buildLoss } from "../graph/build-model.ts";
 import { checkGradCalls } from "./grad-calls.ts";
+import { randomInput } from "./random-inputs.ts";
 import { Builder } from "../ir/builder.ts";
 import { interpret } from "../ir/interpret.ts";
 import { alloc, type Tensor } from "../ir/tensor.ts";
@@ -57,11 +58,7 @@ export function checkSpecGradients(ls: LoadedSpec, opts: GradCheckOptions = {}):
     let salt = 1;
     for (const [name, id] of inputs) {
       const n = graph.nodes[id]!;
-      const inp = spec.data.inputs[name]!;
-      // Inputs in [0, 1) look like pixels and keep probabilities/log valid.
-      const t = randomTensor(n.shape, n.dtype === "i32" ? "i32" : "f64", salt++, seed, inp.classes ?? 2, 1);
-      if (n.dtype !== "i32") for (let i = 0; i < t.data.length; i++) t.data[i] = uniform(seed, salt, 9, 0, i);
-      leaves.input.set(name, t);
+      leaves.input.set(name, randomInput(n.shape, n.dtype === "i32", spec.data.inputs[name]!.classes ?? 2, seed, salt++));
     }
     for (const [name, id] of params) leaves.param.set(name, randomTensor(graph.nodes[id]!.shape, "f64", salt++, seed, 0, 0.1));
     // State in [0, 1) (a chain of samples or probabilities).
