@@ -3,7 +3,9 @@
 // sources through tsx's loader.
 //
 // dist/ is built by `npm run build` (npm ci and npm install run it as the
-// `prepare` script) and stamped dist/BUILD on success. It is current when no
+// `prepare` script, npm pack too) and stamped dist/BUILD on success. An
+// installed package has dist/ only; tsx, a development dependency, is
+// needed only here, in the repository. It is current when no
 // file under compiler/ or runtime/ is newer than the stamp, so an edited
 // source never runs stale code: it runs from the sources (about a second
 // slower to start) until the next build.
@@ -25,6 +27,8 @@ function newestSource(dir, newest = 0) {
 export function distIsCurrent() {
   const stamp = join(root, "dist", "BUILD");
   if (!existsSync(stamp)) return false;
+  // An installed package ships dist/ without the sources: it is what runs.
+  if (!existsSync(join(root, "compiler"))) return true;
   const built = statSync(stamp).mtimeMs;
   return ["compiler", "runtime"].every((d) => newestSource(join(root, d)) <= built) && statSync(join(root, "schema", "dlt.schema.json")).mtimeMs <= built;
 }
@@ -35,6 +39,9 @@ export async function launch(entry) {
   } else {
     const { register } = await import("tsx/esm/api");
     register();
+    // After tsx's, so it runs first: adds the condition, then tsx resolves.
+    const { register: registerHooks } = await import("node:module");
+    registerHooks(new URL("./source-conditions.mjs", import.meta.url));
     await import(pathToFileURL(join(root, `${entry}.ts`)).href);
   }
 }

@@ -7,6 +7,7 @@ import { buildEval, buildSampler, buildTrainStep } from "./graph/build-model.ts"
 import { emitModule } from "./emit/ts/module.ts";
 import { emitWebGpuModule, unsupportedWebGpuModule } from "./emit/wgsl/module.ts";
 import { commentText, jsString } from "./emit/comments.ts";
+import { RUNTIME_NODE_MODULE } from "./emit/runtime-module.ts";
 import { lowerModel } from "./lower/lower.ts";
 import type { Program } from "./lower/program.ts";
 import { type Graph, IRError, type SpecLoc } from "./ir/types.ts";
@@ -162,23 +163,7 @@ export interface CompileWarning {
  * CPU, and its webgpu.ts records why there is no WebGPU program. */
 const WEBGPU_ONLY = new Set(["E033", "E034", "E035"]);
 
-export interface CompileOptions {
-  /** Import path of the runtime from the generated folder (default
-   * `../../runtime`: generated/<model>/ in this repository). Checked by
-   * runtimeImport(): a relative path of plain path characters. */
-  readonly runtime?: string;
-}
-
-/** Validates the runtime import path that generated code will hold. */
-export function runtimeImport(p: string): string {
-  if (!/^\.\.?(\/[\w.@+-]+)*$/.test(p) || p.split("/").some((x) => x === "")) {
-    throw new Error(`the runtime's import path "${p}" from the output folder is not a plain relative path (letters, digits, . _ - + @ and /)`);
-  }
-  return p;
-}
-
-export function compileSpec(ls: LoadedSpec, opts: CompileOptions = {}): Compiled {
-  const runtime = runtimeImport(opts.runtime ?? "../../runtime");
+export function compileSpec(ls: LoadedSpec): Compiled {
   const s = ls.spec;
   const steps: Graph[] = [];
   // Spec-level state (persistent chains) first, then optimizer slots.
@@ -198,7 +183,7 @@ export function compileSpec(ls: LoadedSpec, opts: CompileOptions = {}): Compiled
   ].join("\n");
   const files = new Map<string, string>();
   const program = lowerModel({ steps, stepNames: s.phases.map((p) => p.name), evalGraph, samplers });
-  const cpu = emitModule({ desc, program, header, runtime });
+  const cpu = emitModule({ desc, program, header });
   files.set("model.ts", cpu.model);
   if (cpu.loops) {
     files.set("loops.wat", cpu.loops.wat);
@@ -207,11 +192,11 @@ export function compileSpec(ls: LoadedSpec, opts: CompileOptions = {}): Compiled
   const warnings: CompileWarning[] = [];
   let gpu: ReturnType<typeof emitWebGpuModule>;
   try {
-    gpu = emitWebGpuModule({ program, header, runtime });
+    gpu = emitWebGpuModule({ program, header });
   } catch (e) {
     if (!(e instanceof IRError) || !WEBGPU_ONLY.has(e.code)) throw e;
     const at = e.loc ? ` (${e.loc.file}:${e.loc.line}:${e.loc.col})` : "";
-    gpu = unsupportedWebGpuModule({ header, runtime }, `${e.message}${at} [${e.code}]`);
+    gpu = unsupportedWebGpuModule({ header }, `${e.message}${at} [${e.code}]`);
     warnings.push({ code: "W004", ...(e.loc ? { loc: e.loc } : {}), message: `no WebGPU program: ${e.message} [${e.code}]; the CPU model is complete` });
   }
   files.set("webgpu.ts", gpu.text);
@@ -219,8 +204,8 @@ export function compileSpec(ls: LoadedSpec, opts: CompileOptions = {}): Compiled
     "train.ts",
     [
       header,
-      `// Standalone trainer: npx tsx generated/${s.model}/train.ts [--data DIR] [--resume] [--epochs N]`,
-      `import { runMain } from ${jsString(`${runtime}/node/main.ts`)};`,
+      "// Standalone trainer, with dlt-train's options: npx tsx train.ts [--data DIR] [--resume] [--epochs N] ...",
+      `import { runMain } from ${jsString(RUNTIME_NODE_MODULE)};`,
       'import { Model } from "./model.ts";',
       "",
       "await runMain(new Model(), process.argv.slice(2));",

@@ -16,3 +16,19 @@ function findPackageRoot(start: string): string {
 }
 
 export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+
+/** The project the command-line tools work for: the nearest folder at or
+ * above the working directory that holds a package.json (the working
+ * directory itself when none does). Its generated/<model>/ is where models
+ * are compiled by default, its specs/ what `--all` compiles, and specs are
+ * named in diagnostics and generated comments by their path from it. In
+ * this repository it is PACKAGE_ROOT; in a project that installed dlt, the
+ * project, never node_modules/dlt. */
+export const PROJECT_ROOT = findProjectRoot(process.cwd());
+
+function findProjectRoot(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "package.json"))) return dir;
+    if (dirname(dir) === dir) return start;
+  }
+}

@@ -3,7 +3,7 @@
 // dlt-compile --out writes a model elsewhere, and that model trains.
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ROOT } from "../compiler/cli/files.ts";
@@ -17,8 +17,8 @@ describe("dlt-train", () => {
   it.each(["--help", "-h"])("%s prints every option, one a line, on stdout, and exits 0", (flag) => {
     const r = run("dlt-train.mjs", [flag]);
     expect(r.status).toBe(0);
-    for (const [opt] of [...TRAIN_OPTIONS, ["--check-grad"] as const, ["--debug"] as const]) expect(r.stdout).toContain(opt);
-    expect(r.stdout.split("\n").filter((l) => l.startsWith("  --")).length).toBe(TRAIN_OPTIONS.length + 2);
+    for (const [opt] of [...TRAIN_OPTIONS, ["--generated DIR"] as const, ["--check-grad"] as const, ["--debug"] as const]) expect(r.stdout).toContain(opt);
+    expect(r.stdout.split("\n").filter((l) => l.startsWith("  --")).length).toBe(TRAIN_OPTIONS.length + 3);
   });
 
   it("an unknown option exits 2 and lists the options", () => {
@@ -58,12 +58,14 @@ describe("dlt-compile", () => {
     expect(r.stderr).toBe("");
   });
 
-  it("--out writes the model's files elsewhere, importing the runtime from there; the model trains", () => {
+  it("--out writes the model's files elsewhere; they import the runtime by package name (dlt/runtime, here the sources) and train", () => {
     const dir = join(OUT, "models", "lr");
     const r = run("dlt-compile.mjs", ["specs/logreg.yaml", "--out", dir]);
     expect(r.status, r.stderr).toBe(0);
     for (const f of ["model.ts", "webgpu.ts", "train.ts", "loops-wasm.ts"]) expect(existsSync(join(dir, f)), f).toBe(true);
-    const t = spawnSync(process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), join(dir, "train.ts"), "--steps", "3", "--out", join(OUT, "run"), "--quiet"], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+    expect(readFileSync(join(dir, "train.ts"), "utf8")).toContain('import { runMain } from "dlt/runtime/node";');
+    const env = { ...process.env, NODE_OPTIONS: "--conditions=dlt-source" };
+    const t = spawnSync(process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), join(dir, "train.ts"), "--steps", "3", "--out", join(OUT, "run"), "--quiet"], { cwd: ROOT, encoding: "utf8", timeout: 120_000, env });
     expect(t.stdout + t.stderr).toContain("stopped at global step 3");
     expect(t.status).toBe(0);
   });
@@ -77,7 +79,7 @@ describe("dlt-compile", () => {
 });
 
 describe("npx finds the project's own commands", () => {
-  it("the install links dlt-compile and dlt-train into node_modules/.bin (the package depends on itself through file:.)", () => {
+  it("the install links dlt-compile and dlt-train into node_modules/.bin (the repository depends on itself through file:., a development dependency)", () => {
     for (const bin of ["dlt-compile", "dlt-train"]) {
       const link = join(ROOT, "node_modules/.bin", bin);
       expect(existsSync(link), link).toBe(true);

@@ -4,7 +4,7 @@
 //   --dump-ir      print the optimised IR of every step and the eval graph
 //   --dump-lowered print the lowered program every back end renders
 //   --check-grad   finite-difference check of each phase's full gradient
-import { join, relative, resolve, sep } from "node:path";
+import { relative, resolve } from "node:path";
 import { optionsHelp } from "../../runtime/node/main.ts";
 import { debugRequested, topLevelError } from "../../runtime/node/errors.ts";
 import { checkSpecGradients } from "../gradcheck/gradcheck.ts";
@@ -13,13 +13,15 @@ import { runtimeKernelFiles } from "../emit/wasm/assemble.ts";
 import { printGraph } from "../ir/print.ts";
 import { printProgram } from "../lower/print.ts";
 
-import { ROOT, allSpecs, displayPath, generatedDir, loadSpecFile, removeObsolete, staleFiles, writeFiles } from "./files.ts";
+import { compile, writeModel } from "../api.ts";
+import { diagnosticFromLoc, formatDiagnostic } from "../frontend/diagnostics.ts";
+import { IN_DLT_REPOSITORY, ROOT, allSpecs, displayPath, generatedDir, loadSpecFile, readSpecFile, staleFiles, writeFiles } from "./files.ts";
 import { report } from "./report.ts";
 import { printGradCheck } from "./check-grad-print.ts";
 
 const OPTIONS: readonly (readonly [string, string])[] = [
-  ["--all", "every specs/*.yaml (and the runtime's kernel module)"],
-  ["--out DIR, -o DIR", "write the model's files into DIR instead of generated/<model>/ (one spec)"],
+  ["--all", "every specs/*.yaml of the project (in dlt's repository, also the runtime's kernel module)"],
+  ["--out DIR, -o DIR", "write the model's files into DIR instead of the project's generated/<model>/ (one spec)"],
   ["--check", "write nothing; exit 1 if any generated file is stale"],
   ["--dump-ir", "print the optimised IR of every step and the evaluation"],
   ["--dump-lowered", "print the lowered program both back ends render"],
@@ -67,35 +69,30 @@ async function main(argv: string[]): Promise<number> {
   for (const file of specs) {
     const shown = displayPath(file);
     try {
-      const ls = loadSpecFile(file);
-      for (const w of ls.warnings ?? []) process.stderr.write(`${w.file}:${w.line}:${w.col} warning[${w.code}]: ${w.message}\n`);
-      // The generated code imports the runtime by a path relative to its folder.
-      const runtime = out === undefined ? undefined : relative(resolve(out), join(ROOT, "runtime")).split(sep).join("/");
-      const c = compileSpec(ls, runtime === undefined ? {} : { runtime: runtime.startsWith(".") ? runtime : `./${runtime}` });
-      for (const w of c.warnings) process.stderr.write(`${w.loc ? `${w.loc.file}:${w.loc.line}:${w.loc.col}` : shown} warning[${w.code}]: ${w.message}\n`);
-      if (flags.has("--dump-ir")) {
-        c.steps.forEach((g, i) => process.stdout.write(`# ${c.name}: training step of phase '${ls.spec.phases[i]!.name}'\n${printGraph(g)}\n\n`));
-        process.stdout.write(`# ${c.name}: evaluation\n${printGraph(c.evalGraph)}\n\n`);
+      if (dumping(flags)) {
+        if (!dump(file, flags)) rc = 1;
+        continue;
       }
-      if (flags.has("--dump-lowered")) process.stdout.write(`# ${c.name}: lowered program\n${printProgram(c.program)}\n`);
-      if (flags.has("--check-grad")) {
-        process.stdout.write(`# gradient check of ${shown} (f64, central differences on a random projection)\n`);
-        if (!printGradCheck(checkSpecGradients(ls))) rc = 1;
+      const text = readSpecFile(file);
+      const r = compile(text, { file: shown });
+      for (const d of r.diagnostics) process.stderr.write(`${formatDiagnostic(d, text)}\n`);
+      if (!r.ok) {
+        rc = 1;
+        continue;
       }
-      const dir = out === undefined ? generatedDir(c.name) : resolve(out);
+      const dir = out === undefined ? generatedDir(r.model!) : resolve(out);
       if (flags.has("--check")) {
-        stale.push(...staleFiles(dir, c.files));
-      } else if (!dumping(flags)) {
-        writeFiles(dir, c.files);
-        removeObsolete(dir, c.files);
-        process.stdout.write(`${shown} → ${relative(process.cwd(), dir) || "."}/ (${[...c.files.keys()].join(", ")})\n`);
+        stale.push(...staleFiles(dir, r.files));
+      } else {
+        writeModel(dir, r.files);
+        process.stdout.write(`${shown} → ${relative(process.cwd(), dir) || "."}/ (${[...r.files.keys()].join(", ")})\n`);
       }
     } catch (e) {
       rc = Math.max(rc, report(e, shown));
     }
   }
   // The runtime's CPU kernel module is generated too (compiler/emit/wasm).
-  if (flags.has("--all") && !dumping(flags)) {
+  if (flags.has("--all") && IN_DLT_REPOSITORY && !dumping(flags)) {
     const kernels = await runtimeKernelFiles();
     if (flags.has("--check")) stale.push(...staleFiles(ROOT, kernels));
     else writeFiles(ROOT, kernels);
@@ -117,6 +114,24 @@ try {
   const { line, status } = topLevelError("dlt-compile", e, debugRequested(argv));
   process.stderr.write(`${line}\n`);
   process.exitCode = status;
+}
+
+/** --dump-ir, --dump-lowered, --check-grad: prints what was asked of one
+ * spec; false when a gradient check failed. */
+function dump(file: string, flags: ReadonlySet<string>): boolean {
+  const ls = loadSpecFile(file);
+  const c = compileSpec(ls);
+  for (const w of [...(ls.warnings ?? []), ...c.warnings.map((w) => diagnosticFromLoc(w.code, w.loc ?? { file: ls.file, line: 1, col: 1 }, w.message))]) process.stderr.write(`${formatDiagnostic(w)}\n`);
+  if (flags.has("--dump-ir")) {
+    c.steps.forEach((g, i) => process.stdout.write(`# ${c.name}: training step of phase '${ls.spec.phases[i]!.name}'\n${printGraph(g)}\n\n`));
+    process.stdout.write(`# ${c.name}: evaluation\n${printGraph(c.evalGraph)}\n\n`);
+  }
+  if (flags.has("--dump-lowered")) process.stdout.write(`# ${c.name}: lowered program\n${printProgram(c.program)}\n`);
+  if (flags.has("--check-grad")) {
+    process.stdout.write(`# gradient check of ${ls.file} (f64, central differences on a random projection)\n`);
+    return printGradCheck(checkSpecGradients(ls));
+  }
+  return true;
 }
 
 /** Whether the run only prints (and writes nothing). */

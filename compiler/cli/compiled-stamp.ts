@@ -3,7 +3,7 @@
 // most of a second; checking a stamp costs milliseconds.
 //
 // A stamp is written after every compile dlt-train runs or verifies, into
-// node_modules/.cache/dlt/compiled/ (never committed): the spec's sha256,
+// the project's node_modules/.cache/dlt/compiled/ (never committed): the spec's sha256,
 // the compiler's fingerprint (a hash of every file of the compiler that is
 // running, and the schema), and the sha256 of each generated file. It is
 // trusted only when all three still match, so an edited spec, an edited or
@@ -14,7 +14,7 @@ import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../../runtime/node/atomic-write.ts";
-import { PACKAGE_ROOT } from "../package-root.ts";
+import { PACKAGE_ROOT, PROJECT_ROOT } from "../package-root.ts";
 
 export interface CompiledStamp {
   readonly spec: string;
@@ -27,7 +27,7 @@ export interface CompiledStamp {
   readonly gpuWarnings: readonly string[];
 }
 
-const STAMP_DIR = join(PACKAGE_ROOT, "node_modules", ".cache", "dlt", "compiled");
+const STAMP_DIR = join(PROJECT_ROOT, "node_modules", ".cache", "dlt", "compiled");
 const sha256 = (s: string | Uint8Array) => createHash("sha256").update(s).digest("hex");
 
 let fingerprint: string | undefined;

@@ -3,16 +3,23 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync,
 import { basename, join, resolve } from "node:path";
 import { loadSpecText } from "../frontend/load.ts";
 import type { LoadedSpec } from "../frontend/types.ts";
-import { PACKAGE_ROOT } from "../package-root.ts";
+import { PACKAGE_ROOT, PROJECT_ROOT } from "../package-root.ts";
 
-export const ROOT = PACKAGE_ROOT;
+/** The project the CLI works for (see PROJECT_ROOT): this repository when
+ * run inside it. */
+export const ROOT = PROJECT_ROOT;
 
+/** Whether the CLI runs in dlt's own repository, whose runtime kernel
+ * module `--all` also regenerates. */
+export const IN_DLT_REPOSITORY = PROJECT_ROOT === PACKAGE_ROOT;
+
+/** The project's specs/*.yaml, as paths from the project root. */
 export function allSpecs(): string[] {
   const dir = join(ROOT, "specs");
   return readdirSync(dir)
     .filter((f) => f.endsWith(".yaml"))
     .sort()
-    .map((f) => join("specs", f));
+    .map((f) => join(dir, f));
 }
 
 export function generatedDir(model: string): string {
@@ -68,13 +75,16 @@ export { basename };
 /** Loads a spec, naming it by its path relative to the project root so that
  * diagnostics and generated comments do not depend on where the clone is. */
 export function loadSpecFile(p: string): LoadedSpec {
-  let text: string;
+  return loadSpecText(readSpecFile(p), displayPath(p));
+}
+
+/** A spec file's text; SpecFileError (one line naming it) when unreadable. */
+export function readSpecFile(p: string): string {
   try {
-    text = readFileSync(p, "utf8");
+    return readFileSync(p, "utf8");
   } catch {
     throw new SpecFileError(`${p}: cannot read the spec file (does it exist?)`);
   }
-  return loadSpecText(text, displayPath(p));
 }
 
 export class SpecFileError extends Error {}

@@ -1,25 +1,31 @@
-// Imports a generated module (generated/<model>/model.ts or webgpu.ts) into
-// the running CLI.
+// Imports a generated module (<folder>/model.ts or webgpu.ts) into the
+// running CLI or API.
 //
-// Run from the TypeScript sources (through tsx), an import is all it takes.
-// Run from the compiled JavaScript in dist/ (the bins' fast path), there is no
-// TypeScript loader: the generated module is bundled by esbuild in memory
-// (types stripped, its own files such as loops-wasm.ts inlined) and every
-// import of the runtime is pointed at dist/runtime/*.js, the very modules
-// the CLI already runs. Trap: a second copy of the runtime (the .ts sources
-// under a loader) would give the model its own kernels module and thread
-// pool, apart from the trainer's.
+// Run from the TypeScript sources (through tsx or vitest, with the
+// "dlt-source" condition), an import is all it takes: the generated code's
+// `dlt/runtime` resolves to runtime/index.ts, the very modules the caller
+// runs. Run from the compiled JavaScript in dist/ (an installed package, or
+// the bins' fast path here), there is no TypeScript loader: the generated
+// module is bundled by esbuild in memory (types stripped, its own files
+// such as loops-wasm.ts inlined) and its imports of `dlt/runtime` and
+// `dlt/runtime/node` point at this package's dist/runtime/. Trap: a second
+// copy of the runtime would give the model its own kernels module and
+// thread pool, apart from the trainer's.
 import { existsSync } from "node:fs";
-import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { PACKAGE_ROOT } from "../package-root.ts";
+import { RUNTIME_MODULE, RUNTIME_NODE_MODULE } from "../emit/runtime-module.ts";
 
 const RUNNING_SOURCES = import.meta.url.endsWith(".ts");
 
+/** The compiled entry each runtime specifier names, beside this module's
+ * dist/compiler/cli/ folder. */
+const COMPILED_ENTRIES: ReadonlyMap<string, URL> = new Map([
+  [RUNTIME_MODULE, new URL("../../runtime/index.js", import.meta.url)],
+  [RUNTIME_NODE_MODULE, new URL("../../runtime/node/index.js", import.meta.url)],
+]);
+
 export async function importGenerated<T>(file: string): Promise<T> {
   if (RUNNING_SOURCES) return (await import(pathToFileURL(file).href)) as T;
-  const runtimeSources = join(PACKAGE_ROOT, "runtime");
-  const runtimeCompiled = fileURLToPath(new URL("../../runtime/", import.meta.url));
   const { build } = await import("esbuild");
   const out = await build({
     entryPoints: [file],
@@ -33,14 +39,10 @@ export async function importGenerated<T>(file: string): Promise<T> {
       {
         name: "dlt-runtime",
         setup(b) {
-          b.onResolve({ filter: /.*/ }, (args) => {
-            if (args.kind === "entry-point") return undefined;
-            const target = resolve(args.resolveDir, args.path);
-            const rel = relative(runtimeSources, target);
-            if (rel.startsWith("..") || rel === target) return undefined;
-            const js = join(runtimeCompiled, rel.split(sep).join("/").replace(/\.ts$/, ".js"));
-            if (!existsSync(js)) throw new Error(`${file}: imports ${args.path}, which the compiled runtime (${dirname(js)}) lacks; rebuild with npm run build`);
-            return { path: pathToFileURL(js).href, external: true };
+          b.onResolve({ filter: /^dlt\/runtime(\/node)?$/ }, (args) => {
+            const url = COMPILED_ENTRIES.get(args.path)!;
+            if (!existsSync(fileURLToPath(url))) throw new Error(`${file}: imports ${args.path}, which the compiled runtime (${fileURLToPath(url)}) lacks; rebuild with npm run build`);
+            return { path: url.href, external: true };
           });
         },
       },

@@ -2,7 +2,7 @@
 // Compiles the spec when generated/<model>/ is missing or stale, then runs the
 // generated model on the runtime's trainer.
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
 import type { CompiledModel, ModelDescription } from "../../runtime/compiled-model.ts";
 import { runEval } from "../../runtime/node/eval.ts";
 import { optionsHelp, parseBackend, runMain, TRAIN_OPTIONS } from "../../runtime/node/main.ts";
@@ -20,7 +20,7 @@ import { importGenerated } from "./import-generated.ts";
 const HELP = `usage: dlt-train SPEC.yaml [options]
 Compiles the spec when generated/<model>/ is missing or stale, then trains it.
 options:
-${optionsHelp([...TRAIN_OPTIONS.slice(0, -1), ["--check-grad", "check the spec's derived gradients by finite differences (f64) instead of training"], ["--debug", "print the stack of an internal error"], TRAIN_OPTIONS.at(-1)!])}`;
+${optionsHelp([...TRAIN_OPTIONS.slice(0, -1), ["--generated DIR", "the model's compiled folder (default: the project's generated/<model>/), compiled there when missing or stale"], ["--check-grad", "check the spec's derived gradients by finite differences (f64) instead of training"], ["--debug", "print the stack of an internal error"], TRAIN_OPTIONS.at(-1)!])}`;
 
 async function main(argv: string[]): Promise<number> {
   // dlt-eval (bin/dlt-eval.mjs) is this entry with --eval first: the same
@@ -33,6 +33,16 @@ async function main(argv: string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
     process.stdout.write(`${HELP}\n`);
     return 0;
+  }
+  const g = argv.indexOf("--generated");
+  let generated: string | undefined;
+  if (g >= 0) {
+    generated = argv[g + 1];
+    if (generated === undefined || generated.startsWith("-")) {
+      process.stderr.write(`${evaluating ? "dlt-eval" : "dlt-train"}: --generated needs a folder\n`);
+      return 2;
+    }
+    argv = [...argv.slice(0, g), ...argv.slice(g + 2)];
   }
   const file = argv.find((a) => a.endsWith(".yaml") || a.endsWith(".yml"));
   if (!file) {
@@ -55,8 +65,9 @@ async function main(argv: string[]): Promise<number> {
     } catch {
       // The compile path below reports it.
     }
-    const stamp = specText === undefined ? undefined : freshStamp(file, specText);
-    const dir = stamp?.dir ?? (await compileForTraining(file, specText));
+    const fresh = specText === undefined ? undefined : freshStamp(file, specText);
+    const stamp = fresh && (generated === undefined || fresh.dir === resolve(generated)) ? fresh : undefined;
+    const dir = stamp?.dir ?? (await compileForTraining(file, specText, generated));
     if (webgpu) for (const line of stamp?.gpuWarnings ?? lastGpuWarnings) process.stderr.write(`${line}\n`);
     const { description, Model } = await importGenerated<{ description: ModelDescription; Model: new () => CompiledModel }>(join(dir, "model.ts"));
     if (webgpu) {
@@ -82,18 +93,18 @@ async function main(argv: string[]): Promise<number> {
 
 let lastGpuWarnings: string[] = [];
 
-/** Compiles the spec, writes generated/<model>/ when it differs, stamps it;
- * returns the folder. */
-async function compileForTraining(file: string, specText: string | undefined): Promise<string> {
+/** Compiles the spec, writes its folder (`generated`, else the project's
+ * generated/<model>/) when it differs, stamps it; returns the folder. */
+async function compileForTraining(file: string, specText: string | undefined, generated: string | undefined): Promise<string> {
   const [{ compileSpec }, { displayPath, generatedDir, loadSpecFile, staleFiles, writeFiles }] = await Promise.all([import("../compile.ts"), import("./files.ts")]);
   const shown = displayPath(file);
   const ls = loadSpecFile(file);
   const c = compileSpec(ls);
   lastGpuWarnings = c.warnings.map((w) => `${w.loc ? `${w.loc.file}:${w.loc.line}:${w.loc.col}` : shown} warning[${w.code}]: ${w.message}`);
-  const dir = generatedDir(c.name);
+  const dir = generated === undefined ? generatedDir(c.name) : resolve(generated);
   if (staleFiles(dir, c.files).length > 0) {
     writeFiles(dir, c.files);
-    process.stderr.write(`compiled ${shown} → generated/${c.name}/\n`);
+    process.stderr.write(`compiled ${shown} → ${relative(process.cwd(), dir) || "."}/\n`);
   }
   if (specText !== undefined) writeStamp(file, specText, dir, c.files, lastGpuWarnings);
   return dir;

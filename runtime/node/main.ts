@@ -256,7 +256,7 @@ function printSummary(s: TrainSummary, outDir: string, sampling: boolean): void 
 /** The splits a run trains (or is evaluated) on: the spec's dataset, or
  * with --dataset another of the same layout (Fashion-MNIST for any MNIST
  * spec, JSB Chorales for a Nottingham one), with --fold another fold. */
-export async function loadRunData(desc: ModelDescription, args: Pick<MainArgs, "dataset" | "fold" | "dataDir">): Promise<Splits> {
+export async function loadRunData(desc: ModelDescription, args: { readonly dataset?: string; readonly fold?: number; readonly dataDir?: string }): Promise<Splits> {
   const layout = LAYOUTS.find((l) => l.includes(desc.data.dataset));
   if (args.dataset && !layout?.includes(args.dataset)) {
     throw new DataError(`--dataset ${args.dataset}: the spec's dataset is "${desc.data.dataset}"; it trains on ${layout ? layout.join(", ") : "its own dataset only"}`);

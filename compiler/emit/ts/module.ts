@@ -12,6 +12,7 @@ import type { BufferId, LoweredFunction, Program } from "../../lower/program.ts"
 import { assemble, base64Lines } from "../wasm/assemble.ts";
 import { WasmLoops } from "../wasm/loops.ts";
 import { jsString } from "../comments.ts";
+import { RUNTIME_MODULE } from "../runtime-module.ts";
 import { Arena } from "./arena.ts";
 import { tsLiteral } from "./literals.ts";
 import { FunctionRenderer, type RenderedFunction } from "./render.ts";
@@ -21,8 +22,6 @@ export interface ModuleInput {
   readonly desc: ModelDescription;
   readonly program: Program;
   readonly header: string;
-  /** Import path of the runtime folder from the generated folder. */
-  readonly runtime: string;
 }
 
 const ident = (s: string) => (/^[A-Za-z_$][\w$]*$/.test(s) ? s : jsString(s));
@@ -38,7 +37,7 @@ export interface EmittedModule {
 
 export function emitModule(m: ModuleInput): EmittedModule {
   const { program } = m;
-  const imports = [`import type { Batch, CompiledModel, ModelDescription } from ${jsString(`${m.runtime}/compiled-model.ts`)};`];
+  const imports: string[] = [];
   const declarations: string[][] = [[`export const description: ModelDescription = ${literal(m.desc, "")};`]];
 
   // Parameters and state first, in the description's order (their offsets
@@ -168,11 +167,14 @@ export function emitModule(m: ModuleInput): EmittedModule {
     );
   }
   const usesKernels = [...rendered.values()].some((r) => r.body.some((l) => /\bthis\.k\./.test(l)));
-  const kernelImports = ["createArena", ...(usesKernels ? ["createKernels"] : []), ...(loops ? ["instantiateLoops"] : []), ...(usesKernels ? ["type Kernels"] : []), "precompileModules"];
-  imports.push(`import { ${kernelImports.join(", ")} } from ${jsString(`${m.runtime}/cpu/kernels.ts`)};`);
-  if (loops) imports.push(`import { LOOPS_SHARED_WASM, LOOPS_WASM } from "./loops-wasm.ts";`);
   const usesRng = [...rendered.values()].some((r) => r.body.some((l) => /\brng\./.test(l)));
-  if (usesRng) imports.push(`import * as rng from ${jsString(`${m.runtime}/rng/philox.ts`)};`);
+  // One import of the runtime, by package name (see ../runtime-module.ts).
+  const runtimeNames = [
+    ...["Batch", "CompiledModel", "ModelDescription", ...(usesKernels ? ["Kernels"] : [])].map((n) => ({ n, type: true })),
+    ...["createArena", ...(usesKernels ? ["createKernels"] : []), ...(loops ? ["instantiateLoops"] : []), "precompileModules", ...(usesRng ? ["rng"] : [])].map((n) => ({ n, type: false })),
+  ].sort((a, b) => a.n.toLowerCase().localeCompare(b.n.toLowerCase()));
+  imports.push(`import { ${runtimeNames.map((x) => (x.type ? `type ${x.n}` : x.n)).join(", ")} } from ${jsString(RUNTIME_MODULE)};`);
+  if (loops) imports.push(`import { LOOPS_SHARED_WASM, LOOPS_WASM } from "./loops-wasm.ts";`);
   declarations.push(
     functionDecl({
       name: "prepare",

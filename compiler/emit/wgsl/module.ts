@@ -9,13 +9,12 @@ import { lowerModel } from "../../lower/lower.ts";
 import type { Program } from "../../lower/program.ts";
 import type { GpuPlan } from "../../../runtime/webgpu/plan.ts";
 import { commentText, jsString } from "../comments.ts";
+import { RUNTIME_MODULE } from "../runtime-module.ts";
 import { DEFAULT_LIMITS, renderWebGpu } from "./render.ts";
 
 export interface WebGpuModuleInput {
   readonly program: Program;
   readonly header: string;
-  /** Import path of the runtime folder from the generated folder. */
-  readonly runtime: string;
 }
 
 /** WGSL never contains backticks or `${`, but escape anyway: nothing reaches
@@ -53,7 +52,7 @@ function program(p: GpuPlan["eval"], indent: string): string {
 export function unsupportedWebGpuModule(m: Omit<WebGpuModuleInput, "program">, why: string): { text: string; plan: GpuPlan } {
   const plan: GpuPlan = { unsupported: why, buffers: [], kernels: [], steps: [], eval: { commands: [], outputs: {} }, limits: { ...DEFAULT_LIMITS } };
   const text = [
-    `import type { GpuPlan } from ${jsString(`${m.runtime}/webgpu/plan.ts`)};`,
+    `import type { GpuPlan } from ${jsString(RUNTIME_MODULE)};`,
     "",
     `// This model has no WebGPU program: ${commentText(why)}`,
     "// The CPU model (model.ts) is complete; --backend webgpu refuses this plan with that reason.",
@@ -68,7 +67,7 @@ export function emitWebGpuModule(m: WebGpuModuleInput): { text: string; plan: Gp
   const consts = plan.kernels.map((k, i) => `// Kernel ${i}: ${commentText(k.label)}\nconst WGSL_${i} = ${templateLiteral(k.wgsl)};`);
   const kernels = plan.kernels.map((k, i) => `    { name: ${jsString(k.name)}, label: ${jsString(k.label)}, wgsl: WGSL_${i}, bindings: ${inline(k.bindings)}, workgroups: ${inline(k.workgroups)} },`);
   const body = [
-    `import type { GpuPlan } from ${jsString(`${m.runtime}/webgpu/plan.ts`)};`,
+    `import type { GpuPlan } from ${jsString(RUNTIME_MODULE)};`,
     "",
     ...consts,
     "",
