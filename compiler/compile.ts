@@ -17,6 +17,7 @@ import type { LoadedSpec } from "./frontend/types.ts";
 import type { ImageDesc, InitDesc, ModelDescription, ParamDesc, PhaseDesc, PlateauDesc, SplitMetricDesc } from "../runtime/compiled-model.ts";
 import { commonOptions } from "./graph/schedules.ts";
 
+/** The compiler's version, written into every generated file's header. */
 export const COMPILER_VERSION = "0.1.0";
 
 export interface Compiled {

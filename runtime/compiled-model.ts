@@ -3,8 +3,10 @@
 // implementing `CompiledModel`; the runtime's trainer drives it. The runtime
 // never imports the compiler: everything it needs is in these plain types.
 
+/** The element types of tensors the runtime holds. */
 export type RuntimeDType = "f32" | "i32";
 
+/** A named tensor of the model: an input, parameter or state tensor. */
 export interface TensorDesc {
   readonly name: string;
   /** Full static shape. For data inputs, the shape of ONE example (the
@@ -36,6 +38,8 @@ export type InitDesc =
   /** 1 (on_plateau's rate scale, which the trainer changes). */
   | { readonly kind: "one" };
 
+/** A parameter or state tensor: its name, shape, type and initialisation.
+ */
 export interface ParamDesc extends TensorDesc {
   readonly init: InitDesc;
 }
@@ -56,6 +60,8 @@ export interface EarlyStoppingDesc {
   readonly validationFrequency: number | null;
 }
 
+/** One training phase of the spec: its step, epochs, validation and early
+ * stopping, learning-rate plateau, sampling. */
 export interface PhaseDesc {
   readonly name: string;
   readonly epochs: number;
@@ -125,6 +131,8 @@ export function evalOutputNames(desc: ModelDescription): string[] {
   return [...desc.metrics, ...ratios];
 }
 
+/** The spec's `data:` section as the runtime reads it: dataset, batch sizes,
+ * split ranges, shuffling. */
 export interface DataDesc {
   /** Dataset identifier: "mnist" (embedded default), "mnist-idx", "fashion-mnist", ... */
   readonly dataset: string;
@@ -145,6 +153,9 @@ export interface DataDesc {
   readonly polarity?: { readonly vocabulary: number };
 }
 
+/** Everything the runtime knows of a compiled spec (generated model.ts's
+ * `description`): parameters, state, inputs, phases, metrics, data, images,
+ * samplers. */
 export interface ModelDescription {
   readonly name: string;
   /** sha256 of the spec text the model was generated from (hex, 16 chars). */
@@ -217,6 +228,8 @@ export interface ImageDesc {
 /** A batch: one typed array per data input, batch-major, named as in `inputs`. */
 export type Batch = Readonly<Record<string, Float32Array | Int32Array>>;
 
+/** A generated model (generated/<model>/model.ts's `Model`, or the WebGPU
+ * model createGpuModel makes): its buffers and the steps the trainer calls. */
 export interface CompiledModel {
   readonly desc: ModelDescription;
   /** Parameter and state buffers, owned by the model, updated in place. */
@@ -249,4 +262,5 @@ export interface CompiledModel {
   sample?(index: number, batch: Batch, out: Record<string, Float32Array>, call: number): void;
 }
 
+/** The class a generated model.ts exports as `Model`. */
 export type ModelConstructor = new () => CompiledModel;

@@ -31,6 +31,7 @@ export interface MetricsRecord {
   readonly reported?: string;
 }
 
+/** What the trainer reports after every minibatch (Logger.batch). */
 export interface BatchProgress {
   readonly phase: string;
   readonly epoch: number;
@@ -51,11 +52,14 @@ export interface Logger {
   close(): void;
 }
 
+/** Where ProgressLogger writes: a stream (process.stderr) or anything with
+ * `write` and whether it is a terminal. */
 export interface TextSink {
   readonly isTTY: boolean;
   write(text: string): void;
 }
 
+/** A Logger that reports nothing (the API's default). */
 export const silentLogger: Logger = {
   batch: () => {},
   record: () => {},
@@ -105,6 +109,8 @@ function fmtDuration(s: number): string {
   return m < 60 ? `${m}m${String(Math.floor(s % 60)).padStart(2, "0")}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }
 
+/** Options of ProgressLogger: what is printed and how often the progress line
+ * is redrawn. */
 export interface ProgressOptions {
   readonly quiet?: boolean;
   /** Milliseconds clock, injectable for tests. */
@@ -113,6 +119,9 @@ export interface ProgressOptions {
   readonly redrawMs?: number;
 }
 
+/** The CLI's Logger: a redrawn progress line on a terminal and one permanent
+ * line per validation, written to a TextSink (stderr in Node, a page element
+ * in a browser). */
 export class ProgressLogger implements Logger {
   private readonly now: () => number;
   private readonly redrawMs: number;

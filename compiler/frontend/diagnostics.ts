@@ -6,14 +6,20 @@ import { readFileSync } from "node:fs";
 import type { SpecLoc } from "../ir/types.ts";
 import type { Path } from "./types.ts";
 
+/** An error (`E0nn`, the spec does not compile) or a warning (`W0nn`). */
 export type Severity = "error" | "warning";
 
+/** Another place in the same spec that explains a diagnostic (e.g. where a
+ * name was first defined). */
 export interface RelatedLocation {
   readonly line: number;
   readonly col: number;
   readonly message: string;
 }
 
+/** One problem of a spec, located: code, severity, file, line and column,
+ * message, and advice (help, notes, related places). `formatDiagnostic`
+ * prints it as the CLI does. */
 export interface Diagnostic {
   /** Stable code, `E0nn` for errors and `W0nn` for warnings (docs/errors.md). */
   readonly code: string;

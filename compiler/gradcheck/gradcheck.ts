@@ -16,6 +16,9 @@ import { optimize } from "../passes/pipeline.ts";
 import type { LoadedSpec } from "../frontend/types.ts";
 import { normal, uniform } from "../../runtime/rng/philox.ts";
 
+/** One gradient check: a phase's loss (or a grad() call) with respect to one
+ * tensor, the numeric and the derived directional derivative, their relative
+ * error, and whether it is within tolerance. */
 export interface GradCheckRow {
   readonly phase: string;
   readonly param: string;

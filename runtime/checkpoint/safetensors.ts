@@ -6,18 +6,25 @@
 // needed by the runtime. Written here rather than pulled in as a dependency
 // so the browser trainer can use it and every check is ours.
 
+/** A saved file that cannot be used: unreadable, not safetensors, not a dlt
+ * checkpoint, or not this model's (a tensor missing or of another shape);
+ * the message names the file and the tensor. */
 export class CheckpointError extends Error {
   override readonly name = "CheckpointError";
 }
 
+/** The element types dlt writes into safetensors files. */
 export type StDType = "F32" | "I32";
 
+/** One tensor of a safetensors file: dtype, shape and row-major data. */
 export interface StTensor {
   readonly dtype: StDType;
   readonly shape: readonly number[];
   readonly data: Float32Array | Int32Array;
 }
 
+/** A decoded safetensors file: its tensors by name and its string metadata.
+ */
 export interface StFile {
   readonly tensors: ReadonlyMap<string, StTensor>;
   readonly metadata: Readonly<Record<string, string>>;

@@ -18,7 +18,11 @@ import type { StTensor } from "./safetensors.ts";
 
 export const STATE_KEY = "dlt.state";
 export const STATE_VERSION = 1;
+/** The run folder's full training checkpoint (parameters, state, best model,
+ * trainer position): what `resume` continues from. */
 export const CHECKPOINT_FILE = "checkpoint.safetensors";
+/** The run folder's best-validation parameters (a parameters file), written
+ * at every new best. */
 export const BEST_FILE = "best.safetensors";
 
 /** Result of a finished phase, kept for the summary. */

@@ -263,6 +263,9 @@ export function instantiateLoops<T>(memory: WebAssembly.Memory, plain: string, s
   return new WebAssembly.Instance(moduleOf(isShared(memory) ? shared : plain), { env: { memory } }).exports as unknown as T;
 }
 
+/** The runtime's WebAssembly kernels (matrix products, convolutions, pooling)
+ * over a model's memory; two threads where DLT_THREADS=2 and shared memory
+ * allow. */
 export function createKernels(memory: WebAssembly.Memory): Kernels {
   const shared = isShared(memory);
   const mod = moduleOf(shared ? KERNELS_SHARED_WASM : KERNELS_WASM);

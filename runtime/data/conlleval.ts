@@ -7,12 +7,16 @@
 // with C's round-half-to-even of the exact binary value.
 import { DataError } from "./dataset.ts";
 
+/** One sentence for conlleval: its words with the gold and the predicted IOB
+ * tags. */
 export interface TaggedSentence {
   readonly words: readonly string[];
   readonly gold: readonly string[];
   readonly pred: readonly string[];
 }
 
+/** conlleval's figures for one chunk type (a slot name): found, guessed,
+ * correct, precision, recall, F1. */
 export interface ChunkTypeScore {
   readonly precision: number;
   readonly recall: number;
@@ -25,6 +29,8 @@ export interface ChunkTypeScore {
   readonly correct: number;
 }
 
+/** conlleval's report over a set of sentences: token accuracy and chunk
+ * precision, recall and F1 in percent, overall and per chunk type. */
 export interface ConllScore {
   /** Tokens scored, the BOS/EOS lines rnnslu.py adds included. */
   readonly tokens: number;

@@ -36,12 +36,16 @@ export interface Split {
   readonly labelNames?: readonly string[];
 }
 
+/** A tensor of a split bound to a model input by name (rows of the split,
+ * batch-major). */
 export interface NamedTensor {
   readonly data: Float32Array | Int32Array;
   /** Shape of ONE example. */
   readonly shape: readonly number[];
 }
 
+/** The train, validation and test splits a model trains on, and where they
+ * came from. */
 export interface Splits {
   readonly train: Split;
   readonly valid: Split;

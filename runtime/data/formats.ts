@@ -4,11 +4,13 @@
 // found, because a wrong or truncated download is the common failure.
 import { DataError } from "./dataset.ts";
 
+/** Which IDX file is expected: images (3 dimensions) or labels (1). */
 export type IdxKind = "images" | "labels";
 
 /** IDX magic: two zero bytes, type 0x08 (unsigned byte), number of dims. */
 const IDX_MAGIC: Readonly<Record<IdxKind, number>> = { images: 0x00000803, labels: 0x00000801 };
 
+/** An IDX file's contents: item dimensions and the bytes. */
 export interface IdxArray {
   /** e.g. [10000, 28, 28] for images, [10000] for labels. */
   readonly dims: readonly number[];

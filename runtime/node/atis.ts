@@ -10,12 +10,16 @@ import { DataError } from "../data/dataset.ts";
 import { ofKind, pyTypeName, unpickle } from "../data/pickle.ts";
 import type { PyDict, PyValue } from "../data/pickle.ts";
 
+/** One ATIS sentence: word indices, named-entity table indices and IOB
+ * slot-label indices, one per token. */
 export interface AtisSentence {
   readonly words: Int32Array;
   readonly tables: Int32Array;
   readonly labels: Int32Array;
 }
 
+/** One ATIS fold file (atis.foldK.pkl.gz) as read: its train, valid and test
+ * sentences and the word and label dictionaries. */
 export interface AtisFold {
   readonly train: readonly AtisSentence[];
   readonly valid: readonly AtisSentence[];

@@ -252,7 +252,6 @@ function printSummary(s: TrainSummary, outDir: string, sampling: boolean): void 
   if (s.finished) process.stderr.write(`ran for ${s.seconds.toFixed(1)}s\n`);
 }
 
-/** Runs training from command-line options; resolves to the exit status. */
 /** The splits a run trains (or is evaluated) on: the spec's dataset, or
  * with --dataset another of the same layout (Fashion-MNIST for any MNIST
  * spec, JSB Chorales for a Nottingham one), with --fold another fold. */
@@ -269,6 +268,9 @@ export async function loadRunData(desc: ModelDescription, args: { readonly datas
   return loadDataset(data, { dataDir: args.dataDir, inputs: desc.inputs, seed: desc.seed, fold: args.fold });
 }
 
+/** Runs dlt-train's command line (`argv` without the spec) on an instantiated
+ * model: what a generated train.ts calls. Resolves to the exit status;
+ * errors are printed as one line. */
 export async function runMain(model: CompiledModel, argv: readonly string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
     process.stdout.write(`usage: train.ts [options]\n${USAGE}\n`);

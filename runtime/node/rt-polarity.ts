@@ -28,6 +28,8 @@ import { DataError } from "../data/dataset.ts";
 import type { Split } from "../data/dataset.ts";
 import { shuffle } from "../rng/philox.ts";
 
+/** How loadPolarity reads and splits the corpus: folder, seed, maximum
+ * length, vocabulary size, cross-validation fold. */
 export interface PolarityOptions {
   readonly dir: string;
   readonly seed: number;
@@ -46,6 +48,9 @@ export interface PolarityOptions {
   readonly fold?: number;
 }
 
+/** The sentence-polarity corpus as split for the LSTM: train, valid and test
+ * splits (padded word indices, masks, lengths, labels), the vocabulary, and
+ * a line saying where it came from. */
 export interface PolarityData {
   train: Split;
   valid: Split;

@@ -17,12 +17,18 @@ export const LLVMPIPE_PACKAGES = ["libegl1", "libgles2", "libegl-mesa0", "libgl1
 /** Which Dawn backend answered: the platform default or the OpenGL fallback. */
 type DawnBackend = "default" | "opengl-compat";
 
+/** A WebGPU device from Dawn and a one-line description of its adapter (for
+ * logs). */
 export interface AcquiredDevice {
   readonly device: GPUDevice;
   /** One line for logs, naming the backend too, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) — OpenGL 4.5 (Core Profile) Mesa 22.3.6 [OpenGL, compatibility mode]". */
   readonly description: string;
 }
 
+/** Which Dawn backend {@link acquireDevice} tries: the platform's default
+ * (Vulkan, Metal, D3D12), OpenGL in compatibility mode (Mesa's llvmpipe
+ * without a GPU), or both in that order ("auto", the default; env
+ * DLT_WEBGPU_BACKEND). */
 export interface AcquireOptions {
   /** "auto" (default): default backend, then the OpenGL fallback. Overridable
    * with the environment variable DLT_WEBGPU_BACKEND=auto|default|opengl. */

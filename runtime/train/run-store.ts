@@ -7,6 +7,9 @@
  * per line. */
 export const METRICS_FILE = "metrics.jsonl";
 
+/** Where a training run keeps its files: checkpoints, the best model, the
+ * metrics log, images. A folder in Node (train's `outDir`), memory
+ * (MemoryRunStore), or a page's own storage. */
 export interface RunStore {
   /** Human-readable location of a file, for messages (e.g. a path). */
   where(name: string): string;

@@ -41,6 +41,8 @@ export type { CostAt } from "./training-run.ts";
 /** Minutes between time-based checkpoints unless the caller says. */
 export const DEFAULT_CHECKPOINT_MINUTES = 5;
 
+/** How far and how a training run goes: resume, epoch and step caps, stop
+ * requests, checkpoint interval, image encoding, progress. */
 export interface TrainOptions {
   /** Continue from the store's checkpoint instead of initialising. */
   readonly resume?: boolean;
@@ -64,6 +66,8 @@ export interface TrainOptions {
   readonly encodeImage?: ImageEncoder;
 }
 
+/** What a training run ended with: best validation value, test value at the
+ * best model, epochs, steps, time, and whether it finished. */
 export interface TrainSummary {
   /** Best validation value of the monitored metric (last phase that had one). */
   readonly bestValid: number | null;

@@ -2,6 +2,8 @@
 // runtime/node/webgpu.ts instead, which loads Dawn; this module has no Node
 // imports so a page can bundle it with a generated model.
 
+/** The browser has no WebGPU (no `navigator.gpu` or no adapter): the caller
+ * falls back to the CPU model. */
 export class NoWebGpuError extends Error {
   override readonly name = "NoWebGpuError";
 }

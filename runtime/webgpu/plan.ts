@@ -64,6 +64,9 @@ export interface GpuProgram {
   readonly outputs: Readonly<Record<string, number>>;
 }
 
+/** A model's WebGPU program (generated webgpu.ts's `plan`): buffers, WGSL
+ * kernels, and the command list of each training step and of the evaluation;
+ * `unsupported` says why a model has none. */
 export interface GpuPlan {
   /** Set when the model has no WebGPU program (a buffer past WebGPU's
    * limits, a scan count the host cannot read): why, with the spec line.
