@@ -139,12 +139,22 @@ export interface ExportOnnxOptions extends CompileOptions {
   readonly checkpointName?: string;
 }
 
+/** What {@link exportOnnx} made: the model file's bytes, its input and
+ * output names, and the batch size it was exported with ("dynamic", or the
+ * spec's own when its shapes fix one). */
+export interface OnnxModel {
+  readonly bytes: Uint8Array;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly batch: number | "dynamic";
+}
+
 /** The spec's inference graph (dropout off) with the parameters of a saved
  * file of it (a run's best.safetensors or checkpoint.safetensors) as an
  * ONNX model (opset 18), as `dlt-export` writes it. Throws a SpecError for
  * a spec that does not compile, a CheckpointError for a file that is not
  * this spec's, and an IRError (E070) for a graph ONNX cannot express. */
-export function exportOnnx(specText: string, checkpoint: Uint8Array, options: ExportOnnxOptions = {}): Uint8Array {
+export function exportOnnx(specText: string, checkpoint: Uint8Array, options: ExportOnnxOptions = {}): OnnxModel {
   const file = options.file ?? DEFAULT_FILE;
   const ls = loadSpecText(specText, file);
   const c = compileSpec(ls);
@@ -155,5 +165,5 @@ export function exportOnnx(specText: string, checkpoint: Uint8Array, options: Ex
     ...(options.outputs ? { outputs: [...options.outputs] } : {}),
     batch: options.batch ?? "dynamic",
     doc: `${file} (spec hash ${c.desc.specHash}), parameters from ${name}`,
-  }).bytes;
+  });
 }

@@ -5,7 +5,7 @@
 // docs/api.md describes them.
 
 export { compile, writeModel, loadModel, checkGradients, exportOnnx } from "./api.ts";
-export type { CompileOptions, CompileResult, LoadedModel, ExportOnnxOptions } from "./api.ts";
+export type { CompileOptions, CompileResult, LoadedModel, ExportOnnxOptions, OnnxModel } from "./api.ts";
 export { formatDiagnostic } from "./frontend/diagnostics.ts";
 export type { Diagnostic, Severity, RelatedLocation } from "./frontend/diagnostics.ts";
 export type { GradCheckRow } from "./gradcheck/gradcheck.ts";

@@ -5,15 +5,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { CheckpointError } from "../../runtime/checkpoint/safetensors.ts";
-import { BEST_FILE, CHECKPOINT_FILE, decodeSaved } from "../../runtime/checkpoint/state.ts";
+import { BEST_FILE, CHECKPOINT_FILE } from "../../runtime/checkpoint/state.ts";
 import { writeFileAtomic } from "../../runtime/node/atomic-write.ts";
 import { debugRequested, topLevelError } from "../../runtime/node/errors.ts";
 import { optionsHelp } from "../../runtime/node/main.ts";
-import { compileSpec } from "../compile.ts";
-import { inferenceOnnx } from "../emit/onnx/inference.ts";
+import { exportOnnx } from "../api.ts";
 import { OPSET } from "../emit/onnx/model.ts";
 import type { LoadedSpec } from "../frontend/types.ts";
-import { displayPath, loadSpecFile } from "./files.ts";
+import { displayPath, loadSpecFile, readSpecFile } from "./files.ts";
 import { report } from "./report.ts";
 
 const OPTIONS: readonly (readonly [string, string])[] = [
@@ -84,15 +83,12 @@ function main(argv: readonly string[]): number {
     throw new CheckpointError(`${file}: no checkpoint${hint}`);
   }
   try {
-    const c = compileSpec(ls);
-    const bytes = new Uint8Array(readFileSync(file));
-    const saved = decodeSaved(bytes, file, c.desc);
-    const values = new Map([...saved.params, ...(saved.state ?? [])]);
     const out = resolve(args.out ?? join(dirname(file), `${model}.onnx`));
-    const onnx = inferenceOnnx(ls, values, {
+    const onnx = exportOnnx(readSpecFile(args.spec), new Uint8Array(readFileSync(file)), {
+      file: shown,
       ...(args.outputs.length ? { outputs: args.outputs } : {}),
       batch: args.batch,
-      doc: `${shown} (spec hash ${c.desc.specHash}), parameters from ${displayPath(file)}`,
+      checkpointName: displayPath(file),
     });
     writeFileAtomic(out, onnx.bytes);
     process.stdout.write(`${shown} → ${displayPath(out)} (ONNX opset ${OPSET}, batch ${onnx.batch}${onnx.batch !== args.batch ? " (the spec's shapes fix it)" : ""}; inputs ${onnx.inputs.join(", ")}; outputs ${onnx.outputs.join(", ")}; parameters from ${displayPath(file)})\n`);

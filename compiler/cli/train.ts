@@ -96,17 +96,24 @@ let lastGpuWarnings: string[] = [];
 /** Compiles the spec, writes its folder (`generated`, else the project's
  * generated/<model>/) when it differs, stamps it; returns the folder. */
 async function compileForTraining(file: string, specText: string | undefined, generated: string | undefined): Promise<string> {
-  const [{ compileSpec }, { displayPath, generatedDir, loadSpecFile, staleFiles, writeFiles }] = await Promise.all([import("../compile.ts"), import("./files.ts")]);
+  const [{ compile }, { SpecError }, { displayPath, generatedDir, readSpecFile, staleFiles, writeFiles }] = await Promise.all([
+    import("../api.ts"),
+    import("../frontend/diagnostics.ts"),
+    import("./files.ts"),
+  ]);
   const shown = displayPath(file);
-  const ls = loadSpecFile(file);
-  const c = compileSpec(ls);
-  lastGpuWarnings = c.warnings.map((w) => `${w.loc ? `${w.loc.file}:${w.loc.line}:${w.loc.col}` : shown} warning[${w.code}]: ${w.message}`);
-  const dir = generated === undefined ? generatedDir(c.name) : resolve(generated);
-  if (staleFiles(dir, c.files).length > 0) {
-    writeFiles(dir, c.files);
+  const text = specText ?? readSpecFile(file);
+  const r = compile(text, { file: shown });
+  if (!r.ok) throw new SpecError(r.diagnostics.filter((d) => d.severity === "error"));
+  // The spec's own warnings are dlt-compile's to print; a missing WebGPU
+  // program (W004) matters to --backend webgpu, which prints it (one line).
+  lastGpuWarnings = r.diagnostics.filter((d) => d.code === "W004").map((d) => `${d.file}:${d.line}:${d.col} warning[${d.code}]: ${d.message}`);
+  const dir = generated === undefined ? generatedDir(r.model!) : resolve(generated);
+  if (staleFiles(dir, r.files).length > 0) {
+    writeFiles(dir, r.files);
     process.stderr.write(`compiled ${shown} → ${relative(process.cwd(), dir) || "."}/\n`);
   }
-  if (specText !== undefined) writeStamp(file, specText, dir, c.files, lastGpuWarnings);
+  writeStamp(file, text, dir, r.files, lastGpuWarnings);
   return dir;
 }
 

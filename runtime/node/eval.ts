@@ -23,6 +23,7 @@ export const EVAL_OPTIONS: readonly (readonly [string, string])[] = [
   ["--data DIR", "the dataset's files, as for dlt-train"],
   ["--dataset NAME", "another dataset of the spec's layout, as for dlt-train"],
   ["--fold K", "another fold, as for dlt-train"],
+  ["--generated DIR", "the model's compiled folder, as for dlt-train"],
   ["--backend cpu|webgpu", "where the evaluation runs"],
   ["--help, -h", "print this help"],
 ];
