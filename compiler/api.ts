@@ -4,82 +4,26 @@
 // Node program, check gradients, export ONNX. No function here exits the
 // process or prints; a spec's errors come back as diagnostics, anything
 // else as a rejected promise or a thrown Error. The command-line tools
-// (compiler/cli/) are a layer over these.
+// (compiler/cli/) are a layer over these. `compile` itself lives in
+// ./compile-text.ts, which a page can bundle.
+
 import { join, resolve } from "node:path";
 import type { ModelConstructor, ModelDescription } from "../runtime/compiled-model.ts";
 import { decodeSaved } from "../runtime/checkpoint/state.ts";
 import type { GpuPlan } from "../runtime/webgpu/plan.ts";
 import { removeObsolete, writeFiles } from "./cli/files.ts";
 import { importGenerated } from "./cli/import-generated.ts";
-import { diagnosticsOf } from "./cli/report.ts";
 import { compileSpec } from "./compile.ts";
+import { DEFAULT_FILE, failed } from "./compile-text.ts";
+import type { CompileOptions } from "./compile-text.ts";
 import { inferenceOnnx } from "./emit/onnx/inference.ts";
-import { type Diagnostic, diagnosticFromLoc } from "./frontend/diagnostics.ts";
+import type { Diagnostic } from "./frontend/diagnostics.ts";
 import { loadSpecText } from "./frontend/load.ts";
-import type { LoadedSpec } from "./frontend/types.ts";
 import { checkSpecGradients } from "./gradcheck/gradcheck.ts";
 import type { GradCheckRow } from "./gradcheck/gradcheck.ts";
 
-/** Options of {@link compile}. */
-export interface CompileOptions {
-  /** How the spec is named in diagnostics and in the generated files'
-   * comments (default "spec.yaml"): a path from the project root keeps
-   * generated code the same on every machine. */
-  readonly file?: string;
-}
-
-/** What {@link compile} made of a spec. */
-export interface CompileResult {
-  /** No error among the diagnostics: `files` holds the model. */
-  readonly ok: boolean;
-  /** The spec's `model:` name (the generated folder's usual name); null
-   * when the spec did not get that far. */
-  readonly model: string | null;
-  /** File name → contents of the model's folder (model.ts, webgpu.ts,
-   * train.ts, loops-wasm.ts, loops.wat); empty when not ok. */
-  readonly files: ReadonlyMap<string, string>;
-  /** Errors (`E0nn`) and warnings (`W0nn`), each located at a line and
-   * column of the spec; `formatDiagnostic` prints one as the CLI does. */
-  readonly diagnostics: readonly Diagnostic[];
-  /** The model's description (parameters, inputs, phases, metrics) as the
-   * runtime reads it; null when not ok. */
-  readonly description: ModelDescription | null;
-}
-
-const DEFAULT_FILE = "spec.yaml";
-
-/** Parses, validates and compiles a spec's YAML text. Never throws for a
- * problem of the spec: those are diagnostics of a result that is not ok.
- * Throws only for a bug of the compiler (an "internal compiler error").
- *
- * @example
- * const r = compile(readFileSync("my-net.yaml", "utf8"), { file: "my-net.yaml" });
- * for (const d of r.diagnostics) console.error(formatDiagnostic(d));
- * if (r.ok) writeModel("src/generated/my-net", r.files);
- */
-export function compile(specText: string, options: CompileOptions = {}): CompileResult {
-  const file = options.file ?? DEFAULT_FILE;
-  let ls: LoadedSpec;
-  try {
-    ls = loadSpecText(specText, file);
-  } catch (e) {
-    return failed(e, file, null, []);
-  }
-  const warnings: Diagnostic[] = [...(ls.warnings ?? [])];
-  try {
-    const c = compileSpec(ls);
-    for (const w of c.warnings) warnings.push(diagnosticFromLoc(w.code, w.loc ?? { file, line: 1, col: 1 }, w.message));
-    return { ok: true, model: c.name, files: c.files, diagnostics: warnings, description: c.desc };
-  } catch (e) {
-    return failed(e, file, ls.spec.model, warnings);
-  }
-}
-
-function failed(e: unknown, file: string, model: string | null, warnings: readonly Diagnostic[]): CompileResult {
-  const ds = diagnosticsOf(e, file);
-  if (!ds) throw e;
-  return { ok: false, model, files: new Map(), diagnostics: [...warnings, ...ds], description: null };
-}
+export { compile } from "./compile-text.ts";
+export type { CompileOptions, CompileResult } from "./compile-text.ts";
 
 /** Writes a model's files into `dir` (created if missing), each atomically,
  * and removes files an earlier compile wrote there that this one no longer

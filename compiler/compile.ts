@@ -2,12 +2,12 @@
 // updates) → passes → TypeScript. Returns file contents; the CLI writes them.
 // Same spec and compiler ⇒ byte-identical output (no timestamps, stable order).
 
-import { createHash } from "node:crypto";
 import { buildEval, buildSampler, buildTrainStep } from "./graph/build-model.ts";
 import { emitModule } from "./emit/ts/module.ts";
 import { emitWebGpuModule, unsupportedWebGpuModule } from "./emit/wgsl/module.ts";
 import { commentText, jsString } from "./emit/comments.ts";
 import { RUNTIME_NODE_MODULE } from "./emit/runtime-module.ts";
+import { sha256Hex } from "./sha256.ts";
 import { lowerModel } from "./lower/lower.ts";
 import type { Program } from "./lower/program.ts";
 import { type Graph, IRError, type SpecLoc } from "./ir/types.ts";
@@ -35,7 +35,7 @@ export interface Compiled {
 }
 
 export function specHash(text: string): string {
-  return createHash("sha256").update(`${COMPILER_VERSION}\n${text}`).digest("hex").slice(0, 16);
+  return sha256Hex(`${COMPILER_VERSION}\n${text}`).slice(0, 16);
 }
 
 /** Glorot-uniform bounds from fan-in (first dim) and fan-out (last dim). */

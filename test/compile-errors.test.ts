@@ -4,7 +4,7 @@
 
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { diagnosticsOf } from "../compiler/cli/report.ts";
+import { diagnosticsOf } from "../compiler/compile-text.ts";
 import { compileSpec } from "../compiler/compile.ts";
 import { loadSpecText } from "../compiler/frontend/load.ts";
 

@@ -28,7 +28,7 @@ import { parse, stringify } from "yaml";
 import { compileSpec } from "../compiler/compile.ts";
 import { SpecError, formatDiagnostic } from "../compiler/frontend/diagnostics.ts";
 import { loadSpecText, specValidator } from "../compiler/frontend/load.ts";
-import { diagnosticsOf } from "../compiler/cli/report.ts";
+import { diagnosticsOf } from "../compiler/compile-text.ts";
 
 const DOCS = ["README.md", ...readdirSync("docs").filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
 

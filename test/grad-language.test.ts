@@ -6,7 +6,7 @@
 // derivatives of every primitive in ops-grad.test.ts and conv.test.ts.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { diagnosticsOf } from "../compiler/cli/report.ts";
+import { diagnosticsOf } from "../compiler/compile-text.ts";
 import { compileSpec } from "../compiler/compile.ts";
 import { loadSpecText } from "../compiler/frontend/load.ts";
 import { ModelBuilder } from "../compiler/graph/build-model.ts";

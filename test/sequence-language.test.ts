@@ -5,7 +5,7 @@
 // its spec line with its code.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { diagnosticsOf } from "../compiler/cli/report.ts";
+import { diagnosticsOf } from "../compiler/compile-text.ts";
 import { compileSpec } from "../compiler/compile.ts";
 import { loadSpecText } from "../compiler/frontend/load.ts";
 import { interpret } from "../compiler/ir/interpret.ts";

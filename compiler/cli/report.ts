@@ -2,20 +2,10 @@
 // diagnostics on stderr, never a stack trace. Anything unexpected is reported
 // as an internal compiler error with a request to file an issue.
 
-import { IRError } from "../ir/types.ts";
 import { SpecFileError } from "./files.ts";
 import { topLevelError } from "../../runtime/node/errors.ts";
-import { type Diagnostic, SpecError, diagnosticFromLoc, formatDiagnostic } from "../frontend/diagnostics.ts";
-
-export function diagnosticsOf(e: unknown, file: string): readonly Diagnostic[] | null {
-  if (e instanceof SpecError) return e.diagnostics;
-  if (e instanceof IRError) {
-    const d = diagnosticFromLoc(e.code, e.loc ?? { file, line: 1, col: 1 }, e.message);
-    const related = e.related.map((r) => ({ line: r.loc.line, col: r.loc.col, message: r.message }));
-    return [related.length ? { ...d, related } : d];
-  }
-  return null;
-}
+import { diagnosticsOf } from "../compile-text.ts";
+import { formatDiagnostic } from "../frontend/diagnostics.ts";
 
 /** Prints the error and returns the exit code. */
 export function report(e: unknown, file: string): number {

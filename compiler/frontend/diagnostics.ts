@@ -2,7 +2,7 @@
 // trace. A SpecError carries every error found in a spec; the CLI prints
 // `formatDiagnostic(d)` for each and exits 1.
 
-import { readFileSync } from "node:fs";
+import { readTextFile } from "./host-files.ts";
 import type { SpecLoc } from "../ir/types.ts";
 import type { Path } from "./types.ts";
 
@@ -66,11 +66,7 @@ function lineOf(d: Diagnostic, text?: string): string | undefined {
   else {
     lines = fileCache.get(d.file);
     if (lines === undefined) {
-      try {
-        lines = readFileSync(d.file, "utf8").split(/\r?\n/);
-      } catch {
-        lines = null;
-      }
+      lines = readTextFile(d.file)?.split(/\r?\n/) ?? null;
       fileCache.set(d.file, lines);
     }
   }

@@ -5,7 +5,7 @@
 // warnings come back on `LoadedSpec.warnings`. Positions come from
 // yaml-source.ts.
 
-import { readFileSync } from "node:fs";
+import { readTextFileOrThrow } from "./host-files.ts";
 import { isMap, isScalar, isSeq, LineCounter, type Node as YamlNode, type Pair, parseDocument, visit } from "yaml";
 import { runChecks } from "./checks/index.ts";
 import { type Diagnostic, SpecError } from "./diagnostics.ts";
@@ -13,11 +13,11 @@ import { NAME_HELP, schemaDiagnostics, specValidator } from "./schema.ts";
 import type { LoadedSpec, Path, Spec } from "./types.ts";
 import { keyString, YamlSource } from "./yaml-source.ts";
 
-export { describeValue, SCHEMA, SCHEMA_FILE, specValidator } from "./schema.ts";
+export { describeValue, SCHEMA, specValidator } from "./schema.ts";
 export { scalarOffset } from "./yaml-source.ts";
 
 export function loadSpec(file: string): LoadedSpec {
-  return loadSpecText(readFileSync(file, "utf8"), file);
+  return loadSpecText(readTextFileOrThrow(file), file);
 }
 
 export function loadSpecText(text: string, file: string): LoadedSpec {

@@ -4,21 +4,17 @@
 // the valid choices or a likely typo as help). Cascades that say nothing new
 // are dropped so that each mistake is reported once.
 
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { PACKAGE_ROOT } from "../package-root.ts";
 import Ajv2020, { type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import { type Diagnostic, displayPath, sortDiagnostics } from "./diagnostics.ts";
 import { listOf, suggest } from "./suggest.ts";
 import type { Path } from "./types.ts";
 import { isMap, isScalar } from "yaml";
 import { keyString, type YamlSource } from "./yaml-source.ts";
+// Imported, not read from disk, so the front end also runs in a page.
+import SCHEMA_JSON from "../../schema/dlt.schema.json" with { type: "json" };
 
-/** Where the JSON Schema of the spec language lives. */
-export const SCHEMA_FILE = join(PACKAGE_ROOT, "schema", "dlt.schema.json");
-
-/** The JSON Schema of the spec language. */
-export const SCHEMA: Readonly<Record<string, unknown>> = JSON.parse(readFileSync(SCHEMA_FILE, "utf8")) as Record<string, unknown>;
+/** The JSON Schema of the spec language (schema/dlt.schema.json). */
+export const SCHEMA: Readonly<Record<string, unknown>> = SCHEMA_JSON as Record<string, unknown>;
 
 let validator: ValidateFunction | undefined;
 
