@@ -8,6 +8,7 @@ import { type Diagnostic, diagnosticFromLoc, SpecError } from "./frontend/diagno
 import { loadSpecText } from "./frontend/load.ts";
 import type { LoadedSpec } from "./frontend/types.ts";
 import { IRError } from "./ir/types.ts";
+import { printProgram } from "./lower/print.ts";
 
 /** Options of {@link compile}. */
 export interface CompileOptions {
@@ -15,6 +16,9 @@ export interface CompileOptions {
    * comments (default "spec.yaml"): a path from the project root keeps
    * generated code the same on every machine. */
   readonly file?: string;
+  /** Also print the lowered program every back end renders (what
+   * `dlt-compile --dump-lowered` shows) into the result's `lowered`. */
+  readonly lowered?: boolean;
 }
 
 /** What {@link compile} made of a spec. */
@@ -33,6 +37,8 @@ export interface CompileResult {
   /** The model's description (parameters, inputs, phases, metrics) as the
    * runtime reads it; null when not ok. */
   readonly description: ModelDescription | null;
+  /** The lowered program as text, when `options.lowered` asked for it. */
+  readonly lowered?: string;
 }
 
 /** How a spec is named when the caller does not say. */
@@ -59,7 +65,7 @@ export function compile(specText: string, options: CompileOptions = {}): Compile
   try {
     const c = compileSpec(ls);
     for (const w of c.warnings) warnings.push(diagnosticFromLoc(w.code, w.loc ?? { file, line: 1, col: 1 }, w.message));
-    return { ok: true, model: c.name, files: c.files, diagnostics: warnings, description: c.desc };
+    return { ok: true, model: c.name, files: c.files, diagnostics: warnings, description: c.desc, ...(options.lowered ? { lowered: printProgram(c.program) } : {}) };
   } catch (e) {
     return failed(e, file, ls.spec.model, warnings);
   }

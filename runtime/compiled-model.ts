@@ -38,8 +38,7 @@ export type InitDesc =
   /** 1 (on_plateau's rate scale, which the trainer changes). */
   | { readonly kind: "one" };
 
-/** A parameter or state tensor: its name, shape, type and initialisation.
- */
+/** A parameter or state tensor: its name, shape, type and initialisation. */
 export interface ParamDesc extends TensorDesc {
   readonly init: InitDesc;
 }

@@ -23,8 +23,7 @@ export interface StTensor {
   readonly data: Float32Array | Int32Array;
 }
 
-/** A decoded safetensors file: its tensors by name and its string metadata.
- */
+/** A decoded safetensors file: its tensors by name and its string metadata. */
 export interface StFile {
   readonly tensors: ReadonlyMap<string, StTensor>;
   readonly metadata: Readonly<Record<string, string>>;

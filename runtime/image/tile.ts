@@ -13,8 +13,7 @@
 
 export type Pair = readonly [number, number];
 
-/** Options of tileRasterImages: per-tile scaling to [0, 1] and pixel output.
- */
+/** Options of tileRasterImages: per-tile scaling to [0, 1] and pixel output. */
 export interface TileOptions {
   /** Scale each image to [0, 1] by its own minimum and maximum (default
    * true, as the tutorial). Without it values are taken as they are. */

@@ -24,7 +24,11 @@ export function assemble(name: string, wat: string, validate: boolean): Uint8Arr
 
 /** Base64 in lines of 100 characters (readable diffs, short lines). */
 export function base64Lines(bytes: Uint8Array): string {
-  const b64 = Buffer.from(bytes).toString("base64");
+  // btoa over a binary string rather than Buffer: the compiler also runs in
+  // a page's worker (the playground), where there is no Buffer.
+  let bin = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  const b64 = btoa(bin);
   const lines: string[] = [];
   for (let i = 0; i < b64.length; i += 100) lines.push(`  "${b64.slice(i, i + 100)}"`);
   return lines.join(" +\n");

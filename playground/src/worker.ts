@@ -1,0 +1,182 @@
+// The playground's worker: compiles specs with the compiler's own modules
+// (compiler/compile-text.ts, bundled), runs the generated code
+// (load-model.ts), and trains with dlt/runtime's `train` on WebGPU or the
+// CPU path, so the page stays responsive.
+//
+// Training runs in chunks of `chunk` steps, each `train(..., { resume: true })`
+// on one in-memory run store: the trainer checkpoints at the end of every
+// chunk (downloading a GPU model's parameters first), so between chunks the
+// host parameters are current for the filters, pausing is not starting the
+// next chunk, and the run is exactly the one a single call would make
+// (resume is bit-exact). Trap: never read a GPU model's host arrays inside a
+// chunk; they are stale until the trainer's own download.
+import { compile } from "../../compiler/compile-text.ts";
+import { browserDevice, type CompiledModel, createGpuModel, MemoryRunStore, type Splits, tileRasterImages, train } from "dlt/runtime";
+import { digitSplits } from "./digits.ts";
+import { loadPageModel, type PageModel } from "./load-model.ts";
+import type { Backend, FromWorker, ToWorker } from "./protocol.ts";
+
+const post = (m: FromWorker, transfer: Transferable[] = []): void => (self as unknown as Worker).postMessage(m, transfer);
+
+let digits: Promise<Splits> | undefined;
+function embeddedDigits(url: string): Promise<Splits> {
+  digits ??= fetch(url).then(async (r) => {
+    if (!r.ok) throw new Error(`mnist-digits.bin: HTTP ${r.status}`);
+    return digitSplits(new Uint8Array(await r.arrayBuffer()), "mnist-digits.bin");
+  });
+  return digits;
+}
+
+interface Run {
+  readonly model: CompiledModel;
+  readonly page: PageModel;
+  readonly store: MemoryRunStore;
+  readonly splits: Splits;
+  readonly chunk: number;
+  readonly maxSteps: number;
+  steps: number;
+  paused: boolean;
+  stopped: boolean;
+  active: boolean;
+}
+let run: Run | undefined;
+let compiledFor: { text: string; file: string; page: PageModel } | undefined;
+
+function compileSpec(text: string, file: string): ReturnType<typeof compile> {
+  const t0 = performance.now();
+  const r = compile(text, { file, lowered: true });
+  post({ type: "compiled", ok: r.ok, diagnostics: r.diagnostics, files: Object.fromEntries(r.files), lowered: r.lowered ?? "", model: r.model, ms: performance.now() - t0 });
+  return r;
+}
+
+async function startTraining(m: Extract<ToWorker, { type: "train" }>): Promise<void> {
+  if (run?.active) throw new Error("a run is in progress: stop it first");
+  let page = compiledFor && compiledFor.text === m.text && compiledFor.file === m.file ? compiledFor.page : undefined;
+  if (!page) {
+    const r = compileSpec(m.text, m.file);
+    if (!r.ok) throw new Error("the spec has errors: see the editor");
+    page = loadPageModel(Object.fromEntries(r.files));
+    compiledFor = { text: m.text, file: m.file, page };
+  }
+  await page.prepare();
+  const desc = page.description;
+  if (desc.data.dataset !== "mnist") throw new Error(`the playground trains on the embedded MNIST digits; this spec's dataset is "${desc.data.dataset}"`);
+  let backend: Backend = m.backend;
+  let model: CompiledModel;
+  let device = "CPU (WebAssembly SIMD)";
+  let note: string | undefined;
+  if (backend === "webgpu") {
+    try {
+      if (page.plan.unsupported) throw new Error(page.plan.unsupported);
+      const d = await browserDevice();
+      model = await createGpuModel(desc, page.plan, d.device);
+      device = `WebGPU: ${d.description}`;
+    } catch (e) {
+      backend = "cpu";
+      note = `WebGPU unavailable (${(e as Error).message}); training on the CPU path`;
+      model = new page.Model();
+    }
+  } else model = new page.Model();
+  const store = new MemoryRunStore();
+  if (m.checkpoint) await store.writeAtomic("checkpoint.safetensors", m.checkpoint);
+  const splits = await embeddedDigits(m.digitsUrl);
+  run = { model, page, store, splits, chunk: Math.max(1, m.chunk), maxSteps: m.maxSteps ?? Number.MAX_SAFE_INTEGER, steps: 0, paused: false, stopped: false, active: true };
+  post({ type: "started", backend, device, ...(note ? { note } : {}) });
+  await loop(run, m.checkpoint !== undefined);
+}
+
+async function loop(r: Run, resumeFirst: boolean): Promise<void> {
+  r.active = true;
+  post({ type: "state", state: "running", steps: r.steps });
+  let resume = resumeFirst || r.steps > 0;
+  const desc = r.page.description;
+  let last = performance.now();
+  let lastStep = r.steps;
+  for (;;) {
+    if (r.stopped || r.paused) break;
+    const target = Math.min(r.steps + r.chunk, r.maxSteps);
+    const s = await train(r.model, r.splits, {
+      store: r.store,
+      resume,
+      maxSteps: target,
+      checkpointEveryMinutes: 0,
+      log: {
+        batch: (b) => {
+          const now = performance.now();
+          const step = ++r.steps;
+          if (now - last > 250) {
+            post({ type: "progress", progress: { step, epoch: b.epoch, phase: b.phase, cost: b.cost, examplesPerSecond: ((step - lastStep) * b.batchSize * 1000) / (now - last) } });
+            last = now;
+            lastStep = step;
+          }
+        },
+        record: (record) => post({ type: "record", record }),
+      },
+    });
+    resume = true;
+    r.steps = s.steps;
+    postFilters(r);
+    if (s.finished || s.steps >= r.maxSteps) {
+      r.active = false;
+      const best = s.bestValid === null ? "" : `best validation ${s.monitor} ${s.monitor === "error" ? `${(s.bestValid * 100).toFixed(2)} %` : s.bestValid.toFixed(4)}${s.testAtBest === null ? "" : `, test ${(s.testAtBest * 100).toFixed(2)} %`}`;
+      post({ type: "state", state: s.finished ? "finished" : "paused", steps: s.steps, summary: `${desc.name}: ${s.steps} steps, ${s.epochs} epochs${best ? `; ${best}` : ""}` });
+      return;
+    }
+  }
+  r.active = false;
+  post({ type: "state", state: r.stopped ? "stopped" : "paused", steps: r.steps });
+}
+
+/** The first parameter shaped [784, k] (a first layer), k ≥ 1, as 28×28 tiles. */
+function postFilters(r: Run): void {
+  const p = r.page.description.params.find((q) => q.shape.length === 2 && q.shape[0] === 784);
+  if (!p) return;
+  const [rows, cols] = [p.shape[0]!, p.shape[1]!];
+  const w = r.model.params[p.name]!;
+  // W is [784, k]: the filters are its columns (the tutorial's W.T).
+  const t = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = w[i * cols + j]!;
+  const n = Math.min(cols, 100);
+  const side = Math.ceil(Math.sqrt(n));
+  const img = tileRasterImages(t.subarray(0, n * rows), n, [28, 28], [Math.ceil(n / side), side], [1, 1]);
+  post({ type: "image", name: `${p.name} (first layer)`, width: img.width, height: img.height, pixels: img.pixels }, [img.pixels.buffer]);
+}
+
+self.onmessage = (e: MessageEvent<ToWorker>) => {
+  const m = e.data;
+  const fail = (err: unknown) => {
+    if (run) run.active = false;
+    post({ type: "error", message: err instanceof Error ? err.message : String(err) });
+  };
+  try {
+    switch (m.type) {
+      case "compile":
+        compileSpec(m.text, m.file);
+        return;
+      case "train":
+        startTraining(m).catch(fail);
+        return;
+      case "pause":
+        if (run) run.paused = true;
+        return;
+      case "resume":
+        if (run && !run.active && !run.stopped) {
+          run.paused = false;
+          loop(run, true).catch(fail);
+        }
+        return;
+      case "stop":
+        if (run) {
+          run.stopped = true;
+          if (!run.active) post({ type: "state", state: "stopped", steps: run.steps });
+        }
+        return;
+      case "checkpoint":
+        if (!run) throw new Error("no run yet");
+        run.store.read("checkpoint.safetensors").then((bytes) => post({ type: "checkpoint", bytes, name: `${run!.page.description.name}-checkpoint.safetensors` }), fail);
+        return;
+    }
+  } catch (err) {
+    fail(err);
+  }
+};
