@@ -20,7 +20,14 @@ const specFiles = Object.keys(SPECS)
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
-const send = (m: ToWorker, transfer: Transferable[] = []) => worker.postMessage(m, transfer);
+// Messages wait until the worker says it listens (see worker.ts's last line).
+let workerReady = false;
+const pending: [ToWorker, Transferable[]][] = [];
+const send = (m: ToWorker, transfer: Transferable[] = []) => (workerReady ? worker.postMessage(m, transfer) : pending.push([m, transfer]));
+worker.onerror = (e) => {
+  $("status").textContent = `the worker failed: ${e.message}`;
+  console.error(`worker: ${e.message} (${e.filename}:${e.lineno})`);
+};
 
 // --- editor and diagnostics -------------------------------------------------
 let file = "specs/mlp.yaml";
@@ -176,6 +183,10 @@ function checkpoint(): Promise<Uint8Array | null> {
 worker.onmessage = (e: MessageEvent<FromWorker>) => {
   const m = e.data;
   switch (m.type) {
+    case "ready":
+      workerReady = true;
+      for (const [x, t] of pending.splice(0)) worker.postMessage(x, t);
+      return;
     case "compiled":
       showDiagnostics(m.diagnostics);
       if (m.ok) {

@@ -26,6 +26,8 @@ export interface TrainProgress {
 }
 
 export type FromWorker =
+  /** The worker's modules are evaluated and it listens (sent once, first). */
+  | { readonly type: "ready" }
   | { readonly type: "compiled"; readonly ok: boolean; readonly diagnostics: readonly Diagnostic[]; readonly files: Readonly<Record<string, string>>; readonly lowered: string; readonly model: string | null; readonly ms: number }
   | { readonly type: "started"; readonly backend: Backend; readonly device: string; readonly note?: string }
   | { readonly type: "progress"; readonly progress: TrainProgress }

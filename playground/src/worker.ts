@@ -180,3 +180,8 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
     fail(err);
   }
 };
+
+// Trap: the compiler's modules hold a top-level await (wabt's start-up), and a
+// module worker dispatches messages while it is pending, before onmessage is
+// set: they would be lost. The page sends nothing until this says so.
+post({ type: "ready" });
