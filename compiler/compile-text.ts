@@ -19,6 +19,10 @@ export interface CompileOptions {
   /** Also print the lowered program every back end renders (what
    * `dlt-compile --dump-lowered` shows) into the result's `lowered`. */
   readonly lowered?: boolean;
+  /** Graph names (e.g. a classifier's probabilities, `p_y_given_x`) that the
+   * model's `evaluate` also writes per example into `out[name]`, listed in
+   * the description's `outputs`: predictions from the compiled model. */
+  readonly outputs?: readonly string[];
 }
 
 /** What {@link compile} made of a spec. */
@@ -63,7 +67,7 @@ export function compile(specText: string, options: CompileOptions = {}): Compile
   }
   const warnings: Diagnostic[] = [...(ls.warnings ?? [])];
   try {
-    const c = compileSpec(ls);
+    const c = compileSpec(ls, options.outputs ? { outputs: options.outputs } : {});
     for (const w of c.warnings) warnings.push(diagnosticFromLoc(w.code, w.loc ?? { file, line: 1, col: 1 }, w.message));
     return { ok: true, model: c.name, files: c.files, diagnostics: warnings, description: c.desc, ...(options.lowered ? { lowered: printProgram(c.program) } : {}) };
   } catch (e) {

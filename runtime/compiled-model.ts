@@ -169,6 +169,10 @@ export interface ModelDescription {
   readonly phases: readonly PhaseDesc[];
   /** Names of the eval metrics, e.g. ["error", "cost"]. */
   readonly metrics: readonly string[];
+  /** Graph values the evaluation also writes per example, `out[name]` of
+   * evalBatchSize × prod(shape) (compiled on request: compile's `outputs`,
+   * e.g. a classifier's probabilities); absent when none. */
+  readonly outputs?: readonly { readonly name: string; readonly shape: readonly number[] }[];
   /** The metrics among them scored over a whole split (absent: none). */
   readonly splitMetrics?: readonly SplitMetricDesc[];
   /** Batch size the eval function was compiled for. */

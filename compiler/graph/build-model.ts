@@ -482,8 +482,17 @@ function afterUpdate(mb: ModelBuilder, b: Builder, p: number, n: string, updated
 }
 
 /** The evaluation graph: per-example metrics over a batch. */
-export function buildEval(ls: LoadedSpec, opts: BuildOptions): Graph {
+export function buildEval(ls: LoadedSpec, opts: BuildOptions, outputs: readonly string[] = []): Graph {
   const mb = new ModelBuilder(ls, { ...opts, mode: "eval" });
+  // Graph names the caller asked to read per example (compile's `outputs`:
+  // a classifier's probabilities for a page that draws digits).
+  for (const name of outputs) {
+    const at = mb.loc([], `output ${name}`);
+    const id = mb.resolve(name, at);
+    const shape = mb.b.shape(id);
+    if (shape[0] !== opts.batch) throw new IRError(`output '${name}' has shape [${shape.join(", ")}]: not one value or row per example (the batch is ${opts.batch})`, at, "E031");
+    mb.b.graph.outputs.set(`output:${name}`, id);
+  }
   for (const [name, m] of Object.entries(ls.spec.metrics ?? {})) {
     mb.b.graph.outputs.set(`metric:${name}`, mb.metric(name, m));
     // A ratio's denominator is a second output, summed by the trainer.

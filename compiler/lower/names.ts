@@ -81,8 +81,8 @@ export class Names {
  * is, if any (`cost`, `metric:error`, `param:W1`). */
 export function baseName(n: Node, output: string | undefined): string {
   if (output !== undefined) {
-    const m = /^(?:metric|param|state):(.+)$/.exec(output);
-    if (m) return output.startsWith("metric:") ? m[1]! : `new_${m[1]}`;
+    const m = /^(?:metric|output|param|state):(.+)$/.exec(output);
+    if (m) return output.startsWith("metric:") || output.startsWith("output:") ? m[1]! : `new_${m[1]}`;
     return output;
   }
   if (n.loc?.name) return n.loc.name;

@@ -109,6 +109,8 @@ export class Evaluator {
       const sm = this.splitMetrics.get(m);
       this.out[m] = new Float32Array(d.evalBatchSize * (sm?.kind === "chunk_f1" ? sm.tokens : 1));
     }
+    // Requested outputs (compile's `outputs`) are written too; unread here.
+    for (const o of d.outputs ?? []) this.out[o.name] = new Float32Array(d.evalBatchSize * o.shape.reduce((a, b) => a * b, 1));
   }
 
   get enabled(): boolean {

@@ -232,7 +232,7 @@ class GpuModelImpl implements GpuModel {
     this.carriedStaging = offset > 0 ? device.createBuffer({ label: "download", size: offset, usage: USAGE_MAP_READ | USAGE_COPY_DST }) : null;
 
     this.steps = plan.steps.map((p, s) => this.compile(p, `step${s}`, ["cost"], 1));
-    this.evalProgram = this.compile(plan.eval, "eval", evalOutputNames(desc).map((m) => `metric:${m}`), Infinity);
+    this.evalProgram = this.compile(plan.eval, "eval", [...evalOutputNames(desc).map((m) => `metric:${m}`), ...(desc.outputs ?? []).map((o) => `output:${o.name}`)], Infinity);
   }
 
   private compile(p: GpuProgram, label: string, outputs: readonly string[], maxCount: number): CompiledProgram {
@@ -249,7 +249,7 @@ class GpuModelImpl implements GpuModel {
     for (const o of outputs) {
       const buffer = p.outputs[o];
       const count = Math.min(this.plan.buffers[buffer].size, maxCount);
-      readbacks.push({ name: o.startsWith("metric:") ? o.slice("metric:".length) : o, buffer, offset, count });
+      readbacks.push({ name: o.replace(/^(metric|output):/, ""), buffer, offset, count });
       offset += count * 4;
     }
     const staging = this.device.createBuffer({ label: `${label}:readback`, size: Math.max(4, offset), usage: USAGE_MAP_READ | USAGE_COPY_DST });

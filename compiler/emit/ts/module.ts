@@ -129,7 +129,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
   const evr = rendered.get(evalFn)!;
   const evOutputs = [...evalFn.block.outputs];
   const evr2 = { ...evr, used: new Set([...evr.used, ...evOutputs.map(([, b]) => b)]) };
-  const evOut = evOutputs.map(([k, b]) => `${prop("out", k.replace(/^metric:/, ""))}.set(${local(b)});`);
+  const evOut = evOutputs.map(([k, b]) => `${prop("out", k.replace(/^(metric|output):/, ""))}.set(${local(b)});`);
   const evBody = methodBody(evalFn, evr2, evOut);
   const evStatements = usesStep(evr.body) ? ["const step = 0; // evaluation draws random numbers from counter 0", ...evBody] : evBody;
 
