@@ -20,6 +20,7 @@ import type { CompiledModel } from "../runtime/compiled-model.ts";
 import { train } from "../runtime/node/api.ts";
 import { loadData } from "../runtime/node/api.ts";
 import { Model as LogregModel } from "../generated/logreg/model.ts";
+import { compileAndLoad, removeCompiled } from "./setup/compiled-spec.ts";
 
 const SITE = join(ROOT, "dist", "playground");
 const CHROMIUM = "/usr/bin/chromium";
@@ -98,6 +99,7 @@ beforeAll(async () => {
 }, 400_000);
 
 afterAll(async () => {
+  removeCompiled();
   await browser?.close();
   server?.close();
   rmSync(TMP, { recursive: true, force: true });
@@ -170,6 +172,43 @@ describe("the playground, static build, in Chromium", () => {
     expect(s.steps).toBe(20);
     const inPage = paramsOf(new Uint8Array(await pageCall<number[]>(page, "checkpoint")));
     for (const [name, want] of Object.entries(straight.params)) expect(bytesOf(inPage.get(name)!).equals(bytesOf(want)), `node→page ${name}`).toBe(true);
+    await page.close();
+  });
+
+  it("draw a digit: the page's probabilities equal the Node evaluation of the same image; the confusion matrix's error is dlt-eval's", async () => {
+    const { page, problems } = await openPage();
+    const text = readFileSync(join(ROOT, "specs/logreg.yaml"), "utf8");
+    await pageCall(page, "setSpec", text, "specs/logreg.yaml");
+    await trainInPage(page, { backend: "cpu", maxSteps: 30, chunk: 30 });
+    // A "7": a bar across the top and a stroke down to the lower left.
+    const seven: [number, number][] = [];
+    for (let x = 70; x <= 210; x += 4) seven.push([x, 70]);
+    for (let t = 0; t <= 1; t += 0.02) seven.push([210 - 90 * t, 70 + 150 * t]);
+    const drawn = await pageCall<{ pixels: number[]; probabilities: number[] }>(page, "drawAndClassify", seven);
+    expect(drawn.pixels.filter((v) => v > 0.5).length).toBeGreaterThan(20);
+    expect(await page.locator("#probabilities li").count()).toBe(10);
+    // Node: the same spec compiled with the same evaluation output, the page's parameters.
+    const { model } = await compileAndLoad(text, "specs/logreg.yaml", { outputs: ["p_y_given_x"] });
+    const saved = paramsOf(new Uint8Array(await pageCall<number[]>(page, "checkpoint")));
+    for (const [name, v] of saved) model.params[name]!.set(v);
+    const n = model.desc.evalBatchSize;
+    const x = new Float32Array(n * 784);
+    x.set(drawn.pixels);
+    const out = { p_y_given_x: new Float32Array(n * 10), error: new Float32Array(n), cost: new Float32Array(n) };
+    await model.evaluate({ x, y: new Int32Array(n) }, out);
+    expect(drawn.probabilities).toEqual([...out.p_y_given_x.subarray(0, 10)]);
+    // The confusion matrix over the test split: 1,000 digits, and its error is the error metric's.
+    const c = await pageCall<{ matrix: number[][]; error: number }>(page, "confusion");
+    expect(c.matrix.flat().reduce((a, b) => a + b, 0)).toBe(1000);
+    const splits = await loadData(model.desc);
+    const { evaluate } = await import("../runtime/api.ts");
+    expect(c.error).toBeCloseTo((await evaluate(model, splits.test, "test")).error!, 10);
+    if (process.env.DLT_SCREENSHOT) {
+      await page.click("#confusion-button");
+      await page.waitForSelector("#confusion tr");
+      await page.screenshot({ path: process.env.DLT_SCREENSHOT, fullPage: true });
+    }
+    expect(problems).toEqual([]);
     await page.close();
   });
 

@@ -83,7 +83,27 @@ function showCode(): void {
   const keep = codeFile.value;
   codeFile.replaceChildren(...names.map((n) => new Option(n, n)));
   codeFile.value = names.includes(keep) ? keep : "model.ts";
-  $("code").textContent = codeFile.value === "lowered program" ? lowered : (files[codeFile.value] ?? "");
+  const text = codeFile.value === "lowered program" ? lowered : (files[codeFile.value] ?? "");
+  // `// specs/x.yaml:20 ...` comments (and the IR's locations) link back to the editor's line.
+  const pre = $("code");
+  pre.replaceChildren();
+  const re = new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:(\\d+)`, "g");
+  let at = 0;
+  for (const m of text.matchAll(re)) {
+    pre.append(text.slice(at, m.index));
+    const a = document.createElement("span");
+    a.className = "spec-line";
+    a.textContent = m[0];
+    const line = Number(m[1]);
+    a.onclick = () => {
+      const l = editor.state.doc.line(Math.min(line, editor.state.doc.lines));
+      editor.dispatch({ selection: { anchor: l.from, head: l.to }, scrollIntoView: true });
+      editor.focus();
+    };
+    pre.append(a);
+    at = m.index! + m[0].length;
+  }
+  pre.append(text.slice(at));
 }
 
 // --- plots and filters --------------------------------------------------------
@@ -113,6 +133,98 @@ function drawFilters(name: string, width: number, height: number, pixels: Uint8A
   $("filters-caption").textContent = name;
 }
 
+// --- draw a digit, confusion matrix ------------------------------------------
+const draw = $<HTMLCanvasElement>("draw");
+const dctx = draw.getContext("2d", { willReadFrequently: true })!;
+function clearDrawing(): void {
+  dctx.fillStyle = "#000";
+  dctx.fillRect(0, 0, draw.width, draw.height);
+  $("probabilities").replaceChildren();
+}
+clearDrawing();
+let drawing = false;
+draw.onpointerdown = (e) => {
+  drawing = true;
+  stroke(e);
+};
+draw.onpointermove = (e) => drawing && stroke(e);
+draw.onpointerup = draw.onpointerleave = () => {
+  if (!drawing) return;
+  drawing = false;
+  void classifyDrawing();
+};
+function stroke(e: PointerEvent): void {
+  dctx.fillStyle = "#fff";
+  dctx.beginPath();
+  dctx.arc(e.offsetX, e.offsetY, 12, 0, 2 * Math.PI);
+  dctx.fill();
+}
+$("clear").onclick = clearDrawing;
+
+/** The drawing as MNIST's 28×28 values in [0, 1] (10×10 pixel cells averaged). */
+function drawnPixels(): Float32Array {
+  const src = dctx.getImageData(0, 0, 280, 280).data;
+  const out = new Float32Array(784);
+  for (let r = 0; r < 28; r++)
+    for (let c = 0; c < 28; c++) {
+      let s = 0;
+      for (let y = 0; y < 10; y++) for (let x = 0; x < 10; x++) s += src[4 * ((r * 10 + y) * 280 + c * 10 + x)]!;
+      out[r * 28 + c] = s / (100 * 255);
+    }
+  return out;
+}
+
+let probabilitiesWaiter: ((p: readonly number[]) => void) | undefined;
+function classify(pixels: Float32Array): Promise<readonly number[]> {
+  return new Promise((resolve) => {
+    probabilitiesWaiter = resolve;
+    send({ type: "classify", pixels });
+  });
+}
+async function classifyDrawing(): Promise<void> {
+  if (state === "idle") {
+    $("status").textContent = "train a model first, then draw";
+    return;
+  }
+  showProbabilities(await classify(drawnPixels()));
+}
+function showProbabilities(p: readonly number[]): void {
+  const top = p.indexOf(Math.max(...p));
+  $("probabilities").replaceChildren(
+    ...p.map((v, d) => {
+      const li = document.createElement("li");
+      li.className = d === top ? "top" : "";
+      const bar = document.createElement("span");
+      bar.style.width = `${Math.round(v * 120)}px`;
+      li.append(`${(100 * v).toFixed(1)} %`, bar);
+      return li;
+    }),
+  );
+}
+
+let confusionWaiter: ((c: { matrix: readonly (readonly number[])[]; error: number }) => void) | undefined;
+function confusion(): Promise<{ matrix: readonly (readonly number[])[]; error: number }> {
+  return new Promise((resolve) => {
+    confusionWaiter = resolve;
+    send({ type: "confusion" });
+  });
+}
+$("confusion-button").onclick = async () => {
+  const c = await confusion();
+  const table = $("confusion");
+  const head = document.createElement("tr");
+  head.append(...["true \\ predicted", ..."0123456789"].map((t) => Object.assign(document.createElement("th"), { textContent: t })));
+  table.replaceChildren(
+    head,
+    ...c.matrix.map((row, t) => {
+      const tr = document.createElement("tr");
+      tr.append(Object.assign(document.createElement("th"), { textContent: String(t) }), ...row.map((v) => Object.assign(document.createElement("td"), { textContent: String(v) })));
+      return tr;
+    }),
+  );
+  $("confusion-error").textContent = `test error ${(100 * c.error).toFixed(2)} %`;
+};
+
 // --- training ---------------------------------------------------------------
 type RunState = "idle" | "running" | "paused" | "finished" | "stopped";
 let state: RunState = "idle";
@@ -133,6 +245,7 @@ function setState(s: RunState, summary?: string): void {
   $<HTMLButtonElement>("resume").disabled = s !== "paused";
   $<HTMLButtonElement>("stop").disabled = s !== "running" && s !== "paused";
   $<HTMLButtonElement>("download").disabled = s === "idle";
+  $<HTMLButtonElement>("confusion-button").disabled = s === "idle";
   $("status").textContent = `${s}${steps ? ` at step ${steps}` : ""}${summary ? ` — ${summary}` : ""}`;
 }
 
@@ -229,6 +342,14 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       steps = m.steps;
       setState(m.state, m.summary);
       return;
+    case "probabilities":
+      probabilitiesWaiter?.(m.probabilities);
+      probabilitiesWaiter = undefined;
+      return;
+    case "confusion":
+      confusionWaiter?.(m);
+      confusionWaiter = undefined;
+      return;
     case "checkpoint":
       checkpointWaiter?.(m.bytes);
       checkpointWaiter = undefined;
@@ -260,5 +381,21 @@ const api = {
   checkpoint: async () => Array.from((await checkpoint()) ?? []),
   device: () => $("device").textContent ?? "",
   filters: () => ({ width: $<HTMLCanvasElement>("filters").width, caption: $("filters-caption").textContent }),
+  classify: async (pixels: number[]) => [...(await classify(new Float32Array(pixels)))],
+  confusion,
+  /** Draws a stroke on the canvas (page coordinates of the canvas, 0–280) and classifies the drawing. */
+  drawAndClassify: async (points: [number, number][]) => {
+    clearDrawing();
+    dctx.fillStyle = "#fff";
+    for (const [x, y] of points) {
+      dctx.beginPath();
+      dctx.arc(x, y, 12, 0, 2 * Math.PI);
+      dctx.fill();
+    }
+    const pixels = drawnPixels();
+    const p = await classify(pixels);
+    showProbabilities(p);
+    return { pixels: [...pixels], probabilities: [...p] };
+  },
 };
 (window as unknown as { playground: typeof api }).playground = api;

@@ -15,7 +15,11 @@ export type ToWorker =
   | { readonly type: "resume" }
   | { readonly type: "stop" }
   /** The run's last checkpoint, answered by `checkpoint`. */
-  | { readonly type: "checkpoint" };
+  | { readonly type: "checkpoint" }
+  /** The classifier's probabilities for one 28×28 image (784 values in [0, 1]), answered by `probabilities`. */
+  | { readonly type: "classify"; readonly pixels: Float32Array }
+  /** Predicted × true class counts over the test split, answered by `confusion`. */
+  | { readonly type: "confusion" };
 
 export interface TrainProgress {
   readonly step: number;
@@ -36,5 +40,7 @@ export type FromWorker =
   | { readonly type: "image"; readonly name: string; readonly width: number; readonly height: number; readonly pixels: Uint8Array }
   | { readonly type: "state"; readonly state: "running" | "paused" | "finished" | "stopped"; readonly steps: number; readonly summary?: string }
   | { readonly type: "checkpoint"; readonly bytes: Uint8Array | null; readonly name: string }
-  /** A run's parameters, for tests comparing with Node (host arrays). */
+  | { readonly type: "probabilities"; readonly probabilities: readonly number[] }
+  /** matrix[true][predicted], and the error rate it implies. */
+  | { readonly type: "confusion"; readonly matrix: readonly (readonly number[])[]; readonly error: number }
   | { readonly type: "error"; readonly message: string };

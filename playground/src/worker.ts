@@ -11,6 +11,8 @@
 // (resume is bit-exact). Trap: never read a GPU model's host arrays inside a
 // chunk; they are stale until the trainer's own download.
 import { compile } from "../../compiler/compile-text.ts";
+import { loadSpecText } from "../../compiler/frontend/load.ts";
+import { PaddedBatches } from "../../runtime/data/batcher.ts";
 import { browserDevice, type CompiledModel, createGpuModel, MemoryRunStore, type Splits, tileRasterImages, train } from "dlt/runtime";
 import { digitSplits } from "./digits.ts";
 import { loadPageModel, type PageModel } from "./load-model.ts";
@@ -34,13 +36,28 @@ interface Run {
   readonly splits: Splits;
   readonly chunk: number;
   readonly maxSteps: number;
+  /** The graph name of the classifier's probabilities (compiled as an
+   * evaluation output), or null for a model that classifies nothing. */
+  readonly probs: string | null;
+  /** Requests that read the model, answered between chunks. */
+  readonly requests: (() => Promise<void>)[];
   steps: number;
   paused: boolean;
   stopped: boolean;
   active: boolean;
 }
 let run: Run | undefined;
-let compiledFor: { text: string; file: string; page: PageModel } | undefined;
+let compiledFor: { text: string; file: string; page: PageModel; probs: string | null } | undefined;
+
+/** The probabilities the spec's zero_one metric scores (its classifier). */
+function classifierOutput(text: string, file: string): string | null {
+  try {
+    for (const m of Object.values(loadSpecText(text, file).spec.metrics ?? {})) if ("zero_one" in m) return m.zero_one.probs;
+  } catch {
+    // The compile reports the spec's errors.
+  }
+  return null;
+}
 
 function compileSpec(text: string, file: string): ReturnType<typeof compile> {
   const t0 = performance.now();
@@ -51,13 +68,16 @@ function compileSpec(text: string, file: string): ReturnType<typeof compile> {
 
 async function startTraining(m: Extract<ToWorker, { type: "train" }>): Promise<void> {
   if (run?.active) throw new Error("a run is in progress: stop it first");
-  let page = compiledFor && compiledFor.text === m.text && compiledFor.file === m.file ? compiledFor.page : undefined;
-  if (!page) {
-    const r = compileSpec(m.text, m.file);
+  if (!compiledFor || compiledFor.text !== m.text || compiledFor.file !== m.file) {
+    // The model trained here also returns its classifier's probabilities
+    // from evaluate (compile's `outputs`), for the drawn digit and the
+    // confusion matrix; its training step is the one generated/ holds.
+    const probs = classifierOutput(m.text, m.file);
+    const r = compile(m.text, { file: m.file, ...(probs ? { outputs: [probs] } : {}) });
     if (!r.ok) throw new Error("the spec has errors: see the editor");
-    page = loadPageModel(Object.fromEntries(r.files));
-    compiledFor = { text: m.text, file: m.file, page };
+    compiledFor = { text: m.text, file: m.file, page: loadPageModel(Object.fromEntries(r.files)), probs };
   }
+  const { page, probs } = compiledFor;
   await page.prepare();
   const desc = page.description;
   if (desc.data.dataset !== "mnist") throw new Error(`the playground trains on the embedded MNIST digits; this spec's dataset is "${desc.data.dataset}"`);
@@ -80,7 +100,7 @@ async function startTraining(m: Extract<ToWorker, { type: "train" }>): Promise<v
   const store = new MemoryRunStore();
   if (m.checkpoint) await store.writeAtomic("checkpoint.safetensors", m.checkpoint);
   const splits = await embeddedDigits(m.digitsUrl);
-  run = { model, page, store, splits, chunk: Math.max(1, m.chunk), maxSteps: m.maxSteps ?? Number.MAX_SAFE_INTEGER, steps: 0, paused: false, stopped: false, active: true };
+  run = { model, page, store, splits, probs, requests: [], chunk: Math.max(1, m.chunk), maxSteps: m.maxSteps ?? Number.MAX_SAFE_INTEGER, steps: 0, paused: false, stopped: false, active: true };
   post({ type: "started", backend, device, ...(note ? { note } : {}) });
   await loop(run, m.checkpoint !== undefined);
 }
@@ -116,6 +136,7 @@ async function loop(r: Run, resumeFirst: boolean): Promise<void> {
     resume = true;
     r.steps = s.steps;
     postFilters(r);
+    for (const q of r.requests.splice(0)) await q();
     if (s.finished || s.steps >= r.maxSteps) {
       r.active = false;
       const best = s.bestValid === null ? "" : `best validation ${s.monitor} ${s.monitor === "error" ? `${(s.bestValid * 100).toFixed(2)} %` : s.bestValid.toFixed(4)}${s.testAtBest === null ? "" : `, test ${(s.testAtBest * 100).toFixed(2)} %`}`;
@@ -125,6 +146,31 @@ async function loop(r: Run, resumeFirst: boolean): Promise<void> {
   }
   r.active = false;
   post({ type: "state", state: r.stopped ? "stopped" : "paused", steps: r.steps });
+}
+
+/** Runs `q` now when the model is idle, else after the current chunk (a GPU
+ * model must not evaluate while a step is in flight). */
+function whenIdle(q: () => Promise<void>): void {
+  if (!run) throw new Error("train a model first");
+  const fail = (e: unknown) => post({ type: "error", message: e instanceof Error ? e.message : String(e) });
+  const guarded = () => q().catch(fail);
+  if (run.active) run.requests.push(guarded);
+  else void guarded();
+}
+
+/** The evaluation outputs of one batch whose first `rows` rows are `x`. */
+async function evaluateRows(r: Run, x: Float32Array, rows: number): Promise<Float32Array> {
+  const d = r.page.description;
+  if (!r.probs) throw new Error(`${d.name} has no classifier (no zero_one metric) to ask`);
+  const n = d.evalBatchSize;
+  const xin = d.inputs.find((i) => i.dtype === "f32")!;
+  const batch: Record<string, Float32Array | Int32Array> = {};
+  for (const i of d.inputs) batch[i.name] = i.dtype === "f32" ? new Float32Array(n * i.shape.reduce((a, b) => a * b, 1)) : new Int32Array(n * i.shape.reduce((a, b) => a * b, 1));
+  (batch[xin.name] as Float32Array).set(x.subarray(0, rows * 784));
+  const out: Record<string, Float32Array> = { [r.probs]: new Float32Array(n * 10) };
+  for (const m of d.metrics) out[m] = new Float32Array(n);
+  await r.model.evaluate(batch, out);
+  return out[r.probs]!;
 }
 
 /** The first parameter shaped [784, k] (a first layer), k ≥ 1, as 28×28 tiles. */
@@ -140,6 +186,31 @@ function postFilters(r: Run): void {
   const side = Math.ceil(Math.sqrt(n));
   const img = tileRasterImages(t.subarray(0, n * rows), n, [28, 28], [Math.ceil(n / side), side], [1, 1]);
   post({ type: "image", name: `${p.name} (first layer)`, width: img.width, height: img.height, pixels: img.pixels }, [img.pixels.buffer]);
+}
+
+/** matrix[true][predicted] over the test split, from the classifier's probabilities. */
+async function confusion(r: Run): Promise<{ matrix: number[][]; error: number }> {
+  const d = r.page.description;
+  if (!r.probs) throw new Error(`${d.name} has no classifier (no zero_one metric)`);
+  const matrix = Array.from({ length: 10 }, () => new Array<number>(10).fill(0));
+  const batches = new PaddedBatches(r.splits.test, d.inputs, d.evalBatchSize, "test");
+  const label = d.inputs.find((i) => i.dtype === "i32")!.name;
+  let wrong = 0;
+  for (let k = 0; k < batches.numBatches; k++) {
+    const { batch, count } = batches.fill(k);
+    const out: Record<string, Float32Array> = { [r.probs]: new Float32Array(d.evalBatchSize * 10) };
+    for (const m of d.metrics) out[m] = new Float32Array(d.evalBatchSize);
+    await r.model.evaluate(batch, out);
+    const p = out[r.probs]!;
+    const y = batch[label] as Int32Array;
+    for (let i = 0; i < count; i++) {
+      const row = p.subarray(i * 10, i * 10 + 10);
+      const guess = row.indexOf(Math.max(...row));
+      matrix[y[i]!]![guess]!++;
+      if (guess !== y[i]) wrong++;
+    }
+  }
+  return { matrix, error: wrong / r.splits.test.n };
 }
 
 self.onmessage = (e: MessageEvent<ToWorker>) => {
@@ -170,6 +241,15 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
           run.stopped = true;
           if (!run.active) post({ type: "state", state: "stopped", steps: run.steps });
         }
+        return;
+      case "classify":
+        whenIdle(async () => {
+          const p = await evaluateRows(run!, m.pixels, 1);
+          post({ type: "probabilities", probabilities: [...p.subarray(0, 10)] });
+        });
+        return;
+      case "confusion":
+        whenIdle(async () => post({ type: "confusion", ...(await confusion(run!)) }));
         return;
       case "checkpoint":
         if (!run) throw new Error("no run yet");
