@@ -203,11 +203,39 @@ describe("the playground, static build, in Chromium", () => {
     const splits = await loadData(model.desc);
     const { evaluate } = await import("../runtime/api.ts");
     expect(c.error).toBeCloseTo((await evaluate(model, splits.test, "test")).error!, 10);
-    if (process.env.DLT_SCREENSHOT) {
-      await page.click("#confusion-button");
-      await page.waitForSelector("#confusion tr");
-      await page.screenshot({ path: process.env.DLT_SCREENSHOT, fullPage: true });
-    }
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("a new user's path, by the page's own controls: edit the MLP (300 ReLU units), Train, Pause, see curves and filters, draw a digit with the mouse", async () => {
+    const { page, problems } = await openPage();
+    const mlp = readFileSync(join(ROOT, "specs/mlp.yaml"), "utf8");
+    const edited = mlp.replaceAll("500", "300").replace("activation: tanh", "activation: relu");
+    await pageCall(page, "setSpec", edited, "specs/mlp.yaml");
+    await page.waitForFunction(() => document.getElementById("status")?.textContent?.startsWith("compiled"), null, { timeout: 30_000 });
+    expect(await page.textContent("#diagnostics")).toBe("");
+    await page.selectOption("#backend", "cpu");
+    await page.click("#train");
+    // An epoch of the embedded digits (400 minibatches) brings a validation point.
+    await page.waitForFunction(() => (window as unknown as { playground: { state(): PlaygroundState } }).playground.state().records >= 1, null, { timeout: 180_000 });
+    await page.click("#pause");
+    await page.waitForFunction(() => (window as unknown as { playground: { state(): PlaygroundState } }).playground.state().state === "paused", null, { timeout: 60_000 });
+    expect((await pageCall<{ width: number; caption: string }>(page, "filters")).caption).toBe("W1 (first layer)");
+    expect((await pageCall<number[]>(page, "costs")).length).toBeGreaterThan(1);
+    expect(await page.locator("#plot-valid canvas").count()).toBe(1);
+    expect(await page.textContent("#stats")).toMatch(/examples\/s/);
+    await page.locator("#draw").scrollIntoViewIfNeeded();
+    const box = (await page.locator("#draw").boundingBox())!;
+    await page.mouse.move(box.x + 140, box.y + 50);
+    await page.mouse.down();
+    for (let t = 0; t <= 1; t += 0.05) await page.mouse.move(box.x + 140, box.y + 50 + 180 * t);
+    await page.mouse.up();
+    await page.waitForFunction(() => document.querySelectorAll("#probabilities li").length === 10, null, { timeout: 30_000 });
+    await page.click("#resume");
+    await page.waitForFunction(() => (window as unknown as { playground: { state(): PlaygroundState } }).playground.state().state === "running", null, { timeout: 30_000 });
+    await page.click("#stop");
+    await page.waitForFunction(() => (window as unknown as { playground: { state(): PlaygroundState } }).playground.state().state === "stopped", null, { timeout: 60_000 });
+    if (process.env.DLT_SCREENSHOT) await page.screenshot({ path: process.env.DLT_SCREENSHOT, fullPage: true });
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -137,6 +137,10 @@ async function loop(r: Run, resumeFirst: boolean): Promise<void> {
     r.steps = s.steps;
     postFilters(r);
     for (const q of r.requests.splice(0)) await q();
+    // Trap: a CPU chunk awaits only settled promises (microtasks), so without
+    // a macrotask turn here no message — pause, stop, classify — would ever
+    // be delivered while training runs.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     if (s.finished || s.steps >= r.maxSteps) {
       r.active = false;
       const best = s.bestValid === null ? "" : `best validation ${s.monitor} ${s.monitor === "error" ? `${(s.bestValid * 100).toFixed(2)} %` : s.bestValid.toFixed(4)}${s.testAtBest === null ? "" : `, test ${(s.testAtBest * 100).toFixed(2)} %`}`;
