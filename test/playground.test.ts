@@ -240,6 +240,19 @@ describe("the playground, static build, in Chromium", () => {
     await page.close();
   });
 
+  it("an RBM's Gibbs samples: the spec's sampler run in the page after training (20 hidden units, so it takes seconds)", async () => {
+    const { page, problems } = await openPage();
+    const rbm = readFileSync(join(ROOT, "specs/rbm.yaml"), "utf8").replaceAll("500", "20");
+    await pageCall(page, "setSpec", rbm, "specs/rbm.yaml");
+    await trainInPage(page, { backend: "webgpu", maxSteps: 20, chunk: 20 });
+    await page.click("#samples-button");
+    await page.waitForFunction(() => (document.getElementById("samples") as HTMLCanvasElement).width > 1, null, { timeout: 120_000 });
+    // 10 rows of 20 chains, 28×28 each, 1 pixel apart (the tutorial's samples.png).
+    expect(await pageCall<{ width: number; height: number; caption: string }>(page, "samples")).toEqual({ width: 20 * 29 - 1, height: 10 * 29 - 1, caption: "samples: samples (10 rows of 20 chains)" });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it("the first load transfers under 6 MB compressed (gzip), the digits included", () => {
     const sizes = new Map<string, number>();
     const walk = (d: string): void => {
@@ -253,5 +266,37 @@ describe("the playground, static build, in Chromium", () => {
     const total = [...sizes.values()].reduce((a, b) => a + b, 0);
     expect(total, JSON.stringify(Object.fromEntries(sizes))).toBeLessThan(6_000_000);
     expect([...sizes.keys()].some((k) => k.includes("mnist-digits.bin"))).toBe(true);
+  });
+});
+
+describe("npm run playground", () => {
+  it("serves the page (Vite's dev server) and it compiles the MLP", async () => {
+    const { spawn } = await import("node:child_process");
+    const dev = spawn("npm", ["run", "playground", "--", "--port", "0", "--host", "127.0.0.1"], { cwd: ROOT, detached: true });
+    try {
+      let log = "";
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no URL from the dev server:\n${log}`)), 120_000);
+        const read = (d: Buffer) => {
+          log += d.toString();
+          const m = /Local:\s+(http:\/\/\S+)/.exec(log.replace(/\x1b\[[0-9;]*m/g, ""));
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        };
+        dev.stdout!.on("data", read);
+        dev.stderr!.on("data", read);
+      });
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on("pageerror", (e) => problems.push(e.message));
+      await page.goto(url);
+      await page.waitForFunction(() => document.getElementById("status")?.textContent?.startsWith("compiled mlp"), null, { timeout: 120_000 });
+      expect(problems).toEqual([]);
+      await page.close();
+    } finally {
+      process.kill(-dev.pid!, "SIGTERM");
+    }
   });
 });

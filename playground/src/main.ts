@@ -120,7 +120,10 @@ const costPlot = new uPlot(plotOpts("training cost", "cost"), costData, $("plot-
 const validPlot = new uPlot(plotOpts("validation", "error %"), validData, $("plot-valid"));
 
 function drawFilters(name: string, width: number, height: number, pixels: Uint8Array): void {
-  const canvas = $<HTMLCanvasElement>("filters");
+  // A sampler's rows go to their own figure; everything else is the filters.
+  const samples = name.startsWith("samples");
+  if (samples) $("samples-figure").hidden = false;
+  const canvas = $<HTMLCanvasElement>(samples ? "samples" : "filters");
   canvas.width = width;
   canvas.height = height;
   const ctx = canvas.getContext("2d")!;
@@ -130,7 +133,8 @@ function drawFilters(name: string, width: number, height: number, pixels: Uint8A
     img.data[4 * i + 3] = 255;
   }
   ctx.putImageData(img, 0, 0);
-  $("filters-caption").textContent = name;
+  $(samples ? "samples-caption" : "filters-caption").textContent = name;
+  if (samples) $("status").textContent = `${state} at step ${steps} — samples drawn`;
 }
 
 // --- draw a digit, confusion matrix ------------------------------------------
@@ -225,6 +229,11 @@ $("confusion-button").onclick = async () => {
   $("confusion-error").textContent = `test error ${(100 * c.error).toFixed(2)} %`;
 };
 
+$("samples-button").onclick = () => {
+  $("status").textContent = "sampling (the spec's Gibbs steps, on the CPU)…";
+  send({ type: "samples" });
+};
+
 // --- training ---------------------------------------------------------------
 type RunState = "idle" | "running" | "paused" | "finished" | "stopped";
 let state: RunState = "idle";
@@ -246,6 +255,7 @@ function setState(s: RunState, summary?: string): void {
   $<HTMLButtonElement>("stop").disabled = s !== "running" && s !== "paused";
   $<HTMLButtonElement>("download").disabled = s === "idle";
   $<HTMLButtonElement>("confusion-button").disabled = s === "idle";
+  $<HTMLButtonElement>("samples-button").disabled = s === "idle" || s === "running";
   $("status").textContent = `${s}${steps ? ` at step ${steps}` : ""}${summary ? ` — ${summary}` : ""}`;
 }
 
@@ -381,6 +391,7 @@ const api = {
   checkpoint: async () => Array.from((await checkpoint()) ?? []),
   device: () => $("device").textContent ?? "",
   filters: () => ({ width: $<HTMLCanvasElement>("filters").width, caption: $("filters-caption").textContent }),
+  samples: () => ({ width: $<HTMLCanvasElement>("samples").width, height: $<HTMLCanvasElement>("samples").height, caption: $("samples-caption").textContent }),
   classify: async (pixels: number[]) => [...(await classify(new Float32Array(pixels)))],
   confusion,
   /** Draws a stroke on the canvas (page coordinates of the canvas, 0–280) and classifies the drawing. */

@@ -19,7 +19,9 @@ export type ToWorker =
   /** The classifier's probabilities for one 28×28 image (784 values in [0, 1]), answered by `probabilities`. */
   | { readonly type: "classify"; readonly pixels: Float32Array }
   /** Predicted × true class counts over the test split, answered by `confusion`. */
-  | { readonly type: "confusion" };
+  | { readonly type: "confusion" }
+  /** The spec's samplers (an RBM's Gibbs chains from test digits), answered by `image` messages. */
+  | { readonly type: "samples" };
 
 export interface TrainProgress {
   readonly step: number;

@@ -13,6 +13,7 @@
 import { compile } from "../../compiler/compile-text.ts";
 import { loadSpecText } from "../../compiler/frontend/load.ts";
 import { PaddedBatches } from "../../runtime/data/batcher.ts";
+import { runSamplers } from "../../runtime/train/samplers.ts";
 import { browserDevice, type CompiledModel, createGpuModel, MemoryRunStore, type Splits, tileRasterImages, train } from "dlt/runtime";
 import { digitSplits } from "./digits.ts";
 import { loadPageModel, type PageModel } from "./load-model.ts";
@@ -250,6 +251,22 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
         whenIdle(async () => {
           const p = await evaluateRows(run!, m.pixels, 1);
           post({ type: "probabilities", probabilities: [...p.subarray(0, 10)] });
+        });
+        return;
+      case "samples":
+        whenIdle(async () => {
+          const r = run!;
+          if (!r.page.description.samplers?.length) throw new Error(`${r.page.description.name} has no samplers (an RBM's samplers: section)`);
+          // Samplers run on the CPU model: a GPU run's parameters are copied into one.
+          let cpu = r.model;
+          if (!cpu.sample) {
+            cpu = new r.page.Model();
+            for (const p of r.page.description.params) cpu.params[p.name]!.set(r.model.params[p.name]!);
+            for (const t of r.page.description.state) cpu.state[t.name]!.set(r.model.state[t.name]!);
+          }
+          for (const s of runSamplers(cpu, r.splits.test)) {
+            post({ type: "image", name: `samples: ${s.sampler.name} (${s.sampler.rows} rows of ${s.sampler.chains} chains)`, width: s.image.width, height: s.image.height, pixels: s.image.pixels }, [s.image.pixels.buffer]);
+          }
         });
         return;
       case "confusion":
