@@ -143,7 +143,7 @@ describe("the packed package", () => {
   it("holds the compiled JavaScript, declarations, schema and bins; none of the repository's sources, tests, benches or images", () => {
     const paths = pack.files.map((f) => f.path);
     for (const p of ["dist/compiler/index.js", "dist/compiler/index.d.ts", "dist/runtime/index.js", "dist/runtime/index.d.ts", "dist/runtime/node/index.js", "schema/dlt.schema.json", "bin/dlt-train.mjs", "docs/api.md"]) expect(paths).toContain(p);
-    const foreign = paths.filter((p) => /^(test|bench|generated|specs|runs|compiler|runtime)\//.test(p) || /\.(png|map|tgz)$/.test(p) || p.startsWith("docs/") && !/^docs\/(api|spec|errors)\.md$/.test(p));
+    const foreign = paths.filter((p) => /^(test|bench|generated|specs|runs|compiler|runtime|playground|dist\/playground)\//.test(p) || /\.(png|map|tgz)$/.test(p) || p.startsWith("docs/") && !/^docs\/(api|spec|errors)\.md$/.test(p));
     expect(foreign).toEqual([]);
     expect(pack.size).toBeLessThan(2_000_000);
   });
