@@ -253,6 +253,24 @@ describe("the playground, static build, in Chromium", () => {
     await page.close();
   });
 
+  it("a browser without WebGPU: the page says so and trains on the CPU path", async () => {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (e) => problems.push(e.message));
+    // As a browser without WebGPU: no navigator.gpu on the page.
+    await page.addInitScript(() => delete (Navigator.prototype as { gpu?: unknown }).gpu);
+    await page.goto(`${origin}/`);
+    await page.waitForFunction(() => document.getElementById("status")?.textContent?.startsWith("compiled"), null, { timeout: 60_000 });
+    expect(await page.textContent("#device")).toContain("This browser has no WebGPU: training runs on the CPU path");
+    expect(await page.inputValue("#backend")).toBe("cpu");
+    await pageCall(page, "setSpec", readFileSync(join(ROOT, "specs/logreg.yaml"), "utf8"), "specs/logreg.yaml");
+    await page.click("#train");
+    await page.waitForFunction(() => document.getElementById("device")?.textContent?.includes("trains on CPU"), null, { timeout: 60_000 });
+    await page.click("#stop");
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it("the first load transfers under 6 MB compressed (gzip), the digits included", () => {
     const sizes = new Map<string, number>();
     const walk = (d: string): void => {
