@@ -5,10 +5,10 @@
 // as dlt-train does; `loadCheckpoint` and `saveCheckpoint` take paths.
 import { readFileSync } from "node:fs";
 import type { CompiledModel, ModelDescription } from "../compiled-model.ts";
-import { evaluate as evaluateSplit, loadCheckpoint as loadBytes, saveCheckpoint as saveBytes, train as trainInStore } from "../api.ts";
+import { loadCheckpoint as loadBytes, saveCheckpoint as saveBytes, train as trainInStore } from "../api.ts";
 import type { LoadedCheckpoint, TrainApiOptions } from "../api.ts";
 import { CheckpointError } from "../checkpoint/safetensors.ts";
-import type { Split, Splits } from "../data/dataset.ts";
+import type { Splits } from "../data/dataset.ts";
 import { silentLogger } from "../progress.ts";
 import type { TrainSummary } from "../train/trainer.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
@@ -37,9 +37,6 @@ export async function train(model: CompiledModel, data: Splits, options: NodeTra
   const { log, ...rest } = options;
   return trainInFolder(model, data, { ...rest, log: { ...silentLogger, ...log } });
 }
-
-/** The spec's metrics of `model` on `split` (see `dlt/runtime`'s evaluate). */
-export const evaluate: (model: CompiledModel, split: Split, what?: string) => Promise<Record<string, number>> = evaluateSplit;
 
 /** Loads saved parameters into `model` from a file path (a run's
  * `best.safetensors` or `checkpoint.safetensors`, or any file

@@ -2,12 +2,12 @@
 // needs Node: run folders and checkpoint files (train with outDir,
 // loadCheckpoint / saveCheckpoint with paths), the datasets dlt-train reads,
 // WebGPU through Dawn (the optional peer dependency `webgpu`), and the
-// command-line entry a generated train.ts calls. Its train, evaluate,
-// loadCheckpoint and saveCheckpoint take the place of the browser ones
-// (they accept everything those accept).
+// command-line entry a generated train.ts calls. Its train, loadCheckpoint
+// and saveCheckpoint take the place of the browser ones (they accept
+// everything those accept).
 
 export * from "../index.ts";
-export { train, evaluate, loadCheckpoint, saveCheckpoint, loadData } from "./api.ts";
+export { train, loadCheckpoint, saveCheckpoint, loadData } from "./api.ts";
 export type { NodeTrainApiOptions, LoadDataOptions } from "./api.ts";
 
 // Readers of the data formats (each error names the file and the item).
