@@ -48,6 +48,7 @@ interface Run {
   active: boolean;
 }
 let run: Run | undefined;
+let gpuDevice: ReturnType<typeof browserDevice> | undefined;
 let compiledFor: { text: string; file: string; page: PageModel; probs: string | null } | undefined;
 
 /** The probabilities the spec's zero_one metric scores (its classifier). */
@@ -69,6 +70,8 @@ function compileSpec(text: string, file: string): ReturnType<typeof compile> {
 
 async function startTraining(m: Extract<ToWorker, { type: "train" }>): Promise<void> {
   if (run?.active) throw new Error("a run is in progress: stop it first");
+  // The previous run's GPU buffers go with it.
+  (run?.model as { destroy?: () => void } | undefined)?.destroy?.();
   if (!compiledFor || compiledFor.text !== m.text || compiledFor.file !== m.file) {
     // The model trained here also returns its classifier's probabilities
     // from evaluate (compile's `outputs`), for the drawn digit and the
@@ -89,7 +92,9 @@ async function startTraining(m: Extract<ToWorker, { type: "train" }>): Promise<v
   if (backend === "webgpu") {
     try {
       if (page.plan.unsupported) throw new Error(page.plan.unsupported);
-      const d = await browserDevice();
+      // One device for the worker's life: a run per device would pile them up.
+      gpuDevice ??= browserDevice();
+      const d = await gpuDevice;
       model = await createGpuModel(desc, page.plan, d.device);
       device = `WebGPU: ${d.description}`;
     } catch (e) {
