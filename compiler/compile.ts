@@ -14,7 +14,7 @@ import { type Graph, IRError, type SpecLoc } from "./ir/types.ts";
 import { optimize } from "./passes/pipeline.ts";
 import { resolveInit } from "./graph/inits.ts";
 import type { LoadedSpec } from "./frontend/types.ts";
-import type { ImageDesc, InitDesc, ModelDescription, ParamDesc, PhaseDesc, PlateauDesc, SplitMetricDesc } from "../runtime/compiled-model.ts";
+import type { ImageDesc, ModelDescription, ParamDesc, PhaseDesc, PlateauDesc, SplitMetricDesc } from "../runtime/compiled-model.ts";
 import { commonOptions } from "./graph/schedules.ts";
 
 /** The compiler's version, written into every generated file's header. */

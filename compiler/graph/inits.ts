@@ -5,7 +5,7 @@
 // here, in f64, so the runtime never solves a linear system.
 
 import type { InitDesc } from "../../runtime/compiled-model.ts";
-import type { InitSpec, LoadedSpec, NestedNumbers, ParamSpec } from "../frontend/types.ts";
+import type { LoadedSpec, NestedNumbers, ParamSpec } from "../frontend/types.ts";
 import { IRError, type SpecLoc } from "../ir/types.ts";
 
 /** The runtime's description of tensor `name`'s initialiser (`kind` says
