@@ -2,22 +2,13 @@
 // (Chromium, headless) against Node, same spec, same steps, same sitting.
 // Needs `npm run playground:build` and /usr/bin/chromium.
 // Run: npx tsx --conditions=dlt-source bench/playground-speed.ts [STEPS]
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { createServer } from "node:http";
-import { extname, join } from "node:path";
 import { chromium } from "playwright-core";
 import { Model } from "../generated/mlp/model.ts";
 import { loadData, train } from "../runtime/node/api.ts";
+import { serveStatic } from "../playground/scripts/static-server.ts";
 
 const steps = Number(process.argv[2] ?? 4000);
-const site = "dist/playground";
-const server = createServer((req, res) => {
-  let p = join(site, new URL(req.url ?? "/", "http://x").pathname);
-  if (existsSync(p) && statSync(p).isDirectory()) p = join(p, "index.html");
-  res.writeHead(existsSync(p) ? 200 : 404, { "content-type": extname(p) === ".js" ? "text/javascript" : extname(p) === ".html" ? "text/html" : "application/octet-stream" });
-  res.end(existsSync(p) ? readFileSync(p) : undefined);
-}).listen(0, "127.0.0.1");
-await new Promise((r) => server.once("listening", r));
+const { server, origin } = await serveStatic("dist/playground");
 
 // Node: the same chunks the page trains in (resumes every 500 steps).
 const model = new Model();
@@ -28,7 +19,7 @@ const node = (steps * model.desc.data.batchSize * 1000) / (performance.now() - t
 
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-background-networking"] });
 const page = await browser.newPage();
-await page.goto(`http://localhost:${(server.address() as { port: number }).port}/`);
+await page.goto(`${origin}/`);
 await page.waitForFunction(() => document.getElementById("status")?.textContent?.startsWith("compiled"));
 type P = { playground: { train(o: object): void; state(): { state: string; steps: number } } };
 await page.evaluate((n) => (window as unknown as P).playground.train({ backend: "cpu", maxSteps: n, chunk: 500 }), steps);

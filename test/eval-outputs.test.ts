@@ -28,6 +28,15 @@ describe("evaluation outputs", () => {
     expect(compile(text, { file: "specs/mlp.yaml" }).description!.outputs).toBeUndefined();
   });
 
+  it("a name with quotes, a newline or a comment closer never reaches generated code: only graph names resolve", () => {
+    for (const name of ['p"); evil("', "p\n// x", "p */ x", "p_y_given_x\n"]) {
+      const r = compile(text, { file: "specs/mlp.yaml", outputs: [name] });
+      expect(r.ok, JSON.stringify(name)).toBe(false);
+      expect(r.files.size).toBe(0);
+      expect(r.diagnostics.map((d) => d.code)).toEqual(["E010"]);
+    }
+  });
+
   it.each(["cpu", "webgpu"] as const)("%s: p_y_given_x rows sum to 1 and their argmax is what the error metric counts", async (backend) => {
     const { c, model: cpu } = await compileAndLoad(text, "specs/mlp.yaml", { outputs: ["p_y_given_x"] });
     expect(c.desc.outputs).toEqual([{ name: "p_y_given_x", shape: [10] }]);

@@ -8,9 +8,9 @@
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { tmpdir } from "node:os";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,10 +21,10 @@ import { train } from "../runtime/node/api.ts";
 import { loadData } from "../runtime/node/api.ts";
 import { Model as LogregModel } from "../generated/logreg/model.ts";
 import { compileAndLoad, removeCompiled } from "./setup/compiled-spec.ts";
+import { serveStatic } from "../playground/scripts/static-server.ts";
 
 const SITE = join(ROOT, "dist", "playground");
 const CHROMIUM = "/usr/bin/chromium";
-const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".bin": "application/octet-stream" };
 const TMP = mkdtempSync(join(tmpdir(), "dlt-playground-"));
 
 let server: Server;
@@ -79,18 +79,7 @@ beforeAll(async () => {
   expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`).toBe(true);
   const built = spawnSync("npm", ["run", "playground:build"], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
   expect(built.status, built.stdout + built.stderr).toBe(0);
-  server = createServer((req, res) => {
-    let p = join(SITE, decodeURIComponent(new URL(req.url ?? "/", "http://localhost").pathname));
-    if (!p.startsWith(SITE)) p = SITE;
-    if (existsSync(p) && statSync(p).isDirectory()) p = join(p, "index.html");
-    if (!existsSync(p)) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "content-type": TYPES[extname(p)] ?? "application/octet-stream" }).end(readFileSync(p));
-  }).listen(0, "127.0.0.1");
-  await new Promise((r) => server.once("listening", r));
-  origin = `http://localhost:${(server.address() as { port: number }).port}`;
+  ({ server, origin } = await serveStatic(SITE));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
