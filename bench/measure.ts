@@ -195,6 +195,18 @@ async function runStep(run: StepRunner): Promise<number | undefined> {
 export async function measure(req: MeasureRequest, emit: (e: MeasureEvent) => void): Promise<void> {
   const t0 = performance.now();
   const elapsed = (): number => (performance.now() - t0) / 1000;
+  if (req.impl === "torch") {
+    // PyTorch times its own steps in Python (bench/peers/torch.ts).
+    const { measureTorch } = await import("./peers/torch.ts");
+    if (req.model === "lstm") {
+      const { model, batches } = await lstmInputs();
+      emit({ kind: "note", text: `lstm: rt-polarity, the first ${describeBatches(batches, model.batchSize)} of the training split, in order; every implementation applies the dropout mask our trainer draws at that step (bench/peers/lstm.ts)` });
+      return measureTorch({ kind: "lstm", model, batches }, req, emit);
+    }
+    if (req.model === "rnnslu" || req.model === "rnnrbm") throw new Error(`torch: the PyTorch peer does not implement ${req.model}`);
+    const { model, batches } = await benchInputs(req.model);
+    return measureTorch({ kind: "mnist", model, batches }, req, emit);
+  }
   let peer: Peer;
   if (req.impl === "ours") {
     peer = (await import("./peers/ours.ts")).oursPeer(req.backend);

@@ -1,6 +1,7 @@
-// Training throughput of the generated trainers against JS peers, in one run:
+// Training throughput of the generated trainers against their peers, in one run:
 // for each model, our generated trainer (generated/<model>/model.ts) and then
-// each peer (bench/peers/: TensorFlow.js on its wasm and cpu backends,
+// each peer (bench/peers/: PyTorch where a python3 imports torch (logreg,
+// mlp, lenet, lstm), TensorFlow.js on its wasm and cpu backends,
 // jax-js under jit on its wasm device) train the spec's model, from the same
 // initial parameters on the same minibatches of the embedded MNIST digits
 // (rnnslu, the Elman RNN: on the same ATIS sentences, one a step, see
@@ -14,7 +15,7 @@
 // time; the table gives the median examples/s, the spread, and the ratio
 // ours/peer (> 1: ours is faster).
 //
-//   npm run bench                                   # logreg, mlp, lenet, rnnslu, lstm, rnnrbm × ours, tfjs-wasm, tfjs-cpu, jax
+//   npm run bench                                   # logreg, mlp, lenet, rnnslu, lstm, rnnrbm × ours, torch, tfjs-wasm, tfjs-cpu, jax
 //   npm run bench -- --models rnnslu --repeats 5
 //   npm run bench -- --models lstm --repeats 3
 //   npm run bench -- --models rnnrbm --repeats 3
@@ -22,7 +23,7 @@
 //   npm run bench -- --backend cpu,webgpu --peers ours   # our WebGPU program too (llvmpipe without a GPU)
 //   npm run bench -- --models lenet --peers ours,tfjs-cpu --limit 600   # let a very slow peer finish
 //
-// Options: --models (logreg,mlp,lenet,rnnslu,lstm,rnnrbm), --peers (ours,tfjs-wasm,
+// Options: --models (logreg,mlp,lenet,rnnslu,lstm,rnnrbm), --peers (ours,torch,tfjs-wasm,
 // tfjs-cpu,jax; also jax-eager), --backend (ours' backends: cpu, webgpu),
 // --repeats (5), --steps (steps per repeat; default: enough for --seconds,
 // 1 s; for rnnslu, lstm and rnnrbm rounded up to whole passes over their inputs), --limit
@@ -40,7 +41,9 @@ import type { MeasureEvent, MeasureRequest } from "./measure.ts";
 import { BENCH_MODELS, specBatchSize } from "./peers/peer.ts";
 import type { BenchModelName } from "./peers/peer.ts";
 
-const DEFAULT_PEERS = ["ours", "tfjs-wasm", "tfjs-cpu", "jax"];
+// torch: PyTorch in Python (bench/peers/torch.ts), where python3 imports it;
+// elsewhere its rows say why not.
+const DEFAULT_PEERS = ["ours", "torch", "tfjs-wasm", "tfjs-cpu", "jax"];
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -168,7 +171,7 @@ async function main(): Promise<void> {
   for (const [k, v] of Object.entries(base)) {
     if (!Number.isFinite(v) || v < 0 || (v === 0 && (k === "repeats" || k === "limit"))) throw new Error(`--${k}: expected a number > 0, got ${arg(k, "")}`);
   }
-  for (const p of impls) if (p !== "ours" && !(p in PEERS)) throw new Error(`--peers: unknown implementation "${p}" (ours, ${Object.keys(PEERS).join(", ")})`);
+  for (const p of impls) if (p !== "ours" && p !== "torch" && !(p in PEERS)) throw new Error(`--peers: unknown implementation "${p}" (ours, torch, ${Object.keys(PEERS).join(", ")})`);
   for (const m of models) if (!(BENCH_MODELS as readonly string[]).includes(m)) throw new Error(`--models: unknown model "${m}" (${BENCH_MODELS.join(", ")})`);
 
   const rows: string[] = [];

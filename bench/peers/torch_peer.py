@@ -1,0 +1,194 @@
+# PyTorch peer of bench/train-speed.ts: the same models, the same initial
+# parameters, the same minibatches (and dropout masks) as the generated
+# trainers, written as a PyTorch user tunes them on a CPU: two intra-op
+# threads (torch.set_num_threads(2), the machine's two cores) with OpenBLAS
+# on one and glibc's malloc kept from unmapping (bench/peers/torch.ts), the library's
+# fused modules where the model is one (nn.LSTM over packed sequences,
+# F.conv2d through oneDNN), foreach optimizers, no autograd on updates.
+#
+# Run by bench/peers/torch.ts, never by a test:
+#   python3 torch_peer.py INPUTS.bin REQUEST.json
+# INPUTS.bin: a little-endian u32 header length, a JSON header
+# ({"kind", "model", "tensors": [{name, dtype, shape, offset}]}) and the raw
+# tensors. The timing (warm-up, plan, timed repeats) mirrors
+# bench/measure.ts's, and every event goes to stdout as one JSON line in
+# measure.ts's MeasureEvent shapes, which torch.ts forwards to the harness.
+import json
+import os
+import struct
+import sys
+import threading
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+WARMUP_STEPS = 3
+WARMUP_SECONDS = 1.0
+WARMUP_SHARE = 0.3
+
+
+def emit(event):
+    sys.stdout.write(json.dumps(event) + "\n")
+    sys.stdout.flush()
+
+
+def read_inputs(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack_from("<I", raw, 0)
+    header = json.loads(raw[4 : 4 + n].decode("utf8"))
+    base = 4 + n
+    tensors = {}
+    for t in header["tensors"]:
+        dtype = {"f32": np.float32, "i32": np.int32}[t["dtype"]]
+        count = int(np.prod(t["shape"])) if t["shape"] else 1
+        arr = np.frombuffer(raw, dtype=dtype, count=count, offset=base + t["offset"]).reshape(t["shape"])
+        tensors[t["name"]] = torch.from_numpy(arr.copy())
+    return header, tensors
+
+
+def flip(w):
+    """Theano's conv2d is a true convolution, torch's conv2d correlates."""
+    return torch.flip(w, dims=[2, 3]).contiguous()
+
+
+def mnist_runner(model, t):
+    name = model["name"]
+    p = {k[len("param/"):]: v.clone().requires_grad_(True) for k, v in t.items() if k.startswith("param/")}
+    if name == "lenet":
+        p["W1"] = flip(p["W1"].detach()).requires_grad_(True)
+        p["W2"] = flip(p["W2"].detach()).requires_grad_(True)
+        p["b1"] = p["b1"].detach().reshape(1, -1, 1, 1).clone().requires_grad_(True)
+        p["b2"] = p["b2"].detach().reshape(1, -1, 1, 1).clone().requires_grad_(True)
+    xs = [t[k] for k in sorted((k for k in t if k.startswith("x/")), key=lambda s: int(s[2:]))]
+    ys = [t[k].long() for k in sorted((k for k in t if k.startswith("y/")), key=lambda s: int(s[2:]))]
+    B = model["batchSize"]
+
+    def forward(x):
+        if name == "logreg":
+            return x @ p["W"] + p["b"]
+        if name == "mlp":
+            return torch.tanh(x @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
+        img = x.reshape(B, 1, 28, 28)
+        c1 = torch.tanh(F.max_pool2d(F.conv2d(img, p["W1"]), 2) + p["b1"])
+        c2 = torch.tanh(F.max_pool2d(F.conv2d(c1, p["W2"]), 2) + p["b2"])
+        h = torch.tanh(c2.reshape(B, 800) @ p["W3"] + p["b3"])
+        return h @ p["W4"] + p["b4"]
+
+    params = list(p.values())
+    opt = torch.optim.SGD(params, lr=model["lr"], foreach=True)
+    k = [0]
+
+    def step():
+        x, y = xs[k[0] % len(xs)], ys[k[0] % len(ys)]
+        k[0] += 1
+        cost = F.cross_entropy(forward(x), y)
+        if model["l2"]:
+            cost = cost + model["l2"] * sum((p[n] ** 2).sum() for n in model["l2Params"])
+        if model["l1"]:
+            cost = cost + model["l1"] * sum(p[n].abs().sum() for n in model["l1Params"])
+        opt.zero_grad(set_to_none=True)
+        cost.backward()
+        opt.step()
+        return cost.item()
+
+    return step, 1, "mnist: plain tensors and autograd, F.conv2d/max_pool2d, torch.optim.SGD(foreach=True)"
+
+
+def lstm_runner(model, t):
+    H, D = model["hidden"], model["dim"]
+    n = model["batches"]
+    lstm = torch.nn.LSTM(D, H)
+    # Ours: columns [i f o g] of x·W (W [D, 4H]); torch: rows [i f g o] of W_ih [4H, D].
+    order = torch.cat([torch.arange(0, 2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)])
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(t["param/lstm_W"].t()[order])
+        lstm.weight_hh_l0.copy_(t["param/lstm_U"].t()[order])
+        lstm.bias_ih_l0.copy_(t["param/lstm_b"][order])
+        lstm.bias_hh_l0.zero_()
+    # One bias, as the spec: torch's second bias stays zero and untrained.
+    lstm.bias_hh_l0.requires_grad_(False)
+    Wemb = t["param/Wemb"].clone().requires_grad_(True)
+    U = t["param/U"].clone().requires_grad_(True)
+    b = t["param/b"].clone().requires_grad_(True)
+    params = [Wemb, lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, U, b]
+    opt = torch.optim.Adadelta(params, lr=1.0, rho=model["rho"], eps=model["eps"], foreach=True)
+    L = model["maxLength"]
+    batches = []
+    for i in range(n):
+        steps = int(t[f"steps/{i}"].item())
+        words = t[f"words/{i}"].reshape(-1, L)[:, :steps].t().long().contiguous()  # [T, B]
+        length = t[f"length/{i}"].long()
+        batches.append((words, length, t[f"keep/{i}"].reshape(-1, H), t[f"label/{i}"].long()))
+    scale = 1.0 / (1.0 - model["dropout"])
+    k = [0]
+
+    def step():
+        words, length, keep, label = batches[k[0] % n]
+        k[0] += 1
+        x = F.embedding(words, Wemb)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(x, length, enforce_sorted=False)
+        out, _ = lstm(packed)
+        hs, _ = torch.nn.utils.rnn.pad_packed_sequence(out)  # zeros past each sentence's end
+        proj = hs.sum(0) / length.unsqueeze(1).to(hs.dtype)
+        cost = F.cross_entropy((proj * keep * scale) @ U + b, label)
+        opt.zero_grad(set_to_none=True)
+        cost.backward()
+        opt.step()
+        return cost.item()
+
+    return step, n, "lstm: nn.LSTM over packed sequences (gates reordered, the hidden bias frozen at 0), F.embedding, torch.optim.Adadelta(foreach=True)"
+
+
+def main():
+    # The harness kills the Node process that runs this one at its time
+    # limit; stdin then closes, and this process must not outlive it.
+    threading.Thread(target=lambda: (sys.stdin.read(), os._exit(1)), daemon=True).start()
+    header, tensors = read_inputs(sys.argv[1])
+    req = json.loads(open(sys.argv[2]).read())
+    torch.set_num_threads(int(os.environ.get("DLT_TORCH_THREADS", "2")))
+    t0 = time.perf_counter()
+    elapsed = lambda: time.perf_counter() - t0
+    model = header["model"]
+    tp = time.perf_counter()
+    step, cycle, how = (lstm_runner if header["kind"] == "lstm" else mnist_runner)(model, tensors)
+    emit({"kind": "ready", "prepareMs": (time.perf_counter() - tp) * 1000})
+    emit({
+        "kind": "note",
+        "text": f"torch: PyTorch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"BLAS {'OpenBLAS' if 'openblas' in open('/proc/self/maps').read().lower() else 'not OpenBLAS (see docs/performance.md)'}"
+        f"{', oneDNN' if torch.backends.mkldnn.is_available() else ''}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
+        f"GLIBC_TUNABLES={'set' if os.environ.get('GLIBC_TUNABLES') else 'unset'}; {how}",
+    })
+    warm = []
+    start = elapsed()
+    while len(warm) < max(WARMUP_STEPS, cycle) or elapsed() - start < WARMUP_SECONDS:
+        ts = time.perf_counter()
+        cost = step()
+        ms = (time.perf_counter() - ts) * 1000
+        warm.append(ms)
+        emit({"kind": "warmup", "ms": ms, "cost": cost})
+        if elapsed() > WARMUP_SHARE * req["limit"]:
+            break
+    rest = sorted(warm[1:])
+    step_ms = warm[0] if len(warm) <= 1 else (rest[len(rest) >> 1] if cycle > 1 else rest[0])
+    wanted = req["steps"] if req["steps"] > 0 else max(1, round(req["seconds"] * 1000 / step_ms))
+    steps = -(-wanted // cycle) * cycle
+    left = 0.9 * req["limit"] - elapsed()
+    repeats = max(0, min(req["repeats"], int(left * 1000 // (steps * step_ms))))
+    emit({"kind": "plan", "steps": steps, "repeats": repeats})
+    for _ in range(repeats):
+        ts = time.perf_counter()
+        for _ in range(steps):
+            step()
+        emit({"kind": "repeat", "steps": steps, "ms": (time.perf_counter() - ts) * 1000})
+    emit({"kind": "done"})
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as e:  # one line for the table's notes, not a traceback
+        emit({"kind": "error", "message": f"torch: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:200]})
