@@ -203,7 +203,16 @@ export async function measure(req: MeasureRequest, emit: (e: MeasureEvent) => vo
       emit({ kind: "note", text: `lstm: rt-polarity, the first ${describeBatches(batches, model.batchSize)} of the training split, in order; every implementation applies the dropout mask our trainer draws at that step (bench/peers/lstm.ts)` });
       return measureTorch({ kind: "lstm", model, batches }, req, emit);
     }
-    if (req.model === "rnnslu" || req.model === "rnnrbm") throw new Error(`torch: the PyTorch peer does not implement ${req.model}`);
+    if (req.model === "rnnslu") {
+      const { model, sentences } = await rnnInputs();
+      emit({ kind: "note", text: `rnnslu: ATIS fold 3, the first ${describeSentences(sentences)} of the training split, in order, one a step` });
+      return measureTorch({ kind: "rnn", model, sentences }, req, emit);
+    }
+    if (req.model === "rnnrbm") {
+      const { model, pieces } = await rnnRbmInputs();
+      emit({ kind: "note", text: `rnnrbm: Nottingham, the first ${describePieces(pieces)} of the training split, in order, one a step; every implementation samples its Gibbs chains with the uniforms our trainer draws at that step (bench/peers/rnnrbm.ts)` });
+      return measureTorch({ kind: "rnnrbm", model, pieces }, req, emit);
+    }
     const { model, batches } = await benchInputs(req.model);
     return measureTorch({ kind: "mnist", model, batches }, req, emit);
   }

@@ -17,10 +17,16 @@ import { fileURLToPath } from "node:url";
 import type { MeasureEvent, MeasureRequest } from "../measure.ts";
 import type { LstmBatch, LstmModel } from "./lstm.ts";
 import type { BenchBatch, BenchModel } from "./peer.ts";
+import type { RnnModel, Sentence } from "./rnn.ts";
+import { cutSentence } from "./rnn.ts";
+import type { RbmPiece, RnnRbmModel } from "./rnnrbm.ts";
+import { frames } from "./rnnrbm.ts";
 
 export type TorchInputs =
   | { readonly kind: "mnist"; readonly model: BenchModel; readonly batches: readonly BenchBatch[] }
-  | { readonly kind: "lstm"; readonly model: LstmModel; readonly batches: readonly LstmBatch[] };
+  | { readonly kind: "lstm"; readonly model: LstmModel; readonly batches: readonly LstmBatch[] }
+  | { readonly kind: "rnn"; readonly model: RnnModel; readonly sentences: readonly Sentence[] }
+  | { readonly kind: "rnnrbm"; readonly model: RnnRbmModel; readonly pieces: readonly RbmPiece[] };
 
 /** The first Python that imports torch: $DLT_PYTHON, python3 on the PATH
  * (often a pyenv shim without Debian's packages), /usr/bin/python3. */
@@ -60,19 +66,49 @@ function encode(inputs: TorchInputs): Buffer {
   const tensors: { name: string; dtype: "f32" | "i32"; shape: number[]; data: Float32Array | Int32Array }[] = [];
   for (const [name, p] of Object.entries(inputs.model.params)) tensors.push({ name: `param/${name}`, dtype: "f32", shape: [...p.shape], data: p.data });
   const { params: _params, ...model } = inputs.model;
+  const add = (name: string, dtype: "f32" | "i32", shape: number[], data: Float32Array | Int32Array): void => {
+    tensors.push({ name, dtype, shape, data });
+  };
+  let count: Record<string, number>;
   if (inputs.kind === "mnist") {
     inputs.batches.forEach((b, i) => {
-      tensors.push({ name: `x/${i}`, dtype: "f32", shape: [b.y.length, b.x.length / b.y.length], data: b.x });
-      tensors.push({ name: `y/${i}`, dtype: "i32", shape: [b.y.length], data: b.y });
+      add(`x/${i}`, "f32", [b.y.length, b.x.length / b.y.length], b.x);
+      add(`y/${i}`, "i32", [b.y.length], b.y);
     });
-  } else {
+    count = { batches: inputs.batches.length };
+  } else if (inputs.kind === "lstm") {
     inputs.batches.forEach((b, i) => {
-      tensors.push({ name: `words/${i}`, dtype: "i32", shape: [b.words.length], data: b.words });
-      tensors.push({ name: `length/${i}`, dtype: "i32", shape: [b.length.length], data: b.length });
-      tensors.push({ name: `label/${i}`, dtype: "i32", shape: [b.label.length], data: b.label });
-      tensors.push({ name: `keep/${i}`, dtype: "f32", shape: [b.keep.length], data: b.keep });
-      tensors.push({ name: `steps/${i}`, dtype: "i32", shape: [], data: Int32Array.of(b.steps) });
+      add(`words/${i}`, "i32", [b.words.length], b.words);
+      add(`length/${i}`, "i32", [b.length.length], b.length);
+      add(`label/${i}`, "i32", [b.label.length], b.label);
+      add(`keep/${i}`, "f32", [b.keep.length], b.keep);
+      add(`steps/${i}`, "i32", [], Int32Array.of(b.steps));
     });
+    count = { batches: inputs.batches.length };
+  } else if (inputs.kind === "rnn") {
+    // Each sentence cut to its words, as the JS peers take it.
+    inputs.sentences.forEach((s, i) => {
+      const { words, labels } = cutSentence(s, inputs.model.window);
+      add(`words/${i}`, "i32", [words.length], words);
+      add(`labels/${i}`, "i32", [labels.length], labels);
+    });
+    count = { sentences: inputs.sentences.length };
+  } else {
+    const { maxFrames: T, notes: N, hidden: H, gibbs: K } = inputs.model;
+    // Each piece cut to its frames, and its uniforms likewise.
+    inputs.pieces.forEach((p, i) => {
+      const L = p.length;
+      const perStep = (u: Float32Array, width: number): Float32Array => {
+        const out = new Float32Array(K * L * width);
+        for (let k = 0; k < K; k++) out.set(frames(u, L, width, k * T * width), k * L * width);
+        return out;
+      };
+      add(`v/${i}`, "f32", [L, N], frames(p.roll, L, N));
+      add(`uh/${i}`, "f32", [K, L, H], perStep(p.uHidden, H));
+      add(`uv/${i}`, "f32", [K, L, N], perStep(p.uVisible, N));
+      add(`um/${i}`, "f32", [L, H], frames(p.uMonitor, L, H));
+    });
+    count = { pieces: inputs.pieces.length };
   }
   let offset = 0;
   const entries = tensors.map((t) => {
@@ -80,7 +116,7 @@ function encode(inputs: TorchInputs): Buffer {
     offset += t.data.byteLength;
     return e;
   });
-  const header = Buffer.from(JSON.stringify({ kind: inputs.kind, model: { ...model, batches: inputs.batches.length }, tensors: entries }), "utf8");
+  const header = Buffer.from(JSON.stringify({ kind: inputs.kind, model: { ...model, ...count }, tensors: entries }), "utf8");
   const head = Buffer.alloc(4);
   head.writeUInt32LE(header.length, 0);
   return Buffer.concat([head, header, ...tensors.map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))]);

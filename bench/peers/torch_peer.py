@@ -142,6 +142,88 @@ def lstm_runner(model, t):
     return step, n, "lstm: nn.LSTM over packed sequences (gates reordered, the hidden bias frozen at 0), F.embedding, torch.optim.Adadelta(foreach=True)"
 
 
+def rnn_runner(model, t):
+    """rnnslu (bench/peers/rnn.ts): one sentence a step, the recurrence a
+    Python loop over its words (nn.RNN has no sigmoid), the input
+    projection of all its words in one product before the loop."""
+    names = ["emb", "Wx", "Wh", "W", "bh", "b", "h0"]
+    p = {n: t[f"param/{n}"].clone().requires_grad_(True) for n in names}
+    n = model["sentences"]
+    cs, dim = model["window"], model["dim"]
+    sentences = [(t[f"words/{i}"].long(), t[f"labels/{i}"].long()) for i in range(n)]
+    opt = torch.optim.SGD(list(p.values()), lr=model["lr"], foreach=True)
+    emb, Wx, Wh, W, bh, b, h0 = (p[k] for k in names)
+    k = [0]
+
+    def step():
+        words, labels = sentences[k[0] % n]
+        k[0] += 1
+        L = labels.shape[0]
+        rows = F.embedding(words, emb).reshape(L, cs * dim) @ Wx + bh
+        h = h0
+        states = []
+        for i in range(L):
+            h = torch.sigmoid(rows[i : i + 1] + h @ Wh)
+            states.append(h)
+        cost = F.cross_entropy(torch.cat(states) @ W + b, labels)  # the mean over the words
+        opt.zero_grad(set_to_none=True)
+        cost.backward()
+        opt.step()
+        with torch.no_grad():  # the spec's after_update: rows to unit length
+            emb.div_(emb.norm(dim=1, keepdim=True))
+        return cost.item()
+
+    return step, n, "rnnslu: a Python loop over the words, F.embedding, torch.optim.SGD(foreach=True) + the row normalisation in place"
+
+
+def rnnrbm_runner(model, t):
+    """rnnrbm (bench/peers/rnnrbm.ts): the RNN a Python loop over the
+    piece's frames, CD-15 under no_grad (rnnrbm.py's consider_constant) with
+    the uniforms our trainer draws, the free-energy cost through autograd."""
+    names = ["W", "bv", "bh", "Wuh", "Wuv", "Wvu", "Wuu", "bu"]
+    p = {n: t[f"param/{n}"].clone().requires_grad_(True) for n in names}
+    W, bv, bh, Wuh, Wuv, Wvu, Wuu, bu = (p[k] for k in names)
+    n = model["pieces"]
+    R, K = model["recurrent"], model["gibbs"]
+    pieces = [(t[f"v/{i}"], t[f"uh/{i}"], t[f"uv/{i}"], t[f"um/{i}"]) for i in range(n)]
+    opt = torch.optim.SGD(list(p.values()), lr=model["lr"], foreach=True)
+    k = [0]
+
+    def free_energy(x, bv_all, bh_all):
+        return -(x * bv_all).sum(1) - F.softplus(x @ W + bh_all).sum(1)
+
+    def step():
+        v, uh, uv, um = pieces[k[0] % n]
+        k[0] += 1
+        L = v.shape[0]
+        vu = v @ Wvu
+        u = torch.zeros(1, R)
+        bvs, bhs = [], []
+        for i in range(L):  # u is u_{t-1}: it sets frame t's biases
+            bvs.append(bv + u @ Wuv)
+            bhs.append(bh + u @ Wuh)
+            u = torch.tanh(bu + vu[i : i + 1] + u @ Wuu)
+        bv_all, bh_all = torch.cat(bvs), torch.cat(bhs)
+        with torch.no_grad():
+            Wc, bvc, bhc = W.detach(), bv_all.detach(), bh_all.detach()
+            vk = v
+            for g in range(K):
+                h = (uh[g] < torch.sigmoid(vk @ Wc + bhc)).float()
+                vk = (uv[g] < torch.sigmoid(h @ Wc.t() + bvc)).float()
+            a = (um < torch.sigmoid(vk @ Wc + bhc)).float() @ Wc.t() + bvc
+            monitor = -(v * F.softplus(-a) + (1 - v) * F.softplus(a)).sum() / L
+        cost = (free_energy(v, bv_all, bh_all) - free_energy(vk, bv_all, bh_all)).sum() / L
+        opt.zero_grad(set_to_none=True)
+        cost.backward()
+        opt.step()
+        return monitor.item()
+
+    return step, n, "rnnrbm: the RNN a Python loop over the frames, CD-15 under torch.no_grad on all frames at once, torch.optim.SGD(foreach=True)"
+
+
+RUNNERS = {"mnist": mnist_runner, "lstm": lstm_runner, "rnn": rnn_runner, "rnnrbm": rnnrbm_runner}
+
+
 def main():
     # The harness kills the Node process that runs this one at its time
     # limit; stdin then closes, and this process must not outlive it.
@@ -153,7 +235,7 @@ def main():
     elapsed = lambda: time.perf_counter() - t0
     model = header["model"]
     tp = time.perf_counter()
-    step, cycle, how = (lstm_runner if header["kind"] == "lstm" else mnist_runner)(model, tensors)
+    step, cycle, how = RUNNERS[header["kind"]](model, tensors)
     emit({"kind": "ready", "prepareMs": (time.perf_counter() - tp) * 1000})
     emit({
         "kind": "note",
