@@ -13,7 +13,7 @@ import { kernelArgNames, kernelCall, type KernelName } from "../compiler/emit/wa
 import { Builder } from "../compiler/ir/builder.ts";
 import { fromArray } from "../compiler/ir/tensor.ts";
 import { createArena, createKernels, type KernelExports, type Kernels } from "../runtime/cpu/kernels.ts";
-import { normal } from "../runtime/rng/philox.ts";
+import { normal, uniform } from "../runtime/rng/philox.ts";
 import { readFileSync } from "node:fs";
 import { runTsKernel } from "./setup/cpu.ts";
 
@@ -150,8 +150,30 @@ describe("products that skip a data input's zeros (compiler/emit/wasm/sparse.ts)
   }
 });
 
+describe("Philox uniforms in WebAssembly (compiler/emit/wasm/philox.ts)", () => {
+  // Every length mod 4 (the partial last block), seeds past 32 bits, salts,
+  // steps and iterations at the u32 edges: each value bitwise the
+  // TypeScript generator's, and nothing written past n.
+  it.each([
+    [1, 0, 1, 0, 0],
+    [2, 123, 1, 7, 0],
+    [3, 345, 2, 1e6, 99],
+    [4, 2 ** 32 + 17, 3, 4294967295, 4294967295],
+    [4101, 2 ** 40 + 3, 0xffffffff, 12, 3],
+  ] as const)("n %i, seed %s, salt %s, step %s, iter %s: bitwise runtime/rng/philox.ts", (n, seed, salt, step, iter) => {
+    const mem = createArena(1 << 16);
+    const k = createKernels(mem);
+    const f = new Float32Array(mem.buffer, 64, n + 8);
+    f.fill(-1);
+    k.uniformFill({ dst: 64, n, seed, salt, step, iter });
+    for (let i = 0; i < n; i++) if (f[i] !== Math.fround(uniform(seed, salt, step, iter, i))) expect([i, f[i]]).toEqual([i, uniform(seed, salt, step, iter, i)]);
+    expect(Array.from(f.subarray(n))).toEqual(new Array(8).fill(-1));
+    expect(Math.min(...f.subarray(0, n))).toBeGreaterThanOrEqual(0);
+  });
+});
+
 describe("named calls (what generated code writes)", () => {
-  const EXPORTS = ["gemm_nn", "gemm_tn", "gemm_nt", "gemm_nn_sx", "gemm_tn_sx", "im2col", "col2im_add", "max_pool2d", "max_pool2d_grad", "swap01", "reverse_blocks"] as const;
+  const EXPORTS = ["gemm_nn", "gemm_tn", "gemm_nt", "gemm_nn_sx", "gemm_tn_sx", "im2col", "col2im_add", "max_pool2d", "max_pool2d_grad", "swap01", "reverse_blocks", "philox_uniform"] as const;
   /** Real kernels with every export replaced by a recorder. */
   function recording(): { k: Kernels; calls: unknown[][] } {
     const calls: unknown[][] = [];
@@ -189,6 +211,7 @@ describe("named calls (what generated code writes)", () => {
     k.maxPool2dGrad({ x: 1, g: 2, out: 3, planes: 4, H: 5, W: 6, ph: 7, pw: 8, Ho: 9, Wo: 10 });
     k.swap01Blocks({ src: 1, dst: 2, rows: 3, cols: 4, block: 5 });
     k.reverseBlocks({ src: 1, dst: 2, blocks: 3, block: 4 });
+    k.uniformFill({ dst: 1, n: 2, seed: 3 + 5 * 2 ** 32, salt: 4, step: 5, iter: 6 });
     expect(calls).toEqual([
       ["im2col", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
       ["col2im_add", 1, 2, 3, 4, 5, 6, 7, 8, 9],
@@ -196,6 +219,8 @@ describe("named calls (what generated code writes)", () => {
       ["max_pool2d_grad", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
       ["swap01", 1, 2, 3, 4, 5],
       ["reverse_blocks", 1, 2, 3, 4],
+      // The key words of philox.ts's draw(): the seed's low word, then W0 ^ its high part.
+      ["philox_uniform", 1, 2, 3, (0x9e3779b9 ^ 5) >>> 0, 4, 5, 6],
     ]);
   });
 
@@ -211,7 +236,7 @@ describe("named calls (what generated code writes)", () => {
     const text = kernelCall("this.k", "gemm", { a: 16, b: "p + 4", c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, transA: false, transB: true, accumulate: "c0 > 0", alpha: 1, skipZerosA: false }, "x @ W → y");
     expect(text).toBe("this.k.gemm({ a: 16, b: p + 4, c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, transA: false, transB: true, accumulate: c0 > 0, alpha: 1, skipZerosA: false }); // x @ W → y");
     const k = createKernels(createArena(1 << 16));
-    const names: KernelName[] = ["gemm", "im2colBlock", "col2imAdd", "maxPool2d", "maxPool2dGrad", "swap01Blocks", "reverseBlocks"];
+    const names: KernelName[] = ["gemm", "im2colBlock", "col2imAdd", "maxPool2d", "maxPool2dGrad", "swap01Blocks", "reverseBlocks", "uniformFill"];
     for (const name of names) {
       expect(typeof k[name], name).toBe("function");
       expect(kernelArgNames(name).length, name).toBeGreaterThan(0);

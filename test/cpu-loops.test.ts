@@ -8,6 +8,7 @@ import { assemble } from "../compiler/emit/wasm/assemble.ts";
 import { WasmLoops, type WasmTree } from "../compiler/emit/wasm/loops.ts";
 import { mathFunctions } from "../compiler/emit/wasm/mathf.ts";
 import { OPS } from "../compiler/ops/registry.ts";
+import { toWasmTree } from "../compiler/emit/ts/wasm-tree.ts";
 
 /** Instantiates a module with the helpers re-exported under test names. */
 function mathModule(): { exp4(x: number): number; tanh4(x: number): number; sigmoid4(x: number): number; mem: Float32Array } {
@@ -116,6 +117,28 @@ describe("wasm loops", () => {
     let total = 0;
     for (let i = 0; i < R * L; i++) total += f[X / 4 + i]! * Math.fround(f[Y / 4 + i]! - 0.25);
     expect(Math.abs(f[O / 4]! - total)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(total)));
+  });
+
+  it.each(["lt", "le", "gt", "ge", "eq", "ne"] as const)("cast(compare %s) to f32 (a Bernoulli sample, a mask) is JS's comparison: NaN, ±0, ties, ragged tail", (cmp) => {
+    // Through toWasmTree, as the renderer builds it from a fused expression.
+    const mem = new WebAssembly.Memory({ initial: 4 });
+    const f = new Float32Array(mem.buffer);
+    const X = 64, Y = 1024, O = 2048;
+    const xs = [0.5, NaN, 0, -0, 1, 0.25, 3, -2, NaN, 0.75, 1e-30];
+    const ys = [0.5, 0.1, -0, 0, 2, NaN, 1, -3, NaN, 0.5, 0];
+    f.set(xs, X / 4);
+    f.set(ys, Y / 4);
+    f.fill(99, O / 4, O / 4 + xs.length + 4);
+    const node = (op: string, dtype: string, attrs: object) => ({ op, dtype, attrs, inputs: [], shape: [xs.length] }) as never;
+    const read = (buffer: number) => ({ kind: "read" as const, buffer, strides: [1] });
+    const expr = { kind: "op" as const, node: node("cast", "f32", { to: "f32" }), args: [{ kind: "op" as const, node: node("compare", "bool", { cmp }), args: [read(0), read(1)] }] };
+    const program = { buffers: [{ dtype: "f32" }, { dtype: "f32" }] } as never;
+    const tree = toWasmTree(expr, (b) => (b === 0 ? X : Y), program, new Set());
+    expect(tree).toBeDefined();
+    run((w) => expect(w.elementwise("f", "test", tree!, O, [xs.length])).toBe(true), mem);
+    const js = { lt: (a: number, b: number) => a < b, le: (a: number, b: number) => a <= b, gt: (a: number, b: number) => a > b, ge: (a: number, b: number) => a >= b, eq: (a: number, b: number) => a === b, ne: (a: number, b: number) => a !== b }[cmp];
+    expect(Array.from(f.subarray(O / 4, O / 4 + xs.length))).toEqual(xs.map((x, i) => (js(Math.fround(x), Math.fround(ys[i]!)) ? 1 : 0)));
+    expect(f[O / 4 + xs.length]).toBe(99);
   });
 
   it("refuses a sum over a broadcast operand (left to TypeScript)", () => {

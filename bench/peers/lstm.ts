@@ -133,8 +133,11 @@ export function keepMask(seed: number, step: number, size: number, rate: number)
  * does (a recompiled spec that moved the salt would silently desynchronise
  * the peers' masks from ours). */
 export function checkGeneratedDropout(source: string, size: number, rate: number): void {
-  const line = `(rng.uniform(this.desc.seed, 1, step, 0, i$`;
-  if (!source.includes(line) || !source.includes(`< ${size}; `) || !source.includes(`< ${1 - rate} ? 1 : 0)`)) {
+  // As compiler/emit/ts/render.ts writes a draw: the runtime's Philox kernel
+  // fills the mask's buffer, then the loop (loops.wat, commented with its
+  // formula in model.ts) compares.
+  const fill = new RegExp(`this\\.k\\.uniformFill\\(\\{ dst: \\d+, n: ${size}, seed: this\\.desc\\.seed, salt: 1, step: step, iter: 0 \\}\\)`);
+  if (!fill.test(source) || !source.includes(`= cast(compare(random_uniform(), ${1 - rate}))`)) {
     throw new Error("generated/lstm/model.ts no longer draws the dropout mask as bench/peers/lstm.ts keepMask does (uniform(seed, 1, step, 0, i) < keep)");
   }
 }

@@ -13,6 +13,27 @@
     (local.set $x (f32x4.mul (local.get $x) (i32x4.shl (i32x4.add (local.get $h) (i32x4.splat (i32.const 127))) (i32.const 23))))
     (f32x4.mul (local.get $x) (i32x4.shl (i32x4.add (i32x4.sub (local.get $ni) (local.get $h)) (i32x4.splat (i32.const 127))) (i32.const 23)))
   )
+  ;; specs/dnn.yaml:30 h1: h1_div = (x * cast(compare(random_uniform(), 0.8))) / 0.8
+  (func $step0_h1_div (export "step0_h1_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
+    (local.set $row (i32.const 0))
+    (loop $rows
+      (local.set $bo (i32.add (i32.const 2390560) (i32.mul (local.get $row) (i32.const 313600))))
+      (local.set $b0 (i32.add (i32.const 2704160) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2390560) (i32.const 0)))
+      (local.set $j (i32.const 0))
+      (block $vend (loop $v
+        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 313600)))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (f32x4.div (f32x4.mul (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.and (f32x4.lt (v128.load (i32.add (local.get $b1) (local.get $j))) (v128.const f32x4 0.8 0.8 0.8 0.8)) (v128.const f32x4 1 1 1 1))) (v128.const f32x4 0.8 0.8 0.8 0.8)))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $v)))
+      (block $send (loop $s
+        (br_if $send (i32.ge_u (local.get $j) (i32.const 313600)))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (f32x4.div (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.and (f32x4.lt (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (v128.const f32x4 0.8 0.8 0.8 0.8)) (v128.const f32x4 1 1 1 1))) (v128.const f32x4 0.8 0.8 0.8 0.8))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $s)))
+      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
+    )
+  )
   ;; specs/dnn.yaml:30 h1: h1_add = h1_matmul + b1
   (func $step0_h1_add (export "step0_h1_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
@@ -32,6 +53,26 @@
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
+    )
+  )
+  ;; specs/dnn.yaml:30 h1: h1_cast = cast(compare(random_uniform(), 0.5))
+  (func $step0_h1_cast (export "step0_h1_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+    (local.set $row (i32.const 0))
+    (loop $rows
+      (local.set $bo (i32.add (i32.const 3177760) (i32.mul (local.get $row) (i32.const 80000))))
+      (local.set $b0 (i32.add (i32.const 3177760) (i32.const 0)))
+      (local.set $j (i32.const 0))
+      (block $vend (loop $v
+        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80000)))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (v128.and (f32x4.lt (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const f32x4 1 1 1 1)))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $v)))
+      (block $send (loop $s
+        (br_if $send (i32.ge_u (local.get $j) (i32.const 80000)))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (v128.and (f32x4.lt (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const f32x4 1 1 1 1))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $s)))
+      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
   ;; specs/dnn.yaml:30 h1: h1 = (maximum(h1_add, 0) * h1_cast) / 0.5
@@ -74,6 +115,26 @@
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 100)))
+    )
+  )
+  ;; specs/dnn.yaml:31 h2: h2_cast = cast(compare(random_uniform(), 0.5))
+  (func $step0_h2_cast (export "step0_h2_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+    (local.set $row (i32.const 0))
+    (loop $rows
+      (local.set $bo (i32.add (i32.const 3497760) (i32.mul (local.get $row) (i32.const 80000))))
+      (local.set $b0 (i32.add (i32.const 3497760) (i32.const 0)))
+      (local.set $j (i32.const 0))
+      (block $vend (loop $v
+        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80000)))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (v128.and (f32x4.lt (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const f32x4 1 1 1 1)))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $v)))
+      (block $send (loop $s
+        (br_if $send (i32.ge_u (local.get $j) (i32.const 80000)))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (v128.and (f32x4.lt (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const f32x4 1 1 1 1))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $s)))
+      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
   ;; specs/dnn.yaml:31 h2: h2 = (maximum(h2_add, 0) * h2_cast) / 0.5

@@ -143,6 +143,26 @@
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1600)))
     )
   )
+  ;; specs/lstm.yaml:57 p_y: p_y_cast = cast(compare(random_uniform(), 0.5))
+  (func $step0_p_y_cast (export "step0_p_y_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
+    (local.set $row (i32.const 0))
+    (loop $rows
+      (local.set $bo (i32.add (i32.const 21252416) (i32.mul (local.get $row) (i32.const 8192))))
+      (local.set $b0 (i32.add (i32.const 21252416) (i32.const 0)))
+      (local.set $j (i32.const 0))
+      (block $vend (loop $v
+        (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8192)))
+        (v128.store (i32.add (local.get $bo) (local.get $j)) (v128.and (f32x4.lt (v128.load (i32.add (local.get $b0) (local.get $j))) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const f32x4 1 1 1 1)))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $v)))
+      (block $send (loop $s
+        (br_if $send (i32.ge_u (local.get $j) (i32.const 8192)))
+        (f32.store (i32.add (local.get $bo) (local.get $j)) (f32x4.extract_lane 0 (v128.and (f32x4.lt (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const f32x4 1 1 1 1))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $s)))
+      (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
+    )
+  )
   ;; specs/lstm.yaml:57 p_y: p_y_div = ((proj_reducesum / proj_reducesum2) * p_y_cast) / 0.5
   (func $step0_p_y_div (export "step0_p_y_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))

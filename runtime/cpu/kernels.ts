@@ -42,6 +42,9 @@ export interface KernelExports {
   readonly swap01: (src: number, dst: number, A: number, B: number, P: number) => void;
   /** Each of n blocks of P elements reversed. */
   readonly reverse_blocks: (src: number, dst: number, n: number, P: number) => void;
+  /** n Philox uniforms into dst, as runtime/rng/philox.ts's `uniform`
+   * (compiler/emit/wasm/philox.ts): (dst, n, key0, key1, salt, step, iter). */
+  readonly philox_uniform: (dst: number, n: number, key0: number, key1: number, salt: number, step: number, iter: number) => void;
 }
 
 // Named arguments of the kernel calls generated code makes. Addresses are
@@ -142,6 +145,17 @@ export interface Swap01Args {
   readonly block: number;
 }
 
+/** dst[i] = uniform(seed, salt, step, iter, i) for i < n (f32, as
+ * runtime/rng/philox.ts draws it). */
+export interface UniformFillArgs {
+  readonly dst: number;
+  readonly n: number;
+  readonly seed: number;
+  readonly salt: number;
+  readonly step: number;
+  readonly iter: number;
+}
+
 /** Each of `blocks` runs of `block` 4-byte elements copied reversed. */
 export interface ReverseBlocksArgs {
   readonly src: number;
@@ -166,6 +180,7 @@ export interface KernelCalls {
   maxPool2dGrad(p: MaxPool2dGradArgs): void;
   swap01Blocks(p: Swap01Args): void;
   reverseBlocks(p: ReverseBlocksArgs): void;
+  uniformFill(p: UniformFillArgs): void;
 }
 
 /** A model's kernels: the named calls over the module's exports. */
@@ -198,6 +213,11 @@ const CALLS: KernelCalls & ThisType<KernelExports> = {
   },
   reverseBlocks(p) {
     this.reverse_blocks(p.src, p.dst, p.blocks, p.block);
+  },
+  uniformFill(p) {
+    // The key words as runtime/rng/philox.ts's draw() makes them: a seed
+    // past 32 bits puts its high part in the second word.
+    this.philox_uniform(p.dst, p.n, p.seed >>> 0, (0x9e3779b9 ^ Math.floor(p.seed / 4294967296)) >>> 0, p.salt, p.step, p.iter);
   },
 };
 
@@ -271,6 +291,6 @@ export function createKernels(memory: WebAssembly.Memory): Kernels {
   const mod = moduleOf(shared ? KERNELS_SHARED_WASM : KERNELS_WASM);
   const inst = new WebAssembly.Instance(mod, { env: { memory } });
   const e = inst.exports as unknown as KernelExports;
-  const single: Kernels = { gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, gemm_nn_sx: e.gemm_nn_sx, gemm_tn_sx: e.gemm_tn_sx, im2col: e.im2col, col2im_add: e.col2im_add, max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks, ...CALLS };
+  const single: Kernels = { gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, gemm_nn_sx: e.gemm_nn_sx, gemm_tn_sx: e.gemm_tn_sx, im2col: e.im2col, col2im_add: e.col2im_add, max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks, philox_uniform: e.philox_uniform, ...CALLS };
   return (shared && twoThreadKernels(single, mod, memory)) || single;
 }

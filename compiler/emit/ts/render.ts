@@ -17,6 +17,7 @@ import { tsLiteral } from "./literals.ts";
 import { specComment } from "../comments.ts";
 import { kernelFormula } from "../../lower/print.ts";
 import { toWasmTree } from "./wasm-tree.ts";
+import { kernelCall } from "../wasm/calls.ts";
 
 export interface RenderedFunction {
   readonly body: string[];
@@ -118,8 +119,38 @@ export class FunctionRenderer {
     return name;
   }
 
+  /** A loop that draws uniforms (a dropout mask, a Bernoulli sample): the
+   * runtime's Philox kernel writes the draws into the loop's output first
+   * (bitwise runtime/rng/philox.ts's, ~10× faster than a draw per element
+   * in TypeScript), and the loop reads them back from there at the same
+   * index. Only for one draw per element (its index is the loop's flat
+   * index, whatever the operands' strides), into an f32 output the
+   * expression does not otherwise read. Returns the loop's
+   * expression with the draw replaced by that read. */
+  private drawnFirst(k: Kernel & { kind: "loop" }, iter: string): Expr | undefined {
+    if (this.p.buffers[k.out]!.dtype !== "f32") return undefined;
+    const draws: (Expr & { kind: "op" })[] = [];
+    const walk = (e: Expr): void => {
+      if (e.kind !== "op") return;
+      if (e.node.op === "random_uniform") draws.push(e);
+      e.args.forEach(walk);
+    };
+    walk(k.expr);
+    const d = draws[0];
+    const size = numel(k.shape);
+    if (draws.length !== 1 || numel(d!.node.shape) !== size) return undefined;
+    const reads = readsOf(k.expr);
+    if (reads.some((r) => r.buffer === k.out)) return undefined;
+    const salt = (d!.node.attrs as { salt: number }).salt >>> 0;
+    this.lines.push(kernelCall("this.k", "uniformFill", { dst: this.arena.offset(k.out), n: size, seed: this.seed, salt, step: "step", iter }, `${this.ref(k.out)} ← the draws (Philox)`));
+    const strides = k.shape.map((_, a) => k.shape.slice(a + 1).reduce((x, y) => x * y, 1));
+    const replaced = (e: Expr): Expr => (e === d ? { kind: "read", buffer: k.out, strides } : e.kind === "op" ? { ...e, args: e.args.map(replaced) } : e);
+    return replaced(k.expr);
+  }
+
   private loop(k: Kernel & { kind: "loop" }, iter: string, zero: ReadonlySet<BufferId> = new Set()): void {
-    const tree = k.node.dtype === "f32" ? toWasmTree(k.expr, (b) => (zero.has(b) ? undefined : this.wasmAddr(b)), this.p, zero) : undefined;
+    const expr = this.drawnFirst(k, iter) ?? k.expr;
+    const tree = k.node.dtype === "f32" ? toWasmTree(expr, (b) => (zero.has(b) ? undefined : this.wasmAddr(b)), this.p, zero) : undefined;
     if (tree) {
       const name = this.wasmName(k);
       this.arena.offset(k.out);
@@ -130,14 +161,14 @@ export class FunctionRenderer {
     }
     const out = this.ref(k.out);
     const size = numel(k.shape);
-    const reads = readsOf(k.expr);
-    if (size === 1) return void this.lines.push(`${out}[0] = ${this.expr(k.expr, "0", [], iter, zero)};`);
+    const reads = readsOf(expr);
+    if (size === 1) return void this.lines.push(`${out}[0] = ${this.expr(expr, "0", [], iter, zero)};`);
     if (reads.every((r) => isContiguous(r.strides, k.shape))) {
       const i = this.fresh("i");
-      this.lines.push(`for (let ${i} = 0; ${i} < ${size}; ${i}++) ${out}[${i}] = ${this.expr(k.expr, i, [], iter, zero)};`);
+      this.lines.push(`for (let ${i} = 0; ${i} < ${size}; ${i}++) ${out}[${i}] = ${this.expr(expr, i, [], iter, zero)};`);
       return;
     }
-    this.nested(k.shape, (i, cs) => [`${out}[${i}] = ${this.expr(k.expr, i, cs, iter, zero)};`]);
+    this.nested(k.shape, (i, cs) => [`${out}[${i}] = ${this.expr(expr, i, cs, iter, zero)};`]);
   }
 
   /** Loops over `shape` (size-1 axes folded) with a running flat index `i`.

@@ -7,6 +7,7 @@
 import type { BufferId, Expr, Program } from "../../lower/program.ts";
 import { OPS } from "../../ops/registry.ts";
 import type { WasmTree } from "../wasm/loops.ts";
+import type { CompareKind } from "../../ops/attrs.ts";
 
 /** `addr(b)`: the byte address of buffer b, or undefined if it is not f32.
  * Reads of buffers in `zero` are the constant 0. */
@@ -17,6 +18,16 @@ export function toWasmTree(e: Expr, addr: (b: BufferId) => number | undefined, p
     if (p.buffers[e.buffer]!.dtype !== "f32") return undefined;
     const a = addr(e.buffer);
     return a === undefined ? undefined : { kind: "load", addr: a, strides: e.strides };
+  }
+  if (e.node.op === "cast" && e.node.dtype === "f32" && e.args[0]!.kind === "op" && e.args[0]!.node.op === "compare") {
+    // cast(compare(a, b)) to f32, 0 or 1: a Bernoulli sample (uniform <
+    // probability), a dropout mask, a step. The comparison's all-ones lanes
+    // AND 1.0; a NaN operand compares false (true for ne), as in JS.
+    const cmp = e.args[0]!;
+    const cmpArgs = cmp.args.map((a) => toWasmTree(a, addr, p, zero));
+    if (cmpArgs.some((a) => a === undefined)) return undefined;
+    const op = (cmp.node.attrs as { cmp: CompareKind }).cmp;
+    return { kind: "op", emit: { expr: ([a, b]) => `(v128.and (f32x4.${op} ${a} ${b}) (v128.const f32x4 1 1 1 1))` }, args: cmpArgs as WasmTree[] };
   }
   const em = OPS[e.node.op].wasm;
   if (!em || e.node.dtype !== "f32" || OPS[e.node.op].ts.kind !== "elementwise") return undefined;

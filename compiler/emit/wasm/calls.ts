@@ -27,6 +27,7 @@ const ORDER: { readonly [N in KernelName]: readonly (keyof KernelArgs<N>)[] } = 
   maxPool2dGrad: ["x", "g", "out", "planes", "H", "W", "ph", "pw", "Ho", "Wo"],
   swap01Blocks: ["src", "dst", "rows", "cols", "block"],
   reverseBlocks: ["src", "dst", "blocks", "block"],
+  uniformFill: ["dst", "n", "seed", "salt", "step", "iter"],
 };
 
 /** `kernels.name({ ...args })` as a statement, with an optional trailing comment. */
