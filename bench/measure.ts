@@ -15,7 +15,7 @@ import type { BenchBatch, BenchModel, BenchModelName, MnistModelName, Peer, Step
 import { errorMessage, specHyperparameters } from "./peers/peer.ts";
 import { readFileSync } from "node:fs";
 import type { LstmBatch, LstmModel } from "./peers/lstm.ts";
-import { checkGeneratedDropout, describeBatches, keepMask, lstmSpec } from "./peers/lstm.ts";
+import { checkGeneratedDropout, describeBatches, dropoutSalts, keepMask, lstmSpec } from "./peers/lstm.ts";
 import type { RnnModel, Sentence } from "./peers/rnn.ts";
 import { describeSentences, rnnSpec } from "./peers/rnn.ts";
 import type { RbmPiece, RnnRbmModel } from "./peers/rnnrbm.ts";
@@ -140,7 +140,8 @@ async function lstmInputs(): Promise<{ model: LstmModel; batches: LstmBatch[] }>
   const model: LstmModel = { ...spec, params };
   const B = model.batchSize;
   const H = B * model.hidden;
-  checkGeneratedDropout(readFileSync(new URL("../generated/lstm/model.ts", import.meta.url), "utf8"), H, model.dropout);
+  checkGeneratedDropout(readFileSync(new URL("../generated/lstm/model.ts", import.meta.url), "utf8"), model);
+  const salts = dropoutSalts(model);
   const splits = await loadDataset(m.desc.data, { inputs: m.desc.inputs, seed: m.desc.seed });
   const named = splits.train.named;
   if (!named?.words || !named.mask || !named.length || !named.label) throw new Error("lstm: the rt-polarity dataset gave no words/mask/length/label tensors");
@@ -154,7 +155,8 @@ async function lstmInputs(): Promise<{ model: LstmModel; batches: LstmBatch[] }>
       length,
       label: (named.label.data as Int32Array).slice(k * B, (k + 1) * B),
       steps: Math.min(L, Math.max(...length)),
-      keep: keepMask(seed, k, H, model.dropout),
+      keep: keepMask(seed, salts.proj, k, H, model.dropout),
+      embKeep: model.embDropout > 0 ? keepMask(seed, salts.emb, k, Math.min(L, Math.max(...length)) * B * model.dim, model.embDropout) : new Float32Array(0),
     });
   }
   return { model, batches };

@@ -16,7 +16,7 @@
 // array read more than once carries `.ref` per extra read (see jax.ts).
 import type * as JAX from "@jax-js/jax";
 import type { LstmBatch, LstmModel } from "./lstm.ts";
-import { oneHotLabels, timeMajor } from "./lstm.ts";
+import { embScale, oneHotLabels, timeMajor } from "./lstm.ts";
 import type { StepRunner } from "./peer.ts";
 
 type Jax = typeof JAX;
@@ -35,11 +35,15 @@ export function jaxLstmRunner(jax: Jax, model: LstmModel, batches: readonly Lstm
     const T = Math.min(maxLength, Math.ceil(b.steps / width) * width);
     // Steps past the batch's longest sentence get mask 0: they keep the state.
     const { words, mask } = timeMajor(b, B, maxLength, T);
+    // The word mask times the embeddings' dropout scale, [T·B, dim].
+    const scale = embScale(b, model, T);
+    for (let r = 0; r < T * B; r++) for (let d = 0; d < model.dim; d++) scale[r * model.dim + d]! *= mask[r]!;
     const count = new Float32Array(B);
     for (let n = 0; n < B; n++) count[n] = b.length[n]!;
     return {
       words: np.array(words, { dtype: np.int32 }),
       masks: np.array(mask).reshape([T, B, 1]),
+      embMask: np.array(scale).reshape([T * B, model.dim]),
       count: np.array(count).reshape([B, 1]),
       keep: np.array(b.keep.map((k) => k / (1 - model.dropout))).reshape([B, H]),
       gold: np.array(oneHotLabels(b.label, classes)).reshape([B, classes]),
@@ -55,15 +59,16 @@ export function jaxLstmRunner(jax: Jax, model: LstmModel, batches: readonly Lstm
     upd[name] = np.zeros([...shape]);
   }
 
-  const loss = (p: Params, words: Arr, masks: Arr, count: Arr, keep: Arr, gold: Arr): Arr => {
+  const loss = (p: Params, words: Arr, masks: Arr, embMask: Arr, count: Arr, keep: Arr, gold: Arr): Arr => {
     const T = masks.shape[0]!;
     // The input projection of every word at once (it does not depend on the
     // state), time-major [T, B, 4H].
     // The gathered rows times the word mask (0 only on padding, whose
-    // steps are masked anyway): jax-js 0.1.25's jit fails on a scatter (the
-    // gather's gradient) whose cotangent is a view ("routine primitive
-    // scatter input is not imm"), as in jax-rnn.ts; the product is not one.
-    const x = np.take(p.Wemb!, words, 0).mul(masks.ref.reshape([T * B, 1]));
+    // steps are masked anyway) and the embeddings' dropout scale: jax-js
+    // 0.1.25's jit fails on a scatter (the gather's gradient) whose
+    // cotangent is a view ("routine primitive scatter input is not imm"), as
+    // in jax-rnn.ts; the product is not one.
+    const x = np.take(p.Wemb!, words, 0).mul(embMask);
     const xw = np.dot(x, p.lstm_W!).add(p.lstm_b!).reshape([T, B, 4 * H]);
     let h = np.zeros([B, H]);
     let c = np.zeros([B, H]);
@@ -93,8 +98,8 @@ export function jaxLstmRunner(jax: Jax, model: LstmModel, batches: readonly Lstm
     const logp = jax.nn.logSoftmax(np.dot(proj.mul(keep), p.U!).add(p.b!), -1);
     return logp.mul(gold).sum().mul(-1 / B);
   };
-  const update = (p: Params, a: Params, d: Params, words: Arr, masks: Arr, count: Arr, keep: Arr, gold: Arr): [Arr, Params, Params, Params] => {
-    const [cost, grads] = jax.valueAndGrad(loss)(jax.tree.ref(p), words, masks, count, keep, gold);
+  const update = (p: Params, a: Params, d: Params, words: Arr, masks: Arr, embMask: Arr, count: Arr, keep: Arr, gold: Arr): [Arr, Params, Params, Params] => {
+    const [cost, grads] = jax.valueAndGrad(loss)(jax.tree.ref(p), words, masks, embMask, count, keep, gold);
     const g = grads as Params;
     const np2: Params = {};
     const na: Params = {};
@@ -113,8 +118,8 @@ export function jaxLstmRunner(jax: Jax, model: LstmModel, batches: readonly Lstm
   let k = 0;
   return {
     step: async () => {
-      const { words, masks, count, keep, gold } = data[k++ % data.length]!;
-      const [cost, p, a, d] = trainStep(params, acc, upd, words.ref, masks.ref, count.ref, keep.ref, gold.ref);
+      const { words, masks, embMask, count, keep, gold } = data[k++ % data.length]!;
+      const [cost, p, a, d] = trainStep(params, acc, upd, words.ref, masks.ref, embMask.ref, count.ref, keep.ref, gold.ref);
       params = p;
       acc = a;
       upd = d;
@@ -124,7 +129,7 @@ export function jaxLstmRunner(jax: Jax, model: LstmModel, batches: readonly Lstm
     },
     dispose: () => {
       jax.tree.dispose([params, acc, upd]);
-      for (const d of data) for (const x of [d.words, d.masks, d.count, d.keep, d.gold]) x.dispose();
+      for (const d of data) for (const x of [d.words, d.masks, d.embMask, d.count, d.keep, d.gold]) x.dispose();
       trainStep.dispose();
     },
   };

@@ -41,6 +41,10 @@ export interface LstmBatch {
   /** [batch, hidden] dropout keep mask (0 or 1) of the step that trains on
    * this batch, as the generated trainer draws it. */
   readonly keep: Float32Array;
+  /** [steps, batch, dim] the embeddings' keep mask of that step (time-major,
+   * the batch's scan steps only); empty when the spec has no embedding
+   * dropout. */
+  readonly embKeep: Float32Array;
 }
 
 export interface LstmModel {
@@ -56,6 +60,8 @@ export interface LstmModel {
   readonly eps: number;
   /** Dropout rate p of dropout(proj, p): kept units are scaled by 1/(1−p). */
   readonly dropout: number;
+  /** Dropout rate of the embeddings, dropout(embed(...), p); 0: none. */
+  readonly embDropout: number;
   /** Initial parameters in the generated model's layout (read-only): Wemb
    * [vocab, dim], lstm_W [dim, 4·hidden], lstm_U [hidden, 4·hidden], lstm_b
    * [4·hidden], U [hidden, classes], b [classes]. */
@@ -102,6 +108,9 @@ export function lstmSpec(specPath = "specs/lstm.yaml"): Omit<LstmModel, "params"
   };
   for (const [k, v] of Object.entries(want)) if (body[k] !== v) fail(`the scan body's ${k} is not ${v} (${body[k] ?? "absent"})`);
   if (squash(String(spec.graph.proj)) !== "sum(hs*m,0)/sum(m,0)") fail("proj is not the mean of the states over the words");
+  const emb = squash(String(spec.graph.emb));
+  const embDrop = /^dropout\(embed\(Wemb,time_major\(words\)\),([0-9.]+)\)$/.exec(emb);
+  if (!embDrop && emb !== "embed(Wemb,time_major(words))") fail("emb is not embed(Wemb, time_major(words)), with or without dropout");
   const py = /^softmax\(dropout\(proj,([0-9.]+)\)@U\+b\)$/.exec(squash(String(spec.graph.p_y)));
   if (!py) fail("p_y is not softmax(dropout(proj, p) @ U + b)");
   const nll = spec.losses[phase.loss]?.nll;
@@ -115,31 +124,52 @@ export function lstmSpec(specPath = "specs/lstm.yaml"): Omit<LstmModel, "params"
   const maxLength = spec.data.inputs.words?.shape[0] ?? fail("no input words");
   return {
     name: "lstm", seed: spec.seed, batchSize: spec.data.batch_size, maxLength, vocab, dim, hidden, classes,
-    rho: ada!.rho, eps: ada!.eps, dropout: Number(py![1]),
+    rho: ada!.rho, eps: ada!.eps, dropout: Number(py![1]), embDropout: embDrop ? Number(embDrop[1]) : 0,
   };
 }
 
-/** The generated trainer's dropout keep mask at `step` ([batch·hidden], as
- * its code draws it: uniform(seed, 1, step, 0, i) < keep probability). The
- * salt 1 is the only random op of the spec; checkGeneratedDropout below
- * holds the generated source to it. */
-export function keepMask(seed: number, step: number, size: number, rate: number): Float32Array {
+/** A keep mask of the generated trainer at `step` ([size], as its code
+ * draws it: uniform(seed, salt, step, 0, i) < keep probability). The salts
+ * number the spec's random ops in graph order: the embeddings' dropout
+ * (when the spec has one) is salt 1, the projection's the next;
+ * checkGeneratedDropout below holds the generated source to them. */
+export function keepMask(seed: number, salt: number, step: number, size: number, rate: number): Float32Array {
   const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) out[i] = rng.uniform(seed, 1, step, 0, i) < 1 - rate ? 1 : 0;
+  for (let i = 0; i < size; i++) out[i] = rng.uniform(seed, salt, step, 0, i) < 1 - rate ? 1 : 0;
   return out;
 }
 
-/** Fails unless generated/lstm/model.ts draws its dropout mask as keepMask
- * does (a recompiled spec that moved the salt would silently desynchronise
+/** The salts of the embeddings' and the projection's masks. */
+export function dropoutSalts(m: Pick<LstmModel, "embDropout">): { emb: number; proj: number } {
+  return m.embDropout > 0 ? { emb: 1, proj: 2 } : { emb: 0, proj: 1 };
+}
+
+/** Fails unless generated/lstm/model.ts draws its dropout masks as keepMask
+ * does (a recompiled spec that moved a salt would silently desynchronise
  * the peers' masks from ours). */
-export function checkGeneratedDropout(source: string, size: number, rate: number): void {
+export function checkGeneratedDropout(source: string, m: Pick<LstmModel, "batchSize" | "hidden" | "dim" | "maxLength" | "dropout" | "embDropout">): void {
   // As compiler/emit/ts/render.ts writes a draw: the runtime's Philox kernel
   // fills the mask's buffer, then the loop (loops.wat, commented with its
   // formula in model.ts) compares.
-  const fill = new RegExp(`this\\.k\\.uniformFill\\(\\{ dst: \\d+, n: ${size}, seed: this\\.desc\\.seed, salt: 1, step: step, iter: 0 \\}\\)`);
-  if (!fill.test(source) || !source.includes(`= cast(compare(random_uniform(), ${1 - rate}))`)) {
-    throw new Error("generated/lstm/model.ts no longer draws the dropout mask as bench/peers/lstm.ts keepMask does (uniform(seed, 1, step, 0, i) < keep)");
+  const salts = dropoutSalts(m);
+  const fill = (n: number, salt: number) => new RegExp(`this\\.k\\.uniformFill\\(\\{ dst: \\d+, n: ${n}, seed: this\\.desc\\.seed, salt: ${salt}, step: step, iter: 0 \\}\\)`);
+  const want: [RegExp, string][] = [[fill(m.batchSize * m.hidden, salts.proj), `= cast(compare(random_uniform(), ${1 - m.dropout}))`]];
+  if (m.embDropout > 0) want.push([fill(m.maxLength * m.batchSize * m.dim, salts.emb), `= cast(compare(random_uniform(), ${1 - m.embDropout}))`]);
+  for (const [re, formula] of want) {
+    if (!re.test(source) || !source.includes(formula)) {
+      throw new Error(`generated/lstm/model.ts no longer draws a dropout mask as bench/peers/lstm.ts keepMask does (${re.source}; ${formula})`);
+    }
   }
+}
+
+/** The embeddings' keep mask / (1 − p) for the batch's steps, [steps·batch·dim]
+ * (all 1 when the spec has no embedding dropout). */
+export function embScale(b: LstmBatch, m: Pick<LstmModel, "batchSize" | "dim" | "embDropout">, steps = b.steps): Float32Array {
+  const out = new Float32Array(steps * m.batchSize * m.dim);
+  if (m.embDropout === 0) return out.fill(1);
+  const n = Math.min(steps, b.steps) * m.batchSize * m.dim;
+  for (let i = 0; i < n; i++) out[i] = b.embKeep[i]! / (1 - m.embDropout);
+  return out;
 }
 
 /** The batch's words and mask cut to its `steps` and made time-major

@@ -31,7 +31,7 @@
 // gradient, whose UnsortedSegmentSum loops over all 10,000 embedding rows.
 import type * as TF from "@tensorflow/tfjs";
 import type { LstmBatch, LstmModel } from "./lstm.ts";
-import { oneHotLabels, timeMajor } from "./lstm.ts";
+import { embScale, oneHotLabels, timeMajor } from "./lstm.ts";
 import type { StepRunner } from "./peer.ts";
 import { gatherScatterGrad } from "./tfjs-rnn.ts";
 
@@ -46,6 +46,8 @@ interface TfBatch {
   readonly count: TF.Tensor2D;
   /** The step's dropout keep mask / (1 − p), [batch, hidden]. */
   readonly keep: TF.Tensor2D;
+  /** The embeddings' keep mask / (1 − p), [T·batch, dim] (ones without embedding dropout). */
+  readonly embKeep: TF.Tensor2D;
   /** One-hot labels [batch, classes]. */
   readonly gold: TF.Tensor2D;
   readonly steps: number;
@@ -60,7 +62,8 @@ export function tfjsLstmRunner(tf: Tf, model: LstmModel, batches: readonly LstmB
     const count = tf.sum(m, 0) as TF.Tensor2D;
     m.dispose();
     const keep = tf.tensor2d(b.keep.map((k) => k / (1 - model.dropout)), [B, H]);
-    return { words: tf.tensor1d(words, "int32"), masks, count, keep, gold: tf.tensor2d(oneHotLabels(b.label, classes), [B, classes]), steps: b.steps };
+    const embKeep = tf.tensor2d(embScale(b, model), [b.steps * B, model.dim]);
+    return { words: tf.tensor1d(words, "int32"), masks, count, keep, embKeep, gold: tf.tensor2d(oneHotLabels(b.label, classes), [B, classes]), steps: b.steps };
   });
   const tag = Math.random();
   const v = (name: string): TF.Variable => {
@@ -76,7 +79,7 @@ export function tfjsLstmRunner(tf: Tf, model: LstmModel, batches: readonly LstmB
 
   const loss = (s: TfBatch): TF.Scalar => {
     const T = s.steps;
-    const xw = tf.add(tf.matMul(lookup(s.words), p.W), p.b4); // [T·B, 4H]
+    const xw = tf.add(tf.matMul(tf.mul(lookup(s.words), s.embKeep), p.W), p.b4); // [T·B, 4H]
     const rows = tf.unstack(tf.reshape(xw, [T, B, 4 * H])) as TF.Tensor2D[];
     let h: TF.Tensor2D = tf.zeros([B, H]);
     let c: TF.Tensor2D = tf.zeros([B, H]);
@@ -120,7 +123,7 @@ export function tfjsLstmRunner(tf: Tf, model: LstmModel, batches: readonly LstmB
     },
     liveTensors: () => tf.memory().numTensors,
     dispose: () => {
-      for (const d of data) tf.dispose([d.words, ...d.masks, d.count, d.keep, d.gold]);
+      for (const d of data) tf.dispose([d.words, ...d.masks, d.count, d.keep, d.embKeep, d.gold]);
       tf.dispose(vars);
       tf.dispose(acc.flatMap(({ a, d }) => [a, d]));
     },

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { MeasureEvent, MeasureRequest } from "../measure.ts";
 import type { LstmBatch, LstmModel } from "./lstm.ts";
+import { embScale } from "./lstm.ts";
 import type { BenchBatch, BenchModel } from "./peer.ts";
 import type { RnnModel, Sentence } from "./rnn.ts";
 import { cutSentence } from "./rnn.ts";
@@ -83,6 +84,7 @@ function encode(inputs: TorchInputs): Buffer {
       add(`label/${i}`, "i32", [b.label.length], b.label);
       add(`keep/${i}`, "f32", [b.keep.length], b.keep);
       add(`steps/${i}`, "i32", [], Int32Array.of(b.steps));
+      add(`emb/${i}`, "f32", [b.steps, b.label.length, inputs.model.dim], embScale(b, inputs.model));
     });
     count = { batches: inputs.batches.length };
   } else if (inputs.kind === "rnn") {

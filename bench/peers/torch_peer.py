@@ -121,14 +121,15 @@ def lstm_runner(model, t):
         steps = int(t[f"steps/{i}"].item())
         words = t[f"words/{i}"].reshape(-1, L)[:, :steps].t().long().contiguous()  # [T, B]
         length = t[f"length/{i}"].long()
-        batches.append((words, length, t[f"keep/{i}"].reshape(-1, H), t[f"label/{i}"].long()))
+        # The embeddings' dropout keep mask / (1 - p), [T, B, D] (ones without it).
+        batches.append((words, length, t[f"keep/{i}"].reshape(-1, H), t[f"label/{i}"].long(), t[f"emb/{i}"]))
     scale = 1.0 / (1.0 - model["dropout"])
     k = [0]
 
     def step():
-        words, length, keep, label = batches[k[0] % n]
+        words, length, keep, label, emb_keep = batches[k[0] % n]
         k[0] += 1
-        x = F.embedding(words, Wemb)
+        x = F.embedding(words, Wemb) * emb_keep
         packed = torch.nn.utils.rnn.pack_padded_sequence(x, length, enforce_sorted=False)
         out, _ = lstm(packed)
         hs, _ = torch.nn.utils.rnn.pad_packed_sequence(out)  # zeros past each sentence's end
