@@ -19,6 +19,10 @@ import { checkGeneratedDropout, describeBatches, dropoutSalts, keepMask, lstmSpe
 import type { RnnModel, Sentence } from "./peers/rnn.ts";
 import { describeSentences, rnnSpec } from "./peers/rnn.ts";
 import type { RbmPiece, RnnRbmModel } from "./peers/rnnrbm.ts";
+import type { ExtraBatch, ExtraModel, ExtraModelName } from "./peers/mnist-extra.ts";
+import { EXTRA_MODELS, checkGeneratedDraws as checkExtraDraws, extraSpec, stepUniforms } from "./peers/mnist-extra.ts";
+
+const isExtra = (m: BenchModelName): m is ExtraModelName => (EXTRA_MODELS as readonly string[]).includes(m);
 import { checkGeneratedDraws, describePieces, pieceDraws, rnnRbmSpec } from "./peers/rnnrbm.ts";
 
 export interface MeasureRequest {
@@ -105,6 +109,26 @@ async function benchInputs(name: MnistModelName): Promise<{ model: BenchModel; b
   for (let k = 0; k < n; k++) {
     const b = it.fill(k);
     batches.push({ x: (b[x] as Float32Array).slice(), y: (b[y] as Int32Array).slice() });
+  }
+  return { model, batches };
+}
+
+/** da's and dnn's inputs: the spec's model, the first minibatches in order
+ * (as for the other MNIST models) and each step's uniforms. */
+async function extraInputs(name: ExtraModelName): Promise<{ model: ExtraModel; batches: ExtraBatch[] }> {
+  const { m, params } = await initialModel(name);
+  const model: ExtraModel = { ...extraSpec(name), params };
+  checkExtraDraws(readFileSync(new URL(`../generated/${name}/model.ts`, import.meta.url), "utf8"), model);
+  const splits = await loadDataset(m.desc.data, { inputs: m.desc.inputs, seed: m.desc.seed });
+  const it = new BatchIterator(splits.train, m.desc.inputs, model.batchSize, { shuffle: false, seed: 1 });
+  it.setEpoch(0);
+  const x = m.desc.inputs.find((i) => i.dtype === "f32")!.name;
+  const y = m.desc.inputs.find((i) => i.dtype === "i32")?.name;
+  const batches: ExtraBatch[] = [];
+  const n = Math.min(it.numBatches, Math.max(1, Math.ceil(DISTINCT_EXAMPLES / model.batchSize)));
+  for (let k = 0; k < n; k++) {
+    const b = it.fill(k);
+    batches.push({ x: (b[x] as Float32Array).slice(), y: y ? (b[y] as Int32Array).slice() : new Int32Array(0), uniforms: stepUniforms(m.desc.seed, k, model.draws) });
   }
   return { model, batches };
 }
@@ -205,6 +229,10 @@ export async function measure(req: MeasureRequest, emit: (e: MeasureEvent) => vo
       emit({ kind: "note", text: `lstm: rt-polarity, the first ${describeBatches(batches, model.batchSize)} of the training split, in order; every implementation applies the dropout mask our trainer draws at that step (bench/peers/lstm.ts)` });
       return measureTorch({ kind: "lstm", model, batches }, req, emit);
     }
+    if (isExtra(req.model)) {
+      const { model, batches } = await extraInputs(req.model);
+      return measureTorch({ kind: "extra", model, batches }, req, emit);
+    }
     if (req.model === "rnnslu") {
       const { model, sentences } = await rnnInputs();
       emit({ kind: "note", text: `rnnslu: ATIS fold 3, the first ${describeSentences(sentences)} of the training split, in order, one a step` });
@@ -252,6 +280,12 @@ export async function measure(req: MeasureRequest, emit: (e: MeasureEvent) => vo
     cycle = pieces.length;
     tp = performance.now();
     run = await peer.prepareRnnRbm(model, pieces);
+  } else if (isExtra(req.model)) {
+    const { model, batches } = await extraInputs(req.model);
+    if (!peer.prepareExtra) throw new Error(`${peer.name} does not implement ${req.model}`);
+    emit({ kind: "note", text: `${req.model}: every implementation ${req.model === "da" ? "corrupts the pixels" : "drops the units"} our trainer does at that step (the uniforms it draws, bench/peers/mnist-extra.ts)` });
+    tp = performance.now();
+    run = await peer.prepareExtra(model, batches);
   } else {
     const { model, batches } = await benchInputs(req.model);
     tp = performance.now();

@@ -10,6 +10,7 @@ import type { BenchBatch, BenchModel, Peer, StepRunner } from "./peer.ts";
 import type { LstmBatch, LstmModel } from "./lstm.ts";
 import type { RnnModel, Sentence } from "./rnn.ts";
 import type { RbmPiece, RnnRbmModel } from "./rnnrbm.ts";
+import type { ExtraBatch, ExtraModel } from "./mnist-extra.ts";
 
 /** The generated model on `backend`; `device` describes a WebGPU adapter. */
 export async function makeModel(name: string, backend: string): Promise<{ model: CompiledModel; device?: string }> {
@@ -40,6 +41,18 @@ export function oursPeer(backend: string): Peer {
       if (m.desc.data.batchSize !== model.batchSize) throw new Error(`generated/${model.name} has batch ${m.desc.data.batchSize}, the spec ${model.batchSize}`);
       // Batches keyed by the model's input names: the f32 input gets the
       // pixels, the i32 input the labels.
+      const own: Batch[] = batches.map((b) => Object.fromEntries(m.desc.inputs.map((i) => [i.name, i.dtype === "f32" ? b.x : b.y])));
+      note = describe(device);
+      let k = 0;
+      return { step: () => m.trainStep(0, own[k % own.length]!, k++) };
+    },
+    async prepareExtra(model: ExtraModel, batches: readonly ExtraBatch[]): Promise<StepRunner> {
+      const { model: m, device } = await makeModel(model.name, backend);
+      initModel(m, { trainExamples: batches.length * model.batchSize });
+      m.upload?.();
+      if (m.desc.data.batchSize !== model.batchSize) throw new Error(`generated/${model.name} has batch ${m.desc.data.batchSize}, the spec ${model.batchSize}`);
+      // The random ops are drawn from `step`, which matches the uniforms
+      // handed to the peers (mnist-extra.ts stepUniforms) on the first pass.
       const own: Batch[] = batches.map((b) => Object.fromEntries(m.desc.inputs.map((i) => [i.name, i.dtype === "f32" ? b.x : b.y])));
       note = describe(device);
       let k = 0;

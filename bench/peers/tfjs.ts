@@ -36,6 +36,8 @@ import type { RbmPiece, RnnRbmModel } from "./rnnrbm.ts";
 import { tfjsRnnRbmRunner } from "./tfjs-rnnrbm.ts";
 import { tfjsLstmRunner } from "./tfjs-lstm.ts";
 import { tfjsRnnRunner } from "./tfjs-rnn.ts";
+import { tfjsExtraRunner } from "./tfjs-extra.ts";
+import type { ExtraBatch, ExtraModel } from "./mnist-extra.ts";
 
 type Tf = typeof TF;
 type BackendName = "cpu" | "wasm";
@@ -228,6 +230,11 @@ function tfjsPeer(backend: BackendName): Peer {
           opt.dispose();
         },
       };
+    },
+    async prepareExtra(model: ExtraModel, batches: readonly ExtraBatch[]): Promise<StepRunner> {
+      const tf = await loadTf(backend);
+      kind = "mnist";
+      return tfjsExtraRunner(tf, model, batches, backend);
     },
     async prepareRnn(model: RnnModel, sentences: readonly Sentence[]): Promise<StepRunner> {
       const tf = await loadTf(backend);

@@ -22,12 +22,14 @@ import type { RnnModel, Sentence } from "./rnn.ts";
 import { cutSentence } from "./rnn.ts";
 import type { RbmPiece, RnnRbmModel } from "./rnnrbm.ts";
 import { frames } from "./rnnrbm.ts";
+import type { ExtraBatch, ExtraModel } from "./mnist-extra.ts";
 
 export type TorchInputs =
   | { readonly kind: "mnist"; readonly model: BenchModel; readonly batches: readonly BenchBatch[] }
   | { readonly kind: "lstm"; readonly model: LstmModel; readonly batches: readonly LstmBatch[] }
   | { readonly kind: "rnn"; readonly model: RnnModel; readonly sentences: readonly Sentence[] }
-  | { readonly kind: "rnnrbm"; readonly model: RnnRbmModel; readonly pieces: readonly RbmPiece[] };
+  | { readonly kind: "rnnrbm"; readonly model: RnnRbmModel; readonly pieces: readonly RbmPiece[] }
+  | { readonly kind: "extra"; readonly model: ExtraModel; readonly batches: readonly ExtraBatch[] };
 
 /** The first Python that imports torch: $DLT_PYTHON, python3 on the PATH
  * (often a pyenv shim without Debian's packages), /usr/bin/python3. */
@@ -85,6 +87,13 @@ function encode(inputs: TorchInputs): Buffer {
       add(`keep/${i}`, "f32", [b.keep.length], b.keep);
       add(`steps/${i}`, "i32", [], Int32Array.of(b.steps));
       add(`emb/${i}`, "f32", [b.steps, b.label.length, inputs.model.dim], embScale(b, inputs.model));
+    });
+    count = { batches: inputs.batches.length };
+  } else if (inputs.kind === "extra") {
+    inputs.batches.forEach((b, i) => {
+      add(`x/${i}`, "f32", [inputs.model.batchSize, 784], b.x);
+      add(`y/${i}`, "i32", [b.y.length], b.y);
+      b.uniforms.forEach((u, d) => add(`u/${i}/${inputs.model.draws[d]!.salt}`, "f32", [u.length], u));
     });
     count = { batches: inputs.batches.length };
   } else if (inputs.kind === "rnn") {

@@ -222,7 +222,56 @@ def rnnrbm_runner(model, t):
     return step, n, "rnnrbm: the RNN a Python loop over the frames, CD-15 under torch.no_grad on all frames at once, torch.optim.SGD(foreach=True)"
 
 
-RUNNERS = {"mnist": mnist_runner, "lstm": lstm_runner, "rnn": rnn_runner, "rnnrbm": rnnrbm_runner}
+def extra_runner(model, t):
+    """da and dnn (bench/peers/mnist-extra.ts): the random ops applied with
+    the uniforms our trainer draws at that step."""
+    name, n = model["name"], model["batches"]
+    p = {k[len("param/"):]: v.clone().requires_grad_(True) for k, v in t.items() if k.startswith("param/")}
+    salts = [d["salt"] for d in model["draws"]]
+    keeps = [d["keep"] for d in model["draws"]]
+    B = model["batchSize"]
+    batches = []
+    for i in range(n):
+        # [U < keep] as 0/1 floats, the mask shaped as what it multiplies.
+        masks = [(t[f"u/{i}/{s}"] < k).float().reshape(B, -1) for s, k in zip(salts, keeps)]
+        batches.append((t[f"x/{i}"], t[f"y/{i}"].long(), masks))
+    params = list(p.values())
+    if name == "da":
+        W, b, bp = p["W"], p["b"], p["b_prime"]
+        opt = torch.optim.SGD(params, lr=model["lr"], foreach=True)
+
+        def cost_of(x, _y, masks):
+            z = torch.sigmoid(torch.sigmoid((x * masks[0]) @ W + b) @ W.t() + bp)
+            return -(x * torch.log(z) + (1 - x) * torch.log(1 - z)).sum() / B
+
+        how = "da: tied weights (W and W.t()), torch.optim.SGD(foreach=True)"
+    else:
+        W1, b1, W2, b2, W3, b3 = (p[k] for k in ["W1", "b1", "W2", "b2", "W3", "b3"])
+        opt = torch.optim.Adadelta(params, lr=1.0, rho=model["rho"], eps=model["eps"], foreach=True)
+        l2 = model["l2"]
+
+        def cost_of(x, y, masks):
+            h1 = torch.relu((x * masks[0] / keeps[0]) @ W1 + b1) * masks[1] / keeps[1]
+            h2 = torch.relu(h1 @ W2 + b2) * masks[2] / keeps[2]
+            nll = F.cross_entropy(h2 @ W3 + b3, y, reduction="sum")
+            return nll + l2 * ((W1 ** 2).sum() + (W2 ** 2).sum() + (W3 ** 2).sum())
+
+        how = "dnn: dropout by the handed masks, torch.optim.Adadelta(foreach=True)"
+    k = [0]
+
+    def step():
+        x, y, masks = batches[k[0] % n]
+        k[0] += 1
+        cost = cost_of(x, y, masks)
+        opt.zero_grad(set_to_none=True)
+        cost.backward()
+        opt.step()
+        return cost.item()
+
+    return step, 1, how
+
+
+RUNNERS = {"mnist": mnist_runner, "lstm": lstm_runner, "rnn": rnn_runner, "rnnrbm": rnnrbm_runner, "extra": extra_runner}
 
 
 def main():

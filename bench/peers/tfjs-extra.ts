@@ -1,0 +1,72 @@
+// da and dnn (bench/peers/mnist-extra.ts) in TensorFlow.js, as a user of its
+// core API writes the step: eager ops on the gradient tape, the random ops
+// applied with the masks our trainer draws at that step (handed in, not
+// drawn), tf.variableGrads, then SGD (da) or Adadelta written out (dnn:
+// tfjs 4.22's tf.train.adadelta is not the spec's, see tfjs-lstm.ts).
+import type * as TF from "@tensorflow/tfjs";
+import type { ExtraBatch, ExtraModel } from "./mnist-extra.ts";
+import type { StepRunner } from "./peer.ts";
+import { oneHot } from "./peer.ts";
+
+type Tf = typeof TF;
+
+export function tfjsExtraRunner(tf: Tf, model: ExtraModel, batches: readonly ExtraBatch[], backend: "cpu" | "wasm"): StepRunner {
+  const B = model.batchSize;
+  const keeps = model.draws.map((d) => d.keep);
+  const data = batches.map((b) => ({
+    x: tf.tensor2d(b.x, [B, 784]),
+    gold: model.classes > 0 ? tf.tensor2d(oneHot(b.y, model.classes), [B, model.classes]) : undefined,
+    // [U < keep] / keep for dropout (dnn), [U < keep] for the corruption (da).
+    masks: b.uniforms.map((u, d) => tf.tensor2d(u.map((v) => (v < keeps[d]! ? (model.name === "dnn" ? 1 / keeps[d]! : 1) : 0)), [B, u.length / B])),
+  }));
+  const tag = Math.random();
+  const v = (name: string): TF.Variable => {
+    const { data: values, shape } = model.params[name]!;
+    return tf.variable(tf.tensor(values, [...shape]), true, `${model.name}_${name}_${tag}`);
+  };
+  const names = Object.keys(model.params);
+  const p = Object.fromEntries(names.map((n) => [n, v(n)])) as Record<string, TF.Variable>;
+  const vars = names.map((n) => p[n]!);
+  const acc = vars.map((w) => ({ a: tf.variable(tf.zerosLike(w), false), d: tf.variable(tf.zerosLike(w), false) }));
+
+  const loss = (s: (typeof data)[number]): TF.Scalar => {
+    if (model.name === "da") {
+      const y = tf.sigmoid(tf.add(tf.matMul(tf.mul(s.x, s.masks[0]!), p.W!), p.b!));
+      const z = tf.sigmoid(tf.add(tf.matMul(y, p.W!, false, true), p.b_prime!));
+      return tf.div(tf.neg(tf.sum(tf.add(tf.mul(s.x, tf.log(z)), tf.mul(tf.sub(1, s.x), tf.log(tf.sub(1, z)))))), B) as TF.Scalar;
+    }
+    const h1 = tf.mul(tf.relu(tf.add(tf.matMul(tf.mul(s.x, s.masks[0]!), p.W1!), p.b1!)), s.masks[1]!);
+    const h2 = tf.mul(tf.relu(tf.add(tf.matMul(h1, p.W2!), p.b2!)), s.masks[2]!);
+    const nll = tf.neg(tf.sum(tf.mul(tf.logSoftmax(tf.add(tf.matMul(h2, p.W3!), p.b3!)), s.gold!)));
+    return tf.add(nll, tf.mul(tf.addN([p.W1!, p.W2!, p.W3!].map((w) => tf.sum(tf.square(w)))), model.l2)) as TF.Scalar;
+  };
+
+  let k = 0;
+  return {
+    step: () => {
+      if (tf.getBackend() !== backend) throw new Error(`tfjs: active backend is ${tf.getBackend()}, expected ${backend}`);
+      const s = data[k++ % data.length]!;
+      const { value, grads } = tf.variableGrads(() => loss(s), vars);
+      tf.tidy(() => {
+        vars.forEach((w, j) => {
+          const g = grads[w.name]!;
+          if (model.name === "da") return void w.assign(tf.sub(w, tf.mul(g, model.lr)));
+          const { a, d } = acc[j]!;
+          a.assign(tf.add(tf.mul(a, model.rho), tf.mul(tf.square(g), 1 - model.rho)));
+          const delta = tf.mul(tf.div(tf.sqrt(tf.add(d, model.eps)), tf.sqrt(tf.add(a, model.eps))), g);
+          d.assign(tf.add(tf.mul(d, model.rho), tf.mul(tf.square(delta), 1 - model.rho)));
+          w.assign(tf.sub(w, delta));
+        });
+      });
+      tf.dispose(Object.values(grads));
+      const cost = value.dataSync()[0]!;
+      value.dispose();
+      return cost;
+    },
+    liveTensors: () => tf.memory().numTensors,
+    dispose: () => {
+      for (const d of data) tf.dispose([d.x, ...(d.gold ? [d.gold] : []), ...d.masks]);
+      tf.dispose([...vars, ...acc.flatMap((x) => [x.a, x.d])]);
+    },
+  };
+}
