@@ -20,7 +20,7 @@ import type { RnnModel, Sentence } from "./peers/rnn.ts";
 import { describeSentences, rnnSpec } from "./peers/rnn.ts";
 import type { RbmPiece, RnnRbmModel } from "./peers/rnnrbm.ts";
 import type { ExtraBatch, ExtraModel, ExtraModelName } from "./peers/mnist-extra.ts";
-import { EXTRA_MODELS, checkGeneratedDraws as checkExtraDraws, extraSpec, stepUniforms } from "./peers/mnist-extra.ts";
+import { EXTRA_MODELS, checkGeneratedDraws as checkExtraDraws, distinctBatches, extraSpec, stepUniforms } from "./peers/mnist-extra.ts";
 
 const isExtra = (m: BenchModelName): m is ExtraModelName => (EXTRA_MODELS as readonly string[]).includes(m);
 import { checkGeneratedDraws, describePieces, pieceDraws, rnnRbmSpec } from "./peers/rnnrbm.ts";
@@ -125,7 +125,7 @@ async function extraInputs(name: ExtraModelName): Promise<{ model: ExtraModel; b
   const x = m.desc.inputs.find((i) => i.dtype === "f32")!.name;
   const y = m.desc.inputs.find((i) => i.dtype === "i32")?.name;
   const batches: ExtraBatch[] = [];
-  const n = Math.min(it.numBatches, Math.max(1, Math.ceil(DISTINCT_EXAMPLES / model.batchSize)));
+  const n = distinctBatches(name, Math.min(it.numBatches, Math.max(1, Math.ceil(DISTINCT_EXAMPLES / model.batchSize))));
   for (let k = 0; k < n; k++) {
     const b = it.fill(k);
     batches.push({ x: (b[x] as Float32Array).slice(), y: y ? (b[y] as Int32Array).slice() : new Int32Array(0), uniforms: stepUniforms(m.desc.seed, k, model.draws) });
@@ -283,7 +283,8 @@ export async function measure(req: MeasureRequest, emit: (e: MeasureEvent) => vo
   } else if (isExtra(req.model)) {
     const { model, batches } = await extraInputs(req.model);
     if (!peer.prepareExtra) throw new Error(`${peer.name} does not implement ${req.model}`);
-    emit({ kind: "note", text: `${req.model}: every implementation ${req.model === "da" ? "corrupts the pixels" : "drops the units"} our trainer does at that step (the uniforms it draws, bench/peers/mnist-extra.ts)` });
+    const what = req.model === "da" ? "corrupts the pixels" : req.model === "dnn" ? "drops the units" : "samples its persistent chain (PCD-15) with the uniforms";
+    emit({ kind: "note", text: `${req.model}: every implementation ${what} our trainer does at that step (the uniforms it draws, bench/peers/mnist-extra.ts)` });
     tp = performance.now();
     run = await peer.prepareExtra(model, batches);
   } else {

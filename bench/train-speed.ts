@@ -15,7 +15,7 @@
 // time; the table gives the median examples/s, the spread, and the ratio
 // ours/peer (> 1: ours is faster).
 //
-//   npm run bench                                   # logreg, mlp, lenet, da, dnn, rnnslu, lstm, rnnrbm × ours, torch, tfjs-wasm, tfjs-cpu, jax
+//   npm run bench                                   # logreg, mlp, lenet, da, dnn, rbm, rnnslu, lstm, rnnrbm × ours, torch, tfjs-wasm, tfjs-cpu, jax
 //   npm run bench -- --models rnnslu --repeats 5
 //   npm run bench -- --models lstm --repeats 3
 //   npm run bench -- --models rnnrbm --repeats 3
@@ -23,7 +23,7 @@
 //   npm run bench -- --backend cpu,webgpu --peers ours   # our WebGPU program too (llvmpipe without a GPU)
 //   npm run bench -- --models lenet --peers ours,tfjs-cpu --limit 600   # let a very slow peer finish
 //
-// Options: --models (logreg,mlp,lenet,da,dnn,rnnslu,lstm,rnnrbm), --peers (ours,torch,tfjs-wasm,
+// Options: --models (logreg,mlp,lenet,da,dnn,rbm,rnnslu,lstm,rnnrbm), --peers (ours,torch,tfjs-wasm,
 // tfjs-cpu,jax; also jax-eager), --backend (ours' backends: cpu, webgpu),
 // --repeats (5), --steps (steps per repeat; default: enough for --seconds,
 // 1 s; for rnnslu, lstm and rnnrbm rounded up to whole passes over their inputs), --limit
@@ -210,6 +210,8 @@ async function main(): Promise<void> {
             ? "monitor (the reported figure) of the first three steps (same start, same pieces, same Gibbs uniforms)"
             : model === "da" || model === "dnn"
               ? "minibatch cost of the first two steps (same start, same batches, same random draws)"
+              : model === "rbm"
+                ? "pseudo-likelihood (the reported figure) of the first two steps (same start, same batches, same Gibbs uniforms)"
               : "minibatch cost of the first two steps (same start, same batches)";
     const check = costCheck(outcomes);
     if (costs.length > 0) notes.add(`${model}: ${what}: ${costs.join("; ")}${check ? `; ${check}` : ""}`);

@@ -12,13 +12,13 @@ import type { RnnModel, Sentence } from "./rnn.ts";
 import type { RbmPiece, RnnRbmModel } from "./rnnrbm.ts";
 import type { ExtraBatch, ExtraModel, ExtraModelName } from "./mnist-extra.ts";
 
-export const BENCH_MODELS = ["logreg", "mlp", "lenet", "da", "dnn", "rnnslu", "lstm", "rnnrbm"] as const;
+export const BENCH_MODELS = ["logreg", "mlp", "lenet", "da", "dnn", "rbm", "rnnslu", "lstm", "rnnrbm"] as const;
 export type BenchModelName = (typeof BENCH_MODELS)[number];
 /** The MNIST models, trained on minibatches {x, y} through `Peer.prepare`;
  * rnnslu (one sentence a step) goes through `Peer.prepareRnn` (rnn.ts),
  * lstm (minibatches of sentences) through `Peer.prepareLstm` (lstm.ts),
  * rnnrbm (one piece of music a step) through `Peer.prepareRnnRbm` (rnnrbm.ts),
- * da and dnn (random ops in the step) through `Peer.prepareExtra` (mnist-extra.ts). */
+ * da, dnn and rbm (random ops in the step) through `Peer.prepareExtra` (mnist-extra.ts). */
 export type MnistModelName = Exclude<BenchModelName, "rnnslu" | "lstm" | "rnnrbm" | ExtraModelName>;
 
 /** One minibatch: x is [batch, 784] row-major pixels in [0, 1], y the labels. */
@@ -73,7 +73,7 @@ export interface Peer {
   /** The same for the RNN-RBM: one step trains on one piece; it returns the
    * monitor (the spec's reported figure), not the CD cost. */
   prepareRnnRbm?(model: RnnRbmModel, pieces: readonly RbmPiece[]): Promise<StepRunner>;
-  /** The same for da and dnn (mnist-extra.ts): one step trains on one
+  /** The same for da, dnn and rbm (mnist-extra.ts): one step trains on one
    * minibatch with the step's uniforms. */
   prepareExtra?(model: ExtraModel, batches: readonly ExtraBatch[]): Promise<StepRunner>;
   /** A line for the table's notes (library version, backend features,

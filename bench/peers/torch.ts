@@ -93,7 +93,7 @@ function encode(inputs: TorchInputs): Buffer {
     inputs.batches.forEach((b, i) => {
       add(`x/${i}`, "f32", [inputs.model.batchSize, 784], b.x);
       add(`y/${i}`, "i32", [b.y.length], b.y);
-      b.uniforms.forEach((u, d) => add(`u/${i}/${inputs.model.draws[d]!.salt}`, "f32", [u.length], u));
+      b.uniforms.forEach((u, d) => add(`u/${i}/${inputs.model.draws[d]!.salt}`, "f32", [inputs.model.draws[d]!.iters, u.length / inputs.model.draws[d]!.iters], u));
     });
     count = { batches: inputs.batches.length };
   } else if (inputs.kind === "rnn") {

@@ -228,15 +228,43 @@ def extra_runner(model, t):
     name, n = model["name"], model["batches"]
     p = {k[len("param/"):]: v.clone().requires_grad_(True) for k, v in t.items() if k.startswith("param/")}
     salts = [d["salt"] for d in model["draws"]]
-    keeps = [d["keep"] for d in model["draws"]]
+    keeps = [d.get("keep") for d in model["draws"]]
     B = model["batchSize"]
     batches = []
     for i in range(n):
-        # [U < keep] as 0/1 floats, the mask shaped as what it multiplies.
-        masks = [(t[f"u/{i}/{s}"] < k).float().reshape(B, -1) for s, k in zip(salts, keeps)]
+        if name == "rbm":  # the uniforms themselves, [15, B, units]: the probabilities are computed
+            masks = [t[f"u/{i}/{s}"].reshape(-1, B, d["size"] // B) for s, d in zip(salts, model["draws"])]
+        else:  # [U < keep] as 0/1 floats, the mask shaped as what it multiplies
+            masks = [(t[f"u/{i}/{s}"] < k).float().reshape(B, -1) for s, k in zip(salts, keeps)]
         batches.append((t[f"x/{i}"], t[f"y/{i}"].long(), masks))
     params = list(p.values())
-    if name == "da":
+    if name == "rbm":
+        W, hbias, vbias = p["W"], p["hbias"], p["vbias"]
+        opt = torch.optim.SGD(params, lr=model["lr"], foreach=True)
+        chain = [torch.zeros(B, W.shape[1])]  # the persistent chain's hidden units
+        step_no = [0]
+
+        def free_energy(v):
+            return -(v * vbias).sum(1) - F.softplus(v @ W + hbias).sum(1)
+
+        def cost_of(x, _y, masks):
+            with torch.no_grad():  # PCD-15 on constants (rbm.py's consider_constant)
+                h = chain[0]
+                for g in range(masks[0].shape[0]):
+                    v = (masks[0][g] < torch.sigmoid(h @ W.t() + vbias)).float()
+                    h = (masks[1][g] < torch.sigmoid(v @ W + hbias)).float()
+                chain[0] = h
+                # The reported figure: the pseudo-likelihood with bit (step mod 784) flipped.
+                xi = (x > 0.5).float()
+                flip = xi.clone()
+                j = step_no[0] % 784
+                flip[:, j] = 1 - flip[:, j]
+                step_no[0] += 1
+                cost_of.report = (784 * torch.log(torch.sigmoid(free_energy(flip) - free_energy(xi)))).mean().item()
+            return free_energy(x).mean() - free_energy(v).mean()
+
+        how = "rbm: PCD-15 under torch.no_grad with our trainer's uniforms, torch.optim.SGD(foreach=True); the step returns the pseudo-likelihood"
+    elif name == "da":
         W, b, bp = p["W"], p["b"], p["b_prime"]
         opt = torch.optim.SGD(params, lr=model["lr"], foreach=True)
 
@@ -266,7 +294,7 @@ def extra_runner(model, t):
         opt.zero_grad(set_to_none=True)
         cost.backward()
         opt.step()
-        return cost.item()
+        return cost_of.report if name == "rbm" else cost.item()
 
     return step, 1, how
 
