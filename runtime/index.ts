@@ -46,6 +46,6 @@ export { browserDevice, NoWebGpuError } from "./webgpu/device.ts";
 // The contract with generated code (model.ts, webgpu.ts).
 export type { Batch, CompiledModel, ModelConstructor, ModelDescription, DataDesc, TensorDesc, ParamDesc, InitDesc, RuntimeDType, PhaseDesc, EarlyStoppingDesc, PlateauDesc, RecordDesc, SplitMetricDesc, SamplerDesc, ImageDesc, ImageWhen } from "./compiled-model.ts";
 export type { GpuPlan } from "./webgpu/plan.ts";
-export { createArena, createKernels, instantiateLoops, precompileModules } from "./cpu/kernels.ts";
+export { cpuThreads, createArena, createKernels, instantiateLoops, precompileModules } from "./cpu/kernels.ts";
 export type { Kernels } from "./cpu/kernels.ts";
 export * as rng from "./rng/philox.ts";

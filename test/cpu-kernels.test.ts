@@ -12,7 +12,8 @@ import { runtimeKernelFiles } from "../compiler/emit/wasm/assemble.ts";
 import { kernelArgNames, kernelCall, type KernelName } from "../compiler/emit/wasm/calls.ts";
 import { Builder } from "../compiler/ir/builder.ts";
 import { fromArray } from "../compiler/ir/tensor.ts";
-import { createArena, createKernels, type KernelExports, type Kernels } from "../runtime/cpu/kernels.ts";
+import { cpuThreads, createArena, createKernels, type KernelExports, type Kernels } from "../runtime/cpu/kernels.ts";
+import { availableParallelism } from "node:os";
 import { normal, uniform } from "../runtime/rng/philox.ts";
 import { readFileSync } from "node:fs";
 import { runTsKernel } from "./setup/cpu.ts";
@@ -73,6 +74,26 @@ describe("SIMD matrix kernels", () => {
   });
 });
 
+describe("how many threads", () => {
+  const saved = process.env.DLT_THREADS;
+  const restore = () => (saved === undefined ? delete process.env.DLT_THREADS : (process.env.DLT_THREADS = saved));
+  it("unset: two for a model whose convolutions split by images (on two cores or more), one otherwise; DLT_THREADS decides when set", () => {
+    try {
+      delete process.env.DLT_THREADS;
+      expect(cpuThreads(false)).toBe(1);
+      expect(cpuThreads(true)).toBe(availableParallelism() >= 2 ? 2 : 1);
+      process.env.DLT_THREADS = "1";
+      expect(cpuThreads(true)).toBe(1);
+      process.env.DLT_THREADS = "2";
+      expect(cpuThreads(false)).toBe(2);
+      process.env.DLT_THREADS = "3";
+      expect(() => cpuThreads(true)).toThrow(/DLT_THREADS must be 1 or 2, got "3"/);
+    } finally {
+      restore();
+    }
+  });
+});
+
 describe("two threads", () => {
   // Bitwise equality keeps checkpoints resuming identically whatever the
   // thread count; shapes chosen to split by rows (64 rows) and by columns (5).
@@ -99,6 +120,56 @@ describe("two threads", () => {
       });
     }
   }
+
+  // A convolution block split by images (each thread its own im2col columns
+  // and product): odd image counts, Ho·Wo not a multiple of 8 or 4, a
+  // channel block that accumulates onto the previous one.
+  const conv = (K: Kernels, buf: ArrayBufferLike, g: { N: number; C: number; H: number; k: number; nb: number; Kout: number; cb: number; c0: number }) => {
+    const f = new Float32Array(buf);
+    const Ho = g.H - g.k + 1, HoWo = Ho * Ho, T = g.k * g.k, L = g.nb * HoWo;
+    const X = 64, Wt = X + 4 * (g.N * g.C * g.H * g.H + 16), cols = Wt + 4 * (g.Kout * g.C * T + 16), acc = cols + 4 * (g.cb * T * L + 16);
+    for (let i = 0; i < g.N * g.C * g.H * g.H; i++) f[X / 4 + i] = Math.fround(normal(5, 1, 0, 0, i));
+    for (let i = 0; i < g.Kout * g.C * T; i++) f[Wt / 4 + i] = Math.fround(normal(5, 2, 0, 0, i));
+    for (let i = 0; i < g.Kout * L; i++) f[acc / 4 + i] = 0.25;
+    K.convBlock({ x: X, cols, C: g.C, H: g.H, W: g.H, kh: g.k, kw: g.k, Ho, Wo: Ho, L, n0: 1, nb: g.nb, c0: g.c0, cb: g.cb, w: Wt, acc, K: g.Kout, lda: g.C * T, accumulate: g.c0 > 0 });
+    return f.slice(acc / 4, acc / 4 + g.Kout * L);
+  };
+  it.each([
+    { N: 9, C: 6, H: 12, k: 5, nb: 8, Kout: 16, cb: 6, c0: 0 },
+    { N: 9, C: 6, H: 9, k: 3, nb: 7, Kout: 33, cb: 4, c0: 2 },
+    { N: 4, C: 3, H: 10, k: 3, nb: 3, Kout: 64, cb: 3, c0: 0 },
+  ])("convBlock %o split by images equals one thread bitwise", (g) => {
+    const one = conv(single, singleMem.buffer, g);
+    expect(conv(two, sharedMem.buffer, g)).toEqual(one);
+    // And one thread equals im2col then gemm_nn, the two kernels it calls.
+    const f = new Float32Array(singleMem.buffer);
+    const Ho = g.H - g.k + 1, T = g.k * g.k, L = g.nb * Ho * Ho;
+    const X = 64, Wt = X + 4 * (g.N * g.C * g.H * g.H + 16), cols = Wt + 4 * (g.Kout * g.C * T + 16), acc = cols + 4 * (g.cb * T * L + 16);
+    for (let i = 0; i < g.Kout * L; i++) f[acc / 4 + i] = 0.25;
+    single.im2col(X, cols, g.C, g.H, g.H, g.k, g.k, Ho, Ho, L, 1, g.nb, g.c0, g.cb);
+    single.gemm_nn(Wt + g.c0 * T * 4, cols, acc, g.Kout, L, g.cb * T, g.C * T, L, L, g.c0 > 0 ? 1 : 0, 1);
+    expect(f.slice(acc / 4, acc / 4 + g.Kout * L)).toEqual(one);
+  });
+
+  // A full convolution (a data gradient) split by images, the helper with
+  // the second scratch: odd image counts, windows overlapping in col2im.
+  it.each([
+    // Each above the split threshold (K·kh·kw·H·W·C ≥ 2^18 multiply-adds an image).
+    { n: 7, C: 20, H: 12, K: 10, k: 5 },
+    { n: 3, C: 32, H: 9, K: 12, k: 3 },
+  ])("fullConv %o split by images equals one thread bitwise", (g) => {
+    const run2 = (K: Kernels, buf: ArrayBufferLike) => {
+      const f = new Float32Array(buf);
+      const T = g.k * g.k, R = g.K * T, HW = g.H * g.H, Ho = g.H + g.k - 1;
+      const X = 64, WR = X + 4 * (g.n * g.C * HW + 16), Rb = WR + 4 * (g.C * R + 16), R2 = Rb + 4 * (R * HW + 16), Y = R2 + 4 * (R * HW + 16);
+      for (let i = 0; i < g.n * g.C * HW; i++) f[X / 4 + i] = Math.fround(normal(6, 1, 0, 0, i));
+      for (let i = 0; i < g.C * R; i++) f[WR / 4 + i] = Math.fround(normal(6, 2, 0, 0, i));
+      f.fill(0, Y / 4, Y / 4 + g.n * g.K * Ho * Ho);
+      K.fullConv({ x: X, wr: WR, r: Rb, r2: R2, y: Y, n: g.n, C: g.C, H: g.H, W: g.H, K: g.K, kh: g.k, kw: g.k, Ho, Wo: Ho });
+      return f.slice(Y / 4, Y / 4 + g.n * g.K * Ho * Ho);
+    };
+    expect(run2(two, sharedMem.buffer)).toEqual(run2(single, singleMem.buffer));
+  });
 });
 
 describe("max-pooling's 2×2 vector path on hand-made windows", () => {
@@ -173,7 +244,7 @@ describe("Philox uniforms in WebAssembly (compiler/emit/wasm/philox.ts)", () => 
 });
 
 describe("named calls (what generated code writes)", () => {
-  const EXPORTS = ["gemm_nn", "gemm_tn", "gemm_nt", "gemm_nn_sx", "gemm_tn_sx", "im2col", "col2im_add", "max_pool2d", "max_pool2d_grad", "swap01", "reverse_blocks", "philox_uniform"] as const;
+  const EXPORTS = ["gemm_nn", "gemm_tn", "gemm_nt", "gemm_nn_sx", "gemm_tn_sx", "im2col", "col2im_add", "max_pool2d", "max_pool2d_grad", "swap01", "reverse_blocks", "philox_uniform", "im2col_gemm", "full_conv"] as const;
   /** Real kernels with every export replaced by a recorder. */
   function recording(): { k: Kernels; calls: unknown[][] } {
     const calls: unknown[][] = [];
@@ -212,6 +283,8 @@ describe("named calls (what generated code writes)", () => {
     k.swap01Blocks({ src: 1, dst: 2, rows: 3, cols: 4, block: 5 });
     k.reverseBlocks({ src: 1, dst: 2, blocks: 3, block: 4 });
     k.uniformFill({ dst: 1, n: 2, seed: 3 + 5 * 2 ** 32, salt: 4, step: 5, iter: 6 });
+    k.convBlock({ x: 1, cols: 2, C: 3, H: 4, W: 5, kh: 6, kw: 7, Ho: 8, Wo: 9, L: 10, n0: 11, nb: 12, c0: 13, cb: 14, w: 15, acc: 16, K: 17, lda: 18, accumulate: true });
+    k.fullConv({ x: 1, wr: 2, r: 3, r2: 4, y: 5, n: 6, C: 7, H: 8, W: 9, K: 10, kh: 11, kw: 12, Ho: 13, Wo: 14 });
     expect(calls).toEqual([
       ["im2col", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
       ["col2im_add", 1, 2, 3, 4, 5, 6, 7, 8, 9],
@@ -221,6 +294,9 @@ describe("named calls (what generated code writes)", () => {
       ["reverse_blocks", 1, 2, 3, 4],
       // The key words of philox.ts's draw(): the seed's low word, then W0 ^ its high part.
       ["philox_uniform", 1, 2, 3, (0x9e3779b9 ^ 5) >>> 0, 4, 5, 6],
+      ["im2col_gemm", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 1],
+      // One thread's full convolution: all images, the first scratch.
+      ["full_conv", 1, 2, 3, 5, 0, 6, 7, 8, 9, 10, 11, 12, 13, 14],
     ]);
   });
 
@@ -236,7 +312,7 @@ describe("named calls (what generated code writes)", () => {
     const text = kernelCall("this.k", "gemm", { a: 16, b: "p + 4", c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, transA: false, transB: true, accumulate: "c0 > 0", alpha: 1, skipZerosA: false }, "x @ W → y");
     expect(text).toBe("this.k.gemm({ a: 16, b: p + 4, c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, transA: false, transB: true, accumulate: c0 > 0, alpha: 1, skipZerosA: false }); // x @ W → y");
     const k = createKernels(createArena(1 << 16));
-    const names: KernelName[] = ["gemm", "im2colBlock", "col2imAdd", "maxPool2d", "maxPool2dGrad", "swap01Blocks", "reverseBlocks", "uniformFill"];
+    const names: KernelName[] = ["gemm", "im2colBlock", "col2imAdd", "maxPool2d", "maxPool2dGrad", "swap01Blocks", "reverseBlocks", "uniformFill", "convBlock", "fullConv"];
     for (const name of names) {
       expect(typeof k[name], name).toBe("function");
       expect(kernelArgNames(name).length, name).toBeGreaterThan(0);

@@ -285,7 +285,8 @@ const CONVOLUTIONS: OpCase[] = [
     op(`conv2d ${border} ${JSON.stringify(xs)} * ${JSON.stringify(ws)}${what ? `, ${what}` : ""}`, "conv2d", { border }, (g) => {
       const x = g.normal(xs), w = g.normal(ws);
       return [keepX ? zeroed(x, keepX) : x, keepW ? zeroed(w, keepW) : w];
-    }, { tol: { f32: sumOf(xs[1]! * ws[2]! * ws[3]!) }, code: { ts: /K\.gemm\(/ } }),
+    // The products' path: gemm, or the block calls that wrap it (convBlock: im2col + product; fullConv: product + col2im).
+    }, { tol: { f32: sumOf(xs[1]! * ws[2]! * ws[3]!) }, code: { ts: /K\.(gemm|convBlock|fullConv)\(/ } }),
   ),
 ];
 

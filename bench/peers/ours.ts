@@ -28,7 +28,7 @@ export function oursPeer(backend: string): Peer {
   const describe = (device: string | undefined): string => {
     const threads = process.env.DLT_THREADS;
     return backend === "cpu"
-      ? `ours: generated/<model>/model.ts (TypeScript + WebAssembly SIMD kernels), ${threads ? `DLT_THREADS=${threads}` : "one thread (DLT_THREADS unset)"}`
+      ? `ours: generated/<model>/model.ts (TypeScript + WebAssembly SIMD kernels), ${threads ? `DLT_THREADS=${threads}` : "DLT_THREADS unset (two threads for a model whose convolutions split by images: lenet; one for the others)"}`
       : `ours-${backend}: generated/<model>/webgpu.ts on ${device ?? "?"}`;
   };
   return {

@@ -73,19 +73,19 @@ function emitGemm(ctx: Ctx): string {
   const pcols = addr(cols);
   const direct = nb === 1;
   const acc = direct ? "" : scratch("Float32Array", K * L);
-  const [n0, nbb, lc, c0, cbb, b, src, d, k, m] = ["n0", "nb", "lc", "c0", "cb", "b", "src", "d", "k", "m"].map(fresh) as string[] as [string, string, string, string, string, string, string, string, string, string];
+  const [n0, nbb, c0, cbb, b, src, d, k, m] = ["n0", "nb", "c0", "cb", "b", "src", "d", "k", "m"].map(fresh) as string[] as [string, string, string, string, string, string, string, string, string];
   // Filters [K, C·T] (channel block c0 from column c0·T) times cols, into the
-  // output (one image a block) or the block's accumulator (rows of L).
+  // output (one image a block; several go through convBlock below).
   const product = {
     a: `${pw} + ${c0} * ${T * 4}`,
     b: pcols,
-    c: direct ? `${po} + ${n0} * ${K * HoWo * 4}` : addr(acc),
+    c: `${po} + ${n0} * ${K * HoWo * 4}`,
     m: K,
-    n: direct ? HoWo : lc,
+    n: HoWo,
     k: `${cbb} * ${T}`,
     lda: C * T,
     ldb: L,
-    ldc: direct ? HoWo : L,
+    ldc: HoWo,
     transA: false,
     transB: false,
     accumulate: `${c0} > 0`,
@@ -94,13 +94,18 @@ function emitGemm(ctx: Ctx): string {
   };
   const lines = [
     `for (let ${n0} = 0; ${n0} < ${N}; ${n0} += ${nb}) {`,
-    // lc: the block's columns, read only by the product into the accumulator.
-    `  const ${nbb} = Math.min(${nb}, ${N} - ${n0})${direct ? "" : `, ${lc} = ${nbb} * ${HoWo}`};`,
+    `  const ${nbb} = Math.min(${nb}, ${N} - ${n0});`,
     `  for (let ${c0} = 0; ${c0} < ${C}; ${c0} += ${cb}) {`,
     `    const ${cbb} = Math.min(${cb}, ${C} - ${c0});`,
-    // cols rows (c, u, v): input taps (kh−1−u, kw−1−v) of the block, in wasm.
-    `    ${kernelCall(kernels, "im2colBlock", { x: addr(X), cols: pcols, C, H, W, kh, kw, Ho, Wo, L, n0, nb: nbb, c0, cb: cbb })}`,
-    `    ${kernelCall(kernels, "gemm", product)}`,
+    // cols rows (c, u, v): input taps (kh−1−u, kw−1−v) of the block, in
+    // wasm; then the product. A block of several images is one call, which
+    // two threads split by images (runtime/cpu/threads.ts).
+    ...(direct
+      ? [
+          `    ${kernelCall(kernels, "im2colBlock", { x: addr(X), cols: pcols, C, H, W, kh, kw, Ho, Wo, L, n0, nb: nbb, c0, cb: cbb })}`,
+          `    ${kernelCall(kernels, "gemm", product)}`,
+        ]
+      : [`    ${kernelCall(kernels, "convBlock", { x: addr(X), cols: pcols, C, H, W, kh, kw, Ho, Wo, L, n0, nb: nbb, c0, cb: cbb, w: pw, acc: addr(acc), K, lda: C * T, accumulate: `${c0} > 0` })}`]),
     `  }`,
   ];
   if (!direct) {
@@ -132,8 +137,9 @@ function emitGemmFull(ctx: Ctx): string {
   const T = kh * kw, R = K * T, HW = H * W;
   const wr = scratch("Float32Array", C * R);
   const r = scratch("Float32Array", R * HW);
+  const r2 = scratch("Float32Array", R * HW);
   const [pwr, pr] = [addr(wr), addr(r)];
-  const [c, k, t, b] = ["c", "k", "t", "b"].map(fresh) as string[] as [string, string, string, string];
+  const [c, k, t] = ["c", "k", "t"].map(fresh) as string[] as [string, string, string];
   return [
     `for (let ${k} = 0; ${k} < ${K}; ${k}++) {`,
     `  for (let ${c} = 0; ${c} < ${C}; ${c}++) {`,
@@ -141,12 +147,10 @@ function emitGemmFull(ctx: Ctx): string {
     `  }`,
     `}`,
     `${out}.fill(0);`,
-    `for (let ${b} = 0; ${b} < ${N}; ${b}++) {`,
-    // R [K·T, H·W] = wrᵀ [K·T, C] · image b of x [C, H·W].
-    `  ${kernelCall(kernels, "gemm", { a: pwr, b: `${px} + ${b} * ${C * HW * 4}`, c: pr, m: R, n: HW, k: C, lda: R, ldb: HW, ldc: HW, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false })}`,
-    // Each row (k, u, v) of R added into the output window at (u, v), in wasm.
-    `  ${kernelCall(kernels, "col2imAdd", { r: pr, y: `${addr(out)} + ${b} * ${K * Ho * Wo * 4}`, K, kh, kw, H, W, Ho, Wo })}`,
-    `}`,
+    // Per image: R [K·T, H·W] = wrᵀ [K·T, C] · image b of x [C, H·W], then
+    // each row (k, u, v) of R added into the output window at (u, v). Two
+    // threads take half the images each, the helper with scratch r2.
+    kernelCall(kernels, "fullConv", { x: px, wr: pwr, r: pr, r2: addr(r2), y: addr(out), n: N, C, H, W, K, kh, kw, Ho, Wo }),
   ].join("\n");
 }
 

@@ -315,7 +315,7 @@
   (func $step0_d_c1_mul (export "step0_d_c1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 88544640) (i32.mul (local.get $row) (i32.const 5760000))))
+      (local.set $bo (i32.add (i32.const 88672640) (i32.mul (local.get $row) (i32.const 5760000))))
       (local.set $b0 (i32.add (i32.const 62572640) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 32149952) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 32149952) (i32.const 0)))
@@ -339,7 +339,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 166033520) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 166161520) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -360,7 +360,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 2016) (i32.mul (local.get $row) (i32.const 80))))
       (local.set $b0 (i32.add (i32.const 2016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 94304640) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 94432640) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80)))
@@ -381,7 +381,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 2096) (i32.mul (local.get $row) (i32.const 100000))))
       (local.set $b0 (i32.add (i32.const 2096) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 88444640) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 88572640) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 100000)))
@@ -463,8 +463,8 @@
   (func $evaluate_c1 (export "evaluate_c1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 194893120) (i32.mul (local.get $row) (i32.const 576))))
-      (local.set $b0 (i32.add (i32.const 189133120) (i32.add (i32.mul (i32.rem_u (local.get $row) (i32.const 20)) (i32.const 576)) (i32.mul (i32.div_u (local.get $row) (i32.const 20)) (i32.const 11520)))))
+      (local.set $bo (i32.add (i32.const 195021120) (i32.mul (local.get $row) (i32.const 576))))
+      (local.set $b0 (i32.add (i32.const 189261120) (i32.add (i32.mul (i32.rem_u (local.get $row) (i32.const 20)) (i32.const 576)) (i32.mul (i32.div_u (local.get $row) (i32.const 20)) (i32.const 11520)))))
       (local.set $b1 (i32.add (i32.const 2016) (i32.mul (i32.rem_u (local.get $row) (i32.const 20)) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
@@ -485,8 +485,8 @@
   (func $evaluate_c2 (export "evaluate_c2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 209779520) (i32.mul (local.get $row) (i32.const 64))))
-      (local.set $b0 (i32.add (i32.const 208179520) (i32.add (i32.mul (i32.rem_u (local.get $row) (i32.const 50)) (i32.const 64)) (i32.mul (i32.div_u (local.get $row) (i32.const 50)) (i32.const 3200)))))
+      (local.set $bo (i32.add (i32.const 209907520) (i32.mul (local.get $row) (i32.const 64))))
+      (local.set $b0 (i32.add (i32.const 208307520) (i32.add (i32.mul (i32.rem_u (local.get $row) (i32.const 50)) (i32.const 64)) (i32.mul (i32.div_u (local.get $row) (i32.const 50)) (i32.const 3200)))))
       (local.set $b1 (i32.add (i32.const 102096) (i32.mul (i32.rem_u (local.get $row) (i32.const 50)) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
@@ -507,8 +507,8 @@
   (func $evaluate_h (export "evaluate_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 212379520) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 211379520) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 212507520) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 211507520) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1702304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -528,8 +528,8 @@
   (func $evaluate_p_y_given_x_add (export "evaluate_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 213399520) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 213379520) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 213527520) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 213507520) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 1724304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -549,9 +549,9 @@
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 213421520) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 213399520) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 213419520) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 213549520) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 213527520) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 213547520) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -571,8 +571,8 @@
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 213441520) (i32.mul (local.get $row) (i32.const 20000))))
-      (local.set $b0 (i32.add (i32.const 213421520) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 213569520) (i32.mul (local.get $row) (i32.const 20000))))
+      (local.set $b0 (i32.add (i32.const 213549520) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
@@ -591,9 +591,9 @@
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 213463520) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 213441520) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 213461520) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 213591520) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 213569520) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 213589520) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -613,8 +613,8 @@
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 213511520) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 213509520) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 213639520) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 213637520) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))

@@ -17,7 +17,7 @@
   (func $step0_l1_maximum (export "step0_l1_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 22600944) (i32.mul (local.get $row) (i32.const 14745600))))
+      (local.set $bo (i32.add (i32.const 23504112) (i32.mul (local.get $row) (i32.const 14745600))))
       (local.set $b0 (i32.add (i32.const 6549616) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -37,8 +37,8 @@
   (func $step0_l1_cast (export "step0_l1_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 41032944) (i32.mul (local.get $row) (i32.const 3686400))))
-      (local.set $b0 (i32.add (i32.const 41032944) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 41936112) (i32.mul (local.get $row) (i32.const 3686400))))
+      (local.set $b0 (i32.add (i32.const 41936112) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3686400)))
@@ -57,9 +57,9 @@
   (func $step0_l1 (export "step0_l1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44719344) (i32.mul (local.get $row) (i32.const 3686400))))
-      (local.set $b0 (i32.add (i32.const 37346544) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 41032944) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 45622512) (i32.mul (local.get $row) (i32.const 3686400))))
+      (local.set $b0 (i32.add (i32.const 38249712) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 41936112) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3686400)))
@@ -78,8 +78,8 @@
   (func $step0_l2_maximum (export "step0_l2_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 54895344) (i32.mul (local.get $row) (i32.const 5537792))))
-      (local.set $b0 (i32.add (i32.const 48405744) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 55798512) (i32.mul (local.get $row) (i32.const 5537792))))
+      (local.set $b0 (i32.add (i32.const 49308912) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5537792)))
@@ -98,8 +98,8 @@
   (func $step0_l2_cast (export "step0_l2_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 75309808) (i32.mul (local.get $row) (i32.const 1605632))))
-      (local.set $b0 (i32.add (i32.const 75309808) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 76212976) (i32.mul (local.get $row) (i32.const 1605632))))
+      (local.set $b0 (i32.add (i32.const 76212976) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1605632)))
@@ -118,9 +118,9 @@
   (func $step0_l2 (export "step0_l2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 76915440) (i32.mul (local.get $row) (i32.const 1605632))))
-      (local.set $b0 (i32.add (i32.const 73704176) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 75309808) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 77818608) (i32.mul (local.get $row) (i32.const 1605632))))
+      (local.set $b0 (i32.add (i32.const 74607344) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 76212976) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1605632)))
@@ -139,8 +139,8 @@
   (func $step0_l3_maximum (export "step0_l3_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 81467776) (i32.mul (local.get $row) (i32.const 1638400))))
-      (local.set $b0 (i32.add (i32.const 78521072) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 82370944) (i32.mul (local.get $row) (i32.const 1638400))))
+      (local.set $b0 (i32.add (i32.const 79424240) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1638400)))
@@ -159,8 +159,8 @@
   (func $step0_l3_cast (export "step0_l3_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 88742272) (i32.mul (local.get $row) (i32.const 589824))))
-      (local.set $b0 (i32.add (i32.const 88742272) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 89645440) (i32.mul (local.get $row) (i32.const 589824))))
+      (local.set $b0 (i32.add (i32.const 89645440) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 589824)))
@@ -179,9 +179,9 @@
   (func $step0_l3 (export "step0_l3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 89332096) (i32.mul (local.get $row) (i32.const 589824))))
-      (local.set $b0 (i32.add (i32.const 88152448) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 88742272) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 90235264) (i32.mul (local.get $row) (i32.const 589824))))
+      (local.set $b0 (i32.add (i32.const 89055616) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 89645440) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 589824)))
@@ -200,8 +200,8 @@
   (func $step0_l4_cast (export "step0_l4_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 90241920) (i32.mul (local.get $row) (i32.const 320000))))
-      (local.set $b0 (i32.add (i32.const 90241920) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 91145088) (i32.mul (local.get $row) (i32.const 320000))))
+      (local.set $b0 (i32.add (i32.const 91145088) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 320000)))
@@ -220,9 +220,9 @@
   (func $step0_l4 (export "step0_l4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 90561920) (i32.mul (local.get $row) (i32.const 320000))))
-      (local.set $b0 (i32.add (i32.const 89921920) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 90241920) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 91465088) (i32.mul (local.get $row) (i32.const 320000))))
+      (local.set $b0 (i32.add (i32.const 90825088) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 91145088) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 320000)))
@@ -241,9 +241,9 @@
   (func $step0_p_y_given_x_sub (export "step0_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 90887552) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 90881920) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 90887040) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 91790720) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 91785088) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 91790208) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -263,8 +263,8 @@
   (func $step0_p_y_given_x_exp (export "step0_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 90892672) (i32.mul (local.get $row) (i32.const 5120))))
-      (local.set $b0 (i32.add (i32.const 90887552) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 91795840) (i32.mul (local.get $row) (i32.const 5120))))
+      (local.set $b0 (i32.add (i32.const 91790720) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120)))
@@ -283,7 +283,7 @@
   (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 90904448) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 91807616) (i32.mul (local.get $row) (i32.const 512))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -301,7 +301,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 90904960) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 91808128) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -309,8 +309,8 @@
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 90904976) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 90904960) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 91808144) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 91808128) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -330,7 +330,7 @@
   (func $step0_d_cost_nll_reducesum (export "step0_d_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 90898304) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 91801472) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -348,7 +348,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.0078125 0.0078125 0.0078125 0.0078125) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 90904992) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 91808160) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
@@ -356,9 +356,9 @@
   (func $step0_d_cost_nll_div (export "step0_d_cost_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 90905504) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 90904992) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 90897792) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 91808672) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 91808160) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 91800960) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 512)))
@@ -377,10 +377,10 @@
   (func $step0_d_p_y_given_x_add (export "step0_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 90906016) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 90898304) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 90905504) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b2 (i32.add (i32.const 90892672) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 91809184) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 91801472) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 91808672) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b2 (i32.add (i32.const 91795840) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -400,9 +400,9 @@
   (func $step0_d_l3_mul (export "step0_d_l3_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 95045968) (i32.mul (local.get $row) (i32.const 589824))))
-      (local.set $b0 (i32.add (i32.const 91576144) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 88742272) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 95949136) (i32.mul (local.get $row) (i32.const 589824))))
+      (local.set $b0 (i32.add (i32.const 92479312) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 89645440) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 589824)))
@@ -421,9 +421,9 @@
   (func $step0_d_l2_mul (export "step0_d_l2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 112841760) (i32.mul (local.get $row) (i32.const 1605632))))
-      (local.set $b0 (i32.add (i32.const 103827792) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 75309808) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 113802528) (i32.mul (local.get $row) (i32.const 1605632))))
+      (local.set $b0 (i32.add (i32.const 104730960) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 76212976) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1605632)))
@@ -442,9 +442,9 @@
   (func $step0_d_l1_mul (export "step0_d_l1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 158041888) (i32.mul (local.get $row) (i32.const 3686400))))
-      (local.set $b0 (i32.add (i32.const 138056736) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 41032944) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 159197344) (i32.mul (local.get $row) (i32.const 3686400))))
+      (local.set $b0 (i32.add (i32.const 139017504) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 41936112) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3686400)))
@@ -463,10 +463,10 @@
   (func $step0_new_train_rms_w (export "step0_new_train_rms_w") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 207673376) (i32.mul (local.get $row) (i32.const 1152))))
+      (local.set $bo (i32.add (i32.const 208828832) (i32.mul (local.get $row) (i32.const 1152))))
       (local.set $b0 (i32.add (i32.const 3274816) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 206767904) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 206767904) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 207923360) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 207923360) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1152)))
@@ -487,8 +487,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 1152))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 206767904) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 207673376) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 207923360) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 208828832) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1152)))
@@ -507,10 +507,10 @@
   (func $step0_new_train_rms_w2 (export "step0_new_train_rms_w2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 207674528) (i32.mul (local.get $row) (i32.const 73728))))
+      (local.set $bo (i32.add (i32.const 208829984) (i32.mul (local.get $row) (i32.const 73728))))
       (local.set $b0 (i32.add (i32.const 3275968) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 157968160) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 157968160) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 159123616) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 159123616) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 73728)))
@@ -531,8 +531,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1168) (i32.mul (local.get $row) (i32.const 73728))))
       (local.set $b0 (i32.add (i32.const 1168) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 157968160) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 207674528) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 159123616) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 208829984) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 73728)))
@@ -551,10 +551,10 @@
   (func $step0_new_train_rms_w3 (export "step0_new_train_rms_w3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 207748256) (i32.mul (local.get $row) (i32.const 294912))))
+      (local.set $bo (i32.add (i32.const 208903712) (i32.mul (local.get $row) (i32.const 294912))))
       (local.set $b0 (i32.add (i32.const 3349696) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 112546848) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 112546848) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 113507616) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 113507616) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 294912)))
@@ -575,8 +575,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 74896) (i32.mul (local.get $row) (i32.const 294912))))
       (local.set $b0 (i32.add (i32.const 74896) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 112546848) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 207748256) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 113507616) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 208903712) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 294912)))
@@ -595,10 +595,10 @@
   (func $step0_new_train_rms_w4 (export "step0_new_train_rms_w4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 208043168) (i32.mul (local.get $row) (i32.const 2880000))))
+      (local.set $bo (i32.add (i32.const 209198624) (i32.mul (local.get $row) (i32.const 2880000))))
       (local.set $b0 (i32.add (i32.const 3644608) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 92165968) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 92165968) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 93069136) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 93069136) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2880000)))
@@ -619,8 +619,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 369808) (i32.mul (local.get $row) (i32.const 2880000))))
       (local.set $b0 (i32.add (i32.const 369808) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 92165968) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 208043168) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 93069136) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 209198624) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2880000)))
@@ -639,10 +639,10 @@
   (func $step0_new_train_rms_w_o (export "step0_new_train_rms_w_o") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 210923168) (i32.mul (local.get $row) (i32.const 25000))))
+      (local.set $bo (i32.add (i32.const 212078624) (i32.mul (local.get $row) (i32.const 25000))))
       (local.set $b0 (i32.add (i32.const 6524608) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 91231136) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 91231136) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 92134304) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 92134304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 25000)))
@@ -663,8 +663,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 3249808) (i32.mul (local.get $row) (i32.const 25000))))
       (local.set $b0 (i32.add (i32.const 3249808) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 91231136) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 210923168) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 92134304) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 212078624) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 25000)))
@@ -683,8 +683,8 @@
   (func $evaluate_l1_maximum (export "evaluate_l1_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 226598096) (i32.mul (local.get $row) (i32.const 14745600))))
-      (local.set $b0 (i32.add (i32.const 210948176) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 228656720) (i32.mul (local.get $row) (i32.const 14745600))))
+      (local.set $b0 (i32.add (i32.const 212103632) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 14745600)))
@@ -703,8 +703,8 @@
   (func $evaluate_l2_maximum (export "evaluate_l2_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 251519696) (i32.mul (local.get $row) (i32.const 5537792))))
-      (local.set $b0 (i32.add (i32.const 245030096) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 253578320) (i32.mul (local.get $row) (i32.const 5537792))))
+      (local.set $b0 (i32.add (i32.const 247088720) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5537792)))
@@ -723,8 +723,8 @@
   (func $evaluate_l3_maximum (export "evaluate_l3_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 274880864) (i32.mul (local.get $row) (i32.const 1638400))))
-      (local.set $b0 (i32.add (i32.const 271934160) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 276939488) (i32.mul (local.get $row) (i32.const 1638400))))
+      (local.set $b0 (i32.add (i32.const 273992784) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1638400)))
@@ -743,8 +743,8 @@
   (func $evaluate_l4 (export "evaluate_l4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 282475360) (i32.mul (local.get $row) (i32.const 320000))))
-      (local.set $b0 (i32.add (i32.const 282155360) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 284533984) (i32.mul (local.get $row) (i32.const 320000))))
+      (local.set $b0 (i32.add (i32.const 284213984) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 320000)))
@@ -763,9 +763,9 @@
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 282800992) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 282795360) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 282800480) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 284859616) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 284853984) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 284859104) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -785,8 +785,8 @@
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 282806112) (i32.mul (local.get $row) (i32.const 5120))))
-      (local.set $b0 (i32.add (i32.const 282800992) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 284864736) (i32.mul (local.get $row) (i32.const 5120))))
+      (local.set $b0 (i32.add (i32.const 284859616) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120)))
@@ -805,9 +805,9 @@
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 282811744) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 282806112) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 282811232) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 284870368) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 284864736) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 284869856) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -827,8 +827,8 @@
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 282824032) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 282823520) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 284882656) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 284882144) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 512)))

@@ -42,6 +42,17 @@ export interface KernelExports {
   readonly swap01: (src: number, dst: number, A: number, B: number, P: number) => void;
   /** Each of n blocks of P elements reversed. */
   readonly reverse_blocks: (src: number, dst: number, n: number, P: number) => void;
+  /** im2col of a block of images, then its product with the filters into
+   * the block's accumulator: (x, cols, C, H, W, kh, kw, Ho, Wo, L, n0, nb,
+   * c0, cb, w, acc, K, lda, accumulate). Not a wasm export: the two calls in
+   * JavaScript, so that ./threads.ts can give each thread its own images. */
+  readonly im2col_gemm: (...args: Im2colGemmPositional) => void;
+  /** A full convolution of images b0..b1 in scatter form, per image a
+   * product into the scratch r then its col2im into y: (x, wr, r, y, b0,
+   * b1, C, H, W, K, kh, kw, Ho, Wo). JavaScript over two exports, as
+   * im2col_gemm, so that two threads can take half the images each (with
+   * their own scratch). */
+  readonly full_conv: (...args: FullConvPositional) => void;
   /** n Philox uniforms into dst, as runtime/rng/philox.ts's `uniform`
    * (compiler/emit/wasm/philox.ts): (dst, n, key0, key1, salt, step, iter). */
   readonly philox_uniform: (dst: number, n: number, key0: number, key1: number, salt: number, step: number, iter: number) => void;
@@ -96,6 +107,44 @@ export interface Im2colArgs {
   readonly c0: number;
   readonly cb: number;
 }
+
+/** A valid convolution's block: im2col of images n0..n0+nb (channels
+ * c0..c0+cb) into cols, then acc [K, L] (+)= filters [K, cb·kh·kw] (from
+ * byte address w + c0·kh·kw·4, row stride lda) · cols. Columns of image b
+ * of the block are b·Ho·Wo.., so halves of the block's images are
+ * independent: each thread builds and multiplies its own (./threads.ts). */
+export interface ConvBlockArgs extends Im2colArgs {
+  readonly w: number;
+  readonly acc: number;
+  readonly K: number;
+  readonly lda: number;
+  readonly accumulate: boolean;
+}
+
+/** A full convolution (the data gradient of a valid one) of images 0..n of
+ * x [n, C, H, W] with filters re-laid as wr [C, K·kh·kw], into y [n, K, Ho,
+ * Wo] (added: y starts at 0): per image, r = wrᵀ · x[b] then col2im_add.
+ * `r2` is a second scratch like r, for a helper thread's images. */
+export interface FullConvArgs {
+  readonly x: number;
+  readonly wr: number;
+  readonly r: number;
+  readonly r2: number;
+  readonly y: number;
+  readonly n: number;
+  readonly C: number;
+  readonly H: number;
+  readonly W: number;
+  readonly K: number;
+  readonly kh: number;
+  readonly kw: number;
+  readonly Ho: number;
+  readonly Wo: number;
+}
+
+export type FullConvPositional = [x: number, wr: number, r: number, y: number, b0: number, b1: number, C: number, H: number, W: number, K: number, kh: number, kw: number, Ho: number, Wo: number];
+
+export type Im2colGemmPositional = [x: number, cols: number, C: number, H: number, W: number, kh: number, kw: number, Ho: number, Wo: number, L: number, n0: number, nb: number, c0: number, cb: number, w: number, acc: number, K: number, lda: number, accumulate: number];
 
 /** y [K, Ho, Wo] += each H×W plane of r at row (k, u, v), placed at (u, v)
  * of y[k]: a full convolution's scatter of one image. */
@@ -181,6 +230,8 @@ export interface KernelCalls {
   swap01Blocks(p: Swap01Args): void;
   reverseBlocks(p: ReverseBlocksArgs): void;
   uniformFill(p: UniformFillArgs): void;
+  convBlock(p: ConvBlockArgs): void;
+  fullConv(p: FullConvArgs): void;
 }
 
 /** A model's kernels: the named calls over the module's exports. */
@@ -213,6 +264,12 @@ const CALLS: KernelCalls & ThisType<KernelExports> = {
   },
   reverseBlocks(p) {
     this.reverse_blocks(p.src, p.dst, p.blocks, p.block);
+  },
+  convBlock(p) {
+    this.im2col_gemm(p.x, p.cols, p.C, p.H, p.W, p.kh, p.kw, p.Ho, p.Wo, p.L, p.n0, p.nb, p.c0, p.cb, p.w, p.acc, p.K, p.lda, p.accumulate ? 1 : 0);
+  },
+  fullConv(p) {
+    this.full_conv(p.x, p.wr, p.r, p.y, 0, p.n, p.C, p.H, p.W, p.K, p.kh, p.kw, p.Ho, p.Wo);
   },
   uniformFill(p) {
     // The key words as runtime/rng/philox.ts's draw() makes them: a seed
@@ -253,19 +310,29 @@ export async function precompileModules(...b64s: readonly string[]): Promise<voi
 }
 
 /** Threads the CPU kernels use: `DLT_THREADS` (1 or 2) where shared memory
- * is available, otherwise 1. The default is 1: on the 2-core build machine a
- * second thread made LeNet's step 7 % faster but the MLP's 45 % slower —
- * moving cache lines between its cores costs ~4 ns per float, and a product
- * split across threads leaves its operands and result in both caches for
- * the next (single-threaded) loop to pull back (docs/performance.md). */
-export function cpuThreads(): number {
-  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
+ * is available, otherwise 1. Unset, 2 for a model whose convolutions split
+ * by images (`splitsByImages`, set by generated code that calls convBlock
+ * or fullConv) on a machine of two cores or more, else 1. A product split
+ * by rows or columns leaves its operands and result in both cores' caches,
+ * and on the 2-core build machine moving cache lines between the cores
+ * costs ~4 ns a float: the MLP's step was 45 % slower on two threads. A
+ * convolution split by images keeps each thread's im2col columns in its own
+ * cache: LeNet's step was 25 % faster (docs/performance.md). */
+export function cpuThreads(splitsByImages = false): number {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined>; getBuiltinModule?: (id: string) => unknown }; navigator?: { hardwareConcurrency?: number } };
   if (typeof SharedArrayBuffer === "undefined") return 1;
   const env = g.process?.env?.DLT_THREADS;
-  if (env === undefined || env === "") return 1;
+  if (env === undefined || env === "") return splitsByImages && cores(g) >= 2 ? 2 : 1;
   const n = Number(env);
   if (!Number.isInteger(n) || n < 1 || n > 2) throw new Error(`DLT_THREADS must be 1 or 2, got "${env}"`);
   return n;
+}
+
+/** Cores of this machine (Node's os.availableParallelism, a browser's
+ * hardwareConcurrency), 1 when neither says. */
+function cores(g: { process?: { getBuiltinModule?: (id: string) => unknown }; navigator?: { hardwareConcurrency?: number } }): number {
+  const os = g.process?.getBuiltinModule?.("node:os") as { availableParallelism?: () => number } | undefined;
+  return os?.availableParallelism?.() ?? g.navigator?.hardwareConcurrency ?? 1;
 }
 
 /** A memory of at least `bytes` bytes for a model's buffers: shared when the
@@ -283,6 +350,25 @@ export function instantiateLoops<T>(memory: WebAssembly.Memory, plain: string, s
   return new WebAssembly.Instance(moduleOf(isShared(memory) ? shared : plain), { env: { memory } }).exports as unknown as T;
 }
 
+/** One thread's im2col + product of a convolution block (ConvBlockArgs). */
+export function im2colGemm(im2col: KernelExports["im2col"], gemmNN: GemmKernel): KernelExports["im2col_gemm"] {
+  return (x, cols, C, H, W, kh, kw, Ho, Wo, L, n0, nb, c0, cb, w, acc, K, lda, accumulate) => {
+    im2col(x, cols, C, H, W, kh, kw, Ho, Wo, L, n0, nb, c0, cb);
+    gemmNN(w + c0 * kh * kw * 4, cols, acc, K, nb * Ho * Wo, cb * kh * kw, lda, L, L, accumulate, 1);
+  };
+}
+
+/** One thread's images of a full convolution (FullConvArgs). */
+export function fullConv(gemmTN: GemmKernel, col2im: KernelExports["col2im_add"]): KernelExports["full_conv"] {
+  return (x, wr, r, y, b0, b1, C, H, W, K, kh, kw, Ho, Wo) => {
+    const R = K * kh * kw, HW = H * W;
+    for (let b = b0; b < b1; b++) {
+      gemmTN(wr, x + b * C * HW * 4, r, R, HW, C, R, HW, HW, 0, 1);
+      col2im(r, y + b * K * Ho * Wo * 4, K, kh, kw, H, W, Ho, Wo);
+    }
+  };
+}
+
 /** The runtime's WebAssembly kernels (matrix products, convolutions, pooling)
  * over a model's memory; two threads where DLT_THREADS=2 and shared memory
  * allow. */
@@ -291,6 +377,12 @@ export function createKernels(memory: WebAssembly.Memory): Kernels {
   const mod = moduleOf(shared ? KERNELS_SHARED_WASM : KERNELS_WASM);
   const inst = new WebAssembly.Instance(mod, { env: { memory } });
   const e = inst.exports as unknown as KernelExports;
-  const single: Kernels = { gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, gemm_nn_sx: e.gemm_nn_sx, gemm_tn_sx: e.gemm_tn_sx, im2col: e.im2col, col2im_add: e.col2im_add, max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks, philox_uniform: e.philox_uniform, ...CALLS };
+  const single: Kernels = {
+    gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, gemm_nn_sx: e.gemm_nn_sx, gemm_tn_sx: e.gemm_tn_sx, im2col: e.im2col, col2im_add: e.col2im_add,
+    max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks, philox_uniform: e.philox_uniform,
+    im2col_gemm: im2colGemm(e.im2col, e.gemm_nn),
+    full_conv: fullConv(e.gemm_tn, e.col2im_add),
+    ...CALLS,
+  };
   return (shared && twoThreadKernels(single, mod, memory)) || single;
 }

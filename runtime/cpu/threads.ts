@@ -9,8 +9,16 @@
 // Handshake through a small shared Int32Array (no messages per call):
 //   ctl[0] job sequence (caller bumps, helper waits on it)
 //   ctl[1] done sequence (helper sets it to the job's sequence)
-//   ctl[2] kernel index (0 nn, 1 tn, 2 nt; −1 stops the helper)
-//   ctl[3..12] the kernel's first ten arguments (i32), ctl[13] alpha's f32 bits
+//   ctl[2] kernel index (0 nn, 1 tn, 2 nt, 3 a convolution block's im2col +
+//          product, 4 a full convolution's images; −1 stops the helper)
+//   ctl[3..12] a product's first ten arguments (i32), ctl[13] alpha's f32
+//   bits; for a convolution block ctl[3..21] its nineteen arguments, for a
+//   full convolution ctl[3..16] its fourteen
+// Convolution blocks are split by images, not by rows of the product: each
+// thread builds the im2col columns of its own images and multiplies them,
+// so the columns (the product's large operand) never cross between cores.
+// Split by rows, the helper read every column the main thread had just
+// written, ~4 ns a float here, as long as its half of the product took.
 // Traps: a helper thread must not keep Node alive (unref); Atomics.wait is
 // refused on a browser's main thread, so the caller spins there instead.
 import type { GemmKernel, Kernels } from "./kernels.ts";
@@ -42,6 +50,7 @@ const SPIN_MS = ${SPIN_MS};
 function start(d) {
   const inst = new WebAssembly.Instance(d.module, { env: { memory: d.memory } });
   const fns = [inst.exports.gemm_nn, inst.exports.gemm_tn, inst.exports.gemm_nt];
+  const im2col = inst.exports.im2col, gemmNN = inst.exports.gemm_nn, gemmTN = inst.exports.gemm_tn, col2im = inst.exports.col2im_add;
   const ctl = d.ctl;
   const ctlf = new Float32Array(ctl.buffer);
   let seen = 0;
@@ -57,7 +66,20 @@ function start(d) {
     seen = Atomics.load(ctl, 0);
     const f = ctl[2];
     if (f < 0) return;
-    fns[f](ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8], ctl[9], ctl[10], ctl[11], ctl[12], ctlf[13]);
+    if (f === 3) {
+      // im2col_gemm (kernels.ts im2colGemm): the helper's images of the block.
+      const c = ctl;
+      im2col(c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15], c[16]);
+      gemmNN(c[17] + c[15] * c[8] * c[9] * 4, c[4], c[18], c[19], c[14] * c[10] * c[11], c[16] * c[8] * c[9], c[20], c[12], c[12], c[21], 1);
+    } else if (f === 4) {
+      // full_conv (kernels.ts fullConv): the helper's images, its own scratch.
+      const c = ctl;
+      const R = c[12] * c[13] * c[14], HW = c[10] * c[11];
+      for (let b = c[7]; b < c[8]; b++) {
+        gemmTN(c[4], c[3] + b * c[9] * HW * 4, c[5], R, HW, c[9], R, HW, HW, 0, 1);
+        col2im(c[5], c[6] + b * c[12] * c[15] * c[16] * 4, c[12], c[13], c[14], c[10], c[11], c[15], c[16]);
+      }
+    } else fns[f](ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8], ctl[9], ctl[10], ctl[11], ctl[12], ctlf[13]);
     Atomics.store(ctl, 1, seen);
     Atomics.notify(ctl, 1);
   }
@@ -75,7 +97,7 @@ type WorkerThreadsModule = {
 };
 
 function startHelper(module: WebAssembly.Module, memory: WebAssembly.Memory): HelperThread | undefined {
-  const ctl = new Int32Array(new SharedArrayBuffer(64));
+  const ctl = new Int32Array(new SharedArrayBuffer(128));
   const data = { module, memory, ctl };
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   if (proc?.getBuiltinModule) {
@@ -135,5 +157,58 @@ export function twoThreadKernels(single: Kernels, module: WebAssembly.Module, me
       }
     };
   };
-  return { ...single, gemm_nn: wrap(0), gemm_tn: wrap(1), gemm_nt: wrap(2) };
+  const waitFor = (job: number): void => {
+    for (let s = 0; s < 100000 && Atomics.load(ctl, 1) !== job; s++);
+    while (Atomics.load(ctl, 1) !== job) {
+      if (canBlock) Atomics.wait(ctl, 1, job - 1, 1000);
+    }
+  };
+  const conv: Kernels["im2col_gemm"] = (x, cols, C, H, W, kh, kw, Ho, Wo, L, n0, nb, c0, cb, w, acc, K, lda, accumulate) => {
+    const run = single.im2col_gemm;
+    if (nb < 2 || K * nb * Ho * Wo * cb * kh * kw < MIN_SPLIT) return run(x, cols, C, H, W, kh, kw, Ho, Wo, L, n0, nb, c0, cb, w, acc, K, lda, accumulate);
+    // The helper takes the second half of the images: their columns start
+    // at h·Ho·Wo in cols and in the accumulator (row stride L for both).
+    const h = nb >> 1;
+    const off = h * Ho * Wo * 4;
+    const args = [x, cols + off, C, H, W, kh, kw, Ho, Wo, L, n0 + h, nb - h, c0, cb, w, acc + off, K, lda, accumulate];
+    ctl[2] = 3;
+    for (let i = 0; i < args.length; i++) ctl[3 + i] = args[i]!;
+    const job = ++seq;
+    Atomics.store(ctl, 0, job);
+    Atomics.notify(ctl, 0);
+    run(x, cols, C, H, W, kh, kw, Ho, Wo, L, n0, h, c0, cb, w, acc, K, lda, accumulate);
+    waitFor(job);
+  };
+  // The full convolution by images: the helper takes the second half, with
+  // the call's second scratch r2 (which the named call below sets: the
+  // positional form has no slot for it, one thread needs only r).
+  const full: Kernels["full_conv"] = (x, wr, r, y, b0, b1, C, H, W, K, kh, kw, Ho, Wo) => {
+    const run = single.full_conv;
+    const n = b1 - b0;
+    if (n < 2 || scratch2 === undefined || K * kh * kw * H * W * C < MIN_SPLIT) return run(x, wr, r, y, b0, b1, C, H, W, K, kh, kw, Ho, Wo);
+    const h = b0 + (n >> 1);
+    const args = [x, wr, scratch2, y, h, b1, C, H, W, K, kh, kw, Ho, Wo];
+    ctl[2] = 4;
+    for (let i = 0; i < args.length; i++) ctl[3 + i] = args[i]!;
+    const job = ++seq;
+    Atomics.store(ctl, 0, job);
+    Atomics.notify(ctl, 0);
+    run(x, wr, r, y, b0, h, C, H, W, K, kh, kw, Ho, Wo);
+    waitFor(job);
+  };
+  let scratch2: number | undefined;
+  return {
+    ...single,
+    gemm_nn: wrap(0),
+    gemm_tn: wrap(1),
+    gemm_nt: wrap(2),
+    im2col_gemm: conv,
+    full_conv: full,
+    // The named call hands the helper's scratch over before the split.
+    fullConv(p) {
+      scratch2 = p.r2;
+      this.full_conv(p.x, p.wr, p.r, p.y, 0, p.n, p.C, p.H, p.W, p.K, p.kh, p.kw, p.Ho, p.Wo);
+      scratch2 = undefined;
+    },
+  };
 }
