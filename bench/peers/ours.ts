@@ -31,32 +31,28 @@ export function oursPeer(backend: string): Peer {
       ? `ours: generated/<model>/model.ts (TypeScript + WebAssembly SIMD kernels), ${threads ? `DLT_THREADS=${threads}` : "DLT_THREADS unset (two threads for a model whose convolutions split by images: lenet; one for the others)"}`
       : `ours-${backend}: generated/<model>/webgpu.ts on ${device ?? "?"}`;
   };
+  /** An MNIST model's trainer on minibatches {x, y}: keyed by the model's
+   * input names, the f32 input gets the pixels, the i32 input the labels. */
+  const mnist = async (model: { readonly name: string; readonly batchSize: number }, batches: readonly { readonly x: Float32Array; readonly y: Int32Array }[]): Promise<StepRunner> => {
+    const { model: m, device } = await makeModel(model.name, backend);
+    initModel(m, { trainExamples: batches.length * model.batchSize });
+    m.upload?.();
+    if (m.desc.data.batchSize !== model.batchSize) throw new Error(`generated/${model.name} has batch ${m.desc.data.batchSize}, the spec ${model.batchSize}`);
+    const own: Batch[] = batches.map((b) => Object.fromEntries(m.desc.inputs.map((i) => [i.name, i.dtype === "f32" ? b.x : b.y])));
+    note = describe(device);
+    let k = 0;
+    return { step: () => m.trainStep(0, own[k % own.length]!, k++) };
+  };
   return {
     name: backend === "cpu" ? "ours" : `ours-${backend}`,
     note: () => note,
     async prepare(model: BenchModel, batches: readonly BenchBatch[]): Promise<StepRunner> {
-      const { model: m, device } = await makeModel(model.name, backend);
-      initModel(m);
-      m.upload?.();
-      if (m.desc.data.batchSize !== model.batchSize) throw new Error(`generated/${model.name} has batch ${m.desc.data.batchSize}, the spec ${model.batchSize}`);
-      // Batches keyed by the model's input names: the f32 input gets the
-      // pixels, the i32 input the labels.
-      const own: Batch[] = batches.map((b) => Object.fromEntries(m.desc.inputs.map((i) => [i.name, i.dtype === "f32" ? b.x : b.y])));
-      note = describe(device);
-      let k = 0;
-      return { step: () => m.trainStep(0, own[k % own.length]!, k++) };
+      return mnist(model, batches);
     },
+    // The random ops are drawn from `step`, which matches the uniforms
+    // handed to the peers (mnist-extra.ts stepUniforms) on the first pass.
     async prepareExtra(model: ExtraModel, batches: readonly ExtraBatch[]): Promise<StepRunner> {
-      const { model: m, device } = await makeModel(model.name, backend);
-      initModel(m, { trainExamples: batches.length * model.batchSize });
-      m.upload?.();
-      if (m.desc.data.batchSize !== model.batchSize) throw new Error(`generated/${model.name} has batch ${m.desc.data.batchSize}, the spec ${model.batchSize}`);
-      // The random ops are drawn from `step`, which matches the uniforms
-      // handed to the peers (mnist-extra.ts stepUniforms) on the first pass.
-      const own: Batch[] = batches.map((b) => Object.fromEntries(m.desc.inputs.map((i) => [i.name, i.dtype === "f32" ? b.x : b.y])));
-      note = describe(device);
-      let k = 0;
-      return { step: () => m.trainStep(0, own[k % own.length]!, k++) };
+      return mnist(model, batches);
     },
     async prepareRnn(model: RnnModel, sentences: readonly Sentence[]): Promise<StepRunner> {
       const { model: m, device } = await makeModel(model.name, backend);

@@ -10,6 +10,7 @@ import type * as TF from "@tensorflow/tfjs";
 import type { ExtraBatch, ExtraModel } from "./mnist-extra.ts";
 import type { StepRunner } from "./peer.ts";
 import { oneHot } from "./peer.ts";
+import { adadeltaAssign } from "./tfjs-lstm.ts";
 
 type Tf = typeof TF;
 
@@ -79,12 +80,8 @@ export function tfjsExtraRunner(tf: Tf, model: ExtraModel, batches: readonly Ext
       tf.tidy(() => {
         vars.forEach((w, j) => {
           const g = grads[w.name]!;
-          if (model.name !== "dnn") return void w.assign(tf.sub(w, tf.mul(g, model.lr)));
-          const { a, d } = acc[j]!;
-          a.assign(tf.add(tf.mul(a, model.rho), tf.mul(tf.square(g), 1 - model.rho)));
-          const delta = tf.mul(tf.div(tf.sqrt(tf.add(d, model.eps)), tf.sqrt(tf.add(a, model.eps))), g);
-          d.assign(tf.add(tf.mul(d, model.rho), tf.mul(tf.square(delta), 1 - model.rho)));
-          w.assign(tf.sub(w, delta));
+          if (model.name !== "dnn") w.assign(tf.sub(w, tf.mul(g, model.lr)));
+          else adadeltaAssign(tf, w, g, acc[j]!, model.rho, model.eps);
         });
       });
       tf.dispose(Object.values(grads));

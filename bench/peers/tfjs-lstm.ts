@@ -53,6 +53,17 @@ interface TfBatch {
   readonly steps: number;
 }
 
+/** The spec's Adadelta on one variable, in place (Zeiler's order, as
+ * lstm.py: the accumulator takes this step's gradient before it divides):
+ *   a ← ρa + (1−ρ)g²;  Δ = √((d+ε)/(a+ε))·g;  d ← ρd + (1−ρ)Δ²;  w ← w − Δ. */
+export function adadeltaAssign(tf: Tf, w: TF.Variable, g: TF.Tensor, acc: { readonly a: TF.Variable; readonly d: TF.Variable }, rho: number, eps: number): void {
+  const { a, d } = acc;
+  a.assign(tf.add(tf.mul(a, rho), tf.mul(tf.square(g), 1 - rho)));
+  const delta = tf.mul(tf.div(tf.sqrt(tf.add(d, eps)), tf.sqrt(tf.add(a, eps))), g);
+  d.assign(tf.add(tf.mul(d, rho), tf.mul(tf.square(delta), 1 - rho)));
+  w.assign(tf.sub(w, delta));
+}
+
 export function tfjsLstmRunner(tf: Tf, model: LstmModel, batches: readonly LstmBatch[], backend: "cpu" | "wasm"): StepRunner {
   const { batchSize: B, hidden: H, classes, maxLength, rho, eps } = model;
   const data: TfBatch[] = batches.map((b) => {
@@ -109,11 +120,7 @@ export function tfjsLstmRunner(tf: Tf, model: LstmModel, batches: readonly LstmB
       tf.tidy(() => {
         vars.forEach((w, j) => {
           const g = grads[w.name]!;
-          const { a, d } = acc[j]!;
-          a.assign(tf.add(tf.mul(a, rho), tf.mul(tf.square(g), 1 - rho)));
-          const delta = tf.mul(tf.div(tf.sqrt(tf.add(d, eps)), tf.sqrt(tf.add(a, eps))), g);
-          d.assign(tf.add(tf.mul(d, rho), tf.mul(tf.square(delta), 1 - rho)));
-          w.assign(tf.sub(w, delta));
+          adadeltaAssign(tf, w, g, acc[j]!, rho, eps);
         });
       });
       tf.dispose(Object.values(grads));

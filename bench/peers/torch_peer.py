@@ -49,6 +49,13 @@ def read_inputs(path):
     return header, tensors
 
 
+def update(opt, cost):
+    """One optimizer step on the cost's gradient (grads freed, not zeroed)."""
+    opt.zero_grad(set_to_none=True)
+    cost.backward()
+    opt.step()
+
+
 def flip(w):
     """Theano's conv2d is a true convolution, torch's conv2d correlates."""
     return torch.flip(w, dims=[2, 3]).contiguous()
@@ -89,9 +96,7 @@ def mnist_runner(model, t):
             cost = cost + model["l2"] * sum((p[n] ** 2).sum() for n in model["l2Params"])
         if model["l1"]:
             cost = cost + model["l1"] * sum(p[n].abs().sum() for n in model["l1Params"])
-        opt.zero_grad(set_to_none=True)
-        cost.backward()
-        opt.step()
+        update(opt, cost)
         return cost.item()
 
     return step, 1, "mnist: plain tensors and autograd, F.conv2d/max_pool2d, torch.optim.SGD(foreach=True)"
@@ -135,9 +140,7 @@ def lstm_runner(model, t):
         hs, _ = torch.nn.utils.rnn.pad_packed_sequence(out)  # zeros past each sentence's end
         proj = hs.sum(0) / length.unsqueeze(1).to(hs.dtype)
         cost = F.cross_entropy((proj * keep * scale) @ U + b, label)
-        opt.zero_grad(set_to_none=True)
-        cost.backward()
-        opt.step()
+        update(opt, cost)
         return cost.item()
 
     return step, n, "lstm: nn.LSTM over packed sequences (gates reordered, the hidden bias frozen at 0), F.embedding, torch.optim.Adadelta(foreach=True)"
@@ -167,9 +170,7 @@ def rnn_runner(model, t):
             h = torch.sigmoid(rows[i : i + 1] + h @ Wh)
             states.append(h)
         cost = F.cross_entropy(torch.cat(states) @ W + b, labels)  # the mean over the words
-        opt.zero_grad(set_to_none=True)
-        cost.backward()
-        opt.step()
+        update(opt, cost)
         with torch.no_grad():  # the spec's after_update: rows to unit length
             emb.div_(emb.norm(dim=1, keepdim=True))
         return cost.item()
@@ -214,9 +215,7 @@ def rnnrbm_runner(model, t):
             a = (um < torch.sigmoid(vk @ Wc + bhc)).float() @ Wc.t() + bvc
             monitor = -(v * F.softplus(-a) + (1 - v) * F.softplus(a)).sum() / L
         cost = (free_energy(v, bv_all, bh_all) - free_energy(vk, bv_all, bh_all)).sum() / L
-        opt.zero_grad(set_to_none=True)
-        cost.backward()
-        opt.step()
+        update(opt, cost)
         return monitor.item()
 
     return step, n, "rnnrbm: the RNN a Python loop over the frames, CD-15 under torch.no_grad on all frames at once, torch.optim.SGD(foreach=True)"
@@ -291,9 +290,7 @@ def extra_runner(model, t):
         x, y, masks = batches[k[0] % n]
         k[0] += 1
         cost = cost_of(x, y, masks)
-        opt.zero_grad(set_to_none=True)
-        cost.backward()
-        opt.step()
+        update(opt, cost)
         return cost_of.report if name == "rbm" else cost.item()
 
     return step, 1, how
