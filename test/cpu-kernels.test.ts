@@ -295,8 +295,8 @@ describe("named calls (what generated code writes)", () => {
       // The key words of philox.ts's draw(): the seed's low word, then W0 ^ its high part.
       ["philox_uniform", 1, 2, 3, (0x9e3779b9 ^ 5) >>> 0, 4, 5, 6],
       ["im2col_gemm", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 1],
-      // One thread's full convolution: all images, the first scratch.
-      ["full_conv", 1, 2, 3, 5, 0, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+      // A full convolution: all images, both scratches.
+      ["full_conv", 1, 2, 3, 4, 5, 0, 6, 7, 8, 9, 10, 11, 12, 13, 14],
     ]);
   });
 

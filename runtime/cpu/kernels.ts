@@ -48,10 +48,11 @@ export interface KernelExports {
    * JavaScript, so that ./threads.ts can give each thread its own images. */
   readonly im2col_gemm: (...args: Im2colGemmPositional) => void;
   /** A full convolution of images b0..b1 in scatter form, per image a
-   * product into the scratch r then its col2im into y: (x, wr, r, y, b0,
-   * b1, C, H, W, K, kh, kw, Ho, Wo). JavaScript over two exports, as
-   * im2col_gemm, so that two threads can take half the images each (with
-   * their own scratch). */
+   * product into the scratch r then its col2im into y: (x, wr, r, r2, y,
+   * b0, b1, C, H, W, K, kh, kw, Ho, Wo); r2, a second scratch, is for a
+   * helper thread's images (one thread uses r only). JavaScript over two
+   * exports, as im2col_gemm, so that two threads can take half the images
+   * each. */
   readonly full_conv: (...args: FullConvPositional) => void;
   /** n Philox uniforms into dst, as runtime/rng/philox.ts's `uniform`
    * (compiler/emit/wasm/philox.ts): (dst, n, key0, key1, salt, step, iter). */
@@ -142,7 +143,7 @@ export interface FullConvArgs {
   readonly Wo: number;
 }
 
-export type FullConvPositional = [x: number, wr: number, r: number, y: number, b0: number, b1: number, C: number, H: number, W: number, K: number, kh: number, kw: number, Ho: number, Wo: number];
+export type FullConvPositional = [x: number, wr: number, r: number, r2: number, y: number, b0: number, b1: number, C: number, H: number, W: number, K: number, kh: number, kw: number, Ho: number, Wo: number];
 
 export type Im2colGemmPositional = [x: number, cols: number, C: number, H: number, W: number, kh: number, kw: number, Ho: number, Wo: number, L: number, n0: number, nb: number, c0: number, cb: number, w: number, acc: number, K: number, lda: number, accumulate: number];
 
@@ -269,7 +270,7 @@ const CALLS: KernelCalls & ThisType<KernelExports> = {
     this.im2col_gemm(p.x, p.cols, p.C, p.H, p.W, p.kh, p.kw, p.Ho, p.Wo, p.L, p.n0, p.nb, p.c0, p.cb, p.w, p.acc, p.K, p.lda, p.accumulate ? 1 : 0);
   },
   fullConv(p) {
-    this.full_conv(p.x, p.wr, p.r, p.y, 0, p.n, p.C, p.H, p.W, p.K, p.kh, p.kw, p.Ho, p.Wo);
+    this.full_conv(p.x, p.wr, p.r, p.r2, p.y, 0, p.n, p.C, p.H, p.W, p.K, p.kh, p.kw, p.Ho, p.Wo);
   },
   uniformFill(p) {
     // The key words as runtime/rng/philox.ts's draw() makes them: a seed
@@ -360,7 +361,7 @@ export function im2colGemm(im2col: KernelExports["im2col"], gemmNN: GemmKernel):
 
 /** One thread's images of a full convolution (FullConvArgs). */
 export function fullConv(gemmTN: GemmKernel, col2im: KernelExports["col2im_add"]): KernelExports["full_conv"] {
-  return (x, wr, r, y, b0, b1, C, H, W, K, kh, kw, Ho, Wo) => {
+  return (x, wr, r, _r2, y, b0, b1, C, H, W, K, kh, kw, Ho, Wo) => {
     const R = K * kh * kw, HW = H * W;
     for (let b = b0; b < b1; b++) {
       gemmTN(wr, x + b * C * HW * 4, r, R, HW, C, R, HW, HW, 0, 1);

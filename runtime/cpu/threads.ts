@@ -124,6 +124,23 @@ export function twoThreadKernels(single: Kernels, module: WebAssembly.Module, me
   const ctl = helper.ctl;
   const ctlf = new Float32Array(ctl.buffer);
   let seq = 0;
+  /** Hands the helper a job (kernel index, its i32 arguments from ctl[3],
+   * a product's α as f32 bits in ctl[13]); returns its sequence number. */
+  const post = (kind: number, ints: readonly number[], alpha?: number): number => {
+    ctl[2] = kind;
+    for (let i = 0; i < ints.length; i++) ctl[3 + i] = ints[i]!;
+    if (alpha !== undefined) ctlf[13] = alpha;
+    const job = ++seq;
+    Atomics.store(ctl, 0, job);
+    Atomics.notify(ctl, 0);
+    return job;
+  };
+  const waitFor = (job: number): void => {
+    for (let s = 0; s < 100000 && Atomics.load(ctl, 1) !== job; s++);
+    while (Atomics.load(ctl, 1) !== job) {
+      if (canBlock) Atomics.wait(ctl, 1, job - 1, 1000);
+    }
+  };
   const wrap = (index: number): GemmKernel => {
     const run = single[NAMES[index]!];
     const transA = index === 1, transB = index === 2;
@@ -144,24 +161,10 @@ export function twoThreadKernels(single: Kernels, module: WebAssembly.Module, me
         b2 = b + (transB ? n1 * ldb : n1) * 4;
         c2 = c + n1 * 4;
       }
-      ctl[2] = index;
-      ctl[3] = a2; ctl[4] = b2; ctl[5] = c2; ctl[6] = m2; ctl[7] = n2; ctl[8] = k;
-      ctl[9] = lda; ctl[10] = ldb; ctl[11] = ldc; ctl[12] = acc; ctlf[13] = alpha;
-      const job = ++seq;
-      Atomics.store(ctl, 0, job);
-      Atomics.notify(ctl, 0);
+      const job = post(index, [a2, b2, c2, m2, n2, k, lda, ldb, ldc, acc], alpha);
       run(a, b, c, m1, n1, k, lda, ldb, ldc, acc, alpha);
-      for (let s = 0; s < 100000 && Atomics.load(ctl, 1) !== job; s++);
-      while (Atomics.load(ctl, 1) !== job) {
-        if (canBlock) Atomics.wait(ctl, 1, job - 1, 1000);
-      }
+      waitFor(job);
     };
-  };
-  const waitFor = (job: number): void => {
-    for (let s = 0; s < 100000 && Atomics.load(ctl, 1) !== job; s++);
-    while (Atomics.load(ctl, 1) !== job) {
-      if (canBlock) Atomics.wait(ctl, 1, job - 1, 1000);
-    }
   };
   const conv: Kernels["im2col_gemm"] = (x, cols, C, H, W, kh, kw, Ho, Wo, L, n0, nb, c0, cb, w, acc, K, lda, accumulate) => {
     const run = single.im2col_gemm;
@@ -170,45 +173,20 @@ export function twoThreadKernels(single: Kernels, module: WebAssembly.Module, me
     // at h·Ho·Wo in cols and in the accumulator (row stride L for both).
     const h = nb >> 1;
     const off = h * Ho * Wo * 4;
-    const args = [x, cols + off, C, H, W, kh, kw, Ho, Wo, L, n0 + h, nb - h, c0, cb, w, acc + off, K, lda, accumulate];
-    ctl[2] = 3;
-    for (let i = 0; i < args.length; i++) ctl[3 + i] = args[i]!;
-    const job = ++seq;
-    Atomics.store(ctl, 0, job);
-    Atomics.notify(ctl, 0);
+    const job = post(3, [x, cols + off, C, H, W, kh, kw, Ho, Wo, L, n0 + h, nb - h, c0, cb, w, acc + off, K, lda, accumulate]);
     run(x, cols, C, H, W, kh, kw, Ho, Wo, L, n0, h, c0, cb, w, acc, K, lda, accumulate);
     waitFor(job);
   };
-  // The full convolution by images: the helper takes the second half, with
-  // the call's second scratch r2 (which the named call below sets: the
-  // positional form has no slot for it, one thread needs only r).
-  const full: Kernels["full_conv"] = (x, wr, r, y, b0, b1, C, H, W, K, kh, kw, Ho, Wo) => {
+  // The full convolution by images: the helper takes the second half with
+  // the second scratch r2.
+  const full: Kernels["full_conv"] = (x, wr, r, r2, y, b0, b1, C, H, W, K, kh, kw, Ho, Wo) => {
     const run = single.full_conv;
     const n = b1 - b0;
-    if (n < 2 || scratch2 === undefined || K * kh * kw * H * W * C < MIN_SPLIT) return run(x, wr, r, y, b0, b1, C, H, W, K, kh, kw, Ho, Wo);
+    if (n < 2 || K * kh * kw * H * W * C < MIN_SPLIT) return run(x, wr, r, r2, y, b0, b1, C, H, W, K, kh, kw, Ho, Wo);
     const h = b0 + (n >> 1);
-    const args = [x, wr, scratch2, y, h, b1, C, H, W, K, kh, kw, Ho, Wo];
-    ctl[2] = 4;
-    for (let i = 0; i < args.length; i++) ctl[3 + i] = args[i]!;
-    const job = ++seq;
-    Atomics.store(ctl, 0, job);
-    Atomics.notify(ctl, 0);
-    run(x, wr, r, y, b0, h, C, H, W, K, kh, kw, Ho, Wo);
+    const job = post(4, [x, wr, r2, y, h, b1, C, H, W, K, kh, kw, Ho, Wo]);
+    run(x, wr, r, r2, y, b0, h, C, H, W, K, kh, kw, Ho, Wo);
     waitFor(job);
   };
-  let scratch2: number | undefined;
-  return {
-    ...single,
-    gemm_nn: wrap(0),
-    gemm_tn: wrap(1),
-    gemm_nt: wrap(2),
-    im2col_gemm: conv,
-    full_conv: full,
-    // The named call hands the helper's scratch over before the split.
-    fullConv(p) {
-      scratch2 = p.r2;
-      this.full_conv(p.x, p.wr, p.r, p.y, 0, p.n, p.C, p.H, p.W, p.K, p.kh, p.kw, p.Ho, p.Wo);
-      scratch2 = undefined;
-    },
-  };
+  return { ...single, gemm_nn: wrap(0), gemm_tn: wrap(1), gemm_nt: wrap(2), im2col_gemm: conv, full_conv: full };
 }
