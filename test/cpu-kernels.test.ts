@@ -10,6 +10,7 @@
 import { describe, expect, it } from "vitest";
 import { runtimeKernelFiles } from "../compiler/emit/wasm/assemble.ts";
 import { kernelArgNames, kernelCall, type KernelName } from "../compiler/emit/wasm/calls.ts";
+import { splitsProduct } from "../compiler/emit/wasm/split-rule.ts";
 import { Builder } from "../compiler/ir/builder.ts";
 import { fromArray } from "../compiler/ir/tensor.ts";
 import { cpuThreads, createArena, createKernels, type KernelExports, type Kernels } from "../runtime/cpu/kernels.ts";
@@ -77,7 +78,7 @@ describe("SIMD matrix kernels", () => {
 describe("how many threads", () => {
   const saved = process.env.DLT_THREADS;
   const restore = () => (saved === undefined ? delete process.env.DLT_THREADS : (process.env.DLT_THREADS = saved));
-  it("unset: two for a model whose convolutions split by images (on two cores or more), one otherwise; DLT_THREADS decides when set", () => {
+  it("unset: two for a model with work to split (on two cores or more), one otherwise; DLT_THREADS decides when set", () => {
     try {
       delete process.env.DLT_THREADS;
       expect(cpuThreads(false)).toBe(1);
@@ -109,7 +110,7 @@ describe("two threads", () => {
     for (let i = 0; i < n * k; i++) f[B / 4 + i] = Math.fround(normal(9, 2, 0, 0, i));
     for (let i = 0; i < m * n; i++) f[C / 4 + i] = 0.5;
     // Accumulating with a scale: the helper thread reads alpha as f32 bits.
-    K[`gemm_${t}`](A, B, C, m, n, k, lda, ldb, n, 1, -0.7);
+    K.gemm({ a: A, b: B, c: C, m, n, k, lda, ldb, ldc: n, transA: t === "tn", transB: t === "nt", accumulate: true, alpha: -0.7, skipZerosA: false, split: true });
     return f.slice(C / 4, C / 4 + m * n);
   };
   for (const t of ["nn", "tn", "nt"] as const) {
@@ -252,7 +253,7 @@ describe("named calls (what generated code writes)", () => {
     for (const name of EXPORTS) k[name] = (...args: unknown[]) => calls.push([name, ...args]);
     return { k: k as unknown as Kernels, calls };
   }
-  const g = { a: 16, b: 32, c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, accumulate: true, alpha: 0.5 };
+  const g = { a: 16, b: 32, c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, accumulate: true, alpha: 0.5, split: false };
 
   it.each([
     [false, false, false, "gemm_nn"],
@@ -304,13 +305,13 @@ describe("named calls (what generated code writes)", () => {
     const single = createKernels(createArena(1 << 16));
     const seen: string[] = [];
     const wrapped: Kernels = { ...single, gemm_nn: (...a: Parameters<KernelExports["gemm_nn"]>) => (seen.push("wrapped"), single.gemm_nn(...a)) };
-    wrapped.gemm({ ...g, accumulate: false, transA: false, transB: false, skipZerosA: false });
+    wrapped.gemm({ ...g, accumulate: false, transA: false, transB: false, skipZerosA: false, split: false });
     expect(seen).toEqual(["wrapped"]);
   });
 
   it("the emitted call is the runtime's method with every argument named, in order", () => {
-    const text = kernelCall("this.k", "gemm", { a: 16, b: "p + 4", c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, transA: false, transB: true, accumulate: "c0 > 0", alpha: 1, skipZerosA: false }, "x @ W → y");
-    expect(text).toBe("this.k.gemm({ a: 16, b: p + 4, c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, transA: false, transB: true, accumulate: c0 > 0, alpha: 1, skipZerosA: false }); // x @ W → y");
+    const text = kernelCall("this.k", "gemm", { a: 16, b: "p + 4", c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, transA: false, transB: true, accumulate: "c0 > 0", alpha: 1, skipZerosA: false, split: false }, "x @ W → y");
+    expect(text).toBe("this.k.gemm({ a: 16, b: p + 4, c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, transA: false, transB: true, accumulate: c0 > 0, alpha: 1, skipZerosA: false, split: false }); // x @ W → y");
     const k = createKernels(createArena(1 << 16));
     const names: KernelName[] = ["gemm", "im2colBlock", "col2imAdd", "maxPool2d", "maxPool2dGrad", "swap01Blocks", "reverseBlocks", "uniformFill", "convBlock", "fullConv"];
     for (const name of names) {
@@ -318,5 +319,24 @@ describe("named calls (what generated code writes)", () => {
       expect(kernelArgNames(name).length, name).toBeGreaterThan(0);
     }
     expect(() => kernelCall("K", "swap01Blocks", { src: 1, dst: 2, rows: 3, cols: 4 } as never)).toThrow(/expected/);
+  });
+});
+
+describe("which products split (decided at compile time)", () => {
+  it("splits deep products of enough work, never the zero-skipping ones or shallow ones", () => {
+    expect(splitsProduct(600, 10, 784, false)).toBe(true); // logistic regression's forward product
+    expect(splitsProduct(20, 500, 784, false)).toBe(true); // a batch-20 layer
+    expect(splitsProduct(784, 500, 20, false)).toBe(false); // its weight gradient: k = 20
+    expect(splitsProduct(16, 128, 512, false)).toBe(false); // the LSTM's time-step product: 2^20
+    expect(splitsProduct(20, 500, 784, true)).toBe(false); // skips A's zeros
+    expect(splitsProduct(4, 8, 1 << 20, false)).toBe(false); // too few rows and columns to halve
+  });
+  it("the generated calls carry the decision, and a model with none runs on one thread", () => {
+    const logreg = readFileSync("generated/logreg/model.ts", "utf8");
+    expect(logreg).toMatch(/m: 600, n: 10, k: 784,[^}]*split: true/);
+    expect(logreg).toContain("cpuThreads(true)");
+    const lstm = readFileSync("generated/lstm/model.ts", "utf8");
+    expect(lstm).not.toMatch(/split: true/);
+    expect(lstm).not.toContain("cpuThreads");
   });
 });

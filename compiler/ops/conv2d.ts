@@ -17,6 +17,7 @@ import type { Builder } from "../ir/builder.ts";
 import { alloc } from "../ir/tensor.ts";
 import { IRError, fmtShape, isFloat } from "../ir/types.ts";
 import { kernelCall } from "../emit/wasm/calls.ts";
+import { splitsProduct } from "../emit/wasm/split-rule.ts";
 import { defineOp, type KernelCtx } from "./op.ts";
 
 export type Border = "valid" | "full";
@@ -91,6 +92,9 @@ function emitGemm(ctx: Ctx): string {
     accumulate: `${c0} > 0`,
     alpha: 1,
     skipZerosA: false,
+    // Only the direct form (one image a block) calls this product; a block
+    // of images splits by images in convBlock instead.
+    split: direct && splitsProduct(K, HoWo, cb * T, false),
   };
   const lines = [
     `for (let ${n0} = 0; ${n0} < ${N}; ${n0} += ${nb}) {`,

@@ -6,6 +6,7 @@ import { alloc } from "../ir/tensor.ts";
 import { IRError, fmtShape, isFloat } from "../ir/types.ts";
 import type { Node, TensorType } from "../ir/types.ts";
 import { kernelCall } from "../emit/wasm/calls.ts";
+import { splitsProduct } from "../emit/wasm/split-rule.ts";
 import { defineOp } from "./op.ts";
 
 export const matmul = defineOp({
@@ -72,7 +73,7 @@ export const matmul = defineOp({
       const bt = scratch("Float32Array", k * n);
       return [
         kernelCall(kernels, "swap01Blocks", { src: addr(B), dst: addr(bt), rows: n, cols: k, block: 1 }, `${B}ᵀ → ${bt}`),
-        kernelCall(kernels, "gemm", { a: addr(A), b: addr(bt), c: addr(out), m, n, k, lda: m, ldb: n, ldc: n, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }, `${A}ᵀ @ ${B}ᵀ → ${out}`),
+        kernelCall(kernels, "gemm", { a: addr(A), b: addr(bt), c: addr(out), m, n, k, lda: m, ldb: n, ldc: n, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: splitsProduct(m, n, k, false) }, `${A}ᵀ @ ${B}ᵀ → ${out}`),
       ].join("\n");
     },
   },
@@ -166,6 +167,6 @@ export function gemmCall(
   // f32 value (`-0.01`) passes exactly the number the kernel computes with.
   const alpha = shortestF32(how.alpha);
   const what = how.accumulate ? `${out} += ${alpha} · ${A} @ ${B}` : `${A} @ ${B} → ${out}`;
-  const args = { a: pa, b: pb, c: pc, m, n, k, lda: inTypes[0]!.shape[1]!, ldb: inTypes[1]!.shape[1]!, ldc: n, transA, transB, accumulate: how.accumulate, alpha, skipZerosA };
+  const args = { a: pa, b: pb, c: pc, m, n, k, lda: inTypes[0]!.shape[1]!, ldb: inTypes[1]!.shape[1]!, ldc: n, transA, transB, accumulate: how.accumulate, alpha, skipZerosA, split: splitsProduct(m, n, k, skipZerosA) };
   return kernelCall(kernels, "gemm", args, what);
 }

@@ -522,12 +522,12 @@ export class Model implements CompiledModel {
       lstm_scan_x1.set(m.subarray(t$3 * 16, (t$3 + 1) * 16));
       // specs/lstm.yaml:54 lstm.body.preact: lstm_body_preact_matmul = matmul(lstm_scan_x0, lstm_W)
       {
-        this.k.gemm({ a: 52891024, b: 5120016, c: 52899280, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // lstm_scan_x0 @ lstm_W → lstm_body_preact_matmul
+        this.k.gemm({ a: 52891024, b: 5120016, c: 52899280, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // lstm_scan_x0 @ lstm_W → lstm_body_preact_matmul
       }
 
       // specs/lstm.yaml:54 lstm.body.preact: lstm_body_preact_matmul2 = matmul(lstm_scan_carry0, lstm_U)
       {
-        this.k.gemm({ a: 52866448, b: 5382160, c: 52932048, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // lstm_scan_carry0 @ lstm_U → lstm_body_preact_matmul2
+        this.k.gemm({ a: 52866448, b: 5382160, c: 52932048, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // lstm_scan_carry0 @ lstm_U → lstm_body_preact_matmul2
       }
 
       // specs/lstm.yaml:54 lstm.body.preact: lstm_body_preact_add = (lstm_body_preact_matmul + lstm_body_preact_matmul2) + lstm_b
@@ -613,7 +613,7 @@ export class Model implements CompiledModel {
     this.w.evaluate_proj(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:65 p_y: p_y_matmul = matmul(proj, U)
     {
-      this.k.gemm({ a: 53874256, b: 5646352, c: 53882448, m: 16, n: 2, k: 128, lda: 128, ldb: 2, ldc: 2, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // proj @ U → p_y_matmul
+      this.k.gemm({ a: 53874256, b: 5646352, c: 53882448, m: 16, n: 2, k: 128, lda: 128, ldb: 2, ldc: 2, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // proj @ U → p_y_matmul
     }
 
     // specs/lstm.yaml:65 p_y: p_y_add = p_y_matmul + b
@@ -874,12 +874,12 @@ export class Model implements CompiledModel {
       lstm_scan_x1.set(m.subarray(t$3 * 16, (t$3 + 1) * 16));
       // specs/lstm.yaml:54 lstm.body.preact: lstm_body_preact_matmul = matmul(lstm_scan_x0, lstm_W)
       {
-        this.k.gemm({ a: 21907584, b: 5120016, c: 21915840, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // lstm_scan_x0 @ lstm_W → lstm_body_preact_matmul
+        this.k.gemm({ a: 21907584, b: 5120016, c: 21915840, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // lstm_scan_x0 @ lstm_W → lstm_body_preact_matmul
       }
 
       // specs/lstm.yaml:54 lstm.body.preact: lstm_body_preact_matmul2 = matmul(lstm_scan_carry0, lstm_U)
       {
-        this.k.gemm({ a: 21883008, b: 5382160, c: 21948608, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // lstm_scan_carry0 @ lstm_U → lstm_body_preact_matmul2
+        this.k.gemm({ a: 21883008, b: 5382160, c: 21948608, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // lstm_scan_carry0 @ lstm_U → lstm_body_preact_matmul2
       }
 
       // specs/lstm.yaml:54 lstm.body.preact: lstm_body_preact_add = (lstm_body_preact_matmul + lstm_body_preact_matmul2) + lstm_b
@@ -968,7 +968,7 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_div(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:65 p_y: p_y_matmul = matmul(p_y_div, U)
     {
-      this.k.gemm({ a: 22899008, b: 5646352, c: 22907200, m: 16, n: 2, k: 128, lda: 128, ldb: 2, ldc: 2, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // p_y_div @ U → p_y_matmul
+      this.k.gemm({ a: 22899008, b: 5646352, c: 22907200, m: 16, n: 2, k: 128, lda: 128, ldb: 2, ldc: 2, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // p_y_div @ U → p_y_matmul
     }
 
     // specs/lstm.yaml:65 p_y: p_y_add = p_y_matmul + b
@@ -1044,12 +1044,12 @@ export class Model implements CompiledModel {
 
     // specs/lstm.yaml:65 gradient of p_y: d_p_y_matmul = matmul(d_p_y_add, U)
     {
-      this.k.gemm({ a: 22908320, b: 5646352, c: 22908464, m: 16, n: 128, k: 2, lda: 2, ldb: 2, ldc: 128, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_add @ U → d_p_y_matmul
+      this.k.gemm({ a: 22908320, b: 5646352, c: 22908464, m: 16, n: 128, k: 2, lda: 2, ldb: 2, ldc: 128, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_p_y_add @ U → d_p_y_matmul
     }
 
     // specs/lstm.yaml:65 gradient of p_y: grad_U = matmul(p_y_div, d_p_y_add)
     {
-      this.k.gemm({ a: 22899008, b: 22908320, c: 22916656, m: 128, n: 2, k: 16, lda: 128, ldb: 2, ldc: 2, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // p_y_div @ d_p_y_add → grad_U
+      this.k.gemm({ a: 22899008, b: 22908320, c: 22916656, m: 128, n: 2, k: 16, lda: 128, ldb: 2, ldc: 2, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // p_y_div @ d_p_y_add → grad_U
     }
 
     // specs/lstm.yaml:64 gradient of proj: d_proj_div = ((d_p_y_matmul / 0.5) * p_y_cast) / proj_reducesum2
@@ -1075,12 +1075,12 @@ export class Model implements CompiledModel {
       d_lstm_scan_x4.set(d_proj_mul.subarray(t$43 * 2048, (t$43 + 1) * 2048));
       // specs/lstm.yaml:54 lstm.body.preact: lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, lstm_W)
       {
-        this.k.gemm({ a: 32993840, b: 5120016, c: 33010288, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_lstm_scan_x2 @ lstm_W → lstm_body_preact_matmul3
+        this.k.gemm({ a: 32993840, b: 5120016, c: 33010288, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_lstm_scan_x2 @ lstm_W → lstm_body_preact_matmul3
       }
 
       // specs/lstm.yaml:54 lstm.body.preact: lstm_body_preact_matmul4 = matmul(d_lstm_scan_x0, lstm_U)
       {
-        this.k.gemm({ a: 32977456, b: 5382160, c: 33043056, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_lstm_scan_x0 @ lstm_U → lstm_body_preact_matmul4
+        this.k.gemm({ a: 32977456, b: 5382160, c: 33043056, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_lstm_scan_x0 @ lstm_U → lstm_body_preact_matmul4
       }
 
       // specs/lstm.yaml:54 lstm.body.preact: lstm_body_preact_add2 = (lstm_body_preact_matmul3 + lstm_body_preact_matmul4) + lstm_b
@@ -1222,14 +1222,14 @@ export class Model implements CompiledModel {
 
       // specs/lstm.yaml:54 gradient of lstm.body.preact: d_lstm_body_preact_matmul = matmul(_5, lstm_U)
       {
-        this.k.gemm({ a: 33395568, b: 5382160, c: 33430384, m: 16, n: 128, k: 512, lda: 512, ldb: 512, ldc: 128, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // _5 @ lstm_U → d_lstm_body_preact_matmul
+        this.k.gemm({ a: 33395568, b: 5382160, c: 33430384, m: 16, n: 128, k: 512, lda: 512, ldb: 512, ldc: 128, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // _5 @ lstm_U → d_lstm_body_preact_matmul
       }
 
       // specs/lstm.yaml:54 gradient of lstm.body.preact: _02 = (lstm_add * lstm_body_c_t_sub2) + d_lstm_body_preact_matmul
       this.w.step0__02(); // WebAssembly SIMD (loops.wat)
       // specs/lstm.yaml:54 gradient of lstm.body.preact: _2 = matmul(_5, lstm_W)
       {
-        this.k.gemm({ a: 33395568, b: 5120016, c: 33446768, m: 16, n: 128, k: 512, lda: 512, ldb: 512, ldc: 128, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // _5 @ lstm_W → _2
+        this.k.gemm({ a: 33395568, b: 5120016, c: 33446768, m: 16, n: 128, k: 512, lda: 512, ldb: 512, ldc: 128, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // _5 @ lstm_W → _2
       }
 
       d_lstm_scan_out0.set(_2, t$43 * 2048);
@@ -1244,12 +1244,12 @@ export class Model implements CompiledModel {
 
     // specs/lstm.yaml:47 gradient of lstm: grad_lstm_W = matmul(d_lstm_scan_out2, d_lstm_scan_out3)
     {
-      this.k.gemm({ a: 24564272, b: 25383472, c: 33454960, m: 128, n: 512, k: 1600, lda: 128, ldb: 512, ldc: 512, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // d_lstm_scan_out2 @ d_lstm_scan_out3 → grad_lstm_W
+      this.k.gemm({ a: 24564272, b: 25383472, c: 33454960, m: 128, n: 512, k: 1600, lda: 128, ldb: 512, ldc: 512, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // d_lstm_scan_out2 @ d_lstm_scan_out3 → grad_lstm_W
     }
 
     // specs/lstm.yaml:47 gradient of lstm: grad_lstm_U = matmul(d_lstm_scan_out4, d_lstm_scan_out5)
     {
-      this.k.gemm({ a: 28660272, b: 29479472, c: 33717104, m: 128, n: 512, k: 1600, lda: 128, ldb: 512, ldc: 512, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // d_lstm_scan_out4 @ d_lstm_scan_out5 → grad_lstm_U
+      this.k.gemm({ a: 28660272, b: 29479472, c: 33717104, m: 128, n: 512, k: 1600, lda: 128, ldb: 512, ldc: 512, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // d_lstm_scan_out4 @ d_lstm_scan_out5 → grad_lstm_U
     }
 
     // specs/lstm.yaml:47 gradient of lstm: grad_lstm_b = Σ d_lstm_scan_out6

@@ -190,14 +190,14 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/mlp.yaml:20 hidden: hidden_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 1630064, b: 16, c: 1820256, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → hidden_matmul
+      this.k.gemm({ a: 1630064, b: 16, c: 1820256, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → hidden_matmul
     }
 
     // specs/mlp.yaml:20 hidden: hidden = tanh(hidden_matmul + b1)
     this.w.evaluate_hidden(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:21 p_y_given_x: p_y_given_x_matmul = matmul(hidden, W2)
     {
-      this.k.gemm({ a: 1860256, b: 1570016, c: 1900256, m: 20, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // hidden @ W2 → p_y_given_x_matmul
+      this.k.gemm({ a: 1860256, b: 1570016, c: 1900256, m: 20, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // hidden @ W2 → p_y_given_x_matmul
     }
 
     // specs/mlp.yaml:21 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b2
@@ -326,14 +326,14 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/mlp.yaml:20 hidden: hidden_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 1630064, b: 16, c: 1590064, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → hidden_matmul
+      this.k.gemm({ a: 1630064, b: 16, c: 1590064, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → hidden_matmul
     }
 
     // specs/mlp.yaml:20 hidden: hidden = tanh(hidden_matmul + b1)
     this.w.step0_hidden(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:21 p_y_given_x: p_y_given_x_matmul = matmul(hidden, W2)
     {
-      this.k.gemm({ a: 1692784, b: 1570016, c: 1732784, m: 20, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // hidden @ W2 → p_y_given_x_matmul
+      this.k.gemm({ a: 1692784, b: 1570016, c: 1732784, m: 20, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // hidden @ W2 → p_y_given_x_matmul
     }
 
     // specs/mlp.yaml:21 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b2
@@ -413,7 +413,7 @@ export class Model implements CompiledModel {
 
     // specs/mlp.yaml:21 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W2)
     {
-      this.k.gemm({ a: 1737408, b: 1570016, c: 1738256, m: 20, n: 500, k: 10, lda: 10, ldb: 10, ldc: 500, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ W2 → d_p_y_given_x_matmul
+      this.k.gemm({ a: 1737408, b: 1570016, c: 1738256, m: 20, n: 500, k: 10, lda: 10, ldb: 10, ldc: 500, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_p_y_given_x_add @ W2 → d_p_y_given_x_matmul
     }
 
     // specs/mlp.yaml:20 gradient of hidden: d_hidden_mul = d_p_y_given_x_matmul * (1 - (hidden * hidden))
@@ -432,13 +432,13 @@ export class Model implements CompiledModel {
     // specs/mlp.yaml:33 phases[0].optimizer: W1 += -0.01 · d_hidden_matmul (products accumulated in place: compiler/lower/fused-update.ts)
     this.w.step0_W1(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:20 gradient of hidden: d_hidden_matmul = matmul(x, d_hidden_mul)
-    this.k.gemm({ a: 1630064, b: 1778256, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: true }); // W1 += -0.01 · x @ d_hidden_mul
+    this.k.gemm({ a: 1630064, b: 1778256, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: true, split: false }); // W1 += -0.01 · x @ d_hidden_mul
     // specs/mlp.yaml:33 phases[0].optimizer: b1 = b1 - (0.01 * grad_b1)
     this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:33 phases[0].optimizer: W2 += -0.01 · d_p_y_given_x_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
     this.w.step0_W2(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:21 gradient of p_y_given_x: d_p_y_given_x_matmul2 = matmul(hidden, d_p_y_given_x_add)
-    this.k.gemm({ a: 1692784, b: 1737408, c: 1570016, m: 500, n: 10, k: 20, lda: 500, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false }); // W2 += -0.01 · hidden @ d_p_y_given_x_add
+    this.k.gemm({ a: 1692784, b: 1737408, c: 1570016, m: 500, n: 10, k: 20, lda: 500, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false, split: false }); // W2 += -0.01 · hidden @ d_p_y_given_x_add
     // specs/mlp.yaml:33 phases[0].optimizer: b2 = b2 - (0.01 * grad_b2)
     this.w.step0_b2(); // WebAssembly SIMD (loops.wat)
     return cost[0];

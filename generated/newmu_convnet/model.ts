@@ -465,14 +465,14 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:33 l4: l4_matmul = matmul(l3, w4)
     {
-      this.k.gemm({ a: 283624160, b: 369808, c: 284213984, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l3 @ w4 → l4_matmul
+      this.k.gemm({ a: 283624160, b: 369808, c: 284213984, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // l3 @ w4 → l4_matmul
     }
 
     // specs/newmu-convnet.yaml:33 l4: l4 = maximum(l4_matmul, 0)
     this.w.evaluate_l4(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_matmul = matmul(l4, w_o)
     {
-      this.k.gemm({ a: 284533984, b: 3249808, c: 284853984, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l4 @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 284533984, b: 3249808, c: 284853984, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // l4 @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
@@ -819,7 +819,7 @@ export class Model implements CompiledModel {
     this.w.step0_l3(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:33 l4: l4_matmul = matmul(l3, w4)
     {
-      this.k.gemm({ a: 90235264, b: 369808, c: 90825088, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l3 @ w4 → l4_matmul
+      this.k.gemm({ a: 90235264, b: 369808, c: 90825088, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // l3 @ w4 → l4_matmul
     }
 
     // specs/newmu-convnet.yaml:33 l4: l4_cast = cast(compare(random_uniform(), 0.5))
@@ -829,7 +829,7 @@ export class Model implements CompiledModel {
     this.w.step0_l4(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_matmul = matmul(l4, w_o)
     {
-      this.k.gemm({ a: 91465088, b: 3249808, c: 91785088, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l4 @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 91465088, b: 3249808, c: 91785088, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // l4 @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
@@ -892,24 +892,24 @@ export class Model implements CompiledModel {
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o)
     {
-      this.k.gemm({ a: 91809184, b: 3249808, c: 91814304, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
+      this.k.gemm({ a: 91809184, b: 3249808, c: 91814304, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
     }
 
     // specs/newmu-convnet.yaml:34 gradient of p_y_given_x: grad_w_o = matmul(l4, d_p_y_given_x_add)
     {
-      this.k.gemm({ a: 91465088, b: 91809184, c: 92134304, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l4 @ d_p_y_given_x_add → grad_w_o
+      this.k.gemm({ a: 91465088, b: 91809184, c: 92134304, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // l4 @ d_p_y_given_x_add → grad_w_o
     }
 
     // specs/newmu-convnet.yaml:33 gradient of l4: d_l4_select = select(compare(l4_matmul, 0), (d_p_y_given_x_matmul / 0.5) * l4_cast, 0)
     for (let i$59 = 0; i$59 < 80000; i$59++) d_l4_select[i$59] = ((l4_matmul[i$59] >= 0 ? 1 : 0) !== 0 ? ((d_p_y_given_x_matmul[i$59] / 0.5) * l4_cast[i$59]) : 0);
     // specs/newmu-convnet.yaml:33 gradient of l4: d_l4_matmul = matmul(d_l4_select, w4)
     {
-      this.k.gemm({ a: 92159312, b: 369808, c: 92479312, m: 128, n: 1152, k: 625, lda: 625, ldb: 625, ldc: 1152, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_l4_select @ w4 → d_l4_matmul
+      this.k.gemm({ a: 92159312, b: 369808, c: 92479312, m: 128, n: 1152, k: 625, lda: 625, ldb: 625, ldc: 1152, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // d_l4_select @ w4 → d_l4_matmul
     }
 
     // specs/newmu-convnet.yaml:33 gradient of l4: grad_w4 = matmul(l3, d_l4_select)
     {
-      this.k.gemm({ a: 90235264, b: 92159312, c: 93069136, m: 1152, n: 625, k: 128, lda: 1152, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // l3 @ d_l4_select → grad_w4
+      this.k.gemm({ a: 90235264, b: 92159312, c: 93069136, m: 1152, n: 625, k: 128, lda: 1152, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // l3 @ d_l4_select → grad_w4
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_mul = (d_l4_matmul / 0.8) * l3_cast

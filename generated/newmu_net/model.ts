@@ -158,14 +158,14 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/newmu-net.yaml:18 h: h_matmul = matmul(x, w_h)
     {
-      this.k.gemm({ a: 2305024, b: 16, c: 3695648, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ w_h → h_matmul
+      this.k.gemm({ a: 2305024, b: 16, c: 3695648, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ w_h → h_matmul
     }
 
     // specs/newmu-net.yaml:18 h: h = sigmoid(h_matmul)
     this.w.evaluate_h(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:19 p_y_given_x: p_y_given_x_matmul = matmul(h, w_o)
     {
-      this.k.gemm({ a: 4015648, b: 1960016, c: 4335648, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 4015648, b: 1960016, c: 4335648, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-net.yaml:19 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
@@ -283,14 +283,14 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/newmu-net.yaml:18 h: h_matmul = matmul(x, w_h)
     {
-      this.k.gemm({ a: 2305024, b: 16, c: 1985024, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ w_h → h_matmul
+      this.k.gemm({ a: 2305024, b: 16, c: 1985024, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ w_h → h_matmul
     }
 
     // specs/newmu-net.yaml:18 h: h = sigmoid(h_matmul)
     this.w.step0_h(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:19 p_y_given_x: p_y_given_x_matmul = matmul(h, w_o)
     {
-      this.k.gemm({ a: 2706432, b: 1960016, c: 3026432, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 2706432, b: 1960016, c: 3026432, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-net.yaml:19 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
@@ -353,17 +353,17 @@ export class Model implements CompiledModel {
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:19 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o)
     {
-      this.k.gemm({ a: 3050528, b: 1960016, c: 3055648, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
+      this.k.gemm({ a: 3050528, b: 1960016, c: 3055648, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
     }
 
     // specs/newmu-net.yaml:18 gradient of h: d_h_mul = d_p_y_given_x_matmul * (h * (1 - h))
     this.w.step0_d_h_mul(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:29 phases[0].optimizer: w_h += -0.05 · grad_w_h (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/newmu-net.yaml:18 gradient of h: grad_w_h = matmul(x, d_h_mul)
-    this.k.gemm({ a: 2305024, b: 3375648, c: 16, m: 784, n: 625, k: 128, lda: 784, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: true, alpha: -0.05, skipZerosA: true }); // w_h += -0.05 · x @ d_h_mul
+    this.k.gemm({ a: 2305024, b: 3375648, c: 16, m: 784, n: 625, k: 128, lda: 784, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: true, alpha: -0.05, skipZerosA: true, split: false }); // w_h += -0.05 · x @ d_h_mul
     // specs/newmu-net.yaml:29 phases[0].optimizer: w_o += -0.05 · grad_w_o (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/newmu-net.yaml:19 gradient of p_y_given_x: grad_w_o = matmul(h, d_p_y_given_x_add)
-    this.k.gemm({ a: 2706432, b: 3050528, c: 1960016, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.05, skipZerosA: false }); // w_o += -0.05 · h @ d_p_y_given_x_add
+    this.k.gemm({ a: 2706432, b: 3050528, c: 1960016, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.05, skipZerosA: false, split: false }); // w_o += -0.05 · h @ d_p_y_given_x_add
     return cost[0];
   }
 }

@@ -350,26 +350,26 @@ export class Model implements CompiledModel {
       rnn_scan_x0.set(roll.subarray(t$0 * 88, (t$0 + 1) * 88));
       // specs/rnnrbm.yaml:51 rnn.body.u: rnn_body_u_matmul = matmul(rnn_scan_x0, Wvu)
       {
-        this.k.gemm({ a: 1757312, b: 148976, c: 1757664, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_x0 @ Wvu → rnn_body_u_matmul
+        this.k.gemm({ a: 1757312, b: 148976, c: 1757664, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_x0 @ Wvu → rnn_body_u_matmul
       }
 
       // specs/rnnrbm.yaml:51 rnn.body.u: rnn_body_u_matmul2 = matmul(rnn_scan_carry0, Wuu)
       {
-        this.k.gemm({ a: 1756512, b: 184176, c: 1758064, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_carry0 @ Wuu → rnn_body_u_matmul2
+        this.k.gemm({ a: 1756512, b: 184176, c: 1758064, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_carry0 @ Wuu → rnn_body_u_matmul2
       }
 
       // specs/rnnrbm.yaml:51 rnn.body.u: _0 = tanh((bu + rnn_body_u_matmul) + rnn_body_u_matmul2)
       this.w.evaluate__0(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:49 rnn.body.bv_t: rnn_body_bv_t_matmul = matmul(rnn_scan_carry0, Wuv)
       {
-        this.k.gemm({ a: 1756512, b: 113776, c: 1758864, m: 1, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_carry0 @ Wuv → rnn_body_bv_t_matmul
+        this.k.gemm({ a: 1756512, b: 113776, c: 1758864, m: 1, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_carry0 @ Wuv → rnn_body_bv_t_matmul
       }
 
       // specs/rnnrbm.yaml:49 rnn.body.bv_t: _1 = bv + rnn_body_bv_t_matmul
       this.w.evaluate__1(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:50 rnn.body.bh_t: rnn_body_bh_t_matmul = matmul(rnn_scan_carry0, Wuh)
       {
-        this.k.gemm({ a: 1756512, b: 53776, c: 1759568, m: 1, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_carry0 @ Wuh → rnn_body_bh_t_matmul
+        this.k.gemm({ a: 1756512, b: 53776, c: 1759568, m: 1, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_carry0 @ Wuh → rnn_body_bh_t_matmul
       }
 
       // specs/rnnrbm.yaml:50 rnn.body.bh_t: _2 = bh + rnn_body_bh_t_matmul
@@ -385,7 +385,7 @@ export class Model implements CompiledModel {
       const t$3 = n$4;
       // specs/rnnrbm.yaml:61 gibbs.body.vk: gibbs_body_vk_matmul = matmul(gibbs_scan_carry0, W)
       {
-        this.k.gemm({ a: 1760784, b: 16, c: 1795984, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // gibbs_scan_carry0 @ W → gibbs_body_vk_matmul
+        this.k.gemm({ a: 1760784, b: 16, c: 1795984, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // gibbs_scan_carry0 @ W → gibbs_body_vk_matmul
       }
 
       // specs/rnnrbm.yaml:61 gibbs.body.vk: gibbs_body_vk_cast = cast(compare(random_uniform(), sigmoid(gibbs_body_vk_matmul + rnn_scan_out1)))
@@ -393,7 +393,7 @@ export class Model implements CompiledModel {
       this.w.evaluate_gibbs_body_vk_cast(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:61 gibbs.body.vk: gibbs_body_vk_matmul2 = matmul(gibbs_body_vk_cast, W)
       {
-        this.k.gemm({ a: 1855984, b: 16, c: 1915984, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // gibbs_body_vk_cast @ W → gibbs_body_vk_matmul2
+        this.k.gemm({ a: 1855984, b: 16, c: 1915984, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // gibbs_body_vk_cast @ W → gibbs_body_vk_matmul2
       }
 
       // specs/rnnrbm.yaml:61 gibbs.body.vk: _02 = cast(compare(random_uniform(), sigmoid(gibbs_body_vk_matmul2 + rnn_scan_out0)))
@@ -405,7 +405,7 @@ export class Model implements CompiledModel {
     gibbs_scan_final0.set(gibbs_scan_carry0);
     // specs/rnnrbm.yaml:70 a_mean: a_mean_matmul = matmul(gibbs_scan_final0, W)
     {
-      this.k.gemm({ a: 1986384, b: 16, c: 2021584, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // gibbs_scan_final0 @ W → a_mean_matmul
+      this.k.gemm({ a: 1986384, b: 16, c: 2021584, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // gibbs_scan_final0 @ W → a_mean_matmul
     }
 
     // specs/rnnrbm.yaml:70 a_mean: a_mean_cast = cast(compare(random_uniform(), sigmoid(a_mean_matmul + rnn_scan_out1)))
@@ -413,7 +413,7 @@ export class Model implements CompiledModel {
     this.w.evaluate_a_mean_cast(); // WebAssembly SIMD (loops.wat)
     // specs/rnnrbm.yaml:70 a_mean: a_mean_matmul2 = matmul(a_mean_cast, W)
     {
-      this.k.gemm({ a: 2081584, b: 16, c: 2141584, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // a_mean_cast @ W → a_mean_matmul2
+      this.k.gemm({ a: 2081584, b: 16, c: 2141584, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // a_mean_cast @ W → a_mean_matmul2
     }
 
     // specs/rnnrbm.yaml:70 a_mean: a_mean = a_mean_matmul2 + rnn_scan_out0
@@ -452,7 +452,7 @@ export class Model implements CompiledModel {
       const t$13 = n$14;
       // specs/rnnrbm.yaml:81 pred_chain.body.vp: pred_chain_body_vp_matmul = matmul(pred_chain_scan_carry0, W)
       {
-        this.k.gemm({ a: 2317632, b: 16, c: 2352832, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // pred_chain_scan_carry0 @ W → pred_chain_body_vp_matmul
+        this.k.gemm({ a: 2317632, b: 16, c: 2352832, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // pred_chain_scan_carry0 @ W → pred_chain_body_vp_matmul
       }
 
       // specs/rnnrbm.yaml:81 pred_chain.body.vp: pred_chain_body_vp_cast = cast(compare(random_uniform(), sigmoid(pred_chain_body_vp_matmul + rnn_scan_out1)))
@@ -460,7 +460,7 @@ export class Model implements CompiledModel {
       this.w.evaluate_pred_chain_body_vp_cast(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:81 pred_chain.body.vp: pred_chain_body_vp_matmul2 = matmul(pred_chain_body_vp_cast, W)
       {
-        this.k.gemm({ a: 2412832, b: 16, c: 2472832, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // pred_chain_body_vp_cast @ W → pred_chain_body_vp_matmul2
+        this.k.gemm({ a: 2412832, b: 16, c: 2472832, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // pred_chain_body_vp_cast @ W → pred_chain_body_vp_matmul2
       }
 
       // specs/rnnrbm.yaml:81 pred_chain.body.vp: _03 = cast(compare(random_uniform(), sigmoid(pred_chain_body_vp_matmul2 + rnn_scan_out0)))
@@ -589,26 +589,26 @@ export class Model implements CompiledModel {
       rnn_scan_x0.set(roll.subarray(t$0 * 88, (t$0 + 1) * 88));
       // specs/rnnrbm.yaml:51 rnn.body.u: rnn_body_u_matmul = matmul(rnn_scan_x0, Wvu)
       {
-        this.k.gemm({ a: 360992, b: 148976, c: 396544, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_x0 @ Wvu → rnn_body_u_matmul
+        this.k.gemm({ a: 360992, b: 148976, c: 396544, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_x0 @ Wvu → rnn_body_u_matmul
       }
 
       // specs/rnnrbm.yaml:51 rnn.body.u: rnn_body_u_matmul2 = matmul(rnn_scan_carry0, Wuu)
       {
-        this.k.gemm({ a: 360192, b: 184176, c: 396944, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_carry0 @ Wuu → rnn_body_u_matmul2
+        this.k.gemm({ a: 360192, b: 184176, c: 396944, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_carry0 @ Wuu → rnn_body_u_matmul2
       }
 
       // specs/rnnrbm.yaml:51 rnn.body.u: _0 = tanh((bu + rnn_body_u_matmul) + rnn_body_u_matmul2)
       this.w.step0__0(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:49 rnn.body.bv_t: rnn_body_bv_t_matmul = matmul(rnn_scan_carry0, Wuv)
       {
-        this.k.gemm({ a: 360192, b: 113776, c: 397744, m: 1, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_carry0 @ Wuv → rnn_body_bv_t_matmul
+        this.k.gemm({ a: 360192, b: 113776, c: 397744, m: 1, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_carry0 @ Wuv → rnn_body_bv_t_matmul
       }
 
       // specs/rnnrbm.yaml:49 rnn.body.bv_t: _1 = bv + rnn_body_bv_t_matmul
       this.w.step0__1(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:50 rnn.body.bh_t: rnn_body_bh_t_matmul = matmul(rnn_scan_carry0, Wuh)
       {
-        this.k.gemm({ a: 360192, b: 53776, c: 398448, m: 1, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_carry0 @ Wuh → rnn_body_bh_t_matmul
+        this.k.gemm({ a: 360192, b: 53776, c: 398448, m: 1, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_carry0 @ Wuh → rnn_body_bh_t_matmul
       }
 
       // specs/rnnrbm.yaml:50 rnn.body.bh_t: _2 = bh + rnn_body_bh_t_matmul
@@ -620,7 +620,7 @@ export class Model implements CompiledModel {
 
     // specs/rnnrbm.yaml:64 fe_data: fe_data_matmul = matmul(roll, W)
     {
-      this.k.gemm({ a: 361344, b: 16, c: 399664, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // roll @ W → fe_data_matmul
+      this.k.gemm({ a: 361344, b: 16, c: 399664, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // roll @ W → fe_data_matmul
     }
 
     // specs/rnnrbm.yaml:57 gibbs: scan over 15 steps
@@ -629,7 +629,7 @@ export class Model implements CompiledModel {
       const t$3 = n$4;
       // specs/rnnrbm.yaml:61 gibbs.body.vk: gibbs_body_vk_matmul = matmul(gibbs_scan_carry0, W)
       {
-        this.k.gemm({ a: 459664, b: 16, c: 494864, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // gibbs_scan_carry0 @ W → gibbs_body_vk_matmul
+        this.k.gemm({ a: 459664, b: 16, c: 494864, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // gibbs_scan_carry0 @ W → gibbs_body_vk_matmul
       }
 
       // specs/rnnrbm.yaml:61 gibbs.body.vk: gibbs_body_vk_cast = cast(compare(random_uniform(), sigmoid(gibbs_body_vk_matmul + rnn_scan_out1)))
@@ -637,7 +637,7 @@ export class Model implements CompiledModel {
       this.w.step0_gibbs_body_vk_cast(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:61 gibbs.body.vk: gibbs_body_vk_matmul2 = matmul(gibbs_body_vk_cast, W)
       {
-        this.k.gemm({ a: 554864, b: 16, c: 614864, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // gibbs_body_vk_cast @ W → gibbs_body_vk_matmul2
+        this.k.gemm({ a: 554864, b: 16, c: 614864, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // gibbs_body_vk_cast @ W → gibbs_body_vk_matmul2
       }
 
       // specs/rnnrbm.yaml:61 gibbs.body.vk: _02 = cast(compare(random_uniform(), sigmoid(gibbs_body_vk_matmul2 + rnn_scan_out0)))
@@ -649,7 +649,7 @@ export class Model implements CompiledModel {
     gibbs_scan_final0.set(gibbs_scan_carry0);
     // specs/rnnrbm.yaml:65 fe_sample: fe_sample_matmul = matmul(gibbs_scan_final0, W)
     {
-      this.k.gemm({ a: 685264, b: 16, c: 720464, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // gibbs_scan_final0 @ W → fe_sample_matmul
+      this.k.gemm({ a: 685264, b: 16, c: 720464, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // gibbs_scan_final0 @ W → fe_sample_matmul
     }
 
     // specs/rnnrbm.yaml:66 frames: frames = Σ mask
@@ -668,7 +668,7 @@ export class Model implements CompiledModel {
     this.w.step0_a_mean_cast(); // WebAssembly SIMD (loops.wat)
     // specs/rnnrbm.yaml:70 a_mean: a_mean_matmul = matmul(a_mean_cast, W)
     {
-      this.k.gemm({ a: 840880, b: 16, c: 900880, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // a_mean_cast @ W → a_mean_matmul
+      this.k.gemm({ a: 840880, b: 16, c: 900880, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // a_mean_cast @ W → a_mean_matmul
     }
 
     // specs/rnnrbm.yaml:70 a_mean: a_mean = a_mean_matmul + rnn_scan_out0
@@ -722,12 +722,12 @@ export class Model implements CompiledModel {
       d_rnn_scan_x3.set(d_fe_data_add.subarray(t$13 * 150, (t$13 + 1) * 150));
       // specs/rnnrbm.yaml:51 rnn.body.u: rnn_body_u_matmul3 = matmul(d_rnn_scan_x1, Wvu)
       {
-        this.k.gemm({ a: 1653728, b: 148976, c: 1655040, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x1 @ Wvu → rnn_body_u_matmul3
+        this.k.gemm({ a: 1653728, b: 148976, c: 1655040, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_rnn_scan_x1 @ Wvu → rnn_body_u_matmul3
       }
 
       // specs/rnnrbm.yaml:51 rnn.body.u: rnn_body_u_matmul4 = matmul(d_rnn_scan_x0, Wuu)
       {
-        this.k.gemm({ a: 1653328, b: 184176, c: 1655440, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x0 @ Wuu → rnn_body_u_matmul4
+        this.k.gemm({ a: 1653328, b: 184176, c: 1655440, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_rnn_scan_x0 @ Wuu → rnn_body_u_matmul4
       }
 
       // specs/rnnrbm.yaml:51 rnn.body.u: rnn_body_u_tanh = tanh((bu + rnn_body_u_matmul3) + rnn_body_u_matmul4)
@@ -745,7 +745,7 @@ export class Model implements CompiledModel {
 
       // specs/rnnrbm.yaml:50 gradient of rnn.body.bh_t: d_rnn_body_bh_t_matmul = matmul(d_rnn_scan_x3, Wuh)
       {
-        this.k.gemm({ a: 1654432, b: 53776, c: 1656848, m: 1, n: 100, k: 150, lda: 150, ldb: 150, ldc: 100, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x3 @ Wuh → d_rnn_body_bh_t_matmul
+        this.k.gemm({ a: 1654432, b: 53776, c: 1656848, m: 1, n: 100, k: 150, lda: 150, ldb: 150, ldc: 100, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_rnn_scan_x3 @ Wuh → d_rnn_body_bh_t_matmul
       }
 
       // specs/rnnrbm.yaml:49 gradient of rnn.body.bv_t: _7 = Σ d_rnn_scan_x2
@@ -761,14 +761,14 @@ export class Model implements CompiledModel {
 
       // specs/rnnrbm.yaml:49 gradient of rnn.body.bv_t: d_rnn_body_bv_t_matmul = matmul(d_rnn_scan_x2, Wuv)
       {
-        this.k.gemm({ a: 1654080, b: 113776, c: 1657600, m: 1, n: 100, k: 88, lda: 88, ldb: 88, ldc: 100, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x2 @ Wuv → d_rnn_body_bv_t_matmul
+        this.k.gemm({ a: 1654080, b: 113776, c: 1657600, m: 1, n: 100, k: 88, lda: 88, ldb: 88, ldc: 100, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_rnn_scan_x2 @ Wuv → d_rnn_body_bv_t_matmul
       }
 
       // specs/rnnrbm.yaml:51 gradient of rnn.body.u: _4 = d_rnn_scan_carry0 * (1 - (rnn_body_u_tanh * rnn_body_u_tanh))
       this.w.step0__4(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:51 gradient of rnn.body.u: d_rnn_body_u_matmul = matmul(_4, Wuu)
       {
-        this.k.gemm({ a: 1658000, b: 184176, c: 1658400, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // _4 @ Wuu → d_rnn_body_u_matmul
+        this.k.gemm({ a: 1658000, b: 184176, c: 1658400, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // _4 @ Wuu → d_rnn_body_u_matmul
       }
 
       // specs/rnnrbm.yaml:51 gradient of rnn.body.u: _03 = (d_rnn_body_bh_t_matmul + d_rnn_body_bv_t_matmul) + d_rnn_body_u_matmul
@@ -786,7 +786,7 @@ export class Model implements CompiledModel {
 
       // specs/rnnrbm.yaml:51 gradient of rnn.body.u: _12 = matmul(_4, Wvu)
       {
-        this.k.gemm({ a: 1658000, b: 148976, c: 1659600, m: 1, n: 88, k: 100, lda: 100, ldb: 100, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // _4 @ Wvu → _12
+        this.k.gemm({ a: 1658000, b: 148976, c: 1659600, m: 1, n: 88, k: 100, lda: 100, ldb: 100, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // _4 @ Wvu → _12
       }
 
       d_rnn_scan_out1.set(_22, t$13 * 100);
@@ -838,25 +838,25 @@ export class Model implements CompiledModel {
 
     // specs/rnnrbm.yaml:106 phases[0].optimizer: W += -0.001 · d_fe_sample_matmul + -0.001 · d_fe_data_matmul (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rnnrbm.yaml:65 gradient of fe_sample: d_fe_sample_matmul = matmul(gibbs_scan_final0, d_fe_sample_mul)
-    this.k.gemm({ a: 685264, b: 972128, c: 16, m: 88, n: 150, k: 100, lda: 88, ldb: 150, ldc: 150, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // W += -0.001 · gibbs_scan_final0 @ d_fe_sample_mul
+    this.k.gemm({ a: 685264, b: 972128, c: 16, m: 88, n: 150, k: 100, lda: 88, ldb: 150, ldc: 150, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false, split: false }); // W += -0.001 · gibbs_scan_final0 @ d_fe_sample_mul
     // specs/rnnrbm.yaml:64 gradient of fe_data: d_fe_data_matmul = matmul(roll, d_fe_data_mul)
-    this.k.gemm({ a: 361344, b: 1032128, c: 16, m: 88, n: 150, k: 100, lda: 88, ldb: 150, ldc: 150, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // W += -0.001 · roll @ d_fe_data_mul
+    this.k.gemm({ a: 361344, b: 1032128, c: 16, m: 88, n: 150, k: 100, lda: 88, ldb: 150, ldc: 150, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false, split: false }); // W += -0.001 · roll @ d_fe_data_mul
     // specs/rnnrbm.yaml:106 phases[0].optimizer: bv = bv - (0.001 * grad_bv)
     this.w.step0_bv(); // WebAssembly SIMD (loops.wat)
     // specs/rnnrbm.yaml:106 phases[0].optimizer: bh = bh - (0.001 * grad_bh)
     this.w.step0_bh(); // WebAssembly SIMD (loops.wat)
     // specs/rnnrbm.yaml:106 phases[0].optimizer: Wuh += -0.001 · grad_Wuh (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rnnrbm.yaml:42 gradient of rnn: grad_Wuh = matmul(d_rnn_scan_out10, d_rnn_scan_out11)
-    this.k.gemm({ a: 1552928, b: 1592928, c: 53776, m: 100, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: true }); // Wuh += -0.001 · d_rnn_scan_out10 @ d_rnn_scan_out11
+    this.k.gemm({ a: 1552928, b: 1592928, c: 53776, m: 100, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: true, split: false }); // Wuh += -0.001 · d_rnn_scan_out10 @ d_rnn_scan_out11
     // specs/rnnrbm.yaml:106 phases[0].optimizer: Wuv += -0.001 · grad_Wuv (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rnnrbm.yaml:42 gradient of rnn: grad_Wuv = matmul(d_rnn_scan_out7, d_rnn_scan_out8)
-    this.k.gemm({ a: 1417728, b: 1457728, c: 113776, m: 100, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: true }); // Wuv += -0.001 · d_rnn_scan_out7 @ d_rnn_scan_out8
+    this.k.gemm({ a: 1417728, b: 1457728, c: 113776, m: 100, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: true, split: false }); // Wuv += -0.001 · d_rnn_scan_out7 @ d_rnn_scan_out8
     // specs/rnnrbm.yaml:106 phases[0].optimizer: Wvu += -0.001 · grad_Wvu (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rnnrbm.yaml:42 gradient of rnn: grad_Wvu = matmul(d_rnn_scan_out2, d_rnn_scan_out3)
-    this.k.gemm({ a: 1227328, b: 1262528, c: 148976, m: 88, n: 100, k: 100, lda: 88, ldb: 100, ldc: 100, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: true }); // Wvu += -0.001 · d_rnn_scan_out2 @ d_rnn_scan_out3
+    this.k.gemm({ a: 1227328, b: 1262528, c: 148976, m: 88, n: 100, k: 100, lda: 88, ldb: 100, ldc: 100, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: true, split: false }); // Wvu += -0.001 · d_rnn_scan_out2 @ d_rnn_scan_out3
     // specs/rnnrbm.yaml:106 phases[0].optimizer: Wuu += -0.001 · grad_Wuu (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rnnrbm.yaml:42 gradient of rnn: grad_Wuu = matmul(d_rnn_scan_out4, d_rnn_scan_out5)
-    this.k.gemm({ a: 1302528, b: 1342528, c: 184176, m: 100, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: true }); // Wuu += -0.001 · d_rnn_scan_out4 @ d_rnn_scan_out5
+    this.k.gemm({ a: 1302528, b: 1342528, c: 184176, m: 100, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: true, split: false }); // Wuu += -0.001 · d_rnn_scan_out4 @ d_rnn_scan_out5
     // specs/rnnrbm.yaml:106 phases[0].optimizer: bu = bu - (0.001 * grad_bu)
     this.w.step0_bu(); // WebAssembly SIMD (loops.wat)
     return cost[0];
@@ -870,14 +870,14 @@ export class Model implements CompiledModel {
     const next = this.sampler0_next;
     // specs/rnnrbm.yaml:90 gen_bh: gen_bh_matmul = matmul(u_gen, Wuh)
     {
-      this.k.gemm({ a: 224576, b: 53776, c: 2578496, m: 1, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // u_gen @ Wuh → gen_bh_matmul
+      this.k.gemm({ a: 224576, b: 53776, c: 2578496, m: 1, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // u_gen @ Wuh → gen_bh_matmul
     }
 
     // specs/rnnrbm.yaml:90 gen_bh: gen_bh = bh + gen_bh_matmul
     this.w.sampler0_gen_bh(); // WebAssembly SIMD (loops.wat)
     // specs/rnnrbm.yaml:89 gen_bv: gen_bv_matmul = matmul(u_gen, Wuv)
     {
-      this.k.gemm({ a: 224576, b: 113776, c: 2579712, m: 1, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // u_gen @ Wuv → gen_bv_matmul
+      this.k.gemm({ a: 224576, b: 113776, c: 2579712, m: 1, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // u_gen @ Wuv → gen_bv_matmul
     }
 
     // specs/rnnrbm.yaml:89 gen_bv: gen_bv = bv + gen_bv_matmul
@@ -888,7 +888,7 @@ export class Model implements CompiledModel {
       const t$0 = n$1;
       // specs/rnnrbm.yaml:97 gen_chain.body.vg: gen_chain_body_vg_matmul = matmul(gen_chain_scan_carry0, W)
       {
-        this.k.gemm({ a: 2580416, b: 16, c: 2581120, m: 1, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // gen_chain_scan_carry0 @ W → gen_chain_body_vg_matmul
+        this.k.gemm({ a: 2580416, b: 16, c: 2581120, m: 1, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // gen_chain_scan_carry0 @ W → gen_chain_body_vg_matmul
       }
 
       // specs/rnnrbm.yaml:97 gen_chain.body.vg: gen_chain_body_vg_cast = cast(compare(random_uniform(), sigmoid(gen_chain_body_vg_matmul + gen_bh)))
@@ -896,7 +896,7 @@ export class Model implements CompiledModel {
       this.w.sampler0_gen_chain_body_vg_cast(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:97 gen_chain.body.vg: gen_chain_body_vg_matmul2 = matmul(gen_chain_body_vg_cast, W)
       {
-        this.k.gemm({ a: 2581728, b: 16, c: 2582336, m: 1, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // gen_chain_body_vg_cast @ W → gen_chain_body_vg_matmul2
+        this.k.gemm({ a: 2581728, b: 16, c: 2582336, m: 1, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // gen_chain_body_vg_cast @ W → gen_chain_body_vg_matmul2
       }
 
       // specs/rnnrbm.yaml:97 gen_chain.body.vg: _0 = cast(compare(random_uniform(), sigmoid(gen_chain_body_vg_matmul2 + gen_bv)))
@@ -908,12 +908,12 @@ export class Model implements CompiledModel {
     gen_chain_scan_final0.set(gen_chain_scan_carry0);
     // specs/rnnrbm.yaml:99 u_next: u_next_matmul = matmul(gen_chain_scan_final0, Wvu)
     {
-      this.k.gemm({ a: 2583040, b: 148976, c: 2583392, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // gen_chain_scan_final0 @ Wvu → u_next_matmul
+      this.k.gemm({ a: 2583040, b: 148976, c: 2583392, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // gen_chain_scan_final0 @ Wvu → u_next_matmul
     }
 
     // specs/rnnrbm.yaml:99 u_next: u_next_matmul2 = matmul(u_gen, Wuu)
     {
-      this.k.gemm({ a: 224576, b: 184176, c: 2583792, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // u_gen @ Wuu → u_next_matmul2
+      this.k.gemm({ a: 224576, b: 184176, c: 2583792, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // u_gen @ Wuu → u_next_matmul2
     }
 
     // specs/rnnrbm.yaml:99 u_next: next = tanh((bu + u_next_matmul) + u_next_matmul2)

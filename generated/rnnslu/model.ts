@@ -311,19 +311,19 @@ export class Model implements CompiledModel {
       rnn_scan_x0.set(x.subarray(t$3 * 350, (t$3 + 1) * 350));
       // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_matmul = matmul(rnn_scan_x0, Wx)
       {
-        this.k.gemm({ a: 2145488, b: 114624, c: 2146896, m: 1, n: 200, k: 350, lda: 350, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_x0 @ Wx → rnn_body_h_t_matmul
+        this.k.gemm({ a: 2145488, b: 114624, c: 2146896, m: 1, n: 200, k: 350, lda: 350, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_x0 @ Wx → rnn_body_h_t_matmul
       }
 
       // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_matmul2 = matmul(rnn_scan_carry0, Wh)
       {
-        this.k.gemm({ a: 2144688, b: 394624, c: 2147696, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_carry0 @ Wh → rnn_body_h_t_matmul2
+        this.k.gemm({ a: 2144688, b: 394624, c: 2147696, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_carry0 @ Wh → rnn_body_h_t_matmul2
       }
 
       // specs/rnnslu.yaml:44 rnn.body.h_t: _0 = sigmoid((rnn_body_h_t_matmul + rnn_body_h_t_matmul2) + bh)
       this.w.evaluate__0(); // WebAssembly SIMD (loops.wat)
       // specs/rnnslu.yaml:46 rnn.body.o: rnn_body_o_matmul = matmul(_0, W)
       {
-        this.k.gemm({ a: 2148496, b: 554624, c: 2149296, m: 1, n: 127, k: 200, lda: 200, ldb: 127, ldc: 127, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // _0 @ W → rnn_body_o_matmul
+        this.k.gemm({ a: 2148496, b: 554624, c: 2149296, m: 1, n: 127, k: 200, lda: 200, ldb: 127, ldc: 127, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // _0 @ W → rnn_body_o_matmul
       }
 
       // specs/rnnslu.yaml:46 rnn.body.o: _1 = rnn_body_o_matmul + b
@@ -489,19 +489,19 @@ export class Model implements CompiledModel {
       rnn_scan_x0.set(x.subarray(t$5 * 350, (t$5 + 1) * 350));
       // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_matmul = matmul(rnn_scan_x0, Wx)
       {
-        this.k.gemm({ a: 808608, b: 114624, c: 810016, m: 1, n: 200, k: 350, lda: 350, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_x0 @ Wx → rnn_body_h_t_matmul
+        this.k.gemm({ a: 808608, b: 114624, c: 810016, m: 1, n: 200, k: 350, lda: 350, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_x0 @ Wx → rnn_body_h_t_matmul
       }
 
       // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_matmul2 = matmul(rnn_scan_carry0, Wh)
       {
-        this.k.gemm({ a: 807808, b: 394624, c: 810816, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // rnn_scan_carry0 @ Wh → rnn_body_h_t_matmul2
+        this.k.gemm({ a: 807808, b: 394624, c: 810816, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_carry0 @ Wh → rnn_body_h_t_matmul2
       }
 
       // specs/rnnslu.yaml:44 rnn.body.h_t: _0 = sigmoid((rnn_body_h_t_matmul + rnn_body_h_t_matmul2) + bh)
       this.w.step0__0(); // WebAssembly SIMD (loops.wat)
       // specs/rnnslu.yaml:46 rnn.body.o: rnn_body_o_matmul = matmul(_0, W)
       {
-        this.k.gemm({ a: 811616, b: 554624, c: 812416, m: 1, n: 127, k: 200, lda: 200, ldb: 127, ldc: 127, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // _0 @ W → rnn_body_o_matmul
+        this.k.gemm({ a: 811616, b: 554624, c: 812416, m: 1, n: 127, k: 200, lda: 200, ldb: 127, ldc: 127, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // _0 @ W → rnn_body_o_matmul
       }
 
       // specs/rnnslu.yaml:46 rnn.body.o: _1 = rnn_body_o_matmul + b
@@ -588,12 +588,12 @@ export class Model implements CompiledModel {
       d_rnn_scan_x2.set(d_nll_expr_add.subarray(t$24 * 127, (t$24 + 1) * 127));
       // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_matmul3 = matmul(d_rnn_scan_x1, Wx)
       {
-        this.k.gemm({ a: 1269920, b: 114624, c: 1271840, m: 1, n: 200, k: 350, lda: 350, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x1 @ Wx → rnn_body_h_t_matmul3
+        this.k.gemm({ a: 1269920, b: 114624, c: 1271840, m: 1, n: 200, k: 350, lda: 350, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_rnn_scan_x1 @ Wx → rnn_body_h_t_matmul3
       }
 
       // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_matmul4 = matmul(d_rnn_scan_x0, Wh)
       {
-        this.k.gemm({ a: 1269120, b: 394624, c: 1272640, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x0 @ Wh → rnn_body_h_t_matmul4
+        this.k.gemm({ a: 1269120, b: 394624, c: 1272640, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_rnn_scan_x0 @ Wh → rnn_body_h_t_matmul4
       }
 
       // specs/rnnslu.yaml:44 rnn.body.h_t: _7 = sigmoid((rnn_body_h_t_matmul3 + rnn_body_h_t_matmul4) + bh)
@@ -611,7 +611,7 @@ export class Model implements CompiledModel {
 
       // specs/rnnslu.yaml:46 gradient of rnn.body.o: d_rnn_body_o_matmul = matmul(d_rnn_scan_x2, W)
       {
-        this.k.gemm({ a: 1271328, b: 554624, c: 1274752, m: 1, n: 200, k: 127, lda: 127, ldb: 127, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_rnn_scan_x2 @ W → d_rnn_body_o_matmul
+        this.k.gemm({ a: 1271328, b: 554624, c: 1274752, m: 1, n: 200, k: 127, lda: 127, ldb: 127, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_rnn_scan_x2 @ W → d_rnn_body_o_matmul
       }
 
       // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: _3 = (d_rnn_scan_carry0 + d_rnn_body_o_matmul) * (_7 * (1 - _7))
@@ -629,12 +629,12 @@ export class Model implements CompiledModel {
 
       // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: _02 = matmul(_3, Wh)
       {
-        this.k.gemm({ a: 1275552, b: 394624, c: 1277152, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // _3 @ Wh → _02
+        this.k.gemm({ a: 1275552, b: 394624, c: 1277152, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // _3 @ Wh → _02
       }
 
       // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: _12 = matmul(_3, Wx)
       {
-        this.k.gemm({ a: 1275552, b: 114624, c: 1277952, m: 1, n: 350, k: 200, lda: 200, ldb: 200, ldc: 350, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // _3 @ Wx → _12
+        this.k.gemm({ a: 1275552, b: 114624, c: 1277952, m: 1, n: 350, k: 200, lda: 200, ldb: 200, ldc: 350, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // _3 @ Wx → _12
       }
 
       d_rnn_scan_out0.set(_12, t$24 * 350);
@@ -652,12 +652,12 @@ export class Model implements CompiledModel {
     d_rnn_scan_final0.set(d_rnn_scan_carry0);
     // specs/rnnslu.yaml:36 gradient of rnn: grad_Wx = matmul(d_rnn_scan_out1, d_rnn_scan_out2)
     {
-      this.k.gemm({ a: 972368, b: 1036768, c: 1280160, m: 350, n: 200, k: 46, lda: 350, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // d_rnn_scan_out1 @ d_rnn_scan_out2 → grad_Wx
+      this.k.gemm({ a: 972368, b: 1036768, c: 1280160, m: 350, n: 200, k: 46, lda: 350, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // d_rnn_scan_out1 @ d_rnn_scan_out2 → grad_Wx
     }
 
     // specs/rnnslu.yaml:36 gradient of rnn: grad_Wh = matmul(d_rnn_scan_out3, d_rnn_scan_out4)
     {
-      this.k.gemm({ a: 1073568, b: 1110368, c: 1560160, m: 200, n: 200, k: 46, lda: 200, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // d_rnn_scan_out3 @ d_rnn_scan_out4 → grad_Wh
+      this.k.gemm({ a: 1073568, b: 1110368, c: 1560160, m: 200, n: 200, k: 46, lda: 200, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // d_rnn_scan_out3 @ d_rnn_scan_out4 → grad_Wh
     }
 
     // specs/rnnslu.yaml:36 gradient of rnn: grad_bh = Σ d_rnn_scan_out5
@@ -673,7 +673,7 @@ export class Model implements CompiledModel {
 
     // specs/rnnslu.yaml:36 gradient of rnn: grad_W = matmul(d_rnn_scan_out6, d_rnn_scan_out7)
     {
-      this.k.gemm({ a: 1183968, b: 1220768, c: 1720960, m: 200, n: 127, k: 46, lda: 200, ldb: 127, ldc: 127, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // d_rnn_scan_out6 @ d_rnn_scan_out7 → grad_W
+      this.k.gemm({ a: 1183968, b: 1220768, c: 1720960, m: 200, n: 127, k: 46, lda: 200, ldb: 127, ldc: 127, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // d_rnn_scan_out6 @ d_rnn_scan_out7 → grad_W
     }
 
     // specs/rnnslu.yaml:36 gradient of rnn: grad_b = Σ d_rnn_scan_out8

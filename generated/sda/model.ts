@@ -370,28 +370,28 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/sda.yaml:36 h1: h1_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 11202336, b: 16, c: 11424848, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
+      this.k.gemm({ a: 11202336, b: 16, c: 11424848, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
     }
 
     // specs/sda.yaml:36 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.evaluate_h1(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:37 h2: h2_matmul = matmul(h1, W2)
     {
-      this.k.gemm({ a: 11428848, b: 3140016, c: 11432848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
+      this.k.gemm({ a: 11428848, b: 3140016, c: 11432848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h1 @ W2 → h2_matmul
     }
 
     // specs/sda.yaml:37 h2: h2 = sigmoid(h2_matmul + b2)
     this.w.evaluate_h2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:38 h3: h3_matmul = matmul(h2, W3)
     {
-      this.k.gemm({ a: 11436848, b: 7144016, c: 11440848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ W3 → h3_matmul
+      this.k.gemm({ a: 11436848, b: 7144016, c: 11440848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h2 @ W3 → h3_matmul
     }
 
     // specs/sda.yaml:38 h3: h3 = sigmoid(h3_matmul + b3)
     this.w.evaluate_h3(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_matmul = matmul(h3, W4)
     {
-      this.k.gemm({ a: 11444848, b: 11159152, c: 11448848, m: 1, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h3 @ W4 → p_y_given_x_matmul
+      this.k.gemm({ a: 11444848, b: 11159152, c: 11448848, m: 1, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h3 @ W4 → p_y_given_x_matmul
     }
 
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
@@ -575,14 +575,14 @@ export class Model implements CompiledModel {
     this.w.step0_z1_mul(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:41 z1: z1_matmul = matmul(z1_mul, W1)
     {
-      this.k.gemm({ a: 11199200, b: 16, c: 11205472, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // z1_mul @ W1 → z1_matmul
+      this.k.gemm({ a: 11199200, b: 16, c: 11205472, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // z1_mul @ W1 → z1_matmul
     }
 
     // specs/sda.yaml:41 z1: z1_sigmoid = sigmoid(z1_matmul + b1)
     this.w.step0_z1_sigmoid(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:41 z1: z1_matmul2 = matmul(z1_sigmoid, W1)
     {
-      this.k.gemm({ a: 11209472, b: 16, c: 11213472, m: 1, n: 784, k: 1000, lda: 1000, ldb: 1000, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // z1_sigmoid @ W1 → z1_matmul2
+      this.k.gemm({ a: 11209472, b: 16, c: 11213472, m: 1, n: 784, k: 1000, lda: 1000, ldb: 1000, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // z1_sigmoid @ W1 → z1_matmul2
     }
 
     // specs/sda.yaml:41 z1: z1 = sigmoid(z1_matmul2 + vb1)
@@ -619,7 +619,7 @@ export class Model implements CompiledModel {
 
     // specs/sda.yaml:41 gradient of z1: d_z1_matmul = matmul(d_z1_mul, W1)
     {
-      this.k.gemm({ a: 11226048, b: 16, c: 11232320, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_z1_mul @ W1 → d_z1_matmul
+      this.k.gemm({ a: 11226048, b: 16, c: 11232320, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_z1_mul @ W1 → d_z1_matmul
     }
 
     // specs/sda.yaml:41 gradient of z1: d_z1_mul2 = d_z1_matmul * (z1_sigmoid * (1 - z1_sigmoid))
@@ -637,9 +637,9 @@ export class Model implements CompiledModel {
 
     // specs/sda.yaml:60 phases[0].optimizer: W1 += -0.001 · d_z1_matmul2 + -0.001 · d_z1_matmul3 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:41 gradient of z1: d_z1_matmul2 = matmul(d_z1_mul, z1_sigmoid)
-    this.k.gemm({ a: 11226048, b: 11209472, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // W1 += -0.001 · d_z1_mul @ z1_sigmoid
+    this.k.gemm({ a: 11226048, b: 11209472, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false, split: false }); // W1 += -0.001 · d_z1_mul @ z1_sigmoid
     // specs/sda.yaml:41 gradient of z1: d_z1_matmul3 = matmul(z1_mul, d_z1_mul2)
-    this.k.gemm({ a: 11199200, b: 11236320, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // W1 += -0.001 · z1_mul @ d_z1_mul2
+    this.k.gemm({ a: 11199200, b: 11236320, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false, split: false }); // W1 += -0.001 · z1_mul @ d_z1_mul2
     // specs/sda.yaml:60 phases[0].optimizer: b1 = b1 - (0.001 * grad_b1)
     this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:60 phases[0].optimizer: vb1 = vb1 - (0.001 * grad_vb1)
@@ -663,7 +663,7 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/sda.yaml:36 h1: h1_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 11202336, b: 16, c: 11244320, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
+      this.k.gemm({ a: 11202336, b: 16, c: 11244320, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
     }
 
     // specs/sda.yaml:36 h1: h1 = sigmoid(h1_matmul + b1)
@@ -673,14 +673,14 @@ export class Model implements CompiledModel {
     this.w.step1_z2_mul(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:42 z2: z2_matmul = matmul(z2_mul, W2)
     {
-      this.k.gemm({ a: 11252320, b: 3140016, c: 11256320, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // z2_mul @ W2 → z2_matmul
+      this.k.gemm({ a: 11252320, b: 3140016, c: 11256320, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // z2_mul @ W2 → z2_matmul
     }
 
     // specs/sda.yaml:42 z2: z2_sigmoid = sigmoid(z2_matmul + b2)
     this.w.step1_z2_sigmoid(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:42 z2: z2_matmul2 = matmul(z2_sigmoid, W2)
     {
-      this.k.gemm({ a: 11260320, b: 3140016, c: 11264320, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // z2_sigmoid @ W2 → z2_matmul2
+      this.k.gemm({ a: 11260320, b: 3140016, c: 11264320, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // z2_sigmoid @ W2 → z2_matmul2
     }
 
     // specs/sda.yaml:42 z2: z2 = sigmoid(z2_matmul2 + vb2)
@@ -717,7 +717,7 @@ export class Model implements CompiledModel {
 
     // specs/sda.yaml:42 gradient of z2: d_z2_matmul = matmul(d_z2_mul, W2)
     {
-      this.k.gemm({ a: 11280352, b: 3140016, c: 11288352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_z2_mul @ W2 → d_z2_matmul
+      this.k.gemm({ a: 11280352, b: 3140016, c: 11288352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_z2_mul @ W2 → d_z2_matmul
     }
 
     // specs/sda.yaml:42 gradient of z2: d_z2_mul2 = d_z2_matmul * (z2_sigmoid * (1 - z2_sigmoid))
@@ -735,9 +735,9 @@ export class Model implements CompiledModel {
 
     // specs/sda.yaml:65 phases[1].optimizer: W2 += -0.001 · d_z2_matmul2 + -0.001 · d_z2_matmul3 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:42 gradient of z2: d_z2_matmul2 = matmul(d_z2_mul, z2_sigmoid)
-    this.k.gemm({ a: 11280352, b: 11260320, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // W2 += -0.001 · d_z2_mul @ z2_sigmoid
+    this.k.gemm({ a: 11280352, b: 11260320, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false, split: false }); // W2 += -0.001 · d_z2_mul @ z2_sigmoid
     // specs/sda.yaml:42 gradient of z2: d_z2_matmul3 = matmul(z2_mul, d_z2_mul2)
-    this.k.gemm({ a: 11252320, b: 11292352, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // W2 += -0.001 · z2_mul @ d_z2_mul2
+    this.k.gemm({ a: 11252320, b: 11292352, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false, split: false }); // W2 += -0.001 · z2_mul @ d_z2_mul2
     // specs/sda.yaml:65 phases[1].optimizer: b2 = b2 - (0.001 * grad_b2)
     this.w.step1_b2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:65 phases[1].optimizer: vb2 = vb2 - (0.001 * grad_vb2)
@@ -761,14 +761,14 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/sda.yaml:36 h1: h1_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 11202336, b: 16, c: 11300352, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
+      this.k.gemm({ a: 11202336, b: 16, c: 11300352, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
     }
 
     // specs/sda.yaml:36 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.step2_h1(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:37 h2: h2_matmul = matmul(h1, W2)
     {
-      this.k.gemm({ a: 11304352, b: 3140016, c: 11308352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
+      this.k.gemm({ a: 11304352, b: 3140016, c: 11308352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h1 @ W2 → h2_matmul
     }
 
     // specs/sda.yaml:37 h2: h2 = sigmoid(h2_matmul + b2)
@@ -778,14 +778,14 @@ export class Model implements CompiledModel {
     this.w.step2_z3_mul(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:43 z3: z3_matmul = matmul(z3_mul, W3)
     {
-      this.k.gemm({ a: 11316352, b: 7144016, c: 11320352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // z3_mul @ W3 → z3_matmul
+      this.k.gemm({ a: 11316352, b: 7144016, c: 11320352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // z3_mul @ W3 → z3_matmul
     }
 
     // specs/sda.yaml:43 z3: z3_sigmoid = sigmoid(z3_matmul + b3)
     this.w.step2_z3_sigmoid(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:43 z3: z3_matmul2 = matmul(z3_sigmoid, W3)
     {
-      this.k.gemm({ a: 11324352, b: 7144016, c: 11328352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // z3_sigmoid @ W3 → z3_matmul2
+      this.k.gemm({ a: 11324352, b: 7144016, c: 11328352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // z3_sigmoid @ W3 → z3_matmul2
     }
 
     // specs/sda.yaml:43 z3: z3 = sigmoid(z3_matmul2 + vb3)
@@ -822,7 +822,7 @@ export class Model implements CompiledModel {
 
     // specs/sda.yaml:43 gradient of z3: d_z3_matmul = matmul(d_z3_mul, W3)
     {
-      this.k.gemm({ a: 11344384, b: 7144016, c: 11352384, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // d_z3_mul @ W3 → d_z3_matmul
+      this.k.gemm({ a: 11344384, b: 7144016, c: 11352384, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_z3_mul @ W3 → d_z3_matmul
     }
 
     // specs/sda.yaml:43 gradient of z3: d_z3_mul2 = d_z3_matmul * (z3_sigmoid * (1 - z3_sigmoid))
@@ -840,9 +840,9 @@ export class Model implements CompiledModel {
 
     // specs/sda.yaml:70 phases[2].optimizer: W3 += -0.001 · d_z3_matmul2 + -0.001 · d_z3_matmul3 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:43 gradient of z3: d_z3_matmul2 = matmul(d_z3_mul, z3_sigmoid)
-    this.k.gemm({ a: 11344384, b: 11324352, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // W3 += -0.001 · d_z3_mul @ z3_sigmoid
+    this.k.gemm({ a: 11344384, b: 11324352, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false, split: false }); // W3 += -0.001 · d_z3_mul @ z3_sigmoid
     // specs/sda.yaml:43 gradient of z3: d_z3_matmul3 = matmul(z3_mul, d_z3_mul2)
-    this.k.gemm({ a: 11316352, b: 11356384, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false }); // W3 += -0.001 · z3_mul @ d_z3_mul2
+    this.k.gemm({ a: 11316352, b: 11356384, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false, split: false }); // W3 += -0.001 · z3_mul @ d_z3_mul2
     // specs/sda.yaml:70 phases[2].optimizer: b3 = b3 - (0.001 * grad_b3)
     this.w.step2_b3(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:70 phases[2].optimizer: vb3 = vb3 - (0.001 * grad_vb3)
@@ -876,28 +876,28 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/sda.yaml:36 h1: h1_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 11202336, b: 16, c: 11364384, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true }); // x @ W1 → h1_matmul
+      this.k.gemm({ a: 11202336, b: 16, c: 11364384, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
     }
 
     // specs/sda.yaml:36 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.step3_h1(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:37 h2: h2_matmul = matmul(h1, W2)
     {
-      this.k.gemm({ a: 11368384, b: 3140016, c: 11372384, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h1 @ W2 → h2_matmul
+      this.k.gemm({ a: 11368384, b: 3140016, c: 11372384, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h1 @ W2 → h2_matmul
     }
 
     // specs/sda.yaml:37 h2: h2 = sigmoid(h2_matmul + b2)
     this.w.step3_h2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:38 h3: h3_matmul = matmul(h2, W3)
     {
-      this.k.gemm({ a: 11376384, b: 7144016, c: 11380384, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h2 @ W3 → h3_matmul
+      this.k.gemm({ a: 11376384, b: 7144016, c: 11380384, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h2 @ W3 → h3_matmul
     }
 
     // specs/sda.yaml:38 h3: h3 = sigmoid(h3_matmul + b3)
     this.w.step3_h3(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_matmul = matmul(h3, W4)
     {
-      this.k.gemm({ a: 11384384, b: 11159152, c: 11388384, m: 1, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false }); // h3 @ W4 → p_y_given_x_matmul
+      this.k.gemm({ a: 11384384, b: 11159152, c: 11388384, m: 1, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h3 @ W4 → p_y_given_x_matmul
     }
 
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
@@ -975,7 +975,7 @@ export class Model implements CompiledModel {
 
     // specs/sda.yaml:39 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4)
     {
-      this.k.gemm({ a: 11388752, b: 11159152, c: 11388848, m: 1, n: 1000, k: 10, lda: 10, ldb: 10, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_p_y_given_x_add @ W4 → d_p_y_given_x_matmul
+      this.k.gemm({ a: 11388752, b: 11159152, c: 11388848, m: 1, n: 1000, k: 10, lda: 10, ldb: 10, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_p_y_given_x_add @ W4 → d_p_y_given_x_matmul
     }
 
     // specs/sda.yaml:38 gradient of h3: d_h3_mul = d_p_y_given_x_matmul * (h3 * (1 - h3))
@@ -993,7 +993,7 @@ export class Model implements CompiledModel {
 
     // specs/sda.yaml:38 gradient of h3: d_h3_matmul = matmul(d_h3_mul, W3)
     {
-      this.k.gemm({ a: 11392848, b: 7144016, c: 11400848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_h3_mul @ W3 → d_h3_matmul
+      this.k.gemm({ a: 11392848, b: 7144016, c: 11400848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_h3_mul @ W3 → d_h3_matmul
     }
 
     // specs/sda.yaml:37 gradient of h2: d_h2_mul = d_h3_matmul * (h2 * (1 - h2))
@@ -1011,7 +1011,7 @@ export class Model implements CompiledModel {
 
     // specs/sda.yaml:37 gradient of h2: d_h2_matmul = matmul(d_h2_mul, W2)
     {
-      this.k.gemm({ a: 11404848, b: 3140016, c: 11412848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false }); // d_h2_mul @ W2 → d_h2_matmul
+      this.k.gemm({ a: 11404848, b: 3140016, c: 11412848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_h2_mul @ W2 → d_h2_matmul
     }
 
     // specs/sda.yaml:36 gradient of h1: d_h1_mul = d_h2_matmul * (h1 * (1 - h1))
@@ -1029,22 +1029,22 @@ export class Model implements CompiledModel {
 
     // specs/sda.yaml:75 phases[3].optimizer: W1 += -0.1 · grad_W1 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:36 gradient of h1: grad_W1 = matmul(x, d_h1_mul)
-    this.k.gemm({ a: 11202336, b: 11416848, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: true }); // W1 += -0.1 · x @ d_h1_mul
+    this.k.gemm({ a: 11202336, b: 11416848, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: true, split: false }); // W1 += -0.1 · x @ d_h1_mul
     // specs/sda.yaml:75 phases[3].optimizer: b1 = b1 - (0.1 * grad_b1)
     this.w.step3_b1(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:75 phases[3].optimizer: W2 += -0.1 · grad_W2 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:37 gradient of h2: grad_W2 = matmul(h1, d_h2_mul)
-    this.k.gemm({ a: 11368384, b: 11404848, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false }); // W2 += -0.1 · h1 @ d_h2_mul
+    this.k.gemm({ a: 11368384, b: 11404848, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: false }); // W2 += -0.1 · h1 @ d_h2_mul
     // specs/sda.yaml:75 phases[3].optimizer: b2 = b2 - (0.1 * grad_b2)
     this.w.step3_b2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:75 phases[3].optimizer: W3 += -0.1 · grad_W3 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:38 gradient of h3: grad_W3 = matmul(h2, d_h3_mul)
-    this.k.gemm({ a: 11376384, b: 11392848, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false }); // W3 += -0.1 · h2 @ d_h3_mul
+    this.k.gemm({ a: 11376384, b: 11392848, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: false }); // W3 += -0.1 · h2 @ d_h3_mul
     // specs/sda.yaml:75 phases[3].optimizer: b3 = b3 - (0.1 * grad_b3)
     this.w.step3_b3(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:75 phases[3].optimizer: W4 += -0.1 · grad_W4 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:39 gradient of p_y_given_x: grad_W4 = matmul(h3, d_p_y_given_x_add)
-    this.k.gemm({ a: 11384384, b: 11388752, c: 11159152, m: 1000, n: 10, k: 1, lda: 1000, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false }); // W4 += -0.1 · h3 @ d_p_y_given_x_add
+    this.k.gemm({ a: 11384384, b: 11388752, c: 11159152, m: 1000, n: 10, k: 1, lda: 1000, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: false }); // W4 += -0.1 · h3 @ d_p_y_given_x_add
     // specs/sda.yaml:75 phases[3].optimizer: b4 = b4 - (0.1 * grad_b4)
     this.w.step3_b4(); // WebAssembly SIMD (loops.wat)
     return cost[0];

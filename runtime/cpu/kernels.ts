@@ -87,6 +87,10 @@ export interface GemmArgs {
   /** A is mostly zeros (a data input's pixels): rows of B are combined for
    * A's non-zeros only (compiler/emit/wasm/sparse.ts). Not with transB. */
   readonly skipZerosA: boolean;
+  /** Shared with the helper thread when the model runs two (./threads.ts):
+   * decided at compile time from the shape (compiler/emit/wasm/split-rule.ts).
+   * Either way each element of C is the same sum, bitwise. */
+  readonly split: boolean;
 }
 
 /** Rows (c, u, v) of `cols` (rows of L elements) for a block of nb images
@@ -311,19 +315,16 @@ export async function precompileModules(...b64s: readonly string[]): Promise<voi
 }
 
 /** Threads the CPU kernels use: `DLT_THREADS` (1 or 2) where shared memory
- * is available, otherwise 1. Unset, 2 for a model whose convolutions split
- * by images (`splitsByImages`, set by generated code that calls convBlock
- * or fullConv) on a machine of two cores or more, else 1. A product split
- * by rows or columns leaves its operands and result in both cores' caches,
- * and on the 2-core build machine moving cache lines between the cores
- * costs ~4 ns a float: the MLP's step was 45 % slower on two threads. A
- * convolution split by images keeps each thread's im2col columns in its own
- * cache: LeNet's step was 25 % faster (docs/performance.md). */
-export function cpuThreads(splitsByImages = false): number {
+ * is available, otherwise 1. Unset, 2 for a model that has work to share
+ * (`splits`: generated code passes true when the compiler marked a product
+ * `split` or the model has convolutions that split by images,
+ * compiler/emit/wasm/split-rule.ts) on a machine of two cores or more, else
+ * 1: a model with nothing to split never starts the helper thread. */
+export function cpuThreads(splits = false): number {
   const g = globalThis as { process?: { env?: Record<string, string | undefined>; getBuiltinModule?: (id: string) => unknown }; navigator?: { hardwareConcurrency?: number } };
   if (typeof SharedArrayBuffer === "undefined") return 1;
   const env = g.process?.env?.DLT_THREADS;
-  if (env === undefined || env === "") return splitsByImages && cores(g) >= 2 ? 2 : 1;
+  if (env === undefined || env === "") return splits && cores(g) >= 2 ? 2 : 1;
   const n = Number(env);
   if (!Number.isInteger(n) || n < 1 || n > 2) throw new Error(`DLT_THREADS must be 1 or 2, got "${env}"`);
   return n;

@@ -1,10 +1,11 @@
-// Two-thread matrix products: a helper thread instantiates the same kernel
-// module over the same shared memory and computes one half of each large
-// product (rows of C, or columns when there are few rows) while the calling
-// thread computes the other. Each element of C is computed by exactly one
-// thread with the same instruction sequence as single-threaded, so results
-// are bitwise those of one thread (checkpoints resume identically whatever
-// the thread count).
+// Two-thread kernels: a helper thread instantiates the same kernel module
+// over the same shared memory and computes one half of each product the
+// compiler marked `split` (rows of C, or columns when there are few rows;
+// compiler/emit/wasm/split-rule.ts says which and why) and of each
+// convolution block (by images), while the calling thread computes the
+// other. Each element of C is computed by exactly one thread with the same
+// instruction sequence as single-threaded, so results are bitwise those of
+// one thread (checkpoints resume identically whatever the thread count).
 //
 // Handshake through a small shared Int32Array (no messages per call):
 //   ctl[0] job sequence (caller bumps, helper waits on it)
@@ -21,21 +22,14 @@
 // written, ~4 ns a float here, as long as its half of the product took.
 // Traps: a helper thread must not keep Node alive (unref); Atomics.wait is
 // refused on a browser's main thread, so the caller spins there instead.
-import type { GemmKernel, Kernels } from "./kernels.ts";
-
-/** Below this many multiply-adds a product runs on the calling thread: a
- * wake-up costs tens of microseconds, about 2^18 multiply-adds' worth. */
-const MIN_SPLIT = 1 << 18;
-
-/** Products shallower than this run on one thread. The half of C the helper
- * writes sits dirty in the other core's cache, and whoever reads it next
- * pays for moving it: measured on the build machine, the MLP's weight
- * update after a split 784×500×20 gradient product took 2.0 ms instead of
- * 0.55 ms (about 4 ns per float of C), which outweighs what splitting saves
- * (k/36 ns per element of C at 36 GFLOP/s) unless k is well above 150. */
-const MIN_DEPTH = 192;
+import type { Kernels } from "./kernels.ts";
 
 const NAMES = ["gemm_nn", "gemm_tn", "gemm_nt"] as const;
+
+/** Below this many multiply-adds a convolution block runs on the calling
+ * thread: a wake-up costs tens of microseconds, about 2^18 multiply-adds'
+ * worth. (Products are split or not by the compiler, ./kernels.ts GemmArgs.) */
+const MIN_IMAGE_SPLIT = 1 << 18;
 
 /** How long the helper thread keeps polling for the next product before it
  * sleeps (it spins on its own core, as OpenMP runtimes do by default).
@@ -141,34 +135,37 @@ export function twoThreadKernels(single: Kernels, module: WebAssembly.Module, me
       if (canBlock) Atomics.wait(ctl, 1, job - 1, 1000);
     }
   };
-  const wrap = (index: number): GemmKernel => {
+  // The named product call: a product marked `split` by the compiler is
+  // halved, anything else runs here as on one thread.
+  const gemm: Kernels["gemm"] = (p) => {
+    if (!p.split || p.skipZerosA) return single.gemm(p);
+    if (p.transA && p.transB) throw new Error("gemm: A and B both transposed (no kernel; transpose one first)");
+    const index = p.transA ? 1 : p.transB ? 2 : 0;
     const run = single[NAMES[index]!];
-    const transA = index === 1, transB = index === 2;
-    return (a, b, c, m, n, k, lda, ldb, ldc, acc, alpha) => {
-      if (m * n * k < MIN_SPLIT || k < MIN_DEPTH) return run(a, b, c, m, n, k, lda, ldb, ldc, acc, alpha);
-      // The helper takes the second half: rows of C (kept in whole 4-row
-      // tiles) or, with fewer than 8 rows, columns (whole 8-column tiles).
-      let a2 = a, b2 = b, c2 = c, m1 = m, n1 = n, m2 = m, n2 = n;
-      if (m >= 8) {
-        m1 = Math.ceil(m / 8) * 4;
-        m2 = m - m1;
-        a2 = a + (transA ? m1 : m1 * lda) * 4;
-        c2 = c + m1 * ldc * 4;
-      } else {
-        n1 = Math.floor(n / 16) * 8;
-        if (n1 === 0) return run(a, b, c, m, n, k, lda, ldb, ldc, acc, alpha);
-        n2 = n - n1;
-        b2 = b + (transB ? n1 * ldb : n1) * 4;
-        c2 = c + n1 * 4;
-      }
-      const job = post(index, [a2, b2, c2, m2, n2, k, lda, ldb, ldc, acc], alpha);
-      run(a, b, c, m1, n1, k, lda, ldb, ldc, acc, alpha);
-      waitFor(job);
-    };
+    const { a, b, c, m, n, k, lda, ldb, ldc, alpha } = p;
+    const acc = p.accumulate ? 1 : 0;
+    // The helper takes the second half: rows of C (kept in whole 4-row
+    // tiles) or, with fewer than 8 rows, columns (whole 8-column tiles).
+    let a2 = a, b2 = b, c2 = c, m1 = m, n1 = n, m2 = m, n2 = n;
+    if (m >= 8) {
+      m1 = Math.ceil(m / 8) * 4;
+      m2 = m - m1;
+      a2 = a + (p.transA ? m1 : m1 * lda) * 4;
+      c2 = c + m1 * ldc * 4;
+    } else {
+      n1 = Math.floor(n / 16) * 8;
+      if (n1 === 0) return run(a, b, c, m, n, k, lda, ldb, ldc, acc, alpha);
+      n2 = n - n1;
+      b2 = b + (p.transB ? n1 * ldb : n1) * 4;
+      c2 = c + n1 * 4;
+    }
+    const job = post(index, [a2, b2, c2, m2, n2, k, lda, ldb, ldc, acc], alpha);
+    run(a, b, c, m1, n1, k, lda, ldb, ldc, acc, alpha);
+    waitFor(job);
   };
   const conv: Kernels["im2col_gemm"] = (x, cols, C, H, W, kh, kw, Ho, Wo, L, n0, nb, c0, cb, w, acc, K, lda, accumulate) => {
     const run = single.im2col_gemm;
-    if (nb < 2 || K * nb * Ho * Wo * cb * kh * kw < MIN_SPLIT) return run(x, cols, C, H, W, kh, kw, Ho, Wo, L, n0, nb, c0, cb, w, acc, K, lda, accumulate);
+    if (nb < 2 || K * nb * Ho * Wo * cb * kh * kw < MIN_IMAGE_SPLIT) return run(x, cols, C, H, W, kh, kw, Ho, Wo, L, n0, nb, c0, cb, w, acc, K, lda, accumulate);
     // The helper takes the second half of the images: their columns start
     // at h·Ho·Wo in cols and in the accumulator (row stride L for both).
     const h = nb >> 1;
@@ -182,11 +179,11 @@ export function twoThreadKernels(single: Kernels, module: WebAssembly.Module, me
   const full: Kernels["full_conv"] = (x, wr, r, r2, y, b0, b1, C, H, W, K, kh, kw, Ho, Wo) => {
     const run = single.full_conv;
     const n = b1 - b0;
-    if (n < 2 || K * kh * kw * H * W * C < MIN_SPLIT) return run(x, wr, r, r2, y, b0, b1, C, H, W, K, kh, kw, Ho, Wo);
+    if (n < 2 || K * kh * kw * H * W * C < MIN_IMAGE_SPLIT) return run(x, wr, r, r2, y, b0, b1, C, H, W, K, kh, kw, Ho, Wo);
     const h = b0 + (n >> 1);
     const job = post(4, [x, wr, r2, y, h, b1, C, H, W, K, kh, kw, Ho, Wo]);
     run(x, wr, r, r2, y, b0, h, C, H, W, K, kh, kw, Ho, Wo);
     waitFor(job);
   };
-  return { ...single, gemm_nn: wrap(0), gemm_tn: wrap(1), gemm_nt: wrap(2), im2col_gemm: conv, full_conv: full };
+  return { ...single, gemm, im2col_gemm: conv, full_conv: full };
 }

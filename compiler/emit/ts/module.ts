@@ -168,13 +168,15 @@ export function emitModule(m: ModuleInput): EmittedModule {
   }
   const usesKernels = [...rendered.values()].some((r) => r.body.some((l) => /\bthis\.k\./.test(l)));
   const usesRng = [...rendered.values()].some((r) => r.body.some((l) => /\brng\./.test(l)));
-  // Convolutions that two threads split by images: the model asks for them
-  // unless DLT_THREADS says otherwise (runtime/cpu/kernels.ts cpuThreads).
-  const splitsByImages = [...rendered.values()].some((r) => r.body.some((l) => /\bthis\.k\.(convBlock|fullConv)\(/.test(l)));
+  // Work two threads share: products the compiler marked `split`
+  // (compiler/emit/wasm/split-rule.ts) and convolutions split by images. A
+  // model with any asks for two threads unless DLT_THREADS says otherwise
+  // (runtime/cpu/kernels.ts cpuThreads); one with none never starts the helper.
+  const splits = [...rendered.values()].some((r) => r.body.some((l) => /\bthis\.k\.(convBlock|fullConv)\(/.test(l) || /\bthis\.k\.gemm\(\{[^}]*\bsplit: true\b/.test(l)));
   // One import of the runtime, by package name (see ../runtime-module.ts).
   const runtimeNames = [
     ...["Batch", "CompiledModel", "ModelDescription", ...(usesKernels ? ["Kernels"] : [])].map((n) => ({ n, type: true })),
-    ...["createArena", ...(splitsByImages ? ["cpuThreads"] : []), ...(usesKernels ? ["createKernels"] : []), ...(loops ? ["instantiateLoops"] : []), "precompileModules", ...(usesRng ? ["rng"] : [])].map((n) => ({ n, type: false })),
+    ...["createArena", ...(splits ? ["cpuThreads"] : []), ...(usesKernels ? ["createKernels"] : []), ...(loops ? ["instantiateLoops"] : []), "precompileModules", ...(usesRng ? ["rng"] : [])].map((n) => ({ n, type: false })),
   ].sort((a, b) => a.n.toLowerCase().localeCompare(b.n.toLowerCase()));
   imports.push(`import { ${runtimeNames.map((x) => (x.type ? `type ${x.n}` : x.n)).join(", ")} } from ${jsString(RUNTIME_MODULE)};`);
   if (loops) imports.push(`import { LOOPS_SHARED_WASM, LOOPS_WASM } from "./loops-wasm.ts";`);
@@ -196,7 +198,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
         isPrivate: true,
         isReadonly: true,
         docs: `Every buffer of the model, ${(arena.size / 2 ** 20).toFixed(1)} MiB, laid out at compile time.`,
-        initializer: splitsByImages ? `createArena(${arena.size}, cpuThreads(true))` : `createArena(${arena.size})`,
+        initializer: splits ? `createArena(${arena.size}, cpuThreads(true))` : `createArena(${arena.size})`,
       },
       ...(usesKernels ? [{ name: "k", isPrivate: true, isReadonly: true, type: "Kernels", initializer: "createKernels(this.mem)" }] : []),
       ...(loops ? [{ name: "w", isPrivate: true, isReadonly: true, type: "Loops", initializer: "instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM)" }] : []),
