@@ -83,14 +83,32 @@ function zeroC(): string[] {
   ];
 }
 
-/** A tile of R rows × W columns of C (W = 8 or 4: vectors; W = 1: scalar) for
- * the nn/tn kernels, over the current p block. */
-function axpyTile(transA: boolean, R: number, W: 8 | 4 | 1): string[] {
-  const V = W === 1 ? 1 : W / 4;
-  const vec = W !== 1;
+/** The last 1–3 columns of a row of B or C as the low lanes of a vector
+ * (the other lanes zero): exactly those floats are read, none past them. */
+function loadPartial(w: 1 | 2 | 3, offset: number, ptr: string): string {
+  if (w === 1) return `(v128.load32_zero offset=${offset} ${ptr})`;
+  if (w === 2) return `(v128.load64_zero offset=${offset} ${ptr})`;
+  return `(v128.load32_lane offset=${offset + 8} 2 ${ptr} (v128.load64_zero offset=${offset} ${ptr}))`;
+}
+
+/** Stores the low `w` lanes of a vector: the rest of the row is not touched. */
+function storePartial(w: 1 | 2 | 3, offset: number, ptr: string, value: string): string[] {
+  if (w === 1) return [`(v128.store32_lane offset=${offset} 0 ${ptr} ${value})`];
+  if (w === 2) return [`(v128.store64_lane offset=${offset} 0 ${ptr} ${value})`];
+  return [`(local.set $a0 ${value})`, `(v128.store64_lane offset=${offset} 0 ${ptr} ${get("a0")})`, `(v128.store32_lane offset=${offset + 8} 2 ${ptr} ${get("a0")})`];
+}
+
+/** A tile of R rows × W columns of C for the nn/tn kernels, over the current
+ * p block: W = 8 or 4 in whole vectors; W = 3, 2 or 1 (a row's last
+ * columns) in one vector whose low lanes are loaded and stored. Each lane
+ * does exactly the scalar sequence (s += a·b from zero, then C + α·s), so
+ * a column's floats do not depend on which tile computed it. */
+function axpyTile(transA: boolean, R: number, W: 8 | 4 | 3 | 2 | 1): string[] {
+  const V = W === 8 ? 2 : 1;
+  const part = W < 4 ? (W as 1 | 2 | 3) : undefined;
   const accs: string[][] = Array.from({ length: R }, (_, r) => Array.from({ length: V }, (_, v) => `c${r}${v}`));
-  const load = vec ? "v128.load" : "f32.load";
-  const store = vec ? "v128.store" : "f32.store";
+  const load = "v128.load";
+  const store = "v128.store";
   const rowPtr = (r: number) => (r === 0 ? get("pc") : `(i32.add ${get("pc")} ${get(`ldc${r}`)})`);
   // A's element for row r at the current p: nn walks along a row (rows are
   // lda apart), tn walks down columns (rows of op(A) are adjacent floats).
@@ -104,17 +122,12 @@ function axpyTile(transA: boolean, R: number, W: 8 | 4 | 1): string[] {
       ? `(local.set $pa (i32.add ${get("a")} (i32.shl (i32.add (i32.mul ${get("p0")} ${get("lda")}) ${get("i")}) (i32.const 2))))`
       : `(local.set $pa (i32.add ${get("a")} (i32.shl (i32.add (i32.mul ${get("i")} ${get("lda")}) ${get("p0")}) (i32.const 2))))`,
   ];
-  const zero = vec ? "(v128.const i32x4 0 0 0 0)" : "(f32.const 0)";
-  accs.forEach((row) => row.forEach((x) => lines.push(`(local.set $${vec ? "" : "s"}${x} ${zero})`)));
+  accs.forEach((row) => row.forEach((x) => lines.push(`(local.set $${x} (v128.const i32x4 0 0 0 0))`)));
   const step: string[] = [];
-  for (let v = 0; v < V; v++) step.push(`(local.set $${vec ? `b${v}` : "sb"} (${load} offset=${16 * v} ${get("pb")}))`);
+  for (let v = 0; v < V; v++) step.push(`(local.set $b${v} ${part ? loadPartial(part, 0, get("pb")) : `(${load} offset=${16 * v} ${get("pb")})`})`);
   for (let r = 0; r < R; r++) {
-    if (vec) {
-      step.push(`(local.set $a0 (f32x4.splat ${aLoad(r)}))`);
-      for (let v = 0; v < V; v++) step.push(`(local.set $c${r}${v} (f32x4.add ${get(`c${r}${v}`)} (f32x4.mul ${get("a0")} ${get(`b${v}`)})))`);
-    } else {
-      step.push(`(local.set $sc${r}0 (f32.add ${get(`sc${r}0`)} (f32.mul ${aLoad(r)} ${get("sb")})))`);
-    }
+    step.push(`(local.set $a0 (f32x4.splat ${aLoad(r)}))`);
+    for (let v = 0; v < V; v++) step.push(`(local.set $c${r}${v} (f32x4.add ${get(`c${r}${v}`)} (f32x4.mul ${get("a0")} ${get(`b${v}`)})))`);
   }
   step.push(bump("pb", get("ldbb")), bump("pa", transA ? get("ldab") : c32(4)));
   lines.push(
@@ -125,11 +138,15 @@ function axpyTile(transA: boolean, R: number, W: 8 | 4 | 1): string[] {
     `)`,
   );
   // C += α·s (C was zeroed first unless accumulating).
-  const [addOp, mulOp, alpha] = vec ? ["f32x4.add", "f32x4.mul", get("valpha")] : ["f32.add", "f32.mul", get("alpha")];
   accs.forEach((row, r) =>
-    row.forEach((x, v) =>
-      lines.push(`(${store} offset=${16 * v} ${rowPtr(r)} (${addOp} (${load} offset=${16 * v} ${rowPtr(r)}) (${mulOp} ${alpha} ${get(vec ? x : `s${x}`)})))`),
-    ),
+    row.forEach((x, v) => {
+      if (part) {
+        const sum = `(f32x4.add ${loadPartial(part, 0, rowPtr(r))} (f32x4.mul ${get("valpha")} ${get(x)}))`;
+        lines.push(...storePartial(part, 0, rowPtr(r), sum));
+      } else {
+        lines.push(`(${store} offset=${16 * v} ${rowPtr(r)} (f32x4.add (${load} offset=${16 * v} ${rowPtr(r)}) (f32x4.mul ${get("valpha")} ${get(x)})))`);
+      }
+    }),
   );
   lines.push(bump("j", c32(W)));
   return lines;
@@ -141,20 +158,31 @@ function axpyRows(transA: boolean, R: number): string[] {
     `(local.set $j (i32.const 0))`,
     ...whileLoop(`j8_${R}`, `(i32.le_u (i32.add ${get("j")} (i32.const 8)) ${get("n")})`, axpyTile(transA, R, 8)),
     ...whileLoop(`j4_${R}`, `(i32.le_u (i32.add ${get("j")} (i32.const 4)) ${get("n")})`, axpyTile(transA, R, 4)),
-    ...whileLoop(`j1_${R}`, `(i32.lt_u ${get("j")} ${get("n")})`, axpyTile(transA, R, 1)),
+    // The last 1–3 columns: one partial-vector tile (a scalar loop over
+    // them was half of logistic regression's products, n = 10).
+    `(block $tail_${R}`,
+    `  (br_if $tail_${R} (i32.ge_u ${get("j")} ${get("n")}))`,
+    `  (if (i32.eq (i32.sub ${get("n")} ${get("j")}) (i32.const 3))`,
+    `    (then`,
+    ...ind(3, axpyTile(transA, R, 3)),
+    `      (br $tail_${R})))`,
+    `  (if (i32.eq (i32.sub ${get("n")} ${get("j")}) (i32.const 2))`,
+    `    (then`,
+    ...ind(3, axpyTile(transA, R, 2)),
+    `      (br $tail_${R})))`,
+    ...ind(1, axpyTile(transA, R, 1)),
+    `)`,
     bump("i", c32(R)),
   ];
 }
 
 function axpyKernel(name: string, transA: boolean): string[] {
   const vlocals = ["a0", "b0", "b1", "valpha", ...Array.from({ length: 4 }, (_, r) => [`c${r}0`, `c${r}1`]).flat()];
-  const slocals = ["sb", ...Array.from({ length: 4 }, (_, r) => `sc${r}0`)];
   const ilocals = ["i", "j", "p", "p0", "kc", "pa", "pb", "pc", "ldab", "ldbb", "ldcb", "lda1", "lda2", "lda3", "ldc1", "ldc2", "ldc3"];
   return [
     header(name),
     `  ${ilocals.map((l) => `(local $${l} i32)`).join(" ")}`,
     `  ${vlocals.map((l) => `(local $${l} v128)`).join(" ")}`,
-    `  ${slocals.map((l) => `(local $${l} f32)`).join(" ")}`,
     `  (local.set $valpha (f32x4.splat ${get("alpha")}))`,
     `  (local.set $ldab (i32.shl ${get("lda")} (i32.const 2)))`,
     `  (local.set $ldbb (i32.shl ${get("ldb")} (i32.const 2)))`,
