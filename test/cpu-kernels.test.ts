@@ -23,7 +23,8 @@ describe("SIMD matrix kernels", () => {
   const mem = createArena(8 << 20);
   const K = createKernels(mem);
   const f = new Float32Array(mem.buffer);
-  const shapes: [number, number, number][] = [[1, 1, 1], [4, 8, 1], [5, 13, 7], [3, 4, 300], [9, 17, 513], [20, 50, 40], [7, 9, 5]];
+  const shapes: [number, number, number][] = [[1, 1, 1], [4, 8, 1], [5, 13, 7], [3, 4, 300], [9, 17, 513], [20, 50, 40], [7, 9, 5], [6, 11, 9], [5, 3, 70], [9, 10, 31], [2, 2, 3]];
+  // n mod 4 = 1, 2, 3: a row's last columns are one partial-vector tile.
   for (const t of ["nn", "tn", "nt"] as const) {
     for (const [m, n, k] of shapes) {
       for (const [acc, alpha] of [[0, 1], [1, 1], [1, -0.3]] as const) {
@@ -339,4 +340,28 @@ describe("which products split (decided at compile time)", () => {
     expect(lstm).not.toMatch(/split: true/);
     expect(lstm).not.toContain("cpuThreads");
   });
+});
+
+describe("a column's floats do not depend on the tile that computed it", () => {
+  // nn/tn compute a row's last 1-3 columns in a partial vector: the same
+  // sums, bitwise, as when those columns sit in a whole tile of a wider C.
+  const mem = createArena(4 << 20, 1);
+  const K = createKernels(mem);
+  const f = new Float32Array(mem.buffer);
+  for (const t of ["nn", "tn"] as const) {
+    it.each([[7, 10, 300], [5, 11, 65], [9, 9, 513]])(`gemm_${t} %i×%i×%i: C's first n columns equal a 16-column product's`, (m, n, k) => {
+      const N = 16, ldb = N;
+      const lda = t === "tn" ? m : k;
+      const A = 64, B = A + 4 * (m * k + 16), C1 = B + 4 * (k * ldb + 16), C2 = C1 + 4 * (m * N + 16);
+      for (let i = 0; i < m * k; i++) f[A / 4 + i] = Math.fround(normal(3, 1, 0, 0, i));
+      for (let i = 0; i < k * ldb; i++) f[B / 4 + i] = Math.fround(normal(3, 2, 0, 0, i));
+      for (let i = 0; i < m * N; i++) f[C1 / 4 + i] = f[C2 / 4 + i] = 0.5;
+      K[`gemm_${t}`](A, B, C1, m, n, k, lda, ldb, N, 1, -0.3);
+      K[`gemm_${t}`](A, B, C2, m, N, k, lda, ldb, N, 1, -0.3);
+      for (let i = 0; i < m; i++) {
+        expect(f.slice(C1 / 4 + i * N, C1 / 4 + i * N + n)).toEqual(f.slice(C2 / 4 + i * N, C2 / 4 + i * N + n));
+        expect(f[C1 / 4 + i * N + n]).toBe(0.5);
+      }
+    });
+  }
 });
