@@ -11,6 +11,7 @@ import type { CompiledModel } from "../runtime/compiled-model.ts";
 import { BatchIterator } from "../runtime/data/batcher.ts";
 import { loadDataset } from "../runtime/node/datasets.ts";
 import { initModel } from "../runtime/train/model-ops.ts";
+import type { KernelTiming } from "../runtime/webgpu/executor.ts";
 import type { BenchBatch, BenchModel, BenchModelName, MnistModelName, Peer, StepRunner } from "./peers/peer.ts";
 import { errorMessage, specHyperparameters } from "./peers/peer.ts";
 import { readFileSync } from "node:fs";
@@ -46,6 +47,7 @@ export type MeasureEvent =
   | { readonly kind: "plan"; readonly steps: number; readonly repeats: number }
   | { readonly kind: "repeat"; readonly steps: number; readonly ms: number }
   | { readonly kind: "note"; readonly text: string }
+  | { readonly kind: "profile"; readonly kernels: readonly KernelTiming[] }
   | { readonly kind: "error"; readonly message: string }
   | { readonly kind: "done" };
 
@@ -328,6 +330,7 @@ export async function measure(req: MeasureRequest, emit: (e: MeasureEvent) => vo
     }
     emit({ kind: "repeat", steps, ms: performance.now() - ts });
   }
+  if (run.profile) emit({ kind: "profile", kernels: await run.profile() });
   const after = run.liveTensors?.();
   if (tensors !== undefined && after !== undefined && after > tensors) {
     emit({ kind: "note", text: `${peer.name}: live tensors grew from ${tensors} to ${after} during the timed steps (a leak)` });

@@ -36,6 +36,7 @@
 // Not a test: nothing is asserted; the figures go in docs/performance.md.
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { classTable } from "./gpu-classes.ts";
 import { PEERS } from "./measure.ts";
 import type { MeasureEvent, MeasureRequest } from "./measure.ts";
 import { BENCH_MODELS, specBatchSize } from "./peers/peer.ts";
@@ -175,6 +176,7 @@ async function main(): Promise<void> {
   for (const m of models) if (!(BENCH_MODELS as readonly string[]).includes(m)) throw new Error(`--models: unknown model "${m}" (${BENCH_MODELS.join(", ")})`);
 
   const rows: string[] = [];
+  const profiles: string[] = [];
   const notes = new Set<string>();
   const problems: string[] = [];
   const t0 = performance.now();
@@ -188,7 +190,10 @@ async function main(): Promise<void> {
       const varied = model === "rnnslu" || model === "lstm" || model === "rnnrbm";
       const s = summarize(o, varied ? 3 : 2, varied);
       outcomes.push({ o, s });
-      for (const e of o.events) if (e.kind === "note") notes.add(e.text);
+      for (const e of o.events) {
+        if (e.kind === "note") notes.add(e.text);
+        if (e.kind === "profile") profiles.push("", ...classTable(`${model} (${r.label})`, e.kernels));
+      }
       if (o.failure) problems.push(`${model}/${r.label}: ${o.failure}`);
       process.stderr.write(`${s.rate !== undefined ? `${s.bound ? "≥ " : ""}${fmtRate(s.rate)} examples/s` : "no figure"}${o.failure ? ` (${o.failure})` : ""}\n`);
     }
@@ -229,6 +234,13 @@ async function main(): Promise<void> {
     ...[...notes].map((n) => `- ${n}`),
     ...problems.map((p) => `- ${p}`),
     `- total ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+    ...(profiles.length > 0
+      ? [
+          "",
+          "Our WebGPU step by kernel class: each kernel of the step timed alone (20 dispatches in one pass, one submit, the fastest of three, an empty submit's time taken off; bench/gpu-classes.ts), so the sum leaves out what overlapping and the per-step upload, submit and readback add; GFLOP/s counts 2 × the multiply-adds of products and convolutions.",
+          ...profiles,
+        ]
+      : []),
   ];
   process.stdout.write(out.join("\n") + "\n");
   process.exit(0);

@@ -19,6 +19,7 @@ import { interpret } from "../compiler/ir/interpret.ts";
 import type { Tensor } from "../compiler/ir/tensor.ts";
 import { type Node, type Prim, type Shape } from "../compiler/ir/types.ts";
 import type { ScalarCtx } from "../compiler/ops/op.ts";
+import { matmulTile } from "../compiler/ops/matmul.ts";
 import { OPS } from "../compiler/ops/registry.ts";
 import { WGSL_LOOP_BUDGET, wgslLoopTrips } from "../compiler/ops/wgsl-loops.ts";
 import { normal, uniform } from "../runtime/rng/philox.ts";
@@ -246,6 +247,17 @@ const MATMULS: OpCase[] = [
       ),
     ),
   ),
+  // Shapes large enough for the WGSL product's larger tiles (matmulTile):
+  // 64×64 blocks (4×4 a thread), and a tall thin C.
+  ...([[520, 20, 520], [2100, 33, 9]] as [number, number, number][]).flatMap(([m, k, n]) =>
+    [false, true].flatMap((transA) =>
+      [false, true].map((transB) =>
+        op(`matmul ${m}x${k}x${n}${transA ? " Aᵀ" : ""}${transB ? " Bᵀ" : ""} (tile ${Object.values(matmulTile(m, n)).join("×")})`, "matmul", { transA, transB }, (g) => [g.normal(transA ? [k, m] : [m, k]), g.normal(transB ? [n, k] : [k, n])], {
+          tol: { f32: sumOf(k) },
+        }),
+      ),
+    ),
+  ),
   op("matmul [2,2]·[2,1] by hand", "matmul", { transA: false, transB: false }, () => [f64([2, 2], [1, 2, 3, 4]), f64([2, 1], [5, 6])]),
   // Zeros in A: a data input's pixels take the zero-skipping kernels when
   // rows of C are 64+ long (compiler/emit/wasm/sparse.ts; KernelCtx.dataInputs
@@ -455,6 +467,15 @@ describe("WGSL loop budget", () => {
     return wgslLoopTrips(p.g.nodes[p.out]!, p.g.nodes[p.out]!.inputs.map((id) => p.g.nodes[id]!));
   };
   const shapes = (name: string, p: Prim, attrs: object, ...xs: Shape[]) => op(name, p, attrs as never, () => xs.map((s) => f64(s, new Array(s.reduce((a, b) => a * b, 1)).fill(0))));
+
+  it("the WGSL product's tile grows with the shape while 64 workgroups remain", () => {
+    expect(matmulTile(20, 500)).toEqual({ rm: 1, rn: 1 }); // 2×32 workgroups of 16×16 already
+    expect(matmulTile(600, 10)).toEqual({ rm: 1, rn: 1 });
+    expect(matmulTile(520, 520)).toEqual({ rm: 4, rn: 4 });
+    expect(matmulTile(2100, 9)).toEqual({ rm: 2, rn: 1 }); // never wider than C's 9 columns
+    expect(matmulTile(1030, 9)).toEqual({ rm: 1, rn: 1 });
+    expect(matmulTile(4096, 4096)).toEqual({ rm: 4, rn: 4 });
+  });
 
   it("counts every loop of an invocation, nested ones in full", () => {
     // Axes 0 and 2 of [3, 5, 7] are not contiguous: 3 outer trips, 7 inner each.

@@ -9,6 +9,7 @@
 // resume). Whatever adapter exists is used (llvmpipe on CI); no adapter is a
 // failure naming the packages to install, not a skip.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { classTable, kernelClass } from "../bench/gpu-classes.ts";
 import { PHILOX_WGSL } from "../compiler/emit/wgsl/philox.ts";
 import type { Batch, CompiledModel, ModelDescription } from "../runtime/compiled-model.ts";
 import { acquireDevice } from "../runtime/node/webgpu.ts";
@@ -364,6 +365,22 @@ describe("createGpuModel on a hand-written plan", () => {
 
   it("probe returns nothing (GPU buffers are not host-visible)", () => {
     expect(gpu.probe(0)).toEqual([]);
+  });
+
+  it("profileStep times each kernel of a step once per kernel, with its dispatches a step", async () => {
+    const plan = makePlan();
+    const rows = await gpu.profileStep(0, 2);
+    const dispatched = plan.steps[0]!.commands.flatMap((c) => (c.kind === "dispatch" ? [plan.kernels[c.kernel]!.name] : []));
+    expect(rows.map((r) => r.name)).toEqual([...new Set(dispatched)]);
+    expect(rows.find((r) => r.name === plan.kernels[SCANK]!.name)!.dispatches).toBe(SCAN);
+    for (const r of rows) expect(r.msPerDispatch).toBeGreaterThanOrEqual(0);
+    // The kernel classes of the bench's table, from the compiler's labels.
+    expect(kernelClass("p_y_given_x_matmul = matmul(x, W) — matmul %4 at specs/logreg.yaml:17:26 (graph.p_y_given_x)")).toBe("matrix product");
+    expect(kernelClass("grad_b = Σ d_y — reduce_sum %35 at specs/logreg.yaml:17:30 (graph.p_y_given_x)")).toBe("reduction");
+    expect(kernelClass("zeros — h = conv2d(x, W) — conv2d %9 at specs/lenet.yaml:30:7 (graph.h)")).toBe("zero fill");
+    expect(kernelClass("W = W - (0.13 * grad_W) — sub %39 at specs/logreg.yaml:27:16 (phases[0].optimizer)")).toBe("elementwise");
+    const table = classTable("m", [{ name: "k", label: "c = matmul(a, b) — matmul %1 at x.yaml:1:1 (g)", flops: 2e9, dispatches: 2, msPerDispatch: 500 }]);
+    expect(table[2]).toBe("| matrix product | 2 | 1000.000 | 100.0 % | 4.0 |");
   });
 
   it("rejects overlapping calls", async () => {

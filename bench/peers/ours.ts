@@ -4,7 +4,7 @@
 import type { Batch, CompiledModel } from "../../runtime/compiled-model.ts";
 import { acquireDevice } from "../../runtime/node/webgpu.ts";
 import { initModel } from "../../runtime/train/model-ops.ts";
-import { createGpuModel } from "../../runtime/webgpu/executor.ts";
+import { createGpuModel, type GpuModel } from "../../runtime/webgpu/executor.ts";
 import type { GpuPlan } from "../../runtime/webgpu/plan.ts";
 import type { BenchBatch, BenchModel, Peer, StepRunner } from "./peer.ts";
 import type { LstmBatch, LstmModel } from "./lstm.ts";
@@ -22,6 +22,9 @@ export async function makeModel(name: string, backend: string): Promise<{ model:
   const { device, description } = await acquireDevice();
   return { model: await createGpuModel(cpu.desc, plan, device), device: description };
 }
+
+/** Dispatches of each kernel timed together by the WebGPU profile. */
+const PROFILE_REPS = 20;
 
 export function oursPeer(backend: string): Peer {
   let note: string | undefined;
@@ -41,7 +44,8 @@ export function oursPeer(backend: string): Peer {
     const own: Batch[] = batches.map((b) => Object.fromEntries(m.desc.inputs.map((i) => [i.name, i.dtype === "f32" ? b.x : b.y])));
     note = describe(device);
     let k = 0;
-    return { step: () => m.trainStep(0, own[k % own.length]!, k++) };
+    const gpu = "profileStep" in m ? (m as GpuModel) : undefined;
+    return { step: () => m.trainStep(0, own[k % own.length]!, k++), ...(gpu ? { profile: () => gpu.profileStep(0, PROFILE_REPS) } : {}) };
   };
   return {
     name: backend === "cpu" ? "ours" : `ours-${backend}`,

@@ -50,6 +50,8 @@ export interface BenchModel {
 /** A prepared trainer: one call of `step` is one full SGD step (forward,
  * gradient, parameter update) on the next minibatch, finished when it
  * returns (or its promise resolves). It may return the minibatch cost. */
+import type { KernelTiming } from "../../runtime/webgpu/executor.ts";
+
 export interface StepRunner {
   step(): number | void | Promise<number | void>;
   /** Live tensors of the library, where it counts them: the harness checks
@@ -57,6 +59,9 @@ export interface StepRunner {
   liveTensors?(): number;
   /** Frees what `prepare` allocated (tensors, compiled functions). */
   dispose?(): void | Promise<void>;
+  /** Our WebGPU program only: each kernel of the step timed alone
+   * (bench/gpu-classes.ts); run after the timed repeats. */
+  profile?(): Promise<readonly KernelTiming[]>;
 }
 
 export interface Peer {

@@ -77,64 +77,106 @@ export const matmul = defineOp({
       ].join("\n");
     },
   },
-  // Shared-memory tiles: a 16×16 workgroup computes a 16×16 block of C (x
-  // over columns, y over rows), stepping through k 16 at a time. Every
-  // invocation reaches both barriers (the k loop has a literal bound and
-  // bounds checks only guard loads and the store), and a transposed operand
-  // is loaded with lid.x along its contiguous axis, so reads stay coalesced.
+  // Shared-memory tiles: a 16×16 workgroup computes a block of C of
+  // (16·rm)×(16·rn) (x over columns, y over rows), each invocation rm×rn
+  // elements 16 apart (stores stay coalesced), stepping through k 16 at a
+  // time. rm and rn are chosen per shape at compile time (`matmulTile`).
+  // Every invocation reaches both barriers (the k loop has a literal bound
+  // and bounds checks only guard loads and the store), and a transposed
+  // operand is loaded along its contiguous axis, so reads stay coalesced.
+  // Each element of C is the same sum in the same order whatever the tile.
   wgsl: {
     kind: "tiled",
-    // ⌈k/16⌉ tiles, each with a 16-step loop over its depth.
+    // ⌈k/16⌉ tiles, each with a 16-step loop over its depth (the loads and
+    // the rm×rn products are unrolled).
     loopTrips: (n, [a]) => Math.ceil((n.attrs.transA ? a!.shape[0]! : a!.shape[1]!) / 16) * 17,
     entry: ({ node, out, ins, inTypes, fresh }) => {
       const T = 16;
       const { transA, transB } = node.attrs;
       const [m, n] = node.shape as [number, number];
       const k = transA ? inTypes[0]!.shape[0]! : inTypes[0]!.shape[1]!;
+      const { rm, rn } = matmulTile(m, n);
+      const BM = T * rm, BN = T * rn;
       const [A, B] = ins as [string, string];
-      const tA = fresh("tileA"), tB = fresh("tileB");
-      const row = fresh("row"), col = fresh("col"), acc = fresh("acc"), t = fresh("t"), p = fresh("p");
-      const ar = fresh("ar"), ap = fresh("ap"), bp = fresh("bp"), bc = fresh("bc"), va = fresh("va"), vb = fresh("vb");
-      // Which element of op(A) (row ar, depth ap) and of op(B) (depth bp,
-      // column bc) this invocation loads, and where it goes in the tiles.
-      const loadA = transA
-        ? [`let ${ar} = wid.y * ${T}u + lid.x;`, `let ${ap} = ${t} * ${T}u + lid.y;`, `var ${va} = 0.0f;`,
-           `if (${ar} < ${m}u && ${ap} < ${k}u) { ${va} = ${A}[${ap} * ${m}u + ${ar}]; }`, `${tA}[lid.x * ${T}u + lid.y] = ${va};`]
-        : [`let ${ar} = wid.y * ${T}u + lid.y;`, `let ${ap} = ${t} * ${T}u + lid.x;`, `var ${va} = 0.0f;`,
-           `if (${ar} < ${m}u && ${ap} < ${k}u) { ${va} = ${A}[${ar} * ${k}u + ${ap}]; }`, `${tA}[lid.y * ${T}u + lid.x] = ${va};`];
-      const loadB = transB
-        ? [`let ${bc} = wid.x * ${T}u + lid.y;`, `let ${bp} = ${t} * ${T}u + lid.x;`, `var ${vb} = 0.0f;`,
-           `if (${bp} < ${k}u && ${bc} < ${n}u) { ${vb} = ${B}[${bc} * ${k}u + ${bp}]; }`, `${tB}[lid.x * ${T}u + lid.y] = ${vb};`]
-        : [`let ${bc} = wid.x * ${T}u + lid.x;`, `let ${bp} = ${t} * ${T}u + lid.y;`, `var ${vb} = 0.0f;`,
-           `if (${bp} < ${k}u && ${bc} < ${n}u) { ${vb} = ${B}[${bp} * ${n}u + ${bc}]; }`, `${tB}[lid.y * ${T}u + lid.x] = ${vb};`];
+      const tA = fresh("tileA"), tB = fresh("tileB"), t = fresh("t"), p = fresh("p"), li = fresh("li");
+      const accs = Array.from({ length: rm }, () => Array.from({ length: rn }, () => fresh("acc")));
+      const acc = (i: number, j: number) => accs[i]![j]!;
+      const av = Array.from({ length: rm }, () => fresh("a")), bv = Array.from({ length: rn }, () => fresh("b"));
+      // Element e = li + 256·i of each tile: which row/column and depth it
+      // is, read along the operand's contiguous axis.
+      const loads: string[] = [];
+      for (let i = 0; i < rm; i++) {
+        const e = `(${li} + ${256 * i}u)`;
+        const [r, d] = transA ? [`${e} % ${BM}u`, `${e} / ${BM}u`] : [`${e} / ${T}u`, `${e} % ${T}u`];
+        const ar = `(wid.y * ${BM}u + ${r})`, ad = `(${t} * ${T}u + ${d})`;
+        const at = transA ? `${ad} * ${m}u + ${ar}` : `${ar} * ${k}u + ${ad}`;
+        loads.push(`${tA}[(${r}) * ${T}u + ${d}] = select(0.0f, ${A}[min(${at}, ${m * k - 1}u)], ${ar} < ${m}u && ${ad} < ${k}u);`);
+      }
+      for (let j = 0; j < rn; j++) {
+        const e = `(${li} + ${256 * j}u)`;
+        const [c, d] = transB ? [`${e} / ${T}u`, `${e} % ${T}u`] : [`${e} % ${BN}u`, `${e} / ${BN}u`];
+        const bc = `(wid.x * ${BN}u + ${c})`, bd = `(${t} * ${T}u + ${d})`;
+        const at = transB ? `${bc} * ${k}u + ${bd}` : `${bd} * ${n}u + ${bc}`;
+        loads.push(`${tB}[(${d}) * ${BN}u + ${c}] = select(0.0f, ${B}[min(${at}, ${k * n - 1}u)], ${bd} < ${k}u && ${bc} < ${n}u);`);
+      }
+      const products: string[] = [];
+      for (let i = 0; i < rm; i++) products.push(`let ${av[i]} = ${tA}[(lid.y + ${T * i}u) * ${T}u + ${p}];`);
+      for (let j = 0; j < rn; j++) products.push(`let ${bv[j]} = ${tB}[${p} * ${BN}u + lid.x + ${T * j}u];`);
+      for (let i = 0; i < rm; i++) for (let j = 0; j < rn; j++) products.push(`${acc(i, j)} += ${av[i]} * ${bv[j]};`);
+      const stores: string[] = [];
+      for (let i = 0; i < rm; i++) {
+        for (let j = 0; j < rn; j++) {
+          const row = `(wid.y * ${BM}u + lid.y + ${T * i}u)`, col = `(wid.x * ${BN}u + lid.x + ${T * j}u)`;
+          stores.push(`if (${row} < ${m}u && ${col} < ${n}u) { ${out}[${row} * ${n}u + ${col}] = ${acc(i, j)}; }`);
+        }
+      }
       const body = [
-        `let ${row} = wid.y * ${T}u + lid.y;`,
-        `let ${col} = wid.x * ${T}u + lid.x;`,
-        `var ${acc} = 0.0f;`,
+        `let ${li} = lid.y * ${T}u + lid.x;`,
+        ...Array.from({ length: rm * rn }, (_, x) => `var ${acc(Math.floor(x / rn), x % rn)} = 0.0f;`),
         `for (var ${t} = 0u; ${t} < ${Math.ceil(k / T)}u; ${t}++) {`,
-        `  {`,
-        ...loadA.map((l) => `    ${l}`),
-        `  }`,
-        `  {`,
-        ...loadB.map((l) => `    ${l}`),
-        `  }`,
+        ...loads.map((l) => `  ${l}`),
         `  workgroupBarrier();`,
         `  for (var ${p} = 0u; ${p} < ${T}u; ${p}++) {`,
-        `    ${acc} += ${tA}[lid.y * ${T}u + ${p}] * ${tB}[${p} * ${T}u + lid.x];`,
+        ...products.map((l) => `    ${l}`),
         `  }`,
         `  workgroupBarrier();`,
         `}`,
-        `if (${row} < ${m}u && ${col} < ${n}u) { ${out}[${row} * ${n}u + ${col}] = ${acc}; }`,
+        ...stores,
       ].join("\n");
       return {
-        decls: `var<workgroup> ${tA}: array<f32, ${T * T}>;\nvar<workgroup> ${tB}: array<f32, ${T * T}>;`,
+        decls: `var<workgroup> ${tA}: array<f32, ${BM * T}>;\nvar<workgroup> ${tB}: array<f32, ${T * BN}>;`,
         body,
         workgroupSize: [T, T, 1],
-        workgroups: [Math.ceil(n / T), Math.ceil(m / T), 1],
+        workgroups: [Math.ceil(n / BN), Math.ceil(m / BM), 1],
       };
     },
   },
 });
+
+/** Fewest workgroups a product's grid keeps when its tile grows: below this
+ * a real GPU leaves compute units idle (an H200 has 132), so a larger tile's
+ * register reuse would not pay. */
+const MIN_WORKGROUPS = 64;
+
+/** The WGSL product's tile per shape: each invocation computes rm×rn
+ * elements (1, 2 or 4 each way: a 16×16 to 64×64 block a workgroup), the
+ * most the shape allows while the grid keeps MIN_WORKGROUPS workgroups.
+ * Every loaded element of A is used rn times from a register, every one of
+ * B rm times; the workgroup's tiles take (rm + rn)·16·16·4 bytes, at most
+ * 8 KiB of the 16 KiB WebGPU guarantees. */
+export function matmulTile(m: number, n: number): { rm: 1 | 2 | 4; rn: 1 | 2 | 4 } {
+  let best: { rm: 1 | 2 | 4; rn: 1 | 2 | 4 } = { rm: 1, rn: 1 };
+  for (const rm of [1, 2, 4] as const) {
+    for (const rn of [1, 2, 4] as const) {
+      // A block no wider than C (or one invocation's worth): n = 10 in a
+      // 64-wide block would be 84 % padding.
+      if ((rm > 1 && 16 * rm > m) || (rn > 1 && 16 * rn > n)) continue;
+      const groups = Math.ceil(m / (16 * rm)) * Math.ceil(n / (16 * rn));
+      if (groups >= MIN_WORKGROUPS && rm * rn > best.rm * best.rn) best = { rm, rn };
+    }
+  }
+  return best;
+}
 
 /** Shortest rows of C for which skipping A's zeros pays (measured: the
  * MLP's 500 columns +58 %, logistic regression's 10 columns −65 %). */

@@ -11,31 +11,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 7839u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 500u + (wid.x * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 500u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 500u) { out[(wid.y * 16u + lid.y + 0u) * 500u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 1: h = sigmoid(h_matmul + b) — sigmoid %7 at specs/ca.yaml:29:6 (graph.h)
@@ -60,31 +49,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 32u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 500u) { va11 = in1[ar7 * 500u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 500u && bc10 < 784u) { vb12 = in2[bc10 * 500u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 32u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 500u + (t2 * 16u + (li4 + 0u) % 16u), 4999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 500u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 500u + (t2 * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) % 16u) < 500u && (wid.x * 16u + (li4 + 0u) / 16u) < 784u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 784u) { out[row2 * 784u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 784u) { out[(wid.y * 16u + lid.y + 0u) * 784u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 3: z = sigmoid(z_matmul + b_prime) — sigmoid %11 at specs/ca.yaml:30:6 (graph.z)
@@ -412,31 +390,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 7839u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 500u + (wid.x * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 500u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 500u) { out[(wid.y * 16u + lid.y + 0u) * 500u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 23: d_h_mul = (((d_jacobian_reducesum2 * jacobian_sub) + -(d_jacobian_reducesum2 * h)) + d_z_matmul) * jacobian_mul — mul %64 at specs/ca.yaml:29:6 (graph.h)
@@ -477,35 +444,81 @@ const WGSL_25 = `// d_z_matmul2 = matmul(d_z_mul, h) — matmul %61 at specs/ca.
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 784u && ap8 < 10u) { va11 = in1[ap8 * 784u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 784u + (wid.y * 64u + (li4 + 0u) % 64u), 7839u)], (wid.y * 64u + (li4 + 0u) % 64u) < 784u && (t2 * 16u + (li4 + 0u) / 64u) < 10u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 784u + (wid.y * 64u + (li4 + 256u) % 64u), 7839u)], (wid.y * 64u + (li4 + 256u) % 64u) < 784u && (t2 * 16u + (li4 + 256u) / 64u) < 10u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 784u + (wid.y * 64u + (li4 + 512u) % 64u), 7839u)], (wid.y * 64u + (li4 + 512u) % 64u) < 784u && (t2 * 16u + (li4 + 512u) / 64u) < 10u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 784u + (wid.y * 64u + (li4 + 768u) % 64u), 7839u)], (wid.y * 64u + (li4 + 768u) % 64u) < 784u && (t2 * 16u + (li4 + 768u) / 64u) < 10u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 500u + (wid.x * 64u + (li4 + 0u) % 64u), 4999u)], (t2 * 16u + (li4 + 0u) / 64u) < 10u && (wid.x * 64u + (li4 + 0u) % 64u) < 500u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 500u + (wid.x * 64u + (li4 + 256u) % 64u), 4999u)], (t2 * 16u + (li4 + 256u) / 64u) < 10u && (wid.x * 64u + (li4 + 256u) % 64u) < 500u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 500u + (wid.x * 64u + (li4 + 512u) % 64u), 4999u)], (t2 * 16u + (li4 + 512u) / 64u) < 10u && (wid.x * 64u + (li4 + 512u) % 64u) < 500u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 500u + (wid.x * 64u + (li4 + 768u) % 64u), 4999u)], (t2 * 16u + (li4 + 768u) / 64u) < 10u && (wid.x * 64u + (li4 + 768u) % 64u) < 500u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 26: d_h_matmul = matmul(x, d_h_mul) — matmul %66 at specs/ca.yaml:29:16 (graph.h)
@@ -513,35 +526,81 @@ const WGSL_26 = `// d_h_matmul = matmul(x, d_h_mul) — matmul %66 at specs/ca.y
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 784u && ap8 < 10u) { va11 = in1[ap8 * 784u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 784u + (wid.y * 64u + (li4 + 0u) % 64u), 7839u)], (wid.y * 64u + (li4 + 0u) % 64u) < 784u && (t2 * 16u + (li4 + 0u) / 64u) < 10u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 784u + (wid.y * 64u + (li4 + 256u) % 64u), 7839u)], (wid.y * 64u + (li4 + 256u) % 64u) < 784u && (t2 * 16u + (li4 + 256u) / 64u) < 10u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 784u + (wid.y * 64u + (li4 + 512u) % 64u), 7839u)], (wid.y * 64u + (li4 + 512u) % 64u) < 784u && (t2 * 16u + (li4 + 512u) / 64u) < 10u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 784u + (wid.y * 64u + (li4 + 768u) % 64u), 7839u)], (wid.y * 64u + (li4 + 768u) % 64u) < 784u && (t2 * 16u + (li4 + 768u) / 64u) < 10u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 500u + (wid.x * 64u + (li4 + 0u) % 64u), 4999u)], (t2 * 16u + (li4 + 0u) / 64u) < 10u && (wid.x * 64u + (li4 + 0u) % 64u) < 500u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 500u + (wid.x * 64u + (li4 + 256u) % 64u), 4999u)], (t2 * 16u + (li4 + 256u) / 64u) < 10u && (wid.x * 64u + (li4 + 256u) % 64u) < 500u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 500u + (wid.x * 64u + (li4 + 512u) % 64u), 4999u)], (t2 * 16u + (li4 + 512u) / 64u) < 10u && (wid.x * 64u + (li4 + 512u) % 64u) < 500u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 500u + (wid.x * 64u + (li4 + 768u) % 64u), 4999u)], (t2 * 16u + (li4 + 768u) / 64u) < 10u && (wid.x * 64u + (li4 + 768u) % 64u) < 500u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 27: W = W - (0.01 * ((d_jacobian_reducesum + d_z_matmul2) + d_h_matmul)) — sub %70 at specs/ca.yaml:49:16 (phases[0].optimizer)
@@ -591,31 +650,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 7839u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 500u + (wid.x * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 500u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 500u) { out[(wid.y * 16u + lid.y + 0u) * 500u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 31: h = sigmoid(h_matmul + b) — sigmoid %7 at specs/ca.yaml:29:6 (graph.h)
@@ -640,31 +688,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 32u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 500u) { va11 = in1[ar7 * 500u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 500u && bc10 < 784u) { vb12 = in2[bc10 * 500u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 32u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 500u + (t2 * 16u + (li4 + 0u) % 16u), 4999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 500u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 500u + (t2 * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) % 16u) < 500u && (wid.x * 16u + (li4 + 0u) / 16u) < 784u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 784u) { out[row2 * 784u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 784u) { out[(wid.y * 16u + lid.y + 0u) * 784u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 33: z = sigmoid(z_matmul + b_prime) — sigmoid %11 at specs/ca.yaml:30:6 (graph.z)
@@ -850,9 +887,9 @@ export const plan: GpuPlan = {
     { name: "eval_jacobian_norm", size: 10, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_h_matmul", label: "h_matmul = matmul(x, W) — matmul %4 at specs/ca.yaml:29:16 (graph.h)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_h_matmul", label: "h_matmul = matmul(x, W) — matmul %4 at specs/ca.yaml:29:16 (graph.h)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 1, 1], flops: 7840000 },
     { name: "step0_h", label: "h = sigmoid(h_matmul + b) — sigmoid %7 at specs/ca.yaml:29:6 (graph.h)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "step0_z_matmul", label: "z_matmul = matmul(h, W) — matmul %8 at specs/ca.yaml:30:16 (graph.z)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 1, 1] },
+    { name: "step0_z_matmul", label: "z_matmul = matmul(h, W) — matmul %8 at specs/ca.yaml:30:16 (graph.z)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 1, 1], flops: 7840000 },
     { name: "step0_z", label: "z = sigmoid(z_matmul + b_prime) — sigmoid %11 at specs/ca.yaml:30:6 (graph.z)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 9, access: "read" }], workgroups: [123, 1, 1] },
     { name: "step0_cost_cross_entropy_sub", label: "cost_cross_entropy_sub = 1 - x — sub %15 at specs/ca.yaml:39:20 (losses.cost.cross_entropy)", wgsl: WGSL_4, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [123, 1, 1] },
     { name: "step0_cost_cross_entropy_sub2", label: "cost_cross_entropy_sub2 = 1 - z — sub %16 at specs/ca.yaml:39:20 (losses.cost.cross_entropy)", wgsl: WGSL_5, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [123, 1, 1] },
@@ -872,17 +909,17 @@ export const plan: GpuPlan = {
     { name: "step0_d_jacobian_reducesum2", label: "d_jacobian_reducesum2 = Σ d_jacobian_mul — reduce_sum %45 at specs/ca.yaml:32:49 (graph.jacobian)", wgsl: WGSL_19, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [5000, 1, 1] },
     { name: "step0_d_z_mul", label: "d_z_mul = (-((-0.1 * cost_cross_entropy_sub) / cost_cross_entropy_sub2) + ((-0.1 * x) / z)) * (z * cost_cross_entropy_sub2) — mul %58 at specs/ca.yaml:30:6 (graph.z)", wgsl: WGSL_20, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 10, access: "read" }, { buffer: 3, access: "read" }, { buffer: 8, access: "read" }], workgroups: [123, 1, 1] },
     { name: "step0_grad_b_prime", label: "grad_b_prime = Σ d_z_mul — reduce_sum %59 at specs/ca.yaml:30:22 (graph.z)", wgsl: WGSL_21, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_d_z_matmul", label: "d_z_matmul = matmul(d_z_mul, W) — matmul %60 at specs/ca.yaml:30:16 (graph.z)", wgsl: WGSL_22, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_d_z_matmul", label: "d_z_matmul = matmul(d_z_mul, W) — matmul %60 at specs/ca.yaml:30:16 (graph.z)", wgsl: WGSL_22, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 1, 1], flops: 7840000 },
     { name: "step0_d_h_mul", label: "d_h_mul = (((d_jacobian_reducesum2 * jacobian_sub) + -(d_jacobian_reducesum2 * h)) + d_z_matmul) * jacobian_mul — mul %64 at specs/ca.yaml:29:6 (graph.h)", wgsl: WGSL_23, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }, { buffer: 23, access: "read" }, { buffer: 13, access: "read" }], workgroups: [79, 1, 1] },
     { name: "step0_grad_b", label: "grad_b = Σ d_h_mul — reduce_sum %65 at specs/ca.yaml:29:20 (graph.h)", wgsl: WGSL_24, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_d_z_matmul2", label: "d_z_matmul2 = matmul(d_z_mul, h) — matmul %61 at specs/ca.yaml:30:16 (graph.z)", wgsl: WGSL_25, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 5, access: "read" }], workgroups: [32, 49, 1] },
-    { name: "step0_d_h_matmul", label: "d_h_matmul = matmul(x, d_h_mul) — matmul %66 at specs/ca.yaml:29:16 (graph.h)", wgsl: WGSL_26, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 24, access: "read" }], workgroups: [32, 49, 1] },
+    { name: "step0_d_z_matmul2", label: "d_z_matmul2 = matmul(d_z_mul, h) — matmul %61 at specs/ca.yaml:30:16 (graph.z)", wgsl: WGSL_25, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 5, access: "read" }], workgroups: [8, 13, 1], flops: 7840000 },
+    { name: "step0_d_h_matmul", label: "d_h_matmul = matmul(x, d_h_mul) — matmul %66 at specs/ca.yaml:29:16 (graph.h)", wgsl: WGSL_26, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 24, access: "read" }], workgroups: [8, 13, 1], flops: 7840000 },
     { name: "step0_W", label: "W = W - (0.01 * ((d_jacobian_reducesum + d_z_matmul2) + d_h_matmul)) — sub %70 at specs/ca.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_27, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 26, access: "read" }, { buffer: 27, access: "read" }], workgroups: [6125, 1, 1] },
     { name: "step0_b", label: "b = b - (0.01 * grad_b) — sub %73 at specs/ca.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_28, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 25, access: "read" }], workgroups: [8, 1, 1] },
     { name: "step0_b_prime", label: "b_prime = b_prime - (0.01 * grad_b_prime) — sub %76 at specs/ca.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_29, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "evaluate_h_matmul", label: "h_matmul = matmul(x, W) — matmul %4 at specs/ca.yaml:29:16 (graph.h)", wgsl: WGSL_30, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "evaluate_h_matmul", label: "h_matmul = matmul(x, W) — matmul %4 at specs/ca.yaml:29:16 (graph.h)", wgsl: WGSL_30, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 1, 1], flops: 7840000 },
     { name: "evaluate_h", label: "h = sigmoid(h_matmul + b) — sigmoid %7 at specs/ca.yaml:29:6 (graph.h)", wgsl: WGSL_31, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 6, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "evaluate_z_matmul", label: "z_matmul = matmul(h, W) — matmul %8 at specs/ca.yaml:30:16 (graph.z)", wgsl: WGSL_32, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 1, 1] },
+    { name: "evaluate_z_matmul", label: "z_matmul = matmul(h, W) — matmul %8 at specs/ca.yaml:30:16 (graph.z)", wgsl: WGSL_32, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 1, 1], flops: 7840000 },
     { name: "evaluate_z", label: "z = sigmoid(z_matmul + b_prime) — sigmoid %11 at specs/ca.yaml:30:6 (graph.z)", wgsl: WGSL_33, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 30, access: "read" }, { buffer: 9, access: "read" }], workgroups: [123, 1, 1] },
     { name: "evaluate_reconstruction_reducesum", label: "reconstruction_reducesum = Σ ((x * log(z)) + ((1 - x) * log(1 - z))) — reduce_sum %20 at specs/ca.yaml:35:20 (graph.reconstruction)", wgsl: WGSL_34, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 31, access: "read" }], workgroups: [10, 1, 1] },
     { name: "evaluate_reconstruction", label: "reconstruction = -reconstruction_reducesum — neg %21 at specs/ca.yaml:35:19 (graph.reconstruction)", wgsl: WGSL_35, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }], workgroups: [1, 1, 1] },

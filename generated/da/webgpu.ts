@@ -112,31 +112,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 20u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 15679u)], (wid.y * 16u + (li4 + 0u) / 16u) < 20u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 500u + (wid.x * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 500u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 20u && (wid.x * 16u + lid.x + 0u) < 500u) { out[(wid.y * 16u + lid.y + 0u) * 500u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 2: y = sigmoid(y_matmul + b) — sigmoid %12 at specs/da.yaml:25:6 (graph.y)
@@ -161,31 +150,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 32u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 20u && ap8 < 500u) { va11 = in1[ar7 * 500u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 500u && bc10 < 784u) { vb12 = in2[bc10 * 500u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 32u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 500u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 20u && (t2 * 16u + (li4 + 0u) % 16u) < 500u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 500u + (t2 * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) % 16u) < 500u && (wid.x * 16u + (li4 + 0u) / 16u) < 784u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 20u && col3 < 784u) { out[row2 * 784u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 20u && (wid.x * 16u + lid.x + 0u) < 784u) { out[(wid.y * 16u + lid.y + 0u) * 784u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 4: z = sigmoid(z_matmul + b_prime) — sigmoid %16 at specs/da.yaml:26:6 (graph.z)
@@ -324,31 +302,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 20u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 15679u)], (wid.y * 16u + (li4 + 0u) / 16u) < 20u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 500u + (wid.x * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 500u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 20u && (wid.x * 16u + lid.x + 0u) < 500u) { out[(wid.y * 16u + lid.y + 0u) * 500u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 13: d_y_mul = d_z_matmul * (y * (1 - y)) — mul %45 at specs/da.yaml:25:6 (graph.y)
@@ -386,35 +353,81 @@ const WGSL_15 = `// d_z_matmul2 = matmul(d_z_mul, y) — matmul %41 at specs/da.
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 2u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 784u && ap8 < 20u) { va11 = in1[ap8 * 784u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 20u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 2u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 784u + (wid.y * 64u + (li4 + 0u) % 64u), 15679u)], (wid.y * 64u + (li4 + 0u) % 64u) < 784u && (t2 * 16u + (li4 + 0u) / 64u) < 20u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 784u + (wid.y * 64u + (li4 + 256u) % 64u), 15679u)], (wid.y * 64u + (li4 + 256u) % 64u) < 784u && (t2 * 16u + (li4 + 256u) / 64u) < 20u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 784u + (wid.y * 64u + (li4 + 512u) % 64u), 15679u)], (wid.y * 64u + (li4 + 512u) % 64u) < 784u && (t2 * 16u + (li4 + 512u) / 64u) < 20u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 784u + (wid.y * 64u + (li4 + 768u) % 64u), 15679u)], (wid.y * 64u + (li4 + 768u) % 64u) < 784u && (t2 * 16u + (li4 + 768u) / 64u) < 20u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 500u + (wid.x * 64u + (li4 + 0u) % 64u), 9999u)], (t2 * 16u + (li4 + 0u) / 64u) < 20u && (wid.x * 64u + (li4 + 0u) % 64u) < 500u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 500u + (wid.x * 64u + (li4 + 256u) % 64u), 9999u)], (t2 * 16u + (li4 + 256u) / 64u) < 20u && (wid.x * 64u + (li4 + 256u) % 64u) < 500u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 500u + (wid.x * 64u + (li4 + 512u) % 64u), 9999u)], (t2 * 16u + (li4 + 512u) / 64u) < 20u && (wid.x * 64u + (li4 + 512u) % 64u) < 500u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 500u + (wid.x * 64u + (li4 + 768u) % 64u), 9999u)], (t2 * 16u + (li4 + 768u) / 64u) < 20u && (wid.x * 64u + (li4 + 768u) % 64u) < 500u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 16: d_y_matmul = matmul(x_tilde, d_y_mul) — matmul %47 at specs/da.yaml:25:22 (graph.y)
@@ -422,35 +435,81 @@ const WGSL_16 = `// d_y_matmul = matmul(x_tilde, d_y_mul) — matmul %47 at spec
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 2u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 784u && ap8 < 20u) { va11 = in1[ap8 * 784u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 20u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 2u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 784u + (wid.y * 64u + (li4 + 0u) % 64u), 15679u)], (wid.y * 64u + (li4 + 0u) % 64u) < 784u && (t2 * 16u + (li4 + 0u) / 64u) < 20u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 784u + (wid.y * 64u + (li4 + 256u) % 64u), 15679u)], (wid.y * 64u + (li4 + 256u) % 64u) < 784u && (t2 * 16u + (li4 + 256u) / 64u) < 20u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 784u + (wid.y * 64u + (li4 + 512u) % 64u), 15679u)], (wid.y * 64u + (li4 + 512u) % 64u) < 784u && (t2 * 16u + (li4 + 512u) / 64u) < 20u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 784u + (wid.y * 64u + (li4 + 768u) % 64u), 15679u)], (wid.y * 64u + (li4 + 768u) % 64u) < 784u && (t2 * 16u + (li4 + 768u) / 64u) < 20u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 500u + (wid.x * 64u + (li4 + 0u) % 64u), 9999u)], (t2 * 16u + (li4 + 0u) / 64u) < 20u && (wid.x * 64u + (li4 + 0u) % 64u) < 500u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 500u + (wid.x * 64u + (li4 + 256u) % 64u), 9999u)], (t2 * 16u + (li4 + 256u) / 64u) < 20u && (wid.x * 64u + (li4 + 256u) % 64u) < 500u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 500u + (wid.x * 64u + (li4 + 512u) % 64u), 9999u)], (t2 * 16u + (li4 + 512u) / 64u) < 20u && (wid.x * 64u + (li4 + 512u) % 64u) < 500u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 500u + (wid.x * 64u + (li4 + 768u) % 64u), 9999u)], (t2 * 16u + (li4 + 768u) / 64u) < 20u && (wid.x * 64u + (li4 + 768u) % 64u) < 500u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 17: W = W - (0.1 * (d_z_matmul2 + d_y_matmul)) — sub %51 at specs/da.yaml:44:16 (phases[0].optimizer)
@@ -499,31 +558,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 20u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 15679u)], (wid.y * 16u + (li4 + 0u) / 16u) < 20u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 500u + (wid.x * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 500u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 20u && (wid.x * 16u + lid.x + 0u) < 500u) { out[(wid.y * 16u + lid.y + 0u) * 500u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 21: h_clean = sigmoid(h_clean_matmul + b) — sigmoid %7 at specs/da.yaml:30:12 (graph.h_clean)
@@ -548,31 +596,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 32u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 20u && ap8 < 500u) { va11 = in1[ar7 * 500u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 500u && bc10 < 784u) { vb12 = in2[bc10 * 500u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 32u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 500u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 20u && (t2 * 16u + (li4 + 0u) % 16u) < 500u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 500u + (t2 * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) % 16u) < 500u && (wid.x * 16u + (li4 + 0u) / 16u) < 784u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 20u && col3 < 784u) { out[row2 * 784u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 20u && (wid.x * 16u + lid.x + 0u) < 784u) { out[(wid.y * 16u + lid.y + 0u) * 784u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 23: z_clean = sigmoid(z_clean_matmul + b_prime) — sigmoid %11 at specs/da.yaml:31:12 (graph.z_clean)
@@ -741,9 +778,9 @@ export const plan: GpuPlan = {
   ],
   kernels: [
     { name: "step0_x_tilde", label: "x_tilde = x * cast(compare(random_uniform(), 0.7)) — mul %8 at specs/da.yaml:24:12 (graph.x_tilde)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [245, 1, 1] },
-    { name: "step0_y_matmul", label: "y_matmul = matmul(x_tilde, W) — matmul %9 at specs/da.yaml:25:22 (graph.y)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_y_matmul", label: "y_matmul = matmul(x_tilde, W) — matmul %9 at specs/da.yaml:25:22 (graph.y)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [32, 2, 1], flops: 15680000 },
     { name: "step0_y", label: "y = sigmoid(y_matmul + b) — sigmoid %12 at specs/da.yaml:25:6 (graph.y)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 7, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_z_matmul", label: "z_matmul = matmul(y, W) — matmul %13 at specs/da.yaml:26:16 (graph.z)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 5, access: "read" }], workgroups: [49, 2, 1] },
+    { name: "step0_z_matmul", label: "z_matmul = matmul(y, W) — matmul %13 at specs/da.yaml:26:16 (graph.z)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 5, access: "read" }], workgroups: [49, 2, 1], flops: 15680000 },
     { name: "step0_z", label: "z = sigmoid(z_matmul + b_prime) — sigmoid %16 at specs/da.yaml:26:6 (graph.z)", wgsl: WGSL_4, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [245, 1, 1] },
     { name: "step0_reconstruction_cross_entropy_sub", label: "reconstruction_cross_entropy_sub = 1 - x — sub %20 at specs/da.yaml:36:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_5, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [245, 1, 1] },
     { name: "step0_reconstruction_cross_entropy_sub2", label: "reconstruction_cross_entropy_sub2 = 1 - z — sub %21 at specs/da.yaml:36:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [245, 1, 1] },
@@ -752,17 +789,17 @@ export const plan: GpuPlan = {
     { name: "step0_cost", label: "cost = reconstruction_cross_entropy_reducesum2 * 0.05 — mul %29 at specs/da.yaml:36:20 (losses.reconstruction.cross_entropy)", wgsl: WGSL_9, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_d_z_mul", label: "d_z_mul = (-((-0.05 * reconstruction_cross_entropy_sub) / reconstruction_cross_entropy_sub2) + ((-0.05 * x) / z)) * (z * reconstruction_cross_entropy_sub2) — mul %38 at specs/da.yaml:26:6 (graph.z)", wgsl: WGSL_10, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 11, access: "read" }, { buffer: 3, access: "read" }, { buffer: 9, access: "read" }], workgroups: [245, 1, 1] },
     { name: "step0_grad_b_prime", label: "grad_b_prime = Σ d_z_mul — reduce_sum %39 at specs/da.yaml:26:22 (graph.z)", wgsl: WGSL_11, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_d_z_matmul", label: "d_z_matmul = matmul(d_z_mul, W) — matmul %40 at specs/da.yaml:26:16 (graph.z)", wgsl: WGSL_12, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 5, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_d_z_matmul", label: "d_z_matmul = matmul(d_z_mul, W) — matmul %40 at specs/da.yaml:26:16 (graph.z)", wgsl: WGSL_12, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 5, access: "read" }], workgroups: [32, 2, 1], flops: 15680000 },
     { name: "step0_d_y_mul", label: "d_y_mul = d_z_matmul * (y * (1 - y)) — mul %45 at specs/da.yaml:25:6 (graph.y)", wgsl: WGSL_13, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
     { name: "step0_grad_b", label: "grad_b = Σ d_y_mul — reduce_sum %46 at specs/da.yaml:25:26 (graph.y)", wgsl: WGSL_14, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_d_z_matmul2", label: "d_z_matmul2 = matmul(d_z_mul, y) — matmul %41 at specs/da.yaml:26:16 (graph.z)", wgsl: WGSL_15, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 6, access: "read" }], workgroups: [32, 49, 1] },
-    { name: "step0_d_y_matmul", label: "d_y_matmul = matmul(x_tilde, d_y_mul) — matmul %47 at specs/da.yaml:25:22 (graph.y)", wgsl: WGSL_16, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 17, access: "read" }], workgroups: [32, 49, 1] },
+    { name: "step0_d_z_matmul2", label: "d_z_matmul2 = matmul(d_z_mul, y) — matmul %41 at specs/da.yaml:26:16 (graph.z)", wgsl: WGSL_15, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 6, access: "read" }], workgroups: [8, 13, 1], flops: 15680000 },
+    { name: "step0_d_y_matmul", label: "d_y_matmul = matmul(x_tilde, d_y_mul) — matmul %47 at specs/da.yaml:25:22 (graph.y)", wgsl: WGSL_16, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 17, access: "read" }], workgroups: [8, 13, 1], flops: 15680000 },
     { name: "step0_W", label: "W = W - (0.1 * (d_z_matmul2 + d_y_matmul)) — sub %51 at specs/da.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_17, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 20, access: "read" }], workgroups: [6125, 1, 1] },
     { name: "step0_b", label: "b = b - (0.1 * grad_b) — sub %54 at specs/da.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [8, 1, 1] },
     { name: "step0_b_prime", label: "b_prime = b_prime - (0.1 * grad_b_prime) — sub %57 at specs/da.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_19, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "evaluate_h_clean_matmul", label: "h_clean_matmul = matmul(x, W) — matmul %4 at specs/da.yaml:30:22 (graph.h_clean)", wgsl: WGSL_20, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "evaluate_h_clean_matmul", label: "h_clean_matmul = matmul(x, W) — matmul %4 at specs/da.yaml:30:22 (graph.h_clean)", wgsl: WGSL_20, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [32, 2, 1], flops: 15680000 },
     { name: "evaluate_h_clean", label: "h_clean = sigmoid(h_clean_matmul + b) — sigmoid %7 at specs/da.yaml:30:12 (graph.h_clean)", wgsl: WGSL_21, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 7, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "evaluate_z_clean_matmul", label: "z_clean_matmul = matmul(h_clean, W) — matmul %8 at specs/da.yaml:31:28 (graph.z_clean)", wgsl: WGSL_22, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 5, access: "read" }], workgroups: [49, 2, 1] },
+    { name: "evaluate_z_clean_matmul", label: "z_clean_matmul = matmul(h_clean, W) — matmul %8 at specs/da.yaml:31:28 (graph.z_clean)", wgsl: WGSL_22, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 5, access: "read" }], workgroups: [49, 2, 1], flops: 15680000 },
     { name: "evaluate_z_clean", label: "z_clean = sigmoid(z_clean_matmul + b_prime) — sigmoid %11 at specs/da.yaml:31:12 (graph.z_clean)", wgsl: WGSL_23, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 10, access: "read" }], workgroups: [245, 1, 1] },
     { name: "evaluate_reconstruction_reducesum", label: "reconstruction_reducesum = Σ ((x * log(z_clean)) + ((1 - x) * log(1 - z_clean))) — reduce_sum %20 at specs/da.yaml:38:38 (metrics.reconstruction)", wgsl: WGSL_24, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 24, access: "read" }], workgroups: [20, 1, 1] },
     { name: "evaluate_reconstruction", label: "reconstruction = -reconstruction_reducesum — neg %21 at specs/da.yaml:38:37 (metrics.reconstruction)", wgsl: WGSL_25, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 25, access: "read" }], workgroups: [1, 1, 1] },

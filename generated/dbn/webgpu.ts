@@ -11,31 +11,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 7839u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 783999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 1: h1 = sigmoid(cd1_matmul + b1) — sigmoid %9 at specs/dbn.yaml:37:7 (graph.h1)
@@ -161,31 +150,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 784u) { vb12 = in2[bc10 * 1000u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 783999u)], (t2 * 16u + (li4 + 0u) % 16u) < 1000u && (wid.x * 16u + (li4 + 0u) / 16u) < 784u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 784u) { out[row2 * 784u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 784u) { out[(wid.y * 16u + lid.y + 0u) * 784u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 4: v1_pre = v1_pre_matmul + vb1 — add %14 at specs/dbn.yaml:42:32 (graph.v1_pre)
@@ -311,31 +289,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 7839u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 783999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 7: recon1_reducesum = Σ ((x * softplus(-v1_pre)) + ((1 - x) * softplus(v1_pre))) — reduce_sum %30 at specs/dbn.yaml:46:16 (graph.recon1)
@@ -484,35 +451,81 @@ const WGSL_16 = `// d_cd1_matmul = matmul(end1, d_cd1_mul) — matmul %36 at spe
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 784u && ap8 < 10u) { va11 = in1[ap8 * 784u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 784u + (wid.y * 64u + (li4 + 0u) % 64u), 7839u)], (wid.y * 64u + (li4 + 0u) % 64u) < 784u && (t2 * 16u + (li4 + 0u) / 64u) < 10u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 784u + (wid.y * 64u + (li4 + 256u) % 64u), 7839u)], (wid.y * 64u + (li4 + 256u) % 64u) < 784u && (t2 * 16u + (li4 + 256u) / 64u) < 10u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 784u + (wid.y * 64u + (li4 + 512u) % 64u), 7839u)], (wid.y * 64u + (li4 + 512u) % 64u) < 784u && (t2 * 16u + (li4 + 512u) / 64u) < 10u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 784u + (wid.y * 64u + (li4 + 768u) % 64u), 7839u)], (wid.y * 64u + (li4 + 768u) % 64u) < 784u && (t2 * 16u + (li4 + 768u) / 64u) < 10u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.x * 64u + (li4 + 0u) % 64u), 9999u)], (t2 * 16u + (li4 + 0u) / 64u) < 10u && (wid.x * 64u + (li4 + 0u) % 64u) < 1000u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.x * 64u + (li4 + 256u) % 64u), 9999u)], (t2 * 16u + (li4 + 256u) / 64u) < 10u && (wid.x * 64u + (li4 + 256u) % 64u) < 1000u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.x * 64u + (li4 + 512u) % 64u), 9999u)], (t2 * 16u + (li4 + 512u) / 64u) < 10u && (wid.x * 64u + (li4 + 512u) % 64u) < 1000u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.x * 64u + (li4 + 768u) % 64u), 9999u)], (t2 * 16u + (li4 + 768u) / 64u) < 10u && (wid.x * 64u + (li4 + 768u) % 64u) < 1000u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 784u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 17: d_cd1_matmul2 = matmul(x, d_cd1_mul2) — matmul %43 at specs/dbn.yaml:45:47 (graph.cd1)
@@ -520,35 +533,81 @@ const WGSL_17 = `// d_cd1_matmul2 = matmul(x, d_cd1_mul2) — matmul %43 at spec
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 784u && ap8 < 10u) { va11 = in1[ap8 * 784u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 784u + (wid.y * 64u + (li4 + 0u) % 64u), 7839u)], (wid.y * 64u + (li4 + 0u) % 64u) < 784u && (t2 * 16u + (li4 + 0u) / 64u) < 10u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 784u + (wid.y * 64u + (li4 + 256u) % 64u), 7839u)], (wid.y * 64u + (li4 + 256u) % 64u) < 784u && (t2 * 16u + (li4 + 256u) / 64u) < 10u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 784u + (wid.y * 64u + (li4 + 512u) % 64u), 7839u)], (wid.y * 64u + (li4 + 512u) % 64u) < 784u && (t2 * 16u + (li4 + 512u) / 64u) < 10u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 784u + (wid.y * 64u + (li4 + 768u) % 64u), 7839u)], (wid.y * 64u + (li4 + 768u) % 64u) < 784u && (t2 * 16u + (li4 + 768u) / 64u) < 10u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.x * 64u + (li4 + 0u) % 64u), 9999u)], (t2 * 16u + (li4 + 0u) / 64u) < 10u && (wid.x * 64u + (li4 + 0u) % 64u) < 1000u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.x * 64u + (li4 + 256u) % 64u), 9999u)], (t2 * 16u + (li4 + 256u) / 64u) < 10u && (wid.x * 64u + (li4 + 256u) % 64u) < 1000u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.x * 64u + (li4 + 512u) % 64u), 9999u)], (t2 * 16u + (li4 + 512u) / 64u) < 10u && (wid.x * 64u + (li4 + 512u) % 64u) < 1000u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.x * 64u + (li4 + 768u) % 64u), 9999u)], (t2 * 16u + (li4 + 768u) / 64u) < 10u && (wid.x * 64u + (li4 + 768u) % 64u) < 1000u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 784u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 18: W1 = W1 - (0.01 * (d_cd1_matmul + d_cd1_matmul2)) — sub %51 at specs/dbn.yaml:72:16 (phases[0].optimizer)
@@ -597,31 +656,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 7839u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 783999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 22: h1 = sigmoid(h1_matmul + b1) — sigmoid %9 at specs/dbn.yaml:37:7 (graph.h1)
@@ -646,31 +694,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 24: h2 = sigmoid(cd2_matmul + b2) — sigmoid %15 at specs/dbn.yaml:38:7 (graph.h2)
@@ -796,31 +833,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bc10 * 1000u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) % 16u) < 1000u && (wid.x * 16u + (li4 + 0u) / 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 27: v2_pre = v2_pre_matmul + vb2 — add %20 at specs/dbn.yaml:48:32 (graph.v2_pre)
@@ -946,31 +972,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 30: recon2_reducesum = Σ ((h1 * softplus(-v2_pre)) + ((1 - h1) * softplus(v2_pre))) — reduce_sum %36 at specs/dbn.yaml:52:16 (graph.recon2)
@@ -1119,35 +1134,81 @@ const WGSL_39 = `// d_cd2_matmul = matmul(end2, d_cd2_mul) — matmul %42 at spe
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 1000u && ap8 < 10u) { va11 = in1[ap8 * 1000u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.y * 64u + (li4 + 0u) % 64u), 9999u)], (wid.y * 64u + (li4 + 0u) % 64u) < 1000u && (t2 * 16u + (li4 + 0u) / 64u) < 10u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.y * 64u + (li4 + 256u) % 64u), 9999u)], (wid.y * 64u + (li4 + 256u) % 64u) < 1000u && (t2 * 16u + (li4 + 256u) / 64u) < 10u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.y * 64u + (li4 + 512u) % 64u), 9999u)], (wid.y * 64u + (li4 + 512u) % 64u) < 1000u && (t2 * 16u + (li4 + 512u) / 64u) < 10u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.y * 64u + (li4 + 768u) % 64u), 9999u)], (wid.y * 64u + (li4 + 768u) % 64u) < 1000u && (t2 * 16u + (li4 + 768u) / 64u) < 10u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.x * 64u + (li4 + 0u) % 64u), 9999u)], (t2 * 16u + (li4 + 0u) / 64u) < 10u && (wid.x * 64u + (li4 + 0u) % 64u) < 1000u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.x * 64u + (li4 + 256u) % 64u), 9999u)], (t2 * 16u + (li4 + 256u) / 64u) < 10u && (wid.x * 64u + (li4 + 256u) % 64u) < 1000u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.x * 64u + (li4 + 512u) % 64u), 9999u)], (t2 * 16u + (li4 + 512u) / 64u) < 10u && (wid.x * 64u + (li4 + 512u) % 64u) < 1000u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.x * 64u + (li4 + 768u) % 64u), 9999u)], (t2 * 16u + (li4 + 768u) / 64u) < 10u && (wid.x * 64u + (li4 + 768u) % 64u) < 1000u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 40: d_cd2_matmul2 = matmul(h1, d_cd2_mul2) — matmul %48 at specs/dbn.yaml:51:49 (graph.cd2)
@@ -1155,35 +1216,81 @@ const WGSL_40 = `// d_cd2_matmul2 = matmul(h1, d_cd2_mul2) — matmul %48 at spe
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 1000u && ap8 < 10u) { va11 = in1[ap8 * 1000u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.y * 64u + (li4 + 0u) % 64u), 9999u)], (wid.y * 64u + (li4 + 0u) % 64u) < 1000u && (t2 * 16u + (li4 + 0u) / 64u) < 10u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.y * 64u + (li4 + 256u) % 64u), 9999u)], (wid.y * 64u + (li4 + 256u) % 64u) < 1000u && (t2 * 16u + (li4 + 256u) / 64u) < 10u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.y * 64u + (li4 + 512u) % 64u), 9999u)], (wid.y * 64u + (li4 + 512u) % 64u) < 1000u && (t2 * 16u + (li4 + 512u) / 64u) < 10u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.y * 64u + (li4 + 768u) % 64u), 9999u)], (wid.y * 64u + (li4 + 768u) % 64u) < 1000u && (t2 * 16u + (li4 + 768u) / 64u) < 10u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.x * 64u + (li4 + 0u) % 64u), 9999u)], (t2 * 16u + (li4 + 0u) / 64u) < 10u && (wid.x * 64u + (li4 + 0u) % 64u) < 1000u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.x * 64u + (li4 + 256u) % 64u), 9999u)], (t2 * 16u + (li4 + 256u) / 64u) < 10u && (wid.x * 64u + (li4 + 256u) % 64u) < 1000u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.x * 64u + (li4 + 512u) % 64u), 9999u)], (t2 * 16u + (li4 + 512u) / 64u) < 10u && (wid.x * 64u + (li4 + 512u) % 64u) < 1000u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.x * 64u + (li4 + 768u) % 64u), 9999u)], (t2 * 16u + (li4 + 768u) / 64u) < 10u && (wid.x * 64u + (li4 + 768u) % 64u) < 1000u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 41: W2 = W2 - (0.01 * (d_cd2_matmul + d_cd2_matmul2)) — sub %55 at specs/dbn.yaml:78:16 (phases[1].optimizer)
@@ -1232,31 +1339,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 7839u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 783999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 45: h1 = sigmoid(h1_matmul + b1) — sigmoid %11 at specs/dbn.yaml:37:7 (graph.h1)
@@ -1281,31 +1377,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 47: h2 = sigmoid(h2_matmul + b2) — sigmoid %15 at specs/dbn.yaml:38:7 (graph.h2)
@@ -1330,31 +1415,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 49: h3 = sigmoid(cd3_matmul + b3) — sigmoid %21 at specs/dbn.yaml:39:7 (graph.h3)
@@ -1480,31 +1554,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bc10 * 1000u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) % 16u) < 1000u && (wid.x * 16u + (li4 + 0u) / 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 52: v3_pre = v3_pre_matmul + vb3 — add %26 at specs/dbn.yaml:54:32 (graph.v3_pre)
@@ -1630,31 +1693,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 55: recon3_reducesum = Σ ((h2 * softplus(-v3_pre)) + ((1 - h2) * softplus(v3_pre))) — reduce_sum %42 at specs/dbn.yaml:58:16 (graph.recon3)
@@ -1803,35 +1855,81 @@ const WGSL_64 = `// d_cd3_matmul = matmul(end3, d_cd3_mul) — matmul %48 at spe
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 1000u && ap8 < 10u) { va11 = in1[ap8 * 1000u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.y * 64u + (li4 + 0u) % 64u), 9999u)], (wid.y * 64u + (li4 + 0u) % 64u) < 1000u && (t2 * 16u + (li4 + 0u) / 64u) < 10u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.y * 64u + (li4 + 256u) % 64u), 9999u)], (wid.y * 64u + (li4 + 256u) % 64u) < 1000u && (t2 * 16u + (li4 + 256u) / 64u) < 10u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.y * 64u + (li4 + 512u) % 64u), 9999u)], (wid.y * 64u + (li4 + 512u) % 64u) < 1000u && (t2 * 16u + (li4 + 512u) / 64u) < 10u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.y * 64u + (li4 + 768u) % 64u), 9999u)], (wid.y * 64u + (li4 + 768u) % 64u) < 1000u && (t2 * 16u + (li4 + 768u) / 64u) < 10u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.x * 64u + (li4 + 0u) % 64u), 9999u)], (t2 * 16u + (li4 + 0u) / 64u) < 10u && (wid.x * 64u + (li4 + 0u) % 64u) < 1000u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.x * 64u + (li4 + 256u) % 64u), 9999u)], (t2 * 16u + (li4 + 256u) / 64u) < 10u && (wid.x * 64u + (li4 + 256u) % 64u) < 1000u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.x * 64u + (li4 + 512u) % 64u), 9999u)], (t2 * 16u + (li4 + 512u) / 64u) < 10u && (wid.x * 64u + (li4 + 512u) % 64u) < 1000u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.x * 64u + (li4 + 768u) % 64u), 9999u)], (t2 * 16u + (li4 + 768u) / 64u) < 10u && (wid.x * 64u + (li4 + 768u) % 64u) < 1000u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 65: d_cd3_matmul2 = matmul(h2, d_cd3_mul2) — matmul %54 at specs/dbn.yaml:57:49 (graph.cd3)
@@ -1839,35 +1937,81 @@ const WGSL_65 = `// d_cd3_matmul2 = matmul(h2, d_cd3_mul2) — matmul %54 at spe
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 1000u && ap8 < 10u) { va11 = in1[ap8 * 1000u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.y * 64u + (li4 + 0u) % 64u), 9999u)], (wid.y * 64u + (li4 + 0u) % 64u) < 1000u && (t2 * 16u + (li4 + 0u) / 64u) < 10u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.y * 64u + (li4 + 256u) % 64u), 9999u)], (wid.y * 64u + (li4 + 256u) % 64u) < 1000u && (t2 * 16u + (li4 + 256u) / 64u) < 10u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.y * 64u + (li4 + 512u) % 64u), 9999u)], (wid.y * 64u + (li4 + 512u) % 64u) < 1000u && (t2 * 16u + (li4 + 512u) / 64u) < 10u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.y * 64u + (li4 + 768u) % 64u), 9999u)], (wid.y * 64u + (li4 + 768u) % 64u) < 1000u && (t2 * 16u + (li4 + 768u) / 64u) < 10u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.x * 64u + (li4 + 0u) % 64u), 9999u)], (t2 * 16u + (li4 + 0u) / 64u) < 10u && (wid.x * 64u + (li4 + 0u) % 64u) < 1000u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.x * 64u + (li4 + 256u) % 64u), 9999u)], (t2 * 16u + (li4 + 256u) / 64u) < 10u && (wid.x * 64u + (li4 + 256u) % 64u) < 1000u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.x * 64u + (li4 + 512u) % 64u), 9999u)], (t2 * 16u + (li4 + 512u) / 64u) < 10u && (wid.x * 64u + (li4 + 512u) % 64u) < 1000u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.x * 64u + (li4 + 768u) % 64u), 9999u)], (t2 * 16u + (li4 + 768u) / 64u) < 10u && (wid.x * 64u + (li4 + 768u) % 64u) < 1000u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 66: W3 = W3 - (0.01 * (d_cd3_matmul + d_cd3_matmul2)) — sub %61 at specs/dbn.yaml:84:16 (phases[2].optimizer)
@@ -1916,31 +2060,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 7839u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 783999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 70: h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/dbn.yaml:37:7 (graph.h1)
@@ -1965,31 +2098,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 72: h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/dbn.yaml:38:7 (graph.h2)
@@ -2014,31 +2136,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 74: h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/dbn.yaml:39:7 (graph.h3)
@@ -2063,31 +2174,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 9999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 76: p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/dbn.yaml:40:16 (graph.p_y_given_x)
@@ -2305,31 +2405,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 10u) { va11 = in1[ar7 * 10u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bc10 * 10u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 10u + (t2 * 16u + (li4 + 0u) % 16u), 99u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 10u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 10u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (t2 * 16u + (li4 + 0u) % 16u) < 10u && (wid.x * 16u + (li4 + 0u) / 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 91: d_h3_mul = d_p_y_given_x_matmul * (h3 * (1 - h3)) — mul %60 at specs/dbn.yaml:39:7 (graph.h3)
@@ -2371,31 +2460,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bc10 * 1000u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) % 16u) < 1000u && (wid.x * 16u + (li4 + 0u) / 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 94: d_h2_mul = d_h3_matmul * (h2 * (1 - h2)) — mul %66 at specs/dbn.yaml:38:7 (graph.h2)
@@ -2437,31 +2515,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bc10 * 1000u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) % 16u) < 1000u && (wid.x * 16u + (li4 + 0u) / 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 97: d_h1_mul = d_h2_matmul * (h1 * (1 - h1)) — mul %72 at specs/dbn.yaml:37:7 (graph.h1)
@@ -2499,35 +2566,81 @@ const WGSL_99 = `// grad_W1 = matmul(x, d_h1_mul) — matmul %74 at specs/dbn.ya
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 784u && ap8 < 10u) { va11 = in1[ap8 * 784u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 784u + (wid.y * 64u + (li4 + 0u) % 64u), 7839u)], (wid.y * 64u + (li4 + 0u) % 64u) < 784u && (t2 * 16u + (li4 + 0u) / 64u) < 10u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 784u + (wid.y * 64u + (li4 + 256u) % 64u), 7839u)], (wid.y * 64u + (li4 + 256u) % 64u) < 784u && (t2 * 16u + (li4 + 256u) / 64u) < 10u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 784u + (wid.y * 64u + (li4 + 512u) % 64u), 7839u)], (wid.y * 64u + (li4 + 512u) % 64u) < 784u && (t2 * 16u + (li4 + 512u) / 64u) < 10u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 784u + (wid.y * 64u + (li4 + 768u) % 64u), 7839u)], (wid.y * 64u + (li4 + 768u) % 64u) < 784u && (t2 * 16u + (li4 + 768u) / 64u) < 10u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.x * 64u + (li4 + 0u) % 64u), 9999u)], (t2 * 16u + (li4 + 0u) / 64u) < 10u && (wid.x * 64u + (li4 + 0u) % 64u) < 1000u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.x * 64u + (li4 + 256u) % 64u), 9999u)], (t2 * 16u + (li4 + 256u) / 64u) < 10u && (wid.x * 64u + (li4 + 256u) % 64u) < 1000u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.x * 64u + (li4 + 512u) % 64u), 9999u)], (t2 * 16u + (li4 + 512u) / 64u) < 10u && (wid.x * 64u + (li4 + 512u) % 64u) < 1000u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.x * 64u + (li4 + 768u) % 64u), 9999u)], (t2 * 16u + (li4 + 768u) / 64u) < 10u && (wid.x * 64u + (li4 + 768u) % 64u) < 1000u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 784u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 100: W1 = W1 - (0.1 * grad_W1) — sub %77 at specs/dbn.yaml:90:16 (phases[3].optimizer)
@@ -2559,35 +2672,81 @@ const WGSL_102 = `// grad_W2 = matmul(h1, d_h2_mul) — matmul %69 at specs/dbn.
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 1000u && ap8 < 10u) { va11 = in1[ap8 * 1000u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.y * 64u + (li4 + 0u) % 64u), 9999u)], (wid.y * 64u + (li4 + 0u) % 64u) < 1000u && (t2 * 16u + (li4 + 0u) / 64u) < 10u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.y * 64u + (li4 + 256u) % 64u), 9999u)], (wid.y * 64u + (li4 + 256u) % 64u) < 1000u && (t2 * 16u + (li4 + 256u) / 64u) < 10u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.y * 64u + (li4 + 512u) % 64u), 9999u)], (wid.y * 64u + (li4 + 512u) % 64u) < 1000u && (t2 * 16u + (li4 + 512u) / 64u) < 10u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.y * 64u + (li4 + 768u) % 64u), 9999u)], (wid.y * 64u + (li4 + 768u) % 64u) < 1000u && (t2 * 16u + (li4 + 768u) / 64u) < 10u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.x * 64u + (li4 + 0u) % 64u), 9999u)], (t2 * 16u + (li4 + 0u) / 64u) < 10u && (wid.x * 64u + (li4 + 0u) % 64u) < 1000u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.x * 64u + (li4 + 256u) % 64u), 9999u)], (t2 * 16u + (li4 + 256u) / 64u) < 10u && (wid.x * 64u + (li4 + 256u) % 64u) < 1000u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.x * 64u + (li4 + 512u) % 64u), 9999u)], (t2 * 16u + (li4 + 512u) / 64u) < 10u && (wid.x * 64u + (li4 + 512u) % 64u) < 1000u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.x * 64u + (li4 + 768u) % 64u), 9999u)], (t2 * 16u + (li4 + 768u) / 64u) < 10u && (wid.x * 64u + (li4 + 768u) % 64u) < 1000u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 103: W2 = W2 - (0.1 * grad_W2) — sub %83 at specs/dbn.yaml:90:16 (phases[3].optimizer)
@@ -2619,35 +2778,81 @@ const WGSL_105 = `// grad_W3 = matmul(h2, d_h3_mul) — matmul %63 at specs/dbn.
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 1000u && ap8 < 10u) { va11 = in1[ap8 * 1000u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.y * 64u + (li4 + 0u) % 64u), 9999u)], (wid.y * 64u + (li4 + 0u) % 64u) < 1000u && (t2 * 16u + (li4 + 0u) / 64u) < 10u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.y * 64u + (li4 + 256u) % 64u), 9999u)], (wid.y * 64u + (li4 + 256u) % 64u) < 1000u && (t2 * 16u + (li4 + 256u) / 64u) < 10u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.y * 64u + (li4 + 512u) % 64u), 9999u)], (wid.y * 64u + (li4 + 512u) % 64u) < 1000u && (t2 * 16u + (li4 + 512u) / 64u) < 10u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.y * 64u + (li4 + 768u) % 64u), 9999u)], (wid.y * 64u + (li4 + 768u) % 64u) < 1000u && (t2 * 16u + (li4 + 768u) / 64u) < 10u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.x * 64u + (li4 + 0u) % 64u), 9999u)], (t2 * 16u + (li4 + 0u) / 64u) < 10u && (wid.x * 64u + (li4 + 0u) % 64u) < 1000u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.x * 64u + (li4 + 256u) % 64u), 9999u)], (t2 * 16u + (li4 + 256u) / 64u) < 10u && (wid.x * 64u + (li4 + 256u) % 64u) < 1000u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.x * 64u + (li4 + 512u) % 64u), 9999u)], (t2 * 16u + (li4 + 512u) / 64u) < 10u && (wid.x * 64u + (li4 + 512u) % 64u) < 1000u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.x * 64u + (li4 + 768u) % 64u), 9999u)], (t2 * 16u + (li4 + 768u) / 64u) < 10u && (wid.x * 64u + (li4 + 768u) % 64u) < 1000u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 106: W3 = W3 - (0.1 * grad_W3) — sub %87 at specs/dbn.yaml:90:16 (phases[3].optimizer)
@@ -2683,31 +2888,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 1000u && ap8 < 10u) { va11 = in1[ap8 * 1000u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.y * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) % 16u) < 1000u && (t2 * 16u + (li4 + 0u) / 16u) < 10u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 99u)], (t2 * 16u + (li4 + 0u) / 16u) < 10u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1000u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1000u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 109: W4 = W4 - (0.1 * grad_W4) — sub %92 at specs/dbn.yaml:90:16 (phases[3].optimizer)
@@ -2743,31 +2937,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 7839u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 783999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 112: h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/dbn.yaml:37:7 (graph.h1)
@@ -2792,31 +2975,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 114: h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/dbn.yaml:38:7 (graph.h2)
@@ -2841,31 +3013,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 116: h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/dbn.yaml:39:7 (graph.h3)
@@ -2890,31 +3051,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 10u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 10u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 9999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 10u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 10u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 118: p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/dbn.yaml:40:16 (graph.p_y_given_x)
@@ -3176,13 +3326,13 @@ export const plan: GpuPlan = {
     { name: "eval_cost_log", size: 10, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_cd1_matmul", label: "cd1_matmul = matmul(x, W1) — matmul %5 at specs/dbn.yaml:45:47 (graph.cd1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step0_cd1_matmul", label: "cd1_matmul = matmul(x, W1) — matmul %5 at specs/dbn.yaml:45:47 (graph.cd1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1], flops: 15680000 },
     { name: "step0_h1", label: "h1 = sigmoid(cd1_matmul + b1) — sigmoid %9 at specs/dbn.yaml:37:7 (graph.h1)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
     { name: "step0_v1_pre_cast", label: "v1_pre_cast = cast(compare(random_uniform(), h1)) — cast %12 at specs/dbn.yaml:42:11 (graph.v1_pre)", wgsl: WGSL_2, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 5, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_v1_pre_matmul", label: "v1_pre_matmul = matmul(v1_pre_cast, W1) — matmul %13 at specs/dbn.yaml:42:25 (graph.v1_pre)", wgsl: WGSL_3, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 1, 1] },
+    { name: "step0_v1_pre_matmul", label: "v1_pre_matmul = matmul(v1_pre_cast, W1) — matmul %13 at specs/dbn.yaml:42:25 (graph.v1_pre)", wgsl: WGSL_3, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 1, 1], flops: 15680000 },
     { name: "step0_v1_pre", label: "v1_pre = v1_pre_matmul + vb1 — add %14 at specs/dbn.yaml:42:32 (graph.v1_pre)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 9, access: "read" }], workgroups: [123, 1, 1] },
     { name: "step0_end1", label: "end1 = cast(compare(random_uniform(), sigmoid(v1_pre))) — cast %18 at specs/dbn.yaml:44:23 (graph.end1)", wgsl: WGSL_5, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 8, access: "read" }], workgroups: [123, 1, 1] },
-    { name: "step0_cd1_matmul2", label: "cd1_matmul2 = matmul(end1, W1) — matmul %20 at specs/dbn.yaml:45:110 (graph.cd1)", wgsl: WGSL_6, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step0_cd1_matmul2", label: "cd1_matmul2 = matmul(end1, W1) — matmul %20 at specs/dbn.yaml:45:110 (graph.cd1)", wgsl: WGSL_6, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1], flops: 15680000 },
     { name: "step0_recon1_reducesum", label: "recon1_reducesum = Σ ((x * softplus(-v1_pre)) + ((1 - x) * softplus(v1_pre))) — reduce_sum %30 at specs/dbn.yaml:46:16 (graph.recon1)", wgsl: WGSL_7, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 8, access: "read" }], workgroups: [10, 1, 1] },
     { name: "step0_recon1_reducesum2", label: "recon1_reducesum2 = Σ recon1_reducesum — reduce_sum %31 at specs/dbn.yaml:46:11 (graph.recon1)", wgsl: WGSL_8, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_cost", label: "cost = recon1_reducesum2 * 0.1 — mul %32 at specs/dbn.yaml:46:11 (graph.recon1)", wgsl: WGSL_9, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
@@ -3192,20 +3342,20 @@ export const plan: GpuPlan = {
     { name: "step0_grad_b1", label: "grad_b1 = Σ d_cd1_add — reduce_sum %42 at specs/dbn.yaml:45:52 (graph.cd1)", wgsl: WGSL_13, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step0_d_cd1_add2", label: "d_cd1_add2 = (0.1 * end1) + (-0.1 * x) — add %47 at specs/dbn.yaml:45:20 (graph.cd1)", wgsl: WGSL_14, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 3, access: "read" }], workgroups: [123, 1, 1] },
     { name: "step0_grad_vb1", label: "grad_vb1 = Σ d_cd1_add2 — reduce_sum %48 at specs/dbn.yaml:45:20 (graph.cd1)", wgsl: WGSL_15, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_d_cd1_matmul", label: "d_cd1_matmul = matmul(end1, d_cd1_mul) — matmul %36 at specs/dbn.yaml:45:110 (graph.cd1)", wgsl: WGSL_16, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 13, access: "read" }], workgroups: [63, 49, 1] },
-    { name: "step0_d_cd1_matmul2", label: "d_cd1_matmul2 = matmul(x, d_cd1_mul2) — matmul %43 at specs/dbn.yaml:45:47 (graph.cd1)", wgsl: WGSL_17, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 2, access: "read" }], workgroups: [63, 49, 1] },
+    { name: "step0_d_cd1_matmul", label: "d_cd1_matmul = matmul(end1, d_cd1_mul) — matmul %36 at specs/dbn.yaml:45:110 (graph.cd1)", wgsl: WGSL_16, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 13, access: "read" }], workgroups: [16, 13, 1], flops: 15680000 },
+    { name: "step0_d_cd1_matmul2", label: "d_cd1_matmul2 = matmul(x, d_cd1_mul2) — matmul %43 at specs/dbn.yaml:45:47 (graph.cd1)", wgsl: WGSL_17, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 2, access: "read" }], workgroups: [16, 13, 1], flops: 15680000 },
     { name: "step0_W1", label: "W1 = W1 - (0.01 * (d_cd1_matmul + d_cd1_matmul2)) — sub %51 at specs/dbn.yaml:72:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }], workgroups: [12250, 1, 1] },
     { name: "step0_b1", label: "b1 = b1 - (0.01 * grad_b1) — sub %54 at specs/dbn.yaml:72:16 (phases[0].optimizer)", wgsl: WGSL_19, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step0_vb1", label: "vb1 = vb1 - (0.01 * grad_vb1) — sub %57 at specs/dbn.yaml:72:16 (phases[0].optimizer)", wgsl: WGSL_20, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step1_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %6 at specs/dbn.yaml:37:17 (graph.h1)", wgsl: WGSL_21, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %6 at specs/dbn.yaml:37:17 (graph.h1)", wgsl: WGSL_21, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1], flops: 15680000 },
     { name: "step1_h1", label: "h1 = sigmoid(h1_matmul + b1) — sigmoid %9 at specs/dbn.yaml:37:7 (graph.h1)", wgsl: WGSL_22, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step1_cd2_matmul", label: "cd2_matmul = matmul(h1, W2) — matmul %11 at specs/dbn.yaml:51:49 (graph.cd2)", wgsl: WGSL_23, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_cd2_matmul", label: "cd2_matmul = matmul(h1, W2) — matmul %11 at specs/dbn.yaml:51:49 (graph.cd2)", wgsl: WGSL_23, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1], flops: 20000000 },
     { name: "step1_h2", label: "h2 = sigmoid(cd2_matmul + b2) — sigmoid %15 at specs/dbn.yaml:38:7 (graph.h2)", wgsl: WGSL_24, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
     { name: "step1_v2_pre_cast", label: "v2_pre_cast = cast(compare(random_uniform(), h2)) — cast %18 at specs/dbn.yaml:48:11 (graph.v2_pre)", wgsl: WGSL_25, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 21, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step1_v2_pre_matmul", label: "v2_pre_matmul = matmul(v2_pre_cast, W2) — matmul %19 at specs/dbn.yaml:48:25 (graph.v2_pre)", wgsl: WGSL_26, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_v2_pre_matmul", label: "v2_pre_matmul = matmul(v2_pre_cast, W2) — matmul %19 at specs/dbn.yaml:48:25 (graph.v2_pre)", wgsl: WGSL_26, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1], flops: 20000000 },
     { name: "step1_v2_pre", label: "v2_pre = v2_pre_matmul + vb2 — add %20 at specs/dbn.yaml:48:32 (graph.v2_pre)", wgsl: WGSL_27, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 24, access: "read" }], workgroups: [157, 1, 1] },
     { name: "step1_end2", label: "end2 = cast(compare(random_uniform(), sigmoid(v2_pre))) — cast %24 at specs/dbn.yaml:50:23 (graph.end2)", wgsl: WGSL_28, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 18, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step1_cd2_matmul2", label: "cd2_matmul2 = matmul(end2, W2) — matmul %26 at specs/dbn.yaml:51:112 (graph.cd2)", wgsl: WGSL_29, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_cd2_matmul2", label: "cd2_matmul2 = matmul(end2, W2) — matmul %26 at specs/dbn.yaml:51:112 (graph.cd2)", wgsl: WGSL_29, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1], flops: 20000000 },
     { name: "step1_recon2_reducesum", label: "recon2_reducesum = Σ ((h1 * softplus(-v2_pre)) + ((1 - h1) * softplus(v2_pre))) — reduce_sum %36 at specs/dbn.yaml:52:16 (graph.recon2)", wgsl: WGSL_30, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 18, access: "read" }], workgroups: [10, 1, 1] },
     { name: "step1_recon2_reducesum2", label: "recon2_reducesum2 = Σ recon2_reducesum — reduce_sum %37 at specs/dbn.yaml:52:11 (graph.recon2)", wgsl: WGSL_31, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 26, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step1_cost", label: "cost = recon2_reducesum2 * 0.1 — mul %38 at specs/dbn.yaml:52:11 (graph.recon2)", wgsl: WGSL_32, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }], workgroups: [1, 1, 1] },
@@ -3215,22 +3365,22 @@ export const plan: GpuPlan = {
     { name: "step1_grad_b2", label: "grad_b2 = Σ d_cd2_add — reduce_sum %47 at specs/dbn.yaml:51:54 (graph.cd2)", wgsl: WGSL_36, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step1_d_cd2_add2", label: "d_cd2_add2 = (0.1 * end2) + (-0.1 * h1) — add %51 at specs/dbn.yaml:51:21 (graph.cd2)", wgsl: WGSL_37, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 19, access: "read" }], workgroups: [157, 1, 1] },
     { name: "step1_grad_vb2", label: "grad_vb2 = Σ d_cd2_add2 — reduce_sum %52 at specs/dbn.yaml:51:21 (graph.cd2)", wgsl: WGSL_38, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step1_d_cd2_matmul", label: "d_cd2_matmul = matmul(end2, d_cd2_mul) — matmul %42 at specs/dbn.yaml:51:112 (graph.cd2)", wgsl: WGSL_39, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 18, access: "read" }], workgroups: [63, 63, 1] },
-    { name: "step1_d_cd2_matmul2", label: "d_cd2_matmul2 = matmul(h1, d_cd2_mul2) — matmul %48 at specs/dbn.yaml:51:49 (graph.cd2)", wgsl: WGSL_40, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 25, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step1_d_cd2_matmul", label: "d_cd2_matmul = matmul(end2, d_cd2_mul) — matmul %42 at specs/dbn.yaml:51:112 (graph.cd2)", wgsl: WGSL_39, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 18, access: "read" }], workgroups: [16, 16, 1], flops: 20000000 },
+    { name: "step1_d_cd2_matmul2", label: "d_cd2_matmul2 = matmul(h1, d_cd2_mul2) — matmul %48 at specs/dbn.yaml:51:49 (graph.cd2)", wgsl: WGSL_40, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 25, access: "read" }], workgroups: [16, 16, 1], flops: 20000000 },
     { name: "step1_W2", label: "W2 = W2 - (0.01 * (d_cd2_matmul + d_cd2_matmul2)) — sub %55 at specs/dbn.yaml:78:16 (phases[1].optimizer)", wgsl: WGSL_41, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 32, access: "read" }], workgroups: [15625, 1, 1] },
     { name: "step1_b2", label: "b2 = b2 - (0.01 * grad_b2) — sub %58 at specs/dbn.yaml:78:16 (phases[1].optimizer)", wgsl: WGSL_42, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 29, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step1_vb2", label: "vb2 = vb2 - (0.01 * grad_vb2) — sub %60 at specs/dbn.yaml:78:16 (phases[1].optimizer)", wgsl: WGSL_43, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 30, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %8 at specs/dbn.yaml:37:17 (graph.h1)", wgsl: WGSL_44, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %8 at specs/dbn.yaml:37:17 (graph.h1)", wgsl: WGSL_44, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1], flops: 15680000 },
     { name: "step2_h1", label: "h1 = sigmoid(h1_matmul + b1) — sigmoid %11 at specs/dbn.yaml:37:7 (graph.h1)", wgsl: WGSL_45, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step2_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %12 at specs/dbn.yaml:38:18 (graph.h2)", wgsl: WGSL_46, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %12 at specs/dbn.yaml:38:18 (graph.h2)", wgsl: WGSL_46, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1], flops: 20000000 },
     { name: "step2_h2", label: "h2 = sigmoid(h2_matmul + b2) — sigmoid %15 at specs/dbn.yaml:38:7 (graph.h2)", wgsl: WGSL_47, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step2_cd3_matmul", label: "cd3_matmul = matmul(h2, W3) — matmul %17 at specs/dbn.yaml:57:49 (graph.cd3)", wgsl: WGSL_48, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_cd3_matmul", label: "cd3_matmul = matmul(h2, W3) — matmul %17 at specs/dbn.yaml:57:49 (graph.cd3)", wgsl: WGSL_48, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1], flops: 20000000 },
     { name: "step2_h3", label: "h3 = sigmoid(cd3_matmul + b3) — sigmoid %21 at specs/dbn.yaml:39:7 (graph.h3)", wgsl: WGSL_49, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 37, access: "read" }], workgroups: [157, 1, 1] },
     { name: "step2_v3_pre_cast", label: "v3_pre_cast = cast(compare(random_uniform(), h3)) — cast %24 at specs/dbn.yaml:54:11 (graph.v3_pre)", wgsl: WGSL_50, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 36, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step2_v3_pre_matmul", label: "v3_pre_matmul = matmul(v3_pre_cast, W3) — matmul %25 at specs/dbn.yaml:54:25 (graph.v3_pre)", wgsl: WGSL_51, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_v3_pre_matmul", label: "v3_pre_matmul = matmul(v3_pre_cast, W3) — matmul %25 at specs/dbn.yaml:54:25 (graph.v3_pre)", wgsl: WGSL_51, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1], flops: 20000000 },
     { name: "step2_v3_pre", label: "v3_pre = v3_pre_matmul + vb3 — add %26 at specs/dbn.yaml:54:32 (graph.v3_pre)", wgsl: WGSL_52, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 39, access: "read" }], workgroups: [157, 1, 1] },
     { name: "step2_end3", label: "end3 = cast(compare(random_uniform(), sigmoid(v3_pre))) — cast %30 at specs/dbn.yaml:56:23 (graph.end3)", wgsl: WGSL_53, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 33, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step2_cd3_matmul2", label: "cd3_matmul2 = matmul(end3, W3) — matmul %32 at specs/dbn.yaml:57:112 (graph.cd3)", wgsl: WGSL_54, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_cd3_matmul2", label: "cd3_matmul2 = matmul(end3, W3) — matmul %32 at specs/dbn.yaml:57:112 (graph.cd3)", wgsl: WGSL_54, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1], flops: 20000000 },
     { name: "step2_recon3_reducesum", label: "recon3_reducesum = Σ ((h2 * softplus(-v3_pre)) + ((1 - h2) * softplus(v3_pre))) — reduce_sum %42 at specs/dbn.yaml:58:16 (graph.recon3)", wgsl: WGSL_55, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 33, access: "read" }], workgroups: [10, 1, 1] },
     { name: "step2_recon3_reducesum2", label: "recon3_reducesum2 = Σ recon3_reducesum — reduce_sum %43 at specs/dbn.yaml:58:11 (graph.recon3)", wgsl: WGSL_56, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 41, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step2_cost", label: "cost = recon3_reducesum2 * 0.1 — mul %44 at specs/dbn.yaml:58:11 (graph.recon3)", wgsl: WGSL_57, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 42, access: "read" }], workgroups: [1, 1, 1] },
@@ -3240,18 +3390,18 @@ export const plan: GpuPlan = {
     { name: "step2_grad_b3", label: "grad_b3 = Σ d_cd3_add — reduce_sum %53 at specs/dbn.yaml:57:54 (graph.cd3)", wgsl: WGSL_61, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step2_d_cd3_add2", label: "d_cd3_add2 = (0.1 * end3) + (-0.1 * h2) — add %57 at specs/dbn.yaml:57:21 (graph.cd3)", wgsl: WGSL_62, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 34, access: "read" }], workgroups: [157, 1, 1] },
     { name: "step2_grad_vb3", label: "grad_vb3 = Σ d_cd3_add2 — reduce_sum %58 at specs/dbn.yaml:57:21 (graph.cd3)", wgsl: WGSL_63, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_d_cd3_matmul", label: "d_cd3_matmul = matmul(end3, d_cd3_mul) — matmul %48 at specs/dbn.yaml:57:112 (graph.cd3)", wgsl: WGSL_64, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 33, access: "read" }], workgroups: [63, 63, 1] },
-    { name: "step2_d_cd3_matmul2", label: "d_cd3_matmul2 = matmul(h2, d_cd3_mul2) — matmul %54 at specs/dbn.yaml:57:49 (graph.cd3)", wgsl: WGSL_65, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 40, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step2_d_cd3_matmul", label: "d_cd3_matmul = matmul(end3, d_cd3_mul) — matmul %48 at specs/dbn.yaml:57:112 (graph.cd3)", wgsl: WGSL_64, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 33, access: "read" }], workgroups: [16, 16, 1], flops: 20000000 },
+    { name: "step2_d_cd3_matmul2", label: "d_cd3_matmul2 = matmul(h2, d_cd3_mul2) — matmul %54 at specs/dbn.yaml:57:49 (graph.cd3)", wgsl: WGSL_65, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 40, access: "read" }], workgroups: [16, 16, 1], flops: 20000000 },
     { name: "step2_W3", label: "W3 = W3 - (0.01 * (d_cd3_matmul + d_cd3_matmul2)) — sub %61 at specs/dbn.yaml:84:16 (phases[2].optimizer)", wgsl: WGSL_66, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 47, access: "read" }], workgroups: [15625, 1, 1] },
     { name: "step2_b3", label: "b3 = b3 - (0.01 * grad_b3) — sub %64 at specs/dbn.yaml:84:16 (phases[2].optimizer)", wgsl: WGSL_67, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 44, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step2_vb3", label: "vb3 = vb3 - (0.01 * grad_vb3) — sub %66 at specs/dbn.yaml:84:16 (phases[2].optimizer)", wgsl: WGSL_68, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 45, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %10 at specs/dbn.yaml:37:17 (graph.h1)", wgsl: WGSL_69, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %10 at specs/dbn.yaml:37:17 (graph.h1)", wgsl: WGSL_69, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1], flops: 15680000 },
     { name: "step3_h1", label: "h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/dbn.yaml:37:7 (graph.h1)", wgsl: WGSL_70, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step3_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %14 at specs/dbn.yaml:38:18 (graph.h2)", wgsl: WGSL_71, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %14 at specs/dbn.yaml:38:18 (graph.h2)", wgsl: WGSL_71, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1], flops: 20000000 },
     { name: "step3_h2", label: "h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/dbn.yaml:38:7 (graph.h2)", wgsl: WGSL_72, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step3_h3_matmul", label: "h3_matmul = matmul(h2, W3) — matmul %18 at specs/dbn.yaml:39:18 (graph.h3)", wgsl: WGSL_73, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_h3_matmul", label: "h3_matmul = matmul(h2, W3) — matmul %18 at specs/dbn.yaml:39:18 (graph.h3)", wgsl: WGSL_73, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1], flops: 20000000 },
     { name: "step3_h3", label: "h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/dbn.yaml:39:7 (graph.h3)", wgsl: WGSL_74, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 37, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step3_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/dbn.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_75, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 53, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/dbn.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_75, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 53, access: "read" }], workgroups: [1, 1, 1], flops: 200000 },
     { name: "step3_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/dbn.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_76, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 55, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step3_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %25 at specs/dbn.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_77, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 54, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step3_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %29 at specs/dbn.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_78, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 54, access: "read" }, { buffer: 56, access: "read" }], workgroups: [2, 1, 1] },
@@ -3266,34 +3416,34 @@ export const plan: GpuPlan = {
     { name: "step3_d_finetune_nll_div", label: "d_finetune_nll_div = d_finetune_nll_reducesum / p_y_given_x_reducesum — div %49 at specs/dbn.yaml:64:10 (losses.finetune.nll)", wgsl: WGSL_87, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 59, access: "read" }, { buffer: 56, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step3_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-0.1 * finetune_nll_onehot) + (d_finetune_nll_div * p_y_given_x_exp) — add %53 at specs/dbn.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_88, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 60, access: "read" }, { buffer: 54, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step3_grad_b4", label: "grad_b4 = Σ d_p_y_given_x_add — reduce_sum %54 at specs/dbn.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_89, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4) — matmul %55 at specs/dbn.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_90, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 53, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4) — matmul %55 at specs/dbn.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_90, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 53, access: "read" }], workgroups: [63, 1, 1], flops: 200000 },
     { name: "step3_d_h3_mul", label: "d_h3_mul = d_p_y_given_x_matmul * (h3 * (1 - h3)) — mul %60 at specs/dbn.yaml:39:7 (graph.h3)", wgsl: WGSL_91, bindings: [{ buffer: 63, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 51, access: "read" }], workgroups: [157, 1, 1] },
     { name: "step3_grad_b3", label: "grad_b3 = Σ d_h3_mul — reduce_sum %61 at specs/dbn.yaml:39:23 (graph.h3)", wgsl: WGSL_92, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 63, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_d_h3_matmul", label: "d_h3_matmul = matmul(d_h3_mul, W3) — matmul %62 at specs/dbn.yaml:39:18 (graph.h3)", wgsl: WGSL_93, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_d_h3_matmul", label: "d_h3_matmul = matmul(d_h3_mul, W3) — matmul %62 at specs/dbn.yaml:39:18 (graph.h3)", wgsl: WGSL_93, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1], flops: 20000000 },
     { name: "step3_d_h2_mul", label: "d_h2_mul = d_h3_matmul * (h2 * (1 - h2)) — mul %66 at specs/dbn.yaml:38:7 (graph.h2)", wgsl: WGSL_94, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 50, access: "read" }], workgroups: [157, 1, 1] },
     { name: "step3_grad_b2", label: "grad_b2 = Σ d_h2_mul — reduce_sum %67 at specs/dbn.yaml:38:23 (graph.h2)", wgsl: WGSL_95, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 65, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_d_h2_matmul", label: "d_h2_matmul = matmul(d_h2_mul, W2) — matmul %68 at specs/dbn.yaml:38:18 (graph.h2)", wgsl: WGSL_96, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 65, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_d_h2_matmul", label: "d_h2_matmul = matmul(d_h2_mul, W2) — matmul %68 at specs/dbn.yaml:38:18 (graph.h2)", wgsl: WGSL_96, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 65, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1], flops: 20000000 },
     { name: "step3_d_h1_mul", label: "d_h1_mul = d_h2_matmul * (h1 * (1 - h1)) — mul %72 at specs/dbn.yaml:37:7 (graph.h1)", wgsl: WGSL_97, bindings: [{ buffer: 67, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 49, access: "read" }], workgroups: [157, 1, 1] },
     { name: "step3_grad_b1", label: "grad_b1 = Σ d_h1_mul — reduce_sum %73 at specs/dbn.yaml:37:22 (graph.h1)", wgsl: WGSL_98, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 67, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_W1", label: "grad_W1 = matmul(x, d_h1_mul) — matmul %74 at specs/dbn.yaml:37:17 (graph.h1)", wgsl: WGSL_99, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 67, access: "read" }], workgroups: [63, 49, 1] },
+    { name: "step3_grad_W1", label: "grad_W1 = matmul(x, d_h1_mul) — matmul %74 at specs/dbn.yaml:37:17 (graph.h1)", wgsl: WGSL_99, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 67, access: "read" }], workgroups: [16, 13, 1], flops: 15680000 },
     { name: "step3_W1", label: "W1 = W1 - (0.1 * grad_W1) — sub %77 at specs/dbn.yaml:90:16 (phases[3].optimizer)", wgsl: WGSL_100, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 69, access: "read" }], workgroups: [12250, 1, 1] },
     { name: "step3_b1", label: "b1 = b1 - (0.1 * grad_b1) — sub %80 at specs/dbn.yaml:90:16 (phases[3].optimizer)", wgsl: WGSL_101, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 68, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_W2", label: "grad_W2 = matmul(h1, d_h2_mul) — matmul %69 at specs/dbn.yaml:38:18 (graph.h2)", wgsl: WGSL_102, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 65, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step3_grad_W2", label: "grad_W2 = matmul(h1, d_h2_mul) — matmul %69 at specs/dbn.yaml:38:18 (graph.h2)", wgsl: WGSL_102, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 65, access: "read" }], workgroups: [16, 16, 1], flops: 20000000 },
     { name: "step3_W2", label: "W2 = W2 - (0.1 * grad_W2) — sub %83 at specs/dbn.yaml:90:16 (phases[3].optimizer)", wgsl: WGSL_103, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 70, access: "read" }], workgroups: [15625, 1, 1] },
     { name: "step3_b2", label: "b2 = b2 - (0.1 * grad_b2) — sub %85 at specs/dbn.yaml:90:16 (phases[3].optimizer)", wgsl: WGSL_104, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 66, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_W3", label: "grad_W3 = matmul(h2, d_h3_mul) — matmul %63 at specs/dbn.yaml:39:18 (graph.h3)", wgsl: WGSL_105, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 63, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step3_grad_W3", label: "grad_W3 = matmul(h2, d_h3_mul) — matmul %63 at specs/dbn.yaml:39:18 (graph.h3)", wgsl: WGSL_105, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 63, access: "read" }], workgroups: [16, 16, 1], flops: 20000000 },
     { name: "step3_W3", label: "W3 = W3 - (0.1 * grad_W3) — sub %87 at specs/dbn.yaml:90:16 (phases[3].optimizer)", wgsl: WGSL_106, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 70, access: "read" }], workgroups: [15625, 1, 1] },
     { name: "step3_b3", label: "b3 = b3 - (0.1 * grad_b3) — sub %89 at specs/dbn.yaml:90:16 (phases[3].optimizer)", wgsl: WGSL_107, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 64, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_W4", label: "grad_W4 = matmul(h3, d_p_y_given_x_add) — matmul %56 at specs/dbn.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_108, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 52, access: "read" }], workgroups: [1, 63, 1] },
+    { name: "step3_grad_W4", label: "grad_W4 = matmul(h3, d_p_y_given_x_add) — matmul %56 at specs/dbn.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_108, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 52, access: "read" }], workgroups: [1, 63, 1], flops: 200000 },
     { name: "step3_W4", label: "W4 = W4 - (0.1 * grad_W4) — sub %92 at specs/dbn.yaml:90:16 (phases[3].optimizer)", wgsl: WGSL_109, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [157, 1, 1] },
     { name: "step3_b4", label: "b4 = b4 - (0.1 * grad_b4) — sub %94 at specs/dbn.yaml:90:16 (phases[3].optimizer)", wgsl: WGSL_110, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 59, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %10 at specs/dbn.yaml:37:17 (graph.h1)", wgsl: WGSL_111, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "evaluate_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %10 at specs/dbn.yaml:37:17 (graph.h1)", wgsl: WGSL_111, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [63, 1, 1], flops: 15680000 },
     { name: "evaluate_h1", label: "h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/dbn.yaml:37:7 (graph.h1)", wgsl: WGSL_112, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "evaluate_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %14 at specs/dbn.yaml:38:18 (graph.h2)", wgsl: WGSL_113, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "evaluate_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %14 at specs/dbn.yaml:38:18 (graph.h2)", wgsl: WGSL_113, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 20, access: "read" }], workgroups: [63, 1, 1], flops: 20000000 },
     { name: "evaluate_h2", label: "h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/dbn.yaml:38:7 (graph.h2)", wgsl: WGSL_114, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 22, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "evaluate_h3_matmul", label: "h3_matmul = matmul(h2, W3) — matmul %18 at specs/dbn.yaml:39:18 (graph.h3)", wgsl: WGSL_115, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "evaluate_h3_matmul", label: "h3_matmul = matmul(h2, W3) — matmul %18 at specs/dbn.yaml:39:18 (graph.h3)", wgsl: WGSL_115, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1], flops: 20000000 },
     { name: "evaluate_h3", label: "h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/dbn.yaml:39:7 (graph.h3)", wgsl: WGSL_116, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 37, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/dbn.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_117, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 53, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/dbn.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_117, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 53, access: "read" }], workgroups: [1, 1, 1], flops: 200000 },
     { name: "evaluate_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/dbn.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_118, bindings: [{ buffer: 74, access: "read_write" }, { buffer: 73, access: "read" }, { buffer: 55, access: "read" }], workgroups: [2, 1, 1] },
     { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %25 at specs/dbn.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_119, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 74, access: "read" }], workgroups: [1, 1, 1] },
     { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %29 at specs/dbn.yaml:40:16 (graph.p_y_given_x)", wgsl: WGSL_120, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 74, access: "read" }, { buffer: 75, access: "read" }], workgroups: [2, 1, 1] },

@@ -112,31 +112,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 78399u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 200u + (wid.x * 16u + (li4 + 0u) % 16u), 156799u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 200u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 2: h1_add = h1_matmul + b1 — add %16 at specs/dnn.yaml:30:41 (graph.h1)
@@ -274,31 +263,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 13u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 200u) { va11 = in1[ar7 * 200u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 200u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 13u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 200u + (t2 * 16u + (li4 + 0u) % 16u), 19999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 200u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 200u + (wid.x * 16u + (li4 + 0u) % 16u), 39999u)], (t2 * 16u + (li4 + 0u) / 16u) < 200u && (wid.x * 16u + (li4 + 0u) % 16u) < 200u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 6: h2_add = h2_matmul + b2 — add %27 at specs/dnn.yaml:31:28 (graph.h2)
@@ -436,31 +414,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 13u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 200u) { va11 = in1[ar7 * 200u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 200u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 13u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 200u + (t2 * 16u + (li4 + 0u) % 16u), 19999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 200u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 1999u)], (t2 * 16u + (li4 + 0u) / 16u) < 200u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 10: p_y_given_x_add = p_y_given_x_matmul + b3 — add %36 at specs/dnn.yaml:32:32 (graph.p_y_given_x)
@@ -759,31 +726,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 10u) { va11 = in1[ar7 * 10u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 200u) { vb12 = in2[bc10 * 10u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 10u + (t2 * 16u + (li4 + 0u) % 16u), 999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 10u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 10u + (t2 * 16u + (li4 + 0u) % 16u), 1999u)], (t2 * 16u + (li4 + 0u) % 16u) < 10u && (wid.x * 16u + (li4 + 0u) / 16u) < 200u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 28: d_p_y_given_x_matmul2 = matmul(h2, d_p_y_given_x_add) — matmul %80 at specs/dnn.yaml:32:27 (graph.p_y_given_x)
@@ -795,31 +751,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 7u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 200u && ap8 < 100u) { va11 = in1[ap8 * 200u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 100u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 7u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 200u + (wid.y * 16u + (li4 + 0u) % 16u), 19999u)], (wid.y * 16u + (li4 + 0u) % 16u) < 200u && (t2 * 16u + (li4 + 0u) / 16u) < 100u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 999u)], (t2 * 16u + (li4 + 0u) / 16u) < 100u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 200u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 200u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 29: grad_W3 = (0.0002 * W3) + d_p_y_given_x_matmul2 — add %81 at specs/dnn.yaml:32:27 (graph.p_y_given_x)
@@ -875,31 +820,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 13u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 200u) { va11 = in1[ar7 * 200u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 200u && bc10 < 200u) { vb12 = in2[bc10 * 200u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 13u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 200u + (t2 * 16u + (li4 + 0u) % 16u), 19999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 200u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 200u + (t2 * 16u + (li4 + 0u) % 16u), 39999u)], (t2 * 16u + (li4 + 0u) % 16u) < 200u && (wid.x * 16u + (li4 + 0u) / 16u) < 200u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 33: d_h2_matmul2 = matmul(h1, d_h2_select) — matmul %88 at specs/dnn.yaml:31:23 (graph.h2)
@@ -908,34 +842,28 @@ const WGSL_33 = `// d_h2_matmul2 = matmul(h1, d_h2_select) — matmul %88 at spe
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
 var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 512>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 7u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 200u && ap8 < 100u) { va11 = in1[ap8 * 200u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 100u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  for (var t2 = 0u; t2 < 7u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 200u + (wid.y * 16u + (li4 + 0u) % 16u), 19999u)], (wid.y * 16u + (li4 + 0u) % 16u) < 200u && (t2 * 16u + (li4 + 0u) / 16u) < 100u);
+  tileB1[((li4 + 0u) / 32u) * 32u + (li4 + 0u) % 32u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 32u) * 200u + (wid.x * 32u + (li4 + 0u) % 32u), 19999u)], (t2 * 16u + (li4 + 0u) / 32u) < 100u && (wid.x * 32u + (li4 + 0u) % 32u) < 200u);
+  tileB1[((li4 + 256u) / 32u) * 32u + (li4 + 256u) % 32u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 32u) * 200u + (wid.x * 32u + (li4 + 256u) % 32u), 19999u)], (t2 * 16u + (li4 + 256u) / 32u) < 100u && (wid.x * 32u + (li4 + 256u) % 32u) < 200u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a7 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b8 = tileB1[p3 * 32u + lid.x + 0u];
+    let b9 = tileB1[p3 * 32u + lid.x + 16u];
+    acc5 += a7 * b8;
+    acc6 += a7 * b9;
   }
   workgroupBarrier();
   }
-  if (row2 < 200u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 200u && (wid.x * 32u + lid.x + 0u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 32u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 16u + lid.y + 0u) < 200u && (wid.x * 32u + lid.x + 16u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 32u + lid.x + 16u)] = acc6; }
 }
 `;
 // Kernel 34: grad_W2 = (0.0002 * W2) + d_h2_matmul2 — add %89 at specs/dnn.yaml:31:23 (graph.h2)
@@ -987,35 +915,53 @@ const WGSL_37 = `// d_h1_matmul = matmul(h1_div, d_h1_select) — matmul %95 at 
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 512>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 7u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 784u && ap8 < 100u) { va11 = in1[ap8 * 784u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 100u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  for (var t2 = 0u; t2 < 7u; t2++) {
+  tileA0[((li4 + 0u) % 32u) * 16u + (li4 + 0u) / 32u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 32u) * 784u + (wid.y * 32u + (li4 + 0u) % 32u), 78399u)], (wid.y * 32u + (li4 + 0u) % 32u) < 784u && (t2 * 16u + (li4 + 0u) / 32u) < 100u);
+  tileA0[((li4 + 256u) % 32u) * 16u + (li4 + 256u) / 32u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 32u) * 784u + (wid.y * 32u + (li4 + 256u) % 32u), 78399u)], (wid.y * 32u + (li4 + 256u) % 32u) < 784u && (t2 * 16u + (li4 + 256u) / 32u) < 100u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 200u + (wid.x * 64u + (li4 + 0u) % 64u), 19999u)], (t2 * 16u + (li4 + 0u) / 64u) < 100u && (wid.x * 64u + (li4 + 0u) % 64u) < 200u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 200u + (wid.x * 64u + (li4 + 256u) % 64u), 19999u)], (t2 * 16u + (li4 + 256u) / 64u) < 100u && (wid.x * 64u + (li4 + 256u) % 64u) < 200u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 200u + (wid.x * 64u + (li4 + 512u) % 64u), 19999u)], (t2 * 16u + (li4 + 512u) / 64u) < 100u && (wid.x * 64u + (li4 + 512u) % 64u) < 200u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 200u + (wid.x * 64u + (li4 + 768u) % 64u), 19999u)], (t2 * 16u + (li4 + 768u) / 64u) < 100u && (wid.x * 64u + (li4 + 768u) % 64u) < 200u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a13 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a14 = tileA0[(lid.y + 16u) * 16u + p3];
+    let b15 = tileB1[p3 * 64u + lid.x + 0u];
+    let b16 = tileB1[p3 * 64u + lid.x + 16u];
+    let b17 = tileB1[p3 * 64u + lid.x + 32u];
+    let b18 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a13 * b15;
+    acc6 += a13 * b16;
+    acc7 += a13 * b17;
+    acc8 += a13 * b18;
+    acc9 += a14 * b15;
+    acc10 += a14 * b16;
+    acc11 += a14 * b17;
+    acc12 += a14 * b18;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 784u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+  if ((wid.y * 32u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 0u) < 200u) { out[(wid.y * 32u + lid.y + 0u) * 200u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 32u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 16u) < 200u) { out[(wid.y * 32u + lid.y + 0u) * 200u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 32u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 32u) < 200u) { out[(wid.y * 32u + lid.y + 0u) * 200u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 32u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 48u) < 200u) { out[(wid.y * 32u + lid.y + 0u) * 200u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 32u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 0u) < 200u) { out[(wid.y * 32u + lid.y + 16u) * 200u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 32u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 16u) < 200u) { out[(wid.y * 32u + lid.y + 16u) * 200u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 32u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 32u) < 200u) { out[(wid.y * 32u + lid.y + 16u) * 200u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 32u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 48u) < 200u) { out[(wid.y * 32u + lid.y + 16u) * 200u + (wid.x * 64u + lid.x + 48u)] = acc12; }
 }
 `;
 // Kernel 38: grad_W1 = (0.0002 * W1) + d_h1_matmul — add %96 at specs/dnn.yaml:30:36 (graph.h1)
@@ -1346,31 +1292,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 78399u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 200u + (wid.x * 16u + (li4 + 0u) % 16u), 156799u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 200u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 64: h1 = maximum(h1_matmul + b1, 0) — maximum %12 at specs/dnn.yaml:30:15 (graph.h1)
@@ -1395,31 +1330,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 13u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 200u) { va11 = in1[ar7 * 200u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 200u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 13u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 200u + (t2 * 16u + (li4 + 0u) % 16u), 19999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 200u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 200u + (wid.x * 16u + (li4 + 0u) % 16u), 39999u)], (t2 * 16u + (li4 + 0u) / 16u) < 200u && (wid.x * 16u + (li4 + 0u) % 16u) < 200u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 66: h2 = maximum(h2_matmul + b2, 0) — maximum %16 at specs/dnn.yaml:31:15 (graph.h2)
@@ -1444,31 +1368,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 13u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 200u) { va11 = in1[ar7 * 200u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 200u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 13u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 200u + (t2 * 16u + (li4 + 0u) % 16u), 19999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 200u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 1999u)], (t2 * 16u + (li4 + 0u) / 16u) < 200u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 68: p_y_given_x_add = p_y_given_x_matmul + b3 — add %19 at specs/dnn.yaml:32:32 (graph.p_y_given_x)
@@ -1717,15 +1630,15 @@ export const plan: GpuPlan = {
   ],
   kernels: [
     { name: "step0_h1_div", label: "h1_div = (x * cast(compare(random_uniform(), 0.8))) / 0.8 — div %13 at specs/dnn.yaml:30:20 (graph.h1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [1225, 1, 1] },
-    { name: "step0_h1_matmul", label: "h1_matmul = matmul(h1_div, W1) — matmul %14 at specs/dnn.yaml:30:36 (graph.h1)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [13, 7, 1] },
+    { name: "step0_h1_matmul", label: "h1_matmul = matmul(h1_div, W1) — matmul %14 at specs/dnn.yaml:30:36 (graph.h1)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [13, 7, 1], flops: 31360000 },
     { name: "step0_h1_add", label: "h1_add = h1_matmul + b1 — add %16 at specs/dnn.yaml:30:41 (graph.h1)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 7, access: "read" }], workgroups: [313, 1, 1] },
     { name: "step0_h1_cast", label: "h1_cast = cast(compare(random_uniform(), 0.5)) — cast %22 at specs/dnn.yaml:30:7 (graph.h1)", wgsl: WGSL_3, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [313, 1, 1] },
     { name: "step0_h1", label: "h1 = (maximum(h1_add, 0) * h1_cast) / 0.5 — div %24 at specs/dnn.yaml:30:7 (graph.h1)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 4, access: "read" }], workgroups: [313, 1, 1] },
-    { name: "step0_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %25 at specs/dnn.yaml:31:23 (graph.h2)", wgsl: WGSL_5, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [13, 7, 1] },
+    { name: "step0_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %25 at specs/dnn.yaml:31:23 (graph.h2)", wgsl: WGSL_5, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [13, 7, 1], flops: 8000000 },
     { name: "step0_h2_add", label: "h2_add = h2_matmul + b2 — add %27 at specs/dnn.yaml:31:28 (graph.h2)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 12, access: "read" }], workgroups: [313, 1, 1] },
     { name: "step0_h2_cast", label: "h2_cast = cast(compare(random_uniform(), 0.5)) — cast %31 at specs/dnn.yaml:31:7 (graph.h2)", wgsl: WGSL_7, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [313, 1, 1] },
     { name: "step0_h2", label: "h2 = (maximum(h2_add, 0) * h2_cast) / 0.5 — div %33 at specs/dnn.yaml:31:7 (graph.h2)", wgsl: WGSL_8, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 9, access: "read" }], workgroups: [313, 1, 1] },
-    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h2, W3) — matmul %34 at specs/dnn.yaml:32:27 (graph.p_y_given_x)", wgsl: WGSL_9, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 15, access: "read" }], workgroups: [1, 7, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h2, W3) — matmul %34 at specs/dnn.yaml:32:27 (graph.p_y_given_x)", wgsl: WGSL_9, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 15, access: "read" }], workgroups: [1, 7, 1], flops: 400000 },
     { name: "step0_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b3 — add %36 at specs/dnn.yaml:32:32 (graph.p_y_given_x)", wgsl: WGSL_10, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 17, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step0_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %37 at specs/dnn.yaml:32:16 (graph.p_y_given_x)", wgsl: WGSL_11, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %41 at specs/dnn.yaml:32:16 (graph.p_y_given_x)", wgsl: WGSL_12, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 18, access: "read" }], workgroups: [16, 1, 1] },
@@ -1743,17 +1656,17 @@ export const plan: GpuPlan = {
     { name: "step0_d_cost_nll_div", label: "d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %73 at specs/dnn.yaml:35:10 (losses.cost.nll)", wgsl: WGSL_24, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 18, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-1 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %77 at specs/dnn.yaml:32:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 22, access: "read" }, { buffer: 16, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step0_grad_b3", label: "grad_b3 = Σ d_p_y_given_x_add — reduce_sum %78 at specs/dnn.yaml:32:32 (graph.p_y_given_x)", wgsl: WGSL_26, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W3) — matmul %79 at specs/dnn.yaml:32:27 (graph.p_y_given_x)", wgsl: WGSL_27, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 15, access: "read" }], workgroups: [13, 7, 1] },
-    { name: "step0_d_p_y_given_x_matmul2", label: "d_p_y_given_x_matmul2 = matmul(h2, d_p_y_given_x_add) — matmul %80 at specs/dnn.yaml:32:27 (graph.p_y_given_x)", wgsl: WGSL_28, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 14, access: "read" }], workgroups: [1, 13, 1] },
+    { name: "step0_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W3) — matmul %79 at specs/dnn.yaml:32:27 (graph.p_y_given_x)", wgsl: WGSL_27, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 15, access: "read" }], workgroups: [13, 7, 1], flops: 400000 },
+    { name: "step0_d_p_y_given_x_matmul2", label: "d_p_y_given_x_matmul2 = matmul(h2, d_p_y_given_x_add) — matmul %80 at specs/dnn.yaml:32:27 (graph.p_y_given_x)", wgsl: WGSL_28, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 14, access: "read" }], workgroups: [1, 13, 1], flops: 400000 },
     { name: "step0_grad_W3", label: "grad_W3 = (0.0002 * W3) + d_p_y_given_x_matmul2 — add %81 at specs/dnn.yaml:32:27 (graph.p_y_given_x)", wgsl: WGSL_29, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 30, access: "read" }], workgroups: [32, 1, 1] },
     { name: "step0_d_h2_select", label: "d_h2_select = select(compare(h2_add, 0), (d_p_y_given_x_matmul / 0.5) * h2_cast, 0) — select %85 at specs/dnn.yaml:31:15 (graph.h2)", wgsl: WGSL_30, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 29, access: "read" }, { buffer: 9, access: "read" }], workgroups: [313, 1, 1] },
     { name: "step0_grad_b2", label: "grad_b2 = Σ d_h2_select — reduce_sum %86 at specs/dnn.yaml:31:28 (graph.h2)", wgsl: WGSL_31, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_d_h2_matmul", label: "d_h2_matmul = matmul(d_h2_select, W2) — matmul %87 at specs/dnn.yaml:31:23 (graph.h2)", wgsl: WGSL_32, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 10, access: "read" }], workgroups: [13, 7, 1] },
-    { name: "step0_d_h2_matmul2", label: "d_h2_matmul2 = matmul(h1, d_h2_select) — matmul %88 at specs/dnn.yaml:31:23 (graph.h2)", wgsl: WGSL_33, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 13, access: "read" }], workgroups: [13, 13, 1] },
+    { name: "step0_d_h2_matmul", label: "d_h2_matmul = matmul(d_h2_select, W2) — matmul %87 at specs/dnn.yaml:31:23 (graph.h2)", wgsl: WGSL_32, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 10, access: "read" }], workgroups: [13, 7, 1], flops: 8000000 },
+    { name: "step0_d_h2_matmul2", label: "d_h2_matmul2 = matmul(h1, d_h2_select) — matmul %88 at specs/dnn.yaml:31:23 (graph.h2)", wgsl: WGSL_33, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 13, access: "read" }], workgroups: [7, 13, 1], flops: 8000000 },
     { name: "step0_grad_W2", label: "grad_W2 = (0.0002 * W2) + d_h2_matmul2 — add %89 at specs/dnn.yaml:31:23 (graph.h2)", wgsl: WGSL_34, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 33, access: "read" }], workgroups: [625, 1, 1] },
     { name: "step0_d_h1_select", label: "d_h1_select = select(compare(h1_add, 0), (d_h2_matmul / 0.5) * h1_cast, 0) — select %93 at specs/dnn.yaml:30:15 (graph.h1)", wgsl: WGSL_35, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 29, access: "read" }, { buffer: 4, access: "read" }], workgroups: [313, 1, 1] },
     { name: "step0_grad_b1", label: "grad_b1 = Σ d_h1_select — reduce_sum %94 at specs/dnn.yaml:30:41 (graph.h1)", wgsl: WGSL_36, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_d_h1_matmul", label: "d_h1_matmul = matmul(h1_div, d_h1_select) — matmul %95 at specs/dnn.yaml:30:36 (graph.h1)", wgsl: WGSL_37, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 9, access: "read" }], workgroups: [13, 49, 1] },
+    { name: "step0_d_h1_matmul", label: "d_h1_matmul = matmul(h1_div, d_h1_select) — matmul %95 at specs/dnn.yaml:30:36 (graph.h1)", wgsl: WGSL_37, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 9, access: "read" }], workgroups: [4, 25, 1], flops: 31360000 },
     { name: "step0_grad_W1", label: "grad_W1 = (0.0002 * W1) + d_h1_matmul — add %96 at specs/dnn.yaml:30:36 (graph.h1)", wgsl: WGSL_38, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 36, access: "read" }], workgroups: [2450, 1, 1] },
     { name: "step0_new_train_adadelta_g2_W1", label: "new_train_adadelta_g2_W1 = (0.95 * train_adadelta_g2_W1) + (0.050000000000000044 * (grad_W1 * grad_W1)) — add %104 at specs/dnn.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_39, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 37, access: "read" }], workgroups: [2450, 1, 1] },
     { name: "step0_optimizer_neg", label: "optimizer_neg = -((sqrt(train_adadelta_dx2_W1 + 0.000001) / sqrt(new_train_adadelta_g2_W1 + 0.000001)) * grad_W1) — neg %112 at specs/dnn.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_40, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 40, access: "read" }, { buffer: 36, access: "read" }, { buffer: 37, access: "read" }], workgroups: [2450, 1, 1] },
@@ -1779,11 +1692,11 @@ export const plan: GpuPlan = {
     { name: "step0_optimizer_neg6", label: "optimizer_neg6 = -((sqrt(train_adadelta_dx2_b3 + 0.000001) / sqrt(new_train_adadelta_g2_b3 + 0.000001)) * grad_b3) — neg %214 at specs/dnn.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_60, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 56, access: "read" }, { buffer: 53, access: "read" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_train_adadelta_dx2_b3", label: "train_adadelta_dx2_b3 = (0.95 * train_adadelta_dx2_b3) + (0.050000000000000044 * (optimizer_neg6 * optimizer_neg6)) — add %218 at specs/dnn.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_61, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 55, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_b3", label: "b3 = b3 + optimizer_neg6 — add %219 at specs/dnn.yaml:43:16 (phases[0].optimizer)", wgsl: WGSL_62, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 55, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %8 at specs/dnn.yaml:30:36 (graph.h1)", wgsl: WGSL_63, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [13, 7, 1] },
+    { name: "evaluate_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %8 at specs/dnn.yaml:30:36 (graph.h1)", wgsl: WGSL_63, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [13, 7, 1], flops: 31360000 },
     { name: "evaluate_h1", label: "h1 = maximum(h1_matmul + b1, 0) — maximum %12 at specs/dnn.yaml:30:15 (graph.h1)", wgsl: WGSL_64, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 7, access: "read" }], workgroups: [313, 1, 1] },
-    { name: "evaluate_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %13 at specs/dnn.yaml:31:23 (graph.h2)", wgsl: WGSL_65, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 58, access: "read" }, { buffer: 10, access: "read" }], workgroups: [13, 7, 1] },
+    { name: "evaluate_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %13 at specs/dnn.yaml:31:23 (graph.h2)", wgsl: WGSL_65, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 58, access: "read" }, { buffer: 10, access: "read" }], workgroups: [13, 7, 1], flops: 8000000 },
     { name: "evaluate_h2", label: "h2 = maximum(h2_matmul + b2, 0) — maximum %16 at specs/dnn.yaml:31:15 (graph.h2)", wgsl: WGSL_66, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 12, access: "read" }], workgroups: [313, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h2, W3) — matmul %17 at specs/dnn.yaml:32:27 (graph.p_y_given_x)", wgsl: WGSL_67, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 58, access: "read" }, { buffer: 15, access: "read" }], workgroups: [1, 7, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h2, W3) — matmul %17 at specs/dnn.yaml:32:27 (graph.p_y_given_x)", wgsl: WGSL_67, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 58, access: "read" }, { buffer: 15, access: "read" }], workgroups: [1, 7, 1], flops: 400000 },
     { name: "evaluate_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b3 — add %19 at specs/dnn.yaml:32:32 (graph.p_y_given_x)", wgsl: WGSL_68, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 59, access: "read" }, { buffer: 17, access: "read" }], workgroups: [16, 1, 1] },
     { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %20 at specs/dnn.yaml:32:16 (graph.p_y_given_x)", wgsl: WGSL_69, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 60, access: "read" }], workgroups: [2, 1, 1] },
     { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %24 at specs/dnn.yaml:32:16 (graph.p_y_given_x)", wgsl: WGSL_70, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 60, access: "read" }, { buffer: 61, access: "read" }], workgroups: [16, 1, 1] },

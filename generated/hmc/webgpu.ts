@@ -24,31 +24,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 3u && ap8 < 5u) { va11 = in1[ar7 * 5u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 5u && bc10 < 5u) { vb12 = in2[bp9 * 5u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 5u + (t2 * 16u + (li4 + 0u) % 16u), 14u)], (wid.y * 16u + (li4 + 0u) / 16u) < 3u && (t2 * 16u + (li4 + 0u) % 16u) < 5u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 5u + (wid.x * 16u + (li4 + 0u) % 16u), 24u)], (t2 * 16u + (li4 + 0u) / 16u) < 5u && (wid.x * 16u + (li4 + 0u) % 16u) < 5u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 3u && col3 < 5u) { out[row2 * 5u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 3u && (wid.x * 16u + lid.x + 0u) < 5u) { out[(wid.y * 16u + lid.y + 0u) * 5u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 2: energy0_reducesum = Σ (energy0_matmul * energy0_sub) — reduce_sum %9 at specs/hmc.yaml:34:18 (graph.energy0)
@@ -219,31 +208,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 3u && ap8 < 5u) { va11 = in1[ar7 * 5u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 5u && bc10 < 5u) { vb12 = in2[bc10 * 5u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 5u + (t2 * 16u + (li4 + 0u) % 16u), 14u)], (wid.y * 16u + (li4 + 0u) / 16u) < 3u && (t2 * 16u + (li4 + 0u) % 16u) < 5u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 5u + (t2 * 16u + (li4 + 0u) % 16u), 24u)], (t2 * 16u + (li4 + 0u) % 16u) < 5u && (wid.x * 16u + (li4 + 0u) / 16u) < 5u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 3u && col3 < 5u) { out[row2 * 5u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 3u && (wid.x * 16u + lid.x + 0u) < 5u) { out[(wid.y * 16u + lid.y + 0u) * 5u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 8: vel_half = velocity - (vel_half_mul * ((0.5 * energy0_matmul) + d_energy0_matmul)) — sub %27 at specs/hmc.yaml:37:22 (graph.vel_half)
@@ -297,31 +275,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 3u && ap8 < 5u) { va11 = in1[ar7 * 5u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 5u && bc10 < 5u) { vb12 = in2[bp9 * 5u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 5u + (t2 * 16u + (li4 + 0u) % 16u), 14u)], (wid.y * 16u + (li4 + 0u) / 16u) < 3u && (t2 * 16u + (li4 + 0u) % 16u) < 5u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 5u + (wid.x * 16u + (li4 + 0u) % 16u), 24u)], (t2 * 16u + (li4 + 0u) / 16u) < 5u && (wid.x * 16u + (li4 + 0u) % 16u) < 5u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 3u && col3 < 5u) { out[row2 * 5u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 3u && (wid.x * 16u + lid.x + 0u) < 5u) { out[(wid.y * 16u + lid.y + 0u) * 5u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 12: d_leapfrog_body_e_mul = 0.5 * leapfrog_body_e_sub — mul %9 at specs/hmc.yaml:47:45 (graph.leapfrog.body.e)
@@ -345,31 +312,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 3u && ap8 < 5u) { va11 = in1[ar7 * 5u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 5u && bc10 < 5u) { vb12 = in2[bc10 * 5u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 5u + (t2 * 16u + (li4 + 0u) % 16u), 14u)], (wid.y * 16u + (li4 + 0u) / 16u) < 3u && (t2 * 16u + (li4 + 0u) % 16u) < 5u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 5u + (t2 * 16u + (li4 + 0u) % 16u), 24u)], (t2 * 16u + (li4 + 0u) % 16u) < 5u && (wid.x * 16u + (li4 + 0u) / 16u) < 5u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 3u && col3 < 5u) { out[row2 * 5u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 3u && (wid.x * 16u + lid.x + 0u) < 5u) { out[(wid.y * 16u + lid.y + 0u) * 5u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 14: _1 = leapfrog_scan_carry1 - (stepsize * ((0.5 * leapfrog_body_e_matmul) + d_leapfrog_body_e_matmul)) — sub %15 at specs/hmc.yaml:48:22 (graph.leapfrog.body.vel_new)
@@ -423,31 +379,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 3u && ap8 < 5u) { va11 = in1[ar7 * 5u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 5u && bc10 < 5u) { vb12 = in2[bp9 * 5u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 5u + (t2 * 16u + (li4 + 0u) % 16u), 14u)], (wid.y * 16u + (li4 + 0u) / 16u) < 3u && (t2 * 16u + (li4 + 0u) % 16u) < 5u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 5u + (wid.x * 16u + (li4 + 0u) % 16u), 24u)], (t2 * 16u + (li4 + 0u) / 16u) < 5u && (wid.x * 16u + (li4 + 0u) % 16u) < 5u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 3u && col3 < 5u) { out[row2 * 5u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 3u && (wid.x * 16u + lid.x + 0u) < 5u) { out[(wid.y * 16u + lid.y + 0u) * 5u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 18: energy_end_reducesum = Σ (energy_end_matmul * energy_end_sub) — reduce_sum %37 at specs/hmc.yaml:53:21 (graph.energy_end)
@@ -489,31 +434,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 3u && ap8 < 5u) { va11 = in1[ar7 * 5u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 5u && bc10 < 5u) { vb12 = in2[bc10 * 5u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 5u + (t2 * 16u + (li4 + 0u) % 16u), 14u)], (wid.y * 16u + (li4 + 0u) / 16u) < 3u && (t2 * 16u + (li4 + 0u) % 16u) < 5u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 5u + (t2 * 16u + (li4 + 0u) % 16u), 24u)], (t2 * 16u + (li4 + 0u) % 16u) < 5u && (wid.x * 16u + (li4 + 0u) / 16u) < 5u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 3u && col3 < 5u) { out[row2 * 5u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 3u && (wid.x * 16u + lid.x + 0u) < 5u) { out[(wid.y * 16u + lid.y + 0u) * 5u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 21: vel_end_half = leapfrog_scan_final1 - (vel_half_mul * ((0.5 * energy_end_matmul) + d_energy_end_matmul)) — sub %44 at specs/hmc.yaml:54:25 (graph.vel_end_half)
@@ -728,31 +662,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 3u && ap8 < 5u) { va11 = in1[ar7 * 5u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 5u && bc10 < 5u) { vb12 = in2[bp9 * 5u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 5u + (t2 * 16u + (li4 + 0u) % 16u), 14u)], (wid.y * 16u + (li4 + 0u) / 16u) < 3u && (t2 * 16u + (li4 + 0u) % 16u) < 5u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 5u + (wid.x * 16u + (li4 + 0u) % 16u), 24u)], (t2 * 16u + (li4 + 0u) / 16u) < 5u && (wid.x * 16u + (li4 + 0u) % 16u) < 5u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 3u && col3 < 5u) { out[row2 * 5u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 3u && (wid.x * 16u + lid.x + 0u) < 5u) { out[(wid.y * 16u + lid.y + 0u) * 5u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 30: energy0_reducesum = Σ (energy0_matmul * energy0_sub) — reduce_sum %9 at specs/hmc.yaml:34:18 (graph.energy0)
@@ -923,31 +846,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 3u && ap8 < 5u) { va11 = in1[ar7 * 5u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 5u && bc10 < 5u) { vb12 = in2[bc10 * 5u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 5u + (t2 * 16u + (li4 + 0u) % 16u), 14u)], (wid.y * 16u + (li4 + 0u) / 16u) < 3u && (t2 * 16u + (li4 + 0u) % 16u) < 5u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 5u + (t2 * 16u + (li4 + 0u) % 16u), 24u)], (t2 * 16u + (li4 + 0u) % 16u) < 5u && (wid.x * 16u + (li4 + 0u) / 16u) < 5u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 3u && col3 < 5u) { out[row2 * 5u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 3u && (wid.x * 16u + lid.x + 0u) < 5u) { out[(wid.y * 16u + lid.y + 0u) * 5u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 36: vel_half = velocity - (vel_half_mul * ((0.5 * energy0_matmul) + d_energy0_matmul)) — sub %27 at specs/hmc.yaml:37:22 (graph.vel_half)
@@ -1001,31 +913,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 3u && ap8 < 5u) { va11 = in1[ar7 * 5u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 5u && bc10 < 5u) { vb12 = in2[bp9 * 5u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 5u + (t2 * 16u + (li4 + 0u) % 16u), 14u)], (wid.y * 16u + (li4 + 0u) / 16u) < 3u && (t2 * 16u + (li4 + 0u) % 16u) < 5u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 5u + (wid.x * 16u + (li4 + 0u) % 16u), 24u)], (t2 * 16u + (li4 + 0u) / 16u) < 5u && (wid.x * 16u + (li4 + 0u) % 16u) < 5u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 3u && col3 < 5u) { out[row2 * 5u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 3u && (wid.x * 16u + lid.x + 0u) < 5u) { out[(wid.y * 16u + lid.y + 0u) * 5u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 40: d_leapfrog_body_e_mul = 0.5 * leapfrog_body_e_sub — mul %9 at specs/hmc.yaml:47:45 (graph.leapfrog.body.e)
@@ -1049,31 +950,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 3u && ap8 < 5u) { va11 = in1[ar7 * 5u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 5u && bc10 < 5u) { vb12 = in2[bc10 * 5u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 5u + (t2 * 16u + (li4 + 0u) % 16u), 14u)], (wid.y * 16u + (li4 + 0u) / 16u) < 3u && (t2 * 16u + (li4 + 0u) % 16u) < 5u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 5u + (t2 * 16u + (li4 + 0u) % 16u), 24u)], (t2 * 16u + (li4 + 0u) % 16u) < 5u && (wid.x * 16u + (li4 + 0u) / 16u) < 5u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 3u && col3 < 5u) { out[row2 * 5u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 3u && (wid.x * 16u + lid.x + 0u) < 5u) { out[(wid.y * 16u + lid.y + 0u) * 5u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 42: _1 = leapfrog_scan_carry1 - (stepsize * ((0.5 * leapfrog_body_e_matmul) + d_leapfrog_body_e_matmul)) — sub %15 at specs/hmc.yaml:48:22 (graph.leapfrog.body.vel_new)
@@ -1127,31 +1017,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 3u && ap8 < 5u) { va11 = in1[ar7 * 5u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 5u && bc10 < 5u) { vb12 = in2[bp9 * 5u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 5u + (t2 * 16u + (li4 + 0u) % 16u), 14u)], (wid.y * 16u + (li4 + 0u) / 16u) < 3u && (t2 * 16u + (li4 + 0u) % 16u) < 5u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 5u + (wid.x * 16u + (li4 + 0u) % 16u), 24u)], (t2 * 16u + (li4 + 0u) / 16u) < 5u && (wid.x * 16u + (li4 + 0u) % 16u) < 5u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 3u && col3 < 5u) { out[row2 * 5u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 3u && (wid.x * 16u + lid.x + 0u) < 5u) { out[(wid.y * 16u + lid.y + 0u) * 5u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 46: energy_end_reducesum = Σ (energy_end_matmul * energy_end_sub) — reduce_sum %37 at specs/hmc.yaml:53:21 (graph.energy_end)
@@ -1193,31 +1072,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 3u && ap8 < 5u) { va11 = in1[ar7 * 5u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 5u && bc10 < 5u) { vb12 = in2[bc10 * 5u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 5u + (t2 * 16u + (li4 + 0u) % 16u), 14u)], (wid.y * 16u + (li4 + 0u) / 16u) < 3u && (t2 * 16u + (li4 + 0u) % 16u) < 5u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 5u + (t2 * 16u + (li4 + 0u) % 16u), 24u)], (t2 * 16u + (li4 + 0u) % 16u) < 5u && (wid.x * 16u + (li4 + 0u) / 16u) < 5u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 3u && col3 < 5u) { out[row2 * 5u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 3u && (wid.x * 16u + lid.x + 0u) < 5u) { out[(wid.y * 16u + lid.y + 0u) * 5u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 49: vel_end_half = leapfrog_scan_final1 - (vel_half_mul * ((0.5 * energy_end_matmul) + d_energy_end_matmul)) — sub %44 at specs/hmc.yaml:54:25 (graph.vel_end_half)
@@ -1452,26 +1320,26 @@ export const plan: GpuPlan = {
   ],
   kernels: [
     { name: "step0_energy0_sub", label: "energy0_sub = position - mu — sub %6 at specs/hmc.yaml:34:33 (graph.energy0)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_energy0_matmul", label: "energy0_matmul = matmul(energy0_sub, cov_inv) — matmul %7 at specs/hmc.yaml:34:39 (graph.energy0)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_energy0_matmul", label: "energy0_matmul = matmul(energy0_sub, cov_inv) — matmul %7 at specs/hmc.yaml:34:39 (graph.energy0)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1], flops: 150 },
     { name: "step0_energy0_reducesum", label: "energy0_reducesum = Σ (energy0_matmul * energy0_sub) — reduce_sum %9 at specs/hmc.yaml:34:18 (graph.energy0)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 2, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_velocity", label: "velocity = random_normal() — random_normal %13 at specs/hmc.yaml:35:13 (graph.velocity)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [1, 1, 1] },
     { name: "step0_h_prev_reducesum", label: "h_prev_reducesum = Σ (velocity * velocity) — reduce_sum %15 at specs/hmc.yaml:56:27 (graph.h_prev)", wgsl: WGSL_4, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_vel_half_mul", label: "vel_half_mul = 0.5 * stepsize — mul %18 at specs/hmc.yaml:37:28 (graph.vel_half)", wgsl: WGSL_5, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_d_energy0_mul", label: "d_energy0_mul = 0.5 * energy0_sub — mul %21 at specs/hmc.yaml:34:50 (graph.energy0)", wgsl: WGSL_6, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_energy0_matmul", label: "d_energy0_matmul = matmul(d_energy0_mul, cov_inv) — matmul %23 at specs/hmc.yaml:34:39 (graph.energy0)", wgsl: WGSL_7, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_energy0_matmul", label: "d_energy0_matmul = matmul(d_energy0_mul, cov_inv) — matmul %23 at specs/hmc.yaml:34:39 (graph.energy0)", wgsl: WGSL_7, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1], flops: 150 },
     { name: "step0_vel_half", label: "vel_half = velocity - (vel_half_mul * ((0.5 * energy0_matmul) + d_energy0_matmul)) — sub %27 at specs/hmc.yaml:37:22 (graph.vel_half)", wgsl: WGSL_8, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }, { buffer: 5, access: "read" }, { buffer: 2, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_pos_full", label: "pos_full = position + (stepsize * vel_half) — add %30 at specs/hmc.yaml:38:22 (graph.pos_full)", wgsl: WGSL_9, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 11, access: "read" }, { buffer: 12, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_leapfrog_body_e_sub", label: "leapfrog_body_e_sub = leapfrog_scan_carry0 - mu — sub %5 at specs/hmc.yaml:47:28 (graph.leapfrog.body.e)", wgsl: WGSL_10, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_leapfrog_body_e_matmul", label: "leapfrog_body_e_matmul = matmul(leapfrog_body_e_sub, cov_inv) — matmul %7 at specs/hmc.yaml:47:34 (graph.leapfrog.body.e)", wgsl: WGSL_11, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_leapfrog_body_e_matmul", label: "leapfrog_body_e_matmul = matmul(leapfrog_body_e_sub, cov_inv) — matmul %7 at specs/hmc.yaml:47:34 (graph.leapfrog.body.e)", wgsl: WGSL_11, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1], flops: 150 },
     { name: "step0_d_leapfrog_body_e_mul", label: "d_leapfrog_body_e_mul = 0.5 * leapfrog_body_e_sub — mul %9 at specs/hmc.yaml:47:45 (graph.leapfrog.body.e)", wgsl: WGSL_12, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_leapfrog_body_e_matmul", label: "d_leapfrog_body_e_matmul = matmul(d_leapfrog_body_e_mul, cov_inv) — matmul %11 at specs/hmc.yaml:47:34 (graph.leapfrog.body.e)", wgsl: WGSL_13, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_leapfrog_body_e_matmul", label: "d_leapfrog_body_e_matmul = matmul(d_leapfrog_body_e_mul, cov_inv) — matmul %11 at specs/hmc.yaml:47:34 (graph.leapfrog.body.e)", wgsl: WGSL_13, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1], flops: 150 },
     { name: "step0__1", label: "_1 = leapfrog_scan_carry1 - (stepsize * ((0.5 * leapfrog_body_e_matmul) + d_leapfrog_body_e_matmul)) — sub %15 at specs/hmc.yaml:48:22 (graph.leapfrog.body.vel_new)", wgsl: WGSL_14, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 11, access: "read" }, { buffer: 12, access: "read" }, { buffer: 14, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0__0", label: "_0 = leapfrog_scan_carry0 + (stepsize * _1) — add %17 at specs/hmc.yaml:49:18 (graph.leapfrog.body.pos)", wgsl: WGSL_15, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 11, access: "read" }, { buffer: 15, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_energy_end_sub", label: "energy_end_sub = leapfrog_scan_final0 - mu — sub %34 at specs/hmc.yaml:53:35 (graph.energy_end)", wgsl: WGSL_16, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_energy_end_matmul", label: "energy_end_matmul = matmul(energy_end_sub, cov_inv) — matmul %35 at specs/hmc.yaml:53:41 (graph.energy_end)", wgsl: WGSL_17, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_energy_end_matmul", label: "energy_end_matmul = matmul(energy_end_sub, cov_inv) — matmul %35 at specs/hmc.yaml:53:41 (graph.energy_end)", wgsl: WGSL_17, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1], flops: 150 },
     { name: "step0_energy_end_reducesum", label: "energy_end_reducesum = Σ (energy_end_matmul * energy_end_sub) — reduce_sum %37 at specs/hmc.yaml:53:21 (graph.energy_end)", wgsl: WGSL_18, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 14, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_d_energy_end_mul", label: "d_energy_end_mul = 0.5 * energy_end_sub — mul %39 at specs/hmc.yaml:53:52 (graph.energy_end)", wgsl: WGSL_19, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_energy_end_matmul", label: "d_energy_end_matmul = matmul(d_energy_end_mul, cov_inv) — matmul %41 at specs/hmc.yaml:53:41 (graph.energy_end)", wgsl: WGSL_20, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_d_energy_end_matmul", label: "d_energy_end_matmul = matmul(d_energy_end_mul, cov_inv) — matmul %41 at specs/hmc.yaml:53:41 (graph.energy_end)", wgsl: WGSL_20, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1], flops: 150 },
     { name: "step0_vel_end_half", label: "vel_end_half = leapfrog_scan_final1 - (vel_half_mul * ((0.5 * energy_end_matmul) + d_energy_end_matmul)) — sub %44 at specs/hmc.yaml:54:25 (graph.vel_end_half)", wgsl: WGSL_21, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 10, access: "read" }, { buffer: 13, access: "read" }, { buffer: 2, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_h_next_reducesum", label: "h_next_reducesum = Σ (vel_end_half * vel_end_half) — reduce_sum %46 at specs/hmc.yaml:57:30 (graph.h_next)", wgsl: WGSL_22, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_accept", label: "accept = compare(exp(((0.5 * energy0_reducesum) + (0.5 * h_prev_reducesum)) - ((0.5 * energy_end_reducesum) + (0.5 * h_next_reducesum))) - random_uniform(), 0) — compare %54 at specs/hmc.yaml:58:55 (graph.accept)", wgsl: WGSL_23, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 9, access: "read" }, { buffer: 17, access: "read" }, { buffer: 18, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [1, 1, 1] },
@@ -1480,26 +1348,26 @@ export const plan: GpuPlan = {
     { name: "step0_new_acceptance_rate_reducesum", label: "new_acceptance_rate_reducesum = Σ select(accept, 1, 0) — reduce_sum %70 at specs/hmc.yaml:63:58 (graph.new_acceptance_rate)", wgsl: WGSL_26, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_avg_acceptance_rate", label: "avg_acceptance_rate = (0.9 * avg_acceptance_rate) + (0.03333333333333333 * new_acceptance_rate_reducesum) — add %73 at specs/hmc.yaml:63:50 (graph.new_acceptance_rate)", wgsl: WGSL_27, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step1_energy0_sub", label: "energy0_sub = position - mu — sub %6 at specs/hmc.yaml:34:33 (graph.energy0)", wgsl: WGSL_28, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step1_energy0_matmul", label: "energy0_matmul = matmul(energy0_sub, cov_inv) — matmul %7 at specs/hmc.yaml:34:39 (graph.energy0)", wgsl: WGSL_29, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step1_energy0_matmul", label: "energy0_matmul = matmul(energy0_sub, cov_inv) — matmul %7 at specs/hmc.yaml:34:39 (graph.energy0)", wgsl: WGSL_29, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1], flops: 150 },
     { name: "step1_energy0_reducesum", label: "energy0_reducesum = Σ (energy0_matmul * energy0_sub) — reduce_sum %9 at specs/hmc.yaml:34:18 (graph.energy0)", wgsl: WGSL_30, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 21, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step1_velocity", label: "velocity = random_normal() — random_normal %13 at specs/hmc.yaml:35:13 (graph.velocity)", wgsl: WGSL_31, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [1, 1, 1] },
     { name: "step1_h_prev_reducesum", label: "h_prev_reducesum = Σ (velocity * velocity) — reduce_sum %15 at specs/hmc.yaml:56:27 (graph.h_prev)", wgsl: WGSL_32, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step1_vel_half_mul", label: "vel_half_mul = 0.5 * stepsize — mul %18 at specs/hmc.yaml:37:28 (graph.vel_half)", wgsl: WGSL_33, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step1_d_energy0_mul", label: "d_energy0_mul = 0.5 * energy0_sub — mul %21 at specs/hmc.yaml:34:50 (graph.energy0)", wgsl: WGSL_34, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step1_d_energy0_matmul", label: "d_energy0_matmul = matmul(d_energy0_mul, cov_inv) — matmul %23 at specs/hmc.yaml:34:39 (graph.energy0)", wgsl: WGSL_35, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step1_d_energy0_matmul", label: "d_energy0_matmul = matmul(d_energy0_mul, cov_inv) — matmul %23 at specs/hmc.yaml:34:39 (graph.energy0)", wgsl: WGSL_35, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1], flops: 150 },
     { name: "step1_vel_half", label: "vel_half = velocity - (vel_half_mul * ((0.5 * energy0_matmul) + d_energy0_matmul)) — sub %27 at specs/hmc.yaml:37:22 (graph.vel_half)", wgsl: WGSL_36, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 26, access: "read" }, { buffer: 22, access: "read" }, { buffer: 21, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step1_pos_full", label: "pos_full = position + (stepsize * vel_half) — add %30 at specs/hmc.yaml:38:22 (graph.pos_full)", wgsl: WGSL_37, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 11, access: "read" }, { buffer: 27, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step1_leapfrog_body_e_sub", label: "leapfrog_body_e_sub = leapfrog_scan_carry0 - mu — sub %5 at specs/hmc.yaml:47:28 (graph.leapfrog.body.e)", wgsl: WGSL_38, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step1_leapfrog_body_e_matmul", label: "leapfrog_body_e_matmul = matmul(leapfrog_body_e_sub, cov_inv) — matmul %7 at specs/hmc.yaml:47:34 (graph.leapfrog.body.e)", wgsl: WGSL_39, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step1_leapfrog_body_e_matmul", label: "leapfrog_body_e_matmul = matmul(leapfrog_body_e_sub, cov_inv) — matmul %7 at specs/hmc.yaml:47:34 (graph.leapfrog.body.e)", wgsl: WGSL_39, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1], flops: 150 },
     { name: "step1_d_leapfrog_body_e_mul", label: "d_leapfrog_body_e_mul = 0.5 * leapfrog_body_e_sub — mul %9 at specs/hmc.yaml:47:45 (graph.leapfrog.body.e)", wgsl: WGSL_40, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step1_d_leapfrog_body_e_matmul", label: "d_leapfrog_body_e_matmul = matmul(d_leapfrog_body_e_mul, cov_inv) — matmul %11 at specs/hmc.yaml:47:34 (graph.leapfrog.body.e)", wgsl: WGSL_41, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step1_d_leapfrog_body_e_matmul", label: "d_leapfrog_body_e_matmul = matmul(d_leapfrog_body_e_mul, cov_inv) — matmul %11 at specs/hmc.yaml:47:34 (graph.leapfrog.body.e)", wgsl: WGSL_41, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1], flops: 150 },
     { name: "step1__1", label: "_1 = leapfrog_scan_carry1 - (stepsize * ((0.5 * leapfrog_body_e_matmul) + d_leapfrog_body_e_matmul)) — sub %15 at specs/hmc.yaml:48:22 (graph.leapfrog.body.vel_new)", wgsl: WGSL_42, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 11, access: "read" }, { buffer: 27, access: "read" }, { buffer: 29, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step1__0", label: "_0 = leapfrog_scan_carry0 + (stepsize * _1) — add %17 at specs/hmc.yaml:49:18 (graph.leapfrog.body.pos)", wgsl: WGSL_43, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 11, access: "read" }, { buffer: 30, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step1_energy_end_sub", label: "energy_end_sub = leapfrog_scan_final0 - mu — sub %34 at specs/hmc.yaml:53:35 (graph.energy_end)", wgsl: WGSL_44, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step1_energy_end_matmul", label: "energy_end_matmul = matmul(energy_end_sub, cov_inv) — matmul %35 at specs/hmc.yaml:53:41 (graph.energy_end)", wgsl: WGSL_45, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step1_energy_end_matmul", label: "energy_end_matmul = matmul(energy_end_sub, cov_inv) — matmul %35 at specs/hmc.yaml:53:41 (graph.energy_end)", wgsl: WGSL_45, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1], flops: 150 },
     { name: "step1_energy_end_reducesum", label: "energy_end_reducesum = Σ (energy_end_matmul * energy_end_sub) — reduce_sum %37 at specs/hmc.yaml:53:21 (graph.energy_end)", wgsl: WGSL_46, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 29, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step1_d_energy_end_mul", label: "d_energy_end_mul = 0.5 * energy_end_sub — mul %39 at specs/hmc.yaml:53:52 (graph.energy_end)", wgsl: WGSL_47, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 29, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step1_d_energy_end_matmul", label: "d_energy_end_matmul = matmul(d_energy_end_mul, cov_inv) — matmul %41 at specs/hmc.yaml:53:41 (graph.energy_end)", wgsl: WGSL_48, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step1_d_energy_end_matmul", label: "d_energy_end_matmul = matmul(d_energy_end_mul, cov_inv) — matmul %41 at specs/hmc.yaml:53:41 (graph.energy_end)", wgsl: WGSL_48, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 1, 1], flops: 150 },
     { name: "step1_vel_end_half", label: "vel_end_half = leapfrog_scan_final1 - (vel_half_mul * ((0.5 * energy_end_matmul) + d_energy_end_matmul)) — sub %44 at specs/hmc.yaml:54:25 (graph.vel_end_half)", wgsl: WGSL_49, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 30, access: "read" }, { buffer: 26, access: "read" }, { buffer: 28, access: "read" }, { buffer: 21, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step1_h_next_reducesum", label: "h_next_reducesum = Σ (vel_end_half * vel_end_half) — reduce_sum %46 at specs/hmc.yaml:57:30 (graph.h_next)", wgsl: WGSL_50, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step1_accept", label: "accept = compare(exp(((0.5 * energy0_reducesum) + (0.5 * h_prev_reducesum)) - ((0.5 * energy_end_reducesum) + (0.5 * h_next_reducesum))) - random_uniform(), 0) — compare %54 at specs/hmc.yaml:58:55 (graph.accept)", wgsl: WGSL_51, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 25, access: "read" }, { buffer: 32, access: "read" }, { buffer: 33, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [1, 1, 1] },

@@ -125,35 +125,81 @@ const WGSL_6 = `// h_matmul = matmul(c2, W3) — matmul %22 at specs/lenet.yaml:
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 50u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 500u && ap8 < 800u) { va11 = in1[ar7 * 800u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 800u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 50u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 64u + (li4 + 0u) / 16u) * 800u + (t2 * 16u + (li4 + 0u) % 16u), 399999u)], (wid.y * 64u + (li4 + 0u) / 16u) < 500u && (t2 * 16u + (li4 + 0u) % 16u) < 800u);
+  tileA0[((li4 + 256u) / 16u) * 16u + (li4 + 256u) % 16u] = select(0.0f, in1[min((wid.y * 64u + (li4 + 256u) / 16u) * 800u + (t2 * 16u + (li4 + 256u) % 16u), 399999u)], (wid.y * 64u + (li4 + 256u) / 16u) < 500u && (t2 * 16u + (li4 + 256u) % 16u) < 800u);
+  tileA0[((li4 + 512u) / 16u) * 16u + (li4 + 512u) % 16u] = select(0.0f, in1[min((wid.y * 64u + (li4 + 512u) / 16u) * 800u + (t2 * 16u + (li4 + 512u) % 16u), 399999u)], (wid.y * 64u + (li4 + 512u) / 16u) < 500u && (t2 * 16u + (li4 + 512u) % 16u) < 800u);
+  tileA0[((li4 + 768u) / 16u) * 16u + (li4 + 768u) % 16u] = select(0.0f, in1[min((wid.y * 64u + (li4 + 768u) / 16u) * 800u + (t2 * 16u + (li4 + 768u) % 16u), 399999u)], (wid.y * 64u + (li4 + 768u) / 16u) < 500u && (t2 * 16u + (li4 + 768u) % 16u) < 800u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 500u + (wid.x * 64u + (li4 + 0u) % 64u), 399999u)], (t2 * 16u + (li4 + 0u) / 64u) < 800u && (wid.x * 64u + (li4 + 0u) % 64u) < 500u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 500u + (wid.x * 64u + (li4 + 256u) % 64u), 399999u)], (t2 * 16u + (li4 + 256u) / 64u) < 800u && (wid.x * 64u + (li4 + 256u) % 64u) < 500u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 500u + (wid.x * 64u + (li4 + 512u) % 64u), 399999u)], (t2 * 16u + (li4 + 512u) / 64u) < 800u && (wid.x * 64u + (li4 + 512u) % 64u) < 500u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 500u + (wid.x * 64u + (li4 + 768u) % 64u), 399999u)], (t2 * 16u + (li4 + 768u) / 64u) < 800u && (wid.x * 64u + (li4 + 768u) % 64u) < 500u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 500u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 500u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 500u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 500u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 500u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 500u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 500u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 500u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 500u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 500u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 500u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 500u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 500u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 500u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 500u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 500u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 500u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 7: h = tanh(h_matmul + b3) — tanh %25 at specs/lenet.yaml:38:6 (graph.h)
@@ -178,31 +224,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 32u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 500u && ap8 < 500u) { va11 = in1[ar7 * 500u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 500u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 32u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 500u + (t2 * 16u + (li4 + 0u) % 16u), 249999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 500u && (t2 * 16u + (li4 + 0u) % 16u) < 500u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 4999u)], (t2 * 16u + (li4 + 0u) / 16u) < 500u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 500u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 500u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 9: p_y_given_x_add = p_y_given_x_matmul + b4 — add %28 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
@@ -434,35 +469,81 @@ const WGSL_23 = `// d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4) — mat
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 500u && ap8 < 10u) { va11 = in1[ar7 * 10u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 500u) { vb12 = in2[bc10 * 10u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 64u + (li4 + 0u) / 16u) * 10u + (t2 * 16u + (li4 + 0u) % 16u), 4999u)], (wid.y * 64u + (li4 + 0u) / 16u) < 500u && (t2 * 16u + (li4 + 0u) % 16u) < 10u);
+  tileA0[((li4 + 256u) / 16u) * 16u + (li4 + 256u) % 16u] = select(0.0f, in1[min((wid.y * 64u + (li4 + 256u) / 16u) * 10u + (t2 * 16u + (li4 + 256u) % 16u), 4999u)], (wid.y * 64u + (li4 + 256u) / 16u) < 500u && (t2 * 16u + (li4 + 256u) % 16u) < 10u);
+  tileA0[((li4 + 512u) / 16u) * 16u + (li4 + 512u) % 16u] = select(0.0f, in1[min((wid.y * 64u + (li4 + 512u) / 16u) * 10u + (t2 * 16u + (li4 + 512u) % 16u), 4999u)], (wid.y * 64u + (li4 + 512u) / 16u) < 500u && (t2 * 16u + (li4 + 512u) % 16u) < 10u);
+  tileA0[((li4 + 768u) / 16u) * 16u + (li4 + 768u) % 16u] = select(0.0f, in1[min((wid.y * 64u + (li4 + 768u) / 16u) * 10u + (t2 * 16u + (li4 + 768u) % 16u), 4999u)], (wid.y * 64u + (li4 + 768u) / 16u) < 500u && (t2 * 16u + (li4 + 768u) % 16u) < 10u);
+  tileB1[((li4 + 0u) % 16u) * 64u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 0u) / 16u) * 10u + (t2 * 16u + (li4 + 0u) % 16u), 4999u)], (t2 * 16u + (li4 + 0u) % 16u) < 10u && (wid.x * 64u + (li4 + 0u) / 16u) < 500u);
+  tileB1[((li4 + 256u) % 16u) * 64u + (li4 + 256u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 256u) / 16u) * 10u + (t2 * 16u + (li4 + 256u) % 16u), 4999u)], (t2 * 16u + (li4 + 256u) % 16u) < 10u && (wid.x * 64u + (li4 + 256u) / 16u) < 500u);
+  tileB1[((li4 + 512u) % 16u) * 64u + (li4 + 512u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 512u) / 16u) * 10u + (t2 * 16u + (li4 + 512u) % 16u), 4999u)], (t2 * 16u + (li4 + 512u) % 16u) < 10u && (wid.x * 64u + (li4 + 512u) / 16u) < 500u);
+  tileB1[((li4 + 768u) % 16u) * 64u + (li4 + 768u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 768u) / 16u) * 10u + (t2 * 16u + (li4 + 768u) % 16u), 4999u)], (t2 * 16u + (li4 + 768u) % 16u) < 10u && (wid.x * 64u + (li4 + 768u) / 16u) < 500u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 500u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 500u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 500u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 500u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 500u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 500u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 500u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 500u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 500u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 500u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 500u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 500u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 500u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 500u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 500u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 500u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 500u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 24: d_h_mul = d_p_y_given_x_matmul * (1 - (h * h)) — mul %63 at specs/lenet.yaml:38:6 (graph.h)
@@ -509,35 +590,81 @@ const WGSL_26 = `// d_h_matmul = matmul(d_h_mul, W3) — matmul %65 at specs/len
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 32u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 500u && ap8 < 500u) { va11 = in1[ar7 * 500u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 500u && bc10 < 800u) { vb12 = in2[bc10 * 500u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 32u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 64u + (li4 + 0u) / 16u) * 500u + (t2 * 16u + (li4 + 0u) % 16u), 249999u)], (wid.y * 64u + (li4 + 0u) / 16u) < 500u && (t2 * 16u + (li4 + 0u) % 16u) < 500u);
+  tileA0[((li4 + 256u) / 16u) * 16u + (li4 + 256u) % 16u] = select(0.0f, in1[min((wid.y * 64u + (li4 + 256u) / 16u) * 500u + (t2 * 16u + (li4 + 256u) % 16u), 249999u)], (wid.y * 64u + (li4 + 256u) / 16u) < 500u && (t2 * 16u + (li4 + 256u) % 16u) < 500u);
+  tileA0[((li4 + 512u) / 16u) * 16u + (li4 + 512u) % 16u] = select(0.0f, in1[min((wid.y * 64u + (li4 + 512u) / 16u) * 500u + (t2 * 16u + (li4 + 512u) % 16u), 249999u)], (wid.y * 64u + (li4 + 512u) / 16u) < 500u && (t2 * 16u + (li4 + 512u) % 16u) < 500u);
+  tileA0[((li4 + 768u) / 16u) * 16u + (li4 + 768u) % 16u] = select(0.0f, in1[min((wid.y * 64u + (li4 + 768u) / 16u) * 500u + (t2 * 16u + (li4 + 768u) % 16u), 249999u)], (wid.y * 64u + (li4 + 768u) / 16u) < 500u && (t2 * 16u + (li4 + 768u) % 16u) < 500u);
+  tileB1[((li4 + 0u) % 16u) * 64u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 0u) / 16u) * 500u + (t2 * 16u + (li4 + 0u) % 16u), 399999u)], (t2 * 16u + (li4 + 0u) % 16u) < 500u && (wid.x * 64u + (li4 + 0u) / 16u) < 800u);
+  tileB1[((li4 + 256u) % 16u) * 64u + (li4 + 256u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 256u) / 16u) * 500u + (t2 * 16u + (li4 + 256u) % 16u), 399999u)], (t2 * 16u + (li4 + 256u) % 16u) < 500u && (wid.x * 64u + (li4 + 256u) / 16u) < 800u);
+  tileB1[((li4 + 512u) % 16u) * 64u + (li4 + 512u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 512u) / 16u) * 500u + (t2 * 16u + (li4 + 512u) % 16u), 399999u)], (t2 * 16u + (li4 + 512u) % 16u) < 500u && (wid.x * 64u + (li4 + 512u) / 16u) < 800u);
+  tileB1[((li4 + 768u) % 16u) * 64u + (li4 + 768u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 768u) / 16u) * 500u + (t2 * 16u + (li4 + 768u) % 16u), 399999u)], (t2 * 16u + (li4 + 768u) % 16u) < 500u && (wid.x * 64u + (li4 + 768u) / 16u) < 800u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 500u && col3 < 800u) { out[row2 * 800u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 500u && (wid.x * 64u + lid.x + 0u) < 800u) { out[(wid.y * 64u + lid.y + 0u) * 800u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 500u && (wid.x * 64u + lid.x + 16u) < 800u) { out[(wid.y * 64u + lid.y + 0u) * 800u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 500u && (wid.x * 64u + lid.x + 32u) < 800u) { out[(wid.y * 64u + lid.y + 0u) * 800u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 500u && (wid.x * 64u + lid.x + 48u) < 800u) { out[(wid.y * 64u + lid.y + 0u) * 800u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 500u && (wid.x * 64u + lid.x + 0u) < 800u) { out[(wid.y * 64u + lid.y + 16u) * 800u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 500u && (wid.x * 64u + lid.x + 16u) < 800u) { out[(wid.y * 64u + lid.y + 16u) * 800u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 500u && (wid.x * 64u + lid.x + 32u) < 800u) { out[(wid.y * 64u + lid.y + 16u) * 800u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 500u && (wid.x * 64u + lid.x + 48u) < 800u) { out[(wid.y * 64u + lid.y + 16u) * 800u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 500u && (wid.x * 64u + lid.x + 0u) < 800u) { out[(wid.y * 64u + lid.y + 32u) * 800u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 500u && (wid.x * 64u + lid.x + 16u) < 800u) { out[(wid.y * 64u + lid.y + 32u) * 800u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 500u && (wid.x * 64u + lid.x + 32u) < 800u) { out[(wid.y * 64u + lid.y + 32u) * 800u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 500u && (wid.x * 64u + lid.x + 48u) < 800u) { out[(wid.y * 64u + lid.y + 32u) * 800u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 500u && (wid.x * 64u + lid.x + 0u) < 800u) { out[(wid.y * 64u + lid.y + 48u) * 800u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 500u && (wid.x * 64u + lid.x + 16u) < 800u) { out[(wid.y * 64u + lid.y + 48u) * 800u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 500u && (wid.x * 64u + lid.x + 32u) < 800u) { out[(wid.y * 64u + lid.y + 48u) * 800u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 500u && (wid.x * 64u + lid.x + 48u) < 800u) { out[(wid.y * 64u + lid.y + 48u) * 800u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 27: d_c2_mul = d_h_matmul * (1 - (c2 * c2)) — mul %71 at specs/lenet.yaml:36:7 (graph.c2)
@@ -959,35 +1086,81 @@ const WGSL_52 = `// grad_W3 = matmul(c2, d_h_mul) — matmul %66 at specs/lenet.
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 32u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 800u && ap8 < 500u) { va11 = in1[ap8 * 800u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 500u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 32u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 800u + (wid.y * 64u + (li4 + 0u) % 64u), 399999u)], (wid.y * 64u + (li4 + 0u) % 64u) < 800u && (t2 * 16u + (li4 + 0u) / 64u) < 500u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 800u + (wid.y * 64u + (li4 + 256u) % 64u), 399999u)], (wid.y * 64u + (li4 + 256u) % 64u) < 800u && (t2 * 16u + (li4 + 256u) / 64u) < 500u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 800u + (wid.y * 64u + (li4 + 512u) % 64u), 399999u)], (wid.y * 64u + (li4 + 512u) % 64u) < 800u && (t2 * 16u + (li4 + 512u) / 64u) < 500u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 800u + (wid.y * 64u + (li4 + 768u) % 64u), 399999u)], (wid.y * 64u + (li4 + 768u) % 64u) < 800u && (t2 * 16u + (li4 + 768u) / 64u) < 500u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 500u + (wid.x * 64u + (li4 + 0u) % 64u), 249999u)], (t2 * 16u + (li4 + 0u) / 64u) < 500u && (wid.x * 64u + (li4 + 0u) % 64u) < 500u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 500u + (wid.x * 64u + (li4 + 256u) % 64u), 249999u)], (t2 * 16u + (li4 + 256u) / 64u) < 500u && (wid.x * 64u + (li4 + 256u) % 64u) < 500u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 500u + (wid.x * 64u + (li4 + 512u) % 64u), 249999u)], (t2 * 16u + (li4 + 512u) / 64u) < 500u && (wid.x * 64u + (li4 + 512u) % 64u) < 500u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 500u + (wid.x * 64u + (li4 + 768u) % 64u), 249999u)], (t2 * 16u + (li4 + 768u) / 64u) < 500u && (wid.x * 64u + (li4 + 768u) % 64u) < 500u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 800u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 800u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 800u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 800u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 800u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 800u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 800u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 800u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 800u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 800u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 800u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 800u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 800u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 800u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 800u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 800u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 800u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 53: W3 = W3 - (0.1 * grad_W3) — sub %111 at specs/lenet.yaml:49:16 (phases[0].optimizer)
@@ -1023,31 +1196,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 32u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 500u && ap8 < 500u) { va11 = in1[ap8 * 500u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 500u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 32u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 500u + (wid.y * 16u + (li4 + 0u) % 16u), 249999u)], (wid.y * 16u + (li4 + 0u) % 16u) < 500u && (t2 * 16u + (li4 + 0u) / 16u) < 500u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 4999u)], (t2 * 16u + (li4 + 0u) / 16u) < 500u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 500u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 500u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 56: W4 = W4 - (0.1 * grad_W4) — sub %117 at specs/lenet.yaml:49:16 (phases[0].optimizer)
@@ -1197,35 +1359,81 @@ const WGSL_64 = `// h_matmul = matmul(c2, W3) — matmul %22 at specs/lenet.yaml
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 50u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 500u && ap8 < 800u) { va11 = in1[ar7 * 800u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 800u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 50u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 64u + (li4 + 0u) / 16u) * 800u + (t2 * 16u + (li4 + 0u) % 16u), 399999u)], (wid.y * 64u + (li4 + 0u) / 16u) < 500u && (t2 * 16u + (li4 + 0u) % 16u) < 800u);
+  tileA0[((li4 + 256u) / 16u) * 16u + (li4 + 256u) % 16u] = select(0.0f, in1[min((wid.y * 64u + (li4 + 256u) / 16u) * 800u + (t2 * 16u + (li4 + 256u) % 16u), 399999u)], (wid.y * 64u + (li4 + 256u) / 16u) < 500u && (t2 * 16u + (li4 + 256u) % 16u) < 800u);
+  tileA0[((li4 + 512u) / 16u) * 16u + (li4 + 512u) % 16u] = select(0.0f, in1[min((wid.y * 64u + (li4 + 512u) / 16u) * 800u + (t2 * 16u + (li4 + 512u) % 16u), 399999u)], (wid.y * 64u + (li4 + 512u) / 16u) < 500u && (t2 * 16u + (li4 + 512u) % 16u) < 800u);
+  tileA0[((li4 + 768u) / 16u) * 16u + (li4 + 768u) % 16u] = select(0.0f, in1[min((wid.y * 64u + (li4 + 768u) / 16u) * 800u + (t2 * 16u + (li4 + 768u) % 16u), 399999u)], (wid.y * 64u + (li4 + 768u) / 16u) < 500u && (t2 * 16u + (li4 + 768u) % 16u) < 800u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 500u + (wid.x * 64u + (li4 + 0u) % 64u), 399999u)], (t2 * 16u + (li4 + 0u) / 64u) < 800u && (wid.x * 64u + (li4 + 0u) % 64u) < 500u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 500u + (wid.x * 64u + (li4 + 256u) % 64u), 399999u)], (t2 * 16u + (li4 + 256u) / 64u) < 800u && (wid.x * 64u + (li4 + 256u) % 64u) < 500u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 500u + (wid.x * 64u + (li4 + 512u) % 64u), 399999u)], (t2 * 16u + (li4 + 512u) / 64u) < 800u && (wid.x * 64u + (li4 + 512u) % 64u) < 500u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 500u + (wid.x * 64u + (li4 + 768u) % 64u), 399999u)], (t2 * 16u + (li4 + 768u) / 64u) < 800u && (wid.x * 64u + (li4 + 768u) % 64u) < 500u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 500u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 500u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 500u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 500u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 500u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 500u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 500u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 500u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 500u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 500u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 500u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 500u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 500u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 500u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 500u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 500u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 500u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 65: h = tanh(h_matmul + b3) — tanh %25 at specs/lenet.yaml:38:6 (graph.h)
@@ -1250,31 +1458,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 32u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 500u && ap8 < 500u) { va11 = in1[ar7 * 500u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 500u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 32u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 500u + (t2 * 16u + (li4 + 0u) % 16u), 249999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 500u && (t2 * 16u + (li4 + 0u) % 16u) < 500u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 4999u)], (t2 * 16u + (li4 + 0u) / 16u) < 500u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 500u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 500u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 67: p_y_given_x_add = p_y_given_x_matmul + b4 — add %28 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
@@ -1510,15 +1707,15 @@ export const plan: GpuPlan = {
     { name: "eval_cost_log", size: 500, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_c1_conv2d", label: "c1_conv2d = conv2d(x, W1) — conv2d %11 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [65535, 2, 1] },
+    { name: "step0_c1_conv2d", label: "c1_conv2d = conv2d(x, W1) — conv2d %11 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [65535, 2, 1], flops: 288000000 },
     { name: "step0_c1_maxpool2d", label: "c1_maxpool2d = max_pool2d(c1_conv2d) — max_pool2d %12 at specs/lenet.yaml:35:12 (graph.c1)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [22500, 1, 1] },
     { name: "step0_c1", label: "c1 = tanh(c1_maxpool2d + b1) — tanh %15 at specs/lenet.yaml:35:7 (graph.c1)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 7, access: "read" }], workgroups: [22500, 1, 1] },
-    { name: "step0_c2_conv2d", label: "c2_conv2d = conv2d(c1, W2) — conv2d %16 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 9, access: "read" }], workgroups: [25000, 1, 1] },
+    { name: "step0_c2_conv2d", label: "c2_conv2d = conv2d(c1, W2) — conv2d %16 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 9, access: "read" }], workgroups: [25000, 1, 1], flops: 1600000000 },
     { name: "step0_c2_maxpool2d", label: "c2_maxpool2d = max_pool2d(c2_conv2d) — max_pool2d %17 at specs/lenet.yaml:36:12 (graph.c2)", wgsl: WGSL_4, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [6250, 1, 1] },
     { name: "step0_c2", label: "c2 = tanh(c2_maxpool2d + b2) — tanh %20 at specs/lenet.yaml:36:7 (graph.c2)", wgsl: WGSL_5, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 12, access: "read" }], workgroups: [6250, 1, 1] },
-    { name: "step0_h_matmul", label: "h_matmul = matmul(c2, W3) — matmul %22 at specs/lenet.yaml:38:6 (graph.h)", wgsl: WGSL_6, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 14, access: "read" }], workgroups: [32, 32, 1] },
+    { name: "step0_h_matmul", label: "h_matmul = matmul(c2, W3) — matmul %22 at specs/lenet.yaml:38:6 (graph.h)", wgsl: WGSL_6, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 14, access: "read" }], workgroups: [8, 8, 1], flops: 400000000 },
     { name: "step0_h", label: "h = tanh(h_matmul + b3) — tanh %25 at specs/lenet.yaml:38:6 (graph.h)", wgsl: WGSL_7, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 16, access: "read" }], workgroups: [3907, 1, 1] },
-    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h, W4) — matmul %26 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_8, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 18, access: "read" }], workgroups: [1, 32, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h, W4) — matmul %26 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_8, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 18, access: "read" }], workgroups: [1, 32, 1], flops: 5000000 },
     { name: "step0_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b4 — add %28 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_9, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 20, access: "read" }], workgroups: [79, 1, 1] },
     { name: "step0_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %29 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_10, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [8, 1, 1] },
     { name: "step0_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %33 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_11, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 21, access: "read" }], workgroups: [79, 1, 1] },
@@ -1533,20 +1730,20 @@ export const plan: GpuPlan = {
     { name: "step0_d_cost_nll_div", label: "d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %52 at specs/lenet.yaml:42:10 (losses.cost.nll)", wgsl: WGSL_20, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
     { name: "step0_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-0.002 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %56 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_21, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 25, access: "read" }, { buffer: 19, access: "read" }], workgroups: [79, 1, 1] },
     { name: "step0_grad_b4", label: "grad_b4 = Σ d_p_y_given_x_add — reduce_sum %57 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_22, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "step0_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4) — matmul %58 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 18, access: "read" }], workgroups: [32, 32, 1] },
+    { name: "step0_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4) — matmul %58 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 18, access: "read" }], workgroups: [8, 8, 1], flops: 5000000 },
     { name: "step0_d_h_mul", label: "d_h_mul = d_p_y_given_x_matmul * (1 - (h * h)) — mul %63 at specs/lenet.yaml:38:6 (graph.h)", wgsl: WGSL_24, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 15, access: "read" }], workgroups: [3907, 1, 1] },
     { name: "step0_grad_b3", label: "grad_b3 = Σ d_h_mul — reduce_sum %64 at specs/lenet.yaml:38:6 (graph.h)", wgsl: WGSL_25, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 29, access: "read" }], workgroups: [500, 1, 1] },
-    { name: "step0_d_h_matmul", label: "d_h_matmul = matmul(d_h_mul, W3) — matmul %65 at specs/lenet.yaml:38:6 (graph.h)", wgsl: WGSL_26, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 14, access: "read" }], workgroups: [50, 32, 1] },
+    { name: "step0_d_h_matmul", label: "d_h_matmul = matmul(d_h_mul, W3) — matmul %65 at specs/lenet.yaml:38:6 (graph.h)", wgsl: WGSL_26, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 14, access: "read" }], workgroups: [13, 8, 1], flops: 400000000 },
     { name: "step0_d_c2_mul", label: "d_c2_mul = d_h_matmul * (1 - (c2 * c2)) — mul %71 at specs/lenet.yaml:36:7 (graph.c2)", wgsl: WGSL_27, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 11, access: "read" }], workgroups: [6250, 1, 1] },
     { name: "step0_grad_b2", label: "grad_b2 = Σ d_c2_mul — reduce_sum %72 at specs/lenet.yaml:36:43 (graph.c2)", wgsl: WGSL_28, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 30, access: "read" }], workgroups: [50, 1, 1] },
     { name: "step0_d_c2_maxpool2dgrad", label: "d_c2_maxpool2dgrad = max_pool2d_grad(c2_conv2d, d_c2_mul) — max_pool2d_grad %74 at specs/lenet.yaml:36:12 (graph.c2)", wgsl: WGSL_29, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 30, access: "read" }], workgroups: [25000, 1, 1] },
     { name: "step0_d_c2_transpose", label: "d_c2_transpose = transpose(W2) — transpose %75 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_30, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [391, 1, 1] },
     { name: "step0_d_c2_flip", label: "d_c2_flip = flip(d_c2_transpose) — flip %76 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_31, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [391, 1, 1] },
-    { name: "step0_d_c2_conv2d", label: "d_c2_conv2d = conv2d(d_c2_maxpool2dgrad, d_c2_flip) — conv2d %77 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_32, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 34, access: "read" }], workgroups: [22500, 1, 1] },
+    { name: "step0_d_c2_conv2d", label: "d_c2_conv2d = conv2d(d_c2_maxpool2dgrad, d_c2_flip) — conv2d %77 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_32, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 34, access: "read" }], workgroups: [22500, 1, 1], flops: 3600000000 },
     { name: "step0_d_c2_transpose2", label: "d_c2_transpose2 = transpose(c1) — transpose %78 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_33, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 6, access: "read" }], workgroups: [22500, 1, 1] },
     { name: "step0_d_c2_transpose3", label: "d_c2_transpose3 = transpose(d_c2_maxpool2dgrad) — transpose %79 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_34, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 32, access: "read" }], workgroups: [25000, 1, 1] },
     { name: "step0_d_c2_flip2", label: "d_c2_flip2 = flip(d_c2_transpose3) — flip %80 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_35, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [25000, 1, 1] },
-    { name: "step0_d_c2_conv2d2", label: "d_c2_conv2d2 = conv2d(d_c2_transpose2, d_c2_flip2) — conv2d %81 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_36, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 35, access: "read" }, { buffer: 32, access: "read" }], workgroups: [391, 1, 1] },
+    { name: "step0_d_c2_conv2d2", label: "d_c2_conv2d2 = conv2d(d_c2_transpose2, d_c2_flip2) — conv2d %81 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_36, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 35, access: "read" }, { buffer: 32, access: "read" }], workgroups: [391, 1, 1], flops: 1600000000 },
     { name: "step0_d_c2_flip3", label: "d_c2_flip3 = flip(d_c2_conv2d2) — flip %82 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_37, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [391, 1, 1] },
     { name: "step0_grad_W2", label: "grad_W2 = transpose(d_c2_flip3) — transpose %83 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_38, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 34, access: "read" }], workgroups: [391, 1, 1] },
     { name: "step0_d_c1_mul", label: "d_c1_mul = d_c2_conv2d * (1 - (c1 * c1)) — mul %87 at specs/lenet.yaml:35:7 (graph.c1)", wgsl: WGSL_39, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 6, access: "read" }], workgroups: [22500, 1, 1] },
@@ -1555,28 +1752,28 @@ export const plan: GpuPlan = {
     { name: "step0_d_c1_transpose", label: "d_c1_transpose = transpose(x) — transpose %91 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_42, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [6125, 1, 1] },
     { name: "step0_d_c1_transpose2", label: "d_c1_transpose2 = transpose(d_c1_maxpool2dgrad) — transpose %92 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_43, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 37, access: "read" }], workgroups: [65535, 2, 1] },
     { name: "step0_d_c1_flip", label: "d_c1_flip = flip(d_c1_transpose2) — flip %93 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_44, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [65535, 2, 1] },
-    { name: "step0_d_c1_conv2d", label: "d_c1_conv2d = conv2d(d_c1_transpose, d_c1_flip) — conv2d %94 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_45, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 37, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_c1_conv2d", label: "d_c1_conv2d = conv2d(d_c1_transpose, d_c1_flip) — conv2d %94 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_45, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 37, access: "read" }], workgroups: [8, 1, 1], flops: 288000000 },
     { name: "step0_d_c1_flip2", label: "d_c1_flip2 = flip(d_c1_conv2d) — flip %95 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_46, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
     { name: "step0_grad_W1", label: "grad_W1 = transpose(d_c1_flip2) — transpose %96 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_47, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 25, access: "read" }], workgroups: [8, 1, 1] },
     { name: "step0_W1", label: "W1 = W1 - (0.1 * grad_W1) — sub %99 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_48, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
     { name: "step0_b1", label: "b1 = b1 - (0.1 * grad_b1) — sub %102 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_49, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_W2", label: "W2 = W2 - (0.1 * grad_W2) — sub %105 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_50, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [391, 1, 1] },
     { name: "step0_b2", label: "b2 = b2 - (0.1 * grad_b2) — sub %108 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_51, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 31, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_grad_W3", label: "grad_W3 = matmul(c2, d_h_mul) — matmul %66 at specs/lenet.yaml:38:6 (graph.h)", wgsl: WGSL_52, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 29, access: "read" }], workgroups: [32, 50, 1] },
+    { name: "step0_grad_W3", label: "grad_W3 = matmul(c2, d_h_mul) — matmul %66 at specs/lenet.yaml:38:6 (graph.h)", wgsl: WGSL_52, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 29, access: "read" }], workgroups: [8, 13, 1], flops: 400000000 },
     { name: "step0_W3", label: "W3 = W3 - (0.1 * grad_W3) — sub %111 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_53, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [6250, 1, 1] },
     { name: "step0_b3", label: "b3 = b3 - (0.1 * grad_b3) — sub %114 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_54, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_grad_W4", label: "grad_W4 = matmul(h, d_p_y_given_x_add) — matmul %59 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_55, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 17, access: "read" }], workgroups: [1, 32, 1] },
+    { name: "step0_grad_W4", label: "grad_W4 = matmul(h, d_p_y_given_x_add) — matmul %59 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_55, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 17, access: "read" }], workgroups: [1, 32, 1], flops: 5000000 },
     { name: "step0_W4", label: "W4 = W4 - (0.1 * grad_W4) — sub %117 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_56, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [79, 1, 1] },
     { name: "step0_b4", label: "b4 = b4 - (0.1 * grad_b4) — sub %120 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_57, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_c1_conv2d", label: "c1_conv2d = conv2d(x, W1) — conv2d %11 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_58, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [65535, 2, 1] },
+    { name: "evaluate_c1_conv2d", label: "c1_conv2d = conv2d(x, W1) — conv2d %11 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_58, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [65535, 2, 1], flops: 288000000 },
     { name: "evaluate_c1_maxpool2d", label: "c1_maxpool2d = max_pool2d(c1_conv2d) — max_pool2d %12 at specs/lenet.yaml:35:12 (graph.c1)", wgsl: WGSL_59, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 39, access: "read" }], workgroups: [22500, 1, 1] },
     { name: "evaluate_c1", label: "c1 = tanh(c1_maxpool2d + b1) — tanh %15 at specs/lenet.yaml:35:7 (graph.c1)", wgsl: WGSL_60, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 40, access: "read" }, { buffer: 7, access: "read" }], workgroups: [22500, 1, 1] },
-    { name: "evaluate_c2_conv2d", label: "c2_conv2d = conv2d(c1, W2) — conv2d %16 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_61, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 41, access: "read" }, { buffer: 9, access: "read" }], workgroups: [25000, 1, 1] },
+    { name: "evaluate_c2_conv2d", label: "c2_conv2d = conv2d(c1, W2) — conv2d %16 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_61, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 41, access: "read" }, { buffer: 9, access: "read" }], workgroups: [25000, 1, 1], flops: 1600000000 },
     { name: "evaluate_c2_maxpool2d", label: "c2_maxpool2d = max_pool2d(c2_conv2d) — max_pool2d %17 at specs/lenet.yaml:36:12 (graph.c2)", wgsl: WGSL_62, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 42, access: "read" }], workgroups: [6250, 1, 1] },
     { name: "evaluate_c2", label: "c2 = tanh(c2_maxpool2d + b2) — tanh %20 at specs/lenet.yaml:36:7 (graph.c2)", wgsl: WGSL_63, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 43, access: "read" }, { buffer: 12, access: "read" }], workgroups: [6250, 1, 1] },
-    { name: "evaluate_h_matmul", label: "h_matmul = matmul(c2, W3) — matmul %22 at specs/lenet.yaml:38:6 (graph.h)", wgsl: WGSL_64, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 14, access: "read" }], workgroups: [32, 32, 1] },
+    { name: "evaluate_h_matmul", label: "h_matmul = matmul(c2, W3) — matmul %22 at specs/lenet.yaml:38:6 (graph.h)", wgsl: WGSL_64, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 14, access: "read" }], workgroups: [8, 8, 1], flops: 400000000 },
     { name: "evaluate_h", label: "h = tanh(h_matmul + b3) — tanh %25 at specs/lenet.yaml:38:6 (graph.h)", wgsl: WGSL_65, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 45, access: "read" }, { buffer: 16, access: "read" }], workgroups: [3907, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h, W4) — matmul %26 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_66, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 18, access: "read" }], workgroups: [1, 32, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h, W4) — matmul %26 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_66, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 18, access: "read" }], workgroups: [1, 32, 1], flops: 5000000 },
     { name: "evaluate_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b4 — add %28 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_67, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 20, access: "read" }], workgroups: [79, 1, 1] },
     { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %29 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_68, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [8, 1, 1] },
     { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %33 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_69, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 49, access: "read" }], workgroups: [79, 1, 1] },

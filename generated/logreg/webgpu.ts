@@ -11,31 +11,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 600u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 470399u)], (wid.y * 16u + (li4 + 0u) / 16u) < 600u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 7839u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 600u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 600u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 1: p_y_given_x_add = p_y_given_x_matmul + b — add %6 at specs/logreg.yaml:17:30 (graph.p_y_given_x)
@@ -271,31 +260,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 38u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 784u && ap8 < 600u) { va11 = in1[ap8 * 784u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 600u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 38u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 784u + (wid.y * 16u + (li4 + 0u) % 16u), 470399u)], (wid.y * 16u + (li4 + 0u) % 16u) < 784u && (t2 * 16u + (li4 + 0u) / 16u) < 600u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 5999u)], (t2 * 16u + (li4 + 0u) / 16u) < 600u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 784u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 784u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 16: W = W - (0.13 * grad_W) — sub %39 at specs/logreg.yaml:27:16 (phases[0].optimizer)
@@ -331,31 +309,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 600u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 470399u)], (wid.y * 16u + (li4 + 0u) / 16u) < 600u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 7839u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 600u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 600u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 19: p_y_given_x_add = p_y_given_x_matmul + b — add %6 at specs/logreg.yaml:17:30 (graph.p_y_given_x)
@@ -560,7 +527,7 @@ export const plan: GpuPlan = {
     { name: "eval_cost_log", size: 600, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(x, W) — matmul %4 at specs/logreg.yaml:17:26 (graph.p_y_given_x)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 38, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(x, W) — matmul %4 at specs/logreg.yaml:17:26 (graph.p_y_given_x)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 38, 1], flops: 9408000 },
     { name: "step0_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b — add %6 at specs/logreg.yaml:17:30 (graph.p_y_given_x)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [94, 1, 1] },
     { name: "step0_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %7 at specs/logreg.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [10, 1, 1] },
     { name: "step0_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %11 at specs/logreg.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 7, access: "read" }], workgroups: [94, 1, 1] },
@@ -575,10 +542,10 @@ export const plan: GpuPlan = {
     { name: "step0_d_cost_nll_div", label: "d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %30 at specs/logreg.yaml:20:10 (losses.cost.nll)", wgsl: WGSL_12, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 7, access: "read" }], workgroups: [10, 1, 1] },
     { name: "step0_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-0.0016666666666666668 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %34 at specs/logreg.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 11, access: "read" }, { buffer: 5, access: "read" }], workgroups: [94, 1, 1] },
     { name: "step0_grad_b", label: "grad_b = Σ d_p_y_given_x_add — reduce_sum %35 at specs/logreg.yaml:17:30 (graph.p_y_given_x)", wgsl: WGSL_14, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [10, 1, 1] },
-    { name: "step0_grad_W", label: "grad_W = matmul(x, d_p_y_given_x_add) — matmul %36 at specs/logreg.yaml:17:26 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 2, access: "read" }], workgroups: [1, 49, 1] },
+    { name: "step0_grad_W", label: "grad_W = matmul(x, d_p_y_given_x_add) — matmul %36 at specs/logreg.yaml:17:26 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 2, access: "read" }], workgroups: [1, 49, 1], flops: 9408000 },
     { name: "step0_W", label: "W = W - (0.13 * grad_W) — sub %39 at specs/logreg.yaml:27:16 (phases[0].optimizer)", wgsl: WGSL_16, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [123, 1, 1] },
     { name: "step0_b", label: "b = b - (0.13 * grad_b) — sub %42 at specs/logreg.yaml:27:16 (phases[0].optimizer)", wgsl: WGSL_17, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(x, W) — matmul %4 at specs/logreg.yaml:17:26 (graph.p_y_given_x)", wgsl: WGSL_18, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 38, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(x, W) — matmul %4 at specs/logreg.yaml:17:26 (graph.p_y_given_x)", wgsl: WGSL_18, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 38, 1], flops: 9408000 },
     { name: "evaluate_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b — add %6 at specs/logreg.yaml:17:30 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 6, access: "read" }], workgroups: [94, 1, 1] },
     { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %7 at specs/logreg.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_20, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [10, 1, 1] },
     { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %11 at specs/logreg.yaml:17:16 (graph.p_y_given_x)", wgsl: WGSL_21, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 18, access: "read" }], workgroups: [94, 1, 1] },

@@ -161,31 +161,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 8u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 16u && ap8 < 128u) { va11 = in1[ar7 * 128u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 128u && bc10 < 512u) { vb12 = in2[bp9 * 512u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 8u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 128u + (t2 * 16u + (li4 + 0u) % 16u), 2047u)], (wid.y * 16u + (li4 + 0u) / 16u) < 16u && (t2 * 16u + (li4 + 0u) % 16u) < 128u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 512u + (wid.x * 16u + (li4 + 0u) % 16u), 65535u)], (t2 * 16u + (li4 + 0u) / 16u) < 128u && (wid.x * 16u + (li4 + 0u) % 16u) < 512u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 16u && col3 < 512u) { out[row2 * 512u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 16u && (wid.x * 16u + lid.x + 0u) < 512u) { out[(wid.y * 16u + lid.y + 0u) * 512u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 6: lstm_body_preact_matmul2 = matmul(lstm_scan_carry0, lstm_U) — matmul %7 at specs/lstm.yaml:54:34 (graph.lstm.body.preact)
@@ -197,31 +186,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 8u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 16u && ap8 < 128u) { va11 = in1[ar7 * 128u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 128u && bc10 < 512u) { vb12 = in2[bp9 * 512u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 8u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 128u + (t2 * 16u + (li4 + 0u) % 16u), 2047u)], (wid.y * 16u + (li4 + 0u) / 16u) < 16u && (t2 * 16u + (li4 + 0u) % 16u) < 128u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 512u + (wid.x * 16u + (li4 + 0u) % 16u), 65535u)], (t2 * 16u + (li4 + 0u) / 16u) < 128u && (wid.x * 16u + (li4 + 0u) % 16u) < 512u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 16u && col3 < 512u) { out[row2 * 512u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 16u && (wid.x * 16u + lid.x + 0u) < 512u) { out[(wid.y * 16u + lid.y + 0u) * 512u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 7: lstm_body_preact_add = (lstm_body_preact_matmul + lstm_body_preact_matmul2) + lstm_b — add %11 at specs/lstm.yaml:54:43 (graph.lstm.body.preact)
@@ -534,31 +512,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 8u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 16u && ap8 < 128u) { va11 = in1[ar7 * 128u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 128u && bc10 < 2u) { vb12 = in2[bp9 * 2u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 8u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 128u + (t2 * 16u + (li4 + 0u) % 16u), 2047u)], (wid.y * 16u + (li4 + 0u) / 16u) < 16u && (t2 * 16u + (li4 + 0u) % 16u) < 128u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 2u + (wid.x * 16u + (li4 + 0u) % 16u), 255u)], (t2 * 16u + (li4 + 0u) / 16u) < 128u && (wid.x * 16u + (li4 + 0u) % 16u) < 2u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 16u && col3 < 2u) { out[row2 * 2u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 16u && (wid.x * 16u + lid.x + 0u) < 2u) { out[(wid.y * 16u + lid.y + 0u) * 2u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 24: p_y_add = p_y_matmul + b — add %37 at specs/lstm.yaml:65:39 (graph.p_y)
@@ -776,31 +743,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 16u && ap8 < 2u) { va11 = in1[ar7 * 2u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 2u && bc10 < 128u) { vb12 = in2[bc10 * 2u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 2u + (t2 * 16u + (li4 + 0u) % 16u), 31u)], (wid.y * 16u + (li4 + 0u) / 16u) < 16u && (t2 * 16u + (li4 + 0u) % 16u) < 2u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 2u + (t2 * 16u + (li4 + 0u) % 16u), 255u)], (t2 * 16u + (li4 + 0u) % 16u) < 2u && (wid.x * 16u + (li4 + 0u) / 16u) < 128u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 16u && col3 < 128u) { out[row2 * 128u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 16u && (wid.x * 16u + lid.x + 0u) < 128u) { out[(wid.y * 16u + lid.y + 0u) * 128u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 39: grad_U = matmul(p_y_div, d_p_y_add) — matmul %68 at specs/lstm.yaml:65:35 (graph.p_y)
@@ -812,31 +768,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 16u) { va11 = in1[ap8 * 128u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 16u && bc10 < 2u) { vb12 = in2[bp9 * 2u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 128u + (wid.y * 16u + (li4 + 0u) % 16u), 2047u)], (wid.y * 16u + (li4 + 0u) % 16u) < 128u && (t2 * 16u + (li4 + 0u) / 16u) < 16u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 2u + (wid.x * 16u + (li4 + 0u) % 16u), 31u)], (t2 * 16u + (li4 + 0u) / 16u) < 16u && (wid.x * 16u + (li4 + 0u) % 16u) < 2u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 128u && col3 < 2u) { out[row2 * 2u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 16u + lid.x + 0u) < 2u) { out[(wid.y * 16u + lid.y + 0u) * 2u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 40: d_proj_div = ((d_p_y_matmul / 0.5) * p_y_cast) / proj_reducesum2 — div %71 at specs/lstm.yaml:64:24 (graph.proj)
@@ -875,31 +820,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 8u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 16u && ap8 < 128u) { va11 = in1[ar7 * 128u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 128u && bc10 < 512u) { vb12 = in2[bp9 * 512u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 8u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 128u + (t2 * 16u + (li4 + 0u) % 16u), 2047u)], (wid.y * 16u + (li4 + 0u) / 16u) < 16u && (t2 * 16u + (li4 + 0u) % 16u) < 128u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 512u + (wid.x * 16u + (li4 + 0u) % 16u), 65535u)], (t2 * 16u + (li4 + 0u) / 16u) < 128u && (wid.x * 16u + (li4 + 0u) % 16u) < 512u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 16u && col3 < 512u) { out[row2 * 512u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 16u && (wid.x * 16u + lid.x + 0u) < 512u) { out[(wid.y * 16u + lid.y + 0u) * 512u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 43: lstm_body_preact_matmul4 = matmul(d_lstm_scan_x0, lstm_U) — matmul %11 at specs/lstm.yaml:54:34 (graph.lstm.body.preact)
@@ -911,31 +845,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 8u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 16u && ap8 < 128u) { va11 = in1[ar7 * 128u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 128u && bc10 < 512u) { vb12 = in2[bp9 * 512u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 8u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 128u + (t2 * 16u + (li4 + 0u) % 16u), 2047u)], (wid.y * 16u + (li4 + 0u) / 16u) < 16u && (t2 * 16u + (li4 + 0u) % 16u) < 128u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 512u + (wid.x * 16u + (li4 + 0u) % 16u), 65535u)], (t2 * 16u + (li4 + 0u) / 16u) < 128u && (wid.x * 16u + (li4 + 0u) % 16u) < 512u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 16u && col3 < 512u) { out[row2 * 512u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 16u && (wid.x * 16u + lid.x + 0u) < 512u) { out[(wid.y * 16u + lid.y + 0u) * 512u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 44: lstm_body_preact_add2 = (lstm_body_preact_matmul3 + lstm_body_preact_matmul4) + lstm_b — add %14 at specs/lstm.yaml:54:43 (graph.lstm.body.preact)
@@ -1382,31 +1305,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 32u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 16u && ap8 < 512u) { va11 = in1[ar7 * 512u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 512u && bc10 < 128u) { vb12 = in2[bc10 * 512u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 32u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 512u + (t2 * 16u + (li4 + 0u) % 16u), 8191u)], (wid.y * 16u + (li4 + 0u) / 16u) < 16u && (t2 * 16u + (li4 + 0u) % 16u) < 512u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 512u + (t2 * 16u + (li4 + 0u) % 16u), 65535u)], (t2 * 16u + (li4 + 0u) % 16u) < 512u && (wid.x * 16u + (li4 + 0u) / 16u) < 128u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 16u && col3 < 128u) { out[row2 * 128u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 16u && (wid.x * 16u + lid.x + 0u) < 128u) { out[(wid.y * 16u + lid.y + 0u) * 128u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 75: _02 = (lstm_add * lstm_body_c_t_sub2) + d_lstm_body_preact_matmul — add %85 at specs/lstm.yaml:54:34 (graph.lstm.body.preact)
@@ -1432,31 +1344,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 32u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 16u && ap8 < 512u) { va11 = in1[ar7 * 512u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 512u && bc10 < 128u) { vb12 = in2[bc10 * 512u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 32u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 512u + (t2 * 16u + (li4 + 0u) % 16u), 8191u)], (wid.y * 16u + (li4 + 0u) / 16u) < 16u && (t2 * 16u + (li4 + 0u) % 16u) < 512u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 512u + (t2 * 16u + (li4 + 0u) % 16u), 65535u)], (t2 * 16u + (li4 + 0u) % 16u) < 512u && (wid.x * 16u + (li4 + 0u) / 16u) < 128u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 16u && col3 < 128u) { out[row2 * 128u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 16u && (wid.x * 16u + lid.x + 0u) < 128u) { out[(wid.y * 16u + lid.y + 0u) * 128u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 77: zeros — scan over length of 100 steps — scan %77 at specs/lstm.yaml:47:5 (graph.lstm)
@@ -1531,34 +1432,38 @@ const WGSL_83 = `// grad_lstm_W = matmul(d_lstm_scan_out2, d_lstm_scan_out3) —
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
 var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 100u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 1600u) { va11 = in1[ap8 * 128u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1600u && bc10 < 512u) { vb12 = in2[bp9 * 512u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  for (var t2 = 0u; t2 < 100u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 128u + (wid.y * 16u + (li4 + 0u) % 16u), 204799u)], (wid.y * 16u + (li4 + 0u) % 16u) < 128u && (t2 * 16u + (li4 + 0u) / 16u) < 1600u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 512u + (wid.x * 64u + (li4 + 0u) % 64u), 819199u)], (t2 * 16u + (li4 + 0u) / 64u) < 1600u && (wid.x * 64u + (li4 + 0u) % 64u) < 512u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 512u + (wid.x * 64u + (li4 + 256u) % 64u), 819199u)], (t2 * 16u + (li4 + 256u) / 64u) < 1600u && (wid.x * 64u + (li4 + 256u) % 64u) < 512u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 512u + (wid.x * 64u + (li4 + 512u) % 64u), 819199u)], (t2 * 16u + (li4 + 512u) / 64u) < 1600u && (wid.x * 64u + (li4 + 512u) % 64u) < 512u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 512u + (wid.x * 64u + (li4 + 768u) % 64u), 819199u)], (t2 * 16u + (li4 + 768u) / 64u) < 1600u && (wid.x * 64u + (li4 + 768u) % 64u) < 512u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a9 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b10 = tileB1[p3 * 64u + lid.x + 0u];
+    let b11 = tileB1[p3 * 64u + lid.x + 16u];
+    let b12 = tileB1[p3 * 64u + lid.x + 32u];
+    let b13 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a9 * b10;
+    acc6 += a9 * b11;
+    acc7 += a9 * b12;
+    acc8 += a9 * b13;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 128u && col3 < 512u) { out[row2 * 512u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 0u) < 512u) { out[(wid.y * 16u + lid.y + 0u) * 512u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 16u) < 512u) { out[(wid.y * 16u + lid.y + 0u) * 512u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 32u) < 512u) { out[(wid.y * 16u + lid.y + 0u) * 512u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 48u) < 512u) { out[(wid.y * 16u + lid.y + 0u) * 512u + (wid.x * 64u + lid.x + 48u)] = acc8; }
 }
 `;
 // Kernel 84: grad_lstm_U = matmul(d_lstm_scan_out4, d_lstm_scan_out5) — matmul %89 at specs/lstm.yaml:47:5 (graph.lstm)
@@ -1567,34 +1472,38 @@ const WGSL_84 = `// grad_lstm_U = matmul(d_lstm_scan_out4, d_lstm_scan_out5) —
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
 var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 100u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 1600u) { va11 = in1[ap8 * 128u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1600u && bc10 < 512u) { vb12 = in2[bp9 * 512u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  for (var t2 = 0u; t2 < 100u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 128u + (wid.y * 16u + (li4 + 0u) % 16u), 204799u)], (wid.y * 16u + (li4 + 0u) % 16u) < 128u && (t2 * 16u + (li4 + 0u) / 16u) < 1600u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 512u + (wid.x * 64u + (li4 + 0u) % 64u), 819199u)], (t2 * 16u + (li4 + 0u) / 64u) < 1600u && (wid.x * 64u + (li4 + 0u) % 64u) < 512u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 512u + (wid.x * 64u + (li4 + 256u) % 64u), 819199u)], (t2 * 16u + (li4 + 256u) / 64u) < 1600u && (wid.x * 64u + (li4 + 256u) % 64u) < 512u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 512u + (wid.x * 64u + (li4 + 512u) % 64u), 819199u)], (t2 * 16u + (li4 + 512u) / 64u) < 1600u && (wid.x * 64u + (li4 + 512u) % 64u) < 512u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 512u + (wid.x * 64u + (li4 + 768u) % 64u), 819199u)], (t2 * 16u + (li4 + 768u) / 64u) < 1600u && (wid.x * 64u + (li4 + 768u) % 64u) < 512u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a9 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b10 = tileB1[p3 * 64u + lid.x + 0u];
+    let b11 = tileB1[p3 * 64u + lid.x + 16u];
+    let b12 = tileB1[p3 * 64u + lid.x + 32u];
+    let b13 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a9 * b10;
+    acc6 += a9 * b11;
+    acc7 += a9 * b12;
+    acc8 += a9 * b13;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 128u && col3 < 512u) { out[row2 * 512u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 0u) < 512u) { out[(wid.y * 16u + lid.y + 0u) * 512u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 16u) < 512u) { out[(wid.y * 16u + lid.y + 0u) * 512u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 32u) < 512u) { out[(wid.y * 16u + lid.y + 0u) * 512u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 48u) < 512u) { out[(wid.y * 16u + lid.y + 0u) * 512u + (wid.x * 64u + lid.x + 48u)] = acc8; }
 }
 `;
 // Kernel 85: grad_lstm_b = Σ d_lstm_scan_out6 — reduce_sum %90 at specs/lstm.yaml:47:5 (graph.lstm)
@@ -1998,31 +1907,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 8u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 16u && ap8 < 128u) { va11 = in1[ar7 * 128u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 128u && bc10 < 512u) { vb12 = in2[bp9 * 512u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 8u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 128u + (t2 * 16u + (li4 + 0u) % 16u), 2047u)], (wid.y * 16u + (li4 + 0u) / 16u) < 16u && (t2 * 16u + (li4 + 0u) % 16u) < 128u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 512u + (wid.x * 16u + (li4 + 0u) % 16u), 65535u)], (t2 * 16u + (li4 + 0u) / 16u) < 128u && (wid.x * 16u + (li4 + 0u) % 16u) < 512u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 16u && col3 < 512u) { out[row2 * 512u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 16u && (wid.x * 16u + lid.x + 0u) < 512u) { out[(wid.y * 16u + lid.y + 0u) * 512u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 116: lstm_body_preact_matmul2 = matmul(lstm_scan_carry0, lstm_U) — matmul %7 at specs/lstm.yaml:54:34 (graph.lstm.body.preact)
@@ -2034,31 +1932,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 8u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 16u && ap8 < 128u) { va11 = in1[ar7 * 128u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 128u && bc10 < 512u) { vb12 = in2[bp9 * 512u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 8u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 128u + (t2 * 16u + (li4 + 0u) % 16u), 2047u)], (wid.y * 16u + (li4 + 0u) / 16u) < 16u && (t2 * 16u + (li4 + 0u) % 16u) < 128u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 512u + (wid.x * 16u + (li4 + 0u) % 16u), 65535u)], (t2 * 16u + (li4 + 0u) / 16u) < 128u && (wid.x * 16u + (li4 + 0u) % 16u) < 512u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 16u && col3 < 512u) { out[row2 * 512u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 16u && (wid.x * 16u + lid.x + 0u) < 512u) { out[(wid.y * 16u + lid.y + 0u) * 512u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 117: lstm_body_preact_add = (lstm_body_preact_matmul + lstm_body_preact_matmul2) + lstm_b — add %11 at specs/lstm.yaml:54:43 (graph.lstm.body.preact)
@@ -2248,31 +2135,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 8u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 16u && ap8 < 128u) { va11 = in1[ar7 * 128u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 128u && bc10 < 2u) { vb12 = in2[bp9 * 2u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 8u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 128u + (t2 * 16u + (li4 + 0u) % 16u), 2047u)], (wid.y * 16u + (li4 + 0u) / 16u) < 16u && (t2 * 16u + (li4 + 0u) % 16u) < 128u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 2u + (wid.x * 16u + (li4 + 0u) % 16u), 255u)], (t2 * 16u + (li4 + 0u) / 16u) < 128u && (wid.x * 16u + (li4 + 0u) % 16u) < 2u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 16u && col3 < 2u) { out[row2 * 2u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 16u && (wid.x * 16u + lid.x + 0u) < 2u) { out[(wid.y * 16u + lid.y + 0u) * 2u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 131: p_y_add = p_y_matmul + b — add %25 at specs/lstm.yaml:65:39 (graph.p_y)
@@ -2582,8 +2458,8 @@ export const plan: GpuPlan = {
     { name: "step0_emb_cast", label: "emb_cast = cast(compare(random_uniform(), 0.5)) — cast %16 at specs/lstm.yaml:43:8 (graph.emb)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [3200, 1, 1] },
     { name: "step0_emb", label: "emb = (emb_gather * emb_cast) / 0.5 — div %18 at specs/lstm.yaml:43:8 (graph.emb)", wgsl: WGSL_3, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 6, access: "read" }], workgroups: [3200, 1, 1] },
     { name: "step0_m", label: "m = transpose(mask) — transpose %19 at specs/lstm.yaml:44:14 (graph.m)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [25, 1, 1] },
-    { name: "step0_lstm_body_preact_matmul", label: "lstm_body_preact_matmul = matmul(lstm_scan_x0, lstm_W) — matmul %5 at specs/lstm.yaml:54:21 (graph.lstm.body.preact)", wgsl: WGSL_5, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 12, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_lstm_body_preact_matmul2", label: "lstm_body_preact_matmul2 = matmul(lstm_scan_carry0, lstm_U) — matmul %7 at specs/lstm.yaml:54:34 (graph.lstm.body.preact)", wgsl: WGSL_6, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 15, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_lstm_body_preact_matmul", label: "lstm_body_preact_matmul = matmul(lstm_scan_x0, lstm_W) — matmul %5 at specs/lstm.yaml:54:21 (graph.lstm.body.preact)", wgsl: WGSL_5, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 12, access: "read" }], workgroups: [32, 1, 1], flops: 2097152 },
+    { name: "step0_lstm_body_preact_matmul2", label: "lstm_body_preact_matmul2 = matmul(lstm_scan_carry0, lstm_U) — matmul %7 at specs/lstm.yaml:54:34 (graph.lstm.body.preact)", wgsl: WGSL_6, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 15, access: "read" }], workgroups: [32, 1, 1], flops: 2097152 },
     { name: "step0_lstm_body_preact_add", label: "lstm_body_preact_add = (lstm_body_preact_matmul + lstm_body_preact_matmul2) + lstm_b — add %11 at specs/lstm.yaml:54:43 (graph.lstm.body.preact)", wgsl: WGSL_7, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 13, access: "read" }, { buffer: 17, access: "read" }], workgroups: [128, 1, 1] },
     { name: "step0_lstm_body_o_slice", label: "lstm_body_o_slice = slice(lstm_body_preact_add) — slice %12 at specs/lstm.yaml:57:20 (graph.lstm.body.o)", wgsl: WGSL_8, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [32, 1, 1] },
     { name: "step0_lstm_body_f_slice", label: "lstm_body_f_slice = slice(lstm_body_preact_add) — slice %14 at specs/lstm.yaml:56:20 (graph.lstm.body.f)", wgsl: WGSL_9, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [32, 1, 1] },
@@ -2600,7 +2476,7 @@ export const plan: GpuPlan = {
     { name: "step0_proj_reducesum2", label: "proj_reducesum2 = Σ m — reduce_sum %26 at specs/lstm.yaml:64:26 (graph.proj)", wgsl: WGSL_20, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_p_y_cast", label: "p_y_cast = cast(compare(random_uniform(), 0.5)) — cast %32 at specs/lstm.yaml:65:16 (graph.p_y)", wgsl: WGSL_21, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [32, 1, 1] },
     { name: "step0_p_y_div", label: "p_y_div = ((proj_reducesum / proj_reducesum2) * p_y_cast) / 0.5 — div %34 at specs/lstm.yaml:65:16 (graph.p_y)", wgsl: WGSL_22, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 22, access: "read" }, { buffer: 24, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_p_y_matmul", label: "p_y_matmul = matmul(p_y_div, U) — matmul %35 at specs/lstm.yaml:65:35 (graph.p_y)", wgsl: WGSL_23, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 32, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_p_y_matmul", label: "p_y_matmul = matmul(p_y_div, U) — matmul %35 at specs/lstm.yaml:65:35 (graph.p_y)", wgsl: WGSL_23, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 32, access: "read" }], workgroups: [1, 1, 1], flops: 8192 },
     { name: "step0_p_y_add", label: "p_y_add = p_y_matmul + b — add %37 at specs/lstm.yaml:65:39 (graph.p_y)", wgsl: WGSL_24, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 34, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_p_y_reducemax", label: "p_y_reducemax = reduce_max(p_y_add) — reduce_max %38 at specs/lstm.yaml:65:8 (graph.p_y)", wgsl: WGSL_25, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_p_y_sub", label: "p_y_sub = p_y_add - p_y_reducemax — sub %42 at specs/lstm.yaml:65:8 (graph.p_y)", wgsl: WGSL_26, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 23, access: "read" }], workgroups: [1, 1, 1] },
@@ -2615,12 +2491,12 @@ export const plan: GpuPlan = {
     { name: "step0_d_cost_nll_div", label: "d_cost_nll_div = d_cost_nll_reducesum / p_y_reducesum — div %61 at specs/lstm.yaml:68:10 (losses.cost.nll)", wgsl: WGSL_35, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 37, access: "read" }, { buffer: 23, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_d_p_y_add", label: "d_p_y_add = (-0.0625 * cost_nll_onehot) + (d_cost_nll_div * p_y_exp) — add %65 at specs/lstm.yaml:65:8 (graph.p_y)", wgsl: WGSL_36, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 35, access: "read" }, { buffer: 38, access: "read" }, { buffer: 33, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_grad_b", label: "grad_b = Σ d_p_y_add — reduce_sum %66 at specs/lstm.yaml:65:39 (graph.p_y)", wgsl: WGSL_37, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 31, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_p_y_matmul", label: "d_p_y_matmul = matmul(d_p_y_add, U) — matmul %67 at specs/lstm.yaml:65:35 (graph.p_y)", wgsl: WGSL_38, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 32, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_grad_U", label: "grad_U = matmul(p_y_div, d_p_y_add) — matmul %68 at specs/lstm.yaml:65:35 (graph.p_y)", wgsl: WGSL_39, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 31, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "step0_d_p_y_matmul", label: "d_p_y_matmul = matmul(d_p_y_add, U) — matmul %67 at specs/lstm.yaml:65:35 (graph.p_y)", wgsl: WGSL_38, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 32, access: "read" }], workgroups: [8, 1, 1], flops: 8192 },
+    { name: "step0_grad_U", label: "grad_U = matmul(p_y_div, d_p_y_add) — matmul %68 at specs/lstm.yaml:65:35 (graph.p_y)", wgsl: WGSL_39, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 31, access: "read" }], workgroups: [1, 8, 1], flops: 8192 },
     { name: "step0_d_proj_div", label: "d_proj_div = ((d_p_y_matmul / 0.5) * p_y_cast) / proj_reducesum2 — div %71 at specs/lstm.yaml:64:24 (graph.proj)", wgsl: WGSL_40, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 24, access: "read" }, { buffer: 22, access: "read" }], workgroups: [32, 1, 1] },
     { name: "step0_d_proj_mul", label: "d_proj_mul = d_proj_div * m — mul %74 at specs/lstm.yaml:64:16 (graph.proj)", wgsl: WGSL_41, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 8, access: "read" }], workgroups: [3200, 1, 1] },
-    { name: "step0_lstm_body_preact_matmul3", label: "lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, lstm_W) — matmul %10 at specs/lstm.yaml:54:21 (graph.lstm.body.preact)", wgsl: WGSL_42, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 12, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0_lstm_body_preact_matmul4", label: "lstm_body_preact_matmul4 = matmul(d_lstm_scan_x0, lstm_U) — matmul %11 at specs/lstm.yaml:54:34 (graph.lstm.body.preact)", wgsl: WGSL_43, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 25, access: "read" }, { buffer: 15, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "step0_lstm_body_preact_matmul3", label: "lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, lstm_W) — matmul %10 at specs/lstm.yaml:54:21 (graph.lstm.body.preact)", wgsl: WGSL_42, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 12, access: "read" }], workgroups: [32, 1, 1], flops: 2097152 },
+    { name: "step0_lstm_body_preact_matmul4", label: "lstm_body_preact_matmul4 = matmul(d_lstm_scan_x0, lstm_U) — matmul %11 at specs/lstm.yaml:54:34 (graph.lstm.body.preact)", wgsl: WGSL_43, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 25, access: "read" }, { buffer: 15, access: "read" }], workgroups: [32, 1, 1], flops: 2097152 },
     { name: "step0_lstm_body_preact_add2", label: "lstm_body_preact_add2 = (lstm_body_preact_matmul3 + lstm_body_preact_matmul4) + lstm_b — add %14 at specs/lstm.yaml:54:43 (graph.lstm.body.preact)", wgsl: WGSL_44, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 13, access: "read" }, { buffer: 17, access: "read" }], workgroups: [128, 1, 1] },
     { name: "step0_lstm_body_o_slice2", label: "lstm_body_o_slice2 = slice(lstm_body_preact_add2) — slice %15 at specs/lstm.yaml:57:20 (graph.lstm.body.o)", wgsl: WGSL_45, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [32, 1, 1] },
     { name: "step0_lstm_body_o_sigmoid", label: "lstm_body_o_sigmoid = sigmoid(lstm_body_o_slice2) — sigmoid %16 at specs/lstm.yaml:57:12 (graph.lstm.body.o)", wgsl: WGSL_46, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [32, 1, 1] },
@@ -2651,17 +2527,17 @@ export const plan: GpuPlan = {
     { name: "step0_d_lstm_body_o_pad", label: "d_lstm_body_o_pad = pad(d_lstm_body_o_mul) — pad %81 at specs/lstm.yaml:57:20 (graph.lstm.body.o)", wgsl: WGSL_71, bindings: [{ buffer: 63, access: "read_write" }, { buffer: 62, access: "read" }], workgroups: [128, 1, 1] },
     { name: "step0__5", label: "_5 = ((d_lstm_body_g_pad + d_lstm_body_i_pad) + d_lstm_body_f_pad) + d_lstm_body_o_pad — add %82 at specs/lstm.yaml:57:20 (graph.lstm.body.o)", wgsl: WGSL_72, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 56, access: "read" }, { buffer: 58, access: "read" }, { buffer: 61, access: "read" }, { buffer: 63, access: "read" }], workgroups: [128, 1, 1] },
     { name: "step0__8", label: "_8 = Σ _5 — reduce_sum %83 at specs/lstm.yaml:54:43 (graph.lstm.body.preact)", wgsl: WGSL_73, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 64, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_d_lstm_body_preact_matmul", label: "d_lstm_body_preact_matmul = matmul(_5, lstm_U) — matmul %84 at specs/lstm.yaml:54:34 (graph.lstm.body.preact)", wgsl: WGSL_74, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 64, access: "read" }, { buffer: 15, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_d_lstm_body_preact_matmul", label: "d_lstm_body_preact_matmul = matmul(_5, lstm_U) — matmul %84 at specs/lstm.yaml:54:34 (graph.lstm.body.preact)", wgsl: WGSL_74, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 64, access: "read" }, { buffer: 15, access: "read" }], workgroups: [8, 1, 1], flops: 2097152 },
     { name: "step0__02", label: "_02 = (lstm_add * lstm_body_c_t_sub2) + d_lstm_body_preact_matmul — add %85 at specs/lstm.yaml:54:34 (graph.lstm.body.preact)", wgsl: WGSL_75, bindings: [{ buffer: 67, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 23, access: "read" }, { buffer: 66, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "step0__2", label: "_2 = matmul(_5, lstm_W) — matmul %86 at specs/lstm.yaml:54:21 (graph.lstm.body.preact)", wgsl: WGSL_76, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 64, access: "read" }, { buffer: 12, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0__2", label: "_2 = matmul(_5, lstm_W) — matmul %86 at specs/lstm.yaml:54:21 (graph.lstm.body.preact)", wgsl: WGSL_76, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 64, access: "read" }, { buffer: 12, access: "read" }], workgroups: [8, 1, 1], flops: 2097152 },
     { name: "step0_d_lstm_scan_out0", label: "zeros — scan over length of 100 steps — scan %77 at specs/lstm.yaml:47:5 (graph.lstm)", wgsl: WGSL_77, bindings: [{ buffer: 30, access: "read_write" }], workgroups: [3200, 1, 1] },
     { name: "step0_d_lstm_scan_out2", label: "zeros — scan over length of 100 steps — scan %77 at specs/lstm.yaml:47:5 (graph.lstm)", wgsl: WGSL_78, bindings: [{ buffer: 69, access: "read_write" }], workgroups: [3200, 1, 1] },
     { name: "step0_d_lstm_scan_out3", label: "zeros — scan over length of 100 steps — scan %77 at specs/lstm.yaml:47:5 (graph.lstm)", wgsl: WGSL_79, bindings: [{ buffer: 70, access: "read_write" }], workgroups: [12800, 1, 1] },
     { name: "step0_d_lstm_scan_out4", label: "zeros — scan over length of 100 steps — scan %77 at specs/lstm.yaml:47:5 (graph.lstm)", wgsl: WGSL_80, bindings: [{ buffer: 71, access: "read_write" }], workgroups: [3200, 1, 1] },
     { name: "step0_d_lstm_scan_out5", label: "zeros — scan over length of 100 steps — scan %77 at specs/lstm.yaml:47:5 (graph.lstm)", wgsl: WGSL_81, bindings: [{ buffer: 72, access: "read_write" }], workgroups: [12800, 1, 1] },
     { name: "step0_d_lstm_scan_out6", label: "zeros — scan over length of 100 steps — scan %77 at specs/lstm.yaml:47:5 (graph.lstm)", wgsl: WGSL_82, bindings: [{ buffer: 73, access: "read_write" }], workgroups: [800, 1, 1] },
-    { name: "step0_grad_lstm_W", label: "grad_lstm_W = matmul(d_lstm_scan_out2, d_lstm_scan_out3) — matmul %86 at specs/lstm.yaml:47:5 (graph.lstm)", wgsl: WGSL_83, bindings: [{ buffer: 74, access: "read_write" }, { buffer: 69, access: "read" }, { buffer: 70, access: "read" }], workgroups: [32, 8, 1] },
-    { name: "step0_grad_lstm_U", label: "grad_lstm_U = matmul(d_lstm_scan_out4, d_lstm_scan_out5) — matmul %89 at specs/lstm.yaml:47:5 (graph.lstm)", wgsl: WGSL_84, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 72, access: "read" }], workgroups: [32, 8, 1] },
+    { name: "step0_grad_lstm_W", label: "grad_lstm_W = matmul(d_lstm_scan_out2, d_lstm_scan_out3) — matmul %86 at specs/lstm.yaml:47:5 (graph.lstm)", wgsl: WGSL_83, bindings: [{ buffer: 74, access: "read_write" }, { buffer: 69, access: "read" }, { buffer: 70, access: "read" }], workgroups: [8, 8, 1], flops: 209715200 },
+    { name: "step0_grad_lstm_U", label: "grad_lstm_U = matmul(d_lstm_scan_out4, d_lstm_scan_out5) — matmul %89 at specs/lstm.yaml:47:5 (graph.lstm)", wgsl: WGSL_84, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 72, access: "read" }], workgroups: [8, 8, 1], flops: 209715200 },
     { name: "step0_grad_lstm_b", label: "grad_lstm_b = Σ d_lstm_scan_out6 — reduce_sum %90 at specs/lstm.yaml:47:5 (graph.lstm)", wgsl: WGSL_85, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 73, access: "read" }], workgroups: [8, 1, 1] },
     { name: "step0_d_emb_mul", label: "d_emb_mul = (d_lstm_scan_out0 / 0.5) * emb_cast — mul %92 at specs/lstm.yaml:43:8 (graph.emb)", wgsl: WGSL_86, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 30, access: "read" }, { buffer: 6, access: "read" }], workgroups: [3200, 1, 1] },
     { name: "step0_grad_Wemb", label: "grad_Wemb = scatter_add(d_emb_mul, emb_transpose) — scatter_add %93 at specs/lstm.yaml:43:16 (graph.emb)", wgsl: WGSL_87, bindings: [{ buffer: 76, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 2, access: "read" }], workgroups: [20000, 1, 1] },
@@ -2692,8 +2568,8 @@ export const plan: GpuPlan = {
     { name: "evaluate_emb_transpose", label: "emb_transpose = transpose(words) — transpose %11 at specs/lstm.yaml:43:28 (graph.emb)", wgsl: WGSL_112, bindings: [{ buffer: 99, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [25, 1, 1] },
     { name: "evaluate_emb", label: "emb = gather(Wemb, emb_transpose) — gather %12 at specs/lstm.yaml:43:16 (graph.emb)", wgsl: WGSL_113, bindings: [{ buffer: 100, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 99, access: "read" }], workgroups: [3200, 1, 1] },
     { name: "evaluate_m", label: "m = transpose(mask) — transpose %13 at specs/lstm.yaml:44:14 (graph.m)", wgsl: WGSL_114, bindings: [{ buffer: 101, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [25, 1, 1] },
-    { name: "evaluate_lstm_body_preact_matmul", label: "lstm_body_preact_matmul = matmul(lstm_scan_x0, lstm_W) — matmul %5 at specs/lstm.yaml:54:21 (graph.lstm.body.preact)", wgsl: WGSL_115, bindings: [{ buffer: 102, access: "read_write" }, { buffer: 103, access: "read" }, { buffer: 12, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "evaluate_lstm_body_preact_matmul2", label: "lstm_body_preact_matmul2 = matmul(lstm_scan_carry0, lstm_U) — matmul %7 at specs/lstm.yaml:54:34 (graph.lstm.body.preact)", wgsl: WGSL_116, bindings: [{ buffer: 104, access: "read_write" }, { buffer: 105, access: "read" }, { buffer: 15, access: "read" }], workgroups: [32, 1, 1] },
+    { name: "evaluate_lstm_body_preact_matmul", label: "lstm_body_preact_matmul = matmul(lstm_scan_x0, lstm_W) — matmul %5 at specs/lstm.yaml:54:21 (graph.lstm.body.preact)", wgsl: WGSL_115, bindings: [{ buffer: 102, access: "read_write" }, { buffer: 103, access: "read" }, { buffer: 12, access: "read" }], workgroups: [32, 1, 1], flops: 2097152 },
+    { name: "evaluate_lstm_body_preact_matmul2", label: "lstm_body_preact_matmul2 = matmul(lstm_scan_carry0, lstm_U) — matmul %7 at specs/lstm.yaml:54:34 (graph.lstm.body.preact)", wgsl: WGSL_116, bindings: [{ buffer: 104, access: "read_write" }, { buffer: 105, access: "read" }, { buffer: 15, access: "read" }], workgroups: [32, 1, 1], flops: 2097152 },
     { name: "evaluate_lstm_body_preact_add", label: "lstm_body_preact_add = (lstm_body_preact_matmul + lstm_body_preact_matmul2) + lstm_b — add %11 at specs/lstm.yaml:54:43 (graph.lstm.body.preact)", wgsl: WGSL_117, bindings: [{ buffer: 106, access: "read_write" }, { buffer: 102, access: "read" }, { buffer: 104, access: "read" }, { buffer: 17, access: "read" }], workgroups: [128, 1, 1] },
     { name: "evaluate_lstm_body_o_slice", label: "lstm_body_o_slice = slice(lstm_body_preact_add) — slice %12 at specs/lstm.yaml:57:20 (graph.lstm.body.o)", wgsl: WGSL_118, bindings: [{ buffer: 107, access: "read_write" }, { buffer: 106, access: "read" }], workgroups: [32, 1, 1] },
     { name: "evaluate_lstm_body_f_slice", label: "lstm_body_f_slice = slice(lstm_body_preact_add) — slice %14 at specs/lstm.yaml:56:20 (graph.lstm.body.f)", wgsl: WGSL_119, bindings: [{ buffer: 108, access: "read_write" }, { buffer: 106, access: "read" }], workgroups: [32, 1, 1] },
@@ -2707,7 +2583,7 @@ export const plan: GpuPlan = {
     { name: "evaluate_proj_reducesum", label: "proj_reducesum = Σ proj_mul — reduce_sum %19 at specs/lstm.yaml:64:9 (graph.proj)", wgsl: WGSL_127, bindings: [{ buffer: 115, access: "read_write" }, { buffer: 100, access: "read" }], workgroups: [32, 1, 1] },
     { name: "evaluate_proj_reducesum2", label: "proj_reducesum2 = Σ m — reduce_sum %20 at specs/lstm.yaml:64:26 (graph.proj)", wgsl: WGSL_128, bindings: [{ buffer: 111, access: "read_write" }, { buffer: 101, access: "read" }], workgroups: [1, 1, 1] },
     { name: "evaluate_proj", label: "proj = proj_reducesum / proj_reducesum2 — div %22 at specs/lstm.yaml:64:24 (graph.proj)", wgsl: WGSL_129, bindings: [{ buffer: 113, access: "read_write" }, { buffer: 115, access: "read" }, { buffer: 111, access: "read" }], workgroups: [32, 1, 1] },
-    { name: "evaluate_p_y_matmul", label: "p_y_matmul = matmul(proj, U) — matmul %23 at specs/lstm.yaml:65:35 (graph.p_y)", wgsl: WGSL_130, bindings: [{ buffer: 118, access: "read_write" }, { buffer: 113, access: "read" }, { buffer: 32, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_matmul", label: "p_y_matmul = matmul(proj, U) — matmul %23 at specs/lstm.yaml:65:35 (graph.p_y)", wgsl: WGSL_130, bindings: [{ buffer: 118, access: "read_write" }, { buffer: 113, access: "read" }, { buffer: 32, access: "read" }], workgroups: [1, 1, 1], flops: 8192 },
     { name: "evaluate_p_y_add", label: "p_y_add = p_y_matmul + b — add %25 at specs/lstm.yaml:65:39 (graph.p_y)", wgsl: WGSL_131, bindings: [{ buffer: 119, access: "read_write" }, { buffer: 118, access: "read" }, { buffer: 34, access: "read" }], workgroups: [1, 1, 1] },
     { name: "evaluate_p_y_reducemax", label: "p_y_reducemax = reduce_max(p_y_add) — reduce_max %26 at specs/lstm.yaml:65:8 (graph.p_y)", wgsl: WGSL_132, bindings: [{ buffer: 112, access: "read_write" }, { buffer: 119, access: "read" }], workgroups: [1, 1, 1] },
     { name: "evaluate_p_y_sub", label: "p_y_sub = p_y_add - p_y_reducemax — sub %30 at specs/lstm.yaml:65:8 (graph.p_y)", wgsl: WGSL_133, bindings: [{ buffer: 118, access: "read_write" }, { buffer: 119, access: "read" }, { buffer: 112, access: "read" }], workgroups: [1, 1, 1] },

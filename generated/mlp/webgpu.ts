@@ -11,31 +11,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 20u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 15679u)], (wid.y * 16u + (li4 + 0u) / 16u) < 20u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 500u + (wid.x * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 500u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 20u && (wid.x * 16u + lid.x + 0u) < 500u) { out[(wid.y * 16u + lid.y + 0u) * 500u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 1: hidden = tanh(hidden_matmul + b1) — tanh %9 at specs/mlp.yaml:20:11 (graph.hidden)
@@ -60,31 +49,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 32u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 20u && ap8 < 500u) { va11 = in1[ar7 * 500u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 500u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 32u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 500u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 20u && (t2 * 16u + (li4 + 0u) % 16u) < 500u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 4999u)], (t2 * 16u + (li4 + 0u) / 16u) < 500u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 20u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 20u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 3: p_y_given_x_add = p_y_given_x_matmul + b2 — add %12 at specs/mlp.yaml:21:16 (graph.p_y_given_x)
@@ -356,31 +334,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 20u && ap8 < 10u) { va11 = in1[ar7 * 10u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 500u) { vb12 = in2[bc10 * 10u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 10u + (t2 * 16u + (li4 + 0u) % 16u), 199u)], (wid.y * 16u + (li4 + 0u) / 16u) < 20u && (t2 * 16u + (li4 + 0u) % 16u) < 10u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 10u + (t2 * 16u + (li4 + 0u) % 16u), 4999u)], (t2 * 16u + (li4 + 0u) % 16u) < 10u && (wid.x * 16u + (li4 + 0u) / 16u) < 500u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 20u && (wid.x * 16u + lid.x + 0u) < 500u) { out[(wid.y * 16u + lid.y + 0u) * 500u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 20: d_hidden_mul = d_p_y_given_x_matmul * (1 - (hidden * hidden)) — mul %60 at specs/mlp.yaml:20:11 (graph.hidden)
@@ -418,35 +385,81 @@ const WGSL_22 = `// d_hidden_matmul = matmul(x, d_hidden_mul) — matmul %62 at 
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 2u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 784u && ap8 < 20u) { va11 = in1[ap8 * 784u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 20u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 2u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 784u + (wid.y * 64u + (li4 + 0u) % 64u), 15679u)], (wid.y * 64u + (li4 + 0u) % 64u) < 784u && (t2 * 16u + (li4 + 0u) / 64u) < 20u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 784u + (wid.y * 64u + (li4 + 256u) % 64u), 15679u)], (wid.y * 64u + (li4 + 256u) % 64u) < 784u && (t2 * 16u + (li4 + 256u) / 64u) < 20u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 784u + (wid.y * 64u + (li4 + 512u) % 64u), 15679u)], (wid.y * 64u + (li4 + 512u) % 64u) < 784u && (t2 * 16u + (li4 + 512u) / 64u) < 20u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 784u + (wid.y * 64u + (li4 + 768u) % 64u), 15679u)], (wid.y * 64u + (li4 + 768u) % 64u) < 784u && (t2 * 16u + (li4 + 768u) / 64u) < 20u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 500u + (wid.x * 64u + (li4 + 0u) % 64u), 9999u)], (t2 * 16u + (li4 + 0u) / 64u) < 20u && (wid.x * 64u + (li4 + 0u) % 64u) < 500u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 500u + (wid.x * 64u + (li4 + 256u) % 64u), 9999u)], (t2 * 16u + (li4 + 256u) / 64u) < 20u && (wid.x * 64u + (li4 + 256u) % 64u) < 500u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 500u + (wid.x * 64u + (li4 + 512u) % 64u), 9999u)], (t2 * 16u + (li4 + 512u) / 64u) < 20u && (wid.x * 64u + (li4 + 512u) % 64u) < 500u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 500u + (wid.x * 64u + (li4 + 768u) % 64u), 9999u)], (t2 * 16u + (li4 + 768u) / 64u) < 20u && (wid.x * 64u + (li4 + 768u) % 64u) < 500u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 23: W1 = W1 - (0.01 * ((0.0002 * W1) + d_hidden_matmul)) — sub %66 at specs/mlp.yaml:33:16 (phases[0].optimizer)
@@ -482,31 +495,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 2u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 500u && ap8 < 20u) { va11 = in1[ap8 * 500u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 20u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 2u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 500u + (wid.y * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) % 16u) < 500u && (t2 * 16u + (li4 + 0u) / 16u) < 20u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 199u)], (t2 * 16u + (li4 + 0u) / 16u) < 20u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 500u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 500u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 26: W2 = W2 - (0.01 * ((0.0002 * W2) + d_p_y_given_x_matmul2)) — sub %72 at specs/mlp.yaml:33:16 (phases[0].optimizer)
@@ -542,31 +544,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 20u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 15679u)], (wid.y * 16u + (li4 + 0u) / 16u) < 20u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 500u + (wid.x * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 500u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 20u && (wid.x * 16u + lid.x + 0u) < 500u) { out[(wid.y * 16u + lid.y + 0u) * 500u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 29: hidden = tanh(hidden_matmul + b1) — tanh %9 at specs/mlp.yaml:20:11 (graph.hidden)
@@ -591,31 +582,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 32u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 20u && ap8 < 500u) { va11 = in1[ar7 * 500u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 500u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 32u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 500u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 20u && (t2 * 16u + (li4 + 0u) % 16u) < 500u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 4999u)], (t2 * 16u + (li4 + 0u) / 16u) < 500u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 20u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 20u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 31: p_y_given_x_add = p_y_given_x_matmul + b2 — add %12 at specs/mlp.yaml:21:16 (graph.p_y_given_x)
@@ -831,9 +811,9 @@ export const plan: GpuPlan = {
     { name: "eval_cost_log", size: 20, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_hidden_matmul", label: "hidden_matmul = matmul(x, W1) — matmul %6 at specs/mlp.yaml:20:11 (graph.hidden)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_hidden_matmul", label: "hidden_matmul = matmul(x, W1) — matmul %6 at specs/mlp.yaml:20:11 (graph.hidden)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1], flops: 15680000 },
     { name: "step0_hidden", label: "hidden = tanh(hidden_matmul + b1) — tanh %9 at specs/mlp.yaml:20:11 (graph.hidden)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(hidden, W2) — matmul %10 at specs/mlp.yaml:21:16 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [1, 2, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(hidden, W2) — matmul %10 at specs/mlp.yaml:21:16 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [1, 2, 1], flops: 200000 },
     { name: "step0_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b2 — add %12 at specs/mlp.yaml:21:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 10, access: "read" }], workgroups: [4, 1, 1] },
     { name: "step0_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %13 at specs/mlp.yaml:21:16 (graph.p_y_given_x)", wgsl: WGSL_4, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %17 at specs/mlp.yaml:21:16 (graph.p_y_given_x)", wgsl: WGSL_5, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 11, access: "read" }], workgroups: [4, 1, 1] },
@@ -850,18 +830,18 @@ export const plan: GpuPlan = {
     { name: "step0_d_cost_nll_div", label: "d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %48 at specs/mlp.yaml:24:10 (losses.cost.nll)", wgsl: WGSL_16, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 11, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-0.05 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %52 at specs/mlp.yaml:21:16 (graph.p_y_given_x)", wgsl: WGSL_17, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 15, access: "read" }, { buffer: 9, access: "read" }], workgroups: [4, 1, 1] },
     { name: "step0_grad_b2", label: "grad_b2 = Σ d_p_y_given_x_add — reduce_sum %53 at specs/mlp.yaml:21:16 (graph.p_y_given_x)", wgsl: WGSL_18, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W2) — matmul %54 at specs/mlp.yaml:21:16 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 8, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W2) — matmul %54 at specs/mlp.yaml:21:16 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 8, access: "read" }], workgroups: [32, 2, 1], flops: 200000 },
     { name: "step0_d_hidden_mul", label: "d_hidden_mul = d_p_y_given_x_matmul * (1 - (hidden * hidden)) — mul %60 at specs/mlp.yaml:20:11 (graph.hidden)", wgsl: WGSL_20, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [157, 1, 1] },
     { name: "step0_grad_b1", label: "grad_b1 = Σ d_hidden_mul — reduce_sum %61 at specs/mlp.yaml:20:11 (graph.hidden)", wgsl: WGSL_21, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_d_hidden_matmul", label: "d_hidden_matmul = matmul(x, d_hidden_mul) — matmul %62 at specs/mlp.yaml:20:11 (graph.hidden)", wgsl: WGSL_22, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 21, access: "read" }], workgroups: [32, 49, 1] },
+    { name: "step0_d_hidden_matmul", label: "d_hidden_matmul = matmul(x, d_hidden_mul) — matmul %62 at specs/mlp.yaml:20:11 (graph.hidden)", wgsl: WGSL_22, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 21, access: "read" }], workgroups: [8, 13, 1], flops: 15680000 },
     { name: "step0_W1", label: "W1 = W1 - (0.01 * ((0.0002 * W1) + d_hidden_matmul)) — sub %66 at specs/mlp.yaml:33:16 (phases[0].optimizer)", wgsl: WGSL_23, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [6125, 1, 1] },
     { name: "step0_b1", label: "b1 = b1 - (0.01 * grad_b1) — sub %69 at specs/mlp.yaml:33:16 (phases[0].optimizer)", wgsl: WGSL_24, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_d_p_y_given_x_matmul2", label: "d_p_y_given_x_matmul2 = matmul(hidden, d_p_y_given_x_add) — matmul %55 at specs/mlp.yaml:21:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 7, access: "read" }], workgroups: [1, 32, 1] },
+    { name: "step0_d_p_y_given_x_matmul2", label: "d_p_y_given_x_matmul2 = matmul(hidden, d_p_y_given_x_add) — matmul %55 at specs/mlp.yaml:21:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 7, access: "read" }], workgroups: [1, 32, 1], flops: 200000 },
     { name: "step0_W2", label: "W2 = W2 - (0.01 * ((0.0002 * W2) + d_p_y_given_x_matmul2)) — sub %72 at specs/mlp.yaml:33:16 (phases[0].optimizer)", wgsl: WGSL_26, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [79, 1, 1] },
     { name: "step0_b2", label: "b2 = b2 - (0.01 * grad_b2) — sub %75 at specs/mlp.yaml:33:16 (phases[0].optimizer)", wgsl: WGSL_27, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_hidden_matmul", label: "hidden_matmul = matmul(x, W1) — matmul %6 at specs/mlp.yaml:20:11 (graph.hidden)", wgsl: WGSL_28, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "evaluate_hidden_matmul", label: "hidden_matmul = matmul(x, W1) — matmul %6 at specs/mlp.yaml:20:11 (graph.hidden)", wgsl: WGSL_28, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1], flops: 15680000 },
     { name: "evaluate_hidden", label: "hidden = tanh(hidden_matmul + b1) — tanh %9 at specs/mlp.yaml:20:11 (graph.hidden)", wgsl: WGSL_29, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 25, access: "read" }, { buffer: 6, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(hidden, W2) — matmul %10 at specs/mlp.yaml:21:16 (graph.p_y_given_x)", wgsl: WGSL_30, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 8, access: "read" }], workgroups: [1, 2, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(hidden, W2) — matmul %10 at specs/mlp.yaml:21:16 (graph.p_y_given_x)", wgsl: WGSL_30, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 8, access: "read" }], workgroups: [1, 2, 1], flops: 200000 },
     { name: "evaluate_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b2 — add %12 at specs/mlp.yaml:21:16 (graph.p_y_given_x)", wgsl: WGSL_31, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 10, access: "read" }], workgroups: [4, 1, 1] },
     { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %13 at specs/mlp.yaml:21:16 (graph.p_y_given_x)", wgsl: WGSL_32, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
     { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %17 at specs/mlp.yaml:21:16 (graph.p_y_given_x)", wgsl: WGSL_33, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 29, access: "read" }], workgroups: [4, 1, 1] },

@@ -601,34 +601,38 @@ const WGSL_19 = `// l4_matmul = matmul(l3, w4) — matmul %47 at specs/newmu-con
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
 var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 72u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 1152u) { va11 = in1[ar7 * 1152u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1152u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  for (var t2 = 0u; t2 < 72u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1152u + (t2 * 16u + (li4 + 0u) % 16u), 147455u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 1152u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 625u + (wid.x * 64u + (li4 + 0u) % 64u), 719999u)], (t2 * 16u + (li4 + 0u) / 64u) < 1152u && (wid.x * 64u + (li4 + 0u) % 64u) < 625u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 625u + (wid.x * 64u + (li4 + 256u) % 64u), 719999u)], (t2 * 16u + (li4 + 256u) / 64u) < 1152u && (wid.x * 64u + (li4 + 256u) % 64u) < 625u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 625u + (wid.x * 64u + (li4 + 512u) % 64u), 719999u)], (t2 * 16u + (li4 + 512u) / 64u) < 1152u && (wid.x * 64u + (li4 + 512u) % 64u) < 625u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 625u + (wid.x * 64u + (li4 + 768u) % 64u), 719999u)], (t2 * 16u + (li4 + 768u) / 64u) < 1152u && (wid.x * 64u + (li4 + 768u) % 64u) < 625u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a9 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b10 = tileB1[p3 * 64u + lid.x + 0u];
+    let b11 = tileB1[p3 * 64u + lid.x + 16u];
+    let b12 = tileB1[p3 * 64u + lid.x + 32u];
+    let b13 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a9 * b10;
+    acc6 += a9 * b11;
+    acc7 += a9 * b12;
+    acc8 += a9 * b13;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc8; }
 }
 `;
 // Kernel 20: l4_cast = cast(compare(random_uniform(), 0.5)) — cast %53 at specs/newmu-convnet.yaml:33:7 (graph.l4)
@@ -753,31 +757,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 40u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 625u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 40u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 625u + (t2 * 16u + (li4 + 0u) % 16u), 79999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 625u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 6249u)], (t2 * 16u + (li4 + 0u) / 16u) < 625u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 23: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %57 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
@@ -962,34 +955,38 @@ const WGSL_35 = `// d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o) — ma
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
 var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 10u) { va11 = in1[ar7 * 10u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 625u) { vb12 = in2[bc10 * 10u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 10u + (t2 * 16u + (li4 + 0u) % 16u), 1279u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 10u);
+  tileB1[((li4 + 0u) % 16u) * 64u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 0u) / 16u) * 10u + (t2 * 16u + (li4 + 0u) % 16u), 6249u)], (t2 * 16u + (li4 + 0u) % 16u) < 10u && (wid.x * 64u + (li4 + 0u) / 16u) < 625u);
+  tileB1[((li4 + 256u) % 16u) * 64u + (li4 + 256u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 256u) / 16u) * 10u + (t2 * 16u + (li4 + 256u) % 16u), 6249u)], (t2 * 16u + (li4 + 256u) % 16u) < 10u && (wid.x * 64u + (li4 + 256u) / 16u) < 625u);
+  tileB1[((li4 + 512u) % 16u) * 64u + (li4 + 512u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 512u) / 16u) * 10u + (t2 * 16u + (li4 + 512u) % 16u), 6249u)], (t2 * 16u + (li4 + 512u) % 16u) < 10u && (wid.x * 64u + (li4 + 512u) / 16u) < 625u);
+  tileB1[((li4 + 768u) % 16u) * 64u + (li4 + 768u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 768u) / 16u) * 10u + (t2 * 16u + (li4 + 768u) % 16u), 6249u)], (t2 * 16u + (li4 + 768u) % 16u) < 10u && (wid.x * 64u + (li4 + 768u) / 16u) < 625u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a9 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b10 = tileB1[p3 * 64u + lid.x + 0u];
+    let b11 = tileB1[p3 * 64u + lid.x + 16u];
+    let b12 = tileB1[p3 * 64u + lid.x + 32u];
+    let b13 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a9 * b10;
+    acc6 += a9 * b11;
+    acc7 += a9 * b12;
+    acc8 += a9 * b13;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc8; }
 }
 `;
 // Kernel 36: grad_w_o = matmul(l4, d_p_y_given_x_add) — matmul %86 at specs/newmu-convnet.yaml:34:27 (graph.p_y_given_x)
@@ -1001,31 +998,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 8u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 625u && ap8 < 128u) { va11 = in1[ap8 * 625u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 128u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 8u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 625u + (wid.y * 16u + (li4 + 0u) % 16u), 79999u)], (wid.y * 16u + (li4 + 0u) % 16u) < 625u && (t2 * 16u + (li4 + 0u) / 16u) < 128u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 1279u)], (t2 * 16u + (li4 + 0u) / 16u) < 128u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 625u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 625u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 37: d_l4_select = select(compare(l4_matmul, 0), (d_p_y_given_x_matmul / 0.5) * l4_cast, 0) — select %90 at specs/newmu-convnet.yaml:33:15 (graph.l4)
@@ -1047,35 +1033,53 @@ const WGSL_38 = `// d_l4_matmul = matmul(d_l4_select, w4) — matmul %91 at spec
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 512>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 40u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 625u && bc10 < 1152u) { vb12 = in2[bc10 * 625u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  for (var t2 = 0u; t2 < 40u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 32u + (li4 + 0u) / 16u) * 625u + (t2 * 16u + (li4 + 0u) % 16u), 79999u)], (wid.y * 32u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 625u);
+  tileA0[((li4 + 256u) / 16u) * 16u + (li4 + 256u) % 16u] = select(0.0f, in1[min((wid.y * 32u + (li4 + 256u) / 16u) * 625u + (t2 * 16u + (li4 + 256u) % 16u), 79999u)], (wid.y * 32u + (li4 + 256u) / 16u) < 128u && (t2 * 16u + (li4 + 256u) % 16u) < 625u);
+  tileB1[((li4 + 0u) % 16u) * 64u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 0u) / 16u) * 625u + (t2 * 16u + (li4 + 0u) % 16u), 719999u)], (t2 * 16u + (li4 + 0u) % 16u) < 625u && (wid.x * 64u + (li4 + 0u) / 16u) < 1152u);
+  tileB1[((li4 + 256u) % 16u) * 64u + (li4 + 256u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 256u) / 16u) * 625u + (t2 * 16u + (li4 + 256u) % 16u), 719999u)], (t2 * 16u + (li4 + 256u) % 16u) < 625u && (wid.x * 64u + (li4 + 256u) / 16u) < 1152u);
+  tileB1[((li4 + 512u) % 16u) * 64u + (li4 + 512u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 512u) / 16u) * 625u + (t2 * 16u + (li4 + 512u) % 16u), 719999u)], (t2 * 16u + (li4 + 512u) % 16u) < 625u && (wid.x * 64u + (li4 + 512u) / 16u) < 1152u);
+  tileB1[((li4 + 768u) % 16u) * 64u + (li4 + 768u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 768u) / 16u) * 625u + (t2 * 16u + (li4 + 768u) % 16u), 719999u)], (t2 * 16u + (li4 + 768u) % 16u) < 625u && (wid.x * 64u + (li4 + 768u) / 16u) < 1152u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a13 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a14 = tileA0[(lid.y + 16u) * 16u + p3];
+    let b15 = tileB1[p3 * 64u + lid.x + 0u];
+    let b16 = tileB1[p3 * 64u + lid.x + 16u];
+    let b17 = tileB1[p3 * 64u + lid.x + 32u];
+    let b18 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a13 * b15;
+    acc6 += a13 * b16;
+    acc7 += a13 * b17;
+    acc8 += a13 * b18;
+    acc9 += a14 * b15;
+    acc10 += a14 * b16;
+    acc11 += a14 * b17;
+    acc12 += a14 * b18;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 128u && col3 < 1152u) { out[row2 * 1152u + col3] = acc4; }
+  if ((wid.y * 32u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 0u) < 1152u) { out[(wid.y * 32u + lid.y + 0u) * 1152u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 32u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 16u) < 1152u) { out[(wid.y * 32u + lid.y + 0u) * 1152u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 32u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 32u) < 1152u) { out[(wid.y * 32u + lid.y + 0u) * 1152u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 32u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 48u) < 1152u) { out[(wid.y * 32u + lid.y + 0u) * 1152u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 32u + lid.y + 16u) < 128u && (wid.x * 64u + lid.x + 0u) < 1152u) { out[(wid.y * 32u + lid.y + 16u) * 1152u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 32u + lid.y + 16u) < 128u && (wid.x * 64u + lid.x + 16u) < 1152u) { out[(wid.y * 32u + lid.y + 16u) * 1152u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 32u + lid.y + 16u) < 128u && (wid.x * 64u + lid.x + 32u) < 1152u) { out[(wid.y * 32u + lid.y + 16u) * 1152u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 32u + lid.y + 16u) < 128u && (wid.x * 64u + lid.x + 48u) < 1152u) { out[(wid.y * 32u + lid.y + 16u) * 1152u + (wid.x * 64u + lid.x + 48u)] = acc12; }
 }
 `;
 // Kernel 39: grad_w4 = matmul(l3, d_l4_select) — matmul %92 at specs/newmu-convnet.yaml:33:23 (graph.l4)
@@ -1083,35 +1087,81 @@ const WGSL_39 = `// grad_w4 = matmul(l3, d_l4_select) — matmul %92 at specs/ne
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 8u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 1152u && ap8 < 128u) { va11 = in1[ap8 * 1152u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 128u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 8u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 1152u + (wid.y * 64u + (li4 + 0u) % 64u), 147455u)], (wid.y * 64u + (li4 + 0u) % 64u) < 1152u && (t2 * 16u + (li4 + 0u) / 64u) < 128u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 1152u + (wid.y * 64u + (li4 + 256u) % 64u), 147455u)], (wid.y * 64u + (li4 + 256u) % 64u) < 1152u && (t2 * 16u + (li4 + 256u) / 64u) < 128u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 1152u + (wid.y * 64u + (li4 + 512u) % 64u), 147455u)], (wid.y * 64u + (li4 + 512u) % 64u) < 1152u && (t2 * 16u + (li4 + 512u) / 64u) < 128u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 1152u + (wid.y * 64u + (li4 + 768u) % 64u), 147455u)], (wid.y * 64u + (li4 + 768u) % 64u) < 1152u && (t2 * 16u + (li4 + 768u) / 64u) < 128u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 625u + (wid.x * 64u + (li4 + 0u) % 64u), 79999u)], (t2 * 16u + (li4 + 0u) / 64u) < 128u && (wid.x * 64u + (li4 + 0u) % 64u) < 625u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 625u + (wid.x * 64u + (li4 + 256u) % 64u), 79999u)], (t2 * 16u + (li4 + 256u) / 64u) < 128u && (wid.x * 64u + (li4 + 256u) % 64u) < 625u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 625u + (wid.x * 64u + (li4 + 512u) % 64u), 79999u)], (t2 * 16u + (li4 + 512u) / 64u) < 128u && (wid.x * 64u + (li4 + 512u) % 64u) < 625u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 625u + (wid.x * 64u + (li4 + 768u) % 64u), 79999u)], (t2 * 16u + (li4 + 768u) / 64u) < 128u && (wid.x * 64u + (li4 + 768u) % 64u) < 625u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 1152u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 1152u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 64u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 1152u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 64u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 1152u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 64u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 1152u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 64u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 1152u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 64u + lid.y + 16u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 1152u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 64u + lid.y + 16u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 1152u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 64u + lid.y + 16u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 1152u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 64u + lid.y + 16u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 1152u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 64u + lid.y + 32u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 1152u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 64u + lid.y + 32u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 1152u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 64u + lid.y + 32u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 1152u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 64u + lid.y + 32u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 1152u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 64u + lid.y + 48u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 1152u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 64u + lid.y + 48u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 1152u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 64u + lid.y + 48u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 1152u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 64u + lid.y + 48u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 40: d_l3_mul = (d_l4_matmul / 0.8) * l3_cast — mul %94 at specs/newmu-convnet.yaml:32:7 (graph.l3)
@@ -2063,34 +2113,38 @@ const WGSL_98 = `// l4_matmul = matmul(l3, w4) — matmul %29 at specs/newmu-con
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
 var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 72u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 1152u) { va11 = in1[ar7 * 1152u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1152u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  for (var t2 = 0u; t2 < 72u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1152u + (t2 * 16u + (li4 + 0u) % 16u), 147455u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 1152u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 625u + (wid.x * 64u + (li4 + 0u) % 64u), 719999u)], (t2 * 16u + (li4 + 0u) / 64u) < 1152u && (wid.x * 64u + (li4 + 0u) % 64u) < 625u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 625u + (wid.x * 64u + (li4 + 256u) % 64u), 719999u)], (t2 * 16u + (li4 + 256u) / 64u) < 1152u && (wid.x * 64u + (li4 + 256u) % 64u) < 625u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 625u + (wid.x * 64u + (li4 + 512u) % 64u), 719999u)], (t2 * 16u + (li4 + 512u) / 64u) < 1152u && (wid.x * 64u + (li4 + 512u) % 64u) < 625u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 625u + (wid.x * 64u + (li4 + 768u) % 64u), 719999u)], (t2 * 16u + (li4 + 768u) / 64u) < 1152u && (wid.x * 64u + (li4 + 768u) % 64u) < 625u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a9 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b10 = tileB1[p3 * 64u + lid.x + 0u];
+    let b11 = tileB1[p3 * 64u + lid.x + 16u];
+    let b12 = tileB1[p3 * 64u + lid.x + 32u];
+    let b13 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a9 * b10;
+    acc6 += a9 * b11;
+    acc7 += a9 * b12;
+    acc8 += a9 * b13;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc8; }
 }
 `;
 // Kernel 99: l4 = maximum(l4_matmul, 0) — maximum %31 at specs/newmu-convnet.yaml:33:15 (graph.l4)
@@ -2114,31 +2168,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 40u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 625u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 40u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 625u + (t2 * 16u + (li4 + 0u) % 16u), 79999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 625u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 6249u)], (t2 * 16u + (li4 + 0u) / 16u) < 625u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 101: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %33 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
@@ -2401,29 +2444,29 @@ export const plan: GpuPlan = {
     { name: "eval_cost_log", size: 128, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_l1_conv2d", label: "l1_conv2d = conv2d(x, w_) — conv2d %8 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "step0_l1_conv2d", label: "l1_conv2d = conv2d(x, w_) — conv2d %8 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [57600, 1, 1], flops: 66355200 },
     { name: "step0_l1_maximum", label: "l1_maximum = maximum(l1_conv2d, 0) — maximum %10 at specs/newmu-convnet.yaml:30:29 (graph.l1)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [57600, 1, 1] },
     { name: "step0_l1_maxpool2d", label: "l1_maxpool2d = max_pool2d(l1_maximum) — max_pool2d %11 at specs/newmu-convnet.yaml:30:15 (graph.l1)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [14400, 1, 1] },
     { name: "step0_l1_cast", label: "l1_cast = cast(compare(random_uniform(), 0.8)) — cast %15 at specs/newmu-convnet.yaml:30:7 (graph.l1)", wgsl: WGSL_3, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [14400, 1, 1] },
     { name: "step0_l1", label: "l1 = (l1_maxpool2d * l1_cast) / 0.8 — div %17 at specs/newmu-convnet.yaml:30:7 (graph.l1)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 7, access: "read" }], workgroups: [14400, 1, 1] },
-    { name: "step0_l2_conv2d", label: "l2_conv2d = conv2d(l1, w2) — conv2d %18 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_5, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "step0_l2_conv2d", label: "l2_conv2d = conv2d(l1, w2) — conv2d %18 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_5, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [21632, 1, 1], flops: 797442048 },
     { name: "step0_l2_maximum", label: "l2_maximum = maximum(l2_conv2d, 0) — maximum %20 at specs/newmu-convnet.yaml:31:29 (graph.l2)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [21632, 1, 1] },
     { name: "step0_l2_concat", label: "l2_concat = concat(l2_maximum, k_l2_const) — concat %22 at specs/newmu-convnet.yaml:31:15 (graph.l2)", wgsl: WGSL_7, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 13, access: "read" }], workgroups: [23296, 1, 1] },
     { name: "step0_l2_concat2", label: "l2_concat2 = concat(l2_concat, k_l2_const2) — concat %24 at specs/newmu-convnet.yaml:31:15 (graph.l2)", wgsl: WGSL_8, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 15, access: "read" }], workgroups: [25088, 1, 1] },
     { name: "step0_l2_maxpool2d", label: "l2_maxpool2d = max_pool2d(l2_concat2) — max_pool2d %25 at specs/newmu-convnet.yaml:31:15 (graph.l2)", wgsl: WGSL_9, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [6272, 1, 1] },
     { name: "step0_l2_cast", label: "l2_cast = cast(compare(random_uniform(), 0.8)) — cast %29 at specs/newmu-convnet.yaml:31:7 (graph.l2)", wgsl: WGSL_10, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [6272, 1, 1] },
     { name: "step0_l2", label: "l2 = (l2_maxpool2d * l2_cast) / 0.8 — div %31 at specs/newmu-convnet.yaml:31:7 (graph.l2)", wgsl: WGSL_11, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }], workgroups: [6272, 1, 1] },
-    { name: "step0_l3_conv2d", label: "l3_conv2d = conv2d(l2, w3) — conv2d %32 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_12, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 20, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "step0_l3_conv2d", label: "l3_conv2d = conv2d(l2, w3) — conv2d %32 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_12, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 20, access: "read" }], workgroups: [6400, 1, 1], flops: 471859200 },
     { name: "step0_l3_maximum", label: "l3_maximum = maximum(l3_conv2d, 0) — maximum %34 at specs/newmu-convnet.yaml:32:37 (graph.l3)", wgsl: WGSL_13, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [6400, 1, 1] },
     { name: "step0_l3_concat", label: "l3_concat = concat(l3_maximum, k_l3_const) — concat %36 at specs/newmu-convnet.yaml:32:23 (graph.l3)", wgsl: WGSL_14, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 23, access: "read" }], workgroups: [7680, 1, 1] },
     { name: "step0_l3_concat2", label: "l3_concat2 = concat(l3_concat, k_l3_const2) — concat %38 at specs/newmu-convnet.yaml:32:23 (graph.l3)", wgsl: WGSL_15, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 25, access: "read" }], workgroups: [9216, 1, 1] },
     { name: "step0_l3_maxpool2d", label: "l3_maxpool2d = max_pool2d(l3_concat2) — max_pool2d %39 at specs/newmu-convnet.yaml:32:23 (graph.l3)", wgsl: WGSL_16, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [2304, 1, 1] },
     { name: "step0_l3_cast", label: "l3_cast = cast(compare(random_uniform(), 0.8)) — cast %44 at specs/newmu-convnet.yaml:32:7 (graph.l3)", wgsl: WGSL_17, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [2304, 1, 1] },
     { name: "step0_l3", label: "l3 = (l3_maxpool2d * l3_cast) / 0.8 — div %46 at specs/newmu-convnet.yaml:32:7 (graph.l3)", wgsl: WGSL_18, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 27, access: "read" }], workgroups: [2304, 1, 1] },
-    { name: "step0_l4_matmul", label: "l4_matmul = matmul(l3, w4) — matmul %47 at specs/newmu-convnet.yaml:33:23 (graph.l4)", wgsl: WGSL_19, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 30, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_l4_matmul", label: "l4_matmul = matmul(l3, w4) — matmul %47 at specs/newmu-convnet.yaml:33:23 (graph.l4)", wgsl: WGSL_19, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 30, access: "read" }], workgroups: [10, 8, 1], flops: 184320000 },
     { name: "step0_l4_cast", label: "l4_cast = cast(compare(random_uniform(), 0.5)) — cast %53 at specs/newmu-convnet.yaml:33:7 (graph.l4)", wgsl: WGSL_20, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [1250, 1, 1] },
     { name: "step0_l4", label: "l4 = (maximum(l4_matmul, 0) * l4_cast) / 0.5 — div %55 at specs/newmu-convnet.yaml:33:7 (graph.l4)", wgsl: WGSL_21, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 31, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(l4, w_o) — matmul %56 at specs/newmu-convnet.yaml:34:27 (graph.p_y_given_x)", wgsl: WGSL_22, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 34, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(l4, w_o) — matmul %56 at specs/newmu-convnet.yaml:34:27 (graph.p_y_given_x)", wgsl: WGSL_22, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 34, access: "read" }], workgroups: [1, 8, 1], flops: 1600000 },
     { name: "step0_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %57 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %61 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)", wgsl: WGSL_24, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 35, access: "read" }], workgroups: [20, 1, 1] },
     { name: "step0_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %62 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [20, 1, 1] },
@@ -2436,11 +2479,11 @@ export const plan: GpuPlan = {
     { name: "step0_d_cost_nll_reducesum", label: "d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot) — reduce_sum %79 at specs/newmu-convnet.yaml:37:10 (losses.cost.nll)", wgsl: WGSL_32, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 37, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_d_cost_nll_div", label: "d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %80 at specs/newmu-convnet.yaml:37:10 (losses.cost.nll)", wgsl: WGSL_33, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 39, access: "read" }, { buffer: 35, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %84 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)", wgsl: WGSL_34, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 37, access: "read" }, { buffer: 40, access: "read" }, { buffer: 33, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o) — matmul %85 at specs/newmu-convnet.yaml:34:27 (graph.p_y_given_x)", wgsl: WGSL_35, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 36, access: "read" }, { buffer: 34, access: "read" }], workgroups: [40, 8, 1] },
-    { name: "step0_grad_w_o", label: "grad_w_o = matmul(l4, d_p_y_given_x_add) — matmul %86 at specs/newmu-convnet.yaml:34:27 (graph.p_y_given_x)", wgsl: WGSL_36, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 36, access: "read" }], workgroups: [1, 40, 1] },
+    { name: "step0_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o) — matmul %85 at specs/newmu-convnet.yaml:34:27 (graph.p_y_given_x)", wgsl: WGSL_35, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 36, access: "read" }, { buffer: 34, access: "read" }], workgroups: [10, 8, 1], flops: 1600000 },
+    { name: "step0_grad_w_o", label: "grad_w_o = matmul(l4, d_p_y_given_x_add) — matmul %86 at specs/newmu-convnet.yaml:34:27 (graph.p_y_given_x)", wgsl: WGSL_36, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 36, access: "read" }], workgroups: [1, 40, 1], flops: 1600000 },
     { name: "step0_d_l4_select", label: "d_l4_select = select(compare(l4_matmul, 0), (d_p_y_given_x_matmul / 0.5) * l4_cast, 0) — select %90 at specs/newmu-convnet.yaml:33:15 (graph.l4)", wgsl: WGSL_37, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 43, access: "read" }, { buffer: 31, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "step0_d_l4_matmul", label: "d_l4_matmul = matmul(d_l4_select, w4) — matmul %91 at specs/newmu-convnet.yaml:33:23 (graph.l4)", wgsl: WGSL_38, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 30, access: "read" }], workgroups: [72, 8, 1] },
-    { name: "step0_grad_w4", label: "grad_w4 = matmul(l3, d_l4_select) — matmul %92 at specs/newmu-convnet.yaml:33:23 (graph.l4)", wgsl: WGSL_39, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 32, access: "read" }], workgroups: [40, 72, 1] },
+    { name: "step0_d_l4_matmul", label: "d_l4_matmul = matmul(d_l4_select, w4) — matmul %91 at specs/newmu-convnet.yaml:33:23 (graph.l4)", wgsl: WGSL_38, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 30, access: "read" }], workgroups: [18, 4, 1], flops: 184320000 },
+    { name: "step0_grad_w4", label: "grad_w4 = matmul(l3, d_l4_select) — matmul %92 at specs/newmu-convnet.yaml:33:23 (graph.l4)", wgsl: WGSL_39, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 32, access: "read" }], workgroups: [10, 18, 1], flops: 184320000 },
     { name: "step0_d_l3_mul", label: "d_l3_mul = (d_l4_matmul / 0.8) * l3_cast — mul %94 at specs/newmu-convnet.yaml:32:7 (graph.l3)", wgsl: WGSL_40, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 27, access: "read" }], workgroups: [2304, 1, 1] },
     { name: "step0_d_l3_maxpool2dgrad", label: "d_l3_maxpool2dgrad = max_pool2d_grad(l3_concat2, d_l3_mul) — max_pool2d_grad %96 at specs/newmu-convnet.yaml:32:23 (graph.l3)", wgsl: WGSL_41, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 28, access: "read" }], workgroups: [9216, 1, 1] },
     { name: "step0_d_l3_slice", label: "d_l3_slice = slice(d_l3_maxpool2dgrad) — slice %97 at specs/newmu-convnet.yaml:32:23 (graph.l3)", wgsl: WGSL_42, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 46, access: "read" }], workgroups: [7680, 1, 1] },
@@ -2448,11 +2491,11 @@ export const plan: GpuPlan = {
     { name: "step0_d_l3_select", label: "d_l3_select = select(compare(l3_conv2d, 0), d_l3_slice2, 0) — select %100 at specs/newmu-convnet.yaml:32:37 (graph.l3)", wgsl: WGSL_44, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 21, access: "read" }], workgroups: [6400, 1, 1] },
     { name: "step0_d_l3_transpose", label: "d_l3_transpose = transpose(w3) — transpose %101 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_45, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [1152, 1, 1] },
     { name: "step0_d_l3_flip", label: "d_l3_flip = flip(d_l3_transpose) — flip %102 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_46, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [1152, 1, 1] },
-    { name: "step0_d_l3_conv2d", label: "d_l3_conv2d = conv2d(d_l3_select, d_l3_flip) — conv2d %103 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_47, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 49, access: "read" }], workgroups: [6272, 1, 1] },
+    { name: "step0_d_l3_conv2d", label: "d_l3_conv2d = conv2d(d_l3_select, d_l3_flip) — conv2d %103 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_47, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 49, access: "read" }], workgroups: [6272, 1, 1], flops: 924844032 },
     { name: "step0_d_l3_transpose2", label: "d_l3_transpose2 = transpose(l2) — transpose %104 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_48, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [6272, 1, 1] },
     { name: "step0_d_l3_transpose3", label: "d_l3_transpose3 = transpose(d_l3_select) — transpose %105 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_49, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 47, access: "read" }], workgroups: [6400, 1, 1] },
     { name: "step0_d_l3_flip2", label: "d_l3_flip2 = flip(d_l3_transpose3) — flip %106 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_50, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [6400, 1, 1] },
-    { name: "step0_d_l3_conv2d2", label: "d_l3_conv2d2 = conv2d(d_l3_transpose2, d_l3_flip2) — conv2d %107 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_51, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 19, access: "read" }], workgroups: [1152, 1, 1] },
+    { name: "step0_d_l3_conv2d2", label: "d_l3_conv2d2 = conv2d(d_l3_transpose2, d_l3_flip2) — conv2d %107 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_51, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 19, access: "read" }], workgroups: [1152, 1, 1], flops: 471859200 },
     { name: "step0_d_l3_flip3", label: "d_l3_flip3 = flip(d_l3_conv2d2) — flip %108 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_52, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [1152, 1, 1] },
     { name: "step0_grad_w3", label: "grad_w3 = transpose(d_l3_flip3) — transpose %109 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_53, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 49, access: "read" }], workgroups: [1152, 1, 1] },
     { name: "step0_d_l2_mul", label: "d_l2_mul = (d_l3_conv2d / 0.8) * l2_cast — mul %111 at specs/newmu-convnet.yaml:31:7 (graph.l2)", wgsl: WGSL_54, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }], workgroups: [6272, 1, 1] },
@@ -2462,11 +2505,11 @@ export const plan: GpuPlan = {
     { name: "step0_d_l2_select", label: "d_l2_select = select(compare(l2_conv2d, 0), d_l2_slice2, 0) — select %116 at specs/newmu-convnet.yaml:31:29 (graph.l2)", wgsl: WGSL_58, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 11, access: "read" }], workgroups: [21632, 1, 1] },
     { name: "step0_d_l2_transpose", label: "d_l2_transpose = transpose(w2) — transpose %117 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_59, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [288, 1, 1] },
     { name: "step0_d_l2_flip", label: "d_l2_flip = flip(d_l2_transpose) — flip %118 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_60, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 53, access: "read" }], workgroups: [288, 1, 1] },
-    { name: "step0_d_l2_conv2d", label: "d_l2_conv2d = conv2d(d_l2_select, d_l2_flip) — conv2d %119 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_61, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 54, access: "read" }], workgroups: [14400, 1, 1] },
+    { name: "step0_d_l2_conv2d", label: "d_l2_conv2d = conv2d(d_l2_select, d_l2_flip) — conv2d %119 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_61, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 54, access: "read" }], workgroups: [14400, 1, 1], flops: 1061683200 },
     { name: "step0_d_l2_transpose2", label: "d_l2_transpose2 = transpose(l1) — transpose %120 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_62, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [14400, 1, 1] },
     { name: "step0_d_l2_transpose3", label: "d_l2_transpose3 = transpose(d_l2_select) — transpose %121 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_63, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [21632, 1, 1] },
     { name: "step0_d_l2_flip2", label: "d_l2_flip2 = flip(d_l2_transpose3) — flip %122 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_64, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [21632, 1, 1] },
-    { name: "step0_d_l2_conv2d2", label: "d_l2_conv2d2 = conv2d(d_l2_transpose2, d_l2_flip2) — conv2d %123 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_65, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 9, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_d_l2_conv2d2", label: "d_l2_conv2d2 = conv2d(d_l2_transpose2, d_l2_flip2) — conv2d %123 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_65, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 9, access: "read" }], workgroups: [288, 1, 1], flops: 797442048 },
     { name: "step0_d_l2_flip3", label: "d_l2_flip3 = flip(d_l2_conv2d2) — flip %124 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_66, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 53, access: "read" }], workgroups: [288, 1, 1] },
     { name: "step0_grad_w2", label: "grad_w2 = transpose(d_l2_flip3) — transpose %125 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_67, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 54, access: "read" }], workgroups: [288, 1, 1] },
     { name: "step0_d_l1_mul", label: "d_l1_mul = (d_l2_conv2d / 0.8) * l1_cast — mul %127 at specs/newmu-convnet.yaml:30:7 (graph.l1)", wgsl: WGSL_68, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 7, access: "read" }], workgroups: [14400, 1, 1] },
@@ -2475,7 +2518,7 @@ export const plan: GpuPlan = {
     { name: "step0_d_l1_transpose", label: "d_l1_transpose = transpose(d_l1_select) — transpose %131 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_71, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [57600, 1, 1] },
     { name: "step0_d_l1_transpose2", label: "d_l1_transpose2 = transpose(x) — transpose %132 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_72, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [1568, 1, 1] },
     { name: "step0_d_l1_flip", label: "d_l1_flip = flip(d_l1_transpose2) — flip %133 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_73, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 57, access: "read" }], workgroups: [1568, 1, 1] },
-    { name: "step0_grad_w", label: "grad_w = conv2d(d_l1_transpose, d_l1_flip) — conv2d %134 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_74, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 56, access: "read" }, { buffer: 58, access: "read" }], workgroups: [5, 1, 1] },
+    { name: "step0_grad_w", label: "grad_w = conv2d(d_l1_transpose, d_l1_flip) — conv2d %134 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_74, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 56, access: "read" }, { buffer: 58, access: "read" }], workgroups: [5, 1, 1], flops: 57802752 },
     { name: "step0_new_train_rms_w", label: "new_train_rms_w = (0.9 * train_rms_w) + (0.09999999999999998 * (grad_w * grad_w)) — add %141 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_75, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 61, access: "read" }, { buffer: 59, access: "read" }], workgroups: [5, 1, 1] },
     { name: "step0_w_", label: "w_ = w_ - (0.001 * (grad_w / sqrt(new_train_rms_w + 0.000001))) — sub %148 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_76, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 59, access: "read" }, { buffer: 60, access: "read" }], workgroups: [5, 1, 1] },
     { name: "step0_new_train_rms_w2", label: "new_train_rms_w2 = (0.9 * train_rms_w2) + (0.09999999999999998 * (grad_w2 * grad_w2)) — add %155 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_77, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 62, access: "read" }, { buffer: 53, access: "read" }], workgroups: [288, 1, 1] },
@@ -2486,22 +2529,22 @@ export const plan: GpuPlan = {
     { name: "step0_w4", label: "w4 = w4 - (0.001 * (grad_w4 / sqrt(new_train_rms_w4 + 0.000001))) — sub %190 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_82, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 45, access: "read" }, { buffer: 64, access: "read" }], workgroups: [11250, 1, 1] },
     { name: "step0_new_train_rms_w_o", label: "new_train_rms_w_o = (0.9 * train_rms_w_o) + (0.09999999999999998 * (grad_w_o * grad_w_o)) — add %197 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_83, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 67, access: "read" }, { buffer: 44, access: "read" }], workgroups: [98, 1, 1] },
     { name: "step0_w_o", label: "w_o = w_o - (0.001 * (grad_w_o / sqrt(new_train_rms_w_o + 0.000001))) — sub %204 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_84, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 66, access: "read" }], workgroups: [98, 1, 1] },
-    { name: "evaluate_l1_conv2d", label: "l1_conv2d = conv2d(x, w_) — conv2d %8 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_85, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "evaluate_l1_conv2d", label: "l1_conv2d = conv2d(x, w_) — conv2d %8 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_85, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [57600, 1, 1], flops: 66355200 },
     { name: "evaluate_l1_maximum", label: "l1_maximum = maximum(l1_conv2d, 0) — maximum %10 at specs/newmu-convnet.yaml:30:29 (graph.l1)", wgsl: WGSL_86, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 68, access: "read" }], workgroups: [57600, 1, 1] },
     { name: "evaluate_l1", label: "l1 = max_pool2d(l1_maximum) — max_pool2d %11 at specs/newmu-convnet.yaml:30:15 (graph.l1)", wgsl: WGSL_87, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 69, access: "read" }], workgroups: [14400, 1, 1] },
-    { name: "evaluate_l2_conv2d", label: "l2_conv2d = conv2d(l1, w2) — conv2d %12 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_88, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 70, access: "read" }, { buffer: 10, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "evaluate_l2_conv2d", label: "l2_conv2d = conv2d(l1, w2) — conv2d %12 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_88, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 70, access: "read" }, { buffer: 10, access: "read" }], workgroups: [21632, 1, 1], flops: 797442048 },
     { name: "evaluate_l2_maximum", label: "l2_maximum = maximum(l2_conv2d, 0) — maximum %14 at specs/newmu-convnet.yaml:31:29 (graph.l2)", wgsl: WGSL_89, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }], workgroups: [21632, 1, 1] },
     { name: "evaluate_l2_concat", label: "l2_concat = concat(l2_maximum, k_l2_const) — concat %16 at specs/newmu-convnet.yaml:31:15 (graph.l2)", wgsl: WGSL_90, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 74, access: "read" }], workgroups: [23296, 1, 1] },
     { name: "evaluate_l2_concat2", label: "l2_concat2 = concat(l2_concat, k_l2_const2) — concat %18 at specs/newmu-convnet.yaml:31:15 (graph.l2)", wgsl: WGSL_91, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 73, access: "read" }, { buffer: 76, access: "read" }], workgroups: [25088, 1, 1] },
     { name: "evaluate_l2", label: "l2 = max_pool2d(l2_concat2) — max_pool2d %19 at specs/newmu-convnet.yaml:31:15 (graph.l2)", wgsl: WGSL_92, bindings: [{ buffer: 77, access: "read_write" }, { buffer: 75, access: "read" }], workgroups: [6272, 1, 1] },
-    { name: "evaluate_l3_conv2d", label: "l3_conv2d = conv2d(l2, w3) — conv2d %20 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_93, bindings: [{ buffer: 78, access: "read_write" }, { buffer: 77, access: "read" }, { buffer: 20, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "evaluate_l3_conv2d", label: "l3_conv2d = conv2d(l2, w3) — conv2d %20 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_93, bindings: [{ buffer: 78, access: "read_write" }, { buffer: 77, access: "read" }, { buffer: 20, access: "read" }], workgroups: [6400, 1, 1], flops: 471859200 },
     { name: "evaluate_l3_maximum", label: "l3_maximum = maximum(l3_conv2d, 0) — maximum %22 at specs/newmu-convnet.yaml:32:37 (graph.l3)", wgsl: WGSL_94, bindings: [{ buffer: 79, access: "read_write" }, { buffer: 78, access: "read" }], workgroups: [6400, 1, 1] },
     { name: "evaluate_l3_concat", label: "l3_concat = concat(l3_maximum, k_l3_const) — concat %24 at specs/newmu-convnet.yaml:32:23 (graph.l3)", wgsl: WGSL_95, bindings: [{ buffer: 80, access: "read_write" }, { buffer: 79, access: "read" }, { buffer: 81, access: "read" }], workgroups: [7680, 1, 1] },
     { name: "evaluate_l3_concat2", label: "l3_concat2 = concat(l3_concat, k_l3_const2) — concat %26 at specs/newmu-convnet.yaml:32:23 (graph.l3)", wgsl: WGSL_96, bindings: [{ buffer: 82, access: "read_write" }, { buffer: 80, access: "read" }, { buffer: 83, access: "read" }], workgroups: [9216, 1, 1] },
     { name: "evaluate_l3", label: "l3 = max_pool2d(l3_concat2) — max_pool2d %27 at specs/newmu-convnet.yaml:32:23 (graph.l3)", wgsl: WGSL_97, bindings: [{ buffer: 84, access: "read_write" }, { buffer: 82, access: "read" }], workgroups: [2304, 1, 1] },
-    { name: "evaluate_l4_matmul", label: "l4_matmul = matmul(l3, w4) — matmul %29 at specs/newmu-convnet.yaml:33:23 (graph.l4)", wgsl: WGSL_98, bindings: [{ buffer: 85, access: "read_write" }, { buffer: 84, access: "read" }, { buffer: 30, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "evaluate_l4_matmul", label: "l4_matmul = matmul(l3, w4) — matmul %29 at specs/newmu-convnet.yaml:33:23 (graph.l4)", wgsl: WGSL_98, bindings: [{ buffer: 85, access: "read_write" }, { buffer: 84, access: "read" }, { buffer: 30, access: "read" }], workgroups: [10, 8, 1], flops: 184320000 },
     { name: "evaluate_l4", label: "l4 = maximum(l4_matmul, 0) — maximum %31 at specs/newmu-convnet.yaml:33:15 (graph.l4)", wgsl: WGSL_99, bindings: [{ buffer: 86, access: "read_write" }, { buffer: 85, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(l4, w_o) — matmul %32 at specs/newmu-convnet.yaml:34:27 (graph.p_y_given_x)", wgsl: WGSL_100, bindings: [{ buffer: 87, access: "read_write" }, { buffer: 86, access: "read" }, { buffer: 34, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(l4, w_o) — matmul %32 at specs/newmu-convnet.yaml:34:27 (graph.p_y_given_x)", wgsl: WGSL_100, bindings: [{ buffer: 87, access: "read_write" }, { buffer: 86, access: "read" }, { buffer: 34, access: "read" }], workgroups: [1, 8, 1], flops: 1600000 },
     { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %33 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)", wgsl: WGSL_101, bindings: [{ buffer: 88, access: "read_write" }, { buffer: 87, access: "read" }], workgroups: [2, 1, 1] },
     { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %37 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)", wgsl: WGSL_102, bindings: [{ buffer: 89, access: "read_write" }, { buffer: 87, access: "read" }, { buffer: 88, access: "read" }], workgroups: [20, 1, 1] },
     { name: "evaluate_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %38 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)", wgsl: WGSL_103, bindings: [{ buffer: 87, access: "read_write" }, { buffer: 89, access: "read" }], workgroups: [20, 1, 1] },

@@ -11,31 +11,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 100351u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 7839u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 1: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %4 at specs/newmu-logistic.yaml:18:16 (graph.p_y_given_x)
@@ -223,31 +212,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 8u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 784u && ap8 < 128u) { va11 = in1[ap8 * 784u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 128u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 8u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 784u + (wid.y * 16u + (li4 + 0u) % 16u), 100351u)], (wid.y * 16u + (li4 + 0u) % 16u) < 784u && (t2 * 16u + (li4 + 0u) / 16u) < 128u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 1279u)], (t2 * 16u + (li4 + 0u) / 16u) < 128u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 784u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 784u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 14: w_ = w_ - (0.05 * grad_w) — sub %35 at specs/newmu-logistic.yaml:28:16 (phases[0].optimizer)
@@ -271,31 +249,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 100351u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 7839u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 16: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %4 at specs/newmu-logistic.yaml:18:16 (graph.p_y_given_x)
@@ -485,7 +452,7 @@ export const plan: GpuPlan = {
     { name: "eval_cost_log", size: 128, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(x, w_) — matmul %3 at specs/newmu-logistic.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(x, w_) — matmul %3 at specs/newmu-logistic.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 8, 1], flops: 2007040 },
     { name: "step0_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %4 at specs/newmu-logistic.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %8 at specs/newmu-logistic.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [20, 1, 1] },
     { name: "step0_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %9 at specs/newmu-logistic.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 6, access: "read" }], workgroups: [20, 1, 1] },
@@ -498,9 +465,9 @@ export const plan: GpuPlan = {
     { name: "step0_d_cost_nll_reducesum", label: "d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot) — reduce_sum %26 at specs/newmu-logistic.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_10, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_d_cost_nll_div", label: "d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %27 at specs/newmu-logistic.yaml:21:10 (losses.cost.nll)", wgsl: WGSL_11, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 5, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %31 at specs/newmu-logistic.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_12, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 10, access: "read" }, { buffer: 2, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_grad_w", label: "grad_w = matmul(x, d_p_y_given_x_add) — matmul %32 at specs/newmu-logistic.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 49, 1] },
+    { name: "step0_grad_w", label: "grad_w = matmul(x, d_p_y_given_x_add) — matmul %32 at specs/newmu-logistic.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_13, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1, 49, 1], flops: 2007040 },
     { name: "step0_w_", label: "w_ = w_ - (0.05 * grad_w) — sub %35 at specs/newmu-logistic.yaml:28:16 (phases[0].optimizer)", wgsl: WGSL_14, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [123, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(x, w_) — matmul %3 at specs/newmu-logistic.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(x, w_) — matmul %3 at specs/newmu-logistic.yaml:18:26 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [1, 8, 1], flops: 2007040 },
     { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %4 at specs/newmu-logistic.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_16, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [2, 1, 1] },
     { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %8 at specs/newmu-logistic.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_17, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 15, access: "read" }], workgroups: [20, 1, 1] },
     { name: "evaluate_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %9 at specs/newmu-logistic.yaml:18:16 (graph.p_y_given_x)", wgsl: WGSL_18, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [20, 1, 1] },

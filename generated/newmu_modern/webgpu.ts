@@ -109,34 +109,38 @@ const WGSL_1 = `// h_matmul = matmul(h_div, w_h) — matmul %11 at specs/newmu-m
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
 var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 100351u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 625u + (wid.x * 64u + (li4 + 0u) % 64u), 489999u)], (t2 * 16u + (li4 + 0u) / 64u) < 784u && (wid.x * 64u + (li4 + 0u) % 64u) < 625u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 625u + (wid.x * 64u + (li4 + 256u) % 64u), 489999u)], (t2 * 16u + (li4 + 256u) / 64u) < 784u && (wid.x * 64u + (li4 + 256u) % 64u) < 625u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 625u + (wid.x * 64u + (li4 + 512u) % 64u), 489999u)], (t2 * 16u + (li4 + 512u) / 64u) < 784u && (wid.x * 64u + (li4 + 512u) % 64u) < 625u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 625u + (wid.x * 64u + (li4 + 768u) % 64u), 489999u)], (t2 * 16u + (li4 + 768u) / 64u) < 784u && (wid.x * 64u + (li4 + 768u) % 64u) < 625u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a9 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b10 = tileB1[p3 * 64u + lid.x + 0u];
+    let b11 = tileB1[p3 * 64u + lid.x + 16u];
+    let b12 = tileB1[p3 * 64u + lid.x + 32u];
+    let b13 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a9 * b10;
+    acc6 += a9 * b11;
+    acc7 += a9 * b12;
+    acc8 += a9 * b13;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc8; }
 }
 `;
 // Kernel 2: h_cast = cast(compare(random_uniform(), 0.5)) — cast %17 at specs/newmu-modern.yaml:21:6 (graph.h)
@@ -258,34 +262,38 @@ const WGSL_4 = `// h2_matmul = matmul(h, w_h2) — matmul %20 at specs/newmu-mod
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
 var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 40u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 625u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  for (var t2 = 0u; t2 < 40u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 625u + (t2 * 16u + (li4 + 0u) % 16u), 79999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 625u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 625u + (wid.x * 64u + (li4 + 0u) % 64u), 390624u)], (t2 * 16u + (li4 + 0u) / 64u) < 625u && (wid.x * 64u + (li4 + 0u) % 64u) < 625u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 625u + (wid.x * 64u + (li4 + 256u) % 64u), 390624u)], (t2 * 16u + (li4 + 256u) / 64u) < 625u && (wid.x * 64u + (li4 + 256u) % 64u) < 625u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 625u + (wid.x * 64u + (li4 + 512u) % 64u), 390624u)], (t2 * 16u + (li4 + 512u) / 64u) < 625u && (wid.x * 64u + (li4 + 512u) % 64u) < 625u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 625u + (wid.x * 64u + (li4 + 768u) % 64u), 390624u)], (t2 * 16u + (li4 + 768u) / 64u) < 625u && (wid.x * 64u + (li4 + 768u) % 64u) < 625u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a9 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b10 = tileB1[p3 * 64u + lid.x + 0u];
+    let b11 = tileB1[p3 * 64u + lid.x + 16u];
+    let b12 = tileB1[p3 * 64u + lid.x + 32u];
+    let b13 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a9 * b10;
+    acc6 += a9 * b11;
+    acc7 += a9 * b12;
+    acc8 += a9 * b13;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc8; }
 }
 `;
 // Kernel 5: h2_cast = cast(compare(random_uniform(), 0.5)) — cast %24 at specs/newmu-modern.yaml:22:7 (graph.h2)
@@ -410,31 +418,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 40u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 625u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 40u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 625u + (t2 * 16u + (li4 + 0u) % 16u), 79999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 625u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 6249u)], (t2 * 16u + (li4 + 0u) / 16u) < 625u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 8: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %28 at specs/newmu-modern.yaml:23:16 (graph.p_y_given_x)
@@ -619,34 +616,38 @@ const WGSL_20 = `// d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o) — ma
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
 var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 10u) { va11 = in1[ar7 * 10u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 625u) { vb12 = in2[bc10 * 10u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 10u + (t2 * 16u + (li4 + 0u) % 16u), 1279u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 10u);
+  tileB1[((li4 + 0u) % 16u) * 64u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 0u) / 16u) * 10u + (t2 * 16u + (li4 + 0u) % 16u), 6249u)], (t2 * 16u + (li4 + 0u) % 16u) < 10u && (wid.x * 64u + (li4 + 0u) / 16u) < 625u);
+  tileB1[((li4 + 256u) % 16u) * 64u + (li4 + 256u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 256u) / 16u) * 10u + (t2 * 16u + (li4 + 256u) % 16u), 6249u)], (t2 * 16u + (li4 + 256u) % 16u) < 10u && (wid.x * 64u + (li4 + 256u) / 16u) < 625u);
+  tileB1[((li4 + 512u) % 16u) * 64u + (li4 + 512u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 512u) / 16u) * 10u + (t2 * 16u + (li4 + 512u) % 16u), 6249u)], (t2 * 16u + (li4 + 512u) % 16u) < 10u && (wid.x * 64u + (li4 + 512u) / 16u) < 625u);
+  tileB1[((li4 + 768u) % 16u) * 64u + (li4 + 768u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 768u) / 16u) * 10u + (t2 * 16u + (li4 + 768u) % 16u), 6249u)], (t2 * 16u + (li4 + 768u) % 16u) < 10u && (wid.x * 64u + (li4 + 768u) / 16u) < 625u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a9 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b10 = tileB1[p3 * 64u + lid.x + 0u];
+    let b11 = tileB1[p3 * 64u + lid.x + 16u];
+    let b12 = tileB1[p3 * 64u + lid.x + 32u];
+    let b13 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a9 * b10;
+    acc6 += a9 * b11;
+    acc7 += a9 * b12;
+    acc8 += a9 * b13;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc8; }
 }
 `;
 // Kernel 21: grad_w_o = matmul(h2, d_p_y_given_x_add) — matmul %57 at specs/newmu-modern.yaml:23:27 (graph.p_y_given_x)
@@ -658,31 +659,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 8u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 625u && ap8 < 128u) { va11 = in1[ap8 * 625u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 128u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 8u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 625u + (wid.y * 16u + (li4 + 0u) % 16u), 79999u)], (wid.y * 16u + (li4 + 0u) % 16u) < 625u && (t2 * 16u + (li4 + 0u) / 16u) < 128u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 1279u)], (t2 * 16u + (li4 + 0u) / 16u) < 128u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 625u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 625u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 22: d_h2_select = select(compare(h2_matmul, 0), (d_p_y_given_x_matmul / 0.5) * h2_cast, 0) — select %61 at specs/newmu-modern.yaml:22:15 (graph.h2)
@@ -705,34 +695,38 @@ const WGSL_23 = `// d_h2_matmul = matmul(d_h2_select, w_h2) — matmul %62 at sp
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
 var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 40u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 625u && bc10 < 625u) { vb12 = in2[bc10 * 625u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  for (var t2 = 0u; t2 < 40u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 625u + (t2 * 16u + (li4 + 0u) % 16u), 79999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 625u);
+  tileB1[((li4 + 0u) % 16u) * 64u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 0u) / 16u) * 625u + (t2 * 16u + (li4 + 0u) % 16u), 390624u)], (t2 * 16u + (li4 + 0u) % 16u) < 625u && (wid.x * 64u + (li4 + 0u) / 16u) < 625u);
+  tileB1[((li4 + 256u) % 16u) * 64u + (li4 + 256u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 256u) / 16u) * 625u + (t2 * 16u + (li4 + 256u) % 16u), 390624u)], (t2 * 16u + (li4 + 256u) % 16u) < 625u && (wid.x * 64u + (li4 + 256u) / 16u) < 625u);
+  tileB1[((li4 + 512u) % 16u) * 64u + (li4 + 512u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 512u) / 16u) * 625u + (t2 * 16u + (li4 + 512u) % 16u), 390624u)], (t2 * 16u + (li4 + 512u) % 16u) < 625u && (wid.x * 64u + (li4 + 512u) / 16u) < 625u);
+  tileB1[((li4 + 768u) % 16u) * 64u + (li4 + 768u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 768u) / 16u) * 625u + (t2 * 16u + (li4 + 768u) % 16u), 390624u)], (t2 * 16u + (li4 + 768u) % 16u) < 625u && (wid.x * 64u + (li4 + 768u) / 16u) < 625u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a9 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b10 = tileB1[p3 * 64u + lid.x + 0u];
+    let b11 = tileB1[p3 * 64u + lid.x + 16u];
+    let b12 = tileB1[p3 * 64u + lid.x + 32u];
+    let b13 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a9 * b10;
+    acc6 += a9 * b11;
+    acc7 += a9 * b12;
+    acc8 += a9 * b13;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc8; }
 }
 `;
 // Kernel 24: grad_w_h2 = matmul(h, d_h2_select) — matmul %63 at specs/newmu-modern.yaml:22:22 (graph.h2)
@@ -740,35 +734,81 @@ const WGSL_24 = `// grad_w_h2 = matmul(h, d_h2_select) — matmul %63 at specs/n
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 8u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 625u && ap8 < 128u) { va11 = in1[ap8 * 625u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 128u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 8u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 625u + (wid.y * 64u + (li4 + 0u) % 64u), 79999u)], (wid.y * 64u + (li4 + 0u) % 64u) < 625u && (t2 * 16u + (li4 + 0u) / 64u) < 128u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 625u + (wid.y * 64u + (li4 + 256u) % 64u), 79999u)], (wid.y * 64u + (li4 + 256u) % 64u) < 625u && (t2 * 16u + (li4 + 256u) / 64u) < 128u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 625u + (wid.y * 64u + (li4 + 512u) % 64u), 79999u)], (wid.y * 64u + (li4 + 512u) % 64u) < 625u && (t2 * 16u + (li4 + 512u) / 64u) < 128u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 625u + (wid.y * 64u + (li4 + 768u) % 64u), 79999u)], (wid.y * 64u + (li4 + 768u) % 64u) < 625u && (t2 * 16u + (li4 + 768u) / 64u) < 128u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 625u + (wid.x * 64u + (li4 + 0u) % 64u), 79999u)], (t2 * 16u + (li4 + 0u) / 64u) < 128u && (wid.x * 64u + (li4 + 0u) % 64u) < 625u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 625u + (wid.x * 64u + (li4 + 256u) % 64u), 79999u)], (t2 * 16u + (li4 + 256u) / 64u) < 128u && (wid.x * 64u + (li4 + 256u) % 64u) < 625u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 625u + (wid.x * 64u + (li4 + 512u) % 64u), 79999u)], (t2 * 16u + (li4 + 512u) / 64u) < 128u && (wid.x * 64u + (li4 + 512u) % 64u) < 625u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 625u + (wid.x * 64u + (li4 + 768u) % 64u), 79999u)], (t2 * 16u + (li4 + 768u) / 64u) < 128u && (wid.x * 64u + (li4 + 768u) % 64u) < 625u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 625u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 625u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 64u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 625u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 64u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 625u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 64u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 625u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 64u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 625u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 64u + lid.y + 16u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 625u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 64u + lid.y + 16u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 625u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 64u + lid.y + 16u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 625u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 64u + lid.y + 16u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 625u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 64u + lid.y + 32u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 625u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 64u + lid.y + 32u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 625u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 64u + lid.y + 32u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 625u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 64u + lid.y + 32u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 625u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 64u + lid.y + 48u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 625u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 64u + lid.y + 48u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 625u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 64u + lid.y + 48u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 625u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 64u + lid.y + 48u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 25: d_h_select = select(compare(h_matmul, 0), (d_h2_matmul / 0.5) * h_cast, 0) — select %67 at specs/newmu-modern.yaml:21:14 (graph.h)
@@ -790,35 +830,81 @@ const WGSL_26 = `// grad_w_h = matmul(h_div, d_h_select) — matmul %68 at specs
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 8u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 784u && ap8 < 128u) { va11 = in1[ap8 * 784u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 128u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 8u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 784u + (wid.y * 64u + (li4 + 0u) % 64u), 100351u)], (wid.y * 64u + (li4 + 0u) % 64u) < 784u && (t2 * 16u + (li4 + 0u) / 64u) < 128u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 784u + (wid.y * 64u + (li4 + 256u) % 64u), 100351u)], (wid.y * 64u + (li4 + 256u) % 64u) < 784u && (t2 * 16u + (li4 + 256u) / 64u) < 128u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 784u + (wid.y * 64u + (li4 + 512u) % 64u), 100351u)], (wid.y * 64u + (li4 + 512u) % 64u) < 784u && (t2 * 16u + (li4 + 512u) / 64u) < 128u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 784u + (wid.y * 64u + (li4 + 768u) % 64u), 100351u)], (wid.y * 64u + (li4 + 768u) % 64u) < 784u && (t2 * 16u + (li4 + 768u) / 64u) < 128u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 625u + (wid.x * 64u + (li4 + 0u) % 64u), 79999u)], (t2 * 16u + (li4 + 0u) / 64u) < 128u && (wid.x * 64u + (li4 + 0u) % 64u) < 625u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 625u + (wid.x * 64u + (li4 + 256u) % 64u), 79999u)], (t2 * 16u + (li4 + 256u) / 64u) < 128u && (wid.x * 64u + (li4 + 256u) % 64u) < 625u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 625u + (wid.x * 64u + (li4 + 512u) % 64u), 79999u)], (t2 * 16u + (li4 + 512u) / 64u) < 128u && (wid.x * 64u + (li4 + 512u) % 64u) < 625u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 625u + (wid.x * 64u + (li4 + 768u) % 64u), 79999u)], (t2 * 16u + (li4 + 768u) / 64u) < 128u && (wid.x * 64u + (li4 + 768u) % 64u) < 625u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 784u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 64u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 64u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 64u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 64u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 64u + lid.y + 16u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 64u + lid.y + 16u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 64u + lid.y + 16u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 64u + lid.y + 16u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 64u + lid.y + 32u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 64u + lid.y + 32u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 64u + lid.y + 32u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 64u + lid.y + 32u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 64u + lid.y + 48u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 64u + lid.y + 48u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 64u + lid.y + 48u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 64u + lid.y + 48u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 27: new_train_rms_w_h = (0.9 * train_rms_w_h) + (0.09999999999999998 * (grad_w_h * grad_w_h)) — add %75 at specs/newmu-modern.yaml:33:16 (phases[0].optimizer)
@@ -905,34 +991,38 @@ const WGSL_33 = `// h_matmul = matmul(x, w_h) — matmul %5 at specs/newmu-moder
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
 var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 100351u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 625u + (wid.x * 64u + (li4 + 0u) % 64u), 489999u)], (t2 * 16u + (li4 + 0u) / 64u) < 784u && (wid.x * 64u + (li4 + 0u) % 64u) < 625u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 625u + (wid.x * 64u + (li4 + 256u) % 64u), 489999u)], (t2 * 16u + (li4 + 256u) / 64u) < 784u && (wid.x * 64u + (li4 + 256u) % 64u) < 625u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 625u + (wid.x * 64u + (li4 + 512u) % 64u), 489999u)], (t2 * 16u + (li4 + 512u) / 64u) < 784u && (wid.x * 64u + (li4 + 512u) % 64u) < 625u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 625u + (wid.x * 64u + (li4 + 768u) % 64u), 489999u)], (t2 * 16u + (li4 + 768u) / 64u) < 784u && (wid.x * 64u + (li4 + 768u) % 64u) < 625u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a9 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b10 = tileB1[p3 * 64u + lid.x + 0u];
+    let b11 = tileB1[p3 * 64u + lid.x + 16u];
+    let b12 = tileB1[p3 * 64u + lid.x + 32u];
+    let b13 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a9 * b10;
+    acc6 += a9 * b11;
+    acc7 += a9 * b12;
+    acc8 += a9 * b13;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc8; }
 }
 `;
 // Kernel 34: h = maximum(h_matmul, 0) — maximum %7 at specs/newmu-modern.yaml:21:14 (graph.h)
@@ -953,34 +1043,38 @@ const WGSL_35 = `// h2_matmul = matmul(h, w_h2) — matmul %8 at specs/newmu-mod
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
 var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 40u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 625u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  for (var t2 = 0u; t2 < 40u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 625u + (t2 * 16u + (li4 + 0u) % 16u), 79999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 625u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 625u + (wid.x * 64u + (li4 + 0u) % 64u), 390624u)], (t2 * 16u + (li4 + 0u) / 64u) < 625u && (wid.x * 64u + (li4 + 0u) % 64u) < 625u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 625u + (wid.x * 64u + (li4 + 256u) % 64u), 390624u)], (t2 * 16u + (li4 + 256u) / 64u) < 625u && (wid.x * 64u + (li4 + 256u) % 64u) < 625u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 625u + (wid.x * 64u + (li4 + 512u) % 64u), 390624u)], (t2 * 16u + (li4 + 512u) / 64u) < 625u && (wid.x * 64u + (li4 + 512u) % 64u) < 625u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 625u + (wid.x * 64u + (li4 + 768u) % 64u), 390624u)], (t2 * 16u + (li4 + 768u) / 64u) < 625u && (wid.x * 64u + (li4 + 768u) % 64u) < 625u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a9 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b10 = tileB1[p3 * 64u + lid.x + 0u];
+    let b11 = tileB1[p3 * 64u + lid.x + 16u];
+    let b12 = tileB1[p3 * 64u + lid.x + 32u];
+    let b13 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a9 * b10;
+    acc6 += a9 * b11;
+    acc7 += a9 * b12;
+    acc8 += a9 * b13;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc8; }
 }
 `;
 // Kernel 36: h2 = maximum(h2_matmul, 0) — maximum %9 at specs/newmu-modern.yaml:22:15 (graph.h2)
@@ -1004,31 +1098,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 40u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 625u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 40u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 625u + (t2 * 16u + (li4 + 0u) % 16u), 79999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 625u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 6249u)], (t2 * 16u + (li4 + 0u) / 16u) < 625u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 38: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %11 at specs/newmu-modern.yaml:23:16 (graph.p_y_given_x)
@@ -1239,13 +1322,13 @@ export const plan: GpuPlan = {
   ],
   kernels: [
     { name: "step0_h_div", label: "h_div = (x * cast(compare(random_uniform(), 0.8))) / 0.8 — div %10 at specs/newmu-modern.yaml:21:19 (graph.h)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [1568, 1, 1] },
-    { name: "step0_h_matmul", label: "h_matmul = matmul(h_div, w_h) — matmul %11 at specs/newmu-modern.yaml:21:35 (graph.h)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_h_matmul", label: "h_matmul = matmul(h_div, w_h) — matmul %11 at specs/newmu-modern.yaml:21:35 (graph.h)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [10, 8, 1], flops: 125440000 },
     { name: "step0_h_cast", label: "h_cast = cast(compare(random_uniform(), 0.5)) — cast %17 at specs/newmu-modern.yaml:21:6 (graph.h)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [1250, 1, 1] },
     { name: "step0_h", label: "h = (maximum(h_matmul, 0) * h_cast) / 0.5 — div %19 at specs/newmu-modern.yaml:21:6 (graph.h)", wgsl: WGSL_3, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "step0_h2_matmul", label: "h2_matmul = matmul(h, w_h2) — matmul %20 at specs/newmu-modern.yaml:22:22 (graph.h2)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 9, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_h2_matmul", label: "h2_matmul = matmul(h, w_h2) — matmul %20 at specs/newmu-modern.yaml:22:22 (graph.h2)", wgsl: WGSL_4, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 9, access: "read" }], workgroups: [10, 8, 1], flops: 100000000 },
     { name: "step0_h2_cast", label: "h2_cast = cast(compare(random_uniform(), 0.5)) — cast %24 at specs/newmu-modern.yaml:22:7 (graph.h2)", wgsl: WGSL_5, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [1250, 1, 1] },
     { name: "step0_h2", label: "h2 = (maximum(h2_matmul, 0) * h2_cast) / 0.5 — div %26 at specs/newmu-modern.yaml:22:7 (graph.h2)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h2, w_o) — matmul %27 at specs/newmu-modern.yaml:23:27 (graph.p_y_given_x)", wgsl: WGSL_7, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 13, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h2, w_o) — matmul %27 at specs/newmu-modern.yaml:23:27 (graph.p_y_given_x)", wgsl: WGSL_7, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 13, access: "read" }], workgroups: [1, 8, 1], flops: 1600000 },
     { name: "step0_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %28 at specs/newmu-modern.yaml:23:16 (graph.p_y_given_x)", wgsl: WGSL_8, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %32 at specs/newmu-modern.yaml:23:16 (graph.p_y_given_x)", wgsl: WGSL_9, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 14, access: "read" }], workgroups: [20, 1, 1] },
     { name: "step0_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %33 at specs/newmu-modern.yaml:23:16 (graph.p_y_given_x)", wgsl: WGSL_10, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [20, 1, 1] },
@@ -1258,24 +1341,24 @@ export const plan: GpuPlan = {
     { name: "step0_d_cost_nll_reducesum", label: "d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot) — reduce_sum %50 at specs/newmu-modern.yaml:26:10 (losses.cost.nll)", wgsl: WGSL_17, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_d_cost_nll_div", label: "d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %51 at specs/newmu-modern.yaml:26:10 (losses.cost.nll)", wgsl: WGSL_18, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 14, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %55 at specs/newmu-modern.yaml:23:16 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 19, access: "read" }, { buffer: 12, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o) — matmul %56 at specs/newmu-modern.yaml:23:27 (graph.p_y_given_x)", wgsl: WGSL_20, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 13, access: "read" }], workgroups: [40, 8, 1] },
-    { name: "step0_grad_w_o", label: "grad_w_o = matmul(h2, d_p_y_given_x_add) — matmul %57 at specs/newmu-modern.yaml:23:27 (graph.p_y_given_x)", wgsl: WGSL_21, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 15, access: "read" }], workgroups: [1, 40, 1] },
+    { name: "step0_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o) — matmul %56 at specs/newmu-modern.yaml:23:27 (graph.p_y_given_x)", wgsl: WGSL_20, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 13, access: "read" }], workgroups: [10, 8, 1], flops: 1600000 },
+    { name: "step0_grad_w_o", label: "grad_w_o = matmul(h2, d_p_y_given_x_add) — matmul %57 at specs/newmu-modern.yaml:23:27 (graph.p_y_given_x)", wgsl: WGSL_21, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 15, access: "read" }], workgroups: [1, 40, 1], flops: 1600000 },
     { name: "step0_d_h2_select", label: "d_h2_select = select(compare(h2_matmul, 0), (d_p_y_given_x_matmul / 0.5) * h2_cast, 0) — select %61 at specs/newmu-modern.yaml:22:15 (graph.h2)", wgsl: WGSL_22, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 22, access: "read" }, { buffer: 10, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "step0_d_h2_matmul", label: "d_h2_matmul = matmul(d_h2_select, w_h2) — matmul %62 at specs/newmu-modern.yaml:22:22 (graph.h2)", wgsl: WGSL_23, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 9, access: "read" }], workgroups: [40, 8, 1] },
-    { name: "step0_grad_w_h2", label: "grad_w_h2 = matmul(h, d_h2_select) — matmul %63 at specs/newmu-modern.yaml:22:22 (graph.h2)", wgsl: WGSL_24, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 11, access: "read" }], workgroups: [40, 40, 1] },
+    { name: "step0_d_h2_matmul", label: "d_h2_matmul = matmul(d_h2_select, w_h2) — matmul %62 at specs/newmu-modern.yaml:22:22 (graph.h2)", wgsl: WGSL_23, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 9, access: "read" }], workgroups: [10, 8, 1], flops: 100000000 },
+    { name: "step0_grad_w_h2", label: "grad_w_h2 = matmul(h, d_h2_select) — matmul %63 at specs/newmu-modern.yaml:22:22 (graph.h2)", wgsl: WGSL_24, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 11, access: "read" }], workgroups: [10, 10, 1], flops: 100000000 },
     { name: "step0_d_h_select", label: "d_h_select = select(compare(h_matmul, 0), (d_h2_matmul / 0.5) * h_cast, 0) — select %67 at specs/newmu-modern.yaml:21:14 (graph.h)", wgsl: WGSL_25, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 22, access: "read" }, { buffer: 6, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "step0_grad_w_h", label: "grad_w_h = matmul(h_div, d_h_select) — matmul %68 at specs/newmu-modern.yaml:21:35 (graph.h)", wgsl: WGSL_26, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 10, access: "read" }], workgroups: [40, 49, 1] },
+    { name: "step0_grad_w_h", label: "grad_w_h = matmul(h_div, d_h_select) — matmul %68 at specs/newmu-modern.yaml:21:35 (graph.h)", wgsl: WGSL_26, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 10, access: "read" }], workgroups: [10, 13, 1], flops: 125440000 },
     { name: "step0_new_train_rms_w_h", label: "new_train_rms_w_h = (0.9 * train_rms_w_h) + (0.09999999999999998 * (grad_w_h * grad_w_h)) — add %75 at specs/newmu-modern.yaml:33:16 (phases[0].optimizer)", wgsl: WGSL_27, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 25, access: "read" }], workgroups: [7657, 1, 1] },
     { name: "step0_w_h", label: "w_h = w_h - (0.001 * (grad_w_h / sqrt(new_train_rms_w_h + 0.000001))) — sub %82 at specs/newmu-modern.yaml:33:16 (phases[0].optimizer)", wgsl: WGSL_28, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 25, access: "read" }, { buffer: 26, access: "read" }], workgroups: [7657, 1, 1] },
     { name: "step0_new_train_rms_w_h2", label: "new_train_rms_w_h2 = (0.9 * train_rms_w_h2) + (0.09999999999999998 * (grad_w_h2 * grad_w_h2)) — add %89 at specs/newmu-modern.yaml:33:16 (phases[0].optimizer)", wgsl: WGSL_29, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 24, access: "read" }], workgroups: [6104, 1, 1] },
     { name: "step0_w_h2", label: "w_h2 = w_h2 - (0.001 * (grad_w_h2 / sqrt(new_train_rms_w_h2 + 0.000001))) — sub %96 at specs/newmu-modern.yaml:33:16 (phases[0].optimizer)", wgsl: WGSL_30, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 28, access: "read" }], workgroups: [6104, 1, 1] },
     { name: "step0_new_train_rms_w_o", label: "new_train_rms_w_o = (0.9 * train_rms_w_o) + (0.09999999999999998 * (grad_w_o * grad_w_o)) — add %103 at specs/newmu-modern.yaml:33:16 (phases[0].optimizer)", wgsl: WGSL_31, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 23, access: "read" }], workgroups: [98, 1, 1] },
     { name: "step0_w_o", label: "w_o = w_o - (0.001 * (grad_w_o / sqrt(new_train_rms_w_o + 0.000001))) — sub %110 at specs/newmu-modern.yaml:33:16 (phases[0].optimizer)", wgsl: WGSL_32, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 30, access: "read" }], workgroups: [98, 1, 1] },
-    { name: "evaluate_h_matmul", label: "h_matmul = matmul(x, w_h) — matmul %5 at specs/newmu-modern.yaml:21:35 (graph.h)", wgsl: WGSL_33, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "evaluate_h_matmul", label: "h_matmul = matmul(x, w_h) — matmul %5 at specs/newmu-modern.yaml:21:35 (graph.h)", wgsl: WGSL_33, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [10, 8, 1], flops: 125440000 },
     { name: "evaluate_h", label: "h = maximum(h_matmul, 0) — maximum %7 at specs/newmu-modern.yaml:21:14 (graph.h)", wgsl: WGSL_34, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "evaluate_h2_matmul", label: "h2_matmul = matmul(h, w_h2) — matmul %8 at specs/newmu-modern.yaml:22:22 (graph.h2)", wgsl: WGSL_35, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 9, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "evaluate_h2_matmul", label: "h2_matmul = matmul(h, w_h2) — matmul %8 at specs/newmu-modern.yaml:22:22 (graph.h2)", wgsl: WGSL_35, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 9, access: "read" }], workgroups: [10, 8, 1], flops: 100000000 },
     { name: "evaluate_h2", label: "h2 = maximum(h2_matmul, 0) — maximum %9 at specs/newmu-modern.yaml:22:15 (graph.h2)", wgsl: WGSL_36, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h2, w_o) — matmul %10 at specs/newmu-modern.yaml:23:27 (graph.p_y_given_x)", wgsl: WGSL_37, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 13, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h2, w_o) — matmul %10 at specs/newmu-modern.yaml:23:27 (graph.p_y_given_x)", wgsl: WGSL_37, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 13, access: "read" }], workgroups: [1, 8, 1], flops: 1600000 },
     { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %11 at specs/newmu-modern.yaml:23:16 (graph.p_y_given_x)", wgsl: WGSL_38, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 34, access: "read" }], workgroups: [2, 1, 1] },
     { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %15 at specs/newmu-modern.yaml:23:16 (graph.p_y_given_x)", wgsl: WGSL_39, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 35, access: "read" }], workgroups: [20, 1, 1] },
     { name: "evaluate_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %16 at specs/newmu-modern.yaml:23:16 (graph.p_y_given_x)", wgsl: WGSL_40, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [20, 1, 1] },

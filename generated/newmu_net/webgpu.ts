@@ -8,34 +8,38 @@ const WGSL_0 = `// h_matmul = matmul(x, w_h) — matmul %4 at specs/newmu-net.ya
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
 var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 100351u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 625u + (wid.x * 64u + (li4 + 0u) % 64u), 489999u)], (t2 * 16u + (li4 + 0u) / 64u) < 784u && (wid.x * 64u + (li4 + 0u) % 64u) < 625u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 625u + (wid.x * 64u + (li4 + 256u) % 64u), 489999u)], (t2 * 16u + (li4 + 256u) / 64u) < 784u && (wid.x * 64u + (li4 + 256u) % 64u) < 625u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 625u + (wid.x * 64u + (li4 + 512u) % 64u), 489999u)], (t2 * 16u + (li4 + 512u) / 64u) < 784u && (wid.x * 64u + (li4 + 512u) % 64u) < 625u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 625u + (wid.x * 64u + (li4 + 768u) % 64u), 489999u)], (t2 * 16u + (li4 + 768u) / 64u) < 784u && (wid.x * 64u + (li4 + 768u) % 64u) < 625u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a9 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b10 = tileB1[p3 * 64u + lid.x + 0u];
+    let b11 = tileB1[p3 * 64u + lid.x + 16u];
+    let b12 = tileB1[p3 * 64u + lid.x + 32u];
+    let b13 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a9 * b10;
+    acc6 += a9 * b11;
+    acc7 += a9 * b12;
+    acc8 += a9 * b13;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc8; }
 }
 `;
 // Kernel 1: h = sigmoid(h_matmul) — sigmoid %5 at specs/newmu-net.yaml:18:6 (graph.h)
@@ -59,31 +63,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 40u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 625u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 40u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 625u + (t2 * 16u + (li4 + 0u) % 16u), 79999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 625u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 6249u)], (t2 * 16u + (li4 + 0u) / 16u) < 625u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 3: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %7 at specs/newmu-net.yaml:19:16 (graph.p_y_given_x)
@@ -268,34 +261,38 @@ const WGSL_15 = `// d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o) — ma
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
 var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 10u) { va11 = in1[ar7 * 10u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 625u) { vb12 = in2[bc10 * 10u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 10u + (t2 * 16u + (li4 + 0u) % 16u), 1279u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 10u);
+  tileB1[((li4 + 0u) % 16u) * 64u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 0u) / 16u) * 10u + (t2 * 16u + (li4 + 0u) % 16u), 6249u)], (t2 * 16u + (li4 + 0u) % 16u) < 10u && (wid.x * 64u + (li4 + 0u) / 16u) < 625u);
+  tileB1[((li4 + 256u) % 16u) * 64u + (li4 + 256u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 256u) / 16u) * 10u + (t2 * 16u + (li4 + 256u) % 16u), 6249u)], (t2 * 16u + (li4 + 256u) % 16u) < 10u && (wid.x * 64u + (li4 + 256u) / 16u) < 625u);
+  tileB1[((li4 + 512u) % 16u) * 64u + (li4 + 512u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 512u) / 16u) * 10u + (t2 * 16u + (li4 + 512u) % 16u), 6249u)], (t2 * 16u + (li4 + 512u) % 16u) < 10u && (wid.x * 64u + (li4 + 512u) / 16u) < 625u);
+  tileB1[((li4 + 768u) % 16u) * 64u + (li4 + 768u) / 16u] = select(0.0f, in2[min((wid.x * 64u + (li4 + 768u) / 16u) * 10u + (t2 * 16u + (li4 + 768u) % 16u), 6249u)], (t2 * 16u + (li4 + 768u) % 16u) < 10u && (wid.x * 64u + (li4 + 768u) / 16u) < 625u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a9 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b10 = tileB1[p3 * 64u + lid.x + 0u];
+    let b11 = tileB1[p3 * 64u + lid.x + 16u];
+    let b12 = tileB1[p3 * 64u + lid.x + 32u];
+    let b13 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a9 * b10;
+    acc6 += a9 * b11;
+    acc7 += a9 * b12;
+    acc8 += a9 * b13;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc8; }
 }
 `;
 // Kernel 16: d_h_mul = d_p_y_given_x_matmul * (h * (1 - h)) — mul %40 at specs/newmu-net.yaml:18:6 (graph.h)
@@ -316,35 +313,81 @@ const WGSL_17 = `// grad_w_h = matmul(x, d_h_mul) — matmul %41 at specs/newmu-
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 8u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 784u && ap8 < 128u) { va11 = in1[ap8 * 784u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 128u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 8u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 784u + (wid.y * 64u + (li4 + 0u) % 64u), 100351u)], (wid.y * 64u + (li4 + 0u) % 64u) < 784u && (t2 * 16u + (li4 + 0u) / 64u) < 128u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 784u + (wid.y * 64u + (li4 + 256u) % 64u), 100351u)], (wid.y * 64u + (li4 + 256u) % 64u) < 784u && (t2 * 16u + (li4 + 256u) / 64u) < 128u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 784u + (wid.y * 64u + (li4 + 512u) % 64u), 100351u)], (wid.y * 64u + (li4 + 512u) % 64u) < 784u && (t2 * 16u + (li4 + 512u) / 64u) < 128u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 784u + (wid.y * 64u + (li4 + 768u) % 64u), 100351u)], (wid.y * 64u + (li4 + 768u) % 64u) < 784u && (t2 * 16u + (li4 + 768u) / 64u) < 128u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 625u + (wid.x * 64u + (li4 + 0u) % 64u), 79999u)], (t2 * 16u + (li4 + 0u) / 64u) < 128u && (wid.x * 64u + (li4 + 0u) % 64u) < 625u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 625u + (wid.x * 64u + (li4 + 256u) % 64u), 79999u)], (t2 * 16u + (li4 + 256u) / 64u) < 128u && (wid.x * 64u + (li4 + 256u) % 64u) < 625u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 625u + (wid.x * 64u + (li4 + 512u) % 64u), 79999u)], (t2 * 16u + (li4 + 512u) / 64u) < 128u && (wid.x * 64u + (li4 + 512u) % 64u) < 625u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 625u + (wid.x * 64u + (li4 + 768u) % 64u), 79999u)], (t2 * 16u + (li4 + 768u) / 64u) < 128u && (wid.x * 64u + (li4 + 768u) % 64u) < 625u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 784u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 64u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 64u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 64u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 64u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 64u + lid.y + 16u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 64u + lid.y + 16u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 64u + lid.y + 16u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 64u + lid.y + 16u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 64u + lid.y + 32u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 64u + lid.y + 32u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 64u + lid.y + 32u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 64u + lid.y + 32u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 64u + lid.y + 48u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 64u + lid.y + 48u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 64u + lid.y + 48u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 64u + lid.y + 48u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 18: w_h = w_h - (0.05 * grad_w_h) — sub %44 at specs/newmu-net.yaml:29:16 (phases[0].optimizer)
@@ -368,31 +411,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 8u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 625u && ap8 < 128u) { va11 = in1[ap8 * 625u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 128u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 8u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 625u + (wid.y * 16u + (li4 + 0u) % 16u), 79999u)], (wid.y * 16u + (li4 + 0u) % 16u) < 625u && (t2 * 16u + (li4 + 0u) / 16u) < 128u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 1279u)], (t2 * 16u + (li4 + 0u) / 16u) < 128u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 625u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 625u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 20: w_o = w_o - (0.05 * grad_w_o) — sub %47 at specs/newmu-net.yaml:29:16 (phases[0].optimizer)
@@ -413,34 +445,38 @@ const WGSL_21 = `// h_matmul = matmul(x, w_h) — matmul %4 at specs/newmu-net.y
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
 var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 625u) { vb12 = in2[bp9 * 625u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 100351u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 625u + (wid.x * 64u + (li4 + 0u) % 64u), 489999u)], (t2 * 16u + (li4 + 0u) / 64u) < 784u && (wid.x * 64u + (li4 + 0u) % 64u) < 625u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 625u + (wid.x * 64u + (li4 + 256u) % 64u), 489999u)], (t2 * 16u + (li4 + 256u) / 64u) < 784u && (wid.x * 64u + (li4 + 256u) % 64u) < 625u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 625u + (wid.x * 64u + (li4 + 512u) % 64u), 489999u)], (t2 * 16u + (li4 + 512u) / 64u) < 784u && (wid.x * 64u + (li4 + 512u) % 64u) < 625u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 625u + (wid.x * 64u + (li4 + 768u) % 64u), 489999u)], (t2 * 16u + (li4 + 768u) / 64u) < 784u && (wid.x * 64u + (li4 + 768u) % 64u) < 625u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a9 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b10 = tileB1[p3 * 64u + lid.x + 0u];
+    let b11 = tileB1[p3 * 64u + lid.x + 16u];
+    let b12 = tileB1[p3 * 64u + lid.x + 32u];
+    let b13 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a9 * b10;
+    acc6 += a9 * b11;
+    acc7 += a9 * b12;
+    acc8 += a9 * b13;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 128u && col3 < 625u) { out[row2 * 625u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 0u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 16u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 32u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc8; }
 }
 `;
 // Kernel 22: h = sigmoid(h_matmul) — sigmoid %5 at specs/newmu-net.yaml:18:6 (graph.h)
@@ -464,31 +500,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 40u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 128u && ap8 < 625u) { va11 = in1[ar7 * 625u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 625u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 40u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 625u + (t2 * 16u + (li4 + 0u) % 16u), 79999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 128u && (t2 * 16u + (li4 + 0u) % 16u) < 625u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 6249u)], (t2 * 16u + (li4 + 0u) / 16u) < 625u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 128u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 24: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %7 at specs/newmu-net.yaml:19:16 (graph.p_y_given_x)
@@ -685,9 +710,9 @@ export const plan: GpuPlan = {
     { name: "eval_cost_log", size: 128, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_h_matmul", label: "h_matmul = matmul(x, w_h) — matmul %4 at specs/newmu-net.yaml:18:16 (graph.h)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_h_matmul", label: "h_matmul = matmul(x, w_h) — matmul %4 at specs/newmu-net.yaml:18:16 (graph.h)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [10, 8, 1], flops: 125440000 },
     { name: "step0_h", label: "h = sigmoid(h_matmul) — sigmoid %5 at specs/newmu-net.yaml:18:6 (graph.h)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h, w_o) — matmul %6 at specs/newmu-net.yaml:19:26 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 7, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "step0_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h, w_o) — matmul %6 at specs/newmu-net.yaml:19:26 (graph.p_y_given_x)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 7, access: "read" }], workgroups: [1, 8, 1], flops: 1600000 },
     { name: "step0_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %7 at specs/newmu-net.yaml:19:16 (graph.p_y_given_x)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %11 at specs/newmu-net.yaml:19:16 (graph.p_y_given_x)", wgsl: WGSL_4, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 8, access: "read" }], workgroups: [20, 1, 1] },
     { name: "step0_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %12 at specs/newmu-net.yaml:19:16 (graph.p_y_given_x)", wgsl: WGSL_5, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [20, 1, 1] },
@@ -700,15 +725,15 @@ export const plan: GpuPlan = {
     { name: "step0_d_cost_nll_reducesum", label: "d_cost_nll_reducesum = Σ (0.0078125 * cost_nll_onehot) — reduce_sum %29 at specs/newmu-net.yaml:22:10 (losses.cost.nll)", wgsl: WGSL_12, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_d_cost_nll_div", label: "d_cost_nll_div = d_cost_nll_reducesum / p_y_given_x_reducesum — div %30 at specs/newmu-net.yaml:22:10 (losses.cost.nll)", wgsl: WGSL_13, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 8, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-0.0078125 * cost_nll_onehot) + (d_cost_nll_div * p_y_given_x_exp) — add %34 at specs/newmu-net.yaml:19:16 (graph.p_y_given_x)", wgsl: WGSL_14, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 13, access: "read" }, { buffer: 6, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o) — matmul %35 at specs/newmu-net.yaml:19:26 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 7, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "step0_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o) — matmul %35 at specs/newmu-net.yaml:19:26 (graph.p_y_given_x)", wgsl: WGSL_15, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 7, access: "read" }], workgroups: [10, 8, 1], flops: 1600000 },
     { name: "step0_d_h_mul", label: "d_h_mul = d_p_y_given_x_matmul * (h * (1 - h)) — mul %40 at specs/newmu-net.yaml:18:6 (graph.h)", wgsl: WGSL_16, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "step0_grad_w_h", label: "grad_w_h = matmul(x, d_h_mul) — matmul %41 at specs/newmu-net.yaml:18:16 (graph.h)", wgsl: WGSL_17, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 16, access: "read" }], workgroups: [40, 49, 1] },
+    { name: "step0_grad_w_h", label: "grad_w_h = matmul(x, d_h_mul) — matmul %41 at specs/newmu-net.yaml:18:16 (graph.h)", wgsl: WGSL_17, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 16, access: "read" }], workgroups: [10, 13, 1], flops: 125440000 },
     { name: "step0_w_h", label: "w_h = w_h - (0.05 * grad_w_h) — sub %44 at specs/newmu-net.yaml:29:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [7657, 1, 1] },
-    { name: "step0_grad_w_o", label: "grad_w_o = matmul(h, d_p_y_given_x_add) — matmul %36 at specs/newmu-net.yaml:19:26 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 9, access: "read" }], workgroups: [1, 40, 1] },
+    { name: "step0_grad_w_o", label: "grad_w_o = matmul(h, d_p_y_given_x_add) — matmul %36 at specs/newmu-net.yaml:19:26 (graph.p_y_given_x)", wgsl: WGSL_19, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 9, access: "read" }], workgroups: [1, 40, 1], flops: 1600000 },
     { name: "step0_w_o", label: "w_o = w_o - (0.05 * grad_w_o) — sub %47 at specs/newmu-net.yaml:29:16 (phases[0].optimizer)", wgsl: WGSL_20, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [98, 1, 1] },
-    { name: "evaluate_h_matmul", label: "h_matmul = matmul(x, w_h) — matmul %4 at specs/newmu-net.yaml:18:16 (graph.h)", wgsl: WGSL_21, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [40, 8, 1] },
+    { name: "evaluate_h_matmul", label: "h_matmul = matmul(x, w_h) — matmul %4 at specs/newmu-net.yaml:18:16 (graph.h)", wgsl: WGSL_21, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [10, 8, 1], flops: 125440000 },
     { name: "evaluate_h", label: "h = sigmoid(h_matmul) — sigmoid %5 at specs/newmu-net.yaml:18:6 (graph.h)", wgsl: WGSL_22, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h, w_o) — matmul %6 at specs/newmu-net.yaml:19:26 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 7, access: "read" }], workgroups: [1, 8, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h, w_o) — matmul %6 at specs/newmu-net.yaml:19:26 (graph.p_y_given_x)", wgsl: WGSL_23, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 7, access: "read" }], workgroups: [1, 8, 1], flops: 1600000 },
     { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %7 at specs/newmu-net.yaml:19:16 (graph.p_y_given_x)", wgsl: WGSL_24, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [2, 1, 1] },
     { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %11 at specs/newmu-net.yaml:19:16 (graph.p_y_given_x)", wgsl: WGSL_25, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 21, access: "read" }, { buffer: 22, access: "read" }], workgroups: [20, 1, 1] },
     { name: "evaluate_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %12 at specs/newmu-net.yaml:19:16 (graph.p_y_given_x)", wgsl: WGSL_26, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [20, 1, 1] },

@@ -11,31 +11,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 20u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 15679u)], (wid.y * 16u + (li4 + 0u) / 16u) < 20u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 500u + (wid.x * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 500u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 20u && (wid.x * 16u + lid.x + 0u) < 500u) { out[(wid.y * 16u + lid.y + 0u) * 500u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 1: chain_body_v_sample_matmul = matmul(chain_scan_carry0, W) — matmul %3 at specs/rbm.yaml:31:39 (graph.chain.body.v_sample)
@@ -47,31 +36,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 32u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 20u && ap8 < 500u) { va11 = in1[ar7 * 500u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 500u && bc10 < 784u) { vb12 = in2[bc10 * 500u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 32u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 500u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 20u && (t2 * 16u + (li4 + 0u) % 16u) < 500u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 500u + (t2 * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) % 16u) < 500u && (wid.x * 16u + (li4 + 0u) / 16u) < 784u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 20u && col3 < 784u) { out[row2 * 784u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 20u && (wid.x * 16u + lid.x + 0u) < 784u) { out[(wid.y * 16u + lid.y + 0u) * 784u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 2: _1 = cast(compare(random_uniform(), sigmoid(chain_body_v_sample_matmul + vbias))) — cast %10 at specs/rbm.yaml:31:19 (graph.chain.body.v_sample)
@@ -185,31 +163,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 20u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 15679u)], (wid.y * 16u + (li4 + 0u) / 16u) < 20u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 500u + (wid.x * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 500u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 20u && (wid.x * 16u + lid.x + 0u) < 500u) { out[(wid.y * 16u + lid.y + 0u) * 500u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 4: _0 = cast(compare(random_uniform(), sigmoid(chain_body_h_matmul + hbias))) — cast %18 at specs/rbm.yaml:33:12 (graph.chain.body.h)
@@ -323,31 +290,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 20u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 15679u)], (wid.y * 16u + (li4 + 0u) / 16u) < 20u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 500u + (wid.x * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 500u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 20u && (wid.x * 16u + lid.x + 0u) < 500u) { out[(wid.y * 16u + lid.y + 0u) * 500u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 6: xi = select(compare(x, 0.5), 1, 0) — select %20 at specs/rbm.yaml:40:7 (graph.xi)
@@ -424,31 +380,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 20u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 15679u)], (wid.y * 16u + (li4 + 0u) / 16u) < 20u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 500u + (wid.x * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 500u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 20u && (wid.x * 16u + lid.x + 0u) < 500u) { out[(wid.y * 16u + lid.y + 0u) * 500u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 11: fe_xi_flip_reducesum2 = Σ softplus(fe_xi_flip_matmul + hbias) — reduce_sum %34 at specs/rbm.yaml:44:42 (graph.fe_xi_flip)
@@ -514,31 +459,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 20u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 15679u)], (wid.y * 16u + (li4 + 0u) / 16u) < 20u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 500u + (wid.x * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 500u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 20u && (wid.x * 16u + lid.x + 0u) < 500u) { out[(wid.y * 16u + lid.y + 0u) * 500u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 14: fe_xi_reducesum2 = Σ softplus(fe_xi_matmul + hbias) — reduce_sum %42 at specs/rbm.yaml:43:32 (graph.fe_xi)
@@ -691,35 +625,81 @@ const WGSL_23 = `// d_fe_chain_matmul = matmul(chain_scan_final1, d_fe_chain_mul
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 2u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 784u && ap8 < 20u) { va11 = in1[ap8 * 784u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 20u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 2u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 784u + (wid.y * 64u + (li4 + 0u) % 64u), 15679u)], (wid.y * 64u + (li4 + 0u) % 64u) < 784u && (t2 * 16u + (li4 + 0u) / 64u) < 20u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 784u + (wid.y * 64u + (li4 + 256u) % 64u), 15679u)], (wid.y * 64u + (li4 + 256u) % 64u) < 784u && (t2 * 16u + (li4 + 256u) / 64u) < 20u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 784u + (wid.y * 64u + (li4 + 512u) % 64u), 15679u)], (wid.y * 64u + (li4 + 512u) % 64u) < 784u && (t2 * 16u + (li4 + 512u) / 64u) < 20u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 784u + (wid.y * 64u + (li4 + 768u) % 64u), 15679u)], (wid.y * 64u + (li4 + 768u) % 64u) < 784u && (t2 * 16u + (li4 + 768u) / 64u) < 20u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 500u + (wid.x * 64u + (li4 + 0u) % 64u), 9999u)], (t2 * 16u + (li4 + 0u) / 64u) < 20u && (wid.x * 64u + (li4 + 0u) % 64u) < 500u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 500u + (wid.x * 64u + (li4 + 256u) % 64u), 9999u)], (t2 * 16u + (li4 + 256u) / 64u) < 20u && (wid.x * 64u + (li4 + 256u) % 64u) < 500u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 500u + (wid.x * 64u + (li4 + 512u) % 64u), 9999u)], (t2 * 16u + (li4 + 512u) / 64u) < 20u && (wid.x * 64u + (li4 + 512u) % 64u) < 500u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 500u + (wid.x * 64u + (li4 + 768u) % 64u), 9999u)], (t2 * 16u + (li4 + 768u) / 64u) < 20u && (wid.x * 64u + (li4 + 768u) % 64u) < 500u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 24: d_fe_data_matmul = matmul(x, d_fe_data_mul) — matmul %62 at specs/rbm.yaml:36:48 (graph.fe_data)
@@ -727,35 +707,81 @@ const WGSL_24 = `// d_fe_data_matmul = matmul(x, d_fe_data_mul) — matmul %62 a
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 2u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 784u && ap8 < 20u) { va11 = in1[ap8 * 784u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 20u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 2u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 784u + (wid.y * 64u + (li4 + 0u) % 64u), 15679u)], (wid.y * 64u + (li4 + 0u) % 64u) < 784u && (t2 * 16u + (li4 + 0u) / 64u) < 20u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 784u + (wid.y * 64u + (li4 + 256u) % 64u), 15679u)], (wid.y * 64u + (li4 + 256u) % 64u) < 784u && (t2 * 16u + (li4 + 256u) / 64u) < 20u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 784u + (wid.y * 64u + (li4 + 512u) % 64u), 15679u)], (wid.y * 64u + (li4 + 512u) % 64u) < 784u && (t2 * 16u + (li4 + 512u) / 64u) < 20u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 784u + (wid.y * 64u + (li4 + 768u) % 64u), 15679u)], (wid.y * 64u + (li4 + 768u) % 64u) < 784u && (t2 * 16u + (li4 + 768u) / 64u) < 20u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 500u + (wid.x * 64u + (li4 + 0u) % 64u), 9999u)], (t2 * 16u + (li4 + 0u) / 64u) < 20u && (wid.x * 64u + (li4 + 0u) % 64u) < 500u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 500u + (wid.x * 64u + (li4 + 256u) % 64u), 9999u)], (t2 * 16u + (li4 + 256u) / 64u) < 20u && (wid.x * 64u + (li4 + 256u) % 64u) < 500u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 500u + (wid.x * 64u + (li4 + 512u) % 64u), 9999u)], (t2 * 16u + (li4 + 512u) / 64u) < 20u && (wid.x * 64u + (li4 + 512u) % 64u) < 500u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 500u + (wid.x * 64u + (li4 + 768u) % 64u), 9999u)], (t2 * 16u + (li4 + 768u) / 64u) < 20u && (wid.x * 64u + (li4 + 768u) % 64u) < 500u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 784u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 0u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 16u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 32u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 0u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 16u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 32u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 25: W = W - (0.1 * (d_fe_chain_matmul + d_fe_data_matmul)) — sub %70 at specs/rbm.yaml:68:16 (phases[0].optimizer)
@@ -804,31 +830,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 20u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 500u) { vb12 = in2[bp9 * 500u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 15679u)], (wid.y * 16u + (li4 + 0u) / 16u) < 20u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 500u + (wid.x * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 500u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 20u && col3 < 500u) { out[row2 * 500u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 20u && (wid.x * 16u + lid.x + 0u) < 500u) { out[(wid.y * 16u + lid.y + 0u) * 500u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 29: v_recon_sigmoid = sigmoid(v_recon_matmul + hbias) — sigmoid %7 at specs/rbm.yaml:47:20 (graph.v_recon)
@@ -853,31 +868,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 32u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 20u && ap8 < 500u) { va11 = in1[ar7 * 500u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 500u && bc10 < 784u) { vb12 = in2[bc10 * 500u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 32u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 500u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 20u && (t2 * 16u + (li4 + 0u) % 16u) < 500u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 500u + (t2 * 16u + (li4 + 0u) % 16u), 391999u)], (t2 * 16u + (li4 + 0u) % 16u) < 500u && (wid.x * 16u + (li4 + 0u) / 16u) < 784u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 20u && col3 < 784u) { out[row2 * 784u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 20u && (wid.x * 16u + lid.x + 0u) < 784u) { out[(wid.y * 16u + lid.y + 0u) * 784u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 31: v_recon = sigmoid(v_recon_matmul2 + vbias) — sigmoid %11 at specs/rbm.yaml:47:12 (graph.v_recon)
@@ -968,20 +972,20 @@ export const plan: GpuPlan = {
     { name: "eval_recon_xent", size: 20, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_fe_data_matmul", label: "fe_data_matmul = matmul(x, W) — matmul %6 at specs/rbm.yaml:36:48 (graph.fe_data)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
-    { name: "step0_chain_body_v_sample_matmul", label: "chain_body_v_sample_matmul = matmul(chain_scan_carry0, W) — matmul %3 at specs/rbm.yaml:31:39 (graph.chain.body.v_sample)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 2, 1] },
+    { name: "step0_fe_data_matmul", label: "fe_data_matmul = matmul(x, W) — matmul %6 at specs/rbm.yaml:36:48 (graph.fe_data)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1], flops: 15680000 },
+    { name: "step0_chain_body_v_sample_matmul", label: "chain_body_v_sample_matmul = matmul(chain_scan_carry0, W) — matmul %3 at specs/rbm.yaml:31:39 (graph.chain.body.v_sample)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 2, 1], flops: 15680000 },
     { name: "step0__1", label: "_1 = cast(compare(random_uniform(), sigmoid(chain_body_v_sample_matmul + vbias))) — cast %10 at specs/rbm.yaml:31:19 (graph.chain.body.v_sample)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [245, 1, 1] },
-    { name: "step0_chain_body_h_matmul", label: "chain_body_h_matmul = matmul(_1, W) — matmul %11 at specs/rbm.yaml:33:39 (graph.chain.body.h)", wgsl: WGSL_3, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_chain_body_h_matmul", label: "chain_body_h_matmul = matmul(_1, W) — matmul %11 at specs/rbm.yaml:33:39 (graph.chain.body.h)", wgsl: WGSL_3, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1], flops: 15680000 },
     { name: "step0__0", label: "_0 = cast(compare(random_uniform(), sigmoid(chain_body_h_matmul + hbias))) — cast %18 at specs/rbm.yaml:33:12 (graph.chain.body.h)", wgsl: WGSL_4, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 9, access: "read" }, { buffer: 11, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "step0_fe_chain_matmul", label: "fe_chain_matmul = matmul(chain_scan_final1, W) — matmul %14 at specs/rbm.yaml:37:65 (graph.fe_chain)", wgsl: WGSL_5, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_fe_chain_matmul", label: "fe_chain_matmul = matmul(chain_scan_final1, W) — matmul %14 at specs/rbm.yaml:37:65 (graph.fe_chain)", wgsl: WGSL_5, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1], flops: 15680000 },
     { name: "step0_xi", label: "xi = select(compare(x, 0.5), 1, 0) — select %20 at specs/rbm.yaml:40:7 (graph.xi)", wgsl: WGSL_6, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [245, 1, 1] },
     { name: "step0_flip", label: "flip = step_one_hot() — step_one_hot %21 at specs/rbm.yaml:41:9 (graph.flip)", wgsl: WGSL_7, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 0, access: "uniform" }], workgroups: [13, 1, 1] },
     { name: "step0_xi_flip", label: "xi_flip = xi + (flip * (1 - (2 * xi))) — add %27 at specs/rbm.yaml:42:15 (graph.xi_flip)", wgsl: WGSL_8, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 14, access: "read" }], workgroups: [245, 1, 1] },
     { name: "step0_fe_xi_flip_reducesum", label: "fe_xi_flip_reducesum = Σ (xi_flip * vbias) — reduce_sum %29 at specs/rbm.yaml:44:16 (graph.fe_xi_flip)", wgsl: WGSL_9, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 8, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_fe_xi_flip_matmul", label: "fe_xi_flip_matmul = matmul(xi_flip, W) — matmul %31 at specs/rbm.yaml:44:63 (graph.fe_xi_flip)", wgsl: WGSL_10, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_fe_xi_flip_matmul", label: "fe_xi_flip_matmul = matmul(xi_flip, W) — matmul %31 at specs/rbm.yaml:44:63 (graph.fe_xi_flip)", wgsl: WGSL_10, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1], flops: 15680000 },
     { name: "step0_fe_xi_flip_reducesum2", label: "fe_xi_flip_reducesum2 = Σ softplus(fe_xi_flip_matmul + hbias) — reduce_sum %34 at specs/rbm.yaml:44:42 (graph.fe_xi_flip)", wgsl: WGSL_11, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 11, access: "read" }], workgroups: [20, 1, 1] },
     { name: "step0_fe_xi_reducesum", label: "fe_xi_reducesum = Σ (xi * vbias) — reduce_sum %37 at specs/rbm.yaml:43:11 (graph.fe_xi)", wgsl: WGSL_12, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_fe_xi_matmul", label: "fe_xi_matmul = matmul(xi, W) — matmul %39 at specs/rbm.yaml:43:48 (graph.fe_xi)", wgsl: WGSL_13, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "step0_fe_xi_matmul", label: "fe_xi_matmul = matmul(xi, W) — matmul %39 at specs/rbm.yaml:43:48 (graph.fe_xi)", wgsl: WGSL_13, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1], flops: 15680000 },
     { name: "step0_fe_xi_reducesum2", label: "fe_xi_reducesum2 = Σ softplus(fe_xi_matmul + hbias) — reduce_sum %42 at specs/rbm.yaml:43:32 (graph.fe_xi)", wgsl: WGSL_14, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 11, access: "read" }], workgroups: [20, 1, 1] },
     { name: "step0_pseudo_likelihood_reducesum", label: "pseudo_likelihood_reducesum = Σ (784 * log(sigmoid((-fe_xi_flip_reducesum - fe_xi_flip_reducesum2) - (-fe_xi_reducesum - fe_xi_reducesum2)))) — reduce_sum %49 at specs/rbm.yaml:45:22 (graph.pseudo_likelihood)", wgsl: WGSL_15, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }, { buffer: 18, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_cost", label: "cost = pseudo_likelihood_reducesum * 0.05 — mul %50 at specs/rbm.yaml:45:22 (graph.pseudo_likelihood)", wgsl: WGSL_16, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [1, 1, 1] },
@@ -991,14 +995,14 @@ export const plan: GpuPlan = {
     { name: "step0_grad_hbias", label: "grad_hbias = Σ d_fe_data_add — reduce_sum %61 at specs/rbm.yaml:36:52 (graph.fe_data)", wgsl: WGSL_20, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [8, 1, 1] },
     { name: "step0_d_fe_data_add2", label: "d_fe_data_add2 = (0.05 * chain_scan_final1) + (-0.05 * x) — add %66 at specs/rbm.yaml:36:19 (graph.fe_data)", wgsl: WGSL_21, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 3, access: "read" }], workgroups: [245, 1, 1] },
     { name: "step0_grad_vbias", label: "grad_vbias = Σ d_fe_data_add2 — reduce_sum %67 at specs/rbm.yaml:36:19 (graph.fe_data)", wgsl: WGSL_22, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 13, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_d_fe_chain_matmul", label: "d_fe_chain_matmul = matmul(chain_scan_final1, d_fe_chain_mul) — matmul %54 at specs/rbm.yaml:37:65 (graph.fe_chain)", wgsl: WGSL_23, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 6, access: "read" }], workgroups: [32, 49, 1] },
-    { name: "step0_d_fe_data_matmul", label: "d_fe_data_matmul = matmul(x, d_fe_data_mul) — matmul %62 at specs/rbm.yaml:36:48 (graph.fe_data)", wgsl: WGSL_24, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 9, access: "read" }], workgroups: [32, 49, 1] },
+    { name: "step0_d_fe_chain_matmul", label: "d_fe_chain_matmul = matmul(chain_scan_final1, d_fe_chain_mul) — matmul %54 at specs/rbm.yaml:37:65 (graph.fe_chain)", wgsl: WGSL_23, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 6, access: "read" }], workgroups: [8, 13, 1], flops: 15680000 },
+    { name: "step0_d_fe_data_matmul", label: "d_fe_data_matmul = matmul(x, d_fe_data_mul) — matmul %62 at specs/rbm.yaml:36:48 (graph.fe_data)", wgsl: WGSL_24, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 9, access: "read" }], workgroups: [8, 13, 1], flops: 15680000 },
     { name: "step0_W", label: "W = W - (0.1 * (d_fe_chain_matmul + d_fe_data_matmul)) — sub %70 at specs/rbm.yaml:68:16 (phases[0].optimizer)", wgsl: WGSL_25, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 23, access: "read" }], workgroups: [6125, 1, 1] },
     { name: "step0_hbias", label: "hbias = hbias - (0.1 * grad_hbias) — sub %73 at specs/rbm.yaml:68:16 (phases[0].optimizer)", wgsl: WGSL_26, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
     { name: "step0_vbias", label: "vbias = vbias - (0.1 * grad_vbias) — sub %76 at specs/rbm.yaml:68:16 (phases[0].optimizer)", wgsl: WGSL_27, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "evaluate_v_recon_matmul", label: "v_recon_matmul = matmul(x, W) — matmul %4 at specs/rbm.yaml:47:30 (graph.v_recon)", wgsl: WGSL_28, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1] },
+    { name: "evaluate_v_recon_matmul", label: "v_recon_matmul = matmul(x, W) — matmul %4 at specs/rbm.yaml:47:30 (graph.v_recon)", wgsl: WGSL_28, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [32, 2, 1], flops: 15680000 },
     { name: "evaluate_v_recon_sigmoid", label: "v_recon_sigmoid = sigmoid(v_recon_matmul + hbias) — sigmoid %7 at specs/rbm.yaml:47:20 (graph.v_recon)", wgsl: WGSL_29, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 11, access: "read" }], workgroups: [157, 1, 1] },
-    { name: "evaluate_v_recon_matmul2", label: "v_recon_matmul2 = matmul(v_recon_sigmoid, W) — matmul %8 at specs/rbm.yaml:47:43 (graph.v_recon)", wgsl: WGSL_30, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 25, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 2, 1] },
+    { name: "evaluate_v_recon_matmul2", label: "v_recon_matmul2 = matmul(v_recon_sigmoid, W) — matmul %8 at specs/rbm.yaml:47:43 (graph.v_recon)", wgsl: WGSL_30, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 25, access: "read" }, { buffer: 4, access: "read" }], workgroups: [49, 2, 1], flops: 15680000 },
     { name: "evaluate_v_recon", label: "v_recon = sigmoid(v_recon_matmul2 + vbias) — sigmoid %11 at specs/rbm.yaml:47:12 (graph.v_recon)", wgsl: WGSL_31, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 8, access: "read" }], workgroups: [245, 1, 1] },
     { name: "evaluate_recon_xent_reducesum", label: "recon_xent_reducesum = Σ ((x * log(v_recon)) + ((1 - x) * log(1 - v_recon))) — reduce_sum %20 at specs/rbm.yaml:48:16 (graph.recon_xent)", wgsl: WGSL_32, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 27, access: "read" }], workgroups: [20, 1, 1] },
     { name: "evaluate_recon_xent", label: "recon_xent = -recon_xent_reducesum — neg %21 at specs/rbm.yaml:48:15 (graph.recon_xent)", wgsl: WGSL_33, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },

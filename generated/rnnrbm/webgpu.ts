@@ -11,31 +11,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 6u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 88u) { va11 = in1[ar7 * 88u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 88u && bc10 < 100u) { vb12 = in2[bp9 * 100u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 6u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 88u + (t2 * 16u + (li4 + 0u) % 16u), 87u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 88u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 100u + (wid.x * 16u + (li4 + 0u) % 16u), 8799u)], (t2 * 16u + (li4 + 0u) / 16u) < 88u && (wid.x * 16u + (li4 + 0u) % 16u) < 100u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 100u) { out[row2 * 100u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 100u) { out[(wid.y * 16u + lid.y + 0u) * 100u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 1: rnn_body_u_matmul2 = matmul(rnn_scan_carry0, Wuu) — matmul %8 at specs/rnnrbm.yaml:51:36 (graph.rnn.body.u)
@@ -47,31 +36,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 7u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 100u) { va11 = in1[ar7 * 100u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 100u && bc10 < 100u) { vb12 = in2[bp9 * 100u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 7u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 100u + (t2 * 16u + (li4 + 0u) % 16u), 99u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 100u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 100u + (wid.x * 16u + (li4 + 0u) % 16u), 9999u)], (t2 * 16u + (li4 + 0u) / 16u) < 100u && (wid.x * 16u + (li4 + 0u) % 16u) < 100u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 100u) { out[row2 * 100u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 100u) { out[(wid.y * 16u + lid.y + 0u) * 100u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 2: _0 = tanh((bu + rnn_body_u_matmul) + rnn_body_u_matmul2) — tanh %10 at specs/rnnrbm.yaml:51:12 (graph.rnn.body.u)
@@ -97,31 +75,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 7u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 100u) { va11 = in1[ar7 * 100u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 100u && bc10 < 88u) { vb12 = in2[bp9 * 88u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 7u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 100u + (t2 * 16u + (li4 + 0u) % 16u), 99u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 100u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 88u + (wid.x * 16u + (li4 + 0u) % 16u), 8799u)], (t2 * 16u + (li4 + 0u) / 16u) < 100u && (wid.x * 16u + (li4 + 0u) % 16u) < 88u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 88u) { out[row2 * 88u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 88u) { out[(wid.y * 16u + lid.y + 0u) * 88u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 4: _1 = bv + rnn_body_bv_t_matmul — add %15 at specs/rnnrbm.yaml:49:18 (graph.rnn.body.bv_t)
@@ -146,31 +113,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 7u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 100u) { va11 = in1[ar7 * 100u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 100u && bc10 < 150u) { vb12 = in2[bp9 * 150u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 7u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 100u + (t2 * 16u + (li4 + 0u) % 16u), 99u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 100u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 150u + (wid.x * 16u + (li4 + 0u) % 16u), 14999u)], (t2 * 16u + (li4 + 0u) / 16u) < 100u && (wid.x * 16u + (li4 + 0u) % 16u) < 150u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 150u) { out[row2 * 150u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 150u) { out[(wid.y * 16u + lid.y + 0u) * 150u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 6: _2 = bh + rnn_body_bh_t_matmul — add %20 at specs/rnnrbm.yaml:50:18 (graph.rnn.body.bh_t)
@@ -228,31 +184,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 6u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 88u) { va11 = in1[ar7 * 88u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 88u && bc10 < 150u) { vb12 = in2[bp9 * 150u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 6u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 88u + (t2 * 16u + (li4 + 0u) % 16u), 8799u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 88u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 150u + (wid.x * 16u + (li4 + 0u) % 16u), 13199u)], (t2 * 16u + (li4 + 0u) / 16u) < 88u && (wid.x * 16u + (li4 + 0u) % 16u) < 150u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 150u) { out[row2 * 150u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 150u) { out[(wid.y * 16u + lid.y + 0u) * 150u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 11: gibbs_body_vk_matmul = matmul(gibbs_scan_carry0, W) — matmul %2 at specs/rnnrbm.yaml:61:52 (graph.gibbs.body.vk)
@@ -264,31 +209,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 6u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 88u) { va11 = in1[ar7 * 88u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 88u && bc10 < 150u) { vb12 = in2[bp9 * 150u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 6u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 88u + (t2 * 16u + (li4 + 0u) % 16u), 8799u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 88u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 150u + (wid.x * 16u + (li4 + 0u) % 16u), 13199u)], (t2 * 16u + (li4 + 0u) / 16u) < 88u && (wid.x * 16u + (li4 + 0u) % 16u) < 150u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 150u) { out[row2 * 150u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 150u) { out[(wid.y * 16u + lid.y + 0u) * 150u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 12: gibbs_body_vk_cast = cast(compare(random_uniform(), sigmoid(gibbs_body_vk_matmul + rnn_scan_out1))) — cast %8 at specs/rnnrbm.yaml:61:31 (graph.gibbs.body.vk)
@@ -402,31 +336,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 10u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 150u) { va11 = in1[ar7 * 150u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 150u && bc10 < 88u) { vb12 = in2[bc10 * 150u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 10u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 150u + (t2 * 16u + (li4 + 0u) % 16u), 14999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 150u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 150u + (t2 * 16u + (li4 + 0u) % 16u), 13199u)], (t2 * 16u + (li4 + 0u) % 16u) < 150u && (wid.x * 16u + (li4 + 0u) / 16u) < 88u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 88u) { out[row2 * 88u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 88u) { out[(wid.y * 16u + lid.y + 0u) * 88u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 14: _02 = cast(compare(random_uniform(), sigmoid(gibbs_body_vk_matmul2 + rnn_scan_out0))) — cast %15 at specs/rnnrbm.yaml:61:13 (graph.gibbs.body.vk)
@@ -540,31 +463,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 6u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 88u) { va11 = in1[ar7 * 88u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 88u && bc10 < 150u) { vb12 = in2[bp9 * 150u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 6u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 88u + (t2 * 16u + (li4 + 0u) % 16u), 8799u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 88u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 150u + (wid.x * 16u + (li4 + 0u) % 16u), 13199u)], (t2 * 16u + (li4 + 0u) / 16u) < 88u && (wid.x * 16u + (li4 + 0u) % 16u) < 150u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 150u) { out[row2 * 150u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 150u) { out[(wid.y * 16u + lid.y + 0u) * 150u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 16: frames = Σ mask — reduce_sum %29 at specs/rnnrbm.yaml:66:11 (graph.frames)
@@ -707,31 +619,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 10u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 150u) { va11 = in1[ar7 * 150u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 150u && bc10 < 88u) { vb12 = in2[bc10 * 150u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 10u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 150u + (t2 * 16u + (li4 + 0u) % 16u), 14999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 150u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 150u + (t2 * 16u + (li4 + 0u) % 16u), 13199u)], (t2 * 16u + (li4 + 0u) % 16u) < 150u && (wid.x * 16u + (li4 + 0u) / 16u) < 88u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 88u) { out[row2 * 88u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 88u) { out[(wid.y * 16u + lid.y + 0u) * 88u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 20: a_mean = a_mean_matmul + rnn_scan_out0 — add %35 at specs/rnnrbm.yaml:70:59 (graph.a_mean)
@@ -889,31 +790,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 6u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 88u) { va11 = in1[ar7 * 88u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 88u && bc10 < 100u) { vb12 = in2[bp9 * 100u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 6u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 88u + (t2 * 16u + (li4 + 0u) % 16u), 87u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 88u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 100u + (wid.x * 16u + (li4 + 0u) % 16u), 8799u)], (t2 * 16u + (li4 + 0u) / 16u) < 88u && (wid.x * 16u + (li4 + 0u) % 16u) < 100u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 100u) { out[row2 * 100u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 100u) { out[(wid.y * 16u + lid.y + 0u) * 100u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 31: rnn_body_u_matmul4 = matmul(d_rnn_scan_x0, Wuu) — matmul %15 at specs/rnnrbm.yaml:51:36 (graph.rnn.body.u)
@@ -925,31 +815,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 7u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 100u) { va11 = in1[ar7 * 100u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 100u && bc10 < 100u) { vb12 = in2[bp9 * 100u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 7u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 100u + (t2 * 16u + (li4 + 0u) % 16u), 99u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 100u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 100u + (wid.x * 16u + (li4 + 0u) % 16u), 9999u)], (t2 * 16u + (li4 + 0u) / 16u) < 100u && (wid.x * 16u + (li4 + 0u) % 16u) < 100u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 100u) { out[row2 * 100u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 100u) { out[(wid.y * 16u + lid.y + 0u) * 100u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 32: rnn_body_u_tanh = tanh((bu + rnn_body_u_matmul3) + rnn_body_u_matmul4) — tanh %17 at specs/rnnrbm.yaml:51:12 (graph.rnn.body.u)
@@ -992,31 +871,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 10u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 150u) { va11 = in1[ar7 * 150u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 150u && bc10 < 100u) { vb12 = in2[bc10 * 150u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 10u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 150u + (t2 * 16u + (li4 + 0u) % 16u), 149u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 150u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 150u + (t2 * 16u + (li4 + 0u) % 16u), 14999u)], (t2 * 16u + (li4 + 0u) % 16u) < 150u && (wid.x * 16u + (li4 + 0u) / 16u) < 100u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 100u) { out[row2 * 100u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 100u) { out[(wid.y * 16u + lid.y + 0u) * 100u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 35: _7 = Σ d_rnn_scan_x2 — reduce_sum %20 at specs/rnnrbm.yaml:49:18 (graph.rnn.body.bv_t)
@@ -1045,31 +913,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 6u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 88u) { va11 = in1[ar7 * 88u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 88u && bc10 < 100u) { vb12 = in2[bc10 * 88u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 6u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 88u + (t2 * 16u + (li4 + 0u) % 16u), 87u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 88u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 88u + (t2 * 16u + (li4 + 0u) % 16u), 8799u)], (t2 * 16u + (li4 + 0u) % 16u) < 88u && (wid.x * 16u + (li4 + 0u) / 16u) < 100u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 100u) { out[row2 * 100u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 100u) { out[(wid.y * 16u + lid.y + 0u) * 100u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 37: _4 = d_rnn_scan_carry0 * (1 - (rnn_body_u_tanh * rnn_body_u_tanh)) — mul %26 at specs/rnnrbm.yaml:51:12 (graph.rnn.body.u)
@@ -1094,31 +951,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 7u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 100u) { va11 = in1[ar7 * 100u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 100u && bc10 < 100u) { vb12 = in2[bc10 * 100u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 7u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 100u + (t2 * 16u + (li4 + 0u) % 16u), 99u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 100u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 100u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (t2 * 16u + (li4 + 0u) % 16u) < 100u && (wid.x * 16u + (li4 + 0u) / 16u) < 100u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 100u) { out[row2 * 100u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 100u) { out[(wid.y * 16u + lid.y + 0u) * 100u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 39: _03 = (d_rnn_body_bh_t_matmul + d_rnn_body_bv_t_matmul) + d_rnn_body_u_matmul — add %28 at specs/rnnrbm.yaml:51:36 (graph.rnn.body.u)
@@ -1161,31 +1007,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 7u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 100u) { va11 = in1[ar7 * 100u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 100u && bc10 < 88u) { vb12 = in2[bc10 * 100u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 7u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 100u + (t2 * 16u + (li4 + 0u) % 16u), 99u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 100u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 100u + (t2 * 16u + (li4 + 0u) % 16u), 8799u)], (t2 * 16u + (li4 + 0u) % 16u) < 100u && (wid.x * 16u + (li4 + 0u) / 16u) < 88u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 88u) { out[row2 * 88u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 88u) { out[(wid.y * 16u + lid.y + 0u) * 88u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 42: zeros — scan over length of 100 steps — scan %75 at specs/rnnrbm.yaml:42:5 (graph.rnn)
@@ -1369,31 +1204,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 7u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 88u && ap8 < 100u) { va11 = in1[ap8 * 88u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 100u && bc10 < 150u) { vb12 = in2[bp9 * 150u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 7u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 88u + (wid.y * 16u + (li4 + 0u) % 16u), 8799u)], (wid.y * 16u + (li4 + 0u) % 16u) < 88u && (t2 * 16u + (li4 + 0u) / 16u) < 100u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 150u + (wid.x * 16u + (li4 + 0u) % 16u), 14999u)], (t2 * 16u + (li4 + 0u) / 16u) < 100u && (wid.x * 16u + (li4 + 0u) % 16u) < 150u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 88u && col3 < 150u) { out[row2 * 150u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 88u && (wid.x * 16u + lid.x + 0u) < 150u) { out[(wid.y * 16u + lid.y + 0u) * 150u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 57: d_fe_data_matmul = matmul(roll, d_fe_data_mul) — matmul %68 at specs/rnnrbm.yaml:64:49 (graph.fe_data)
@@ -1405,31 +1229,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 7u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 88u && ap8 < 100u) { va11 = in1[ap8 * 88u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 100u && bc10 < 150u) { vb12 = in2[bp9 * 150u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 7u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 88u + (wid.y * 16u + (li4 + 0u) % 16u), 8799u)], (wid.y * 16u + (li4 + 0u) % 16u) < 88u && (t2 * 16u + (li4 + 0u) / 16u) < 100u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 150u + (wid.x * 16u + (li4 + 0u) % 16u), 14999u)], (t2 * 16u + (li4 + 0u) / 16u) < 100u && (wid.x * 16u + (li4 + 0u) % 16u) < 150u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 88u && col3 < 150u) { out[row2 * 150u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 88u && (wid.x * 16u + lid.x + 0u) < 150u) { out[(wid.y * 16u + lid.y + 0u) * 150u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 58: W = W - (0.001 * (d_fe_sample_matmul + d_fe_data_matmul)) — sub %104 at specs/rnnrbm.yaml:106:16 (phases[0].optimizer)
@@ -1478,31 +1291,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 7u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 100u) { va11 = in1[ap8 * 100u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 100u && bc10 < 150u) { vb12 = in2[bp9 * 150u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 7u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 100u + (wid.y * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) % 16u) < 100u && (t2 * 16u + (li4 + 0u) / 16u) < 100u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 150u + (wid.x * 16u + (li4 + 0u) % 16u), 14999u)], (t2 * 16u + (li4 + 0u) / 16u) < 100u && (wid.x * 16u + (li4 + 0u) % 16u) < 150u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 150u) { out[row2 * 150u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 150u) { out[(wid.y * 16u + lid.y + 0u) * 150u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 62: Wuh = Wuh - (0.001 * grad_Wuh) — sub %113 at specs/rnnrbm.yaml:106:16 (phases[0].optimizer)
@@ -1526,31 +1328,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 7u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 100u) { va11 = in1[ap8 * 100u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 100u && bc10 < 88u) { vb12 = in2[bp9 * 88u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 7u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 100u + (wid.y * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) % 16u) < 100u && (t2 * 16u + (li4 + 0u) / 16u) < 100u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 88u + (wid.x * 16u + (li4 + 0u) % 16u), 8799u)], (t2 * 16u + (li4 + 0u) / 16u) < 100u && (wid.x * 16u + (li4 + 0u) % 16u) < 88u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 88u) { out[row2 * 88u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 88u) { out[(wid.y * 16u + lid.y + 0u) * 88u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 64: Wuv = Wuv - (0.001 * grad_Wuv) — sub %116 at specs/rnnrbm.yaml:106:16 (phases[0].optimizer)
@@ -1574,31 +1365,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 7u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 88u && ap8 < 100u) { va11 = in1[ap8 * 88u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 100u && bc10 < 100u) { vb12 = in2[bp9 * 100u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 7u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 88u + (wid.y * 16u + (li4 + 0u) % 16u), 8799u)], (wid.y * 16u + (li4 + 0u) % 16u) < 88u && (t2 * 16u + (li4 + 0u) / 16u) < 100u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 100u + (wid.x * 16u + (li4 + 0u) % 16u), 9999u)], (t2 * 16u + (li4 + 0u) / 16u) < 100u && (wid.x * 16u + (li4 + 0u) % 16u) < 100u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 88u && col3 < 100u) { out[row2 * 100u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 88u && (wid.x * 16u + lid.x + 0u) < 100u) { out[(wid.y * 16u + lid.y + 0u) * 100u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 66: Wvu = Wvu - (0.001 * grad_Wvu) — sub %119 at specs/rnnrbm.yaml:106:16 (phases[0].optimizer)
@@ -1622,31 +1402,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 7u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 100u) { va11 = in1[ap8 * 100u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 100u && bc10 < 100u) { vb12 = in2[bp9 * 100u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 7u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 100u + (wid.y * 16u + (li4 + 0u) % 16u), 9999u)], (wid.y * 16u + (li4 + 0u) % 16u) < 100u && (t2 * 16u + (li4 + 0u) / 16u) < 100u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 100u + (wid.x * 16u + (li4 + 0u) % 16u), 9999u)], (t2 * 16u + (li4 + 0u) / 16u) < 100u && (wid.x * 16u + (li4 + 0u) % 16u) < 100u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 100u) { out[row2 * 100u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 100u) { out[(wid.y * 16u + lid.y + 0u) * 100u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 68: Wuu = Wuu - (0.001 * grad_Wuu) — sub %122 at specs/rnnrbm.yaml:106:16 (phases[0].optimizer)
@@ -1682,31 +1451,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 6u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 88u) { va11 = in1[ar7 * 88u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 88u && bc10 < 100u) { vb12 = in2[bp9 * 100u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 6u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 88u + (t2 * 16u + (li4 + 0u) % 16u), 87u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 88u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 100u + (wid.x * 16u + (li4 + 0u) % 16u), 8799u)], (t2 * 16u + (li4 + 0u) / 16u) < 88u && (wid.x * 16u + (li4 + 0u) % 16u) < 100u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 100u) { out[row2 * 100u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 100u) { out[(wid.y * 16u + lid.y + 0u) * 100u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 71: rnn_body_u_matmul2 = matmul(rnn_scan_carry0, Wuu) — matmul %8 at specs/rnnrbm.yaml:51:36 (graph.rnn.body.u)
@@ -1718,31 +1476,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 7u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 100u) { va11 = in1[ar7 * 100u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 100u && bc10 < 100u) { vb12 = in2[bp9 * 100u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 7u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 100u + (t2 * 16u + (li4 + 0u) % 16u), 99u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 100u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 100u + (wid.x * 16u + (li4 + 0u) % 16u), 9999u)], (t2 * 16u + (li4 + 0u) / 16u) < 100u && (wid.x * 16u + (li4 + 0u) % 16u) < 100u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 100u) { out[row2 * 100u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 100u) { out[(wid.y * 16u + lid.y + 0u) * 100u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 72: _0 = tanh((bu + rnn_body_u_matmul) + rnn_body_u_matmul2) — tanh %10 at specs/rnnrbm.yaml:51:12 (graph.rnn.body.u)
@@ -1768,31 +1515,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 7u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 100u) { va11 = in1[ar7 * 100u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 100u && bc10 < 88u) { vb12 = in2[bp9 * 88u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 7u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 100u + (t2 * 16u + (li4 + 0u) % 16u), 99u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 100u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 88u + (wid.x * 16u + (li4 + 0u) % 16u), 8799u)], (t2 * 16u + (li4 + 0u) / 16u) < 100u && (wid.x * 16u + (li4 + 0u) % 16u) < 88u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 88u) { out[row2 * 88u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 88u) { out[(wid.y * 16u + lid.y + 0u) * 88u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 74: _1 = bv + rnn_body_bv_t_matmul — add %15 at specs/rnnrbm.yaml:49:18 (graph.rnn.body.bv_t)
@@ -1817,31 +1553,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 7u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 100u) { va11 = in1[ar7 * 100u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 100u && bc10 < 150u) { vb12 = in2[bp9 * 150u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 7u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 100u + (t2 * 16u + (li4 + 0u) % 16u), 99u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 100u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 150u + (wid.x * 16u + (li4 + 0u) % 16u), 14999u)], (t2 * 16u + (li4 + 0u) / 16u) < 100u && (wid.x * 16u + (li4 + 0u) % 16u) < 150u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 150u) { out[row2 * 150u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 150u) { out[(wid.y * 16u + lid.y + 0u) * 150u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 76: _2 = bh + rnn_body_bh_t_matmul — add %20 at specs/rnnrbm.yaml:50:18 (graph.rnn.body.bh_t)
@@ -1888,31 +1613,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 6u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 88u) { va11 = in1[ar7 * 88u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 88u && bc10 < 150u) { vb12 = in2[bp9 * 150u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 6u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 88u + (t2 * 16u + (li4 + 0u) % 16u), 8799u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 88u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 150u + (wid.x * 16u + (li4 + 0u) % 16u), 13199u)], (t2 * 16u + (li4 + 0u) / 16u) < 88u && (wid.x * 16u + (li4 + 0u) % 16u) < 150u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 150u) { out[row2 * 150u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 150u) { out[(wid.y * 16u + lid.y + 0u) * 150u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 80: gibbs_body_vk_cast = cast(compare(random_uniform(), sigmoid(gibbs_body_vk_matmul + rnn_scan_out1))) — cast %8 at specs/rnnrbm.yaml:61:31 (graph.gibbs.body.vk)
@@ -2026,31 +1740,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 10u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 150u) { va11 = in1[ar7 * 150u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 150u && bc10 < 88u) { vb12 = in2[bc10 * 150u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 10u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 150u + (t2 * 16u + (li4 + 0u) % 16u), 14999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 150u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 150u + (t2 * 16u + (li4 + 0u) % 16u), 13199u)], (t2 * 16u + (li4 + 0u) % 16u) < 150u && (wid.x * 16u + (li4 + 0u) / 16u) < 88u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 88u) { out[row2 * 88u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 88u) { out[(wid.y * 16u + lid.y + 0u) * 88u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 82: _02 = cast(compare(random_uniform(), sigmoid(gibbs_body_vk_matmul2 + rnn_scan_out0))) — cast %15 at specs/rnnrbm.yaml:61:13 (graph.gibbs.body.vk)
@@ -2164,31 +1867,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 6u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 88u) { va11 = in1[ar7 * 88u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 88u && bc10 < 150u) { vb12 = in2[bp9 * 150u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 6u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 88u + (t2 * 16u + (li4 + 0u) % 16u), 8799u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 88u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 150u + (wid.x * 16u + (li4 + 0u) % 16u), 13199u)], (t2 * 16u + (li4 + 0u) / 16u) < 88u && (wid.x * 16u + (li4 + 0u) % 16u) < 150u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 150u) { out[row2 * 150u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 150u) { out[(wid.y * 16u + lid.y + 0u) * 150u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 84: a_mean_cast = cast(compare(random_uniform(), sigmoid(a_mean_matmul + rnn_scan_out1))) — cast %29 at specs/rnnrbm.yaml:70:11 (graph.a_mean)
@@ -2302,31 +1994,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 10u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 150u) { va11 = in1[ar7 * 150u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 150u && bc10 < 88u) { vb12 = in2[bc10 * 150u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 10u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 150u + (t2 * 16u + (li4 + 0u) % 16u), 14999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 150u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 150u + (t2 * 16u + (li4 + 0u) % 16u), 13199u)], (t2 * 16u + (li4 + 0u) % 16u) < 150u && (wid.x * 16u + (li4 + 0u) / 16u) < 88u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 88u) { out[row2 * 88u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 88u) { out[(wid.y * 16u + lid.y + 0u) * 88u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 86: a_mean = a_mean_matmul2 + rnn_scan_out0 — add %31 at specs/rnnrbm.yaml:70:59 (graph.a_mean)
@@ -2447,31 +2128,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 6u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 88u) { va11 = in1[ar7 * 88u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 88u && bc10 < 150u) { vb12 = in2[bp9 * 150u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 6u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 88u + (t2 * 16u + (li4 + 0u) % 16u), 8799u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 88u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 150u + (wid.x * 16u + (li4 + 0u) % 16u), 13199u)], (t2 * 16u + (li4 + 0u) / 16u) < 88u && (wid.x * 16u + (li4 + 0u) % 16u) < 150u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 150u) { out[row2 * 150u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 150u) { out[(wid.y * 16u + lid.y + 0u) * 150u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 94: pred_chain_body_vp_cast = cast(compare(random_uniform(), sigmoid(pred_chain_body_vp_matmul + rnn_scan_out1))) — cast %8 at specs/rnnrbm.yaml:81:31 (graph.pred_chain.body.vp)
@@ -2585,31 +2255,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 10u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 100u && ap8 < 150u) { va11 = in1[ar7 * 150u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 150u && bc10 < 88u) { vb12 = in2[bc10 * 150u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 10u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 150u + (t2 * 16u + (li4 + 0u) % 16u), 14999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 100u && (t2 * 16u + (li4 + 0u) % 16u) < 150u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 150u + (t2 * 16u + (li4 + 0u) % 16u), 13199u)], (t2 * 16u + (li4 + 0u) % 16u) < 150u && (wid.x * 16u + (li4 + 0u) / 16u) < 88u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 100u && col3 < 88u) { out[row2 * 88u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 100u && (wid.x * 16u + lid.x + 0u) < 88u) { out[(wid.y * 16u + lid.y + 0u) * 88u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 96: _03 = cast(compare(random_uniform(), sigmoid(pred_chain_body_vp_matmul2 + rnn_scan_out0))) — cast %15 at specs/rnnrbm.yaml:81:13 (graph.pred_chain.body.vp)
@@ -2892,26 +2551,26 @@ export const plan: GpuPlan = {
     { name: "eval_accuracy_add", size: 1, dtype: "f32", role: "temp" },
   ],
   kernels: [
-    { name: "step0_rnn_body_u_matmul", label: "rnn_body_u_matmul = matmul(rnn_scan_x0, Wvu) — matmul %4 at specs/rnnrbm.yaml:51:26 (graph.rnn.body.u)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [7, 1, 1] },
-    { name: "step0_rnn_body_u_matmul2", label: "rnn_body_u_matmul2 = matmul(rnn_scan_carry0, Wuu) — matmul %8 at specs/rnnrbm.yaml:51:36 (graph.rnn.body.u)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 7, access: "read" }], workgroups: [7, 1, 1] },
+    { name: "step0_rnn_body_u_matmul", label: "rnn_body_u_matmul = matmul(rnn_scan_x0, Wvu) — matmul %4 at specs/rnnrbm.yaml:51:26 (graph.rnn.body.u)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [7, 1, 1], flops: 17600 },
+    { name: "step0_rnn_body_u_matmul2", label: "rnn_body_u_matmul2 = matmul(rnn_scan_carry0, Wuu) — matmul %8 at specs/rnnrbm.yaml:51:36 (graph.rnn.body.u)", wgsl: WGSL_1, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 7, access: "read" }], workgroups: [7, 1, 1], flops: 20000 },
     { name: "step0__0", label: "_0 = tanh((bu + rnn_body_u_matmul) + rnn_body_u_matmul2) — tanh %10 at specs/rnnrbm.yaml:51:12 (graph.rnn.body.u)", wgsl: WGSL_2, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_rnn_body_bv_t_matmul", label: "rnn_body_bv_t_matmul = matmul(rnn_scan_carry0, Wuv) — matmul %13 at specs/rnnrbm.yaml:49:22 (graph.rnn.body.bv_t)", wgsl: WGSL_3, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 11, access: "read" }], workgroups: [6, 1, 1] },
+    { name: "step0_rnn_body_bv_t_matmul", label: "rnn_body_bv_t_matmul = matmul(rnn_scan_carry0, Wuv) — matmul %13 at specs/rnnrbm.yaml:49:22 (graph.rnn.body.bv_t)", wgsl: WGSL_3, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 11, access: "read" }], workgroups: [6, 1, 1], flops: 17600 },
     { name: "step0__1", label: "_1 = bv + rnn_body_bv_t_matmul — add %15 at specs/rnnrbm.yaml:49:18 (graph.rnn.body.bv_t)", wgsl: WGSL_4, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 10, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_rnn_body_bh_t_matmul", label: "rnn_body_bh_t_matmul = matmul(rnn_scan_carry0, Wuh) — matmul %18 at specs/rnnrbm.yaml:50:22 (graph.rnn.body.bh_t)", wgsl: WGSL_5, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 15, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "step0_rnn_body_bh_t_matmul", label: "rnn_body_bh_t_matmul = matmul(rnn_scan_carry0, Wuh) — matmul %18 at specs/rnnrbm.yaml:50:22 (graph.rnn.body.bh_t)", wgsl: WGSL_5, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 15, access: "read" }], workgroups: [10, 1, 1], flops: 30000 },
     { name: "step0__2", label: "_2 = bh + rnn_body_bh_t_matmul — add %20 at specs/rnnrbm.yaml:50:18 (graph.rnn.body.bh_t)", wgsl: WGSL_6, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 14, access: "read" }], workgroups: [3, 1, 1] },
     { name: "step0_rnn_scan_out0", label: "zeros — scan over length of 100 steps — scan %17 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_7, bindings: [{ buffer: 18, access: "read_write" }], workgroups: [138, 1, 1] },
     { name: "step0_rnn_scan_out1", label: "zeros — scan over length of 100 steps — scan %17 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_8, bindings: [{ buffer: 19, access: "read_write" }], workgroups: [235, 1, 1] },
     { name: "step0_rnn_scan_history0", label: "zeros — scan over length of 100 steps — scan %17 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_9, bindings: [{ buffer: 20, access: "read_write" }], workgroups: [157, 1, 1] },
-    { name: "step0_fe_data_matmul", label: "fe_data_matmul = matmul(roll, W) — matmul %21 at specs/rnnrbm.yaml:64:49 (graph.fe_data)", wgsl: WGSL_10, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 24, access: "read" }], workgroups: [10, 7, 1] },
-    { name: "step0_gibbs_body_vk_matmul", label: "gibbs_body_vk_matmul = matmul(gibbs_scan_carry0, W) — matmul %2 at specs/rnnrbm.yaml:61:52 (graph.gibbs.body.vk)", wgsl: WGSL_11, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 24, access: "read" }], workgroups: [10, 7, 1] },
+    { name: "step0_fe_data_matmul", label: "fe_data_matmul = matmul(roll, W) — matmul %21 at specs/rnnrbm.yaml:64:49 (graph.fe_data)", wgsl: WGSL_10, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 24, access: "read" }], workgroups: [10, 7, 1], flops: 2640000 },
+    { name: "step0_gibbs_body_vk_matmul", label: "gibbs_body_vk_matmul = matmul(gibbs_scan_carry0, W) — matmul %2 at specs/rnnrbm.yaml:61:52 (graph.gibbs.body.vk)", wgsl: WGSL_11, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 24, access: "read" }], workgroups: [10, 7, 1], flops: 2640000 },
     { name: "step0_gibbs_body_vk_cast", label: "gibbs_body_vk_cast = cast(compare(random_uniform(), sigmoid(gibbs_body_vk_matmul + rnn_scan_out1))) — cast %8 at specs/rnnrbm.yaml:61:31 (graph.gibbs.body.vk)", wgsl: WGSL_12, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 25, access: "read" }, { buffer: 19, access: "read" }], workgroups: [235, 1, 1] },
-    { name: "step0_gibbs_body_vk_matmul2", label: "gibbs_body_vk_matmul2 = matmul(gibbs_body_vk_cast, W) — matmul %9 at specs/rnnrbm.yaml:61:67 (graph.gibbs.body.vk)", wgsl: WGSL_13, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 24, access: "read" }], workgroups: [6, 7, 1] },
+    { name: "step0_gibbs_body_vk_matmul2", label: "gibbs_body_vk_matmul2 = matmul(gibbs_body_vk_cast, W) — matmul %9 at specs/rnnrbm.yaml:61:67 (graph.gibbs.body.vk)", wgsl: WGSL_13, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 24, access: "read" }], workgroups: [6, 7, 1], flops: 2640000 },
     { name: "step0__02", label: "_02 = cast(compare(random_uniform(), sigmoid(gibbs_body_vk_matmul2 + rnn_scan_out0))) — cast %15 at specs/rnnrbm.yaml:61:13 (graph.gibbs.body.vk)", wgsl: WGSL_14, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 28, access: "read" }, { buffer: 18, access: "read" }], workgroups: [138, 1, 1] },
-    { name: "step0_fe_sample_matmul", label: "fe_sample_matmul = matmul(gibbs_scan_final0, W) — matmul %27 at specs/rnnrbm.yaml:65:65 (graph.fe_sample)", wgsl: WGSL_15, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 24, access: "read" }], workgroups: [10, 7, 1] },
+    { name: "step0_fe_sample_matmul", label: "fe_sample_matmul = matmul(gibbs_scan_final0, W) — matmul %27 at specs/rnnrbm.yaml:65:65 (graph.fe_sample)", wgsl: WGSL_15, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 24, access: "read" }], workgroups: [10, 7, 1], flops: 2640000 },
     { name: "step0_frames", label: "frames = Σ mask — reduce_sum %29 at specs/rnnrbm.yaml:66:11 (graph.frames)", wgsl: WGSL_16, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 31, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_a_mean_sigmoid", label: "a_mean_sigmoid = sigmoid(fe_sample_matmul + rnn_scan_out1) — sigmoid %30 at specs/rnnrbm.yaml:70:21 (graph.a_mean)", wgsl: WGSL_17, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 19, access: "read" }], workgroups: [235, 1, 1] },
     { name: "step0_a_mean_cast", label: "a_mean_cast = cast(compare(random_uniform(), a_mean_sigmoid)) — cast %33 at specs/rnnrbm.yaml:70:11 (graph.a_mean)", wgsl: WGSL_18, bindings: [{ buffer: 27, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 25, access: "read" }], workgroups: [235, 1, 1] },
-    { name: "step0_a_mean_matmul", label: "a_mean_matmul = matmul(a_mean_cast, W) — matmul %34 at specs/rnnrbm.yaml:70:53 (graph.a_mean)", wgsl: WGSL_19, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 24, access: "read" }], workgroups: [6, 7, 1] },
+    { name: "step0_a_mean_matmul", label: "a_mean_matmul = matmul(a_mean_cast, W) — matmul %34 at specs/rnnrbm.yaml:70:53 (graph.a_mean)", wgsl: WGSL_19, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 24, access: "read" }], workgroups: [6, 7, 1], flops: 2640000 },
     { name: "step0_a_mean", label: "a_mean = a_mean_matmul + rnn_scan_out0 — add %35 at specs/rnnrbm.yaml:70:59 (graph.a_mean)", wgsl: WGSL_20, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 28, access: "read" }, { buffer: 18, access: "read" }], workgroups: [138, 1, 1] },
     { name: "step0_monitor_reducesum", label: "monitor_reducesum = Σ (mask * ((roll * softplus(-a_mean)) + ((1 - roll) * softplus(a_mean)))) — reduce_sum %46 at specs/rnnrbm.yaml:71:13 (graph.monitor)", wgsl: WGSL_21, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 22, access: "read" }, { buffer: 26, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_cost", label: "cost = -monitor_reducesum / frames — div %48 at specs/rnnrbm.yaml:71:75 (graph.monitor)", wgsl: WGSL_22, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 30, access: "read" }], workgroups: [1, 1, 1] },
@@ -2922,18 +2581,18 @@ export const plan: GpuPlan = {
     { name: "step0_d_fe_data_mul", label: "d_fe_data_mul = d_cd_expr_neg * sigmoid(fe_data_matmul + rnn_scan_out1) — mul %65 at specs/rnnrbm.yaml:64:38 (graph.fe_data)", wgsl: WGSL_27, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 23, access: "read" }, { buffer: 19, access: "read" }], workgroups: [235, 1, 1] },
     { name: "step0_d_fe_data_add", label: "d_fe_data_add = d_fe_sample_mul + d_fe_data_mul — add %66 at specs/rnnrbm.yaml:64:53 (graph.fe_data)", wgsl: WGSL_28, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 27, access: "read" }, { buffer: 25, access: "read" }], workgroups: [235, 1, 1] },
     { name: "step0_d_fe_data_add2", label: "d_fe_data_add2 = (d_fe_sample_neg * gibbs_scan_final0) + (d_cd_expr_neg * roll) — add %72 at specs/rnnrbm.yaml:64:19 (graph.fe_data)", wgsl: WGSL_29, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 29, access: "read" }, { buffer: 8, access: "read" }, { buffer: 22, access: "read" }], workgroups: [138, 1, 1] },
-    { name: "step0_rnn_body_u_matmul3", label: "rnn_body_u_matmul3 = matmul(d_rnn_scan_x1, Wvu) — matmul %12 at specs/rnnrbm.yaml:51:26 (graph.rnn.body.u)", wgsl: WGSL_30, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 4, access: "read" }], workgroups: [7, 1, 1] },
-    { name: "step0_rnn_body_u_matmul4", label: "rnn_body_u_matmul4 = matmul(d_rnn_scan_x0, Wuu) — matmul %15 at specs/rnnrbm.yaml:51:36 (graph.rnn.body.u)", wgsl: WGSL_31, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 7, access: "read" }], workgroups: [7, 1, 1] },
+    { name: "step0_rnn_body_u_matmul3", label: "rnn_body_u_matmul3 = matmul(d_rnn_scan_x1, Wvu) — matmul %12 at specs/rnnrbm.yaml:51:26 (graph.rnn.body.u)", wgsl: WGSL_30, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 12, access: "read" }, { buffer: 4, access: "read" }], workgroups: [7, 1, 1], flops: 17600 },
+    { name: "step0_rnn_body_u_matmul4", label: "rnn_body_u_matmul4 = matmul(d_rnn_scan_x0, Wuu) — matmul %15 at specs/rnnrbm.yaml:51:36 (graph.rnn.body.u)", wgsl: WGSL_31, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 7, access: "read" }], workgroups: [7, 1, 1], flops: 20000 },
     { name: "step0_rnn_body_u_tanh", label: "rnn_body_u_tanh = tanh((bu + rnn_body_u_matmul3) + rnn_body_u_matmul4) — tanh %17 at specs/rnnrbm.yaml:51:12 (graph.rnn.body.u)", wgsl: WGSL_32, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0__10", label: "_10 = Σ d_rnn_scan_x3 — reduce_sum %18 at specs/rnnrbm.yaml:50:18 (graph.rnn.body.bh_t)", wgsl: WGSL_33, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 16, access: "read" }], workgroups: [3, 1, 1] },
-    { name: "step0_d_rnn_body_bh_t_matmul", label: "d_rnn_body_bh_t_matmul = matmul(d_rnn_scan_x3, Wuh) — matmul %19 at specs/rnnrbm.yaml:50:22 (graph.rnn.body.bh_t)", wgsl: WGSL_34, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 15, access: "read" }], workgroups: [7, 1, 1] },
+    { name: "step0_d_rnn_body_bh_t_matmul", label: "d_rnn_body_bh_t_matmul = matmul(d_rnn_scan_x3, Wuh) — matmul %19 at specs/rnnrbm.yaml:50:22 (graph.rnn.body.bh_t)", wgsl: WGSL_34, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 15, access: "read" }], workgroups: [7, 1, 1], flops: 30000 },
     { name: "step0__7", label: "_7 = Σ d_rnn_scan_x2 — reduce_sum %20 at specs/rnnrbm.yaml:49:18 (graph.rnn.body.bv_t)", wgsl: WGSL_35, bindings: [{ buffer: 3, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_d_rnn_body_bv_t_matmul", label: "d_rnn_body_bv_t_matmul = matmul(d_rnn_scan_x2, Wuv) — matmul %21 at specs/rnnrbm.yaml:49:22 (graph.rnn.body.bv_t)", wgsl: WGSL_36, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 11, access: "read" }], workgroups: [7, 1, 1] },
+    { name: "step0_d_rnn_body_bv_t_matmul", label: "d_rnn_body_bv_t_matmul = matmul(d_rnn_scan_x2, Wuv) — matmul %21 at specs/rnnrbm.yaml:49:22 (graph.rnn.body.bv_t)", wgsl: WGSL_36, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 11, access: "read" }], workgroups: [7, 1, 1], flops: 17600 },
     { name: "step0__4", label: "_4 = d_rnn_scan_carry0 * (1 - (rnn_body_u_tanh * rnn_body_u_tanh)) — mul %26 at specs/rnnrbm.yaml:51:12 (graph.rnn.body.u)", wgsl: WGSL_37, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 34, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_d_rnn_body_u_matmul", label: "d_rnn_body_u_matmul = matmul(_4, Wuu) — matmul %27 at specs/rnnrbm.yaml:51:36 (graph.rnn.body.u)", wgsl: WGSL_38, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 37, access: "read" }, { buffer: 7, access: "read" }], workgroups: [7, 1, 1] },
+    { name: "step0_d_rnn_body_u_matmul", label: "d_rnn_body_u_matmul = matmul(_4, Wuu) — matmul %27 at specs/rnnrbm.yaml:51:36 (graph.rnn.body.u)", wgsl: WGSL_38, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 37, access: "read" }, { buffer: 7, access: "read" }], workgroups: [7, 1, 1], flops: 20000 },
     { name: "step0__03", label: "_03 = (d_rnn_body_bh_t_matmul + d_rnn_body_bv_t_matmul) + d_rnn_body_u_matmul — add %28 at specs/rnnrbm.yaml:51:36 (graph.rnn.body.u)", wgsl: WGSL_39, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 35, access: "read" }, { buffer: 36, access: "read" }, { buffer: 38, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0__22", label: "_22 = Σ _4 — reduce_sum %29 at specs/rnnrbm.yaml:51:20 (graph.rnn.body.u)", wgsl: WGSL_40, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 37, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0__12", label: "_12 = matmul(_4, Wvu) — matmul %30 at specs/rnnrbm.yaml:51:26 (graph.rnn.body.u)", wgsl: WGSL_41, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 37, access: "read" }, { buffer: 4, access: "read" }], workgroups: [6, 1, 1] },
+    { name: "step0__12", label: "_12 = matmul(_4, Wvu) — matmul %30 at specs/rnnrbm.yaml:51:26 (graph.rnn.body.u)", wgsl: WGSL_41, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 37, access: "read" }, { buffer: 4, access: "read" }], workgroups: [6, 1, 1], flops: 17600 },
     { name: "step0_d_rnn_scan_out1", label: "zeros — scan over length of 100 steps — scan %75 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_42, bindings: [{ buffer: 42, access: "read_write" }], workgroups: [157, 1, 1] },
     { name: "step0_d_rnn_scan_out2", label: "zeros — scan over length of 100 steps — scan %75 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_43, bindings: [{ buffer: 18, access: "read_write" }], workgroups: [138, 1, 1] },
     { name: "step0_d_rnn_scan_out3", label: "zeros — scan over length of 100 steps — scan %75 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_44, bindings: [{ buffer: 43, access: "read_write" }], workgroups: [157, 1, 1] },
@@ -2948,36 +2607,36 @@ export const plan: GpuPlan = {
     { name: "step0_grad_bu", label: "grad_bu = Σ d_rnn_scan_out1 — reduce_sum %87 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_53, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 42, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_grad_bv", label: "grad_bv = Σ d_rnn_scan_out6 — reduce_sum %94 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_54, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 26, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_grad_bh", label: "grad_bh = Σ d_rnn_scan_out9 — reduce_sum %98 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_55, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [3, 1, 1] },
-    { name: "step0_d_fe_sample_matmul", label: "d_fe_sample_matmul = matmul(gibbs_scan_final0, d_fe_sample_mul) — matmul %59 at specs/rnnrbm.yaml:65:65 (graph.fe_sample)", wgsl: WGSL_56, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 27, access: "read" }], workgroups: [10, 6, 1] },
-    { name: "step0_d_fe_data_matmul", label: "d_fe_data_matmul = matmul(roll, d_fe_data_mul) — matmul %68 at specs/rnnrbm.yaml:64:49 (graph.fe_data)", wgsl: WGSL_57, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 25, access: "read" }], workgroups: [10, 6, 1] },
+    { name: "step0_d_fe_sample_matmul", label: "d_fe_sample_matmul = matmul(gibbs_scan_final0, d_fe_sample_mul) — matmul %59 at specs/rnnrbm.yaml:65:65 (graph.fe_sample)", wgsl: WGSL_56, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 27, access: "read" }], workgroups: [10, 6, 1], flops: 2640000 },
+    { name: "step0_d_fe_data_matmul", label: "d_fe_data_matmul = matmul(roll, d_fe_data_mul) — matmul %68 at specs/rnnrbm.yaml:64:49 (graph.fe_data)", wgsl: WGSL_57, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 25, access: "read" }], workgroups: [10, 6, 1], flops: 2640000 },
     { name: "step0_W", label: "W = W - (0.001 * (d_fe_sample_matmul + d_fe_data_matmul)) — sub %104 at specs/rnnrbm.yaml:106:16 (phases[0].optimizer)", wgsl: WGSL_58, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 51, access: "read" }], workgroups: [207, 1, 1] },
     { name: "step0_bv", label: "bv = bv - (0.001 * grad_bv) — sub %107 at specs/rnnrbm.yaml:106:16 (phases[0].optimizer)", wgsl: WGSL_59, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 41, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_bh", label: "bh = bh - (0.001 * grad_bh) — sub %110 at specs/rnnrbm.yaml:106:16 (phases[0].optimizer)", wgsl: WGSL_60, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [3, 1, 1] },
-    { name: "step0_grad_Wuh", label: "grad_Wuh = matmul(d_rnn_scan_out10, d_rnn_scan_out11) — matmul %101 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_61, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 49, access: "read" }], workgroups: [10, 7, 1] },
+    { name: "step0_grad_Wuh", label: "grad_Wuh = matmul(d_rnn_scan_out10, d_rnn_scan_out11) — matmul %101 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_61, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 49, access: "read" }], workgroups: [10, 7, 1], flops: 3000000 },
     { name: "step0_Wuh", label: "Wuh = Wuh - (0.001 * grad_Wuh) — sub %113 at specs/rnnrbm.yaml:106:16 (phases[0].optimizer)", wgsl: WGSL_62, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [235, 1, 1] },
-    { name: "step0_grad_Wuv", label: "grad_Wuv = matmul(d_rnn_scan_out7, d_rnn_scan_out8) — matmul %97 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_63, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 47, access: "read" }], workgroups: [6, 7, 1] },
+    { name: "step0_grad_Wuv", label: "grad_Wuv = matmul(d_rnn_scan_out7, d_rnn_scan_out8) — matmul %97 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_63, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 47, access: "read" }], workgroups: [6, 7, 1], flops: 1760000 },
     { name: "step0_Wuv", label: "Wuv = Wuv - (0.001 * grad_Wuv) — sub %116 at specs/rnnrbm.yaml:106:16 (phases[0].optimizer)", wgsl: WGSL_64, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 28, access: "read" }], workgroups: [138, 1, 1] },
-    { name: "step0_grad_Wvu", label: "grad_Wvu = matmul(d_rnn_scan_out2, d_rnn_scan_out3) — matmul %90 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_65, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 43, access: "read" }], workgroups: [7, 6, 1] },
+    { name: "step0_grad_Wvu", label: "grad_Wvu = matmul(d_rnn_scan_out2, d_rnn_scan_out3) — matmul %90 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_65, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 43, access: "read" }], workgroups: [7, 6, 1], flops: 1760000 },
     { name: "step0_Wvu", label: "Wvu = Wvu - (0.001 * grad_Wvu) — sub %119 at specs/rnnrbm.yaml:106:16 (phases[0].optimizer)", wgsl: WGSL_66, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 26, access: "read" }], workgroups: [138, 1, 1] },
-    { name: "step0_grad_Wuu", label: "grad_Wuu = matmul(d_rnn_scan_out4, d_rnn_scan_out5) — matmul %93 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_67, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 45, access: "read" }], workgroups: [7, 7, 1] },
+    { name: "step0_grad_Wuu", label: "grad_Wuu = matmul(d_rnn_scan_out4, d_rnn_scan_out5) — matmul %93 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_67, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 45, access: "read" }], workgroups: [7, 7, 1], flops: 2000000 },
     { name: "step0_Wuu", label: "Wuu = Wuu - (0.001 * grad_Wuu) — sub %122 at specs/rnnrbm.yaml:106:16 (phases[0].optimizer)", wgsl: WGSL_68, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [157, 1, 1] },
     { name: "step0_bu", label: "bu = bu - (0.001 * grad_bu) — sub %125 at specs/rnnrbm.yaml:106:16 (phases[0].optimizer)", wgsl: WGSL_69, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 40, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_rnn_body_u_matmul", label: "rnn_body_u_matmul = matmul(rnn_scan_x0, Wvu) — matmul %4 at specs/rnnrbm.yaml:51:26 (graph.rnn.body.u)", wgsl: WGSL_70, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 53, access: "read" }, { buffer: 4, access: "read" }], workgroups: [7, 1, 1] },
-    { name: "evaluate_rnn_body_u_matmul2", label: "rnn_body_u_matmul2 = matmul(rnn_scan_carry0, Wuu) — matmul %8 at specs/rnnrbm.yaml:51:36 (graph.rnn.body.u)", wgsl: WGSL_71, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 7, access: "read" }], workgroups: [7, 1, 1] },
+    { name: "evaluate_rnn_body_u_matmul", label: "rnn_body_u_matmul = matmul(rnn_scan_x0, Wvu) — matmul %4 at specs/rnnrbm.yaml:51:26 (graph.rnn.body.u)", wgsl: WGSL_70, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 53, access: "read" }, { buffer: 4, access: "read" }], workgroups: [7, 1, 1], flops: 17600 },
+    { name: "evaluate_rnn_body_u_matmul2", label: "rnn_body_u_matmul2 = matmul(rnn_scan_carry0, Wuu) — matmul %8 at specs/rnnrbm.yaml:51:36 (graph.rnn.body.u)", wgsl: WGSL_71, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 7, access: "read" }], workgroups: [7, 1, 1], flops: 20000 },
     { name: "evaluate__0", label: "_0 = tanh((bu + rnn_body_u_matmul) + rnn_body_u_matmul2) — tanh %10 at specs/rnnrbm.yaml:51:12 (graph.rnn.body.u)", wgsl: WGSL_72, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 52, access: "read" }, { buffer: 54, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_rnn_body_bv_t_matmul", label: "rnn_body_bv_t_matmul = matmul(rnn_scan_carry0, Wuv) — matmul %13 at specs/rnnrbm.yaml:49:22 (graph.rnn.body.bv_t)", wgsl: WGSL_73, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 11, access: "read" }], workgroups: [6, 1, 1] },
+    { name: "evaluate_rnn_body_bv_t_matmul", label: "rnn_body_bv_t_matmul = matmul(rnn_scan_carry0, Wuv) — matmul %13 at specs/rnnrbm.yaml:49:22 (graph.rnn.body.bv_t)", wgsl: WGSL_73, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 11, access: "read" }], workgroups: [6, 1, 1], flops: 17600 },
     { name: "evaluate__1", label: "_1 = bv + rnn_body_bv_t_matmul — add %15 at specs/rnnrbm.yaml:49:18 (graph.rnn.body.bv_t)", wgsl: WGSL_74, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 57, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_rnn_body_bh_t_matmul", label: "rnn_body_bh_t_matmul = matmul(rnn_scan_carry0, Wuh) — matmul %18 at specs/rnnrbm.yaml:50:22 (graph.rnn.body.bh_t)", wgsl: WGSL_75, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 15, access: "read" }], workgroups: [10, 1, 1] },
+    { name: "evaluate_rnn_body_bh_t_matmul", label: "rnn_body_bh_t_matmul = matmul(rnn_scan_carry0, Wuh) — matmul %18 at specs/rnnrbm.yaml:50:22 (graph.rnn.body.bh_t)", wgsl: WGSL_75, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 15, access: "read" }], workgroups: [10, 1, 1], flops: 30000 },
     { name: "evaluate__2", label: "_2 = bh + rnn_body_bh_t_matmul — add %20 at specs/rnnrbm.yaml:50:18 (graph.rnn.body.bh_t)", wgsl: WGSL_76, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 59, access: "read" }], workgroups: [3, 1, 1] },
     { name: "evaluate_rnn_scan_out0", label: "zeros — scan over length of 100 steps — scan %16 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_77, bindings: [{ buffer: 61, access: "read_write" }], workgroups: [138, 1, 1] },
     { name: "evaluate_rnn_scan_out1", label: "zeros — scan over length of 100 steps — scan %16 at specs/rnnrbm.yaml:42:5 (graph.rnn)", wgsl: WGSL_78, bindings: [{ buffer: 62, access: "read_write" }], workgroups: [235, 1, 1] },
-    { name: "evaluate_gibbs_body_vk_matmul", label: "gibbs_body_vk_matmul = matmul(gibbs_scan_carry0, W) — matmul %2 at specs/rnnrbm.yaml:61:52 (graph.gibbs.body.vk)", wgsl: WGSL_79, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 65, access: "read" }, { buffer: 24, access: "read" }], workgroups: [10, 7, 1] },
+    { name: "evaluate_gibbs_body_vk_matmul", label: "gibbs_body_vk_matmul = matmul(gibbs_scan_carry0, W) — matmul %2 at specs/rnnrbm.yaml:61:52 (graph.gibbs.body.vk)", wgsl: WGSL_79, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 65, access: "read" }, { buffer: 24, access: "read" }], workgroups: [10, 7, 1], flops: 2640000 },
     { name: "evaluate_gibbs_body_vk_cast", label: "gibbs_body_vk_cast = cast(compare(random_uniform(), sigmoid(gibbs_body_vk_matmul + rnn_scan_out1))) — cast %8 at specs/rnnrbm.yaml:61:31 (graph.gibbs.body.vk)", wgsl: WGSL_80, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 64, access: "read" }, { buffer: 62, access: "read" }], workgroups: [235, 1, 1] },
-    { name: "evaluate_gibbs_body_vk_matmul2", label: "gibbs_body_vk_matmul2 = matmul(gibbs_body_vk_cast, W) — matmul %9 at specs/rnnrbm.yaml:61:67 (graph.gibbs.body.vk)", wgsl: WGSL_81, bindings: [{ buffer: 67, access: "read_write" }, { buffer: 66, access: "read" }, { buffer: 24, access: "read" }], workgroups: [6, 7, 1] },
+    { name: "evaluate_gibbs_body_vk_matmul2", label: "gibbs_body_vk_matmul2 = matmul(gibbs_body_vk_cast, W) — matmul %9 at specs/rnnrbm.yaml:61:67 (graph.gibbs.body.vk)", wgsl: WGSL_81, bindings: [{ buffer: 67, access: "read_write" }, { buffer: 66, access: "read" }, { buffer: 24, access: "read" }], workgroups: [6, 7, 1], flops: 2640000 },
     { name: "evaluate__02", label: "_02 = cast(compare(random_uniform(), sigmoid(gibbs_body_vk_matmul2 + rnn_scan_out0))) — cast %15 at specs/rnnrbm.yaml:61:13 (graph.gibbs.body.vk)", wgsl: WGSL_82, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 67, access: "read" }, { buffer: 61, access: "read" }], workgroups: [138, 1, 1] },
-    { name: "evaluate_a_mean_matmul", label: "a_mean_matmul = matmul(gibbs_scan_final0, W) — matmul %24 at specs/rnnrbm.yaml:70:38 (graph.a_mean)", wgsl: WGSL_83, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 68, access: "read" }, { buffer: 24, access: "read" }], workgroups: [10, 7, 1] },
+    { name: "evaluate_a_mean_matmul", label: "a_mean_matmul = matmul(gibbs_scan_final0, W) — matmul %24 at specs/rnnrbm.yaml:70:38 (graph.a_mean)", wgsl: WGSL_83, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 68, access: "read" }, { buffer: 24, access: "read" }], workgroups: [10, 7, 1], flops: 2640000 },
     { name: "evaluate_a_mean_cast", label: "a_mean_cast = cast(compare(random_uniform(), sigmoid(a_mean_matmul + rnn_scan_out1))) — cast %29 at specs/rnnrbm.yaml:70:11 (graph.a_mean)", wgsl: WGSL_84, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 66, access: "read" }, { buffer: 62, access: "read" }], workgroups: [235, 1, 1] },
-    { name: "evaluate_a_mean_matmul2", label: "a_mean_matmul2 = matmul(a_mean_cast, W) — matmul %30 at specs/rnnrbm.yaml:70:53 (graph.a_mean)", wgsl: WGSL_85, bindings: [{ buffer: 67, access: "read_write" }, { buffer: 64, access: "read" }, { buffer: 24, access: "read" }], workgroups: [6, 7, 1] },
+    { name: "evaluate_a_mean_matmul2", label: "a_mean_matmul2 = matmul(a_mean_cast, W) — matmul %30 at specs/rnnrbm.yaml:70:53 (graph.a_mean)", wgsl: WGSL_85, bindings: [{ buffer: 67, access: "read_write" }, { buffer: 64, access: "read" }, { buffer: 24, access: "read" }], workgroups: [6, 7, 1], flops: 2640000 },
     { name: "evaluate_a_mean", label: "a_mean = a_mean_matmul2 + rnn_scan_out0 — add %31 at specs/rnnrbm.yaml:70:59 (graph.a_mean)", wgsl: WGSL_86, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 67, access: "read" }, { buffer: 61, access: "read" }], workgroups: [138, 1, 1] },
     { name: "evaluate_monitor_sub", label: "monitor_sub = 1 - roll — sub %36 at specs/rnnrbm.yaml:71:49 (graph.monitor)", wgsl: WGSL_87, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [138, 1, 1] },
     { name: "evaluate_monitor_reducesum", label: "monitor_reducesum = Σ (mask * ((roll * softplus(-a_mean)) + (monitor_sub * softplus(a_mean)))) — reduce_sum %42 at specs/rnnrbm.yaml:71:13 (graph.monitor)", wgsl: WGSL_88, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 22, access: "read" }, { buffer: 65, access: "read" }, { buffer: 68, access: "read" }], workgroups: [1, 1, 1] },
@@ -2985,9 +2644,9 @@ export const plan: GpuPlan = {
     { name: "evaluate_monitor", label: "monitor = -monitor_reducesum / frames — div %45 at specs/rnnrbm.yaml:71:75 (graph.monitor)", wgsl: WGSL_90, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 69, access: "read" }, { buffer: 70, access: "read" }], workgroups: [1, 1, 1] },
     { name: "evaluate_true_pos_mul", label: "true_pos_mul = mask * roll — mul %47 at specs/rnnrbm.yaml:83:19 (graph.true_pos)", wgsl: WGSL_91, bindings: [{ buffer: 67, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 22, access: "read" }], workgroups: [138, 1, 1] },
     { name: "evaluate_pred_v0", label: "pred_v0 = 0 * roll — mul %49 at specs/rnnrbm.yaml:75:14 (graph.pred_v0)", wgsl: WGSL_92, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [138, 1, 1] },
-    { name: "evaluate_pred_chain_body_vp_matmul", label: "pred_chain_body_vp_matmul = matmul(pred_chain_scan_carry0, W) — matmul %2 at specs/rnnrbm.yaml:81:52 (graph.pred_chain.body.vp)", wgsl: WGSL_93, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 24, access: "read" }], workgroups: [10, 7, 1] },
+    { name: "evaluate_pred_chain_body_vp_matmul", label: "pred_chain_body_vp_matmul = matmul(pred_chain_scan_carry0, W) — matmul %2 at specs/rnnrbm.yaml:81:52 (graph.pred_chain.body.vp)", wgsl: WGSL_93, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 24, access: "read" }], workgroups: [10, 7, 1], flops: 2640000 },
     { name: "evaluate_pred_chain_body_vp_cast", label: "pred_chain_body_vp_cast = cast(compare(random_uniform(), sigmoid(pred_chain_body_vp_matmul + rnn_scan_out1))) — cast %8 at specs/rnnrbm.yaml:81:31 (graph.pred_chain.body.vp)", wgsl: WGSL_94, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 66, access: "read" }, { buffer: 62, access: "read" }], workgroups: [235, 1, 1] },
-    { name: "evaluate_pred_chain_body_vp_matmul2", label: "pred_chain_body_vp_matmul2 = matmul(pred_chain_body_vp_cast, W) — matmul %9 at specs/rnnrbm.yaml:81:67 (graph.pred_chain.body.vp)", wgsl: WGSL_95, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 64, access: "read" }, { buffer: 24, access: "read" }], workgroups: [6, 7, 1] },
+    { name: "evaluate_pred_chain_body_vp_matmul2", label: "pred_chain_body_vp_matmul2 = matmul(pred_chain_body_vp_cast, W) — matmul %9 at specs/rnnrbm.yaml:81:67 (graph.pred_chain.body.vp)", wgsl: WGSL_95, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 64, access: "read" }, { buffer: 24, access: "read" }], workgroups: [6, 7, 1], flops: 2640000 },
     { name: "evaluate__03", label: "_03 = cast(compare(random_uniform(), sigmoid(pred_chain_body_vp_matmul2 + rnn_scan_out0))) — cast %15 at specs/rnnrbm.yaml:81:13 (graph.pred_chain.body.vp)", wgsl: WGSL_96, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 0, access: "uniform" }, { buffer: 65, access: "read" }, { buffer: 61, access: "read" }], workgroups: [138, 1, 1] },
     { name: "evaluate_true_pos", label: "true_pos = Σ (true_pos_mul * pred_chain_scan_final0) — reduce_sum %53 at specs/rnnrbm.yaml:83:13 (graph.true_pos)", wgsl: WGSL_97, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 67, access: "read" }, { buffer: 73, access: "read" }], workgroups: [1, 1, 1] },
     { name: "evaluate_false_pos", label: "false_pos = Σ ((mask * monitor_sub) * pred_chain_scan_final0) — reduce_sum %57 at specs/rnnrbm.yaml:84:14 (graph.false_pos)", wgsl: WGSL_98, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 68, access: "read" }, { buffer: 73, access: "read" }], workgroups: [1, 1, 1] },

@@ -36,31 +36,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 22u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 350u) { va11 = in1[ar7 * 350u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 350u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 22u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 350u + (t2 * 16u + (li4 + 0u) % 16u), 349u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 350u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 200u + (wid.x * 16u + (li4 + 0u) % 16u), 69999u)], (t2 * 16u + (li4 + 0u) / 16u) < 350u && (wid.x * 16u + (li4 + 0u) % 16u) < 200u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 3: rnn_body_h_t_matmul2 = matmul(rnn_scan_carry0, Wh) — matmul %5 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)
@@ -72,31 +61,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 13u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 200u) { va11 = in1[ar7 * 200u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 200u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 13u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 200u + (t2 * 16u + (li4 + 0u) % 16u), 199u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 200u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 200u + (wid.x * 16u + (li4 + 0u) % 16u), 39999u)], (t2 * 16u + (li4 + 0u) / 16u) < 200u && (wid.x * 16u + (li4 + 0u) % 16u) < 200u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 4: _0 = sigmoid((rnn_body_h_t_matmul + rnn_body_h_t_matmul2) + bh) — sigmoid %10 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)
@@ -122,31 +100,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 13u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 200u) { va11 = in1[ar7 * 200u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 200u && bc10 < 127u) { vb12 = in2[bp9 * 127u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 13u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 200u + (t2 * 16u + (li4 + 0u) % 16u), 199u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 200u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 127u + (wid.x * 16u + (li4 + 0u) % 16u), 25399u)], (t2 * 16u + (li4 + 0u) / 16u) < 200u && (wid.x * 16u + (li4 + 0u) % 16u) < 127u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 127u) { out[row2 * 127u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 127u) { out[(wid.y * 16u + lid.y + 0u) * 127u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 6: _1 = rnn_body_o_matmul + b — add %15 at specs/rnnslu.yaml:46:20 (graph.rnn.body.o)
@@ -401,31 +368,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 22u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 350u) { va11 = in1[ar7 * 350u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 350u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 22u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 350u + (t2 * 16u + (li4 + 0u) % 16u), 349u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 350u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 200u + (wid.x * 16u + (li4 + 0u) % 16u), 69999u)], (t2 * 16u + (li4 + 0u) / 16u) < 350u && (wid.x * 16u + (li4 + 0u) % 16u) < 200u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 23: rnn_body_h_t_matmul4 = matmul(d_rnn_scan_x0, Wh) — matmul %10 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)
@@ -437,31 +393,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 13u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 200u) { va11 = in1[ar7 * 200u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 200u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 13u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 200u + (t2 * 16u + (li4 + 0u) % 16u), 199u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 200u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 200u + (wid.x * 16u + (li4 + 0u) % 16u), 39999u)], (t2 * 16u + (li4 + 0u) / 16u) < 200u && (wid.x * 16u + (li4 + 0u) % 16u) < 200u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 24: _7 = sigmoid((rnn_body_h_t_matmul3 + rnn_body_h_t_matmul4) + bh) — sigmoid %14 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)
@@ -504,31 +449,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 8u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 127u) { va11 = in1[ar7 * 127u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 127u && bc10 < 200u) { vb12 = in2[bc10 * 127u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 8u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 127u + (t2 * 16u + (li4 + 0u) % 16u), 126u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 127u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 127u + (t2 * 16u + (li4 + 0u) % 16u), 25399u)], (t2 * 16u + (li4 + 0u) % 16u) < 127u && (wid.x * 16u + (li4 + 0u) / 16u) < 200u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 27: _3 = (d_rnn_scan_carry0 + d_rnn_body_o_matmul) * (_7 * (1 - _7)) — mul %21 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)
@@ -571,31 +505,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 13u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 200u) { va11 = in1[ar7 * 200u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 200u && bc10 < 200u) { vb12 = in2[bc10 * 200u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 13u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 200u + (t2 * 16u + (li4 + 0u) % 16u), 199u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 200u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 200u + (t2 * 16u + (li4 + 0u) % 16u), 39999u)], (t2 * 16u + (li4 + 0u) % 16u) < 200u && (wid.x * 16u + (li4 + 0u) / 16u) < 200u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 30: _12 = matmul(_3, Wx) — matmul %24 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)
@@ -607,31 +530,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 13u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 200u) { va11 = in1[ar7 * 200u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 200u && bc10 < 350u) { vb12 = in2[bc10 * 200u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 13u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 200u + (t2 * 16u + (li4 + 0u) % 16u), 199u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 200u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 200u + (t2 * 16u + (li4 + 0u) % 16u), 69999u)], (t2 * 16u + (li4 + 0u) % 16u) < 200u && (wid.x * 16u + (li4 + 0u) / 16u) < 350u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 350u) { out[row2 * 350u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 350u) { out[(wid.y * 16u + lid.y + 0u) * 350u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 31: zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)
@@ -739,34 +651,38 @@ const WGSL_40 = `// grad_Wx = matmul(d_rnn_scan_out1, d_rnn_scan_out2) — matmu
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
 var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 3u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 350u && ap8 < 46u) { va11 = in1[ap8 * 350u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 46u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  for (var t2 = 0u; t2 < 3u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 350u + (wid.y * 16u + (li4 + 0u) % 16u), 16099u)], (wid.y * 16u + (li4 + 0u) % 16u) < 350u && (t2 * 16u + (li4 + 0u) / 16u) < 46u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 200u + (wid.x * 64u + (li4 + 0u) % 64u), 9199u)], (t2 * 16u + (li4 + 0u) / 64u) < 46u && (wid.x * 64u + (li4 + 0u) % 64u) < 200u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 200u + (wid.x * 64u + (li4 + 256u) % 64u), 9199u)], (t2 * 16u + (li4 + 256u) / 64u) < 46u && (wid.x * 64u + (li4 + 256u) % 64u) < 200u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 200u + (wid.x * 64u + (li4 + 512u) % 64u), 9199u)], (t2 * 16u + (li4 + 512u) / 64u) < 46u && (wid.x * 64u + (li4 + 512u) % 64u) < 200u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 200u + (wid.x * 64u + (li4 + 768u) % 64u), 9199u)], (t2 * 16u + (li4 + 768u) / 64u) < 46u && (wid.x * 64u + (li4 + 768u) % 64u) < 200u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a9 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b10 = tileB1[p3 * 64u + lid.x + 0u];
+    let b11 = tileB1[p3 * 64u + lid.x + 16u];
+    let b12 = tileB1[p3 * 64u + lid.x + 32u];
+    let b13 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a9 * b10;
+    acc6 += a9 * b11;
+    acc7 += a9 * b12;
+    acc8 += a9 * b13;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 350u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 350u && (wid.x * 64u + lid.x + 0u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 16u + lid.y + 0u) < 350u && (wid.x * 64u + lid.x + 16u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 16u + lid.y + 0u) < 350u && (wid.x * 64u + lid.x + 32u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 16u + lid.y + 0u) < 350u && (wid.x * 64u + lid.x + 48u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 64u + lid.x + 48u)] = acc8; }
 }
 `;
 // Kernel 41: grad_Wh = matmul(d_rnn_scan_out3, d_rnn_scan_out4) — matmul %66 at specs/rnnslu.yaml:36:5 (graph.rnn)
@@ -775,34 +691,28 @@ const WGSL_41 = `// grad_Wh = matmul(d_rnn_scan_out3, d_rnn_scan_out4) — matmu
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
 var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileB1: array<f32, 512>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 3u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 200u && ap8 < 46u) { va11 = in1[ap8 * 200u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 46u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  for (var t2 = 0u; t2 < 3u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 200u + (wid.y * 16u + (li4 + 0u) % 16u), 9199u)], (wid.y * 16u + (li4 + 0u) % 16u) < 200u && (t2 * 16u + (li4 + 0u) / 16u) < 46u);
+  tileB1[((li4 + 0u) / 32u) * 32u + (li4 + 0u) % 32u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 32u) * 200u + (wid.x * 32u + (li4 + 0u) % 32u), 9199u)], (t2 * 16u + (li4 + 0u) / 32u) < 46u && (wid.x * 32u + (li4 + 0u) % 32u) < 200u);
+  tileB1[((li4 + 256u) / 32u) * 32u + (li4 + 256u) % 32u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 32u) * 200u + (wid.x * 32u + (li4 + 256u) % 32u), 9199u)], (t2 * 16u + (li4 + 256u) / 32u) < 46u && (wid.x * 32u + (li4 + 256u) % 32u) < 200u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a7 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b8 = tileB1[p3 * 32u + lid.x + 0u];
+    let b9 = tileB1[p3 * 32u + lid.x + 16u];
+    acc5 += a7 * b8;
+    acc6 += a7 * b9;
   }
   workgroupBarrier();
   }
-  if (row2 < 200u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 200u && (wid.x * 32u + lid.x + 0u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 32u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 16u + lid.y + 0u) < 200u && (wid.x * 32u + lid.x + 16u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 32u + lid.x + 16u)] = acc6; }
 }
 `;
 // Kernel 42: grad_bh = Σ d_rnn_scan_out5 — reduce_sum %67 at specs/rnnslu.yaml:36:5 (graph.rnn)
@@ -831,31 +741,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 3u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 200u && ap8 < 46u) { va11 = in1[ap8 * 200u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 46u && bc10 < 127u) { vb12 = in2[bp9 * 127u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 3u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 200u + (wid.y * 16u + (li4 + 0u) % 16u), 9199u)], (wid.y * 16u + (li4 + 0u) % 16u) < 200u && (t2 * 16u + (li4 + 0u) / 16u) < 46u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 127u + (wid.x * 16u + (li4 + 0u) % 16u), 5841u)], (t2 * 16u + (li4 + 0u) / 16u) < 46u && (wid.x * 16u + (li4 + 0u) % 16u) < 127u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 200u && col3 < 127u) { out[row2 * 127u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 200u && (wid.x * 16u + lid.x + 0u) < 127u) { out[(wid.y * 16u + lid.y + 0u) * 127u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 44: grad_b = Σ d_rnn_scan_out8 — reduce_sum %71 at specs/rnnslu.yaml:36:5 (graph.rnn)
@@ -1062,31 +961,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 22u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 350u) { va11 = in1[ar7 * 350u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 350u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 22u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 350u + (t2 * 16u + (li4 + 0u) % 16u), 349u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 350u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 200u + (wid.x * 16u + (li4 + 0u) % 16u), 69999u)], (t2 * 16u + (li4 + 0u) / 16u) < 350u && (wid.x * 16u + (li4 + 0u) % 16u) < 200u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 59: rnn_body_h_t_matmul2 = matmul(rnn_scan_carry0, Wh) — matmul %5 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)
@@ -1098,31 +986,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 13u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 200u) { va11 = in1[ar7 * 200u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 200u && bc10 < 200u) { vb12 = in2[bp9 * 200u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 13u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 200u + (t2 * 16u + (li4 + 0u) % 16u), 199u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 200u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 200u + (wid.x * 16u + (li4 + 0u) % 16u), 39999u)], (t2 * 16u + (li4 + 0u) / 16u) < 200u && (wid.x * 16u + (li4 + 0u) % 16u) < 200u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 200u) { out[row2 * 200u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 200u) { out[(wid.y * 16u + lid.y + 0u) * 200u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 60: _0 = sigmoid((rnn_body_h_t_matmul + rnn_body_h_t_matmul2) + bh) — sigmoid %10 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)
@@ -1148,31 +1025,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 13u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 200u) { va11 = in1[ar7 * 200u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 200u && bc10 < 127u) { vb12 = in2[bp9 * 127u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 13u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 200u + (t2 * 16u + (li4 + 0u) % 16u), 199u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 200u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 127u + (wid.x * 16u + (li4 + 0u) % 16u), 25399u)], (t2 * 16u + (li4 + 0u) / 16u) < 200u && (wid.x * 16u + (li4 + 0u) % 16u) < 127u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 127u) { out[row2 * 127u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 127u) { out[(wid.y * 16u + lid.y + 0u) * 127u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 62: _1 = rnn_body_o_matmul + b — add %15 at specs/rnnslu.yaml:46:20 (graph.rnn.body.o)
@@ -1362,10 +1228,10 @@ export const plan: GpuPlan = {
   kernels: [
     { name: "step0_gold", label: "gold = one_hot(labels) — one_hot %11 at specs/rnnslu.yaml:50:9 (graph.gold)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [92, 1, 1] },
     { name: "step0_x", label: "x = gather(emb, words) — gather %12 at specs/rnnslu.yaml:34:14 (graph.x)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 6, access: "read" }], workgroups: [252, 1, 1] },
-    { name: "step0_rnn_body_h_t_matmul", label: "rnn_body_h_t_matmul = matmul(rnn_scan_x0, Wx) — matmul %3 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 9, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_rnn_body_h_t_matmul2", label: "rnn_body_h_t_matmul2 = matmul(rnn_scan_carry0, Wh) — matmul %5 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)", wgsl: WGSL_3, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 12, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_rnn_body_h_t_matmul", label: "rnn_body_h_t_matmul = matmul(rnn_scan_x0, Wx) — matmul %3 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)", wgsl: WGSL_2, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 9, access: "read" }], workgroups: [13, 1, 1], flops: 140000 },
+    { name: "step0_rnn_body_h_t_matmul2", label: "rnn_body_h_t_matmul2 = matmul(rnn_scan_carry0, Wh) — matmul %5 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)", wgsl: WGSL_3, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 12, access: "read" }], workgroups: [13, 1, 1], flops: 80000 },
     { name: "step0__0", label: "_0 = sigmoid((rnn_body_h_t_matmul + rnn_body_h_t_matmul2) + bh) — sigmoid %10 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)", wgsl: WGSL_4, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 10, access: "read" }, { buffer: 14, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_rnn_body_o_matmul", label: "rnn_body_o_matmul = matmul(_0, W) — matmul %12 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)", wgsl: WGSL_5, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 16, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_rnn_body_o_matmul", label: "rnn_body_o_matmul = matmul(_0, W) — matmul %12 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)", wgsl: WGSL_5, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 16, access: "read" }], workgroups: [8, 1, 1], flops: 50800 },
     { name: "step0__1", label: "_1 = rnn_body_o_matmul + b — add %15 at specs/rnnslu.yaml:46:20 (graph.rnn.body.o)", wgsl: WGSL_6, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 18, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_rnn_scan_out0", label: "zeros — scan over length of 46 steps — scan %15 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_7, bindings: [{ buffer: 19, access: "read_write" }], workgroups: [92, 1, 1] },
     { name: "step0_rnn_scan_history0", label: "zeros — scan over length of 46 steps — scan %15 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_8, bindings: [{ buffer: 20, access: "read_write" }], workgroups: [144, 1, 1] },
@@ -1382,15 +1248,15 @@ export const plan: GpuPlan = {
     { name: "step0_d_nll_expr_reducesum", label: "d_nll_expr_reducesum = Σ -d_nll_expr_mul — reduce_sum %41 at specs/rnnslu.yaml:54:32 (losses.nll.expr)", wgsl: WGSL_19, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_d_nll_expr_div", label: "d_nll_expr_div = d_nll_expr_reducesum / nll_expr_reducesum — div %42 at specs/rnnslu.yaml:54:32 (losses.nll.expr)", wgsl: WGSL_20, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 24, access: "read" }, { buffer: 22, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_d_nll_expr_add", label: "d_nll_expr_add = d_nll_expr_mul + (d_nll_expr_div * nll_expr_exp) — add %46 at specs/rnnslu.yaml:54:32 (losses.nll.expr)", wgsl: WGSL_21, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 23, access: "read" }, { buffer: 28, access: "read" }, { buffer: 19, access: "read" }], workgroups: [92, 1, 1] },
-    { name: "step0_rnn_body_h_t_matmul3", label: "rnn_body_h_t_matmul3 = matmul(d_rnn_scan_x1, Wx) — matmul %9 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)", wgsl: WGSL_22, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 9, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_rnn_body_h_t_matmul4", label: "rnn_body_h_t_matmul4 = matmul(d_rnn_scan_x0, Wh) — matmul %10 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)", wgsl: WGSL_23, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 12, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_rnn_body_h_t_matmul3", label: "rnn_body_h_t_matmul3 = matmul(d_rnn_scan_x1, Wx) — matmul %9 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)", wgsl: WGSL_22, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 9, access: "read" }], workgroups: [13, 1, 1], flops: 140000 },
+    { name: "step0_rnn_body_h_t_matmul4", label: "rnn_body_h_t_matmul4 = matmul(d_rnn_scan_x0, Wh) — matmul %10 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)", wgsl: WGSL_23, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 10, access: "read" }, { buffer: 12, access: "read" }], workgroups: [13, 1, 1], flops: 80000 },
     { name: "step0__7", label: "_7 = sigmoid((rnn_body_h_t_matmul3 + rnn_body_h_t_matmul4) + bh) — sigmoid %14 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)", wgsl: WGSL_24, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 7, access: "read" }, { buffer: 11, access: "read" }, { buffer: 14, access: "read" }], workgroups: [4, 1, 1] },
     { name: "step0__9", label: "_9 = Σ d_rnn_scan_x2 — reduce_sum %15 at specs/rnnslu.yaml:46:20 (graph.rnn.body.o)", wgsl: WGSL_25, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 17, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "step0_d_rnn_body_o_matmul", label: "d_rnn_body_o_matmul = matmul(d_rnn_scan_x2, W) — matmul %16 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)", wgsl: WGSL_26, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 16, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "step0_d_rnn_body_o_matmul", label: "d_rnn_body_o_matmul = matmul(d_rnn_scan_x2, W) — matmul %16 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)", wgsl: WGSL_26, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 17, access: "read" }, { buffer: 16, access: "read" }], workgroups: [13, 1, 1], flops: 50800 },
     { name: "step0__3", label: "_3 = (d_rnn_scan_carry0 + d_rnn_body_o_matmul) * (_7 * (1 - _7)) — mul %21 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)", wgsl: WGSL_27, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 13, access: "read" }, { buffer: 30, access: "read" }, { buffer: 29, access: "read" }], workgroups: [4, 1, 1] },
     { name: "step0__6", label: "_6 = Σ _3 — reduce_sum %22 at specs/rnnslu.yaml:44:40 (graph.rnn.body.h_t)", wgsl: WGSL_28, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 31, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0__02", label: "_02 = matmul(_3, Wh) — matmul %23 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)", wgsl: WGSL_29, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 12, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0__12", label: "_12 = matmul(_3, Wx) — matmul %24 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)", wgsl: WGSL_30, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 9, access: "read" }], workgroups: [22, 1, 1] },
+    { name: "step0__02", label: "_02 = matmul(_3, Wh) — matmul %23 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)", wgsl: WGSL_29, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 12, access: "read" }], workgroups: [13, 1, 1], flops: 80000 },
+    { name: "step0__12", label: "_12 = matmul(_3, Wx) — matmul %24 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)", wgsl: WGSL_30, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 31, access: "read" }, { buffer: 9, access: "read" }], workgroups: [22, 1, 1], flops: 140000 },
     { name: "step0_d_rnn_scan_out0", label: "zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_31, bindings: [{ buffer: 35, access: "read_write" }], workgroups: [252, 1, 1] },
     { name: "step0_d_rnn_scan_out1", label: "zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_32, bindings: [{ buffer: 36, access: "read_write" }], workgroups: [252, 1, 1] },
     { name: "step0_d_rnn_scan_out2", label: "zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_33, bindings: [{ buffer: 37, access: "read_write" }], workgroups: [144, 1, 1] },
@@ -1400,10 +1266,10 @@ export const plan: GpuPlan = {
     { name: "step0_d_rnn_scan_out6", label: "zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_37, bindings: [{ buffer: 41, access: "read_write" }], workgroups: [144, 1, 1] },
     { name: "step0_d_rnn_scan_out7", label: "zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_38, bindings: [{ buffer: 23, access: "read_write" }], workgroups: [92, 1, 1] },
     { name: "step0_d_rnn_scan_out8", label: "zeros — scan over length of 46 steps — scan %50 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_39, bindings: [{ buffer: 19, access: "read_write" }], workgroups: [92, 1, 1] },
-    { name: "step0_grad_Wx", label: "grad_Wx = matmul(d_rnn_scan_out1, d_rnn_scan_out2) — matmul %63 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_40, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 36, access: "read" }, { buffer: 37, access: "read" }], workgroups: [13, 22, 1] },
-    { name: "step0_grad_Wh", label: "grad_Wh = matmul(d_rnn_scan_out3, d_rnn_scan_out4) — matmul %66 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_41, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 39, access: "read" }], workgroups: [13, 13, 1] },
+    { name: "step0_grad_Wx", label: "grad_Wx = matmul(d_rnn_scan_out1, d_rnn_scan_out2) — matmul %63 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_40, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 36, access: "read" }, { buffer: 37, access: "read" }], workgroups: [4, 22, 1], flops: 6440000 },
+    { name: "step0_grad_Wh", label: "grad_Wh = matmul(d_rnn_scan_out3, d_rnn_scan_out4) — matmul %66 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_41, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 39, access: "read" }], workgroups: [7, 13, 1], flops: 3680000 },
     { name: "step0_grad_bh", label: "grad_bh = Σ d_rnn_scan_out5 — reduce_sum %67 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_42, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 40, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "step0_grad_W", label: "grad_W = matmul(d_rnn_scan_out6, d_rnn_scan_out7) — matmul %70 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_43, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 41, access: "read" }, { buffer: 23, access: "read" }], workgroups: [8, 13, 1] },
+    { name: "step0_grad_W", label: "grad_W = matmul(d_rnn_scan_out6, d_rnn_scan_out7) — matmul %70 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_43, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 41, access: "read" }, { buffer: 23, access: "read" }], workgroups: [8, 13, 1], flops: 2336800 },
     { name: "step0_grad_b", label: "grad_b = Σ d_rnn_scan_out8 — reduce_sum %71 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_44, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_grad_emb", label: "grad_emb = scatter_add(d_rnn_scan_out0, words) — scatter_add %73 at specs/rnnslu.yaml:34:14 (graph.x)", wgsl: WGSL_45, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 35, access: "read" }, { buffer: 6, access: "read" }], workgroups: [448, 1, 1] },
     { name: "step0_optimizer_mul", label: "optimizer_mul = 0.0970806646812754 * train_lr_scale — mul %76 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_46, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 47, access: "read" }], workgroups: [1, 1, 1] },
@@ -1418,10 +1284,10 @@ export const plan: GpuPlan = {
     { name: "step0_b", label: "b = b - (optimizer_mul * grad_b) — sub %100 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_55, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 15, access: "read" }], workgroups: [2, 1, 1] },
     { name: "step0_h0", label: "h0 = h0 - (optimizer_mul * d_rnn_scan_final0) — sub %103 at specs/rnnslu.yaml:61:7 (phases[0].optimizer)", wgsl: WGSL_56, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 26, access: "read" }, { buffer: 33, access: "read" }], workgroups: [4, 1, 1] },
     { name: "evaluate_x", label: "x = gather(emb, words) — gather %9 at specs/rnnslu.yaml:34:14 (graph.x)", wgsl: WGSL_57, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 6, access: "read" }], workgroups: [252, 1, 1] },
-    { name: "evaluate_rnn_body_h_t_matmul", label: "rnn_body_h_t_matmul = matmul(rnn_scan_x0, Wx) — matmul %3 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)", wgsl: WGSL_58, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 53, access: "read" }, { buffer: 9, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "evaluate_rnn_body_h_t_matmul2", label: "rnn_body_h_t_matmul2 = matmul(rnn_scan_carry0, Wh) — matmul %5 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)", wgsl: WGSL_59, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 12, access: "read" }], workgroups: [13, 1, 1] },
+    { name: "evaluate_rnn_body_h_t_matmul", label: "rnn_body_h_t_matmul = matmul(rnn_scan_x0, Wx) — matmul %3 at specs/rnnslu.yaml:44:26 (graph.rnn.body.h_t)", wgsl: WGSL_58, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 53, access: "read" }, { buffer: 9, access: "read" }], workgroups: [13, 1, 1], flops: 140000 },
+    { name: "evaluate_rnn_body_h_t_matmul2", label: "rnn_body_h_t_matmul2 = matmul(rnn_scan_carry0, Wh) — matmul %5 at specs/rnnslu.yaml:44:35 (graph.rnn.body.h_t)", wgsl: WGSL_59, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 12, access: "read" }], workgroups: [13, 1, 1], flops: 80000 },
     { name: "evaluate__0", label: "_0 = sigmoid((rnn_body_h_t_matmul + rnn_body_h_t_matmul2) + bh) — sigmoid %10 at specs/rnnslu.yaml:44:14 (graph.rnn.body.h_t)", wgsl: WGSL_60, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 54, access: "read" }, { buffer: 14, access: "read" }], workgroups: [4, 1, 1] },
-    { name: "evaluate_rnn_body_o_matmul", label: "rnn_body_o_matmul = matmul(_0, W) — matmul %12 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)", wgsl: WGSL_61, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 56, access: "read" }, { buffer: 16, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_rnn_body_o_matmul", label: "rnn_body_o_matmul = matmul(_0, W) — matmul %12 at specs/rnnslu.yaml:46:16 (graph.rnn.body.o)", wgsl: WGSL_61, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 56, access: "read" }, { buffer: 16, access: "read" }], workgroups: [8, 1, 1], flops: 50800 },
     { name: "evaluate__1", label: "_1 = rnn_body_o_matmul + b — add %15 at specs/rnnslu.yaml:46:20 (graph.rnn.body.o)", wgsl: WGSL_62, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 18, access: "read" }], workgroups: [2, 1, 1] },
     { name: "evaluate_rnn_scan_out0", label: "zeros — scan over length of 46 steps — scan %12 at specs/rnnslu.yaml:36:5 (graph.rnn)", wgsl: WGSL_63, bindings: [{ buffer: 59, access: "read_write" }], workgroups: [92, 1, 1] },
     { name: "evaluate_p_y_reducemax", label: "p_y_reducemax = reduce_max(rnn_scan_out0) — reduce_max %15 at specs/rnnslu.yaml:49:8 (graph.p_y)", wgsl: WGSL_64, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 59, access: "read" }], workgroups: [1, 1, 1] },

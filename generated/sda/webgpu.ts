@@ -112,31 +112,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 783u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 783999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 2: z1_sigmoid = sigmoid(z1_matmul + b1) — sigmoid %12 at specs/sda.yaml:41:15 (graph.z1)
@@ -161,31 +150,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 784u) { vb12 = in2[bc10 * 1000u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 783999u)], (t2 * 16u + (li4 + 0u) % 16u) < 1000u && (wid.x * 16u + (li4 + 0u) / 16u) < 784u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 784u) { out[row2 * 784u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 784u) { out[(wid.y * 16u + lid.y + 0u) * 784u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 4: z1 = sigmoid(z1_matmul2 + vb1) — sigmoid %16 at specs/sda.yaml:41:7 (graph.z1)
@@ -312,31 +290,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 783u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 783999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 12: d_z1_mul2 = d_z1_matmul * (z1_sigmoid * (1 - z1_sigmoid)) — mul %43 at specs/sda.yaml:41:15 (graph.z1)
@@ -374,35 +341,81 @@ const WGSL_14 = `// d_z1_matmul2 = matmul(d_z1_mul, z1_sigmoid) — matmul %39 a
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 784u && ap8 < 1u) { va11 = in1[ap8 * 784u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 784u + (wid.y * 64u + (li4 + 0u) % 64u), 783u)], (wid.y * 64u + (li4 + 0u) % 64u) < 784u && (t2 * 16u + (li4 + 0u) / 64u) < 1u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 784u + (wid.y * 64u + (li4 + 256u) % 64u), 783u)], (wid.y * 64u + (li4 + 256u) % 64u) < 784u && (t2 * 16u + (li4 + 256u) / 64u) < 1u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 784u + (wid.y * 64u + (li4 + 512u) % 64u), 783u)], (wid.y * 64u + (li4 + 512u) % 64u) < 784u && (t2 * 16u + (li4 + 512u) / 64u) < 1u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 784u + (wid.y * 64u + (li4 + 768u) % 64u), 783u)], (wid.y * 64u + (li4 + 768u) % 64u) < 784u && (t2 * 16u + (li4 + 768u) / 64u) < 1u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.x * 64u + (li4 + 0u) % 64u), 999u)], (t2 * 16u + (li4 + 0u) / 64u) < 1u && (wid.x * 64u + (li4 + 0u) % 64u) < 1000u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.x * 64u + (li4 + 256u) % 64u), 999u)], (t2 * 16u + (li4 + 256u) / 64u) < 1u && (wid.x * 64u + (li4 + 256u) % 64u) < 1000u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.x * 64u + (li4 + 512u) % 64u), 999u)], (t2 * 16u + (li4 + 512u) / 64u) < 1u && (wid.x * 64u + (li4 + 512u) % 64u) < 1000u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.x * 64u + (li4 + 768u) % 64u), 999u)], (t2 * 16u + (li4 + 768u) / 64u) < 1u && (wid.x * 64u + (li4 + 768u) % 64u) < 1000u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 784u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 15: d_z1_matmul3 = matmul(z1_mul, d_z1_mul2) — matmul %45 at specs/sda.yaml:41:45 (graph.z1)
@@ -410,35 +423,81 @@ const WGSL_15 = `// d_z1_matmul3 = matmul(z1_mul, d_z1_mul2) — matmul %45 at s
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 784u && ap8 < 1u) { va11 = in1[ap8 * 784u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 784u + (wid.y * 64u + (li4 + 0u) % 64u), 783u)], (wid.y * 64u + (li4 + 0u) % 64u) < 784u && (t2 * 16u + (li4 + 0u) / 64u) < 1u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 784u + (wid.y * 64u + (li4 + 256u) % 64u), 783u)], (wid.y * 64u + (li4 + 256u) % 64u) < 784u && (t2 * 16u + (li4 + 256u) / 64u) < 1u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 784u + (wid.y * 64u + (li4 + 512u) % 64u), 783u)], (wid.y * 64u + (li4 + 512u) % 64u) < 784u && (t2 * 16u + (li4 + 512u) / 64u) < 1u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 784u + (wid.y * 64u + (li4 + 768u) % 64u), 783u)], (wid.y * 64u + (li4 + 768u) % 64u) < 784u && (t2 * 16u + (li4 + 768u) / 64u) < 1u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.x * 64u + (li4 + 0u) % 64u), 999u)], (t2 * 16u + (li4 + 0u) / 64u) < 1u && (wid.x * 64u + (li4 + 0u) % 64u) < 1000u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.x * 64u + (li4 + 256u) % 64u), 999u)], (t2 * 16u + (li4 + 256u) / 64u) < 1u && (wid.x * 64u + (li4 + 256u) % 64u) < 1000u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.x * 64u + (li4 + 512u) % 64u), 999u)], (t2 * 16u + (li4 + 512u) / 64u) < 1u && (wid.x * 64u + (li4 + 512u) % 64u) < 1000u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.x * 64u + (li4 + 768u) % 64u), 999u)], (t2 * 16u + (li4 + 768u) / 64u) < 1u && (wid.x * 64u + (li4 + 768u) % 64u) < 1000u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 784u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 16: W1 = W1 - (0.001 * (d_z1_matmul2 + d_z1_matmul3)) — sub %49 at specs/sda.yaml:60:16 (phases[0].optimizer)
@@ -487,31 +546,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 783u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 783999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 20: h1 = sigmoid(h1_matmul + b1) — sigmoid %9 at specs/sda.yaml:36:7 (graph.h1)
@@ -637,31 +685,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 23: z2_sigmoid = sigmoid(z2_matmul + b2) — sigmoid %18 at specs/sda.yaml:42:15 (graph.z2)
@@ -686,31 +723,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bc10 * 1000u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) % 16u) < 1000u && (wid.x * 16u + (li4 + 0u) / 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 25: z2 = sigmoid(z2_matmul2 + vb2) — sigmoid %22 at specs/sda.yaml:42:7 (graph.z2)
@@ -837,31 +863,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 33: d_z2_mul2 = d_z2_matmul * (z2_sigmoid * (1 - z2_sigmoid)) — mul %48 at specs/sda.yaml:42:15 (graph.z2)
@@ -899,35 +914,81 @@ const WGSL_35 = `// d_z2_matmul2 = matmul(d_z2_mul, z2_sigmoid) — matmul %45 a
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 1000u && ap8 < 1u) { va11 = in1[ap8 * 1000u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.y * 64u + (li4 + 0u) % 64u), 999u)], (wid.y * 64u + (li4 + 0u) % 64u) < 1000u && (t2 * 16u + (li4 + 0u) / 64u) < 1u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.y * 64u + (li4 + 256u) % 64u), 999u)], (wid.y * 64u + (li4 + 256u) % 64u) < 1000u && (t2 * 16u + (li4 + 256u) / 64u) < 1u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.y * 64u + (li4 + 512u) % 64u), 999u)], (wid.y * 64u + (li4 + 512u) % 64u) < 1000u && (t2 * 16u + (li4 + 512u) / 64u) < 1u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.y * 64u + (li4 + 768u) % 64u), 999u)], (wid.y * 64u + (li4 + 768u) % 64u) < 1000u && (t2 * 16u + (li4 + 768u) / 64u) < 1u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.x * 64u + (li4 + 0u) % 64u), 999u)], (t2 * 16u + (li4 + 0u) / 64u) < 1u && (wid.x * 64u + (li4 + 0u) % 64u) < 1000u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.x * 64u + (li4 + 256u) % 64u), 999u)], (t2 * 16u + (li4 + 256u) / 64u) < 1u && (wid.x * 64u + (li4 + 256u) % 64u) < 1000u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.x * 64u + (li4 + 512u) % 64u), 999u)], (t2 * 16u + (li4 + 512u) / 64u) < 1u && (wid.x * 64u + (li4 + 512u) % 64u) < 1000u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.x * 64u + (li4 + 768u) % 64u), 999u)], (t2 * 16u + (li4 + 768u) / 64u) < 1u && (wid.x * 64u + (li4 + 768u) % 64u) < 1000u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 36: d_z2_matmul3 = matmul(z2_mul, d_z2_mul2) — matmul %50 at specs/sda.yaml:42:46 (graph.z2)
@@ -935,35 +996,81 @@ const WGSL_36 = `// d_z2_matmul3 = matmul(z2_mul, d_z2_mul2) — matmul %50 at s
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 1000u && ap8 < 1u) { va11 = in1[ap8 * 1000u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.y * 64u + (li4 + 0u) % 64u), 999u)], (wid.y * 64u + (li4 + 0u) % 64u) < 1000u && (t2 * 16u + (li4 + 0u) / 64u) < 1u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.y * 64u + (li4 + 256u) % 64u), 999u)], (wid.y * 64u + (li4 + 256u) % 64u) < 1000u && (t2 * 16u + (li4 + 256u) / 64u) < 1u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.y * 64u + (li4 + 512u) % 64u), 999u)], (wid.y * 64u + (li4 + 512u) % 64u) < 1000u && (t2 * 16u + (li4 + 512u) / 64u) < 1u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.y * 64u + (li4 + 768u) % 64u), 999u)], (wid.y * 64u + (li4 + 768u) % 64u) < 1000u && (t2 * 16u + (li4 + 768u) / 64u) < 1u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.x * 64u + (li4 + 0u) % 64u), 999u)], (t2 * 16u + (li4 + 0u) / 64u) < 1u && (wid.x * 64u + (li4 + 0u) % 64u) < 1000u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.x * 64u + (li4 + 256u) % 64u), 999u)], (t2 * 16u + (li4 + 256u) / 64u) < 1u && (wid.x * 64u + (li4 + 256u) % 64u) < 1000u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.x * 64u + (li4 + 512u) % 64u), 999u)], (t2 * 16u + (li4 + 512u) / 64u) < 1u && (wid.x * 64u + (li4 + 512u) % 64u) < 1000u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.x * 64u + (li4 + 768u) % 64u), 999u)], (t2 * 16u + (li4 + 768u) / 64u) < 1u && (wid.x * 64u + (li4 + 768u) % 64u) < 1000u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 37: W2 = W2 - (0.001 * (d_z2_matmul2 + d_z2_matmul3)) — sub %54 at specs/sda.yaml:65:16 (phases[1].optimizer)
@@ -1012,31 +1119,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 783u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 783999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 41: h1 = sigmoid(h1_matmul + b1) — sigmoid %11 at specs/sda.yaml:36:7 (graph.h1)
@@ -1061,31 +1157,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 43: h2 = sigmoid(h2_matmul + b2) — sigmoid %15 at specs/sda.yaml:37:7 (graph.h2)
@@ -1211,31 +1296,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 46: z3_sigmoid = sigmoid(z3_matmul + b3) — sigmoid %24 at specs/sda.yaml:43:15 (graph.z3)
@@ -1260,31 +1334,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bc10 * 1000u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) % 16u) < 1000u && (wid.x * 16u + (li4 + 0u) / 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 48: z3 = sigmoid(z3_matmul2 + vb3) — sigmoid %28 at specs/sda.yaml:43:7 (graph.z3)
@@ -1411,31 +1474,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 56: d_z3_mul2 = d_z3_matmul * (z3_sigmoid * (1 - z3_sigmoid)) — mul %54 at specs/sda.yaml:43:15 (graph.z3)
@@ -1473,35 +1525,81 @@ const WGSL_58 = `// d_z3_matmul2 = matmul(d_z3_mul, z3_sigmoid) — matmul %51 a
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 1000u && ap8 < 1u) { va11 = in1[ap8 * 1000u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.y * 64u + (li4 + 0u) % 64u), 999u)], (wid.y * 64u + (li4 + 0u) % 64u) < 1000u && (t2 * 16u + (li4 + 0u) / 64u) < 1u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.y * 64u + (li4 + 256u) % 64u), 999u)], (wid.y * 64u + (li4 + 256u) % 64u) < 1000u && (t2 * 16u + (li4 + 256u) / 64u) < 1u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.y * 64u + (li4 + 512u) % 64u), 999u)], (wid.y * 64u + (li4 + 512u) % 64u) < 1000u && (t2 * 16u + (li4 + 512u) / 64u) < 1u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.y * 64u + (li4 + 768u) % 64u), 999u)], (wid.y * 64u + (li4 + 768u) % 64u) < 1000u && (t2 * 16u + (li4 + 768u) / 64u) < 1u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.x * 64u + (li4 + 0u) % 64u), 999u)], (t2 * 16u + (li4 + 0u) / 64u) < 1u && (wid.x * 64u + (li4 + 0u) % 64u) < 1000u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.x * 64u + (li4 + 256u) % 64u), 999u)], (t2 * 16u + (li4 + 256u) / 64u) < 1u && (wid.x * 64u + (li4 + 256u) % 64u) < 1000u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.x * 64u + (li4 + 512u) % 64u), 999u)], (t2 * 16u + (li4 + 512u) / 64u) < 1u && (wid.x * 64u + (li4 + 512u) % 64u) < 1000u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.x * 64u + (li4 + 768u) % 64u), 999u)], (t2 * 16u + (li4 + 768u) / 64u) < 1u && (wid.x * 64u + (li4 + 768u) % 64u) < 1000u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 59: d_z3_matmul3 = matmul(z3_mul, d_z3_mul2) — matmul %56 at specs/sda.yaml:43:46 (graph.z3)
@@ -1509,35 +1607,81 @@ const WGSL_59 = `// d_z3_matmul3 = matmul(z3_mul, d_z3_mul2) — matmul %56 at s
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 1000u && ap8 < 1u) { va11 = in1[ap8 * 1000u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.y * 64u + (li4 + 0u) % 64u), 999u)], (wid.y * 64u + (li4 + 0u) % 64u) < 1000u && (t2 * 16u + (li4 + 0u) / 64u) < 1u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.y * 64u + (li4 + 256u) % 64u), 999u)], (wid.y * 64u + (li4 + 256u) % 64u) < 1000u && (t2 * 16u + (li4 + 256u) / 64u) < 1u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.y * 64u + (li4 + 512u) % 64u), 999u)], (wid.y * 64u + (li4 + 512u) % 64u) < 1000u && (t2 * 16u + (li4 + 512u) / 64u) < 1u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.y * 64u + (li4 + 768u) % 64u), 999u)], (wid.y * 64u + (li4 + 768u) % 64u) < 1000u && (t2 * 16u + (li4 + 768u) / 64u) < 1u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.x * 64u + (li4 + 0u) % 64u), 999u)], (t2 * 16u + (li4 + 0u) / 64u) < 1u && (wid.x * 64u + (li4 + 0u) % 64u) < 1000u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.x * 64u + (li4 + 256u) % 64u), 999u)], (t2 * 16u + (li4 + 256u) / 64u) < 1u && (wid.x * 64u + (li4 + 256u) % 64u) < 1000u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.x * 64u + (li4 + 512u) % 64u), 999u)], (t2 * 16u + (li4 + 512u) / 64u) < 1u && (wid.x * 64u + (li4 + 512u) % 64u) < 1000u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.x * 64u + (li4 + 768u) % 64u), 999u)], (t2 * 16u + (li4 + 768u) / 64u) < 1u && (wid.x * 64u + (li4 + 768u) % 64u) < 1000u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 60: W3 = W3 - (0.001 * (d_z3_matmul2 + d_z3_matmul3)) — sub %60 at specs/sda.yaml:70:16 (phases[2].optimizer)
@@ -1586,31 +1730,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 783u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 783999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 64: h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/sda.yaml:36:7 (graph.h1)
@@ -1635,31 +1768,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 66: h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/sda.yaml:37:7 (graph.h2)
@@ -1684,31 +1806,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 68: h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/sda.yaml:38:7 (graph.h3)
@@ -1733,31 +1844,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 9999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 70: p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/sda.yaml:39:16 (graph.p_y_given_x)
@@ -1963,31 +2063,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 10u) { va11 = in1[ar7 * 10u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 10u && bc10 < 1000u) { vb12 = in2[bc10 * 10u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 10u + (t2 * 16u + (li4 + 0u) % 16u), 9u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 10u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 10u + (t2 * 16u + (li4 + 0u) % 16u), 9999u)], (t2 * 16u + (li4 + 0u) % 16u) < 10u && (wid.x * 16u + (li4 + 0u) / 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 84: d_h3_mul = d_p_y_given_x_matmul * (h3 * (1 - h3)) — mul %55 at specs/sda.yaml:38:7 (graph.h3)
@@ -2029,31 +2118,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bc10 * 1000u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) % 16u) < 1000u && (wid.x * 16u + (li4 + 0u) / 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 87: d_h2_mul = d_h3_matmul * (h2 * (1 - h2)) — mul %61 at specs/sda.yaml:37:7 (graph.h2)
@@ -2095,31 +2173,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.y;
-    let bp9 = t5 * 16u + lid.x;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bc10 * 1000u + bp9]; }
-    tileB1[lid.x * 16u + lid.y] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in2[min((wid.x * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) % 16u) < 1000u && (wid.x * 16u + (li4 + 0u) / 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 90: d_h1_mul = d_h2_matmul * (h1 * (1 - h1)) — mul %67 at specs/sda.yaml:36:7 (graph.h1)
@@ -2157,35 +2224,81 @@ const WGSL_92 = `// grad_W1 = matmul(x, d_h1_mul) — matmul %69 at specs/sda.ya
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 784u && ap8 < 1u) { va11 = in1[ap8 * 784u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 784u + (wid.y * 64u + (li4 + 0u) % 64u), 783u)], (wid.y * 64u + (li4 + 0u) % 64u) < 784u && (t2 * 16u + (li4 + 0u) / 64u) < 1u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 784u + (wid.y * 64u + (li4 + 256u) % 64u), 783u)], (wid.y * 64u + (li4 + 256u) % 64u) < 784u && (t2 * 16u + (li4 + 256u) / 64u) < 1u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 784u + (wid.y * 64u + (li4 + 512u) % 64u), 783u)], (wid.y * 64u + (li4 + 512u) % 64u) < 784u && (t2 * 16u + (li4 + 512u) / 64u) < 1u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 784u + (wid.y * 64u + (li4 + 768u) % 64u), 783u)], (wid.y * 64u + (li4 + 768u) % 64u) < 784u && (t2 * 16u + (li4 + 768u) / 64u) < 1u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.x * 64u + (li4 + 0u) % 64u), 999u)], (t2 * 16u + (li4 + 0u) / 64u) < 1u && (wid.x * 64u + (li4 + 0u) % 64u) < 1000u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.x * 64u + (li4 + 256u) % 64u), 999u)], (t2 * 16u + (li4 + 256u) / 64u) < 1u && (wid.x * 64u + (li4 + 256u) % 64u) < 1000u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.x * 64u + (li4 + 512u) % 64u), 999u)], (t2 * 16u + (li4 + 512u) / 64u) < 1u && (wid.x * 64u + (li4 + 512u) % 64u) < 1000u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.x * 64u + (li4 + 768u) % 64u), 999u)], (t2 * 16u + (li4 + 768u) / 64u) < 1u && (wid.x * 64u + (li4 + 768u) % 64u) < 1000u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 784u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 784u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 93: W1 = W1 - (0.1 * grad_W1) — sub %72 at specs/sda.yaml:75:16 (phases[3].optimizer)
@@ -2217,35 +2330,81 @@ const WGSL_95 = `// grad_W2 = matmul(h1, d_h2_mul) — matmul %64 at specs/sda.y
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 1000u && ap8 < 1u) { va11 = in1[ap8 * 1000u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.y * 64u + (li4 + 0u) % 64u), 999u)], (wid.y * 64u + (li4 + 0u) % 64u) < 1000u && (t2 * 16u + (li4 + 0u) / 64u) < 1u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.y * 64u + (li4 + 256u) % 64u), 999u)], (wid.y * 64u + (li4 + 256u) % 64u) < 1000u && (t2 * 16u + (li4 + 256u) / 64u) < 1u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.y * 64u + (li4 + 512u) % 64u), 999u)], (wid.y * 64u + (li4 + 512u) % 64u) < 1000u && (t2 * 16u + (li4 + 512u) / 64u) < 1u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.y * 64u + (li4 + 768u) % 64u), 999u)], (wid.y * 64u + (li4 + 768u) % 64u) < 1000u && (t2 * 16u + (li4 + 768u) / 64u) < 1u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.x * 64u + (li4 + 0u) % 64u), 999u)], (t2 * 16u + (li4 + 0u) / 64u) < 1u && (wid.x * 64u + (li4 + 0u) % 64u) < 1000u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.x * 64u + (li4 + 256u) % 64u), 999u)], (t2 * 16u + (li4 + 256u) / 64u) < 1u && (wid.x * 64u + (li4 + 256u) % 64u) < 1000u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.x * 64u + (li4 + 512u) % 64u), 999u)], (t2 * 16u + (li4 + 512u) / 64u) < 1u && (wid.x * 64u + (li4 + 512u) % 64u) < 1000u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.x * 64u + (li4 + 768u) % 64u), 999u)], (t2 * 16u + (li4 + 768u) / 64u) < 1u && (wid.x * 64u + (li4 + 768u) % 64u) < 1000u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 96: W2 = W2 - (0.1 * grad_W2) — sub %78 at specs/sda.yaml:75:16 (phases[3].optimizer)
@@ -2277,35 +2436,81 @@ const WGSL_98 = `// grad_W3 = matmul(h2, d_h3_mul) — matmul %58 at specs/sda.y
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-var<workgroup> tileA0: array<f32, 256>;
-var<workgroup> tileB1: array<f32, 256>;
+var<workgroup> tileA0: array<f32, 1024>;
+var<workgroup> tileB1: array<f32, 1024>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 1000u && ap8 < 1u) { va11 = in1[ap8 * 1000u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  var acc6 = 0.0f;
+  var acc7 = 0.0f;
+  var acc8 = 0.0f;
+  var acc9 = 0.0f;
+  var acc10 = 0.0f;
+  var acc11 = 0.0f;
+  var acc12 = 0.0f;
+  var acc13 = 0.0f;
+  var acc14 = 0.0f;
+  var acc15 = 0.0f;
+  var acc16 = 0.0f;
+  var acc17 = 0.0f;
+  var acc18 = 0.0f;
+  var acc19 = 0.0f;
+  var acc20 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 64u) * 16u + (li4 + 0u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.y * 64u + (li4 + 0u) % 64u), 999u)], (wid.y * 64u + (li4 + 0u) % 64u) < 1000u && (t2 * 16u + (li4 + 0u) / 64u) < 1u);
+  tileA0[((li4 + 256u) % 64u) * 16u + (li4 + 256u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.y * 64u + (li4 + 256u) % 64u), 999u)], (wid.y * 64u + (li4 + 256u) % 64u) < 1000u && (t2 * 16u + (li4 + 256u) / 64u) < 1u);
+  tileA0[((li4 + 512u) % 64u) * 16u + (li4 + 512u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.y * 64u + (li4 + 512u) % 64u), 999u)], (wid.y * 64u + (li4 + 512u) % 64u) < 1000u && (t2 * 16u + (li4 + 512u) / 64u) < 1u);
+  tileA0[((li4 + 768u) % 64u) * 16u + (li4 + 768u) / 64u] = select(0.0f, in1[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.y * 64u + (li4 + 768u) % 64u), 999u)], (wid.y * 64u + (li4 + 768u) % 64u) < 1000u && (t2 * 16u + (li4 + 768u) / 64u) < 1u);
+  tileB1[((li4 + 0u) / 64u) * 64u + (li4 + 0u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 64u) * 1000u + (wid.x * 64u + (li4 + 0u) % 64u), 999u)], (t2 * 16u + (li4 + 0u) / 64u) < 1u && (wid.x * 64u + (li4 + 0u) % 64u) < 1000u);
+  tileB1[((li4 + 256u) / 64u) * 64u + (li4 + 256u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 256u) / 64u) * 1000u + (wid.x * 64u + (li4 + 256u) % 64u), 999u)], (t2 * 16u + (li4 + 256u) / 64u) < 1u && (wid.x * 64u + (li4 + 256u) % 64u) < 1000u);
+  tileB1[((li4 + 512u) / 64u) * 64u + (li4 + 512u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 512u) / 64u) * 1000u + (wid.x * 64u + (li4 + 512u) % 64u), 999u)], (t2 * 16u + (li4 + 512u) / 64u) < 1u && (wid.x * 64u + (li4 + 512u) % 64u) < 1000u);
+  tileB1[((li4 + 768u) / 64u) * 64u + (li4 + 768u) % 64u] = select(0.0f, in2[min((t2 * 16u + (li4 + 768u) / 64u) * 1000u + (wid.x * 64u + (li4 + 768u) % 64u), 999u)], (t2 * 16u + (li4 + 768u) / 64u) < 1u && (wid.x * 64u + (li4 + 768u) % 64u) < 1000u);
+  workgroupBarrier();
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a21 = tileA0[(lid.y + 0u) * 16u + p3];
+    let a22 = tileA0[(lid.y + 16u) * 16u + p3];
+    let a23 = tileA0[(lid.y + 32u) * 16u + p3];
+    let a24 = tileA0[(lid.y + 48u) * 16u + p3];
+    let b25 = tileB1[p3 * 64u + lid.x + 0u];
+    let b26 = tileB1[p3 * 64u + lid.x + 16u];
+    let b27 = tileB1[p3 * 64u + lid.x + 32u];
+    let b28 = tileB1[p3 * 64u + lid.x + 48u];
+    acc5 += a21 * b25;
+    acc6 += a21 * b26;
+    acc7 += a21 * b27;
+    acc8 += a21 * b28;
+    acc9 += a22 * b25;
+    acc10 += a22 * b26;
+    acc11 += a22 * b27;
+    acc12 += a22 * b28;
+    acc13 += a23 * b25;
+    acc14 += a23 * b26;
+    acc15 += a23 * b27;
+    acc16 += a23 * b28;
+    acc17 += a24 * b25;
+    acc18 += a24 * b26;
+    acc19 += a24 * b27;
+    acc20 += a24 * b28;
   }
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
   }
-  workgroupBarrier();
-  }
-  if (row2 < 1000u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc5; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc6; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc7; }
+  if ((wid.y * 64u + lid.y + 0u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 0u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc8; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc9; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc10; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc11; }
+  if ((wid.y * 64u + lid.y + 16u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 16u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc12; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc13; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc14; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc15; }
+  if ((wid.y * 64u + lid.y + 32u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 32u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc16; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 0u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 0u)] = acc17; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 16u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 16u)] = acc18; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 32u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 32u)] = acc19; }
+  if ((wid.y * 64u + lid.y + 48u) < 1000u && (wid.x * 64u + lid.x + 48u) < 1000u) { out[(wid.y * 64u + lid.y + 48u) * 1000u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
 // Kernel 99: W3 = W3 - (0.1 * grad_W3) — sub %82 at specs/sda.yaml:75:16 (phases[3].optimizer)
@@ -2341,31 +2546,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 1u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.x;
-    let ap8 = t5 * 16u + lid.y;
-    var va11 = 0.0f;
-    if (ar7 < 1000u && ap8 < 1u) { va11 = in1[ap8 * 1000u + ar7]; }
-    tileA0[lid.x * 16u + lid.y] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 1u; t2++) {
+  tileA0[((li4 + 0u) % 16u) * 16u + (li4 + 0u) / 16u] = select(0.0f, in1[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.y * 16u + (li4 + 0u) % 16u), 999u)], (wid.y * 16u + (li4 + 0u) % 16u) < 1000u && (t2 * 16u + (li4 + 0u) / 16u) < 1u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 9u)], (t2 * 16u + (li4 + 0u) / 16u) < 1u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1000u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1000u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 102: W4 = W4 - (0.1 * grad_W4) — sub %87 at specs/sda.yaml:75:16 (phases[3].optimizer)
@@ -2401,31 +2595,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 49u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 784u) { va11 = in1[ar7 * 784u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 784u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 49u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 784u + (t2 * 16u + (li4 + 0u) % 16u), 783u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 784u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 783999u)], (t2 * 16u + (li4 + 0u) / 16u) < 784u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 105: h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/sda.yaml:36:7 (graph.h1)
@@ -2450,31 +2633,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 107: h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/sda.yaml:37:7 (graph.h2)
@@ -2499,31 +2671,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 1000u) { vb12 = in2[bp9 * 1000u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 1000u + (wid.x * 16u + (li4 + 0u) % 16u), 999999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 1000u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 1000u) { out[row2 * 1000u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 1000u) { out[(wid.y * 16u + lid.y + 0u) * 1000u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 109: h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/sda.yaml:38:7 (graph.h3)
@@ -2548,31 +2709,20 @@ var<workgroup> tileA0: array<f32, 256>;
 var<workgroup> tileB1: array<f32, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(global_invocation_id) gid: vec3u) {
-  let row2 = wid.y * 16u + lid.y;
-  let col3 = wid.x * 16u + lid.x;
-  var acc4 = 0.0f;
-  for (var t5 = 0u; t5 < 63u; t5++) {
-  {
-    let ar7 = wid.y * 16u + lid.y;
-    let ap8 = t5 * 16u + lid.x;
-    var va11 = 0.0f;
-    if (ar7 < 1u && ap8 < 1000u) { va11 = in1[ar7 * 1000u + ap8]; }
-    tileA0[lid.y * 16u + lid.x] = va11;
-  }
-  {
-    let bc10 = wid.x * 16u + lid.x;
-    let bp9 = t5 * 16u + lid.y;
-    var vb12 = 0.0f;
-    if (bp9 < 1000u && bc10 < 10u) { vb12 = in2[bp9 * 10u + bc10]; }
-    tileB1[lid.y * 16u + lid.x] = vb12;
-  }
+  let li4 = lid.y * 16u + lid.x;
+  var acc5 = 0.0f;
+  for (var t2 = 0u; t2 < 63u; t2++) {
+  tileA0[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in1[min((wid.y * 16u + (li4 + 0u) / 16u) * 1000u + (t2 * 16u + (li4 + 0u) % 16u), 999u)], (wid.y * 16u + (li4 + 0u) / 16u) < 1u && (t2 * 16u + (li4 + 0u) % 16u) < 1000u);
+  tileB1[((li4 + 0u) / 16u) * 16u + (li4 + 0u) % 16u] = select(0.0f, in2[min((t2 * 16u + (li4 + 0u) / 16u) * 10u + (wid.x * 16u + (li4 + 0u) % 16u), 9999u)], (t2 * 16u + (li4 + 0u) / 16u) < 1000u && (wid.x * 16u + (li4 + 0u) % 16u) < 10u);
   workgroupBarrier();
-  for (var p6 = 0u; p6 < 16u; p6++) {
-    acc4 += tileA0[lid.y * 16u + p6] * tileB1[p6 * 16u + lid.x];
+  for (var p3 = 0u; p3 < 16u; p3++) {
+    let a6 = tileA0[(lid.y + 0u) * 16u + p3];
+    let b7 = tileB1[p3 * 16u + lid.x + 0u];
+    acc5 += a6 * b7;
   }
   workgroupBarrier();
   }
-  if (row2 < 1u && col3 < 10u) { out[row2 * 10u + col3] = acc4; }
+  if ((wid.y * 16u + lid.y + 0u) < 1u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
 // Kernel 111: p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/sda.yaml:39:16 (graph.p_y_given_x)
@@ -2832,9 +2982,9 @@ export const plan: GpuPlan = {
   ],
   kernels: [
     { name: "step0_z1_mul", label: "z1_mul = x * cast(compare(random_uniform(), 0.9)) — mul %8 at specs/sda.yaml:41:23 (graph.z1)", wgsl: WGSL_0, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [13, 1, 1] },
-    { name: "step0_z1_matmul", label: "z1_matmul = matmul(z1_mul, W1) — matmul %9 at specs/sda.yaml:41:45 (graph.z1)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step0_z1_matmul", label: "z1_matmul = matmul(z1_mul, W1) — matmul %9 at specs/sda.yaml:41:45 (graph.z1)", wgsl: WGSL_1, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1], flops: 1568000 },
     { name: "step0_z1_sigmoid", label: "z1_sigmoid = sigmoid(z1_matmul + b1) — sigmoid %12 at specs/sda.yaml:41:15 (graph.z1)", wgsl: WGSL_2, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 7, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step0_z1_matmul2", label: "z1_matmul2 = matmul(z1_sigmoid, W1) — matmul %13 at specs/sda.yaml:41:56 (graph.z1)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 5, access: "read" }], workgroups: [49, 1, 1] },
+    { name: "step0_z1_matmul2", label: "z1_matmul2 = matmul(z1_sigmoid, W1) — matmul %13 at specs/sda.yaml:41:56 (graph.z1)", wgsl: WGSL_3, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 5, access: "read" }], workgroups: [49, 1, 1], flops: 1568000 },
     { name: "step0_z1", label: "z1 = sigmoid(z1_matmul2 + vb1) — sigmoid %16 at specs/sda.yaml:41:7 (graph.z1)", wgsl: WGSL_4, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 10, access: "read" }], workgroups: [13, 1, 1] },
     { name: "step0_reconstruct1_cross_entropy_sub", label: "reconstruct1_cross_entropy_sub = 1 - x — sub %20 at specs/sda.yaml:46:20 (losses.reconstruct1.cross_entropy)", wgsl: WGSL_5, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [13, 1, 1] },
     { name: "step0_reconstruct1_cross_entropy_sub2", label: "reconstruct1_cross_entropy_sub2 = 1 - z1 — sub %21 at specs/sda.yaml:46:20 (losses.reconstruct1.cross_entropy)", wgsl: WGSL_6, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [13, 1, 1] },
@@ -2842,20 +2992,20 @@ export const plan: GpuPlan = {
     { name: "step0_cost", label: "cost = Σ -reconstruct1_cross_entropy_reducesum — reduce_sum %27 at specs/sda.yaml:46:20 (losses.reconstruct1.cross_entropy)", wgsl: WGSL_8, bindings: [{ buffer: 13, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step0_d_z1_mul", label: "d_z1_mul = (-((-1 * reconstruct1_cross_entropy_sub) / reconstruct1_cross_entropy_sub2) + ((-1 * x) / z1)) * (z1 * reconstruct1_cross_entropy_sub2) — mul %36 at specs/sda.yaml:41:7 (graph.z1)", wgsl: WGSL_9, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 11, access: "read" }, { buffer: 3, access: "read" }, { buffer: 9, access: "read" }], workgroups: [13, 1, 1] },
     { name: "step0_grad_vb1", label: "grad_vb1 = Σ d_z1_mul — reduce_sum %37 at specs/sda.yaml:41:63 (graph.z1)", wgsl: WGSL_10, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 14, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step0_d_z1_matmul", label: "d_z1_matmul = matmul(d_z1_mul, W1) — matmul %38 at specs/sda.yaml:41:56 (graph.z1)", wgsl: WGSL_11, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step0_d_z1_matmul", label: "d_z1_matmul = matmul(d_z1_mul, W1) — matmul %38 at specs/sda.yaml:41:56 (graph.z1)", wgsl: WGSL_11, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1], flops: 1568000 },
     { name: "step0_d_z1_mul2", label: "d_z1_mul2 = d_z1_matmul * (z1_sigmoid * (1 - z1_sigmoid)) — mul %43 at specs/sda.yaml:41:15 (graph.z1)", wgsl: WGSL_12, bindings: [{ buffer: 15, access: "read_write" }, { buffer: 4, access: "read" }, { buffer: 6, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step0_grad_b1", label: "grad_b1 = Σ d_z1_mul2 — reduce_sum %44 at specs/sda.yaml:41:50 (graph.z1)", wgsl: WGSL_13, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 15, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step0_d_z1_matmul2", label: "d_z1_matmul2 = matmul(d_z1_mul, z1_sigmoid) — matmul %39 at specs/sda.yaml:41:56 (graph.z1)", wgsl: WGSL_14, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 6, access: "read" }], workgroups: [63, 49, 1] },
-    { name: "step0_d_z1_matmul3", label: "d_z1_matmul3 = matmul(z1_mul, d_z1_mul2) — matmul %45 at specs/sda.yaml:41:45 (graph.z1)", wgsl: WGSL_15, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 15, access: "read" }], workgroups: [63, 49, 1] },
+    { name: "step0_d_z1_matmul2", label: "d_z1_matmul2 = matmul(d_z1_mul, z1_sigmoid) — matmul %39 at specs/sda.yaml:41:56 (graph.z1)", wgsl: WGSL_14, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 6, access: "read" }], workgroups: [16, 13, 1], flops: 1568000 },
+    { name: "step0_d_z1_matmul3", label: "d_z1_matmul3 = matmul(z1_mul, d_z1_mul2) — matmul %45 at specs/sda.yaml:41:45 (graph.z1)", wgsl: WGSL_15, bindings: [{ buffer: 17, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 15, access: "read" }], workgroups: [16, 13, 1], flops: 1568000 },
     { name: "step0_W1", label: "W1 = W1 - (0.001 * (d_z1_matmul2 + d_z1_matmul3)) — sub %49 at specs/sda.yaml:60:16 (phases[0].optimizer)", wgsl: WGSL_16, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }], workgroups: [12250, 1, 1] },
     { name: "step0_b1", label: "b1 = b1 - (0.001 * grad_b1) — sub %52 at specs/sda.yaml:60:16 (phases[0].optimizer)", wgsl: WGSL_17, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 4, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step0_vb1", label: "vb1 = vb1 - (0.001 * grad_vb1) — sub %55 at specs/sda.yaml:60:16 (phases[0].optimizer)", wgsl: WGSL_18, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [13, 1, 1] },
-    { name: "step1_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %6 at specs/sda.yaml:36:17 (graph.h1)", wgsl: WGSL_19, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %6 at specs/sda.yaml:36:17 (graph.h1)", wgsl: WGSL_19, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1], flops: 1568000 },
     { name: "step1_h1", label: "h1 = sigmoid(h1_matmul + b1) — sigmoid %9 at specs/sda.yaml:36:7 (graph.h1)", wgsl: WGSL_20, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 7, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step1_z2_mul", label: "z2_mul = h1 * cast(compare(random_uniform(), 0.8)) — mul %14 at specs/sda.yaml:42:23 (graph.z2)", wgsl: WGSL_21, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 19, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [16, 1, 1] },
-    { name: "step1_z2_matmul", label: "z2_matmul = matmul(z2_mul, W2) — matmul %15 at specs/sda.yaml:42:46 (graph.z2)", wgsl: WGSL_22, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_z2_matmul", label: "z2_matmul = matmul(z2_mul, W2) — matmul %15 at specs/sda.yaml:42:46 (graph.z2)", wgsl: WGSL_22, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1], flops: 2000000 },
     { name: "step1_z2_sigmoid", label: "z2_sigmoid = sigmoid(z2_matmul + b2) — sigmoid %18 at specs/sda.yaml:42:15 (graph.z2)", wgsl: WGSL_23, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 23, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step1_z2_matmul2", label: "z2_matmul2 = matmul(z2_sigmoid, W2) — matmul %19 at specs/sda.yaml:42:57 (graph.z2)", wgsl: WGSL_24, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_z2_matmul2", label: "z2_matmul2 = matmul(z2_sigmoid, W2) — matmul %19 at specs/sda.yaml:42:57 (graph.z2)", wgsl: WGSL_24, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 22, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1], flops: 2000000 },
     { name: "step1_z2", label: "z2 = sigmoid(z2_matmul2 + vb2) — sigmoid %22 at specs/sda.yaml:42:7 (graph.z2)", wgsl: WGSL_25, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 25, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step1_reconstruct2_cross_entropy_sub", label: "reconstruct2_cross_entropy_sub = 1 - h1 — sub %26 at specs/sda.yaml:48:20 (losses.reconstruct2.cross_entropy)", wgsl: WGSL_26, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step1_reconstruct2_cross_entropy_sub2", label: "reconstruct2_cross_entropy_sub2 = 1 - z2 — sub %27 at specs/sda.yaml:48:20 (losses.reconstruct2.cross_entropy)", wgsl: WGSL_27, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [16, 1, 1] },
@@ -2863,22 +3013,22 @@ export const plan: GpuPlan = {
     { name: "step1_cost", label: "cost = Σ -reconstruct2_cross_entropy_reducesum — reduce_sum %33 at specs/sda.yaml:48:20 (losses.reconstruct2.cross_entropy)", wgsl: WGSL_29, bindings: [{ buffer: 28, access: "read_write" }, { buffer: 27, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step1_d_z2_mul", label: "d_z2_mul = (-((-1 * reconstruct2_cross_entropy_sub) / reconstruct2_cross_entropy_sub2) + ((-1 * h1) / z2)) * (z2 * reconstruct2_cross_entropy_sub2) — mul %42 at specs/sda.yaml:42:7 (graph.z2)", wgsl: WGSL_30, bindings: [{ buffer: 29, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 26, access: "read" }, { buffer: 19, access: "read" }, { buffer: 24, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step1_grad_vb2", label: "grad_vb2 = Σ d_z2_mul — reduce_sum %43 at specs/sda.yaml:42:64 (graph.z2)", wgsl: WGSL_31, bindings: [{ buffer: 26, access: "read_write" }, { buffer: 29, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step1_d_z2_matmul", label: "d_z2_matmul = matmul(d_z2_mul, W2) — matmul %44 at specs/sda.yaml:42:57 (graph.z2)", wgsl: WGSL_32, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step1_d_z2_matmul", label: "d_z2_matmul = matmul(d_z2_mul, W2) — matmul %44 at specs/sda.yaml:42:57 (graph.z2)", wgsl: WGSL_32, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1], flops: 2000000 },
     { name: "step1_d_z2_mul2", label: "d_z2_mul2 = d_z2_matmul * (z2_sigmoid * (1 - z2_sigmoid)) — mul %48 at specs/sda.yaml:42:15 (graph.z2)", wgsl: WGSL_33, bindings: [{ buffer: 24, access: "read_write" }, { buffer: 20, access: "read" }, { buffer: 22, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step1_grad_b2", label: "grad_b2 = Σ d_z2_mul2 — reduce_sum %49 at specs/sda.yaml:42:51 (graph.z2)", wgsl: WGSL_34, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step1_d_z2_matmul2", label: "d_z2_matmul2 = matmul(d_z2_mul, z2_sigmoid) — matmul %45 at specs/sda.yaml:42:57 (graph.z2)", wgsl: WGSL_35, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 22, access: "read" }], workgroups: [63, 63, 1] },
-    { name: "step1_d_z2_matmul3", label: "d_z2_matmul3 = matmul(z2_mul, d_z2_mul2) — matmul %50 at specs/sda.yaml:42:46 (graph.z2)", wgsl: WGSL_36, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 24, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step1_d_z2_matmul2", label: "d_z2_matmul2 = matmul(d_z2_mul, z2_sigmoid) — matmul %45 at specs/sda.yaml:42:57 (graph.z2)", wgsl: WGSL_35, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 29, access: "read" }, { buffer: 22, access: "read" }], workgroups: [16, 16, 1], flops: 2000000 },
+    { name: "step1_d_z2_matmul3", label: "d_z2_matmul3 = matmul(z2_mul, d_z2_mul2) — matmul %50 at specs/sda.yaml:42:46 (graph.z2)", wgsl: WGSL_36, bindings: [{ buffer: 31, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 24, access: "read" }], workgroups: [16, 16, 1], flops: 2000000 },
     { name: "step1_W2", label: "W2 = W2 - (0.001 * (d_z2_matmul2 + d_z2_matmul3)) — sub %54 at specs/sda.yaml:65:16 (phases[1].optimizer)", wgsl: WGSL_37, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 30, access: "read" }, { buffer: 31, access: "read" }], workgroups: [15625, 1, 1] },
     { name: "step1_b2", label: "b2 = b2 - (0.001 * grad_b2) — sub %57 at specs/sda.yaml:65:16 (phases[1].optimizer)", wgsl: WGSL_38, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 19, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step1_vb2", label: "vb2 = vb2 - (0.001 * grad_vb2) — sub %59 at specs/sda.yaml:65:16 (phases[1].optimizer)", wgsl: WGSL_39, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 26, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %8 at specs/sda.yaml:36:17 (graph.h1)", wgsl: WGSL_40, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %8 at specs/sda.yaml:36:17 (graph.h1)", wgsl: WGSL_40, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1], flops: 1568000 },
     { name: "step2_h1", label: "h1 = sigmoid(h1_matmul + b1) — sigmoid %11 at specs/sda.yaml:36:7 (graph.h1)", wgsl: WGSL_41, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 7, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %12 at specs/sda.yaml:37:18 (graph.h2)", wgsl: WGSL_42, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %12 at specs/sda.yaml:37:18 (graph.h2)", wgsl: WGSL_42, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1], flops: 2000000 },
     { name: "step2_h2", label: "h2 = sigmoid(h2_matmul + b2) — sigmoid %15 at specs/sda.yaml:37:7 (graph.h2)", wgsl: WGSL_43, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 23, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step2_z3_mul", label: "z3_mul = h2 * cast(compare(random_uniform(), 0.7)) — mul %20 at specs/sda.yaml:43:23 (graph.z3)", wgsl: WGSL_44, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 33, access: "read" }, { buffer: 0, access: "uniform" }], workgroups: [16, 1, 1] },
-    { name: "step2_z3_matmul", label: "z3_matmul = matmul(z3_mul, W3) — matmul %21 at specs/sda.yaml:43:46 (graph.z3)", wgsl: WGSL_45, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_z3_matmul", label: "z3_matmul = matmul(z3_mul, W3) — matmul %21 at specs/sda.yaml:43:46 (graph.z3)", wgsl: WGSL_45, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1], flops: 2000000 },
     { name: "step2_z3_sigmoid", label: "z3_sigmoid = sigmoid(z3_matmul + b3) — sigmoid %24 at specs/sda.yaml:43:15 (graph.z3)", wgsl: WGSL_46, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 37, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_z3_matmul2", label: "z3_matmul2 = matmul(z3_sigmoid, W3) — matmul %25 at specs/sda.yaml:43:57 (graph.z3)", wgsl: WGSL_47, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 36, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_z3_matmul2", label: "z3_matmul2 = matmul(z3_sigmoid, W3) — matmul %25 at specs/sda.yaml:43:57 (graph.z3)", wgsl: WGSL_47, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 36, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1], flops: 2000000 },
     { name: "step2_z3", label: "z3 = sigmoid(z3_matmul2 + vb3) — sigmoid %28 at specs/sda.yaml:43:7 (graph.z3)", wgsl: WGSL_48, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 39, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step2_reconstruct3_cross_entropy_sub", label: "reconstruct3_cross_entropy_sub = 1 - h2 — sub %32 at specs/sda.yaml:50:20 (losses.reconstruct3.cross_entropy)", wgsl: WGSL_49, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step2_reconstruct3_cross_entropy_sub2", label: "reconstruct3_cross_entropy_sub2 = 1 - z3 — sub %33 at specs/sda.yaml:50:20 (losses.reconstruct3.cross_entropy)", wgsl: WGSL_50, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 38, access: "read" }], workgroups: [16, 1, 1] },
@@ -2886,21 +3036,21 @@ export const plan: GpuPlan = {
     { name: "step2_cost", label: "cost = Σ -reconstruct3_cross_entropy_reducesum — reduce_sum %39 at specs/sda.yaml:50:20 (losses.reconstruct3.cross_entropy)", wgsl: WGSL_52, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 41, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step2_d_z3_mul", label: "d_z3_mul = (-((-1 * reconstruct3_cross_entropy_sub) / reconstruct3_cross_entropy_sub2) + ((-1 * h2) / z3)) * (z3 * reconstruct3_cross_entropy_sub2) — mul %48 at specs/sda.yaml:43:7 (graph.z3)", wgsl: WGSL_53, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 40, access: "read" }, { buffer: 33, access: "read" }, { buffer: 38, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step2_grad_vb3", label: "grad_vb3 = Σ d_z3_mul — reduce_sum %49 at specs/sda.yaml:43:64 (graph.z3)", wgsl: WGSL_54, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 43, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_d_z3_matmul", label: "d_z3_matmul = matmul(d_z3_mul, W3) — matmul %50 at specs/sda.yaml:43:57 (graph.z3)", wgsl: WGSL_55, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 43, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step2_d_z3_matmul", label: "d_z3_matmul = matmul(d_z3_mul, W3) — matmul %50 at specs/sda.yaml:43:57 (graph.z3)", wgsl: WGSL_55, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 43, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1], flops: 2000000 },
     { name: "step2_d_z3_mul2", label: "d_z3_mul2 = d_z3_matmul * (z3_sigmoid * (1 - z3_sigmoid)) — mul %54 at specs/sda.yaml:43:15 (graph.z3)", wgsl: WGSL_56, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 34, access: "read" }, { buffer: 36, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step2_grad_b3", label: "grad_b3 = Σ d_z3_mul2 — reduce_sum %55 at specs/sda.yaml:43:51 (graph.z3)", wgsl: WGSL_57, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 38, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step2_d_z3_matmul2", label: "d_z3_matmul2 = matmul(d_z3_mul, z3_sigmoid) — matmul %51 at specs/sda.yaml:43:57 (graph.z3)", wgsl: WGSL_58, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 43, access: "read" }, { buffer: 36, access: "read" }], workgroups: [63, 63, 1] },
-    { name: "step2_d_z3_matmul3", label: "d_z3_matmul3 = matmul(z3_mul, d_z3_mul2) — matmul %56 at specs/sda.yaml:43:46 (graph.z3)", wgsl: WGSL_59, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 38, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step2_d_z3_matmul2", label: "d_z3_matmul2 = matmul(d_z3_mul, z3_sigmoid) — matmul %51 at specs/sda.yaml:43:57 (graph.z3)", wgsl: WGSL_58, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 43, access: "read" }, { buffer: 36, access: "read" }], workgroups: [16, 16, 1], flops: 2000000 },
+    { name: "step2_d_z3_matmul3", label: "d_z3_matmul3 = matmul(z3_mul, d_z3_mul2) — matmul %56 at specs/sda.yaml:43:46 (graph.z3)", wgsl: WGSL_59, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 38, access: "read" }], workgroups: [16, 16, 1], flops: 2000000 },
     { name: "step2_W3", label: "W3 = W3 - (0.001 * (d_z3_matmul2 + d_z3_matmul3)) — sub %60 at specs/sda.yaml:70:16 (phases[2].optimizer)", wgsl: WGSL_60, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 45, access: "read" }], workgroups: [15625, 1, 1] },
     { name: "step2_b3", label: "b3 = b3 - (0.001 * grad_b3) — sub %63 at specs/sda.yaml:70:16 (phases[2].optimizer)", wgsl: WGSL_61, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step2_vb3", label: "vb3 = vb3 - (0.001 * grad_vb3) — sub %65 at specs/sda.yaml:70:16 (phases[2].optimizer)", wgsl: WGSL_62, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 40, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %10 at specs/sda.yaml:36:17 (graph.h1)", wgsl: WGSL_63, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %10 at specs/sda.yaml:36:17 (graph.h1)", wgsl: WGSL_63, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1], flops: 1568000 },
     { name: "step3_h1", label: "h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/sda.yaml:36:7 (graph.h1)", wgsl: WGSL_64, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 7, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %14 at specs/sda.yaml:37:18 (graph.h2)", wgsl: WGSL_65, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %14 at specs/sda.yaml:37:18 (graph.h2)", wgsl: WGSL_65, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1], flops: 2000000 },
     { name: "step3_h2", label: "h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/sda.yaml:37:7 (graph.h2)", wgsl: WGSL_66, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 23, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_h3_matmul", label: "h3_matmul = matmul(h2, W3) — matmul %18 at specs/sda.yaml:38:18 (graph.h3)", wgsl: WGSL_67, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_h3_matmul", label: "h3_matmul = matmul(h2, W3) — matmul %18 at specs/sda.yaml:38:18 (graph.h3)", wgsl: WGSL_67, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1], flops: 2000000 },
     { name: "step3_h3", label: "h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/sda.yaml:38:7 (graph.h3)", wgsl: WGSL_68, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 37, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/sda.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_69, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 51, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step3_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/sda.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_69, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 51, access: "read" }], workgroups: [1, 1, 1], flops: 20000 },
     { name: "step3_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/sda.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_70, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 53, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step3_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %25 at specs/sda.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_71, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step3_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %29 at specs/sda.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_72, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 54, access: "read" }], workgroups: [1, 1, 1] },
@@ -2914,34 +3064,34 @@ export const plan: GpuPlan = {
     { name: "step3_d_finetune_nll_div", label: "d_finetune_nll_div = d_finetune_nll_reducesum / p_y_given_x_reducesum — div %44 at specs/sda.yaml:52:10 (losses.finetune.nll)", wgsl: WGSL_80, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 58, access: "read" }, { buffer: 54, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step3_d_p_y_given_x_add", label: "d_p_y_given_x_add = (-1 * finetune_nll_onehot) + (d_finetune_nll_div * p_y_given_x_exp) — add %48 at specs/sda.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_81, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 59, access: "read" }, { buffer: 52, access: "read" }], workgroups: [1, 1, 1] },
     { name: "step3_grad_b4", label: "grad_b4 = Σ d_p_y_given_x_add — reduce_sum %49 at specs/sda.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_82, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 50, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step3_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4) — matmul %50 at specs/sda.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_83, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 51, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_d_p_y_given_x_matmul", label: "d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4) — matmul %50 at specs/sda.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_83, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 51, access: "read" }], workgroups: [63, 1, 1], flops: 20000 },
     { name: "step3_d_h3_mul", label: "d_h3_mul = d_p_y_given_x_matmul * (h3 * (1 - h3)) — mul %55 at specs/sda.yaml:38:7 (graph.h3)", wgsl: WGSL_84, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 49, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step3_grad_b3", label: "grad_b3 = Σ d_h3_mul — reduce_sum %56 at specs/sda.yaml:38:23 (graph.h3)", wgsl: WGSL_85, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 60, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_d_h3_matmul", label: "d_h3_matmul = matmul(d_h3_mul, W3) — matmul %57 at specs/sda.yaml:38:18 (graph.h3)", wgsl: WGSL_86, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 60, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_d_h3_matmul", label: "d_h3_matmul = matmul(d_h3_mul, W3) — matmul %57 at specs/sda.yaml:38:18 (graph.h3)", wgsl: WGSL_86, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 60, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1], flops: 2000000 },
     { name: "step3_d_h2_mul", label: "d_h2_mul = d_h3_matmul * (h2 * (1 - h2)) — mul %61 at specs/sda.yaml:37:7 (graph.h2)", wgsl: WGSL_87, bindings: [{ buffer: 62, access: "read_write" }, { buffer: 61, access: "read" }, { buffer: 48, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step3_grad_b2", label: "grad_b2 = Σ d_h2_mul — reduce_sum %62 at specs/sda.yaml:37:23 (graph.h2)", wgsl: WGSL_88, bindings: [{ buffer: 61, access: "read_write" }, { buffer: 62, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_d_h2_matmul", label: "d_h2_matmul = matmul(d_h2_mul, W2) — matmul %63 at specs/sda.yaml:37:18 (graph.h2)", wgsl: WGSL_89, bindings: [{ buffer: 63, access: "read_write" }, { buffer: 62, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "step3_d_h2_matmul", label: "d_h2_matmul = matmul(d_h2_mul, W2) — matmul %63 at specs/sda.yaml:37:18 (graph.h2)", wgsl: WGSL_89, bindings: [{ buffer: 63, access: "read_write" }, { buffer: 62, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1], flops: 2000000 },
     { name: "step3_d_h1_mul", label: "d_h1_mul = d_h2_matmul * (h1 * (1 - h1)) — mul %67 at specs/sda.yaml:36:7 (graph.h1)", wgsl: WGSL_90, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 47, access: "read" }], workgroups: [16, 1, 1] },
     { name: "step3_grad_b1", label: "grad_b1 = Σ d_h1_mul — reduce_sum %68 at specs/sda.yaml:36:22 (graph.h1)", wgsl: WGSL_91, bindings: [{ buffer: 63, access: "read_write" }, { buffer: 64, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_W1", label: "grad_W1 = matmul(x, d_h1_mul) — matmul %69 at specs/sda.yaml:36:17 (graph.h1)", wgsl: WGSL_92, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 64, access: "read" }], workgroups: [63, 49, 1] },
+    { name: "step3_grad_W1", label: "grad_W1 = matmul(x, d_h1_mul) — matmul %69 at specs/sda.yaml:36:17 (graph.h1)", wgsl: WGSL_92, bindings: [{ buffer: 65, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 64, access: "read" }], workgroups: [16, 13, 1], flops: 1568000 },
     { name: "step3_W1", label: "W1 = W1 - (0.1 * grad_W1) — sub %72 at specs/sda.yaml:75:16 (phases[3].optimizer)", wgsl: WGSL_93, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 65, access: "read" }], workgroups: [12250, 1, 1] },
     { name: "step3_b1", label: "b1 = b1 - (0.1 * grad_b1) — sub %75 at specs/sda.yaml:75:16 (phases[3].optimizer)", wgsl: WGSL_94, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 63, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_W2", label: "grad_W2 = matmul(h1, d_h2_mul) — matmul %64 at specs/sda.yaml:37:18 (graph.h2)", wgsl: WGSL_95, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 62, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step3_grad_W2", label: "grad_W2 = matmul(h1, d_h2_mul) — matmul %64 at specs/sda.yaml:37:18 (graph.h2)", wgsl: WGSL_95, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 62, access: "read" }], workgroups: [16, 16, 1], flops: 2000000 },
     { name: "step3_W2", label: "W2 = W2 - (0.1 * grad_W2) — sub %78 at specs/sda.yaml:75:16 (phases[3].optimizer)", wgsl: WGSL_96, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 66, access: "read" }], workgroups: [15625, 1, 1] },
     { name: "step3_b2", label: "b2 = b2 - (0.1 * grad_b2) — sub %80 at specs/sda.yaml:75:16 (phases[3].optimizer)", wgsl: WGSL_97, bindings: [{ buffer: 23, access: "read_write" }, { buffer: 61, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_W3", label: "grad_W3 = matmul(h2, d_h3_mul) — matmul %58 at specs/sda.yaml:38:18 (graph.h3)", wgsl: WGSL_98, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 60, access: "read" }], workgroups: [63, 63, 1] },
+    { name: "step3_grad_W3", label: "grad_W3 = matmul(h2, d_h3_mul) — matmul %58 at specs/sda.yaml:38:18 (graph.h3)", wgsl: WGSL_98, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 60, access: "read" }], workgroups: [16, 16, 1], flops: 2000000 },
     { name: "step3_W3", label: "W3 = W3 - (0.1 * grad_W3) — sub %82 at specs/sda.yaml:75:16 (phases[3].optimizer)", wgsl: WGSL_99, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 66, access: "read" }], workgroups: [15625, 1, 1] },
     { name: "step3_b3", label: "b3 = b3 - (0.1 * grad_b3) — sub %84 at specs/sda.yaml:75:16 (phases[3].optimizer)", wgsl: WGSL_100, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 46, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "step3_grad_W4", label: "grad_W4 = matmul(h3, d_p_y_given_x_add) — matmul %51 at specs/sda.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_101, bindings: [{ buffer: 67, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 50, access: "read" }], workgroups: [1, 63, 1] },
+    { name: "step3_grad_W4", label: "grad_W4 = matmul(h3, d_p_y_given_x_add) — matmul %51 at specs/sda.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_101, bindings: [{ buffer: 67, access: "read_write" }, { buffer: 49, access: "read" }, { buffer: 50, access: "read" }], workgroups: [1, 63, 1], flops: 20000 },
     { name: "step3_W4", label: "W4 = W4 - (0.1 * grad_W4) — sub %87 at specs/sda.yaml:75:16 (phases[3].optimizer)", wgsl: WGSL_102, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 67, access: "read" }], workgroups: [157, 1, 1] },
     { name: "step3_b4", label: "b4 = b4 - (0.1 * grad_b4) — sub %90 at specs/sda.yaml:75:16 (phases[3].optimizer)", wgsl: WGSL_103, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 55, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %10 at specs/sda.yaml:36:17 (graph.h1)", wgsl: WGSL_104, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "evaluate_h1_matmul", label: "h1_matmul = matmul(x, W1) — matmul %10 at specs/sda.yaml:36:17 (graph.h1)", wgsl: WGSL_104, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 5, access: "read" }], workgroups: [63, 1, 1], flops: 1568000 },
     { name: "evaluate_h1", label: "h1 = sigmoid(h1_matmul + b1) — sigmoid %13 at specs/sda.yaml:36:7 (graph.h1)", wgsl: WGSL_105, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 68, access: "read" }, { buffer: 7, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "evaluate_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %14 at specs/sda.yaml:37:18 (graph.h2)", wgsl: WGSL_106, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 69, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "evaluate_h2_matmul", label: "h2_matmul = matmul(h1, W2) — matmul %14 at specs/sda.yaml:37:18 (graph.h2)", wgsl: WGSL_106, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 69, access: "read" }, { buffer: 21, access: "read" }], workgroups: [63, 1, 1], flops: 2000000 },
     { name: "evaluate_h2", label: "h2 = sigmoid(h2_matmul + b2) — sigmoid %17 at specs/sda.yaml:37:7 (graph.h2)", wgsl: WGSL_107, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 68, access: "read" }, { buffer: 23, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "evaluate_h3_matmul", label: "h3_matmul = matmul(h2, W3) — matmul %18 at specs/sda.yaml:38:18 (graph.h3)", wgsl: WGSL_108, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 69, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1] },
+    { name: "evaluate_h3_matmul", label: "h3_matmul = matmul(h2, W3) — matmul %18 at specs/sda.yaml:38:18 (graph.h3)", wgsl: WGSL_108, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 69, access: "read" }, { buffer: 35, access: "read" }], workgroups: [63, 1, 1], flops: 2000000 },
     { name: "evaluate_h3", label: "h3 = sigmoid(h3_matmul + b3) — sigmoid %21 at specs/sda.yaml:38:7 (graph.h3)", wgsl: WGSL_109, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 68, access: "read" }, { buffer: 37, access: "read" }], workgroups: [16, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/sda.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_110, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 69, access: "read" }, { buffer: 51, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h3, W4) — matmul %22 at specs/sda.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_110, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 69, access: "read" }, { buffer: 51, access: "read" }], workgroups: [1, 1, 1], flops: 20000 },
     { name: "evaluate_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b4 — add %24 at specs/sda.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_111, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 70, access: "read" }, { buffer: 53, access: "read" }], workgroups: [1, 1, 1] },
     { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %25 at specs/sda.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_112, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }], workgroups: [1, 1, 1] },
     { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %29 at specs/sda.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_113, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 72, access: "read" }], workgroups: [1, 1, 1] },

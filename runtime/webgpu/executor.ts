@@ -49,8 +49,26 @@ export interface GpuModel extends CompiledModel {
   /** The current contents of plan buffer `index` (debugging, tests and
    * profiling: allocates a staging buffer per call; not for the hot path). */
   readBuffer(index: number): Promise<Float32Array | Int32Array | Uint32Array>;
+  /** Times each kernel of step program `stepFn` alone, for the bench's
+   * per-kernel-class figures (bench/measure.ts): `reps` dispatches of it in
+   * one pass and one submit, waited for, less an empty submit's time (one
+   * dispatch for a kernel that takes over 50 ms).
+   * Kernels in command order with their dispatches a step (a scan's steps
+   * all counted) and milliseconds a dispatch. Runs kernels out of order:
+   * the model's buffers hold garbage afterwards. */
+  profileStep(stepFn: number, reps: number): Promise<KernelTiming[]>;
   /** Releases the model's GPU buffers (not the device). */
   destroy(): void;
+}
+
+/** One kernel's time in `GpuModel.profileStep`. */
+export interface KernelTiming {
+  readonly name: string;
+  readonly label: string;
+  /** 2 × multiply-adds a dispatch, products and convolutions only. */
+  readonly flops?: number;
+  readonly dispatches: number;
+  readonly msPerDispatch: number;
 }
 
 
@@ -334,6 +352,42 @@ class GpuModelImpl implements GpuModel {
     } finally {
       this.busy = false;
     }
+  }
+
+  async profileStep(stepFn: number, reps: number): Promise<KernelTiming[]> {
+    const prog = this.steps[stepFn];
+    if (!prog) throw new GpuPlanError(`no step program ${stepFn} (the plan has ${this.steps.length})`);
+    const dev = this.device;
+    const counts = new Map<number, number>();
+    for (const c of prog.commands) if (c.kind === "dispatch") counts.set(c.kernel, (counts.get(c.kernel) ?? 0) + 1);
+    const submit = async (kernel: number | undefined, reps: number): Promise<number> => {
+      const enc = dev.createCommandEncoder({ label: "profile" });
+      const pass = enc.beginComputePass();
+      if (kernel !== undefined) {
+        const k = this.plan.kernels[kernel];
+        pass.setPipeline(this.pipelines[kernel]);
+        pass.setBindGroup(0, this.bindGroups[kernel]);
+        for (let r = 0; r < reps; r++) pass.dispatchWorkgroups(k.workgroups[0], k.workgroups[1], k.workgroups[2]);
+      }
+      pass.end();
+      const t0 = performance.now();
+      dev.queue.submit([enc.finish()]);
+      await dev.queue.onSubmittedWorkDone();
+      return performance.now() - t0;
+    };
+    // The fastest of three submits each, an empty pass's time taken off;
+    // a kernel slower than 50 ms a dispatch (llvmpipe's convolutions) is
+    // timed once, in a pass of one.
+    const best = async (kernel: number | undefined, n: number): Promise<number> => Math.min(await submit(kernel, n), await submit(kernel, n), await submit(kernel, n));
+    const out: KernelTiming[] = [];
+    for (const [kernel, dispatches] of counts) {
+      const k = this.plan.kernels[kernel];
+      const once = await submit(kernel, 1);
+      const n = once > 50 ? 1 : reps;
+      const ms = n === 1 && once > 50 ? once : Math.max(0, (await best(kernel, n)) - (await best(undefined, 1))) / n;
+      out.push({ name: k.name, label: k.label, ...(k.flops !== undefined ? { flops: k.flops } : {}), dispatches, msPerDispatch: ms });
+    }
+    return out;
   }
 
   async trainStep(stepFn: number, batch: Batch, step: number): Promise<number> {

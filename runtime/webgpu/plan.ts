@@ -43,6 +43,10 @@ export interface GpuKernelDesc {
   readonly wgsl: string;
   readonly bindings: readonly GpuBinding[];
   readonly workgroups: readonly [number, number, number];
+  /** Floating-point operations of one dispatch of a product or convolution
+   * (2 × its multiply-adds), for the bench's GFLOP/s (`npm run bench --
+   * --backend webgpu`); absent for other kernels. */
+  readonly flops?: number;
 }
 
 /** Runs a command only when the first element of a data input of the batch

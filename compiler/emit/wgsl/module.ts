@@ -65,7 +65,7 @@ export function unsupportedWebGpuModule(m: Omit<WebGpuModuleInput, "program">, w
 export function emitWebGpuModule(m: WebGpuModuleInput): { text: string; plan: GpuPlan } {
   const plan = renderWebGpu(m.program);
   const consts = plan.kernels.map((k, i) => `// Kernel ${i}: ${commentText(k.label)}\nconst WGSL_${i} = ${templateLiteral(k.wgsl)};`);
-  const kernels = plan.kernels.map((k, i) => `    { name: ${jsString(k.name)}, label: ${jsString(k.label)}, wgsl: WGSL_${i}, bindings: ${inline(k.bindings)}, workgroups: ${inline(k.workgroups)} },`);
+  const kernels = plan.kernels.map((k, i) => `    { name: ${jsString(k.name)}, label: ${jsString(k.label)}, wgsl: WGSL_${i}, bindings: ${inline(k.bindings)}, workgroups: ${inline(k.workgroups)}${k.flops !== undefined ? `, flops: ${k.flops}` : ""} },`);
   const body = [
     `import type { GpuPlan } from ${jsString(RUNTIME_MODULE)};`,
     "",

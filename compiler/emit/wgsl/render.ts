@@ -231,10 +231,12 @@ class GpuRenderer {
     };
     const name = this.name(k);
     const label = this.label(k);
-    if (em.kind === "tiled") return tiledModule(name, label, bind.list, (em.entry as (c: WgslKernelCtx<never>) => WgslEntry)(ctx));
+    const flops = productFlops(k.node, k.inTypes);
+    const counted = (d: GpuKernelDesc): GpuKernelDesc => (flops === undefined ? d : { ...d, flops });
+    if (em.kind === "tiled") return counted(tiledModule(name, label, bind.list, (em.entry as (c: WgslKernelCtx<never>) => WgslEntry)(ctx)));
     if (em.kind !== "kernel") throw new Error(`no WGSL kernel for ${k.node.op}`);
     const threads = em.threads ? (em.threads as (n: Node, t: WgslKernelCtx<never>["inTypes"]) => number)(k.node, k.inTypes) : Math.max(1, numel(k.node.shape));
-    return kernelModule(name, label, bind.list, threads, (em.body as (c: WgslKernelCtx<never>) => string)(ctx));
+    return counted(kernelModule(name, label, bind.list, threads, (em.body as (c: WgslKernelCtx<never>) => string)(ctx)));
   }
 
   /** The data input a counted scan's number of steps comes from: the host
@@ -319,4 +321,19 @@ function stridedIndex(st: readonly number[], shape: readonly number[], i: string
     terms.push(st[k] === 1 ? coord : `${coord} * ${st[k]}u`);
   });
   return terms.length ? terms.join(" + ") : "0u";
+}
+
+/** 2 × the multiply-adds of a product or a convolution (each output sums
+ * k, or C·kh·kw, products); undefined for other ops. */
+function productFlops(node: Node, inTypes: readonly { readonly shape: readonly number[] }[]): number | undefined {
+  if (node.op === "matmul") {
+    const a = inTypes[0]!.shape;
+    const k = (node.attrs as { transA: boolean }).transA ? a[0]! : a[1]!;
+    return 2 * numel(node.shape) * k;
+  }
+  if (node.op === "conv2d") {
+    const [, C, kh, kw] = inTypes[1]!.shape as [number, number, number, number];
+    return 2 * numel(node.shape) * C * kh * kw;
+  }
+  return undefined;
 }
