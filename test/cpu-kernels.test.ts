@@ -10,7 +10,7 @@
 import { describe, expect, it } from "vitest";
 import { runtimeKernelFiles } from "../compiler/emit/wasm/assemble.ts";
 import { kernelArgNames, kernelCall, type KernelName } from "../compiler/emit/wasm/calls.ts";
-import { splitsProduct } from "../compiler/emit/wasm/split-rule.ts";
+import { splitsProduct, twoThreadsPay } from "../compiler/emit/wasm/split-rule.ts";
 import { Builder } from "../compiler/ir/builder.ts";
 import { fromArray } from "../compiler/ir/tensor.ts";
 import { cpuThreads, createArena, createKernels, type KernelExports, type Kernels } from "../runtime/cpu/kernels.ts";
@@ -98,7 +98,8 @@ describe("how many threads", () => {
 
 describe("two threads", () => {
   // Bitwise equality keeps checkpoints resuming identically whatever the
-  // thread count; shapes chosen to split by rows (64 rows) and by columns (5).
+  // thread count; shapes chosen to split by rows (64 rows; 10 rows of 12
+  // columns) and by columns (5 and 20 rows).
   const singleMem = createArena(8 << 20, 1);
   const single = createKernels(singleMem);
   const sharedMem = createArena(8 << 20, 2);
@@ -115,7 +116,7 @@ describe("two threads", () => {
     return f.slice(C / 4, C / 4 + m * n);
   };
   for (const t of ["nn", "tn", "nt"] as const) {
-    for (const [m, n, k] of [[64, 40, 300], [5, 200, 400]] as const) {
+    for (const [m, n, k] of [[64, 40, 300], [5, 200, 400], [20, 50, 300], [10, 12, 300]] as const) {
       it(`gemm_${t} ${m}×${n}×${k} split equals one thread bitwise`, () => {
         expect(sharedMem.buffer).toBeInstanceOf(SharedArrayBuffer);
         expect(run(two, sharedMem.buffer, t, m, n, k)).toEqual(run(single, singleMem.buffer, t, m, n, k));
@@ -339,6 +340,19 @@ describe("which products split (decided at compile time)", () => {
     const lstm = readFileSync("generated/lstm/model.ts", "utf8");
     expect(lstm).not.toMatch(/split: true/);
     expect(lstm).not.toContain("cpuThreads");
+    // The dA's products split, but not enough work shares its tied W.
+    const da = readFileSync("generated/da/model.ts", "utf8");
+    expect(da).toMatch(/split: true/);
+    expect(da).not.toContain("cpuThreads");
+    expect(readFileSync("generated/rbm/model.ts", "utf8")).toContain("cpuThreads(true)");
+  });
+  it("two threads pay when the helper's half of the work outweighs moving its half of the parameters", () => {
+    // The dA: three 20×500×784 products on a W of 392,000 floats; the RBM: thirty-two.
+    expect(twoThreadsPay({ madds: 3 * 20 * 500 * 784, paramFloats: 392_000, imageSplits: false })).toBe(false);
+    expect(twoThreadsPay({ madds: 32 * 20 * 500 * 784, paramFloats: 392_000, imageSplits: false })).toBe(true);
+    expect(twoThreadsPay({ madds: 2 * 600 * 10 * 784, paramFloats: 7_840, imageSplits: false })).toBe(true);
+    expect(twoThreadsPay({ madds: 0, paramFloats: 0, imageSplits: true })).toBe(true);
+    expect(twoThreadsPay({ madds: 0, paramFloats: 0, imageSplits: false })).toBe(false);
   });
 });
 

@@ -31,7 +31,7 @@ export function oursPeer(backend: string): Peer {
   const describe = (device: string | undefined): string => {
     const threads = process.env.DLT_THREADS;
     return backend === "cpu"
-      ? `ours: generated/<model>/model.ts (TypeScript + WebAssembly SIMD kernels), ${threads ? `DLT_THREADS=${threads}` : "DLT_THREADS unset (two threads for a model whose generated calls split work: logreg, lenet, da, dnn, rbm; one for the others)"}`
+      ? `ours: generated/<model>/model.ts (TypeScript + WebAssembly SIMD kernels), ${threads ? `DLT_THREADS=${threads}` : "DLT_THREADS unset (two threads where the compiler found they pay: logreg, lenet, dnn, rbm; one for the others)"}`
       : `ours-${backend}: generated/<model>/webgpu.ts on ${device ?? "?"}`;
   };
   /** An MNIST model's trainer on minibatches {x, y}: keyed by the model's

@@ -144,10 +144,13 @@ export function twoThreadKernels(single: Kernels, module: WebAssembly.Module, me
     const run = single[NAMES[index]!];
     const { a, b, c, m, n, k, lda, ldb, ldc, alpha } = p;
     const acc = p.accumulate ? 1 : 0;
-    // The helper takes the second half: rows of C (kept in whole 4-row
-    // tiles) or, with fewer than 8 rows, columns (whole 8-column tiles).
+    // The helper takes the second half: columns of C (whole 8-column tiles)
+    // when C has few rows, so that each thread reads half of B, the large
+    // operand of a minibatch's product (a batch of 20 split by rows gave
+    // 12 and 8 rows, both threads streaming all of B); else rows (whole
+    // 4-row tiles).
     let a2 = a, b2 = b, c2 = c, m1 = m, n1 = n, m2 = m, n2 = n;
-    if (m >= 8) {
+    if (m >= 64 || (n < 16 && m >= 8)) {
       m1 = Math.ceil(m / 8) * 4;
       m2 = m - m1;
       a2 = a + (p.transA ? m1 : m1 * lda) * 4;

@@ -16,6 +16,7 @@ import { RUNTIME_MODULE } from "../runtime-module.ts";
 import { Arena } from "./arena.ts";
 import { tsLiteral } from "./literals.ts";
 import { FunctionRenderer, type RenderedFunction } from "./render.ts";
+import { twoThreadsPay } from "../wasm/split-rule.ts";
 import { classDecl, functionDecl, interfaceDecl, type MethodDecl, type PropertyDecl, sourceFile } from "./source.ts";
 
 export interface ModuleInput {
@@ -168,11 +169,11 @@ export function emitModule(m: ModuleInput): EmittedModule {
   }
   const usesKernels = [...rendered.values()].some((r) => r.body.some((l) => /\bthis\.k\./.test(l)));
   const usesRng = [...rendered.values()].some((r) => r.body.some((l) => /\brng\./.test(l)));
-  // Work two threads share: products the compiler marked `split`
-  // (compiler/emit/wasm/split-rule.ts) and convolutions split by images. A
-  // model with any asks for two threads unless DLT_THREADS says otherwise
-  // (runtime/cpu/kernels.ts cpuThreads); one with none never starts the helper.
-  const splits = [...rendered.values()].some((r) => r.body.some((l) => /\bthis\.k\.(convBlock|fullConv)\(/.test(l) || /\bthis\.k\.gemm\(\{[^}]*\bsplit: true\b/.test(l)));
+  // Two threads when a training step's shared work pays for them
+  // (compiler/emit/wasm/split-rule.ts twoThreadsPay): the model asks for
+  // them unless DLT_THREADS says otherwise (runtime/cpu/kernels.ts
+  // cpuThreads); any other never starts the helper.
+  const splits = [...rendered.entries()].some(([fn, r]) => fn.kind === "step" && twoThreadsPay(r.split));
   // One import of the runtime, by package name (see ../runtime-module.ts).
   const runtimeNames = [
     ...["Batch", "CompiledModel", "ModelDescription", ...(usesKernels ? ["Kernels"] : [])].map((n) => ({ n, type: true })),

@@ -18,6 +18,7 @@ import { specComment } from "../comments.ts";
 import { kernelFormula } from "../../lower/print.ts";
 import { toWasmTree } from "./wasm-tree.ts";
 import { kernelCall } from "../wasm/calls.ts";
+import type { SplitWork } from "../wasm/split-rule.ts";
 
 export interface RenderedFunction {
   readonly body: string[];
@@ -25,6 +26,8 @@ export interface RenderedFunction {
   readonly used: ReadonlySet<BufferId>;
   /** Computed buffers in execution order, labelled with op and spec line. */
   readonly probes: readonly (readonly [string, BufferId])[];
+  /** What a helper thread would share of one call (split-rule.ts). */
+  readonly split: SplitWork;
 }
 
 export class FunctionRenderer {
@@ -33,6 +36,13 @@ export class FunctionRenderer {
   private readonly probes: (readonly [string, BufferId])[] = [];
   private counter = 0;
   private readonly wasmNames = new Set<string>();
+  /** Multiply-adds of products marked split, scans' steps multiplied in. */
+  private splitMadds = 0;
+  /** Parameters those products read or write, by buffer. */
+  private readonly splitParams = new Map<BufferId, number>();
+  private imageSplits = false;
+  /** Steps of the scans being rendered, multiplied (their static lengths). */
+  private trips = 1;
 
   constructor(
     private readonly p: Program,
@@ -45,7 +55,19 @@ export class FunctionRenderer {
 
   render(): RenderedFunction {
     this.block(this.fn.block, "0", true);
-    return { body: this.lines, used: this.used, probes: this.probes };
+    const split = { madds: this.splitMadds, paramFloats: [...this.splitParams.values()].reduce((a, b) => a + b, 0), imageSplits: this.imageSplits };
+    return { body: this.lines, used: this.used, probes: this.probes, split };
+  }
+
+  /** Tallies an emitted kernel call's share for the helper thread: a
+   * product marked `split` (its multiply-adds, and the parameters among
+   * `bufs`), or a convolution split by images. */
+  private tallySplit(text: string, node: Node, bufs: readonly BufferId[]): void {
+    if (/\bthis\.k\.(convBlock|fullConv)\(/.test(text)) this.imageSplits = true;
+    if (node.op !== "matmul" || !/\bsplit: true\b/.test(text)) return;
+    const m = /\bm: (\d+), n: (\d+), k: (\d+),/.exec(text);
+    if (m) this.splitMadds += Number(m[1]) * Number(m[2]) * Number(m[3]) * this.trips;
+    for (const b of bufs) if (this.p.buffers[b]!.role === "param") this.splitParams.set(b, this.p.buffers[b]!.size);
   }
 
   /** The local naming buffer `b` in this method. */
@@ -262,7 +284,9 @@ export class FunctionRenderer {
       addr: (b) => byExpr.get(b)!,
       kernels: "this.k",
     };
-    this.lines.push(`{`, foldOneTrip((em.emit as (k: KernelCtx<never>) => string)(k)), `}`);
+    const text = (em.emit as (k: KernelCtx<never>) => string)(k);
+    this.tallySplit(text, node, [outB, ...ins]);
+    this.lines.push(`{`, foldOneTrip(text), `}`);
   }
 
   /** `W ← W − c·Σ ±Pᵢ`: the rest of the update in W's loop (products read
@@ -281,6 +305,7 @@ export class FunctionRenderer {
       };
       const call = gemmCall(kernel.node as Node<"matmul">, kernel.inTypes, { A: name(kernel.ins[0]!), B: name(kernel.ins[1]!), out: name(k.out), addr: (x) => offsets.get(x), kernels: "this.k" }, { accumulate: true, alpha, sparseA: kernel.dataInputs[0] === true });
       if (call === undefined) throw new Error(`fused update of ${this.p.buffers[k.out]!.name}: product has no WebAssembly kernel`);
+      this.tallySplit(call, kernel.node, [k.out, ...kernel.ins]);
       this.lines.push(call);
     }
   }
@@ -311,7 +336,9 @@ export class FunctionRenderer {
       if (h != null) this.lines.push(`${this.ref(h)}.set(${this.ref(c)}, ${t} * ${size(c)});`);
     });
     s.seqs.forEach((x, q) => this.lines.push(`${this.ref(x)}.set(${this.ref(s.seqSources[q]!)}.subarray(${t} * ${size(x)}, (${t} + 1) * ${size(x)}));`));
+    this.trips *= s.length;
     this.block(s.body, t, false);
+    this.trips /= s.length;
     for (let m = 0; m < s.nStepOut; m++) {
       const o = s.bodyOuts[nCarry + m]!;
       const e = s.elems[nCarry + m];

@@ -1,8 +1,8 @@
 // Which matrix products a model shares with the CPU runtime's helper thread
 // (runtime/cpu/threads.ts), decided here at compile time from the product's
-// static shape and written into its call (`split: true`). A model whose
-// calls split nothing, and has no convolution split by images, runs on one
-// thread (compiler/emit/ts/module.ts): it never starts the helper.
+// static shape and written into its call (`split: true`), and whether a
+// model runs two threads at all (`twoThreadsPay`, asked by
+// compiler/emit/ts/module.ts): one that does not never starts the helper.
 //
 // Measured on the 2-core build machine (docs/performance.md, "Threads"):
 // - A wake-up of the helper and the handshake cost microseconds even while
@@ -25,10 +25,40 @@ export const MIN_SPLIT_WORK = 1 << 21;
 export const MIN_SPLIT_DEPTH = 192;
 
 /** Whether the runtime may share this product with its helper thread (when
- * the model runs two). The runtime halves C by rows in whole 4-row tiles
- * from 8 rows up, else by columns in whole 8-column tiles: below 8 rows
- * there must be at least 16 columns. */
+ * the model runs two). The runtime halves C by columns in whole 8-column
+ * tiles when it has under 64 rows and at least 16 columns, else by rows in
+ * whole 4-row tiles: it needs 16 columns or 8 rows. */
 export function splitsProduct(m: number, n: number, k: number, skipZerosA: boolean): boolean {
   if (skipZerosA || k < MIN_SPLIT_DEPTH || m * n * k < MIN_SPLIT_WORK) return false;
   return m >= 8 || n >= 16;
+}
+
+/** What one training step would share with the helper thread (tallied by
+ * compiler/emit/ts/render.ts as it renders the step). */
+export interface SplitWork {
+  /** Multiply-adds of the products marked split, a scan's steps counted. */
+  readonly madds: number;
+  /** Floats of the parameters those products read or write. */
+  readonly paramFloats: number;
+  /** Convolutions split by images (convBlock, fullConv). */
+  readonly imageSplits: boolean;
+}
+
+/** Multiply-adds a thread does a nanosecond in these kernels (~40 GFLOP/s). */
+const MADDS_PER_NS = 20;
+
+/** Nanoseconds to move a float written by one core into the other's cache. */
+const NS_PER_MOVED_FLOAT = 4;
+
+/** Whether two threads pay for a step: convolutions split by images always
+ * did (LeNet +19-25 %); otherwise the half of the split products' work the
+ * helper takes must outweigh moving the helper's half of the parameters
+ * those products read, which the main thread rewrites every step (the SGD
+ * update runs on it), into the helper's cache. The dA, whose tied W
+ * (392,000 floats) three split products read once each, ran 16 % slower on
+ * two threads; the RBM, whose PCD-15 chain reads W thirty times a step,
+ * ran 20 % faster; logistic regression's W is 7,840 floats. */
+export function twoThreadsPay(w: SplitWork): boolean {
+  if (w.imageSplits) return true;
+  return w.madds / 2 / MADDS_PER_NS > (w.paramFloats / 2) * NS_PER_MOVED_FLOAT;
 }
