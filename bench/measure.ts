@@ -285,7 +285,7 @@ export async function measure(req: MeasureRequest, emit: (e: MeasureEvent) => vo
   } else if (isExtra(req.model)) {
     const { model, batches } = await extraInputs(req.model);
     if (!peer.prepareExtra) throw new Error(`${peer.name} does not implement ${req.model}`);
-    const what = req.model === "da" ? "corrupts the pixels" : req.model === "dnn" ? "drops the units" : "samples its persistent chain (PCD-15) with the uniforms";
+    const what = { da: "corrupts the pixels", dnn: "drops the units", newmu_convnet: "drops the units", rbm: "samples its persistent chain (PCD-15) with the uniforms", dbn: "samples the first RBM's CD-1 chain with the uniforms" }[req.model];
     emit({ kind: "note", text: `${req.model}: every implementation ${what} our trainer does at that step (the uniforms it draws, bench/peers/mnist-extra.ts)` });
     tp = performance.now();
     run = await peer.prepareExtra(model, batches);

@@ -23,7 +23,7 @@
 //   npm run bench -- --backend cpu,webgpu --peers ours   # our WebGPU program too (llvmpipe without a GPU)
 //   npm run bench -- --models lenet --peers ours,tfjs-cpu --limit 600   # let a very slow peer finish
 //
-// Options: --models (logreg,mlp,lenet,da,dnn,rbm,rnnslu,lstm,rnnrbm), --peers (ours,torch,tfjs-wasm,
+// Options: --models (logreg,mlp,lenet,da,dnn,rbm,dbn,newmu_convnet,rnnslu,lstm,rnnrbm), --peers (ours,torch,tfjs-wasm,
 // tfjs-cpu,jax; also jax-eager), --backend (ours' backends: cpu, webgpu),
 // --repeats (5), --steps (steps per repeat; default: enough for --seconds,
 // 1 s; for rnnslu, lstm and rnnrbm rounded up to whole passes over their inputs), --limit
@@ -213,8 +213,10 @@ async function main(): Promise<void> {
           ? "minibatch cost of the first three steps (same start, same batches, same dropout masks)"
           : model === "rnnrbm"
             ? "monitor (the reported figure) of the first three steps (same start, same pieces, same Gibbs uniforms)"
-            : model === "da" || model === "dnn"
+            : model === "da" || model === "dnn" || model === "newmu_convnet"
               ? "minibatch cost of the first two steps (same start, same batches, same random draws)"
+              : model === "dbn"
+                ? "reconstruction cross-entropy (the reported figure) of the first two steps of the first RBM's CD-1 (same start, same batches, same Gibbs uniforms)"
               : model === "rbm"
                 ? "pseudo-likelihood (the reported figure) of the first two steps (same start, same batches, same Gibbs uniforms)"
               : "minibatch cost of the first two steps (same start, same batches)";

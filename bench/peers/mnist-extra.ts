@@ -21,6 +21,15 @@
 //     the step reports the pseudo-likelihood of x with bit (step mod 784)
 //     flipped (rbm.py's get_pseudo_likelihood_cost), FE(v) = −v·vbias −
 //     Σ softplus(vW + hbias), from the parameters before the update.
+//   dbn (its first phase, the first RBM's CD-1: batch 10, SGD lr 0.01):
+//     h = σ(xW1 + b1);  v = [U₁ < h]W1ᵀ + vb1;  e = [U₂ < σ(v)] (held constant)
+//     cost = mean FE(x) − mean FE(e); the step reports the reconstruction
+//     cross-entropy mean Σ (x·softplus(−v) + (1 − x)·softplus(v))
+//   newmu_convnet (batch 128, Newmu's RMSprop ρ 0.9 ε 1e-6 lr 0.001):
+//     l1 = drop₀.₂(pool(relu(conv_full(x, w))));  l2 = drop₀.₂(pool(relu(conv(l1, w2))))
+//     l3 = drop₀.₂(flat(pool(relu(conv(l2, w3)))));  l4 = drop₀.₅(relu(l3 w4))
+//     cost = mean −log softmax(l4 w_o)[y]; pool: 2×2 max, a partial last
+//     window kept (ceil); dropₚ(a) = a·[U < 1 − p]/(1 − p); true convolutions
 // Uᵢ: uniform(seed, salt i, step, iteration, element), as the generated
 // code draws them (the salts number the spec's random ops in graph order;
 // the iteration is the Gibbs step, 0 outside a scan).
@@ -28,7 +37,7 @@ import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import * as rng from "../../runtime/rng/philox.ts";
 
-export const EXTRA_MODELS = ["da", "dnn", "rbm"] as const;
+export const EXTRA_MODELS = ["da", "dnn", "rbm", "dbn", "newmu_convnet"] as const;
 export type ExtraModelName = (typeof EXTRA_MODELS)[number];
 
 /** One random op of a step: its salt, size, the scan iterations it is
@@ -70,7 +79,7 @@ interface SpecFile {
   data: { batch_size: number };
   graph: Record<string, string>;
   losses: Record<string, Record<string, { probs?: string; targets?: string; labels?: string; weight?: number; params?: string[] }>>;
-  phases: { loss: string; optimizer: { sgd?: { lr: number }; adadelta?: { rho: number; eps: number } } }[];
+  phases: { loss: string; optimizer: { sgd?: { lr: number }; adadelta?: { rho: number; eps: number }; rmsprop?: { lr: number; rho: number; eps: number } } }[];
 }
 
 const squash = (s: string): string => s.replace(/\s+/g, "");
@@ -78,10 +87,11 @@ const squash = (s: string): string => s.replace(/\s+/g, "");
 /** Reads specs/<name>.yaml and checks that it is the model the peers
  * implement (a changed spec must fail loudly here, not be benchmarked as
  * something else). */
-export function extraSpec(name: ExtraModelName, specPath = `specs/${name}.yaml`): Omit<ExtraModel, "params"> {
+export function extraSpec(name: ExtraModelName, specPath = `specs/${name.replace(/_/g, "-")}.yaml`): Omit<ExtraModel, "params"> {
   const spec = parse(readFileSync(specPath, "utf8")) as SpecFile;
   const fail = (what: string): never => {
-    throw new Error(`${specPath}: ${what}; bench/peers implement ${name === "da" ? "dA.py's denoising autoencoder" : "dnn.py's dropout net"} (update bench/peers/mnist-extra.ts and the peers with the spec)`);
+    const model = { da: "dA.py's denoising autoencoder", dnn: "dnn.py's dropout net", rbm: "rbm.py's RBM", dbn: "DBN.py's first RBM", newmu_convnet: "5_convolutional_net.py" }[name];
+    throw new Error(`${specPath}: ${what}; bench/peers implement ${model} (update bench/peers/mnist-extra.ts and the peers with the spec)`);
   };
   const phase = spec.phases[0]!;
   const terms = spec.losses[phase.loss] ?? fail("no loss");
@@ -109,6 +119,33 @@ export function extraSpec(name: ExtraModelName, specPath = `specs/${name}.yaml`)
     const lr = phase.optimizer.sgd?.lr ?? fail("the optimizer is not SGD");
     const B = spec.data.batch_size;
     return { name, batchSize: B, classes: 0, lr, rho: 0, eps: 0, l2: 0, draws: [{ salt: 1, size: B * 784, iters: chain!.length }, { salt: 2, size: B * 500, iters: chain!.length }] };
+  }
+  if (name === "dbn") {
+    want("h1", "sigmoid(x@W1+b1)");
+    want("v1_pre", "bernoulli(h1)@W1.T+vb1");
+    want("v1_mean", "sigmoid(v1_pre)");
+    want("end1", "stop_gradient(bernoulli(v1_mean))");
+    want("cd1", "mean(-sum(x*vb1,1)-sum(softplus(x@W1+b1),1))-mean(-sum(end1*vb1,1)-sum(softplus(end1@W1+b1),1))");
+    want("recon1", "mean(sum(x*softplus(-v1_pre)+(1-x)*softplus(v1_pre),1))");
+    if (squash((terms as unknown as { expr?: { value: string } }).expr?.value ?? "") !== "cd1") fail("the first phase's loss is not cd1");
+    const lr = phase.optimizer.sgd?.lr ?? fail("the optimizer is not SGD");
+    const B = spec.data.batch_size;
+    return { name, batchSize: B, classes: 0, lr, rho: 0, eps: 0, l2: 0, draws: [{ salt: 1, size: B * 1000, iters: 1 }, { salt: 2, size: B * 784, iters: 1 }] };
+  }
+  if (name === "newmu_convnet") {
+    want("img", "reshape(x,-1,1,28,28)");
+    want("l1", "dropout(max_pool_ceil(relu(conv2d_full(img,w)),2,2),0.2)");
+    want("l2", "dropout(max_pool_ceil(relu(conv2d(l1,w2)),2,2),0.2)");
+    want("l3", "dropout(flatten(max_pool_ceil(relu(conv2d(l2,w3)),2,2)),0.2)");
+    want("l4", "dropout(relu(l3@w4),0.5)");
+    want("p_y_given_x", "softmax(l4@w_o)");
+    if (terms.nll?.probs !== "p_y_given_x" || terms.nll.weight !== undefined || Object.keys(terms).length !== 1) fail("the loss is not the mean NLL");
+    const rms = phase.optimizer.rmsprop ?? fail("the optimizer is not RMSprop");
+    const B = spec.data.batch_size;
+    return {
+      name, batchSize: B, classes: 10, lr: rms.lr, rho: rms.rho, eps: rms.eps, l2: 0,
+      draws: [{ salt: 1, size: B * 32 * 15 * 15, iters: 1, keep: 0.8 }, { salt: 2, size: B * 64 * 7 * 7, iters: 1, keep: 0.8 }, { salt: 3, size: B * 1152, iters: 1, keep: 0.8 }, { salt: 4, size: B * 625, iters: 1, keep: 0.5 }],
+    };
   }
   want("h1", "dropout(relu(dropout(x,0.2)@W1+b1),0.5)");
   want("h2", "dropout(relu(h1@W2+b2),0.5)");
@@ -147,7 +184,8 @@ export function checkGeneratedDraws(source: string, m: Pick<ExtraModel, "name" |
 }
 
 /** Distinct minibatches a measurement cycles through: the RBM's 15 Gibbs
- * steps draw 385,200 uniforms a minibatch, so fewer are pre-drawn. */
+ * steps draw 385,200 uniforms a minibatch and newmu_convnet's dropouts
+ * 1,550,464, so fewer are pre-drawn. */
 export function distinctBatches(name: ExtraModelName, fallback: number): number {
-  return name === "rbm" ? Math.min(fallback, 20) : fallback;
+  return name === "rbm" || name === "newmu_convnet" ? Math.min(fallback, name === "rbm" ? 20 : 8) : fallback;
 }

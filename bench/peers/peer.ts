@@ -12,13 +12,14 @@ import type { RnnModel, Sentence } from "./rnn.ts";
 import type { RbmPiece, RnnRbmModel } from "./rnnrbm.ts";
 import type { ExtraBatch, ExtraModel, ExtraModelName } from "./mnist-extra.ts";
 
-export const BENCH_MODELS = ["logreg", "mlp", "lenet", "da", "dnn", "rbm", "rnnslu", "lstm", "rnnrbm"] as const;
+export const BENCH_MODELS = ["logreg", "mlp", "lenet", "da", "dnn", "rbm", "dbn", "newmu_convnet", "rnnslu", "lstm", "rnnrbm"] as const;
 export type BenchModelName = (typeof BENCH_MODELS)[number];
 /** The MNIST models, trained on minibatches {x, y} through `Peer.prepare`;
  * rnnslu (one sentence a step) goes through `Peer.prepareRnn` (rnn.ts),
  * lstm (minibatches of sentences) through `Peer.prepareLstm` (lstm.ts),
  * rnnrbm (one piece of music a step) through `Peer.prepareRnnRbm` (rnnrbm.ts),
- * da, dnn and rbm (random ops in the step) through `Peer.prepareExtra` (mnist-extra.ts). */
+ * da, dnn, rbm, dbn and newmu_convnet (random ops in the step) through
+ * `Peer.prepareExtra` (mnist-extra.ts). */
 export type MnistModelName = Exclude<BenchModelName, "rnnslu" | "lstm" | "rnnrbm" | ExtraModelName>;
 
 /** One minibatch: x is [batch, 784] row-major pixels in [0, 1], y the labels. */
@@ -112,7 +113,7 @@ export function specHyperparameters(name: MnistModelName, specPath = `specs/${na
 
 /** Minibatch size of specs/<name>.yaml (1 for rnnslu: a sentence a step;
  * 16 sentences for lstm). */
-export function specBatchSize(name: BenchModelName, specPath = `specs/${name}.yaml`): number {
+export function specBatchSize(name: BenchModelName, specPath = `specs/${name.replace(/_/g, "-")}.yaml`): number {
   return (parse(readFileSync(specPath, "utf8")) as { data: { batch_size: number } }).data.batch_size;
 }
 

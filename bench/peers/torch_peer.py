@@ -222,8 +222,8 @@ def rnnrbm_runner(model, t):
 
 
 def extra_runner(model, t):
-    """da and dnn (bench/peers/mnist-extra.ts): the random ops applied with
-    the uniforms our trainer draws at that step."""
+    """da, dnn, rbm, dbn and newmu_convnet (bench/peers/mnist-extra.ts): the
+    random ops applied with the uniforms our trainer draws at that step."""
     name, n = model["name"], model["batches"]
     p = {k[len("param/"):]: v.clone().requires_grad_(True) for k, v in t.items() if k.startswith("param/")}
     salts = [d["salt"] for d in model["draws"]]
@@ -231,7 +231,7 @@ def extra_runner(model, t):
     B = model["batchSize"]
     batches = []
     for i in range(n):
-        if name == "rbm":  # the uniforms themselves, [15, B, units]: the probabilities are computed
+        if name in ("rbm", "dbn"):  # the uniforms themselves, [iters, B, units]: the probabilities are computed
             masks = [t[f"u/{i}/{s}"].reshape(-1, B, d["size"] // B) for s, d in zip(salts, model["draws"])]
         else:  # [U < keep] as 0/1 floats, the mask shaped as what it multiplies
             masks = [(t[f"u/{i}/{s}"] < k).float().reshape(B, -1) for s, k in zip(salts, keeps)]
@@ -263,6 +263,58 @@ def extra_runner(model, t):
             return free_energy(x).mean() - free_energy(v).mean()
 
         how = "rbm: PCD-15 under torch.no_grad with our trainer's uniforms, torch.optim.SGD(foreach=True); the step returns the pseudo-likelihood"
+    elif name == "dbn":
+        W, hb, vb = p["W1"], p["b1"], p["vb1"]
+        opt = torch.optim.SGD([W, hb, vb], lr=model["lr"], foreach=True)
+
+        def free_energy(v):
+            return -(v * vb).sum(1) - F.softplus(v @ W + hb).sum(1)
+
+        def cost_of(x, _y, masks):
+            with torch.no_grad():  # CD-1 on constants (DBN.py's RBM, stop_gradient)
+                h = torch.sigmoid(x @ W + hb)
+                v = (masks[0][0] < h).float() @ W.t() + vb
+                end = (masks[1][0] < torch.sigmoid(v)).float()
+                cost_of.report = (x * F.softplus(-v) + (1 - x) * F.softplus(v)).sum(1).mean().item()
+            return free_energy(x).mean() - free_energy(end).mean()
+
+        how = "dbn: the first RBM's CD-1 under torch.no_grad with our trainer's uniforms, torch.optim.SGD(foreach=True); the step returns the reconstruction cross-entropy"
+    elif name == "newmu_convnet":
+        for k in ("w", "w2", "w3"):
+            p[k] = flip(p[k].detach()).requires_grad_(True)
+        params = list(p.values())
+        w, w2, w3, w4, wo = (p[k] for k in ["w", "w2", "w3", "w4", "w_o"])
+        lr, rho, eps = model["lr"], model["rho"], model["eps"]
+        accs = [torch.zeros_like(q) for q in params]
+
+        class Rmsprop:
+            """Newmu's RMSprop (acc ← ρ·acc + (1−ρ)·g², p ← p − lr·g/√(acc + ε)):
+            torch.optim.RMSprop adds ε outside the square root."""
+
+            def zero_grad(self, set_to_none=True):
+                for q in params:
+                    q.grad = None
+
+            def step(self):
+                with torch.no_grad():
+                    grads = [q.grad for q in params]
+                    torch._foreach_mul_(accs, rho)
+                    torch._foreach_addcmul_(accs, grads, grads, value=1 - rho)
+                    denom = torch._foreach_add(accs, eps)
+                    torch._foreach_sqrt_(denom)
+                    torch._foreach_addcdiv_(params, grads, denom, value=-lr)
+
+        opt = Rmsprop()
+
+        def cost_of(x, y, masks):
+            img = x.reshape(B, 1, 28, 28)
+            l1 = F.max_pool2d(F.relu(F.conv2d(img, w, padding=2)), 2, ceil_mode=True) * masks[0].reshape(B, 32, 15, 15) / keeps[0]
+            l2 = F.max_pool2d(F.relu(F.conv2d(l1, w2)), 2, ceil_mode=True) * masks[1].reshape(B, 64, 7, 7) / keeps[1]
+            l3 = F.max_pool2d(F.relu(F.conv2d(l2, w3)), 2, ceil_mode=True).reshape(B, 1152) * masks[2] / keeps[2]
+            l4 = F.relu(l3 @ w4) * masks[3] / keeps[3]
+            return F.cross_entropy(l4 @ wo, y)
+
+        how = "newmu_convnet: F.conv2d (the full convolution as padding 2, filters flipped), F.max_pool2d(ceil_mode=True), dropout by the handed masks, Newmu's RMSprop with torch._foreach ops"
     elif name == "da":
         W, b, bp = p["W"], p["b"], p["b_prime"]
         opt = torch.optim.SGD(params, lr=model["lr"], foreach=True)
@@ -291,7 +343,7 @@ def extra_runner(model, t):
         k[0] += 1
         cost = cost_of(x, y, masks)
         update(opt, cost)
-        return cost_of.report if name == "rbm" else cost.item()
+        return cost_of.report if name in ("rbm", "dbn") else cost.item()
 
     return step, 1, how
 
