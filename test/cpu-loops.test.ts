@@ -141,6 +141,35 @@ describe("wasm loops", () => {
     expect(f[O / 4 + xs.length]).toBe(99);
   });
 
+  it.each(["lt", "gt", "ne"] as const)("select(compare %s, a, b) and select(f32, a, b) choose as TypeScript does: NaN, ±0, Infinity in the branches, ragged tail", (cmp) => {
+    const mem = new WebAssembly.Memory({ initial: 4 });
+    const f = new Float32Array(mem.buffer);
+    const X = 64, Y = 1024, A = 2048, B = 3072, O = 4096;
+    const xs = [0.5, NaN, 0, -0, 1, 0.25, 3, -2, NaN, 0.75, 1e-30];
+    const ys = [0.5, 0.1, -0, 0, 2, NaN, 1, -3, NaN, 0.5, 0];
+    const as = [1, 2, NaN, -0, Infinity, 6, 7, 8, 9, -Infinity, 11];
+    const bs = [-1, NaN, -3, 0, -5, -Infinity, -7, -8, -9, -10, -0];
+    f.set(xs, X / 4); f.set(ys, Y / 4); f.set(as, A / 4); f.set(bs, B / 4);
+    const node = (op: string, dtype: string, attrs: object) => ({ op, dtype, attrs, inputs: [], shape: [xs.length] }) as never;
+    const read = (buffer: number) => ({ kind: "read" as const, buffer, strides: [1] });
+    const program = { buffers: [{ dtype: "f32" }, { dtype: "f32" }, { dtype: "f32" }, { dtype: "f32" }] } as never;
+    const addr = (b: number) => [X, Y, A, B][b];
+    const js = { lt: (a: number, b: number) => a < b, gt: (a: number, b: number) => a > b, ne: (a: number, b: number) => a !== b }[cmp];
+    const cases: [unknown, (i: number) => boolean][] = [
+      [{ kind: "op" as const, node: node("compare", "bool", { cmp }), args: [read(0), read(1)] }, (i) => js(Math.fround(xs[i]!), Math.fround(ys[i]!))],
+      [read(0), (i) => Math.fround(xs[i]!) !== 0],
+    ];
+    for (const [cond, want] of cases) {
+      f.fill(99, O / 4, O / 4 + xs.length + 4);
+      const expr = { kind: "op" as const, node: node("select", "f32", {}), args: [cond, read(2), read(3)] } as never;
+      const tree = toWasmTree(expr, addr, program, new Set());
+      expect(tree).toBeDefined();
+      run((w) => expect(w.elementwise("f", "test", tree!, O, [xs.length])).toBe(true), mem);
+      expect(Array.from(f.subarray(O / 4, O / 4 + xs.length))).toEqual(xs.map((_, i) => Math.fround(want(i) ? as[i]! : bs[i]!)));
+      expect(f[O / 4 + xs.length]).toBe(99);
+    }
+  });
+
   it("refuses a sum over a broadcast operand (left to TypeScript)", () => {
     const tree = op("add", { kind: "load", addr: 64, strides: [4, 1] }, { kind: "load", addr: 1024, strides: [0, 1] });
     expect(new WasmLoops().sum("f", "t", tree, 2048, [3, 4], 1)).toBe(false);

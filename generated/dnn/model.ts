@@ -222,7 +222,9 @@ interface Loops {
   readonly step0_d_cost_nll_div: () => void;
   readonly step0_d_p_y_given_x_add: () => void;
   readonly step0_grad_W3: () => void;
+  readonly step0_d_h2_select: () => void;
   readonly step0_grad_W2: () => void;
+  readonly step0_d_h1_select: () => void;
   readonly step0_grad_W1: () => void;
   readonly step0_new_train_adadelta_g2_W1: () => void;
   readonly step0_optimizer_neg: () => void;
@@ -516,10 +518,6 @@ export class Model implements CompiledModel {
 
   private step0(batch: Batch, step: number): number {
     const x = this.x;
-    const h1_add = this.h1_add;
-    const h1_cast = this.h1_cast;
-    const h2_add = this.h2_add;
-    const h2_cast = this.h2_cast;
     const p_y_given_x_add = this.p_y_given_x_add;
     const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
     const p_y_given_x_sub = this.p_y_given_x_sub;
@@ -533,10 +531,8 @@ export class Model implements CompiledModel {
     const d_cost_nll_reducesum = this.d_cost_nll_reducesum;
     const d_p_y_given_x_add = this.d_p_y_given_x_add;
     const grad_b3 = this.grad_b3;
-    const d_p_y_given_x_matmul = this.d_p_y_given_x_matmul;
     const d_h2_select = this.d_h2_select;
     const grad_b2 = this.grad_b2;
-    const d_h2_matmul = this.d_h2_matmul;
     const d_h1_select = this.d_h1_select;
     const grad_b1 = this.grad_b1;
     const train_adadelta_g2_W1 = this.state["train.adadelta_g2.W1"];
@@ -683,14 +679,14 @@ export class Model implements CompiledModel {
     // specs/dnn.yaml:32 gradient of p_y_given_x: grad_W3 = (0.0002 * W3) + d_p_y_given_x_matmul2
     this.w.step0_grad_W3(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:31 gradient of h2: d_h2_select = select(compare(h2_add, 0), (d_p_y_given_x_matmul / 0.5) * h2_cast, 0)
-    for (let i$21 = 0; i$21 < 20000; i$21++) d_h2_select[i$21] = ((h2_add[i$21] >= 0 ? 1 : 0) !== 0 ? ((d_p_y_given_x_matmul[i$21] / 0.5) * h2_cast[i$21]) : 0);
+    this.w.step0_d_h2_select(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:31 gradient of h2: grad_b2 = Σ d_h2_select
     {
       grad_b2.fill(0);
-      let s$24 = 0;
-      for (let c$22 = 0; c$22 < 100; c$22++) {
-        for (let c$23 = 0; c$23 < 200; c$23++) {
-          grad_b2[c$23] += d_h2_select[s$24++];
+      let s$23 = 0;
+      for (let c$21 = 0; c$21 < 100; c$21++) {
+        for (let c$22 = 0; c$22 < 200; c$22++) {
+          grad_b2[c$22] += d_h2_select[s$23++];
         }
       }
     }
@@ -708,14 +704,14 @@ export class Model implements CompiledModel {
     // specs/dnn.yaml:31 gradient of h2: grad_W2 = (0.0002 * W2) + d_h2_matmul2
     this.w.step0_grad_W2(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:30 gradient of h1: d_h1_select = select(compare(h1_add, 0), (d_h2_matmul / 0.5) * h1_cast, 0)
-    for (let i$25 = 0; i$25 < 20000; i$25++) d_h1_select[i$25] = ((h1_add[i$25] >= 0 ? 1 : 0) !== 0 ? ((d_h2_matmul[i$25] / 0.5) * h1_cast[i$25]) : 0);
+    this.w.step0_d_h1_select(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:30 gradient of h1: grad_b1 = Σ d_h1_select
     {
       grad_b1.fill(0);
-      let s$28 = 0;
-      for (let c$26 = 0; c$26 < 100; c$26++) {
-        for (let c$27 = 0; c$27 < 200; c$27++) {
-          grad_b1[c$27] += d_h1_select[s$28++];
+      let s$26 = 0;
+      for (let c$24 = 0; c$24 < 100; c$24++) {
+        for (let c$25 = 0; c$25 < 200; c$25++) {
+          grad_b1[c$25] += d_h1_select[s$26++];
         }
       }
     }

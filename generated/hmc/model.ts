@@ -129,6 +129,7 @@ interface Loops {
   readonly step0_d_energy_end_mul: () => void;
   readonly step0_vel_end_half: () => void;
   readonly step0_h_next_reducesum: () => void;
+  readonly step0_stepsize: () => void;
   readonly step0_avg_acceptance_rate: () => void;
   readonly step1_energy0_sub: () => void;
   readonly step1_energy0_reducesum: () => void;
@@ -146,6 +147,7 @@ interface Loops {
   readonly step1_d_energy_end_mul: () => void;
   readonly step1_vel_end_half: () => void;
   readonly step1_h_next_reducesum: () => void;
+  readonly step1_stepsize: () => void;
   readonly step1_avg_acceptance_rate: () => void;
 }
 
@@ -278,7 +280,6 @@ export class Model implements CompiledModel {
     const energy0_reducesum = this.energy0_reducesum;
     const velocity = this.velocity;
     const h_prev_reducesum = this.h_prev_reducesum;
-    const stepsize = this.state.stepsize;
     const vel_half = this.vel_half;
     const pos_full = this.pos_full;
     const leapfrog_scan_final0 = this.leapfrog_scan_final0;
@@ -378,7 +379,7 @@ export class Model implements CompiledModel {
     }
 
     // specs/hmc.yaml:62 new_stepsize: stepsize = minimum(maximum(select(compare(avg_acceptance_rate, 0.9), stepsize * 1.02, stepsize * 0.98), 0.001), 0.5)
-    stepsize[0] = Math.min(Math.max(((avg_acceptance_rate[0] > 0.9 ? 1 : 0) !== 0 ? (stepsize[0] * 1.02) : (stepsize[0] * 0.98)), 0.001), 0.5);
+    this.w.step0_stepsize(); // WebAssembly SIMD (loops.wat)
     // specs/hmc.yaml:63 new_acceptance_rate: new_acceptance_rate_reducesum = Σ select(accept, 1, 0)
     let o$7 = 0;
     let i$9 = 0;
@@ -397,7 +398,6 @@ export class Model implements CompiledModel {
 
   private step1(_batch: Batch, step: number): number {
     const position = this.state.position;
-    const stepsize = this.state.stepsize;
     const avg_acceptance_rate = this.state.avg_acceptance_rate;
     const energy0_reducesum = this.sample_energy0_reducesum;
     const velocity = this.sample_velocity;
@@ -500,7 +500,7 @@ export class Model implements CompiledModel {
     }
 
     // specs/hmc.yaml:62 new_stepsize: stepsize = minimum(maximum(select(compare(avg_acceptance_rate, 0.9), stepsize * 1.02, stepsize * 0.98), 0.001), 0.5)
-    stepsize[0] = Math.min(Math.max(((avg_acceptance_rate[0] > 0.9 ? 1 : 0) !== 0 ? (stepsize[0] * 1.02) : (stepsize[0] * 0.98)), 0.001), 0.5);
+    this.w.step1_stepsize(); // WebAssembly SIMD (loops.wat)
     // specs/hmc.yaml:63 new_acceptance_rate: new_acceptance_rate_reducesum = Σ select(accept, 1, 0)
     let o$7 = 0;
     let i$9 = 0;

@@ -159,9 +159,13 @@ interface Loops {
   readonly step0_d_cost_nll_reducesum: () => void;
   readonly step0_d_cost_nll_div: () => void;
   readonly step0_d_p_y_given_x_add: () => void;
+  readonly step0_d_l4_select: () => void;
   readonly step0_d_l3_mul: () => void;
+  readonly step0_d_l3_select: () => void;
   readonly step0_d_l2_mul: () => void;
+  readonly step0_d_l2_select: () => void;
   readonly step0_d_l1_mul: () => void;
+  readonly step0_d_l1_select: () => void;
   readonly step0_new_train_rms_w: () => void;
   readonly step0_w_: () => void;
   readonly step0_new_train_rms_w2: () => void;
@@ -252,12 +256,12 @@ export class Model implements CompiledModel {
   private readonly d_l3_transpose = new Float32Array(this.mem.buffer, 104141136, 73728);
   private readonly d_l3_flip = new Float32Array(this.mem.buffer, 104436048, 73728);
   private readonly d_l3_conv2d = new Float32Array(this.mem.buffer, 104730960, 401408);
-  private readonly step0_scratch71 = new Float32Array(this.mem.buffer, 106336592, 73728);
+  private readonly step0_scratch69 = new Float32Array(this.mem.buffer, 106336592, 73728);
   private readonly d_l3_transpose2 = new Float32Array(this.mem.buffer, 106746704, 401408);
   private readonly d_l3_transpose3 = new Float32Array(this.mem.buffer, 108352336, 409600);
   private readonly d_l3_flip2 = new Float32Array(this.mem.buffer, 109990736, 409600);
   private readonly d_l3_conv2d2 = new Float32Array(this.mem.buffer, 111629136, 73728);
-  private readonly step0_scratch78 = new Float32Array(this.mem.buffer, 112950048, 65664);
+  private readonly step0_scratch76 = new Float32Array(this.mem.buffer, 112950048, 65664);
   private readonly d_l3_flip3 = new Float32Array(this.mem.buffer, 113212704, 73728);
   private readonly grad_w3 = new Float32Array(this.mem.buffer, 113507616, 73728);
   private readonly d_l2_mul = new Float32Array(this.mem.buffer, 113802528, 401408);
@@ -268,12 +272,12 @@ export class Model implements CompiledModel {
   private readonly d_l2_transpose = new Float32Array(this.mem.buffer, 138870048, 18432);
   private readonly d_l2_flip = new Float32Array(this.mem.buffer, 138943776, 18432);
   private readonly d_l2_conv2d = new Float32Array(this.mem.buffer, 139017504, 921600);
-  private readonly step0_scratch99 = new Float32Array(this.mem.buffer, 142703904, 18432);
+  private readonly step0_scratch96 = new Float32Array(this.mem.buffer, 142703904, 18432);
   private readonly d_l2_transpose2 = new Float32Array(this.mem.buffer, 143167008, 921600);
   private readonly d_l2_transpose3 = new Float32Array(this.mem.buffer, 146853408, 1384448);
   private readonly d_l2_flip2 = new Float32Array(this.mem.buffer, 152391200, 1384448);
   private readonly d_l2_conv2d2 = new Float32Array(this.mem.buffer, 157928992, 18432);
-  private readonly step0_scratch106 = new Float32Array(this.mem.buffer, 158976160, 18432);
+  private readonly step0_scratch103 = new Float32Array(this.mem.buffer, 158976160, 18432);
   private readonly d_l2_flip3 = new Float32Array(this.mem.buffer, 159049888, 18432);
   private readonly grad_w2 = new Float32Array(this.mem.buffer, 159123616, 18432);
   private readonly d_l1_mul = new Float32Array(this.mem.buffer, 159197344, 921600);
@@ -283,7 +287,7 @@ export class Model implements CompiledModel {
   private readonly d_l1_transpose2 = new Float32Array(this.mem.buffer, 207120544, 100352);
   private readonly d_l1_flip = new Float32Array(this.mem.buffer, 207521952, 100352);
   private readonly grad_w = new Float32Array(this.mem.buffer, 207923360, 288);
-  private readonly step0_scratch118 = new Float32Array(this.mem.buffer, 208827680, 288);
+  private readonly step0_scratch114 = new Float32Array(this.mem.buffer, 208827680, 288);
   private readonly new_train_rms_w = new Float32Array(this.mem.buffer, 208828832, 288);
   private readonly new_train_rms_w2 = new Float32Array(this.mem.buffer, 208829984, 18432);
   private readonly new_train_rms_w3 = new Float32Array(this.mem.buffer, 208903712, 73728);
@@ -652,8 +656,6 @@ export class Model implements CompiledModel {
     const k_l3_const = this.k_l3_const;
     const l3_concat2 = this.l3_concat2;
     const k_l3_const2 = this.k_l3_const2;
-    const l4_matmul = this.l4_matmul;
-    const l4_cast = this.l4_cast;
     const p_y_given_x_matmul = this.p_y_given_x_matmul;
     const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
     const p_y_given_x_sub = this.p_y_given_x_sub;
@@ -664,24 +666,18 @@ export class Model implements CompiledModel {
     const cost_nll_log = this.cost_nll_log;
     const cost_nll_reducesum = this.cost_nll_reducesum;
     const cost = this.cost;
-    const d_p_y_given_x_matmul = this.d_p_y_given_x_matmul;
-    const d_l4_select = this.d_l4_select;
     const d_l3_maxpool2dgrad = this.d_l3_maxpool2dgrad;
     const d_l3_slice = this.d_l3_slice;
     const d_l3_slice2 = this.d_l3_slice2;
-    const d_l3_select = this.d_l3_select;
     const d_l3_flip = this.d_l3_flip;
     const d_l3_conv2d = this.d_l3_conv2d;
     const d_l3_conv2d2 = this.d_l3_conv2d2;
     const d_l2_maxpool2dgrad = this.d_l2_maxpool2dgrad;
     const d_l2_slice = this.d_l2_slice;
     const d_l2_slice2 = this.d_l2_slice2;
-    const d_l2_select = this.d_l2_select;
     const d_l2_flip = this.d_l2_flip;
     const d_l2_conv2d = this.d_l2_conv2d;
     const d_l2_conv2d2 = this.d_l2_conv2d2;
-    const d_l1_maxpool2dgrad = this.d_l1_maxpool2dgrad;
-    const d_l1_select = this.d_l1_select;
     const grad_w = this.grad_w;
     const train_rms_w = this.state["train.rms.w"];
     const new_train_rms_w = this.new_train_rms_w;
@@ -901,7 +897,7 @@ export class Model implements CompiledModel {
     }
 
     // specs/newmu-convnet.yaml:33 gradient of l4: d_l4_select = select(compare(l4_matmul, 0), (d_p_y_given_x_matmul / 0.5) * l4_cast, 0)
-    for (let i$59 = 0; i$59 < 80000; i$59++) d_l4_select[i$59] = ((l4_matmul[i$59] >= 0 ? 1 : 0) !== 0 ? ((d_p_y_given_x_matmul[i$59] / 0.5) * l4_cast[i$59]) : 0);
+    this.w.step0_d_l4_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:33 gradient of l4: d_l4_matmul = matmul(d_l4_select, w4)
     {
       this.k.gemm({ a: 92159312, b: 369808, c: 92479312, m: 128, n: 1152, k: 625, lda: 625, ldb: 625, ldc: 1152, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // d_l4_select @ w4 → d_l4_matmul
@@ -921,12 +917,12 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_slice = slice(d_l3_maxpool2dgrad)
     {
-      let o$60 = 0;
-      for (let c$61 = 0; c$61 < 128; c$61++) {
-        for (let c$62 = 0; c$62 < 128; c$62++) {
-          for (let c$63 = 0; c$63 < 6; c$63++) {
-            for (let c$64 = 0; c$64 < 5; c$64++) {
-              d_l3_slice[o$60++] = d_l3_maxpool2dgrad[c$61 * 4608 + c$62 * 36 + c$63 * 6 + c$64];
+      let o$59 = 0;
+      for (let c$60 = 0; c$60 < 128; c$60++) {
+        for (let c$61 = 0; c$61 < 128; c$61++) {
+          for (let c$62 = 0; c$62 < 6; c$62++) {
+            for (let c$63 = 0; c$63 < 5; c$63++) {
+              d_l3_slice[o$59++] = d_l3_maxpool2dgrad[c$60 * 4608 + c$61 * 36 + c$62 * 6 + c$63];
             }
           }
         }
@@ -935,12 +931,12 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_slice2 = slice(d_l3_slice)
     {
-      let o$65 = 0;
-      for (let c$66 = 0; c$66 < 128; c$66++) {
-        for (let c$67 = 0; c$67 < 128; c$67++) {
-          for (let c$68 = 0; c$68 < 5; c$68++) {
-            for (let c$69 = 0; c$69 < 5; c$69++) {
-              d_l3_slice2[o$65++] = d_l3_slice[c$66 * 3840 + c$67 * 30 + c$68 * 5 + c$69];
+      let o$64 = 0;
+      for (let c$65 = 0; c$65 < 128; c$65++) {
+        for (let c$66 = 0; c$66 < 128; c$66++) {
+          for (let c$67 = 0; c$67 < 5; c$67++) {
+            for (let c$68 = 0; c$68 < 5; c$68++) {
+              d_l3_slice2[o$64++] = d_l3_slice[c$65 * 3840 + c$66 * 30 + c$67 * 5 + c$68];
             }
           }
         }
@@ -948,7 +944,7 @@ export class Model implements CompiledModel {
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_select = select(compare(l3_conv2d, 0), d_l3_slice2, 0)
-    for (let i$70 = 0; i$70 < 409600; i$70++) d_l3_select[i$70] = ((l3_conv2d[i$70] >= 0 ? 1 : 0) !== 0 ? d_l3_slice2[i$70] : 0);
+    this.w.step0_d_l3_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_transpose = transpose(w3)
     {
       this.k.swap01Blocks({ src: 74896, dst: 104141136, rows: 128, cols: 64, block: 9 }); // w3 → d_l3_transpose
@@ -961,9 +957,9 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_conv2d = conv2d(d_l3_select, d_l3_flip)
     {
-      for (let k$75 = 0; k$75 < 64; k$75++) {
-        for (let c$74 = 0; c$74 < 128; c$74++) {
-          for (let t$76 = 0; t$76 < 9; t$76++) this.step0_scratch71[c$74 * 576 + k$75 * 9 + t$76] = d_l3_flip[(k$75 * 128 + c$74) * 9 + t$76];
+      for (let k$73 = 0; k$73 < 64; k$73++) {
+        for (let c$72 = 0; c$72 < 128; c$72++) {
+          for (let t$74 = 0; t$74 < 9; t$74++) this.step0_scratch69[c$72 * 576 + k$73 * 9 + t$74] = d_l3_flip[(k$73 * 128 + c$72) * 9 + t$74];
         }
       }
       d_l3_conv2d.fill(0);
@@ -987,16 +983,16 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_conv2d2 = conv2d(d_l3_transpose2, d_l3_flip2)
     {
-      for (let n0$79 = 0; n0$79 < 64; n0$79 += 57) {
-        const nb$80 = Math.min(57, 64 - n0$79);
-        for (let c0$81 = 0; c0$81 < 128; c0$81 += 20) {
-          const cb$82 = Math.min(20, 128 - c0$81);
-          this.k.convBlock({ x: 106746704, cols: 111924048, C: 128, H: 7, W: 7, kh: 5, kw: 5, Ho: 3, Wo: 3, L: 513, n0: n0$79, nb: nb$80, c0: c0$81, cb: cb$82, w: 109990736, acc: 112950048, K: 128, lda: 3200, accumulate: c0$81 > 0 });
+      for (let n0$77 = 0; n0$77 < 64; n0$77 += 57) {
+        const nb$78 = Math.min(57, 64 - n0$77);
+        for (let c0$79 = 0; c0$79 < 128; c0$79 += 20) {
+          const cb$80 = Math.min(20, 128 - c0$79);
+          this.k.convBlock({ x: 106746704, cols: 111924048, C: 128, H: 7, W: 7, kh: 5, kw: 5, Ho: 3, Wo: 3, L: 513, n0: n0$77, nb: nb$78, c0: c0$79, cb: cb$80, w: 109990736, acc: 112950048, K: 128, lda: 3200, accumulate: c0$79 > 0 });
         }
-        for (let b$83 = 0; b$83 < nb$80; b$83++) {
-          for (let k$86 = 0; k$86 < 128; k$86++) {
-            const src$84 = k$86 * 513 + b$83 * 9, d$85 = ((n0$79 + b$83) * 128 + k$86) * 9;
-            for (let m$87 = 0; m$87 < 9; m$87++) d_l3_conv2d2[d$85 + m$87] = this.step0_scratch78[src$84 + m$87];
+        for (let b$81 = 0; b$81 < nb$78; b$81++) {
+          for (let k$84 = 0; k$84 < 128; k$84++) {
+            const src$82 = k$84 * 513 + b$81 * 9, d$83 = ((n0$77 + b$81) * 128 + k$84) * 9;
+            for (let m$85 = 0; m$85 < 9; m$85++) d_l3_conv2d2[d$83 + m$85] = this.step0_scratch76[src$82 + m$85];
           }
         }
       }
@@ -1021,12 +1017,12 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_slice = slice(d_l2_maxpool2dgrad)
     {
-      let o$88 = 0;
-      for (let c$89 = 0; c$89 < 128; c$89++) {
-        for (let c$90 = 0; c$90 < 64; c$90++) {
-          for (let c$91 = 0; c$91 < 14; c$91++) {
-            for (let c$92 = 0; c$92 < 13; c$92++) {
-              d_l2_slice[o$88++] = d_l2_maxpool2dgrad[c$89 * 12544 + c$90 * 196 + c$91 * 14 + c$92];
+      let o$86 = 0;
+      for (let c$87 = 0; c$87 < 128; c$87++) {
+        for (let c$88 = 0; c$88 < 64; c$88++) {
+          for (let c$89 = 0; c$89 < 14; c$89++) {
+            for (let c$90 = 0; c$90 < 13; c$90++) {
+              d_l2_slice[o$86++] = d_l2_maxpool2dgrad[c$87 * 12544 + c$88 * 196 + c$89 * 14 + c$90];
             }
           }
         }
@@ -1035,12 +1031,12 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_slice2 = slice(d_l2_slice)
     {
-      let o$93 = 0;
-      for (let c$94 = 0; c$94 < 128; c$94++) {
-        for (let c$95 = 0; c$95 < 64; c$95++) {
-          for (let c$96 = 0; c$96 < 13; c$96++) {
-            for (let c$97 = 0; c$97 < 13; c$97++) {
-              d_l2_slice2[o$93++] = d_l2_slice[c$94 * 11648 + c$95 * 182 + c$96 * 13 + c$97];
+      let o$91 = 0;
+      for (let c$92 = 0; c$92 < 128; c$92++) {
+        for (let c$93 = 0; c$93 < 64; c$93++) {
+          for (let c$94 = 0; c$94 < 13; c$94++) {
+            for (let c$95 = 0; c$95 < 13; c$95++) {
+              d_l2_slice2[o$91++] = d_l2_slice[c$92 * 11648 + c$93 * 182 + c$94 * 13 + c$95];
             }
           }
         }
@@ -1048,7 +1044,7 @@ export class Model implements CompiledModel {
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_select = select(compare(l2_conv2d, 0), d_l2_slice2, 0)
-    for (let i$98 = 0; i$98 < 1384448; i$98++) d_l2_select[i$98] = ((l2_conv2d[i$98] >= 0 ? 1 : 0) !== 0 ? d_l2_slice2[i$98] : 0);
+    this.w.step0_d_l2_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_transpose = transpose(w2)
     {
       this.k.swap01Blocks({ src: 1168, dst: 138870048, rows: 64, cols: 32, block: 9 }); // w2 → d_l2_transpose
@@ -1061,9 +1057,9 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_conv2d = conv2d(d_l2_select, d_l2_flip)
     {
-      for (let k$103 = 0; k$103 < 32; k$103++) {
-        for (let c$102 = 0; c$102 < 64; c$102++) {
-          for (let t$104 = 0; t$104 < 9; t$104++) this.step0_scratch99[c$102 * 288 + k$103 * 9 + t$104] = d_l2_flip[(k$103 * 64 + c$102) * 9 + t$104];
+      for (let k$100 = 0; k$100 < 32; k$100++) {
+        for (let c$99 = 0; c$99 < 64; c$99++) {
+          for (let t$101 = 0; t$101 < 9; t$101++) this.step0_scratch96[c$99 * 288 + k$100 * 9 + t$101] = d_l2_flip[(k$100 * 64 + c$99) * 9 + t$101];
         }
       }
       d_l2_conv2d.fill(0);
@@ -1087,16 +1083,16 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_conv2d2 = conv2d(d_l2_transpose2, d_l2_flip2)
     {
-      for (let n0$107 = 0; n0$107 < 32; n0$107 += 32) {
-        const nb$108 = Math.min(32, 32 - n0$107);
-        for (let c0$109 = 0; c0$109 < 128; c0$109 += 5) {
-          const cb$110 = Math.min(5, 128 - c0$109);
-          this.k.convBlock({ x: 143167008, cols: 158002720, C: 128, H: 15, W: 15, kh: 13, kw: 13, Ho: 3, Wo: 3, L: 288, n0: n0$107, nb: nb$108, c0: c0$109, cb: cb$110, w: 152391200, acc: 158976160, K: 64, lda: 21632, accumulate: c0$109 > 0 });
+      for (let n0$104 = 0; n0$104 < 32; n0$104 += 32) {
+        const nb$105 = Math.min(32, 32 - n0$104);
+        for (let c0$106 = 0; c0$106 < 128; c0$106 += 5) {
+          const cb$107 = Math.min(5, 128 - c0$106);
+          this.k.convBlock({ x: 143167008, cols: 158002720, C: 128, H: 15, W: 15, kh: 13, kw: 13, Ho: 3, Wo: 3, L: 288, n0: n0$104, nb: nb$105, c0: c0$106, cb: cb$107, w: 152391200, acc: 158976160, K: 64, lda: 21632, accumulate: c0$106 > 0 });
         }
-        for (let b$111 = 0; b$111 < nb$108; b$111++) {
-          for (let k$114 = 0; k$114 < 64; k$114++) {
-            const src$112 = k$114 * 288 + b$111 * 9, d$113 = ((n0$107 + b$111) * 64 + k$114) * 9;
-            for (let m$115 = 0; m$115 < 9; m$115++) d_l2_conv2d2[d$113 + m$115] = this.step0_scratch106[src$112 + m$115];
+        for (let b$108 = 0; b$108 < nb$105; b$108++) {
+          for (let k$111 = 0; k$111 < 64; k$111++) {
+            const src$109 = k$111 * 288 + b$108 * 9, d$110 = ((n0$104 + b$108) * 64 + k$111) * 9;
+            for (let m$112 = 0; m$112 < 9; m$112++) d_l2_conv2d2[d$110 + m$112] = this.step0_scratch103[src$109 + m$112];
           }
         }
       }
@@ -1120,7 +1116,7 @@ export class Model implements CompiledModel {
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_select = select(compare(l1_conv2d, 0), d_l1_maxpool2dgrad, 0)
-    for (let i$116 = 0; i$116 < 3686400; i$116++) d_l1_select[i$116] = ((l1_conv2d[i$116] >= 0 ? 1 : 0) !== 0 ? d_l1_maxpool2dgrad[i$116] : 0);
+    this.w.step0_d_l1_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_transpose = transpose(d_l1_select)
     {
       this.k.swap01Blocks({ src: 177629344, dst: 192374944, rows: 128, cols: 32, block: 900 }); // d_l1_select → d_l1_transpose
@@ -1138,16 +1134,16 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:30 gradient of l1: grad_w = conv2d(d_l1_transpose, d_l1_flip)
     {
-      for (let n0$119 = 0; n0$119 < 32; n0$119 += 32) {
-        const nb$120 = Math.min(32, 32 - n0$119);
-        for (let c0$121 = 0; c0$121 < 128; c0$121 += 1) {
-          const cb$122 = Math.min(1, 128 - c0$121);
-          this.k.convBlock({ x: 192374944, cols: 207924512, C: 128, H: 30, W: 30, kh: 28, kw: 28, Ho: 3, Wo: 3, L: 288, n0: n0$119, nb: nb$120, c0: c0$121, cb: cb$122, w: 207521952, acc: 208827680, K: 1, lda: 100352, accumulate: c0$121 > 0 });
+      for (let n0$115 = 0; n0$115 < 32; n0$115 += 32) {
+        const nb$116 = Math.min(32, 32 - n0$115);
+        for (let c0$117 = 0; c0$117 < 128; c0$117 += 1) {
+          const cb$118 = Math.min(1, 128 - c0$117);
+          this.k.convBlock({ x: 192374944, cols: 207924512, C: 128, H: 30, W: 30, kh: 28, kw: 28, Ho: 3, Wo: 3, L: 288, n0: n0$115, nb: nb$116, c0: c0$117, cb: cb$118, w: 207521952, acc: 208827680, K: 1, lda: 100352, accumulate: c0$117 > 0 });
         }
-        for (let b$123 = 0; b$123 < nb$120; b$123++) {
+        for (let b$119 = 0; b$119 < nb$116; b$119++) {
           {
-            const src$124 = b$123 * 9, d$125 = ((n0$119 + b$123)) * 9;
-            for (let m$127 = 0; m$127 < 9; m$127++) grad_w[d$125 + m$127] = this.step0_scratch118[src$124 + m$127];
+            const src$120 = b$119 * 9, d$121 = ((n0$115 + b$119)) * 9;
+            for (let m$123 = 0; m$123 < 9; m$123++) grad_w[d$121 + m$123] = this.step0_scratch114[src$120 + m$123];
           }
         }
       }

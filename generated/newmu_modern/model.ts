@@ -117,6 +117,8 @@ interface Loops {
   readonly step0_d_cost_nll_reducesum: () => void;
   readonly step0_d_cost_nll_div: () => void;
   readonly step0_d_p_y_given_x_add: () => void;
+  readonly step0_d_h2_select: () => void;
+  readonly step0_d_h_select: () => void;
   readonly step0_new_train_rms_w_h: () => void;
   readonly step0_w_h: () => void;
   readonly step0_new_train_rms_w_h2: () => void;
@@ -346,10 +348,6 @@ export class Model implements CompiledModel {
 
   private step0(batch: Batch, step: number): number {
     const x = this.x;
-    const h_matmul = this.h_matmul;
-    const h_cast = this.h_cast;
-    const h2_matmul = this.h2_matmul;
-    const h2_cast = this.h2_cast;
     const p_y_given_x_matmul = this.p_y_given_x_matmul;
     const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
     const p_y_given_x_sub = this.p_y_given_x_sub;
@@ -360,10 +358,6 @@ export class Model implements CompiledModel {
     const cost_nll_log = this.cost_nll_log;
     const cost_nll_reducesum = this.cost_nll_reducesum;
     const cost = this.cost;
-    const d_p_y_given_x_matmul = this.d_p_y_given_x_matmul;
-    const d_h2_select = this.d_h2_select;
-    const d_h2_matmul = this.d_h2_matmul;
-    const d_h_select = this.d_h_select;
     const train_rms_w_h = this.state["train.rms.w_h"];
     const new_train_rms_w_h = this.new_train_rms_w_h;
     const train_rms_w_h2 = this.state["train.rms.w_h2"];
@@ -470,7 +464,7 @@ export class Model implements CompiledModel {
     }
 
     // specs/newmu-modern.yaml:22 gradient of h2: d_h2_select = select(compare(h2_matmul, 0), (d_p_y_given_x_matmul / 0.5) * h2_cast, 0)
-    for (let i$15 = 0; i$15 < 80000; i$15++) d_h2_select[i$15] = ((h2_matmul[i$15] >= 0 ? 1 : 0) !== 0 ? ((d_p_y_given_x_matmul[i$15] / 0.5) * h2_cast[i$15]) : 0);
+    this.w.step0_d_h2_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:22 gradient of h2: d_h2_matmul = matmul(d_h2_select, w_h2)
     {
       this.k.gemm({ a: 10192096, b: 1960016, c: 10512096, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // d_h2_select @ w_h2 → d_h2_matmul
@@ -482,7 +476,7 @@ export class Model implements CompiledModel {
     }
 
     // specs/newmu-modern.yaml:21 gradient of h: d_h_select = select(compare(h_matmul, 0), (d_h2_matmul / 0.5) * h_cast, 0)
-    for (let i$16 = 0; i$16 < 80000; i$16++) d_h_select[i$16] = ((h_matmul[i$16] >= 0 ? 1 : 0) !== 0 ? ((d_h2_matmul[i$16] / 0.5) * h_cast[i$16]) : 0);
+    this.w.step0_d_h_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:21 gradient of h: grad_w_h = matmul(h_div, d_h_select)
     {
       this.k.gemm({ a: 7095056, b: 12394608, c: 12714608, m: 784, n: 625, k: 128, lda: 784, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h_div @ d_h_select → grad_w_h

@@ -104,6 +104,7 @@ export const description: ModelDescription = {
 interface Loops {
   readonly step0__1: () => void;
   readonly step0__0: () => void;
+  readonly step0_xi: () => void;
   readonly step0_xi_flip: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_fe_chain_mul: () => void;
@@ -317,21 +318,21 @@ export class Model implements CompiledModel {
     }
 
     // specs/rbm.yaml:40 xi: xi = select(compare(x, 0.5), 1, 0)
-    for (let i$2 = 0; i$2 < 15680; i$2++) xi[i$2] = ((x[i$2] > 0.5 ? 1 : 0) !== 0 ? 1 : 0);
+    this.w.step0_xi(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:41 flip: flip = step_one_hot()
-    for (let i$3 = 0; i$3 < 784; i$3++) flip[i$3] = (i$3 === step % 784 ? 1 : 0);
+    for (let i$2 = 0; i$2 < 784; i$2++) flip[i$2] = (i$2 === step % 784 ? 1 : 0);
     // specs/rbm.yaml:42 xi_flip: xi_flip = xi + (flip * (1 - (2 * xi)))
     this.w.step0_xi_flip(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:44 fe_xi_flip: fe_xi_flip_reducesum = Σ (xi_flip * vbias)
-    let o$4 = 0;
-    for (let c$7 = 0; c$7 < 20; c$7++) {
-      let s$5 = 0;
-      for (let c$8 = 0; c$8 < 784; c$8++) {
-        s$5 += (xi_flip[c$7 * 784 + c$8] * vbias[c$8]);
+    let o$3 = 0;
+    for (let c$6 = 0; c$6 < 20; c$6++) {
+      let s$4 = 0;
+      for (let c$7 = 0; c$7 < 784; c$7++) {
+        s$4 += (xi_flip[c$6 * 784 + c$7] * vbias[c$7]);
       }
 
-      fe_xi_flip_reducesum[o$4] = s$5;
-      o$4++;
+      fe_xi_flip_reducesum[o$3] = s$4;
+      o$3++;
     }
 
     // specs/rbm.yaml:44 fe_xi_flip: fe_xi_flip_matmul = matmul(xi_flip, W)
@@ -340,27 +341,27 @@ export class Model implements CompiledModel {
     }
 
     // specs/rbm.yaml:44 fe_xi_flip: fe_xi_flip_reducesum2 = Σ softplus(fe_xi_flip_matmul + hbias)
-    let o$9 = 0;
-    for (let c$12 = 0; c$12 < 20; c$12++) {
-      let s$10 = 0;
-      for (let c$13 = 0; c$13 < 500; c$13++) {
-        s$10 += (Math.max((fe_xi_flip_matmul[c$12 * 500 + c$13] + hbias[c$13]), 0) + Math.log1p(Math.exp(-Math.abs((fe_xi_flip_matmul[c$12 * 500 + c$13] + hbias[c$13])))));
+    let o$8 = 0;
+    for (let c$11 = 0; c$11 < 20; c$11++) {
+      let s$9 = 0;
+      for (let c$12 = 0; c$12 < 500; c$12++) {
+        s$9 += (Math.max((fe_xi_flip_matmul[c$11 * 500 + c$12] + hbias[c$12]), 0) + Math.log1p(Math.exp(-Math.abs((fe_xi_flip_matmul[c$11 * 500 + c$12] + hbias[c$12])))));
       }
 
-      fe_xi_flip_reducesum2[o$9] = s$10;
-      o$9++;
+      fe_xi_flip_reducesum2[o$8] = s$9;
+      o$8++;
     }
 
     // specs/rbm.yaml:43 fe_xi: fe_xi_reducesum = Σ (xi * vbias)
-    let o$14 = 0;
-    for (let c$17 = 0; c$17 < 20; c$17++) {
-      let s$15 = 0;
-      for (let c$18 = 0; c$18 < 784; c$18++) {
-        s$15 += (xi[c$17 * 784 + c$18] * vbias[c$18]);
+    let o$13 = 0;
+    for (let c$16 = 0; c$16 < 20; c$16++) {
+      let s$14 = 0;
+      for (let c$17 = 0; c$17 < 784; c$17++) {
+        s$14 += (xi[c$16 * 784 + c$17] * vbias[c$17]);
       }
 
-      fe_xi_reducesum[o$14] = s$15;
-      o$14++;
+      fe_xi_reducesum[o$13] = s$14;
+      o$13++;
     }
 
     // specs/rbm.yaml:43 fe_xi: fe_xi_matmul = matmul(xi, W)
@@ -369,28 +370,28 @@ export class Model implements CompiledModel {
     }
 
     // specs/rbm.yaml:43 fe_xi: fe_xi_reducesum2 = Σ softplus(fe_xi_matmul + hbias)
-    let o$19 = 0;
-    for (let c$22 = 0; c$22 < 20; c$22++) {
-      let s$20 = 0;
-      for (let c$23 = 0; c$23 < 500; c$23++) {
-        s$20 += (Math.max((fe_xi_matmul[c$22 * 500 + c$23] + hbias[c$23]), 0) + Math.log1p(Math.exp(-Math.abs((fe_xi_matmul[c$22 * 500 + c$23] + hbias[c$23])))));
+    let o$18 = 0;
+    for (let c$21 = 0; c$21 < 20; c$21++) {
+      let s$19 = 0;
+      for (let c$22 = 0; c$22 < 500; c$22++) {
+        s$19 += (Math.max((fe_xi_matmul[c$21 * 500 + c$22] + hbias[c$22]), 0) + Math.log1p(Math.exp(-Math.abs((fe_xi_matmul[c$21 * 500 + c$22] + hbias[c$22])))));
       }
 
-      fe_xi_reducesum2[o$19] = s$20;
-      o$19++;
+      fe_xi_reducesum2[o$18] = s$19;
+      o$18++;
     }
 
     // specs/rbm.yaml:45 pseudo_likelihood: pseudo_likelihood_reducesum = Σ (784 * log(sigmoid((-fe_xi_flip_reducesum - fe_xi_flip_reducesum2) - (-fe_xi_reducesum - fe_xi_reducesum2))))
-    let o$24 = 0;
-    let i$26 = 0;
-    let s$25 = 0;
-    for (let c$27 = 0; c$27 < 20; c$27++) {
-      s$25 += (784 * Math.log((1 / (1 + Math.exp(-((((-(fe_xi_flip_reducesum[i$26])) - fe_xi_flip_reducesum2[i$26]) - ((-(fe_xi_reducesum[i$26])) - fe_xi_reducesum2[i$26]))))))));
-      i$26++;
+    let o$23 = 0;
+    let i$25 = 0;
+    let s$24 = 0;
+    for (let c$26 = 0; c$26 < 20; c$26++) {
+      s$24 += (784 * Math.log((1 / (1 + Math.exp(-((((-(fe_xi_flip_reducesum[i$25])) - fe_xi_flip_reducesum2[i$25]) - ((-(fe_xi_reducesum[i$25])) - fe_xi_reducesum2[i$25]))))))));
+      i$25++;
     }
 
-    pseudo_likelihood_reducesum[o$24] = s$25;
-    o$24++;
+    pseudo_likelihood_reducesum[o$23] = s$24;
+    o$23++;
     // specs/rbm.yaml:45 pseudo_likelihood: cost = pseudo_likelihood_reducesum * 0.05
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:37 gradient of fe_chain: d_fe_chain_mul = 0.05 * sigmoid(fe_chain_matmul + hbias)
@@ -402,10 +403,10 @@ export class Model implements CompiledModel {
     // specs/rbm.yaml:36 gradient of fe_data: grad_hbias = Σ d_fe_data_add
     {
       grad_hbias.fill(0);
-      let s$30 = 0;
-      for (let c$28 = 0; c$28 < 20; c$28++) {
-        for (let c$29 = 0; c$29 < 500; c$29++) {
-          grad_hbias[c$29] += d_fe_data_add[s$30++];
+      let s$29 = 0;
+      for (let c$27 = 0; c$27 < 20; c$27++) {
+        for (let c$28 = 0; c$28 < 500; c$28++) {
+          grad_hbias[c$28] += d_fe_data_add[s$29++];
         }
       }
     }
@@ -415,10 +416,10 @@ export class Model implements CompiledModel {
     // specs/rbm.yaml:36 gradient of fe_data: grad_vbias = Σ d_fe_data_add2
     {
       grad_vbias.fill(0);
-      let s$33 = 0;
-      for (let c$31 = 0; c$31 < 20; c$31++) {
-        for (let c$32 = 0; c$32 < 784; c$32++) {
-          grad_vbias[c$32] += d_fe_data_add2[s$33++];
+      let s$32 = 0;
+      for (let c$30 = 0; c$30 < 20; c$30++) {
+        for (let c$31 = 0; c$31 < 784; c$31++) {
+          grad_vbias[c$31] += d_fe_data_add2[s$32++];
         }
       }
     }

@@ -29,6 +29,23 @@ export function toWasmTree(e: Expr, addr: (b: BufferId) => number | undefined, p
     const op = (cmp.node.attrs as { cmp: CompareKind }).cmp;
     return { kind: "op", emit: { expr: ([a, b]) => `(v128.and (f32x4.${op} ${a} ${b}) (v128.const f32x4 1 1 1 1))` }, args: cmpArgs as WasmTree[] };
   }
+  if (e.node.op === "select" && e.node.dtype === "f32") {
+    // select(c, a, b) as v128.bitselect on the condition's lanes: a
+    // comparison of f32 operands (ReLU's gradient, max-pool ties) or an f32
+    // value, non-zero (NaN included) choosing a, as the TypeScript `c !== 0`.
+    const [c, a, b] = e.args as [Expr, Expr, Expr];
+    const branches = [a, b].map((x) => toWasmTree(x, addr, p, zero));
+    if (branches.some((x) => x === undefined)) return undefined;
+    if (c.kind === "op" && c.node.op === "compare") {
+      const cmpArgs = c.args.map((x) => toWasmTree(x, addr, p, zero));
+      if (cmpArgs.some((x) => x === undefined)) return undefined;
+      const op = (c.node.attrs as { cmp: CompareKind }).cmp;
+      return { kind: "op", emit: { expr: ([x, y, l, r]) => `(v128.bitselect ${x} ${y} (f32x4.${op} ${l} ${r}))` }, args: [...branches, ...cmpArgs] as WasmTree[] };
+    }
+    const cond = toWasmTree(c, addr, p, zero);
+    if (!cond) return undefined;
+    return { kind: "op", emit: { expr: ([x, y, k]) => `(v128.bitselect ${x} ${y} (f32x4.ne ${k} (v128.const f32x4 0 0 0 0)))` }, args: [...branches, cond] as WasmTree[] };
+  }
   const em = OPS[e.node.op].wasm;
   if (!em || e.node.dtype !== "f32" || OPS[e.node.op].ts.kind !== "elementwise") return undefined;
   const args: WasmTree[] = [];
