@@ -277,7 +277,8 @@ const CONV_SHAPES: [string, Shape, Shape, "valid" | "full", ((i: number) => bool
   ["narrow output", [3, 2, 9, 9], [2, 2, 6, 7], "valid"],
   // Several image blocks, the last one partial (8 images of 8×8 outputs a block).
   ["a partial last image block", [11, 3, 10, 10], [2, 3, 3, 3], "valid"],
-  ["many images per block", [40, 3, 6, 6], [4, 3, 5, 5], "valid"],
+  ["many images per block (swapped roles: 4·4 outputs under 5×5 windows)", [40, 3, 6, 6], [4, 3, 5, 5], "valid"],
+  ["many images per block, the last partial", [40, 3, 8, 8], [4, 3, 3, 3], "valid"],
   // Channel blocks (the im2col buffer holds part of the channels), zero
   // filter taps as in a filter gradient of a pooled layer.
   ["channel blocks and zero filter taps", [3, 40, 12, 12], [2, 40, 8, 8], "valid", undefined, (i) => i % 3 === 1],
@@ -290,6 +291,11 @@ const CONV_SHAPES: [string, Shape, Shape, "valid" | "full", ((i: number) => bool
   ["LeNet conv2's input gradient", [2, 50, 8, 8], [20, 50, 5, 5], "full"],
   ["LeNet conv2's filter gradient (batch 6 as channels)", [20, 6, 12, 12], [50, 6, 8, 8], "valid"],
   ["LeNet conv1's filter gradient", [1, 6, 28, 28], [20, 6, 24, 24], "valid"],
+  // Windows larger than the output, few filters: the filters padded and
+  // laid out by im2col instead of x (emitSwapped).
+  ["one filter larger than the output (swapped roles)", [8, 3, 12, 12], [1, 3, 10, 10], "valid"],
+  ["two filters, a wide output (swapped roles)", [8, 2, 11, 10], [2, 2, 9, 6], "valid"],
+  ["newmu-convnet's first filter gradient shape (swapped roles)", [16, 6, 30, 30], [1, 6, 28, 28], "valid", undefined, (i) => i % 4 !== 0],
 ];
 
 const CONVOLUTIONS: OpCase[] = [

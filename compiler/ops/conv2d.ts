@@ -67,6 +67,7 @@ function emitGemm(ctx: Ctx): string {
   const [K, , kh, kw] = inTypes[1]!.shape as [number, number, number, number];
   const [, , Ho, Wo] = node.shape as [number, number, number, number];
   const T = kh * kw, HoWo = Ho * Wo;
+  if (swappedPays(N, C, H, W, K, kh, kw, Ho, Wo)) return emitSwapped(ctx);
   const nb = Math.max(1, Math.min(N, Math.ceil(TARGET_ROW / HoWo)));
   const L = nb * HoWo;
   const cb = Math.max(1, Math.min(C, Math.floor(GEMM_COLS / (T * L))));
@@ -124,6 +125,72 @@ function emitGemm(ctx: Ctx): string {
   }
   lines.push(`}`);
   return lines.join("\n");
+}
+
+/** Whether emitSwapped's layout copies under a quarter of what im2col of
+ * x would (C·kh·kw·N·Ho·Wo floats), in at most 4,096 products. */
+function swappedPays(N: number, C: number, H: number, W: number, K: number, kh: number, kw: number, Ho: number, Wo: number): boolean {
+  const im2col = C * kh * kw * N * Ho * Wo;
+  const swapped = C * Ho * Wo * K * H * W + K * C * (H + Ho - 1) * (W + Wo - 1);
+  return 4 * swapped < im2col && C * K <= 4096;
+}
+
+/** A valid convolution whose windows are larger than its output and whose
+ * filters are few: a filter gradient, with the layer's input as the
+ * filters, the layer's batch as channels and its filter size as Ho×Wo.
+ * im2col of x copies every window (newmu-convnet's first filter gradient:
+ * 29 M floats for 33 M multiply-adds, and products of one row), so the
+ * roles swap:
+ *   out[n, k, i, j] = Σ_c Σ_{p,q} x[n, c, p, q] · f[k, c, p − i, q − j]
+ * with f the filters flipped (a true convolution) and zero outside. f,
+ * zero-padded by Ho−1 and Wo−1 on every side, goes through im2col as K
+ * images with Ho×Wo windows: its flipped taps put f[k, c, p − i, q − j]
+ * at row (c, i, j), column (k, p, q). Then per filter and channel one
+ * product x[:, c] [N, H·W] · colsᵀ [H·W, Ho·Wo] accumulates into
+ * out[:, k]. */
+function emitSwapped(ctx: Ctx): string {
+  const { out, ins, inTypes, node, fresh, scratch, addr, kernels } = ctx;
+  const [X, F] = ins as [string, string];
+  const [N, C, H, W] = inTypes[0]!.shape as [number, number, number, number];
+  const [K, , kh, kw] = inTypes[1]!.shape as [number, number, number, number];
+  const [, , Ho, Wo] = node.shape as [number, number, number, number];
+  const Hp = H + Ho - 1, Wp = W + Wo - 1, HW = H * W, HoWo = Ho * Wo, L = K * HW;
+  // The filters flipped and padded (zeroed each call: the border is read).
+  const padded = scratch("Float32Array", K * C * Hp * Wp);
+  const cols = scratch("Float32Array", C * HoWo * L);
+  const [kc, r, q, k, c, sr, dr] = ["kc", "r", "q", "k", "c", "sr", "dr"].map(fresh) as string[] as [string, string, string, string, string, string, string];
+  const product = {
+    a: `${addr(X)} + ${c} * ${HW * 4}`,
+    b: `${addr(cols)} + ${c} * ${HoWo * L * 4} + ${k} * ${HW * 4}`,
+    c: `${addr(out)} + ${k} * ${HoWo * 4}`,
+    m: N,
+    n: HoWo,
+    k: HW,
+    lda: C * HW,
+    ldb: L,
+    ldc: K * HoWo,
+    transA: false,
+    transB: true,
+    accumulate: `${c} > 0`,
+    alpha: 1,
+    skipZerosA: false,
+    split: splitsProduct(N, HoWo, HW, false),
+  };
+  return [
+    `${padded}.fill(0);`,
+    `for (let ${kc} = 0; ${kc} < ${K * C}; ${kc}++) {`,
+    `  for (let ${r} = 0; ${r} < ${kh}; ${r}++) {`,
+    `    const ${sr} = (${kc} * ${kh} + ${kh - 1} - ${r}) * ${kw} + ${kw - 1}, ${dr} = (${kc} * ${Hp} + ${r} + ${Ho - 1}) * ${Wp} + ${Wo - 1};`,
+    `    for (let ${q} = 0; ${q} < ${kw}; ${q}++) ${padded}[${dr} + ${q}] = ${F}[${sr} - ${q}];`,
+    `  }`,
+    `}`,
+    kernelCall(kernels, "im2colBlock", { x: addr(padded), cols: addr(cols), C, H: Hp, W: Wp, kh: Ho, kw: Wo, Ho: H, Wo: W, L, n0: 0, nb: K, c0: 0, cb: C }, `f[k, c, p − i, q − j] at row (c, i, j), column (k, p, q)`),
+    `for (let ${k} = 0; ${k} < ${K}; ${k}++) {`,
+    `  for (let ${c} = 0; ${c} < ${C}; ${c}++) {`,
+    `    ${kernelCall(kernels, "gemm", product)}`,
+    `  }`,
+    `}`,
+  ].join("\n");
 }
 
 /** Full border (the data gradient of a valid convolution) in scatter form,

@@ -548,7 +548,7 @@
   (func $step0_new_train_rms_w (export "step0_new_train_rms_w") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 208828832) (i32.mul (local.get $row) (i32.const 1152))))
+      (local.set $bo (i32.add (i32.const 212596000) (i32.mul (local.get $row) (i32.const 1152))))
       (local.set $b0 (i32.add (i32.const 3274816) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 207923360) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 207923360) (i32.const 0)))
@@ -573,7 +573,7 @@
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 1152))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 207923360) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 208828832) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 212596000) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1152)))
@@ -592,7 +592,7 @@
   (func $step0_new_train_rms_w2 (export "step0_new_train_rms_w2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 208829984) (i32.mul (local.get $row) (i32.const 73728))))
+      (local.set $bo (i32.add (i32.const 212597152) (i32.mul (local.get $row) (i32.const 73728))))
       (local.set $b0 (i32.add (i32.const 3275968) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 159123616) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 159123616) (i32.const 0)))
@@ -617,7 +617,7 @@
       (local.set $bo (i32.add (i32.const 1168) (i32.mul (local.get $row) (i32.const 73728))))
       (local.set $b0 (i32.add (i32.const 1168) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 159123616) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 208829984) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 212597152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 73728)))
@@ -636,7 +636,7 @@
   (func $step0_new_train_rms_w3 (export "step0_new_train_rms_w3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 208903712) (i32.mul (local.get $row) (i32.const 294912))))
+      (local.set $bo (i32.add (i32.const 212670880) (i32.mul (local.get $row) (i32.const 294912))))
       (local.set $b0 (i32.add (i32.const 3349696) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 113507616) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 113507616) (i32.const 0)))
@@ -661,7 +661,7 @@
       (local.set $bo (i32.add (i32.const 74896) (i32.mul (local.get $row) (i32.const 294912))))
       (local.set $b0 (i32.add (i32.const 74896) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 113507616) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 208903712) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 212670880) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 294912)))
@@ -680,7 +680,7 @@
   (func $step0_new_train_rms_w4 (export "step0_new_train_rms_w4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 209198624) (i32.mul (local.get $row) (i32.const 2880000))))
+      (local.set $bo (i32.add (i32.const 212965792) (i32.mul (local.get $row) (i32.const 2880000))))
       (local.set $b0 (i32.add (i32.const 3644608) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 93069136) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 93069136) (i32.const 0)))
@@ -705,7 +705,7 @@
       (local.set $bo (i32.add (i32.const 369808) (i32.mul (local.get $row) (i32.const 2880000))))
       (local.set $b0 (i32.add (i32.const 369808) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 93069136) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 209198624) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 212965792) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2880000)))
@@ -724,7 +724,7 @@
   (func $step0_new_train_rms_w_o (export "step0_new_train_rms_w_o") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 212078624) (i32.mul (local.get $row) (i32.const 25000))))
+      (local.set $bo (i32.add (i32.const 215845792) (i32.mul (local.get $row) (i32.const 25000))))
       (local.set $b0 (i32.add (i32.const 6524608) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 92134304) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 92134304) (i32.const 0)))
@@ -749,7 +749,7 @@
       (local.set $bo (i32.add (i32.const 3249808) (i32.mul (local.get $row) (i32.const 25000))))
       (local.set $b0 (i32.add (i32.const 3249808) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 92134304) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 212078624) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 215845792) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 25000)))
@@ -768,8 +768,8 @@
   (func $evaluate_l1_maximum (export "evaluate_l1_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 228656720) (i32.mul (local.get $row) (i32.const 14745600))))
-      (local.set $b0 (i32.add (i32.const 212103632) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 232423888) (i32.mul (local.get $row) (i32.const 14745600))))
+      (local.set $b0 (i32.add (i32.const 215870800) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 14745600)))
@@ -788,8 +788,8 @@
   (func $evaluate_l2_maximum (export "evaluate_l2_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 253578320) (i32.mul (local.get $row) (i32.const 5537792))))
-      (local.set $b0 (i32.add (i32.const 247088720) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 257345488) (i32.mul (local.get $row) (i32.const 5537792))))
+      (local.set $b0 (i32.add (i32.const 250855888) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5537792)))
@@ -808,8 +808,8 @@
   (func $evaluate_l3_maximum (export "evaluate_l3_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 276939488) (i32.mul (local.get $row) (i32.const 1638400))))
-      (local.set $b0 (i32.add (i32.const 273992784) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 280706656) (i32.mul (local.get $row) (i32.const 1638400))))
+      (local.set $b0 (i32.add (i32.const 277759952) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1638400)))
@@ -828,8 +828,8 @@
   (func $evaluate_l4 (export "evaluate_l4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 284533984) (i32.mul (local.get $row) (i32.const 320000))))
-      (local.set $b0 (i32.add (i32.const 284213984) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 288301152) (i32.mul (local.get $row) (i32.const 320000))))
+      (local.set $b0 (i32.add (i32.const 287981152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 320000)))
@@ -848,9 +848,9 @@
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 284859616) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 284853984) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 284859104) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 288626784) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 288621152) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 288626272) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -870,8 +870,8 @@
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 284864736) (i32.mul (local.get $row) (i32.const 5120))))
-      (local.set $b0 (i32.add (i32.const 284859616) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 288631904) (i32.mul (local.get $row) (i32.const 5120))))
+      (local.set $b0 (i32.add (i32.const 288626784) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120)))
@@ -890,9 +890,9 @@
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 284870368) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 284864736) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 284869856) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 288637536) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 288631904) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 288637024) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -912,8 +912,8 @@
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 284882656) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 284882144) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 288649824) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 288649312) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 512)))

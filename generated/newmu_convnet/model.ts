@@ -193,8 +193,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 271.7 MiB, laid out at compile time. */
-  private readonly mem = createArena(284883168, cpuThreads(true));
+  /** Every buffer of the model, 275.3 MiB, laid out at compile time. */
+  private readonly mem = createArena(288650336, cpuThreads(true));
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { w: new Float32Array(this.mem.buffer, 16, 288), w2: new Float32Array(this.mem.buffer, 1168, 18432), w3: new Float32Array(this.mem.buffer, 74896, 73728), w4: new Float32Array(this.mem.buffer, 369808, 720000), w_o: new Float32Array(this.mem.buffer, 3249808, 6250) };
@@ -287,40 +287,40 @@ export class Model implements CompiledModel {
   private readonly d_l1_transpose2 = new Float32Array(this.mem.buffer, 207120544, 100352);
   private readonly d_l1_flip = new Float32Array(this.mem.buffer, 207521952, 100352);
   private readonly grad_w = new Float32Array(this.mem.buffer, 207923360, 288);
-  private readonly step0_scratch114 = new Float32Array(this.mem.buffer, 208827680, 288);
-  private readonly new_train_rms_w = new Float32Array(this.mem.buffer, 208828832, 288);
-  private readonly new_train_rms_w2 = new Float32Array(this.mem.buffer, 208829984, 18432);
-  private readonly new_train_rms_w3 = new Float32Array(this.mem.buffer, 208903712, 73728);
-  private readonly new_train_rms_w4 = new Float32Array(this.mem.buffer, 209198624, 720000);
-  private readonly new_train_rms_w_o = new Float32Array(this.mem.buffer, 212078624, 6250);
-  private readonly eval_l1_conv2d = new Float32Array(this.mem.buffer, 212103632, 3686400);
-  private readonly evaluate_scratch0 = new Float32Array(this.mem.buffer, 226849232, 288);
-  private readonly eval_l2_conv2d = new Float32Array(this.mem.buffer, 247088720, 1384448);
-  private readonly evaluate_scratch7 = new Float32Array(this.mem.buffer, 253405264, 43264);
-  private readonly eval_l2_maximum = new Float32Array(this.mem.buffer, 253578320, 1384448);
-  private readonly eval_l2_concat = new Float32Array(this.mem.buffer, 259116112, 1490944);
-  private readonly eval_k_l2_const = new Float32Array(this.mem.buffer, 265079888, 106496).fill((-Infinity));
-  private readonly eval_l2_concat2 = new Float32Array(this.mem.buffer, 265505872, 1605632);
-  private readonly eval_k_l2_const2 = new Float32Array(this.mem.buffer, 271928400, 114688).fill((-Infinity));
-  private readonly eval_l3_conv2d = new Float32Array(this.mem.buffer, 273992784, 409600);
-  private readonly evaluate_scratch26 = new Float32Array(this.mem.buffer, 276670688, 67200);
-  private readonly eval_l3_maximum = new Float32Array(this.mem.buffer, 276939488, 409600);
-  private readonly eval_l3_concat = new Float32Array(this.mem.buffer, 278577888, 491520);
-  private readonly eval_k_l3_const = new Float32Array(this.mem.buffer, 280543968, 81920).fill((-Infinity));
-  private readonly eval_l3_concat2 = new Float32Array(this.mem.buffer, 280871648, 589824);
-  private readonly eval_k_l3_const2 = new Float32Array(this.mem.buffer, 283230944, 98304).fill((-Infinity));
-  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 284853984, 1280);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 284859104, 128);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 284859616, 1280);
-  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 284864736, 1280);
-  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 284869856, 128);
-  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 284870368, 1280);
-  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 284875488, 128);
-  private readonly eval_error = new Float32Array(this.mem.buffer, 284876000, 128);
-  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 284876512, 1280);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 284881632, 128);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 284882144, 128);
-  private readonly eval_cost = new Float32Array(this.mem.buffer, 284882656, 128);
+  private readonly step0_scratch113 = new Float32Array(this.mem.buffer, 207924512, 131072);
+  private readonly new_train_rms_w = new Float32Array(this.mem.buffer, 212596000, 288);
+  private readonly new_train_rms_w2 = new Float32Array(this.mem.buffer, 212597152, 18432);
+  private readonly new_train_rms_w3 = new Float32Array(this.mem.buffer, 212670880, 73728);
+  private readonly new_train_rms_w4 = new Float32Array(this.mem.buffer, 212965792, 720000);
+  private readonly new_train_rms_w_o = new Float32Array(this.mem.buffer, 215845792, 6250);
+  private readonly eval_l1_conv2d = new Float32Array(this.mem.buffer, 215870800, 3686400);
+  private readonly evaluate_scratch0 = new Float32Array(this.mem.buffer, 230616400, 288);
+  private readonly eval_l2_conv2d = new Float32Array(this.mem.buffer, 250855888, 1384448);
+  private readonly evaluate_scratch7 = new Float32Array(this.mem.buffer, 257172432, 43264);
+  private readonly eval_l2_maximum = new Float32Array(this.mem.buffer, 257345488, 1384448);
+  private readonly eval_l2_concat = new Float32Array(this.mem.buffer, 262883280, 1490944);
+  private readonly eval_k_l2_const = new Float32Array(this.mem.buffer, 268847056, 106496).fill((-Infinity));
+  private readonly eval_l2_concat2 = new Float32Array(this.mem.buffer, 269273040, 1605632);
+  private readonly eval_k_l2_const2 = new Float32Array(this.mem.buffer, 275695568, 114688).fill((-Infinity));
+  private readonly eval_l3_conv2d = new Float32Array(this.mem.buffer, 277759952, 409600);
+  private readonly evaluate_scratch26 = new Float32Array(this.mem.buffer, 280437856, 67200);
+  private readonly eval_l3_maximum = new Float32Array(this.mem.buffer, 280706656, 409600);
+  private readonly eval_l3_concat = new Float32Array(this.mem.buffer, 282345056, 491520);
+  private readonly eval_k_l3_const = new Float32Array(this.mem.buffer, 284311136, 81920).fill((-Infinity));
+  private readonly eval_l3_concat2 = new Float32Array(this.mem.buffer, 284638816, 589824);
+  private readonly eval_k_l3_const2 = new Float32Array(this.mem.buffer, 286998112, 98304).fill((-Infinity));
+  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 288621152, 1280);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 288626272, 128);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 288626784, 1280);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 288631904, 1280);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 288637024, 128);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 288637536, 1280);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 288642656, 128);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 288643168, 128);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 288643680, 1280);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 288648800, 128);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 288649312, 128);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 288649824, 128);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -369,14 +369,14 @@ export class Model implements CompiledModel {
         }
       }
       l1_conv2d.fill(0);
-      this.k.fullConv({ x: 21295216, wr: 226849232, r: 226850384, r2: 227753552, y: 212103632, n: 128, C: 1, H: 28, W: 28, K: 32, kh: 3, kw: 3, Ho: 30, Wo: 30 });
+      this.k.fullConv({ x: 21295216, wr: 230616400, r: 230617552, r2: 231520720, y: 215870800, n: 128, C: 1, H: 28, W: 28, K: 32, kh: 3, kw: 3, Ho: 30, Wo: 30 });
     }
 
     // specs/newmu-convnet.yaml:30 l1: l1_maximum = maximum(l1_conv2d, 0)
     this.w.evaluate_l1_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:30 l1: l1 = max_pool2d(l1_maximum)
     {
-      this.k.maxPool2d({ x: 228656720, y: 243402320, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum → l1
+      this.k.maxPool2d({ x: 232423888, y: 247169488, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum → l1
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_conv2d = conv2d(l1, w2)
@@ -385,7 +385,7 @@ export class Model implements CompiledModel {
         const nb$9 = Math.min(4, 128 - n0$8);
         for (let c0$10 = 0; c0$10 < 32; c0$10 += 32) {
           const cb$11 = Math.min(32, 32 - c0$10);
-          this.k.convBlock({ x: 243402320, cols: 252626512, C: 32, H: 15, W: 15, kh: 3, kw: 3, Ho: 13, Wo: 13, L: 676, n0: n0$8, nb: nb$9, c0: c0$10, cb: cb$11, w: 1168, acc: 253405264, K: 64, lda: 288, accumulate: c0$10 > 0 });
+          this.k.convBlock({ x: 247169488, cols: 256393680, C: 32, H: 15, W: 15, kh: 3, kw: 3, Ho: 13, Wo: 13, L: 676, n0: n0$8, nb: nb$9, c0: c0$10, cb: cb$11, w: 1168, acc: 257172432, K: 64, lda: 288, accumulate: c0$10 > 0 });
         }
         for (let b$12 = 0; b$12 < nb$9; b$12++) {
           for (let k$15 = 0; k$15 < 64; k$15++) {
@@ -420,7 +420,7 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 l2: l2 = max_pool2d(l2_concat2)
     {
-      this.k.maxPool2d({ x: 265505872, y: 272387152, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2 → l2
+      this.k.maxPool2d({ x: 269273040, y: 276154320, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2 → l2
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3_conv2d = conv2d(l2, w3)
@@ -429,7 +429,7 @@ export class Model implements CompiledModel {
         const nb$28 = Math.min(21, 128 - n0$27);
         for (let c0$29 = 0; c0$29 < 64; c0$29 += 55) {
           const cb$30 = Math.min(55, 64 - c0$29);
-          this.k.convBlock({ x: 272387152, cols: 275631184, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$27, nb: nb$28, c0: c0$29, cb: cb$30, w: 74896, acc: 276670688, K: 128, lda: 576, accumulate: c0$29 > 0 });
+          this.k.convBlock({ x: 276154320, cols: 279398352, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$27, nb: nb$28, c0: c0$29, cb: cb$30, w: 74896, acc: 280437856, K: 128, lda: 576, accumulate: c0$29 > 0 });
         }
         for (let b$31 = 0; b$31 < nb$28; b$31++) {
           for (let k$34 = 0; k$34 < 128; k$34++) {
@@ -464,19 +464,19 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 l3: l3 = max_pool2d(l3_concat2)
     {
-      this.k.maxPool2d({ x: 280871648, y: 283624160, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3
+      this.k.maxPool2d({ x: 284638816, y: 287391328, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3
     }
 
     // specs/newmu-convnet.yaml:33 l4: l4_matmul = matmul(l3, w4)
     {
-      this.k.gemm({ a: 283624160, b: 369808, c: 284213984, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // l3 @ w4 → l4_matmul
+      this.k.gemm({ a: 287391328, b: 369808, c: 287981152, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // l3 @ w4 → l4_matmul
     }
 
     // specs/newmu-convnet.yaml:33 l4: l4 = maximum(l4_matmul, 0)
     this.w.evaluate_l4(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_matmul = matmul(l4, w_o)
     {
-      this.k.gemm({ a: 284533984, b: 3249808, c: 284853984, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // l4 @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 288301152, b: 3249808, c: 288621152, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // l4 @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
@@ -678,7 +678,7 @@ export class Model implements CompiledModel {
     const d_l2_flip = this.d_l2_flip;
     const d_l2_conv2d = this.d_l2_conv2d;
     const d_l2_conv2d2 = this.d_l2_conv2d2;
-    const grad_w = this.grad_w;
+    const d_l1_flip = this.d_l1_flip;
     const train_rms_w = this.state["train.rms.w"];
     const new_train_rms_w = this.new_train_rms_w;
     const train_rms_w2 = this.state["train.rms.w2"];
@@ -1134,17 +1134,17 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:30 gradient of l1: grad_w = conv2d(d_l1_transpose, d_l1_flip)
     {
-      for (let n0$115 = 0; n0$115 < 32; n0$115 += 32) {
-        const nb$116 = Math.min(32, 32 - n0$115);
-        for (let c0$117 = 0; c0$117 < 128; c0$117 += 1) {
-          const cb$118 = Math.min(1, 128 - c0$117);
-          this.k.convBlock({ x: 192374944, cols: 207924512, C: 128, H: 30, W: 30, kh: 28, kw: 28, Ho: 3, Wo: 3, L: 288, n0: n0$115, nb: nb$116, c0: c0$117, cb: cb$118, w: 207521952, acc: 208827680, K: 1, lda: 100352, accumulate: c0$117 > 0 });
+      this.step0_scratch113.fill(0);
+      for (let kc$115 = 0; kc$115 < 128; kc$115++) {
+        for (let r$116 = 0; r$116 < 28; r$116++) {
+          const sr$120 = (kc$115 * 28 + 27 - r$116) * 28 + 27, dr$121 = (kc$115 * 32 + r$116 + 2) * 32 + 2;
+          for (let q$117 = 0; q$117 < 28; q$117++) this.step0_scratch113[dr$121 + q$117] = d_l1_flip[sr$120 - q$117];
         }
-        for (let b$119 = 0; b$119 < nb$116; b$119++) {
-          {
-            const src$120 = b$119 * 9, d$121 = ((n0$115 + b$119)) * 9;
-            for (let m$123 = 0; m$123 < 9; m$123++) grad_w[d$121 + m$123] = this.step0_scratch114[src$120 + m$123];
-          }
+      }
+      this.k.im2colBlock({ x: 207924512, cols: 208448800, C: 128, H: 32, W: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, L: 900, n0: 0, nb: 1, c0: 0, cb: 128 }); // f[k, c, p − i, q − j] at row (c, i, j), column (k, p, q)
+      {
+        for (let c$119 = 0; c$119 < 128; c$119++) {
+          this.k.gemm({ a: 192374944 + c$119 * 3600, b: 208448800 + c$119 * 32400, c: 207923360, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$119 > 0, alpha: 1, skipZerosA: false, split: false });
         }
       }
     }
