@@ -96,7 +96,7 @@ function filterGrad(tf: Tf, x: TF.Tensor4D, dy: TF.Tensor4D, kh: number, kw: num
 /** conv2d (stride 1, 'valid') whose gradient avoids the kernel the wasm
  * backend lacks; `dx` false for a layer whose input is data (no input
  * gradient needed, as tfjs's own conv2d gradient skips it). */
-function conv2dWasm(tf: Tf, x: TF.Tensor4D, w: TF.Tensor4D, dx: boolean): TF.Tensor4D {
+export function conv2dWasm(tf: Tf, x: TF.Tensor4D, w: TF.Tensor4D, dx: boolean): TF.Tensor4D {
   const [kh, kw] = w.shape;
   type Arg = TF.Tensor | TF.GradSaveFunc;
   if (!dx) {
