@@ -205,8 +205,13 @@ describe("the playground, static build, in Chromium", () => {
     expect(await page.textContent("#diagnostics")).toBe("");
     await page.selectOption("#backend", "cpu");
     await page.click("#train");
-    // An epoch of the embedded digits (400 minibatches) brings a validation point.
-    await page.waitForFunction(() => (window as unknown as { playground: { state(): PlaygroundState } }).playground.state().records >= 1, null, { timeout: 180_000 });
+    // An epoch of the embedded digits (400 minibatches) brings a validation
+    // point; the cost curve gets a point every 250 ms, so on a fast machine
+    // the epoch can end before its second one: wait for both.
+    await page.waitForFunction(() => {
+      const p = (window as unknown as { playground: { state(): PlaygroundState; costs(): number[] } }).playground;
+      return p.state().records >= 1 && p.costs().length > 1;
+    }, null, { timeout: 180_000 });
     await page.click("#pause");
     await page.waitForFunction(() => (window as unknown as { playground: { state(): PlaygroundState } }).playground.state().state === "paused", null, { timeout: 60_000 });
     expect((await pageCall<{ width: number; caption: string }>(page, "filters")).caption).toBe("W1 (first layer)");
