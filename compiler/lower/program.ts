@@ -79,8 +79,9 @@ export type Kernel =
   /** An op's own kernel (product, convolution, gather, …) over whole buffers.
    * `inTypes` are the operands' types as the op sees them (a reshaped
    * operand shares its source's buffer); `dataInputs` marks operands that
-   * are mostly zeros, which a product may skip: data inputs (pixels) and a
-   * counted scan's stacked step outputs (0 past the batch's count). */
+   * are mostly zeros, which a product may skip: data inputs (pixels), a
+   * counted scan's stacked step outputs (0 past the batch's count) and
+   * Bernoulli samples (a Gibbs chain's visible units). */
   | (KernelBase & { readonly kind: "op"; readonly ins: readonly BufferId[]; readonly inTypes: readonly TensorType[]; readonly dataInputs: readonly boolean[] })
   /** An SGD update `W ← W − c·(±P₁ ± P₂ … + rest)` whose matrix products Pᵢ
    * are used nowhere else: `loop` is the whole update reading each Pᵢ from

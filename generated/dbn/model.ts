@@ -613,7 +613,7 @@ export class Model implements CompiledModel {
     this.w.step0_end1(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:45 cd1: cd1_matmul2 = matmul(end1, W1)
     {
-      this.k.gemm({ a: 11413280, b: 16, c: 11444640, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // end1 @ W1 → cd1_matmul2
+      this.k.gemm({ a: 11413280, b: 16, c: 11444640, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // end1 @ W1 → cd1_matmul2
     }
 
     // specs/dbn.yaml:46 recon1: recon1_reducesum = Σ ((x * softplus(-v1_pre)) + ((1 - x) * softplus(v1_pre)))
@@ -673,7 +673,7 @@ export class Model implements CompiledModel {
 
     // specs/dbn.yaml:72 phases[0].optimizer: W1 += -0.01 · d_cd1_matmul + -0.01 · d_cd1_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:45 gradient of cd1: d_cd1_matmul = matmul(end1, d_cd1_mul)
-    this.k.gemm({ a: 11413280, b: 11484720, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false, split: false }); // W1 += -0.01 · end1 @ d_cd1_mul
+    this.k.gemm({ a: 11413280, b: 11484720, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: true, split: false }); // W1 += -0.01 · end1 @ d_cd1_mul
     // specs/dbn.yaml:45 gradient of cd1: d_cd1_matmul2 = matmul(x, d_cd1_mul2)
     this.k.gemm({ a: 11239200, b: 11524720, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: true, split: false }); // W1 += -0.01 · x @ d_cd1_mul2
     // specs/dbn.yaml:72 phases[0].optimizer: b1 = b1 - (0.01 * grad_b1)
@@ -725,7 +725,7 @@ export class Model implements CompiledModel {
     this.w.step1_end2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:51 cd2: cd2_matmul2 = matmul(end2, W2)
     {
-      this.k.gemm({ a: 11923216, b: 3140016, c: 11963216, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // end2 @ W2 → cd2_matmul2
+      this.k.gemm({ a: 11923216, b: 3140016, c: 11963216, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // end2 @ W2 → cd2_matmul2
     }
 
     // specs/dbn.yaml:52 recon2: recon2_reducesum = Σ ((h1 * softplus(-v2_pre)) + ((1 - h1) * softplus(v2_pre)))
@@ -785,7 +785,7 @@ export class Model implements CompiledModel {
 
     // specs/dbn.yaml:78 phases[1].optimizer: W2 += -0.01 · d_cd2_matmul + -0.01 · d_cd2_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:51 gradient of cd2: d_cd2_matmul = matmul(end2, d_cd2_mul)
-    this.k.gemm({ a: 11923216, b: 12003296, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false, split: false }); // W2 += -0.01 · end2 @ d_cd2_mul
+    this.k.gemm({ a: 11923216, b: 12003296, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: true, split: false }); // W2 += -0.01 · end2 @ d_cd2_mul
     // specs/dbn.yaml:51 gradient of cd2: d_cd2_matmul2 = matmul(h1, d_cd2_mul2)
     this.k.gemm({ a: 11683216, b: 12043296, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false, split: false }); // W2 += -0.01 · h1 @ d_cd2_mul2
     // specs/dbn.yaml:78 phases[1].optimizer: b2 = b2 - (0.01 * grad_b2)
@@ -844,7 +844,7 @@ export class Model implements CompiledModel {
     this.w.step2_end3(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:57 cd3: cd3_matmul2 = matmul(end3, W3)
     {
-      this.k.gemm({ a: 12531296, b: 7144016, c: 12571296, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // end3 @ W3 → cd3_matmul2
+      this.k.gemm({ a: 12531296, b: 7144016, c: 12571296, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // end3 @ W3 → cd3_matmul2
     }
 
     // specs/dbn.yaml:58 recon3: recon3_reducesum = Σ ((h2 * softplus(-v3_pre)) + ((1 - h2) * softplus(v3_pre)))
@@ -904,7 +904,7 @@ export class Model implements CompiledModel {
 
     // specs/dbn.yaml:84 phases[2].optimizer: W3 += -0.01 · d_cd3_matmul + -0.01 · d_cd3_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:57 gradient of cd3: d_cd3_matmul = matmul(end3, d_cd3_mul)
-    this.k.gemm({ a: 12531296, b: 12611376, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false, split: false }); // W3 += -0.01 · end3 @ d_cd3_mul
+    this.k.gemm({ a: 12531296, b: 12611376, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: true, split: false }); // W3 += -0.01 · end3 @ d_cd3_mul
     // specs/dbn.yaml:57 gradient of cd3: d_cd3_matmul2 = matmul(h2, d_cd3_mul2)
     this.k.gemm({ a: 12291296, b: 12651376, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false, split: false }); // W3 += -0.01 · h2 @ d_cd3_mul2
     // specs/dbn.yaml:84 phases[2].optimizer: b3 = b3 - (0.01 * grad_b3)

@@ -300,7 +300,7 @@ export class Model implements CompiledModel {
       this.w.step0__1(); // WebAssembly SIMD (loops.wat)
       // specs/rbm.yaml:33 chain.body.h: chain_body_h_matmul = matmul(_1, W)
       {
-        this.k.gemm({ a: 1881312, b: 16, c: 1944032, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // _1 @ W → chain_body_h_matmul
+        this.k.gemm({ a: 1881312, b: 16, c: 1944032, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // _1 @ W → chain_body_h_matmul
       }
 
       // specs/rbm.yaml:33 chain.body.h: _0 = cast(compare(random_uniform(), sigmoid(chain_body_h_matmul + hbias)))
