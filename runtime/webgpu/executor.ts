@@ -379,12 +379,13 @@ class GpuModelImpl implements GpuModel {
     // a kernel slower than 50 ms a dispatch (llvmpipe's convolutions) is
     // timed once, in a pass of one.
     const best = async (kernel: number | undefined, n: number): Promise<number> => Math.min(await submit(kernel, n), await submit(kernel, n), await submit(kernel, n));
+    const empty = await best(undefined, 1);
     const out: KernelTiming[] = [];
     for (const [kernel, dispatches] of counts) {
       const k = this.plan.kernels[kernel];
       const once = await submit(kernel, 1);
       const n = once > 50 ? 1 : reps;
-      const ms = n === 1 && once > 50 ? once : Math.max(0, (await best(kernel, n)) - (await best(undefined, 1))) / n;
+      const ms = n === 1 && once > 50 ? once : Math.max(0, (await best(kernel, n)) - empty) / n;
       out.push({ name: k.name, label: k.label, ...(k.flops !== undefined ? { flops: k.flops } : {}), dispatches, msPerDispatch: ms });
     }
     return out;

@@ -6,7 +6,7 @@
 // Buffers are named by the lowering; the method declares a local for each
 // buffer it names, and no other.
 
-import { numel, type Node, type SpecLoc } from "../../ir/types.ts";
+import { numel, type Node, type SpecLoc, type TensorType } from "../../ir/types.ts";
 import type { KernelCtx, ScalarCtx } from "../../ops/op.ts";
 import { OPS } from "../../ops/registry.ts";
 import { gemmCall } from "../../ops/matmul.ts";
@@ -62,11 +62,12 @@ export class FunctionRenderer {
   /** Tallies an emitted kernel call's share for the helper thread: a
    * product marked `split` (its multiply-adds, and the parameters among
    * `bufs`), or a convolution split by images. */
-  private tallySplit(text: string, node: Node, bufs: readonly BufferId[]): void {
+  private tallySplit(text: string, node: Node, inTypes: readonly TensorType[], bufs: readonly BufferId[]): void {
     if (/\bthis\.k\.(convBlock|fullConv)\(/.test(text)) this.imageSplits = true;
     if (node.op !== "matmul" || !/\bsplit: true\b/.test(text)) return;
-    const m = /\bm: (\d+), n: (\d+), k: (\d+),/.exec(text);
-    if (m) this.splitMadds += Number(m[1]) * Number(m[2]) * Number(m[3]) * this.trips;
+    const a = inTypes[0]!.shape;
+    const k = (node.attrs as { transA: boolean }).transA ? a[0]! : a[1]!;
+    this.splitMadds += numel(node.shape) * k * this.trips;
     for (const b of bufs) if (this.p.buffers[b]!.role === "param") this.splitParams.set(b, this.p.buffers[b]!.size);
   }
 
@@ -285,7 +286,7 @@ export class FunctionRenderer {
       kernels: "this.k",
     };
     const text = (em.emit as (k: KernelCtx<never>) => string)(k);
-    this.tallySplit(text, node, [outB, ...ins]);
+    this.tallySplit(text, node, inTypes, [outB, ...ins]);
     this.lines.push(`{`, foldOneTrip(text), `}`);
   }
 
@@ -305,7 +306,7 @@ export class FunctionRenderer {
       };
       const call = gemmCall(kernel.node as Node<"matmul">, kernel.inTypes, { A: name(kernel.ins[0]!), B: name(kernel.ins[1]!), out: name(k.out), addr: (x) => offsets.get(x), kernels: "this.k" }, { accumulate: true, alpha, sparseA: kernel.dataInputs[0] === true });
       if (call === undefined) throw new Error(`fused update of ${this.p.buffers[k.out]!.name}: product has no WebAssembly kernel`);
-      this.tallySplit(call, kernel.node, [k.out, ...kernel.ins]);
+      this.tallySplit(call, kernel.node, kernel.inTypes, [k.out, ...kernel.ins]);
       this.lines.push(call);
     }
   }
