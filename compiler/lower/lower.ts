@@ -10,6 +10,7 @@ import { OPS } from "../ops/registry.ts";
 import { isSuffix } from "../ops/reduce-sum.ts";
 import { countOperand, scanOutTypes } from "../ops/scan.ts";
 import { WGSL_LOOP_BUDGET } from "../ops/wgsl-loops.ts";
+import { binaryValued } from "./binary-values.ts";
 import { analyzeFusion, type Fusion, type Placement } from "./fusion.ts";
 import { findFusedUpdates, type FusedUpdate } from "./fused-update.ts";
 import { inPlaceLeaf } from "./in-place.ts";
@@ -261,21 +262,14 @@ class BlockLowering {
       out: this.bufferOf(n.id),
       ins: n.inputs.map((a) => this.bufferOf(a)),
       inTypes: ins.map((t) => ({ shape: t.shape, dtype: t.dtype })),
-      dataInputs: ins.map((t) => t.op === "input" || this.countedStack(t) || this.bernoulliSample(t)),
+      // 0/1 tensors (compiler/lower/binary-values.ts): Bernoulli samples,
+      // mostly 0 for the visible units of an RBM on digits or piano rolls,
+      // and thresholded inputs. A product with one on the left sums the rows
+      // of B its ones select (compiler/emit/wasm/binary.ts); where that
+      // kernel cannot run (a fused update) the zero-skipping one does.
+      dataInputs: ins.map((t) => t.op === "input" || this.countedStack(t) || binaryValued(this.g, t)),
+      binaryInputs: ins.map((t) => binaryValued(this.g, t)),
     };
-  }
-
-  /** Whether `n` is (a view of) a Bernoulli sample, cast(compare(U, p)) to
-   * f32 with U a random_uniform: 0/1 values, mostly 0 for the visible units
-   * of an RBM on digits (a Gibbs chain's v) or on piano rolls. The
-   * zero-skipping product counts A's non-zeros first and runs the dense
-   * kernel above 40 %, so a dense sample (hidden units) costs one scan. */
-  private bernoulliSample(n: Node): boolean {
-    let t = n;
-    while (OPS[t.op].ts.kind === "view" || t.op === "stop_gradient") t = this.g.nodes[t.inputs[0]!]!;
-    if (t.op !== "cast" || t.dtype !== "f32") return false;
-    const c = this.g.nodes[t.inputs[0]!]!;
-    return c.op === "compare" && c.inputs.some((i) => this.g.nodes[i]!.op === "random_uniform");
   }
 
   /** Whether `n` is (a view of) the stacked step outputs of a counted scan:

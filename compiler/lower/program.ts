@@ -81,8 +81,10 @@ export type Kernel =
    * operand shares its source's buffer); `dataInputs` marks operands that
    * are mostly zeros, which a product may skip: data inputs (pixels), a
    * counted scan's stacked step outputs (0 past the batch's count) and
-   * Bernoulli samples (a Gibbs chain's visible units). */
-  | (KernelBase & { readonly kind: "op"; readonly ins: readonly BufferId[]; readonly inTypes: readonly TensorType[]; readonly dataInputs: readonly boolean[] })
+   * Bernoulli samples (a Gibbs chain's visible units); `binaryInputs`
+   * marks operands whose every element is exactly 0 or 1 (Bernoulli
+   * samples), whose products need no multiplications. */
+  | (KernelBase & { readonly kind: "op"; readonly ins: readonly BufferId[]; readonly inTypes: readonly TensorType[]; readonly dataInputs: readonly boolean[]; readonly binaryInputs: readonly boolean[] })
   /** An SGD update `W ← W − c·(±P₁ ± P₂ … + rest)` whose matrix products Pᵢ
    * are used nowhere else: `loop` is the whole update reading each Pᵢ from
    * its buffer; a target may instead accumulate `alpha·Pᵢ` straight into W

@@ -6,7 +6,8 @@ import { alloc } from "../ir/tensor.ts";
 import { IRError, fmtShape, isFloat } from "../ir/types.ts";
 import type { Node, TensorType } from "../ir/types.ts";
 import { kernelCall } from "../emit/wasm/calls.ts";
-import { splitsProduct } from "../emit/wasm/split-rule.ts";
+import { binaryListSize } from "../emit/wasm/binary.ts";
+import { splitsBinaryProduct, splitsProduct } from "../emit/wasm/split-rule.ts";
 import { defineOp } from "./op.ts";
 
 export const matmul = defineOp({
@@ -62,9 +63,13 @@ export const matmul = defineOp({
   // from a product with both operands transposed).
   ts: {
     kind: "kernel",
-    emit: ({ node, out, ins, inTypes, dataInputs, scratch, addr, kernels }) => {
+    emit: ({ node, out, ins, inTypes, dataInputs, binaryInputs, scratch, addr, kernels }) => {
       if (node.dtype !== "f32") throw new Error(`matmul %${node.id}: the CPU kernels compute f32, not ${node.dtype}`);
       const [A, B] = ins as [string, string];
+      if (binaryInputs?.[0] === true) {
+        const call = binaryGemmCall(node, inTypes, { A, B, out, addr, kernels, scratch }, { accumulate: false, alpha: 1 });
+        if (call) return call;
+      }
       if (!(node.attrs.transA && node.attrs.transB)) {
         return gemmCall(node, inTypes, { A, B, out, addr, kernels }, { accumulate: false, alpha: 1, sparseA: dataInputs?.[0] ?? false })!;
       }
@@ -176,6 +181,36 @@ export function matmulTile(m: number, n: number): { rm: 1 | 2 | 4; rn: 1 | 2 | 4
     }
   }
   return best;
+}
+
+/** Shortest rows of C for the 0/1 kernel: one 16-column strip (narrower
+ * rows walk A's list once per 4 columns). */
+const BINARY_MIN_COLUMNS = 16;
+
+/** `out (+)= alpha · op(A) @ B` for an A of exact 0s and 1s (a Bernoulli
+ * sample): the rows of B its ones select, summed
+ * (compiler/emit/wasm/binary.ts), bitwise the dense kernel's result;
+ * undefined where that kernel does not apply (B transposed, narrow C, a
+ * buffer outside the model's memory). Split by columns only: each thread
+ * sums its own columns from the same lists. Used by the op's emitter and by
+ * the fused SGD update (compiler/emit/ts/render.ts), as gemmCall. */
+export function binaryGemmCall(
+  node: Node<"matmul">,
+  inTypes: readonly TensorType[],
+  bufs: { readonly A: string; readonly B: string; readonly out: string; addr(b: string): number | undefined; readonly kernels: string; scratch(ctor: "Int32Array", size: number): string },
+  how: { readonly accumulate: boolean; readonly alpha: number },
+): string | undefined {
+  const { transA, transB } = node.attrs;
+  const { A, B, out, addr, kernels, scratch } = bufs;
+  const [pa, pb, pc] = [addr(A), addr(B), addr(out)];
+  const [m, n] = node.shape as [number, number];
+  if (transB || n < BINARY_MIN_COLUMNS || pa === undefined || pb === undefined || pc === undefined) return undefined;
+  const k = transA ? inTypes[0]!.shape[0]! : inTypes[0]!.shape[1]!;
+  const list = scratch("Int32Array", binaryListSize(m, k));
+  const alpha = shortestF32(how.alpha);
+  const args = { a: pa, b: pb, c: pc, m, n, k, lda: inTypes[0]!.shape[1]!, ldb: inTypes[1]!.shape[1]!, ldc: n, transA, accumulate: how.accumulate, alpha, list: addr(list)!, split: splitsBinaryProduct(m, n, k) };
+  const what = how.accumulate ? `${out} += ${alpha} · ${A} @ ${B}` : `${A} @ ${B} → ${out}`;
+  return kernelCall(kernels, "gemmBinary", args, `${what} (${A} is 0/1: rows of ${B} summed)`);
 }
 
 /** Shortest rows of C for which skipping A's zeros pays (measured: the

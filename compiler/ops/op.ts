@@ -67,6 +67,9 @@ export interface KernelCtx<P extends Prim> {
   /** Whether each operand is a data input (pixels: mostly zeros, which a
    * product may skip). Absent: none is. */
   readonly dataInputs?: readonly boolean[];
+  /** Whether each operand holds only exact 0s and 1s (a Bernoulli sample):
+   * a product needs no multiplications. Absent: none does. */
+  readonly binaryInputs?: readonly boolean[];
   /** A fresh local identifier (unique in the emitted function). */
   fresh(base: string): string;
   /** A scratch buffer allocated once with the model (never inside a step). */

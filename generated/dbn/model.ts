@@ -247,8 +247,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 12.9 MiB, laid out at compile time. */
-  private readonly mem = createArena(13516928);
+  /** Every buffer of the model, 13.1 MiB, laid out at compile time. */
+  private readonly mem = createArena(13762784);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W1: new Float32Array(this.mem.buffer, 16, 784000), b1: new Float32Array(this.mem.buffer, 3136016, 1000), W2: new Float32Array(this.mem.buffer, 3140016, 1000000), b2: new Float32Array(this.mem.buffer, 7140016, 1000), W3: new Float32Array(this.mem.buffer, 7144016, 1000000), b3: new Float32Array(this.mem.buffer, 11144016, 1000), vb1: new Float32Array(this.mem.buffer, 11148016, 784), vb2: new Float32Array(this.mem.buffer, 11151152, 1000), vb3: new Float32Array(this.mem.buffer, 11155152, 1000), W4: new Float32Array(this.mem.buffer, 11159152, 10000), b4: new Float32Array(this.mem.buffer, 11199152, 10) };
@@ -261,96 +261,96 @@ export class Model implements CompiledModel {
   private readonly v1_pre = new Float32Array(this.mem.buffer, 11381920, 7840);
   private readonly end1 = new Float32Array(this.mem.buffer, 11413280, 7840);
   private readonly cd1_matmul2 = new Float32Array(this.mem.buffer, 11444640, 10000);
-  private readonly recon1_reducesum = new Float32Array(this.mem.buffer, 11484640, 10);
-  private readonly recon1_reducesum2 = new Float32Array(this.mem.buffer, 11484688, 1);
-  private readonly cost = new Float32Array(this.mem.buffer, 11484704, 1);
-  private readonly d_cd1_mul = new Float32Array(this.mem.buffer, 11484720, 10000);
-  private readonly d_cd1_mul2 = new Float32Array(this.mem.buffer, 11524720, 10000);
-  private readonly d_cd1_add = new Float32Array(this.mem.buffer, 11564720, 10000);
-  private readonly grad_b1 = new Float32Array(this.mem.buffer, 11604720, 1000);
-  private readonly d_cd1_add2 = new Float32Array(this.mem.buffer, 11608720, 7840);
-  private readonly grad_vb1 = new Float32Array(this.mem.buffer, 11640080, 784);
-  private readonly pretrain2_h1_matmul = new Float32Array(this.mem.buffer, 11643216, 10000);
-  private readonly pretrain2_h1 = new Float32Array(this.mem.buffer, 11683216, 10000);
-  private readonly pretrain2_cd2_matmul = new Float32Array(this.mem.buffer, 11723216, 10000);
-  private readonly pretrain2_h2 = new Float32Array(this.mem.buffer, 11763216, 10000);
-  private readonly pretrain2_v2_pre_cast = new Float32Array(this.mem.buffer, 11803216, 10000);
-  private readonly pretrain2_v2_pre_matmul = new Float32Array(this.mem.buffer, 11843216, 10000);
-  private readonly pretrain2_v2_pre = new Float32Array(this.mem.buffer, 11883216, 10000);
-  private readonly pretrain2_end2 = new Float32Array(this.mem.buffer, 11923216, 10000);
-  private readonly pretrain2_cd2_matmul2 = new Float32Array(this.mem.buffer, 11963216, 10000);
-  private readonly pretrain2_recon2_reducesum = new Float32Array(this.mem.buffer, 12003216, 10);
-  private readonly pretrain2_recon2_reducesum2 = new Float32Array(this.mem.buffer, 12003264, 1);
-  private readonly pretrain2_cost = new Float32Array(this.mem.buffer, 12003280, 1);
-  private readonly pretrain2_d_cd2_mul = new Float32Array(this.mem.buffer, 12003296, 10000);
-  private readonly pretrain2_d_cd2_mul2 = new Float32Array(this.mem.buffer, 12043296, 10000);
-  private readonly pretrain2_d_cd2_add = new Float32Array(this.mem.buffer, 12083296, 10000);
-  private readonly pretrain2_grad_b2 = new Float32Array(this.mem.buffer, 12123296, 1000);
-  private readonly pretrain2_d_cd2_add2 = new Float32Array(this.mem.buffer, 12127296, 10000);
-  private readonly pretrain2_grad_vb2 = new Float32Array(this.mem.buffer, 12167296, 1000);
-  private readonly pretrain3_h1_matmul = new Float32Array(this.mem.buffer, 12171296, 10000);
-  private readonly pretrain3_h1 = new Float32Array(this.mem.buffer, 12211296, 10000);
-  private readonly pretrain3_h2_matmul = new Float32Array(this.mem.buffer, 12251296, 10000);
-  private readonly pretrain3_h2 = new Float32Array(this.mem.buffer, 12291296, 10000);
-  private readonly pretrain3_cd3_matmul = new Float32Array(this.mem.buffer, 12331296, 10000);
-  private readonly pretrain3_h3 = new Float32Array(this.mem.buffer, 12371296, 10000);
-  private readonly pretrain3_v3_pre_cast = new Float32Array(this.mem.buffer, 12411296, 10000);
-  private readonly pretrain3_v3_pre_matmul = new Float32Array(this.mem.buffer, 12451296, 10000);
-  private readonly pretrain3_v3_pre = new Float32Array(this.mem.buffer, 12491296, 10000);
-  private readonly pretrain3_end3 = new Float32Array(this.mem.buffer, 12531296, 10000);
-  private readonly pretrain3_cd3_matmul2 = new Float32Array(this.mem.buffer, 12571296, 10000);
-  private readonly pretrain3_recon3_reducesum = new Float32Array(this.mem.buffer, 12611296, 10);
-  private readonly pretrain3_recon3_reducesum2 = new Float32Array(this.mem.buffer, 12611344, 1);
-  private readonly pretrain3_cost = new Float32Array(this.mem.buffer, 12611360, 1);
-  private readonly pretrain3_d_cd3_mul = new Float32Array(this.mem.buffer, 12611376, 10000);
-  private readonly pretrain3_d_cd3_mul2 = new Float32Array(this.mem.buffer, 12651376, 10000);
-  private readonly pretrain3_d_cd3_add = new Float32Array(this.mem.buffer, 12691376, 10000);
-  private readonly pretrain3_grad_b3 = new Float32Array(this.mem.buffer, 12731376, 1000);
-  private readonly pretrain3_d_cd3_add2 = new Float32Array(this.mem.buffer, 12735376, 10000);
-  private readonly pretrain3_grad_vb3 = new Float32Array(this.mem.buffer, 12775376, 1000);
-  private readonly finetune_h1_matmul = new Float32Array(this.mem.buffer, 12779376, 10000);
-  private readonly finetune_h1 = new Float32Array(this.mem.buffer, 12819376, 10000);
-  private readonly finetune_h2_matmul = new Float32Array(this.mem.buffer, 12859376, 10000);
-  private readonly finetune_h2 = new Float32Array(this.mem.buffer, 12899376, 10000);
-  private readonly finetune_h3_matmul = new Float32Array(this.mem.buffer, 12939376, 10000);
-  private readonly finetune_h3 = new Float32Array(this.mem.buffer, 12979376, 10000);
-  private readonly finetune_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 13019376, 100);
-  private readonly finetune_p_y_given_x_add = new Float32Array(this.mem.buffer, 13019776, 100);
-  private readonly finetune_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 13020176, 10);
-  private readonly finetune_p_y_given_x_sub = new Float32Array(this.mem.buffer, 13020224, 100);
-  private readonly finetune_p_y_given_x_exp = new Float32Array(this.mem.buffer, 13020624, 100);
-  private readonly finetune_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 13021024, 10);
-  private readonly finetune_finetune_nll_onehot = new Float32Array(this.mem.buffer, 13021072, 100);
-  private readonly y = new Int32Array(this.mem.buffer, 13021472, 10);
-  private readonly finetune_finetune_nll_log = new Float32Array(this.mem.buffer, 13021520, 10);
-  private readonly finetune_finetune_nll_reducesum = new Float32Array(this.mem.buffer, 13021568, 10);
-  private readonly finetune_finetune_nll_reducesum2 = new Float32Array(this.mem.buffer, 13021616, 1);
-  private readonly finetune_cost = new Float32Array(this.mem.buffer, 13021632, 1);
-  private readonly finetune_d_finetune_nll_reducesum = new Float32Array(this.mem.buffer, 13021648, 10);
-  private readonly finetune_d_finetune_nll_div = new Float32Array(this.mem.buffer, 13021696, 10);
-  private readonly finetune_d_p_y_given_x_add = new Float32Array(this.mem.buffer, 13021744, 100);
-  private readonly finetune_grad_b4 = new Float32Array(this.mem.buffer, 13022144, 10);
-  private readonly finetune_d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 13022192, 10000);
-  private readonly finetune_d_h3_mul = new Float32Array(this.mem.buffer, 13062192, 10000);
-  private readonly finetune_grad_b3 = new Float32Array(this.mem.buffer, 13102192, 1000);
-  private readonly finetune_d_h3_matmul = new Float32Array(this.mem.buffer, 13106192, 10000);
-  private readonly finetune_d_h2_mul = new Float32Array(this.mem.buffer, 13146192, 10000);
-  private readonly finetune_grad_b2 = new Float32Array(this.mem.buffer, 13186192, 1000);
-  private readonly finetune_d_h2_matmul = new Float32Array(this.mem.buffer, 13190192, 10000);
-  private readonly finetune_d_h1_mul = new Float32Array(this.mem.buffer, 13230192, 10000);
-  private readonly finetune_grad_b1 = new Float32Array(this.mem.buffer, 13270192, 1000);
-  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 13514592, 100);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 13514992, 10);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 13515040, 100);
-  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 13515440, 100);
-  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 13515840, 10);
-  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 13515888, 100);
-  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 13516288, 10);
-  private readonly eval_error = new Float32Array(this.mem.buffer, 13516336, 10);
-  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 13516384, 100);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 13516784, 10);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 13516832, 10);
-  private readonly eval_cost = new Float32Array(this.mem.buffer, 13516880, 10);
+  private readonly recon1_reducesum = new Float32Array(this.mem.buffer, 11525760, 10);
+  private readonly recon1_reducesum2 = new Float32Array(this.mem.buffer, 11525808, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 11525824, 1);
+  private readonly d_cd1_mul = new Float32Array(this.mem.buffer, 11525840, 10000);
+  private readonly d_cd1_mul2 = new Float32Array(this.mem.buffer, 11565840, 10000);
+  private readonly d_cd1_add = new Float32Array(this.mem.buffer, 11605840, 10000);
+  private readonly grad_b1 = new Float32Array(this.mem.buffer, 11645840, 1000);
+  private readonly d_cd1_add2 = new Float32Array(this.mem.buffer, 11649840, 7840);
+  private readonly grad_vb1 = new Float32Array(this.mem.buffer, 11681200, 784);
+  private readonly pretrain2_h1_matmul = new Float32Array(this.mem.buffer, 11718832, 10000);
+  private readonly pretrain2_h1 = new Float32Array(this.mem.buffer, 11758832, 10000);
+  private readonly pretrain2_cd2_matmul = new Float32Array(this.mem.buffer, 11798832, 10000);
+  private readonly pretrain2_h2 = new Float32Array(this.mem.buffer, 11838832, 10000);
+  private readonly pretrain2_v2_pre_cast = new Float32Array(this.mem.buffer, 11878832, 10000);
+  private readonly pretrain2_v2_pre_matmul = new Float32Array(this.mem.buffer, 11918832, 10000);
+  private readonly pretrain2_v2_pre = new Float32Array(this.mem.buffer, 11958832, 10000);
+  private readonly pretrain2_end2 = new Float32Array(this.mem.buffer, 11998832, 10000);
+  private readonly pretrain2_cd2_matmul2 = new Float32Array(this.mem.buffer, 12038832, 10000);
+  private readonly pretrain2_recon2_reducesum = new Float32Array(this.mem.buffer, 12119952, 10);
+  private readonly pretrain2_recon2_reducesum2 = new Float32Array(this.mem.buffer, 12120000, 1);
+  private readonly pretrain2_cost = new Float32Array(this.mem.buffer, 12120016, 1);
+  private readonly pretrain2_d_cd2_mul = new Float32Array(this.mem.buffer, 12120032, 10000);
+  private readonly pretrain2_d_cd2_mul2 = new Float32Array(this.mem.buffer, 12160032, 10000);
+  private readonly pretrain2_d_cd2_add = new Float32Array(this.mem.buffer, 12200032, 10000);
+  private readonly pretrain2_grad_b2 = new Float32Array(this.mem.buffer, 12240032, 1000);
+  private readonly pretrain2_d_cd2_add2 = new Float32Array(this.mem.buffer, 12244032, 10000);
+  private readonly pretrain2_grad_vb2 = new Float32Array(this.mem.buffer, 12284032, 1000);
+  private readonly pretrain3_h1_matmul = new Float32Array(this.mem.buffer, 12332032, 10000);
+  private readonly pretrain3_h1 = new Float32Array(this.mem.buffer, 12372032, 10000);
+  private readonly pretrain3_h2_matmul = new Float32Array(this.mem.buffer, 12412032, 10000);
+  private readonly pretrain3_h2 = new Float32Array(this.mem.buffer, 12452032, 10000);
+  private readonly pretrain3_cd3_matmul = new Float32Array(this.mem.buffer, 12492032, 10000);
+  private readonly pretrain3_h3 = new Float32Array(this.mem.buffer, 12532032, 10000);
+  private readonly pretrain3_v3_pre_cast = new Float32Array(this.mem.buffer, 12572032, 10000);
+  private readonly pretrain3_v3_pre_matmul = new Float32Array(this.mem.buffer, 12612032, 10000);
+  private readonly pretrain3_v3_pre = new Float32Array(this.mem.buffer, 12652032, 10000);
+  private readonly pretrain3_end3 = new Float32Array(this.mem.buffer, 12692032, 10000);
+  private readonly pretrain3_cd3_matmul2 = new Float32Array(this.mem.buffer, 12732032, 10000);
+  private readonly pretrain3_recon3_reducesum = new Float32Array(this.mem.buffer, 12813152, 10);
+  private readonly pretrain3_recon3_reducesum2 = new Float32Array(this.mem.buffer, 12813200, 1);
+  private readonly pretrain3_cost = new Float32Array(this.mem.buffer, 12813216, 1);
+  private readonly pretrain3_d_cd3_mul = new Float32Array(this.mem.buffer, 12813232, 10000);
+  private readonly pretrain3_d_cd3_mul2 = new Float32Array(this.mem.buffer, 12853232, 10000);
+  private readonly pretrain3_d_cd3_add = new Float32Array(this.mem.buffer, 12893232, 10000);
+  private readonly pretrain3_grad_b3 = new Float32Array(this.mem.buffer, 12933232, 1000);
+  private readonly pretrain3_d_cd3_add2 = new Float32Array(this.mem.buffer, 12937232, 10000);
+  private readonly pretrain3_grad_vb3 = new Float32Array(this.mem.buffer, 12977232, 1000);
+  private readonly finetune_h1_matmul = new Float32Array(this.mem.buffer, 13025232, 10000);
+  private readonly finetune_h1 = new Float32Array(this.mem.buffer, 13065232, 10000);
+  private readonly finetune_h2_matmul = new Float32Array(this.mem.buffer, 13105232, 10000);
+  private readonly finetune_h2 = new Float32Array(this.mem.buffer, 13145232, 10000);
+  private readonly finetune_h3_matmul = new Float32Array(this.mem.buffer, 13185232, 10000);
+  private readonly finetune_h3 = new Float32Array(this.mem.buffer, 13225232, 10000);
+  private readonly finetune_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 13265232, 100);
+  private readonly finetune_p_y_given_x_add = new Float32Array(this.mem.buffer, 13265632, 100);
+  private readonly finetune_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 13266032, 10);
+  private readonly finetune_p_y_given_x_sub = new Float32Array(this.mem.buffer, 13266080, 100);
+  private readonly finetune_p_y_given_x_exp = new Float32Array(this.mem.buffer, 13266480, 100);
+  private readonly finetune_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 13266880, 10);
+  private readonly finetune_finetune_nll_onehot = new Float32Array(this.mem.buffer, 13266928, 100);
+  private readonly y = new Int32Array(this.mem.buffer, 13267328, 10);
+  private readonly finetune_finetune_nll_log = new Float32Array(this.mem.buffer, 13267376, 10);
+  private readonly finetune_finetune_nll_reducesum = new Float32Array(this.mem.buffer, 13267424, 10);
+  private readonly finetune_finetune_nll_reducesum2 = new Float32Array(this.mem.buffer, 13267472, 1);
+  private readonly finetune_cost = new Float32Array(this.mem.buffer, 13267488, 1);
+  private readonly finetune_d_finetune_nll_reducesum = new Float32Array(this.mem.buffer, 13267504, 10);
+  private readonly finetune_d_finetune_nll_div = new Float32Array(this.mem.buffer, 13267552, 10);
+  private readonly finetune_d_p_y_given_x_add = new Float32Array(this.mem.buffer, 13267600, 100);
+  private readonly finetune_grad_b4 = new Float32Array(this.mem.buffer, 13268000, 10);
+  private readonly finetune_d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 13268048, 10000);
+  private readonly finetune_d_h3_mul = new Float32Array(this.mem.buffer, 13308048, 10000);
+  private readonly finetune_grad_b3 = new Float32Array(this.mem.buffer, 13348048, 1000);
+  private readonly finetune_d_h3_matmul = new Float32Array(this.mem.buffer, 13352048, 10000);
+  private readonly finetune_d_h2_mul = new Float32Array(this.mem.buffer, 13392048, 10000);
+  private readonly finetune_grad_b2 = new Float32Array(this.mem.buffer, 13432048, 1000);
+  private readonly finetune_d_h2_matmul = new Float32Array(this.mem.buffer, 13436048, 10000);
+  private readonly finetune_d_h1_mul = new Float32Array(this.mem.buffer, 13476048, 10000);
+  private readonly finetune_grad_b1 = new Float32Array(this.mem.buffer, 13516048, 1000);
+  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 13760448, 100);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 13760848, 10);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 13760896, 100);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 13761296, 100);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 13761696, 10);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 13761744, 100);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 13762144, 10);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 13762192, 10);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 13762240, 100);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 13762640, 10);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 13762688, 10);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 13762736, 10);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -382,28 +382,28 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/dbn.yaml:37 h1: h1_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 11239200, b: 16, c: 13274192, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
+      this.k.gemm({ a: 11239200, b: 16, c: 13520048, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
     }
 
     // specs/dbn.yaml:37 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.evaluate_h1(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:38 h2: h2_matmul = matmul(h1, W2)
     {
-      this.k.gemm({ a: 13314192, b: 3140016, c: 13354192, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h1 @ W2 → h2_matmul
+      this.k.gemm({ a: 13560048, b: 3140016, c: 13600048, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h1 @ W2 → h2_matmul
     }
 
     // specs/dbn.yaml:38 h2: h2 = sigmoid(h2_matmul + b2)
     this.w.evaluate_h2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:39 h3: h3_matmul = matmul(h2, W3)
     {
-      this.k.gemm({ a: 13394192, b: 7144016, c: 13434192, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h2 @ W3 → h3_matmul
+      this.k.gemm({ a: 13640048, b: 7144016, c: 13680048, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h2 @ W3 → h3_matmul
     }
 
     // specs/dbn.yaml:39 h3: h3 = sigmoid(h3_matmul + b3)
     this.w.evaluate_h3(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:40 p_y_given_x: p_y_given_x_matmul = matmul(h3, W4)
     {
-      this.k.gemm({ a: 13474192, b: 11159152, c: 13514192, m: 10, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h3 @ W4 → p_y_given_x_matmul
+      this.k.gemm({ a: 13720048, b: 11159152, c: 13760048, m: 10, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h3 @ W4 → p_y_given_x_matmul
     }
 
     // specs/dbn.yaml:40 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
@@ -613,29 +613,29 @@ export class Model implements CompiledModel {
     this.w.step0_end1(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:45 cd1: cd1_matmul2 = matmul(end1, W1)
     {
-      this.k.gemm({ a: 11413280, b: 16, c: 11444640, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // end1 @ W1 → cd1_matmul2
+      this.k.gemmBinary({ a: 11413280, b: 16, c: 11444640, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, list: 11484640, split: true }); // end1 @ W1 → cd1_matmul2 (end1 is 0/1: rows of W1 summed)
     }
 
     // specs/dbn.yaml:46 recon1: recon1_reducesum = Σ ((x * softplus(-v1_pre)) + ((1 - x) * softplus(v1_pre)))
-    let o$0 = 0;
-    let i$2 = 0;
-    for (let c$3 = 0; c$3 < 10; c$3++) {
-      let s$1 = 0;
-      for (let c$4 = 0; c$4 < 784; c$4++) {
-        s$1 += ((x[i$2] * (Math.max((-(v1_pre[i$2])), 0) + Math.log1p(Math.exp(-Math.abs((-(v1_pre[i$2]))))))) + ((1 - x[i$2]) * (Math.max(v1_pre[i$2], 0) + Math.log1p(Math.exp(-Math.abs(v1_pre[i$2]))))));
-        i$2++;
+    let o$1 = 0;
+    let i$3 = 0;
+    for (let c$4 = 0; c$4 < 10; c$4++) {
+      let s$2 = 0;
+      for (let c$5 = 0; c$5 < 784; c$5++) {
+        s$2 += ((x[i$3] * (Math.max((-(v1_pre[i$3])), 0) + Math.log1p(Math.exp(-Math.abs((-(v1_pre[i$3]))))))) + ((1 - x[i$3]) * (Math.max(v1_pre[i$3], 0) + Math.log1p(Math.exp(-Math.abs(v1_pre[i$3]))))));
+        i$3++;
       }
 
-      recon1_reducesum[o$0] = s$1;
-      o$0++;
+      recon1_reducesum[o$1] = s$2;
+      o$1++;
     }
 
     // specs/dbn.yaml:46 recon1: recon1_reducesum2 = Σ recon1_reducesum
     {
       {
-        let s$7 = 0;
-        for (let k$6 = 0 * 10; k$6 < 10; k$6++) s$7 += recon1_reducesum[k$6];
-        recon1_reducesum2[0] = s$7;
+        let s$8 = 0;
+        for (let k$7 = 0 * 10; k$7 < 10; k$7++) s$8 += recon1_reducesum[k$7];
+        recon1_reducesum2[0] = s$8;
       }
     }
 
@@ -650,10 +650,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:45 gradient of cd1: grad_b1 = Σ d_cd1_add
     {
       grad_b1.fill(0);
-      let s$10 = 0;
-      for (let c$8 = 0; c$8 < 10; c$8++) {
-        for (let c$9 = 0; c$9 < 1000; c$9++) {
-          grad_b1[c$9] += d_cd1_add[s$10++];
+      let s$11 = 0;
+      for (let c$9 = 0; c$9 < 10; c$9++) {
+        for (let c$10 = 0; c$10 < 1000; c$10++) {
+          grad_b1[c$10] += d_cd1_add[s$11++];
         }
       }
     }
@@ -663,19 +663,19 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:45 gradient of cd1: grad_vb1 = Σ d_cd1_add2
     {
       grad_vb1.fill(0);
-      let s$13 = 0;
-      for (let c$11 = 0; c$11 < 10; c$11++) {
-        for (let c$12 = 0; c$12 < 784; c$12++) {
-          grad_vb1[c$12] += d_cd1_add2[s$13++];
+      let s$14 = 0;
+      for (let c$12 = 0; c$12 < 10; c$12++) {
+        for (let c$13 = 0; c$13 < 784; c$13++) {
+          grad_vb1[c$13] += d_cd1_add2[s$14++];
         }
       }
     }
 
     // specs/dbn.yaml:72 phases[0].optimizer: W1 += -0.01 · d_cd1_matmul + -0.01 · d_cd1_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:45 gradient of cd1: d_cd1_matmul = matmul(end1, d_cd1_mul)
-    this.k.gemm({ a: 11413280, b: 11484720, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: true, split: false }); // W1 += -0.01 · end1 @ d_cd1_mul
+    this.k.gemmBinary({ a: 11413280, b: 11525840, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, accumulate: true, alpha: -0.01, list: 11684336, split: false }); // W1 += -0.01 · end1 @ d_cd1_mul (end1 is 0/1: rows of d_cd1_mul summed)
     // specs/dbn.yaml:45 gradient of cd1: d_cd1_matmul2 = matmul(x, d_cd1_mul2)
-    this.k.gemm({ a: 11239200, b: 11524720, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: true, split: false }); // W1 += -0.01 · x @ d_cd1_mul2
+    this.k.gemm({ a: 11239200, b: 11565840, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: true, split: false }); // W1 += -0.01 · x @ d_cd1_mul2
     // specs/dbn.yaml:72 phases[0].optimizer: b1 = b1 - (0.01 * grad_b1)
     this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:72 phases[0].optimizer: vb1 = vb1 - (0.01 * grad_vb1)
@@ -698,56 +698,56 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/dbn.yaml:37 h1: h1_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 11239200, b: 16, c: 11643216, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
+      this.k.gemm({ a: 11239200, b: 16, c: 11718832, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
     }
 
     // specs/dbn.yaml:37 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.step1_h1(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:51 cd2: cd2_matmul = matmul(h1, W2)
     {
-      this.k.gemm({ a: 11683216, b: 3140016, c: 11723216, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h1 @ W2 → cd2_matmul
+      this.k.gemm({ a: 11758832, b: 3140016, c: 11798832, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h1 @ W2 → cd2_matmul
     }
 
     // specs/dbn.yaml:38 h2: h2 = sigmoid(cd2_matmul + b2)
     this.w.step1_h2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:48 v2_pre: v2_pre_cast = cast(compare(random_uniform(), h2))
-    this.k.uniformFill({ dst: 11803216, n: 10000, seed: this.desc.seed, salt: 1, step: step, iter: 0 }); // v2_pre_cast ← the draws (Philox)
+    this.k.uniformFill({ dst: 11878832, n: 10000, seed: this.desc.seed, salt: 1, step: step, iter: 0 }); // v2_pre_cast ← the draws (Philox)
     this.w.step1_v2_pre_cast(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:48 v2_pre: v2_pre_matmul = matmul(v2_pre_cast, W2)
     {
-      this.k.gemm({ a: 11803216, b: 3140016, c: 11843216, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // v2_pre_cast @ W2 → v2_pre_matmul
+      this.k.gemm({ a: 11878832, b: 3140016, c: 11918832, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // v2_pre_cast @ W2 → v2_pre_matmul
     }
 
     // specs/dbn.yaml:48 v2_pre: v2_pre = v2_pre_matmul + vb2
     this.w.step1_v2_pre(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:50 end2: end2 = cast(compare(random_uniform(), sigmoid(v2_pre)))
-    this.k.uniformFill({ dst: 11923216, n: 10000, seed: this.desc.seed, salt: 2, step: step, iter: 0 }); // end2 ← the draws (Philox)
+    this.k.uniformFill({ dst: 11998832, n: 10000, seed: this.desc.seed, salt: 2, step: step, iter: 0 }); // end2 ← the draws (Philox)
     this.w.step1_end2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:51 cd2: cd2_matmul2 = matmul(end2, W2)
     {
-      this.k.gemm({ a: 11923216, b: 3140016, c: 11963216, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // end2 @ W2 → cd2_matmul2
+      this.k.gemmBinary({ a: 11998832, b: 3140016, c: 12038832, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, list: 12078832, split: true }); // end2 @ W2 → cd2_matmul2 (end2 is 0/1: rows of W2 summed)
     }
 
     // specs/dbn.yaml:52 recon2: recon2_reducesum = Σ ((h1 * softplus(-v2_pre)) + ((1 - h1) * softplus(v2_pre)))
-    let o$0 = 0;
-    let i$2 = 0;
-    for (let c$3 = 0; c$3 < 10; c$3++) {
-      let s$1 = 0;
-      for (let c$4 = 0; c$4 < 1000; c$4++) {
-        s$1 += ((h1[i$2] * (Math.max((-(v2_pre[i$2])), 0) + Math.log1p(Math.exp(-Math.abs((-(v2_pre[i$2]))))))) + ((1 - h1[i$2]) * (Math.max(v2_pre[i$2], 0) + Math.log1p(Math.exp(-Math.abs(v2_pre[i$2]))))));
-        i$2++;
+    let o$1 = 0;
+    let i$3 = 0;
+    for (let c$4 = 0; c$4 < 10; c$4++) {
+      let s$2 = 0;
+      for (let c$5 = 0; c$5 < 1000; c$5++) {
+        s$2 += ((h1[i$3] * (Math.max((-(v2_pre[i$3])), 0) + Math.log1p(Math.exp(-Math.abs((-(v2_pre[i$3]))))))) + ((1 - h1[i$3]) * (Math.max(v2_pre[i$3], 0) + Math.log1p(Math.exp(-Math.abs(v2_pre[i$3]))))));
+        i$3++;
       }
 
-      recon2_reducesum[o$0] = s$1;
-      o$0++;
+      recon2_reducesum[o$1] = s$2;
+      o$1++;
     }
 
     // specs/dbn.yaml:52 recon2: recon2_reducesum2 = Σ recon2_reducesum
     {
       {
-        let s$7 = 0;
-        for (let k$6 = 0 * 10; k$6 < 10; k$6++) s$7 += recon2_reducesum[k$6];
-        recon2_reducesum2[0] = s$7;
+        let s$8 = 0;
+        for (let k$7 = 0 * 10; k$7 < 10; k$7++) s$8 += recon2_reducesum[k$7];
+        recon2_reducesum2[0] = s$8;
       }
     }
 
@@ -762,10 +762,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:51 gradient of cd2: grad_b2 = Σ d_cd2_add
     {
       grad_b2.fill(0);
-      let s$10 = 0;
-      for (let c$8 = 0; c$8 < 10; c$8++) {
-        for (let c$9 = 0; c$9 < 1000; c$9++) {
-          grad_b2[c$9] += d_cd2_add[s$10++];
+      let s$11 = 0;
+      for (let c$9 = 0; c$9 < 10; c$9++) {
+        for (let c$10 = 0; c$10 < 1000; c$10++) {
+          grad_b2[c$10] += d_cd2_add[s$11++];
         }
       }
     }
@@ -775,19 +775,19 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:51 gradient of cd2: grad_vb2 = Σ d_cd2_add2
     {
       grad_vb2.fill(0);
-      let s$13 = 0;
-      for (let c$11 = 0; c$11 < 10; c$11++) {
-        for (let c$12 = 0; c$12 < 1000; c$12++) {
-          grad_vb2[c$12] += d_cd2_add2[s$13++];
+      let s$14 = 0;
+      for (let c$12 = 0; c$12 < 10; c$12++) {
+        for (let c$13 = 0; c$13 < 1000; c$13++) {
+          grad_vb2[c$13] += d_cd2_add2[s$14++];
         }
       }
     }
 
     // specs/dbn.yaml:78 phases[1].optimizer: W2 += -0.01 · d_cd2_matmul + -0.01 · d_cd2_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:51 gradient of cd2: d_cd2_matmul = matmul(end2, d_cd2_mul)
-    this.k.gemm({ a: 11923216, b: 12003296, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: true, split: false }); // W2 += -0.01 · end2 @ d_cd2_mul
+    this.k.gemmBinary({ a: 11998832, b: 12120032, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, accumulate: true, alpha: -0.01, list: 12288032, split: false }); // W2 += -0.01 · end2 @ d_cd2_mul (end2 is 0/1: rows of d_cd2_mul summed)
     // specs/dbn.yaml:51 gradient of cd2: d_cd2_matmul2 = matmul(h1, d_cd2_mul2)
-    this.k.gemm({ a: 11683216, b: 12043296, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false, split: false }); // W2 += -0.01 · h1 @ d_cd2_mul2
+    this.k.gemm({ a: 11758832, b: 12160032, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false, split: false }); // W2 += -0.01 · h1 @ d_cd2_mul2
     // specs/dbn.yaml:78 phases[1].optimizer: b2 = b2 - (0.01 * grad_b2)
     this.w.step1_b2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:78 phases[1].optimizer: vb2 = vb2 - (0.01 * grad_vb2)
@@ -810,63 +810,63 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/dbn.yaml:37 h1: h1_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 11239200, b: 16, c: 12171296, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
+      this.k.gemm({ a: 11239200, b: 16, c: 12332032, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
     }
 
     // specs/dbn.yaml:37 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.step2_h1(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:38 h2: h2_matmul = matmul(h1, W2)
     {
-      this.k.gemm({ a: 12211296, b: 3140016, c: 12251296, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h1 @ W2 → h2_matmul
+      this.k.gemm({ a: 12372032, b: 3140016, c: 12412032, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h1 @ W2 → h2_matmul
     }
 
     // specs/dbn.yaml:38 h2: h2 = sigmoid(h2_matmul + b2)
     this.w.step2_h2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:57 cd3: cd3_matmul = matmul(h2, W3)
     {
-      this.k.gemm({ a: 12291296, b: 7144016, c: 12331296, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h2 @ W3 → cd3_matmul
+      this.k.gemm({ a: 12452032, b: 7144016, c: 12492032, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h2 @ W3 → cd3_matmul
     }
 
     // specs/dbn.yaml:39 h3: h3 = sigmoid(cd3_matmul + b3)
     this.w.step2_h3(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:54 v3_pre: v3_pre_cast = cast(compare(random_uniform(), h3))
-    this.k.uniformFill({ dst: 12411296, n: 10000, seed: this.desc.seed, salt: 1, step: step, iter: 0 }); // v3_pre_cast ← the draws (Philox)
+    this.k.uniformFill({ dst: 12572032, n: 10000, seed: this.desc.seed, salt: 1, step: step, iter: 0 }); // v3_pre_cast ← the draws (Philox)
     this.w.step2_v3_pre_cast(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:54 v3_pre: v3_pre_matmul = matmul(v3_pre_cast, W3)
     {
-      this.k.gemm({ a: 12411296, b: 7144016, c: 12451296, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // v3_pre_cast @ W3 → v3_pre_matmul
+      this.k.gemm({ a: 12572032, b: 7144016, c: 12612032, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // v3_pre_cast @ W3 → v3_pre_matmul
     }
 
     // specs/dbn.yaml:54 v3_pre: v3_pre = v3_pre_matmul + vb3
     this.w.step2_v3_pre(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:56 end3: end3 = cast(compare(random_uniform(), sigmoid(v3_pre)))
-    this.k.uniformFill({ dst: 12531296, n: 10000, seed: this.desc.seed, salt: 2, step: step, iter: 0 }); // end3 ← the draws (Philox)
+    this.k.uniformFill({ dst: 12692032, n: 10000, seed: this.desc.seed, salt: 2, step: step, iter: 0 }); // end3 ← the draws (Philox)
     this.w.step2_end3(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:57 cd3: cd3_matmul2 = matmul(end3, W3)
     {
-      this.k.gemm({ a: 12531296, b: 7144016, c: 12571296, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // end3 @ W3 → cd3_matmul2
+      this.k.gemmBinary({ a: 12692032, b: 7144016, c: 12732032, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, list: 12772032, split: true }); // end3 @ W3 → cd3_matmul2 (end3 is 0/1: rows of W3 summed)
     }
 
     // specs/dbn.yaml:58 recon3: recon3_reducesum = Σ ((h2 * softplus(-v3_pre)) + ((1 - h2) * softplus(v3_pre)))
-    let o$0 = 0;
-    let i$2 = 0;
-    for (let c$3 = 0; c$3 < 10; c$3++) {
-      let s$1 = 0;
-      for (let c$4 = 0; c$4 < 1000; c$4++) {
-        s$1 += ((h2[i$2] * (Math.max((-(v3_pre[i$2])), 0) + Math.log1p(Math.exp(-Math.abs((-(v3_pre[i$2]))))))) + ((1 - h2[i$2]) * (Math.max(v3_pre[i$2], 0) + Math.log1p(Math.exp(-Math.abs(v3_pre[i$2]))))));
-        i$2++;
+    let o$1 = 0;
+    let i$3 = 0;
+    for (let c$4 = 0; c$4 < 10; c$4++) {
+      let s$2 = 0;
+      for (let c$5 = 0; c$5 < 1000; c$5++) {
+        s$2 += ((h2[i$3] * (Math.max((-(v3_pre[i$3])), 0) + Math.log1p(Math.exp(-Math.abs((-(v3_pre[i$3]))))))) + ((1 - h2[i$3]) * (Math.max(v3_pre[i$3], 0) + Math.log1p(Math.exp(-Math.abs(v3_pre[i$3]))))));
+        i$3++;
       }
 
-      recon3_reducesum[o$0] = s$1;
-      o$0++;
+      recon3_reducesum[o$1] = s$2;
+      o$1++;
     }
 
     // specs/dbn.yaml:58 recon3: recon3_reducesum2 = Σ recon3_reducesum
     {
       {
-        let s$7 = 0;
-        for (let k$6 = 0 * 10; k$6 < 10; k$6++) s$7 += recon3_reducesum[k$6];
-        recon3_reducesum2[0] = s$7;
+        let s$8 = 0;
+        for (let k$7 = 0 * 10; k$7 < 10; k$7++) s$8 += recon3_reducesum[k$7];
+        recon3_reducesum2[0] = s$8;
       }
     }
 
@@ -881,10 +881,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:57 gradient of cd3: grad_b3 = Σ d_cd3_add
     {
       grad_b3.fill(0);
-      let s$10 = 0;
-      for (let c$8 = 0; c$8 < 10; c$8++) {
-        for (let c$9 = 0; c$9 < 1000; c$9++) {
-          grad_b3[c$9] += d_cd3_add[s$10++];
+      let s$11 = 0;
+      for (let c$9 = 0; c$9 < 10; c$9++) {
+        for (let c$10 = 0; c$10 < 1000; c$10++) {
+          grad_b3[c$10] += d_cd3_add[s$11++];
         }
       }
     }
@@ -894,19 +894,19 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:57 gradient of cd3: grad_vb3 = Σ d_cd3_add2
     {
       grad_vb3.fill(0);
-      let s$13 = 0;
-      for (let c$11 = 0; c$11 < 10; c$11++) {
-        for (let c$12 = 0; c$12 < 1000; c$12++) {
-          grad_vb3[c$12] += d_cd3_add2[s$13++];
+      let s$14 = 0;
+      for (let c$12 = 0; c$12 < 10; c$12++) {
+        for (let c$13 = 0; c$13 < 1000; c$13++) {
+          grad_vb3[c$13] += d_cd3_add2[s$14++];
         }
       }
     }
 
     // specs/dbn.yaml:84 phases[2].optimizer: W3 += -0.01 · d_cd3_matmul + -0.01 · d_cd3_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:57 gradient of cd3: d_cd3_matmul = matmul(end3, d_cd3_mul)
-    this.k.gemm({ a: 12531296, b: 12611376, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: true, split: false }); // W3 += -0.01 · end3 @ d_cd3_mul
+    this.k.gemmBinary({ a: 12692032, b: 12813232, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, accumulate: true, alpha: -0.01, list: 12981232, split: false }); // W3 += -0.01 · end3 @ d_cd3_mul (end3 is 0/1: rows of d_cd3_mul summed)
     // specs/dbn.yaml:57 gradient of cd3: d_cd3_matmul2 = matmul(h2, d_cd3_mul2)
-    this.k.gemm({ a: 12291296, b: 12651376, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false, split: false }); // W3 += -0.01 · h2 @ d_cd3_mul2
+    this.k.gemm({ a: 12452032, b: 12853232, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false, split: false }); // W3 += -0.01 · h2 @ d_cd3_mul2
     // specs/dbn.yaml:84 phases[2].optimizer: b3 = b3 - (0.01 * grad_b3)
     this.w.step2_b3(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:84 phases[2].optimizer: vb3 = vb3 - (0.01 * grad_vb3)
@@ -939,28 +939,28 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/dbn.yaml:37 h1: h1_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 11239200, b: 16, c: 12779376, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
+      this.k.gemm({ a: 11239200, b: 16, c: 13025232, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
     }
 
     // specs/dbn.yaml:37 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.step3_h1(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:38 h2: h2_matmul = matmul(h1, W2)
     {
-      this.k.gemm({ a: 12819376, b: 3140016, c: 12859376, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h1 @ W2 → h2_matmul
+      this.k.gemm({ a: 13065232, b: 3140016, c: 13105232, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h1 @ W2 → h2_matmul
     }
 
     // specs/dbn.yaml:38 h2: h2 = sigmoid(h2_matmul + b2)
     this.w.step3_h2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:39 h3: h3_matmul = matmul(h2, W3)
     {
-      this.k.gemm({ a: 12899376, b: 7144016, c: 12939376, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h2 @ W3 → h3_matmul
+      this.k.gemm({ a: 13145232, b: 7144016, c: 13185232, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h2 @ W3 → h3_matmul
     }
 
     // specs/dbn.yaml:39 h3: h3 = sigmoid(h3_matmul + b3)
     this.w.step3_h3(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:40 p_y_given_x: p_y_given_x_matmul = matmul(h3, W4)
     {
-      this.k.gemm({ a: 12979376, b: 11159152, c: 13019376, m: 10, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h3 @ W4 → p_y_given_x_matmul
+      this.k.gemm({ a: 13225232, b: 11159152, c: 13265232, m: 10, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h3 @ W4 → p_y_given_x_matmul
     }
 
     // specs/dbn.yaml:40 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
@@ -1036,7 +1036,7 @@ export class Model implements CompiledModel {
 
     // specs/dbn.yaml:40 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4)
     {
-      this.k.gemm({ a: 13021744, b: 11159152, c: 13022192, m: 10, n: 1000, k: 10, lda: 10, ldb: 10, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_p_y_given_x_add @ W4 → d_p_y_given_x_matmul
+      this.k.gemm({ a: 13267600, b: 11159152, c: 13268048, m: 10, n: 1000, k: 10, lda: 10, ldb: 10, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_p_y_given_x_add @ W4 → d_p_y_given_x_matmul
     }
 
     // specs/dbn.yaml:39 gradient of h3: d_h3_mul = d_p_y_given_x_matmul * (h3 * (1 - h3))
@@ -1054,7 +1054,7 @@ export class Model implements CompiledModel {
 
     // specs/dbn.yaml:39 gradient of h3: d_h3_matmul = matmul(d_h3_mul, W3)
     {
-      this.k.gemm({ a: 13062192, b: 7144016, c: 13106192, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // d_h3_mul @ W3 → d_h3_matmul
+      this.k.gemm({ a: 13308048, b: 7144016, c: 13352048, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // d_h3_mul @ W3 → d_h3_matmul
     }
 
     // specs/dbn.yaml:38 gradient of h2: d_h2_mul = d_h3_matmul * (h2 * (1 - h2))
@@ -1072,7 +1072,7 @@ export class Model implements CompiledModel {
 
     // specs/dbn.yaml:38 gradient of h2: d_h2_matmul = matmul(d_h2_mul, W2)
     {
-      this.k.gemm({ a: 13146192, b: 3140016, c: 13190192, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // d_h2_mul @ W2 → d_h2_matmul
+      this.k.gemm({ a: 13392048, b: 3140016, c: 13436048, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // d_h2_mul @ W2 → d_h2_matmul
     }
 
     // specs/dbn.yaml:37 gradient of h1: d_h1_mul = d_h2_matmul * (h1 * (1 - h1))
@@ -1090,22 +1090,22 @@ export class Model implements CompiledModel {
 
     // specs/dbn.yaml:90 phases[3].optimizer: W1 += -0.1 · grad_W1 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:37 gradient of h1: grad_W1 = matmul(x, d_h1_mul)
-    this.k.gemm({ a: 11239200, b: 13230192, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: true, split: false }); // W1 += -0.1 · x @ d_h1_mul
+    this.k.gemm({ a: 11239200, b: 13476048, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: true, split: false }); // W1 += -0.1 · x @ d_h1_mul
     // specs/dbn.yaml:90 phases[3].optimizer: b1 = b1 - (0.1 * grad_b1)
     this.w.step3_b1(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:90 phases[3].optimizer: W2 += -0.1 · grad_W2 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:38 gradient of h2: grad_W2 = matmul(h1, d_h2_mul)
-    this.k.gemm({ a: 12819376, b: 13146192, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: false }); // W2 += -0.1 · h1 @ d_h2_mul
+    this.k.gemm({ a: 13065232, b: 13392048, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: false }); // W2 += -0.1 · h1 @ d_h2_mul
     // specs/dbn.yaml:90 phases[3].optimizer: b2 = b2 - (0.1 * grad_b2)
     this.w.step3_b2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:90 phases[3].optimizer: W3 += -0.1 · grad_W3 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:39 gradient of h3: grad_W3 = matmul(h2, d_h3_mul)
-    this.k.gemm({ a: 12899376, b: 13062192, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: false }); // W3 += -0.1 · h2 @ d_h3_mul
+    this.k.gemm({ a: 13145232, b: 13308048, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: false }); // W3 += -0.1 · h2 @ d_h3_mul
     // specs/dbn.yaml:90 phases[3].optimizer: b3 = b3 - (0.1 * grad_b3)
     this.w.step3_b3(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:90 phases[3].optimizer: W4 += -0.1 · grad_W4 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:40 gradient of p_y_given_x: grad_W4 = matmul(h3, d_p_y_given_x_add)
-    this.k.gemm({ a: 12979376, b: 13021744, c: 11159152, m: 1000, n: 10, k: 10, lda: 1000, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: false }); // W4 += -0.1 · h3 @ d_p_y_given_x_add
+    this.k.gemm({ a: 13225232, b: 13267600, c: 11159152, m: 1000, n: 10, k: 10, lda: 1000, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: false }); // W4 += -0.1 · h3 @ d_p_y_given_x_add
     // specs/dbn.yaml:90 phases[3].optimizer: b4 = b4 - (0.1 * grad_b4)
     this.w.step3_b4(); // WebAssembly SIMD (loops.wat)
     return cost[0];

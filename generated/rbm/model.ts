@@ -128,8 +128,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 3.1 MiB, laid out at compile time. */
-  private readonly mem = createArena(3288176, cpuThreads(true));
+  /** Every buffer of the model, 3.4 MiB, laid out at compile time. */
+  private readonly mem = createArena(3600752, cpuThreads(true));
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W: new Float32Array(this.mem.buffer, 16, 392000), hbias: new Float32Array(this.mem.buffer, 1568016, 500), vbias: new Float32Array(this.mem.buffer, 1570016, 784) };
@@ -139,36 +139,36 @@ export class Model implements CompiledModel {
   private readonly chain_scan_carry0 = new Float32Array(this.mem.buffer, 1715872, 10000);
   private readonly chain_scan_carry1 = new Float32Array(this.mem.buffer, 1755872, 15680);
   private readonly _1 = new Float32Array(this.mem.buffer, 1881312, 15680);
-  private readonly _0 = new Float32Array(this.mem.buffer, 1984032, 10000);
-  private readonly chain_scan_final0 = new Float32Array(this.mem.buffer, 2024032, 10000);
-  private readonly chain_scan_final1 = new Float32Array(this.mem.buffer, 2064032, 15680);
-  private readonly fe_chain_matmul = new Float32Array(this.mem.buffer, 2126752, 10000);
-  private readonly xi = new Float32Array(this.mem.buffer, 2166752, 15680);
-  private readonly flip = new Float32Array(this.mem.buffer, 2229472, 784);
-  private readonly xi_flip = new Float32Array(this.mem.buffer, 2232608, 15680);
-  private readonly fe_xi_flip_reducesum = new Float32Array(this.mem.buffer, 2295328, 20);
-  private readonly fe_xi_flip_matmul = new Float32Array(this.mem.buffer, 2295408, 10000);
-  private readonly fe_xi_flip_reducesum2 = new Float32Array(this.mem.buffer, 2335408, 20);
-  private readonly fe_xi_reducesum = new Float32Array(this.mem.buffer, 2335488, 20);
-  private readonly fe_xi_matmul = new Float32Array(this.mem.buffer, 2335568, 10000);
-  private readonly fe_xi_reducesum2 = new Float32Array(this.mem.buffer, 2375568, 20);
-  private readonly pseudo_likelihood_reducesum = new Float32Array(this.mem.buffer, 2375648, 1);
-  private readonly cost = new Float32Array(this.mem.buffer, 2375664, 1);
-  private readonly d_fe_chain_mul = new Float32Array(this.mem.buffer, 2375680, 10000);
-  private readonly d_fe_data_mul = new Float32Array(this.mem.buffer, 2415680, 10000);
-  private readonly d_fe_data_add = new Float32Array(this.mem.buffer, 2455680, 10000);
-  private readonly grad_hbias = new Float32Array(this.mem.buffer, 2495680, 500);
-  private readonly d_fe_data_add2 = new Float32Array(this.mem.buffer, 2497680, 15680);
-  private readonly grad_vbias = new Float32Array(this.mem.buffer, 2560400, 784);
-  private readonly eval_v_recon = new Float32Array(this.mem.buffer, 2706256, 15680);
-  private readonly eval_recon_xent_reducesum = new Float32Array(this.mem.buffer, 2768976, 20);
-  private readonly eval_recon_xent = new Float32Array(this.mem.buffer, 2769056, 20);
-  private readonly sampler0_sample_chain_scan_carry0 = new Float32Array(this.mem.buffer, 2769136, 15680);
-  private readonly sampler0_sample_chain_scan_carry1 = new Float32Array(this.mem.buffer, 2831856, 15680);
-  private readonly sampler0__1 = new Float32Array(this.mem.buffer, 3037296, 15680);
-  private readonly sampler0__0 = new Float32Array(this.mem.buffer, 3100016, 15680);
-  private readonly sampler0_sample_chain_scan_final0 = new Float32Array(this.mem.buffer, 3162736, 15680);
-  private readonly sampler0_sample_chain_scan_final1 = new Float32Array(this.mem.buffer, 3225456, 15680);
+  private readonly _0 = new Float32Array(this.mem.buffer, 2066272, 10000);
+  private readonly chain_scan_final0 = new Float32Array(this.mem.buffer, 2106272, 10000);
+  private readonly chain_scan_final1 = new Float32Array(this.mem.buffer, 2146272, 15680);
+  private readonly fe_chain_matmul = new Float32Array(this.mem.buffer, 2208992, 10000);
+  private readonly xi = new Float32Array(this.mem.buffer, 2331232, 15680);
+  private readonly flip = new Float32Array(this.mem.buffer, 2393952, 784);
+  private readonly xi_flip = new Float32Array(this.mem.buffer, 2397088, 15680);
+  private readonly fe_xi_flip_reducesum = new Float32Array(this.mem.buffer, 2459808, 20);
+  private readonly fe_xi_flip_matmul = new Float32Array(this.mem.buffer, 2459888, 10000);
+  private readonly fe_xi_flip_reducesum2 = new Float32Array(this.mem.buffer, 2499888, 20);
+  private readonly fe_xi_reducesum = new Float32Array(this.mem.buffer, 2499968, 20);
+  private readonly fe_xi_matmul = new Float32Array(this.mem.buffer, 2500048, 10000);
+  private readonly fe_xi_reducesum2 = new Float32Array(this.mem.buffer, 2622288, 20);
+  private readonly pseudo_likelihood_reducesum = new Float32Array(this.mem.buffer, 2622368, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 2622384, 1);
+  private readonly d_fe_chain_mul = new Float32Array(this.mem.buffer, 2622400, 10000);
+  private readonly d_fe_data_mul = new Float32Array(this.mem.buffer, 2662400, 10000);
+  private readonly d_fe_data_add = new Float32Array(this.mem.buffer, 2702400, 10000);
+  private readonly grad_hbias = new Float32Array(this.mem.buffer, 2742400, 500);
+  private readonly d_fe_data_add2 = new Float32Array(this.mem.buffer, 2744400, 15680);
+  private readonly grad_vbias = new Float32Array(this.mem.buffer, 2807120, 784);
+  private readonly eval_v_recon = new Float32Array(this.mem.buffer, 3018832, 15680);
+  private readonly eval_recon_xent_reducesum = new Float32Array(this.mem.buffer, 3081552, 20);
+  private readonly eval_recon_xent = new Float32Array(this.mem.buffer, 3081632, 20);
+  private readonly sampler0_sample_chain_scan_carry0 = new Float32Array(this.mem.buffer, 3081712, 15680);
+  private readonly sampler0_sample_chain_scan_carry1 = new Float32Array(this.mem.buffer, 3144432, 15680);
+  private readonly sampler0__1 = new Float32Array(this.mem.buffer, 3349872, 15680);
+  private readonly sampler0__0 = new Float32Array(this.mem.buffer, 3412592, 15680);
+  private readonly sampler0_sample_chain_scan_final0 = new Float32Array(this.mem.buffer, 3475312, 15680);
+  private readonly sampler0_sample_chain_scan_final1 = new Float32Array(this.mem.buffer, 3538032, 15680);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -186,14 +186,14 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/rbm.yaml:47 v_recon: v_recon_matmul = matmul(x, W)
     {
-      this.k.gemm({ a: 1653152, b: 16, c: 2563536, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W → v_recon_matmul
+      this.k.gemm({ a: 1653152, b: 16, c: 2876112, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W → v_recon_matmul
     }
 
     // specs/rbm.yaml:47 v_recon: v_recon_sigmoid = sigmoid(v_recon_matmul + hbias)
     this.w.evaluate_v_recon_sigmoid(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:47 v_recon: v_recon_matmul2 = matmul(v_recon_sigmoid, W)
     {
-      this.k.gemm({ a: 2603536, b: 16, c: 2643536, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // v_recon_sigmoid @ W → v_recon_matmul2
+      this.k.gemm({ a: 2916112, b: 16, c: 2956112, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // v_recon_sigmoid @ W → v_recon_matmul2
     }
 
     // specs/rbm.yaml:47 v_recon: v_recon = sigmoid(v_recon_matmul2 + vbias)
@@ -300,11 +300,11 @@ export class Model implements CompiledModel {
       this.w.step0__1(); // WebAssembly SIMD (loops.wat)
       // specs/rbm.yaml:33 chain.body.h: chain_body_h_matmul = matmul(_1, W)
       {
-        this.k.gemm({ a: 1881312, b: 16, c: 1944032, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // _1 @ W → chain_body_h_matmul
+        this.k.gemmBinary({ a: 1881312, b: 16, c: 1944032, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, list: 1984032, split: true }); // _1 @ W → chain_body_h_matmul (_1 is 0/1: rows of W summed)
       }
 
       // specs/rbm.yaml:33 chain.body.h: _0 = cast(compare(random_uniform(), sigmoid(chain_body_h_matmul + hbias)))
-      this.k.uniformFill({ dst: 1984032, n: 10000, seed: this.desc.seed, salt: 2, step: step, iter: t$0 }); // _0 ← the draws (Philox)
+      this.k.uniformFill({ dst: 2066272, n: 10000, seed: this.desc.seed, salt: 2, step: step, iter: t$0 }); // _0 ← the draws (Philox)
       this.w.step0__0(); // WebAssembly SIMD (loops.wat)
       chain_scan_carry0.set(_0);
       chain_scan_carry1.set(_1);
@@ -314,84 +314,84 @@ export class Model implements CompiledModel {
     chain_scan_final1.set(chain_scan_carry1);
     // specs/rbm.yaml:37 fe_chain: fe_chain_matmul = matmul(chain_scan_final1, W)
     {
-      this.k.gemm({ a: 2064032, b: 16, c: 2126752, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // chain_scan_final1 @ W → fe_chain_matmul
+      this.k.gemmBinary({ a: 2146272, b: 16, c: 2208992, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, list: 2248992, split: true }); // chain_scan_final1 @ W → fe_chain_matmul (chain_scan_final1 is 0/1: rows of W summed)
     }
 
     // specs/rbm.yaml:40 xi: xi = select(compare(x, 0.5), 1, 0)
     this.w.step0_xi(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:41 flip: flip = step_one_hot()
-    for (let i$2 = 0; i$2 < 784; i$2++) flip[i$2] = (i$2 === step % 784 ? 1 : 0);
+    for (let i$4 = 0; i$4 < 784; i$4++) flip[i$4] = (i$4 === step % 784 ? 1 : 0);
     // specs/rbm.yaml:42 xi_flip: xi_flip = xi + (flip * (1 - (2 * xi)))
     this.w.step0_xi_flip(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:44 fe_xi_flip: fe_xi_flip_reducesum = Σ (xi_flip * vbias)
-    let o$3 = 0;
-    for (let c$6 = 0; c$6 < 20; c$6++) {
-      let s$4 = 0;
-      for (let c$7 = 0; c$7 < 784; c$7++) {
-        s$4 += (xi_flip[c$6 * 784 + c$7] * vbias[c$7]);
+    let o$5 = 0;
+    for (let c$8 = 0; c$8 < 20; c$8++) {
+      let s$6 = 0;
+      for (let c$9 = 0; c$9 < 784; c$9++) {
+        s$6 += (xi_flip[c$8 * 784 + c$9] * vbias[c$9]);
       }
 
-      fe_xi_flip_reducesum[o$3] = s$4;
-      o$3++;
+      fe_xi_flip_reducesum[o$5] = s$6;
+      o$5++;
     }
 
     // specs/rbm.yaml:44 fe_xi_flip: fe_xi_flip_matmul = matmul(xi_flip, W)
     {
-      this.k.gemm({ a: 2232608, b: 16, c: 2295408, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // xi_flip @ W → fe_xi_flip_matmul
+      this.k.gemm({ a: 2397088, b: 16, c: 2459888, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // xi_flip @ W → fe_xi_flip_matmul
     }
 
     // specs/rbm.yaml:44 fe_xi_flip: fe_xi_flip_reducesum2 = Σ softplus(fe_xi_flip_matmul + hbias)
-    let o$8 = 0;
-    for (let c$11 = 0; c$11 < 20; c$11++) {
-      let s$9 = 0;
-      for (let c$12 = 0; c$12 < 500; c$12++) {
-        s$9 += (Math.max((fe_xi_flip_matmul[c$11 * 500 + c$12] + hbias[c$12]), 0) + Math.log1p(Math.exp(-Math.abs((fe_xi_flip_matmul[c$11 * 500 + c$12] + hbias[c$12])))));
+    let o$10 = 0;
+    for (let c$13 = 0; c$13 < 20; c$13++) {
+      let s$11 = 0;
+      for (let c$14 = 0; c$14 < 500; c$14++) {
+        s$11 += (Math.max((fe_xi_flip_matmul[c$13 * 500 + c$14] + hbias[c$14]), 0) + Math.log1p(Math.exp(-Math.abs((fe_xi_flip_matmul[c$13 * 500 + c$14] + hbias[c$14])))));
       }
 
-      fe_xi_flip_reducesum2[o$8] = s$9;
-      o$8++;
+      fe_xi_flip_reducesum2[o$10] = s$11;
+      o$10++;
     }
 
     // specs/rbm.yaml:43 fe_xi: fe_xi_reducesum = Σ (xi * vbias)
-    let o$13 = 0;
-    for (let c$16 = 0; c$16 < 20; c$16++) {
-      let s$14 = 0;
-      for (let c$17 = 0; c$17 < 784; c$17++) {
-        s$14 += (xi[c$16 * 784 + c$17] * vbias[c$17]);
+    let o$15 = 0;
+    for (let c$18 = 0; c$18 < 20; c$18++) {
+      let s$16 = 0;
+      for (let c$19 = 0; c$19 < 784; c$19++) {
+        s$16 += (xi[c$18 * 784 + c$19] * vbias[c$19]);
       }
 
-      fe_xi_reducesum[o$13] = s$14;
-      o$13++;
+      fe_xi_reducesum[o$15] = s$16;
+      o$15++;
     }
 
     // specs/rbm.yaml:43 fe_xi: fe_xi_matmul = matmul(xi, W)
     {
-      this.k.gemm({ a: 2166752, b: 16, c: 2335568, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // xi @ W → fe_xi_matmul
+      this.k.gemmBinary({ a: 2331232, b: 16, c: 2500048, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, list: 2540048, split: true }); // xi @ W → fe_xi_matmul (xi is 0/1: rows of W summed)
     }
 
     // specs/rbm.yaml:43 fe_xi: fe_xi_reducesum2 = Σ softplus(fe_xi_matmul + hbias)
-    let o$18 = 0;
-    for (let c$21 = 0; c$21 < 20; c$21++) {
-      let s$19 = 0;
-      for (let c$22 = 0; c$22 < 500; c$22++) {
-        s$19 += (Math.max((fe_xi_matmul[c$21 * 500 + c$22] + hbias[c$22]), 0) + Math.log1p(Math.exp(-Math.abs((fe_xi_matmul[c$21 * 500 + c$22] + hbias[c$22])))));
+    let o$21 = 0;
+    for (let c$24 = 0; c$24 < 20; c$24++) {
+      let s$22 = 0;
+      for (let c$25 = 0; c$25 < 500; c$25++) {
+        s$22 += (Math.max((fe_xi_matmul[c$24 * 500 + c$25] + hbias[c$25]), 0) + Math.log1p(Math.exp(-Math.abs((fe_xi_matmul[c$24 * 500 + c$25] + hbias[c$25])))));
       }
 
-      fe_xi_reducesum2[o$18] = s$19;
-      o$18++;
+      fe_xi_reducesum2[o$21] = s$22;
+      o$21++;
     }
 
     // specs/rbm.yaml:45 pseudo_likelihood: pseudo_likelihood_reducesum = Σ (784 * log(sigmoid((-fe_xi_flip_reducesum - fe_xi_flip_reducesum2) - (-fe_xi_reducesum - fe_xi_reducesum2))))
-    let o$23 = 0;
-    let i$25 = 0;
-    let s$24 = 0;
-    for (let c$26 = 0; c$26 < 20; c$26++) {
-      s$24 += (784 * Math.log((1 / (1 + Math.exp(-((((-(fe_xi_flip_reducesum[i$25])) - fe_xi_flip_reducesum2[i$25]) - ((-(fe_xi_reducesum[i$25])) - fe_xi_reducesum2[i$25]))))))));
-      i$25++;
+    let o$26 = 0;
+    let i$28 = 0;
+    let s$27 = 0;
+    for (let c$29 = 0; c$29 < 20; c$29++) {
+      s$27 += (784 * Math.log((1 / (1 + Math.exp(-((((-(fe_xi_flip_reducesum[i$28])) - fe_xi_flip_reducesum2[i$28]) - ((-(fe_xi_reducesum[i$28])) - fe_xi_reducesum2[i$28]))))))));
+      i$28++;
     }
 
-    pseudo_likelihood_reducesum[o$23] = s$24;
-    o$23++;
+    pseudo_likelihood_reducesum[o$26] = s$27;
+    o$26++;
     // specs/rbm.yaml:45 pseudo_likelihood: cost = pseudo_likelihood_reducesum * 0.05
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:37 gradient of fe_chain: d_fe_chain_mul = 0.05 * sigmoid(fe_chain_matmul + hbias)
@@ -403,10 +403,10 @@ export class Model implements CompiledModel {
     // specs/rbm.yaml:36 gradient of fe_data: grad_hbias = Σ d_fe_data_add
     {
       grad_hbias.fill(0);
-      let s$29 = 0;
-      for (let c$27 = 0; c$27 < 20; c$27++) {
-        for (let c$28 = 0; c$28 < 500; c$28++) {
-          grad_hbias[c$28] += d_fe_data_add[s$29++];
+      let s$32 = 0;
+      for (let c$30 = 0; c$30 < 20; c$30++) {
+        for (let c$31 = 0; c$31 < 500; c$31++) {
+          grad_hbias[c$31] += d_fe_data_add[s$32++];
         }
       }
     }
@@ -416,19 +416,19 @@ export class Model implements CompiledModel {
     // specs/rbm.yaml:36 gradient of fe_data: grad_vbias = Σ d_fe_data_add2
     {
       grad_vbias.fill(0);
-      let s$32 = 0;
-      for (let c$30 = 0; c$30 < 20; c$30++) {
-        for (let c$31 = 0; c$31 < 784; c$31++) {
-          grad_vbias[c$31] += d_fe_data_add2[s$32++];
+      let s$35 = 0;
+      for (let c$33 = 0; c$33 < 20; c$33++) {
+        for (let c$34 = 0; c$34 < 784; c$34++) {
+          grad_vbias[c$34] += d_fe_data_add2[s$35++];
         }
       }
     }
 
     // specs/rbm.yaml:68 phases[0].optimizer: W += -0.1 · d_fe_chain_matmul + -0.1 · d_fe_data_matmul (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rbm.yaml:37 gradient of fe_chain: d_fe_chain_matmul = matmul(chain_scan_final1, d_fe_chain_mul)
-    this.k.gemm({ a: 2064032, b: 2375680, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: false }); // W += -0.1 · chain_scan_final1 @ d_fe_chain_mul
+    this.k.gemmBinary({ a: 2146272, b: 2622400, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, accumulate: true, alpha: -0.1, list: 2810256, split: false }); // W += -0.1 · chain_scan_final1 @ d_fe_chain_mul (chain_scan_final1 is 0/1: rows of d_fe_chain_mul summed)
     // specs/rbm.yaml:36 gradient of fe_data: d_fe_data_matmul = matmul(x, d_fe_data_mul)
-    this.k.gemm({ a: 1653152, b: 2415680, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: true, split: false }); // W += -0.1 · x @ d_fe_data_mul
+    this.k.gemm({ a: 1653152, b: 2662400, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: true, split: false }); // W += -0.1 · x @ d_fe_data_mul
     // specs/rbm.yaml:68 phases[0].optimizer: hbias = hbias - (0.1 * grad_hbias)
     this.w.step0_hbias(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:68 phases[0].optimizer: vbias = vbias - (0.1 * grad_vbias)
@@ -454,21 +454,21 @@ export class Model implements CompiledModel {
       const t$0 = n$1;
       // specs/rbm.yaml:56 sample_chain.body.vm: sample_chain_body_vm_matmul = matmul(sample_chain_scan_carry0, W)
       {
-        this.k.gemm({ a: 2769136, b: 16, c: 2894576, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // sample_chain_scan_carry0 @ W → sample_chain_body_vm_matmul
+        this.k.gemm({ a: 3081712, b: 16, c: 3207152, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // sample_chain_scan_carry0 @ W → sample_chain_body_vm_matmul
       }
 
       // specs/rbm.yaml:56 sample_chain.body.vm: sample_chain_body_vm_cast = cast(compare(random_uniform(), sigmoid(sample_chain_body_vm_matmul + hbias)))
-      this.k.uniformFill({ dst: 2934576, n: 10000, seed: this.desc.seed, salt: 1, step: step, iter: t$0 }); // sample_chain_body_vm_cast ← the draws (Philox)
+      this.k.uniformFill({ dst: 3247152, n: 10000, seed: this.desc.seed, salt: 1, step: step, iter: t$0 }); // sample_chain_body_vm_cast ← the draws (Philox)
       this.w.sampler0_sample_chain_body_vm_cast(); // WebAssembly SIMD (loops.wat)
       // specs/rbm.yaml:56 sample_chain.body.vm: sample_chain_body_vm_matmul2 = matmul(sample_chain_body_vm_cast, W)
       {
-        this.k.gemm({ a: 2934576, b: 16, c: 2974576, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // sample_chain_body_vm_cast @ W → sample_chain_body_vm_matmul2
+        this.k.gemm({ a: 3247152, b: 16, c: 3287152, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // sample_chain_body_vm_cast @ W → sample_chain_body_vm_matmul2
       }
 
       // specs/rbm.yaml:56 sample_chain.body.vm: _1 = sigmoid(sample_chain_body_vm_matmul2 + vbias)
       this.w.sampler0__1(); // WebAssembly SIMD (loops.wat)
       // specs/rbm.yaml:58 sample_chain.body.v: _0 = cast(compare(random_uniform(), _1))
-      this.k.uniformFill({ dst: 3100016, n: 15680, seed: this.desc.seed, salt: 2, step: step, iter: t$0 }); // _0 ← the draws (Philox)
+      this.k.uniformFill({ dst: 3412592, n: 15680, seed: this.desc.seed, salt: 2, step: step, iter: t$0 }); // _0 ← the draws (Philox)
       this.w.sampler0__0(); // WebAssembly SIMD (loops.wat)
       sample_chain_scan_carry0.set(_0);
       sample_chain_scan_carry1.set(_1);

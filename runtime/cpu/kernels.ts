@@ -28,6 +28,11 @@ export interface KernelExports {
    * when under 40 % are non-zero, else the dense kernel (compiler/emit/wasm/sparse.ts). */
   readonly gemm_nn_sx: GemmKernel;
   readonly gemm_tn_sx: GemmKernel;
+  /** For a 0/1 A (compiler/emit/wasm/binary.ts): the rows of B each row of
+   * op(A) selects, (a, m, k, lda, ldb, transA, list), then their sums,
+   * (list, b, c, m, n, k, ldc, acc, alpha). */
+  readonly binary_rows: (a: number, m: number, k: number, lda: number, ldb: number, transA: number, list: number) => void;
+  readonly gemm_bx: (list: number, b: number, c: number, m: number, n: number, k: number, ldc: number, acc: number, alpha: number) => void;
   /** A block of a valid convolution's input taps, laid out as rows of a
    * matrix (compiler/emit/wasm/im2col.ts): (x, cols, C, H, W, kh, kw, Ho, Wo,
    * L, n0, nb, c0, cb). */
@@ -90,6 +95,31 @@ export interface GemmArgs {
   /** Shared with the helper thread when the model runs two (./threads.ts):
    * decided at compile time from the shape (compiler/emit/wasm/split-rule.ts).
    * Either way each element of C is the same sum, bitwise. */
+  readonly split: boolean;
+}
+
+/** C (+)= α·op(A)·B where A holds only 0s and 1s (a Bernoulli sample): rows
+ * of B summed for A's ones (compiler/emit/wasm/binary.ts), bitwise the dense
+ * product for finite B. */
+export interface GemmBinaryArgs {
+  /** Byte addresses of A, B and C. */
+  readonly a: number;
+  readonly b: number;
+  readonly c: number;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly lda: number;
+  readonly ldb: number;
+  readonly ldc: number;
+  /** A stored transposed (op(A) = Aᵀ). */
+  readonly transA: boolean;
+  readonly accumulate: boolean;
+  readonly alpha: number;
+  /** Byte address of an Int32 scratch of binaryListSize(m, k) entries: the
+   * rows of B each row of op(A) selects. */
+  readonly list: number;
+  /** Halved by columns with the helper thread when the model runs two. */
   readonly split: boolean;
 }
 
@@ -228,6 +258,7 @@ export interface ReverseBlocksArgs {
  * emitted loops need per-call values anyway. */
 export interface KernelCalls {
   gemm(p: GemmArgs): void;
+  gemmBinary(p: GemmBinaryArgs): void;
   im2colBlock(p: Im2colArgs): void;
   col2imAdd(p: Col2imAddArgs): void;
   maxPool2d(p: MaxPool2dArgs): void;
@@ -251,6 +282,10 @@ const CALLS: KernelCalls & ThisType<KernelExports> = {
     if (p.skipZerosA && p.transB) throw new Error("gemm: skipping A's zeros needs an untransposed B");
     const f = p.transA ? (p.skipZerosA ? this.gemm_tn_sx : this.gemm_tn) : p.transB ? this.gemm_nt : p.skipZerosA ? this.gemm_nn_sx : this.gemm_nn;
     f(p.a, p.b, p.c, p.m, p.n, p.k, p.lda, p.ldb, p.ldc, p.accumulate ? 1 : 0, p.alpha);
+  },
+  gemmBinary(p) {
+    this.binary_rows(p.a, p.m, p.k, p.lda, p.ldb, p.transA ? 1 : 0, p.list);
+    this.gemm_bx(p.list, p.b, p.c, p.m, p.n, p.k, p.ldc, p.accumulate ? 1 : 0, p.alpha);
   },
   im2colBlock(p) {
     this.im2col(p.x, p.cols, p.C, p.H, p.W, p.kh, p.kw, p.Ho, p.Wo, p.L, p.n0, p.nb, p.c0, p.cb);
@@ -380,7 +415,7 @@ export function createKernels(memory: WebAssembly.Memory): Kernels {
   const inst = new WebAssembly.Instance(mod, { env: { memory } });
   const e = inst.exports as unknown as KernelExports;
   const single: Kernels = {
-    gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, gemm_nn_sx: e.gemm_nn_sx, gemm_tn_sx: e.gemm_tn_sx, im2col: e.im2col, col2im_add: e.col2im_add,
+    gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, gemm_nn_sx: e.gemm_nn_sx, gemm_tn_sx: e.gemm_tn_sx, binary_rows: e.binary_rows, gemm_bx: e.gemm_bx, im2col: e.im2col, col2im_add: e.col2im_add,
     max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks, philox_uniform: e.philox_uniform,
     im2col_gemm: im2colGemm(e.im2col, e.gemm_nn),
     full_conv: fullConv(e.gemm_tn, e.col2im_add),

@@ -9,7 +9,7 @@
 import { numel, type Node, type SpecLoc, type TensorType } from "../../ir/types.ts";
 import type { KernelCtx, ScalarCtx } from "../../ops/op.ts";
 import { OPS } from "../../ops/registry.ts";
-import { gemmCall } from "../../ops/matmul.ts";
+import { binaryGemmCall, gemmCall } from "../../ops/matmul.ts";
 import { type Block, type BufferId, type Expr, isContiguous, type Kernel, type LoweredFunction, type Program } from "../../lower/program.ts";
 import type { WasmLoops } from "../wasm/loops.ts";
 import { type Arena } from "./arena.ts";
@@ -229,7 +229,7 @@ export class FunctionRenderer {
       // cache-friendly for sums over leading axes, where a loop over the
       // permuted iteration space would stride through memory).
       const src = readsOf(k.expr)[0]!.buffer;
-      return this.opCall(k.node, k.out, [src], [{ shape: this.p.buffers[src]!.shape, dtype: this.p.buffers[src]!.dtype }], [false]);
+      return this.opCall(k.node, k.out, [src], [{ shape: this.p.buffers[src]!.shape, dtype: this.p.buffers[src]!.dtype }], [false], [false]);
     }
     // A fused chain, or a stage of a split sum.
     const tree = k.node.dtype === "f32" ? toWasmTree(k.expr, (b) => this.wasmAddr(b), this.p, new Set()) : undefined;
@@ -258,10 +258,10 @@ export class FunctionRenderer {
   }
 
   private op(k: Kernel & { kind: "op" }): void {
-    this.opCall(k.node, k.out, k.ins, k.inTypes, k.dataInputs);
+    this.opCall(k.node, k.out, k.ins, k.inTypes, k.dataInputs, k.binaryInputs);
   }
 
-  private opCall(node: Node, outB: BufferId, ins: readonly BufferId[], inTypes: KernelCtx<never>["inTypes"], dataInputs: readonly boolean[]): void {
+  private opCall(node: Node, outB: BufferId, ins: readonly BufferId[], inTypes: KernelCtx<never>["inTypes"], dataInputs: readonly boolean[], binaryInputs: readonly boolean[]): void {
     const em = OPS[node.op].ts;
     if (em.kind !== "kernel") throw new Error(`no TypeScript kernel for ${node.op}`);
     const byExpr = new Map<string, number>();
@@ -276,6 +276,7 @@ export class FunctionRenderer {
       ins: ins.map(name),
       inTypes,
       dataInputs,
+      binaryInputs,
       fresh: (s) => this.fresh(s),
       scratch: (ctor, size) => {
         const f = this.arena.scratch(`${this.fn.name}_scratch${this.counter++}`, ctor, size);
@@ -304,7 +305,16 @@ export class FunctionRenderer {
         offsets.set(r, this.arena.offset(b));
         return r;
       };
-      const call = gemmCall(kernel.node as Node<"matmul">, kernel.inTypes, { A: name(kernel.ins[0]!), B: name(kernel.ins[1]!), out: name(k.out), addr: (x) => offsets.get(x), kernels: "this.k" }, { accumulate: true, alpha, sparseA: kernel.dataInputs[0] === true });
+      const scratch = (ctor: "Int32Array", size: number) => {
+        const f = this.arena.scratch(`${this.fn.name}_scratch${this.counter++}`, ctor, size);
+        offsets.set(`this.${f.name}`, f.offset);
+        return `this.${f.name}`;
+      };
+      const bufs = { A: name(kernel.ins[0]!), B: name(kernel.ins[1]!), out: name(k.out), addr: (x: string) => offsets.get(x), kernels: "this.k", scratch };
+      const node = kernel.node as Node<"matmul">;
+      const call =
+        (kernel.binaryInputs[0] === true ? binaryGemmCall(node, kernel.inTypes, bufs, { accumulate: true, alpha }) : undefined) ??
+        gemmCall(node, kernel.inTypes, bufs, { accumulate: true, alpha, sparseA: kernel.dataInputs[0] === true });
       if (call === undefined) throw new Error(`fused update of ${this.p.buffers[k.out]!.name}: product has no WebAssembly kernel`);
       this.tallySplit(call, kernel.node, kernel.inTypes, [k.out, ...kernel.ins]);
       this.lines.push(call);

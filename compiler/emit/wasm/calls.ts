@@ -21,6 +21,7 @@ export type EmittedArgs<N extends KernelName> = { readonly [K in keyof KernelArg
 /** Every argument of every kernel, in the order calls write them. */
 const ORDER: { readonly [N in KernelName]: readonly (keyof KernelArgs<N>)[] } = {
   gemm: ["a", "b", "c", "m", "n", "k", "lda", "ldb", "ldc", "transA", "transB", "accumulate", "alpha", "skipZerosA", "split"],
+  gemmBinary: ["a", "b", "c", "m", "n", "k", "lda", "ldb", "ldc", "transA", "accumulate", "alpha", "list", "split"],
   im2colBlock: ["x", "cols", "C", "H", "W", "kh", "kw", "Ho", "Wo", "L", "n0", "nb", "c0", "cb"],
   col2imAdd: ["r", "y", "K", "kh", "kw", "H", "W", "Ho", "Wo"],
   maxPool2d: ["x", "y", "planes", "H", "W", "ph", "pw", "Ho", "Wo"],

@@ -33,6 +33,15 @@ export function splitsProduct(m: number, n: number, k: number, skipZerosA: boole
   return m >= 8 || n >= 16;
 }
 
+/** Whether a product of a 0/1 A (compiler/emit/wasm/binary.ts) is shared:
+ * by columns only (each thread reads the same lists of A's ones), in whole
+ * 32-column strips, so C needs 64 columns; the work threshold is the dense
+ * kernels' (its work is a half to a sixth of theirs, and so is a split's
+ * gain, against the same wake-up). */
+export function splitsBinaryProduct(m: number, n: number, k: number): boolean {
+  return n >= 64 && k >= MIN_SPLIT_DEPTH && m * n * k >= MIN_SPLIT_WORK;
+}
+
 /** What one training step would share with the helper thread (tallied by
  * compiler/emit/ts/render.ts as it renders the step). */
 export interface SplitWork {

@@ -1,0 +1,162 @@
+// Matrix products whose left operand holds only 0s and 1s (a Bernoulli
+// sample: an RBM's Gibbs chain, a DBN's CD-1 step), in the runtime's kernel
+// module. Two exports, called one after the other by runtime/cpu/kernels.ts
+// (and by ./threads.ts, which builds the lists once and then halves C by
+// columns):
+//
+//   binary_rows(a, m, k, lda, ldb, transA, list)
+//       for each row i of op(A) and each block of KC steps of p, the byte
+//       offsets p·ldb·4 of the rows of B that A's non-zeros select, after
+//       their count: list[(i·nb + β)·(kc + 1)] = count, then the offsets
+//       (nb = ⌈k / KC⌉ blocks, kc = min(k, KC))
+//   gemm_bx(list, b, c, m, n, k, ldc, acc, alpha)
+//       C[i, j] (+)= α Σ_{p: A[i,p] ≠ 0} B[p, j], block by block
+//
+// Why: a 0/1 element multiplies nothing, so a row of C is a sum of selected
+// rows of B, one vector load and one add per four terms instead of a load,
+// a multiply and an add for every p; half the p are skipped at a density of
+// one half (the hidden units early in training), five in six for a digit's
+// visible units. The dense kernel keeps 4 rows of C in registers to reuse
+// each load of B four times; here each row has its own list, so the reuse
+// comes from the order instead: a strip of 32 columns of a KC block of B
+// (up to 32 KiB) is read by every row of C before the next strip.
+//
+// Bitwise the dense kernel's result (compiler/emit/wasm/gemm.ts) for finite
+// B: the same sum from zero per KC block in increasing p, then C + α·s; a
+// skipped term 0·b is ±0, which leaves the sum as it was (s + ±0 = s, and
+// +0 + −0 = +0). An Inf or NaN of B under a 0 of A is skipped, where the
+// dense kernel would give NaN. A's non-zeros must be exactly 1 (the
+// compiler proves it: compiler/lower/lower.ts `bernoulliSample`).
+
+import { add, bytes, c32, forLoop, get, mul, set } from "./wat.ts";
+
+/** Steps of p per block: the dense kernels' KC (their sums restart from zero
+ * at each block boundary, and so must these). */
+export const BINARY_KC = 256;
+
+/** Int32 entries of the list scratch `binary_rows` fills for an m×k op(A). */
+export function binaryListSize(m: number, k: number): number {
+  const kc = Math.min(k, BINARY_KC);
+  return m * Math.ceil(k / BINARY_KC) * (kc + 1);
+}
+
+function rowsKernel(): string[] {
+  const locals = ["i", "p", "p0", "kc", "lrow", "q", "pa", "stepa", "ldbb", "off"].map((l) => `(local $${l} i32)`).join(" ");
+  const params = ["a", "m", "k", "lda", "ldb", "transA", "list"].map((p) => `(param $${p} i32)`).join(" ");
+  // op(A)[i, p]: nn walks along a row of A, tn down a column.
+  const rowStart = `(select ${bytes(get("i"))} ${bytes(mul(get("i"), get("lda")))} ${get("transA")})`;
+  return [
+    `(func $binary_rows (export "binary_rows") ${params}`,
+    `  ${locals}`,
+    `  ${set("kc", `(select (i32.const ${BINARY_KC}) ${get("k")} (i32.gt_u ${get("k")} (i32.const ${BINARY_KC})))`)}`,
+    `  ${set("stepa", `(select ${bytes(get("lda"))} (i32.const 4) ${get("transA")})`)}`,
+    `  ${set("ldbb", bytes(get("ldb")))}`,
+    `  ${set("lrow", get("list"))}`,
+    ...forLoop("i", get("m"), [
+      set("pa", add(get("a"), rowStart)),
+      set("off", c32(0)),
+      set("p0", c32(0)),
+      `(block $blocks_end (loop $blocks`,
+      `  (br_if $blocks_end (i32.ge_u ${get("p0")} ${get("k")}))`,
+      // Branch-free append: every offset is stored, the count moves only
+      // past a non-zero (a random 0/1 is a coin-flip branch).
+      `  ${set("q", add(get("lrow"), c32(4)))}`,
+      `  ${set("p", get("p0"))}`,
+      `  (block $p_end (loop $p_loop`,
+      `    (br_if $p_end (i32.ge_u ${get("p")} (select ${get("k")} ${add(get("p0"), c32(BINARY_KC))} (i32.lt_u ${get("k")} ${add(get("p0"), c32(BINARY_KC))}))))`,
+      `    (i32.store ${get("q")} ${get("off")})`,
+      `    ${set("q", add(get("q"), `(i32.shl (i32.ne (i32.reinterpret_f32 (f32.load ${get("pa")})) (i32.const 0)) (i32.const 2))`))}`,
+      `    ${set("off", add(get("off"), get("ldbb")))}`,
+      `    ${set("pa", add(get("pa"), get("stepa")))}`,
+      `    ${set("p", add(get("p"), c32(1)))}`,
+      `    (br $p_loop)))`,
+      `  (i32.store ${get("lrow")} (i32.shr_u (i32.sub ${get("q")} ${add(get("lrow"), c32(4))}) (i32.const 2)))`,
+      `  ${set("lrow", add(get("lrow"), bytes(add(get("kc"), c32(1)))))}`,
+      `  ${set("p0", add(get("p0"), c32(BINARY_KC)))}`,
+      `  (br $blocks)))`,
+    ]),
+    `)`,
+  ];
+}
+
+/** The last 1–3 columns as a vector's low lanes (none past them is read). */
+function loadPartial(w: number, ptr: string): string {
+  if (w === 1) return `(v128.load32_zero ${ptr})`;
+  if (w === 2) return `(v128.load64_zero ${ptr})`;
+  return `(v128.load32_lane offset=8 2 ${ptr} (v128.load64_zero ${ptr}))`;
+}
+
+function storePartial(w: number, ptr: string, value: string): string[] {
+  if (w === 1) return [`(v128.store32_lane 0 ${ptr} ${value})`];
+  if (w === 2) return [`(v128.store64_lane 0 ${ptr} ${value})`];
+  return [set("t", value), `(v128.store64_lane 0 ${ptr} ${get("t")})`, `(v128.store32_lane offset=8 2 ${ptr} ${get("t")})`];
+}
+
+/** Columns j..j+width of every row of C over the current KC block: `V`
+ * vectors summed in registers over row i's list; `part` (1–3) is a row's
+ * last columns in one vector's low lanes. Each lane does the same scalar
+ * sequence whatever the width, so the split by columns is exact. */
+function strip(V: number, part?: number): string[] {
+  const s = Array.from({ length: V }, (_, v) => `s${v}`);
+  const term = (v: number) => (part ? loadPartial(part, get("pb")) : `(v128.load offset=${16 * v} ${get("pb")})`);
+  const body = [
+    set("lrow", add(get("list"), add(mul(get("i"), get("rowb")), get("blockb")))),
+    set("q", add(get("lrow"), c32(4))),
+    set("qe", add(get("q"), bytes(`(i32.load ${get("lrow")})`))),
+    ...s.map((x) => set(x, "(v128.const i32x4 0 0 0 0)")),
+    `(block $q_end (loop $q_loop`,
+    `  (br_if $q_end (i32.ge_u ${get("q")} ${get("qe")}))`,
+    `  ${set("pb", add(get("bj"), `(i32.load ${get("q")})`))}`,
+    ...s.map((x, v) => `  ${set(x, `(f32x4.add ${get(x)} ${term(v)})`)}`),
+    `  ${set("q", add(get("q"), c32(4)))}`,
+    `  (br $q_loop)))`,
+    set("pc", add(get("c"), bytes(add(mul(get("i"), get("ldc")), get("j"))))),
+  ];
+  if (part) {
+    body.push(...storePartial(part, get("pc"), `(f32x4.add ${loadPartial(part, get("pc"))} (f32x4.mul ${get("valpha")} ${get("s0")}))`));
+  } else {
+    s.forEach((x, v) => body.push(`(v128.store offset=${16 * v} ${get("pc")} (f32x4.add (v128.load offset=${16 * v} ${get("pc")}) (f32x4.mul ${get("valpha")} ${get(x)})))`));
+  }
+  return [set("bj", add(get("b"), bytes(get("j")))), ...forLoop("i", get("m"), body), set("j", add(get("j"), c32(part ?? 4 * V)))];
+}
+
+/** `while (j + w <= n) strip` */
+function strips(V: number): string[] {
+  const w = 4 * V;
+  return [`(block $w${w}_end (loop $w${w}`, `  (br_if $w${w}_end (i32.gt_u ${add(get("j"), c32(w))} ${get("n")}))`, ...strip(V).map((l) => `  ${l}`), `  (br $w${w})))`];
+}
+
+function productKernel(): string[] {
+  const params = ["list", "b", "c", "m", "n", "k", "ldc", "acc"].map((p) => `(param $${p} i32)`).join(" ");
+  const ilocals = ["i", "j", "p0", "kc", "rowb", "blockb", "bj", "lrow", "q", "qe", "pb", "pc"].map((l) => `(local $${l} i32)`).join(" ");
+  const vlocals = ["valpha", "t", ...Array.from({ length: 8 }, (_, v) => `s${v}`)].map((l) => `(local $${l} v128)`).join(" ");
+  const tail = (w: number) => [`(if (i32.eq (i32.sub ${get("n")} ${get("j")}) (i32.const ${w})) (then`, ...strip(1, w).map((l) => `  ${l}`), `))`];
+  return [
+    `(func $gemm_bx (export "gemm_bx") ${params} (param $alpha f32)`,
+    `  ${ilocals}`,
+    `  ${vlocals}`,
+    `  ${set("valpha", `(f32x4.splat ${get("alpha")})`)}`,
+    `  ${set("kc", `(select (i32.const ${BINARY_KC}) ${get("k")} (i32.gt_u ${get("k")} (i32.const ${BINARY_KC})))`)}`,
+    `  ${set("rowb", bytes(mul(`(i32.div_u ${add(get("k"), c32(BINARY_KC - 1))} (i32.const ${BINARY_KC}))`, add(get("kc"), c32(1)))))}`,
+    // C = 0 first unless accumulating, then C + α·s per block, as the dense kernels.
+    `  (if (i32.eqz ${get("acc")}) (then`,
+    ...forLoop("i", get("m"), [`(memory.fill ${add(get("c"), bytes(mul(get("i"), get("ldc"))))} (i32.const 0) ${bytes(get("n"))})`]).map((l) => `    ${l}`),
+    `  ))`,
+    `  ${set("blockb", c32(0))}`,
+    `  ${set("p0", c32(0))}`,
+    `  (block $blocks_end (loop $blocks`,
+    `    (br_if $blocks_end (i32.ge_u ${get("p0")} ${get("k")}))`,
+    `    ${set("j", c32(0))}`,
+    ...[...strips(8), ...strips(4), ...strips(1), ...tail(3), ...tail(2), ...tail(1)].map((l) => `    ${l}`),
+    // The lists' offsets are from B's first row: a block's rows are
+    // selected by the offsets themselves.
+    `    ${set("blockb", add(get("blockb"), bytes(add(get("kc"), c32(1)))))}`,
+    `    ${set("p0", add(get("p0"), c32(BINARY_KC)))}`,
+    `    (br $blocks)))`,
+    `)`,
+  ];
+}
+
+export function binaryGemmWat(): string[] {
+  return [...rowsKernel(), ...productKernel()];
+}
