@@ -1,7 +1,7 @@
 // The CPU backend's WebAssembly kernels themselves (runtime/cpu/kernels.ts):
 // the SIMD matrix kernels (every shape class: full tiles, ragged edges, k
 // blocks, accumulation, leading dimensions larger than the block) against
-// sums in JS, the zero-skipping products, two threads, the named calls
+// sums in JS, two threads, the named calls
 // generated code makes, and the committed module. Tolerance: f32 products
 // summed over k terms, relative 1e-5 of the magnitude of the terms
 // (|A|·|B|). The ops' kernels that call them run against the reference
@@ -112,7 +112,7 @@ describe("two threads", () => {
     for (let i = 0; i < n * k; i++) f[B / 4 + i] = Math.fround(normal(9, 2, 0, 0, i));
     for (let i = 0; i < m * n; i++) f[C / 4 + i] = 0.5;
     // Accumulating with a scale: the helper thread reads alpha as f32 bits.
-    K.gemm({ a: A, b: B, c: C, m, n, k, lda, ldb, ldc: n, transA: t === "tn", transB: t === "nt", accumulate: true, alpha: -0.7, skipZerosA: false, split: true });
+    K.gemm({ a: A, b: B, c: C, m, n, k, lda, ldb, ldc: n, transA: t === "tn", transB: t === "nt", accumulate: true, alpha: -0.7, split: true });
     return f.slice(C / 4, C / 4 + m * n);
   };
   for (const t of ["nn", "tn", "nt"] as const) {
@@ -189,41 +189,6 @@ describe("max-pooling's 2×2 vector path on hand-made windows", () => {
   });
 });
 
-describe("products that skip a data input's zeros (compiler/emit/wasm/sparse.ts)", () => {
-  const mem = createArena(8 << 20);
-  const K = createKernels(mem);
-  const f = new Float32Array(mem.buffer);
-  // Density 1/7 takes the skipping loop; a dense A goes to the dense kernel.
-  for (const t of ["nn", "tn"] as const) {
-    for (const [m, n, k] of [[1, 1, 1], [5, 13, 7], [20, 50, 300], [9, 17, 513]] as const) {
-      for (const [acc, alpha, every] of [[0, 1, 7], [1, -0.3, 7], [0, 1, 1], [1, 0.5, 1]] as const) {
-        it(`gemm_${t}_sx ${m}×${n}×${k}, ${every === 1 ? "dense" : "1 in 7 non-zero"}${acc ? ", accumulating" : ""}${alpha !== 1 ? `, α ${alpha}` : ""}`, () => {
-          const lda = (t === "tn" ? m : k) + 3, ldb = n + 5, ldc = n + 2;
-          const rowsA = t === "tn" ? k : m;
-          const A = 64, B = A + 4 * (rowsA * lda + 16), C = B + 4 * (k * ldb + 16);
-          for (let i = 0; i < rowsA * lda; i++) f[A / 4 + i] = i % every === 0 ? Math.fround(normal(7, m + k, 0, 0, i)) : 0;
-          for (let i = 0; i < k * ldb; i++) f[B / 4 + i] = Math.fround(normal(7, n + k, 1, 0, i));
-          for (let i = 0; i < m * ldc; i++) f[C / 4 + i] = 0.25;
-          K[`gemm_${t}_sx`](A, B, C, m, n, k, lda, ldb, ldc, acc, alpha);
-          for (let i = 0; i < m; i++) {
-            for (let j = 0; j < n; j++) {
-              let s = 0, mag = 0;
-              for (let p = 0; p < k; p++) {
-                const a = t === "tn" ? f[A / 4 + p * lda + i]! : f[A / 4 + i * lda + p]!;
-                s += a * f[B / 4 + p * ldb + j]!;
-                mag += Math.abs(a * f[B / 4 + p * ldb + j]!);
-              }
-              const want = Math.fround(alpha) * s + (acc ? 0.25 : 0);
-              expect(Math.abs(f[C / 4 + i * ldc + j]! - want), `C[${i},${j}]`).toBeLessThanOrEqual(1e-5 * (mag + 1));
-            }
-            expect(f[C / 4 + i * ldc + n]).toBe(0.25);
-          }
-        });
-      }
-    }
-  }
-});
-
 describe("Philox uniforms in WebAssembly (compiler/emit/wasm/philox.ts)", () => {
   // Every length mod 4 (the partial last block), seeds past 32 bits, salts,
   // steps and iterations at the u32 edges: each value bitwise the
@@ -247,7 +212,7 @@ describe("Philox uniforms in WebAssembly (compiler/emit/wasm/philox.ts)", () => 
 });
 
 describe("named calls (what generated code writes)", () => {
-  const EXPORTS = ["gemm_nn", "gemm_tn", "gemm_nt", "gemm_nn_sx", "gemm_tn_sx", "im2col", "col2im_add", "max_pool2d", "max_pool2d_grad", "swap01", "reverse_blocks", "philox_uniform", "im2col_gemm", "full_conv"] as const;
+  const EXPORTS = ["gemm_nn", "gemm_tn", "gemm_nt", "nonzero_rows", "gemm_vx", "gemm_bx", "im2col", "col2im_add", "max_pool2d", "max_pool2d_grad", "swap01", "reverse_blocks", "philox_uniform", "im2col_gemm", "full_conv"] as const;
   /** Real kernels with every export replaced by a recorder. */
   function recording(): { k: Kernels; calls: unknown[][] } {
     const calls: unknown[][] = [];
@@ -258,23 +223,34 @@ describe("named calls (what generated code writes)", () => {
   const g = { a: 16, b: 32, c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, accumulate: true, alpha: 0.5, split: false };
 
   it.each([
-    [false, false, false, "gemm_nn"],
-    [true, false, false, "gemm_tn"],
-    [false, true, false, "gemm_nt"],
-    [false, false, true, "gemm_nn_sx"],
-    [true, false, true, "gemm_tn_sx"],
-  ] as const)("gemm transA=%s transB=%s skipZerosA=%s calls %s with the arguments in order", (transA, transB, skipZerosA, want) => {
+    [false, false, "gemm_nn"],
+    [true, false, "gemm_tn"],
+    [false, true, "gemm_nt"],
+  ] as const)("gemm transA=%s transB=%s calls %s with the arguments in order", (transA, transB, want) => {
     const { k, calls } = recording();
-    k.gemm({ ...g, transA, transB, skipZerosA });
+    k.gemm({ ...g, transA, transB });
     expect(calls).toEqual([[want, 16, 32, 48, 2, 3, 4, 5, 6, 7, 1, 0.5]]);
-    k.gemm({ ...g, accumulate: false, transA, transB, skipZerosA });
+    k.gemm({ ...g, accumulate: false, transA, transB });
     expect(calls[1]![10]).toBe(0);
+  });
+
+  it("gemmSparse lists A's non-zeros, then runs the list-driven kernel or, for a dense A, the dense one", () => {
+    const { k, calls } = recording();
+    const s = { a: 16, b: 32, c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, accumulate: true, alpha: 0.5, list: 64, split: false };
+    // The recorder's nonzero_rows returns the call count, not a number of
+    // non-zeros: replace it with one that says "2 of 8" (25 %), then "8 of 8".
+    for (const [nonzeros, binary, transA, want] of [[2, true, false, "gemm_bx"], [2, false, true, "gemm_vx"], [8, true, false, "gemm_nn"], [8, false, true, "gemm_tn"]] as const) {
+      calls.length = 0;
+      (k as unknown as Record<string, unknown>).nonzero_rows = (...args: unknown[]) => (calls.push(["nonzero_rows", ...args]), nonzeros);
+      k.gemmSparse({ ...s, transA, binary });
+      const tail = want.startsWith("gemm_n") || want === "gemm_tn" ? [16, 32, 48, 2, 3, 4, 5, 6, 7, 1, 0.5] : [64, 32, 48, 2, 3, 4, 7, 1, 0.5];
+      expect(calls).toEqual([["nonzero_rows", 16, 2, 4, 5, 6, transA ? 1 : 0, 64], [want, ...tail]]);
+    }
   });
 
   it("gemm refuses what no kernel computes", () => {
     const { k } = recording();
-    expect(() => k.gemm({ ...g, transA: true, transB: true, skipZerosA: false })).toThrow(/both transposed/);
-    expect(() => k.gemm({ ...g, transA: false, transB: true, skipZerosA: true })).toThrow(/untransposed B/);
+    expect(() => k.gemm({ ...g, transA: true, transB: true })).toThrow(/both transposed/);
   });
 
   it("the data-movement calls pass their arguments in the exports' order", () => {
@@ -307,15 +283,15 @@ describe("named calls (what generated code writes)", () => {
     const single = createKernels(createArena(1 << 16));
     const seen: string[] = [];
     const wrapped: Kernels = { ...single, gemm_nn: (...a: Parameters<KernelExports["gemm_nn"]>) => (seen.push("wrapped"), single.gemm_nn(...a)) };
-    wrapped.gemm({ ...g, accumulate: false, transA: false, transB: false, skipZerosA: false, split: false });
+    wrapped.gemm({ ...g, accumulate: false, transA: false, transB: false, split: false });
     expect(seen).toEqual(["wrapped"]);
   });
 
   it("the emitted call is the runtime's method with every argument named, in order", () => {
-    const text = kernelCall("this.k", "gemm", { a: 16, b: "p + 4", c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, transA: false, transB: true, accumulate: "c0 > 0", alpha: 1, skipZerosA: false, split: false }, "x @ W → y");
-    expect(text).toBe("this.k.gemm({ a: 16, b: p + 4, c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, transA: false, transB: true, accumulate: c0 > 0, alpha: 1, skipZerosA: false, split: false }); // x @ W → y");
+    const text = kernelCall("this.k", "gemm", { a: 16, b: "p + 4", c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, transA: false, transB: true, accumulate: "c0 > 0", alpha: 1, split: false }, "x @ W → y");
+    expect(text).toBe("this.k.gemm({ a: 16, b: p + 4, c: 48, m: 2, n: 3, k: 4, lda: 5, ldb: 6, ldc: 7, transA: false, transB: true, accumulate: c0 > 0, alpha: 1, split: false }); // x @ W → y");
     const k = createKernels(createArena(1 << 16));
-    const names: KernelName[] = ["gemm", "im2colBlock", "col2imAdd", "maxPool2d", "maxPool2dGrad", "swap01Blocks", "reverseBlocks", "uniformFill", "convBlock", "fullConv"];
+    const names: KernelName[] = ["gemm", "gemmSparse", "im2colBlock", "col2imAdd", "maxPool2d", "maxPool2dGrad", "swap01Blocks", "reverseBlocks", "uniformFill", "convBlock", "fullConv"];
     for (const name of names) {
       expect(typeof k[name], name).toBe("function");
       expect(kernelArgNames(name).length, name).toBeGreaterThan(0);
@@ -325,21 +301,25 @@ describe("named calls (what generated code writes)", () => {
 });
 
 describe("which products split (decided at compile time)", () => {
-  it("splits deep products of enough work, never the zero-skipping ones or shallow ones", () => {
-    expect(splitsProduct(600, 10, 784, false)).toBe(true); // logistic regression's forward product
-    expect(splitsProduct(20, 500, 784, false)).toBe(true); // a batch-20 layer
-    expect(splitsProduct(784, 500, 20, false)).toBe(false); // its weight gradient: k = 20
-    expect(splitsProduct(16, 128, 512, false)).toBe(false); // the LSTM's time-step product: 2^20
-    expect(splitsProduct(20, 500, 784, true)).toBe(false); // skips A's zeros
-    expect(splitsProduct(4, 8, 1 << 20, false)).toBe(false); // too few rows and columns to halve
+  it("splits deep products of enough work, never shallow ones", () => {
+    expect(splitsProduct(600, 10, 784)).toBe(true); // logistic regression's forward product
+    expect(splitsProduct(20, 500, 784)).toBe(true); // a batch-20 layer
+    expect(splitsProduct(784, 500, 20)).toBe(false); // its weight gradient: k = 20
+    expect(splitsProduct(16, 128, 512)).toBe(false); // the LSTM's time-step product: 2^20
+    expect(splitsProduct(4, 8, 1 << 20)).toBe(false); // too few rows and columns to halve
   });
   it("the generated calls carry the decision, and a model with none runs on one thread", () => {
     const logreg = readFileSync("generated/logreg/model.ts", "utf8");
     expect(logreg).toMatch(/m: 600, n: 10, k: 784,[^}]*split: true/);
     expect(logreg).toContain("cpuThreads(true)");
-    const lstm = readFileSync("generated/lstm/model.ts", "utf8");
-    expect(lstm).not.toMatch(/split: true/);
-    expect(lstm).not.toContain("cpuThreads");
+    const rnnslu = readFileSync("generated/rnnslu/model.ts", "utf8");
+    expect(rnnslu).not.toMatch(/split: true/);
+    expect(rnnslu).not.toContain("cpuThreads");
+    // newmu-net's one split product skips the pixels' zeros: counted at the
+    // share of the work it is expected to do, not enough for two threads.
+    const newmu = readFileSync("generated/newmu_net/model.ts", "utf8");
+    expect(newmu).toMatch(/gemmSparse\([^}]*split: true/);
+    expect(newmu).not.toContain("cpuThreads");
     // The dA's products split, but not enough work shares its tied W.
     const da = readFileSync("generated/da/model.ts", "utf8");
     expect(da).toMatch(/split: true/);

@@ -1,5 +1,5 @@
 // Which tensors hold only exact 0s and 1s: a matrix product with one on the
-// left needs no multiplications (compiler/emit/wasm/binary.ts sums the rows
+// left needs no multiplications (compiler/emit/wasm/sparse.ts sums the rows
 // of B that its ones select). Proved from the graph, never assumed:
 //   cast(compare(…)) to f32           a Bernoulli sample, a thresholded input
 //   select(c, 1, 0) / select(c, 0, 1) `where(x > 0.5, 1, 0)`

@@ -262,14 +262,25 @@ class BlockLowering {
       out: this.bufferOf(n.id),
       ins: n.inputs.map((a) => this.bufferOf(a)),
       inTypes: ins.map((t) => ({ shape: t.shape, dtype: t.dtype })),
-      // 0/1 tensors (compiler/lower/binary-values.ts): Bernoulli samples,
+      // Operands a product may skip the zeros of (mostlyZeros below), and
+      // 0/1 tensors (compiler/lower/binary-values.ts: Bernoulli samples,
       // mostly 0 for the visible units of an RBM on digits or piano rolls,
-      // and thresholded inputs. A product with one on the left sums the rows
-      // of B its ones select (compiler/emit/wasm/binary.ts); where that
-      // kernel cannot run (a fused update) the zero-skipping one does.
-      dataInputs: ins.map((t) => t.op === "input" || this.countedStack(t) || binaryValued(this.g, t)),
+      // thresholded inputs), whose products add the rows of B their ones
+      // select without multiplying (compiler/emit/wasm/sparse.ts).
+      dataInputs: ins.map((t) => this.mostlyZeros(t)),
       binaryInputs: ins.map((t) => binaryValued(this.g, t)),
     };
+  }
+
+  /** Whether `n` is likely mostly zeros, so that a product may skip them
+   * (the runtime counts before it does): a data input (pixels), a counted
+   * scan's stacked outputs, a 0/1 tensor, or a product of one of these with
+   * anything (x ⊙ mask, the dA's corrupted input: zero wherever x is). */
+  private mostlyZeros(n: Node): boolean {
+    let t = n;
+    while (OPS[t.op].ts.kind === "view") t = this.g.nodes[t.inputs[0]!]!;
+    if (t.op === "input" || this.countedStack(t) || binaryValued(this.g, t)) return true;
+    return t.op === "mul" && t.inputs.some((i) => this.mostlyZeros(this.g.nodes[i]!));
   }
 
   /** Whether `n` is (a view of) the stacked step outputs of a counted scan:

@@ -92,10 +92,9 @@ function emitGemm(ctx: Ctx): string {
     transB: false,
     accumulate: `${c0} > 0`,
     alpha: 1,
-    skipZerosA: false,
     // Only the direct form (one image a block) calls this product; a block
     // of images splits by images in convBlock instead.
-    split: direct && splitsProduct(K, HoWo, cb * T, false),
+    split: direct && splitsProduct(K, HoWo, cb * T),
   };
   const lines = [
     `for (let ${n0} = 0; ${n0} < ${N}; ${n0} += ${nb}) {`,
@@ -173,8 +172,7 @@ function emitSwapped(ctx: Ctx): string {
     transB: true,
     accumulate: `${c} > 0`,
     alpha: 1,
-    skipZerosA: false,
-    split: splitsProduct(N, HoWo, HW, false),
+    split: splitsProduct(N, HoWo, HW),
   };
   return [
     `${padded}.fill(0);`,

@@ -6,8 +6,8 @@ import { alloc } from "../ir/tensor.ts";
 import { IRError, fmtShape, isFloat } from "../ir/types.ts";
 import type { Node, TensorType } from "../ir/types.ts";
 import { kernelCall } from "../emit/wasm/calls.ts";
-import { binaryListSize } from "../emit/wasm/binary.ts";
-import { splitsBinaryProduct, splitsProduct } from "../emit/wasm/split-rule.ts";
+import { sparseListSize } from "../emit/wasm/sparse.ts";
+import { splitsProduct, splitsSparseProduct } from "../emit/wasm/split-rule.ts";
 import { defineOp } from "./op.ts";
 
 export const matmul = defineOp({
@@ -66,19 +66,15 @@ export const matmul = defineOp({
     emit: ({ node, out, ins, inTypes, dataInputs, binaryInputs, scratch, addr, kernels }) => {
       if (node.dtype !== "f32") throw new Error(`matmul %${node.id}: the CPU kernels compute f32, not ${node.dtype}`);
       const [A, B] = ins as [string, string];
-      if (binaryInputs?.[0] === true) {
-        const call = binaryGemmCall(node, inTypes, { A, B, out, addr, kernels, scratch }, { accumulate: false, alpha: 1 });
-        if (call) return call;
-      }
       if (!(node.attrs.transA && node.attrs.transB)) {
-        return gemmCall(node, inTypes, { A, B, out, addr, kernels }, { accumulate: false, alpha: 1, sparseA: dataInputs?.[0] ?? false })!;
+        return gemmCall(node, inTypes, { A, B, out, addr, kernels, scratch }, { accumulate: false, alpha: 1, sparseA: dataInputs?.[0] ?? false, binaryA: binaryInputs?.[0] ?? false })!;
       }
       const [m, n] = node.shape as [number, number];
       const k = inTypes[0]!.shape[0]!;
       const bt = scratch("Float32Array", k * n);
       return [
         kernelCall(kernels, "swap01Blocks", { src: addr(B), dst: addr(bt), rows: n, cols: k, block: 1 }, `${B}ᵀ → ${bt}`),
-        kernelCall(kernels, "gemm", { a: addr(A), b: addr(bt), c: addr(out), m, n, k, lda: m, ldb: n, ldc: n, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: splitsProduct(m, n, k, false) }, `${A}ᵀ @ ${B}ᵀ → ${out}`),
+        kernelCall(kernels, "gemm", { a: addr(A), b: addr(bt), c: addr(out), m, n, k, lda: m, ldb: n, ldc: n, transA: true, transB: false, accumulate: false, alpha: 1, split: splitsProduct(m, n, k) }, `${A}ᵀ @ ${B}ᵀ → ${out}`),
       ].join("\n");
     },
   },
@@ -183,67 +179,53 @@ export function matmulTile(m: number, n: number): { rm: 1 | 2 | 4; rn: 1 | 2 | 4
   return best;
 }
 
-/** Shortest rows of C for the 0/1 kernel: one 16-column strip (narrower
- * rows walk A's list once per 4 columns). */
-const BINARY_MIN_COLUMNS = 16;
-
-/** `out (+)= alpha · op(A) @ B` for an A of exact 0s and 1s (a Bernoulli
- * sample): the rows of B its ones select, summed
- * (compiler/emit/wasm/binary.ts), bitwise the dense kernel's result;
- * undefined where that kernel does not apply (B transposed, narrow C, a
- * buffer outside the model's memory). Split by columns only: each thread
- * sums its own columns from the same lists. Used by the op's emitter and by
- * the fused SGD update (compiler/emit/ts/render.ts), as gemmCall. */
-export function binaryGemmCall(
-  node: Node<"matmul">,
-  inTypes: readonly TensorType[],
-  bufs: { readonly A: string; readonly B: string; readonly out: string; addr(b: string): number | undefined; readonly kernels: string; scratch(ctor: "Int32Array", size: number): string },
-  how: { readonly accumulate: boolean; readonly alpha: number },
-): string | undefined {
-  const { transA, transB } = node.attrs;
-  const { A, B, out, addr, kernels, scratch } = bufs;
-  const [pa, pb, pc] = [addr(A), addr(B), addr(out)];
-  const [m, n] = node.shape as [number, number];
-  if (transB || n < BINARY_MIN_COLUMNS || pa === undefined || pb === undefined || pc === undefined) return undefined;
-  const k = transA ? inTypes[0]!.shape[0]! : inTypes[0]!.shape[1]!;
-  const list = scratch("Int32Array", binaryListSize(m, k));
-  const alpha = shortestF32(how.alpha);
-  const args = { a: pa, b: pb, c: pc, m, n, k, lda: inTypes[0]!.shape[1]!, ldb: inTypes[1]!.shape[1]!, ldc: n, transA, accumulate: how.accumulate, alpha, list: addr(list)!, split: splitsBinaryProduct(m, n, k) };
-  const what = how.accumulate ? `${out} += ${alpha} · ${A} @ ${B}` : `${A} @ ${B} → ${out}`;
-  return kernelCall(kernels, "gemmBinary", args, `${what} (${A} is 0/1: rows of ${B} summed)`);
-}
-
-/** Shortest rows of C for which skipping A's zeros pays (measured: the
- * MLP's 500 columns +58 %, logistic regression's 10 columns −65 %). */
+/** Shortest rows of C for the kernels that skip A's zeros: listing A's
+ * non-zeros costs about what a product of a few columns does (logistic
+ * regression's 10 columns ran 3× slower with the earlier zero-skipping
+ * kernel; the MLP's 500, 58 % faster). */
 const SPARSE_MIN_COLUMNS = 64;
+
+/** How a product's left operand is known to look (compiler/lower/lower.ts):
+ * mostly zeros (a data input's pixels, a corrupted input, a sample), and
+ * whether every element is exactly 0 or 1. */
+export interface SparseHint {
+  readonly sparseA?: boolean;
+  readonly binaryA?: boolean;
+}
 
 /** The WebAssembly kernel call computing `out (+)= alpha · op(A) @ op(B)`,
  * or undefined when one call cannot (not f32, a buffer outside the model's
  * memory, both operands transposed). Shared by the op's own emitter and by
  * the fused SGD update (compiler/lower/fused-update.ts, rendered by
  * compiler/emit/ts/render.ts), which accumulates the product straight into a
- * parameter. */
+ * parameter. An A that is mostly zeros (or 0/1) takes the kernels that list
+ * its non-zeros in the scratch and combine only those rows of B
+ * (compiler/emit/wasm/sparse.ts; the runtime takes the dense kernel when the
+ * count says A is dense), bitwise the dense result either way. */
 export function gemmCall(
   node: Node<"matmul">,
   inTypes: readonly TensorType[],
-  bufs: { readonly A: string; readonly B: string; readonly out: string; addr(b: string): number | undefined; readonly kernels: string },
-  how: { readonly accumulate: boolean; readonly alpha: number; readonly sparseA?: boolean },
+  bufs: { readonly A: string; readonly B: string; readonly out: string; addr(b: string): number | undefined; readonly kernels: string; scratch(ctor: "Int32Array", size: number): string },
+  how: { readonly accumulate: boolean; readonly alpha: number } & SparseHint,
 ): string | undefined {
   const { transA, transB } = node.attrs;
-  const { A, B, out, addr, kernels } = bufs;
+  const { A, B, out, addr, kernels, scratch } = bufs;
   const [pa, pb, pc] = [addr(A), addr(B), addr(out)];
   if (node.dtype !== "f32" || pa === undefined || pb === undefined || pc === undefined || (transA && transB)) return undefined;
   const [m, n] = node.shape as [number, number];
   const k = transA ? inTypes[0]!.shape[0]! : inTypes[0]!.shape[1]!;
-  // A data input on the left (pixels, mostly zeros): the kernels that skip
-  // its zeros (compiler/emit/wasm/sparse.ts), when rows of C are long enough
-  // to pay for the per-element setup (logistic regression's 10 columns ran
-  // 3× slower that way); there is no Bᵀ variant.
-  const skipZerosA = how.sparseA === true && !transB && n >= SPARSE_MIN_COLUMNS;
   // alpha is an f32 parameter of the kernel: the shortest decimal with that
   // f32 value (`-0.01`) passes exactly the number the kernel computes with.
   const alpha = shortestF32(how.alpha);
   const what = how.accumulate ? `${out} += ${alpha} · ${A} @ ${B}` : `${A} @ ${B} → ${out}`;
-  const args = { a: pa, b: pb, c: pc, m, n, k, lda: inTypes[0]!.shape[1]!, ldb: inTypes[1]!.shape[1]!, ldc: n, transA, transB, accumulate: how.accumulate, alpha, skipZerosA, split: splitsProduct(m, n, k, skipZerosA) };
+  const [lda, ldb] = [inTypes[0]!.shape[1]!, inTypes[1]!.shape[1]!];
+  // The list-driven kernels read rows of B: there is no Bᵀ variant.
+  if ((how.sparseA === true || how.binaryA === true) && !transB && n >= SPARSE_MIN_COLUMNS) {
+    const binary = how.binaryA === true;
+    const list = scratch("Int32Array", sparseListSize(m, k));
+    const args = { a: pa, b: pb, c: pc, m, n, k, lda, ldb, ldc: n, transA, accumulate: how.accumulate, alpha, binary, list: addr(list)!, split: splitsSparseProduct(m, n, k) };
+    return kernelCall(kernels, "gemmSparse", args, `${what} (${binary ? `${A} is 0/1: rows of ${B} summed` : `${A}'s zeros skipped`})`);
+  }
+  const args = { a: pa, b: pb, c: pc, m, n, k, lda, ldb, ldc: n, transA, transB, accumulate: how.accumulate, alpha, split: splitsProduct(m, n, k) };
   return kernelCall(kernels, "gemm", args, what);
 }

@@ -20,7 +20,7 @@
   (func $step0_h (export "step0_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1624512) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 1706592) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1573152) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -41,8 +41,8 @@
   (func $step0_z (export "step0_z") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1675872) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 1644512) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $bo (i32.add (i32.const 1757952) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b0 (i32.add (i32.const 1726592) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b1 (i32.add (i32.const 1570016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -62,7 +62,7 @@
   (func $step0_cost_cross_entropy_sub (export "step0_cost_cross_entropy_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1707232) (i32.mul (local.get $row) (i32.const 31360))))
+      (local.set $bo (i32.add (i32.const 1789312) (i32.mul (local.get $row) (i32.const 31360))))
       (local.set $b0 (i32.add (i32.const 1593152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -82,8 +82,8 @@
   (func $step0_cost_cross_entropy_sub2 (export "step0_cost_cross_entropy_sub2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1738592) (i32.mul (local.get $row) (i32.const 31360))))
-      (local.set $b0 (i32.add (i32.const 1675872) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1820672) (i32.mul (local.get $row) (i32.const 31360))))
+      (local.set $b0 (i32.add (i32.const 1757952) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 31360)))
@@ -102,7 +102,7 @@
   (func $step0_cost_cross_entropy_reducesum2 (export "step0_cost_cross_entropy_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 1769952) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 1852032) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -120,7 +120,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 1770000) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 1852080) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -128,8 +128,8 @@
   (func $step0_jacobian_sub (export "step0_jacobian_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1770016) (i32.mul (local.get $row) (i32.const 20000))))
-      (local.set $b0 (i32.add (i32.const 1624512) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1852096) (i32.mul (local.get $row) (i32.const 20000))))
+      (local.set $b0 (i32.add (i32.const 1706592) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
@@ -148,9 +148,9 @@
   (func $step0_jacobian_mul (export "step0_jacobian_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1790016) (i32.mul (local.get $row) (i32.const 20000))))
-      (local.set $b0 (i32.add (i32.const 1624512) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1770016) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1872096) (i32.mul (local.get $row) (i32.const 20000))))
+      (local.set $b0 (i32.add (i32.const 1706592) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1852096) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
@@ -169,8 +169,8 @@
   (func $step0_jacobian (export "step0_jacobian") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1810016) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 1790016) (i32.mul (i32.div_u (local.get $row) (i32.const 784)) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 1892096) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 1872096) (i32.mul (i32.div_u (local.get $row) (i32.const 784)) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 16) (i32.mul (i32.rem_u (local.get $row) (i32.const 784)) (i32.const 2000))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -190,8 +190,8 @@
   (func $step0_jacobian_sq_reducesum (export "step0_jacobian_sq_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 1810016) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b1 (i32.add (i32.const 1810016) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 1892096) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b1 (i32.add (i32.const 1892096) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -209,7 +209,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 17490016) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 17572096) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 7840)))
     )
   )
@@ -217,9 +217,9 @@
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s0 v128) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 17521440) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 1770000) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 17521424) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 17603520) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 1852080) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 17603504) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
@@ -240,8 +240,8 @@
   (func $step0_d_jacobian_sq_mul (export "step0_d_jacobian_sq_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 17521456) (i32.mul (local.get $row) (i32.const 15680000))))
-      (local.set $b0 (i32.add (i32.const 1810016) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 17603536) (i32.mul (local.get $row) (i32.const 15680000))))
+      (local.set $b0 (i32.add (i32.const 1892096) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 15680000)))
@@ -260,8 +260,8 @@
   (func $step0_d_jacobian_mul (export "step0_d_jacobian_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 33201456) (i32.mul (local.get $row) (i32.const 1568000))))
-      (local.set $b0 (i32.add (i32.const 17521456) (i32.mul (local.get $row) (i32.const 1568000))))
+      (local.set $bo (i32.add (i32.const 33283536) (i32.mul (local.get $row) (i32.const 1568000))))
+      (local.set $b0 (i32.add (i32.const 17603536) (i32.mul (local.get $row) (i32.const 1568000))))
       (local.set $b1 (i32.add (i32.const 16) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -281,9 +281,9 @@
   (func $step0_d_jacobian_mul2 (export "step0_d_jacobian_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 48881456) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 17521456) (i32.add (i32.mul (i32.rem_u (local.get $row) (i32.const 784)) (i32.const 2000)) (i32.mul (i32.div_u (local.get $row) (i32.const 784)) (i32.const 1568000)))))
-      (local.set $b1 (i32.add (i32.const 1790016) (i32.mul (i32.div_u (local.get $row) (i32.const 784)) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 48963536) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 17603536) (i32.add (i32.mul (i32.rem_u (local.get $row) (i32.const 784)) (i32.const 2000)) (i32.mul (i32.div_u (local.get $row) (i32.const 784)) (i32.const 1568000)))))
+      (local.set $b1 (i32.add (i32.const 1872096) (i32.mul (i32.div_u (local.get $row) (i32.const 784)) (i32.const 2000))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -302,13 +302,13 @@
   (func $step0_d_z_mul (export "step0_d_z_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 66149456) (i32.mul (local.get $row) (i32.const 31360))))
-      (local.set $b0 (i32.add (i32.const 1707232) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1738592) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 66231536) (i32.mul (local.get $row) (i32.const 31360))))
+      (local.set $b0 (i32.add (i32.const 1789312) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1820672) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 1593152) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 1675872) (i32.const 0)))
-      (local.set $b4 (i32.add (i32.const 1675872) (i32.const 0)))
-      (local.set $b5 (i32.add (i32.const 1738592) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 1757952) (i32.const 0)))
+      (local.set $b4 (i32.add (i32.const 1757952) (i32.const 0)))
+      (local.set $b5 (i32.add (i32.const 1820672) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 31360)))
@@ -327,13 +327,13 @@
   (func $step0_d_h_mul (export "step0_d_h_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 66203952) (i32.mul (local.get $row) (i32.const 20000))))
-      (local.set $b0 (i32.add (i32.const 66129456) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1770016) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 66129456) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 1624512) (i32.const 0)))
-      (local.set $b4 (i32.add (i32.const 66183952) (i32.const 0)))
-      (local.set $b5 (i32.add (i32.const 1790016) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 66286032) (i32.mul (local.get $row) (i32.const 20000))))
+      (local.set $b0 (i32.add (i32.const 66211536) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1852096) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 66211536) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 1706592) (i32.const 0)))
+      (local.set $b4 (i32.add (i32.const 66266032) (i32.const 0)))
+      (local.set $b5 (i32.add (i32.const 1872096) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
@@ -354,7 +354,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 1568000))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 64561456) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 64643536) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1568000)))
@@ -375,7 +375,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1568016) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1568016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 66223952) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 66306032) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -396,7 +396,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1570016) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b0 (i32.add (i32.const 1570016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 66180816) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 66262896) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3136)))
@@ -415,8 +415,8 @@
   (func $evaluate_h (export "evaluate_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 66245952) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 66225952) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 66475968) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 66373888) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -436,8 +436,8 @@
   (func $evaluate_z (export "evaluate_z") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 66297312) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 66265952) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $bo (i32.add (i32.const 66527328) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b0 (i32.add (i32.const 66495968) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b1 (i32.add (i32.const 1570016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -457,8 +457,8 @@
   (func $evaluate_reconstruction (export "evaluate_reconstruction") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 66328720) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 66328672) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 66558736) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 66558688) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -477,9 +477,9 @@
   (func $evaluate_jacobian_mul (export "evaluate_jacobian_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 66328768) (i32.mul (local.get $row) (i32.const 20000))))
-      (local.set $b0 (i32.add (i32.const 66245952) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 66245952) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 66558784) (i32.mul (local.get $row) (i32.const 20000))))
+      (local.set $b0 (i32.add (i32.const 66475968) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 66475968) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
@@ -498,8 +498,8 @@
   (func $evaluate_jacobian (export "evaluate_jacobian") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 66348768) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 66328768) (i32.mul (i32.div_u (local.get $row) (i32.const 784)) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 66578784) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 66558784) (i32.mul (i32.div_u (local.get $row) (i32.const 784)) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 16) (i32.mul (i32.rem_u (local.get $row) (i32.const 784)) (i32.const 2000))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -519,8 +519,8 @@
   (func $evaluate_jacobian_sq_reducesum (export "evaluate_jacobian_sq_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 66348768) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b1 (i32.add (i32.const 66348768) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 66578784) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b1 (i32.add (i32.const 66578784) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -538,7 +538,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 82028768) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 82258784) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 7840)))
     )
   )
@@ -546,8 +546,8 @@
   (func $evaluate_jacobian_norm (export "evaluate_jacobian_norm") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 82060176) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 82060128) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 82290192) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 82290144) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))

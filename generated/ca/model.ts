@@ -117,44 +117,44 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 78.3 MiB, laid out at compile time. */
-  private readonly mem = createArena(82060224);
+  /** Every buffer of the model, 78.5 MiB, laid out at compile time. */
+  private readonly mem = createArena(82290240);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W: new Float32Array(this.mem.buffer, 16, 392000), b: new Float32Array(this.mem.buffer, 1568016, 500), b_prime: new Float32Array(this.mem.buffer, 1570016, 784) };
   readonly state: Record<string, Float32Array> = {};
   private readonly h_matmul = new Float32Array(this.mem.buffer, 1573152, 5000);
   private readonly x = new Float32Array(this.mem.buffer, 1593152, 7840);
-  private readonly h = new Float32Array(this.mem.buffer, 1624512, 5000);
-  private readonly z_matmul = new Float32Array(this.mem.buffer, 1644512, 7840);
-  private readonly z = new Float32Array(this.mem.buffer, 1675872, 7840);
-  private readonly cost_cross_entropy_sub = new Float32Array(this.mem.buffer, 1707232, 7840);
-  private readonly cost_cross_entropy_sub2 = new Float32Array(this.mem.buffer, 1738592, 7840);
-  private readonly cost_cross_entropy_reducesum = new Float32Array(this.mem.buffer, 1769952, 10);
-  private readonly cost_cross_entropy_reducesum2 = new Float32Array(this.mem.buffer, 1770000, 1);
-  private readonly jacobian_sub = new Float32Array(this.mem.buffer, 1770016, 5000);
-  private readonly jacobian_mul = new Float32Array(this.mem.buffer, 1790016, 5000);
-  private readonly jacobian = new Float32Array(this.mem.buffer, 1810016, 3920000);
-  private readonly jacobian_sq_reducesum = new Float32Array(this.mem.buffer, 17490016, 7840);
-  private readonly jacobian_sq = new Float32Array(this.mem.buffer, 17521376, 10);
-  private readonly cost_expr_reducesum = new Float32Array(this.mem.buffer, 17521424, 1);
-  private readonly cost = new Float32Array(this.mem.buffer, 17521440, 1);
-  private readonly d_jacobian_sq_mul = new Float32Array(this.mem.buffer, 17521456, 3920000);
-  private readonly d_jacobian_mul = new Float32Array(this.mem.buffer, 33201456, 3920000);
-  private readonly d_jacobian_mul2 = new Float32Array(this.mem.buffer, 48881456, 3920000);
-  private readonly d_jacobian_reducesum = new Float32Array(this.mem.buffer, 64561456, 392000);
-  private readonly d_jacobian_reducesum2 = new Float32Array(this.mem.buffer, 66129456, 5000);
-  private readonly d_z_mul = new Float32Array(this.mem.buffer, 66149456, 7840);
-  private readonly grad_b_prime = new Float32Array(this.mem.buffer, 66180816, 784);
-  private readonly d_z_matmul = new Float32Array(this.mem.buffer, 66183952, 5000);
-  private readonly d_h_mul = new Float32Array(this.mem.buffer, 66203952, 5000);
-  private readonly grad_b = new Float32Array(this.mem.buffer, 66223952, 500);
-  private readonly eval_z = new Float32Array(this.mem.buffer, 66297312, 7840);
-  private readonly eval_reconstruction_reducesum = new Float32Array(this.mem.buffer, 66328672, 10);
-  private readonly eval_reconstruction = new Float32Array(this.mem.buffer, 66328720, 10);
-  private readonly eval_jacobian_sq_reducesum = new Float32Array(this.mem.buffer, 82028768, 7840);
-  private readonly eval_jacobian_sq = new Float32Array(this.mem.buffer, 82060128, 10);
-  private readonly eval_jacobian_norm = new Float32Array(this.mem.buffer, 82060176, 10);
+  private readonly h = new Float32Array(this.mem.buffer, 1706592, 5000);
+  private readonly z_matmul = new Float32Array(this.mem.buffer, 1726592, 7840);
+  private readonly z = new Float32Array(this.mem.buffer, 1757952, 7840);
+  private readonly cost_cross_entropy_sub = new Float32Array(this.mem.buffer, 1789312, 7840);
+  private readonly cost_cross_entropy_sub2 = new Float32Array(this.mem.buffer, 1820672, 7840);
+  private readonly cost_cross_entropy_reducesum = new Float32Array(this.mem.buffer, 1852032, 10);
+  private readonly cost_cross_entropy_reducesum2 = new Float32Array(this.mem.buffer, 1852080, 1);
+  private readonly jacobian_sub = new Float32Array(this.mem.buffer, 1852096, 5000);
+  private readonly jacobian_mul = new Float32Array(this.mem.buffer, 1872096, 5000);
+  private readonly jacobian = new Float32Array(this.mem.buffer, 1892096, 3920000);
+  private readonly jacobian_sq_reducesum = new Float32Array(this.mem.buffer, 17572096, 7840);
+  private readonly jacobian_sq = new Float32Array(this.mem.buffer, 17603456, 10);
+  private readonly cost_expr_reducesum = new Float32Array(this.mem.buffer, 17603504, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 17603520, 1);
+  private readonly d_jacobian_sq_mul = new Float32Array(this.mem.buffer, 17603536, 3920000);
+  private readonly d_jacobian_mul = new Float32Array(this.mem.buffer, 33283536, 3920000);
+  private readonly d_jacobian_mul2 = new Float32Array(this.mem.buffer, 48963536, 3920000);
+  private readonly d_jacobian_reducesum = new Float32Array(this.mem.buffer, 64643536, 392000);
+  private readonly d_jacobian_reducesum2 = new Float32Array(this.mem.buffer, 66211536, 5000);
+  private readonly d_z_mul = new Float32Array(this.mem.buffer, 66231536, 7840);
+  private readonly grad_b_prime = new Float32Array(this.mem.buffer, 66262896, 784);
+  private readonly d_z_matmul = new Float32Array(this.mem.buffer, 66266032, 5000);
+  private readonly d_h_mul = new Float32Array(this.mem.buffer, 66286032, 5000);
+  private readonly grad_b = new Float32Array(this.mem.buffer, 66306032, 500);
+  private readonly eval_z = new Float32Array(this.mem.buffer, 66527328, 7840);
+  private readonly eval_reconstruction_reducesum = new Float32Array(this.mem.buffer, 66558688, 10);
+  private readonly eval_reconstruction = new Float32Array(this.mem.buffer, 66558736, 10);
+  private readonly eval_jacobian_sq_reducesum = new Float32Array(this.mem.buffer, 82258784, 7840);
+  private readonly eval_jacobian_sq = new Float32Array(this.mem.buffer, 82290144, 10);
+  private readonly eval_jacobian_norm = new Float32Array(this.mem.buffer, 82290192, 10);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -175,30 +175,30 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/ca.yaml:29 h: h_matmul = matmul(x, W)
     {
-      this.k.gemm({ a: 1593152, b: 16, c: 66225952, m: 10, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W → h_matmul
+      this.k.gemmSparse({ a: 1593152, b: 16, c: 66373888, m: 10, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, binary: false, list: 66393888, split: true }); // x @ W → h_matmul (x's zeros skipped)
     }
 
     // specs/ca.yaml:29 h: h = sigmoid(h_matmul + b)
     this.w.evaluate_h(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:30 z: z_matmul = matmul(h, W)
     {
-      this.k.gemm({ a: 66245952, b: 16, c: 66265952, m: 10, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h @ W → z_matmul
+      this.k.gemm({ a: 66475968, b: 16, c: 66495968, m: 10, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // h @ W → z_matmul
     }
 
     // specs/ca.yaml:30 z: z = sigmoid(z_matmul + b_prime)
     this.w.evaluate_z(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:35 reconstruction: reconstruction_reducesum = Σ ((x * log(z)) + ((1 - x) * log(1 - z)))
-    let o$0 = 0;
-    let i$2 = 0;
-    for (let c$3 = 0; c$3 < 10; c$3++) {
-      let s$1 = 0;
-      for (let c$4 = 0; c$4 < 784; c$4++) {
-        s$1 += ((x[i$2] * Math.log(z[i$2])) + ((1 - x[i$2]) * Math.log((1 - z[i$2]))));
-        i$2++;
+    let o$1 = 0;
+    let i$3 = 0;
+    for (let c$4 = 0; c$4 < 10; c$4++) {
+      let s$2 = 0;
+      for (let c$5 = 0; c$5 < 784; c$5++) {
+        s$2 += ((x[i$3] * Math.log(z[i$3])) + ((1 - x[i$3]) * Math.log((1 - z[i$3]))));
+        i$3++;
       }
 
-      reconstruction_reducesum[o$0] = s$1;
-      o$0++;
+      reconstruction_reducesum[o$1] = s$2;
+      o$1++;
     }
 
     // specs/ca.yaml:35 reconstruction: reconstruction = -reconstruction_reducesum
@@ -211,10 +211,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_jacobian_sq_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:33 jacobian_sq: jacobian_sq = Σ jacobian_sq_reducesum
     {
-      for (let o$5 = 0; o$5 < 10; o$5++) {
-        let s$7 = 0;
-        for (let k$6 = o$5 * 784; k$6 < o$5 * 784 + 784; k$6++) s$7 += jacobian_sq_reducesum[k$6];
-        jacobian_sq[o$5] = s$7;
+      for (let o$6 = 0; o$6 < 10; o$6++) {
+        let s$8 = 0;
+        for (let k$7 = o$6 * 784; k$7 < o$6 * 784 + 784; k$7++) s$8 += jacobian_sq_reducesum[k$7];
+        jacobian_sq[o$6] = s$8;
       }
     }
 
@@ -280,14 +280,14 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/ca.yaml:29 h: h_matmul = matmul(x, W)
     {
-      this.k.gemm({ a: 1593152, b: 16, c: 1573152, m: 10, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W → h_matmul
+      this.k.gemmSparse({ a: 1593152, b: 16, c: 1573152, m: 10, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, binary: false, list: 1624512, split: true }); // x @ W → h_matmul (x's zeros skipped)
     }
 
     // specs/ca.yaml:29 h: h = sigmoid(h_matmul + b)
     this.w.step0_h(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:30 z: z_matmul = matmul(h, W)
     {
-      this.k.gemm({ a: 1624512, b: 16, c: 1644512, m: 10, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h @ W → z_matmul
+      this.k.gemm({ a: 1706592, b: 16, c: 1726592, m: 10, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // h @ W → z_matmul
     }
 
     // specs/ca.yaml:30 z: z = sigmoid(z_matmul + b_prime)
@@ -297,17 +297,17 @@ export class Model implements CompiledModel {
     // specs/ca.yaml:39 losses.cost.cross_entropy: cost_cross_entropy_sub2 = 1 - z
     this.w.step0_cost_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:39 losses.cost.cross_entropy: cost_cross_entropy_reducesum = Σ ((x * log(z)) + (cost_cross_entropy_sub * log(cost_cross_entropy_sub2)))
-    let o$0 = 0;
-    let i$2 = 0;
-    for (let c$3 = 0; c$3 < 10; c$3++) {
-      let s$1 = 0;
-      for (let c$4 = 0; c$4 < 784; c$4++) {
-        s$1 += ((x[i$2] * Math.log(z[i$2])) + (cost_cross_entropy_sub[i$2] * Math.log(cost_cross_entropy_sub2[i$2])));
-        i$2++;
+    let o$1 = 0;
+    let i$3 = 0;
+    for (let c$4 = 0; c$4 < 10; c$4++) {
+      let s$2 = 0;
+      for (let c$5 = 0; c$5 < 784; c$5++) {
+        s$2 += ((x[i$3] * Math.log(z[i$3])) + (cost_cross_entropy_sub[i$3] * Math.log(cost_cross_entropy_sub2[i$3])));
+        i$3++;
       }
 
-      cost_cross_entropy_reducesum[o$0] = s$1;
-      o$0++;
+      cost_cross_entropy_reducesum[o$1] = s$2;
+      o$1++;
     }
 
     // specs/ca.yaml:39 losses.cost.cross_entropy: cost_cross_entropy_reducesum2 = Σ -cost_cross_entropy_reducesum
@@ -322,19 +322,19 @@ export class Model implements CompiledModel {
     this.w.step0_jacobian_sq_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:33 jacobian_sq: jacobian_sq = Σ jacobian_sq_reducesum
     {
-      for (let o$5 = 0; o$5 < 10; o$5++) {
-        let s$7 = 0;
-        for (let k$6 = o$5 * 784; k$6 < o$5 * 784 + 784; k$6++) s$7 += jacobian_sq_reducesum[k$6];
-        jacobian_sq[o$5] = s$7;
+      for (let o$6 = 0; o$6 < 10; o$6++) {
+        let s$8 = 0;
+        for (let k$7 = o$6 * 784; k$7 < o$6 * 784 + 784; k$7++) s$8 += jacobian_sq_reducesum[k$7];
+        jacobian_sq[o$6] = s$8;
       }
     }
 
     // specs/ca.yaml:40 losses.cost.expr: cost_expr_reducesum = Σ jacobian_sq
     {
       {
-        let s$10 = 0;
-        for (let k$9 = 0 * 10; k$9 < 10; k$9++) s$10 += jacobian_sq[k$9];
-        cost_expr_reducesum[0] = s$10;
+        let s$11 = 0;
+        for (let k$10 = 0 * 10; k$10 < 10; k$10++) s$11 += jacobian_sq[k$10];
+        cost_expr_reducesum[0] = s$11;
       }
     }
 
@@ -349,11 +349,11 @@ export class Model implements CompiledModel {
     // specs/ca.yaml:32 gradient of jacobian: d_jacobian_reducesum = Σ d_jacobian_mul2
     {
       d_jacobian_reducesum.fill(0);
-      let s$14 = 0;
-      for (let c$11 = 0; c$11 < 10; c$11++) {
-        for (let c$12 = 0; c$12 < 784; c$12++) {
-          for (let c$13 = 0; c$13 < 500; c$13++) {
-            d_jacobian_reducesum[c$12 * 500 + c$13] += d_jacobian_mul2[s$14++];
+      let s$15 = 0;
+      for (let c$12 = 0; c$12 < 10; c$12++) {
+        for (let c$13 = 0; c$13 < 784; c$13++) {
+          for (let c$14 = 0; c$14 < 500; c$14++) {
+            d_jacobian_reducesum[c$13 * 500 + c$14] += d_jacobian_mul2[s$15++];
           }
         }
       }
@@ -362,11 +362,11 @@ export class Model implements CompiledModel {
     // specs/ca.yaml:32 gradient of jacobian: d_jacobian_reducesum2 = Σ d_jacobian_mul
     {
       d_jacobian_reducesum2.fill(0);
-      let s$18 = 0;
-      for (let c$15 = 0; c$15 < 10; c$15++) {
-        for (let c$16 = 0; c$16 < 784; c$16++) {
-          for (let c$17 = 0; c$17 < 500; c$17++) {
-            d_jacobian_reducesum2[c$15 * 500 + c$17] += d_jacobian_mul[s$18++];
+      let s$19 = 0;
+      for (let c$16 = 0; c$16 < 10; c$16++) {
+        for (let c$17 = 0; c$17 < 784; c$17++) {
+          for (let c$18 = 0; c$18 < 500; c$18++) {
+            d_jacobian_reducesum2[c$16 * 500 + c$18] += d_jacobian_mul[s$19++];
           }
         }
       }
@@ -377,17 +377,17 @@ export class Model implements CompiledModel {
     // specs/ca.yaml:30 gradient of z: grad_b_prime = Σ d_z_mul
     {
       grad_b_prime.fill(0);
-      let s$21 = 0;
-      for (let c$19 = 0; c$19 < 10; c$19++) {
-        for (let c$20 = 0; c$20 < 784; c$20++) {
-          grad_b_prime[c$20] += d_z_mul[s$21++];
+      let s$22 = 0;
+      for (let c$20 = 0; c$20 < 10; c$20++) {
+        for (let c$21 = 0; c$21 < 784; c$21++) {
+          grad_b_prime[c$21] += d_z_mul[s$22++];
         }
       }
     }
 
     // specs/ca.yaml:30 gradient of z: d_z_matmul = matmul(d_z_mul, W)
     {
-      this.k.gemm({ a: 66149456, b: 16, c: 66183952, m: 10, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // d_z_mul @ W → d_z_matmul
+      this.k.gemm({ a: 66231536, b: 16, c: 66266032, m: 10, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // d_z_mul @ W → d_z_matmul
     }
 
     // specs/ca.yaml:29 gradient of h: d_h_mul = (((d_jacobian_reducesum2 * jacobian_sub) + -(d_jacobian_reducesum2 * h)) + d_z_matmul) * jacobian_mul
@@ -395,10 +395,10 @@ export class Model implements CompiledModel {
     // specs/ca.yaml:29 gradient of h: grad_b = Σ d_h_mul
     {
       grad_b.fill(0);
-      let s$24 = 0;
-      for (let c$22 = 0; c$22 < 10; c$22++) {
-        for (let c$23 = 0; c$23 < 500; c$23++) {
-          grad_b[c$23] += d_h_mul[s$24++];
+      let s$25 = 0;
+      for (let c$23 = 0; c$23 < 10; c$23++) {
+        for (let c$24 = 0; c$24 < 500; c$24++) {
+          grad_b[c$24] += d_h_mul[s$25++];
         }
       }
     }
@@ -406,9 +406,9 @@ export class Model implements CompiledModel {
     // specs/ca.yaml:49 phases[0].optimizer: W += -0.01 · d_z_matmul2 + -0.01 · d_h_matmul (products accumulated in place: compiler/lower/fused-update.ts)
     this.w.step0_W(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:30 gradient of z: d_z_matmul2 = matmul(d_z_mul, h)
-    this.k.gemm({ a: 66149456, b: 1624512, c: 16, m: 784, n: 500, k: 10, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false, split: false }); // W += -0.01 · d_z_mul @ h
+    this.k.gemm({ a: 66231536, b: 1706592, c: 16, m: 784, n: 500, k: 10, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.01, split: false }); // W += -0.01 · d_z_mul @ h
     // specs/ca.yaml:29 gradient of h: d_h_matmul = matmul(x, d_h_mul)
-    this.k.gemm({ a: 1593152, b: 66203952, c: 16, m: 784, n: 500, k: 10, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: true, split: false }); // W += -0.01 · x @ d_h_mul
+    this.k.gemmSparse({ a: 1593152, b: 66286032, c: 16, m: 784, n: 500, k: 10, lda: 784, ldb: 500, ldc: 500, transA: true, accumulate: true, alpha: -0.01, binary: false, list: 66308032, split: false }); // W += -0.01 · x @ d_h_mul (x's zeros skipped)
     // specs/ca.yaml:49 phases[0].optimizer: b = b - (0.01 * grad_b)
     this.w.step0_b(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:49 phases[0].optimizer: b_prime = b_prime - (0.01 * grad_b_prime)

@@ -20,7 +20,7 @@
   (func $step0_h (export "step0_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1624512) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 1706592) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1573152) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -41,8 +41,8 @@
   (func $step0_z (export "step0_z") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1675872) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 1644512) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $bo (i32.add (i32.const 1757952) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b0 (i32.add (i32.const 1726592) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b1 (i32.add (i32.const 1570016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -62,7 +62,7 @@
   (func $step0_cost_cross_entropy_sub (export "step0_cost_cross_entropy_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1707232) (i32.mul (local.get $row) (i32.const 31360))))
+      (local.set $bo (i32.add (i32.const 1789312) (i32.mul (local.get $row) (i32.const 31360))))
       (local.set $b0 (i32.add (i32.const 1593152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -82,8 +82,8 @@
   (func $step0_cost_cross_entropy_sub2 (export "step0_cost_cross_entropy_sub2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1738592) (i32.mul (local.get $row) (i32.const 31360))))
-      (local.set $b0 (i32.add (i32.const 1675872) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1820672) (i32.mul (local.get $row) (i32.const 31360))))
+      (local.set $b0 (i32.add (i32.const 1757952) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 31360)))
@@ -102,7 +102,7 @@
   (func $step0_cost_cross_entropy_reducesum2 (export "step0_cost_cross_entropy_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 1769952) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 1852032) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -120,7 +120,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 1770000) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 1852080) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -128,8 +128,8 @@
   (func $step0_d_h_sub (export "step0_d_h_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1770016) (i32.mul (local.get $row) (i32.const 20000))))
-      (local.set $b0 (i32.add (i32.const 1624512) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1852096) (i32.mul (local.get $row) (i32.const 20000))))
+      (local.set $b0 (i32.add (i32.const 1706592) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
@@ -148,9 +148,9 @@
   (func $step0_d_h_mul (export "step0_d_h_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1790016) (i32.mul (local.get $row) (i32.const 20000))))
-      (local.set $b0 (i32.add (i32.const 1624512) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1770016) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1872096) (i32.mul (local.get $row) (i32.const 20000))))
+      (local.set $b0 (i32.add (i32.const 1706592) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1852096) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
@@ -169,9 +169,9 @@
   (func $step0_jacobian_sq_mul (export "step0_jacobian_sq_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1810016) (i32.mul (local.get $row) (i32.const 20000))))
-      (local.set $b0 (i32.add (i32.const 1790016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1790016) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1892096) (i32.mul (local.get $row) (i32.const 20000))))
+      (local.set $b0 (i32.add (i32.const 1872096) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1872096) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
@@ -190,7 +190,7 @@
   (func $step0_jacobian_sq_mul2 (export "step0_jacobian_sq_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1830016) (i32.mul (local.get $row) (i32.const 1568000))))
+      (local.set $bo (i32.add (i32.const 1912096) (i32.mul (local.get $row) (i32.const 1568000))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 16) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -211,9 +211,9 @@
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s0 v128) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3400080) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 1770000) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3400064) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 3482160) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 1852080) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3482144) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
@@ -234,8 +234,8 @@
   (func $step0_d_jacobian_sq_mul (export "step0_d_jacobian_sq_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3400096) (i32.mul (local.get $row) (i32.const 20000))))
-      (local.set $b0 (i32.add (i32.const 1810016) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 3482176) (i32.mul (local.get $row) (i32.const 20000))))
+      (local.set $b0 (i32.add (i32.const 1892096) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
@@ -254,9 +254,9 @@
   (func $step0_d_jacobian_sq_mul2 (export "step0_d_jacobian_sq_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3422096) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 3398016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1790016) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 3504176) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 3480096) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1872096) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -275,13 +275,13 @@
   (func $step0_d_z_mul (export "step0_d_z_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3442096) (i32.mul (local.get $row) (i32.const 31360))))
-      (local.set $b0 (i32.add (i32.const 1707232) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1738592) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 3524176) (i32.mul (local.get $row) (i32.const 31360))))
+      (local.set $b0 (i32.add (i32.const 1789312) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1820672) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 1593152) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 1675872) (i32.const 0)))
-      (local.set $b4 (i32.add (i32.const 1675872) (i32.const 0)))
-      (local.set $b5 (i32.add (i32.const 1738592) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 1757952) (i32.const 0)))
+      (local.set $b4 (i32.add (i32.const 1757952) (i32.const 0)))
+      (local.set $b5 (i32.add (i32.const 1820672) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 31360)))
@@ -300,13 +300,13 @@
   (func $step0_d_h_mul2 (export "step0_d_h_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3496592) (i32.mul (local.get $row) (i32.const 20000))))
-      (local.set $b0 (i32.add (i32.const 3422096) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1770016) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 3422096) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 1624512) (i32.const 0)))
-      (local.set $b4 (i32.add (i32.const 3476592) (i32.const 0)))
-      (local.set $b5 (i32.add (i32.const 1790016) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 3578672) (i32.mul (local.get $row) (i32.const 20000))))
+      (local.set $b0 (i32.add (i32.const 3504176) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1852096) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 3504176) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 1706592) (i32.const 0)))
+      (local.set $b4 (i32.add (i32.const 3558672) (i32.const 0)))
+      (local.set $b5 (i32.add (i32.const 1872096) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
@@ -327,7 +327,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b1 (i32.add (i32.const 3420096) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3502176) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -349,7 +349,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1568016) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1568016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3516592) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3598672) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -370,7 +370,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1570016) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b0 (i32.add (i32.const 1570016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3473456) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3555536) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3136)))
@@ -389,8 +389,8 @@
   (func $evaluate_h (export "evaluate_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3538592) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 3518592) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 3768608) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 3666528) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -410,8 +410,8 @@
   (func $evaluate_z (export "evaluate_z") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3589952) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 3558592) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $bo (i32.add (i32.const 3819968) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b0 (i32.add (i32.const 3788608) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b1 (i32.add (i32.const 1570016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -431,8 +431,8 @@
   (func $evaluate_reconstruction (export "evaluate_reconstruction") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3621360) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 3621312) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 3851376) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 3851328) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -451,9 +451,9 @@
   (func $evaluate_d_h_mul (export "evaluate_d_h_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3621408) (i32.mul (local.get $row) (i32.const 20000))))
-      (local.set $b0 (i32.add (i32.const 3538592) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3538592) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 3851424) (i32.mul (local.get $row) (i32.const 20000))))
+      (local.set $b0 (i32.add (i32.const 3768608) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3768608) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
@@ -472,7 +472,7 @@
   (func $evaluate_jacobian_sq_mul (export "evaluate_jacobian_sq_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3641408) (i32.mul (local.get $row) (i32.const 1568000))))
+      (local.set $bo (i32.add (i32.const 3871424) (i32.mul (local.get $row) (i32.const 1568000))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 16) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -493,8 +493,8 @@
   (func $evaluate_jacobian_norm (export "evaluate_jacobian_norm") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 5211456) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 5211408) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 5441472) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 5441424) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))

@@ -115,45 +115,45 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 5.0 MiB, laid out at compile time. */
-  private readonly mem = createArena(5211504);
+  /** Every buffer of the model, 5.2 MiB, laid out at compile time. */
+  private readonly mem = createArena(5441520);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W: new Float32Array(this.mem.buffer, 16, 392000), b: new Float32Array(this.mem.buffer, 1568016, 500), b_prime: new Float32Array(this.mem.buffer, 1570016, 784) };
   readonly state: Record<string, Float32Array> = {};
   private readonly a_matmul = new Float32Array(this.mem.buffer, 1573152, 5000);
   private readonly x = new Float32Array(this.mem.buffer, 1593152, 7840);
-  private readonly h = new Float32Array(this.mem.buffer, 1624512, 5000);
-  private readonly z_matmul = new Float32Array(this.mem.buffer, 1644512, 7840);
-  private readonly z = new Float32Array(this.mem.buffer, 1675872, 7840);
-  private readonly cost_cross_entropy_sub = new Float32Array(this.mem.buffer, 1707232, 7840);
-  private readonly cost_cross_entropy_sub2 = new Float32Array(this.mem.buffer, 1738592, 7840);
-  private readonly cost_cross_entropy_reducesum = new Float32Array(this.mem.buffer, 1769952, 10);
-  private readonly cost_cross_entropy_reducesum2 = new Float32Array(this.mem.buffer, 1770000, 1);
-  private readonly d_h_sub = new Float32Array(this.mem.buffer, 1770016, 5000);
-  private readonly d_h_mul = new Float32Array(this.mem.buffer, 1790016, 5000);
-  private readonly jacobian_sq_mul = new Float32Array(this.mem.buffer, 1810016, 5000);
-  private readonly jacobian_sq_mul2 = new Float32Array(this.mem.buffer, 1830016, 392000);
-  private readonly jacobian_sq_reducesum = new Float32Array(this.mem.buffer, 3398016, 500);
-  private readonly jacobian_sq = new Float32Array(this.mem.buffer, 3400016, 10);
-  private readonly cost_expr_reducesum = new Float32Array(this.mem.buffer, 3400064, 1);
-  private readonly cost = new Float32Array(this.mem.buffer, 3400080, 1);
-  private readonly d_jacobian_sq_mul = new Float32Array(this.mem.buffer, 3400096, 5000);
-  private readonly d_jacobian_sq_reducesum = new Float32Array(this.mem.buffer, 3420096, 500);
-  private readonly d_jacobian_sq_mul2 = new Float32Array(this.mem.buffer, 3422096, 5000);
-  private readonly d_z_mul = new Float32Array(this.mem.buffer, 3442096, 7840);
-  private readonly grad_b_prime = new Float32Array(this.mem.buffer, 3473456, 784);
-  private readonly d_z_matmul = new Float32Array(this.mem.buffer, 3476592, 5000);
-  private readonly d_h_mul2 = new Float32Array(this.mem.buffer, 3496592, 5000);
-  private readonly grad_b = new Float32Array(this.mem.buffer, 3516592, 500);
-  private readonly eval_z = new Float32Array(this.mem.buffer, 3589952, 7840);
-  private readonly eval_reconstruction_reducesum = new Float32Array(this.mem.buffer, 3621312, 10);
-  private readonly eval_reconstruction = new Float32Array(this.mem.buffer, 3621360, 10);
-  private readonly eval_d_h_mul = new Float32Array(this.mem.buffer, 3621408, 5000);
-  private readonly eval_jacobian_sq_mul = new Float32Array(this.mem.buffer, 3641408, 392000);
-  private readonly eval_jacobian_sq_reducesum = new Float32Array(this.mem.buffer, 5209408, 500);
-  private readonly eval_jacobian_sq = new Float32Array(this.mem.buffer, 5211408, 10);
-  private readonly eval_jacobian_norm = new Float32Array(this.mem.buffer, 5211456, 10);
+  private readonly h = new Float32Array(this.mem.buffer, 1706592, 5000);
+  private readonly z_matmul = new Float32Array(this.mem.buffer, 1726592, 7840);
+  private readonly z = new Float32Array(this.mem.buffer, 1757952, 7840);
+  private readonly cost_cross_entropy_sub = new Float32Array(this.mem.buffer, 1789312, 7840);
+  private readonly cost_cross_entropy_sub2 = new Float32Array(this.mem.buffer, 1820672, 7840);
+  private readonly cost_cross_entropy_reducesum = new Float32Array(this.mem.buffer, 1852032, 10);
+  private readonly cost_cross_entropy_reducesum2 = new Float32Array(this.mem.buffer, 1852080, 1);
+  private readonly d_h_sub = new Float32Array(this.mem.buffer, 1852096, 5000);
+  private readonly d_h_mul = new Float32Array(this.mem.buffer, 1872096, 5000);
+  private readonly jacobian_sq_mul = new Float32Array(this.mem.buffer, 1892096, 5000);
+  private readonly jacobian_sq_mul2 = new Float32Array(this.mem.buffer, 1912096, 392000);
+  private readonly jacobian_sq_reducesum = new Float32Array(this.mem.buffer, 3480096, 500);
+  private readonly jacobian_sq = new Float32Array(this.mem.buffer, 3482096, 10);
+  private readonly cost_expr_reducesum = new Float32Array(this.mem.buffer, 3482144, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 3482160, 1);
+  private readonly d_jacobian_sq_mul = new Float32Array(this.mem.buffer, 3482176, 5000);
+  private readonly d_jacobian_sq_reducesum = new Float32Array(this.mem.buffer, 3502176, 500);
+  private readonly d_jacobian_sq_mul2 = new Float32Array(this.mem.buffer, 3504176, 5000);
+  private readonly d_z_mul = new Float32Array(this.mem.buffer, 3524176, 7840);
+  private readonly grad_b_prime = new Float32Array(this.mem.buffer, 3555536, 784);
+  private readonly d_z_matmul = new Float32Array(this.mem.buffer, 3558672, 5000);
+  private readonly d_h_mul2 = new Float32Array(this.mem.buffer, 3578672, 5000);
+  private readonly grad_b = new Float32Array(this.mem.buffer, 3598672, 500);
+  private readonly eval_z = new Float32Array(this.mem.buffer, 3819968, 7840);
+  private readonly eval_reconstruction_reducesum = new Float32Array(this.mem.buffer, 3851328, 10);
+  private readonly eval_reconstruction = new Float32Array(this.mem.buffer, 3851376, 10);
+  private readonly eval_d_h_mul = new Float32Array(this.mem.buffer, 3851424, 5000);
+  private readonly eval_jacobian_sq_mul = new Float32Array(this.mem.buffer, 3871424, 392000);
+  private readonly eval_jacobian_sq_reducesum = new Float32Array(this.mem.buffer, 5439424, 500);
+  private readonly eval_jacobian_sq = new Float32Array(this.mem.buffer, 5441424, 10);
+  private readonly eval_jacobian_norm = new Float32Array(this.mem.buffer, 5441472, 10);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -176,30 +176,30 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/ca-grad.yaml:32 a: a_matmul = matmul(x, W)
     {
-      this.k.gemm({ a: 1593152, b: 16, c: 3518592, m: 10, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W → a_matmul
+      this.k.gemmSparse({ a: 1593152, b: 16, c: 3666528, m: 10, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, binary: false, list: 3686528, split: true }); // x @ W → a_matmul (x's zeros skipped)
     }
 
     // specs/ca-grad.yaml:33 h: h = sigmoid(a_matmul + b)
     this.w.evaluate_h(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:34 z: z_matmul = matmul(h, W)
     {
-      this.k.gemm({ a: 3538592, b: 16, c: 3558592, m: 10, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h @ W → z_matmul
+      this.k.gemm({ a: 3768608, b: 16, c: 3788608, m: 10, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // h @ W → z_matmul
     }
 
     // specs/ca-grad.yaml:34 z: z = sigmoid(z_matmul + b_prime)
     this.w.evaluate_z(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:38 reconstruction: reconstruction_reducesum = Σ ((x * log(z)) + ((1 - x) * log(1 - z)))
-    let o$0 = 0;
-    let i$2 = 0;
-    for (let c$3 = 0; c$3 < 10; c$3++) {
-      let s$1 = 0;
-      for (let c$4 = 0; c$4 < 784; c$4++) {
-        s$1 += ((x[i$2] * Math.log(z[i$2])) + ((1 - x[i$2]) * Math.log((1 - z[i$2]))));
-        i$2++;
+    let o$1 = 0;
+    let i$3 = 0;
+    for (let c$4 = 0; c$4 < 10; c$4++) {
+      let s$2 = 0;
+      for (let c$5 = 0; c$5 < 784; c$5++) {
+        s$2 += ((x[i$3] * Math.log(z[i$3])) + ((1 - x[i$3]) * Math.log((1 - z[i$3]))));
+        i$3++;
       }
 
-      reconstruction_reducesum[o$0] = s$1;
-      o$0++;
+      reconstruction_reducesum[o$1] = s$2;
+      o$1++;
     }
 
     // specs/ca-grad.yaml:38 reconstruction: reconstruction = -reconstruction_reducesum
@@ -211,24 +211,24 @@ export class Model implements CompiledModel {
     // specs/ca-grad.yaml:36 jacobian_sq: jacobian_sq_reducesum = Σ jacobian_sq_mul
     {
       jacobian_sq_reducesum.fill(0);
-      let s$7 = 0;
-      for (let c$5 = 0; c$5 < 784; c$5++) {
-        for (let c$6 = 0; c$6 < 500; c$6++) {
-          jacobian_sq_reducesum[c$6] += jacobian_sq_mul[s$7++];
+      let s$8 = 0;
+      for (let c$6 = 0; c$6 < 784; c$6++) {
+        for (let c$7 = 0; c$7 < 500; c$7++) {
+          jacobian_sq_reducesum[c$7] += jacobian_sq_mul[s$8++];
         }
       }
     }
 
     // specs/ca-grad.yaml:36 jacobian_sq: jacobian_sq = Σ ((d_h_mul * d_h_mul) * jacobian_sq_reducesum)
-    let o$8 = 0;
-    for (let c$11 = 0; c$11 < 10; c$11++) {
-      let s$9 = 0;
-      for (let c$12 = 0; c$12 < 500; c$12++) {
-        s$9 += ((d_h_mul[c$11 * 500 + c$12] * d_h_mul[c$11 * 500 + c$12]) * jacobian_sq_reducesum[c$12]);
+    let o$9 = 0;
+    for (let c$12 = 0; c$12 < 10; c$12++) {
+      let s$10 = 0;
+      for (let c$13 = 0; c$13 < 500; c$13++) {
+        s$10 += ((d_h_mul[c$12 * 500 + c$13] * d_h_mul[c$12 * 500 + c$13]) * jacobian_sq_reducesum[c$13]);
       }
 
-      jacobian_sq[o$8] = s$9;
-      o$8++;
+      jacobian_sq[o$9] = s$10;
+      o$9++;
     }
 
     // specs/ca-grad.yaml:48 metrics.jacobian_norm: jacobian_norm = sqrt(jacobian_sq)
@@ -292,14 +292,14 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/ca-grad.yaml:32 a: a_matmul = matmul(x, W)
     {
-      this.k.gemm({ a: 1593152, b: 16, c: 1573152, m: 10, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W → a_matmul
+      this.k.gemmSparse({ a: 1593152, b: 16, c: 1573152, m: 10, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, binary: false, list: 1624512, split: true }); // x @ W → a_matmul (x's zeros skipped)
     }
 
     // specs/ca-grad.yaml:33 h: h = sigmoid(a_matmul + b)
     this.w.step0_h(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:34 z: z_matmul = matmul(h, W)
     {
-      this.k.gemm({ a: 1624512, b: 16, c: 1644512, m: 10, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h @ W → z_matmul
+      this.k.gemm({ a: 1706592, b: 16, c: 1726592, m: 10, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // h @ W → z_matmul
     }
 
     // specs/ca-grad.yaml:34 z: z = sigmoid(z_matmul + b_prime)
@@ -309,17 +309,17 @@ export class Model implements CompiledModel {
     // specs/ca-grad.yaml:42 losses.cost.cross_entropy: cost_cross_entropy_sub2 = 1 - z
     this.w.step0_cost_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:42 losses.cost.cross_entropy: cost_cross_entropy_reducesum = Σ ((x * log(z)) + (cost_cross_entropy_sub * log(cost_cross_entropy_sub2)))
-    let o$0 = 0;
-    let i$2 = 0;
-    for (let c$3 = 0; c$3 < 10; c$3++) {
-      let s$1 = 0;
-      for (let c$4 = 0; c$4 < 784; c$4++) {
-        s$1 += ((x[i$2] * Math.log(z[i$2])) + (cost_cross_entropy_sub[i$2] * Math.log(cost_cross_entropy_sub2[i$2])));
-        i$2++;
+    let o$1 = 0;
+    let i$3 = 0;
+    for (let c$4 = 0; c$4 < 10; c$4++) {
+      let s$2 = 0;
+      for (let c$5 = 0; c$5 < 784; c$5++) {
+        s$2 += ((x[i$3] * Math.log(z[i$3])) + (cost_cross_entropy_sub[i$3] * Math.log(cost_cross_entropy_sub2[i$3])));
+        i$3++;
       }
 
-      cost_cross_entropy_reducesum[o$0] = s$1;
-      o$0++;
+      cost_cross_entropy_reducesum[o$1] = s$2;
+      o$1++;
     }
 
     // specs/ca-grad.yaml:42 losses.cost.cross_entropy: cost_cross_entropy_reducesum2 = Σ -cost_cross_entropy_reducesum
@@ -335,32 +335,32 @@ export class Model implements CompiledModel {
     // specs/ca-grad.yaml:36 jacobian_sq: jacobian_sq_reducesum = Σ jacobian_sq_mul2
     {
       jacobian_sq_reducesum.fill(0);
-      let s$7 = 0;
-      for (let c$5 = 0; c$5 < 784; c$5++) {
-        for (let c$6 = 0; c$6 < 500; c$6++) {
-          jacobian_sq_reducesum[c$6] += jacobian_sq_mul2[s$7++];
+      let s$8 = 0;
+      for (let c$6 = 0; c$6 < 784; c$6++) {
+        for (let c$7 = 0; c$7 < 500; c$7++) {
+          jacobian_sq_reducesum[c$7] += jacobian_sq_mul2[s$8++];
         }
       }
     }
 
     // specs/ca-grad.yaml:36 jacobian_sq: jacobian_sq = Σ (jacobian_sq_mul * jacobian_sq_reducesum)
-    let o$8 = 0;
-    for (let c$11 = 0; c$11 < 10; c$11++) {
-      let s$9 = 0;
-      for (let c$12 = 0; c$12 < 500; c$12++) {
-        s$9 += (jacobian_sq_mul[c$11 * 500 + c$12] * jacobian_sq_reducesum[c$12]);
+    let o$9 = 0;
+    for (let c$12 = 0; c$12 < 10; c$12++) {
+      let s$10 = 0;
+      for (let c$13 = 0; c$13 < 500; c$13++) {
+        s$10 += (jacobian_sq_mul[c$12 * 500 + c$13] * jacobian_sq_reducesum[c$13]);
       }
 
-      jacobian_sq[o$8] = s$9;
-      o$8++;
+      jacobian_sq[o$9] = s$10;
+      o$9++;
     }
 
     // specs/ca-grad.yaml:43 losses.cost.expr: cost_expr_reducesum = Σ jacobian_sq
     {
       {
-        let s$15 = 0;
-        for (let k$14 = 0 * 10; k$14 < 10; k$14++) s$15 += jacobian_sq[k$14];
-        cost_expr_reducesum[0] = s$15;
+        let s$16 = 0;
+        for (let k$15 = 0 * 10; k$15 < 10; k$15++) s$16 += jacobian_sq[k$15];
+        cost_expr_reducesum[0] = s$16;
       }
     }
 
@@ -371,10 +371,10 @@ export class Model implements CompiledModel {
     // specs/ca-grad.yaml:36 gradient of jacobian_sq: d_jacobian_sq_reducesum = Σ d_jacobian_sq_mul
     {
       d_jacobian_sq_reducesum.fill(0);
-      let s$18 = 0;
-      for (let c$16 = 0; c$16 < 10; c$16++) {
-        for (let c$17 = 0; c$17 < 500; c$17++) {
-          d_jacobian_sq_reducesum[c$17] += d_jacobian_sq_mul[s$18++];
+      let s$19 = 0;
+      for (let c$17 = 0; c$17 < 10; c$17++) {
+        for (let c$18 = 0; c$18 < 500; c$18++) {
+          d_jacobian_sq_reducesum[c$18] += d_jacobian_sq_mul[s$19++];
         }
       }
     }
@@ -386,17 +386,17 @@ export class Model implements CompiledModel {
     // specs/ca-grad.yaml:34 gradient of z: grad_b_prime = Σ d_z_mul
     {
       grad_b_prime.fill(0);
-      let s$21 = 0;
-      for (let c$19 = 0; c$19 < 10; c$19++) {
-        for (let c$20 = 0; c$20 < 784; c$20++) {
-          grad_b_prime[c$20] += d_z_mul[s$21++];
+      let s$22 = 0;
+      for (let c$20 = 0; c$20 < 10; c$20++) {
+        for (let c$21 = 0; c$21 < 784; c$21++) {
+          grad_b_prime[c$21] += d_z_mul[s$22++];
         }
       }
     }
 
     // specs/ca-grad.yaml:34 gradient of z: d_z_matmul = matmul(d_z_mul, W)
     {
-      this.k.gemm({ a: 3442096, b: 16, c: 3476592, m: 10, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // d_z_mul @ W → d_z_matmul
+      this.k.gemm({ a: 3524176, b: 16, c: 3558672, m: 10, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // d_z_mul @ W → d_z_matmul
     }
 
     // specs/ca-grad.yaml:33 gradient of h: d_h_mul2 = (((d_jacobian_sq_mul2 * d_h_sub) + -(d_jacobian_sq_mul2 * h)) + d_z_matmul) * d_h_mul
@@ -404,10 +404,10 @@ export class Model implements CompiledModel {
     // specs/ca-grad.yaml:32 gradient of a: grad_b = Σ d_h_mul2
     {
       grad_b.fill(0);
-      let s$24 = 0;
-      for (let c$22 = 0; c$22 < 10; c$22++) {
-        for (let c$23 = 0; c$23 < 500; c$23++) {
-          grad_b[c$23] += d_h_mul2[s$24++];
+      let s$25 = 0;
+      for (let c$23 = 0; c$23 < 10; c$23++) {
+        for (let c$24 = 0; c$24 < 500; c$24++) {
+          grad_b[c$24] += d_h_mul2[s$25++];
         }
       }
     }
@@ -415,9 +415,9 @@ export class Model implements CompiledModel {
     // specs/ca-grad.yaml:52 phases[0].optimizer: W += -0.01 · d_z_matmul2 + -0.01 · d_a_matmul (products accumulated in place: compiler/lower/fused-update.ts)
     this.w.step0_W(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:34 gradient of z: d_z_matmul2 = matmul(d_z_mul, h)
-    this.k.gemm({ a: 3442096, b: 1624512, c: 16, m: 784, n: 500, k: 10, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false, split: false }); // W += -0.01 · d_z_mul @ h
+    this.k.gemm({ a: 3524176, b: 1706592, c: 16, m: 784, n: 500, k: 10, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.01, split: false }); // W += -0.01 · d_z_mul @ h
     // specs/ca-grad.yaml:32 gradient of a: d_a_matmul = matmul(x, d_h_mul2)
-    this.k.gemm({ a: 1593152, b: 3496592, c: 16, m: 784, n: 500, k: 10, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: true, split: false }); // W += -0.01 · x @ d_h_mul2
+    this.k.gemmSparse({ a: 1593152, b: 3578672, c: 16, m: 784, n: 500, k: 10, lda: 784, ldb: 500, ldc: 500, transA: true, accumulate: true, alpha: -0.01, binary: false, list: 3600672, split: false }); // W += -0.01 · x @ d_h_mul2 (x's zeros skipped)
     // specs/ca-grad.yaml:52 phases[0].optimizer: b = b - (0.01 * grad_b)
     this.w.step0_b(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:52 phases[0].optimizer: b_prime = b_prime - (0.01 * grad_b_prime)

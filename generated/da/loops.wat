@@ -41,7 +41,7 @@
   (func $step0_y (export "step0_y") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1738592) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 1902752) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1698592) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -62,8 +62,8 @@
   (func $step0_z (export "step0_z") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1841312) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 1778592) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $bo (i32.add (i32.const 2005472) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b0 (i32.add (i32.const 1942752) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b1 (i32.add (i32.const 1570016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -83,7 +83,7 @@
   (func $step0_reconstruction_cross_entropy_sub (export "step0_reconstruction_cross_entropy_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1904032) (i32.mul (local.get $row) (i32.const 62720))))
+      (local.set $bo (i32.add (i32.const 2068192) (i32.mul (local.get $row) (i32.const 62720))))
       (local.set $b0 (i32.add (i32.const 1635872) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -103,8 +103,8 @@
   (func $step0_reconstruction_cross_entropy_sub2 (export "step0_reconstruction_cross_entropy_sub2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1966752) (i32.mul (local.get $row) (i32.const 62720))))
-      (local.set $b0 (i32.add (i32.const 1841312) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2130912) (i32.mul (local.get $row) (i32.const 62720))))
+      (local.set $b0 (i32.add (i32.const 2005472) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 62720)))
@@ -123,7 +123,7 @@
   (func $step0_reconstruction_cross_entropy_reducesum2 (export "step0_reconstruction_cross_entropy_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 2029472) (i32.mul (local.get $row) (i32.const 80))))
+      (local.set $b0 (i32.add (i32.const 2193632) (i32.mul (local.get $row) (i32.const 80))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -141,7 +141,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 2029552) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 2193712) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -149,8 +149,8 @@
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2029568) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 2029552) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2193728) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 2193712) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -170,13 +170,13 @@
   (func $step0_d_z_mul (export "step0_d_z_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2029584) (i32.mul (local.get $row) (i32.const 62720))))
-      (local.set $b0 (i32.add (i32.const 1904032) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1966752) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2193744) (i32.mul (local.get $row) (i32.const 62720))))
+      (local.set $b0 (i32.add (i32.const 2068192) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2130912) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 1635872) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 1841312) (i32.const 0)))
-      (local.set $b4 (i32.add (i32.const 1841312) (i32.const 0)))
-      (local.set $b5 (i32.add (i32.const 1966752) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 2005472) (i32.const 0)))
+      (local.set $b4 (i32.add (i32.const 2005472) (i32.const 0)))
+      (local.set $b5 (i32.add (i32.const 2130912) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 62720)))
@@ -195,10 +195,10 @@
   (func $step0_d_y_mul (export "step0_d_y_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2135440) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 2095440) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1738592) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1738592) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2299600) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 2259600) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1902752) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 1902752) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -219,7 +219,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1568016) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1568016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2175440) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2339600) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -240,7 +240,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1570016) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b0 (i32.add (i32.const 1570016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2092304) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2256464) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3136)))
@@ -259,8 +259,8 @@
   (func $evaluate_h_clean (export "evaluate_h_clean") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2217440) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 2177440) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 2674336) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 2470176) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -280,8 +280,8 @@
   (func $evaluate_z_clean (export "evaluate_z_clean") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2320160) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 2257440) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $bo (i32.add (i32.const 2777056) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b0 (i32.add (i32.const 2714336) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b1 (i32.add (i32.const 1570016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -301,8 +301,8 @@
   (func $evaluate_reconstruction (export "evaluate_reconstruction") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2382960) (i32.mul (local.get $row) (i32.const 80))))
-      (local.set $b0 (i32.add (i32.const 2382880) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2839856) (i32.mul (local.get $row) (i32.const 80))))
+      (local.set $b0 (i32.add (i32.const 2839776) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80)))
@@ -321,7 +321,7 @@
   (func $evaluate_jacobian_norm_mul (export "evaluate_jacobian_norm_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2383040) (i32.mul (local.get $row) (i32.const 1568000))))
+      (local.set $bo (i32.add (i32.const 2839936) (i32.mul (local.get $row) (i32.const 1568000))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 16) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -342,8 +342,8 @@
   (func $evaluate_jacobian_norm (export "evaluate_jacobian_norm") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3953120) (i32.mul (local.get $row) (i32.const 80))))
-      (local.set $b0 (i32.add (i32.const 3953040) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 4410016) (i32.mul (local.get $row) (i32.const 80))))
+      (local.set $b0 (i32.add (i32.const 4409936) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80)))

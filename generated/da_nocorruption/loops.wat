@@ -20,7 +20,7 @@
   (func $step0_y (export "step0_y") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1675872) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 1840032) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1573152) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -41,8 +41,8 @@
   (func $step0_z (export "step0_z") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1778592) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 1715872) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $bo (i32.add (i32.const 1942752) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b0 (i32.add (i32.const 1880032) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b1 (i32.add (i32.const 1570016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -62,7 +62,7 @@
   (func $step0_reconstruction_cross_entropy_sub (export "step0_reconstruction_cross_entropy_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1841312) (i32.mul (local.get $row) (i32.const 62720))))
+      (local.set $bo (i32.add (i32.const 2005472) (i32.mul (local.get $row) (i32.const 62720))))
       (local.set $b0 (i32.add (i32.const 1613152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -82,8 +82,8 @@
   (func $step0_reconstruction_cross_entropy_sub2 (export "step0_reconstruction_cross_entropy_sub2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1904032) (i32.mul (local.get $row) (i32.const 62720))))
-      (local.set $b0 (i32.add (i32.const 1778592) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2068192) (i32.mul (local.get $row) (i32.const 62720))))
+      (local.set $b0 (i32.add (i32.const 1942752) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 62720)))
@@ -102,7 +102,7 @@
   (func $step0_reconstruction_cross_entropy_reducesum2 (export "step0_reconstruction_cross_entropy_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 1966752) (i32.mul (local.get $row) (i32.const 80))))
+      (local.set $b0 (i32.add (i32.const 2130912) (i32.mul (local.get $row) (i32.const 80))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -120,7 +120,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 1966832) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 2130992) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -128,8 +128,8 @@
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1966848) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 1966832) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2131008) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 2130992) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -149,13 +149,13 @@
   (func $step0_d_z_mul (export "step0_d_z_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1966864) (i32.mul (local.get $row) (i32.const 62720))))
-      (local.set $b0 (i32.add (i32.const 1841312) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1904032) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2131024) (i32.mul (local.get $row) (i32.const 62720))))
+      (local.set $b0 (i32.add (i32.const 2005472) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2068192) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 1613152) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 1778592) (i32.const 0)))
-      (local.set $b4 (i32.add (i32.const 1778592) (i32.const 0)))
-      (local.set $b5 (i32.add (i32.const 1904032) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 1942752) (i32.const 0)))
+      (local.set $b4 (i32.add (i32.const 1942752) (i32.const 0)))
+      (local.set $b5 (i32.add (i32.const 2068192) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 62720)))
@@ -174,10 +174,10 @@
   (func $step0_d_y_mul (export "step0_d_y_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2072720) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 2032720) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1675872) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1675872) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2236880) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 2196880) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1840032) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 1840032) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -198,7 +198,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1568016) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1568016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2112720) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2276880) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -219,7 +219,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1570016) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b0 (i32.add (i32.const 1570016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2029584) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2193744) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3136)))
@@ -238,8 +238,8 @@
   (func $evaluate_h_clean (export "evaluate_h_clean") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2154720) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 2114720) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 2611616) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 2407456) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -259,8 +259,8 @@
   (func $evaluate_z_clean (export "evaluate_z_clean") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2257440) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 2194720) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $bo (i32.add (i32.const 2714336) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b0 (i32.add (i32.const 2651616) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b1 (i32.add (i32.const 1570016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -280,8 +280,8 @@
   (func $evaluate_reconstruction (export "evaluate_reconstruction") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2320240) (i32.mul (local.get $row) (i32.const 80))))
-      (local.set $b0 (i32.add (i32.const 2320160) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2777136) (i32.mul (local.get $row) (i32.const 80))))
+      (local.set $b0 (i32.add (i32.const 2777056) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80)))
@@ -300,7 +300,7 @@
   (func $evaluate_jacobian_norm_mul (export "evaluate_jacobian_norm_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2320320) (i32.mul (local.get $row) (i32.const 1568000))))
+      (local.set $bo (i32.add (i32.const 2777216) (i32.mul (local.get $row) (i32.const 1568000))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 16) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -321,8 +321,8 @@
   (func $evaluate_jacobian_norm (export "evaluate_jacobian_norm") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3890400) (i32.mul (local.get $row) (i32.const 80))))
-      (local.set $b0 (i32.add (i32.const 3890320) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 4347296) (i32.mul (local.get $row) (i32.const 80))))
+      (local.set $b0 (i32.add (i32.const 4347216) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80)))

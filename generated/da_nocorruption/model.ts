@@ -107,35 +107,35 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 3.7 MiB, laid out at compile time. */
-  private readonly mem = createArena(3890480);
+  /** Every buffer of the model, 4.1 MiB, laid out at compile time. */
+  private readonly mem = createArena(4347376);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W: new Float32Array(this.mem.buffer, 16, 392000), b: new Float32Array(this.mem.buffer, 1568016, 500), b_prime: new Float32Array(this.mem.buffer, 1570016, 784) };
   readonly state: Record<string, Float32Array> = {};
   private readonly y_matmul = new Float32Array(this.mem.buffer, 1573152, 10000);
   private readonly x = new Float32Array(this.mem.buffer, 1613152, 15680);
-  private readonly y = new Float32Array(this.mem.buffer, 1675872, 10000);
-  private readonly z_matmul = new Float32Array(this.mem.buffer, 1715872, 15680);
-  private readonly z = new Float32Array(this.mem.buffer, 1778592, 15680);
-  private readonly reconstruction_cross_entropy_sub = new Float32Array(this.mem.buffer, 1841312, 15680);
-  private readonly reconstruction_cross_entropy_sub2 = new Float32Array(this.mem.buffer, 1904032, 15680);
-  private readonly reconstruction_cross_entropy_reducesum = new Float32Array(this.mem.buffer, 1966752, 20);
-  private readonly reconstruction_cross_entropy_reducesum2 = new Float32Array(this.mem.buffer, 1966832, 1);
-  private readonly cost = new Float32Array(this.mem.buffer, 1966848, 1);
-  private readonly d_z_mul = new Float32Array(this.mem.buffer, 1966864, 15680);
-  private readonly grad_b_prime = new Float32Array(this.mem.buffer, 2029584, 784);
-  private readonly d_z_matmul = new Float32Array(this.mem.buffer, 2032720, 10000);
-  private readonly d_y_mul = new Float32Array(this.mem.buffer, 2072720, 10000);
-  private readonly grad_b = new Float32Array(this.mem.buffer, 2112720, 500);
-  private readonly eval_h_clean = new Float32Array(this.mem.buffer, 2154720, 10000);
-  private readonly eval_z_clean = new Float32Array(this.mem.buffer, 2257440, 15680);
-  private readonly eval_reconstruction_reducesum = new Float32Array(this.mem.buffer, 2320160, 20);
-  private readonly eval_reconstruction = new Float32Array(this.mem.buffer, 2320240, 20);
-  private readonly eval_jacobian_norm_mul = new Float32Array(this.mem.buffer, 2320320, 392000);
-  private readonly eval_jacobian_norm_reducesum = new Float32Array(this.mem.buffer, 3888320, 500);
-  private readonly eval_jacobian_norm_reducesum2 = new Float32Array(this.mem.buffer, 3890320, 20);
-  private readonly eval_jacobian_norm = new Float32Array(this.mem.buffer, 3890400, 20);
+  private readonly y = new Float32Array(this.mem.buffer, 1840032, 10000);
+  private readonly z_matmul = new Float32Array(this.mem.buffer, 1880032, 15680);
+  private readonly z = new Float32Array(this.mem.buffer, 1942752, 15680);
+  private readonly reconstruction_cross_entropy_sub = new Float32Array(this.mem.buffer, 2005472, 15680);
+  private readonly reconstruction_cross_entropy_sub2 = new Float32Array(this.mem.buffer, 2068192, 15680);
+  private readonly reconstruction_cross_entropy_reducesum = new Float32Array(this.mem.buffer, 2130912, 20);
+  private readonly reconstruction_cross_entropy_reducesum2 = new Float32Array(this.mem.buffer, 2130992, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 2131008, 1);
+  private readonly d_z_mul = new Float32Array(this.mem.buffer, 2131024, 15680);
+  private readonly grad_b_prime = new Float32Array(this.mem.buffer, 2193744, 784);
+  private readonly d_z_matmul = new Float32Array(this.mem.buffer, 2196880, 10000);
+  private readonly d_y_mul = new Float32Array(this.mem.buffer, 2236880, 10000);
+  private readonly grad_b = new Float32Array(this.mem.buffer, 2276880, 500);
+  private readonly eval_h_clean = new Float32Array(this.mem.buffer, 2611616, 10000);
+  private readonly eval_z_clean = new Float32Array(this.mem.buffer, 2714336, 15680);
+  private readonly eval_reconstruction_reducesum = new Float32Array(this.mem.buffer, 2777056, 20);
+  private readonly eval_reconstruction = new Float32Array(this.mem.buffer, 2777136, 20);
+  private readonly eval_jacobian_norm_mul = new Float32Array(this.mem.buffer, 2777216, 392000);
+  private readonly eval_jacobian_norm_reducesum = new Float32Array(this.mem.buffer, 4345216, 500);
+  private readonly eval_jacobian_norm_reducesum2 = new Float32Array(this.mem.buffer, 4347216, 20);
+  private readonly eval_jacobian_norm = new Float32Array(this.mem.buffer, 4347296, 20);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -158,30 +158,30 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/da-nocorruption.yaml:27 h_clean: h_clean_matmul = matmul(x, W)
     {
-      this.k.gemm({ a: 1613152, b: 16, c: 2114720, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W → h_clean_matmul
+      this.k.gemmSparse({ a: 1613152, b: 16, c: 2407456, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, binary: false, list: 2447456, split: true }); // x @ W → h_clean_matmul (x's zeros skipped)
     }
 
     // specs/da-nocorruption.yaml:27 h_clean: h_clean = sigmoid(h_clean_matmul + b)
     this.w.evaluate_h_clean(); // WebAssembly SIMD (loops.wat)
     // specs/da-nocorruption.yaml:28 z_clean: z_clean_matmul = matmul(h_clean, W)
     {
-      this.k.gemm({ a: 2154720, b: 16, c: 2194720, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h_clean @ W → z_clean_matmul
+      this.k.gemm({ a: 2611616, b: 16, c: 2651616, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // h_clean @ W → z_clean_matmul
     }
 
     // specs/da-nocorruption.yaml:28 z_clean: z_clean = sigmoid(z_clean_matmul + b_prime)
     this.w.evaluate_z_clean(); // WebAssembly SIMD (loops.wat)
     // specs/da-nocorruption.yaml:35 metrics.reconstruction: reconstruction_reducesum = Σ ((x * log(z_clean)) + ((1 - x) * log(1 - z_clean)))
-    let o$0 = 0;
-    let i$2 = 0;
-    for (let c$3 = 0; c$3 < 20; c$3++) {
-      let s$1 = 0;
-      for (let c$4 = 0; c$4 < 784; c$4++) {
-        s$1 += ((x[i$2] * Math.log(z_clean[i$2])) + ((1 - x[i$2]) * Math.log((1 - z_clean[i$2]))));
-        i$2++;
+    let o$1 = 0;
+    let i$3 = 0;
+    for (let c$4 = 0; c$4 < 20; c$4++) {
+      let s$2 = 0;
+      for (let c$5 = 0; c$5 < 784; c$5++) {
+        s$2 += ((x[i$3] * Math.log(z_clean[i$3])) + ((1 - x[i$3]) * Math.log((1 - z_clean[i$3]))));
+        i$3++;
       }
 
-      reconstruction_reducesum[o$0] = s$1;
-      o$0++;
+      reconstruction_reducesum[o$1] = s$2;
+      o$1++;
     }
 
     // specs/da-nocorruption.yaml:35 metrics.reconstruction: reconstruction = -reconstruction_reducesum
@@ -191,24 +191,24 @@ export class Model implements CompiledModel {
     // specs/da-nocorruption.yaml:37 metrics.jacobian_norm: jacobian_norm_reducesum = Σ jacobian_norm_mul
     {
       jacobian_norm_reducesum.fill(0);
-      let s$7 = 0;
-      for (let c$5 = 0; c$5 < 784; c$5++) {
-        for (let c$6 = 0; c$6 < 500; c$6++) {
-          jacobian_norm_reducesum[c$6] += jacobian_norm_mul[s$7++];
+      let s$8 = 0;
+      for (let c$6 = 0; c$6 < 784; c$6++) {
+        for (let c$7 = 0; c$7 < 500; c$7++) {
+          jacobian_norm_reducesum[c$7] += jacobian_norm_mul[s$8++];
         }
       }
     }
 
     // specs/da-nocorruption.yaml:37 metrics.jacobian_norm: jacobian_norm_reducesum2 = Σ (pow(h_clean * (1 - h_clean), 2) * jacobian_norm_reducesum)
-    let o$8 = 0;
-    for (let c$11 = 0; c$11 < 20; c$11++) {
-      let s$9 = 0;
-      for (let c$12 = 0; c$12 < 500; c$12++) {
-        s$9 += (Math.pow((h_clean[c$11 * 500 + c$12] * (1 - h_clean[c$11 * 500 + c$12])), 2) * jacobian_norm_reducesum[c$12]);
+    let o$9 = 0;
+    for (let c$12 = 0; c$12 < 20; c$12++) {
+      let s$10 = 0;
+      for (let c$13 = 0; c$13 < 500; c$13++) {
+        s$10 += (Math.pow((h_clean[c$12 * 500 + c$13] * (1 - h_clean[c$12 * 500 + c$13])), 2) * jacobian_norm_reducesum[c$13]);
       }
 
-      jacobian_norm_reducesum2[o$8] = s$9;
-      o$8++;
+      jacobian_norm_reducesum2[o$9] = s$10;
+      o$9++;
     }
 
     // specs/da-nocorruption.yaml:37 metrics.jacobian_norm: jacobian_norm = sqrt(jacobian_norm_reducesum2)
@@ -255,14 +255,14 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/da-nocorruption.yaml:22 y: y_matmul = matmul(x, W)
     {
-      this.k.gemm({ a: 1613152, b: 16, c: 1573152, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W → y_matmul
+      this.k.gemmSparse({ a: 1613152, b: 16, c: 1573152, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, binary: false, list: 1675872, split: true }); // x @ W → y_matmul (x's zeros skipped)
     }
 
     // specs/da-nocorruption.yaml:22 y: y = sigmoid(y_matmul + b)
     this.w.step0_y(); // WebAssembly SIMD (loops.wat)
     // specs/da-nocorruption.yaml:23 z: z_matmul = matmul(y, W)
     {
-      this.k.gemm({ a: 1675872, b: 16, c: 1715872, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // y @ W → z_matmul
+      this.k.gemm({ a: 1840032, b: 16, c: 1880032, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // y @ W → z_matmul
     }
 
     // specs/da-nocorruption.yaml:23 z: z = sigmoid(z_matmul + b_prime)
@@ -272,17 +272,17 @@ export class Model implements CompiledModel {
     // specs/da-nocorruption.yaml:33 losses.reconstruction.cross_entropy: reconstruction_cross_entropy_sub2 = 1 - z
     this.w.step0_reconstruction_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
     // specs/da-nocorruption.yaml:33 losses.reconstruction.cross_entropy: reconstruction_cross_entropy_reducesum = Σ ((x * log(z)) + (reconstruction_cross_entropy_sub * log(reconstruction_cross_entropy_sub2)))
-    let o$0 = 0;
-    let i$2 = 0;
-    for (let c$3 = 0; c$3 < 20; c$3++) {
-      let s$1 = 0;
-      for (let c$4 = 0; c$4 < 784; c$4++) {
-        s$1 += ((x[i$2] * Math.log(z[i$2])) + (reconstruction_cross_entropy_sub[i$2] * Math.log(reconstruction_cross_entropy_sub2[i$2])));
-        i$2++;
+    let o$1 = 0;
+    let i$3 = 0;
+    for (let c$4 = 0; c$4 < 20; c$4++) {
+      let s$2 = 0;
+      for (let c$5 = 0; c$5 < 784; c$5++) {
+        s$2 += ((x[i$3] * Math.log(z[i$3])) + (reconstruction_cross_entropy_sub[i$3] * Math.log(reconstruction_cross_entropy_sub2[i$3])));
+        i$3++;
       }
 
-      reconstruction_cross_entropy_reducesum[o$0] = s$1;
-      o$0++;
+      reconstruction_cross_entropy_reducesum[o$1] = s$2;
+      o$1++;
     }
 
     // specs/da-nocorruption.yaml:33 losses.reconstruction.cross_entropy: reconstruction_cross_entropy_reducesum2 = Σ -reconstruction_cross_entropy_reducesum
@@ -294,17 +294,17 @@ export class Model implements CompiledModel {
     // specs/da-nocorruption.yaml:23 gradient of z: grad_b_prime = Σ d_z_mul
     {
       grad_b_prime.fill(0);
-      let s$7 = 0;
-      for (let c$5 = 0; c$5 < 20; c$5++) {
-        for (let c$6 = 0; c$6 < 784; c$6++) {
-          grad_b_prime[c$6] += d_z_mul[s$7++];
+      let s$8 = 0;
+      for (let c$6 = 0; c$6 < 20; c$6++) {
+        for (let c$7 = 0; c$7 < 784; c$7++) {
+          grad_b_prime[c$7] += d_z_mul[s$8++];
         }
       }
     }
 
     // specs/da-nocorruption.yaml:23 gradient of z: d_z_matmul = matmul(d_z_mul, W)
     {
-      this.k.gemm({ a: 1966864, b: 16, c: 2032720, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // d_z_mul @ W → d_z_matmul
+      this.k.gemm({ a: 2131024, b: 16, c: 2196880, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // d_z_mul @ W → d_z_matmul
     }
 
     // specs/da-nocorruption.yaml:22 gradient of y: d_y_mul = d_z_matmul * (y * (1 - y))
@@ -312,19 +312,19 @@ export class Model implements CompiledModel {
     // specs/da-nocorruption.yaml:22 gradient of y: grad_b = Σ d_y_mul
     {
       grad_b.fill(0);
-      let s$10 = 0;
-      for (let c$8 = 0; c$8 < 20; c$8++) {
-        for (let c$9 = 0; c$9 < 500; c$9++) {
-          grad_b[c$9] += d_y_mul[s$10++];
+      let s$11 = 0;
+      for (let c$9 = 0; c$9 < 20; c$9++) {
+        for (let c$10 = 0; c$10 < 500; c$10++) {
+          grad_b[c$10] += d_y_mul[s$11++];
         }
       }
     }
 
     // specs/da-nocorruption.yaml:41 phases[0].optimizer: W += -0.1 · d_z_matmul2 + -0.1 · d_y_matmul (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/da-nocorruption.yaml:23 gradient of z: d_z_matmul2 = matmul(d_z_mul, y)
-    this.k.gemm({ a: 1966864, b: 1675872, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: false }); // W += -0.1 · d_z_mul @ y
+    this.k.gemm({ a: 2131024, b: 1840032, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, split: false }); // W += -0.1 · d_z_mul @ y
     // specs/da-nocorruption.yaml:22 gradient of y: d_y_matmul = matmul(x, d_y_mul)
-    this.k.gemm({ a: 1613152, b: 2072720, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: true, split: false }); // W += -0.1 · x @ d_y_mul
+    this.k.gemmSparse({ a: 1613152, b: 2236880, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, accumulate: true, alpha: -0.1, binary: false, list: 2278880, split: false }); // W += -0.1 · x @ d_y_mul (x's zeros skipped)
     // specs/da-nocorruption.yaml:41 phases[0].optimizer: b = b - (0.1 * grad_b)
     this.w.step0_b(); // WebAssembly SIMD (loops.wat)
     // specs/da-nocorruption.yaml:41 phases[0].optimizer: b_prime = b_prime - (0.1 * grad_b_prime)

@@ -20,7 +20,7 @@
   (func $step0_h1 (export "step0_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11270560) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 11352640) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11199200) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -41,9 +41,9 @@
   (func $step0_v1_pre_cast (export "step0_v1_pre_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11310560) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 11310560) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11270560) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11392640) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 11392640) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11352640) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -62,8 +62,8 @@
   (func $step0_v1_pre (export "step0_v1_pre") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11381920) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 11350560) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $bo (i32.add (i32.const 11464000) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b0 (i32.add (i32.const 11432640) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b1 (i32.add (i32.const 11148016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -83,9 +83,9 @@
   (func $step0_end1 (export "step0_end1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11413280) (i32.mul (local.get $row) (i32.const 31360))))
-      (local.set $b0 (i32.add (i32.const 11413280) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11381920) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11495360) (i32.mul (local.get $row) (i32.const 31360))))
+      (local.set $b0 (i32.add (i32.const 11495360) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11464000) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 31360)))
@@ -104,8 +104,8 @@
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11525824) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 11525808) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11648864) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 11648848) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -125,8 +125,8 @@
   (func $step0_d_cd1_mul (export "step0_d_cd1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11525840) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11444640) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 11648880) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11526720) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -146,8 +146,8 @@
   (func $step0_d_cd1_mul2 (export "step0_d_cd1_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11565840) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 11270560) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11688880) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 11352640) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -166,9 +166,9 @@
   (func $step0_d_cd1_add (export "step0_d_cd1_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11605840) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 11525840) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11565840) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11728880) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 11648880) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11688880) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -187,8 +187,8 @@
   (func $step0_d_cd1_add2 (export "step0_d_cd1_add2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11649840) (i32.mul (local.get $row) (i32.const 31360))))
-      (local.set $b0 (i32.add (i32.const 11413280) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11772880) (i32.mul (local.get $row) (i32.const 31360))))
+      (local.set $b0 (i32.add (i32.const 11495360) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11239200) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -210,7 +210,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 3136016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 3136016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11645840) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11768880) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -231,7 +231,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11148016) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b0 (i32.add (i32.const 11148016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11681200) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11804240) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3136)))
@@ -250,8 +250,8 @@
   (func $step1_h1 (export "step1_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11758832) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11718832) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 12061168) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11939088) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -271,8 +271,8 @@
   (func $step1_h2 (export "step1_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11838832) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11798832) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 12141168) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 12101168) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -292,9 +292,9 @@
   (func $step1_v2_pre_cast (export "step1_v2_pre_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11878832) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 11878832) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11838832) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 12181168) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 12181168) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 12141168) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -313,8 +313,8 @@
   (func $step1_v2_pre (export "step1_v2_pre") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11958832) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11918832) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 12261168) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 12221168) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 11151152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -334,9 +334,9 @@
   (func $step1_end2 (export "step1_end2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11998832) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 11998832) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11958832) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 12301168) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 12301168) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 12261168) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -355,8 +355,8 @@
   (func $step1_cost (export "step1_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 12120016) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 12120000) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 12463312) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 12463296) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -376,8 +376,8 @@
   (func $step1_d_cd2_mul (export "step1_d_cd2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 12120032) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 12038832) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 12463328) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 12341168) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -397,8 +397,8 @@
   (func $step1_d_cd2_mul2 (export "step1_d_cd2_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 12160032) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 11838832) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 12503328) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 12141168) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -417,9 +417,9 @@
   (func $step1_d_cd2_add (export "step1_d_cd2_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 12200032) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 12120032) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 12160032) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 12543328) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 12463328) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 12503328) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -438,9 +438,9 @@
   (func $step1_d_cd2_add2 (export "step1_d_cd2_add2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 12244032) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 11998832) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11758832) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 12587328) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 12301168) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 12061168) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -461,7 +461,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 7140016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 7140016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 12240032) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 12583328) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -482,7 +482,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11151152) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11151152) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 12284032) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 12627328) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -501,8 +501,8 @@
   (func $step2_h1 (export "step2_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 12372032) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 12332032) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 12837408) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 12715328) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -522,8 +522,8 @@
   (func $step2_h2 (export "step2_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 12452032) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 12412032) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 12917408) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 12877408) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -543,8 +543,8 @@
   (func $step2_h3 (export "step2_h3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 12532032) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 12492032) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 12997408) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 12957408) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 11144016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -564,9 +564,9 @@
   (func $step2_v3_pre_cast (export "step2_v3_pre_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 12572032) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 12572032) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 12532032) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 13037408) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 13037408) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 12997408) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -585,8 +585,8 @@
   (func $step2_v3_pre (export "step2_v3_pre") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 12652032) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 12612032) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 13117408) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 13077408) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 11155152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -606,9 +606,9 @@
   (func $step2_end3 (export "step2_end3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 12692032) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 12692032) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 12652032) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 13157408) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 13157408) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 13117408) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -627,8 +627,8 @@
   (func $step2_cost (export "step2_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 12813216) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 12813200) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 13319552) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 13319536) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -648,8 +648,8 @@
   (func $step2_d_cd3_mul (export "step2_d_cd3_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 12813232) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 12732032) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 13319568) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 13197408) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 11144016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -669,8 +669,8 @@
   (func $step2_d_cd3_mul2 (export "step2_d_cd3_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 12853232) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 12532032) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 13359568) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 12997408) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -689,9 +689,9 @@
   (func $step2_d_cd3_add (export "step2_d_cd3_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 12893232) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 12813232) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 12853232) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 13399568) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 13319568) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 13359568) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -710,9 +710,9 @@
   (func $step2_d_cd3_add2 (export "step2_d_cd3_add2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 12937232) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 12692032) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 12452032) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 13443568) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 13157408) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 12917408) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -733,7 +733,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11144016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11144016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 12933232) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 13439568) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -754,7 +754,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11155152) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11155152) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 12977232) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 13483568) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -773,8 +773,8 @@
   (func $step3_h1 (export "step3_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13065232) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 13025232) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 13693648) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 13571568) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -794,8 +794,8 @@
   (func $step3_h2 (export "step3_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13145232) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 13105232) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 13773648) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 13733648) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -815,8 +815,8 @@
   (func $step3_h3 (export "step3_h3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13225232) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 13185232) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 13853648) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 13813648) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 11144016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -836,8 +836,8 @@
   (func $step3_p_y_given_x_add (export "step3_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13265632) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 13265232) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 13894048) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 13893648) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 11199152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -857,9 +857,9 @@
   (func $step3_p_y_given_x_sub (export "step3_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13266080) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 13265632) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 13266032) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 13894496) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 13894048) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 13894448) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -879,8 +879,8 @@
   (func $step3_p_y_given_x_exp (export "step3_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13266480) (i32.mul (local.get $row) (i32.const 400))))
-      (local.set $b0 (i32.add (i32.const 13266080) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 13894896) (i32.mul (local.get $row) (i32.const 400))))
+      (local.set $b0 (i32.add (i32.const 13894496) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 400)))
@@ -899,7 +899,7 @@
   (func $step3_finetune_nll_reducesum2 (export "step3_finetune_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 13267424) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 13895840) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -917,7 +917,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 13267472) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 13895888) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -925,8 +925,8 @@
   (func $step3_cost (export "step3_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13267488) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 13267472) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 13895904) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 13895888) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -946,7 +946,7 @@
   (func $step3_d_finetune_nll_reducesum (export "step3_d_finetune_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 13266928) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 13895344) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -964,7 +964,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.1 0.1 0.1 0.1) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 13267504) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 13895920) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 10)))
     )
   )
@@ -972,9 +972,9 @@
   (func $step3_d_finetune_nll_div (export "step3_d_finetune_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13267552) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 13267504) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 13266880) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 13895968) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 13895920) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 13895296) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -993,10 +993,10 @@
   (func $step3_d_p_y_given_x_add (export "step3_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13267600) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 13266928) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 13267552) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b2 (i32.add (i32.const 13266480) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 13896016) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 13895344) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 13895968) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b2 (i32.add (i32.const 13894896) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1016,10 +1016,10 @@
   (func $step3_d_h3_mul (export "step3_d_h3_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13308048) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 13268048) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 13225232) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 13225232) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 13936464) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 13896464) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 13853648) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 13853648) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -1038,10 +1038,10 @@
   (func $step3_d_h2_mul (export "step3_d_h2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13392048) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 13352048) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 13145232) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 13145232) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 14020464) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 13980464) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 13773648) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 13773648) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -1060,10 +1060,10 @@
   (func $step3_d_h1_mul (export "step3_d_h1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13476048) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 13436048) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 13065232) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 13065232) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 14104464) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 14064464) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 13693648) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 13693648) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -1084,7 +1084,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 3136016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 3136016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 13516048) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 14144464) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -1105,7 +1105,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 7140016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 7140016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 13432048) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 14060464) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -1126,7 +1126,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11144016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11144016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 13348048) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 13976464) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -1147,7 +1147,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11199152) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b0 (i32.add (i32.const 11199152) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 13268000) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 13896416) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -1166,8 +1166,8 @@
   (func $evaluate_h1 (export "evaluate_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13560048) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 13520048) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 14336400) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 14214320) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1187,8 +1187,8 @@
   (func $evaluate_h2 (export "evaluate_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13640048) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 13600048) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 14416400) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 14376400) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1208,8 +1208,8 @@
   (func $evaluate_h3 (export "evaluate_h3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13720048) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 13680048) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 14496400) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 14456400) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b1 (i32.add (i32.const 11144016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1229,8 +1229,8 @@
   (func $evaluate_p_y_given_x_add (export "evaluate_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13760448) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 13760048) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 14536800) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 14536400) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 11199152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1250,9 +1250,9 @@
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13760896) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 13760448) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 13760848) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 14537248) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 14536800) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 14537200) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1272,8 +1272,8 @@
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13761296) (i32.mul (local.get $row) (i32.const 400))))
-      (local.set $b0 (i32.add (i32.const 13760896) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 14537648) (i32.mul (local.get $row) (i32.const 400))))
+      (local.set $b0 (i32.add (i32.const 14537248) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 400)))
@@ -1292,9 +1292,9 @@
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13761744) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 13761296) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 13761696) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 14538096) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 14537648) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 14538048) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1314,8 +1314,8 @@
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 13762736) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 13762688) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 14539088) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 14539040) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))

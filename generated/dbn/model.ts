@@ -247,110 +247,110 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 13.1 MiB, laid out at compile time. */
-  private readonly mem = createArena(13762784);
+  /** Every buffer of the model, 13.9 MiB, laid out at compile time. */
+  private readonly mem = createArena(14539136);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W1: new Float32Array(this.mem.buffer, 16, 784000), b1: new Float32Array(this.mem.buffer, 3136016, 1000), W2: new Float32Array(this.mem.buffer, 3140016, 1000000), b2: new Float32Array(this.mem.buffer, 7140016, 1000), W3: new Float32Array(this.mem.buffer, 7144016, 1000000), b3: new Float32Array(this.mem.buffer, 11144016, 1000), vb1: new Float32Array(this.mem.buffer, 11148016, 784), vb2: new Float32Array(this.mem.buffer, 11151152, 1000), vb3: new Float32Array(this.mem.buffer, 11155152, 1000), W4: new Float32Array(this.mem.buffer, 11159152, 10000), b4: new Float32Array(this.mem.buffer, 11199152, 10) };
   readonly state: Record<string, Float32Array> = {};
   private readonly cd1_matmul = new Float32Array(this.mem.buffer, 11199200, 10000);
   private readonly x = new Float32Array(this.mem.buffer, 11239200, 7840);
-  private readonly h1 = new Float32Array(this.mem.buffer, 11270560, 10000);
-  private readonly v1_pre_cast = new Float32Array(this.mem.buffer, 11310560, 10000);
-  private readonly v1_pre_matmul = new Float32Array(this.mem.buffer, 11350560, 7840);
-  private readonly v1_pre = new Float32Array(this.mem.buffer, 11381920, 7840);
-  private readonly end1 = new Float32Array(this.mem.buffer, 11413280, 7840);
-  private readonly cd1_matmul2 = new Float32Array(this.mem.buffer, 11444640, 10000);
-  private readonly recon1_reducesum = new Float32Array(this.mem.buffer, 11525760, 10);
-  private readonly recon1_reducesum2 = new Float32Array(this.mem.buffer, 11525808, 1);
-  private readonly cost = new Float32Array(this.mem.buffer, 11525824, 1);
-  private readonly d_cd1_mul = new Float32Array(this.mem.buffer, 11525840, 10000);
-  private readonly d_cd1_mul2 = new Float32Array(this.mem.buffer, 11565840, 10000);
-  private readonly d_cd1_add = new Float32Array(this.mem.buffer, 11605840, 10000);
-  private readonly grad_b1 = new Float32Array(this.mem.buffer, 11645840, 1000);
-  private readonly d_cd1_add2 = new Float32Array(this.mem.buffer, 11649840, 7840);
-  private readonly grad_vb1 = new Float32Array(this.mem.buffer, 11681200, 784);
-  private readonly pretrain2_h1_matmul = new Float32Array(this.mem.buffer, 11718832, 10000);
-  private readonly pretrain2_h1 = new Float32Array(this.mem.buffer, 11758832, 10000);
-  private readonly pretrain2_cd2_matmul = new Float32Array(this.mem.buffer, 11798832, 10000);
-  private readonly pretrain2_h2 = new Float32Array(this.mem.buffer, 11838832, 10000);
-  private readonly pretrain2_v2_pre_cast = new Float32Array(this.mem.buffer, 11878832, 10000);
-  private readonly pretrain2_v2_pre_matmul = new Float32Array(this.mem.buffer, 11918832, 10000);
-  private readonly pretrain2_v2_pre = new Float32Array(this.mem.buffer, 11958832, 10000);
-  private readonly pretrain2_end2 = new Float32Array(this.mem.buffer, 11998832, 10000);
-  private readonly pretrain2_cd2_matmul2 = new Float32Array(this.mem.buffer, 12038832, 10000);
-  private readonly pretrain2_recon2_reducesum = new Float32Array(this.mem.buffer, 12119952, 10);
-  private readonly pretrain2_recon2_reducesum2 = new Float32Array(this.mem.buffer, 12120000, 1);
-  private readonly pretrain2_cost = new Float32Array(this.mem.buffer, 12120016, 1);
-  private readonly pretrain2_d_cd2_mul = new Float32Array(this.mem.buffer, 12120032, 10000);
-  private readonly pretrain2_d_cd2_mul2 = new Float32Array(this.mem.buffer, 12160032, 10000);
-  private readonly pretrain2_d_cd2_add = new Float32Array(this.mem.buffer, 12200032, 10000);
-  private readonly pretrain2_grad_b2 = new Float32Array(this.mem.buffer, 12240032, 1000);
-  private readonly pretrain2_d_cd2_add2 = new Float32Array(this.mem.buffer, 12244032, 10000);
-  private readonly pretrain2_grad_vb2 = new Float32Array(this.mem.buffer, 12284032, 1000);
-  private readonly pretrain3_h1_matmul = new Float32Array(this.mem.buffer, 12332032, 10000);
-  private readonly pretrain3_h1 = new Float32Array(this.mem.buffer, 12372032, 10000);
-  private readonly pretrain3_h2_matmul = new Float32Array(this.mem.buffer, 12412032, 10000);
-  private readonly pretrain3_h2 = new Float32Array(this.mem.buffer, 12452032, 10000);
-  private readonly pretrain3_cd3_matmul = new Float32Array(this.mem.buffer, 12492032, 10000);
-  private readonly pretrain3_h3 = new Float32Array(this.mem.buffer, 12532032, 10000);
-  private readonly pretrain3_v3_pre_cast = new Float32Array(this.mem.buffer, 12572032, 10000);
-  private readonly pretrain3_v3_pre_matmul = new Float32Array(this.mem.buffer, 12612032, 10000);
-  private readonly pretrain3_v3_pre = new Float32Array(this.mem.buffer, 12652032, 10000);
-  private readonly pretrain3_end3 = new Float32Array(this.mem.buffer, 12692032, 10000);
-  private readonly pretrain3_cd3_matmul2 = new Float32Array(this.mem.buffer, 12732032, 10000);
-  private readonly pretrain3_recon3_reducesum = new Float32Array(this.mem.buffer, 12813152, 10);
-  private readonly pretrain3_recon3_reducesum2 = new Float32Array(this.mem.buffer, 12813200, 1);
-  private readonly pretrain3_cost = new Float32Array(this.mem.buffer, 12813216, 1);
-  private readonly pretrain3_d_cd3_mul = new Float32Array(this.mem.buffer, 12813232, 10000);
-  private readonly pretrain3_d_cd3_mul2 = new Float32Array(this.mem.buffer, 12853232, 10000);
-  private readonly pretrain3_d_cd3_add = new Float32Array(this.mem.buffer, 12893232, 10000);
-  private readonly pretrain3_grad_b3 = new Float32Array(this.mem.buffer, 12933232, 1000);
-  private readonly pretrain3_d_cd3_add2 = new Float32Array(this.mem.buffer, 12937232, 10000);
-  private readonly pretrain3_grad_vb3 = new Float32Array(this.mem.buffer, 12977232, 1000);
-  private readonly finetune_h1_matmul = new Float32Array(this.mem.buffer, 13025232, 10000);
-  private readonly finetune_h1 = new Float32Array(this.mem.buffer, 13065232, 10000);
-  private readonly finetune_h2_matmul = new Float32Array(this.mem.buffer, 13105232, 10000);
-  private readonly finetune_h2 = new Float32Array(this.mem.buffer, 13145232, 10000);
-  private readonly finetune_h3_matmul = new Float32Array(this.mem.buffer, 13185232, 10000);
-  private readonly finetune_h3 = new Float32Array(this.mem.buffer, 13225232, 10000);
-  private readonly finetune_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 13265232, 100);
-  private readonly finetune_p_y_given_x_add = new Float32Array(this.mem.buffer, 13265632, 100);
-  private readonly finetune_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 13266032, 10);
-  private readonly finetune_p_y_given_x_sub = new Float32Array(this.mem.buffer, 13266080, 100);
-  private readonly finetune_p_y_given_x_exp = new Float32Array(this.mem.buffer, 13266480, 100);
-  private readonly finetune_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 13266880, 10);
-  private readonly finetune_finetune_nll_onehot = new Float32Array(this.mem.buffer, 13266928, 100);
-  private readonly y = new Int32Array(this.mem.buffer, 13267328, 10);
-  private readonly finetune_finetune_nll_log = new Float32Array(this.mem.buffer, 13267376, 10);
-  private readonly finetune_finetune_nll_reducesum = new Float32Array(this.mem.buffer, 13267424, 10);
-  private readonly finetune_finetune_nll_reducesum2 = new Float32Array(this.mem.buffer, 13267472, 1);
-  private readonly finetune_cost = new Float32Array(this.mem.buffer, 13267488, 1);
-  private readonly finetune_d_finetune_nll_reducesum = new Float32Array(this.mem.buffer, 13267504, 10);
-  private readonly finetune_d_finetune_nll_div = new Float32Array(this.mem.buffer, 13267552, 10);
-  private readonly finetune_d_p_y_given_x_add = new Float32Array(this.mem.buffer, 13267600, 100);
-  private readonly finetune_grad_b4 = new Float32Array(this.mem.buffer, 13268000, 10);
-  private readonly finetune_d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 13268048, 10000);
-  private readonly finetune_d_h3_mul = new Float32Array(this.mem.buffer, 13308048, 10000);
-  private readonly finetune_grad_b3 = new Float32Array(this.mem.buffer, 13348048, 1000);
-  private readonly finetune_d_h3_matmul = new Float32Array(this.mem.buffer, 13352048, 10000);
-  private readonly finetune_d_h2_mul = new Float32Array(this.mem.buffer, 13392048, 10000);
-  private readonly finetune_grad_b2 = new Float32Array(this.mem.buffer, 13432048, 1000);
-  private readonly finetune_d_h2_matmul = new Float32Array(this.mem.buffer, 13436048, 10000);
-  private readonly finetune_d_h1_mul = new Float32Array(this.mem.buffer, 13476048, 10000);
-  private readonly finetune_grad_b1 = new Float32Array(this.mem.buffer, 13516048, 1000);
-  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 13760448, 100);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 13760848, 10);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 13760896, 100);
-  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 13761296, 100);
-  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 13761696, 10);
-  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 13761744, 100);
-  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 13762144, 10);
-  private readonly eval_error = new Float32Array(this.mem.buffer, 13762192, 10);
-  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 13762240, 100);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 13762640, 10);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 13762688, 10);
-  private readonly eval_cost = new Float32Array(this.mem.buffer, 13762736, 10);
+  private readonly h1 = new Float32Array(this.mem.buffer, 11352640, 10000);
+  private readonly v1_pre_cast = new Float32Array(this.mem.buffer, 11392640, 10000);
+  private readonly v1_pre_matmul = new Float32Array(this.mem.buffer, 11432640, 7840);
+  private readonly v1_pre = new Float32Array(this.mem.buffer, 11464000, 7840);
+  private readonly end1 = new Float32Array(this.mem.buffer, 11495360, 7840);
+  private readonly cd1_matmul2 = new Float32Array(this.mem.buffer, 11526720, 10000);
+  private readonly recon1_reducesum = new Float32Array(this.mem.buffer, 11648800, 10);
+  private readonly recon1_reducesum2 = new Float32Array(this.mem.buffer, 11648848, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 11648864, 1);
+  private readonly d_cd1_mul = new Float32Array(this.mem.buffer, 11648880, 10000);
+  private readonly d_cd1_mul2 = new Float32Array(this.mem.buffer, 11688880, 10000);
+  private readonly d_cd1_add = new Float32Array(this.mem.buffer, 11728880, 10000);
+  private readonly grad_b1 = new Float32Array(this.mem.buffer, 11768880, 1000);
+  private readonly d_cd1_add2 = new Float32Array(this.mem.buffer, 11772880, 7840);
+  private readonly grad_vb1 = new Float32Array(this.mem.buffer, 11804240, 784);
+  private readonly pretrain2_h1_matmul = new Float32Array(this.mem.buffer, 11939088, 10000);
+  private readonly pretrain2_h1 = new Float32Array(this.mem.buffer, 12061168, 10000);
+  private readonly pretrain2_cd2_matmul = new Float32Array(this.mem.buffer, 12101168, 10000);
+  private readonly pretrain2_h2 = new Float32Array(this.mem.buffer, 12141168, 10000);
+  private readonly pretrain2_v2_pre_cast = new Float32Array(this.mem.buffer, 12181168, 10000);
+  private readonly pretrain2_v2_pre_matmul = new Float32Array(this.mem.buffer, 12221168, 10000);
+  private readonly pretrain2_v2_pre = new Float32Array(this.mem.buffer, 12261168, 10000);
+  private readonly pretrain2_end2 = new Float32Array(this.mem.buffer, 12301168, 10000);
+  private readonly pretrain2_cd2_matmul2 = new Float32Array(this.mem.buffer, 12341168, 10000);
+  private readonly pretrain2_recon2_reducesum = new Float32Array(this.mem.buffer, 12463248, 10);
+  private readonly pretrain2_recon2_reducesum2 = new Float32Array(this.mem.buffer, 12463296, 1);
+  private readonly pretrain2_cost = new Float32Array(this.mem.buffer, 12463312, 1);
+  private readonly pretrain2_d_cd2_mul = new Float32Array(this.mem.buffer, 12463328, 10000);
+  private readonly pretrain2_d_cd2_mul2 = new Float32Array(this.mem.buffer, 12503328, 10000);
+  private readonly pretrain2_d_cd2_add = new Float32Array(this.mem.buffer, 12543328, 10000);
+  private readonly pretrain2_grad_b2 = new Float32Array(this.mem.buffer, 12583328, 1000);
+  private readonly pretrain2_d_cd2_add2 = new Float32Array(this.mem.buffer, 12587328, 10000);
+  private readonly pretrain2_grad_vb2 = new Float32Array(this.mem.buffer, 12627328, 1000);
+  private readonly pretrain3_h1_matmul = new Float32Array(this.mem.buffer, 12715328, 10000);
+  private readonly pretrain3_h1 = new Float32Array(this.mem.buffer, 12837408, 10000);
+  private readonly pretrain3_h2_matmul = new Float32Array(this.mem.buffer, 12877408, 10000);
+  private readonly pretrain3_h2 = new Float32Array(this.mem.buffer, 12917408, 10000);
+  private readonly pretrain3_cd3_matmul = new Float32Array(this.mem.buffer, 12957408, 10000);
+  private readonly pretrain3_h3 = new Float32Array(this.mem.buffer, 12997408, 10000);
+  private readonly pretrain3_v3_pre_cast = new Float32Array(this.mem.buffer, 13037408, 10000);
+  private readonly pretrain3_v3_pre_matmul = new Float32Array(this.mem.buffer, 13077408, 10000);
+  private readonly pretrain3_v3_pre = new Float32Array(this.mem.buffer, 13117408, 10000);
+  private readonly pretrain3_end3 = new Float32Array(this.mem.buffer, 13157408, 10000);
+  private readonly pretrain3_cd3_matmul2 = new Float32Array(this.mem.buffer, 13197408, 10000);
+  private readonly pretrain3_recon3_reducesum = new Float32Array(this.mem.buffer, 13319488, 10);
+  private readonly pretrain3_recon3_reducesum2 = new Float32Array(this.mem.buffer, 13319536, 1);
+  private readonly pretrain3_cost = new Float32Array(this.mem.buffer, 13319552, 1);
+  private readonly pretrain3_d_cd3_mul = new Float32Array(this.mem.buffer, 13319568, 10000);
+  private readonly pretrain3_d_cd3_mul2 = new Float32Array(this.mem.buffer, 13359568, 10000);
+  private readonly pretrain3_d_cd3_add = new Float32Array(this.mem.buffer, 13399568, 10000);
+  private readonly pretrain3_grad_b3 = new Float32Array(this.mem.buffer, 13439568, 1000);
+  private readonly pretrain3_d_cd3_add2 = new Float32Array(this.mem.buffer, 13443568, 10000);
+  private readonly pretrain3_grad_vb3 = new Float32Array(this.mem.buffer, 13483568, 1000);
+  private readonly finetune_h1_matmul = new Float32Array(this.mem.buffer, 13571568, 10000);
+  private readonly finetune_h1 = new Float32Array(this.mem.buffer, 13693648, 10000);
+  private readonly finetune_h2_matmul = new Float32Array(this.mem.buffer, 13733648, 10000);
+  private readonly finetune_h2 = new Float32Array(this.mem.buffer, 13773648, 10000);
+  private readonly finetune_h3_matmul = new Float32Array(this.mem.buffer, 13813648, 10000);
+  private readonly finetune_h3 = new Float32Array(this.mem.buffer, 13853648, 10000);
+  private readonly finetune_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 13893648, 100);
+  private readonly finetune_p_y_given_x_add = new Float32Array(this.mem.buffer, 13894048, 100);
+  private readonly finetune_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 13894448, 10);
+  private readonly finetune_p_y_given_x_sub = new Float32Array(this.mem.buffer, 13894496, 100);
+  private readonly finetune_p_y_given_x_exp = new Float32Array(this.mem.buffer, 13894896, 100);
+  private readonly finetune_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 13895296, 10);
+  private readonly finetune_finetune_nll_onehot = new Float32Array(this.mem.buffer, 13895344, 100);
+  private readonly y = new Int32Array(this.mem.buffer, 13895744, 10);
+  private readonly finetune_finetune_nll_log = new Float32Array(this.mem.buffer, 13895792, 10);
+  private readonly finetune_finetune_nll_reducesum = new Float32Array(this.mem.buffer, 13895840, 10);
+  private readonly finetune_finetune_nll_reducesum2 = new Float32Array(this.mem.buffer, 13895888, 1);
+  private readonly finetune_cost = new Float32Array(this.mem.buffer, 13895904, 1);
+  private readonly finetune_d_finetune_nll_reducesum = new Float32Array(this.mem.buffer, 13895920, 10);
+  private readonly finetune_d_finetune_nll_div = new Float32Array(this.mem.buffer, 13895968, 10);
+  private readonly finetune_d_p_y_given_x_add = new Float32Array(this.mem.buffer, 13896016, 100);
+  private readonly finetune_grad_b4 = new Float32Array(this.mem.buffer, 13896416, 10);
+  private readonly finetune_d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 13896464, 10000);
+  private readonly finetune_d_h3_mul = new Float32Array(this.mem.buffer, 13936464, 10000);
+  private readonly finetune_grad_b3 = new Float32Array(this.mem.buffer, 13976464, 1000);
+  private readonly finetune_d_h3_matmul = new Float32Array(this.mem.buffer, 13980464, 10000);
+  private readonly finetune_d_h2_mul = new Float32Array(this.mem.buffer, 14020464, 10000);
+  private readonly finetune_grad_b2 = new Float32Array(this.mem.buffer, 14060464, 1000);
+  private readonly finetune_d_h2_matmul = new Float32Array(this.mem.buffer, 14064464, 10000);
+  private readonly finetune_d_h1_mul = new Float32Array(this.mem.buffer, 14104464, 10000);
+  private readonly finetune_grad_b1 = new Float32Array(this.mem.buffer, 14144464, 1000);
+  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 14536800, 100);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 14537200, 10);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 14537248, 100);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 14537648, 100);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 14538048, 10);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 14538096, 100);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 14538496, 10);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 14538544, 10);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 14538592, 100);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 14538992, 10);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 14539040, 10);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 14539088, 10);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -382,28 +382,28 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/dbn.yaml:37 h1: h1_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 11239200, b: 16, c: 13520048, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
+      this.k.gemmSparse({ a: 11239200, b: 16, c: 14214320, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, binary: false, list: 14254320, split: true }); // x @ W1 → h1_matmul (x's zeros skipped)
     }
 
     // specs/dbn.yaml:37 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.evaluate_h1(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:38 h2: h2_matmul = matmul(h1, W2)
     {
-      this.k.gemm({ a: 13560048, b: 3140016, c: 13600048, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h1 @ W2 → h2_matmul
+      this.k.gemm({ a: 14336400, b: 3140016, c: 14376400, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h1 @ W2 → h2_matmul
     }
 
     // specs/dbn.yaml:38 h2: h2 = sigmoid(h2_matmul + b2)
     this.w.evaluate_h2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:39 h3: h3_matmul = matmul(h2, W3)
     {
-      this.k.gemm({ a: 13640048, b: 7144016, c: 13680048, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h2 @ W3 → h3_matmul
+      this.k.gemm({ a: 14416400, b: 7144016, c: 14456400, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h2 @ W3 → h3_matmul
     }
 
     // specs/dbn.yaml:39 h3: h3 = sigmoid(h3_matmul + b3)
     this.w.evaluate_h3(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:40 p_y_given_x: p_y_given_x_matmul = matmul(h3, W4)
     {
-      this.k.gemm({ a: 13720048, b: 11159152, c: 13760048, m: 10, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h3 @ W4 → p_y_given_x_matmul
+      this.k.gemm({ a: 14496400, b: 11159152, c: 14536400, m: 10, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h3 @ W4 → p_y_given_x_matmul
     }
 
     // specs/dbn.yaml:40 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
@@ -411,11 +411,11 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:40 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$3 = 0;
-      for (let c$0 = 0; c$0 < 10; c$0++) {
-        for (let c$1 = 0; c$1 < 10; c$1++) {
-          const o$2 = c$0;
-          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_add[s$3++]);
+      let s$4 = 0;
+      for (let c$1 = 0; c$1 < 10; c$1++) {
+        for (let c$2 = 0; c$2 < 10; c$2++) {
+          const o$3 = c$1;
+          p_y_given_x_reducemax[o$3] = Math.max(p_y_given_x_reducemax[o$3], p_y_given_x_add[s$4++]);
         }
       }
     }
@@ -426,10 +426,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:40 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$4 = 0; o$4 < 10; o$4++) {
-        let s$6 = 0;
-        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
-        p_y_given_x_reducesum[o$4] = s$6;
+      for (let o$5 = 0; o$5 < 10; o$5++) {
+        let s$7 = 0;
+        for (let k$6 = o$5 * 10; k$6 < o$5 * 10 + 10; k$6++) s$7 += p_y_given_x_exp[k$6];
+        p_y_given_x_reducesum[o$5] = s$7;
       }
     }
 
@@ -437,41 +437,41 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:66 metrics.error: error_argmax = argmax(p_y_given_x)
     {
-      for (let o$7 = 0; o$7 < 10; o$7++) {
+      for (let o$8 = 0; o$8 < 10; o$8++) {
         {
-          let best$10 = p_y_given_x[o$7 * 10], bi$11 = 0;
-          for (let k$9 = 1; k$9 < 10; k$9++) {
-            const v$12 = p_y_given_x[(o$7 * 10 + k$9)];
-            if (v$12 > best$10) { best$10 = v$12; bi$11 = k$9; }
+          let best$11 = p_y_given_x[o$8 * 10], bi$12 = 0;
+          for (let k$10 = 1; k$10 < 10; k$10++) {
+            const v$13 = p_y_given_x[(o$8 * 10 + k$10)];
+            if (v$13 > best$11) { best$11 = v$13; bi$12 = k$10; }
           }
-          error_argmax[o$7] = bi$11;
+          error_argmax[o$8] = bi$12;
         }
       }
     }
 
     // specs/dbn.yaml:66 metrics.error: error = cast(compare(error_argmax, y))
-    for (let i$13 = 0; i$13 < 10; i$13++) error[i$13] = (error_argmax[i$13] !== y[i$13] ? 1 : 0);
+    for (let i$14 = 0; i$14 < 10; i$14++) error[i$14] = (error_argmax[i$14] !== y[i$14] ? 1 : 0);
     // specs/dbn.yaml:67 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
-      for (let i$14 = 0; i$14 < 10; i$14++) {
-        const l$15 = y[i$14];
-        if (l$15 >= 0 && l$15 < 10) cost_onehot[i$14 * 10 + l$15] = 1;
+      for (let i$15 = 0; i$15 < 10; i$15++) {
+        const l$16 = y[i$15];
+        if (l$16 >= 0 && l$16 < 10) cost_onehot[i$15 * 10 + l$16] = 1;
       }
     }
 
     // specs/dbn.yaml:67 metrics.cost: cost_log = log(p_y_given_x_reducesum)
-    for (let i$16 = 0; i$16 < 10; i$16++) cost_log[i$16] = Math.log(p_y_given_x_reducesum[i$16]);
+    for (let i$17 = 0; i$17 < 10; i$17++) cost_log[i$17] = Math.log(p_y_given_x_reducesum[i$17]);
     // specs/dbn.yaml:67 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$17 = 0;
-    for (let c$20 = 0; c$20 < 10; c$20++) {
-      let s$18 = 0;
-      for (let c$21 = 0; c$21 < 10; c$21++) {
-        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
+    let o$18 = 0;
+    for (let c$21 = 0; c$21 < 10; c$21++) {
+      let s$19 = 0;
+      for (let c$22 = 0; c$22 < 10; c$22++) {
+        s$19 += (cost_onehot[c$21 * 10 + c$22] * (p_y_given_x_sub[c$21 * 10 + c$22] - cost_log[c$21]));
       }
 
-      cost_reducesum[o$17] = s$18;
-      o$17++;
+      cost_reducesum[o$18] = s$19;
+      o$18++;
     }
 
     // specs/dbn.yaml:67 metrics.cost: cost = -cost_reducesum
@@ -593,49 +593,49 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/dbn.yaml:45 cd1: cd1_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 11239200, b: 16, c: 11199200, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → cd1_matmul
+      this.k.gemmSparse({ a: 11239200, b: 16, c: 11199200, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, binary: false, list: 11270560, split: true }); // x @ W1 → cd1_matmul (x's zeros skipped)
     }
 
     // specs/dbn.yaml:37 h1: h1 = sigmoid(cd1_matmul + b1)
     this.w.step0_h1(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:42 v1_pre: v1_pre_cast = cast(compare(random_uniform(), h1))
-    this.k.uniformFill({ dst: 11310560, n: 10000, seed: this.desc.seed, salt: 1, step: step, iter: 0 }); // v1_pre_cast ← the draws (Philox)
+    this.k.uniformFill({ dst: 11392640, n: 10000, seed: this.desc.seed, salt: 1, step: step, iter: 0 }); // v1_pre_cast ← the draws (Philox)
     this.w.step0_v1_pre_cast(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:42 v1_pre: v1_pre_matmul = matmul(v1_pre_cast, W1)
     {
-      this.k.gemm({ a: 11310560, b: 16, c: 11350560, m: 10, n: 784, k: 1000, lda: 1000, ldb: 1000, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // v1_pre_cast @ W1 → v1_pre_matmul
+      this.k.gemm({ a: 11392640, b: 16, c: 11432640, m: 10, n: 784, k: 1000, lda: 1000, ldb: 1000, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // v1_pre_cast @ W1 → v1_pre_matmul
     }
 
     // specs/dbn.yaml:42 v1_pre: v1_pre = v1_pre_matmul + vb1
     this.w.step0_v1_pre(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:44 end1: end1 = cast(compare(random_uniform(), sigmoid(v1_pre)))
-    this.k.uniformFill({ dst: 11413280, n: 7840, seed: this.desc.seed, salt: 2, step: step, iter: 0 }); // end1 ← the draws (Philox)
+    this.k.uniformFill({ dst: 11495360, n: 7840, seed: this.desc.seed, salt: 2, step: step, iter: 0 }); // end1 ← the draws (Philox)
     this.w.step0_end1(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:45 cd1: cd1_matmul2 = matmul(end1, W1)
     {
-      this.k.gemmBinary({ a: 11413280, b: 16, c: 11444640, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, list: 11484640, split: true }); // end1 @ W1 → cd1_matmul2 (end1 is 0/1: rows of W1 summed)
+      this.k.gemmSparse({ a: 11495360, b: 16, c: 11526720, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, binary: true, list: 11566720, split: true }); // end1 @ W1 → cd1_matmul2 (end1 is 0/1: rows of W1 summed)
     }
 
     // specs/dbn.yaml:46 recon1: recon1_reducesum = Σ ((x * softplus(-v1_pre)) + ((1 - x) * softplus(v1_pre)))
-    let o$1 = 0;
-    let i$3 = 0;
-    for (let c$4 = 0; c$4 < 10; c$4++) {
-      let s$2 = 0;
-      for (let c$5 = 0; c$5 < 784; c$5++) {
-        s$2 += ((x[i$3] * (Math.max((-(v1_pre[i$3])), 0) + Math.log1p(Math.exp(-Math.abs((-(v1_pre[i$3]))))))) + ((1 - x[i$3]) * (Math.max(v1_pre[i$3], 0) + Math.log1p(Math.exp(-Math.abs(v1_pre[i$3]))))));
-        i$3++;
+    let o$2 = 0;
+    let i$4 = 0;
+    for (let c$5 = 0; c$5 < 10; c$5++) {
+      let s$3 = 0;
+      for (let c$6 = 0; c$6 < 784; c$6++) {
+        s$3 += ((x[i$4] * (Math.max((-(v1_pre[i$4])), 0) + Math.log1p(Math.exp(-Math.abs((-(v1_pre[i$4]))))))) + ((1 - x[i$4]) * (Math.max(v1_pre[i$4], 0) + Math.log1p(Math.exp(-Math.abs(v1_pre[i$4]))))));
+        i$4++;
       }
 
-      recon1_reducesum[o$1] = s$2;
-      o$1++;
+      recon1_reducesum[o$2] = s$3;
+      o$2++;
     }
 
     // specs/dbn.yaml:46 recon1: recon1_reducesum2 = Σ recon1_reducesum
     {
       {
-        let s$8 = 0;
-        for (let k$7 = 0 * 10; k$7 < 10; k$7++) s$8 += recon1_reducesum[k$7];
-        recon1_reducesum2[0] = s$8;
+        let s$9 = 0;
+        for (let k$8 = 0 * 10; k$8 < 10; k$8++) s$9 += recon1_reducesum[k$8];
+        recon1_reducesum2[0] = s$9;
       }
     }
 
@@ -650,10 +650,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:45 gradient of cd1: grad_b1 = Σ d_cd1_add
     {
       grad_b1.fill(0);
-      let s$11 = 0;
-      for (let c$9 = 0; c$9 < 10; c$9++) {
-        for (let c$10 = 0; c$10 < 1000; c$10++) {
-          grad_b1[c$10] += d_cd1_add[s$11++];
+      let s$12 = 0;
+      for (let c$10 = 0; c$10 < 10; c$10++) {
+        for (let c$11 = 0; c$11 < 1000; c$11++) {
+          grad_b1[c$11] += d_cd1_add[s$12++];
         }
       }
     }
@@ -663,19 +663,19 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:45 gradient of cd1: grad_vb1 = Σ d_cd1_add2
     {
       grad_vb1.fill(0);
-      let s$14 = 0;
-      for (let c$12 = 0; c$12 < 10; c$12++) {
-        for (let c$13 = 0; c$13 < 784; c$13++) {
-          grad_vb1[c$13] += d_cd1_add2[s$14++];
+      let s$15 = 0;
+      for (let c$13 = 0; c$13 < 10; c$13++) {
+        for (let c$14 = 0; c$14 < 784; c$14++) {
+          grad_vb1[c$14] += d_cd1_add2[s$15++];
         }
       }
     }
 
     // specs/dbn.yaml:72 phases[0].optimizer: W1 += -0.01 · d_cd1_matmul + -0.01 · d_cd1_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:45 gradient of cd1: d_cd1_matmul = matmul(end1, d_cd1_mul)
-    this.k.gemmBinary({ a: 11413280, b: 11525840, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, accumulate: true, alpha: -0.01, list: 11684336, split: false }); // W1 += -0.01 · end1 @ d_cd1_mul (end1 is 0/1: rows of d_cd1_mul summed)
+    this.k.gemmSparse({ a: 11495360, b: 11648880, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, accumulate: true, alpha: -0.01, binary: true, list: 11807376, split: false }); // W1 += -0.01 · end1 @ d_cd1_mul (end1 is 0/1: rows of d_cd1_mul summed)
     // specs/dbn.yaml:45 gradient of cd1: d_cd1_matmul2 = matmul(x, d_cd1_mul2)
-    this.k.gemm({ a: 11239200, b: 11565840, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: true, split: false }); // W1 += -0.01 · x @ d_cd1_mul2
+    this.k.gemmSparse({ a: 11239200, b: 11688880, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, accumulate: true, alpha: -0.01, binary: false, list: 11873232, split: false }); // W1 += -0.01 · x @ d_cd1_mul2 (x's zeros skipped)
     // specs/dbn.yaml:72 phases[0].optimizer: b1 = b1 - (0.01 * grad_b1)
     this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:72 phases[0].optimizer: vb1 = vb1 - (0.01 * grad_vb1)
@@ -698,56 +698,56 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/dbn.yaml:37 h1: h1_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 11239200, b: 16, c: 11718832, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
+      this.k.gemmSparse({ a: 11239200, b: 16, c: 11939088, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, binary: false, list: 11979088, split: true }); // x @ W1 → h1_matmul (x's zeros skipped)
     }
 
     // specs/dbn.yaml:37 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.step1_h1(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:51 cd2: cd2_matmul = matmul(h1, W2)
     {
-      this.k.gemm({ a: 11758832, b: 3140016, c: 11798832, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h1 @ W2 → cd2_matmul
+      this.k.gemm({ a: 12061168, b: 3140016, c: 12101168, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h1 @ W2 → cd2_matmul
     }
 
     // specs/dbn.yaml:38 h2: h2 = sigmoid(cd2_matmul + b2)
     this.w.step1_h2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:48 v2_pre: v2_pre_cast = cast(compare(random_uniform(), h2))
-    this.k.uniformFill({ dst: 11878832, n: 10000, seed: this.desc.seed, salt: 1, step: step, iter: 0 }); // v2_pre_cast ← the draws (Philox)
+    this.k.uniformFill({ dst: 12181168, n: 10000, seed: this.desc.seed, salt: 1, step: step, iter: 0 }); // v2_pre_cast ← the draws (Philox)
     this.w.step1_v2_pre_cast(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:48 v2_pre: v2_pre_matmul = matmul(v2_pre_cast, W2)
     {
-      this.k.gemm({ a: 11878832, b: 3140016, c: 11918832, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // v2_pre_cast @ W2 → v2_pre_matmul
+      this.k.gemm({ a: 12181168, b: 3140016, c: 12221168, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // v2_pre_cast @ W2 → v2_pre_matmul
     }
 
     // specs/dbn.yaml:48 v2_pre: v2_pre = v2_pre_matmul + vb2
     this.w.step1_v2_pre(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:50 end2: end2 = cast(compare(random_uniform(), sigmoid(v2_pre)))
-    this.k.uniformFill({ dst: 11998832, n: 10000, seed: this.desc.seed, salt: 2, step: step, iter: 0 }); // end2 ← the draws (Philox)
+    this.k.uniformFill({ dst: 12301168, n: 10000, seed: this.desc.seed, salt: 2, step: step, iter: 0 }); // end2 ← the draws (Philox)
     this.w.step1_end2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:51 cd2: cd2_matmul2 = matmul(end2, W2)
     {
-      this.k.gemmBinary({ a: 11998832, b: 3140016, c: 12038832, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, list: 12078832, split: true }); // end2 @ W2 → cd2_matmul2 (end2 is 0/1: rows of W2 summed)
+      this.k.gemmSparse({ a: 12301168, b: 3140016, c: 12341168, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, binary: true, list: 12381168, split: true }); // end2 @ W2 → cd2_matmul2 (end2 is 0/1: rows of W2 summed)
     }
 
     // specs/dbn.yaml:52 recon2: recon2_reducesum = Σ ((h1 * softplus(-v2_pre)) + ((1 - h1) * softplus(v2_pre)))
-    let o$1 = 0;
-    let i$3 = 0;
-    for (let c$4 = 0; c$4 < 10; c$4++) {
-      let s$2 = 0;
-      for (let c$5 = 0; c$5 < 1000; c$5++) {
-        s$2 += ((h1[i$3] * (Math.max((-(v2_pre[i$3])), 0) + Math.log1p(Math.exp(-Math.abs((-(v2_pre[i$3]))))))) + ((1 - h1[i$3]) * (Math.max(v2_pre[i$3], 0) + Math.log1p(Math.exp(-Math.abs(v2_pre[i$3]))))));
-        i$3++;
+    let o$2 = 0;
+    let i$4 = 0;
+    for (let c$5 = 0; c$5 < 10; c$5++) {
+      let s$3 = 0;
+      for (let c$6 = 0; c$6 < 1000; c$6++) {
+        s$3 += ((h1[i$4] * (Math.max((-(v2_pre[i$4])), 0) + Math.log1p(Math.exp(-Math.abs((-(v2_pre[i$4]))))))) + ((1 - h1[i$4]) * (Math.max(v2_pre[i$4], 0) + Math.log1p(Math.exp(-Math.abs(v2_pre[i$4]))))));
+        i$4++;
       }
 
-      recon2_reducesum[o$1] = s$2;
-      o$1++;
+      recon2_reducesum[o$2] = s$3;
+      o$2++;
     }
 
     // specs/dbn.yaml:52 recon2: recon2_reducesum2 = Σ recon2_reducesum
     {
       {
-        let s$8 = 0;
-        for (let k$7 = 0 * 10; k$7 < 10; k$7++) s$8 += recon2_reducesum[k$7];
-        recon2_reducesum2[0] = s$8;
+        let s$9 = 0;
+        for (let k$8 = 0 * 10; k$8 < 10; k$8++) s$9 += recon2_reducesum[k$8];
+        recon2_reducesum2[0] = s$9;
       }
     }
 
@@ -762,10 +762,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:51 gradient of cd2: grad_b2 = Σ d_cd2_add
     {
       grad_b2.fill(0);
-      let s$11 = 0;
-      for (let c$9 = 0; c$9 < 10; c$9++) {
-        for (let c$10 = 0; c$10 < 1000; c$10++) {
-          grad_b2[c$10] += d_cd2_add[s$11++];
+      let s$12 = 0;
+      for (let c$10 = 0; c$10 < 10; c$10++) {
+        for (let c$11 = 0; c$11 < 1000; c$11++) {
+          grad_b2[c$11] += d_cd2_add[s$12++];
         }
       }
     }
@@ -775,19 +775,19 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:51 gradient of cd2: grad_vb2 = Σ d_cd2_add2
     {
       grad_vb2.fill(0);
-      let s$14 = 0;
-      for (let c$12 = 0; c$12 < 10; c$12++) {
-        for (let c$13 = 0; c$13 < 1000; c$13++) {
-          grad_vb2[c$13] += d_cd2_add2[s$14++];
+      let s$15 = 0;
+      for (let c$13 = 0; c$13 < 10; c$13++) {
+        for (let c$14 = 0; c$14 < 1000; c$14++) {
+          grad_vb2[c$14] += d_cd2_add2[s$15++];
         }
       }
     }
 
     // specs/dbn.yaml:78 phases[1].optimizer: W2 += -0.01 · d_cd2_matmul + -0.01 · d_cd2_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:51 gradient of cd2: d_cd2_matmul = matmul(end2, d_cd2_mul)
-    this.k.gemmBinary({ a: 11998832, b: 12120032, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, accumulate: true, alpha: -0.01, list: 12288032, split: false }); // W2 += -0.01 · end2 @ d_cd2_mul (end2 is 0/1: rows of d_cd2_mul summed)
+    this.k.gemmSparse({ a: 12301168, b: 12463328, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, accumulate: true, alpha: -0.01, binary: true, list: 12631328, split: false }); // W2 += -0.01 · end2 @ d_cd2_mul (end2 is 0/1: rows of d_cd2_mul summed)
     // specs/dbn.yaml:51 gradient of cd2: d_cd2_matmul2 = matmul(h1, d_cd2_mul2)
-    this.k.gemm({ a: 11758832, b: 12160032, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false, split: false }); // W2 += -0.01 · h1 @ d_cd2_mul2
+    this.k.gemm({ a: 12061168, b: 12503328, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, split: false }); // W2 += -0.01 · h1 @ d_cd2_mul2
     // specs/dbn.yaml:78 phases[1].optimizer: b2 = b2 - (0.01 * grad_b2)
     this.w.step1_b2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:78 phases[1].optimizer: vb2 = vb2 - (0.01 * grad_vb2)
@@ -810,63 +810,63 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/dbn.yaml:37 h1: h1_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 11239200, b: 16, c: 12332032, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
+      this.k.gemmSparse({ a: 11239200, b: 16, c: 12715328, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, binary: false, list: 12755328, split: true }); // x @ W1 → h1_matmul (x's zeros skipped)
     }
 
     // specs/dbn.yaml:37 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.step2_h1(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:38 h2: h2_matmul = matmul(h1, W2)
     {
-      this.k.gemm({ a: 12372032, b: 3140016, c: 12412032, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h1 @ W2 → h2_matmul
+      this.k.gemm({ a: 12837408, b: 3140016, c: 12877408, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h1 @ W2 → h2_matmul
     }
 
     // specs/dbn.yaml:38 h2: h2 = sigmoid(h2_matmul + b2)
     this.w.step2_h2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:57 cd3: cd3_matmul = matmul(h2, W3)
     {
-      this.k.gemm({ a: 12452032, b: 7144016, c: 12492032, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h2 @ W3 → cd3_matmul
+      this.k.gemm({ a: 12917408, b: 7144016, c: 12957408, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h2 @ W3 → cd3_matmul
     }
 
     // specs/dbn.yaml:39 h3: h3 = sigmoid(cd3_matmul + b3)
     this.w.step2_h3(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:54 v3_pre: v3_pre_cast = cast(compare(random_uniform(), h3))
-    this.k.uniformFill({ dst: 12572032, n: 10000, seed: this.desc.seed, salt: 1, step: step, iter: 0 }); // v3_pre_cast ← the draws (Philox)
+    this.k.uniformFill({ dst: 13037408, n: 10000, seed: this.desc.seed, salt: 1, step: step, iter: 0 }); // v3_pre_cast ← the draws (Philox)
     this.w.step2_v3_pre_cast(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:54 v3_pre: v3_pre_matmul = matmul(v3_pre_cast, W3)
     {
-      this.k.gemm({ a: 12572032, b: 7144016, c: 12612032, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // v3_pre_cast @ W3 → v3_pre_matmul
+      this.k.gemm({ a: 13037408, b: 7144016, c: 13077408, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // v3_pre_cast @ W3 → v3_pre_matmul
     }
 
     // specs/dbn.yaml:54 v3_pre: v3_pre = v3_pre_matmul + vb3
     this.w.step2_v3_pre(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:56 end3: end3 = cast(compare(random_uniform(), sigmoid(v3_pre)))
-    this.k.uniformFill({ dst: 12692032, n: 10000, seed: this.desc.seed, salt: 2, step: step, iter: 0 }); // end3 ← the draws (Philox)
+    this.k.uniformFill({ dst: 13157408, n: 10000, seed: this.desc.seed, salt: 2, step: step, iter: 0 }); // end3 ← the draws (Philox)
     this.w.step2_end3(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:57 cd3: cd3_matmul2 = matmul(end3, W3)
     {
-      this.k.gemmBinary({ a: 12692032, b: 7144016, c: 12732032, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, list: 12772032, split: true }); // end3 @ W3 → cd3_matmul2 (end3 is 0/1: rows of W3 summed)
+      this.k.gemmSparse({ a: 13157408, b: 7144016, c: 13197408, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, binary: true, list: 13237408, split: true }); // end3 @ W3 → cd3_matmul2 (end3 is 0/1: rows of W3 summed)
     }
 
     // specs/dbn.yaml:58 recon3: recon3_reducesum = Σ ((h2 * softplus(-v3_pre)) + ((1 - h2) * softplus(v3_pre)))
-    let o$1 = 0;
-    let i$3 = 0;
-    for (let c$4 = 0; c$4 < 10; c$4++) {
-      let s$2 = 0;
-      for (let c$5 = 0; c$5 < 1000; c$5++) {
-        s$2 += ((h2[i$3] * (Math.max((-(v3_pre[i$3])), 0) + Math.log1p(Math.exp(-Math.abs((-(v3_pre[i$3]))))))) + ((1 - h2[i$3]) * (Math.max(v3_pre[i$3], 0) + Math.log1p(Math.exp(-Math.abs(v3_pre[i$3]))))));
-        i$3++;
+    let o$2 = 0;
+    let i$4 = 0;
+    for (let c$5 = 0; c$5 < 10; c$5++) {
+      let s$3 = 0;
+      for (let c$6 = 0; c$6 < 1000; c$6++) {
+        s$3 += ((h2[i$4] * (Math.max((-(v3_pre[i$4])), 0) + Math.log1p(Math.exp(-Math.abs((-(v3_pre[i$4]))))))) + ((1 - h2[i$4]) * (Math.max(v3_pre[i$4], 0) + Math.log1p(Math.exp(-Math.abs(v3_pre[i$4]))))));
+        i$4++;
       }
 
-      recon3_reducesum[o$1] = s$2;
-      o$1++;
+      recon3_reducesum[o$2] = s$3;
+      o$2++;
     }
 
     // specs/dbn.yaml:58 recon3: recon3_reducesum2 = Σ recon3_reducesum
     {
       {
-        let s$8 = 0;
-        for (let k$7 = 0 * 10; k$7 < 10; k$7++) s$8 += recon3_reducesum[k$7];
-        recon3_reducesum2[0] = s$8;
+        let s$9 = 0;
+        for (let k$8 = 0 * 10; k$8 < 10; k$8++) s$9 += recon3_reducesum[k$8];
+        recon3_reducesum2[0] = s$9;
       }
     }
 
@@ -881,10 +881,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:57 gradient of cd3: grad_b3 = Σ d_cd3_add
     {
       grad_b3.fill(0);
-      let s$11 = 0;
-      for (let c$9 = 0; c$9 < 10; c$9++) {
-        for (let c$10 = 0; c$10 < 1000; c$10++) {
-          grad_b3[c$10] += d_cd3_add[s$11++];
+      let s$12 = 0;
+      for (let c$10 = 0; c$10 < 10; c$10++) {
+        for (let c$11 = 0; c$11 < 1000; c$11++) {
+          grad_b3[c$11] += d_cd3_add[s$12++];
         }
       }
     }
@@ -894,19 +894,19 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:57 gradient of cd3: grad_vb3 = Σ d_cd3_add2
     {
       grad_vb3.fill(0);
-      let s$14 = 0;
-      for (let c$12 = 0; c$12 < 10; c$12++) {
-        for (let c$13 = 0; c$13 < 1000; c$13++) {
-          grad_vb3[c$13] += d_cd3_add2[s$14++];
+      let s$15 = 0;
+      for (let c$13 = 0; c$13 < 10; c$13++) {
+        for (let c$14 = 0; c$14 < 1000; c$14++) {
+          grad_vb3[c$14] += d_cd3_add2[s$15++];
         }
       }
     }
 
     // specs/dbn.yaml:84 phases[2].optimizer: W3 += -0.01 · d_cd3_matmul + -0.01 · d_cd3_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:57 gradient of cd3: d_cd3_matmul = matmul(end3, d_cd3_mul)
-    this.k.gemmBinary({ a: 12692032, b: 12813232, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, accumulate: true, alpha: -0.01, list: 12981232, split: false }); // W3 += -0.01 · end3 @ d_cd3_mul (end3 is 0/1: rows of d_cd3_mul summed)
+    this.k.gemmSparse({ a: 13157408, b: 13319568, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, accumulate: true, alpha: -0.01, binary: true, list: 13487568, split: false }); // W3 += -0.01 · end3 @ d_cd3_mul (end3 is 0/1: rows of d_cd3_mul summed)
     // specs/dbn.yaml:57 gradient of cd3: d_cd3_matmul2 = matmul(h2, d_cd3_mul2)
-    this.k.gemm({ a: 12452032, b: 12853232, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false, split: false }); // W3 += -0.01 · h2 @ d_cd3_mul2
+    this.k.gemm({ a: 12917408, b: 13359568, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.01, split: false }); // W3 += -0.01 · h2 @ d_cd3_mul2
     // specs/dbn.yaml:84 phases[2].optimizer: b3 = b3 - (0.01 * grad_b3)
     this.w.step2_b3(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:84 phases[2].optimizer: vb3 = vb3 - (0.01 * grad_vb3)
@@ -939,28 +939,28 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/dbn.yaml:37 h1: h1_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 11239200, b: 16, c: 13025232, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
+      this.k.gemmSparse({ a: 11239200, b: 16, c: 13571568, m: 10, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, binary: false, list: 13611568, split: true }); // x @ W1 → h1_matmul (x's zeros skipped)
     }
 
     // specs/dbn.yaml:37 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.step3_h1(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:38 h2: h2_matmul = matmul(h1, W2)
     {
-      this.k.gemm({ a: 13065232, b: 3140016, c: 13105232, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h1 @ W2 → h2_matmul
+      this.k.gemm({ a: 13693648, b: 3140016, c: 13733648, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h1 @ W2 → h2_matmul
     }
 
     // specs/dbn.yaml:38 h2: h2 = sigmoid(h2_matmul + b2)
     this.w.step3_h2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:39 h3: h3_matmul = matmul(h2, W3)
     {
-      this.k.gemm({ a: 13145232, b: 7144016, c: 13185232, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h2 @ W3 → h3_matmul
+      this.k.gemm({ a: 13773648, b: 7144016, c: 13813648, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h2 @ W3 → h3_matmul
     }
 
     // specs/dbn.yaml:39 h3: h3 = sigmoid(h3_matmul + b3)
     this.w.step3_h3(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:40 p_y_given_x: p_y_given_x_matmul = matmul(h3, W4)
     {
-      this.k.gemm({ a: 13225232, b: 11159152, c: 13265232, m: 10, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h3 @ W4 → p_y_given_x_matmul
+      this.k.gemm({ a: 13853648, b: 11159152, c: 13893648, m: 10, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h3 @ W4 → p_y_given_x_matmul
     }
 
     // specs/dbn.yaml:40 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
@@ -968,11 +968,11 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:40 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$3 = 0;
-      for (let c$0 = 0; c$0 < 10; c$0++) {
-        for (let c$1 = 0; c$1 < 10; c$1++) {
-          const o$2 = c$0;
-          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_add[s$3++]);
+      let s$4 = 0;
+      for (let c$1 = 0; c$1 < 10; c$1++) {
+        for (let c$2 = 0; c$2 < 10; c$2++) {
+          const o$3 = c$1;
+          p_y_given_x_reducemax[o$3] = Math.max(p_y_given_x_reducemax[o$3], p_y_given_x_add[s$4++]);
         }
       }
     }
@@ -983,34 +983,34 @@ export class Model implements CompiledModel {
     this.w.step3_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:40 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$4 = 0; o$4 < 10; o$4++) {
-        let s$6 = 0;
-        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
-        p_y_given_x_reducesum[o$4] = s$6;
+      for (let o$5 = 0; o$5 < 10; o$5++) {
+        let s$7 = 0;
+        for (let k$6 = o$5 * 10; k$6 < o$5 * 10 + 10; k$6++) s$7 += p_y_given_x_exp[k$6];
+        p_y_given_x_reducesum[o$5] = s$7;
       }
     }
 
     // specs/dbn.yaml:64 losses.finetune.nll: finetune_nll_onehot = one_hot(y)
     {
       finetune_nll_onehot.fill(0);
-      for (let i$7 = 0; i$7 < 10; i$7++) {
-        const l$8 = y[i$7];
-        if (l$8 >= 0 && l$8 < 10) finetune_nll_onehot[i$7 * 10 + l$8] = 1;
+      for (let i$8 = 0; i$8 < 10; i$8++) {
+        const l$9 = y[i$8];
+        if (l$9 >= 0 && l$9 < 10) finetune_nll_onehot[i$8 * 10 + l$9] = 1;
       }
     }
 
     // specs/dbn.yaml:64 losses.finetune.nll: finetune_nll_log = log(p_y_given_x_reducesum)
-    for (let i$9 = 0; i$9 < 10; i$9++) finetune_nll_log[i$9] = Math.log(p_y_given_x_reducesum[i$9]);
+    for (let i$10 = 0; i$10 < 10; i$10++) finetune_nll_log[i$10] = Math.log(p_y_given_x_reducesum[i$10]);
     // specs/dbn.yaml:64 losses.finetune.nll: finetune_nll_reducesum = Σ (finetune_nll_onehot * (p_y_given_x_sub - finetune_nll_log))
-    let o$10 = 0;
-    for (let c$13 = 0; c$13 < 10; c$13++) {
-      let s$11 = 0;
-      for (let c$14 = 0; c$14 < 10; c$14++) {
-        s$11 += (finetune_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - finetune_nll_log[c$13]));
+    let o$11 = 0;
+    for (let c$14 = 0; c$14 < 10; c$14++) {
+      let s$12 = 0;
+      for (let c$15 = 0; c$15 < 10; c$15++) {
+        s$12 += (finetune_nll_onehot[c$14 * 10 + c$15] * (p_y_given_x_sub[c$14 * 10 + c$15] - finetune_nll_log[c$14]));
       }
 
-      finetune_nll_reducesum[o$10] = s$11;
-      o$10++;
+      finetune_nll_reducesum[o$11] = s$12;
+      o$11++;
     }
 
     // specs/dbn.yaml:64 losses.finetune.nll: finetune_nll_reducesum2 = Σ -finetune_nll_reducesum
@@ -1026,17 +1026,17 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:40 gradient of p_y_given_x: grad_b4 = Σ d_p_y_given_x_add
     {
       grad_b4.fill(0);
-      let s$17 = 0;
-      for (let c$15 = 0; c$15 < 10; c$15++) {
-        for (let c$16 = 0; c$16 < 10; c$16++) {
-          grad_b4[c$16] += d_p_y_given_x_add[s$17++];
+      let s$18 = 0;
+      for (let c$16 = 0; c$16 < 10; c$16++) {
+        for (let c$17 = 0; c$17 < 10; c$17++) {
+          grad_b4[c$17] += d_p_y_given_x_add[s$18++];
         }
       }
     }
 
     // specs/dbn.yaml:40 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4)
     {
-      this.k.gemm({ a: 13267600, b: 11159152, c: 13268048, m: 10, n: 1000, k: 10, lda: 10, ldb: 10, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_p_y_given_x_add @ W4 → d_p_y_given_x_matmul
+      this.k.gemm({ a: 13896016, b: 11159152, c: 13896464, m: 10, n: 1000, k: 10, lda: 10, ldb: 10, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_p_y_given_x_add @ W4 → d_p_y_given_x_matmul
     }
 
     // specs/dbn.yaml:39 gradient of h3: d_h3_mul = d_p_y_given_x_matmul * (h3 * (1 - h3))
@@ -1044,17 +1044,17 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:39 gradient of h3: grad_b3 = Σ d_h3_mul
     {
       grad_b3.fill(0);
-      let s$20 = 0;
-      for (let c$18 = 0; c$18 < 10; c$18++) {
-        for (let c$19 = 0; c$19 < 1000; c$19++) {
-          grad_b3[c$19] += d_h3_mul[s$20++];
+      let s$21 = 0;
+      for (let c$19 = 0; c$19 < 10; c$19++) {
+        for (let c$20 = 0; c$20 < 1000; c$20++) {
+          grad_b3[c$20] += d_h3_mul[s$21++];
         }
       }
     }
 
     // specs/dbn.yaml:39 gradient of h3: d_h3_matmul = matmul(d_h3_mul, W3)
     {
-      this.k.gemm({ a: 13308048, b: 7144016, c: 13352048, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // d_h3_mul @ W3 → d_h3_matmul
+      this.k.gemm({ a: 13936464, b: 7144016, c: 13980464, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // d_h3_mul @ W3 → d_h3_matmul
     }
 
     // specs/dbn.yaml:38 gradient of h2: d_h2_mul = d_h3_matmul * (h2 * (1 - h2))
@@ -1062,17 +1062,17 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:38 gradient of h2: grad_b2 = Σ d_h2_mul
     {
       grad_b2.fill(0);
-      let s$23 = 0;
-      for (let c$21 = 0; c$21 < 10; c$21++) {
-        for (let c$22 = 0; c$22 < 1000; c$22++) {
-          grad_b2[c$22] += d_h2_mul[s$23++];
+      let s$24 = 0;
+      for (let c$22 = 0; c$22 < 10; c$22++) {
+        for (let c$23 = 0; c$23 < 1000; c$23++) {
+          grad_b2[c$23] += d_h2_mul[s$24++];
         }
       }
     }
 
     // specs/dbn.yaml:38 gradient of h2: d_h2_matmul = matmul(d_h2_mul, W2)
     {
-      this.k.gemm({ a: 13392048, b: 3140016, c: 13436048, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // d_h2_mul @ W2 → d_h2_matmul
+      this.k.gemm({ a: 14020464, b: 3140016, c: 14064464, m: 10, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // d_h2_mul @ W2 → d_h2_matmul
     }
 
     // specs/dbn.yaml:37 gradient of h1: d_h1_mul = d_h2_matmul * (h1 * (1 - h1))
@@ -1080,32 +1080,32 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:37 gradient of h1: grad_b1 = Σ d_h1_mul
     {
       grad_b1.fill(0);
-      let s$26 = 0;
-      for (let c$24 = 0; c$24 < 10; c$24++) {
-        for (let c$25 = 0; c$25 < 1000; c$25++) {
-          grad_b1[c$25] += d_h1_mul[s$26++];
+      let s$27 = 0;
+      for (let c$25 = 0; c$25 < 10; c$25++) {
+        for (let c$26 = 0; c$26 < 1000; c$26++) {
+          grad_b1[c$26] += d_h1_mul[s$27++];
         }
       }
     }
 
     // specs/dbn.yaml:90 phases[3].optimizer: W1 += -0.1 · grad_W1 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:37 gradient of h1: grad_W1 = matmul(x, d_h1_mul)
-    this.k.gemm({ a: 11239200, b: 13476048, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: true, split: false }); // W1 += -0.1 · x @ d_h1_mul
+    this.k.gemmSparse({ a: 11239200, b: 14104464, c: 16, m: 784, n: 1000, k: 10, lda: 784, ldb: 1000, ldc: 1000, transA: true, accumulate: true, alpha: -0.1, binary: false, list: 14148464, split: false }); // W1 += -0.1 · x @ d_h1_mul (x's zeros skipped)
     // specs/dbn.yaml:90 phases[3].optimizer: b1 = b1 - (0.1 * grad_b1)
     this.w.step3_b1(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:90 phases[3].optimizer: W2 += -0.1 · grad_W2 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:38 gradient of h2: grad_W2 = matmul(h1, d_h2_mul)
-    this.k.gemm({ a: 13065232, b: 13392048, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: false }); // W2 += -0.1 · h1 @ d_h2_mul
+    this.k.gemm({ a: 13693648, b: 14020464, c: 3140016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, split: false }); // W2 += -0.1 · h1 @ d_h2_mul
     // specs/dbn.yaml:90 phases[3].optimizer: b2 = b2 - (0.1 * grad_b2)
     this.w.step3_b2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:90 phases[3].optimizer: W3 += -0.1 · grad_W3 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:39 gradient of h3: grad_W3 = matmul(h2, d_h3_mul)
-    this.k.gemm({ a: 13145232, b: 13308048, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: false }); // W3 += -0.1 · h2 @ d_h3_mul
+    this.k.gemm({ a: 13773648, b: 13936464, c: 7144016, m: 1000, n: 1000, k: 10, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, split: false }); // W3 += -0.1 · h2 @ d_h3_mul
     // specs/dbn.yaml:90 phases[3].optimizer: b3 = b3 - (0.1 * grad_b3)
     this.w.step3_b3(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:90 phases[3].optimizer: W4 += -0.1 · grad_W4 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/dbn.yaml:40 gradient of p_y_given_x: grad_W4 = matmul(h3, d_p_y_given_x_add)
-    this.k.gemm({ a: 13225232, b: 13267600, c: 11159152, m: 1000, n: 10, k: 10, lda: 1000, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: false }); // W4 += -0.1 · h3 @ d_p_y_given_x_add
+    this.k.gemm({ a: 13853648, b: 13896016, c: 11159152, m: 1000, n: 10, k: 10, lda: 1000, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.1, split: false }); // W4 += -0.1 · h3 @ d_p_y_given_x_add
     // specs/dbn.yaml:90 phases[3].optimizer: b4 = b4 - (0.1 * grad_b4)
     this.w.step3_b4(); // WebAssembly SIMD (loops.wat)
     return cost[0];

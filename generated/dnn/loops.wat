@@ -1032,7 +1032,7 @@
   (func $evaluate_h1 (export "evaluate_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7270384) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $bo (i32.add (i32.const 8091184) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b0 (i32.add (i32.const 7190384) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b1 (i32.add (i32.const 627216) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -1053,8 +1053,8 @@
   (func $evaluate_h2 (export "evaluate_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7430384) (i32.mul (local.get $row) (i32.const 800))))
-      (local.set $b0 (i32.add (i32.const 7350384) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $bo (i32.add (i32.const 8251184) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $b0 (i32.add (i32.const 8171184) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b1 (i32.add (i32.const 788016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1074,8 +1074,8 @@
   (func $evaluate_p_y_given_x_add (export "evaluate_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7514384) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 7510384) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 8335184) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 8331184) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 796816) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1095,9 +1095,9 @@
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7518784) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 7514384) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 7518384) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 8339584) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 8335184) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 8339184) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1117,8 +1117,8 @@
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7522784) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 7518784) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 8343584) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 8339584) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -1137,9 +1137,9 @@
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7527184) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 7522784) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 7526784) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 8347984) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 8343584) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 8347584) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1159,8 +1159,8 @@
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7536784) (i32.mul (local.get $row) (i32.const 400))))
-      (local.set $b0 (i32.add (i32.const 7536384) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 8357584) (i32.mul (local.get $row) (i32.const 400))))
+      (local.set $b0 (i32.add (i32.const 8357184) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 400)))

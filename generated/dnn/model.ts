@@ -266,8 +266,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 7.2 MiB, laid out at compile time. */
-  private readonly mem = createArena(7537184, cpuThreads(true));
+  /** Every buffer of the model, 8.0 MiB, laid out at compile time. */
+  private readonly mem = createArena(8357984, cpuThreads(true));
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W1: new Float32Array(this.mem.buffer, 16, 156800), b1: new Float32Array(this.mem.buffer, 627216, 200), W2: new Float32Array(this.mem.buffer, 628016, 40000), b2: new Float32Array(this.mem.buffer, 788016, 200), W3: new Float32Array(this.mem.buffer, 788816, 2000), b3: new Float32Array(this.mem.buffer, 796816, 10) };
@@ -325,18 +325,18 @@ export class Model implements CompiledModel {
   private readonly optimizer_neg5 = new Float32Array(this.mem.buffer, 7182288, 2000);
   private readonly new_train_adadelta_g2_b3 = new Float32Array(this.mem.buffer, 7190288, 10);
   private readonly optimizer_neg6 = new Float32Array(this.mem.buffer, 7190336, 10);
-  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 7514384, 1000);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 7518384, 100);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 7518784, 1000);
-  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 7522784, 1000);
-  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 7526784, 100);
-  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 7527184, 1000);
-  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 7531184, 100);
-  private readonly eval_error = new Float32Array(this.mem.buffer, 7531584, 100);
-  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 7531984, 1000);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 7535984, 100);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 7536384, 100);
-  private readonly eval_cost = new Float32Array(this.mem.buffer, 7536784, 100);
+  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 8335184, 1000);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 8339184, 100);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 8339584, 1000);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 8343584, 1000);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 8347584, 100);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 8347984, 1000);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 8351984, 100);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 8352384, 100);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 8352784, 1000);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 8356784, 100);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 8357184, 100);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 8357584, 100);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -365,21 +365,21 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/dnn.yaml:30 h1: h1_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 2704160, b: 16, c: 7190384, m: 100, n: 200, k: 784, lda: 784, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
+      this.k.gemmSparse({ a: 2704160, b: 16, c: 7190384, m: 100, n: 200, k: 784, lda: 784, ldb: 200, ldc: 200, transA: false, accumulate: false, alpha: 1, binary: false, list: 7270384, split: true }); // x @ W1 → h1_matmul (x's zeros skipped)
     }
 
     // specs/dnn.yaml:30 h1: h1 = maximum(h1_matmul + b1, 0)
     this.w.evaluate_h1(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:31 h2: h2_matmul = matmul(h1, W2)
     {
-      this.k.gemm({ a: 7270384, b: 628016, c: 7350384, m: 100, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h1 @ W2 → h2_matmul
+      this.k.gemm({ a: 8091184, b: 628016, c: 8171184, m: 100, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h1 @ W2 → h2_matmul
     }
 
     // specs/dnn.yaml:31 h2: h2 = maximum(h2_matmul + b2, 0)
     this.w.evaluate_h2(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:32 p_y_given_x: p_y_given_x_matmul = matmul(h2, W3)
     {
-      this.k.gemm({ a: 7430384, b: 788816, c: 7510384, m: 100, n: 10, k: 200, lda: 200, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h2 @ W3 → p_y_given_x_matmul
+      this.k.gemm({ a: 8251184, b: 788816, c: 8331184, m: 100, n: 10, k: 200, lda: 200, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h2 @ W3 → p_y_given_x_matmul
     }
 
     // specs/dnn.yaml:32 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b3
@@ -387,11 +387,11 @@ export class Model implements CompiledModel {
     // specs/dnn.yaml:32 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$3 = 0;
-      for (let c$0 = 0; c$0 < 100; c$0++) {
-        for (let c$1 = 0; c$1 < 10; c$1++) {
-          const o$2 = c$0;
-          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_add[s$3++]);
+      let s$4 = 0;
+      for (let c$1 = 0; c$1 < 100; c$1++) {
+        for (let c$2 = 0; c$2 < 10; c$2++) {
+          const o$3 = c$1;
+          p_y_given_x_reducemax[o$3] = Math.max(p_y_given_x_reducemax[o$3], p_y_given_x_add[s$4++]);
         }
       }
     }
@@ -402,10 +402,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:32 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$4 = 0; o$4 < 100; o$4++) {
-        let s$6 = 0;
-        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
-        p_y_given_x_reducesum[o$4] = s$6;
+      for (let o$5 = 0; o$5 < 100; o$5++) {
+        let s$7 = 0;
+        for (let k$6 = o$5 * 10; k$6 < o$5 * 10 + 10; k$6++) s$7 += p_y_given_x_exp[k$6];
+        p_y_given_x_reducesum[o$5] = s$7;
       }
     }
 
@@ -413,41 +413,41 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:38 metrics.error: error_argmax = argmax(p_y_given_x)
     {
-      for (let o$7 = 0; o$7 < 100; o$7++) {
+      for (let o$8 = 0; o$8 < 100; o$8++) {
         {
-          let best$10 = p_y_given_x[o$7 * 10], bi$11 = 0;
-          for (let k$9 = 1; k$9 < 10; k$9++) {
-            const v$12 = p_y_given_x[(o$7 * 10 + k$9)];
-            if (v$12 > best$10) { best$10 = v$12; bi$11 = k$9; }
+          let best$11 = p_y_given_x[o$8 * 10], bi$12 = 0;
+          for (let k$10 = 1; k$10 < 10; k$10++) {
+            const v$13 = p_y_given_x[(o$8 * 10 + k$10)];
+            if (v$13 > best$11) { best$11 = v$13; bi$12 = k$10; }
           }
-          error_argmax[o$7] = bi$11;
+          error_argmax[o$8] = bi$12;
         }
       }
     }
 
     // specs/dnn.yaml:38 metrics.error: error = cast(compare(error_argmax, y))
-    for (let i$13 = 0; i$13 < 100; i$13++) error[i$13] = (error_argmax[i$13] !== y[i$13] ? 1 : 0);
+    for (let i$14 = 0; i$14 < 100; i$14++) error[i$14] = (error_argmax[i$14] !== y[i$14] ? 1 : 0);
     // specs/dnn.yaml:39 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
-      for (let i$14 = 0; i$14 < 100; i$14++) {
-        const l$15 = y[i$14];
-        if (l$15 >= 0 && l$15 < 10) cost_onehot[i$14 * 10 + l$15] = 1;
+      for (let i$15 = 0; i$15 < 100; i$15++) {
+        const l$16 = y[i$15];
+        if (l$16 >= 0 && l$16 < 10) cost_onehot[i$15 * 10 + l$16] = 1;
       }
     }
 
     // specs/dnn.yaml:39 metrics.cost: cost_log = log(p_y_given_x_reducesum)
-    for (let i$16 = 0; i$16 < 100; i$16++) cost_log[i$16] = Math.log(p_y_given_x_reducesum[i$16]);
+    for (let i$17 = 0; i$17 < 100; i$17++) cost_log[i$17] = Math.log(p_y_given_x_reducesum[i$17]);
     // specs/dnn.yaml:39 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$17 = 0;
-    for (let c$20 = 0; c$20 < 100; c$20++) {
-      let s$18 = 0;
-      for (let c$21 = 0; c$21 < 10; c$21++) {
-        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
+    let o$18 = 0;
+    for (let c$21 = 0; c$21 < 100; c$21++) {
+      let s$19 = 0;
+      for (let c$22 = 0; c$22 < 10; c$22++) {
+        s$19 += (cost_onehot[c$21 * 10 + c$22] * (p_y_given_x_sub[c$21 * 10 + c$22] - cost_log[c$21]));
       }
 
-      cost_reducesum[o$17] = s$18;
-      o$17++;
+      cost_reducesum[o$18] = s$19;
+      o$18++;
     }
 
     // specs/dnn.yaml:39 metrics.cost: cost = -cost_reducesum
@@ -555,7 +555,7 @@ export class Model implements CompiledModel {
     this.w.step0_h1_div(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:30 h1: h1_matmul = matmul(h1_div, W1)
     {
-      this.k.gemm({ a: 2390560, b: 16, c: 3017760, m: 100, n: 200, k: 784, lda: 784, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h1_div @ W1 → h1_matmul
+      this.k.gemm({ a: 2390560, b: 16, c: 3017760, m: 100, n: 200, k: 784, lda: 784, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h1_div @ W1 → h1_matmul
     }
 
     // specs/dnn.yaml:30 h1: h1_add = h1_matmul + b1
@@ -567,7 +567,7 @@ export class Model implements CompiledModel {
     this.w.step0_h1(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:31 h2: h2_matmul = matmul(h1, W2)
     {
-      this.k.gemm({ a: 3257760, b: 628016, c: 3337760, m: 100, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h1 @ W2 → h2_matmul
+      this.k.gemm({ a: 3257760, b: 628016, c: 3337760, m: 100, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h1 @ W2 → h2_matmul
     }
 
     // specs/dnn.yaml:31 h2: h2_add = h2_matmul + b2
@@ -579,7 +579,7 @@ export class Model implements CompiledModel {
     this.w.step0_h2(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:32 p_y_given_x: p_y_given_x_matmul = matmul(h2, W3)
     {
-      this.k.gemm({ a: 3577760, b: 788816, c: 3657760, m: 100, n: 10, k: 200, lda: 200, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h2 @ W3 → p_y_given_x_matmul
+      this.k.gemm({ a: 3577760, b: 788816, c: 3657760, m: 100, n: 10, k: 200, lda: 200, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h2 @ W3 → p_y_given_x_matmul
     }
 
     // specs/dnn.yaml:32 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b3
@@ -668,12 +668,12 @@ export class Model implements CompiledModel {
 
     // specs/dnn.yaml:32 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W3)
     {
-      this.k.gemm({ a: 3680640, b: 788816, c: 3684688, m: 100, n: 200, k: 10, lda: 10, ldb: 10, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_p_y_given_x_add @ W3 → d_p_y_given_x_matmul
+      this.k.gemm({ a: 3680640, b: 788816, c: 3684688, m: 100, n: 200, k: 10, lda: 10, ldb: 10, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_p_y_given_x_add @ W3 → d_p_y_given_x_matmul
     }
 
     // specs/dnn.yaml:32 gradient of p_y_given_x: d_p_y_given_x_matmul2 = matmul(h2, d_p_y_given_x_add)
     {
-      this.k.gemm({ a: 3577760, b: 3680640, c: 3764688, m: 200, n: 10, k: 100, lda: 200, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h2 @ d_p_y_given_x_add → d_p_y_given_x_matmul2
+      this.k.gemm({ a: 3577760, b: 3680640, c: 3764688, m: 200, n: 10, k: 100, lda: 200, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // h2 @ d_p_y_given_x_add → d_p_y_given_x_matmul2
     }
 
     // specs/dnn.yaml:32 gradient of p_y_given_x: grad_W3 = (0.0002 * W3) + d_p_y_given_x_matmul2
@@ -693,12 +693,12 @@ export class Model implements CompiledModel {
 
     // specs/dnn.yaml:31 gradient of h2: d_h2_matmul = matmul(d_h2_select, W2)
     {
-      this.k.gemm({ a: 3780688, b: 628016, c: 3861488, m: 100, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // d_h2_select @ W2 → d_h2_matmul
+      this.k.gemm({ a: 3780688, b: 628016, c: 3861488, m: 100, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // d_h2_select @ W2 → d_h2_matmul
     }
 
     // specs/dnn.yaml:31 gradient of h2: d_h2_matmul2 = matmul(h1, d_h2_select)
     {
-      this.k.gemm({ a: 3257760, b: 3780688, c: 3941488, m: 200, n: 200, k: 100, lda: 200, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h1 @ d_h2_select → d_h2_matmul2
+      this.k.gemm({ a: 3257760, b: 3780688, c: 3941488, m: 200, n: 200, k: 100, lda: 200, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // h1 @ d_h2_select → d_h2_matmul2
     }
 
     // specs/dnn.yaml:31 gradient of h2: grad_W2 = (0.0002 * W2) + d_h2_matmul2
@@ -718,7 +718,7 @@ export class Model implements CompiledModel {
 
     // specs/dnn.yaml:30 gradient of h1: d_h1_matmul = matmul(h1_div, d_h1_select)
     {
-      this.k.gemm({ a: 2390560, b: 4261488, c: 4342288, m: 784, n: 200, k: 100, lda: 784, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h1_div @ d_h1_select → d_h1_matmul
+      this.k.gemm({ a: 2390560, b: 4261488, c: 4342288, m: 784, n: 200, k: 100, lda: 784, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // h1_div @ d_h1_select → d_h1_matmul
     }
 
     // specs/dnn.yaml:30 gradient of h1: grad_W1 = (0.0002 * W1) + d_h1_matmul

@@ -297,7 +297,7 @@ export class Model implements CompiledModel {
     this.w.step0_energy0_sub(); // WebAssembly SIMD (loops.wat)
     // specs/hmc.yaml:34 energy0: energy0_matmul = matmul(energy0_sub, cov_inv)
     {
-      this.k.gemm({ a: 256, b: 144, c: 320, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // energy0_sub @ cov_inv → energy0_matmul
+      this.k.gemm({ a: 256, b: 144, c: 320, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // energy0_sub @ cov_inv → energy0_matmul
     }
 
     // specs/hmc.yaml:34 energy0: energy0_reducesum = Σ (energy0_matmul * energy0_sub)
@@ -312,7 +312,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_energy0_mul(); // WebAssembly SIMD (loops.wat)
     // specs/hmc.yaml:34 gradient of energy0: d_energy0_matmul = matmul(d_energy0_mul, cov_inv)
     {
-      this.k.gemm({ a: 496, b: 144, c: 560, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_energy0_mul @ cov_inv → d_energy0_matmul
+      this.k.gemm({ a: 496, b: 144, c: 560, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_energy0_mul @ cov_inv → d_energy0_matmul
     }
 
     // specs/hmc.yaml:37 vel_half: vel_half = velocity - (vel_half_mul * ((0.5 * energy0_matmul) + d_energy0_matmul))
@@ -327,14 +327,14 @@ export class Model implements CompiledModel {
       this.w.step0_leapfrog_body_e_sub(); // WebAssembly SIMD (loops.wat)
       // specs/hmc.yaml:47 leapfrog.body.e: leapfrog_body_e_matmul = matmul(leapfrog_body_e_sub, cov_inv)
       {
-        this.k.gemm({ a: 880, b: 144, c: 944, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // leapfrog_body_e_sub @ cov_inv → leapfrog_body_e_matmul
+        this.k.gemm({ a: 880, b: 144, c: 944, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // leapfrog_body_e_sub @ cov_inv → leapfrog_body_e_matmul
       }
 
       // specs/hmc.yaml:47 gradient of leapfrog.body.e: d_leapfrog_body_e_mul = 0.5 * leapfrog_body_e_sub
       this.w.step0_d_leapfrog_body_e_mul(); // WebAssembly SIMD (loops.wat)
       // specs/hmc.yaml:47 gradient of leapfrog.body.e: d_leapfrog_body_e_matmul = matmul(d_leapfrog_body_e_mul, cov_inv)
       {
-        this.k.gemm({ a: 1008, b: 144, c: 1072, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_leapfrog_body_e_mul @ cov_inv → d_leapfrog_body_e_matmul
+        this.k.gemm({ a: 1008, b: 144, c: 1072, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_leapfrog_body_e_mul @ cov_inv → d_leapfrog_body_e_matmul
       }
 
       // specs/hmc.yaml:48 leapfrog.body.vel_new: _1 = leapfrog_scan_carry1 - (stepsize * ((0.5 * leapfrog_body_e_matmul) + d_leapfrog_body_e_matmul))
@@ -351,7 +351,7 @@ export class Model implements CompiledModel {
     this.w.step0_energy_end_sub(); // WebAssembly SIMD (loops.wat)
     // specs/hmc.yaml:53 energy_end: energy_end_matmul = matmul(energy_end_sub, cov_inv)
     {
-      this.k.gemm({ a: 1392, b: 144, c: 1456, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // energy_end_sub @ cov_inv → energy_end_matmul
+      this.k.gemm({ a: 1392, b: 144, c: 1456, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // energy_end_sub @ cov_inv → energy_end_matmul
     }
 
     // specs/hmc.yaml:53 energy_end: energy_end_reducesum = Σ (energy_end_matmul * energy_end_sub)
@@ -360,7 +360,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_energy_end_mul(); // WebAssembly SIMD (loops.wat)
     // specs/hmc.yaml:53 gradient of energy_end: d_energy_end_matmul = matmul(d_energy_end_mul, cov_inv)
     {
-      this.k.gemm({ a: 1536, b: 144, c: 1600, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_energy_end_mul @ cov_inv → d_energy_end_matmul
+      this.k.gemm({ a: 1536, b: 144, c: 1600, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_energy_end_mul @ cov_inv → d_energy_end_matmul
     }
 
     // specs/hmc.yaml:54 vel_end_half: vel_end_half = leapfrog_scan_final1 - (vel_half_mul * ((0.5 * energy_end_matmul) + d_energy_end_matmul))
@@ -418,7 +418,7 @@ export class Model implements CompiledModel {
     this.w.step1_energy0_sub(); // WebAssembly SIMD (loops.wat)
     // specs/hmc.yaml:34 energy0: energy0_matmul = matmul(energy0_sub, cov_inv)
     {
-      this.k.gemm({ a: 1776, b: 144, c: 1840, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // energy0_sub @ cov_inv → energy0_matmul
+      this.k.gemm({ a: 1776, b: 144, c: 1840, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // energy0_sub @ cov_inv → energy0_matmul
     }
 
     // specs/hmc.yaml:34 energy0: energy0_reducesum = Σ (energy0_matmul * energy0_sub)
@@ -433,7 +433,7 @@ export class Model implements CompiledModel {
     this.w.step1_d_energy0_mul(); // WebAssembly SIMD (loops.wat)
     // specs/hmc.yaml:34 gradient of energy0: d_energy0_matmul = matmul(d_energy0_mul, cov_inv)
     {
-      this.k.gemm({ a: 2016, b: 144, c: 2080, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_energy0_mul @ cov_inv → d_energy0_matmul
+      this.k.gemm({ a: 2016, b: 144, c: 2080, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_energy0_mul @ cov_inv → d_energy0_matmul
     }
 
     // specs/hmc.yaml:37 vel_half: vel_half = velocity - (vel_half_mul * ((0.5 * energy0_matmul) + d_energy0_matmul))
@@ -448,14 +448,14 @@ export class Model implements CompiledModel {
       this.w.step1_leapfrog_body_e_sub(); // WebAssembly SIMD (loops.wat)
       // specs/hmc.yaml:47 leapfrog.body.e: leapfrog_body_e_matmul = matmul(leapfrog_body_e_sub, cov_inv)
       {
-        this.k.gemm({ a: 2400, b: 144, c: 2464, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // leapfrog_body_e_sub @ cov_inv → leapfrog_body_e_matmul
+        this.k.gemm({ a: 2400, b: 144, c: 2464, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // leapfrog_body_e_sub @ cov_inv → leapfrog_body_e_matmul
       }
 
       // specs/hmc.yaml:47 gradient of leapfrog.body.e: d_leapfrog_body_e_mul = 0.5 * leapfrog_body_e_sub
       this.w.step1_d_leapfrog_body_e_mul(); // WebAssembly SIMD (loops.wat)
       // specs/hmc.yaml:47 gradient of leapfrog.body.e: d_leapfrog_body_e_matmul = matmul(d_leapfrog_body_e_mul, cov_inv)
       {
-        this.k.gemm({ a: 2528, b: 144, c: 2592, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_leapfrog_body_e_mul @ cov_inv → d_leapfrog_body_e_matmul
+        this.k.gemm({ a: 2528, b: 144, c: 2592, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_leapfrog_body_e_mul @ cov_inv → d_leapfrog_body_e_matmul
       }
 
       // specs/hmc.yaml:48 leapfrog.body.vel_new: _1 = leapfrog_scan_carry1 - (stepsize * ((0.5 * leapfrog_body_e_matmul) + d_leapfrog_body_e_matmul))
@@ -472,7 +472,7 @@ export class Model implements CompiledModel {
     this.w.step1_energy_end_sub(); // WebAssembly SIMD (loops.wat)
     // specs/hmc.yaml:53 energy_end: energy_end_matmul = matmul(energy_end_sub, cov_inv)
     {
-      this.k.gemm({ a: 2912, b: 144, c: 2976, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // energy_end_sub @ cov_inv → energy_end_matmul
+      this.k.gemm({ a: 2912, b: 144, c: 2976, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // energy_end_sub @ cov_inv → energy_end_matmul
     }
 
     // specs/hmc.yaml:53 energy_end: energy_end_reducesum = Σ (energy_end_matmul * energy_end_sub)
@@ -481,7 +481,7 @@ export class Model implements CompiledModel {
     this.w.step1_d_energy_end_mul(); // WebAssembly SIMD (loops.wat)
     // specs/hmc.yaml:53 gradient of energy_end: d_energy_end_matmul = matmul(d_energy_end_mul, cov_inv)
     {
-      this.k.gemm({ a: 3056, b: 144, c: 3120, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_energy_end_mul @ cov_inv → d_energy_end_matmul
+      this.k.gemm({ a: 3056, b: 144, c: 3120, m: 3, n: 5, k: 5, lda: 5, ldb: 5, ldc: 5, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_energy_end_mul @ cov_inv → d_energy_end_matmul
     }
 
     // specs/hmc.yaml:54 vel_end_half: vel_end_half = leapfrog_scan_final1 - (vel_half_mul * ((0.5 * energy_end_matmul) + d_energy_end_matmul))

@@ -269,7 +269,7 @@ export class Model implements CompiledModel {
         {
           const cb$4 = Math.min(1, 1 - 0);
           this.k.im2colBlock({ x: 24764352, cols: 189203520, C: 1, H: 28, W: 28, kh: 5, kw: 5, Ho: 24, Wo: 24, L: 576, n0: n0$1, nb: nb$2, c0: 0, cb: cb$4 });
-          this.k.gemm({ a: 16, b: 189203520, c: 166163520 + n0$1 * 46080, m: 20, n: 576, k: cb$4 * 25, lda: 25, ldb: 576, ldc: 576, transA: false, transB: false, accumulate: 0 > 0, alpha: 1, skipZerosA: false, split: false });
+          this.k.gemm({ a: 16, b: 189203520, c: 166163520 + n0$1 * 46080, m: 20, n: 576, k: cb$4 * 25, lda: 25, ldb: 576, ldc: 576, transA: false, transB: false, accumulate: 0 > 0, alpha: 1, split: false });
         }
       }
     }
@@ -307,14 +307,14 @@ export class Model implements CompiledModel {
     this.w.evaluate_c2(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:38 h: h_matmul = matmul(c2, W3)
     {
-      this.k.gemm({ a: 209907520, b: 102304, c: 211507520, m: 500, n: 500, k: 800, lda: 800, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // c2 @ W3 → h_matmul
+      this.k.gemm({ a: 209907520, b: 102304, c: 211507520, m: 500, n: 500, k: 800, lda: 800, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // c2 @ W3 → h_matmul
     }
 
     // specs/lenet.yaml:38 h: h = tanh(h_matmul + b3)
     this.w.evaluate_h(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_matmul = matmul(h, W4)
     {
-      this.k.gemm({ a: 212507520, b: 1704304, c: 213507520, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h @ W4 → p_y_given_x_matmul
+      this.k.gemm({ a: 212507520, b: 1704304, c: 213507520, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h @ W4 → p_y_given_x_matmul
     }
 
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
@@ -482,7 +482,7 @@ export class Model implements CompiledModel {
         {
           const cb$4 = Math.min(1, 1 - 0);
           this.k.im2colBlock({ x: 24764352, cols: 26332352, C: 1, H: 28, W: 28, kh: 5, kw: 5, Ho: 24, Wo: 24, L: 576, n0: n0$1, nb: nb$2, c0: 0, cb: cb$4 });
-          this.k.gemm({ a: 16, b: 26332352, c: 1724352 + n0$1 * 46080, m: 20, n: 576, k: cb$4 * 25, lda: 25, ldb: 576, ldc: 576, transA: false, transB: false, accumulate: 0 > 0, alpha: 1, skipZerosA: false, split: false });
+          this.k.gemm({ a: 16, b: 26332352, c: 1724352 + n0$1 * 46080, m: 20, n: 576, k: cb$4 * 25, lda: 25, ldb: 576, ldc: 576, transA: false, transB: false, accumulate: 0 > 0, alpha: 1, split: false });
         }
       }
     }
@@ -520,14 +520,14 @@ export class Model implements CompiledModel {
     this.w.step0_c2(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:38 h: h_matmul = matmul(c2, W3)
     {
-      this.k.gemm({ a: 47036352, b: 102304, c: 48636352, m: 500, n: 500, k: 800, lda: 800, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // c2 @ W3 → h_matmul
+      this.k.gemm({ a: 47036352, b: 102304, c: 48636352, m: 500, n: 500, k: 800, lda: 800, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // c2 @ W3 → h_matmul
     }
 
     // specs/lenet.yaml:38 h: h = tanh(h_matmul + b3)
     this.w.step0_h(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_matmul = matmul(h, W4)
     {
-      this.k.gemm({ a: 49636352, b: 1704304, c: 50636352, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h @ W4 → p_y_given_x_matmul
+      this.k.gemm({ a: 49636352, b: 1704304, c: 50636352, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h @ W4 → p_y_given_x_matmul
     }
 
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
@@ -603,7 +603,7 @@ export class Model implements CompiledModel {
 
     // specs/lenet.yaml:39 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4)
     {
-      this.k.gemm({ a: 50750384, b: 1704304, c: 50770432, m: 500, n: 500, k: 10, lda: 10, ldb: 10, ldc: 500, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_p_y_given_x_add @ W4 → d_p_y_given_x_matmul
+      this.k.gemm({ a: 50750384, b: 1704304, c: 50770432, m: 500, n: 500, k: 10, lda: 10, ldb: 10, ldc: 500, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_p_y_given_x_add @ W4 → d_p_y_given_x_matmul
     }
 
     // specs/lenet.yaml:38 gradient of h: d_h_mul = d_p_y_given_x_matmul * (1 - (h * h))
@@ -621,7 +621,7 @@ export class Model implements CompiledModel {
 
     // specs/lenet.yaml:38 gradient of h: d_h_matmul = matmul(d_h_mul, W3)
     {
-      this.k.gemm({ a: 51770432, b: 102304, c: 52772432, m: 500, n: 800, k: 500, lda: 500, ldb: 500, ldc: 800, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // d_h_mul @ W3 → d_h_matmul
+      this.k.gemm({ a: 51770432, b: 102304, c: 52772432, m: 500, n: 800, k: 500, lda: 500, ldb: 500, ldc: 800, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // d_h_mul @ W3 → d_h_matmul
     }
 
     // specs/lenet.yaml:36 gradient of c2: d_c2_mul = d_h_matmul * (1 - (c2 * c2))
@@ -753,7 +753,7 @@ export class Model implements CompiledModel {
         for (let c0$72 = 0; c0$72 < 500; c0$72 += 18) {
           const cb$73 = Math.min(18, 500 - c0$72);
           this.k.im2colBlock({ x: 117472720, cols: 165122720, C: 500, H: 28, W: 28, kh: 24, kw: 24, Ho: 5, Wo: 5, L: 25, n0: 0, nb: nb$71, c0: c0$72, cb: cb$73 });
-          this.k.gemm({ a: 142080720 + c0$72 * 2304, b: 165122720, c: 165120720, m: 20, n: 25, k: cb$73 * 576, lda: 288000, ldb: 25, ldc: 25, transA: false, transB: false, accumulate: c0$72 > 0, alpha: 1, skipZerosA: false, split: true });
+          this.k.gemm({ a: 142080720 + c0$72 * 2304, b: 165122720, c: 165120720, m: 20, n: 25, k: cb$73 * 576, lda: 288000, ldb: 25, ldc: 25, transA: false, transB: false, accumulate: c0$72 > 0, alpha: 1, split: true });
         }
       }
     }
@@ -778,12 +778,12 @@ export class Model implements CompiledModel {
     this.w.step0_b2(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:49 phases[0].optimizer: W3 += -0.1 · grad_W3 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/lenet.yaml:38 gradient of h: grad_W3 = matmul(c2, d_h_mul)
-    this.k.gemm({ a: 47036352, b: 51770432, c: 102304, m: 800, n: 500, k: 500, lda: 800, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: true }); // W3 += -0.1 · c2 @ d_h_mul
+    this.k.gemm({ a: 47036352, b: 51770432, c: 102304, m: 800, n: 500, k: 500, lda: 800, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, split: true }); // W3 += -0.1 · c2 @ d_h_mul
     // specs/lenet.yaml:49 phases[0].optimizer: b3 = b3 - (0.1 * grad_b3)
     this.w.step0_b3(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:49 phases[0].optimizer: W4 += -0.1 · grad_W4 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/lenet.yaml:39 gradient of p_y_given_x: grad_W4 = matmul(h, d_p_y_given_x_add)
-    this.k.gemm({ a: 49636352, b: 50750384, c: 1704304, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: true }); // W4 += -0.1 · h @ d_p_y_given_x_add
+    this.k.gemm({ a: 49636352, b: 50750384, c: 1704304, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.1, split: true }); // W4 += -0.1 · h @ d_p_y_given_x_add
     // specs/lenet.yaml:49 phases[0].optimizer: b4 = b4 - (0.1 * grad_b4)
     this.w.step0_b4(); // WebAssembly SIMD (loops.wat)
     return cost[0];

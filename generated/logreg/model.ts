@@ -157,7 +157,7 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/logreg.yaml:17 p_y_given_x: p_y_given_x_matmul = matmul(x, W)
     {
-      this.k.gemm({ a: 55424, b: 16, c: 2073904, m: 600, n: 10, k: 784, lda: 784, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // x @ W → p_y_given_x_matmul
+      this.k.gemm({ a: 55424, b: 16, c: 2073904, m: 600, n: 10, k: 784, lda: 784, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // x @ W → p_y_given_x_matmul
     }
 
     // specs/logreg.yaml:17 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b
@@ -277,7 +277,7 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/logreg.yaml:17 p_y_given_x: p_y_given_x_matmul = matmul(x, W)
     {
-      this.k.gemm({ a: 55424, b: 16, c: 31424, m: 600, n: 10, k: 784, lda: 784, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // x @ W → p_y_given_x_matmul
+      this.k.gemm({ a: 55424, b: 16, c: 31424, m: 600, n: 10, k: 784, lda: 784, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // x @ W → p_y_given_x_matmul
     }
 
     // specs/logreg.yaml:17 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b
@@ -353,7 +353,7 @@ export class Model implements CompiledModel {
 
     // specs/logreg.yaml:27 phases[0].optimizer: W += -0.13 · grad_W (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/logreg.yaml:17 gradient of p_y_given_x: grad_W = matmul(x, d_p_y_given_x_add)
-    this.k.gemm({ a: 55424, b: 2049856, c: 16, m: 784, n: 10, k: 600, lda: 784, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.13, skipZerosA: false, split: true }); // W += -0.13 · x @ d_p_y_given_x_add
+    this.k.gemm({ a: 55424, b: 2049856, c: 16, m: 784, n: 10, k: 600, lda: 784, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.13, split: true }); // W += -0.13 · x @ d_p_y_given_x_add
     // specs/logreg.yaml:27 phases[0].optimizer: b = b - (0.13 * grad_b)
     this.w.step0_b(); // WebAssembly SIMD (loops.wat)
     return cost[0];

@@ -957,7 +957,7 @@
   (func $step0_d_emb_mul (export "step0_d_emb_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 33981296) (i32.mul (local.get $row) (i32.const 819200))))
+      (local.set $bo (i32.add (i32.const 37658480) (i32.mul (local.get $row) (i32.const 819200))))
       (local.set $b0 (i32.add (i32.const 23745072) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 17774144) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -978,10 +978,10 @@
   (func $step0_new_train_adadelta_g2_Wemb (export "step0_new_train_adadelta_g2_Wemb") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 39920496) (i32.mul (local.get $row) (i32.const 5120000))))
+      (local.set $bo (i32.add (i32.const 43597680) (i32.mul (local.get $row) (i32.const 5120000))))
       (local.set $b0 (i32.add (i32.const 5647392) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 34800496) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 34800496) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 38477680) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 38477680) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120000)))
@@ -1000,10 +1000,10 @@
   (func $step0_optimizer_neg (export "step0_optimizer_neg") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 45040496) (i32.mul (local.get $row) (i32.const 5120000))))
+      (local.set $bo (i32.add (i32.const 48717680) (i32.mul (local.get $row) (i32.const 5120000))))
       (local.set $b0 (i32.add (i32.const 10767392) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 39920496) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 34800496) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 43597680) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 38477680) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120000)))
@@ -1024,8 +1024,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 10767392) (i32.mul (local.get $row) (i32.const 5120000))))
       (local.set $b0 (i32.add (i32.const 10767392) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 45040496) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 45040496) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 48717680) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 48717680) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120000)))
@@ -1046,7 +1046,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 5120000))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 45040496) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 48717680) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120000)))
@@ -1065,7 +1065,7 @@
   (func $step0_new_train_adadelta_g2_lstm_W (export "step0_new_train_adadelta_g2_lstm_W") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 50160496) (i32.mul (local.get $row) (i32.const 262144))))
+      (local.set $bo (i32.add (i32.const 53837680) (i32.mul (local.get $row) (i32.const 262144))))
       (local.set $b0 (i32.add (i32.const 15887392) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 33454960) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 33454960) (i32.const 0)))
@@ -1087,9 +1087,9 @@
   (func $step0_optimizer_neg2 (export "step0_optimizer_neg2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 50422640) (i32.mul (local.get $row) (i32.const 262144))))
+      (local.set $bo (i32.add (i32.const 54099824) (i32.mul (local.get $row) (i32.const 262144))))
       (local.set $b0 (i32.add (i32.const 16149536) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 50160496) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 53837680) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 33454960) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1111,8 +1111,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16149536) (i32.mul (local.get $row) (i32.const 262144))))
       (local.set $b0 (i32.add (i32.const 16149536) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 50422640) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 50422640) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 54099824) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 54099824) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 262144)))
@@ -1133,7 +1133,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 5120016) (i32.mul (local.get $row) (i32.const 262144))))
       (local.set $b0 (i32.add (i32.const 5120016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 50422640) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 54099824) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 262144)))
@@ -1152,10 +1152,10 @@
   (func $step0_new_train_adadelta_g2_lstm_U (export "step0_new_train_adadelta_g2_lstm_U") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 50684784) (i32.mul (local.get $row) (i32.const 262144))))
+      (local.set $bo (i32.add (i32.const 54361968) (i32.mul (local.get $row) (i32.const 262144))))
       (local.set $b0 (i32.add (i32.const 16411680) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 33717104) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 33717104) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 35555696) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 35555696) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 262144)))
@@ -1174,10 +1174,10 @@
   (func $step0_optimizer_neg3 (export "step0_optimizer_neg3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 50946928) (i32.mul (local.get $row) (i32.const 262144))))
+      (local.set $bo (i32.add (i32.const 54624112) (i32.mul (local.get $row) (i32.const 262144))))
       (local.set $b0 (i32.add (i32.const 16673824) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 50684784) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 33717104) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 54361968) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 35555696) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 262144)))
@@ -1198,8 +1198,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16673824) (i32.mul (local.get $row) (i32.const 262144))))
       (local.set $b0 (i32.add (i32.const 16673824) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 50946928) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 50946928) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 54624112) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 54624112) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 262144)))
@@ -1220,7 +1220,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 5382160) (i32.mul (local.get $row) (i32.const 262144))))
       (local.set $b0 (i32.add (i32.const 5382160) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 50946928) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 54624112) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 262144)))
@@ -1239,10 +1239,10 @@
   (func $step0_new_train_adadelta_g2_lstm_b (export "step0_new_train_adadelta_g2_lstm_b") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 51209072) (i32.mul (local.get $row) (i32.const 2048))))
+      (local.set $bo (i32.add (i32.const 54886256) (i32.mul (local.get $row) (i32.const 2048))))
       (local.set $b0 (i32.add (i32.const 16935968) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 33979248) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 33979248) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 37656432) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 37656432) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2048)))
@@ -1261,10 +1261,10 @@
   (func $step0_optimizer_neg4 (export "step0_optimizer_neg4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 51211120) (i32.mul (local.get $row) (i32.const 2048))))
+      (local.set $bo (i32.add (i32.const 54888304) (i32.mul (local.get $row) (i32.const 2048))))
       (local.set $b0 (i32.add (i32.const 16938016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 51209072) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 33979248) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 54886256) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 37656432) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2048)))
@@ -1285,8 +1285,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16938016) (i32.mul (local.get $row) (i32.const 2048))))
       (local.set $b0 (i32.add (i32.const 16938016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 51211120) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 51211120) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 54888304) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 54888304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2048)))
@@ -1307,7 +1307,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 5644304) (i32.mul (local.get $row) (i32.const 2048))))
       (local.set $b0 (i32.add (i32.const 5644304) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 51211120) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 54888304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2048)))
@@ -1326,7 +1326,7 @@
   (func $step0_new_train_adadelta_g2_U (export "step0_new_train_adadelta_g2_U") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 51213168) (i32.mul (local.get $row) (i32.const 1024))))
+      (local.set $bo (i32.add (i32.const 54890352) (i32.mul (local.get $row) (i32.const 1024))))
       (local.set $b0 (i32.add (i32.const 16940064) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 22916656) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 22916656) (i32.const 0)))
@@ -1348,9 +1348,9 @@
   (func $step0_optimizer_neg5 (export "step0_optimizer_neg5") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 51214192) (i32.mul (local.get $row) (i32.const 1024))))
+      (local.set $bo (i32.add (i32.const 54891376) (i32.mul (local.get $row) (i32.const 1024))))
       (local.set $b0 (i32.add (i32.const 16941088) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 51213168) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 54890352) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 22916656) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1372,8 +1372,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16941088) (i32.mul (local.get $row) (i32.const 1024))))
       (local.set $b0 (i32.add (i32.const 16941088) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 51214192) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 51214192) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 54891376) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 54891376) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1024)))
@@ -1394,7 +1394,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 5646352) (i32.mul (local.get $row) (i32.const 1024))))
       (local.set $b0 (i32.add (i32.const 5646352) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 51214192) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 54891376) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1024)))
@@ -1413,7 +1413,7 @@
   (func $step0_new_train_adadelta_g2_b (export "step0_new_train_adadelta_g2_b") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 51215216) (i32.mul (local.get $row) (i32.const 8))))
+      (local.set $bo (i32.add (i32.const 54892400) (i32.mul (local.get $row) (i32.const 8))))
       (local.set $b0 (i32.add (i32.const 16942112) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 22908448) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 22908448) (i32.const 0)))
@@ -1435,9 +1435,9 @@
   (func $step0_optimizer_neg6 (export "step0_optimizer_neg6") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 51215232) (i32.mul (local.get $row) (i32.const 8))))
+      (local.set $bo (i32.add (i32.const 54892416) (i32.mul (local.get $row) (i32.const 8))))
       (local.set $b0 (i32.add (i32.const 16942128) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 51215216) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 54892400) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 22908448) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1459,8 +1459,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16942128) (i32.mul (local.get $row) (i32.const 8))))
       (local.set $b0 (i32.add (i32.const 16942128) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 51215232) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 51215232) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 54892416) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 54892416) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8)))
@@ -1481,7 +1481,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 5647376) (i32.mul (local.get $row) (i32.const 8))))
       (local.set $b0 (i32.add (i32.const 5647376) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 51215232) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 54892416) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8)))
@@ -1500,9 +1500,9 @@
   (func $evaluate_lstm_body_preact_add (export "evaluate_lstm_body_preact_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 52964816) (i32.mul (local.get $row) (i32.const 2048))))
-      (local.set $b0 (i32.add (i32.const 52899280) (i32.mul (local.get $row) (i32.const 2048))))
-      (local.set $b1 (i32.add (i32.const 52932048) (i32.mul (local.get $row) (i32.const 2048))))
+      (local.set $bo (i32.add (i32.const 56642000) (i32.mul (local.get $row) (i32.const 2048))))
+      (local.set $b0 (i32.add (i32.const 56576464) (i32.mul (local.get $row) (i32.const 2048))))
+      (local.set $b1 (i32.add (i32.const 56609232) (i32.mul (local.get $row) (i32.const 2048))))
       (local.set $b2 (i32.add (i32.const 5644304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1522,8 +1522,8 @@
   (func $evaluate_lstm_body_c_t_sub (export "evaluate_lstm_body_c_t_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 53030352) (i32.mul (local.get $row) (i32.const 64))))
-      (local.set $b0 (i32.add (i32.const 52899216) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 56707536) (i32.mul (local.get $row) (i32.const 64))))
+      (local.set $b0 (i32.add (i32.const 56576400) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 64)))
@@ -1542,14 +1542,14 @@
   (func $evaluate__1 (export "evaluate__1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32) (local $b6 i32) (local $s0 v128) (local $s5 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 53030416) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 52899216) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b1 (i32.add (i32.const 53005776) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b2 (i32.add (i32.const 52882832) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b3 (i32.add (i32.const 53013968) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b4 (i32.add (i32.const 53022160) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b5 (i32.add (i32.const 53030352) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b6 (i32.add (i32.const 52882832) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $bo (i32.add (i32.const 56707600) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 56576400) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b1 (i32.add (i32.const 56682960) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b2 (i32.add (i32.const 56560016) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b3 (i32.add (i32.const 56691152) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b4 (i32.add (i32.const 56699344) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b5 (i32.add (i32.const 56707536) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b6 (i32.add (i32.const 56560016) (i32.mul (local.get $row) (i32.const 512))))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $s5 (f32x4.splat (f32.load (local.get $b5))))
       (local.set $j (i32.const 0))
@@ -1570,12 +1570,12 @@
   (func $evaluate__0 (export "evaluate__0") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $s0 v128) (local $s3 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 53038608) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 52899216) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b1 (i32.add (i32.const 52997584) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b2 (i32.add (i32.const 53030416) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b3 (i32.add (i32.const 53030352) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b4 (i32.add (i32.const 52866448) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $bo (i32.add (i32.const 56715792) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 56576400) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b1 (i32.add (i32.const 56674768) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b2 (i32.add (i32.const 56707600) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b3 (i32.add (i32.const 56707536) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b4 (i32.add (i32.const 56543632) (i32.mul (local.get $row) (i32.const 512))))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $s3 (f32x4.splat (f32.load (local.get $b3))))
       (local.set $j (i32.const 0))
@@ -1596,9 +1596,9 @@
   (func $evaluate_proj_mul (export "evaluate_proj_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 53046800) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 52047248) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b1 (i32.add (i32.const 52040848) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 56723984) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 55724432) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b1 (i32.add (i32.const 55718032) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1618,9 +1618,9 @@
   (func $evaluate_proj (export "evaluate_proj") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 53874256) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 53866000) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b1 (i32.add (i32.const 53874192) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 57551440) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 57543184) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b1 (i32.add (i32.const 57551376) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1640,8 +1640,8 @@
   (func $evaluate_p_y_add (export "evaluate_p_y_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 53882576) (i32.mul (local.get $row) (i32.const 8))))
-      (local.set $b0 (i32.add (i32.const 53882448) (i32.mul (local.get $row) (i32.const 8))))
+      (local.set $bo (i32.add (i32.const 57559760) (i32.mul (local.get $row) (i32.const 8))))
+      (local.set $b0 (i32.add (i32.const 57559632) (i32.mul (local.get $row) (i32.const 8))))
       (local.set $b1 (i32.add (i32.const 5647376) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1661,9 +1661,9 @@
   (func $evaluate_p_y_sub (export "evaluate_p_y_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 53882768) (i32.mul (local.get $row) (i32.const 8))))
-      (local.set $b0 (i32.add (i32.const 53882576) (i32.mul (local.get $row) (i32.const 8))))
-      (local.set $b1 (i32.add (i32.const 53882704) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 57559952) (i32.mul (local.get $row) (i32.const 8))))
+      (local.set $b0 (i32.add (i32.const 57559760) (i32.mul (local.get $row) (i32.const 8))))
+      (local.set $b1 (i32.add (i32.const 57559888) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1683,8 +1683,8 @@
   (func $evaluate_p_y_exp (export "evaluate_p_y_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 53882896) (i32.mul (local.get $row) (i32.const 128))))
-      (local.set $b0 (i32.add (i32.const 53882768) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 57560080) (i32.mul (local.get $row) (i32.const 128))))
+      (local.set $b0 (i32.add (i32.const 57559952) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 128)))
@@ -1703,9 +1703,9 @@
   (func $evaluate_p_y (export "evaluate_p_y") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 53883088) (i32.mul (local.get $row) (i32.const 8))))
-      (local.set $b0 (i32.add (i32.const 53882896) (i32.mul (local.get $row) (i32.const 8))))
-      (local.set $b1 (i32.add (i32.const 53883024) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 57560272) (i32.mul (local.get $row) (i32.const 8))))
+      (local.set $b0 (i32.add (i32.const 57560080) (i32.mul (local.get $row) (i32.const 8))))
+      (local.set $b1 (i32.add (i32.const 57560208) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1725,8 +1725,8 @@
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 53883600) (i32.mul (local.get $row) (i32.const 64))))
-      (local.set $b0 (i32.add (i32.const 53883536) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 57560784) (i32.mul (local.get $row) (i32.const 64))))
+      (local.set $b0 (i32.add (i32.const 57560720) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 64)))

@@ -26,7 +26,7 @@
   (func $step0_hidden (export "step0_hidden") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1692784) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 1856944) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1590064) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -47,8 +47,8 @@
   (func $step0_p_y_given_x_add (export "step0_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1733584) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 1732784) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 1897744) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 1896944) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 1590016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -68,9 +68,9 @@
   (func $step0_p_y_given_x_sub (export "step0_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1734464) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 1733584) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 1734384) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 1898624) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 1897744) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 1898544) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -90,8 +90,8 @@
   (func $step0_p_y_given_x_exp (export "step0_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1735264) (i32.mul (local.get $row) (i32.const 800))))
-      (local.set $b0 (i32.add (i32.const 1734464) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1899424) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $b0 (i32.add (i32.const 1898624) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 800)))
@@ -110,7 +110,7 @@
   (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 1737104) (i32.mul (local.get $row) (i32.const 80))))
+      (local.set $b0 (i32.add (i32.const 1901264) (i32.mul (local.get $row) (i32.const 80))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -128,7 +128,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 1737184) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 1901344) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -155,7 +155,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 1737200) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 1901360) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -182,7 +182,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 1737216) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 1901376) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -190,10 +190,10 @@
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s0 v128) (local $s1 v128) (local $s2 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1737232) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 1737184) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1737200) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1737216) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1901392) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 1901344) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1901360) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 1901376) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $s2 (f32x4.splat (f32.load (local.get $b2))))
@@ -215,7 +215,7 @@
   (func $step0_d_cost_nll_reducesum (export "step0_d_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 1736144) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 1900304) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -233,7 +233,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.05 0.05 0.05 0.05) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 1737248) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 1901408) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 20)))
     )
   )
@@ -241,9 +241,9 @@
   (func $step0_d_cost_nll_div (export "step0_d_cost_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1737328) (i32.mul (local.get $row) (i32.const 80))))
-      (local.set $b0 (i32.add (i32.const 1737248) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1736064) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1901488) (i32.mul (local.get $row) (i32.const 80))))
+      (local.set $b0 (i32.add (i32.const 1901408) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1900224) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80)))
@@ -262,10 +262,10 @@
   (func $step0_d_p_y_given_x_add (export "step0_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1737408) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 1736144) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 1737328) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b2 (i32.add (i32.const 1735264) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 1901568) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 1900304) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 1901488) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b2 (i32.add (i32.const 1899424) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -285,10 +285,10 @@
   (func $step0_d_hidden_mul (export "step0_d_hidden_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1778256) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 1738256) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1692784) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1692784) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1942416) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 1902416) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1856944) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 1856944) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -330,7 +330,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1568016) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1568016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1818256) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1982416) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -372,7 +372,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1590016) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b0 (i32.add (i32.const 1590016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1738208) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1902368) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -391,8 +391,8 @@
   (func $evaluate_hidden (export "evaluate_hidden") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1860256) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 1820256) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 2317152) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 2112992) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -412,8 +412,8 @@
   (func $evaluate_p_y_given_x_add (export "evaluate_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1901056) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 1900256) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 2357952) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 2357152) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 1590016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -433,9 +433,9 @@
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1901936) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 1901056) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 1901856) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 2358832) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 2357952) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 2358752) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -455,8 +455,8 @@
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1902736) (i32.mul (local.get $row) (i32.const 800))))
-      (local.set $b0 (i32.add (i32.const 1901936) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2359632) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $b0 (i32.add (i32.const 2358832) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 800)))
@@ -475,9 +475,9 @@
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1903616) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 1902736) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 1903536) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 2360512) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 2359632) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 2360432) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -497,8 +497,8 @@
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1905536) (i32.mul (local.get $row) (i32.const 80))))
-      (local.set $b0 (i32.add (i32.const 1905456) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2362432) (i32.mul (local.get $row) (i32.const 80))))
+      (local.set $b0 (i32.add (i32.const 2362352) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80)))

@@ -120,48 +120,48 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 1.8 MiB, laid out at compile time. */
-  private readonly mem = createArena(1905616);
+  /** Every buffer of the model, 2.3 MiB, laid out at compile time. */
+  private readonly mem = createArena(2362512);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W1: new Float32Array(this.mem.buffer, 16, 392000), b1: new Float32Array(this.mem.buffer, 1568016, 500), W2: new Float32Array(this.mem.buffer, 1570016, 5000), b2: new Float32Array(this.mem.buffer, 1590016, 10) };
   readonly state: Record<string, Float32Array> = {};
   private readonly hidden_matmul = new Float32Array(this.mem.buffer, 1590064, 10000);
   private readonly x = new Float32Array(this.mem.buffer, 1630064, 15680);
-  private readonly hidden = new Float32Array(this.mem.buffer, 1692784, 10000);
-  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 1732784, 200);
-  private readonly p_y_given_x_add = new Float32Array(this.mem.buffer, 1733584, 200);
-  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 1734384, 20);
-  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 1734464, 200);
-  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 1735264, 200);
-  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 1736064, 20);
-  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 1736144, 200);
-  private readonly y = new Int32Array(this.mem.buffer, 1736944, 20);
-  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 1737024, 20);
-  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 1737104, 20);
-  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 1737184, 1);
-  private readonly cost_l2_reducesum = new Float32Array(this.mem.buffer, 1737200, 1);
-  private readonly cost_l2_reducesum2 = new Float32Array(this.mem.buffer, 1737216, 1);
-  private readonly cost = new Float32Array(this.mem.buffer, 1737232, 1);
-  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 1737248, 20);
-  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 1737328, 20);
-  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 1737408, 200);
-  private readonly grad_b2 = new Float32Array(this.mem.buffer, 1738208, 10);
-  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 1738256, 10000);
-  private readonly d_hidden_mul = new Float32Array(this.mem.buffer, 1778256, 10000);
-  private readonly grad_b1 = new Float32Array(this.mem.buffer, 1818256, 500);
-  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 1901056, 200);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 1901856, 20);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 1901936, 200);
-  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 1902736, 200);
-  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 1903536, 20);
-  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 1903616, 200);
-  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 1904416, 20);
-  private readonly eval_error = new Float32Array(this.mem.buffer, 1904496, 20);
-  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 1904576, 200);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 1905376, 20);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 1905456, 20);
-  private readonly eval_cost = new Float32Array(this.mem.buffer, 1905536, 20);
+  private readonly hidden = new Float32Array(this.mem.buffer, 1856944, 10000);
+  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 1896944, 200);
+  private readonly p_y_given_x_add = new Float32Array(this.mem.buffer, 1897744, 200);
+  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 1898544, 20);
+  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 1898624, 200);
+  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 1899424, 200);
+  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 1900224, 20);
+  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 1900304, 200);
+  private readonly y = new Int32Array(this.mem.buffer, 1901104, 20);
+  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 1901184, 20);
+  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 1901264, 20);
+  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 1901344, 1);
+  private readonly cost_l2_reducesum = new Float32Array(this.mem.buffer, 1901360, 1);
+  private readonly cost_l2_reducesum2 = new Float32Array(this.mem.buffer, 1901376, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 1901392, 1);
+  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 1901408, 20);
+  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 1901488, 20);
+  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 1901568, 200);
+  private readonly grad_b2 = new Float32Array(this.mem.buffer, 1902368, 10);
+  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 1902416, 10000);
+  private readonly d_hidden_mul = new Float32Array(this.mem.buffer, 1942416, 10000);
+  private readonly grad_b1 = new Float32Array(this.mem.buffer, 1982416, 500);
+  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 2357952, 200);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 2358752, 20);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 2358832, 200);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 2359632, 200);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 2360432, 20);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 2360512, 200);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 2361312, 20);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 2361392, 20);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 2361472, 200);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 2362272, 20);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 2362352, 20);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 2362432, 20);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -190,14 +190,14 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/mlp.yaml:20 hidden: hidden_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 1630064, b: 16, c: 1820256, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → hidden_matmul
+      this.k.gemmSparse({ a: 1630064, b: 16, c: 2112992, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, binary: false, list: 2152992, split: true }); // x @ W1 → hidden_matmul (x's zeros skipped)
     }
 
     // specs/mlp.yaml:20 hidden: hidden = tanh(hidden_matmul + b1)
     this.w.evaluate_hidden(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:21 p_y_given_x: p_y_given_x_matmul = matmul(hidden, W2)
     {
-      this.k.gemm({ a: 1860256, b: 1570016, c: 1900256, m: 20, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // hidden @ W2 → p_y_given_x_matmul
+      this.k.gemm({ a: 2317152, b: 1570016, c: 2357152, m: 20, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // hidden @ W2 → p_y_given_x_matmul
     }
 
     // specs/mlp.yaml:21 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b2
@@ -205,11 +205,11 @@ export class Model implements CompiledModel {
     // specs/mlp.yaml:21 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$3 = 0;
-      for (let c$0 = 0; c$0 < 20; c$0++) {
-        for (let c$1 = 0; c$1 < 10; c$1++) {
-          const o$2 = c$0;
-          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_add[s$3++]);
+      let s$4 = 0;
+      for (let c$1 = 0; c$1 < 20; c$1++) {
+        for (let c$2 = 0; c$2 < 10; c$2++) {
+          const o$3 = c$1;
+          p_y_given_x_reducemax[o$3] = Math.max(p_y_given_x_reducemax[o$3], p_y_given_x_add[s$4++]);
         }
       }
     }
@@ -220,10 +220,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:21 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$4 = 0; o$4 < 20; o$4++) {
-        let s$6 = 0;
-        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
-        p_y_given_x_reducesum[o$4] = s$6;
+      for (let o$5 = 0; o$5 < 20; o$5++) {
+        let s$7 = 0;
+        for (let k$6 = o$5 * 10; k$6 < o$5 * 10 + 10; k$6++) s$7 += p_y_given_x_exp[k$6];
+        p_y_given_x_reducesum[o$5] = s$7;
       }
     }
 
@@ -231,41 +231,41 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:28 metrics.error: error_argmax = argmax(p_y_given_x)
     {
-      for (let o$7 = 0; o$7 < 20; o$7++) {
+      for (let o$8 = 0; o$8 < 20; o$8++) {
         {
-          let best$10 = p_y_given_x[o$7 * 10], bi$11 = 0;
-          for (let k$9 = 1; k$9 < 10; k$9++) {
-            const v$12 = p_y_given_x[(o$7 * 10 + k$9)];
-            if (v$12 > best$10) { best$10 = v$12; bi$11 = k$9; }
+          let best$11 = p_y_given_x[o$8 * 10], bi$12 = 0;
+          for (let k$10 = 1; k$10 < 10; k$10++) {
+            const v$13 = p_y_given_x[(o$8 * 10 + k$10)];
+            if (v$13 > best$11) { best$11 = v$13; bi$12 = k$10; }
           }
-          error_argmax[o$7] = bi$11;
+          error_argmax[o$8] = bi$12;
         }
       }
     }
 
     // specs/mlp.yaml:28 metrics.error: error = cast(compare(error_argmax, y))
-    for (let i$13 = 0; i$13 < 20; i$13++) error[i$13] = (error_argmax[i$13] !== y[i$13] ? 1 : 0);
+    for (let i$14 = 0; i$14 < 20; i$14++) error[i$14] = (error_argmax[i$14] !== y[i$14] ? 1 : 0);
     // specs/mlp.yaml:29 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
-      for (let i$14 = 0; i$14 < 20; i$14++) {
-        const l$15 = y[i$14];
-        if (l$15 >= 0 && l$15 < 10) cost_onehot[i$14 * 10 + l$15] = 1;
+      for (let i$15 = 0; i$15 < 20; i$15++) {
+        const l$16 = y[i$15];
+        if (l$16 >= 0 && l$16 < 10) cost_onehot[i$15 * 10 + l$16] = 1;
       }
     }
 
     // specs/mlp.yaml:29 metrics.cost: cost_log = log(p_y_given_x_reducesum)
-    for (let i$16 = 0; i$16 < 20; i$16++) cost_log[i$16] = Math.log(p_y_given_x_reducesum[i$16]);
+    for (let i$17 = 0; i$17 < 20; i$17++) cost_log[i$17] = Math.log(p_y_given_x_reducesum[i$17]);
     // specs/mlp.yaml:29 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$17 = 0;
-    for (let c$20 = 0; c$20 < 20; c$20++) {
-      let s$18 = 0;
-      for (let c$21 = 0; c$21 < 10; c$21++) {
-        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
+    let o$18 = 0;
+    for (let c$21 = 0; c$21 < 20; c$21++) {
+      let s$19 = 0;
+      for (let c$22 = 0; c$22 < 10; c$22++) {
+        s$19 += (cost_onehot[c$21 * 10 + c$22] * (p_y_given_x_sub[c$21 * 10 + c$22] - cost_log[c$21]));
       }
 
-      cost_reducesum[o$17] = s$18;
-      o$17++;
+      cost_reducesum[o$18] = s$19;
+      o$18++;
     }
 
     // specs/mlp.yaml:29 metrics.cost: cost = -cost_reducesum
@@ -326,14 +326,14 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/mlp.yaml:20 hidden: hidden_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 1630064, b: 16, c: 1590064, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → hidden_matmul
+      this.k.gemmSparse({ a: 1630064, b: 16, c: 1590064, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, binary: false, list: 1692784, split: true }); // x @ W1 → hidden_matmul (x's zeros skipped)
     }
 
     // specs/mlp.yaml:20 hidden: hidden = tanh(hidden_matmul + b1)
     this.w.step0_hidden(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:21 p_y_given_x: p_y_given_x_matmul = matmul(hidden, W2)
     {
-      this.k.gemm({ a: 1692784, b: 1570016, c: 1732784, m: 20, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // hidden @ W2 → p_y_given_x_matmul
+      this.k.gemm({ a: 1856944, b: 1570016, c: 1896944, m: 20, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // hidden @ W2 → p_y_given_x_matmul
     }
 
     // specs/mlp.yaml:21 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b2
@@ -341,11 +341,11 @@ export class Model implements CompiledModel {
     // specs/mlp.yaml:21 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$3 = 0;
-      for (let c$0 = 0; c$0 < 20; c$0++) {
-        for (let c$1 = 0; c$1 < 10; c$1++) {
-          const o$2 = c$0;
-          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_add[s$3++]);
+      let s$4 = 0;
+      for (let c$1 = 0; c$1 < 20; c$1++) {
+        for (let c$2 = 0; c$2 < 10; c$2++) {
+          const o$3 = c$1;
+          p_y_given_x_reducemax[o$3] = Math.max(p_y_given_x_reducemax[o$3], p_y_given_x_add[s$4++]);
         }
       }
     }
@@ -356,34 +356,34 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:21 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$4 = 0; o$4 < 20; o$4++) {
-        let s$6 = 0;
-        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
-        p_y_given_x_reducesum[o$4] = s$6;
+      for (let o$5 = 0; o$5 < 20; o$5++) {
+        let s$7 = 0;
+        for (let k$6 = o$5 * 10; k$6 < o$5 * 10 + 10; k$6++) s$7 += p_y_given_x_exp[k$6];
+        p_y_given_x_reducesum[o$5] = s$7;
       }
     }
 
     // specs/mlp.yaml:24 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
-      for (let i$7 = 0; i$7 < 20; i$7++) {
-        const l$8 = y[i$7];
-        if (l$8 >= 0 && l$8 < 10) cost_nll_onehot[i$7 * 10 + l$8] = 1;
+      for (let i$8 = 0; i$8 < 20; i$8++) {
+        const l$9 = y[i$8];
+        if (l$9 >= 0 && l$9 < 10) cost_nll_onehot[i$8 * 10 + l$9] = 1;
       }
     }
 
     // specs/mlp.yaml:24 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
-    for (let i$9 = 0; i$9 < 20; i$9++) cost_nll_log[i$9] = Math.log(p_y_given_x_reducesum[i$9]);
+    for (let i$10 = 0; i$10 < 20; i$10++) cost_nll_log[i$10] = Math.log(p_y_given_x_reducesum[i$10]);
     // specs/mlp.yaml:24 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
-    let o$10 = 0;
-    for (let c$13 = 0; c$13 < 20; c$13++) {
-      let s$11 = 0;
-      for (let c$14 = 0; c$14 < 10; c$14++) {
-        s$11 += (cost_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - cost_nll_log[c$13]));
+    let o$11 = 0;
+    for (let c$14 = 0; c$14 < 20; c$14++) {
+      let s$12 = 0;
+      for (let c$15 = 0; c$15 < 10; c$15++) {
+        s$12 += (cost_nll_onehot[c$14 * 10 + c$15] * (p_y_given_x_sub[c$14 * 10 + c$15] - cost_nll_log[c$14]));
       }
 
-      cost_nll_reducesum[o$10] = s$11;
-      o$10++;
+      cost_nll_reducesum[o$11] = s$12;
+      o$11++;
     }
 
     // specs/mlp.yaml:24 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
@@ -403,17 +403,17 @@ export class Model implements CompiledModel {
     // specs/mlp.yaml:21 gradient of p_y_given_x: grad_b2 = Σ d_p_y_given_x_add
     {
       grad_b2.fill(0);
-      let s$17 = 0;
-      for (let c$15 = 0; c$15 < 20; c$15++) {
-        for (let c$16 = 0; c$16 < 10; c$16++) {
-          grad_b2[c$16] += d_p_y_given_x_add[s$17++];
+      let s$18 = 0;
+      for (let c$16 = 0; c$16 < 20; c$16++) {
+        for (let c$17 = 0; c$17 < 10; c$17++) {
+          grad_b2[c$17] += d_p_y_given_x_add[s$18++];
         }
       }
     }
 
     // specs/mlp.yaml:21 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W2)
     {
-      this.k.gemm({ a: 1737408, b: 1570016, c: 1738256, m: 20, n: 500, k: 10, lda: 10, ldb: 10, ldc: 500, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_p_y_given_x_add @ W2 → d_p_y_given_x_matmul
+      this.k.gemm({ a: 1901568, b: 1570016, c: 1902416, m: 20, n: 500, k: 10, lda: 10, ldb: 10, ldc: 500, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_p_y_given_x_add @ W2 → d_p_y_given_x_matmul
     }
 
     // specs/mlp.yaml:20 gradient of hidden: d_hidden_mul = d_p_y_given_x_matmul * (1 - (hidden * hidden))
@@ -421,10 +421,10 @@ export class Model implements CompiledModel {
     // specs/mlp.yaml:20 gradient of hidden: grad_b1 = Σ d_hidden_mul
     {
       grad_b1.fill(0);
-      let s$20 = 0;
-      for (let c$18 = 0; c$18 < 20; c$18++) {
-        for (let c$19 = 0; c$19 < 500; c$19++) {
-          grad_b1[c$19] += d_hidden_mul[s$20++];
+      let s$21 = 0;
+      for (let c$19 = 0; c$19 < 20; c$19++) {
+        for (let c$20 = 0; c$20 < 500; c$20++) {
+          grad_b1[c$20] += d_hidden_mul[s$21++];
         }
       }
     }
@@ -432,13 +432,13 @@ export class Model implements CompiledModel {
     // specs/mlp.yaml:33 phases[0].optimizer: W1 += -0.01 · d_hidden_matmul (products accumulated in place: compiler/lower/fused-update.ts)
     this.w.step0_W1(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:20 gradient of hidden: d_hidden_matmul = matmul(x, d_hidden_mul)
-    this.k.gemm({ a: 1630064, b: 1778256, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: true, split: false }); // W1 += -0.01 · x @ d_hidden_mul
+    this.k.gemmSparse({ a: 1630064, b: 1942416, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, accumulate: true, alpha: -0.01, binary: false, list: 1984416, split: false }); // W1 += -0.01 · x @ d_hidden_mul (x's zeros skipped)
     // specs/mlp.yaml:33 phases[0].optimizer: b1 = b1 - (0.01 * grad_b1)
     this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:33 phases[0].optimizer: W2 += -0.01 · d_p_y_given_x_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
     this.w.step0_W2(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:21 gradient of p_y_given_x: d_p_y_given_x_matmul2 = matmul(hidden, d_p_y_given_x_add)
-    this.k.gemm({ a: 1692784, b: 1737408, c: 1570016, m: 500, n: 10, k: 20, lda: 500, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.01, skipZerosA: false, split: false }); // W2 += -0.01 · hidden @ d_p_y_given_x_add
+    this.k.gemm({ a: 1856944, b: 1901568, c: 1570016, m: 500, n: 10, k: 20, lda: 500, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.01, split: false }); // W2 += -0.01 · hidden @ d_p_y_given_x_add
     // specs/mlp.yaml:33 phases[0].optimizer: b2 = b2 - (0.01 * grad_b2)
     this.w.step0_b2(); // WebAssembly SIMD (loops.wat)
     return cost[0];

@@ -469,14 +469,14 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:33 l4: l4_matmul = matmul(l3, w4)
     {
-      this.k.gemm({ a: 287391328, b: 369808, c: 287981152, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // l3 @ w4 → l4_matmul
+      this.k.gemm({ a: 287391328, b: 369808, c: 287981152, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // l3 @ w4 → l4_matmul
     }
 
     // specs/newmu-convnet.yaml:33 l4: l4 = maximum(l4_matmul, 0)
     this.w.evaluate_l4(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_matmul = matmul(l4, w_o)
     {
-      this.k.gemm({ a: 288301152, b: 3249808, c: 288621152, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // l4 @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 288301152, b: 3249808, c: 288621152, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
@@ -815,7 +815,7 @@ export class Model implements CompiledModel {
     this.w.step0_l3(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:33 l4: l4_matmul = matmul(l3, w4)
     {
-      this.k.gemm({ a: 90235264, b: 369808, c: 90825088, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // l3 @ w4 → l4_matmul
+      this.k.gemm({ a: 90235264, b: 369808, c: 90825088, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // l3 @ w4 → l4_matmul
     }
 
     // specs/newmu-convnet.yaml:33 l4: l4_cast = cast(compare(random_uniform(), 0.5))
@@ -825,7 +825,7 @@ export class Model implements CompiledModel {
     this.w.step0_l4(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_matmul = matmul(l4, w_o)
     {
-      this.k.gemm({ a: 91465088, b: 3249808, c: 91785088, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // l4 @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 91465088, b: 3249808, c: 91785088, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
@@ -888,24 +888,24 @@ export class Model implements CompiledModel {
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o)
     {
-      this.k.gemm({ a: 91809184, b: 3249808, c: 91814304, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
+      this.k.gemm({ a: 91809184, b: 3249808, c: 91814304, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
     }
 
     // specs/newmu-convnet.yaml:34 gradient of p_y_given_x: grad_w_o = matmul(l4, d_p_y_given_x_add)
     {
-      this.k.gemm({ a: 91465088, b: 91809184, c: 92134304, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // l4 @ d_p_y_given_x_add → grad_w_o
+      this.k.gemm({ a: 91465088, b: 91809184, c: 92134304, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ d_p_y_given_x_add → grad_w_o
     }
 
     // specs/newmu-convnet.yaml:33 gradient of l4: d_l4_select = select(compare(l4_matmul, 0), (d_p_y_given_x_matmul / 0.5) * l4_cast, 0)
     this.w.step0_d_l4_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:33 gradient of l4: d_l4_matmul = matmul(d_l4_select, w4)
     {
-      this.k.gemm({ a: 92159312, b: 369808, c: 92479312, m: 128, n: 1152, k: 625, lda: 625, ldb: 625, ldc: 1152, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // d_l4_select @ w4 → d_l4_matmul
+      this.k.gemm({ a: 92159312, b: 369808, c: 92479312, m: 128, n: 1152, k: 625, lda: 625, ldb: 625, ldc: 1152, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // d_l4_select @ w4 → d_l4_matmul
     }
 
     // specs/newmu-convnet.yaml:33 gradient of l4: grad_w4 = matmul(l3, d_l4_select)
     {
-      this.k.gemm({ a: 90235264, b: 92159312, c: 93069136, m: 1152, n: 625, k: 128, lda: 1152, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // l3 @ d_l4_select → grad_w4
+      this.k.gemm({ a: 90235264, b: 92159312, c: 93069136, m: 1152, n: 625, k: 128, lda: 1152, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // l3 @ d_l4_select → grad_w4
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_mul = (d_l4_matmul / 0.8) * l3_cast
@@ -1144,7 +1144,7 @@ export class Model implements CompiledModel {
       this.k.im2colBlock({ x: 207924512, cols: 208448800, C: 128, H: 32, W: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, L: 900, n0: 0, nb: 1, c0: 0, cb: 128 }); // f[k, c, p − i, q − j] at row (c, i, j), column (k, p, q)
       {
         for (let c$119 = 0; c$119 < 128; c$119++) {
-          this.k.gemm({ a: 192374944 + c$119 * 3600, b: 208448800 + c$119 * 32400, c: 207923360, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$119 > 0, alpha: 1, skipZerosA: false, split: false });
+          this.k.gemm({ a: 192374944 + c$119 * 3600, b: 208448800 + c$119 * 32400, c: 207923360, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$119 > 0, alpha: 1, split: false });
         }
       }
     }

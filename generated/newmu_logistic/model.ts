@@ -141,7 +141,7 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/newmu-logistic.yaml:18 p_y_given_x: p_y_given_x_matmul = matmul(x, w_)
     {
-      this.k.gemm({ a: 36496, b: 16, c: 462000, m: 128, n: 10, k: 784, lda: 784, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // x @ w_ → p_y_given_x_matmul
+      this.k.gemm({ a: 36496, b: 16, c: 462000, m: 128, n: 10, k: 784, lda: 784, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // x @ w_ → p_y_given_x_matmul
     }
 
     // specs/newmu-logistic.yaml:18 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
@@ -255,7 +255,7 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/newmu-logistic.yaml:18 p_y_given_x: p_y_given_x_matmul = matmul(x, w_)
     {
-      this.k.gemm({ a: 36496, b: 16, c: 31376, m: 128, n: 10, k: 784, lda: 784, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // x @ w_ → p_y_given_x_matmul
+      this.k.gemm({ a: 36496, b: 16, c: 31376, m: 128, n: 10, k: 784, lda: 784, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // x @ w_ → p_y_given_x_matmul
     }
 
     // specs/newmu-logistic.yaml:18 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
@@ -318,7 +318,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-logistic.yaml:28 phases[0].optimizer: w_ += -0.05 · grad_w (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/newmu-logistic.yaml:18 gradient of p_y_given_x: grad_w = matmul(x, d_p_y_given_x_add)
-    this.k.gemm({ a: 36496, b: 456880, c: 16, m: 784, n: 10, k: 128, lda: 784, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.05, skipZerosA: false, split: false }); // w_ += -0.05 · x @ d_p_y_given_x_add
+    this.k.gemm({ a: 36496, b: 456880, c: 16, m: 784, n: 10, k: 128, lda: 784, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.05, split: false }); // w_ += -0.05 · x @ d_p_y_given_x_add
     return cost[0];
   }
 }

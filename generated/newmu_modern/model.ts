@@ -140,8 +140,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 18.6 MiB, laid out at compile time. */
-  private readonly mem = createArena(19531312, cpuThreads(true));
+  /** Every buffer of the model, 19.6 MiB, laid out at compile time. */
+  private readonly mem = createArena(20581936, cpuThreads(true));
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { w_h: new Float32Array(this.mem.buffer, 16, 490000), w_h2: new Float32Array(this.mem.buffer, 1960016, 390625), w_o: new Float32Array(this.mem.buffer, 3522528, 6250) };
@@ -178,18 +178,18 @@ export class Model implements CompiledModel {
   private readonly new_train_rms_w_h = new Float32Array(this.mem.buffer, 14674608, 490000);
   private readonly new_train_rms_w_h2 = new Float32Array(this.mem.buffer, 16634608, 390625);
   private readonly new_train_rms_w_o = new Float32Array(this.mem.buffer, 18197120, 6250);
-  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 19502128, 1280);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 19507248, 128);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 19507760, 1280);
-  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 19512880, 1280);
-  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 19518000, 128);
-  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 19518512, 1280);
-  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 19523632, 128);
-  private readonly eval_error = new Float32Array(this.mem.buffer, 19524144, 128);
-  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 19524656, 1280);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 19529776, 128);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 19530288, 128);
-  private readonly eval_cost = new Float32Array(this.mem.buffer, 19530800, 128);
+  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 20552752, 1280);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 20557872, 128);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 20558384, 1280);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 20563504, 1280);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 20568624, 128);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 20569136, 1280);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 20574256, 128);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 20574768, 128);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 20575280, 1280);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 20580400, 128);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 20580912, 128);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 20581424, 128);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -218,31 +218,31 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/newmu-modern.yaml:21 h: h_matmul = matmul(x, w_h)
     {
-      this.k.gemm({ a: 7496464, b: 16, c: 18222128, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ w_h → h_matmul
+      this.k.gemmSparse({ a: 7496464, b: 16, c: 18222128, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, accumulate: false, alpha: 1, binary: false, list: 18542128, split: true }); // x @ w_h → h_matmul (x's zeros skipped)
     }
 
     // specs/newmu-modern.yaml:21 h: h = maximum(h_matmul, 0)
     this.w.evaluate_h(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:22 h2: h2_matmul = matmul(h, w_h2)
     {
-      this.k.gemm({ a: 18542128, b: 1960016, c: 18862128, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h @ w_h2 → h2_matmul
+      this.k.gemm({ a: 19592752, b: 1960016, c: 19912752, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h @ w_h2 → h2_matmul
     }
 
     // specs/newmu-modern.yaml:22 h2: h2 = maximum(h2_matmul, 0)
     this.w.evaluate_h2(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:23 p_y_given_x: p_y_given_x_matmul = matmul(h2, w_o)
     {
-      this.k.gemm({ a: 19182128, b: 3522528, c: 19502128, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h2 @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 20232752, b: 3522528, c: 20552752, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h2 @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-modern.yaml:23 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$3 = 0;
-      for (let c$0 = 0; c$0 < 128; c$0++) {
-        for (let c$1 = 0; c$1 < 10; c$1++) {
-          const o$2 = c$0;
-          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_matmul[s$3++]);
+      let s$4 = 0;
+      for (let c$1 = 0; c$1 < 128; c$1++) {
+        for (let c$2 = 0; c$2 < 10; c$2++) {
+          const o$3 = c$1;
+          p_y_given_x_reducemax[o$3] = Math.max(p_y_given_x_reducemax[o$3], p_y_given_x_matmul[s$4++]);
         }
       }
     }
@@ -253,10 +253,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:23 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$4 = 0; o$4 < 128; o$4++) {
-        let s$6 = 0;
-        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
-        p_y_given_x_reducesum[o$4] = s$6;
+      for (let o$5 = 0; o$5 < 128; o$5++) {
+        let s$7 = 0;
+        for (let k$6 = o$5 * 10; k$6 < o$5 * 10 + 10; k$6++) s$7 += p_y_given_x_exp[k$6];
+        p_y_given_x_reducesum[o$5] = s$7;
       }
     }
 
@@ -264,41 +264,41 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:28 metrics.error: error_argmax = argmax(p_y_given_x)
     {
-      for (let o$7 = 0; o$7 < 128; o$7++) {
+      for (let o$8 = 0; o$8 < 128; o$8++) {
         {
-          let best$10 = p_y_given_x[o$7 * 10], bi$11 = 0;
-          for (let k$9 = 1; k$9 < 10; k$9++) {
-            const v$12 = p_y_given_x[(o$7 * 10 + k$9)];
-            if (v$12 > best$10) { best$10 = v$12; bi$11 = k$9; }
+          let best$11 = p_y_given_x[o$8 * 10], bi$12 = 0;
+          for (let k$10 = 1; k$10 < 10; k$10++) {
+            const v$13 = p_y_given_x[(o$8 * 10 + k$10)];
+            if (v$13 > best$11) { best$11 = v$13; bi$12 = k$10; }
           }
-          error_argmax[o$7] = bi$11;
+          error_argmax[o$8] = bi$12;
         }
       }
     }
 
     // specs/newmu-modern.yaml:28 metrics.error: error = cast(compare(error_argmax, y))
-    for (let i$13 = 0; i$13 < 128; i$13++) error[i$13] = (error_argmax[i$13] !== y[i$13] ? 1 : 0);
+    for (let i$14 = 0; i$14 < 128; i$14++) error[i$14] = (error_argmax[i$14] !== y[i$14] ? 1 : 0);
     // specs/newmu-modern.yaml:29 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
-      for (let i$14 = 0; i$14 < 128; i$14++) {
-        const l$15 = y[i$14];
-        if (l$15 >= 0 && l$15 < 10) cost_onehot[i$14 * 10 + l$15] = 1;
+      for (let i$15 = 0; i$15 < 128; i$15++) {
+        const l$16 = y[i$15];
+        if (l$16 >= 0 && l$16 < 10) cost_onehot[i$15 * 10 + l$16] = 1;
       }
     }
 
     // specs/newmu-modern.yaml:29 metrics.cost: cost_log = log(p_y_given_x_reducesum)
-    for (let i$16 = 0; i$16 < 128; i$16++) cost_log[i$16] = Math.log(p_y_given_x_reducesum[i$16]);
+    for (let i$17 = 0; i$17 < 128; i$17++) cost_log[i$17] = Math.log(p_y_given_x_reducesum[i$17]);
     // specs/newmu-modern.yaml:29 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$17 = 0;
-    for (let c$20 = 0; c$20 < 128; c$20++) {
-      let s$18 = 0;
-      for (let c$21 = 0; c$21 < 10; c$21++) {
-        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
+    let o$18 = 0;
+    for (let c$21 = 0; c$21 < 128; c$21++) {
+      let s$19 = 0;
+      for (let c$22 = 0; c$22 < 10; c$22++) {
+        s$19 += (cost_onehot[c$21 * 10 + c$22] * (p_y_given_x_sub[c$21 * 10 + c$22] - cost_log[c$21]));
       }
 
-      cost_reducesum[o$17] = s$18;
-      o$17++;
+      cost_reducesum[o$18] = s$19;
+      o$18++;
     }
 
     // specs/newmu-modern.yaml:29 metrics.cost: cost = -cost_reducesum
@@ -372,7 +372,7 @@ export class Model implements CompiledModel {
     this.w.step0_h_div(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:21 h: h_matmul = matmul(h_div, w_h)
     {
-      this.k.gemm({ a: 7095056, b: 16, c: 7897872, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h_div @ w_h → h_matmul
+      this.k.gemm({ a: 7095056, b: 16, c: 7897872, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h_div @ w_h → h_matmul
     }
 
     // specs/newmu-modern.yaml:21 h: h_cast = cast(compare(random_uniform(), 0.5))
@@ -382,7 +382,7 @@ export class Model implements CompiledModel {
     this.w.step0_h(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:22 h2: h2_matmul = matmul(h, w_h2)
     {
-      this.k.gemm({ a: 8537872, b: 1960016, c: 8857872, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // h @ w_h2 → h2_matmul
+      this.k.gemm({ a: 8537872, b: 1960016, c: 8857872, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h @ w_h2 → h2_matmul
     }
 
     // specs/newmu-modern.yaml:22 h2: h2_cast = cast(compare(random_uniform(), 0.5))
@@ -392,7 +392,7 @@ export class Model implements CompiledModel {
     this.w.step0_h2(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:23 p_y_given_x: p_y_given_x_matmul = matmul(h2, w_o)
     {
-      this.k.gemm({ a: 9497872, b: 3522528, c: 9817872, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h2 @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 9497872, b: 3522528, c: 9817872, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h2 @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-modern.yaml:23 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
@@ -455,31 +455,31 @@ export class Model implements CompiledModel {
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:23 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o)
     {
-      this.k.gemm({ a: 9841968, b: 3522528, c: 9847088, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
+      this.k.gemm({ a: 9841968, b: 3522528, c: 9847088, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
     }
 
     // specs/newmu-modern.yaml:23 gradient of p_y_given_x: grad_w_o = matmul(h2, d_p_y_given_x_add)
     {
-      this.k.gemm({ a: 9497872, b: 9841968, c: 10167088, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h2 @ d_p_y_given_x_add → grad_w_o
+      this.k.gemm({ a: 9497872, b: 9841968, c: 10167088, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // h2 @ d_p_y_given_x_add → grad_w_o
     }
 
     // specs/newmu-modern.yaml:22 gradient of h2: d_h2_select = select(compare(h2_matmul, 0), (d_p_y_given_x_matmul / 0.5) * h2_cast, 0)
     this.w.step0_d_h2_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:22 gradient of h2: d_h2_matmul = matmul(d_h2_select, w_h2)
     {
-      this.k.gemm({ a: 10192096, b: 1960016, c: 10512096, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // d_h2_select @ w_h2 → d_h2_matmul
+      this.k.gemm({ a: 10192096, b: 1960016, c: 10512096, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // d_h2_select @ w_h2 → d_h2_matmul
     }
 
     // specs/newmu-modern.yaml:22 gradient of h2: grad_w_h2 = matmul(h, d_h2_select)
     {
-      this.k.gemm({ a: 8537872, b: 10192096, c: 10832096, m: 625, n: 625, k: 128, lda: 625, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h @ d_h2_select → grad_w_h2
+      this.k.gemm({ a: 8537872, b: 10192096, c: 10832096, m: 625, n: 625, k: 128, lda: 625, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // h @ d_h2_select → grad_w_h2
     }
 
     // specs/newmu-modern.yaml:21 gradient of h: d_h_select = select(compare(h_matmul, 0), (d_h2_matmul / 0.5) * h_cast, 0)
     this.w.step0_d_h_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:21 gradient of h: grad_w_h = matmul(h_div, d_h_select)
     {
-      this.k.gemm({ a: 7095056, b: 12394608, c: 12714608, m: 784, n: 625, k: 128, lda: 784, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h_div @ d_h_select → grad_w_h
+      this.k.gemm({ a: 7095056, b: 12394608, c: 12714608, m: 784, n: 625, k: 128, lda: 784, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // h_div @ d_h_select → grad_w_h
     }
 
     // specs/newmu-modern.yaml:33 phases[0].optimizer: new_train_rms_w_h = (0.9 * train_rms_w_h) + (0.09999999999999998 * (grad_w_h * grad_w_h))

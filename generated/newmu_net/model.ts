@@ -93,43 +93,43 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 4.2 MiB, laid out at compile time. */
-  private readonly mem = createArena(4364832);
+  /** Every buffer of the model, 6.9 MiB, laid out at compile time. */
+  private readonly mem = createArena(7272032);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { w_h: new Float32Array(this.mem.buffer, 16, 490000), w_o: new Float32Array(this.mem.buffer, 1960016, 6250) };
   readonly state: Record<string, Float32Array> = {};
   private readonly h_matmul = new Float32Array(this.mem.buffer, 1985024, 80000);
   private readonly x = new Float32Array(this.mem.buffer, 2305024, 100352);
-  private readonly h = new Float32Array(this.mem.buffer, 2706432, 80000);
-  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 3026432, 1280);
-  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 3031552, 128);
-  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 3032064, 1280);
-  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 3037184, 1280);
-  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 3042304, 128);
-  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 3042816, 1280);
-  private readonly y = new Int32Array(this.mem.buffer, 3047936, 128);
-  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 3048448, 128);
-  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 3048960, 128);
-  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 3049472, 1);
-  private readonly cost = new Float32Array(this.mem.buffer, 3049488, 1);
-  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 3049504, 128);
-  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 3050016, 128);
-  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 3050528, 1280);
-  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 3055648, 80000);
-  private readonly d_h_mul = new Float32Array(this.mem.buffer, 3375648, 80000);
-  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 4335648, 1280);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 4340768, 128);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 4341280, 1280);
-  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 4346400, 1280);
-  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 4351520, 128);
-  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 4352032, 1280);
-  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 4357152, 128);
-  private readonly eval_error = new Float32Array(this.mem.buffer, 4357664, 128);
-  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 4358176, 1280);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 4363296, 128);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 4363808, 128);
-  private readonly eval_cost = new Float32Array(this.mem.buffer, 4364320, 128);
+  private readonly h = new Float32Array(this.mem.buffer, 3757056, 80000);
+  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 4077056, 1280);
+  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 4082176, 128);
+  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 4082688, 1280);
+  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 4087808, 1280);
+  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 4092928, 128);
+  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 4093440, 1280);
+  private readonly y = new Int32Array(this.mem.buffer, 4098560, 128);
+  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 4099072, 128);
+  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 4099584, 128);
+  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 4100096, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 4100112, 1);
+  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 4100128, 128);
+  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 4100640, 128);
+  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 4101152, 1280);
+  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 4106272, 80000);
+  private readonly d_h_mul = new Float32Array(this.mem.buffer, 4426272, 80000);
+  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 7242848, 1280);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 7247968, 128);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 7248480, 1280);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 7253600, 1280);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 7258720, 128);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 7259232, 1280);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 7264352, 128);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 7264864, 128);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 7265376, 1280);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 7270496, 128);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 7271008, 128);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 7271520, 128);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -158,24 +158,24 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/newmu-net.yaml:18 h: h_matmul = matmul(x, w_h)
     {
-      this.k.gemm({ a: 2305024, b: 16, c: 3695648, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ w_h → h_matmul
+      this.k.gemmSparse({ a: 2305024, b: 16, c: 5552224, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, accumulate: false, alpha: 1, binary: false, list: 5872224, split: true }); // x @ w_h → h_matmul (x's zeros skipped)
     }
 
     // specs/newmu-net.yaml:18 h: h = sigmoid(h_matmul)
     this.w.evaluate_h(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:19 p_y_given_x: p_y_given_x_matmul = matmul(h, w_o)
     {
-      this.k.gemm({ a: 4015648, b: 1960016, c: 4335648, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 6922848, b: 1960016, c: 7242848, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-net.yaml:19 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$3 = 0;
-      for (let c$0 = 0; c$0 < 128; c$0++) {
-        for (let c$1 = 0; c$1 < 10; c$1++) {
-          const o$2 = c$0;
-          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_matmul[s$3++]);
+      let s$4 = 0;
+      for (let c$1 = 0; c$1 < 128; c$1++) {
+        for (let c$2 = 0; c$2 < 10; c$2++) {
+          const o$3 = c$1;
+          p_y_given_x_reducemax[o$3] = Math.max(p_y_given_x_reducemax[o$3], p_y_given_x_matmul[s$4++]);
         }
       }
     }
@@ -186,10 +186,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:19 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$4 = 0; o$4 < 128; o$4++) {
-        let s$6 = 0;
-        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
-        p_y_given_x_reducesum[o$4] = s$6;
+      for (let o$5 = 0; o$5 < 128; o$5++) {
+        let s$7 = 0;
+        for (let k$6 = o$5 * 10; k$6 < o$5 * 10 + 10; k$6++) s$7 += p_y_given_x_exp[k$6];
+        p_y_given_x_reducesum[o$5] = s$7;
       }
     }
 
@@ -197,41 +197,41 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:24 metrics.error: error_argmax = argmax(p_y_given_x)
     {
-      for (let o$7 = 0; o$7 < 128; o$7++) {
+      for (let o$8 = 0; o$8 < 128; o$8++) {
         {
-          let best$10 = p_y_given_x[o$7 * 10], bi$11 = 0;
-          for (let k$9 = 1; k$9 < 10; k$9++) {
-            const v$12 = p_y_given_x[(o$7 * 10 + k$9)];
-            if (v$12 > best$10) { best$10 = v$12; bi$11 = k$9; }
+          let best$11 = p_y_given_x[o$8 * 10], bi$12 = 0;
+          for (let k$10 = 1; k$10 < 10; k$10++) {
+            const v$13 = p_y_given_x[(o$8 * 10 + k$10)];
+            if (v$13 > best$11) { best$11 = v$13; bi$12 = k$10; }
           }
-          error_argmax[o$7] = bi$11;
+          error_argmax[o$8] = bi$12;
         }
       }
     }
 
     // specs/newmu-net.yaml:24 metrics.error: error = cast(compare(error_argmax, y))
-    for (let i$13 = 0; i$13 < 128; i$13++) error[i$13] = (error_argmax[i$13] !== y[i$13] ? 1 : 0);
+    for (let i$14 = 0; i$14 < 128; i$14++) error[i$14] = (error_argmax[i$14] !== y[i$14] ? 1 : 0);
     // specs/newmu-net.yaml:25 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
-      for (let i$14 = 0; i$14 < 128; i$14++) {
-        const l$15 = y[i$14];
-        if (l$15 >= 0 && l$15 < 10) cost_onehot[i$14 * 10 + l$15] = 1;
+      for (let i$15 = 0; i$15 < 128; i$15++) {
+        const l$16 = y[i$15];
+        if (l$16 >= 0 && l$16 < 10) cost_onehot[i$15 * 10 + l$16] = 1;
       }
     }
 
     // specs/newmu-net.yaml:25 metrics.cost: cost_log = log(p_y_given_x_reducesum)
-    for (let i$16 = 0; i$16 < 128; i$16++) cost_log[i$16] = Math.log(p_y_given_x_reducesum[i$16]);
+    for (let i$17 = 0; i$17 < 128; i$17++) cost_log[i$17] = Math.log(p_y_given_x_reducesum[i$17]);
     // specs/newmu-net.yaml:25 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$17 = 0;
-    for (let c$20 = 0; c$20 < 128; c$20++) {
-      let s$18 = 0;
-      for (let c$21 = 0; c$21 < 10; c$21++) {
-        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
+    let o$18 = 0;
+    for (let c$21 = 0; c$21 < 128; c$21++) {
+      let s$19 = 0;
+      for (let c$22 = 0; c$22 < 10; c$22++) {
+        s$19 += (cost_onehot[c$21 * 10 + c$22] * (p_y_given_x_sub[c$21 * 10 + c$22] - cost_log[c$21]));
       }
 
-      cost_reducesum[o$17] = s$18;
-      o$17++;
+      cost_reducesum[o$18] = s$19;
+      o$18++;
     }
 
     // specs/newmu-net.yaml:25 metrics.cost: cost = -cost_reducesum
@@ -283,24 +283,24 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/newmu-net.yaml:18 h: h_matmul = matmul(x, w_h)
     {
-      this.k.gemm({ a: 2305024, b: 16, c: 1985024, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ w_h → h_matmul
+      this.k.gemmSparse({ a: 2305024, b: 16, c: 1985024, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, accumulate: false, alpha: 1, binary: false, list: 2706432, split: true }); // x @ w_h → h_matmul (x's zeros skipped)
     }
 
     // specs/newmu-net.yaml:18 h: h = sigmoid(h_matmul)
     this.w.step0_h(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:19 p_y_given_x: p_y_given_x_matmul = matmul(h, w_o)
     {
-      this.k.gemm({ a: 2706432, b: 1960016, c: 3026432, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 3757056, b: 1960016, c: 4077056, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-net.yaml:19 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$3 = 0;
-      for (let c$0 = 0; c$0 < 128; c$0++) {
-        for (let c$1 = 0; c$1 < 10; c$1++) {
-          const o$2 = c$0;
-          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_matmul[s$3++]);
+      let s$4 = 0;
+      for (let c$1 = 0; c$1 < 128; c$1++) {
+        for (let c$2 = 0; c$2 < 10; c$2++) {
+          const o$3 = c$1;
+          p_y_given_x_reducemax[o$3] = Math.max(p_y_given_x_reducemax[o$3], p_y_given_x_matmul[s$4++]);
         }
       }
     }
@@ -311,34 +311,34 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:19 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$4 = 0; o$4 < 128; o$4++) {
-        let s$6 = 0;
-        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
-        p_y_given_x_reducesum[o$4] = s$6;
+      for (let o$5 = 0; o$5 < 128; o$5++) {
+        let s$7 = 0;
+        for (let k$6 = o$5 * 10; k$6 < o$5 * 10 + 10; k$6++) s$7 += p_y_given_x_exp[k$6];
+        p_y_given_x_reducesum[o$5] = s$7;
       }
     }
 
     // specs/newmu-net.yaml:22 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
-      for (let i$7 = 0; i$7 < 128; i$7++) {
-        const l$8 = y[i$7];
-        if (l$8 >= 0 && l$8 < 10) cost_nll_onehot[i$7 * 10 + l$8] = 1;
+      for (let i$8 = 0; i$8 < 128; i$8++) {
+        const l$9 = y[i$8];
+        if (l$9 >= 0 && l$9 < 10) cost_nll_onehot[i$8 * 10 + l$9] = 1;
       }
     }
 
     // specs/newmu-net.yaml:22 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
-    for (let i$9 = 0; i$9 < 128; i$9++) cost_nll_log[i$9] = Math.log(p_y_given_x_reducesum[i$9]);
+    for (let i$10 = 0; i$10 < 128; i$10++) cost_nll_log[i$10] = Math.log(p_y_given_x_reducesum[i$10]);
     // specs/newmu-net.yaml:22 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
-    let o$10 = 0;
-    for (let c$13 = 0; c$13 < 128; c$13++) {
-      let s$11 = 0;
-      for (let c$14 = 0; c$14 < 10; c$14++) {
-        s$11 += (cost_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - cost_nll_log[c$13]));
+    let o$11 = 0;
+    for (let c$14 = 0; c$14 < 128; c$14++) {
+      let s$12 = 0;
+      for (let c$15 = 0; c$15 < 10; c$15++) {
+        s$12 += (cost_nll_onehot[c$14 * 10 + c$15] * (p_y_given_x_sub[c$14 * 10 + c$15] - cost_nll_log[c$14]));
       }
 
-      cost_nll_reducesum[o$10] = s$11;
-      o$10++;
+      cost_nll_reducesum[o$11] = s$12;
+      o$11++;
     }
 
     // specs/newmu-net.yaml:22 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
@@ -353,17 +353,17 @@ export class Model implements CompiledModel {
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:19 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o)
     {
-      this.k.gemm({ a: 3050528, b: 1960016, c: 3055648, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
+      this.k.gemm({ a: 4101152, b: 1960016, c: 4106272, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
     }
 
     // specs/newmu-net.yaml:18 gradient of h: d_h_mul = d_p_y_given_x_matmul * (h * (1 - h))
     this.w.step0_d_h_mul(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:29 phases[0].optimizer: w_h += -0.05 · grad_w_h (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/newmu-net.yaml:18 gradient of h: grad_w_h = matmul(x, d_h_mul)
-    this.k.gemm({ a: 2305024, b: 3375648, c: 16, m: 784, n: 625, k: 128, lda: 784, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: true, alpha: -0.05, skipZerosA: true, split: false }); // w_h += -0.05 · x @ d_h_mul
+    this.k.gemmSparse({ a: 2305024, b: 4426272, c: 16, m: 784, n: 625, k: 128, lda: 784, ldb: 625, ldc: 625, transA: true, accumulate: true, alpha: -0.05, binary: false, list: 4746272, split: false }); // w_h += -0.05 · x @ d_h_mul (x's zeros skipped)
     // specs/newmu-net.yaml:29 phases[0].optimizer: w_o += -0.05 · grad_w_o (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/newmu-net.yaml:19 gradient of p_y_given_x: grad_w_o = matmul(h, d_p_y_given_x_add)
-    this.k.gemm({ a: 2706432, b: 3050528, c: 1960016, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.05, skipZerosA: false, split: false }); // w_o += -0.05 · h @ d_p_y_given_x_add
+    this.k.gemm({ a: 3757056, b: 4101152, c: 1960016, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.05, split: false }); // w_o += -0.05 · h @ d_p_y_given_x_add
     return cost[0];
   }
 }

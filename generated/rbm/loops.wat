@@ -20,9 +20,9 @@
   (func $step0__1 (export "step0__1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1881312) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 1881312) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b1 (i32.add (i32.const 1818592) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $bo (i32.add (i32.const 2045472) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b0 (i32.add (i32.const 2045472) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b1 (i32.add (i32.const 1982752) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b2 (i32.add (i32.const 1570016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -42,9 +42,9 @@
   (func $step0__0 (export "step0__0") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2066272) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 2066272) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b1 (i32.add (i32.const 1944032) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 2312352) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 2312352) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b1 (i32.add (i32.const 2108192) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b2 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -64,7 +64,7 @@
   (func $step0_xi (export "step0_xi") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2331232) (i32.mul (local.get $row) (i32.const 62720))))
+      (local.set $bo (i32.add (i32.const 2659232) (i32.mul (local.get $row) (i32.const 62720))))
       (local.set $b0 (i32.add (i32.const 1653152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -84,10 +84,10 @@
   (func $step0_xi_flip (export "step0_xi_flip") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2397088) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 2331232) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b1 (i32.add (i32.const 2393952) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 2331232) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $bo (i32.add (i32.const 2725088) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b0 (i32.add (i32.const 2659232) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b1 (i32.add (i32.const 2721952) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 2659232) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3136)))
@@ -106,8 +106,8 @@
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2622384) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 2622368) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 3032304) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 3032288) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -127,8 +127,8 @@
   (func $step0_d_fe_chain_mul (export "step0_d_fe_chain_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2622400) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 2208992) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 3032320) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 2455072) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -148,7 +148,7 @@
   (func $step0_d_fe_data_mul (export "step0_d_fe_data_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2662400) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 3072320) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1613152) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -169,9 +169,9 @@
   (func $step0_d_fe_data_add (export "step0_d_fe_data_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2702400) (i32.mul (local.get $row) (i32.const 40000))))
-      (local.set $b0 (i32.add (i32.const 2622400) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2662400) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 3112320) (i32.mul (local.get $row) (i32.const 40000))))
+      (local.set $b0 (i32.add (i32.const 3032320) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3072320) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40000)))
@@ -190,8 +190,8 @@
   (func $step0_d_fe_data_add2 (export "step0_d_fe_data_add2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2744400) (i32.mul (local.get $row) (i32.const 62720))))
-      (local.set $b0 (i32.add (i32.const 2146272) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 3154320) (i32.mul (local.get $row) (i32.const 62720))))
+      (local.set $b0 (i32.add (i32.const 2392352) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 1653152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -213,7 +213,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1568016) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1568016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2742400) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3152320) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -234,7 +234,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1570016) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b0 (i32.add (i32.const 1570016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2807120) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3217040) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3136)))
@@ -253,8 +253,8 @@
   (func $evaluate_v_recon_sigmoid (export "evaluate_v_recon_sigmoid") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2916112) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 2876112) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 3681488) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 3477328) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -274,8 +274,8 @@
   (func $evaluate_v_recon (export "evaluate_v_recon") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3018832) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 2956112) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $bo (i32.add (i32.const 3784208) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b0 (i32.add (i32.const 3721488) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b1 (i32.add (i32.const 1570016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -295,8 +295,8 @@
   (func $evaluate_recon_xent (export "evaluate_recon_xent") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3081632) (i32.mul (local.get $row) (i32.const 80))))
-      (local.set $b0 (i32.add (i32.const 3081552) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 3847008) (i32.mul (local.get $row) (i32.const 80))))
+      (local.set $b0 (i32.add (i32.const 3846928) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80)))
@@ -315,9 +315,9 @@
   (func $sampler0_sample_chain_body_vm_cast (export "sampler0_sample_chain_body_vm_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3247152) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 3247152) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b1 (i32.add (i32.const 3207152) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 4012528) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 4012528) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b1 (i32.add (i32.const 3972528) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b2 (i32.add (i32.const 1568016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -337,8 +337,8 @@
   (func $sampler0__1 (export "sampler0__1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3349872) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 3287152) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $bo (i32.add (i32.const 4115248) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b0 (i32.add (i32.const 4052528) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b1 (i32.add (i32.const 1570016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -358,9 +358,9 @@
   (func $sampler0__0 (export "sampler0__0") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3412592) (i32.mul (local.get $row) (i32.const 62720))))
-      (local.set $b0 (i32.add (i32.const 3412592) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3349872) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 4177968) (i32.mul (local.get $row) (i32.const 62720))))
+      (local.set $b0 (i32.add (i32.const 4177968) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 4115248) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 62720)))

@@ -128,47 +128,47 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 3.4 MiB, laid out at compile time. */
-  private readonly mem = createArena(3600752, cpuThreads(true));
+  /** Every buffer of the model, 4.2 MiB, laid out at compile time. */
+  private readonly mem = createArena(4366128, cpuThreads(true));
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W: new Float32Array(this.mem.buffer, 16, 392000), hbias: new Float32Array(this.mem.buffer, 1568016, 500), vbias: new Float32Array(this.mem.buffer, 1570016, 784) };
   readonly state: Record<string, Float32Array> = { persistent: new Float32Array(this.mem.buffer, 1573152, 10000) };
   private readonly fe_data_matmul = new Float32Array(this.mem.buffer, 1613152, 10000);
   private readonly x = new Float32Array(this.mem.buffer, 1653152, 15680);
-  private readonly chain_scan_carry0 = new Float32Array(this.mem.buffer, 1715872, 10000);
-  private readonly chain_scan_carry1 = new Float32Array(this.mem.buffer, 1755872, 15680);
-  private readonly _1 = new Float32Array(this.mem.buffer, 1881312, 15680);
-  private readonly _0 = new Float32Array(this.mem.buffer, 2066272, 10000);
-  private readonly chain_scan_final0 = new Float32Array(this.mem.buffer, 2106272, 10000);
-  private readonly chain_scan_final1 = new Float32Array(this.mem.buffer, 2146272, 15680);
-  private readonly fe_chain_matmul = new Float32Array(this.mem.buffer, 2208992, 10000);
-  private readonly xi = new Float32Array(this.mem.buffer, 2331232, 15680);
-  private readonly flip = new Float32Array(this.mem.buffer, 2393952, 784);
-  private readonly xi_flip = new Float32Array(this.mem.buffer, 2397088, 15680);
-  private readonly fe_xi_flip_reducesum = new Float32Array(this.mem.buffer, 2459808, 20);
-  private readonly fe_xi_flip_matmul = new Float32Array(this.mem.buffer, 2459888, 10000);
-  private readonly fe_xi_flip_reducesum2 = new Float32Array(this.mem.buffer, 2499888, 20);
-  private readonly fe_xi_reducesum = new Float32Array(this.mem.buffer, 2499968, 20);
-  private readonly fe_xi_matmul = new Float32Array(this.mem.buffer, 2500048, 10000);
-  private readonly fe_xi_reducesum2 = new Float32Array(this.mem.buffer, 2622288, 20);
-  private readonly pseudo_likelihood_reducesum = new Float32Array(this.mem.buffer, 2622368, 1);
-  private readonly cost = new Float32Array(this.mem.buffer, 2622384, 1);
-  private readonly d_fe_chain_mul = new Float32Array(this.mem.buffer, 2622400, 10000);
-  private readonly d_fe_data_mul = new Float32Array(this.mem.buffer, 2662400, 10000);
-  private readonly d_fe_data_add = new Float32Array(this.mem.buffer, 2702400, 10000);
-  private readonly grad_hbias = new Float32Array(this.mem.buffer, 2742400, 500);
-  private readonly d_fe_data_add2 = new Float32Array(this.mem.buffer, 2744400, 15680);
-  private readonly grad_vbias = new Float32Array(this.mem.buffer, 2807120, 784);
-  private readonly eval_v_recon = new Float32Array(this.mem.buffer, 3018832, 15680);
-  private readonly eval_recon_xent_reducesum = new Float32Array(this.mem.buffer, 3081552, 20);
-  private readonly eval_recon_xent = new Float32Array(this.mem.buffer, 3081632, 20);
-  private readonly sampler0_sample_chain_scan_carry0 = new Float32Array(this.mem.buffer, 3081712, 15680);
-  private readonly sampler0_sample_chain_scan_carry1 = new Float32Array(this.mem.buffer, 3144432, 15680);
-  private readonly sampler0__1 = new Float32Array(this.mem.buffer, 3349872, 15680);
-  private readonly sampler0__0 = new Float32Array(this.mem.buffer, 3412592, 15680);
-  private readonly sampler0_sample_chain_scan_final0 = new Float32Array(this.mem.buffer, 3475312, 15680);
-  private readonly sampler0_sample_chain_scan_final1 = new Float32Array(this.mem.buffer, 3538032, 15680);
+  private readonly chain_scan_carry0 = new Float32Array(this.mem.buffer, 1880032, 10000);
+  private readonly chain_scan_carry1 = new Float32Array(this.mem.buffer, 1920032, 15680);
+  private readonly _1 = new Float32Array(this.mem.buffer, 2045472, 15680);
+  private readonly _0 = new Float32Array(this.mem.buffer, 2312352, 10000);
+  private readonly chain_scan_final0 = new Float32Array(this.mem.buffer, 2352352, 10000);
+  private readonly chain_scan_final1 = new Float32Array(this.mem.buffer, 2392352, 15680);
+  private readonly fe_chain_matmul = new Float32Array(this.mem.buffer, 2455072, 10000);
+  private readonly xi = new Float32Array(this.mem.buffer, 2659232, 15680);
+  private readonly flip = new Float32Array(this.mem.buffer, 2721952, 784);
+  private readonly xi_flip = new Float32Array(this.mem.buffer, 2725088, 15680);
+  private readonly fe_xi_flip_reducesum = new Float32Array(this.mem.buffer, 2787808, 20);
+  private readonly fe_xi_flip_matmul = new Float32Array(this.mem.buffer, 2787888, 10000);
+  private readonly fe_xi_flip_reducesum2 = new Float32Array(this.mem.buffer, 2827888, 20);
+  private readonly fe_xi_reducesum = new Float32Array(this.mem.buffer, 2827968, 20);
+  private readonly fe_xi_matmul = new Float32Array(this.mem.buffer, 2828048, 10000);
+  private readonly fe_xi_reducesum2 = new Float32Array(this.mem.buffer, 3032208, 20);
+  private readonly pseudo_likelihood_reducesum = new Float32Array(this.mem.buffer, 3032288, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 3032304, 1);
+  private readonly d_fe_chain_mul = new Float32Array(this.mem.buffer, 3032320, 10000);
+  private readonly d_fe_data_mul = new Float32Array(this.mem.buffer, 3072320, 10000);
+  private readonly d_fe_data_add = new Float32Array(this.mem.buffer, 3112320, 10000);
+  private readonly grad_hbias = new Float32Array(this.mem.buffer, 3152320, 500);
+  private readonly d_fe_data_add2 = new Float32Array(this.mem.buffer, 3154320, 15680);
+  private readonly grad_vbias = new Float32Array(this.mem.buffer, 3217040, 784);
+  private readonly eval_v_recon = new Float32Array(this.mem.buffer, 3784208, 15680);
+  private readonly eval_recon_xent_reducesum = new Float32Array(this.mem.buffer, 3846928, 20);
+  private readonly eval_recon_xent = new Float32Array(this.mem.buffer, 3847008, 20);
+  private readonly sampler0_sample_chain_scan_carry0 = new Float32Array(this.mem.buffer, 3847088, 15680);
+  private readonly sampler0_sample_chain_scan_carry1 = new Float32Array(this.mem.buffer, 3909808, 15680);
+  private readonly sampler0__1 = new Float32Array(this.mem.buffer, 4115248, 15680);
+  private readonly sampler0__0 = new Float32Array(this.mem.buffer, 4177968, 15680);
+  private readonly sampler0_sample_chain_scan_final0 = new Float32Array(this.mem.buffer, 4240688, 15680);
+  private readonly sampler0_sample_chain_scan_final1 = new Float32Array(this.mem.buffer, 4303408, 15680);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -186,30 +186,30 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/rbm.yaml:47 v_recon: v_recon_matmul = matmul(x, W)
     {
-      this.k.gemm({ a: 1653152, b: 16, c: 2876112, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W → v_recon_matmul
+      this.k.gemmSparse({ a: 1653152, b: 16, c: 3477328, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, binary: false, list: 3517328, split: true }); // x @ W → v_recon_matmul (x's zeros skipped)
     }
 
     // specs/rbm.yaml:47 v_recon: v_recon_sigmoid = sigmoid(v_recon_matmul + hbias)
     this.w.evaluate_v_recon_sigmoid(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:47 v_recon: v_recon_matmul2 = matmul(v_recon_sigmoid, W)
     {
-      this.k.gemm({ a: 2916112, b: 16, c: 2956112, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // v_recon_sigmoid @ W → v_recon_matmul2
+      this.k.gemm({ a: 3681488, b: 16, c: 3721488, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // v_recon_sigmoid @ W → v_recon_matmul2
     }
 
     // specs/rbm.yaml:47 v_recon: v_recon = sigmoid(v_recon_matmul2 + vbias)
     this.w.evaluate_v_recon(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:48 recon_xent: recon_xent_reducesum = Σ ((x * log(v_recon)) + ((1 - x) * log(1 - v_recon)))
-    let o$0 = 0;
-    let i$2 = 0;
-    for (let c$3 = 0; c$3 < 20; c$3++) {
-      let s$1 = 0;
-      for (let c$4 = 0; c$4 < 784; c$4++) {
-        s$1 += ((x[i$2] * Math.log(v_recon[i$2])) + ((1 - x[i$2]) * Math.log((1 - v_recon[i$2]))));
-        i$2++;
+    let o$1 = 0;
+    let i$3 = 0;
+    for (let c$4 = 0; c$4 < 20; c$4++) {
+      let s$2 = 0;
+      for (let c$5 = 0; c$5 < 784; c$5++) {
+        s$2 += ((x[i$3] * Math.log(v_recon[i$3])) + ((1 - x[i$3]) * Math.log((1 - v_recon[i$3]))));
+        i$3++;
       }
 
-      recon_xent_reducesum[o$0] = s$1;
-      o$0++;
+      recon_xent_reducesum[o$1] = s$2;
+      o$1++;
     }
 
     // specs/rbm.yaml:48 recon_xent: recon_xent = -recon_xent_reducesum
@@ -282,29 +282,29 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/rbm.yaml:36 fe_data: fe_data_matmul = matmul(x, W)
     {
-      this.k.gemm({ a: 1653152, b: 16, c: 1613152, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W → fe_data_matmul
+      this.k.gemmSparse({ a: 1653152, b: 16, c: 1613152, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, binary: false, list: 1715872, split: true }); // x @ W → fe_data_matmul (x's zeros skipped)
     }
 
     // specs/rbm.yaml:27 chain: scan over 15 steps
     chain_scan_carry0.set(persistent);
     chain_scan_carry1.set(x);
-    for (let n$1 = 0; n$1 < 15; n$1++) {
-      const t$0 = n$1;
+    for (let n$2 = 0; n$2 < 15; n$2++) {
+      const t$1 = n$2;
       // specs/rbm.yaml:31 chain.body.v_sample: chain_body_v_sample_matmul = matmul(chain_scan_carry0, W)
       {
-        this.k.gemm({ a: 1715872, b: 16, c: 1818592, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // chain_scan_carry0 @ W → chain_body_v_sample_matmul
+        this.k.gemm({ a: 1880032, b: 16, c: 1982752, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // chain_scan_carry0 @ W → chain_body_v_sample_matmul
       }
 
       // specs/rbm.yaml:31 chain.body.v_sample: _1 = cast(compare(random_uniform(), sigmoid(chain_body_v_sample_matmul + vbias)))
-      this.k.uniformFill({ dst: 1881312, n: 15680, seed: this.desc.seed, salt: 1, step: step, iter: t$0 }); // _1 ← the draws (Philox)
+      this.k.uniformFill({ dst: 2045472, n: 15680, seed: this.desc.seed, salt: 1, step: step, iter: t$1 }); // _1 ← the draws (Philox)
       this.w.step0__1(); // WebAssembly SIMD (loops.wat)
       // specs/rbm.yaml:33 chain.body.h: chain_body_h_matmul = matmul(_1, W)
       {
-        this.k.gemmBinary({ a: 1881312, b: 16, c: 1944032, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, list: 1984032, split: true }); // _1 @ W → chain_body_h_matmul (_1 is 0/1: rows of W summed)
+        this.k.gemmSparse({ a: 2045472, b: 16, c: 2108192, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, binary: true, list: 2148192, split: true }); // _1 @ W → chain_body_h_matmul (_1 is 0/1: rows of W summed)
       }
 
       // specs/rbm.yaml:33 chain.body.h: _0 = cast(compare(random_uniform(), sigmoid(chain_body_h_matmul + hbias)))
-      this.k.uniformFill({ dst: 2066272, n: 10000, seed: this.desc.seed, salt: 2, step: step, iter: t$0 }); // _0 ← the draws (Philox)
+      this.k.uniformFill({ dst: 2312352, n: 10000, seed: this.desc.seed, salt: 2, step: step, iter: t$1 }); // _0 ← the draws (Philox)
       this.w.step0__0(); // WebAssembly SIMD (loops.wat)
       chain_scan_carry0.set(_0);
       chain_scan_carry1.set(_1);
@@ -314,84 +314,84 @@ export class Model implements CompiledModel {
     chain_scan_final1.set(chain_scan_carry1);
     // specs/rbm.yaml:37 fe_chain: fe_chain_matmul = matmul(chain_scan_final1, W)
     {
-      this.k.gemmBinary({ a: 2146272, b: 16, c: 2208992, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, list: 2248992, split: true }); // chain_scan_final1 @ W → fe_chain_matmul (chain_scan_final1 is 0/1: rows of W summed)
+      this.k.gemmSparse({ a: 2392352, b: 16, c: 2455072, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, binary: true, list: 2495072, split: true }); // chain_scan_final1 @ W → fe_chain_matmul (chain_scan_final1 is 0/1: rows of W summed)
     }
 
     // specs/rbm.yaml:40 xi: xi = select(compare(x, 0.5), 1, 0)
     this.w.step0_xi(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:41 flip: flip = step_one_hot()
-    for (let i$4 = 0; i$4 < 784; i$4++) flip[i$4] = (i$4 === step % 784 ? 1 : 0);
+    for (let i$5 = 0; i$5 < 784; i$5++) flip[i$5] = (i$5 === step % 784 ? 1 : 0);
     // specs/rbm.yaml:42 xi_flip: xi_flip = xi + (flip * (1 - (2 * xi)))
     this.w.step0_xi_flip(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:44 fe_xi_flip: fe_xi_flip_reducesum = Σ (xi_flip * vbias)
-    let o$5 = 0;
-    for (let c$8 = 0; c$8 < 20; c$8++) {
-      let s$6 = 0;
-      for (let c$9 = 0; c$9 < 784; c$9++) {
-        s$6 += (xi_flip[c$8 * 784 + c$9] * vbias[c$9]);
+    let o$6 = 0;
+    for (let c$9 = 0; c$9 < 20; c$9++) {
+      let s$7 = 0;
+      for (let c$10 = 0; c$10 < 784; c$10++) {
+        s$7 += (xi_flip[c$9 * 784 + c$10] * vbias[c$10]);
       }
 
-      fe_xi_flip_reducesum[o$5] = s$6;
-      o$5++;
+      fe_xi_flip_reducesum[o$6] = s$7;
+      o$6++;
     }
 
     // specs/rbm.yaml:44 fe_xi_flip: fe_xi_flip_matmul = matmul(xi_flip, W)
     {
-      this.k.gemm({ a: 2397088, b: 16, c: 2459888, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // xi_flip @ W → fe_xi_flip_matmul
+      this.k.gemm({ a: 2725088, b: 16, c: 2787888, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // xi_flip @ W → fe_xi_flip_matmul
     }
 
     // specs/rbm.yaml:44 fe_xi_flip: fe_xi_flip_reducesum2 = Σ softplus(fe_xi_flip_matmul + hbias)
-    let o$10 = 0;
-    for (let c$13 = 0; c$13 < 20; c$13++) {
-      let s$11 = 0;
-      for (let c$14 = 0; c$14 < 500; c$14++) {
-        s$11 += (Math.max((fe_xi_flip_matmul[c$13 * 500 + c$14] + hbias[c$14]), 0) + Math.log1p(Math.exp(-Math.abs((fe_xi_flip_matmul[c$13 * 500 + c$14] + hbias[c$14])))));
+    let o$11 = 0;
+    for (let c$14 = 0; c$14 < 20; c$14++) {
+      let s$12 = 0;
+      for (let c$15 = 0; c$15 < 500; c$15++) {
+        s$12 += (Math.max((fe_xi_flip_matmul[c$14 * 500 + c$15] + hbias[c$15]), 0) + Math.log1p(Math.exp(-Math.abs((fe_xi_flip_matmul[c$14 * 500 + c$15] + hbias[c$15])))));
       }
 
-      fe_xi_flip_reducesum2[o$10] = s$11;
-      o$10++;
+      fe_xi_flip_reducesum2[o$11] = s$12;
+      o$11++;
     }
 
     // specs/rbm.yaml:43 fe_xi: fe_xi_reducesum = Σ (xi * vbias)
-    let o$15 = 0;
-    for (let c$18 = 0; c$18 < 20; c$18++) {
-      let s$16 = 0;
-      for (let c$19 = 0; c$19 < 784; c$19++) {
-        s$16 += (xi[c$18 * 784 + c$19] * vbias[c$19]);
+    let o$16 = 0;
+    for (let c$19 = 0; c$19 < 20; c$19++) {
+      let s$17 = 0;
+      for (let c$20 = 0; c$20 < 784; c$20++) {
+        s$17 += (xi[c$19 * 784 + c$20] * vbias[c$20]);
       }
 
-      fe_xi_reducesum[o$15] = s$16;
-      o$15++;
+      fe_xi_reducesum[o$16] = s$17;
+      o$16++;
     }
 
     // specs/rbm.yaml:43 fe_xi: fe_xi_matmul = matmul(xi, W)
     {
-      this.k.gemmBinary({ a: 2331232, b: 16, c: 2500048, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, list: 2540048, split: true }); // xi @ W → fe_xi_matmul (xi is 0/1: rows of W summed)
+      this.k.gemmSparse({ a: 2659232, b: 16, c: 2828048, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, binary: true, list: 2868048, split: true }); // xi @ W → fe_xi_matmul (xi is 0/1: rows of W summed)
     }
 
     // specs/rbm.yaml:43 fe_xi: fe_xi_reducesum2 = Σ softplus(fe_xi_matmul + hbias)
-    let o$21 = 0;
-    for (let c$24 = 0; c$24 < 20; c$24++) {
-      let s$22 = 0;
-      for (let c$25 = 0; c$25 < 500; c$25++) {
-        s$22 += (Math.max((fe_xi_matmul[c$24 * 500 + c$25] + hbias[c$25]), 0) + Math.log1p(Math.exp(-Math.abs((fe_xi_matmul[c$24 * 500 + c$25] + hbias[c$25])))));
+    let o$22 = 0;
+    for (let c$25 = 0; c$25 < 20; c$25++) {
+      let s$23 = 0;
+      for (let c$26 = 0; c$26 < 500; c$26++) {
+        s$23 += (Math.max((fe_xi_matmul[c$25 * 500 + c$26] + hbias[c$26]), 0) + Math.log1p(Math.exp(-Math.abs((fe_xi_matmul[c$25 * 500 + c$26] + hbias[c$26])))));
       }
 
-      fe_xi_reducesum2[o$21] = s$22;
-      o$21++;
+      fe_xi_reducesum2[o$22] = s$23;
+      o$22++;
     }
 
     // specs/rbm.yaml:45 pseudo_likelihood: pseudo_likelihood_reducesum = Σ (784 * log(sigmoid((-fe_xi_flip_reducesum - fe_xi_flip_reducesum2) - (-fe_xi_reducesum - fe_xi_reducesum2))))
-    let o$26 = 0;
-    let i$28 = 0;
-    let s$27 = 0;
-    for (let c$29 = 0; c$29 < 20; c$29++) {
-      s$27 += (784 * Math.log((1 / (1 + Math.exp(-((((-(fe_xi_flip_reducesum[i$28])) - fe_xi_flip_reducesum2[i$28]) - ((-(fe_xi_reducesum[i$28])) - fe_xi_reducesum2[i$28]))))))));
-      i$28++;
+    let o$27 = 0;
+    let i$29 = 0;
+    let s$28 = 0;
+    for (let c$30 = 0; c$30 < 20; c$30++) {
+      s$28 += (784 * Math.log((1 / (1 + Math.exp(-((((-(fe_xi_flip_reducesum[i$29])) - fe_xi_flip_reducesum2[i$29]) - ((-(fe_xi_reducesum[i$29])) - fe_xi_reducesum2[i$29]))))))));
+      i$29++;
     }
 
-    pseudo_likelihood_reducesum[o$26] = s$27;
-    o$26++;
+    pseudo_likelihood_reducesum[o$27] = s$28;
+    o$27++;
     // specs/rbm.yaml:45 pseudo_likelihood: cost = pseudo_likelihood_reducesum * 0.05
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:37 gradient of fe_chain: d_fe_chain_mul = 0.05 * sigmoid(fe_chain_matmul + hbias)
@@ -403,10 +403,10 @@ export class Model implements CompiledModel {
     // specs/rbm.yaml:36 gradient of fe_data: grad_hbias = Σ d_fe_data_add
     {
       grad_hbias.fill(0);
-      let s$32 = 0;
-      for (let c$30 = 0; c$30 < 20; c$30++) {
-        for (let c$31 = 0; c$31 < 500; c$31++) {
-          grad_hbias[c$31] += d_fe_data_add[s$32++];
+      let s$33 = 0;
+      for (let c$31 = 0; c$31 < 20; c$31++) {
+        for (let c$32 = 0; c$32 < 500; c$32++) {
+          grad_hbias[c$32] += d_fe_data_add[s$33++];
         }
       }
     }
@@ -416,19 +416,19 @@ export class Model implements CompiledModel {
     // specs/rbm.yaml:36 gradient of fe_data: grad_vbias = Σ d_fe_data_add2
     {
       grad_vbias.fill(0);
-      let s$35 = 0;
-      for (let c$33 = 0; c$33 < 20; c$33++) {
-        for (let c$34 = 0; c$34 < 784; c$34++) {
-          grad_vbias[c$34] += d_fe_data_add2[s$35++];
+      let s$36 = 0;
+      for (let c$34 = 0; c$34 < 20; c$34++) {
+        for (let c$35 = 0; c$35 < 784; c$35++) {
+          grad_vbias[c$35] += d_fe_data_add2[s$36++];
         }
       }
     }
 
     // specs/rbm.yaml:68 phases[0].optimizer: W += -0.1 · d_fe_chain_matmul + -0.1 · d_fe_data_matmul (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rbm.yaml:37 gradient of fe_chain: d_fe_chain_matmul = matmul(chain_scan_final1, d_fe_chain_mul)
-    this.k.gemmBinary({ a: 2146272, b: 2622400, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, accumulate: true, alpha: -0.1, list: 2810256, split: false }); // W += -0.1 · chain_scan_final1 @ d_fe_chain_mul (chain_scan_final1 is 0/1: rows of d_fe_chain_mul summed)
+    this.k.gemmSparse({ a: 2392352, b: 3032320, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, accumulate: true, alpha: -0.1, binary: true, list: 3220176, split: false }); // W += -0.1 · chain_scan_final1 @ d_fe_chain_mul (chain_scan_final1 is 0/1: rows of d_fe_chain_mul summed)
     // specs/rbm.yaml:36 gradient of fe_data: d_fe_data_matmul = matmul(x, d_fe_data_mul)
-    this.k.gemm({ a: 1653152, b: 2662400, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: true, split: false }); // W += -0.1 · x @ d_fe_data_mul
+    this.k.gemmSparse({ a: 1653152, b: 3072320, c: 16, m: 784, n: 500, k: 20, lda: 784, ldb: 500, ldc: 500, transA: true, accumulate: true, alpha: -0.1, binary: false, list: 3348752, split: false }); // W += -0.1 · x @ d_fe_data_mul (x's zeros skipped)
     // specs/rbm.yaml:68 phases[0].optimizer: hbias = hbias - (0.1 * grad_hbias)
     this.w.step0_hbias(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:68 phases[0].optimizer: vbias = vbias - (0.1 * grad_vbias)
@@ -454,21 +454,21 @@ export class Model implements CompiledModel {
       const t$0 = n$1;
       // specs/rbm.yaml:56 sample_chain.body.vm: sample_chain_body_vm_matmul = matmul(sample_chain_scan_carry0, W)
       {
-        this.k.gemm({ a: 3081712, b: 16, c: 3207152, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // sample_chain_scan_carry0 @ W → sample_chain_body_vm_matmul
+        this.k.gemm({ a: 3847088, b: 16, c: 3972528, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // sample_chain_scan_carry0 @ W → sample_chain_body_vm_matmul
       }
 
       // specs/rbm.yaml:56 sample_chain.body.vm: sample_chain_body_vm_cast = cast(compare(random_uniform(), sigmoid(sample_chain_body_vm_matmul + hbias)))
-      this.k.uniformFill({ dst: 3247152, n: 10000, seed: this.desc.seed, salt: 1, step: step, iter: t$0 }); // sample_chain_body_vm_cast ← the draws (Philox)
+      this.k.uniformFill({ dst: 4012528, n: 10000, seed: this.desc.seed, salt: 1, step: step, iter: t$0 }); // sample_chain_body_vm_cast ← the draws (Philox)
       this.w.sampler0_sample_chain_body_vm_cast(); // WebAssembly SIMD (loops.wat)
       // specs/rbm.yaml:56 sample_chain.body.vm: sample_chain_body_vm_matmul2 = matmul(sample_chain_body_vm_cast, W)
       {
-        this.k.gemm({ a: 3247152, b: 16, c: 3287152, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: true }); // sample_chain_body_vm_cast @ W → sample_chain_body_vm_matmul2
+        this.k.gemm({ a: 4012528, b: 16, c: 4052528, m: 20, n: 784, k: 500, lda: 500, ldb: 500, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // sample_chain_body_vm_cast @ W → sample_chain_body_vm_matmul2
       }
 
       // specs/rbm.yaml:56 sample_chain.body.vm: _1 = sigmoid(sample_chain_body_vm_matmul2 + vbias)
       this.w.sampler0__1(); // WebAssembly SIMD (loops.wat)
       // specs/rbm.yaml:58 sample_chain.body.v: _0 = cast(compare(random_uniform(), _1))
-      this.k.uniformFill({ dst: 3412592, n: 15680, seed: this.desc.seed, salt: 2, step: step, iter: t$0 }); // _0 ← the draws (Philox)
+      this.k.uniformFill({ dst: 4177968, n: 15680, seed: this.desc.seed, salt: 2, step: step, iter: t$0 }); // _0 ← the draws (Philox)
       this.w.sampler0__0(); // WebAssembly SIMD (loops.wat)
       sample_chain_scan_carry0.set(_0);
       sample_chain_scan_carry1.set(_1);

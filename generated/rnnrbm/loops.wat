@@ -93,9 +93,9 @@
   (func $step0_gibbs_body_vk_cast (export "step0_gibbs_body_vk_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 554864) (i32.mul (local.get $row) (i32.const 60000))))
-      (local.set $b0 (i32.add (i32.const 554864) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 494864) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 625664) (i32.mul (local.get $row) (i32.const 60000))))
+      (local.set $b0 (i32.add (i32.const 625664) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 565664) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 260192) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -115,9 +115,9 @@
   (func $step0__02 (export "step0__02") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 650064) (i32.mul (local.get $row) (i32.const 35200))))
-      (local.set $b0 (i32.add (i32.const 650064) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 614864) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 720864) (i32.mul (local.get $row) (i32.const 35200))))
+      (local.set $b0 (i32.add (i32.const 720864) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 685664) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 224992) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -137,8 +137,8 @@
   (func $step0_a_mean_sigmoid (export "step0_a_mean_sigmoid") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 816480) (i32.mul (local.get $row) (i32.const 60000))))
-      (local.set $b0 (i32.add (i32.const 720464) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 922480) (i32.mul (local.get $row) (i32.const 60000))))
+      (local.set $b0 (i32.add (i32.const 791264) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 260192) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -158,9 +158,9 @@
   (func $step0_a_mean_cast (export "step0_a_mean_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 876480) (i32.mul (local.get $row) (i32.const 60000))))
-      (local.set $b0 (i32.add (i32.const 876480) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 816480) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 982480) (i32.mul (local.get $row) (i32.const 60000))))
+      (local.set $b0 (i32.add (i32.const 982480) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 922480) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 60000)))
@@ -179,8 +179,8 @@
   (func $step0_a_mean (export "step0_a_mean") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 971680) (i32.mul (local.get $row) (i32.const 35200))))
-      (local.set $b0 (i32.add (i32.const 936480) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1077680) (i32.mul (local.get $row) (i32.const 35200))))
+      (local.set $b0 (i32.add (i32.const 1042480) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 224992) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -200,9 +200,9 @@
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s0 v128) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1006896) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 1006880) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 816064) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1112896) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 1112880) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 922064) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
@@ -223,8 +223,8 @@
   (func $step0_d_cd_expr_div (export "step0_d_cd_expr_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1006912) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 816064) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1112912) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 922064) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -244,9 +244,9 @@
   (func $step0_d_cd_expr_neg (export "step0_d_cd_expr_neg") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1006928) (i32.mul (local.get $row) (i32.const 400))))
-      (local.set $b0 (i32.add (i32.const 1006912) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 816080) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1112928) (i32.mul (local.get $row) (i32.const 400))))
+      (local.set $b0 (i32.add (i32.const 1112912) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 922080) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -266,8 +266,8 @@
   (func $step0_d_fe_sample_neg (export "step0_d_fe_sample_neg") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1007328) (i32.mul (local.get $row) (i32.const 400))))
-      (local.set $b0 (i32.add (i32.const 1006928) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1113328) (i32.mul (local.get $row) (i32.const 400))))
+      (local.set $b0 (i32.add (i32.const 1112928) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 400)))
@@ -286,9 +286,9 @@
   (func $step0_d_fe_sample_mul (export "step0_d_fe_sample_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1007728) (i32.mul (local.get $row) (i32.const 600))))
-      (local.set $b0 (i32.add (i32.const 1007328) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b1 (i32.add (i32.const 816480) (i32.mul (local.get $row) (i32.const 600))))
+      (local.set $bo (i32.add (i32.const 1113728) (i32.mul (local.get $row) (i32.const 600))))
+      (local.set $b0 (i32.add (i32.const 1113328) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b1 (i32.add (i32.const 922480) (i32.mul (local.get $row) (i32.const 600))))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -308,8 +308,8 @@
   (func $step0_d_fe_data_mul (export "step0_d_fe_data_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1067728) (i32.mul (local.get $row) (i32.const 600))))
-      (local.set $b0 (i32.add (i32.const 1006928) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 1173728) (i32.mul (local.get $row) (i32.const 600))))
+      (local.set $b0 (i32.add (i32.const 1112928) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $b1 (i32.add (i32.const 399664) (i32.mul (local.get $row) (i32.const 600))))
       (local.set $b2 (i32.add (i32.const 260192) (i32.mul (local.get $row) (i32.const 600))))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
@@ -331,9 +331,9 @@
   (func $step0_d_fe_data_add (export "step0_d_fe_data_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1127728) (i32.mul (local.get $row) (i32.const 60000))))
-      (local.set $b0 (i32.add (i32.const 1007728) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1067728) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1233728) (i32.mul (local.get $row) (i32.const 60000))))
+      (local.set $b0 (i32.add (i32.const 1113728) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1173728) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 60000)))
@@ -352,10 +352,10 @@
   (func $step0_d_fe_data_add2 (export "step0_d_fe_data_add2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $s0 v128) (local $s2 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1187728) (i32.mul (local.get $row) (i32.const 352))))
-      (local.set $b0 (i32.add (i32.const 1007328) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b1 (i32.add (i32.const 685264) (i32.mul (local.get $row) (i32.const 352))))
-      (local.set $b2 (i32.add (i32.const 1006928) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 1293728) (i32.mul (local.get $row) (i32.const 352))))
+      (local.set $b0 (i32.add (i32.const 1113328) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b1 (i32.add (i32.const 756064) (i32.mul (local.get $row) (i32.const 352))))
+      (local.set $b2 (i32.add (i32.const 1112928) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $b3 (i32.add (i32.const 361344) (i32.mul (local.get $row) (i32.const 352))))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $s2 (f32x4.splat (f32.load (local.get $b2))))
@@ -377,10 +377,10 @@
   (func $step0_rnn_body_u_tanh (export "step0_rnn_body_u_tanh") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1691440) (i32.mul (local.get $row) (i32.const 400))))
+      (local.set $bo (i32.add (i32.const 1797440) (i32.mul (local.get $row) (i32.const 400))))
       (local.set $b0 (i32.add (i32.const 224176) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1690640) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1691040) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1796640) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 1797040) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 400)))
@@ -399,10 +399,10 @@
   (func $step0__4 (export "step0__4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1693600) (i32.mul (local.get $row) (i32.const 400))))
-      (local.set $b0 (i32.add (i32.const 1688528) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1691440) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1691440) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1799600) (i32.mul (local.get $row) (i32.const 400))))
+      (local.set $b0 (i32.add (i32.const 1794528) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1797440) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 1797440) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 400)))
@@ -421,10 +421,10 @@
   (func $step0__03 (export "step0__03") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1694400) (i32.mul (local.get $row) (i32.const 400))))
-      (local.set $b0 (i32.add (i32.const 1692448) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1693200) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1694000) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 1800400) (i32.mul (local.get $row) (i32.const 400))))
+      (local.set $b0 (i32.add (i32.const 1798448) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1799200) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 1800000) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 400)))
@@ -445,7 +445,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 52816) (i32.mul (local.get $row) (i32.const 352))))
       (local.set $b0 (i32.add (i32.const 52816) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1695952) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1801952) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 352)))
@@ -466,7 +466,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 53168) (i32.mul (local.get $row) (i32.const 600))))
       (local.set $b0 (i32.add (i32.const 53168) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1696304) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1802304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 600)))
@@ -487,7 +487,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 224176) (i32.mul (local.get $row) (i32.const 400))))
       (local.set $b0 (i32.add (i32.const 224176) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1695552) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 1801552) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 400)))
@@ -506,10 +506,10 @@
   (func $evaluate__0 (export "evaluate__0") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1829616) (i32.mul (local.get $row) (i32.const 400))))
+      (local.set $bo (i32.add (i32.const 2353520) (i32.mul (local.get $row) (i32.const 400))))
       (local.set $b0 (i32.add (i32.const 224176) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1828816) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1829216) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2352720) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 2353120) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 400)))
@@ -528,9 +528,9 @@
   (func $evaluate__1 (export "evaluate__1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1830368) (i32.mul (local.get $row) (i32.const 352))))
+      (local.set $bo (i32.add (i32.const 2354272) (i32.mul (local.get $row) (i32.const 352))))
       (local.set $b0 (i32.add (i32.const 52816) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1830016) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2353920) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 352)))
@@ -549,9 +549,9 @@
   (func $evaluate__2 (export "evaluate__2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1831328) (i32.mul (local.get $row) (i32.const 600))))
+      (local.set $bo (i32.add (i32.const 2355232) (i32.mul (local.get $row) (i32.const 600))))
       (local.set $b0 (i32.add (i32.const 53168) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1830720) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2354624) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 600)))
@@ -570,10 +570,10 @@
   (func $evaluate_gibbs_body_vk_cast (export "evaluate_gibbs_body_vk_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1927136) (i32.mul (local.get $row) (i32.const 60000))))
-      (local.set $b0 (i32.add (i32.const 1927136) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1867136) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1767664) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2451040) (i32.mul (local.get $row) (i32.const 60000))))
+      (local.set $b0 (i32.add (i32.const 2451040) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2391040) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 2291568) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 60000)))
@@ -592,10 +592,10 @@
   (func $evaluate__02 (export "evaluate__02") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2022336) (i32.mul (local.get $row) (i32.const 35200))))
-      (local.set $b0 (i32.add (i32.const 2022336) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1987136) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1732464) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2546240) (i32.mul (local.get $row) (i32.const 35200))))
+      (local.set $b0 (i32.add (i32.const 2546240) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2511040) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 2256368) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 35200)))
@@ -614,10 +614,10 @@
   (func $evaluate_a_mean_cast (export "evaluate_a_mean_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2188336) (i32.mul (local.get $row) (i32.const 60000))))
-      (local.set $b0 (i32.add (i32.const 2188336) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2092736) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1767664) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2747440) (i32.mul (local.get $row) (i32.const 60000))))
+      (local.set $b0 (i32.add (i32.const 2747440) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2616640) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 2291568) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 60000)))
@@ -636,9 +636,9 @@
   (func $evaluate_a_mean (export "evaluate_a_mean") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2283536) (i32.mul (local.get $row) (i32.const 35200))))
-      (local.set $b0 (i32.add (i32.const 2248336) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1732464) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2842640) (i32.mul (local.get $row) (i32.const 35200))))
+      (local.set $b0 (i32.add (i32.const 2807440) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2256368) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 35200)))
@@ -657,7 +657,7 @@
   (func $evaluate_monitor_sub (export "evaluate_monitor_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2318736) (i32.mul (local.get $row) (i32.const 35200))))
+      (local.set $bo (i32.add (i32.const 2877840) (i32.mul (local.get $row) (i32.const 35200))))
       (local.set $b0 (i32.add (i32.const 361344) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -677,9 +677,9 @@
   (func $evaluate_monitor (export "evaluate_monitor") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s0 v128) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2353968) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 2353936) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2353952) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2913072) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 2913040) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2913056) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
@@ -700,8 +700,8 @@
   (func $evaluate_true_pos_mul (export "evaluate_true_pos_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2353984) (i32.mul (local.get $row) (i32.const 352))))
-      (local.set $b0 (i32.add (i32.const 816080) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 2913088) (i32.mul (local.get $row) (i32.const 352))))
+      (local.set $b0 (i32.add (i32.const 922080) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $b1 (i32.add (i32.const 361344) (i32.mul (local.get $row) (i32.const 352))))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
@@ -722,7 +722,7 @@
   (func $evaluate_pred_v0 (export "evaluate_pred_v0") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2389184) (i32.mul (local.get $row) (i32.const 35200))))
+      (local.set $bo (i32.add (i32.const 2948288) (i32.mul (local.get $row) (i32.const 35200))))
       (local.set $b0 (i32.add (i32.const 361344) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -742,10 +742,10 @@
   (func $evaluate_pred_chain_body_vp_cast (export "evaluate_pred_chain_body_vp_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2519584) (i32.mul (local.get $row) (i32.const 60000))))
-      (local.set $b0 (i32.add (i32.const 2519584) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2459584) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1767664) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 3078688) (i32.mul (local.get $row) (i32.const 60000))))
+      (local.set $b0 (i32.add (i32.const 3078688) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3018688) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 2291568) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 60000)))
@@ -764,10 +764,10 @@
   (func $evaluate__03 (export "evaluate__03") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2614784) (i32.mul (local.get $row) (i32.const 35200))))
-      (local.set $b0 (i32.add (i32.const 2614784) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2579584) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1732464) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 3173888) (i32.mul (local.get $row) (i32.const 35200))))
+      (local.set $b0 (i32.add (i32.const 3173888) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3138688) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 2256368) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 35200)))
@@ -786,8 +786,8 @@
   (func $evaluate_true_pos (export "evaluate_true_pos") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 2353984) (i32.mul (local.get $row) (i32.const 35200))))
-      (local.set $b1 (i32.add (i32.const 2649984) (i32.mul (local.get $row) (i32.const 35200))))
+      (local.set $b0 (i32.add (i32.const 2913088) (i32.mul (local.get $row) (i32.const 35200))))
+      (local.set $b1 (i32.add (i32.const 3209088) (i32.mul (local.get $row) (i32.const 35200))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -805,7 +805,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 2685184) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 3244288) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -813,8 +813,8 @@
   (func $evaluate_false_neg (export "evaluate_false_neg") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 2353984) (i32.mul (local.get $row) (i32.const 35200))))
-      (local.set $b1 (i32.add (i32.const 2649984) (i32.mul (local.get $row) (i32.const 35200))))
+      (local.set $b0 (i32.add (i32.const 2913088) (i32.mul (local.get $row) (i32.const 35200))))
+      (local.set $b1 (i32.add (i32.const 3209088) (i32.mul (local.get $row) (i32.const 35200))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -832,7 +832,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.sub (v128.const f32x4 1 1 1 1) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j))))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 2685216) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 3244320) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -840,10 +840,10 @@
   (func $evaluate_accuracy_add (export "evaluate_accuracy_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s0 v128) (local $s1 v128) (local $s2 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2685232) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 2685184) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2685200) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 2685216) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 3244336) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 3244288) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3244304) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 3244320) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $s2 (f32x4.splat (f32.load (local.get $b2))))
@@ -865,9 +865,9 @@
   (func $sampler0_gen_bh (export "sampler0_gen_bh") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2685856) (i32.mul (local.get $row) (i32.const 600))))
+      (local.set $bo (i32.add (i32.const 3244960) (i32.mul (local.get $row) (i32.const 600))))
       (local.set $b0 (i32.add (i32.const 53168) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2685248) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3244352) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 600)))
@@ -886,9 +886,9 @@
   (func $sampler0_gen_bv (export "sampler0_gen_bv") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2686816) (i32.mul (local.get $row) (i32.const 352))))
+      (local.set $bo (i32.add (i32.const 3245920) (i32.mul (local.get $row) (i32.const 352))))
       (local.set $b0 (i32.add (i32.const 52816) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2686464) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3245568) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 352)))
@@ -907,10 +907,10 @@
   (func $sampler0_gen_chain_body_vg_cast (export "sampler0_gen_chain_body_vg_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2688480) (i32.mul (local.get $row) (i32.const 600))))
-      (local.set $b0 (i32.add (i32.const 2688480) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2687872) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 2685856) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 3247584) (i32.mul (local.get $row) (i32.const 600))))
+      (local.set $b0 (i32.add (i32.const 3247584) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3246976) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 3244960) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 600)))
@@ -929,10 +929,10 @@
   (func $sampler0__0 (export "sampler0__0") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2689440) (i32.mul (local.get $row) (i32.const 352))))
-      (local.set $b0 (i32.add (i32.const 2689440) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2689088) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 2686816) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 3248544) (i32.mul (local.get $row) (i32.const 352))))
+      (local.set $b0 (i32.add (i32.const 3248544) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3248192) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 3245920) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 352)))
@@ -951,10 +951,10 @@
   (func $sampler0_next (export "sampler0_next") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2691312) (i32.mul (local.get $row) (i32.const 400))))
+      (local.set $bo (i32.add (i32.const 3250768) (i32.mul (local.get $row) (i32.const 400))))
       (local.set $b0 (i32.add (i32.const 224176) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2690144) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 2690912) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3249248) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 3250368) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 400)))

@@ -211,8 +211,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 2.6 MiB, laid out at compile time. */
-  private readonly mem = createArena(2691712);
+  /** Every buffer of the model, 3.1 MiB, laid out at compile time. */
+  private readonly mem = createArena(3251168);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W: new Float32Array(this.mem.buffer, 16, 13200), bv: new Float32Array(this.mem.buffer, 52816, 88), bh: new Float32Array(this.mem.buffer, 53168, 150), Wuh: new Float32Array(this.mem.buffer, 53776, 15000), Wuv: new Float32Array(this.mem.buffer, 113776, 8800), Wvu: new Float32Array(this.mem.buffer, 148976, 8800), Wuu: new Float32Array(this.mem.buffer, 184176, 10000), bu: new Float32Array(this.mem.buffer, 224176, 100) };
@@ -229,77 +229,77 @@ export class Model implements CompiledModel {
   private readonly _1 = new Float32Array(this.mem.buffer, 398096, 88);
   private readonly _2 = new Float32Array(this.mem.buffer, 399056, 150);
   private readonly fe_data_matmul = new Float32Array(this.mem.buffer, 399664, 15000);
-  private readonly gibbs_scan_carry0 = new Float32Array(this.mem.buffer, 459664, 8800);
-  private readonly _02 = new Float32Array(this.mem.buffer, 650064, 8800);
-  private readonly gibbs_scan_final0 = new Float32Array(this.mem.buffer, 685264, 8800);
-  private readonly fe_sample_matmul = new Float32Array(this.mem.buffer, 720464, 15000);
-  private readonly frames = new Float32Array(this.mem.buffer, 816064, 1);
-  private readonly mask = new Float32Array(this.mem.buffer, 816080, 100);
-  private readonly a_mean_sigmoid = new Float32Array(this.mem.buffer, 816480, 15000);
-  private readonly a_mean_cast = new Float32Array(this.mem.buffer, 876480, 15000);
-  private readonly a_mean_matmul = new Float32Array(this.mem.buffer, 936480, 8800);
-  private readonly a_mean = new Float32Array(this.mem.buffer, 971680, 8800);
-  private readonly monitor_reducesum = new Float32Array(this.mem.buffer, 1006880, 1);
-  private readonly cost = new Float32Array(this.mem.buffer, 1006896, 1);
-  private readonly d_cd_expr_div = new Float32Array(this.mem.buffer, 1006912, 1);
-  private readonly d_cd_expr_neg = new Float32Array(this.mem.buffer, 1006928, 100);
-  private readonly d_fe_sample_neg = new Float32Array(this.mem.buffer, 1007328, 100);
-  private readonly d_fe_sample_mul = new Float32Array(this.mem.buffer, 1007728, 15000);
-  private readonly d_fe_data_mul = new Float32Array(this.mem.buffer, 1067728, 15000);
-  private readonly d_fe_data_add = new Float32Array(this.mem.buffer, 1127728, 15000);
-  private readonly d_fe_data_add2 = new Float32Array(this.mem.buffer, 1187728, 8800);
-  private readonly d_rnn_scan_out1 = new Float32Array(this.mem.buffer, 1222928, 10000);
-  private readonly d_rnn_scan_out2 = new Float32Array(this.mem.buffer, 1262928, 8800);
-  private readonly d_rnn_scan_out3 = new Float32Array(this.mem.buffer, 1298128, 10000);
-  private readonly d_rnn_scan_out4 = new Float32Array(this.mem.buffer, 1338128, 10000);
-  private readonly d_rnn_scan_out5 = new Float32Array(this.mem.buffer, 1378128, 10000);
-  private readonly d_rnn_scan_out6 = new Float32Array(this.mem.buffer, 1418128, 8800);
-  private readonly d_rnn_scan_out7 = new Float32Array(this.mem.buffer, 1453328, 10000);
-  private readonly d_rnn_scan_out8 = new Float32Array(this.mem.buffer, 1493328, 8800);
-  private readonly d_rnn_scan_out9 = new Float32Array(this.mem.buffer, 1528528, 15000);
-  private readonly d_rnn_scan_out10 = new Float32Array(this.mem.buffer, 1588528, 10000);
-  private readonly d_rnn_scan_out11 = new Float32Array(this.mem.buffer, 1628528, 15000);
-  private readonly d_rnn_scan_carry0 = new Float32Array(this.mem.buffer, 1688528, 100);
-  private readonly d_rnn_scan_x0 = new Float32Array(this.mem.buffer, 1688928, 100);
-  private readonly d_rnn_scan_x1 = new Float32Array(this.mem.buffer, 1689328, 88);
-  private readonly d_rnn_scan_x2 = new Float32Array(this.mem.buffer, 1689680, 88);
-  private readonly d_rnn_scan_x3 = new Float32Array(this.mem.buffer, 1690032, 150);
-  private readonly _10 = new Float32Array(this.mem.buffer, 1691840, 150);
-  private readonly _7 = new Float32Array(this.mem.buffer, 1692848, 88);
-  private readonly _4 = new Float32Array(this.mem.buffer, 1693600, 100);
-  private readonly _03 = new Float32Array(this.mem.buffer, 1694400, 100);
-  private readonly _22 = new Float32Array(this.mem.buffer, 1694800, 100);
-  private readonly grad_bu = new Float32Array(this.mem.buffer, 1695552, 100);
-  private readonly grad_bv = new Float32Array(this.mem.buffer, 1695952, 88);
-  private readonly grad_bh = new Float32Array(this.mem.buffer, 1696304, 150);
-  private readonly eval_rnn_scan_out0 = new Float32Array(this.mem.buffer, 1732464, 8800);
-  private readonly eval_rnn_scan_out1 = new Float32Array(this.mem.buffer, 1767664, 15000);
-  private readonly eval_rnn_scan_carry0 = new Float32Array(this.mem.buffer, 1827664, 100);
-  private readonly eval_k_u0 = new Float32Array(this.mem.buffer, 1828064, 100);
-  private readonly eval_rnn_scan_x0 = new Float32Array(this.mem.buffer, 1828464, 88);
-  private readonly eval__0 = new Float32Array(this.mem.buffer, 1829616, 100);
-  private readonly eval__1 = new Float32Array(this.mem.buffer, 1830368, 88);
-  private readonly eval__2 = new Float32Array(this.mem.buffer, 1831328, 150);
-  private readonly eval_gibbs_scan_carry0 = new Float32Array(this.mem.buffer, 1831936, 8800);
-  private readonly eval__02 = new Float32Array(this.mem.buffer, 2022336, 8800);
-  private readonly eval_gibbs_scan_final0 = new Float32Array(this.mem.buffer, 2057536, 8800);
-  private readonly eval_a_mean = new Float32Array(this.mem.buffer, 2283536, 8800);
-  private readonly eval_monitor_sub = new Float32Array(this.mem.buffer, 2318736, 8800);
-  private readonly eval_monitor_reducesum = new Float32Array(this.mem.buffer, 2353936, 1);
-  private readonly eval_frames = new Float32Array(this.mem.buffer, 2353952, 1);
-  private readonly eval_monitor = new Float32Array(this.mem.buffer, 2353968, 1);
-  private readonly eval_pred_v0 = new Float32Array(this.mem.buffer, 2389184, 8800);
-  private readonly eval_pred_chain_scan_carry0 = new Float32Array(this.mem.buffer, 2424384, 8800);
-  private readonly eval__03 = new Float32Array(this.mem.buffer, 2614784, 8800);
-  private readonly eval_pred_chain_scan_final0 = new Float32Array(this.mem.buffer, 2649984, 8800);
-  private readonly eval_true_pos = new Float32Array(this.mem.buffer, 2685184, 1);
-  private readonly eval_false_pos = new Float32Array(this.mem.buffer, 2685200, 1);
-  private readonly eval_accuracy_add = new Float32Array(this.mem.buffer, 2685232, 1);
-  private readonly sampler0_gen_chain_scan_carry0 = new Float32Array(this.mem.buffer, 2687168, 88);
-  private readonly sampler0_k_gen_v0 = new Float32Array(this.mem.buffer, 2687520, 88);
-  private readonly sampler0__0 = new Float32Array(this.mem.buffer, 2689440, 88);
-  private readonly sampler0_gen_chain_scan_final0 = new Float32Array(this.mem.buffer, 2689792, 88);
-  private readonly sampler0_next = new Float32Array(this.mem.buffer, 2691312, 100);
+  private readonly gibbs_scan_carry0 = new Float32Array(this.mem.buffer, 530464, 8800);
+  private readonly _02 = new Float32Array(this.mem.buffer, 720864, 8800);
+  private readonly gibbs_scan_final0 = new Float32Array(this.mem.buffer, 756064, 8800);
+  private readonly fe_sample_matmul = new Float32Array(this.mem.buffer, 791264, 15000);
+  private readonly frames = new Float32Array(this.mem.buffer, 922064, 1);
+  private readonly mask = new Float32Array(this.mem.buffer, 922080, 100);
+  private readonly a_mean_sigmoid = new Float32Array(this.mem.buffer, 922480, 15000);
+  private readonly a_mean_cast = new Float32Array(this.mem.buffer, 982480, 15000);
+  private readonly a_mean_matmul = new Float32Array(this.mem.buffer, 1042480, 8800);
+  private readonly a_mean = new Float32Array(this.mem.buffer, 1077680, 8800);
+  private readonly monitor_reducesum = new Float32Array(this.mem.buffer, 1112880, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 1112896, 1);
+  private readonly d_cd_expr_div = new Float32Array(this.mem.buffer, 1112912, 1);
+  private readonly d_cd_expr_neg = new Float32Array(this.mem.buffer, 1112928, 100);
+  private readonly d_fe_sample_neg = new Float32Array(this.mem.buffer, 1113328, 100);
+  private readonly d_fe_sample_mul = new Float32Array(this.mem.buffer, 1113728, 15000);
+  private readonly d_fe_data_mul = new Float32Array(this.mem.buffer, 1173728, 15000);
+  private readonly d_fe_data_add = new Float32Array(this.mem.buffer, 1233728, 15000);
+  private readonly d_fe_data_add2 = new Float32Array(this.mem.buffer, 1293728, 8800);
+  private readonly d_rnn_scan_out1 = new Float32Array(this.mem.buffer, 1328928, 10000);
+  private readonly d_rnn_scan_out2 = new Float32Array(this.mem.buffer, 1368928, 8800);
+  private readonly d_rnn_scan_out3 = new Float32Array(this.mem.buffer, 1404128, 10000);
+  private readonly d_rnn_scan_out4 = new Float32Array(this.mem.buffer, 1444128, 10000);
+  private readonly d_rnn_scan_out5 = new Float32Array(this.mem.buffer, 1484128, 10000);
+  private readonly d_rnn_scan_out6 = new Float32Array(this.mem.buffer, 1524128, 8800);
+  private readonly d_rnn_scan_out7 = new Float32Array(this.mem.buffer, 1559328, 10000);
+  private readonly d_rnn_scan_out8 = new Float32Array(this.mem.buffer, 1599328, 8800);
+  private readonly d_rnn_scan_out9 = new Float32Array(this.mem.buffer, 1634528, 15000);
+  private readonly d_rnn_scan_out10 = new Float32Array(this.mem.buffer, 1694528, 10000);
+  private readonly d_rnn_scan_out11 = new Float32Array(this.mem.buffer, 1734528, 15000);
+  private readonly d_rnn_scan_carry0 = new Float32Array(this.mem.buffer, 1794528, 100);
+  private readonly d_rnn_scan_x0 = new Float32Array(this.mem.buffer, 1794928, 100);
+  private readonly d_rnn_scan_x1 = new Float32Array(this.mem.buffer, 1795328, 88);
+  private readonly d_rnn_scan_x2 = new Float32Array(this.mem.buffer, 1795680, 88);
+  private readonly d_rnn_scan_x3 = new Float32Array(this.mem.buffer, 1796032, 150);
+  private readonly _10 = new Float32Array(this.mem.buffer, 1797840, 150);
+  private readonly _7 = new Float32Array(this.mem.buffer, 1798848, 88);
+  private readonly _4 = new Float32Array(this.mem.buffer, 1799600, 100);
+  private readonly _03 = new Float32Array(this.mem.buffer, 1800400, 100);
+  private readonly _22 = new Float32Array(this.mem.buffer, 1800800, 100);
+  private readonly grad_bu = new Float32Array(this.mem.buffer, 1801552, 100);
+  private readonly grad_bv = new Float32Array(this.mem.buffer, 1801952, 88);
+  private readonly grad_bh = new Float32Array(this.mem.buffer, 1802304, 150);
+  private readonly eval_rnn_scan_out0 = new Float32Array(this.mem.buffer, 2256368, 8800);
+  private readonly eval_rnn_scan_out1 = new Float32Array(this.mem.buffer, 2291568, 15000);
+  private readonly eval_rnn_scan_carry0 = new Float32Array(this.mem.buffer, 2351568, 100);
+  private readonly eval_k_u0 = new Float32Array(this.mem.buffer, 2351968, 100);
+  private readonly eval_rnn_scan_x0 = new Float32Array(this.mem.buffer, 2352368, 88);
+  private readonly eval__0 = new Float32Array(this.mem.buffer, 2353520, 100);
+  private readonly eval__1 = new Float32Array(this.mem.buffer, 2354272, 88);
+  private readonly eval__2 = new Float32Array(this.mem.buffer, 2355232, 150);
+  private readonly eval_gibbs_scan_carry0 = new Float32Array(this.mem.buffer, 2355840, 8800);
+  private readonly eval__02 = new Float32Array(this.mem.buffer, 2546240, 8800);
+  private readonly eval_gibbs_scan_final0 = new Float32Array(this.mem.buffer, 2581440, 8800);
+  private readonly eval_a_mean = new Float32Array(this.mem.buffer, 2842640, 8800);
+  private readonly eval_monitor_sub = new Float32Array(this.mem.buffer, 2877840, 8800);
+  private readonly eval_monitor_reducesum = new Float32Array(this.mem.buffer, 2913040, 1);
+  private readonly eval_frames = new Float32Array(this.mem.buffer, 2913056, 1);
+  private readonly eval_monitor = new Float32Array(this.mem.buffer, 2913072, 1);
+  private readonly eval_pred_v0 = new Float32Array(this.mem.buffer, 2948288, 8800);
+  private readonly eval_pred_chain_scan_carry0 = new Float32Array(this.mem.buffer, 2983488, 8800);
+  private readonly eval__03 = new Float32Array(this.mem.buffer, 3173888, 8800);
+  private readonly eval_pred_chain_scan_final0 = new Float32Array(this.mem.buffer, 3209088, 8800);
+  private readonly eval_true_pos = new Float32Array(this.mem.buffer, 3244288, 1);
+  private readonly eval_false_pos = new Float32Array(this.mem.buffer, 3244304, 1);
+  private readonly eval_accuracy_add = new Float32Array(this.mem.buffer, 3244336, 1);
+  private readonly sampler0_gen_chain_scan_carry0 = new Float32Array(this.mem.buffer, 3246272, 88);
+  private readonly sampler0_k_gen_v0 = new Float32Array(this.mem.buffer, 3246624, 88);
+  private readonly sampler0__0 = new Float32Array(this.mem.buffer, 3248544, 88);
+  private readonly sampler0_gen_chain_scan_final0 = new Float32Array(this.mem.buffer, 3248896, 88);
+  private readonly sampler0_next = new Float32Array(this.mem.buffer, 3250768, 100);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -350,26 +350,26 @@ export class Model implements CompiledModel {
       rnn_scan_x0.set(roll.subarray(t$0 * 88, (t$0 + 1) * 88));
       // specs/rnnrbm.yaml:51 rnn.body.u: rnn_body_u_matmul = matmul(rnn_scan_x0, Wvu)
       {
-        this.k.gemm({ a: 1828464, b: 148976, c: 1828816, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_x0 @ Wvu → rnn_body_u_matmul
+        this.k.gemm({ a: 2352368, b: 148976, c: 2352720, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // rnn_scan_x0 @ Wvu → rnn_body_u_matmul
       }
 
       // specs/rnnrbm.yaml:51 rnn.body.u: rnn_body_u_matmul2 = matmul(rnn_scan_carry0, Wuu)
       {
-        this.k.gemm({ a: 1827664, b: 184176, c: 1829216, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_carry0 @ Wuu → rnn_body_u_matmul2
+        this.k.gemm({ a: 2351568, b: 184176, c: 2353120, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // rnn_scan_carry0 @ Wuu → rnn_body_u_matmul2
       }
 
       // specs/rnnrbm.yaml:51 rnn.body.u: _0 = tanh((bu + rnn_body_u_matmul) + rnn_body_u_matmul2)
       this.w.evaluate__0(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:49 rnn.body.bv_t: rnn_body_bv_t_matmul = matmul(rnn_scan_carry0, Wuv)
       {
-        this.k.gemm({ a: 1827664, b: 113776, c: 1830016, m: 1, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_carry0 @ Wuv → rnn_body_bv_t_matmul
+        this.k.gemm({ a: 2351568, b: 113776, c: 2353920, m: 1, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // rnn_scan_carry0 @ Wuv → rnn_body_bv_t_matmul
       }
 
       // specs/rnnrbm.yaml:49 rnn.body.bv_t: _1 = bv + rnn_body_bv_t_matmul
       this.w.evaluate__1(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:50 rnn.body.bh_t: rnn_body_bh_t_matmul = matmul(rnn_scan_carry0, Wuh)
       {
-        this.k.gemm({ a: 1827664, b: 53776, c: 1830720, m: 1, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_carry0 @ Wuh → rnn_body_bh_t_matmul
+        this.k.gemm({ a: 2351568, b: 53776, c: 2354624, m: 1, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // rnn_scan_carry0 @ Wuh → rnn_body_bh_t_matmul
       }
 
       // specs/rnnrbm.yaml:50 rnn.body.bh_t: _2 = bh + rnn_body_bh_t_matmul
@@ -385,19 +385,19 @@ export class Model implements CompiledModel {
       const t$3 = n$4;
       // specs/rnnrbm.yaml:61 gibbs.body.vk: gibbs_body_vk_matmul = matmul(gibbs_scan_carry0, W)
       {
-        this.k.gemm({ a: 1831936, b: 16, c: 1867136, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // gibbs_scan_carry0 @ W → gibbs_body_vk_matmul
+        this.k.gemm({ a: 2355840, b: 16, c: 2391040, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // gibbs_scan_carry0 @ W → gibbs_body_vk_matmul
       }
 
       // specs/rnnrbm.yaml:61 gibbs.body.vk: gibbs_body_vk_cast = cast(compare(random_uniform(), sigmoid(gibbs_body_vk_matmul + rnn_scan_out1)))
-      this.k.uniformFill({ dst: 1927136, n: 15000, seed: this.desc.seed, salt: 1, step: step, iter: t$3 }); // gibbs_body_vk_cast ← the draws (Philox)
+      this.k.uniformFill({ dst: 2451040, n: 15000, seed: this.desc.seed, salt: 1, step: step, iter: t$3 }); // gibbs_body_vk_cast ← the draws (Philox)
       this.w.evaluate_gibbs_body_vk_cast(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:61 gibbs.body.vk: gibbs_body_vk_matmul2 = matmul(gibbs_body_vk_cast, W)
       {
-        this.k.gemm({ a: 1927136, b: 16, c: 1987136, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // gibbs_body_vk_cast @ W → gibbs_body_vk_matmul2
+        this.k.gemm({ a: 2451040, b: 16, c: 2511040, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // gibbs_body_vk_cast @ W → gibbs_body_vk_matmul2
       }
 
       // specs/rnnrbm.yaml:61 gibbs.body.vk: _02 = cast(compare(random_uniform(), sigmoid(gibbs_body_vk_matmul2 + rnn_scan_out0)))
-      this.k.uniformFill({ dst: 2022336, n: 8800, seed: this.desc.seed, salt: 2, step: step, iter: t$3 }); // _02 ← the draws (Philox)
+      this.k.uniformFill({ dst: 2546240, n: 8800, seed: this.desc.seed, salt: 2, step: step, iter: t$3 }); // _02 ← the draws (Philox)
       this.w.evaluate__02(); // WebAssembly SIMD (loops.wat)
       gibbs_scan_carry0.set(_02);
     }
@@ -405,15 +405,15 @@ export class Model implements CompiledModel {
     gibbs_scan_final0.set(gibbs_scan_carry0);
     // specs/rnnrbm.yaml:70 a_mean: a_mean_matmul = matmul(gibbs_scan_final0, W)
     {
-      this.k.gemmBinary({ a: 2057536, b: 16, c: 2092736, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, accumulate: false, alpha: 1, list: 2152736, split: false }); // gibbs_scan_final0 @ W → a_mean_matmul (gibbs_scan_final0 is 0/1: rows of W summed)
+      this.k.gemmSparse({ a: 2581440, b: 16, c: 2616640, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, accumulate: false, alpha: 1, binary: true, list: 2676640, split: false }); // gibbs_scan_final0 @ W → a_mean_matmul (gibbs_scan_final0 is 0/1: rows of W summed)
     }
 
     // specs/rnnrbm.yaml:70 a_mean: a_mean_cast = cast(compare(random_uniform(), sigmoid(a_mean_matmul + rnn_scan_out1)))
-    this.k.uniformFill({ dst: 2188336, n: 15000, seed: this.desc.seed, salt: 3, step: step, iter: 0 }); // a_mean_cast ← the draws (Philox)
+    this.k.uniformFill({ dst: 2747440, n: 15000, seed: this.desc.seed, salt: 3, step: step, iter: 0 }); // a_mean_cast ← the draws (Philox)
     this.w.evaluate_a_mean_cast(); // WebAssembly SIMD (loops.wat)
     // specs/rnnrbm.yaml:70 a_mean: a_mean_matmul2 = matmul(a_mean_cast, W)
     {
-      this.k.gemm({ a: 2188336, b: 16, c: 2248336, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // a_mean_cast @ W → a_mean_matmul2
+      this.k.gemm({ a: 2747440, b: 16, c: 2807440, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // a_mean_cast @ W → a_mean_matmul2
     }
 
     // specs/rnnrbm.yaml:70 a_mean: a_mean = a_mean_matmul2 + rnn_scan_out0
@@ -452,19 +452,19 @@ export class Model implements CompiledModel {
       const t$14 = n$15;
       // specs/rnnrbm.yaml:81 pred_chain.body.vp: pred_chain_body_vp_matmul = matmul(pred_chain_scan_carry0, W)
       {
-        this.k.gemm({ a: 2424384, b: 16, c: 2459584, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // pred_chain_scan_carry0 @ W → pred_chain_body_vp_matmul
+        this.k.gemm({ a: 2983488, b: 16, c: 3018688, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // pred_chain_scan_carry0 @ W → pred_chain_body_vp_matmul
       }
 
       // specs/rnnrbm.yaml:81 pred_chain.body.vp: pred_chain_body_vp_cast = cast(compare(random_uniform(), sigmoid(pred_chain_body_vp_matmul + rnn_scan_out1)))
-      this.k.uniformFill({ dst: 2519584, n: 15000, seed: this.desc.seed, salt: 4, step: step, iter: t$14 }); // pred_chain_body_vp_cast ← the draws (Philox)
+      this.k.uniformFill({ dst: 3078688, n: 15000, seed: this.desc.seed, salt: 4, step: step, iter: t$14 }); // pred_chain_body_vp_cast ← the draws (Philox)
       this.w.evaluate_pred_chain_body_vp_cast(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:81 pred_chain.body.vp: pred_chain_body_vp_matmul2 = matmul(pred_chain_body_vp_cast, W)
       {
-        this.k.gemm({ a: 2519584, b: 16, c: 2579584, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // pred_chain_body_vp_cast @ W → pred_chain_body_vp_matmul2
+        this.k.gemm({ a: 3078688, b: 16, c: 3138688, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // pred_chain_body_vp_cast @ W → pred_chain_body_vp_matmul2
       }
 
       // specs/rnnrbm.yaml:81 pred_chain.body.vp: _03 = cast(compare(random_uniform(), sigmoid(pred_chain_body_vp_matmul2 + rnn_scan_out0)))
-      this.k.uniformFill({ dst: 2614784, n: 8800, seed: this.desc.seed, salt: 5, step: step, iter: t$14 }); // _03 ← the draws (Philox)
+      this.k.uniformFill({ dst: 3173888, n: 8800, seed: this.desc.seed, salt: 5, step: step, iter: t$14 }); // _03 ← the draws (Philox)
       this.w.evaluate__03(); // WebAssembly SIMD (loops.wat)
       pred_chain_scan_carry0.set(_03);
     }
@@ -589,26 +589,26 @@ export class Model implements CompiledModel {
       rnn_scan_x0.set(roll.subarray(t$0 * 88, (t$0 + 1) * 88));
       // specs/rnnrbm.yaml:51 rnn.body.u: rnn_body_u_matmul = matmul(rnn_scan_x0, Wvu)
       {
-        this.k.gemm({ a: 360992, b: 148976, c: 396544, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_x0 @ Wvu → rnn_body_u_matmul
+        this.k.gemm({ a: 360992, b: 148976, c: 396544, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // rnn_scan_x0 @ Wvu → rnn_body_u_matmul
       }
 
       // specs/rnnrbm.yaml:51 rnn.body.u: rnn_body_u_matmul2 = matmul(rnn_scan_carry0, Wuu)
       {
-        this.k.gemm({ a: 360192, b: 184176, c: 396944, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_carry0 @ Wuu → rnn_body_u_matmul2
+        this.k.gemm({ a: 360192, b: 184176, c: 396944, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // rnn_scan_carry0 @ Wuu → rnn_body_u_matmul2
       }
 
       // specs/rnnrbm.yaml:51 rnn.body.u: _0 = tanh((bu + rnn_body_u_matmul) + rnn_body_u_matmul2)
       this.w.step0__0(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:49 rnn.body.bv_t: rnn_body_bv_t_matmul = matmul(rnn_scan_carry0, Wuv)
       {
-        this.k.gemm({ a: 360192, b: 113776, c: 397744, m: 1, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_carry0 @ Wuv → rnn_body_bv_t_matmul
+        this.k.gemm({ a: 360192, b: 113776, c: 397744, m: 1, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // rnn_scan_carry0 @ Wuv → rnn_body_bv_t_matmul
       }
 
       // specs/rnnrbm.yaml:49 rnn.body.bv_t: _1 = bv + rnn_body_bv_t_matmul
       this.w.step0__1(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:50 rnn.body.bh_t: rnn_body_bh_t_matmul = matmul(rnn_scan_carry0, Wuh)
       {
-        this.k.gemm({ a: 360192, b: 53776, c: 398448, m: 1, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_carry0 @ Wuh → rnn_body_bh_t_matmul
+        this.k.gemm({ a: 360192, b: 53776, c: 398448, m: 1, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // rnn_scan_carry0 @ Wuh → rnn_body_bh_t_matmul
       }
 
       // specs/rnnrbm.yaml:50 rnn.body.bh_t: _2 = bh + rnn_body_bh_t_matmul
@@ -620,28 +620,28 @@ export class Model implements CompiledModel {
 
     // specs/rnnrbm.yaml:64 fe_data: fe_data_matmul = matmul(roll, W)
     {
-      this.k.gemm({ a: 361344, b: 16, c: 399664, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // roll @ W → fe_data_matmul
+      this.k.gemmSparse({ a: 361344, b: 16, c: 399664, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, accumulate: false, alpha: 1, binary: false, list: 459664, split: false }); // roll @ W → fe_data_matmul (roll's zeros skipped)
     }
 
     // specs/rnnrbm.yaml:57 gibbs: scan over 15 steps
     gibbs_scan_carry0.set(roll);
-    for (let n$4 = 0; n$4 < 15; n$4++) {
-      const t$3 = n$4;
+    for (let n$5 = 0; n$5 < 15; n$5++) {
+      const t$4 = n$5;
       // specs/rnnrbm.yaml:61 gibbs.body.vk: gibbs_body_vk_matmul = matmul(gibbs_scan_carry0, W)
       {
-        this.k.gemm({ a: 459664, b: 16, c: 494864, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // gibbs_scan_carry0 @ W → gibbs_body_vk_matmul
+        this.k.gemm({ a: 530464, b: 16, c: 565664, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // gibbs_scan_carry0 @ W → gibbs_body_vk_matmul
       }
 
       // specs/rnnrbm.yaml:61 gibbs.body.vk: gibbs_body_vk_cast = cast(compare(random_uniform(), sigmoid(gibbs_body_vk_matmul + rnn_scan_out1)))
-      this.k.uniformFill({ dst: 554864, n: 15000, seed: this.desc.seed, salt: 1, step: step, iter: t$3 }); // gibbs_body_vk_cast ← the draws (Philox)
+      this.k.uniformFill({ dst: 625664, n: 15000, seed: this.desc.seed, salt: 1, step: step, iter: t$4 }); // gibbs_body_vk_cast ← the draws (Philox)
       this.w.step0_gibbs_body_vk_cast(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:61 gibbs.body.vk: gibbs_body_vk_matmul2 = matmul(gibbs_body_vk_cast, W)
       {
-        this.k.gemm({ a: 554864, b: 16, c: 614864, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // gibbs_body_vk_cast @ W → gibbs_body_vk_matmul2
+        this.k.gemm({ a: 625664, b: 16, c: 685664, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // gibbs_body_vk_cast @ W → gibbs_body_vk_matmul2
       }
 
       // specs/rnnrbm.yaml:61 gibbs.body.vk: _02 = cast(compare(random_uniform(), sigmoid(gibbs_body_vk_matmul2 + rnn_scan_out0)))
-      this.k.uniformFill({ dst: 650064, n: 8800, seed: this.desc.seed, salt: 2, step: step, iter: t$3 }); // _02 ← the draws (Philox)
+      this.k.uniformFill({ dst: 720864, n: 8800, seed: this.desc.seed, salt: 2, step: step, iter: t$4 }); // _02 ← the draws (Philox)
       this.w.step0__02(); // WebAssembly SIMD (loops.wat)
       gibbs_scan_carry0.set(_02);
     }
@@ -649,41 +649,41 @@ export class Model implements CompiledModel {
     gibbs_scan_final0.set(gibbs_scan_carry0);
     // specs/rnnrbm.yaml:65 fe_sample: fe_sample_matmul = matmul(gibbs_scan_final0, W)
     {
-      this.k.gemmBinary({ a: 685264, b: 16, c: 720464, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, accumulate: false, alpha: 1, list: 780464, split: false }); // gibbs_scan_final0 @ W → fe_sample_matmul (gibbs_scan_final0 is 0/1: rows of W summed)
+      this.k.gemmSparse({ a: 756064, b: 16, c: 791264, m: 100, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, accumulate: false, alpha: 1, binary: true, list: 851264, split: false }); // gibbs_scan_final0 @ W → fe_sample_matmul (gibbs_scan_final0 is 0/1: rows of W summed)
     }
 
     // specs/rnnrbm.yaml:66 frames: frames = Σ mask
     {
       {
-        let s$8 = 0;
-        for (let k$7 = 0 * 100; k$7 < 100; k$7++) s$8 += mask[k$7];
-        frames[0] = s$8;
+        let s$9 = 0;
+        for (let k$8 = 0 * 100; k$8 < 100; k$8++) s$9 += mask[k$8];
+        frames[0] = s$9;
       }
     }
 
     // specs/rnnrbm.yaml:70 a_mean: a_mean_sigmoid = sigmoid(fe_sample_matmul + rnn_scan_out1)
     this.w.step0_a_mean_sigmoid(); // WebAssembly SIMD (loops.wat)
     // specs/rnnrbm.yaml:70 a_mean: a_mean_cast = cast(compare(random_uniform(), a_mean_sigmoid))
-    this.k.uniformFill({ dst: 876480, n: 15000, seed: this.desc.seed, salt: 3, step: step, iter: 0 }); // a_mean_cast ← the draws (Philox)
+    this.k.uniformFill({ dst: 982480, n: 15000, seed: this.desc.seed, salt: 3, step: step, iter: 0 }); // a_mean_cast ← the draws (Philox)
     this.w.step0_a_mean_cast(); // WebAssembly SIMD (loops.wat)
     // specs/rnnrbm.yaml:70 a_mean: a_mean_matmul = matmul(a_mean_cast, W)
     {
-      this.k.gemm({ a: 876480, b: 16, c: 936480, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // a_mean_cast @ W → a_mean_matmul
+      this.k.gemm({ a: 982480, b: 16, c: 1042480, m: 100, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // a_mean_cast @ W → a_mean_matmul
     }
 
     // specs/rnnrbm.yaml:70 a_mean: a_mean = a_mean_matmul + rnn_scan_out0
     this.w.step0_a_mean(); // WebAssembly SIMD (loops.wat)
     // specs/rnnrbm.yaml:71 monitor: monitor_reducesum = Σ (mask * ((roll * softplus(-a_mean)) + ((1 - roll) * softplus(a_mean))))
-    let o$9 = 0;
-    let s$10 = 0;
-    for (let c$12 = 0; c$12 < 100; c$12++) {
-      for (let c$13 = 0; c$13 < 88; c$13++) {
-        s$10 += (mask[c$12] * ((roll[c$12 * 88 + c$13] * (Math.max((-(a_mean[c$12 * 88 + c$13])), 0) + Math.log1p(Math.exp(-Math.abs((-(a_mean[c$12 * 88 + c$13]))))))) + ((1 - roll[c$12 * 88 + c$13]) * (Math.max(a_mean[c$12 * 88 + c$13], 0) + Math.log1p(Math.exp(-Math.abs(a_mean[c$12 * 88 + c$13])))))));
+    let o$10 = 0;
+    let s$11 = 0;
+    for (let c$13 = 0; c$13 < 100; c$13++) {
+      for (let c$14 = 0; c$14 < 88; c$14++) {
+        s$11 += (mask[c$13] * ((roll[c$13 * 88 + c$14] * (Math.max((-(a_mean[c$13 * 88 + c$14])), 0) + Math.log1p(Math.exp(-Math.abs((-(a_mean[c$13 * 88 + c$14]))))))) + ((1 - roll[c$13 * 88 + c$14]) * (Math.max(a_mean[c$13 * 88 + c$14], 0) + Math.log1p(Math.exp(-Math.abs(a_mean[c$13 * 88 + c$14])))))));
       }
     }
 
-    monitor_reducesum[o$9] = s$10;
-    o$9++;
+    monitor_reducesum[o$10] = s$11;
+    o$10++;
     // specs/rnnrbm.yaml:71 monitor: cost = -monitor_reducesum / frames
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
     // specs/rnnrbm.yaml:102 gradient of losses.cd.expr: d_cd_expr_div = 1 / frames
@@ -701,7 +701,7 @@ export class Model implements CompiledModel {
     // specs/rnnrbm.yaml:64 gradient of fe_data: d_fe_data_add2 = (d_fe_sample_neg * gibbs_scan_final0) + (d_cd_expr_neg * roll)
     this.w.step0_d_fe_data_add2(); // WebAssembly SIMD (loops.wat)
     // specs/rnnrbm.yaml:42 gradient of rnn: scan over up to 100 steps, reversed (gradient through time)
-    const steps$16 = Math.max(0, Math.min(100, length[0]));
+    const steps$17 = Math.max(0, Math.min(100, length[0]));
     d_rnn_scan_out1.fill(0);
     d_rnn_scan_out2.fill(0);
     d_rnn_scan_out3.fill(0);
@@ -714,20 +714,20 @@ export class Model implements CompiledModel {
     d_rnn_scan_out10.fill(0);
     d_rnn_scan_out11.fill(0);
     d_rnn_scan_carry0.set(k_u0);
-    for (let n$15 = 0; n$15 < steps$16; n$15++) {
-      const t$14 = steps$16 - 1 - n$15;
-      d_rnn_scan_x0.set(rnn_scan_history0.subarray(t$14 * 100, (t$14 + 1) * 100));
-      d_rnn_scan_x1.set(roll.subarray(t$14 * 88, (t$14 + 1) * 88));
-      d_rnn_scan_x2.set(d_fe_data_add2.subarray(t$14 * 88, (t$14 + 1) * 88));
-      d_rnn_scan_x3.set(d_fe_data_add.subarray(t$14 * 150, (t$14 + 1) * 150));
+    for (let n$16 = 0; n$16 < steps$17; n$16++) {
+      const t$15 = steps$17 - 1 - n$16;
+      d_rnn_scan_x0.set(rnn_scan_history0.subarray(t$15 * 100, (t$15 + 1) * 100));
+      d_rnn_scan_x1.set(roll.subarray(t$15 * 88, (t$15 + 1) * 88));
+      d_rnn_scan_x2.set(d_fe_data_add2.subarray(t$15 * 88, (t$15 + 1) * 88));
+      d_rnn_scan_x3.set(d_fe_data_add.subarray(t$15 * 150, (t$15 + 1) * 150));
       // specs/rnnrbm.yaml:51 rnn.body.u: rnn_body_u_matmul3 = matmul(d_rnn_scan_x1, Wvu)
       {
-        this.k.gemm({ a: 1689328, b: 148976, c: 1690640, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_rnn_scan_x1 @ Wvu → rnn_body_u_matmul3
+        this.k.gemm({ a: 1795328, b: 148976, c: 1796640, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // d_rnn_scan_x1 @ Wvu → rnn_body_u_matmul3
       }
 
       // specs/rnnrbm.yaml:51 rnn.body.u: rnn_body_u_matmul4 = matmul(d_rnn_scan_x0, Wuu)
       {
-        this.k.gemm({ a: 1688928, b: 184176, c: 1691040, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_rnn_scan_x0 @ Wuu → rnn_body_u_matmul4
+        this.k.gemm({ a: 1794928, b: 184176, c: 1797040, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // d_rnn_scan_x0 @ Wuu → rnn_body_u_matmul4
       }
 
       // specs/rnnrbm.yaml:51 rnn.body.u: rnn_body_u_tanh = tanh((bu + rnn_body_u_matmul3) + rnn_body_u_matmul4)
@@ -735,40 +735,40 @@ export class Model implements CompiledModel {
       // specs/rnnrbm.yaml:50 gradient of rnn.body.bh_t: _10 = Σ d_rnn_scan_x3
       {
         _10.fill(0);
-        let s$19 = 0;
+        let s$20 = 0;
         {
-          for (let c$18 = 0; c$18 < 150; c$18++) {
-            _10[c$18] += d_rnn_scan_x3[s$19++];
+          for (let c$19 = 0; c$19 < 150; c$19++) {
+            _10[c$19] += d_rnn_scan_x3[s$20++];
           }
         }
       }
 
       // specs/rnnrbm.yaml:50 gradient of rnn.body.bh_t: d_rnn_body_bh_t_matmul = matmul(d_rnn_scan_x3, Wuh)
       {
-        this.k.gemm({ a: 1690032, b: 53776, c: 1692448, m: 1, n: 100, k: 150, lda: 150, ldb: 150, ldc: 100, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_rnn_scan_x3 @ Wuh → d_rnn_body_bh_t_matmul
+        this.k.gemm({ a: 1796032, b: 53776, c: 1798448, m: 1, n: 100, k: 150, lda: 150, ldb: 150, ldc: 100, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_rnn_scan_x3 @ Wuh → d_rnn_body_bh_t_matmul
       }
 
       // specs/rnnrbm.yaml:49 gradient of rnn.body.bv_t: _7 = Σ d_rnn_scan_x2
       {
         _7.fill(0);
-        let s$22 = 0;
+        let s$23 = 0;
         {
-          for (let c$21 = 0; c$21 < 88; c$21++) {
-            _7[c$21] += d_rnn_scan_x2[s$22++];
+          for (let c$22 = 0; c$22 < 88; c$22++) {
+            _7[c$22] += d_rnn_scan_x2[s$23++];
           }
         }
       }
 
       // specs/rnnrbm.yaml:49 gradient of rnn.body.bv_t: d_rnn_body_bv_t_matmul = matmul(d_rnn_scan_x2, Wuv)
       {
-        this.k.gemm({ a: 1689680, b: 113776, c: 1693200, m: 1, n: 100, k: 88, lda: 88, ldb: 88, ldc: 100, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_rnn_scan_x2 @ Wuv → d_rnn_body_bv_t_matmul
+        this.k.gemm({ a: 1795680, b: 113776, c: 1799200, m: 1, n: 100, k: 88, lda: 88, ldb: 88, ldc: 100, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_rnn_scan_x2 @ Wuv → d_rnn_body_bv_t_matmul
       }
 
       // specs/rnnrbm.yaml:51 gradient of rnn.body.u: _4 = d_rnn_scan_carry0 * (1 - (rnn_body_u_tanh * rnn_body_u_tanh))
       this.w.step0__4(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:51 gradient of rnn.body.u: d_rnn_body_u_matmul = matmul(_4, Wuu)
       {
-        this.k.gemm({ a: 1693600, b: 184176, c: 1694000, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // _4 @ Wuu → d_rnn_body_u_matmul
+        this.k.gemm({ a: 1799600, b: 184176, c: 1800000, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // _4 @ Wuu → d_rnn_body_u_matmul
       }
 
       // specs/rnnrbm.yaml:51 gradient of rnn.body.u: _03 = (d_rnn_body_bh_t_matmul + d_rnn_body_bv_t_matmul) + d_rnn_body_u_matmul
@@ -776,40 +776,40 @@ export class Model implements CompiledModel {
       // specs/rnnrbm.yaml:51 gradient of rnn.body.u: _22 = Σ _4
       {
         _22.fill(0);
-        let s$25 = 0;
+        let s$26 = 0;
         {
-          for (let c$24 = 0; c$24 < 100; c$24++) {
-            _22[c$24] += _4[s$25++];
+          for (let c$25 = 0; c$25 < 100; c$25++) {
+            _22[c$25] += _4[s$26++];
           }
         }
       }
 
       // specs/rnnrbm.yaml:51 gradient of rnn.body.u: _12 = matmul(_4, Wvu)
       {
-        this.k.gemm({ a: 1693600, b: 148976, c: 1695200, m: 1, n: 88, k: 100, lda: 100, ldb: 100, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // _4 @ Wvu → _12
+        this.k.gemm({ a: 1799600, b: 148976, c: 1801200, m: 1, n: 88, k: 100, lda: 100, ldb: 100, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // _4 @ Wvu → _12
       }
 
-      d_rnn_scan_out1.set(_22, t$14 * 100);
-      d_rnn_scan_out2.set(d_rnn_scan_x1, t$14 * 88);
-      d_rnn_scan_out3.set(_4, t$14 * 100);
-      d_rnn_scan_out4.set(d_rnn_scan_x0, t$14 * 100);
-      d_rnn_scan_out5.set(_4, t$14 * 100);
-      d_rnn_scan_out6.set(_7, t$14 * 88);
-      d_rnn_scan_out7.set(d_rnn_scan_x0, t$14 * 100);
-      d_rnn_scan_out8.set(d_rnn_scan_x2, t$14 * 88);
-      d_rnn_scan_out9.set(_10, t$14 * 150);
-      d_rnn_scan_out10.set(d_rnn_scan_x0, t$14 * 100);
-      d_rnn_scan_out11.set(d_rnn_scan_x3, t$14 * 150);
+      d_rnn_scan_out1.set(_22, t$15 * 100);
+      d_rnn_scan_out2.set(d_rnn_scan_x1, t$15 * 88);
+      d_rnn_scan_out3.set(_4, t$15 * 100);
+      d_rnn_scan_out4.set(d_rnn_scan_x0, t$15 * 100);
+      d_rnn_scan_out5.set(_4, t$15 * 100);
+      d_rnn_scan_out6.set(_7, t$15 * 88);
+      d_rnn_scan_out7.set(d_rnn_scan_x0, t$15 * 100);
+      d_rnn_scan_out8.set(d_rnn_scan_x2, t$15 * 88);
+      d_rnn_scan_out9.set(_10, t$15 * 150);
+      d_rnn_scan_out10.set(d_rnn_scan_x0, t$15 * 100);
+      d_rnn_scan_out11.set(d_rnn_scan_x3, t$15 * 150);
       d_rnn_scan_carry0.set(_03);
     }
 
     // specs/rnnrbm.yaml:42 gradient of rnn: grad_bu = Σ d_rnn_scan_out1
     {
       grad_bu.fill(0);
-      let s$28 = 0;
-      for (let c$26 = 0; c$26 < 100; c$26++) {
-        for (let c$27 = 0; c$27 < 100; c$27++) {
-          grad_bu[c$27] += d_rnn_scan_out1[s$28++];
+      let s$29 = 0;
+      for (let c$27 = 0; c$27 < 100; c$27++) {
+        for (let c$28 = 0; c$28 < 100; c$28++) {
+          grad_bu[c$28] += d_rnn_scan_out1[s$29++];
         }
       }
     }
@@ -817,10 +817,10 @@ export class Model implements CompiledModel {
     // specs/rnnrbm.yaml:42 gradient of rnn: grad_bv = Σ d_rnn_scan_out6
     {
       grad_bv.fill(0);
-      let s$31 = 0;
-      for (let c$29 = 0; c$29 < 100; c$29++) {
-        for (let c$30 = 0; c$30 < 88; c$30++) {
-          grad_bv[c$30] += d_rnn_scan_out6[s$31++];
+      let s$32 = 0;
+      for (let c$30 = 0; c$30 < 100; c$30++) {
+        for (let c$31 = 0; c$31 < 88; c$31++) {
+          grad_bv[c$31] += d_rnn_scan_out6[s$32++];
         }
       }
     }
@@ -828,35 +828,35 @@ export class Model implements CompiledModel {
     // specs/rnnrbm.yaml:42 gradient of rnn: grad_bh = Σ d_rnn_scan_out9
     {
       grad_bh.fill(0);
-      let s$34 = 0;
-      for (let c$32 = 0; c$32 < 100; c$32++) {
-        for (let c$33 = 0; c$33 < 150; c$33++) {
-          grad_bh[c$33] += d_rnn_scan_out9[s$34++];
+      let s$35 = 0;
+      for (let c$33 = 0; c$33 < 100; c$33++) {
+        for (let c$34 = 0; c$34 < 150; c$34++) {
+          grad_bh[c$34] += d_rnn_scan_out9[s$35++];
         }
       }
     }
 
     // specs/rnnrbm.yaml:106 phases[0].optimizer: W += -0.001 · d_fe_sample_matmul + -0.001 · d_fe_data_matmul (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rnnrbm.yaml:65 gradient of fe_sample: d_fe_sample_matmul = matmul(gibbs_scan_final0, d_fe_sample_mul)
-    this.k.gemmBinary({ a: 685264, b: 1007728, c: 16, m: 88, n: 150, k: 100, lda: 88, ldb: 150, ldc: 150, transA: true, accumulate: true, alpha: -0.001, list: 1696912, split: false }); // W += -0.001 · gibbs_scan_final0 @ d_fe_sample_mul (gibbs_scan_final0 is 0/1: rows of d_fe_sample_mul summed)
+    this.k.gemmSparse({ a: 756064, b: 1113728, c: 16, m: 88, n: 150, k: 100, lda: 88, ldb: 150, ldc: 150, transA: true, accumulate: true, alpha: -0.001, binary: true, list: 1802912, split: false }); // W += -0.001 · gibbs_scan_final0 @ d_fe_sample_mul (gibbs_scan_final0 is 0/1: rows of d_fe_sample_mul summed)
     // specs/rnnrbm.yaml:64 gradient of fe_data: d_fe_data_matmul = matmul(roll, d_fe_data_mul)
-    this.k.gemm({ a: 361344, b: 1067728, c: 16, m: 88, n: 150, k: 100, lda: 88, ldb: 150, ldc: 150, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false, split: false }); // W += -0.001 · roll @ d_fe_data_mul
+    this.k.gemmSparse({ a: 361344, b: 1173728, c: 16, m: 88, n: 150, k: 100, lda: 88, ldb: 150, ldc: 150, transA: true, accumulate: true, alpha: -0.001, binary: false, list: 1873664, split: false }); // W += -0.001 · roll @ d_fe_data_mul (roll's zeros skipped)
     // specs/rnnrbm.yaml:106 phases[0].optimizer: bv = bv - (0.001 * grad_bv)
     this.w.step0_bv(); // WebAssembly SIMD (loops.wat)
     // specs/rnnrbm.yaml:106 phases[0].optimizer: bh = bh - (0.001 * grad_bh)
     this.w.step0_bh(); // WebAssembly SIMD (loops.wat)
     // specs/rnnrbm.yaml:106 phases[0].optimizer: Wuh += -0.001 · grad_Wuh (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rnnrbm.yaml:42 gradient of rnn: grad_Wuh = matmul(d_rnn_scan_out10, d_rnn_scan_out11)
-    this.k.gemm({ a: 1588528, b: 1628528, c: 53776, m: 100, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: true, split: false }); // Wuh += -0.001 · d_rnn_scan_out10 @ d_rnn_scan_out11
+    this.k.gemmSparse({ a: 1694528, b: 1734528, c: 53776, m: 100, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: true, accumulate: true, alpha: -0.001, binary: false, list: 1944416, split: false }); // Wuh += -0.001 · d_rnn_scan_out10 @ d_rnn_scan_out11 (d_rnn_scan_out10's zeros skipped)
     // specs/rnnrbm.yaml:106 phases[0].optimizer: Wuv += -0.001 · grad_Wuv (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rnnrbm.yaml:42 gradient of rnn: grad_Wuv = matmul(d_rnn_scan_out7, d_rnn_scan_out8)
-    this.k.gemm({ a: 1453328, b: 1493328, c: 113776, m: 100, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: true, split: false }); // Wuv += -0.001 · d_rnn_scan_out7 @ d_rnn_scan_out8
+    this.k.gemmSparse({ a: 1559328, b: 1599328, c: 113776, m: 100, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: true, accumulate: true, alpha: -0.001, binary: false, list: 2024816, split: false }); // Wuv += -0.001 · d_rnn_scan_out7 @ d_rnn_scan_out8 (d_rnn_scan_out7's zeros skipped)
     // specs/rnnrbm.yaml:106 phases[0].optimizer: Wvu += -0.001 · grad_Wvu (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rnnrbm.yaml:42 gradient of rnn: grad_Wvu = matmul(d_rnn_scan_out2, d_rnn_scan_out3)
-    this.k.gemm({ a: 1262928, b: 1298128, c: 148976, m: 88, n: 100, k: 100, lda: 88, ldb: 100, ldc: 100, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: true, split: false }); // Wvu += -0.001 · d_rnn_scan_out2 @ d_rnn_scan_out3
+    this.k.gemmSparse({ a: 1368928, b: 1404128, c: 148976, m: 88, n: 100, k: 100, lda: 88, ldb: 100, ldc: 100, transA: true, accumulate: true, alpha: -0.001, binary: false, list: 2105216, split: false }); // Wvu += -0.001 · d_rnn_scan_out2 @ d_rnn_scan_out3 (d_rnn_scan_out2's zeros skipped)
     // specs/rnnrbm.yaml:106 phases[0].optimizer: Wuu += -0.001 · grad_Wuu (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/rnnrbm.yaml:42 gradient of rnn: grad_Wuu = matmul(d_rnn_scan_out4, d_rnn_scan_out5)
-    this.k.gemm({ a: 1338128, b: 1378128, c: 184176, m: 100, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: true, split: false }); // Wuu += -0.001 · d_rnn_scan_out4 @ d_rnn_scan_out5
+    this.k.gemmSparse({ a: 1444128, b: 1484128, c: 184176, m: 100, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: true, accumulate: true, alpha: -0.001, binary: false, list: 2175968, split: false }); // Wuu += -0.001 · d_rnn_scan_out4 @ d_rnn_scan_out5 (d_rnn_scan_out4's zeros skipped)
     // specs/rnnrbm.yaml:106 phases[0].optimizer: bu = bu - (0.001 * grad_bu)
     this.w.step0_bu(); // WebAssembly SIMD (loops.wat)
     return cost[0];
@@ -870,14 +870,14 @@ export class Model implements CompiledModel {
     const next = this.sampler0_next;
     // specs/rnnrbm.yaml:90 gen_bh: gen_bh_matmul = matmul(u_gen, Wuh)
     {
-      this.k.gemm({ a: 224576, b: 53776, c: 2685248, m: 1, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // u_gen @ Wuh → gen_bh_matmul
+      this.k.gemm({ a: 224576, b: 53776, c: 3244352, m: 1, n: 150, k: 100, lda: 100, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // u_gen @ Wuh → gen_bh_matmul
     }
 
     // specs/rnnrbm.yaml:90 gen_bh: gen_bh = bh + gen_bh_matmul
     this.w.sampler0_gen_bh(); // WebAssembly SIMD (loops.wat)
     // specs/rnnrbm.yaml:89 gen_bv: gen_bv_matmul = matmul(u_gen, Wuv)
     {
-      this.k.gemm({ a: 224576, b: 113776, c: 2686464, m: 1, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // u_gen @ Wuv → gen_bv_matmul
+      this.k.gemm({ a: 224576, b: 113776, c: 3245568, m: 1, n: 88, k: 100, lda: 100, ldb: 88, ldc: 88, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // u_gen @ Wuv → gen_bv_matmul
     }
 
     // specs/rnnrbm.yaml:89 gen_bv: gen_bv = bv + gen_bv_matmul
@@ -888,19 +888,19 @@ export class Model implements CompiledModel {
       const t$0 = n$1;
       // specs/rnnrbm.yaml:97 gen_chain.body.vg: gen_chain_body_vg_matmul = matmul(gen_chain_scan_carry0, W)
       {
-        this.k.gemm({ a: 2687168, b: 16, c: 2687872, m: 1, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // gen_chain_scan_carry0 @ W → gen_chain_body_vg_matmul
+        this.k.gemm({ a: 3246272, b: 16, c: 3246976, m: 1, n: 150, k: 88, lda: 88, ldb: 150, ldc: 150, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // gen_chain_scan_carry0 @ W → gen_chain_body_vg_matmul
       }
 
       // specs/rnnrbm.yaml:97 gen_chain.body.vg: gen_chain_body_vg_cast = cast(compare(random_uniform(), sigmoid(gen_chain_body_vg_matmul + gen_bh)))
-      this.k.uniformFill({ dst: 2688480, n: 150, seed: this.desc.seed, salt: 1, step: step, iter: t$0 }); // gen_chain_body_vg_cast ← the draws (Philox)
+      this.k.uniformFill({ dst: 3247584, n: 150, seed: this.desc.seed, salt: 1, step: step, iter: t$0 }); // gen_chain_body_vg_cast ← the draws (Philox)
       this.w.sampler0_gen_chain_body_vg_cast(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:97 gen_chain.body.vg: gen_chain_body_vg_matmul2 = matmul(gen_chain_body_vg_cast, W)
       {
-        this.k.gemm({ a: 2688480, b: 16, c: 2689088, m: 1, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // gen_chain_body_vg_cast @ W → gen_chain_body_vg_matmul2
+        this.k.gemm({ a: 3247584, b: 16, c: 3248192, m: 1, n: 88, k: 150, lda: 150, ldb: 150, ldc: 88, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // gen_chain_body_vg_cast @ W → gen_chain_body_vg_matmul2
       }
 
       // specs/rnnrbm.yaml:97 gen_chain.body.vg: _0 = cast(compare(random_uniform(), sigmoid(gen_chain_body_vg_matmul2 + gen_bv)))
-      this.k.uniformFill({ dst: 2689440, n: 88, seed: this.desc.seed, salt: 2, step: step, iter: t$0 }); // _0 ← the draws (Philox)
+      this.k.uniformFill({ dst: 3248544, n: 88, seed: this.desc.seed, salt: 2, step: step, iter: t$0 }); // _0 ← the draws (Philox)
       this.w.sampler0__0(); // WebAssembly SIMD (loops.wat)
       gen_chain_scan_carry0.set(_0);
     }
@@ -908,12 +908,12 @@ export class Model implements CompiledModel {
     gen_chain_scan_final0.set(gen_chain_scan_carry0);
     // specs/rnnrbm.yaml:99 u_next: u_next_matmul = matmul(gen_chain_scan_final0, Wvu)
     {
-      this.k.gemmBinary({ a: 2689792, b: 148976, c: 2690144, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, accumulate: false, alpha: 1, list: 2690544, split: false }); // gen_chain_scan_final0 @ Wvu → u_next_matmul (gen_chain_scan_final0 is 0/1: rows of Wvu summed)
+      this.k.gemmSparse({ a: 3248896, b: 148976, c: 3249248, m: 1, n: 100, k: 88, lda: 88, ldb: 100, ldc: 100, transA: false, accumulate: false, alpha: 1, binary: true, list: 3249648, split: false }); // gen_chain_scan_final0 @ Wvu → u_next_matmul (gen_chain_scan_final0 is 0/1: rows of Wvu summed)
     }
 
     // specs/rnnrbm.yaml:99 u_next: u_next_matmul2 = matmul(u_gen, Wuu)
     {
-      this.k.gemm({ a: 224576, b: 184176, c: 2690912, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // u_gen @ Wuu → u_next_matmul2
+      this.k.gemm({ a: 224576, b: 184176, c: 3250368, m: 1, n: 100, k: 100, lda: 100, ldb: 100, ldc: 100, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // u_gen @ Wuu → u_next_matmul2
     }
 
     // specs/rnnrbm.yaml:99 u_next: next = tanh((bu + u_next_matmul) + u_next_matmul2)

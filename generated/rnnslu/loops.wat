@@ -286,7 +286,7 @@
   (func $step0_optimizer_mul (export "step0_optimizer_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1937680) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 2216688) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $b0 (i32.add (i32.const 658336) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
@@ -307,10 +307,10 @@
   (func $step0_optimizer_sub (export "step0_optimizer_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 1937696) (i32.mul (local.get $row) (i32.const 114600))))
+      (local.set $bo (i32.add (i32.const 2216704) (i32.mul (local.get $row) (i32.const 114600))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1937680) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1823072) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2216688) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 2102080) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -330,8 +330,8 @@
   (func $step0_after_update_emb_reducesum (export "step0_after_update_emb_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 1937696) (i32.mul (local.get $row) (i32.const 200))))
-      (local.set $b1 (i32.add (i32.const 1937696) (i32.mul (local.get $row) (i32.const 200))))
+      (local.set $b0 (i32.add (i32.const 2216704) (i32.mul (local.get $row) (i32.const 200))))
+      (local.set $b1 (i32.add (i32.const 2216704) (i32.mul (local.get $row) (i32.const 200))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -349,7 +349,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 2052304) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 2331312) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 573)))
     )
   )
@@ -357,8 +357,8 @@
   (func $step0_after_update_emb_sqrt (export "step0_after_update_emb_sqrt") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2054608) (i32.mul (local.get $row) (i32.const 2292))))
-      (local.set $b0 (i32.add (i32.const 2052304) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2333616) (i32.mul (local.get $row) (i32.const 2292))))
+      (local.set $b0 (i32.add (i32.const 2331312) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2292)))
@@ -378,8 +378,8 @@
     (local.set $row (i32.const 0))
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 200))))
-      (local.set $b0 (i32.add (i32.const 1937696) (i32.mul (local.get $row) (i32.const 200))))
-      (local.set $b1 (i32.add (i32.const 2054608) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 2216704) (i32.mul (local.get $row) (i32.const 200))))
+      (local.set $b1 (i32.add (i32.const 2333616) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -401,7 +401,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 114624) (i32.mul (local.get $row) (i32.const 280000))))
       (local.set $b0 (i32.add (i32.const 114624) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1937680) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2216688) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 1280160) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
@@ -424,8 +424,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 394624) (i32.mul (local.get $row) (i32.const 160000))))
       (local.set $b0 (i32.add (i32.const 394624) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1937680) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1560160) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2216688) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 1690368) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -447,8 +447,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 554624) (i32.mul (local.get $row) (i32.const 101600))))
       (local.set $b0 (i32.add (i32.const 554624) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1937680) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1720960) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2216688) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 1925568) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -470,8 +470,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 656224) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b0 (i32.add (i32.const 656224) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1937680) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1720160) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2216688) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 1924768) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -493,8 +493,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 657024) (i32.mul (local.get $row) (i32.const 508))))
       (local.set $b0 (i32.add (i32.const 657024) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1937680) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 1822560) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2216688) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 2101568) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -516,7 +516,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 657536) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b0 (i32.add (i32.const 657536) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 1937680) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2216688) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 1279360) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
@@ -537,9 +537,9 @@
   (func $evaluate__0 (export "evaluate__0") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2148496) (i32.mul (local.get $row) (i32.const 800))))
-      (local.set $b0 (i32.add (i32.const 2146896) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 2147696) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2427504) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $b0 (i32.add (i32.const 2425904) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 2426704) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 656224) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -559,8 +559,8 @@
   (func $evaluate__1 (export "evaluate__1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2149808) (i32.mul (local.get $row) (i32.const 508))))
-      (local.set $b0 (i32.add (i32.const 2149296) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 2428816) (i32.mul (local.get $row) (i32.const 508))))
+      (local.set $b0 (i32.add (i32.const 2428304) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 657024) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -580,9 +580,9 @@
   (func $evaluate_p_y_exp (export "evaluate_p_y_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2150512) (i32.mul (local.get $row) (i32.const 508))))
-      (local.set $b0 (i32.add (i32.const 2121312) (i32.mul (local.get $row) (i32.const 508))))
-      (local.set $b1 (i32.add (i32.const 2150320) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 2429520) (i32.mul (local.get $row) (i32.const 508))))
+      (local.set $b0 (i32.add (i32.const 2400320) (i32.mul (local.get $row) (i32.const 508))))
+      (local.set $b1 (i32.add (i32.const 2429328) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -602,9 +602,9 @@
   (func $evaluate_p_y (export "evaluate_p_y") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 2174080) (i32.mul (local.get $row) (i32.const 508))))
-      (local.set $b0 (i32.add (i32.const 2150512) (i32.mul (local.get $row) (i32.const 508))))
-      (local.set $b1 (i32.add (i32.const 2173888) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 2453088) (i32.mul (local.get $row) (i32.const 508))))
+      (local.set $b0 (i32.add (i32.const 2429520) (i32.mul (local.get $row) (i32.const 508))))
+      (local.set $b1 (i32.add (i32.const 2452896) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v

@@ -193,8 +193,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 2.1 MiB, laid out at compile time. */
-  private readonly mem = createArena(2197840);
+  /** Every buffer of the model, 2.4 MiB, laid out at compile time. */
+  private readonly mem = createArena(2476848);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { emb: new Float32Array(this.mem.buffer, 16, 28650), Wx: new Float32Array(this.mem.buffer, 114624, 70000), Wh: new Float32Array(this.mem.buffer, 394624, 40000), W: new Float32Array(this.mem.buffer, 554624, 25400), bh: new Float32Array(this.mem.buffer, 656224, 200), b: new Float32Array(this.mem.buffer, 657024, 127), h0: new Float32Array(this.mem.buffer, 657536, 200) };
@@ -245,27 +245,27 @@ export class Model implements CompiledModel {
   private readonly _12 = new Float32Array(this.mem.buffer, 1277952, 350);
   private readonly d_rnn_scan_final0 = new Float32Array(this.mem.buffer, 1279360, 200);
   private readonly grad_Wx = new Float32Array(this.mem.buffer, 1280160, 70000);
-  private readonly grad_Wh = new Float32Array(this.mem.buffer, 1560160, 40000);
-  private readonly grad_bh = new Float32Array(this.mem.buffer, 1720160, 200);
-  private readonly grad_W = new Float32Array(this.mem.buffer, 1720960, 25400);
-  private readonly grad_b = new Float32Array(this.mem.buffer, 1822560, 127);
-  private readonly grad_emb = new Float32Array(this.mem.buffer, 1823072, 28650);
-  private readonly optimizer_mul = new Float32Array(this.mem.buffer, 1937680, 1);
-  private readonly optimizer_sub = new Float32Array(this.mem.buffer, 1937696, 28650);
-  private readonly after_update_emb_reducesum = new Float32Array(this.mem.buffer, 2052304, 573);
-  private readonly after_update_emb_sqrt = new Float32Array(this.mem.buffer, 2054608, 573);
-  private readonly eval_x = new Float32Array(this.mem.buffer, 2056912, 16100);
-  private readonly eval_rnn_scan_out0 = new Float32Array(this.mem.buffer, 2121312, 5842);
-  private readonly eval_rnn_scan_carry0 = new Float32Array(this.mem.buffer, 2144688, 200);
-  private readonly eval_rnn_scan_x0 = new Float32Array(this.mem.buffer, 2145488, 350);
-  private readonly eval__0 = new Float32Array(this.mem.buffer, 2148496, 200);
-  private readonly eval__1 = new Float32Array(this.mem.buffer, 2149808, 127);
-  private readonly eval_p_y_reducemax = new Float32Array(this.mem.buffer, 2150320, 46);
-  private readonly eval_p_y_exp = new Float32Array(this.mem.buffer, 2150512, 5842);
-  private readonly eval_p_y_reducesum = new Float32Array(this.mem.buffer, 2173888, 46);
-  private readonly eval_p_y = new Float32Array(this.mem.buffer, 2174080, 5842);
-  private readonly eval_f1_argmax = new Int32Array(this.mem.buffer, 2197456, 46);
-  private readonly eval_f1_cast = new Float32Array(this.mem.buffer, 2197648, 46);
+  private readonly grad_Wh = new Float32Array(this.mem.buffer, 1690368, 40000);
+  private readonly grad_bh = new Float32Array(this.mem.buffer, 1924768, 200);
+  private readonly grad_W = new Float32Array(this.mem.buffer, 1925568, 25400);
+  private readonly grad_b = new Float32Array(this.mem.buffer, 2101568, 127);
+  private readonly grad_emb = new Float32Array(this.mem.buffer, 2102080, 28650);
+  private readonly optimizer_mul = new Float32Array(this.mem.buffer, 2216688, 1);
+  private readonly optimizer_sub = new Float32Array(this.mem.buffer, 2216704, 28650);
+  private readonly after_update_emb_reducesum = new Float32Array(this.mem.buffer, 2331312, 573);
+  private readonly after_update_emb_sqrt = new Float32Array(this.mem.buffer, 2333616, 573);
+  private readonly eval_x = new Float32Array(this.mem.buffer, 2335920, 16100);
+  private readonly eval_rnn_scan_out0 = new Float32Array(this.mem.buffer, 2400320, 5842);
+  private readonly eval_rnn_scan_carry0 = new Float32Array(this.mem.buffer, 2423696, 200);
+  private readonly eval_rnn_scan_x0 = new Float32Array(this.mem.buffer, 2424496, 350);
+  private readonly eval__0 = new Float32Array(this.mem.buffer, 2427504, 200);
+  private readonly eval__1 = new Float32Array(this.mem.buffer, 2428816, 127);
+  private readonly eval_p_y_reducemax = new Float32Array(this.mem.buffer, 2429328, 46);
+  private readonly eval_p_y_exp = new Float32Array(this.mem.buffer, 2429520, 5842);
+  private readonly eval_p_y_reducesum = new Float32Array(this.mem.buffer, 2452896, 46);
+  private readonly eval_p_y = new Float32Array(this.mem.buffer, 2453088, 5842);
+  private readonly eval_f1_argmax = new Int32Array(this.mem.buffer, 2476464, 46);
+  private readonly eval_f1_cast = new Float32Array(this.mem.buffer, 2476656, 46);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -311,19 +311,19 @@ export class Model implements CompiledModel {
       rnn_scan_x0.set(x.subarray(t$3 * 350, (t$3 + 1) * 350));
       // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_matmul = matmul(rnn_scan_x0, Wx)
       {
-        this.k.gemm({ a: 2145488, b: 114624, c: 2146896, m: 1, n: 200, k: 350, lda: 350, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_x0 @ Wx → rnn_body_h_t_matmul
+        this.k.gemm({ a: 2424496, b: 114624, c: 2425904, m: 1, n: 200, k: 350, lda: 350, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // rnn_scan_x0 @ Wx → rnn_body_h_t_matmul
       }
 
       // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_matmul2 = matmul(rnn_scan_carry0, Wh)
       {
-        this.k.gemm({ a: 2144688, b: 394624, c: 2147696, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_carry0 @ Wh → rnn_body_h_t_matmul2
+        this.k.gemm({ a: 2423696, b: 394624, c: 2426704, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // rnn_scan_carry0 @ Wh → rnn_body_h_t_matmul2
       }
 
       // specs/rnnslu.yaml:44 rnn.body.h_t: _0 = sigmoid((rnn_body_h_t_matmul + rnn_body_h_t_matmul2) + bh)
       this.w.evaluate__0(); // WebAssembly SIMD (loops.wat)
       // specs/rnnslu.yaml:46 rnn.body.o: rnn_body_o_matmul = matmul(_0, W)
       {
-        this.k.gemm({ a: 2148496, b: 554624, c: 2149296, m: 1, n: 127, k: 200, lda: 200, ldb: 127, ldc: 127, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // _0 @ W → rnn_body_o_matmul
+        this.k.gemm({ a: 2427504, b: 554624, c: 2428304, m: 1, n: 127, k: 200, lda: 200, ldb: 127, ldc: 127, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // _0 @ W → rnn_body_o_matmul
       }
 
       // specs/rnnslu.yaml:46 rnn.body.o: _1 = rnn_body_o_matmul + b
@@ -489,19 +489,19 @@ export class Model implements CompiledModel {
       rnn_scan_x0.set(x.subarray(t$5 * 350, (t$5 + 1) * 350));
       // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_matmul = matmul(rnn_scan_x0, Wx)
       {
-        this.k.gemm({ a: 808608, b: 114624, c: 810016, m: 1, n: 200, k: 350, lda: 350, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_x0 @ Wx → rnn_body_h_t_matmul
+        this.k.gemm({ a: 808608, b: 114624, c: 810016, m: 1, n: 200, k: 350, lda: 350, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // rnn_scan_x0 @ Wx → rnn_body_h_t_matmul
       }
 
       // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_matmul2 = matmul(rnn_scan_carry0, Wh)
       {
-        this.k.gemm({ a: 807808, b: 394624, c: 810816, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // rnn_scan_carry0 @ Wh → rnn_body_h_t_matmul2
+        this.k.gemm({ a: 807808, b: 394624, c: 810816, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // rnn_scan_carry0 @ Wh → rnn_body_h_t_matmul2
       }
 
       // specs/rnnslu.yaml:44 rnn.body.h_t: _0 = sigmoid((rnn_body_h_t_matmul + rnn_body_h_t_matmul2) + bh)
       this.w.step0__0(); // WebAssembly SIMD (loops.wat)
       // specs/rnnslu.yaml:46 rnn.body.o: rnn_body_o_matmul = matmul(_0, W)
       {
-        this.k.gemm({ a: 811616, b: 554624, c: 812416, m: 1, n: 127, k: 200, lda: 200, ldb: 127, ldc: 127, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // _0 @ W → rnn_body_o_matmul
+        this.k.gemm({ a: 811616, b: 554624, c: 812416, m: 1, n: 127, k: 200, lda: 200, ldb: 127, ldc: 127, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // _0 @ W → rnn_body_o_matmul
       }
 
       // specs/rnnslu.yaml:46 rnn.body.o: _1 = rnn_body_o_matmul + b
@@ -588,12 +588,12 @@ export class Model implements CompiledModel {
       d_rnn_scan_x2.set(d_nll_expr_add.subarray(t$24 * 127, (t$24 + 1) * 127));
       // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_matmul3 = matmul(d_rnn_scan_x1, Wx)
       {
-        this.k.gemm({ a: 1269920, b: 114624, c: 1271840, m: 1, n: 200, k: 350, lda: 350, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_rnn_scan_x1 @ Wx → rnn_body_h_t_matmul3
+        this.k.gemm({ a: 1269920, b: 114624, c: 1271840, m: 1, n: 200, k: 350, lda: 350, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // d_rnn_scan_x1 @ Wx → rnn_body_h_t_matmul3
       }
 
       // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_matmul4 = matmul(d_rnn_scan_x0, Wh)
       {
-        this.k.gemm({ a: 1269120, b: 394624, c: 1272640, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_rnn_scan_x0 @ Wh → rnn_body_h_t_matmul4
+        this.k.gemm({ a: 1269120, b: 394624, c: 1272640, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // d_rnn_scan_x0 @ Wh → rnn_body_h_t_matmul4
       }
 
       // specs/rnnslu.yaml:44 rnn.body.h_t: _7 = sigmoid((rnn_body_h_t_matmul3 + rnn_body_h_t_matmul4) + bh)
@@ -611,7 +611,7 @@ export class Model implements CompiledModel {
 
       // specs/rnnslu.yaml:46 gradient of rnn.body.o: d_rnn_body_o_matmul = matmul(d_rnn_scan_x2, W)
       {
-        this.k.gemm({ a: 1271328, b: 554624, c: 1274752, m: 1, n: 200, k: 127, lda: 127, ldb: 127, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_rnn_scan_x2 @ W → d_rnn_body_o_matmul
+        this.k.gemm({ a: 1271328, b: 554624, c: 1274752, m: 1, n: 200, k: 127, lda: 127, ldb: 127, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_rnn_scan_x2 @ W → d_rnn_body_o_matmul
       }
 
       // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: _3 = (d_rnn_scan_carry0 + d_rnn_body_o_matmul) * (_7 * (1 - _7))
@@ -629,12 +629,12 @@ export class Model implements CompiledModel {
 
       // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: _02 = matmul(_3, Wh)
       {
-        this.k.gemm({ a: 1275552, b: 394624, c: 1277152, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // _3 @ Wh → _02
+        this.k.gemm({ a: 1275552, b: 394624, c: 1277152, m: 1, n: 200, k: 200, lda: 200, ldb: 200, ldc: 200, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // _3 @ Wh → _02
       }
 
       // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: _12 = matmul(_3, Wx)
       {
-        this.k.gemm({ a: 1275552, b: 114624, c: 1277952, m: 1, n: 350, k: 200, lda: 200, ldb: 200, ldc: 350, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // _3 @ Wx → _12
+        this.k.gemm({ a: 1275552, b: 114624, c: 1277952, m: 1, n: 350, k: 200, lda: 200, ldb: 200, ldc: 350, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // _3 @ Wx → _12
       }
 
       d_rnn_scan_out0.set(_12, t$24 * 350);
@@ -652,37 +652,37 @@ export class Model implements CompiledModel {
     d_rnn_scan_final0.set(d_rnn_scan_carry0);
     // specs/rnnslu.yaml:36 gradient of rnn: grad_Wx = matmul(d_rnn_scan_out1, d_rnn_scan_out2)
     {
-      this.k.gemm({ a: 972368, b: 1036768, c: 1280160, m: 350, n: 200, k: 46, lda: 350, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // d_rnn_scan_out1 @ d_rnn_scan_out2 → grad_Wx
+      this.k.gemmSparse({ a: 972368, b: 1036768, c: 1280160, m: 350, n: 200, k: 46, lda: 350, ldb: 200, ldc: 200, transA: true, accumulate: false, alpha: 1, binary: false, list: 1560160, split: false }); // d_rnn_scan_out1 @ d_rnn_scan_out2 → grad_Wx (d_rnn_scan_out1's zeros skipped)
     }
 
     // specs/rnnslu.yaml:36 gradient of rnn: grad_Wh = matmul(d_rnn_scan_out3, d_rnn_scan_out4)
     {
-      this.k.gemm({ a: 1073568, b: 1110368, c: 1560160, m: 200, n: 200, k: 46, lda: 200, ldb: 200, ldc: 200, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // d_rnn_scan_out3 @ d_rnn_scan_out4 → grad_Wh
+      this.k.gemmSparse({ a: 1073568, b: 1110368, c: 1690368, m: 200, n: 200, k: 46, lda: 200, ldb: 200, ldc: 200, transA: true, accumulate: false, alpha: 1, binary: false, list: 1850368, split: false }); // d_rnn_scan_out3 @ d_rnn_scan_out4 → grad_Wh (d_rnn_scan_out3's zeros skipped)
     }
 
     // specs/rnnslu.yaml:36 gradient of rnn: grad_bh = Σ d_rnn_scan_out5
     {
       grad_bh.fill(0);
-      let s$35 = 0;
-      for (let c$33 = 0; c$33 < 46; c$33++) {
-        for (let c$34 = 0; c$34 < 200; c$34++) {
-          grad_bh[c$34] += d_rnn_scan_out5[s$35++];
+      let s$37 = 0;
+      for (let c$35 = 0; c$35 < 46; c$35++) {
+        for (let c$36 = 0; c$36 < 200; c$36++) {
+          grad_bh[c$36] += d_rnn_scan_out5[s$37++];
         }
       }
     }
 
     // specs/rnnslu.yaml:36 gradient of rnn: grad_W = matmul(d_rnn_scan_out6, d_rnn_scan_out7)
     {
-      this.k.gemm({ a: 1183968, b: 1220768, c: 1720960, m: 200, n: 127, k: 46, lda: 200, ldb: 127, ldc: 127, transA: true, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // d_rnn_scan_out6 @ d_rnn_scan_out7 → grad_W
+      this.k.gemmSparse({ a: 1183968, b: 1220768, c: 1925568, m: 200, n: 127, k: 46, lda: 200, ldb: 127, ldc: 127, transA: true, accumulate: false, alpha: 1, binary: false, list: 2027168, split: false }); // d_rnn_scan_out6 @ d_rnn_scan_out7 → grad_W (d_rnn_scan_out6's zeros skipped)
     }
 
     // specs/rnnslu.yaml:36 gradient of rnn: grad_b = Σ d_rnn_scan_out8
     {
       grad_b.fill(0);
-      let s$38 = 0;
-      for (let c$36 = 0; c$36 < 46; c$36++) {
-        for (let c$37 = 0; c$37 < 127; c$37++) {
-          grad_b[c$37] += d_rnn_scan_out8[s$38++];
+      let s$41 = 0;
+      for (let c$39 = 0; c$39 < 46; c$39++) {
+        for (let c$40 = 0; c$40 < 127; c$40++) {
+          grad_b[c$40] += d_rnn_scan_out8[s$41++];
         }
       }
     }
@@ -690,9 +690,9 @@ export class Model implements CompiledModel {
     // specs/rnnslu.yaml:34 gradient of x: grad_emb = scatter_add(d_rnn_scan_out0, words)
     {
       grad_emb.fill(0);
-      for (let i$39 = 0; i$39 < 322; i$39++) {
-        const r$41 = words[i$39] * 50;
-        for (let k$40 = 0; k$40 < 50; k$40++) grad_emb[r$41 + k$40] += d_rnn_scan_out0[i$39 * 50 + k$40];
+      for (let i$42 = 0; i$42 < 322; i$42++) {
+        const r$44 = words[i$42] * 50;
+        for (let k$43 = 0; k$43 < 50; k$43++) grad_emb[r$44 + k$43] += d_rnn_scan_out0[i$42 * 50 + k$43];
       }
     }
 

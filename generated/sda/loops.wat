@@ -41,7 +41,7 @@
   (func $step0_z1_sigmoid (export "step0_z1_sigmoid") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11209472) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $bo (i32.add (i32.const 11217680) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11205472) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -62,8 +62,8 @@
   (func $step0_z1 (export "step0_z1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11216608) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 11213472) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11224816) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b0 (i32.add (i32.const 11221680) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11148016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -83,7 +83,7 @@
   (func $step0_reconstruct1_cross_entropy_sub (export "step0_reconstruct1_cross_entropy_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11219744) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $bo (i32.add (i32.const 11227952) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b0 (i32.add (i32.const 11202336) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -103,8 +103,8 @@
   (func $step0_reconstruct1_cross_entropy_sub2 (export "step0_reconstruct1_cross_entropy_sub2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11222880) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 11216608) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11231088) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b0 (i32.add (i32.const 11224816) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3136)))
@@ -123,7 +123,7 @@
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 11226016) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 11234224) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -141,7 +141,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 11226032) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 11234240) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -149,13 +149,13 @@
   (func $step0_d_z1_mul (export "step0_d_z1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11226048) (i32.mul (local.get $row) (i32.const 3136))))
-      (local.set $b0 (i32.add (i32.const 11219744) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11222880) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11234256) (i32.mul (local.get $row) (i32.const 3136))))
+      (local.set $b0 (i32.add (i32.const 11227952) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11231088) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 11202336) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 11216608) (i32.const 0)))
-      (local.set $b4 (i32.add (i32.const 11216608) (i32.const 0)))
-      (local.set $b5 (i32.add (i32.const 11222880) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 11224816) (i32.const 0)))
+      (local.set $b4 (i32.add (i32.const 11224816) (i32.const 0)))
+      (local.set $b5 (i32.add (i32.const 11231088) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3136)))
@@ -174,10 +174,10 @@
   (func $step0_d_z1_mul2 (export "step0_d_z1_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11236320) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11232320) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11209472) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 11209472) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11244528) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11240528) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11217680) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11217680) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -198,7 +198,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 3136016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 3136016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11240320) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11248528) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -219,7 +219,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11148016) (i32.mul (local.get $row) (i32.const 3136))))
       (local.set $b0 (i32.add (i32.const 11148016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11229184) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11237392) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3136)))
@@ -238,8 +238,8 @@
   (func $step1_h1 (export "step1_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11248320) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11244320) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11274144) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11261936) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -259,9 +259,9 @@
   (func $step1_z2_mul (export "step1_z2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11252320) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11248320) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11252320) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11278144) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11274144) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11278144) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -280,8 +280,8 @@
   (func $step1_z2_sigmoid (export "step1_z2_sigmoid") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11260320) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11256320) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11294352) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11282144) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -301,8 +301,8 @@
   (func $step1_z2 (export "step1_z2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11268320) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11264320) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11302352) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11298352) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11151152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -322,8 +322,8 @@
   (func $step1_reconstruct2_cross_entropy_sub (export "step1_reconstruct2_cross_entropy_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11272320) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11248320) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11306352) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11274144) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -342,8 +342,8 @@
   (func $step1_reconstruct2_cross_entropy_sub2 (export "step1_reconstruct2_cross_entropy_sub2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11276320) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11268320) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11310352) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11302352) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -362,7 +362,7 @@
   (func $step1_cost (export "step1_cost") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 11280320) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 11314352) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -380,7 +380,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 11280336) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 11314368) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -388,13 +388,13 @@
   (func $step1_d_z2_mul (export "step1_d_z2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11280352) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11272320) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11276320) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 11248320) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 11268320) (i32.const 0)))
-      (local.set $b4 (i32.add (i32.const 11268320) (i32.const 0)))
-      (local.set $b5 (i32.add (i32.const 11276320) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11314384) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11306352) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11310352) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11274144) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 11302352) (i32.const 0)))
+      (local.set $b4 (i32.add (i32.const 11302352) (i32.const 0)))
+      (local.set $b5 (i32.add (i32.const 11310352) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -413,10 +413,10 @@
   (func $step1_d_z2_mul2 (export "step1_d_z2_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11292352) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11288352) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11260320) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 11260320) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11326384) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11322384) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11294352) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11294352) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -437,7 +437,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 7140016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 7140016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11296352) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11330384) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -458,7 +458,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11151152) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11151152) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11284352) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11318384) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -477,8 +477,8 @@
   (func $step2_h1 (export "step2_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11304352) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11300352) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11358592) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11346384) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -498,8 +498,8 @@
   (func $step2_h2 (export "step2_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11312352) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11308352) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11366592) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11362592) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -519,9 +519,9 @@
   (func $step2_z3_mul (export "step2_z3_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11316352) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11312352) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11316352) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11370592) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11366592) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11370592) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -540,8 +540,8 @@
   (func $step2_z3_sigmoid (export "step2_z3_sigmoid") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11324352) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11320352) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11386800) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11374592) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11144016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -561,8 +561,8 @@
   (func $step2_z3 (export "step2_z3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11332352) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11328352) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11394800) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11390800) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11155152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -582,8 +582,8 @@
   (func $step2_reconstruct3_cross_entropy_sub (export "step2_reconstruct3_cross_entropy_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11336352) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11312352) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11398800) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11366592) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -602,8 +602,8 @@
   (func $step2_reconstruct3_cross_entropy_sub2 (export "step2_reconstruct3_cross_entropy_sub2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11340352) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11332352) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11402800) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11394800) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -622,7 +622,7 @@
   (func $step2_cost (export "step2_cost") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 11344352) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 11406800) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -640,7 +640,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 11344368) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 11406816) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -648,13 +648,13 @@
   (func $step2_d_z3_mul (export "step2_d_z3_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $b4 i32) (local $b5 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11344384) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11336352) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11340352) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 11312352) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 11332352) (i32.const 0)))
-      (local.set $b4 (i32.add (i32.const 11332352) (i32.const 0)))
-      (local.set $b5 (i32.add (i32.const 11340352) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11406832) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11398800) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11402800) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11366592) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 11394800) (i32.const 0)))
+      (local.set $b4 (i32.add (i32.const 11394800) (i32.const 0)))
+      (local.set $b5 (i32.add (i32.const 11402800) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -673,10 +673,10 @@
   (func $step2_d_z3_mul2 (export "step2_d_z3_mul2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11356384) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11352384) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11324352) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 11324352) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11418832) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11414832) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11386800) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11386800) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -697,7 +697,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11144016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11144016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11360384) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11422832) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -718,7 +718,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11155152) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11155152) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11348384) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11410832) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -737,8 +737,8 @@
   (func $step3_h1 (export "step3_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11368384) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11364384) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11451040) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11438832) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -758,8 +758,8 @@
   (func $step3_h2 (export "step3_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11376384) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11372384) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11459040) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11455040) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -779,8 +779,8 @@
   (func $step3_h3 (export "step3_h3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11384384) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11380384) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11467040) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11463040) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11144016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -800,8 +800,8 @@
   (func $step3_p_y_given_x_add (export "step3_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11388432) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 11388384) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11471088) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11471040) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11199152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -821,9 +821,9 @@
   (func $step3_p_y_given_x_sub (export "step3_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11388496) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 11388432) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11388480) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11471152) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11471088) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11471136) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -843,8 +843,8 @@
   (func $step3_p_y_given_x_exp (export "step3_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11388544) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 11388496) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11471200) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11471152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -863,7 +863,7 @@
   (func $step3_cost (export "step3_cost") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 11388688) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 11471344) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -881,7 +881,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 11388704) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 11471360) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -889,9 +889,9 @@
   (func $step3_d_finetune_nll_div (export "step3_d_finetune_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s0 v128) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11388736) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 11388720) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11388592) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11471392) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 11471376) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11471248) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
@@ -912,10 +912,10 @@
   (func $step3_d_p_y_given_x_add (export "step3_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11388752) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 11388608) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11388736) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 11388544) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11471408) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11471264) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11471392) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11471200) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -935,10 +935,10 @@
   (func $step3_d_h3_mul (export "step3_d_h3_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11392848) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11388848) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11384384) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 11384384) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11475504) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11471504) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11467040) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11467040) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -957,10 +957,10 @@
   (func $step3_d_h2_mul (export "step3_d_h2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11404848) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11400848) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11376384) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 11376384) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11487504) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11483504) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11459040) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11459040) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -979,10 +979,10 @@
   (func $step3_d_h1_mul (export "step3_d_h1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11416848) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11412848) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11368384) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 11368384) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11499504) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11495504) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11451040) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 11451040) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -1003,7 +1003,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 3136016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 3136016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11420848) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11503504) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -1024,7 +1024,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 7140016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 7140016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11408848) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11491504) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -1045,7 +1045,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11144016) (i32.mul (local.get $row) (i32.const 4000))))
       (local.set $b0 (i32.add (i32.const 11144016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11396848) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11479504) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -1066,7 +1066,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 11199152) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b0 (i32.add (i32.const 11199152) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11388800) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11471456) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -1085,8 +1085,8 @@
   (func $evaluate_h1 (export "evaluate_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11428848) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11424848) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11529120) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11516912) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 3136016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1106,8 +1106,8 @@
   (func $evaluate_h2 (export "evaluate_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11436848) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11432848) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11537120) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11533120) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 7140016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1127,8 +1127,8 @@
   (func $evaluate_h3 (export "evaluate_h3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11444848) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 11440848) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11545120) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 11541120) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11144016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1148,8 +1148,8 @@
   (func $evaluate_p_y_given_x_add (export "evaluate_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11448896) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 11448848) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11549168) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11549120) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 11199152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1169,9 +1169,9 @@
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11448960) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 11448896) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11448944) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11549232) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11549168) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11549216) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1191,8 +1191,8 @@
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11449008) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 11448960) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11549280) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11549232) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -1211,9 +1211,9 @@
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11449072) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 11449008) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 11449056) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11549344) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 11549280) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 11549328) (i32.const 0)))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1233,8 +1233,8 @@
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 11449232) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 11449216) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 11549504) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 11549488) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v

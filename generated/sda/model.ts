@@ -242,8 +242,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 10.9 MiB, laid out at compile time. */
-  private readonly mem = createArena(11449248);
+  /** Every buffer of the model, 11.0 MiB, laid out at compile time. */
+  private readonly mem = createArena(11549520);
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W1: new Float32Array(this.mem.buffer, 16, 784000), b1: new Float32Array(this.mem.buffer, 3136016, 1000), W2: new Float32Array(this.mem.buffer, 3140016, 1000000), b2: new Float32Array(this.mem.buffer, 7140016, 1000), W3: new Float32Array(this.mem.buffer, 7144016, 1000000), b3: new Float32Array(this.mem.buffer, 11144016, 1000), vb1: new Float32Array(this.mem.buffer, 11148016, 784), vb2: new Float32Array(this.mem.buffer, 11151152, 1000), vb3: new Float32Array(this.mem.buffer, 11155152, 1000), W4: new Float32Array(this.mem.buffer, 11159152, 10000), b4: new Float32Array(this.mem.buffer, 11199152, 10) };
@@ -251,94 +251,94 @@ export class Model implements CompiledModel {
   private readonly z1_mul = new Float32Array(this.mem.buffer, 11199200, 784);
   private readonly x = new Float32Array(this.mem.buffer, 11202336, 784);
   private readonly z1_matmul = new Float32Array(this.mem.buffer, 11205472, 1000);
-  private readonly z1_sigmoid = new Float32Array(this.mem.buffer, 11209472, 1000);
-  private readonly z1_matmul2 = new Float32Array(this.mem.buffer, 11213472, 784);
-  private readonly z1 = new Float32Array(this.mem.buffer, 11216608, 784);
-  private readonly reconstruct1_cross_entropy_sub = new Float32Array(this.mem.buffer, 11219744, 784);
-  private readonly reconstruct1_cross_entropy_sub2 = new Float32Array(this.mem.buffer, 11222880, 784);
-  private readonly reconstruct1_cross_entropy_reducesum = new Float32Array(this.mem.buffer, 11226016, 1);
-  private readonly cost = new Float32Array(this.mem.buffer, 11226032, 1);
-  private readonly d_z1_mul = new Float32Array(this.mem.buffer, 11226048, 784);
-  private readonly grad_vb1 = new Float32Array(this.mem.buffer, 11229184, 784);
-  private readonly d_z1_matmul = new Float32Array(this.mem.buffer, 11232320, 1000);
-  private readonly d_z1_mul2 = new Float32Array(this.mem.buffer, 11236320, 1000);
-  private readonly grad_b1 = new Float32Array(this.mem.buffer, 11240320, 1000);
-  private readonly pretrain2_h1_matmul = new Float32Array(this.mem.buffer, 11244320, 1000);
-  private readonly pretrain2_h1 = new Float32Array(this.mem.buffer, 11248320, 1000);
-  private readonly pretrain2_z2_mul = new Float32Array(this.mem.buffer, 11252320, 1000);
-  private readonly pretrain2_z2_matmul = new Float32Array(this.mem.buffer, 11256320, 1000);
-  private readonly pretrain2_z2_sigmoid = new Float32Array(this.mem.buffer, 11260320, 1000);
-  private readonly pretrain2_z2_matmul2 = new Float32Array(this.mem.buffer, 11264320, 1000);
-  private readonly pretrain2_z2 = new Float32Array(this.mem.buffer, 11268320, 1000);
-  private readonly pretrain2_reconstruct2_cross_entropy_sub = new Float32Array(this.mem.buffer, 11272320, 1000);
-  private readonly pretrain2_reconstruct2_cross_entropy_sub2 = new Float32Array(this.mem.buffer, 11276320, 1000);
-  private readonly pretrain2_reconstruct2_cross_entropy_reducesum = new Float32Array(this.mem.buffer, 11280320, 1);
-  private readonly pretrain2_cost = new Float32Array(this.mem.buffer, 11280336, 1);
-  private readonly pretrain2_d_z2_mul = new Float32Array(this.mem.buffer, 11280352, 1000);
-  private readonly pretrain2_grad_vb2 = new Float32Array(this.mem.buffer, 11284352, 1000);
-  private readonly pretrain2_d_z2_matmul = new Float32Array(this.mem.buffer, 11288352, 1000);
-  private readonly pretrain2_d_z2_mul2 = new Float32Array(this.mem.buffer, 11292352, 1000);
-  private readonly pretrain2_grad_b2 = new Float32Array(this.mem.buffer, 11296352, 1000);
-  private readonly pretrain3_h1_matmul = new Float32Array(this.mem.buffer, 11300352, 1000);
-  private readonly pretrain3_h1 = new Float32Array(this.mem.buffer, 11304352, 1000);
-  private readonly pretrain3_h2_matmul = new Float32Array(this.mem.buffer, 11308352, 1000);
-  private readonly pretrain3_h2 = new Float32Array(this.mem.buffer, 11312352, 1000);
-  private readonly pretrain3_z3_mul = new Float32Array(this.mem.buffer, 11316352, 1000);
-  private readonly pretrain3_z3_matmul = new Float32Array(this.mem.buffer, 11320352, 1000);
-  private readonly pretrain3_z3_sigmoid = new Float32Array(this.mem.buffer, 11324352, 1000);
-  private readonly pretrain3_z3_matmul2 = new Float32Array(this.mem.buffer, 11328352, 1000);
-  private readonly pretrain3_z3 = new Float32Array(this.mem.buffer, 11332352, 1000);
-  private readonly pretrain3_reconstruct3_cross_entropy_sub = new Float32Array(this.mem.buffer, 11336352, 1000);
-  private readonly pretrain3_reconstruct3_cross_entropy_sub2 = new Float32Array(this.mem.buffer, 11340352, 1000);
-  private readonly pretrain3_reconstruct3_cross_entropy_reducesum = new Float32Array(this.mem.buffer, 11344352, 1);
-  private readonly pretrain3_cost = new Float32Array(this.mem.buffer, 11344368, 1);
-  private readonly pretrain3_d_z3_mul = new Float32Array(this.mem.buffer, 11344384, 1000);
-  private readonly pretrain3_grad_vb3 = new Float32Array(this.mem.buffer, 11348384, 1000);
-  private readonly pretrain3_d_z3_matmul = new Float32Array(this.mem.buffer, 11352384, 1000);
-  private readonly pretrain3_d_z3_mul2 = new Float32Array(this.mem.buffer, 11356384, 1000);
-  private readonly pretrain3_grad_b3 = new Float32Array(this.mem.buffer, 11360384, 1000);
-  private readonly finetune_h1_matmul = new Float32Array(this.mem.buffer, 11364384, 1000);
-  private readonly finetune_h1 = new Float32Array(this.mem.buffer, 11368384, 1000);
-  private readonly finetune_h2_matmul = new Float32Array(this.mem.buffer, 11372384, 1000);
-  private readonly finetune_h2 = new Float32Array(this.mem.buffer, 11376384, 1000);
-  private readonly finetune_h3_matmul = new Float32Array(this.mem.buffer, 11380384, 1000);
-  private readonly finetune_h3 = new Float32Array(this.mem.buffer, 11384384, 1000);
-  private readonly finetune_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 11388384, 10);
-  private readonly finetune_p_y_given_x_add = new Float32Array(this.mem.buffer, 11388432, 10);
-  private readonly finetune_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 11388480, 1);
-  private readonly finetune_p_y_given_x_sub = new Float32Array(this.mem.buffer, 11388496, 10);
-  private readonly finetune_p_y_given_x_exp = new Float32Array(this.mem.buffer, 11388544, 10);
-  private readonly finetune_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 11388592, 1);
-  private readonly finetune_finetune_nll_onehot = new Float32Array(this.mem.buffer, 11388608, 10);
-  private readonly y = new Int32Array(this.mem.buffer, 11388656, 1);
-  private readonly finetune_finetune_nll_log = new Float32Array(this.mem.buffer, 11388672, 1);
-  private readonly finetune_finetune_nll_reducesum = new Float32Array(this.mem.buffer, 11388688, 1);
-  private readonly finetune_cost = new Float32Array(this.mem.buffer, 11388704, 1);
-  private readonly finetune_d_finetune_nll_reducesum = new Float32Array(this.mem.buffer, 11388720, 1);
-  private readonly finetune_d_finetune_nll_div = new Float32Array(this.mem.buffer, 11388736, 1);
-  private readonly finetune_d_p_y_given_x_add = new Float32Array(this.mem.buffer, 11388752, 10);
-  private readonly finetune_grad_b4 = new Float32Array(this.mem.buffer, 11388800, 10);
-  private readonly finetune_d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 11388848, 1000);
-  private readonly finetune_d_h3_mul = new Float32Array(this.mem.buffer, 11392848, 1000);
-  private readonly finetune_grad_b3 = new Float32Array(this.mem.buffer, 11396848, 1000);
-  private readonly finetune_d_h3_matmul = new Float32Array(this.mem.buffer, 11400848, 1000);
-  private readonly finetune_d_h2_mul = new Float32Array(this.mem.buffer, 11404848, 1000);
-  private readonly finetune_grad_b2 = new Float32Array(this.mem.buffer, 11408848, 1000);
-  private readonly finetune_d_h2_matmul = new Float32Array(this.mem.buffer, 11412848, 1000);
-  private readonly finetune_d_h1_mul = new Float32Array(this.mem.buffer, 11416848, 1000);
-  private readonly finetune_grad_b1 = new Float32Array(this.mem.buffer, 11420848, 1000);
-  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 11448896, 10);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 11448944, 1);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 11448960, 10);
-  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 11449008, 10);
-  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 11449056, 1);
-  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 11449072, 10);
-  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 11449120, 1);
-  private readonly eval_error = new Float32Array(this.mem.buffer, 11449136, 1);
-  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 11449152, 10);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 11449200, 1);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 11449216, 1);
-  private readonly eval_cost = new Float32Array(this.mem.buffer, 11449232, 1);
+  private readonly z1_sigmoid = new Float32Array(this.mem.buffer, 11217680, 1000);
+  private readonly z1_matmul2 = new Float32Array(this.mem.buffer, 11221680, 784);
+  private readonly z1 = new Float32Array(this.mem.buffer, 11224816, 784);
+  private readonly reconstruct1_cross_entropy_sub = new Float32Array(this.mem.buffer, 11227952, 784);
+  private readonly reconstruct1_cross_entropy_sub2 = new Float32Array(this.mem.buffer, 11231088, 784);
+  private readonly reconstruct1_cross_entropy_reducesum = new Float32Array(this.mem.buffer, 11234224, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 11234240, 1);
+  private readonly d_z1_mul = new Float32Array(this.mem.buffer, 11234256, 784);
+  private readonly grad_vb1 = new Float32Array(this.mem.buffer, 11237392, 784);
+  private readonly d_z1_matmul = new Float32Array(this.mem.buffer, 11240528, 1000);
+  private readonly d_z1_mul2 = new Float32Array(this.mem.buffer, 11244528, 1000);
+  private readonly grad_b1 = new Float32Array(this.mem.buffer, 11248528, 1000);
+  private readonly pretrain2_h1_matmul = new Float32Array(this.mem.buffer, 11261936, 1000);
+  private readonly pretrain2_h1 = new Float32Array(this.mem.buffer, 11274144, 1000);
+  private readonly pretrain2_z2_mul = new Float32Array(this.mem.buffer, 11278144, 1000);
+  private readonly pretrain2_z2_matmul = new Float32Array(this.mem.buffer, 11282144, 1000);
+  private readonly pretrain2_z2_sigmoid = new Float32Array(this.mem.buffer, 11294352, 1000);
+  private readonly pretrain2_z2_matmul2 = new Float32Array(this.mem.buffer, 11298352, 1000);
+  private readonly pretrain2_z2 = new Float32Array(this.mem.buffer, 11302352, 1000);
+  private readonly pretrain2_reconstruct2_cross_entropy_sub = new Float32Array(this.mem.buffer, 11306352, 1000);
+  private readonly pretrain2_reconstruct2_cross_entropy_sub2 = new Float32Array(this.mem.buffer, 11310352, 1000);
+  private readonly pretrain2_reconstruct2_cross_entropy_reducesum = new Float32Array(this.mem.buffer, 11314352, 1);
+  private readonly pretrain2_cost = new Float32Array(this.mem.buffer, 11314368, 1);
+  private readonly pretrain2_d_z2_mul = new Float32Array(this.mem.buffer, 11314384, 1000);
+  private readonly pretrain2_grad_vb2 = new Float32Array(this.mem.buffer, 11318384, 1000);
+  private readonly pretrain2_d_z2_matmul = new Float32Array(this.mem.buffer, 11322384, 1000);
+  private readonly pretrain2_d_z2_mul2 = new Float32Array(this.mem.buffer, 11326384, 1000);
+  private readonly pretrain2_grad_b2 = new Float32Array(this.mem.buffer, 11330384, 1000);
+  private readonly pretrain3_h1_matmul = new Float32Array(this.mem.buffer, 11346384, 1000);
+  private readonly pretrain3_h1 = new Float32Array(this.mem.buffer, 11358592, 1000);
+  private readonly pretrain3_h2_matmul = new Float32Array(this.mem.buffer, 11362592, 1000);
+  private readonly pretrain3_h2 = new Float32Array(this.mem.buffer, 11366592, 1000);
+  private readonly pretrain3_z3_mul = new Float32Array(this.mem.buffer, 11370592, 1000);
+  private readonly pretrain3_z3_matmul = new Float32Array(this.mem.buffer, 11374592, 1000);
+  private readonly pretrain3_z3_sigmoid = new Float32Array(this.mem.buffer, 11386800, 1000);
+  private readonly pretrain3_z3_matmul2 = new Float32Array(this.mem.buffer, 11390800, 1000);
+  private readonly pretrain3_z3 = new Float32Array(this.mem.buffer, 11394800, 1000);
+  private readonly pretrain3_reconstruct3_cross_entropy_sub = new Float32Array(this.mem.buffer, 11398800, 1000);
+  private readonly pretrain3_reconstruct3_cross_entropy_sub2 = new Float32Array(this.mem.buffer, 11402800, 1000);
+  private readonly pretrain3_reconstruct3_cross_entropy_reducesum = new Float32Array(this.mem.buffer, 11406800, 1);
+  private readonly pretrain3_cost = new Float32Array(this.mem.buffer, 11406816, 1);
+  private readonly pretrain3_d_z3_mul = new Float32Array(this.mem.buffer, 11406832, 1000);
+  private readonly pretrain3_grad_vb3 = new Float32Array(this.mem.buffer, 11410832, 1000);
+  private readonly pretrain3_d_z3_matmul = new Float32Array(this.mem.buffer, 11414832, 1000);
+  private readonly pretrain3_d_z3_mul2 = new Float32Array(this.mem.buffer, 11418832, 1000);
+  private readonly pretrain3_grad_b3 = new Float32Array(this.mem.buffer, 11422832, 1000);
+  private readonly finetune_h1_matmul = new Float32Array(this.mem.buffer, 11438832, 1000);
+  private readonly finetune_h1 = new Float32Array(this.mem.buffer, 11451040, 1000);
+  private readonly finetune_h2_matmul = new Float32Array(this.mem.buffer, 11455040, 1000);
+  private readonly finetune_h2 = new Float32Array(this.mem.buffer, 11459040, 1000);
+  private readonly finetune_h3_matmul = new Float32Array(this.mem.buffer, 11463040, 1000);
+  private readonly finetune_h3 = new Float32Array(this.mem.buffer, 11467040, 1000);
+  private readonly finetune_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 11471040, 10);
+  private readonly finetune_p_y_given_x_add = new Float32Array(this.mem.buffer, 11471088, 10);
+  private readonly finetune_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 11471136, 1);
+  private readonly finetune_p_y_given_x_sub = new Float32Array(this.mem.buffer, 11471152, 10);
+  private readonly finetune_p_y_given_x_exp = new Float32Array(this.mem.buffer, 11471200, 10);
+  private readonly finetune_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 11471248, 1);
+  private readonly finetune_finetune_nll_onehot = new Float32Array(this.mem.buffer, 11471264, 10);
+  private readonly y = new Int32Array(this.mem.buffer, 11471312, 1);
+  private readonly finetune_finetune_nll_log = new Float32Array(this.mem.buffer, 11471328, 1);
+  private readonly finetune_finetune_nll_reducesum = new Float32Array(this.mem.buffer, 11471344, 1);
+  private readonly finetune_cost = new Float32Array(this.mem.buffer, 11471360, 1);
+  private readonly finetune_d_finetune_nll_reducesum = new Float32Array(this.mem.buffer, 11471376, 1);
+  private readonly finetune_d_finetune_nll_div = new Float32Array(this.mem.buffer, 11471392, 1);
+  private readonly finetune_d_p_y_given_x_add = new Float32Array(this.mem.buffer, 11471408, 10);
+  private readonly finetune_grad_b4 = new Float32Array(this.mem.buffer, 11471456, 10);
+  private readonly finetune_d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 11471504, 1000);
+  private readonly finetune_d_h3_mul = new Float32Array(this.mem.buffer, 11475504, 1000);
+  private readonly finetune_grad_b3 = new Float32Array(this.mem.buffer, 11479504, 1000);
+  private readonly finetune_d_h3_matmul = new Float32Array(this.mem.buffer, 11483504, 1000);
+  private readonly finetune_d_h2_mul = new Float32Array(this.mem.buffer, 11487504, 1000);
+  private readonly finetune_grad_b2 = new Float32Array(this.mem.buffer, 11491504, 1000);
+  private readonly finetune_d_h2_matmul = new Float32Array(this.mem.buffer, 11495504, 1000);
+  private readonly finetune_d_h1_mul = new Float32Array(this.mem.buffer, 11499504, 1000);
+  private readonly finetune_grad_b1 = new Float32Array(this.mem.buffer, 11503504, 1000);
+  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 11549168, 10);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 11549216, 1);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 11549232, 10);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 11549280, 10);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 11549328, 1);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 11549344, 10);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 11549392, 1);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 11549408, 1);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 11549424, 10);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 11549472, 1);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 11549488, 1);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 11549504, 1);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -370,28 +370,28 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/sda.yaml:36 h1: h1_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 11202336, b: 16, c: 11424848, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
+      this.k.gemmSparse({ a: 11202336, b: 16, c: 11516912, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, binary: false, list: 11520912, split: false }); // x @ W1 → h1_matmul (x's zeros skipped)
     }
 
     // specs/sda.yaml:36 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.evaluate_h1(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:37 h2: h2_matmul = matmul(h1, W2)
     {
-      this.k.gemm({ a: 11428848, b: 3140016, c: 11432848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h1 @ W2 → h2_matmul
+      this.k.gemm({ a: 11529120, b: 3140016, c: 11533120, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h1 @ W2 → h2_matmul
     }
 
     // specs/sda.yaml:37 h2: h2 = sigmoid(h2_matmul + b2)
     this.w.evaluate_h2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:38 h3: h3_matmul = matmul(h2, W3)
     {
-      this.k.gemm({ a: 11436848, b: 7144016, c: 11440848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h2 @ W3 → h3_matmul
+      this.k.gemm({ a: 11537120, b: 7144016, c: 11541120, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h2 @ W3 → h3_matmul
     }
 
     // specs/sda.yaml:38 h3: h3 = sigmoid(h3_matmul + b3)
     this.w.evaluate_h3(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_matmul = matmul(h3, W4)
     {
-      this.k.gemm({ a: 11444848, b: 11159152, c: 11448848, m: 1, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h3 @ W4 → p_y_given_x_matmul
+      this.k.gemm({ a: 11545120, b: 11159152, c: 11549120, m: 1, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h3 @ W4 → p_y_given_x_matmul
     }
 
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
@@ -399,11 +399,11 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$3 = 0;
+      let s$4 = 0;
       {
-        for (let c$1 = 0; c$1 < 10; c$1++) {
-          const o$2 = 0;
-          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_add[s$3++]);
+        for (let c$2 = 0; c$2 < 10; c$2++) {
+          const o$3 = 0;
+          p_y_given_x_reducemax[o$3] = Math.max(p_y_given_x_reducemax[o$3], p_y_given_x_add[s$4++]);
         }
       }
     }
@@ -415,9 +415,9 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       {
-        let s$6 = 0;
-        for (let k$5 = 0 * 10; k$5 < 10; k$5++) s$6 += p_y_given_x_exp[k$5];
-        p_y_given_x_reducesum[0] = s$6;
+        let s$7 = 0;
+        for (let k$6 = 0 * 10; k$6 < 10; k$6++) s$7 += p_y_given_x_exp[k$6];
+        p_y_given_x_reducesum[0] = s$7;
       }
     }
 
@@ -427,12 +427,12 @@ export class Model implements CompiledModel {
     {
       {
         {
-          let best$10 = p_y_given_x[0 * 10], bi$11 = 0;
-          for (let k$9 = 1; k$9 < 10; k$9++) {
-            const v$12 = p_y_given_x[(k$9)];
-            if (v$12 > best$10) { best$10 = v$12; bi$11 = k$9; }
+          let best$11 = p_y_given_x[0 * 10], bi$12 = 0;
+          for (let k$10 = 1; k$10 < 10; k$10++) {
+            const v$13 = p_y_given_x[(k$10)];
+            if (v$13 > best$11) { best$11 = v$13; bi$12 = k$10; }
           }
-          error_argmax[0] = bi$11;
+          error_argmax[0] = bi$12;
         }
       }
     }
@@ -443,22 +443,22 @@ export class Model implements CompiledModel {
     {
       cost_onehot.fill(0);
       {
-        const l$14 = y[0];
-        if (l$14 >= 0 && l$14 < 10) cost_onehot[l$14] = 1;
+        const l$15 = y[0];
+        if (l$15 >= 0 && l$15 < 10) cost_onehot[l$15] = 1;
       }
     }
 
     // specs/sda.yaml:55 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     cost_log[0] = Math.log(p_y_given_x_reducesum[0]);
     // specs/sda.yaml:55 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$15 = 0;
-    let s$16 = 0;
-    for (let c$18 = 0; c$18 < 10; c$18++) {
-      s$16 += (cost_onehot[c$18] * (p_y_given_x_sub[c$18] - cost_log[0]));
+    let o$16 = 0;
+    let s$17 = 0;
+    for (let c$19 = 0; c$19 < 10; c$19++) {
+      s$17 += (cost_onehot[c$19] * (p_y_given_x_sub[c$19] - cost_log[0]));
     }
 
-    cost_reducesum[o$15] = s$16;
-    o$15++;
+    cost_reducesum[o$16] = s$17;
+    o$16++;
     // specs/sda.yaml:55 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
@@ -575,14 +575,14 @@ export class Model implements CompiledModel {
     this.w.step0_z1_mul(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:41 z1: z1_matmul = matmul(z1_mul, W1)
     {
-      this.k.gemm({ a: 11199200, b: 16, c: 11205472, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // z1_mul @ W1 → z1_matmul
+      this.k.gemmSparse({ a: 11199200, b: 16, c: 11205472, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, binary: false, list: 11209472, split: false }); // z1_mul @ W1 → z1_matmul (z1_mul's zeros skipped)
     }
 
     // specs/sda.yaml:41 z1: z1_sigmoid = sigmoid(z1_matmul + b1)
     this.w.step0_z1_sigmoid(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:41 z1: z1_matmul2 = matmul(z1_sigmoid, W1)
     {
-      this.k.gemm({ a: 11209472, b: 16, c: 11213472, m: 1, n: 784, k: 1000, lda: 1000, ldb: 1000, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // z1_sigmoid @ W1 → z1_matmul2
+      this.k.gemm({ a: 11217680, b: 16, c: 11221680, m: 1, n: 784, k: 1000, lda: 1000, ldb: 1000, ldc: 784, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // z1_sigmoid @ W1 → z1_matmul2
     }
 
     // specs/sda.yaml:41 z1: z1 = sigmoid(z1_matmul2 + vb1)
@@ -592,16 +592,16 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:46 losses.reconstruct1.cross_entropy: reconstruct1_cross_entropy_sub2 = 1 - z1
     this.w.step0_reconstruct1_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:46 losses.reconstruct1.cross_entropy: reconstruct1_cross_entropy_reducesum = Σ ((x * log(z1)) + (reconstruct1_cross_entropy_sub * log(reconstruct1_cross_entropy_sub2)))
-    let o$0 = 0;
-    let i$2 = 0;
-    let s$1 = 0;
-    for (let c$3 = 0; c$3 < 784; c$3++) {
-      s$1 += ((x[i$2] * Math.log(z1[i$2])) + (reconstruct1_cross_entropy_sub[i$2] * Math.log(reconstruct1_cross_entropy_sub2[i$2])));
-      i$2++;
+    let o$1 = 0;
+    let i$3 = 0;
+    let s$2 = 0;
+    for (let c$4 = 0; c$4 < 784; c$4++) {
+      s$2 += ((x[i$3] * Math.log(z1[i$3])) + (reconstruct1_cross_entropy_sub[i$3] * Math.log(reconstruct1_cross_entropy_sub2[i$3])));
+      i$3++;
     }
 
-    reconstruct1_cross_entropy_reducesum[o$0] = s$1;
-    o$0++;
+    reconstruct1_cross_entropy_reducesum[o$1] = s$2;
+    o$1++;
     // specs/sda.yaml:46 losses.reconstruct1.cross_entropy: cost = Σ -reconstruct1_cross_entropy_reducesum
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:41 gradient of z1: d_z1_mul = (-((-1 * reconstruct1_cross_entropy_sub) / reconstruct1_cross_entropy_sub2) + ((-1 * x) / z1)) * (z1 * reconstruct1_cross_entropy_sub2)
@@ -609,17 +609,17 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:41 gradient of z1: grad_vb1 = Σ d_z1_mul
     {
       grad_vb1.fill(0);
-      let s$6 = 0;
+      let s$7 = 0;
       {
-        for (let c$5 = 0; c$5 < 784; c$5++) {
-          grad_vb1[c$5] += d_z1_mul[s$6++];
+        for (let c$6 = 0; c$6 < 784; c$6++) {
+          grad_vb1[c$6] += d_z1_mul[s$7++];
         }
       }
     }
 
     // specs/sda.yaml:41 gradient of z1: d_z1_matmul = matmul(d_z1_mul, W1)
     {
-      this.k.gemm({ a: 11226048, b: 16, c: 11232320, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_z1_mul @ W1 → d_z1_matmul
+      this.k.gemm({ a: 11234256, b: 16, c: 11240528, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // d_z1_mul @ W1 → d_z1_matmul
     }
 
     // specs/sda.yaml:41 gradient of z1: d_z1_mul2 = d_z1_matmul * (z1_sigmoid * (1 - z1_sigmoid))
@@ -627,19 +627,19 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:41 gradient of z1: grad_b1 = Σ d_z1_mul2
     {
       grad_b1.fill(0);
-      let s$9 = 0;
+      let s$10 = 0;
       {
-        for (let c$8 = 0; c$8 < 1000; c$8++) {
-          grad_b1[c$8] += d_z1_mul2[s$9++];
+        for (let c$9 = 0; c$9 < 1000; c$9++) {
+          grad_b1[c$9] += d_z1_mul2[s$10++];
         }
       }
     }
 
     // specs/sda.yaml:60 phases[0].optimizer: W1 += -0.001 · d_z1_matmul2 + -0.001 · d_z1_matmul3 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:41 gradient of z1: d_z1_matmul2 = matmul(d_z1_mul, z1_sigmoid)
-    this.k.gemm({ a: 11226048, b: 11209472, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false, split: false }); // W1 += -0.001 · d_z1_mul @ z1_sigmoid
+    this.k.gemm({ a: 11234256, b: 11217680, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, split: false }); // W1 += -0.001 · d_z1_mul @ z1_sigmoid
     // specs/sda.yaml:41 gradient of z1: d_z1_matmul3 = matmul(z1_mul, d_z1_mul2)
-    this.k.gemm({ a: 11199200, b: 11236320, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false, split: false }); // W1 += -0.001 · z1_mul @ d_z1_mul2
+    this.k.gemmSparse({ a: 11199200, b: 11244528, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, accumulate: true, alpha: -0.001, binary: false, list: 11252528, split: false }); // W1 += -0.001 · z1_mul @ d_z1_mul2 (z1_mul's zeros skipped)
     // specs/sda.yaml:60 phases[0].optimizer: b1 = b1 - (0.001 * grad_b1)
     this.w.step0_b1(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:60 phases[0].optimizer: vb1 = vb1 - (0.001 * grad_vb1)
@@ -663,24 +663,24 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/sda.yaml:36 h1: h1_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 11202336, b: 16, c: 11244320, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
+      this.k.gemmSparse({ a: 11202336, b: 16, c: 11261936, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, binary: false, list: 11265936, split: false }); // x @ W1 → h1_matmul (x's zeros skipped)
     }
 
     // specs/sda.yaml:36 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.step1_h1(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:42 z2: z2_mul = h1 * cast(compare(random_uniform(), 0.8))
-    this.k.uniformFill({ dst: 11252320, n: 1000, seed: this.desc.seed, salt: 1, step: step, iter: 0 }); // z2_mul ← the draws (Philox)
+    this.k.uniformFill({ dst: 11278144, n: 1000, seed: this.desc.seed, salt: 1, step: step, iter: 0 }); // z2_mul ← the draws (Philox)
     this.w.step1_z2_mul(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:42 z2: z2_matmul = matmul(z2_mul, W2)
     {
-      this.k.gemm({ a: 11252320, b: 3140016, c: 11256320, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // z2_mul @ W2 → z2_matmul
+      this.k.gemmSparse({ a: 11278144, b: 3140016, c: 11282144, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, binary: false, list: 11286144, split: false }); // z2_mul @ W2 → z2_matmul (z2_mul's zeros skipped)
     }
 
     // specs/sda.yaml:42 z2: z2_sigmoid = sigmoid(z2_matmul + b2)
     this.w.step1_z2_sigmoid(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:42 z2: z2_matmul2 = matmul(z2_sigmoid, W2)
     {
-      this.k.gemm({ a: 11260320, b: 3140016, c: 11264320, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // z2_sigmoid @ W2 → z2_matmul2
+      this.k.gemm({ a: 11294352, b: 3140016, c: 11298352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // z2_sigmoid @ W2 → z2_matmul2
     }
 
     // specs/sda.yaml:42 z2: z2 = sigmoid(z2_matmul2 + vb2)
@@ -690,16 +690,16 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:48 losses.reconstruct2.cross_entropy: reconstruct2_cross_entropy_sub2 = 1 - z2
     this.w.step1_reconstruct2_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:48 losses.reconstruct2.cross_entropy: reconstruct2_cross_entropy_reducesum = Σ ((h1 * log(z2)) + (reconstruct2_cross_entropy_sub * log(reconstruct2_cross_entropy_sub2)))
-    let o$0 = 0;
-    let i$2 = 0;
-    let s$1 = 0;
-    for (let c$3 = 0; c$3 < 1000; c$3++) {
-      s$1 += ((h1[i$2] * Math.log(z2[i$2])) + (reconstruct2_cross_entropy_sub[i$2] * Math.log(reconstruct2_cross_entropy_sub2[i$2])));
-      i$2++;
+    let o$2 = 0;
+    let i$4 = 0;
+    let s$3 = 0;
+    for (let c$5 = 0; c$5 < 1000; c$5++) {
+      s$3 += ((h1[i$4] * Math.log(z2[i$4])) + (reconstruct2_cross_entropy_sub[i$4] * Math.log(reconstruct2_cross_entropy_sub2[i$4])));
+      i$4++;
     }
 
-    reconstruct2_cross_entropy_reducesum[o$0] = s$1;
-    o$0++;
+    reconstruct2_cross_entropy_reducesum[o$2] = s$3;
+    o$2++;
     // specs/sda.yaml:48 losses.reconstruct2.cross_entropy: cost = Σ -reconstruct2_cross_entropy_reducesum
     this.w.step1_cost(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:42 gradient of z2: d_z2_mul = (-((-1 * reconstruct2_cross_entropy_sub) / reconstruct2_cross_entropy_sub2) + ((-1 * h1) / z2)) * (z2 * reconstruct2_cross_entropy_sub2)
@@ -707,17 +707,17 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:42 gradient of z2: grad_vb2 = Σ d_z2_mul
     {
       grad_vb2.fill(0);
-      let s$6 = 0;
+      let s$8 = 0;
       {
-        for (let c$5 = 0; c$5 < 1000; c$5++) {
-          grad_vb2[c$5] += d_z2_mul[s$6++];
+        for (let c$7 = 0; c$7 < 1000; c$7++) {
+          grad_vb2[c$7] += d_z2_mul[s$8++];
         }
       }
     }
 
     // specs/sda.yaml:42 gradient of z2: d_z2_matmul = matmul(d_z2_mul, W2)
     {
-      this.k.gemm({ a: 11280352, b: 3140016, c: 11288352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_z2_mul @ W2 → d_z2_matmul
+      this.k.gemm({ a: 11314384, b: 3140016, c: 11322384, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // d_z2_mul @ W2 → d_z2_matmul
     }
 
     // specs/sda.yaml:42 gradient of z2: d_z2_mul2 = d_z2_matmul * (z2_sigmoid * (1 - z2_sigmoid))
@@ -725,19 +725,19 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:42 gradient of z2: grad_b2 = Σ d_z2_mul2
     {
       grad_b2.fill(0);
-      let s$9 = 0;
+      let s$11 = 0;
       {
-        for (let c$8 = 0; c$8 < 1000; c$8++) {
-          grad_b2[c$8] += d_z2_mul2[s$9++];
+        for (let c$10 = 0; c$10 < 1000; c$10++) {
+          grad_b2[c$10] += d_z2_mul2[s$11++];
         }
       }
     }
 
     // specs/sda.yaml:65 phases[1].optimizer: W2 += -0.001 · d_z2_matmul2 + -0.001 · d_z2_matmul3 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:42 gradient of z2: d_z2_matmul2 = matmul(d_z2_mul, z2_sigmoid)
-    this.k.gemm({ a: 11280352, b: 11260320, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false, split: false }); // W2 += -0.001 · d_z2_mul @ z2_sigmoid
+    this.k.gemm({ a: 11314384, b: 11294352, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, split: false }); // W2 += -0.001 · d_z2_mul @ z2_sigmoid
     // specs/sda.yaml:42 gradient of z2: d_z2_matmul3 = matmul(z2_mul, d_z2_mul2)
-    this.k.gemm({ a: 11252320, b: 11292352, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false, split: false }); // W2 += -0.001 · z2_mul @ d_z2_mul2
+    this.k.gemmSparse({ a: 11278144, b: 11326384, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, accumulate: true, alpha: -0.001, binary: false, list: 11334384, split: false }); // W2 += -0.001 · z2_mul @ d_z2_mul2 (z2_mul's zeros skipped)
     // specs/sda.yaml:65 phases[1].optimizer: b2 = b2 - (0.001 * grad_b2)
     this.w.step1_b2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:65 phases[1].optimizer: vb2 = vb2 - (0.001 * grad_vb2)
@@ -761,31 +761,31 @@ export class Model implements CompiledModel {
     x.set(batch.x as Float32Array);
     // specs/sda.yaml:36 h1: h1_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 11202336, b: 16, c: 11300352, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
+      this.k.gemmSparse({ a: 11202336, b: 16, c: 11346384, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, binary: false, list: 11350384, split: false }); // x @ W1 → h1_matmul (x's zeros skipped)
     }
 
     // specs/sda.yaml:36 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.step2_h1(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:37 h2: h2_matmul = matmul(h1, W2)
     {
-      this.k.gemm({ a: 11304352, b: 3140016, c: 11308352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h1 @ W2 → h2_matmul
+      this.k.gemm({ a: 11358592, b: 3140016, c: 11362592, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h1 @ W2 → h2_matmul
     }
 
     // specs/sda.yaml:37 h2: h2 = sigmoid(h2_matmul + b2)
     this.w.step2_h2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:43 z3: z3_mul = h2 * cast(compare(random_uniform(), 0.7))
-    this.k.uniformFill({ dst: 11316352, n: 1000, seed: this.desc.seed, salt: 1, step: step, iter: 0 }); // z3_mul ← the draws (Philox)
+    this.k.uniformFill({ dst: 11370592, n: 1000, seed: this.desc.seed, salt: 1, step: step, iter: 0 }); // z3_mul ← the draws (Philox)
     this.w.step2_z3_mul(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:43 z3: z3_matmul = matmul(z3_mul, W3)
     {
-      this.k.gemm({ a: 11316352, b: 7144016, c: 11320352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // z3_mul @ W3 → z3_matmul
+      this.k.gemmSparse({ a: 11370592, b: 7144016, c: 11374592, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, binary: false, list: 11378592, split: false }); // z3_mul @ W3 → z3_matmul (z3_mul's zeros skipped)
     }
 
     // specs/sda.yaml:43 z3: z3_sigmoid = sigmoid(z3_matmul + b3)
     this.w.step2_z3_sigmoid(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:43 z3: z3_matmul2 = matmul(z3_sigmoid, W3)
     {
-      this.k.gemm({ a: 11324352, b: 7144016, c: 11328352, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // z3_sigmoid @ W3 → z3_matmul2
+      this.k.gemm({ a: 11386800, b: 7144016, c: 11390800, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // z3_sigmoid @ W3 → z3_matmul2
     }
 
     // specs/sda.yaml:43 z3: z3 = sigmoid(z3_matmul2 + vb3)
@@ -795,16 +795,16 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:50 losses.reconstruct3.cross_entropy: reconstruct3_cross_entropy_sub2 = 1 - z3
     this.w.step2_reconstruct3_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:50 losses.reconstruct3.cross_entropy: reconstruct3_cross_entropy_reducesum = Σ ((h2 * log(z3)) + (reconstruct3_cross_entropy_sub * log(reconstruct3_cross_entropy_sub2)))
-    let o$0 = 0;
-    let i$2 = 0;
-    let s$1 = 0;
-    for (let c$3 = 0; c$3 < 1000; c$3++) {
-      s$1 += ((h2[i$2] * Math.log(z3[i$2])) + (reconstruct3_cross_entropy_sub[i$2] * Math.log(reconstruct3_cross_entropy_sub2[i$2])));
-      i$2++;
+    let o$2 = 0;
+    let i$4 = 0;
+    let s$3 = 0;
+    for (let c$5 = 0; c$5 < 1000; c$5++) {
+      s$3 += ((h2[i$4] * Math.log(z3[i$4])) + (reconstruct3_cross_entropy_sub[i$4] * Math.log(reconstruct3_cross_entropy_sub2[i$4])));
+      i$4++;
     }
 
-    reconstruct3_cross_entropy_reducesum[o$0] = s$1;
-    o$0++;
+    reconstruct3_cross_entropy_reducesum[o$2] = s$3;
+    o$2++;
     // specs/sda.yaml:50 losses.reconstruct3.cross_entropy: cost = Σ -reconstruct3_cross_entropy_reducesum
     this.w.step2_cost(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:43 gradient of z3: d_z3_mul = (-((-1 * reconstruct3_cross_entropy_sub) / reconstruct3_cross_entropy_sub2) + ((-1 * h2) / z3)) * (z3 * reconstruct3_cross_entropy_sub2)
@@ -812,17 +812,17 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:43 gradient of z3: grad_vb3 = Σ d_z3_mul
     {
       grad_vb3.fill(0);
-      let s$6 = 0;
+      let s$8 = 0;
       {
-        for (let c$5 = 0; c$5 < 1000; c$5++) {
-          grad_vb3[c$5] += d_z3_mul[s$6++];
+        for (let c$7 = 0; c$7 < 1000; c$7++) {
+          grad_vb3[c$7] += d_z3_mul[s$8++];
         }
       }
     }
 
     // specs/sda.yaml:43 gradient of z3: d_z3_matmul = matmul(d_z3_mul, W3)
     {
-      this.k.gemm({ a: 11344384, b: 7144016, c: 11352384, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_z3_mul @ W3 → d_z3_matmul
+      this.k.gemm({ a: 11406832, b: 7144016, c: 11414832, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // d_z3_mul @ W3 → d_z3_matmul
     }
 
     // specs/sda.yaml:43 gradient of z3: d_z3_mul2 = d_z3_matmul * (z3_sigmoid * (1 - z3_sigmoid))
@@ -830,19 +830,19 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:43 gradient of z3: grad_b3 = Σ d_z3_mul2
     {
       grad_b3.fill(0);
-      let s$9 = 0;
+      let s$11 = 0;
       {
-        for (let c$8 = 0; c$8 < 1000; c$8++) {
-          grad_b3[c$8] += d_z3_mul2[s$9++];
+        for (let c$10 = 0; c$10 < 1000; c$10++) {
+          grad_b3[c$10] += d_z3_mul2[s$11++];
         }
       }
     }
 
     // specs/sda.yaml:70 phases[2].optimizer: W3 += -0.001 · d_z3_matmul2 + -0.001 · d_z3_matmul3 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:43 gradient of z3: d_z3_matmul2 = matmul(d_z3_mul, z3_sigmoid)
-    this.k.gemm({ a: 11344384, b: 11324352, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false, split: false }); // W3 += -0.001 · d_z3_mul @ z3_sigmoid
+    this.k.gemm({ a: 11406832, b: 11386800, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, split: false }); // W3 += -0.001 · d_z3_mul @ z3_sigmoid
     // specs/sda.yaml:43 gradient of z3: d_z3_matmul3 = matmul(z3_mul, d_z3_mul2)
-    this.k.gemm({ a: 11316352, b: 11356384, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.001, skipZerosA: false, split: false }); // W3 += -0.001 · z3_mul @ d_z3_mul2
+    this.k.gemmSparse({ a: 11370592, b: 11418832, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, accumulate: true, alpha: -0.001, binary: false, list: 11426832, split: false }); // W3 += -0.001 · z3_mul @ d_z3_mul2 (z3_mul's zeros skipped)
     // specs/sda.yaml:70 phases[2].optimizer: b3 = b3 - (0.001 * grad_b3)
     this.w.step2_b3(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:70 phases[2].optimizer: vb3 = vb3 - (0.001 * grad_vb3)
@@ -876,28 +876,28 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/sda.yaml:36 h1: h1_matmul = matmul(x, W1)
     {
-      this.k.gemm({ a: 11202336, b: 16, c: 11364384, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false }); // x @ W1 → h1_matmul
+      this.k.gemmSparse({ a: 11202336, b: 16, c: 11438832, m: 1, n: 1000, k: 784, lda: 784, ldb: 1000, ldc: 1000, transA: false, accumulate: false, alpha: 1, binary: false, list: 11442832, split: false }); // x @ W1 → h1_matmul (x's zeros skipped)
     }
 
     // specs/sda.yaml:36 h1: h1 = sigmoid(h1_matmul + b1)
     this.w.step3_h1(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:37 h2: h2_matmul = matmul(h1, W2)
     {
-      this.k.gemm({ a: 11368384, b: 3140016, c: 11372384, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h1 @ W2 → h2_matmul
+      this.k.gemm({ a: 11451040, b: 3140016, c: 11455040, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h1 @ W2 → h2_matmul
     }
 
     // specs/sda.yaml:37 h2: h2 = sigmoid(h2_matmul + b2)
     this.w.step3_h2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:38 h3: h3_matmul = matmul(h2, W3)
     {
-      this.k.gemm({ a: 11376384, b: 7144016, c: 11380384, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h2 @ W3 → h3_matmul
+      this.k.gemm({ a: 11459040, b: 7144016, c: 11463040, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h2 @ W3 → h3_matmul
     }
 
     // specs/sda.yaml:38 h3: h3 = sigmoid(h3_matmul + b3)
     this.w.step3_h3(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_matmul = matmul(h3, W4)
     {
-      this.k.gemm({ a: 11384384, b: 11159152, c: 11388384, m: 1, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // h3 @ W4 → p_y_given_x_matmul
+      this.k.gemm({ a: 11467040, b: 11159152, c: 11471040, m: 1, n: 10, k: 1000, lda: 1000, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h3 @ W4 → p_y_given_x_matmul
     }
 
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
@@ -905,11 +905,11 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$3 = 0;
+      let s$4 = 0;
       {
-        for (let c$1 = 0; c$1 < 10; c$1++) {
-          const o$2 = 0;
-          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_add[s$3++]);
+        for (let c$2 = 0; c$2 < 10; c$2++) {
+          const o$3 = 0;
+          p_y_given_x_reducemax[o$3] = Math.max(p_y_given_x_reducemax[o$3], p_y_given_x_add[s$4++]);
         }
       }
     }
@@ -921,9 +921,9 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       {
-        let s$6 = 0;
-        for (let k$5 = 0 * 10; k$5 < 10; k$5++) s$6 += p_y_given_x_exp[k$5];
-        p_y_given_x_reducesum[0] = s$6;
+        let s$7 = 0;
+        for (let k$6 = 0 * 10; k$6 < 10; k$6++) s$7 += p_y_given_x_exp[k$6];
+        p_y_given_x_reducesum[0] = s$7;
       }
     }
 
@@ -931,30 +931,30 @@ export class Model implements CompiledModel {
     {
       finetune_nll_onehot.fill(0);
       {
-        const l$8 = y[0];
-        if (l$8 >= 0 && l$8 < 10) finetune_nll_onehot[l$8] = 1;
+        const l$9 = y[0];
+        if (l$9 >= 0 && l$9 < 10) finetune_nll_onehot[l$9] = 1;
       }
     }
 
     // specs/sda.yaml:52 losses.finetune.nll: finetune_nll_log = log(p_y_given_x_reducesum)
     finetune_nll_log[0] = Math.log(p_y_given_x_reducesum[0]);
     // specs/sda.yaml:52 losses.finetune.nll: finetune_nll_reducesum = Σ (finetune_nll_onehot * (p_y_given_x_sub - finetune_nll_log))
-    let o$9 = 0;
-    let s$10 = 0;
-    for (let c$12 = 0; c$12 < 10; c$12++) {
-      s$10 += (finetune_nll_onehot[c$12] * (p_y_given_x_sub[c$12] - finetune_nll_log[0]));
+    let o$10 = 0;
+    let s$11 = 0;
+    for (let c$13 = 0; c$13 < 10; c$13++) {
+      s$11 += (finetune_nll_onehot[c$13] * (p_y_given_x_sub[c$13] - finetune_nll_log[0]));
     }
 
-    finetune_nll_reducesum[o$9] = s$10;
-    o$9++;
+    finetune_nll_reducesum[o$10] = s$11;
+    o$10++;
     // specs/sda.yaml:52 losses.finetune.nll: cost = Σ -finetune_nll_reducesum
     this.w.step3_cost(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:52 gradient of losses.finetune.nll: d_finetune_nll_reducesum = Σ finetune_nll_onehot
     {
       {
-        let s$15 = 0;
-        for (let k$14 = 0 * 10; k$14 < 10; k$14++) s$15 += finetune_nll_onehot[k$14];
-        d_finetune_nll_reducesum[0] = s$15;
+        let s$16 = 0;
+        for (let k$15 = 0 * 10; k$15 < 10; k$15++) s$16 += finetune_nll_onehot[k$15];
+        d_finetune_nll_reducesum[0] = s$16;
       }
     }
 
@@ -965,17 +965,17 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:39 gradient of p_y_given_x: grad_b4 = Σ d_p_y_given_x_add
     {
       grad_b4.fill(0);
-      let s$18 = 0;
+      let s$19 = 0;
       {
-        for (let c$17 = 0; c$17 < 10; c$17++) {
-          grad_b4[c$17] += d_p_y_given_x_add[s$18++];
+        for (let c$18 = 0; c$18 < 10; c$18++) {
+          grad_b4[c$18] += d_p_y_given_x_add[s$19++];
         }
       }
     }
 
     // specs/sda.yaml:39 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4)
     {
-      this.k.gemm({ a: 11388752, b: 11159152, c: 11388848, m: 1, n: 1000, k: 10, lda: 10, ldb: 10, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_p_y_given_x_add @ W4 → d_p_y_given_x_matmul
+      this.k.gemm({ a: 11471408, b: 11159152, c: 11471504, m: 1, n: 1000, k: 10, lda: 10, ldb: 10, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_p_y_given_x_add @ W4 → d_p_y_given_x_matmul
     }
 
     // specs/sda.yaml:38 gradient of h3: d_h3_mul = d_p_y_given_x_matmul * (h3 * (1 - h3))
@@ -983,17 +983,17 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:38 gradient of h3: grad_b3 = Σ d_h3_mul
     {
       grad_b3.fill(0);
-      let s$21 = 0;
+      let s$22 = 0;
       {
-        for (let c$20 = 0; c$20 < 1000; c$20++) {
-          grad_b3[c$20] += d_h3_mul[s$21++];
+        for (let c$21 = 0; c$21 < 1000; c$21++) {
+          grad_b3[c$21] += d_h3_mul[s$22++];
         }
       }
     }
 
     // specs/sda.yaml:38 gradient of h3: d_h3_matmul = matmul(d_h3_mul, W3)
     {
-      this.k.gemm({ a: 11392848, b: 7144016, c: 11400848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_h3_mul @ W3 → d_h3_matmul
+      this.k.gemm({ a: 11475504, b: 7144016, c: 11483504, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_h3_mul @ W3 → d_h3_matmul
     }
 
     // specs/sda.yaml:37 gradient of h2: d_h2_mul = d_h3_matmul * (h2 * (1 - h2))
@@ -1001,17 +1001,17 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:37 gradient of h2: grad_b2 = Σ d_h2_mul
     {
       grad_b2.fill(0);
-      let s$24 = 0;
+      let s$25 = 0;
       {
-        for (let c$23 = 0; c$23 < 1000; c$23++) {
-          grad_b2[c$23] += d_h2_mul[s$24++];
+        for (let c$24 = 0; c$24 < 1000; c$24++) {
+          grad_b2[c$24] += d_h2_mul[s$25++];
         }
       }
     }
 
     // specs/sda.yaml:37 gradient of h2: d_h2_matmul = matmul(d_h2_mul, W2)
     {
-      this.k.gemm({ a: 11404848, b: 3140016, c: 11412848, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, skipZerosA: false, split: false }); // d_h2_mul @ W2 → d_h2_matmul
+      this.k.gemm({ a: 11487504, b: 3140016, c: 11495504, m: 1, n: 1000, k: 1000, lda: 1000, ldb: 1000, ldc: 1000, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_h2_mul @ W2 → d_h2_matmul
     }
 
     // specs/sda.yaml:36 gradient of h1: d_h1_mul = d_h2_matmul * (h1 * (1 - h1))
@@ -1019,32 +1019,32 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:36 gradient of h1: grad_b1 = Σ d_h1_mul
     {
       grad_b1.fill(0);
-      let s$27 = 0;
+      let s$28 = 0;
       {
-        for (let c$26 = 0; c$26 < 1000; c$26++) {
-          grad_b1[c$26] += d_h1_mul[s$27++];
+        for (let c$27 = 0; c$27 < 1000; c$27++) {
+          grad_b1[c$27] += d_h1_mul[s$28++];
         }
       }
     }
 
     // specs/sda.yaml:75 phases[3].optimizer: W1 += -0.1 · grad_W1 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:36 gradient of h1: grad_W1 = matmul(x, d_h1_mul)
-    this.k.gemm({ a: 11202336, b: 11416848, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: true, split: false }); // W1 += -0.1 · x @ d_h1_mul
+    this.k.gemmSparse({ a: 11202336, b: 11499504, c: 16, m: 784, n: 1000, k: 1, lda: 784, ldb: 1000, ldc: 1000, transA: true, accumulate: true, alpha: -0.1, binary: false, list: 11507504, split: false }); // W1 += -0.1 · x @ d_h1_mul (x's zeros skipped)
     // specs/sda.yaml:75 phases[3].optimizer: b1 = b1 - (0.1 * grad_b1)
     this.w.step3_b1(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:75 phases[3].optimizer: W2 += -0.1 · grad_W2 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:37 gradient of h2: grad_W2 = matmul(h1, d_h2_mul)
-    this.k.gemm({ a: 11368384, b: 11404848, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: false }); // W2 += -0.1 · h1 @ d_h2_mul
+    this.k.gemm({ a: 11451040, b: 11487504, c: 3140016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, split: false }); // W2 += -0.1 · h1 @ d_h2_mul
     // specs/sda.yaml:75 phases[3].optimizer: b2 = b2 - (0.1 * grad_b2)
     this.w.step3_b2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:75 phases[3].optimizer: W3 += -0.1 · grad_W3 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:38 gradient of h3: grad_W3 = matmul(h2, d_h3_mul)
-    this.k.gemm({ a: 11376384, b: 11392848, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: false }); // W3 += -0.1 · h2 @ d_h3_mul
+    this.k.gemm({ a: 11459040, b: 11475504, c: 7144016, m: 1000, n: 1000, k: 1, lda: 1000, ldb: 1000, ldc: 1000, transA: true, transB: false, accumulate: true, alpha: -0.1, split: false }); // W3 += -0.1 · h2 @ d_h3_mul
     // specs/sda.yaml:75 phases[3].optimizer: b3 = b3 - (0.1 * grad_b3)
     this.w.step3_b3(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:75 phases[3].optimizer: W4 += -0.1 · grad_W4 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/sda.yaml:39 gradient of p_y_given_x: grad_W4 = matmul(h3, d_p_y_given_x_add)
-    this.k.gemm({ a: 11384384, b: 11388752, c: 11159152, m: 1000, n: 10, k: 1, lda: 1000, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.1, skipZerosA: false, split: false }); // W4 += -0.1 · h3 @ d_p_y_given_x_add
+    this.k.gemm({ a: 11467040, b: 11471408, c: 11159152, m: 1000, n: 10, k: 1, lda: 1000, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.1, split: false }); // W4 += -0.1 · h3 @ d_p_y_given_x_add
     // specs/sda.yaml:75 phases[3].optimizer: b4 = b4 - (0.1 * grad_b4)
     this.w.step3_b4(); // WebAssembly SIMD (loops.wat)
     return cost[0];

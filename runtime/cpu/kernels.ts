@@ -13,6 +13,23 @@ import { twoThreadKernels } from "./threads.ts";
  * C instead of overwriting it; alpha scales the product. */
 export type GemmKernel = (a: number, b: number, c: number, m: number, n: number, k: number, lda: number, ldb: number, ldc: number, acc: number, alpha: number) => void;
 
+/** Positional signature of the list-driven products (compiler/emit/wasm/sparse.ts). */
+export type SparseKernel = (list: number, b: number, c: number, m: number, n: number, k: number, ldc: number, acc: number, alpha: number) => void;
+
+/** Whether the list-driven product beats the dense kernel for an op(A) with
+ * `nonzeros` of its `size` elements not zero. Either gives the same floats. */
+export function sparsePays(nonzeros: number, size: number, binary: boolean): boolean {
+  return nonzeros <= size * (binary ? SPARSE_MAX_DENSITY_BINARY : SPARSE_MAX_DENSITY);
+}
+
+// Densities above which the dense kernel is faster, measured on this
+// machine (one core, listing included) for 20×500×784, 20×784×500,
+// 784×500×20 (tn) and 10×1000×1000: the 0/1 sums ran 4.0–4.2× the dense
+// kernel at 15 % ones, 1.5–1.7× at 50 %, 1.0–1.2× at 75 %, 0.8–0.9× dense;
+// the a·b combinations 2.8–3.4×, 0.9–1.3× and 0.6–0.9×.
+const SPARSE_MAX_DENSITY = 0.45;
+const SPARSE_MAX_DENSITY_BINARY = 0.8;
+
 /** The kernel module's exports, positional (compiler/emit/wasm/*.ts writes
  * them; ./threads.ts wraps the products). Generated code calls the named
  * forms of `KernelCalls` instead, whose argument names say what each number
@@ -24,15 +41,14 @@ export interface KernelExports {
   readonly gemm_tn: GemmKernel;
   /** C (+)= α·A·Bᵀ */
   readonly gemm_nt: GemmKernel;
-  /** gemm_nn / gemm_tn for a mostly-zero A (a data input): skips A's zeros
-   * when under 40 % are non-zero, else the dense kernel (compiler/emit/wasm/sparse.ts). */
-  readonly gemm_nn_sx: GemmKernel;
-  readonly gemm_tn_sx: GemmKernel;
-  /** For a 0/1 A (compiler/emit/wasm/binary.ts): the rows of B each row of
-   * op(A) selects, (a, m, k, lda, ldb, transA, list), then their sums,
-   * (list, b, c, m, n, k, ldc, acc, alpha). */
-  readonly binary_rows: (a: number, m: number, k: number, lda: number, ldb: number, transA: number, list: number) => void;
-  readonly gemm_bx: (list: number, b: number, c: number, m: number, n: number, k: number, ldc: number, acc: number, alpha: number) => void;
+  /** Products that skip A's zeros (compiler/emit/wasm/sparse.ts): A's
+   * non-zeros listed per row of op(A), (a, m, k, lda, ldb, transA, list) →
+   * how many; then C (+)= α·op(A)·B from the list, (list, b, c, m, n, k,
+   * ldc, acc, alpha), with a·b terms (vx) or, for a 0/1 A, b terms (bx).
+   * Bitwise the dense kernels' results. */
+  readonly nonzero_rows: (a: number, m: number, k: number, lda: number, ldb: number, transA: number, list: number) => number;
+  readonly gemm_vx: SparseKernel;
+  readonly gemm_bx: SparseKernel;
   /** A block of a valid convolution's input taps, laid out as rows of a
    * matrix (compiler/emit/wasm/im2col.ts): (x, cols, C, H, W, kh, kw, Ho, Wo,
    * L, n0, nb, c0, cb). */
@@ -89,19 +105,16 @@ export interface GemmArgs {
   readonly accumulate: boolean;
   /** Scale of the product, used as an f32. */
   readonly alpha: number;
-  /** A is mostly zeros (a data input's pixels): rows of B are combined for
-   * A's non-zeros only (compiler/emit/wasm/sparse.ts). Not with transB. */
-  readonly skipZerosA: boolean;
   /** Shared with the helper thread when the model runs two (./threads.ts):
    * decided at compile time from the shape (compiler/emit/wasm/split-rule.ts).
    * Either way each element of C is the same sum, bitwise. */
   readonly split: boolean;
 }
 
-/** C (+)= α·op(A)·B where A holds only 0s and 1s (a Bernoulli sample): rows
- * of B summed for A's ones (compiler/emit/wasm/binary.ts), bitwise the dense
- * product for finite B. */
-export interface GemmBinaryArgs {
+/** C (+)= α·op(A)·B skipping A's zeros (a data input's pixels, a corrupted
+ * input, a Bernoulli sample): rows of B combined for A's non-zeros
+ * (compiler/emit/wasm/sparse.ts), bitwise the dense product for finite B. */
+export interface GemmSparseArgs {
   /** Byte addresses of A, B and C. */
   readonly a: number;
   readonly b: number;
@@ -116,8 +129,11 @@ export interface GemmBinaryArgs {
   readonly transA: boolean;
   readonly accumulate: boolean;
   readonly alpha: number;
-  /** Byte address of an Int32 scratch of binaryListSize(m, k) entries: the
-   * rows of B each row of op(A) selects. */
+  /** A's non-zeros are all exactly 1 (proved by the compiler): rows of B
+   * are added, not multiplied. */
+  readonly binary: boolean;
+  /** Byte address of an Int32 scratch of sparseListSize(m, k) entries: the
+   * rows of B each row of op(A) selects, and A's values. */
   readonly list: number;
   /** Halved by columns with the helper thread when the model runs two. */
   readonly split: boolean;
@@ -258,7 +274,7 @@ export interface ReverseBlocksArgs {
  * emitted loops need per-call values anyway. */
 export interface KernelCalls {
   gemm(p: GemmArgs): void;
-  gemmBinary(p: GemmBinaryArgs): void;
+  gemmSparse(p: GemmSparseArgs): void;
   im2colBlock(p: Im2colArgs): void;
   col2imAdd(p: Col2imAddArgs): void;
   maxPool2d(p: MaxPool2dArgs): void;
@@ -279,13 +295,14 @@ export interface Kernels extends KernelExports, KernelCalls {}
 const CALLS: KernelCalls & ThisType<KernelExports> = {
   gemm(p) {
     if (p.transA && p.transB) throw new Error("gemm: A and B both transposed (no kernel; transpose one first)");
-    if (p.skipZerosA && p.transB) throw new Error("gemm: skipping A's zeros needs an untransposed B");
-    const f = p.transA ? (p.skipZerosA ? this.gemm_tn_sx : this.gemm_tn) : p.transB ? this.gemm_nt : p.skipZerosA ? this.gemm_nn_sx : this.gemm_nn;
+    const f = p.transA ? this.gemm_tn : p.transB ? this.gemm_nt : this.gemm_nn;
     f(p.a, p.b, p.c, p.m, p.n, p.k, p.lda, p.ldb, p.ldc, p.accumulate ? 1 : 0, p.alpha);
   },
-  gemmBinary(p) {
-    this.binary_rows(p.a, p.m, p.k, p.lda, p.ldb, p.transA ? 1 : 0, p.list);
-    this.gemm_bx(p.list, p.b, p.c, p.m, p.n, p.k, p.ldc, p.accumulate ? 1 : 0, p.alpha);
+  gemmSparse(p) {
+    const acc = p.accumulate ? 1 : 0;
+    const nonzeros = this.nonzero_rows(p.a, p.m, p.k, p.lda, p.ldb, p.transA ? 1 : 0, p.list);
+    if (!sparsePays(nonzeros, p.m * p.k, p.binary)) return (p.transA ? this.gemm_tn : this.gemm_nn)(p.a, p.b, p.c, p.m, p.n, p.k, p.lda, p.ldb, p.ldc, acc, p.alpha);
+    (p.binary ? this.gemm_bx : this.gemm_vx)(p.list, p.b, p.c, p.m, p.n, p.k, p.ldc, acc, p.alpha);
   },
   im2colBlock(p) {
     this.im2col(p.x, p.cols, p.C, p.H, p.W, p.kh, p.kw, p.Ho, p.Wo, p.L, p.n0, p.nb, p.c0, p.cb);
@@ -415,7 +432,7 @@ export function createKernels(memory: WebAssembly.Memory): Kernels {
   const inst = new WebAssembly.Instance(mod, { env: { memory } });
   const e = inst.exports as unknown as KernelExports;
   const single: Kernels = {
-    gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, gemm_nn_sx: e.gemm_nn_sx, gemm_tn_sx: e.gemm_tn_sx, binary_rows: e.binary_rows, gemm_bx: e.gemm_bx, im2col: e.im2col, col2im_add: e.col2im_add,
+    gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, nonzero_rows: e.nonzero_rows, gemm_vx: e.gemm_vx, gemm_bx: e.gemm_bx, im2col: e.im2col, col2im_add: e.col2im_add,
     max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks, philox_uniform: e.philox_uniform,
     im2col_gemm: im2colGemm(e.im2col, e.gemm_nn),
     full_conv: fullConv(e.gemm_tn, e.col2im_add),

@@ -11,15 +11,16 @@
 //   ctl[0] job sequence (caller bumps, helper waits on it)
 //   ctl[1] done sequence (helper sets it to the job's sequence)
 //   ctl[2] kernel index (0 nn, 1 tn, 2 nt, 3 a convolution block's im2col +
-//          product, 4 a full convolution's images, 5 a 0/1 product's
-//          columns; −1 stops the helper)
+//          product, 4 a full convolution's images, 5 and 6 the columns of
+//          a product that skips A's zeros (gemm_bx, gemm_vx); −1 stops the
+//          helper)
 //   ctl[3..12] a product's first ten arguments (i32), ctl[13] alpha's f32
 //   bits; for a convolution block ctl[3..21] its nineteen arguments, for a
-//   full convolution ctl[3..16] its fourteen; for a 0/1 product (gemm_bx)
-//   ctl[3..10] its eight i32 arguments and ctl[13] alpha
-// A product of a 0/1 A (a Bernoulli sample) is split by columns only: the
-// calling thread lists A's ones (binary_rows) and both threads sum their
-// own columns of B from those lists.
+//   full convolution ctl[3..16] its fourteen; for a product that skips A's
+//   zeros ctl[3..10] its eight i32 arguments and ctl[13] alpha
+// A product that skips A's zeros is split by columns only: the calling
+// thread lists A's non-zeros (nonzero_rows) and both threads combine their
+// own columns of B from that list.
 // Convolution blocks are split by images, not by rows of the product: each
 // thread builds the im2col columns of its own images and multiplies them,
 // so the columns (the product's large operand) never cross between cores.
@@ -27,7 +28,7 @@
 // written, ~4 ns a float here, as long as its half of the product took.
 // Traps: a helper thread must not keep Node alive (unref); Atomics.wait is
 // refused on a browser's main thread, so the caller spins there instead.
-import type { Kernels } from "./kernels.ts";
+import { type Kernels, sparsePays } from "./kernels.ts";
 
 const NAMES = ["gemm_nn", "gemm_tn", "gemm_nt"] as const;
 
@@ -49,7 +50,7 @@ const SPIN_MS = ${SPIN_MS};
 function start(d) {
   const inst = new WebAssembly.Instance(d.module, { env: { memory: d.memory } });
   const fns = [inst.exports.gemm_nn, inst.exports.gemm_tn, inst.exports.gemm_nt];
-  const gemmBX = inst.exports.gemm_bx;
+  const sparse = [inst.exports.gemm_bx, inst.exports.gemm_vx];
   const im2col = inst.exports.im2col, gemmNN = inst.exports.gemm_nn, gemmTN = inst.exports.gemm_tn, col2im = inst.exports.col2im_add;
   const ctl = d.ctl;
   const ctlf = new Float32Array(ctl.buffer);
@@ -79,8 +80,8 @@ function start(d) {
         gemmTN(c[4], c[3] + b * c[9] * HW * 4, c[5], R, HW, c[9], R, HW, HW, 0, 1);
         col2im(c[5], c[6] + b * c[12] * c[15] * c[16] * 4, c[12], c[13], c[14], c[10], c[11], c[15], c[16]);
       }
-    } else if (f === 5) {
-      gemmBX(ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8], ctl[9], ctl[10], ctlf[13]);
+    } else if (f === 5 || f === 6) {
+      sparse[f - 5](ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8], ctl[9], ctl[10], ctlf[13]);
     } else fns[f](ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8], ctl[9], ctl[10], ctl[11], ctl[12], ctlf[13]);
     Atomics.store(ctl, 1, seen);
     Atomics.notify(ctl, 1);
@@ -146,7 +147,7 @@ export function twoThreadKernels(single: Kernels, module: WebAssembly.Module, me
   // The named product call: a product marked `split` by the compiler is
   // halved, anything else runs here as on one thread.
   const gemm: Kernels["gemm"] = (p) => {
-    if (!p.split || p.skipZerosA) return single.gemm(p);
+    if (!p.split) return single.gemm(p);
     if (p.transA && p.transB) throw new Error("gemm: A and B both transposed (no kernel; transpose one first)");
     const index = p.transA ? 1 : p.transB ? 2 : 0;
     const run = single[NAMES[index]!];
@@ -174,15 +175,17 @@ export function twoThreadKernels(single: Kernels, module: WebAssembly.Module, me
     run(a, b, c, m1, n1, k, lda, ldb, ldc, acc, alpha);
     waitFor(job);
   };
-  // A 0/1 product marked split: the lists once, here, then the helper takes
-  // the columns from n1 (whole 32-column strips).
-  const gemmBinary: Kernels["gemmBinary"] = (p) => {
+  // A product that skips A's zeros, marked split: the list once, here;
+  // then, when A is sparse enough for it, the helper takes the columns from
+  // n1 (whole 32-column strips), else the dense kernel splits as above.
+  const gemmSparse: Kernels["gemmSparse"] = (p) => {
     const n1 = Math.floor(p.n / 64) * 32;
-    if (!p.split || n1 === 0) return single.gemmBinary(p);
+    if (!p.split || n1 === 0) return single.gemmSparse(p);
     const acc = p.accumulate ? 1 : 0;
-    single.binary_rows(p.a, p.m, p.k, p.lda, p.ldb, p.transA ? 1 : 0, p.list);
-    const job = post(5, [p.list, p.b + n1 * 4, p.c + n1 * 4, p.m, p.n - n1, p.k, p.ldc, acc], p.alpha);
-    single.gemm_bx(p.list, p.b, p.c, p.m, n1, p.k, p.ldc, acc, p.alpha);
+    const nonzeros = single.nonzero_rows(p.a, p.m, p.k, p.lda, p.ldb, p.transA ? 1 : 0, p.list);
+    if (!sparsePays(nonzeros, p.m * p.k, p.binary)) return gemm({ ...p, transB: false });
+    const job = post(p.binary ? 5 : 6, [p.list, p.b + n1 * 4, p.c + n1 * 4, p.m, p.n - n1, p.k, p.ldc, acc], p.alpha);
+    (p.binary ? single.gemm_bx : single.gemm_vx)(p.list, p.b, p.c, p.m, n1, p.k, p.ldc, acc, p.alpha);
     waitFor(job);
   };
   const conv: Kernels["im2col_gemm"] = (x, cols, C, H, W, kh, kw, Ho, Wo, L, n0, nb, c0, cb, w, acc, K, lda, accumulate) => {
@@ -207,5 +210,5 @@ export function twoThreadKernels(single: Kernels, module: WebAssembly.Module, me
     run(x, wr, r, r2, y, b0, h, C, H, W, K, kh, kw, Ho, Wo);
     waitFor(job);
   };
-  return { ...single, gemm, gemmBinary, im2col_gemm: conv, full_conv: full };
+  return { ...single, gemm, gemmSparse, im2col_gemm: conv, full_conv: full };
 }

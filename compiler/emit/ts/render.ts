@@ -9,7 +9,7 @@
 import { numel, type Node, type SpecLoc, type TensorType } from "../../ir/types.ts";
 import type { KernelCtx, ScalarCtx } from "../../ops/op.ts";
 import { OPS } from "../../ops/registry.ts";
-import { binaryGemmCall, gemmCall } from "../../ops/matmul.ts";
+import { gemmCall } from "../../ops/matmul.ts";
 import { type Block, type BufferId, type Expr, isContiguous, type Kernel, type LoweredFunction, type Program } from "../../lower/program.ts";
 import type { WasmLoops } from "../wasm/loops.ts";
 import { type Arena } from "./arena.ts";
@@ -18,7 +18,7 @@ import { specComment } from "../comments.ts";
 import { kernelFormula } from "../../lower/print.ts";
 import { toWasmTree } from "./wasm-tree.ts";
 import { kernelCall } from "../wasm/calls.ts";
-import type { SplitWork } from "../wasm/split-rule.ts";
+import { SPARSE_WORK_SHARE, type SplitWork } from "../wasm/split-rule.ts";
 
 export interface RenderedFunction {
   readonly body: string[];
@@ -60,14 +60,16 @@ export class FunctionRenderer {
   }
 
   /** Tallies an emitted kernel call's share for the helper thread: a
-   * product marked `split` (its multiply-adds, and the parameters among
-   * `bufs`), or a convolution split by images. */
+   * product marked `split` (its multiply-adds, the share a zero-skipping
+   * kernel is expected to do of them, and the parameters among `bufs`), or a
+   * convolution split by images. */
   private tallySplit(text: string, node: Node, inTypes: readonly TensorType[], bufs: readonly BufferId[]): void {
     if (/\bthis\.k\.(convBlock|fullConv)\(/.test(text)) this.imageSplits = true;
     if (node.op !== "matmul" || !/\bsplit: true\b/.test(text)) return;
     const a = inTypes[0]!.shape;
     const k = (node.attrs as { transA: boolean }).transA ? a[0]! : a[1]!;
-    this.splitMadds += numel(node.shape) * k * this.trips;
+    const share = /\bthis\.k\.gemmSparse\(/.test(text) ? SPARSE_WORK_SHARE[/\bbinary: true\b/.test(text) ? "binary" : "values"] : 1;
+    this.splitMadds += numel(node.shape) * k * share * this.trips;
     for (const b of bufs) if (this.p.buffers[b]!.role === "param") this.splitParams.set(b, this.p.buffers[b]!.size);
   }
 
@@ -311,10 +313,7 @@ export class FunctionRenderer {
         return `this.${f.name}`;
       };
       const bufs = { A: name(kernel.ins[0]!), B: name(kernel.ins[1]!), out: name(k.out), addr: (x: string) => offsets.get(x), kernels: "this.k", scratch };
-      const node = kernel.node as Node<"matmul">;
-      const call =
-        (kernel.binaryInputs[0] === true ? binaryGemmCall(node, kernel.inTypes, bufs, { accumulate: true, alpha }) : undefined) ??
-        gemmCall(node, kernel.inTypes, bufs, { accumulate: true, alpha, sparseA: kernel.dataInputs[0] === true });
+      const call = gemmCall(kernel.node as Node<"matmul">, kernel.inTypes, bufs, { accumulate: true, alpha, sparseA: kernel.dataInputs[0] === true, binaryA: kernel.binaryInputs[0] === true });
       if (call === undefined) throw new Error(`fused update of ${this.p.buffers[k.out]!.name}: product has no WebAssembly kernel`);
       this.tallySplit(call, kernel.node, kernel.inTypes, [k.out, ...kernel.ins]);
       this.lines.push(call);

@@ -1,7 +1,7 @@
 // How generated TypeScript calls the runtime's WebAssembly kernels: one
 // method of `KernelCalls` (runtime/cpu/kernels.ts) per kernel, with an object
 // of named arguments, e.g.
-//   this.k.gemm({ a: 16, b: 2048, c: 4096, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, skipZerosA: true, split: false });
+//   this.k.gemm({ a: 16, b: 2048, c: 4096, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, split: false });
 // The ops' kernel emitters (compiler/ops) build calls through `kernelCall`,
 // whose argument type is the runtime's own argument interface: a missing,
 // misspelt or extra argument does not type-check. Values are numbers and
@@ -20,8 +20,8 @@ export type EmittedArgs<N extends KernelName> = { readonly [K in keyof KernelArg
 
 /** Every argument of every kernel, in the order calls write them. */
 const ORDER: { readonly [N in KernelName]: readonly (keyof KernelArgs<N>)[] } = {
-  gemm: ["a", "b", "c", "m", "n", "k", "lda", "ldb", "ldc", "transA", "transB", "accumulate", "alpha", "skipZerosA", "split"],
-  gemmBinary: ["a", "b", "c", "m", "n", "k", "lda", "ldb", "ldc", "transA", "accumulate", "alpha", "list", "split"],
+  gemm: ["a", "b", "c", "m", "n", "k", "lda", "ldb", "ldc", "transA", "transB", "accumulate", "alpha", "split"],
+  gemmSparse: ["a", "b", "c", "m", "n", "k", "lda", "ldb", "ldc", "transA", "accumulate", "alpha", "binary", "list", "split"],
   im2colBlock: ["x", "cols", "C", "H", "W", "kh", "kw", "Ho", "Wo", "L", "n0", "nb", "c0", "cb"],
   col2imAdd: ["r", "y", "K", "kh", "kw", "H", "W", "Ho", "Wo"],
   maxPool2d: ["x", "y", "planes", "H", "W", "ph", "pw", "Ho", "Wo"],

@@ -34,7 +34,6 @@ import { col2imWat, im2colWat } from "./im2col.ts";
 import { maxPoolGradWat, maxPoolWat } from "./pool.ts";
 import { reverseBlocksWat, swap01Wat } from "./layout.ts";
 import { philoxUniformWat } from "./philox.ts";
-import { binaryGemmWat } from "./binary.ts";
 import { sparseGemmWat } from "./sparse.ts";
 import { gemmHeader } from "./wat.ts";
 
@@ -282,7 +281,6 @@ export function kernelsWat(shared: boolean): string {
     ...ind(1, axpyKernel("gemm_tn", true)),
     ...ind(1, dotKernel("gemm_nt")),
     ...ind(1, sparseGemmWat()),
-    ...ind(1, binaryGemmWat()),
     ...ind(1, im2colWat()),
     ...ind(1, col2imWat()),
     ...ind(1, maxPoolWat()),

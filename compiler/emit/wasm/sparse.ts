@@ -1,71 +1,175 @@
-// Matrix products whose left operand is a data input, mostly zeros (MNIST:
-// 81 % of the pixels), in the runtime's kernel module:
+// Matrix products that skip the zeros of their left operand, in the
+// runtime's kernel module: a data input (MNIST: 81 % of the pixels are 0), a
+// corrupted input (x ⊙ mask), a Bernoulli sample (an RBM's Gibbs chain, a
+// DBN's CD-1 step), a thresholded input. Three exports, called one after the
+// other by runtime/cpu/kernels.ts (and by ./threads.ts, which lists A's
+// non-zeros once and then halves C by columns):
 //
-//   gemm_nn_sx(a, b, c, m, n, k, lda, ldb, ldc, acc, alpha)  C (+)= α·A·B
-//   gemm_tn_sx(…same…)                                        C (+)= α·Aᵀ·B
+//   nonzero_rows(a, m, k, lda, ldb, transA, list) → the number of non-zeros
+//       for each row i of op(A) and each block of KC steps of p, the pairs
+//       (p·ldb·4, A's element as f32 bits) of its non-zeros, after their
+//       count: list[(i·nb + β)·(2·kc + 1)] = count, then the pairs
+//       (nb = ⌈k / KC⌉ blocks, kc = min(k, KC))
+//   gemm_vx(list, b, c, m, n, k, ldc, acc, alpha)
+//       C[i, j] (+)= α Σ_{p: A[i,p] ≠ 0} A[i,p]·B[p, j], block by block
+//   gemm_bx(…same…)   the same for an A whose non-zeros are all exactly 1
+//       (proved by the compiler, compiler/lower/binary-values.ts): the rows
+//       of B are added, not multiplied
 //
-// Same contract as gemm_nn / gemm_tn (compiler/emit/wasm/gemm.ts), and
-// when op(A) is 40 % non-zero or more they are what runs; otherwise another
-// loop order: for each row i of C and each p, when A's element is not +0,
-// C[i, :] += (α·a)·B[p, :]; a zero element skips its whole row of B. The
-// register-blocked kernels cannot skip anything (a 4×8 tile's four A values
-// are rarely all zero, and testing them costs as much as it saves), while
-// this order costs ~2× a multiply-add but does only the 19 % that are not
-// multiplied by zero. Row i of C (n floats) stays in L1 across p.
+// Why: a zero multiplies nothing, so a row of C is a combination of the rows
+// of B that A's non-zeros select: half the work at a density of one half,
+// a sixth for a digit's pixels; for a 0/1 A also no multiplications. The
+// dense kernel keeps 4 rows of C in registers to reuse each load of B four
+// times; here each row has its own list, so the reuse comes from the order
+// instead: a strip of 32 columns of a KC block of B (up to 32 KiB) is read by
+// every row of C before the next strip. The caller takes the dense kernel
+// when the count says A is dense enough (runtime/cpu/kernels.ts).
 //
-// Rounding differs from the dense kernels (C accumulates term by term, and α
-// scales a before the product); a skipped term is an exact +0 (a·b = ±0 for
-// finite b; an Inf or NaN in B times a zero pixel is skipped, where the dense
-// kernel would propagate NaN — the next non-zero pixel propagates it anyway).
+// Bitwise the dense kernel's result (compiler/emit/wasm/gemm.ts) for finite
+// B: the same sum from zero per KC block in increasing p of the same terms
+// a·b, then C + α·s; a skipped term 0·b is ±0, which leaves the sum as it
+// was (s + ±0 = s, and +0 + −0 = +0; s is never −0). An Inf or NaN of B
+// under a 0 of A is skipped, where the dense kernel would give NaN. So the
+// choice of kernel, and of threads, never changes a float.
 
-import { add, bytes, c32, forLoop, GEMM_PARAMS, gemmHeader, get, mul, set } from "./wat.ts";
+import { add, bytes, c32, forLoop, get, mul, set } from "./wat.ts";
 
-function sparseKernel(name: string, transA: boolean): string[] {
-  const locals = [
-    ...["i", "p", "j", "rowc", "rowb", "q", "e"].map((l) => `(local $${l} i32)`),
-    "(local $av f32)",
-    "(local $v v128)",
-  ].join(" ");
-  // A[i, p] (nn) or A[p, i] (tn), as f32.
-  const aAt = transA ? add(get("a"), bytes(add(mul(get("p"), get("lda")), get("i")))) : add(get("a"), bytes(add(mul(get("i"), get("lda")), get("p"))));
-  const row = [
-    set("av", `(f32.load ${aAt})`),
-    `(if (i32.reinterpret_f32 ${get("av")}) (then`,
-    `  ${set("av", `(f32.mul ${get("alpha")} ${get("av")})`)}`,
-    `  ${set("v", `(f32x4.splat ${get("av")})`)}`,
-    `  ${set("rowb", add(get("b"), bytes(mul(get("p"), get("ldb")))))}`,
-    `  ${set("q", c32(0))}`,
-    `  (block $vj_end (loop $vj_loop`,
-    `    (br_if $vj_end (i32.gt_u ${add(get("q"), c32(16))} ${get("e")}))`,
-    `    (v128.store ${add(get("rowc"), get("q"))} (f32x4.add (v128.load ${add(get("rowc"), get("q"))}) (f32x4.mul ${get("v")} (v128.load ${add(get("rowb"), get("q"))}))))`,
-    `    ${set("q", add(get("q"), c32(16)))}`,
-    `    (br $vj_loop)))`,
-    `  (block $sj_end (loop $sj_loop`,
-    `    (br_if $sj_end (i32.ge_u ${get("q")} ${get("e")}))`,
-    `    (f32.store ${add(get("rowc"), get("q"))} (f32.add (f32.load ${add(get("rowc"), get("q"))}) (f32.mul ${get("av")} (f32.load ${add(get("rowb"), get("q"))}))))`,
-    `    ${set("q", add(get("q"), c32(4)))}`,
-    `    (br $sj_loop)))`,
-    `))`,
-  ];
-  const body = [
-    // Count op(A)'s non-zeros first (m·k loads against m·n·k multiply-adds):
-    // at 40 % or more, the dense kernel is faster (this order costs ~2.2× a
-    // multiply-add), so the call goes there.
-    set("q", c32(0)),
-    ...forLoop("i", get("m"), forLoop("p", get("k"), [set("q", add(get("q"), `(i32.ne (i32.reinterpret_f32 (f32.load ${aAt})) (i32.const 0))`))])),
-    `(if (i32.ge_u (i32.mul ${get("q")} (i32.const 5)) (i32.shl ${mul(get("m"), get("k"))} (i32.const 1))) (then`,
-    `  (call $${name.replace("_sx", "")} ${GEMM_PARAMS.map(get).join(" ")} ${get("alpha")})`,
-    `  (return)))`,
-    set("e", bytes(get("n"))),
+/** Steps of p per block: the dense kernels' KC (their sums restart from zero
+ * at each block boundary, and so must these). */
+export const SPARSE_KC = 256;
+
+/** Int32 entries of the list scratch `nonzero_rows` fills for an m×k op(A). */
+export function sparseListSize(m: number, k: number): number {
+  const kc = Math.min(k, SPARSE_KC);
+  return m * Math.ceil(k / SPARSE_KC) * (2 * kc + 1);
+}
+
+function rowsKernel(): string[] {
+  const locals = ["i", "p", "p0", "kc", "lrow", "q", "pa", "stepa", "ldbb", "off", "av", "total"].map((l) => `(local $${l} i32)`).join(" ");
+  const params = ["a", "m", "k", "lda", "ldb", "transA", "list"].map((p) => `(param $${p} i32)`).join(" ");
+  // op(A)[i, p]: nn walks along a row of A, tn down a column.
+  const rowStart = `(select ${bytes(get("i"))} ${bytes(mul(get("i"), get("lda")))} ${get("transA")})`;
+  return [
+    `(func $nonzero_rows (export "nonzero_rows") ${params} (result i32)`,
+    `  ${locals}`,
+    `  ${set("kc", `(select (i32.const ${SPARSE_KC}) ${get("k")} (i32.gt_u ${get("k")} (i32.const ${SPARSE_KC})))`)}`,
+    `  ${set("stepa", `(select ${bytes(get("lda"))} (i32.const 4) ${get("transA")})`)}`,
+    `  ${set("ldbb", bytes(get("ldb")))}`,
+    `  ${set("lrow", get("list"))}`,
     ...forLoop("i", get("m"), [
-      set("rowc", add(get("c"), bytes(mul(get("i"), get("ldc"))))),
-      `(if (i32.eqz ${get("acc")}) (then (memory.fill ${get("rowc")} (i32.const 0) ${get("e")})))`,
-      ...forLoop("p", get("k"), row),
+      set("pa", add(get("a"), rowStart)),
+      set("off", c32(0)),
+      set("p0", c32(0)),
+      `(block $blocks_end (loop $blocks`,
+      `  (br_if $blocks_end (i32.ge_u ${get("p0")} ${get("k")}))`,
+      // Branch-free append: every pair is stored, the end moves only past
+      // a non-zero (a random 0/1 is a coin-flip branch).
+      `  ${set("q", add(get("lrow"), c32(4)))}`,
+      `  ${set("p", get("p0"))}`,
+      `  (block $p_end (loop $p_loop`,
+      `    (br_if $p_end (i32.ge_u ${get("p")} (select ${get("k")} ${add(get("p0"), c32(SPARSE_KC))} (i32.lt_u ${get("k")} ${add(get("p0"), c32(SPARSE_KC))}))))`,
+      `    ${set("av", `(i32.load ${get("pa")})`)}`,
+      `    (i32.store ${get("q")} ${get("off")})`,
+      `    (i32.store offset=4 ${get("q")} ${get("av")})`,
+      `    ${set("q", add(get("q"), `(i32.shl (i32.ne ${get("av")} (i32.const 0)) (i32.const 3))`))}`,
+      `    ${set("off", add(get("off"), get("ldbb")))}`,
+      `    ${set("pa", add(get("pa"), get("stepa")))}`,
+      `    ${set("p", add(get("p"), c32(1)))}`,
+      `    (br $p_loop)))`,
+      `  ${set("av", `(i32.shr_u (i32.sub ${get("q")} ${add(get("lrow"), c32(4))}) (i32.const 3))`)}`,
+      `  (i32.store ${get("lrow")} ${get("av")})`,
+      `  ${set("total", add(get("total"), get("av")))}`,
+      `  ${set("lrow", add(get("lrow"), bytes(add(mul(get("kc"), c32(2)), c32(1)))))}`,
+      `  ${set("p0", add(get("p0"), c32(SPARSE_KC)))}`,
+      `  (br $blocks)))`,
     ]),
+    `  ${get("total")}`,
+    `)`,
   ];
-  return [gemmHeader(name), `  ${locals}`, ...body.map((l) => `  ${l}`), `)`];
+}
+
+/** The last 1–3 columns as a vector's low lanes (none past them is read). */
+function loadPartial(w: number, ptr: string): string {
+  if (w === 1) return `(v128.load32_zero ${ptr})`;
+  if (w === 2) return `(v128.load64_zero ${ptr})`;
+  return `(v128.load32_lane offset=8 2 ${ptr} (v128.load64_zero ${ptr}))`;
+}
+
+function storePartial(w: number, ptr: string, value: string): string[] {
+  if (w === 1) return [`(v128.store32_lane 0 ${ptr} ${value})`];
+  if (w === 2) return [`(v128.store64_lane 0 ${ptr} ${value})`];
+  return [set("t", value), `(v128.store64_lane 0 ${ptr} ${get("t")})`, `(v128.store32_lane offset=8 2 ${ptr} ${get("t")})`];
+}
+
+/** Columns j..j+width of every row of C over the current KC block: `V`
+ * vectors summed in registers over row i's list; `part` (1–3) is a row's
+ * last columns in one vector's low lanes. Each lane does the same scalar
+ * sequence whatever the width, so the split by columns is exact. `values`:
+ * each term is a·b (gemm_vx), else b (gemm_bx, a = 1). */
+function strip(values: boolean, V: number, part?: number): string[] {
+  const s = Array.from({ length: V }, (_, v) => `s${v}`);
+  const row = (v: number) => (part ? loadPartial(part, get("pb")) : `(v128.load offset=${16 * v} ${get("pb")})`);
+  const term = (v: number) => (values ? `(f32x4.mul ${get("va")} ${row(v)})` : row(v));
+  const body = [
+    set("lrow", add(get("list"), add(mul(get("i"), get("rowb")), get("blockb")))),
+    set("q", add(get("lrow"), c32(4))),
+    set("qe", add(get("q"), `(i32.shl (i32.load ${get("lrow")}) (i32.const 3))`)),
+    ...s.map((x) => set(x, "(v128.const i32x4 0 0 0 0)")),
+    `(block $q_end (loop $q_loop`,
+    `  (br_if $q_end (i32.ge_u ${get("q")} ${get("qe")}))`,
+    `  ${set("pb", add(get("bj"), `(i32.load ${get("q")})`))}`,
+    ...(values ? [`  ${set("va", `(v128.load32_splat offset=4 ${get("q")})`)}`] : []),
+    ...s.map((x, v) => `  ${set(x, `(f32x4.add ${get(x)} ${term(v)})`)}`),
+    `  ${set("q", add(get("q"), c32(8)))}`,
+    `  (br $q_loop)))`,
+    set("pc", add(get("c"), bytes(add(mul(get("i"), get("ldc")), get("j"))))),
+  ];
+  if (part) {
+    body.push(...storePartial(part, get("pc"), `(f32x4.add ${loadPartial(part, get("pc"))} (f32x4.mul ${get("valpha")} ${get("s0")}))`));
+  } else {
+    s.forEach((x, v) => body.push(`(v128.store offset=${16 * v} ${get("pc")} (f32x4.add (v128.load offset=${16 * v} ${get("pc")}) (f32x4.mul ${get("valpha")} ${get(x)})))`));
+  }
+  return [set("bj", add(get("b"), bytes(get("j")))), ...forLoop("i", get("m"), body), set("j", add(get("j"), c32(part ?? 4 * V)))];
+}
+
+/** `while (j + w <= n) strip` */
+function strips(values: boolean, V: number): string[] {
+  const w = 4 * V;
+  return [`(block $w${w}_end (loop $w${w}`, `  (br_if $w${w}_end (i32.gt_u ${add(get("j"), c32(w))} ${get("n")}))`, ...strip(values, V).map((l) => `  ${l}`), `  (br $w${w})))`];
+}
+
+function productKernel(name: "gemm_vx" | "gemm_bx"): string[] {
+  const values = name === "gemm_vx";
+  const params = ["list", "b", "c", "m", "n", "k", "ldc", "acc"].map((p) => `(param $${p} i32)`).join(" ");
+  const ilocals = ["i", "j", "p0", "kc", "rowb", "blockb", "bj", "lrow", "q", "qe", "pb", "pc"].map((l) => `(local $${l} i32)`).join(" ");
+  const vlocals = ["valpha", "t", ...(values ? ["va"] : []), ...Array.from({ length: 8 }, (_, v) => `s${v}`)].map((l) => `(local $${l} v128)`).join(" ");
+  const tail = (w: number) => [`(if (i32.eq (i32.sub ${get("n")} ${get("j")}) (i32.const ${w})) (then`, ...strip(values, 1, w).map((l) => `  ${l}`), `))`];
+  return [
+    `(func $${name} (export "${name}") ${params} (param $alpha f32)`,
+    `  ${ilocals}`,
+    `  ${vlocals}`,
+    `  ${set("valpha", `(f32x4.splat ${get("alpha")})`)}`,
+    `  ${set("kc", `(select (i32.const ${SPARSE_KC}) ${get("k")} (i32.gt_u ${get("k")} (i32.const ${SPARSE_KC})))`)}`,
+    `  ${set("rowb", bytes(mul(`(i32.div_u ${add(get("k"), c32(SPARSE_KC - 1))} (i32.const ${SPARSE_KC}))`, add(mul(get("kc"), c32(2)), c32(1)))))}`,
+    // C = 0 first unless accumulating, then C + α·s per block, as the dense kernels.
+    `  (if (i32.eqz ${get("acc")}) (then`,
+    ...forLoop("i", get("m"), [`(memory.fill ${add(get("c"), bytes(mul(get("i"), get("ldc"))))} (i32.const 0) ${bytes(get("n"))})`]).map((l) => `    ${l}`),
+    `  ))`,
+    `  ${set("blockb", c32(0))}`,
+    `  ${set("p0", c32(0))}`,
+    `  (block $blocks_end (loop $blocks`,
+    `    (br_if $blocks_end (i32.ge_u ${get("p0")} ${get("k")}))`,
+    `    ${set("j", c32(0))}`,
+    ...[...strips(values, 8), ...strips(values, 4), ...strips(values, 1), ...tail(3), ...tail(2), ...tail(1)].map((l) => `    ${l}`),
+    // The lists' offsets are from B's first row: a block's rows are
+    // selected by the offsets themselves.
+    `    ${set("blockb", add(get("blockb"), bytes(add(mul(get("kc"), c32(2)), c32(1)))))}`,
+    `    ${set("p0", add(get("p0"), c32(SPARSE_KC)))}`,
+    `    (br $blocks)))`,
+    `)`,
+  ];
 }
 
 export function sparseGemmWat(): string[] {
-  return [...sparseKernel("gemm_nn_sx", false), ...sparseKernel("gemm_tn_sx", true)];
+  return [...rowsKernel(), ...productKernel("gemm_vx"), ...productKernel("gemm_bx")];
 }

@@ -16,7 +16,8 @@
 //   write a large C from little work: the MLP's weight update after a split
 //   784×500×20 gradient product took 2.0 ms instead of 0.55 ms.
 // - The zero-skipping kernels (compiler/emit/wasm/sparse.ts) do work that
-//   depends on the data, so halves by rows would be unequal: never split.
+//   depends on the data, so halves by rows would be unequal: they split by
+//   columns only (splitsSparseProduct).
 
 /** Fewest multiply-adds (m·n·k) of a product worth splitting. */
 export const MIN_SPLIT_WORK = 1 << 21;
@@ -28,19 +29,29 @@ export const MIN_SPLIT_DEPTH = 192;
  * the model runs two). The runtime halves C by columns in whole 8-column
  * tiles when it has under 64 rows and at least 16 columns, else by rows in
  * whole 4-row tiles: it needs 16 columns or 8 rows. */
-export function splitsProduct(m: number, n: number, k: number, skipZerosA: boolean): boolean {
-  if (skipZerosA || k < MIN_SPLIT_DEPTH || m * n * k < MIN_SPLIT_WORK) return false;
+export function splitsProduct(m: number, n: number, k: number): boolean {
+  if (k < MIN_SPLIT_DEPTH || m * n * k < MIN_SPLIT_WORK) return false;
   return m >= 8 || n >= 16;
 }
 
-/** Whether a product of a 0/1 A (compiler/emit/wasm/binary.ts) is shared:
- * by columns only (each thread reads the same lists of A's ones), in whole
- * 32-column strips, so C needs 64 columns; the work threshold is the dense
- * kernels' (its work is a half to a sixth of theirs, and so is a split's
- * gain, against the same wake-up). */
-export function splitsBinaryProduct(m: number, n: number, k: number): boolean {
+/** Whether a product that skips A's zeros (compiler/emit/wasm/sparse.ts) is
+ * shared: by columns only (each thread reads the same lists of A's
+ * non-zeros), in whole 32-column strips, so C needs 64 columns; the work
+ * threshold is the dense kernels' (when A is dense enough the runtime splits
+ * the dense kernel instead). */
+export function splitsSparseProduct(m: number, n: number, k: number): boolean {
   return n >= 64 && k >= MIN_SPLIT_DEPTH && m * n * k >= MIN_SPLIT_WORK;
 }
+
+/** The share of a dense product's work a zero-skipping product is expected
+ * to do, for the thread decision (the runtime decides per call from the
+ * count): a data input's or a corrupted input's pixels are ~19 % non-zero
+ * on MNIST, and skipping costs about a multiply-add's worth more per
+ * non-zero; a 0/1 sample is near half ones at first and its terms are adds
+ * only. newmu-net's 128×625×784 product of pixels, split, gained nothing
+ * (whole runs, paired: 1.02× the one-thread time) while counted whole it
+ * had asked for two threads. */
+export const SPARSE_WORK_SHARE = { values: 0.25, binary: 0.5 } as const;
 
 /** What one training step would share with the helper thread (tallied by
  * compiler/emit/ts/render.ts as it renders the step). */
