@@ -11,16 +11,18 @@ import { OPS } from "../compiler/ops/registry.ts";
 import { toWasmTree } from "../compiler/emit/ts/wasm-tree.ts";
 
 /** Instantiates a module with the helpers re-exported under test names. */
-function mathModule(): { exp4(x: number): number; tanh4(x: number): number; sigmoid4(x: number): number; mem: Float32Array } {
+type MathExports = { exp4(x: number): number; tanh4(x: number): number; sigmoid4(x: number): number; log4(x: number): number; softplus4(x: number): number };
+function mathModule(): MathExports & { mem: Float32Array } {
+  const names = ["exp4", "tanh4", "sigmoid4", "log4", "softplus4"] as const;
   const wat = [
     "(module",
     '  (memory (export "memory") 1)',
-    ...mathFunctions(new Set(["exp4", "tanh4", "sigmoid4"])),
-    ...["exp4", "tanh4", "sigmoid4"].map((f) => `(func (export "${f}") (param $x f32) (result f32) (f32x4.extract_lane 0 (call $${f} (f32x4.splat (local.get $x)))))`),
+    ...mathFunctions(new Set(names)),
+    ...names.map((f) => `(func (export "${f}") (param $x f32) (result f32) (f32x4.extract_lane 0 (call $${f} (f32x4.splat (local.get $x)))))`),
     ")",
   ].join("\n");
   const inst = new WebAssembly.Instance(new WebAssembly.Module(assemble("math.wat", wat, true) as Uint8Array<ArrayBuffer>));
-  const e = inst.exports as unknown as { exp4(x: number): number; tanh4(x: number): number; sigmoid4(x: number): number; memory: WebAssembly.Memory };
+  const e = inst.exports as unknown as MathExports & { memory: WebAssembly.Memory };
   return { ...e, mem: new Float32Array(e.memory.buffer) };
 }
 
@@ -43,6 +45,7 @@ describe("wasm transcendentals", () => {
     ["exp", (x) => m.exp4(x), Math.exp, 3],
     ["tanh", (x) => m.tanh4(x), Math.tanh, 3],
     ["sigmoid", (x) => m.sigmoid4(x), (x) => 1 / (1 + Math.exp(-x)), 3],
+    ["softplus", (x) => m.softplus4(x), (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))), 3],
   ];
   it.each(cases)("%s within %#", (name, f, ref, maxUlps) => {
     let worst = 0, at = 0;
@@ -55,8 +58,26 @@ describe("wasm transcendentals", () => {
     }
     expect(worst, `${name}: worst ${worst.toFixed(2)} ulp at x = ${at} (got ${f(at)}, want ${ref(at)})`).toBeLessThanOrEqual(maxUlps);
   });
+  it("log within 3 ulp from the smallest subnormal to the largest float", () => {
+    const ls: number[] = [2 ** -149, 3 * 2 ** -149, 2 ** -130, 1.1754942e-38, 1.1754944e-38, 3.4028234e38, 1, Math.fround(1 - 2 ** -24), Math.fround(1 + 2 ** -23)];
+    for (let e = -149; e <= 127; e += 0.173) ls.push(Math.fround(2 ** e));
+    for (let x = 0.5; x <= 2; x += 0.00037) ls.push(Math.fround(x));
+    let worst = 0, at = 0;
+    for (const x of ls) {
+      const u = ulps(m.log4(x), Math.log(x));
+      if (u > worst) [worst, at] = [u, x];
+    }
+    expect(worst, `log: worst ${worst.toFixed(2)} ulp at x = ${at} (got ${m.log4(at)}, want ${Math.log(at)})`).toBeLessThanOrEqual(3);
+  });
   it("NaN and infinities", () => {
-    for (const f of [m.exp4, m.tanh4, m.sigmoid4]) expect(f(NaN)).toBeNaN();
+    for (const f of [m.exp4, m.tanh4, m.sigmoid4, m.log4, m.softplus4]) expect(f(NaN)).toBeNaN();
+    expect(m.log4(0)).toBe(-Infinity);
+    expect(m.log4(-0)).toBe(-Infinity);
+    expect(m.log4(-1)).toBeNaN();
+    expect(m.log4(-Infinity)).toBeNaN();
+    expect(m.log4(Infinity)).toBe(Infinity);
+    expect(m.softplus4(Infinity)).toBe(Infinity);
+    expect(m.softplus4(-Infinity)).toBe(0);
     expect(m.exp4(Infinity)).toBe(Infinity);
     expect(m.exp4(-Infinity)).toBe(0);
     expect(m.tanh4(Infinity)).toBe(1);

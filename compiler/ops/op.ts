@@ -8,6 +8,7 @@ import type { Builder } from "../ir/builder.ts";
 import type { Tensor } from "../ir/tensor.ts";
 import type { Graph, Node, Prim, TensorType } from "../ir/types.ts";
 import type { PrimAttrs } from "./attrs.ts";
+import type { MathFn } from "../emit/wasm/mathf.ts";
 
 /** Cotangent handed to a VJP: one node id, or one per element for the tuple
  * produced by `scan` (null where that output receives no gradient). */
@@ -147,7 +148,7 @@ export interface WgslEntry {
  * `math` names the helper functions of compiler/emit/wasm/mathf.ts it calls. */
 export interface WasmEmitter {
   expr(args: readonly string[]): string;
-  readonly math?: readonly ("exp4" | "tanh4" | "sigmoid4")[];
+  readonly math?: readonly MathFn[];
 }
 
 export interface OpDef<P extends Prim> {

@@ -87,6 +87,7 @@ interface Loops {
   readonly step0_z: () => void;
   readonly step0_cost_cross_entropy_sub: () => void;
   readonly step0_cost_cross_entropy_sub2: () => void;
+  readonly step0_cost_cross_entropy_reducesum: () => void;
   readonly step0_cost_cross_entropy_reducesum2: () => void;
   readonly step0_jacobian_sub: () => void;
   readonly step0_jacobian_mul: () => void;
@@ -103,6 +104,7 @@ interface Loops {
   readonly step0_b_prime: () => void;
   readonly evaluate_h: () => void;
   readonly evaluate_z: () => void;
+  readonly evaluate_reconstruction_reducesum: () => void;
   readonly evaluate_reconstruction: () => void;
   readonly evaluate_jacobian_mul: () => void;
   readonly evaluate_jacobian: () => void;
@@ -149,8 +151,6 @@ export class Model implements CompiledModel {
   private readonly d_z_matmul = new Float32Array(this.mem.buffer, 66266032, 5000);
   private readonly d_h_mul = new Float32Array(this.mem.buffer, 66286032, 5000);
   private readonly grad_b = new Float32Array(this.mem.buffer, 66306032, 500);
-  private readonly eval_z = new Float32Array(this.mem.buffer, 66527328, 7840);
-  private readonly eval_reconstruction_reducesum = new Float32Array(this.mem.buffer, 66558688, 10);
   private readonly eval_reconstruction = new Float32Array(this.mem.buffer, 66558736, 10);
   private readonly eval_jacobian_sq_reducesum = new Float32Array(this.mem.buffer, 82258784, 7840);
   private readonly eval_jacobian_sq = new Float32Array(this.mem.buffer, 82290144, 10);
@@ -165,8 +165,6 @@ export class Model implements CompiledModel {
 
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const x = this.x;
-    const z = this.eval_z;
-    const reconstruction_reducesum = this.eval_reconstruction_reducesum;
     const reconstruction = this.eval_reconstruction;
     const jacobian_sq_reducesum = this.eval_jacobian_sq_reducesum;
     const jacobian_sq = this.eval_jacobian_sq;
@@ -188,19 +186,7 @@ export class Model implements CompiledModel {
     // specs/ca.yaml:30 z: z = sigmoid(z_matmul + b_prime)
     this.w.evaluate_z(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:35 reconstruction: reconstruction_reducesum = Σ ((x * log(z)) + ((1 - x) * log(1 - z)))
-    let o$1 = 0;
-    let i$3 = 0;
-    for (let c$4 = 0; c$4 < 10; c$4++) {
-      let s$2 = 0;
-      for (let c$5 = 0; c$5 < 784; c$5++) {
-        s$2 += ((x[i$3] * Math.log(z[i$3])) + ((1 - x[i$3]) * Math.log((1 - z[i$3]))));
-        i$3++;
-      }
-
-      reconstruction_reducesum[o$1] = s$2;
-      o$1++;
-    }
-
+    this.w.evaluate_reconstruction_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:35 reconstruction: reconstruction = -reconstruction_reducesum
     this.w.evaluate_reconstruction(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:32 jacobian: jacobian_mul = h * (1 - h)
@@ -211,10 +197,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_jacobian_sq_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:33 jacobian_sq: jacobian_sq = Σ jacobian_sq_reducesum
     {
-      for (let o$6 = 0; o$6 < 10; o$6++) {
-        let s$8 = 0;
-        for (let k$7 = o$6 * 784; k$7 < o$6 * 784 + 784; k$7++) s$8 += jacobian_sq_reducesum[k$7];
-        jacobian_sq[o$6] = s$8;
+      for (let o$1 = 0; o$1 < 10; o$1++) {
+        let s$3 = 0;
+        for (let k$2 = o$1 * 784; k$2 < o$1 * 784 + 784; k$2++) s$3 += jacobian_sq_reducesum[k$2];
+        jacobian_sq[o$1] = s$3;
       }
     }
 
@@ -260,10 +246,6 @@ export class Model implements CompiledModel {
 
   private step0(batch: Batch, _step: number): number {
     const x = this.x;
-    const z = this.z;
-    const cost_cross_entropy_sub = this.cost_cross_entropy_sub;
-    const cost_cross_entropy_sub2 = this.cost_cross_entropy_sub2;
-    const cost_cross_entropy_reducesum = this.cost_cross_entropy_reducesum;
     const jacobian_sq_reducesum = this.jacobian_sq_reducesum;
     const jacobian_sq = this.jacobian_sq;
     const cost_expr_reducesum = this.cost_expr_reducesum;
@@ -297,19 +279,7 @@ export class Model implements CompiledModel {
     // specs/ca.yaml:39 losses.cost.cross_entropy: cost_cross_entropy_sub2 = 1 - z
     this.w.step0_cost_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:39 losses.cost.cross_entropy: cost_cross_entropy_reducesum = Σ ((x * log(z)) + (cost_cross_entropy_sub * log(cost_cross_entropy_sub2)))
-    let o$1 = 0;
-    let i$3 = 0;
-    for (let c$4 = 0; c$4 < 10; c$4++) {
-      let s$2 = 0;
-      for (let c$5 = 0; c$5 < 784; c$5++) {
-        s$2 += ((x[i$3] * Math.log(z[i$3])) + (cost_cross_entropy_sub[i$3] * Math.log(cost_cross_entropy_sub2[i$3])));
-        i$3++;
-      }
-
-      cost_cross_entropy_reducesum[o$1] = s$2;
-      o$1++;
-    }
-
+    this.w.step0_cost_cross_entropy_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:39 losses.cost.cross_entropy: cost_cross_entropy_reducesum2 = Σ -cost_cross_entropy_reducesum
     this.w.step0_cost_cross_entropy_reducesum2(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:32 jacobian: jacobian_sub = 1 - h
@@ -322,19 +292,19 @@ export class Model implements CompiledModel {
     this.w.step0_jacobian_sq_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:33 jacobian_sq: jacobian_sq = Σ jacobian_sq_reducesum
     {
-      for (let o$6 = 0; o$6 < 10; o$6++) {
-        let s$8 = 0;
-        for (let k$7 = o$6 * 784; k$7 < o$6 * 784 + 784; k$7++) s$8 += jacobian_sq_reducesum[k$7];
-        jacobian_sq[o$6] = s$8;
+      for (let o$1 = 0; o$1 < 10; o$1++) {
+        let s$3 = 0;
+        for (let k$2 = o$1 * 784; k$2 < o$1 * 784 + 784; k$2++) s$3 += jacobian_sq_reducesum[k$2];
+        jacobian_sq[o$1] = s$3;
       }
     }
 
     // specs/ca.yaml:40 losses.cost.expr: cost_expr_reducesum = Σ jacobian_sq
     {
       {
-        let s$11 = 0;
-        for (let k$10 = 0 * 10; k$10 < 10; k$10++) s$11 += jacobian_sq[k$10];
-        cost_expr_reducesum[0] = s$11;
+        let s$6 = 0;
+        for (let k$5 = 0 * 10; k$5 < 10; k$5++) s$6 += jacobian_sq[k$5];
+        cost_expr_reducesum[0] = s$6;
       }
     }
 
@@ -349,11 +319,11 @@ export class Model implements CompiledModel {
     // specs/ca.yaml:32 gradient of jacobian: d_jacobian_reducesum = Σ d_jacobian_mul2
     {
       d_jacobian_reducesum.fill(0);
-      let s$15 = 0;
-      for (let c$12 = 0; c$12 < 10; c$12++) {
-        for (let c$13 = 0; c$13 < 784; c$13++) {
-          for (let c$14 = 0; c$14 < 500; c$14++) {
-            d_jacobian_reducesum[c$13 * 500 + c$14] += d_jacobian_mul2[s$15++];
+      let s$10 = 0;
+      for (let c$7 = 0; c$7 < 10; c$7++) {
+        for (let c$8 = 0; c$8 < 784; c$8++) {
+          for (let c$9 = 0; c$9 < 500; c$9++) {
+            d_jacobian_reducesum[c$8 * 500 + c$9] += d_jacobian_mul2[s$10++];
           }
         }
       }
@@ -362,11 +332,11 @@ export class Model implements CompiledModel {
     // specs/ca.yaml:32 gradient of jacobian: d_jacobian_reducesum2 = Σ d_jacobian_mul
     {
       d_jacobian_reducesum2.fill(0);
-      let s$19 = 0;
-      for (let c$16 = 0; c$16 < 10; c$16++) {
-        for (let c$17 = 0; c$17 < 784; c$17++) {
-          for (let c$18 = 0; c$18 < 500; c$18++) {
-            d_jacobian_reducesum2[c$16 * 500 + c$18] += d_jacobian_mul[s$19++];
+      let s$14 = 0;
+      for (let c$11 = 0; c$11 < 10; c$11++) {
+        for (let c$12 = 0; c$12 < 784; c$12++) {
+          for (let c$13 = 0; c$13 < 500; c$13++) {
+            d_jacobian_reducesum2[c$11 * 500 + c$13] += d_jacobian_mul[s$14++];
           }
         }
       }
@@ -377,10 +347,10 @@ export class Model implements CompiledModel {
     // specs/ca.yaml:30 gradient of z: grad_b_prime = Σ d_z_mul
     {
       grad_b_prime.fill(0);
-      let s$22 = 0;
-      for (let c$20 = 0; c$20 < 10; c$20++) {
-        for (let c$21 = 0; c$21 < 784; c$21++) {
-          grad_b_prime[c$21] += d_z_mul[s$22++];
+      let s$17 = 0;
+      for (let c$15 = 0; c$15 < 10; c$15++) {
+        for (let c$16 = 0; c$16 < 784; c$16++) {
+          grad_b_prime[c$16] += d_z_mul[s$17++];
         }
       }
     }
@@ -395,10 +365,10 @@ export class Model implements CompiledModel {
     // specs/ca.yaml:29 gradient of h: grad_b = Σ d_h_mul
     {
       grad_b.fill(0);
-      let s$25 = 0;
-      for (let c$23 = 0; c$23 < 10; c$23++) {
-        for (let c$24 = 0; c$24 < 500; c$24++) {
-          grad_b[c$24] += d_h_mul[s$25++];
+      let s$20 = 0;
+      for (let c$18 = 0; c$18 < 10; c$18++) {
+        for (let c$19 = 0; c$19 < 500; c$19++) {
+          grad_b[c$19] += d_h_mul[s$20++];
         }
       }
     }

@@ -87,6 +87,7 @@ interface Loops {
   readonly step0_z: () => void;
   readonly step0_cost_cross_entropy_sub: () => void;
   readonly step0_cost_cross_entropy_sub2: () => void;
+  readonly step0_cost_cross_entropy_reducesum: () => void;
   readonly step0_cost_cross_entropy_reducesum2: () => void;
   readonly step0_d_h_sub: () => void;
   readonly step0_d_h_mul: () => void;
@@ -102,6 +103,7 @@ interface Loops {
   readonly step0_b_prime: () => void;
   readonly evaluate_h: () => void;
   readonly evaluate_z: () => void;
+  readonly evaluate_reconstruction_reducesum: () => void;
   readonly evaluate_reconstruction: () => void;
   readonly evaluate_d_h_mul: () => void;
   readonly evaluate_jacobian_sq_mul: () => void;
@@ -146,8 +148,6 @@ export class Model implements CompiledModel {
   private readonly d_z_matmul = new Float32Array(this.mem.buffer, 3558672, 5000);
   private readonly d_h_mul2 = new Float32Array(this.mem.buffer, 3578672, 5000);
   private readonly grad_b = new Float32Array(this.mem.buffer, 3598672, 500);
-  private readonly eval_z = new Float32Array(this.mem.buffer, 3819968, 7840);
-  private readonly eval_reconstruction_reducesum = new Float32Array(this.mem.buffer, 3851328, 10);
   private readonly eval_reconstruction = new Float32Array(this.mem.buffer, 3851376, 10);
   private readonly eval_d_h_mul = new Float32Array(this.mem.buffer, 3851424, 5000);
   private readonly eval_jacobian_sq_mul = new Float32Array(this.mem.buffer, 3871424, 392000);
@@ -164,8 +164,6 @@ export class Model implements CompiledModel {
 
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const x = this.x;
-    const z = this.eval_z;
-    const reconstruction_reducesum = this.eval_reconstruction_reducesum;
     const reconstruction = this.eval_reconstruction;
     const d_h_mul = this.eval_d_h_mul;
     const jacobian_sq_mul = this.eval_jacobian_sq_mul;
@@ -189,19 +187,7 @@ export class Model implements CompiledModel {
     // specs/ca-grad.yaml:34 z: z = sigmoid(z_matmul + b_prime)
     this.w.evaluate_z(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:38 reconstruction: reconstruction_reducesum = Σ ((x * log(z)) + ((1 - x) * log(1 - z)))
-    let o$1 = 0;
-    let i$3 = 0;
-    for (let c$4 = 0; c$4 < 10; c$4++) {
-      let s$2 = 0;
-      for (let c$5 = 0; c$5 < 784; c$5++) {
-        s$2 += ((x[i$3] * Math.log(z[i$3])) + ((1 - x[i$3]) * Math.log((1 - z[i$3]))));
-        i$3++;
-      }
-
-      reconstruction_reducesum[o$1] = s$2;
-      o$1++;
-    }
-
+    this.w.evaluate_reconstruction_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:38 reconstruction: reconstruction = -reconstruction_reducesum
     this.w.evaluate_reconstruction(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:33 gradient of h: d_h_mul = h * (1 - h)
@@ -211,24 +197,24 @@ export class Model implements CompiledModel {
     // specs/ca-grad.yaml:36 jacobian_sq: jacobian_sq_reducesum = Σ jacobian_sq_mul
     {
       jacobian_sq_reducesum.fill(0);
-      let s$8 = 0;
-      for (let c$6 = 0; c$6 < 784; c$6++) {
-        for (let c$7 = 0; c$7 < 500; c$7++) {
-          jacobian_sq_reducesum[c$7] += jacobian_sq_mul[s$8++];
+      let s$3 = 0;
+      for (let c$1 = 0; c$1 < 784; c$1++) {
+        for (let c$2 = 0; c$2 < 500; c$2++) {
+          jacobian_sq_reducesum[c$2] += jacobian_sq_mul[s$3++];
         }
       }
     }
 
     // specs/ca-grad.yaml:36 jacobian_sq: jacobian_sq = Σ ((d_h_mul * d_h_mul) * jacobian_sq_reducesum)
-    let o$9 = 0;
-    for (let c$12 = 0; c$12 < 10; c$12++) {
-      let s$10 = 0;
-      for (let c$13 = 0; c$13 < 500; c$13++) {
-        s$10 += ((d_h_mul[c$12 * 500 + c$13] * d_h_mul[c$12 * 500 + c$13]) * jacobian_sq_reducesum[c$13]);
+    let o$4 = 0;
+    for (let c$7 = 0; c$7 < 10; c$7++) {
+      let s$5 = 0;
+      for (let c$8 = 0; c$8 < 500; c$8++) {
+        s$5 += ((d_h_mul[c$7 * 500 + c$8] * d_h_mul[c$7 * 500 + c$8]) * jacobian_sq_reducesum[c$8]);
       }
 
-      jacobian_sq[o$9] = s$10;
-      o$9++;
+      jacobian_sq[o$4] = s$5;
+      o$4++;
     }
 
     // specs/ca-grad.yaml:48 metrics.jacobian_norm: jacobian_norm = sqrt(jacobian_sq)
@@ -272,10 +258,6 @@ export class Model implements CompiledModel {
 
   private step0(batch: Batch, _step: number): number {
     const x = this.x;
-    const z = this.z;
-    const cost_cross_entropy_sub = this.cost_cross_entropy_sub;
-    const cost_cross_entropy_sub2 = this.cost_cross_entropy_sub2;
-    const cost_cross_entropy_reducesum = this.cost_cross_entropy_reducesum;
     const jacobian_sq_mul = this.jacobian_sq_mul;
     const jacobian_sq_mul2 = this.jacobian_sq_mul2;
     const jacobian_sq_reducesum = this.jacobian_sq_reducesum;
@@ -309,19 +291,7 @@ export class Model implements CompiledModel {
     // specs/ca-grad.yaml:42 losses.cost.cross_entropy: cost_cross_entropy_sub2 = 1 - z
     this.w.step0_cost_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:42 losses.cost.cross_entropy: cost_cross_entropy_reducesum = Σ ((x * log(z)) + (cost_cross_entropy_sub * log(cost_cross_entropy_sub2)))
-    let o$1 = 0;
-    let i$3 = 0;
-    for (let c$4 = 0; c$4 < 10; c$4++) {
-      let s$2 = 0;
-      for (let c$5 = 0; c$5 < 784; c$5++) {
-        s$2 += ((x[i$3] * Math.log(z[i$3])) + (cost_cross_entropy_sub[i$3] * Math.log(cost_cross_entropy_sub2[i$3])));
-        i$3++;
-      }
-
-      cost_cross_entropy_reducesum[o$1] = s$2;
-      o$1++;
-    }
-
+    this.w.step0_cost_cross_entropy_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:42 losses.cost.cross_entropy: cost_cross_entropy_reducesum2 = Σ -cost_cross_entropy_reducesum
     this.w.step0_cost_cross_entropy_reducesum2(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:33 gradient of h: d_h_sub = 1 - h
@@ -335,32 +305,32 @@ export class Model implements CompiledModel {
     // specs/ca-grad.yaml:36 jacobian_sq: jacobian_sq_reducesum = Σ jacobian_sq_mul2
     {
       jacobian_sq_reducesum.fill(0);
-      let s$8 = 0;
-      for (let c$6 = 0; c$6 < 784; c$6++) {
-        for (let c$7 = 0; c$7 < 500; c$7++) {
-          jacobian_sq_reducesum[c$7] += jacobian_sq_mul2[s$8++];
+      let s$3 = 0;
+      for (let c$1 = 0; c$1 < 784; c$1++) {
+        for (let c$2 = 0; c$2 < 500; c$2++) {
+          jacobian_sq_reducesum[c$2] += jacobian_sq_mul2[s$3++];
         }
       }
     }
 
     // specs/ca-grad.yaml:36 jacobian_sq: jacobian_sq = Σ (jacobian_sq_mul * jacobian_sq_reducesum)
-    let o$9 = 0;
-    for (let c$12 = 0; c$12 < 10; c$12++) {
-      let s$10 = 0;
-      for (let c$13 = 0; c$13 < 500; c$13++) {
-        s$10 += (jacobian_sq_mul[c$12 * 500 + c$13] * jacobian_sq_reducesum[c$13]);
+    let o$4 = 0;
+    for (let c$7 = 0; c$7 < 10; c$7++) {
+      let s$5 = 0;
+      for (let c$8 = 0; c$8 < 500; c$8++) {
+        s$5 += (jacobian_sq_mul[c$7 * 500 + c$8] * jacobian_sq_reducesum[c$8]);
       }
 
-      jacobian_sq[o$9] = s$10;
-      o$9++;
+      jacobian_sq[o$4] = s$5;
+      o$4++;
     }
 
     // specs/ca-grad.yaml:43 losses.cost.expr: cost_expr_reducesum = Σ jacobian_sq
     {
       {
-        let s$16 = 0;
-        for (let k$15 = 0 * 10; k$15 < 10; k$15++) s$16 += jacobian_sq[k$15];
-        cost_expr_reducesum[0] = s$16;
+        let s$11 = 0;
+        for (let k$10 = 0 * 10; k$10 < 10; k$10++) s$11 += jacobian_sq[k$10];
+        cost_expr_reducesum[0] = s$11;
       }
     }
 
@@ -371,10 +341,10 @@ export class Model implements CompiledModel {
     // specs/ca-grad.yaml:36 gradient of jacobian_sq: d_jacobian_sq_reducesum = Σ d_jacobian_sq_mul
     {
       d_jacobian_sq_reducesum.fill(0);
-      let s$19 = 0;
-      for (let c$17 = 0; c$17 < 10; c$17++) {
-        for (let c$18 = 0; c$18 < 500; c$18++) {
-          d_jacobian_sq_reducesum[c$18] += d_jacobian_sq_mul[s$19++];
+      let s$14 = 0;
+      for (let c$12 = 0; c$12 < 10; c$12++) {
+        for (let c$13 = 0; c$13 < 500; c$13++) {
+          d_jacobian_sq_reducesum[c$13] += d_jacobian_sq_mul[s$14++];
         }
       }
     }
@@ -386,10 +356,10 @@ export class Model implements CompiledModel {
     // specs/ca-grad.yaml:34 gradient of z: grad_b_prime = Σ d_z_mul
     {
       grad_b_prime.fill(0);
-      let s$22 = 0;
-      for (let c$20 = 0; c$20 < 10; c$20++) {
-        for (let c$21 = 0; c$21 < 784; c$21++) {
-          grad_b_prime[c$21] += d_z_mul[s$22++];
+      let s$17 = 0;
+      for (let c$15 = 0; c$15 < 10; c$15++) {
+        for (let c$16 = 0; c$16 < 784; c$16++) {
+          grad_b_prime[c$16] += d_z_mul[s$17++];
         }
       }
     }
@@ -404,10 +374,10 @@ export class Model implements CompiledModel {
     // specs/ca-grad.yaml:32 gradient of a: grad_b = Σ d_h_mul2
     {
       grad_b.fill(0);
-      let s$25 = 0;
-      for (let c$23 = 0; c$23 < 10; c$23++) {
-        for (let c$24 = 0; c$24 < 500; c$24++) {
-          grad_b[c$24] += d_h_mul2[s$25++];
+      let s$20 = 0;
+      for (let c$18 = 0; c$18 < 10; c$18++) {
+        for (let c$19 = 0; c$19 < 500; c$19++) {
+          grad_b[c$19] += d_h_mul2[s$20++];
         }
       }
     }

@@ -87,6 +87,7 @@ interface Loops {
   readonly step0_z: () => void;
   readonly step0_reconstruction_cross_entropy_sub: () => void;
   readonly step0_reconstruction_cross_entropy_sub2: () => void;
+  readonly step0_reconstruction_cross_entropy_reducesum: () => void;
   readonly step0_reconstruction_cross_entropy_reducesum2: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_z_mul: () => void;
@@ -95,6 +96,7 @@ interface Loops {
   readonly step0_b_prime: () => void;
   readonly evaluate_h_clean: () => void;
   readonly evaluate_z_clean: () => void;
+  readonly evaluate_reconstruction_reducesum: () => void;
   readonly evaluate_reconstruction: () => void;
   readonly evaluate_jacobian_norm_mul: () => void;
   readonly evaluate_jacobian_norm: () => void;
@@ -129,8 +131,6 @@ export class Model implements CompiledModel {
   private readonly d_y_mul = new Float32Array(this.mem.buffer, 2236880, 10000);
   private readonly grad_b = new Float32Array(this.mem.buffer, 2276880, 500);
   private readonly eval_h_clean = new Float32Array(this.mem.buffer, 2611616, 10000);
-  private readonly eval_z_clean = new Float32Array(this.mem.buffer, 2714336, 15680);
-  private readonly eval_reconstruction_reducesum = new Float32Array(this.mem.buffer, 2777056, 20);
   private readonly eval_reconstruction = new Float32Array(this.mem.buffer, 2777136, 20);
   private readonly eval_jacobian_norm_mul = new Float32Array(this.mem.buffer, 2777216, 392000);
   private readonly eval_jacobian_norm_reducesum = new Float32Array(this.mem.buffer, 4345216, 500);
@@ -147,8 +147,6 @@ export class Model implements CompiledModel {
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const x = this.x;
     const h_clean = this.eval_h_clean;
-    const z_clean = this.eval_z_clean;
-    const reconstruction_reducesum = this.eval_reconstruction_reducesum;
     const reconstruction = this.eval_reconstruction;
     const jacobian_norm_mul = this.eval_jacobian_norm_mul;
     const jacobian_norm_reducesum = this.eval_jacobian_norm_reducesum;
@@ -171,19 +169,7 @@ export class Model implements CompiledModel {
     // specs/da-nocorruption.yaml:28 z_clean: z_clean = sigmoid(z_clean_matmul + b_prime)
     this.w.evaluate_z_clean(); // WebAssembly SIMD (loops.wat)
     // specs/da-nocorruption.yaml:35 metrics.reconstruction: reconstruction_reducesum = Σ ((x * log(z_clean)) + ((1 - x) * log(1 - z_clean)))
-    let o$1 = 0;
-    let i$3 = 0;
-    for (let c$4 = 0; c$4 < 20; c$4++) {
-      let s$2 = 0;
-      for (let c$5 = 0; c$5 < 784; c$5++) {
-        s$2 += ((x[i$3] * Math.log(z_clean[i$3])) + ((1 - x[i$3]) * Math.log((1 - z_clean[i$3]))));
-        i$3++;
-      }
-
-      reconstruction_reducesum[o$1] = s$2;
-      o$1++;
-    }
-
+    this.w.evaluate_reconstruction_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/da-nocorruption.yaml:35 metrics.reconstruction: reconstruction = -reconstruction_reducesum
     this.w.evaluate_reconstruction(); // WebAssembly SIMD (loops.wat)
     // specs/da-nocorruption.yaml:37 metrics.jacobian_norm: jacobian_norm_mul = W * W
@@ -191,24 +177,24 @@ export class Model implements CompiledModel {
     // specs/da-nocorruption.yaml:37 metrics.jacobian_norm: jacobian_norm_reducesum = Σ jacobian_norm_mul
     {
       jacobian_norm_reducesum.fill(0);
-      let s$8 = 0;
-      for (let c$6 = 0; c$6 < 784; c$6++) {
-        for (let c$7 = 0; c$7 < 500; c$7++) {
-          jacobian_norm_reducesum[c$7] += jacobian_norm_mul[s$8++];
+      let s$3 = 0;
+      for (let c$1 = 0; c$1 < 784; c$1++) {
+        for (let c$2 = 0; c$2 < 500; c$2++) {
+          jacobian_norm_reducesum[c$2] += jacobian_norm_mul[s$3++];
         }
       }
     }
 
     // specs/da-nocorruption.yaml:37 metrics.jacobian_norm: jacobian_norm_reducesum2 = Σ (pow(h_clean * (1 - h_clean), 2) * jacobian_norm_reducesum)
-    let o$9 = 0;
-    for (let c$12 = 0; c$12 < 20; c$12++) {
-      let s$10 = 0;
-      for (let c$13 = 0; c$13 < 500; c$13++) {
-        s$10 += (Math.pow((h_clean[c$12 * 500 + c$13] * (1 - h_clean[c$12 * 500 + c$13])), 2) * jacobian_norm_reducesum[c$13]);
+    let o$4 = 0;
+    for (let c$7 = 0; c$7 < 20; c$7++) {
+      let s$5 = 0;
+      for (let c$8 = 0; c$8 < 500; c$8++) {
+        s$5 += (Math.pow((h_clean[c$7 * 500 + c$8] * (1 - h_clean[c$7 * 500 + c$8])), 2) * jacobian_norm_reducesum[c$8]);
       }
 
-      jacobian_norm_reducesum2[o$9] = s$10;
-      o$9++;
+      jacobian_norm_reducesum2[o$4] = s$5;
+      o$4++;
     }
 
     // specs/da-nocorruption.yaml:37 metrics.jacobian_norm: jacobian_norm = sqrt(jacobian_norm_reducesum2)
@@ -242,10 +228,6 @@ export class Model implements CompiledModel {
 
   private step0(batch: Batch, _step: number): number {
     const x = this.x;
-    const z = this.z;
-    const reconstruction_cross_entropy_sub = this.reconstruction_cross_entropy_sub;
-    const reconstruction_cross_entropy_sub2 = this.reconstruction_cross_entropy_sub2;
-    const reconstruction_cross_entropy_reducesum = this.reconstruction_cross_entropy_reducesum;
     const cost = this.cost;
     const d_z_mul = this.d_z_mul;
     const grad_b_prime = this.grad_b_prime;
@@ -272,19 +254,7 @@ export class Model implements CompiledModel {
     // specs/da-nocorruption.yaml:33 losses.reconstruction.cross_entropy: reconstruction_cross_entropy_sub2 = 1 - z
     this.w.step0_reconstruction_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
     // specs/da-nocorruption.yaml:33 losses.reconstruction.cross_entropy: reconstruction_cross_entropy_reducesum = Σ ((x * log(z)) + (reconstruction_cross_entropy_sub * log(reconstruction_cross_entropy_sub2)))
-    let o$1 = 0;
-    let i$3 = 0;
-    for (let c$4 = 0; c$4 < 20; c$4++) {
-      let s$2 = 0;
-      for (let c$5 = 0; c$5 < 784; c$5++) {
-        s$2 += ((x[i$3] * Math.log(z[i$3])) + (reconstruction_cross_entropy_sub[i$3] * Math.log(reconstruction_cross_entropy_sub2[i$3])));
-        i$3++;
-      }
-
-      reconstruction_cross_entropy_reducesum[o$1] = s$2;
-      o$1++;
-    }
-
+    this.w.step0_reconstruction_cross_entropy_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/da-nocorruption.yaml:33 losses.reconstruction.cross_entropy: reconstruction_cross_entropy_reducesum2 = Σ -reconstruction_cross_entropy_reducesum
     this.w.step0_reconstruction_cross_entropy_reducesum2(); // WebAssembly SIMD (loops.wat)
     // specs/da-nocorruption.yaml:33 losses.reconstruction.cross_entropy: cost = reconstruction_cross_entropy_reducesum2 * 0.05
@@ -294,10 +264,10 @@ export class Model implements CompiledModel {
     // specs/da-nocorruption.yaml:23 gradient of z: grad_b_prime = Σ d_z_mul
     {
       grad_b_prime.fill(0);
-      let s$8 = 0;
-      for (let c$6 = 0; c$6 < 20; c$6++) {
-        for (let c$7 = 0; c$7 < 784; c$7++) {
-          grad_b_prime[c$7] += d_z_mul[s$8++];
+      let s$3 = 0;
+      for (let c$1 = 0; c$1 < 20; c$1++) {
+        for (let c$2 = 0; c$2 < 784; c$2++) {
+          grad_b_prime[c$2] += d_z_mul[s$3++];
         }
       }
     }
@@ -312,10 +282,10 @@ export class Model implements CompiledModel {
     // specs/da-nocorruption.yaml:22 gradient of y: grad_b = Σ d_y_mul
     {
       grad_b.fill(0);
-      let s$11 = 0;
-      for (let c$9 = 0; c$9 < 20; c$9++) {
-        for (let c$10 = 0; c$10 < 500; c$10++) {
-          grad_b[c$10] += d_y_mul[s$11++];
+      let s$6 = 0;
+      for (let c$4 = 0; c$4 < 20; c$4++) {
+        for (let c$5 = 0; c$5 < 500; c$5++) {
+          grad_b[c$5] += d_y_mul[s$6++];
         }
       }
     }

@@ -180,6 +180,7 @@ interface Loops {
   readonly step0_v1_pre_cast: () => void;
   readonly step0_v1_pre: () => void;
   readonly step0_end1: () => void;
+  readonly step0_recon1_reducesum: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_cd1_mul: () => void;
   readonly step0_d_cd1_mul2: () => void;
@@ -192,6 +193,7 @@ interface Loops {
   readonly step1_v2_pre_cast: () => void;
   readonly step1_v2_pre: () => void;
   readonly step1_end2: () => void;
+  readonly step1_recon2_reducesum: () => void;
   readonly step1_cost: () => void;
   readonly step1_d_cd2_mul: () => void;
   readonly step1_d_cd2_mul2: () => void;
@@ -205,6 +207,7 @@ interface Loops {
   readonly step2_v3_pre_cast: () => void;
   readonly step2_v3_pre: () => void;
   readonly step2_end3: () => void;
+  readonly step2_recon3_reducesum: () => void;
   readonly step2_cost: () => void;
   readonly step2_d_cd3_mul: () => void;
   readonly step2_d_cd3_mul2: () => void;
@@ -218,6 +221,7 @@ interface Loops {
   readonly step3_p_y_given_x_add: () => void;
   readonly step3_p_y_given_x_sub: () => void;
   readonly step3_p_y_given_x_exp: () => void;
+  readonly step3_finetune_nll_log: () => void;
   readonly step3_finetune_nll_reducesum2: () => void;
   readonly step3_cost: () => void;
   readonly step3_d_finetune_nll_reducesum: () => void;
@@ -237,6 +241,7 @@ interface Loops {
   readonly evaluate_p_y_given_x_sub: () => void;
   readonly evaluate_p_y_given_x_exp: () => void;
   readonly evaluate_p_y_given_x: () => void;
+  readonly evaluate_cost_log: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -461,17 +466,17 @@ export class Model implements CompiledModel {
     }
 
     // specs/dbn.yaml:67 metrics.cost: cost_log = log(p_y_given_x_reducesum)
-    for (let i$17 = 0; i$17 < 10; i$17++) cost_log[i$17] = Math.log(p_y_given_x_reducesum[i$17]);
+    this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:67 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$18 = 0;
-    for (let c$21 = 0; c$21 < 10; c$21++) {
-      let s$19 = 0;
-      for (let c$22 = 0; c$22 < 10; c$22++) {
-        s$19 += (cost_onehot[c$21 * 10 + c$22] * (p_y_given_x_sub[c$21 * 10 + c$22] - cost_log[c$21]));
+    let o$17 = 0;
+    for (let c$20 = 0; c$20 < 10; c$20++) {
+      let s$18 = 0;
+      for (let c$21 = 0; c$21 < 10; c$21++) {
+        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
       }
 
-      cost_reducesum[o$18] = s$19;
-      o$18++;
+      cost_reducesum[o$17] = s$18;
+      o$17++;
     }
 
     // specs/dbn.yaml:67 metrics.cost: cost = -cost_reducesum
@@ -581,7 +586,6 @@ export class Model implements CompiledModel {
 
   private step0(batch: Batch, step: number): number {
     const x = this.x;
-    const v1_pre = this.v1_pre;
     const recon1_reducesum = this.recon1_reducesum;
     const recon1_reducesum2 = this.recon1_reducesum2;
     const cost = this.cost;
@@ -617,25 +621,13 @@ export class Model implements CompiledModel {
     }
 
     // specs/dbn.yaml:46 recon1: recon1_reducesum = Σ ((x * softplus(-v1_pre)) + ((1 - x) * softplus(v1_pre)))
-    let o$2 = 0;
-    let i$4 = 0;
-    for (let c$5 = 0; c$5 < 10; c$5++) {
-      let s$3 = 0;
-      for (let c$6 = 0; c$6 < 784; c$6++) {
-        s$3 += ((x[i$4] * (Math.max((-(v1_pre[i$4])), 0) + Math.log1p(Math.exp(-Math.abs((-(v1_pre[i$4]))))))) + ((1 - x[i$4]) * (Math.max(v1_pre[i$4], 0) + Math.log1p(Math.exp(-Math.abs(v1_pre[i$4]))))));
-        i$4++;
-      }
-
-      recon1_reducesum[o$2] = s$3;
-      o$2++;
-    }
-
+    this.w.step0_recon1_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:46 recon1: recon1_reducesum2 = Σ recon1_reducesum
     {
       {
-        let s$9 = 0;
-        for (let k$8 = 0 * 10; k$8 < 10; k$8++) s$9 += recon1_reducesum[k$8];
-        recon1_reducesum2[0] = s$9;
+        let s$4 = 0;
+        for (let k$3 = 0 * 10; k$3 < 10; k$3++) s$4 += recon1_reducesum[k$3];
+        recon1_reducesum2[0] = s$4;
       }
     }
 
@@ -650,10 +642,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:45 gradient of cd1: grad_b1 = Σ d_cd1_add
     {
       grad_b1.fill(0);
-      let s$12 = 0;
-      for (let c$10 = 0; c$10 < 10; c$10++) {
-        for (let c$11 = 0; c$11 < 1000; c$11++) {
-          grad_b1[c$11] += d_cd1_add[s$12++];
+      let s$7 = 0;
+      for (let c$5 = 0; c$5 < 10; c$5++) {
+        for (let c$6 = 0; c$6 < 1000; c$6++) {
+          grad_b1[c$6] += d_cd1_add[s$7++];
         }
       }
     }
@@ -663,10 +655,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:45 gradient of cd1: grad_vb1 = Σ d_cd1_add2
     {
       grad_vb1.fill(0);
-      let s$15 = 0;
-      for (let c$13 = 0; c$13 < 10; c$13++) {
-        for (let c$14 = 0; c$14 < 784; c$14++) {
-          grad_vb1[c$14] += d_cd1_add2[s$15++];
+      let s$10 = 0;
+      for (let c$8 = 0; c$8 < 10; c$8++) {
+        for (let c$9 = 0; c$9 < 784; c$9++) {
+          grad_vb1[c$9] += d_cd1_add2[s$10++];
         }
       }
     }
@@ -685,8 +677,6 @@ export class Model implements CompiledModel {
 
   private step1(batch: Batch, step: number): number {
     const x = this.x;
-    const h1 = this.pretrain2_h1;
-    const v2_pre = this.pretrain2_v2_pre;
     const recon2_reducesum = this.pretrain2_recon2_reducesum;
     const recon2_reducesum2 = this.pretrain2_recon2_reducesum2;
     const cost = this.pretrain2_cost;
@@ -729,25 +719,13 @@ export class Model implements CompiledModel {
     }
 
     // specs/dbn.yaml:52 recon2: recon2_reducesum = Σ ((h1 * softplus(-v2_pre)) + ((1 - h1) * softplus(v2_pre)))
-    let o$2 = 0;
-    let i$4 = 0;
-    for (let c$5 = 0; c$5 < 10; c$5++) {
-      let s$3 = 0;
-      for (let c$6 = 0; c$6 < 1000; c$6++) {
-        s$3 += ((h1[i$4] * (Math.max((-(v2_pre[i$4])), 0) + Math.log1p(Math.exp(-Math.abs((-(v2_pre[i$4]))))))) + ((1 - h1[i$4]) * (Math.max(v2_pre[i$4], 0) + Math.log1p(Math.exp(-Math.abs(v2_pre[i$4]))))));
-        i$4++;
-      }
-
-      recon2_reducesum[o$2] = s$3;
-      o$2++;
-    }
-
+    this.w.step1_recon2_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:52 recon2: recon2_reducesum2 = Σ recon2_reducesum
     {
       {
-        let s$9 = 0;
-        for (let k$8 = 0 * 10; k$8 < 10; k$8++) s$9 += recon2_reducesum[k$8];
-        recon2_reducesum2[0] = s$9;
+        let s$4 = 0;
+        for (let k$3 = 0 * 10; k$3 < 10; k$3++) s$4 += recon2_reducesum[k$3];
+        recon2_reducesum2[0] = s$4;
       }
     }
 
@@ -762,10 +740,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:51 gradient of cd2: grad_b2 = Σ d_cd2_add
     {
       grad_b2.fill(0);
-      let s$12 = 0;
-      for (let c$10 = 0; c$10 < 10; c$10++) {
-        for (let c$11 = 0; c$11 < 1000; c$11++) {
-          grad_b2[c$11] += d_cd2_add[s$12++];
+      let s$7 = 0;
+      for (let c$5 = 0; c$5 < 10; c$5++) {
+        for (let c$6 = 0; c$6 < 1000; c$6++) {
+          grad_b2[c$6] += d_cd2_add[s$7++];
         }
       }
     }
@@ -775,10 +753,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:51 gradient of cd2: grad_vb2 = Σ d_cd2_add2
     {
       grad_vb2.fill(0);
-      let s$15 = 0;
-      for (let c$13 = 0; c$13 < 10; c$13++) {
-        for (let c$14 = 0; c$14 < 1000; c$14++) {
-          grad_vb2[c$14] += d_cd2_add2[s$15++];
+      let s$10 = 0;
+      for (let c$8 = 0; c$8 < 10; c$8++) {
+        for (let c$9 = 0; c$9 < 1000; c$9++) {
+          grad_vb2[c$9] += d_cd2_add2[s$10++];
         }
       }
     }
@@ -797,8 +775,6 @@ export class Model implements CompiledModel {
 
   private step2(batch: Batch, step: number): number {
     const x = this.x;
-    const h2 = this.pretrain3_h2;
-    const v3_pre = this.pretrain3_v3_pre;
     const recon3_reducesum = this.pretrain3_recon3_reducesum;
     const recon3_reducesum2 = this.pretrain3_recon3_reducesum2;
     const cost = this.pretrain3_cost;
@@ -848,25 +824,13 @@ export class Model implements CompiledModel {
     }
 
     // specs/dbn.yaml:58 recon3: recon3_reducesum = Σ ((h2 * softplus(-v3_pre)) + ((1 - h2) * softplus(v3_pre)))
-    let o$2 = 0;
-    let i$4 = 0;
-    for (let c$5 = 0; c$5 < 10; c$5++) {
-      let s$3 = 0;
-      for (let c$6 = 0; c$6 < 1000; c$6++) {
-        s$3 += ((h2[i$4] * (Math.max((-(v3_pre[i$4])), 0) + Math.log1p(Math.exp(-Math.abs((-(v3_pre[i$4]))))))) + ((1 - h2[i$4]) * (Math.max(v3_pre[i$4], 0) + Math.log1p(Math.exp(-Math.abs(v3_pre[i$4]))))));
-        i$4++;
-      }
-
-      recon3_reducesum[o$2] = s$3;
-      o$2++;
-    }
-
+    this.w.step2_recon3_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:58 recon3: recon3_reducesum2 = Σ recon3_reducesum
     {
       {
-        let s$9 = 0;
-        for (let k$8 = 0 * 10; k$8 < 10; k$8++) s$9 += recon3_reducesum[k$8];
-        recon3_reducesum2[0] = s$9;
+        let s$4 = 0;
+        for (let k$3 = 0 * 10; k$3 < 10; k$3++) s$4 += recon3_reducesum[k$3];
+        recon3_reducesum2[0] = s$4;
       }
     }
 
@@ -881,10 +845,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:57 gradient of cd3: grad_b3 = Σ d_cd3_add
     {
       grad_b3.fill(0);
-      let s$12 = 0;
-      for (let c$10 = 0; c$10 < 10; c$10++) {
-        for (let c$11 = 0; c$11 < 1000; c$11++) {
-          grad_b3[c$11] += d_cd3_add[s$12++];
+      let s$7 = 0;
+      for (let c$5 = 0; c$5 < 10; c$5++) {
+        for (let c$6 = 0; c$6 < 1000; c$6++) {
+          grad_b3[c$6] += d_cd3_add[s$7++];
         }
       }
     }
@@ -894,10 +858,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:57 gradient of cd3: grad_vb3 = Σ d_cd3_add2
     {
       grad_vb3.fill(0);
-      let s$15 = 0;
-      for (let c$13 = 0; c$13 < 10; c$13++) {
-        for (let c$14 = 0; c$14 < 1000; c$14++) {
-          grad_vb3[c$14] += d_cd3_add2[s$15++];
+      let s$10 = 0;
+      for (let c$8 = 0; c$8 < 10; c$8++) {
+        for (let c$9 = 0; c$9 < 1000; c$9++) {
+          grad_vb3[c$9] += d_cd3_add2[s$10++];
         }
       }
     }
@@ -1000,17 +964,17 @@ export class Model implements CompiledModel {
     }
 
     // specs/dbn.yaml:64 losses.finetune.nll: finetune_nll_log = log(p_y_given_x_reducesum)
-    for (let i$10 = 0; i$10 < 10; i$10++) finetune_nll_log[i$10] = Math.log(p_y_given_x_reducesum[i$10]);
+    this.w.step3_finetune_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:64 losses.finetune.nll: finetune_nll_reducesum = Σ (finetune_nll_onehot * (p_y_given_x_sub - finetune_nll_log))
-    let o$11 = 0;
-    for (let c$14 = 0; c$14 < 10; c$14++) {
-      let s$12 = 0;
-      for (let c$15 = 0; c$15 < 10; c$15++) {
-        s$12 += (finetune_nll_onehot[c$14 * 10 + c$15] * (p_y_given_x_sub[c$14 * 10 + c$15] - finetune_nll_log[c$14]));
+    let o$10 = 0;
+    for (let c$13 = 0; c$13 < 10; c$13++) {
+      let s$11 = 0;
+      for (let c$14 = 0; c$14 < 10; c$14++) {
+        s$11 += (finetune_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - finetune_nll_log[c$13]));
       }
 
-      finetune_nll_reducesum[o$11] = s$12;
-      o$11++;
+      finetune_nll_reducesum[o$10] = s$11;
+      o$10++;
     }
 
     // specs/dbn.yaml:64 losses.finetune.nll: finetune_nll_reducesum2 = Σ -finetune_nll_reducesum
@@ -1026,10 +990,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:40 gradient of p_y_given_x: grad_b4 = Σ d_p_y_given_x_add
     {
       grad_b4.fill(0);
-      let s$18 = 0;
-      for (let c$16 = 0; c$16 < 10; c$16++) {
-        for (let c$17 = 0; c$17 < 10; c$17++) {
-          grad_b4[c$17] += d_p_y_given_x_add[s$18++];
+      let s$17 = 0;
+      for (let c$15 = 0; c$15 < 10; c$15++) {
+        for (let c$16 = 0; c$16 < 10; c$16++) {
+          grad_b4[c$16] += d_p_y_given_x_add[s$17++];
         }
       }
     }
@@ -1044,10 +1008,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:39 gradient of h3: grad_b3 = Σ d_h3_mul
     {
       grad_b3.fill(0);
-      let s$21 = 0;
-      for (let c$19 = 0; c$19 < 10; c$19++) {
-        for (let c$20 = 0; c$20 < 1000; c$20++) {
-          grad_b3[c$20] += d_h3_mul[s$21++];
+      let s$20 = 0;
+      for (let c$18 = 0; c$18 < 10; c$18++) {
+        for (let c$19 = 0; c$19 < 1000; c$19++) {
+          grad_b3[c$19] += d_h3_mul[s$20++];
         }
       }
     }
@@ -1062,10 +1026,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:38 gradient of h2: grad_b2 = Σ d_h2_mul
     {
       grad_b2.fill(0);
-      let s$24 = 0;
-      for (let c$22 = 0; c$22 < 10; c$22++) {
-        for (let c$23 = 0; c$23 < 1000; c$23++) {
-          grad_b2[c$23] += d_h2_mul[s$24++];
+      let s$23 = 0;
+      for (let c$21 = 0; c$21 < 10; c$21++) {
+        for (let c$22 = 0; c$22 < 1000; c$22++) {
+          grad_b2[c$22] += d_h2_mul[s$23++];
         }
       }
     }
@@ -1080,10 +1044,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:37 gradient of h1: grad_b1 = Σ d_h1_mul
     {
       grad_b1.fill(0);
-      let s$27 = 0;
-      for (let c$25 = 0; c$25 < 10; c$25++) {
-        for (let c$26 = 0; c$26 < 1000; c$26++) {
-          grad_b1[c$26] += d_h1_mul[s$27++];
+      let s$26 = 0;
+      for (let c$24 = 0; c$24 < 10; c$24++) {
+        for (let c$25 = 0; c$25 < 1000; c$25++) {
+          grad_b1[c$25] += d_h1_mul[s$26++];
         }
       }
     }

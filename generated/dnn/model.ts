@@ -214,6 +214,7 @@ interface Loops {
   readonly step0_p_y_given_x_add: () => void;
   readonly step0_p_y_given_x_sub: () => void;
   readonly step0_p_y_given_x_exp: () => void;
+  readonly step0_cost_nll_log: () => void;
   readonly step0_cost_nll_reducesum2: () => void;
   readonly step0_cost_l2_reducesum: () => void;
   readonly step0_cost_l2_reducesum2: () => void;
@@ -256,6 +257,7 @@ interface Loops {
   readonly evaluate_p_y_given_x_sub: () => void;
   readonly evaluate_p_y_given_x_exp: () => void;
   readonly evaluate_p_y_given_x: () => void;
+  readonly evaluate_cost_log: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -437,17 +439,17 @@ export class Model implements CompiledModel {
     }
 
     // specs/dnn.yaml:39 metrics.cost: cost_log = log(p_y_given_x_reducesum)
-    for (let i$17 = 0; i$17 < 100; i$17++) cost_log[i$17] = Math.log(p_y_given_x_reducesum[i$17]);
+    this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:39 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$18 = 0;
-    for (let c$21 = 0; c$21 < 100; c$21++) {
-      let s$19 = 0;
-      for (let c$22 = 0; c$22 < 10; c$22++) {
-        s$19 += (cost_onehot[c$21 * 10 + c$22] * (p_y_given_x_sub[c$21 * 10 + c$22] - cost_log[c$21]));
+    let o$17 = 0;
+    for (let c$20 = 0; c$20 < 100; c$20++) {
+      let s$18 = 0;
+      for (let c$21 = 0; c$21 < 10; c$21++) {
+        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
       }
 
-      cost_reducesum[o$18] = s$19;
-      o$18++;
+      cost_reducesum[o$17] = s$18;
+      o$17++;
     }
 
     // specs/dnn.yaml:39 metrics.cost: cost = -cost_reducesum
@@ -619,17 +621,17 @@ export class Model implements CompiledModel {
     }
 
     // specs/dnn.yaml:35 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
-    for (let i$9 = 0; i$9 < 100; i$9++) cost_nll_log[i$9] = Math.log(p_y_given_x_reducesum[i$9]);
+    this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:35 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
-    let o$10 = 0;
-    for (let c$13 = 0; c$13 < 100; c$13++) {
-      let s$11 = 0;
-      for (let c$14 = 0; c$14 < 10; c$14++) {
-        s$11 += (cost_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - cost_nll_log[c$13]));
+    let o$9 = 0;
+    for (let c$12 = 0; c$12 < 100; c$12++) {
+      let s$10 = 0;
+      for (let c$13 = 0; c$13 < 10; c$13++) {
+        s$10 += (cost_nll_onehot[c$12 * 10 + c$13] * (p_y_given_x_sub[c$12 * 10 + c$13] - cost_nll_log[c$12]));
       }
 
-      cost_nll_reducesum[o$10] = s$11;
-      o$10++;
+      cost_nll_reducesum[o$9] = s$10;
+      o$9++;
     }
 
     // specs/dnn.yaml:35 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
@@ -644,10 +646,10 @@ export class Model implements CompiledModel {
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:35 gradient of losses.cost.nll: d_cost_nll_reducesum = Σ cost_nll_onehot
     {
-      for (let o$15 = 0; o$15 < 100; o$15++) {
-        let s$17 = 0;
-        for (let k$16 = o$15 * 10; k$16 < o$15 * 10 + 10; k$16++) s$17 += cost_nll_onehot[k$16];
-        d_cost_nll_reducesum[o$15] = s$17;
+      for (let o$14 = 0; o$14 < 100; o$14++) {
+        let s$16 = 0;
+        for (let k$15 = o$14 * 10; k$15 < o$14 * 10 + 10; k$15++) s$16 += cost_nll_onehot[k$15];
+        d_cost_nll_reducesum[o$14] = s$16;
       }
     }
 
@@ -658,10 +660,10 @@ export class Model implements CompiledModel {
     // specs/dnn.yaml:32 gradient of p_y_given_x: grad_b3 = Σ d_p_y_given_x_add
     {
       grad_b3.fill(0);
-      let s$20 = 0;
-      for (let c$18 = 0; c$18 < 100; c$18++) {
-        for (let c$19 = 0; c$19 < 10; c$19++) {
-          grad_b3[c$19] += d_p_y_given_x_add[s$20++];
+      let s$19 = 0;
+      for (let c$17 = 0; c$17 < 100; c$17++) {
+        for (let c$18 = 0; c$18 < 10; c$18++) {
+          grad_b3[c$18] += d_p_y_given_x_add[s$19++];
         }
       }
     }
@@ -683,10 +685,10 @@ export class Model implements CompiledModel {
     // specs/dnn.yaml:31 gradient of h2: grad_b2 = Σ d_h2_select
     {
       grad_b2.fill(0);
-      let s$23 = 0;
-      for (let c$21 = 0; c$21 < 100; c$21++) {
-        for (let c$22 = 0; c$22 < 200; c$22++) {
-          grad_b2[c$22] += d_h2_select[s$23++];
+      let s$22 = 0;
+      for (let c$20 = 0; c$20 < 100; c$20++) {
+        for (let c$21 = 0; c$21 < 200; c$21++) {
+          grad_b2[c$21] += d_h2_select[s$22++];
         }
       }
     }
@@ -708,10 +710,10 @@ export class Model implements CompiledModel {
     // specs/dnn.yaml:30 gradient of h1: grad_b1 = Σ d_h1_select
     {
       grad_b1.fill(0);
-      let s$26 = 0;
-      for (let c$24 = 0; c$24 < 100; c$24++) {
-        for (let c$25 = 0; c$25 < 200; c$25++) {
-          grad_b1[c$25] += d_h1_select[s$26++];
+      let s$25 = 0;
+      for (let c$23 = 0; c$23 < 100; c$23++) {
+        for (let c$24 = 0; c$24 < 200; c$24++) {
+          grad_b1[c$24] += d_h1_select[s$25++];
         }
       }
     }

@@ -131,6 +131,7 @@ interface Loops {
   readonly step0_p_y_given_x_add: () => void;
   readonly step0_p_y_given_x_sub: () => void;
   readonly step0_p_y_given_x_exp: () => void;
+  readonly step0_cost_nll_log: () => void;
   readonly step0_cost_nll_reducesum2: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_cost_nll_reducesum: () => void;
@@ -152,6 +153,7 @@ interface Loops {
   readonly evaluate_p_y_given_x_sub: () => void;
   readonly evaluate_p_y_given_x_exp: () => void;
   readonly evaluate_p_y_given_x: () => void;
+  readonly evaluate_cost_log: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -204,12 +206,12 @@ export class Model implements CompiledModel {
   private readonly d_c2_transpose = new Float32Array(this.mem.buffer, 62372640, 25000);
   private readonly d_c2_flip = new Float32Array(this.mem.buffer, 62472640, 25000);
   private readonly d_c2_conv2d = new Float32Array(this.mem.buffer, 62572640, 1440000);
-  private readonly step0_scratch47 = new Float32Array(this.mem.buffer, 68332640, 25000);
+  private readonly step0_scratch46 = new Float32Array(this.mem.buffer, 68332640, 25000);
   private readonly d_c2_transpose2 = new Float32Array(this.mem.buffer, 68688640, 1440000);
   private readonly d_c2_transpose3 = new Float32Array(this.mem.buffer, 74448640, 1600000);
   private readonly d_c2_flip2 = new Float32Array(this.mem.buffer, 80848640, 1600000);
   private readonly d_c2_conv2d2 = new Float32Array(this.mem.buffer, 87248640, 25000);
-  private readonly step0_scratch54 = new Float32Array(this.mem.buffer, 88372640, 25000);
+  private readonly step0_scratch53 = new Float32Array(this.mem.buffer, 88372640, 25000);
   private readonly d_c2_flip3 = new Float32Array(this.mem.buffer, 88472640, 25000);
   private readonly grad_W2 = new Float32Array(this.mem.buffer, 88572640, 25000);
   private readonly d_c1_mul = new Float32Array(this.mem.buffer, 88672640, 1440000);
@@ -372,17 +374,17 @@ export class Model implements CompiledModel {
     }
 
     // specs/lenet.yaml:45 metrics.cost: cost_log = log(p_y_given_x_reducesum)
-    for (let i$37 = 0; i$37 < 500; i$37++) cost_log[i$37] = Math.log(p_y_given_x_reducesum[i$37]);
+    this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:45 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$38 = 0;
-    for (let c$41 = 0; c$41 < 500; c$41++) {
-      let s$39 = 0;
-      for (let c$42 = 0; c$42 < 10; c$42++) {
-        s$39 += (cost_onehot[c$41 * 10 + c$42] * (p_y_given_x_sub[c$41 * 10 + c$42] - cost_log[c$41]));
+    let o$37 = 0;
+    for (let c$40 = 0; c$40 < 500; c$40++) {
+      let s$38 = 0;
+      for (let c$41 = 0; c$41 < 10; c$41++) {
+        s$38 += (cost_onehot[c$40 * 10 + c$41] * (p_y_given_x_sub[c$40 * 10 + c$41] - cost_log[c$40]));
       }
 
-      cost_reducesum[o$38] = s$39;
-      o$38++;
+      cost_reducesum[o$37] = s$38;
+      o$37++;
     }
 
     // specs/lenet.yaml:45 metrics.cost: cost = -cost_reducesum
@@ -567,17 +569,17 @@ export class Model implements CompiledModel {
     }
 
     // specs/lenet.yaml:42 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
-    for (let i$30 = 0; i$30 < 500; i$30++) cost_nll_log[i$30] = Math.log(p_y_given_x_reducesum[i$30]);
+    this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:42 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
-    let o$31 = 0;
-    for (let c$34 = 0; c$34 < 500; c$34++) {
-      let s$32 = 0;
-      for (let c$35 = 0; c$35 < 10; c$35++) {
-        s$32 += (cost_nll_onehot[c$34 * 10 + c$35] * (p_y_given_x_sub[c$34 * 10 + c$35] - cost_nll_log[c$34]));
+    let o$30 = 0;
+    for (let c$33 = 0; c$33 < 500; c$33++) {
+      let s$31 = 0;
+      for (let c$34 = 0; c$34 < 10; c$34++) {
+        s$31 += (cost_nll_onehot[c$33 * 10 + c$34] * (p_y_given_x_sub[c$33 * 10 + c$34] - cost_nll_log[c$33]));
       }
 
-      cost_nll_reducesum[o$31] = s$32;
-      o$31++;
+      cost_nll_reducesum[o$30] = s$31;
+      o$30++;
     }
 
     // specs/lenet.yaml:42 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
@@ -593,10 +595,10 @@ export class Model implements CompiledModel {
     // specs/lenet.yaml:39 gradient of p_y_given_x: grad_b4 = Σ d_p_y_given_x_add
     {
       grad_b4.fill(0);
-      let s$38 = 0;
-      for (let c$36 = 0; c$36 < 500; c$36++) {
-        for (let c$37 = 0; c$37 < 10; c$37++) {
-          grad_b4[c$37] += d_p_y_given_x_add[s$38++];
+      let s$37 = 0;
+      for (let c$35 = 0; c$35 < 500; c$35++) {
+        for (let c$36 = 0; c$36 < 10; c$36++) {
+          grad_b4[c$36] += d_p_y_given_x_add[s$37++];
         }
       }
     }
@@ -611,10 +613,10 @@ export class Model implements CompiledModel {
     // specs/lenet.yaml:38 gradient of h: grad_b3 = Σ d_h_mul
     {
       grad_b3.fill(0);
-      let s$41 = 0;
-      for (let c$39 = 0; c$39 < 500; c$39++) {
-        for (let c$40 = 0; c$40 < 500; c$40++) {
-          grad_b3[c$40] += d_h_mul[s$41++];
+      let s$40 = 0;
+      for (let c$38 = 0; c$38 < 500; c$38++) {
+        for (let c$39 = 0; c$39 < 500; c$39++) {
+          grad_b3[c$39] += d_h_mul[s$40++];
         }
       }
     }
@@ -629,12 +631,12 @@ export class Model implements CompiledModel {
     // specs/lenet.yaml:36 gradient of c2: grad_b2 = Σ d_c2_mul
     {
       grad_b2.fill(0);
-      let s$46 = 0;
-      for (let c$42 = 0; c$42 < 500; c$42++) {
-        for (let c$43 = 0; c$43 < 50; c$43++) {
-          for (let c$44 = 0; c$44 < 4; c$44++) {
-            for (let c$45 = 0; c$45 < 4; c$45++) {
-              grad_b2[c$43] += d_c2_mul[s$46++];
+      let s$45 = 0;
+      for (let c$41 = 0; c$41 < 500; c$41++) {
+        for (let c$42 = 0; c$42 < 50; c$42++) {
+          for (let c$43 = 0; c$43 < 4; c$43++) {
+            for (let c$44 = 0; c$44 < 4; c$44++) {
+              grad_b2[c$42] += d_c2_mul[s$45++];
             }
           }
         }
@@ -658,9 +660,9 @@ export class Model implements CompiledModel {
 
     // specs/lenet.yaml:36 gradient of c2: d_c2_conv2d = conv2d(d_c2_maxpool2dgrad, d_c2_flip)
     {
-      for (let k$51 = 0; k$51 < 20; k$51++) {
-        for (let c$50 = 0; c$50 < 50; c$50++) {
-          for (let t$52 = 0; t$52 < 25; t$52++) this.step0_scratch47[c$50 * 500 + k$51 * 25 + t$52] = d_c2_flip[(k$51 * 50 + c$50) * 25 + t$52];
+      for (let k$50 = 0; k$50 < 20; k$50++) {
+        for (let c$49 = 0; c$49 < 50; c$49++) {
+          for (let t$51 = 0; t$51 < 25; t$51++) this.step0_scratch46[c$49 * 500 + k$50 * 25 + t$51] = d_c2_flip[(k$50 * 50 + c$49) * 25 + t$51];
         }
       }
       d_c2_conv2d.fill(0);
@@ -684,16 +686,16 @@ export class Model implements CompiledModel {
 
     // specs/lenet.yaml:36 gradient of c2: d_c2_conv2d2 = conv2d(d_c2_transpose2, d_c2_flip2)
     {
-      for (let n0$55 = 0; n0$55 < 20; n0$55 += 20) {
-        const nb$56 = Math.min(20, 20 - n0$55);
-        for (let c0$57 = 0; c0$57 < 500; c0$57 += 8) {
-          const cb$58 = Math.min(8, 500 - c0$57);
-          this.k.convBlock({ x: 68688640, cols: 87348640, C: 500, H: 12, W: 12, kh: 8, kw: 8, Ho: 5, Wo: 5, L: 500, n0: n0$55, nb: nb$56, c0: c0$57, cb: cb$58, w: 80848640, acc: 88372640, K: 50, lda: 32000, accumulate: c0$57 > 0 });
+      for (let n0$54 = 0; n0$54 < 20; n0$54 += 20) {
+        const nb$55 = Math.min(20, 20 - n0$54);
+        for (let c0$56 = 0; c0$56 < 500; c0$56 += 8) {
+          const cb$57 = Math.min(8, 500 - c0$56);
+          this.k.convBlock({ x: 68688640, cols: 87348640, C: 500, H: 12, W: 12, kh: 8, kw: 8, Ho: 5, Wo: 5, L: 500, n0: n0$54, nb: nb$55, c0: c0$56, cb: cb$57, w: 80848640, acc: 88372640, K: 50, lda: 32000, accumulate: c0$56 > 0 });
         }
-        for (let b$59 = 0; b$59 < nb$56; b$59++) {
-          for (let k$62 = 0; k$62 < 50; k$62++) {
-            const src$60 = k$62 * 500 + b$59 * 25, d$61 = ((n0$55 + b$59) * 50 + k$62) * 25;
-            for (let m$63 = 0; m$63 < 25; m$63++) d_c2_conv2d2[d$61 + m$63] = this.step0_scratch54[src$60 + m$63];
+        for (let b$58 = 0; b$58 < nb$55; b$58++) {
+          for (let k$61 = 0; k$61 < 50; k$61++) {
+            const src$59 = k$61 * 500 + b$58 * 25, d$60 = ((n0$54 + b$58) * 50 + k$61) * 25;
+            for (let m$62 = 0; m$62 < 25; m$62++) d_c2_conv2d2[d$60 + m$62] = this.step0_scratch53[src$59 + m$62];
           }
         }
       }
@@ -714,12 +716,12 @@ export class Model implements CompiledModel {
     // specs/lenet.yaml:35 gradient of c1: grad_b1 = Σ d_c1_mul
     {
       grad_b1.fill(0);
-      let s$68 = 0;
-      for (let c$64 = 0; c$64 < 500; c$64++) {
-        for (let c$65 = 0; c$65 < 20; c$65++) {
-          for (let c$66 = 0; c$66 < 12; c$66++) {
-            for (let c$67 = 0; c$67 < 12; c$67++) {
-              grad_b1[c$65] += d_c1_mul[s$68++];
+      let s$67 = 0;
+      for (let c$63 = 0; c$63 < 500; c$63++) {
+        for (let c$64 = 0; c$64 < 20; c$64++) {
+          for (let c$65 = 0; c$65 < 12; c$65++) {
+            for (let c$66 = 0; c$66 < 12; c$66++) {
+              grad_b1[c$64] += d_c1_mul[s$67++];
             }
           }
         }
@@ -749,11 +751,11 @@ export class Model implements CompiledModel {
     // specs/lenet.yaml:35 gradient of c1: d_c1_conv2d = conv2d(d_c1_transpose, d_c1_flip)
     {
       {
-        const nb$71 = Math.min(1, 1 - 0);
-        for (let c0$72 = 0; c0$72 < 500; c0$72 += 18) {
-          const cb$73 = Math.min(18, 500 - c0$72);
-          this.k.im2colBlock({ x: 117472720, cols: 165122720, C: 500, H: 28, W: 28, kh: 24, kw: 24, Ho: 5, Wo: 5, L: 25, n0: 0, nb: nb$71, c0: c0$72, cb: cb$73 });
-          this.k.gemm({ a: 142080720 + c0$72 * 2304, b: 165122720, c: 165120720, m: 20, n: 25, k: cb$73 * 576, lda: 288000, ldb: 25, ldc: 25, transA: false, transB: false, accumulate: c0$72 > 0, alpha: 1, split: true });
+        const nb$70 = Math.min(1, 1 - 0);
+        for (let c0$71 = 0; c0$71 < 500; c0$71 += 18) {
+          const cb$72 = Math.min(18, 500 - c0$71);
+          this.k.im2colBlock({ x: 117472720, cols: 165122720, C: 500, H: 28, W: 28, kh: 24, kw: 24, Ho: 5, Wo: 5, L: 25, n0: 0, nb: nb$70, c0: c0$71, cb: cb$72 });
+          this.k.gemm({ a: 142080720 + c0$71 * 2304, b: 165122720, c: 165120720, m: 20, n: 25, k: cb$72 * 576, lda: 288000, ldb: 25, ldc: 25, transA: false, transB: false, accumulate: c0$71 > 0, alpha: 1, split: true });
         }
       }
     }

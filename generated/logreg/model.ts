@@ -74,6 +74,7 @@ interface Loops {
   readonly step0_p_y_given_x_add: () => void;
   readonly step0_p_y_given_x_sub: () => void;
   readonly step0_p_y_given_x_exp: () => void;
+  readonly step0_cost_nll_log: () => void;
   readonly step0_cost_nll_reducesum2: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_cost_nll_reducesum: () => void;
@@ -84,6 +85,7 @@ interface Loops {
   readonly evaluate_p_y_given_x_sub: () => void;
   readonly evaluate_p_y_given_x_exp: () => void;
   readonly evaluate_p_y_given_x: () => void;
+  readonly evaluate_cost_log: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -215,17 +217,17 @@ export class Model implements CompiledModel {
     }
 
     // specs/logreg.yaml:23 metrics.cost: cost_log = log(p_y_given_x_reducesum)
-    for (let i$16 = 0; i$16 < 600; i$16++) cost_log[i$16] = Math.log(p_y_given_x_reducesum[i$16]);
+    this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/logreg.yaml:23 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$17 = 0;
-    for (let c$20 = 0; c$20 < 600; c$20++) {
-      let s$18 = 0;
-      for (let c$21 = 0; c$21 < 10; c$21++) {
-        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
+    let o$16 = 0;
+    for (let c$19 = 0; c$19 < 600; c$19++) {
+      let s$17 = 0;
+      for (let c$20 = 0; c$20 < 10; c$20++) {
+        s$17 += (cost_onehot[c$19 * 10 + c$20] * (p_y_given_x_sub[c$19 * 10 + c$20] - cost_log[c$19]));
       }
 
-      cost_reducesum[o$17] = s$18;
-      o$17++;
+      cost_reducesum[o$16] = s$17;
+      o$16++;
     }
 
     // specs/logreg.yaml:23 metrics.cost: cost = -cost_reducesum
@@ -317,17 +319,17 @@ export class Model implements CompiledModel {
     }
 
     // specs/logreg.yaml:20 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
-    for (let i$9 = 0; i$9 < 600; i$9++) cost_nll_log[i$9] = Math.log(p_y_given_x_reducesum[i$9]);
+    this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/logreg.yaml:20 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
-    let o$10 = 0;
-    for (let c$13 = 0; c$13 < 600; c$13++) {
-      let s$11 = 0;
-      for (let c$14 = 0; c$14 < 10; c$14++) {
-        s$11 += (cost_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - cost_nll_log[c$13]));
+    let o$9 = 0;
+    for (let c$12 = 0; c$12 < 600; c$12++) {
+      let s$10 = 0;
+      for (let c$13 = 0; c$13 < 10; c$13++) {
+        s$10 += (cost_nll_onehot[c$12 * 10 + c$13] * (p_y_given_x_sub[c$12 * 10 + c$13] - cost_nll_log[c$12]));
       }
 
-      cost_nll_reducesum[o$10] = s$11;
-      o$10++;
+      cost_nll_reducesum[o$9] = s$10;
+      o$9++;
     }
 
     // specs/logreg.yaml:20 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
@@ -343,10 +345,10 @@ export class Model implements CompiledModel {
     // specs/logreg.yaml:17 gradient of p_y_given_x: grad_b = Σ d_p_y_given_x_add
     {
       grad_b.fill(0);
-      let s$17 = 0;
-      for (let c$15 = 0; c$15 < 600; c$15++) {
-        for (let c$16 = 0; c$16 < 10; c$16++) {
-          grad_b[c$16] += d_p_y_given_x_add[s$17++];
+      let s$16 = 0;
+      for (let c$14 = 0; c$14 < 600; c$14++) {
+        for (let c$15 = 0; c$15 < 10; c$15++) {
+          grad_b[c$15] += d_p_y_given_x_add[s$16++];
         }
       }
     }

@@ -236,6 +236,7 @@ interface Loops {
   readonly step0_p_y_add: () => void;
   readonly step0_p_y_sub: () => void;
   readonly step0_p_y_exp: () => void;
+  readonly step0_cost_nll_log: () => void;
   readonly step0_cost_nll_reducesum2: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_cost_nll_reducesum: () => void;
@@ -300,6 +301,7 @@ interface Loops {
   readonly evaluate_p_y_sub: () => void;
   readonly evaluate_p_y_exp: () => void;
   readonly evaluate_p_y: () => void;
+  readonly evaluate_cost_log: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -671,17 +673,17 @@ export class Model implements CompiledModel {
     }
 
     // specs/lstm.yaml:71 metrics.cost: cost_log = log(p_y_reducesum)
-    for (let i$41 = 0; i$41 < 16; i$41++) cost_log[i$41] = Math.log(p_y_reducesum[i$41]);
+    this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:71 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_sub - cost_log))
-    let o$42 = 0;
-    for (let c$45 = 0; c$45 < 16; c$45++) {
-      let s$43 = 0;
-      for (let c$46 = 0; c$46 < 2; c$46++) {
-        s$43 += (cost_onehot[c$45 * 2 + c$46] * (p_y_sub[c$45 * 2 + c$46] - cost_log[c$45]));
+    let o$41 = 0;
+    for (let c$44 = 0; c$44 < 16; c$44++) {
+      let s$42 = 0;
+      for (let c$45 = 0; c$45 < 2; c$45++) {
+        s$42 += (cost_onehot[c$44 * 2 + c$45] * (p_y_sub[c$44 * 2 + c$45] - cost_log[c$44]));
       }
 
-      cost_reducesum[o$42] = s$43;
-      o$42++;
+      cost_reducesum[o$41] = s$42;
+      o$41++;
     }
 
     // specs/lstm.yaml:71 metrics.cost: cost = -cost_reducesum
@@ -1008,17 +1010,17 @@ export class Model implements CompiledModel {
     }
 
     // specs/lstm.yaml:68 losses.cost.nll: cost_nll_log = log(p_y_reducesum)
-    for (let i$34 = 0; i$34 < 16; i$34++) cost_nll_log[i$34] = Math.log(p_y_reducesum[i$34]);
+    this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:68 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_sub - cost_nll_log))
-    let o$35 = 0;
-    for (let c$38 = 0; c$38 < 16; c$38++) {
-      let s$36 = 0;
-      for (let c$39 = 0; c$39 < 2; c$39++) {
-        s$36 += (cost_nll_onehot[c$38 * 2 + c$39] * (p_y_sub[c$38 * 2 + c$39] - cost_nll_log[c$38]));
+    let o$34 = 0;
+    for (let c$37 = 0; c$37 < 16; c$37++) {
+      let s$35 = 0;
+      for (let c$38 = 0; c$38 < 2; c$38++) {
+        s$35 += (cost_nll_onehot[c$37 * 2 + c$38] * (p_y_sub[c$37 * 2 + c$38] - cost_nll_log[c$37]));
       }
 
-      cost_nll_reducesum[o$35] = s$36;
-      o$35++;
+      cost_nll_reducesum[o$34] = s$35;
+      o$34++;
     }
 
     // specs/lstm.yaml:68 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
@@ -1034,10 +1036,10 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:65 gradient of p_y: grad_b = Σ d_p_y_add
     {
       grad_b.fill(0);
-      let s$42 = 0;
-      for (let c$40 = 0; c$40 < 16; c$40++) {
-        for (let c$41 = 0; c$41 < 2; c$41++) {
-          grad_b[c$41] += d_p_y_add[s$42++];
+      let s$41 = 0;
+      for (let c$39 = 0; c$39 < 16; c$39++) {
+        for (let c$40 = 0; c$40 < 2; c$40++) {
+          grad_b[c$40] += d_p_y_add[s$41++];
         }
       }
     }
@@ -1057,7 +1059,7 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:64 gradient of proj: d_proj_mul = d_proj_div * m
     this.w.step0_d_proj_mul(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:47 gradient of lstm: scan over up to 100 steps, reversed (gradient through time)
-    const steps$45 = Math.max(0, Math.min(100, Math.max(...length))); // the longest of the batch
+    const steps$44 = Math.max(0, Math.min(100, Math.max(...length))); // the longest of the batch
     d_lstm_scan_out0.fill(0);
     d_lstm_scan_out2.fill(0);
     d_lstm_scan_out3.fill(0);
@@ -1066,13 +1068,13 @@ export class Model implements CompiledModel {
     d_lstm_scan_out6.fill(0);
     d_lstm_scan_carry0.set(k_zeros);
     d_lstm_scan_carry1.set(k_zeros);
-    for (let n$44 = 0; n$44 < steps$45; n$44++) {
-      const t$43 = steps$45 - 1 - n$44;
-      d_lstm_scan_x0.set(lstm_scan_history0.subarray(t$43 * 2048, (t$43 + 1) * 2048));
-      d_lstm_scan_x1.set(lstm_scan_history1.subarray(t$43 * 2048, (t$43 + 1) * 2048));
-      d_lstm_scan_x2.set(emb.subarray(t$43 * 2048, (t$43 + 1) * 2048));
-      d_lstm_scan_x3.set(m.subarray(t$43 * 16, (t$43 + 1) * 16));
-      d_lstm_scan_x4.set(d_proj_mul.subarray(t$43 * 2048, (t$43 + 1) * 2048));
+    for (let n$43 = 0; n$43 < steps$44; n$43++) {
+      const t$42 = steps$44 - 1 - n$43;
+      d_lstm_scan_x0.set(lstm_scan_history0.subarray(t$42 * 2048, (t$42 + 1) * 2048));
+      d_lstm_scan_x1.set(lstm_scan_history1.subarray(t$42 * 2048, (t$42 + 1) * 2048));
+      d_lstm_scan_x2.set(emb.subarray(t$42 * 2048, (t$42 + 1) * 2048));
+      d_lstm_scan_x3.set(m.subarray(t$42 * 16, (t$42 + 1) * 16));
+      d_lstm_scan_x4.set(d_proj_mul.subarray(t$42 * 2048, (t$42 + 1) * 2048));
       // specs/lstm.yaml:54 lstm.body.preact: lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, lstm_W)
       {
         this.k.gemm({ a: 32993840, b: 5120016, c: 33010288, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // d_lstm_scan_x2 @ lstm_W → lstm_body_preact_matmul3
@@ -1087,10 +1089,10 @@ export class Model implements CompiledModel {
       this.w.step0_lstm_body_preact_add2(); // WebAssembly SIMD (loops.wat)
       // specs/lstm.yaml:57 lstm.body.o: lstm_body_o_slice2 = slice(lstm_body_preact_add2)
       {
-        let o$46 = 0;
-        for (let c$47 = 0; c$47 < 16; c$47++) {
-          for (let c$48 = 0; c$48 < 128; c$48++) {
-            lstm_body_o_slice2[o$46++] = lstm_body_preact_add2[c$47 * 512 + c$48 + 256];
+        let o$45 = 0;
+        for (let c$46 = 0; c$46 < 16; c$46++) {
+          for (let c$47 = 0; c$47 < 128; c$47++) {
+            lstm_body_o_slice2[o$45++] = lstm_body_preact_add2[c$46 * 512 + c$47 + 256];
           }
         }
       }
@@ -1099,10 +1101,10 @@ export class Model implements CompiledModel {
       this.w.step0_lstm_body_o_sigmoid(); // WebAssembly SIMD (loops.wat)
       // specs/lstm.yaml:56 lstm.body.f: lstm_body_f_slice2 = slice(lstm_body_preact_add2)
       {
-        let o$49 = 0;
-        for (let c$50 = 0; c$50 < 16; c$50++) {
-          for (let c$51 = 0; c$51 < 128; c$51++) {
-            lstm_body_f_slice2[o$49++] = lstm_body_preact_add2[c$50 * 512 + c$51 + 128];
+        let o$48 = 0;
+        for (let c$49 = 0; c$49 < 16; c$49++) {
+          for (let c$50 = 0; c$50 < 128; c$50++) {
+            lstm_body_f_slice2[o$48++] = lstm_body_preact_add2[c$49 * 512 + c$50 + 128];
           }
         }
       }
@@ -1111,10 +1113,10 @@ export class Model implements CompiledModel {
       this.w.step0_lstm_body_f_sigmoid(); // WebAssembly SIMD (loops.wat)
       // specs/lstm.yaml:55 lstm.body.i: lstm_body_i_slice2 = slice(lstm_body_preact_add2)
       {
-        let o$52 = 0;
-        for (let c$53 = 0; c$53 < 16; c$53++) {
-          for (let c$54 = 0; c$54 < 128; c$54++) {
-            lstm_body_i_slice2[o$52++] = lstm_body_preact_add2[c$53 * 512 + c$54];
+        let o$51 = 0;
+        for (let c$52 = 0; c$52 < 16; c$52++) {
+          for (let c$53 = 0; c$53 < 128; c$53++) {
+            lstm_body_i_slice2[o$51++] = lstm_body_preact_add2[c$52 * 512 + c$53];
           }
         }
       }
@@ -1123,10 +1125,10 @@ export class Model implements CompiledModel {
       this.w.step0_lstm_body_i_sigmoid(); // WebAssembly SIMD (loops.wat)
       // specs/lstm.yaml:58 lstm.body.g: lstm_body_g_slice2 = slice(lstm_body_preact_add2)
       {
-        let o$55 = 0;
-        for (let c$56 = 0; c$56 < 16; c$56++) {
-          for (let c$57 = 0; c$57 < 128; c$57++) {
-            lstm_body_g_slice2[o$55++] = lstm_body_preact_add2[c$56 * 512 + c$57 + 384];
+        let o$54 = 0;
+        for (let c$55 = 0; c$55 < 16; c$55++) {
+          for (let c$56 = 0; c$56 < 128; c$56++) {
+            lstm_body_g_slice2[o$54++] = lstm_body_preact_add2[c$55 * 512 + c$56 + 384];
           }
         }
       }
@@ -1158,10 +1160,10 @@ export class Model implements CompiledModel {
       // specs/lstm.yaml:58 gradient of lstm.body.g: d_lstm_body_g_pad = pad(d_lstm_body_g_mul)
       {
         d_lstm_body_g_pad.fill(0);
-        let i$58 = 0;
-        for (let c$59 = 0; c$59 < 16; c$59++) {
-          for (let c$60 = 0; c$60 < 128; c$60++) {
-            d_lstm_body_g_pad[c$59 * 512 + c$60 + 384] = d_lstm_body_g_mul[i$58++];
+        let i$57 = 0;
+        for (let c$58 = 0; c$58 < 16; c$58++) {
+          for (let c$59 = 0; c$59 < 128; c$59++) {
+            d_lstm_body_g_pad[c$58 * 512 + c$59 + 384] = d_lstm_body_g_mul[i$57++];
           }
         }
       }
@@ -1171,10 +1173,10 @@ export class Model implements CompiledModel {
       // specs/lstm.yaml:55 gradient of lstm.body.i: d_lstm_body_i_pad = pad(d_lstm_body_i_mul)
       {
         d_lstm_body_i_pad.fill(0);
-        let i$61 = 0;
-        for (let c$62 = 0; c$62 < 16; c$62++) {
-          for (let c$63 = 0; c$63 < 128; c$63++) {
-            d_lstm_body_i_pad[c$62 * 512 + c$63] = d_lstm_body_i_mul[i$61++];
+        let i$60 = 0;
+        for (let c$61 = 0; c$61 < 16; c$61++) {
+          for (let c$62 = 0; c$62 < 128; c$62++) {
+            d_lstm_body_i_pad[c$61 * 512 + c$62] = d_lstm_body_i_mul[i$60++];
           }
         }
       }
@@ -1186,10 +1188,10 @@ export class Model implements CompiledModel {
       // specs/lstm.yaml:56 gradient of lstm.body.f: d_lstm_body_f_pad = pad(d_lstm_body_f_mul)
       {
         d_lstm_body_f_pad.fill(0);
-        let i$64 = 0;
-        for (let c$65 = 0; c$65 < 16; c$65++) {
-          for (let c$66 = 0; c$66 < 128; c$66++) {
-            d_lstm_body_f_pad[c$65 * 512 + c$66 + 128] = d_lstm_body_f_mul[i$64++];
+        let i$63 = 0;
+        for (let c$64 = 0; c$64 < 16; c$64++) {
+          for (let c$65 = 0; c$65 < 128; c$65++) {
+            d_lstm_body_f_pad[c$64 * 512 + c$65 + 128] = d_lstm_body_f_mul[i$63++];
           }
         }
       }
@@ -1199,10 +1201,10 @@ export class Model implements CompiledModel {
       // specs/lstm.yaml:57 gradient of lstm.body.o: d_lstm_body_o_pad = pad(d_lstm_body_o_mul)
       {
         d_lstm_body_o_pad.fill(0);
-        let i$67 = 0;
-        for (let c$68 = 0; c$68 < 16; c$68++) {
-          for (let c$69 = 0; c$69 < 128; c$69++) {
-            d_lstm_body_o_pad[c$68 * 512 + c$69 + 256] = d_lstm_body_o_mul[i$67++];
+        let i$66 = 0;
+        for (let c$67 = 0; c$67 < 16; c$67++) {
+          for (let c$68 = 0; c$68 < 128; c$68++) {
+            d_lstm_body_o_pad[c$67 * 512 + c$68 + 256] = d_lstm_body_o_mul[i$66++];
           }
         }
       }
@@ -1212,10 +1214,10 @@ export class Model implements CompiledModel {
       // specs/lstm.yaml:54 gradient of lstm.body.preact: _8 = Σ _5
       {
         _8.fill(0);
-        let s$72 = 0;
-        for (let c$70 = 0; c$70 < 16; c$70++) {
-          for (let c$71 = 0; c$71 < 512; c$71++) {
-            _8[c$71] += _5[s$72++];
+        let s$71 = 0;
+        for (let c$69 = 0; c$69 < 16; c$69++) {
+          for (let c$70 = 0; c$70 < 512; c$70++) {
+            _8[c$70] += _5[s$71++];
           }
         }
       }
@@ -1232,12 +1234,12 @@ export class Model implements CompiledModel {
         this.k.gemm({ a: 33395568, b: 5120016, c: 33446768, m: 16, n: 128, k: 512, lda: 512, ldb: 512, ldc: 128, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // _5 @ lstm_W → _2
       }
 
-      d_lstm_scan_out0.set(_2, t$43 * 2048);
-      d_lstm_scan_out2.set(d_lstm_scan_x2, t$43 * 2048);
-      d_lstm_scan_out3.set(_5, t$43 * 8192);
-      d_lstm_scan_out4.set(d_lstm_scan_x0, t$43 * 2048);
-      d_lstm_scan_out5.set(_5, t$43 * 8192);
-      d_lstm_scan_out6.set(_8, t$43 * 512);
+      d_lstm_scan_out0.set(_2, t$42 * 2048);
+      d_lstm_scan_out2.set(d_lstm_scan_x2, t$42 * 2048);
+      d_lstm_scan_out3.set(_5, t$42 * 8192);
+      d_lstm_scan_out4.set(d_lstm_scan_x0, t$42 * 2048);
+      d_lstm_scan_out5.set(_5, t$42 * 8192);
+      d_lstm_scan_out6.set(_8, t$42 * 512);
       d_lstm_scan_carry0.set(_02);
       d_lstm_scan_carry1.set(_12);
     }
@@ -1255,10 +1257,10 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:47 gradient of lstm: grad_lstm_b = Σ d_lstm_scan_out6
     {
       grad_lstm_b.fill(0);
-      let s$77 = 0;
-      for (let c$75 = 0; c$75 < 100; c$75++) {
-        for (let c$76 = 0; c$76 < 512; c$76++) {
-          grad_lstm_b[c$76] += d_lstm_scan_out6[s$77++];
+      let s$76 = 0;
+      for (let c$74 = 0; c$74 < 100; c$74++) {
+        for (let c$75 = 0; c$75 < 512; c$75++) {
+          grad_lstm_b[c$75] += d_lstm_scan_out6[s$76++];
         }
       }
     }
@@ -1268,9 +1270,9 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:43 gradient of emb: grad_Wemb = scatter_add(d_emb_mul, emb_transpose)
     {
       grad_Wemb.fill(0);
-      for (let i$78 = 0; i$78 < 1600; i$78++) {
-        const r$80 = emb_transpose[i$78] * 128;
-        for (let k$79 = 0; k$79 < 128; k$79++) grad_Wemb[r$80 + k$79] += d_emb_mul[i$78 * 128 + k$79];
+      for (let i$77 = 0; i$77 < 1600; i$77++) {
+        const r$79 = emb_transpose[i$77] * 128;
+        for (let k$78 = 0; k$78 < 128; k$78++) grad_Wemb[r$79 + k$78] += d_emb_mul[i$77 * 128 + k$78];
       }
     }
 

@@ -93,6 +93,7 @@ interface Loops {
   readonly step0_p_y_given_x_add: () => void;
   readonly step0_p_y_given_x_sub: () => void;
   readonly step0_p_y_given_x_exp: () => void;
+  readonly step0_cost_nll_log: () => void;
   readonly step0_cost_nll_reducesum2: () => void;
   readonly step0_cost_l2_reducesum: () => void;
   readonly step0_cost_l2_reducesum2: () => void;
@@ -110,6 +111,7 @@ interface Loops {
   readonly evaluate_p_y_given_x_sub: () => void;
   readonly evaluate_p_y_given_x_exp: () => void;
   readonly evaluate_p_y_given_x: () => void;
+  readonly evaluate_cost_log: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -255,17 +257,17 @@ export class Model implements CompiledModel {
     }
 
     // specs/mlp.yaml:29 metrics.cost: cost_log = log(p_y_given_x_reducesum)
-    for (let i$17 = 0; i$17 < 20; i$17++) cost_log[i$17] = Math.log(p_y_given_x_reducesum[i$17]);
+    this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:29 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$18 = 0;
-    for (let c$21 = 0; c$21 < 20; c$21++) {
-      let s$19 = 0;
-      for (let c$22 = 0; c$22 < 10; c$22++) {
-        s$19 += (cost_onehot[c$21 * 10 + c$22] * (p_y_given_x_sub[c$21 * 10 + c$22] - cost_log[c$21]));
+    let o$17 = 0;
+    for (let c$20 = 0; c$20 < 20; c$20++) {
+      let s$18 = 0;
+      for (let c$21 = 0; c$21 < 10; c$21++) {
+        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
       }
 
-      cost_reducesum[o$18] = s$19;
-      o$18++;
+      cost_reducesum[o$17] = s$18;
+      o$17++;
     }
 
     // specs/mlp.yaml:29 metrics.cost: cost = -cost_reducesum
@@ -373,17 +375,17 @@ export class Model implements CompiledModel {
     }
 
     // specs/mlp.yaml:24 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
-    for (let i$10 = 0; i$10 < 20; i$10++) cost_nll_log[i$10] = Math.log(p_y_given_x_reducesum[i$10]);
+    this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:24 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
-    let o$11 = 0;
-    for (let c$14 = 0; c$14 < 20; c$14++) {
-      let s$12 = 0;
-      for (let c$15 = 0; c$15 < 10; c$15++) {
-        s$12 += (cost_nll_onehot[c$14 * 10 + c$15] * (p_y_given_x_sub[c$14 * 10 + c$15] - cost_nll_log[c$14]));
+    let o$10 = 0;
+    for (let c$13 = 0; c$13 < 20; c$13++) {
+      let s$11 = 0;
+      for (let c$14 = 0; c$14 < 10; c$14++) {
+        s$11 += (cost_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - cost_nll_log[c$13]));
       }
 
-      cost_nll_reducesum[o$11] = s$12;
-      o$11++;
+      cost_nll_reducesum[o$10] = s$11;
+      o$10++;
     }
 
     // specs/mlp.yaml:24 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
@@ -403,10 +405,10 @@ export class Model implements CompiledModel {
     // specs/mlp.yaml:21 gradient of p_y_given_x: grad_b2 = Σ d_p_y_given_x_add
     {
       grad_b2.fill(0);
-      let s$18 = 0;
-      for (let c$16 = 0; c$16 < 20; c$16++) {
-        for (let c$17 = 0; c$17 < 10; c$17++) {
-          grad_b2[c$17] += d_p_y_given_x_add[s$18++];
+      let s$17 = 0;
+      for (let c$15 = 0; c$15 < 20; c$15++) {
+        for (let c$16 = 0; c$16 < 10; c$16++) {
+          grad_b2[c$16] += d_p_y_given_x_add[s$17++];
         }
       }
     }
@@ -421,10 +423,10 @@ export class Model implements CompiledModel {
     // specs/mlp.yaml:20 gradient of hidden: grad_b1 = Σ d_hidden_mul
     {
       grad_b1.fill(0);
-      let s$21 = 0;
-      for (let c$19 = 0; c$19 < 20; c$19++) {
-        for (let c$20 = 0; c$20 < 500; c$20++) {
-          grad_b1[c$20] += d_hidden_mul[s$21++];
+      let s$20 = 0;
+      for (let c$18 = 0; c$18 < 20; c$18++) {
+        for (let c$19 = 0; c$19 < 500; c$19++) {
+          grad_b1[c$19] += d_hidden_mul[s$20++];
         }
       }
     }

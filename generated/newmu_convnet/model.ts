@@ -154,6 +154,7 @@ interface Loops {
   readonly step0_l4: () => void;
   readonly step0_p_y_given_x_sub: () => void;
   readonly step0_p_y_given_x_exp: () => void;
+  readonly step0_cost_nll_log: () => void;
   readonly step0_cost_nll_reducesum2: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_cost_nll_reducesum: () => void;
@@ -183,6 +184,7 @@ interface Loops {
   readonly evaluate_p_y_given_x_sub: () => void;
   readonly evaluate_p_y_given_x_exp: () => void;
   readonly evaluate_p_y_given_x: () => void;
+  readonly evaluate_cost_log: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -256,12 +258,12 @@ export class Model implements CompiledModel {
   private readonly d_l3_transpose = new Float32Array(this.mem.buffer, 104141136, 73728);
   private readonly d_l3_flip = new Float32Array(this.mem.buffer, 104436048, 73728);
   private readonly d_l3_conv2d = new Float32Array(this.mem.buffer, 104730960, 401408);
-  private readonly step0_scratch69 = new Float32Array(this.mem.buffer, 106336592, 73728);
+  private readonly step0_scratch68 = new Float32Array(this.mem.buffer, 106336592, 73728);
   private readonly d_l3_transpose2 = new Float32Array(this.mem.buffer, 106746704, 401408);
   private readonly d_l3_transpose3 = new Float32Array(this.mem.buffer, 108352336, 409600);
   private readonly d_l3_flip2 = new Float32Array(this.mem.buffer, 109990736, 409600);
   private readonly d_l3_conv2d2 = new Float32Array(this.mem.buffer, 111629136, 73728);
-  private readonly step0_scratch76 = new Float32Array(this.mem.buffer, 112950048, 65664);
+  private readonly step0_scratch75 = new Float32Array(this.mem.buffer, 112950048, 65664);
   private readonly d_l3_flip3 = new Float32Array(this.mem.buffer, 113212704, 73728);
   private readonly grad_w3 = new Float32Array(this.mem.buffer, 113507616, 73728);
   private readonly d_l2_mul = new Float32Array(this.mem.buffer, 113802528, 401408);
@@ -272,12 +274,12 @@ export class Model implements CompiledModel {
   private readonly d_l2_transpose = new Float32Array(this.mem.buffer, 138870048, 18432);
   private readonly d_l2_flip = new Float32Array(this.mem.buffer, 138943776, 18432);
   private readonly d_l2_conv2d = new Float32Array(this.mem.buffer, 139017504, 921600);
-  private readonly step0_scratch96 = new Float32Array(this.mem.buffer, 142703904, 18432);
+  private readonly step0_scratch95 = new Float32Array(this.mem.buffer, 142703904, 18432);
   private readonly d_l2_transpose2 = new Float32Array(this.mem.buffer, 143167008, 921600);
   private readonly d_l2_transpose3 = new Float32Array(this.mem.buffer, 146853408, 1384448);
   private readonly d_l2_flip2 = new Float32Array(this.mem.buffer, 152391200, 1384448);
   private readonly d_l2_conv2d2 = new Float32Array(this.mem.buffer, 157928992, 18432);
-  private readonly step0_scratch103 = new Float32Array(this.mem.buffer, 158976160, 18432);
+  private readonly step0_scratch102 = new Float32Array(this.mem.buffer, 158976160, 18432);
   private readonly d_l2_flip3 = new Float32Array(this.mem.buffer, 159049888, 18432);
   private readonly grad_w2 = new Float32Array(this.mem.buffer, 159123616, 18432);
   private readonly d_l1_mul = new Float32Array(this.mem.buffer, 159197344, 921600);
@@ -287,7 +289,7 @@ export class Model implements CompiledModel {
   private readonly d_l1_transpose2 = new Float32Array(this.mem.buffer, 207120544, 100352);
   private readonly d_l1_flip = new Float32Array(this.mem.buffer, 207521952, 100352);
   private readonly grad_w = new Float32Array(this.mem.buffer, 207923360, 288);
-  private readonly step0_scratch113 = new Float32Array(this.mem.buffer, 207924512, 131072);
+  private readonly step0_scratch112 = new Float32Array(this.mem.buffer, 207924512, 131072);
   private readonly new_train_rms_w = new Float32Array(this.mem.buffer, 212596000, 288);
   private readonly new_train_rms_w2 = new Float32Array(this.mem.buffer, 212597152, 18432);
   private readonly new_train_rms_w3 = new Float32Array(this.mem.buffer, 212670880, 73728);
@@ -532,17 +534,17 @@ export class Model implements CompiledModel {
     }
 
     // specs/newmu-convnet.yaml:40 metrics.cost: cost_log = log(p_y_given_x_reducesum)
-    for (let i$60 = 0; i$60 < 128; i$60++) cost_log[i$60] = Math.log(p_y_given_x_reducesum[i$60]);
+    this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:40 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$61 = 0;
-    for (let c$64 = 0; c$64 < 128; c$64++) {
-      let s$62 = 0;
-      for (let c$65 = 0; c$65 < 10; c$65++) {
-        s$62 += (cost_onehot[c$64 * 10 + c$65] * (p_y_given_x_sub[c$64 * 10 + c$65] - cost_log[c$64]));
+    let o$60 = 0;
+    for (let c$63 = 0; c$63 < 128; c$63++) {
+      let s$61 = 0;
+      for (let c$64 = 0; c$64 < 10; c$64++) {
+        s$61 += (cost_onehot[c$63 * 10 + c$64] * (p_y_given_x_sub[c$63 * 10 + c$64] - cost_log[c$63]));
       }
 
-      cost_reducesum[o$61] = s$62;
-      o$61++;
+      cost_reducesum[o$60] = s$61;
+      o$60++;
     }
 
     // specs/newmu-convnet.yaml:40 metrics.cost: cost = -cost_reducesum
@@ -863,17 +865,17 @@ export class Model implements CompiledModel {
     }
 
     // specs/newmu-convnet.yaml:37 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
-    for (let i$53 = 0; i$53 < 128; i$53++) cost_nll_log[i$53] = Math.log(p_y_given_x_reducesum[i$53]);
+    this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:37 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
-    let o$54 = 0;
-    for (let c$57 = 0; c$57 < 128; c$57++) {
-      let s$55 = 0;
-      for (let c$58 = 0; c$58 < 10; c$58++) {
-        s$55 += (cost_nll_onehot[c$57 * 10 + c$58] * (p_y_given_x_sub[c$57 * 10 + c$58] - cost_nll_log[c$57]));
+    let o$53 = 0;
+    for (let c$56 = 0; c$56 < 128; c$56++) {
+      let s$54 = 0;
+      for (let c$57 = 0; c$57 < 10; c$57++) {
+        s$54 += (cost_nll_onehot[c$56 * 10 + c$57] * (p_y_given_x_sub[c$56 * 10 + c$57] - cost_nll_log[c$56]));
       }
 
-      cost_nll_reducesum[o$54] = s$55;
-      o$54++;
+      cost_nll_reducesum[o$53] = s$54;
+      o$53++;
     }
 
     // specs/newmu-convnet.yaml:37 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
@@ -917,12 +919,12 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_slice = slice(d_l3_maxpool2dgrad)
     {
-      let o$59 = 0;
-      for (let c$60 = 0; c$60 < 128; c$60++) {
-        for (let c$61 = 0; c$61 < 128; c$61++) {
-          for (let c$62 = 0; c$62 < 6; c$62++) {
-            for (let c$63 = 0; c$63 < 5; c$63++) {
-              d_l3_slice[o$59++] = d_l3_maxpool2dgrad[c$60 * 4608 + c$61 * 36 + c$62 * 6 + c$63];
+      let o$58 = 0;
+      for (let c$59 = 0; c$59 < 128; c$59++) {
+        for (let c$60 = 0; c$60 < 128; c$60++) {
+          for (let c$61 = 0; c$61 < 6; c$61++) {
+            for (let c$62 = 0; c$62 < 5; c$62++) {
+              d_l3_slice[o$58++] = d_l3_maxpool2dgrad[c$59 * 4608 + c$60 * 36 + c$61 * 6 + c$62];
             }
           }
         }
@@ -931,12 +933,12 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_slice2 = slice(d_l3_slice)
     {
-      let o$64 = 0;
-      for (let c$65 = 0; c$65 < 128; c$65++) {
-        for (let c$66 = 0; c$66 < 128; c$66++) {
-          for (let c$67 = 0; c$67 < 5; c$67++) {
-            for (let c$68 = 0; c$68 < 5; c$68++) {
-              d_l3_slice2[o$64++] = d_l3_slice[c$65 * 3840 + c$66 * 30 + c$67 * 5 + c$68];
+      let o$63 = 0;
+      for (let c$64 = 0; c$64 < 128; c$64++) {
+        for (let c$65 = 0; c$65 < 128; c$65++) {
+          for (let c$66 = 0; c$66 < 5; c$66++) {
+            for (let c$67 = 0; c$67 < 5; c$67++) {
+              d_l3_slice2[o$63++] = d_l3_slice[c$64 * 3840 + c$65 * 30 + c$66 * 5 + c$67];
             }
           }
         }
@@ -957,9 +959,9 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_conv2d = conv2d(d_l3_select, d_l3_flip)
     {
-      for (let k$73 = 0; k$73 < 64; k$73++) {
-        for (let c$72 = 0; c$72 < 128; c$72++) {
-          for (let t$74 = 0; t$74 < 9; t$74++) this.step0_scratch69[c$72 * 576 + k$73 * 9 + t$74] = d_l3_flip[(k$73 * 128 + c$72) * 9 + t$74];
+      for (let k$72 = 0; k$72 < 64; k$72++) {
+        for (let c$71 = 0; c$71 < 128; c$71++) {
+          for (let t$73 = 0; t$73 < 9; t$73++) this.step0_scratch68[c$71 * 576 + k$72 * 9 + t$73] = d_l3_flip[(k$72 * 128 + c$71) * 9 + t$73];
         }
       }
       d_l3_conv2d.fill(0);
@@ -983,16 +985,16 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_conv2d2 = conv2d(d_l3_transpose2, d_l3_flip2)
     {
-      for (let n0$77 = 0; n0$77 < 64; n0$77 += 57) {
-        const nb$78 = Math.min(57, 64 - n0$77);
-        for (let c0$79 = 0; c0$79 < 128; c0$79 += 20) {
-          const cb$80 = Math.min(20, 128 - c0$79);
-          this.k.convBlock({ x: 106746704, cols: 111924048, C: 128, H: 7, W: 7, kh: 5, kw: 5, Ho: 3, Wo: 3, L: 513, n0: n0$77, nb: nb$78, c0: c0$79, cb: cb$80, w: 109990736, acc: 112950048, K: 128, lda: 3200, accumulate: c0$79 > 0 });
+      for (let n0$76 = 0; n0$76 < 64; n0$76 += 57) {
+        const nb$77 = Math.min(57, 64 - n0$76);
+        for (let c0$78 = 0; c0$78 < 128; c0$78 += 20) {
+          const cb$79 = Math.min(20, 128 - c0$78);
+          this.k.convBlock({ x: 106746704, cols: 111924048, C: 128, H: 7, W: 7, kh: 5, kw: 5, Ho: 3, Wo: 3, L: 513, n0: n0$76, nb: nb$77, c0: c0$78, cb: cb$79, w: 109990736, acc: 112950048, K: 128, lda: 3200, accumulate: c0$78 > 0 });
         }
-        for (let b$81 = 0; b$81 < nb$78; b$81++) {
-          for (let k$84 = 0; k$84 < 128; k$84++) {
-            const src$82 = k$84 * 513 + b$81 * 9, d$83 = ((n0$77 + b$81) * 128 + k$84) * 9;
-            for (let m$85 = 0; m$85 < 9; m$85++) d_l3_conv2d2[d$83 + m$85] = this.step0_scratch76[src$82 + m$85];
+        for (let b$80 = 0; b$80 < nb$77; b$80++) {
+          for (let k$83 = 0; k$83 < 128; k$83++) {
+            const src$81 = k$83 * 513 + b$80 * 9, d$82 = ((n0$76 + b$80) * 128 + k$83) * 9;
+            for (let m$84 = 0; m$84 < 9; m$84++) d_l3_conv2d2[d$82 + m$84] = this.step0_scratch75[src$81 + m$84];
           }
         }
       }
@@ -1017,12 +1019,12 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_slice = slice(d_l2_maxpool2dgrad)
     {
-      let o$86 = 0;
-      for (let c$87 = 0; c$87 < 128; c$87++) {
-        for (let c$88 = 0; c$88 < 64; c$88++) {
-          for (let c$89 = 0; c$89 < 14; c$89++) {
-            for (let c$90 = 0; c$90 < 13; c$90++) {
-              d_l2_slice[o$86++] = d_l2_maxpool2dgrad[c$87 * 12544 + c$88 * 196 + c$89 * 14 + c$90];
+      let o$85 = 0;
+      for (let c$86 = 0; c$86 < 128; c$86++) {
+        for (let c$87 = 0; c$87 < 64; c$87++) {
+          for (let c$88 = 0; c$88 < 14; c$88++) {
+            for (let c$89 = 0; c$89 < 13; c$89++) {
+              d_l2_slice[o$85++] = d_l2_maxpool2dgrad[c$86 * 12544 + c$87 * 196 + c$88 * 14 + c$89];
             }
           }
         }
@@ -1031,12 +1033,12 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_slice2 = slice(d_l2_slice)
     {
-      let o$91 = 0;
-      for (let c$92 = 0; c$92 < 128; c$92++) {
-        for (let c$93 = 0; c$93 < 64; c$93++) {
-          for (let c$94 = 0; c$94 < 13; c$94++) {
-            for (let c$95 = 0; c$95 < 13; c$95++) {
-              d_l2_slice2[o$91++] = d_l2_slice[c$92 * 11648 + c$93 * 182 + c$94 * 13 + c$95];
+      let o$90 = 0;
+      for (let c$91 = 0; c$91 < 128; c$91++) {
+        for (let c$92 = 0; c$92 < 64; c$92++) {
+          for (let c$93 = 0; c$93 < 13; c$93++) {
+            for (let c$94 = 0; c$94 < 13; c$94++) {
+              d_l2_slice2[o$90++] = d_l2_slice[c$91 * 11648 + c$92 * 182 + c$93 * 13 + c$94];
             }
           }
         }
@@ -1057,9 +1059,9 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_conv2d = conv2d(d_l2_select, d_l2_flip)
     {
-      for (let k$100 = 0; k$100 < 32; k$100++) {
-        for (let c$99 = 0; c$99 < 64; c$99++) {
-          for (let t$101 = 0; t$101 < 9; t$101++) this.step0_scratch96[c$99 * 288 + k$100 * 9 + t$101] = d_l2_flip[(k$100 * 64 + c$99) * 9 + t$101];
+      for (let k$99 = 0; k$99 < 32; k$99++) {
+        for (let c$98 = 0; c$98 < 64; c$98++) {
+          for (let t$100 = 0; t$100 < 9; t$100++) this.step0_scratch95[c$98 * 288 + k$99 * 9 + t$100] = d_l2_flip[(k$99 * 64 + c$98) * 9 + t$100];
         }
       }
       d_l2_conv2d.fill(0);
@@ -1083,16 +1085,16 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_conv2d2 = conv2d(d_l2_transpose2, d_l2_flip2)
     {
-      for (let n0$104 = 0; n0$104 < 32; n0$104 += 32) {
-        const nb$105 = Math.min(32, 32 - n0$104);
-        for (let c0$106 = 0; c0$106 < 128; c0$106 += 5) {
-          const cb$107 = Math.min(5, 128 - c0$106);
-          this.k.convBlock({ x: 143167008, cols: 158002720, C: 128, H: 15, W: 15, kh: 13, kw: 13, Ho: 3, Wo: 3, L: 288, n0: n0$104, nb: nb$105, c0: c0$106, cb: cb$107, w: 152391200, acc: 158976160, K: 64, lda: 21632, accumulate: c0$106 > 0 });
+      for (let n0$103 = 0; n0$103 < 32; n0$103 += 32) {
+        const nb$104 = Math.min(32, 32 - n0$103);
+        for (let c0$105 = 0; c0$105 < 128; c0$105 += 5) {
+          const cb$106 = Math.min(5, 128 - c0$105);
+          this.k.convBlock({ x: 143167008, cols: 158002720, C: 128, H: 15, W: 15, kh: 13, kw: 13, Ho: 3, Wo: 3, L: 288, n0: n0$103, nb: nb$104, c0: c0$105, cb: cb$106, w: 152391200, acc: 158976160, K: 64, lda: 21632, accumulate: c0$105 > 0 });
         }
-        for (let b$108 = 0; b$108 < nb$105; b$108++) {
-          for (let k$111 = 0; k$111 < 64; k$111++) {
-            const src$109 = k$111 * 288 + b$108 * 9, d$110 = ((n0$104 + b$108) * 64 + k$111) * 9;
-            for (let m$112 = 0; m$112 < 9; m$112++) d_l2_conv2d2[d$110 + m$112] = this.step0_scratch103[src$109 + m$112];
+        for (let b$107 = 0; b$107 < nb$104; b$107++) {
+          for (let k$110 = 0; k$110 < 64; k$110++) {
+            const src$108 = k$110 * 288 + b$107 * 9, d$109 = ((n0$103 + b$107) * 64 + k$110) * 9;
+            for (let m$111 = 0; m$111 < 9; m$111++) d_l2_conv2d2[d$109 + m$111] = this.step0_scratch102[src$108 + m$111];
           }
         }
       }
@@ -1134,17 +1136,17 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:30 gradient of l1: grad_w = conv2d(d_l1_transpose, d_l1_flip)
     {
-      this.step0_scratch113.fill(0);
-      for (let kc$115 = 0; kc$115 < 128; kc$115++) {
-        for (let r$116 = 0; r$116 < 28; r$116++) {
-          const sr$120 = (kc$115 * 28 + 27 - r$116) * 28 + 27, dr$121 = (kc$115 * 32 + r$116 + 2) * 32 + 2;
-          for (let q$117 = 0; q$117 < 28; q$117++) this.step0_scratch113[dr$121 + q$117] = d_l1_flip[sr$120 - q$117];
+      this.step0_scratch112.fill(0);
+      for (let kc$114 = 0; kc$114 < 128; kc$114++) {
+        for (let r$115 = 0; r$115 < 28; r$115++) {
+          const sr$119 = (kc$114 * 28 + 27 - r$115) * 28 + 27, dr$120 = (kc$114 * 32 + r$115 + 2) * 32 + 2;
+          for (let q$116 = 0; q$116 < 28; q$116++) this.step0_scratch112[dr$120 + q$116] = d_l1_flip[sr$119 - q$116];
         }
       }
       this.k.im2colBlock({ x: 207924512, cols: 208448800, C: 128, H: 32, W: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, L: 900, n0: 0, nb: 1, c0: 0, cb: 128 }); // f[k, c, p − i, q − j] at row (c, i, j), column (k, p, q)
       {
-        for (let c$119 = 0; c$119 < 128; c$119++) {
-          this.k.gemm({ a: 192374944 + c$119 * 3600, b: 208448800 + c$119 * 32400, c: 207923360, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$119 > 0, alpha: 1, split: false });
+        for (let c$118 = 0; c$118 < 128; c$118++) {
+          this.k.gemm({ a: 192374944 + c$118 * 3600, b: 208448800 + c$118 * 32400, c: 207923360, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$118 > 0, alpha: 1, split: false });
         }
       }
     }

@@ -112,6 +112,7 @@ interface Loops {
   readonly step0_h2: () => void;
   readonly step0_p_y_given_x_sub: () => void;
   readonly step0_p_y_given_x_exp: () => void;
+  readonly step0_cost_nll_log: () => void;
   readonly step0_cost_nll_reducesum2: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_cost_nll_reducesum: () => void;
@@ -130,6 +131,7 @@ interface Loops {
   readonly evaluate_p_y_given_x_sub: () => void;
   readonly evaluate_p_y_given_x_exp: () => void;
   readonly evaluate_p_y_given_x: () => void;
+  readonly evaluate_cost_log: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -288,17 +290,17 @@ export class Model implements CompiledModel {
     }
 
     // specs/newmu-modern.yaml:29 metrics.cost: cost_log = log(p_y_given_x_reducesum)
-    for (let i$17 = 0; i$17 < 128; i$17++) cost_log[i$17] = Math.log(p_y_given_x_reducesum[i$17]);
+    this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:29 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$18 = 0;
-    for (let c$21 = 0; c$21 < 128; c$21++) {
-      let s$19 = 0;
-      for (let c$22 = 0; c$22 < 10; c$22++) {
-        s$19 += (cost_onehot[c$21 * 10 + c$22] * (p_y_given_x_sub[c$21 * 10 + c$22] - cost_log[c$21]));
+    let o$17 = 0;
+    for (let c$20 = 0; c$20 < 128; c$20++) {
+      let s$18 = 0;
+      for (let c$21 = 0; c$21 < 10; c$21++) {
+        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
       }
 
-      cost_reducesum[o$18] = s$19;
-      o$18++;
+      cost_reducesum[o$17] = s$18;
+      o$17++;
     }
 
     // specs/newmu-modern.yaml:29 metrics.cost: cost = -cost_reducesum
@@ -430,17 +432,17 @@ export class Model implements CompiledModel {
     }
 
     // specs/newmu-modern.yaml:26 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
-    for (let i$9 = 0; i$9 < 128; i$9++) cost_nll_log[i$9] = Math.log(p_y_given_x_reducesum[i$9]);
+    this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:26 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
-    let o$10 = 0;
-    for (let c$13 = 0; c$13 < 128; c$13++) {
-      let s$11 = 0;
-      for (let c$14 = 0; c$14 < 10; c$14++) {
-        s$11 += (cost_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - cost_nll_log[c$13]));
+    let o$9 = 0;
+    for (let c$12 = 0; c$12 < 128; c$12++) {
+      let s$10 = 0;
+      for (let c$13 = 0; c$13 < 10; c$13++) {
+        s$10 += (cost_nll_onehot[c$12 * 10 + c$13] * (p_y_given_x_sub[c$12 * 10 + c$13] - cost_nll_log[c$12]));
       }
 
-      cost_nll_reducesum[o$10] = s$11;
-      o$10++;
+      cost_nll_reducesum[o$9] = s$10;
+      o$9++;
     }
 
     // specs/newmu-modern.yaml:26 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum

@@ -106,6 +106,7 @@ interface Loops {
   readonly step0__0: () => void;
   readonly step0_xi: () => void;
   readonly step0_xi_flip: () => void;
+  readonly step0_pseudo_likelihood_reducesum: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_fe_chain_mul: () => void;
   readonly step0_d_fe_data_mul: () => void;
@@ -115,6 +116,7 @@ interface Loops {
   readonly step0_vbias: () => void;
   readonly evaluate_v_recon_sigmoid: () => void;
   readonly evaluate_v_recon: () => void;
+  readonly evaluate_recon_xent_reducesum: () => void;
   readonly evaluate_recon_xent: () => void;
   readonly sampler0_sample_chain_body_vm_cast: () => void;
   readonly sampler0__1: () => void;
@@ -160,8 +162,6 @@ export class Model implements CompiledModel {
   private readonly grad_hbias = new Float32Array(this.mem.buffer, 3152320, 500);
   private readonly d_fe_data_add2 = new Float32Array(this.mem.buffer, 3154320, 15680);
   private readonly grad_vbias = new Float32Array(this.mem.buffer, 3217040, 784);
-  private readonly eval_v_recon = new Float32Array(this.mem.buffer, 3784208, 15680);
-  private readonly eval_recon_xent_reducesum = new Float32Array(this.mem.buffer, 3846928, 20);
   private readonly eval_recon_xent = new Float32Array(this.mem.buffer, 3847008, 20);
   private readonly sampler0_sample_chain_scan_carry0 = new Float32Array(this.mem.buffer, 3847088, 15680);
   private readonly sampler0_sample_chain_scan_carry1 = new Float32Array(this.mem.buffer, 3909808, 15680);
@@ -179,8 +179,6 @@ export class Model implements CompiledModel {
 
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const x = this.x;
-    const v_recon = this.eval_v_recon;
-    const recon_xent_reducesum = this.eval_recon_xent_reducesum;
     const recon_xent = this.eval_recon_xent;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
@@ -199,19 +197,7 @@ export class Model implements CompiledModel {
     // specs/rbm.yaml:47 v_recon: v_recon = sigmoid(v_recon_matmul2 + vbias)
     this.w.evaluate_v_recon(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:48 recon_xent: recon_xent_reducesum = Σ ((x * log(v_recon)) + ((1 - x) * log(1 - v_recon)))
-    let o$1 = 0;
-    let i$3 = 0;
-    for (let c$4 = 0; c$4 < 20; c$4++) {
-      let s$2 = 0;
-      for (let c$5 = 0; c$5 < 784; c$5++) {
-        s$2 += ((x[i$3] * Math.log(v_recon[i$3])) + ((1 - x[i$3]) * Math.log((1 - v_recon[i$3]))));
-        i$3++;
-      }
-
-      recon_xent_reducesum[o$1] = s$2;
-      o$1++;
-    }
-
+    this.w.evaluate_recon_xent_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:48 recon_xent: recon_xent = -recon_xent_reducesum
     this.w.evaluate_recon_xent(); // WebAssembly SIMD (loops.wat)
     out.recon_xent.set(recon_xent);
@@ -272,7 +258,6 @@ export class Model implements CompiledModel {
     const fe_xi_reducesum = this.fe_xi_reducesum;
     const fe_xi_matmul = this.fe_xi_matmul;
     const fe_xi_reducesum2 = this.fe_xi_reducesum2;
-    const pseudo_likelihood_reducesum = this.pseudo_likelihood_reducesum;
     const cost = this.cost;
     const d_fe_data_add = this.d_fe_data_add;
     const grad_hbias = this.grad_hbias;
@@ -382,16 +367,7 @@ export class Model implements CompiledModel {
     }
 
     // specs/rbm.yaml:45 pseudo_likelihood: pseudo_likelihood_reducesum = Σ (784 * log(sigmoid((-fe_xi_flip_reducesum - fe_xi_flip_reducesum2) - (-fe_xi_reducesum - fe_xi_reducesum2))))
-    let o$27 = 0;
-    let i$29 = 0;
-    let s$28 = 0;
-    for (let c$30 = 0; c$30 < 20; c$30++) {
-      s$28 += (784 * Math.log((1 / (1 + Math.exp(-((((-(fe_xi_flip_reducesum[i$29])) - fe_xi_flip_reducesum2[i$29]) - ((-(fe_xi_reducesum[i$29])) - fe_xi_reducesum2[i$29]))))))));
-      i$29++;
-    }
-
-    pseudo_likelihood_reducesum[o$27] = s$28;
-    o$27++;
+    this.w.step0_pseudo_likelihood_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:45 pseudo_likelihood: cost = pseudo_likelihood_reducesum * 0.05
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:37 gradient of fe_chain: d_fe_chain_mul = 0.05 * sigmoid(fe_chain_matmul + hbias)
@@ -403,10 +379,10 @@ export class Model implements CompiledModel {
     // specs/rbm.yaml:36 gradient of fe_data: grad_hbias = Σ d_fe_data_add
     {
       grad_hbias.fill(0);
-      let s$33 = 0;
-      for (let c$31 = 0; c$31 < 20; c$31++) {
-        for (let c$32 = 0; c$32 < 500; c$32++) {
-          grad_hbias[c$32] += d_fe_data_add[s$33++];
+      let s$29 = 0;
+      for (let c$27 = 0; c$27 < 20; c$27++) {
+        for (let c$28 = 0; c$28 < 500; c$28++) {
+          grad_hbias[c$28] += d_fe_data_add[s$29++];
         }
       }
     }
@@ -416,10 +392,10 @@ export class Model implements CompiledModel {
     // specs/rbm.yaml:36 gradient of fe_data: grad_vbias = Σ d_fe_data_add2
     {
       grad_vbias.fill(0);
-      let s$36 = 0;
-      for (let c$34 = 0; c$34 < 20; c$34++) {
-        for (let c$35 = 0; c$35 < 784; c$35++) {
-          grad_vbias[c$35] += d_fe_data_add2[s$36++];
+      let s$32 = 0;
+      for (let c$30 = 0; c$30 < 20; c$30++) {
+        for (let c$31 = 0; c$31 < 784; c$31++) {
+          grad_vbias[c$31] += d_fe_data_add2[s$32++];
         }
       }
     }

@@ -161,6 +161,7 @@ interface Loops {
   readonly step0__1: () => void;
   readonly step0_nll_expr_sub: () => void;
   readonly step0_nll_expr_exp: () => void;
+  readonly step0_nll_expr_log: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_nll_expr_neg: () => void;
   readonly step0_d_nll_expr_mul: () => void;
@@ -536,24 +537,24 @@ export class Model implements CompiledModel {
     }
 
     // specs/rnnslu.yaml:54 losses.nll.expr: nll_expr_log = log(nll_expr_reducesum)
-    for (let i$15 = 0; i$15 < 46; i$15++) nll_expr_log[i$15] = Math.log(nll_expr_reducesum[i$15]);
+    this.w.step0_nll_expr_log(); // WebAssembly SIMD (loops.wat)
     // specs/rnnslu.yaml:54 losses.nll.expr: nll_expr_reducesum2 = Σ (gold * (nll_expr_sub - nll_expr_log))
-    let o$16 = 0;
-    let s$17 = 0;
-    for (let c$19 = 0; c$19 < 46; c$19++) {
-      for (let c$20 = 0; c$20 < 127; c$20++) {
-        s$17 += (gold[c$19 * 127 + c$20] * (nll_expr_sub[c$19 * 127 + c$20] - nll_expr_log[c$19]));
+    let o$15 = 0;
+    let s$16 = 0;
+    for (let c$18 = 0; c$18 < 46; c$18++) {
+      for (let c$19 = 0; c$19 < 127; c$19++) {
+        s$16 += (gold[c$18 * 127 + c$19] * (nll_expr_sub[c$18 * 127 + c$19] - nll_expr_log[c$18]));
       }
     }
 
-    nll_expr_reducesum2[o$16] = s$17;
-    o$16++;
+    nll_expr_reducesum2[o$15] = s$16;
+    o$15++;
     // specs/rnnslu.yaml:54 losses.nll.expr: nll_expr_reducesum3 = Σ gold
     {
       {
-        let s$23 = 0;
-        for (let k$22 = 0 * 5842; k$22 < 5842; k$22++) s$23 += gold[k$22];
-        nll_expr_reducesum3[0] = s$23;
+        let s$22 = 0;
+        for (let k$21 = 0 * 5842; k$21 < 5842; k$21++) s$22 += gold[k$21];
+        nll_expr_reducesum3[0] = s$22;
       }
     }
 
@@ -570,7 +571,7 @@ export class Model implements CompiledModel {
     // specs/rnnslu.yaml:54 gradient of losses.nll.expr: d_nll_expr_add = d_nll_expr_mul + (d_nll_expr_div * nll_expr_exp)
     this.w.step0_d_nll_expr_add(); // WebAssembly SIMD (loops.wat)
     // specs/rnnslu.yaml:36 gradient of rnn: scan over up to 46 steps, reversed (gradient through time)
-    const steps$26 = Math.max(0, Math.min(46, length[0]));
+    const steps$25 = Math.max(0, Math.min(46, length[0]));
     d_rnn_scan_out0.fill(0);
     d_rnn_scan_out1.fill(0);
     d_rnn_scan_out2.fill(0);
@@ -581,11 +582,11 @@ export class Model implements CompiledModel {
     d_rnn_scan_out7.fill(0);
     d_rnn_scan_out8.fill(0);
     d_rnn_scan_carry0.set(k_d_rnn_const);
-    for (let n$25 = 0; n$25 < steps$26; n$25++) {
-      const t$24 = steps$26 - 1 - n$25;
-      d_rnn_scan_x0.set(rnn_scan_history0.subarray(t$24 * 200, (t$24 + 1) * 200));
-      d_rnn_scan_x1.set(x.subarray(t$24 * 350, (t$24 + 1) * 350));
-      d_rnn_scan_x2.set(d_nll_expr_add.subarray(t$24 * 127, (t$24 + 1) * 127));
+    for (let n$24 = 0; n$24 < steps$25; n$24++) {
+      const t$23 = steps$25 - 1 - n$24;
+      d_rnn_scan_x0.set(rnn_scan_history0.subarray(t$23 * 200, (t$23 + 1) * 200));
+      d_rnn_scan_x1.set(x.subarray(t$23 * 350, (t$23 + 1) * 350));
+      d_rnn_scan_x2.set(d_nll_expr_add.subarray(t$23 * 127, (t$23 + 1) * 127));
       // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_matmul3 = matmul(d_rnn_scan_x1, Wx)
       {
         this.k.gemm({ a: 1269920, b: 114624, c: 1271840, m: 1, n: 200, k: 350, lda: 350, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // d_rnn_scan_x1 @ Wx → rnn_body_h_t_matmul3
@@ -601,10 +602,10 @@ export class Model implements CompiledModel {
       // specs/rnnslu.yaml:46 gradient of rnn.body.o: _9 = Σ d_rnn_scan_x2
       {
         _9.fill(0);
-        let s$29 = 0;
+        let s$28 = 0;
         {
-          for (let c$28 = 0; c$28 < 127; c$28++) {
-            _9[c$28] += d_rnn_scan_x2[s$29++];
+          for (let c$27 = 0; c$27 < 127; c$27++) {
+            _9[c$27] += d_rnn_scan_x2[s$28++];
           }
         }
       }
@@ -619,10 +620,10 @@ export class Model implements CompiledModel {
       // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: _6 = Σ _3
       {
         _6.fill(0);
-        let s$32 = 0;
+        let s$31 = 0;
         {
-          for (let c$31 = 0; c$31 < 200; c$31++) {
-            _6[c$31] += _3[s$32++];
+          for (let c$30 = 0; c$30 < 200; c$30++) {
+            _6[c$30] += _3[s$31++];
           }
         }
       }
@@ -637,15 +638,15 @@ export class Model implements CompiledModel {
         this.k.gemm({ a: 1275552, b: 114624, c: 1277952, m: 1, n: 350, k: 200, lda: 200, ldb: 200, ldc: 350, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // _3 @ Wx → _12
       }
 
-      d_rnn_scan_out0.set(_12, t$24 * 350);
-      d_rnn_scan_out1.set(d_rnn_scan_x1, t$24 * 350);
-      d_rnn_scan_out2.set(_3, t$24 * 200);
-      d_rnn_scan_out3.set(d_rnn_scan_x0, t$24 * 200);
-      d_rnn_scan_out4.set(_3, t$24 * 200);
-      d_rnn_scan_out5.set(_6, t$24 * 200);
-      d_rnn_scan_out6.set(_7, t$24 * 200);
-      d_rnn_scan_out7.set(d_rnn_scan_x2, t$24 * 127);
-      d_rnn_scan_out8.set(_9, t$24 * 127);
+      d_rnn_scan_out0.set(_12, t$23 * 350);
+      d_rnn_scan_out1.set(d_rnn_scan_x1, t$23 * 350);
+      d_rnn_scan_out2.set(_3, t$23 * 200);
+      d_rnn_scan_out3.set(d_rnn_scan_x0, t$23 * 200);
+      d_rnn_scan_out4.set(_3, t$23 * 200);
+      d_rnn_scan_out5.set(_6, t$23 * 200);
+      d_rnn_scan_out6.set(_7, t$23 * 200);
+      d_rnn_scan_out7.set(d_rnn_scan_x2, t$23 * 127);
+      d_rnn_scan_out8.set(_9, t$23 * 127);
       d_rnn_scan_carry0.set(_02);
     }
 
@@ -663,10 +664,10 @@ export class Model implements CompiledModel {
     // specs/rnnslu.yaml:36 gradient of rnn: grad_bh = Σ d_rnn_scan_out5
     {
       grad_bh.fill(0);
-      let s$37 = 0;
-      for (let c$35 = 0; c$35 < 46; c$35++) {
-        for (let c$36 = 0; c$36 < 200; c$36++) {
-          grad_bh[c$36] += d_rnn_scan_out5[s$37++];
+      let s$36 = 0;
+      for (let c$34 = 0; c$34 < 46; c$34++) {
+        for (let c$35 = 0; c$35 < 200; c$35++) {
+          grad_bh[c$35] += d_rnn_scan_out5[s$36++];
         }
       }
     }
@@ -679,10 +680,10 @@ export class Model implements CompiledModel {
     // specs/rnnslu.yaml:36 gradient of rnn: grad_b = Σ d_rnn_scan_out8
     {
       grad_b.fill(0);
-      let s$41 = 0;
-      for (let c$39 = 0; c$39 < 46; c$39++) {
-        for (let c$40 = 0; c$40 < 127; c$40++) {
-          grad_b[c$40] += d_rnn_scan_out8[s$41++];
+      let s$40 = 0;
+      for (let c$38 = 0; c$38 < 46; c$38++) {
+        for (let c$39 = 0; c$39 < 127; c$39++) {
+          grad_b[c$39] += d_rnn_scan_out8[s$40++];
         }
       }
     }
@@ -690,9 +691,9 @@ export class Model implements CompiledModel {
     // specs/rnnslu.yaml:34 gradient of x: grad_emb = scatter_add(d_rnn_scan_out0, words)
     {
       grad_emb.fill(0);
-      for (let i$42 = 0; i$42 < 322; i$42++) {
-        const r$44 = words[i$42] * 50;
-        for (let k$43 = 0; k$43 < 50; k$43++) grad_emb[r$44 + k$43] += d_rnn_scan_out0[i$42 * 50 + k$43];
+      for (let i$41 = 0; i$41 < 322; i$41++) {
+        const r$43 = words[i$41] * 50;
+        for (let k$42 = 0; k$42 < 50; k$42++) grad_emb[r$43 + k$42] += d_rnn_scan_out0[i$41 * 50 + k$42];
       }
     }
 

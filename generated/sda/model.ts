@@ -181,6 +181,7 @@ interface Loops {
   readonly step0_z1: () => void;
   readonly step0_reconstruct1_cross_entropy_sub: () => void;
   readonly step0_reconstruct1_cross_entropy_sub2: () => void;
+  readonly step0_reconstruct1_cross_entropy_reducesum: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_z1_mul: () => void;
   readonly step0_d_z1_mul2: () => void;
@@ -192,6 +193,7 @@ interface Loops {
   readonly step1_z2: () => void;
   readonly step1_reconstruct2_cross_entropy_sub: () => void;
   readonly step1_reconstruct2_cross_entropy_sub2: () => void;
+  readonly step1_reconstruct2_cross_entropy_reducesum: () => void;
   readonly step1_cost: () => void;
   readonly step1_d_z2_mul: () => void;
   readonly step1_d_z2_mul2: () => void;
@@ -204,6 +206,7 @@ interface Loops {
   readonly step2_z3: () => void;
   readonly step2_reconstruct3_cross_entropy_sub: () => void;
   readonly step2_reconstruct3_cross_entropy_sub2: () => void;
+  readonly step2_reconstruct3_cross_entropy_reducesum: () => void;
   readonly step2_cost: () => void;
   readonly step2_d_z3_mul: () => void;
   readonly step2_d_z3_mul2: () => void;
@@ -215,6 +218,7 @@ interface Loops {
   readonly step3_p_y_given_x_add: () => void;
   readonly step3_p_y_given_x_sub: () => void;
   readonly step3_p_y_given_x_exp: () => void;
+  readonly step3_finetune_nll_log: () => void;
   readonly step3_cost: () => void;
   readonly step3_d_finetune_nll_div: () => void;
   readonly step3_d_p_y_given_x_add: () => void;
@@ -232,6 +236,7 @@ interface Loops {
   readonly evaluate_p_y_given_x_sub: () => void;
   readonly evaluate_p_y_given_x_exp: () => void;
   readonly evaluate_p_y_given_x: () => void;
+  readonly evaluate_cost_log: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -449,7 +454,7 @@ export class Model implements CompiledModel {
     }
 
     // specs/sda.yaml:55 metrics.cost: cost_log = log(p_y_given_x_reducesum)
-    cost_log[0] = Math.log(p_y_given_x_reducesum[0]);
+    this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:55 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
     let o$16 = 0;
     let s$17 = 0;
@@ -559,10 +564,6 @@ export class Model implements CompiledModel {
 
   private step0(batch: Batch, step: number): number {
     const x = this.x;
-    const z1 = this.z1;
-    const reconstruct1_cross_entropy_sub = this.reconstruct1_cross_entropy_sub;
-    const reconstruct1_cross_entropy_sub2 = this.reconstruct1_cross_entropy_sub2;
-    const reconstruct1_cross_entropy_reducesum = this.reconstruct1_cross_entropy_reducesum;
     const cost = this.cost;
     const d_z1_mul = this.d_z1_mul;
     const grad_vb1 = this.grad_vb1;
@@ -592,16 +593,7 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:46 losses.reconstruct1.cross_entropy: reconstruct1_cross_entropy_sub2 = 1 - z1
     this.w.step0_reconstruct1_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:46 losses.reconstruct1.cross_entropy: reconstruct1_cross_entropy_reducesum = Σ ((x * log(z1)) + (reconstruct1_cross_entropy_sub * log(reconstruct1_cross_entropy_sub2)))
-    let o$1 = 0;
-    let i$3 = 0;
-    let s$2 = 0;
-    for (let c$4 = 0; c$4 < 784; c$4++) {
-      s$2 += ((x[i$3] * Math.log(z1[i$3])) + (reconstruct1_cross_entropy_sub[i$3] * Math.log(reconstruct1_cross_entropy_sub2[i$3])));
-      i$3++;
-    }
-
-    reconstruct1_cross_entropy_reducesum[o$1] = s$2;
-    o$1++;
+    this.w.step0_reconstruct1_cross_entropy_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:46 losses.reconstruct1.cross_entropy: cost = Σ -reconstruct1_cross_entropy_reducesum
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:41 gradient of z1: d_z1_mul = (-((-1 * reconstruct1_cross_entropy_sub) / reconstruct1_cross_entropy_sub2) + ((-1 * x) / z1)) * (z1 * reconstruct1_cross_entropy_sub2)
@@ -609,10 +601,10 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:41 gradient of z1: grad_vb1 = Σ d_z1_mul
     {
       grad_vb1.fill(0);
-      let s$7 = 0;
+      let s$3 = 0;
       {
-        for (let c$6 = 0; c$6 < 784; c$6++) {
-          grad_vb1[c$6] += d_z1_mul[s$7++];
+        for (let c$2 = 0; c$2 < 784; c$2++) {
+          grad_vb1[c$2] += d_z1_mul[s$3++];
         }
       }
     }
@@ -627,10 +619,10 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:41 gradient of z1: grad_b1 = Σ d_z1_mul2
     {
       grad_b1.fill(0);
-      let s$10 = 0;
+      let s$6 = 0;
       {
-        for (let c$9 = 0; c$9 < 1000; c$9++) {
-          grad_b1[c$9] += d_z1_mul2[s$10++];
+        for (let c$5 = 0; c$5 < 1000; c$5++) {
+          grad_b1[c$5] += d_z1_mul2[s$6++];
         }
       }
     }
@@ -649,11 +641,6 @@ export class Model implements CompiledModel {
 
   private step1(batch: Batch, step: number): number {
     const x = this.x;
-    const h1 = this.pretrain2_h1;
-    const z2 = this.pretrain2_z2;
-    const reconstruct2_cross_entropy_sub = this.pretrain2_reconstruct2_cross_entropy_sub;
-    const reconstruct2_cross_entropy_sub2 = this.pretrain2_reconstruct2_cross_entropy_sub2;
-    const reconstruct2_cross_entropy_reducesum = this.pretrain2_reconstruct2_cross_entropy_reducesum;
     const cost = this.pretrain2_cost;
     const d_z2_mul = this.pretrain2_d_z2_mul;
     const grad_vb2 = this.pretrain2_grad_vb2;
@@ -690,16 +677,7 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:48 losses.reconstruct2.cross_entropy: reconstruct2_cross_entropy_sub2 = 1 - z2
     this.w.step1_reconstruct2_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:48 losses.reconstruct2.cross_entropy: reconstruct2_cross_entropy_reducesum = Σ ((h1 * log(z2)) + (reconstruct2_cross_entropy_sub * log(reconstruct2_cross_entropy_sub2)))
-    let o$2 = 0;
-    let i$4 = 0;
-    let s$3 = 0;
-    for (let c$5 = 0; c$5 < 1000; c$5++) {
-      s$3 += ((h1[i$4] * Math.log(z2[i$4])) + (reconstruct2_cross_entropy_sub[i$4] * Math.log(reconstruct2_cross_entropy_sub2[i$4])));
-      i$4++;
-    }
-
-    reconstruct2_cross_entropy_reducesum[o$2] = s$3;
-    o$2++;
+    this.w.step1_reconstruct2_cross_entropy_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:48 losses.reconstruct2.cross_entropy: cost = Σ -reconstruct2_cross_entropy_reducesum
     this.w.step1_cost(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:42 gradient of z2: d_z2_mul = (-((-1 * reconstruct2_cross_entropy_sub) / reconstruct2_cross_entropy_sub2) + ((-1 * h1) / z2)) * (z2 * reconstruct2_cross_entropy_sub2)
@@ -707,10 +685,10 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:42 gradient of z2: grad_vb2 = Σ d_z2_mul
     {
       grad_vb2.fill(0);
-      let s$8 = 0;
+      let s$4 = 0;
       {
-        for (let c$7 = 0; c$7 < 1000; c$7++) {
-          grad_vb2[c$7] += d_z2_mul[s$8++];
+        for (let c$3 = 0; c$3 < 1000; c$3++) {
+          grad_vb2[c$3] += d_z2_mul[s$4++];
         }
       }
     }
@@ -725,10 +703,10 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:42 gradient of z2: grad_b2 = Σ d_z2_mul2
     {
       grad_b2.fill(0);
-      let s$11 = 0;
+      let s$7 = 0;
       {
-        for (let c$10 = 0; c$10 < 1000; c$10++) {
-          grad_b2[c$10] += d_z2_mul2[s$11++];
+        for (let c$6 = 0; c$6 < 1000; c$6++) {
+          grad_b2[c$6] += d_z2_mul2[s$7++];
         }
       }
     }
@@ -747,11 +725,6 @@ export class Model implements CompiledModel {
 
   private step2(batch: Batch, step: number): number {
     const x = this.x;
-    const h2 = this.pretrain3_h2;
-    const z3 = this.pretrain3_z3;
-    const reconstruct3_cross_entropy_sub = this.pretrain3_reconstruct3_cross_entropy_sub;
-    const reconstruct3_cross_entropy_sub2 = this.pretrain3_reconstruct3_cross_entropy_sub2;
-    const reconstruct3_cross_entropy_reducesum = this.pretrain3_reconstruct3_cross_entropy_reducesum;
     const cost = this.pretrain3_cost;
     const d_z3_mul = this.pretrain3_d_z3_mul;
     const grad_vb3 = this.pretrain3_grad_vb3;
@@ -795,16 +768,7 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:50 losses.reconstruct3.cross_entropy: reconstruct3_cross_entropy_sub2 = 1 - z3
     this.w.step2_reconstruct3_cross_entropy_sub2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:50 losses.reconstruct3.cross_entropy: reconstruct3_cross_entropy_reducesum = Σ ((h2 * log(z3)) + (reconstruct3_cross_entropy_sub * log(reconstruct3_cross_entropy_sub2)))
-    let o$2 = 0;
-    let i$4 = 0;
-    let s$3 = 0;
-    for (let c$5 = 0; c$5 < 1000; c$5++) {
-      s$3 += ((h2[i$4] * Math.log(z3[i$4])) + (reconstruct3_cross_entropy_sub[i$4] * Math.log(reconstruct3_cross_entropy_sub2[i$4])));
-      i$4++;
-    }
-
-    reconstruct3_cross_entropy_reducesum[o$2] = s$3;
-    o$2++;
+    this.w.step2_reconstruct3_cross_entropy_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:50 losses.reconstruct3.cross_entropy: cost = Σ -reconstruct3_cross_entropy_reducesum
     this.w.step2_cost(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:43 gradient of z3: d_z3_mul = (-((-1 * reconstruct3_cross_entropy_sub) / reconstruct3_cross_entropy_sub2) + ((-1 * h2) / z3)) * (z3 * reconstruct3_cross_entropy_sub2)
@@ -812,10 +776,10 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:43 gradient of z3: grad_vb3 = Σ d_z3_mul
     {
       grad_vb3.fill(0);
-      let s$8 = 0;
+      let s$4 = 0;
       {
-        for (let c$7 = 0; c$7 < 1000; c$7++) {
-          grad_vb3[c$7] += d_z3_mul[s$8++];
+        for (let c$3 = 0; c$3 < 1000; c$3++) {
+          grad_vb3[c$3] += d_z3_mul[s$4++];
         }
       }
     }
@@ -830,10 +794,10 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:43 gradient of z3: grad_b3 = Σ d_z3_mul2
     {
       grad_b3.fill(0);
-      let s$11 = 0;
+      let s$7 = 0;
       {
-        for (let c$10 = 0; c$10 < 1000; c$10++) {
-          grad_b3[c$10] += d_z3_mul2[s$11++];
+        for (let c$6 = 0; c$6 < 1000; c$6++) {
+          grad_b3[c$6] += d_z3_mul2[s$7++];
         }
       }
     }
@@ -937,7 +901,7 @@ export class Model implements CompiledModel {
     }
 
     // specs/sda.yaml:52 losses.finetune.nll: finetune_nll_log = log(p_y_given_x_reducesum)
-    finetune_nll_log[0] = Math.log(p_y_given_x_reducesum[0]);
+    this.w.step3_finetune_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:52 losses.finetune.nll: finetune_nll_reducesum = Σ (finetune_nll_onehot * (p_y_given_x_sub - finetune_nll_log))
     let o$10 = 0;
     let s$11 = 0;

@@ -13,10 +13,19 @@
 //   1 − 2/(e^{2|x|} + 1) with the sign of x copied back (e^{2|x|} = inf gives
 //   exactly ±1). NaN fails the |x| < 0.625 test and propagates through exp.
 // sigmoid4: 1/(1 + e^−x); e^−x = inf gives 0, the limit.
-// Accuracy: test/cpu-loops.test.ts checks all three against Math.* in f64
-// over wide ranges (within 3 ulp of f32).
+// log4: Cephes' logf: x = m·2^e with m in [√½, √2) (a subnormal x scaled by
+//   2^23 first), log(1 + f) for f = m − 1 by its degree-9 polynomial, plus
+//   e·ln2 (split high/low as in exp4). log 0 = −inf, log of a negative is
+//   NaN, log inf = inf, NaN stays NaN (selected at the end: the bit tricks
+//   alone would turn them into finite numbers).
+// softplus4: max(x, 0) + log1p(e^−|x|), as the TypeScript: log1p(t) as
+//   log(u) − ((u − 1) − t)/u with u = 1 + t, the correction for the part
+//   of t that 1 + t rounded away (exact to a few ulp for t ≥ 0; t = e^−|x|
+//   is in (0, 1]).
+// Accuracy: test/cpu-loops.test.ts checks each against Math.* in f64 over
+// wide ranges (within 3 ulp of f32).
 
-export type MathFn = "exp4" | "tanh4" | "sigmoid4";
+export type MathFn = "exp4" | "tanh4" | "sigmoid4" | "log4" | "softplus4";
 
 const splat = (v: number) => `(f32x4.splat (f32.const ${v}))`;
 const get = (x: string) => `(local.get $${x})`;
@@ -65,8 +74,41 @@ const SIGMOID4 = [
   `)`,
 ];
 
-const TEXT: Record<MathFn, readonly string[]> = { exp4: EXP4, tanh4: TANH4, sigmoid4: SIGMOID4 };
-const DEPS: Record<MathFn, readonly MathFn[]> = { exp4: [], tanh4: ["exp4"], sigmoid4: ["exp4"] };
+const LOG4 = [
+  `(func $log4 (param $x v128) (result v128) (local $m v128) (local $e v128) (local $z v128) (local $y v128) (local $sub v128) (local $lt v128)`,
+  // Subnormals: x·2^23 is normal, and 23 comes off the exponent.
+  `  (local.set $sub (f32x4.lt ${get("x")} ${splat(1.1754943508222875e-38)}))`,
+  `  (local.set $m (v128.bitselect (f32x4.mul ${get("x")} ${splat(8388608)}) ${get("x")} ${get("sub")}))`,
+  // e = biased exponent − 126 (m in [0.5, 1)), less 23 for a subnormal.
+  `  (local.set $e (f32x4.convert_i32x4_s (i32x4.sub (i32x4.shr_u ${get("m")} (i32.const 23)) (i32x4.splat (i32.const 126)))))`,
+  `  (local.set $e (f32x4.sub ${get("e")} (v128.and ${get("sub")} ${splat(23)})))`,
+  `  (local.set $m (v128.or (v128.and ${get("m")} (i32x4.splat (i32.const 0x007fffff))) (i32x4.splat (i32.const 0x3f000000))))`,
+  // m < √½: e − 1 and f = 2m − 1; else f = m − 1.
+  `  (local.set $lt (f32x4.lt ${get("m")} ${splat(0.7071067811865476)}))`,
+  `  (local.set $e (f32x4.sub ${get("e")} (v128.and ${get("lt")} ${splat(1)})))`,
+  `  (local.set $m (f32x4.sub (f32x4.add ${get("m")} (v128.and ${get("lt")} ${get("m")})) ${splat(1)}))`,
+  `  (local.set $z (f32x4.mul ${get("m")} ${get("m")}))`,
+  `  (local.set $y (f32x4.mul (f32x4.mul ${get("m")} ${get("z")}) ${horner("m", [7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1])}))`,
+  `  (local.set $y (f32x4.add ${get("y")} (f32x4.mul ${get("e")} ${splat(-2.12194440e-4)})))`,
+  `  (local.set $y (f32x4.sub ${get("y")} (f32x4.mul ${get("z")} ${splat(0.5)})))`,
+  `  (local.set $y (f32x4.add (f32x4.add ${get("m")} ${get("y")}) (f32x4.mul ${get("e")} ${splat(0.693359375)})))`,
+  // 0 → −inf; x < 0 → NaN; inf and NaN → x.
+  `  (local.set $y (v128.bitselect (f32x4.splat (f32.const -inf)) ${get("y")} (f32x4.eq ${get("x")} ${splat(0)})))`,
+  `  (local.set $y (v128.bitselect (i32x4.splat (i32.const 0x7fc00000)) ${get("y")} (f32x4.lt ${get("x")} ${splat(0)})))`,
+  `  (v128.bitselect ${get("x")} ${get("y")} (v128.or (f32x4.ne ${get("x")} ${get("x")}) (f32x4.eq ${get("x")} (f32x4.splat (f32.const inf)))))`,
+  `)`,
+];
+
+const SOFTPLUS4 = [
+  `(func $softplus4 (param $x v128) (result v128) (local $t v128) (local $u v128)`,
+  `  (local.set $t (call $exp4 (f32x4.neg (f32x4.abs ${get("x")}))))`,
+  `  (local.set $u (f32x4.add ${splat(1)} ${get("t")}))`,
+  `  (f32x4.add (f32x4.max ${get("x")} ${splat(0)}) (f32x4.sub (call $log4 ${get("u")}) (f32x4.div (f32x4.sub (f32x4.sub ${get("u")} ${splat(1)}) ${get("t")}) ${get("u")})))`,
+  `)`,
+];
+
+const TEXT: Record<MathFn, readonly string[]> = { exp4: EXP4, tanh4: TANH4, sigmoid4: SIGMOID4, log4: LOG4, softplus4: SOFTPLUS4 };
+const DEPS: Record<MathFn, readonly MathFn[]> = { exp4: [], tanh4: ["exp4"], sigmoid4: ["exp4"], log4: [], softplus4: ["exp4", "log4"] };
 
 /** WAT of the helpers `used` needs (with their dependencies), in a fixed order. */
 export function mathFunctions(used: ReadonlySet<MathFn>): string[] {
@@ -76,5 +118,5 @@ export function mathFunctions(used: ReadonlySet<MathFn>): string[] {
     DEPS[f].forEach(add);
   };
   used.forEach(add);
-  return (["exp4", "tanh4", "sigmoid4"] as const).filter((f) => all.has(f)).flatMap((f) => TEXT[f]);
+  return (["exp4", "tanh4", "sigmoid4", "log4", "softplus4"] as const).filter((f) => all.has(f)).flatMap((f) => TEXT[f]);
 }
