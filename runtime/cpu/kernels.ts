@@ -113,30 +113,15 @@ export interface GemmArgs {
 
 /** C (+)= α·op(A)·B skipping A's zeros (a data input's pixels, a corrupted
  * input, a Bernoulli sample): rows of B combined for A's non-zeros
- * (compiler/emit/wasm/sparse.ts), bitwise the dense product for finite B. */
-export interface GemmSparseArgs {
-  /** Byte addresses of A, B and C. */
-  readonly a: number;
-  readonly b: number;
-  readonly c: number;
-  readonly m: number;
-  readonly n: number;
-  readonly k: number;
-  readonly lda: number;
-  readonly ldb: number;
-  readonly ldc: number;
-  /** A stored transposed (op(A) = Aᵀ). */
-  readonly transA: boolean;
-  readonly accumulate: boolean;
-  readonly alpha: number;
+ * (compiler/emit/wasm/sparse.ts), bitwise the dense product for finite B.
+ * B is never transposed; `split` halves C by columns only. */
+export interface GemmSparseArgs extends Omit<GemmArgs, "transB"> {
   /** A's non-zeros are all exactly 1 (proved by the compiler): rows of B
    * are added, not multiplied. */
   readonly binary: boolean;
   /** Byte address of an Int32 scratch of sparseListSize(m, k) entries: the
    * rows of B each row of op(A) selects, and A's values. */
   readonly list: number;
-  /** Halved by columns with the helper thread when the model runs two. */
-  readonly split: boolean;
 }
 
 /** Rows (c, u, v) of `cols` (rows of L elements) for a block of nb images
