@@ -131,6 +131,11 @@ describe("the generated models use them", () => {
     const dbn = readFileSync("generated/dbn/model.ts", "utf8");
     for (const l of ["end1 @ W1", "end2 @ W2", "end3 @ W3"]) expect(dbn).toMatch(new RegExp(`binary: true[^}]*\\}\\); // ${l} →`));
   });
+  it("dropout's (h ⊙ mask) / keep skips its zeros (dnn, newmu-modern)", () => {
+    const modern = readFileSync("generated/newmu_modern/model.ts", "utf8");
+    expect(modern).toMatch(/gemmSparse\(\{[^}]*binary: false[^}]*\}\); \/\/ h_div @ w_h → h_matmul/);
+    expect(readFileSync("generated/dnn/model.ts", "utf8")).toMatch(/gemmSparse\(/);
+  });
   it("the dA's corrupted input x ⊙ mask skips x's zeros", () => {
     const da = readFileSync("generated/da/model.ts", "utf8");
     expect(da).toMatch(/binary: false[^}]*\}\); \/\/ x_tilde @ W → y_matmul/);

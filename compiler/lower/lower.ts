@@ -274,12 +274,14 @@ class BlockLowering {
 
   /** Whether `n` is likely mostly zeros, so that a product may skip them
    * (the runtime counts before it does): a data input (pixels), a counted
-   * scan's stacked outputs, a 0/1 tensor, or a product of one of these with
-   * anything (x ⊙ mask, the dA's corrupted input: zero wherever x is). */
+   * scan's stacked outputs, a 0/1 tensor, a product of one of these with
+   * anything (x ⊙ mask, the dA's corrupted input: zero wherever x is), or a
+   * quotient of one (dropout's (x ⊙ mask) / keep). */
   private mostlyZeros(n: Node): boolean {
     let t = n;
     while (OPS[t.op].ts.kind === "view") t = this.g.nodes[t.inputs[0]!]!;
     if (t.op === "input" || this.countedStack(t) || binaryValued(this.g, t)) return true;
+    if (t.op === "div") return this.mostlyZeros(this.g.nodes[t.inputs[0]!]!);
     return t.op === "mul" && t.inputs.some((i) => this.mostlyZeros(this.g.nodes[i]!));
   }
 

@@ -56,7 +56,7 @@
   (func $step0_h1_add (export "step0_h1_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3097760) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $bo (i32.add (i32.const 3918560) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b0 (i32.add (i32.const 3017760) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b1 (i32.add (i32.const 627216) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -77,8 +77,8 @@
   (func $step0_h1_cast (export "step0_h1_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3177760) (i32.mul (local.get $row) (i32.const 80000))))
-      (local.set $b0 (i32.add (i32.const 3177760) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 3998560) (i32.mul (local.get $row) (i32.const 80000))))
+      (local.set $b0 (i32.add (i32.const 3998560) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80000)))
@@ -97,9 +97,9 @@
   (func $step0_h1 (export "step0_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3257760) (i32.mul (local.get $row) (i32.const 80000))))
-      (local.set $b0 (i32.add (i32.const 3097760) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3177760) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 4078560) (i32.mul (local.get $row) (i32.const 80000))))
+      (local.set $b0 (i32.add (i32.const 3918560) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3998560) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80000)))
@@ -118,8 +118,8 @@
   (func $step0_h2_add (export "step0_h2_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3417760) (i32.mul (local.get $row) (i32.const 800))))
-      (local.set $b0 (i32.add (i32.const 3337760) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $bo (i32.add (i32.const 4398960) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $b0 (i32.add (i32.const 4158560) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b1 (i32.add (i32.const 788016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -139,8 +139,8 @@
   (func $step0_h2_cast (export "step0_h2_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3497760) (i32.mul (local.get $row) (i32.const 80000))))
-      (local.set $b0 (i32.add (i32.const 3497760) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 4478960) (i32.mul (local.get $row) (i32.const 80000))))
+      (local.set $b0 (i32.add (i32.const 4478960) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80000)))
@@ -159,9 +159,9 @@
   (func $step0_h2 (export "step0_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3577760) (i32.mul (local.get $row) (i32.const 80000))))
-      (local.set $b0 (i32.add (i32.const 3417760) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3497760) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 4558960) (i32.mul (local.get $row) (i32.const 80000))))
+      (local.set $b0 (i32.add (i32.const 4398960) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 4478960) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80000)))
@@ -180,8 +180,8 @@
   (func $step0_p_y_given_x_add (export "step0_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3661760) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 3657760) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 4642960) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 4638960) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 796816) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -201,9 +201,9 @@
   (func $step0_p_y_given_x_sub (export "step0_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3666160) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 3661760) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 3665760) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 4647360) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 4642960) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 4646960) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -223,8 +223,8 @@
   (func $step0_p_y_given_x_exp (export "step0_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3670160) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 3666160) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 4651360) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 4647360) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -243,8 +243,8 @@
   (func $step0_cost_nll_log (export "step0_cost_nll_log") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3678960) (i32.mul (local.get $row) (i32.const 400))))
-      (local.set $b0 (i32.add (i32.const 3674160) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 4660160) (i32.mul (local.get $row) (i32.const 400))))
+      (local.set $b0 (i32.add (i32.const 4655360) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 400)))
@@ -263,7 +263,7 @@
   (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 3679360) (i32.mul (local.get $row) (i32.const 400))))
+      (local.set $b0 (i32.add (i32.const 4660560) (i32.mul (local.get $row) (i32.const 400))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -281,7 +281,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 3679760) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 4660960) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -308,7 +308,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 3679776) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 4660976) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -335,7 +335,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 3679792) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 4660992) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -362,7 +362,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 3679808) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 4661008) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -370,11 +370,11 @@
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3679824) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 3679760) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3679776) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 3679792) (i32.const 0)))
-      (local.set $b3 (i32.add (i32.const 3679808) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 4661024) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 4660960) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 4660976) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 4660992) (i32.const 0)))
+      (local.set $b3 (i32.add (i32.const 4661008) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $s2 (f32x4.splat (f32.load (local.get $b2))))
@@ -397,9 +397,9 @@
   (func $step0_d_cost_nll_div (export "step0_d_cost_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3680240) (i32.mul (local.get $row) (i32.const 400))))
-      (local.set $b0 (i32.add (i32.const 3679840) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3674160) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 4661440) (i32.mul (local.get $row) (i32.const 400))))
+      (local.set $b0 (i32.add (i32.const 4661040) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 4655360) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 400)))
@@ -418,10 +418,10 @@
   (func $step0_d_p_y_given_x_add (export "step0_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3680640) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 3674560) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 3680240) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b2 (i32.add (i32.const 3670160) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 4661840) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 4655760) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 4661440) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b2 (i32.add (i32.const 4651360) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -441,9 +441,9 @@
   (func $step0_grad_W3 (export "step0_grad_W3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3772688) (i32.mul (local.get $row) (i32.const 8000))))
+      (local.set $bo (i32.add (i32.const 4753888) (i32.mul (local.get $row) (i32.const 8000))))
       (local.set $b0 (i32.add (i32.const 788816) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3764688) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 4745888) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8000)))
@@ -462,10 +462,10 @@
   (func $step0_d_h2_select (export "step0_d_h2_select") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 3780688) (i32.mul (local.get $row) (i32.const 80000))))
-      (local.set $b0 (i32.add (i32.const 3684688) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3497760) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 3417760) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 4761888) (i32.mul (local.get $row) (i32.const 80000))))
+      (local.set $b0 (i32.add (i32.const 4665888) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 4478960) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 4398960) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80000)))
@@ -484,9 +484,9 @@
   (func $step0_grad_W2 (export "step0_grad_W2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 4101488) (i32.mul (local.get $row) (i32.const 160000))))
+      (local.set $bo (i32.add (i32.const 5243488) (i32.mul (local.get $row) (i32.const 160000))))
       (local.set $b0 (i32.add (i32.const 628016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3941488) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 4922688) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 160000)))
@@ -505,10 +505,10 @@
   (func $step0_d_h1_select (export "step0_d_h1_select") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 4261488) (i32.mul (local.get $row) (i32.const 80000))))
-      (local.set $b0 (i32.add (i32.const 3861488) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3177760) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 3097760) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 5403488) (i32.mul (local.get $row) (i32.const 80000))))
+      (local.set $b0 (i32.add (i32.const 4842688) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 3998560) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 3918560) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80000)))
@@ -527,9 +527,9 @@
   (func $step0_grad_W1 (export "step0_grad_W1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 4969488) (i32.mul (local.get $row) (i32.const 627200))))
+      (local.set $bo (i32.add (i32.const 6741824) (i32.mul (local.get $row) (i32.const 627200))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 4342288) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 5484288) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 627200)))
@@ -548,10 +548,10 @@
   (func $step0_new_train_adadelta_g2_W1 (export "step0_new_train_adadelta_g2_W1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 5596688) (i32.mul (local.get $row) (i32.const 627200))))
+      (local.set $bo (i32.add (i32.const 7369024) (i32.mul (local.get $row) (i32.const 627200))))
       (local.set $b0 (i32.add (i32.const 796864) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 4969488) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 4969488) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 6741824) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 6741824) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 627200)))
@@ -570,10 +570,10 @@
   (func $step0_optimizer_neg (export "step0_optimizer_neg") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 6223888) (i32.mul (local.get $row) (i32.const 627200))))
+      (local.set $bo (i32.add (i32.const 7996224) (i32.mul (local.get $row) (i32.const 627200))))
       (local.set $b0 (i32.add (i32.const 1424064) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 5596688) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 4969488) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 7369024) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 6741824) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 627200)))
@@ -594,8 +594,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1424064) (i32.mul (local.get $row) (i32.const 627200))))
       (local.set $b0 (i32.add (i32.const 1424064) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 6223888) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 6223888) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 7996224) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 7996224) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 627200)))
@@ -616,7 +616,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 627200))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 6223888) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 7996224) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 627200)))
@@ -635,10 +635,10 @@
   (func $step0_new_train_adadelta_g2_b1 (export "step0_new_train_adadelta_g2_b1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 6851088) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $bo (i32.add (i32.const 8623424) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b0 (i32.add (i32.const 2051264) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 4341488) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 4341488) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 5483488) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 5483488) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 800)))
@@ -657,10 +657,10 @@
   (func $step0_optimizer_neg2 (export "step0_optimizer_neg2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 6851888) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $bo (i32.add (i32.const 8624224) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b0 (i32.add (i32.const 2052064) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 6851088) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 4341488) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 8623424) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 5483488) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 800)))
@@ -681,8 +681,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 2052064) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b0 (i32.add (i32.const 2052064) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 6851888) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 6851888) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 8624224) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 8624224) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 800)))
@@ -703,7 +703,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 627216) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b0 (i32.add (i32.const 627216) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 6851888) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 8624224) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 800)))
@@ -722,10 +722,10 @@
   (func $step0_new_train_adadelta_g2_W2 (export "step0_new_train_adadelta_g2_W2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 6852688) (i32.mul (local.get $row) (i32.const 160000))))
+      (local.set $bo (i32.add (i32.const 8625024) (i32.mul (local.get $row) (i32.const 160000))))
       (local.set $b0 (i32.add (i32.const 2052864) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 4101488) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 4101488) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 5243488) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 5243488) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 160000)))
@@ -744,10 +744,10 @@
   (func $step0_optimizer_neg3 (export "step0_optimizer_neg3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7012688) (i32.mul (local.get $row) (i32.const 160000))))
+      (local.set $bo (i32.add (i32.const 8785024) (i32.mul (local.get $row) (i32.const 160000))))
       (local.set $b0 (i32.add (i32.const 2212864) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 6852688) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 4101488) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 8625024) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 5243488) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 160000)))
@@ -768,8 +768,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 2212864) (i32.mul (local.get $row) (i32.const 160000))))
       (local.set $b0 (i32.add (i32.const 2212864) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 7012688) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 7012688) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 8785024) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 8785024) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 160000)))
@@ -790,7 +790,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 628016) (i32.mul (local.get $row) (i32.const 160000))))
       (local.set $b0 (i32.add (i32.const 628016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 7012688) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 8785024) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 160000)))
@@ -809,10 +809,10 @@
   (func $step0_new_train_adadelta_g2_b2 (export "step0_new_train_adadelta_g2_b2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7172688) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $bo (i32.add (i32.const 8945024) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b0 (i32.add (i32.const 2372864) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3860688) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 3860688) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 4841888) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 4841888) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 800)))
@@ -831,10 +831,10 @@
   (func $step0_optimizer_neg4 (export "step0_optimizer_neg4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7173488) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $bo (i32.add (i32.const 8945824) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b0 (i32.add (i32.const 2373664) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 7172688) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 3860688) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 8945024) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 4841888) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 800)))
@@ -855,8 +855,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 2373664) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b0 (i32.add (i32.const 2373664) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 7173488) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 7173488) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 8945824) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 8945824) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 800)))
@@ -877,7 +877,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 788016) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b0 (i32.add (i32.const 788016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 7173488) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 8945824) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 800)))
@@ -896,10 +896,10 @@
   (func $step0_new_train_adadelta_g2_W3 (export "step0_new_train_adadelta_g2_W3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7174288) (i32.mul (local.get $row) (i32.const 8000))))
+      (local.set $bo (i32.add (i32.const 8946624) (i32.mul (local.get $row) (i32.const 8000))))
       (local.set $b0 (i32.add (i32.const 2374464) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3772688) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 3772688) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 4753888) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 4753888) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8000)))
@@ -918,10 +918,10 @@
   (func $step0_optimizer_neg5 (export "step0_optimizer_neg5") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7182288) (i32.mul (local.get $row) (i32.const 8000))))
+      (local.set $bo (i32.add (i32.const 8954624) (i32.mul (local.get $row) (i32.const 8000))))
       (local.set $b0 (i32.add (i32.const 2382464) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 7174288) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 3772688) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 8946624) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 4753888) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8000)))
@@ -942,8 +942,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 2382464) (i32.mul (local.get $row) (i32.const 8000))))
       (local.set $b0 (i32.add (i32.const 2382464) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 7182288) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 7182288) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 8954624) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 8954624) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8000)))
@@ -964,7 +964,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 788816) (i32.mul (local.get $row) (i32.const 8000))))
       (local.set $b0 (i32.add (i32.const 788816) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 7182288) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 8954624) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 8000)))
@@ -983,10 +983,10 @@
   (func $step0_new_train_adadelta_g2_b3 (export "step0_new_train_adadelta_g2_b3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7190288) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 8962624) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b0 (i32.add (i32.const 2390464) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 3684640) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 3684640) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 4665840) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 4665840) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -1005,10 +1005,10 @@
   (func $step0_optimizer_neg6 (export "step0_optimizer_neg6") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 7190336) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 8962672) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b0 (i32.add (i32.const 2390512) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 7190288) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 3684640) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 8962624) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 4665840) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -1029,8 +1029,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 2390512) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b0 (i32.add (i32.const 2390512) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 7190336) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 7190336) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 8962672) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 8962672) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -1051,7 +1051,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 796816) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b0 (i32.add (i32.const 796816) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 7190336) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 8962672) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -1070,8 +1070,8 @@
   (func $evaluate_h1 (export "evaluate_h1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 8091184) (i32.mul (local.get $row) (i32.const 800))))
-      (local.set $b0 (i32.add (i32.const 7190384) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $bo (i32.add (i32.const 9863520) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $b0 (i32.add (i32.const 8962720) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b1 (i32.add (i32.const 627216) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1091,8 +1091,8 @@
   (func $evaluate_h2 (export "evaluate_h2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 8251184) (i32.mul (local.get $row) (i32.const 800))))
-      (local.set $b0 (i32.add (i32.const 8171184) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $bo (i32.add (i32.const 10023520) (i32.mul (local.get $row) (i32.const 800))))
+      (local.set $b0 (i32.add (i32.const 9943520) (i32.mul (local.get $row) (i32.const 800))))
       (local.set $b1 (i32.add (i32.const 788016) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1112,8 +1112,8 @@
   (func $evaluate_p_y_given_x_add (export "evaluate_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 8335184) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 8331184) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 10107520) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 10103520) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 796816) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1133,9 +1133,9 @@
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 8339584) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 8335184) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 8339184) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 10111920) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 10107520) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 10111520) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1155,8 +1155,8 @@
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 8343584) (i32.mul (local.get $row) (i32.const 4000))))
-      (local.set $b0 (i32.add (i32.const 8339584) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 10115920) (i32.mul (local.get $row) (i32.const 4000))))
+      (local.set $b0 (i32.add (i32.const 10111920) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 4000)))
@@ -1175,9 +1175,9 @@
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 8347984) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 8343584) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 8347584) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 10120320) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 10115920) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 10119920) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1197,8 +1197,8 @@
   (func $evaluate_cost_log (export "evaluate_cost_log") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 8356784) (i32.mul (local.get $row) (i32.const 400))))
-      (local.set $b0 (i32.add (i32.const 8347584) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 10129120) (i32.mul (local.get $row) (i32.const 400))))
+      (local.set $b0 (i32.add (i32.const 10119920) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 400)))
@@ -1217,8 +1217,8 @@
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 8357584) (i32.mul (local.get $row) (i32.const 400))))
-      (local.set $b0 (i32.add (i32.const 8357184) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 10129920) (i32.mul (local.get $row) (i32.const 400))))
+      (local.set $b0 (i32.add (i32.const 10129520) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 400)))

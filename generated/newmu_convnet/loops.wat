@@ -218,8 +218,8 @@
   (func $step0_l4_cast (export "step0_l4_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 91145088) (i32.mul (local.get $row) (i32.const 320000))))
-      (local.set $b0 (i32.add (i32.const 91145088) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 92458368) (i32.mul (local.get $row) (i32.const 320000))))
+      (local.set $b0 (i32.add (i32.const 92458368) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 320000)))
@@ -238,9 +238,9 @@
   (func $step0_l4 (export "step0_l4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 91465088) (i32.mul (local.get $row) (i32.const 320000))))
+      (local.set $bo (i32.add (i32.const 92778368) (i32.mul (local.get $row) (i32.const 320000))))
       (local.set $b0 (i32.add (i32.const 90825088) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 91145088) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 92458368) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 320000)))
@@ -259,9 +259,9 @@
   (func $step0_p_y_given_x_sub (export "step0_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 91790720) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 91785088) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 91790208) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 93104000) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 93098368) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 93103488) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -281,8 +281,8 @@
   (func $step0_p_y_given_x_exp (export "step0_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 91795840) (i32.mul (local.get $row) (i32.const 5120))))
-      (local.set $b0 (i32.add (i32.const 91790720) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 93109120) (i32.mul (local.get $row) (i32.const 5120))))
+      (local.set $b0 (i32.add (i32.const 93104000) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120)))
@@ -301,8 +301,8 @@
   (func $step0_cost_nll_log (export "step0_cost_nll_log") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 91807104) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 91800960) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 93120384) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 93114240) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 512)))
@@ -321,7 +321,7 @@
   (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 91807616) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 93120896) (i32.mul (local.get $row) (i32.const 512))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -339,7 +339,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 91808128) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 93121408) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -347,8 +347,8 @@
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 91808144) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 91808128) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 93121424) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 93121408) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -368,7 +368,7 @@
   (func $step0_d_cost_nll_reducesum (export "step0_d_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 91801472) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 93114752) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -386,7 +386,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.0078125 0.0078125 0.0078125 0.0078125) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 91808160) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 93121440) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
@@ -394,9 +394,9 @@
   (func $step0_d_cost_nll_div (export "step0_d_cost_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 91808672) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 91808160) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 91800960) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 93121952) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 93121440) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 93114240) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 512)))
@@ -415,10 +415,10 @@
   (func $step0_d_p_y_given_x_add (export "step0_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 91809184) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 91801472) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 91808672) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b2 (i32.add (i32.const 91795840) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 93122464) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 93114752) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 93121952) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b2 (i32.add (i32.const 93109120) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -438,9 +438,9 @@
   (func $step0_d_l4_select (export "step0_d_l4_select") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 92159312) (i32.mul (local.get $row) (i32.const 320000))))
-      (local.set $b0 (i32.add (i32.const 91814304) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 91145088) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 93472592) (i32.mul (local.get $row) (i32.const 320000))))
+      (local.set $b0 (i32.add (i32.const 93127584) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 92458368) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 90825088) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -460,8 +460,8 @@
   (func $step0_d_l3_mul (export "step0_d_l3_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 95949136) (i32.mul (local.get $row) (i32.const 589824))))
-      (local.set $b0 (i32.add (i32.const 92479312) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 98446672) (i32.mul (local.get $row) (i32.const 589824))))
+      (local.set $b0 (i32.add (i32.const 93792592) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 89645440) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -481,8 +481,8 @@
   (func $step0_d_l3_select (export "step0_d_l3_select") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 102502736) (i32.mul (local.get $row) (i32.const 1638400))))
-      (local.set $b0 (i32.add (i32.const 100864336) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 105000272) (i32.mul (local.get $row) (i32.const 1638400))))
+      (local.set $b0 (i32.add (i32.const 103361872) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 79424240) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -502,8 +502,8 @@
   (func $step0_d_l2_mul (export "step0_d_l2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 113802528) (i32.mul (local.get $row) (i32.const 1605632))))
-      (local.set $b0 (i32.add (i32.const 104730960) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 116300064) (i32.mul (local.get $row) (i32.const 1605632))))
+      (local.set $b0 (i32.add (i32.const 107228496) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 76212976) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -523,8 +523,8 @@
   (func $step0_d_l2_select (export "step0_d_l2_select") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 133332256) (i32.mul (local.get $row) (i32.const 5537792))))
-      (local.set $b0 (i32.add (i32.const 127794464) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 135829792) (i32.mul (local.get $row) (i32.const 5537792))))
+      (local.set $b0 (i32.add (i32.const 130292000) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 49308912) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -544,8 +544,8 @@
   (func $step0_d_l1_mul (export "step0_d_l1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 159197344) (i32.mul (local.get $row) (i32.const 3686400))))
-      (local.set $b0 (i32.add (i32.const 139017504) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 161694880) (i32.mul (local.get $row) (i32.const 3686400))))
+      (local.set $b0 (i32.add (i32.const 141515040) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 41936112) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -565,8 +565,8 @@
   (func $step0_d_l1_select (export "step0_d_l1_select") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 177629344) (i32.mul (local.get $row) (i32.const 14745600))))
-      (local.set $b0 (i32.add (i32.const 162883744) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 180126880) (i32.mul (local.get $row) (i32.const 14745600))))
+      (local.set $b0 (i32.add (i32.const 165381280) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 6549616) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -586,10 +586,10 @@
   (func $step0_new_train_rms_w (export "step0_new_train_rms_w") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 212596000) (i32.mul (local.get $row) (i32.const 1152))))
+      (local.set $bo (i32.add (i32.const 215093536) (i32.mul (local.get $row) (i32.const 1152))))
       (local.set $b0 (i32.add (i32.const 3274816) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 207923360) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 207923360) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 210420896) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 210420896) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1152)))
@@ -610,8 +610,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 1152))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 207923360) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 212596000) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 210420896) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 215093536) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1152)))
@@ -630,10 +630,10 @@
   (func $step0_new_train_rms_w2 (export "step0_new_train_rms_w2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 212597152) (i32.mul (local.get $row) (i32.const 73728))))
+      (local.set $bo (i32.add (i32.const 215094688) (i32.mul (local.get $row) (i32.const 73728))))
       (local.set $b0 (i32.add (i32.const 3275968) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 159123616) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 159123616) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 161621152) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 161621152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 73728)))
@@ -654,8 +654,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1168) (i32.mul (local.get $row) (i32.const 73728))))
       (local.set $b0 (i32.add (i32.const 1168) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 159123616) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 212597152) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 161621152) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 215094688) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 73728)))
@@ -674,10 +674,10 @@
   (func $step0_new_train_rms_w3 (export "step0_new_train_rms_w3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 212670880) (i32.mul (local.get $row) (i32.const 294912))))
+      (local.set $bo (i32.add (i32.const 215168416) (i32.mul (local.get $row) (i32.const 294912))))
       (local.set $b0 (i32.add (i32.const 3349696) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 113507616) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 113507616) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 116005152) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 116005152) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 294912)))
@@ -698,8 +698,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 74896) (i32.mul (local.get $row) (i32.const 294912))))
       (local.set $b0 (i32.add (i32.const 74896) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 113507616) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 212670880) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 116005152) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 215168416) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 294912)))
@@ -718,10 +718,10 @@
   (func $step0_new_train_rms_w4 (export "step0_new_train_rms_w4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 212965792) (i32.mul (local.get $row) (i32.const 2880000))))
+      (local.set $bo (i32.add (i32.const 215463328) (i32.mul (local.get $row) (i32.const 2880000))))
       (local.set $b0 (i32.add (i32.const 3644608) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 93069136) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 93069136) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 94382416) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 94382416) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2880000)))
@@ -742,8 +742,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 369808) (i32.mul (local.get $row) (i32.const 2880000))))
       (local.set $b0 (i32.add (i32.const 369808) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 93069136) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 212965792) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 94382416) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 215463328) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2880000)))
@@ -762,10 +762,10 @@
   (func $step0_new_train_rms_w_o (export "step0_new_train_rms_w_o") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 215845792) (i32.mul (local.get $row) (i32.const 25000))))
+      (local.set $bo (i32.add (i32.const 218343328) (i32.mul (local.get $row) (i32.const 25000))))
       (local.set $b0 (i32.add (i32.const 6524608) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 92134304) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 92134304) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 93447584) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 93447584) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 25000)))
@@ -786,8 +786,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 3249808) (i32.mul (local.get $row) (i32.const 25000))))
       (local.set $b0 (i32.add (i32.const 3249808) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 92134304) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 215845792) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 93447584) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 218343328) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 25000)))
@@ -806,8 +806,8 @@
   (func $evaluate_l1_maximum (export "evaluate_l1_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 232423888) (i32.mul (local.get $row) (i32.const 14745600))))
-      (local.set $b0 (i32.add (i32.const 215870800) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 234921424) (i32.mul (local.get $row) (i32.const 14745600))))
+      (local.set $b0 (i32.add (i32.const 218368336) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 14745600)))
@@ -826,8 +826,8 @@
   (func $evaluate_l2_maximum (export "evaluate_l2_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 257345488) (i32.mul (local.get $row) (i32.const 5537792))))
-      (local.set $b0 (i32.add (i32.const 250855888) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 259843024) (i32.mul (local.get $row) (i32.const 5537792))))
+      (local.set $b0 (i32.add (i32.const 253353424) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5537792)))
@@ -846,8 +846,8 @@
   (func $evaluate_l3_maximum (export "evaluate_l3_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 280706656) (i32.mul (local.get $row) (i32.const 1638400))))
-      (local.set $b0 (i32.add (i32.const 277759952) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 283204192) (i32.mul (local.get $row) (i32.const 1638400))))
+      (local.set $b0 (i32.add (i32.const 280257488) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1638400)))
@@ -866,8 +866,8 @@
   (func $evaluate_l4 (export "evaluate_l4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 288301152) (i32.mul (local.get $row) (i32.const 320000))))
-      (local.set $b0 (i32.add (i32.const 287981152) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 290798688) (i32.mul (local.get $row) (i32.const 320000))))
+      (local.set $b0 (i32.add (i32.const 290478688) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 320000)))
@@ -886,9 +886,9 @@
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 288626784) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 288621152) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 288626272) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 291124320) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 291118688) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 291123808) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -908,8 +908,8 @@
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 288631904) (i32.mul (local.get $row) (i32.const 5120))))
-      (local.set $b0 (i32.add (i32.const 288626784) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 291129440) (i32.mul (local.get $row) (i32.const 5120))))
+      (local.set $b0 (i32.add (i32.const 291124320) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120)))
@@ -928,9 +928,9 @@
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 288637536) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 288631904) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 288637024) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 291135072) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 291129440) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 291134560) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -950,8 +950,8 @@
   (func $evaluate_cost_log (export "evaluate_cost_log") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 288648800) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 288637024) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 291146336) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 291134560) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 512)))
@@ -970,8 +970,8 @@
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 288649824) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 288649312) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 291147360) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 291146848) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 512)))

@@ -195,8 +195,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 275.3 MiB, laid out at compile time. */
-  private readonly mem = createArena(288650336, cpuThreads(true));
+  /** Every buffer of the model, 277.7 MiB, laid out at compile time. */
+  private readonly mem = createArena(291147872, cpuThreads(true));
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { w: new Float32Array(this.mem.buffer, 16, 288), w2: new Float32Array(this.mem.buffer, 1168, 18432), w3: new Float32Array(this.mem.buffer, 74896, 73728), w4: new Float32Array(this.mem.buffer, 369808, 720000), w_o: new Float32Array(this.mem.buffer, 3249808, 6250) };
@@ -229,100 +229,100 @@ export class Model implements CompiledModel {
   private readonly l3_cast = new Float32Array(this.mem.buffer, 89645440, 147456);
   private readonly l3 = new Float32Array(this.mem.buffer, 90235264, 147456);
   private readonly l4_matmul = new Float32Array(this.mem.buffer, 90825088, 80000);
-  private readonly l4_cast = new Float32Array(this.mem.buffer, 91145088, 80000);
-  private readonly l4 = new Float32Array(this.mem.buffer, 91465088, 80000);
-  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 91785088, 1280);
-  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 91790208, 128);
-  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 91790720, 1280);
-  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 91795840, 1280);
-  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 91800960, 128);
-  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 91801472, 1280);
-  private readonly y = new Int32Array(this.mem.buffer, 91806592, 128);
-  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 91807104, 128);
-  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 91807616, 128);
-  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 91808128, 1);
-  private readonly cost = new Float32Array(this.mem.buffer, 91808144, 1);
-  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 91808160, 128);
-  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 91808672, 128);
-  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 91809184, 1280);
-  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 91814304, 80000);
-  private readonly grad_w_o = new Float32Array(this.mem.buffer, 92134304, 6250);
-  private readonly d_l4_select = new Float32Array(this.mem.buffer, 92159312, 80000);
-  private readonly d_l4_matmul = new Float32Array(this.mem.buffer, 92479312, 147456);
-  private readonly grad_w4 = new Float32Array(this.mem.buffer, 93069136, 720000);
-  private readonly d_l3_mul = new Float32Array(this.mem.buffer, 95949136, 147456);
-  private readonly d_l3_maxpool2dgrad = new Float32Array(this.mem.buffer, 96538960, 589824);
-  private readonly d_l3_slice = new Float32Array(this.mem.buffer, 98898256, 491520);
-  private readonly d_l3_slice2 = new Float32Array(this.mem.buffer, 100864336, 409600);
-  private readonly d_l3_select = new Float32Array(this.mem.buffer, 102502736, 409600);
-  private readonly d_l3_transpose = new Float32Array(this.mem.buffer, 104141136, 73728);
-  private readonly d_l3_flip = new Float32Array(this.mem.buffer, 104436048, 73728);
-  private readonly d_l3_conv2d = new Float32Array(this.mem.buffer, 104730960, 401408);
-  private readonly step0_scratch68 = new Float32Array(this.mem.buffer, 106336592, 73728);
-  private readonly d_l3_transpose2 = new Float32Array(this.mem.buffer, 106746704, 401408);
-  private readonly d_l3_transpose3 = new Float32Array(this.mem.buffer, 108352336, 409600);
-  private readonly d_l3_flip2 = new Float32Array(this.mem.buffer, 109990736, 409600);
-  private readonly d_l3_conv2d2 = new Float32Array(this.mem.buffer, 111629136, 73728);
-  private readonly step0_scratch75 = new Float32Array(this.mem.buffer, 112950048, 65664);
-  private readonly d_l3_flip3 = new Float32Array(this.mem.buffer, 113212704, 73728);
-  private readonly grad_w3 = new Float32Array(this.mem.buffer, 113507616, 73728);
-  private readonly d_l2_mul = new Float32Array(this.mem.buffer, 113802528, 401408);
-  private readonly d_l2_maxpool2dgrad = new Float32Array(this.mem.buffer, 115408160, 1605632);
-  private readonly d_l2_slice = new Float32Array(this.mem.buffer, 121830688, 1490944);
-  private readonly d_l2_slice2 = new Float32Array(this.mem.buffer, 127794464, 1384448);
-  private readonly d_l2_select = new Float32Array(this.mem.buffer, 133332256, 1384448);
-  private readonly d_l2_transpose = new Float32Array(this.mem.buffer, 138870048, 18432);
-  private readonly d_l2_flip = new Float32Array(this.mem.buffer, 138943776, 18432);
-  private readonly d_l2_conv2d = new Float32Array(this.mem.buffer, 139017504, 921600);
-  private readonly step0_scratch95 = new Float32Array(this.mem.buffer, 142703904, 18432);
-  private readonly d_l2_transpose2 = new Float32Array(this.mem.buffer, 143167008, 921600);
-  private readonly d_l2_transpose3 = new Float32Array(this.mem.buffer, 146853408, 1384448);
-  private readonly d_l2_flip2 = new Float32Array(this.mem.buffer, 152391200, 1384448);
-  private readonly d_l2_conv2d2 = new Float32Array(this.mem.buffer, 157928992, 18432);
-  private readonly step0_scratch102 = new Float32Array(this.mem.buffer, 158976160, 18432);
-  private readonly d_l2_flip3 = new Float32Array(this.mem.buffer, 159049888, 18432);
-  private readonly grad_w2 = new Float32Array(this.mem.buffer, 159123616, 18432);
-  private readonly d_l1_mul = new Float32Array(this.mem.buffer, 159197344, 921600);
-  private readonly d_l1_maxpool2dgrad = new Float32Array(this.mem.buffer, 162883744, 3686400);
-  private readonly d_l1_select = new Float32Array(this.mem.buffer, 177629344, 3686400);
-  private readonly d_l1_transpose = new Float32Array(this.mem.buffer, 192374944, 3686400);
-  private readonly d_l1_transpose2 = new Float32Array(this.mem.buffer, 207120544, 100352);
-  private readonly d_l1_flip = new Float32Array(this.mem.buffer, 207521952, 100352);
-  private readonly grad_w = new Float32Array(this.mem.buffer, 207923360, 288);
-  private readonly step0_scratch112 = new Float32Array(this.mem.buffer, 207924512, 131072);
-  private readonly new_train_rms_w = new Float32Array(this.mem.buffer, 212596000, 288);
-  private readonly new_train_rms_w2 = new Float32Array(this.mem.buffer, 212597152, 18432);
-  private readonly new_train_rms_w3 = new Float32Array(this.mem.buffer, 212670880, 73728);
-  private readonly new_train_rms_w4 = new Float32Array(this.mem.buffer, 212965792, 720000);
-  private readonly new_train_rms_w_o = new Float32Array(this.mem.buffer, 215845792, 6250);
-  private readonly eval_l1_conv2d = new Float32Array(this.mem.buffer, 215870800, 3686400);
-  private readonly evaluate_scratch0 = new Float32Array(this.mem.buffer, 230616400, 288);
-  private readonly eval_l2_conv2d = new Float32Array(this.mem.buffer, 250855888, 1384448);
-  private readonly evaluate_scratch7 = new Float32Array(this.mem.buffer, 257172432, 43264);
-  private readonly eval_l2_maximum = new Float32Array(this.mem.buffer, 257345488, 1384448);
-  private readonly eval_l2_concat = new Float32Array(this.mem.buffer, 262883280, 1490944);
-  private readonly eval_k_l2_const = new Float32Array(this.mem.buffer, 268847056, 106496).fill((-Infinity));
-  private readonly eval_l2_concat2 = new Float32Array(this.mem.buffer, 269273040, 1605632);
-  private readonly eval_k_l2_const2 = new Float32Array(this.mem.buffer, 275695568, 114688).fill((-Infinity));
-  private readonly eval_l3_conv2d = new Float32Array(this.mem.buffer, 277759952, 409600);
-  private readonly evaluate_scratch26 = new Float32Array(this.mem.buffer, 280437856, 67200);
-  private readonly eval_l3_maximum = new Float32Array(this.mem.buffer, 280706656, 409600);
-  private readonly eval_l3_concat = new Float32Array(this.mem.buffer, 282345056, 491520);
-  private readonly eval_k_l3_const = new Float32Array(this.mem.buffer, 284311136, 81920).fill((-Infinity));
-  private readonly eval_l3_concat2 = new Float32Array(this.mem.buffer, 284638816, 589824);
-  private readonly eval_k_l3_const2 = new Float32Array(this.mem.buffer, 286998112, 98304).fill((-Infinity));
-  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 288621152, 1280);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 288626272, 128);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 288626784, 1280);
-  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 288631904, 1280);
-  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 288637024, 128);
-  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 288637536, 1280);
-  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 288642656, 128);
-  private readonly eval_error = new Float32Array(this.mem.buffer, 288643168, 128);
-  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 288643680, 1280);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 288648800, 128);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 288649312, 128);
-  private readonly eval_cost = new Float32Array(this.mem.buffer, 288649824, 128);
+  private readonly l4_cast = new Float32Array(this.mem.buffer, 92458368, 80000);
+  private readonly l4 = new Float32Array(this.mem.buffer, 92778368, 80000);
+  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 93098368, 1280);
+  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 93103488, 128);
+  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 93104000, 1280);
+  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 93109120, 1280);
+  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 93114240, 128);
+  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 93114752, 1280);
+  private readonly y = new Int32Array(this.mem.buffer, 93119872, 128);
+  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 93120384, 128);
+  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 93120896, 128);
+  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 93121408, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 93121424, 1);
+  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 93121440, 128);
+  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 93121952, 128);
+  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 93122464, 1280);
+  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 93127584, 80000);
+  private readonly grad_w_o = new Float32Array(this.mem.buffer, 93447584, 6250);
+  private readonly d_l4_select = new Float32Array(this.mem.buffer, 93472592, 80000);
+  private readonly d_l4_matmul = new Float32Array(this.mem.buffer, 93792592, 147456);
+  private readonly grad_w4 = new Float32Array(this.mem.buffer, 94382416, 720000);
+  private readonly d_l3_mul = new Float32Array(this.mem.buffer, 98446672, 147456);
+  private readonly d_l3_maxpool2dgrad = new Float32Array(this.mem.buffer, 99036496, 589824);
+  private readonly d_l3_slice = new Float32Array(this.mem.buffer, 101395792, 491520);
+  private readonly d_l3_slice2 = new Float32Array(this.mem.buffer, 103361872, 409600);
+  private readonly d_l3_select = new Float32Array(this.mem.buffer, 105000272, 409600);
+  private readonly d_l3_transpose = new Float32Array(this.mem.buffer, 106638672, 73728);
+  private readonly d_l3_flip = new Float32Array(this.mem.buffer, 106933584, 73728);
+  private readonly d_l3_conv2d = new Float32Array(this.mem.buffer, 107228496, 401408);
+  private readonly step0_scratch70 = new Float32Array(this.mem.buffer, 108834128, 73728);
+  private readonly d_l3_transpose2 = new Float32Array(this.mem.buffer, 109244240, 401408);
+  private readonly d_l3_transpose3 = new Float32Array(this.mem.buffer, 110849872, 409600);
+  private readonly d_l3_flip2 = new Float32Array(this.mem.buffer, 112488272, 409600);
+  private readonly d_l3_conv2d2 = new Float32Array(this.mem.buffer, 114126672, 73728);
+  private readonly step0_scratch77 = new Float32Array(this.mem.buffer, 115447584, 65664);
+  private readonly d_l3_flip3 = new Float32Array(this.mem.buffer, 115710240, 73728);
+  private readonly grad_w3 = new Float32Array(this.mem.buffer, 116005152, 73728);
+  private readonly d_l2_mul = new Float32Array(this.mem.buffer, 116300064, 401408);
+  private readonly d_l2_maxpool2dgrad = new Float32Array(this.mem.buffer, 117905696, 1605632);
+  private readonly d_l2_slice = new Float32Array(this.mem.buffer, 124328224, 1490944);
+  private readonly d_l2_slice2 = new Float32Array(this.mem.buffer, 130292000, 1384448);
+  private readonly d_l2_select = new Float32Array(this.mem.buffer, 135829792, 1384448);
+  private readonly d_l2_transpose = new Float32Array(this.mem.buffer, 141367584, 18432);
+  private readonly d_l2_flip = new Float32Array(this.mem.buffer, 141441312, 18432);
+  private readonly d_l2_conv2d = new Float32Array(this.mem.buffer, 141515040, 921600);
+  private readonly step0_scratch97 = new Float32Array(this.mem.buffer, 145201440, 18432);
+  private readonly d_l2_transpose2 = new Float32Array(this.mem.buffer, 145664544, 921600);
+  private readonly d_l2_transpose3 = new Float32Array(this.mem.buffer, 149350944, 1384448);
+  private readonly d_l2_flip2 = new Float32Array(this.mem.buffer, 154888736, 1384448);
+  private readonly d_l2_conv2d2 = new Float32Array(this.mem.buffer, 160426528, 18432);
+  private readonly step0_scratch104 = new Float32Array(this.mem.buffer, 161473696, 18432);
+  private readonly d_l2_flip3 = new Float32Array(this.mem.buffer, 161547424, 18432);
+  private readonly grad_w2 = new Float32Array(this.mem.buffer, 161621152, 18432);
+  private readonly d_l1_mul = new Float32Array(this.mem.buffer, 161694880, 921600);
+  private readonly d_l1_maxpool2dgrad = new Float32Array(this.mem.buffer, 165381280, 3686400);
+  private readonly d_l1_select = new Float32Array(this.mem.buffer, 180126880, 3686400);
+  private readonly d_l1_transpose = new Float32Array(this.mem.buffer, 194872480, 3686400);
+  private readonly d_l1_transpose2 = new Float32Array(this.mem.buffer, 209618080, 100352);
+  private readonly d_l1_flip = new Float32Array(this.mem.buffer, 210019488, 100352);
+  private readonly grad_w = new Float32Array(this.mem.buffer, 210420896, 288);
+  private readonly step0_scratch114 = new Float32Array(this.mem.buffer, 210422048, 131072);
+  private readonly new_train_rms_w = new Float32Array(this.mem.buffer, 215093536, 288);
+  private readonly new_train_rms_w2 = new Float32Array(this.mem.buffer, 215094688, 18432);
+  private readonly new_train_rms_w3 = new Float32Array(this.mem.buffer, 215168416, 73728);
+  private readonly new_train_rms_w4 = new Float32Array(this.mem.buffer, 215463328, 720000);
+  private readonly new_train_rms_w_o = new Float32Array(this.mem.buffer, 218343328, 6250);
+  private readonly eval_l1_conv2d = new Float32Array(this.mem.buffer, 218368336, 3686400);
+  private readonly evaluate_scratch0 = new Float32Array(this.mem.buffer, 233113936, 288);
+  private readonly eval_l2_conv2d = new Float32Array(this.mem.buffer, 253353424, 1384448);
+  private readonly evaluate_scratch7 = new Float32Array(this.mem.buffer, 259669968, 43264);
+  private readonly eval_l2_maximum = new Float32Array(this.mem.buffer, 259843024, 1384448);
+  private readonly eval_l2_concat = new Float32Array(this.mem.buffer, 265380816, 1490944);
+  private readonly eval_k_l2_const = new Float32Array(this.mem.buffer, 271344592, 106496).fill((-Infinity));
+  private readonly eval_l2_concat2 = new Float32Array(this.mem.buffer, 271770576, 1605632);
+  private readonly eval_k_l2_const2 = new Float32Array(this.mem.buffer, 278193104, 114688).fill((-Infinity));
+  private readonly eval_l3_conv2d = new Float32Array(this.mem.buffer, 280257488, 409600);
+  private readonly evaluate_scratch26 = new Float32Array(this.mem.buffer, 282935392, 67200);
+  private readonly eval_l3_maximum = new Float32Array(this.mem.buffer, 283204192, 409600);
+  private readonly eval_l3_concat = new Float32Array(this.mem.buffer, 284842592, 491520);
+  private readonly eval_k_l3_const = new Float32Array(this.mem.buffer, 286808672, 81920).fill((-Infinity));
+  private readonly eval_l3_concat2 = new Float32Array(this.mem.buffer, 287136352, 589824);
+  private readonly eval_k_l3_const2 = new Float32Array(this.mem.buffer, 289495648, 98304).fill((-Infinity));
+  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 291118688, 1280);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 291123808, 128);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 291124320, 1280);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 291129440, 1280);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 291134560, 128);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 291135072, 1280);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 291140192, 128);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 291140704, 128);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 291141216, 1280);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 291146336, 128);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 291146848, 128);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 291147360, 128);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -371,14 +371,14 @@ export class Model implements CompiledModel {
         }
       }
       l1_conv2d.fill(0);
-      this.k.fullConv({ x: 21295216, wr: 230616400, r: 230617552, r2: 231520720, y: 215870800, n: 128, C: 1, H: 28, W: 28, K: 32, kh: 3, kw: 3, Ho: 30, Wo: 30 });
+      this.k.fullConv({ x: 21295216, wr: 233113936, r: 233115088, r2: 234018256, y: 218368336, n: 128, C: 1, H: 28, W: 28, K: 32, kh: 3, kw: 3, Ho: 30, Wo: 30 });
     }
 
     // specs/newmu-convnet.yaml:30 l1: l1_maximum = maximum(l1_conv2d, 0)
     this.w.evaluate_l1_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:30 l1: l1 = max_pool2d(l1_maximum)
     {
-      this.k.maxPool2d({ x: 232423888, y: 247169488, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum → l1
+      this.k.maxPool2d({ x: 234921424, y: 249667024, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum → l1
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_conv2d = conv2d(l1, w2)
@@ -387,7 +387,7 @@ export class Model implements CompiledModel {
         const nb$9 = Math.min(4, 128 - n0$8);
         for (let c0$10 = 0; c0$10 < 32; c0$10 += 32) {
           const cb$11 = Math.min(32, 32 - c0$10);
-          this.k.convBlock({ x: 247169488, cols: 256393680, C: 32, H: 15, W: 15, kh: 3, kw: 3, Ho: 13, Wo: 13, L: 676, n0: n0$8, nb: nb$9, c0: c0$10, cb: cb$11, w: 1168, acc: 257172432, K: 64, lda: 288, accumulate: c0$10 > 0 });
+          this.k.convBlock({ x: 249667024, cols: 258891216, C: 32, H: 15, W: 15, kh: 3, kw: 3, Ho: 13, Wo: 13, L: 676, n0: n0$8, nb: nb$9, c0: c0$10, cb: cb$11, w: 1168, acc: 259669968, K: 64, lda: 288, accumulate: c0$10 > 0 });
         }
         for (let b$12 = 0; b$12 < nb$9; b$12++) {
           for (let k$15 = 0; k$15 < 64; k$15++) {
@@ -422,7 +422,7 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 l2: l2 = max_pool2d(l2_concat2)
     {
-      this.k.maxPool2d({ x: 269273040, y: 276154320, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2 → l2
+      this.k.maxPool2d({ x: 271770576, y: 278651856, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2 → l2
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3_conv2d = conv2d(l2, w3)
@@ -431,7 +431,7 @@ export class Model implements CompiledModel {
         const nb$28 = Math.min(21, 128 - n0$27);
         for (let c0$29 = 0; c0$29 < 64; c0$29 += 55) {
           const cb$30 = Math.min(55, 64 - c0$29);
-          this.k.convBlock({ x: 276154320, cols: 279398352, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$27, nb: nb$28, c0: c0$29, cb: cb$30, w: 74896, acc: 280437856, K: 128, lda: 576, accumulate: c0$29 > 0 });
+          this.k.convBlock({ x: 278651856, cols: 281895888, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$27, nb: nb$28, c0: c0$29, cb: cb$30, w: 74896, acc: 282935392, K: 128, lda: 576, accumulate: c0$29 > 0 });
         }
         for (let b$31 = 0; b$31 < nb$28; b$31++) {
           for (let k$34 = 0; k$34 < 128; k$34++) {
@@ -466,19 +466,19 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 l3: l3 = max_pool2d(l3_concat2)
     {
-      this.k.maxPool2d({ x: 284638816, y: 287391328, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3
+      this.k.maxPool2d({ x: 287136352, y: 289888864, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3
     }
 
     // specs/newmu-convnet.yaml:33 l4: l4_matmul = matmul(l3, w4)
     {
-      this.k.gemm({ a: 287391328, b: 369808, c: 287981152, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // l3 @ w4 → l4_matmul
+      this.k.gemm({ a: 289888864, b: 369808, c: 290478688, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // l3 @ w4 → l4_matmul
     }
 
     // specs/newmu-convnet.yaml:33 l4: l4 = maximum(l4_matmul, 0)
     this.w.evaluate_l4(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_matmul = matmul(l4, w_o)
     {
-      this.k.gemm({ a: 288301152, b: 3249808, c: 288621152, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 290798688, b: 3249808, c: 291118688, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
@@ -817,27 +817,27 @@ export class Model implements CompiledModel {
     this.w.step0_l3(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:33 l4: l4_matmul = matmul(l3, w4)
     {
-      this.k.gemm({ a: 90235264, b: 369808, c: 90825088, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // l3 @ w4 → l4_matmul
+      this.k.gemmSparse({ a: 90235264, b: 369808, c: 90825088, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, accumulate: false, alpha: 1, binary: false, list: 91145088, split: true }); // l3 @ w4 → l4_matmul (l3's zeros skipped)
     }
 
     // specs/newmu-convnet.yaml:33 l4: l4_cast = cast(compare(random_uniform(), 0.5))
-    this.k.uniformFill({ dst: 91145088, n: 80000, seed: this.desc.seed, salt: 4, step: step, iter: 0 }); // l4_cast ← the draws (Philox)
+    this.k.uniformFill({ dst: 92458368, n: 80000, seed: this.desc.seed, salt: 4, step: step, iter: 0 }); // l4_cast ← the draws (Philox)
     this.w.step0_l4_cast(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:33 l4: l4 = (maximum(l4_matmul, 0) * l4_cast) / 0.5
     this.w.step0_l4(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_matmul = matmul(l4, w_o)
     {
-      this.k.gemm({ a: 91465088, b: 3249808, c: 91785088, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 92778368, b: 3249808, c: 93098368, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$47 = 0;
-      for (let c$44 = 0; c$44 < 128; c$44++) {
-        for (let c$45 = 0; c$45 < 10; c$45++) {
-          const o$46 = c$44;
-          p_y_given_x_reducemax[o$46] = Math.max(p_y_given_x_reducemax[o$46], p_y_given_x_matmul[s$47++]);
+      let s$48 = 0;
+      for (let c$45 = 0; c$45 < 128; c$45++) {
+        for (let c$46 = 0; c$46 < 10; c$46++) {
+          const o$47 = c$45;
+          p_y_given_x_reducemax[o$47] = Math.max(p_y_given_x_reducemax[o$47], p_y_given_x_matmul[s$48++]);
         }
       }
     }
@@ -848,34 +848,34 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$48 = 0; o$48 < 128; o$48++) {
-        let s$50 = 0;
-        for (let k$49 = o$48 * 10; k$49 < o$48 * 10 + 10; k$49++) s$50 += p_y_given_x_exp[k$49];
-        p_y_given_x_reducesum[o$48] = s$50;
+      for (let o$49 = 0; o$49 < 128; o$49++) {
+        let s$51 = 0;
+        for (let k$50 = o$49 * 10; k$50 < o$49 * 10 + 10; k$50++) s$51 += p_y_given_x_exp[k$50];
+        p_y_given_x_reducesum[o$49] = s$51;
       }
     }
 
     // specs/newmu-convnet.yaml:37 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
-      for (let i$51 = 0; i$51 < 128; i$51++) {
-        const l$52 = y[i$51];
-        if (l$52 >= 0 && l$52 < 10) cost_nll_onehot[i$51 * 10 + l$52] = 1;
+      for (let i$52 = 0; i$52 < 128; i$52++) {
+        const l$53 = y[i$52];
+        if (l$53 >= 0 && l$53 < 10) cost_nll_onehot[i$52 * 10 + l$53] = 1;
       }
     }
 
     // specs/newmu-convnet.yaml:37 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
     this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:37 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
-    let o$53 = 0;
-    for (let c$56 = 0; c$56 < 128; c$56++) {
-      let s$54 = 0;
-      for (let c$57 = 0; c$57 < 10; c$57++) {
-        s$54 += (cost_nll_onehot[c$56 * 10 + c$57] * (p_y_given_x_sub[c$56 * 10 + c$57] - cost_nll_log[c$56]));
+    let o$54 = 0;
+    for (let c$57 = 0; c$57 < 128; c$57++) {
+      let s$55 = 0;
+      for (let c$58 = 0; c$58 < 10; c$58++) {
+        s$55 += (cost_nll_onehot[c$57 * 10 + c$58] * (p_y_given_x_sub[c$57 * 10 + c$58] - cost_nll_log[c$57]));
       }
 
-      cost_nll_reducesum[o$53] = s$54;
-      o$53++;
+      cost_nll_reducesum[o$54] = s$55;
+      o$54++;
     }
 
     // specs/newmu-convnet.yaml:37 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
@@ -890,41 +890,41 @@ export class Model implements CompiledModel {
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o)
     {
-      this.k.gemm({ a: 91809184, b: 3249808, c: 91814304, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
+      this.k.gemm({ a: 93122464, b: 3249808, c: 93127584, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
     }
 
     // specs/newmu-convnet.yaml:34 gradient of p_y_given_x: grad_w_o = matmul(l4, d_p_y_given_x_add)
     {
-      this.k.gemm({ a: 91465088, b: 91809184, c: 92134304, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ d_p_y_given_x_add → grad_w_o
+      this.k.gemm({ a: 92778368, b: 93122464, c: 93447584, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ d_p_y_given_x_add → grad_w_o
     }
 
     // specs/newmu-convnet.yaml:33 gradient of l4: d_l4_select = select(compare(l4_matmul, 0), (d_p_y_given_x_matmul / 0.5) * l4_cast, 0)
     this.w.step0_d_l4_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:33 gradient of l4: d_l4_matmul = matmul(d_l4_select, w4)
     {
-      this.k.gemm({ a: 92159312, b: 369808, c: 92479312, m: 128, n: 1152, k: 625, lda: 625, ldb: 625, ldc: 1152, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // d_l4_select @ w4 → d_l4_matmul
+      this.k.gemm({ a: 93472592, b: 369808, c: 93792592, m: 128, n: 1152, k: 625, lda: 625, ldb: 625, ldc: 1152, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // d_l4_select @ w4 → d_l4_matmul
     }
 
     // specs/newmu-convnet.yaml:33 gradient of l4: grad_w4 = matmul(l3, d_l4_select)
     {
-      this.k.gemm({ a: 90235264, b: 92159312, c: 93069136, m: 1152, n: 625, k: 128, lda: 1152, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // l3 @ d_l4_select → grad_w4
+      this.k.gemmSparse({ a: 90235264, b: 93472592, c: 94382416, m: 1152, n: 625, k: 128, lda: 1152, ldb: 625, ldc: 625, transA: true, accumulate: false, alpha: 1, binary: false, list: 97262416, split: false }); // l3 @ d_l4_select → grad_w4 (l3's zeros skipped)
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_mul = (d_l4_matmul / 0.8) * l3_cast
     this.w.step0_d_l3_mul(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_maxpool2dgrad = max_pool2d_grad(l3_concat2, d_l3_mul)
     {
-      this.k.maxPool2dGrad({ x: 86303104, g: 95949136, out: 96538960, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2, d_l3_mul → d_l3_maxpool2dgrad
+      this.k.maxPool2dGrad({ x: 86303104, g: 98446672, out: 99036496, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2, d_l3_mul → d_l3_maxpool2dgrad
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_slice = slice(d_l3_maxpool2dgrad)
     {
-      let o$58 = 0;
-      for (let c$59 = 0; c$59 < 128; c$59++) {
-        for (let c$60 = 0; c$60 < 128; c$60++) {
-          for (let c$61 = 0; c$61 < 6; c$61++) {
-            for (let c$62 = 0; c$62 < 5; c$62++) {
-              d_l3_slice[o$58++] = d_l3_maxpool2dgrad[c$59 * 4608 + c$60 * 36 + c$61 * 6 + c$62];
+      let o$60 = 0;
+      for (let c$61 = 0; c$61 < 128; c$61++) {
+        for (let c$62 = 0; c$62 < 128; c$62++) {
+          for (let c$63 = 0; c$63 < 6; c$63++) {
+            for (let c$64 = 0; c$64 < 5; c$64++) {
+              d_l3_slice[o$60++] = d_l3_maxpool2dgrad[c$61 * 4608 + c$62 * 36 + c$63 * 6 + c$64];
             }
           }
         }
@@ -933,12 +933,12 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_slice2 = slice(d_l3_slice)
     {
-      let o$63 = 0;
-      for (let c$64 = 0; c$64 < 128; c$64++) {
-        for (let c$65 = 0; c$65 < 128; c$65++) {
-          for (let c$66 = 0; c$66 < 5; c$66++) {
-            for (let c$67 = 0; c$67 < 5; c$67++) {
-              d_l3_slice2[o$63++] = d_l3_slice[c$64 * 3840 + c$65 * 30 + c$66 * 5 + c$67];
+      let o$65 = 0;
+      for (let c$66 = 0; c$66 < 128; c$66++) {
+        for (let c$67 = 0; c$67 < 128; c$67++) {
+          for (let c$68 = 0; c$68 < 5; c$68++) {
+            for (let c$69 = 0; c$69 < 5; c$69++) {
+              d_l3_slice2[o$65++] = d_l3_slice[c$66 * 3840 + c$67 * 30 + c$68 * 5 + c$69];
             }
           }
         }
@@ -949,52 +949,52 @@ export class Model implements CompiledModel {
     this.w.step0_d_l3_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_transpose = transpose(w3)
     {
-      this.k.swap01Blocks({ src: 74896, dst: 104141136, rows: 128, cols: 64, block: 9 }); // w3 → d_l3_transpose
+      this.k.swap01Blocks({ src: 74896, dst: 106638672, rows: 128, cols: 64, block: 9 }); // w3 → d_l3_transpose
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_flip = flip(d_l3_transpose)
     {
-      this.k.reverseBlocks({ src: 104141136, dst: 104436048, blocks: 8192, block: 9 }); // d_l3_transpose → d_l3_flip
+      this.k.reverseBlocks({ src: 106638672, dst: 106933584, blocks: 8192, block: 9 }); // d_l3_transpose → d_l3_flip
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_conv2d = conv2d(d_l3_select, d_l3_flip)
     {
-      for (let k$72 = 0; k$72 < 64; k$72++) {
-        for (let c$71 = 0; c$71 < 128; c$71++) {
-          for (let t$73 = 0; t$73 < 9; t$73++) this.step0_scratch68[c$71 * 576 + k$72 * 9 + t$73] = d_l3_flip[(k$72 * 128 + c$71) * 9 + t$73];
+      for (let k$74 = 0; k$74 < 64; k$74++) {
+        for (let c$73 = 0; c$73 < 128; c$73++) {
+          for (let t$75 = 0; t$75 < 9; t$75++) this.step0_scratch70[c$73 * 576 + k$74 * 9 + t$75] = d_l3_flip[(k$74 * 128 + c$73) * 9 + t$75];
         }
       }
       d_l3_conv2d.fill(0);
-      this.k.fullConv({ x: 102502736, wr: 106336592, r: 106631504, r2: 106689104, y: 104730960, n: 128, C: 128, H: 5, W: 5, K: 64, kh: 3, kw: 3, Ho: 7, Wo: 7 });
+      this.k.fullConv({ x: 105000272, wr: 108834128, r: 109129040, r2: 109186640, y: 107228496, n: 128, C: 128, H: 5, W: 5, K: 64, kh: 3, kw: 3, Ho: 7, Wo: 7 });
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_transpose2 = transpose(l2)
     {
-      this.k.swap01Blocks({ src: 77818608, dst: 106746704, rows: 128, cols: 64, block: 49 }); // l2 → d_l3_transpose2
+      this.k.swap01Blocks({ src: 77818608, dst: 109244240, rows: 128, cols: 64, block: 49 }); // l2 → d_l3_transpose2
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_transpose3 = transpose(d_l3_select)
     {
-      this.k.swap01Blocks({ src: 102502736, dst: 108352336, rows: 128, cols: 128, block: 25 }); // d_l3_select → d_l3_transpose3
+      this.k.swap01Blocks({ src: 105000272, dst: 110849872, rows: 128, cols: 128, block: 25 }); // d_l3_select → d_l3_transpose3
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_flip2 = flip(d_l3_transpose3)
     {
-      this.k.reverseBlocks({ src: 108352336, dst: 109990736, blocks: 16384, block: 25 }); // d_l3_transpose3 → d_l3_flip2
+      this.k.reverseBlocks({ src: 110849872, dst: 112488272, blocks: 16384, block: 25 }); // d_l3_transpose3 → d_l3_flip2
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_conv2d2 = conv2d(d_l3_transpose2, d_l3_flip2)
     {
-      for (let n0$76 = 0; n0$76 < 64; n0$76 += 57) {
-        const nb$77 = Math.min(57, 64 - n0$76);
-        for (let c0$78 = 0; c0$78 < 128; c0$78 += 20) {
-          const cb$79 = Math.min(20, 128 - c0$78);
-          this.k.convBlock({ x: 106746704, cols: 111924048, C: 128, H: 7, W: 7, kh: 5, kw: 5, Ho: 3, Wo: 3, L: 513, n0: n0$76, nb: nb$77, c0: c0$78, cb: cb$79, w: 109990736, acc: 112950048, K: 128, lda: 3200, accumulate: c0$78 > 0 });
+      for (let n0$78 = 0; n0$78 < 64; n0$78 += 57) {
+        const nb$79 = Math.min(57, 64 - n0$78);
+        for (let c0$80 = 0; c0$80 < 128; c0$80 += 20) {
+          const cb$81 = Math.min(20, 128 - c0$80);
+          this.k.convBlock({ x: 109244240, cols: 114421584, C: 128, H: 7, W: 7, kh: 5, kw: 5, Ho: 3, Wo: 3, L: 513, n0: n0$78, nb: nb$79, c0: c0$80, cb: cb$81, w: 112488272, acc: 115447584, K: 128, lda: 3200, accumulate: c0$80 > 0 });
         }
-        for (let b$80 = 0; b$80 < nb$77; b$80++) {
-          for (let k$83 = 0; k$83 < 128; k$83++) {
-            const src$81 = k$83 * 513 + b$80 * 9, d$82 = ((n0$76 + b$80) * 128 + k$83) * 9;
-            for (let m$84 = 0; m$84 < 9; m$84++) d_l3_conv2d2[d$82 + m$84] = this.step0_scratch75[src$81 + m$84];
+        for (let b$82 = 0; b$82 < nb$79; b$82++) {
+          for (let k$85 = 0; k$85 < 128; k$85++) {
+            const src$83 = k$85 * 513 + b$82 * 9, d$84 = ((n0$78 + b$82) * 128 + k$85) * 9;
+            for (let m$86 = 0; m$86 < 9; m$86++) d_l3_conv2d2[d$84 + m$86] = this.step0_scratch77[src$83 + m$86];
           }
         }
       }
@@ -1002,29 +1002,29 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_flip3 = flip(d_l3_conv2d2)
     {
-      this.k.reverseBlocks({ src: 111629136, dst: 113212704, blocks: 8192, block: 9 }); // d_l3_conv2d2 → d_l3_flip3
+      this.k.reverseBlocks({ src: 114126672, dst: 115710240, blocks: 8192, block: 9 }); // d_l3_conv2d2 → d_l3_flip3
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: grad_w3 = transpose(d_l3_flip3)
     {
-      this.k.swap01Blocks({ src: 113212704, dst: 113507616, rows: 64, cols: 128, block: 9 }); // d_l3_flip3 → grad_w3
+      this.k.swap01Blocks({ src: 115710240, dst: 116005152, rows: 64, cols: 128, block: 9 }); // d_l3_flip3 → grad_w3
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_mul = (d_l3_conv2d / 0.8) * l2_cast
     this.w.step0_d_l2_mul(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_maxpool2dgrad = max_pool2d_grad(l2_concat2, d_l2_mul)
     {
-      this.k.maxPool2dGrad({ x: 67726064, g: 113802528, out: 115408160, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2, d_l2_mul → d_l2_maxpool2dgrad
+      this.k.maxPool2dGrad({ x: 67726064, g: 116300064, out: 117905696, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2, d_l2_mul → d_l2_maxpool2dgrad
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_slice = slice(d_l2_maxpool2dgrad)
     {
-      let o$85 = 0;
-      for (let c$86 = 0; c$86 < 128; c$86++) {
-        for (let c$87 = 0; c$87 < 64; c$87++) {
-          for (let c$88 = 0; c$88 < 14; c$88++) {
-            for (let c$89 = 0; c$89 < 13; c$89++) {
-              d_l2_slice[o$85++] = d_l2_maxpool2dgrad[c$86 * 12544 + c$87 * 196 + c$88 * 14 + c$89];
+      let o$87 = 0;
+      for (let c$88 = 0; c$88 < 128; c$88++) {
+        for (let c$89 = 0; c$89 < 64; c$89++) {
+          for (let c$90 = 0; c$90 < 14; c$90++) {
+            for (let c$91 = 0; c$91 < 13; c$91++) {
+              d_l2_slice[o$87++] = d_l2_maxpool2dgrad[c$88 * 12544 + c$89 * 196 + c$90 * 14 + c$91];
             }
           }
         }
@@ -1033,12 +1033,12 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_slice2 = slice(d_l2_slice)
     {
-      let o$90 = 0;
-      for (let c$91 = 0; c$91 < 128; c$91++) {
-        for (let c$92 = 0; c$92 < 64; c$92++) {
-          for (let c$93 = 0; c$93 < 13; c$93++) {
-            for (let c$94 = 0; c$94 < 13; c$94++) {
-              d_l2_slice2[o$90++] = d_l2_slice[c$91 * 11648 + c$92 * 182 + c$93 * 13 + c$94];
+      let o$92 = 0;
+      for (let c$93 = 0; c$93 < 128; c$93++) {
+        for (let c$94 = 0; c$94 < 64; c$94++) {
+          for (let c$95 = 0; c$95 < 13; c$95++) {
+            for (let c$96 = 0; c$96 < 13; c$96++) {
+              d_l2_slice2[o$92++] = d_l2_slice[c$93 * 11648 + c$94 * 182 + c$95 * 13 + c$96];
             }
           }
         }
@@ -1049,52 +1049,52 @@ export class Model implements CompiledModel {
     this.w.step0_d_l2_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_transpose = transpose(w2)
     {
-      this.k.swap01Blocks({ src: 1168, dst: 138870048, rows: 64, cols: 32, block: 9 }); // w2 → d_l2_transpose
+      this.k.swap01Blocks({ src: 1168, dst: 141367584, rows: 64, cols: 32, block: 9 }); // w2 → d_l2_transpose
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_flip = flip(d_l2_transpose)
     {
-      this.k.reverseBlocks({ src: 138870048, dst: 138943776, blocks: 2048, block: 9 }); // d_l2_transpose → d_l2_flip
+      this.k.reverseBlocks({ src: 141367584, dst: 141441312, blocks: 2048, block: 9 }); // d_l2_transpose → d_l2_flip
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_conv2d = conv2d(d_l2_select, d_l2_flip)
     {
-      for (let k$99 = 0; k$99 < 32; k$99++) {
-        for (let c$98 = 0; c$98 < 64; c$98++) {
-          for (let t$100 = 0; t$100 < 9; t$100++) this.step0_scratch95[c$98 * 288 + k$99 * 9 + t$100] = d_l2_flip[(k$99 * 64 + c$98) * 9 + t$100];
+      for (let k$101 = 0; k$101 < 32; k$101++) {
+        for (let c$100 = 0; c$100 < 64; c$100++) {
+          for (let t$102 = 0; t$102 < 9; t$102++) this.step0_scratch97[c$100 * 288 + k$101 * 9 + t$102] = d_l2_flip[(k$101 * 64 + c$100) * 9 + t$102];
         }
       }
       d_l2_conv2d.fill(0);
-      this.k.fullConv({ x: 133332256, wr: 142703904, r: 142777632, r2: 142972320, y: 139017504, n: 128, C: 64, H: 13, W: 13, K: 32, kh: 3, kw: 3, Ho: 15, Wo: 15 });
+      this.k.fullConv({ x: 135829792, wr: 145201440, r: 145275168, r2: 145469856, y: 141515040, n: 128, C: 64, H: 13, W: 13, K: 32, kh: 3, kw: 3, Ho: 15, Wo: 15 });
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_transpose2 = transpose(l1)
     {
-      this.k.swap01Blocks({ src: 45622512, dst: 143167008, rows: 128, cols: 32, block: 225 }); // l1 → d_l2_transpose2
+      this.k.swap01Blocks({ src: 45622512, dst: 145664544, rows: 128, cols: 32, block: 225 }); // l1 → d_l2_transpose2
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_transpose3 = transpose(d_l2_select)
     {
-      this.k.swap01Blocks({ src: 133332256, dst: 146853408, rows: 128, cols: 64, block: 169 }); // d_l2_select → d_l2_transpose3
+      this.k.swap01Blocks({ src: 135829792, dst: 149350944, rows: 128, cols: 64, block: 169 }); // d_l2_select → d_l2_transpose3
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_flip2 = flip(d_l2_transpose3)
     {
-      this.k.reverseBlocks({ src: 146853408, dst: 152391200, blocks: 8192, block: 169 }); // d_l2_transpose3 → d_l2_flip2
+      this.k.reverseBlocks({ src: 149350944, dst: 154888736, blocks: 8192, block: 169 }); // d_l2_transpose3 → d_l2_flip2
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_conv2d2 = conv2d(d_l2_transpose2, d_l2_flip2)
     {
-      for (let n0$103 = 0; n0$103 < 32; n0$103 += 32) {
-        const nb$104 = Math.min(32, 32 - n0$103);
-        for (let c0$105 = 0; c0$105 < 128; c0$105 += 5) {
-          const cb$106 = Math.min(5, 128 - c0$105);
-          this.k.convBlock({ x: 143167008, cols: 158002720, C: 128, H: 15, W: 15, kh: 13, kw: 13, Ho: 3, Wo: 3, L: 288, n0: n0$103, nb: nb$104, c0: c0$105, cb: cb$106, w: 152391200, acc: 158976160, K: 64, lda: 21632, accumulate: c0$105 > 0 });
+      for (let n0$105 = 0; n0$105 < 32; n0$105 += 32) {
+        const nb$106 = Math.min(32, 32 - n0$105);
+        for (let c0$107 = 0; c0$107 < 128; c0$107 += 5) {
+          const cb$108 = Math.min(5, 128 - c0$107);
+          this.k.convBlock({ x: 145664544, cols: 160500256, C: 128, H: 15, W: 15, kh: 13, kw: 13, Ho: 3, Wo: 3, L: 288, n0: n0$105, nb: nb$106, c0: c0$107, cb: cb$108, w: 154888736, acc: 161473696, K: 64, lda: 21632, accumulate: c0$107 > 0 });
         }
-        for (let b$107 = 0; b$107 < nb$104; b$107++) {
-          for (let k$110 = 0; k$110 < 64; k$110++) {
-            const src$108 = k$110 * 288 + b$107 * 9, d$109 = ((n0$103 + b$107) * 64 + k$110) * 9;
-            for (let m$111 = 0; m$111 < 9; m$111++) d_l2_conv2d2[d$109 + m$111] = this.step0_scratch102[src$108 + m$111];
+        for (let b$109 = 0; b$109 < nb$106; b$109++) {
+          for (let k$112 = 0; k$112 < 64; k$112++) {
+            const src$110 = k$112 * 288 + b$109 * 9, d$111 = ((n0$105 + b$109) * 64 + k$112) * 9;
+            for (let m$113 = 0; m$113 < 9; m$113++) d_l2_conv2d2[d$111 + m$113] = this.step0_scratch104[src$110 + m$113];
           }
         }
       }
@@ -1102,51 +1102,51 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_flip3 = flip(d_l2_conv2d2)
     {
-      this.k.reverseBlocks({ src: 157928992, dst: 159049888, blocks: 2048, block: 9 }); // d_l2_conv2d2 → d_l2_flip3
+      this.k.reverseBlocks({ src: 160426528, dst: 161547424, blocks: 2048, block: 9 }); // d_l2_conv2d2 → d_l2_flip3
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: grad_w2 = transpose(d_l2_flip3)
     {
-      this.k.swap01Blocks({ src: 159049888, dst: 159123616, rows: 32, cols: 64, block: 9 }); // d_l2_flip3 → grad_w2
+      this.k.swap01Blocks({ src: 161547424, dst: 161621152, rows: 32, cols: 64, block: 9 }); // d_l2_flip3 → grad_w2
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_mul = (d_l2_conv2d / 0.8) * l1_cast
     this.w.step0_d_l1_mul(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_maxpool2dgrad = max_pool2d_grad(l1_maximum, d_l1_mul)
     {
-      this.k.maxPool2dGrad({ x: 23504112, g: 159197344, out: 162883744, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum, d_l1_mul → d_l1_maxpool2dgrad
+      this.k.maxPool2dGrad({ x: 23504112, g: 161694880, out: 165381280, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum, d_l1_mul → d_l1_maxpool2dgrad
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_select = select(compare(l1_conv2d, 0), d_l1_maxpool2dgrad, 0)
     this.w.step0_d_l1_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_transpose = transpose(d_l1_select)
     {
-      this.k.swap01Blocks({ src: 177629344, dst: 192374944, rows: 128, cols: 32, block: 900 }); // d_l1_select → d_l1_transpose
+      this.k.swap01Blocks({ src: 180126880, dst: 194872480, rows: 128, cols: 32, block: 900 }); // d_l1_select → d_l1_transpose
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_transpose2 = transpose(x)
     {
-      this.k.swap01Blocks({ src: 21295216, dst: 207120544, rows: 128, cols: 1, block: 784 }); // x → d_l1_transpose2
+      this.k.swap01Blocks({ src: 21295216, dst: 209618080, rows: 128, cols: 1, block: 784 }); // x → d_l1_transpose2
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_flip = flip(d_l1_transpose2)
     {
-      this.k.reverseBlocks({ src: 207120544, dst: 207521952, blocks: 128, block: 784 }); // d_l1_transpose2 → d_l1_flip
+      this.k.reverseBlocks({ src: 209618080, dst: 210019488, blocks: 128, block: 784 }); // d_l1_transpose2 → d_l1_flip
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: grad_w = conv2d(d_l1_transpose, d_l1_flip)
     {
-      this.step0_scratch112.fill(0);
-      for (let kc$114 = 0; kc$114 < 128; kc$114++) {
-        for (let r$115 = 0; r$115 < 28; r$115++) {
-          const sr$119 = (kc$114 * 28 + 27 - r$115) * 28 + 27, dr$120 = (kc$114 * 32 + r$115 + 2) * 32 + 2;
-          for (let q$116 = 0; q$116 < 28; q$116++) this.step0_scratch112[dr$120 + q$116] = d_l1_flip[sr$119 - q$116];
+      this.step0_scratch114.fill(0);
+      for (let kc$116 = 0; kc$116 < 128; kc$116++) {
+        for (let r$117 = 0; r$117 < 28; r$117++) {
+          const sr$121 = (kc$116 * 28 + 27 - r$117) * 28 + 27, dr$122 = (kc$116 * 32 + r$117 + 2) * 32 + 2;
+          for (let q$118 = 0; q$118 < 28; q$118++) this.step0_scratch114[dr$122 + q$118] = d_l1_flip[sr$121 - q$118];
         }
       }
-      this.k.im2colBlock({ x: 207924512, cols: 208448800, C: 128, H: 32, W: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, L: 900, n0: 0, nb: 1, c0: 0, cb: 128 }); // f[k, c, p − i, q − j] at row (c, i, j), column (k, p, q)
+      this.k.im2colBlock({ x: 210422048, cols: 210946336, C: 128, H: 32, W: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, L: 900, n0: 0, nb: 1, c0: 0, cb: 128 }); // f[k, c, p − i, q − j] at row (c, i, j), column (k, p, q)
       {
-        for (let c$118 = 0; c$118 < 128; c$118++) {
-          this.k.gemm({ a: 192374944 + c$118 * 3600, b: 208448800 + c$118 * 32400, c: 207923360, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$118 > 0, alpha: 1, split: false });
+        for (let c$120 = 0; c$120 < 128; c$120++) {
+          this.k.gemm({ a: 194872480 + c$120 * 3600, b: 210946336 + c$120 * 32400, c: 210420896, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$120 > 0, alpha: 1, split: false });
         }
       }
     }

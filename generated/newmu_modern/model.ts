@@ -142,8 +142,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 19.6 MiB, laid out at compile time. */
-  private readonly mem = createArena(20581936, cpuThreads(true));
+  /** Every buffer of the model, 22.8 MiB, laid out at compile time. */
+  private readonly mem = createArena(23868992, cpuThreads(true));
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { w_h: new Float32Array(this.mem.buffer, 16, 490000), w_h2: new Float32Array(this.mem.buffer, 1960016, 390625), w_o: new Float32Array(this.mem.buffer, 3522528, 6250) };
@@ -151,47 +151,47 @@ export class Model implements CompiledModel {
   private readonly h_div = new Float32Array(this.mem.buffer, 7095056, 100352);
   private readonly x = new Float32Array(this.mem.buffer, 7496464, 100352);
   private readonly h_matmul = new Float32Array(this.mem.buffer, 7897872, 80000);
-  private readonly h_cast = new Float32Array(this.mem.buffer, 8217872, 80000);
-  private readonly h = new Float32Array(this.mem.buffer, 8537872, 80000);
-  private readonly h2_matmul = new Float32Array(this.mem.buffer, 8857872, 80000);
-  private readonly h2_cast = new Float32Array(this.mem.buffer, 9177872, 80000);
-  private readonly h2 = new Float32Array(this.mem.buffer, 9497872, 80000);
-  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 9817872, 1280);
-  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 9822992, 128);
-  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 9823504, 1280);
-  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 9828624, 1280);
-  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 9833744, 128);
-  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 9834256, 1280);
-  private readonly y = new Int32Array(this.mem.buffer, 9839376, 128);
-  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 9839888, 128);
-  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 9840400, 128);
-  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 9840912, 1);
-  private readonly cost = new Float32Array(this.mem.buffer, 9840928, 1);
-  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 9840944, 128);
-  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 9841456, 128);
-  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 9841968, 1280);
-  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 9847088, 80000);
-  private readonly grad_w_o = new Float32Array(this.mem.buffer, 10167088, 6250);
-  private readonly d_h2_select = new Float32Array(this.mem.buffer, 10192096, 80000);
-  private readonly d_h2_matmul = new Float32Array(this.mem.buffer, 10512096, 80000);
-  private readonly grad_w_h2 = new Float32Array(this.mem.buffer, 10832096, 390625);
-  private readonly d_h_select = new Float32Array(this.mem.buffer, 12394608, 80000);
-  private readonly grad_w_h = new Float32Array(this.mem.buffer, 12714608, 490000);
-  private readonly new_train_rms_w_h = new Float32Array(this.mem.buffer, 14674608, 490000);
-  private readonly new_train_rms_w_h2 = new Float32Array(this.mem.buffer, 16634608, 390625);
-  private readonly new_train_rms_w_o = new Float32Array(this.mem.buffer, 18197120, 6250);
-  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 20552752, 1280);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 20557872, 128);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 20558384, 1280);
-  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 20563504, 1280);
-  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 20568624, 128);
-  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 20569136, 1280);
-  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 20574256, 128);
-  private readonly eval_error = new Float32Array(this.mem.buffer, 20574768, 128);
-  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 20575280, 1280);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 20580400, 128);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 20580912, 128);
-  private readonly eval_cost = new Float32Array(this.mem.buffer, 20581424, 128);
+  private readonly h_cast = new Float32Array(this.mem.buffer, 9268496, 80000);
+  private readonly h = new Float32Array(this.mem.buffer, 9588496, 80000);
+  private readonly h2_matmul = new Float32Array(this.mem.buffer, 9908496, 80000);
+  private readonly h2_cast = new Float32Array(this.mem.buffer, 11016464, 80000);
+  private readonly h2 = new Float32Array(this.mem.buffer, 11336464, 80000);
+  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 11656464, 1280);
+  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 11661584, 128);
+  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 11662096, 1280);
+  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 11667216, 1280);
+  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 11672336, 128);
+  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 11672848, 1280);
+  private readonly y = new Int32Array(this.mem.buffer, 11677968, 128);
+  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 11678480, 128);
+  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 11678992, 128);
+  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 11679504, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 11679520, 1);
+  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 11679536, 128);
+  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 11680048, 128);
+  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 11680560, 1280);
+  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 11685680, 80000);
+  private readonly grad_w_o = new Float32Array(this.mem.buffer, 12005680, 6250);
+  private readonly d_h2_select = new Float32Array(this.mem.buffer, 12030688, 80000);
+  private readonly d_h2_matmul = new Float32Array(this.mem.buffer, 12350688, 80000);
+  private readonly grad_w_h2 = new Float32Array(this.mem.buffer, 12670688, 390625);
+  private readonly d_h_select = new Float32Array(this.mem.buffer, 14875712, 80000);
+  private readonly grad_w_h = new Float32Array(this.mem.buffer, 15195712, 490000);
+  private readonly new_train_rms_w_h = new Float32Array(this.mem.buffer, 17961664, 490000);
+  private readonly new_train_rms_w_h2 = new Float32Array(this.mem.buffer, 19921664, 390625);
+  private readonly new_train_rms_w_o = new Float32Array(this.mem.buffer, 21484176, 6250);
+  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 23839808, 1280);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 23844928, 128);
+  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 23845440, 1280);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 23850560, 1280);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 23855680, 128);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 23856192, 1280);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 23861312, 128);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 23861824, 128);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 23862336, 1280);
+  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 23867456, 128);
+  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 23867968, 128);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 23868480, 128);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -220,21 +220,21 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/newmu-modern.yaml:21 h: h_matmul = matmul(x, w_h)
     {
-      this.k.gemmSparse({ a: 7496464, b: 16, c: 18222128, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, accumulate: false, alpha: 1, binary: false, list: 18542128, split: true }); // x @ w_h → h_matmul (x's zeros skipped)
+      this.k.gemmSparse({ a: 7496464, b: 16, c: 21509184, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, accumulate: false, alpha: 1, binary: false, list: 21829184, split: true }); // x @ w_h → h_matmul (x's zeros skipped)
     }
 
     // specs/newmu-modern.yaml:21 h: h = maximum(h_matmul, 0)
     this.w.evaluate_h(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:22 h2: h2_matmul = matmul(h, w_h2)
     {
-      this.k.gemm({ a: 19592752, b: 1960016, c: 19912752, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h @ w_h2 → h2_matmul
+      this.k.gemm({ a: 22879808, b: 1960016, c: 23199808, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h @ w_h2 → h2_matmul
     }
 
     // specs/newmu-modern.yaml:22 h2: h2 = maximum(h2_matmul, 0)
     this.w.evaluate_h2(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:23 p_y_given_x: p_y_given_x_matmul = matmul(h2, w_o)
     {
-      this.k.gemm({ a: 20232752, b: 3522528, c: 20552752, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h2 @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 23519808, b: 3522528, c: 23839808, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h2 @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-modern.yaml:23 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
@@ -374,37 +374,37 @@ export class Model implements CompiledModel {
     this.w.step0_h_div(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:21 h: h_matmul = matmul(h_div, w_h)
     {
-      this.k.gemm({ a: 7095056, b: 16, c: 7897872, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h_div @ w_h → h_matmul
+      this.k.gemmSparse({ a: 7095056, b: 16, c: 7897872, m: 128, n: 625, k: 784, lda: 784, ldb: 625, ldc: 625, transA: false, accumulate: false, alpha: 1, binary: false, list: 8217872, split: true }); // h_div @ w_h → h_matmul (h_div's zeros skipped)
     }
 
     // specs/newmu-modern.yaml:21 h: h_cast = cast(compare(random_uniform(), 0.5))
-    this.k.uniformFill({ dst: 8217872, n: 80000, seed: this.desc.seed, salt: 2, step: step, iter: 0 }); // h_cast ← the draws (Philox)
+    this.k.uniformFill({ dst: 9268496, n: 80000, seed: this.desc.seed, salt: 2, step: step, iter: 0 }); // h_cast ← the draws (Philox)
     this.w.step0_h_cast(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:21 h: h = (maximum(h_matmul, 0) * h_cast) / 0.5
     this.w.step0_h(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:22 h2: h2_matmul = matmul(h, w_h2)
     {
-      this.k.gemm({ a: 8537872, b: 1960016, c: 8857872, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h @ w_h2 → h2_matmul
+      this.k.gemmSparse({ a: 9588496, b: 1960016, c: 9908496, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, accumulate: false, alpha: 1, binary: false, list: 10228496, split: true }); // h @ w_h2 → h2_matmul (h's zeros skipped)
     }
 
     // specs/newmu-modern.yaml:22 h2: h2_cast = cast(compare(random_uniform(), 0.5))
-    this.k.uniformFill({ dst: 9177872, n: 80000, seed: this.desc.seed, salt: 3, step: step, iter: 0 }); // h2_cast ← the draws (Philox)
+    this.k.uniformFill({ dst: 11016464, n: 80000, seed: this.desc.seed, salt: 3, step: step, iter: 0 }); // h2_cast ← the draws (Philox)
     this.w.step0_h2_cast(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:22 h2: h2 = (maximum(h2_matmul, 0) * h2_cast) / 0.5
     this.w.step0_h2(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:23 p_y_given_x: p_y_given_x_matmul = matmul(h2, w_o)
     {
-      this.k.gemm({ a: 9497872, b: 3522528, c: 9817872, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h2 @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 11336464, b: 3522528, c: 11656464, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // h2 @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-modern.yaml:23 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$3 = 0;
-      for (let c$0 = 0; c$0 < 128; c$0++) {
-        for (let c$1 = 0; c$1 < 10; c$1++) {
-          const o$2 = c$0;
-          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_matmul[s$3++]);
+      let s$5 = 0;
+      for (let c$2 = 0; c$2 < 128; c$2++) {
+        for (let c$3 = 0; c$3 < 10; c$3++) {
+          const o$4 = c$2;
+          p_y_given_x_reducemax[o$4] = Math.max(p_y_given_x_reducemax[o$4], p_y_given_x_matmul[s$5++]);
         }
       }
     }
@@ -415,34 +415,34 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:23 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$4 = 0; o$4 < 128; o$4++) {
-        let s$6 = 0;
-        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
-        p_y_given_x_reducesum[o$4] = s$6;
+      for (let o$6 = 0; o$6 < 128; o$6++) {
+        let s$8 = 0;
+        for (let k$7 = o$6 * 10; k$7 < o$6 * 10 + 10; k$7++) s$8 += p_y_given_x_exp[k$7];
+        p_y_given_x_reducesum[o$6] = s$8;
       }
     }
 
     // specs/newmu-modern.yaml:26 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
-      for (let i$7 = 0; i$7 < 128; i$7++) {
-        const l$8 = y[i$7];
-        if (l$8 >= 0 && l$8 < 10) cost_nll_onehot[i$7 * 10 + l$8] = 1;
+      for (let i$9 = 0; i$9 < 128; i$9++) {
+        const l$10 = y[i$9];
+        if (l$10 >= 0 && l$10 < 10) cost_nll_onehot[i$9 * 10 + l$10] = 1;
       }
     }
 
     // specs/newmu-modern.yaml:26 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
     this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:26 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
-    let o$9 = 0;
-    for (let c$12 = 0; c$12 < 128; c$12++) {
-      let s$10 = 0;
-      for (let c$13 = 0; c$13 < 10; c$13++) {
-        s$10 += (cost_nll_onehot[c$12 * 10 + c$13] * (p_y_given_x_sub[c$12 * 10 + c$13] - cost_nll_log[c$12]));
+    let o$11 = 0;
+    for (let c$14 = 0; c$14 < 128; c$14++) {
+      let s$12 = 0;
+      for (let c$15 = 0; c$15 < 10; c$15++) {
+        s$12 += (cost_nll_onehot[c$14 * 10 + c$15] * (p_y_given_x_sub[c$14 * 10 + c$15] - cost_nll_log[c$14]));
       }
 
-      cost_nll_reducesum[o$9] = s$10;
-      o$9++;
+      cost_nll_reducesum[o$11] = s$12;
+      o$11++;
     }
 
     // specs/newmu-modern.yaml:26 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
@@ -457,31 +457,31 @@ export class Model implements CompiledModel {
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:23 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o)
     {
-      this.k.gemm({ a: 9841968, b: 3522528, c: 9847088, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
+      this.k.gemm({ a: 11680560, b: 3522528, c: 11685680, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
     }
 
     // specs/newmu-modern.yaml:23 gradient of p_y_given_x: grad_w_o = matmul(h2, d_p_y_given_x_add)
     {
-      this.k.gemm({ a: 9497872, b: 9841968, c: 10167088, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // h2 @ d_p_y_given_x_add → grad_w_o
+      this.k.gemm({ a: 11336464, b: 11680560, c: 12005680, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // h2 @ d_p_y_given_x_add → grad_w_o
     }
 
     // specs/newmu-modern.yaml:22 gradient of h2: d_h2_select = select(compare(h2_matmul, 0), (d_p_y_given_x_matmul / 0.5) * h2_cast, 0)
     this.w.step0_d_h2_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:22 gradient of h2: d_h2_matmul = matmul(d_h2_select, w_h2)
     {
-      this.k.gemm({ a: 10192096, b: 1960016, c: 10512096, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // d_h2_select @ w_h2 → d_h2_matmul
+      this.k.gemm({ a: 12030688, b: 1960016, c: 12350688, m: 128, n: 625, k: 625, lda: 625, ldb: 625, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // d_h2_select @ w_h2 → d_h2_matmul
     }
 
     // specs/newmu-modern.yaml:22 gradient of h2: grad_w_h2 = matmul(h, d_h2_select)
     {
-      this.k.gemm({ a: 8537872, b: 10192096, c: 10832096, m: 625, n: 625, k: 128, lda: 625, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // h @ d_h2_select → grad_w_h2
+      this.k.gemmSparse({ a: 9588496, b: 12030688, c: 12670688, m: 625, n: 625, k: 128, lda: 625, ldb: 625, ldc: 625, transA: true, accumulate: false, alpha: 1, binary: false, list: 14233200, split: false }); // h @ d_h2_select → grad_w_h2 (h's zeros skipped)
     }
 
     // specs/newmu-modern.yaml:21 gradient of h: d_h_select = select(compare(h_matmul, 0), (d_h2_matmul / 0.5) * h_cast, 0)
     this.w.step0_d_h_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:21 gradient of h: grad_w_h = matmul(h_div, d_h_select)
     {
-      this.k.gemm({ a: 7095056, b: 12394608, c: 12714608, m: 784, n: 625, k: 128, lda: 784, ldb: 625, ldc: 625, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // h_div @ d_h_select → grad_w_h
+      this.k.gemmSparse({ a: 7095056, b: 14875712, c: 15195712, m: 784, n: 625, k: 128, lda: 784, ldb: 625, ldc: 625, transA: true, accumulate: false, alpha: 1, binary: false, list: 17155712, split: false }); // h_div @ d_h_select → grad_w_h (h_div's zeros skipped)
     }
 
     // specs/newmu-modern.yaml:33 phases[0].optimizer: new_train_rms_w_h = (0.9 * train_rms_w_h) + (0.09999999999999998 * (grad_w_h * grad_w_h))
