@@ -35,7 +35,7 @@ import { maxPoolGradWat, maxPoolWat } from "./pool.ts";
 import { reverseBlocksWat, swap01Wat } from "./layout.ts";
 import { philoxUniformWat } from "./philox.ts";
 import { sparseGemmWat } from "./sparse.ts";
-import { gemmHeader } from "./wat.ts";
+import { gemmHeader, loadPartial, storePartial } from "./wat.ts";
 
 const KC = 256;
 
@@ -83,21 +83,6 @@ function zeroC(): string[] {
   ];
 }
 
-/** The last 1–3 columns of a row of B or C as the low lanes of a vector
- * (the other lanes zero): exactly those floats are read, none past them. */
-function loadPartial(w: 1 | 2 | 3, offset: number, ptr: string): string {
-  if (w === 1) return `(v128.load32_zero offset=${offset} ${ptr})`;
-  if (w === 2) return `(v128.load64_zero offset=${offset} ${ptr})`;
-  return `(v128.load32_lane offset=${offset + 8} 2 ${ptr} (v128.load64_zero offset=${offset} ${ptr}))`;
-}
-
-/** Stores the low `w` lanes of a vector: the rest of the row is not touched. */
-function storePartial(w: 1 | 2 | 3, offset: number, ptr: string, value: string): string[] {
-  if (w === 1) return [`(v128.store32_lane offset=${offset} 0 ${ptr} ${value})`];
-  if (w === 2) return [`(v128.store64_lane offset=${offset} 0 ${ptr} ${value})`];
-  return [`(local.set $a0 ${value})`, `(v128.store64_lane offset=${offset} 0 ${ptr} ${get("a0")})`, `(v128.store32_lane offset=${offset + 8} 2 ${ptr} ${get("a0")})`];
-}
-
 /** A tile of R rows × W columns of C for the nn/tn kernels, over the current
  * p block: W = 8 or 4 in whole vectors; W = 3, 2 or 1 (a row's last
  * columns) in one vector whose low lanes are loaded and stored. Each lane
@@ -124,7 +109,7 @@ function axpyTile(transA: boolean, R: number, W: 8 | 4 | 3 | 2 | 1): string[] {
   ];
   accs.forEach((row) => row.forEach((x) => lines.push(`(local.set $${x} (v128.const i32x4 0 0 0 0))`)));
   const step: string[] = [];
-  for (let v = 0; v < V; v++) step.push(`(local.set $b${v} ${part ? loadPartial(part, 0, get("pb")) : `(${load} offset=${16 * v} ${get("pb")})`})`);
+  for (let v = 0; v < V; v++) step.push(`(local.set $b${v} ${part ? loadPartial(part, get("pb")) : `(${load} offset=${16 * v} ${get("pb")})`})`);
   for (let r = 0; r < R; r++) {
     step.push(`(local.set $a0 (f32x4.splat ${aLoad(r)}))`);
     for (let v = 0; v < V; v++) step.push(`(local.set $c${r}${v} (f32x4.add ${get(`c${r}${v}`)} (f32x4.mul ${get("a0")} ${get(`b${v}`)})))`);
@@ -141,8 +126,8 @@ function axpyTile(transA: boolean, R: number, W: 8 | 4 | 3 | 2 | 1): string[] {
   accs.forEach((row, r) =>
     row.forEach((x, v) => {
       if (part) {
-        const sum = `(f32x4.add ${loadPartial(part, 0, rowPtr(r))} (f32x4.mul ${get("valpha")} ${get(x)}))`;
-        lines.push(...storePartial(part, 0, rowPtr(r), sum));
+        const sum = `(f32x4.add ${loadPartial(part, rowPtr(r))} (f32x4.mul ${get("valpha")} ${get(x)}))`;
+        lines.push(...storePartial(part, rowPtr(r), sum, "a0"));
       } else {
         lines.push(`(${store} offset=${16 * v} ${rowPtr(r)} (f32x4.add (${load} offset=${16 * v} ${rowPtr(r)}) (f32x4.mul ${get("valpha")} ${get(x)})))`);
       }

@@ -32,7 +32,7 @@
 // under a 0 of A is skipped, where the dense kernel would give NaN. So the
 // choice of kernel, and of threads, never changes a float.
 
-import { add, bytes, c32, forLoop, get, mul, set } from "./wat.ts";
+import { add, bytes, c32, forLoop, get, loadPartial, mul, set, storePartial } from "./wat.ts";
 
 /** Steps of p per block: the dense kernels' KC (their sums restart from zero
  * at each block boundary, and so must these). */
@@ -88,25 +88,12 @@ function rowsKernel(): string[] {
   ];
 }
 
-/** The last 1–3 columns as a vector's low lanes (none past them is read). */
-function loadPartial(w: number, ptr: string): string {
-  if (w === 1) return `(v128.load32_zero ${ptr})`;
-  if (w === 2) return `(v128.load64_zero ${ptr})`;
-  return `(v128.load32_lane offset=8 2 ${ptr} (v128.load64_zero ${ptr}))`;
-}
-
-function storePartial(w: number, ptr: string, value: string): string[] {
-  if (w === 1) return [`(v128.store32_lane 0 ${ptr} ${value})`];
-  if (w === 2) return [`(v128.store64_lane 0 ${ptr} ${value})`];
-  return [set("t", value), `(v128.store64_lane 0 ${ptr} ${get("t")})`, `(v128.store32_lane offset=8 2 ${ptr} ${get("t")})`];
-}
-
 /** Columns j..j+width of every row of C over the current KC block: `V`
  * vectors summed in registers over row i's list; `part` (1–3) is a row's
  * last columns in one vector's low lanes. Each lane does the same scalar
  * sequence whatever the width, so the split by columns is exact. `values`:
  * each term is a·b (gemm_vx), else b (gemm_bx, a = 1). */
-function strip(values: boolean, V: number, part?: number): string[] {
+function strip(values: boolean, V: number, part?: 1 | 2 | 3): string[] {
   const s = Array.from({ length: V }, (_, v) => `s${v}`);
   const row = (v: number) => (part ? loadPartial(part, get("pb")) : `(v128.load offset=${16 * v} ${get("pb")})`);
   const term = (v: number) => (values ? `(f32x4.mul ${get("va")} ${row(v)})` : row(v));
@@ -125,7 +112,7 @@ function strip(values: boolean, V: number, part?: number): string[] {
     set("pc", add(get("c"), bytes(add(mul(get("i"), get("ldc")), get("j"))))),
   ];
   if (part) {
-    body.push(...storePartial(part, get("pc"), `(f32x4.add ${loadPartial(part, get("pc"))} (f32x4.mul ${get("valpha")} ${get("s0")}))`));
+    body.push(...storePartial(part, get("pc"), `(f32x4.add ${loadPartial(part, get("pc"))} (f32x4.mul ${get("valpha")} ${get("s0")}))`, "t"));
   } else {
     s.forEach((x, v) => body.push(`(v128.store offset=${16 * v} ${get("pc")} (f32x4.add (v128.load offset=${16 * v} ${get("pc")}) (f32x4.mul ${get("valpha")} ${get(x)})))`));
   }
@@ -143,7 +130,7 @@ function productKernel(name: "gemm_vx" | "gemm_bx"): string[] {
   const params = ["list", "b", "c", "m", "n", "k", "ldc", "acc"].map((p) => `(param $${p} i32)`).join(" ");
   const ilocals = ["i", "j", "p0", "kc", "rowb", "blockb", "bj", "lrow", "q", "qe", "pb", "pc"].map((l) => `(local $${l} i32)`).join(" ");
   const vlocals = ["valpha", "t", ...(values ? ["va"] : []), ...Array.from({ length: 8 }, (_, v) => `s${v}`)].map((l) => `(local $${l} v128)`).join(" ");
-  const tail = (w: number) => [`(if (i32.eq (i32.sub ${get("n")} ${get("j")}) (i32.const ${w})) (then`, ...strip(values, 1, w).map((l) => `  ${l}`), `))`];
+  const tail = (w: 1 | 2 | 3) => [`(if (i32.eq (i32.sub ${get("n")} ${get("j")}) (i32.const ${w})) (then`, ...strip(values, 1, w).map((l) => `  ${l}`), `))`];
   return [
     `(func $${name} (export "${name}") ${params} (param $alpha f32)`,
     `  ${ilocals}`,

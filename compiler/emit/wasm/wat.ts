@@ -1,6 +1,7 @@
-// Small builders of WAT text shared by the runtime's data-movement kernels
-// (im2col.ts, pool.ts, layout.ts): i32 locals and arithmetic, and counted
-// loops as block/loop/br_if.
+// Small builders of WAT text shared by the runtime's kernels (gemm.ts,
+// sparse.ts, im2col.ts, pool.ts, layout.ts): i32 locals and arithmetic,
+// counted loops as block/loop/br_if, and the partial vectors of a row's last
+// columns.
 
 export const get = (x: string) => `(local.get $${x})`;
 export const set = (x: string, v: string) => `(local.set $${x} ${v})`;
@@ -28,3 +29,20 @@ export function forLoop(x: string, n: string, body: readonly string[], from = c3
 export const GEMM_PARAMS = ["a", "b", "c", "m", "n", "k", "lda", "ldb", "ldc", "acc"] as const;
 export const gemmHeader = (name: string) =>
   `(func $${name} (export "${name}") ${GEMM_PARAMS.map((p) => `(param $${p} i32)`).join(" ")} (param $alpha f32)`;
+
+/** The last 1–3 columns of a row as the low lanes of a vector, the other
+ * lanes zero: exactly those floats are read, none past them (a row's end
+ * may be the end of the memory). */
+export function loadPartial(w: 1 | 2 | 3, ptr: string): string {
+  if (w === 1) return `(v128.load32_zero ${ptr})`;
+  if (w === 2) return `(v128.load64_zero ${ptr})`;
+  return `(v128.load32_lane offset=8 2 ${ptr} (v128.load64_zero ${ptr}))`;
+}
+
+/** Stores the low `w` lanes of a vector, the rest of the row untouched; for
+ * three lanes the value goes through the v128 local `temp` (stored twice). */
+export function storePartial(w: 1 | 2 | 3, ptr: string, value: string, temp: string): string[] {
+  if (w === 1) return [`(v128.store32_lane 0 ${ptr} ${value})`];
+  if (w === 2) return [`(v128.store64_lane 0 ${ptr} ${value})`];
+  return [set(temp, value), `(v128.store64_lane 0 ${ptr} ${get(temp)})`, `(v128.store32_lane offset=8 2 ${ptr} ${get(temp)})`];
+}
