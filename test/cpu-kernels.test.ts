@@ -359,3 +359,27 @@ describe("a column's floats do not depend on the tile that computed it", () => {
     });
   }
 });
+
+describe("a row's floats do not depend on the tile height that computed it", () => {
+  // nn/tn take rows four at a time, then the last 1-3 rows as one tile of
+  // that height: a product of m rows must give, bitwise, the first m rows
+  // of a 12-row product (two threads split by rows leave each a different
+  // remainder, and convolutions call the kernel per block of filters).
+  const mem = createArena(4 << 20, 1);
+  const K = createKernels(mem);
+  const f = new Float32Array(mem.buffer);
+  for (const t of ["nn", "tn"] as const) {
+    it.each([[1, 19, 300], [2, 8, 65], [3, 13, 513], [5, 11, 70], [6, 9, 300], [7, 24, 31], [10, 3, 257], [11, 40, 20]])(`gemm_${t} %i×%i×%i: C's rows equal a 12-row product's`, (m, n, k) => {
+      const M = 12, lda = t === "tn" ? M : k;
+      const A = 64, B = A + 4 * (M * k + 16), C1 = B + 4 * (k * n + 16), C2 = C1 + 4 * (M * n + 16);
+      for (let i = 0; i < M * k; i++) f[A / 4 + i] = Math.fround(normal(5, 1, 0, 0, i));
+      for (let i = 0; i < k * n; i++) f[B / 4 + i] = Math.fround(normal(5, 2, 0, 0, i));
+      for (let i = 0; i < M * n; i++) f[C1 / 4 + i] = f[C2 / 4 + i] = 0.25;
+      K[`gemm_${t}`](A, B, C1, m, n, k, lda, n, n, 1, 0.7);
+      K[`gemm_${t}`](A, B, C2, M, n, k, lda, n, n, 1, 0.7);
+      expect(f.slice(C1 / 4, C1 / 4 + m * n)).toEqual(f.slice(C2 / 4, C2 / 4 + m * n));
+      // Rows past m are not written.
+      expect([...f.slice(C1 / 4 + m * n, C1 / 4 + M * n)].every((v) => v === 0.25)).toBe(true);
+    });
+  }
+});

@@ -98,7 +98,7 @@ function axpyTile(transA: boolean, R: number, W: 8 | 4 | 3 | 2 | 1): string[] {
   // A's element for row r at the current p: nn walks along a row (rows are
   // lda apart), tn walks down columns (rows of op(A) are adjacent floats).
   const aLoad = (r: number) =>
-    transA ? `(f32.load offset=${4 * r} ${get("pa")})` : `(f32.load ${r === 0 ? get("pa") : `(i32.add ${get("pa")} ${get(`lda${r}`)})`})`;
+    transA ? `(v128.load32_splat offset=${4 * r} ${get("pa")})` : `(v128.load32_splat ${r === 0 ? get("pa") : `(i32.add ${get("pa")} ${get(`lda${r}`)})`})`;
   const lines: string[] = [
     // pc = c + (i·ldc + j)·4 ; pb = b + (p0·ldb + j)·4
     `(local.set $pc (i32.add ${get("c")} (i32.shl (i32.add (i32.mul ${get("i")} ${get("ldc")}) ${get("j")}) (i32.const 2))))`,
@@ -111,7 +111,7 @@ function axpyTile(transA: boolean, R: number, W: 8 | 4 | 3 | 2 | 1): string[] {
   const step: string[] = [];
   for (let v = 0; v < V; v++) step.push(`(local.set $b${v} ${part ? loadPartial(part, get("pb")) : `(${load} offset=${16 * v} ${get("pb")})`})`);
   for (let r = 0; r < R; r++) {
-    step.push(`(local.set $a0 (f32x4.splat ${aLoad(r)}))`);
+    step.push(`(local.set $a0 ${aLoad(r)})`);
     for (let v = 0; v < V; v++) step.push(`(local.set $c${r}${v} (f32x4.add ${get(`c${r}${v}`)} (f32x4.mul ${get("a0")} ${get(`b${v}`)})))`);
   }
   step.push(bump("pb", get("ldbb")), bump("pa", transA ? get("ldab") : c32(4)));
@@ -180,6 +180,10 @@ function axpyKernel(name: string, transA: boolean): string[] {
       `(local.set $kc (select (i32.const ${KC}) (i32.sub ${get("k")} ${get("p0")}) (i32.gt_u (i32.sub ${get("k")} ${get("p0")}) (i32.const ${KC}))))`,
       `(local.set $i (i32.const 0))`,
       ...whileLoop("i4", `(i32.le_u (i32.add ${get("i")} (i32.const 4)) ${get("m")})`, axpyRows(transA, 4)),
+      // The last 1–3 rows as one tile of that height: as single rows they
+      // streamed B once each (LeNet's 50 filters: 12 blocks of 4, then 2).
+      ...whileLoop("i3", `(i32.le_u (i32.add ${get("i")} (i32.const 3)) ${get("m")})`, axpyRows(transA, 3)),
+      ...whileLoop("i2", `(i32.le_u (i32.add ${get("i")} (i32.const 2)) ${get("m")})`, axpyRows(transA, 2)),
       ...whileLoop("i1", `(i32.lt_u ${get("i")} ${get("m")})`, axpyRows(transA, 1)),
       bump("p0", c32(KC)),
     ])),
