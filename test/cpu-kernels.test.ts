@@ -383,3 +383,27 @@ describe("a row's floats do not depend on the tile height that computed it", () 
     });
   }
 });
+
+describe("copy_runs", () => {
+  // The box copy behind slice, pad and concat on the CPU: every run lands
+  // where the strides say, nothing else is written, for runs of 1-13
+  // elements (the 16-byte loop and its 4-byte tail) and both loop levels.
+  const mem = createArena(1 << 20, 1);
+  const K = createKernels(mem);
+  const f = new Float32Array(mem.buffer);
+  it.each([
+    [1, 1, 1, 1, 0, 1, 0],
+    [3, 1, 5, 7, 0, 9, 0],
+    [4, 3, 13, 60, 17, 50, 13],
+    [2, 5, 4, 40, 8, 30, 6],
+    [6, 2, 3, 3, 40, 3, 20],
+  ])("outer %i, inner %i, run %i, strides src %i/%i dst %i/%i", (outer, inner, run, so, si, dOut, di) => {
+    const SRC = 64, DST = 64 + 4 * 8192;
+    for (let i = 0; i < 8192; i++) f[SRC / 4 + i] = i + 0.5;
+    f.fill(-1, DST / 4, DST / 4 + 8192);
+    K.copyRuns({ src: SRC, dst: DST, outer, inner, run, srcOuter: so, srcInner: si, dstOuter: dOut, dstInner: di });
+    const want = new Float32Array(8192).fill(-1);
+    for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) for (let r = 0; r < run; r++) want[o * dOut + i * di + r] = o * so + i * si + r + 0.5;
+    expect(f.slice(DST / 4, DST / 4 + 8192)).toEqual(want);
+  });
+});

@@ -214,6 +214,14 @@ const LAYOUT: OpCase[] = [
   op("pad i32", "pad", { before: [2], after: [0] }, (g) => [g.ints([5], -9, 9)]),
   op("pad an empty tensor", "pad", { before: [1, 0], after: [1, 0] }, () => [f64([0, 3], [])]),
   op("pad nothing (bool)", "pad", { before: [0, 0], after: [0, 0] }, (g) => [g.bools([2, 3])]),
+  // Boxes the CPU path copies with copyRuns (outer × inner × a contiguous
+  // run, runs of 1-13 floats: the vector loop and its tail), and one whose
+  // four axes do not coalesce into three (index loops).
+  op("slice 3-D box, runs of 5", "slice", { starts: [1, 1, 1], ends: [3, 4, 6] }, (g) => [g.normal([3, 4, 7])]),
+  op("slice 4-D box (four axes apart)", "slice", { starts: [1, 1, 1, 1], ends: [3, 3, 3, 4] }, (g) => [g.normal([4, 4, 4, 5])]),
+  op("slice the last column of a 4-D map", "slice", { starts: [0, 0, 0, 0], ends: [2, 3, 4, 4] }, (g) => [g.normal([2, 3, 4, 5])]),
+  op("pad 3-D, runs of 6", "pad", { before: [1, 0, 1], after: [0, 1, 2] }, (g) => [g.normal([2, 3, 6])]),
+  op("concat a row and a column's padding (4-D)", "concat", { axis: 3 }, (g) => [g.normal([2, 3, 13, 13]), g.normal([2, 3, 13, 1])]),
   op("concat axis 1 of 3-D", "concat", { axis: 1 }, (g) => [g.normal([2, 1, 3]), g.normal([2, 2, 3]), g.normal([2, 1, 3])]),
   op("concat axis 0", "concat", { axis: 0 }, (g) => [g.normal([1, 3]), g.normal([2, 3])]),
   op("concat axis 0 of three", "concat", { axis: 0 }, (g) => [g.normal([2, 3]), g.normal([4, 3]), g.normal([1, 3])]),

@@ -3,6 +3,7 @@ import { alloc } from "../ir/tensor.ts";
 import { IRError, fmtShape, numel } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
 import { aroundAxis, checkAxis } from "./argmax.ts";
+import { boxCopy } from "./slice.ts";
 
 export const concat = defineOp({
   name: "concat",
@@ -46,14 +47,19 @@ export const concat = defineOp({
   },
   ts: {
     kind: "kernel",
-    emit: ({ node, out, ins, inTypes, fresh }) => {
+    emit: (ctx) => {
+      const { node, out, ins, inTypes, fresh } = ctx;
       const a = checkAxis("concat", node.attrs.axis, node.shape.length);
       const { outer, n: total, inner } = aroundAxis(node.shape, a);
       const lines: string[] = [];
       let off = 0;
       inTypes.forEach((t, q) => {
         const run = t.shape[a]! * inner;
-        if (numel(t.shape) > 0) {
+        // Each operand is a box of the output, at its offset along the axis.
+        const at = node.shape.map((_, k) => (k === a ? off : 0));
+        const call = numel(t.shape) > 0 ? boxCopy(ctx, node.dtype, { buffer: ins[q]!, shape: t.shape, at: t.shape.map(() => 0) }, { buffer: out, shape: node.shape, at }, t.shape) : undefined;
+        if (call) lines.push(call);
+        else if (numel(t.shape) > 0) {
           const o = fresh("o"), k = fresh("k");
           lines.push(
             `for (let ${o} = 0; ${o} < ${outer}; ${o}++) {`,

@@ -3,7 +3,7 @@ import { alloc } from "../ir/tensor.ts";
 import { IRError, fmtShape, numel, strides } from "../ir/types.ts";
 import { defineOp } from "./op.ts";
 import { indexExpr, loopNest } from "./broadcast.ts";
-import { forEachInBox } from "./slice.ts";
+import { boxCopy, forEachInBox } from "./slice.ts";
 import { coord, zeroLit } from "./wgsl.ts";
 
 export const pad = defineOp({
@@ -28,7 +28,11 @@ export const pad = defineOp({
   },
   ts: {
     kind: "kernel",
-    emit: ({ node, out, ins, inTypes, fresh }) => {
+    emit: (ctx) => {
+      const { node, out, ins, inTypes, fresh } = ctx;
+      const inShape = inTypes[0]!.shape;
+      const call = boxCopy(ctx, node.dtype, { buffer: ins[0]!, shape: inShape, at: inShape.map(() => 0) }, { buffer: out, shape: node.shape, at: node.attrs.before }, inShape);
+      if (call) return `${out}.fill(0);\n${call}`;
       const st = strides(node.shape);
       const off = node.attrs.before.reduce((a, s, k) => a + s * st[k]!, 0);
       const i = fresh("i");

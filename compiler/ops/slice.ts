@@ -1,7 +1,9 @@
 // slice: the box [starts, ends) of every axis (no steps, no negatives).
 import { alloc } from "../ir/tensor.ts";
 import { IRError, type Shape, fmtShape, strides } from "../ir/types.ts";
-import { defineOp } from "./op.ts";
+import { kernelCall } from "../emit/wasm/calls.ts";
+import type { DType } from "../ir/types.ts";
+import { defineOp, type KernelCtx } from "./op.ts";
 import { indexExpr, loopNest } from "./broadcast.ts";
 import { remap } from "./wgsl.ts";
 
@@ -22,6 +24,52 @@ export function forEachInBox(outer: Shape, offset: readonly number[], inner: Sha
       c[k] = 0;
     }
   }
+}
+
+/** The copy of a `box` between two row-major tensors, `from` (shape, the
+ * box's corner in it) and `to` (likewise), as one call of the runtime's
+ * `copyRuns` kernel: the box's axes coalesced where both tensors lay them
+ * out contiguously, at most three left (outer, inner, the contiguous run).
+ * Undefined when more axes stay apart, or for elements of other than four
+ * bytes (bool, f64): the caller writes index loops. Shared by slice, pad
+ * and concat, whose moves are these boxes. */
+export function boxCopy(
+  ctx: Pick<KernelCtx<"slice">, "addr" | "kernels">,
+  dtype: DType,
+  from: { readonly buffer: string; readonly shape: Shape; readonly at: readonly number[] },
+  to: { readonly buffer: string; readonly shape: Shape; readonly at: readonly number[] },
+  box: Shape,
+): string | undefined {
+  if ((dtype !== "f32" && dtype !== "i32") || box.some((d) => d === 0)) return undefined;
+  const [fs, ts] = [strides(from.shape), strides(to.shape)];
+  // Axes of extent 1 move nothing; adjacent axes merge when each tensor
+  // steps over the inner one's whole extent.
+  const axes = box.map((d, k) => ({ d, f: fs[k]!, t: ts[k]! })).filter((a) => a.d > 1);
+  const merged: { d: number; f: number; t: number }[] = [];
+  for (const a of axes) {
+    const last = merged[merged.length - 1];
+    if (last && last.f === a.f * a.d && last.t === a.t * a.d) merged[merged.length - 1] = { d: last.d * a.d, f: a.f, t: a.t };
+    else merged.push({ ...a });
+  }
+  // The run is the last axis when both tensors hold it contiguously; else
+  // (a column: the box's last axis has extent 1) runs of one element.
+  const lastAxis = merged[merged.length - 1];
+  if (!lastAxis || lastAxis.f !== 1 || lastAxis.t !== 1) merged.push({ d: 1, f: 1, t: 1 });
+  if (merged.length > 3) return undefined;
+  const runAxis = merged[merged.length - 1]!;
+  const [outer, inner] = merged.length === 3 ? [merged[0]!, merged[1]!] : merged.length === 2 ? [merged[0]!, { d: 1, f: 0, t: 0 }] : [{ d: 1, f: 0, t: 0 }, { d: 1, f: 0, t: 0 }];
+  const offset = (at: readonly number[], st: readonly number[]) => at.reduce((a, c, k) => a + c * st[k]!, 0);
+  return kernelCall(ctx.kernels, "copyRuns", {
+    src: ctx.addr(from.buffer) + 4 * offset(from.at, fs),
+    dst: ctx.addr(to.buffer) + 4 * offset(to.at, ts),
+    outer: outer.d,
+    inner: inner.d,
+    run: runAxis.d,
+    srcOuter: outer.f,
+    srcInner: inner.f,
+    dstOuter: outer.t,
+    dstInner: inner.t,
+  }, `${from.buffer} → ${to.buffer}`);
 }
 
 export const slice = defineOp({
@@ -46,7 +94,11 @@ export const slice = defineOp({
   },
   ts: {
     kind: "kernel",
-    emit: ({ node, out, ins, inTypes, fresh }) => {
+    emit: (ctx) => {
+      const { node, out, ins, inTypes, fresh } = ctx;
+      const zero = node.shape.map(() => 0);
+      const call = boxCopy(ctx, node.dtype, { buffer: ins[0]!, shape: inTypes[0]!.shape, at: node.attrs.starts }, { buffer: out, shape: node.shape, at: zero }, node.shape);
+      if (call) return call;
       const st = strides(inTypes[0]!.shape);
       const off = node.attrs.starts.reduce((a, s, k) => a + s * st[k]!, 0);
       const o = fresh("o");

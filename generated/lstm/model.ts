@@ -334,11 +334,6 @@ export class Model implements CompiledModel {
   private readonly lstm_scan_carry1 = new Float32Array(this.mem.buffer, 21899392, 2048);
   private readonly lstm_scan_x0 = new Float32Array(this.mem.buffer, 21907584, 2048);
   private readonly lstm_scan_x1 = new Float32Array(this.mem.buffer, 21915776, 16);
-  private readonly lstm_body_preact_add = new Float32Array(this.mem.buffer, 21981376, 8192);
-  private readonly lstm_body_o_slice = new Float32Array(this.mem.buffer, 22014144, 2048);
-  private readonly lstm_body_f_slice = new Float32Array(this.mem.buffer, 22022336, 2048);
-  private readonly lstm_body_i_slice = new Float32Array(this.mem.buffer, 22030528, 2048);
-  private readonly lstm_body_g_slice = new Float32Array(this.mem.buffer, 22038720, 2048);
   private readonly _1 = new Float32Array(this.mem.buffer, 22046976, 2048);
   private readonly _0 = new Float32Array(this.mem.buffer, 22055168, 2048);
   private readonly proj_mul = new Float32Array(this.mem.buffer, 22063360, 204800);
@@ -379,19 +374,10 @@ export class Model implements CompiledModel {
   private readonly d_lstm_scan_x2 = new Float32Array(this.mem.buffer, 32993840, 2048);
   private readonly d_lstm_scan_x3 = new Float32Array(this.mem.buffer, 33002032, 16);
   private readonly d_lstm_scan_x4 = new Float32Array(this.mem.buffer, 33002096, 2048);
-  private readonly lstm_body_preact_add2 = new Float32Array(this.mem.buffer, 33075824, 8192);
-  private readonly lstm_body_o_slice2 = new Float32Array(this.mem.buffer, 33108592, 2048);
-  private readonly lstm_body_f_slice2 = new Float32Array(this.mem.buffer, 33124976, 2048);
-  private readonly lstm_body_i_slice2 = new Float32Array(this.mem.buffer, 33141360, 2048);
-  private readonly lstm_body_g_slice2 = new Float32Array(this.mem.buffer, 33157744, 2048);
-  private readonly d_lstm_body_g_mul = new Float32Array(this.mem.buffer, 33223536, 2048);
   private readonly d_lstm_body_g_pad = new Float32Array(this.mem.buffer, 33231728, 8192);
-  private readonly d_lstm_body_i_mul = new Float32Array(this.mem.buffer, 33264496, 2048);
   private readonly d_lstm_body_i_pad = new Float32Array(this.mem.buffer, 33272688, 8192);
   private readonly _12 = new Float32Array(this.mem.buffer, 33305456, 2048);
-  private readonly d_lstm_body_f_mul = new Float32Array(this.mem.buffer, 33313648, 2048);
   private readonly d_lstm_body_f_pad = new Float32Array(this.mem.buffer, 33321840, 8192);
-  private readonly d_lstm_body_o_mul = new Float32Array(this.mem.buffer, 33354608, 2048);
   private readonly d_lstm_body_o_pad = new Float32Array(this.mem.buffer, 33362800, 8192);
   private readonly _5 = new Float32Array(this.mem.buffer, 33395568, 8192);
   private readonly _8 = new Float32Array(this.mem.buffer, 33428336, 512);
@@ -423,11 +409,6 @@ export class Model implements CompiledModel {
   private readonly eval_lstm_scan_carry1 = new Float32Array(this.mem.buffer, 56560016, 2048);
   private readonly eval_lstm_scan_x0 = new Float32Array(this.mem.buffer, 56568208, 2048);
   private readonly eval_lstm_scan_x1 = new Float32Array(this.mem.buffer, 56576400, 16);
-  private readonly eval_lstm_body_preact_add = new Float32Array(this.mem.buffer, 56642000, 8192);
-  private readonly eval_lstm_body_o_slice = new Float32Array(this.mem.buffer, 56674768, 2048);
-  private readonly eval_lstm_body_f_slice = new Float32Array(this.mem.buffer, 56682960, 2048);
-  private readonly eval_lstm_body_i_slice = new Float32Array(this.mem.buffer, 56691152, 2048);
-  private readonly eval_lstm_body_g_slice = new Float32Array(this.mem.buffer, 56699344, 2048);
   private readonly eval__1 = new Float32Array(this.mem.buffer, 56707600, 2048);
   private readonly eval__0 = new Float32Array(this.mem.buffer, 56715792, 2048);
   private readonly eval_proj_mul = new Float32Array(this.mem.buffer, 56723984, 204800);
@@ -467,11 +448,6 @@ export class Model implements CompiledModel {
     const lstm_scan_carry1 = this.eval_lstm_scan_carry1;
     const lstm_scan_x0 = this.eval_lstm_scan_x0;
     const lstm_scan_x1 = this.eval_lstm_scan_x1;
-    const lstm_body_preact_add = this.eval_lstm_body_preact_add;
-    const lstm_body_o_slice = this.eval_lstm_body_o_slice;
-    const lstm_body_f_slice = this.eval_lstm_body_f_slice;
-    const lstm_body_i_slice = this.eval_lstm_body_i_slice;
-    const lstm_body_g_slice = this.eval_lstm_body_g_slice;
     const _1 = this.eval__1;
     const _0 = this.eval__0;
     const k_zeros = this.eval_k_zeros;
@@ -536,42 +512,22 @@ export class Model implements CompiledModel {
       this.w.evaluate_lstm_body_preact_add(); // WebAssembly SIMD (loops.wat)
       // specs/lstm.yaml:57 lstm.body.o: lstm_body_o_slice = slice(lstm_body_preact_add)
       {
-        let o$6 = 0;
-        for (let c$7 = 0; c$7 < 16; c$7++) {
-          for (let c$8 = 0; c$8 < 128; c$8++) {
-            lstm_body_o_slice[o$6++] = lstm_body_preact_add[c$7 * 512 + c$8 + 256];
-          }
-        }
+        this.k.copyRuns({ src: 56643024, dst: 56674768, outer: 16, inner: 1, run: 128, srcOuter: 512, srcInner: 0, dstOuter: 128, dstInner: 0 }); // lstm_body_preact_add → lstm_body_o_slice
       }
 
       // specs/lstm.yaml:56 lstm.body.f: lstm_body_f_slice = slice(lstm_body_preact_add)
       {
-        let o$9 = 0;
-        for (let c$10 = 0; c$10 < 16; c$10++) {
-          for (let c$11 = 0; c$11 < 128; c$11++) {
-            lstm_body_f_slice[o$9++] = lstm_body_preact_add[c$10 * 512 + c$11 + 128];
-          }
-        }
+        this.k.copyRuns({ src: 56642512, dst: 56682960, outer: 16, inner: 1, run: 128, srcOuter: 512, srcInner: 0, dstOuter: 128, dstInner: 0 }); // lstm_body_preact_add → lstm_body_f_slice
       }
 
       // specs/lstm.yaml:55 lstm.body.i: lstm_body_i_slice = slice(lstm_body_preact_add)
       {
-        let o$12 = 0;
-        for (let c$13 = 0; c$13 < 16; c$13++) {
-          for (let c$14 = 0; c$14 < 128; c$14++) {
-            lstm_body_i_slice[o$12++] = lstm_body_preact_add[c$13 * 512 + c$14];
-          }
-        }
+        this.k.copyRuns({ src: 56642000, dst: 56691152, outer: 16, inner: 1, run: 128, srcOuter: 512, srcInner: 0, dstOuter: 128, dstInner: 0 }); // lstm_body_preact_add → lstm_body_i_slice
       }
 
       // specs/lstm.yaml:58 lstm.body.g: lstm_body_g_slice = slice(lstm_body_preact_add)
       {
-        let o$15 = 0;
-        for (let c$16 = 0; c$16 < 16; c$16++) {
-          for (let c$17 = 0; c$17 < 128; c$17++) {
-            lstm_body_g_slice[o$15++] = lstm_body_preact_add[c$16 * 512 + c$17 + 384];
-          }
-        }
+        this.k.copyRuns({ src: 56643536, dst: 56699344, outer: 16, inner: 1, run: 128, srcOuter: 512, srcInner: 0, dstOuter: 128, dstInner: 0 }); // lstm_body_preact_add → lstm_body_g_slice
       }
 
       // specs/lstm.yaml:59 lstm.body.c_t: lstm_body_c_t_sub = 1 - lstm_scan_x1
@@ -590,11 +546,11 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:64 proj: proj_reducesum = Σ proj_mul
     {
       proj_reducesum.fill(0);
-      let s$21 = 0;
-      for (let c$18 = 0; c$18 < 100; c$18++) {
-        for (let c$19 = 0; c$19 < 16; c$19++) {
-          for (let c$20 = 0; c$20 < 128; c$20++) {
-            proj_reducesum[c$19 * 128 + c$20] += proj_mul[s$21++];
+      let s$9 = 0;
+      for (let c$6 = 0; c$6 < 100; c$6++) {
+        for (let c$7 = 0; c$7 < 16; c$7++) {
+          for (let c$8 = 0; c$8 < 128; c$8++) {
+            proj_reducesum[c$7 * 128 + c$8] += proj_mul[s$9++];
           }
         }
       }
@@ -603,10 +559,10 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:64 proj: proj_reducesum2 = Σ m
     {
       proj_reducesum2.fill(0);
-      let s$24 = 0;
-      for (let c$22 = 0; c$22 < 100; c$22++) {
-        for (let c$23 = 0; c$23 < 16; c$23++) {
-          proj_reducesum2[c$23] += m[s$24++];
+      let s$12 = 0;
+      for (let c$10 = 0; c$10 < 100; c$10++) {
+        for (let c$11 = 0; c$11 < 16; c$11++) {
+          proj_reducesum2[c$11] += m[s$12++];
         }
       }
     }
@@ -623,11 +579,11 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:65 p_y: p_y_reducemax = reduce_max(p_y_add)
     {
       p_y_reducemax.fill(-Infinity);
-      let s$28 = 0;
-      for (let c$25 = 0; c$25 < 16; c$25++) {
-        for (let c$26 = 0; c$26 < 2; c$26++) {
-          const o$27 = c$25;
-          p_y_reducemax[o$27] = Math.max(p_y_reducemax[o$27], p_y_add[s$28++]);
+      let s$16 = 0;
+      for (let c$13 = 0; c$13 < 16; c$13++) {
+        for (let c$14 = 0; c$14 < 2; c$14++) {
+          const o$15 = c$13;
+          p_y_reducemax[o$15] = Math.max(p_y_reducemax[o$15], p_y_add[s$16++]);
         }
       }
     }
@@ -638,10 +594,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_exp(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:65 p_y: p_y_reducesum = Σ p_y_exp
     {
-      for (let o$29 = 0; o$29 < 16; o$29++) {
-        let s$31 = 0;
-        for (let k$30 = o$29 * 2; k$30 < o$29 * 2 + 2; k$30++) s$31 += p_y_exp[k$30];
-        p_y_reducesum[o$29] = s$31;
+      for (let o$17 = 0; o$17 < 16; o$17++) {
+        let s$19 = 0;
+        for (let k$18 = o$17 * 2; k$18 < o$17 * 2 + 2; k$18++) s$19 += p_y_exp[k$18];
+        p_y_reducesum[o$17] = s$19;
       }
     }
 
@@ -649,41 +605,41 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:70 metrics.error: error_argmax = argmax(p_y)
     {
-      for (let o$32 = 0; o$32 < 16; o$32++) {
+      for (let o$20 = 0; o$20 < 16; o$20++) {
         {
-          let best$35 = p_y[o$32 * 2], bi$36 = 0;
-          for (let k$34 = 1; k$34 < 2; k$34++) {
-            const v$37 = p_y[(o$32 * 2 + k$34)];
-            if (v$37 > best$35) { best$35 = v$37; bi$36 = k$34; }
+          let best$23 = p_y[o$20 * 2], bi$24 = 0;
+          for (let k$22 = 1; k$22 < 2; k$22++) {
+            const v$25 = p_y[(o$20 * 2 + k$22)];
+            if (v$25 > best$23) { best$23 = v$25; bi$24 = k$22; }
           }
-          error_argmax[o$32] = bi$36;
+          error_argmax[o$20] = bi$24;
         }
       }
     }
 
     // specs/lstm.yaml:70 metrics.error: error = cast(compare(error_argmax, label))
-    for (let i$38 = 0; i$38 < 16; i$38++) error[i$38] = (error_argmax[i$38] !== label[i$38] ? 1 : 0);
+    for (let i$26 = 0; i$26 < 16; i$26++) error[i$26] = (error_argmax[i$26] !== label[i$26] ? 1 : 0);
     // specs/lstm.yaml:71 metrics.cost: cost_onehot = one_hot(label)
     {
       cost_onehot.fill(0);
-      for (let i$39 = 0; i$39 < 16; i$39++) {
-        const l$40 = label[i$39];
-        if (l$40 >= 0 && l$40 < 2) cost_onehot[i$39 * 2 + l$40] = 1;
+      for (let i$27 = 0; i$27 < 16; i$27++) {
+        const l$28 = label[i$27];
+        if (l$28 >= 0 && l$28 < 2) cost_onehot[i$27 * 2 + l$28] = 1;
       }
     }
 
     // specs/lstm.yaml:71 metrics.cost: cost_log = log(p_y_reducesum)
     this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:71 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_sub - cost_log))
-    let o$41 = 0;
-    for (let c$44 = 0; c$44 < 16; c$44++) {
-      let s$42 = 0;
-      for (let c$45 = 0; c$45 < 2; c$45++) {
-        s$42 += (cost_onehot[c$44 * 2 + c$45] * (p_y_sub[c$44 * 2 + c$45] - cost_log[c$44]));
+    let o$29 = 0;
+    for (let c$32 = 0; c$32 < 16; c$32++) {
+      let s$30 = 0;
+      for (let c$33 = 0; c$33 < 2; c$33++) {
+        s$30 += (cost_onehot[c$32 * 2 + c$33] * (p_y_sub[c$32 * 2 + c$33] - cost_log[c$32]));
       }
 
-      cost_reducesum[o$41] = s$42;
-      o$41++;
+      cost_reducesum[o$29] = s$30;
+      o$29++;
     }
 
     // specs/lstm.yaml:71 metrics.cost: cost = -cost_reducesum
@@ -762,11 +718,6 @@ export class Model implements CompiledModel {
     const lstm_scan_carry1 = this.lstm_scan_carry1;
     const lstm_scan_x0 = this.lstm_scan_x0;
     const lstm_scan_x1 = this.lstm_scan_x1;
-    const lstm_body_preact_add = this.lstm_body_preact_add;
-    const lstm_body_o_slice = this.lstm_body_o_slice;
-    const lstm_body_f_slice = this.lstm_body_f_slice;
-    const lstm_body_i_slice = this.lstm_body_i_slice;
-    const lstm_body_g_slice = this.lstm_body_g_slice;
     const _1 = this._1;
     const _0 = this._0;
     const length = this.length;
@@ -800,19 +751,10 @@ export class Model implements CompiledModel {
     const d_lstm_scan_x2 = this.d_lstm_scan_x2;
     const d_lstm_scan_x3 = this.d_lstm_scan_x3;
     const d_lstm_scan_x4 = this.d_lstm_scan_x4;
-    const lstm_body_preact_add2 = this.lstm_body_preact_add2;
-    const lstm_body_o_slice2 = this.lstm_body_o_slice2;
-    const lstm_body_f_slice2 = this.lstm_body_f_slice2;
-    const lstm_body_i_slice2 = this.lstm_body_i_slice2;
-    const lstm_body_g_slice2 = this.lstm_body_g_slice2;
-    const d_lstm_body_g_mul = this.d_lstm_body_g_mul;
     const d_lstm_body_g_pad = this.d_lstm_body_g_pad;
-    const d_lstm_body_i_mul = this.d_lstm_body_i_mul;
     const d_lstm_body_i_pad = this.d_lstm_body_i_pad;
     const _12 = this._12;
-    const d_lstm_body_f_mul = this.d_lstm_body_f_mul;
     const d_lstm_body_f_pad = this.d_lstm_body_f_pad;
-    const d_lstm_body_o_mul = this.d_lstm_body_o_mul;
     const d_lstm_body_o_pad = this.d_lstm_body_o_pad;
     const _5 = this._5;
     const _8 = this._8;
@@ -888,42 +830,22 @@ export class Model implements CompiledModel {
       this.w.step0_lstm_body_preact_add(); // WebAssembly SIMD (loops.wat)
       // specs/lstm.yaml:57 lstm.body.o: lstm_body_o_slice = slice(lstm_body_preact_add)
       {
-        let o$6 = 0;
-        for (let c$7 = 0; c$7 < 16; c$7++) {
-          for (let c$8 = 0; c$8 < 128; c$8++) {
-            lstm_body_o_slice[o$6++] = lstm_body_preact_add[c$7 * 512 + c$8 + 256];
-          }
-        }
+        this.k.copyRuns({ src: 21982400, dst: 22014144, outer: 16, inner: 1, run: 128, srcOuter: 512, srcInner: 0, dstOuter: 128, dstInner: 0 }); // lstm_body_preact_add → lstm_body_o_slice
       }
 
       // specs/lstm.yaml:56 lstm.body.f: lstm_body_f_slice = slice(lstm_body_preact_add)
       {
-        let o$9 = 0;
-        for (let c$10 = 0; c$10 < 16; c$10++) {
-          for (let c$11 = 0; c$11 < 128; c$11++) {
-            lstm_body_f_slice[o$9++] = lstm_body_preact_add[c$10 * 512 + c$11 + 128];
-          }
-        }
+        this.k.copyRuns({ src: 21981888, dst: 22022336, outer: 16, inner: 1, run: 128, srcOuter: 512, srcInner: 0, dstOuter: 128, dstInner: 0 }); // lstm_body_preact_add → lstm_body_f_slice
       }
 
       // specs/lstm.yaml:55 lstm.body.i: lstm_body_i_slice = slice(lstm_body_preact_add)
       {
-        let o$12 = 0;
-        for (let c$13 = 0; c$13 < 16; c$13++) {
-          for (let c$14 = 0; c$14 < 128; c$14++) {
-            lstm_body_i_slice[o$12++] = lstm_body_preact_add[c$13 * 512 + c$14];
-          }
-        }
+        this.k.copyRuns({ src: 21981376, dst: 22030528, outer: 16, inner: 1, run: 128, srcOuter: 512, srcInner: 0, dstOuter: 128, dstInner: 0 }); // lstm_body_preact_add → lstm_body_i_slice
       }
 
       // specs/lstm.yaml:58 lstm.body.g: lstm_body_g_slice = slice(lstm_body_preact_add)
       {
-        let o$15 = 0;
-        for (let c$16 = 0; c$16 < 16; c$16++) {
-          for (let c$17 = 0; c$17 < 128; c$17++) {
-            lstm_body_g_slice[o$15++] = lstm_body_preact_add[c$16 * 512 + c$17 + 384];
-          }
-        }
+        this.k.copyRuns({ src: 21982912, dst: 22038720, outer: 16, inner: 1, run: 128, srcOuter: 512, srcInner: 0, dstOuter: 128, dstInner: 0 }); // lstm_body_preact_add → lstm_body_g_slice
       }
 
       // specs/lstm.yaml:59 lstm.body.c_t: lstm_body_c_t_sub = 1 - lstm_scan_x1
@@ -942,11 +864,11 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:64 proj: proj_reducesum = Σ proj_mul
     {
       proj_reducesum.fill(0);
-      let s$21 = 0;
-      for (let c$18 = 0; c$18 < 100; c$18++) {
-        for (let c$19 = 0; c$19 < 16; c$19++) {
-          for (let c$20 = 0; c$20 < 128; c$20++) {
-            proj_reducesum[c$19 * 128 + c$20] += proj_mul[s$21++];
+      let s$9 = 0;
+      for (let c$6 = 0; c$6 < 100; c$6++) {
+        for (let c$7 = 0; c$7 < 16; c$7++) {
+          for (let c$8 = 0; c$8 < 128; c$8++) {
+            proj_reducesum[c$7 * 128 + c$8] += proj_mul[s$9++];
           }
         }
       }
@@ -955,10 +877,10 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:64 proj: proj_reducesum2 = Σ m
     {
       proj_reducesum2.fill(0);
-      let s$24 = 0;
-      for (let c$22 = 0; c$22 < 100; c$22++) {
-        for (let c$23 = 0; c$23 < 16; c$23++) {
-          proj_reducesum2[c$23] += m[s$24++];
+      let s$12 = 0;
+      for (let c$10 = 0; c$10 < 100; c$10++) {
+        for (let c$11 = 0; c$11 < 16; c$11++) {
+          proj_reducesum2[c$11] += m[s$12++];
         }
       }
     }
@@ -978,11 +900,11 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:65 p_y: p_y_reducemax = reduce_max(p_y_add)
     {
       p_y_reducemax.fill(-Infinity);
-      let s$28 = 0;
-      for (let c$25 = 0; c$25 < 16; c$25++) {
-        for (let c$26 = 0; c$26 < 2; c$26++) {
-          const o$27 = c$25;
-          p_y_reducemax[o$27] = Math.max(p_y_reducemax[o$27], p_y_add[s$28++]);
+      let s$16 = 0;
+      for (let c$13 = 0; c$13 < 16; c$13++) {
+        for (let c$14 = 0; c$14 < 2; c$14++) {
+          const o$15 = c$13;
+          p_y_reducemax[o$15] = Math.max(p_y_reducemax[o$15], p_y_add[s$16++]);
         }
       }
     }
@@ -993,34 +915,34 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_exp(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:65 p_y: p_y_reducesum = Σ p_y_exp
     {
-      for (let o$29 = 0; o$29 < 16; o$29++) {
-        let s$31 = 0;
-        for (let k$30 = o$29 * 2; k$30 < o$29 * 2 + 2; k$30++) s$31 += p_y_exp[k$30];
-        p_y_reducesum[o$29] = s$31;
+      for (let o$17 = 0; o$17 < 16; o$17++) {
+        let s$19 = 0;
+        for (let k$18 = o$17 * 2; k$18 < o$17 * 2 + 2; k$18++) s$19 += p_y_exp[k$18];
+        p_y_reducesum[o$17] = s$19;
       }
     }
 
     // specs/lstm.yaml:68 losses.cost.nll: cost_nll_onehot = one_hot(label)
     {
       cost_nll_onehot.fill(0);
-      for (let i$32 = 0; i$32 < 16; i$32++) {
-        const l$33 = label[i$32];
-        if (l$33 >= 0 && l$33 < 2) cost_nll_onehot[i$32 * 2 + l$33] = 1;
+      for (let i$20 = 0; i$20 < 16; i$20++) {
+        const l$21 = label[i$20];
+        if (l$21 >= 0 && l$21 < 2) cost_nll_onehot[i$20 * 2 + l$21] = 1;
       }
     }
 
     // specs/lstm.yaml:68 losses.cost.nll: cost_nll_log = log(p_y_reducesum)
     this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:68 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_sub - cost_nll_log))
-    let o$34 = 0;
-    for (let c$37 = 0; c$37 < 16; c$37++) {
-      let s$35 = 0;
-      for (let c$38 = 0; c$38 < 2; c$38++) {
-        s$35 += (cost_nll_onehot[c$37 * 2 + c$38] * (p_y_sub[c$37 * 2 + c$38] - cost_nll_log[c$37]));
+    let o$22 = 0;
+    for (let c$25 = 0; c$25 < 16; c$25++) {
+      let s$23 = 0;
+      for (let c$26 = 0; c$26 < 2; c$26++) {
+        s$23 += (cost_nll_onehot[c$25 * 2 + c$26] * (p_y_sub[c$25 * 2 + c$26] - cost_nll_log[c$25]));
       }
 
-      cost_nll_reducesum[o$34] = s$35;
-      o$34++;
+      cost_nll_reducesum[o$22] = s$23;
+      o$22++;
     }
 
     // specs/lstm.yaml:68 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
@@ -1036,10 +958,10 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:65 gradient of p_y: grad_b = Σ d_p_y_add
     {
       grad_b.fill(0);
-      let s$41 = 0;
-      for (let c$39 = 0; c$39 < 16; c$39++) {
-        for (let c$40 = 0; c$40 < 2; c$40++) {
-          grad_b[c$40] += d_p_y_add[s$41++];
+      let s$29 = 0;
+      for (let c$27 = 0; c$27 < 16; c$27++) {
+        for (let c$28 = 0; c$28 < 2; c$28++) {
+          grad_b[c$28] += d_p_y_add[s$29++];
         }
       }
     }
@@ -1059,7 +981,7 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:64 gradient of proj: d_proj_mul = d_proj_div * m
     this.w.step0_d_proj_mul(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:47 gradient of lstm: scan over up to 100 steps, reversed (gradient through time)
-    const steps$44 = Math.max(0, Math.min(100, Math.max(...length))); // the longest of the batch
+    const steps$32 = Math.max(0, Math.min(100, Math.max(...length))); // the longest of the batch
     d_lstm_scan_out0.fill(0);
     d_lstm_scan_out2.fill(0);
     d_lstm_scan_out3.fill(0);
@@ -1068,13 +990,13 @@ export class Model implements CompiledModel {
     d_lstm_scan_out6.fill(0);
     d_lstm_scan_carry0.set(k_zeros);
     d_lstm_scan_carry1.set(k_zeros);
-    for (let n$43 = 0; n$43 < steps$44; n$43++) {
-      const t$42 = steps$44 - 1 - n$43;
-      d_lstm_scan_x0.set(lstm_scan_history0.subarray(t$42 * 2048, (t$42 + 1) * 2048));
-      d_lstm_scan_x1.set(lstm_scan_history1.subarray(t$42 * 2048, (t$42 + 1) * 2048));
-      d_lstm_scan_x2.set(emb.subarray(t$42 * 2048, (t$42 + 1) * 2048));
-      d_lstm_scan_x3.set(m.subarray(t$42 * 16, (t$42 + 1) * 16));
-      d_lstm_scan_x4.set(d_proj_mul.subarray(t$42 * 2048, (t$42 + 1) * 2048));
+    for (let n$31 = 0; n$31 < steps$32; n$31++) {
+      const t$30 = steps$32 - 1 - n$31;
+      d_lstm_scan_x0.set(lstm_scan_history0.subarray(t$30 * 2048, (t$30 + 1) * 2048));
+      d_lstm_scan_x1.set(lstm_scan_history1.subarray(t$30 * 2048, (t$30 + 1) * 2048));
+      d_lstm_scan_x2.set(emb.subarray(t$30 * 2048, (t$30 + 1) * 2048));
+      d_lstm_scan_x3.set(m.subarray(t$30 * 16, (t$30 + 1) * 16));
+      d_lstm_scan_x4.set(d_proj_mul.subarray(t$30 * 2048, (t$30 + 1) * 2048));
       // specs/lstm.yaml:54 lstm.body.preact: lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, lstm_W)
       {
         this.k.gemm({ a: 32993840, b: 5120016, c: 33010288, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // d_lstm_scan_x2 @ lstm_W → lstm_body_preact_matmul3
@@ -1089,48 +1011,28 @@ export class Model implements CompiledModel {
       this.w.step0_lstm_body_preact_add2(); // WebAssembly SIMD (loops.wat)
       // specs/lstm.yaml:57 lstm.body.o: lstm_body_o_slice2 = slice(lstm_body_preact_add2)
       {
-        let o$45 = 0;
-        for (let c$46 = 0; c$46 < 16; c$46++) {
-          for (let c$47 = 0; c$47 < 128; c$47++) {
-            lstm_body_o_slice2[o$45++] = lstm_body_preact_add2[c$46 * 512 + c$47 + 256];
-          }
-        }
+        this.k.copyRuns({ src: 33076848, dst: 33108592, outer: 16, inner: 1, run: 128, srcOuter: 512, srcInner: 0, dstOuter: 128, dstInner: 0 }); // lstm_body_preact_add2 → lstm_body_o_slice2
       }
 
       // specs/lstm.yaml:57 lstm.body.o: lstm_body_o_sigmoid = sigmoid(lstm_body_o_slice2)
       this.w.step0_lstm_body_o_sigmoid(); // WebAssembly SIMD (loops.wat)
       // specs/lstm.yaml:56 lstm.body.f: lstm_body_f_slice2 = slice(lstm_body_preact_add2)
       {
-        let o$48 = 0;
-        for (let c$49 = 0; c$49 < 16; c$49++) {
-          for (let c$50 = 0; c$50 < 128; c$50++) {
-            lstm_body_f_slice2[o$48++] = lstm_body_preact_add2[c$49 * 512 + c$50 + 128];
-          }
-        }
+        this.k.copyRuns({ src: 33076336, dst: 33124976, outer: 16, inner: 1, run: 128, srcOuter: 512, srcInner: 0, dstOuter: 128, dstInner: 0 }); // lstm_body_preact_add2 → lstm_body_f_slice2
       }
 
       // specs/lstm.yaml:56 lstm.body.f: lstm_body_f_sigmoid = sigmoid(lstm_body_f_slice2)
       this.w.step0_lstm_body_f_sigmoid(); // WebAssembly SIMD (loops.wat)
       // specs/lstm.yaml:55 lstm.body.i: lstm_body_i_slice2 = slice(lstm_body_preact_add2)
       {
-        let o$51 = 0;
-        for (let c$52 = 0; c$52 < 16; c$52++) {
-          for (let c$53 = 0; c$53 < 128; c$53++) {
-            lstm_body_i_slice2[o$51++] = lstm_body_preact_add2[c$52 * 512 + c$53];
-          }
-        }
+        this.k.copyRuns({ src: 33075824, dst: 33141360, outer: 16, inner: 1, run: 128, srcOuter: 512, srcInner: 0, dstOuter: 128, dstInner: 0 }); // lstm_body_preact_add2 → lstm_body_i_slice2
       }
 
       // specs/lstm.yaml:55 lstm.body.i: lstm_body_i_sigmoid = sigmoid(lstm_body_i_slice2)
       this.w.step0_lstm_body_i_sigmoid(); // WebAssembly SIMD (loops.wat)
       // specs/lstm.yaml:58 lstm.body.g: lstm_body_g_slice2 = slice(lstm_body_preact_add2)
       {
-        let o$54 = 0;
-        for (let c$55 = 0; c$55 < 16; c$55++) {
-          for (let c$56 = 0; c$56 < 128; c$56++) {
-            lstm_body_g_slice2[o$54++] = lstm_body_preact_add2[c$55 * 512 + c$56 + 384];
-          }
-        }
+        this.k.copyRuns({ src: 33077360, dst: 33157744, outer: 16, inner: 1, run: 128, srcOuter: 512, srcInner: 0, dstOuter: 128, dstInner: 0 }); // lstm_body_preact_add2 → lstm_body_g_slice2
       }
 
       // specs/lstm.yaml:58 lstm.body.g: lstm_body_g_tanh = tanh(lstm_body_g_slice2)
@@ -1160,12 +1062,7 @@ export class Model implements CompiledModel {
       // specs/lstm.yaml:58 gradient of lstm.body.g: d_lstm_body_g_pad = pad(d_lstm_body_g_mul)
       {
         d_lstm_body_g_pad.fill(0);
-        let i$57 = 0;
-        for (let c$58 = 0; c$58 < 16; c$58++) {
-          for (let c$59 = 0; c$59 < 128; c$59++) {
-            d_lstm_body_g_pad[c$58 * 512 + c$59 + 384] = d_lstm_body_g_mul[i$57++];
-          }
-        }
+        this.k.copyRuns({ src: 33223536, dst: 33233264, outer: 16, inner: 1, run: 128, srcOuter: 128, srcInner: 0, dstOuter: 512, dstInner: 0 }); // d_lstm_body_g_mul → d_lstm_body_g_pad
       }
 
       // specs/lstm.yaml:55 gradient of lstm.body.i: d_lstm_body_i_mul = (d_lstm_body_c_t_mul * lstm_body_g_tanh) * (lstm_body_i_sigmoid * (1 - lstm_body_i_sigmoid))
@@ -1173,12 +1070,7 @@ export class Model implements CompiledModel {
       // specs/lstm.yaml:55 gradient of lstm.body.i: d_lstm_body_i_pad = pad(d_lstm_body_i_mul)
       {
         d_lstm_body_i_pad.fill(0);
-        let i$60 = 0;
-        for (let c$61 = 0; c$61 < 16; c$61++) {
-          for (let c$62 = 0; c$62 < 128; c$62++) {
-            d_lstm_body_i_pad[c$61 * 512 + c$62] = d_lstm_body_i_mul[i$60++];
-          }
-        }
+        this.k.copyRuns({ src: 33264496, dst: 33272688, outer: 16, inner: 1, run: 128, srcOuter: 128, srcInner: 0, dstOuter: 512, dstInner: 0 }); // d_lstm_body_i_mul → d_lstm_body_i_pad
       }
 
       // specs/lstm.yaml:59 gradient of lstm.body.c_t: _12 = (d_lstm_body_h_t_add * lstm_body_c_t_sub2) + (d_lstm_body_c_t_mul * lstm_body_f_sigmoid)
@@ -1188,12 +1080,7 @@ export class Model implements CompiledModel {
       // specs/lstm.yaml:56 gradient of lstm.body.f: d_lstm_body_f_pad = pad(d_lstm_body_f_mul)
       {
         d_lstm_body_f_pad.fill(0);
-        let i$63 = 0;
-        for (let c$64 = 0; c$64 < 16; c$64++) {
-          for (let c$65 = 0; c$65 < 128; c$65++) {
-            d_lstm_body_f_pad[c$64 * 512 + c$65 + 128] = d_lstm_body_f_mul[i$63++];
-          }
-        }
+        this.k.copyRuns({ src: 33313648, dst: 33322352, outer: 16, inner: 1, run: 128, srcOuter: 128, srcInner: 0, dstOuter: 512, dstInner: 0 }); // d_lstm_body_f_mul → d_lstm_body_f_pad
       }
 
       // specs/lstm.yaml:57 gradient of lstm.body.o: d_lstm_body_o_mul = (d_lstm_body_h_t_mul * lstm_body_h_t_tanh) * (lstm_body_o_sigmoid * (1 - lstm_body_o_sigmoid))
@@ -1201,12 +1088,7 @@ export class Model implements CompiledModel {
       // specs/lstm.yaml:57 gradient of lstm.body.o: d_lstm_body_o_pad = pad(d_lstm_body_o_mul)
       {
         d_lstm_body_o_pad.fill(0);
-        let i$66 = 0;
-        for (let c$67 = 0; c$67 < 16; c$67++) {
-          for (let c$68 = 0; c$68 < 128; c$68++) {
-            d_lstm_body_o_pad[c$67 * 512 + c$68 + 256] = d_lstm_body_o_mul[i$66++];
-          }
-        }
+        this.k.copyRuns({ src: 33354608, dst: 33363824, outer: 16, inner: 1, run: 128, srcOuter: 128, srcInner: 0, dstOuter: 512, dstInner: 0 }); // d_lstm_body_o_mul → d_lstm_body_o_pad
       }
 
       // specs/lstm.yaml:57 gradient of lstm.body.o: _5 = ((d_lstm_body_g_pad + d_lstm_body_i_pad) + d_lstm_body_f_pad) + d_lstm_body_o_pad
@@ -1214,10 +1096,10 @@ export class Model implements CompiledModel {
       // specs/lstm.yaml:54 gradient of lstm.body.preact: _8 = Σ _5
       {
         _8.fill(0);
-        let s$71 = 0;
-        for (let c$69 = 0; c$69 < 16; c$69++) {
-          for (let c$70 = 0; c$70 < 512; c$70++) {
-            _8[c$70] += _5[s$71++];
+        let s$35 = 0;
+        for (let c$33 = 0; c$33 < 16; c$33++) {
+          for (let c$34 = 0; c$34 < 512; c$34++) {
+            _8[c$34] += _5[s$35++];
           }
         }
       }
@@ -1234,12 +1116,12 @@ export class Model implements CompiledModel {
         this.k.gemm({ a: 33395568, b: 5120016, c: 33446768, m: 16, n: 128, k: 512, lda: 512, ldb: 512, ldc: 128, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // _5 @ lstm_W → _2
       }
 
-      d_lstm_scan_out0.set(_2, t$42 * 2048);
-      d_lstm_scan_out2.set(d_lstm_scan_x2, t$42 * 2048);
-      d_lstm_scan_out3.set(_5, t$42 * 8192);
-      d_lstm_scan_out4.set(d_lstm_scan_x0, t$42 * 2048);
-      d_lstm_scan_out5.set(_5, t$42 * 8192);
-      d_lstm_scan_out6.set(_8, t$42 * 512);
+      d_lstm_scan_out0.set(_2, t$30 * 2048);
+      d_lstm_scan_out2.set(d_lstm_scan_x2, t$30 * 2048);
+      d_lstm_scan_out3.set(_5, t$30 * 8192);
+      d_lstm_scan_out4.set(d_lstm_scan_x0, t$30 * 2048);
+      d_lstm_scan_out5.set(_5, t$30 * 8192);
+      d_lstm_scan_out6.set(_8, t$30 * 512);
       d_lstm_scan_carry0.set(_02);
       d_lstm_scan_carry1.set(_12);
     }
@@ -1257,10 +1139,10 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:47 gradient of lstm: grad_lstm_b = Σ d_lstm_scan_out6
     {
       grad_lstm_b.fill(0);
-      let s$76 = 0;
-      for (let c$74 = 0; c$74 < 100; c$74++) {
-        for (let c$75 = 0; c$75 < 512; c$75++) {
-          grad_lstm_b[c$75] += d_lstm_scan_out6[s$76++];
+      let s$40 = 0;
+      for (let c$38 = 0; c$38 < 100; c$38++) {
+        for (let c$39 = 0; c$39 < 512; c$39++) {
+          grad_lstm_b[c$39] += d_lstm_scan_out6[s$40++];
         }
       }
     }
@@ -1270,9 +1152,9 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:43 gradient of emb: grad_Wemb = scatter_add(d_emb_mul, emb_transpose)
     {
       grad_Wemb.fill(0);
-      for (let i$77 = 0; i$77 < 1600; i$77++) {
-        const r$79 = emb_transpose[i$77] * 128;
-        for (let k$78 = 0; k$78 < 128; k$78++) grad_Wemb[r$79 + k$78] += d_emb_mul[i$77 * 128 + k$78];
+      for (let i$41 = 0; i$41 < 1600; i$41++) {
+        const r$43 = emb_transpose[i$41] * 128;
+        for (let k$42 = 0; k$42 < 128; k$42++) grad_Wemb[r$43 + k$42] += d_emb_mul[i$41 * 128 + k$42];
       }
     }
 

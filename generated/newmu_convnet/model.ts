@@ -212,19 +212,15 @@ export class Model implements CompiledModel {
   private readonly step0_scratch7 = new Float32Array(this.mem.buffer, 55625456, 43264);
   private readonly l2_maximum = new Float32Array(this.mem.buffer, 55798512, 1384448);
   private readonly l2_concat = new Float32Array(this.mem.buffer, 61336304, 1490944);
-  private readonly k_l2_const = new Float32Array(this.mem.buffer, 67300080, 106496).fill((-Infinity));
   private readonly l2_concat2 = new Float32Array(this.mem.buffer, 67726064, 1605632);
-  private readonly k_l2_const2 = new Float32Array(this.mem.buffer, 74148592, 114688).fill((-Infinity));
   private readonly l2_maxpool2d = new Float32Array(this.mem.buffer, 74607344, 401408);
   private readonly l2_cast = new Float32Array(this.mem.buffer, 76212976, 401408);
   private readonly l2 = new Float32Array(this.mem.buffer, 77818608, 401408);
   private readonly l3_conv2d = new Float32Array(this.mem.buffer, 79424240, 409600);
-  private readonly step0_scratch26 = new Float32Array(this.mem.buffer, 82102144, 67200);
+  private readonly step0_scratch18 = new Float32Array(this.mem.buffer, 82102144, 67200);
   private readonly l3_maximum = new Float32Array(this.mem.buffer, 82370944, 409600);
   private readonly l3_concat = new Float32Array(this.mem.buffer, 84009344, 491520);
-  private readonly k_l3_const = new Float32Array(this.mem.buffer, 85975424, 81920).fill((-Infinity));
   private readonly l3_concat2 = new Float32Array(this.mem.buffer, 86303104, 589824);
-  private readonly k_l3_const2 = new Float32Array(this.mem.buffer, 88662400, 98304).fill((-Infinity));
   private readonly l3_maxpool2d = new Float32Array(this.mem.buffer, 89055616, 147456);
   private readonly l3_cast = new Float32Array(this.mem.buffer, 89645440, 147456);
   private readonly l3 = new Float32Array(this.mem.buffer, 90235264, 147456);
@@ -258,12 +254,12 @@ export class Model implements CompiledModel {
   private readonly d_l3_transpose = new Float32Array(this.mem.buffer, 106638672, 73728);
   private readonly d_l3_flip = new Float32Array(this.mem.buffer, 106933584, 73728);
   private readonly d_l3_conv2d = new Float32Array(this.mem.buffer, 107228496, 401408);
-  private readonly step0_scratch70 = new Float32Array(this.mem.buffer, 108834128, 73728);
+  private readonly step0_scratch44 = new Float32Array(this.mem.buffer, 108834128, 73728);
   private readonly d_l3_transpose2 = new Float32Array(this.mem.buffer, 109244240, 401408);
   private readonly d_l3_transpose3 = new Float32Array(this.mem.buffer, 110849872, 409600);
   private readonly d_l3_flip2 = new Float32Array(this.mem.buffer, 112488272, 409600);
   private readonly d_l3_conv2d2 = new Float32Array(this.mem.buffer, 114126672, 73728);
-  private readonly step0_scratch77 = new Float32Array(this.mem.buffer, 115447584, 65664);
+  private readonly step0_scratch51 = new Float32Array(this.mem.buffer, 115447584, 65664);
   private readonly d_l3_flip3 = new Float32Array(this.mem.buffer, 115710240, 73728);
   private readonly grad_w3 = new Float32Array(this.mem.buffer, 116005152, 73728);
   private readonly d_l2_mul = new Float32Array(this.mem.buffer, 116300064, 401408);
@@ -274,12 +270,12 @@ export class Model implements CompiledModel {
   private readonly d_l2_transpose = new Float32Array(this.mem.buffer, 141367584, 18432);
   private readonly d_l2_flip = new Float32Array(this.mem.buffer, 141441312, 18432);
   private readonly d_l2_conv2d = new Float32Array(this.mem.buffer, 141515040, 921600);
-  private readonly step0_scratch97 = new Float32Array(this.mem.buffer, 145201440, 18432);
+  private readonly step0_scratch61 = new Float32Array(this.mem.buffer, 145201440, 18432);
   private readonly d_l2_transpose2 = new Float32Array(this.mem.buffer, 145664544, 921600);
   private readonly d_l2_transpose3 = new Float32Array(this.mem.buffer, 149350944, 1384448);
   private readonly d_l2_flip2 = new Float32Array(this.mem.buffer, 154888736, 1384448);
   private readonly d_l2_conv2d2 = new Float32Array(this.mem.buffer, 160426528, 18432);
-  private readonly step0_scratch104 = new Float32Array(this.mem.buffer, 161473696, 18432);
+  private readonly step0_scratch68 = new Float32Array(this.mem.buffer, 161473696, 18432);
   private readonly d_l2_flip3 = new Float32Array(this.mem.buffer, 161547424, 18432);
   private readonly grad_w2 = new Float32Array(this.mem.buffer, 161621152, 18432);
   private readonly d_l1_mul = new Float32Array(this.mem.buffer, 161694880, 921600);
@@ -289,7 +285,7 @@ export class Model implements CompiledModel {
   private readonly d_l1_transpose2 = new Float32Array(this.mem.buffer, 209618080, 100352);
   private readonly d_l1_flip = new Float32Array(this.mem.buffer, 210019488, 100352);
   private readonly grad_w = new Float32Array(this.mem.buffer, 210420896, 288);
-  private readonly step0_scratch114 = new Float32Array(this.mem.buffer, 210422048, 131072);
+  private readonly step0_scratch78 = new Float32Array(this.mem.buffer, 210422048, 131072);
   private readonly new_train_rms_w = new Float32Array(this.mem.buffer, 215093536, 288);
   private readonly new_train_rms_w2 = new Float32Array(this.mem.buffer, 215094688, 18432);
   private readonly new_train_rms_w3 = new Float32Array(this.mem.buffer, 215168416, 73728);
@@ -299,18 +295,8 @@ export class Model implements CompiledModel {
   private readonly evaluate_scratch0 = new Float32Array(this.mem.buffer, 233113936, 288);
   private readonly eval_l2_conv2d = new Float32Array(this.mem.buffer, 253353424, 1384448);
   private readonly evaluate_scratch7 = new Float32Array(this.mem.buffer, 259669968, 43264);
-  private readonly eval_l2_maximum = new Float32Array(this.mem.buffer, 259843024, 1384448);
-  private readonly eval_l2_concat = new Float32Array(this.mem.buffer, 265380816, 1490944);
-  private readonly eval_k_l2_const = new Float32Array(this.mem.buffer, 271344592, 106496).fill((-Infinity));
-  private readonly eval_l2_concat2 = new Float32Array(this.mem.buffer, 271770576, 1605632);
-  private readonly eval_k_l2_const2 = new Float32Array(this.mem.buffer, 278193104, 114688).fill((-Infinity));
   private readonly eval_l3_conv2d = new Float32Array(this.mem.buffer, 280257488, 409600);
-  private readonly evaluate_scratch26 = new Float32Array(this.mem.buffer, 282935392, 67200);
-  private readonly eval_l3_maximum = new Float32Array(this.mem.buffer, 283204192, 409600);
-  private readonly eval_l3_concat = new Float32Array(this.mem.buffer, 284842592, 491520);
-  private readonly eval_k_l3_const = new Float32Array(this.mem.buffer, 286808672, 81920).fill((-Infinity));
-  private readonly eval_l3_concat2 = new Float32Array(this.mem.buffer, 287136352, 589824);
-  private readonly eval_k_l3_const2 = new Float32Array(this.mem.buffer, 289495648, 98304).fill((-Infinity));
+  private readonly evaluate_scratch18 = new Float32Array(this.mem.buffer, 282935392, 67200);
   private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 291118688, 1280);
   private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 291123808, 128);
   private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 291124320, 1280);
@@ -323,6 +309,17 @@ export class Model implements CompiledModel {
   private readonly eval_cost_log = new Float32Array(this.mem.buffer, 291146336, 128);
   private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 291146848, 128);
   private readonly eval_cost = new Float32Array(this.mem.buffer, 291147360, 128);
+
+  constructor() {
+    new Float32Array(this.mem.buffer, 67300080, 106496).fill((-Infinity)); // k_l2_const
+    new Float32Array(this.mem.buffer, 74148592, 114688).fill((-Infinity)); // k_l2_const2
+    new Float32Array(this.mem.buffer, 85975424, 81920).fill((-Infinity)); // k_l3_const
+    new Float32Array(this.mem.buffer, 88662400, 98304).fill((-Infinity)); // k_l3_const2
+    new Float32Array(this.mem.buffer, 271344592, 106496).fill((-Infinity)); // eval_k_l2_const
+    new Float32Array(this.mem.buffer, 278193104, 114688).fill((-Infinity)); // eval_k_l2_const2
+    new Float32Array(this.mem.buffer, 286808672, 81920).fill((-Infinity)); // eval_k_l3_const
+    new Float32Array(this.mem.buffer, 289495648, 98304).fill((-Infinity)); // eval_k_l3_const2
+  }
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -337,17 +334,7 @@ export class Model implements CompiledModel {
     const y = this.y;
     const l1_conv2d = this.eval_l1_conv2d;
     const l2_conv2d = this.eval_l2_conv2d;
-    const l2_maximum = this.eval_l2_maximum;
-    const l2_concat = this.eval_l2_concat;
-    const k_l2_const = this.eval_k_l2_const;
-    const l2_concat2 = this.eval_l2_concat2;
-    const k_l2_const2 = this.eval_k_l2_const2;
     const l3_conv2d = this.eval_l3_conv2d;
-    const l3_maximum = this.eval_l3_maximum;
-    const l3_concat = this.eval_l3_concat;
-    const k_l3_const = this.eval_k_l3_const;
-    const l3_concat2 = this.eval_l3_concat2;
-    const k_l3_const2 = this.eval_k_l3_const2;
     const p_y_given_x_matmul = this.eval_p_y_given_x_matmul;
     const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
     const p_y_given_x_sub = this.eval_p_y_given_x_sub;
@@ -402,22 +389,14 @@ export class Model implements CompiledModel {
     this.w.evaluate_l2_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 l2: l2_concat = concat(l2_maximum, k_l2_const)
     {
-      for (let o$17 = 0; o$17 < 8192; o$17++) {
-        for (let k$18 = 0; k$18 < 169; k$18++) l2_concat[o$17 * 182 + 0 + k$18] = l2_maximum[o$17 * 169 + k$18];
-      }
-      for (let o$19 = 0; o$19 < 8192; o$19++) {
-        for (let k$20 = 0; k$20 < 13; k$20++) l2_concat[o$19 * 182 + 169 + k$20] = k_l2_const[o$19 * 13 + k$20];
-      }
+      this.k.copyRuns({ src: 259843024, dst: 265380816, outer: 8192, inner: 1, run: 169, srcOuter: 169, srcInner: 0, dstOuter: 182, dstInner: 0 }); // l2_maximum → l2_concat
+      this.k.copyRuns({ src: 271344592, dst: 265381492, outer: 8192, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 182, dstInner: 0 }); // k_l2_const → l2_concat
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_concat2 = concat(l2_concat, k_l2_const2)
     {
-      for (let o$21 = 0; o$21 < 114688; o$21++) {
-        for (let k$22 = 0; k$22 < 13; k$22++) l2_concat2[o$21 * 14 + 0 + k$22] = l2_concat[o$21 * 13 + k$22];
-      }
-      for (let o$23 = 0; o$23 < 114688; o$23++) {
-        for (let k$24 = 0; k$24 < 1; k$24++) l2_concat2[o$23 * 14 + 13 + k$24] = k_l2_const2[o$23 + k$24];
-      }
+      this.k.copyRuns({ src: 265380816, dst: 271770576, outer: 114688, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 14, dstInner: 0 }); // l2_concat → l2_concat2
+      this.k.copyRuns({ src: 278193104, dst: 271770628, outer: 114688, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 14, dstInner: 0 }); // k_l2_const2 → l2_concat2
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2 = max_pool2d(l2_concat2)
@@ -427,16 +406,16 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 l3: l3_conv2d = conv2d(l2, w3)
     {
-      for (let n0$27 = 0; n0$27 < 128; n0$27 += 21) {
-        const nb$28 = Math.min(21, 128 - n0$27);
-        for (let c0$29 = 0; c0$29 < 64; c0$29 += 55) {
-          const cb$30 = Math.min(55, 64 - c0$29);
-          this.k.convBlock({ x: 278651856, cols: 281895888, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$27, nb: nb$28, c0: c0$29, cb: cb$30, w: 74896, acc: 282935392, K: 128, lda: 576, accumulate: c0$29 > 0 });
+      for (let n0$19 = 0; n0$19 < 128; n0$19 += 21) {
+        const nb$20 = Math.min(21, 128 - n0$19);
+        for (let c0$21 = 0; c0$21 < 64; c0$21 += 55) {
+          const cb$22 = Math.min(55, 64 - c0$21);
+          this.k.convBlock({ x: 278651856, cols: 281895888, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$19, nb: nb$20, c0: c0$21, cb: cb$22, w: 74896, acc: 282935392, K: 128, lda: 576, accumulate: c0$21 > 0 });
         }
-        for (let b$31 = 0; b$31 < nb$28; b$31++) {
-          for (let k$34 = 0; k$34 < 128; k$34++) {
-            const src$32 = k$34 * 525 + b$31 * 25, d$33 = ((n0$27 + b$31) * 128 + k$34) * 25;
-            for (let m$35 = 0; m$35 < 25; m$35++) l3_conv2d[d$33 + m$35] = this.evaluate_scratch26[src$32 + m$35];
+        for (let b$23 = 0; b$23 < nb$20; b$23++) {
+          for (let k$26 = 0; k$26 < 128; k$26++) {
+            const src$24 = k$26 * 525 + b$23 * 25, d$25 = ((n0$19 + b$23) * 128 + k$26) * 25;
+            for (let m$27 = 0; m$27 < 25; m$27++) l3_conv2d[d$25 + m$27] = this.evaluate_scratch18[src$24 + m$27];
           }
         }
       }
@@ -446,22 +425,14 @@ export class Model implements CompiledModel {
     this.w.evaluate_l3_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 l3: l3_concat = concat(l3_maximum, k_l3_const)
     {
-      for (let o$36 = 0; o$36 < 16384; o$36++) {
-        for (let k$37 = 0; k$37 < 25; k$37++) l3_concat[o$36 * 30 + 0 + k$37] = l3_maximum[o$36 * 25 + k$37];
-      }
-      for (let o$38 = 0; o$38 < 16384; o$38++) {
-        for (let k$39 = 0; k$39 < 5; k$39++) l3_concat[o$38 * 30 + 25 + k$39] = k_l3_const[o$38 * 5 + k$39];
-      }
+      this.k.copyRuns({ src: 283204192, dst: 284842592, outer: 16384, inner: 1, run: 25, srcOuter: 25, srcInner: 0, dstOuter: 30, dstInner: 0 }); // l3_maximum → l3_concat
+      this.k.copyRuns({ src: 286808672, dst: 284842692, outer: 16384, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 30, dstInner: 0 }); // k_l3_const → l3_concat
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3_concat2 = concat(l3_concat, k_l3_const2)
     {
-      for (let o$40 = 0; o$40 < 98304; o$40++) {
-        for (let k$41 = 0; k$41 < 5; k$41++) l3_concat2[o$40 * 6 + 0 + k$41] = l3_concat[o$40 * 5 + k$41];
-      }
-      for (let o$42 = 0; o$42 < 98304; o$42++) {
-        for (let k$43 = 0; k$43 < 1; k$43++) l3_concat2[o$42 * 6 + 5 + k$43] = k_l3_const2[o$42 + k$43];
-      }
+      this.k.copyRuns({ src: 284842592, dst: 287136352, outer: 98304, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 6, dstInner: 0 }); // l3_concat → l3_concat2
+      this.k.copyRuns({ src: 289495648, dst: 287136372, outer: 98304, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 6, dstInner: 0 }); // k_l3_const2 → l3_concat2
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3 = max_pool2d(l3_concat2)
@@ -484,11 +455,11 @@ export class Model implements CompiledModel {
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$47 = 0;
-      for (let c$44 = 0; c$44 < 128; c$44++) {
-        for (let c$45 = 0; c$45 < 10; c$45++) {
-          const o$46 = c$44;
-          p_y_given_x_reducemax[o$46] = Math.max(p_y_given_x_reducemax[o$46], p_y_given_x_matmul[s$47++]);
+      let s$31 = 0;
+      for (let c$28 = 0; c$28 < 128; c$28++) {
+        for (let c$29 = 0; c$29 < 10; c$29++) {
+          const o$30 = c$28;
+          p_y_given_x_reducemax[o$30] = Math.max(p_y_given_x_reducemax[o$30], p_y_given_x_matmul[s$31++]);
         }
       }
     }
@@ -499,10 +470,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$48 = 0; o$48 < 128; o$48++) {
-        let s$50 = 0;
-        for (let k$49 = o$48 * 10; k$49 < o$48 * 10 + 10; k$49++) s$50 += p_y_given_x_exp[k$49];
-        p_y_given_x_reducesum[o$48] = s$50;
+      for (let o$32 = 0; o$32 < 128; o$32++) {
+        let s$34 = 0;
+        for (let k$33 = o$32 * 10; k$33 < o$32 * 10 + 10; k$33++) s$34 += p_y_given_x_exp[k$33];
+        p_y_given_x_reducesum[o$32] = s$34;
       }
     }
 
@@ -510,41 +481,41 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:39 metrics.error: error_argmax = argmax(p_y_given_x)
     {
-      for (let o$51 = 0; o$51 < 128; o$51++) {
+      for (let o$35 = 0; o$35 < 128; o$35++) {
         {
-          let best$54 = p_y_given_x[o$51 * 10], bi$55 = 0;
-          for (let k$53 = 1; k$53 < 10; k$53++) {
-            const v$56 = p_y_given_x[(o$51 * 10 + k$53)];
-            if (v$56 > best$54) { best$54 = v$56; bi$55 = k$53; }
+          let best$38 = p_y_given_x[o$35 * 10], bi$39 = 0;
+          for (let k$37 = 1; k$37 < 10; k$37++) {
+            const v$40 = p_y_given_x[(o$35 * 10 + k$37)];
+            if (v$40 > best$38) { best$38 = v$40; bi$39 = k$37; }
           }
-          error_argmax[o$51] = bi$55;
+          error_argmax[o$35] = bi$39;
         }
       }
     }
 
     // specs/newmu-convnet.yaml:39 metrics.error: error = cast(compare(error_argmax, y))
-    for (let i$57 = 0; i$57 < 128; i$57++) error[i$57] = (error_argmax[i$57] !== y[i$57] ? 1 : 0);
+    for (let i$41 = 0; i$41 < 128; i$41++) error[i$41] = (error_argmax[i$41] !== y[i$41] ? 1 : 0);
     // specs/newmu-convnet.yaml:40 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
-      for (let i$58 = 0; i$58 < 128; i$58++) {
-        const l$59 = y[i$58];
-        if (l$59 >= 0 && l$59 < 10) cost_onehot[i$58 * 10 + l$59] = 1;
+      for (let i$42 = 0; i$42 < 128; i$42++) {
+        const l$43 = y[i$42];
+        if (l$43 >= 0 && l$43 < 10) cost_onehot[i$42 * 10 + l$43] = 1;
       }
     }
 
     // specs/newmu-convnet.yaml:40 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:40 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$60 = 0;
-    for (let c$63 = 0; c$63 < 128; c$63++) {
-      let s$61 = 0;
-      for (let c$64 = 0; c$64 < 10; c$64++) {
-        s$61 += (cost_onehot[c$63 * 10 + c$64] * (p_y_given_x_sub[c$63 * 10 + c$64] - cost_log[c$63]));
+    let o$44 = 0;
+    for (let c$47 = 0; c$47 < 128; c$47++) {
+      let s$45 = 0;
+      for (let c$48 = 0; c$48 < 10; c$48++) {
+        s$45 += (cost_onehot[c$47 * 10 + c$48] * (p_y_given_x_sub[c$47 * 10 + c$48] - cost_log[c$47]));
       }
 
-      cost_reducesum[o$60] = s$61;
-      o$60++;
+      cost_reducesum[o$44] = s$45;
+      o$44++;
     }
 
     // specs/newmu-convnet.yaml:40 metrics.cost: cost = -cost_reducesum
@@ -647,17 +618,7 @@ export class Model implements CompiledModel {
     const x = this.x;
     const w_ = this.params.w;
     const l2_conv2d = this.l2_conv2d;
-    const l2_maximum = this.l2_maximum;
-    const l2_concat = this.l2_concat;
-    const k_l2_const = this.k_l2_const;
-    const l2_concat2 = this.l2_concat2;
-    const k_l2_const2 = this.k_l2_const2;
     const l3_conv2d = this.l3_conv2d;
-    const l3_maximum = this.l3_maximum;
-    const l3_concat = this.l3_concat;
-    const k_l3_const = this.k_l3_const;
-    const l3_concat2 = this.l3_concat2;
-    const k_l3_const2 = this.k_l3_const2;
     const p_y_given_x_matmul = this.p_y_given_x_matmul;
     const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
     const p_y_given_x_sub = this.p_y_given_x_sub;
@@ -668,15 +629,9 @@ export class Model implements CompiledModel {
     const cost_nll_log = this.cost_nll_log;
     const cost_nll_reducesum = this.cost_nll_reducesum;
     const cost = this.cost;
-    const d_l3_maxpool2dgrad = this.d_l3_maxpool2dgrad;
-    const d_l3_slice = this.d_l3_slice;
-    const d_l3_slice2 = this.d_l3_slice2;
     const d_l3_flip = this.d_l3_flip;
     const d_l3_conv2d = this.d_l3_conv2d;
     const d_l3_conv2d2 = this.d_l3_conv2d2;
-    const d_l2_maxpool2dgrad = this.d_l2_maxpool2dgrad;
-    const d_l2_slice = this.d_l2_slice;
-    const d_l2_slice2 = this.d_l2_slice2;
     const d_l2_flip = this.d_l2_flip;
     const d_l2_conv2d = this.d_l2_conv2d;
     const d_l2_conv2d2 = this.d_l2_conv2d2;
@@ -738,22 +693,14 @@ export class Model implements CompiledModel {
     this.w.step0_l2_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 l2: l2_concat = concat(l2_maximum, k_l2_const)
     {
-      for (let o$17 = 0; o$17 < 8192; o$17++) {
-        for (let k$18 = 0; k$18 < 169; k$18++) l2_concat[o$17 * 182 + 0 + k$18] = l2_maximum[o$17 * 169 + k$18];
-      }
-      for (let o$19 = 0; o$19 < 8192; o$19++) {
-        for (let k$20 = 0; k$20 < 13; k$20++) l2_concat[o$19 * 182 + 169 + k$20] = k_l2_const[o$19 * 13 + k$20];
-      }
+      this.k.copyRuns({ src: 55798512, dst: 61336304, outer: 8192, inner: 1, run: 169, srcOuter: 169, srcInner: 0, dstOuter: 182, dstInner: 0 }); // l2_maximum → l2_concat
+      this.k.copyRuns({ src: 67300080, dst: 61336980, outer: 8192, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 182, dstInner: 0 }); // k_l2_const → l2_concat
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_concat2 = concat(l2_concat, k_l2_const2)
     {
-      for (let o$21 = 0; o$21 < 114688; o$21++) {
-        for (let k$22 = 0; k$22 < 13; k$22++) l2_concat2[o$21 * 14 + 0 + k$22] = l2_concat[o$21 * 13 + k$22];
-      }
-      for (let o$23 = 0; o$23 < 114688; o$23++) {
-        for (let k$24 = 0; k$24 < 1; k$24++) l2_concat2[o$23 * 14 + 13 + k$24] = k_l2_const2[o$23 + k$24];
-      }
+      this.k.copyRuns({ src: 61336304, dst: 67726064, outer: 114688, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 14, dstInner: 0 }); // l2_concat → l2_concat2
+      this.k.copyRuns({ src: 74148592, dst: 67726116, outer: 114688, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 14, dstInner: 0 }); // k_l2_const2 → l2_concat2
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_maxpool2d = max_pool2d(l2_concat2)
@@ -768,16 +715,16 @@ export class Model implements CompiledModel {
     this.w.step0_l2(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 l3: l3_conv2d = conv2d(l2, w3)
     {
-      for (let n0$27 = 0; n0$27 < 128; n0$27 += 21) {
-        const nb$28 = Math.min(21, 128 - n0$27);
-        for (let c0$29 = 0; c0$29 < 64; c0$29 += 55) {
-          const cb$30 = Math.min(55, 64 - c0$29);
-          this.k.convBlock({ x: 77818608, cols: 81062640, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$27, nb: nb$28, c0: c0$29, cb: cb$30, w: 74896, acc: 82102144, K: 128, lda: 576, accumulate: c0$29 > 0 });
+      for (let n0$19 = 0; n0$19 < 128; n0$19 += 21) {
+        const nb$20 = Math.min(21, 128 - n0$19);
+        for (let c0$21 = 0; c0$21 < 64; c0$21 += 55) {
+          const cb$22 = Math.min(55, 64 - c0$21);
+          this.k.convBlock({ x: 77818608, cols: 81062640, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$19, nb: nb$20, c0: c0$21, cb: cb$22, w: 74896, acc: 82102144, K: 128, lda: 576, accumulate: c0$21 > 0 });
         }
-        for (let b$31 = 0; b$31 < nb$28; b$31++) {
-          for (let k$34 = 0; k$34 < 128; k$34++) {
-            const src$32 = k$34 * 525 + b$31 * 25, d$33 = ((n0$27 + b$31) * 128 + k$34) * 25;
-            for (let m$35 = 0; m$35 < 25; m$35++) l3_conv2d[d$33 + m$35] = this.step0_scratch26[src$32 + m$35];
+        for (let b$23 = 0; b$23 < nb$20; b$23++) {
+          for (let k$26 = 0; k$26 < 128; k$26++) {
+            const src$24 = k$26 * 525 + b$23 * 25, d$25 = ((n0$19 + b$23) * 128 + k$26) * 25;
+            for (let m$27 = 0; m$27 < 25; m$27++) l3_conv2d[d$25 + m$27] = this.step0_scratch18[src$24 + m$27];
           }
         }
       }
@@ -787,22 +734,14 @@ export class Model implements CompiledModel {
     this.w.step0_l3_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 l3: l3_concat = concat(l3_maximum, k_l3_const)
     {
-      for (let o$36 = 0; o$36 < 16384; o$36++) {
-        for (let k$37 = 0; k$37 < 25; k$37++) l3_concat[o$36 * 30 + 0 + k$37] = l3_maximum[o$36 * 25 + k$37];
-      }
-      for (let o$38 = 0; o$38 < 16384; o$38++) {
-        for (let k$39 = 0; k$39 < 5; k$39++) l3_concat[o$38 * 30 + 25 + k$39] = k_l3_const[o$38 * 5 + k$39];
-      }
+      this.k.copyRuns({ src: 82370944, dst: 84009344, outer: 16384, inner: 1, run: 25, srcOuter: 25, srcInner: 0, dstOuter: 30, dstInner: 0 }); // l3_maximum → l3_concat
+      this.k.copyRuns({ src: 85975424, dst: 84009444, outer: 16384, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 30, dstInner: 0 }); // k_l3_const → l3_concat
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3_concat2 = concat(l3_concat, k_l3_const2)
     {
-      for (let o$40 = 0; o$40 < 98304; o$40++) {
-        for (let k$41 = 0; k$41 < 5; k$41++) l3_concat2[o$40 * 6 + 0 + k$41] = l3_concat[o$40 * 5 + k$41];
-      }
-      for (let o$42 = 0; o$42 < 98304; o$42++) {
-        for (let k$43 = 0; k$43 < 1; k$43++) l3_concat2[o$42 * 6 + 5 + k$43] = k_l3_const2[o$42 + k$43];
-      }
+      this.k.copyRuns({ src: 84009344, dst: 86303104, outer: 98304, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 6, dstInner: 0 }); // l3_concat → l3_concat2
+      this.k.copyRuns({ src: 88662400, dst: 86303124, outer: 98304, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 6, dstInner: 0 }); // k_l3_const2 → l3_concat2
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3_maxpool2d = max_pool2d(l3_concat2)
@@ -833,11 +772,11 @@ export class Model implements CompiledModel {
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$48 = 0;
-      for (let c$45 = 0; c$45 < 128; c$45++) {
-        for (let c$46 = 0; c$46 < 10; c$46++) {
-          const o$47 = c$45;
-          p_y_given_x_reducemax[o$47] = Math.max(p_y_given_x_reducemax[o$47], p_y_given_x_matmul[s$48++]);
+      let s$32 = 0;
+      for (let c$29 = 0; c$29 < 128; c$29++) {
+        for (let c$30 = 0; c$30 < 10; c$30++) {
+          const o$31 = c$29;
+          p_y_given_x_reducemax[o$31] = Math.max(p_y_given_x_reducemax[o$31], p_y_given_x_matmul[s$32++]);
         }
       }
     }
@@ -848,34 +787,34 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$49 = 0; o$49 < 128; o$49++) {
-        let s$51 = 0;
-        for (let k$50 = o$49 * 10; k$50 < o$49 * 10 + 10; k$50++) s$51 += p_y_given_x_exp[k$50];
-        p_y_given_x_reducesum[o$49] = s$51;
+      for (let o$33 = 0; o$33 < 128; o$33++) {
+        let s$35 = 0;
+        for (let k$34 = o$33 * 10; k$34 < o$33 * 10 + 10; k$34++) s$35 += p_y_given_x_exp[k$34];
+        p_y_given_x_reducesum[o$33] = s$35;
       }
     }
 
     // specs/newmu-convnet.yaml:37 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
-      for (let i$52 = 0; i$52 < 128; i$52++) {
-        const l$53 = y[i$52];
-        if (l$53 >= 0 && l$53 < 10) cost_nll_onehot[i$52 * 10 + l$53] = 1;
+      for (let i$36 = 0; i$36 < 128; i$36++) {
+        const l$37 = y[i$36];
+        if (l$37 >= 0 && l$37 < 10) cost_nll_onehot[i$36 * 10 + l$37] = 1;
       }
     }
 
     // specs/newmu-convnet.yaml:37 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
     this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:37 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
-    let o$54 = 0;
-    for (let c$57 = 0; c$57 < 128; c$57++) {
-      let s$55 = 0;
-      for (let c$58 = 0; c$58 < 10; c$58++) {
-        s$55 += (cost_nll_onehot[c$57 * 10 + c$58] * (p_y_given_x_sub[c$57 * 10 + c$58] - cost_nll_log[c$57]));
+    let o$38 = 0;
+    for (let c$41 = 0; c$41 < 128; c$41++) {
+      let s$39 = 0;
+      for (let c$42 = 0; c$42 < 10; c$42++) {
+        s$39 += (cost_nll_onehot[c$41 * 10 + c$42] * (p_y_given_x_sub[c$41 * 10 + c$42] - cost_nll_log[c$41]));
       }
 
-      cost_nll_reducesum[o$54] = s$55;
-      o$54++;
+      cost_nll_reducesum[o$38] = s$39;
+      o$38++;
     }
 
     // specs/newmu-convnet.yaml:37 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
@@ -919,30 +858,12 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_slice = slice(d_l3_maxpool2dgrad)
     {
-      let o$60 = 0;
-      for (let c$61 = 0; c$61 < 128; c$61++) {
-        for (let c$62 = 0; c$62 < 128; c$62++) {
-          for (let c$63 = 0; c$63 < 6; c$63++) {
-            for (let c$64 = 0; c$64 < 5; c$64++) {
-              d_l3_slice[o$60++] = d_l3_maxpool2dgrad[c$61 * 4608 + c$62 * 36 + c$63 * 6 + c$64];
-            }
-          }
-        }
-      }
+      this.k.copyRuns({ src: 99036496, dst: 101395792, outer: 98304, inner: 1, run: 5, srcOuter: 6, srcInner: 0, dstOuter: 5, dstInner: 0 }); // d_l3_maxpool2dgrad → d_l3_slice
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_slice2 = slice(d_l3_slice)
     {
-      let o$65 = 0;
-      for (let c$66 = 0; c$66 < 128; c$66++) {
-        for (let c$67 = 0; c$67 < 128; c$67++) {
-          for (let c$68 = 0; c$68 < 5; c$68++) {
-            for (let c$69 = 0; c$69 < 5; c$69++) {
-              d_l3_slice2[o$65++] = d_l3_slice[c$66 * 3840 + c$67 * 30 + c$68 * 5 + c$69];
-            }
-          }
-        }
-      }
+      this.k.copyRuns({ src: 101395792, dst: 103361872, outer: 16384, inner: 1, run: 25, srcOuter: 30, srcInner: 0, dstOuter: 25, dstInner: 0 }); // d_l3_slice → d_l3_slice2
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_select = select(compare(l3_conv2d, 0), d_l3_slice2, 0)
@@ -959,9 +880,9 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_conv2d = conv2d(d_l3_select, d_l3_flip)
     {
-      for (let k$74 = 0; k$74 < 64; k$74++) {
-        for (let c$73 = 0; c$73 < 128; c$73++) {
-          for (let t$75 = 0; t$75 < 9; t$75++) this.step0_scratch70[c$73 * 576 + k$74 * 9 + t$75] = d_l3_flip[(k$74 * 128 + c$73) * 9 + t$75];
+      for (let k$48 = 0; k$48 < 64; k$48++) {
+        for (let c$47 = 0; c$47 < 128; c$47++) {
+          for (let t$49 = 0; t$49 < 9; t$49++) this.step0_scratch44[c$47 * 576 + k$48 * 9 + t$49] = d_l3_flip[(k$48 * 128 + c$47) * 9 + t$49];
         }
       }
       d_l3_conv2d.fill(0);
@@ -985,16 +906,16 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_conv2d2 = conv2d(d_l3_transpose2, d_l3_flip2)
     {
-      for (let n0$78 = 0; n0$78 < 64; n0$78 += 57) {
-        const nb$79 = Math.min(57, 64 - n0$78);
-        for (let c0$80 = 0; c0$80 < 128; c0$80 += 20) {
-          const cb$81 = Math.min(20, 128 - c0$80);
-          this.k.convBlock({ x: 109244240, cols: 114421584, C: 128, H: 7, W: 7, kh: 5, kw: 5, Ho: 3, Wo: 3, L: 513, n0: n0$78, nb: nb$79, c0: c0$80, cb: cb$81, w: 112488272, acc: 115447584, K: 128, lda: 3200, accumulate: c0$80 > 0 });
+      for (let n0$52 = 0; n0$52 < 64; n0$52 += 57) {
+        const nb$53 = Math.min(57, 64 - n0$52);
+        for (let c0$54 = 0; c0$54 < 128; c0$54 += 20) {
+          const cb$55 = Math.min(20, 128 - c0$54);
+          this.k.convBlock({ x: 109244240, cols: 114421584, C: 128, H: 7, W: 7, kh: 5, kw: 5, Ho: 3, Wo: 3, L: 513, n0: n0$52, nb: nb$53, c0: c0$54, cb: cb$55, w: 112488272, acc: 115447584, K: 128, lda: 3200, accumulate: c0$54 > 0 });
         }
-        for (let b$82 = 0; b$82 < nb$79; b$82++) {
-          for (let k$85 = 0; k$85 < 128; k$85++) {
-            const src$83 = k$85 * 513 + b$82 * 9, d$84 = ((n0$78 + b$82) * 128 + k$85) * 9;
-            for (let m$86 = 0; m$86 < 9; m$86++) d_l3_conv2d2[d$84 + m$86] = this.step0_scratch77[src$83 + m$86];
+        for (let b$56 = 0; b$56 < nb$53; b$56++) {
+          for (let k$59 = 0; k$59 < 128; k$59++) {
+            const src$57 = k$59 * 513 + b$56 * 9, d$58 = ((n0$52 + b$56) * 128 + k$59) * 9;
+            for (let m$60 = 0; m$60 < 9; m$60++) d_l3_conv2d2[d$58 + m$60] = this.step0_scratch51[src$57 + m$60];
           }
         }
       }
@@ -1019,30 +940,12 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_slice = slice(d_l2_maxpool2dgrad)
     {
-      let o$87 = 0;
-      for (let c$88 = 0; c$88 < 128; c$88++) {
-        for (let c$89 = 0; c$89 < 64; c$89++) {
-          for (let c$90 = 0; c$90 < 14; c$90++) {
-            for (let c$91 = 0; c$91 < 13; c$91++) {
-              d_l2_slice[o$87++] = d_l2_maxpool2dgrad[c$88 * 12544 + c$89 * 196 + c$90 * 14 + c$91];
-            }
-          }
-        }
-      }
+      this.k.copyRuns({ src: 117905696, dst: 124328224, outer: 114688, inner: 1, run: 13, srcOuter: 14, srcInner: 0, dstOuter: 13, dstInner: 0 }); // d_l2_maxpool2dgrad → d_l2_slice
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_slice2 = slice(d_l2_slice)
     {
-      let o$92 = 0;
-      for (let c$93 = 0; c$93 < 128; c$93++) {
-        for (let c$94 = 0; c$94 < 64; c$94++) {
-          for (let c$95 = 0; c$95 < 13; c$95++) {
-            for (let c$96 = 0; c$96 < 13; c$96++) {
-              d_l2_slice2[o$92++] = d_l2_slice[c$93 * 11648 + c$94 * 182 + c$95 * 13 + c$96];
-            }
-          }
-        }
-      }
+      this.k.copyRuns({ src: 124328224, dst: 130292000, outer: 8192, inner: 1, run: 169, srcOuter: 182, srcInner: 0, dstOuter: 169, dstInner: 0 }); // d_l2_slice → d_l2_slice2
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_select = select(compare(l2_conv2d, 0), d_l2_slice2, 0)
@@ -1059,9 +962,9 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_conv2d = conv2d(d_l2_select, d_l2_flip)
     {
-      for (let k$101 = 0; k$101 < 32; k$101++) {
-        for (let c$100 = 0; c$100 < 64; c$100++) {
-          for (let t$102 = 0; t$102 < 9; t$102++) this.step0_scratch97[c$100 * 288 + k$101 * 9 + t$102] = d_l2_flip[(k$101 * 64 + c$100) * 9 + t$102];
+      for (let k$65 = 0; k$65 < 32; k$65++) {
+        for (let c$64 = 0; c$64 < 64; c$64++) {
+          for (let t$66 = 0; t$66 < 9; t$66++) this.step0_scratch61[c$64 * 288 + k$65 * 9 + t$66] = d_l2_flip[(k$65 * 64 + c$64) * 9 + t$66];
         }
       }
       d_l2_conv2d.fill(0);
@@ -1085,16 +988,16 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_conv2d2 = conv2d(d_l2_transpose2, d_l2_flip2)
     {
-      for (let n0$105 = 0; n0$105 < 32; n0$105 += 32) {
-        const nb$106 = Math.min(32, 32 - n0$105);
-        for (let c0$107 = 0; c0$107 < 128; c0$107 += 5) {
-          const cb$108 = Math.min(5, 128 - c0$107);
-          this.k.convBlock({ x: 145664544, cols: 160500256, C: 128, H: 15, W: 15, kh: 13, kw: 13, Ho: 3, Wo: 3, L: 288, n0: n0$105, nb: nb$106, c0: c0$107, cb: cb$108, w: 154888736, acc: 161473696, K: 64, lda: 21632, accumulate: c0$107 > 0 });
+      for (let n0$69 = 0; n0$69 < 32; n0$69 += 32) {
+        const nb$70 = Math.min(32, 32 - n0$69);
+        for (let c0$71 = 0; c0$71 < 128; c0$71 += 5) {
+          const cb$72 = Math.min(5, 128 - c0$71);
+          this.k.convBlock({ x: 145664544, cols: 160500256, C: 128, H: 15, W: 15, kh: 13, kw: 13, Ho: 3, Wo: 3, L: 288, n0: n0$69, nb: nb$70, c0: c0$71, cb: cb$72, w: 154888736, acc: 161473696, K: 64, lda: 21632, accumulate: c0$71 > 0 });
         }
-        for (let b$109 = 0; b$109 < nb$106; b$109++) {
-          for (let k$112 = 0; k$112 < 64; k$112++) {
-            const src$110 = k$112 * 288 + b$109 * 9, d$111 = ((n0$105 + b$109) * 64 + k$112) * 9;
-            for (let m$113 = 0; m$113 < 9; m$113++) d_l2_conv2d2[d$111 + m$113] = this.step0_scratch104[src$110 + m$113];
+        for (let b$73 = 0; b$73 < nb$70; b$73++) {
+          for (let k$76 = 0; k$76 < 64; k$76++) {
+            const src$74 = k$76 * 288 + b$73 * 9, d$75 = ((n0$69 + b$73) * 64 + k$76) * 9;
+            for (let m$77 = 0; m$77 < 9; m$77++) d_l2_conv2d2[d$75 + m$77] = this.step0_scratch68[src$74 + m$77];
           }
         }
       }
@@ -1136,17 +1039,17 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:30 gradient of l1: grad_w = conv2d(d_l1_transpose, d_l1_flip)
     {
-      this.step0_scratch114.fill(0);
-      for (let kc$116 = 0; kc$116 < 128; kc$116++) {
-        for (let r$117 = 0; r$117 < 28; r$117++) {
-          const sr$121 = (kc$116 * 28 + 27 - r$117) * 28 + 27, dr$122 = (kc$116 * 32 + r$117 + 2) * 32 + 2;
-          for (let q$118 = 0; q$118 < 28; q$118++) this.step0_scratch114[dr$122 + q$118] = d_l1_flip[sr$121 - q$118];
+      this.step0_scratch78.fill(0);
+      for (let kc$80 = 0; kc$80 < 128; kc$80++) {
+        for (let r$81 = 0; r$81 < 28; r$81++) {
+          const sr$85 = (kc$80 * 28 + 27 - r$81) * 28 + 27, dr$86 = (kc$80 * 32 + r$81 + 2) * 32 + 2;
+          for (let q$82 = 0; q$82 < 28; q$82++) this.step0_scratch78[dr$86 + q$82] = d_l1_flip[sr$85 - q$82];
         }
       }
       this.k.im2colBlock({ x: 210422048, cols: 210946336, C: 128, H: 32, W: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, L: 900, n0: 0, nb: 1, c0: 0, cb: 128 }); // f[k, c, p − i, q − j] at row (c, i, j), column (k, p, q)
       {
-        for (let c$120 = 0; c$120 < 128; c$120++) {
-          this.k.gemm({ a: 194872480 + c$120 * 3600, b: 210946336 + c$120 * 32400, c: 210420896, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$120 > 0, alpha: 1, split: false });
+        for (let c$84 = 0; c$84 < 128; c$84++) {
+          this.k.gemm({ a: 194872480 + c$84 * 3600, b: 210946336 + c$84 * 32400, c: 210420896, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$84 > 0, alpha: 1, split: false });
         }
       }
     }

@@ -63,6 +63,8 @@ export interface KernelExports {
   readonly swap01: (src: number, dst: number, A: number, B: number, P: number) => void;
   /** Each of n blocks of P elements reversed. */
   readonly reverse_blocks: (src: number, dst: number, n: number, P: number) => void;
+  /** Runs of 4-byte elements between strided places (CopyRunsArgs, positional). */
+  readonly copy_runs: (src: number, dst: number, outer: number, inner: number, run: number, srcOuter: number, srcInner: number, dstOuter: number, dstInner: number) => void;
   /** im2col of a block of images, then its product with the filters into
    * the block's accumulator: (x, cols, C, H, W, kh, kw, Ho, Wo, L, n0, nb,
    * c0, cb, w, acc, K, lda, accumulate). Not a wasm export: the two calls in
@@ -249,6 +251,21 @@ export interface ReverseBlocksArgs {
   readonly block: number;
 }
 
+/** For o < outer and i < inner: `run` 4-byte elements from src + o·srcOuter
+ * + i·srcInner to dst + o·dstOuter + i·dstInner (addresses in bytes,
+ * strides in elements; the places do not overlap). */
+export interface CopyRunsArgs {
+  readonly src: number;
+  readonly dst: number;
+  readonly outer: number;
+  readonly inner: number;
+  readonly run: number;
+  readonly srcOuter: number;
+  readonly srcInner: number;
+  readonly dstOuter: number;
+  readonly dstInner: number;
+}
+
 /** The kernels as generated code calls them: one method per kernel, one
  * object of named arguments per call, an object literal at the call site.
  * Measured (Node 20, a 2×2×2 product, 2M calls): V8 inlines these wrappers
@@ -266,6 +283,7 @@ export interface KernelCalls {
   maxPool2dGrad(p: MaxPool2dGradArgs): void;
   swap01Blocks(p: Swap01Args): void;
   reverseBlocks(p: ReverseBlocksArgs): void;
+  copyRuns(p: CopyRunsArgs): void;
   uniformFill(p: UniformFillArgs): void;
   convBlock(p: ConvBlockArgs): void;
   fullConv(p: FullConvArgs): void;
@@ -306,6 +324,9 @@ const CALLS: KernelCalls & ThisType<KernelExports> = {
   },
   reverseBlocks(p) {
     this.reverse_blocks(p.src, p.dst, p.blocks, p.block);
+  },
+  copyRuns(p) {
+    this.copy_runs(p.src, p.dst, p.outer, p.inner, p.run, p.srcOuter, p.srcInner, p.dstOuter, p.dstInner);
   },
   convBlock(p) {
     this.im2col_gemm(p.x, p.cols, p.C, p.H, p.W, p.kh, p.kw, p.Ho, p.Wo, p.L, p.n0, p.nb, p.c0, p.cb, p.w, p.acc, p.K, p.lda, p.accumulate ? 1 : 0);
@@ -418,7 +439,7 @@ export function createKernels(memory: WebAssembly.Memory): Kernels {
   const e = inst.exports as unknown as KernelExports;
   const single: Kernels = {
     gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, nonzero_rows: e.nonzero_rows, gemm_vx: e.gemm_vx, gemm_bx: e.gemm_bx, im2col: e.im2col, col2im_add: e.col2im_add,
-    max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks, philox_uniform: e.philox_uniform,
+    max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks, copy_runs: e.copy_runs, philox_uniform: e.philox_uniform,
     im2col_gemm: im2colGemm(e.im2col, e.gemm_nn),
     full_conv: fullConv(e.gemm_tn, e.col2im_add),
     ...CALLS,

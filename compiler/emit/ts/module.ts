@@ -135,6 +135,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
   const evStatements = usesStep(evr.body) ? ["const step = 0; // evaluation draws random numbers from counter 0", ...evBody] : evBody;
 
   const view = (ctor: string, offset: number, n: number) => `new ${ctor}(this.mem.buffer, ${offset}, ${n})`;
+  const fillLiteral = (b: { readonly ctor: string; readonly fill?: number }) => tsLiteral(b.fill!, b.ctor === "Float32Array" ? "f32" : "f64");
   const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
   const paramsInit = m.desc.params.map((p) => `${ident(p.name)}: ${view("Float32Array", leafOffsets.get(`param:${p.name}`)!, size(p.shape))}`);
   const stateInit = m.desc.state.map((p) => {
@@ -205,13 +206,18 @@ export function emitModule(m: ModuleInput): EmittedModule {
       ...(loops ? [{ name: "w", isPrivate: true, isReadonly: true, type: "Loops", initializer: "instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM)" }] : []),
       { name: "params", isReadonly: true, initializer: paramsInit.length ? `{ ${paramsInit.join(", ")} }` : "{}" },
       { name: "state", isReadonly: true, type: "Record<string, Float32Array>", initializer: stateInit.length ? `{ ${stateInit.join(", ")} }` : "{}" },
-      ...arena.fields.filter((b) => fieldsRead.has(b.name) || (b.fill !== undefined && b.fill !== 0)).map((b) => ({
+      ...arena.fields.filter((b) => fieldsRead.has(b.name)).map((b) => ({
         name: b.name,
         isPrivate: true,
         isReadonly: true,
-        initializer: b.fill === undefined || b.fill === 0 ? view(b.ctor, b.offset, b.size) : `${view(b.ctor, b.offset, b.size)}.fill(${tsLiteral(b.fill, b.ctor === "Float32Array" ? "f32" : "f64")})`,
+        initializer: b.fill === undefined || b.fill === 0 ? view(b.ctor, b.offset, b.size) : `${view(b.ctor, b.offset, b.size)}.fill(${fillLiteral(b)})`,
       })),
   ];
+  // A constant that only kernels read, by address (a concat's padding
+  // copied by copyRuns), needs its fill but no field: it is filled once here.
+  const constructorStatements = arena.fields
+    .filter((b) => !fieldsRead.has(b.name) && b.fill !== undefined && b.fill !== 0)
+    .map((b) => `${view(b.ctor, b.offset, b.size)}.fill(${fillLiteral(b)}); // ${b.name}`);
   const methods: MethodDecl[] = [];
   methods.push({
     name: "trainStep",
@@ -253,7 +259,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
     });
   }
   methods.push(...stepMethods, ...samplerMethods);
-  declarations.push(classDecl({ name: "Model", isExported: true, implements: ["CompiledModel"], properties, methods }));
+  declarations.push(classDecl({ name: "Model", isExported: true, implements: ["CompiledModel"], properties, constructorStatements, methods }));
   return { model: m.header + sourceFile(imports, declarations), ...(loops ? { loops } : {}) };
 }
 

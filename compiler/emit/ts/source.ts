@@ -140,10 +140,13 @@ export interface ClassDecl {
   readonly isExported?: boolean;
   readonly implements?: readonly string[];
   readonly properties: readonly PropertyDecl[];
+  /** The constructor's body (after the property initializers); none when empty. */
+  readonly constructorStatements?: readonly string[];
   readonly methods: readonly MethodDecl[];
 }
 
-/** Properties one a line, then methods separated by blank lines. */
+/** Properties one a line, then the constructor and the methods, separated
+ * by blank lines. */
 export function classDecl(c: ClassDecl): string[] {
   const head = `${c.isExported ? "export " : ""}class ${c.name}${c.implements?.length ? ` implements ${c.implements.join(", ")}` : ""} {`;
   const props = c.properties.flatMap((p) => propertyDecl(p, INDENT));
@@ -153,7 +156,8 @@ export function classDecl(c: ClassDecl): string[] {
     ...indentLines(m.statements, 2),
     `${INDENT}}`,
   ]);
-  const members = [props, ...methods].filter((x) => x.length > 0);
+  const ctor = c.constructorStatements?.length ? [[`${INDENT}constructor() {`, ...indentLines(c.constructorStatements, 2), `${INDENT}}`]] : [];
+  const members = [props, ...ctor, ...methods].filter((x) => x.length > 0);
   return [head, ...members.flatMap((m, i) => (i === 0 ? m : ["", ...m])), "}"];
 }
 

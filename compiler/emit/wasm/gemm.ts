@@ -32,7 +32,7 @@
 
 import { col2imWat, im2colWat } from "./im2col.ts";
 import { maxPoolGradWat, maxPoolWat } from "./pool.ts";
-import { reverseBlocksWat, swap01Wat } from "./layout.ts";
+import { copyRunsWat, reverseBlocksWat, swap01Wat } from "./layout.ts";
 import { philoxUniformWat } from "./philox.ts";
 import { sparseGemmWat } from "./sparse.ts";
 import { gemmHeader, loadPartial, storePartial } from "./wat.ts";
@@ -276,6 +276,7 @@ export function kernelsWat(shared: boolean): string {
     ...ind(1, maxPoolGradWat()),
     ...ind(1, swap01Wat()),
     ...ind(1, reverseBlocksWat()),
+    ...ind(1, copyRunsWat()),
     ...ind(1, philoxUniformWat()),
     ")",
     "",

@@ -10,7 +10,14 @@
 //   reverse_blocks(src, dst, n, P)
 //     each of n blocks of P floats reversed: flipping every trailing axis
 //     of a tensor whose leading axes are not flipped ([2, 3] of NCHW).
-// Addresses are bytes; sizes are elements. src and dst never overlap (every
+//   copy_runs(src, dst, outer, inner, run, so, si, do, di)
+//     for o < outer, i < inner: `run` elements from src + o·so + i·si to
+//     dst + o·do + i·di (strides in elements): a box of up to three
+//     coalesced axes copied between tensors, which is what slice, pad and
+//     concat move (compiler/ops/slice.ts boxCopy). As TypeScript index
+//     loops they were ~10 % of newmu-convnet's step (its ceil-mode pooling
+//     pads each map with a row and a column, and the gradient cuts them).
+// Addresses are bytes; sizes and strides are elements. src and dst never overlap (every
 // op writes its own buffer).
 
 import { get, set, add, mul, c32, bytes, forLoop } from "./wat.ts";
@@ -51,4 +58,28 @@ export function reverseBlocksWat(): string[] {
     `  (br $t_loop)))`,
   ]);
   return [`(func $reverse_blocks (export "reverse_blocks") ${params}`, `  ${locals}`, ...body.map((l) => `  ${l}`), `)`];
+}
+
+export function copyRunsWat(): string[] {
+  const args = ["src", "dst", "outer", "inner", "run", "so", "si", "do", "di"];
+  const params = args.map((p) => `(param $${p} i32)`).join(" ");
+  const locals = ["o", "i", "s", "d", "q", "e"].map((l) => `(local $${l} i32)`).join(" ");
+  // One run: 16 bytes at a time while they fit, then 4-byte elements.
+  const run = [
+    set("s", add(get("src"), bytes(add(mul(get("o"), get("so")), mul(get("i"), get("si")))))),
+    set("d", add(get("dst"), bytes(add(mul(get("o"), get("do")), mul(get("i"), get("di")))))),
+    set("q", c32(0)),
+    `(block $v_end (loop $v_loop`,
+    `  (br_if $v_end (i32.gt_u ${add(get("q"), c32(16))} ${get("e")}))`,
+    `  (v128.store ${add(get("d"), get("q"))} (v128.load ${add(get("s"), get("q"))}))`,
+    `  ${set("q", add(get("q"), c32(16)))}`,
+    `  (br $v_loop)))`,
+    `(block $t_end (loop $t_loop`,
+    `  (br_if $t_end (i32.ge_u ${get("q")} ${get("e")}))`,
+    `  (i32.store ${add(get("d"), get("q"))} (i32.load ${add(get("s"), get("q"))}))`,
+    `  ${set("q", add(get("q"), c32(4)))}`,
+    `  (br $t_loop)))`,
+  ];
+  const body = [set("e", bytes(get("run"))), ...forLoop("o", get("outer"), forLoop("i", get("inner"), run))];
+  return [`(func $copy_runs (export "copy_runs") ${params}`, `  ${locals}`, ...body.map((l) => `  ${l}`), `)`];
 }
