@@ -191,8 +191,35 @@ describe("wasm loops", () => {
     }
   });
 
-  it("refuses a sum over a broadcast operand (left to TypeScript)", () => {
-    const tree = op("add", { kind: "load", addr: 64, strides: [4, 1] }, { kind: "load", addr: 1024, strides: [0, 1] });
+  it("row sums with a bias broadcast over the rows and a per-row value, across two kept axes", () => {
+    // out[a, b] = Σ_j (x[a, b, j] + bias[j]) · c[a, b], shape [2, 3, 37]
+    // (the RBM's Σ softplus(x·W + hbias) has the bias; a log per row is the
+    // per-row value), and the same over a bias strided by the kept axes.
+    const mem = new WebAssembly.Memory({ initial: 4 });
+    const f = new Float32Array(mem.buffer);
+    const X = 64, B = 8192, C = 12288, O = 16384, L = 37;
+    fill(f, X, 6 * L, 5);
+    fill(f, B, 3 * L, 6);
+    fill(f, C, 6, 7);
+    const trees = [
+      op("mul", op("add", { kind: "load", addr: X, strides: [3 * L, L, 1] }, { kind: "load", addr: B, strides: [0, 0, 1] }), { kind: "load", addr: C, strides: [3, 1, 0] }),
+      op("mul", op("add", { kind: "load", addr: X, strides: [3 * L, L, 1] }, { kind: "load", addr: B, strides: [0, L, 1] }), { kind: "load", addr: C, strides: [3, 1, 0] }),
+    ];
+    trees.forEach((tree, t) => {
+      f.fill(99, O / 4, O / 4 + 8);
+      run((w) => expect(w.sum("f", "test", tree, O, [2, 3, L], 2)).toBe(true), mem);
+      for (let a = 0; a < 2; a++)
+        for (let b = 0; b < 3; b++) {
+          let s = 0;
+          for (let j = 0; j < L; j++) s += Math.fround(Math.fround(f[X / 4 + (a * 3 + b) * L + j]! + f[B / 4 + (t === 0 ? 0 : b * L) + j]!) * f[C / 4 + a * 3 + b]!);
+          expect(Math.abs(f[O / 4 + a * 3 + b]! - s)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(s)));
+        }
+      expect(f[O / 4 + 6]).toBe(99);
+    });
+  });
+
+  it("refuses a sum over an operand strided along the reduced axis (left to TypeScript)", () => {
+    const tree = op("add", { kind: "load", addr: 64, strides: [4, 1] }, { kind: "load", addr: 1024, strides: [1, 3] });
     expect(new WasmLoops().sum("f", "t", tree, 2048, [3, 4], 1)).toBe(false);
   });
 });

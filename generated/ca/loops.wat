@@ -149,7 +149,7 @@
   (func $step0_cost_cross_entropy_reducesum2 (export "step0_cost_cross_entropy_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 1852032) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.const 1852032))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))

@@ -93,6 +93,7 @@ interface Loops {
   readonly step0_d_h_mul: () => void;
   readonly step0_jacobian_sq_mul: () => void;
   readonly step0_jacobian_sq_mul2: () => void;
+  readonly step0_jacobian_sq: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_jacobian_sq_mul: () => void;
   readonly step0_d_jacobian_sq_mul2: () => void;
@@ -107,6 +108,7 @@ interface Loops {
   readonly evaluate_reconstruction: () => void;
   readonly evaluate_d_h_mul: () => void;
   readonly evaluate_jacobian_sq_mul: () => void;
+  readonly evaluate_jacobian_sq: () => void;
   readonly evaluate_jacobian_norm: () => void;
 }
 
@@ -149,10 +151,8 @@ export class Model implements CompiledModel {
   private readonly d_h_mul2 = new Float32Array(this.mem.buffer, 3578672, 5000);
   private readonly grad_b = new Float32Array(this.mem.buffer, 3598672, 500);
   private readonly eval_reconstruction = new Float32Array(this.mem.buffer, 3851376, 10);
-  private readonly eval_d_h_mul = new Float32Array(this.mem.buffer, 3851424, 5000);
   private readonly eval_jacobian_sq_mul = new Float32Array(this.mem.buffer, 3871424, 392000);
   private readonly eval_jacobian_sq_reducesum = new Float32Array(this.mem.buffer, 5439424, 500);
-  private readonly eval_jacobian_sq = new Float32Array(this.mem.buffer, 5441424, 10);
   private readonly eval_jacobian_norm = new Float32Array(this.mem.buffer, 5441472, 10);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
@@ -165,10 +165,8 @@ export class Model implements CompiledModel {
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const x = this.x;
     const reconstruction = this.eval_reconstruction;
-    const d_h_mul = this.eval_d_h_mul;
     const jacobian_sq_mul = this.eval_jacobian_sq_mul;
     const jacobian_sq_reducesum = this.eval_jacobian_sq_reducesum;
-    const jacobian_sq = this.eval_jacobian_sq;
     const jacobian_norm = this.eval_jacobian_norm;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
@@ -206,17 +204,7 @@ export class Model implements CompiledModel {
     }
 
     // specs/ca-grad.yaml:36 jacobian_sq: jacobian_sq = Σ ((d_h_mul * d_h_mul) * jacobian_sq_reducesum)
-    let o$4 = 0;
-    for (let c$7 = 0; c$7 < 10; c$7++) {
-      let s$5 = 0;
-      for (let c$8 = 0; c$8 < 500; c$8++) {
-        s$5 += ((d_h_mul[c$7 * 500 + c$8] * d_h_mul[c$7 * 500 + c$8]) * jacobian_sq_reducesum[c$8]);
-      }
-
-      jacobian_sq[o$4] = s$5;
-      o$4++;
-    }
-
+    this.w.evaluate_jacobian_sq(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:48 metrics.jacobian_norm: jacobian_norm = sqrt(jacobian_sq)
     this.w.evaluate_jacobian_norm(); // WebAssembly SIMD (loops.wat)
     out.reconstruction.set(reconstruction);
@@ -258,7 +246,6 @@ export class Model implements CompiledModel {
 
   private step0(batch: Batch, _step: number): number {
     const x = this.x;
-    const jacobian_sq_mul = this.jacobian_sq_mul;
     const jacobian_sq_mul2 = this.jacobian_sq_mul2;
     const jacobian_sq_reducesum = this.jacobian_sq_reducesum;
     const jacobian_sq = this.jacobian_sq;
@@ -314,23 +301,13 @@ export class Model implements CompiledModel {
     }
 
     // specs/ca-grad.yaml:36 jacobian_sq: jacobian_sq = Σ (jacobian_sq_mul * jacobian_sq_reducesum)
-    let o$4 = 0;
-    for (let c$7 = 0; c$7 < 10; c$7++) {
-      let s$5 = 0;
-      for (let c$8 = 0; c$8 < 500; c$8++) {
-        s$5 += (jacobian_sq_mul[c$7 * 500 + c$8] * jacobian_sq_reducesum[c$8]);
-      }
-
-      jacobian_sq[o$4] = s$5;
-      o$4++;
-    }
-
+    this.w.step0_jacobian_sq(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:43 losses.cost.expr: cost_expr_reducesum = Σ jacobian_sq
     {
       {
-        let s$11 = 0;
-        for (let k$10 = 0 * 10; k$10 < 10; k$10++) s$11 += jacobian_sq[k$10];
-        cost_expr_reducesum[0] = s$11;
+        let s$6 = 0;
+        for (let k$5 = 0 * 10; k$5 < 10; k$5++) s$6 += jacobian_sq[k$5];
+        cost_expr_reducesum[0] = s$6;
       }
     }
 
@@ -341,10 +318,10 @@ export class Model implements CompiledModel {
     // specs/ca-grad.yaml:36 gradient of jacobian_sq: d_jacobian_sq_reducesum = Σ d_jacobian_sq_mul
     {
       d_jacobian_sq_reducesum.fill(0);
-      let s$14 = 0;
-      for (let c$12 = 0; c$12 < 10; c$12++) {
-        for (let c$13 = 0; c$13 < 500; c$13++) {
-          d_jacobian_sq_reducesum[c$13] += d_jacobian_sq_mul[s$14++];
+      let s$9 = 0;
+      for (let c$7 = 0; c$7 < 10; c$7++) {
+        for (let c$8 = 0; c$8 < 500; c$8++) {
+          d_jacobian_sq_reducesum[c$8] += d_jacobian_sq_mul[s$9++];
         }
       }
     }
@@ -356,10 +333,10 @@ export class Model implements CompiledModel {
     // specs/ca-grad.yaml:34 gradient of z: grad_b_prime = Σ d_z_mul
     {
       grad_b_prime.fill(0);
-      let s$17 = 0;
-      for (let c$15 = 0; c$15 < 10; c$15++) {
-        for (let c$16 = 0; c$16 < 784; c$16++) {
-          grad_b_prime[c$16] += d_z_mul[s$17++];
+      let s$12 = 0;
+      for (let c$10 = 0; c$10 < 10; c$10++) {
+        for (let c$11 = 0; c$11 < 784; c$11++) {
+          grad_b_prime[c$11] += d_z_mul[s$12++];
         }
       }
     }
@@ -374,10 +351,10 @@ export class Model implements CompiledModel {
     // specs/ca-grad.yaml:32 gradient of a: grad_b = Σ d_h_mul2
     {
       grad_b.fill(0);
-      let s$20 = 0;
-      for (let c$18 = 0; c$18 < 10; c$18++) {
-        for (let c$19 = 0; c$19 < 500; c$19++) {
-          grad_b[c$19] += d_h_mul2[s$20++];
+      let s$15 = 0;
+      for (let c$13 = 0; c$13 < 10; c$13++) {
+        for (let c$14 = 0; c$14 < 500; c$14++) {
+          grad_b[c$14] += d_h_mul2[s$15++];
         }
       }
     }

@@ -222,6 +222,7 @@ interface Loops {
   readonly step3_p_y_given_x_sub: () => void;
   readonly step3_p_y_given_x_exp: () => void;
   readonly step3_finetune_nll_log: () => void;
+  readonly step3_finetune_nll_reducesum: () => void;
   readonly step3_finetune_nll_reducesum2: () => void;
   readonly step3_cost: () => void;
   readonly step3_d_finetune_nll_reducesum: () => void;
@@ -242,6 +243,7 @@ interface Loops {
   readonly evaluate_p_y_given_x_exp: () => void;
   readonly evaluate_p_y_given_x: () => void;
   readonly evaluate_cost_log: () => void;
+  readonly evaluate_cost_reducesum: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -346,15 +348,12 @@ export class Model implements CompiledModel {
   private readonly finetune_grad_b1 = new Float32Array(this.mem.buffer, 14144464, 1000);
   private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 14536800, 100);
   private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 14537200, 10);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 14537248, 100);
   private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 14537648, 100);
   private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 14538048, 10);
   private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 14538096, 100);
   private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 14538496, 10);
   private readonly eval_error = new Float32Array(this.mem.buffer, 14538544, 10);
   private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 14538592, 100);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 14538992, 10);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 14539040, 10);
   private readonly eval_cost = new Float32Array(this.mem.buffer, 14539088, 10);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
@@ -372,15 +371,12 @@ export class Model implements CompiledModel {
     const y = this.y;
     const p_y_given_x_add = this.eval_p_y_given_x_add;
     const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
-    const p_y_given_x_sub = this.eval_p_y_given_x_sub;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
     const p_y_given_x = this.eval_p_y_given_x;
     const error_argmax = this.eval_error_argmax;
     const error = this.eval_error;
     const cost_onehot = this.eval_cost_onehot;
-    const cost_log = this.eval_cost_log;
-    const cost_reducesum = this.eval_cost_reducesum;
     const cost = this.eval_cost;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
@@ -468,17 +464,7 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:67 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:67 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$17 = 0;
-    for (let c$20 = 0; c$20 < 10; c$20++) {
-      let s$18 = 0;
-      for (let c$21 = 0; c$21 < 10; c$21++) {
-        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
-      }
-
-      cost_reducesum[o$17] = s$18;
-      o$17++;
-    }
-
+    this.w.evaluate_cost_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:67 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
@@ -882,13 +868,10 @@ export class Model implements CompiledModel {
     const x = this.x;
     const p_y_given_x_add = this.finetune_p_y_given_x_add;
     const p_y_given_x_reducemax = this.finetune_p_y_given_x_reducemax;
-    const p_y_given_x_sub = this.finetune_p_y_given_x_sub;
     const p_y_given_x_exp = this.finetune_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.finetune_p_y_given_x_reducesum;
     const finetune_nll_onehot = this.finetune_finetune_nll_onehot;
     const y = this.y;
-    const finetune_nll_log = this.finetune_finetune_nll_log;
-    const finetune_nll_reducesum = this.finetune_finetune_nll_reducesum;
     const cost = this.finetune_cost;
     const d_p_y_given_x_add = this.finetune_d_p_y_given_x_add;
     const grad_b4 = this.finetune_grad_b4;
@@ -966,17 +949,7 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:64 losses.finetune.nll: finetune_nll_log = log(p_y_given_x_reducesum)
     this.w.step3_finetune_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:64 losses.finetune.nll: finetune_nll_reducesum = Σ (finetune_nll_onehot * (p_y_given_x_sub - finetune_nll_log))
-    let o$10 = 0;
-    for (let c$13 = 0; c$13 < 10; c$13++) {
-      let s$11 = 0;
-      for (let c$14 = 0; c$14 < 10; c$14++) {
-        s$11 += (finetune_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - finetune_nll_log[c$13]));
-      }
-
-      finetune_nll_reducesum[o$10] = s$11;
-      o$10++;
-    }
-
+    this.w.step3_finetune_nll_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:64 losses.finetune.nll: finetune_nll_reducesum2 = Σ -finetune_nll_reducesum
     this.w.step3_finetune_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:64 losses.finetune.nll: cost = finetune_nll_reducesum2 * 0.1
@@ -990,10 +963,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:40 gradient of p_y_given_x: grad_b4 = Σ d_p_y_given_x_add
     {
       grad_b4.fill(0);
-      let s$17 = 0;
-      for (let c$15 = 0; c$15 < 10; c$15++) {
-        for (let c$16 = 0; c$16 < 10; c$16++) {
-          grad_b4[c$16] += d_p_y_given_x_add[s$17++];
+      let s$12 = 0;
+      for (let c$10 = 0; c$10 < 10; c$10++) {
+        for (let c$11 = 0; c$11 < 10; c$11++) {
+          grad_b4[c$11] += d_p_y_given_x_add[s$12++];
         }
       }
     }
@@ -1008,10 +981,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:39 gradient of h3: grad_b3 = Σ d_h3_mul
     {
       grad_b3.fill(0);
-      let s$20 = 0;
-      for (let c$18 = 0; c$18 < 10; c$18++) {
-        for (let c$19 = 0; c$19 < 1000; c$19++) {
-          grad_b3[c$19] += d_h3_mul[s$20++];
+      let s$15 = 0;
+      for (let c$13 = 0; c$13 < 10; c$13++) {
+        for (let c$14 = 0; c$14 < 1000; c$14++) {
+          grad_b3[c$14] += d_h3_mul[s$15++];
         }
       }
     }
@@ -1026,10 +999,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:38 gradient of h2: grad_b2 = Σ d_h2_mul
     {
       grad_b2.fill(0);
-      let s$23 = 0;
-      for (let c$21 = 0; c$21 < 10; c$21++) {
-        for (let c$22 = 0; c$22 < 1000; c$22++) {
-          grad_b2[c$22] += d_h2_mul[s$23++];
+      let s$18 = 0;
+      for (let c$16 = 0; c$16 < 10; c$16++) {
+        for (let c$17 = 0; c$17 < 1000; c$17++) {
+          grad_b2[c$17] += d_h2_mul[s$18++];
         }
       }
     }
@@ -1044,10 +1017,10 @@ export class Model implements CompiledModel {
     // specs/dbn.yaml:37 gradient of h1: grad_b1 = Σ d_h1_mul
     {
       grad_b1.fill(0);
-      let s$26 = 0;
-      for (let c$24 = 0; c$24 < 10; c$24++) {
-        for (let c$25 = 0; c$25 < 1000; c$25++) {
-          grad_b1[c$25] += d_h1_mul[s$26++];
+      let s$21 = 0;
+      for (let c$19 = 0; c$19 < 10; c$19++) {
+        for (let c$20 = 0; c$20 < 1000; c$20++) {
+          grad_b1[c$20] += d_h1_mul[s$21++];
         }
       }
     }

@@ -215,6 +215,7 @@ interface Loops {
   readonly step0_p_y_given_x_sub: () => void;
   readonly step0_p_y_given_x_exp: () => void;
   readonly step0_cost_nll_log: () => void;
+  readonly step0_cost_nll_reducesum: () => void;
   readonly step0_cost_nll_reducesum2: () => void;
   readonly step0_cost_l2_reducesum: () => void;
   readonly step0_cost_l2_reducesum2: () => void;
@@ -258,6 +259,7 @@ interface Loops {
   readonly evaluate_p_y_given_x_exp: () => void;
   readonly evaluate_p_y_given_x: () => void;
   readonly evaluate_cost_log: () => void;
+  readonly evaluate_cost_reducesum: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -329,15 +331,12 @@ export class Model implements CompiledModel {
   private readonly optimizer_neg6 = new Float32Array(this.mem.buffer, 8962672, 10);
   private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 10107520, 1000);
   private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 10111520, 100);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 10111920, 1000);
   private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 10115920, 1000);
   private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 10119920, 100);
   private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 10120320, 1000);
   private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 10124320, 100);
   private readonly eval_error = new Float32Array(this.mem.buffer, 10124720, 100);
   private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 10125120, 1000);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 10129120, 100);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 10129520, 100);
   private readonly eval_cost = new Float32Array(this.mem.buffer, 10129920, 100);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
@@ -352,15 +351,12 @@ export class Model implements CompiledModel {
     const y = this.y;
     const p_y_given_x_add = this.eval_p_y_given_x_add;
     const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
-    const p_y_given_x_sub = this.eval_p_y_given_x_sub;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
     const p_y_given_x = this.eval_p_y_given_x;
     const error_argmax = this.eval_error_argmax;
     const error = this.eval_error;
     const cost_onehot = this.eval_cost_onehot;
-    const cost_log = this.eval_cost_log;
-    const cost_reducesum = this.eval_cost_reducesum;
     const cost = this.eval_cost;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
@@ -441,17 +437,7 @@ export class Model implements CompiledModel {
     // specs/dnn.yaml:39 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:39 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$17 = 0;
-    for (let c$20 = 0; c$20 < 100; c$20++) {
-      let s$18 = 0;
-      for (let c$21 = 0; c$21 < 10; c$21++) {
-        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
-      }
-
-      cost_reducesum[o$17] = s$18;
-      o$17++;
-    }
-
+    this.w.evaluate_cost_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:39 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
@@ -522,13 +508,10 @@ export class Model implements CompiledModel {
     const x = this.x;
     const p_y_given_x_add = this.p_y_given_x_add;
     const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
-    const p_y_given_x_sub = this.p_y_given_x_sub;
     const p_y_given_x_exp = this.p_y_given_x_exp;
     const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
     const cost_nll_onehot = this.cost_nll_onehot;
     const y = this.y;
-    const cost_nll_log = this.cost_nll_log;
-    const cost_nll_reducesum = this.cost_nll_reducesum;
     const cost = this.cost;
     const d_cost_nll_reducesum = this.d_cost_nll_reducesum;
     const d_p_y_given_x_add = this.d_p_y_given_x_add;
@@ -623,17 +606,7 @@ export class Model implements CompiledModel {
     // specs/dnn.yaml:35 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
     this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:35 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
-    let o$11 = 0;
-    for (let c$14 = 0; c$14 < 100; c$14++) {
-      let s$12 = 0;
-      for (let c$15 = 0; c$15 < 10; c$15++) {
-        s$12 += (cost_nll_onehot[c$14 * 10 + c$15] * (p_y_given_x_sub[c$14 * 10 + c$15] - cost_nll_log[c$14]));
-      }
-
-      cost_nll_reducesum[o$11] = s$12;
-      o$11++;
-    }
-
+    this.w.step0_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:35 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
     this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:36 losses.cost.l2: cost_l2_reducesum = Σ (W1 * W1)
@@ -646,10 +619,10 @@ export class Model implements CompiledModel {
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:35 gradient of losses.cost.nll: d_cost_nll_reducesum = Σ cost_nll_onehot
     {
-      for (let o$16 = 0; o$16 < 100; o$16++) {
-        let s$18 = 0;
-        for (let k$17 = o$16 * 10; k$17 < o$16 * 10 + 10; k$17++) s$18 += cost_nll_onehot[k$17];
-        d_cost_nll_reducesum[o$16] = s$18;
+      for (let o$11 = 0; o$11 < 100; o$11++) {
+        let s$13 = 0;
+        for (let k$12 = o$11 * 10; k$12 < o$11 * 10 + 10; k$12++) s$13 += cost_nll_onehot[k$12];
+        d_cost_nll_reducesum[o$11] = s$13;
       }
     }
 
@@ -660,10 +633,10 @@ export class Model implements CompiledModel {
     // specs/dnn.yaml:32 gradient of p_y_given_x: grad_b3 = Σ d_p_y_given_x_add
     {
       grad_b3.fill(0);
-      let s$21 = 0;
-      for (let c$19 = 0; c$19 < 100; c$19++) {
-        for (let c$20 = 0; c$20 < 10; c$20++) {
-          grad_b3[c$20] += d_p_y_given_x_add[s$21++];
+      let s$16 = 0;
+      for (let c$14 = 0; c$14 < 100; c$14++) {
+        for (let c$15 = 0; c$15 < 10; c$15++) {
+          grad_b3[c$15] += d_p_y_given_x_add[s$16++];
         }
       }
     }
@@ -685,10 +658,10 @@ export class Model implements CompiledModel {
     // specs/dnn.yaml:31 gradient of h2: grad_b2 = Σ d_h2_select
     {
       grad_b2.fill(0);
-      let s$24 = 0;
-      for (let c$22 = 0; c$22 < 100; c$22++) {
-        for (let c$23 = 0; c$23 < 200; c$23++) {
-          grad_b2[c$23] += d_h2_select[s$24++];
+      let s$19 = 0;
+      for (let c$17 = 0; c$17 < 100; c$17++) {
+        for (let c$18 = 0; c$18 < 200; c$18++) {
+          grad_b2[c$18] += d_h2_select[s$19++];
         }
       }
     }
@@ -710,10 +683,10 @@ export class Model implements CompiledModel {
     // specs/dnn.yaml:30 gradient of h1: grad_b1 = Σ d_h1_select
     {
       grad_b1.fill(0);
-      let s$28 = 0;
-      for (let c$26 = 0; c$26 < 100; c$26++) {
-        for (let c$27 = 0; c$27 < 200; c$27++) {
-          grad_b1[c$27] += d_h1_select[s$28++];
+      let s$23 = 0;
+      for (let c$21 = 0; c$21 < 100; c$21++) {
+        for (let c$22 = 0; c$22 < 200; c$22++) {
+          grad_b1[c$22] += d_h1_select[s$23++];
         }
       }
     }

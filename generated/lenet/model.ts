@@ -132,6 +132,7 @@ interface Loops {
   readonly step0_p_y_given_x_sub: () => void;
   readonly step0_p_y_given_x_exp: () => void;
   readonly step0_cost_nll_log: () => void;
+  readonly step0_cost_nll_reducesum: () => void;
   readonly step0_cost_nll_reducesum2: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_cost_nll_reducesum: () => void;
@@ -154,6 +155,7 @@ interface Loops {
   readonly evaluate_p_y_given_x_exp: () => void;
   readonly evaluate_p_y_given_x: () => void;
   readonly evaluate_cost_log: () => void;
+  readonly evaluate_cost_reducesum: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -206,12 +208,12 @@ export class Model implements CompiledModel {
   private readonly d_c2_transpose = new Float32Array(this.mem.buffer, 62372640, 25000);
   private readonly d_c2_flip = new Float32Array(this.mem.buffer, 62472640, 25000);
   private readonly d_c2_conv2d = new Float32Array(this.mem.buffer, 62572640, 1440000);
-  private readonly step0_scratch46 = new Float32Array(this.mem.buffer, 68332640, 25000);
+  private readonly step0_scratch41 = new Float32Array(this.mem.buffer, 68332640, 25000);
   private readonly d_c2_transpose2 = new Float32Array(this.mem.buffer, 68688640, 1440000);
   private readonly d_c2_transpose3 = new Float32Array(this.mem.buffer, 74448640, 1600000);
   private readonly d_c2_flip2 = new Float32Array(this.mem.buffer, 80848640, 1600000);
   private readonly d_c2_conv2d2 = new Float32Array(this.mem.buffer, 87248640, 25000);
-  private readonly step0_scratch53 = new Float32Array(this.mem.buffer, 88372640, 25000);
+  private readonly step0_scratch48 = new Float32Array(this.mem.buffer, 88372640, 25000);
   private readonly d_c2_flip3 = new Float32Array(this.mem.buffer, 88472640, 25000);
   private readonly grad_W2 = new Float32Array(this.mem.buffer, 88572640, 25000);
   private readonly d_c1_mul = new Float32Array(this.mem.buffer, 88672640, 1440000);
@@ -227,15 +229,12 @@ export class Model implements CompiledModel {
   private readonly evaluate_scratch11 = new Float32Array(this.mem.buffer, 208205120, 25600);
   private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 213527520, 5000);
   private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 213547520, 500);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 213549520, 5000);
   private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 213569520, 5000);
   private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 213589520, 500);
   private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 213591520, 5000);
   private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 213611520, 500);
   private readonly eval_error = new Float32Array(this.mem.buffer, 213613520, 500);
   private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 213615520, 5000);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 213635520, 500);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 213637520, 500);
   private readonly eval_cost = new Float32Array(this.mem.buffer, 213639520, 500);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
@@ -251,15 +250,12 @@ export class Model implements CompiledModel {
     const c2_conv2d = this.eval_c2_conv2d;
     const p_y_given_x_add = this.eval_p_y_given_x_add;
     const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
-    const p_y_given_x_sub = this.eval_p_y_given_x_sub;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
     const p_y_given_x = this.eval_p_y_given_x;
     const error_argmax = this.eval_error_argmax;
     const error = this.eval_error;
     const cost_onehot = this.eval_cost_onehot;
-    const cost_log = this.eval_cost_log;
-    const cost_reducesum = this.eval_cost_reducesum;
     const cost = this.eval_cost;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
@@ -376,17 +372,7 @@ export class Model implements CompiledModel {
     // specs/lenet.yaml:45 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:45 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$37 = 0;
-    for (let c$40 = 0; c$40 < 500; c$40++) {
-      let s$38 = 0;
-      for (let c$41 = 0; c$41 < 10; c$41++) {
-        s$38 += (cost_onehot[c$40 * 10 + c$41] * (p_y_given_x_sub[c$40 * 10 + c$41] - cost_log[c$40]));
-      }
-
-      cost_reducesum[o$37] = s$38;
-      o$37++;
-    }
-
+    this.w.evaluate_cost_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:45 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
@@ -455,13 +441,10 @@ export class Model implements CompiledModel {
     const c2_conv2d = this.c2_conv2d;
     const p_y_given_x_add = this.p_y_given_x_add;
     const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
-    const p_y_given_x_sub = this.p_y_given_x_sub;
     const p_y_given_x_exp = this.p_y_given_x_exp;
     const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
     const cost_nll_onehot = this.cost_nll_onehot;
     const y = this.y;
-    const cost_nll_log = this.cost_nll_log;
-    const cost_nll_reducesum = this.cost_nll_reducesum;
     const cost = this.cost;
     const d_p_y_given_x_add = this.d_p_y_given_x_add;
     const grad_b4 = this.grad_b4;
@@ -571,17 +554,7 @@ export class Model implements CompiledModel {
     // specs/lenet.yaml:42 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
     this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:42 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
-    let o$30 = 0;
-    for (let c$33 = 0; c$33 < 500; c$33++) {
-      let s$31 = 0;
-      for (let c$34 = 0; c$34 < 10; c$34++) {
-        s$31 += (cost_nll_onehot[c$33 * 10 + c$34] * (p_y_given_x_sub[c$33 * 10 + c$34] - cost_nll_log[c$33]));
-      }
-
-      cost_nll_reducesum[o$30] = s$31;
-      o$30++;
-    }
-
+    this.w.step0_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:42 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
     this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:42 losses.cost.nll: cost = cost_nll_reducesum2 * 0.002
@@ -595,10 +568,10 @@ export class Model implements CompiledModel {
     // specs/lenet.yaml:39 gradient of p_y_given_x: grad_b4 = Σ d_p_y_given_x_add
     {
       grad_b4.fill(0);
-      let s$37 = 0;
-      for (let c$35 = 0; c$35 < 500; c$35++) {
-        for (let c$36 = 0; c$36 < 10; c$36++) {
-          grad_b4[c$36] += d_p_y_given_x_add[s$37++];
+      let s$32 = 0;
+      for (let c$30 = 0; c$30 < 500; c$30++) {
+        for (let c$31 = 0; c$31 < 10; c$31++) {
+          grad_b4[c$31] += d_p_y_given_x_add[s$32++];
         }
       }
     }
@@ -613,10 +586,10 @@ export class Model implements CompiledModel {
     // specs/lenet.yaml:38 gradient of h: grad_b3 = Σ d_h_mul
     {
       grad_b3.fill(0);
-      let s$40 = 0;
-      for (let c$38 = 0; c$38 < 500; c$38++) {
-        for (let c$39 = 0; c$39 < 500; c$39++) {
-          grad_b3[c$39] += d_h_mul[s$40++];
+      let s$35 = 0;
+      for (let c$33 = 0; c$33 < 500; c$33++) {
+        for (let c$34 = 0; c$34 < 500; c$34++) {
+          grad_b3[c$34] += d_h_mul[s$35++];
         }
       }
     }
@@ -631,12 +604,12 @@ export class Model implements CompiledModel {
     // specs/lenet.yaml:36 gradient of c2: grad_b2 = Σ d_c2_mul
     {
       grad_b2.fill(0);
-      let s$45 = 0;
-      for (let c$41 = 0; c$41 < 500; c$41++) {
-        for (let c$42 = 0; c$42 < 50; c$42++) {
-          for (let c$43 = 0; c$43 < 4; c$43++) {
-            for (let c$44 = 0; c$44 < 4; c$44++) {
-              grad_b2[c$42] += d_c2_mul[s$45++];
+      let s$40 = 0;
+      for (let c$36 = 0; c$36 < 500; c$36++) {
+        for (let c$37 = 0; c$37 < 50; c$37++) {
+          for (let c$38 = 0; c$38 < 4; c$38++) {
+            for (let c$39 = 0; c$39 < 4; c$39++) {
+              grad_b2[c$37] += d_c2_mul[s$40++];
             }
           }
         }
@@ -660,9 +633,9 @@ export class Model implements CompiledModel {
 
     // specs/lenet.yaml:36 gradient of c2: d_c2_conv2d = conv2d(d_c2_maxpool2dgrad, d_c2_flip)
     {
-      for (let k$50 = 0; k$50 < 20; k$50++) {
-        for (let c$49 = 0; c$49 < 50; c$49++) {
-          for (let t$51 = 0; t$51 < 25; t$51++) this.step0_scratch46[c$49 * 500 + k$50 * 25 + t$51] = d_c2_flip[(k$50 * 50 + c$49) * 25 + t$51];
+      for (let k$45 = 0; k$45 < 20; k$45++) {
+        for (let c$44 = 0; c$44 < 50; c$44++) {
+          for (let t$46 = 0; t$46 < 25; t$46++) this.step0_scratch41[c$44 * 500 + k$45 * 25 + t$46] = d_c2_flip[(k$45 * 50 + c$44) * 25 + t$46];
         }
       }
       d_c2_conv2d.fill(0);
@@ -686,16 +659,16 @@ export class Model implements CompiledModel {
 
     // specs/lenet.yaml:36 gradient of c2: d_c2_conv2d2 = conv2d(d_c2_transpose2, d_c2_flip2)
     {
-      for (let n0$54 = 0; n0$54 < 20; n0$54 += 20) {
-        const nb$55 = Math.min(20, 20 - n0$54);
-        for (let c0$56 = 0; c0$56 < 500; c0$56 += 8) {
-          const cb$57 = Math.min(8, 500 - c0$56);
-          this.k.convBlock({ x: 68688640, cols: 87348640, C: 500, H: 12, W: 12, kh: 8, kw: 8, Ho: 5, Wo: 5, L: 500, n0: n0$54, nb: nb$55, c0: c0$56, cb: cb$57, w: 80848640, acc: 88372640, K: 50, lda: 32000, accumulate: c0$56 > 0 });
+      for (let n0$49 = 0; n0$49 < 20; n0$49 += 20) {
+        const nb$50 = Math.min(20, 20 - n0$49);
+        for (let c0$51 = 0; c0$51 < 500; c0$51 += 8) {
+          const cb$52 = Math.min(8, 500 - c0$51);
+          this.k.convBlock({ x: 68688640, cols: 87348640, C: 500, H: 12, W: 12, kh: 8, kw: 8, Ho: 5, Wo: 5, L: 500, n0: n0$49, nb: nb$50, c0: c0$51, cb: cb$52, w: 80848640, acc: 88372640, K: 50, lda: 32000, accumulate: c0$51 > 0 });
         }
-        for (let b$58 = 0; b$58 < nb$55; b$58++) {
-          for (let k$61 = 0; k$61 < 50; k$61++) {
-            const src$59 = k$61 * 500 + b$58 * 25, d$60 = ((n0$54 + b$58) * 50 + k$61) * 25;
-            for (let m$62 = 0; m$62 < 25; m$62++) d_c2_conv2d2[d$60 + m$62] = this.step0_scratch53[src$59 + m$62];
+        for (let b$53 = 0; b$53 < nb$50; b$53++) {
+          for (let k$56 = 0; k$56 < 50; k$56++) {
+            const src$54 = k$56 * 500 + b$53 * 25, d$55 = ((n0$49 + b$53) * 50 + k$56) * 25;
+            for (let m$57 = 0; m$57 < 25; m$57++) d_c2_conv2d2[d$55 + m$57] = this.step0_scratch48[src$54 + m$57];
           }
         }
       }
@@ -716,12 +689,12 @@ export class Model implements CompiledModel {
     // specs/lenet.yaml:35 gradient of c1: grad_b1 = Σ d_c1_mul
     {
       grad_b1.fill(0);
-      let s$67 = 0;
-      for (let c$63 = 0; c$63 < 500; c$63++) {
-        for (let c$64 = 0; c$64 < 20; c$64++) {
-          for (let c$65 = 0; c$65 < 12; c$65++) {
-            for (let c$66 = 0; c$66 < 12; c$66++) {
-              grad_b1[c$64] += d_c1_mul[s$67++];
+      let s$62 = 0;
+      for (let c$58 = 0; c$58 < 500; c$58++) {
+        for (let c$59 = 0; c$59 < 20; c$59++) {
+          for (let c$60 = 0; c$60 < 12; c$60++) {
+            for (let c$61 = 0; c$61 < 12; c$61++) {
+              grad_b1[c$59] += d_c1_mul[s$62++];
             }
           }
         }
@@ -751,11 +724,11 @@ export class Model implements CompiledModel {
     // specs/lenet.yaml:35 gradient of c1: d_c1_conv2d = conv2d(d_c1_transpose, d_c1_flip)
     {
       {
-        const nb$70 = Math.min(1, 1 - 0);
-        for (let c0$71 = 0; c0$71 < 500; c0$71 += 18) {
-          const cb$72 = Math.min(18, 500 - c0$71);
-          this.k.im2colBlock({ x: 117472720, cols: 165122720, C: 500, H: 28, W: 28, kh: 24, kw: 24, Ho: 5, Wo: 5, L: 25, n0: 0, nb: nb$70, c0: c0$71, cb: cb$72 });
-          this.k.gemm({ a: 142080720 + c0$71 * 2304, b: 165122720, c: 165120720, m: 20, n: 25, k: cb$72 * 576, lda: 288000, ldb: 25, ldc: 25, transA: false, transB: false, accumulate: c0$71 > 0, alpha: 1, split: true });
+        const nb$65 = Math.min(1, 1 - 0);
+        for (let c0$66 = 0; c0$66 < 500; c0$66 += 18) {
+          const cb$67 = Math.min(18, 500 - c0$66);
+          this.k.im2colBlock({ x: 117472720, cols: 165122720, C: 500, H: 28, W: 28, kh: 24, kw: 24, Ho: 5, Wo: 5, L: 25, n0: 0, nb: nb$65, c0: c0$66, cb: cb$67 });
+          this.k.gemm({ a: 142080720 + c0$66 * 2304, b: 165122720, c: 165120720, m: 20, n: 25, k: cb$67 * 576, lda: 288000, ldb: 25, ldc: 25, transA: false, transB: false, accumulate: c0$66 > 0, alpha: 1, split: true });
         }
       }
     }

@@ -237,6 +237,7 @@ interface Loops {
   readonly step0_p_y_sub: () => void;
   readonly step0_p_y_exp: () => void;
   readonly step0_cost_nll_log: () => void;
+  readonly step0_cost_nll_reducesum: () => void;
   readonly step0_cost_nll_reducesum2: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_cost_nll_reducesum: () => void;
@@ -302,6 +303,7 @@ interface Loops {
   readonly evaluate_p_y_exp: () => void;
   readonly evaluate_p_y: () => void;
   readonly evaluate_cost_log: () => void;
+  readonly evaluate_cost_reducesum: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -416,15 +418,12 @@ export class Model implements CompiledModel {
   private readonly eval_proj_reducesum2 = new Float32Array(this.mem.buffer, 57551376, 16);
   private readonly eval_p_y_add = new Float32Array(this.mem.buffer, 57559760, 32);
   private readonly eval_p_y_reducemax = new Float32Array(this.mem.buffer, 57559888, 16);
-  private readonly eval_p_y_sub = new Float32Array(this.mem.buffer, 57559952, 32);
   private readonly eval_p_y_exp = new Float32Array(this.mem.buffer, 57560080, 32);
   private readonly eval_p_y_reducesum = new Float32Array(this.mem.buffer, 57560208, 16);
   private readonly eval_p_y = new Float32Array(this.mem.buffer, 57560272, 32);
   private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 57560400, 16);
   private readonly eval_error = new Float32Array(this.mem.buffer, 57560464, 16);
   private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 57560528, 32);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 57560656, 16);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 57560720, 16);
   private readonly eval_cost = new Float32Array(this.mem.buffer, 57560784, 16);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
@@ -456,15 +455,12 @@ export class Model implements CompiledModel {
     const proj_reducesum2 = this.eval_proj_reducesum2;
     const p_y_add = this.eval_p_y_add;
     const p_y_reducemax = this.eval_p_y_reducemax;
-    const p_y_sub = this.eval_p_y_sub;
     const p_y_exp = this.eval_p_y_exp;
     const p_y_reducesum = this.eval_p_y_reducesum;
     const p_y = this.eval_p_y;
     const error_argmax = this.eval_error_argmax;
     const error = this.eval_error;
     const cost_onehot = this.eval_cost_onehot;
-    const cost_log = this.eval_cost_log;
-    const cost_reducesum = this.eval_cost_reducesum;
     const cost = this.eval_cost;
     // The batch, copied into the model's memory.
     words.set(batch.words as Int32Array);
@@ -631,17 +627,7 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:71 metrics.cost: cost_log = log(p_y_reducesum)
     this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:71 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_sub - cost_log))
-    let o$29 = 0;
-    for (let c$32 = 0; c$32 < 16; c$32++) {
-      let s$30 = 0;
-      for (let c$33 = 0; c$33 < 2; c$33++) {
-        s$30 += (cost_onehot[c$32 * 2 + c$33] * (p_y_sub[c$32 * 2 + c$33] - cost_log[c$32]));
-      }
-
-      cost_reducesum[o$29] = s$30;
-      o$29++;
-    }
-
+    this.w.evaluate_cost_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:71 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
@@ -727,13 +713,10 @@ export class Model implements CompiledModel {
     const proj_reducesum2 = this.proj_reducesum2;
     const p_y_add = this.p_y_add;
     const p_y_reducemax = this.p_y_reducemax;
-    const p_y_sub = this.p_y_sub;
     const p_y_exp = this.p_y_exp;
     const p_y_reducesum = this.p_y_reducesum;
     const cost_nll_onehot = this.cost_nll_onehot;
     const label = this.label;
-    const cost_nll_log = this.cost_nll_log;
-    const cost_nll_reducesum = this.cost_nll_reducesum;
     const cost = this.cost;
     const d_p_y_add = this.d_p_y_add;
     const grad_b = this.grad_b;
@@ -934,17 +917,7 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:68 losses.cost.nll: cost_nll_log = log(p_y_reducesum)
     this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:68 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_sub - cost_nll_log))
-    let o$22 = 0;
-    for (let c$25 = 0; c$25 < 16; c$25++) {
-      let s$23 = 0;
-      for (let c$26 = 0; c$26 < 2; c$26++) {
-        s$23 += (cost_nll_onehot[c$25 * 2 + c$26] * (p_y_sub[c$25 * 2 + c$26] - cost_nll_log[c$25]));
-      }
-
-      cost_nll_reducesum[o$22] = s$23;
-      o$22++;
-    }
-
+    this.w.step0_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:68 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
     this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:68 losses.cost.nll: cost = cost_nll_reducesum2 * 0.0625
@@ -958,10 +931,10 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:65 gradient of p_y: grad_b = Σ d_p_y_add
     {
       grad_b.fill(0);
-      let s$29 = 0;
-      for (let c$27 = 0; c$27 < 16; c$27++) {
-        for (let c$28 = 0; c$28 < 2; c$28++) {
-          grad_b[c$28] += d_p_y_add[s$29++];
+      let s$24 = 0;
+      for (let c$22 = 0; c$22 < 16; c$22++) {
+        for (let c$23 = 0; c$23 < 2; c$23++) {
+          grad_b[c$23] += d_p_y_add[s$24++];
         }
       }
     }
@@ -981,7 +954,7 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:64 gradient of proj: d_proj_mul = d_proj_div * m
     this.w.step0_d_proj_mul(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:47 gradient of lstm: scan over up to 100 steps, reversed (gradient through time)
-    const steps$32 = Math.max(0, Math.min(100, Math.max(...length))); // the longest of the batch
+    const steps$27 = Math.max(0, Math.min(100, Math.max(...length))); // the longest of the batch
     d_lstm_scan_out0.fill(0);
     d_lstm_scan_out2.fill(0);
     d_lstm_scan_out3.fill(0);
@@ -990,13 +963,13 @@ export class Model implements CompiledModel {
     d_lstm_scan_out6.fill(0);
     d_lstm_scan_carry0.set(k_zeros);
     d_lstm_scan_carry1.set(k_zeros);
-    for (let n$31 = 0; n$31 < steps$32; n$31++) {
-      const t$30 = steps$32 - 1 - n$31;
-      d_lstm_scan_x0.set(lstm_scan_history0.subarray(t$30 * 2048, (t$30 + 1) * 2048));
-      d_lstm_scan_x1.set(lstm_scan_history1.subarray(t$30 * 2048, (t$30 + 1) * 2048));
-      d_lstm_scan_x2.set(emb.subarray(t$30 * 2048, (t$30 + 1) * 2048));
-      d_lstm_scan_x3.set(m.subarray(t$30 * 16, (t$30 + 1) * 16));
-      d_lstm_scan_x4.set(d_proj_mul.subarray(t$30 * 2048, (t$30 + 1) * 2048));
+    for (let n$26 = 0; n$26 < steps$27; n$26++) {
+      const t$25 = steps$27 - 1 - n$26;
+      d_lstm_scan_x0.set(lstm_scan_history0.subarray(t$25 * 2048, (t$25 + 1) * 2048));
+      d_lstm_scan_x1.set(lstm_scan_history1.subarray(t$25 * 2048, (t$25 + 1) * 2048));
+      d_lstm_scan_x2.set(emb.subarray(t$25 * 2048, (t$25 + 1) * 2048));
+      d_lstm_scan_x3.set(m.subarray(t$25 * 16, (t$25 + 1) * 16));
+      d_lstm_scan_x4.set(d_proj_mul.subarray(t$25 * 2048, (t$25 + 1) * 2048));
       // specs/lstm.yaml:54 lstm.body.preact: lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, lstm_W)
       {
         this.k.gemm({ a: 32993840, b: 5120016, c: 33010288, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // d_lstm_scan_x2 @ lstm_W → lstm_body_preact_matmul3
@@ -1096,10 +1069,10 @@ export class Model implements CompiledModel {
       // specs/lstm.yaml:54 gradient of lstm.body.preact: _8 = Σ _5
       {
         _8.fill(0);
-        let s$35 = 0;
-        for (let c$33 = 0; c$33 < 16; c$33++) {
-          for (let c$34 = 0; c$34 < 512; c$34++) {
-            _8[c$34] += _5[s$35++];
+        let s$30 = 0;
+        for (let c$28 = 0; c$28 < 16; c$28++) {
+          for (let c$29 = 0; c$29 < 512; c$29++) {
+            _8[c$29] += _5[s$30++];
           }
         }
       }
@@ -1116,12 +1089,12 @@ export class Model implements CompiledModel {
         this.k.gemm({ a: 33395568, b: 5120016, c: 33446768, m: 16, n: 128, k: 512, lda: 512, ldb: 512, ldc: 128, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // _5 @ lstm_W → _2
       }
 
-      d_lstm_scan_out0.set(_2, t$30 * 2048);
-      d_lstm_scan_out2.set(d_lstm_scan_x2, t$30 * 2048);
-      d_lstm_scan_out3.set(_5, t$30 * 8192);
-      d_lstm_scan_out4.set(d_lstm_scan_x0, t$30 * 2048);
-      d_lstm_scan_out5.set(_5, t$30 * 8192);
-      d_lstm_scan_out6.set(_8, t$30 * 512);
+      d_lstm_scan_out0.set(_2, t$25 * 2048);
+      d_lstm_scan_out2.set(d_lstm_scan_x2, t$25 * 2048);
+      d_lstm_scan_out3.set(_5, t$25 * 8192);
+      d_lstm_scan_out4.set(d_lstm_scan_x0, t$25 * 2048);
+      d_lstm_scan_out5.set(_5, t$25 * 8192);
+      d_lstm_scan_out6.set(_8, t$25 * 512);
       d_lstm_scan_carry0.set(_02);
       d_lstm_scan_carry1.set(_12);
     }
@@ -1139,10 +1112,10 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:47 gradient of lstm: grad_lstm_b = Σ d_lstm_scan_out6
     {
       grad_lstm_b.fill(0);
-      let s$40 = 0;
-      for (let c$38 = 0; c$38 < 100; c$38++) {
-        for (let c$39 = 0; c$39 < 512; c$39++) {
-          grad_lstm_b[c$39] += d_lstm_scan_out6[s$40++];
+      let s$35 = 0;
+      for (let c$33 = 0; c$33 < 100; c$33++) {
+        for (let c$34 = 0; c$34 < 512; c$34++) {
+          grad_lstm_b[c$34] += d_lstm_scan_out6[s$35++];
         }
       }
     }
@@ -1152,9 +1125,9 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:43 gradient of emb: grad_Wemb = scatter_add(d_emb_mul, emb_transpose)
     {
       grad_Wemb.fill(0);
-      for (let i$41 = 0; i$41 < 1600; i$41++) {
-        const r$43 = emb_transpose[i$41] * 128;
-        for (let k$42 = 0; k$42 < 128; k$42++) grad_Wemb[r$43 + k$42] += d_emb_mul[i$41 * 128 + k$42];
+      for (let i$36 = 0; i$36 < 1600; i$36++) {
+        const r$38 = emb_transpose[i$36] * 128;
+        for (let k$37 = 0; k$37 < 128; k$37++) grad_Wemb[r$38 + k$37] += d_emb_mul[i$36 * 128 + k$37];
       }
     }
 

@@ -94,6 +94,7 @@ interface Loops {
   readonly step0_p_y_given_x_sub: () => void;
   readonly step0_p_y_given_x_exp: () => void;
   readonly step0_cost_nll_log: () => void;
+  readonly step0_cost_nll_reducesum: () => void;
   readonly step0_cost_nll_reducesum2: () => void;
   readonly step0_cost_l2_reducesum: () => void;
   readonly step0_cost_l2_reducesum2: () => void;
@@ -112,6 +113,7 @@ interface Loops {
   readonly evaluate_p_y_given_x_exp: () => void;
   readonly evaluate_p_y_given_x: () => void;
   readonly evaluate_cost_log: () => void;
+  readonly evaluate_cost_reducesum: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -154,15 +156,12 @@ export class Model implements CompiledModel {
   private readonly grad_b1 = new Float32Array(this.mem.buffer, 1982416, 500);
   private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 2357952, 200);
   private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 2358752, 20);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 2358832, 200);
   private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 2359632, 200);
   private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 2360432, 20);
   private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 2360512, 200);
   private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 2361312, 20);
   private readonly eval_error = new Float32Array(this.mem.buffer, 2361392, 20);
   private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 2361472, 200);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 2362272, 20);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 2362352, 20);
   private readonly eval_cost = new Float32Array(this.mem.buffer, 2362432, 20);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
@@ -177,15 +176,12 @@ export class Model implements CompiledModel {
     const y = this.y;
     const p_y_given_x_add = this.eval_p_y_given_x_add;
     const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
-    const p_y_given_x_sub = this.eval_p_y_given_x_sub;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
     const p_y_given_x = this.eval_p_y_given_x;
     const error_argmax = this.eval_error_argmax;
     const error = this.eval_error;
     const cost_onehot = this.eval_cost_onehot;
-    const cost_log = this.eval_cost_log;
-    const cost_reducesum = this.eval_cost_reducesum;
     const cost = this.eval_cost;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
@@ -259,17 +255,7 @@ export class Model implements CompiledModel {
     // specs/mlp.yaml:29 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:29 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$17 = 0;
-    for (let c$20 = 0; c$20 < 20; c$20++) {
-      let s$18 = 0;
-      for (let c$21 = 0; c$21 < 10; c$21++) {
-        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
-      }
-
-      cost_reducesum[o$17] = s$18;
-      o$17++;
-    }
-
+    this.w.evaluate_cost_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:29 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
@@ -311,13 +297,10 @@ export class Model implements CompiledModel {
     const x = this.x;
     const p_y_given_x_add = this.p_y_given_x_add;
     const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
-    const p_y_given_x_sub = this.p_y_given_x_sub;
     const p_y_given_x_exp = this.p_y_given_x_exp;
     const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
     const cost_nll_onehot = this.cost_nll_onehot;
     const y = this.y;
-    const cost_nll_log = this.cost_nll_log;
-    const cost_nll_reducesum = this.cost_nll_reducesum;
     const cost = this.cost;
     const d_p_y_given_x_add = this.d_p_y_given_x_add;
     const grad_b2 = this.grad_b2;
@@ -377,17 +360,7 @@ export class Model implements CompiledModel {
     // specs/mlp.yaml:24 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
     this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:24 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
-    let o$10 = 0;
-    for (let c$13 = 0; c$13 < 20; c$13++) {
-      let s$11 = 0;
-      for (let c$14 = 0; c$14 < 10; c$14++) {
-        s$11 += (cost_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - cost_nll_log[c$13]));
-      }
-
-      cost_nll_reducesum[o$10] = s$11;
-      o$10++;
-    }
-
+    this.w.step0_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:24 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
     this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:26 losses.cost.l2: cost_l2_reducesum = Σ (W1 * W1)
@@ -405,10 +378,10 @@ export class Model implements CompiledModel {
     // specs/mlp.yaml:21 gradient of p_y_given_x: grad_b2 = Σ d_p_y_given_x_add
     {
       grad_b2.fill(0);
-      let s$17 = 0;
-      for (let c$15 = 0; c$15 < 20; c$15++) {
-        for (let c$16 = 0; c$16 < 10; c$16++) {
-          grad_b2[c$16] += d_p_y_given_x_add[s$17++];
+      let s$12 = 0;
+      for (let c$10 = 0; c$10 < 20; c$10++) {
+        for (let c$11 = 0; c$11 < 10; c$11++) {
+          grad_b2[c$11] += d_p_y_given_x_add[s$12++];
         }
       }
     }
@@ -423,10 +396,10 @@ export class Model implements CompiledModel {
     // specs/mlp.yaml:20 gradient of hidden: grad_b1 = Σ d_hidden_mul
     {
       grad_b1.fill(0);
-      let s$20 = 0;
-      for (let c$18 = 0; c$18 < 20; c$18++) {
-        for (let c$19 = 0; c$19 < 500; c$19++) {
-          grad_b1[c$19] += d_hidden_mul[s$20++];
+      let s$15 = 0;
+      for (let c$13 = 0; c$13 < 20; c$13++) {
+        for (let c$14 = 0; c$14 < 500; c$14++) {
+          grad_b1[c$14] += d_hidden_mul[s$15++];
         }
       }
     }

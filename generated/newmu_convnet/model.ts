@@ -155,6 +155,7 @@ interface Loops {
   readonly step0_p_y_given_x_sub: () => void;
   readonly step0_p_y_given_x_exp: () => void;
   readonly step0_cost_nll_log: () => void;
+  readonly step0_cost_nll_reducesum: () => void;
   readonly step0_cost_nll_reducesum2: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_cost_nll_reducesum: () => void;
@@ -185,6 +186,7 @@ interface Loops {
   readonly evaluate_p_y_given_x_exp: () => void;
   readonly evaluate_p_y_given_x: () => void;
   readonly evaluate_cost_log: () => void;
+  readonly evaluate_cost_reducesum: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -254,12 +256,12 @@ export class Model implements CompiledModel {
   private readonly d_l3_transpose = new Float32Array(this.mem.buffer, 106638672, 73728);
   private readonly d_l3_flip = new Float32Array(this.mem.buffer, 106933584, 73728);
   private readonly d_l3_conv2d = new Float32Array(this.mem.buffer, 107228496, 401408);
-  private readonly step0_scratch44 = new Float32Array(this.mem.buffer, 108834128, 73728);
+  private readonly step0_scratch39 = new Float32Array(this.mem.buffer, 108834128, 73728);
   private readonly d_l3_transpose2 = new Float32Array(this.mem.buffer, 109244240, 401408);
   private readonly d_l3_transpose3 = new Float32Array(this.mem.buffer, 110849872, 409600);
   private readonly d_l3_flip2 = new Float32Array(this.mem.buffer, 112488272, 409600);
   private readonly d_l3_conv2d2 = new Float32Array(this.mem.buffer, 114126672, 73728);
-  private readonly step0_scratch51 = new Float32Array(this.mem.buffer, 115447584, 65664);
+  private readonly step0_scratch46 = new Float32Array(this.mem.buffer, 115447584, 65664);
   private readonly d_l3_flip3 = new Float32Array(this.mem.buffer, 115710240, 73728);
   private readonly grad_w3 = new Float32Array(this.mem.buffer, 116005152, 73728);
   private readonly d_l2_mul = new Float32Array(this.mem.buffer, 116300064, 401408);
@@ -270,12 +272,12 @@ export class Model implements CompiledModel {
   private readonly d_l2_transpose = new Float32Array(this.mem.buffer, 141367584, 18432);
   private readonly d_l2_flip = new Float32Array(this.mem.buffer, 141441312, 18432);
   private readonly d_l2_conv2d = new Float32Array(this.mem.buffer, 141515040, 921600);
-  private readonly step0_scratch61 = new Float32Array(this.mem.buffer, 145201440, 18432);
+  private readonly step0_scratch56 = new Float32Array(this.mem.buffer, 145201440, 18432);
   private readonly d_l2_transpose2 = new Float32Array(this.mem.buffer, 145664544, 921600);
   private readonly d_l2_transpose3 = new Float32Array(this.mem.buffer, 149350944, 1384448);
   private readonly d_l2_flip2 = new Float32Array(this.mem.buffer, 154888736, 1384448);
   private readonly d_l2_conv2d2 = new Float32Array(this.mem.buffer, 160426528, 18432);
-  private readonly step0_scratch68 = new Float32Array(this.mem.buffer, 161473696, 18432);
+  private readonly step0_scratch63 = new Float32Array(this.mem.buffer, 161473696, 18432);
   private readonly d_l2_flip3 = new Float32Array(this.mem.buffer, 161547424, 18432);
   private readonly grad_w2 = new Float32Array(this.mem.buffer, 161621152, 18432);
   private readonly d_l1_mul = new Float32Array(this.mem.buffer, 161694880, 921600);
@@ -285,7 +287,7 @@ export class Model implements CompiledModel {
   private readonly d_l1_transpose2 = new Float32Array(this.mem.buffer, 209618080, 100352);
   private readonly d_l1_flip = new Float32Array(this.mem.buffer, 210019488, 100352);
   private readonly grad_w = new Float32Array(this.mem.buffer, 210420896, 288);
-  private readonly step0_scratch78 = new Float32Array(this.mem.buffer, 210422048, 131072);
+  private readonly step0_scratch73 = new Float32Array(this.mem.buffer, 210422048, 131072);
   private readonly new_train_rms_w = new Float32Array(this.mem.buffer, 215093536, 288);
   private readonly new_train_rms_w2 = new Float32Array(this.mem.buffer, 215094688, 18432);
   private readonly new_train_rms_w3 = new Float32Array(this.mem.buffer, 215168416, 73728);
@@ -299,15 +301,12 @@ export class Model implements CompiledModel {
   private readonly evaluate_scratch18 = new Float32Array(this.mem.buffer, 282935392, 67200);
   private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 291118688, 1280);
   private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 291123808, 128);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 291124320, 1280);
   private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 291129440, 1280);
   private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 291134560, 128);
   private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 291135072, 1280);
   private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 291140192, 128);
   private readonly eval_error = new Float32Array(this.mem.buffer, 291140704, 128);
   private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 291141216, 1280);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 291146336, 128);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 291146848, 128);
   private readonly eval_cost = new Float32Array(this.mem.buffer, 291147360, 128);
 
   constructor() {
@@ -337,15 +336,12 @@ export class Model implements CompiledModel {
     const l3_conv2d = this.eval_l3_conv2d;
     const p_y_given_x_matmul = this.eval_p_y_given_x_matmul;
     const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
-    const p_y_given_x_sub = this.eval_p_y_given_x_sub;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
     const p_y_given_x = this.eval_p_y_given_x;
     const error_argmax = this.eval_error_argmax;
     const error = this.eval_error;
     const cost_onehot = this.eval_cost_onehot;
-    const cost_log = this.eval_cost_log;
-    const cost_reducesum = this.eval_cost_reducesum;
     const cost = this.eval_cost;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
@@ -507,17 +503,7 @@ export class Model implements CompiledModel {
     // specs/newmu-convnet.yaml:40 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:40 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$44 = 0;
-    for (let c$47 = 0; c$47 < 128; c$47++) {
-      let s$45 = 0;
-      for (let c$48 = 0; c$48 < 10; c$48++) {
-        s$45 += (cost_onehot[c$47 * 10 + c$48] * (p_y_given_x_sub[c$47 * 10 + c$48] - cost_log[c$47]));
-      }
-
-      cost_reducesum[o$44] = s$45;
-      o$44++;
-    }
-
+    this.w.evaluate_cost_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:40 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
@@ -621,13 +607,10 @@ export class Model implements CompiledModel {
     const l3_conv2d = this.l3_conv2d;
     const p_y_given_x_matmul = this.p_y_given_x_matmul;
     const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
-    const p_y_given_x_sub = this.p_y_given_x_sub;
     const p_y_given_x_exp = this.p_y_given_x_exp;
     const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
     const cost_nll_onehot = this.cost_nll_onehot;
     const y = this.y;
-    const cost_nll_log = this.cost_nll_log;
-    const cost_nll_reducesum = this.cost_nll_reducesum;
     const cost = this.cost;
     const d_l3_flip = this.d_l3_flip;
     const d_l3_conv2d = this.d_l3_conv2d;
@@ -806,17 +789,7 @@ export class Model implements CompiledModel {
     // specs/newmu-convnet.yaml:37 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
     this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:37 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
-    let o$38 = 0;
-    for (let c$41 = 0; c$41 < 128; c$41++) {
-      let s$39 = 0;
-      for (let c$42 = 0; c$42 < 10; c$42++) {
-        s$39 += (cost_nll_onehot[c$41 * 10 + c$42] * (p_y_given_x_sub[c$41 * 10 + c$42] - cost_nll_log[c$41]));
-      }
-
-      cost_nll_reducesum[o$38] = s$39;
-      o$38++;
-    }
-
+    this.w.step0_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:37 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
     this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:37 losses.cost.nll: cost = cost_nll_reducesum2 * 0.0078125
@@ -880,9 +853,9 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_conv2d = conv2d(d_l3_select, d_l3_flip)
     {
-      for (let k$48 = 0; k$48 < 64; k$48++) {
-        for (let c$47 = 0; c$47 < 128; c$47++) {
-          for (let t$49 = 0; t$49 < 9; t$49++) this.step0_scratch44[c$47 * 576 + k$48 * 9 + t$49] = d_l3_flip[(k$48 * 128 + c$47) * 9 + t$49];
+      for (let k$43 = 0; k$43 < 64; k$43++) {
+        for (let c$42 = 0; c$42 < 128; c$42++) {
+          for (let t$44 = 0; t$44 < 9; t$44++) this.step0_scratch39[c$42 * 576 + k$43 * 9 + t$44] = d_l3_flip[(k$43 * 128 + c$42) * 9 + t$44];
         }
       }
       d_l3_conv2d.fill(0);
@@ -906,16 +879,16 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_conv2d2 = conv2d(d_l3_transpose2, d_l3_flip2)
     {
-      for (let n0$52 = 0; n0$52 < 64; n0$52 += 57) {
-        const nb$53 = Math.min(57, 64 - n0$52);
-        for (let c0$54 = 0; c0$54 < 128; c0$54 += 20) {
-          const cb$55 = Math.min(20, 128 - c0$54);
-          this.k.convBlock({ x: 109244240, cols: 114421584, C: 128, H: 7, W: 7, kh: 5, kw: 5, Ho: 3, Wo: 3, L: 513, n0: n0$52, nb: nb$53, c0: c0$54, cb: cb$55, w: 112488272, acc: 115447584, K: 128, lda: 3200, accumulate: c0$54 > 0 });
+      for (let n0$47 = 0; n0$47 < 64; n0$47 += 57) {
+        const nb$48 = Math.min(57, 64 - n0$47);
+        for (let c0$49 = 0; c0$49 < 128; c0$49 += 20) {
+          const cb$50 = Math.min(20, 128 - c0$49);
+          this.k.convBlock({ x: 109244240, cols: 114421584, C: 128, H: 7, W: 7, kh: 5, kw: 5, Ho: 3, Wo: 3, L: 513, n0: n0$47, nb: nb$48, c0: c0$49, cb: cb$50, w: 112488272, acc: 115447584, K: 128, lda: 3200, accumulate: c0$49 > 0 });
         }
-        for (let b$56 = 0; b$56 < nb$53; b$56++) {
-          for (let k$59 = 0; k$59 < 128; k$59++) {
-            const src$57 = k$59 * 513 + b$56 * 9, d$58 = ((n0$52 + b$56) * 128 + k$59) * 9;
-            for (let m$60 = 0; m$60 < 9; m$60++) d_l3_conv2d2[d$58 + m$60] = this.step0_scratch51[src$57 + m$60];
+        for (let b$51 = 0; b$51 < nb$48; b$51++) {
+          for (let k$54 = 0; k$54 < 128; k$54++) {
+            const src$52 = k$54 * 513 + b$51 * 9, d$53 = ((n0$47 + b$51) * 128 + k$54) * 9;
+            for (let m$55 = 0; m$55 < 9; m$55++) d_l3_conv2d2[d$53 + m$55] = this.step0_scratch46[src$52 + m$55];
           }
         }
       }
@@ -962,9 +935,9 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_conv2d = conv2d(d_l2_select, d_l2_flip)
     {
-      for (let k$65 = 0; k$65 < 32; k$65++) {
-        for (let c$64 = 0; c$64 < 64; c$64++) {
-          for (let t$66 = 0; t$66 < 9; t$66++) this.step0_scratch61[c$64 * 288 + k$65 * 9 + t$66] = d_l2_flip[(k$65 * 64 + c$64) * 9 + t$66];
+      for (let k$60 = 0; k$60 < 32; k$60++) {
+        for (let c$59 = 0; c$59 < 64; c$59++) {
+          for (let t$61 = 0; t$61 < 9; t$61++) this.step0_scratch56[c$59 * 288 + k$60 * 9 + t$61] = d_l2_flip[(k$60 * 64 + c$59) * 9 + t$61];
         }
       }
       d_l2_conv2d.fill(0);
@@ -988,16 +961,16 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_conv2d2 = conv2d(d_l2_transpose2, d_l2_flip2)
     {
-      for (let n0$69 = 0; n0$69 < 32; n0$69 += 32) {
-        const nb$70 = Math.min(32, 32 - n0$69);
-        for (let c0$71 = 0; c0$71 < 128; c0$71 += 5) {
-          const cb$72 = Math.min(5, 128 - c0$71);
-          this.k.convBlock({ x: 145664544, cols: 160500256, C: 128, H: 15, W: 15, kh: 13, kw: 13, Ho: 3, Wo: 3, L: 288, n0: n0$69, nb: nb$70, c0: c0$71, cb: cb$72, w: 154888736, acc: 161473696, K: 64, lda: 21632, accumulate: c0$71 > 0 });
+      for (let n0$64 = 0; n0$64 < 32; n0$64 += 32) {
+        const nb$65 = Math.min(32, 32 - n0$64);
+        for (let c0$66 = 0; c0$66 < 128; c0$66 += 5) {
+          const cb$67 = Math.min(5, 128 - c0$66);
+          this.k.convBlock({ x: 145664544, cols: 160500256, C: 128, H: 15, W: 15, kh: 13, kw: 13, Ho: 3, Wo: 3, L: 288, n0: n0$64, nb: nb$65, c0: c0$66, cb: cb$67, w: 154888736, acc: 161473696, K: 64, lda: 21632, accumulate: c0$66 > 0 });
         }
-        for (let b$73 = 0; b$73 < nb$70; b$73++) {
-          for (let k$76 = 0; k$76 < 64; k$76++) {
-            const src$74 = k$76 * 288 + b$73 * 9, d$75 = ((n0$69 + b$73) * 64 + k$76) * 9;
-            for (let m$77 = 0; m$77 < 9; m$77++) d_l2_conv2d2[d$75 + m$77] = this.step0_scratch68[src$74 + m$77];
+        for (let b$68 = 0; b$68 < nb$65; b$68++) {
+          for (let k$71 = 0; k$71 < 64; k$71++) {
+            const src$69 = k$71 * 288 + b$68 * 9, d$70 = ((n0$64 + b$68) * 64 + k$71) * 9;
+            for (let m$72 = 0; m$72 < 9; m$72++) d_l2_conv2d2[d$70 + m$72] = this.step0_scratch63[src$69 + m$72];
           }
         }
       }
@@ -1039,17 +1012,17 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:30 gradient of l1: grad_w = conv2d(d_l1_transpose, d_l1_flip)
     {
-      this.step0_scratch78.fill(0);
-      for (let kc$80 = 0; kc$80 < 128; kc$80++) {
-        for (let r$81 = 0; r$81 < 28; r$81++) {
-          const sr$85 = (kc$80 * 28 + 27 - r$81) * 28 + 27, dr$86 = (kc$80 * 32 + r$81 + 2) * 32 + 2;
-          for (let q$82 = 0; q$82 < 28; q$82++) this.step0_scratch78[dr$86 + q$82] = d_l1_flip[sr$85 - q$82];
+      this.step0_scratch73.fill(0);
+      for (let kc$75 = 0; kc$75 < 128; kc$75++) {
+        for (let r$76 = 0; r$76 < 28; r$76++) {
+          const sr$80 = (kc$75 * 28 + 27 - r$76) * 28 + 27, dr$81 = (kc$75 * 32 + r$76 + 2) * 32 + 2;
+          for (let q$77 = 0; q$77 < 28; q$77++) this.step0_scratch73[dr$81 + q$77] = d_l1_flip[sr$80 - q$77];
         }
       }
       this.k.im2colBlock({ x: 210422048, cols: 210946336, C: 128, H: 32, W: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, L: 900, n0: 0, nb: 1, c0: 0, cb: 128 }); // f[k, c, p − i, q − j] at row (c, i, j), column (k, p, q)
       {
-        for (let c$84 = 0; c$84 < 128; c$84++) {
-          this.k.gemm({ a: 194872480 + c$84 * 3600, b: 210946336 + c$84 * 32400, c: 210420896, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$84 > 0, alpha: 1, split: false });
+        for (let c$79 = 0; c$79 < 128; c$79++) {
+          this.k.gemm({ a: 194872480 + c$79 * 3600, b: 210946336 + c$79 * 32400, c: 210420896, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$79 > 0, alpha: 1, split: false });
         }
       }
     }

@@ -63,6 +63,7 @@ interface Loops {
   readonly step0_p_y_given_x_sub: () => void;
   readonly step0_p_y_given_x_exp: () => void;
   readonly step0_cost_nll_log: () => void;
+  readonly step0_cost_nll_reducesum: () => void;
   readonly step0_cost_nll_reducesum2: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_cost_nll_reducesum: () => void;
@@ -72,6 +73,7 @@ interface Loops {
   readonly evaluate_p_y_given_x_exp: () => void;
   readonly evaluate_p_y_given_x: () => void;
   readonly evaluate_cost_log: () => void;
+  readonly evaluate_cost_reducesum: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -105,15 +107,12 @@ export class Model implements CompiledModel {
   private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 456880, 1280);
   private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 462000, 1280);
   private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 467120, 128);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 467632, 1280);
   private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 472752, 1280);
   private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 477872, 128);
   private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 478384, 1280);
   private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 483504, 128);
   private readonly eval_error = new Float32Array(this.mem.buffer, 484016, 128);
   private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 484528, 1280);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 489648, 128);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 490160, 128);
   private readonly eval_cost = new Float32Array(this.mem.buffer, 490672, 128);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
@@ -128,15 +127,12 @@ export class Model implements CompiledModel {
     const y = this.y;
     const p_y_given_x_matmul = this.eval_p_y_given_x_matmul;
     const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
-    const p_y_given_x_sub = this.eval_p_y_given_x_sub;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
     const p_y_given_x = this.eval_p_y_given_x;
     const error_argmax = this.eval_error_argmax;
     const error = this.eval_error;
     const cost_onehot = this.eval_cost_onehot;
-    const cost_log = this.eval_cost_log;
-    const cost_reducesum = this.eval_cost_reducesum;
     const cost = this.eval_cost;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
@@ -201,17 +197,7 @@ export class Model implements CompiledModel {
     // specs/newmu-logistic.yaml:24 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-logistic.yaml:24 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$16 = 0;
-    for (let c$19 = 0; c$19 < 128; c$19++) {
-      let s$17 = 0;
-      for (let c$20 = 0; c$20 < 10; c$20++) {
-        s$17 += (cost_onehot[c$19 * 10 + c$20] * (p_y_given_x_sub[c$19 * 10 + c$20] - cost_log[c$19]));
-      }
-
-      cost_reducesum[o$16] = s$17;
-      o$16++;
-    }
-
+    this.w.evaluate_cost_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-logistic.yaml:24 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
@@ -244,13 +230,10 @@ export class Model implements CompiledModel {
     const p_y_given_x_matmul = this.p_y_given_x_matmul;
     const x = this.x;
     const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
-    const p_y_given_x_sub = this.p_y_given_x_sub;
     const p_y_given_x_exp = this.p_y_given_x_exp;
     const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
     const cost_nll_onehot = this.cost_nll_onehot;
     const y = this.y;
-    const cost_nll_log = this.cost_nll_log;
-    const cost_nll_reducesum = this.cost_nll_reducesum;
     const cost = this.cost;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
@@ -297,17 +280,7 @@ export class Model implements CompiledModel {
     // specs/newmu-logistic.yaml:21 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
     this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-logistic.yaml:21 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
-    let o$9 = 0;
-    for (let c$12 = 0; c$12 < 128; c$12++) {
-      let s$10 = 0;
-      for (let c$13 = 0; c$13 < 10; c$13++) {
-        s$10 += (cost_nll_onehot[c$12 * 10 + c$13] * (p_y_given_x_sub[c$12 * 10 + c$13] - cost_nll_log[c$12]));
-      }
-
-      cost_nll_reducesum[o$9] = s$10;
-      o$9++;
-    }
-
+    this.w.step0_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-logistic.yaml:21 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
     this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-logistic.yaml:21 losses.cost.nll: cost = cost_nll_reducesum2 * 0.0078125

@@ -113,6 +113,7 @@ interface Loops {
   readonly step0_p_y_given_x_sub: () => void;
   readonly step0_p_y_given_x_exp: () => void;
   readonly step0_cost_nll_log: () => void;
+  readonly step0_cost_nll_reducesum: () => void;
   readonly step0_cost_nll_reducesum2: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_cost_nll_reducesum: () => void;
@@ -132,6 +133,7 @@ interface Loops {
   readonly evaluate_p_y_given_x_exp: () => void;
   readonly evaluate_p_y_given_x: () => void;
   readonly evaluate_cost_log: () => void;
+  readonly evaluate_cost_reducesum: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -182,15 +184,12 @@ export class Model implements CompiledModel {
   private readonly new_train_rms_w_o = new Float32Array(this.mem.buffer, 21484176, 6250);
   private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 23839808, 1280);
   private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 23844928, 128);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 23845440, 1280);
   private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 23850560, 1280);
   private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 23855680, 128);
   private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 23856192, 1280);
   private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 23861312, 128);
   private readonly eval_error = new Float32Array(this.mem.buffer, 23861824, 128);
   private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 23862336, 1280);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 23867456, 128);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 23867968, 128);
   private readonly eval_cost = new Float32Array(this.mem.buffer, 23868480, 128);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
@@ -205,15 +204,12 @@ export class Model implements CompiledModel {
     const y = this.y;
     const p_y_given_x_matmul = this.eval_p_y_given_x_matmul;
     const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
-    const p_y_given_x_sub = this.eval_p_y_given_x_sub;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
     const p_y_given_x = this.eval_p_y_given_x;
     const error_argmax = this.eval_error_argmax;
     const error = this.eval_error;
     const cost_onehot = this.eval_cost_onehot;
-    const cost_log = this.eval_cost_log;
-    const cost_reducesum = this.eval_cost_reducesum;
     const cost = this.eval_cost;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
@@ -292,17 +288,7 @@ export class Model implements CompiledModel {
     // specs/newmu-modern.yaml:29 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:29 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$17 = 0;
-    for (let c$20 = 0; c$20 < 128; c$20++) {
-      let s$18 = 0;
-      for (let c$21 = 0; c$21 < 10; c$21++) {
-        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
-      }
-
-      cost_reducesum[o$17] = s$18;
-      o$17++;
-    }
-
+    this.w.evaluate_cost_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:29 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
@@ -352,13 +338,10 @@ export class Model implements CompiledModel {
     const x = this.x;
     const p_y_given_x_matmul = this.p_y_given_x_matmul;
     const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
-    const p_y_given_x_sub = this.p_y_given_x_sub;
     const p_y_given_x_exp = this.p_y_given_x_exp;
     const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
     const cost_nll_onehot = this.cost_nll_onehot;
     const y = this.y;
-    const cost_nll_log = this.cost_nll_log;
-    const cost_nll_reducesum = this.cost_nll_reducesum;
     const cost = this.cost;
     const train_rms_w_h = this.state["train.rms.w_h"];
     const new_train_rms_w_h = this.new_train_rms_w_h;
@@ -434,17 +417,7 @@ export class Model implements CompiledModel {
     // specs/newmu-modern.yaml:26 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
     this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:26 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
-    let o$11 = 0;
-    for (let c$14 = 0; c$14 < 128; c$14++) {
-      let s$12 = 0;
-      for (let c$15 = 0; c$15 < 10; c$15++) {
-        s$12 += (cost_nll_onehot[c$14 * 10 + c$15] * (p_y_given_x_sub[c$14 * 10 + c$15] - cost_nll_log[c$14]));
-      }
-
-      cost_nll_reducesum[o$11] = s$12;
-      o$11++;
-    }
-
+    this.w.step0_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:26 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
     this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-modern.yaml:26 losses.cost.nll: cost = cost_nll_reducesum2 * 0.0078125

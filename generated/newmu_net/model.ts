@@ -74,6 +74,7 @@ interface Loops {
   readonly step0_p_y_given_x_sub: () => void;
   readonly step0_p_y_given_x_exp: () => void;
   readonly step0_cost_nll_log: () => void;
+  readonly step0_cost_nll_reducesum: () => void;
   readonly step0_cost_nll_reducesum2: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_cost_nll_reducesum: () => void;
@@ -85,6 +86,7 @@ interface Loops {
   readonly evaluate_p_y_given_x_exp: () => void;
   readonly evaluate_p_y_given_x: () => void;
   readonly evaluate_cost_log: () => void;
+  readonly evaluate_cost_reducesum: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -122,15 +124,12 @@ export class Model implements CompiledModel {
   private readonly d_h_mul = new Float32Array(this.mem.buffer, 4426272, 80000);
   private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 7242848, 1280);
   private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 7247968, 128);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 7248480, 1280);
   private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 7253600, 1280);
   private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 7258720, 128);
   private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 7259232, 1280);
   private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 7264352, 128);
   private readonly eval_error = new Float32Array(this.mem.buffer, 7264864, 128);
   private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 7265376, 1280);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 7270496, 128);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 7271008, 128);
   private readonly eval_cost = new Float32Array(this.mem.buffer, 7271520, 128);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
@@ -145,15 +144,12 @@ export class Model implements CompiledModel {
     const y = this.y;
     const p_y_given_x_matmul = this.eval_p_y_given_x_matmul;
     const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
-    const p_y_given_x_sub = this.eval_p_y_given_x_sub;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
     const p_y_given_x = this.eval_p_y_given_x;
     const error_argmax = this.eval_error_argmax;
     const error = this.eval_error;
     const cost_onehot = this.eval_cost_onehot;
-    const cost_log = this.eval_cost_log;
-    const cost_reducesum = this.eval_cost_reducesum;
     const cost = this.eval_cost;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
@@ -225,17 +221,7 @@ export class Model implements CompiledModel {
     // specs/newmu-net.yaml:25 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:25 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$17 = 0;
-    for (let c$20 = 0; c$20 < 128; c$20++) {
-      let s$18 = 0;
-      for (let c$21 = 0; c$21 < 10; c$21++) {
-        s$18 += (cost_onehot[c$20 * 10 + c$21] * (p_y_given_x_sub[c$20 * 10 + c$21] - cost_log[c$20]));
-      }
-
-      cost_reducesum[o$17] = s$18;
-      o$17++;
-    }
-
+    this.w.evaluate_cost_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:25 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
@@ -272,13 +258,10 @@ export class Model implements CompiledModel {
     const x = this.x;
     const p_y_given_x_matmul = this.p_y_given_x_matmul;
     const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
-    const p_y_given_x_sub = this.p_y_given_x_sub;
     const p_y_given_x_exp = this.p_y_given_x_exp;
     const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
     const cost_nll_onehot = this.cost_nll_onehot;
     const y = this.y;
-    const cost_nll_log = this.cost_nll_log;
-    const cost_nll_reducesum = this.cost_nll_reducesum;
     const cost = this.cost;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
@@ -332,17 +315,7 @@ export class Model implements CompiledModel {
     // specs/newmu-net.yaml:22 losses.cost.nll: cost_nll_log = log(p_y_given_x_reducesum)
     this.w.step0_cost_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:22 losses.cost.nll: cost_nll_reducesum = Σ (cost_nll_onehot * (p_y_given_x_sub - cost_nll_log))
-    let o$10 = 0;
-    for (let c$13 = 0; c$13 < 128; c$13++) {
-      let s$11 = 0;
-      for (let c$14 = 0; c$14 < 10; c$14++) {
-        s$11 += (cost_nll_onehot[c$13 * 10 + c$14] * (p_y_given_x_sub[c$13 * 10 + c$14] - cost_nll_log[c$13]));
-      }
-
-      cost_nll_reducesum[o$10] = s$11;
-      o$10++;
-    }
-
+    this.w.step0_cost_nll_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:22 losses.cost.nll: cost_nll_reducesum2 = Σ -cost_nll_reducesum
     this.w.step0_cost_nll_reducesum2(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:22 losses.cost.nll: cost = cost_nll_reducesum2 * 0.0078125

@@ -106,6 +106,10 @@ interface Loops {
   readonly step0__0: () => void;
   readonly step0_xi: () => void;
   readonly step0_xi_flip: () => void;
+  readonly step0_fe_xi_flip_reducesum: () => void;
+  readonly step0_fe_xi_flip_reducesum2: () => void;
+  readonly step0_fe_xi_reducesum: () => void;
+  readonly step0_fe_xi_reducesum2: () => void;
   readonly step0_pseudo_likelihood_reducesum: () => void;
   readonly step0_cost: () => void;
   readonly step0_d_fe_chain_mul: () => void;
@@ -244,20 +248,10 @@ export class Model implements CompiledModel {
     const chain_scan_final1 = this.chain_scan_final1;
     const chain_scan_carry0 = this.chain_scan_carry0;
     const chain_scan_carry1 = this.chain_scan_carry1;
-    const vbias = this.params.vbias;
-    const hbias = this.params.hbias;
     const _1 = this._1;
     const _0 = this._0;
     const persistent = this.state.persistent;
-    const xi = this.xi;
     const flip = this.flip;
-    const xi_flip = this.xi_flip;
-    const fe_xi_flip_reducesum = this.fe_xi_flip_reducesum;
-    const fe_xi_flip_matmul = this.fe_xi_flip_matmul;
-    const fe_xi_flip_reducesum2 = this.fe_xi_flip_reducesum2;
-    const fe_xi_reducesum = this.fe_xi_reducesum;
-    const fe_xi_matmul = this.fe_xi_matmul;
-    const fe_xi_reducesum2 = this.fe_xi_reducesum2;
     const cost = this.cost;
     const d_fe_data_add = this.d_fe_data_add;
     const grad_hbias = this.grad_hbias;
@@ -309,63 +303,23 @@ export class Model implements CompiledModel {
     // specs/rbm.yaml:42 xi_flip: xi_flip = xi + (flip * (1 - (2 * xi)))
     this.w.step0_xi_flip(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:44 fe_xi_flip: fe_xi_flip_reducesum = Σ (xi_flip * vbias)
-    let o$6 = 0;
-    for (let c$9 = 0; c$9 < 20; c$9++) {
-      let s$7 = 0;
-      for (let c$10 = 0; c$10 < 784; c$10++) {
-        s$7 += (xi_flip[c$9 * 784 + c$10] * vbias[c$10]);
-      }
-
-      fe_xi_flip_reducesum[o$6] = s$7;
-      o$6++;
-    }
-
+    this.w.step0_fe_xi_flip_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:44 fe_xi_flip: fe_xi_flip_matmul = matmul(xi_flip, W)
     {
       this.k.gemm({ a: 2725088, b: 16, c: 2787888, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // xi_flip @ W → fe_xi_flip_matmul
     }
 
     // specs/rbm.yaml:44 fe_xi_flip: fe_xi_flip_reducesum2 = Σ softplus(fe_xi_flip_matmul + hbias)
-    let o$11 = 0;
-    for (let c$14 = 0; c$14 < 20; c$14++) {
-      let s$12 = 0;
-      for (let c$15 = 0; c$15 < 500; c$15++) {
-        s$12 += (Math.max((fe_xi_flip_matmul[c$14 * 500 + c$15] + hbias[c$15]), 0) + Math.log1p(Math.exp(-Math.abs((fe_xi_flip_matmul[c$14 * 500 + c$15] + hbias[c$15])))));
-      }
-
-      fe_xi_flip_reducesum2[o$11] = s$12;
-      o$11++;
-    }
-
+    this.w.step0_fe_xi_flip_reducesum2(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:43 fe_xi: fe_xi_reducesum = Σ (xi * vbias)
-    let o$16 = 0;
-    for (let c$19 = 0; c$19 < 20; c$19++) {
-      let s$17 = 0;
-      for (let c$20 = 0; c$20 < 784; c$20++) {
-        s$17 += (xi[c$19 * 784 + c$20] * vbias[c$20]);
-      }
-
-      fe_xi_reducesum[o$16] = s$17;
-      o$16++;
-    }
-
+    this.w.step0_fe_xi_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:43 fe_xi: fe_xi_matmul = matmul(xi, W)
     {
       this.k.gemmSparse({ a: 2659232, b: 16, c: 2828048, m: 20, n: 500, k: 784, lda: 784, ldb: 500, ldc: 500, transA: false, accumulate: false, alpha: 1, binary: true, list: 2868048, split: true }); // xi @ W → fe_xi_matmul (xi is 0/1: rows of W summed)
     }
 
     // specs/rbm.yaml:43 fe_xi: fe_xi_reducesum2 = Σ softplus(fe_xi_matmul + hbias)
-    let o$22 = 0;
-    for (let c$25 = 0; c$25 < 20; c$25++) {
-      let s$23 = 0;
-      for (let c$26 = 0; c$26 < 500; c$26++) {
-        s$23 += (Math.max((fe_xi_matmul[c$25 * 500 + c$26] + hbias[c$26]), 0) + Math.log1p(Math.exp(-Math.abs((fe_xi_matmul[c$25 * 500 + c$26] + hbias[c$26])))));
-      }
-
-      fe_xi_reducesum2[o$22] = s$23;
-      o$22++;
-    }
-
+    this.w.step0_fe_xi_reducesum2(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:45 pseudo_likelihood: pseudo_likelihood_reducesum = Σ (784 * log(sigmoid((-fe_xi_flip_reducesum - fe_xi_flip_reducesum2) - (-fe_xi_reducesum - fe_xi_reducesum2))))
     this.w.step0_pseudo_likelihood_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:45 pseudo_likelihood: cost = pseudo_likelihood_reducesum * 0.05
@@ -379,10 +333,10 @@ export class Model implements CompiledModel {
     // specs/rbm.yaml:36 gradient of fe_data: grad_hbias = Σ d_fe_data_add
     {
       grad_hbias.fill(0);
-      let s$29 = 0;
-      for (let c$27 = 0; c$27 < 20; c$27++) {
-        for (let c$28 = 0; c$28 < 500; c$28++) {
-          grad_hbias[c$28] += d_fe_data_add[s$29++];
+      let s$9 = 0;
+      for (let c$7 = 0; c$7 < 20; c$7++) {
+        for (let c$8 = 0; c$8 < 500; c$8++) {
+          grad_hbias[c$8] += d_fe_data_add[s$9++];
         }
       }
     }
@@ -392,10 +346,10 @@ export class Model implements CompiledModel {
     // specs/rbm.yaml:36 gradient of fe_data: grad_vbias = Σ d_fe_data_add2
     {
       grad_vbias.fill(0);
-      let s$32 = 0;
-      for (let c$30 = 0; c$30 < 20; c$30++) {
-        for (let c$31 = 0; c$31 < 784; c$31++) {
-          grad_vbias[c$31] += d_fe_data_add2[s$32++];
+      let s$12 = 0;
+      for (let c$10 = 0; c$10 < 20; c$10++) {
+        for (let c$11 = 0; c$11 < 784; c$11++) {
+          grad_vbias[c$11] += d_fe_data_add2[s$12++];
         }
       }
     }

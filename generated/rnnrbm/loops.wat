@@ -786,8 +786,8 @@
   (func $evaluate_true_pos (export "evaluate_true_pos") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 2913088) (i32.mul (local.get $row) (i32.const 35200))))
-      (local.set $b1 (i32.add (i32.const 3209088) (i32.mul (local.get $row) (i32.const 35200))))
+      (local.set $b0 (i32.const 2913088))
+      (local.set $b1 (i32.const 3209088))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -813,8 +813,8 @@
   (func $evaluate_false_neg (export "evaluate_false_neg") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 2913088) (i32.mul (local.get $row) (i32.const 35200))))
-      (local.set $b1 (i32.add (i32.const 3209088) (i32.mul (local.get $row) (i32.const 35200))))
+      (local.set $b0 (i32.const 2913088))
+      (local.set $b1 (i32.const 3209088))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))

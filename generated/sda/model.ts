@@ -219,6 +219,7 @@ interface Loops {
   readonly step3_p_y_given_x_sub: () => void;
   readonly step3_p_y_given_x_exp: () => void;
   readonly step3_finetune_nll_log: () => void;
+  readonly step3_finetune_nll_reducesum: () => void;
   readonly step3_cost: () => void;
   readonly step3_d_finetune_nll_div: () => void;
   readonly step3_d_p_y_given_x_add: () => void;
@@ -237,6 +238,7 @@ interface Loops {
   readonly evaluate_p_y_given_x_exp: () => void;
   readonly evaluate_p_y_given_x: () => void;
   readonly evaluate_cost_log: () => void;
+  readonly evaluate_cost_reducesum: () => void;
   readonly evaluate_cost: () => void;
 }
 
@@ -334,15 +336,12 @@ export class Model implements CompiledModel {
   private readonly finetune_grad_b1 = new Float32Array(this.mem.buffer, 11503504, 1000);
   private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 11549168, 10);
   private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 11549216, 1);
-  private readonly eval_p_y_given_x_sub = new Float32Array(this.mem.buffer, 11549232, 10);
   private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 11549280, 10);
   private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 11549328, 1);
   private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 11549344, 10);
   private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 11549392, 1);
   private readonly eval_error = new Float32Array(this.mem.buffer, 11549408, 1);
   private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 11549424, 10);
-  private readonly eval_cost_log = new Float32Array(this.mem.buffer, 11549472, 1);
-  private readonly eval_cost_reducesum = new Float32Array(this.mem.buffer, 11549488, 1);
   private readonly eval_cost = new Float32Array(this.mem.buffer, 11549504, 1);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
@@ -360,15 +359,12 @@ export class Model implements CompiledModel {
     const y = this.y;
     const p_y_given_x_add = this.eval_p_y_given_x_add;
     const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
-    const p_y_given_x_sub = this.eval_p_y_given_x_sub;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
     const p_y_given_x = this.eval_p_y_given_x;
     const error_argmax = this.eval_error_argmax;
     const error = this.eval_error;
     const cost_onehot = this.eval_cost_onehot;
-    const cost_log = this.eval_cost_log;
-    const cost_reducesum = this.eval_cost_reducesum;
     const cost = this.eval_cost;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
@@ -456,14 +452,7 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:55 metrics.cost: cost_log = log(p_y_given_x_reducesum)
     this.w.evaluate_cost_log(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:55 metrics.cost: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log))
-    let o$16 = 0;
-    let s$17 = 0;
-    for (let c$19 = 0; c$19 < 10; c$19++) {
-      s$17 += (cost_onehot[c$19] * (p_y_given_x_sub[c$19] - cost_log[0]));
-    }
-
-    cost_reducesum[o$16] = s$17;
-    o$16++;
+    this.w.evaluate_cost_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:55 metrics.cost: cost = -cost_reducesum
     this.w.evaluate_cost(); // WebAssembly SIMD (loops.wat)
     out.error.set(error);
@@ -818,13 +807,10 @@ export class Model implements CompiledModel {
     const x = this.x;
     const p_y_given_x_add = this.finetune_p_y_given_x_add;
     const p_y_given_x_reducemax = this.finetune_p_y_given_x_reducemax;
-    const p_y_given_x_sub = this.finetune_p_y_given_x_sub;
     const p_y_given_x_exp = this.finetune_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.finetune_p_y_given_x_reducesum;
     const finetune_nll_onehot = this.finetune_finetune_nll_onehot;
     const y = this.y;
-    const finetune_nll_log = this.finetune_finetune_nll_log;
-    const finetune_nll_reducesum = this.finetune_finetune_nll_reducesum;
     const cost = this.finetune_cost;
     const d_finetune_nll_reducesum = this.finetune_d_finetune_nll_reducesum;
     const d_p_y_given_x_add = this.finetune_d_p_y_given_x_add;
@@ -903,22 +889,15 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:52 losses.finetune.nll: finetune_nll_log = log(p_y_given_x_reducesum)
     this.w.step3_finetune_nll_log(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:52 losses.finetune.nll: finetune_nll_reducesum = Σ (finetune_nll_onehot * (p_y_given_x_sub - finetune_nll_log))
-    let o$10 = 0;
-    let s$11 = 0;
-    for (let c$13 = 0; c$13 < 10; c$13++) {
-      s$11 += (finetune_nll_onehot[c$13] * (p_y_given_x_sub[c$13] - finetune_nll_log[0]));
-    }
-
-    finetune_nll_reducesum[o$10] = s$11;
-    o$10++;
+    this.w.step3_finetune_nll_reducesum(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:52 losses.finetune.nll: cost = Σ -finetune_nll_reducesum
     this.w.step3_cost(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:52 gradient of losses.finetune.nll: d_finetune_nll_reducesum = Σ finetune_nll_onehot
     {
       {
-        let s$16 = 0;
-        for (let k$15 = 0 * 10; k$15 < 10; k$15++) s$16 += finetune_nll_onehot[k$15];
-        d_finetune_nll_reducesum[0] = s$16;
+        let s$12 = 0;
+        for (let k$11 = 0 * 10; k$11 < 10; k$11++) s$12 += finetune_nll_onehot[k$11];
+        d_finetune_nll_reducesum[0] = s$12;
       }
     }
 
@@ -929,10 +908,10 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:39 gradient of p_y_given_x: grad_b4 = Σ d_p_y_given_x_add
     {
       grad_b4.fill(0);
-      let s$19 = 0;
+      let s$15 = 0;
       {
-        for (let c$18 = 0; c$18 < 10; c$18++) {
-          grad_b4[c$18] += d_p_y_given_x_add[s$19++];
+        for (let c$14 = 0; c$14 < 10; c$14++) {
+          grad_b4[c$14] += d_p_y_given_x_add[s$15++];
         }
       }
     }
@@ -947,10 +926,10 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:38 gradient of h3: grad_b3 = Σ d_h3_mul
     {
       grad_b3.fill(0);
-      let s$22 = 0;
+      let s$18 = 0;
       {
-        for (let c$21 = 0; c$21 < 1000; c$21++) {
-          grad_b3[c$21] += d_h3_mul[s$22++];
+        for (let c$17 = 0; c$17 < 1000; c$17++) {
+          grad_b3[c$17] += d_h3_mul[s$18++];
         }
       }
     }
@@ -965,10 +944,10 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:37 gradient of h2: grad_b2 = Σ d_h2_mul
     {
       grad_b2.fill(0);
-      let s$25 = 0;
+      let s$21 = 0;
       {
-        for (let c$24 = 0; c$24 < 1000; c$24++) {
-          grad_b2[c$24] += d_h2_mul[s$25++];
+        for (let c$20 = 0; c$20 < 1000; c$20++) {
+          grad_b2[c$20] += d_h2_mul[s$21++];
         }
       }
     }
@@ -983,10 +962,10 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:36 gradient of h1: grad_b1 = Σ d_h1_mul
     {
       grad_b1.fill(0);
-      let s$28 = 0;
+      let s$24 = 0;
       {
-        for (let c$27 = 0; c$27 < 1000; c$27++) {
-          grad_b1[c$27] += d_h1_mul[s$28++];
+        for (let c$23 = 0; c$23 < 1000; c$23++) {
+          grad_b1[c$23] += d_h1_mul[s$24++];
         }
       }
     }

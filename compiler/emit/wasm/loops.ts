@@ -110,22 +110,45 @@ export class WasmLoops {
   }
 
   /** out[row] = Σ_j tree[row, j] over the trailing `reduced` elements of each
-   * of `rows` rows; every load must be contiguous with the source (no
-   * broadcast). False otherwise. */
+   * of `rows` rows. Each operand is contiguous across the reduced block (read
+   * as vectors) or constant across it (a per-row value, splatted once a
+   * row), with any strides over the kept axes (a bias broadcast over the
+   * rows: the RBM's Σ softplus(x·W + hbias)). False otherwise. */
   sum(name: string, comment: string, tree: WasmTree, outAddr: number, srcShape: readonly number[], kept: number): boolean {
     const loads = loadsOf(tree);
-    const cs = contiguous(srcShape);
-    if (!loads.every((l) => l.strides.every((s, k) => s === cs[k]))) return false;
-    const rows = srcShape.slice(0, kept).reduce((a, b) => a * b, 1);
-    const L = srcShape.slice(kept).reduce((a, b) => a * b, 1);
-    const [vexpr, sexpr] = this.bodies(tree, () => false);
+    const keptDims = srcShape.slice(0, kept), red = srcShape.slice(kept);
+    const redCs = contiguous(red);
+    const kinds = loads.map((l) => {
+      const rs = l.strides.slice(kept);
+      if (rs.every((st, k) => red[k] === 1 || st === redCs[k])) return "vector" as const;
+      if (rs.every((st, k) => red[k] === 1 || st === 0)) return "splat" as const;
+      return undefined;
+    });
+    if (kinds.some((k) => k === undefined)) return false;
+    const rows = keptDims.reduce((a, b) => a * b, 1);
+    const L = red.reduce((a, b) => a * b, 1);
+    // A row's base: row·stride where the kept axes step linearly, else the
+    // coordinates unravelled (rowOffset).
+    const rowAddr = (k: number): string => {
+      const ks = loads[k]!.strides.slice(0, kept);
+      const axes = keptDims.map((d, a) => ({ d, st: ks[a]! })).filter((x) => x.d > 1);
+      const linear = axes.every((x, a) => a === axes.length - 1 || x.st === axes[a + 1]!.st * axes[a + 1]!.d);
+      const last = axes[axes.length - 1];
+      if (!last || (linear && last.st === 0)) return c32(loads[k]!.addr);
+      const off = linear ? `(i32.mul ${get("row")} ${c32(last.st * 4)})` : this.rowOffset([...keptDims, L], [...ks, 1]);
+      return `(i32.add ${c32(loads[k]!.addr)} ${off})`;
+    };
+    const splatted = (k: number) => kinds[k] === "splat";
+    const vlocals = loads.map((_, k) => `s${k}`).filter((_, k) => splatted(k));
+    const [vexpr, sexpr] = this.bodies(tree, splatted);
     const high = "(i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))";
     this.funcs.push(
       `;; ${commentText(comment)}`,
-      `(func $${name} (export "${name}") (local $row i32) (local $j i32)${loads.map((_, k) => ` (local $b${k} i32)`).join("")} (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)`,
+      `(func $${name} (export "${name}") (local $row i32) (local $j i32)${loads.map((_, k) => ` (local $b${k} i32)`).join("")} (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)${vlocals.map((l) => ` (local $${l} v128)`).join("")}`,
       `  (local.set $row (i32.const 0))`,
       `  (loop $rows`,
-      ...loads.map((l, k) => `    (local.set $b${k} (i32.add ${c32(l.addr)} (i32.mul ${get("row")} ${c32(L * 4)})))`),
+      ...loads.map((_, k) => `    (local.set $b${k} ${rowAddr(k)})`),
+      ...loads.flatMap((_, k) => (splatted(k) ? [`    (local.set $s${k} (f32x4.splat (f32.load ${get(`b${k}`)})))`] : [])),
       `    (local.set $a0 (v128.const i32x4 0 0 0 0))`,
       `    (local.set $a1 (v128.const i32x4 0 0 0 0))`,
       `    (local.set $j (i32.const 0))`,
