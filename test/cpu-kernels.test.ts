@@ -407,3 +407,32 @@ describe("copy_runs", () => {
     expect(f.slice(DST / 4, DST / 4 + 8192)).toEqual(want);
   });
 });
+
+describe("sum_around", () => {
+  // A bias gradient's sum: dst[m] = Σ_o Σ_i src[o, m, i].
+  const mem = createArena(1 << 20, 1);
+  const K = createKernels(mem);
+  const f = new Float32Array(mem.buffer);
+  const SRC = 64, DST = 64 + 4 * 200_000;
+  it.each([[20, 500], [7, 13], [1, 3], [5, 1]])("inner 1, %i rows of %i: the rows added in order in f32, as the TypeScript loop does", (outer, mid) => {
+    for (let i = 0; i < outer * mid; i++) f[SRC / 4 + i] = Math.fround(normal(11, 1, 0, 0, i));
+    f.fill(7, DST / 4, DST / 4 + mid + 4);
+    K.sumAround({ src: SRC, dst: DST, outer, mid, inner: 1 });
+    const want = new Float32Array(mid);
+    for (let o = 0; o < outer; o++) for (let m = 0; m < mid; m++) want[m] += f[SRC / 4 + o * mid + m]!;
+    expect(f.slice(DST / 4, DST / 4 + mid)).toEqual(want);
+    expect(f[DST / 4 + mid]).toBe(7);
+  });
+  it.each([[50, 20, 144], [3, 4, 35], [2, 1, 3], [4, 6, 16]])("outer %i, mid %i, inner %i: within f32 rounding of the exact sum", (outer, mid, inner) => {
+    for (let i = 0; i < outer * mid * inner; i++) f[SRC / 4 + i] = Math.fround(normal(12, 1, 0, 0, i));
+    f.fill(7, DST / 4, DST / 4 + mid + 4);
+    K.sumAround({ src: SRC, dst: DST, outer, mid, inner });
+    for (let m = 0; m < mid; m++) {
+      let exact = 0, abs = 0;
+      for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) { const v = f[SRC / 4 + (o * mid + m) * inner + i]!; exact += v; abs += Math.abs(v); }
+      // One f32 rounding of each run's f64 sum's addition per row of o.
+      expect(Math.abs(f[DST / 4 + m]! - exact)).toBeLessThanOrEqual(abs * outer * 2 ** -23);
+    }
+    expect(f[DST / 4 + mid]).toBe(7);
+  });
+});

@@ -147,6 +147,11 @@ const REDUCTIONS: OpCase[] = [
     op(`reduce_sum i32 ${axes}`, "reduce_sum", { axes }, (g) => [g.ints([3, 5, 7], -1000, 1000)]),
   ]),
   op("reduce_sum [0,2] of [2,3,4]", "reduce_sum", { axes: [0, 2] }, (g) => [g.normal([2, 3, 4])]),
+  // A bias gradient's sums (the CPU's sumAround kernel): over the batch of
+  // [N, D] with a ragged D, and over the batch and the map of [N, C, H, W].
+  op("reduce_sum a batch of rows [0] of [7, 13]", "reduce_sum", { axes: [0] }, (g) => [g.normal([7, 13])]),
+  op("reduce_sum a conv bias gradient [0,2,3] of [3,4,5,7]", "reduce_sum", { axes: [0, 2, 3] }, (g) => [g.normal([3, 4, 5, 7])]),
+  op("reduce_sum [0,1,3] of [2,3,4,6]", "reduce_sum", { axes: [0, 1, 3] }, (g) => [g.normal([2, 3, 4, 6])]),
   op("reduce_sum to scalar", "reduce_sum", { axes: [0] }, (g) => [g.normal([5])]),
   op("reduce_sum over a size-1 axis", "reduce_sum", { axes: [1] }, (g) => [g.normal([4, 1, 6])]),
   op("reduce_sum around a size-1 axis", "reduce_sum", { axes: [0, 2] }, (g) => [g.normal([4, 1, 6])]),

@@ -2,6 +2,7 @@
 import type { Builder } from "../ir/builder.ts";
 import { alloc } from "../ir/tensor.ts";
 import { IRError, type Shape, numel, strides } from "../ir/types.ts";
+import { kernelCall } from "../emit/wasm/calls.ts";
 import { defineOp } from "./op.ts";
 import { reductionLoops, reductionTrips, zeroLit } from "./wgsl.ts";
 
@@ -43,6 +44,18 @@ export function expandReduced(b: Builder, g: number, shape: Shape, axes: readonl
   return b.broadcastTo(b.reshape(g, keptShape(shape, axes)), shape);
 }
 
+/** [outer, mid, inner] when `axes` (sorted) are a leading block and a
+ * trailing block of `shape` around kept axes, with something reduced at the
+ * front (a sum of trailing axes only is the contiguous-run loop above). */
+export function sumAround(shape: Shape, axes: readonly number[]): { outer: number; mid: number; inner: number } | undefined {
+  const kept = shape.map((_, k) => k).filter((k) => !axes.includes(k));
+  if (kept.length === 0 || !axes.includes(0)) return undefined;
+  const [lo, hi] = [kept[0]!, kept[kept.length - 1]!];
+  if (kept.length !== hi - lo + 1) return undefined;
+  const prod = (a: number, b: number) => shape.slice(a, b).reduce((p, d) => p * d, 1);
+  return { outer: prod(0, lo), mid: prod(lo, hi + 1), inner: prod(hi + 1, shape.length) };
+}
+
 export const reduce_sum = defineOp({
   name: "reduce_sum",
   infer: ([x], { axes }) => ({ shape: reducedShape(x!.shape, axes), dtype: x!.dtype }),
@@ -56,7 +69,7 @@ export const reduce_sum = defineOp({
   },
   ts: {
     kind: "kernel",
-    emit: ({ node, out, ins, inTypes, fresh }) => {
+    emit: ({ node, out, ins, inTypes, fresh, addr, kernels }) => {
       const shape = inTypes[0]!.shape;
       const axes = node.attrs.axes;
       if (isSuffix(axes, shape.length)) {
@@ -72,6 +85,13 @@ export const reduce_sum = defineOp({
           `  ${out}[${o}] = ${s};`,
           `}`,
         ].join("\n");
+      }
+      // Leading and trailing axes around a kept block (a bias gradient: Σ
+      // over the batch, and over the map of a convolution's output): one
+      // wasm kernel call (compiler/emit/wasm/sums.ts) for f32.
+      const around = sumAround(shape, axes);
+      if (around && node.dtype === "f32") {
+        return kernelCall(kernels, "sumAround", { src: addr(ins[0]!), dst: addr(out), ...around }, `Σ ${ins[0]} → ${out}`);
       }
       // General case: walk the input in row-major order; the output index is
       // the kept coordinates times the output strides.

@@ -251,13 +251,7 @@ export class Model implements CompiledModel {
     const cost_expr_reducesum = this.cost_expr_reducesum;
     const cost = this.cost;
     const d_jacobian_mul = this.d_jacobian_mul;
-    const d_jacobian_mul2 = this.d_jacobian_mul2;
-    const d_jacobian_reducesum = this.d_jacobian_reducesum;
     const d_jacobian_reducesum2 = this.d_jacobian_reducesum2;
-    const d_z_mul = this.d_z_mul;
-    const grad_b_prime = this.grad_b_prime;
-    const d_h_mul = this.d_h_mul;
-    const grad_b = this.grad_b;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     // specs/ca.yaml:29 h: h_matmul = matmul(x, W)
@@ -318,25 +312,17 @@ export class Model implements CompiledModel {
     this.w.step0_d_jacobian_mul2(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:32 gradient of jacobian: d_jacobian_reducesum = Σ d_jacobian_mul2
     {
-      d_jacobian_reducesum.fill(0);
-      let s$10 = 0;
-      for (let c$7 = 0; c$7 < 10; c$7++) {
-        for (let c$8 = 0; c$8 < 784; c$8++) {
-          for (let c$9 = 0; c$9 < 500; c$9++) {
-            d_jacobian_reducesum[c$8 * 500 + c$9] += d_jacobian_mul2[s$10++];
-          }
-        }
-      }
+      this.k.sumAround({ src: 48963536, dst: 64643536, outer: 10, mid: 392000, inner: 1 }); // Σ d_jacobian_mul2 → d_jacobian_reducesum
     }
 
     // specs/ca.yaml:32 gradient of jacobian: d_jacobian_reducesum2 = Σ d_jacobian_mul
     {
       d_jacobian_reducesum2.fill(0);
-      let s$14 = 0;
-      for (let c$11 = 0; c$11 < 10; c$11++) {
-        for (let c$12 = 0; c$12 < 784; c$12++) {
-          for (let c$13 = 0; c$13 < 500; c$13++) {
-            d_jacobian_reducesum2[c$11 * 500 + c$13] += d_jacobian_mul[s$14++];
+      let s$10 = 0;
+      for (let c$7 = 0; c$7 < 10; c$7++) {
+        for (let c$8 = 0; c$8 < 784; c$8++) {
+          for (let c$9 = 0; c$9 < 500; c$9++) {
+            d_jacobian_reducesum2[c$7 * 500 + c$9] += d_jacobian_mul[s$10++];
           }
         }
       }
@@ -346,13 +332,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_z_mul(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:30 gradient of z: grad_b_prime = Σ d_z_mul
     {
-      grad_b_prime.fill(0);
-      let s$17 = 0;
-      for (let c$15 = 0; c$15 < 10; c$15++) {
-        for (let c$16 = 0; c$16 < 784; c$16++) {
-          grad_b_prime[c$16] += d_z_mul[s$17++];
-        }
-      }
+      this.k.sumAround({ src: 66231536, dst: 66262896, outer: 10, mid: 784, inner: 1 }); // Σ d_z_mul → grad_b_prime
     }
 
     // specs/ca.yaml:30 gradient of z: d_z_matmul = matmul(d_z_mul, W)
@@ -364,13 +344,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_h_mul(); // WebAssembly SIMD (loops.wat)
     // specs/ca.yaml:29 gradient of h: grad_b = Σ d_h_mul
     {
-      grad_b.fill(0);
-      let s$20 = 0;
-      for (let c$18 = 0; c$18 < 10; c$18++) {
-        for (let c$19 = 0; c$19 < 500; c$19++) {
-          grad_b[c$19] += d_h_mul[s$20++];
-        }
-      }
+      this.k.sumAround({ src: 66286032, dst: 66306032, outer: 10, mid: 500, inner: 1 }); // Σ d_h_mul → grad_b
     }
 
     // specs/ca.yaml:49 phases[0].optimizer: W += -0.01 · d_z_matmul2 + -0.01 · d_h_matmul (products accumulated in place: compiler/lower/fused-update.ts)

@@ -151,8 +151,6 @@ export class Model implements CompiledModel {
   private readonly d_h_mul2 = new Float32Array(this.mem.buffer, 3578672, 5000);
   private readonly grad_b = new Float32Array(this.mem.buffer, 3598672, 500);
   private readonly eval_reconstruction = new Float32Array(this.mem.buffer, 3851376, 10);
-  private readonly eval_jacobian_sq_mul = new Float32Array(this.mem.buffer, 3871424, 392000);
-  private readonly eval_jacobian_sq_reducesum = new Float32Array(this.mem.buffer, 5439424, 500);
   private readonly eval_jacobian_norm = new Float32Array(this.mem.buffer, 5441472, 10);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
@@ -165,8 +163,6 @@ export class Model implements CompiledModel {
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const x = this.x;
     const reconstruction = this.eval_reconstruction;
-    const jacobian_sq_mul = this.eval_jacobian_sq_mul;
-    const jacobian_sq_reducesum = this.eval_jacobian_sq_reducesum;
     const jacobian_norm = this.eval_jacobian_norm;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
@@ -194,13 +190,7 @@ export class Model implements CompiledModel {
     this.w.evaluate_jacobian_sq_mul(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:36 jacobian_sq: jacobian_sq_reducesum = Σ jacobian_sq_mul
     {
-      jacobian_sq_reducesum.fill(0);
-      let s$3 = 0;
-      for (let c$1 = 0; c$1 < 784; c$1++) {
-        for (let c$2 = 0; c$2 < 500; c$2++) {
-          jacobian_sq_reducesum[c$2] += jacobian_sq_mul[s$3++];
-        }
-      }
+      this.k.sumAround({ src: 3871424, dst: 5439424, outer: 784, mid: 500, inner: 1 }); // Σ jacobian_sq_mul → jacobian_sq_reducesum
     }
 
     // specs/ca-grad.yaml:36 jacobian_sq: jacobian_sq = Σ ((d_h_mul * d_h_mul) * jacobian_sq_reducesum)
@@ -246,17 +236,9 @@ export class Model implements CompiledModel {
 
   private step0(batch: Batch, _step: number): number {
     const x = this.x;
-    const jacobian_sq_mul2 = this.jacobian_sq_mul2;
-    const jacobian_sq_reducesum = this.jacobian_sq_reducesum;
     const jacobian_sq = this.jacobian_sq;
     const cost_expr_reducesum = this.cost_expr_reducesum;
     const cost = this.cost;
-    const d_jacobian_sq_mul = this.d_jacobian_sq_mul;
-    const d_jacobian_sq_reducesum = this.d_jacobian_sq_reducesum;
-    const d_z_mul = this.d_z_mul;
-    const grad_b_prime = this.grad_b_prime;
-    const d_h_mul2 = this.d_h_mul2;
-    const grad_b = this.grad_b;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     // specs/ca-grad.yaml:32 a: a_matmul = matmul(x, W)
@@ -291,13 +273,7 @@ export class Model implements CompiledModel {
     this.w.step0_jacobian_sq_mul2(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:36 jacobian_sq: jacobian_sq_reducesum = Σ jacobian_sq_mul2
     {
-      jacobian_sq_reducesum.fill(0);
-      let s$3 = 0;
-      for (let c$1 = 0; c$1 < 784; c$1++) {
-        for (let c$2 = 0; c$2 < 500; c$2++) {
-          jacobian_sq_reducesum[c$2] += jacobian_sq_mul2[s$3++];
-        }
-      }
+      this.k.sumAround({ src: 1912096, dst: 3480096, outer: 784, mid: 500, inner: 1 }); // Σ jacobian_sq_mul2 → jacobian_sq_reducesum
     }
 
     // specs/ca-grad.yaml:36 jacobian_sq: jacobian_sq = Σ (jacobian_sq_mul * jacobian_sq_reducesum)
@@ -305,9 +281,9 @@ export class Model implements CompiledModel {
     // specs/ca-grad.yaml:43 losses.cost.expr: cost_expr_reducesum = Σ jacobian_sq
     {
       {
-        let s$6 = 0;
-        for (let k$5 = 0 * 10; k$5 < 10; k$5++) s$6 += jacobian_sq[k$5];
-        cost_expr_reducesum[0] = s$6;
+        let s$3 = 0;
+        for (let k$2 = 0 * 10; k$2 < 10; k$2++) s$3 += jacobian_sq[k$2];
+        cost_expr_reducesum[0] = s$3;
       }
     }
 
@@ -317,13 +293,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_jacobian_sq_mul(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:36 gradient of jacobian_sq: d_jacobian_sq_reducesum = Σ d_jacobian_sq_mul
     {
-      d_jacobian_sq_reducesum.fill(0);
-      let s$9 = 0;
-      for (let c$7 = 0; c$7 < 10; c$7++) {
-        for (let c$8 = 0; c$8 < 500; c$8++) {
-          d_jacobian_sq_reducesum[c$8] += d_jacobian_sq_mul[s$9++];
-        }
-      }
+      this.k.sumAround({ src: 3482176, dst: 3502176, outer: 10, mid: 500, inner: 1 }); // Σ d_jacobian_sq_mul → d_jacobian_sq_reducesum
     }
 
     // specs/ca-grad.yaml:36 gradient of jacobian_sq: d_jacobian_sq_mul2 = 2 * ((0.010000000000000002 * jacobian_sq_reducesum) * d_h_mul)
@@ -332,13 +302,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_z_mul(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:34 gradient of z: grad_b_prime = Σ d_z_mul
     {
-      grad_b_prime.fill(0);
-      let s$12 = 0;
-      for (let c$10 = 0; c$10 < 10; c$10++) {
-        for (let c$11 = 0; c$11 < 784; c$11++) {
-          grad_b_prime[c$11] += d_z_mul[s$12++];
-        }
-      }
+      this.k.sumAround({ src: 3524176, dst: 3555536, outer: 10, mid: 784, inner: 1 }); // Σ d_z_mul → grad_b_prime
     }
 
     // specs/ca-grad.yaml:34 gradient of z: d_z_matmul = matmul(d_z_mul, W)
@@ -350,13 +314,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_h_mul2(); // WebAssembly SIMD (loops.wat)
     // specs/ca-grad.yaml:32 gradient of a: grad_b = Σ d_h_mul2
     {
-      grad_b.fill(0);
-      let s$15 = 0;
-      for (let c$13 = 0; c$13 < 10; c$13++) {
-        for (let c$14 = 0; c$14 < 500; c$14++) {
-          grad_b[c$14] += d_h_mul2[s$15++];
-        }
-      }
+      this.k.sumAround({ src: 3578672, dst: 3598672, outer: 10, mid: 500, inner: 1 }); // Σ d_h_mul2 → grad_b
     }
 
     // specs/ca-grad.yaml:52 phases[0].optimizer: W += -0.01 · d_z_matmul2 + -0.01 · d_a_matmul (products accumulated in place: compiler/lower/fused-update.ts)

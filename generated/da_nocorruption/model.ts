@@ -132,7 +132,6 @@ export class Model implements CompiledModel {
   private readonly grad_b = new Float32Array(this.mem.buffer, 2276880, 500);
   private readonly eval_h_clean = new Float32Array(this.mem.buffer, 2611616, 10000);
   private readonly eval_reconstruction = new Float32Array(this.mem.buffer, 2777136, 20);
-  private readonly eval_jacobian_norm_mul = new Float32Array(this.mem.buffer, 2777216, 392000);
   private readonly eval_jacobian_norm_reducesum = new Float32Array(this.mem.buffer, 4345216, 500);
   private readonly eval_jacobian_norm_reducesum2 = new Float32Array(this.mem.buffer, 4347216, 20);
   private readonly eval_jacobian_norm = new Float32Array(this.mem.buffer, 4347296, 20);
@@ -148,7 +147,6 @@ export class Model implements CompiledModel {
     const x = this.x;
     const h_clean = this.eval_h_clean;
     const reconstruction = this.eval_reconstruction;
-    const jacobian_norm_mul = this.eval_jacobian_norm_mul;
     const jacobian_norm_reducesum = this.eval_jacobian_norm_reducesum;
     const jacobian_norm_reducesum2 = this.eval_jacobian_norm_reducesum2;
     const jacobian_norm = this.eval_jacobian_norm;
@@ -176,25 +174,19 @@ export class Model implements CompiledModel {
     this.w.evaluate_jacobian_norm_mul(); // WebAssembly SIMD (loops.wat)
     // specs/da-nocorruption.yaml:37 metrics.jacobian_norm: jacobian_norm_reducesum = Σ jacobian_norm_mul
     {
-      jacobian_norm_reducesum.fill(0);
-      let s$3 = 0;
-      for (let c$1 = 0; c$1 < 784; c$1++) {
-        for (let c$2 = 0; c$2 < 500; c$2++) {
-          jacobian_norm_reducesum[c$2] += jacobian_norm_mul[s$3++];
-        }
-      }
+      this.k.sumAround({ src: 2777216, dst: 4345216, outer: 784, mid: 500, inner: 1 }); // Σ jacobian_norm_mul → jacobian_norm_reducesum
     }
 
     // specs/da-nocorruption.yaml:37 metrics.jacobian_norm: jacobian_norm_reducesum2 = Σ (pow(h_clean * (1 - h_clean), 2) * jacobian_norm_reducesum)
-    let o$4 = 0;
-    for (let c$7 = 0; c$7 < 20; c$7++) {
-      let s$5 = 0;
-      for (let c$8 = 0; c$8 < 500; c$8++) {
-        s$5 += (Math.pow((h_clean[c$7 * 500 + c$8] * (1 - h_clean[c$7 * 500 + c$8])), 2) * jacobian_norm_reducesum[c$8]);
+    let o$1 = 0;
+    for (let c$4 = 0; c$4 < 20; c$4++) {
+      let s$2 = 0;
+      for (let c$5 = 0; c$5 < 500; c$5++) {
+        s$2 += (Math.pow((h_clean[c$4 * 500 + c$5] * (1 - h_clean[c$4 * 500 + c$5])), 2) * jacobian_norm_reducesum[c$5]);
       }
 
-      jacobian_norm_reducesum2[o$4] = s$5;
-      o$4++;
+      jacobian_norm_reducesum2[o$1] = s$2;
+      o$1++;
     }
 
     // specs/da-nocorruption.yaml:37 metrics.jacobian_norm: jacobian_norm = sqrt(jacobian_norm_reducesum2)
@@ -229,10 +221,6 @@ export class Model implements CompiledModel {
   private step0(batch: Batch, _step: number): number {
     const x = this.x;
     const cost = this.cost;
-    const d_z_mul = this.d_z_mul;
-    const grad_b_prime = this.grad_b_prime;
-    const d_y_mul = this.d_y_mul;
-    const grad_b = this.grad_b;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     // specs/da-nocorruption.yaml:22 y: y_matmul = matmul(x, W)
@@ -263,13 +251,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_z_mul(); // WebAssembly SIMD (loops.wat)
     // specs/da-nocorruption.yaml:23 gradient of z: grad_b_prime = Σ d_z_mul
     {
-      grad_b_prime.fill(0);
-      let s$3 = 0;
-      for (let c$1 = 0; c$1 < 20; c$1++) {
-        for (let c$2 = 0; c$2 < 784; c$2++) {
-          grad_b_prime[c$2] += d_z_mul[s$3++];
-        }
-      }
+      this.k.sumAround({ src: 2131024, dst: 2193744, outer: 20, mid: 784, inner: 1 }); // Σ d_z_mul → grad_b_prime
     }
 
     // specs/da-nocorruption.yaml:23 gradient of z: d_z_matmul = matmul(d_z_mul, W)
@@ -281,13 +263,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_y_mul(); // WebAssembly SIMD (loops.wat)
     // specs/da-nocorruption.yaml:22 gradient of y: grad_b = Σ d_y_mul
     {
-      grad_b.fill(0);
-      let s$6 = 0;
-      for (let c$4 = 0; c$4 < 20; c$4++) {
-        for (let c$5 = 0; c$5 < 500; c$5++) {
-          grad_b[c$5] += d_y_mul[s$6++];
-        }
-      }
+      this.k.sumAround({ src: 2236880, dst: 2276880, outer: 20, mid: 500, inner: 1 }); // Σ d_y_mul → grad_b
     }
 
     // specs/da-nocorruption.yaml:41 phases[0].optimizer: W += -0.1 · d_z_matmul2 + -0.1 · d_y_matmul (products accumulated in place: compiler/lower/fused-update.ts)

@@ -575,10 +575,6 @@ export class Model implements CompiledModel {
     const recon1_reducesum = this.recon1_reducesum;
     const recon1_reducesum2 = this.recon1_reducesum2;
     const cost = this.cost;
-    const d_cd1_add = this.d_cd1_add;
-    const grad_b1 = this.grad_b1;
-    const d_cd1_add2 = this.d_cd1_add2;
-    const grad_vb1 = this.grad_vb1;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     // specs/dbn.yaml:45 cd1: cd1_matmul = matmul(x, W1)
@@ -627,26 +623,14 @@ export class Model implements CompiledModel {
     this.w.step0_d_cd1_add(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:45 gradient of cd1: grad_b1 = Σ d_cd1_add
     {
-      grad_b1.fill(0);
-      let s$7 = 0;
-      for (let c$5 = 0; c$5 < 10; c$5++) {
-        for (let c$6 = 0; c$6 < 1000; c$6++) {
-          grad_b1[c$6] += d_cd1_add[s$7++];
-        }
-      }
+      this.k.sumAround({ src: 11728880, dst: 11768880, outer: 10, mid: 1000, inner: 1 }); // Σ d_cd1_add → grad_b1
     }
 
     // specs/dbn.yaml:45 gradient of cd1: d_cd1_add2 = (0.1 * end1) + (-0.1 * x)
     this.w.step0_d_cd1_add2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:45 gradient of cd1: grad_vb1 = Σ d_cd1_add2
     {
-      grad_vb1.fill(0);
-      let s$10 = 0;
-      for (let c$8 = 0; c$8 < 10; c$8++) {
-        for (let c$9 = 0; c$9 < 784; c$9++) {
-          grad_vb1[c$9] += d_cd1_add2[s$10++];
-        }
-      }
+      this.k.sumAround({ src: 11772880, dst: 11804240, outer: 10, mid: 784, inner: 1 }); // Σ d_cd1_add2 → grad_vb1
     }
 
     // specs/dbn.yaml:72 phases[0].optimizer: W1 += -0.01 · d_cd1_matmul + -0.01 · d_cd1_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
@@ -666,10 +650,6 @@ export class Model implements CompiledModel {
     const recon2_reducesum = this.pretrain2_recon2_reducesum;
     const recon2_reducesum2 = this.pretrain2_recon2_reducesum2;
     const cost = this.pretrain2_cost;
-    const d_cd2_add = this.pretrain2_d_cd2_add;
-    const grad_b2 = this.pretrain2_grad_b2;
-    const d_cd2_add2 = this.pretrain2_d_cd2_add2;
-    const grad_vb2 = this.pretrain2_grad_vb2;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     // specs/dbn.yaml:37 h1: h1_matmul = matmul(x, W1)
@@ -725,26 +705,14 @@ export class Model implements CompiledModel {
     this.w.step1_d_cd2_add(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:51 gradient of cd2: grad_b2 = Σ d_cd2_add
     {
-      grad_b2.fill(0);
-      let s$7 = 0;
-      for (let c$5 = 0; c$5 < 10; c$5++) {
-        for (let c$6 = 0; c$6 < 1000; c$6++) {
-          grad_b2[c$6] += d_cd2_add[s$7++];
-        }
-      }
+      this.k.sumAround({ src: 12543328, dst: 12583328, outer: 10, mid: 1000, inner: 1 }); // Σ d_cd2_add → grad_b2
     }
 
     // specs/dbn.yaml:51 gradient of cd2: d_cd2_add2 = (0.1 * end2) + (-0.1 * h1)
     this.w.step1_d_cd2_add2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:51 gradient of cd2: grad_vb2 = Σ d_cd2_add2
     {
-      grad_vb2.fill(0);
-      let s$10 = 0;
-      for (let c$8 = 0; c$8 < 10; c$8++) {
-        for (let c$9 = 0; c$9 < 1000; c$9++) {
-          grad_vb2[c$9] += d_cd2_add2[s$10++];
-        }
-      }
+      this.k.sumAround({ src: 12587328, dst: 12627328, outer: 10, mid: 1000, inner: 1 }); // Σ d_cd2_add2 → grad_vb2
     }
 
     // specs/dbn.yaml:78 phases[1].optimizer: W2 += -0.01 · d_cd2_matmul + -0.01 · d_cd2_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
@@ -764,10 +732,6 @@ export class Model implements CompiledModel {
     const recon3_reducesum = this.pretrain3_recon3_reducesum;
     const recon3_reducesum2 = this.pretrain3_recon3_reducesum2;
     const cost = this.pretrain3_cost;
-    const d_cd3_add = this.pretrain3_d_cd3_add;
-    const grad_b3 = this.pretrain3_grad_b3;
-    const d_cd3_add2 = this.pretrain3_d_cd3_add2;
-    const grad_vb3 = this.pretrain3_grad_vb3;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     // specs/dbn.yaml:37 h1: h1_matmul = matmul(x, W1)
@@ -830,26 +794,14 @@ export class Model implements CompiledModel {
     this.w.step2_d_cd3_add(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:57 gradient of cd3: grad_b3 = Σ d_cd3_add
     {
-      grad_b3.fill(0);
-      let s$7 = 0;
-      for (let c$5 = 0; c$5 < 10; c$5++) {
-        for (let c$6 = 0; c$6 < 1000; c$6++) {
-          grad_b3[c$6] += d_cd3_add[s$7++];
-        }
-      }
+      this.k.sumAround({ src: 13399568, dst: 13439568, outer: 10, mid: 1000, inner: 1 }); // Σ d_cd3_add → grad_b3
     }
 
     // specs/dbn.yaml:57 gradient of cd3: d_cd3_add2 = (0.1 * end3) + (-0.1 * h2)
     this.w.step2_d_cd3_add2(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:57 gradient of cd3: grad_vb3 = Σ d_cd3_add2
     {
-      grad_vb3.fill(0);
-      let s$10 = 0;
-      for (let c$8 = 0; c$8 < 10; c$8++) {
-        for (let c$9 = 0; c$9 < 1000; c$9++) {
-          grad_vb3[c$9] += d_cd3_add2[s$10++];
-        }
-      }
+      this.k.sumAround({ src: 13443568, dst: 13483568, outer: 10, mid: 1000, inner: 1 }); // Σ d_cd3_add2 → grad_vb3
     }
 
     // specs/dbn.yaml:84 phases[2].optimizer: W3 += -0.01 · d_cd3_matmul + -0.01 · d_cd3_matmul2 (products accumulated in place: compiler/lower/fused-update.ts)
@@ -873,14 +825,6 @@ export class Model implements CompiledModel {
     const finetune_nll_onehot = this.finetune_finetune_nll_onehot;
     const y = this.y;
     const cost = this.finetune_cost;
-    const d_p_y_given_x_add = this.finetune_d_p_y_given_x_add;
-    const grad_b4 = this.finetune_grad_b4;
-    const d_h3_mul = this.finetune_d_h3_mul;
-    const grad_b3 = this.finetune_grad_b3;
-    const d_h2_mul = this.finetune_d_h2_mul;
-    const grad_b2 = this.finetune_grad_b2;
-    const d_h1_mul = this.finetune_d_h1_mul;
-    const grad_b1 = this.finetune_grad_b1;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
@@ -962,13 +906,7 @@ export class Model implements CompiledModel {
     this.w.step3_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:40 gradient of p_y_given_x: grad_b4 = Σ d_p_y_given_x_add
     {
-      grad_b4.fill(0);
-      let s$12 = 0;
-      for (let c$10 = 0; c$10 < 10; c$10++) {
-        for (let c$11 = 0; c$11 < 10; c$11++) {
-          grad_b4[c$11] += d_p_y_given_x_add[s$12++];
-        }
-      }
+      this.k.sumAround({ src: 13896016, dst: 13896416, outer: 10, mid: 10, inner: 1 }); // Σ d_p_y_given_x_add → grad_b4
     }
 
     // specs/dbn.yaml:40 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4)
@@ -980,13 +918,7 @@ export class Model implements CompiledModel {
     this.w.step3_d_h3_mul(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:39 gradient of h3: grad_b3 = Σ d_h3_mul
     {
-      grad_b3.fill(0);
-      let s$15 = 0;
-      for (let c$13 = 0; c$13 < 10; c$13++) {
-        for (let c$14 = 0; c$14 < 1000; c$14++) {
-          grad_b3[c$14] += d_h3_mul[s$15++];
-        }
-      }
+      this.k.sumAround({ src: 13936464, dst: 13976464, outer: 10, mid: 1000, inner: 1 }); // Σ d_h3_mul → grad_b3
     }
 
     // specs/dbn.yaml:39 gradient of h3: d_h3_matmul = matmul(d_h3_mul, W3)
@@ -998,13 +930,7 @@ export class Model implements CompiledModel {
     this.w.step3_d_h2_mul(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:38 gradient of h2: grad_b2 = Σ d_h2_mul
     {
-      grad_b2.fill(0);
-      let s$18 = 0;
-      for (let c$16 = 0; c$16 < 10; c$16++) {
-        for (let c$17 = 0; c$17 < 1000; c$17++) {
-          grad_b2[c$17] += d_h2_mul[s$18++];
-        }
-      }
+      this.k.sumAround({ src: 14020464, dst: 14060464, outer: 10, mid: 1000, inner: 1 }); // Σ d_h2_mul → grad_b2
     }
 
     // specs/dbn.yaml:38 gradient of h2: d_h2_matmul = matmul(d_h2_mul, W2)
@@ -1016,13 +942,7 @@ export class Model implements CompiledModel {
     this.w.step3_d_h1_mul(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:37 gradient of h1: grad_b1 = Σ d_h1_mul
     {
-      grad_b1.fill(0);
-      let s$21 = 0;
-      for (let c$19 = 0; c$19 < 10; c$19++) {
-        for (let c$20 = 0; c$20 < 1000; c$20++) {
-          grad_b1[c$20] += d_h1_mul[s$21++];
-        }
-      }
+      this.k.sumAround({ src: 14104464, dst: 14144464, outer: 10, mid: 1000, inner: 1 }); // Σ d_h1_mul → grad_b1
     }
 
     // specs/dbn.yaml:90 phases[3].optimizer: W1 += -0.1 · grad_W1 (products accumulated in place: compiler/lower/fused-update.ts)

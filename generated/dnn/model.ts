@@ -514,12 +514,6 @@ export class Model implements CompiledModel {
     const y = this.y;
     const cost = this.cost;
     const d_cost_nll_reducesum = this.d_cost_nll_reducesum;
-    const d_p_y_given_x_add = this.d_p_y_given_x_add;
-    const grad_b3 = this.grad_b3;
-    const d_h2_select = this.d_h2_select;
-    const grad_b2 = this.grad_b2;
-    const d_h1_select = this.d_h1_select;
-    const grad_b1 = this.grad_b1;
     const train_adadelta_g2_W1 = this.state["train.adadelta_g2.W1"];
     const new_train_adadelta_g2_W1 = this.new_train_adadelta_g2_W1;
     const train_adadelta_g2_b1 = this.state["train.adadelta_g2.b1"];
@@ -632,13 +626,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:32 gradient of p_y_given_x: grad_b3 = Σ d_p_y_given_x_add
     {
-      grad_b3.fill(0);
-      let s$16 = 0;
-      for (let c$14 = 0; c$14 < 100; c$14++) {
-        for (let c$15 = 0; c$15 < 10; c$15++) {
-          grad_b3[c$15] += d_p_y_given_x_add[s$16++];
-        }
-      }
+      this.k.sumAround({ src: 4661840, dst: 4665840, outer: 100, mid: 10, inner: 1 }); // Σ d_p_y_given_x_add → grad_b3
     }
 
     // specs/dnn.yaml:32 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W3)
@@ -657,13 +645,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_h2_select(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:31 gradient of h2: grad_b2 = Σ d_h2_select
     {
-      grad_b2.fill(0);
-      let s$19 = 0;
-      for (let c$17 = 0; c$17 < 100; c$17++) {
-        for (let c$18 = 0; c$18 < 200; c$18++) {
-          grad_b2[c$18] += d_h2_select[s$19++];
-        }
-      }
+      this.k.sumAround({ src: 4761888, dst: 4841888, outer: 100, mid: 200, inner: 1 }); // Σ d_h2_select → grad_b2
     }
 
     // specs/dnn.yaml:31 gradient of h2: d_h2_matmul = matmul(d_h2_select, W2)
@@ -682,13 +664,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_h1_select(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:30 gradient of h1: grad_b1 = Σ d_h1_select
     {
-      grad_b1.fill(0);
-      let s$23 = 0;
-      for (let c$21 = 0; c$21 < 100; c$21++) {
-        for (let c$22 = 0; c$22 < 200; c$22++) {
-          grad_b1[c$22] += d_h1_select[s$23++];
-        }
-      }
+      this.k.sumAround({ src: 5403488, dst: 5483488, outer: 100, mid: 200, inner: 1 }); // Σ d_h1_select → grad_b1
     }
 
     // specs/dnn.yaml:30 gradient of h1: d_h1_matmul = matmul(h1_div, d_h1_select)

@@ -208,12 +208,12 @@ export class Model implements CompiledModel {
   private readonly d_c2_transpose = new Float32Array(this.mem.buffer, 62372640, 25000);
   private readonly d_c2_flip = new Float32Array(this.mem.buffer, 62472640, 25000);
   private readonly d_c2_conv2d = new Float32Array(this.mem.buffer, 62572640, 1440000);
-  private readonly step0_scratch41 = new Float32Array(this.mem.buffer, 68332640, 25000);
+  private readonly step0_scratch30 = new Float32Array(this.mem.buffer, 68332640, 25000);
   private readonly d_c2_transpose2 = new Float32Array(this.mem.buffer, 68688640, 1440000);
   private readonly d_c2_transpose3 = new Float32Array(this.mem.buffer, 74448640, 1600000);
   private readonly d_c2_flip2 = new Float32Array(this.mem.buffer, 80848640, 1600000);
   private readonly d_c2_conv2d2 = new Float32Array(this.mem.buffer, 87248640, 25000);
-  private readonly step0_scratch48 = new Float32Array(this.mem.buffer, 88372640, 25000);
+  private readonly step0_scratch37 = new Float32Array(this.mem.buffer, 88372640, 25000);
   private readonly d_c2_flip3 = new Float32Array(this.mem.buffer, 88472640, 25000);
   private readonly grad_W2 = new Float32Array(this.mem.buffer, 88572640, 25000);
   private readonly d_c1_mul = new Float32Array(this.mem.buffer, 88672640, 1440000);
@@ -446,17 +446,9 @@ export class Model implements CompiledModel {
     const cost_nll_onehot = this.cost_nll_onehot;
     const y = this.y;
     const cost = this.cost;
-    const d_p_y_given_x_add = this.d_p_y_given_x_add;
-    const grad_b4 = this.grad_b4;
-    const d_h_mul = this.d_h_mul;
-    const grad_b3 = this.grad_b3;
-    const d_c2_mul = this.d_c2_mul;
-    const grad_b2 = this.grad_b2;
     const d_c2_flip = this.d_c2_flip;
     const d_c2_conv2d = this.d_c2_conv2d;
     const d_c2_conv2d2 = this.d_c2_conv2d2;
-    const d_c1_mul = this.d_c1_mul;
-    const grad_b1 = this.grad_b1;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
@@ -567,13 +559,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:39 gradient of p_y_given_x: grad_b4 = Σ d_p_y_given_x_add
     {
-      grad_b4.fill(0);
-      let s$32 = 0;
-      for (let c$30 = 0; c$30 < 500; c$30++) {
-        for (let c$31 = 0; c$31 < 10; c$31++) {
-          grad_b4[c$31] += d_p_y_given_x_add[s$32++];
-        }
-      }
+      this.k.sumAround({ src: 50750384, dst: 50770384, outer: 500, mid: 10, inner: 1 }); // Σ d_p_y_given_x_add → grad_b4
     }
 
     // specs/lenet.yaml:39 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4)
@@ -585,13 +571,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_h_mul(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:38 gradient of h: grad_b3 = Σ d_h_mul
     {
-      grad_b3.fill(0);
-      let s$35 = 0;
-      for (let c$33 = 0; c$33 < 500; c$33++) {
-        for (let c$34 = 0; c$34 < 500; c$34++) {
-          grad_b3[c$34] += d_h_mul[s$35++];
-        }
-      }
+      this.k.sumAround({ src: 51770432, dst: 52770432, outer: 500, mid: 500, inner: 1 }); // Σ d_h_mul → grad_b3
     }
 
     // specs/lenet.yaml:38 gradient of h: d_h_matmul = matmul(d_h_mul, W3)
@@ -603,17 +583,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_c2_mul(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:36 gradient of c2: grad_b2 = Σ d_c2_mul
     {
-      grad_b2.fill(0);
-      let s$40 = 0;
-      for (let c$36 = 0; c$36 < 500; c$36++) {
-        for (let c$37 = 0; c$37 < 50; c$37++) {
-          for (let c$38 = 0; c$38 < 4; c$38++) {
-            for (let c$39 = 0; c$39 < 4; c$39++) {
-              grad_b2[c$37] += d_c2_mul[s$40++];
-            }
-          }
-        }
-      }
+      this.k.sumAround({ src: 54372432, dst: 55972432, outer: 500, mid: 50, inner: 16 }); // Σ d_c2_mul → grad_b2
     }
 
     // specs/lenet.yaml:36 gradient of c2: d_c2_maxpool2dgrad = max_pool2d_grad(c2_conv2d, d_c2_mul)
@@ -633,9 +603,9 @@ export class Model implements CompiledModel {
 
     // specs/lenet.yaml:36 gradient of c2: d_c2_conv2d = conv2d(d_c2_maxpool2dgrad, d_c2_flip)
     {
-      for (let k$45 = 0; k$45 < 20; k$45++) {
-        for (let c$44 = 0; c$44 < 50; c$44++) {
-          for (let t$46 = 0; t$46 < 25; t$46++) this.step0_scratch41[c$44 * 500 + k$45 * 25 + t$46] = d_c2_flip[(k$45 * 50 + c$44) * 25 + t$46];
+      for (let k$34 = 0; k$34 < 20; k$34++) {
+        for (let c$33 = 0; c$33 < 50; c$33++) {
+          for (let t$35 = 0; t$35 < 25; t$35++) this.step0_scratch30[c$33 * 500 + k$34 * 25 + t$35] = d_c2_flip[(k$34 * 50 + c$33) * 25 + t$35];
         }
       }
       d_c2_conv2d.fill(0);
@@ -659,16 +629,16 @@ export class Model implements CompiledModel {
 
     // specs/lenet.yaml:36 gradient of c2: d_c2_conv2d2 = conv2d(d_c2_transpose2, d_c2_flip2)
     {
-      for (let n0$49 = 0; n0$49 < 20; n0$49 += 20) {
-        const nb$50 = Math.min(20, 20 - n0$49);
-        for (let c0$51 = 0; c0$51 < 500; c0$51 += 8) {
-          const cb$52 = Math.min(8, 500 - c0$51);
-          this.k.convBlock({ x: 68688640, cols: 87348640, C: 500, H: 12, W: 12, kh: 8, kw: 8, Ho: 5, Wo: 5, L: 500, n0: n0$49, nb: nb$50, c0: c0$51, cb: cb$52, w: 80848640, acc: 88372640, K: 50, lda: 32000, accumulate: c0$51 > 0 });
+      for (let n0$38 = 0; n0$38 < 20; n0$38 += 20) {
+        const nb$39 = Math.min(20, 20 - n0$38);
+        for (let c0$40 = 0; c0$40 < 500; c0$40 += 8) {
+          const cb$41 = Math.min(8, 500 - c0$40);
+          this.k.convBlock({ x: 68688640, cols: 87348640, C: 500, H: 12, W: 12, kh: 8, kw: 8, Ho: 5, Wo: 5, L: 500, n0: n0$38, nb: nb$39, c0: c0$40, cb: cb$41, w: 80848640, acc: 88372640, K: 50, lda: 32000, accumulate: c0$40 > 0 });
         }
-        for (let b$53 = 0; b$53 < nb$50; b$53++) {
-          for (let k$56 = 0; k$56 < 50; k$56++) {
-            const src$54 = k$56 * 500 + b$53 * 25, d$55 = ((n0$49 + b$53) * 50 + k$56) * 25;
-            for (let m$57 = 0; m$57 < 25; m$57++) d_c2_conv2d2[d$55 + m$57] = this.step0_scratch48[src$54 + m$57];
+        for (let b$42 = 0; b$42 < nb$39; b$42++) {
+          for (let k$45 = 0; k$45 < 50; k$45++) {
+            const src$43 = k$45 * 500 + b$42 * 25, d$44 = ((n0$38 + b$42) * 50 + k$45) * 25;
+            for (let m$46 = 0; m$46 < 25; m$46++) d_c2_conv2d2[d$44 + m$46] = this.step0_scratch37[src$43 + m$46];
           }
         }
       }
@@ -688,17 +658,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_c1_mul(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:35 gradient of c1: grad_b1 = Σ d_c1_mul
     {
-      grad_b1.fill(0);
-      let s$62 = 0;
-      for (let c$58 = 0; c$58 < 500; c$58++) {
-        for (let c$59 = 0; c$59 < 20; c$59++) {
-          for (let c$60 = 0; c$60 < 12; c$60++) {
-            for (let c$61 = 0; c$61 < 12; c$61++) {
-              grad_b1[c$59] += d_c1_mul[s$62++];
-            }
-          }
-        }
-      }
+      this.k.sumAround({ src: 88672640, dst: 94432640, outer: 500, mid: 20, inner: 144 }); // Σ d_c1_mul → grad_b1
     }
 
     // specs/lenet.yaml:35 gradient of c1: d_c1_maxpool2dgrad = max_pool2d_grad(c1_conv2d, d_c1_mul)
@@ -724,11 +684,11 @@ export class Model implements CompiledModel {
     // specs/lenet.yaml:35 gradient of c1: d_c1_conv2d = conv2d(d_c1_transpose, d_c1_flip)
     {
       {
-        const nb$65 = Math.min(1, 1 - 0);
-        for (let c0$66 = 0; c0$66 < 500; c0$66 += 18) {
-          const cb$67 = Math.min(18, 500 - c0$66);
-          this.k.im2colBlock({ x: 117472720, cols: 165122720, C: 500, H: 28, W: 28, kh: 24, kw: 24, Ho: 5, Wo: 5, L: 25, n0: 0, nb: nb$65, c0: c0$66, cb: cb$67 });
-          this.k.gemm({ a: 142080720 + c0$66 * 2304, b: 165122720, c: 165120720, m: 20, n: 25, k: cb$67 * 576, lda: 288000, ldb: 25, ldc: 25, transA: false, transB: false, accumulate: c0$66 > 0, alpha: 1, split: true });
+        const nb$49 = Math.min(1, 1 - 0);
+        for (let c0$50 = 0; c0$50 < 500; c0$50 += 18) {
+          const cb$51 = Math.min(18, 500 - c0$50);
+          this.k.im2colBlock({ x: 117472720, cols: 165122720, C: 500, H: 28, W: 28, kh: 24, kw: 24, Ho: 5, Wo: 5, L: 25, n0: 0, nb: nb$49, c0: c0$50, cb: cb$51 });
+          this.k.gemm({ a: 142080720 + c0$50 * 2304, b: 165122720, c: 165120720, m: 20, n: 25, k: cb$51 * 576, lda: 288000, ldb: 25, ldc: 25, transA: false, transB: false, accumulate: c0$50 > 0, alpha: 1, split: true });
         }
       }
     }

@@ -255,8 +255,6 @@ export class Model implements CompiledModel {
     const cost_nll_onehot = this.cost_nll_onehot;
     const y = this.y;
     const cost = this.cost;
-    const d_p_y_given_x_add = this.d_p_y_given_x_add;
-    const grad_b = this.grad_b;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
@@ -317,13 +315,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/logreg.yaml:17 gradient of p_y_given_x: grad_b = Σ d_p_y_given_x_add
     {
-      grad_b.fill(0);
-      let s$11 = 0;
-      for (let c$9 = 0; c$9 < 600; c$9++) {
-        for (let c$10 = 0; c$10 < 10; c$10++) {
-          grad_b[c$10] += d_p_y_given_x_add[s$11++];
-        }
-      }
+      this.k.sumAround({ src: 2049856, dst: 2073856, outer: 600, mid: 10, inner: 1 }); // Σ d_p_y_given_x_add → grad_b
     }
 
     // specs/logreg.yaml:27 phases[0].optimizer: W += -0.13 · grad_W (products accumulated in place: compiler/lower/fused-update.ts)

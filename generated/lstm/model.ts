@@ -413,9 +413,6 @@ export class Model implements CompiledModel {
   private readonly eval_lstm_scan_x1 = new Float32Array(this.mem.buffer, 56576400, 16);
   private readonly eval__1 = new Float32Array(this.mem.buffer, 56707600, 2048);
   private readonly eval__0 = new Float32Array(this.mem.buffer, 56715792, 2048);
-  private readonly eval_proj_mul = new Float32Array(this.mem.buffer, 56723984, 204800);
-  private readonly eval_proj_reducesum = new Float32Array(this.mem.buffer, 57543184, 2048);
-  private readonly eval_proj_reducesum2 = new Float32Array(this.mem.buffer, 57551376, 16);
   private readonly eval_p_y_add = new Float32Array(this.mem.buffer, 57559760, 32);
   private readonly eval_p_y_reducemax = new Float32Array(this.mem.buffer, 57559888, 16);
   private readonly eval_p_y_exp = new Float32Array(this.mem.buffer, 57560080, 32);
@@ -450,9 +447,6 @@ export class Model implements CompiledModel {
     const _1 = this.eval__1;
     const _0 = this.eval__0;
     const k_zeros = this.eval_k_zeros;
-    const proj_mul = this.eval_proj_mul;
-    const proj_reducesum = this.eval_proj_reducesum;
-    const proj_reducesum2 = this.eval_proj_reducesum2;
     const p_y_add = this.eval_p_y_add;
     const p_y_reducemax = this.eval_p_y_reducemax;
     const p_y_exp = this.eval_p_y_exp;
@@ -541,26 +535,12 @@ export class Model implements CompiledModel {
     this.w.evaluate_proj_mul(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:64 proj: proj_reducesum = Σ proj_mul
     {
-      proj_reducesum.fill(0);
-      let s$9 = 0;
-      for (let c$6 = 0; c$6 < 100; c$6++) {
-        for (let c$7 = 0; c$7 < 16; c$7++) {
-          for (let c$8 = 0; c$8 < 128; c$8++) {
-            proj_reducesum[c$7 * 128 + c$8] += proj_mul[s$9++];
-          }
-        }
-      }
+      this.k.sumAround({ src: 56723984, dst: 57543184, outer: 100, mid: 2048, inner: 1 }); // Σ proj_mul → proj_reducesum
     }
 
     // specs/lstm.yaml:64 proj: proj_reducesum2 = Σ m
     {
-      proj_reducesum2.fill(0);
-      let s$12 = 0;
-      for (let c$10 = 0; c$10 < 100; c$10++) {
-        for (let c$11 = 0; c$11 < 16; c$11++) {
-          proj_reducesum2[c$11] += m[s$12++];
-        }
-      }
+      this.k.sumAround({ src: 55718032, dst: 57551376, outer: 100, mid: 16, inner: 1 }); // Σ m → proj_reducesum2
     }
 
     // specs/lstm.yaml:64 proj: proj = proj_reducesum / proj_reducesum2
@@ -575,11 +555,11 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:65 p_y: p_y_reducemax = reduce_max(p_y_add)
     {
       p_y_reducemax.fill(-Infinity);
-      let s$16 = 0;
-      for (let c$13 = 0; c$13 < 16; c$13++) {
-        for (let c$14 = 0; c$14 < 2; c$14++) {
-          const o$15 = c$13;
-          p_y_reducemax[o$15] = Math.max(p_y_reducemax[o$15], p_y_add[s$16++]);
+      let s$9 = 0;
+      for (let c$6 = 0; c$6 < 16; c$6++) {
+        for (let c$7 = 0; c$7 < 2; c$7++) {
+          const o$8 = c$6;
+          p_y_reducemax[o$8] = Math.max(p_y_reducemax[o$8], p_y_add[s$9++]);
         }
       }
     }
@@ -590,10 +570,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_exp(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:65 p_y: p_y_reducesum = Σ p_y_exp
     {
-      for (let o$17 = 0; o$17 < 16; o$17++) {
-        let s$19 = 0;
-        for (let k$18 = o$17 * 2; k$18 < o$17 * 2 + 2; k$18++) s$19 += p_y_exp[k$18];
-        p_y_reducesum[o$17] = s$19;
+      for (let o$10 = 0; o$10 < 16; o$10++) {
+        let s$12 = 0;
+        for (let k$11 = o$10 * 2; k$11 < o$10 * 2 + 2; k$11++) s$12 += p_y_exp[k$11];
+        p_y_reducesum[o$10] = s$12;
       }
     }
 
@@ -601,26 +581,26 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:70 metrics.error: error_argmax = argmax(p_y)
     {
-      for (let o$20 = 0; o$20 < 16; o$20++) {
+      for (let o$13 = 0; o$13 < 16; o$13++) {
         {
-          let best$23 = p_y[o$20 * 2], bi$24 = 0;
-          for (let k$22 = 1; k$22 < 2; k$22++) {
-            const v$25 = p_y[(o$20 * 2 + k$22)];
-            if (v$25 > best$23) { best$23 = v$25; bi$24 = k$22; }
+          let best$16 = p_y[o$13 * 2], bi$17 = 0;
+          for (let k$15 = 1; k$15 < 2; k$15++) {
+            const v$18 = p_y[(o$13 * 2 + k$15)];
+            if (v$18 > best$16) { best$16 = v$18; bi$17 = k$15; }
           }
-          error_argmax[o$20] = bi$24;
+          error_argmax[o$13] = bi$17;
         }
       }
     }
 
     // specs/lstm.yaml:70 metrics.error: error = cast(compare(error_argmax, label))
-    for (let i$26 = 0; i$26 < 16; i$26++) error[i$26] = (error_argmax[i$26] !== label[i$26] ? 1 : 0);
+    for (let i$19 = 0; i$19 < 16; i$19++) error[i$19] = (error_argmax[i$19] !== label[i$19] ? 1 : 0);
     // specs/lstm.yaml:71 metrics.cost: cost_onehot = one_hot(label)
     {
       cost_onehot.fill(0);
-      for (let i$27 = 0; i$27 < 16; i$27++) {
-        const l$28 = label[i$27];
-        if (l$28 >= 0 && l$28 < 2) cost_onehot[i$27 * 2 + l$28] = 1;
+      for (let i$20 = 0; i$20 < 16; i$20++) {
+        const l$21 = label[i$20];
+        if (l$21 >= 0 && l$21 < 2) cost_onehot[i$20 * 2 + l$21] = 1;
       }
     }
 
@@ -708,9 +688,6 @@ export class Model implements CompiledModel {
     const _0 = this._0;
     const length = this.length;
     const k_zeros = this.k_zeros;
-    const proj_mul = this.proj_mul;
-    const proj_reducesum = this.proj_reducesum;
-    const proj_reducesum2 = this.proj_reducesum2;
     const p_y_add = this.p_y_add;
     const p_y_reducemax = this.p_y_reducemax;
     const p_y_exp = this.p_y_exp;
@@ -718,8 +695,6 @@ export class Model implements CompiledModel {
     const cost_nll_onehot = this.cost_nll_onehot;
     const label = this.label;
     const cost = this.cost;
-    const d_p_y_add = this.d_p_y_add;
-    const grad_b = this.grad_b;
     const d_proj_mul = this.d_proj_mul;
     const d_lstm_scan_out0 = this.d_lstm_scan_out0;
     const d_lstm_scan_out2 = this.d_lstm_scan_out2;
@@ -743,7 +718,6 @@ export class Model implements CompiledModel {
     const _8 = this._8;
     const _02 = this._02;
     const _2 = this._2;
-    const grad_lstm_b = this.grad_lstm_b;
     const d_emb_mul = this.d_emb_mul;
     const grad_Wemb = this.grad_Wemb;
     const train_adadelta_g2_Wemb = this.state["train.adadelta_g2.Wemb"];
@@ -846,26 +820,12 @@ export class Model implements CompiledModel {
     this.w.step0_proj_mul(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:64 proj: proj_reducesum = Σ proj_mul
     {
-      proj_reducesum.fill(0);
-      let s$9 = 0;
-      for (let c$6 = 0; c$6 < 100; c$6++) {
-        for (let c$7 = 0; c$7 < 16; c$7++) {
-          for (let c$8 = 0; c$8 < 128; c$8++) {
-            proj_reducesum[c$7 * 128 + c$8] += proj_mul[s$9++];
-          }
-        }
-      }
+      this.k.sumAround({ src: 22063360, dst: 22882560, outer: 100, mid: 2048, inner: 1 }); // Σ proj_mul → proj_reducesum
     }
 
     // specs/lstm.yaml:64 proj: proj_reducesum2 = Σ m
     {
-      proj_reducesum2.fill(0);
-      let s$12 = 0;
-      for (let c$10 = 0; c$10 < 100; c$10++) {
-        for (let c$11 = 0; c$11 < 16; c$11++) {
-          proj_reducesum2[c$11] += m[s$12++];
-        }
-      }
+      this.k.sumAround({ src: 19412544, dst: 22890752, outer: 100, mid: 16, inner: 1 }); // Σ m → proj_reducesum2
     }
 
     // specs/lstm.yaml:65 p_y: p_y_cast = cast(compare(random_uniform(), 0.5))
@@ -883,11 +843,11 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:65 p_y: p_y_reducemax = reduce_max(p_y_add)
     {
       p_y_reducemax.fill(-Infinity);
-      let s$16 = 0;
-      for (let c$13 = 0; c$13 < 16; c$13++) {
-        for (let c$14 = 0; c$14 < 2; c$14++) {
-          const o$15 = c$13;
-          p_y_reducemax[o$15] = Math.max(p_y_reducemax[o$15], p_y_add[s$16++]);
+      let s$9 = 0;
+      for (let c$6 = 0; c$6 < 16; c$6++) {
+        for (let c$7 = 0; c$7 < 2; c$7++) {
+          const o$8 = c$6;
+          p_y_reducemax[o$8] = Math.max(p_y_reducemax[o$8], p_y_add[s$9++]);
         }
       }
     }
@@ -898,19 +858,19 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_exp(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:65 p_y: p_y_reducesum = Σ p_y_exp
     {
-      for (let o$17 = 0; o$17 < 16; o$17++) {
-        let s$19 = 0;
-        for (let k$18 = o$17 * 2; k$18 < o$17 * 2 + 2; k$18++) s$19 += p_y_exp[k$18];
-        p_y_reducesum[o$17] = s$19;
+      for (let o$10 = 0; o$10 < 16; o$10++) {
+        let s$12 = 0;
+        for (let k$11 = o$10 * 2; k$11 < o$10 * 2 + 2; k$11++) s$12 += p_y_exp[k$11];
+        p_y_reducesum[o$10] = s$12;
       }
     }
 
     // specs/lstm.yaml:68 losses.cost.nll: cost_nll_onehot = one_hot(label)
     {
       cost_nll_onehot.fill(0);
-      for (let i$20 = 0; i$20 < 16; i$20++) {
-        const l$21 = label[i$20];
-        if (l$21 >= 0 && l$21 < 2) cost_nll_onehot[i$20 * 2 + l$21] = 1;
+      for (let i$13 = 0; i$13 < 16; i$13++) {
+        const l$14 = label[i$13];
+        if (l$14 >= 0 && l$14 < 2) cost_nll_onehot[i$13 * 2 + l$14] = 1;
       }
     }
 
@@ -930,13 +890,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_p_y_add(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:65 gradient of p_y: grad_b = Σ d_p_y_add
     {
-      grad_b.fill(0);
-      let s$24 = 0;
-      for (let c$22 = 0; c$22 < 16; c$22++) {
-        for (let c$23 = 0; c$23 < 2; c$23++) {
-          grad_b[c$23] += d_p_y_add[s$24++];
-        }
-      }
+      this.k.sumAround({ src: 22908320, dst: 22908448, outer: 16, mid: 2, inner: 1 }); // Σ d_p_y_add → grad_b
     }
 
     // specs/lstm.yaml:65 gradient of p_y: d_p_y_matmul = matmul(d_p_y_add, U)
@@ -954,7 +908,7 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:64 gradient of proj: d_proj_mul = d_proj_div * m
     this.w.step0_d_proj_mul(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:47 gradient of lstm: scan over up to 100 steps, reversed (gradient through time)
-    const steps$27 = Math.max(0, Math.min(100, Math.max(...length))); // the longest of the batch
+    const steps$17 = Math.max(0, Math.min(100, Math.max(...length))); // the longest of the batch
     d_lstm_scan_out0.fill(0);
     d_lstm_scan_out2.fill(0);
     d_lstm_scan_out3.fill(0);
@@ -963,13 +917,13 @@ export class Model implements CompiledModel {
     d_lstm_scan_out6.fill(0);
     d_lstm_scan_carry0.set(k_zeros);
     d_lstm_scan_carry1.set(k_zeros);
-    for (let n$26 = 0; n$26 < steps$27; n$26++) {
-      const t$25 = steps$27 - 1 - n$26;
-      d_lstm_scan_x0.set(lstm_scan_history0.subarray(t$25 * 2048, (t$25 + 1) * 2048));
-      d_lstm_scan_x1.set(lstm_scan_history1.subarray(t$25 * 2048, (t$25 + 1) * 2048));
-      d_lstm_scan_x2.set(emb.subarray(t$25 * 2048, (t$25 + 1) * 2048));
-      d_lstm_scan_x3.set(m.subarray(t$25 * 16, (t$25 + 1) * 16));
-      d_lstm_scan_x4.set(d_proj_mul.subarray(t$25 * 2048, (t$25 + 1) * 2048));
+    for (let n$16 = 0; n$16 < steps$17; n$16++) {
+      const t$15 = steps$17 - 1 - n$16;
+      d_lstm_scan_x0.set(lstm_scan_history0.subarray(t$15 * 2048, (t$15 + 1) * 2048));
+      d_lstm_scan_x1.set(lstm_scan_history1.subarray(t$15 * 2048, (t$15 + 1) * 2048));
+      d_lstm_scan_x2.set(emb.subarray(t$15 * 2048, (t$15 + 1) * 2048));
+      d_lstm_scan_x3.set(m.subarray(t$15 * 16, (t$15 + 1) * 16));
+      d_lstm_scan_x4.set(d_proj_mul.subarray(t$15 * 2048, (t$15 + 1) * 2048));
       // specs/lstm.yaml:54 lstm.body.preact: lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, lstm_W)
       {
         this.k.gemm({ a: 32993840, b: 5120016, c: 33010288, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // d_lstm_scan_x2 @ lstm_W → lstm_body_preact_matmul3
@@ -1068,13 +1022,7 @@ export class Model implements CompiledModel {
       this.w.step0__5(); // WebAssembly SIMD (loops.wat)
       // specs/lstm.yaml:54 gradient of lstm.body.preact: _8 = Σ _5
       {
-        _8.fill(0);
-        let s$30 = 0;
-        for (let c$28 = 0; c$28 < 16; c$28++) {
-          for (let c$29 = 0; c$29 < 512; c$29++) {
-            _8[c$29] += _5[s$30++];
-          }
-        }
+        this.k.sumAround({ src: 33395568, dst: 33428336, outer: 16, mid: 512, inner: 1 }); // Σ _5 → _8
       }
 
       // specs/lstm.yaml:54 gradient of lstm.body.preact: d_lstm_body_preact_matmul = matmul(_5, lstm_U)
@@ -1089,12 +1037,12 @@ export class Model implements CompiledModel {
         this.k.gemm({ a: 33395568, b: 5120016, c: 33446768, m: 16, n: 128, k: 512, lda: 512, ldb: 512, ldc: 128, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // _5 @ lstm_W → _2
       }
 
-      d_lstm_scan_out0.set(_2, t$25 * 2048);
-      d_lstm_scan_out2.set(d_lstm_scan_x2, t$25 * 2048);
-      d_lstm_scan_out3.set(_5, t$25 * 8192);
-      d_lstm_scan_out4.set(d_lstm_scan_x0, t$25 * 2048);
-      d_lstm_scan_out5.set(_5, t$25 * 8192);
-      d_lstm_scan_out6.set(_8, t$25 * 512);
+      d_lstm_scan_out0.set(_2, t$15 * 2048);
+      d_lstm_scan_out2.set(d_lstm_scan_x2, t$15 * 2048);
+      d_lstm_scan_out3.set(_5, t$15 * 8192);
+      d_lstm_scan_out4.set(d_lstm_scan_x0, t$15 * 2048);
+      d_lstm_scan_out5.set(_5, t$15 * 8192);
+      d_lstm_scan_out6.set(_8, t$15 * 512);
       d_lstm_scan_carry0.set(_02);
       d_lstm_scan_carry1.set(_12);
     }
@@ -1111,13 +1059,7 @@ export class Model implements CompiledModel {
 
     // specs/lstm.yaml:47 gradient of lstm: grad_lstm_b = Σ d_lstm_scan_out6
     {
-      grad_lstm_b.fill(0);
-      let s$35 = 0;
-      for (let c$33 = 0; c$33 < 100; c$33++) {
-        for (let c$34 = 0; c$34 < 512; c$34++) {
-          grad_lstm_b[c$34] += d_lstm_scan_out6[s$35++];
-        }
-      }
+      this.k.sumAround({ src: 32756272, dst: 37656432, outer: 100, mid: 512, inner: 1 }); // Σ d_lstm_scan_out6 → grad_lstm_b
     }
 
     // specs/lstm.yaml:43 gradient of emb: d_emb_mul = (d_lstm_scan_out0 / 0.5) * emb_cast
@@ -1125,9 +1067,9 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:43 gradient of emb: grad_Wemb = scatter_add(d_emb_mul, emb_transpose)
     {
       grad_Wemb.fill(0);
-      for (let i$36 = 0; i$36 < 1600; i$36++) {
-        const r$38 = emb_transpose[i$36] * 128;
-        for (let k$37 = 0; k$37 < 128; k$37++) grad_Wemb[r$38 + k$37] += d_emb_mul[i$36 * 128 + k$37];
+      for (let i$20 = 0; i$20 < 1600; i$20++) {
+        const r$22 = emb_transpose[i$20] * 128;
+        for (let k$21 = 0; k$21 < 128; k$21++) grad_Wemb[r$22 + k$21] += d_emb_mul[i$20 * 128 + k$21];
       }
     }
 

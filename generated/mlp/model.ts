@@ -302,10 +302,6 @@ export class Model implements CompiledModel {
     const cost_nll_onehot = this.cost_nll_onehot;
     const y = this.y;
     const cost = this.cost;
-    const d_p_y_given_x_add = this.d_p_y_given_x_add;
-    const grad_b2 = this.grad_b2;
-    const d_hidden_mul = this.d_hidden_mul;
-    const grad_b1 = this.grad_b1;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
@@ -377,13 +373,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:21 gradient of p_y_given_x: grad_b2 = Σ d_p_y_given_x_add
     {
-      grad_b2.fill(0);
-      let s$12 = 0;
-      for (let c$10 = 0; c$10 < 20; c$10++) {
-        for (let c$11 = 0; c$11 < 10; c$11++) {
-          grad_b2[c$11] += d_p_y_given_x_add[s$12++];
-        }
-      }
+      this.k.sumAround({ src: 1901568, dst: 1902368, outer: 20, mid: 10, inner: 1 }); // Σ d_p_y_given_x_add → grad_b2
     }
 
     // specs/mlp.yaml:21 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W2)
@@ -395,13 +385,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_hidden_mul(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:20 gradient of hidden: grad_b1 = Σ d_hidden_mul
     {
-      grad_b1.fill(0);
-      let s$15 = 0;
-      for (let c$13 = 0; c$13 < 20; c$13++) {
-        for (let c$14 = 0; c$14 < 500; c$14++) {
-          grad_b1[c$14] += d_hidden_mul[s$15++];
-        }
-      }
+      this.k.sumAround({ src: 1942416, dst: 1982416, outer: 20, mid: 500, inner: 1 }); // Σ d_hidden_mul → grad_b1
     }
 
     // specs/mlp.yaml:33 phases[0].optimizer: W1 += -0.01 · d_hidden_matmul (products accumulated in place: compiler/lower/fused-update.ts)

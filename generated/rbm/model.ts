@@ -253,10 +253,6 @@ export class Model implements CompiledModel {
     const persistent = this.state.persistent;
     const flip = this.flip;
     const cost = this.cost;
-    const d_fe_data_add = this.d_fe_data_add;
-    const grad_hbias = this.grad_hbias;
-    const d_fe_data_add2 = this.d_fe_data_add2;
-    const grad_vbias = this.grad_vbias;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     // specs/rbm.yaml:36 fe_data: fe_data_matmul = matmul(x, W)
@@ -332,26 +328,14 @@ export class Model implements CompiledModel {
     this.w.step0_d_fe_data_add(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:36 gradient of fe_data: grad_hbias = Σ d_fe_data_add
     {
-      grad_hbias.fill(0);
-      let s$9 = 0;
-      for (let c$7 = 0; c$7 < 20; c$7++) {
-        for (let c$8 = 0; c$8 < 500; c$8++) {
-          grad_hbias[c$8] += d_fe_data_add[s$9++];
-        }
-      }
+      this.k.sumAround({ src: 3112320, dst: 3152320, outer: 20, mid: 500, inner: 1 }); // Σ d_fe_data_add → grad_hbias
     }
 
     // specs/rbm.yaml:36 gradient of fe_data: d_fe_data_add2 = (0.05 * chain_scan_final1) + (-0.05 * x)
     this.w.step0_d_fe_data_add2(); // WebAssembly SIMD (loops.wat)
     // specs/rbm.yaml:36 gradient of fe_data: grad_vbias = Σ d_fe_data_add2
     {
-      grad_vbias.fill(0);
-      let s$12 = 0;
-      for (let c$10 = 0; c$10 < 20; c$10++) {
-        for (let c$11 = 0; c$11 < 784; c$11++) {
-          grad_vbias[c$11] += d_fe_data_add2[s$12++];
-        }
-      }
+      this.k.sumAround({ src: 3154320, dst: 3217040, outer: 20, mid: 784, inner: 1 }); // Σ d_fe_data_add2 → grad_vbias
     }
 
     // specs/rbm.yaml:68 phases[0].optimizer: W += -0.1 · d_fe_chain_matmul + -0.1 · d_fe_data_matmul (products accumulated in place: compiler/lower/fused-update.ts)

@@ -570,9 +570,6 @@ export class Model implements CompiledModel {
     const _4 = this._4;
     const _03 = this._03;
     const _22 = this._22;
-    const grad_bu = this.grad_bu;
-    const grad_bv = this.grad_bv;
-    const grad_bh = this.grad_bh;
     // The batch, copied into the model's memory.
     length.set(batch.length as Int32Array);
     roll.set(batch.roll as Float32Array);
@@ -734,13 +731,7 @@ export class Model implements CompiledModel {
       this.w.step0_rnn_body_u_tanh(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:50 gradient of rnn.body.bh_t: _10 = Σ d_rnn_scan_x3
       {
-        _10.fill(0);
-        let s$20 = 0;
-        {
-          for (let c$19 = 0; c$19 < 150; c$19++) {
-            _10[c$19] += d_rnn_scan_x3[s$20++];
-          }
-        }
+        this.k.sumAround({ src: 1796032, dst: 1797840, outer: 1, mid: 150, inner: 1 }); // Σ d_rnn_scan_x3 → _10
       }
 
       // specs/rnnrbm.yaml:50 gradient of rnn.body.bh_t: d_rnn_body_bh_t_matmul = matmul(d_rnn_scan_x3, Wuh)
@@ -750,13 +741,7 @@ export class Model implements CompiledModel {
 
       // specs/rnnrbm.yaml:49 gradient of rnn.body.bv_t: _7 = Σ d_rnn_scan_x2
       {
-        _7.fill(0);
-        let s$23 = 0;
-        {
-          for (let c$22 = 0; c$22 < 88; c$22++) {
-            _7[c$22] += d_rnn_scan_x2[s$23++];
-          }
-        }
+        this.k.sumAround({ src: 1795680, dst: 1798848, outer: 1, mid: 88, inner: 1 }); // Σ d_rnn_scan_x2 → _7
       }
 
       // specs/rnnrbm.yaml:49 gradient of rnn.body.bv_t: d_rnn_body_bv_t_matmul = matmul(d_rnn_scan_x2, Wuv)
@@ -775,13 +760,7 @@ export class Model implements CompiledModel {
       this.w.step0__03(); // WebAssembly SIMD (loops.wat)
       // specs/rnnrbm.yaml:51 gradient of rnn.body.u: _22 = Σ _4
       {
-        _22.fill(0);
-        let s$26 = 0;
-        {
-          for (let c$25 = 0; c$25 < 100; c$25++) {
-            _22[c$25] += _4[s$26++];
-          }
-        }
+        this.k.sumAround({ src: 1799600, dst: 1800800, outer: 1, mid: 100, inner: 1 }); // Σ _4 → _22
       }
 
       // specs/rnnrbm.yaml:51 gradient of rnn.body.u: _12 = matmul(_4, Wvu)
@@ -805,35 +784,17 @@ export class Model implements CompiledModel {
 
     // specs/rnnrbm.yaml:42 gradient of rnn: grad_bu = Σ d_rnn_scan_out1
     {
-      grad_bu.fill(0);
-      let s$29 = 0;
-      for (let c$27 = 0; c$27 < 100; c$27++) {
-        for (let c$28 = 0; c$28 < 100; c$28++) {
-          grad_bu[c$28] += d_rnn_scan_out1[s$29++];
-        }
-      }
+      this.k.sumAround({ src: 1328928, dst: 1801552, outer: 100, mid: 100, inner: 1 }); // Σ d_rnn_scan_out1 → grad_bu
     }
 
     // specs/rnnrbm.yaml:42 gradient of rnn: grad_bv = Σ d_rnn_scan_out6
     {
-      grad_bv.fill(0);
-      let s$32 = 0;
-      for (let c$30 = 0; c$30 < 100; c$30++) {
-        for (let c$31 = 0; c$31 < 88; c$31++) {
-          grad_bv[c$31] += d_rnn_scan_out6[s$32++];
-        }
-      }
+      this.k.sumAround({ src: 1524128, dst: 1801952, outer: 100, mid: 88, inner: 1 }); // Σ d_rnn_scan_out6 → grad_bv
     }
 
     // specs/rnnrbm.yaml:42 gradient of rnn: grad_bh = Σ d_rnn_scan_out9
     {
-      grad_bh.fill(0);
-      let s$35 = 0;
-      for (let c$33 = 0; c$33 < 100; c$33++) {
-        for (let c$34 = 0; c$34 < 150; c$34++) {
-          grad_bh[c$34] += d_rnn_scan_out9[s$35++];
-        }
-      }
+      this.k.sumAround({ src: 1634528, dst: 1802304, outer: 100, mid: 150, inner: 1 }); // Σ d_rnn_scan_out9 → grad_bh
     }
 
     // specs/rnnrbm.yaml:106 phases[0].optimizer: W += -0.001 · d_fe_sample_matmul + -0.001 · d_fe_data_matmul (products accumulated in place: compiler/lower/fused-update.ts)

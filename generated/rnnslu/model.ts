@@ -455,8 +455,6 @@ export class Model implements CompiledModel {
     const _02 = this._02;
     const _12 = this._12;
     const k_d_rnn_const = this.k_d_rnn_const;
-    const grad_bh = this.grad_bh;
-    const grad_b = this.grad_b;
     const grad_emb = this.grad_emb;
     // The batch, copied into the model's memory.
     labels.set(batch.labels as Int32Array);
@@ -601,13 +599,7 @@ export class Model implements CompiledModel {
       this.w.step0__7(); // WebAssembly SIMD (loops.wat)
       // specs/rnnslu.yaml:46 gradient of rnn.body.o: _9 = Σ d_rnn_scan_x2
       {
-        _9.fill(0);
-        let s$28 = 0;
-        {
-          for (let c$27 = 0; c$27 < 127; c$27++) {
-            _9[c$27] += d_rnn_scan_x2[s$28++];
-          }
-        }
+        this.k.sumAround({ src: 1271328, dst: 1274240, outer: 1, mid: 127, inner: 1 }); // Σ d_rnn_scan_x2 → _9
       }
 
       // specs/rnnslu.yaml:46 gradient of rnn.body.o: d_rnn_body_o_matmul = matmul(d_rnn_scan_x2, W)
@@ -619,13 +611,7 @@ export class Model implements CompiledModel {
       this.w.step0__3(); // WebAssembly SIMD (loops.wat)
       // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: _6 = Σ _3
       {
-        _6.fill(0);
-        let s$31 = 0;
-        {
-          for (let c$30 = 0; c$30 < 200; c$30++) {
-            _6[c$30] += _3[s$31++];
-          }
-        }
+        this.k.sumAround({ src: 1275552, dst: 1276352, outer: 1, mid: 200, inner: 1 }); // Σ _3 → _6
       }
 
       // specs/rnnslu.yaml:44 gradient of rnn.body.h_t: _02 = matmul(_3, Wh)
@@ -663,13 +649,7 @@ export class Model implements CompiledModel {
 
     // specs/rnnslu.yaml:36 gradient of rnn: grad_bh = Σ d_rnn_scan_out5
     {
-      grad_bh.fill(0);
-      let s$36 = 0;
-      for (let c$34 = 0; c$34 < 46; c$34++) {
-        for (let c$35 = 0; c$35 < 200; c$35++) {
-          grad_bh[c$35] += d_rnn_scan_out5[s$36++];
-        }
-      }
+      this.k.sumAround({ src: 1147168, dst: 1924768, outer: 46, mid: 200, inner: 1 }); // Σ d_rnn_scan_out5 → grad_bh
     }
 
     // specs/rnnslu.yaml:36 gradient of rnn: grad_W = matmul(d_rnn_scan_out6, d_rnn_scan_out7)
@@ -679,21 +659,15 @@ export class Model implements CompiledModel {
 
     // specs/rnnslu.yaml:36 gradient of rnn: grad_b = Σ d_rnn_scan_out8
     {
-      grad_b.fill(0);
-      let s$40 = 0;
-      for (let c$38 = 0; c$38 < 46; c$38++) {
-        for (let c$39 = 0; c$39 < 127; c$39++) {
-          grad_b[c$39] += d_rnn_scan_out8[s$40++];
-        }
-      }
+      this.k.sumAround({ src: 1244144, dst: 2101568, outer: 46, mid: 127, inner: 1 }); // Σ d_rnn_scan_out8 → grad_b
     }
 
     // specs/rnnslu.yaml:34 gradient of x: grad_emb = scatter_add(d_rnn_scan_out0, words)
     {
       grad_emb.fill(0);
-      for (let i$41 = 0; i$41 < 322; i$41++) {
-        const r$43 = words[i$41] * 50;
-        for (let k$42 = 0; k$42 < 50; k$42++) grad_emb[r$43 + k$42] += d_rnn_scan_out0[i$41 * 50 + k$42];
+      for (let i$29 = 0; i$29 < 322; i$29++) {
+        const r$31 = words[i$29] * 50;
+        for (let k$30 = 0; k$30 < 50; k$30++) grad_emb[r$31 + k$30] += d_rnn_scan_out0[i$29 * 50 + k$30];
       }
     }
 

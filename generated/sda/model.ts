@@ -554,10 +554,6 @@ export class Model implements CompiledModel {
   private step0(batch: Batch, step: number): number {
     const x = this.x;
     const cost = this.cost;
-    const d_z1_mul = this.d_z1_mul;
-    const grad_vb1 = this.grad_vb1;
-    const d_z1_mul2 = this.d_z1_mul2;
-    const grad_b1 = this.grad_b1;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     // specs/sda.yaml:41 z1: z1_mul = x * cast(compare(random_uniform(), 0.9))
@@ -589,13 +585,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_z1_mul(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:41 gradient of z1: grad_vb1 = Σ d_z1_mul
     {
-      grad_vb1.fill(0);
-      let s$3 = 0;
-      {
-        for (let c$2 = 0; c$2 < 784; c$2++) {
-          grad_vb1[c$2] += d_z1_mul[s$3++];
-        }
-      }
+      this.k.sumAround({ src: 11234256, dst: 11237392, outer: 1, mid: 784, inner: 1 }); // Σ d_z1_mul → grad_vb1
     }
 
     // specs/sda.yaml:41 gradient of z1: d_z1_matmul = matmul(d_z1_mul, W1)
@@ -607,13 +597,7 @@ export class Model implements CompiledModel {
     this.w.step0_d_z1_mul2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:41 gradient of z1: grad_b1 = Σ d_z1_mul2
     {
-      grad_b1.fill(0);
-      let s$6 = 0;
-      {
-        for (let c$5 = 0; c$5 < 1000; c$5++) {
-          grad_b1[c$5] += d_z1_mul2[s$6++];
-        }
-      }
+      this.k.sumAround({ src: 11244528, dst: 11248528, outer: 1, mid: 1000, inner: 1 }); // Σ d_z1_mul2 → grad_b1
     }
 
     // specs/sda.yaml:60 phases[0].optimizer: W1 += -0.001 · d_z1_matmul2 + -0.001 · d_z1_matmul3 (products accumulated in place: compiler/lower/fused-update.ts)
@@ -631,10 +615,6 @@ export class Model implements CompiledModel {
   private step1(batch: Batch, step: number): number {
     const x = this.x;
     const cost = this.pretrain2_cost;
-    const d_z2_mul = this.pretrain2_d_z2_mul;
-    const grad_vb2 = this.pretrain2_grad_vb2;
-    const d_z2_mul2 = this.pretrain2_d_z2_mul2;
-    const grad_b2 = this.pretrain2_grad_b2;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     // specs/sda.yaml:36 h1: h1_matmul = matmul(x, W1)
@@ -673,13 +653,7 @@ export class Model implements CompiledModel {
     this.w.step1_d_z2_mul(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:42 gradient of z2: grad_vb2 = Σ d_z2_mul
     {
-      grad_vb2.fill(0);
-      let s$4 = 0;
-      {
-        for (let c$3 = 0; c$3 < 1000; c$3++) {
-          grad_vb2[c$3] += d_z2_mul[s$4++];
-        }
-      }
+      this.k.sumAround({ src: 11314384, dst: 11318384, outer: 1, mid: 1000, inner: 1 }); // Σ d_z2_mul → grad_vb2
     }
 
     // specs/sda.yaml:42 gradient of z2: d_z2_matmul = matmul(d_z2_mul, W2)
@@ -691,13 +665,7 @@ export class Model implements CompiledModel {
     this.w.step1_d_z2_mul2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:42 gradient of z2: grad_b2 = Σ d_z2_mul2
     {
-      grad_b2.fill(0);
-      let s$7 = 0;
-      {
-        for (let c$6 = 0; c$6 < 1000; c$6++) {
-          grad_b2[c$6] += d_z2_mul2[s$7++];
-        }
-      }
+      this.k.sumAround({ src: 11326384, dst: 11330384, outer: 1, mid: 1000, inner: 1 }); // Σ d_z2_mul2 → grad_b2
     }
 
     // specs/sda.yaml:65 phases[1].optimizer: W2 += -0.001 · d_z2_matmul2 + -0.001 · d_z2_matmul3 (products accumulated in place: compiler/lower/fused-update.ts)
@@ -715,10 +683,6 @@ export class Model implements CompiledModel {
   private step2(batch: Batch, step: number): number {
     const x = this.x;
     const cost = this.pretrain3_cost;
-    const d_z3_mul = this.pretrain3_d_z3_mul;
-    const grad_vb3 = this.pretrain3_grad_vb3;
-    const d_z3_mul2 = this.pretrain3_d_z3_mul2;
-    const grad_b3 = this.pretrain3_grad_b3;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     // specs/sda.yaml:36 h1: h1_matmul = matmul(x, W1)
@@ -764,13 +728,7 @@ export class Model implements CompiledModel {
     this.w.step2_d_z3_mul(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:43 gradient of z3: grad_vb3 = Σ d_z3_mul
     {
-      grad_vb3.fill(0);
-      let s$4 = 0;
-      {
-        for (let c$3 = 0; c$3 < 1000; c$3++) {
-          grad_vb3[c$3] += d_z3_mul[s$4++];
-        }
-      }
+      this.k.sumAround({ src: 11406832, dst: 11410832, outer: 1, mid: 1000, inner: 1 }); // Σ d_z3_mul → grad_vb3
     }
 
     // specs/sda.yaml:43 gradient of z3: d_z3_matmul = matmul(d_z3_mul, W3)
@@ -782,13 +740,7 @@ export class Model implements CompiledModel {
     this.w.step2_d_z3_mul2(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:43 gradient of z3: grad_b3 = Σ d_z3_mul2
     {
-      grad_b3.fill(0);
-      let s$7 = 0;
-      {
-        for (let c$6 = 0; c$6 < 1000; c$6++) {
-          grad_b3[c$6] += d_z3_mul2[s$7++];
-        }
-      }
+      this.k.sumAround({ src: 11418832, dst: 11422832, outer: 1, mid: 1000, inner: 1 }); // Σ d_z3_mul2 → grad_b3
     }
 
     // specs/sda.yaml:70 phases[2].optimizer: W3 += -0.001 · d_z3_matmul2 + -0.001 · d_z3_matmul3 (products accumulated in place: compiler/lower/fused-update.ts)
@@ -813,14 +765,6 @@ export class Model implements CompiledModel {
     const y = this.y;
     const cost = this.finetune_cost;
     const d_finetune_nll_reducesum = this.finetune_d_finetune_nll_reducesum;
-    const d_p_y_given_x_add = this.finetune_d_p_y_given_x_add;
-    const grad_b4 = this.finetune_grad_b4;
-    const d_h3_mul = this.finetune_d_h3_mul;
-    const grad_b3 = this.finetune_grad_b3;
-    const d_h2_mul = this.finetune_d_h2_mul;
-    const grad_b2 = this.finetune_grad_b2;
-    const d_h1_mul = this.finetune_d_h1_mul;
-    const grad_b1 = this.finetune_grad_b1;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
@@ -907,13 +851,7 @@ export class Model implements CompiledModel {
     this.w.step3_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:39 gradient of p_y_given_x: grad_b4 = Σ d_p_y_given_x_add
     {
-      grad_b4.fill(0);
-      let s$15 = 0;
-      {
-        for (let c$14 = 0; c$14 < 10; c$14++) {
-          grad_b4[c$14] += d_p_y_given_x_add[s$15++];
-        }
-      }
+      this.k.sumAround({ src: 11471408, dst: 11471456, outer: 1, mid: 10, inner: 1 }); // Σ d_p_y_given_x_add → grad_b4
     }
 
     // specs/sda.yaml:39 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4)
@@ -925,13 +863,7 @@ export class Model implements CompiledModel {
     this.w.step3_d_h3_mul(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:38 gradient of h3: grad_b3 = Σ d_h3_mul
     {
-      grad_b3.fill(0);
-      let s$18 = 0;
-      {
-        for (let c$17 = 0; c$17 < 1000; c$17++) {
-          grad_b3[c$17] += d_h3_mul[s$18++];
-        }
-      }
+      this.k.sumAround({ src: 11475504, dst: 11479504, outer: 1, mid: 1000, inner: 1 }); // Σ d_h3_mul → grad_b3
     }
 
     // specs/sda.yaml:38 gradient of h3: d_h3_matmul = matmul(d_h3_mul, W3)
@@ -943,13 +875,7 @@ export class Model implements CompiledModel {
     this.w.step3_d_h2_mul(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:37 gradient of h2: grad_b2 = Σ d_h2_mul
     {
-      grad_b2.fill(0);
-      let s$21 = 0;
-      {
-        for (let c$20 = 0; c$20 < 1000; c$20++) {
-          grad_b2[c$20] += d_h2_mul[s$21++];
-        }
-      }
+      this.k.sumAround({ src: 11487504, dst: 11491504, outer: 1, mid: 1000, inner: 1 }); // Σ d_h2_mul → grad_b2
     }
 
     // specs/sda.yaml:37 gradient of h2: d_h2_matmul = matmul(d_h2_mul, W2)
@@ -961,13 +887,7 @@ export class Model implements CompiledModel {
     this.w.step3_d_h1_mul(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:36 gradient of h1: grad_b1 = Σ d_h1_mul
     {
-      grad_b1.fill(0);
-      let s$24 = 0;
-      {
-        for (let c$23 = 0; c$23 < 1000; c$23++) {
-          grad_b1[c$23] += d_h1_mul[s$24++];
-        }
-      }
+      this.k.sumAround({ src: 11499504, dst: 11503504, outer: 1, mid: 1000, inner: 1 }); // Σ d_h1_mul → grad_b1
     }
 
     // specs/sda.yaml:75 phases[3].optimizer: W1 += -0.1 · grad_W1 (products accumulated in place: compiler/lower/fused-update.ts)

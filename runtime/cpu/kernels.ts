@@ -63,6 +63,8 @@ export interface KernelExports {
   readonly swap01: (src: number, dst: number, A: number, B: number, P: number) => void;
   /** Each of n blocks of P elements reversed. */
   readonly reverse_blocks: (src: number, dst: number, n: number, P: number) => void;
+  /** dst[m] = Σ_o Σ_i src[o, m, i] (SumAroundArgs, positional). */
+  readonly sum_around: (src: number, dst: number, outer: number, mid: number, inner: number) => void;
   /** Runs of 4-byte elements between strided places (CopyRunsArgs, positional). */
   readonly copy_runs: (src: number, dst: number, outer: number, inner: number, run: number, srcOuter: number, srcInner: number, dstOuter: number, dstInner: number) => void;
   /** im2col of a block of images, then its product with the filters into
@@ -266,6 +268,18 @@ export interface CopyRunsArgs {
   readonly dstInner: number;
 }
 
+/** dst[m] = Σ_o Σ_i src[o, m, i] over an f32 src [outer, mid, inner] (byte
+ * addresses; dst holds mid floats): a bias gradient. With inner = 1 the
+ * rows are added in order in f32 (the TypeScript loop's floats); else each
+ * run is summed in f64 first (compiler/emit/wasm/sums.ts). */
+export interface SumAroundArgs {
+  readonly src: number;
+  readonly dst: number;
+  readonly outer: number;
+  readonly mid: number;
+  readonly inner: number;
+}
+
 /** The kernels as generated code calls them: one method per kernel, one
  * object of named arguments per call, an object literal at the call site.
  * Measured (Node 20, a 2×2×2 product, 2M calls): V8 inlines these wrappers
@@ -284,6 +298,7 @@ export interface KernelCalls {
   swap01Blocks(p: Swap01Args): void;
   reverseBlocks(p: ReverseBlocksArgs): void;
   copyRuns(p: CopyRunsArgs): void;
+  sumAround(p: SumAroundArgs): void;
   uniformFill(p: UniformFillArgs): void;
   convBlock(p: ConvBlockArgs): void;
   fullConv(p: FullConvArgs): void;
@@ -327,6 +342,9 @@ const CALLS: KernelCalls & ThisType<KernelExports> = {
   },
   copyRuns(p) {
     this.copy_runs(p.src, p.dst, p.outer, p.inner, p.run, p.srcOuter, p.srcInner, p.dstOuter, p.dstInner);
+  },
+  sumAround(p) {
+    this.sum_around(p.src, p.dst, p.outer, p.mid, p.inner);
   },
   convBlock(p) {
     this.im2col_gemm(p.x, p.cols, p.C, p.H, p.W, p.kh, p.kw, p.Ho, p.Wo, p.L, p.n0, p.nb, p.c0, p.cb, p.w, p.acc, p.K, p.lda, p.accumulate ? 1 : 0);
@@ -439,7 +457,7 @@ export function createKernels(memory: WebAssembly.Memory): Kernels {
   const e = inst.exports as unknown as KernelExports;
   const single: Kernels = {
     gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, nonzero_rows: e.nonzero_rows, gemm_vx: e.gemm_vx, gemm_bx: e.gemm_bx, im2col: e.im2col, col2im_add: e.col2im_add,
-    max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks, copy_runs: e.copy_runs, philox_uniform: e.philox_uniform,
+    max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks, copy_runs: e.copy_runs, sum_around: e.sum_around, philox_uniform: e.philox_uniform,
     im2col_gemm: im2colGemm(e.im2col, e.gemm_nn),
     full_conv: fullConv(e.gemm_tn, e.col2im_add),
     ...CALLS,

@@ -29,6 +29,7 @@ const ORDER: { readonly [N in KernelName]: readonly (keyof KernelArgs<N>)[] } = 
   swap01Blocks: ["src", "dst", "rows", "cols", "block"],
   reverseBlocks: ["src", "dst", "blocks", "block"],
   copyRuns: ["src", "dst", "outer", "inner", "run", "srcOuter", "srcInner", "dstOuter", "dstInner"],
+  sumAround: ["src", "dst", "outer", "mid", "inner"],
   uniformFill: ["dst", "n", "seed", "salt", "step", "iter"],
   fullConv: ["x", "wr", "r", "r2", "y", "n", "C", "H", "W", "K", "kh", "kw", "Ho", "Wo"],
   convBlock: ["x", "cols", "C", "H", "W", "kh", "kw", "Ho", "Wo", "L", "n0", "nb", "c0", "cb", "w", "acc", "K", "lda", "accumulate"],

@@ -35,6 +35,7 @@ import { maxPoolGradWat, maxPoolWat } from "./pool.ts";
 import { copyRunsWat, reverseBlocksWat, swap01Wat } from "./layout.ts";
 import { philoxUniformWat } from "./philox.ts";
 import { sparseGemmWat } from "./sparse.ts";
+import { sumAroundWat } from "./sums.ts";
 import { gemmHeader, loadPartial, storePartial } from "./wat.ts";
 
 const KC = 256;
@@ -277,6 +278,7 @@ export function kernelsWat(shared: boolean): string {
     ...ind(1, swap01Wat()),
     ...ind(1, reverseBlocksWat()),
     ...ind(1, copyRunsWat()),
+    ...ind(1, sumAroundWat()),
     ...ind(1, philoxUniformWat()),
     ")",
     "",
