@@ -299,6 +299,10 @@ const CONV_SHAPES: [string, Shape, Shape, "valid" | "full", ((i: number) => bool
   ["zero input pixels", [3, 5, 4, 4], [2, 5, 3, 2], "full", (i) => i % 3 === 1],
   ["zero input pixels, 6×5", [3, 4, 6, 5], [2, 4, 3, 4], "full", (i) => i % 3 !== 0],
   ["a zero-pixel input", [3, 2, 9, 8], [5, 2, 3, 2], "valid", (i) => i % 4 !== 0],
+  // Full border with few channels: a zero-padded copy of x through the
+  // valid path (compiler/ops/conv2d.ts emitPadded), not the scatter form.
+  ["newmu-convnet's first layer (one channel, full, padded)", [3, 1, 28, 28], [4, 1, 3, 3], "full"],
+  ["two channels, full, padded, ragged", [2, 2, 9, 7], [3, 2, 2, 3], "full", (i) => i % 5 !== 2],
   ["LeNet conv1 (batch 4)", [4, 1, 28, 28], [20, 1, 5, 5], "valid"],
   ["LeNet conv2", [2, 20, 12, 12], [50, 20, 5, 5], "valid"],
   ["LeNet conv2's input gradient", [2, 50, 8, 8], [20, 50, 5, 5], "full"],

@@ -60,7 +60,7 @@ const GEMM_COLS = 1 << 18;
 function emitGemm(ctx: Ctx): string {
   const { out, ins, inTypes, node, fresh, scratch, addr, kernels } = ctx;
   if (node.dtype !== "f32") throw new Error(`conv2d %${node.id}: the CPU kernels compute f32, not ${node.dtype}`);
-  if (node.attrs.border === "full") return emitGemmFull(ctx);
+  if (node.attrs.border === "full") return paddedPays(inTypes[0]!.shape, inTypes[1]!.shape) ? emitPadded(ctx) : emitGemmFull(ctx);
   const [X, F] = ins as [string, string];
   const [pw, po] = [addr(F), addr(out)];
   const [N, C, H, W] = inTypes[0]!.shape as [number, number, number, number];
@@ -75,7 +75,7 @@ function emitGemm(ctx: Ctx): string {
   const pcols = addr(cols);
   const direct = nb === 1;
   const acc = direct ? "" : scratch("Float32Array", K * L);
-  const [n0, nbb, c0, cbb, b, src, d, k, m] = ["n0", "nb", "c0", "cb", "b", "src", "d", "k", "m"].map(fresh) as string[] as [string, string, string, string, string, string, string, string, string];
+  const [n0, nbb, c0, cbb] = ["n0", "nb", "c0", "cb"].map(fresh) as string[] as [string, string, string, string];
   // Filters [K, C·T] (channel block c0 from column c0·T) times cols, into the
   // output (one image a block; several go through convBlock below).
   const product = {
@@ -113,14 +113,10 @@ function emitGemm(ctx: Ctx): string {
     `  }`,
   ];
   if (!direct) {
-    lines.push(
-      `  for (let ${b} = 0; ${b} < ${nbb}; ${b}++) {`,
-      `    for (let ${k} = 0; ${k} < ${K}; ${k}++) {`,
-      `      const ${src} = ${k} * ${L} + ${b} * ${HoWo}, ${d} = ((${n0} + ${b}) * ${K} + ${k}) * ${HoWo};`,
-      `      for (let ${m} = 0; ${m} < ${HoWo}; ${m}++) ${out}[${d} + ${m}] = ${acc}[${src} + ${m}];`,
-      `    }`,
-      `  }`,
-    );
+    // The block's product [K, image·Ho·Wo] into the output [image, K, Ho·Wo]:
+    // runs of Ho·Wo, images apart by Ho·Wo in acc and by K·Ho·Wo in out.
+    const copy = { src: addr(acc), dst: `${po} + ${n0} * ${K * HoWo * 4}`, outer: nbb, inner: K, run: HoWo, srcOuter: HoWo, srcInner: L, dstOuter: K * HoWo, dstInner: HoWo };
+    lines.push(`  ${kernelCall(kernels, "copyRuns", copy, `${acc} → ${out}`)}`);
   }
   lines.push(`}`);
   return lines.join("\n");
@@ -189,6 +185,44 @@ function emitSwapped(ctx: Ctx): string {
     `  }`,
     `}`,
   ].join("\n");
+}
+
+/** Shallowest scatter-form product (the input's channels) worth keeping
+ * for a full convolution: newmu-convnet's first layer (one channel, 3×3)
+ * took 20.7 ms a step in scatter form, an outer product per image written
+ * out and added back (R: 288 × 784 floats an image for 7,056 multiply-adds'
+ * worth of output). */
+const FULL_MIN_CHANNELS = 16;
+
+/** Whether a full convolution goes through a zero-padded copy of its input
+ * and the valid path: few channels (the scatter form's products would be
+ * that shallow), and padding that adds under half again to the work (the
+ * valid form multiplies the padding's zeros too: LeNet's 8×8 data gradient
+ * through 5×5 filters would do 2.25× the multiply-adds). */
+function paddedPays(x: readonly number[], w: readonly number[]): boolean {
+  const [, C, H, W] = x as [number, number, number, number];
+  const [, , kh, kw] = w as [number, number, number, number];
+  return C < FULL_MIN_CHANNELS && (H + kh - 1) * (W + kw - 1) < 1.5 * H * W;
+}
+
+/** A full convolution as a valid one of the input zero-padded by kh−1 and
+ * kw−1 on every side (the padding zeroed each call, the images copied in
+ * by copyRuns). */
+function emitPadded(ctx: Ctx): string {
+  const { ins, inTypes, node, scratch, addr, kernels } = ctx;
+  const [N, C, H, W] = inTypes[0]!.shape as [number, number, number, number];
+  const [, , kh, kw] = inTypes[1]!.shape as [number, number, number, number];
+  const [Hp, Wp] = [H + 2 * (kh - 1), W + 2 * (kw - 1)];
+  const padded = scratch("Float32Array", N * C * Hp * Wp);
+  // Rows of W floats: (image, channel) planes Hp·Wp apart, rows Wp apart.
+  const copy = { src: addr(ins[0]!), dst: addr(padded) + 4 * ((kh - 1) * Wp + (kw - 1)), outer: N * C, inner: H, run: W, srcOuter: H * W, srcInner: W, dstOuter: Hp * Wp, dstInner: Wp };
+  const valid: Ctx = {
+    ...ctx,
+    node: { ...node, attrs: { ...node.attrs, border: "valid" } },
+    ins: [padded, ins[1]!],
+    inTypes: [{ ...inTypes[0]!, shape: [N, C, Hp, Wp] }, inTypes[1]!],
+  };
+  return [`${padded}.fill(0);`, kernelCall(kernels, "copyRuns", copy, `${ins[0]} → ${padded}, zero-padded`), emitGemm(valid)].join("\n");
 }
 
 /** Full border (the data gradient of a valid convolution) in scatter form,

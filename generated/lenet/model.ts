@@ -177,7 +177,6 @@ export class Model implements CompiledModel {
   private readonly c1_maxpool2d = new Float32Array(this.mem.buffer, 26389952, 1440000);
   private readonly c1 = new Float32Array(this.mem.buffer, 32149952, 1440000);
   private readonly c2_conv2d = new Float32Array(this.mem.buffer, 37909952, 1600000);
-  private readonly step0_scratch11 = new Float32Array(this.mem.buffer, 45333952, 25600);
   private readonly c2_maxpool2d = new Float32Array(this.mem.buffer, 45436352, 400000);
   private readonly c2 = new Float32Array(this.mem.buffer, 47036352, 400000);
   private readonly h_matmul = new Float32Array(this.mem.buffer, 48636352, 250000);
@@ -208,12 +207,11 @@ export class Model implements CompiledModel {
   private readonly d_c2_transpose = new Float32Array(this.mem.buffer, 62372640, 25000);
   private readonly d_c2_flip = new Float32Array(this.mem.buffer, 62472640, 25000);
   private readonly d_c2_conv2d = new Float32Array(this.mem.buffer, 62572640, 1440000);
-  private readonly step0_scratch30 = new Float32Array(this.mem.buffer, 68332640, 25000);
+  private readonly step0_scratch20 = new Float32Array(this.mem.buffer, 68332640, 25000);
   private readonly d_c2_transpose2 = new Float32Array(this.mem.buffer, 68688640, 1440000);
   private readonly d_c2_transpose3 = new Float32Array(this.mem.buffer, 74448640, 1600000);
   private readonly d_c2_flip2 = new Float32Array(this.mem.buffer, 80848640, 1600000);
   private readonly d_c2_conv2d2 = new Float32Array(this.mem.buffer, 87248640, 25000);
-  private readonly step0_scratch37 = new Float32Array(this.mem.buffer, 88372640, 25000);
   private readonly d_c2_flip3 = new Float32Array(this.mem.buffer, 88472640, 25000);
   private readonly grad_W2 = new Float32Array(this.mem.buffer, 88572640, 25000);
   private readonly d_c1_mul = new Float32Array(this.mem.buffer, 88672640, 1440000);
@@ -225,8 +223,6 @@ export class Model implements CompiledModel {
   private readonly d_c1_conv2d = new Float32Array(this.mem.buffer, 165120720, 500);
   private readonly d_c1_flip2 = new Float32Array(this.mem.buffer, 166159520, 500);
   private readonly grad_W1 = new Float32Array(this.mem.buffer, 166161520, 500);
-  private readonly eval_c2_conv2d = new Float32Array(this.mem.buffer, 200781120, 1600000);
-  private readonly evaluate_scratch11 = new Float32Array(this.mem.buffer, 208205120, 25600);
   private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 213527520, 5000);
   private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 213547520, 500);
   private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 213569520, 5000);
@@ -247,7 +243,6 @@ export class Model implements CompiledModel {
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const x = this.x;
     const y = this.y;
-    const c2_conv2d = this.eval_c2_conv2d;
     const p_y_given_x_add = this.eval_p_y_given_x_add;
     const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
@@ -281,18 +276,13 @@ export class Model implements CompiledModel {
     this.w.evaluate_c1(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:36 c2: c2_conv2d = conv2d(c1, W2)
     {
-      for (let n0$12 = 0; n0$12 < 500; n0$12 += 8) {
-        const nb$13 = Math.min(8, 500 - n0$12);
-        for (let c0$14 = 0; c0$14 < 20; c0$14 += 20) {
-          const cb$15 = Math.min(20, 20 - c0$14);
-          this.k.convBlock({ x: 195021120, cols: 207181120, C: 20, H: 12, W: 12, kh: 5, kw: 5, Ho: 8, Wo: 8, L: 512, n0: n0$12, nb: nb$13, c0: c0$14, cb: cb$15, w: 2096, acc: 208205120, K: 50, lda: 500, accumulate: c0$14 > 0 });
+      for (let n0$7 = 0; n0$7 < 500; n0$7 += 8) {
+        const nb$8 = Math.min(8, 500 - n0$7);
+        for (let c0$9 = 0; c0$9 < 20; c0$9 += 20) {
+          const cb$10 = Math.min(20, 20 - c0$9);
+          this.k.convBlock({ x: 195021120, cols: 207181120, C: 20, H: 12, W: 12, kh: 5, kw: 5, Ho: 8, Wo: 8, L: 512, n0: n0$7, nb: nb$8, c0: c0$9, cb: cb$10, w: 2096, acc: 208205120, K: 50, lda: 500, accumulate: c0$9 > 0 });
         }
-        for (let b$16 = 0; b$16 < nb$13; b$16++) {
-          for (let k$19 = 0; k$19 < 50; k$19++) {
-            const src$17 = k$19 * 512 + b$16 * 64, d$18 = ((n0$12 + b$16) * 50 + k$19) * 64;
-            for (let m$20 = 0; m$20 < 64; m$20++) c2_conv2d[d$18 + m$20] = this.evaluate_scratch11[src$17 + m$20];
-          }
-        }
+        this.k.copyRuns({ src: 208205120, dst: 200781120 + n0$7 * 12800, outer: nb$8, inner: 50, run: 64, srcOuter: 64, srcInner: 512, dstOuter: 3200, dstInner: 64 }); // this.evaluate_scratch6 → c2_conv2d
       }
     }
 
@@ -320,11 +310,11 @@ export class Model implements CompiledModel {
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$24 = 0;
-      for (let c$21 = 0; c$21 < 500; c$21++) {
-        for (let c$22 = 0; c$22 < 10; c$22++) {
-          const o$23 = c$21;
-          p_y_given_x_reducemax[o$23] = Math.max(p_y_given_x_reducemax[o$23], p_y_given_x_add[s$24++]);
+      let s$14 = 0;
+      for (let c$11 = 0; c$11 < 500; c$11++) {
+        for (let c$12 = 0; c$12 < 10; c$12++) {
+          const o$13 = c$11;
+          p_y_given_x_reducemax[o$13] = Math.max(p_y_given_x_reducemax[o$13], p_y_given_x_add[s$14++]);
         }
       }
     }
@@ -335,10 +325,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$25 = 0; o$25 < 500; o$25++) {
-        let s$27 = 0;
-        for (let k$26 = o$25 * 10; k$26 < o$25 * 10 + 10; k$26++) s$27 += p_y_given_x_exp[k$26];
-        p_y_given_x_reducesum[o$25] = s$27;
+      for (let o$15 = 0; o$15 < 500; o$15++) {
+        let s$17 = 0;
+        for (let k$16 = o$15 * 10; k$16 < o$15 * 10 + 10; k$16++) s$17 += p_y_given_x_exp[k$16];
+        p_y_given_x_reducesum[o$15] = s$17;
       }
     }
 
@@ -346,26 +336,26 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:44 metrics.error: error_argmax = argmax(p_y_given_x)
     {
-      for (let o$28 = 0; o$28 < 500; o$28++) {
+      for (let o$18 = 0; o$18 < 500; o$18++) {
         {
-          let best$31 = p_y_given_x[o$28 * 10], bi$32 = 0;
-          for (let k$30 = 1; k$30 < 10; k$30++) {
-            const v$33 = p_y_given_x[(o$28 * 10 + k$30)];
-            if (v$33 > best$31) { best$31 = v$33; bi$32 = k$30; }
+          let best$21 = p_y_given_x[o$18 * 10], bi$22 = 0;
+          for (let k$20 = 1; k$20 < 10; k$20++) {
+            const v$23 = p_y_given_x[(o$18 * 10 + k$20)];
+            if (v$23 > best$21) { best$21 = v$23; bi$22 = k$20; }
           }
-          error_argmax[o$28] = bi$32;
+          error_argmax[o$18] = bi$22;
         }
       }
     }
 
     // specs/lenet.yaml:44 metrics.error: error = cast(compare(error_argmax, y))
-    for (let i$34 = 0; i$34 < 500; i$34++) error[i$34] = (error_argmax[i$34] !== y[i$34] ? 1 : 0);
+    for (let i$24 = 0; i$24 < 500; i$24++) error[i$24] = (error_argmax[i$24] !== y[i$24] ? 1 : 0);
     // specs/lenet.yaml:45 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
-      for (let i$35 = 0; i$35 < 500; i$35++) {
-        const l$36 = y[i$35];
-        if (l$36 >= 0 && l$36 < 10) cost_onehot[i$35 * 10 + l$36] = 1;
+      for (let i$25 = 0; i$25 < 500; i$25++) {
+        const l$26 = y[i$25];
+        if (l$26 >= 0 && l$26 < 10) cost_onehot[i$25 * 10 + l$26] = 1;
       }
     }
 
@@ -438,7 +428,6 @@ export class Model implements CompiledModel {
 
   private step0(batch: Batch, _step: number): number {
     const x = this.x;
-    const c2_conv2d = this.c2_conv2d;
     const p_y_given_x_add = this.p_y_given_x_add;
     const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
     const p_y_given_x_exp = this.p_y_given_x_exp;
@@ -448,7 +437,6 @@ export class Model implements CompiledModel {
     const cost = this.cost;
     const d_c2_flip = this.d_c2_flip;
     const d_c2_conv2d = this.d_c2_conv2d;
-    const d_c2_conv2d2 = this.d_c2_conv2d2;
     // The batch, copied into the model's memory.
     x.set(batch.x as Float32Array);
     y.set(batch.y as Int32Array);
@@ -473,18 +461,13 @@ export class Model implements CompiledModel {
     this.w.step0_c1(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:36 c2: c2_conv2d = conv2d(c1, W2)
     {
-      for (let n0$12 = 0; n0$12 < 500; n0$12 += 8) {
-        const nb$13 = Math.min(8, 500 - n0$12);
-        for (let c0$14 = 0; c0$14 < 20; c0$14 += 20) {
-          const cb$15 = Math.min(20, 20 - c0$14);
-          this.k.convBlock({ x: 32149952, cols: 44309952, C: 20, H: 12, W: 12, kh: 5, kw: 5, Ho: 8, Wo: 8, L: 512, n0: n0$12, nb: nb$13, c0: c0$14, cb: cb$15, w: 2096, acc: 45333952, K: 50, lda: 500, accumulate: c0$14 > 0 });
+      for (let n0$7 = 0; n0$7 < 500; n0$7 += 8) {
+        const nb$8 = Math.min(8, 500 - n0$7);
+        for (let c0$9 = 0; c0$9 < 20; c0$9 += 20) {
+          const cb$10 = Math.min(20, 20 - c0$9);
+          this.k.convBlock({ x: 32149952, cols: 44309952, C: 20, H: 12, W: 12, kh: 5, kw: 5, Ho: 8, Wo: 8, L: 512, n0: n0$7, nb: nb$8, c0: c0$9, cb: cb$10, w: 2096, acc: 45333952, K: 50, lda: 500, accumulate: c0$9 > 0 });
         }
-        for (let b$16 = 0; b$16 < nb$13; b$16++) {
-          for (let k$19 = 0; k$19 < 50; k$19++) {
-            const src$17 = k$19 * 512 + b$16 * 64, d$18 = ((n0$12 + b$16) * 50 + k$19) * 64;
-            for (let m$20 = 0; m$20 < 64; m$20++) c2_conv2d[d$18 + m$20] = this.step0_scratch11[src$17 + m$20];
-          }
-        }
+        this.k.copyRuns({ src: 45333952, dst: 37909952 + n0$7 * 12800, outer: nb$8, inner: 50, run: 64, srcOuter: 64, srcInner: 512, dstOuter: 3200, dstInner: 64 }); // this.step0_scratch6 → c2_conv2d
       }
     }
 
@@ -512,11 +495,11 @@ export class Model implements CompiledModel {
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$24 = 0;
-      for (let c$21 = 0; c$21 < 500; c$21++) {
-        for (let c$22 = 0; c$22 < 10; c$22++) {
-          const o$23 = c$21;
-          p_y_given_x_reducemax[o$23] = Math.max(p_y_given_x_reducemax[o$23], p_y_given_x_add[s$24++]);
+      let s$14 = 0;
+      for (let c$11 = 0; c$11 < 500; c$11++) {
+        for (let c$12 = 0; c$12 < 10; c$12++) {
+          const o$13 = c$11;
+          p_y_given_x_reducemax[o$13] = Math.max(p_y_given_x_reducemax[o$13], p_y_given_x_add[s$14++]);
         }
       }
     }
@@ -527,19 +510,19 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$25 = 0; o$25 < 500; o$25++) {
-        let s$27 = 0;
-        for (let k$26 = o$25 * 10; k$26 < o$25 * 10 + 10; k$26++) s$27 += p_y_given_x_exp[k$26];
-        p_y_given_x_reducesum[o$25] = s$27;
+      for (let o$15 = 0; o$15 < 500; o$15++) {
+        let s$17 = 0;
+        for (let k$16 = o$15 * 10; k$16 < o$15 * 10 + 10; k$16++) s$17 += p_y_given_x_exp[k$16];
+        p_y_given_x_reducesum[o$15] = s$17;
       }
     }
 
     // specs/lenet.yaml:42 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
-      for (let i$28 = 0; i$28 < 500; i$28++) {
-        const l$29 = y[i$28];
-        if (l$29 >= 0 && l$29 < 10) cost_nll_onehot[i$28 * 10 + l$29] = 1;
+      for (let i$18 = 0; i$18 < 500; i$18++) {
+        const l$19 = y[i$18];
+        if (l$19 >= 0 && l$19 < 10) cost_nll_onehot[i$18 * 10 + l$19] = 1;
       }
     }
 
@@ -603,9 +586,9 @@ export class Model implements CompiledModel {
 
     // specs/lenet.yaml:36 gradient of c2: d_c2_conv2d = conv2d(d_c2_maxpool2dgrad, d_c2_flip)
     {
-      for (let k$34 = 0; k$34 < 20; k$34++) {
-        for (let c$33 = 0; c$33 < 50; c$33++) {
-          for (let t$35 = 0; t$35 < 25; t$35++) this.step0_scratch30[c$33 * 500 + k$34 * 25 + t$35] = d_c2_flip[(k$34 * 50 + c$33) * 25 + t$35];
+      for (let k$24 = 0; k$24 < 20; k$24++) {
+        for (let c$23 = 0; c$23 < 50; c$23++) {
+          for (let t$25 = 0; t$25 < 25; t$25++) this.step0_scratch20[c$23 * 500 + k$24 * 25 + t$25] = d_c2_flip[(k$24 * 50 + c$23) * 25 + t$25];
         }
       }
       d_c2_conv2d.fill(0);
@@ -629,18 +612,13 @@ export class Model implements CompiledModel {
 
     // specs/lenet.yaml:36 gradient of c2: d_c2_conv2d2 = conv2d(d_c2_transpose2, d_c2_flip2)
     {
-      for (let n0$38 = 0; n0$38 < 20; n0$38 += 20) {
-        const nb$39 = Math.min(20, 20 - n0$38);
-        for (let c0$40 = 0; c0$40 < 500; c0$40 += 8) {
-          const cb$41 = Math.min(8, 500 - c0$40);
-          this.k.convBlock({ x: 68688640, cols: 87348640, C: 500, H: 12, W: 12, kh: 8, kw: 8, Ho: 5, Wo: 5, L: 500, n0: n0$38, nb: nb$39, c0: c0$40, cb: cb$41, w: 80848640, acc: 88372640, K: 50, lda: 32000, accumulate: c0$40 > 0 });
+      for (let n0$28 = 0; n0$28 < 20; n0$28 += 20) {
+        const nb$29 = Math.min(20, 20 - n0$28);
+        for (let c0$30 = 0; c0$30 < 500; c0$30 += 8) {
+          const cb$31 = Math.min(8, 500 - c0$30);
+          this.k.convBlock({ x: 68688640, cols: 87348640, C: 500, H: 12, W: 12, kh: 8, kw: 8, Ho: 5, Wo: 5, L: 500, n0: n0$28, nb: nb$29, c0: c0$30, cb: cb$31, w: 80848640, acc: 88372640, K: 50, lda: 32000, accumulate: c0$30 > 0 });
         }
-        for (let b$42 = 0; b$42 < nb$39; b$42++) {
-          for (let k$45 = 0; k$45 < 50; k$45++) {
-            const src$43 = k$45 * 500 + b$42 * 25, d$44 = ((n0$38 + b$42) * 50 + k$45) * 25;
-            for (let m$46 = 0; m$46 < 25; m$46++) d_c2_conv2d2[d$44 + m$46] = this.step0_scratch37[src$43 + m$46];
-          }
-        }
+        this.k.copyRuns({ src: 88372640, dst: 87248640 + n0$28 * 5000, outer: nb$29, inner: 50, run: 25, srcOuter: 25, srcInner: 500, dstOuter: 1250, dstInner: 25 }); // this.step0_scratch27 → d_c2_conv2d2
       }
     }
 
@@ -684,11 +662,11 @@ export class Model implements CompiledModel {
     // specs/lenet.yaml:35 gradient of c1: d_c1_conv2d = conv2d(d_c1_transpose, d_c1_flip)
     {
       {
-        const nb$49 = Math.min(1, 1 - 0);
-        for (let c0$50 = 0; c0$50 < 500; c0$50 += 18) {
-          const cb$51 = Math.min(18, 500 - c0$50);
-          this.k.im2colBlock({ x: 117472720, cols: 165122720, C: 500, H: 28, W: 28, kh: 24, kw: 24, Ho: 5, Wo: 5, L: 25, n0: 0, nb: nb$49, c0: c0$50, cb: cb$51 });
-          this.k.gemm({ a: 142080720 + c0$50 * 2304, b: 165122720, c: 165120720, m: 20, n: 25, k: cb$51 * 576, lda: 288000, ldb: 25, ldc: 25, transA: false, transB: false, accumulate: c0$50 > 0, alpha: 1, split: true });
+        const nb$34 = Math.min(1, 1 - 0);
+        for (let c0$35 = 0; c0$35 < 500; c0$35 += 18) {
+          const cb$36 = Math.min(18, 500 - c0$35);
+          this.k.im2colBlock({ x: 117472720, cols: 165122720, C: 500, H: 28, W: 28, kh: 24, kw: 24, Ho: 5, Wo: 5, L: 25, n0: 0, nb: nb$34, c0: c0$35, cb: cb$36 });
+          this.k.gemm({ a: 142080720 + c0$35 * 2304, b: 165122720, c: 165120720, m: 20, n: 25, k: cb$36 * 576, lda: 288000, ldb: 25, ldc: 25, transA: false, transB: false, accumulate: c0$35 > 0, alpha: 1, split: true });
         }
       }
     }

@@ -197,127 +197,118 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 277.7 MiB, laid out at compile time. */
-  private readonly mem = createArena(291147872, cpuThreads(true));
+  /** Every buffer of the model, 275.3 MiB, laid out at compile time. */
+  private readonly mem = createArena(288646272, cpuThreads(true));
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { w: new Float32Array(this.mem.buffer, 16, 288), w2: new Float32Array(this.mem.buffer, 1168, 18432), w3: new Float32Array(this.mem.buffer, 74896, 73728), w4: new Float32Array(this.mem.buffer, 369808, 720000), w_o: new Float32Array(this.mem.buffer, 3249808, 6250) };
   readonly state: Record<string, Float32Array> = { "train.rms.w": new Float32Array(this.mem.buffer, 3274816, 288), "train.rms.w2": new Float32Array(this.mem.buffer, 3275968, 18432), "train.rms.w3": new Float32Array(this.mem.buffer, 3349696, 73728), "train.rms.w4": new Float32Array(this.mem.buffer, 3644608, 720000), "train.rms.w_o": new Float32Array(this.mem.buffer, 6524608, 6250) };
   private readonly l1_conv2d = new Float32Array(this.mem.buffer, 6549616, 3686400);
   private readonly x = new Float32Array(this.mem.buffer, 21295216, 100352);
-  private readonly step0_scratch0 = new Float32Array(this.mem.buffer, 21696624, 288);
-  private readonly l1_maximum = new Float32Array(this.mem.buffer, 23504112, 3686400);
-  private readonly l1_maxpool2d = new Float32Array(this.mem.buffer, 38249712, 921600);
-  private readonly l1_cast = new Float32Array(this.mem.buffer, 41936112, 921600);
-  private readonly l1 = new Float32Array(this.mem.buffer, 45622512, 921600);
-  private readonly l2_conv2d = new Float32Array(this.mem.buffer, 49308912, 1384448);
-  private readonly step0_scratch7 = new Float32Array(this.mem.buffer, 55625456, 43264);
-  private readonly l2_maximum = new Float32Array(this.mem.buffer, 55798512, 1384448);
-  private readonly l2_concat = new Float32Array(this.mem.buffer, 61336304, 1490944);
-  private readonly l2_concat2 = new Float32Array(this.mem.buffer, 67726064, 1605632);
-  private readonly l2_maxpool2d = new Float32Array(this.mem.buffer, 74607344, 401408);
-  private readonly l2_cast = new Float32Array(this.mem.buffer, 76212976, 401408);
-  private readonly l2 = new Float32Array(this.mem.buffer, 77818608, 401408);
-  private readonly l3_conv2d = new Float32Array(this.mem.buffer, 79424240, 409600);
-  private readonly step0_scratch18 = new Float32Array(this.mem.buffer, 82102144, 67200);
-  private readonly l3_maximum = new Float32Array(this.mem.buffer, 82370944, 409600);
-  private readonly l3_concat = new Float32Array(this.mem.buffer, 84009344, 491520);
-  private readonly l3_concat2 = new Float32Array(this.mem.buffer, 86303104, 589824);
-  private readonly l3_maxpool2d = new Float32Array(this.mem.buffer, 89055616, 147456);
-  private readonly l3_cast = new Float32Array(this.mem.buffer, 89645440, 147456);
-  private readonly l3 = new Float32Array(this.mem.buffer, 90235264, 147456);
-  private readonly l4_matmul = new Float32Array(this.mem.buffer, 90825088, 80000);
-  private readonly l4_cast = new Float32Array(this.mem.buffer, 92458368, 80000);
-  private readonly l4 = new Float32Array(this.mem.buffer, 92778368, 80000);
-  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 93098368, 1280);
-  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 93103488, 128);
-  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 93104000, 1280);
-  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 93109120, 1280);
-  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 93114240, 128);
-  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 93114752, 1280);
-  private readonly y = new Int32Array(this.mem.buffer, 93119872, 128);
-  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 93120384, 128);
-  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 93120896, 128);
-  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 93121408, 1);
-  private readonly cost = new Float32Array(this.mem.buffer, 93121424, 1);
-  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 93121440, 128);
-  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 93121952, 128);
-  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 93122464, 1280);
-  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 93127584, 80000);
-  private readonly grad_w_o = new Float32Array(this.mem.buffer, 93447584, 6250);
-  private readonly d_l4_select = new Float32Array(this.mem.buffer, 93472592, 80000);
-  private readonly d_l4_matmul = new Float32Array(this.mem.buffer, 93792592, 147456);
-  private readonly grad_w4 = new Float32Array(this.mem.buffer, 94382416, 720000);
-  private readonly d_l3_mul = new Float32Array(this.mem.buffer, 98446672, 147456);
-  private readonly d_l3_maxpool2dgrad = new Float32Array(this.mem.buffer, 99036496, 589824);
-  private readonly d_l3_slice = new Float32Array(this.mem.buffer, 101395792, 491520);
-  private readonly d_l3_slice2 = new Float32Array(this.mem.buffer, 103361872, 409600);
-  private readonly d_l3_select = new Float32Array(this.mem.buffer, 105000272, 409600);
-  private readonly d_l3_transpose = new Float32Array(this.mem.buffer, 106638672, 73728);
-  private readonly d_l3_flip = new Float32Array(this.mem.buffer, 106933584, 73728);
-  private readonly d_l3_conv2d = new Float32Array(this.mem.buffer, 107228496, 401408);
-  private readonly step0_scratch39 = new Float32Array(this.mem.buffer, 108834128, 73728);
-  private readonly d_l3_transpose2 = new Float32Array(this.mem.buffer, 109244240, 401408);
-  private readonly d_l3_transpose3 = new Float32Array(this.mem.buffer, 110849872, 409600);
-  private readonly d_l3_flip2 = new Float32Array(this.mem.buffer, 112488272, 409600);
-  private readonly d_l3_conv2d2 = new Float32Array(this.mem.buffer, 114126672, 73728);
-  private readonly step0_scratch46 = new Float32Array(this.mem.buffer, 115447584, 65664);
-  private readonly d_l3_flip3 = new Float32Array(this.mem.buffer, 115710240, 73728);
-  private readonly grad_w3 = new Float32Array(this.mem.buffer, 116005152, 73728);
-  private readonly d_l2_mul = new Float32Array(this.mem.buffer, 116300064, 401408);
-  private readonly d_l2_maxpool2dgrad = new Float32Array(this.mem.buffer, 117905696, 1605632);
-  private readonly d_l2_slice = new Float32Array(this.mem.buffer, 124328224, 1490944);
-  private readonly d_l2_slice2 = new Float32Array(this.mem.buffer, 130292000, 1384448);
-  private readonly d_l2_select = new Float32Array(this.mem.buffer, 135829792, 1384448);
-  private readonly d_l2_transpose = new Float32Array(this.mem.buffer, 141367584, 18432);
-  private readonly d_l2_flip = new Float32Array(this.mem.buffer, 141441312, 18432);
-  private readonly d_l2_conv2d = new Float32Array(this.mem.buffer, 141515040, 921600);
-  private readonly step0_scratch56 = new Float32Array(this.mem.buffer, 145201440, 18432);
-  private readonly d_l2_transpose2 = new Float32Array(this.mem.buffer, 145664544, 921600);
-  private readonly d_l2_transpose3 = new Float32Array(this.mem.buffer, 149350944, 1384448);
-  private readonly d_l2_flip2 = new Float32Array(this.mem.buffer, 154888736, 1384448);
-  private readonly d_l2_conv2d2 = new Float32Array(this.mem.buffer, 160426528, 18432);
-  private readonly step0_scratch63 = new Float32Array(this.mem.buffer, 161473696, 18432);
-  private readonly d_l2_flip3 = new Float32Array(this.mem.buffer, 161547424, 18432);
-  private readonly grad_w2 = new Float32Array(this.mem.buffer, 161621152, 18432);
-  private readonly d_l1_mul = new Float32Array(this.mem.buffer, 161694880, 921600);
-  private readonly d_l1_maxpool2dgrad = new Float32Array(this.mem.buffer, 165381280, 3686400);
-  private readonly d_l1_select = new Float32Array(this.mem.buffer, 180126880, 3686400);
-  private readonly d_l1_transpose = new Float32Array(this.mem.buffer, 194872480, 3686400);
-  private readonly d_l1_transpose2 = new Float32Array(this.mem.buffer, 209618080, 100352);
-  private readonly d_l1_flip = new Float32Array(this.mem.buffer, 210019488, 100352);
-  private readonly grad_w = new Float32Array(this.mem.buffer, 210420896, 288);
-  private readonly step0_scratch73 = new Float32Array(this.mem.buffer, 210422048, 131072);
-  private readonly new_train_rms_w = new Float32Array(this.mem.buffer, 215093536, 288);
-  private readonly new_train_rms_w2 = new Float32Array(this.mem.buffer, 215094688, 18432);
-  private readonly new_train_rms_w3 = new Float32Array(this.mem.buffer, 215168416, 73728);
-  private readonly new_train_rms_w4 = new Float32Array(this.mem.buffer, 215463328, 720000);
-  private readonly new_train_rms_w_o = new Float32Array(this.mem.buffer, 218343328, 6250);
-  private readonly eval_l1_conv2d = new Float32Array(this.mem.buffer, 218368336, 3686400);
-  private readonly evaluate_scratch0 = new Float32Array(this.mem.buffer, 233113936, 288);
-  private readonly eval_l2_conv2d = new Float32Array(this.mem.buffer, 253353424, 1384448);
-  private readonly evaluate_scratch7 = new Float32Array(this.mem.buffer, 259669968, 43264);
-  private readonly eval_l3_conv2d = new Float32Array(this.mem.buffer, 280257488, 409600);
-  private readonly evaluate_scratch18 = new Float32Array(this.mem.buffer, 282935392, 67200);
-  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 291118688, 1280);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 291123808, 128);
-  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 291129440, 1280);
-  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 291134560, 128);
-  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 291135072, 1280);
-  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 291140192, 128);
-  private readonly eval_error = new Float32Array(this.mem.buffer, 291140704, 128);
-  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 291141216, 1280);
-  private readonly eval_cost = new Float32Array(this.mem.buffer, 291147360, 128);
+  private readonly step0_scratch0 = new Float32Array(this.mem.buffer, 21696624, 131072);
+  private readonly l1_maximum = new Float32Array(this.mem.buffer, 22253312, 3686400);
+  private readonly l1_maxpool2d = new Float32Array(this.mem.buffer, 36998912, 921600);
+  private readonly l1_cast = new Float32Array(this.mem.buffer, 40685312, 921600);
+  private readonly l1 = new Float32Array(this.mem.buffer, 44371712, 921600);
+  private readonly l2_conv2d = new Float32Array(this.mem.buffer, 48058112, 1384448);
+  private readonly l2_maximum = new Float32Array(this.mem.buffer, 54547712, 1384448);
+  private readonly l2_concat = new Float32Array(this.mem.buffer, 60085504, 1490944);
+  private readonly l2_concat2 = new Float32Array(this.mem.buffer, 66475264, 1605632);
+  private readonly l2_maxpool2d = new Float32Array(this.mem.buffer, 73356544, 401408);
+  private readonly l2_cast = new Float32Array(this.mem.buffer, 74962176, 401408);
+  private readonly l2 = new Float32Array(this.mem.buffer, 76567808, 401408);
+  private readonly l3_conv2d = new Float32Array(this.mem.buffer, 78173440, 409600);
+  private readonly l3_maximum = new Float32Array(this.mem.buffer, 81120144, 409600);
+  private readonly l3_concat = new Float32Array(this.mem.buffer, 82758544, 491520);
+  private readonly l3_concat2 = new Float32Array(this.mem.buffer, 85052304, 589824);
+  private readonly l3_maxpool2d = new Float32Array(this.mem.buffer, 87804816, 147456);
+  private readonly l3_cast = new Float32Array(this.mem.buffer, 88394640, 147456);
+  private readonly l3 = new Float32Array(this.mem.buffer, 88984464, 147456);
+  private readonly l4_matmul = new Float32Array(this.mem.buffer, 89574288, 80000);
+  private readonly l4_cast = new Float32Array(this.mem.buffer, 91207568, 80000);
+  private readonly l4 = new Float32Array(this.mem.buffer, 91527568, 80000);
+  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 91847568, 1280);
+  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 91852688, 128);
+  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 91853200, 1280);
+  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 91858320, 1280);
+  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 91863440, 128);
+  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 91863952, 1280);
+  private readonly y = new Int32Array(this.mem.buffer, 91869072, 128);
+  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 91869584, 128);
+  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 91870096, 128);
+  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 91870608, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 91870624, 1);
+  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 91870640, 128);
+  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 91871152, 128);
+  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 91871664, 1280);
+  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 91876784, 80000);
+  private readonly grad_w_o = new Float32Array(this.mem.buffer, 92196784, 6250);
+  private readonly d_l4_select = new Float32Array(this.mem.buffer, 92221792, 80000);
+  private readonly d_l4_matmul = new Float32Array(this.mem.buffer, 92541792, 147456);
+  private readonly grad_w4 = new Float32Array(this.mem.buffer, 93131616, 720000);
+  private readonly d_l3_mul = new Float32Array(this.mem.buffer, 97195872, 147456);
+  private readonly d_l3_maxpool2dgrad = new Float32Array(this.mem.buffer, 97785696, 589824);
+  private readonly d_l3_slice = new Float32Array(this.mem.buffer, 100144992, 491520);
+  private readonly d_l3_slice2 = new Float32Array(this.mem.buffer, 102111072, 409600);
+  private readonly d_l3_select = new Float32Array(this.mem.buffer, 103749472, 409600);
+  private readonly d_l3_transpose = new Float32Array(this.mem.buffer, 105387872, 73728);
+  private readonly d_l3_flip = new Float32Array(this.mem.buffer, 105682784, 73728);
+  private readonly d_l3_conv2d = new Float32Array(this.mem.buffer, 105977696, 401408);
+  private readonly step0_scratch29 = new Float32Array(this.mem.buffer, 107583328, 73728);
+  private readonly d_l3_transpose2 = new Float32Array(this.mem.buffer, 107993440, 401408);
+  private readonly d_l3_transpose3 = new Float32Array(this.mem.buffer, 109599072, 409600);
+  private readonly d_l3_flip2 = new Float32Array(this.mem.buffer, 111237472, 409600);
+  private readonly d_l3_conv2d2 = new Float32Array(this.mem.buffer, 112875872, 73728);
+  private readonly d_l3_flip3 = new Float32Array(this.mem.buffer, 114459440, 73728);
+  private readonly grad_w3 = new Float32Array(this.mem.buffer, 114754352, 73728);
+  private readonly d_l2_mul = new Float32Array(this.mem.buffer, 115049264, 401408);
+  private readonly d_l2_maxpool2dgrad = new Float32Array(this.mem.buffer, 116654896, 1605632);
+  private readonly d_l2_slice = new Float32Array(this.mem.buffer, 123077424, 1490944);
+  private readonly d_l2_slice2 = new Float32Array(this.mem.buffer, 129041200, 1384448);
+  private readonly d_l2_select = new Float32Array(this.mem.buffer, 134578992, 1384448);
+  private readonly d_l2_transpose = new Float32Array(this.mem.buffer, 140116784, 18432);
+  private readonly d_l2_flip = new Float32Array(this.mem.buffer, 140190512, 18432);
+  private readonly d_l2_conv2d = new Float32Array(this.mem.buffer, 140264240, 921600);
+  private readonly step0_scratch41 = new Float32Array(this.mem.buffer, 143950640, 18432);
+  private readonly d_l2_transpose2 = new Float32Array(this.mem.buffer, 144413744, 921600);
+  private readonly d_l2_transpose3 = new Float32Array(this.mem.buffer, 148100144, 1384448);
+  private readonly d_l2_flip2 = new Float32Array(this.mem.buffer, 153637936, 1384448);
+  private readonly d_l2_conv2d2 = new Float32Array(this.mem.buffer, 159175728, 18432);
+  private readonly d_l2_flip3 = new Float32Array(this.mem.buffer, 160296624, 18432);
+  private readonly grad_w2 = new Float32Array(this.mem.buffer, 160370352, 18432);
+  private readonly d_l1_mul = new Float32Array(this.mem.buffer, 160444080, 921600);
+  private readonly d_l1_maxpool2dgrad = new Float32Array(this.mem.buffer, 164130480, 3686400);
+  private readonly d_l1_select = new Float32Array(this.mem.buffer, 178876080, 3686400);
+  private readonly d_l1_transpose = new Float32Array(this.mem.buffer, 193621680, 3686400);
+  private readonly d_l1_transpose2 = new Float32Array(this.mem.buffer, 208367280, 100352);
+  private readonly d_l1_flip = new Float32Array(this.mem.buffer, 208768688, 100352);
+  private readonly grad_w = new Float32Array(this.mem.buffer, 209170096, 288);
+  private readonly step0_scratch53 = new Float32Array(this.mem.buffer, 209171248, 131072);
+  private readonly new_train_rms_w = new Float32Array(this.mem.buffer, 213842736, 288);
+  private readonly new_train_rms_w2 = new Float32Array(this.mem.buffer, 213843888, 18432);
+  private readonly new_train_rms_w3 = new Float32Array(this.mem.buffer, 213917616, 73728);
+  private readonly new_train_rms_w4 = new Float32Array(this.mem.buffer, 214212528, 720000);
+  private readonly new_train_rms_w_o = new Float32Array(this.mem.buffer, 217092528, 6250);
+  private readonly evaluate_scratch0 = new Float32Array(this.mem.buffer, 231863136, 131072);
+  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 288617088, 1280);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 288622208, 128);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 288627840, 1280);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 288632960, 128);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 288633472, 1280);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 288638592, 128);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 288639104, 128);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 288639616, 1280);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 288645760, 128);
 
   constructor() {
-    new Float32Array(this.mem.buffer, 67300080, 106496).fill((-Infinity)); // k_l2_const
-    new Float32Array(this.mem.buffer, 74148592, 114688).fill((-Infinity)); // k_l2_const2
-    new Float32Array(this.mem.buffer, 85975424, 81920).fill((-Infinity)); // k_l3_const
-    new Float32Array(this.mem.buffer, 88662400, 98304).fill((-Infinity)); // k_l3_const2
-    new Float32Array(this.mem.buffer, 271344592, 106496).fill((-Infinity)); // eval_k_l2_const
-    new Float32Array(this.mem.buffer, 278193104, 114688).fill((-Infinity)); // eval_k_l2_const2
-    new Float32Array(this.mem.buffer, 286808672, 81920).fill((-Infinity)); // eval_k_l3_const
-    new Float32Array(this.mem.buffer, 289495648, 98304).fill((-Infinity)); // eval_k_l3_const2
+    new Float32Array(this.mem.buffer, 66049280, 106496).fill((-Infinity)); // k_l2_const
+    new Float32Array(this.mem.buffer, 72897792, 114688).fill((-Infinity)); // k_l2_const2
+    new Float32Array(this.mem.buffer, 84724624, 81920).fill((-Infinity)); // k_l3_const
+    new Float32Array(this.mem.buffer, 87411600, 98304).fill((-Infinity)); // k_l3_const2
+    new Float32Array(this.mem.buffer, 268842992, 106496).fill((-Infinity)); // eval_k_l2_const
+    new Float32Array(this.mem.buffer, 275691504, 114688).fill((-Infinity)); // eval_k_l2_const2
+    new Float32Array(this.mem.buffer, 284307072, 81920).fill((-Infinity)); // eval_k_l3_const
+    new Float32Array(this.mem.buffer, 286994048, 98304).fill((-Infinity)); // eval_k_l3_const2
   }
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
@@ -329,11 +320,7 @@ export class Model implements CompiledModel {
 
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const x = this.x;
-    const w_ = this.params.w;
     const y = this.y;
-    const l1_conv2d = this.eval_l1_conv2d;
-    const l2_conv2d = this.eval_l2_conv2d;
-    const l3_conv2d = this.eval_l3_conv2d;
     const p_y_given_x_matmul = this.eval_p_y_given_x_matmul;
     const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
@@ -348,20 +335,23 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/newmu-convnet.yaml:30 l1: l1_conv2d = conv2d(x, w_)
     {
-      for (let k$4 = 0; k$4 < 32; k$4++) {
+      this.evaluate_scratch0.fill(0);
+      this.k.copyRuns({ src: 21295216, dst: 231863400, outer: 128, inner: 28, run: 28, srcOuter: 784, srcInner: 28, dstOuter: 1024, dstInner: 32 }); // x → this.evaluate_scratch0, zero-padded
+      for (let n0$2 = 0; n0$2 < 128; n0$2 += 1) {
+        const nb$3 = Math.min(1, 128 - n0$2);
         {
-          for (let t$5 = 0; t$5 < 9; t$5++) this.evaluate_scratch0[k$4 * 9 + t$5] = w_[(k$4) * 9 + t$5];
+          const cb$5 = Math.min(1, 1 - 0);
+          this.k.im2colBlock({ x: 231863136, cols: 232387424, C: 1, H: 32, W: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, L: 900, n0: n0$2, nb: nb$3, c0: 0, cb: cb$5 });
+          this.k.gemm({ a: 16, b: 232387424, c: 217117536 + n0$2 * 115200, m: 32, n: 900, k: cb$5 * 9, lda: 9, ldb: 900, ldc: 900, transA: false, transB: false, accumulate: 0 > 0, alpha: 1, split: false });
         }
       }
-      l1_conv2d.fill(0);
-      this.k.fullConv({ x: 21295216, wr: 233113936, r: 233115088, r2: 234018256, y: 218368336, n: 128, C: 1, H: 28, W: 28, K: 32, kh: 3, kw: 3, Ho: 30, Wo: 30 });
     }
 
     // specs/newmu-convnet.yaml:30 l1: l1_maximum = maximum(l1_conv2d, 0)
     this.w.evaluate_l1_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:30 l1: l1 = max_pool2d(l1_maximum)
     {
-      this.k.maxPool2d({ x: 234921424, y: 249667024, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum → l1
+      this.k.maxPool2d({ x: 232419824, y: 247165424, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum → l1
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_conv2d = conv2d(l1, w2)
@@ -370,14 +360,9 @@ export class Model implements CompiledModel {
         const nb$9 = Math.min(4, 128 - n0$8);
         for (let c0$10 = 0; c0$10 < 32; c0$10 += 32) {
           const cb$11 = Math.min(32, 32 - c0$10);
-          this.k.convBlock({ x: 249667024, cols: 258891216, C: 32, H: 15, W: 15, kh: 3, kw: 3, Ho: 13, Wo: 13, L: 676, n0: n0$8, nb: nb$9, c0: c0$10, cb: cb$11, w: 1168, acc: 259669968, K: 64, lda: 288, accumulate: c0$10 > 0 });
+          this.k.convBlock({ x: 247165424, cols: 256389616, C: 32, H: 15, W: 15, kh: 3, kw: 3, Ho: 13, Wo: 13, L: 676, n0: n0$8, nb: nb$9, c0: c0$10, cb: cb$11, w: 1168, acc: 257168368, K: 64, lda: 288, accumulate: c0$10 > 0 });
         }
-        for (let b$12 = 0; b$12 < nb$9; b$12++) {
-          for (let k$15 = 0; k$15 < 64; k$15++) {
-            const src$13 = k$15 * 676 + b$12 * 169, d$14 = ((n0$8 + b$12) * 64 + k$15) * 169;
-            for (let m$16 = 0; m$16 < 169; m$16++) l2_conv2d[d$14 + m$16] = this.evaluate_scratch7[src$13 + m$16];
-          }
-        }
+        this.k.copyRuns({ src: 257168368, dst: 250851824 + n0$8 * 43264, outer: nb$9, inner: 64, run: 169, srcOuter: 169, srcInner: 676, dstOuter: 10816, dstInner: 169 }); // this.evaluate_scratch7 → l2_conv2d
       }
     }
 
@@ -385,35 +370,30 @@ export class Model implements CompiledModel {
     this.w.evaluate_l2_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 l2: l2_concat = concat(l2_maximum, k_l2_const)
     {
-      this.k.copyRuns({ src: 259843024, dst: 265380816, outer: 8192, inner: 1, run: 169, srcOuter: 169, srcInner: 0, dstOuter: 182, dstInner: 0 }); // l2_maximum → l2_concat
-      this.k.copyRuns({ src: 271344592, dst: 265381492, outer: 8192, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 182, dstInner: 0 }); // k_l2_const → l2_concat
+      this.k.copyRuns({ src: 257341424, dst: 262879216, outer: 8192, inner: 1, run: 169, srcOuter: 169, srcInner: 0, dstOuter: 182, dstInner: 0 }); // l2_maximum → l2_concat
+      this.k.copyRuns({ src: 268842992, dst: 262879892, outer: 8192, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 182, dstInner: 0 }); // k_l2_const → l2_concat
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_concat2 = concat(l2_concat, k_l2_const2)
     {
-      this.k.copyRuns({ src: 265380816, dst: 271770576, outer: 114688, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 14, dstInner: 0 }); // l2_concat → l2_concat2
-      this.k.copyRuns({ src: 278193104, dst: 271770628, outer: 114688, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 14, dstInner: 0 }); // k_l2_const2 → l2_concat2
+      this.k.copyRuns({ src: 262879216, dst: 269268976, outer: 114688, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 14, dstInner: 0 }); // l2_concat → l2_concat2
+      this.k.copyRuns({ src: 275691504, dst: 269269028, outer: 114688, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 14, dstInner: 0 }); // k_l2_const2 → l2_concat2
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2 = max_pool2d(l2_concat2)
     {
-      this.k.maxPool2d({ x: 271770576, y: 278651856, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2 → l2
+      this.k.maxPool2d({ x: 269268976, y: 276150256, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2 → l2
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3_conv2d = conv2d(l2, w3)
     {
-      for (let n0$19 = 0; n0$19 < 128; n0$19 += 21) {
-        const nb$20 = Math.min(21, 128 - n0$19);
-        for (let c0$21 = 0; c0$21 < 64; c0$21 += 55) {
-          const cb$22 = Math.min(55, 64 - c0$21);
-          this.k.convBlock({ x: 278651856, cols: 281895888, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$19, nb: nb$20, c0: c0$21, cb: cb$22, w: 74896, acc: 282935392, K: 128, lda: 576, accumulate: c0$21 > 0 });
+      for (let n0$14 = 0; n0$14 < 128; n0$14 += 21) {
+        const nb$15 = Math.min(21, 128 - n0$14);
+        for (let c0$16 = 0; c0$16 < 64; c0$16 += 55) {
+          const cb$17 = Math.min(55, 64 - c0$16);
+          this.k.convBlock({ x: 276150256, cols: 279394288, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$14, nb: nb$15, c0: c0$16, cb: cb$17, w: 74896, acc: 280433792, K: 128, lda: 576, accumulate: c0$16 > 0 });
         }
-        for (let b$23 = 0; b$23 < nb$20; b$23++) {
-          for (let k$26 = 0; k$26 < 128; k$26++) {
-            const src$24 = k$26 * 525 + b$23 * 25, d$25 = ((n0$19 + b$23) * 128 + k$26) * 25;
-            for (let m$27 = 0; m$27 < 25; m$27++) l3_conv2d[d$25 + m$27] = this.evaluate_scratch18[src$24 + m$27];
-          }
-        }
+        this.k.copyRuns({ src: 280433792, dst: 277755888 + n0$14 * 12800, outer: nb$15, inner: 128, run: 25, srcOuter: 25, srcInner: 525, dstOuter: 3200, dstInner: 25 }); // this.evaluate_scratch13 → l3_conv2d
       }
     }
 
@@ -421,41 +401,41 @@ export class Model implements CompiledModel {
     this.w.evaluate_l3_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 l3: l3_concat = concat(l3_maximum, k_l3_const)
     {
-      this.k.copyRuns({ src: 283204192, dst: 284842592, outer: 16384, inner: 1, run: 25, srcOuter: 25, srcInner: 0, dstOuter: 30, dstInner: 0 }); // l3_maximum → l3_concat
-      this.k.copyRuns({ src: 286808672, dst: 284842692, outer: 16384, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 30, dstInner: 0 }); // k_l3_const → l3_concat
+      this.k.copyRuns({ src: 280702592, dst: 282340992, outer: 16384, inner: 1, run: 25, srcOuter: 25, srcInner: 0, dstOuter: 30, dstInner: 0 }); // l3_maximum → l3_concat
+      this.k.copyRuns({ src: 284307072, dst: 282341092, outer: 16384, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 30, dstInner: 0 }); // k_l3_const → l3_concat
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3_concat2 = concat(l3_concat, k_l3_const2)
     {
-      this.k.copyRuns({ src: 284842592, dst: 287136352, outer: 98304, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 6, dstInner: 0 }); // l3_concat → l3_concat2
-      this.k.copyRuns({ src: 289495648, dst: 287136372, outer: 98304, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 6, dstInner: 0 }); // k_l3_const2 → l3_concat2
+      this.k.copyRuns({ src: 282340992, dst: 284634752, outer: 98304, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 6, dstInner: 0 }); // l3_concat → l3_concat2
+      this.k.copyRuns({ src: 286994048, dst: 284634772, outer: 98304, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 6, dstInner: 0 }); // k_l3_const2 → l3_concat2
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3 = max_pool2d(l3_concat2)
     {
-      this.k.maxPool2d({ x: 287136352, y: 289888864, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3
+      this.k.maxPool2d({ x: 284634752, y: 287387264, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3
     }
 
     // specs/newmu-convnet.yaml:33 l4: l4_matmul = matmul(l3, w4)
     {
-      this.k.gemm({ a: 289888864, b: 369808, c: 290478688, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // l3 @ w4 → l4_matmul
+      this.k.gemm({ a: 287387264, b: 369808, c: 287977088, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // l3 @ w4 → l4_matmul
     }
 
     // specs/newmu-convnet.yaml:33 l4: l4 = maximum(l4_matmul, 0)
     this.w.evaluate_l4(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_matmul = matmul(l4, w_o)
     {
-      this.k.gemm({ a: 290798688, b: 3249808, c: 291118688, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 288297088, b: 3249808, c: 288617088, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$31 = 0;
-      for (let c$28 = 0; c$28 < 128; c$28++) {
-        for (let c$29 = 0; c$29 < 10; c$29++) {
-          const o$30 = c$28;
-          p_y_given_x_reducemax[o$30] = Math.max(p_y_given_x_reducemax[o$30], p_y_given_x_matmul[s$31++]);
+      let s$21 = 0;
+      for (let c$18 = 0; c$18 < 128; c$18++) {
+        for (let c$19 = 0; c$19 < 10; c$19++) {
+          const o$20 = c$18;
+          p_y_given_x_reducemax[o$20] = Math.max(p_y_given_x_reducemax[o$20], p_y_given_x_matmul[s$21++]);
         }
       }
     }
@@ -466,10 +446,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$32 = 0; o$32 < 128; o$32++) {
-        let s$34 = 0;
-        for (let k$33 = o$32 * 10; k$33 < o$32 * 10 + 10; k$33++) s$34 += p_y_given_x_exp[k$33];
-        p_y_given_x_reducesum[o$32] = s$34;
+      for (let o$22 = 0; o$22 < 128; o$22++) {
+        let s$24 = 0;
+        for (let k$23 = o$22 * 10; k$23 < o$22 * 10 + 10; k$23++) s$24 += p_y_given_x_exp[k$23];
+        p_y_given_x_reducesum[o$22] = s$24;
       }
     }
 
@@ -477,26 +457,26 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:39 metrics.error: error_argmax = argmax(p_y_given_x)
     {
-      for (let o$35 = 0; o$35 < 128; o$35++) {
+      for (let o$25 = 0; o$25 < 128; o$25++) {
         {
-          let best$38 = p_y_given_x[o$35 * 10], bi$39 = 0;
-          for (let k$37 = 1; k$37 < 10; k$37++) {
-            const v$40 = p_y_given_x[(o$35 * 10 + k$37)];
-            if (v$40 > best$38) { best$38 = v$40; bi$39 = k$37; }
+          let best$28 = p_y_given_x[o$25 * 10], bi$29 = 0;
+          for (let k$27 = 1; k$27 < 10; k$27++) {
+            const v$30 = p_y_given_x[(o$25 * 10 + k$27)];
+            if (v$30 > best$28) { best$28 = v$30; bi$29 = k$27; }
           }
-          error_argmax[o$35] = bi$39;
+          error_argmax[o$25] = bi$29;
         }
       }
     }
 
     // specs/newmu-convnet.yaml:39 metrics.error: error = cast(compare(error_argmax, y))
-    for (let i$41 = 0; i$41 < 128; i$41++) error[i$41] = (error_argmax[i$41] !== y[i$41] ? 1 : 0);
+    for (let i$31 = 0; i$31 < 128; i$31++) error[i$31] = (error_argmax[i$31] !== y[i$31] ? 1 : 0);
     // specs/newmu-convnet.yaml:40 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
-      for (let i$42 = 0; i$42 < 128; i$42++) {
-        const l$43 = y[i$42];
-        if (l$43 >= 0 && l$43 < 10) cost_onehot[i$42 * 10 + l$43] = 1;
+      for (let i$32 = 0; i$32 < 128; i$32++) {
+        const l$33 = y[i$32];
+        if (l$33 >= 0 && l$33 < 10) cost_onehot[i$32 * 10 + l$33] = 1;
       }
     }
 
@@ -600,11 +580,7 @@ export class Model implements CompiledModel {
   }
 
   private step0(batch: Batch, step: number): number {
-    const l1_conv2d = this.l1_conv2d;
     const x = this.x;
-    const w_ = this.params.w;
-    const l2_conv2d = this.l2_conv2d;
-    const l3_conv2d = this.l3_conv2d;
     const p_y_given_x_matmul = this.p_y_given_x_matmul;
     const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
     const p_y_given_x_exp = this.p_y_given_x_exp;
@@ -614,10 +590,8 @@ export class Model implements CompiledModel {
     const cost = this.cost;
     const d_l3_flip = this.d_l3_flip;
     const d_l3_conv2d = this.d_l3_conv2d;
-    const d_l3_conv2d2 = this.d_l3_conv2d2;
     const d_l2_flip = this.d_l2_flip;
     const d_l2_conv2d = this.d_l2_conv2d;
-    const d_l2_conv2d2 = this.d_l2_conv2d2;
     const d_l1_flip = this.d_l1_flip;
     const train_rms_w = this.state["train.rms.w"];
     const new_train_rms_w = this.new_train_rms_w;
@@ -634,24 +608,27 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/newmu-convnet.yaml:30 l1: l1_conv2d = conv2d(x, w_)
     {
-      for (let k$4 = 0; k$4 < 32; k$4++) {
+      this.step0_scratch0.fill(0);
+      this.k.copyRuns({ src: 21295216, dst: 21696888, outer: 128, inner: 28, run: 28, srcOuter: 784, srcInner: 28, dstOuter: 1024, dstInner: 32 }); // x → this.step0_scratch0, zero-padded
+      for (let n0$2 = 0; n0$2 < 128; n0$2 += 1) {
+        const nb$3 = Math.min(1, 128 - n0$2);
         {
-          for (let t$5 = 0; t$5 < 9; t$5++) this.step0_scratch0[k$4 * 9 + t$5] = w_[(k$4) * 9 + t$5];
+          const cb$5 = Math.min(1, 1 - 0);
+          this.k.im2colBlock({ x: 21696624, cols: 22220912, C: 1, H: 32, W: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, L: 900, n0: n0$2, nb: nb$3, c0: 0, cb: cb$5 });
+          this.k.gemm({ a: 16, b: 22220912, c: 6549616 + n0$2 * 115200, m: 32, n: 900, k: cb$5 * 9, lda: 9, ldb: 900, ldc: 900, transA: false, transB: false, accumulate: 0 > 0, alpha: 1, split: false });
         }
       }
-      l1_conv2d.fill(0);
-      this.k.fullConv({ x: 21295216, wr: 21696624, r: 21697776, r2: 22600944, y: 6549616, n: 128, C: 1, H: 28, W: 28, K: 32, kh: 3, kw: 3, Ho: 30, Wo: 30 });
     }
 
     // specs/newmu-convnet.yaml:30 l1: l1_maximum = maximum(l1_conv2d, 0)
     this.w.step0_l1_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:30 l1: l1_maxpool2d = max_pool2d(l1_maximum)
     {
-      this.k.maxPool2d({ x: 23504112, y: 38249712, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum → l1_maxpool2d
+      this.k.maxPool2d({ x: 22253312, y: 36998912, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum → l1_maxpool2d
     }
 
     // specs/newmu-convnet.yaml:30 l1: l1_cast = cast(compare(random_uniform(), 0.8))
-    this.k.uniformFill({ dst: 41936112, n: 921600, seed: this.desc.seed, salt: 1, step: step, iter: 0 }); // l1_cast ← the draws (Philox)
+    this.k.uniformFill({ dst: 40685312, n: 921600, seed: this.desc.seed, salt: 1, step: step, iter: 0 }); // l1_cast ← the draws (Philox)
     this.w.step0_l1_cast(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:30 l1: l1 = (l1_maxpool2d * l1_cast) / 0.8
     this.w.step0_l1(); // WebAssembly SIMD (loops.wat)
@@ -661,14 +638,9 @@ export class Model implements CompiledModel {
         const nb$9 = Math.min(4, 128 - n0$8);
         for (let c0$10 = 0; c0$10 < 32; c0$10 += 32) {
           const cb$11 = Math.min(32, 32 - c0$10);
-          this.k.convBlock({ x: 45622512, cols: 54846704, C: 32, H: 15, W: 15, kh: 3, kw: 3, Ho: 13, Wo: 13, L: 676, n0: n0$8, nb: nb$9, c0: c0$10, cb: cb$11, w: 1168, acc: 55625456, K: 64, lda: 288, accumulate: c0$10 > 0 });
+          this.k.convBlock({ x: 44371712, cols: 53595904, C: 32, H: 15, W: 15, kh: 3, kw: 3, Ho: 13, Wo: 13, L: 676, n0: n0$8, nb: nb$9, c0: c0$10, cb: cb$11, w: 1168, acc: 54374656, K: 64, lda: 288, accumulate: c0$10 > 0 });
         }
-        for (let b$12 = 0; b$12 < nb$9; b$12++) {
-          for (let k$15 = 0; k$15 < 64; k$15++) {
-            const src$13 = k$15 * 676 + b$12 * 169, d$14 = ((n0$8 + b$12) * 64 + k$15) * 169;
-            for (let m$16 = 0; m$16 < 169; m$16++) l2_conv2d[d$14 + m$16] = this.step0_scratch7[src$13 + m$16];
-          }
-        }
+        this.k.copyRuns({ src: 54374656, dst: 48058112 + n0$8 * 43264, outer: nb$9, inner: 64, run: 169, srcOuter: 169, srcInner: 676, dstOuter: 10816, dstInner: 169 }); // this.step0_scratch7 → l2_conv2d
       }
     }
 
@@ -676,40 +648,35 @@ export class Model implements CompiledModel {
     this.w.step0_l2_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 l2: l2_concat = concat(l2_maximum, k_l2_const)
     {
-      this.k.copyRuns({ src: 55798512, dst: 61336304, outer: 8192, inner: 1, run: 169, srcOuter: 169, srcInner: 0, dstOuter: 182, dstInner: 0 }); // l2_maximum → l2_concat
-      this.k.copyRuns({ src: 67300080, dst: 61336980, outer: 8192, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 182, dstInner: 0 }); // k_l2_const → l2_concat
+      this.k.copyRuns({ src: 54547712, dst: 60085504, outer: 8192, inner: 1, run: 169, srcOuter: 169, srcInner: 0, dstOuter: 182, dstInner: 0 }); // l2_maximum → l2_concat
+      this.k.copyRuns({ src: 66049280, dst: 60086180, outer: 8192, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 182, dstInner: 0 }); // k_l2_const → l2_concat
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_concat2 = concat(l2_concat, k_l2_const2)
     {
-      this.k.copyRuns({ src: 61336304, dst: 67726064, outer: 114688, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 14, dstInner: 0 }); // l2_concat → l2_concat2
-      this.k.copyRuns({ src: 74148592, dst: 67726116, outer: 114688, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 14, dstInner: 0 }); // k_l2_const2 → l2_concat2
+      this.k.copyRuns({ src: 60085504, dst: 66475264, outer: 114688, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 14, dstInner: 0 }); // l2_concat → l2_concat2
+      this.k.copyRuns({ src: 72897792, dst: 66475316, outer: 114688, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 14, dstInner: 0 }); // k_l2_const2 → l2_concat2
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_maxpool2d = max_pool2d(l2_concat2)
     {
-      this.k.maxPool2d({ x: 67726064, y: 74607344, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2 → l2_maxpool2d
+      this.k.maxPool2d({ x: 66475264, y: 73356544, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2 → l2_maxpool2d
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_cast = cast(compare(random_uniform(), 0.8))
-    this.k.uniformFill({ dst: 76212976, n: 401408, seed: this.desc.seed, salt: 2, step: step, iter: 0 }); // l2_cast ← the draws (Philox)
+    this.k.uniformFill({ dst: 74962176, n: 401408, seed: this.desc.seed, salt: 2, step: step, iter: 0 }); // l2_cast ← the draws (Philox)
     this.w.step0_l2_cast(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 l2: l2 = (l2_maxpool2d * l2_cast) / 0.8
     this.w.step0_l2(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 l3: l3_conv2d = conv2d(l2, w3)
     {
-      for (let n0$19 = 0; n0$19 < 128; n0$19 += 21) {
-        const nb$20 = Math.min(21, 128 - n0$19);
-        for (let c0$21 = 0; c0$21 < 64; c0$21 += 55) {
-          const cb$22 = Math.min(55, 64 - c0$21);
-          this.k.convBlock({ x: 77818608, cols: 81062640, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$19, nb: nb$20, c0: c0$21, cb: cb$22, w: 74896, acc: 82102144, K: 128, lda: 576, accumulate: c0$21 > 0 });
+      for (let n0$14 = 0; n0$14 < 128; n0$14 += 21) {
+        const nb$15 = Math.min(21, 128 - n0$14);
+        for (let c0$16 = 0; c0$16 < 64; c0$16 += 55) {
+          const cb$17 = Math.min(55, 64 - c0$16);
+          this.k.convBlock({ x: 76567808, cols: 79811840, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$14, nb: nb$15, c0: c0$16, cb: cb$17, w: 74896, acc: 80851344, K: 128, lda: 576, accumulate: c0$16 > 0 });
         }
-        for (let b$23 = 0; b$23 < nb$20; b$23++) {
-          for (let k$26 = 0; k$26 < 128; k$26++) {
-            const src$24 = k$26 * 525 + b$23 * 25, d$25 = ((n0$19 + b$23) * 128 + k$26) * 25;
-            for (let m$27 = 0; m$27 < 25; m$27++) l3_conv2d[d$25 + m$27] = this.step0_scratch18[src$24 + m$27];
-          }
-        }
+        this.k.copyRuns({ src: 80851344, dst: 78173440 + n0$14 * 12800, outer: nb$15, inner: 128, run: 25, srcOuter: 25, srcInner: 525, dstOuter: 3200, dstInner: 25 }); // this.step0_scratch13 → l3_conv2d
       }
     }
 
@@ -717,49 +684,49 @@ export class Model implements CompiledModel {
     this.w.step0_l3_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 l3: l3_concat = concat(l3_maximum, k_l3_const)
     {
-      this.k.copyRuns({ src: 82370944, dst: 84009344, outer: 16384, inner: 1, run: 25, srcOuter: 25, srcInner: 0, dstOuter: 30, dstInner: 0 }); // l3_maximum → l3_concat
-      this.k.copyRuns({ src: 85975424, dst: 84009444, outer: 16384, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 30, dstInner: 0 }); // k_l3_const → l3_concat
+      this.k.copyRuns({ src: 81120144, dst: 82758544, outer: 16384, inner: 1, run: 25, srcOuter: 25, srcInner: 0, dstOuter: 30, dstInner: 0 }); // l3_maximum → l3_concat
+      this.k.copyRuns({ src: 84724624, dst: 82758644, outer: 16384, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 30, dstInner: 0 }); // k_l3_const → l3_concat
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3_concat2 = concat(l3_concat, k_l3_const2)
     {
-      this.k.copyRuns({ src: 84009344, dst: 86303104, outer: 98304, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 6, dstInner: 0 }); // l3_concat → l3_concat2
-      this.k.copyRuns({ src: 88662400, dst: 86303124, outer: 98304, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 6, dstInner: 0 }); // k_l3_const2 → l3_concat2
+      this.k.copyRuns({ src: 82758544, dst: 85052304, outer: 98304, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 6, dstInner: 0 }); // l3_concat → l3_concat2
+      this.k.copyRuns({ src: 87411600, dst: 85052324, outer: 98304, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 6, dstInner: 0 }); // k_l3_const2 → l3_concat2
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3_maxpool2d = max_pool2d(l3_concat2)
     {
-      this.k.maxPool2d({ x: 86303104, y: 89055616, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3_maxpool2d
+      this.k.maxPool2d({ x: 85052304, y: 87804816, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3_maxpool2d
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3_cast = cast(compare(random_uniform(), 0.8))
-    this.k.uniformFill({ dst: 89645440, n: 147456, seed: this.desc.seed, salt: 3, step: step, iter: 0 }); // l3_cast ← the draws (Philox)
+    this.k.uniformFill({ dst: 88394640, n: 147456, seed: this.desc.seed, salt: 3, step: step, iter: 0 }); // l3_cast ← the draws (Philox)
     this.w.step0_l3_cast(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 l3: l3 = (l3_maxpool2d * l3_cast) / 0.8
     this.w.step0_l3(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:33 l4: l4_matmul = matmul(l3, w4)
     {
-      this.k.gemmSparse({ a: 90235264, b: 369808, c: 90825088, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, accumulate: false, alpha: 1, binary: false, list: 91145088, split: true }); // l3 @ w4 → l4_matmul (l3's zeros skipped)
+      this.k.gemmSparse({ a: 88984464, b: 369808, c: 89574288, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, accumulate: false, alpha: 1, binary: false, list: 89894288, split: true }); // l3 @ w4 → l4_matmul (l3's zeros skipped)
     }
 
     // specs/newmu-convnet.yaml:33 l4: l4_cast = cast(compare(random_uniform(), 0.5))
-    this.k.uniformFill({ dst: 92458368, n: 80000, seed: this.desc.seed, salt: 4, step: step, iter: 0 }); // l4_cast ← the draws (Philox)
+    this.k.uniformFill({ dst: 91207568, n: 80000, seed: this.desc.seed, salt: 4, step: step, iter: 0 }); // l4_cast ← the draws (Philox)
     this.w.step0_l4_cast(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:33 l4: l4 = (maximum(l4_matmul, 0) * l4_cast) / 0.5
     this.w.step0_l4(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_matmul = matmul(l4, w_o)
     {
-      this.k.gemm({ a: 92778368, b: 3249808, c: 93098368, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 91527568, b: 3249808, c: 91847568, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$32 = 0;
-      for (let c$29 = 0; c$29 < 128; c$29++) {
-        for (let c$30 = 0; c$30 < 10; c$30++) {
-          const o$31 = c$29;
-          p_y_given_x_reducemax[o$31] = Math.max(p_y_given_x_reducemax[o$31], p_y_given_x_matmul[s$32++]);
+      let s$22 = 0;
+      for (let c$19 = 0; c$19 < 128; c$19++) {
+        for (let c$20 = 0; c$20 < 10; c$20++) {
+          const o$21 = c$19;
+          p_y_given_x_reducemax[o$21] = Math.max(p_y_given_x_reducemax[o$21], p_y_given_x_matmul[s$22++]);
         }
       }
     }
@@ -770,19 +737,19 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$33 = 0; o$33 < 128; o$33++) {
-        let s$35 = 0;
-        for (let k$34 = o$33 * 10; k$34 < o$33 * 10 + 10; k$34++) s$35 += p_y_given_x_exp[k$34];
-        p_y_given_x_reducesum[o$33] = s$35;
+      for (let o$23 = 0; o$23 < 128; o$23++) {
+        let s$25 = 0;
+        for (let k$24 = o$23 * 10; k$24 < o$23 * 10 + 10; k$24++) s$25 += p_y_given_x_exp[k$24];
+        p_y_given_x_reducesum[o$23] = s$25;
       }
     }
 
     // specs/newmu-convnet.yaml:37 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
-      for (let i$36 = 0; i$36 < 128; i$36++) {
-        const l$37 = y[i$36];
-        if (l$37 >= 0 && l$37 < 10) cost_nll_onehot[i$36 * 10 + l$37] = 1;
+      for (let i$26 = 0; i$26 < 128; i$26++) {
+        const l$27 = y[i$26];
+        if (l$27 >= 0 && l$27 < 10) cost_nll_onehot[i$26 * 10 + l$27] = 1;
       }
     }
 
@@ -802,227 +769,217 @@ export class Model implements CompiledModel {
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o)
     {
-      this.k.gemm({ a: 93122464, b: 3249808, c: 93127584, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
+      this.k.gemm({ a: 91871664, b: 3249808, c: 91876784, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
     }
 
     // specs/newmu-convnet.yaml:34 gradient of p_y_given_x: grad_w_o = matmul(l4, d_p_y_given_x_add)
     {
-      this.k.gemm({ a: 92778368, b: 93122464, c: 93447584, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ d_p_y_given_x_add → grad_w_o
+      this.k.gemm({ a: 91527568, b: 91871664, c: 92196784, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ d_p_y_given_x_add → grad_w_o
     }
 
     // specs/newmu-convnet.yaml:33 gradient of l4: d_l4_select = select(compare(l4_matmul, 0), (d_p_y_given_x_matmul / 0.5) * l4_cast, 0)
     this.w.step0_d_l4_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:33 gradient of l4: d_l4_matmul = matmul(d_l4_select, w4)
     {
-      this.k.gemm({ a: 93472592, b: 369808, c: 93792592, m: 128, n: 1152, k: 625, lda: 625, ldb: 625, ldc: 1152, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // d_l4_select @ w4 → d_l4_matmul
+      this.k.gemm({ a: 92221792, b: 369808, c: 92541792, m: 128, n: 1152, k: 625, lda: 625, ldb: 625, ldc: 1152, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // d_l4_select @ w4 → d_l4_matmul
     }
 
     // specs/newmu-convnet.yaml:33 gradient of l4: grad_w4 = matmul(l3, d_l4_select)
     {
-      this.k.gemmSparse({ a: 90235264, b: 93472592, c: 94382416, m: 1152, n: 625, k: 128, lda: 1152, ldb: 625, ldc: 625, transA: true, accumulate: false, alpha: 1, binary: false, list: 97262416, split: false }); // l3 @ d_l4_select → grad_w4 (l3's zeros skipped)
+      this.k.gemmSparse({ a: 88984464, b: 92221792, c: 93131616, m: 1152, n: 625, k: 128, lda: 1152, ldb: 625, ldc: 625, transA: true, accumulate: false, alpha: 1, binary: false, list: 96011616, split: false }); // l3 @ d_l4_select → grad_w4 (l3's zeros skipped)
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_mul = (d_l4_matmul / 0.8) * l3_cast
     this.w.step0_d_l3_mul(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_maxpool2dgrad = max_pool2d_grad(l3_concat2, d_l3_mul)
     {
-      this.k.maxPool2dGrad({ x: 86303104, g: 98446672, out: 99036496, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2, d_l3_mul → d_l3_maxpool2dgrad
+      this.k.maxPool2dGrad({ x: 85052304, g: 97195872, out: 97785696, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2, d_l3_mul → d_l3_maxpool2dgrad
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_slice = slice(d_l3_maxpool2dgrad)
     {
-      this.k.copyRuns({ src: 99036496, dst: 101395792, outer: 98304, inner: 1, run: 5, srcOuter: 6, srcInner: 0, dstOuter: 5, dstInner: 0 }); // d_l3_maxpool2dgrad → d_l3_slice
+      this.k.copyRuns({ src: 97785696, dst: 100144992, outer: 98304, inner: 1, run: 5, srcOuter: 6, srcInner: 0, dstOuter: 5, dstInner: 0 }); // d_l3_maxpool2dgrad → d_l3_slice
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_slice2 = slice(d_l3_slice)
     {
-      this.k.copyRuns({ src: 101395792, dst: 103361872, outer: 16384, inner: 1, run: 25, srcOuter: 30, srcInner: 0, dstOuter: 25, dstInner: 0 }); // d_l3_slice → d_l3_slice2
+      this.k.copyRuns({ src: 100144992, dst: 102111072, outer: 16384, inner: 1, run: 25, srcOuter: 30, srcInner: 0, dstOuter: 25, dstInner: 0 }); // d_l3_slice → d_l3_slice2
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_select = select(compare(l3_conv2d, 0), d_l3_slice2, 0)
     this.w.step0_d_l3_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_transpose = transpose(w3)
     {
-      this.k.swap01Blocks({ src: 74896, dst: 106638672, rows: 128, cols: 64, block: 9 }); // w3 → d_l3_transpose
+      this.k.swap01Blocks({ src: 74896, dst: 105387872, rows: 128, cols: 64, block: 9 }); // w3 → d_l3_transpose
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_flip = flip(d_l3_transpose)
     {
-      this.k.reverseBlocks({ src: 106638672, dst: 106933584, blocks: 8192, block: 9 }); // d_l3_transpose → d_l3_flip
+      this.k.reverseBlocks({ src: 105387872, dst: 105682784, blocks: 8192, block: 9 }); // d_l3_transpose → d_l3_flip
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_conv2d = conv2d(d_l3_select, d_l3_flip)
     {
-      for (let k$43 = 0; k$43 < 64; k$43++) {
-        for (let c$42 = 0; c$42 < 128; c$42++) {
-          for (let t$44 = 0; t$44 < 9; t$44++) this.step0_scratch39[c$42 * 576 + k$43 * 9 + t$44] = d_l3_flip[(k$43 * 128 + c$42) * 9 + t$44];
+      for (let k$33 = 0; k$33 < 64; k$33++) {
+        for (let c$32 = 0; c$32 < 128; c$32++) {
+          for (let t$34 = 0; t$34 < 9; t$34++) this.step0_scratch29[c$32 * 576 + k$33 * 9 + t$34] = d_l3_flip[(k$33 * 128 + c$32) * 9 + t$34];
         }
       }
       d_l3_conv2d.fill(0);
-      this.k.fullConv({ x: 105000272, wr: 108834128, r: 109129040, r2: 109186640, y: 107228496, n: 128, C: 128, H: 5, W: 5, K: 64, kh: 3, kw: 3, Ho: 7, Wo: 7 });
+      this.k.fullConv({ x: 103749472, wr: 107583328, r: 107878240, r2: 107935840, y: 105977696, n: 128, C: 128, H: 5, W: 5, K: 64, kh: 3, kw: 3, Ho: 7, Wo: 7 });
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_transpose2 = transpose(l2)
     {
-      this.k.swap01Blocks({ src: 77818608, dst: 109244240, rows: 128, cols: 64, block: 49 }); // l2 → d_l3_transpose2
+      this.k.swap01Blocks({ src: 76567808, dst: 107993440, rows: 128, cols: 64, block: 49 }); // l2 → d_l3_transpose2
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_transpose3 = transpose(d_l3_select)
     {
-      this.k.swap01Blocks({ src: 105000272, dst: 110849872, rows: 128, cols: 128, block: 25 }); // d_l3_select → d_l3_transpose3
+      this.k.swap01Blocks({ src: 103749472, dst: 109599072, rows: 128, cols: 128, block: 25 }); // d_l3_select → d_l3_transpose3
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_flip2 = flip(d_l3_transpose3)
     {
-      this.k.reverseBlocks({ src: 110849872, dst: 112488272, blocks: 16384, block: 25 }); // d_l3_transpose3 → d_l3_flip2
+      this.k.reverseBlocks({ src: 109599072, dst: 111237472, blocks: 16384, block: 25 }); // d_l3_transpose3 → d_l3_flip2
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_conv2d2 = conv2d(d_l3_transpose2, d_l3_flip2)
     {
-      for (let n0$47 = 0; n0$47 < 64; n0$47 += 57) {
-        const nb$48 = Math.min(57, 64 - n0$47);
-        for (let c0$49 = 0; c0$49 < 128; c0$49 += 20) {
-          const cb$50 = Math.min(20, 128 - c0$49);
-          this.k.convBlock({ x: 109244240, cols: 114421584, C: 128, H: 7, W: 7, kh: 5, kw: 5, Ho: 3, Wo: 3, L: 513, n0: n0$47, nb: nb$48, c0: c0$49, cb: cb$50, w: 112488272, acc: 115447584, K: 128, lda: 3200, accumulate: c0$49 > 0 });
+      for (let n0$37 = 0; n0$37 < 64; n0$37 += 57) {
+        const nb$38 = Math.min(57, 64 - n0$37);
+        for (let c0$39 = 0; c0$39 < 128; c0$39 += 20) {
+          const cb$40 = Math.min(20, 128 - c0$39);
+          this.k.convBlock({ x: 107993440, cols: 113170784, C: 128, H: 7, W: 7, kh: 5, kw: 5, Ho: 3, Wo: 3, L: 513, n0: n0$37, nb: nb$38, c0: c0$39, cb: cb$40, w: 111237472, acc: 114196784, K: 128, lda: 3200, accumulate: c0$39 > 0 });
         }
-        for (let b$51 = 0; b$51 < nb$48; b$51++) {
-          for (let k$54 = 0; k$54 < 128; k$54++) {
-            const src$52 = k$54 * 513 + b$51 * 9, d$53 = ((n0$47 + b$51) * 128 + k$54) * 9;
-            for (let m$55 = 0; m$55 < 9; m$55++) d_l3_conv2d2[d$53 + m$55] = this.step0_scratch46[src$52 + m$55];
-          }
-        }
+        this.k.copyRuns({ src: 114196784, dst: 112875872 + n0$37 * 4608, outer: nb$38, inner: 128, run: 9, srcOuter: 9, srcInner: 513, dstOuter: 1152, dstInner: 9 }); // this.step0_scratch36 → d_l3_conv2d2
       }
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_flip3 = flip(d_l3_conv2d2)
     {
-      this.k.reverseBlocks({ src: 114126672, dst: 115710240, blocks: 8192, block: 9 }); // d_l3_conv2d2 → d_l3_flip3
+      this.k.reverseBlocks({ src: 112875872, dst: 114459440, blocks: 8192, block: 9 }); // d_l3_conv2d2 → d_l3_flip3
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: grad_w3 = transpose(d_l3_flip3)
     {
-      this.k.swap01Blocks({ src: 115710240, dst: 116005152, rows: 64, cols: 128, block: 9 }); // d_l3_flip3 → grad_w3
+      this.k.swap01Blocks({ src: 114459440, dst: 114754352, rows: 64, cols: 128, block: 9 }); // d_l3_flip3 → grad_w3
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_mul = (d_l3_conv2d / 0.8) * l2_cast
     this.w.step0_d_l2_mul(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_maxpool2dgrad = max_pool2d_grad(l2_concat2, d_l2_mul)
     {
-      this.k.maxPool2dGrad({ x: 67726064, g: 116300064, out: 117905696, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2, d_l2_mul → d_l2_maxpool2dgrad
+      this.k.maxPool2dGrad({ x: 66475264, g: 115049264, out: 116654896, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2, d_l2_mul → d_l2_maxpool2dgrad
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_slice = slice(d_l2_maxpool2dgrad)
     {
-      this.k.copyRuns({ src: 117905696, dst: 124328224, outer: 114688, inner: 1, run: 13, srcOuter: 14, srcInner: 0, dstOuter: 13, dstInner: 0 }); // d_l2_maxpool2dgrad → d_l2_slice
+      this.k.copyRuns({ src: 116654896, dst: 123077424, outer: 114688, inner: 1, run: 13, srcOuter: 14, srcInner: 0, dstOuter: 13, dstInner: 0 }); // d_l2_maxpool2dgrad → d_l2_slice
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_slice2 = slice(d_l2_slice)
     {
-      this.k.copyRuns({ src: 124328224, dst: 130292000, outer: 8192, inner: 1, run: 169, srcOuter: 182, srcInner: 0, dstOuter: 169, dstInner: 0 }); // d_l2_slice → d_l2_slice2
+      this.k.copyRuns({ src: 123077424, dst: 129041200, outer: 8192, inner: 1, run: 169, srcOuter: 182, srcInner: 0, dstOuter: 169, dstInner: 0 }); // d_l2_slice → d_l2_slice2
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_select = select(compare(l2_conv2d, 0), d_l2_slice2, 0)
     this.w.step0_d_l2_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_transpose = transpose(w2)
     {
-      this.k.swap01Blocks({ src: 1168, dst: 141367584, rows: 64, cols: 32, block: 9 }); // w2 → d_l2_transpose
+      this.k.swap01Blocks({ src: 1168, dst: 140116784, rows: 64, cols: 32, block: 9 }); // w2 → d_l2_transpose
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_flip = flip(d_l2_transpose)
     {
-      this.k.reverseBlocks({ src: 141367584, dst: 141441312, blocks: 2048, block: 9 }); // d_l2_transpose → d_l2_flip
+      this.k.reverseBlocks({ src: 140116784, dst: 140190512, blocks: 2048, block: 9 }); // d_l2_transpose → d_l2_flip
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_conv2d = conv2d(d_l2_select, d_l2_flip)
     {
-      for (let k$60 = 0; k$60 < 32; k$60++) {
-        for (let c$59 = 0; c$59 < 64; c$59++) {
-          for (let t$61 = 0; t$61 < 9; t$61++) this.step0_scratch56[c$59 * 288 + k$60 * 9 + t$61] = d_l2_flip[(k$60 * 64 + c$59) * 9 + t$61];
+      for (let k$45 = 0; k$45 < 32; k$45++) {
+        for (let c$44 = 0; c$44 < 64; c$44++) {
+          for (let t$46 = 0; t$46 < 9; t$46++) this.step0_scratch41[c$44 * 288 + k$45 * 9 + t$46] = d_l2_flip[(k$45 * 64 + c$44) * 9 + t$46];
         }
       }
       d_l2_conv2d.fill(0);
-      this.k.fullConv({ x: 135829792, wr: 145201440, r: 145275168, r2: 145469856, y: 141515040, n: 128, C: 64, H: 13, W: 13, K: 32, kh: 3, kw: 3, Ho: 15, Wo: 15 });
+      this.k.fullConv({ x: 134578992, wr: 143950640, r: 144024368, r2: 144219056, y: 140264240, n: 128, C: 64, H: 13, W: 13, K: 32, kh: 3, kw: 3, Ho: 15, Wo: 15 });
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_transpose2 = transpose(l1)
     {
-      this.k.swap01Blocks({ src: 45622512, dst: 145664544, rows: 128, cols: 32, block: 225 }); // l1 → d_l2_transpose2
+      this.k.swap01Blocks({ src: 44371712, dst: 144413744, rows: 128, cols: 32, block: 225 }); // l1 → d_l2_transpose2
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_transpose3 = transpose(d_l2_select)
     {
-      this.k.swap01Blocks({ src: 135829792, dst: 149350944, rows: 128, cols: 64, block: 169 }); // d_l2_select → d_l2_transpose3
+      this.k.swap01Blocks({ src: 134578992, dst: 148100144, rows: 128, cols: 64, block: 169 }); // d_l2_select → d_l2_transpose3
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_flip2 = flip(d_l2_transpose3)
     {
-      this.k.reverseBlocks({ src: 149350944, dst: 154888736, blocks: 8192, block: 169 }); // d_l2_transpose3 → d_l2_flip2
+      this.k.reverseBlocks({ src: 148100144, dst: 153637936, blocks: 8192, block: 169 }); // d_l2_transpose3 → d_l2_flip2
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_conv2d2 = conv2d(d_l2_transpose2, d_l2_flip2)
     {
-      for (let n0$64 = 0; n0$64 < 32; n0$64 += 32) {
-        const nb$65 = Math.min(32, 32 - n0$64);
-        for (let c0$66 = 0; c0$66 < 128; c0$66 += 5) {
-          const cb$67 = Math.min(5, 128 - c0$66);
-          this.k.convBlock({ x: 145664544, cols: 160500256, C: 128, H: 15, W: 15, kh: 13, kw: 13, Ho: 3, Wo: 3, L: 288, n0: n0$64, nb: nb$65, c0: c0$66, cb: cb$67, w: 154888736, acc: 161473696, K: 64, lda: 21632, accumulate: c0$66 > 0 });
+      for (let n0$49 = 0; n0$49 < 32; n0$49 += 32) {
+        const nb$50 = Math.min(32, 32 - n0$49);
+        for (let c0$51 = 0; c0$51 < 128; c0$51 += 5) {
+          const cb$52 = Math.min(5, 128 - c0$51);
+          this.k.convBlock({ x: 144413744, cols: 159249456, C: 128, H: 15, W: 15, kh: 13, kw: 13, Ho: 3, Wo: 3, L: 288, n0: n0$49, nb: nb$50, c0: c0$51, cb: cb$52, w: 153637936, acc: 160222896, K: 64, lda: 21632, accumulate: c0$51 > 0 });
         }
-        for (let b$68 = 0; b$68 < nb$65; b$68++) {
-          for (let k$71 = 0; k$71 < 64; k$71++) {
-            const src$69 = k$71 * 288 + b$68 * 9, d$70 = ((n0$64 + b$68) * 64 + k$71) * 9;
-            for (let m$72 = 0; m$72 < 9; m$72++) d_l2_conv2d2[d$70 + m$72] = this.step0_scratch63[src$69 + m$72];
-          }
-        }
+        this.k.copyRuns({ src: 160222896, dst: 159175728 + n0$49 * 2304, outer: nb$50, inner: 64, run: 9, srcOuter: 9, srcInner: 288, dstOuter: 576, dstInner: 9 }); // this.step0_scratch48 → d_l2_conv2d2
       }
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_flip3 = flip(d_l2_conv2d2)
     {
-      this.k.reverseBlocks({ src: 160426528, dst: 161547424, blocks: 2048, block: 9 }); // d_l2_conv2d2 → d_l2_flip3
+      this.k.reverseBlocks({ src: 159175728, dst: 160296624, blocks: 2048, block: 9 }); // d_l2_conv2d2 → d_l2_flip3
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: grad_w2 = transpose(d_l2_flip3)
     {
-      this.k.swap01Blocks({ src: 161547424, dst: 161621152, rows: 32, cols: 64, block: 9 }); // d_l2_flip3 → grad_w2
+      this.k.swap01Blocks({ src: 160296624, dst: 160370352, rows: 32, cols: 64, block: 9 }); // d_l2_flip3 → grad_w2
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_mul = (d_l2_conv2d / 0.8) * l1_cast
     this.w.step0_d_l1_mul(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_maxpool2dgrad = max_pool2d_grad(l1_maximum, d_l1_mul)
     {
-      this.k.maxPool2dGrad({ x: 23504112, g: 161694880, out: 165381280, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum, d_l1_mul → d_l1_maxpool2dgrad
+      this.k.maxPool2dGrad({ x: 22253312, g: 160444080, out: 164130480, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum, d_l1_mul → d_l1_maxpool2dgrad
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_select = select(compare(l1_conv2d, 0), d_l1_maxpool2dgrad, 0)
     this.w.step0_d_l1_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_transpose = transpose(d_l1_select)
     {
-      this.k.swap01Blocks({ src: 180126880, dst: 194872480, rows: 128, cols: 32, block: 900 }); // d_l1_select → d_l1_transpose
+      this.k.swap01Blocks({ src: 178876080, dst: 193621680, rows: 128, cols: 32, block: 900 }); // d_l1_select → d_l1_transpose
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_transpose2 = transpose(x)
     {
-      this.k.swap01Blocks({ src: 21295216, dst: 209618080, rows: 128, cols: 1, block: 784 }); // x → d_l1_transpose2
+      this.k.swap01Blocks({ src: 21295216, dst: 208367280, rows: 128, cols: 1, block: 784 }); // x → d_l1_transpose2
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_flip = flip(d_l1_transpose2)
     {
-      this.k.reverseBlocks({ src: 209618080, dst: 210019488, blocks: 128, block: 784 }); // d_l1_transpose2 → d_l1_flip
+      this.k.reverseBlocks({ src: 208367280, dst: 208768688, blocks: 128, block: 784 }); // d_l1_transpose2 → d_l1_flip
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: grad_w = conv2d(d_l1_transpose, d_l1_flip)
     {
-      this.step0_scratch73.fill(0);
-      for (let kc$75 = 0; kc$75 < 128; kc$75++) {
-        for (let r$76 = 0; r$76 < 28; r$76++) {
-          const sr$80 = (kc$75 * 28 + 27 - r$76) * 28 + 27, dr$81 = (kc$75 * 32 + r$76 + 2) * 32 + 2;
-          for (let q$77 = 0; q$77 < 28; q$77++) this.step0_scratch73[dr$81 + q$77] = d_l1_flip[sr$80 - q$77];
+      this.step0_scratch53.fill(0);
+      for (let kc$55 = 0; kc$55 < 128; kc$55++) {
+        for (let r$56 = 0; r$56 < 28; r$56++) {
+          const sr$60 = (kc$55 * 28 + 27 - r$56) * 28 + 27, dr$61 = (kc$55 * 32 + r$56 + 2) * 32 + 2;
+          for (let q$57 = 0; q$57 < 28; q$57++) this.step0_scratch53[dr$61 + q$57] = d_l1_flip[sr$60 - q$57];
         }
       }
-      this.k.im2colBlock({ x: 210422048, cols: 210946336, C: 128, H: 32, W: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, L: 900, n0: 0, nb: 1, c0: 0, cb: 128 }); // f[k, c, p − i, q − j] at row (c, i, j), column (k, p, q)
+      this.k.im2colBlock({ x: 209171248, cols: 209695536, C: 128, H: 32, W: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, L: 900, n0: 0, nb: 1, c0: 0, cb: 128 }); // f[k, c, p − i, q − j] at row (c, i, j), column (k, p, q)
       {
-        for (let c$79 = 0; c$79 < 128; c$79++) {
-          this.k.gemm({ a: 194872480 + c$79 * 3600, b: 210946336 + c$79 * 32400, c: 210420896, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$79 > 0, alpha: 1, split: false });
+        for (let c$59 = 0; c$59 < 128; c$59++) {
+          this.k.gemm({ a: 193621680 + c$59 * 3600, b: 209695536 + c$59 * 32400, c: 209170096, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$59 > 0, alpha: 1, split: false });
         }
       }
     }
