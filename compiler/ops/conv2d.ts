@@ -19,6 +19,7 @@ import { IRError, fmtShape, isFloat } from "../ir/types.ts";
 import { kernelCall } from "../emit/wasm/calls.ts";
 import { splitsProduct } from "../emit/wasm/split-rule.ts";
 import { defineOp, type KernelCtx } from "./op.ts";
+import { shown } from "./slice.ts";
 
 export type Border = "valid" | "full";
 
@@ -116,7 +117,7 @@ function emitGemm(ctx: Ctx): string {
     // The block's product [K, image·Ho·Wo] into the output [image, K, Ho·Wo]:
     // runs of Ho·Wo, images apart by Ho·Wo in acc and by K·Ho·Wo in out.
     const copy = { src: addr(acc), dst: `${po} + ${n0} * ${K * HoWo * 4}`, outer: nbb, inner: K, run: HoWo, srcOuter: HoWo, srcInner: L, dstOuter: K * HoWo, dstInner: HoWo };
-    lines.push(`  ${kernelCall(kernels, "copyRuns", copy, `${acc} → ${out}`)}`);
+    lines.push(`  ${kernelCall(kernels, "copyRuns", copy, `${shown(acc)} → ${out}`)}`);
   }
   lines.push(`}`);
   return lines.join("\n");
@@ -222,7 +223,7 @@ function emitPadded(ctx: Ctx): string {
     ins: [padded, ins[1]!],
     inTypes: [{ ...inTypes[0]!, shape: [N, C, Hp, Wp] }, inTypes[1]!],
   };
-  return [`${padded}.fill(0);`, kernelCall(kernels, "copyRuns", copy, `${ins[0]} → ${padded}, zero-padded`), emitGemm(valid)].join("\n");
+  return [`${padded}.fill(0);`, kernelCall(kernels, "copyRuns", copy, `${ins[0]} → ${shown(padded)}, zero-padded`), emitGemm(valid)].join("\n");
 }
 
 /** Full border (the data gradient of a valid convolution) in scatter form,

@@ -26,6 +26,10 @@ export function forEachInBox(outer: Shape, offset: readonly number[], inner: Sha
   }
 }
 
+/** A buffer as comments name it: a scratch buffer's expression
+ * (`this.step0_scratch0`) without its `this.`. */
+export const shown = (buffer: string): string => buffer.replace(/^this\./, "");
+
 /** The copy of a `box` between two row-major tensors, `from` (shape, the
  * box's corner in it) and `to` (likewise), as one call of the runtime's
  * `copyRuns` kernel: the box's axes coalesced where both tensors lay them
@@ -69,7 +73,7 @@ export function boxCopy(
     srcInner: inner.f,
     dstOuter: outer.t,
     dstInner: inner.t,
-  }, `${from.buffer} → ${to.buffer}`);
+  }, `${shown(from.buffer)} → ${shown(to.buffer)}`);
 }
 
 export const slice = defineOp({

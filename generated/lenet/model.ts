@@ -282,7 +282,7 @@ export class Model implements CompiledModel {
           const cb$10 = Math.min(20, 20 - c0$9);
           this.k.convBlock({ x: 195021120, cols: 207181120, C: 20, H: 12, W: 12, kh: 5, kw: 5, Ho: 8, Wo: 8, L: 512, n0: n0$7, nb: nb$8, c0: c0$9, cb: cb$10, w: 2096, acc: 208205120, K: 50, lda: 500, accumulate: c0$9 > 0 });
         }
-        this.k.copyRuns({ src: 208205120, dst: 200781120 + n0$7 * 12800, outer: nb$8, inner: 50, run: 64, srcOuter: 64, srcInner: 512, dstOuter: 3200, dstInner: 64 }); // this.evaluate_scratch6 → c2_conv2d
+        this.k.copyRuns({ src: 208205120, dst: 200781120 + n0$7 * 12800, outer: nb$8, inner: 50, run: 64, srcOuter: 64, srcInner: 512, dstOuter: 3200, dstInner: 64 }); // evaluate_scratch6 → c2_conv2d
       }
     }
 
@@ -467,7 +467,7 @@ export class Model implements CompiledModel {
           const cb$10 = Math.min(20, 20 - c0$9);
           this.k.convBlock({ x: 32149952, cols: 44309952, C: 20, H: 12, W: 12, kh: 5, kw: 5, Ho: 8, Wo: 8, L: 512, n0: n0$7, nb: nb$8, c0: c0$9, cb: cb$10, w: 2096, acc: 45333952, K: 50, lda: 500, accumulate: c0$9 > 0 });
         }
-        this.k.copyRuns({ src: 45333952, dst: 37909952 + n0$7 * 12800, outer: nb$8, inner: 50, run: 64, srcOuter: 64, srcInner: 512, dstOuter: 3200, dstInner: 64 }); // this.step0_scratch6 → c2_conv2d
+        this.k.copyRuns({ src: 45333952, dst: 37909952 + n0$7 * 12800, outer: nb$8, inner: 50, run: 64, srcOuter: 64, srcInner: 512, dstOuter: 3200, dstInner: 64 }); // step0_scratch6 → c2_conv2d
       }
     }
 
@@ -618,7 +618,7 @@ export class Model implements CompiledModel {
           const cb$31 = Math.min(8, 500 - c0$30);
           this.k.convBlock({ x: 68688640, cols: 87348640, C: 500, H: 12, W: 12, kh: 8, kw: 8, Ho: 5, Wo: 5, L: 500, n0: n0$28, nb: nb$29, c0: c0$30, cb: cb$31, w: 80848640, acc: 88372640, K: 50, lda: 32000, accumulate: c0$30 > 0 });
         }
-        this.k.copyRuns({ src: 88372640, dst: 87248640 + n0$28 * 5000, outer: nb$29, inner: 50, run: 25, srcOuter: 25, srcInner: 500, dstOuter: 1250, dstInner: 25 }); // this.step0_scratch27 → d_c2_conv2d2
+        this.k.copyRuns({ src: 88372640, dst: 87248640 + n0$28 * 5000, outer: nb$29, inner: 50, run: 25, srcOuter: 25, srcInner: 500, dstOuter: 1250, dstInner: 25 }); // step0_scratch27 → d_c2_conv2d2
       }
     }
 

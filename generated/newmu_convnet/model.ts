@@ -336,7 +336,7 @@ export class Model implements CompiledModel {
     // specs/newmu-convnet.yaml:30 l1: l1_conv2d = conv2d(x, w_)
     {
       this.evaluate_scratch0.fill(0);
-      this.k.copyRuns({ src: 21295216, dst: 231863400, outer: 128, inner: 28, run: 28, srcOuter: 784, srcInner: 28, dstOuter: 1024, dstInner: 32 }); // x → this.evaluate_scratch0, zero-padded
+      this.k.copyRuns({ src: 21295216, dst: 231863400, outer: 128, inner: 28, run: 28, srcOuter: 784, srcInner: 28, dstOuter: 1024, dstInner: 32 }); // x → evaluate_scratch0, zero-padded
       for (let n0$2 = 0; n0$2 < 128; n0$2 += 1) {
         const nb$3 = Math.min(1, 128 - n0$2);
         {
@@ -362,7 +362,7 @@ export class Model implements CompiledModel {
           const cb$11 = Math.min(32, 32 - c0$10);
           this.k.convBlock({ x: 247165424, cols: 256389616, C: 32, H: 15, W: 15, kh: 3, kw: 3, Ho: 13, Wo: 13, L: 676, n0: n0$8, nb: nb$9, c0: c0$10, cb: cb$11, w: 1168, acc: 257168368, K: 64, lda: 288, accumulate: c0$10 > 0 });
         }
-        this.k.copyRuns({ src: 257168368, dst: 250851824 + n0$8 * 43264, outer: nb$9, inner: 64, run: 169, srcOuter: 169, srcInner: 676, dstOuter: 10816, dstInner: 169 }); // this.evaluate_scratch7 → l2_conv2d
+        this.k.copyRuns({ src: 257168368, dst: 250851824 + n0$8 * 43264, outer: nb$9, inner: 64, run: 169, srcOuter: 169, srcInner: 676, dstOuter: 10816, dstInner: 169 }); // evaluate_scratch7 → l2_conv2d
       }
     }
 
@@ -393,7 +393,7 @@ export class Model implements CompiledModel {
           const cb$17 = Math.min(55, 64 - c0$16);
           this.k.convBlock({ x: 276150256, cols: 279394288, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$14, nb: nb$15, c0: c0$16, cb: cb$17, w: 74896, acc: 280433792, K: 128, lda: 576, accumulate: c0$16 > 0 });
         }
-        this.k.copyRuns({ src: 280433792, dst: 277755888 + n0$14 * 12800, outer: nb$15, inner: 128, run: 25, srcOuter: 25, srcInner: 525, dstOuter: 3200, dstInner: 25 }); // this.evaluate_scratch13 → l3_conv2d
+        this.k.copyRuns({ src: 280433792, dst: 277755888 + n0$14 * 12800, outer: nb$15, inner: 128, run: 25, srcOuter: 25, srcInner: 525, dstOuter: 3200, dstInner: 25 }); // evaluate_scratch13 → l3_conv2d
       }
     }
 
@@ -609,7 +609,7 @@ export class Model implements CompiledModel {
     // specs/newmu-convnet.yaml:30 l1: l1_conv2d = conv2d(x, w_)
     {
       this.step0_scratch0.fill(0);
-      this.k.copyRuns({ src: 21295216, dst: 21696888, outer: 128, inner: 28, run: 28, srcOuter: 784, srcInner: 28, dstOuter: 1024, dstInner: 32 }); // x → this.step0_scratch0, zero-padded
+      this.k.copyRuns({ src: 21295216, dst: 21696888, outer: 128, inner: 28, run: 28, srcOuter: 784, srcInner: 28, dstOuter: 1024, dstInner: 32 }); // x → step0_scratch0, zero-padded
       for (let n0$2 = 0; n0$2 < 128; n0$2 += 1) {
         const nb$3 = Math.min(1, 128 - n0$2);
         {
@@ -640,7 +640,7 @@ export class Model implements CompiledModel {
           const cb$11 = Math.min(32, 32 - c0$10);
           this.k.convBlock({ x: 44371712, cols: 53595904, C: 32, H: 15, W: 15, kh: 3, kw: 3, Ho: 13, Wo: 13, L: 676, n0: n0$8, nb: nb$9, c0: c0$10, cb: cb$11, w: 1168, acc: 54374656, K: 64, lda: 288, accumulate: c0$10 > 0 });
         }
-        this.k.copyRuns({ src: 54374656, dst: 48058112 + n0$8 * 43264, outer: nb$9, inner: 64, run: 169, srcOuter: 169, srcInner: 676, dstOuter: 10816, dstInner: 169 }); // this.step0_scratch7 → l2_conv2d
+        this.k.copyRuns({ src: 54374656, dst: 48058112 + n0$8 * 43264, outer: nb$9, inner: 64, run: 169, srcOuter: 169, srcInner: 676, dstOuter: 10816, dstInner: 169 }); // step0_scratch7 → l2_conv2d
       }
     }
 
@@ -676,7 +676,7 @@ export class Model implements CompiledModel {
           const cb$17 = Math.min(55, 64 - c0$16);
           this.k.convBlock({ x: 76567808, cols: 79811840, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$14, nb: nb$15, c0: c0$16, cb: cb$17, w: 74896, acc: 80851344, K: 128, lda: 576, accumulate: c0$16 > 0 });
         }
-        this.k.copyRuns({ src: 80851344, dst: 78173440 + n0$14 * 12800, outer: nb$15, inner: 128, run: 25, srcOuter: 25, srcInner: 525, dstOuter: 3200, dstInner: 25 }); // this.step0_scratch13 → l3_conv2d
+        this.k.copyRuns({ src: 80851344, dst: 78173440 + n0$14 * 12800, outer: nb$15, inner: 128, run: 25, srcOuter: 25, srcInner: 525, dstOuter: 3200, dstInner: 25 }); // step0_scratch13 → l3_conv2d
       }
     }
 
@@ -852,7 +852,7 @@ export class Model implements CompiledModel {
           const cb$40 = Math.min(20, 128 - c0$39);
           this.k.convBlock({ x: 107993440, cols: 113170784, C: 128, H: 7, W: 7, kh: 5, kw: 5, Ho: 3, Wo: 3, L: 513, n0: n0$37, nb: nb$38, c0: c0$39, cb: cb$40, w: 111237472, acc: 114196784, K: 128, lda: 3200, accumulate: c0$39 > 0 });
         }
-        this.k.copyRuns({ src: 114196784, dst: 112875872 + n0$37 * 4608, outer: nb$38, inner: 128, run: 9, srcOuter: 9, srcInner: 513, dstOuter: 1152, dstInner: 9 }); // this.step0_scratch36 → d_l3_conv2d2
+        this.k.copyRuns({ src: 114196784, dst: 112875872 + n0$37 * 4608, outer: nb$38, inner: 128, run: 9, srcOuter: 9, srcInner: 513, dstOuter: 1152, dstInner: 9 }); // step0_scratch36 → d_l3_conv2d2
       }
     }
 
@@ -929,7 +929,7 @@ export class Model implements CompiledModel {
           const cb$52 = Math.min(5, 128 - c0$51);
           this.k.convBlock({ x: 144413744, cols: 159249456, C: 128, H: 15, W: 15, kh: 13, kw: 13, Ho: 3, Wo: 3, L: 288, n0: n0$49, nb: nb$50, c0: c0$51, cb: cb$52, w: 153637936, acc: 160222896, K: 64, lda: 21632, accumulate: c0$51 > 0 });
         }
-        this.k.copyRuns({ src: 160222896, dst: 159175728 + n0$49 * 2304, outer: nb$50, inner: 64, run: 9, srcOuter: 9, srcInner: 288, dstOuter: 576, dstInner: 9 }); // this.step0_scratch48 → d_l2_conv2d2
+        this.k.copyRuns({ src: 160222896, dst: 159175728 + n0$49 * 2304, outer: nb$50, inner: 64, run: 9, srcOuter: 9, srcInner: 288, dstOuter: 576, dstInner: 9 }); // step0_scratch48 → d_l2_conv2d2
       }
     }
 
